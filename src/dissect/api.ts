@@ -1,0 +1,101 @@
+// The contract between the dissection engine and protocol dissectors.
+// Reassembly is not parsing: the engine turns segments into an ordered byte
+// stream per direction (reporting gaps) and a dissector only ever sees that.
+// Adding a protocol = one file in src/dissect/protocols/ + one line in registry.ts.
+
+import type { Endpoint, Transport } from '../model/entry.js';
+
+/** Which way bytes travel, relative to the connection's client (initiator). */
+export type Direction = 'c2s' | 's2c';
+
+export interface DissectOptions {
+  /** Max body bytes kept per request/response; the rest is counted, not stored. */
+  maxBody: number;
+  /** Do not keep bodies at all. */
+  noBodies: boolean;
+}
+
+/** What a dissector fills in for one API call; the engine adds id, endpoints, transport. */
+export interface CallRecord {
+  protocol: string;
+  request: Record<string, any> | null;
+  response: Record<string, any> | null;
+  /** ms timestamps of the request's first packet and the response's last packet. */
+  requestTime: number;
+  responseTime?: number;
+  requestFrame?: number;
+  responseFrame?: number;
+  requestSize: number;
+  responseSize: number;
+  error: boolean;
+  summary: string;
+  warnings?: string[];
+  /** When a dissector learns the engine guessed the client wrongly, it says so here. */
+  reversed?: boolean;
+}
+
+/** What a parser learns about where it is and how to emit results. */
+export interface ConnectionContext {
+  readonly transport: Transport;
+  /** Endpoints as oriented by the engine: client = src, server = dst. */
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly options: DissectOptions;
+  /** Time (ms) and frame number of the packet whose bytes are being delivered. */
+  readonly now: number;
+  readonly frame: number;
+  /** Emit one finished (or abandoned) call. */
+  emit(call: CallRecord): void;
+  /** Count something the dissector dropped or could not parse (shown in run stats). */
+  count(counter: string, n?: number): void;
+}
+
+/** Parser for one TCP connection, fed an ordered byte stream per direction. */
+export interface TcpStreamParser {
+  /** In-order bytes. `data` is only valid during the call: copy what you keep. */
+  onData(dir: Direction, data: Buffer): void;
+  /** `length` bytes are missing in `dir` (lost segments); resynchronise. */
+  onGap(dir: Direction, length: number): void;
+  /**
+   * Called when capture time advances (at most about once a second); emit
+   * requests pending longer than `timeoutMs` as unanswered.
+   */
+  onTick?(nowMs: number, timeoutMs: number): void;
+  /** The connection ended (fin/rst) or the capture ended (eof): flush everything pending. */
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void;
+}
+
+/** Parser for a UDP "conversation" (same 5-tuple), fed one datagram at a time. */
+export interface UdpDatagramParser {
+  onDatagram(dir: Direction, payload: Buffer): void;
+  onTick?(nowMs: number, timeoutMs: number): void;
+  onEnd(reason: 'timeout' | 'eof'): void;
+}
+
+/**
+ * Verdict of a content probe on the first bytes a side sent:
+ *  - 'request'  : looks like this protocol's request, so the sender is the client;
+ *  - 'response' : looks like this protocol's response, so the sender is the server;
+ *  - 'need-more': cannot tell yet (too few bytes);
+ *  - false      : not this protocol.
+ */
+export type Probe = 'request' | 'response' | 'need-more' | false;
+
+export interface ProtocolDissector {
+  /** Lower-case protocol name used in entries and --protocols. */
+  name: string;
+  transport: Transport;
+  /** Ports the protocol usually runs on: such connections are probed with this dissector first. */
+  ports: number[];
+  /** Lower number wins when several dissectors accept the same bytes. */
+  priority: number;
+  /** Where the protocol is specified (shown by `shark dissect --list-protocols`). */
+  reference: string;
+  /**
+   * Content probe. Must never throw and must be cheap. `portMatch` is true when
+   * either endpoint uses one of `ports` (heuristics may be looser then).
+   */
+  probe(data: Buffer, portMatch: boolean): Probe;
+  createTcpParser?(ctx: ConnectionContext): TcpStreamParser;
+  createUdpParser?(ctx: ConnectionContext): UdpDatagramParser;
+}

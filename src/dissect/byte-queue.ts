@@ -1,0 +1,101 @@
+// A bounded FIFO of bytes for stream parsers: append chunks as they arrive,
+// look at the front without copying when one chunk holds it, consume parsed
+// bytes. Parsers keep one per direction.
+
+export class ByteQueue {
+  private chunks: Buffer[] = [];
+  private head = 0; // offset into chunks[0]
+  private total = 0;
+
+  get length(): number {
+    return this.total;
+  }
+
+  /** Append a copy (callers' buffers are only valid during onData). */
+  push(data: Buffer): void {
+    if (data.length === 0) return;
+    this.chunks.push(Buffer.from(data));
+    this.total += data.length;
+  }
+
+  /** The first `n` bytes (or all, when fewer) as one buffer; copies only when they span chunks. */
+  peek(n = this.total): Buffer {
+    n = Math.min(n, this.total);
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0];
+    if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
+    this.compact(n);
+    return this.chunks[0].subarray(0, n);
+  }
+
+  /** Byte at offset `i` from the front, or -1. */
+  at(i: number): number {
+    if (i >= this.total) return -1;
+    let off = this.head + i;
+    for (const c of this.chunks) {
+      if (off < c.length) return c[off];
+      off -= c.length;
+    }
+    return -1;
+  }
+
+  /** Offset of the first occurrence of `needle` at or after `from`, or -1. */
+  indexOf(needle: Buffer | string, from = 0, limit = this.total): number {
+    const n = typeof needle === 'string' ? Buffer.from(needle, 'latin1') : needle;
+    const span = Math.min(limit, this.total);
+    if (span < n.length) return -1;
+    return this.peek(span).indexOf(n, from);
+  }
+
+  /** Drop `n` bytes from the front. */
+  consume(n: number): void {
+    n = Math.min(n, this.total);
+    this.total -= n;
+    while (n > 0) {
+      const c = this.chunks[0];
+      const avail = c.length - this.head;
+      if (n < avail) {
+        this.head += n;
+        return;
+      }
+      n -= avail;
+      this.chunks.shift();
+      this.head = 0;
+    }
+  }
+
+  /** Remove and return `n` bytes (a copy-free view when possible). */
+  take(n: number): Buffer {
+    const b = this.peek(n);
+    const out = this.chunks.length > 0 && b.buffer === this.chunks[0].buffer ? Buffer.from(b) : b;
+    this.consume(n);
+    return out;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.head = 0;
+    this.total = 0;
+  }
+
+  private compact(n: number): void {
+    const merged = Buffer.allocUnsafe(Math.max(n, 0));
+    let written = 0;
+    let i = 0;
+    let off = this.head;
+    while (written < n) {
+      const c = this.chunks[i];
+      const part = Math.min(c.length - off, n - written);
+      c.copy(merged, written, off, off + part);
+      written += part;
+      if (off + part === c.length) {
+        i++;
+        off = 0;
+      } else off += part;
+    }
+    const rest = this.chunks.slice(i);
+    if (rest.length > 0 && off > 0) rest[0] = rest[0].subarray(off);
+    this.chunks = [merged, ...rest];
+    this.head = 0;
+  }
+}

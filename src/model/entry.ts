@@ -1,0 +1,55 @@
+// The entry: one dissected API call, one NDJSON line. Field names follow
+// Kubeshark's where they exist so KFL queries written for Kubeshark work.
+// docs/entry.md and docs/entry.schema.json describe the same shape; the test
+// suite validates every emitted entry against the schema.
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+  /** Best display name: pod/service name after enrichment, else DNS name, else "". */
+  name: string;
+  namespace: string;
+  pod: string;
+  service: string;
+  node: string;
+  /** Owner workload (Deployment/StatefulSet/DaemonSet name), "" when unknown. */
+  workload?: string;
+  labels?: Record<string, string>;
+}
+
+export type Transport = 'tcp' | 'udp' | 'icmp' | 'sctp';
+
+export interface Entry {
+  /** Unique within one run: "<frame>-<seq>". */
+  id: string;
+  /** Unix ms (float) of the request's first packet. */
+  timestamp: number;
+  /** Lower case: http, http2, grpc, dns, redis, tls, icmp, tcp, udp, kafka, amqp, postgresql, mysql … */
+  protocol: string;
+  transport: Transport;
+  /** ms from the request's first packet to the response's last packet; 0 when unanswered. */
+  elapsedTime: number;
+  src: Endpoint;
+  dst: Endpoint;
+  /** Protocol-specific request object, null when only a response was seen. */
+  request: Record<string, any> | null;
+  /** Protocol-specific response object, null when unanswered. */
+  response: Record<string, any> | null;
+  /** True for HTTP >= 500, DNS rcode != 0, Redis error replies, resets, unanswered requests … */
+  error: boolean;
+  /** Bytes on the wire (application payload) of the request and of the response. */
+  requestSize: number;
+  responseSize: number;
+  /** One human line, e.g. "GET /details/0 → 200". */
+  summary: string;
+  /** Dissection problems for this call: "gap", "malformed: …", "truncated", "unanswered" … */
+  warnings?: string[];
+  /** Capture frame numbers of the request's first and the response's last packet. */
+  frames?: { request: number; response?: number };
+  /** Capture node the packet was seen on (live tap); copied into src/dst.node by enrichment. */
+  node?: { name: string };
+}
+
+export function emptyEndpoint(ip: string, port: number): Endpoint {
+  return { ip, port, name: '', namespace: '', pod: '', service: '', node: '' };
+}

@@ -1,0 +1,41 @@
+// A snapshot of the Kubernetes objects that name traffic: what `shark record`
+// saves in manifest.json, what `dissect --meta FILE` loads, and what the live
+// watcher in `tap` keeps up to date. Enrichment looks IPs up in it.
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  ip: string;
+  /** Extra IPs (dual stack). */
+  ips?: string[];
+  node: string;
+  labels: Record<string, string>;
+  /** Owner workload after following ReplicaSet → Deployment: {kind, name}. */
+  owner?: { kind: string; name: string };
+  hostNetwork?: boolean;
+}
+
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  clusterIPs: string[];
+  ports: { port: number; targetPort?: number | string; protocol: string; name?: string }[];
+  selector: Record<string, string>;
+}
+
+export interface NodeInfo {
+  name: string;
+  addresses: string[];
+}
+
+export interface ClusterSnapshot {
+  /** kubeconfig context the snapshot came from. */
+  context: string;
+  /** ISO time the snapshot was taken. */
+  takenAt: string;
+  pods: PodInfo[];
+  services: ServiceInfo[];
+  nodes: NodeInfo[];
+  /** EndpointSlice addresses → service, for pods not selected by labels. */
+  endpoints?: { service: string; namespace: string; ips: string[] }[];
+}

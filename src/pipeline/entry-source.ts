@@ -1,0 +1,94 @@
+// Every command that consumes entries (filter, stats, map, …) reads them
+// through here: files or stdin, NDJSON or pcap/pcapng (dissected on the fly),
+// told apart by their first bytes, so `shark stats capture.pcap` and
+// `shark dissect capture.pcap | shark stats` give the same result.
+
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { UserError, ExitCode } from '../cli/errors.js';
+import type { Entry } from '../model/entry.js';
+import { readNdjson } from './ndjson.js';
+
+export interface EntrySourceOptions {
+  /** A bad NDJSON line is fatal instead of skipped. */
+  strict?: boolean;
+  /** Stop reading when aborted (Ctrl-C, EPIPE). */
+  signal?: AbortSignal;
+  /** Human-readable warnings (bad lines, damaged captures) go here; default: stderr. */
+  onWarning?: (message: string) => void;
+  /** Options for dissecting capture inputs. */
+  dissect?: Record<string, unknown>;
+  /** Injected stdin (tests). */
+  stdin?: Readable;
+}
+
+/** Name of an input for messages. */
+export function inputName(path: string): string {
+  return path === '-' ? '<stdin>' : path;
+}
+
+/** Open a file or stdin as a readable stream; missing files are user errors. */
+export function openInput(path: string, stdin: Readable = process.stdin): Readable {
+  if (path === '-') return stdin;
+  const s = createReadStream(path, { highWaterMark: 1 << 20 });
+  return s;
+}
+
+/** Read the first chunk of a stream (to sniff its format) without losing it. */
+export async function sniff(stream: Readable): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  try {
+    const first = await it.next();
+    return { head: first.done ? Buffer.alloc(0) : Buffer.from(first.value), rest: it };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new UserError(`${e.path}: no such file`, ExitCode.USAGE);
+    if (e.code === 'EACCES') throw new UserError(`${e.path}: permission denied`, ExitCode.USAGE);
+    if (e.code === 'EISDIR') throw new UserError(`${e.path}: is a directory`, ExitCode.USAGE);
+    throw err;
+  }
+}
+
+export type InputKind = 'pcap' | 'pcapng' | 'ndjson' | 'empty';
+
+/** Decide what a stream holds from its first bytes. */
+export function detectKind(head: Buffer): InputKind {
+  if (head.length === 0) return 'empty';
+  if (head.length >= 4) {
+    const m = head.readUInt32LE(0);
+    if (m === 0x0a0d0d0a) return 'pcapng';
+    if (m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1) return 'pcap';
+  }
+  return 'ndjson';
+}
+
+function iterable(it: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
+  return { [Symbol.asyncIterator]: () => it };
+}
+
+/** Entries from every input in turn, in batches. */
+export async function* readEntries(inputs: string[], opts: EntrySourceOptions = {}): AsyncGenerator<Entry[]> {
+  const list = inputs.length === 0 ? ['-'] : inputs;
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
+  for (const path of list) {
+    if (opts.signal?.aborted) return;
+    const stream = openInput(path, opts.stdin);
+    const name = inputName(path);
+    const { head, rest } = await sniff(stream);
+    const kind = detectKind(head);
+    if (kind === 'empty') continue;
+    if (kind === 'ndjson') {
+      for await (const batch of readNdjson(iterable(rest), name, { strict: opts.strict, onBadLine: warn, prefix: head })) {
+        yield batch;
+        if (opts.signal?.aborted) break;
+      }
+    } else {
+      const { dissectStream } = await import('./dissect-stream.js');
+      for await (const batch of dissectStream(head, iterable(rest), name, { ...opts, onWarning: warn })) {
+        yield batch;
+        if (opts.signal?.aborted) break;
+      }
+    }
+    stream.destroy();
+  }
+}

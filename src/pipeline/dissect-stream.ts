@@ -3,6 +3,7 @@ import type { Entry } from '../model/entry.js';
 import { UserError } from '../cli/errors.js';
 import type { EntrySourceOptions } from './entry-source.js';
 
+// eslint-disable-next-line require-yield
 export async function* dissectStream(
   _head: Buffer,
   _rest: AsyncIterable<Buffer>,

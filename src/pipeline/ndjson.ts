@@ -2,7 +2,6 @@
 // turn a JSON.parse exception into a stream error): it is reported with its
 // line number and skipped, or made fatal with `strict`.
 
-import type { Readable } from 'node:stream';
 import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 
@@ -23,7 +22,7 @@ const NEWLINE = 0x0a;
 
 /** Parse a stream of NDJSON into batches of entries, streaming, with line numbers for errors. */
 export async function* readNdjson(
-  stream: AsyncIterable<Buffer | string> & Partial<Readable>,
+  stream: AsyncIterable<Buffer | string>,
   source: string,
   opts: NdjsonReadOptions = {},
 ): AsyncGenerator<Entry[]> {

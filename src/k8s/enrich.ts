@@ -1,0 +1,135 @@
+// Kubernetes enrichment of entries by address, as Hubble does it: narrow
+// getters over an index of a ClusterSnapshot (pod IP, service ClusterIP+port,
+// node IP); dissectors never talk to the API server. The snapshot comes from
+// a file (`dissect --meta`), or from a live list+watch (`--kube`, `tap`).
+
+import { readFileSync } from 'node:fs';
+import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
+import type { Endpoint, Entry } from '../model/entry.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+
+export type SnapshotProvider = () => ClusterSnapshot;
+
+/** The narrow getters enrichment needs. */
+export interface K8sGetters {
+  podByIp(ip: string): PodInfo | undefined;
+  serviceByAddr(ip: string, port: number): ServiceInfo | undefined;
+  nodeByIp(ip: string): NodeInfo | undefined;
+  /** The service whose endpoints (or selector) include this pod. */
+  serviceOfPod(pod: PodInfo): string;
+}
+
+export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
+  const pods = new Map<string, PodInfo>();
+  for (const p of snap.pods) {
+    // Host-network pods share the node's address: the node names that IP.
+    if (p.hostNetwork) continue;
+    for (const ip of p.ips ?? [p.ip]) if (ip) pods.set(ip, p);
+  }
+  const services = new Map<string, ServiceInfo[]>();
+  for (const s of snap.services) {
+    for (const ip of s.clusterIPs) {
+      const list = services.get(ip) ?? [];
+      list.push(s);
+      services.set(ip, list);
+    }
+  }
+  const nodes = new Map<string, NodeInfo>();
+  for (const n of snap.nodes) for (const ip of n.addresses) nodes.set(ip, n);
+  const endpointService = new Map<string, string>();
+  for (const ep of snap.endpoints ?? []) for (const ip of ep.ips) endpointService.set(`${ep.namespace}/${ip}`, ep.service);
+
+  return {
+    podByIp: (ip) => pods.get(ip),
+    serviceByAddr(ip, port) {
+      const list = services.get(ip);
+      if (!list) return undefined;
+      return list.find((s) => s.ports.length === 0 || s.ports.some((p) => p.port === port));
+    },
+    nodeByIp: (ip) => nodes.get(ip),
+    serviceOfPod(pod) {
+      const viaSlice = endpointService.get(`${pod.namespace}/${pod.ip}`);
+      if (viaSlice) return viaSlice;
+      const bySelector = snap.services.find(
+        (s) =>
+          s.namespace === pod.namespace &&
+          Object.keys(s.selector).length > 0 &&
+          Object.entries(s.selector).every(([k, v]) => pod.labels[k] === v),
+      );
+      return bySelector?.name ?? '';
+    },
+  };
+}
+
+/** Fill one endpoint from the getters; leaves it untouched when the address is unknown. */
+export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
+  const pod = g.podByIp(ep.ip);
+  if (pod) {
+    ep.name = pod.name;
+    ep.namespace = pod.namespace;
+    ep.pod = pod.name;
+    ep.node = pod.node;
+    ep.service = g.serviceOfPod(pod);
+    ep.workload = pod.owner?.name ?? '';
+    ep.labels = { ...pod.labels };
+    return;
+  }
+  const svc = g.serviceByAddr(ep.ip, ep.port);
+  if (svc) {
+    ep.name = svc.name;
+    ep.namespace = svc.namespace;
+    ep.service = svc.name;
+    return;
+  }
+  const node = g.nodeByIp(ep.ip);
+  if (node) {
+    ep.name = node.name;
+    ep.node = node.name;
+  }
+}
+
+/** An enricher re-indexes only when the provider hands out a new snapshot object. */
+export function createEnricher(provider: SnapshotProvider): (e: Entry) => void {
+  let last: ClusterSnapshot | undefined;
+  let getters: K8sGetters | undefined;
+  return (e: Entry) => {
+    const snap = provider();
+    if (snap !== last || !getters) {
+      last = snap;
+      getters = indexSnapshot(snap);
+    }
+    enrichEndpoint(e.src, getters);
+    enrichEndpoint(e.dst, getters);
+  };
+}
+
+/** Read a ClusterSnapshot from a recording's manifest.json ({cluster: …}) or a bare snapshot file. */
+export function loadSnapshot(file: string): ClusterSnapshot {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new UserError(`${file}: cannot read cluster snapshot (${code})`, ExitCode.USAGE);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${file}: not JSON: ${(err as Error).message.split('\n')[0]}`, ExitCode.BAD_INPUT);
+  }
+  const snap = (doc && typeof doc === 'object' && 'cluster' in doc ? (doc as { cluster: unknown }).cluster : doc) as
+    | Partial<ClusterSnapshot>
+    | undefined;
+  if (!snap || typeof snap !== 'object' || !Array.isArray(snap.pods)) {
+    throw new UserError(`${file}: no cluster snapshot (expected "pods" at the top or under "cluster")`, ExitCode.BAD_INPUT);
+  }
+  return {
+    context: snap.context ?? '',
+    takenAt: snap.takenAt ?? '',
+    pods: snap.pods,
+    services: Array.isArray(snap.services) ? snap.services : [],
+    nodes: Array.isArray(snap.nodes) ? snap.nodes : [],
+    ...(Array.isArray(snap.endpoints) ? { endpoints: snap.endpoints } : {}),
+  };
+}

@@ -1,0 +1,84 @@
+// Loads the kubeconfig the way kubectl does (--kubeconfig, else $KUBECONFIG,
+// else ~/.kube/config, else in-cluster) and picks the context and its
+// namespace. Every failure a user can fix becomes one line with exit code 4.
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ExitCode, UserError } from '../cli/errors.js';
+
+export interface KubeConfigFlags {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export interface LoadedKubeConfig {
+  kc: KubeConfig;
+  context: string;
+  /** The context's namespace, "default" when it names none. */
+  namespace: string;
+  server: string;
+}
+
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export function loadKubeConfig(flags: KubeConfigFlags = {}): LoadedKubeConfig {
+  const kc = new KubeConfig();
+  const source = flags.kubeconfig ?? process.env.KUBECONFIG;
+  try {
+    if (flags.kubeconfig) {
+      if (!existsSync(flags.kubeconfig)) throw new UserError(`${flags.kubeconfig}: kubeconfig not found`, ExitCode.CAPTURE);
+      kc.loadFromFile(flags.kubeconfig);
+    } else if (source || existsSync(join(homedir(), '.kube', 'config'))) {
+      kc.loadFromDefault();
+    } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
+      kc.loadFromCluster();
+    } else {
+      throw new UserError('no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config', ExitCode.CAPTURE);
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const where = source ?? '~/.kube/config';
+    throw new UserError(`${where}: cannot read kubeconfig: ${firstLine(err)}`, ExitCode.CAPTURE);
+  }
+  if (flags.context) {
+    if (!kc.getContextObject(flags.context)) {
+      const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+      throw new UserError(`unknown context "${flags.context}" (known: ${known})`, ExitCode.CAPTURE);
+    }
+    kc.setCurrentContext(flags.context);
+  }
+  const context = kc.getCurrentContext();
+  const ctx = kc.getContextObject(context);
+  const cluster = kc.getCurrentCluster();
+  if (!ctx || !cluster) throw new UserError(`kubeconfig has no usable current context${context ? ` ("${context}")` : ''}`, ExitCode.CAPTURE);
+  return { kc, context, namespace: ctx.namespace || 'default', server: cluster.server };
+}
+
+/** One line describing an API failure: HTTP status and the Status message, or the network error. */
+export function apiErrorText(err: unknown): string {
+  const e = err as { code?: number | string; body?: unknown; message?: string; cause?: { code?: string } };
+  if (typeof e?.code === 'number') {
+    let msg = '';
+    try {
+      const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
+      msg = (body as { message?: string })?.message ?? '';
+    } catch {
+      msg = '';
+    }
+    return `HTTP ${e.code}${msg ? `: ${msg}` : ''}`;
+  }
+  const code = e?.cause?.code ?? (typeof e?.code === 'string' ? e.code : undefined);
+  return code ? `${code}` : firstLine(err);
+}
+
+/** An API call failed in a way that ends the run: exit 4 with the server named. */
+export function apiUnreachable(server: string, err: unknown, doing: string): UserError {
+  return new UserError(`${server}: ${doing}: ${apiErrorText(err)}`, ExitCode.CAPTURE);
+}
+
+function firstLine(err: unknown): string {
+  const m = (err as { message?: string })?.message ?? String(err);
+  return m.split('\n')[0].trim();
+}

@@ -1,0 +1,87 @@
+// Turns raw Kubernetes objects (from a list or a watch event) into the small
+// records of ClusterSnapshot. Owner resolution: a pod owned by a ReplicaSet
+// named "<deploy>-<pod-template-hash>" is attributed to Deployment <deploy>
+// by that naming rule (no ReplicaSet list, so no extra RBAC); other owners
+// (StatefulSet, DaemonSet, Job …) are taken as they are.
+
+import type { NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Obj = Record<string, any>;
+
+export function podInfo(o: Obj): PodInfo | undefined {
+  const meta = o.metadata ?? {};
+  const status = o.status ?? {};
+  const ip: string | undefined = status.podIP;
+  const ips: string[] = (status.podIPs ?? []).map((x: Obj) => x.ip).filter(Boolean);
+  const info: PodInfo = {
+    name: meta.name ?? '',
+    namespace: meta.namespace ?? 'default',
+    ip: ip ?? '',
+    node: o.spec?.nodeName ?? '',
+    labels: { ...(meta.labels ?? {}) },
+  };
+  if (ips.length > 1) info.ips = ips;
+  const owner = ownerOf(meta);
+  if (owner) info.owner = owner;
+  if (o.spec?.hostNetwork) info.hostNetwork = true;
+  return info;
+}
+
+export function ownerOf(meta: Obj): { kind: string; name: string } | undefined {
+  const refs: Obj[] = meta.ownerReferences ?? [];
+  const ref = refs.find((r) => r.controller) ?? refs[0];
+  if (!ref) return undefined;
+  if (ref.kind === 'ReplicaSet') {
+    const hash: string | undefined = meta.labels?.['pod-template-hash'];
+    if (hash && typeof ref.name === 'string' && ref.name.endsWith(`-${hash}`)) {
+      return { kind: 'Deployment', name: ref.name.slice(0, -hash.length - 1) };
+    }
+  }
+  return { kind: ref.kind, name: ref.name };
+}
+
+export function serviceInfo(o: Obj): ServiceInfo {
+  const spec = o.spec ?? {};
+  const ips: string[] = (spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])).filter(
+    (ip: string) => ip && ip !== 'None',
+  );
+  return {
+    name: o.metadata?.name ?? '',
+    namespace: o.metadata?.namespace ?? 'default',
+    clusterIPs: ips,
+    ports: (spec.ports ?? []).map((p: Obj) => ({
+      port: p.port,
+      ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+      protocol: p.protocol ?? 'TCP',
+      ...(p.name ? { name: p.name } : {}),
+    })),
+    selector: { ...(spec.selector ?? {}) },
+  };
+}
+
+export function nodeInfo(o: Obj): NodeInfo {
+  return {
+    name: o.metadata?.name ?? '',
+    addresses: (o.status?.addresses ?? [])
+      .filter((a: Obj) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+      .map((a: Obj) => a.address),
+  };
+}
+
+/** EndpointSlice → the service it belongs to and its ready addresses. */
+export function endpointSliceInfo(o: Obj): { service: string; namespace: string; ips: string[] } | undefined {
+  const service = o.metadata?.labels?.['kubernetes.io/service-name'];
+  if (!service) return undefined;
+  const ips: string[] = [];
+  for (const ep of o.endpoints ?? []) {
+    if (ep.conditions?.ready === false) continue;
+    ips.push(...(ep.addresses ?? []));
+  }
+  return { service, namespace: o.metadata?.namespace ?? 'default', ips };
+}
+
+export function isPodReady(o: Obj): boolean {
+  if (o.status?.phase !== 'Running') return false;
+  return (o.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
+}

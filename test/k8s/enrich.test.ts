@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterSnapshot } from '../../src/model/cluster.js';
+import { emptyEndpoint, type Entry } from '../../src/model/entry.js';
+import { createEnricher, loadSnapshot } from '../../src/k8s/enrich.js';
+import { makeEnrichment } from '../../src/k8s/enrichment.js';
+import { podInfo } from '../../src/k8s/objects.js';
+import { UserError } from '../../src/cli/errors.js';
+
+const snap: ClusterSnapshot = {
+  context: 'lab',
+  takenAt: '2026-01-01T00:00:00Z',
+  pods: [
+    {
+      name: 'nginx-7d9f-abcde',
+      namespace: 'web',
+      ip: '198.18.16.10',
+      node: 'node-a',
+      labels: { app: 'nginx' },
+      owner: { kind: 'Deployment', name: 'nginx' },
+    },
+    { name: 'redis-0', namespace: 'data', ip: '198.18.17.10', node: 'node-b', labels: { app: 'redis' } },
+    { name: 'agent-x', namespace: 'kube-system', ip: '198.18.16.1', node: 'node-a', labels: {}, hostNetwork: true },
+  ],
+  services: [
+    {
+      name: 'nginx',
+      namespace: 'web',
+      clusterIPs: ['198.19.0.10'],
+      ports: [{ port: 80, protocol: 'TCP' }],
+      selector: { app: 'nginx' },
+    },
+  ],
+  nodes: [
+    { name: 'node-a', addresses: ['198.18.16.1'] },
+    { name: 'node-b', addresses: ['198.18.17.1'] },
+  ],
+  endpoints: [{ service: 'cache', namespace: 'data', ips: ['198.18.17.10'] }],
+};
+
+function entry(src: [string, number], dst: [string, number]): Entry {
+  return {
+    id: '1-0',
+    timestamp: 0,
+    protocol: 'http',
+    transport: 'tcp',
+    elapsedTime: 0,
+    src: emptyEndpoint(...src),
+    dst: emptyEndpoint(...dst),
+    request: null,
+    response: null,
+    error: false,
+    requestSize: 0,
+    responseSize: 0,
+    summary: '',
+  };
+}
+
+test('pod IPs get pod, namespace, node, workload, labels and the selecting service', () => {
+  const enrich = createEnricher(() => snap);
+  const e = entry(['198.18.17.10', 40000], ['198.18.16.10', 80]);
+  enrich(e);
+  assert.equal(e.dst.pod, 'nginx-7d9f-abcde');
+  assert.equal(e.dst.name, 'nginx-7d9f-abcde');
+  assert.equal(e.dst.namespace, 'web');
+  assert.equal(e.dst.node, 'node-a');
+  assert.equal(e.dst.workload, 'nginx');
+  assert.equal(e.dst.service, 'nginx');
+  assert.deepEqual(e.dst.labels, { app: 'nginx' });
+  // The source is named through its EndpointSlice, not a selector.
+  assert.equal(e.src.pod, 'redis-0');
+  assert.equal(e.src.service, 'cache');
+  assert.equal(e.src.node, 'node-b');
+});
+
+test('service ClusterIPs match only on a service port; node IPs name the node', () => {
+  const enrich = createEnricher(() => snap);
+  const hit = entry(['198.18.16.1', 50000], ['198.19.0.10', 80]);
+  enrich(hit);
+  assert.equal(hit.dst.service, 'nginx');
+  assert.equal(hit.dst.namespace, 'web');
+  assert.equal(hit.dst.pod, '');
+  // 198.18.16.1 is node-a (and a host-network pod's IP): the node wins.
+  assert.equal(hit.src.node, 'node-a');
+  assert.equal(hit.src.name, 'node-a');
+  assert.equal(hit.src.pod, '');
+  const miss = entry(['198.18.16.1', 50000], ['198.19.0.10', 8080]);
+  enrich(miss);
+  assert.equal(miss.dst.service, '');
+  const unknown = entry(['203.0.113.9', 1], ['198.18.31.200', 2]);
+  unknown.dst.name = 'example.org';
+  enrich(unknown);
+  assert.equal(unknown.dst.name, 'example.org');
+  assert.equal(unknown.src.namespace, '');
+});
+
+test('a new snapshot object is re-indexed', () => {
+  let current = snap;
+  const enrich = createEnricher(() => current);
+  const e1 = entry(['198.18.16.77', 1], ['198.18.16.10', 80]);
+  enrich(e1);
+  assert.equal(e1.src.pod, '');
+  current = { ...snap, pods: [...snap.pods, { name: 'new', namespace: 'web', ip: '198.18.16.77', node: 'node-a', labels: {} }] };
+  const e2 = entry(['198.18.16.77', 1], ['198.18.16.10', 80]);
+  enrich(e2);
+  assert.equal(e2.src.pod, 'new');
+});
+
+test('loadSnapshot reads a manifest.json {cluster} or a bare snapshot; bad files are one-line errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shk-meta-'));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: 1, cluster: snap }));
+  writeFileSync(join(dir, 'bare.json'), JSON.stringify(snap));
+  writeFileSync(join(dir, 'bad.json'), '{"nope": 1}');
+  assert.equal(loadSnapshot(join(dir, 'manifest.json')).pods.length, 3);
+  assert.equal(loadSnapshot(join(dir, 'bare.json')).nodes[1].name, 'node-b');
+  assert.throws(() => loadSnapshot(join(dir, 'bad.json')), (e: unknown) => e instanceof UserError && e.exitCode === 3);
+  assert.throws(() => loadSnapshot(join(dir, 'missing.json')), /missing\.json: cannot read/);
+  const en = await makeEnrichment({ meta: join(dir, 'manifest.json') });
+  assert.ok(en);
+  const e = entry(['198.18.17.10', 1], ['198.18.16.10', 80]);
+  en.enrich(e);
+  assert.equal(e.dst.pod, 'nginx-7d9f-abcde');
+  await en.close();
+  assert.equal(await makeEnrichment({}), undefined);
+});
+
+test('owner: ReplicaSet named <deploy>-<pod-template-hash> resolves to the Deployment', () => {
+  const p = podInfo({
+    metadata: {
+      name: 'reviews-v1-5d8f7c9b6-x2x9z',
+      namespace: 'bookinfo',
+      labels: { app: 'reviews', 'pod-template-hash': '5d8f7c9b6' },
+      ownerReferences: [{ kind: 'ReplicaSet', name: 'reviews-v1-5d8f7c9b6', controller: true }],
+    },
+    spec: { nodeName: 'n1' },
+    status: { podIP: '198.18.16.5' },
+  });
+  assert.deepEqual(p?.owner, { kind: 'Deployment', name: 'reviews-v1' });
+  const s = podInfo({ metadata: { name: 'db-0', ownerReferences: [{ kind: 'StatefulSet', name: 'db' }] }, status: {} });
+  assert.deepEqual(s?.owner, { kind: 'StatefulSet', name: 'db' });
+});

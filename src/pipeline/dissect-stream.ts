@@ -1,14 +1,15 @@
-// Placeholder until the engine lands: capture inputs → entries.
+// A capture stream (already sniffed as pcap/pcapng) dissected into entries.
 import type { Entry } from '../model/entry.js';
-import { UserError } from '../cli/errors.js';
+import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
+import { openCapture } from './capture/reader.js';
 import type { EntrySourceOptions } from './entry-source.js';
 
-// eslint-disable-next-line require-yield
 export async function* dissectStream(
-  _head: Buffer,
-  _rest: AsyncIterable<Buffer>,
+  head: Buffer,
+  rest: AsyncIterable<Buffer>,
   name: string,
-  _opts: EntrySourceOptions,
+  opts: EntrySourceOptions,
 ): AsyncGenerator<Entry[]> {
-  throw new UserError(`${name}: capture dissection is not built yet`);
+  const reader = openCapture(head, rest, name);
+  yield* dissectPackets(reader.batches(), { ...(opts.dissect as Partial<EngineOptions>), signal: opts.signal });
 }

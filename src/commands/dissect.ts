@@ -1,0 +1,110 @@
+import { Args, Flags } from '@oclif/core';
+import { SharkCommand } from '../cli/base-command.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { knownProtocols, dissectors } from '../dissect/registry.js';
+import { LineSink } from '../output/stdout-sink.js';
+import { describeLosses, runDissect } from '../pipeline/dissect-run.js';
+import { parseSize, parseDuration } from '../cli/units.js';
+import type { Entry } from '../model/entry.js';
+
+export default class Dissect extends SharkCommand {
+  static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
+
+Reads files, or stdin when none (or "-") is given. Entries come out in order of
+their requests' first packets. A damaged capture is dissected up to the damage,
+then one line on stderr says where, and the exit code is 3.`;
+
+  static override examples = [
+    '<%= config.bin %> dissect examples/bookinfo-mix.pcap | head',
+    '<%= config.bin %> dissect --protocols http,dns examples/bookinfo-mix.pcap',
+    'tcpdump -i eth0 -w - | <%= config.bin %> dissect',
+    '<%= config.bin %> dissect --packets -c 5 examples/bookinfo-mix.pcap',
+  ];
+
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'capture files (pcap/pcapng); "-" for stdin', required: false }) };
+
+  static override flags = {
+    protocols: Flags.string({ description: 'keep only these protocols (comma-separated), e.g. http,dns' }),
+    'max-body': Flags.string({ description: 'keep at most this many body bytes per message (e.g. 16KB)', default: '16KB' }),
+    'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
+    count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --packets)', min: 1 }),
+    packets: Flags.boolean({ description: 'print one line per packet instead of per API call' }),
+    'request-timeout': Flags.string({ description: 'a request unanswered for this long (capture time) is emitted unanswered', default: '30s' }),
+    'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in the output' }),
+    redact: Flags.string({ description: 'also redact these field names (comma-separated)' }),
+    kube: Flags.boolean({ description: 'name endpoints from the current Kubernetes cluster (live lookups)' }),
+    meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
+    context: Flags.string({ description: 'kubeconfig context (with --kube)' }),
+    kubeconfig: Flags.string({ description: 'path to the kubeconfig file (with --kube)' }),
+    'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
+  };
+
+  protected async execute(): Promise<number> {
+    const { argv, flags } = await this.parse(Dissect);
+    if (flags['list-protocols']) {
+      for (const d of [...dissectors].sort((a, b) => a.name.localeCompare(b.name))) {
+        process.stdout.write(`${d.name}\t${d.transport}\t${d.ports.join(',') || '-'}\t${d.reference}\n`);
+      }
+      return ExitCode.OK;
+    }
+    const protocols = flags.protocols ? flags.protocols.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) : [];
+    const known = knownProtocols();
+    for (const p of protocols) {
+      if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
+    }
+    const transforms = await this.buildTransforms(flags);
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const warn = (m: string) => process.stderr.write(`dissect: ${m}\n`);
+    const timeout = parseDuration(flags['request-timeout'], '--request-timeout');
+    try {
+      const result = await runDissect({
+        inputs: argv as string[],
+        engine: {
+          protocols,
+          maxBody: parseSize(flags['max-body'], '--max-body'),
+          noBodies: flags['no-bodies'],
+          requestTimeoutMs: timeout,
+          reorderWindowMs: timeout + 1000,
+        },
+        count: flags.count,
+        packets: flags.packets,
+        transforms: transforms.fns,
+        sink,
+        signal: this.stop.signal,
+        onWarning: warn,
+      });
+      const losses = describeLosses(result.counters);
+      if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
+    } finally {
+      await transforms.close();
+    }
+    return ExitCode.OK;
+  }
+
+  /** Enrichment (names from Kubernetes) then redaction, each only when asked for / not disabled. */
+  private async buildTransforms(flags: {
+    kube: boolean;
+    meta?: string;
+    context?: string;
+    kubeconfig?: string;
+    'no-redact': boolean;
+    redact?: string;
+  }): Promise<{ fns: ((e: Entry) => Entry | void)[]; close: () => Promise<void> }> {
+    const fns: ((e: Entry) => Entry | void)[] = [];
+    let close = async () => {};
+    if (flags.kube || flags.meta) {
+      const { makeEnrichment } = await import('../k8s/enrichment.js');
+      const enrichment = await makeEnrichment({ kube: flags.kube, meta: flags.meta, context: flags.context, kubeconfig: flags.kubeconfig });
+      if (enrichment) {
+        fns.push((e) => enrichment.enrich(e));
+        close = () => enrichment.close();
+      }
+    }
+    const { createRedactor } = await import('../pipeline/redact.js');
+    const extra = flags.redact ? flags.redact.split(',').map((s) => s.trim()).filter(Boolean) : [];
+    if (flags['no-redact']) process.stderr.write('dissect: redaction is off: secrets in the traffic appear in the output\n');
+    else fns.push(createRedactor(extra, { enabled: true }));
+    return { fns, close };
+  }
+}

@@ -1,0 +1,58 @@
+// Address text for IPv4/IPv6 with a bounded cache: the same few thousand
+// addresses recur in every capture, so formatting each packet's would be waste.
+
+const v4Cache = new Map<number, string>();
+const v6Cache = new Map<string, string>();
+const CACHE_LIMIT = 65536;
+
+export function ipv4ToString(n: number): string {
+  let s = v4Cache.get(n);
+  if (s === undefined) {
+    s = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+    if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
+    v4Cache.set(n, s);
+  }
+  return s;
+}
+
+/** RFC 5952 text of the 16 bytes at `off`. */
+export function ipv6ToString(buf: Buffer, off: number): string {
+  const key = buf.toString('latin1', off, off + 16);
+  let s = v6Cache.get(key);
+  if (s === undefined) {
+    s = formatIpv6(buf, off);
+    if (v6Cache.size >= CACHE_LIMIT) v6Cache.clear();
+    v6Cache.set(key, s);
+  }
+  return s;
+}
+
+function formatIpv6(buf: Buffer, off: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
+  // IPv4-mapped ::ffff:a.b.c.d
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
+  }
+  // Longest run of zero groups (length >= 2) becomes "::".
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}

@@ -1,0 +1,93 @@
+// Link layer: find where the network-layer packet starts and which protocol it
+// is, for every link type shark reads. Returns offsets into the frame; never
+// copies and never throws (a short frame yields `null`).
+
+import { LinkType } from '../../model/packet.js';
+
+export const EtherType = { IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8, VLAN_OLD: 0x9100 } as const;
+
+export interface NetworkStart {
+  /** EtherType of the payload (IPv4/IPv6 for anything shark decodes further). */
+  etherType: number;
+  offset: number;
+}
+
+const LINKTYPE_NFLOG = 239;
+const NFULA_PAYLOAD = 9;
+
+/** Where the IP packet starts in `frame`, or null when it is not IP or too short. */
+export function findNetwork(linkType: number, frame: Buffer): NetworkStart | null {
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      return ethernet(frame, 0);
+    case LinkType.LINUX_SLL:
+      if (frame.length < 16) return null;
+      return { etherType: frame.readUInt16BE(14), offset: 16 };
+    case LinkType.LINUX_SLL2:
+      if (frame.length < 20) return null;
+      return { etherType: frame.readUInt16BE(0), offset: 20 };
+    case LinkType.RAW:
+    case LinkType.IPV4:
+    case LinkType.IPV6:
+    case 12: // LINKTYPE_RAW on some OpenBSD-derived writers
+    case 14:
+      return byVersion(frame, 0);
+    case LinkType.NULL:
+    case LinkType.LOOP: {
+      if (frame.length < 4) return null;
+      // Host byte order for NULL (either endianness in practice), network order for LOOP.
+      const le = frame.readUInt32LE(0);
+      const be = frame.readUInt32BE(0);
+      const family = linkType === LinkType.LOOP ? be : le < 256 ? le : be;
+      if (family === 2) return { etherType: EtherType.IPV4, offset: 4 };
+      if (family === 24 || family === 28 || family === 30 || family === 10) return { etherType: EtherType.IPV6, offset: 4 };
+      return null;
+    }
+    case LINKTYPE_NFLOG:
+      return nflog(frame);
+    default:
+      return null;
+  }
+}
+
+/** Ethernet II with any number of 802.1Q/802.1ad tags. */
+export function ethernet(frame: Buffer, start: number): NetworkStart | null {
+  let off = start + 12;
+  if (frame.length < off + 2) return null;
+  let type = frame.readUInt16BE(off);
+  off += 2;
+  while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.VLAN_OLD) {
+    if (frame.length < off + 4) return null;
+    type = frame.readUInt16BE(off + 2);
+    off += 4;
+  }
+  return { etherType: type, offset: off };
+}
+
+function byVersion(frame: Buffer, off: number): NetworkStart | null {
+  if (frame.length <= off) return null;
+  const v = frame[off] >> 4;
+  if (v === 4) return { etherType: EtherType.IPV4, offset: off };
+  if (v === 6) return { etherType: EtherType.IPV6, offset: off };
+  return null;
+}
+
+/** NFLOG: 4-byte header, then TLVs (host-order lengths, 4-byte aligned); the payload TLV holds the IP packet. */
+function nflog(frame: Buffer): NetworkStart | null {
+  if (frame.length < 4) return null;
+  const family = frame[0];
+  let off = 4;
+  while (off + 4 <= frame.length) {
+    const len = frame.readUInt16LE(off);
+    const type = frame.readUInt16LE(off + 2) & 0x7fff;
+    if (len < 4) return null;
+    if (type === NFULA_PAYLOAD) {
+      const start = off + 4;
+      if (family === 2) return { etherType: EtherType.IPV4, offset: start };
+      if (family === 10) return { etherType: EtherType.IPV6, offset: start };
+      return byVersion(frame, start);
+    }
+    off += (len + 3) & ~3;
+  }
+  return null;
+}

@@ -1,0 +1,751 @@
+// The dissection engine: packets in, entries out.
+// link → IP (fragments) → TCP/UDP/ICMP → flows → per-direction reassembly →
+// protocol detection by content → the protocol's parser → entries, released in
+// request-time order. Every limit is a counter, never an exception.
+
+import type { Endpoint, Entry, Transport } from '../model/entry.js';
+import { emptyEndpoint } from '../model/entry.js';
+import { LinkType, type Packet } from '../model/packet.js';
+import type {
+  CallRecord,
+  ConnectionContext,
+  Direction,
+  DissectOptions,
+  ProtocolDissector,
+  TcpStreamParser,
+  UdpDatagramParser,
+} from './api.js';
+import { EtherType, findNetwork } from './decode/link.js';
+import { FragmentReassembler } from './decode/fragments.js';
+import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
+import { flowKey } from './flow-key.js';
+import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
+import { IcmpTracker } from './protocols/icmp.js';
+import { tcpDissectors, udpDissectors } from './registry.js';
+import { ReorderBuffer } from './reorder.js';
+import { HalfStream, type ReassemblyCounters } from './tcp-reassembly.js';
+
+export interface EngineOptions extends DissectOptions {
+  /** Keep only entries of these protocols (empty: all). */
+  protocols: string[];
+  /** A request unanswered this long (capture time) is emitted with response null. */
+  requestTimeoutMs: number;
+  tcpIdleTimeoutMs: number;
+  udpIdleTimeoutMs: number;
+  /** Most connections/conversations tracked at once; the oldest is ended past it. */
+  maxFlows: number;
+  /** Most out-of-order bytes held per direction before a hole is given up. */
+  maxBufferedPerDirection: number;
+  /** Bytes of a connection's first data kept while deciding its protocol. */
+  maxProbeBytes: number;
+  /** How long entries wait to be put in request order (0 = emit as finished). */
+  reorderWindowMs: number;
+  maxReorderHeld: number;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  maxBody: 16 * 1024,
+  noBodies: false,
+  protocols: [],
+  requestTimeoutMs: 30_000,
+  tcpIdleTimeoutMs: 600_000,
+  udpIdleTimeoutMs: 60_000,
+  maxFlows: 100_000,
+  maxBufferedPerDirection: 4 * 1024 * 1024,
+  maxProbeBytes: 16 * 1024,
+  reorderWindowMs: 31_000,
+  maxReorderHeld: 200_000,
+};
+
+const TCP_FIN = 0x01;
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+const VXLAN_PORTS = new Set([4789, 8472]);
+const GENEVE_PORT = 6081;
+const TICK_MS = 1000;
+const TOMBSTONE_MS = 10_000;
+const MAX_ENCAP_DEPTH = 4;
+
+/** Ports on which a side is probably the server when the handshake was not seen. */
+function looksLikeServerPort(port: number, known: Set<number>): boolean {
+  return port < 1024 || known.has(port);
+}
+
+interface PendingChunk {
+  side: number;
+  data: Buffer;
+  now: number;
+  frame: number;
+}
+
+class MutableContext implements ConnectionContext {
+  now = 0;
+  frame = 0;
+  constructor(
+    readonly transport: Transport,
+    public client: Endpoint,
+    public server: Endpoint,
+    readonly options: DissectOptions,
+    private readonly sink: (call: CallRecord, ctx: MutableContext) => void,
+    private readonly counter: (name: string, n: number) => void,
+  ) {}
+  emit(call: CallRecord): void {
+    this.sink(call, this);
+  }
+  count(name: string, n = 1): void {
+    this.counter(name, n);
+  }
+}
+
+class TcpConnection {
+  readonly halves: [HalfStream, HalfStream];
+  readonly totals: FlowTotals;
+  clientSide = 0;
+  orientationKnown = false;
+  parser: TcpStreamParser | undefined;
+  protocol: string | undefined;
+  pending: PendingChunk[] = [];
+  pendingBytes: [number, number] = [0, 0];
+  /** Sides whose data every probe rejected. */
+  rejected: [boolean, boolean] = [false, false];
+  ctx: MutableContext;
+  lastSeen: number;
+  ended = false;
+
+  constructor(
+    readonly key: string,
+    readonly ends: [Endpoint, Endpoint],
+    now: number,
+    frame: number,
+    readonly engine: DissectionEngine,
+  ) {
+    const counters = engine.reassembly;
+    const max = engine.options.maxBufferedPerDirection;
+    this.halves = [
+      new HalfStream({ data: (b) => this.onStream(0, b), gap: (n) => this.onGap(0, n) }, counters, max),
+      new HalfStream({ data: (b) => this.onStream(1, b), gap: (n) => this.onGap(1, n) }, counters, max),
+    ];
+    this.totals = {
+      packets: [0, 0],
+      bytes: [0, 0],
+      firstTime: now,
+      firstFrame: frame,
+      lastTime: now,
+      lastFrame: frame,
+      reset: false,
+      clientSide: 0,
+    };
+    this.lastSeen = now;
+    this.ctx = engine.newContext('tcp', ends[0], ends[1]);
+  }
+
+  setClient(side: number): void {
+    this.clientSide = side;
+    this.totals.clientSide = side;
+    this.ctx.client = this.ends[side];
+    this.ctx.server = this.ends[1 - side];
+  }
+
+  dir(side: number): Direction {
+    return side === this.clientSide ? 'c2s' : 's2c';
+  }
+
+  private onStream(side: number, data: Buffer): void {
+    if (this.parser) {
+      this.parser.onData(this.dir(side), data);
+      return;
+    }
+    this.pending.push({ side, data: Buffer.from(data), now: this.ctx.now, frame: this.ctx.frame });
+    this.pendingBytes[side] += data.length;
+    this.engine.detect(this, side);
+  }
+
+  private onGap(side: number, length: number): void {
+    if (this.parser) {
+      this.parser.onGap(this.dir(side), length);
+      return;
+    }
+    // Bytes before a hole cannot be parsed reliably: start probing afresh after it.
+    this.pending = this.pending.filter((c) => c.side !== side);
+    this.pendingBytes[side] = 0;
+    this.rejected[side] = false;
+  }
+
+  /** Attach the chosen parser and replay what arrived while probing. */
+  start(parser: TcpStreamParser, protocol: string): void {
+    this.parser = parser;
+    this.protocol = protocol;
+    const pending = this.pending;
+    this.pending = [];
+    const { now, frame } = this.ctx;
+    for (const c of pending) {
+      this.ctx.now = c.now;
+      this.ctx.frame = c.frame;
+      parser.onData(this.dir(c.side), c.data);
+    }
+    this.ctx.now = now;
+    this.ctx.frame = frame;
+  }
+}
+
+class UdpConversation {
+  clientSide = 0;
+  readonly totals: FlowTotals;
+  parser!: UdpDatagramParser;
+  ctx!: MutableContext;
+  lastSeen: number;
+  constructor(
+    readonly key: string,
+    readonly ends: [Endpoint, Endpoint],
+    now: number,
+    frame: number,
+  ) {
+    this.totals = {
+      packets: [0, 0],
+      bytes: [0, 0],
+      firstTime: now,
+      firstFrame: frame,
+      lastTime: now,
+      lastFrame: frame,
+      reset: false,
+      clientSide: 0,
+    };
+    this.lastSeen = now;
+  }
+}
+
+export class DissectionEngine {
+  readonly options: EngineOptions;
+  readonly counters: Record<string, number> = {};
+  readonly reassembly: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, droppedBytes: 0 };
+  private readonly frags = new FragmentReassembler();
+  private readonly tcp = new Map<string, TcpConnection>();
+  private readonly udp = new Map<string, UdpConversation>();
+  private readonly tombstones = new Map<string, number>();
+  private readonly icmp: IcmpTracker;
+  private readonly reorder: ReorderBuffer;
+  private readonly tcpProbes: ProtocolDissector[];
+  private readonly udpProbes: ProtocolDissector[];
+  private readonly serverPorts: Set<number>;
+  private readonly keep: Set<string> | undefined;
+  private lastTick = -Infinity;
+  private maxTime = -Infinity;
+  private entrySeq = 0;
+  packets = 0;
+
+  constructor(options: Partial<EngineOptions>, onEntry: (e: Entry) => void) {
+    this.options = { ...defaultEngineOptions, ...options };
+    this.reorder = new ReorderBuffer(
+      Math.max(this.options.reorderWindowMs, 0),
+      this.options.maxReorderHeld,
+      onEntry,
+    );
+    this.keep = this.options.protocols.length > 0 ? new Set(this.options.protocols) : undefined;
+    this.tcpProbes = [...tcpDissectors()].sort((a, b) => a.priority - b.priority);
+    this.udpProbes = [...udpDissectors()].sort((a, b) => a.priority - b.priority);
+    this.serverPorts = new Set([...this.tcpProbes, ...this.udpProbes].flatMap((d) => d.ports));
+    this.icmp = new IcmpTracker((call, src, dst) => {
+      const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
+      this.emitCall(call, ctx);
+    });
+  }
+
+  count(name: string, n = 1): void {
+    this.counters[name] = (this.counters[name] ?? 0) + n;
+  }
+
+  newContext(transport: Transport, client: Endpoint, server: Endpoint): MutableContext {
+    return new MutableContext(
+      transport,
+      client,
+      server,
+      this.options,
+      (call, ctx) => this.emitCall(call, ctx),
+      (name, n) => this.count(name, n),
+    );
+  }
+
+  /** Feed one captured frame. Never throws for bad packet content. */
+  push(p: Packet): void {
+    this.packets++;
+    const now = p.tsSec * 1000 + p.tsNsec / 1e6;
+    if (now > this.maxTime) this.maxTime = now;
+    this.frame(p.linkType, p.data, now, p.frame, 0);
+    if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
+  }
+
+  /** Live captures: let wall-clock time release entries and time out requests when no packets come. */
+  advance(nowMs: number): void {
+    if (nowMs > this.maxTime) this.maxTime = nowMs;
+    if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
+  }
+
+  /** End of input: end every flow (unanswered requests come out), release every entry. */
+  finish(): void {
+    for (const conn of [...this.tcp.values()]) this.endTcp(conn, 'eof');
+    for (const conv of [...this.udp.values()]) this.endUdp(conv, 'eof');
+    this.icmp.end();
+    this.reorder.flush();
+  }
+
+  /** Counters worth telling a user about (drops, damage), for the end-of-run line. */
+  summary(): Record<string, number> {
+    const out: Record<string, number> = { ...this.counters };
+    const r = this.reassembly;
+    if (r.gaps) out['tcp.gaps'] = r.gaps;
+    if (r.gapBytes) out['tcp.gap_bytes'] = r.gapBytes;
+    const f = this.frags.counters;
+    if (f.dropped) out['ip.fragments_dropped'] = f.dropped;
+    if (f.malformed) out['ip.fragments_malformed'] = f.malformed;
+    return out;
+  }
+
+  private frame(linkType: number, data: Buffer, now: number, frame: number, depth: number): void {
+    const net = findNetwork(linkType, data);
+    if (!net) {
+      this.count('link.not_ip');
+      return;
+    }
+    let version: 4 | 6;
+    if (net.etherType === EtherType.IPV4) version = 4;
+    else if (net.etherType === EtherType.IPV6) version = 6;
+    else {
+      this.count(net.etherType === EtherType.ARP ? 'link.arp' : 'link.not_ip');
+      return;
+    }
+    const ip = decodeIp(data, net.offset, version, this.frags, now);
+    if (ip === null) return; // fragment held for reassembly
+    if ('skip' in ip) {
+      this.count(ip.skip);
+      return;
+    }
+    switch (ip.protocol) {
+      case IpProto.TCP:
+        this.tcpSegment(ip, now, frame);
+        break;
+      case IpProto.UDP:
+        this.udpDatagram(ip, now, frame, depth);
+        break;
+      case IpProto.ICMP:
+      case IpProto.ICMPV6:
+        this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame);
+        break;
+      default:
+        this.count('ip.other_protocol');
+    }
+  }
+
+  // ---- TCP ---------------------------------------------------------------
+
+  private tcpSegment(ip: IpPacket, now: number, frame: number): void {
+    const seg = ip.payload;
+    if (seg.length < 20) {
+      this.count('tcp.truncated');
+      return;
+    }
+    const sport = seg.readUInt16BE(0);
+    const dport = seg.readUInt16BE(2);
+    const seq = seg.readUInt32BE(4);
+    const ack = seg.readUInt32BE(8);
+    const dataOff = (seg[12] >> 4) * 4;
+    const flags = seg[13];
+    if (dataOff < 20 || dataOff > seg.length) {
+      this.count('tcp.bad_header_length');
+      return;
+    }
+    const payload = seg.subarray(dataOff);
+    const { key, senderIsA } = flowKey('t', ip.src, sport, ip.dst, dport);
+    let conn = this.tcp.get(key);
+    if (!conn) {
+      if (flags & TCP_RST || (this.tombstones.has(key) && !(flags & TCP_SYN))) {
+        // Trailing packets of a connection already ended.
+        return;
+      }
+      this.tombstones.delete(key);
+      conn = this.openTcp(key, ip, sport, dport, senderIsA, flags, now, frame);
+    } else if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.totals.packets[0] + conn.totals.packets[1] > 2 && conn.halves[senderIsA ? 0 : 1].delivered > 0) {
+      // Port reuse: a new connection on the same 4-tuple.
+      this.endTcp(conn, 'fin');
+      conn = this.openTcp(key, ip, sport, dport, senderIsA, flags, now, frame);
+    }
+    const side = senderIsA ? 0 : 1;
+    const t = conn.totals;
+    t.packets[side]++;
+    t.bytes[side] += payload.length;
+    t.lastTime = now;
+    t.lastFrame = frame;
+    conn.lastSeen = now;
+    conn.ctx.now = now;
+    conn.ctx.frame = frame;
+    if (flags & TCP_RST) {
+      t.reset = true;
+      this.endTcp(conn, 'rst');
+      return;
+    }
+    if (flags & TCP_ACK) conn.halves[1 - side].ackHint(ack);
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload);
+    if (conn.halves[0].finished && conn.halves[1].finished) this.endTcp(conn, 'fin');
+  }
+
+  private openTcp(
+    key: string,
+    ip: IpPacket,
+    sport: number,
+    dport: number,
+    senderIsA: boolean,
+    flags: number,
+    now: number,
+    frame: number,
+  ): TcpConnection {
+    if (this.tcp.size >= this.options.maxFlows) {
+      const oldest = this.tcp.values().next().value as TcpConnection;
+      this.count('tcp.flows_evicted');
+      this.endTcp(oldest, 'timeout');
+    }
+    const sender = emptyEndpoint(ip.src, sport);
+    const receiver = emptyEndpoint(ip.dst, dport);
+    const ends: [Endpoint, Endpoint] = senderIsA ? [sender, receiver] : [receiver, sender];
+    const conn = new TcpConnection(key, ends, now, frame, this);
+    const senderSide = senderIsA ? 0 : 1;
+    if (flags & TCP_SYN) {
+      conn.setClient(flags & TCP_ACK ? 1 - senderSide : senderSide);
+      conn.orientationKnown = true;
+    } else {
+      const senderServer = looksLikeServerPort(sport, this.serverPorts);
+      const receiverServer = looksLikeServerPort(dport, this.serverPorts);
+      let clientIsSender: boolean;
+      if (senderServer !== receiverServer) clientIsSender = receiverServer;
+      else clientIsSender = sport >= dport;
+      conn.setClient(clientIsSender ? senderSide : 1 - senderSide);
+    }
+    this.tcp.set(key, conn);
+    return conn;
+  }
+
+  /** Try to name the protocol of a connection from the bytes seen so far. */
+  detect(conn: TcpConnection, side: number): void {
+    const data = this.sideBytes(conn, side);
+    const ports = [conn.ends[0].port, conn.ends[1].port];
+    let needMore = false;
+    const tryProbe = (d: ProtocolDissector, portMatch: boolean): boolean => {
+      let verdict;
+      try {
+        verdict = d.probe(data, portMatch);
+      } catch {
+        this.count(`${d.name}.probe_threw`);
+        verdict = false;
+      }
+      if (verdict === 'need-more') needMore = true;
+      if (verdict !== 'request' && verdict !== 'response') return false;
+      if (!conn.orientationKnown) conn.setClient(verdict === 'request' ? side : 1 - side);
+      this.startParser(conn, d);
+      return true;
+    };
+    // Port-registered dissectors first (Wireshark's order), then every heuristic.
+    for (const d of this.tcpProbes) {
+      if ((ports[0] !== undefined && d.ports.includes(ports[0])) || d.ports.includes(ports[1])) {
+        if (tryProbe(d, true)) return;
+      }
+    }
+    for (const d of this.tcpProbes) {
+      if (!(d.ports.includes(ports[0]) || d.ports.includes(ports[1]))) {
+        if (tryProbe(d, false)) return;
+      }
+    }
+    if (needMore && conn.pendingBytes[side] < this.options.maxProbeBytes) return;
+    conn.rejected[side] = true;
+    const otherSilent = conn.pendingBytes[1 - side] === 0;
+    const total = conn.pendingBytes[0] + conn.pendingBytes[1];
+    // Wait for the other side when it has not spoken (server-first protocols), within limits.
+    if ((conn.rejected[0] && conn.rejected[1]) || (!otherSilent && conn.rejected[1 - side]) || total >= this.options.maxProbeBytes) {
+      this.startFallback(conn);
+    }
+  }
+
+  private sideBytes(conn: TcpConnection, side: number): Buffer {
+    const parts = conn.pending.filter((c) => c.side === side).map((c) => c.data);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  private startParser(conn: TcpConnection, d: ProtocolDissector): void {
+    let parser: TcpStreamParser;
+    try {
+      parser = (d.createTcpParser as (ctx: ConnectionContext) => TcpStreamParser)(conn.ctx);
+    } catch {
+      this.count(`${d.name}.create_threw`);
+      this.startFallback(conn);
+      return;
+    }
+    conn.start(guardTcp(parser, d.name, this), d.name);
+  }
+
+  private startFallback(conn: TcpConnection): void {
+    conn.start(createTcpFallback(conn.ctx, () => conn.totals), 'tcp');
+  }
+
+  private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    if (conn.ended) return;
+    conn.ended = true;
+    this.tcp.delete(conn.key);
+    if (reason === 'fin' || reason === 'rst') this.tombstones.set(conn.key, conn.lastSeen);
+    conn.halves[0].flush();
+    conn.halves[1].flush();
+    if (!conn.parser) this.startFallback(conn);
+    (conn.parser as TcpStreamParser).onEnd(reason);
+  }
+
+  // ---- UDP ---------------------------------------------------------------
+
+  private udpDatagram(ip: IpPacket, now: number, frame: number, depth: number): void {
+    const d = ip.payload;
+    if (d.length < 8) {
+      this.count('udp.truncated');
+      return;
+    }
+    const sport = d.readUInt16BE(0);
+    const dport = d.readUInt16BE(2);
+    const len = d.readUInt16BE(4);
+    const end = len >= 8 && len <= d.length ? len : d.length;
+    const payload = d.subarray(8, end);
+    if (depth < MAX_ENCAP_DEPTH && this.decapsulate(dport, payload, now, frame, depth)) return;
+    const { key, senderIsA } = flowKey('u', ip.src, sport, ip.dst, dport);
+    let conv = this.udp.get(key);
+    const side = senderIsA ? 0 : 1;
+    if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
+    const t = conv.totals;
+    t.packets[side]++;
+    t.bytes[side] += payload.length;
+    t.lastTime = now;
+    t.lastFrame = frame;
+    conv.lastSeen = now;
+    conv.ctx.now = now;
+    conv.ctx.frame = frame;
+    conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
+  }
+
+  /** VXLAN and Geneve carry whole Ethernet frames: dissect the inner traffic instead. */
+  private decapsulate(dport: number, payload: Buffer, now: number, frame: number, depth: number): boolean {
+    if (VXLAN_PORTS.has(dport) && payload.length >= 8 + 14 && (payload[0] & 0x08) !== 0) {
+      this.count('encap.vxlan');
+      this.frame(LinkType.ETHERNET, payload.subarray(8), now, frame, depth + 1);
+      return true;
+    }
+    if (dport === GENEVE_PORT && payload.length >= 8) {
+      const optLen = (payload[0] & 0x3f) * 4;
+      const proto = payload.readUInt16BE(2);
+      const start = 8 + optLen;
+      if (payload.length < start) return false;
+      this.count('encap.geneve');
+      if (proto === 0x6558) this.frame(LinkType.ETHERNET, payload.subarray(start), now, frame, depth + 1);
+      else if (proto === EtherType.IPV4 || proto === EtherType.IPV6) this.frame(LinkType.RAW, payload.subarray(start), now, frame, depth + 1);
+      return true;
+    }
+    return false;
+  }
+
+  private openUdp(
+    key: string,
+    ip: IpPacket,
+    sport: number,
+    dport: number,
+    senderIsA: boolean,
+    payload: Buffer,
+    now: number,
+    frame: number,
+  ): UdpConversation {
+    if (this.udp.size >= this.options.maxFlows) {
+      const oldest = this.udp.values().next().value as UdpConversation;
+      this.count('udp.flows_evicted');
+      this.endUdp(oldest, 'timeout');
+    }
+    const sender = emptyEndpoint(ip.src, sport);
+    const receiver = emptyEndpoint(ip.dst, dport);
+    const ends: [Endpoint, Endpoint] = senderIsA ? [sender, receiver] : [receiver, sender];
+    const conv = new UdpConversation(key, ends, now, frame);
+    const senderSide = senderIsA ? 0 : 1;
+    let chosen: ProtocolDissector | undefined;
+    let clientIsSender = !(looksLikeServerPort(sport, this.serverPorts) && !looksLikeServerPort(dport, this.serverPorts));
+    const ordered = [
+      ...this.udpProbes.filter((d) => d.ports.includes(sport) || d.ports.includes(dport)),
+      ...this.udpProbes.filter((d) => !(d.ports.includes(sport) || d.ports.includes(dport))),
+    ];
+    for (const d of ordered) {
+      let verdict;
+      try {
+        verdict = d.probe(payload, d.ports.includes(sport) || d.ports.includes(dport));
+      } catch {
+        verdict = false;
+      }
+      if (verdict === 'request' || verdict === 'response') {
+        chosen = d;
+        clientIsSender = verdict === 'request';
+        break;
+      }
+    }
+    conv.clientSide = clientIsSender ? senderSide : 1 - senderSide;
+    conv.totals.clientSide = conv.clientSide;
+    conv.ctx = this.newContext('udp', ends[conv.clientSide], ends[1 - conv.clientSide]);
+    conv.ctx.now = now;
+    conv.ctx.frame = frame;
+    let parser: UdpDatagramParser | undefined;
+    if (chosen) {
+      try {
+        parser = guardUdp((chosen.createUdpParser as (c: ConnectionContext) => UdpDatagramParser)(conv.ctx), chosen.name, this);
+      } catch {
+        this.count(`${chosen.name}.create_threw`);
+      }
+    }
+    conv.parser = parser ?? createUdpFallback(conv.ctx, () => conv.totals);
+    this.udp.set(key, conv);
+    return conv;
+  }
+
+  private endUdp(conv: UdpConversation, reason: 'timeout' | 'eof'): void {
+    if (this.udp.get(conv.key) !== conv) return;
+    this.udp.delete(conv.key);
+    conv.parser.onEnd(reason);
+  }
+
+  // ---- time ----------------------------------------------------------------
+
+  private tick(now: number): void {
+    this.lastTick = now;
+    const timeout = this.options.requestTimeoutMs;
+    for (const conn of [...this.tcp.values()]) {
+      conn.ctx.now = now;
+      conn.parser?.onTick?.(now, timeout);
+      if (now - conn.lastSeen > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
+    }
+    for (const conv of [...this.udp.values()]) {
+      conv.ctx.now = now;
+      conv.parser.onTick?.(now, timeout);
+      if (now - conv.lastSeen > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
+    }
+    this.icmp.onTick(now, timeout);
+    this.frags.expire(now);
+    for (const [key, at] of this.tombstones) {
+      if (now - at > TOMBSTONE_MS) this.tombstones.delete(key);
+      else break; // insertion order is time order
+    }
+    this.reorder.advance(now);
+  }
+
+  // ---- entries -------------------------------------------------------------
+
+  private emitCall(call: CallRecord, ctx: ConnectionContext): void {
+    if (this.keep && !this.keep.has(call.protocol)) return;
+    const client = call.reversed ? ctx.server : ctx.client;
+    const server = call.reversed ? ctx.client : ctx.server;
+    const requestTime = Number.isFinite(call.requestTime) ? call.requestTime : ctx.now;
+    const elapsed = call.responseTime !== undefined && call.response ? Math.max(0, call.responseTime - requestTime) : 0;
+    const frame = call.requestFrame ?? ctx.frame;
+    const entry: Entry = {
+      id: `${frame}-${++this.entrySeq}`,
+      timestamp: requestTime,
+      protocol: call.protocol,
+      transport: ctx.transport,
+      elapsedTime: Math.round(elapsed * 1000) / 1000,
+      src: { ...client },
+      dst: { ...server },
+      request: call.request,
+      response: call.response,
+      error: call.error,
+      requestSize: call.requestSize,
+      responseSize: call.responseSize,
+      summary: call.summary,
+      frames: call.responseFrame !== undefined ? { request: frame, response: call.responseFrame } : { request: frame },
+    };
+    if (call.warnings && call.warnings.length > 0) entry.warnings = call.warnings;
+    this.count(`entries.${call.protocol}`);
+    this.reorder.add(entry);
+  }
+}
+
+/** A parser that throws is a bug in it, not a reason to stop: count it and carry on without it. */
+function guardTcp(p: TcpStreamParser, name: string, engine: DissectionEngine): TcpStreamParser {
+  let dead = false;
+  const safe = <T extends unknown[]>(fn: ((...a: T) => void) | undefined) =>
+    fn
+      ? (...a: T) => {
+          if (dead) return;
+          try {
+            fn.apply(p, a);
+          } catch {
+            dead = true;
+            engine.count(`${name}.parser_threw`);
+          }
+        }
+      : undefined;
+  return {
+    onData: safe(p.onData) as TcpStreamParser['onData'],
+    onGap: safe(p.onGap) as TcpStreamParser['onGap'],
+    onTick: safe(p.onTick),
+    onEnd: safe(p.onEnd) as TcpStreamParser['onEnd'],
+  };
+}
+
+function guardUdp(p: UdpDatagramParser, name: string, engine: DissectionEngine): UdpDatagramParser {
+  let dead = false;
+  const safe = <T extends unknown[]>(fn: ((...a: T) => void) | undefined) =>
+    fn
+      ? (...a: T) => {
+          if (dead) return;
+          try {
+            fn.apply(p, a);
+          } catch {
+            dead = true;
+            engine.count(`${name}.parser_threw`);
+          }
+        }
+      : undefined;
+  return {
+    onDatagram: safe(p.onDatagram) as UdpDatagramParser['onDatagram'],
+    onTick: safe(p.onTick),
+    onEnd: safe(p.onEnd) as UdpDatagramParser['onEnd'],
+  };
+}
+
+/** Dissect batches of packets into batches of entries (request-time order). */
+export async function* dissectPackets(
+  batches: AsyncIterable<Packet[]>,
+  options: Partial<EngineOptions> & { live?: boolean; signal?: AbortSignal; engineRef?: (e: DissectionEngine) => void } = {},
+): AsyncGenerator<Entry[]> {
+  let out: Entry[] = [];
+  const engine = new DissectionEngine(options, (e) => out.push(e));
+  options.engineRef?.(engine);
+  const it = batches[Symbol.asyncIterator]();
+  let next = it.next();
+  // A damaged capture throws after its last good packet: finish what was read first.
+  let failure: unknown;
+  for (;;) {
+    let result: IteratorResult<Packet[]> | 'tick';
+    try {
+      if (options.live) {
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), 500)));
+        result = await Promise.race([next, tick]);
+        clearTimeout(timer);
+      } else result = await next;
+    } catch (err) {
+      failure = err;
+      break;
+    }
+    if (result === 'tick') {
+      engine.advance(Date.now());
+    } else {
+      if (result.done) break;
+      for (const p of result.value) engine.push(p);
+      next = it.next();
+    }
+    if (out.length > 0) {
+      const ready = out;
+      out = [];
+      yield ready;
+    }
+    if (options.signal?.aborted) break;
+  }
+  engine.finish();
+  if (out.length > 0) yield out;
+  if (failure !== undefined) throw failure;
+}

@@ -1,0 +1,92 @@
+// Entries leave the engine in order of their request timestamps even though
+// calls finish out of order (a slow response, an unanswered request timing
+// out). Held entries are released once capture time has moved `windowMs` past
+// them; the window is at least the request timeout, so nothing older can still
+// arrive. Bounded: past `maxHeld` the oldest is released early.
+
+import type { Entry } from '../model/entry.js';
+
+export class ReorderBuffer {
+  private heap: Entry[] = [];
+  private seqs: number[] = [];
+  private seq = 0;
+  private released = -Infinity;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxHeld: number,
+    private readonly out: (e: Entry) => void,
+  ) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  add(e: Entry): void {
+    if (e.timestamp <= this.released || this.windowMs <= 0) {
+      // Too late to order (or ordering off): pass straight through.
+      this.out(e);
+      return;
+    }
+    this.push(e);
+    if (this.heap.length > this.maxHeld) this.pop();
+  }
+
+  /** Release everything with timestamp <= nowMs - window. */
+  advance(nowMs: number): void {
+    const limit = nowMs - this.windowMs;
+    while (this.heap.length > 0 && this.heap[0].timestamp <= limit) this.pop();
+  }
+
+  flush(): void {
+    while (this.heap.length > 0) this.pop();
+  }
+
+  private less(i: number, j: number): boolean {
+    const a = this.heap[i].timestamp;
+    const b = this.heap[j].timestamp;
+    return a < b || (a === b && this.seqs[i] < this.seqs[j]);
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    const s = this.seqs;
+    [h[i], h[j]] = [h[j], h[i]];
+    [s[i], s[j]] = [s[j], s[i]];
+  }
+
+  private push(e: Entry): void {
+    this.heap.push(e);
+    this.seqs.push(this.seq++);
+    let i = this.heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(i, parent)) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const top = this.heap[0];
+    const lastE = this.heap.pop() as Entry;
+    const lastS = this.seqs.pop() as number;
+    if (this.heap.length > 0) {
+      this.heap[0] = lastE;
+      this.seqs[0] = lastS;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < this.heap.length && this.less(l, m)) m = l;
+        if (r < this.heap.length && this.less(r, m)) m = r;
+        if (m === i) break;
+        this.swap(i, m);
+        i = m;
+      }
+    }
+    if (top.timestamp > this.released) this.released = top.timestamp;
+    this.out(top);
+  }
+}

@@ -1,0 +1,103 @@
+// What `shark dissect` does, as a library: inputs → entries (or packet lines)
+// → optional enrichment and redaction → NDJSON on a sink, stopping at a count,
+// on abort, or when the reader of stdout goes away.
+
+import type { Entry } from '../model/entry.js';
+import type { EngineOptions } from '../dissect/engine.js';
+import { PacketSummarizer } from '../dissect/packet-summary.js';
+import { LineSink } from '../output/stdout-sink.js';
+import { readEntries, openInput, sniff, detectKind, inputName } from './entry-source.js';
+import { openCapture } from './capture/reader.js';
+import { UserError } from '../cli/errors.js';
+
+export interface DissectRunOptions {
+  inputs: string[];
+  engine: Partial<EngineOptions>;
+  /** Stop after this many entries (or packets with `packets`). */
+  count?: number;
+  packets?: boolean;
+  /** Applied to each entry before output, in order (enrichment, then redaction). */
+  transforms?: ((e: Entry) => Entry | void)[];
+  sink: LineSink;
+  signal: AbortSignal;
+  onWarning: (message: string) => void;
+}
+
+export interface DissectRunResult {
+  entries: number;
+  packets: number;
+  counters: Record<string, number>;
+}
+
+export async function runDissect(opts: DissectRunOptions): Promise<DissectRunResult> {
+  if (opts.packets) return runPackets(opts);
+  const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
+  const limit = opts.count ?? Infinity;
+  const engineOptions: Partial<EngineOptions> & { engineRef?: unknown } = {
+    ...opts.engine,
+  };
+  const engines: { packets: number; summary(): Record<string, number> }[] = [];
+  (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
+  try {
+    for await (const batch of readEntries(opts.inputs, {
+      signal: opts.signal,
+      onWarning: opts.onWarning,
+      dissect: engineOptions as Record<string, unknown>,
+    })) {
+      for (let e of batch) {
+        for (const t of opts.transforms ?? []) e = t(e) ?? e;
+        const wait = opts.sink.write(JSON.stringify(e));
+        if (wait) await wait;
+        if (++result.entries >= limit || opts.sink.closed) break;
+      }
+      if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
+    }
+  } finally {
+    await opts.sink.flush();
+    for (const e of engines) {
+      result.packets += e.packets;
+      for (const [k, v] of Object.entries(e.summary())) result.counters[k] = (result.counters[k] ?? 0) + v;
+    }
+  }
+  return result;
+}
+
+async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {
+  const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
+  const limit = opts.count ?? Infinity;
+  const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
+  try {
+    for (const path of list) {
+      const name = inputName(path);
+      const stream = openInput(path);
+      const { head, rest } = await sniff(stream);
+      const kind = detectKind(head);
+      if (kind === 'empty') continue;
+      if (kind === 'ndjson') throw new UserError(`${name}: --packets needs a pcap/pcapng capture, not entries`);
+      const summarizer = new PacketSummarizer();
+      const reader = openCapture(head, { [Symbol.asyncIterator]: () => rest }, name);
+      for await (const batch of reader.batches()) {
+        for (const p of batch) {
+          const wait = opts.sink.write(JSON.stringify(summarizer.summarize(p)));
+          if (wait) await wait;
+          if (++result.packets >= limit || opts.sink.closed) break;
+        }
+        if (result.packets >= limit || opts.sink.closed || opts.signal.aborted) break;
+      }
+      stream.destroy();
+      if (result.packets >= limit || opts.sink.closed || opts.signal.aborted) break;
+    }
+  } finally {
+    await opts.sink.flush();
+  }
+  return result;
+}
+
+/** Counters that mean something was lost or damaged, as one human line. */
+export function describeLosses(counters: Record<string, number>): string | undefined {
+  const parts = Object.entries(counters)
+    .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_/.test(k))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HalfStream, seqDiff, type ReassemblyCounters } from '../../src/dissect/tcp-reassembly.js';
+
+function stream(maxBuffered = 1 << 20) {
+  const out: (string | number)[] = [];
+  const counters: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, droppedBytes: 0 };
+  const half = new HalfStream({ data: (b) => out.push(b.toString('latin1')), gap: (n) => out.push(n) }, counters, maxBuffered, 8);
+  const text = () => out.filter((x) => typeof x === 'string').join('');
+  return { half, out, counters, text };
+}
+const b = (s: string) => Buffer.from(s, 'latin1');
+
+test('in-order segments after a SYN are delivered in order', () => {
+  const s = stream();
+  s.half.segment(1000, true, false, b(''));
+  s.half.segment(1001, false, false, b('hello '));
+  s.half.segment(1007, false, false, b('world'));
+  assert.equal(s.text(), 'hello world');
+});
+
+test('out-of-order segments wait for the hole to fill', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(7, false, false, b('world'));
+  assert.equal(s.text(), '');
+  s.half.segment(1, false, false, b('hello '));
+  assert.equal(s.text(), 'hello world');
+  assert.equal(s.counters.outOfOrder, 1);
+});
+
+test('retransmissions and overlaps are trimmed, first copy wins', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(1, false, false, b('abcd'));
+  s.half.segment(1, false, false, b('abcd'));
+  s.half.segment(3, false, false, b('XXef'));
+  assert.equal(s.text(), 'abcdef');
+  assert.equal(s.counters.retransmitted, 1);
+});
+
+test('sequence numbers wrap around 2^32', () => {
+  const s = stream();
+  s.half.segment(0xfffffffd, true, false, b(''));
+  s.half.segment(0xfffffffe, false, false, b('ab'));
+  s.half.segment(0, false, false, b('cd'));
+  assert.equal(s.text(), 'abcd');
+  assert.equal(seqDiff(0, 0xffffffff), 1);
+});
+
+test('a hole the peer already acknowledged is reported as a gap at once', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(1, false, false, b('aa'));
+  s.half.ackHint(13); // peer got 12 bytes: bytes 3..10 were lost from the capture
+  s.half.segment(11, false, false, b('zz'));
+  assert.deepEqual(s.out, ['aa', 8, 'zz']);
+  assert.equal(s.counters.gaps, 1);
+});
+
+test('too many held segments give up the hole instead of growing', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  for (let i = 0; i < 9; i++) s.half.segment(101 + i * 2, false, false, b('xy'));
+  assert.equal(s.counters.gaps, 1);
+  assert.equal(s.out[0], 100);
+  assert.equal(s.text(), 'xy'.repeat(9));
+});
+
+test('flush at the end delivers held data after reporting the hole', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(5, false, false, b('tail'));
+  s.half.flush();
+  assert.deepEqual(s.out, [4, 'tail']);
+});
+
+test('mid-stream start (no SYN) begins at the first segment seen', () => {
+  const s = stream();
+  s.half.segment(5000, false, false, b('GET / HTTP/1.1\r\n'));
+  s.half.segment(5016, false, true, b('\r\n'));
+  assert.equal(s.text(), 'GET / HTTP/1.1\r\n\r\n');
+  assert.equal(s.half.finished, true);
+});

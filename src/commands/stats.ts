@@ -1,0 +1,78 @@
+import { Args, Flags } from '@oclif/core';
+import { writeFile } from 'node:fs/promises';
+import { SharkCommand } from '../cli/base-command.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { StatsAggregator } from '../stats/aggregate.js';
+import { consumeEntries } from '../stats/consume.js';
+import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
+import { LiveView, parseDuration } from '../stats/live.js';
+import { loadRules } from '../stats/rules.js';
+import { RuleChecker, renderResults } from '../stats/check.js';
+import { junitXml } from '../stats/junit.js';
+
+export default class Stats extends SharkCommand {
+  static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
+  static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
+Latency percentiles come from a log-bucket sketch with at most 1% relative error (max is exact).
+With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule failed) or 2 (bad rules file).`;
+  static override examples = [
+    'shark stats capture.pcap',
+    'shark stats --by service --sort p95 --top 10 entries.ndjson',
+    "shark stats --by 'request.headers.\"user-agent\"' entries.ndjson",
+    'shark stats --format markdown capture.pcap > stats.md',
+    'shark tap -A | shark filter dns | shark stats --interval 5s',
+    'shark stats --check rules.yaml --junit report.xml capture.pcap',
+  ];
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };
+  static override flags = {
+    by: Flags.string({
+      description: 'group by protocol|service|endpoint|namespace|pod|status, or a JSONata expression',
+      default: 'protocol',
+    }),
+    top: Flags.integer({ description: 'show only the first N rows', min: 1 }),
+    sort: Flags.string({ description: `column to sort by (${SORT_COLUMNS.join(', ')})`, default: 'entries' }),
+    format: Flags.string({ description: 'output format', options: ['table', 'json', 'csv', 'markdown'], default: 'table' }),
+    interval: Flags.string({ description: 'redraw (TTY) or append (pipe) the table every DURATION (e.g. 5s)' }),
+    check: Flags.string({ description: 'evaluate the rules in this YAML file; exit 1 if any fails', exclusive: ['interval'] }),
+    junit: Flags.string({ description: 'with --check: also write JUnit XML here', dependsOn: ['check'] }),
+    strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+  };
+
+  protected async execute(): Promise<number> {
+    const { flags, argv } = await this.parse(Stats);
+    const inputs = argv as string[];
+    const format = flags.format as StatsFormat;
+    const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict });
+
+    if (flags.check) {
+      const rules = await loadRules(flags.check);
+      const checker = new RuleChecker(rules);
+      await read((batch) => checker.add(batch));
+      const results = checker.results();
+      process.stdout.write(renderResults(results, format));
+      if (flags.junit) {
+        try {
+          await writeFile(flags.junit, junitXml(results, 'shark stats --check', flags.check));
+        } catch (err) {
+          throw new UserError(`${flags.junit}: cannot write JUnit report (${(err as Error).message})`, ExitCode.OUTPUT);
+        }
+      }
+      return results.every((r) => r.passed) ? ExitCode.OK : ExitCode.CHECK_FAILED;
+    }
+
+    const stats = new StatsAggregator(flags.by);
+    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top });
+    render(); // validates --sort before any input is read
+    const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
+    if (live) live.start(parseDuration(flags.interval!));
+    try {
+      await read((batch) => stats.addBatch(batch));
+    } finally {
+      if (live) live.finish();
+    }
+    if (!live) process.stdout.write(render());
+    return ExitCode.OK;
+  }
+}

@@ -1,0 +1,67 @@
+// The read loop behind `stats` and `map`: every entry from the inputs, until
+// they end or the command is stopped. Stopping must not lose what is already
+// on its way: in `shark tap | shark filter dns | shark stats` one Ctrl-C
+// reaches every process, and the upstream ones flush their last entries as
+// they finish. So when reading a pipe, a stop gives the writer a short grace
+// period to close it; a file stops at once. A read blocked on a silent pipe
+// is abandoned rather than awaited, so the final table always gets printed.
+
+import type { Readable } from 'node:stream';
+import type { Entry } from '../model/entry.js';
+import { readEntries } from '../pipeline/entry-source.js';
+
+export interface ConsumeOptions {
+  /** Aborted on Ctrl-C / EPIPE (the command's `stop`). */
+  stop: AbortSignal;
+  /** How long a stopped pipe may still deliver entries (ms). */
+  graceMs?: number;
+  strict?: boolean;
+  stdin?: Readable;
+  onWarning?: (message: string) => void;
+}
+
+export interface ConsumeResult {
+  /** True when reading ended because of `stop` rather than end of input. */
+  stopped: boolean;
+}
+
+export async function consumeEntries(
+  inputs: string[],
+  onBatch: (batch: Entry[]) => void | Promise<void>,
+  opts: ConsumeOptions,
+): Promise<ConsumeResult> {
+  const readingPipe = inputs.length === 0 || inputs.includes('-');
+  const inner = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const onStop = () => {
+    if (readingPipe && (opts.graceMs ?? 0) > 0) timer = setTimeout(() => inner.abort(), opts.graceMs);
+    else inner.abort();
+  };
+  if (opts.stop.aborted) onStop();
+  else opts.stop.addEventListener('abort', onStop, { once: true });
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (inner.signal.aborted) resolve('aborted');
+    else inner.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning });
+  try {
+    for (;;) {
+      const next = await Promise.race([source.next(), aborted]);
+      if (next === 'aborted') {
+        // Do not await: a read blocked on a silent pipe would never settle.
+        void source.return(undefined).catch(() => undefined);
+        return { stopped: true };
+      }
+      if (next.done) return { stopped: opts.stop.aborted };
+      await onBatch(next.value);
+      if (inner.signal.aborted) {
+        void source.return(undefined).catch(() => undefined);
+        return { stopped: true };
+      }
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    opts.stop.removeEventListener('abort', onStop);
+  }
+}

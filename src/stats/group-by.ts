@@ -1,0 +1,102 @@
+// What `stats --by` groups entries by. Keys name Kubernetes objects directly;
+// endpoints without metadata are keyed by a placeholder for their IP and port
+// that is turned into a DNS name (or left as IP:port) only when the table is
+// rendered, because the DNS answer naming an IP may come later in the stream.
+
+import jsonata from 'jsonata';
+import type { Endpoint, Entry } from '../model/entry.js';
+import { UserError, ExitCode } from '../cli/errors.js';
+import { k8sName, type NameBook } from './names.js';
+
+export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
+
+export type KeyOf = (e: Entry) => string | Promise<string>;
+
+const MARK = '\u0001';
+
+/** Placeholder for an endpoint named later by `resolveKey`. */
+export function unresolved(ep: Endpoint | undefined): string {
+  return `${MARK}${ep?.ip ?? ''}${MARK}${ep?.port ?? ''}${MARK}`;
+}
+
+// eslint-disable-next-line no-control-regex -- the placeholder's separator is U+0001 on purpose
+const PLACEHOLDER = /\u0001([^\u0001]*)\u0001([^\u0001]*)\u0001/g;
+
+/** Replace placeholders with the DNS/Host name seen for the IP, else IP:port. */
+export function resolveKey(key: string, names: NameBook): string {
+  if (!key.includes(MARK)) return key;
+  return key.replace(PLACEHOLDER, (_m, ip: string, port: string) => {
+    const name = names.nameOf(ip);
+    const host = name ?? (ip.includes(':') ? `[${ip}]` : ip);
+    return port ? `${host}:${port}` : host;
+  });
+}
+
+function serviceKey(e: Entry): string {
+  return k8sName(e.dst, 'service') || (e.dst?.name ? `${e.dst.name}:${e.dst.port}` : unresolved(e.dst));
+}
+
+/** "GET /details" (query dropped), "A example.com", a Redis command, else the protocol. */
+export function operationOf(e: Entry): string {
+  const r = e.request;
+  if (!r) return e.protocol;
+  if (typeof r.path === 'string') {
+    const path = r.path.split('?')[0];
+    return typeof r.method === 'string' ? `${r.method} ${path}` : path;
+  }
+  const q = Array.isArray(r.questions) ? r.questions[0] : undefined;
+  if (q && typeof q.name === 'string') return `${q.type ?? ''} ${q.name}`.trim();
+  if (typeof r.command === 'string') return r.command.toUpperCase();
+  if (typeof r.method === 'string') return r.method;
+  return e.protocol;
+}
+
+/** "200", "NXDOMAIN", "unanswered" … prefixed by the protocol. */
+export function statusOf(e: Entry): string {
+  const res = e.response;
+  let status: string;
+  if (!res) status = 'unanswered';
+  else if (res.status !== undefined) status = String(res.status);
+  else if (res.statusCode !== undefined) status = String(res.statusCode);
+  else if (res.rcode !== undefined) status = String(res.rcode);
+  else status = e.error ? 'error' : 'ok';
+  return `${e.protocol} ${status}`;
+}
+
+/** Compile `--by` into a key function (JSONata for anything not built in). */
+export function groupKey(by: string): KeyOf {
+  switch (by) {
+    case 'protocol':
+      return (e) => e.protocol ?? '(none)';
+    case 'service':
+      return serviceKey;
+    case 'endpoint':
+      return (e) => `${serviceKey(e)} ${operationOf(e)}`;
+    case 'namespace':
+      return (e) => e.dst?.namespace || '(no namespace)';
+    case 'pod':
+      return (e) => k8sName(e.dst, 'pod') || unresolved(e.dst);
+    case 'status':
+      return statusOf;
+    default:
+      return jsonataKey(by);
+  }
+}
+
+function jsonataKey(expr: string): KeyOf {
+  let compiled: ReturnType<typeof jsonata>;
+  try {
+    compiled = jsonata(expr);
+  } catch (err) {
+    const e = err as { message: string; position?: number };
+    throw new UserError(
+      `--by: ${e.message}${e.position !== undefined ? ` at column ${e.position}` : ''} (not one of ${BUILTIN_GROUPINGS.join('|')}, so read as JSONata)`,
+      ExitCode.USAGE,
+    );
+  }
+  return async (e) => {
+    const v = await compiled.evaluate(e);
+    if (v === undefined || v === null) return '(none)';
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  };
+}

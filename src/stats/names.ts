@@ -1,0 +1,120 @@
+// Names for endpoints that carry no Kubernetes metadata, learned from the
+// traffic itself: DNS answers map IPs to the name that was asked for, HTTP
+// Host headers and TLS SNI name the server an IP was contacted as. A capture
+// often shows the answer after the first calls to that IP, so callers
+// aggregate by IP and ask for names only when they render.
+
+import type { Endpoint, Entry } from '../model/entry.js';
+
+/** Most names remembered per IP: enough for virtual hosting, bounded for memory. */
+const MAX_NAMES_PER_IP = 16;
+
+type Tally = Map<string, number>;
+
+export class NameBook {
+  private readonly dns = new Map<string, Tally>();
+  private readonly hosts = new Map<string, Tally>();
+
+  /** Learn what an entry tells about names (cheap; call for every entry). */
+  learn(e: Entry): void {
+    if (e.protocol === 'dns') this.learnDns(e);
+    const req = e.request;
+    if (!req || !e.dst?.ip) return;
+    const host = hostOf(req);
+    if (host) tally(this.hosts, e.dst.ip, host);
+  }
+
+  private learnDns(e: Entry): void {
+    const answers = e.response?.answers;
+    if (!Array.isArray(answers)) return;
+    const asked = e.request?.questions?.[0]?.name;
+    for (const a of answers) {
+      if (!a || typeof a.data !== 'string') continue;
+      const type = String(a.type).toUpperCase();
+      if (type !== 'A' && type !== 'AAAA' && type !== '1' && type !== '28') continue;
+      // The question is what the client knows the server by; CNAME targets are CDN plumbing.
+      const name = typeof asked === 'string' && asked ? asked : a.name;
+      if (typeof name === 'string' && name) tally(this.dns, a.data, stripDot(name));
+    }
+  }
+
+  /** DNS name an IP was resolved from in this capture. */
+  dnsName(ip: string): string | undefined {
+    return best(this.dns.get(ip));
+  }
+
+  /** HTTP Host or TLS SNI clients used for this IP. */
+  hostName(ip: string): string | undefined {
+    return best(this.hosts.get(ip));
+  }
+
+  /** DNS name, else Host/SNI. */
+  nameOf(ip: string): string | undefined {
+    return this.dnsName(ip) ?? this.hostName(ip);
+  }
+}
+
+/** "namespace/name" of the most specific Kubernetes object an endpoint has, or "". */
+export function k8sName(ep: Endpoint, prefer: 'service' | 'workload' | 'pod'): string {
+  if (!ep) return '';
+  const ns = ep.namespace ?? '';
+  const order =
+    prefer === 'service'
+      ? [ep.service, ep.workload, ep.pod]
+      : prefer === 'workload'
+        ? [ep.workload, ep.pod, ep.service]
+        : [ep.pod, ep.workload, ep.service];
+  const name = order.find((n) => typeof n === 'string' && n !== '');
+  if (!name) return '';
+  return ns ? `${ns}/${name}` : name;
+}
+
+function hostOf(req: Record<string, any>): string | undefined {
+  if (typeof req.sni === 'string' && req.sni) return req.sni.toLowerCase();
+  let host: unknown = req.host;
+  const headers = req.headers;
+  if (!host && headers && typeof headers === 'object') {
+    host = headers.host ?? headers.Host ?? headers[':authority'];
+    if (host === undefined && !Array.isArray(headers)) {
+      for (const k of Object.keys(headers)) if (k.toLowerCase() === 'host') host = headers[k];
+    }
+    if (Array.isArray(host)) host = host[0];
+  }
+  if (typeof host !== 'string' || !host) return undefined;
+  return stripPort(host.trim().toLowerCase());
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 ? host.slice(1, end) : host;
+  }
+  const colon = host.lastIndexOf(':');
+  return colon > 0 && host.indexOf(':') === colon && /^\d+$/.test(host.slice(colon + 1)) ? host.slice(0, colon) : host;
+}
+
+function stripDot(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+function tally(book: Map<string, Tally>, ip: string, name: string): void {
+  let t = book.get(ip);
+  if (!t) book.set(ip, (t = new Map()));
+  const n = t.get(name);
+  if (n !== undefined) t.set(name, n + 1);
+  else if (t.size < MAX_NAMES_PER_IP) t.set(name, 1);
+}
+
+/** Most frequent name; ties go to the alphabetically first so output is deterministic. */
+function best(t: Tally | undefined): string | undefined {
+  if (!t) return undefined;
+  let bestName: string | undefined;
+  let bestCount = -1;
+  for (const [name, n] of t) {
+    if (n > bestCount || (n === bestCount && name < bestName!)) {
+      bestName = name;
+      bestCount = n;
+    }
+  }
+  return bestName;
+}

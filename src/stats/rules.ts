@@ -1,0 +1,217 @@
+// The `stats --check` rules file: YAML, a list of rules (under `rules:` as in
+// Kubeshark's traffic validation, or at the top level). Every problem is a
+// usage error naming the file and line, found before any traffic is read.
+//
+//   rules:
+//     - name: Catalogue-Latency-SLO      # Kubeshark's form, accepted as written
+//       type: latency
+//       path: /catalogue                 # regex on the request path
+//       service: "catalogue.*"           # regex on the destination's names
+//       latency: 300                     # ms; checked at `percentile` (default max)
+//     - { type: error-rate, scope: "http", max: 2 }          # percent
+//     - { type: expect, filter: "dns", min: 10 }
+//     - { type: forbid, filter: "http and request.headers.authorization and dst.port != 443" }
+
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isMap, isSeq, isScalar, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { UserError, ExitCode } from '../cli/errors.js';
+import type { Entry } from '../model/entry.js';
+import { compileKfl } from './kfl.js';
+import { k8sName } from './names.js';
+
+export type RuleType = 'latency' | 'error-rate' | 'expect' | 'forbid';
+
+export interface Rule {
+  name: string;
+  type: RuleType;
+  /** 1-based line of the rule in the rules file. */
+  line: number;
+  /** Which entries the rule looks at. */
+  matches: (e: Entry) => boolean;
+  /** latency: ms limit; error-rate: max %; expect: min count. */
+  limit: number;
+  /** latency only: quantile 0..1 (1 = max). */
+  quantile?: number;
+  /** Human description of the scope, for the report. */
+  scope: string;
+}
+
+const ALLOWED: Record<RuleType, string[]> = {
+  latency: ['name', 'type', 'path', 'service', 'filter', 'latency', 'percentile'],
+  'error-rate': ['name', 'type', 'path', 'service', 'filter', 'scope', 'max'],
+  expect: ['name', 'type', 'path', 'service', 'filter', 'query', 'min'],
+  forbid: ['name', 'type', 'path', 'service', 'filter', 'query'],
+};
+
+/** Default latency percentile: Kubeshark checks every call against the limit, i.e. the max. */
+export const DEFAULT_PERCENTILE = 'max';
+
+class RulesError extends UserError {
+  constructor(file: string, line: number, what: string) {
+    super(`${file}: ${what} at line ${line}`, ExitCode.USAGE);
+  }
+}
+
+export async function loadRules(path: string): Promise<Rule[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UserError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, ExitCode.USAGE);
+  }
+  return parseRules(text, path);
+}
+
+export async function parseRules(text: string, file: string): Promise<Rule[]> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0];
+    throw new RulesError(file, err.linePos?.[0].line ?? 1, `bad YAML: ${err.message.split('\n')[0].replace(/ at line \d+.*$/, '')}`);
+  }
+  const lineOf = (n: YamlNode | Pair | null | undefined): number => {
+    const range = n && 'range' in n ? n.range : n && 'key' in n ? (n.key as YamlNode | null)?.range : undefined;
+    return range ? lines.linePos(range[0]).line : 1;
+  };
+  let list: YamlNode | null = doc.contents as YamlNode | null;
+  if (isMap(list)) {
+    const rules = list.get('rules', true) as YamlNode | undefined;
+    if (!rules) throw new RulesError(file, 1, 'no "rules:" list');
+    list = rules;
+  }
+  if (!isSeq(list)) throw new RulesError(file, lineOf(list), 'expected a list of rules');
+  if (list.items.length === 0) throw new RulesError(file, lineOf(list), 'the list of rules is empty');
+  const rules: Rule[] = [];
+  const seen = new Set<string>();
+  for (const item of list.items as YamlNode[]) {
+    const rule = await parseRule(item, file, lineOf, rules.length + 1);
+    if (seen.has(rule.name)) throw new RulesError(file, rule.line, `duplicate rule name "${rule.name}"`);
+    seen.add(rule.name);
+    rules.push(rule);
+  }
+  return rules;
+}
+
+async function parseRule(
+  node: YamlNode,
+  file: string,
+  lineOf: (n: YamlNode | Pair | null | undefined) => number,
+  index: number,
+): Promise<Rule> {
+  const line = lineOf(node);
+  if (!isMap(node)) throw new RulesError(file, line, 'a rule must be a mapping (name, type, …)');
+  const map = node as YAMLMap<YamlNode, YamlNode>;
+  const pairOf = (key: string) => map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  const fail = (key: string | undefined, what: string): never => {
+    const pair = key ? pairOf(key) : undefined;
+    throw new RulesError(file, pair ? lineOf(pair.value ?? pair) : line, what);
+  };
+  const str = (key: string): string | undefined => {
+    const p = pairOf(key);
+    if (!p || p.value === null || (isScalar(p.value) && p.value.value === null)) return undefined;
+    if (!isScalar(p.value) || (typeof p.value.value !== 'string' && typeof p.value.value !== 'number'))
+      return fail(key, `"${key}" must be a string`);
+    return String(p.value.value);
+  };
+  const num = (key: string, allowPercent = false): number | undefined => {
+    const raw = str(key);
+    if (raw === undefined) return undefined;
+    const text = allowPercent ? raw.replace(/%\s*$/, '') : raw;
+    const v = Number(text);
+    if (text.trim() === '' || !Number.isFinite(v) || v < 0) return fail(key, `"${key}" must be a number ≥ 0, not "${raw}"`);
+    return v;
+  };
+
+  const type = str('type');
+  if (type === undefined) return fail(undefined, 'rule has no "type" (latency, error-rate, expect, forbid)');
+  if (!(type in ALLOWED)) return fail('type', `unknown rule type "${type}" (latency, error-rate, expect, forbid)`);
+  const ruleType = type as RuleType;
+  for (const p of map.items) {
+    const key = isScalar(p.key) ? String(p.key.value) : '?';
+    if (!ALLOWED[ruleType].includes(key))
+      throw new RulesError(file, lineOf(p), `unknown key "${key}" in a ${ruleType} rule (allowed: ${ALLOWED[ruleType].join(', ')})`);
+  }
+  const name = str('name') ?? `${ruleType}-${index}`;
+
+  // Scope: regexes on path and service, plus a KFL expression.
+  const scopes: ((e: Entry) => boolean)[] = [];
+  const described: string[] = [];
+  const pathRe = regex(str('path'), 'path', fail);
+  if (pathRe) {
+    scopes.push((e) => typeof e.request?.path === 'string' && pathRe.test(e.request.path));
+    described.push(`path ~ ${pathRe.source}`);
+  }
+  const serviceRe = regex(str('service'), 'service', fail);
+  if (serviceRe) {
+    scopes.push((e) => serviceNames(e).some((n) => serviceRe.test(n)));
+    described.push(`service ~ ${serviceRe.source}`);
+  }
+  const kflKey = ['filter', 'scope', 'query'].find((k) => pairOf(k));
+  const kfl = kflKey ? str(kflKey) : undefined;
+  if (kfl !== undefined) {
+    try {
+      scopes.push(await compileKfl(kfl));
+    } catch (err) {
+      if (err instanceof UserError) fail(kflKey, `${kflKey}: ${err.message}`);
+      throw err;
+    }
+    described.push(kfl);
+  }
+  const matches = (e: Entry) => scopes.every((s) => s(e));
+  const scope = described.length ? described.join(' and ') : 'all entries';
+
+  switch (ruleType) {
+    case 'latency': {
+      const limit = num('latency');
+      if (limit === undefined) return fail(undefined, 'latency rule needs "latency" (max ms)');
+      const pct = str('percentile') ?? DEFAULT_PERCENTILE;
+      return { name, type: ruleType, line, matches, limit, quantile: parsePercentile(pct, () => fail('percentile', `bad percentile "${pct}" (p50, p95, p99.9, max …)`)), scope };
+    }
+    case 'error-rate': {
+      const limit = num('max', true);
+      if (limit === undefined) return fail(undefined, 'error-rate rule needs "max" (percent)');
+      if (limit > 100) return fail('max', '"max" is a percentage (0–100)');
+      return { name, type: ruleType, line, matches, limit, scope };
+    }
+    case 'expect': {
+      if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'expect rule needs "filter" (a KFL expression)');
+      const limit = num('min') ?? 1;
+      return { name, type: ruleType, line, matches, limit, scope };
+    }
+    case 'forbid': {
+      if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'forbid rule needs "filter" (a KFL expression)');
+      return { name, type: ruleType, line, matches, limit: 0, scope };
+    }
+  }
+}
+
+function regex(source: string | undefined, key: string, fail: (key: string, what: string) => never): RegExp | undefined {
+  if (source === undefined) return undefined;
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    return fail(key, `bad regular expression in "${key}": ${(err as Error).message}`);
+  }
+}
+
+/** "p95", "95", "99.9", "max" → 0.95, 0.95, 0.999, 1. */
+export function parsePercentile(text: string, bad: () => never): number {
+  const t = text.trim().toLowerCase();
+  if (t === 'max' || t === 'p100') return 1;
+  const m = /^p?(\d+(?:\.\d+)?)$/.exec(t);
+  if (!m) return bad();
+  const v = Number(m[1]);
+  if (!(v > 0 && v <= 100)) return bad();
+  return v / 100;
+}
+
+/** What a `service:` regex is tested against: any of the destination's names. */
+function serviceNames(e: Entry): string[] {
+  const d = e.dst;
+  if (!d) return [];
+  const out = [d.service, k8sName(d, 'service'), d.name, d.workload ?? '', d.pod, `${d.ip}:${d.port}`];
+  const host = e.request?.headers?.host ?? e.request?.host ?? e.request?.sni;
+  if (typeof host === 'string') out.push(host);
+  return out.filter((s) => typeof s === 'string' && s !== '');
+}

@@ -1,0 +1,655 @@
+// AST → closure tree, once per expression. Both dialects produce the same
+// predicate form, `(entry) => boolean`; they differ in value semantics:
+//  - KFL1 follows Kubeshark's basenine: loose string/number coercion, regexes
+//    with `==`, and a field the entry lacks collapses the whole expression to
+//    false (unless a short-circuit skipped it).
+//  - KFL2 follows CEL as Kubeshark uses it: typed comparisons, and a variable
+//    the entry lacks takes its type's default.
+
+import type { Entry } from '../model/entry.js';
+import type { Node } from './ast.js';
+import { FilterSyntaxError } from './errors.js';
+import { KFL2_VARIABLES, ENTRY_ROOTS, typeDefault } from './kfl2-variables.js';
+import { compileRegex } from './parser.js';
+import {
+  CASE_INSENSITIVE_PARENTS,
+  MISSING,
+  celCompare,
+  celEqual,
+  celSize,
+  celString,
+  celTruthy,
+  kfl1Equal,
+  kfl1Number,
+  kfl1String,
+  kfl1Truthy,
+  parseDuration,
+  parseKfl1Datetime,
+  parseTimestamp,
+  pathReader,
+  step,
+  type PathStep,
+} from './values.js';
+
+type Fn = (e: Entry) => unknown;
+
+export interface CompileContext {
+  /** now() in KFL2, fixed when the filter starts (Unix ms). */
+  now: number;
+  /** Set by KFL1 limit(N). */
+  limit?: number;
+  /** Paths given to KFL1 redact("…"). */
+  redactions: string[];
+  warnings: string[];
+}
+
+const always = (v: unknown): Fn => () => v;
+
+// =====================================================================
+// KFL1
+// =====================================================================
+
+export function compileKfl1(ast: Node | null, ctx: CompileContext): (e: Entry) => boolean {
+  if (!ast) return () => true;
+  const f = k1(ast, ctx);
+  return (e) => {
+    const v = f(e);
+    return v !== MISSING && kfl1Truthy(v);
+  };
+}
+
+function k1(n: Node, ctx: CompileContext): Fn {
+  switch (n.kind) {
+    case 'literal':
+      return always(n.value);
+    case 'regex':
+      return always(n.re);
+    case 'protocol': {
+      const p = n.name;
+      return (e) => e.protocol === p;
+    }
+    case 'ident':
+    case 'member':
+    case 'index':
+      return k1Path(n, ctx);
+    case 'call':
+      return k1Call(n, ctx);
+    case 'unary': {
+      const a = k1(n.arg, ctx);
+      if (n.op === '!') {
+        return (e) => {
+          const v = a(e);
+          return v === MISSING ? MISSING : !kfl1Truthy(v);
+        };
+      }
+      return (e) => {
+        const v = a(e);
+        return v === MISSING ? MISSING : -kfl1Number(v);
+      };
+    }
+    case 'logical': {
+      const l = k1(n.left, ctx);
+      const r = k1(n.right, ctx);
+      if (n.op === 'and') {
+        return (e) => {
+          const a = l(e);
+          if (a === MISSING) return MISSING;
+          if (!kfl1Truthy(a)) return false;
+          const b = r(e);
+          return b === MISSING ? MISSING : kfl1Truthy(b);
+        };
+      }
+      return (e) => {
+        const a = l(e);
+        if (a === MISSING) return MISSING;
+        if (kfl1Truthy(a)) return true;
+        const b = r(e);
+        return b === MISSING ? MISSING : kfl1Truthy(b);
+      };
+    }
+    case 'binary':
+      return k1Binary(n, ctx);
+    default:
+      throw new FilterSyntaxError(`'${n.kind}' is not KFL1`, n.col);
+  }
+}
+
+function k1Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn {
+  const l = k1(n.left, ctx);
+  const op = n.op;
+  if (op === '==' || op === '!=') {
+    const neg = op === '!=';
+    const lit = n.right.kind === 'literal' ? n.right.value : n.right.kind === 'regex' ? n.right.re : MISSING;
+    if (typeof lit === 'string') {
+      return (e) => {
+        const v = l(e);
+        if (v === MISSING) return MISSING;
+        return (typeof v === 'string' ? v === lit : kfl1Equal(v, lit)) !== neg;
+      };
+    }
+    if (typeof lit === 'number') {
+      return (e) => {
+        const v = l(e);
+        if (v === MISSING) return MISSING;
+        return (typeof v === 'number' ? v === lit : kfl1Equal(v, lit)) !== neg;
+      };
+    }
+    if (lit instanceof RegExp) {
+      return (e) => {
+        const v = l(e);
+        if (v === MISSING) return MISSING;
+        return lit.test(kfl1String(v)) !== neg;
+      };
+    }
+    const r = k1(n.right, ctx);
+    return (e) => {
+      const a = l(e);
+      if (a === MISSING) return MISSING;
+      const b = r(e);
+      if (b === MISSING) return MISSING;
+      return kfl1Equal(a, b) !== neg;
+    };
+  }
+  const cmp = ORDER[op as keyof typeof ORDER];
+  if (!cmp) throw new FilterSyntaxError(`operator '${op}' is not KFL1`, n.col);
+  if (n.right.kind === 'literal' && typeof n.right.value === 'number') {
+    const lit = n.right.value;
+    return (e) => {
+      const v = l(e);
+      if (v === MISSING) return MISSING;
+      return cmp(typeof v === 'number' ? v : kfl1Number(v), lit);
+    };
+  }
+  const r = k1(n.right, ctx);
+  return (e) => {
+    const a = l(e);
+    if (a === MISSING) return MISSING;
+    const b = r(e);
+    if (b === MISSING) return MISSING;
+    return cmp(kfl1Number(a), kfl1Number(b));
+  };
+}
+
+const ORDER = {
+  '<': (a: number, b: number) => a < b,
+  '<=': (a: number, b: number) => a <= b,
+  '>': (a: number, b: number) => a > b,
+  '>=': (a: number, b: number) => a >= b,
+};
+
+/** `a.b["c"][0]` → a reader over the entry (or over a helper's result, e.g. `body.json().x`). */
+function k1Path(n: Node, ctx: CompileContext): Fn {
+  const steps: PathStep[] = [];
+  let cur: Node = n;
+  let parentName = '';
+  const names: string[] = [];
+  for (;;) {
+    if (cur.kind === 'member') {
+      names.unshift(cur.name);
+      steps.unshift({ key: cur.name, ci: false });
+      cur = cur.target;
+    } else if (cur.kind === 'index') {
+      const idx = cur.index;
+      if (idx.kind !== 'literal' || (typeof idx.value !== 'string' && typeof idx.value !== 'number')) {
+        throw new FilterSyntaxError('an index must be a number or a string', idx.col);
+      }
+      names.unshift(String(idx.value));
+      steps.unshift({ key: idx.value, ci: false });
+      cur = cur.target;
+    } else break;
+  }
+  let base: Fn | null = null;
+  if (cur.kind === 'ident') {
+    steps.unshift({ key: cur.name, ci: false });
+    names.unshift(cur.name);
+  } else base = k1(cur, ctx);
+  for (let i = 1; i < steps.length; i++) {
+    parentName = names[i - 1];
+    if (CASE_INSENSITIVE_PARENTS.has(parentName) && typeof steps[i].key === 'string') steps[i].ci = true;
+  }
+  const read = pathReader(steps);
+  if (!base) {
+    return (e) => {
+      const v = read(e);
+      return v === undefined ? MISSING : v;
+    };
+  }
+  const b = base;
+  return (e) => {
+    const root = b(e);
+    if (root === MISSING) return MISSING;
+    const v = read(root);
+    return v === undefined ? MISSING : v;
+  };
+}
+
+function k1Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
+  const args = n.args;
+  const literalArg = (i: number, type: 'string' | 'number'): string | number => {
+    const a = args[i];
+    if (!a || a.kind !== 'literal' || typeof a.value !== type) {
+      throw new FilterSyntaxError(`${n.name}() takes a ${type} literal`, a?.col ?? n.col);
+    }
+    return a.value as string | number;
+  };
+  const arity = (min: number, max = min): void => {
+    if (args.length < min || args.length > max) {
+      throw new FilterSyntaxError(`${n.name}() takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}`, n.col);
+    }
+  };
+  if (n.target) {
+    const t = k1(n.target, ctx);
+    switch (n.name) {
+      case 'startsWith':
+      case 'endsWith':
+      case 'contains': {
+        arity(1);
+        const a = k1(args[0], ctx);
+        const test = STRING_TESTS[n.name];
+        return (e) => {
+          const v = t(e);
+          if (v === MISSING) return false;
+          const x = a(e);
+          return x !== MISSING && test(kfl1String(v), kfl1String(x));
+        };
+      }
+      case 'json':
+        arity(0);
+        return (e) => {
+          const v = t(e);
+          return v === MISSING ? MISSING : parseJsonValue(v);
+        };
+      case 'len':
+      case 'size':
+        arity(0);
+        return (e) => {
+          const v = t(e);
+          return v === MISSING ? MISSING : celSize(v);
+        };
+      default:
+        throw new FilterSyntaxError(`unknown helper '${n.name}()'`, n.col);
+    }
+  }
+  switch (n.name) {
+    case 'datetime': {
+      arity(1);
+      const text = literalArg(0, 'string') as string;
+      const t = parseKfl1Datetime(text);
+      if (t === undefined) throw new FilterSyntaxError(`datetime() cannot read ${JSON.stringify(text)} (use "1/2/2006, 3:04:05.000 PM" or RFC 3339)`, args[0].col);
+      return always(t);
+    }
+    case 'limit': {
+      arity(1);
+      const lim = literalArg(0, 'number') as number;
+      if (!Number.isInteger(lim) || lim < 0) throw new FilterSyntaxError('limit() takes a whole number', args[0].col);
+      ctx.limit = lim;
+      return always(true);
+    }
+    case 'rlimit':
+    case 'leftOff':
+      ctx.warnings.push(`${n.name}() is a Kubeshark database option and is ignored here`);
+      return always(true);
+    case 'redact':
+      if (args.length === 0) throw new FilterSyntaxError('redact() takes field paths', n.col);
+      for (let i = 0; i < args.length; i++) ctx.redactions.push(literalArg(i, 'string') as string);
+      return always(true);
+    case 'len':
+    case 'size': {
+      arity(1);
+      const a = k1(args[0], ctx);
+      return (e) => {
+        const v = a(e);
+        return v === MISSING ? MISSING : celSize(v);
+      };
+    }
+    case 'json': {
+      arity(1);
+      const a = k1(args[0], ctx);
+      return (e) => {
+        const v = a(e);
+        return v === MISSING ? MISSING : parseJsonValue(v);
+      };
+    }
+    default:
+      throw new FilterSyntaxError(`unknown helper '${n.name}()'`, n.col);
+  }
+}
+
+const STRING_TESTS = {
+  startsWith: (s: string, x: string) => s.startsWith(x),
+  endsWith: (s: string, x: string) => s.endsWith(x),
+  contains: (s: string, x: string) => s.includes(x),
+};
+
+/** json(): a string holding JSON (or base64 of JSON, as Kubeshark tries) → value; objects pass through. */
+function parseJsonValue(v: unknown): unknown {
+  if (typeof v !== 'string') return v !== null && typeof v === 'object' ? v : MISSING;
+  const s = v.trim();
+  try {
+    if (s.startsWith('{') || s.startsWith('[')) return JSON.parse(s);
+    const decoded = Buffer.from(s, 'base64').toString('utf8').trim();
+    if (decoded.startsWith('{') || decoded.startsWith('[')) return JSON.parse(decoded);
+  } catch {
+    // not JSON: treated like a missing field
+  }
+  return MISSING;
+}
+
+// =====================================================================
+// KFL2 (CEL subset)
+// =====================================================================
+
+export function compileKfl2(ast: Node | null, ctx: CompileContext): (e: Entry) => boolean {
+  if (!ast) return () => true;
+  const f = k2(ast, ctx);
+  return (e) => celTruthy(f(e));
+}
+
+function k2(n: Node, ctx: CompileContext): Fn {
+  switch (n.kind) {
+    case 'literal':
+      return always(n.value);
+    case 'regex':
+      return always(n.re);
+    case 'protocol': {
+      const p = n.name;
+      return (e) => e.protocol === p;
+    }
+    case 'list': {
+      const items = n.items.map((i) => k2(i, ctx));
+      if (n.items.every((i) => i.kind === 'literal')) {
+        const v = n.items.map((i) => (i as { value: unknown }).value);
+        return always(v);
+      }
+      return (e) => items.map((f) => f(e));
+    }
+    case 'map': {
+      const entries = n.entries.map(([k, v]) => [k2(k, ctx), k2(v, ctx)] as const);
+      return (e) => {
+        const o: Record<string, unknown> = {};
+        for (const [k, v] of entries) o[celString(k(e))] = v(e);
+        return o;
+      };
+    }
+    case 'ident':
+    case 'member':
+      return k2Name(n, ctx);
+    case 'index': {
+      const t = k2(n.target, ctx);
+      const ci = isHeaderMap(n.target);
+      if (n.index.kind === 'literal' && (typeof n.index.value === 'string' || typeof n.index.value === 'number')) {
+        const s: PathStep = { key: n.index.value, ci };
+        return (e) => step(t(e), s);
+      }
+      const i = k2(n.index, ctx);
+      return (e) => {
+        const key = i(e);
+        return typeof key === 'string' || typeof key === 'number' ? step(t(e), { key, ci }) : undefined;
+      };
+    }
+    case 'call':
+      return k2Call(n, ctx);
+    case 'unary': {
+      const a = k2(n.arg, ctx);
+      if (n.op === '!') return (e) => !celTruthy(a(e));
+      return (e) => {
+        const v = a(e);
+        return typeof v === 'number' ? -v : 0;
+      };
+    }
+    case 'logical': {
+      const l = k2(n.left, ctx);
+      const r = k2(n.right, ctx);
+      if (n.op === 'and') return (e) => celTruthy(l(e)) && celTruthy(r(e));
+      return (e) => celTruthy(l(e)) || celTruthy(r(e));
+    }
+    case 'cond': {
+      const t = k2(n.test, ctx);
+      const a = k2(n.then, ctx);
+      const b = k2(n.else, ctx);
+      return (e) => (celTruthy(t(e)) ? a(e) : b(e));
+    }
+    case 'binary':
+      return k2Binary(n, ctx);
+  }
+}
+
+function isHeaderMap(n: Node): boolean {
+  const name = n.kind === 'member' ? n.name : n.kind === 'ident' ? n.name : '';
+  return CASE_INSENSITIVE_PARENTS.has(name);
+}
+
+/** Dotted names resolve to the longest known variable; the rest selects fields of its value. */
+function k2Name(n: Node, ctx: CompileContext): Fn {
+  const names: string[] = [];
+  let cur: Node = n;
+  while (cur.kind === 'member') {
+    names.unshift(cur.name);
+    cur = cur.target;
+  }
+  if (cur.kind !== 'ident') {
+    // A field of a computed value: `map_get(m, "k", {}).x`, `request.headers["a"].b`.
+    const base = k2(cur, ctx);
+    const steps = names.map((key, i) => ({ key, ci: i === 0 ? isHeaderMap(cur) : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) }));
+    const read = pathReader(steps);
+    return (e) => read(base(e));
+  }
+  names.unshift(cur.name);
+  for (let len = names.length; len > 0; len--) {
+    const name = names.slice(0, len).join('.');
+    const v = KFL2_VARIABLES.get(name);
+    if (!v) continue;
+    const dflt = v.fallback ?? typeDefault(v.type);
+    const get = v.get;
+    const base: Fn = (e) => {
+      const x = get(e);
+      return x === undefined || x === null ? dflt : x;
+    };
+    if (len === names.length) return base;
+    const rest = names.slice(len);
+    const steps = rest.map((key, i) => ({ key, ci: CASE_INSENSITIVE_PARENTS.has(i === 0 ? names[len - 1] : rest[i - 1]) }));
+    const read = pathReader(steps);
+    return (e) => read(base(e));
+  }
+  if (ENTRY_ROOTS.has(names[0])) {
+    const steps = names.map((key, i) => ({ key, ci: i > 0 && CASE_INSENSITIVE_PARENTS.has(names[i - 1]) }));
+    return pathReader(steps) as Fn;
+  }
+  throw new FilterSyntaxError(`unknown variable '${names[0]}'`, firstCol(n));
+}
+
+function firstCol(n: Node): number {
+  return n.kind === 'member' ? firstCol(n.target) : n.col;
+}
+
+function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn {
+  const l = k2(n.left, ctx);
+  const r = k2(n.right, ctx);
+  const rightLit = n.right.kind === 'literal' ? n.right.value : undefined;
+  switch (n.op) {
+    case '==':
+    case '!=': {
+      const neg = n.op === '!=';
+      if (typeof rightLit === 'string' || typeof rightLit === 'number') {
+        const lit = rightLit;
+        return (e) => {
+          const v = l(e);
+          return (v === lit || (typeof v !== typeof lit && celEqual(v, lit))) !== neg;
+        };
+      }
+      return (e) => celEqual(l(e), r(e)) !== neg;
+    }
+    case '<':
+    case '<=':
+    case '>':
+    case '>=': {
+      const cmp = ORDER[n.op];
+      if (typeof rightLit === 'number') {
+        const lit = rightLit;
+        return (e) => {
+          const v = l(e);
+          return typeof v === 'number' ? cmp(v, lit) : v === undefined ? cmp(0, lit) : false;
+        };
+      }
+      return (e) => {
+        const c = celCompare(l(e), r(e));
+        return c !== undefined && cmp(c, 0);
+      };
+    }
+    case 'in':
+      return (e) => {
+        const x = l(e);
+        const c = r(e);
+        if (Array.isArray(c)) return c.some((y) => celEqual(x, y));
+        if (typeof c === 'string') return c.includes(celString(x));
+        if (c !== null && typeof c === 'object') return Object.prototype.hasOwnProperty.call(c, celString(x));
+        return false;
+      };
+    case '+':
+      return (e) => {
+        const a = l(e);
+        const b = r(e);
+        if (typeof a === 'string' || typeof b === 'string') return celString(a) + celString(b);
+        if (Array.isArray(a) || Array.isArray(b)) return [...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])];
+        return toNum(a) + toNum(b);
+      };
+    case '-':
+      return (e) => toNum(l(e)) - toNum(r(e));
+    case '*':
+      return (e) => toNum(l(e)) * toNum(r(e));
+    case '/':
+      return (e) => {
+        const b = toNum(r(e));
+        return b === 0 ? 0 : toNum(l(e)) / b;
+      };
+    case '%':
+      return (e) => {
+        const b = toNum(r(e));
+        return b === 0 ? 0 : toNum(l(e)) % b;
+      };
+  }
+}
+
+function toNum(v: unknown): number {
+  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : 0;
+}
+
+function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
+  const args = n.args;
+  const arity = (min: number, max = min): void => {
+    if (args.length < min || args.length > max) {
+      throw new FilterSyntaxError(`${n.name}() takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}`, n.col);
+    }
+  };
+  const stringLiteral = (i: number): string => {
+    const a = args[i];
+    if (a.kind !== 'literal' || typeof a.value !== 'string') throw new FilterSyntaxError(`${n.name}() takes a string literal`, a.col);
+    return a.value;
+  };
+  if (n.target) {
+    // has(x.y) is a macro on its argument, not a method; methods below.
+    const t = k2(n.target, ctx);
+    switch (n.name) {
+      case 'contains':
+      case 'startsWith':
+      case 'endsWith': {
+        arity(1);
+        const test = STRING_TESTS[n.name];
+        if (args[0].kind === 'literal' && typeof args[0].value === 'string') {
+          const lit = args[0].value;
+          return (e) => {
+            const v = t(e);
+            return typeof v === 'string' ? test(v, lit) : test(celString(v), lit);
+          };
+        }
+        const a = k2(args[0], ctx);
+        return (e) => test(celString(t(e)), celString(a(e)));
+      }
+      case 'matches': {
+        arity(1);
+        const re = compileRegex(stringLiteral(0), args[0].col);
+        return (e) => re.test(celString(t(e)));
+      }
+      case 'size':
+        arity(0);
+        return (e) => celSize(t(e));
+      case 'lowerAscii':
+        arity(0);
+        return (e) => celString(t(e)).toLowerCase();
+      case 'upperAscii':
+        arity(0);
+        return (e) => celString(t(e)).toUpperCase();
+      case 'trim':
+        arity(0);
+        return (e) => celString(t(e)).trim();
+      default:
+        throw new FilterSyntaxError(`unknown method '${n.name}()'`, n.col);
+    }
+  }
+  switch (n.name) {
+    case 'size': {
+      arity(1);
+      const a = k2(args[0], ctx);
+      return (e) => celSize(a(e));
+    }
+    case 'map_get': {
+      arity(3);
+      const m = k2(args[0], ctx);
+      const k = k2(args[1], ctx);
+      const d = k2(args[2], ctx);
+      return (e) => {
+        const o = m(e);
+        const key = k(e);
+        if (o !== null && typeof o === 'object' && !Array.isArray(o)) {
+          const v = (o as Record<string, unknown>)[celString(key)];
+          if (v !== undefined) return v;
+        }
+        return d(e);
+      };
+    }
+    case 'timestamp': {
+      arity(1);
+      const text = stringLiteral(0);
+      const t = parseTimestamp(text);
+      if (t === undefined) throw new FilterSyntaxError(`timestamp() cannot read ${JSON.stringify(text)} (RFC 3339 expected)`, args[0].col);
+      return always(t);
+    }
+    case 'duration': {
+      arity(1);
+      const text = stringLiteral(0);
+      const d = parseDuration(text);
+      if (d === undefined) throw new FilterSyntaxError(`duration() cannot read ${JSON.stringify(text)} (e.g. "5m", "1h30m", "250ms")`, args[0].col);
+      return always(d);
+    }
+    case 'now':
+      arity(0);
+      return always(ctx.now);
+    case 'string': {
+      arity(1);
+      const a = k2(args[0], ctx);
+      return (e) => celString(a(e));
+    }
+    case 'int':
+    case 'double': {
+      arity(1);
+      const a = k2(args[0], ctx);
+      const whole = n.name === 'int';
+      return (e) => {
+        const v = a(e);
+        const x = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : typeof v === 'boolean' ? Number(v) : 0;
+        if (Number.isNaN(x)) return 0;
+        return whole ? Math.trunc(x) : x;
+      };
+    }
+    case 'has': {
+      arity(1);
+      const a = args[0];
+      if (a.kind !== 'member') throw new FilterSyntaxError('has() takes a field selection like has(request.headers.x)', a.col);
+      const target = k2(a.target, ctx);
+      const s: PathStep = { key: a.name, ci: isHeaderMap(a.target) };
+      return (e) => step(target(e), s) !== undefined;
+    }
+    default:
+      throw new FilterSyntaxError(`unknown function '${n.name}()'`, n.col);
+  }
+}

@@ -1,0 +1,53 @@
+// compileFilter: the one entry point every command uses for KFL expressions
+// (filter, stats --check rules, map --filter, record/tap scoping). Parse once,
+// compile once, then call `predicate(entry)` per entry.
+
+import type { Entry } from '../model/entry.js';
+import { compileKfl1, compileKfl2, type CompileContext } from './compile.js';
+import { detectDialect } from './dialect.js';
+import { parse, type Dialect } from './parser.js';
+import { requiredProtocols } from './prefilter.js';
+
+export { FilterSyntaxError } from './errors.js';
+export type { Dialect } from './parser.js';
+
+export interface CompileFilterOptions {
+  /** Default 'auto': told apart from the expression itself. */
+  dialect?: Dialect | 'auto';
+  /** KFL2's now() (Unix ms); default: when compileFilter is called. */
+  now?: number;
+  /** Told about non-fatal notes (e.g. how a KFL1 and/or mix was grouped). Default: none. */
+  onWarning?: (message: string) => void;
+}
+
+export interface CompiledFilter {
+  /** True when the entry matches. Pure; never throws for any entry shape. */
+  predicate: (e: Entry) => boolean;
+  dialect: Dialect;
+  /** From KFL1 limit(N): stop after N matches. */
+  limit?: number;
+  /** From KFL1 redact("path", …): field paths to replace with [REDACTED]. */
+  redactions?: string[];
+  /**
+   * When set, the predicate can only be true for entries whose `protocol` is one
+   * of these: lets readers skip lines cheaply before parsing them.
+   */
+  protocols?: string[];
+  /** The notes also passed to onWarning. */
+  warnings: string[];
+}
+
+/** Compile a KFL1 or KFL2 expression; throws FilterSyntaxError (exit code 2) with the column. An empty expression matches everything. */
+export function compileFilter(expr: string, opts: CompileFilterOptions = {}): CompiledFilter {
+  const dialect: Dialect = !opts.dialect || opts.dialect === 'auto' ? detectDialect(expr) : opts.dialect;
+  const { ast, warnings } = parse(expr, dialect);
+  const ctx: CompileContext = { now: opts.now ?? Date.now(), redactions: [], warnings: [...warnings] };
+  const predicate = dialect === 'kfl1' ? compileKfl1(ast, ctx) : compileKfl2(ast, ctx);
+  for (const w of ctx.warnings) opts.onWarning?.(w);
+  const result: CompiledFilter = { predicate, dialect, warnings: ctx.warnings };
+  if (ctx.limit !== undefined) result.limit = ctx.limit;
+  if (ctx.redactions.length > 0) result.redactions = ctx.redactions;
+  const protocols = ast ? requiredProtocols(ast) : undefined;
+  if (protocols) result.protocols = protocols;
+  return result;
+}

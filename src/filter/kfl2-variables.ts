@@ -1,0 +1,202 @@
+// KFL2's flat variables (Kubeshark v53+) mapped onto shark's entry. Each has a
+// type; an entry that lacks the field gives the type's default ("" 0 false []
+// {}), as in Kubeshark. docs/filters.md has the same table for users.
+
+import type { Endpoint, Entry } from '../model/entry.js';
+import { PROTOCOL_ALIASES, PROTOCOL_NAMES } from './ast.js';
+
+export type VarType = 'string' | 'int' | 'bool' | 'list' | 'map' | 'timestamp';
+
+export interface Variable {
+  type: VarType;
+  /** Returns the value, or undefined when the entry lacks it (the default is applied by the caller). */
+  get: (e: Entry) => unknown;
+  /** Default when the getter returns undefined, when not the type's own. */
+  fallback?: unknown;
+  /** One line for docs/filters.md. */
+  doc: string;
+}
+
+export function typeDefault(type: VarType): unknown {
+  switch (type) {
+    case 'string':
+      return '';
+    case 'int':
+    case 'timestamp':
+      return 0;
+    case 'bool':
+      return false;
+    case 'list':
+      return [];
+    case 'map':
+      return {};
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : undefined);
+const req = (e: Entry): Record<string, any> => e.request ?? EMPTY;
+const res = (e: Entry): Record<string, any> => e.response ?? EMPTY;
+const EMPTY: Record<string, any> = Object.freeze({}) as Record<string, any>;
+const is = (e: Entry, p: string): boolean => e.protocol === p;
+
+function queryString(e: Entry): string | undefined {
+  const r = req(e);
+  const url = str(r.url) ?? str(r.path);
+  if (url !== undefined) {
+    const q = url.indexOf('?');
+    if (q >= 0) return url.slice(q + 1);
+  }
+  if (typeof r.queryString === 'string') return r.queryString;
+  if (r.query && typeof r.query === 'object') {
+    return Object.entries(r.query as Record<string, unknown>)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join('&');
+  }
+  return url === undefined ? undefined : '';
+}
+
+function pathOnly(e: Entry): string | undefined {
+  const r = req(e);
+  const p = str(r.path) ?? str(r.url);
+  if (p === undefined) return undefined;
+  const q = p.indexOf('?');
+  return q >= 0 ? p.slice(0, q) : p;
+}
+
+function list<T>(v: unknown, pick: (x: any) => T | undefined): T[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: T[] = [];
+  for (const x of v) {
+    const y = pick(x);
+    if (y !== undefined) out.push(y);
+  }
+  return out;
+}
+
+function nonEmpty(...vals: Array<string | undefined>): string[] {
+  const out: string[] = [];
+  for (const v of vals) if (v && !out.includes(v)) out.push(v);
+  return out;
+}
+
+function endpointVars(side: 'src' | 'dst'): Record<string, Variable> {
+  const ep = (e: Entry): Endpoint | undefined => e[side];
+  const s = side === 'src' ? 'source' : 'destination';
+  return {
+    [`${side}.ip`]: { type: 'string', get: (e) => ep(e)?.ip, doc: `${s} IP address` },
+    [`${side}.port`]: { type: 'int', get: (e) => ep(e)?.port, doc: `${s} port` },
+    [`${side}.name`]: { type: 'string', get: (e) => ep(e)?.name, doc: `${s} display name (pod, service or DNS name)` },
+    [`${side}.namespace`]: { type: 'string', get: (e) => ep(e)?.namespace, doc: `${s} namespace` },
+    [`${side}.pod.name`]: { type: 'string', get: (e) => ep(e)?.pod, doc: `${s} pod name` },
+    [`${side}.pod.namespace`]: { type: 'string', get: (e) => (ep(e)?.pod ? ep(e)?.namespace : undefined), doc: `${s} pod's namespace` },
+    [`${side}.service.name`]: { type: 'string', get: (e) => ep(e)?.service, doc: `${s} service name` },
+    [`${side}.service.namespace`]: { type: 'string', get: (e) => (ep(e)?.service ? ep(e)?.namespace : undefined), doc: `${s} service's namespace` },
+    [`${side}.node.name`]: { type: 'string', get: (e) => ep(e)?.node, doc: `${s} node name` },
+    [`${side}.workload`]: { type: 'string', get: (e) => ep(e)?.workload, doc: `${s} owning workload` },
+    [`${side}.labels`]: { type: 'map', get: (e) => ep(e)?.labels, doc: `${s} pod labels` },
+  };
+}
+
+function buildVariables(): Map<string, Variable> {
+  const v: Record<string, Variable> = {};
+  for (const name of PROTOCOL_NAMES) {
+    const p = PROTOCOL_ALIASES[name] ?? name;
+    v[name] = { type: 'bool', get: (e) => e.protocol === p, doc: `true when entry.protocol is "${p}"` };
+  }
+  Object.assign(v, endpointVars('src'), endpointVars('dst'), {
+    error: { type: 'bool', get: (e: Entry) => e.error, doc: 'entry.error (HTTP ≥ 500, DNS rcode ≠ 0, Redis error, reset, unanswered …)' },
+    protocol: { type: 'string', get: (e: Entry) => e.protocol, doc: 'entry.protocol' },
+    summary: { type: 'string', get: (e: Entry) => e.summary, doc: 'entry.summary' },
+    namespaces: { type: 'list', get: (e: Entry) => nonEmpty(e.src?.namespace, e.dst?.namespace), doc: 'namespaces of both ends' },
+    pods: { type: 'list', get: (e: Entry) => nonEmpty(e.src?.pod, e.dst?.pod), doc: 'pod names of both ends' },
+    services: { type: 'list', get: (e: Entry) => nonEmpty(e.src?.service, e.dst?.service), doc: 'service names of both ends' },
+    node_name: { type: 'string', get: (e: Entry) => e.node?.name ?? (e.src?.node || e.dst?.node || undefined), doc: 'capture node (entry.node.name, else src/dst node)' },
+    timestamp: { type: 'timestamp', get: (e: Entry) => e.timestamp, doc: 'entry.timestamp (Unix ms; compare with timestamp("…"), now(), duration("…"))' },
+    elapsed_time: { type: 'int', get: (e: Entry) => (typeof e.elapsedTime === 'number' ? Math.round(e.elapsedTime * 1000) : undefined), doc: 'entry.elapsedTime in µs (as Kubeshark)' },
+    request_size: { type: 'int', get: (e: Entry) => e.requestSize, doc: 'entry.requestSize' },
+    response_size: { type: 'int', get: (e: Entry) => e.responseSize, doc: 'entry.responseSize' },
+    local_labels: { type: 'map', get: (e: Entry) => e.src?.labels, doc: 'src.labels (Kubernetes pod labels of the client side)' },
+    remote_labels: { type: 'map', get: (e: Entry) => e.dst?.labels, doc: 'dst.labels (Kubernetes pod labels of the server side)' },
+
+    // HTTP
+    method: { type: 'string', get: (e: Entry) => (isHttpish(e) ? str(req(e).method) : undefined), doc: 'request.method (HTTP, HTTP/2)' },
+    url: { type: 'string', get: (e: Entry) => (isHttpish(e) ? (str(req(e).url) ?? str(req(e).path)) : undefined), doc: 'request.url (else request.path)' },
+    path: { type: 'string', get: (e: Entry) => (isHttpish(e) ? pathOnly(e) : undefined), doc: 'request.path without the query string' },
+    status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : undefined), doc: 'response.status (HTTP, HTTP/2)' },
+    http_version: { type: 'string', get: (e: Entry) => str(req(e).httpVersion) ?? str(req(e).version), doc: 'request.httpVersion' },
+    query_string: { type: 'string', get: (e: Entry) => (isHttpish(e) ? queryString(e) : undefined), doc: 'the URL after "?"' },
+    'request.headers': { type: 'map', get: (e: Entry) => req(e).headers, doc: 'request.headers (lookups ignore case)' },
+    'response.headers': { type: 'map', get: (e: Entry) => res(e).headers, doc: 'response.headers (lookups ignore case)' },
+    'request.cookies': { type: 'map', get: (e: Entry) => req(e).cookies, doc: 'request.cookies' },
+    request_body_size: { type: 'int', get: (e: Entry) => num(req(e).bodySize) ?? (isHttpish(e) ? e.requestSize : undefined), doc: 'request.bodySize, else entry.requestSize' },
+    response_body_size: { type: 'int', get: (e: Entry) => num(res(e).bodySize) ?? (isHttpish(e) ? e.responseSize : undefined), doc: 'response.bodySize, else entry.responseSize' },
+
+    // DNS
+    dns_questions: { type: 'list', get: (e: Entry) => (is(e, 'dns') ? list(req(e).questions ?? res(e).questions, (q) => str(q?.name)) : undefined), doc: 'names in request.questions[]' },
+    dns_question_types: { type: 'list', get: (e: Entry) => (is(e, 'dns') ? list(req(e).questions ?? res(e).questions, (q) => str(q?.type)) : undefined), doc: 'types in request.questions[] ("A", "AAAA" …)' },
+    dns_answers: { type: 'list', get: (e: Entry) => (is(e, 'dns') ? list(res(e).answers, (a) => str(a?.data) ?? str(a?.name)) : undefined), doc: 'data of response.answers[] (addresses, names)' },
+    dns_answer_names: { type: 'list', get: (e: Entry) => (is(e, 'dns') ? list(res(e).answers, (a) => str(a?.name)) : undefined), doc: 'names of response.answers[]' },
+    dns_rcode: { type: 'int', get: (e: Entry) => (is(e, 'dns') ? num(res(e).rcode) : undefined), doc: 'response.rcode' },
+    dns_request: { type: 'bool', get: (e: Entry) => is(e, 'dns') && e.request !== null, doc: 'a DNS entry with a request' },
+    dns_response: { type: 'bool', get: (e: Entry) => is(e, 'dns') && e.response !== null, doc: 'a DNS entry with a response' },
+
+    // gRPC
+    grpc_method: { type: 'string', get: (e: Entry) => (is(e, 'grpc') ? grpcMethod(e) : undefined), doc: '"/<service>/<method>" from request.service and request.method' },
+    grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? num(res(e).grpcStatus) : undefined), fallback: -1, doc: 'response.grpcStatus; −1 when not gRPC or unanswered' },
+
+    // Redis
+    redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(res(e).type) : undefined), doc: 'response.type (simple, error, integer, bulk, array …)' },
+    redis_command: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command' },
+    redis_key: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).key) : undefined), doc: 'request.key' },
+
+    // Kafka, AMQP
+    kafka_api_key_name: { type: 'string', get: (e: Entry) => (is(e, 'kafka') ? str(req(e).apiKeyName) : undefined), doc: 'request.apiKeyName' },
+    kafka_client_id: { type: 'string', get: (e: Entry) => (is(e, 'kafka') ? str(req(e).clientId) : undefined), doc: 'request.clientId' },
+    amqp_method: { type: 'string', get: (e: Entry) => (is(e, 'amqp') ? str(req(e).method) : undefined), doc: 'request.method' },
+
+    // SQL
+    mysql_query: { type: 'string', get: (e: Entry) => (is(e, 'mysql') ? str(req(e).query) : undefined), doc: 'request.query' },
+    mysql_error_code: { type: 'int', get: (e: Entry) => (is(e, 'mysql') ? num(res(e).errorCode) : undefined), doc: 'response.errorCode (0 when none)' },
+    mysql_success: { type: 'bool', get: (e: Entry) => is(e, 'mysql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
+    postgresql_query: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).query) : undefined), doc: 'request.query' },
+    postgresql_error_code: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorCode) : undefined), doc: 'response.errorCode (SQLSTATE, "" when none)' },
+    postgresql_success: { type: 'bool', get: (e: Entry) => is(e, 'postgresql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
+  });
+  return new Map(Object.entries(v));
+}
+
+function isHttpish(e: Entry): boolean {
+  return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'grpc';
+}
+
+function grpcMethod(e: Entry): string | undefined {
+  const r = req(e);
+  const m = str(r.method);
+  const s = str(r.service);
+  if (m === undefined) return str(r.path);
+  if (m.startsWith('/') || s === undefined) return m;
+  return `/${s}/${m}`;
+}
+
+export const KFL2_VARIABLES: ReadonlyMap<string, Variable> = buildVariables();
+
+/** Entry fields a KFL2 path may start with when it is not one of the variables above. */
+export const ENTRY_ROOTS = new Set([
+  'id',
+  'timestamp',
+  'protocol',
+  'transport',
+  'elapsedTime',
+  'src',
+  'dst',
+  'request',
+  'response',
+  'error',
+  'requestSize',
+  'responseSize',
+  'summary',
+  'warnings',
+  'frames',
+  'node',
+]);

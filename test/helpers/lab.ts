@@ -163,10 +163,12 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
 }
 
 function startTcpdump(node: LabNode, file: string, opts: { filter?: string; count?: number }): Promise<RunningCapture> {
-  const argv = ['netns', 'exec', node.ns, 'tcpdump', '-i', node.bridge, '-U', '-n', '-w', file];
+  const argv = ['netns', 'exec', node.ns, 'tcpdump', '-i', node.bridge, '--immediate-mode', '-U', '-n', '-w', file];
   if (opts.count !== undefined) argv.push('-c', String(opts.count));
   if (opts.filter) argv.push(opts.filter);
   // `ip netns exec` execs tcpdump in place, so this pid is tcpdump's own.
+  // --immediate-mode: without it libpcap hands packets over in ~1 s blocks, and
+  // the last block is lost when tcpdump is stopped right after the traffic.
   const child = spawn('ip', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));

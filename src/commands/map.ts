@@ -1,0 +1,52 @@
+import { Args, Flags } from '@oclif/core';
+import { SharkCommand } from '../cli/base-command.js';
+import { ExitCode } from '../cli/errors.js';
+import { consumeEntries } from '../stats/consume.js';
+import { compileKfl } from '../stats/kfl.js';
+import { MapAggregator, MAP_LEVELS, type MapLevel } from '../map/graph.js';
+import { parseEdgeLabel } from '../map/labels.js';
+import { renderDot } from '../output/dot.js';
+import { renderMermaid } from '../output/mermaid.js';
+
+export default class Map extends SharkCommand {
+  static override summary = 'Service map as Graphviz DOT, Mermaid or JSON';
+  static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin and draws
+who talks to whom: one node per pod/workload/service/namespace, one edge per (source, destination, protocol).
+Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Host / TLS SNI, else IP:port.`;
+  static override examples = [
+    'shark map capture.pcap | dot -Tsvg > map.svg',
+    'shark map --level service --min-requests 10 entries.ndjson | dot -Tpng > map.png',
+    "shark map --filter 'http' --paths --edge-label protocol,requests,errors capture.pcap",
+    'shark map --format mermaid capture.pcap >> README.md',
+    'shark map --format json capture.pcap | jq .edges',
+  ];
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };
+  static override flags = {
+    format: Flags.string({ description: 'output format', options: ['dot', 'mermaid', 'json'], default: 'dot' }),
+    level: Flags.string({ description: 'what a node is', options: MAP_LEVELS, default: 'workload' }),
+    'edge-label': Flags.string({ description: 'label parts: protocol,requests,bytes,latency,errors | all | none', default: 'all' }),
+    'min-requests': Flags.integer({ description: 'hide edges with fewer requests', min: 0, default: 0 }),
+    filter: Flags.string({ description: 'draw only entries matching this KFL expression' }),
+    paths: Flags.boolean({ description: 'list the top paths of each edge under its label' }),
+    'top-paths': Flags.integer({ description: 'with --paths: how many paths per edge', min: 1, default: 3 }),
+    strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+  };
+
+  protected async execute(): Promise<number> {
+    const { flags, argv } = await this.parse(Map);
+    const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
+    const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
+    const map = new MapAggregator(flags.level as MapLevel, predicate);
+    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict });
+    const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
+    const text =
+      flags.format === 'json'
+        ? JSON.stringify({ ...graph, entries: map.entries }) + '\n'
+        : flags.format === 'mermaid'
+          ? renderMermaid(graph, labels)
+          : renderDot(graph, labels);
+    process.stdout.write(text);
+    return ExitCode.OK;
+  }
+}

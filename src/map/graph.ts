@@ -1,0 +1,237 @@
+// Aggregates entries into a service graph: nodes at the chosen level, one edge
+// per (source, destination, protocol). Endpoints without Kubernetes metadata
+// are held by IP and named only when the graph is built (DNS answers may come
+// after the first calls), and nodes that end up with the same name merge.
+// Memory grows with the number of distinct nodes and edges, not with entries.
+
+import type { Endpoint, Entry } from '../model/entry.js';
+import { LatencySketch } from '../stats/latency-sketch.js';
+import { NameBook, k8sName } from '../stats/names.js';
+import { operationOf } from '../stats/group-by.js';
+import { TopK } from './top-k.js';
+
+export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';
+export const MAP_LEVELS: MapLevel[] = ['pod', 'workload', 'service', 'namespace'];
+
+/** How a node got its name (the precedence order). */
+export type NameSource = 'kubernetes' | 'dns' | 'host' | 'ip';
+
+export interface MapNode {
+  /** Stable id in the output: n0, n1 … in sorted order. */
+  id: string;
+  name: string;
+  /** Kubernetes namespace, "" when the endpoint has no metadata. */
+  namespace: string;
+  /** Public address without Kubernetes metadata: drawn in the "external" group. */
+  external: boolean;
+  nameSource: NameSource;
+  /** IPs behind the node (at most 8 listed). */
+  ips: string[];
+}
+
+export interface MapEdge {
+  source: string;
+  target: string;
+  protocol: string;
+  requests: number;
+  errors: number;
+  errorRate: number;
+  bytesIn: number;
+  bytesOut: number;
+  latency: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  paths: { path: string; count: number }[];
+}
+
+export interface MapGraph {
+  level: MapLevel;
+  nodes: MapNode[];
+  edges: MapEdge[];
+}
+
+interface RawNode {
+  namespace: string;
+  /** Kubernetes name at the level, or "" for an IP-only endpoint. */
+  k8s: string;
+  ip: string;
+  /** Ports this IP served on (bounded), to name an unnamed server IP:port. */
+  ports: Set<number>;
+}
+
+class EdgeAcc {
+  requests = 0;
+  errors = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly latency = new LatencySketch();
+  readonly paths = new TopK(20);
+
+  add(e: Entry): void {
+    this.requests++;
+    if (e.error) this.errors++;
+    this.bytesIn += typeof e.requestSize === 'number' ? e.requestSize : 0;
+    this.bytesOut += typeof e.responseSize === 'number' ? e.responseSize : 0;
+    if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
+    this.paths.add(operationOf(e));
+  }
+
+  merge(o: EdgeAcc): void {
+    this.requests += o.requests;
+    this.errors += o.errors;
+    this.bytesIn += o.bytesIn;
+    this.bytesOut += o.bytesOut;
+    this.latency.merge(o.latency);
+    this.paths.merge(o.paths);
+  }
+}
+
+const SEP = '\u0000';
+
+export class MapAggregator {
+  readonly names = new NameBook();
+  private readonly nodes = new Map<string, RawNode>();
+  private readonly edges = new Map<string, EdgeAcc>();
+  entries = 0;
+
+  constructor(
+    readonly level: MapLevel = 'workload',
+    private readonly filter?: (e: Entry) => boolean,
+  ) {}
+
+  add(batch: Entry[]): void {
+    for (const e of batch) {
+      // Names are learned from all traffic, even what the filter hides.
+      this.names.learn(e);
+      if (this.filter && !this.filter(e)) continue;
+      if (!e.src || !e.dst) continue;
+      this.entries++;
+      const s = this.nodeKey(e.src, false);
+      const d = this.nodeKey(e.dst, true);
+      const key = `${s}${SEP}${d}${SEP}${e.protocol}`;
+      let acc = this.edges.get(key);
+      if (!acc) this.edges.set(key, (acc = new EdgeAcc()));
+      acc.add(e);
+    }
+  }
+
+  private nodeKey(ep: Endpoint, server: boolean): string {
+    const ns = ep.namespace ?? '';
+    const k8s = this.level === 'namespace' ? ns : k8sName(ep, this.level === 'service' ? 'service' : this.level);
+    const key = k8s ? `k8s${SEP}${k8s}` : `ip${SEP}${ep.ip}`;
+    let n = this.nodes.get(key);
+    if (!n) this.nodes.set(key, (n = { namespace: k8s ? ns : '', k8s, ip: ep.ip, ports: new Set() }));
+    if (server && !k8s && n.ports.size < 4) n.ports.add(ep.port);
+    return key;
+  }
+
+  /** Build the named, merged, sorted graph. */
+  graph(opts: { minRequests?: number; topPaths?: number } = {}): MapGraph {
+    // 1. Name every raw node; raw nodes with the same final name merge.
+    const finalOf = new Map<string, string>();
+    const finals = new Map<string, Omit<MapNode, 'id'> & { ipSet: Set<string> }>();
+    for (const [key, raw] of this.nodes) {
+      const { name, source } = this.nameOf(raw);
+      const external = !raw.k8s && isPublicIp(raw.ip);
+      const fkey = `${raw.namespace}${SEP}${external ? 'x' : ''}${SEP}${name}`;
+      finalOf.set(key, fkey);
+      let f = finals.get(fkey);
+      if (!f) finals.set(fkey, (f = { name, namespace: raw.namespace, external, nameSource: source, ips: [], ipSet: new Set() }));
+      if (!raw.k8s || this.level === 'pod') f.ipSet.add(raw.ip);
+    }
+    // 2. Merge edges onto final nodes.
+    const merged = new Map<string, { s: string; d: string; protocol: string; acc: EdgeAcc }>();
+    for (const [key, acc] of this.edges) {
+      const [s, sv, d, dv, protocol] = key.split(SEP);
+      const fs = finalOf.get(`${s}${SEP}${sv}`)!;
+      const fd = finalOf.get(`${d}${SEP}${dv}`)!;
+      const mkey = `${fs}${SEP}${fd}${SEP}${protocol}`;
+      let m = merged.get(mkey);
+      if (!m) {
+        m = { s: fs, d: fd, protocol, acc: new EdgeAcc() };
+        merged.set(mkey, m);
+      }
+      m.acc.merge(acc);
+    }
+    // 3. Drop noise, then the nodes nothing connects to any more.
+    const min = opts.minRequests ?? 0;
+    const kept = [...merged.values()].filter((m) => m.acc.requests >= min);
+    const used = new Set<string>();
+    for (const m of kept) used.add(m.s).add(m.d);
+    // 4. Sort and number: same input, same bytes.
+    const order = [...used].sort((a, b) => cmp(groupSortKey(finals.get(a)!), groupSortKey(finals.get(b)!)) || cmp(a, b));
+    const idOf = new Map(order.map((k, i) => [k, `n${i}`]));
+    const nodes: MapNode[] = order.map((k) => {
+      const { ipSet, ...f } = finals.get(k)!;
+      return { id: idOf.get(k)!, ...f, ips: [...ipSet].sort().slice(0, 8) };
+    });
+    const topPaths = opts.topPaths ?? 5;
+    const edges: MapEdge[] = kept
+      .map((m) => ({
+        source: idOf.get(m.s)!,
+        target: idOf.get(m.d)!,
+        protocol: m.protocol,
+        requests: m.acc.requests,
+        errors: m.acc.errors,
+        errorRate: m.acc.requests ? (100 * m.acc.errors) / m.acc.requests : 0,
+        bytesIn: m.acc.bytesIn,
+        bytesOut: m.acc.bytesOut,
+        latency: {
+          p50: m.acc.latency.quantile(0.5),
+          p95: m.acc.latency.quantile(0.95),
+          p99: m.acc.latency.quantile(0.99),
+          max: m.acc.latency.count ? m.acc.latency.max : null,
+        },
+        paths: m.acc.paths.top(topPaths).map(({ key, count }) => ({ path: key, count })),
+      }))
+      .sort((a, b) => cmpId(a.source, b.source) || cmpId(a.target, b.target) || cmp(a.protocol, b.protocol));
+    return { level: this.level, nodes, edges };
+  }
+
+  private nameOf(raw: RawNode): { name: string; source: NameSource } {
+    if (raw.k8s) {
+      // Inside its namespace cluster the node needs no "namespace/" prefix.
+      const short = raw.namespace && raw.k8s.startsWith(`${raw.namespace}/`) ? raw.k8s.slice(raw.namespace.length + 1) : raw.k8s;
+      return { name: short, source: 'kubernetes' };
+    }
+    const dnsName = this.names.dnsName(raw.ip);
+    if (dnsName) return { name: dnsName, source: 'dns' };
+    const host = this.names.hostName(raw.ip);
+    if (host) return { name: host, source: 'host' };
+    const ip = raw.ip.includes(':') ? `[${raw.ip}]` : raw.ip;
+    return { name: raw.ports.size === 1 ? `${ip}:${[...raw.ports][0]}` : ip, source: 'ip' };
+  }
+}
+
+/** Namespaced nodes first (by namespace), then unnamespaced, then external. */
+function groupSortKey(n: { namespace: string; external: boolean; name: string }): string {
+  return `${n.external ? '2' : n.namespace ? '0' : '1'}${n.namespace}${SEP}${n.name}`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cmpId(a: string, b: string): number {
+  return Number(a.slice(1)) - Number(b.slice(1));
+}
+
+/** Not private, loopback, link-local, CGNAT, benchmark (198.18/15, the lab range) or ULA. */
+export function isPublicIp(ip: string): boolean {
+  if (!ip) return false;
+  if (ip.includes(':')) {
+    const l = ip.toLowerCase();
+    if (l === '::1' || l === '::' || l.startsWith('fe8') || l.startsWith('fe9') || l.startsWith('fea') || l.startsWith('feb')) return false;
+    if (l.startsWith('fc') || l.startsWith('fd')) return false;
+    if (l.startsWith('::ffff:')) return isPublicIp(l.slice(7));
+    return true;
+  }
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x))) return false;
+  const [a, b] = p;
+  if (a === 10 || a === 127 || a === 0 || a >= 224) return false;
+  if (a === 172 && b >= 16 && b <= 31) return false;
+  if (a === 192 && b === 168) return false;
+  if (a === 169 && b === 254) return false;
+  if (a === 100 && b >= 64 && b <= 127) return false;
+  if (a === 198 && (b === 18 || b === 19)) return false;
+  return true;
+}

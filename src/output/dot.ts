@@ -1,0 +1,102 @@
+// Graphviz DOT for `shark map`. Node ids are generated (n0, n1 …) so that no
+// name ever has to be an id; names only appear in labels, escaped for DOT's
+// escString (backslash, quote, newline) and stripped of other control bytes.
+
+import type { MapEdge, MapGraph, MapNode } from '../map/graph.js';
+import { edgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
+import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
+
+/** A double-quoted DOT string whose text shows exactly `s` in a label. */
+export function dotString(s: string): string {
+  const body = stripControls(s)
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\r\n|\r|\n/g, '\\n');
+  return `"${body}"`;
+}
+
+/** Text inside an HTML-like label (<…>). */
+export function dotHtml(s: string): string {
+  return stripControls(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function stripControls(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '');
+}
+
+export function renderDot(g: MapGraph, labels: EdgeLabelOptions): string {
+  const out: string[] = [
+    'digraph shark {',
+    `  graph [rankdir=LR, fontname="Helvetica", fontsize=11, compound=true, nodesep=0.4, ranksep=0.9, label=${dotString(`shark map · level: ${g.level}`)}, labelloc=t];`,
+    '  node [shape=box, style="rounded,filled", fillcolor="#f7f7f7", color="#555555", fontname="Helvetica", fontsize=11];',
+    '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
+  ];
+  const groups = groupNodes(g.nodes);
+  let clusterNo = 0;
+  for (const [title, members] of groups) {
+    if (title === null) {
+      for (const n of members) out.push(`  ${nodeLine(n)}`);
+      continue;
+    }
+    const external = members[0].external;
+    out.push(`  subgraph cluster_${external ? 'external' : clusterNo++} {`);
+    out.push(`    label=${dotString(external ? 'external' : `namespace ${title}`)};`);
+    out.push(external ? '    style="dashed"; color="#999999";' : '    style="rounded,filled"; fillcolor="#eef3fb"; color="#9db3d6";');
+    for (const n of members) out.push(`    ${nodeLine(n)}`);
+    out.push('  }');
+  }
+  for (const e of g.edges) out.push(`  ${edgeLine(e, labels)}`);
+  out.push(...legend(g));
+  out.push('}');
+  return out.join('\n') + '\n';
+}
+
+/** Namespaces (sorted), then loose nodes (title null), then external. Nodes arrive sorted that way. */
+function groupNodes(nodes: MapNode[]): [string | null, MapNode[]][] {
+  const groups: [string | null, MapNode[]][] = [];
+  for (const n of nodes) {
+    const title = n.external ? '\u0000external' : n.namespace || null;
+    const last = groups[groups.length - 1];
+    if (last && last[0] === title) last[1].push(n);
+    else groups.push([title, [n]]);
+  }
+  return groups;
+}
+
+function nodeLine(n: MapNode): string {
+  const attrs = [`label=${dotString(n.name)}`];
+  if (n.external) attrs.push('fillcolor="#fff4e0"');
+  else if (!n.namespace) attrs.push('fillcolor="#ffffff"');
+  if (n.ips.length) attrs.push(`tooltip=${dotString(n.ips.join(', '))}`);
+  return `${n.id} [${attrs.join(', ')}];`;
+}
+
+function edgeLine(e: MapEdge, labels: EdgeLabelOptions): string {
+  const color = edgeColor(e.protocol, e.errorRate);
+  const lines = edgeLabelLines(e, labels);
+  const attrs = [`color="${color}"`, `penwidth=${penWidth(e.requests)}`];
+  if (lines.length) {
+    attrs.push(`label=${dotString(lines.join('\n'))}`);
+    attrs.push(`fontcolor="${e.errors > 0 ? color : '#333333'}"`);
+  }
+  attrs.push(`tooltip=${dotString(`${e.protocol}: ${e.requests} requests, ${e.errors} errors`)}`);
+  return `${e.source} -> ${e.target} [${attrs.join(', ')}];`;
+}
+
+function legend(g: MapGraph): string[] {
+  const protocols = [...new Set(g.edges.map((e) => e.protocol))].sort();
+  if (protocols.length === 0) return [];
+  const rows = protocols.map(
+    (p) => `<TR><TD ALIGN="LEFT"><FONT COLOR="${protocolColor(p)}"><B>━━ ${dotHtml(p.toUpperCase())}</B></FONT></TD></TR>`,
+  );
+  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_SOME}"><B>━━ errors &gt; 0%</B></FONT></TD></TR>`);
+  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_MANY}"><B>━━ errors ≥ ${ERROR_MANY_PERCENT}%</B></FONT></TD></TR>`);
+  rows.push('<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="8">width: log(requests)</FONT></TD></TR>');
+  return [
+    '  subgraph cluster_legend {',
+    '    label="legend"; style="dashed"; color="#bbbbbb"; fontsize=9;',
+    `    legend [shape=plaintext, style="", label=<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2">${rows.join('')}</TABLE>>];`,
+    '  }',
+  ];
+}

@@ -101,10 +101,12 @@ then one line on stderr says where, and the exit code is 3.`;
         close = () => enrichment.close();
       }
     }
-    const { createRedactor } = await import('../pipeline/redact.js');
     const extra = flags.redact ? flags.redact.split(',').map((s) => s.trim()).filter(Boolean) : [];
     if (flags['no-redact']) process.stderr.write('dissect: redaction is off: secrets in the traffic appear in the output\n');
-    else fns.push(createRedactor(extra, { enabled: true }));
+    else {
+      const { createRedactor } = await import('../pipeline/redact.js');
+      fns.push(createRedactor(extra, { enabled: true }));
+    }
     return { fns, close };
   }
 }

@@ -20,8 +20,7 @@ import { FragmentReassembler } from './decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
 import { flowKey } from './flow-key.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
-import { IcmpTracker } from './protocols/icmp.js';
-import { tcpDissectors, udpDissectors } from './registry.js';
+import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
 import { HalfStream, type ReassemblyCounters } from './tcp-reassembly.js';
 
@@ -223,7 +222,7 @@ export class DissectionEngine {
   private readonly tcp = new Map<string, TcpConnection>();
   private readonly udp = new Map<string, UdpConversation>();
   private readonly tombstones = new Map<string, number>();
-  private readonly icmp: IcmpTracker;
+  private readonly icmp: IcmpHandler;
   private readonly reorder: ReorderBuffer;
   private readonly tcpProbes: ProtocolDissector[];
   private readonly udpProbes: ProtocolDissector[];
@@ -245,7 +244,7 @@ export class DissectionEngine {
     this.tcpProbes = [...tcpDissectors()].sort((a, b) => a.priority - b.priority);
     this.udpProbes = [...udpDissectors()].sort((a, b) => a.priority - b.priority);
     this.serverPorts = new Set([...this.tcpProbes, ...this.udpProbes].flatMap((d) => d.ports));
-    this.icmp = new IcmpTracker((call, src, dst) => {
+    this.icmp = createIcmpTracker((call, src, dst) => {
       const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
       this.emitCall(call, ctx);
     });

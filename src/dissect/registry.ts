@@ -1,7 +1,7 @@
 // Every protocol shark dissects, one line each. Order does not matter:
 // `priority` and `ports` decide which probe runs first.
 
-import type { ProtocolDissector } from './api.js';
+import type { CallRecord, ProtocolDissector } from './api.js';
 
 export const dissectors: ProtocolDissector[] = [
 ];
@@ -17,4 +17,17 @@ export function udpDissectors(): ProtocolDissector[] {
 /** All protocol names an entry can carry (for --protocols validation). */
 export function knownProtocols(): string[] {
   return [...new Set([...dissectors.map((d) => d.name), 'tcp', 'udp', 'icmp', 'grpc', 'graphql'])].sort();
+}
+
+/** ICMP is per packet, not a stream: the engine hands every ICMP/ICMPv6 packet to one tracker. */
+export interface IcmpHandler {
+  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void;
+  onTick(nowMs: number, timeoutMs: number): void;
+  end(): void;
+}
+
+export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
+
+export function createIcmpTracker(_emit: IcmpEmit): IcmpHandler {
+  return { onPacket() {}, onTick() {}, end() {} };
 }

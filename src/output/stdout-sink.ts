@@ -3,7 +3,6 @@
 // of an error: callers abort their pipeline when `closed` fires.
 
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import { isEpipe } from '../cli/errors.js';
 
 export interface LineSinkOptions {
@@ -55,9 +54,20 @@ export class LineSink {
       }
       throw err;
     }
-    if (!ok && !this.closed) {
-      await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
-    }
+    if (!ok && !this.closed) await this.drained();
+  }
+
+  /** Resolve on 'drain' or 'close', removing both listeners (events.once would leak one per wait). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.out.off('drain', done);
+        this.out.off('close', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('close', done);
+    });
   }
 
   private markClosed(): void {

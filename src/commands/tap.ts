@@ -1,0 +1,109 @@
+import { Args, Flags } from '@oclif/core';
+import { SharkCommand } from '../cli/base-command.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { parseDuration, parseSize } from '../cli/units.js';
+import { LineSink } from '../output/stdout-sink.js';
+import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
+import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
+
+function linkTypeName(linkType: number): string {
+  const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
+  return names[linkType] ?? `linktype ${linkType}`;
+}
+
+export default class Tap extends SharkCommand {
+  static override description = `Capture live traffic: on local interfaces (-i), or across a Kubernetes cluster.
+
+Local: captures with libpcap on one or more interfaces and writes entries
+(NDJSON, dissected live), or packets with --pcap (pcap; pcapng when several
+interfaces) or -w FILE. Ctrl-C stops, flushes pending calls and prints a
+summary on stderr. Needs CAP_NET_RAW (root or setcap).
+
+Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
+
+  static override examples = [
+    '<%= config.bin %> tap --list-interfaces',
+    '<%= config.bin %> tap -i eth0 -f "tcp port 80" --duration 10s',
+    '<%= config.bin %> tap -i eth0 --pcap -c 100 > first100.pcap',
+    '<%= config.bin %> tap -i eth0 -i lo -w both.pcapng --duration 1m',
+    '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
+  ];
+
+  static override args = {
+    podRegex: Args.string({ description: 'tap cluster pods whose name matches this regex', required: false }),
+  };
+
+  static override flags = {
+    interface: Flags.string({ char: 'i', description: 'capture on this local interface (repeat for several)', multiple: true }),
+    'list-interfaces': Flags.boolean({ char: 'D', description: 'list the interfaces that can be captured on, like tcpdump -D' }),
+    filter: Flags.string({ char: 'f', description: 'BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"' }),
+    snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (at most 65535)', min: 64 }),
+    'buffer-size': Flags.string({ char: 'B', description: 'kernel capture buffer (e.g. 32MB)', default: '32MB' }),
+    duration: Flags.string({ description: 'stop after this long (e.g. 10s, 5m)' }),
+    count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --pcap/-w)', min: 1 }),
+    pcap: Flags.boolean({ description: 'write packets (pcap, or pcapng for several interfaces) to stdout instead of entries' }),
+    write: Flags.string({ char: 'w', description: 'write packets to this file (pcap, or pcapng for several interfaces)' }),
+    'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
+    'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
+    // Cluster mode (see src/k8s/cluster-tap.ts).
+    namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
+    'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
+    context: Flags.string({ description: 'cluster: kubeconfig context' }),
+    kubeconfig: Flags.string({ description: 'cluster: path to the kubeconfig file' }),
+  };
+
+  protected async execute(): Promise<number> {
+    const { args, flags } = await this.parse(Tap);
+    if (flags['list-interfaces']) {
+      const list = formatInterfaceList(listInterfaces());
+      if (list) process.stdout.write(list + '\n');
+      return ExitCode.OK;
+    }
+    const local = (flags.interface?.length ?? 0) > 0;
+    const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'];
+    if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
+    if (!local) {
+      throw new UserError('cluster tap is not available in this build; capture locally with -i IFACE', ExitCode.USAGE);
+    }
+    return this.tapLocal(flags);
+  }
+
+  private async tapLocal(flags: {
+    interface?: string[];
+    filter?: string;
+    snaplen?: number;
+    'buffer-size': string;
+    duration?: string;
+    count?: number;
+    pcap: boolean;
+    write?: string;
+    'max-body': string;
+    'no-bodies': boolean;
+  }): Promise<number> {
+    if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
+    const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
+    const packetsOut = flags.pcap || flags.write !== undefined;
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const result = await runLocalTap({
+      interfaces: flags.interface ?? [],
+      filter: flags.filter,
+      snaplen: flags.snaplen,
+      bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
+      durationMs,
+      count: flags.count,
+      signal: this.stop.signal,
+      onReady: (capture) => {
+        const names = capture.interfaces.map((i) => `${i.name} (${linkTypeName(i.linkType)})`).join(', ');
+        process.stderr.write(`tap: listening on ${names}, snaplen ${capture.interfaces[0].snaplen}\n`);
+      },
+      engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'] },
+      output: flags.write
+        ? { kind: 'file', path: flags.write }
+        : flags.pcap
+          ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
+          : { kind: 'entries', sink },
+    });
+    process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
+    return ExitCode.OK;
+  }
+}

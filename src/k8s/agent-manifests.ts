@@ -5,7 +5,6 @@
 // leftovers. The agent needs no privileges beyond raw capture: hostNetwork
 // with NET_RAW/NET_ADMIN, not a privileged container.
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export type Manifest = Record<string, any>;
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';

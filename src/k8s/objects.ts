@@ -6,7 +6,6 @@
 
 import type { NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = Record<string, any>;
 
 export function podInfo(o: Obj): PodInfo | undefined {

@@ -9,7 +9,6 @@ import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/c
 import type { ClusterSnapshot } from '../model/cluster.js';
 import { endpointSliceInfo, nodeInfo, podInfo, serviceInfo } from './objects.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = Record<string, any>;
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export type Kind = 'pods' | 'services' | 'endpointslices' | 'nodes';

@@ -1,0 +1,152 @@
+// gRPC over HTTP/2: the HTTP/2 dissector hands over a finished stream whose
+// content-type is application/grpc*; this module renames it `grpc`, splits the
+// bodies into length-prefixed messages (schema-less protobuf decoding), and
+// reads grpc-status/grpc-message from the trailers.
+// Spec: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
+
+import * as zlib from 'node:zlib';
+import type { CallRecord } from '../api.js';
+import { decodeProtobuf, type ProtoField } from './protobuf.js';
+
+export const GRPC_STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED',
+  'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+const MAX_MESSAGES = 100;
+const MAX_DECOMPRESSED = 1024 * 1024;
+
+export function isGrpcContentType(contentType: string): boolean {
+  return /^application\/grpc(?:[+;]|$)/i.test(contentType.trim());
+}
+
+export interface GrpcMessage {
+  compressed: boolean;
+  /** Length from the 5-byte prefix. */
+  length: number;
+  /** Schema-less protobuf fields; absent when the bytes are not protobuf (or were cut). */
+  fields?: ProtoField[];
+  /** base64 of the message when it could not be decoded. */
+  raw?: string;
+  truncated?: true;
+}
+
+/** Split a gRPC body into its length-prefixed messages. */
+export function splitGrpcMessages(body: Buffer, encoding: string | undefined, cutShort: boolean): GrpcMessage[] {
+  const out: GrpcMessage[] = [];
+  let pos = 0;
+  while (pos + 5 <= body.length && out.length < MAX_MESSAGES) {
+    const compressed = body[pos] === 1;
+    const length = body.readUInt32BE(pos + 1);
+    const start = pos + 5;
+    const end = start + length;
+    const msg: GrpcMessage = { compressed, length };
+    if (end > body.length) {
+      msg.truncated = true;
+      out.push(msg);
+      break;
+    }
+    let payload: Buffer | null = body.subarray(start, end);
+    if (compressed) payload = decompress(payload, encoding);
+    const fields = payload ? decodeProtobuf(payload) : null;
+    if (fields) msg.fields = fields;
+    else msg.raw = body.subarray(start, end).toString('base64');
+    out.push(msg);
+    pos = end;
+  }
+  if (pos < body.length && out.length > 0 && !out[out.length - 1].truncated && cutShort) {
+    out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
+  }
+  return out;
+}
+
+function decompress(data: Buffer, encoding: string | undefined): Buffer | null {
+  try {
+    switch ((encoding ?? '').toLowerCase()) {
+      case 'gzip':
+        return zlib.gunzipSync(data, { maxOutputLength: MAX_DECOMPRESSED });
+      case 'deflate':
+        return zlib.inflateSync(data, { maxOutputLength: MAX_DECOMPRESSED });
+      default:
+        return null;
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** "/pkg.Service/Method" → service and method; anything else keeps the path as the method. */
+export function parseGrpcPath(path: string): { service: string; method: string } {
+  const m = /^\/([^/]+)\/([^/?]+)$/.exec(path);
+  return m ? { service: m[1], method: m[2] } : { service: '', method: path };
+}
+
+function percentDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function header(obj: Record<string, any> | undefined, name: string): string | undefined {
+  const v = obj?.[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Turn a finished HTTP/2 record into a gRPC one. `requestBody`/`responseBody`
+ * are the raw DATA bytes (at most maxBody of each).
+ */
+export function annotateGrpc(
+  record: CallRecord,
+  requestBody: Buffer | null,
+  responseBody: Buffer | null,
+  opts: { requestTruncated: boolean; responseTruncated: boolean; noBodies: boolean },
+): void {
+  record.protocol = 'grpc';
+  const warnings: string[] = [];
+  const req = record.request;
+  const res = record.response;
+  let name = '';
+  if (req) {
+    const { service, method } = parseGrpcPath(String(req.path ?? ''));
+    req.httpMethod = req.method;
+    req.service = service;
+    req.method = method;
+    name = service ? `${service}/${method}` : method;
+    const encoding = header(req.headers, 'grpc-encoding');
+    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated);
+    dropRawBody(req);
+  }
+  if (res) {
+    // Trailers-only responses carry grpc-status in the headers.
+    const status = header(res.trailers, 'grpc-status') ?? header(res.headers, 'grpc-status');
+    const message = header(res.trailers, 'grpc-message') ?? header(res.headers, 'grpc-message');
+    if (status !== undefined && /^\d+$/.test(status)) {
+      res.grpcStatus = Number(status);
+      res.grpcStatusName = GRPC_STATUS_NAMES[res.grpcStatus] ?? 'UNKNOWN';
+      if (res.grpcStatus !== 0) record.error = true;
+    } else if (!record.error) {
+      warnings.push('grpc: no grpc-status');
+    }
+    if (message !== undefined) res.grpcMessage = percentDecode(message);
+    const encoding = header(res.headers, 'grpc-encoding');
+    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated);
+    dropRawBody(res);
+  }
+  const outcome = res
+    ? res.grpcStatus !== undefined
+      ? `${res.grpcStatusName}${res.grpcStatus !== 0 ? ` (${res.grpcStatus})` : ''}`
+      : `HTTP ${res.status}`
+    : '(no response)';
+  record.summary = `${name || 'grpc'} → ${outcome}`;
+  if (warnings.length > 0) record.warnings = [...(record.warnings ?? []), ...warnings];
+}
+
+/** The messages are the readable form of a gRPC body; the base64 copy would only double it. */
+function dropRawBody(half: Record<string, any>): void {
+  delete half.body;
+  delete half.bodyEncoding;
+}

@@ -49,7 +49,6 @@ const KFL2_INFIX: Record<string, InfixRule> = {
   '%': { bp: 50, right: false, op: '%' },
 };
 
-const POSTFIX_BP = 100;
 const UNARY_BP = 90;
 
 export interface ParseResult {

@@ -20,19 +20,40 @@ export interface NdjsonReadOptions {
 
 const NEWLINE = 0x0a;
 
+/** An entry with the exact text of its line, for writers that pass unchanged entries through. */
+export interface EntryLine {
+  entry: Entry;
+  /** The line as read (no newline, no trailing CR); undefined when the entry did not come from a line. */
+  line?: string;
+}
+
 /** Parse a stream of NDJSON into batches of entries, streaming, with line numbers for errors. */
-export async function* readNdjson(
+export function readNdjson(stream: AsyncIterable<Buffer | string>, source: string, opts: NdjsonReadOptions = {}): AsyncGenerator<Entry[]> {
+  return readLines(stream, source, opts, (entry) => entry);
+}
+
+/** Like readNdjson, keeping each entry's original line (emitting it costs no JSON.stringify). */
+export function readNdjsonLines(
   stream: AsyncIterable<Buffer | string>,
   source: string,
   opts: NdjsonReadOptions = {},
-): AsyncGenerator<Entry[]> {
+): AsyncGenerator<EntryLine[]> {
+  return readLines(stream, source, opts, (entry, line) => ({ entry, line }));
+}
+
+async function* readLines<T>(
+  stream: AsyncIterable<Buffer | string>,
+  source: string,
+  opts: NdjsonReadOptions,
+  wrap: (entry: Entry, line: string) => T,
+): AsyncGenerator<T[]> {
   const maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
   const batchSize = opts.batchSize ?? 512;
   let lineNo = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let oversized = false;
-  let batch: Entry[] = [];
+  let batch: T[] = [];
 
   const handleLine = (raw: string): void => {
     lineNo++;
@@ -49,14 +70,14 @@ export async function* readNdjson(
       bad('not a JSON object');
       return;
     }
-    batch.push(value as Entry);
+    batch.push(wrap(value as Entry, text));
   };
   const bad = (what: string): void => {
     if (opts.strict) throw new InputError(source, `at line ${lineNo}`, what);
     opts.onBadLine?.(`${source}: line ${lineNo}: ${what}; skipped`);
   };
 
-  const feed = function* (chunk: Buffer): Generator<Entry[]> {
+  const feed = function* (chunk: Buffer): Generator<T[]> {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, start);

@@ -2,8 +2,10 @@
 // `priority` and `ports` decide which probe runs first.
 
 import type { CallRecord, ProtocolDissector } from './api.js';
+import { http2 } from './protocols/http2.js';
 
 export const dissectors: ProtocolDissector[] = [
+  http2,
 ];
 
 export function tcpDissectors(): ProtocolDissector[] {

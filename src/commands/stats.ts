@@ -69,10 +69,13 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     if (live) live.start(parseDuration(flags.interval!));
     try {
       await read((batch) => stats.addBatch(batch));
-    } finally {
-      if (live) live.finish();
+    } catch (err) {
+      live?.cancel();
+      throw err;
     }
-    if (!live) process.stdout.write(render());
+    // Stopped (Ctrl-C) or at end of input: the final table covers everything received.
+    if (live) live.finish();
+    else process.stdout.write(render());
     return ExitCode.OK;
   }
 }

@@ -30,10 +30,15 @@ export class LiveView {
     this.timer = setInterval(() => this.draw(), intervalMs);
   }
 
-  /** Stop redrawing and print the final state (replacing the last redraw on a terminal). */
-  finish(): void {
+  /** Stop redrawing without printing (the run failed). */
+  cancel(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Stop redrawing and print the final state (replacing the last redraw on a terminal). */
+  finish(): void {
+    this.cancel();
     this.draw();
   }
 

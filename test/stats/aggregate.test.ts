@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StatsAggregator, MAX_GROUPS, OTHER_GROUP } from '../../src/stats/aggregate.js';
+import { renderStats, sortRows } from '../../src/stats/render.js';
+import { mixedEntries, http, ep, external, productpage } from './entries.js';
+
+async function statsOf(by: string, entries = mixedEntries()) {
+  const s = new StatsAggregator(by);
+  await s.addBatch(entries);
+  return s.snapshot();
+}
+
+test('per protocol: entries, errors, bytes, share and rate', async () => {
+  const snap = await statsOf('protocol');
+  const row = (n: string) => snap.rows.find((r) => r.name === n)!;
+  assert.deepEqual(
+    snap.rows.map((r) => [r.name, r.entries, r.errors]).sort(),
+    [
+      ['dns', 5, 4],
+      ['http', 170, 10],
+      ['redis', 8, 2],
+    ],
+  );
+  assert.equal(snap.total.entries, 183);
+  assert.equal(row('http').bytesIn, 170 * 100);
+  assert.equal(row('http').bytesOut, 170 * 1000);
+  assert.equal(row('redis').successes, 6);
+  assert.ok(Math.abs(row('http').share - (100 * 170) / 183) < 1e-9);
+  assert.equal(snap.seconds, 9.9); // first entry t0, last t0 + 9900 ms
+  assert.ok(Math.abs(row('http').perSecond! - 170 / 9.9) < 1e-9);
+  // Unanswered Redis calls carry no latency: p50 is the answered 0.5 ms.
+  assert.equal(row('redis').latency.p50, 0.5);
+  assert.equal(row('http').latency.max, 100);
+});
+
+test('--by service: Kubernetes names, DNS names learned later, merged across the answer', async () => {
+  const snap = await statsOf('service');
+  const names = snap.rows.map((r) => r.name).sort();
+  assert.deepEqual(names, ['api.example.com:443', 'bookinfo/details', 'bookinfo/reviews', 'data/redis', 'kube-system/kube-dns']);
+  // 10 calls before and 10 after the DNS answer are one service.
+  assert.equal(snap.rows.find((r) => r.name === 'api.example.com:443')!.entries, 20);
+  const details = snap.rows.find((r) => r.name === 'bookinfo/details')!;
+  assert.equal(details.errors, 10);
+  assert.equal(details.successes, 90);
+  // Latencies 1..100 ms: p95 at rank 94 → 95 ms within 1 %.
+  assert.ok(Math.abs(details.latency.p95! - 95) / 95 <= 0.01, String(details.latency.p95));
+  assert.equal(details.latency.avg, 50.5);
+});
+
+test('names fall back to the Host header, then IP:port', async () => {
+  const noDns = mixedEntries().filter((e) => e.protocol !== 'dns');
+  assert.ok((await statsOf('service', noDns)).rows.some((r) => r.name === 'pay.example.com:443'));
+  const plain = [http(ep('198.18.9.1', 5555), ep('198.18.9.2', 8080), 'GET', '/', 200, 1, 0)];
+  assert.deepEqual((await statsOf('service', plain)).rows.map((r) => r.name), ['198.18.9.2:8080']);
+});
+
+test('--by endpoint, status, namespace, pod', async () => {
+  const endpoint = await statsOf('endpoint');
+  assert.ok(endpoint.rows.some((r) => r.name === 'bookinfo/reviews GET /reviews/0' && r.entries === 50), 'query string dropped');
+  assert.ok(endpoint.rows.some((r) => r.name === 'api.example.com:443 POST /v1/charge' && r.entries === 20));
+  const status = await statsOf('status');
+  const byName = Object.fromEntries(status.rows.map((r) => [r.name, r.entries]));
+  assert.deepEqual(byName, { 'http 200': 140, 'http 201': 20, 'http 500': 10, 'dns NOERROR': 1, 'dns NXDOMAIN': 4, 'redis ok': 6, 'redis unanswered': 2 });
+  const ns = await statsOf('namespace');
+  assert.deepEqual(
+    Object.fromEntries(ns.rows.map((r) => [r.name, r.entries])),
+    { bookinfo: 150, 'kube-system': 5, data: 8, '(no namespace)': 20 },
+  );
+  const pod = await statsOf('pod');
+  assert.ok(pod.rows.some((r) => r.name === 'bookinfo/details-v1-xyz' && r.entries === 100));
+});
+
+test('--by JSONata expression; a bad expression is a usage error with its column', async () => {
+  const snap = await statsOf('request.method & " " & $string(response.status)');
+  assert.equal(snap.rows.find((r) => r.name === 'GET 500')!.entries, 10);
+  assert.throws(() => new StatsAggregator('request.(('), (err: any) => err.exitCode === 2 && /column/.test(err.message));
+});
+
+test('group count is capped: memory does not grow with distinct keys', async () => {
+  const s = new StatsAggregator('endpoint');
+  const batch = [];
+  for (let i = 0; i < MAX_GROUPS + 500; i++) batch.push(http(productpage(), external(), 'GET', `/item/${i}`, 200, 1, i));
+  await s.addBatch(batch);
+  const snap = s.snapshot();
+  assert.equal(snap.rows.length, MAX_GROUPS + 1);
+  assert.equal(snap.rows.find((r) => r.name === OTHER_GROUP)!.entries, 500);
+});
+
+test('sort, top and every output format', async () => {
+  const snap = await statsOf('service');
+  assert.deepEqual(sortRows(snap.rows, 'errors').slice(0, 2).map((r) => r.name), ['bookinfo/details', 'kube-system/kube-dns']);
+  assert.equal(sortRows(snap.rows, 'name')[0].name, 'api.example.com:443');
+  assert.equal(sortRows(snap.rows, 'p95')[0].name, 'api.example.com:443');
+  assert.throws(() => sortRows(snap.rows, 'bogus'), /unknown column "bogus"/);
+
+  const json = JSON.parse(renderStats(snap, { format: 'json', top: 2 }));
+  assert.deepEqual(json.rows.map((r: any) => r.name), ['bookinfo/details', 'bookinfo/reviews']);
+  assert.equal(json.total.entries, 183);
+
+  const csv = renderStats(snap, { format: 'csv' }).trim().split('\n');
+  assert.equal(csv.length, 1 + 5, 'header + one line per row, no total');
+  assert.match(csv[0], /^service,entries,ok,share,req\/s,bytes in,bytes out,errors,error %,avg ms,p50 ms,p95 ms,p99 ms,max ms$/);
+  assert.match(csv[1], /^bookinfo\/details,100,90,/);
+
+  const md = renderStats(snap, { format: 'markdown' }).trim().split('\n');
+  assert.match(md[1], /^\| --- \| ---: \|/);
+  assert.ok(md.every((l) => l.startsWith('| ') && l.endsWith(' |')));
+  assert.match(md[md.length - 1], /^\| total \| 183 \|/);
+
+  const table = renderStats(snap, { format: 'table' });
+  assert.match(table, /│ bookinfo\/details\s+│\s+100 │\s+90 │/);
+  assert.doesNotMatch(table, /\x1b\[/, 'no colour codes');
+});
+
+test('CSV and Markdown quote awkward names', async () => {
+  const odd = [http(ep('198.18.9.1', 1), ep('198.18.9.2', 80, { namespace: 'ns', service: 'a,"b"|c\nd' }), 'GET', '/', 200, 1, 0)];
+  const snap = await statsOf('service', odd);
+  assert.match(renderStats(snap, { format: 'csv' }), /^"ns\/a,""b""\|c\nd",1,/m);
+  assert.match(renderStats(snap, { format: 'markdown' }), /\| ns\/a,"b"\\\|c\\\\nd \| 1 \|/);
+});

@@ -269,7 +269,7 @@ client_round() {
   in_ns "$ns" "${t[@]}" curl -s -o /dev/null "http://${web}:8080/details/$r" || echo "lab.sh: curl 8080 failed" >&2
   # HTTP pipelining: three requests written at once on one connection
   in_ns "$ns" "${t[@]}" bash -c "exec 3<>/dev/tcp/${web}/80
-    printf 'GET /details/1 HTTP/1.1\r\nHost: web\r\n\r\nGET /reviews/1 HTTP/1.1\r\nHost: web\r\n\r\nGET /missing HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n' >&3
+    /usr/bin/printf 'GET /details/1 HTTP/1.1\r\nHost: web\r\n\r\nGET /reviews/1 HTTP/1.1\r\nHost: web\r\n\r\nGET /missing HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n' >&3
     cat <&3 >/dev/null" || echo "lab.sh: pipelined HTTP failed" >&2
   # Redis: commands one by one on one connection, including an error reply
   printf '%s\n' "PING" "SET user:$c:$r jason" "GET user:$c:$r" "INCR hits" "INCR user:$c:$r" \
@@ -280,7 +280,7 @@ client_round() {
   in_ns "$ns" "${t[@]}" redis-cli -h "$redis" SET "greeting:$c" "hello from client$c" >/dev/null || echo "lab.sh: redis-cli failed" >&2
   # Redis pipelining: three commands written at once
   in_ns "$ns" "${t[@]}" bash -c "exec 3<>/dev/tcp/${redis}/6379
-    printf '*1\r\n\$4\r\nPING\r\n*2\r\n\$4\r\nINCR\r\n\$4\r\nhits\r\n*1\r\n\$4\r\nQUIT\r\n' >&3
+    /usr/bin/printf '*1\r\n\$4\r\nPING\r\n*2\r\n\$4\r\nINCR\r\n\$4\r\nhits\r\n*1\r\n\$4\r\nQUIT\r\n' >&3
     cat <&3 >/dev/null" || echo "lab.sh: pipelined redis failed" >&2
   # DNS: A, AAAA, CNAME, TXT, NXDOMAIN over UDP, and A over TCP
   in_ns "$ns" "${t[@]}" dig "${q[@]}" +short "@${dns}" reviews.bookinfo.svc.cluster.local A >/dev/null || echo "lab.sh: dig A failed" >&2

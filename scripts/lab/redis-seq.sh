@@ -21,10 +21,12 @@ read_reply() {
 
 while read -r -a words; do
   ((${#words[@]} > 0)) || continue
-  frame="*${#words[@]}\r\n"
-  for w in "${words[@]}"; do frame+="\$${#w}\r\n${w}\r\n"; done
-  printf "$frame" >&3
+  frame="*${#words[@]}"$'\r\n'
+  for w in "${words[@]}"; do frame+="\$${#w}"$'\r\n'"${w}"$'\r\n'; done
+  # /usr/bin/printf, not the builtin: bash line-buffers its own output, which
+  # would send every RESP line in a TCP segment of its own.
+  /usr/bin/printf '%s' "$frame" >&3
   read_reply
 done
-printf '*1\r\n$4\r\nQUIT\r\n' >&3
+/usr/bin/printf '*1\r\n$4\r\nQUIT\r\n' >&3
 read_reply

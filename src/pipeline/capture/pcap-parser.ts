@@ -1,0 +1,112 @@
+// Classic libpcap files: a 24-byte file header (magic tells µs or ns and the
+// byte order), then 16-byte record headers each followed by the captured bytes.
+// Files older than format 2.2 store the two lengths the other way round
+// (original first); 2.2 files may do either, told apart by which is smaller —
+// Wireshark's rule, which the fuzzed ndpi capture in the corpus needs.
+// Timestamps are passed on as stored (Wireshark does the same: a fuzzed file
+// may hold a fraction ≥ 1 s and tshark prints it unnormalised).
+
+import { InputError } from '../../cli/errors.js';
+import type { CaptureInterface, Packet } from '../../model/packet.js';
+import { MAX_PACKET_BYTES, type RecordParser } from './record-parser.js';
+
+const FILE_HEADER = 24;
+const RECORD_HEADER = 16;
+/** LinkType sits in the low bits; the top bits may carry FCS information. */
+const LINKTYPE_MASK = 0x03ffffff;
+/** Above this, a file header's snaplen is not believed when judging record lengths. */
+const SNAPLEN_CEILING = 64 * 1024 * 1024;
+
+export const PCAP_MAGIC_US = 0xa1b2c3d4;
+export const PCAP_MAGIC_NS = 0xa1b23c4d;
+
+export class PcapParser implements RecordParser {
+  readonly interfaces: CaptureInterface[] = [];
+  need = FILE_HEADER;
+  error: InputError | undefined;
+  nanosecond = false;
+  private headerDone = false;
+  private littleEndian = true;
+  private linkType = 0;
+  private maxCaplen = MAX_PACKET_BYTES;
+  private frame = 0;
+  private lengths: 'normal' | 'swapped' | 'maybe-swapped' = 'normal';
+
+  constructor(private readonly source: string) {}
+
+  parse(buf: Buffer, off: number, at: number, out: Packet[]): number {
+    const start = off;
+    const end = buf.length;
+    if (!this.headerDone) {
+      if (end - off < FILE_HEADER) return 0;
+      if (!this.readHeader(buf, off)) return 0;
+      off += FILE_HEADER;
+    }
+    const le = this.littleEndian;
+    const fracToNs = this.nanosecond ? 1 : 1000;
+    const linkType = this.linkType;
+    for (;;) {
+      if (end - off < RECORD_HEADER) {
+        this.need = RECORD_HEADER;
+        break;
+      }
+      let caplen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+      let origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+      if (this.lengths !== 'normal' && (this.lengths === 'swapped' || caplen > origLen)) {
+        [caplen, origLen] = [origLen, caplen];
+      }
+      if (caplen > this.maxCaplen) {
+        this.error = new InputError(
+          this.source,
+          `at byte ${at + (off - start)}`,
+          `corrupt packet record (claims ${caplen} bytes, more than ${this.maxCaplen})`,
+        );
+        break;
+      }
+      const recordLen = RECORD_HEADER + caplen;
+      if (end - off < recordLen) {
+        this.need = recordLen;
+        break;
+      }
+      out.push({
+        tsSec: le ? buf.readUInt32LE(off) : buf.readUInt32BE(off),
+        tsNsec: (le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4)) * fracToNs,
+        linkType,
+        data: buf.subarray(off + RECORD_HEADER, off + recordLen),
+        origLen,
+        interfaceId: 0,
+        frame: ++this.frame,
+      });
+      off += recordLen;
+    }
+    return off - start;
+  }
+
+  endError(at: number): InputError {
+    if (!this.headerDone) return new InputError(this.source, `at byte ${at}`, 'truncated file header');
+    return new InputError(this.source, `at byte ${at}`, 'truncated packet record');
+  }
+
+  private readHeader(buf: Buffer, off: number): boolean {
+    const magic = buf.readUInt32LE(off);
+    if (magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS) this.littleEndian = true;
+    else if (buf.readUInt32BE(off) === PCAP_MAGIC_US || buf.readUInt32BE(off) === PCAP_MAGIC_NS) this.littleEndian = false;
+    else {
+      this.error = new InputError(this.source, 'at byte 0', `not a pcap or pcapng file (magic 0x${magic.toString(16)})`);
+      return false;
+    }
+    const le = this.littleEndian;
+    this.nanosecond = (le ? magic : buf.readUInt32BE(off)) === PCAP_MAGIC_NS;
+    const major = le ? buf.readUInt16LE(off + 4) : buf.readUInt16BE(off + 4);
+    const minor = le ? buf.readUInt16LE(off + 6) : buf.readUInt16BE(off + 6);
+    if (major < 2 || (major === 2 && minor < 2)) this.lengths = 'swapped';
+    else if (major === 2 && minor === 2) this.lengths = 'maybe-swapped';
+    const snaplen = le ? buf.readUInt32LE(off + 16) : buf.readUInt32BE(off + 16);
+    this.linkType = (le ? buf.readUInt32LE(off + 20) : buf.readUInt32BE(off + 20)) & LINKTYPE_MASK;
+    this.maxCaplen = Math.max(MAX_PACKET_BYTES, Math.min(snaplen, SNAPLEN_CEILING));
+    this.interfaces.push({ linkType: this.linkType, snaplen, tsUnitsPerSec: this.nanosecond ? 1e9 : 1e6 });
+    this.headerDone = true;
+    this.need = RECORD_HEADER;
+    return true;
+  }
+}

@@ -1,0 +1,123 @@
+// The `shark filter` pipeline as a library call: entries in (NDJSON keeping
+// each raw line, or pcap/pcapng dissected on the fly), the predicate, then
+// redaction, then the sink. An entry that matches and has nothing to redact is
+// written as its original line — no JSON.stringify on the hot path.
+
+import type { Readable, Writable } from 'node:stream';
+import { ExitCode, UserError } from '../cli/errors.js';
+import type { Entry } from '../model/entry.js';
+import { LineSink } from '../output/stdout-sink.js';
+import { detectKind, inputName, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
+import { readNdjsonLines, type EntryLine } from '../pipeline/ndjson.js';
+import { createRedactor } from '../pipeline/redact.js';
+import { compileFilter, type Dialect } from './index.js';
+import { compileJsonata } from './jsonata.js';
+
+export interface RunFilterOptions {
+  inputs: string[];
+  /** A KFL1/KFL2 expression ('' matches everything). Ignored when `jsonata` is set. */
+  expr: string;
+  jsonata?: string;
+  dialect?: Dialect | 'auto';
+  /** Print only the number of matches. */
+  count?: boolean;
+  /** Keep entries that do NOT match. */
+  invert?: boolean;
+  /** Stop after this many matches. */
+  first?: number;
+  /** A bad input line is fatal (exit 3). */
+  strict?: boolean;
+  /** Extra sensitive key names or field paths. */
+  redact?: string[];
+  /** Turn redaction off. */
+  noRedact?: boolean;
+  stdout?: Writable;
+  stdin?: Readable;
+  signal?: AbortSignal;
+  /** Human-readable notes (grouping warnings, bad lines); default stderr. */
+  onWarning?: (message: string) => void;
+  /** Called when stdout's reader went away (EPIPE). */
+  onClosed?: () => void;
+  /** Dissection options for capture inputs. */
+  dissect?: Record<string, unknown>;
+  now?: number;
+}
+
+export interface RunFilterResult {
+  read: number;
+  matched: number;
+}
+
+export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult> {
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
+  let syncPredicate: ((e: Entry) => boolean) | undefined;
+  let asyncPredicate: ((e: Entry) => Promise<boolean>) | undefined;
+  let limit = opts.first;
+  let redactPaths: string[] = [];
+  if (opts.jsonata !== undefined) asyncPredicate = compileJsonata(opts.jsonata);
+  else {
+    const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
+    syncPredicate = f.predicate;
+    if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
+    redactPaths = f.redactions ?? [];
+  }
+  const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths });
+  const sink = new LineSink(opts.stdout ?? process.stdout, { onClosed: opts.onClosed });
+  const invert = opts.invert === true;
+  const result: RunFilterResult = { read: 0, matched: 0 };
+  const done = (): boolean => (limit !== undefined && result.matched >= limit) || sink.closed || opts.signal?.aborted === true;
+  if (limit === 0) return finish();
+
+  outer: for await (const batch of entryLines(opts, warn)) {
+    for (const rec of batch) {
+      result.read++;
+      const hit = (syncPredicate ? syncPredicate(rec.entry) : await asyncPredicate!(rec.entry)) !== invert;
+      if (!hit) continue;
+      result.matched++;
+      if (!opts.count) {
+        const out = redactor(rec.entry);
+        const wait = sink.write(out === rec.entry && rec.line !== undefined ? rec.line : JSON.stringify(out));
+        if (wait) await wait;
+      }
+      if (done()) break outer;
+    }
+    if (done()) break;
+  }
+  return finish();
+
+  async function finish(): Promise<RunFilterResult> {
+    if (opts.count) sink.write(String(result.matched));
+    await sink.flush();
+    return result;
+  }
+}
+
+/** Entries with their raw lines from every input in turn: NDJSON as read, captures dissected. */
+async function* entryLines(opts: RunFilterOptions, warn: (m: string) => void): AsyncGenerator<EntryLine[]> {
+  const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
+  for (const path of list) {
+    if (opts.signal?.aborted) return;
+    const stream = openInput(path, opts.stdin);
+    const name = inputName(path);
+    try {
+      const { head, rest } = await sniff(stream);
+      const kind = detectKind(head);
+      if (kind === 'empty') continue;
+      const iterable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => rest };
+      if (kind === 'ndjson') {
+        yield* readNdjsonLines(iterable, name, { strict: opts.strict, onBadLine: warn, prefix: head });
+      } else {
+        const { dissectStream } = await import('../pipeline/dissect-stream.js');
+        const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect };
+        for await (const entries of dissectStream(head, iterable, name, sourceOpts)) {
+          yield entries.map((entry) => ({ entry }));
+        }
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${name}: no such file`, ExitCode.USAGE);
+      throw err;
+    } finally {
+      if (stream !== opts.stdin) stream.destroy();
+    }
+  }
+}

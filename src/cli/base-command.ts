@@ -2,7 +2,11 @@
 // codes, stack traces only with DEBUG, Ctrl-C that finishes (first) or stops
 // (second), and stdout closing (`| head`) treated as a normal end.
 
-import { Command } from '@oclif/core';
+import { Command, Interfaces } from '@oclif/core';
+
+// oclif's parser output shapes (not exported from its public index).
+type FlagOutput = { [name: string]: any };
+type ArgOutput = { [name: string]: any };
 import { ExitCode, UserError, isEpipe } from './errors.js';
 
 export abstract class SharkCommand extends Command {
@@ -37,6 +41,20 @@ export abstract class SharkCommand extends Command {
     // Let Node exit naturally when nothing else is pending, but never hang on a
     // stray handle (a capture socket, a watch): exit explicitly.
     process.exit(code);
+  }
+
+  /**
+   * oclif reads a piped stdin as the first missing argument (for 10 ms, through
+   * readline), which would swallow the head of a capture or entry stream piped
+   * into shark. Every shark argument opts out of that.
+   */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const input = options ?? (this.constructor as unknown as Interfaces.Input<F, B, A>);
+    for (const arg of Object.values(input.args ?? {})) (arg as { ignoreStdin?: boolean }).ignoreStdin = true;
+    return super.parse(input, argv);
   }
 
   /** Call when stdout's reader closed: stop producing, exit 0. */

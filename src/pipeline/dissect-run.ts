@@ -42,6 +42,7 @@ export async function runDissect(opts: DissectRunOptions): Promise<DissectRunRes
     for await (const batch of readEntries(opts.inputs, {
       signal: opts.signal,
       onWarning: opts.onWarning,
+      refuseUnknown: true,
       dissect: engineOptions as Record<string, unknown>,
     })) {
       for (let e of batch) {
@@ -73,6 +74,7 @@ async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {
       const { head, rest } = await sniff(stream);
       const kind = detectKind(head);
       if (kind === 'empty') continue;
+      if (kind === 'unknown') throw new UserError(`${name}: not a pcap/pcapng capture`, 3);
       if (kind === 'ndjson') throw new UserError(`${name}: --packets needs a pcap/pcapng capture, not entries`);
       const summarizer = new PacketSummarizer();
       const reader = openCapture(head, { [Symbol.asyncIterator]: () => rest }, name);

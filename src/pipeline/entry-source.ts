@@ -5,7 +5,7 @@
 
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { UserError, ExitCode } from '../cli/errors.js';
+import { UserError, ExitCode, InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { readNdjson } from './ndjson.js';
 
@@ -20,6 +20,8 @@ export interface EntrySourceOptions {
   dissect?: Record<string, unknown>;
   /** Injected stdin (tests). */
   stdin?: Readable;
+  /** Input must be a capture or entries: refuse anything else instead of skipping its lines. */
+  refuseUnknown?: boolean;
 }
 
 /** Name of an input for messages. */
@@ -49,7 +51,7 @@ export async function sniff(stream: Readable): Promise<{ head: Buffer; rest: Asy
   }
 }
 
-export type InputKind = 'pcap' | 'pcapng' | 'ndjson' | 'empty';
+export type InputKind = 'pcap' | 'pcapng' | 'ndjson' | 'unknown' | 'empty';
 
 /** Decide what a stream holds from its first bytes. */
 export function detectKind(head: Buffer): InputKind {
@@ -58,6 +60,10 @@ export function detectKind(head: Buffer): InputKind {
     const m = head.readUInt32LE(0);
     if (m === 0x0a0d0d0a) return 'pcapng';
     if (m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1) return 'pcap';
+  }
+  for (const byte of head) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x7b /* { */ ? 'ndjson' : 'unknown';
   }
   return 'ndjson';
 }
@@ -69,6 +75,10 @@ function iterable(it: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
 /** Entries from every input in turn, in batches. */
 export async function* readEntries(inputs: string[], opts: EntrySourceOptions = {}): AsyncGenerator<Entry[]> {
   const list = inputs.length === 0 ? ['-'] : inputs;
+  const stdin = opts.stdin ?? process.stdin;
+  if (list.includes('-') && (stdin as { isTTY?: boolean }).isTTY) {
+    throw new UserError('no input: give a file, or pipe a capture or entries into stdin', ExitCode.USAGE);
+  }
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   for (const path of list) {
     if (opts.signal?.aborted) return;
@@ -77,7 +87,12 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     const { head, rest } = await sniff(stream);
     const kind = detectKind(head);
     if (kind === 'empty') continue;
-    if (kind === 'ndjson') {
+    if (kind === 'unknown' && opts.refuseUnknown) {
+      stream.destroy();
+      const start = JSON.stringify(head.subarray(0, 8).toString('latin1'));
+      throw new InputError(name, 'at byte 0', `not a pcap/pcapng capture or NDJSON entries (starts with ${start})`);
+    }
+    if (kind === 'ndjson' || kind === 'unknown') {
       for await (const batch of readNdjson(iterable(rest), name, { strict: opts.strict, onBadLine: warn, prefix: head })) {
         yield batch;
         if (opts.signal?.aborted) break;

@@ -115,9 +115,21 @@ async function* readLines<T>(
     }
   };
 
-  if (opts.prefix && opts.prefix.length > 0) yield* feed(opts.prefix);
+  // What a chunk completed is handed on at once: on a live pipe (`tap | stats`)
+  // the next chunk may be seconds away. Files come in large chunks, so batches stay large.
+  const flushPartial = function* (): Generator<T[]> {
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  };
+  if (opts.prefix && opts.prefix.length > 0) {
+    yield* feed(opts.prefix);
+    yield* flushPartial();
+  }
   for await (const chunk of stream) {
     yield* feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    yield* flushPartial();
   }
   if (oversized) {
     lineNo++;

@@ -23,6 +23,8 @@ export interface SeriesOptions extends RotationOptions {
   header?: () => Buffer;
   /** Buffered bytes that force a write. */
   flushBytes?: number;
+  /** Turns a run of whole records into the bytes written (gzip: one member per run). */
+  encodeUnit?: (records: Buffer) => Buffer;
 }
 
 export interface SeriesFile extends FinishedFile {
@@ -44,8 +46,7 @@ export class FileSeries {
   private written = 0;
   private firstTime: number | undefined;
   private lastTime: number | undefined;
-  /** Told whenever a file was finished (the recorder rotates companion series). */
-  onRotate?: (index: number) => void;
+  private lastFlush = 0;
 
   constructor(private readonly opts: SeriesOptions) {}
 
@@ -82,8 +83,7 @@ export class FileSeries {
     return false;
   }
 
-  /** Open the next file now (companion series follow their leader this way). */
-  open(): void {
+  private open(): void {
     if (this.current) return;
     this.index++;
     const name = `${this.opts.base}-${String(this.index).padStart(5, '0')}.${this.opts.extension}`;
@@ -96,13 +96,21 @@ export class FileSeries {
     if (header && header.length > 0) this.current.write(header);
   }
 
+  /** Write what is buffered when it is big or old enough (bounds what a killed run loses). */
+  flushIfDue(nowMs: number, maxAgeMs = 1000, minBytes = 256 * 1024): void {
+    if (this.pendingBytes === 0) return;
+    if (this.pendingBytes >= minBytes || nowMs - this.lastFlush >= maxAgeMs) this.flush();
+  }
+
   /** Write buffered records as one unit (whole records or nothing). */
   flush(): void {
     if (!this.current || this.pendingBytes === 0) return;
-    const unit = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const raw = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const unit = this.opts.encodeUnit ? this.opts.encodeUnit(raw) : raw;
     const records = this.pending.length;
     this.pending = [];
     this.pendingBytes = 0;
+    this.lastFlush = Date.now();
     this.current.write(unit);
     this.written += records;
   }
@@ -112,7 +120,6 @@ export class FileSeries {
     if (!this.current) return;
     this.flush();
     this.finishCurrent();
-    this.onRotate?.(this.index);
   }
 
   /** Finish everything (the end of a recording). */

@@ -1,0 +1,473 @@
+// `shark record` as a library: one run = take the lock, finish what a killed
+// run left, apply retention, record into a new folder (rotated capture files
+// + dissected entries + manifest.json), apply retention again, release.
+// Every file is written under a temporary name and renamed when whole, so a
+// folder never holds a half file; a folder still marked INCOMPLETE is a run
+// that died, and the next run completes it.
+
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
+import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
+import type { Entry } from '../model/entry.js';
+import { packetTimeMs, type CaptureInterface, type Packet } from '../model/packet.js';
+import { openLive, type LiveCapture } from '../pipeline/capture/live.js';
+import { openCapture } from '../pipeline/capture/reader.js';
+import { detectKind, sniff } from '../pipeline/entry-source.js';
+import { readNdjson } from '../pipeline/ndjson.js';
+import { takeClusterSnapshot, type ClusterContext } from './cluster-context.js';
+import { acquireLock } from './lock.js';
+import {
+  INCOMPLETE,
+  MANIFEST,
+  MANIFEST_VERSION,
+  type IncompleteMarker,
+  type Manifest,
+  type ManifestFile,
+  type StopReason,
+} from './manifest.js';
+import { encodingFor, type CaptureEncoding } from './pcap-encoding.js';
+import { recoverAll, type RecoveryReport } from './recovery.js';
+import { applyRetention, folderStamp, listRecordings, planRetention, type RetentionPolicy } from './retention.js';
+import { FileSeries, type SeriesFile } from './rotation.js';
+import { syncDir, writeFileAtomic } from './safe-file.js';
+
+export type RecordSource =
+  | { kind: 'live'; interfaces: string[]; filter?: string; snaplen?: number; bufferSize?: number }
+  | { kind: 'stream'; stream: Readable; name: string };
+
+export interface RecordOptions extends RetentionPolicy {
+  name: string;
+  outDir: string;
+  source: RecordSource;
+  durationMs?: number;
+  maxPackets?: number;
+  /** Stop when no packet (or entry) arrived for this long. */
+  untilIdleMs?: number;
+  rotateBytes?: number;
+  rotateEveryMs?: number;
+  gzip?: boolean;
+  /** Dissect packets into entries (default true). */
+  entries?: boolean;
+  engine?: Partial<EngineOptions>;
+  command: string[];
+  /** Take a cluster snapshot for the manifest (undefined: do not). */
+  kube?: KubeConfigFlags;
+  /** The clock for folder names, manifest times and retention ages (tests inject one). */
+  now?: () => Date;
+  signal: AbortSignal;
+  /** Told once the source is open (live: capturing). */
+  onReady?: () => void;
+  /** Human notes: recovered runs, stale locks, deleted recordings. */
+  onNote?: (line: string) => void;
+}
+
+export interface RecordResult {
+  folder: string;
+  path: string;
+  manifest: Manifest;
+  recovered: RecoveryReport[];
+  removed: string[];
+  staleLockFrom?: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM']);
+
+function isDiskError(err: unknown): err is NodeJS.ErrnoException {
+  return typeof err === 'object' && err !== null && DISK_ERRORS.has((err as NodeJS.ErrnoException).code ?? '');
+}
+
+function diskErrorText(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return 'disk full';
+  if (err.code === 'EFBIG') return 'file too large for the filesystem';
+  if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
+  return `write failed (${err.code})`;
+}
+
+/** Stop signal shared by timers, limits and Ctrl-C; `reason` is the first cause. */
+class Stopper {
+  reason: StopReason | undefined;
+  private listeners: (() => void)[] = [];
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+  constructor() {
+    this.promise = new Promise((r) => (this.resolve = r));
+  }
+  stop(reason: StopReason): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.resolve();
+    for (const l of this.listeners) l();
+  }
+  onStop(l: () => void): void {
+    if (this.reason) l();
+    else this.listeners.push(l);
+  }
+}
+
+/** Iterate until the iterable ends or `stopper` fires (a stdin read may never return otherwise). */
+async function* untilStopped<T>(source: AsyncIterable<T>, stopper: Stopper): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  try {
+    while (!stopper.reason) {
+      const r = await Promise.race([it.next(), stopper.promise.then(() => 'stopped' as const)]);
+      if (r === 'stopped' || r.done) return;
+      yield r.value;
+    }
+  } finally {
+    void it.return?.()?.catch(() => {});
+  }
+}
+
+export async function record(opts: RecordOptions): Promise<RecordResult> {
+  if (!NAME.test(opts.name)) {
+    throw new UserError(`--name: '${opts.name}' may only hold letters, digits, '.', '_' and '-'`, ExitCode.USAGE);
+  }
+  const now = opts.now ?? (() => new Date());
+  try {
+    mkdirSync(opts.outDir, { recursive: true });
+  } catch (err) {
+    throw new UserError(`${opts.outDir}: cannot create the output folder (${(err as NodeJS.ErrnoException).code})`, ExitCode.OUTPUT);
+  }
+  const lock = acquireLock(opts.outDir, opts.name);
+  const note = opts.onNote ?? (() => {});
+  try {
+    if (lock.staleFrom !== undefined) note(`${lock.path}: took over the lock of a run that is gone (pid ${lock.staleFrom})`);
+    const recovered = recoverAll(opts.outDir, opts.name, now());
+    for (const r of recovered) note(describeRecovery(r));
+    const removed = applyRetention(opts.outDir, planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime()));
+    const result = await recordOnce(opts, now);
+    result.recovered = recovered;
+    result.staleLockFrom = lock.staleFrom;
+    const after = planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime(), result.folder);
+    result.removed = removed.concat(applyRetention(opts.outDir, after));
+    for (const f of result.removed) note(`removed old recording ${f} (retention)`);
+    return result;
+  } catch (err) {
+    if (isDiskError(err)) throw new UserError(`${opts.outDir}: ${diskErrorText(err)}`, ExitCode.OUTPUT);
+    throw err;
+  } finally {
+    lock.release();
+  }
+}
+
+function newFolder(outDir: string, name: string, start: Date): { folder: string; path: string } {
+  const base = `${name}-${folderStamp(start)}`;
+  for (let i = 1; ; i++) {
+    const folder = i === 1 ? base : `${base}-${i}`;
+    const path = join(outDir, folder);
+    if (existsSync(path) || existsSync(join(outDir, `.deleting-${folder}`))) continue;
+    mkdirSync(path);
+    return { folder, path };
+  }
+}
+
+interface RunState {
+  packets: number;
+  entries: number;
+  capture?: LiveCapture;
+  sourceKind: Manifest['source']['kind'];
+  captureSeries?: FileSeries;
+  entrySeries?: FileSeries;
+}
+
+async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordResult> {
+  const start = now();
+  const { folder, path } = newFolder(opts.outDir, opts.name, start);
+  const sourceInfo: Manifest['source'] =
+    opts.source.kind === 'live'
+      ? { kind: 'live', interfaces: opts.source.interfaces, ...(opts.source.filter ? { filter: opts.source.filter } : {}) }
+      : { kind: 'pcap' };
+  const marker: IncompleteMarker = { pid: process.pid, name: opts.name, start: start.toISOString(), command: opts.command, source: sourceInfo };
+  writeFileAtomic(join(path, INCOMPLETE), JSON.stringify(marker) + '\n');
+  const clusterPromise: Promise<ClusterContext> | undefined = opts.kube ? takeClusterSnapshot(opts.kube) : undefined;
+
+  const stopper = new Stopper();
+  const state: RunState = { packets: 0, entries: 0, sourceKind: sourceInfo.kind };
+  const timers: NodeJS.Timeout[] = [];
+  let idleTimer: NodeJS.Timeout | undefined;
+  const touch = () => {
+    if (opts.untilIdleMs === undefined) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => stopper.stop('idle'), opts.untilIdleMs);
+  };
+  const onAbort = () => stopper.stop('interrupted');
+  if (opts.signal.aborted) onAbort();
+  else opts.signal.addEventListener('abort', onAbort, { once: true });
+  if (opts.durationMs !== undefined) timers.push(setTimeout(() => stopper.stop('duration'), opts.durationMs));
+
+  let failure: NodeJS.ErrnoException | undefined;
+  let failedFile: string | undefined;
+  try {
+    touch();
+    await runSource(opts, path, state, stopper, touch);
+    if (!stopper.reason) stopper.stop('end-of-input');
+  } catch (err) {
+    if (!isDiskError(err)) throw err;
+    failure = err;
+    failedFile = state.captureSeries?.currentPath ?? state.entrySeries?.currentPath;
+    stopper.stop('disk-full');
+    state.capture?.close();
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    if (idleTimer) clearTimeout(idleTimer);
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+
+  // Finish the files: normally, or keeping what reached the disk whole.
+  const finished: { files: SeriesFile[]; kind: 'capture' | 'entries' }[] = [];
+  const seriesList = [
+    [state.captureSeries, 'capture'],
+    [state.entrySeries, 'entries'],
+  ] as const;
+  for (const [series, kind] of seriesList) {
+    if (!series) continue;
+    let files: SeriesFile[];
+    if (failure) files = series.salvage();
+    else {
+      try {
+        files = series.close();
+      } catch (err) {
+        if (!isDiskError(err)) throw err;
+        failure = err;
+        failedFile = series.currentPath;
+        files = series.salvage();
+      }
+    }
+    finished.push({ files, kind });
+  }
+
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    name: opts.name,
+    start: start.toISOString(),
+    end: now().toISOString(),
+    status: failure ? 'disk-full' : 'complete',
+    stopReason: failure ? 'disk-full' : stopper.reason,
+    packets: 0,
+    entries: 0,
+    source: state.sourceKind === 'live' ? sourceInfo : { kind: state.sourceKind },
+    command: opts.command,
+    files: [],
+  };
+  for (const { files, kind } of finished) {
+    for (const f of files) {
+      const isCapture = kind === 'capture';
+      const fileKind: ManifestFile['kind'] = isCapture ? (f.name.endsWith('.pcapng') ? 'pcapng' : 'pcap') : 'entries';
+      const mf: ManifestFile = { name: f.name, kind: fileKind, bytes: f.bytes, sha256: f.sha256, count: f.count };
+      if (f.firstTime !== undefined) mf.first = new Date(f.firstTime).toISOString();
+      if (f.lastTime !== undefined) mf.last = new Date(f.lastTime).toISOString();
+      manifest.files.push(mf);
+      if (isCapture) manifest.packets += f.count;
+      else manifest.entries += f.count;
+    }
+  }
+  manifest.files.sort((a, b) => a.name.localeCompare(b.name));
+  if (state.capture) {
+    const s = state.capture.stats();
+    manifest.dropped = { lost: s.lost, interface: s.ifDropped, ...(s.kernelDropped !== undefined ? { kernel: s.kernelDropped } : {}) };
+  }
+  if (clusterPromise) {
+    const ctx = await clusterPromise;
+    if ('cluster' in ctx) manifest.cluster = ctx.cluster;
+    else manifest.clusterError = ctx.clusterError;
+  }
+
+  let manifestWritten = false;
+  try {
+    writeFileAtomic(join(path, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    unlinkSync(join(path, INCOMPLETE));
+    syncDir(path);
+    manifestWritten = true;
+  } catch (err) {
+    if (!isDiskError(err)) throw err;
+    failure ??= err;
+    failedFile ??= join(path, MANIFEST);
+  }
+  if (failure) {
+    const kept = manifest.files.length;
+    const note = manifestWritten
+      ? `${kept} complete file${kept === 1 ? '' : 's'} kept, manifest written`
+      : `${kept} complete file${kept === 1 ? '' : 's'} kept; the next run completes the manifest`;
+    throw new UserError(
+      `${failedFile ?? path}: ${diskErrorText(failure)} after ${manifest.packets || state.packets} packets; ${note}`,
+      ExitCode.OUTPUT,
+    );
+  }
+  return { folder, path, manifest, recovered: [], removed: [] };
+}
+
+async function runSource(
+  opts: RecordOptions,
+  path: string,
+  state: RunState,
+  stopper: Stopper,
+  touch: () => void,
+): Promise<void> {
+  const src = opts.source;
+  if (src.kind === 'live') {
+    const capture = openLive({
+      interfaces: src.interfaces,
+      filter: src.filter,
+      snaplen: src.snaplen,
+      bufferSize: src.bufferSize,
+    });
+    state.capture = capture;
+    stopper.onStop(() => capture.close());
+    opts.onReady?.();
+    await recordPackets(opts, path, state, capture.batches(), () => capture.interfaces, stopper, touch, true);
+    return;
+  }
+  const { head, rest } = await sniff(src.stream);
+  stopper.onStop(() => src.stream.destroy());
+  const iterable = { [Symbol.asyncIterator]: () => rest };
+  const kind = detectKind(head);
+  opts.onReady?.();
+  if (kind === 'empty') return;
+  if (kind === 'unknown') {
+    throw new UserError(`${src.name}: neither a pcap/pcapng capture nor NDJSON entries at byte 0`, ExitCode.BAD_INPUT);
+  }
+  if (kind === 'ndjson') {
+    state.sourceKind = 'ndjson';
+    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: head }), stopper, touch);
+    return;
+  }
+  state.sourceKind = kind;
+  const reader = openCapture(head, iterable, src.name);
+  await recordPackets(opts, path, state, reader.batches(), () => reader.interfaces, stopper, touch, false);
+}
+
+/** Entries are their own series (`nightly-entries-00001.ndjson`), rotated by the same rules. */
+function entrySeriesFor(opts: RecordOptions, path: string): FileSeries {
+  return new FileSeries({
+    dir: path,
+    base: `${opts.name}-entries`,
+    extension: opts.gzip ? 'ndjson.gz' : 'ndjson',
+    // An empty gzip member first, so even an entry-less file is valid gzip.
+    header: opts.gzip ? () => gzipSync(Buffer.alloc(0)) : undefined,
+    encodeUnit: opts.gzip ? (b) => gzipSync(b) : undefined,
+    rotateBytes: opts.rotateBytes,
+    rotateEveryMs: opts.rotateEveryMs,
+  });
+}
+
+async function recordPackets(
+  opts: RecordOptions,
+  path: string,
+  state: RunState,
+  batches: AsyncIterable<Packet[]>,
+  interfaces: () => CaptureInterface[],
+  stopper: Stopper,
+  touch: () => void,
+  live: boolean,
+): Promise<void> {
+  let encoding: CaptureEncoding | undefined;
+  const enc = () => (encoding ??= encodingFor(interfaces()));
+  const captures = new FileSeries({
+    dir: path,
+    base: opts.name,
+    // The file extension is decided when the first file opens (pcapng interfaces are known by then).
+    get extension() {
+      return enc().extension;
+    },
+    header: () => enc().header(),
+    rotateBytes: opts.rotateBytes,
+    rotateEveryMs: opts.rotateEveryMs,
+  });
+  state.captureSeries = captures;
+  const wantEntries = opts.entries !== false;
+  const entries = wantEntries ? entrySeriesFor(opts, path) : undefined;
+  state.entrySeries = entries;
+  const limit = opts.maxPackets ?? Infinity;
+
+  const tee = async function* (): AsyncGenerator<Packet[]> {
+    const source = live ? batches : untilStopped(batches, stopper);
+    for await (let batch of source) {
+      // A live capture still drains its queue after --packets stopped it.
+      if (batch.length === 0 || state.packets >= limit) continue;
+      touch();
+      if (state.packets + batch.length >= limit) {
+        batch = batch.slice(0, limit - state.packets);
+        stopper.stop('packets');
+      }
+      for (const p of batch) captures.add(enc().record(p), packetTimeMs(p));
+      state.packets += batch.length;
+      captures.flushIfDue(Date.now());
+      yield batch;
+      if (stopper.reason && !live) return;
+    }
+  };
+
+  if (!entries) {
+    for await (const _ of tee()) void _;
+    return;
+  }
+  for await (const batch of dissectPackets(tee(), { ...opts.engine, live })) {
+    addEntries(entries, batch, state);
+    entries.flushIfDue(Date.now());
+  }
+}
+
+function addEntries(series: FileSeries, batch: Entry[], state: RunState): void {
+  for (const e of batch) {
+    series.add(Buffer.from(JSON.stringify(e) + '\n'), typeof e.timestamp === 'number' ? e.timestamp : undefined);
+  }
+  state.entries += batch.length;
+}
+
+async function recordEntries(
+  opts: RecordOptions,
+  path: string,
+  state: RunState,
+  batches: AsyncIterable<Entry[]>,
+  stopper: Stopper,
+  touch: () => void,
+): Promise<void> {
+  const series = entrySeriesFor(opts, path);
+  state.entrySeries = series;
+  const limit = opts.maxPackets ?? Infinity;
+  for await (let batch of untilStopped(batches, stopper)) {
+    touch();
+    if (state.entries + batch.length >= limit) {
+      batch = batch.slice(0, limit - state.entries);
+      stopper.stop('packets');
+    }
+    addEntries(series, batch, state);
+    series.flushIfDue(Date.now());
+  }
+}
+
+export function describeRecovery(r: RecoveryReport): string {
+  const who = r.pid ? ` (pid ${r.pid})` : '';
+  let line = `${r.folder}: completed a run that was killed${who}: ${r.files} whole files kept (${r.packets} packets, ${r.entries} entries)`;
+  if (r.salvaged.length > 0) line += `, cut back to whole records: ${r.salvaged.join(', ')}`;
+  if (r.removed.length > 0) line += `, removed (nothing whole): ${r.removed.join(', ')}`;
+  return line;
+}
+
+/** One line for cron mail. */
+export function recordSummary(r: RecordResult, elapsedMs: number): string {
+  const m = r.manifest;
+  const bytes = m.files.reduce((s, f) => s + f.bytes, 0);
+  const parts = [
+    `${r.folder}: ${m.packets} packets, ${m.entries} entries in ${m.files.length} files (${formatBytes(bytes)}), ${(elapsedMs / 1000).toFixed(1)} s, stopped: ${m.stopReason}`,
+  ];
+  if (m.dropped && ((m.dropped.kernel ?? 0) > 0 || (m.dropped.lost ?? 0) > 0)) {
+    parts.push(`dropped: ${m.dropped.kernel ?? 0} by kernel, ${m.dropped.lost ?? 0} lost`);
+  }
+  if (r.recovered.length > 0) parts.push(`recovered ${r.recovered.length} killed run${r.recovered.length === 1 ? '' : 's'}`);
+  if (r.removed.length > 0) parts.push(`removed ${r.removed.length} old recording${r.removed.length === 1 ? '' : 's'}`);
+  if (m.clusterError) parts.push(`no cluster snapshot (${m.clusterError})`);
+  return parts.join('; ');
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1e3) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}

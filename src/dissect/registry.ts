@@ -3,9 +3,14 @@
 
 import type { CallRecord, ProtocolDissector } from './api.js';
 import { http2 } from './protocols/http2.js';
+import { http1 } from './protocols/http1.js';
+import { dns, dnsTcp } from './protocols/dns.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
+  http1,
+  dns,
+  dnsTcp,
 ];
 
 export function tcpDissectors(): ProtocolDissector[] {

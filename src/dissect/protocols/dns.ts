@@ -1,0 +1,598 @@
+// DNS (RFC 1035 and successors) over UDP and over TCP (2-byte length prefix,
+// RFC 7766); mDNS (5353) and LLMNR (5355) share the wire format. Queries and
+// responses pair by message id within a conversation; a response without its
+// query is still emitted. Names follow compression pointers with loop and
+// length protection, so crafted packets become "malformed" marks.
+import type {
+  CallRecord,
+  ConnectionContext,
+  Direction,
+  Probe,
+  ProtocolDissector,
+  TcpStreamParser,
+  UdpDatagramParser,
+} from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { truncate } from './util/text.js';
+
+/** Records kept per section; more are counted in a warning. */
+const MAX_RECORDS = 100;
+/** Queries waiting for an answer per conversation. */
+const MAX_PENDING = 1024;
+/** Compression pointers followed per name before calling it a loop. */
+const MAX_POINTERS = 64;
+
+const TYPE_NAMES: Record<number, string> = {
+  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 17: 'RP',
+  18: 'AFSDB', 24: 'SIG', 25: 'KEY', 28: 'AAAA', 29: 'LOC', 33: 'SRV', 35: 'NAPTR', 36: 'KX', 37: 'CERT',
+  39: 'DNAME', 41: 'OPT', 42: 'APL', 43: 'DS', 44: 'SSHFP', 45: 'IPSECKEY', 46: 'RRSIG', 47: 'NSEC',
+  48: 'DNSKEY', 49: 'DHCID', 50: 'NSEC3', 51: 'NSEC3PARAM', 52: 'TLSA', 53: 'SMIMEA', 55: 'HIP',
+  59: 'CDS', 60: 'CDNSKEY', 61: 'OPENPGPKEY', 62: 'CSYNC', 63: 'ZONEMD', 64: 'SVCB', 65: 'HTTPS',
+  99: 'SPF', 249: 'TKEY', 250: 'TSIG', 251: 'IXFR', 252: 'AXFR', 253: 'MAILB', 254: 'MAILA', 255: 'ANY',
+  256: 'URI', 257: 'CAA',
+};
+
+const CLASS_NAMES: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 254: 'NONE', 255: 'ANY' };
+
+const RCODE_NAMES: Record<number, string> = {
+  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN',
+  7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE', 11: 'DSOTYPENI', 16: 'BADVERS', 17: 'BADKEY',
+  18: 'BADTIME', 19: 'BADMODE', 20: 'BADNAME', 21: 'BADALG', 22: 'BADTRUNC', 23: 'BADCOOKIE',
+};
+
+const OPCODE_NAMES: Record<number, string> = { 0: 'QUERY', 1: 'IQUERY', 2: 'STATUS', 4: 'NOTIFY', 5: 'UPDATE', 6: 'DSO' };
+
+export const typeName = (t: number): string => TYPE_NAMES[t] ?? `TYPE${t}`;
+const className = (c: number): string => CLASS_NAMES[c] ?? `CLASS${c}`;
+
+/** Thrown inside the parser only; caught in parseDnsMessage and turned into a warning. */
+class Malformed extends Error {}
+
+export interface DnsQuestion {
+  name: string;
+  type: string;
+  class: string;
+}
+
+export interface DnsRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: string;
+  [extra: string]: unknown;
+}
+
+export interface DnsMessage {
+  id: number;
+  qr: boolean;
+  opcode: number;
+  rcode: number;
+  flags: { aa: boolean; tc: boolean; rd: boolean; ra: boolean; ad: boolean; cd: boolean };
+  questions: DnsQuestion[];
+  answers: DnsRecord[];
+  authorities: DnsRecord[];
+  additionals: DnsRecord[];
+  /** Problems met while parsing; what was parsed before them is kept. */
+  warnings: string[];
+}
+
+/** Parse one DNS message; null when shorter than the 12-byte header. Never throws. */
+export function parseDnsMessage(buf: Buffer): DnsMessage | null {
+  if (buf.length < 12) return null;
+  const flags = buf.readUInt16BE(2);
+  const msg: DnsMessage = {
+    id: buf.readUInt16BE(0),
+    qr: (flags & 0x8000) !== 0,
+    opcode: (flags >> 11) & 0xf,
+    rcode: flags & 0xf,
+    flags: {
+      aa: (flags & 0x0400) !== 0,
+      tc: (flags & 0x0200) !== 0,
+      rd: (flags & 0x0100) !== 0,
+      ra: (flags & 0x0080) !== 0,
+      ad: (flags & 0x0020) !== 0,
+      cd: (flags & 0x0010) !== 0,
+    },
+    questions: [],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    warnings: [],
+  };
+  const counts = [buf.readUInt16BE(4), buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)];
+  let off = 12;
+  try {
+    for (let i = 0; i < counts[0]; i++) {
+      const [name, next] = readName(buf, off);
+      if (next + 4 > buf.length) throw new Malformed('question truncated');
+      if (msg.questions.length < MAX_RECORDS) {
+        msg.questions.push({ name, type: typeName(buf.readUInt16BE(next)), class: className(buf.readUInt16BE(next + 2) & 0x7fff) });
+      }
+      off = next + 4;
+    }
+    const sections = [msg.answers, msg.authorities, msg.additionals];
+    for (let s = 0; s < 3; s++) {
+      for (let i = 0; i < counts[s + 1]; i++) {
+        const [rr, next] = readRecord(buf, off);
+        if (sections[s].length < MAX_RECORDS) sections[s].push(rr);
+        off = next;
+      }
+    }
+    const dropped = counts.reduce((n, c) => n + Math.max(0, c - MAX_RECORDS), 0);
+    if (dropped > 0) msg.warnings.push(`truncated: ${dropped} records not kept`);
+  } catch (e) {
+    msg.warnings.push(`malformed: ${e instanceof Malformed ? e.message : 'unexpected'}`);
+  }
+  // The EDNS OPT record carries the upper 8 bits of a 12-bit rcode.
+  const opt = msg.additionals.find((r) => r.type === 'OPT');
+  if (opt && typeof opt.extendedRcode === 'number') msg.rcode |= (opt.extendedRcode as number) << 4;
+  return msg;
+}
+
+/** Read a (possibly compressed) name at `off`; returns the name and the offset after it in place. */
+function readName(buf: Buffer, off: number): [string, number] {
+  const labels: string[] = [];
+  let pos = off;
+  let end = -1; // offset after the name in place, set at the first pointer
+  let jumps = 0;
+  let length = 0;
+  // Each pointer must go strictly backwards, so a name cannot loop forever;
+  // the jump cap bounds the work on long backward chains.
+  let lowest = off;
+  while (true) {
+    if (pos >= buf.length) throw new Malformed('name truncated');
+    const len = buf[pos];
+    if (len === 0) {
+      pos += 1;
+      break;
+    }
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= buf.length) throw new Malformed('name truncated');
+      const target = ((len & 0x3f) << 8) | buf[pos + 1];
+      if (end < 0) end = pos + 2;
+      if (target >= lowest || ++jumps > MAX_POINTERS) throw new Malformed('compression loop');
+      lowest = target;
+      pos = target;
+      continue;
+    }
+    if (kind !== 0) throw new Malformed(`bad label type 0x${len.toString(16)}`);
+    if (pos + 1 + len > buf.length) throw new Malformed('name truncated');
+    length += len + 1;
+    if (length > 255) throw new Malformed('name too long');
+    labels.push(escapeLabel(buf.subarray(pos + 1, pos + 1 + len)));
+    pos += 1 + len;
+  }
+  return [labels.length === 0 ? '<Root>' : labels.join('.'), end < 0 ? pos : end];
+}
+
+function escapeLabel(b: Buffer): string {
+  let s = '';
+  for (const c of b) {
+    if (c === 0x2e) s += '\\.';
+    else if (c > 0x20 && c < 0x7f) s += String.fromCharCode(c);
+    else s += '\\' + c.toString().padStart(3, '0');
+  }
+  return s;
+}
+
+function readRecord(buf: Buffer, off: number): [DnsRecord, number] {
+  const [name, p] = readName(buf, off);
+  if (p + 10 > buf.length) throw new Malformed('record truncated');
+  const type = buf.readUInt16BE(p);
+  const cls = buf.readUInt16BE(p + 2);
+  const ttl = buf.readUInt32BE(p + 4);
+  const rdlen = buf.readUInt16BE(p + 8);
+  const start = p + 10;
+  if (start + rdlen > buf.length) throw new Malformed(`${typeName(type)} data truncated`);
+  const rr: DnsRecord = { name, type: typeName(type), class: type === 41 ? '' : className(cls & 0x7fff), ttl, data: '' };
+  decodeRdata(rr, buf, start, rdlen, type, cls, ttl);
+  return [rr, start + rdlen];
+}
+
+/** Fill rr.data (a presentation-format string) and a few structured fields per type. */
+function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, type: number, cls: number, ttl: number): void {
+  const rd = buf.subarray(start, start + len);
+  const need = (n: number): void => {
+    if (len < n) throw new Malformed(`${rr.type} data too short`);
+  };
+  const nameAt = (o: number): [string, number] => readName(buf, start + o);
+  switch (type) {
+    case 1:
+      need(4);
+      rr.data = `${rd[0]}.${rd[1]}.${rd[2]}.${rd[3]}`;
+      return;
+    case 28:
+      need(16);
+      rr.data = ipv6(rd);
+      return;
+    case 2:
+    case 5:
+    case 12:
+    case 39:
+      rr.data = nameAt(0)[0];
+      return;
+    case 15: {
+      need(3);
+      const [host] = nameAt(2);
+      rr.preference = rd.readUInt16BE(0);
+      rr.data = `${rd.readUInt16BE(0)} ${host}`;
+      return;
+    }
+    case 16:
+    case 99: {
+      const parts: string[] = [];
+      let o = 0;
+      while (o < len) {
+        const n = rd[o];
+        if (o + 1 + n > len) throw new Malformed('TXT string truncated');
+        parts.push(rd.subarray(o + 1, o + 1 + n).toString('utf8'));
+        o += 1 + n;
+      }
+      rr.data = truncate(parts.join(''), 1024);
+      return;
+    }
+    case 33: {
+      need(7);
+      const [target] = nameAt(6);
+      rr.data = `${rd.readUInt16BE(0)} ${rd.readUInt16BE(2)} ${rd.readUInt16BE(4)} ${target}`;
+      return;
+    }
+    case 6: {
+      const [mname, p1] = nameAt(0);
+      const [rname, p2] = readName(buf, p1);
+      if (p2 + 20 > start + len) throw new Malformed('SOA data truncated');
+      const nums = [0, 4, 8, 12, 16].map((k) => buf.readUInt32BE(p2 + k));
+      rr.data = `${mname} ${rname} ${nums.join(' ')}`;
+      return;
+    }
+    case 41: {
+      // EDNS(0): class is the UDP payload size, TTL holds extended rcode, version, DO bit.
+      rr.udpPayloadSize = cls;
+      rr.extendedRcode = ttl >>> 24;
+      rr.ednsVersion = (ttl >>> 16) & 0xff;
+      rr.do = (ttl & 0x8000) !== 0;
+      const options: { code: number; data: string }[] = [];
+      let o = 0;
+      while (o + 4 <= len && options.length < 32) {
+        const code = rd.readUInt16BE(o);
+        const olen = rd.readUInt16BE(o + 2);
+        if (o + 4 + olen > len) throw new Malformed('EDNS option truncated');
+        options.push({ code, data: truncate(rd.subarray(o + 4, o + 4 + olen).toString('hex'), 128) });
+        o += 4 + olen;
+      }
+      rr.options = options;
+      rr.data = `udp=${cls} version=${rr.ednsVersion}${rr.do ? ' do' : ''}${options.length ? ' options=' + options.map((x) => x.code).join(',') : ''}`;
+      return;
+    }
+    case 257: {
+      need(2);
+      const tagLen = rd[1];
+      if (2 + tagLen > len) throw new Malformed('CAA tag truncated');
+      rr.data = `${rd[0]} ${rd.subarray(2, 2 + tagLen).toString('latin1')} "${rd.subarray(2 + tagLen).toString('utf8')}"`;
+      return;
+    }
+    case 43:
+    case 59:
+      need(4);
+      rr.data = `${rd.readUInt16BE(0)} ${rd[2]} ${rd[3]} ${hex(rd.subarray(4))}`;
+      return;
+    case 48:
+    case 60:
+      need(4);
+      rr.data = `${rd.readUInt16BE(0)} ${rd[2]} ${rd[3]} (key ${len - 4} bytes)`;
+      return;
+    case 46: {
+      need(18);
+      const [signer] = nameAt(18);
+      rr.data = `${typeName(rd.readUInt16BE(0))} ${rd[2]} ${rd[3]} ${rd.readUInt32BE(4)} ${rd.readUInt32BE(8)} ${rd.readUInt32BE(12)} ${rd.readUInt16BE(16)} ${signer}`;
+      return;
+    }
+    case 47: {
+      const [next, p] = nameAt(0);
+      rr.data = `${next} ${typeBitmap(buf.subarray(p, start + len)).join(' ')}`;
+      return;
+    }
+    default:
+      // SVCB/HTTPS, NSEC3, TLSA and the rest: hex is enough to see what was there.
+      rr.data = hex(rd);
+  }
+}
+
+function hex(b: Buffer): string {
+  return truncate(b.toString('hex'), 256);
+}
+
+function ipv6(b: Buffer): string {
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(b.readUInt16BE(i));
+  // RFC 5952: compress the longest run (length ≥ 2) of zero words.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const h = words.map((w) => w.toString(16));
+  if (best < 0) return h.join(':');
+  return `${h.slice(0, best).join(':')}::${h.slice(best + bestLen).join(':')}`;
+}
+
+function typeBitmap(b: Buffer): string[] {
+  const types: string[] = [];
+  let o = 0;
+  while (o + 2 <= b.length && types.length < 64) {
+    const win = b[o];
+    const n = b[o + 1];
+    if (n < 1 || n > 32 || o + 2 + n > b.length) throw new Malformed('NSEC type bitmap');
+    for (let i = 0; i < n; i++) {
+      for (let bit = 0; bit < 8; bit++) if (b[o + 2 + i] & (0x80 >> bit)) types.push(typeName(win * 256 + i * 8 + bit));
+    }
+    o += 2 + n;
+  }
+  return types;
+}
+
+function requestRecord(m: DnsMessage): Record<string, any> {
+  return {
+    id: m.id,
+    opcode: m.opcode,
+    opcodeName: OPCODE_NAMES[m.opcode] ?? `OPCODE${m.opcode}`,
+    flags: { rd: m.flags.rd, ad: m.flags.ad, cd: m.flags.cd },
+    questions: m.questions,
+    ...(m.additionals.length > 0 ? { additionals: m.additionals } : {}),
+  };
+}
+
+function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, any> {
+  return {
+    id: m.id,
+    rcode: m.rcode,
+    rcodeName: RCODE_NAMES[m.rcode] ?? `RCODE${m.rcode}`,
+    flags: { aa: m.flags.aa, tc: m.flags.tc, rd: m.flags.rd, ra: m.flags.ra, ad: m.flags.ad, cd: m.flags.cd },
+    // The questions are the query's; they are repeated only when the query was not seen.
+    ...(withQuestions ? { questions: m.questions } : {}),
+    answers: m.answers,
+    authorities: m.authorities,
+    additionals: m.additionals,
+  };
+}
+
+/** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */
+function summarize(q: DnsMessage | null, r: DnsMessage | null): string {
+  const question = (q ?? r)?.questions[0];
+  const left = question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[(q ?? r)!.opcode] ?? 'DNS'} (no question)`;
+  if (!r) return `${left} → unanswered`;
+  if (r.rcode !== 0) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
+  if (r.answers.length === 0) return `${left} → (no answer)`;
+  const wanted = question ? r.answers.filter((a) => a.type === question.type) : [];
+  const shown = (wanted.length > 0 ? wanted : r.answers).map((a) => a.data);
+  return `${left} → ${truncate(shown.slice(0, 3).join(', ') + (shown.length > 3 ? ` (+${shown.length - 3})` : ''), 200)}`;
+}
+
+interface PendingQuery {
+  msg: DnsMessage;
+  time: number;
+  frame: number;
+  size: number;
+}
+
+/** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
+class DnsPairing {
+  private readonly pending = new Map<number, PendingQuery>();
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onMessage(_dir: Direction, payload: Buffer): void {
+    const msg = parseDnsMessage(payload);
+    if (msg === null) {
+      this.ctx.count('dns.malformed');
+      return;
+    }
+    if (msg.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('dns.malformed');
+    if (!msg.qr) {
+      const previous = this.pending.get(msg.id);
+      if (previous) {
+        // A retransmitted query (or an id reused early): the older one stays unanswered.
+        this.pending.delete(msg.id);
+        this.emit(previous, null, 'retransmitted');
+      }
+      if (this.pending.size >= MAX_PENDING) {
+        this.ctx.count('dns.pending-overflow');
+        const [oldestId, oldest] = this.pending.entries().next().value as [number, PendingQuery];
+        this.pending.delete(oldestId);
+        this.emit(oldest, null);
+      }
+      this.pending.set(msg.id, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
+      return;
+    }
+    const query = this.pending.get(msg.id);
+    if (query) this.pending.delete(msg.id);
+    this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
+  }
+
+  tick(nowMs: number, timeoutMs: number): void {
+    for (const [id, p] of this.pending) {
+      if (nowMs - p.time <= timeoutMs) continue;
+      this.pending.delete(id);
+      this.emit(p, null);
+    }
+  }
+
+  end(): void {
+    for (const p of this.pending.values()) this.emit(p, null);
+    this.pending.clear();
+  }
+
+  private emit(q: PendingQuery | null, r: PendingQuery | null, extraWarning?: string): void {
+    const warnings = [...(q?.msg.warnings ?? []), ...(r?.msg.warnings ?? [])];
+    if (!r) warnings.push('unanswered');
+    if (extraWarning) warnings.push(extraWarning);
+    const first = (q ?? r)!;
+    const call: CallRecord = {
+      protocol: 'dns',
+      request: q ? requestRecord(q.msg) : null,
+      response: r ? responseRecord(r.msg, q === null) : null,
+      requestTime: first.time,
+      requestFrame: first.frame,
+      requestSize: q?.size ?? 0,
+      responseSize: r?.size ?? 0,
+      error: r === null || r.msg.rcode !== 0,
+      summary: summarize(q?.msg ?? null, r?.msg ?? null),
+    };
+    if (r) {
+      call.responseTime = r.time;
+      call.responseFrame = r.frame;
+    }
+    if (warnings.length > 0) call.warnings = [...new Set(warnings)];
+    this.ctx.emit(call);
+  }
+}
+
+class DnsUdpParser implements UdpDatagramParser {
+  private readonly pairing: DnsPairing;
+  constructor(ctx: ConnectionContext) {
+    this.pairing = new DnsPairing(ctx);
+  }
+  onDatagram(dir: Direction, payload: Buffer): void {
+    this.pairing.onMessage(dir, payload);
+  }
+  onTick(nowMs: number, timeoutMs: number): void {
+    this.pairing.tick(nowMs, timeoutMs);
+  }
+  onEnd(): void {
+    this.pairing.end();
+  }
+}
+
+/** DNS over TCP: each message is preceded by its 2-byte length. */
+class DnsTcpParser implements TcpStreamParser {
+  private readonly pairing: DnsPairing;
+  private readonly queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  private readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+
+  constructor(private readonly ctx: ConnectionContext) {
+    this.pairing = new DnsPairing(ctx);
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.dead[dir]) return;
+    const q = this.queues[dir];
+    q.push(data);
+    while (q.length >= 2) {
+      const len = (q.at(0) << 8) | q.at(1);
+      if (len < 12) {
+        // Shorter than a header: the framing is not DNS (or lost); stop reading this side.
+        this.ctx.count('dns.malformed');
+        this.giveUp(dir);
+        return;
+      }
+      if (q.length < 2 + len) return;
+      q.consume(2);
+      const msg = q.take(len);
+      this.pairing.onMessage(dir, msg);
+    }
+  }
+
+  onGap(dir: Direction): void {
+    // Without the length prefix the message boundaries are gone.
+    this.ctx.count('dns.gap');
+    this.giveUp(dir);
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    this.pairing.tick(nowMs, timeoutMs);
+  }
+
+  onEnd(): void {
+    for (const dir of ['c2s', 's2c'] as const) {
+      if (this.queues[dir].length > 0) this.ctx.count('dns.truncated');
+      this.queues[dir].clear();
+    }
+    this.pairing.end();
+  }
+
+  private giveUp(dir: Direction): void {
+    this.dead[dir] = true;
+    this.queues[dir].clear();
+  }
+}
+
+/**
+ * Probe: a plausible header (opcode 0..6, at most a few hundred records, a
+ * question for queries). Off the DNS ports only the stricter form passes.
+ * For TCP the caller strips nothing: the 2-byte length comes first.
+ */
+export function probeDns(data: Buffer, portMatch: boolean, tcp: boolean): Probe {
+  const off = tcp ? 2 : 0;
+  if (data.length < off + 12) return tcp && data.length > 0 ? 'need-more' : false;
+  if (tcp) {
+    const len = data.readUInt16BE(0);
+    if (len < 12) return false;
+  }
+  const flags = data.readUInt16BE(off + 2);
+  const qr = (flags & 0x8000) !== 0;
+  const opcode = (flags >> 11) & 0xf;
+  if (opcode > 6 || opcode === 3) return false;
+  const qd = data.readUInt16BE(off + 4);
+  const an = data.readUInt16BE(off + 6);
+  const ns = data.readUInt16BE(off + 8);
+  const ar = data.readUInt16BE(off + 10);
+  if (qd > 16 || an > 512 || ns > 512 || ar > 512) return false;
+  if (!portMatch) {
+    // Off-port: demand the usual shape (one question, a sane first label, no Z bit).
+    if (qd !== 1 || (flags & 0x0040) !== 0) return false;
+    const l = data[off + 12];
+    if (l === undefined || l === 0 || l > 63) return false;
+    if (!qr && (an !== 0 || ns !== 0)) return false;
+  }
+  return qr ? 'response' : 'request';
+}
+
+export const dns: ProtocolDissector = {
+  name: 'dns',
+  transport: 'udp',
+  ports: [53, 5353, 5355],
+  priority: 10,
+  reference: 'https://www.rfc-editor.org/rfc/rfc1035',
+  probe(data, portMatch) {
+    try {
+      return probeDns(data, portMatch, false);
+    } catch {
+      return false;
+    }
+  },
+  createUdpParser(ctx) {
+    return new DnsUdpParser(ctx);
+  },
+};
+
+/** The same protocol over TCP (zone transfers, large answers, DNS-over-TCP resolvers). */
+export const dnsTcp: ProtocolDissector = {
+  name: 'dns',
+  transport: 'tcp',
+  ports: [53, 5353],
+  priority: 10,
+  reference: 'https://www.rfc-editor.org/rfc/rfc7766',
+  probe(data, portMatch) {
+    try {
+      // Off port 53, TCP bytes that happen to parse as DNS are too likely; require the port.
+      return portMatch ? probeDns(data, true, true) : false;
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new DnsTcpParser(ctx);
+  },
+};

@@ -1,0 +1,654 @@
+// HTTP/1.0 and HTTP/1.1 (RFC 9112): request/response heads, Content-Length,
+// chunked and read-until-close bodies, keep-alive and pipelining (a FIFO of
+// requests waiting for their response, as Zeek's HTTP analyzer keeps), 1xx
+// interim responses, Upgrade/CONNECT hand-off. One call per request/response.
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { BodyCollector, renderBody } from './util/body.js';
+import { printable, truncate } from './util/text.js';
+
+/** A head larger than this is not HTTP we can use: give up on the direction. */
+const MAX_HEAD_BYTES = 256 * 1024;
+/** Headers kept per message; the rest are counted in a warning. */
+const MAX_HEADERS = 200;
+/** A chunk-size or trailer line longer than this is garbage. */
+const MAX_LINE = 4096;
+/** Requests waiting for a response; beyond this the oldest is emitted unanswered. */
+const MAX_PENDING = 256;
+
+const KNOWN_METHODS = new Set([
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT',
+  'MKACTIVITY', 'CHECKOUT', 'MERGE', 'M-SEARCH', 'NOTIFY', 'SUBSCRIBE', 'UNSUBSCRIBE',
+  'PURGE', 'LINK', 'UNLINK', 'BIND', 'REBIND', 'UNBIND', 'ACL', 'MKCALENDAR', 'QUERY',
+]);
+
+const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) +(\S+) +HTTP\/(\d)\.(\d) *$/;
+const STATUS_LINE = /^HTTP\/(\d)\.(\d) +(\d{3})(?: (.*))?$/;
+
+type Headers = Record<string, string | string[]>;
+
+interface Head {
+  kind: 'request' | 'response';
+  method: string;
+  target: string;
+  status: number;
+  statusText: string;
+  version: string;
+  headers: Headers;
+  warnings: string[];
+}
+
+/** A message being read in one direction. */
+interface Message {
+  head: Head;
+  startTime: number;
+  startFrame: number;
+  wireSize: number;
+  body: BodyCollector;
+  warnings: string[];
+}
+
+interface PendingRequest {
+  record: Record<string, any>;
+  method: string;
+  time: number;
+  frame: number;
+  size: number;
+  warnings: string[];
+}
+
+type BodyState = 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close';
+
+/** Probe: a request line `METHOD SP target SP HTTP/1.x` or a status line `HTTP/1.x NNN`. */
+export function probeHttp1(data: Buffer, portMatch: boolean): Probe {
+  if (data.length === 0) return 'need-more';
+  const lineEnd = data.indexOf(0x0a);
+  const line = data.subarray(0, lineEnd < 0 ? Math.min(data.length, 8192) : lineEnd).toString('latin1').replace(/\r$/, '');
+  if (line.startsWith('HTTP/1.')) {
+    if (/^HTTP\/1\.\d \d{3}/.test(line)) return 'response';
+    return lineEnd < 0 && line.length < 12 ? 'need-more' : false;
+  }
+  if (lineEnd < 0 && 'HTTP/1.'.startsWith(line)) return 'need-more';
+  const sp = line.indexOf(' ');
+  const method = sp < 0 ? line : line.slice(0, sp);
+  if (!TOKEN_CHAR.test(method)) return false;
+  if (lineEnd < 0) {
+    // Incomplete line: only a known method (or a prefix of one) keeps us interested.
+    if (sp < 0) return [...KNOWN_METHODS].some((m) => m.startsWith(method)) && method.length <= 12 ? 'need-more' : false;
+    if (!KNOWN_METHODS.has(method) && !portMatch) return false;
+    return line.length < 8192 ? 'need-more' : false;
+  }
+  const m = REQUEST_LINE.exec(line);
+  if (!m || m[3] !== '1') return false;
+  // Any token is a method in HTTP, but a known one is needed off the HTTP ports.
+  return KNOWN_METHODS.has(m[1]) || portMatch ? 'request' : false;
+}
+
+export class Http1Parser implements TcpStreamParser {
+  /** Set when the connection switched protocols (e.g. 'h2c', 'websocket', 'tunnel'); no more HTTP/1 after that. */
+  upgradedTo: string | null = null;
+  private readonly halves: Record<Direction, HalfStream>;
+  private readonly pending: PendingRequest[] = [];
+  /** True once we learned the engine's client is really the server. */
+  private reversed = false;
+  private sawFirstLine = false;
+
+  constructor(private readonly ctx: ConnectionContext) {
+    this.halves = {
+      c2s: new HalfStream(ctx, 'c2s', this),
+      s2c: new HalfStream(ctx, 's2c', this),
+    };
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    this.halves[dir].push(data);
+  }
+
+  onGap(dir: Direction, length: number): void {
+    this.halves[dir].gap(length);
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
+      this.emitUnanswered(this.pending.shift()!);
+    }
+  }
+
+  onEnd(_reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    this.halves.c2s.end();
+    this.halves.s2c.end();
+    for (const p of this.pending.splice(0)) this.emitUnanswered(p);
+  }
+
+  /** Called by a half when its first start line shows which side is which. */
+  noteFirstLine(dir: Direction, kind: 'request' | 'response'): void {
+    if (this.sawFirstLine) return;
+    this.sawFirstLine = true;
+    if ((dir === 'c2s') !== (kind === 'request')) this.reversed = true;
+  }
+
+  /** Requests travel the client's way; a half reading requests is the "request side". */
+  isRequestSide(dir: Direction): boolean {
+    return (dir === 'c2s') !== this.reversed;
+  }
+
+  /** Method of the request the next response answers (HEAD and CONNECT change framing). */
+  nextRequestMethod(): string | undefined {
+    return this.pending[0]?.method;
+  }
+
+  requestDone(msg: Message, rendered: Record<string, any>): void {
+    if (this.pending.length >= MAX_PENDING) {
+      this.ctx.count('http.pending-overflow');
+      this.emitUnanswered(this.pending.shift()!);
+    }
+    this.pending.push({
+      record: rendered,
+      method: msg.head.method,
+      time: msg.startTime,
+      frame: msg.startFrame,
+      size: msg.wireSize,
+      warnings: msg.warnings,
+    });
+  }
+
+  responseDone(msg: Message, response: Record<string, any>): void {
+    const req = this.pending.shift();
+    const status = msg.head.status;
+    const warnings = [...(req?.warnings ?? []), ...msg.warnings];
+    const call: CallRecord = {
+      protocol: 'http',
+      request: req?.record ?? null,
+      response,
+      requestTime: req?.time ?? msg.startTime,
+      responseTime: this.ctx.now,
+      requestFrame: req?.frame ?? msg.startFrame,
+      responseFrame: this.ctx.frame,
+      requestSize: req?.size ?? 0,
+      responseSize: msg.wireSize,
+      error: status >= 500,
+      summary: req ? `${req.method} ${summaryPath(req.record)} → ${status}` : `(no request) → ${status}`,
+    };
+    if (warnings.length > 0) call.warnings = [...new Set(warnings)];
+    if (this.reversed) call.reversed = true;
+    this.ctx.emit(call);
+  }
+
+  /** The connection stops being HTTP/1: pending calls are flushed, the rest of the bytes are ignored. */
+  switchProtocols(to: string): void {
+    this.upgradedTo = to;
+    this.ctx.count(`http.upgrade.${to}`);
+    this.halves.c2s.stop();
+    this.halves.s2c.stop();
+  }
+
+  private emitUnanswered(p: PendingRequest): void {
+    const call: CallRecord = {
+      protocol: 'http',
+      request: p.record,
+      response: null,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: 0,
+      error: true,
+      summary: `${p.method} ${summaryPath(p.record)} → unanswered`,
+      warnings: [...new Set([...p.warnings, 'unanswered'])],
+    };
+    if (this.reversed) call.reversed = true;
+    this.ctx.emit(call);
+  }
+}
+
+function summaryPath(req: Record<string, any>): string {
+  return truncate(String(req.path ?? ''), 120);
+}
+
+/** Reads HTTP messages from one direction's byte stream. */
+class HalfStream {
+  private readonly queue = new ByteQueue();
+  private msg: Message | null = null;
+  private bodyState: BodyState = 'length';
+  private remaining = 0;
+  /** Where the search for the end of the head resumes (bytes before it were searched). */
+  private scanFrom = 0;
+  /** Ignore everything (gave up, or the protocol switched). */
+  private stopped = false;
+  /** After a gap in a head: drop bytes until a line looks like a start line. */
+  private resync = false;
+  private pendingGapWarning = false;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly dir: Direction,
+    private readonly conn: Http1Parser,
+  ) {}
+
+  push(data: Buffer): void {
+    if (this.stopped) return;
+    this.queue.push(data);
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.clear();
+    this.msg = null;
+  }
+
+  gap(length: number): void {
+    if (this.stopped) return;
+    this.ctx.count('http.gap');
+    if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length < this.remaining) {
+      // Lost bytes inside a body of known size: the framing survives.
+      this.msg.warnings.push('gap');
+      this.msg.body.size += length;
+      this.msg.wireSize += length;
+      this.remaining -= length;
+      return;
+    }
+    if (this.msg && this.bodyState === 'close') {
+      this.msg.warnings.push('gap');
+      this.msg.body.size += length;
+      return;
+    }
+    // Framing is lost: finish what we have (marked) and look for the next start line.
+    if (this.msg) {
+      this.msg.warnings.push('gap');
+      this.finishMessage();
+    }
+    this.queue.clear();
+    this.scanFrom = 0;
+    this.resync = true;
+    this.pendingGapWarning = true;
+  }
+
+  end(): void {
+    if (this.stopped) return;
+    if (this.msg) {
+      if (this.bodyState !== 'close') this.msg.warnings.push('truncated');
+      this.finishMessage();
+    } else if (this.queue.length > 0 && !this.resync) {
+      // A head cut by the end of the capture: keep what it says.
+      const raw = this.queue.peek(Math.min(this.queue.length, MAX_HEAD_BYTES));
+      if (raw.indexOf(0x0a) > 0) {
+        this.startMessage(raw, raw.length, ['truncated']);
+        if (this.msg) this.finishMessage();
+      }
+    }
+    this.queue.clear();
+  }
+
+  private pump(): void {
+    // Each pass consumes bytes or returns, so the loop ends.
+    while (!this.stopped && this.queue.length > 0) {
+      if (this.resync && !this.findStartLine()) return;
+      if (this.msg === null) {
+        if (!this.readHead()) return;
+      } else if (!this.readBody()) return;
+    }
+  }
+
+  /** Drop bytes up to the next line that starts like an HTTP start line. */
+  private findStartLine(): boolean {
+    const buf = this.queue.peek();
+    let i = 0;
+    while (i < buf.length) {
+      if (looksLikeStartLine(buf.subarray(i, i + 16))) {
+        this.queue.consume(i);
+        this.resync = false;
+        return true;
+      }
+      const nl = buf.indexOf(0x0a, i);
+      if (nl < 0) break;
+      i = nl + 1;
+    }
+    // Keep a partial last line: it may become a start line with more bytes.
+    const lastNl = buf.lastIndexOf(0x0a);
+    this.queue.consume(lastNl < 0 ? (buf.length > 64 ? buf.length : 0) : lastNl + 1);
+    return false;
+  }
+
+  private readHead(): boolean {
+    // Blank lines between messages are allowed (RFC 9112 §2.2).
+    while (this.queue.length > 0 && (this.queue.at(0) === 0x0d || this.queue.at(0) === 0x0a)) this.queue.consume(1);
+    if (this.queue.length === 0) return false;
+    const from = Math.max(0, this.scanFrom - 3);
+    const crlf = this.queue.indexOf('\n\r\n', from, MAX_HEAD_BYTES + 3);
+    const lf = this.queue.indexOf('\n\n', from, MAX_HEAD_BYTES + 2);
+    const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
+    if (ends.length === 0) {
+      this.scanFrom = this.queue.length;
+      if (this.queue.length > MAX_HEAD_BYTES) {
+        this.ctx.count('http.head-too-large');
+        this.giveUp();
+      }
+      return false;
+    }
+    const headLen = Math.min(...ends);
+    this.scanFrom = 0;
+    const raw = this.queue.peek(headLen);
+    this.startMessage(raw, headLen, []);
+    this.queue.consume(headLen);
+    if (this.msg && this.bodyState === 'length' && this.remaining === 0) this.finishMessage();
+    return true;
+  }
+
+  private giveUp(): void {
+    this.stopped = true;
+    this.queue.clear();
+  }
+
+  /** Parse a head and set up body framing; `raw` is only valid during this call. */
+  private startMessage(raw: Buffer, wireSize: number, warnings: string[]): void {
+    const expectRequest = this.conn.isRequestSide(this.dir);
+    const head = parseHead(raw, expectRequest);
+    this.conn.noteFirstLine(this.dir, head.kind);
+    if (head.warnings.length > 0) this.ctx.count('http.malformed');
+    const msgWarnings = [...warnings, ...head.warnings];
+    if (this.pendingGapWarning) {
+      msgWarnings.push('gap');
+      this.pendingGapWarning = false;
+    }
+    this.msg = {
+      head,
+      startTime: this.ctx.now,
+      startFrame: this.ctx.frame,
+      wireSize,
+      body: new BodyCollector(this.ctx.options.noBodies ? 0 : this.ctx.options.maxBody),
+      warnings: msgWarnings,
+    };
+    this.setFraming(head);
+  }
+
+  private setFraming(head: Head): void {
+    const te = headerValue(head.headers, 'transfer-encoding')?.toLowerCase();
+    const cl = headerValue(head.headers, 'content-length');
+    this.bodyState = 'length';
+    this.remaining = 0;
+    if (head.kind === 'response') {
+      const method = this.conn.nextRequestMethod();
+      const s = head.status;
+      if ((s >= 100 && s < 200) || s === 204 || s === 304 || method === 'HEAD') return;
+      if (method === 'CONNECT' && s >= 200 && s < 300) return;
+    }
+    if (te !== undefined && /(^|,)\s*chunked\s*$/.test(te)) {
+      this.bodyState = 'chunk-size';
+      return;
+    }
+    if (cl !== undefined) {
+      const n = /^\s*\d{1,15}\s*$/.test(cl) ? Number(cl) : NaN;
+      if (Number.isFinite(n)) {
+        this.remaining = n;
+        return;
+      }
+      this.msg!.warnings.push('malformed: content-length');
+      this.ctx.count('http.malformed');
+    }
+    // A response without length reads until the connection closes; a request has no body.
+    if (head.kind === 'response') this.bodyState = 'close';
+  }
+
+  /** Consume body bytes; false when more input is needed. */
+  private readBody(): boolean {
+    const msg = this.msg!;
+    switch (this.bodyState) {
+      case 'length': {
+        const n = Math.min(this.remaining, this.queue.length);
+        msg.body.add(this.queue.take(n));
+        msg.wireSize += n;
+        this.remaining -= n;
+        if (this.remaining > 0) return false;
+        this.finishMessage();
+        return true;
+      }
+      case 'close': {
+        const n = this.queue.length;
+        msg.body.add(this.queue.take(n));
+        msg.wireSize += n;
+        return false;
+      }
+      case 'chunk-size': {
+        const line = this.takeLine();
+        if (line === null) return false;
+        const m = /^\s*([0-9a-fA-F]{1,12})\s*(;.*)?$/.exec(line);
+        if (!m) {
+          msg.warnings.push('malformed: chunk size');
+          this.ctx.count('http.malformed');
+          this.finishMessage();
+          this.resync = true;
+          return true;
+        }
+        this.remaining = parseInt(m[1], 16);
+        this.bodyState = this.remaining === 0 ? 'trailers' : 'chunk-data';
+        return true;
+      }
+      case 'chunk-data': {
+        const n = Math.min(this.remaining, this.queue.length);
+        msg.body.add(this.queue.take(n));
+        msg.wireSize += n;
+        this.remaining -= n;
+        if (this.remaining > 0) return false;
+        this.bodyState = 'chunk-crlf';
+        return true;
+      }
+      case 'chunk-crlf': {
+        const line = this.takeLine();
+        if (line === null) return false;
+        if (line !== '') msg.warnings.push('malformed: chunk end');
+        this.bodyState = 'chunk-size';
+        return true;
+      }
+      case 'trailers': {
+        const line = this.takeLine();
+        if (line === null) return false;
+        if (line === '') this.finishMessage();
+        return true;
+      }
+    }
+  }
+
+  /** One CRLF- or LF-terminated line (without the terminator), or null when incomplete. */
+  private takeLine(): string | null {
+    const nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    if (nl < 0) {
+      if (this.queue.length >= MAX_LINE) {
+        this.msg!.warnings.push('malformed: line too long');
+        this.ctx.count('http.malformed');
+        this.finishMessage();
+        this.giveUp();
+      }
+      return null;
+    }
+    const line = this.queue.peek(nl + 1).toString('latin1');
+    this.queue.consume(nl + 1);
+    this.msg!.wireSize += nl + 1;
+    return line.replace(/\r?\n$/, '');
+  }
+
+  private finishMessage(): void {
+    const msg = this.msg!;
+    this.msg = null;
+    this.bodyState = 'length';
+    this.remaining = 0;
+    const head = msg.head;
+    const rendered = renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
+    if (rendered.warning) msg.warnings.push(rendered.warning);
+    const bodyFields: Record<string, any> = { bodySize: rendered.bodySize };
+    if (rendered.body !== undefined) bodyFields.body = rendered.body;
+    if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
+    if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;
+    if (head.kind === 'request') {
+      this.conn.requestDone(msg, requestRecord(head, bodyFields));
+      return;
+    }
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+      // Interim (100 Continue, 103 Early Hints): the final response follows.
+      this.ctx.count('http.interim');
+      return;
+    }
+    const response = responseRecord(head, bodyFields);
+    const method = this.conn.nextRequestMethod();
+    let switchTo: string | null = null;
+    if (head.status === 101) {
+      switchTo = (headerValue(head.headers, 'upgrade') ?? 'unknown').toLowerCase().split(',')[0].trim() || 'unknown';
+      response.upgrade = switchTo;
+    } else if (method === 'CONNECT' && head.status >= 200 && head.status < 300) {
+      switchTo = 'tunnel';
+      response.upgrade = 'tunnel';
+    }
+    this.conn.responseDone(msg, response);
+    if (switchTo !== null) this.conn.switchProtocols(switchTo);
+  }
+}
+
+function looksLikeStartLine(b: Buffer): boolean {
+  const s = b.toString('latin1');
+  if (s.startsWith('HTTP/1.')) return true;
+  const sp = s.indexOf(' ');
+  return sp > 0 && KNOWN_METHODS.has(s.slice(0, sp));
+}
+
+/** Parse a head (start line + header fields) leniently: problems become warnings. */
+export function parseHead(raw: Buffer, expectRequest: boolean): Head {
+  const text = raw.toString('latin1');
+  const lines = text.split(/\r?\n/);
+  const start = lines[0] ?? '';
+  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
+  const sm = STATUS_LINE.exec(start);
+  const rm = sm ? null : REQUEST_LINE.exec(start);
+  if (sm) {
+    head.kind = 'response';
+    head.version = `HTTP/${sm[1]}.${sm[2]}`;
+    head.status = Number(sm[3]);
+    head.statusText = sm[4] ?? '';
+  } else if (rm) {
+    head.kind = 'request';
+    head.method = rm[1];
+    head.target = rm[2];
+    head.version = `HTTP/${rm[3]}.${rm[4]}`;
+  } else if (expectRequest) {
+    // Junk request line (scanners send "OPTIONS", "OPTIONSHTTP/1.1" …): keep what is there.
+    const parts = start.trim().split(/ +/);
+    head.method = printable(Buffer.from(parts[0] ?? '', 'latin1'), 32);
+    head.target = parts.length >= 2 ? printable(Buffer.from(parts[1], 'latin1'), 2048) : '';
+    const v = /HTTP\/\d\.\d$/.exec(start);
+    head.version = v ? v[0] : '';
+    head.warnings.push(`malformed: request line "${printable(Buffer.from(start, 'latin1'), 64)}"`);
+  } else {
+    head.warnings.push(`malformed: status line "${printable(Buffer.from(start, 'latin1'), 64)}"`);
+  }
+  let count = 0;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === '') continue;
+    if ((line[0] === ' ' || line[0] === '\t') && count > 0) continue; // obsolete folding: ignored
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      if (!head.warnings.some((w) => w.startsWith('malformed: header'))) head.warnings.push('malformed: header line');
+      continue;
+    }
+    if (++count > MAX_HEADERS) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    // Header values are bytes; most are ASCII, UTF-8 is the common non-ASCII case.
+    const value = Buffer.from(line.slice(colon + 1).trim(), 'latin1').toString('utf8');
+    addHeader(head.headers, name, value);
+  }
+  if (count > MAX_HEADERS) head.warnings.push(`truncated: ${count - MAX_HEADERS} headers dropped`);
+  return head;
+}
+
+function addHeader(headers: Headers, name: string, value: string): void {
+  const prev = headers[name];
+  if (name === 'set-cookie') {
+    headers[name] = Array.isArray(prev) ? [...prev, value] : [value];
+  } else if (prev === undefined) {
+    headers[name] = value;
+  } else {
+    headers[name] = `${prev as string}, ${value}`;
+  }
+}
+
+function headerValue(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function requestRecord(head: Head, body: Record<string, any>): Record<string, any> {
+  const { path, query } = splitTarget(head.target);
+  const rec: Record<string, any> = {
+    method: head.method,
+    path,
+    url: head.target,
+    httpVersion: head.version,
+    headers: head.headers,
+    query,
+    host: headerValue(head.headers, 'host') ?? '',
+    ...body,
+  };
+  return rec;
+}
+
+function responseRecord(head: Head, body: Record<string, any>): Record<string, any> {
+  return {
+    status: head.status,
+    statusText: head.statusText,
+    httpVersion: head.version,
+    headers: head.headers,
+    contentType: headerValue(head.headers, 'content-type') ?? '',
+    ...body,
+  };
+}
+
+/** Path and query parameters of a request target (origin-form or absolute-form). */
+export function splitTarget(target: string): { path: string; query: Record<string, string | string[]> } {
+  let rest = target;
+  const abs = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(rest);
+  if (abs) rest = rest.slice(abs[0].length) || '/';
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const q = rest.indexOf('?');
+  const path = q < 0 ? rest : rest.slice(0, q);
+  const query: Record<string, string | string[]> = {};
+  if (q >= 0) {
+    let count = 0;
+    for (const part of rest.slice(q + 1).split('&')) {
+      if (part === '' || ++count > MAX_HEADERS) continue;
+      const eq = part.indexOf('=');
+      const key = safeDecode(eq < 0 ? part : part.slice(0, eq));
+      const value = eq < 0 ? '' : safeDecode(part.slice(eq + 1));
+      const prev = query[key];
+      if (prev === undefined) query[key] = value;
+      else query[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+    }
+  }
+  return { path, query };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+export const http1: ProtocolDissector = {
+  name: 'http',
+  transport: 'tcp',
+  ports: [80, 8080, 8000, 8008, 8081, 8888, 3000, 5000, 9080],
+  priority: 10,
+  reference: 'https://www.rfc-editor.org/rfc/rfc9112',
+  probe(data, portMatch) {
+    try {
+      return probeHttp1(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new Http1Parser(ctx);
+  },
+};

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCapture } from '../../src/pipeline/capture/reader.js';
-import type { Packet } from '../../src/model/packet.js';
+import type { CaptureInterface, Packet } from '../../src/model/packet.js';
 import { sharedCaptures } from '../helpers/paths.js';
 
 export interface TsharkResult {
@@ -56,6 +56,7 @@ export async function* chunked(buf: Buffer, size: number): AsyncGenerator<Buffer
 
 export interface ReadResult {
   packets: Packet[];
+  interfaces: CaptureInterface[];
   error?: Error;
   format: string;
 }
@@ -68,9 +69,9 @@ export async function readCapture(path: string, chunk = 1 << 20, headBytes = chu
   try {
     for await (const batch of reader.batches()) packets.push(...batch);
   } catch (error) {
-    return { packets, error: error as Error, format: reader.format };
+    return { packets, error: error as Error, format: reader.format, interfaces: reader.interfaces };
   }
-  return { packets, format: reader.format };
+  return { packets, format: reader.format, interfaces: reader.interfaces };
 }
 
 export function sharedPath(name: string): string {

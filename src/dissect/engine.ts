@@ -111,6 +111,10 @@ class TcpConnection {
   ctx: MutableContext;
   lastSeen: number;
   ended = false;
+  /** Both FINs seen: the next packet (the last ACK) ends the connection. */
+  closing = false;
+  /** Sequence number of the client's SYN, to tell a retransmitted SYN from port reuse. */
+  synSeq: number | undefined;
 
   constructor(
     readonly key: string,
@@ -363,28 +367,34 @@ export class DissectionEngine {
       }
       this.tombstones.delete(key);
       conn = this.openTcp(key, ip, sport, dport, senderIsA, flags, now, frame);
-    } else if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.totals.packets[0] + conn.totals.packets[1] > 2 && conn.halves[senderIsA ? 0 : 1].delivered > 0) {
-      // Port reuse: a new connection on the same 4-tuple.
+    } else if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.synSeq !== undefined && conn.synSeq !== seq) {
+      // Port reuse: a new connection on the same 4-tuple (a retransmitted SYN keeps its sequence number).
       this.endTcp(conn, 'fin');
       conn = this.openTcp(key, ip, sport, dport, senderIsA, flags, now, frame);
     }
+    if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.synSeq === undefined) conn.synSeq = seq;
     const side = senderIsA ? 0 : 1;
-    const t = conn.totals;
-    t.packets[side]++;
-    t.bytes[side] += payload.length;
-    t.lastTime = now;
-    t.lastFrame = frame;
+    countPacket(conn.totals, side, payload.length, now, frame);
     conn.lastSeen = now;
     conn.ctx.now = now;
     conn.ctx.frame = frame;
     if (flags & TCP_RST) {
-      t.reset = true;
+      conn.totals.reset = true;
       this.endTcp(conn, 'rst');
+      return;
+    }
+    if (conn.closing) {
+      // The last ACK after both FINs: counted, then the connection is done.
+      this.endTcp(conn, 'fin');
       return;
     }
     if (flags & TCP_ACK) conn.halves[1 - side].ackHint(ack);
     conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload);
-    if (conn.halves[0].finished && conn.halves[1].finished) this.endTcp(conn, 'fin');
+    if (conn.halves[0].finished && conn.halves[1].finished) {
+      // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
+      if (flags & TCP_FIN) conn.closing = true;
+      else this.endTcp(conn, 'fin');
+    }
   }
 
   private openTcp(
@@ -512,11 +522,7 @@ export class DissectionEngine {
     let conv = this.udp.get(key);
     const side = senderIsA ? 0 : 1;
     if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
-    const t = conv.totals;
-    t.packets[side]++;
-    t.bytes[side] += payload.length;
-    t.lastTime = now;
-    t.lastFrame = frame;
+    countPacket(conv.totals, side, payload.length, now, frame);
     conv.lastSeen = now;
     conv.ctx.now = now;
     conv.ctx.frame = frame;
@@ -613,6 +619,12 @@ export class DissectionEngine {
     const timeout = this.options.requestTimeoutMs;
     for (const conn of [...this.tcp.values()]) {
       conn.ctx.now = now;
+      if (conn.closing) {
+        this.endTcp(conn, 'fin');
+        continue;
+      }
+      // Still undecided after a request timeout: it is nothing we know.
+      if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
       conn.parser?.onTick?.(now, timeout);
       if (now - conn.lastSeen > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
     }
@@ -658,6 +670,17 @@ export class DissectionEngine {
     if (call.warnings && call.warnings.length > 0) entry.warnings = call.warnings;
     this.count(`entries.${call.protocol}`);
     this.reorder.add(entry);
+  }
+}
+
+function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {
+  t.packets[side]++;
+  t.bytes[side] += bytes;
+  t.lastTime = now;
+  t.lastFrame = frame;
+  if (t.intervalTime === undefined) {
+    t.intervalTime = now;
+    t.intervalFrame = frame;
   }
 }
 

@@ -1,9 +1,12 @@
-// Traffic no dissector claimed still becomes an entry: one per TCP connection
-// or UDP conversation, with packets and bytes each way, so nothing on the wire
-// is invisible (like tshark's conversation table, one line per flow).
+// Traffic no dissector claimed still becomes entries, so nothing on the wire
+// is invisible: one entry per TCP connection or UDP conversation with packets
+// and bytes each way — split into intervals of the request timeout for
+// long-lived flows, so a connection that lasts an hour shows up while it lasts
+// and entries stay in time order (like Hubble's periodic flow records).
 
-import type { CallRecord, ConnectionContext, Direction, TcpStreamParser, UdpDatagramParser } from '../api.js';
+import type { CallRecord, ConnectionContext, TcpStreamParser, UdpDatagramParser } from '../api.js';
 
+/** Per-flow counters the engine keeps up to date as packets arrive. */
 export interface FlowTotals {
   packets: [number, number];
   bytes: [number, number];
@@ -14,6 +17,9 @@ export interface FlowTotals {
   reset: boolean;
   /** Side index (0/1) of the client in `packets`/`bytes`. */
   clientSide: number;
+  /** Time and frame of the first packet not yet reported (undefined: none since the last report). */
+  intervalTime?: number;
+  intervalFrame?: number;
 }
 
 function human(n: number): string {
@@ -22,42 +28,72 @@ function human(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-function flowCall(protocol: 'tcp' | 'udp', t: FlowTotals, reason: string): CallRecord {
-  const c = t.clientSide;
-  const s = 1 - c;
-  const req = { packets: t.packets[c], bytes: t.bytes[c] };
-  const res = { packets: t.packets[s], bytes: t.bytes[s], end: reason };
-  return {
-    protocol,
-    request: req,
-    response: t.packets[s] > 0 || protocol === 'tcp' ? res : null,
-    requestTime: t.firstTime,
-    responseTime: t.lastTime,
-    requestFrame: t.firstFrame,
-    responseFrame: t.lastFrame,
-    requestSize: t.bytes[c],
-    responseSize: t.bytes[s],
-    error: t.reset,
-    summary: `${protocol.toUpperCase()} ${human(t.bytes[c])} → ${human(t.bytes[s])}${t.reset ? ' [RST]' : ''}`,
-  };
+/** Reports a flow's traffic since the previous report. */
+class FlowReporter {
+  private reported = { packets: [0, 0], bytes: [0, 0] };
+
+  constructor(
+    private readonly protocol: 'tcp' | 'udp',
+    private readonly ctx: ConnectionContext,
+    private readonly totals: () => FlowTotals,
+  ) {}
+
+  tick(now: number, timeoutMs: number): void {
+    const t = this.totals();
+    if (t.intervalTime !== undefined && now - t.intervalTime >= timeoutMs) this.report('active');
+  }
+
+  end(reason: string): void {
+    const t = this.totals();
+    if (t.intervalTime !== undefined || (t.packets[0] + t.packets[1] === 0 && this.protocol === 'tcp')) this.report(reason);
+  }
+
+  private report(reason: string): void {
+    const t = this.totals();
+    const c = t.clientSide;
+    const s = 1 - c;
+    const pk = (i: number) => t.packets[i] - this.reported.packets[i];
+    const by = (i: number) => t.bytes[i] - this.reported.bytes[i];
+    const req = { packets: pk(c), bytes: by(c) };
+    const res = { packets: pk(s), bytes: by(s), end: reason };
+    const start = t.intervalTime ?? t.firstTime;
+    const call: CallRecord = {
+      protocol: this.protocol,
+      request: req,
+      response: res.packets > 0 || this.protocol === 'tcp' ? res : null,
+      requestTime: start,
+      responseTime: t.lastTime,
+      requestFrame: t.intervalFrame ?? t.firstFrame,
+      responseFrame: t.lastFrame,
+      requestSize: req.bytes,
+      responseSize: res.bytes,
+      error: t.reset && reason === 'rst',
+      summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}`,
+    };
+    this.reported = { packets: [...t.packets], bytes: [...t.bytes] };
+    t.intervalTime = undefined;
+    t.intervalFrame = undefined;
+    this.ctx.emit(call);
+  }
 }
 
-/** TCP connection of unknown protocol: counted by the engine, emitted once at the end. */
+/** TCP connection of unknown protocol. */
 export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTotals): TcpStreamParser {
+  const reporter = new FlowReporter('tcp', ctx, totals);
   return {
-    onData(_dir: Direction, _data: Buffer) {},
+    onData() {},
     onGap() {},
-    onEnd(reason) {
-      ctx.emit(flowCall('tcp', totals(), reason));
-    },
+    onTick: (now, timeout) => reporter.tick(now, timeout),
+    onEnd: (reason) => reporter.end(reason),
   };
 }
 
+/** UDP conversation of unknown protocol. */
 export function createUdpFallback(ctx: ConnectionContext, totals: () => FlowTotals): UdpDatagramParser {
+  const reporter = new FlowReporter('udp', ctx, totals);
   return {
     onDatagram() {},
-    onEnd(reason) {
-      ctx.emit(flowCall('udp', totals(), reason));
-    },
+    onTick: (now, timeout) => reporter.tick(now, timeout),
+    onEnd: (reason) => reporter.end(reason),
   };
 }

@@ -1,0 +1,556 @@
+// MySQL/MariaDB client/server protocol: the handshake (server version, user,
+// database; TLS upgrade noted, then the connection is left alone), commands
+// (COM_QUERY text, prepared statements, …) and their replies: OK (affected
+// rows), ERR (code, SQLSTATE, message) and result sets (columns, row count).
+// Spec: https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html
+
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { truncate } from './util/text.js';
+
+const CLIENT_CONNECT_WITH_DB = 0x8;
+const CLIENT_PROTOCOL_41 = 0x200;
+const CLIENT_SSL = 0x800;
+const CLIENT_SECURE_CONNECTION = 0x8000;
+const CLIENT_PLUGIN_AUTH = 0x80000;
+const CLIENT_PLUGIN_AUTH_LENENC = 0x200000;
+const SERVER_MORE_RESULTS_EXISTS = 0x0008;
+
+const MAX_PACKET_KEPT = 1024 * 1024;
+const MAX_QUERY_TEXT = 16 * 1024;
+const MAX_COLUMNS_SHOWN = 64;
+const MAX_PENDING = 1000;
+const MAX_STATEMENTS = 1000;
+
+const COMMANDS: Record<number, string> = {
+  0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST',
+  0x05: 'COM_CREATE_DB', 0x06: 'COM_DROP_DB', 0x07: 'COM_REFRESH', 0x08: 'COM_SHUTDOWN', 0x09: 'COM_STATISTICS',
+  0x0a: 'COM_PROCESS_INFO', 0x0c: 'COM_PROCESS_KILL', 0x0d: 'COM_DEBUG', 0x0e: 'COM_PING', 0x11: 'COM_CHANGE_USER',
+  0x12: 'COM_BINLOG_DUMP', 0x16: 'COM_STMT_PREPARE', 0x17: 'COM_STMT_EXECUTE', 0x18: 'COM_STMT_SEND_LONG_DATA',
+  0x19: 'COM_STMT_CLOSE', 0x1a: 'COM_STMT_RESET', 0x1b: 'COM_SET_OPTION', 0x1c: 'COM_STMT_FETCH',
+  0x1f: 'COM_RESET_CONNECTION',
+};
+/** Commands the server does not answer. */
+const NO_REPLY = new Set([0x01, 0x18, 0x19]);
+
+const SQL_START = /^\s*(\/\*.*?\*\/\s*)*(select|insert|update|delete|replace|set|show|create|drop|alter|begin|commit|rollback|start|use|call|with|explain|describe|desc|grant|truncate|lock|unlock|load|flush|kill|analyze|optimize|savepoint|release|do|prepare|execute|deallocate|handler|help)\b/i;
+
+// ---------------------------------------------------------------- probing
+
+export function probeMysql(data: Buffer, portMatch: boolean): Probe {
+  if (data.length < 5) return data.length > 0 && portMatch ? 'need-more' : false;
+  const len = data.readUIntLE(0, 3);
+  const seq = data[3];
+  if (len === 0) return false;
+  // Server greeting: protocol 10, a version string like "8.0.36" or "5.5.5-10.11.6-MariaDB".
+  if (seq === 0 && data[4] === 0x0a && len >= 20 && len < 1024) {
+    const end = data.indexOf(0, 5);
+    const version = data.toString('latin1', 5, end < 0 ? Math.min(data.length, 5 + 40) : end);
+    if (/^\d+\.\d+/.test(version)) return 'response';
+  }
+  // Mid-connection: a command packet (sequence 0) whose text reads as SQL.
+  if (seq === 0 && (data[4] === 0x03 || data[4] === 0x16) && len < 1 << 24) {
+    const text = data.toString('latin1', 5, Math.min(data.length, 5 + 64));
+    if (SQL_START.test(text)) return 'request';
+  }
+  if (portMatch && seq === 0 && len === 1 && data.length === 5 && (data[4] === 0x0e || data[4] === 0x01)) return 'request';
+  return false;
+}
+
+// ---------------------------------------------------------------- parsing
+
+interface Call {
+  request: Record<string, any> | null;
+  command: number;
+  requestTime: number;
+  requestFrame: number;
+  requestSize: number;
+  response: Record<string, any> | null;
+  responseSize: number;
+  responseTime?: number;
+  responseFrame?: number;
+  warnings: string[];
+  /** Result-set reading state. */
+  phase: 'first' | 'columns' | 'afterColumns' | 'rows' | 'prepareParams' | 'prepareColumns' | 'auth';
+  remaining: number;
+  prepare?: { columns: number; params: number };
+}
+
+class MysqlParser implements TcpStreamParser {
+  private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  private pending: Call[] = [];
+  private handshake: Call | null = null;
+  private serverVersion = '';
+  private serverCaps = 0;
+  private clientCaps = 0;
+  private sawGreeting = false;
+  private encrypted = false;
+  private dead = false;
+  private statements = new Map<number, string>();
+  private session: { user?: string; database?: string } = {};
+  /** Reassembly of packets split at 16 MB (kept up to MAX_PACKET_KEPT). */
+  private partial: Record<Direction, Buffer[] | null> = { c2s: null, s2c: null };
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.dead || this.encrypted) return;
+    try {
+      this.queues[dir].push(data);
+      this.drain(dir);
+    } catch {
+      this.ctx.count('mysql.internal');
+      this.dead = true;
+    }
+  }
+
+  onGap(_dir: Direction, length: number): void {
+    this.ctx.count('mysql.gap', length);
+    for (const c of this.pending) c.warnings.push('gap');
+    this.flush();
+    this.dead = true;
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    while (this.pending.length > 0 && this.pending[0].response === null && nowMs - this.pending[0].requestTime > timeoutMs) {
+      this.emit(this.pending.shift()!, ['unanswered']);
+    }
+  }
+
+  onEnd(): void {
+    this.flush();
+  }
+
+  private flush(): void {
+    for (const c of this.pending.splice(0)) this.emit(c, [c.response ? 'truncated' : 'unanswered']);
+  }
+
+  private drain(dir: Direction): void {
+    const q = this.queues[dir];
+    while (!this.dead && !this.encrypted && q.length >= 4) {
+      const head = q.peek(4);
+      const len = head.readUIntLE(0, 3);
+      const seq = head[3];
+      if (q.length < 4 + Math.min(len, MAX_PACKET_KEPT) && len <= MAX_PACKET_KEPT) return;
+      let payload: Buffer;
+      if (len > MAX_PACKET_KEPT) {
+        // Keep the head of a huge packet (enough for any header) and count the rest.
+        if (q.length < 4 + len) {
+          if (q.length > 4 + MAX_PACKET_KEPT) {
+            this.ctx.count('mysql.huge_packet');
+            this.dead = true; // rare (blobs over 1 MB); not worth a skip state
+          }
+          return;
+        }
+        payload = q.take(4 + len).subarray(4);
+      } else payload = q.take(4 + len).subarray(4);
+      // Packets of exactly 0xffffff bytes continue in the next packet.
+      if (len === 0xffffff) {
+        (this.partial[dir] ??= []).push(payload.subarray(0, 1024));
+        continue;
+      }
+      if (this.partial[dir]) {
+        payload = Buffer.concat([...this.partial[dir]!, payload]);
+        this.partial[dir] = null;
+      }
+      if (dir === 'c2s') this.onClientPacket(seq, payload, len + 4);
+      else this.onServerPacket(seq, payload, len + 4);
+    }
+  }
+
+  // -------------------------------------------------------------- client
+
+  private onClientPacket(seq: number, p: Buffer, size: number): void {
+    if (this.handshake && this.handshake.phase === 'auth' && seq !== 0) {
+      if (this.handshake.request === null) this.onHandshakeResponse(this.handshake, p, size);
+      else this.handshake.requestSize += size; // auth switch / more data replies
+      return;
+    }
+    if (seq !== 0 || p.length === 0) {
+      const c = this.pending.at(-1);
+      if (c) c.requestSize += size; // e.g. LOCAL INFILE data
+      return;
+    }
+    const command = p[0];
+    const name = COMMANDS[command] ?? `COM_0x${command.toString(16)}`;
+    const request: Record<string, any> = { command: name, ...this.sessionFields() };
+    switch (command) {
+      case 0x03:
+      case 0x16:
+        request.query = truncate(p.toString('utf8', 1, Math.min(p.length, 1 + MAX_QUERY_TEXT + 1)), MAX_QUERY_TEXT);
+        break;
+      case 0x02:
+        request.database = p.toString('utf8', 1);
+        this.session.database = request.database;
+        break;
+      case 0x17:
+      case 0x19:
+      case 0x1a:
+      case 0x18: {
+        if (p.length >= 5) {
+          const id = p.readUInt32LE(1);
+          request.statementId = id;
+          const q = this.statements.get(id);
+          if (q !== undefined) request.query = q;
+          if (command === 0x19) this.statements.delete(id);
+        }
+        break;
+      }
+      case 0x04:
+        request.table = p.toString('utf8', 1, Math.max(1, p.indexOf(0, 1)));
+        break;
+      default:
+    }
+    const call = this.newCall(command, request, size);
+    if (NO_REPLY.has(command)) {
+      this.pending.splice(this.pending.indexOf(call), 1);
+      this.emit(call, []);
+    }
+  }
+
+  private newCall(command: number, request: Record<string, any> | null, size: number): Call {
+    if (this.pending.length >= MAX_PENDING) {
+      this.ctx.count('mysql.pending_overflow');
+      this.emit(this.pending.shift()!, ['unanswered']);
+    }
+    const call: Call = {
+      request,
+      command,
+      requestTime: this.ctx.now,
+      requestFrame: this.ctx.frame,
+      requestSize: size,
+      response: null,
+      responseSize: 0,
+      warnings: [],
+      phase: 'first',
+      remaining: 0,
+    };
+    this.pending.push(call);
+    return call;
+  }
+
+  private onHandshakeResponse(call: Call, p: Buffer, size: number): void {
+    call.requestSize += size;
+    call.requestTime = this.ctx.now;
+    call.requestFrame = this.ctx.frame;
+    const request: Record<string, any> = { command: 'handshake', serverVersion: this.serverVersion };
+    call.request = request;
+    if (p.length < 32) {
+      call.warnings.push('malformed: short handshake response');
+      return;
+    }
+    const caps = p.readUInt32LE(0);
+    this.clientCaps = caps;
+    if (!(caps & CLIENT_PROTOCOL_41)) {
+      request.protocol = '3.20';
+      return;
+    }
+    if (p.length === 32 && caps & CLIENT_SSL) {
+      // SSLRequest: TLS follows; the rest of the connection is opaque.
+      request.ssl = true;
+      call.response = { ssl: true };
+      call.responseTime = this.ctx.now;
+      call.responseFrame = this.ctx.frame;
+      this.pending.splice(this.pending.indexOf(call), 1);
+      this.handshake = null;
+      this.emit(call, ['encrypted: not dissected']);
+      this.encrypted = true;
+      this.ctx.count('mysql.encrypted');
+      return;
+    }
+    let pos = 32;
+    const user = cstring(p, pos);
+    request.user = user.text;
+    pos = user.next;
+    if (caps & CLIENT_PLUGIN_AUTH_LENENC) {
+      const n = lenenc(p, pos);
+      pos = n ? n.next + Number(n.value) : p.length;
+    } else if (caps & CLIENT_SECURE_CONNECTION) pos += 1 + (p[pos] ?? 0);
+    else pos = cstring(p, pos).next;
+    if (caps & CLIENT_CONNECT_WITH_DB && pos < p.length) {
+      const db = cstring(p, pos);
+      request.database = db.text;
+      pos = db.next;
+    }
+    if (caps & CLIENT_PLUGIN_AUTH && pos < p.length) request.authPlugin = cstring(p, pos).text;
+    this.session = { user: request.user, database: request.database };
+  }
+
+  private sessionFields(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.session.user !== undefined) out.user = this.session.user;
+    if (this.session.database !== undefined) out.database = this.session.database;
+    return out;
+  }
+
+  // -------------------------------------------------------------- server
+
+  private onServerPacket(seq: number, p: Buffer, size: number): void {
+    if (!this.sawGreeting && seq === 0 && p[0] === 0x0a && this.pending.length === 0) {
+      this.sawGreeting = true;
+      this.onGreeting(p, size);
+      return;
+    }
+    const call = this.pending[0] ?? this.orphan();
+    call.responseSize += size;
+    call.responseTime = this.ctx.now;
+    call.responseFrame = this.ctx.frame;
+    const res = (call.response ??= {});
+    const first = p[0];
+    if (call.phase === 'auth') {
+      if (first === 0x00) this.done(call, { ...res, type: 'ok', ...okPacket(p) });
+      else if (first === 0xff) this.done(call, { ...res, type: 'error', ...errPacket(p) });
+      else if (first === 0xfe) res.authSwitch = cstring(p, 1).text || true;
+      return;
+    }
+    switch (call.phase) {
+      case 'first': {
+        if (first === 0x00 && call.command === 0x16 && p.length >= 12) {
+          const columns = p.readUInt16LE(5);
+          const params = p.readUInt16LE(7);
+          const id = p.readUInt32LE(1);
+          res.type = 'prepared';
+          res.statementId = id;
+          res.columnCount = columns;
+          res.paramCount = params;
+          if (call.request?.query !== undefined && (this.statements.size < MAX_STATEMENTS || this.statements.has(id))) {
+            this.statements.set(id, call.request.query);
+          }
+          call.prepare = { columns, params };
+          if (params > 0) this.enter(call, 'prepareParams', params);
+          else if (columns > 0) this.enter(call, 'prepareColumns', columns);
+          else this.done(call, res);
+          return;
+        }
+        if (first === 0x00) return this.done(call, { ...res, type: 'ok', ...okPacket(p) }, okPacket(p).statusFlags);
+        if (first === 0xff) return this.done(call, { ...res, type: 'error', ...errPacket(p) });
+        if (first === 0xfe && p.length < 9) return this.done(call, { ...res, type: 'eof' });
+        if (first === 0xfb) {
+          res.type = 'local-infile';
+          res.file = p.toString('utf8', 1);
+          return;
+        }
+        if (call.command === 0x09) return this.done(call, { ...res, type: 'statistics', text: p.toString('utf8') });
+        const n = lenenc(p, 0);
+        if (!n || n.value === 0n || n.value > 4096n) {
+          call.warnings.push('malformed: unexpected reply');
+          return this.done(call, res);
+        }
+        res.type = 'resultset';
+        res.columnCount = (res.columnCount ?? 0) + Number(n.value);
+        res.columns ??= [];
+        this.enter(call, 'columns', Number(n.value));
+        return;
+      }
+      case 'columns': {
+        const name = columnName(p);
+        if (name !== null && res.columns.length < MAX_COLUMNS_SHOWN) res.columns.push(name);
+        if (--call.remaining === 0) call.phase = 'afterColumns';
+        return;
+      }
+      case 'afterColumns':
+        // Without CLIENT_DEPRECATE_EOF an EOF separates column definitions from rows.
+        call.phase = 'rows';
+        if (first === 0xfe && p.length < 9) return;
+        return this.onRow(call, res, p);
+      case 'rows':
+        return this.onRow(call, res, p);
+      case 'prepareParams':
+        if (first === 0xfe && p.length < 9) return;
+        if (--call.remaining === 0) {
+          if (call.prepare!.columns > 0) this.enter(call, 'prepareColumns', call.prepare!.columns);
+          else call.phase = 'afterColumns'; // a trailing EOF may follow
+        }
+        return;
+      case 'prepareColumns':
+        if (first === 0xfe && p.length < 9) return;
+        if (--call.remaining === 0) this.done(call, res);
+        return;
+    }
+  }
+
+  private onRow(call: Call, res: Record<string, any>, p: Buffer): void {
+    const first = p[0];
+    if (call.command === 0x16 && first === 0xfe) return this.done(call, res); // EOF after prepare params
+    if (first === 0xfe && p.length < 0xffffff) {
+      // EOF or (CLIENT_DEPRECATE_EOF) an OK with a 0xfe header ends the result set.
+      const status = p.length >= 5 && p.length < 9 ? p.readUInt16LE(3) : (okPacket(p).statusFlags ?? 0);
+      return this.finishResultSet(call, res, status);
+    }
+    if (first === 0xff) return this.done(call, { ...res, type: 'error', ...errPacket(p) });
+    res.rows = (res.rows ?? 0) + 1;
+  }
+
+  private finishResultSet(call: Call, res: Record<string, any>, status: number): void {
+    res.rows ??= 0;
+    if (status & SERVER_MORE_RESULTS_EXISTS) {
+      res.resultSets = (res.resultSets ?? 1) + 1;
+      call.phase = 'first';
+      return;
+    }
+    this.done(call, res);
+  }
+
+  private enter(call: Call, phase: Call['phase'], remaining: number): void {
+    call.phase = phase;
+    call.remaining = remaining;
+  }
+
+  private done(call: Call, res: Record<string, any>, statusFlags?: number): void {
+    call.response = res;
+    if (statusFlags !== undefined && statusFlags & SERVER_MORE_RESULTS_EXISTS && call.phase === 'first' && res.type === 'ok') {
+      res.resultSets = (res.resultSets ?? 1) + 1;
+      return; // another result follows
+    }
+    const i = this.pending.indexOf(call);
+    if (i >= 0) this.pending.splice(i, 1);
+    if (call === this.handshake) this.handshake = null;
+    this.emit(call, []);
+  }
+
+  private orphan(): Call {
+    // A reply whose command came before the capture started.
+    const call = this.newCall(-1, null, 0);
+    call.requestTime = this.ctx.now;
+    return call;
+  }
+
+  private onGreeting(p: Buffer, size: number): void {
+    const version = cstring(p, 1);
+    this.serverVersion = version.text;
+    let pos = version.next;
+    const connectionId = p.length >= pos + 4 ? p.readUInt32LE(pos) : 0;
+    pos += 4 + 8 + 1;
+    let caps = p.length >= pos + 2 ? p.readUInt16LE(pos) : 0;
+    pos += 2 + 1 + 2;
+    if (p.length >= pos + 2) caps |= p.readUInt16LE(pos) << 16;
+    this.serverCaps = caps >>> 0;
+    // The handshake call: greeting (server) → response (client) → OK/ERR (server).
+    const call = this.newCall(-2, null, 0);
+    call.phase = 'auth';
+    call.response = { serverVersion: version.text, connectionId };
+    call.responseSize = size;
+    this.handshake = call;
+  }
+
+  private emit(call: Call, warnings: string[]): void {
+    const res = call.response;
+    const all = [...call.warnings, ...warnings];
+    const record: CallRecord = {
+      protocol: 'mysql',
+      request: call.request,
+      response: res,
+      requestTime: call.requestTime,
+      requestFrame: call.requestFrame,
+      requestSize: call.requestSize,
+      responseSize: call.responseSize,
+      error: res === null ? !NO_REPLY.has(call.command) : res.type === 'error',
+      summary: summarize(call),
+    };
+    if (res) {
+      record.responseTime = call.responseTime;
+      record.responseFrame = call.responseFrame;
+    }
+    if (all.length > 0) record.warnings = [...new Set(all)];
+    this.ctx.emit(record);
+  }
+}
+
+function summarize(call: Call): string {
+  const req = call.request;
+  const res = call.response;
+  let left: string;
+  if (!req) left = call.command === -2 ? 'handshake' : '(request not captured)';
+  else if (req.command === 'handshake') left = `login user=${req.user ?? ''}${req.database ? ` db=${req.database}` : ''}`;
+  else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
+  else left = req.command;
+  if (!res) return NO_REPLY.has(call.command) ? left : `${left} → (no response)`;
+  switch (res.type) {
+    case 'ok':
+      return `${left} → OK${res.affectedRows ? ` (${res.affectedRows} rows)` : ''}`;
+    case 'error':
+      return `${left} → ERR ${res.errorCode} (${res.sqlState})`;
+    case 'resultset':
+      return `${left} → ${res.rows ?? 0} rows`;
+    case 'prepared':
+      return `${left} → prepared #${res.statementId}`;
+    default:
+      return res.ssl ? `${left} → TLS` : `${left} → ${res.type ?? 'reply'}`;
+  }
+}
+
+function cstring(buf: Buffer, pos: number): { text: string; next: number } {
+  const end = buf.indexOf(0, pos);
+  if (end < 0) return { text: buf.toString('utf8', Math.min(pos, buf.length)), next: buf.length };
+  return { text: buf.toString('utf8', pos, end), next: end + 1 };
+}
+
+function lenenc(buf: Buffer, pos: number): { value: bigint; next: number } | null {
+  if (pos >= buf.length) return null;
+  const b = buf[pos];
+  if (b < 0xfb) return { value: BigInt(b), next: pos + 1 };
+  if (b === 0xfc && pos + 3 <= buf.length) return { value: BigInt(buf.readUInt16LE(pos + 1)), next: pos + 3 };
+  if (b === 0xfd && pos + 4 <= buf.length) return { value: BigInt(buf.readUIntLE(pos + 1, 3)), next: pos + 4 };
+  if (b === 0xfe && pos + 9 <= buf.length) return { value: buf.readBigUInt64LE(pos + 1), next: pos + 9 };
+  return null;
+}
+
+function num(v: bigint): number | string {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+function okPacket(p: Buffer): { affectedRows?: number | string; lastInsertId?: number | string; statusFlags?: number; warnings?: number; info?: string } {
+  const rows = lenenc(p, 1);
+  if (!rows) return {};
+  const id = lenenc(p, rows.next);
+  if (!id) return { affectedRows: num(rows.value) };
+  const out: ReturnType<typeof okPacket> = { affectedRows: num(rows.value), lastInsertId: num(id.value) };
+  if (id.next + 4 <= p.length) {
+    out.statusFlags = p.readUInt16LE(id.next);
+    out.warnings = p.readUInt16LE(id.next + 2);
+    if (id.next + 4 < p.length) {
+      const info = p.toString('utf8', id.next + 4).replace(/^[\x00-\x1f]+/, '');
+      if (info) out.info = truncate(info, 256);
+    }
+  }
+  return out;
+}
+
+function errPacket(p: Buffer): { errorCode: number; sqlState: string; errorMessage: string } {
+  const code = p.length >= 3 ? p.readUInt16LE(1) : 0;
+  let pos = 3;
+  let sqlState = '';
+  if (p[pos] === 0x23 /* # */) {
+    sqlState = p.toString('latin1', pos + 1, pos + 6);
+    pos += 6;
+  }
+  return { errorCode: code, sqlState, errorMessage: truncate(p.toString('utf8', pos), 1024) };
+}
+
+/** Column definition 41: catalog, schema, table, org_table, name … (all lenenc strings). */
+function columnName(p: Buffer): string | null {
+  let pos = 0;
+  for (let i = 0; i < 5; i++) {
+    const n = lenenc(p, pos);
+    if (!n || n.next + Number(n.value) > p.length) return null;
+    if (i === 4) return p.toString('utf8', n.next, n.next + Number(n.value));
+    pos = n.next + Number(n.value);
+  }
+  return null;
+}
+
+export const mysql: ProtocolDissector = {
+  name: 'mysql',
+  transport: 'tcp',
+  ports: [3306],
+  priority: 30,
+  reference: 'https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html',
+  probe: (data, portMatch) => {
+    try {
+      return probeMysql(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser: (ctx) => new MysqlParser(ctx),
+};

@@ -1,0 +1,619 @@
+// PostgreSQL frontend/backend protocol v3: startup (user, database), SSL and
+// GSS encryption requests (noted, then the connection is left alone), simple
+// Query, extended query (Parse/Bind/Execute … Sync), COPY. A call runs from
+// the client's message(s) to the server's ReadyForQuery; CommandComplete tags
+// give row counts and ErrorResponse (SQLSTATE, message) marks the call an error.
+// Spec: https://www.postgresql.org/docs/current/protocol-message-formats.html
+
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { truncate } from './util/text.js';
+
+const PROTOCOL_V3 = 196608;
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+
+/** A single message larger than this is skipped unparsed, not buffered. */
+const MAX_MESSAGE = 1024 * 1024;
+const MAX_PENDING_CALLS = 1000;
+const MAX_QUERY_TEXT = 16 * 1024;
+const MAX_PARAMS_SHOWN = 32;
+const MAX_STATEMENTS = 1000;
+
+const FRONTEND_TYPES = new Set('QPBDESHCXpdcfF'.split(''));
+const BACKEND_TYPES = new Set('RSKZTDCEIN12 3ntsGHWdcAVv'.replace(/ /g, '').split(''));
+
+const AUTH_METHODS: Record<number, string> = {
+  0: 'ok', 2: 'kerberos', 3: 'cleartext', 5: 'md5', 7: 'gss', 8: 'gss-continue', 9: 'sspi', 10: 'sasl',
+  11: 'sasl-continue', 12: 'sasl-final',
+};
+
+// ---------------------------------------------------------------- probing
+
+function cstringEnd(buf: Buffer, from: number, end: number): number {
+  const i = buf.indexOf(0, from);
+  return i < 0 || i >= end ? -1 : i;
+}
+
+/** Typed messages that fill `data` (the last may be cut); true when at least one is complete and all are plausible. */
+function plausibleTyped(data: Buffer, types: Set<string>): boolean {
+  let off = 0;
+  let complete = 0;
+  while (off + 5 <= data.length) {
+    const type = String.fromCharCode(data[off]);
+    const len = data.readUInt32BE(off + 1);
+    if (!types.has(type) || len < 4 || len > MAX_MESSAGE) return false;
+    if (off + 1 + len > data.length) break;
+    complete++;
+    off += 1 + len;
+  }
+  return complete > 0;
+}
+
+export function probePostgres(data: Buffer, portMatch: boolean): Probe {
+  if (data.length < 8) return data.length > 0 && (data[0] === 0 || (portMatch && FRONTEND_TYPES.has(String.fromCharCode(data[0])))) ? 'need-more' : false;
+  const len = data.readUInt32BE(0);
+  const code = data.readUInt32BE(4);
+  if ((code === SSL_REQUEST || code === GSSENC_REQUEST) && len === 8) return 'request';
+  if (code === CANCEL_REQUEST && len === 16) return 'request';
+  if (code === PROTOCOL_V3 && len >= 9 && len <= 10000) {
+    // Parameter pairs: "user\0name\0…\0".
+    const head = data.subarray(8, Math.min(len, data.length));
+    return /^[a-z_]+\x00/.test(head.toString('latin1')) || head.length === 0 ? 'request' : false;
+  }
+  // Mid-connection: a simple query ("Q" + length + text + NUL) or a backend message run.
+  if (data[0] === 0x51 /* Q */) {
+    const qlen = data.readUInt32BE(1);
+    if (qlen >= 5 && qlen <= MAX_MESSAGE && (qlen + 1 > data.length || data[qlen] === 0)) {
+      const text = data.subarray(5, Math.min(1 + qlen - 1, data.length, 64)).toString('latin1');
+      if (/^[\s(]*[A-Za-z]/.test(text)) return 'request';
+    }
+  }
+  if (!portMatch) return false;
+  if (plausibleTyped(data, FRONTEND_TYPES) && 'PBEQ'.includes(String.fromCharCode(data[0]))) return 'request';
+  if (plausibleTyped(data, BACKEND_TYPES) && 'RTDCEZ1'.includes(String.fromCharCode(data[0]))) return 'response';
+  return false;
+}
+
+// ---------------------------------------------------------------- parsing
+
+interface Call {
+  kind: 'startup' | 'query' | 'extended' | 'function' | 'cancel';
+  request: Record<string, any>;
+  requestTime: number;
+  requestFrame: number;
+  requestSize: number;
+  /** Extended queries gather until Sync; startup and simple queries are complete at once. */
+  sealed: boolean;
+  response: Record<string, any> | null;
+  responseSize: number;
+  responseTime?: number;
+  responseFrame?: number;
+  warnings: string[];
+}
+
+class PostgresParser implements TcpStreamParser {
+  private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  /** Bytes of an oversized message still to skip, per direction. */
+  private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private clientStarted = false;
+  private awaitingEncryptionReply: Call | null = null;
+  private encrypted = false;
+  private dead = false;
+  private pending: Call[] = [];
+  private statements = new Map<string, string>();
+  private portals = new Map<string, string>();
+  private session: { user?: string; database?: string } = {};
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.dead || this.encrypted) return;
+    try {
+      if (this.skip[dir] > 0) {
+        const n = Math.min(this.skip[dir], data.length);
+        this.skip[dir] -= n;
+        this.addSize(dir, n);
+        data = data.subarray(n);
+      }
+      this.queues[dir].push(data);
+      if (dir === 'c2s') this.drainClient();
+      else this.drainServer();
+    } catch {
+      this.ctx.count('postgresql.internal');
+      this.dead = true;
+    }
+  }
+
+  onGap(dir: Direction, length: number): void {
+    // Message boundaries are lost; the pending calls are reported and the rest ignored.
+    this.ctx.count('postgresql.gap', length);
+    for (const c of this.pending) c.warnings.push('gap');
+    this.flush([]);
+    this.queues[dir].clear();
+    this.dead = true;
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    while (this.pending.length > 0 && this.pending[0].response === null && nowMs - this.pending[0].requestTime > timeoutMs) {
+      this.emit(this.pending.shift()!, ['unanswered']);
+    }
+  }
+
+  onEnd(): void {
+    this.flush([]);
+  }
+
+  private flush(extra: string[]): void {
+    for (const c of this.pending.splice(0)) this.emit(c, c.response ? ['truncated', ...extra] : ['unanswered', ...extra]);
+    if (this.awaitingEncryptionReply) {
+      this.emit(this.awaitingEncryptionReply, ['unanswered']);
+      this.awaitingEncryptionReply = null;
+    }
+  }
+
+  private addSize(dir: Direction, n: number): void {
+    if (dir === 'c2s') {
+      const c = this.pending.at(-1);
+      if (c) c.requestSize += n;
+    } else {
+      const c = this.pending.find((p) => p.sealed);
+      if (c) c.responseSize += n;
+    }
+  }
+
+  // -------------------------------------------------------------- client
+
+  private drainClient(): void {
+    const q = this.queues.c2s;
+    for (;;) {
+      if (this.dead || this.encrypted) return;
+      if (!this.clientStarted) {
+        if (q.length < 8) return;
+        const head = q.peek(8);
+        const len = head.readUInt32BE(0);
+        const code = head.readUInt32BE(4);
+        if (code === PROTOCOL_V3 || code === SSL_REQUEST || code === GSSENC_REQUEST || code === CANCEL_REQUEST) {
+          if (len < 8 || len > 10000) return this.malformed('c2s', `startup length ${len}`);
+          if (q.length < len) return;
+          const msg = q.take(len);
+          this.onStartup(code, msg);
+          if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) this.clientStarted = true;
+          continue;
+        }
+        this.clientStarted = true; // capture began after the startup
+      }
+      if (q.length < 5) return;
+      const head = q.peek(5);
+      const type = String.fromCharCode(head[0]);
+      const len = head.readUInt32BE(1);
+      if (!FRONTEND_TYPES.has(type) || len < 4) return this.malformed('c2s', `message type 0x${head[0].toString(16)}`);
+      if (len > MAX_MESSAGE) {
+        // A huge COPY chunk or bind value: count it, do not keep it.
+        const have = Math.min(q.length, 1 + len);
+        this.addSize('c2s', have);
+        q.consume(have);
+        this.skip.c2s = 1 + len - have;
+        continue;
+      }
+      if (q.length < 1 + len) return;
+      const msg = q.take(1 + len);
+      this.onFrontend(type, msg.subarray(5), msg.length);
+    }
+  }
+
+  private newCall(kind: Call['kind'], request: Record<string, any>, size: number, sealed: boolean): Call {
+    if (this.pending.length >= MAX_PENDING_CALLS) {
+      this.ctx.count('postgresql.pending_overflow');
+      this.emit(this.pending.shift()!, ['unanswered']);
+    }
+    const call: Call = {
+      kind,
+      request,
+      requestTime: this.ctx.now,
+      requestFrame: this.ctx.frame,
+      requestSize: size,
+      sealed,
+      response: null,
+      responseSize: 0,
+      warnings: [],
+    };
+    this.pending.push(call);
+    return call;
+  }
+
+  private onStartup(code: number, msg: Buffer): void {
+    if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+      const type = code === SSL_REQUEST ? 'SSLRequest' : 'GSSENCRequest';
+      this.awaitingEncryptionReply = {
+        kind: 'startup',
+        request: { type },
+        requestTime: this.ctx.now,
+        requestFrame: this.ctx.frame,
+        requestSize: msg.length,
+        sealed: true,
+        response: null,
+        responseSize: 0,
+        warnings: [],
+      };
+      return;
+    }
+    if (code === CANCEL_REQUEST) {
+      const call = this.newCall('cancel', { type: 'CancelRequest', processId: msg.readUInt32BE(8), secretKey: msg.readUInt32BE(12) }, msg.length, true);
+      // The server answers a cancel by closing the connection; there is no reply message.
+      this.pending.splice(this.pending.indexOf(call), 1);
+      this.emit(call, []);
+      return;
+    }
+    const params: Record<string, string> = {};
+    let pos = 8;
+    while (pos < msg.length && msg[pos] !== 0) {
+      const kEnd = cstringEnd(msg, pos, msg.length);
+      if (kEnd < 0) break;
+      const vEnd = cstringEnd(msg, kEnd + 1, msg.length);
+      if (vEnd < 0) break;
+      params[msg.toString('utf8', pos, kEnd)] = msg.toString('utf8', kEnd + 1, vEnd);
+      pos = vEnd + 1;
+    }
+    this.session = { user: params.user, database: params.database ?? params.user };
+    const request: Record<string, any> = {
+      type: 'startup',
+      protocolVersion: '3.0',
+      user: params.user ?? '',
+      database: params.database ?? params.user ?? '',
+      parameters: params,
+    };
+    if (params.application_name) request.applicationName = params.application_name;
+    this.newCall('startup', request, msg.length, true);
+  }
+
+  private onFrontend(type: string, body: Buffer, size: number): void {
+    const open = this.pending.at(-1);
+    const extendedOpen = open && open.kind === 'extended' && !open.sealed ? open : null;
+    switch (type) {
+      case 'Q': {
+        const query = cstring(body, 0).text;
+        this.newCall('query', { type: 'query', query: truncate(query, MAX_QUERY_TEXT), ...this.sessionFields() }, size, true);
+        return;
+      }
+      case 'P': {
+        const name = cstring(body, 0);
+        const query = cstring(body, name.next);
+        if (this.statements.size < MAX_STATEMENTS || this.statements.has(name.text)) this.statements.set(name.text, query.text);
+        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        call.requestSize += size;
+        call.request.query ??= truncate(query.text, MAX_QUERY_TEXT);
+        if (name.text) call.request.statement = name.text;
+        return;
+      }
+      case 'B': {
+        const portal = cstring(body, 0);
+        const stmt = cstring(body, portal.next);
+        this.portals.set(portal.text, stmt.text);
+        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        call.requestSize += size;
+        if (call.request.query === undefined && this.statements.has(stmt.text)) call.request.query = truncate(this.statements.get(stmt.text)!, MAX_QUERY_TEXT);
+        if (stmt.text) call.request.statement = stmt.text;
+        if (portal.text) call.request.portal = portal.text;
+        const params = bindParameters(body, stmt.next);
+        if (params) call.request.parameters = params;
+        return;
+      }
+      case 'E': {
+        const portal = cstring(body, 0);
+        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        call.requestSize += size;
+        if (call.request.query === undefined) {
+          const stmt = this.portals.get(portal.text);
+          if (stmt !== undefined && this.statements.has(stmt)) call.request.query = this.statements.get(stmt);
+        }
+        call.request.executes = (call.request.executes ?? 0) + 1;
+        return;
+      }
+      case 'D':
+      case 'C':
+      case 'H': {
+        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        call.requestSize += size;
+        return;
+      }
+      case 'S': {
+        const call = extendedOpen ?? this.newCall('extended', { type: 'sync', ...this.sessionFields() }, 0, false);
+        call.requestSize += size;
+        call.sealed = true;
+        return;
+      }
+      case 'F': {
+        this.newCall('function', { type: 'function-call', functionOid: body.length >= 4 ? body.readUInt32BE(0) : 0 }, size, true);
+        return;
+      }
+      case 'X':
+        return; // Terminate: no reply.
+      default: {
+        // Password/SASL, COPY data: part of the call in progress.
+        const call = this.pending.at(-1);
+        if (call) call.requestSize += size;
+        if (type === 'p' && call?.kind === 'startup') call.request.authResponse = true;
+        if (type === 'd' && call) call.request.copyBytes = (call.request.copyBytes ?? 0) + body.length;
+      }
+    }
+  }
+
+  private sessionFields(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.session.user !== undefined) out.user = this.session.user;
+    if (this.session.database !== undefined) out.database = this.session.database;
+    return out;
+  }
+
+  // -------------------------------------------------------------- server
+
+  private drainServer(): void {
+    const q = this.queues.s2c;
+    for (;;) {
+      if (this.dead || this.encrypted) return;
+      if (this.awaitingEncryptionReply) {
+        if (q.length < 1) return;
+        const reply = String.fromCharCode(q.take(1)[0]);
+        const call = this.awaitingEncryptionReply;
+        this.awaitingEncryptionReply = null;
+        const accepted = reply === 'S' || reply === 'G';
+        call.response = { accepted, reply };
+        call.responseSize = 1;
+        call.responseTime = this.ctx.now;
+        call.responseFrame = this.ctx.frame;
+        this.emit(call, accepted ? ['encrypted: not dissected'] : []);
+        if (accepted) {
+          // TLS/GSS from here on: nothing more to read.
+          this.encrypted = true;
+          this.ctx.count('postgresql.encrypted');
+          return;
+        }
+        continue;
+      }
+      if (q.length < 5) return;
+      const head = q.peek(5);
+      const type = String.fromCharCode(head[0]);
+      const len = head.readUInt32BE(1);
+      if (!BACKEND_TYPES.has(type) || len < 4) return this.malformed('s2c', `message type 0x${head[0].toString(16)}`);
+      if (len > MAX_MESSAGE) {
+        const have = Math.min(q.length, 1 + len);
+        this.addSize('s2c', have);
+        q.consume(have);
+        this.skip.s2c = 1 + len - have;
+        continue;
+      }
+      if (q.length < 1 + len) return;
+      const msg = q.take(1 + len);
+      this.onBackend(type, msg.subarray(5), msg.length);
+    }
+  }
+
+  /** The call a backend message answers: the oldest one that is complete on the client side. */
+  private current(): Call {
+    const call = this.pending.find((c) => c.sealed);
+    if (call) return call;
+    // Capture started mid-call: a response without its request.
+    const orphan: Call = {
+      kind: 'query',
+      request: null as unknown as Record<string, any>,
+      requestTime: this.ctx.now,
+      requestFrame: this.ctx.frame,
+      requestSize: 0,
+      sealed: true,
+      response: null,
+      responseSize: 0,
+      warnings: [],
+    };
+    this.pending.unshift(orphan);
+    return orphan;
+  }
+
+  private onBackend(type: string, body: Buffer, size: number): void {
+    // Asynchronous messages belong to no call.
+    if (type === 'A' || (type === 'S' && !this.pending.some((c) => c.kind === 'startup'))) return;
+    if (type === 'N' && this.pending.length === 0) return;
+    const call = this.current();
+    const res = (call.response ??= {});
+    call.responseSize += size;
+    call.responseTime = this.ctx.now;
+    call.responseFrame = this.ctx.frame;
+    switch (type) {
+      case 'R': {
+        const code = body.length >= 4 ? body.readUInt32BE(0) : -1;
+        if (code === 10) res.authentication = 'sasl';
+        else if (code !== 0 || res.authentication === undefined) res.authentication = AUTH_METHODS[code] ?? String(code);
+        if (code === 0) res.authenticated = true;
+        return;
+      }
+      case 'S': {
+        const k = cstring(body, 0);
+        const v = cstring(body, k.next);
+        if (k.text === 'server_version') res.serverVersion = v.text;
+        return;
+      }
+      case 'K':
+        if (body.length >= 8) res.processId = body.readUInt32BE(0);
+        return;
+      case 'T': {
+        const n = body.length >= 2 ? body.readUInt16BE(0) : 0;
+        const names: string[] = [];
+        let pos = 2;
+        for (let i = 0; i < n && pos < body.length; i++) {
+          const name = cstring(body, pos);
+          names.push(name.text);
+          pos = name.next + 18;
+        }
+        res.columns = names;
+        return;
+      }
+      case 'D':
+        res.rowsReturned = (res.rowsReturned ?? 0) + 1;
+        return;
+      case 'C': {
+        const tag = cstring(body, 0).text;
+        (res.commandTags ??= []).push(tag);
+        res.commandTag = tag;
+        const m = /(\d+)$/.exec(tag);
+        if (m) res.rows = (res.rows ?? 0) + Number(m[1]);
+        return;
+      }
+      case 'E':
+      case 'N': {
+        const fields = errorFields(body);
+        if (type === 'N') {
+          (res.notices ??= []).push(fields.M ?? '');
+          return;
+        }
+        res.error = {
+          severity: fields.V ?? fields.S ?? '',
+          code: fields.C ?? '',
+          message: fields.M ?? '',
+          ...(fields.D ? { detail: fields.D } : {}),
+          ...(fields.H ? { hint: fields.H } : {}),
+          ...(fields.P ? { position: Number(fields.P) } : {}),
+        };
+        res.errorCode = fields.C ?? '';
+        res.errorMessage = fields.M ?? '';
+        // A startup failure ends the connection without ReadyForQuery.
+        if (call.kind === 'startup') this.complete(call);
+        return;
+      }
+      case 'I':
+        res.emptyQuery = true;
+        return;
+      case 'G':
+      case 'H':
+      case 'W':
+        res.copy = type === 'G' ? 'in' : type === 'H' ? 'out' : 'both';
+        return;
+      case 'd':
+        res.copyBytes = (res.copyBytes ?? 0) + body.length;
+        return;
+      case 'Z':
+        res.transactionStatus = String.fromCharCode(body[0] ?? 0x3f);
+        this.complete(call);
+        return;
+      default:
+        return; // ParseComplete, BindComplete, NoData, ParameterDescription, …
+    }
+  }
+
+  private complete(call: Call): void {
+    const i = this.pending.indexOf(call);
+    if (i >= 0) this.pending.splice(i, 1);
+    this.emit(call, []);
+  }
+
+  private malformed(dir: Direction, what: string): void {
+    this.ctx.count('postgresql.malformed');
+    for (const c of this.pending) c.warnings.push(`malformed: ${what}`);
+    this.flush([]);
+    this.queues[dir].clear();
+    this.dead = true;
+  }
+
+  private emit(call: Call, warnings: string[]): void {
+    const res = call.response;
+    const error = res?.error !== undefined || res === null;
+    const all = [...call.warnings, ...warnings];
+    const record: CallRecord = {
+      protocol: 'postgresql',
+      request: call.request,
+      response: res,
+      requestTime: call.requestTime,
+      requestFrame: call.requestFrame,
+      requestSize: call.requestSize,
+      responseSize: call.responseSize,
+      error: error && !(call.kind === 'cancel'),
+      summary: summarize(call),
+    };
+    if (res) {
+      record.responseTime = call.responseTime;
+      record.responseFrame = call.responseFrame;
+    }
+    if (all.length > 0) record.warnings = [...new Set(all)];
+    this.ctx.emit(record);
+  }
+}
+
+function summarize(call: Call): string {
+  const req = call.request;
+  const res = call.response;
+  let left: string;
+  if (!req) left = '(request not captured)';
+  else if (req.type === 'startup') left = `startup user=${req.user} db=${req.database}`;
+  else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
+  else left = String(req.type);
+  if (call.kind === 'cancel') return left;
+  if (!res) return `${left} → (no response)`;
+  if (res.error) return `${left} → ${res.error.severity} ${res.error.code}`;
+  if (res.accepted !== undefined) return `${left} → ${res.accepted ? 'accepted (encrypted)' : 'refused'}`;
+  if (req?.type === 'startup') return `${left} → ${res.authenticated ? 'ready' : (res.authentication ?? 'no auth')}`;
+  return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : 'ok')}`;
+}
+
+function cstring(buf: Buffer, pos: number): { text: string; next: number } {
+  const end = buf.indexOf(0, pos);
+  if (end < 0) return { text: buf.toString('utf8', Math.min(pos, buf.length)), next: buf.length };
+  return { text: buf.toString('utf8', pos, end), next: end + 1 };
+}
+
+function errorFields(body: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  while (pos < body.length && body[pos] !== 0) {
+    const code = String.fromCharCode(body[pos]);
+    const v = cstring(body, pos + 1);
+    out[code] = v.text;
+    pos = v.next;
+  }
+  return out;
+}
+
+/** Bind parameter values in text format (binary ones shown by size), or null when unreadable. */
+function bindParameters(body: Buffer, pos: number): Array<string | null> | null {
+  try {
+    const nFormats = body.readUInt16BE(pos);
+    const formats: number[] = [];
+    pos += 2;
+    for (let i = 0; i < nFormats; i++, pos += 2) formats.push(body.readUInt16BE(pos));
+    const n = body.readUInt16BE(pos);
+    pos += 2;
+    const values: Array<string | null> = [];
+    for (let i = 0; i < n; i++) {
+      const len = body.readInt32BE(pos);
+      pos += 4;
+      if (len < 0) {
+        if (values.length < MAX_PARAMS_SHOWN) values.push(null);
+        continue;
+      }
+      if (pos + len > body.length) return values.length > 0 ? values : null;
+      const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : (formats[i] ?? 0);
+      if (values.length < MAX_PARAMS_SHOWN) {
+        values.push(format === 0 ? truncate(body.toString('utf8', pos, pos + len), 256) : `<binary ${len} bytes>`);
+      }
+      pos += len;
+    }
+    return values;
+  } catch {
+    return null;
+  }
+}
+
+export const postgresql: ProtocolDissector = {
+  name: 'postgresql',
+  transport: 'tcp',
+  ports: [5432],
+  priority: 30,
+  reference: 'https://www.postgresql.org/docs/current/protocol.html',
+  probe: (data, portMatch) => {
+    try {
+      return probePostgres(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser: (ctx) => new PostgresParser(ctx),
+};

@@ -1,0 +1,525 @@
+// Redis RESP2/RESP3 (https://redis.io/docs/latest/develop/reference/protocol-spec/).
+// A streaming reader per direction turns bytes into values without ever
+// buffering a whole big reply: bulk strings are kept up to a cap and counted
+// beyond it, aggregates keep a bounded number of elements, nesting is capped.
+// Commands pair with replies in order (pipelining = a FIFO); pub/sub pushes
+// become their own entries.
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { looksLikeText, printable, truncate } from './util/text.js';
+
+/** Nesting deeper than this is hostile (redis itself nests a few levels). */
+const MAX_DEPTH = 32;
+/** Elements kept per aggregate; the rest are read and counted. */
+const MAX_ITEMS = 100;
+/** Arguments kept per command in the entry. */
+const MAX_ARGS = 20;
+/** A type line (simple string, length, inline command) longer than this is garbage. */
+const MAX_LINE = 64 * 1024;
+/** Redis' own limits (proto-max-bulk-len, proto-max-multibulk-len). */
+const MAX_BULK = 512 * 1024 * 1024;
+const MAX_COUNT = 1024 * 1024;
+const MAX_PENDING = 1024;
+
+const TYPE_NAMES: Record<string, string> = {
+  '+': 'simple', '-': 'error', ':': 'integer', '$': 'bulk', '*': 'array', '_': 'null', '#': 'boolean',
+  ',': 'double', '(': 'bignumber', '!': 'error', '=': 'verbatim', '%': 'map', '~': 'set', '>': 'push', '|': 'attribute',
+};
+
+/** Commands whose second word is not a key. */
+const KEYLESS = new Set([
+  'PING', 'ECHO', 'AUTH', 'SELECT', 'INFO', 'CLIENT', 'CONFIG', 'HELLO', 'QUIT', 'MULTI', 'EXEC', 'DISCARD',
+  'COMMAND', 'DBSIZE', 'FLUSHDB', 'FLUSHALL', 'SAVE', 'BGSAVE', 'BGREWRITEAOF', 'TIME', 'SCAN', 'EVAL', 'EVALSHA',
+  'SCRIPT', 'CLUSTER', 'SLOWLOG', 'MONITOR', 'ROLE', 'ACL', 'LASTSAVE', 'SHUTDOWN', 'DEBUG', 'OBJECT', 'MEMORY',
+  'LATENCY', 'MODULE', 'WAIT', 'READONLY', 'READWRITE', 'RESET', 'SWAPDB', 'FUNCTION', 'FCALL', 'PUBSUB',
+  'REPLICAOF', 'SLAVEOF', 'SYNC', 'PSYNC', 'REPLCONF', 'UNWATCH', 'RANDOMKEY', 'KEYS',
+]);
+
+const SUBSCRIBE_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
+const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
+
+type Value = string | number | boolean | null | Value[] | { [k: string]: Value };
+
+/** One complete top-level RESP value as read from the wire. */
+export interface RespMessage {
+  type: string;
+  value: Value;
+  size: number;
+  time: number;
+  frame: number;
+}
+
+interface Aggregate {
+  tag: string;
+  remaining: number;
+  items: Value[];
+  dropped: number;
+}
+
+interface Bulk {
+  tag: string;
+  remaining: number; // payload bytes still to read
+  parts: Buffer[];
+  kept: number;
+  total: number;
+}
+
+/** Streaming RESP reader for one direction. */
+export class RespReader {
+  private readonly queue = new ByteQueue();
+  private readonly stack: Aggregate[] = [];
+  private bulk: Bulk | null = null;
+  /** CRLF still owed after a bulk payload. */
+  private crlfOwed = 0;
+  private size = 0;
+  private startTime = 0;
+  private startFrame = 0;
+  private inMessage = false;
+  dead = false;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly allowInline: boolean,
+    private readonly keepBytes: number,
+    private readonly onMessage: (m: RespMessage) => void,
+    private readonly onMalformed: (why: string) => void,
+  ) {}
+
+  push(data: Buffer): void {
+    if (this.dead) return;
+    this.queue.push(data);
+    // Every pass consumes bytes or returns.
+    while (!this.dead && this.queue.length > 0) {
+      if (!this.inMessage) {
+        this.inMessage = true;
+        this.size = 0;
+        this.startTime = this.ctx.now;
+        this.startFrame = this.ctx.frame;
+      }
+      if (this.bulk !== null) {
+        if (!this.readBulk()) return;
+      } else if (this.crlfOwed > 0) {
+        if (!this.readCrlf()) return;
+      } else if (!this.readLine()) return;
+    }
+  }
+
+  /** Stop reading (gap, malformed input): the framing cannot be trusted any more. */
+  kill(): void {
+    this.dead = true;
+    this.queue.clear();
+    this.stack.length = 0;
+    this.bulk = null;
+  }
+
+  private fail(why: string): void {
+    this.kill();
+    this.onMalformed(why);
+  }
+
+  private readBulk(): boolean {
+    const b = this.bulk!;
+    const n = Math.min(b.remaining, this.queue.length);
+    if (n > 0) {
+      const room = this.keepBytes - b.kept;
+      if (room > 0) {
+        const part = this.queue.take(Math.min(room, n));
+        b.parts.push(Buffer.from(part));
+        b.kept += part.length;
+        this.queue.consume(n - part.length);
+      } else this.queue.consume(n);
+      b.remaining -= n;
+      this.size += n;
+    }
+    if (b.remaining > 0) return false;
+    this.bulk = null;
+    this.crlfOwed = 2;
+    const data = Buffer.concat(b.parts, b.kept);
+    let text = renderBytes(b.tag === '=' ? data.subarray(Math.min(4, data.length)) : data);
+    if (b.total > b.kept) text = truncate(text, text.length) + `…(${b.total} bytes)`;
+    this.pendingBulk = { tag: b.tag, text };
+    return true;
+  }
+
+  private pendingBulk: { tag: string; text: string } | null = null;
+
+  private readCrlf(): boolean {
+    while (this.crlfOwed > 0 && this.queue.length > 0) {
+      const c = this.queue.at(0);
+      const want = this.crlfOwed === 2 ? 0x0d : 0x0a;
+      if (c !== want) {
+        this.fail('bulk string not followed by CRLF');
+        return false;
+      }
+      this.queue.consume(1);
+      this.size++;
+      this.crlfOwed--;
+    }
+    if (this.crlfOwed > 0) return false;
+    const pb = this.pendingBulk!;
+    this.pendingBulk = null;
+    this.complete(pb.tag, pb.text);
+    return true;
+  }
+
+  private readLine(): boolean {
+    const nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    if (nl < 0) {
+      if (this.queue.length >= MAX_LINE) this.fail('line too long');
+      return false;
+    }
+    const raw = this.queue.peek(nl + 1);
+    const line = raw.subarray(0, raw.length >= 2 && raw[raw.length - 2] === 0x0d ? raw.length - 2 : raw.length - 1);
+    const tag = String.fromCharCode(line[0] ?? 0);
+    const rest = line.subarray(1).toString('utf8');
+    const text = line.toString('utf8');
+    this.queue.consume(nl + 1);
+    this.size += nl + 1;
+    if (line.length === 0) {
+      // Empty lines between inline commands are ignored by redis too.
+      if (this.stack.length === 0) {
+        this.inMessage = false;
+        return true;
+      }
+      this.fail('empty line in aggregate');
+      return false;
+    }
+    switch (tag) {
+      case '+':
+      case '-':
+        this.complete(tag, rest);
+        return true;
+      case ':':
+      case '(': {
+        if (!/^[+-]?\d+$/.test(rest)) return this.malformed(`bad integer "${printable(line, 32)}"`);
+        const n = Number(rest);
+        this.complete(tag, Number.isSafeInteger(n) ? n : rest);
+        return true;
+      }
+      case ',':
+        this.complete(tag, /^[+-]?(inf|nan)$/i.test(rest) ? rest : Number(rest));
+        return true;
+      case '#':
+        if (rest !== 't' && rest !== 'f') return this.malformed('bad boolean');
+        this.complete(tag, rest === 't');
+        return true;
+      case '_':
+        this.complete('_', null);
+        return true;
+      case '$':
+      case '=':
+      case '!': {
+        const len = parseLength(rest);
+        if (len === null || len > MAX_BULK) return this.malformed(`bad bulk length "${printable(line, 32)}"`);
+        if (len < 0) {
+          this.complete('_', null);
+          return true;
+        }
+        this.bulk = { tag, remaining: len, parts: [], kept: 0, total: len };
+        return true;
+      }
+      case '*':
+      case '~':
+      case '>':
+      case '%':
+      case '|': {
+        const count = parseLength(rest);
+        if (count === null || count > MAX_COUNT) return this.malformed(`bad aggregate length "${printable(line, 32)}"`);
+        if (count < 0) {
+          this.complete('_', null);
+          return true;
+        }
+        if (this.stack.length >= MAX_DEPTH) return this.malformed('nesting too deep');
+        const n = tag === '%' || tag === '|' ? count * 2 : count;
+        if (n === 0) {
+          if (tag === '|') return true; // empty attribute: the real value follows
+          this.complete(tag, tag === '%' ? {} : []);
+          return true;
+        }
+        this.stack.push({ tag, remaining: n, items: [], dropped: 0 });
+        return true;
+      }
+      default:
+        if (this.allowInline && this.stack.length === 0) {
+          // Inline command (telnet style): words separated by spaces.
+          const words = text.trim().split(/\s+/).slice(0, MAX_ARGS + 1);
+          this.complete('*', words);
+          return true;
+        }
+        return this.malformed(`unknown type byte "${printable(line.subarray(0, 1))}"`);
+    }
+  }
+
+  private malformed(why: string): boolean {
+    this.fail(why);
+    return false;
+  }
+
+  /** A value finished: add it to the open aggregate or hand the message on. */
+  private complete(tag: string, value: Value): void {
+    let t = tag;
+    let v = value;
+    while (true) {
+      const top = this.stack[this.stack.length - 1];
+      if (top === undefined) {
+        this.inMessage = false;
+        this.onMessage({ type: TYPE_NAMES[t] ?? 'unknown', value: v, size: this.size, time: this.startTime, frame: this.startFrame });
+        return;
+      }
+      if (top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1)) top.items.push(v);
+      else top.dropped++;
+      if (--top.remaining > 0) return;
+      this.stack.pop();
+      if (top.tag === '|') return; // attributes describe the next value; they are not kept
+      t = top.tag;
+      v = buildAggregate(top);
+    }
+  }
+}
+
+function parseLength(s: string): number | null {
+  return /^-?\d{1,12}$/.test(s) ? Number(s) : null;
+}
+
+function buildAggregate(a: Aggregate): Value {
+  if (a.tag === '%') {
+    const obj: { [k: string]: Value } = {};
+    for (let i = 0; i + 1 < a.items.length; i += 2) obj[typeof a.items[i] === 'string' ? (a.items[i] as string) : JSON.stringify(a.items[i])] = a.items[i + 1];
+    if (a.dropped > 0) obj['…'] = `${a.dropped / 2} more`;
+    return obj;
+  }
+  if (a.dropped > 0) a.items.push(`…(${a.dropped} more)`);
+  return a.items;
+}
+
+function renderBytes(b: Buffer): string {
+  return looksLikeText(b) ? b.toString('utf8') : printable(b, b.length * 4 + 1);
+}
+
+interface PendingCommand {
+  request: Record<string, any>;
+  command: string;
+  time: number;
+  frame: number;
+  size: number;
+  /** Subscribe-family replies still expected; the first one pairs with the command. */
+  expected: number;
+  emitted: boolean;
+}
+
+export class RedisParser implements TcpStreamParser {
+  private readonly readers: Record<Direction, RespReader>;
+  private readonly pending: PendingCommand[] = [];
+  /** Problems that apply to calls emitted from now on (malformed stream, gap). */
+  private readonly streamWarnings = new Set<string>();
+  /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
+  private subscribed = false;
+
+  constructor(private readonly ctx: ConnectionContext) {
+    const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
+    this.readers = {
+      c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why) => this.onMalformed(why)),
+      s2c: new RespReader(ctx, false, keep, (m) => this.onReply(m), (why) => this.onMalformed(why)),
+    };
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    this.readers[dir].push(data);
+  }
+
+  onGap(dir: Direction, _length: number): void {
+    this.ctx.count('redis.gap');
+    this.streamWarnings.add('gap');
+    this.readers[dir].kill();
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
+      const p = this.pending.shift()!;
+      if (!p.emitted) this.emit(p, null);
+    }
+  }
+
+  onEnd(): void {
+    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
+  }
+
+  private onMalformed(why: string): void {
+    this.ctx.count('redis.malformed');
+    this.streamWarnings.add(`malformed: ${why}`);
+  }
+
+  private onRequest(m: RespMessage): void {
+    const words = Array.isArray(m.value) ? m.value.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))) : [String(m.value)];
+    const command = (words[0] ?? '').toUpperCase();
+    const request: Record<string, any> = { command };
+    const args = words.slice(1);
+    if (args.length > 0 && !KEYLESS.has(command)) request.key = truncate(args[0], 256);
+    // Passwords stay off the wire record: AUTH and HELLO … AUTH user pass.
+    const shown = command === 'AUTH' ? args.map(() => '***') : command === 'HELLO' ? maskHelloAuth(args) : args;
+    request.args = shown.slice(0, MAX_ARGS).map((a) => truncate(a, 256));
+    if (args.length > MAX_ARGS) request.argsTruncated = args.length;
+    if (command === 'SUBSCRIBE' || command === 'PSUBSCRIBE' || command === 'SSUBSCRIBE') this.subscribed = true;
+    if (this.pending.length >= MAX_PENDING) {
+      this.ctx.count('redis.pending-overflow');
+      const p = this.pending.shift()!;
+      if (!p.emitted) this.emit(p, null);
+    }
+    const lower = command.toLowerCase();
+    this.pending.push({
+      request,
+      command,
+      time: m.time,
+      frame: m.frame,
+      size: m.size,
+      expected: SUBSCRIBE_KINDS.has(lower) ? Math.max(1, args.length) : 1,
+      emitted: false,
+    });
+  }
+
+  private onReply(m: RespMessage): void {
+    const kind = pubsubKind(m, this.subscribed);
+    if (kind !== null) {
+      if (SUBSCRIBE_KINDS.has(kind)) {
+        if (kind.endsWith('unsubscribe') && Array.isArray(m.value) && m.value[2] === 0) this.subscribed = false;
+        const front = this.pending[0];
+        if (front && front.command.toLowerCase() === kind) {
+          if (!front.emitted) {
+            this.emit(front, m);
+            front.emitted = true;
+          } else this.ctx.count('redis.subscribe-confirmations');
+          if (--front.expected <= 0) this.pending.shift();
+          return;
+        }
+      }
+      this.emitStandalone(m, kind);
+      return;
+    }
+    // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
+    while (this.pending[0]?.emitted) this.pending.shift();
+    const front = this.pending.shift();
+    if (front) this.emit(front, m);
+    else this.emitStandalone(m, null);
+  }
+
+  private emit(p: PendingCommand, reply: RespMessage | null): void {
+    const call: CallRecord = {
+      protocol: 'redis',
+      request: p.request,
+      response: reply ? { type: reply.type, value: reply.value } : null,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: reply?.size ?? 0,
+      error: reply === null || reply.type === 'error',
+      summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → ${reply ? shortValue(reply) : 'unanswered'}`,
+    };
+    if (reply) {
+      call.responseTime = this.ctx.now;
+      call.responseFrame = this.ctx.frame;
+    }
+    const warnings = [...this.streamWarnings];
+    if (!reply) warnings.push('unanswered');
+    if (warnings.length > 0) call.warnings = warnings;
+    this.ctx.emit(call);
+  }
+
+  /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
+  private emitStandalone(m: RespMessage, kind: string | null): void {
+    const v = Array.isArray(m.value) ? m.value : [];
+    const summary = kind !== null ? `${kind} ${truncate(String(v[kind === 'pmessage' ? 2 : 1] ?? ''), 60)}` : `(no command) → ${shortValue(m)}`;
+    const call: CallRecord = {
+      protocol: 'redis',
+      request: null,
+      response: { type: m.type, value: m.value, ...(kind !== null ? { push: kind } : {}) },
+      requestTime: m.time,
+      responseTime: this.ctx.now,
+      requestFrame: m.frame,
+      responseFrame: this.ctx.frame,
+      requestSize: 0,
+      responseSize: m.size,
+      error: m.type === 'error',
+      summary,
+    };
+    if (this.streamWarnings.size > 0) call.warnings = [...this.streamWarnings];
+    this.ctx.emit(call);
+  }
+}
+
+function maskHelloAuth(args: string[]): string[] {
+  const i = args.findIndex((a) => a.toUpperCase() === 'AUTH');
+  return i < 0 ? args : args.map((a, k) => (k === i + 2 ? '***' : a));
+}
+
+/** The pub/sub kind of a server message ("message", "subscribe" …), or null for ordinary replies. */
+function pubsubKind(m: RespMessage, subscribed: boolean): string | null {
+  if (!Array.isArray(m.value) || m.value.length === 0) return m.type === 'push' ? 'push' : null;
+  if (m.type !== 'push' && !(m.type === 'array' && subscribed)) return null;
+  const first = typeof m.value[0] === 'string' ? m.value[0].toLowerCase() : '';
+  if (SUBSCRIBE_KINDS.has(first) || MESSAGE_KINDS.has(first)) return first;
+  return m.type === 'push' ? first || 'push' : null;
+}
+
+function shortValue(m: RespMessage): string {
+  const v = m.value;
+  switch (m.type) {
+    case 'null':
+      return '(nil)';
+    case 'array':
+    case 'set':
+    case 'push':
+      return `[${Array.isArray(v) ? v.length : 0} items]`;
+    case 'map':
+      return `{${v && typeof v === 'object' ? Object.keys(v).length : 0} entries}`;
+    case 'bulk':
+    case 'verbatim':
+      return JSON.stringify(truncate(String(v), 40));
+    default:
+      return truncate(String(v), 60);
+  }
+}
+
+/** Probe: `*N\r\n$L\r\n<command>` from a client; on the Redis port also inline commands and replies. */
+export function probeRedis(data: Buffer, portMatch: boolean): Probe {
+  if (data.length === 0) return 'need-more';
+  const c = data[0];
+  if (c === 0x2a /* '*' */) {
+    const s = data.subarray(0, 64).toString('latin1');
+    const m = /^\*(\d{1,7})(\r\n(\$(\d{1,9})(\r\n([A-Za-z]*))?)?)?/.exec(s);
+    if (!m) return false;
+    if (m[2] === undefined) return data.length < 10 ? 'need-more' : false;
+    if (m[3] === undefined) return data.length < 12 ? 'need-more' : false;
+    if (m[5] === undefined) return data.length < 20 ? 'need-more' : false;
+    const len = Number(m[4]);
+    if (len === 0 || len > 32) return portMatch ? 'response' : false; // not a command name: an array reply
+    const name = m[6];
+    if (name.length === len) return 'request';
+    if (name.length > len) return portMatch ? 'response' : false;
+    // Fewer letters than announced: more bytes may come, or it is not a command.
+    return m[0].length === s.length && data.length < 64 ? 'need-more' : portMatch ? 'response' : false;
+  }
+  if (!portMatch) return false;
+  if (c === 0x2b || c === 0x2d || c === 0x3a || c === 0x24 || c === 0x25 || c === 0x3e || c === 0x5f) return 'response';
+  const line = data.subarray(0, 64).toString('latin1');
+  if (/^[A-Za-z]{2,20}( [^\r\n]*)?\r?\n/.test(line)) return 'request';
+  if (/^[A-Za-z]{1,20}$/.test(line)) return 'need-more';
+  return false;
+}
+
+export const redis: ProtocolDissector = {
+  name: 'redis',
+  transport: 'tcp',
+  ports: [6379, 6380, 26379],
+  priority: 20,
+  reference: 'https://redis.io/docs/latest/develop/reference/protocol-spec/',
+  probe(data, portMatch) {
+    try {
+      return probeRedis(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new RedisParser(ctx);
+  },
+};

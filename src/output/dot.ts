@@ -1,6 +1,7 @@
 // Graphviz DOT for `shark map`. Node ids are generated (n0, n1 …) so that no
 // name ever has to be an id; names only appear in labels, escaped for DOT's
-// escString (backslash, quote, newline) and stripped of other control bytes.
+// escString (backslash, quote, newline; & as &amp; because Graphviz decodes
+// entities in every label) and stripped of other control bytes.
 
 import type { MapEdge, MapGraph, MapNode } from '../map/graph.js';
 import { edgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
@@ -9,6 +10,8 @@ import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
 /** A double-quoted DOT string whose text shows exactly `s` in a label. */
 export function dotString(s: string): string {
   const body = stripControls(s)
+    // Graphviz decodes HTML entities (&amp; …) even in plain labels.
+    .replace(/&/g, '&amp;')
     .replace(/\\/g, '\\\\')
     .replace(/"/g, '\\"')
     .replace(/\r\n|\r|\n/g, '\\n');

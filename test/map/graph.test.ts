@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MapAggregator, isPublicIp, type MapLevel } from '../../src/map/graph.js';
+import { renderDot } from '../../src/output/dot.js';
+import { renderMermaid } from '../../src/output/mermaid.js';
+import { parseEdgeLabel, LABEL_PARTS } from '../../src/map/labels.js';
+import { mixedEntries, http, ep, dns, productpage, details } from '../stats/entries.js';
+import { plain, svgTexts } from './graphviz.js';
+
+const ALL = { parts: [...LABEL_PARTS], paths: 0 };
+
+function build(level: MapLevel = 'workload', entries = mixedEntries(), filter?: (e: any) => boolean) {
+  const m = new MapAggregator(level, filter);
+  m.add(entries);
+  return m.graph();
+}
+
+const names = (g: ReturnType<typeof build>) => g.nodes.map((n) => n.name);
+
+test('workload level: Kubernetes owners, DNS-named external node, one edge per (src, dst, protocol)', () => {
+  const g = build('workload');
+  assert.deepEqual(names(g), ['details-v1', 'productpage-v1', 'reviews-v2', 'redis', 'coredns', 'api.example.com']);
+  const byName = Object.fromEntries(g.nodes.map((n) => [n.name, n]));
+  assert.equal(byName['api.example.com'].external, true);
+  assert.equal(byName['api.example.com'].nameSource, 'dns');
+  assert.equal(byName['details-v1'].namespace, 'bookinfo');
+  assert.equal(g.edges.length, 5);
+  const edge = (from: string, to: string) => g.edges.find((e) => e.source === byName[from].id && e.target === byName[to].id)!;
+  // 10 calls before and 10 after the DNS answer land on one edge.
+  assert.equal(edge('productpage-v1', 'api.example.com').requests, 20);
+  const d = edge('productpage-v1', 'details-v1');
+  assert.equal(d.requests, 100);
+  assert.equal(d.errors, 10);
+  assert.equal(d.bytesIn + d.bytesOut, 110_000);
+  assert.deepEqual(d.paths.slice(0, 2), [
+    { path: 'GET /details/0', count: 20 },
+    { path: 'GET /details/1', count: 20 },
+  ]);
+});
+
+test('levels: pod, service, namespace', () => {
+  assert.ok(names(build('pod')).includes('details-v1-xyz'));
+  // A client pod without a Service falls back to its workload.
+  assert.deepEqual(names(build('service')), ['details', 'productpage-v1', 'reviews', 'redis', 'kube-dns', 'api.example.com']);
+  const ns = build('namespace');
+  assert.deepEqual(names(ns), ['bookinfo', 'data', 'kube-system', 'api.example.com']);
+  // bookinfo → bookinfo (details and reviews) is one edge per protocol.
+  assert.equal(ns.edges.find((e) => e.source === 'n0' && e.target === 'n0')!.requests, 150);
+});
+
+test('naming precedence without metadata: DNS, then Host/SNI, then IP:port', () => {
+  const client = ep('198.18.5.1', 50000);
+  const entries = [
+    http(client, ep('198.18.5.2', 8080), 'GET', '/', 200, 1, 1, { host: 'web.lab' }),
+    http(client, ep('198.18.5.3', 8080), 'GET', '/', 200, 1, 2, { host: 'api.lab' }),
+    dns(client, ep('198.18.5.53', 53), 'api.internal', ['198.18.5.3'], 3),
+    http(client, ep('198.18.5.4', 9000), 'GET', '/', 200, 1, 4),
+  ];
+  const g = build('workload', entries);
+  const byName = Object.fromEntries(g.nodes.map((n) => [n.name, n.nameSource]));
+  assert.deepEqual(byName, {
+    '198.18.5.1': 'ip', // a client: its ports are ephemeral, the IP alone names it
+    '198.18.5.4:9000': 'ip',
+    '198.18.5.53:53': 'ip',
+    'api.internal': 'dns',
+    'web.lab': 'host',
+  });
+  assert.ok(g.nodes.every((n) => !n.external), 'lab range 198.18/15 is not external');
+});
+
+test('--min-requests hides edges and the nodes left alone; --filter narrows what is drawn', () => {
+  const g = new MapAggregator('workload');
+  g.add(mixedEntries());
+  const big = g.graph({ minRequests: 50 });
+  assert.deepEqual(big.nodes.map((n) => n.name), ['details-v1', 'productpage-v1', 'reviews-v2']);
+  assert.equal(big.edges.length, 2);
+  const onlyDns = build('workload', mixedEntries(), (e) => e.protocol === 'dns');
+  assert.equal(onlyDns.edges.length, 1);
+  assert.equal(onlyDns.edges[0].protocol, 'dns');
+  // Names still come from all traffic.
+  assert.equal(onlyDns.nodes.length, 2);
+});
+
+test('output is deterministic: shuffled input, same bytes', () => {
+  const entries = mixedEntries();
+  const a = renderDot(build('workload', entries), ALL);
+  // Reverse but keep the DNS answer's relative position irrelevant: names are resolved at the end.
+  const b = renderDot(build('workload', [...entries].reverse()), ALL);
+  assert.equal(a, b);
+  assert.equal(renderMermaid(build('workload', entries), ALL), renderMermaid(build('workload', [...entries].reverse()), ALL));
+});
+
+test('real dot draws it: nodes, clusters, edges and labels read back from -Tplain and -Tsvg', () => {
+  const source = renderDot(build('workload'), { parts: [...LABEL_PARTS], paths: 2 });
+  const g = plain(source);
+  const nodes = g.nodes.filter((n) => n.name !== 'legend');
+  assert.deepEqual(nodes.map((n) => n.label).sort(), ['api.example.com', 'coredns', 'details-v1', 'productpage-v1', 'redis', 'reviews-v2']);
+  assert.equal(g.edges.length, 5);
+  const label = (to: string) => g.edges.find((e) => e.head === nodes.find((n) => n.label === to)!.name)!.label;
+  assert.equal(label('details-v1'), 'HTTP 100 req · 110 kB · p95 94.6 ms · 10% err\\nGET /details/0 ×20\\nGET /details/1 ×20');
+  assert.equal(label('reviews-v2'), 'HTTP 50 req · 55 kB · p95 20.0 ms\\nGET /reviews/0 ×50');
+  const texts = svgTexts(source);
+  for (const t of ['namespace bookinfo', 'namespace data', 'external', 'legend', '━━ HTTP', '━━ DNS', '━━ REDIS', 'REDIS 8 req · 270 B · p95 0.500 ms · 25% err'])
+    assert.ok(texts.includes(t), `svg shows "${t}"`);
+  assert.match(source, /subgraph cluster_external \{/);
+  assert.match(source, /n1 -> n0 \[color="#d62728", penwidth=4,/, '10% errors: red; 100 requests: width 4');
+});
+
+test('any name survives quoting: quotes, backslashes, newlines, unicode, markup', () => {
+  const weird = ['a"b', 'back\\slash\\', 'two\nlines', 'ünïcødé ☸ 服务', '<b>&amp;</b>', 'x\\"y', 'tab\there', '\\N\\G'];
+  const entries = weird.map((name, i) =>
+    http(productpage(), ep(`198.18.7.${i + 1}`, 80, { namespace: 'odd ns "q"', workload: name }), 'GET', `/p"${i}\\`, 200, 1, i),
+  );
+  const g = build('workload', entries);
+  const source = renderDot(g, { parts: [...LABEL_PARTS], paths: 1 });
+  const texts = svgTexts(source);
+  for (const name of weird) {
+    const shown = name.replace(/\t/g, '');
+    for (const line of shown.split('\n')) assert.ok(texts.includes(line), `svg shows ${JSON.stringify(line)} (got ${JSON.stringify(texts.slice(0, 40))})`);
+  }
+  assert.ok(texts.includes('namespace odd ns "q"'));
+  assert.ok(texts.includes('GET /p"0\\ ×1'));
+  assert.equal(plain(source).edges.length, weird.length);
+  const mermaid = renderMermaid(g, ALL);
+  for (const line of mermaid.split('\n').filter((l) => l.includes('["'))) {
+    const inner = line.slice(line.indexOf('["') + 2, line.lastIndexOf('"]')).replace(/<br\/>/g, '');
+    assert.ok(!/["<>\n]/.test(inner), `mermaid label is escaped: ${line}`);
+  }
+  assert.match(mermaid, /\["a#quot;b"\]/);
+  assert.match(mermaid, /\["two<br\/>lines"\]/);
+});
+
+test('Mermaid: one subgraph per namespace, one linkStyle per edge', () => {
+  const m = renderMermaid(build('workload'), ALL).split('\n');
+  assert.equal(m[0], 'flowchart LR');
+  assert.equal(m.filter((l) => l.includes('subgraph')).length, 4);
+  assert.equal(m.filter((l) => / -->/.test(l)).length, 5);
+  assert.deepEqual(
+    m.filter((l) => l.includes('linkStyle')).map((l) => l.trim().split(' ')[1]),
+    ['0', '1', '2', '3', '4'],
+  );
+  assert.ok(m.includes('  n1 -->|"HTTP 50 req · 55 kB · p95 20.0 ms"| n2'));
+});
+
+test('edge labels: --edge-label parts', () => {
+  assert.deepEqual(parseEdgeLabel('requests,protocol'), ['protocol', 'requests']);
+  assert.deepEqual(parseEdgeLabel('none'), []);
+  assert.throws(() => parseEdgeLabel('protocol,colour'), /unknown part "colour"/);
+  const source = renderDot(build('workload'), { parts: parseEdgeLabel('protocol,errors'), paths: 0 });
+  assert.ok(plain(source).edges.some((e) => e.label === 'HTTP · 10% err'));
+});
+
+test('public vs internal addresses', () => {
+  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '127.0.0.1', '198.18.0.1', '198.19.255.1', '100.64.0.1', 'fd00::1', '::1', 'fe80::1', '169.254.1.1'])
+    assert.equal(isPublicIp(ip), false, ip);
+  for (const ip of ['203.0.113.50', '8.8.8.8', '2001:db8::1', '172.32.0.1']) assert.equal(isPublicIp(ip), true, ip);
+  void details;
+});

@@ -1,0 +1,83 @@
+// `shark dissect` as a user runs it: files and stdin, bad input, `| head`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, runShell } from '../helpers/cli.js';
+import { sharedCapture } from '../helpers/paths.js';
+
+const mix = sharedCapture('lab-bookinfo-mix.pcap');
+
+test('a capture on stdin gives the same entries as the file', async () => {
+  const fromFile = await runCli(['dissect', mix]);
+  const fromStdin = await runCli(['dissect'], { input: readFileSync(mix) });
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  const lines = fromFile.stdout.trim().split('\n');
+  assert.ok(lines.length > 100);
+  assert.deepEqual(fromStdin.stdout, fromFile.stdout);
+});
+
+test('| head -1 ends the run at once, quietly, with status 0', async () => {
+  // A large input: the same capture 20 times through stdin.
+  const r = await runShell(`for i in $(seq 20); do cat '${mix}'; done | node bin/run.js dissect --packets | head -1; echo "status=\${PIPESTATUS[1]}"`);
+  const [first, status] = r.stdout.trim().split('\n');
+  assert.ok(JSON.parse(first).frame === 1);
+  assert.equal(status, 'status=0');
+  assert.equal(r.stderr.trim(), '');
+  const r2 = await runShell(`node bin/run.js dissect '${mix}' | head -1 >/dev/null; echo "status=\${PIPESTATUS[0]}"`);
+  assert.equal(r2.stdout.trim(), 'status=0');
+  assert.equal(r2.stderr.trim(), '');
+});
+
+test('a truncated capture: entries before the damage, then one line naming the byte offset, exit 3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-trunc-'));
+  try {
+    const whole = readFileSync(mix);
+    const cut = join(dir, 'cut.pcap');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const r = await runCli(['dissect', cut]);
+    assert.equal(r.code, 3);
+    const errLines = r.stderr.trim().split('\n');
+    assert.equal(errLines.length, 1, r.stderr);
+    assert.match(errLines[0], /cut\.pcap: .*at byte \d+/);
+    assert.ok(r.stdout.trim().split('\n').length > 10, 'entries before the damage are printed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('garbage on stdin is refused with one line and exit 3', async () => {
+  const r = await runCli(['dissect'], { input: 'this is not a capture\n' });
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /^dissect: <stdin>: not a pcap\/pcapng capture/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+});
+
+test('a missing file and an unknown protocol are usage errors (exit 2)', async () => {
+  const missing = await runCli(['dissect', 'nope.pcap']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.pcap: no such file/);
+  const bad = await runCli(['dissect', '--protocols', 'http,gopher', mix]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown protocol 'gopher'/);
+});
+
+test('--protocols keeps only those protocols; -c stops after N entries', async () => {
+  const r = await runCli(['dissect', '--protocols', 'udp,tcp', '-c', '5', mix]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(entries.length, 5);
+  for (const e of entries) assert.ok(['udp', 'tcp'].includes(e.protocol));
+});
+
+test('--packets prints one line per frame, agreeing with tshark on frame count', async () => {
+  const r = await runCli(['dissect', '--packets', sharedCapture('tcpdump-dns_tcp.pcap')]);
+  assert.equal(r.code, 0, r.stderr);
+  const frames = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const t = await runShell(`tshark -r '${sharedCapture('tcpdump-dns_tcp.pcap')}' -T fields -e frame.number 2>/dev/null | wc -l`);
+  assert.equal(frames.length, Number(t.stdout.trim()));
+  assert.ok(frames.every((f) => f.transport === 'tcp'));
+});

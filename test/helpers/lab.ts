@@ -40,6 +40,19 @@ export interface ExecResult {
 export interface RunningCapture {
   /** Stops tcpdump (SIGINT, so the file is complete) and returns its packet count. */
   stop(): Promise<{ captured: number; dropped: number }>;
+  /** Resolves when tcpdump has exited (after `count` packets, or after stop()). */
+  whenDone(): Promise<{ captured: number; dropped: number }>;
+}
+
+export interface CaptureOptions {
+  /** tcpdump filter expression */
+  filter?: string;
+  /** stop after this many packets */
+  count?: number;
+  /** kernel buffer in KiB (tcpdump -B); raise it for heavy load */
+  bufferKiB?: number;
+  /** deliver each packet at once (default true; false batches, which drops less under heavy load) */
+  immediate?: boolean;
 }
 
 export interface Lab {
@@ -53,7 +66,7 @@ export interface Lab {
   /** Runs the bounded client mix (HTTP, Redis, DNS, ICMP) from every client pod. */
   traffic(opts?: { rounds?: number }): Promise<void>;
   /** Starts tcpdump on a node's bridge writing pcap to `file`; resolves once it is listening. */
-  capture(node: number, file: string, opts?: { filter?: string; count?: number }): Promise<RunningCapture>;
+  capture(node: number, file: string, opts?: CaptureOptions): Promise<RunningCapture>;
   /** Tears everything down (idempotent). */
   stop(): Promise<void>;
 }
@@ -162,8 +175,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   return lab;
 }
 
-function startTcpdump(node: LabNode, file: string, opts: { filter?: string; count?: number }): Promise<RunningCapture> {
-  const argv = ['netns', 'exec', node.ns, 'tcpdump', '-i', node.bridge, '--immediate-mode', '-U', '-n', '-w', file];
+function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promise<RunningCapture> {
+  const argv = ['netns', 'exec', node.ns, 'tcpdump', '-i', node.bridge, '-U', '-n', '-Z', 'root', '-w', file];
+  if (opts.immediate ?? true) argv.push('--immediate-mode');
+  if (opts.bufferKiB !== undefined) argv.push('-B', String(opts.bufferKiB));
   if (opts.count !== undefined) argv.push('-c', String(opts.count));
   if (opts.filter) argv.push(opts.filter);
   // `ip netns exec` execs tcpdump in place, so this pid is tcpdump's own.
@@ -181,14 +196,18 @@ function startTcpdump(node: LabNode, file: string, opts: { filter?: string; coun
       stderr += d;
       if (stderr.includes('listening on')) {
         clearTimeout(timer);
+        const whenDone = async (): Promise<{ captured: number; dropped: number }> => {
+          await closed;
+          const captured = /(\d+) packets? captured/.exec(stderr);
+          const dropped = /(\d+) packets? dropped by kernel/.exec(stderr);
+          return { captured: Number(captured?.[1] ?? 0), dropped: Number(dropped?.[1] ?? 0) };
+        };
         resolve({
-          async stop() {
+          stop() {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-            await closed;
-            const captured = /(\d+) packets? captured/.exec(stderr);
-            const dropped = /(\d+) packets? dropped by kernel/.exec(stderr);
-            return { captured: Number(captured?.[1] ?? 0), dropped: Number(dropped?.[1] ?? 0) };
+            return whenDone();
           },
+          whenDone,
         });
       }
     });

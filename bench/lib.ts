@@ -1,0 +1,195 @@
+// Benchmark plumbing: run a command and its peer alternately, measure wall time
+// and peak RSS of each run, take medians, print a table (or JSON).
+// Figures only: nothing here asserts a speed.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+
+/** One run of a command. */
+export interface Sample {
+  wallMs: number;
+  /** peak resident set size of the process (and of the children it waited for), in KB, from GNU time's %M */
+  maxRssKb: number;
+  exitCode: number;
+}
+
+export interface Command {
+  label: string;
+  argv: string[];
+  /** where stdout goes: discarded (default) or a file */
+  stdoutFile?: string;
+  /** exit codes that count as success (default [0]) */
+  okCodes?: number[];
+}
+
+/** Medians over several runs of one command. */
+export interface Measured {
+  label: string;
+  runs: number;
+  wallMs: number;
+  maxRssKb: number;
+  samples: Sample[];
+}
+
+const gnuTime = '/usr/bin/time';
+
+/** Runs argv once under GNU time; stdout to /dev/null (or a file), stderr kept for error messages. */
+export async function measureOnce(cmd: Command): Promise<Sample> {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-bench-'));
+  const timeFile = join(dir, 'time');
+  const stdoutFd = openSync(cmd.stdoutFile ?? '/dev/null', 'w');
+  try {
+    const started = process.hrtime.bigint();
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+      const child = spawn(gnuTime, ['-f', '%M', '-o', timeFile, ...cmd.argv], { stdio: ['ignore', stdoutFd, 'pipe'] });
+      let err = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        if (err.length < 4000) err += d;
+      });
+      child.on('error', reject);
+      child.on('close', (c) => resolve({ code: c ?? 1, stderr: err }));
+    });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // GNU time prints "Command exited with non-zero status N" before the format line.
+    const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
+    const maxRssKb = Number(lines[lines.length - 1]);
+    if (!(cmd.okCodes ?? [0]).includes(code)) {
+      throw new Error(`${cmd.label}: exit ${code}: ${cmd.argv.join(' ')}\n${stderr.trim().split('\n').slice(-3).join('\n')}`);
+    }
+    return { wallMs, maxRssKb, exitCode: code };
+  } finally {
+    closeSync(stdoutFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function summarise(label: string, samples: Sample[]): Measured {
+  return {
+    label,
+    runs: samples.length,
+    wallMs: median(samples.map((s) => s.wallMs)),
+    maxRssKb: median(samples.map((s) => s.maxRssKb)),
+    samples,
+  };
+}
+
+/**
+ * Runs the commands in turn, `runs` rounds (A B A B …), so that a slow moment of
+ * the shared machine hits both alike; one untimed warm-up round first fills the
+ * page cache.
+ */
+export async function alternate(commands: Command[], runs: number, opts: { warmup?: boolean } = {}): Promise<Measured[]> {
+  if (opts.warmup ?? true) for (const cmd of commands) await measureOnce(cmd);
+  const samples: Sample[][] = commands.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    for (const [i, cmd] of commands.entries()) samples[i]!.push(await measureOnce(cmd));
+  }
+  return commands.map((cmd, i) => summarise(cmd.label, samples[i]!));
+}
+
+/** One line of the report: shark beside its peer, with the goal and whether it was met. */
+export interface BenchRow {
+  name: string;
+  shark?: string;
+  peer?: string;
+  /** e.g. "1.23 s", "210k pkt/s" */
+  sharkFigure?: string;
+  peerFigure?: string;
+  /** shark relative to the peer, > 1 is better for shark */
+  ratio?: number;
+  sharkRssMb?: number;
+  peerRssMb?: number;
+  goal?: string;
+  met?: boolean;
+  note?: string;
+}
+
+/** What run.ts hands to the optional bench modules (bench/filter.ts …); they may ignore it. */
+export interface BenchContext {
+  /** the lab capture (≥ 300k packets) and its 2× version */
+  capture: string;
+  capture2x: string;
+  packets: number;
+  packets2x: number;
+  runs: number;
+  /** argv that runs the built CLI: [node, bin/run.js] */
+  shark: string[];
+}
+
+export const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+export function rate(count: number, ms: number, unit: string): string {
+  const perSecond = count / (ms / 1000);
+  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)}M ${unit}/s` : `${Math.round(perSecond / 1000)}k ${unit}/s`;
+}
+
+const cell = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
+
+export function renderTable(rows: BenchRow[]): string {
+  const table = new Table({
+    head: ['benchmark', 'shark', 'peer', 'ratio', 'shark RSS', 'peer RSS', 'goal', 'met', 'note'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [24, 16, 16, 8, 10, 10, 24, 5, 30],
+  });
+  for (const row of rows) {
+    table.push([
+      row.name,
+      row.sharkFigure ?? '',
+      row.peerFigure ?? '',
+      row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}×`,
+      row.sharkRssMb === undefined ? '' : `${row.sharkRssMb} MB`,
+      row.peerRssMb === undefined ? '' : `${row.peerRssMb} MB`,
+      row.goal ?? '',
+      row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+      row.note ?? '',
+    ]);
+  }
+  return table.toString();
+}
+
+/**
+ * Turns whatever an optional module returned into rows: BenchRow[], {rows: […]},
+ * or one object. Unknown fields are kept in `note` so nothing is silently lost.
+ */
+export function normaliseRows(source: string, result: unknown): BenchRow[] {
+  const list: unknown[] = Array.isArray(result)
+    ? result
+    : result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)
+      ? ((result as { rows: unknown[] }).rows)
+      : result === undefined || result === null
+        ? []
+        : [result];
+  return list.map((item, i) => {
+    if (!item || typeof item !== 'object') return { name: `${source} #${i + 1}`, note: cell(item) };
+    const obj = item as Record<string, unknown>;
+    const known = new Set(['name', 'shark', 'peer', 'sharkFigure', 'peerFigure', 'ratio', 'sharkRssMb', 'peerRssMb', 'goal', 'met', 'note']);
+    const extra = Object.entries(obj)
+      .filter(([k, v]) => !known.has(k) && (typeof v !== 'object' || v === null))
+      .map(([k, v]) => `${k}=${cell(v)}`)
+      .join(' ');
+    const str = (k: string): string | undefined => (obj[k] === undefined ? undefined : cell(obj[k]));
+    return {
+      name: str('name') ?? `${source} #${i + 1}`,
+      shark: str('shark'),
+      peer: str('peer'),
+      sharkFigure: str('sharkFigure') ?? str('shark'),
+      peerFigure: str('peerFigure') ?? str('peer'),
+      ratio: typeof obj.ratio === 'number' ? obj.ratio : undefined,
+      sharkRssMb: typeof obj.sharkRssMb === 'number' ? obj.sharkRssMb : undefined,
+      peerRssMb: typeof obj.peerRssMb === 'number' ? obj.peerRssMb : undefined,
+      goal: str('goal'),
+      met: typeof obj.met === 'boolean' ? obj.met : undefined,
+      note: [str('note'), extra].filter(Boolean).join(' ') || undefined,
+    };
+  });
+}

@@ -1,0 +1,178 @@
+// `npm run bench`: shark beside its peer tools on the same lab capture, in the
+// same run, alternating, medians of several runs (issue 9). Prints a table
+// (stdout), or JSON with --json, or Markdown with --markdown.
+//   npm run bench -- [--runs N] [--json|--markdown] [--only dissect,filter,…] [--force-capture]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../test/helpers/paths.js';
+import { ensureBenchCaptures, cacheDir } from './capture.js';
+import {
+  alternate, mb, measureOnce, normaliseRows, rate, renderTable,
+  type BenchContext, type BenchRow, type Measured,
+} from './lib.js';
+
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const runs = Number(option('--runs') ?? 3);
+const only = option('--only')?.split(',');
+const wanted = (name: string): boolean => !only || only.includes(name);
+const log = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
+
+/** Optional modules written beside this one; each exports one function returning rows. */
+const optionalModules = [
+  { name: 'filter', file: 'filter.ts', fn: 'benchFilter' },
+  { name: 'stats', file: 'stats.ts', fn: 'benchStats' },
+  { name: 'merge', file: 'merge.ts', fn: 'benchMerge' },
+  { name: 'map', file: 'map.ts', fn: 'benchMap' },
+  { name: 'tap', file: 'tap.ts', fn: 'benchTap' },
+] as const;
+
+const FLAT_RSS_RATIO = 1.2; // "flat": at most 20% more peak RSS for twice the input
+
+function machine(): Record<string, string | number> {
+  const lscpu = spawnSync('lscpu', { encoding: 'utf8' }).stdout ?? '';
+  const field = (name: string): string => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(lscpu)?.[1]?.trim() ?? '';
+  const tshark = spawnSync('tshark', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '';
+  return {
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
+    cpu: field('Model name') || (cpus()[0]?.model ?? ''),
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    tshark,
+    loadAverage: execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' '),
+  };
+}
+
+async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; measured: Measured[] }> {
+  log(`dissect vs tshark -z io,phs on ${ctx.packets} packets, ${runs} runs each, alternating…`);
+  const [shark, tshark] = await alternate(
+    [
+      { label: 'shark dissect', argv: [...ctx.shark, 'dissect', ctx.capture] },
+      { label: 'tshark io,phs', argv: ['tshark', '-r', ctx.capture, '-q', '-z', 'io,phs'] },
+    ],
+    runs,
+  );
+  const rows: BenchRow[] = [
+    {
+      name: 'dissect: packets/s',
+      shark: 'shark dissect X > /dev/null',
+      peer: 'tshark -r X -q -z io,phs',
+      sharkFigure: rate(ctx.packets, shark!.wallMs, 'pkt'),
+      peerFigure: rate(ctx.packets, tshark!.wallMs, 'pkt'),
+      ratio: tshark!.wallMs / shark!.wallMs,
+      sharkRssMb: mb(shark!.maxRssKb),
+      peerRssMb: mb(tshark!.maxRssKb),
+      goal: '≥ 2× tshark, ≤ 150 MB RSS',
+      met: tshark!.wallMs / shark!.wallMs >= 2 && mb(shark!.maxRssKb) <= 150,
+    },
+  ];
+  log(`peak RSS at 2× input (${ctx.packets2x} packets), one run each…`);
+  const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', ctx.capture2x] });
+  const tshark2 = await measureOnce({ label: 'tshark 2×', argv: ['tshark', '-r', ctx.capture2x, '-q', '-z', 'io,phs'] });
+  const growth = shark2.maxRssKb / shark!.maxRssKb;
+  rows.push({
+    name: 'dissect: RSS 1× → 2× input',
+    sharkFigure: `${mb(shark!.maxRssKb)} → ${mb(shark2.maxRssKb)} MB`,
+    peerFigure: `${mb(tshark!.maxRssKb)} → ${mb(tshark2.maxRssKb)} MB`,
+    ratio: (tshark2.maxRssKb / tshark!.maxRssKb) / growth,
+    sharkRssMb: mb(shark2.maxRssKb),
+    peerRssMb: mb(tshark2.maxRssKb),
+    goal: `flat (≤ ${FLAT_RSS_RATIO}× for 2× input)`,
+    met: growth <= FLAT_RSS_RATIO,
+    note: `shark ×${growth.toFixed(2)}, tshark ×${(tshark2.maxRssKb / tshark!.maxRssKb).toFixed(2)}; 2× wall: shark ${(shark2.wallMs / 1000).toFixed(1)} s, tshark ${(tshark2.wallMs / 1000).toFixed(1)} s`,
+  });
+  const once = (label: string, s: typeof shark2): Measured => ({ label, runs: 1, wallMs: s.wallMs, maxRssKb: s.maxRssKb, samples: [s] });
+  return { rows, measured: [shark!, tshark!, once('shark dissect 2×', shark2), once('tshark io,phs 2×', tshark2)] };
+}
+
+async function runOptional(ctx: BenchContext): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const mod of optionalModules) {
+    if (!wanted(mod.name)) continue;
+    const path = join(repoRoot, 'bench', mod.file);
+    if (!existsSync(path)) {
+      rows.push({ name: mod.name, note: `skipped: bench/${mod.file} not present` });
+      continue;
+    }
+    log(`${mod.name}: running ${mod.fn}() from bench/${mod.file}…`);
+    try {
+      const loaded = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+      const fn = loaded[mod.fn];
+      if (typeof fn !== 'function') {
+        rows.push({ name: mod.name, note: `skipped: bench/${mod.file} exports no ${mod.fn}()` });
+        continue;
+      }
+      rows.push(...normaliseRows(mod.name, await (fn as (c: BenchContext) => Promise<unknown>)(ctx)));
+    } catch (err) {
+      rows.push({ name: mod.name, note: `failed: ${(err as Error).message.split('\n')[0]}` });
+    }
+  }
+  return rows;
+}
+
+function renderMarkdown(rows: BenchRow[]): string {
+  const lines = ['| benchmark | shark | peer | ratio | shark RSS | peer RSS | goal | met | note |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    lines.push(
+      `| ${[r.name, r.sharkFigure, r.peerFigure, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
+        r.sharkRssMb === undefined ? '' : `${r.sharkRssMb} MB`, r.peerRssMb === undefined ? '' : `${r.peerRssMb} MB`,
+        r.goal, r.met === undefined ? '' : r.met ? 'yes' : 'no', r.note].map((c) => c ?? '').join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const captures = await ensureBenchCaptures({ force: args.includes('--force-capture'), log });
+  const ctx: BenchContext = {
+    capture: captures.capture,
+    capture2x: captures.capture2x,
+    packets: captures.packets,
+    packets2x: captures.packets2x,
+    runs,
+    shark: [process.execPath, join(repoRoot, 'bin', 'run.js')],
+  };
+  const rows: BenchRow[] = [];
+  let measured: Measured[] = [];
+  if (wanted('dissect')) {
+    if (existsSync(join(repoRoot, 'dist', 'commands', 'dissect.js'))) {
+      const dissect = await benchDissect(ctx);
+      rows.push(...dissect.rows);
+      measured = dissect.measured;
+    } else {
+      // Until shark dissect is built, still show the peer's figures.
+      log('dist/commands/dissect.js missing (run `npm run build`): tshark only');
+      const [tshark] = await alternate([{ label: 'tshark io,phs', argv: ['tshark', '-r', ctx.capture, '-q', '-z', 'io,phs'] }], runs);
+      rows.push({
+        name: 'dissect: packets/s',
+        peer: 'tshark -r X -q -z io,phs',
+        peerFigure: rate(ctx.packets, tshark!.wallMs, 'pkt'),
+        peerRssMb: mb(tshark!.maxRssKb),
+        goal: '≥ 2× tshark, ≤ 150 MB RSS',
+        note: 'shark not built',
+      });
+      measured = [tshark!];
+    }
+  }
+  rows.push(...(await runOptional(ctx)));
+
+  if (args.includes('--json')) {
+    const report = { machine: machine(), captures, cacheDir, runs, rows, measured };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else if (args.includes('--markdown')) {
+    process.stdout.write(`${renderMarkdown(rows)}\n`);
+  } else {
+    process.stdout.write(`${renderTable(rows)}\n`);
+    const m = machine();
+    process.stdout.write(`machine: ${m.nproc} CPU (${m.cpu}), ${m.memoryGB} GB, node ${m.node}, ${m.tshark}, load ${m.loadAverage}\n`);
+    process.stdout.write(`input: ${captures.capture} (${captures.packets} packets), 2×: ${captures.packets2x} packets (${captures.doubling})\n`);
+  }
+}
+
+await main();

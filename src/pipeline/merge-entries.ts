@@ -1,0 +1,37 @@
+// `shark merge` for entries: NDJSON streams merged by `timestamp` (stable:
+// equal timestamps keep input order), written as NDJSON lines.
+
+import type { Entry } from '../model/entry.js';
+import type { LineSink } from '../output/stdout-sink.js';
+import { formatEntry } from './ndjson.js';
+import { mergeOrdered } from './merge.js';
+
+/** Entries without a numeric timestamp sort first (they cannot be placed, so they are not held back). */
+function timeOf(e: Entry): number {
+  const t = (e as { timestamp?: unknown }).timestamp;
+  return typeof t === 'number' && Number.isFinite(t) ? t : -Infinity;
+}
+
+export function compareEntryTime(a: Entry, b: Entry): number {
+  const ta = timeOf(a);
+  const tb = timeOf(b);
+  return ta < tb ? -1 : ta > tb ? 1 : 0;
+}
+
+export async function mergeEntries(
+  inputs: AsyncIterable<Entry[]>[],
+  sink: LineSink,
+  opts: { signal?: AbortSignal; onSourceError?: (source: number, error: unknown) => void } = {},
+): Promise<number> {
+  let entries = 0;
+  for await (const { items } of mergeOrdered(inputs, compareEntryTime, opts)) {
+    for (const e of items) {
+      const wait = sink.write(formatEntry(e));
+      if (wait) await wait;
+    }
+    entries += items.length;
+    if (sink.closed) break;
+  }
+  await sink.flush();
+  return entries;
+}

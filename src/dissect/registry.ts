@@ -3,14 +3,20 @@
 
 import type { CallRecord, ProtocolDissector } from './api.js';
 import { http2 } from './protocols/http2.js';
+import { mysql } from './protocols/mysql.js';
+import { postgresql } from './protocols/postgresql.js';
 import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
+import { redis } from './protocols/redis.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
+  postgresql,
+  mysql,
   http1,
   dns,
   dnsTcp,
+  redis,
 ];
 
 export function tcpDissectors(): ProtocolDissector[] {

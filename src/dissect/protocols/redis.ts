@@ -184,6 +184,12 @@ export class RespReader {
       this.fail('empty line in aggregate');
       return false;
     }
+    if (this.allowInline && this.stack.length === 0 && tag !== '*') {
+      // Like redis-server: at the top of a client's stream only '*' starts RESP;
+      // any other line is an inline command (telnet style), words split by spaces.
+      this.complete('*', text.trim().split(/\s+/).slice(0, MAX_ARGS + 1));
+      return true;
+    }
     switch (tag) {
       case '+':
       case '-':
@@ -240,12 +246,6 @@ export class RespReader {
         return true;
       }
       default:
-        if (this.allowInline && this.stack.length === 0) {
-          // Inline command (telnet style): words separated by spaces.
-          const words = text.trim().split(/\s+/).slice(0, MAX_ARGS + 1);
-          this.complete('*', words);
-          return true;
-        }
         return this.malformed(`unknown type byte "${printable(line.subarray(0, 1))}"`);
     }
   }
@@ -350,6 +350,8 @@ export class RedisParser implements TcpStreamParser {
   }
 
   private onRequest(m: RespMessage): void {
+    // redis-server ignores "*-1" and "*0" from a client: no command, no reply.
+    if (m.value === null || (Array.isArray(m.value) && m.value.length === 0)) return;
     const words = Array.isArray(m.value) ? m.value.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))) : [String(m.value)];
     const command = (words[0] ?? '').toUpperCase();
     const request: Record<string, any> = { command };

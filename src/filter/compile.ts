@@ -1,8 +1,10 @@
 // AST → closure tree, once per expression. Both dialects produce the same
 // predicate form, `(entry) => boolean`; they differ in value semantics:
 //  - KFL1 follows Kubeshark's basenine: loose string/number coercion, regexes
-//    with `==`, and a field the entry lacks collapses the whole expression to
-//    false (unless a short-circuit skipped it).
+//    with `==`. A test on a field the entry lacks is "unknown", as SQL's NULL:
+//    never true, not even negated, but `unknown or true` is true. (basenine
+//    makes the whole expression false there; the two differ only when an `or`
+//    would rescue it.)
 //  - KFL2 follows CEL as Kubeshark uses it: typed comparisons, and a variable
 //    the entry lacks takes its type's default.
 
@@ -88,23 +90,28 @@ function k1(n: Node, ctx: CompileContext): Fn {
       };
     }
     case 'logical': {
+      // Three-valued, like SQL's NULL: a test on a missing field is unknown
+      // (MISSING); `unknown and false` is false, `unknown or true` is true,
+      // anything else with unknown stays unknown, and unknown never matches.
       const l = k1(n.left, ctx);
       const r = k1(n.right, ctx);
       if (n.op === 'and') {
         return (e) => {
           const a = l(e);
-          if (a === MISSING) return MISSING;
-          if (!kfl1Truthy(a)) return false;
+          if (a !== MISSING && !kfl1Truthy(a)) return false;
           const b = r(e);
-          return b === MISSING ? MISSING : kfl1Truthy(b);
+          if (b === MISSING) return MISSING;
+          if (!kfl1Truthy(b)) return false;
+          return a === MISSING ? MISSING : true;
         };
       }
       return (e) => {
         const a = l(e);
-        if (a === MISSING) return MISSING;
-        if (kfl1Truthy(a)) return true;
+        if (a !== MISSING && kfl1Truthy(a)) return true;
         const b = r(e);
-        return b === MISSING ? MISSING : kfl1Truthy(b);
+        if (b === MISSING) return MISSING;
+        if (kfl1Truthy(b)) return true;
+        return a === MISSING ? MISSING : false;
       };
     }
     case 'binary':

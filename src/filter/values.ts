@@ -2,7 +2,7 @@
 // case-insensitive header names), Kubeshark's loose KFL1 coercions, and CEL-ish
 // equality/ordering for KFL2.
 
-/** A KFL1 field the entry lacks: any comparison touching it collapses the whole expression to false (as basenine does). */
+/** A KFL1 field the entry lacks: tests touching it are "unknown" (three-valued logic, as SQL's NULL). */
 export const MISSING: unique symbol = Symbol('missing');
 export type Missing = typeof MISSING;
 

@@ -1,6 +1,11 @@
 // NDJSON entries in and out. A bad line never kills the stream (split2 would
 // turn a JSON.parse exception into a stream error): it is reported with its
 // line number and skipped, or made fatal with `strict`.
+//
+// Two layers: readRawLines splits bytes into numbered lines (decoding each
+// chunk once, not each line), and the entry readers parse them. Consumers that
+// can decide on a line without parsing all of it (shark filter) use the raw
+// layer directly with parseEntryLine.
 
 import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
@@ -27,115 +32,160 @@ export interface EntryLine {
   line?: string;
 }
 
+/** One non-blank input line and its 1-based number. */
+export interface RawLine {
+  text: string;
+  lineNo: number;
+}
+
 /** Parse a stream of NDJSON into batches of entries, streaming, with line numbers for errors. */
-export function readNdjson(stream: AsyncIterable<Buffer | string>, source: string, opts: NdjsonReadOptions = {}): AsyncGenerator<Entry[]> {
-  return readLines(stream, source, opts, (entry) => entry);
+export async function* readNdjson(stream: AsyncIterable<Buffer | string>, source: string, opts: NdjsonReadOptions = {}): AsyncGenerator<Entry[]> {
+  for await (const lines of readRawLines(stream, source, opts)) {
+    const batch: Entry[] = [];
+    for (const l of lines) {
+      const e = parseEntryLine(l, source, opts);
+      if (e) batch.push(e);
+    }
+    if (batch.length > 0) yield batch;
+  }
 }
 
 /** Like readNdjson, keeping each entry's original line (emitting it costs no JSON.stringify). */
-export function readNdjsonLines(
+export async function* readNdjsonLines(
   stream: AsyncIterable<Buffer | string>,
   source: string,
   opts: NdjsonReadOptions = {},
 ): AsyncGenerator<EntryLine[]> {
-  return readLines(stream, source, opts, (entry, line) => ({ entry, line }));
+  for await (const lines of readRawLines(stream, source, opts)) {
+    const batch: EntryLine[] = [];
+    for (const l of lines) {
+      const entry = parseEntryLine(l, source, opts);
+      if (entry) batch.push({ entry, line: l.text });
+    }
+    if (batch.length > 0) yield batch;
+  }
 }
 
-async function* readLines<T>(
+/** Parse one line as an entry; a bad line is reported (or thrown with `strict`) and gives undefined. */
+export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptions = {}): Entry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(l.text);
+  } catch (err) {
+    badLine(source, l.lineNo, `not JSON (${(err as Error).message.split('\n')[0]})`, opts);
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    badLine(source, l.lineNo, 'not a JSON object', opts);
+    return undefined;
+  }
+  return value as Entry;
+}
+
+function badLine(source: string, lineNo: number, what: string, opts: NdjsonReadOptions): void {
+  if (opts.strict) throw new InputError(source, `at line ${lineNo}`, what);
+  opts.onBadLine?.(`${source}: line ${lineNo}: ${what}; skipped`);
+}
+
+/** Split a byte stream into numbered, non-blank lines (CR stripped), in batches; oversized lines are reported. */
+export async function* readRawLines(
   stream: AsyncIterable<Buffer | string>,
   source: string,
-  opts: NdjsonReadOptions,
-  wrap: (entry: Entry, line: string) => T,
-): AsyncGenerator<T[]> {
+  opts: NdjsonReadOptions = {},
+): AsyncGenerator<RawLine[]> {
   const maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
   const batchSize = opts.batchSize ?? 512;
   let lineNo = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let oversized = false;
-  let batch: T[] = [];
+  let batch: RawLine[] = [];
 
-  const handleLine = (raw: string): void => {
+  const tooLong = (): void => badLine(source, lineNo, `line longer than ${maxLine} bytes`, opts);
+  const push = (raw: string): void => {
     lineNo++;
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (text.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      bad(`not JSON (${(err as Error).message.split('\n')[0]})`);
-      return;
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      bad('not a JSON object');
-      return;
-    }
-    batch.push(wrap(value as Entry, text));
-  };
-  const bad = (what: string): void => {
-    if (opts.strict) throw new InputError(source, `at line ${lineNo}`, what);
-    opts.onBadLine?.(`${source}: line ${lineNo}: ${what}; skipped`);
+    const text = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+    if (text.length === 0 || isBlank(text)) return;
+    if (text.length > maxLine && Buffer.byteLength(text) > maxLine) return tooLong();
+    batch.push({ text, lineNo });
   };
 
-  const feed = function* (chunk: Buffer): Generator<T[]> {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(NEWLINE, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      if (oversized) {
-        lineNo++;
-        oversized = false;
-        pending = [];
-        pendingBytes = 0;
-        if (opts.strict) throw new InputError(source, `at line ${lineNo}`, `line longer than ${maxLine} bytes`);
-        opts.onBadLine?.(`${source}: line ${lineNo}: longer than ${maxLine} bytes; skipped`);
-      } else if (pending.length > 0) {
-        pending.push(piece);
-        handleLine(Buffer.concat(pending).toString('utf8'));
-        pending = [];
-        pendingBytes = 0;
-      } else {
-        handleLine(piece.toString('utf8'));
+  const feed = function* (chunk: Buffer): Generator<RawLine[]> {
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last < 0) {
+      // No line ends here: keep the bytes (or only count them once the line is too long).
+      if (!oversized) {
+        pendingBytes += chunk.length;
+        if (pendingBytes > maxLine) {
+          oversized = true;
+          pending = [];
+          pendingBytes = 0;
+        } else pending.push(Buffer.from(chunk));
       }
-      start = nl + 1;
-      if (batch.length >= batchSize) {
-        yield batch;
-        batch = [];
+      return;
+    }
+    // Everything up to the last newline is whole lines: decode it once and split.
+    let text: string;
+    let skipFirst = false;
+    if (oversized) {
+      const first = chunk.indexOf(NEWLINE);
+      lineNo++;
+      oversized = false;
+      tooLong();
+      text = chunk.subarray(first + 1, last).toString('utf8');
+      skipFirst = first === last;
+    } else if (pending.length > 0) {
+      pending.push(chunk.subarray(0, last));
+      text = Buffer.concat(pending).toString('utf8');
+      pending = [];
+      pendingBytes = 0;
+    } else text = chunk.subarray(0, last).toString('utf8');
+    if (!skipFirst) {
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf('\n', start);
+        if (nl < 0) {
+          push(start === 0 ? text : text.slice(start));
+          break;
+        }
+        push(text.slice(start, nl));
+        start = nl + 1;
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
       }
     }
-    if (start < chunk.length && !oversized) {
-      const rest = chunk.subarray(start);
-      pendingBytes += rest.length;
+    if (last + 1 < chunk.length) {
+      const rest = chunk.subarray(last + 1);
+      pendingBytes = rest.length;
       if (pendingBytes > maxLine) {
         oversized = true;
-        pending = [];
         pendingBytes = 0;
       } else pending.push(Buffer.from(rest));
     }
-  };
-
-  // What a chunk completed is handed on at once: on a live pipe (`tap | stats`)
-  // the next chunk may be seconds away. Files come in large chunks, so batches stay large.
-  const flushPartial = function* (): Generator<T[]> {
-    if (batch.length > 0) {
+    if (batch.length >= batchSize) {
       yield batch;
       batch = [];
     }
   };
-  if (opts.prefix && opts.prefix.length > 0) {
-    yield* feed(opts.prefix);
-    yield* flushPartial();
-  }
+
+  if (opts.prefix && opts.prefix.length > 0) yield* feed(opts.prefix);
   for await (const chunk of stream) {
     yield* feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    yield* flushPartial();
   }
   if (oversized) {
     lineNo++;
-    bad(`line longer than ${maxLine} bytes`);
-  } else if (pending.length > 0) handleLine(Buffer.concat(pending).toString('utf8'));
+    tooLong();
+  } else if (pending.length > 0) push(Buffer.concat(pending).toString('utf8'));
   if (batch.length > 0) yield batch;
+}
+
+function isBlank(s: string): boolean {
+  const c = s.charCodeAt(0);
+  // Entries start with '{'; only lines starting with whitespace need the full check.
+  if (c !== 32 && c !== 9 && c !== 13) return false;
+  return s.trim() === '';
 }
 
 /** One entry as one NDJSON line (no newline). */

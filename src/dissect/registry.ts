@@ -8,6 +8,7 @@ import { postgresql } from './protocols/postgresql.js';
 import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
+import { tls } from './protocols/tls.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -17,6 +18,7 @@ export const dissectors: ProtocolDissector[] = [
   dns,
   dnsTcp,
   redis,
+  tls,
 ];
 
 export function tcpDissectors(): ProtocolDissector[] {

@@ -5,6 +5,9 @@ import { execFileSync } from 'node:child_process';
 import type { CallRecord, ConnectionContext, Direction, DissectOptions, ProtocolDissector } from '../../src/dissect/api.js';
 import { emptyEndpoint } from '../../src/model/entry.js';
 
+/** Separates several occurrences of one tshark field (values may contain commas). */
+export const AGG = '\x1e';
+
 export interface Segment {
   frame: number;
   time: number; // ms
@@ -44,7 +47,7 @@ export function tcpSegments(file: string, opts: { decodeAs?: string[]; fields?: 
   const extra = (opts.fields ?? []).flatMap((f) => ['-e', f]);
   // A BPF pre-filter (tcpdump) spares tshark most of a big capture; frame numbers then count the kept packets only.
   const args = [
-    '-r', opts.bpf ? '-' : file, ...decodeAs, '-Y', filter, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a',
+    '-r', opts.bpf ? '-' : file, ...decodeAs, '-Y', filter, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', `aggregator=${AGG}`,
     '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'tcp.stream', '-e', 'ip.src', '-e', 'ipv6.src',
     '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'tcp.payload', '-e', 'tcp.flags.syn', ...extra,
   ];

@@ -6,7 +6,7 @@ import { HpackDecoder, huffmanDecode } from '../../src/dissect/protocols/hpack.j
 import { http2, probeHttp2, createHttp2ParserAfterUpgrade, CONNECTION_PREFACE } from '../../src/dissect/protocols/http2.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
-import { feedConnections, makeContext, onPort, tcpSegments, type Segment } from './helpers.js';
+import { AGG, feedConnections, makeContext, onPort, tcpSegments, type Segment } from './helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -58,8 +58,8 @@ function tsharkHttp2(segments: Segment[]): { paths: string[]; statuses: string[]
   const statuses: string[] = [];
   for (const s of segments) {
     const [path, status] = s.extra;
-    for (const p of (path ?? '').split(',').filter(Boolean)) paths.push(`${s.frame} ${p}`);
-    for (const st of (status ?? '').split(',').filter(Boolean)) statuses.push(st);
+    for (const p of (path ?? '').split(AGG).filter(Boolean)) paths.push(`${s.frame} ${p}`);
+    for (const st of (status ?? '').split(AGG).filter(Boolean)) statuses.push(st);
   }
   return { paths: paths.sort(), statuses: statuses.sort() };
 }

@@ -509,7 +509,10 @@ function okPacket(p: Buffer): { affectedRows?: number | string; lastInsertId?: n
     out.statusFlags = p.readUInt16LE(id.next);
     out.warnings = p.readUInt16LE(id.next + 2);
     if (id.next + 4 < p.length) {
-      const info = p.toString('utf8', id.next + 4).replace(/^[\x00-\x1f]+/, '');
+      // Session-state info may start with a length byte: drop leading control bytes.
+      let start = id.next + 4;
+      while (start < p.length && p[start] < 0x20) start++;
+      const info = p.toString('utf8', start);
       if (info) out.info = truncate(info, 256);
     }
   }

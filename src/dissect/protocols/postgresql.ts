@@ -60,7 +60,8 @@ export function probePostgres(data: Buffer, portMatch: boolean): Probe {
   if (code === PROTOCOL_V3 && len >= 9 && len <= 10000) {
     // Parameter pairs: "user\0name\0…\0".
     const head = data.subarray(8, Math.min(len, data.length));
-    return /^[a-z_]+\x00/.test(head.toString('latin1')) || head.length === 0 ? 'request' : false;
+    const nameEnd = head.indexOf(0);
+    return head.length === 0 || (nameEnd > 0 && /^[a-z_]+$/.test(head.toString('latin1', 0, nameEnd))) ? 'request' : false;
   }
   // Mid-connection: a simple query ("Q" + length + text + NUL) or a backend message run.
   if (data[0] === 0x51 /* Q */) {

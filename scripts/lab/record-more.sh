@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Records the small lab captures behind test/protocols-more: real servers from
+# Debian packages (PostgreSQL, MariaDB, nghttpd h2c, a python gRPC server) in a
+# server namespace, their clients in a client namespace, tcpdump on the
+# client's veth. Nothing touches the root namespace; everything is torn down
+# on exit, even on failure. Every client run is bounded (timeout).
+#
+#   scripts/lab/record-more.sh [OUT_DIR]     # default: test/fixtures/captures
+#
+# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-h2c.pcap, lab-grpc.pcap
+# Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
+#               nghttp2-client python3-grpcio
+set -euo pipefail
+
+readonly PREFIX=shp
+readonly SRV_NS="${PREFIX}-srv" CLI_NS="${PREFIX}-cli"
+readonly SRV_IP=198.18.48.1 CLI_IP=198.18.48.2
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly REPO
+readonly OUT="${1:-$REPO/test/fixtures/captures}"
+WORK="$(mktemp -d /tmp/shark-record-more.XXXXXX)"
+readonly WORK
+PIDS=()
+
+die() { echo "record-more.sh: $*" >&2; exit 1; }
+in_srv() { ip netns exec "$SRV_NS" "$@"; }
+in_cli() { ip netns exec "$CLI_NS" timeout 20 "$@"; }
+
+cleanup() {
+  set +e
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  [[ -f "$WORK/pg/postmaster.pid" ]] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -m immediate stop >/dev/null 2>&1
+  sleep 0.3
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  ip netns del "$SRV_NS" 2>/dev/null
+  ip netns del "$CLI_NS" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+[[ $EUID -eq 0 ]] || die "must run as root"
+mkdir -p "$OUT"
+
+# --- network: two namespaces joined by a veth pair ----------------------------
+ip netns del "$SRV_NS" 2>/dev/null || true
+ip netns del "$CLI_NS" 2>/dev/null || true
+ip netns add "$SRV_NS"
+ip netns add "$CLI_NS"
+ip link add shp-c type veth peer name shp-s
+ip link set shp-s netns "$SRV_NS"
+ip link set shp-c netns "$CLI_NS"
+in_srv ip addr add "$SRV_IP/24" dev shp-s
+ip netns exec "$CLI_NS" ip addr add "$CLI_IP/24" dev shp-c
+in_srv ip link set lo up
+ip netns exec "$CLI_NS" ip link set lo up
+in_srv ip link set shp-s up
+ip netns exec "$CLI_NS" ip link set shp-c up
+# Offloads would hand tcpdump 64 KB "segments"; real NICs' captures look like MTU-sized ones.
+ip netns exec "$CLI_NS" ethtool -K shp-c tso off gso off gro off >/dev/null 2>&1 || true
+in_srv ethtool -K shp-s tso off gso off gro off >/dev/null 2>&1 || true
+
+wait_port() { # port
+  local i
+  for i in $(seq 1 100); do
+    in_srv bash -c "exec 3<>/dev/tcp/$SRV_IP/$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "server on port $1 did not start"
+}
+
+# tcpdump into $1 while the rest of the arguments run; bounded in packets.
+record() {
+  local file="$1"; shift
+  local log="$WORK/tcpdump.log" i
+  : > "$log"
+  ip netns exec "$CLI_NS" tcpdump -i shp-c -U -c 5000 -s 0 -w "$file" 'tcp' >/dev/null 2>"$log" &
+  local tpid=$!
+  for i in $(seq 1 50); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+  "$@" || echo "record-more.sh: client exited with $? (continuing)" >&2
+  sleep 1
+  kill -INT "$tpid" 2>/dev/null || true
+  wait "$tpid" 2>/dev/null || true
+  echo "wrote $file ($(stat -c %s "$file") bytes)" >&2
+}
+
+# --- PostgreSQL ---------------------------------------------------------------
+pg_session() {
+  export PGHOST=$SRV_IP PGUSER=shark PGDATABASE=shark PGPASSWORD=sharkpw PGSSLMODE=disable PGCONNECT_TIMEOUT=5
+  in_cli psql -X -q -c 'select 1 as one, $$hello$$ as greeting' >/dev/null
+  in_cli psql -X -q -c 'select * from no_such_table' >/dev/null 2>&1 || true
+  in_cli psql -X -q -v ON_ERROR_STOP=0 >/dev/null 2>&1 <<'SQL' || true
+create table if not exists pets (id int primary key, name text);
+insert into pets values (1, 'cat'), (2, 'dog'), (3, 'eel');
+update pets set name = upper(name) where id < 3;
+select id, name from pets order by id;
+insert into pets values (1, 'dup');
+SQL
+  # Extended query protocol (Parse/Bind/Execute/Sync): unnamed, then named prepared statements.
+  printf '\\set id random(1, 3)\nselect name from pets where id = :id;\nselect * from pets where name = :id;\n' > "$WORK/bench.sql"
+  in_cli /usr/lib/postgresql/*/bin/pgbench -n -M extended -t 2 -f "$WORK/bench.sql" >/dev/null 2>&1 || true
+  in_cli /usr/lib/postgresql/*/bin/pgbench -n -M prepared -t 2 -f "$WORK/bench.sql" >/dev/null 2>&1 || true
+  in_cli psql -X -q -c 'delete from pets' -c 'drop table pets' >/dev/null
+  PGSSLMODE=prefer in_cli psql -X -q -c "select 2" >/dev/null 2>&1 || true
+}
+if command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  mkdir -p "$WORK/pg" "$WORK/pgsock"
+  chown postgres "$WORK/pg" "$WORK/pgsock"
+  chmod 755 "$WORK"
+  runuser -u postgres -- /usr/lib/postgresql/*/bin/initdb -D "$WORK/pg" -A trust -U postgres >/dev/null
+  echo "host all all 198.18.48.0/24 md5" >> "$WORK/pg/pg_hba.conf"
+  in_srv runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -l "$WORK/pg/server.log" -w \
+    -o "-c listen_addresses=$SRV_IP -c unix_socket_directories=$WORK/pgsock -c password_encryption=md5 -p 5432" start >/dev/null
+  in_srv runuser -u postgres -- psql -h "$WORK/pgsock" -q -c "create user shark password 'sharkpw'" -c 'create database shark owner shark' >/dev/null
+  record "$OUT/lab-pgsql.pcap" pg_session
+  in_srv runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -m fast stop >/dev/null
+fi
+
+# --- MariaDB ------------------------------------------------------------------
+my_session() {
+  local m=(mariadb -h "$SRV_IP" -u shark -psharkpw --skip-ssl --connect-timeout=5)
+  in_cli "${m[@]}" -e 'select 1 as one, "hello" as greeting' >/dev/null
+  in_cli "${m[@]}" shark -e 'select * from no_such_table' >/dev/null 2>&1 || true
+  in_cli "${m[@]}" shark --force >/dev/null 2>&1 <<'SQL' || true
+create table pets (id int primary key, name text);
+insert into pets values (1, 'cat'), (2, 'dog'), (3, 'eel');
+update pets set name = upper(name) where id < 3;
+select id, name from pets order by id;
+insert into pets values (1, 'dup');
+delete from pets;
+drop table pets;
+SQL
+}
+if command -v mariadbd >/dev/null 2>&1; then
+  mkdir -p "$WORK/my"
+  chown mysql "$WORK/my" 2>/dev/null || true
+  mariadb-install-db --no-defaults --datadir="$WORK/my" --user=mysql --auth-root-authentication-method=socket >/dev/null 2>&1
+  in_srv mariadbd --no-defaults --datadir="$WORK/my" --user=mysql --bind-address="$SRV_IP" --port=3306 \
+    --socket="$WORK/my/my.sock" --pid-file="$WORK/my/my.pid" --skip-log-error --skip-ssl >"$WORK/my.log" 2>&1 &
+  PIDS+=($!)
+  wait_port 3306
+  in_srv mariadb --no-defaults -S "$WORK/my/my.sock" -u root -e \
+    "create database shark; create user shark@'%' identified by 'sharkpw'; grant all on shark.* to shark@'%';"
+  record "$OUT/lab-mysql.pcap" my_session
+fi
+
+# --- HTTP/2 cleartext (nghttpd, prior knowledge; it does not do Upgrade) -------
+h2_session() {
+  in_cli nghttp -n "http://$SRV_IP:8080/index.html" "http://$SRV_IP:8080/missing"
+  in_cli nghttp -n -d "$WORK/www/post.json" -H "content-type: application/json" "http://$SRV_IP:8080/graphql"
+}
+if command -v nghttpd >/dev/null 2>&1; then
+  mkdir -p "$WORK/www"
+  printf '<html><body>shark h2c lab</body></html>\n' > "$WORK/www/index.html"
+  printf '{"query":"query Pets { pets { id name } owner(id: 1) { name } }","operationName":"Pets"}' > "$WORK/www/post.json"
+  in_srv nghttpd --no-tls -d "$WORK/www" --address="$SRV_IP" 8080 >/dev/null 2>&1 &
+  PIDS+=($!)
+  wait_port 8080
+  record "$OUT/lab-h2c.pcap" h2_session
+fi
+
+# --- gRPC (python3-grpcio, raw protobuf bytes: no generated code needed) --------
+if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
+  in_srv /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" serve "$SRV_IP:50051" >"$WORK/grpc.log" 2>&1 &
+  PIDS+=($!)
+  wait_port 50051
+  record "$OUT/lab-grpc.pcap" in_cli /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" call "$SRV_IP:50051"
+fi

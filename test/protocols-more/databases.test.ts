@@ -1,0 +1,128 @@
+// PostgreSQL and MySQL parsers against tshark on lab recordings
+// (scripts/lab/record-more.sh) and the shared lab mix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresql.js';
+import { mysql, probeMysql } from '../../src/dissect/protocols/mysql.js';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
+import { AGG, feedConnections, tcpSegments, type Segment } from './helpers.js';
+
+const fixture = (name: string): string => join(repoRoot, 'test', 'fixtures', 'captures', name);
+
+/**
+ * Our error codes against tshark's: same codes in the same order, each reported
+ * by the call whose response ends at or just after tshark's ErrorResponse frame
+ * (the call ends with the ReadyForQuery that may come in the next segment).
+ */
+function sameErrors(ours: Array<{ frame: number; code: string }>, segments: Segment[], field: number): void {
+  const theirs = segments.flatMap((s) => (s.extra[field] ?? '').split(AGG).filter((x) => x !== '').map((code) => ({ frame: s.frame, code })));
+  ours.sort((a, b) => a.frame - b.frame);
+  assert.deepEqual(ours.map((o) => o.code), theirs.map((t) => t.code));
+  ours.forEach((o, i) => assert.ok(o.frame >= theirs[i].frame && o.frame <= theirs[i].frame + 2, `${o.frame} vs ${theirs[i].frame}`));
+}
+
+/** "frame value" pairs of one extra tshark field (index `i`), every occurrence. */
+function pairs(segments: Segment[], i: number): string[] {
+  const out: string[] = [];
+  for (const s of segments) for (const v of (s.extra[i] ?? '').split(AGG).filter((x) => x !== '')) out.push(`${s.frame} ${v}`);
+  return out.sort();
+}
+
+const PG_FIELDS = ['pgsql.query', 'pgsql.tag', 'pgsql.code'];
+
+test('PostgreSQL lab: queries, command tags and SQLSTATEs agree with tshark', () => {
+  const segments = tcpSegments(fixture('lab-pgsql.pcap'), { fields: PG_FIELDS });
+  const { records, counters } = feedConnections(postgresql, segments);
+  assert.deepEqual(counters, {});
+  // Every query tshark shows (simple Query and Parse) starts one of our calls.
+  const ours = records.filter((r) => r.request?.query !== undefined);
+  const ourPairs = new Set(ours.map((r) => `${r.requestFrame} ${r.request!.query}`));
+  const theirs = pairs(segments, 0);
+  assert.ok(theirs.length >= 15);
+  for (const p of theirs) assert.ok(ourPairs.has(p), `missing ${p}`);
+  // The rest are Bind/Execute of named prepared statements, whose text we resolve.
+  const extra = ours.filter((r) => !theirs.includes(`${r.requestFrame} ${r.request!.query}`));
+  assert.ok(extra.length > 0 && extra.every((r) => r.request!.statement), JSON.stringify(extra.map((r) => r.request)));
+  // Command tags and error codes, in the frames tshark saw them.
+  const tags = records.flatMap((r) => (r.response?.commandTags ?? []).map((t: string) => `${r.responseFrame} ${t}`)).sort();
+  assert.deepEqual(tags, pairs(segments, 1));
+  sameErrors(records.filter((r) => r.response?.errorCode).map((r) => ({ frame: r.responseFrame!, code: r.response!.errorCode })), segments, 2);
+  // Semantics a user relies on.
+  const insert = records.find((r) => /^insert into pets values \(1, 'cat'/.test(r.request?.query ?? ''))!;
+  assert.equal(insert.response!.rows, 3);
+  const update = records.find((r) => r.request?.query?.startsWith('update'))!;
+  assert.equal(update.response!.rows, 2);
+  const dup = records.find((r) => r.request?.query?.includes("'dup'"))!;
+  assert.equal(dup.error, true);
+  assert.equal(dup.response!.errorCode, '23505');
+  assert.match(dup.response!.errorMessage, /duplicate key/);
+  const select = records.find((r) => r.request?.query === 'select id, name from pets order by id;')!;
+  assert.deepEqual(select.response!.columns, ['id', 'name']);
+  assert.equal(select.response!.rowsReturned, 3);
+  const startup = records.find((r) => r.request?.type === 'startup')!;
+  assert.equal(startup.request!.user, 'shark');
+  assert.equal(startup.request!.database, 'shark');
+  assert.equal(startup.response!.authentication, 'md5');
+  assert.match(startup.response!.serverVersion, /^15\./);
+  const ssl = records.find((r) => r.request?.type === 'SSLRequest')!;
+  assert.equal(ssl.response!.accepted, false);
+  const extended = records.find((r) => r.request?.type === 'extended' && r.request.parameters)!;
+  assert.ok(extended.request!.parameters.length === 1);
+  for (const r of records) assert.ok(r.responseTime === undefined || r.responseTime >= r.requestTime);
+});
+
+test('PostgreSQL lab-bookinfo-mix: 180 calls, like tshark', () => {
+  const segments = tcpSegments(sharedCapture('lab-bookinfo-mix.pcap'), { fields: PG_FIELDS, bpf: 'tcp port 5432' });
+  const { records } = feedConnections(postgresql, segments);
+  const queries = records.filter((r) => r.request?.query !== undefined).map((r) => `${r.requestFrame} ${r.request!.query}`).sort();
+  assert.deepEqual(queries, pairs(segments, 0));
+  sameErrors(records.filter((r) => r.response?.errorCode).map((r) => ({ frame: r.responseFrame!, code: r.response!.errorCode })), segments, 2);
+  assert.equal(records.filter((r) => r.request?.type === 'SSLRequest').length, records.filter((r) => r.request?.type === 'startup').length);
+  assert.ok(records.filter((r) => r.error).every((r) => r.response?.errorCode === '42P01'));
+});
+
+test('PostgreSQL probe: startup, SSLRequest, mid-connection query; not HTTP', () => {
+  const startup = Buffer.from('0000000f00030000757365720000', 'hex');
+  startup.writeUInt32BE(startup.length, 0);
+  assert.equal(probePostgres(startup, false), 'request');
+  assert.equal(probePostgres(Buffer.from('0000000804d2162f', 'hex'), false), 'request');
+  const q = Buffer.concat([Buffer.from('Q'), Buffer.alloc(4), Buffer.from('select 1\0')]);
+  q.writeUInt32BE(q.length - 1, 1);
+  assert.equal(probePostgres(q, false), 'request');
+  assert.equal(probePostgres(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});
+
+const MY_FIELDS = ['mysql.query', 'mysql.error_code', 'mysql.affected_rows', 'mysql.user'];
+
+test('MySQL lab (MariaDB): queries, error codes, affected rows agree with tshark', () => {
+  const segments = tcpSegments(fixture('lab-mysql.pcap'), { fields: MY_FIELDS });
+  const { records, counters } = feedConnections(mysql, segments);
+  assert.deepEqual(counters, {});
+  const queries = records.filter((r) => r.request?.query !== undefined).map((r) => `${r.requestFrame} ${r.request!.query}`).sort();
+  assert.deepEqual(queries, pairs(segments, 0));
+  const codes = records.filter((r) => r.response?.type === 'error').map((r) => `${r.responseFrame} ${r.response!.errorCode}`).sort();
+  assert.deepEqual(codes, pairs(segments, 1));
+  const affected = records.filter((r) => r.response?.type === 'ok').map((r) => `${r.responseFrame} ${r.response!.affectedRows}`).sort();
+  assert.deepEqual(affected, pairs(segments, 2));
+  const logins = records.filter((r) => r.request?.command === 'handshake');
+  assert.deepEqual(logins.map((r) => `${r.requestFrame} ${r.request!.user}`).sort(), pairs(segments, 3));
+  assert.match(logins[0].response!.serverVersion, /MariaDB/);
+  const select = records.find((r) => r.request?.query === 'select id, name from pets order by id')!;
+  assert.equal(select.response!.type, 'resultset');
+  assert.equal(select.response!.rows, 3);
+  assert.deepEqual(select.response!.columns, ['id', 'name']);
+  const missing = records.find((r) => r.request?.query === 'select * from no_such_table')!;
+  assert.equal(missing.error, true);
+  assert.equal(missing.response!.sqlState, '42S02');
+  assert.match(missing.response!.errorMessage, /doesn't exist/);
+});
+
+test('MySQL probe: greeting is the server, COM_QUERY the client', () => {
+  const segments = tcpSegments(fixture('lab-mysql.pcap'), { fields: MY_FIELDS });
+  const greeting = segments.find((s) => s.payload.length > 0)!;
+  assert.equal(probeMysql(greeting.payload, false), 'response');
+  const query = segments.find((s) => s.extra[0] !== '')!;
+  assert.equal(probeMysql(query.payload, false), 'request');
+  assert.equal(probeMysql(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});

@@ -35,7 +35,8 @@ export function edgeLabelLines(e: MapEdge, opts: EdgeLabelOptions): string[] {
   if (opts.parts.includes('latency') && e.latency.p95 !== null) bits.push(`p95 ${humanMs(e.latency.p95)} ms`);
   if (opts.parts.includes('errors') && e.errors > 0) bits.push(`${formatRate(e.errorRate)} err`);
   const lines = bits.length ? [bits.join(' · ')] : [];
-  for (const p of e.paths.slice(0, opts.paths)) lines.push(`${p.path} ×${humanCount(p.count)}`);
+  // A protocol without paths (raw TCP, PostgreSQL …) reports its own name as the path: noise.
+  for (const p of e.paths.filter((x) => x.path !== e.protocol).slice(0, opts.paths)) lines.push(`${p.path} ×${humanCount(p.count)}`);
   return lines;
 }
 

@@ -40,6 +40,8 @@ function serviceKey(e: Entry): string {
 export function operationOf(e: Entry): string {
   const r = e.request;
   if (!r) return e.protocol;
+  // gRPC: the path is the method ("/pkg.Service/Method"); HTTP/2 framing says POST for all.
+  if (e.protocol === 'grpc' && typeof r.path === 'string') return r.path;
   if (typeof r.path === 'string') {
     const path = r.path.split('?')[0];
     return typeof r.method === 'string' ? `${r.method} ${path}` : path;
@@ -56,6 +58,8 @@ export function statusOf(e: Entry): string {
   const res = e.response;
   let status: string;
   if (!res) status = 'unanswered';
+  else if (typeof res.grpcStatusName === 'string') status = res.grpcStatusName;
+  else if (typeof res.rcodeName === 'string') status = res.rcodeName;
   else if (res.status !== undefined) status = String(res.status);
   else if (res.statusCode !== undefined) status = String(res.statusCode);
   else if (res.rcode !== undefined) status = String(res.rcode);

@@ -70,7 +70,7 @@ export function k8sName(ep: Endpoint, prefer: 'service' | 'workload' | 'pod'): s
 }
 
 function hostOf(req: Record<string, any>): string | undefined {
-  if (typeof req.sni === 'string' && req.sni) return req.sni.toLowerCase();
+  if (typeof req.sni === 'string' && req.sni && !isIpLiteral(req.sni)) return req.sni.toLowerCase();
   let host: unknown = req.host;
   const headers = req.headers;
   if (!host && headers && typeof headers === 'object') {
@@ -81,7 +81,13 @@ function hostOf(req: Record<string, any>): string | undefined {
     if (Array.isArray(host)) host = host[0];
   }
   if (typeof host !== 'string' || !host) return undefined;
-  return stripPort(host.trim().toLowerCase());
+  const name = stripPort(host.trim().toLowerCase());
+  // `curl http://10.0.0.1/` sends the address itself: that names nothing.
+  return isIpLiteral(name) ? undefined : name;
+}
+
+function isIpLiteral(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(':');
 }
 
 function stripPort(host: string): string {

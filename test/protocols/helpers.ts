@@ -1,7 +1,7 @@
 // Test helpers for protocol parsers: a ConnectionContext that records what a
 // parser emits, chunking strategies, and raw TCP streams pulled from shared
 // captures with tshark (the parsers see exactly the bytes tshark reassembles).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import type { CallRecord, ConnectionContext, Direction, DissectOptions, TcpStreamParser } from '../../src/dissect/api.js';
 import type { Transport } from '../../src/model/entry.js';
 import { emptyEndpoint } from '../../src/model/entry.js';
@@ -117,7 +117,8 @@ export function tcpStreamCount(capture: string): number {
 export function tsharkFields(capture: string, filter: string, fields: string[], extra: string[] = []): string[][] {
   const args = ['-r', capture, ...extra, '-Y', filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|'];
   for (const f of fields) args.push('-e', f);
-  const out = execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+  // tshark exits 2 on a cut/damaged file after printing every packet before the damage.
+  const out = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] }).stdout ?? '';
   return out
     .split('\n')
     .filter((l) => l !== '')

@@ -1,0 +1,410 @@
+// TLS (RFC 8446, RFC 5246) without decryption: the ClientHello and the
+// ServerHello (or an alert in their place) make one entry per connection,
+// reassembled across records and TCP segments. After the hellos the
+// encrypted rest is only counted.
+import { createHash } from 'node:crypto';
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+
+/** A hello larger than this is not one we can use (post-quantum ClientHellos are ~2 KB). */
+const MAX_HELLO = 64 * 1024;
+/** RFC 8446 §5.1: a record is at most 2^14 bytes plus expansion. */
+const MAX_RECORD = 16384 + 2048;
+
+const VERSION_NAMES: Record<number, string> = {
+  0x0300: 'SSL 3.0', 0x0301: 'TLS 1.0', 0x0302: 'TLS 1.1', 0x0303: 'TLS 1.2', 0x0304: 'TLS 1.3',
+  0xfeff: 'DTLS 1.0', 0xfefd: 'DTLS 1.2', 0xfefc: 'DTLS 1.3',
+};
+
+const CIPHER_NAMES: Record<number, string> = {
+  0x1301: 'TLS_AES_128_GCM_SHA256', 0x1302: 'TLS_AES_256_GCM_SHA384', 0x1303: 'TLS_CHACHA20_POLY1305_SHA256',
+  0xc02b: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 0xc02c: 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+  0xc02f: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 0xc030: 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+  0xcca8: 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', 0xcca9: 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
+  0xc013: 'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA', 0xc014: 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA',
+  0xc009: 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA', 0xc00a: 'TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA',
+  0x009c: 'TLS_RSA_WITH_AES_128_GCM_SHA256', 0x009d: 'TLS_RSA_WITH_AES_256_GCM_SHA384',
+  0x002f: 'TLS_RSA_WITH_AES_128_CBC_SHA', 0x0035: 'TLS_RSA_WITH_AES_256_CBC_SHA', 0x000a: 'TLS_RSA_WITH_3DES_EDE_CBC_SHA',
+  0x0005: 'TLS_RSA_WITH_RC4_128_SHA', 0x0004: 'TLS_RSA_WITH_RC4_128_MD5', 0xc011: 'TLS_ECDHE_RSA_WITH_RC4_128_SHA',
+  0x009e: 'TLS_DHE_RSA_WITH_AES_128_GCM_SHA256', 0x0033: 'TLS_DHE_RSA_WITH_AES_128_CBC_SHA', 0x0039: 'TLS_DHE_RSA_WITH_AES_256_CBC_SHA',
+};
+
+const ALERT_NAMES: Record<number, string> = {
+  0: 'close_notify', 10: 'unexpected_message', 20: 'bad_record_mac', 22: 'record_overflow', 40: 'handshake_failure',
+  42: 'bad_certificate', 43: 'unsupported_certificate', 44: 'certificate_revoked', 45: 'certificate_expired',
+  46: 'certificate_unknown', 47: 'illegal_parameter', 48: 'unknown_ca', 49: 'access_denied', 50: 'decode_error',
+  51: 'decrypt_error', 70: 'protocol_version', 71: 'insufficient_security', 80: 'internal_error',
+  86: 'inappropriate_fallback', 90: 'user_canceled', 109: 'missing_extension', 110: 'unsupported_extension',
+  112: 'unrecognized_name', 113: 'bad_certificate_status_response', 115: 'unknown_psk_identity',
+  116: 'certificate_required', 120: 'no_application_protocol',
+};
+
+/** RFC 8446 §4.1.3: a ServerHello with this random is a HelloRetryRequest. */
+const HRR_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
+
+export const versionName = (v: number): string => VERSION_NAMES[v] ?? `0x${v.toString(16).padStart(4, '0')}`;
+const cipherName = (c: number): string => CIPHER_NAMES[c] ?? `0x${c.toString(16).padStart(4, '0')}`;
+/** RFC 8701 GREASE values (0x?a?a) are noise by design. */
+const isGrease = (v: number): boolean => (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
+
+class Malformed extends Error {}
+
+/** A bounds-checked reader over one handshake message. */
+class Reader {
+  constructor(
+    private readonly b: Buffer,
+    public off = 0,
+    private readonly end = b.length,
+  ) {}
+  left(): number {
+    return this.end - this.off;
+  }
+  u8(): number {
+    this.need(1);
+    return this.b[this.off++];
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.b.readUInt16BE(this.off);
+    this.off += 2;
+    return v;
+  }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const v = this.b.subarray(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+  /** A sub-reader over a length-prefixed vector (`lenBytes` = 1 or 2). */
+  vec(lenBytes: 1 | 2): Reader {
+    const n = lenBytes === 1 ? this.u8() : this.u16();
+    this.need(n);
+    const r = new Reader(this.b, this.off, this.off + n);
+    this.off += n;
+    return r;
+  }
+  private need(n: number): void {
+    if (this.off + n > this.end) throw new Malformed('hello truncated');
+  }
+}
+
+interface Extensions {
+  sni?: string;
+  alpn: string[];
+  versions: number[];
+  groups: number[];
+  pointFormats: number[];
+  types: number[];
+}
+
+function readExtensions(r: Reader, isClient: boolean): Extensions {
+  const ext: Extensions = { alpn: [], versions: [], groups: [], pointFormats: [], types: [] };
+  if (r.left() === 0) return ext; // extensions are optional before TLS 1.3
+  const all = r.vec(2);
+  while (all.left() > 0) {
+    const type = all.u16();
+    const body = all.vec(2);
+    ext.types.push(type);
+    switch (type) {
+      case 0: // server_name
+        if (isClient && body.left() > 0) {
+          const list = body.vec(2);
+          while (list.left() > 0) {
+            const kind = list.u8();
+            const name = list.vec(2);
+            if (kind === 0 && ext.sni === undefined) ext.sni = name.bytes(name.left()).toString('latin1');
+          }
+        }
+        break;
+      case 16: {
+        // ALPN: a list of length-prefixed protocol names (one in the ServerHello).
+        const list = body.vec(2);
+        while (list.left() > 0) {
+          const p = list.vec(1);
+          ext.alpn.push(p.bytes(p.left()).toString('latin1'));
+        }
+        break;
+      }
+      case 43: // supported_versions: a list in the ClientHello, one version in the ServerHello
+        if (isClient) {
+          const list = body.vec(1);
+          while (list.left() >= 2) ext.versions.push(list.u16());
+        } else ext.versions.push(body.u16());
+        break;
+      case 10: {
+        const list = body.vec(2);
+        while (list.left() >= 2) ext.groups.push(list.u16());
+        break;
+      }
+      case 11: {
+        const list = body.vec(1);
+        while (list.left() >= 1) ext.pointFormats.push(list.u8());
+        break;
+      }
+    }
+  }
+  return ext;
+}
+
+/** ClientHello body (after the 4-byte handshake header) → request record. */
+export function parseClientHello(b: Buffer): Record<string, any> {
+  const r = new Reader(b);
+  const legacy = r.u16();
+  r.bytes(32); // random
+  r.vec(1); // session id
+  const suitesVec = r.vec(2);
+  const suites: number[] = [];
+  while (suitesVec.left() >= 2) suites.push(suitesVec.u16());
+  r.vec(1); // compression methods
+  const ext = readExtensions(r, true);
+  const versions = ext.versions.filter((v) => !isGrease(v));
+  // JA3 (https://github.com/salesforce/ja3): decimal fields, GREASE left out.
+  const ja3 = [
+    legacy,
+    suites.filter((s) => !isGrease(s)).join('-'),
+    ext.types.filter((t) => !isGrease(t)).join('-'),
+    ext.groups.filter((g) => !isGrease(g)).join('-'),
+    ext.pointFormats.join('-'),
+  ].join(',');
+  const rec: Record<string, any> = {
+    sni: ext.sni ?? '',
+    alpn: ext.alpn,
+    version: versionName(legacy),
+    versions: versions.map(versionName),
+    cipherSuites: suites.filter((s) => !isGrease(s)).length,
+    ja3,
+    ja3Hash: createHash('md5').update(ja3).digest('hex'),
+  };
+  return rec;
+}
+
+/** ServerHello body → response record. */
+export function parseServerHello(b: Buffer): Record<string, any> {
+  const r = new Reader(b);
+  const legacy = r.u16();
+  const random = r.bytes(32);
+  r.vec(1); // session id
+  const suite = r.u16();
+  r.u8(); // compression
+  const ext = readExtensions(r, false);
+  const negotiated = ext.versions[0] ?? legacy;
+  const rec: Record<string, any> = {
+    version: versionName(negotiated),
+    cipherSuite: cipherName(suite),
+    alpn: ext.alpn[0] ?? '',
+  };
+  if (random.toString('hex') === HRR_RANDOM) rec.helloRetryRequest = true;
+  return rec;
+}
+
+interface HalfState {
+  records: ByteQueue;
+  /** Handshake bytes gathered from records, waiting for a full hello. */
+  handshake: ByteQueue;
+  /** Wire bytes of the records that carried the hello. */
+  size: number;
+  time: number;
+  frame: number;
+  started: boolean;
+  /** Hello parsed (or abandoned): from here on bytes are only counted. */
+  done: boolean;
+}
+
+export class TlsParser implements TcpStreamParser {
+  private readonly halves: Record<Direction, HalfState> = { c2s: newHalf(), s2c: newHalf() };
+  private request: Record<string, any> | null = null;
+  private response: Record<string, any> | null = null;
+  private readonly warnings: string[] = [];
+  private emitted = false;
+  private reversed = false;
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    const h = this.halves[dir];
+    if (h.done) {
+      // After the hello everything is encrypted: counted, not kept.
+      this.ctx.count('tls.encrypted-bytes', data.length);
+      return;
+    }
+    if (!h.started) {
+      h.started = true;
+      h.time = this.ctx.now;
+      h.frame = this.ctx.frame;
+    }
+    h.records.push(data);
+    this.readRecords(dir, h);
+  }
+
+  onGap(dir: Direction, _length: number): void {
+    const h = this.halves[dir];
+    if (h.done) return;
+    this.ctx.count('tls.gap');
+    this.warnings.push('gap');
+    this.abandon(h);
+  }
+
+  onEnd(): void {
+    if (this.emitted) return;
+    if (this.request === null && this.response === null) {
+      // Mid-stream connection or not TLS after all: nothing to report as a call.
+      this.ctx.count('tls.no-hello');
+      return;
+    }
+    this.emit();
+  }
+
+  private readRecords(dir: Direction, h: HalfState): void {
+    while (!h.done && h.records.length >= 5) {
+      const hdr = h.records.peek(5);
+      const type = hdr[0];
+      const len = hdr.readUInt16BE(3);
+      if (hdr[1] !== 3 || len > MAX_RECORD || type < 20 || type > 24) {
+        this.malformed(h, 'not a TLS record');
+        return;
+      }
+      if (h.records.length < 5 + len) return;
+      h.records.consume(5);
+      const body = h.records.take(len);
+      h.size += 5 + len;
+      if (type === 21) {
+        this.onAlert(dir, body);
+        this.finishHalf(h);
+        return;
+      }
+      if (type !== 22) {
+        // ChangeCipherSpec or application data before a hello: nothing to read here.
+        this.finishHalf(h);
+        return;
+      }
+      h.handshake.push(body);
+      this.readHandshake(dir, h);
+    }
+  }
+
+  private readHandshake(dir: Direction, h: HalfState): void {
+    if (h.handshake.length < 4) return;
+    const hdr = h.handshake.peek(4);
+    const type = hdr[0];
+    const len = (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
+    if (len > MAX_HELLO) {
+      this.malformed(h, 'hello too large');
+      return;
+    }
+    if (h.handshake.length < 4 + len) {
+      if (h.handshake.length > MAX_HELLO) this.malformed(h, 'hello too large');
+      return;
+    }
+    const body = h.handshake.peek(4 + len).subarray(4);
+    try {
+      if (type === 1) this.onHello(dir, 'request', parseClientHello(body), h);
+      else if (type === 2) this.onHello(dir, 'response', parseServerHello(body), h);
+      else this.malformed(h, `unexpected handshake type ${type}`);
+    } catch (e) {
+      this.malformed(h, e instanceof Malformed ? e.message : 'bad hello');
+    }
+  }
+
+  private onHello(dir: Direction, kind: 'request' | 'response', rec: Record<string, any>, h: HalfState): void {
+    if ((dir === 'c2s') !== (kind === 'request')) this.reversed = true;
+    if (kind === 'request') this.request = rec;
+    else this.response = rec;
+    this.finishHalf(h);
+    if (kind === 'response') this.emit();
+  }
+
+  private onAlert(dir: Direction, body: Buffer): void {
+    if (body.length < 2) return;
+    const alert = { level: body[0] === 2 ? 'fatal' : 'warning', description: ALERT_NAMES[body[1]] ?? `alert ${body[1]}` };
+    const fromServer = (dir === 's2c') !== this.reversed;
+    if (fromServer && this.response === null && this.request !== null) {
+      this.response = { alert };
+      this.emit();
+    }
+  }
+
+  private malformed(h: HalfState, why: string): void {
+    this.ctx.count('tls.malformed');
+    if (h.started && (this.request !== null || h === this.halves.c2s)) this.warnings.push(`malformed: ${why}`);
+    this.abandon(h);
+  }
+
+  private abandon(h: HalfState): void {
+    this.finishHalf(h);
+  }
+
+  private finishHalf(h: HalfState): void {
+    h.done = true;
+    if (h.records.length > 0) this.ctx.count('tls.encrypted-bytes', h.records.length);
+    h.records.clear();
+    h.handshake.clear();
+  }
+
+  private emit(): void {
+    if (this.emitted) return;
+    this.emitted = true;
+    const c = this.halves[this.reversed ? 's2c' : 'c2s'];
+    const s = this.halves[this.reversed ? 'c2s' : 's2c'];
+    const req = this.request;
+    const res = this.response;
+    const alpn = res?.alpn || req?.alpn?.[0] || '';
+    const call: CallRecord = {
+      protocol: 'tls',
+      request: req,
+      response: res,
+      requestTime: c.started ? c.time : s.time,
+      requestFrame: c.started ? c.frame : s.frame,
+      requestSize: c.size,
+      responseSize: s.size,
+      error: res === null || res.alert !== undefined,
+      summary: `TLS ${req?.sni || '-'}${alpn ? ' ' + alpn : ''}${res?.alert ? ' → ' + res.alert.description : res ? '' : ' → unanswered'}`,
+    };
+    if (res) {
+      call.responseTime = this.ctx.now;
+      call.responseFrame = this.ctx.frame;
+    }
+    const warnings = [...this.warnings];
+    if (!res) warnings.push('unanswered');
+    if (warnings.length > 0) call.warnings = [...new Set(warnings)];
+    if (this.reversed) call.reversed = true;
+    this.ctx.emit(call);
+  }
+}
+
+function newHalf(): HalfState {
+  return { records: new ByteQueue(), handshake: new ByteQueue(), size: 0, time: 0, frame: 0, started: false, done: false };
+}
+
+/** Probe: a handshake record header (0x16 0x03 0x00..0x04) carrying a ClientHello or ServerHello. */
+export function probeTls(data: Buffer, _portMatch: boolean): Probe {
+  if (data.length === 0) return 'need-more';
+  if (data[0] !== 0x16) return false;
+  if (data.length < 2) return 'need-more';
+  if (data[1] !== 0x03) return false;
+  if (data.length < 3) return 'need-more';
+  if (data[2] > 0x04) return false;
+  if (data.length < 6) return 'need-more';
+  const len = data.readUInt16BE(3);
+  if (len < 4 || len > MAX_RECORD) return false;
+  if (data[5] === 1) return 'request';
+  if (data[5] === 2) return 'response';
+  return false;
+}
+
+export const tls: ProtocolDissector = {
+  name: 'tls',
+  transport: 'tcp',
+  ports: [443, 8443, 6443, 9443, 10250, 2379, 2380],
+  priority: 10,
+  reference: 'https://www.rfc-editor.org/rfc/rfc8446',
+  probe(data, portMatch) {
+    try {
+      return probeTls(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new TlsParser(ctx);
+  },
+};

@@ -1,0 +1,102 @@
+// One node agent's stream: `shark agent …` exec'd in the agent pod through the
+// API server (websocket, v5/v4.channel.k8s.io), stdout read line by line,
+// stdin kept open for filter updates. The session reports how it ended so
+// the tap can restart it; nothing is retried here.
+
+import { PassThrough } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { Exec, type KubeConfig } from '@kubernetes/client-node';
+import { AGENT_CONTAINER } from './agent-manifests.js';
+
+export interface AgentSessionOptions {
+  kc: KubeConfig;
+  namespace: string;
+  pod: string;
+  node: string;
+  /** Arguments after `shark agent`. */
+  args: string[];
+  onLine(line: string): void;
+  onStderr?(line: string): void;
+  /** The exec ended: `why` is the status message or the socket error; `stopped` when we asked. */
+  onEnd(why: string, stopped: boolean): void;
+}
+
+export class AgentSession {
+  private readonly stdin = new PassThrough();
+  private ws: { close(): void; terminate?(): void; on(ev: string, f: (...a: any[]) => void): void } | undefined;
+  private stopping = false;
+  private ended = false;
+  private status = '';
+
+  constructor(private readonly opts: AgentSessionOptions) {}
+
+  async start(): Promise<void> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => this.opts.onLine(l));
+    createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (l) => this.opts.onStderr?.(l));
+    const exec = new Exec(this.opts.kc);
+    try {
+      const ws = await exec.exec(
+        this.opts.namespace,
+        this.opts.pod,
+        AGENT_CONTAINER,
+        ['shark', 'agent', ...this.opts.args],
+        stdout,
+        stderr,
+        this.stdin,
+        false,
+        (status) => {
+          this.status = status.status === 'Success' ? 'exited' : (status.message ?? status.status ?? 'failed');
+        },
+      );
+      this.ws = ws as unknown as AgentSession['ws'];
+      ws.on('close', () => this.finish(this.status || 'stream closed'));
+      ws.on('error', (err: Error) => this.finish(err.message));
+    } catch (err) {
+      const e = err as { message?: string; code?: string; error?: { code?: string; message?: string } };
+      this.finish(e.error?.code ?? e.code ?? e.error?.message ?? e.message ?? String(err));
+    }
+  }
+
+  /** Replace the agent's capture filter. */
+  setFilter(bpf: string): void {
+    if (!this.ended) this.stdin.write(JSON.stringify({ filter: bpf }) + '\n');
+  }
+
+  /** Ask the agent to stop (stdin EOF), then close the stream; resolves when it ended. */
+  async stop(graceMs = 1500): Promise<void> {
+    if (this.ended) return;
+    this.stopping = true;
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      const timer = setTimeout(() => {
+        this.ws?.close();
+        setTimeout(() => {
+          this.ws?.terminate?.();
+          this.finish('terminated');
+        }, 300).unref();
+      }, graceMs);
+      timer.unref();
+      this.onFinish = () => {
+        clearTimeout(timer);
+        done();
+      };
+      this.stdin.end();
+    });
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  private onFinish: (() => void) | undefined;
+
+  private finish(why: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stdin.destroy();
+    this.opts.onEnd(why, this.stopping);
+    this.onFinish?.();
+  }
+}

@@ -1,0 +1,64 @@
+// Which pods `shark tap` taps: name matches the regex, namespace is one of
+// -n (or the context's namespace; every namespace with -A), running with an
+// IP, not host-network (its IP is the node's: tapping it would tap the node),
+// and never shark's own agents. Also the per-node BPF filters derived from them.
+
+import { filterForIps } from './agent-control.js';
+import { MANAGED_BY } from './agent-manifests.js';
+
+type Obj = Record<string, any>;
+
+export interface TargetSpec {
+  regex?: RegExp;
+  /** Namespaces to consider; undefined = all. */
+  namespaces?: string[];
+}
+
+export interface TargetPod {
+  key: string;
+  name: string;
+  namespace: string;
+  ip: string;
+  ips: string[];
+  node: string;
+}
+
+export function selectTargets(pods: Obj[], spec: TargetSpec): Map<string, TargetPod> {
+  const out = new Map<string, TargetPod>();
+  for (const p of pods) {
+    const meta = p.metadata ?? {};
+    if (meta.labels?.[MANAGED_BY] === 'shark') continue;
+    if (spec.namespaces && !spec.namespaces.includes(meta.namespace)) continue;
+    if (spec.regex && !spec.regex.test(meta.name ?? '')) continue;
+    if (p.spec?.hostNetwork) continue;
+    if (meta.deletionTimestamp) continue;
+    const ip: string | undefined = p.status?.podIP;
+    if (!ip || p.status?.phase !== 'Running') continue;
+    const ips = (p.status?.podIPs ?? []).map((x: Obj) => x.ip).filter(Boolean);
+    const key = `${meta.namespace}/${meta.name}`;
+    out.set(key, { key, name: meta.name, namespace: meta.namespace, ip, ips: ips.length ? ips : [ip], node: p.spec?.nodeName ?? '' });
+  }
+  return out;
+}
+
+/** Pods that appeared and disappeared between two selections. */
+export function diffTargets(before: Map<string, TargetPod>, after: Map<string, TargetPod>): { added: TargetPod[]; removed: TargetPod[] } {
+  const added = [...after.values()].filter((t) => !before.has(t.key) || before.get(t.key)!.ip !== t.ip);
+  const removed = [...before.values()].filter((t) => !after.has(t.key) || after.get(t.key)!.ip !== t.ip);
+  return { added, removed };
+}
+
+/** BPF filter for one node: its tapped pods' addresses. */
+export function nodeFilter(targets: Map<string, TargetPod>, node: string): string {
+  return filterForIps([...targets.values()].filter((t) => t.node === node).flatMap((t) => t.ips));
+}
+
+/** Compile the user's pod regex, as a usage error when it is not one. */
+export function compilePodRegex(source: string | undefined): RegExp | undefined {
+  if (source === undefined || source === '') return undefined;
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    throw new Error(`bad pod regex "${source}": ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,213 @@
+// `shark tap` across a "cluster": the lab's network namespaces are the nodes
+// and pods (real nginx/redis/dnsmasq, real traffic), the API-server fixture
+// speaks the Kubernetes wire protocol, and exec runs the real `shark agent`
+// inside each node's namespace. Not a real API server — see docs/kubernetes.md.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLab, type Lab } from '../helpers/lab.js';
+import { cliBin, repoRoot } from '../helpers/paths.js';
+import { ApiServerFixture } from '../fixtures/apiserver/server.js';
+import type { Entry } from '../../src/model/entry.js';
+
+const MANAGED = 'app.kubernetes.io/managed-by=shark';
+let lab: Lab;
+
+before(async () => {
+  if (!existsSync(join(repoRoot, 'dist', 'commands', 'agent.js'))) throw new Error('build first: npx tsc -p tsconfig.json');
+  // Our slice of the address plan: 198.18.16.0/20, namespaces named shk…
+  const n = process.pid % 16;
+  lab = await startLab({ prefix: `shk${process.pid % 10000}`, net: `198.18.${16 + n}`, nodes: 2 });
+});
+
+after(async () => {
+  await lab?.stop();
+});
+
+/** The lab's pods registered as Kubernetes pods: nginx, redis and dnsmasq, plus clients. */
+async function startFixture(): Promise<{ f: ApiServerFixture; kubeconfig: string }> {
+  const f = new ApiServerFixture({
+    nodes: lab.nodes.map((n) => ({ name: n.name, ip: n.ip, netns: n.ns })),
+    cliBin,
+  });
+  const web = lab.pod('web');
+  const redis = lab.pod('redis');
+  const dns = lab.pod('dns');
+  f.addPod({
+    namespace: 'web',
+    name: 'nginx-6d4cf56db6-x7k2p',
+    ip: web.ip,
+    node: `node${web.node}`,
+    labels: { app: 'nginx', 'pod-template-hash': '6d4cf56db6' },
+    owner: { kind: 'ReplicaSet', name: 'nginx-6d4cf56db6' },
+  });
+  f.addPod({ namespace: 'data', name: 'redis-0', ip: redis.ip, node: `node${redis.node}`, labels: { app: 'redis' }, owner: { kind: 'StatefulSet', name: 'redis' } });
+  f.addPod({ namespace: 'infra', name: 'dnsmasq-0', ip: dns.ip, node: `node${dns.node}`, labels: { app: 'dns' } });
+  for (const c of lab.pods.filter((p) => p.name.startsWith('client'))) {
+    f.addPod({ namespace: 'clients', name: c.name.replace('client', 'client-'), ip: c.ip, node: `node${c.node}`, labels: { app: 'client' } });
+  }
+  f.addService({ namespace: 'web', name: 'nginx', clusterIP: `${lab.net}.200`, ports: [{ port: 80 }], selector: { app: 'nginx' } });
+  f.addEndpointSlice({ namespace: 'data', service: 'redis', ips: [redis.ip], port: 6379 });
+  await f.listen();
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
+  f.writeKubeconfig(kubeconfig);
+  return { f, kubeconfig };
+}
+
+interface Tap {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function spawnTap(args: string[]): Tap {
+  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(cond: () => boolean, what: string, ms: number, tap?: Tap): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${tap ? `\nstderr:\n${tap.stderr()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function entries(tap: Tap): Entry[] {
+  return tap
+    .stdout()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Entry);
+}
+
+function capturing(f: ApiServerFixture): number {
+  return f.execs.filter((s) => s.child.exitCode === null && s.child.signalCode === null && s.stderr.includes('capturing on')).length;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+test('tap two of three pods by regex on two nodes; names, agent restart, Ctrl-C cleans up', { timeout: 180_000 }, async () => {
+  const { f, kubeconfig } = await startFixture();
+  const tap = spawnTap(['nginx|redis', '-A', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  try {
+    await until(() => capturing(f) === 2, 'two agents capturing', 60_000, tap);
+    assert.match(tap.stderr(), /^\+web\/nginx-6d4cf56db6-x7k2p$/m);
+    assert.match(tap.stderr(), /^\+data\/redis-0$/m);
+    assert.doesNotMatch(tap.stderr(), /dnsmasq|client-/);
+    // The DaemonSet, its RBAC and namespace exist while tapping, all labelled with the run.
+    const kinds = f.store.findAll(MANAGED).map((o) => o.kind).sort();
+    assert.deepEqual([...new Set(kinds)], ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Namespace', 'Pod', 'ServiceAccount']);
+    assert.ok(f.execs.every((s) => s.command.slice(0, 2).join(' ') === 'shark agent'));
+
+    await lab.traffic({ rounds: 1 });
+    const web = lab.pod('web');
+    const redis = lab.pod('redis');
+    const dns = lab.pod('dns');
+    await until(
+      () => entries(tap).some((e) => e.dst.ip === web.ip) && entries(tap).some((e) => e.dst.ip === redis.ip),
+      'entries for nginx and redis',
+      15_000,
+      tap,
+    );
+    const toWeb = entries(tap).filter((e) => e.dst.ip === web.ip);
+    for (const e of toWeb) {
+      assert.equal(e.dst.pod, 'nginx-6d4cf56db6-x7k2p');
+      assert.equal(e.dst.namespace, 'web');
+      assert.equal(e.dst.node, `node${web.node}`);
+      assert.equal(e.dst.workload, 'nginx');
+      assert.equal(e.dst.service, 'nginx');
+      assert.equal(e.node?.name, `node${web.node}`);
+      assert.equal(e.src.namespace, 'clients');
+      assert.match(e.src.pod, /^client-\d$/);
+    }
+    const toRedis = entries(tap).filter((e) => e.dst.ip === redis.ip);
+    for (const e of toRedis) {
+      assert.equal(e.dst.pod, 'redis-0');
+      assert.equal(e.dst.namespace, 'data');
+      assert.equal(e.dst.service, 'redis');
+      assert.equal(e.node?.name, `node${redis.node}`);
+    }
+    // dnsmasq was not tapped: its traffic is not captured.
+    assert.ok(!entries(tap).some((e) => e.dst.ip === dns.ip || e.src.ip === dns.ip));
+    // Merged in time order.
+    const ts = entries(tap).map((e) => e.timestamp);
+    assert.deepEqual(ts, [...ts].sort((a, b) => a - b));
+
+    // Kill nginx's node agent: reported, restarted, capturing again.
+    const victim = f.execs.find((s) => s.node === `node${web.node}` && s.child.exitCode === null)!;
+    const before = f.execs.length;
+    victim.child.kill('SIGKILL');
+    await until(() => /agent on node node\d ended .*restarting/.test(tap.stderr()), 'restart report', 10_000, tap);
+    await until(() => f.execs.length > before && capturing(f) === 2, 'agent restarted', 60_000, tap);
+    const webBefore = entries(tap).filter((e) => e.dst.ip === web.ip).length;
+    await lab.traffic({ rounds: 1 });
+    await until(() => entries(tap).filter((e) => e.dst.ip === web.ip).length > webBefore, 'entries after the restart', 15_000, tap);
+
+    tap.child.kill('SIGINT');
+    assert.equal(await withTimeout(tap.exit, 20_000, 'tap exit after SIGINT'), 0, tap.stderr());
+    assert.deepEqual(f.store.findAll(MANAGED).map((o) => `${o.kind}/${o.metadata.name}`), []);
+    assert.ok(f.execs.every((s) => s.child.exitCode !== null || s.child.signalCode !== null), 'every agent process ended');
+    assert.match(tap.stderr(), /removed 5 object\(s\)/);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
+test('API server gone mid-run: one line on stderr, exit 4', { timeout: 120_000 }, async () => {
+  const { f, kubeconfig } = await startFixture();
+  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  try {
+    await until(() => capturing(f) === 2, 'agents capturing', 60_000, tap);
+    await f.close();
+    const code = await withTimeout(tap.exit, 25_000, 'tap exit after the API server stopped');
+    assert.equal(code, 4, tap.stderr());
+    const last = tap.stderr().trimEnd().split('\n').at(-1)!;
+    assert.match(last, /^tap: http:\/\/127\.0\.0\.1:\d+: API server lost: /);
+    assert.doesNotMatch(tap.stderr(), /^\s+at /m);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
+test('tap --clean removes a crashed run’s leftovers; bad kubeconfig/context are exit 4', { timeout: 120_000 }, async () => {
+  const { f, kubeconfig } = await startFixture();
+  try {
+    const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+    await until(() => f.store.findAll(MANAGED).some((o) => o.kind === 'DaemonSet'), 'DaemonSet created', 20_000, tap);
+    tap.child.kill('SIGKILL'); // a crash: nothing cleaned up
+    await tap.exit;
+    assert.ok(f.store.findAll(MANAGED).length >= 5);
+    const clean = spawnTap(['--clean', '--kubeconfig', kubeconfig]);
+    assert.equal(await withTimeout(clean.exit, 20_000, 'clean'), 0, clean.stderr());
+    assert.deepEqual(f.store.findAll(MANAGED), []);
+    assert.match(clean.stderr(), /leftover object\(s\) removed/);
+    const ctx = spawnTap(['redis', '--kubeconfig', kubeconfig, '--context', 'nope']);
+    assert.equal(await ctx.exit, 4);
+    assert.equal(ctx.stderr().trim(), 'tap: unknown context "nope" (known: shark-lab)');
+    const none = spawnTap(['redis', '--kubeconfig', '/nonexistent/config']);
+    assert.equal(await none.exit, 4);
+    assert.equal(none.stderr().trim().split('\n').length, 1);
+  } finally {
+    await f.close();
+  }
+});

@@ -5,6 +5,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
+import { cleanCluster, runClusterTap } from '../k8s/cluster-tap.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -27,6 +28,9 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     '<%= config.bin %> tap -i eth0 --pcap -c 100 > first100.pcap',
     '<%= config.bin %> tap -i eth0 -i lo -w both.pcapng --duration 1m',
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
+    '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
+    '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',
+    '<%= config.bin %> tap --clean',
   ];
 
   static override args = {
@@ -50,6 +54,10 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
     context: Flags.string({ description: 'cluster: kubeconfig context' }),
     kubeconfig: Flags.string({ description: 'cluster: path to the kubeconfig file' }),
+    clean: Flags.boolean({ description: 'cluster: remove objects left by a crashed tap (labelled managed-by=shark) and exit' }),
+    'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
+    'agent-image': Flags.string({ description: 'cluster: image of the node agent (built from the repo Dockerfile)' }),
+    'agent-interface': Flags.string({ description: 'cluster: interface the agents capture on', multiple: true, hidden: true }),
   };
 
   protected async execute(): Promise<number> {
@@ -62,10 +70,49 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     const local = (flags.interface?.length ?? 0) > 0;
     const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'];
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
-    if (!local) {
-      throw new UserError('cluster tap is not available in this build; capture locally with -i IFACE', ExitCode.USAGE);
+    if (flags.clean) {
+      await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig });
+      return ExitCode.OK;
     }
+    if (!local) return this.tapCluster(args.podRegex, flags);
     return this.tapLocal(flags);
+  }
+
+  private async tapCluster(
+    podRegex: string | undefined,
+    flags: {
+      namespace?: string[];
+      'all-namespaces': boolean;
+      context?: string;
+      kubeconfig?: string;
+      duration?: string;
+      pcap: boolean;
+      write?: string;
+      'agent-namespace': string;
+      'agent-image'?: string;
+      'agent-interface'?: string[];
+      'max-body': string;
+      'no-bodies': boolean;
+    },
+  ): Promise<number> {
+    if (flags.pcap || flags.write) throw new UserError('--pcap and -w are not supported for cluster tap yet', ExitCode.USAGE);
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    await runClusterTap({
+      podRegex,
+      namespaces: flags.namespace,
+      allNamespaces: flags['all-namespaces'],
+      context: flags.context,
+      kubeconfig: flags.kubeconfig,
+      durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
+      signal: this.stop.signal,
+      sink,
+      agentNamespace: flags['agent-namespace'],
+      image: flags['agent-image'],
+      agentInterfaces: flags['agent-interface'],
+      maxBody: flags['max-body'],
+      noBodies: flags['no-bodies'],
+    });
+    return ExitCode.OK;
   }
 
   private async tapLocal(flags: {

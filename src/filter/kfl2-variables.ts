@@ -15,6 +15,8 @@ export interface Variable {
   fallback?: unknown;
   /** One line for docs/filters.md. */
   doc: string;
+  /** Entry fields (dotted) the getter reads; lets filters parse only those. Unset: anything. */
+  reads?: string[];
 }
 
 export function typeDefault(type: VarType): unknown {
@@ -163,8 +165,63 @@ function buildVariables(): Map<string, Variable> {
     postgresql_error_code: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorCode) : undefined), doc: 'response.errorCode (SQLSTATE, "" when none)' },
     postgresql_success: { type: 'bool', get: (e: Entry) => is(e, 'postgresql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
   });
+  for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
+  for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
+  for (const k of Object.keys(v)) {
+    if (k.startsWith('src.')) v[k].reads = ['src'];
+    if (k.startsWith('dst.')) v[k].reads = ['dst'];
+  }
   return new Map(Object.entries(v));
 }
+
+const HTTP_REQ = (...f: string[]) => ['protocol', ...f.map((x) => `request.${x}`)];
+const READS: Record<string, string[]> = {
+  error: ['error'],
+  protocol: ['protocol'],
+  summary: ['summary'],
+  namespaces: ['src', 'dst'],
+  pods: ['src', 'dst'],
+  services: ['src', 'dst'],
+  node_name: ['node', 'src', 'dst'],
+  timestamp: ['timestamp'],
+  elapsed_time: ['elapsedTime'],
+  request_size: ['requestSize'],
+  response_size: ['responseSize'],
+  local_labels: ['src'],
+  remote_labels: ['dst'],
+  method: HTTP_REQ('method'),
+  url: HTTP_REQ('url', 'path'),
+  path: HTTP_REQ('url', 'path'),
+  query_string: HTTP_REQ('url', 'path', 'queryString', 'query'),
+  status_code: ['protocol', 'response.status'],
+  http_version: HTTP_REQ('httpVersion', 'version'),
+  'request.headers': ['request.headers'],
+  'response.headers': ['response.headers'],
+  'request.cookies': ['request.cookies'],
+  request_body_size: ['protocol', 'request.bodySize', 'requestSize'],
+  response_body_size: ['protocol', 'response.bodySize', 'responseSize'],
+  dns_questions: ['protocol', 'request.questions', 'response.questions'],
+  dns_question_types: ['protocol', 'request.questions', 'response.questions'],
+  dns_answers: ['protocol', 'response.answers'],
+  dns_answer_names: ['protocol', 'response.answers'],
+  dns_rcode: ['protocol', 'response.rcode'],
+  dns_request: ['protocol', 'request'],
+  dns_response: ['protocol', 'response'],
+  grpc_method: ['protocol', 'request.method', 'request.service', 'request.path'],
+  grpc_status: ['protocol', 'response.grpcStatus'],
+  redis_type: ['protocol', 'response.type'],
+  redis_command: ['protocol', 'request.command'],
+  redis_key: ['protocol', 'request.key'],
+  kafka_api_key_name: ['protocol', 'request.apiKeyName'],
+  kafka_client_id: ['protocol', 'request.clientId'],
+  amqp_method: ['protocol', 'request.method'],
+  mysql_query: ['protocol', 'request.query'],
+  mysql_error_code: ['protocol', 'response.errorCode'],
+  mysql_success: ['protocol', 'response', 'error'],
+  postgresql_query: ['protocol', 'request.query'],
+  postgresql_error_code: ['protocol', 'response.errorCode'],
+  postgresql_success: ['protocol', 'response', 'error'],
+};
 
 function isHttpish(e: Entry): boolean {
   return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'grpc';

@@ -8,7 +8,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { detectKind, inputName, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
-import { readNdjsonLines, type EntryLine } from '../pipeline/ndjson.js';
+import { parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
 import { createRedactor } from '../pipeline/redact.js';
 import { compileFilter, type Dialect } from './index.js';
 import { compileJsonata } from './jsonata.js';
@@ -51,6 +51,7 @@ export interface RunFilterResult {
 export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult> {
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   let syncPredicate: ((e: Entry) => boolean) | undefined;
+  let project: ((line: string) => Entry | undefined) | undefined;
   let asyncPredicate: ((e: Entry) => Promise<boolean>) | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
@@ -58,6 +59,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   else {
     const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
     syncPredicate = f.predicate;
+    project = f.project;
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
   }
@@ -68,18 +70,41 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   const done = (): boolean => (limit !== undefined && result.matched >= limit) || sink.closed || opts.signal?.aborted === true;
   if (limit === 0) return finish();
 
-  outer: for await (const batch of entryLines(opts, warn)) {
-    for (const rec of batch) {
-      result.read++;
-      const hit = (syncPredicate ? syncPredicate(rec.entry) : await asyncPredicate!(rec.entry)) !== invert;
-      if (!hit) continue;
-      result.matched++;
-      if (!opts.count) {
-        const out = redactor(rec.entry);
-        const wait = sink.write(out === rec.entry && rec.line !== undefined ? rec.line : JSON.stringify(out));
-        if (wait) await wait;
+  const emit = async (entry: Entry, line: string | undefined): Promise<void> => {
+    result.matched++;
+    if (opts.count) return;
+    const out = redactor(entry);
+    const wait = sink.write(out === entry && line !== undefined ? line : JSON.stringify(out));
+    if (wait) await wait;
+  };
+
+  outer: for await (const batch of entryBatches(opts, warn)) {
+    if (batch.kind === 'lines') {
+      for (const l of batch.lines) {
+        // Decide on the projected fields first; parse in full only what is kept.
+        if (project) {
+          const p = project(l.text);
+          if (p !== undefined && syncPredicate!(p) === invert) {
+            result.read++;
+            continue;
+          }
+        }
+        const entry = parseEntryLine(l, batch.source, batch.readOpts);
+        if (!entry) continue;
+        result.read++;
+        const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        if (!hit) continue;
+        await emit(entry, l.text);
+        if (done()) break outer;
       }
-      if (done()) break outer;
+    } else {
+      for (const entry of batch.entries) {
+        result.read++;
+        const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        if (!hit) continue;
+        await emit(entry, undefined);
+        if (done()) break outer;
+      }
     }
     if (done()) break;
   }
@@ -92,8 +117,12 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   }
 }
 
-/** Entries with their raw lines from every input in turn: NDJSON as read, captures dissected. */
-async function* entryLines(opts: RunFilterOptions, warn: (m: string) => void): AsyncGenerator<EntryLine[]> {
+type Batch =
+  | { kind: 'lines'; lines: RawLine[]; source: string; readOpts: NdjsonReadOptions }
+  | { kind: 'entries'; entries: Entry[] };
+
+/** From every input in turn: NDJSON as raw numbered lines (parsed by the caller), captures as dissected entries. */
+async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
   for (const path of list) {
     if (opts.signal?.aborted) return;
@@ -105,13 +134,12 @@ async function* entryLines(opts: RunFilterOptions, warn: (m: string) => void): A
       if (kind === 'empty') continue;
       const iterable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => rest };
       if (kind === 'ndjson') {
-        yield* readNdjsonLines(iterable, name, { strict: opts.strict, onBadLine: warn, prefix: head });
+        const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head };
+        for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts };
       } else {
         const { dissectStream } = await import('../pipeline/dissect-stream.js');
         const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect };
-        for await (const entries of dissectStream(head, iterable, name, sourceOpts)) {
-          yield entries.map((entry) => ({ entry }));
-        }
+        for await (const entries of dissectStream(head, iterable, name, sourceOpts)) yield { kind: 'entries', entries };
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${name}: no such file`, ExitCode.USAGE);

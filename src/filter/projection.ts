@@ -1,0 +1,232 @@
+// Parse only what the predicate reads. JSON.parse of whole lines dominates a
+// filter's cost, and most lines do not match; so for each line we first walk
+// the raw JSON text, skipping every value the expression never looks at and
+// building a small object with only the fields it does (e.g. `protocol` and
+// `response.status`). The same compiled predicate runs on that object; because
+// it reads nothing outside it, the answer is the same as on the full entry.
+// Lines that match (and anything the scanner cannot walk) are then parsed in
+// full with JSON.parse, which also reports bad lines.
+
+import type { Entry } from '../model/entry.js';
+import type { Node } from './ast.js';
+import { children, type Dialect } from './parser.js';
+import { CASE_INSENSITIVE_PARENTS } from './values.js';
+import { ENTRY_ROOTS, KFL2_VARIABLES } from './kfl2-variables.js';
+
+/** key → sub-tree of needed keys, or WHOLE when the whole value is read. */
+export type FieldTree = Map<string, FieldTree | typeof WHOLE>;
+export const WHOLE = true as const;
+
+class NotProjectable extends Error {}
+
+/** The entry fields an expression reads, or undefined when that cannot be bounded. */
+export function neededFields(ast: Node | null, dialect: Dialect): FieldTree | undefined {
+  const tree: FieldTree = new Map();
+  if (!ast) return tree;
+  try {
+    collect(ast, dialect, tree);
+  } catch (err) {
+    if (err instanceof NotProjectable) return undefined;
+    throw err;
+  }
+  return tree;
+}
+
+function add(tree: FieldTree, path: string[]): void {
+  let t = tree;
+  for (let i = 0; i < path.length; i++) {
+    const cur = t.get(path[i]);
+    if (cur === WHOLE) return;
+    if (i === path.length - 1) {
+      t.set(path[i], WHOLE);
+      return;
+    }
+    if (cur === undefined) {
+      const sub: FieldTree = new Map();
+      t.set(path[i], sub);
+      t = sub;
+    } else t = cur;
+  }
+}
+
+function collect(n: Node, dialect: Dialect, tree: FieldTree): void {
+  switch (n.kind) {
+    case 'protocol':
+      add(tree, ['protocol']);
+      return;
+    case 'ident':
+    case 'member':
+    case 'index': {
+      const chain = staticChain(n);
+      if (!chain) {
+        // A path over a computed value (`x.json().y`, `m[k]`): what the value is computed from is enough.
+        for (const c of children(n)) collect(c, dialect, tree);
+        return;
+      }
+      if (dialect === 'kfl1') return add(tree, truncate(chain.keys));
+      // KFL2: the longest known variable, else an entry path.
+      for (let len = chain.keys.length; len > 0; len--) {
+        const v = KFL2_VARIABLES.get(chain.keys.slice(0, len).join('.'));
+        if (!v) continue;
+        if (!v.reads) throw new NotProjectable();
+        for (const r of v.reads) add(tree, r.split('.'));
+        return;
+      }
+      if (ENTRY_ROOTS.has(chain.keys[0])) return add(tree, truncate(chain.keys));
+      throw new NotProjectable();
+    }
+    default:
+      for (const c of children(n)) collect(c, dialect, tree);
+  }
+}
+
+/** `a.b["c"]` → ['a','b','c']; undefined when a step is computed. */
+function staticChain(n: Node): { keys: string[] } | undefined {
+  const keys: string[] = [];
+  let cur: Node = n;
+  for (;;) {
+    if (cur.kind === 'member') {
+      keys.unshift(cur.name);
+      cur = cur.target;
+    } else if (cur.kind === 'index') {
+      if (cur.index.kind !== 'literal' || (typeof cur.index.value !== 'string' && typeof cur.index.value !== 'number')) return undefined;
+      keys.unshift(typeof cur.index.value === 'number' ? '#' : cur.index.value);
+      cur = cur.target;
+    } else if (cur.kind === 'ident') {
+      keys.unshift(cur.name);
+      return { keys };
+    } else return undefined;
+  }
+}
+
+/** Stop at array indexes and at case-insensitive maps (headers): the whole value is read there. */
+function truncate(keys: string[]): string[] {
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] === '#') return keys.slice(0, i);
+    if (CASE_INSENSITIVE_PARENTS.has(keys[i])) return keys.slice(0, i + 1);
+  }
+  return keys;
+}
+
+// ---------------------------------------------------------------------
+// The scanner: walks JSON text, materialising only the keys in the tree.
+// ---------------------------------------------------------------------
+
+class ScanError extends Error {}
+const SCAN_ERROR = new ScanError('scan');
+
+/** A function from a line to the projected entry, or undefined when the line must be parsed in full. */
+export function makeProjector(tree: FieldTree): (line: string) => Entry | undefined {
+  return (line) => {
+    try {
+      let i = ws(line, 0);
+      if (line.charCodeAt(i) !== 123 /* { */) return undefined;
+      const out = Object.create(null) as Record<string, unknown>;
+      i = object(line, i, tree, out);
+      if (ws(line, i) !== line.length) return undefined;
+      return out as unknown as Entry;
+    } catch (err) {
+      if (err instanceof ScanError || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  };
+}
+
+function ws(s: string, i: number): number {
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+    else return i;
+  }
+}
+
+/** Parse the object at s[i] ('{') keeping only keys in `tree`; returns the index after '}'. */
+function object(s: string, i: number, tree: FieldTree, out: Record<string, unknown>): number {
+  i = ws(s, i + 1);
+  if (s.charCodeAt(i) === 125 /* } */) return i + 1;
+  for (;;) {
+    if (s.charCodeAt(i) !== 34 /* " */) throw SCAN_ERROR;
+    const keyEnd = stringEnd(s, i);
+    const rawKey = s.slice(i + 1, keyEnd - 1);
+    const key = rawKey.indexOf('\\') < 0 ? rawKey : (JSON.parse(s.slice(i, keyEnd)) as string);
+    i = ws(s, keyEnd);
+    if (s.charCodeAt(i) !== 58 /* : */) throw SCAN_ERROR;
+    i = ws(s, i + 1);
+    const want = tree.get(key);
+    if (want === undefined) i = skip(s, i);
+    else if (want !== WHOLE && s.charCodeAt(i) === 123) {
+      const sub = Object.create(null) as Record<string, unknown>;
+      i = object(s, i, want, sub);
+      out[key] = sub;
+    } else {
+      const end = skip(s, i);
+      out[key] = value(s, i, end);
+      i = end;
+    }
+    i = ws(s, i);
+    const c = s.charCodeAt(i);
+    if (c === 44 /* , */) {
+      i = ws(s, i + 1);
+      continue;
+    }
+    if (c === 125) return i + 1;
+    throw SCAN_ERROR;
+  }
+}
+
+/** The value in s[start, end): cheap forms directly, the rest through JSON.parse. */
+function value(s: string, start: number, end: number): unknown {
+  const c = s.charCodeAt(start);
+  if (c === 34) {
+    const inner = s.slice(start + 1, end - 1);
+    return inner.indexOf('\\') < 0 ? inner : JSON.parse(s.slice(start, end));
+  }
+  return JSON.parse(s.slice(start, end));
+}
+
+/** Index after the string starting at s[i] ('"'). */
+function stringEnd(s: string, i: number): number {
+  let j = s.indexOf('"', i + 1);
+  for (;;) {
+    if (j < 0) throw SCAN_ERROR;
+    // Escaped quote: an odd number of backslashes before it.
+    let k = j - 1;
+    while (s.charCodeAt(k) === 92) k--;
+    if ((j - 1 - k) % 2 === 0) return j + 1;
+    j = s.indexOf('"', j + 1);
+  }
+}
+
+/** Index after the value starting at s[i]. */
+function skip(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 34) return stringEnd(s, i);
+  if (c === 123 || c === 91) {
+    let depth = 0;
+    const n = s.length;
+    while (i < n) {
+      const d = s.charCodeAt(i);
+      if (d === 34) {
+        i = stringEnd(s, i);
+        continue;
+      }
+      if (d === 123 || d === 91) depth++;
+      else if (d === 125 || d === 93) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    throw SCAN_ERROR;
+  }
+  // Number, true, false, null: up to the next delimiter.
+  const start = i;
+  const n = s.length;
+  while (i < n) {
+    const d = s.charCodeAt(i);
+    if (d === 44 || d === 125 || d === 93 || d === 32 || d === 9 || d === 10 || d === 13) break;
+    i++;
+  }
+  if (i === start) throw SCAN_ERROR;
+  return i;
+}

@@ -1,0 +1,46 @@
+// `shark map` spawned as users run it (few spawns: the machine is shared).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cliBin } from '../helpers/paths.js';
+import { plain } from './graphviz.js';
+
+const fixture = new URL('../stats/fixtures/mixed.ndjson', import.meta.url).pathname;
+
+function shark(args: string[]) {
+  const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('map | dot: a KFL --filter narrows the drawing, --paths adds paths', () => {
+  const r = shark(['map', '--filter', 'http and response.status >= 500', '--paths', fixture]);
+  assert.equal(r.code, 0, r.stderr);
+  const g = plain(r.stdout);
+  assert.deepEqual(g.nodes.map((n) => n.label).filter((l) => !l.startsWith('<')).sort(), ['details-v1', 'productpage-v1']);
+  assert.equal(g.edges.length, 1);
+  // Latencies 1, 11 … 91 ms: p95 is rank 8 (81 ms), shown within the sketch's 1 %.
+  assert.equal(g.edges[0].label, 'HTTP 10 req · 11 kB · p95 80.6 ms · 100% err\\nGET /details/0 ×10');
+});
+
+test('--format json --level service --min-requests; a bad filter is exit 2 with its column', () => {
+  const r = shark(['map', '--format', 'json', '--level', 'service', '--min-requests', '10', fixture]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.level, 'service');
+  assert.equal(j.entries, 183);
+  assert.deepEqual(j.nodes.map((n: any) => n.name), ['details', 'productpage-v1', 'reviews', 'api.example.com']);
+  assert.deepEqual(
+    j.edges.map((e: any) => [e.source, e.target, e.protocol, e.requests, e.errors]),
+    [
+      ['n1', 'n0', 'http', 100, 10],
+      ['n1', 'n2', 'http', 50, 0],
+      ['n1', 'n3', 'http', 20, 0],
+    ],
+  );
+  assert.equal(j.edges[0].latency.max, 100);
+
+  const bad = shark(['map', '--filter', 'http and (', fixture]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^map: .*at column \d+\n$/);
+  assert.equal(bad.stdout, '');
+});

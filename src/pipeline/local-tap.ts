@@ -91,7 +91,8 @@ async function writeEntries(
   result: LocalTapResult,
 ): Promise<void> {
   const limit = opts.count ?? Infinity;
-  const entries = dissectPackets(counted(capture, result, Infinity), { ...opts.engine, live: true });
+  // Live output should follow the traffic: order entries over a short window only.
+  const entries = dissectPackets(counted(capture, result, Infinity), { reorderWindowMs: 1000, ...opts.engine, live: true });
   try {
     for await (const batch of entries) {
       for (let e of batch) {

@@ -30,7 +30,7 @@ export interface BenchCaptures {
 
 const metaFile = join(cacheDir, 'captures.json');
 
-function packetCount(file: string): number {
+export function packetCount(file: string): number {
   const out = spawnSync('capinfos', ['-c', '-M', '-T', '-r', file], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`capinfos ${file}: ${out.stderr.trim()}`);
   const fields = out.stdout.trim().split('\t');

@@ -113,7 +113,12 @@ export interface BenchRow {
   note?: string;
 }
 
-/** What run.ts hands to the optional bench modules (bench/filter.ts …); they may ignore it. */
+/**
+ * What run.ts hands to the optional bench modules (bench/filter.ts …) as their
+ * first argument when that parameter is named ctx/context/opts/options (functions
+ * whose first parameter has a default value, e.g. `benchFilter(entries = 200_000)`,
+ * are called with no argument). They may ignore it.
+ */
 export interface BenchContext {
   /** the lab capture (≥ 300k packets) and its 2× version */
   capture: string;
@@ -129,7 +134,9 @@ export const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 export function rate(count: number, ms: number, unit: string): string {
   const perSecond = count / (ms / 1000);
-  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)}M ${unit}/s` : `${Math.round(perSecond / 1000)}k ${unit}/s`;
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M ${unit}/s`;
+  if (perSecond >= 1e4) return `${Math.round(perSecond / 1000)}k ${unit}/s`;
+  return `${Math.round(perSecond)} ${unit}/s`;
 }
 
 const cell = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'number' ? String(Math.round(v * 100) / 100) : String(v));
@@ -174,16 +181,21 @@ export function normaliseRows(source: string, result: unknown): BenchRow[] {
     const obj = item as Record<string, unknown>;
     const known = new Set(['name', 'shark', 'peer', 'sharkFigure', 'peerFigure', 'ratio', 'sharkRssMb', 'peerRssMb', 'goal', 'met', 'note']);
     const extra = Object.entries(obj)
-      .filter(([k, v]) => !known.has(k) && (typeof v !== 'object' || v === null))
+      .filter(([k, v]) => !known.has(k) && !['tool', 'medianMs', 'entriesPerSec'].includes(k) && (typeof v !== 'object' || v === null))
       .map(([k, v]) => `${k}=${cell(v)}`)
       .join(' ');
     const str = (k: string): string | undefined => (obj[k] === undefined ? undefined : cell(obj[k]));
+    // rows shaped {tool, medianMs, entriesPerSec}: one tool per row
+    const timed = typeof obj.medianMs === 'number'
+      ? `${seconds(obj.medianMs)}${typeof obj.entriesPerSec === 'number' ? `, ${rate(obj.entriesPerSec, 1000, 'entries')}` : ''}`
+      : undefined;
+    const isShark = obj.tool === undefined || obj.tool === 'shark';
     return {
       name: str('name') ?? `${source} #${i + 1}`,
       shark: str('shark'),
       peer: str('peer'),
-      sharkFigure: str('sharkFigure') ?? str('shark'),
-      peerFigure: str('peerFigure') ?? str('peer'),
+      sharkFigure: str('sharkFigure') ?? str('shark') ?? (isShark ? timed : undefined),
+      peerFigure: str('peerFigure') ?? str('peer') ?? (isShark ? undefined : timed),
       ratio: typeof obj.ratio === 'number' ? obj.ratio : undefined,
       sharkRssMb: typeof obj.sharkRssMb === 'number' ? obj.sharkRssMb : undefined,
       peerRssMb: typeof obj.peerRssMb === 'number' ? obj.peerRssMb : undefined,

@@ -2,13 +2,14 @@
 // same run, alternating, medians of several runs (issue 9). Prints a table
 // (stdout), or JSON with --json, or Markdown with --markdown.
 //   npm run bench -- [--runs N] [--json|--markdown] [--only dissect,filter,…] [--force-capture]
+//                    [--capture FILE --capture2x FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
-import { ensureBenchCaptures, cacheDir } from './capture.js';
+import { ensureBenchCaptures, cacheDir, packetCount } from './capture.js';
 import {
   alternate, mb, measureOnce, normaliseRows, rate, renderTable,
   type BenchContext, type BenchRow, type Measured,
@@ -108,12 +109,19 @@ async function runOptional(ctx: BenchContext): Promise<BenchRow[]> {
         rows.push({ name: mod.name, note: `skipped: bench/${mod.file} exports no ${mod.fn}()` });
         continue;
       }
-      rows.push(...normaliseRows(mod.name, await (fn as (c: BenchContext) => Promise<unknown>)(ctx)));
+      const bench = fn as (c?: BenchContext) => Promise<unknown>;
+      rows.push(...normaliseRows(mod.name, await (wantsContext(bench) ? bench(ctx) : bench())));
     } catch (err) {
       rows.push({ name: mod.name, note: `failed: ${(err as Error).message.split('\n')[0]}` });
     }
   }
   return rows;
+}
+
+/** True when the function's first parameter is declared without a default and named like a context object. */
+function wantsContext(fn: (...a: never[]) => unknown): boolean {
+  const first = /^[^(]*\(\s*([A-Za-z_$][\w$]*)/.exec(fn.toString())?.[1] ?? '';
+  return fn.length >= 1 && /^(ctx|context|opts|options)$/i.test(first);
 }
 
 function renderMarkdown(rows: BenchRow[]): string {
@@ -129,7 +137,12 @@ function renderMarkdown(rows: BenchRow[]): string {
 }
 
 async function main(): Promise<void> {
-  const captures = await ensureBenchCaptures({ force: args.includes('--force-capture'), log });
+  // --capture A --capture2x B: measure other files (e.g. a quick check of the harness itself)
+  const given = option('--capture');
+  const captures = given
+    ? { capture: given, capture2x: option('--capture2x') ?? given, packets: packetCount(given),
+        packets2x: packetCount(option('--capture2x') ?? given), doubling: 'given' }
+    : await ensureBenchCaptures({ force: args.includes('--force-capture'), log });
   const ctx: BenchContext = {
     capture: captures.capture,
     capture2x: captures.capture2x,

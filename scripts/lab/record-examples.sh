@@ -43,8 +43,11 @@ stop_captures() {
   pids=()
 }
 
-started="$(date +%s.%N)"
-step() { printf 'record-examples: %5.1fs %s\n' "$(echo "$(date +%s.%N) - $started" | bc)" "$*" >&2; }
+started="$(date +%s%N)"
+step() {
+  local ms=$((($(date +%s%N) - started) / 1000000))
+  printf 'record-examples: %3d.%01ds %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*" >&2
+}
 
 mkdir -p "$out"
 step "lab up"

@@ -9,6 +9,7 @@ import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
 import { tls } from './protocols/tls.js';
+import { IcmpTracker } from './protocols/icmp.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -43,6 +44,6 @@ export interface IcmpHandler {
 
 export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
 
-export function createIcmpTracker(_emit: IcmpEmit): IcmpHandler {
-  return { onPacket() {}, onTick() {}, end() {} };
+export function createIcmpTracker(emit: IcmpEmit): IcmpHandler {
+  return new IcmpTracker(emit);
 }

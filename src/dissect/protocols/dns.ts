@@ -13,6 +13,7 @@ import type {
   UdpDatagramParser,
 } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { ipv6Text } from './util/addr.js';
 import { truncate } from './util/text.js';
 
 /** Records kept per section; more are counted in a warning. */
@@ -205,7 +206,7 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
       return;
     case 28:
       need(16);
-      rr.data = ipv6(rd);
+      rr.data = ipv6Text(rd);
       return;
     case 2:
     case 5:
@@ -302,30 +303,6 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
 
 function hex(b: Buffer): string {
   return truncate(b.toString('hex'), 256);
-}
-
-function ipv6(b: Buffer): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(b.readUInt16BE(i));
-  // RFC 5952: compress the longest run (length ≥ 2) of zero words.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const h = words.map((w) => w.toString(16));
-  if (best < 0) return h.join(':');
-  return `${h.slice(0, best).join(':')}::${h.slice(best + bestLen).join(':')}`;
 }
 
 function typeBitmap(b: Buffer): string[] {

@@ -1,0 +1,314 @@
+// ICMP (RFC 792) and ICMPv6 (RFC 4443, NDP RFC 4861) are per packet, not
+// streams: echo requests pair with replies by (id, seq, addresses); every
+// other message is an entry of its own. Errors (unreachable, time exceeded)
+// quote the packet that caused them, which tells what failed.
+import type { CallRecord } from '../api.js';
+import { ipv4Text as ipv4, ipv6Text as ipv6 } from './util/addr.js';
+
+/** Echo requests waiting for a reply; beyond this the oldest is emitted unanswered. */
+const MAX_PENDING = 4096;
+
+const V4_TYPES: Record<number, string> = {
+  0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
+  9: 'router-advertisement', 10: 'router-solicitation', 11: 'time-exceeded', 12: 'parameter-problem',
+  13: 'timestamp-request', 14: 'timestamp-reply', 17: 'address-mask-request', 18: 'address-mask-reply',
+};
+
+const V6_TYPES: Record<number, string> = {
+  1: 'destination-unreachable', 2: 'packet-too-big', 3: 'time-exceeded', 4: 'parameter-problem',
+  128: 'echo-request', 129: 'echo-reply', 130: 'mld-query', 131: 'mld-report', 132: 'mld-done',
+  133: 'router-solicitation', 134: 'router-advertisement', 135: 'neighbor-solicitation',
+  136: 'neighbor-advertisement', 137: 'redirect', 143: 'mldv2-report',
+};
+
+const V4_UNREACH: Record<number, string> = {
+  0: 'net-unreachable', 1: 'host-unreachable', 2: 'protocol-unreachable', 3: 'port-unreachable',
+  4: 'fragmentation-needed', 5: 'source-route-failed', 9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited',
+};
+const V6_UNREACH: Record<number, string> = {
+  0: 'no-route', 1: 'admin-prohibited', 2: 'beyond-scope', 3: 'address-unreachable', 4: 'port-unreachable',
+  5: 'source-policy-failed', 6: 'reject-route',
+};
+
+const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' };
+
+export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
+
+interface PendingEcho {
+  request: Record<string, any>;
+  src: string;
+  dst: string;
+  time: number;
+  frame: number;
+  size: number;
+}
+
+export class IcmpTracker {
+  private readonly pending = new Map<string, PendingEcho>();
+
+  constructor(private readonly emit: IcmpEmit) {}
+
+  /** `icmp` is the ICMP header and body as captured (possibly cut by the snaplen). */
+  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void {
+    if (icmp.length < 4) {
+      this.emitSingle(v6, srcIp, dstIp, { version: v6 ? 6 : 4, type: -1, code: -1, typeName: 'truncated' }, icmp.length, tsMs, frame, ['malformed: ICMP header truncated'], false);
+      return;
+    }
+    const type = icmp[0];
+    const code = icmp[1];
+    const typeName = (v6 ? V6_TYPES : V4_TYPES)[type] ?? `type-${type}`;
+    const base: Record<string, any> = { version: v6 ? 6 : 4, type, code, typeName };
+    const isRequest = v6 ? type === 128 : type === 8;
+    const isReply = v6 ? type === 129 : type === 0;
+    if (isRequest || isReply) {
+      if (icmp.length < 8) {
+        this.emitSingle(v6, srcIp, dstIp, base, icmp.length, tsMs, frame, ['malformed: echo header truncated'], false);
+        return;
+      }
+      const id = icmp.readUInt16BE(4);
+      const seq = icmp.readUInt16BE(6);
+      const rec = { ...base, id, seq, dataSize: icmp.length - 8 };
+      if (isRequest) this.onEchoRequest(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
+      else this.onEchoReply(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
+      return;
+    }
+    const warnings: string[] = [];
+    try {
+      describe(v6, type, code, icmp, base);
+    } catch {
+      warnings.push('malformed: ICMP body truncated');
+    }
+    const isError = v6 ? type === 1 || type === 3 : type === 3 || type === 11;
+    this.emitSingle(v6, srcIp, dstIp, base, icmp.length, tsMs, frame, warnings, isError);
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    for (const [key, p] of this.pending) {
+      if (nowMs - p.time <= timeoutMs) continue;
+      this.pending.delete(key);
+      this.emitEcho(p, null, 0, 0, 0);
+    }
+  }
+
+  end(): void {
+    for (const p of this.pending.values()) this.emitEcho(p, null, 0, 0, 0);
+    this.pending.clear();
+  }
+
+  private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
+    const key = echoKey(v6, src, dst, rec.id, rec.seq);
+    const previous = this.pending.get(key);
+    if (previous) {
+      this.pending.delete(key);
+      this.emitEcho(previous, null, 0, 0, 0);
+    }
+    if (this.pending.size >= MAX_PENDING) {
+      const [oldestKey, oldest] = this.pending.entries().next().value as [string, PendingEcho];
+      this.pending.delete(oldestKey);
+      this.emitEcho(oldest, null, 0, 0, 0);
+    }
+    this.pending.set(key, { request: rec, src, dst, time: tsMs, frame, size });
+  }
+
+  private onEchoReply(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
+    // A reply travels back: its source is the request's destination. A reply to a
+    // multicast/broadcast ping comes from a unicast address, so fall back to id/seq/requester.
+    const key = echoKey(v6, dst, src, rec.id, rec.seq);
+    let p = this.pending.get(key);
+    let pKey = key;
+    if (!p) {
+      for (const [k, cand] of this.pending) {
+        if (cand.src === dst && cand.request.id === rec.id && cand.request.seq === rec.seq && cand.request.version === rec.version) {
+          p = cand;
+          pKey = k;
+          break;
+        }
+      }
+    }
+    if (p) {
+      this.pending.delete(pKey);
+      this.emitEcho(p, rec, size, tsMs, frame);
+      return;
+    }
+    const call: CallRecord = {
+      protocol: 'icmp',
+      request: null,
+      response: rec,
+      requestTime: tsMs,
+      responseTime: tsMs,
+      requestFrame: frame,
+      responseFrame: frame,
+      requestSize: 0,
+      responseSize: size,
+      error: false,
+      summary: `echo-reply id=${rec.id} seq=${rec.seq} (no request)`,
+    };
+    // Shown from the requester's side, like a paired call.
+    this.emit(call, { ip: dst }, { ip: src });
+  }
+
+  private emitEcho(p: PendingEcho, reply: Record<string, any> | null, size: number, tsMs: number, frame: number): void {
+    const call: CallRecord = {
+      protocol: 'icmp',
+      request: p.request,
+      response: reply,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: size,
+      error: reply === null,
+      summary: `echo ${p.dst} id=${p.request.id} seq=${p.request.seq} → ${reply ? 'reply' : 'unanswered'}`,
+    };
+    if (reply) {
+      call.responseTime = tsMs;
+      call.responseFrame = frame;
+    } else call.warnings = ['unanswered'];
+    this.emit(call, { ip: p.src }, { ip: p.dst });
+  }
+
+  private emitSingle(
+    _v6: boolean,
+    src: string,
+    dst: string,
+    rec: Record<string, any>,
+    size: number,
+    tsMs: number,
+    frame: number,
+    warnings: string[],
+    error: boolean,
+  ): void {
+    const call: CallRecord = {
+      protocol: 'icmp',
+      request: rec,
+      response: null,
+      requestTime: tsMs,
+      requestFrame: frame,
+      requestSize: size,
+      responseSize: 0,
+      error,
+      summary: singleSummary(rec),
+    };
+    if (warnings.length > 0) call.warnings = warnings;
+    this.emit(call, { ip: src }, { ip: dst });
+  }
+}
+
+function echoKey(v6: boolean, requester: string, target: string, id: number, seq: number): string {
+  return `${v6 ? 6 : 4}|${requester}|${target}|${id}|${seq}`;
+}
+
+function singleSummary(rec: Record<string, any>): string {
+  let s = rec.typeName as string;
+  if (rec.reason) s += ` ${rec.reason}`;
+  if (rec.target) s += ` ${rec.target}`;
+  if (rec.original) {
+    const o = rec.original;
+    s += ` (${o.protocol} ${o.dst}${o.dstPort !== undefined ? ':' + o.dstPort : ''})`;
+  }
+  return s;
+}
+
+/** Add type-specific fields to `rec`; throws RangeError on truncated bodies (caught by the caller). */
+function describe(v6: boolean, type: number, code: number, icmp: Buffer, rec: Record<string, any>): void {
+  if (!v6) {
+    if (type === 3) rec.reason = V4_UNREACH[code] ?? `code-${code}`;
+    if (type === 11) rec.reason = code === 0 ? 'ttl-exceeded' : 'reassembly-timeout';
+    if (type === 3 && code === 4) rec.mtu = icmp.readUInt16BE(6);
+    if (type === 5) rec.gateway = ipv4(icmp, 4);
+    if (type === 3 || type === 11 || type === 12 || type === 5 || type === 4) rec.original = quoted(icmp.subarray(8));
+    return;
+  }
+  switch (type) {
+    case 1:
+      rec.reason = V6_UNREACH[code] ?? `code-${code}`;
+      rec.original = quoted(icmp.subarray(8));
+      return;
+    case 2:
+      rec.mtu = icmp.readUInt32BE(4);
+      rec.original = quoted(icmp.subarray(8));
+      return;
+    case 3:
+      rec.reason = code === 0 ? 'hop-limit-exceeded' : 'reassembly-timeout';
+      rec.original = quoted(icmp.subarray(8));
+      return;
+    case 4:
+      rec.pointer = icmp.readUInt32BE(4);
+      rec.original = quoted(icmp.subarray(8));
+      return;
+    case 134: {
+      rec.hopLimit = icmp[4];
+      rec.managed = (icmp[5] & 0x80) !== 0;
+      rec.other = (icmp[5] & 0x40) !== 0;
+      rec.routerLifetime = icmp.readUInt16BE(6);
+      if (icmp.length < 16) throw new RangeError('RA truncated');
+      readNdpOptions(icmp, 16, rec);
+      return;
+    }
+    case 135:
+    case 136: {
+      rec.target = ipv6(icmp, 8);
+      if (type === 136) {
+        rec.router = (icmp[4] & 0x80) !== 0;
+        rec.solicited = (icmp[4] & 0x40) !== 0;
+        rec.override = (icmp[4] & 0x20) !== 0;
+      }
+      readNdpOptions(icmp, 24, rec);
+      return;
+    }
+    case 133:
+      readNdpOptions(icmp, 8, rec);
+      return;
+    case 137:
+      rec.target = ipv6(icmp, 8);
+      rec.destination = ipv6(icmp, 24);
+      return;
+  }
+}
+
+function readNdpOptions(b: Buffer, off: number, rec: Record<string, any>): void {
+  let o = off;
+  let n = 0;
+  while (o + 2 <= b.length && n++ < 32) {
+    const type = b[o];
+    const len = b[o + 1] * 8;
+    if (len === 0 || o + len > b.length) throw new RangeError('NDP option truncated');
+    if (type === 1) rec.sourceLinkAddress = mac(b, o + 2);
+    else if (type === 2) rec.targetLinkAddress = mac(b, o + 2);
+    else if (type === 3 && len >= 32) (rec.prefixes ??= []).push(`${ipv6(b, o + 16)}/${b[o + 2]}`);
+    else if (type === 5 && len >= 8) rec.mtu = b.readUInt32BE(o + 4);
+    o += len;
+  }
+}
+
+/** The IP header (and ports) of the packet an ICMP error quotes. */
+function quoted(b: Buffer): Record<string, any> | undefined {
+  if (b.length < 1) return undefined;
+  const version = b[0] >> 4;
+  let proto: number;
+  let l4: number;
+  const out: Record<string, any> = {};
+  if (version === 4) {
+    if (b.length < 20) return undefined;
+    proto = b[9];
+    l4 = (b[0] & 0x0f) * 4;
+    out.src = ipv4(b, 12);
+    out.dst = ipv4(b, 16);
+  } else if (version === 6) {
+    if (b.length < 40) return undefined;
+    proto = b[6];
+    l4 = 40;
+    out.src = ipv6(b, 8);
+    out.dst = ipv6(b, 24);
+  } else return undefined;
+  out.protocol = IP_PROTOCOLS[proto] ?? `ip-${proto}`;
+  if ((proto === 6 || proto === 17 || proto === 132) && b.length >= l4 + 4) {
+    out.srcPort = b.readUInt16BE(l4);
+    out.dstPort = b.readUInt16BE(l4 + 2);
+  }
+  return out;
+}
+
+function mac(b: Buffer, o: number): string {
+  if (o + 6 > b.length) throw new RangeError('address truncated');
+  return [...b.subarray(o, o + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,0 +1,160 @@
+// Table-driven: Kubeshark queries (KFL1 and KFL2) over crafted entries, each
+// expected count computed independently by a jq expression written beside it.
+// Every query is also checked through the projection fast path (fields read
+// from the raw line) against the full parse, entry by entry.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { compileFilter } from '../../src/filter/index.js';
+import type { Entry } from '../../src/model/entry.js';
+
+const FIXTURE = join(repoRoot, 'test', 'filter', 'fixtures', 'entries.ndjson');
+const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter(Boolean);
+const entries = lines.map((l) => JSON.parse(l) as Entry);
+/** KFL2's now() for the queries that use it: 30 minutes after the first entry. */
+const NOW = 1_700_000_000_000 + 30 * 60_000;
+
+interface Row {
+  q: string;
+  jq: string;
+  dialect: 'kfl1' | 'kfl2';
+  /** Force the dialect instead of letting auto-detection pick it (which is asserted otherwise). */
+  force?: boolean;
+}
+
+const HTTPISH = '(.protocol=="http" or .protocol=="http2" or .protocol=="grpc")';
+
+const rows: Row[] = [
+  // ---- KFL1 (Kubeshark docs, blog posts, users' queries from the issue) ----
+  { dialect: 'kfl1', q: 'http', jq: '.protocol=="http"' },
+  { dialect: 'kfl1', q: 'dns', jq: '.protocol=="dns"' },
+  { dialect: 'kfl1', q: 'redis', jq: '.protocol=="redis"' },
+  { dialect: 'kfl1', q: '!dns and !error', jq: '.protocol!="dns" and (.error|not)' },
+  {
+    dialect: 'kfl1',
+    q: '!dns and !error and request.path != "/health" and request.path != "/healthz"',
+    jq: '.protocol!="dns" and (.error|not) and .request.path != null and .request.path != "/health" and .request.path != "/healthz"',
+  },
+  { dialect: 'kfl1', q: '!dns and !error and src.namespace == "bookinfo"', jq: '.protocol!="dns" and (.error|not) and .src.namespace=="bookinfo"' },
+  { dialect: 'kfl1', q: 'redis and src.namespace == "guestbook"', jq: '.protocol=="redis" and .src.namespace=="guestbook"' },
+  {
+    dialect: 'kfl1',
+    q: 'node.name == "i-028d42e8587e84db7" and dst.ip == "127.0.0.1" and dst.port == "8080"',
+    jq: '.node.name=="i-028d42e8587e84db7" and .dst.ip=="127.0.0.1" and .dst.port==8080',
+  },
+  { dialect: 'kfl1', q: 'response.status == 404', jq: '.response.status == 404' },
+  { dialect: 'kfl1', q: 'dns and response.rcode != 0', jq: '.protocol=="dns" and .response.rcode != null and .response.rcode != 0' },
+  { dialect: 'kfl1', q: 'response.status == r"4.*"', jq: '.response.status != null and (.response.status|tostring|test("4.*"))' },
+  { dialect: 'kfl1', q: 'request.path == r"/api/.*"', jq: '.request.path != null and (.request.path|test("/api/.*"))' },
+  { dialect: 'kfl1', q: 'request.headers["user-agent"] == "curl/8.0"', jq: '.request.headers["user-agent"] == "curl/8.0"' },
+  { dialect: 'kfl1', q: 'request.headers["User-Agent"].startsWith("Mozilla")', jq: '(.request.headers["user-agent"] // "") | startswith("Mozilla")' },
+  { dialect: 'kfl1', q: 'request.path.endsWith("/orders")', jq: '(.request.path // "") | endswith("/orders")' },
+  { dialect: 'kfl1', q: 'request.url.contains("token=")', jq: '(.request.url // "") | contains("token=")' },
+  { dialect: 'kfl1', q: 'request.questions[0].name == "example.com"', jq: '.request.questions[0].name? == "example.com"' },
+  { dialect: 'kfl1', q: 'response.status >= 500', jq: '.response.status != null and .response.status >= 500' },
+  { dialect: 'kfl1', q: 'response.status >= 400 and response.status < 500', jq: '.response.status != null and .response.status >= 400 and .response.status < 500' },
+  { dialect: 'kfl1', q: 'elapsedTime > 5', jq: '.elapsedTime > 5' },
+  { dialect: 'kfl1', q: 'http or dns', jq: '.protocol=="http" or .protocol=="dns"' },
+  { dialect: 'kfl1', q: 'grpc and response.grpcStatus != 0', jq: '.protocol=="grpc" and .response.grpcStatus != null and .response.grpcStatus != 0' },
+  {
+    dialect: 'kfl1',
+    q: 'timestamp >= datetime("11/14/2023, 10:40:00.000 PM")',
+    jq: '.timestamp >= ("2023-11-14T22:40:00Z"|fromdate*1000)',
+  },
+  { dialect: 'kfl1', q: 'not http and not dns', jq: '.protocol!="http" and .protocol!="dns"' },
+  { dialect: 'kfl1', q: '(http or http2) and response.status == 200', jq: '(.protocol=="http" or .protocol=="http2") and .response.status == 200' },
+  { dialect: 'kfl1', q: 'dst.port == 8080 and src.port > 40030', jq: '.dst.port == 8080 and .src.port > 40030' },
+  { dialect: 'kfl1', q: 'len(request.path) > 8', jq: '.request.path != null and (.request.path|length) > 8' },
+  { dialect: 'kfl1', q: 'response.body.json().ok == false', jq: '.response.body != null and (.response.body|fromjson|.ok) == false' },
+  { dialect: 'kfl1', q: 'error', jq: '.error' },
+  { dialect: 'kfl1', q: 'redis and request.key.startsWith("session:")', jq: '.protocol=="redis" and (.request.key|startswith("session:"))' },
+  { dialect: 'kfl1', q: 'postgresql and response.errorCode == "42P01"', jq: '.protocol=="postgresql" and .response.errorCode == "42P01"' },
+  { dialect: 'kfl1', q: 'src.labels.app == "checkout"', jq: '.src.labels.app == "checkout"' },
+  { dialect: 'kfl1', q: 'request.method == "POST" and response.status == 201', jq: '.request.method == "POST" and .response.status == 201' },
+  { dialect: 'kfl1', q: 'kafka and request.clientId.contains("producer")', jq: '.protocol=="kafka" and (.request.clientId|contains("producer"))' },
+  { dialect: 'kfl1', q: 'tls and request.sni.endsWith(".svc.cluster.local")', jq: '.protocol=="tls" and (.request.sni|endswith(".svc.cluster.local"))' },
+  { dialect: 'kfl1', q: 'summary == r"→ 5\\d\\d"', jq: '.summary|test("→ 5\\\\d\\\\d")' },
+  // and/or share one level and group from the right: http and (200 or 404).
+  { dialect: 'kfl1', q: 'http and response.status == 200 or response.status == 404', jq: '.protocol=="http" and (.response.status == 200 or .response.status == 404)' },
+  { dialect: 'kfl1', q: 'response.status == 404 or dns', jq: '.response.status == 404 or .protocol=="dns"' },
+  { dialect: 'kfl1', q: '!(response.status == 200)', jq: '.response.status != null and .response.status != 200' },
+  { dialect: 'kfl1', q: 'src.namespace == "" and dst.name == ""', jq: '.src.namespace == "" and .dst.name == ""' },
+
+  // ---- KFL2 (CEL) ----
+  {
+    dialect: 'kfl2',
+    q: 'http && status_code >= 500 && path.contains("/api")',
+    jq: '.protocol=="http" and (.response.status // 0) >= 500 and ((.request.path // "") | contains("/api"))',
+  },
+  { dialect: 'kfl2', q: 'http && status_code >= 400', jq: '.protocol=="http" and (.response.status // 0) >= 400' },
+  { dialect: 'kfl2', q: 'dst.pod.namespace == "production" && elapsed_time > 5000', jq: '.dst.pod != "" and .dst.namespace == "production" and .elapsedTime * 1000 > 5000' },
+  { dialect: 'kfl2', q: 'dns && "example.com" in dns_questions', jq: '.protocol=="dns" and ([.request.questions[]?.name] | index("example.com") != null)' },
+  { dialect: 'kfl2', q: 'grpc && grpc_status != 0', jq: '.protocol=="grpc" and ((.response.grpcStatus // -1) != 0)' },
+  { dialect: 'kfl2', q: 'redis && redis_key.startsWith("session:")', jq: '.protocol=="redis" and (.request.key|startswith("session:"))' },
+  { dialect: 'kfl2', q: 'timestamp > timestamp("2023-11-14T23:00:00Z")', jq: '.timestamp > ("2023-11-14T23:00:00Z"|fromdate*1000)' },
+  { dialect: 'kfl2', q: 'timestamp > now() - duration("5m")', jq: `.timestamp > ${NOW - 5 * 60_000}` },
+  {
+    dialect: 'kfl2',
+    q: 'postgresql && !postgresql_success',
+    jq: '.protocol=="postgresql" and ((.response != null and (.error|not) and .response.errorCode == null) | not)',
+  },
+  { dialect: 'kfl2', q: 'map_get(local_labels, "app", "") == "checkout"', jq: '(.src.labels.app // "") == "checkout"' },
+  { dialect: 'kfl2', q: 'method == "POST" && status_code == 201', jq: `${HTTPISH} and .request.method == "POST" and .response.status == 201` },
+  { dialect: 'kfl2', q: 'status_code >= 400 && status_code < 500 && !http2', jq: `${HTTPISH} and (.response.status // 0) >= 400 and (.response.status // 0) < 500 and .protocol != "http2"` },
+  { dialect: 'kfl2', q: 'size(dns_answers) > 0', jq: '.protocol=="dns" and ((.response.answers // []) | length) > 0' },
+  { dialect: 'kfl2', q: 'dns && "AAAA" in dns_question_types', jq: '.protocol=="dns" and ([.request.questions[]?.type] | index("AAAA") != null)' },
+  { dialect: 'kfl2', q: 'src.namespace in ["bookinfo", "guestbook"]', jq: '.src.namespace == "bookinfo" or .src.namespace == "guestbook"' },
+  { dialect: 'kfl2', q: 'request.headers["User-Agent"].matches("^curl/")', jq: '(.request.headers["user-agent"] // "") | test("^curl/")' },
+  { dialect: 'kfl2', q: 'http ? status_code == 200 : dns', jq: 'if .protocol=="http" then (.response.status // 0) == 200 else .protocol=="dns" end' },
+  { dialect: 'kfl2', q: 'node_name == "i-0abc"', jq: '(.node.name // "") == "i-0abc"' },
+  { dialect: 'kfl2', q: '"production" in namespaces', jq: '.src.namespace == "production" or .dst.namespace == "production"' },
+  { dialect: 'kfl2', q: 'query_string != ""', jq: `${HTTPISH} and ((.request.url // .request.path // "") | contains("?"))` },
+  { dialect: 'kfl2', q: 'kafka_api_key_name == "Produce" || amqp_method == "basic.publish"', jq: '(.protocol=="kafka" and .request.apiKeyName=="Produce") or (.protocol=="amqp" and .request.method=="basic.publish")' },
+  { dialect: 'kfl2', q: 'mysql && mysql_error_code == 1146', jq: '.protocol=="mysql" and .response.errorCode == 1146' },
+  { dialect: 'kfl2', q: 'error && !(http || http2)', jq: '.error and .protocol != "http" and .protocol != "http2"' },
+  { dialect: 'kfl2', q: 'src.port % 2 == 0 && !tcp', jq: '.src.port % 2 == 0 and .protocol != "tcp"' },
+  { dialect: 'kfl2', q: 'grpc_method == "/bookinfo.Ratings/Get"', jq: '.protocol=="grpc" and .request.path == "/bookinfo.Ratings/Get"' },
+  { dialect: 'kfl2', q: 'response.status == 404', jq: '.response.status == 404', force: true },
+  { dialect: 'kfl2', q: 'size(path) > 8 && method != "GET"', jq: `${HTTPISH} and ((.request.path // "") | length) > 8 and .request.method != "GET"` },
+  { dialect: 'kfl2', q: 'dst.port == 8080 && src.ip.startsWith("10.1.0.")', jq: '.dst.port == 8080 and (.src.ip|startswith("10.1.0."))' },
+];
+
+function jqCount(expr: string): number {
+  const r = spawnSync('jq', ['-c', `select(${expr})`, FIXTURE], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `jq failed for ${expr}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean).length;
+}
+
+test('at least 40 queries, both dialects', () => {
+  assert.ok(rows.length >= 40, `${rows.length} rows`);
+  assert.ok(rows.filter((r) => r.dialect === 'kfl1').length >= 20);
+  assert.ok(rows.filter((r) => r.dialect === 'kfl2').length >= 20);
+});
+
+for (const row of rows) {
+  test(`${row.dialect}: ${row.q}`, () => {
+    const f = compileFilter(row.q, { dialect: row.force ? row.dialect : 'auto', now: NOW });
+    assert.equal(f.dialect, row.dialect, 'dialect detected');
+    const got = entries.filter((e) => f.predicate(e)).length;
+    const want = jqCount(row.jq);
+    assert.equal(got, want, `matches for ${row.q} (jq: ${row.jq})`);
+    // The projection path must agree with the full parse on every line.
+    if (f.project) {
+      lines.forEach((line, i) => {
+        const p = f.project!(line);
+        assert.ok(p !== undefined, `projection of line ${i + 1}`);
+        assert.equal(f.predicate(p), f.predicate(entries[i]), `projection differs on line ${i + 1}`);
+      });
+    }
+  });
+}
+
+test('the table is not trivially satisfied: some queries match none, some match many', () => {
+  const counts = rows.map((r) => entries.filter((e) => compileFilter(r.q, { dialect: r.dialect, now: NOW }).predicate(e)).length);
+  assert.ok(counts.filter((c) => c > 0).length >= rows.length - 3, `counts ${counts}`);
+  assert.ok(counts.some((c) => c < entries.length / 4) && counts.some((c) => c > entries.length / 2));
+});

@@ -60,7 +60,9 @@ cmd_down() {
     for pidfile in "$STATE"/*/*.pid; do
       [[ -f "$pidfile" ]] || continue
       pid="$(cat "$pidfile" 2>/dev/null || true)"
-      [[ "$pid" =~ ^[0-9]+$ ]] && kill "$pid" 2>/dev/null || true
+      [[ "$pid" =~ ^[0-9]+$ ]] || continue
+      # a stale pid file must not kill an unrelated process: only pids inside our namespaces
+      [[ "$(ip netns identify "$pid" 2>/dev/null)" == "${PREFIX}-"* ]] && kill "$pid" 2>/dev/null || true
     done
   fi
   # anything else still running inside our namespaces (even after a crash lost the state dir)

@@ -46,7 +46,10 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
       engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0 },
       onReady: (capture) => {
         readAgentControl(process.stdin, {
-          setFilter: (bpf) => capture.setFilter(bpf),
+          setFilter: (bpf) => {
+            capture.setFilter(bpf);
+            process.stderr.write(`agent ${node}: filter ${bpf}\n`);
+          },
           onEnd: () => this.stop.abort(),
           warn: (m) => process.stderr.write(`agent ${node}: ${m}\n`),
         });

@@ -20,7 +20,7 @@ before(async () => {
   if (!existsSync(join(repoRoot, 'dist', 'commands', 'agent.js'))) throw new Error('build first: npx tsc -p tsconfig.json');
   // Our slice of the address plan: 198.18.16.0/20, namespaces named shk…
   const n = process.pid % 16;
-  lab = await startLab({ prefix: `shk${process.pid % 10000}`, net: `198.18.${16 + n}`, nodes: 2 });
+  lab = await startLab({ prefix: `shk${process.pid % 10000}`, net: `198.18.${16 + n}`, nodes: 3 });
 });
 
 after(async () => {
@@ -28,14 +28,14 @@ after(async () => {
 });
 
 /** The lab's pods registered as Kubernetes pods: nginx, redis and dnsmasq, plus clients. */
-async function startFixture(): Promise<{ f: ApiServerFixture; kubeconfig: string }> {
-  const f = new ApiServerFixture({
-    nodes: lab.nodes.map((n) => ({ name: n.name, ip: n.ip, netns: n.ns })),
-    cliBin,
-  });
+// Lab placement with 3 nodes: dnsmasq on node0, nginx on node1, redis on node2, a client on each.
+function nodeSpec(i: number) {
+  const n = lab.nodes[i];
+  return { name: n.name, ip: n.ip, netns: n.ns };
+}
+
+function addNginx(f: ApiServerFixture): void {
   const web = lab.pod('web');
-  const redis = lab.pod('redis');
-  const dns = lab.pod('dns');
   f.addPod({
     namespace: 'web',
     name: 'nginx-6d4cf56db6-x7k2p',
@@ -44,13 +44,27 @@ async function startFixture(): Promise<{ f: ApiServerFixture; kubeconfig: string
     labels: { app: 'nginx', 'pod-template-hash': '6d4cf56db6' },
     owner: { kind: 'ReplicaSet', name: 'nginx-6d4cf56db6' },
   });
+}
+
+function addRedis(f: ApiServerFixture): void {
+  const redis = lab.pod('redis');
   f.addPod({ namespace: 'data', name: 'redis-0', ip: redis.ip, node: `node${redis.node}`, labels: { app: 'redis' }, owner: { kind: 'StatefulSet', name: 'redis' } });
+}
+
+/** The lab's pods registered as Kubernetes pods; `full: false` holds back nginx, redis and node2. */
+async function startFixture(full = true): Promise<{ f: ApiServerFixture; kubeconfig: string }> {
+  const f = new ApiServerFixture({ nodes: (full ? [0, 1, 2] : [0, 1]).map(nodeSpec), cliBin });
+  const dns = lab.pod('dns');
+  if (full) {
+    addNginx(f);
+    addRedis(f);
+  }
   f.addPod({ namespace: 'infra', name: 'dnsmasq-0', ip: dns.ip, node: `node${dns.node}`, labels: { app: 'dns' } });
   for (const c of lab.pods.filter((p) => p.name.startsWith('client'))) {
     f.addPod({ namespace: 'clients', name: c.name.replace('client', 'client-'), ip: c.ip, node: `node${c.node}`, labels: { app: 'client' } });
   }
   f.addService({ namespace: 'web', name: 'nginx', clusterIP: `${lab.net}.200`, ports: [{ port: 80 }], selector: { app: 'nginx' } });
-  f.addEndpointSlice({ namespace: 'data', service: 'redis', ips: [redis.ip], port: 6379 });
+  f.addEndpointSlice({ namespace: 'data', service: 'redis', ips: [lab.pod('redis').ip], port: 6379 });
   await f.listen();
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
   f.writeKubeconfig(kubeconfig);
@@ -104,11 +118,23 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
   }
 }
 
-test('tap two of three pods by regex on two nodes; names, agent restart, Ctrl-C cleans up', { timeout: 180_000 }, async () => {
-  const { f, kubeconfig } = await startFixture();
+test('tap two of three pods by regex; pods and a node join live; names, agent restart, Ctrl-C cleans up', { timeout: 180_000 }, async () => {
+  const { f, kubeconfig } = await startFixture(false);
   const tap = spawnTap(['nginx|redis', '-A', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  const web = lab.pod('web');
+  const redis = lab.pod('redis');
+  const dns = lab.pod('dns');
   try {
     await until(() => capturing(f) === 2, 'two agents capturing', 60_000, tap);
+    assert.match(tap.stderr(), /no pods match yet/);
+    // A matching pod appears: its node's running agent gets a new filter.
+    addNginx(f);
+    await until(() => f.execs.some((s) => s.stderr.includes(`filter host ${web.ip}`)), 'live filter update', 20_000, tap);
+    // A node joins with a matching pod: an agent is scheduled there and tapped.
+    f.addNode(nodeSpec(2));
+    addRedis(f);
+    await until(() => capturing(f) === 3, 'the new node’s agent capturing', 60_000, tap);
+    await until(() => f.execs.some((s) => s.node === 'node2' && s.command.join(' ').includes(`host ${redis.ip}`) || s.stderr.includes(`filter host ${redis.ip}`)), 'redis filter', 20_000, tap);
     assert.match(tap.stderr(), /^\+web\/nginx-6d4cf56db6-x7k2p$/m);
     assert.match(tap.stderr(), /^\+data\/redis-0$/m);
     assert.doesNotMatch(tap.stderr(), /dnsmasq|client-/);
@@ -118,9 +144,6 @@ test('tap two of three pods by regex on two nodes; names, agent restart, Ctrl-C 
     assert.ok(f.execs.every((s) => s.command.slice(0, 2).join(' ') === 'shark agent'));
 
     await lab.traffic({ rounds: 1 });
-    const web = lab.pod('web');
-    const redis = lab.pod('redis');
-    const dns = lab.pod('dns');
     await until(
       () => entries(tap).some((e) => e.dst.ip === web.ip) && entries(tap).some((e) => e.dst.ip === redis.ip),
       'entries for nginx and redis',
@@ -156,10 +179,14 @@ test('tap two of three pods by regex on two nodes; names, agent restart, Ctrl-C 
     const before = f.execs.length;
     victim.child.kill('SIGKILL');
     await until(() => /agent on node node\d ended .*restarting/.test(tap.stderr()), 'restart report', 10_000, tap);
-    await until(() => f.execs.length > before && capturing(f) === 2, 'agent restarted', 60_000, tap);
+    await until(() => f.execs.length > before && capturing(f) === 3, 'agent restarted', 60_000, tap);
     const webBefore = entries(tap).filter((e) => e.dst.ip === web.ip).length;
     await lab.traffic({ rounds: 1 });
     await until(() => entries(tap).filter((e) => e.dst.ip === web.ip).length > webBefore, 'entries after the restart', 15_000, tap);
+
+    // A tapped pod goes away.
+    f.store.delete('pods', 'data', 'redis-0');
+    await until(() => /^-data\/redis-0$/m.test(tap.stderr()), '-redis line', 10_000, tap);
 
     tap.child.kill('SIGINT');
     assert.equal(await withTimeout(tap.exit, 20_000, 'tap exit after SIGINT'), 0, tap.stderr());
@@ -176,7 +203,7 @@ test('API server gone mid-run: one line on stderr, exit 4', { timeout: 120_000 }
   const { f, kubeconfig } = await startFixture();
   const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
   try {
-    await until(() => capturing(f) === 2, 'agents capturing', 60_000, tap);
+    await until(() => capturing(f) === 3, 'agents capturing', 60_000, tap);
     await f.close();
     const code = await withTimeout(tap.exit, 25_000, 'tap exit after the API server stopped');
     assert.equal(code, 4, tap.stderr());

@@ -154,8 +154,8 @@ function salvage(folder: string, partial: string): boolean {
     if (cut < 0) return false;
     const lines = text.subarray(0, cut + 1);
     const out = finalName.endsWith('.gz') ? gzipSync(lines) : lines;
+    // The rewrite goes through the same "<name>.partial" temp name, replacing the cut file.
     writeFileAtomic(join(folder, finalName), out);
-    unlinkSync(path);
     return true;
   }
   return false;

@@ -3,7 +3,8 @@
 
 import type { Entry } from '../model/entry.js';
 import { LatencySketch } from './latency-sketch.js';
-import type { Rule } from './rules.js';
+import { serviceMatches, type Rule } from './rules.js';
+import { NameBook } from './names.js';
 import { renderRows, humanMs, type Column } from '../output/table.js';
 
 export interface RuleResult {
@@ -27,28 +28,70 @@ class RuleState {
   readonly latency = new LatencySketch();
   firstMatch: Entry | undefined;
   constructor(readonly rule: Rule) {}
+
+  add(e: Entry): void {
+    this.matched++;
+    if (e.error) this.errors++;
+    if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
+    if (!this.firstMatch && this.rule.type === 'forbid') this.firstMatch = e;
+  }
+
+  merge(o: RuleState): void {
+    this.matched += o.matched;
+    this.errors += o.errors;
+    this.latency.merge(o.latency);
+    this.firstMatch ??= o.firstMatch;
+  }
+}
+
+/** A rule's state, plus per-IP states for entries whose destination only a later DNS answer may name. */
+class RuleTracker {
+  readonly state: RuleState;
+  private readonly pending = new Map<string, RuleState>();
+  constructor(readonly rule: Rule) {
+    this.state = new RuleState(rule);
+  }
+
+  add(e: Entry, names: NameBook): void {
+    if (!this.rule.matches(e)) return;
+    const re = this.rule.service;
+    if (!re || serviceMatches(e, re)) return this.state.add(e);
+    const known = names.nameOf(e.dst?.ip ?? '');
+    if (known && re.test(known)) return this.state.add(e);
+    const ip = e.dst?.ip ?? '';
+    let p = this.pending.get(ip);
+    if (!p) this.pending.set(ip, (p = new RuleState(this.rule)));
+    p.add(e);
+  }
+
+  /** Fold in the entries whose destination the whole capture's DNS answers name as a match. */
+  settle(names: NameBook): RuleState {
+    const re = this.rule.service;
+    for (const [ip, p] of this.pending) {
+      const known = names.nameOf(ip);
+      if (re && known && re.test(known)) this.state.merge(p);
+    }
+    this.pending.clear();
+    return this.state;
+  }
 }
 
 export class RuleChecker {
-  private readonly states: RuleState[];
+  private readonly trackers: RuleTracker[];
+  private readonly names = new NameBook();
   constructor(rules: Rule[]) {
-    this.states = rules.map((r) => new RuleState(r));
+    this.trackers = rules.map((r) => new RuleTracker(r));
   }
 
   add(batch: Entry[]): void {
     for (const e of batch) {
-      for (const s of this.states) {
-        if (!s.rule.matches(e)) continue;
-        s.matched++;
-        if (e.error) s.errors++;
-        if (e.response && typeof e.elapsedTime === 'number') s.latency.add(e.elapsedTime);
-        if (!s.firstMatch && s.rule.type === 'forbid') s.firstMatch = e;
-      }
+      this.names.learn(e);
+      for (const t of this.trackers) t.add(e, this.names);
     }
   }
 
   results(): RuleResult[] {
-    return this.states.map((s) => evaluate(s));
+    return this.trackers.map((t) => evaluate(t.settle(this.names)));
   }
 }
 

@@ -28,7 +28,8 @@ export function resolveKey(key: string, names: NameBook): string {
   return key.replace(PLACEHOLDER, (_m, ip: string, port: string) => {
     const name = names.nameOf(ip);
     const host = name ?? (ip.includes(':') ? `[${ip}]` : ip);
-    return port ? `${host}:${port}` : host;
+    // Port 0: ICMP and other portless traffic.
+    return port && port !== '0' ? `${host}:${port}` : host;
   });
 }
 

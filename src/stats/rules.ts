@@ -26,8 +26,13 @@ export interface Rule {
   type: RuleType;
   /** 1-based line of the rule in the rules file. */
   line: number;
-  /** Which entries the rule looks at. */
+  /** Which entries the rule looks at, apart from `service` (path regex and KFL). */
   matches: (e: Entry) => boolean;
+  /**
+   * Regex on the destination's names. Checked by the RuleChecker, which also
+   * tries DNS names learned later in the stream (an answer may follow the first calls).
+   */
+  service?: RegExp;
   /** latency: ms limit; error-rate: max %; expect: min count. */
   limit: number;
   /** latency only: quantile 0..1 (1 = max). */
@@ -144,7 +149,6 @@ async function parseRule(
   }
   const serviceRe = regex(str('service'), 'service', fail);
   if (serviceRe) {
-    scopes.push((e) => serviceNames(e).some((n) => serviceRe.test(n)));
     described.push(`service ~ ${serviceRe.source}`);
   }
   const kflKey = ['filter', 'scope', 'query'].find((k) => pairOf(k));
@@ -159,6 +163,7 @@ async function parseRule(
     described.push(kfl);
   }
   const matches = (e: Entry) => scopes.every((s) => s(e));
+  const service = serviceRe;
   const scope = described.length ? described.join(' and ') : 'all entries';
 
   switch (ruleType) {
@@ -166,22 +171,22 @@ async function parseRule(
       const limit = num('latency');
       if (limit === undefined) return fail(undefined, 'latency rule needs "latency" (max ms)');
       const pct = str('percentile') ?? DEFAULT_PERCENTILE;
-      return { name, type: ruleType, line, matches, limit, quantile: parsePercentile(pct, () => fail('percentile', `bad percentile "${pct}" (p50, p95, p99.9, max …)`)), scope };
+      return { name, type: ruleType, line, matches, service, limit, quantile: parsePercentile(pct, () => fail('percentile', `bad percentile "${pct}" (p50, p95, p99.9, max …)`)), scope };
     }
     case 'error-rate': {
       const limit = num('max', true);
       if (limit === undefined) return fail(undefined, 'error-rate rule needs "max" (percent)');
       if (limit > 100) return fail('max', '"max" is a percentage (0–100)');
-      return { name, type: ruleType, line, matches, limit, scope };
+      return { name, type: ruleType, line, matches, service, limit, scope };
     }
     case 'expect': {
       if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'expect rule needs "filter" (a KFL expression)');
       const limit = num('min') ?? 1;
-      return { name, type: ruleType, line, matches, limit, scope };
+      return { name, type: ruleType, line, matches, service, limit, scope };
     }
     case 'forbid': {
       if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'forbid rule needs "filter" (a KFL expression)');
-      return { name, type: ruleType, line, matches, limit: 0, scope };
+      return { name, type: ruleType, line, matches, service, limit: 0, scope };
     }
   }
 }
@@ -206,7 +211,11 @@ export function parsePercentile(text: string, bad: () => never): number {
   return v / 100;
 }
 
-/** What a `service:` regex is tested against: any of the destination's names. */
+/** Does a `service:` regex match any name of the destination the entry itself carries (Kubernetes, Host/SNI, IP:port)? */
+export function serviceMatches(e: Entry, re: RegExp): boolean {
+  return serviceNames(e).some((n) => re.test(n));
+}
+
 function serviceNames(e: Entry): string[] {
   const d = e.dst;
   if (!d) return [];

@@ -98,3 +98,11 @@ test('bad rules files are usage errors (exit 2) naming the line and why', async 
     assert.ok(!err.message.includes('\n'), 'one line');
   }
 });
+
+test('a service regex also matches calls made before the DNS answer that names the server', async () => {
+  const [r] = await check('- { name: pay, type: latency, service: "^api\\\\.example\\\\.com$", latency: 150 }\n');
+  assert.equal(r.matched, 20, '10 calls before and 10 after the answer');
+  assert.equal(r.passed, true);
+  const [none] = await check('- { name: other, type: error-rate, service: "^nothing$", max: 0 }\n');
+  assert.equal(none.matched, 0);
+});

@@ -2,7 +2,9 @@
 // `priority` and `ports` decide which probe runs first.
 
 import type { CallRecord, ProtocolDissector } from './api.js';
+import { amqp } from './protocols/amqp.js';
 import { http2 } from './protocols/http2.js';
+import { kafka } from './protocols/kafka.js';
 import { mysql } from './protocols/mysql.js';
 import { postgresql } from './protocols/postgresql.js';
 import { http1 } from './protocols/http1.js';
@@ -15,6 +17,8 @@ export const dissectors: ProtocolDissector[] = [
   http2,
   postgresql,
   mysql,
+  kafka,
+  amqp,
   http1,
   dns,
   dnsTcp,

@@ -1,0 +1,641 @@
+// AMQP 0-9-1 (RabbitMQ): protocol header, frames (method, content header,
+// body, heartbeat), methods named by class/method id. Synchronous methods are
+// paired with their -Ok reply per channel (either side may start one: the
+// server sends connection.start/tune, either side a close); basic.publish,
+// deliver, return and get-ok carry their content header and body; ack/nack/
+// reject are one-message entries. A close with reply code >= 300 is an error.
+// Spec: https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf
+
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { BodyCollector, renderBody } from './util/body.js';
+
+export const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
+const FRAME_END = 0xce;
+const FRAME_METHOD = 1;
+const FRAME_HEADER = 2;
+const FRAME_BODY = 3;
+const FRAME_HEARTBEAT = 8;
+
+/** Frames above this are given up on (RabbitMQ's frame_max default is 128 KB). */
+const MAX_FRAME = 4 * 1024 * 1024;
+const MAX_PENDING_PER_CHANNEL = 100;
+const MAX_CHANNELS = 2048;
+
+const CLASSES: Record<number, [string, Record<number, string>]> = {
+  10: ['connection', { 10: 'start', 11: 'start-ok', 20: 'secure', 21: 'secure-ok', 30: 'tune', 31: 'tune-ok', 40: 'open', 41: 'open-ok', 50: 'close', 51: 'close-ok', 60: 'blocked', 61: 'unblocked', 70: 'update-secret', 71: 'update-secret-ok' }],
+  20: ['channel', { 10: 'open', 11: 'open-ok', 20: 'flow', 21: 'flow-ok', 40: 'close', 41: 'close-ok' }],
+  40: ['exchange', { 10: 'declare', 11: 'declare-ok', 20: 'delete', 21: 'delete-ok', 30: 'bind', 31: 'bind-ok', 40: 'unbind', 51: 'unbind-ok' }],
+  50: ['queue', { 10: 'declare', 11: 'declare-ok', 20: 'bind', 21: 'bind-ok', 30: 'purge', 31: 'purge-ok', 40: 'delete', 41: 'delete-ok', 50: 'unbind', 51: 'unbind-ok' }],
+  60: ['basic', { 10: 'qos', 11: 'qos-ok', 20: 'consume', 21: 'consume-ok', 30: 'cancel', 31: 'cancel-ok', 40: 'publish', 50: 'return', 60: 'deliver', 70: 'get', 71: 'get-ok', 72: 'get-empty', 80: 'ack', 90: 'reject', 100: 'recover-async', 110: 'recover', 111: 'recover-ok', 120: 'nack' }],
+  85: ['confirm', { 10: 'select', 11: 'select-ok' }],
+  90: ['tx', { 10: 'select', 11: 'select-ok', 20: 'commit', 21: 'commit-ok', 30: 'rollback', 31: 'rollback-ok' }],
+};
+
+export function amqpMethodName(classId: number, methodId: number): string {
+  const cls = CLASSES[classId];
+  if (!cls) return `class${classId}.method${methodId}`;
+  return `${cls[0]}.${cls[1][methodId] ?? `method${methodId}`}`;
+}
+
+/** Reply method ids of each synchronous request (key: "class.method"). */
+const REPLIES: Record<string, number[]> = {};
+for (const [classId, [, methods]] of Object.entries(CLASSES)) {
+  for (const [id, name] of Object.entries(methods)) {
+    if (name.endsWith('-ok')) continue;
+    const ok = Object.entries(methods).find(([, n]) => n === `${name}-ok`);
+    if (ok) REPLIES[`${classId}.${id}`] = [Number(ok[0])];
+  }
+}
+REPLIES['60.70'] = [71, 72]; // basic.get → get-ok | get-empty
+/** Methods that carry content (header + body frames follow). */
+const WITH_CONTENT = new Set(['60.40', '60.50', '60.60', '60.71']);
+/** Methods only a server sends (for the probe's verdict on a mid-connection start). */
+const SERVER_ONLY = new Set(['10.10', '10.20', '10.30', '10.41', '60.50', '60.60', '60.71', '60.72']);
+
+// ---------------------------------------------------------------- reading
+
+class Short extends Error {}
+
+class Args {
+  pos = 0;
+  private bitByte = 0;
+  private bitIndex = 8;
+  constructor(private readonly b: Buffer) {}
+  private need(n: number): void {
+    if (this.pos + n > this.b.length) throw new Short();
+  }
+  octet(): number {
+    this.bitIndex = 8;
+    this.need(1);
+    return this.b[this.pos++];
+  }
+  short(): number {
+    this.bitIndex = 8;
+    this.need(2);
+    const v = this.b.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  long(): number {
+    this.bitIndex = 8;
+    this.need(4);
+    const v = this.b.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  longlong(): number | string {
+    this.bitIndex = 8;
+    this.need(8);
+    const v = this.b.readBigUInt64BE(this.pos);
+    this.pos += 8;
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  }
+  shortstr(): string {
+    const n = this.octet();
+    this.need(n);
+    const s = this.b.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  longstr(max = 1024): string {
+    const n = this.long();
+    this.need(n);
+    const s = this.b.toString('utf8', this.pos, this.pos + Math.min(n, max));
+    this.pos += n;
+    return s;
+  }
+  /** Consecutive bits share octets (AMQP packs them). */
+  bit(): boolean {
+    if (this.bitIndex >= 8) {
+      this.need(1);
+      this.bitByte = this.b[this.pos++];
+      this.bitIndex = 0;
+    }
+    return ((this.bitByte >> this.bitIndex++) & 1) === 1;
+  }
+  table(depth = 0): Record<string, unknown> {
+    const size = this.long();
+    this.need(size);
+    const end = this.pos + size;
+    const out: Record<string, unknown> = {};
+    while (this.pos < end) {
+      const key = this.shortstr();
+      out[key] = this.fieldValue(depth);
+    }
+    this.pos = end;
+    return out;
+  }
+  private fieldValue(depth: number): unknown {
+    if (depth > 8) throw new Short();
+    const type = String.fromCharCode(this.octet());
+    this.need(0);
+    const b = this.b;
+    const take = (n: number): number => {
+      this.need(n);
+      const p = this.pos;
+      this.pos += n;
+      return p;
+    };
+    switch (type) {
+      case 't': return b[take(1)] !== 0;
+      case 'b': return b.readInt8(take(1));
+      case 'B': return b[take(1)];
+      case 's': return b.readInt16BE(take(2));
+      case 'u': return b.readUInt16BE(take(2));
+      case 'I': return b.readInt32BE(take(4));
+      case 'i': return b.readUInt32BE(take(4));
+      case 'l': return Number(b.readBigInt64BE(take(8)));
+      case 'f': return b.readFloatBE(take(4));
+      case 'd': return b.readDoubleBE(take(8));
+      case 'D': { const scale = b[take(1)]; return b.readInt32BE(take(4)) / 10 ** scale; }
+      case 'S': return this.longstr();
+      case 'x': { const n = this.long(); take(n); return `<${n} bytes>`; }
+      case 'T': return Number(b.readBigUInt64BE(take(8)));
+      case 'F': return this.table(depth + 1);
+      case 'A': {
+        const size = this.long();
+        this.need(size);
+        const end = this.pos + size;
+        const arr: unknown[] = [];
+        while (this.pos < end) arr.push(this.fieldValue(depth + 1));
+        this.pos = end;
+        return arr;
+      }
+      case 'V': return null;
+      default: throw new Short();
+    }
+  }
+}
+
+/** Arguments of the methods users look at; others keep only their name. */
+function readArguments(key: string, a: Args): Record<string, any> {
+  const out: Record<string, any> = {};
+  switch (key) {
+    case '10.10': {
+      out.versionMajor = a.octet();
+      out.versionMinor = a.octet();
+      const props = a.table();
+      for (const k of ['product', 'version', 'platform', 'cluster_name']) if (typeof props[k] === 'string') out[k === 'cluster_name' ? 'clusterName' : k] = props[k];
+      out.mechanisms = a.longstr();
+      break;
+    }
+    case '10.11': {
+      const props = a.table();
+      for (const k of ['product', 'version', 'platform', 'connection_name']) if (typeof props[k] === 'string') out[k === 'connection_name' ? 'connectionName' : k] = props[k];
+      out.mechanism = a.shortstr();
+      break;
+    }
+    case '10.30':
+    case '10.31':
+      out.channelMax = a.short();
+      out.frameMax = a.long();
+      out.heartbeat = a.short();
+      break;
+    case '10.40':
+      out.virtualHost = a.shortstr();
+      break;
+    case '10.50':
+    case '20.40':
+      out.replyCode = a.short();
+      out.replyText = a.shortstr();
+      out.classId = a.short();
+      out.methodId = a.short();
+      if (out.classId) out.failedMethod = amqpMethodName(out.classId, out.methodId);
+      break;
+    case '40.10':
+      a.short();
+      out.exchange = a.shortstr();
+      out.type = a.shortstr();
+      out.passive = a.bit();
+      out.durable = a.bit();
+      break;
+    case '40.20':
+      a.short();
+      out.exchange = a.shortstr();
+      break;
+    case '40.30':
+    case '40.40':
+      a.short();
+      out.destination = a.shortstr();
+      out.source = a.shortstr();
+      out.routingKey = a.shortstr();
+      break;
+    case '50.10':
+      a.short();
+      out.queue = a.shortstr();
+      out.passive = a.bit();
+      out.durable = a.bit();
+      out.exclusive = a.bit();
+      out.autoDelete = a.bit();
+      break;
+    case '50.11':
+      out.queue = a.shortstr();
+      out.messageCount = a.long();
+      out.consumerCount = a.long();
+      break;
+    case '50.20':
+    case '50.50':
+      a.short();
+      out.queue = a.shortstr();
+      out.exchange = a.shortstr();
+      out.routingKey = a.shortstr();
+      break;
+    case '50.30':
+    case '50.40':
+      a.short();
+      out.queue = a.shortstr();
+      break;
+    case '50.31':
+    case '50.41':
+      out.messageCount = a.long();
+      break;
+    case '60.10':
+      out.prefetchSize = a.long();
+      out.prefetchCount = a.short();
+      out.global = a.bit();
+      break;
+    case '60.20':
+      a.short();
+      out.queue = a.shortstr();
+      out.consumerTag = a.shortstr();
+      out.noLocal = a.bit();
+      out.noAck = a.bit();
+      break;
+    case '60.21':
+    case '60.30':
+    case '60.31':
+      out.consumerTag = a.shortstr();
+      break;
+    case '60.40':
+      a.short();
+      out.exchange = a.shortstr();
+      out.routingKey = a.shortstr();
+      out.mandatory = a.bit();
+      out.immediate = a.bit();
+      break;
+    case '60.50':
+      out.replyCode = a.short();
+      out.replyText = a.shortstr();
+      out.exchange = a.shortstr();
+      out.routingKey = a.shortstr();
+      break;
+    case '60.60':
+      out.consumerTag = a.shortstr();
+      out.deliveryTag = a.longlong();
+      out.redelivered = a.bit();
+      out.exchange = a.shortstr();
+      out.routingKey = a.shortstr();
+      break;
+    case '60.70':
+      a.short();
+      out.queue = a.shortstr();
+      out.noAck = a.bit();
+      break;
+    case '60.71':
+      out.deliveryTag = a.longlong();
+      out.redelivered = a.bit();
+      out.exchange = a.shortstr();
+      out.routingKey = a.shortstr();
+      out.messageCount = a.long();
+      break;
+    case '60.80':
+    case '60.90':
+    case '60.120':
+      out.deliveryTag = a.longlong();
+      if (key === '60.90') out.requeue = a.bit();
+      else out.multiple = a.bit();
+      if (key === '60.120') out.requeue = a.bit();
+      break;
+    default:
+  }
+  return out;
+}
+
+const PROPERTY_NAMES: Array<[string, 'shortstr' | 'table' | 'octet' | 'longlong']> = [
+  ['contentType', 'shortstr'], ['contentEncoding', 'shortstr'], ['headers', 'table'], ['deliveryMode', 'octet'],
+  ['priority', 'octet'], ['correlationId', 'shortstr'], ['replyTo', 'shortstr'], ['expiration', 'shortstr'],
+  ['messageId', 'shortstr'], ['timestamp', 'longlong'], ['type', 'shortstr'], ['userId', 'shortstr'],
+  ['appId', 'shortstr'], ['clusterId', 'shortstr'],
+];
+
+function readContentHeader(payload: Buffer): { bodySize: number; properties: Record<string, unknown> } {
+  const a = new Args(payload);
+  a.short(); // class id
+  a.short(); // weight
+  const size = a.longlong();
+  const flags = a.short();
+  const properties: Record<string, unknown> = {};
+  try {
+    PROPERTY_NAMES.forEach(([name, type], i) => {
+      if (!(flags & (1 << (15 - i)))) return;
+      properties[name] = type === 'shortstr' ? a.shortstr() : type === 'table' ? a.table() : type === 'octet' ? a.octet() : a.longlong();
+    });
+  } catch {
+    // Properties past a bad one are left out; the size is what matters for framing.
+  }
+  return { bodySize: typeof size === 'number' ? size : Number.MAX_SAFE_INTEGER, properties };
+}
+
+// ---------------------------------------------------------------- probing
+
+export function probeAmqp(data: Buffer, portMatch: boolean): Probe {
+  const n = Math.min(data.length, 4);
+  if (n > 0 && data.subarray(0, n).equals(PROTOCOL_HEADER.subarray(0, n))) return data.length >= 8 ? 'request' : 'need-more';
+  if (data.length < 7) return false;
+  const type = data[0];
+  const size = data.readUInt32BE(3);
+  if (![FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT].includes(type) || size > MAX_FRAME) return false;
+  if (data.length < 8 + size) return portMatch ? 'need-more' : false;
+  if (data[7 + size] !== FRAME_END) return false;
+  if (type !== FRAME_METHOD || size < 4) return portMatch ? 'request' : false;
+  const key = `${data.readUInt16BE(7)}.${data.readUInt16BE(9)}`;
+  if (!CLASSES[data.readUInt16BE(7)]) return false;
+  return SERVER_ONLY.has(key) || /-ok$/.test(amqpMethodName(data.readUInt16BE(7), data.readUInt16BE(9))) ? 'response' : 'request';
+}
+
+// ---------------------------------------------------------------- parsing
+
+interface Message {
+  method: string;
+  key: string;
+  channel: number;
+  dir: Direction;
+  args: Record<string, any>;
+  time: number;
+  frame: number;
+  size: number;
+  lastTime: number;
+  lastFrame: number;
+}
+
+interface Content {
+  message: Message;
+  bodySize: number;
+  properties: Record<string, unknown>;
+  body: BodyCollector;
+  received: number;
+}
+
+class AmqpParser implements TcpStreamParser {
+  private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  private dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private headerChecked = false;
+  /** Synchronous methods waiting for their reply, per channel. */
+  private pending = new Map<number, Message[]>();
+  /** Content being assembled, per direction and channel. */
+  private content: Record<Direction, Map<number, Content>> = { c2s: new Map(), s2c: new Map() };
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.dead[dir]) return;
+    try {
+      this.queues[dir].push(data);
+      this.drain(dir);
+    } catch {
+      this.ctx.count('amqp.internal');
+      this.dead[dir] = true;
+    }
+  }
+
+  onGap(dir: Direction, length: number): void {
+    this.ctx.count('amqp.gap', length);
+    this.dead[dir] = true;
+    this.queues[dir].clear();
+    for (const list of this.pending.values()) for (const m of list) m.args.gap = true;
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    for (const [channel, list] of this.pending) {
+      while (list.length > 0 && nowMs - list[0].time > timeoutMs) this.emitCall(list.shift()!, null, ['unanswered']);
+      if (list.length === 0) this.pending.delete(channel);
+    }
+  }
+
+  onEnd(): void {
+    for (const dir of ['c2s', 's2c'] as const) {
+      for (const c of this.content[dir].values()) this.emitContent(c, ['truncated']);
+      this.content[dir].clear();
+    }
+    for (const list of this.pending.values()) for (const m of list) this.emitCall(m, null, ['unanswered']);
+    this.pending.clear();
+  }
+
+  private drain(dir: Direction): void {
+    const q = this.queues[dir];
+    if (dir === 'c2s' && !this.headerChecked) {
+      const n = Math.min(q.length, 8);
+      if (q.peek(n).equals(PROTOCOL_HEADER.subarray(0, n))) {
+        if (n < 8) return;
+        q.consume(8);
+      }
+      this.headerChecked = true;
+    }
+    while (q.length >= 7) {
+      const head = q.peek(7);
+      const type = head[0];
+      const channel = head.readUInt16BE(1);
+      const size = head.readUInt32BE(3);
+      if (size > MAX_FRAME) return this.giveUp(dir, `frame of ${size} bytes`);
+      if (q.length < 8 + size) return;
+      const frame = q.peek(8 + size);
+      if (frame[7 + size] !== FRAME_END) return this.giveUp(dir, 'missing frame end');
+      const payload = frame.subarray(7, 7 + size);
+      this.onFrame(dir, type, channel, payload, 8 + size);
+      q.consume(8 + size);
+      if (this.dead[dir]) return;
+    }
+  }
+
+  private giveUp(dir: Direction, what: string): void {
+    this.ctx.count('amqp.malformed');
+    this.dead[dir] = true;
+    this.queues[dir].clear();
+    for (const c of this.content[dir].values()) this.emitContent(c, [`malformed: ${what}`]);
+    this.content[dir].clear();
+  }
+
+  private onFrame(dir: Direction, type: number, channel: number, payload: Buffer, wire: number): void {
+    switch (type) {
+      case FRAME_METHOD:
+        return this.onMethod(dir, channel, payload, wire);
+      case FRAME_HEADER: {
+        const c = this.content[dir].get(channel);
+        if (!c) return;
+        const h = readContentHeader(payload);
+        c.bodySize = h.bodySize;
+        c.properties = h.properties;
+        c.message.size += wire;
+        this.touch(c.message);
+        if (c.bodySize === 0) this.finishContent(dir, channel, c);
+        return;
+      }
+      case FRAME_BODY: {
+        const c = this.content[dir].get(channel);
+        if (!c) return;
+        c.body.add(payload);
+        c.received += payload.length;
+        c.message.size += wire;
+        this.touch(c.message);
+        if (c.received >= c.bodySize) this.finishContent(dir, channel, c);
+        return;
+      }
+      default:
+        return; // heartbeat
+    }
+  }
+
+  private touch(m: Message): void {
+    m.lastTime = this.ctx.now;
+    m.lastFrame = this.ctx.frame;
+  }
+
+  private onMethod(dir: Direction, channel: number, payload: Buffer, wire: number): void {
+    if (payload.length < 4) {
+      this.ctx.count('amqp.malformed');
+      return;
+    }
+    const classId = payload.readUInt16BE(0);
+    const methodId = payload.readUInt16BE(2);
+    const key = `${classId}.${methodId}`;
+    const m: Message = {
+      method: amqpMethodName(classId, methodId),
+      key,
+      channel,
+      dir,
+      args: {},
+      time: this.ctx.now,
+      frame: this.ctx.frame,
+      size: wire,
+      lastTime: this.ctx.now,
+      lastFrame: this.ctx.frame,
+    };
+    try {
+      m.args = readArguments(key, new Args(payload.subarray(4)));
+    } catch {
+      m.args = { malformed: true };
+      this.ctx.count('amqp.malformed');
+    }
+    // A reply closes the oldest matching request from the other side on this channel.
+    const list = this.pending.get(channel);
+    if (list) {
+      const i = list.findIndex((p) => p.dir !== dir && (REPLIES[p.key] ?? []).includes(methodId) && p.key.startsWith(`${classId}.`));
+      if (i >= 0) {
+        const [request] = list.splice(i, 1);
+        if (list.length === 0) this.pending.delete(channel);
+        if (WITH_CONTENT.has(key)) this.startContent(dir, channel, m, request);
+        else this.emitCall(request, m, []);
+        return;
+      }
+    }
+    if (WITH_CONTENT.has(key)) return this.startContent(dir, channel, m, null);
+    if (REPLIES[key]) {
+      let l = this.pending.get(channel);
+      if (!l) {
+        if (this.pending.size >= MAX_CHANNELS) {
+          this.ctx.count('amqp.channels_overflow');
+          return this.emitCall(m, null, ['unanswered']);
+        }
+        l = [];
+        this.pending.set(channel, l);
+      }
+      if (l.length >= MAX_PENDING_PER_CHANNEL) this.emitCall(l.shift()!, null, ['unanswered']);
+      l.push(m);
+      return;
+    }
+    // Asynchronous methods (ack, nack, reject, …) and replies whose request predates the capture.
+    this.emitCall(m, null, /-ok$|get-empty$/.test(m.method) ? ['request not captured'] : [], /-ok$|get-empty$/.test(m.method));
+  }
+
+  /** `request` is set for basic.get-ok, whose request (basic.get) came earlier. */
+  private startContent(dir: Direction, channel: number, m: Message, request: Message | null): void {
+    const map = this.content[dir];
+    const previous = map.get(channel);
+    if (previous) this.emitContent(previous, ['truncated']);
+    if (request) m.args.request = request;
+    map.set(channel, { message: m, bodySize: -1, properties: {}, body: new BodyCollector(this.ctx.options.maxBody), received: 0 });
+  }
+
+  private finishContent(dir: Direction, channel: number, c: Content): void {
+    this.content[dir].delete(channel);
+    this.emitContent(c, []);
+  }
+
+  private emitContent(c: Content, warnings: string[]): void {
+    const m = c.message;
+    const request = m.args.request as Message | undefined;
+    delete m.args.request;
+    const props = c.properties;
+    const rendered = renderBody(c.body, typeof props.contentEncoding === 'string' ? props.contentEncoding : undefined, this.ctx.options);
+    const content: Record<string, any> = { properties: props, bodySize: c.bodySize < 0 ? c.received : c.bodySize };
+    if (rendered.body !== undefined) content.body = rendered.body;
+    if (rendered.bodyEncoding) content.bodyEncoding = rendered.bodyEncoding;
+    if (rendered.bodyTruncated || c.received < c.bodySize) content.bodyTruncated = true;
+    if (c.bodySize < 0) warnings = [...warnings, 'content header missing'];
+    Object.assign(m.args, content);
+    if (request) this.emitCall(request, m, warnings);
+    else this.emitCall(m, null, warnings);
+  }
+
+  private emitCall(req: Message, res: Message | null, warnings: string[], responseOnly = false): void {
+    const asObj = (m: Message): Record<string, any> => ({ method: m.method, channel: m.channel, ...m.args });
+    // A server-initiated exchange (connection.start, a server's close) has the server's method as the request.
+    const reversed = req.dir === 's2c' && !responseOnly;
+    const closeCode = (m: Message | null): number => (m && (m.key === '10.50' || m.key === '20.40') ? (m.args.replyCode ?? 0) : 0);
+    const code = Math.max(closeCode(req), closeCode(res));
+    const synchronous = REPLIES[req.key] !== undefined;
+    const record: CallRecord = {
+      protocol: 'amqp',
+      request: responseOnly ? null : asObj(req),
+      response: responseOnly ? asObj(req) : res ? asObj(res) : null,
+      requestTime: req.time,
+      requestFrame: req.frame,
+      requestSize: responseOnly ? 0 : req.size,
+      responseSize: responseOnly ? req.size : (res?.size ?? 0),
+      error: code >= 300 || (synchronous && res === null && warnings.includes('unanswered')) || req.key === '60.50' || req.key === '60.120',
+      summary: '',
+    };
+    if (res) {
+      record.responseTime = res.lastTime;
+      record.responseFrame = res.lastFrame;
+    } else if (responseOnly || WITH_CONTENT.has(req.key)) {
+      record.responseTime = req.lastTime;
+      record.responseFrame = req.lastFrame;
+    }
+    if (reversed) record.request!.sender = 'server';
+    record.summary = summarize(req, res, code);
+    const all = [...warnings];
+    if (req.args.gap) all.push('gap');
+    delete req.args.gap;
+    if (all.length > 0) record.warnings = [...new Set(all)];
+    // Asynchronous one-way methods are complete without a response: not "unanswered".
+    this.ctx.emit(record);
+  }
+}
+
+function summarize(req: Message, res: Message | null, code: number): string {
+  const a = req.args;
+  let left = req.method;
+  if (req.key === '60.40' || req.key === '60.60' || req.key === '60.50') left += ` ${a.exchange || '(default)'} ${a.routingKey}`;
+  else if (a.queue !== undefined) left += ` ${a.queue}`;
+  else if (a.exchange !== undefined) left += ` ${a.exchange}`;
+  if (code) left += ` ${code} ${a.replyText ?? res?.args.replyText ?? ''}`.trimEnd();
+  return res ? `${left} → ${res.method}` : left;
+}
+
+export const amqp: ProtocolDissector = {
+  name: 'amqp',
+  transport: 'tcp',
+  ports: [5672],
+  priority: 40,
+  reference: 'https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf',
+  probe: (data, portMatch) => {
+    try {
+      return probeAmqp(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser: (ctx) => new AmqpParser(ctx),
+};

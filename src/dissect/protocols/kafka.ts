@@ -1,0 +1,603 @@
+// Kafka wire protocol: size-prefixed requests (api key, version, correlation
+// id, client id) and responses paired by correlation id; the request's key and
+// version say how to read the response. Produce, Fetch and Metadata bodies are
+// read for topics, partitions and error codes (flexible versions included);
+// ApiVersions for its error code; other APIs are shown by header only.
+// Spec: https://kafka.apache.org/protocol.html
+
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+
+export const API_KEYS = [
+  'Produce', 'Fetch', 'ListOffsets', 'Metadata', 'LeaderAndIsr', 'StopReplica', 'UpdateMetadata',
+  'ControlledShutdown', 'OffsetCommit', 'OffsetFetch', 'FindCoordinator', 'JoinGroup', 'Heartbeat',
+  'LeaveGroup', 'SyncGroup', 'DescribeGroups', 'ListGroups', 'SaslHandshake', 'ApiVersions', 'CreateTopics',
+  'DeleteTopics', 'DeleteRecords', 'InitProducerId', 'OffsetForLeaderEpoch', 'AddPartitionsToTxn',
+  'AddOffsetsToTxn', 'EndTxn', 'WriteTxnMarkers', 'TxnOffsetCommit', 'DescribeAcls', 'CreateAcls', 'DeleteAcls',
+  'DescribeConfigs', 'AlterConfigs', 'AlterReplicaLogDirs', 'DescribeLogDirs', 'SaslAuthenticate',
+  'CreatePartitions', 'CreateDelegationToken', 'RenewDelegationToken', 'ExpireDelegationToken',
+  'DescribeDelegationToken', 'DeleteGroups', 'ElectLeaders', 'IncrementalAlterConfigs',
+  'AlterPartitionReassignments', 'ListPartitionReassignments', 'OffsetDelete', 'DescribeClientQuotas',
+  'AlterClientQuotas', 'DescribeUserScramCredentials', 'AlterUserScramCredentials', 'Vote', 'BeginQuorumEpoch',
+  'EndQuorumEpoch', 'DescribeQuorum', 'AlterPartition', 'UpdateFeatures', 'Envelope', 'FetchSnapshot',
+  'DescribeCluster', 'DescribeProducers', 'BrokerRegistration', 'BrokerHeartbeat', 'UnregisterBroker',
+  'DescribeTransactions', 'ListTransactions', 'AllocateProducerIds', 'ConsumerGroupHeartbeat',
+];
+
+/**
+ * First "flexible" version per api key (compact strings/arrays, tagged
+ * fields, request header v2); -1 = never. Keys past the table are flexible from v0.
+ */
+const FIRST_FLEXIBLE = [
+  9, 12, 6, 9, 4, 2, 6, 3, 8, 6, 3, 6, 4, 4, 4, 5, 3, -1, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 1, 0, 0, -1, 1, 1, 0, 0,
+];
+
+const ERROR_NAMES: Record<number, string> = {
+  [-1]: 'UNKNOWN_SERVER_ERROR', 0: 'NONE', 1: 'OFFSET_OUT_OF_RANGE', 2: 'CORRUPT_MESSAGE',
+  3: 'UNKNOWN_TOPIC_OR_PARTITION', 4: 'INVALID_FETCH_SIZE', 5: 'LEADER_NOT_AVAILABLE', 6: 'NOT_LEADER_OR_FOLLOWER',
+  7: 'REQUEST_TIMED_OUT', 8: 'BROKER_NOT_AVAILABLE', 9: 'REPLICA_NOT_AVAILABLE', 10: 'MESSAGE_TOO_LARGE',
+  13: 'NETWORK_EXCEPTION', 14: 'COORDINATOR_LOAD_IN_PROGRESS', 15: 'COORDINATOR_NOT_AVAILABLE',
+  16: 'NOT_COORDINATOR', 17: 'INVALID_TOPIC_EXCEPTION', 18: 'RECORD_LIST_TOO_LARGE', 19: 'NOT_ENOUGH_REPLICAS',
+  20: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 21: 'INVALID_REQUIRED_ACKS', 22: 'ILLEGAL_GENERATION',
+  25: 'UNKNOWN_MEMBER_ID', 27: 'REBALANCE_IN_PROGRESS', 29: 'TOPIC_AUTHORIZATION_FAILED',
+  30: 'GROUP_AUTHORIZATION_FAILED', 31: 'CLUSTER_AUTHORIZATION_FAILED', 35: 'UNSUPPORTED_VERSION',
+  36: 'TOPIC_ALREADY_EXISTS', 37: 'INVALID_PARTITIONS', 41: 'NOT_CONTROLLER', 42: 'INVALID_REQUEST',
+  47: 'INVALID_PRODUCER_EPOCH', 58: 'SASL_AUTHENTICATION_FAILED', 74: 'FENCED_LEADER_EPOCH',
+  75: 'UNKNOWN_LEADER_EPOCH', 100: 'UNKNOWN_TOPIC_ID',
+};
+
+export function kafkaErrorName(code: number): string {
+  return ERROR_NAMES[code] ?? `ERROR_${code}`;
+}
+
+function isFlexible(apiKey: number, version: number): boolean {
+  const first = apiKey < FIRST_FLEXIBLE.length ? FIRST_FLEXIBLE[apiKey] : 0;
+  return first >= 0 && version >= first;
+}
+
+/** Messages above this are counted and skipped, not buffered. */
+const MAX_MESSAGE = 8 * 1024 * 1024;
+/** Sizes above this mark garbage (Kafka's default max is 100 MB). */
+const MAX_PLAUSIBLE = 100 * 1024 * 1024;
+const MAX_PENDING = 1000;
+const MAX_TOPICS_SHOWN = 100;
+const MAX_PARTITIONS_SHOWN = 100;
+
+// ---------------------------------------------------------------- reading
+
+class Short extends Error {}
+
+class Reader {
+  pos = 0;
+  constructor(
+    private readonly buf: Buffer,
+    readonly flexible: boolean,
+  ) {}
+  need(n: number): void {
+    if (n < 0 || this.pos + n > this.buf.length) throw new Short();
+  }
+  int8(): number {
+    this.need(1);
+    return this.buf.readInt8(this.pos++);
+  }
+  int16(): number {
+    this.need(2);
+    const v = this.buf.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  int32(): number {
+    this.need(4);
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  int64(): number | string {
+    this.need(8);
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  }
+  uvarint(): number {
+    let result = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      this.need(1);
+      const b = this.buf[this.pos++];
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+    }
+    throw new Short();
+  }
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+  /** string / nullable string in either encoding (null for a null string). */
+  string(): string | null {
+    const len = this.flexible ? this.uvarint() - 1 : this.int16();
+    if (len < 0) return null;
+    this.need(len);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+  /** bytes / records: returns the length (-1 for null) and skips them. */
+  bytes(): number {
+    const len = this.flexible ? this.uvarint() - 1 : this.int32();
+    if (len > 0) this.skip(len);
+    return len;
+  }
+  /** Array length (-1 for null). */
+  arrayLength(): number {
+    const n = this.flexible ? this.uvarint() - 1 : this.int32();
+    if (n > this.buf.length) throw new Short(); // every element takes at least a byte
+    return n;
+  }
+  uuid(): string {
+    this.need(16);
+    const s = this.buf.toString('hex', this.pos, this.pos + 16);
+    this.pos += 16;
+    return s;
+  }
+  taggedFields(): void {
+    if (!this.flexible) return;
+    const n = this.uvarint();
+    for (let i = 0; i < n; i++) {
+      this.uvarint();
+      this.skip(this.uvarint());
+    }
+  }
+  array<T>(item: () => T, cap: number): { items: T[]; count: number } {
+    const n = this.arrayLength();
+    const items: T[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = item();
+      if (items.length < cap) items.push(v);
+    }
+    return { items, count: Math.max(n, 0) };
+  }
+  int32Array(): number[] {
+    return this.array(() => this.int32(), 1000).items;
+  }
+}
+
+// ---------------------------------------------------------------- bodies
+
+interface TopicOut {
+  name: string | null;
+  topicId?: string;
+  partitions: Array<Record<string, any>>;
+  errorCode?: number;
+}
+
+function readProduceRequest(r: Reader, v: number, out: Record<string, any>): void {
+  if (v >= 3) out.transactionalId = r.string();
+  out.acks = r.int16();
+  out.timeoutMs = r.int32();
+  out.topics = r.array((): TopicOut => {
+    const name = r.string();
+    const partitions = r.array(() => {
+      const partition = r.int32();
+      const recordsSize = r.bytes();
+      r.taggedFields();
+      return { partition, recordsSize };
+    }, MAX_PARTITIONS_SHOWN).items;
+    r.taggedFields();
+    return { name, partitions };
+  }, MAX_TOPICS_SHOWN).items;
+}
+
+function readProduceResponse(r: Reader, v: number, out: Record<string, any>): void {
+  out.topics = r.array((): TopicOut => {
+    const name = r.string();
+    const partitions = r.array(() => {
+      const p: Record<string, any> = { partition: r.int32(), errorCode: r.int16(), baseOffset: r.int64() };
+      if (v >= 2) p.logAppendTimeMs = r.int64();
+      if (v >= 5) p.logStartOffset = r.int64();
+      if (v >= 8) {
+        r.array(() => {
+          r.int32();
+          r.string();
+          r.taggedFields();
+        }, 0);
+        const msg = r.string();
+        if (msg) p.errorMessage = msg;
+      }
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS_SHOWN).items;
+    r.taggedFields();
+    return { name, partitions };
+  }, MAX_TOPICS_SHOWN).items;
+  if (v >= 1) out.throttleTimeMs = r.int32();
+}
+
+function readFetchRequest(r: Reader, v: number, out: Record<string, any>): void {
+  if (v < 15) out.replicaId = r.int32();
+  out.maxWaitMs = r.int32();
+  out.minBytes = r.int32();
+  if (v >= 3) out.maxBytes = r.int32();
+  if (v >= 4) out.isolationLevel = r.int8();
+  if (v >= 7) {
+    out.sessionId = r.int32();
+    out.sessionEpoch = r.int32();
+  }
+  out.topics = r.array((): TopicOut => {
+    const t: TopicOut = v >= 13 ? { name: null, topicId: r.uuid(), partitions: [] } : { name: r.string(), partitions: [] };
+    t.partitions = r.array(() => {
+      const p: Record<string, any> = { partition: r.int32() };
+      if (v >= 9) r.int32(); // current leader epoch
+      p.fetchOffset = r.int64();
+      if (v >= 12) r.int32(); // last fetched epoch
+      if (v >= 5) r.int64(); // log start offset
+      p.maxBytes = r.int32();
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS_SHOWN).items;
+    r.taggedFields();
+    return t;
+  }, MAX_TOPICS_SHOWN).items;
+}
+
+function readFetchResponse(r: Reader, v: number, out: Record<string, any>): void {
+  if (v >= 1) out.throttleTimeMs = r.int32();
+  if (v >= 7) {
+    out.errorCode = r.int16();
+    out.sessionId = r.int32();
+  }
+  out.topics = r.array((): TopicOut => {
+    const t: TopicOut = v >= 13 ? { name: null, topicId: r.uuid(), partitions: [] } : { name: r.string(), partitions: [] };
+    t.partitions = r.array(() => {
+      const p: Record<string, any> = { partition: r.int32(), errorCode: r.int16(), highWatermark: r.int64() };
+      if (v >= 4) r.int64(); // last stable offset
+      if (v >= 5) r.int64(); // log start offset
+      if (v >= 4) {
+        r.array(() => {
+          r.int64();
+          r.int64();
+          r.taggedFields();
+        }, 0);
+      }
+      if (v >= 11) r.int32(); // preferred read replica
+      p.recordsSize = Math.max(r.bytes(), 0);
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS_SHOWN).items;
+    r.taggedFields();
+    return t;
+  }, MAX_TOPICS_SHOWN).items;
+}
+
+function readMetadataRequest(r: Reader, v: number, out: Record<string, any>): void {
+  const n = r.arrayLength();
+  if (n < 0) out.allTopics = true;
+  const topics: TopicOut[] = [];
+  for (let i = 0; i < n; i++) {
+    const t: TopicOut = { name: null, partitions: [] };
+    if (v >= 10) t.topicId = r.uuid();
+    t.name = r.string();
+    r.taggedFields();
+    if (topics.length < MAX_TOPICS_SHOWN) topics.push(t);
+  }
+  out.topics = topics;
+  if (v === 0 && n === 0) out.allTopics = true;
+  if (v >= 4) out.allowAutoTopicCreation = r.int8() !== 0;
+}
+
+function readMetadataResponse(r: Reader, v: number, out: Record<string, any>): void {
+  if (v >= 3) out.throttleTimeMs = r.int32();
+  out.brokers = r.array(() => {
+    const b: Record<string, any> = { nodeId: r.int32(), host: r.string(), port: r.int32() };
+    if (v >= 1) b.rack = r.string();
+    r.taggedFields();
+    return b;
+  }, 100).items;
+  if (v >= 2) out.clusterId = r.string();
+  if (v >= 1) out.controllerId = r.int32();
+  out.topics = r.array((): TopicOut => {
+    const errorCode = r.int16();
+    const name = r.string();
+    const t: TopicOut = { name, errorCode, partitions: [] };
+    if (v >= 10) t.topicId = r.uuid();
+    if (v >= 1) r.int8(); // is internal
+    t.partitions = r.array(() => {
+      const p: Record<string, any> = { errorCode: r.int16(), partition: r.int32(), leader: r.int32() };
+      if (v >= 7) r.int32(); // leader epoch
+      p.replicas = r.int32Array();
+      p.isr = r.int32Array();
+      if (v >= 5) r.int32Array(); // offline replicas
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS_SHOWN).items;
+    if (v >= 8) r.int32(); // topic authorized operations
+    r.taggedFields();
+    return t;
+  }, MAX_TOPICS_SHOWN).items;
+}
+
+type BodyReader = (r: Reader, v: number, out: Record<string, any>) => void;
+const REQUEST_BODIES: Record<number, BodyReader> = { 0: readProduceRequest, 1: readFetchRequest, 3: readMetadataRequest };
+const RESPONSE_BODIES: Record<number, BodyReader> = {
+  0: readProduceResponse,
+  1: readFetchResponse,
+  3: readMetadataResponse,
+  18: (r, _v, out) => {
+    out.errorCode = r.int16();
+  },
+};
+
+/** First non-zero error code of a response (top level, topic, partition). */
+function firstError(res: Record<string, any>): number {
+  if (typeof res.errorCode === 'number' && res.errorCode !== 0) return res.errorCode;
+  for (const t of (res.topics ?? []) as TopicOut[]) {
+    if (t.errorCode) return t.errorCode;
+    for (const p of t.partitions) if (p.errorCode) return p.errorCode;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- probing
+
+/** A request header that makes sense: size, known api key, sane version, printable client id. */
+function plausibleRequest(data: Buffer): boolean | 'short' {
+  if (data.length < 14) return 'short';
+  const size = data.readInt32BE(0);
+  const apiKey = data.readInt16BE(4);
+  const version = data.readInt16BE(6);
+  const clientIdLen = data.readInt16BE(12);
+  if (size < 10 || size > MAX_PLAUSIBLE) return false;
+  if (apiKey < 0 || apiKey >= API_KEYS.length || version < 0 || version > 20) return false;
+  if (clientIdLen < -1 || clientIdLen > 512 || 14 + Math.max(clientIdLen, 0) > size + 4) return false;
+  const id = data.subarray(14, Math.min(data.length, 14 + Math.max(clientIdLen, 0)));
+  for (const c of id) if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+export function probeKafka(data: Buffer, portMatch: boolean): Probe {
+  const req = plausibleRequest(data);
+  if (req === 'short') return data.length >= 4 && data.readInt32BE(0) > 0 && data.readInt32BE(0) < MAX_PLAUSIBLE && portMatch ? 'need-more' : false;
+  // The size must also agree with the bytes: one whole message, or the start of one.
+  const size = data.readInt32BE(0);
+  if (req && (data.length === size + 4 || data.length < size + 4 || plausibleRequest(data.subarray(size + 4)) !== false)) {
+    return portMatch || data.length === size + 4 ? 'request' : false;
+  }
+  // A response starts with size + correlation id: only believable on Kafka's port.
+  if (portMatch && size > 4 && size <= MAX_PLAUSIBLE && (data.length === size + 4 || data.length > 1000)) return 'response';
+  return false;
+}
+
+// ---------------------------------------------------------------- parsing
+
+interface Pending {
+  apiKey: number;
+  version: number;
+  correlationId: number;
+  request: Record<string, any>;
+  time: number;
+  frame: number;
+  size: number;
+  warnings: string[];
+}
+
+class KafkaParser implements TcpStreamParser {
+  private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private pending = new Map<number, Pending>();
+  /** Response bytes whose first segment was seen (for time/frame of the first packet). */
+  private responseStart: { time: number; frame: number } | null = null;
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.dead[dir]) return;
+    try {
+      if (this.skip[dir] > 0) {
+        const n = Math.min(this.skip[dir], data.length);
+        this.skip[dir] -= n;
+        data = data.subarray(n);
+      }
+      this.queues[dir].push(data);
+      this.drain(dir);
+    } catch {
+      this.ctx.count('kafka.internal');
+      this.dead[dir] = true;
+    }
+  }
+
+  onGap(dir: Direction, length: number): void {
+    // Size prefixes are lost with the bytes; give up on this direction.
+    this.ctx.count('kafka.gap', length);
+    this.dead[dir] = true;
+    this.queues[dir].clear();
+    for (const p of this.pending.values()) p.warnings.push('gap');
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    for (const p of [...this.pending.values()]) {
+      if (nowMs - p.time > timeoutMs) {
+        this.pending.delete(p.correlationId);
+        this.emitRequestOnly(p, ['unanswered'], true);
+      }
+    }
+  }
+
+  onEnd(): void {
+    for (const p of this.pending.values()) this.emitRequestOnly(p, ['unanswered'], true);
+    this.pending.clear();
+  }
+
+  private drain(dir: Direction): void {
+    const q = this.queues[dir];
+    while (q.length >= 4) {
+      const size = q.peek(4).readInt32BE(0);
+      if (size < 4 || size > MAX_PLAUSIBLE) {
+        this.ctx.count('kafka.malformed');
+        this.dead[dir] = true;
+        q.clear();
+        return;
+      }
+      if (size > MAX_MESSAGE) {
+        // Header only, the rest skipped.
+        if (q.length < 4 + 64) return;
+        const head = q.peek(4 + 64);
+        const have = Math.min(q.length, 4 + size);
+        q.consume(have);
+        this.skip[dir] = 4 + size - have;
+        this.onMessage(dir, head.subarray(4), size + 4, true);
+        continue;
+      }
+      if (q.length < 4 + size) {
+        if (dir === 's2c' && this.responseStart === null) this.responseStart = { time: this.ctx.now, frame: this.ctx.frame };
+        return;
+      }
+      const msg = q.take(4 + size);
+      this.onMessage(dir, msg.subarray(4), size + 4, false);
+    }
+  }
+
+  private onMessage(dir: Direction, body: Buffer, wireSize: number, cut: boolean): void {
+    if (dir === 'c2s') this.onRequest(body, wireSize, cut);
+    else this.onResponse(body, wireSize, cut);
+    if (dir === 's2c') this.responseStart = null;
+  }
+
+  private onRequest(body: Buffer, wireSize: number, cut: boolean): void {
+    if (body.length < 10) {
+      this.ctx.count('kafka.malformed');
+      return;
+    }
+    const apiKey = body.readInt16BE(0);
+    const version = body.readInt16BE(2);
+    const correlationId = body.readInt32BE(4);
+    const flexible = isFlexible(apiKey, version);
+    const r = new Reader(body, false);
+    r.pos = 8;
+    const request: Record<string, any> = {
+      apiKey,
+      apiKeyName: API_KEYS[apiKey] ?? `Unknown${apiKey}`,
+      apiVersion: version,
+      correlationId,
+      clientId: '',
+    };
+    const warnings: string[] = [];
+    try {
+      request.clientId = r.string() ?? '';
+      const br = new Reader(body, flexible);
+      br.pos = r.pos;
+      br.taggedFields();
+      const read = REQUEST_BODIES[apiKey] as BodyReader | undefined;
+      if (read && !cut) read(br, version, request);
+    } catch {
+      warnings.push(`malformed: ${request.apiKeyName} v${version} request`);
+      this.ctx.count('kafka.malformed');
+    }
+    const pending: Pending = { apiKey, version, correlationId, request, time: this.ctx.now, frame: this.ctx.frame, size: wireSize, warnings };
+    // Produce with acks=0 gets no response.
+    if (apiKey === 0 && request.acks === 0) {
+      this.emitRequestOnly(pending, [], false);
+      return;
+    }
+    if (this.pending.size >= MAX_PENDING) {
+      const oldest = this.pending.values().next().value as Pending;
+      this.pending.delete(oldest.correlationId);
+      this.ctx.count('kafka.pending_overflow');
+      this.emitRequestOnly(oldest, ['unanswered'], true);
+    }
+    const previous = this.pending.get(correlationId);
+    if (previous) this.emitRequestOnly(previous, ['unanswered', 'duplicate correlation id'], true);
+    this.pending.set(correlationId, pending);
+  }
+
+  private onResponse(body: Buffer, wireSize: number, cut: boolean): void {
+    if (body.length < 4) {
+      this.ctx.count('kafka.malformed');
+      return;
+    }
+    const correlationId = body.readInt32BE(0);
+    const req = this.pending.get(correlationId);
+    const start = this.responseStart ?? { time: this.ctx.now, frame: this.ctx.frame };
+    const response: Record<string, any> = { correlationId };
+    const warnings: string[] = [];
+    let error = false;
+    if (req) {
+      this.pending.delete(correlationId);
+      // ApiVersions responses keep header v0 so that old clients can read them.
+      const flexible = isFlexible(req.apiKey, req.version);
+      const r = new Reader(body, flexible);
+      r.pos = 4;
+      try {
+        if (flexible && req.apiKey !== 18) r.taggedFields();
+        const read = RESPONSE_BODIES[req.apiKey] as BodyReader | undefined;
+        if (read && !cut) read(r, req.version, response);
+        const code = firstError(response);
+        if (code !== 0) {
+          error = true;
+          response.errorCode = code;
+          response.errorName = kafkaErrorName(code);
+        } else if (read) response.errorCode = 0;
+      } catch {
+        warnings.push(`malformed: ${req.request.apiKeyName} v${req.version} response`);
+        this.ctx.count('kafka.malformed');
+      }
+    } else warnings.push('request not captured');
+    const record: CallRecord = {
+      protocol: 'kafka',
+      request: req ? req.request : null,
+      response,
+      requestTime: req ? req.time : start.time,
+      requestFrame: req ? req.frame : start.frame,
+      responseTime: this.ctx.now,
+      responseFrame: this.ctx.frame,
+      requestSize: req ? req.size : 0,
+      responseSize: wireSize,
+      error,
+      summary: summarize(req?.request ?? null, response),
+    };
+    const all = [...(req?.warnings ?? []), ...warnings];
+    if (all.length > 0) record.warnings = all;
+    this.ctx.emit(record);
+  }
+
+  private emitRequestOnly(p: Pending, warnings: string[], error: boolean): void {
+    const all = [...p.warnings, ...warnings];
+    const record: CallRecord = {
+      protocol: 'kafka',
+      request: p.request,
+      response: null,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: 0,
+      error,
+      summary: summarize(p.request, null),
+    };
+    if (all.length > 0) record.warnings = all;
+    this.ctx.emit(record);
+  }
+}
+
+function summarize(req: Record<string, any> | null, res: Record<string, any> | null): string {
+  const topics = (req?.topics ?? res?.topics ?? []) as TopicOut[];
+  const names = topics.map((t) => t.name ?? t.topicId).filter(Boolean).slice(0, 3).join(',');
+  const left = req ? `${req.apiKeyName} v${req.apiVersion}${names ? ` ${names}` : ''}` : `response #${res?.correlationId}${names ? ` ${names}` : ''}`;
+  if (!res) return req?.acks === 0 ? `${left} (acks=0)` : `${left} → (no response)`;
+  return `${left} → ${res.errorName ?? (res.errorCode === 0 ? 'NONE' : 'ok')}`;
+}
+
+export const kafka: ProtocolDissector = {
+  name: 'kafka',
+  transport: 'tcp',
+  ports: [9092],
+  priority: 40,
+  reference: 'https://kafka.apache.org/protocol.html',
+  probe: (data, portMatch) => {
+    try {
+      return probeKafka(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser: (ctx) => new KafkaParser(ctx),
+};

@@ -1,0 +1,190 @@
+// Kafka and AMQP 0-9-1 parsers against tshark on the shared captures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kafka, probeKafka } from '../../src/dissect/protocols/kafka.js';
+import { amqp, amqpMethodName as amqpName, probeAmqp, PROTOCOL_HEADER } from '../../src/dissect/protocols/amqp.js';
+import type { CallRecord } from '../../src/dissect/api.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
+
+const KAFKA_FIELDS = ['kafka.api_key', 'kafka.correlation_id', 'kafka.request_frame', 'kafka.client_id', 'kafka.topic_name', 'kafka.api_version'];
+
+function kafkaRows(segments: Segment[]): { requests: string[]; responses: string[]; topics: string[] } {
+  const requests: string[] = [];
+  const responses: string[] = [];
+  const topics: string[] = [];
+  for (const s of segments) {
+    const [apiKey, corr, reqFrame, clientId, topic, version] = s.extra;
+    if (corr === '' || corr === undefined) continue;
+    if (reqFrame === '' && version !== '') requests.push(`${s.frame} key=${apiKey} v=${version} corr=${corr} client=${clientId}`);
+    else responses.push(`${s.frame} corr=${corr} req=${reqFrame}`);
+    for (const t of topic.split(AGG).filter((x) => x !== '' && x !== '[ Null ]')) topics.push(`${s.frame} ${t}`);
+  }
+  return { requests: requests.sort(), responses: responses.sort(), topics: [...new Set(topics)].sort() };
+}
+
+function ourKafka(records: CallRecord[]): { requests: string[]; responses: string[] } {
+  return {
+    requests: records
+      .filter((r) => r.request)
+      .map((r) => `${r.requestFrame} key=${r.request!.apiKey} v=${r.request!.apiVersion} corr=${r.request!.correlationId} client=${r.request!.clientId}`)
+      .sort(),
+    responses: records.filter((r) => r.response).map((r) => `${r.responseFrame} corr=${r.response!.correlationId} req=${r.request ? r.requestFrame : ''}`).sort(),
+  };
+}
+
+for (const file of ['deepflow-kafka-00-produce-v2.pcap', 'ndpi-kafka.pcapng']) {
+  test(`Kafka ${file}: headers and request/response pairing as tshark`, () => {
+    const segments = tcpSegments(sharedCapture(file), { fields: KAFKA_FIELDS });
+    const { records, counters } = feedConnections(kafka, segments);
+    assert.deepEqual(counters, {});
+    const theirs = kafkaRows(segments);
+    const ours = ourKafka(records);
+    assert.deepEqual(ours.requests, theirs.requests);
+    // tshark cannot read the Produce v9 response in frame 37, so it does not link it to its request (36); we do.
+    assert.deepEqual(ours.responses, theirs.responses.map((r) => (r === '37 corr=6 req=' ? '37 corr=6 req=36' : r)));
+    for (const r of records) assert.ok(!r.warnings?.some((w) => w.startsWith('malformed')), `${r.summary} ${r.warnings}`);
+  });
+}
+
+test('Kafka: Produce v2 topic/partition/offset and Metadata topics', () => {
+  const segments = tcpSegments(sharedCapture('deepflow-kafka-00-produce-v2.pcap'), { fields: KAFKA_FIELDS });
+  const [produce] = feedConnections(kafka, segments).records;
+  assert.equal(produce.request!.apiKeyName, 'Produce');
+  assert.equal(produce.request!.clientId, 'console-producer');
+  assert.equal(produce.request!.acks, 1);
+  assert.deepEqual(produce.request!.topics.map((t: any) => [t.name, t.partitions.map((p: any) => p.partition)]), [['topic2', [0]]]);
+  assert.equal(produce.response!.topics[0].partitions[0].errorCode, 0);
+  assert.equal(typeof produce.response!.topics[0].partitions[0].baseOffset, 'number');
+  assert.equal(produce.error, false);
+  const ndpi = tcpSegments(sharedCapture('ndpi-kafka.pcapng'), { fields: KAFKA_FIELDS });
+  const { records } = feedConnections(kafka, ndpi);
+  const theirTopics = kafkaRows(ndpi).topics;
+  const ourTopics = records
+    .flatMap((r) => [
+      ...(r.request?.topics ?? []).map((t: any) => `${r.requestFrame} ${t.name}`),
+      ...(r.response?.topics ?? []).map((t: any) => `${r.responseFrame} ${t.name}`),
+    ])
+    .filter((t) => !t.endsWith(' null'));
+  // Every topic tshark names is named by us in the same frame (we also read the v9/v12 ones it cannot).
+  for (const t of theirTopics) assert.ok(ourTopics.includes(t), `missing ${t}`);
+  const metadata = records.find((r) => r.request?.apiKeyName === 'Metadata' && r.response)!;
+  assert.ok(metadata.response!.brokers.length >= 1);
+  const orphans = records.filter((r) => r.request === null);
+  assert.equal(orphans.length, 3);
+  assert.ok(orphans.every((r) => r.warnings?.includes('request not captured')));
+});
+
+test('Kafka: an error code marks the call; acks=0 produce needs no response', () => {
+  const records: CallRecord[] = [];
+  const parser = kafka.createTcpParser!(makeContext(records, {}));
+  // Metadata v1 request for topic "t" and a response with UNKNOWN_TOPIC_OR_PARTITION.
+  const req = Buffer.from('0003' + '0001' + '00000007' + '0001' + '63' + '00000001' + '000174', 'hex');
+  parser.onData('c2s', Buffer.concat([u32(req.length), req]));
+  const res = Buffer.from('00000007' + '00000000' + 'ffffffff' + '00000001' + '0003' + '000174' + '00' + '00000000', 'hex');
+  parser.onData('s2c', Buffer.concat([u32(res.length), res]));
+  // Produce v0 acks=0.
+  const produce = Buffer.from('0000' + '0000' + '00000008' + '0001' + '63' + '0000' + '000003e8' + '00000000', 'hex');
+  parser.onData('c2s', Buffer.concat([u32(produce.length), produce]));
+  parser.onEnd('fin');
+  assert.equal(records.length, 2);
+  assert.equal(records[0].error, true);
+  assert.equal(records[0].response!.errorName, 'UNKNOWN_TOPIC_OR_PARTITION');
+  assert.equal(records[1].request!.acks, 0);
+  assert.equal(records[1].error, false);
+  assert.equal(records[1].warnings, undefined);
+});
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+test('Kafka probe: request headers on any port, responses only on 9092', () => {
+  const segments = tcpSegments(sharedCapture('deepflow-kafka-00-produce-v2.pcap'), { fields: KAFKA_FIELDS });
+  assert.equal(probeKafka(segments[0].payload, false), 'request');
+  // ApiVersions response (correlation id 129): cannot be read as a request.
+  const response = tcpSegments(sharedCapture('ndpi-kafka.pcapng'), { fields: KAFKA_FIELDS }).find((s) => s.frame === 2)!;
+  assert.equal(probeKafka(response.payload, true), 'response');
+  assert.equal(probeKafka(response.payload, false), false);
+  assert.equal(probeKafka(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), true), false);
+});
+
+const AMQP_FIELDS = ['amqp.method.class', 'amqp.method.method', 'amqp.method.arguments.routing_key', 'amqp.method.arguments.reply_code'];
+
+function amqpMethods(segments: Segment[]): string[] {
+  const out: string[] = [];
+  for (const s of segments) {
+    const classes = (s.extra[0] ?? '').split(AGG);
+    const methods = (s.extra[1] ?? '').split(AGG);
+    classes.forEach((c, i) => c !== '' && out.push(`${c}.${methods[i]}`));
+  }
+  return out.sort();
+}
+
+function ourMethods(records: CallRecord[]): string[] {
+  const ids = (name: string): string => {
+    const probe: Record<string, string> = {};
+    for (const c of [10, 20, 40, 50, 60, 85, 90]) for (let m = 10; m <= 120; m++) probe[amqpName(c, m)] = `${c}.${m}`;
+    return probe[name];
+  };
+  return records.flatMap((r) => [r.request?.method, r.response?.method].filter(Boolean).map((n) => ids(n))).sort();
+}
+
+for (const [file, bpf] of [['deepflow-amqp1.pcap', undefined], ['ndpi-amqp.pcap', undefined], ['lab-bookinfo-mix.pcap', 'tcp port 5672']] as const) {
+  test(`AMQP ${file}: every method tshark decodes, in one entry`, () => {
+    const segments = tcpSegments(sharedCapture(file), { fields: AMQP_FIELDS, bpf });
+    const { records, counters } = feedConnections(amqp, segments);
+    assert.deepEqual(counters, {});
+    assert.deepEqual(ourMethods(records), amqpMethods(segments));
+    const routingKeys = segments.flatMap((s) => (s.extra[2] ?? '').split(AGG).filter(Boolean)).sort();
+    const ours = records.map((r) => r.request?.routingKey ?? r.response?.routingKey).filter((k) => k !== undefined && k !== '').sort();
+    assert.deepEqual(ours, routingKeys);
+    for (const r of records) assert.ok(r.responseTime === undefined || r.responseTime >= r.requestTime);
+  });
+}
+
+test('AMQP: publish carries exchange, routing key, properties and body; sync methods pair', () => {
+  const { records } = feedConnections(amqp, tcpSegments(sharedCapture('deepflow-amqp1.pcap'), { fields: AMQP_FIELDS }));
+  const publish = records.find((r) => r.request?.method === 'basic.publish')!;
+  assert.equal(publish.request!.exchange, 'exchange-1');
+  assert.equal(publish.request!.routingKey, 'rk-1');
+  assert.ok(publish.request!.bodySize > 0);
+  assert.equal(typeof publish.request!.body, 'string');
+  const start = records.find((r) => r.request?.method === 'connection.start')!;
+  assert.equal(start.response!.method, 'connection.start-ok');
+  assert.equal(start.request!.product, 'RabbitMQ');
+  const declare = records.find((r) => r.request?.method === 'queue.declare')!;
+  assert.equal(declare.response!.queue, 'hello');
+  const close = records.find((r) => r.request?.method === 'channel.close')!;
+  assert.equal(close.request!.replyCode, 200);
+  assert.equal(close.error, false);
+});
+
+test('AMQP: a channel.close with 404 is an error; probe verdicts', () => {
+  const records: CallRecord[] = [];
+  const parser = amqp.createTcpParser!(makeContext(records, {}));
+  const method = (channel: number, payload: Buffer): Buffer => {
+    const h = Buffer.alloc(7);
+    h[0] = 1;
+    h.writeUInt16BE(channel, 1);
+    h.writeUInt32BE(payload.length, 3);
+    return Buffer.concat([h, payload, Buffer.from([0xce])]);
+  };
+  const text = 'NOT_FOUND - no queue';
+  const close = Buffer.concat([Buffer.from('00140028', 'hex'), Buffer.from([0x01, 0x94, text.length]), Buffer.from(text), Buffer.from('0032000a', 'hex')]);
+  parser.onData('c2s', PROTOCOL_HEADER);
+  parser.onData('s2c', method(1, close));
+  parser.onData('c2s', method(1, Buffer.from('00140029', 'hex')));
+  parser.onEnd('fin');
+  assert.equal(records.length, 1);
+  assert.equal(records[0].error, true);
+  assert.equal(records[0].request!.replyCode, 404);
+  assert.equal(records[0].request!.failedMethod, 'queue.declare');
+  assert.equal(records[0].response!.method, 'channel.close-ok');
+  assert.equal(probeAmqp(PROTOCOL_HEADER, false), 'request');
+  assert.equal(probeAmqp(method(1, close), true), 'request');
+  assert.equal(probeAmqp(method(1, Buffer.from('00140029', 'hex')), true), 'response');
+  assert.equal(probeAmqp(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});

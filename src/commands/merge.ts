@@ -1,17 +1,19 @@
 import { Args, Flags } from '@oclif/core';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { openCapture } from '../pipeline/capture/reader.js';
-import { detectKind, inputName, openInput, sniff, type InputKind } from '../pipeline/entry-source.js';
+import { detectKind, inputName, sniff, type InputKind } from '../pipeline/entry-source.js';
 import { mergeCaptures } from '../pipeline/merge-captures.js';
 import { mergeEntries } from '../pipeline/merge-entries.js';
 import { readNdjson } from '../pipeline/ndjson.js';
 
 type Format = 'pcap' | 'pcapng' | 'ndjson';
+
+const READ_CHUNK_BYTES = 256 * 1024;
 
 interface OpenedInput {
   name: string;
@@ -129,7 +131,8 @@ async function openAll(paths: string[]): Promise<OpenedInput[]> {
   const opened: OpenedInput[] = [];
   try {
     for (const path of paths) {
-      const stream = openInput(path);
+      // 256 KiB reads: one chunk per input is held while merging, so smaller chunks keep RSS low.
+      const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
       const name = inputName(path);
       const { head, rest } = await sniff(stream);
       opened.push({ name, kind: detectKind(head), stream, head, rest: { [Symbol.asyncIterator]: () => rest } });

@@ -1,0 +1,165 @@
+// `shark merge` against mergecap on the same inputs (order, count, bytes,
+// interfaces as tshark reads them), NDJSON merging, and the refusals.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { mergeOrdered } from '../../src/pipeline/merge.js';
+import { mergeEntries } from '../../src/pipeline/merge-entries.js';
+import { readNdjson } from '../../src/pipeline/ndjson.js';
+import { LineSink } from '../../src/output/stdout-sink.js';
+import { cliBin, examplesDir, repoRoot } from '../helpers/paths.js';
+import { readCapture, sharedPath, tsharkFields } from '../capture/helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'shark-merge-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const FIELDS = ['frame.time_epoch', 'frame.cap_len', 'frame.len', 'frame.interface_id', 'frame.encap_type', 'frame.md5_hash'];
+const MD5 = ['-o', 'frame.generate_md5_hash:TRUE'];
+
+function shark(args: string[], input?: string): { code: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync(process.execPath, [cliBin, ...args], { cwd: repoRoot, input, maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+async function sameAsMergecap(name: string, inputs: string[], extra: string[] = []): Promise<number> {
+  const ours = join(dir, `${name}-shark`);
+  const theirs = join(dir, `${name}-mergecap`);
+  const r = shark(['merge', ...extra, '-w', ours, ...inputs]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  execFileSync('mergecap', [...extra, '-w', theirs, ...inputs], { stdio: 'ignore' });
+  const [a, b] = await Promise.all([tsharkFields(ours, FIELDS, MD5), tsharkFields(theirs, FIELDS, MD5)]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(a.stderr.trim(), '', 'tshark reads our output without complaint');
+  const i = a.rows.findIndex((row, k) => row.join(' ') !== b.rows[k]?.join(' '));
+  assert.equal(i, -1, `${name}: packet ${i + 1}: shark ${a.rows[i]?.join(' ')} / mergecap ${b.rows[i]?.join(' ')}`);
+  assert.equal(a.rows.length, b.rows.length);
+  return a.rows.length;
+}
+
+test('k-way merge is ordered and stable (equal keys keep input order)', async () => {
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+  const inputs = Array.from({ length: 5 }, (_, source) => {
+    const keys = Array.from({ length: 200 + rand(300) }, () => rand(50)).sort((x, y) => x - y);
+    return keys.map((key, i) => ({ key, source, i }));
+  });
+  const asBatches = async function* (items: { key: number; source: number; i: number }[]) {
+    for (let i = 0; i < items.length; ) {
+      const n = rand(40); // includes empty batches
+      yield items.slice(i, i + n);
+      i += n;
+    }
+  };
+  const got: { key: number; source: number; i: number }[] = [];
+  for await (const b of mergeOrdered(inputs.map(asBatches), (x, y) => x.key - y.key, { batchSize: 33 })) {
+    b.items.forEach((item, k) => assert.equal(b.sources[k], item.source));
+    got.push(...b.items);
+  }
+  // Reference: a stable sort of the concatenation in input order.
+  const expected = inputs.flat().sort((x, y) => x.key - y.key);
+  assert.deepEqual(got, expected);
+});
+
+test('same packets in the same order as mergecap: one link type', async () => {
+  const n = await sameAsMergecap('ether', [
+    join(examplesDir, 'node-a.pcap'),
+    join(examplesDir, 'node-b.pcap'),
+    sharedPath('tcpdump-dns_tcp.pcap'),
+    sharedPath('zeek-http-pipelined-requests.pcap'),
+    sharedPath('arkime-bigendian.pcap'),
+  ]);
+  assert.ok(n > 100, `${n} packets`);
+});
+
+test('same packets in the same order as mergecap: mixed link types and formats, ns, several interfaces', async () => {
+  const n = await sameAsMergecap('mixed', [
+    sharedPath('arkime-http2-nghttp2.pcap'),
+    sharedPath('lab-http-sll2.pcapng'),
+    sharedPath('ndpi-http2.pcapng'),
+    sharedPath('tcpdump-tcp-handshake-nano.pcap'),
+    sharedPath('lab-multi-interface.pcapng'),
+    sharedPath('suricata-tls-alpn-log-detect-02.pcap'),
+  ]);
+  assert.ok(n > 100, `${n} packets`);
+});
+
+test('--format pcap: like mergecap -F pcap for one link type; refused for mixed', async () => {
+  const inputs = [join(examplesDir, 'node-a.pcap'), join(examplesDir, 'node-b.pcap')];
+  const r = shark(['merge', '--format', 'pcap', ...inputs]);
+  assert.equal(r.code, 0, r.stderr);
+  const ours = join(dir, 'ab.pcap');
+  writeFileSync(ours, r.stdout);
+  const theirs = join(dir, 'ab-mergecap.pcap');
+  execFileSync('mergecap', ['-F', 'pcap', '-w', theirs, ...inputs]);
+  assert.ok(readFileSync(ours).equals(readFileSync(theirs)), 'byte-identical to mergecap -F pcap');
+
+  const mixed = [sharedPath('tcpdump-dns_udp.pcap'), sharedPath('arkime-http2-nghttp2.pcap')];
+  const refused = shark(['merge', '-F', 'pcap', ...mixed]);
+  assert.equal(refused.code, 2);
+  assert.equal(refused.stdout.length, 0);
+  assert.match(refused.stderr, /^merge: cannot write pcap: the inputs have different link types \(.*tcpdump-dns_udp\.pcap: 1, .*arkime-http2-nghttp2\.pcap: 0\); use --format pcapng\n$/);
+  const mc = spawnSync('mergecap', ['-F', 'pcap', '-w', join(dir, 'x.pcap'), ...mixed]);
+  assert.notEqual(mc.status, 0, 'mergecap refuses too');
+});
+
+test('NDJSON inputs merge by timestamp, stable, stdin as "-"', async () => {
+  const a = [1, 3, 3, 7].map((t, i) => JSON.stringify({ id: `a${i}`, timestamp: t }));
+  const b = [2, 3, 9].map((t, i) => JSON.stringify({ id: `b${i}`, timestamp: t }));
+  const aPath = join(dir, 'a.ndjson');
+  writeFileSync(aPath, a.join('\n') + '\n');
+  const r = shark(['merge', aPath, '-'], b.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  const ids = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l).id);
+  assert.deepEqual(ids, ['a0', 'b0', 'a1', 'a2', 'b1', 'a3', 'b2']);
+
+  // The other input order puts b's timestamp-3 entry first (library level: no CLI start-up).
+  const lines: string[] = [];
+  const sink = new LineSink(new Writable({ write: (chunk, _enc, cb) => (lines.push(...chunk.toString().trim().split('\n')), cb()) }));
+  const source = (list: string[]) => readNdjson(Readable.from([Buffer.from(list.join('\n') + '\n')]), 'x');
+  assert.equal(await mergeEntries([source(b), source(a)], sink), 7);
+  assert.deepEqual(lines.map((l) => JSON.parse(l).id), ['a0', 'b0', 'b1', 'a1', 'a2', 'a3', 'b2']);
+});
+
+test('refusals: NDJSON with captures, binary to a terminal', () => {
+  const aPath = join(dir, 'e.ndjson');
+  writeFileSync(aPath, '{"timestamp":1}\n');
+  const mixed = shark(['merge', aPath, join(examplesDir, 'node-a.pcap')]);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr, /^merge: cannot merge packet captures \(.*node-a\.pcap\) with NDJSON entries \(.*e\.ndjson\)/);
+  assert.equal(mixed.stderr.split('\n').length, 2, 'one line');
+
+  // `script` gives the command a terminal as stdout.
+  const tty = spawnSync('script', ['-qec', `${process.execPath} ${cliBin} merge ${join(examplesDir, 'node-a.pcap')}`, '/dev/null'], { encoding: 'utf8' });
+  assert.equal(tty.status, 2);
+  assert.match(tty.stdout, /merge: refusing to write a binary capture to a terminal/);
+
+});
+
+test('a damaged input: the good packets are merged, one line names the byte, exit 3', async () => {
+  const out = join(dir, 'damaged.pcapng');
+  const r = shark(['merge', '-w', out, sharedPath('tcpdump-dns_udp.pcap'), sharedPath('ndpi-fuzz-2021-10-13.pcap')]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /^merge: \S*ndpi-fuzz-2021-10-13\.pcap: truncated packet record at byte 237\n$/);
+  const back = await readCapture(out);
+  assert.equal(back.error, undefined);
+  assert.equal(back.packets.length, 3);
+});
+
+test('a reader that goes away (| head -c) ends the merge quietly with status 0', async () => {
+  const big = sharedPath('lab-bookinfo-mix.pcap');
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(
+      'bash',
+      ['-c', `set -o pipefail; "${process.execPath}" "${cliBin}" merge "${big}" "${big}" | head -c 1000 | wc -c; echo "status \${PIPESTATUS[0]}"`],
+      { timeout: 60_000 },
+      (err, out, errOut) => (err ? reject(err) : resolve({ stdout: out, stderr: errOut })),
+    );
+  });
+  assert.match(stdout, /^1000\nstatus 0\n$/);
+  assert.equal(stderr, '');
+});

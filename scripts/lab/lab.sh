@@ -13,6 +13,10 @@ readonly PREFIX="${LAB_PREFIX:-shl0}"
 readonly NET="${LAB_NET:-198.18.10}"
 readonly NODES="${LAB_NODES:-2}"
 readonly ROUNDS="${LAB_ROUNDS:-2}"
+# opt-in additions to the traffic mix, comma-separated: tls (HTTPS with SNI, ALPN
+# http/1.1 and h2), h2c (HTTP/2 cleartext, prior knowledge). The default mix stays
+# the same so that tests counting its calls keep their numbers.
+readonly EXTRA=",${LAB_EXTRA:-},"
 readonly STATE="${LAB_STATE:-${TMPDIR:-/tmp}/shark-lab-${PREFIX}}"
 readonly CLUSTER_NS="${PREFIX}-net"
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -138,6 +142,15 @@ write_nginx_conf() {
   {
     for i in $(seq 1 200); do echo "export function widget$i(a, b) { return a * $i + b; } // shark lab static asset"; done
   } >"$dir/www/static/app.js"
+  local tls=""
+  if command -v openssl >/dev/null; then
+    # a throw-away self-signed certificate for the bookinfo names (clients use -k)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj "/CN=reviews.bookinfo.svc.cluster.local" \
+      -addext "subjectAltName=DNS:*.bookinfo.svc.cluster.local" \
+      -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1
+    tls="listen 443 ssl http2; ssl_certificate $dir/tls.crt; ssl_certificate_key $dir/tls.key;"
+  fi
   cat >"$dir/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -160,6 +173,8 @@ http {
   server {
     listen 80 default_server;
     listen 8080;
+    listen 8081 http2;
+    $tls
     server_name _;
     root $dir/www;
     location = / { return 200 "shark lab nginx\n"; }
@@ -231,6 +246,7 @@ cmd_up() {
 
   wait_listening "$(pod_ns web)" t 80
   wait_listening "$(pod_ns web)" t 8080
+  wait_listening "$(pod_ns web)" t 8081
   wait_listening "$(pod_ns redis)" t 6379
   wait_listening "$(pod_ns dns)" u 53
   wait_listening "$(pod_ns dns)" t 53
@@ -291,6 +307,26 @@ client_round() {
   in_ns "$ns" "${t[@]}" dig "${q[@]}" +short "@${dns}" bookinfo.svc.cluster.local TXT >/dev/null || true
   in_ns "$ns" "${t[@]}" dig "${q[@]}" +short "@${dns}" "nosuch$r.bookinfo.svc.cluster.local" A >/dev/null || true
   in_ns "$ns" "${t[@]}" dig "${q[@]}" +short +tcp "@${dns}" redis.bookinfo.svc.cluster.local A >/dev/null || echo "lab.sh: dig +tcp failed" >&2
+  if [[ "$EXTRA" == *,tls,* ]]; then
+    # HTTPS: the SNI names a bookinfo service; ALPN http/1.1, then h2
+    in_ns "$ns" "${t[@]}" curl -sk --http1.1 -o /dev/null --resolve "reviews.bookinfo.svc.cluster.local:443:${web}" \
+      "https://reviews.bookinfo.svc.cluster.local/reviews/$r" || echo "lab.sh: curl https failed" >&2
+    in_ns "$ns" "${t[@]}" curl -sk --http2 --resolve "details.bookinfo.svc.cluster.local:443:${web}" \
+      -o /dev/null "https://details.bookinfo.svc.cluster.local/details/$r" \
+      -o /dev/null "https://details.bookinfo.svc.cluster.local/reviews/$r" || echo "lab.sh: curl https h2 failed" >&2
+  fi
+  if [[ "$EXTRA" == *,h2c,* ]]; then
+    # HTTP/2 cleartext: a GET, a 500 and a POST with a JSON body, one connection each
+    # (curl 7.88 cannot reuse a prior-knowledge connection for a second URL)
+    in_ns "$ns" "${t[@]}" curl -s --http2-prior-knowledge -o /dev/null "http://${web}:8081/details/$r" \
+      || echo "lab.sh: curl h2c failed" >&2
+    in_ns "$ns" "${t[@]}" curl -s --http2-prior-knowledge -o /dev/null "http://${web}:8081/ratings/$r" \
+      || echo "lab.sh: curl h2c 500 failed" >&2
+    in_ns "$ns" "${t[@]}" curl -s --http2-prior-knowledge -o /dev/null -X POST -H 'Content-Type: application/json' \
+      --data "{\"user\":\"jason\",\"password\":\"hunter2-$r\"}" "http://${web}:8081/api/login" || true
+    # (nginx answers 200 before reading the body, then resets the stream with
+    # NO_ERROR; curl 7.88 sometimes reports that as a failure: exit 16)
+  fi
   # ICMP echo to a pod on the other node
   in_ns "$ns" "${t[@]}" ping -q -c 2 -i 0.2 -W 2 "$web" >/dev/null || echo "lab.sh: ping failed" >&2
 }

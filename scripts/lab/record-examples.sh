@@ -79,6 +79,12 @@ start_capture 1 "$out/node-b.pcap" 2000
 LAB_ROUNDS=1 "$lab" traffic
 stop_captures
 
+# 4. tls-h2: HTTPS (SNI, ALPN http/1.1 and h2) and HTTP/2 cleartext, from both clients.
+step "tls-h2"
+start_capture 1 "$out/tls-h2.pcap" 1000 "tcp port 443 or tcp port 8081"
+LAB_ROUNDS=1 LAB_EXTRA=tls,h2c "$lab" traffic
+stop_captures
+
 step "counting"
 # What tshark finds (examples/README.md quotes these figures), one tshark pass per file.
 # A frame can carry several pipelined HTTP requests or Redis commands: count
@@ -97,4 +103,12 @@ summarise() {
 }
 printf '%-18s %8s %8s %6s %9s %6s %6s %6s\n' file packets bytes http http>=400 dns redis icmp
 for f in bookinfo-mix http-errors node-a node-b; do summarise "$out/$f.pcap"; done
+# tls-h2: ClientHellos, their SNI names, HTTP/2 requests tshark can read (h2c on 8081)
+tshark -r "$out/tls-h2.pcap" -d tcp.port==8081,http2 -T fields -E occurrence=a -E aggregator=, \
+  -e tls.handshake.type -e tls.handshake.extensions_server_name -e http2.headers.method 2>/dev/null \
+  | awk -F'\t' -v bytes="$(stat -c %s "$out/tls-h2.pcap")" '
+    { packets++; if ($1 ~ /(^|,)1(,|$)/) { hellos++; sni[$2]++ }
+      if ($3 != "") h2c += split($3, _, ",") }
+    END { names = ""; for (s in sni) names = names " " s "×" sni[s]
+          printf "tls-h2.pcap        %8d %8d client-hellos=%d h2c-requests=%d sni:%s\n", packets, bytes, hellos, h2c, names }'
 step "done"

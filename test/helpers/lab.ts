@@ -63,8 +63,11 @@ export interface Lab {
   pod(name: string): LabPod;
   /** Runs a command in a namespace: argv as given, or a string through `bash -c`. Never rejects on a non-zero exit. */
   exec(ns: string, cmd: string | string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
-  /** Runs the bounded client mix (HTTP, Redis, DNS, ICMP) from every client pod. */
-  traffic(opts?: { rounds?: number }): Promise<void>;
+  /**
+   * Runs the bounded client mix (HTTP, Redis, DNS, ICMP) from every client pod;
+   * `extra` adds HTTPS with SNI (`tls`) and HTTP/2 cleartext (`h2c`) requests.
+   */
+  traffic(opts?: { rounds?: number; extra?: ('tls' | 'h2c')[] }): Promise<void>;
   /** Starts tcpdump on a node's bridge writing pcap to `file`; resolves once it is listening. */
   capture(node: number, file: string, opts?: CaptureOptions): Promise<RunningCapture>;
   /** Tears everything down (idempotent). */
@@ -155,7 +158,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       return run(['ip', 'netns', 'exec', ns, ...argv], process.env, execOpts.timeoutMs ?? 30_000);
     },
     async traffic(trafficOpts = {}) {
-      const env = labEnv(opts, { LAB_ROUNDS: String(trafficOpts.rounds ?? 1) });
+      const env = labEnv(opts, { LAB_ROUNDS: String(trafficOpts.rounds ?? 1), LAB_EXTRA: (trafficOpts.extra ?? []).join(',') });
       const result = await run(['bash', labScript, 'traffic'], env, 120_000);
       if (result.code !== 0) throw new Error(`lab ${opts.prefix} traffic failed (exit ${result.code}): ${result.stderr.trim()}`);
     },

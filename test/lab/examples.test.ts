@@ -46,6 +46,7 @@ function readmeCounts(): Map<string, Counts> {
   const rows = new Map<string, Counts>();
   for (const line of readme.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
+    if (cells.length !== 12) continue; // the main table; tls-h2 has its own
     const file = /^`([\w-]+\.pcap)`$/.exec(cells[1] ?? '')?.[1];
     if (!file) continue;
     const n = (i: number): number => Number(/^\d+/.exec(cells[i] ?? '')?.[0]);
@@ -60,7 +61,7 @@ describe('examples', () => {
   it('documents the four lab captures, all small', () => {
     assert.deepEqual([...documented.keys()].sort(), ['bookinfo-mix.pcap', 'http-errors.pcap', 'node-a.pcap', 'node-b.pcap']);
     let total = 0;
-    for (const file of documented.keys()) total += statSync(join(examplesDir, file)).size;
+    for (const file of [...documented.keys(), 'tls-h2.pcap']) total += statSync(join(examplesDir, file)).size;
     assert.ok(total < 2 * 1024 * 1024, `examples total ${total} bytes`);
     assert.ok(statSync(join(examplesDir, 'bookinfo-mix.pcap')).size < 300 * 1024);
   });
@@ -70,6 +71,25 @@ describe('examples', () => {
       assert.deepEqual(tsharkCounts(join(examplesDir, file)), expected);
     });
   }
+
+  it('tls-h2.pcap: SNI, ALPN and h2c requests as documented', () => {
+    const file = join(examplesDir, 'tls-h2.pcap');
+    const fields = (filter: string, field: string, extra: string[] = []): string[] =>
+      execFileSync('tshark', ['-r', file, ...extra, '-Y', filter, '-T', 'fields', '-e', field], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split('\n').filter(Boolean).sort();
+    const readme = readFileSync(join(examplesDir, 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `tls-h2.pcap`'))!;
+    assert.ok(row, 'tls-h2 row in the README');
+    const hellos = fields('tls.handshake.type == 1', 'tls.handshake.extensions_server_name');
+    assert.deepEqual(hellos, [
+      'details.bookinfo.svc.cluster.local', 'details.bookinfo.svc.cluster.local',
+      'reviews.bookinfo.svc.cluster.local', 'reviews.bookinfo.svc.cluster.local',
+    ]);
+    assert.deepEqual(fields('tls.handshake.type == 2', 'tls.handshake.extensions_alpn_str'), ['h2', 'h2', 'http/1.1', 'http/1.1']);
+    const h2c = fields('http2.headers.method', 'http2.headers.method', ['-d', 'tcp.port==8081,http2']);
+    assert.equal(h2c.length, 6);
+    assert.match(row, /\| 4 \(`reviews…` ×2, `details…` ×2\) \| `http\/1\.1` ×2, `h2` ×2 \| 6 /);
+  });
 
   it('bookinfo-mix has every protocol of the mix, and errors', () => {
     const mix = documented.get('bookinfo-mix.pcap')!;

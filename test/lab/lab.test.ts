@@ -79,7 +79,7 @@ describe('lab', { timeout: 90_000 }, () => {
     const file1 = join(dir, 'node1.pcap');
     const cap0 = await lab.capture(0, file0);
     const cap1 = await lab.capture(1, file1);
-    await lab.traffic({ rounds: 1 });
+    await lab.traffic({ rounds: 1, extra: ['tls', 'h2c'] });
     const [n0, n1] = [await cap0.stop(), await cap1.stop()];
     assert.ok(n0.captured > 50, `node0 captured ${n0.captured}`);
     assert.ok(n1.captured > 50, `node1 captured ${n1.captured}`);
@@ -103,6 +103,12 @@ describe('lab', { timeout: 90_000 }, () => {
     assert.ok(tsharkFields(file0, 'resp', ['frame.number']).length > 0, 'no Redis on node0');
     assert.ok(tsharkFields(file1, 'dns.flags.rcode == 3', ['dns.qry.name']).length > 0, 'no NXDOMAIN on node1');
     assert.ok(tsharkFields(file1, 'icmp.type == 0', ['frame.number']).length > 0, 'no echo reply on node1');
+    // the extras: HTTPS naming a service in its SNI, HTTP/2 cleartext
+    const sni = tsharkFields(file1, 'tls.handshake.type == 1', ['tls.handshake.extensions_server_name']).map(([name]) => name);
+    assert.ok(sni.includes('reviews.bookinfo.svc.cluster.local') && sni.includes('details.bookinfo.svc.cluster.local'), sni.join(','));
+    const h2c = execFileSync('tshark', ['-r', file1, '-d', 'tcp.port==8081,http2', '-Y', 'http2.headers.method', '-T', 'fields', '-e', 'http2.headers.path'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.match(h2c, /\/api\/login/);
   });
 
   it('tears down every namespace with its prefix, and down is idempotent', async () => {

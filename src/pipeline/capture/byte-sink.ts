@@ -1,25 +1,21 @@
 // Collects small binary records into large buffers and writes those to a
 // Writable with backpressure: `reserve` hands out room in the current buffer;
 // when it is full the buffer goes to the stream and a fresh one is started
-// (the stream keeps a reference to what it was given, so a buffer is reused
-// only after the stream's write callback said it is done with it: fresh
-// 256 KiB allocations per flush cost GC time and leave malloc'ed memory
-// behind). The promise returned when the stream is full is the caller's cue
+// (the stream may keep a reference to what it was given even after its write
+// callback — a PassThrough hands the same memory on — so buffers are never
+// reused). The promise returned when the stream is full is the caller's cue
 // to wait; a reader that went away (EPIPE) turns into `closed`, not an error.
 
 import type { Writable } from 'node:stream';
 import { isEpipe } from '../../cli/errors.js';
 
 const DEFAULT_BUFFER_BYTES = 256 * 1024;
-/** Spare buffers kept for reuse. */
-const POOL_SIZE = 4;
 
 export class ByteSink {
   private buf: Buffer;
   private used = 0;
   private failure: Error | undefined;
   private waiting: Promise<void> | undefined;
-  private readonly spare: Buffer[] = [];
   closed = false;
 
   constructor(
@@ -57,15 +53,12 @@ export class ByteSink {
       this.used = 0;
       return this.waiting;
     }
-    const full = this.buf;
-    const data = full.subarray(0, this.used);
-    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(this.bufferBytes);
+    const data = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(this.bufferBytes);
     this.used = 0;
     let ok: boolean;
     try {
-      ok = this.out.write(data, (err) => {
-        if (!err && full.length === this.bufferBytes && this.spare.length < POOL_SIZE) this.spare.push(full);
-      });
+      ok = this.out.write(data);
     } catch (err) {
       if (isEpipe(err)) {
         this.markClosed();

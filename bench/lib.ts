@@ -205,3 +205,29 @@ export function normaliseRows(source: string, result: unknown): BenchRow[] {
     };
   });
 }
+
+/** Self time per function and per file from a V8 .cpuprofile (node --cpu-prof), largest first. */
+export function summariseCpuProfile(profile: {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}, top = 15): { totalMs: number; functions: { name: string; percent: number }[]; files: { name: string; percent: number }[] } {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const functions = new Map<string, number>();
+  const files = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame) continue;
+    const file = frame.url.replace(/^.*\/(dist|src|node_modules)\//, '$1/') || `(${frame.functionName || 'native'})`;
+    const name = `${frame.functionName || '(anonymous)'} ${file}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    functions.set(name, (functions.get(name) ?? 0) + us);
+    files.set(file, (files.get(file) ?? 0) + us);
+    total += us;
+  }
+  const ranked = (m: Map<string, number>): { name: string; percent: number }[] =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, percent: Math.round((1000 * us) / total) / 10 }));
+  return { totalMs: Math.round(total / 1000), functions: ranked(functions), files: ranked(files) };
+}

@@ -2,16 +2,18 @@
 // same run, alternating, medians of several runs (issue 9). Prints a table
 // (stdout), or JSON with --json, or Markdown with --markdown.
 //   npm run bench -- [--runs N] [--json|--markdown] [--only dissect,filter,…] [--force-capture]
-//                    [--capture FILE --capture2x FILE]
+//                    [--capture FILE --capture2x FILE] [--profile]
+// --profile: also runs `shark dissect` once under node --cpu-prof and prints where the time goes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
 import { ensureBenchCaptures, cacheDir, packetCount } from './capture.js';
 import {
-  alternate, mb, measureOnce, normaliseRows, rate, renderTable,
+  alternate, mb, measureOnce, normaliseRows, rate, renderTable, summariseCpuProfile,
   type BenchContext, type BenchRow, type Measured,
 } from './lib.js';
 
@@ -136,6 +138,26 @@ function renderMarkdown(rows: BenchRow[]): string {
   return lines.join('\n');
 }
 
+/** One `shark dissect` under the V8 profiler; the figures go to stderr (and the JSON report). */
+async function profileDissect(ctx: BenchContext): Promise<ReturnType<typeof summariseCpuProfile>> {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-bench-prof-'));
+  try {
+    log('profiling shark dissect (node --cpu-prof)…');
+    const [node, ...cli] = ctx.shark;
+    await measureOnce({ label: 'shark dissect --cpu-prof', argv: [node!, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...cli, 'dissect', ctx.capture] });
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('node wrote no .cpuprofile');
+    const summary = summariseCpuProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    log(`profile: ${summary.totalMs} ms sampled; self time by function:`);
+    for (const f of summary.functions) log(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.name}`);
+    log('self time by file:');
+    for (const f of summary.files) log(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.name}`);
+    return summary;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   // --capture A --capture2x B: measure other files (e.g. a quick check of the harness itself)
   const given = option('--capture');
@@ -174,9 +196,10 @@ async function main(): Promise<void> {
     }
   }
   rows.push(...(await runOptional(ctx)));
+  const profile = args.includes('--profile') ? await profileDissect(ctx) : undefined;
 
   if (args.includes('--json')) {
-    const report = { machine: machine(), captures, cacheDir, runs, rows, measured };
+    const report = { machine: machine(), captures, cacheDir, runs, rows, measured, profile };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else if (args.includes('--markdown')) {
     process.stdout.write(`${renderMarkdown(rows)}\n`);

@@ -519,6 +519,8 @@ export function probeDns(data: Buffer, portMatch: boolean, tcp: boolean): Probe 
   }
   const flags = data.readUInt16BE(off + 2);
   const qr = (flags & 0x8000) !== 0;
+  // On a DNS port anything with a header is DNS, however broken: the parser marks it malformed.
+  if (portMatch && !tcp) return qr ? 'response' : 'request';
   const opcode = (flags >> 11) & 0xf;
   if (opcode > 6 || opcode === 3) return false;
   const qd = data.readUInt16BE(off + 4);

@@ -488,7 +488,7 @@ export function probeRedis(data: Buffer, portMatch: boolean): Probe {
   if (c === 0x2a /* '*' */) {
     const s = data.subarray(0, 64).toString('latin1');
     const m = /^\*(\d{1,7})(\r\n(\$(\d{1,9})(\r\n([A-Za-z]*))?)?)?/.exec(s);
-    if (!m) return false;
+    if (!m) return portMatch && /^\*-/.test(s) ? 'request' : false; // hostile lengths are still Redis on its port
     if (m[2] === undefined) return data.length < 10 ? 'need-more' : false;
     if (m[3] === undefined) return data.length < 12 ? 'need-more' : false;
     if (m[5] === undefined) return data.length < 20 ? 'need-more' : false;

@@ -166,6 +166,7 @@ export function fuzzDissector(
   conversations: Array<Array<{ dir: Direction; data: Buffer }>>,
   cases: number,
   seed: number,
+  counters: Record<string, number> = {},
 ): number {
   const rnd = seededRandom(seed);
   const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)];
@@ -173,7 +174,7 @@ export function fuzzDissector(
   for (let c = 0; c < cases; c++) {
     const conv = pick(conversations);
     const records: CallRecord[] = [];
-    const ctx = makeContext(records, {}, { maxBody: 1 + Math.floor(rnd() * 4096), noBodies: rnd() < 0.1 });
+    const ctx = makeContext(records, counters, { maxBody: 1 + Math.floor(rnd() * 4096), noBodies: rnd() < 0.1 });
     const parser = dissector.createTcpParser!(ctx);
     const mode = Math.floor(rnd() * 5);
     for (const chunk of conv) {

@@ -5,6 +5,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
+import { createRedactor } from '../pipeline/redact.js';
 import { cleanCluster, runClusterTap } from '../k8s/cluster-tap.js';
 
 function linkTypeName(linkType: number): string {
@@ -49,6 +50,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     write: Flags.string({ char: 'w', description: 'write packets to this file (pcap, or pcapng for several interfaces)' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
+    'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -126,10 +128,12 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     write?: string;
     'max-body': string;
     'no-bodies': boolean;
+    'no-redact': boolean;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
     const packetsOut = flags.pcap || flags.write !== undefined;
+    if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const result = await runLocalTap({
       interfaces: flags.interface ?? [],
@@ -148,7 +152,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         ? { kind: 'file', path: flags.write }
         : flags.pcap
           ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-          : { kind: 'entries', sink },
+          : { kind: 'entries', sink, transforms: flags['no-redact'] ? [] : [createRedactor()] },
     });
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
     return ExitCode.OK;

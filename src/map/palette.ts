@@ -13,9 +13,9 @@ const KNOWN: Record<string, string> = {
   postgresql: '#393b79',
   mysql: '#637939',
   mongodb: '#31a354',
-  tcp: '#a0a0a0',
-  udp: '#b8b8b8',
-  icmp: '#c7c7c7',
+  tcp: '#8c8c8c',
+  udp: '#a6a6a6',
+  icmp: '#b0a890',
 };
 
 const OTHERS = ['#6b6ecf', '#9c9ede', '#8ca252', '#b5cf6b', '#8c6d31', '#bd9e39', '#7b4173', '#a55194', '#5254a3', '#637939'];
@@ -33,11 +33,23 @@ export function protocolColor(protocol: string): string {
   return OTHERS[h % OTHERS.length];
 }
 
-/** Edge colour: the protocol's, unless the edge has errors. */
+/** The single colour of an edge (Mermaid, labels): the protocol's, unless the edge has errors. */
 export function edgeColor(protocol: string, errorRatePercent: number): string {
   if (errorRatePercent >= ERROR_MANY_PERCENT) return ERROR_MANY;
   if (errorRatePercent > 0) return ERROR_SOME;
   return protocolColor(protocol);
+}
+
+/**
+ * Graphviz colour list for an edge: the protocol's colour, ending in the error
+ * colour over a share of the length that grows with the error rate (at least
+ * 20 %, at most 60 %), so an edge shows both what it carries and how it fails.
+ */
+export function dotEdgeColor(protocol: string, errorRatePercent: number): string {
+  const base = protocolColor(protocol);
+  if (errorRatePercent <= 0) return base;
+  const share = Math.min(0.6, Math.max(0.2, errorRatePercent / 100));
+  return `${base};${(1 - share).toFixed(2)}:${edgeColor(protocol, errorRatePercent)}`;
 }
 
 /** Pen width grows with the log of the request count: 1 call → 1, 1k → 5.5, capped at 10. */

@@ -4,7 +4,7 @@
 // entities in every label) and stripped of other control bytes.
 
 import type { MapEdge, MapGraph, MapNode } from '../map/graph.js';
-import { edgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
+import { edgeColor, dotEdgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
 import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
 
 /** A double-quoted DOT string whose text shows exactly `s` in a label. */
@@ -78,7 +78,7 @@ function nodeLine(n: MapNode): string {
 function edgeLine(e: MapEdge, labels: EdgeLabelOptions): string {
   const color = edgeColor(e.protocol, e.errorRate);
   const lines = edgeLabelLines(e, labels);
-  const attrs = [`color="${color}"`, `penwidth=${penWidth(e.requests)}`];
+  const attrs = [`color="${dotEdgeColor(e.protocol, e.errorRate)}"`, `penwidth=${penWidth(e.requests)}`];
   if (lines.length) {
     attrs.push(`label=${dotString(lines.join('\n'))}`);
     attrs.push(`fontcolor="${e.errors > 0 ? color : '#333333'}"`);
@@ -93,8 +93,8 @@ function legend(g: MapGraph): string[] {
   const rows = protocols.map(
     (p) => `<TR><TD ALIGN="LEFT"><FONT COLOR="${protocolColor(p)}"><B>━━ ${dotHtml(p.toUpperCase())}</B></FONT></TD></TR>`,
   );
-  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_SOME}"><B>━━ errors &gt; 0%</B></FONT></TD></TR>`);
-  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_MANY}"><B>━━ errors ≥ ${ERROR_MANY_PERCENT}%</B></FONT></TD></TR>`);
+  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_SOME}"><B>━━ errors &gt; 0% (edge end)</B></FONT></TD></TR>`);
+  rows.push(`<TR><TD ALIGN="LEFT"><FONT COLOR="${ERROR_MANY}"><B>━━ errors ≥ ${ERROR_MANY_PERCENT}% (edge end)</B></FONT></TD></TR>`);
   rows.push('<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="8">width: log(requests)</FONT></TD></TR>');
   return [
     '  subgraph cluster_legend {',

@@ -100,10 +100,10 @@ test('real dot draws it: nodes, clusters, edges and labels read back from -Tplai
   assert.equal(label('details-v1'), 'HTTP 100 req · 110 kB · p95 94.6 ms · 10% err\\nGET /details/0 ×20\\nGET /details/1 ×20');
   assert.equal(label('reviews-v2'), 'HTTP 50 req · 55 kB · p95 20.0 ms\\nGET /reviews/0 ×50');
   const texts = svgTexts(source);
-  for (const t of ['namespace bookinfo', 'namespace data', 'external', 'legend', '━━ HTTP', '━━ DNS', '━━ REDIS', 'REDIS 8 req · 270 B · p95 0.500 ms · 25% err'])
+  for (const t of ['namespace bookinfo', 'namespace data', 'external', 'legend', '━━ HTTP', '━━ DNS', '━━ errors ≥ 5% (edge end)', '━━ REDIS', 'REDIS 8 req · 270 B · p95 0.500 ms · 25% err'])
     assert.ok(texts.includes(t), `svg shows "${t}"`);
   assert.match(source, /subgraph cluster_external \{/);
-  assert.match(source, /n1 -> n0 \[color="#d62728", penwidth=4,/, '10% errors: red; 100 requests: width 4');
+  assert.match(source, /n1 -> n0 \[color="#1f77b4;0.80:#d62728", penwidth=4,/, 'HTTP blue, last 20 % red (10% errors); 100 requests: width 4');
 });
 
 test('any name survives quoting: quotes, backslashes, newlines, unicode, markup', () => {

@@ -61,6 +61,9 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
     const paths = argv as string[];
     if (paths.filter((p) => p === '-').length > 1) throw new UserError('stdin ("-") can be given only once');
     const inputs = await openAll(paths);
+    // Ctrl-C or a closed output: stop reading at once (stdin may block for ever), then finish the file.
+    const stopReading = () => inputs.forEach((i) => i.stream.destroy());
+    this.stop.signal.addEventListener('abort', stopReading, { once: true });
     try {
       const packetInputs = inputs.filter((i) => i.kind === 'pcap' || i.kind === 'pcapng');
       const entryInputs = inputs.filter((i) => i.kind === 'ndjson');
@@ -83,7 +86,8 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
         }
       }
     } finally {
-      for (const i of inputs) i.stream.destroy();
+      this.stop.signal.removeEventListener('abort', stopReading);
+      stopReading();
     }
   }
 
@@ -102,7 +106,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
       signal: this.stop.signal,
       onSourceError: (_source, err) => {
         if (err instanceof UserError) errors.push(err);
-        else throw err;
+        else if (!this.stop.signal.aborted) throw err;
       },
     });
     return this.reportDamage(errors);

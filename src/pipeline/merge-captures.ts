@@ -61,7 +61,7 @@ export async function mergeCaptures(inputs: CaptureInput[], out: Writable, opts:
   for (const [source, err] of [...failures].sort((a, b) => a[0] - b[0])) {
     if (err instanceof InputError) errors.push(err);
     else if (err instanceof UserError) errors.push(new InputError(inputs[source].name, '', err.message));
-    else throw err;
+    else if (!opts.signal?.aborted) throw err; // stopping destroys the inputs: their read errors are expected
   }
   return { packets, errors };
 }

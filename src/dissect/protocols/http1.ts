@@ -258,7 +258,7 @@ class HalfStream {
     if (this.msg) {
       this.msg.warnings.push('gap');
       this.finishMessage();
-    }
+    } else if (!this.resync) this.salvagePartialHead('gap');
     this.queue.clear();
     this.scanFrom = 0;
     this.resync = true;
@@ -270,15 +270,18 @@ class HalfStream {
     if (this.msg) {
       if (this.bodyState !== 'close') this.msg.warnings.push('truncated');
       this.finishMessage();
-    } else if (this.queue.length > 0 && !this.resync) {
-      // A head cut by the end of the capture: keep what it says.
-      const raw = this.queue.peek(Math.min(this.queue.length, MAX_HEAD_BYTES));
-      if (raw.indexOf(0x0a) > 0) {
-        this.startMessage(raw, raw.length, ['truncated']);
-        if (this.msg) this.finishMessage();
-      }
-    }
+    } else if (!this.resync) this.salvagePartialHead('truncated');
     this.queue.clear();
+  }
+
+  /** A head cut short (by a gap or the end of the capture): keep what its complete lines say. */
+  private salvagePartialHead(warning: string): void {
+    if (this.queue.length === 0) return;
+    const raw = this.queue.peek(Math.min(this.queue.length, MAX_HEAD_BYTES));
+    const lastNl = raw.lastIndexOf(0x0a);
+    if (lastNl <= 0) return;
+    this.startMessage(raw.subarray(0, lastNl + 1), raw.length, [warning]);
+    if (this.msg) this.finishMessage();
   }
 
   private pump(): void {

@@ -1,0 +1,210 @@
+// HTTP/1.x parser on hand-built messages (every chunking) and on real streams.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
+import { http1, probeHttp1, splitTarget } from '../../src/dissect/protocols/http1.js';
+import { chunkings, fakeContext, feed, followTcp, tcpStreamCount, tsharkFields, type Segment } from './helpers.js';
+import { sharedCapture } from '../helpers/paths.js';
+
+const c2s = (s: string | Buffer): Segment => ({ dir: 'c2s', data: Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1') });
+const s2c = (s: string | Buffer): Segment => ({ dir: 's2c', data: Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1') });
+
+function run(segments: Segment[], opts: Parameters<typeof fakeContext>[0] = {}, how: (typeof chunkings)[number] = 'whole') {
+  const ctx = fakeContext(opts);
+  const parser = http1.createTcpParser!(ctx);
+  feed(parser, ctx, segments, how);
+  parser.onEnd('eof');
+  return ctx;
+}
+
+for (const how of chunkings) {
+  test(`keep-alive, pipelining, chunked, Content-Length, HEAD/204/304 (${how})`, () => {
+    const ctx = run(
+      [
+        c2s('GET /details/0?x=1&y=a%20b&x=2 HTTP/1.1\r\nHost: details:9080\r\nAccept: a\r\nAccept: b\r\n\r\nHEAD /h HTTP/1.1\r\nHost: h\r\n\r\n'),
+        c2s('POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello'),
+        s2c('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 9\r\n\r\n{"id":0}\n'),
+        s2c('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n'), // HEAD: no body despite the length
+        s2c('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n'),
+        c2s('GET /nc HTTP/1.1\r\n\r\nGET /nm HTTP/1.1\r\n\r\n'),
+        s2c('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n'),
+      ],
+      {},
+      how,
+    );
+    assert.deepEqual(
+      ctx.calls.map((c) => c.summary),
+      ['GET /details/0 → 200', 'HEAD /h → 200', 'POST /p → 201', 'GET /nc → 204', 'GET /nm → 304'],
+    );
+    const [get, head, post] = ctx.calls;
+    assert.equal(get.request!.url, '/details/0?x=1&y=a%20b&x=2');
+    assert.deepEqual(get.request!.query, { x: ['1', '2'], y: 'a b' });
+    assert.equal(get.request!.headers.accept, 'a, b');
+    assert.equal(get.request!.host, 'details:9080');
+    assert.equal(get.request!.httpVersion, 'HTTP/1.1');
+    assert.deepEqual(get.response!.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(get.response!.body, '{"id":0}\n');
+    assert.equal(get.response!.contentType, 'application/json');
+    assert.equal(get.response!.statusText, 'OK');
+    assert.equal(head.response!.bodySize, 0);
+    assert.equal(post.request!.body, 'hello');
+    assert.equal(post.response!.body, 'Wikipedia');
+    assert.equal(post.response!.bodySize, 9);
+    assert.ok(ctx.calls.every((c) => c.error === false && c.warnings === undefined), JSON.stringify(ctx.calls.map((c) => c.warnings)));
+    // Sizes are wire bytes of each message (head + framing + body).
+    assert.equal(post.requestSize, 'POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello'.length);
+  });
+}
+
+test('100-continue is skipped, 5xx is an error, unanswered requests are emitted at the end', () => {
+  const ctx = run([
+    c2s('PUT /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n'),
+    s2c('HTTP/1.1 100 Continue\r\n\r\n'),
+    c2s('ok'),
+    s2c('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n'),
+    c2s('GET /lost HTTP/1.1\r\n\r\n'),
+  ]);
+  assert.equal(ctx.calls.length, 2);
+  assert.equal(ctx.calls[0].summary, 'PUT /u → 503');
+  assert.equal(ctx.calls[0].error, true);
+  assert.equal(ctx.calls[0].request!.body, 'ok');
+  assert.equal(ctx.calls[1].response, null);
+  assert.equal(ctx.calls[1].error, true);
+  assert.deepEqual(ctx.calls[1].warnings, ['unanswered']);
+});
+
+test('onTick emits requests pending longer than the timeout', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from('GET /slow HTTP/1.1\r\n\r\n'));
+  p.onTick!(ctx.now + 500, 1000);
+  assert.equal(ctx.calls.length, 0);
+  p.onTick!(ctx.now + 5000, 1000);
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(ctx.calls[0].summary, 'GET /slow → unanswered');
+});
+
+test('read-until-close bodies and gzip/deflate/br decoding', () => {
+  const text = 'x'.repeat(3000) + 'END';
+  for (const [enc, data] of [
+    ['gzip', gzipSync(text)],
+    ['deflate', deflateSync(text)],
+    ['br', brotliCompressSync(text)],
+  ] as const) {
+    const ctx = run([c2s('GET / HTTP/1.0\r\n\r\n'), s2c(Buffer.concat([Buffer.from(`HTTP/1.0 200 OK\r\nContent-Encoding: ${enc}\r\n\r\n`), data]))]);
+    assert.equal(ctx.calls.length, 1, enc);
+    assert.equal(ctx.calls[0].response!.body, text, enc);
+    assert.equal(ctx.calls[0].response!.bodySize, data.length, enc);
+  }
+});
+
+test('maxBody truncates (counting all bytes), binary is base64, noBodies drops bodies', () => {
+  const bin = Buffer.from([0, 1, 2, 3, 255, 254, 0, 7]);
+  let ctx = run([c2s('GET /b HTTP/1.1\r\n\r\n'), s2c(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n'), bin]))], { maxBody: 4 });
+  assert.equal(ctx.calls[0].response!.bodyEncoding, 'base64');
+  assert.deepEqual(Buffer.from(ctx.calls[0].response!.body, 'base64'), bin.subarray(0, 4));
+  assert.equal(ctx.calls[0].response!.bodyTruncated, true);
+  assert.equal(ctx.calls[0].response!.bodySize, 8);
+  ctx = run([c2s('POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'), s2c('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi')], { noBodies: true });
+  assert.equal(ctx.calls[0].request!.body, undefined);
+  assert.equal(ctx.calls[0].response!.body, undefined);
+  assert.equal(ctx.calls[0].response!.bodySize, 2);
+});
+
+test('101 Upgrade: h2c is reported and the rest of the connection is not parsed as HTTP/1', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx) as InstanceType<typeof import('../../src/dissect/protocols/http1.js').Http1Parser>;
+  feed(p, ctx, [
+    c2s('GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n'),
+    s2c('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00'),
+    c2s('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+  ], 'whole');
+  p.onEnd('eof');
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(ctx.calls[0].response!.upgrade, 'h2c');
+  assert.equal(ctx.calls[0].response!.status, 101);
+  assert.equal(p.upgradedTo, 'h2c');
+});
+
+test('junk request lines become marked calls, not exceptions; the 400 still pairs', () => {
+  const ctx = run([c2s('OPTIONSHTTP/1.1\r\nHost: x\r\n\r\n'), s2c('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')]);
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(ctx.calls[0].response!.status, 400);
+  assert.match(ctx.calls[0].warnings![0], /^malformed: request line/);
+  assert.equal(ctx.counters['http.malformed'], 1);
+});
+
+test('a gap inside a Content-Length body keeps the framing; a gap in a head resynchronises', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from('GET /a HTTP/1.1\r\n\r\n'));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab'));
+  p.onGap('s2c', 5);
+  p.onData('s2c', Buffer.from('xyz'));
+  p.onData('c2s', Buffer.from('GET /b HTTP/1.1\r\nHo'));
+  p.onGap('c2s', 100);
+  p.onData('c2s', Buffer.from('junk\r\nmore junk\r\nGET /c HTTP/1.1\r\n\r\n'));
+  p.onData('s2c', Buffer.from('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['GET /a → 200', 'GET /b → 404', 'GET /c → unanswered']);
+  assert.ok(ctx.calls[0].warnings!.includes('gap'));
+  assert.equal(ctx.calls[0].response!.bodySize, 10);
+});
+
+test('a response sent first on the "client" side reverses the connection', () => {
+  const ctx = run([s2c('GET /r HTTP/1.1\r\n\r\n'), c2s('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')]);
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(ctx.calls[0].summary, 'GET /r → 200');
+  assert.equal(ctx.calls[0].reversed, true);
+});
+
+test('an endless head is abandoned with a counter (bounded memory)', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from('GET / HTTP/1.1\r\n'));
+  const line = Buffer.from('X-Long: ' + 'a'.repeat(8000) + '\r\n');
+  for (let i = 0; i < 100; i++) p.onData('c2s', line);
+  p.onEnd('eof');
+  assert.equal(ctx.counters['http.head-too-large'], 1);
+});
+
+test('probe: requests, responses, need-more, and non-HTTP', () => {
+  assert.equal(probeHttp1(Buffer.from('GET / HTTP/1.1\r\n'), false), 'request');
+  assert.equal(probeHttp1(Buffer.from('PROPFIND /x HTTP/1.1\r\n'), false), 'request');
+  assert.equal(probeHttp1(Buffer.from('BREW /pot HTTP/1.1\r\n'), false), false);
+  assert.equal(probeHttp1(Buffer.from('BREW /pot HTTP/1.1\r\n'), true), 'request');
+  assert.equal(probeHttp1(Buffer.from('HTTP/1.1 200 OK\r\n'), false), 'response');
+  assert.equal(probeHttp1(Buffer.from('GE'), false), 'need-more');
+  assert.equal(probeHttp1(Buffer.from('GET /long/path'), false), 'need-more');
+  assert.equal(probeHttp1(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), false), false);
+  assert.equal(probeHttp1(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10]), false), false);
+  assert.equal(probeHttp1(Buffer.from('*3\r\n$3\r\nSET\r\n'), false), false);
+  assert.deepEqual(splitTarget('http://h:1/a/b?q=1#f'), { path: '/a/b', query: { q: '1' } });
+});
+
+// Real traffic: the same methods, URIs and status codes tshark finds.
+for (const name of ['zeek-http-pipelined-requests.pcap', 'tcpdump-ipv4_tcp_http_xml.pcap']) {
+  test(`${name}: requests and responses agree with tshark (every chunking)`, () => {
+    const capture = sharedCapture(name);
+    const expectReq = tsharkFields(capture, 'http.request', ['http.request.method', 'http.request.uri']).map((r) => r.join(' '));
+    const expectRes = tsharkFields(capture, 'http.response', ['http.response.code']).map((r) => r[0]);
+    const n = tcpStreamCount(capture);
+    for (const how of chunkings) {
+      const reqs: string[] = [];
+      const codes: string[] = [];
+      for (let s = 0; s < n; s++) {
+        const ctx = fakeContext();
+        const p = http1.createTcpParser!(ctx);
+        feed(p, ctx, followTcp(capture, s), how);
+        p.onEnd('eof');
+        for (const c of ctx.calls) {
+          if (c.request) reqs.push(`${c.request.method} ${c.request.url}`);
+          if (c.response) codes.push(String(c.response.status));
+          assert.equal(c.warnings, undefined, `${how}: ${c.summary} ${c.warnings}`);
+        }
+      }
+      assert.deepEqual(reqs, expectReq, how);
+      assert.deepEqual(codes, expectRes, how);
+    }
+  });
+}

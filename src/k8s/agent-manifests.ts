@@ -93,6 +93,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
             { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
             { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
           ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
           containers: [
             {
               name: AGENT_CONTAINER,
@@ -101,7 +102,12 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               // The container idles; the CLI execs `shark agent …` in it, so
               // the capture streams through the API server and no port opens.
               command: ['shark', 'agent', '--idle'],
-              env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                { name: 'HOME', value: '/tmp' },
+              ],
+              // The root filesystem is read-only; oclif and node may write caches under $HOME.
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
               securityContext: {
                 privileged: false,
                 allowPrivilegeEscalation: false,

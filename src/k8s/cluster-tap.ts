@@ -8,6 +8,7 @@
 //   merge + enrich  agents' entries in time order, named, to stdout.
 
 import type { Writable } from 'node:stream';
+import ora, { type Ora } from 'ora';
 import type { Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { LineSink } from '../output/stdout-sink.js';
@@ -56,7 +57,14 @@ interface SessionSlot {
 
 export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTapResult> {
   const err = opts.stderr ?? process.stderr;
-  const say = (line: string) => err.write(`${line}\n`);
+  // A spinner only for a person watching (stderr is a TTY), never in pipes or logs.
+  let spinner: Ora | undefined;
+  if ((err as NodeJS.WriteStream).isTTY) spinner = ora({ stream: err, text: 'starting node agents' }).start();
+  const say = (line: string) => {
+    spinner?.clear();
+    err.write(`${line}\n`);
+    spinner?.render();
+  };
   const cfg = loadKubeConfig(opts);
   let regex: RegExp | undefined;
   try {
@@ -173,6 +181,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       if (!slot) say(`tap: agent ready on node ${pod.spec?.nodeName ?? '?'}`);
       startSession(pod);
     }
+    if (spinner && alive.size > 0 && alive.size >= watch.objects('nodes').length) {
+      spinner.stop();
+      spinner = undefined;
+    }
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
         slots.delete(name);
@@ -217,6 +229,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (!stop.signal.aborted) await new Promise<void>((r) => stop.signal.addEventListener('abort', () => r(), { once: true }));
   } finally {
     stopping = true;
+    spinner?.stop();
+    spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 1500)));
@@ -250,8 +264,8 @@ async function removeCreated(objects: ClusterObjects, created: Manifest[], timeo
     try {
       await withTimeout(objects.remove(obj.kind, obj.metadata.name, obj.metadata.namespace), left);
       done++;
-    } catch {
-      failed.push(label);
+    } catch (e) {
+      failed.push(`${label} (${apiErrorText(e)})`);
     }
   }
   return { done, failed };

@@ -124,7 +124,10 @@ async function recordLabMix(file: string): Promise<{ captured: number; dropped: 
     load(['ab', '-q', '-k', '-c', '2', '-n', '2000000', `http://${web}/details/1`]);
     load(['ab', '-q', '-k', '-c', '1', '-n', '2000000', '-H', 'Accept-Encoding: gzip', `http://${web}/productpage`]);
     load(['ab', '-q', '-k', '-c', '1', '-n', '2000000', `http://${web}/ratings/1`]);
-    load(['redis-benchmark', '-h', redis, '-c', '4', '-n', '5000000', '-l', '-q', '-t', 'ping,set,get,incr,lpush,hset']);
+    // redis-benchmark runs its tests one after the other: small -n and -l (loop)
+    // so that every command type recurs throughout the recording
+    const redisTests = 'set,get,incr,lpush,hset,lrange_100';
+    for (let i = 0; i < 2; i++) load(['redis-benchmark', '-h', redis, '-c', '2', '-n', '3000', '-l', '-q', '-t', redisTests]);
     for (let i = 0; i < 2; i++) {
       load(['bash', '-c', `for i in $(seq 1 1000); do dig +tries=1 +time=1 -f ${queries} >/dev/null; done`]);
     }

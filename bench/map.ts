@@ -1,18 +1,63 @@
 // Benchmark: `shark map` throughput on synthetic NDJSON entries (bench/filter.ts
-// makes them: HTTP, DNS, Redis, gRPC, PostgreSQL with Kubernetes metadata), and
+// makes them: HTTP, DNS, Redis, gRPC, PostgreSQL), placed on a fixed cluster
+// topology (40 workloads in 5 namespaces, 160 caller → callee pairs, 5 % of
+// calls to external IPs) so that the map has the size of a real one, and
 // its linearity: 500k entries should take about twice as long as 250k, with a
 // flat peak RSS (map memory depends on nodes and edges, not on entries).
 //   npx tsx bench/map.ts [entries] [--runs N]      (default 500000, 3 runs)
 // benchMap() returns the rows for `npm run bench` (bench/run.ts).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
 import { alternate, mb, rate, renderTable, seconds, type BenchRow } from './lib.js';
-import { writeSyntheticEntries } from './filter.js';
+import { syntheticEntry } from './filter.js';
 
 const shark = [process.execPath, join(repoRoot, 'bin', 'run.js')];
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMESPACES = ['shop', 'bookinfo', 'payments', 'data', 'kube-system'];
+const WORKLOADS = Array.from({ length: 40 }, (_, i) => ({
+  namespace: NAMESPACES[i % NAMESPACES.length],
+  workload: `svc-${i}`,
+  ip: `198.18.${10 + (i % NAMESPACES.length)}.${10 + i}`,
+}));
+
+function endpointOf(w: (typeof WORKLOADS)[number], port: number, pod: number): Record<string, unknown> {
+  return { ip: w.ip, port, name: w.workload, namespace: w.namespace, pod: `${w.workload}-7d9f-${pod}`, service: w.workload, node: 'node-1', workload: w.workload };
+}
+
+/** Synthetic entries on a fixed topology, streamed to a file. */
+export async function writeTopologyEntries(path: string, count: number): Promise<void> {
+  const r = rng(7);
+  const pairs = Array.from({ length: 160 }, () => [Math.floor(r() * 40), Math.floor(r() * 40)] as const);
+  const out = createWriteStream(path);
+  let buf: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const e = syntheticEntry(i, r) as Record<string, any>;
+    const [a, b] = pairs[Math.floor(r() * pairs.length)]!;
+    e.src = endpointOf(WORKLOADS[a]!, 30000 + (i % 30000), i % 3);
+    e.dst = r() < 0.05 ? { ip: `203.0.113.${1 + (i % 4)}`, port: 443, name: '', namespace: '', pod: '', service: '', node: '' } : endpointOf(WORKLOADS[b]!, (e.dst as any).port, i % 3);
+    buf.push(JSON.stringify(e));
+    if (buf.length === 1000) {
+      if (!out.write(buf.join('\n') + '\n')) await once(out, 'drain');
+      buf = [];
+    }
+  }
+  if (buf.length) out.write(buf.join('\n') + '\n');
+  out.end();
+  await once(out, 'finish');
+}
 
 export async function benchMap(entries = 500_000, runs = 3): Promise<BenchRow[]> {
   const half = Math.floor(entries / 2);
@@ -20,8 +65,8 @@ export async function benchMap(entries = 500_000, runs = 3): Promise<BenchRow[]>
   try {
     const small = join(dir, 'half.ndjson');
     const full = join(dir, 'full.ndjson');
-    await writeSyntheticEntries(small, half);
-    await writeSyntheticEntries(full, entries);
+    await writeTopologyEntries(small, half);
+    await writeTopologyEntries(full, entries);
     const [h, f] = await alternate(
       [
         { label: `shark map ${half}`, argv: [...shark, 'map', small] },

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
 import { runCli } from '../helpers/cli.js';

@@ -16,6 +16,9 @@ export const BLOCK_IDB = 0x00000001;
 const BLOCK_PB = 0x00000002;
 const BLOCK_SPB = 0x00000003;
 export const BLOCK_EPB = 0x00000006;
+const BLOCK_JOURNAL = 0x00000009;
+const BLOCK_CUSTOM = 0x00000bad;
+const BLOCK_CUSTOM_NOCOPY = 0x40000bad;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 const BLOCK_HEADER = 12; // type + length + (for an SHB) the byte-order magic
@@ -150,8 +153,15 @@ export class PcapngParser implements RecordParser {
         if (caplen > len - 32) return this.bad(where, 'packet');
         return this.emit(out, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), buf.subarray(off + 28, off + 28 + caplen), this.u32(buf, off + 24));
       }
+      case BLOCK_CUSTOM:
+      case BLOCK_CUSTOM_NOCOPY:
+      case BLOCK_JOURNAL:
+        // Not packets, but tshark shows them as records with a frame number:
+        // count them so Packet.frame stays equal to tshark's frame.number.
+        this.frame++;
+        return true;
       default:
-        return true; // statistics, name resolution, custom, unknown: skipped
+        return true; // statistics, name resolution, unknown: skipped
     }
   }
 

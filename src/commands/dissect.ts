@@ -6,6 +6,7 @@ import { LineSink } from '../output/stdout-sink.js';
 import { describeLosses, runDissect } from '../pipeline/dissect-run.js';
 import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
+import { InputProgress } from '../output/progress.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -57,6 +58,12 @@ then one line on stderr says where, and the exit code is 3.`;
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const warn = (m: string) => process.stderr.write(`dissect: ${m}\n`);
     const timeout = parseDuration(flags['request-timeout'], '--request-timeout');
+    let entries = 0;
+    const progress = new InputProgress(() => `${entries} entries`);
+    const counting = (e: Entry) => {
+      entries++;
+      return e;
+    };
     try {
       const result = await runDissect({
         inputs: argv as string[],
@@ -69,14 +76,16 @@ then one line on stderr says where, and the exit code is 3.`;
         },
         count: flags.count,
         packets: flags.packets,
-        transforms: transforms.fns,
+        transforms: [...transforms.fns, counting],
         sink,
+        onOpen: (name, stream) => progress.opened(name, stream),
         signal: this.stop.signal,
         onWarning: warn,
       });
       const losses = describeLosses(result.counters);
       if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
     } finally {
+      progress.stop();
       await transforms.close();
     }
     return ExitCode.OK;

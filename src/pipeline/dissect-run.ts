@@ -20,6 +20,8 @@ export interface DissectRunOptions {
   transforms?: ((e: Entry) => Entry | void)[];
   sink: LineSink;
   signal: AbortSignal;
+  /** Told when each input is opened (progress display). */
+  onOpen?: (name: string, stream: import('node:stream').Readable) => void;
   onWarning: (message: string) => void;
 }
 
@@ -43,6 +45,7 @@ export async function runDissect(opts: DissectRunOptions): Promise<DissectRunRes
       signal: opts.signal,
       onWarning: opts.onWarning,
       refuseUnknown: true,
+      onOpen: opts.onOpen,
       dissect: engineOptions as Record<string, unknown>,
     })) {
       for (let e of batch) {

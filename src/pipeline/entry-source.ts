@@ -22,6 +22,8 @@ export interface EntrySourceOptions {
   stdin?: Readable;
   /** Input must be a capture or entries: refuse anything else instead of skipping its lines. */
   refuseUnknown?: boolean;
+  /** Told when each input is opened (progress display). */
+  onOpen?: (name: string, stream: Readable) => void;
 }
 
 /** Name of an input for messages. */
@@ -84,6 +86,7 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     if (opts.signal?.aborted) return;
     const stream = openInput(path, opts.stdin);
     const name = inputName(path);
+    opts.onOpen?.(name, stream);
     const { head, rest } = await sniff(stream);
     const kind = detectKind(head);
     if (kind === 'empty') continue;

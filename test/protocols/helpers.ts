@@ -127,25 +127,31 @@ export function tsharkFields(capture: string, filter: string, fields: string[], 
 
 /**
  * Payload segments of many TCP connections in one tshark pass (faster than
- * one "follow" per stream on big captures). The side that sent the stream's
- * first packet (normally the SYN) is the client; retransmissions are skipped.
+ * one "follow" per stream), plus any `extra` fields per packet so a test
+ * needs a single tshark run. The side that sent the stream's first packet
+ * (normally the SYN) is the client; retransmissions are skipped.
  */
-export function tcpPayloads(capture: string, filter: string): Map<number, Segment[]> {
-  const rows = tsharkFields(capture, `(${filter}) && !tcp.analysis.retransmission`, ['tcp.stream', 'tcp.srcport', 'tcp.payload', 'tcp.flags.syn', 'tcp.flags.ack']);
+export function tcpCapture(capture: string, filter = 'tcp', extra: string[] = []): { streams: Map<number, Segment[]>; rows: string[][] } {
+  const rows = tsharkFields(capture, `(${filter}) && !tcp.analysis.retransmission`, ['tcp.stream', 'tcp.srcport', 'tcp.payload', 'tcp.flags.syn', 'tcp.flags.ack', ...extra]);
   const client = new Map<number, string>();
-  const out = new Map<number, Segment[]>();
+  const streams = new Map<number, Segment[]>();
   for (const [stream, srcport, payload, syn, ack] of rows) {
     const id = Number(stream);
     if (!client.has(id)) {
-      // A SYN without ACK comes from the client; otherwise assume the first sender is.
-      client.set(id, syn === '1' && ack === '1' ? `not:${srcport}` : srcport);
+      // A SYN+ACK comes from the server; anything else first is taken as the client's.
+      const synAck = (syn === '1' || syn === 'True') && (ack === '1' || ack === 'True');
+      client.set(id, synAck ? `not:${srcport}` : srcport);
     }
     if (!payload) continue;
     const c = client.get(id)!;
     const isClient = c.startsWith('not:') ? c.slice(4) !== srcport : c === srcport;
-    const list = out.get(id) ?? [];
+    const list = streams.get(id) ?? [];
     list.push({ dir: isClient ? 'c2s' : 's2c', data: Buffer.from(payload.replace(/:/g, ''), 'hex') });
-    out.set(id, list);
+    streams.set(id, list);
   }
-  return out;
+  return { streams, rows: rows.map((r) => r.slice(5)) };
+}
+
+export function tcpPayloads(capture: string, filter: string): Map<number, Segment[]> {
+  return tcpCapture(capture, filter).streams;
 }

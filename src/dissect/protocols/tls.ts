@@ -191,6 +191,7 @@ export function parseServerHello(b: Buffer): Record<string, any> {
   const rec: Record<string, any> = {
     version: versionName(negotiated),
     cipherSuite: cipherName(suite),
+    cipherSuiteCode: `0x${suite.toString(16).padStart(4, '0')}`,
     alpn: ext.alpn[0] ?? '',
   };
   if (random.toString('hex') === HRR_RANDOM) rec.helloRetryRequest = true;

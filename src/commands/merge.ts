@@ -44,7 +44,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
 
   static override strict = false;
   static override args = {
-    file: Args.string({ description: 'inputs: pcap, pcapng or NDJSON files; "-" for stdin', required: true }),
+    file: Args.string({ description: 'inputs: pcap, pcapng or NDJSON files; "-" for stdin', required: false }),
   };
 
   static override flags = {
@@ -59,6 +59,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
   protected async execute(): Promise<number> {
     const { argv, flags } = await this.parse(Merge);
     const paths = argv as string[];
+    if (paths.length === 0) throw new UserError('no inputs: give the files to merge ("-" for stdin)');
     if (paths.filter((p) => p === '-').length > 1) throw new UserError('stdin ("-") can be given only once');
     const inputs = await openAll(paths);
     // Ctrl-C or a closed output: stop reading at once (stdin may block for ever), then finish the file.

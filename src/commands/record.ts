@@ -31,7 +31,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     interface: Flags.string({ char: 'i', description: 'capture live on this interface (repeat for several); else read stdin', multiple: true }),
     filter: Flags.string({ char: 'f', description: 'BPF capture filter (with -i)' }),
     snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (with -i, at most 65535)', min: 64 }),
-    'buffer-size': Flags.string({ char: 'B', description: 'kernel capture buffer (with -i)', default: '32MB' }),
+    'buffer-size': Flags.string({ char: 'B', description: 'kernel capture ring (with -i); see shark tap --help', default: '128MB' }),
     duration: Flags.string({ description: 'stop after this long (e.g. 10m)' }),
     packets: Flags.integer({ description: 'stop after this many packets (entries for an entry stream)', min: 1 }),
     'until-idle': Flags.string({ description: 'stop when nothing arrived for this long (e.g. 30s)' }),

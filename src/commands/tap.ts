@@ -43,7 +43,11 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'list-interfaces': Flags.boolean({ char: 'D', description: 'list the interfaces that can be captured on, like tcpdump -D' }),
     filter: Flags.string({ char: 'f', description: 'BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"' }),
     snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (at most 65535)', min: 64 }),
-    'buffer-size': Flags.string({ char: 'B', description: 'kernel capture buffer (e.g. 32MB)', default: '32MB' }),
+    'buffer-size': Flags.string({
+      char: 'B',
+      description: 'kernel capture ring (libpcap in immediate mode keeps one 64 KiB slot per packet: more ring, fewer drops under load)',
+      default: '128MB',
+    }),
     duration: Flags.string({ description: 'stop after this long (e.g. 10s, 5m)' }),
     count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --pcap/-w)', min: 1 }),
     pcap: Flags.boolean({ description: 'write packets (pcap, or pcapng for several interfaces) to stdout instead of entries' }),
@@ -97,7 +101,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'no-bodies': boolean;
     },
   ): Promise<number> {
-    if (flags.pcap || flags.write) throw new UserError('--pcap and -w are not supported for cluster tap yet', ExitCode.USAGE);
+    if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     await runClusterTap({
       podRegex,
@@ -113,6 +117,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       agentInterfaces: flags['agent-interface'],
       maxBody: flags['max-body'],
       noBodies: flags['no-bodies'],
+      packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
     });
     return ExitCode.OK;
   }

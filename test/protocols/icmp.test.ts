@@ -1,0 +1,93 @@
+// ICMP/ICMPv6 tracker: echo pairing, errors quoting the failed packet, NDP,
+// and the ICMPv6 capture through the engine compared with tshark.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CallRecord } from '../../src/dissect/api.js';
+import { IcmpTracker } from '../../src/dissect/protocols/icmp.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { dissectFile } from '../helpers/dissect.js';
+import { tsharkFields } from './helpers.js';
+
+function tracker() {
+  const out: { call: CallRecord; src: string; dst: string }[] = [];
+  const t = new IcmpTracker((call, src, dst) => out.push({ call, src: src.ip, dst: dst.ip }));
+  return { t, out };
+}
+
+function echo(type: number, id: number, seq: number, data = 'abcd'): Buffer {
+  const b = Buffer.alloc(8 + data.length);
+  b[0] = type;
+  b.writeUInt16BE(id, 4);
+  b.writeUInt16BE(seq, 6);
+  b.write(data, 8);
+  return b;
+}
+
+test('echo request/reply pair by id, seq and addresses; lost requests are unanswered', () => {
+  const { t, out } = tracker();
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 7, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 7, 2), 1001, 2);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 7, 1), 1003.5, 3);
+  t.onPacket(true, 'fd00::1', 'fd00::2', echo(128, 9, 1), 1004, 4);
+  t.onPacket(true, 'fd00::2', 'fd00::1', echo(129, 9, 1), 1005, 5);
+  t.end();
+  assert.equal(out.length, 3);
+  const [v4, v6, lost] = out;
+  assert.equal(v4.call.summary, 'echo 198.18.64.2 id=7 seq=1 → reply');
+  assert.equal(v4.call.responseTime! - v4.call.requestTime, 3.5);
+  assert.equal(v4.src, '198.18.64.1');
+  assert.equal(v4.call.error, false);
+  assert.equal(v6.call.request!.version, 6);
+  assert.equal(v6.call.response!.typeName, 'echo-reply');
+  assert.equal(lost.call.response, null);
+  assert.equal(lost.call.error, true);
+  assert.deepEqual(lost.call.warnings, ['unanswered']);
+});
+
+test('onTick flushes old echo requests only', () => {
+  const { t, out } = tracker();
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 1, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 1, 2), 9000, 2);
+  t.onTick(10_000, 5000);
+  assert.equal(out.length, 1);
+  assert.equal(out[0].call.request!.seq, 1);
+});
+
+test('port unreachable quotes the failed UDP packet and is an error', () => {
+  const { t, out } = tracker();
+  const inner = Buffer.alloc(28);
+  inner[0] = 0x45;
+  inner[9] = 17;
+  Buffer.from([198, 18, 64, 1, 198, 18, 64, 2]).copy(inner, 12);
+  inner.writeUInt16BE(5353, 20);
+  inner.writeUInt16BE(53, 22);
+  const icmp = Buffer.concat([Buffer.from([3, 3, 0, 0, 0, 0, 0, 0]), inner]);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', icmp, 1, 1);
+  assert.equal(out[0].call.summary, 'destination-unreachable port-unreachable (udp 198.18.64.2:53)');
+  assert.equal(out[0].call.error, true);
+  assert.deepEqual(out[0].call.request!.original, { src: '198.18.64.1', dst: '198.18.64.2', protocol: 'udp', srcPort: 5353, dstPort: 53 });
+});
+
+test('truncated and crafted messages are marked, never thrown', () => {
+  const { t, out } = tracker();
+  t.onPacket(false, '1.1.1.1', '2.2.2.2', Buffer.from([8, 0]), 1, 1);
+  t.onPacket(true, 'fe80::1', 'ff02::1', Buffer.from([135, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0x80]), 1, 2);
+  t.onPacket(true, 'fe80::1', 'ff02::1', Buffer.from([134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), 1, 3);
+  t.end();
+  assert.equal(out.length, 3);
+  assert.ok(out.every((o) => o.call.warnings?.[0]?.startsWith('malformed')), JSON.stringify(out.map((o) => o.call.warnings)));
+});
+
+test('tcpdump-icmpv6.pcap through the engine: one entry per message, types as tshark says', async () => {
+  const capture = sharedCapture('tcpdump-icmpv6.pcap');
+  const rows = tsharkFields(capture, 'icmpv6', ['ipv6.src', 'icmpv6.type']);
+  const { entries } = await dissectFile(capture);
+  const icmp = entries.filter((e) => e.protocol === 'icmp');
+  assert.deepEqual(
+    icmp.map((e) => [e.src.ip, String(e.request!.type)]),
+    rows.map(([src, type]) => [src, type]),
+  );
+  assert.ok(icmp.every((e) => e.request!.version === 6 && e.warnings === undefined));
+  const ra = icmp.find((e) => e.request!.typeName === 'router-advertisement')!;
+  assert.equal(typeof ra.request!.routerLifetime, 'number');
+});

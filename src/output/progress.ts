@@ -17,7 +17,7 @@ export class InputProgress {
 
   constructor(
     private readonly counts: () => string,
-    enabled = Boolean(process.stderr.isTTY),
+    enabled = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0,
   ) {
     if (!enabled) return;
     this.spinner = ora({ stream: process.stderr, text: 'reading…' }).start();

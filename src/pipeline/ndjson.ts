@@ -170,9 +170,21 @@ export async function* readRawLines(
     }
   };
 
-  if (opts.prefix && opts.prefix.length > 0) yield* feed(opts.prefix);
+  // What a chunk completed is handed on at once: on a live pipe (`tap | filter | stats`)
+  // the next chunk may be seconds away. Files come in large chunks, so batches stay large.
+  const flushPartial = function* (): Generator<RawLine[]> {
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  };
+  if (opts.prefix && opts.prefix.length > 0) {
+    yield* feed(opts.prefix);
+    yield* flushPartial();
+  }
   for await (const chunk of stream) {
     yield* feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    yield* flushPartial();
   }
   if (oversized) {
     lineNo++;

@@ -95,6 +95,11 @@ insert into pets values (1, 'cat'), (2, 'dog'), (3, 'eel');
 update pets set name = upper(name) where id < 3;
 select id, name from pets order by id;
 insert into pets values (1, 'dup');
+copy pets (id, name) from stdin;
+4	fox
+\.
+copy (select id from pets order by id) to stdout;
+do $$ begin raise notice 'pets: %', (select count(*) from pets); end $$;
 SQL
   # Extended query protocol (Parse/Bind/Execute/Sync): unnamed, then named prepared statements.
   printf '\\set id random(1, 3)\nselect name from pets where id = :id;\nselect * from pets where name = :id;\n' > "$WORK/bench.sql"

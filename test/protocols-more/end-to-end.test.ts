@@ -17,7 +17,7 @@ const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 const cases: Array<{ file: string; expect: Record<string, number> }> = [
   { file: fixture('lab-grpc.pcap'), expect: { grpc: 5 } },
   { file: fixture('lab-h2c.pcap'), expect: { http2: 2, graphql: 1 } },
-  { file: fixture('lab-pgsql.pcap'), expect: { postgresql: 30 } },
+  { file: fixture('lab-pgsql.pcap'), expect: { postgresql: 33 } },
   { file: fixture('lab-mysql.pcap'), expect: { mysql: 15 } },
   { file: sharedCapture('ndpi-http2.pcapng'), expect: { http2: 1 } }, // port 29518, no handshake
   { file: sharedCapture('deepflow-grpc-service-name.pcap'), expect: { grpc: 1 } }, // port 38888

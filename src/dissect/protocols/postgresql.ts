@@ -335,8 +335,10 @@ class PostgresParser implements TcpStreamParser {
         // Password/SASL, COPY data: part of the call in progress.
         const call = this.pending.at(-1);
         if (call) call.requestSize += size;
-        if (type === 'p' && call?.kind === 'startup') call.request.authResponse = true;
-        if (type === 'd' && call) call.request.copyBytes = (call.request.copyBytes ?? 0) + body.length;
+        // An orphan call (response seen first) has no request object to annotate.
+        const req = call?.request as Record<string, any> | null | undefined;
+        if (type === 'p' && call?.kind === 'startup' && req) req.authResponse = true;
+        if (type === 'd' && req) req.copyBytes = (req.copyBytes ?? 0) + body.length;
       }
     }
   }

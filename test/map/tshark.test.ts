@@ -18,10 +18,11 @@ function tshark(args: string[]): string {
   return r.stdout;
 }
 
-/** Unordered IP pairs of tshark's conversations of one kind. */
-function conversations(kind: 'tcp' | 'udp'): Set<string> {
+/** Unordered IP pairs of tshark's conversations of one kind (tcp/udp lines carry ports, ip/ipv6 lines do not). */
+function conversations(kind: 'tcp' | 'ip' | 'ipv6'): Set<string> {
   const pairs = new Set<string>();
-  for (const m of tshark(['-q', '-z', `conv,${kind}`]).matchAll(/^(\S+):\d+\s+<->\s+(\S+):\d+\s/gm)) pairs.add([m[1], m[2]].sort().join(' '));
+  const line = kind === 'tcp' ? /^(\S+):\d+\s+<->\s+(\S+):\d+\s/gm : /^(\S+)\s+<->\s+(\S+)\s/gm;
+  for (const m of tshark(['-q', '-z', `conv,${kind}`]).matchAll(line)) pairs.add([m[1], m[2]].sort().join(' '));
   return pairs;
 }
 
@@ -41,14 +42,14 @@ function ipOf(g: MapGraph, id: string): string {
   return n.ips[0];
 }
 
-test('every TCP conversation tshark sees is an edge, and every edge is a conversation', async () => {
+test('every TCP conversation tshark sees is an edge, and every edge is an IP conversation', async () => {
   const g = await labMap();
   const edges = new Set(g.edges.map((e) => [ipOf(g, e.source), ipOf(g, e.target)].sort().join(' ')));
   const tcp = conversations('tcp');
-  const udp = conversations('udp');
+  const ip = new Set([...conversations('ip'), ...conversations('ipv6')]);
   assert.ok(tcp.size > 0);
   for (const pair of tcp) assert.ok(edges.has(pair), `tcp conversation ${pair} is on the map`);
-  for (const pair of edges) assert.ok(tcp.has(pair) || udp.has(pair), `edge ${pair} is a conversation tshark saw`);
+  for (const pair of edges) assert.ok(ip.has(pair), `edge ${pair} is a conversation tshark saw`);
 });
 
 test('HTTP requests per client → server match tshark, and DNS answers name the servers', async () => {

@@ -15,7 +15,10 @@ export interface AgentSessionOptions {
   node: string;
   /** Arguments after `shark agent`. */
   args: string[];
-  onLine(line: string): void;
+  /** Entries mode: one stdout line at a time. */
+  onLine?(line: string): void;
+  /** Packets mode: raw stdout bytes (a pcap/pcapng stream); a new stream per session. */
+  onData?(chunk: Buffer): void;
   onStderr?(line: string): void;
   /** The exec ended: `why` is the status message or the socket error; `stopped` when we asked. */
   onEnd(why: string, stopped: boolean): void;
@@ -33,7 +36,8 @@ export class AgentSession {
   async start(): Promise<void> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => this.opts.onLine(l));
+    if (this.opts.onData) stdout.on('data', (c: Buffer) => this.opts.onData!(c));
+    else createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => this.opts.onLine?.(l));
     createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (l) => this.opts.onStderr?.(l));
     const exec = new Exec(this.opts.kc);
     try {

@@ -18,6 +18,7 @@ import { ClusterObjects } from './cluster-objects.js';
 import { createEnricher } from './enrich.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
 import { TimeOrderMerger } from './merge.js';
+import { ClusterPcapWriter } from './packet-merge.js';
 import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch } from './watch-cache.js';
@@ -41,6 +42,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   noBodies?: boolean;
   /** How long entries wait to be put in time order across agents. */
   mergeWindowMs?: number;
+  /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
+  packets?: { out: Writable; onClosed: () => void };
 }
 
 export interface ClusterTapResult {
@@ -109,6 +112,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     void opts.sink.write(JSON.stringify(e));
   }, opts.mergeWindowMs ?? 500);
   const flushTimer = setInterval(() => void opts.sink.flush(), 200);
+  const pcap = opts.packets
+    ? new ClusterPcapWriter(opts.packets.out, opts.packets.onClosed, (m) => say(`tap: ${m}`), opts.mergeWindowMs ?? 500)
+    : undefined;
 
   const agentArgs = (node: string, filter: string): string[] => [
     '--node',
@@ -118,18 +124,21 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentInterfaces ?? ['any']).flatMap((i) => ['-i', i]),
     ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
     ...(opts.noBodies ? ['--no-bodies'] : []),
+    ...(pcap ? ['--pcap'] : []),
   ];
 
   function startSession(pod: Obj): void {
     const name: string = pod.metadata.name;
     const node: string = pod.spec?.nodeName ?? '';
     const filter = nodeFilter(targets, node);
+    const packets = pcap?.openStream(node);
     const session = new AgentSession({
       kc: cfg.kc,
       namespace: agentNamespace,
       pod: name,
       node,
       args: agentArgs(node, filter),
+      onData: packets ? (chunk) => packets.push(chunk) : undefined,
       onLine: (line) => {
         if (!line) return;
         try {
@@ -142,6 +151,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (process.env.DEBUG) say(line);
       },
       onEnd: (why, asked) => {
+        packets?.end();
         if (asked || stopping) return;
         const n = (restarts.get(name) ?? 0) + 1;
         restarts.set(name, n);
@@ -235,6 +245,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 1500)));
     merger.flush();
+    await pcap?.finish();
     clearInterval(flushTimer);
     await opts.sink.flush();
     const removed = await removeCreated(objects, created, fatal ? 1500 : 15000);
@@ -242,7 +253,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (removed.failed.length > 0) {
       say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\``);
     }
-    if (!fatal) say(`tap: ${entries} entries from ${started.size} agent(s); removed ${removed.done} object(s)`);
+    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${started.size} agent(s); removed ${removed.done} object(s)`);
+    else if (!fatal) say(`tap: ${entries} entries from ${started.size} agent(s); removed ${removed.done} object(s)`);
     result = { entries, agents: started.size, removed: removed.done };
   }
   if (fatal) throw fatal;

@@ -1,31 +1,33 @@
-// Merges entries from several agents into one stream in timestamp order.
-// Agents emit a call when it finishes, so a slow call arrives after quicker
-// later ones: every entry is held `windowMs` (wall clock) after it arrived and
-// released in timestamp order. Bounded: past `maxHeld` the earliest goes out.
+// Merges entries (or packets) from several agents into one stream in time
+// order. Agents emit a call when it finishes, so a slow call arrives after
+// quicker later ones: every item is held `windowMs` (wall clock) after it
+// arrived and released in time order. Bounded: past `maxHeld` the earliest
+// goes out at once.
 
 import type { Entry } from '../model/entry.js';
 
-interface Held {
-  entry: Entry;
+interface Held<T> {
+  entry: T;
   arrived: number;
 }
 
-export class TimeOrderMerger {
-  private heap: Held[] = [];
+export class TimeOrderMerger<T = Entry> {
+  private heap: Held<T>[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly out: (e: Entry) => void,
+    private readonly out: (e: T) => void,
     private readonly windowMs = 500,
     private readonly maxHeld = 50_000,
     private readonly now: () => number = Date.now,
+    private readonly timeOf: (e: T) => number = (e) => (e as Entry).timestamp,
   ) {}
 
   get size(): number {
     return this.heap.length;
   }
 
-  push(entry: Entry): void {
+  push(entry: T): void {
     this.heapPush({ entry, arrived: this.now() });
     if (this.heap.length > this.maxHeld) this.out(this.heapPop().entry);
     this.timer ??= setInterval(() => this.release(), Math.max(10, Math.floor(this.windowMs / 4)));
@@ -48,11 +50,11 @@ export class TimeOrderMerger {
     this.timer = undefined;
   }
 
-  private less(a: Held, b: Held): boolean {
-    return a.entry.timestamp < b.entry.timestamp;
+  private less(a: Held<T>, b: Held<T>): boolean {
+    return this.timeOf(a.entry) < this.timeOf(b.entry);
   }
 
-  private heapPush(h: Held): void {
+  private heapPush(h: Held<T>): void {
     const a = this.heap;
     a.push(h);
     let i = a.length - 1;
@@ -64,7 +66,7 @@ export class TimeOrderMerger {
     }
   }
 
-  private heapPop(): Held {
+  private heapPop(): Held<T> {
     const a = this.heap;
     const top = a[0];
     const last = a.pop()!;

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type Lab } from '../helpers/lab.js';
@@ -74,18 +75,19 @@ async function startFixture(full = true): Promise<{ f: ApiServerFixture; kubecon
 interface Tap {
   child: ChildProcess;
   stdout: () => string;
+  raw: () => Buffer;
   stderr: () => string;
   exit: Promise<number | null>;
 }
 
 function spawnTap(args: string[]): Tap {
   const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
+  const chunks: Buffer[] = [];
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout!.on('data', (d: Buffer) => chunks.push(d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
+  return { child, stdout: () => Buffer.concat(chunks).toString('utf8'), raw: () => Buffer.concat(chunks), stderr: () => err, exit };
 }
 
 async function until(cond: () => boolean, what: string, ms: number, tap?: Tap): Promise<void> {
@@ -203,7 +205,7 @@ test('API server gone mid-run: one line on stderr, exit 4', { timeout: 120_000 }
   const { f, kubeconfig } = await startFixture();
   const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
   try {
-    await until(() => capturing(f) === 3, 'agents capturing', 60_000, tap);
+    await until(() => f.execs.length === 3, 'agents exec’d', 60_000, tap);
     await f.close();
     const code = await withTimeout(tap.exit, 25_000, 'tap exit after the API server stopped');
     assert.equal(code, 4, tap.stderr());
@@ -231,10 +233,43 @@ test('tap --clean removes a crashed run’s leftovers; bad kubeconfig/context ar
     const ctx = spawnTap(['redis', '--kubeconfig', kubeconfig, '--context', 'nope']);
     assert.equal(await ctx.exit, 4);
     assert.equal(ctx.stderr().trim(), 'tap: unknown context "nope" (known: shark-lab)');
-    const none = spawnTap(['redis', '--kubeconfig', '/nonexistent/config']);
-    assert.equal(await none.exit, 4);
-    assert.equal(none.stderr().trim().split('\n').length, 1);
   } finally {
+    await f.close();
+  }
+});
+
+test('--pcap: one pcapng from all agents, in time order, that tshark reads', { timeout: 120_000 }, async () => {
+  const { f, kubeconfig } = await startFixture();
+  const tap = spawnTap(['nginx|redis', '-A', '--pcap', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  const web = lab.pod('web');
+  const redis = lab.pod('redis');
+  try {
+    await until(() => capturing(f) === 3, 'agents capturing', 60_000, tap);
+    await lab.traffic({ rounds: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    tap.child.kill('SIGINT');
+    assert.equal(await withTimeout(tap.exit, 20_000, 'tap exit'), 0, tap.stderr());
+    const file = join(mkdtempSync(join(tmpdir(), 'shk-pcap-')), 'tap.pcapng');
+    writeFileSync(file, tap.raw());
+    const ts = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'frame.time_epoch', '-e', '_ws.col.Protocol'], {
+      encoding: 'utf8',
+    });
+    assert.equal(ts.status, 0, ts.stderr);
+    const rows = ts.stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.ok(rows.length > 10, `${rows.length} packets`);
+    // Only the tapped pods' traffic, each from the agent on its node.
+    for (const [iface, src, dst] of rows) {
+      const ip = [src, dst].find((a) => a === web.ip || a === redis.ip);
+      assert.ok(ip, `${src} → ${dst} involves a tapped pod`);
+      assert.equal(iface.split(':')[0], `node${ip === web.ip ? web.node : redis.node}`);
+    }
+    const protocols = new Set(rows.map((r) => r[4]));
+    assert.ok(protocols.has('HTTP') && protocols.has('RESP'), [...protocols].join(','));
+    const times = rows.map((r) => Number(r[3]));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b));
+    assert.deepEqual(f.store.findAll(MANAGED), []);
+  } finally {
+    tap.child.kill('SIGKILL');
     await f.close();
   }
 });

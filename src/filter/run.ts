@@ -107,6 +107,8 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
       }
     }
     if (done()) break;
+    // Entries reach the reader as each input chunk is done (live pipes), not only when 64 KB piled up.
+    await sink.flush();
   }
   return finish();
 
@@ -128,6 +130,11 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void):
     if (opts.signal?.aborted) return;
     const stream = openInput(path, opts.stdin);
     const name = inputName(path);
+    // Ctrl-C while waiting for input (a live pipe): end the read so the run can finish.
+    const onAbort = (): void => {
+      stream.destroy();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const { head, rest } = await sniff(stream);
       const kind = detectKind(head);
@@ -142,9 +149,11 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void):
         for await (const entries of dissectStream(head, iterable, name, sourceOpts)) yield { kind: 'entries', entries };
       }
     } catch (err) {
+      if (opts.signal?.aborted) return;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`${name}: no such file`, ExitCode.USAGE);
       throw err;
     } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
       if (stream !== opts.stdin) stream.destroy();
     }
   }

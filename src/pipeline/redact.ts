@@ -66,7 +66,6 @@ export interface RedactorOptions {
  * the default list; an item containing '.' or '[' is a field path instead.
  */
 export function createRedactor(extraFields: string[] = [], opts: RedactorOptions = {}): (e: Entry) => Entry {
-  if (opts.enabled === false) return (e) => e;
   const keys = new Set([...DEFAULT_SENSITIVE_KEYS, ...SHARK_EXTRA_KEYS]);
   const paths: Array<Array<string | number>> = [];
   for (const f of [...extraFields, ...(opts.paths ?? [])]) {
@@ -74,6 +73,12 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
     if (name === '') continue;
     if (/[.[]/.test(name)) paths.push(parseFieldPath(name));
     else keys.add(name.toLowerCase());
+  }
+  // Paths asked for explicitly (KFL1 redact()) apply even when the default redaction is off.
+  const explicitPaths = (opts.paths ?? []).map((p) => parseFieldPath(p.trim())).filter((p) => p.length > 0);
+  if (opts.enabled === false) {
+    if (explicitPaths.length === 0) return (e) => e;
+    return (e) => explicitPaths.reduce(redactPath, e);
   }
   const r = new Redaction(keys);
   return (e) => {

@@ -319,8 +319,15 @@ class HalfStream {
     while (this.queue.length > 0 && (this.queue.at(0) === 0x0d || this.queue.at(0) === 0x0a)) this.queue.consume(1);
     if (this.queue.length === 0) return false;
     const from = Math.max(0, this.scanFrom - 3);
-    const crlf = this.queue.indexOf('\n\r\n', from, MAX_HEAD_BYTES + 3);
-    const lf = this.queue.indexOf('\n\n', from, MAX_HEAD_BYTES + 2);
+    // Most heads are small: search a short window first so bytes queued behind
+    // the head (pipelined messages) are not copied on every attempt.
+    const window = this.queue.length > 16384 && from < 16384 ? 16384 : MAX_HEAD_BYTES;
+    let crlf = this.queue.indexOf('\n\r\n', from, window + 3);
+    let lf = this.queue.indexOf('\n\n', from, window + 2);
+    if (crlf < 0 && lf < 0 && window < MAX_HEAD_BYTES) {
+      crlf = this.queue.indexOf('\n\r\n', from, MAX_HEAD_BYTES + 3);
+      lf = this.queue.indexOf('\n\n', from, MAX_HEAD_BYTES + 2);
+    }
     const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
     if (ends.length === 0) {
       this.scanFrom = this.queue.length;
@@ -455,7 +462,8 @@ class HalfStream {
 
   /** One CRLF- or LF-terminated line (without the terminator), or null when incomplete. */
   private takeLine(): string | null {
-    const nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    let nl = this.queue.indexOf('\n', 0, 256);
+    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf('\n', 0, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) {
         this.msg!.warnings.push('malformed: line too long');

@@ -163,7 +163,9 @@ export class RespReader {
   }
 
   private readLine(): boolean {
-    const nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    // Lines are short: look near the front first so a long queue is not copied per line.
+    let nl = this.queue.indexOf('\n', 0, 256);
+    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf('\n', 0, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) this.fail('line too long');
       return false;

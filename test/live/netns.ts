@@ -164,3 +164,21 @@ export function tsharkCount(file: string, filter?: string): number {
   if (r.status !== 0) throw new Error(`tshark -r ${file}: ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean).length;
 }
+
+/**
+ * Packets per capture file as capinfos counts them (one process for many files;
+ * capinfos fails on a damaged or cut file, so this also says each file is whole).
+ */
+export function capinfosCounts(files: string[]): number[] {
+  const r = spawnSync('capinfos', ['-M', '-c', '-T', ...files], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`capinfos: ${r.stderr}`);
+  const counts = new Map(
+    r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split('\t'))
+      .map(([name, n]) => [name, Number(n)] as const),
+  );
+  return files.map((f) => counts.get(f) ?? NaN);
+}

@@ -1,0 +1,158 @@
+// `shark stats` as users run it: spawned, with files, pipes, signals and exit codes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliBin } from '../helpers/paths.js';
+import { mixedEntries } from './entries.js';
+
+const fixture = new URL('./fixtures/mixed.ndjson', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'shark-stats-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+function shark(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [cliBin, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, text: string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+// Spawning the CLI is slow on a shared machine: each test spawns as few times
+// as it can; flag parsing details are covered by the library tests.
+
+test('json from a file; usage errors are one line with exit 2', () => {
+  const a = shark(['stats', '--format', 'json', fixture]);
+  assert.equal(a.code, 0, a.stderr);
+  const j = JSON.parse(a.stdout);
+  assert.equal(j.total.entries, 183);
+  assert.deepEqual(j.rows.map((r: any) => r.name), ['http', 'redis', 'dns']);
+
+  const r = shark(['stats', '--sort', 'bogus', fixture]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, 'stats: --sort: unknown column "bogus" (one of name, entries, requests, ok, share, rate, in, out, errors, error%, err, avg, p50, p95, p99, max)\n');
+  assert.equal(r.stdout, '');
+});
+
+test('--check: passing rules exit 0, a failing rule exits 1 with a JUnit report', () => {
+  const good = file('good.yaml', 'rules:\n  - { name: dns-seen, type: expect, filter: dns, min: 5 }\n  - { name: reviews-fast, type: latency, service: reviews, latency: 25 }\n');
+  const ok = shark(['stats', '--check', good, fixture]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /dns-seen\s+│ expect\s+│ PASS/);
+
+  const bad = file(
+    'bad.yaml',
+    [
+      'rules:',
+      '  - name: Catalogue-Latency-SLO',
+      '    type: latency',
+      '    path: /catalogue',
+      '    latency: 300',
+      '    service: "catalogue.*"',
+      '  - { name: "details <fast> & \\"quick\\"", type: latency, path: /details, latency: 50, percentile: p95 }',
+      '  - { name: no-egress, type: forbid, filter: \'dst.namespace == ""\' }',
+      '',
+    ].join('\n'),
+  );
+  const report = join(tmp, 'report.xml');
+  const failed = shark(['stats', '--check', bad, '--junit', report, '--format', 'json', fixture]);
+  assert.equal(failed.code, 1, failed.stderr);
+  const j = JSON.parse(failed.stdout);
+  assert.deepEqual(j.rules.map((r: any) => [r.name, r.passed]), [
+    ['Catalogue-Latency-SLO', true],
+    ['details <fast> & "quick"', false],
+    ['no-egress', false],
+  ]);
+
+  // Well-formed XML (xmllint parses it back) with the right counts and names.
+  const lint = spawnSync('xmllint', ['--noout', report], { encoding: 'utf8' });
+  assert.equal(lint.status, 0, lint.stderr);
+  const xpath = (expr: string) => spawnSync('xmllint', ['--xpath', expr, report], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(xpath('count(//testcase)'), '3');
+  assert.equal(xpath('count(//testcase/failure)'), '2');
+  assert.equal(xpath('string(//testsuite/@failures)'), '2');
+  assert.equal(xpath('string(//testcase[2]/@name)'), 'details <fast> & "quick"');
+  assert.equal(xpath('string(//testcase[2]/@line)'), '7');
+});
+
+test('--check with a bad rules file: exit 2 and the line', () => {
+  const bad = file('typo.yaml', 'rules:\n  - name: a\n    type: expect\n    filter: dns\n  - name: b\n    type: latncy\n');
+  const r = shark(['stats', '--check', bad, fixture]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim(), `stats: ${bad}: unknown rule type "latncy" (latency, error-rate, expect, forbid) at line 6`);
+  assert.equal(r.stdout, '');
+});
+
+/** Spawn `stats` reading a pipe we control; resolve with its output once it exits. */
+function live(args: string[]) {
+  const child = spawn(process.execPath, [cliBin, 'stats', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null }>((resolve) => child.on('close', (code) => resolve({ code })));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  done.finally(() => clearTimeout(killer));
+  /** Wait (bounded) until a JSON snapshot on stdout reports `n` entries. */
+  const waitFor = async (n: number) => {
+    for (let i = 0; i < 300; i++) {
+      const lines = stdout.trim().split('\n').filter(Boolean);
+      if (lines.length && JSON.parse(lines[lines.length - 1]).total.entries === n) return lines.length;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no snapshot with ${n} entries; got ${stdout.slice(-300)} ${stderr}`);
+  };
+  return { child, done, waitFor, out: () => stdout, err: () => stderr };
+}
+
+const lines = (n: number, from = 0) =>
+  mixedEntries()
+    .slice(from, from + n)
+    .map((e) => JSON.stringify(e) + '\n')
+    .join('');
+
+test('live: snapshots are appended on a pipe; Ctrl-C prints the final table and exits 0', async () => {
+  const run = live(['--interval', '200ms', '--format', 'json']);
+  run.child.stdin.write(lines(50));
+  const before = await run.waitFor(50);
+  // The writer stays silent and never closes: Ctrl-C must still finish.
+  run.child.kill('SIGINT');
+  const { code } = await run.done;
+  assert.equal(code, 0, run.err());
+  const snaps = run.out().trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(snaps.length >= before, 'every snapshot is its own line');
+  assert.equal(snaps[snaps.length - 1].total.entries, 50);
+  assert.equal(run.err(), '');
+  run.child.stdin.destroy();
+});
+
+test('Ctrl-C in a pipeline: entries the upstream flushes while finishing are counted', async () => {
+  const run = live(['--interval', '200ms', '--format', 'json']);
+  run.child.stdin.write(lines(40));
+  await run.waitFor(40);
+  run.child.kill('SIGINT');
+  // Like `shark tap | shark stats`: the upstream got the same Ctrl-C, flushes, closes.
+  run.child.stdin.end(lines(30, 40));
+  const { code } = await run.done;
+  assert.equal(code, 0, run.err());
+  const last = run.out().trim().split('\n').pop()!;
+  assert.equal(JSON.parse(last).total.entries, 70);
+});
+
+test('--interval on a terminal redraws in place (ANSI home + clear), final table last', () => {
+  // script(1) gives stats a pseudo-terminal as stdout while stdin stays a pipe.
+  const cmd = `(cat '${fixture}'; sleep 1.2) | '${process.execPath}' '${cliBin}' stats --interval 300ms --top 1`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.equal(r.status, 0, r.stderr);
+  const frames = r.stdout.split('\u001b[H\u001b[2J');
+  // How many redraws happen depends on the machine's speed; the final one always clears too.
+  assert.ok(frames.length >= 2, `redrawn in place, got ${frames.length - 1} clears`);
+  assert.equal(frames[0], '', 'nothing before the first clear');
+  assert.match(frames[frames.length - 1], /│ http\s+│\s+170 │/);
+  assert.match(frames[frames.length - 1], /│ total\s+│\s+183 │/);
+});

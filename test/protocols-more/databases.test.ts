@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresql.js';
 import { mysql, probeMysql } from '../../src/dissect/protocols/mysql.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
-import { AGG, feedConnections, tcpSegments, type Segment } from './helpers.js';
+import type { CallRecord } from '../../src/dissect/api.js';
+import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const fixture = (name: string): string => join(repoRoot, 'test', 'fixtures', 'captures', name);
 
@@ -137,4 +138,46 @@ test('MySQL probe: greeting is the server, COM_QUERY the client', () => {
   const query = segments.find((s) => s.extra[0] !== '')!;
   assert.equal(probeMysql(query.payload, false), 'request');
   assert.equal(probeMysql(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});
+
+/** MySQL packet: 3-byte little-endian length, sequence id, payload. */
+function myPacket(seq: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+
+function columnDef(name: string): Buffer {
+  const s = (t: string): Buffer => Buffer.concat([Buffer.from([t.length]), Buffer.from(t)]);
+  return Buffer.concat([s('def'), s('shark'), s('pets'), s('pets'), s(name), s(name), Buffer.from('0c2100ffff0000fc1000000000', 'hex')]);
+}
+
+test('MySQL prepared statements: EXECUTE shows the PREPAREd text; binary rows are counted', () => {
+  const records: CallRecord[] = [];
+  const parser = mysql.createTcpParser!(makeContext(records, {}));
+  const eof = Buffer.from('fe00000200', 'hex');
+  parser.onData('c2s', myPacket(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('select name from pets where id = ?')])));
+  parser.onData('s2c', Buffer.concat([
+    myPacket(1, Buffer.from('00' + '01000000' + '0100' + '0100' + '00' + '0000', 'hex')),
+    myPacket(2, columnDef('?')), myPacket(3, eof), myPacket(4, columnDef('name')), myPacket(5, eof),
+  ]));
+  parser.onData('c2s', myPacket(0, Buffer.from('17' + '01000000' + '00' + '01000000' + '00' + '01' + '0300' + '02000000', 'hex')));
+  parser.onData('s2c', Buffer.concat([
+    myPacket(1, Buffer.from([1])), myPacket(2, columnDef('name')), myPacket(3, eof),
+    myPacket(4, Buffer.from('0000' + '03444f47', 'hex')), myPacket(5, eof),
+  ]));
+  parser.onData('c2s', myPacket(0, Buffer.from('1901000000', 'hex'))); // COM_STMT_CLOSE: no reply
+  parser.onEnd('fin');
+  assert.equal(records.length, 3);
+  const [prepare, execute, close] = records;
+  assert.equal(prepare.response!.type, 'prepared');
+  assert.equal(prepare.response!.statementId, 1);
+  assert.equal(execute.request!.command, 'COM_STMT_EXECUTE');
+  assert.equal(execute.request!.query, 'select name from pets where id = ?');
+  assert.equal(execute.response!.rows, 1);
+  assert.deepEqual(execute.response!.columns, ['name']);
+  assert.equal(close.request!.command, 'COM_STMT_CLOSE');
+  assert.equal(close.error, false);
+  assert.equal(close.warnings, undefined);
 });

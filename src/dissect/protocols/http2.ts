@@ -338,13 +338,13 @@ class Http2Parser implements TcpStreamParser {
     if (state.pending && type !== FrameType.CONTINUATION) {
       // A header block must be followed by its CONTINUATIONs only.
       this.ctx.count('http2.malformed');
-      this.streamFor(state.pending.streamId, dir)?.warnings.push('malformed: header block interrupted');
+      this.streamFor(state.pending.streamId)?.warnings.push('malformed: header block interrupted');
       state.pending = null;
     }
     switch (type) {
       case FrameType.DATA: {
         const body = unpad(payload, flags);
-        const stream = this.streamFor(streamId, dir);
+        const stream = this.streamFor(streamId);
         if (!stream) return;
         const half = this.halfFor(stream, dir);
         this.touch(half, frameSize);
@@ -456,7 +456,7 @@ class Http2Parser implements TcpStreamParser {
     }
     if (names.has(':status')) this.learnRole(dir, 'server');
     else if (names.has(':method')) this.learnRole(dir, 'client');
-    const stream = this.streamFor(pending.streamId, dir);
+    const stream = this.streamFor(pending.streamId);
     if (!stream) return;
     if (decoded.problem) {
       stream.warnings.push(`malformed: hpack ${decoded.problem}`);
@@ -516,7 +516,7 @@ class Http2Parser implements TcpStreamParser {
     return stream;
   }
 
-  private streamFor(id: number, _dir: Direction): Stream | null {
+  private streamFor(id: number): Stream | null {
     if (id === 0) return null;
     return this.streams.get(id) ?? this.newStream(id);
   }
@@ -533,7 +533,7 @@ class Http2Parser implements TcpStreamParser {
   }
 
   private addFrameSize(streamId: number, dir: Direction, bytes: number): void {
-    const stream = this.streamFor(streamId, dir);
+    const stream = this.streamFor(streamId);
     if (stream) this.touch(this.halfFor(stream, dir), bytes);
   }
 
@@ -545,6 +545,11 @@ class Http2Parser implements TcpStreamParser {
 
   private finish(stream: Stream, warnings: string[]): void {
     if (!this.streams.delete(stream.id)) return;
+    if (!stream.request?.headers && !stream.response?.headers && !stream.response?.trailers) {
+      // Only DATA (or a reset) of a stream whose headers came before the capture: nothing to name it by.
+      this.ctx.count('http2.headerless_stream');
+      return;
+    }
     try {
       this.ctx.emit(this.buildRecord(stream, warnings));
     } catch {

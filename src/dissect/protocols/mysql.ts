@@ -84,6 +84,7 @@ class MysqlParser implements TcpStreamParser {
   private serverCaps = 0;
   private clientCaps = 0;
   private sawGreeting = false;
+  private swallowEof = false;
   private encrypted = false;
   private dead = false;
   private statements = new Map<number, string>();
@@ -291,6 +292,11 @@ class MysqlParser implements TcpStreamParser {
       this.onGreeting(p, size);
       return;
     }
+    if (this.swallowEof) {
+      this.swallowEof = false;
+      // A reply to the next command starts at sequence 1; the trailing EOF continues the old one.
+      if (p[0] === 0xfe && p.length < 9 && seq !== 1) return;
+    }
     const call = this.pending[0] ?? this.orphan();
     call.responseSize += size;
     call.responseTime = this.ctx.now;
@@ -359,12 +365,12 @@ class MysqlParser implements TcpStreamParser {
         if (first === 0xfe && p.length < 9) return;
         if (--call.remaining === 0) {
           if (call.prepare!.columns > 0) this.enter(call, 'prepareColumns', call.prepare!.columns);
-          else call.phase = 'afterColumns'; // a trailing EOF may follow
+          else this.doneBeforeEof(call, res);
         }
         return;
       case 'prepareColumns':
         if (first === 0xfe && p.length < 9) return;
-        if (--call.remaining === 0) this.done(call, res);
+        if (--call.remaining === 0) this.doneBeforeEof(call, res);
         return;
     }
   }
@@ -388,6 +394,15 @@ class MysqlParser implements TcpStreamParser {
       call.phase = 'first';
       return;
     }
+    this.done(call, res);
+  }
+
+  /**
+   * The last definition of a PREPARE reply is followed by an EOF unless
+   * CLIENT_DEPRECATE_EOF was agreed: finish now, and drop that EOF if it comes.
+   */
+  private doneBeforeEof(call: Call, res: Record<string, any>): void {
+    this.swallowEof = true;
     this.done(call, res);
   }
 

@@ -20,6 +20,8 @@ export abstract class SharkCommand extends Command {
     this.stop.abort();
   };
   protected stopReason: 'sigint' | 'sigterm' | 'epipe' | undefined;
+  /** A non-EPIPE error writing stdout (disk full): reported once, exit 6. */
+  private outputFailure: NodeJS.ErrnoException | undefined;
 
   /** Subclasses do their work here and return the exit code. */
   protected abstract execute(): Promise<number>;
@@ -27,15 +29,27 @@ export abstract class SharkCommand extends Command {
   async run(): Promise<void> {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    // oclif's own stdout 'error' listener rethrows anything but EPIPE as an
+    // uncaught exception (a stack trace for a full disk): replace it.
+    process.stdout.removeAllListeners('error');
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (isEpipe(err)) this.outputClosed();
+      else {
+        this.outputFailure ??= err;
+        this.stop.abort();
+      }
+    });
     let code: number;
     try {
       code = await this.execute();
     } catch (err) {
       code = this.report(err);
-    } finally {
-      process.off('SIGINT', this.onSignal);
-      process.off('SIGTERM', this.onSignal);
     }
+    if (this.outputFailure && code !== ExitCode.OUTPUT) {
+      code = this.report(new UserError(`cannot write output: ${this.outputFailure.message}`, ExitCode.OUTPUT));
+    }
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
     await drainStdout();
     if (code !== 0) process.exitCode = code;
     // Let Node exit naturally when nothing else is pending, but never hang on a

@@ -3,7 +3,7 @@
 // of an error: callers abort their pipeline when `closed` fires.
 
 import type { Writable } from 'node:stream';
-import { isEpipe } from '../cli/errors.js';
+import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 
 export interface LineSinkOptions {
   /** Flush when this many characters are buffered. */
@@ -17,6 +17,7 @@ export class LineSink {
   private bufChars = 0;
   private readonly batchChars: number;
   closed = false;
+  private failure: NodeJS.ErrnoException | undefined;
 
   constructor(
     private readonly out: Writable = process.stdout,
@@ -25,7 +26,11 @@ export class LineSink {
     this.batchChars = opts.batchChars ?? 64 * 1024;
     out.on('error', (err) => {
       if (isEpipe(err)) this.markClosed();
-      else throw err;
+      else {
+        // Disk full, permission…: stop writing, and fail the next flush with one line.
+        this.failure = err as NodeJS.ErrnoException;
+        this.markClosed();
+      }
     });
   }
 
@@ -40,6 +45,10 @@ export class LineSink {
 
   /** Write what is queued; resolves when the stream can take more. */
   async flush(): Promise<void> {
+    if (this.failure) {
+      const f = this.failure;
+      throw new UserError(`cannot write output: ${f.message}`, ExitCode.OUTPUT);
+    }
     if (this.closed || this.buf.length === 0) return;
     const text = this.buf.join('\n') + '\n';
     this.buf = [];
@@ -55,6 +64,7 @@ export class LineSink {
       throw err;
     }
     if (!ok && !this.closed) await this.drained();
+    if (this.failure) await this.flush();
   }
 
   /** Resolve on 'drain' or 'close', removing both listeners (events.once would leak one per wait). */

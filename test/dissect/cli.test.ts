@@ -81,3 +81,10 @@ test('--packets prints one line per frame, agreeing with tshark on frame count',
   assert.equal(frames.length, Number(t.stdout.trim()));
   assert.ok(frames.every((f) => f.transport === 'tcp'));
 });
+
+test('a full disk on stdout is one line and exit 6, not a stack trace', async () => {
+  const r = await runShell(`node bin/run.js dissect '${mix}' > /dev/full`);
+  assert.equal(r.code, 6);
+  assert.match(r.stderr.trim(), /^dissect: cannot write output: ENOSPC/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});

@@ -99,6 +99,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'agent-interface'?: string[];
       'max-body': string;
       'no-bodies': boolean;
+      'no-redact': boolean;
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
@@ -118,6 +119,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       maxBody: flags['max-body'],
       noBodies: flags['no-bodies'],
       packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
+      transforms: flags['no-redact'] ? [] : [createRedactor()],
     });
     return ExitCode.OK;
   }
@@ -136,6 +138,9 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-redact': boolean;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
+    if (flags.pcap && process.stdout.isTTY) {
+      throw new UserError('--pcap writes binary packets: redirect stdout (> file.pcap, | shark dissect) or use -w FILE', ExitCode.USAGE);
+    }
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
     const packetsOut = flags.pcap || flags.write !== undefined;
     if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');

@@ -8,7 +8,7 @@ import { parseEdgeLabel } from '../map/labels.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
 
-export default class Map extends SharkCommand {
+export default class MapCommand extends SharkCommand {
   static override summary = 'Service map as Graphviz DOT, Mermaid or JSON';
   static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin and draws
 who talks to whom: one node per pod/workload/service/namespace, one edge per (source, destination, protocol).
@@ -34,7 +34,7 @@ Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Ho
   };
 
   protected async execute(): Promise<number> {
-    const { flags, argv } = await this.parse(Map);
+    const { flags, argv } = await this.parse(MapCommand);
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
     const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
     const map = new MapAggregator(flags.level as MapLevel, predicate);

@@ -204,3 +204,21 @@ test('HTTP/2 RST_STREAM and GOAWAY become errors', () => {
   assert.equal(refused.error, true);
   assert.ok(refused.warnings!.includes('goaway: NO_ERROR'));
 });
+
+test('HTTP/2 bodies stay bounded: 3 MB of DATA keeps maxBody bytes and counts the rest', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {}, { maxBody: 1000, noBodies: false });
+  const parser = http2.createTcpParser!(ctx);
+  const get = hex('82 86 84 41 0f 7777772e6578616d706c652e636f6d'.replace(/ /g, ''));
+  parser.onData('c2s', Buffer.concat([CONNECTION_PREFACE, frame(1, 0x05, 1, get)]));
+  parser.onData('s2c', frame(1, 0x04, 1, hex('88'))); // :status 200
+  const chunk = Buffer.alloc(16384, 0x61);
+  for (let i = 0; i < 192; i++) parser.onData('s2c', frame(0, i === 191 ? 0x01 : 0, 1, chunk));
+  parser.onEnd('fin');
+  assert.equal(records.length, 1);
+  const res = records[0].response!;
+  assert.equal(res.bodySize, 192 * 16384);
+  assert.equal(res.body.length, 1000);
+  assert.equal(res.bodyTruncated, true);
+  assert.equal(records[0].responseSize, 192 * (16384 + 9) + 10);
+});

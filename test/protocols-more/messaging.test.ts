@@ -95,6 +95,34 @@ test('Kafka: an error code marks the call; acks=0 produce needs no response', ()
   assert.equal(records[1].warnings, undefined);
 });
 
+test('Kafka: Fetch v4 topics/partitions/offsets, and a partition error (OFFSET_OUT_OF_RANGE)', () => {
+  const records: CallRecord[] = [];
+  const parser = kafka.createTcpParser!(makeContext(records, {}));
+  const req = Buffer.from(
+    '0001' + '0004' + '0000002a' + '0001' + '63' + // Fetch v4, correlation 42, client "c"
+      'ffffffff' + '000001f4' + '00000001' + '03200000' + '00' + // replica, max wait, min bytes, max bytes, isolation
+      '00000001' + '000174' + '00000001' + '00000000' + '0000000000000005' + '00100000', // topic t, partition 0 @5
+    'hex',
+  );
+  parser.onData('c2s', Buffer.concat([u32(req.length), req]));
+  const res = Buffer.from(
+    '0000002a' + '00000000' + // correlation, throttle
+      '00000001' + '000174' + '00000001' + '00000000' + '0001' + '000000000000000a' + '000000000000000a' + 'ffffffff' + '00000000',
+    'hex',
+  );
+  parser.onData('s2c', Buffer.concat([u32(res.length), res]));
+  parser.onEnd('fin');
+  assert.equal(records.length, 1);
+  const [fetch] = records;
+  assert.equal(fetch.request!.apiKeyName, 'Fetch');
+  assert.equal(fetch.request!.maxWaitMs, 500);
+  assert.deepEqual(fetch.request!.topics, [{ name: 't', partitions: [{ partition: 0, fetchOffset: 5, maxBytes: 1048576 }] }]);
+  assert.equal(fetch.response!.topics[0].partitions[0].highWatermark, 10);
+  assert.equal(fetch.error, true);
+  assert.equal(fetch.response!.errorName, 'OFFSET_OUT_OF_RANGE');
+  assert.equal(fetch.summary, 'Fetch v4 t → OFFSET_OUT_OF_RANGE');
+});
+
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);

@@ -149,7 +149,13 @@ test('HTTP/2 after an HTTP/1.1 Upgrade (suricata-http2-range)', () => {
   const segs = tcpSegments(sharedCapture('suricata-http2-range.pcap')).filter((s) => s.stream === 0);
   const records: CallRecord[] = [];
   const ctx = makeContext(records, {});
-  const parser = createHttp2ParserAfterUpgrade(ctx, { method: 'GET', path: '/eicar', headers: { host: '127.0.0.1:8080' }, time: segs[0].time, frame: 5 });
+  const parser = createHttp2ParserAfterUpgrade(ctx, {
+    method: 'GET',
+    path: '/eicar',
+    headers: { host: '127.0.0.1:8080', connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'user-agent': 'curl/7.64.0' },
+    time: segs[0].time,
+    frame: 5,
+  });
   let c2s = Buffer.alloc(0);
   let s2c = Buffer.alloc(0);
   const clientPort = segs.find((s) => s.syn)!.srcPort;
@@ -167,6 +173,9 @@ test('HTTP/2 after an HTTP/1.1 Upgrade (suricata-http2-range)', () => {
   const r = records[0];
   assert.equal(r.request!.upgrade, 'h2c');
   assert.equal(r.request!.streamId, 1);
+  assert.equal(r.request!.authority, '127.0.0.1:8080');
+  assert.deepEqual(r.request!.headers, { 'user-agent': 'curl/7.64.0' });
+  assert.equal(r.requestFrame, 5);
   assert.equal(r.response!.status, 206); // tshark: frame 23, stream 1, :status 206
   assert.match(String(r.response!.headers['content-range']), /^bytes /);
 });

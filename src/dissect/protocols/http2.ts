@@ -188,6 +188,8 @@ interface DirectionState {
   pending: PendingBlock | null;
 }
 
+const UPGRADE_ONLY_HEADERS = new Set(['connection', 'upgrade', 'http2-settings', 'host', 'keep-alive', 'transfer-encoding']);
+
 export interface UpgradeRequest {
   method?: string;
   path?: string;
@@ -232,7 +234,10 @@ class Http2Parser implements TcpStreamParser {
     const host = req.host ?? firstValue(req.headers?.host);
     if (host) headers.push({ name: ':authority', value: host });
     for (const [name, value] of Object.entries(req.headers ?? {})) {
-      for (const v of Array.isArray(value) ? value : [value]) headers.push({ name: name.toLowerCase(), value: v });
+      const lower = name.toLowerCase();
+      // Connection-specific headers of the HTTP/1.1 upgrade do not belong to the HTTP/2 request.
+      if (UPGRADE_ONLY_HEADERS.has(lower)) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.push({ name: lower, value: v });
     }
     const half = this.newHalf();
     half.headers = headers;

@@ -42,6 +42,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   noBodies?: boolean;
   /** How long entries wait to be put in time order across agents. */
   mergeWindowMs?: number;
+  /** Applied to every entry after enrichment (redaction). */
+  transforms?: ((e: Entry) => Entry | void)[];
   /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
   packets?: { out: Writable; onClosed: () => void };
 }
@@ -108,6 +110,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const enrich = createEnricher(() => watch.snapshot());
   const merger = new TimeOrderMerger((e: Entry) => {
     enrich(e);
+    for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
     void opts.sink.write(JSON.stringify(e));
   }, opts.mergeWindowMs ?? 500);
@@ -158,7 +161,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         const delay = Math.min(250 * 2 ** (n - 1), 5000);
         say(`tap: agent on node ${node} ended (${why}); restarting`);
         restartAt.set(name, Date.now() + delay);
-        setTimeout(reconcile, delay).unref();
+        // Timers may fire a millisecond "early" by Date.now(): clear the gate here.
+        setTimeout(() => {
+          restartAt.delete(name);
+          reconcile();
+        }, delay).unref();
       },
     });
     slots.set(name, { session, node, filter });

@@ -177,10 +177,12 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     assert.deepEqual(ts, [...ts].sort((a, b) => a - b));
 
     // Kill nginx's node agent: reported, restarted, capturing again.
-    const victim = f.execs.find((s) => s.node === `node${web.node}` && s.child.exitCode === null)!;
+    const victim = f.execs.find(
+      (s) => s.node === `node${web.node}` && s.child.exitCode === null && s.child.signalCode === null && s.stderr.includes('capturing on'),
+    )!;
     const before = f.execs.length;
     victim.child.kill('SIGKILL');
-    await until(() => /agent on node node\d ended .*restarting/.test(tap.stderr()), 'restart report', 10_000, tap);
+    await until(() => new RegExp(`agent on node node${web.node} ended \\(.*SIGKILL\\); restarting`).test(tap.stderr()), 'restart report', 10_000, tap);
     await until(() => f.execs.length > before && capturing(f) === 3, 'agent restarted', 60_000, tap);
     const webBefore = entries(tap).filter((e) => e.dst.ip === web.ip).length;
     await lab.traffic({ rounds: 1 });
@@ -195,6 +197,8 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     assert.deepEqual(f.store.findAll(MANAGED).map((o) => `${o.kind}/${o.metadata.name}`), []);
     assert.ok(f.execs.every((s) => s.child.exitCode !== null || s.child.signalCode !== null), 'every agent process ended');
     assert.match(tap.stderr(), /removed 5 object\(s\)/);
+    // Only the agent we killed ended: none crashed on its own (e.g. after a filter change).
+    assert.equal((tap.stderr().match(/ ended \(/g) ?? []).length, 1, tap.stderr());
   } finally {
     tap.child.kill('SIGKILL');
     await f.close();

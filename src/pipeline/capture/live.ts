@@ -88,6 +88,14 @@ function cap(): CapModule {
  */
 const failedHandles: CapHandle[] = [];
 
+/**
+ * Handles closed while the process goes on (setFilter replaces them). cap's
+ * close() stops its uv_poll but never uv_close()s it, so if the GC freed the
+ * handle, libuv's handle list would point into freed memory (agents crashed
+ * with SIGSEGV a while after a filter change). Kept reachable instead.
+ */
+const closedHandles: CapHandle[] = [];
+
 /** The cap binding sets libpcap's snaplen to 65535; more cannot be asked for. */
 export const MAX_SNAPLEN = 65535;
 
@@ -354,6 +362,7 @@ export function openLive(opts: LiveOptions): LiveCapture {
     for (const s of sources) {
       s.handle.removeAllListeners('packet');
       s.handle.close();
+      closedHandles.push(s.handle);
     }
     opts.signal?.removeEventListener('abort', close);
     notify();
@@ -378,6 +387,7 @@ export function openLive(opts: LiveOptions): LiveCapture {
         const next: Source = { ...old, handle, buffer, linkType };
         old.handle.removeAllListeners('packet');
         old.handle.close();
+        closedHandles.push(old.handle);
         sources[i] = next;
         listen(next, i);
       }

@@ -158,3 +158,28 @@ test('the table is not trivially satisfied: some queries match none, some match 
   assert.ok(counts.filter((c) => c > 0).length >= rows.length - 3, `counts ${counts}`);
   assert.ok(counts.some((c) => c < entries.length / 4) && counts.some((c) => c > entries.length / 2));
 });
+
+test('projection agrees with JSON.parse on re-spaced lines and escaped keys/values', () => {
+  const variants = (line: string): string[] => {
+    const spaced = JSON.stringify(JSON.parse(line), null, '\t').replace(/\n/g, ' ');
+    // Escapes JSON.parse undoes: a key spelled with \u escapes, a value with an escaped slash.
+    const escaped = line.replace('"protocol"', '"\\u0070rotocol"').replace(/"path":"\//, '"path":"\\/');
+    return [spaced, escaped, ` ${line}\t`];
+  };
+  const queries = ['http and response.status >= 400', 'request.path == r"^/api"', 'http && status_code >= 400', 'dns && "example.com" in dns_questions', 'request.headers["User-Agent"].startsWith("Mozilla")'];
+  for (const q of queries) {
+    const f = compileFilter(q);
+    assert.ok(f.project, q);
+    lines.forEach((line, i) => {
+      for (const v of variants(line)) {
+        const p = f.project!(v);
+        assert.ok(p !== undefined, `${q}: projection of ${v.slice(0, 60)}`);
+        assert.equal(f.predicate(p), f.predicate(JSON.parse(v)), `${q} differs on line ${i + 1} variant ${v.slice(0, 80)}`);
+        assert.equal(f.predicate(JSON.parse(v)), f.predicate(entries[i]));
+      }
+    });
+  }
+  // Lines the scanner cannot walk are left to JSON.parse.
+  const f = compileFilter('http');
+  for (const bad of ['{"protocol":"http"', '{"protocol":"http",}x', '[1]', 'nope', '{"a":"unterminated}']) assert.equal(f.project!(bad), undefined, bad);
+});

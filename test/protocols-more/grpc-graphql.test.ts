@@ -115,4 +115,9 @@ test('GraphQL: GET ?query=, mutations with aliases/fragments, batches, errors ma
   assert.equal(batch!.info.batch, 2);
   assert.equal(annotateGraphql({ method: 'POST', path: '/graphql', body: 'not json' }, null), null);
   assert.equal(annotateGraphql({ method: 'GET', path: '/users?query=x', query: { query: 'x' } }, null), null);
+  assert.equal(annotateGraphql({ method: 'GET', path: '/query?query=select', query: { query: 'select' } }, null), null);
+  // gqlgen's default endpoint, and any endpoint with a GraphQL document in JSON.
+  assert.deepEqual(annotateGraphql({ method: 'POST', path: '/query', body: '{"query":"{ todos { id } }"}' }, null)!.info.fields, ['todos']);
+  assert.equal(annotateGraphql({ method: 'POST', path: '/api', body: '{"query":"mutation M { add(x: 1) }"}' }, null)!.info.operationType, 'mutation');
+  assert.equal(annotateGraphql({ method: 'POST', path: '/search', body: '{"query":"cats and dogs"}' }, null), null);
 });

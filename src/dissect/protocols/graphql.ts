@@ -1,6 +1,7 @@
 // GraphQL over HTTP (HTTP/1 and HTTP/2 alike): a POST of JSON
 // {query, operationName, variables} or application/graphql, or a GET with
-// ?query=, to a path ending in /graphql. Annotates the HTTP request with
+// ?query=, to a path ending in /graphql (or /gql, /query, or any path when the
+// JSON "query" reads as a GraphQL document). Annotates the HTTP request with
 // request.graphql {operationName, operationType, fields} and marks the call
 // an error when the response JSON carries `errors`.
 // Such calls get protocol 'graphql' (Kubeshark's KFL flag `gql` selects them);
@@ -35,7 +36,17 @@ function pathOnly(path: string): string {
 /** The query text and operation name a request carries, or null when it is not GraphQL. */
 function extractOperation(request: Record<string, any>): { query: string; operationName: string; batch?: number } | null {
   const path = String(request.path ?? '');
-  if (!/\/graphql\/?$/i.test(pathOnly(path))) return null;
+  const op = extractFromRequest(request);
+  if (!op) return null;
+  // On /graphql anything goes; on other endpoints (gqlgen's /query, /gql, or
+  // any path with a JSON body) the query text must read as a GraphQL document.
+  if (/\/graphql\/?$/i.test(pathOnly(path))) return op;
+  const looksLikeGraphql = /^\s*(#[^\n]*\n\s*)*(query|mutation|subscription|fragment)\b|^\s*\{\s*[A-Za-z_]/.test(op.query);
+  if (!looksLikeGraphql) return null;
+  return /\/(gql|query)\/?$/i.test(pathOnly(path)) || op.fromJson ? op : null;
+}
+
+function extractFromRequest(request: Record<string, any>): { query: string; operationName: string; batch?: number; fromJson?: boolean } | null {
   const method = String(request.httpMethod ?? request.method ?? '').toUpperCase();
   if (method === 'GET') {
     const query = request.query?.query;
@@ -59,9 +70,10 @@ function extractOperation(request: Record<string, any>): { query: string; operat
   const first = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!first || typeof first !== 'object' || typeof (first as any).query !== 'string') return null;
   const op = first as { query: string; operationName?: unknown };
-  const out: { query: string; operationName: string; batch?: number } = {
+  const out: { query: string; operationName: string; batch?: number; fromJson?: boolean } = {
     query: op.query,
     operationName: typeof op.operationName === 'string' ? op.operationName : '',
+    fromJson: true,
   };
   if (batch !== undefined) out.batch = batch;
   return out;

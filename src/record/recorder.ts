@@ -175,9 +175,34 @@ interface RunState {
   entrySeries?: FileSeries;
 }
 
+/** A source opened before anything is written, so a bad interface, filter or stdin leaves no folder behind. */
+type OpenedSource =
+  | { kind: 'live'; capture: LiveCapture }
+  | { kind: 'stream'; head: Buffer; rest: AsyncIterator<Buffer>; stream: Readable; name: string };
+
+async function openSource(src: RecordSource): Promise<OpenedSource> {
+  if (src.kind === 'live') {
+    const capture = openLive({ interfaces: src.interfaces, filter: src.filter, snaplen: src.snaplen, bufferSize: src.bufferSize });
+    return { kind: 'live', capture };
+  }
+  const { head, rest } = await sniff(src.stream);
+  if (detectKind(head) === 'unknown') {
+    throw new UserError(`${src.name}: neither a pcap/pcapng capture nor NDJSON entries at byte 0`, ExitCode.BAD_INPUT);
+  }
+  return { kind: 'stream', head, rest, stream: src.stream, name: src.name };
+}
+
 async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordResult> {
+  const source = await openSource(opts.source);
   const start = now();
-  const { folder, path } = newFolder(opts.outDir, opts.name, start);
+  let created: { folder: string; path: string };
+  try {
+    created = newFolder(opts.outDir, opts.name, start);
+  } catch (err) {
+    if (source.kind === 'live') source.capture.close();
+    throw err;
+  }
+  const { folder, path } = created;
   const sourceInfo: Manifest['source'] =
     opts.source.kind === 'live'
       ? { kind: 'live', interfaces: opts.source.interfaces, ...(opts.source.filter ? { filter: opts.source.filter } : {}) }
@@ -204,7 +229,7 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
   let failedFile: string | undefined;
   try {
     touch();
-    await runSource(opts, path, state, stopper, touch);
+    await runSource(opts, source, path, state, stopper, touch);
     if (!stopper.reason) stopper.stop('end-of-input');
   } catch (err) {
     if (!isDiskError(err)) throw err;
@@ -303,41 +328,33 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
 
 async function runSource(
   opts: RecordOptions,
+  src: OpenedSource,
   path: string,
   state: RunState,
   stopper: Stopper,
   touch: () => void,
 ): Promise<void> {
-  const src = opts.source;
   if (src.kind === 'live') {
-    const capture = openLive({
-      interfaces: src.interfaces,
-      filter: src.filter,
-      snaplen: src.snaplen,
-      bufferSize: src.bufferSize,
-    });
+    const capture = src.capture;
     state.capture = capture;
     stopper.onStop(() => capture.close());
     opts.onReady?.();
     await recordPackets(opts, path, state, capture.batches(), () => capture.interfaces, stopper, touch, true);
     return;
   }
-  const { head, rest } = await sniff(src.stream);
   stopper.onStop(() => src.stream.destroy());
+  const rest = src.rest;
   const iterable = { [Symbol.asyncIterator]: () => rest };
-  const kind = detectKind(head);
+  const kind = detectKind(src.head);
   opts.onReady?.();
-  if (kind === 'empty') return;
-  if (kind === 'unknown') {
-    throw new UserError(`${src.name}: neither a pcap/pcapng capture nor NDJSON entries at byte 0`, ExitCode.BAD_INPUT);
-  }
+  if (kind === 'empty' || kind === 'unknown') return;
   if (kind === 'ndjson') {
     state.sourceKind = 'ndjson';
-    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: head }), stopper, touch);
+    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: src.head }), stopper, touch);
     return;
   }
   state.sourceKind = kind;
-  const reader = openCapture(head, iterable, src.name);
+  const reader = openCapture(src.head, iterable, src.name);
   await recordPackets(opts, path, state, reader.batches(), () => reader.interfaces, stopper, touch, false);
 }
 

@@ -21,6 +21,8 @@ const cases: Array<{ file: string; expect: Record<string, number> }> = [
   { file: fixture('lab-mysql.pcap'), expect: { mysql: 15 } },
   { file: sharedCapture('ndpi-http2.pcapng'), expect: { http2: 1 } }, // port 29518, no handshake
   { file: sharedCapture('deepflow-grpc-service-name.pcap'), expect: { grpc: 1 } }, // port 38888
+  // h2c via HTTP/1.1 Upgrade: the HTTP/1 dissector hands over to createHttp2ParserAfterUpgrade.
+  { file: sharedCapture('suricata-http2-range.pcap'), expect: { http2: 3 } },
   { file: sharedCapture('ndpi-kafka.pcapng'), expect: { kafka: 17 } },
   { file: sharedCapture('deepflow-amqp1.pcap'), expect: { amqp: 18, tcp: 2 } }, // + two refused connections (RST)
   { file: sharedCapture('ndpi-amqp.pcap'), expect: { amqp: 36 } }, // starts mid-connection

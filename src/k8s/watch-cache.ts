@@ -86,8 +86,11 @@ class Reflector {
 
   private async watch(): Promise<void> {
     while (!this.stopped) {
+      const began = Date.now();
       const ended = await this.watchOnce();
       if (this.stopped) return;
+      // A watch that ends at once (a proxy closing it, say) must not become a busy loop.
+      if (Date.now() - began < 1000) await sleep(250);
       try {
         if (ended === 'gone' || ended === 'error') await this.relist(true);
         this.failingSince = 0;

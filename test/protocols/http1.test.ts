@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
-import { http1, probeHttp1, splitTarget } from '../../src/dissect/protocols/http1.js';
-import { chunkings, fakeContext, feed, followTcp, tcpStreamCount, tsharkFields, type Segment } from './helpers.js';
+import { http1, probeHttp1, splitTarget, type Http1Parser } from '../../src/dissect/protocols/http1.js';
+import { chunkings, fakeContext, feed, tcpCapture, type Segment } from './helpers.js';
 import { sharedCapture } from '../helpers/paths.js';
 
 const c2s = (s: string | Buffer): Segment => ({ dir: 'c2s', data: Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1') });
@@ -111,19 +111,21 @@ test('maxBody truncates (counting all bytes), binary is base64, noBodies drops b
   assert.equal(ctx.calls[0].response!.bodySize, 2);
 });
 
-test('101 Upgrade: h2c is reported and the rest of the connection is not parsed as HTTP/1', () => {
+test('101 Upgrade: h2c is reported and the connection carries on as HTTP/2 (stream 1 = the upgrade request)', () => {
+  const settings = Buffer.from('000000040000000000', 'hex'); // empty SETTINGS
+  const headers200 = Buffer.from('00000101050000000188', 'hex'); // HEADERS stream 1, END_STREAM|END_HEADERS, ":status: 200"
   const ctx = fakeContext();
-  const p = http1.createTcpParser!(ctx) as InstanceType<typeof import('../../src/dissect/protocols/http1.js').Http1Parser>;
+  const p = http1.createTcpParser!(ctx) as Http1Parser;
   feed(p, ctx, [
-    c2s('GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n'),
-    s2c('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00'),
-    c2s('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    c2s('GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n'),
+    s2c(Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'), settings])),
+    c2s(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings])),
+    s2c(headers200),
   ], 'whole');
   p.onEnd('eof');
-  assert.equal(ctx.calls.length, 1);
-  assert.equal(ctx.calls[0].response!.upgrade, 'h2c');
-  assert.equal(ctx.calls[0].response!.status, 101);
   assert.equal(p.upgradedTo, 'h2c');
+  assert.deepEqual(ctx.calls.map((c) => `${c.protocol} ${c.summary}`), ['http GET /up → 101', 'http2 GET /up → 200']);
+  assert.equal(ctx.calls[0].response!.upgrade, 'h2c');
 });
 
 test('junk request lines become marked calls, not exceptions; the 400 still pairs', () => {
@@ -186,16 +188,16 @@ test('probe: requests, responses, need-more, and non-HTTP', () => {
 for (const name of ['zeek-http-pipelined-requests.pcap', 'tcpdump-ipv4_tcp_http_xml.pcap']) {
   test(`${name}: requests and responses agree with tshark (every chunking)`, () => {
     const capture = sharedCapture(name);
-    const expectReq = tsharkFields(capture, 'http.request', ['http.request.method', 'http.request.uri']).map((r) => r.join(' '));
-    const expectRes = tsharkFields(capture, 'http.response', ['http.response.code']).map((r) => r[0]);
-    const n = tcpStreamCount(capture);
+    const { streams, rows } = tcpCapture(capture, 'tcp', ['http.request.method', 'http.request.uri', 'http.response.code']);
+    const expectReq = rows.filter((r) => r[0]).map((r) => `${r[0]} ${r[1]}`);
+    const expectRes = rows.filter((r) => r[2]).map((r) => r[2]);
     for (const how of chunkings) {
       const reqs: string[] = [];
       const codes: string[] = [];
-      for (let s = 0; s < n; s++) {
+      for (const segments of streams.values()) {
         const ctx = fakeContext();
         const p = http1.createTcpParser!(ctx);
-        feed(p, ctx, followTcp(capture, s), how);
+        feed(p, ctx, segments, how);
         p.onEnd('eof');
         for (const c of ctx.calls) {
           if (c.request) reqs.push(`${c.request.method} ${c.request.url}`);

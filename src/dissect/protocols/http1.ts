@@ -5,6 +5,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
+import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { printable, truncate } from './util/text.js';
 
 /** A head larger than this is not HTTP we can use: give up on the direction. */
@@ -94,6 +95,8 @@ export class Http1Parser implements TcpStreamParser {
   /** True once we learned the engine's client is really the server. */
   private reversed = false;
   private sawFirstLine = false;
+  /** After `101 Switching Protocols` to h2c, the HTTP/2 parser that carries on. */
+  private next: TcpStreamParser | null = null;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.halves = {
@@ -103,20 +106,24 @@ export class Http1Parser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
-    this.halves[dir].push(data);
+    if (this.next) this.next.onData(this.wire(dir), data);
+    else this.halves[dir].push(data);
   }
 
   onGap(dir: Direction, length: number): void {
-    this.halves[dir].gap(length);
+    if (this.next) this.next.onGap(this.wire(dir), length);
+    else this.halves[dir].gap(length);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.next?.onTick?.(nowMs, timeoutMs);
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       this.emitUnanswered(this.pending.shift()!);
     }
   }
 
-  onEnd(_reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    this.next?.onEnd(reason);
     this.halves.c2s.end();
     this.halves.s2c.end();
     for (const p of this.pending.splice(0)) this.emitUnanswered(p);
@@ -154,7 +161,8 @@ export class Http1Parser implements TcpStreamParser {
     });
   }
 
-  responseDone(msg: Message, response: Record<string, any>): void {
+  /** Emit the call a response completes; returns the request it answered. */
+  responseDone(msg: Message, response: Record<string, any>): PendingRequest | undefined {
     const req = this.pending.shift();
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
@@ -174,14 +182,38 @@ export class Http1Parser implements TcpStreamParser {
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
     this.ctx.emit(call);
+    return req;
   }
 
-  /** The connection stops being HTTP/1: pending calls are flushed, the rest of the bytes are ignored. */
-  switchProtocols(to: string): void {
+  /**
+   * The connection stops being HTTP/1. h2c carries on in the HTTP/2 parser
+   * (RFC 9113 §3.2: the upgrade request becomes stream 1) with the bytes
+   * already queued behind the upgrade; other protocols are only counted.
+   */
+  switchProtocols(to: string, upgradeRequest: PendingRequest | undefined): void {
     this.upgradedTo = to;
     this.ctx.count(`http.upgrade.${to}`);
+    const leftover = { c2s: this.halves.c2s.drain(), s2c: this.halves.s2c.drain() };
     this.halves.c2s.stop();
     this.halves.s2c.stop();
+    if (to !== 'h2c') return;
+    const r = upgradeRequest?.record;
+    this.next = createHttp2ParserAfterUpgrade(this.ctx, {
+      method: r?.method,
+      path: r?.url,
+      headers: r?.headers,
+      host: r?.host || undefined,
+      time: upgradeRequest?.time,
+      frame: upgradeRequest?.frame,
+      size: upgradeRequest?.size,
+    });
+    for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
+  }
+
+  /** Our request side is the client's unless the connection turned out reversed. */
+  private wire(dir: Direction): Direction {
+    if (!this.reversed) return dir;
+    return dir === 'c2s' ? 's2c' : 'c2s';
   }
 
   private emitUnanswered(p: PendingRequest): void {
@@ -230,6 +262,11 @@ class HalfStream {
     if (this.stopped) return;
     this.queue.push(data);
     this.pump();
+  }
+
+  /** Bytes queued but not parsed (what follows a protocol switch). */
+  drain(): Buffer {
+    return this.stopped ? Buffer.alloc(0) : Buffer.from(this.queue.peek());
   }
 
   stop(): void {
@@ -510,8 +547,8 @@ class HalfStream {
       switchTo = 'tunnel';
       response.upgrade = 'tunnel';
     }
-    this.conn.responseDone(msg, response);
-    if (switchTo !== null) this.conn.switchProtocols(switchTo);
+    const answered = this.conn.responseDone(msg, response);
+    if (switchTo !== null) this.conn.switchProtocols(switchTo, answered);
   }
 }
 

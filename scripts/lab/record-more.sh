@@ -20,6 +20,8 @@ readonly REPO
 readonly OUT="${1:-$REPO/test/fixtures/captures}"
 WORK="$(mktemp -d /tmp/shark-record-more.XXXXXX)"
 readonly WORK
+# Servers started in the background. They are started with `ip netns exec` directly
+# (not through a shell function), which execs the server, so $! is the server's pid.
 PIDS=()
 
 die() { echo "record-more.sh: $*" >&2; exit 1; }
@@ -30,6 +32,13 @@ cleanup() {
   set +e
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  # Wait (bounded) for them to exit before deleting their files and namespaces.
+  for _ in $(seq 1 50); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
   [[ -f "$WORK/pg/postmaster.pid" ]] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -m immediate stop >/dev/null 2>&1
   sleep 0.3
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
@@ -140,7 +149,7 @@ if command -v mariadbd >/dev/null 2>&1; then
   mkdir -p "$WORK/my"
   chown mysql "$WORK/my" 2>/dev/null || true
   mariadb-install-db --no-defaults --datadir="$WORK/my" --user=mysql --auth-root-authentication-method=socket >/dev/null 2>&1
-  in_srv mariadbd --no-defaults --datadir="$WORK/my" --user=mysql --bind-address="$SRV_IP" --port=3306 \
+  ip netns exec "$SRV_NS" mariadbd --no-defaults --datadir="$WORK/my" --user=mysql --bind-address="$SRV_IP" --port=3306 \
     --socket="$WORK/my/my.sock" --pid-file="$WORK/my/my.pid" --skip-log-error --skip-ssl >"$WORK/my.log" 2>&1 &
   PIDS+=($!)
   wait_port 3306
@@ -158,7 +167,7 @@ if command -v nghttpd >/dev/null 2>&1; then
   mkdir -p "$WORK/www"
   printf '<html><body>shark h2c lab</body></html>\n' > "$WORK/www/index.html"
   printf '{"query":"query Pets { pets { id name } owner(id: 1) { name } }","operationName":"Pets"}' > "$WORK/www/post.json"
-  in_srv nghttpd --no-tls -d "$WORK/www" --address="$SRV_IP" 8080 >/dev/null 2>&1 &
+  ip netns exec "$SRV_NS" nghttpd --no-tls -d "$WORK/www" --address="$SRV_IP" 8080 >/dev/null 2>&1 &
   PIDS+=($!)
   wait_port 8080
   record "$OUT/lab-h2c.pcap" h2_session
@@ -166,7 +175,7 @@ fi
 
 # --- gRPC (python3-grpcio, raw protobuf bytes: no generated code needed) --------
 if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
-  in_srv /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" serve "$SRV_IP:50051" >"$WORK/grpc.log" 2>&1 &
+  ip netns exec "$SRV_NS" /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" serve "$SRV_IP:50051" >"$WORK/grpc.log" 2>&1 &
   PIDS+=($!)
   wait_port 50051
   record "$OUT/lab-grpc.pcap" in_cli /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" call "$SRV_IP:50051"

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { writeFile } from 'node:fs/promises';
 import { SharkCommand } from '../cli/base-command.js';
-import { ExitCode, UserError } from '../cli/errors.js';
+import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { StatsAggregator } from '../stats/aggregate.js';
 import { consumeEntries } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
@@ -66,6 +66,8 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top });
     render(); // validates --sort before any input is read
     const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
+    // `… | shark stats --interval 5s | head`: when the reader leaves, stop reading too.
+    if (live) process.stdout.on('error', (err) => isEpipe(err) && this.outputClosed());
     if (live) live.start(parseDuration(flags.interval!));
     try {
       await read((batch) => stats.addBatch(batch));

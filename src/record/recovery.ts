@@ -111,9 +111,9 @@ function countLines(text: Buffer): number {
 }
 
 /** Entry files are bounded by --rotate-size, so reading one whole is fine. */
-function entryText(path: string): Buffer {
+function entryText(path: string, gzipped = path.endsWith('.gz')): Buffer {
   const raw = readFileSync(path);
-  if (!path.endsWith('.gz')) return raw;
+  if (!gzipped) return raw;
   // A killed writer leaves a cut gzip member: take what inflates.
   return gunzipSync(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
 }
@@ -146,7 +146,7 @@ function salvage(folder: string, partial: string): boolean {
   if (kind === 'entries') {
     let text: Buffer;
     try {
-      text = entryText(path);
+      text = entryText(path, finalName.endsWith('.gz'));
     } catch {
       return false;
     }

@@ -13,6 +13,7 @@ import { recoverFolder } from '../../src/record/recovery.js';
 import { pcapEncoding } from '../../src/record/pcap-encoding.js';
 import { INCOMPLETE, MANIFEST, type Manifest } from '../../src/record/manifest.js';
 import { ExitCode, UserError } from '../../src/cli/errors.js';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Packet } from '../../src/model/packet.js';
 
 const DAY = 86_400_000;
@@ -218,6 +219,31 @@ describe('recovery', () => {
       });
       assert.equal(check.status, 0, check.stdout + check.stderr);
       assert.equal(readFileSync(join(path, 'n-entries-00001.ndjson'), 'utf8'), '{"id":"1"}\n{"id":"2"}\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('salvages a cut gzip entry file: every whole line that inflates is kept, and the result is valid gzip', () => {
+    const dir = tmp();
+    try {
+      const folder = 'n-20261123T010000Z';
+      const path = join(dir, folder);
+      mkdirSync(path);
+      const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: `${from + i}` }) + '\n').join('');
+      const third = gzipSync(lines(20, 200));
+      // What the recorder writes: an empty member, then one member per flushed run of lines.
+      const cut = Buffer.concat([gzipSync(Buffer.alloc(0)), gzipSync(lines(0, 10)), gzipSync(lines(10, 10)), third.subarray(0, third.length - 40)]);
+      writeFileSync(join(path, 'n-entries-00001.ndjson.gz.partial'), cut);
+      writeFileSync(join(path, INCOMPLETE), '{}');
+      const report = recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
+      assert.deepEqual(report.salvaged, ['n-entries-00001.ndjson.gz']);
+      const text = gunzipSync(readFileSync(join(path, 'n-entries-00001.ndjson.gz'))).toString();
+      assert.ok(text.startsWith(lines(0, 20)));
+      assert.ok(text.endsWith('\n'));
+      const ids = text.split('\n').filter(Boolean).map((l) => Number(JSON.parse(l).id));
+      assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i));
+      assert.equal(report.entries, ids.length);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -110,7 +110,24 @@ function countLines(text: Buffer): number {
   return n;
 }
 
-/** Entry files are bounded by --rotate-size, so reading one whole is fine. */
+/** Lines of a plain NDJSON file, read in chunks (it may be large when not rotated). */
+function countFileLines(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(CHUNK);
+    let n = 0;
+    for (let pos = 0; ; ) {
+      const got = readSync(fd, buf, 0, CHUNK, pos);
+      if (got === 0) return n;
+      n += countLines(buf.subarray(0, got));
+      pos += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A gzip entry file is inflated whole (bounded by --rotate-size when given). */
 function entryText(path: string, gzipped = path.endsWith('.gz')): Buffer {
   const raw = readFileSync(path);
   if (!gzipped) return raw;
@@ -166,7 +183,10 @@ export function describeFile(folder: string, name: string): ManifestFile | undef
   if (!kind) return undefined;
   const path = join(folder, name);
   const { sha256, bytes } = sha256File(path);
-  if (kind === 'entries') return { name, kind, bytes, sha256, count: countLines(entryText(path)) };
+  if (kind === 'entries') {
+    const count = name.endsWith('.gz') ? countLines(entryText(path)) : countFileLines(path);
+    return { name, kind, bytes, sha256, count };
+  }
   const whole = wholeCaptureLength(path);
   const f: ManifestFile = { name, kind, bytes, sha256, count: whole.count };
   if (whole.first !== undefined) f.first = new Date(whole.first).toISOString();

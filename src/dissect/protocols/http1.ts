@@ -235,7 +235,8 @@ export class Http1Parser implements TcpStreamParser {
 }
 
 function summaryPath(req: Record<string, any>): string {
-  return truncate(String(req.path ?? ''), 120);
+  // A junk request line may have no target at all.
+  return truncate(String(req.path || '(no path)'), 120);
 }
 
 /** Reads HTTP messages from one direction's byte stream. */

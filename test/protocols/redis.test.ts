@@ -83,6 +83,11 @@ test('hostile frames: huge counts, deep nesting, bad lengths end as counters, qu
     const ctx = run([c2s(cmd('PING')), s2c(hostile)]);
     assert.ok(ctx.counters['redis.malformed'] === 1 || ctx.calls.length >= 1, hostile.slice(0, 20));
   }
+  // Nested arrays keep a bounded number of values however many arrive.
+  const nested = '*200\r\n' + ('*200\r\n' + ':1\r\n'.repeat(200)).repeat(200);
+  const big = run([c2s(cmd('LRANGE', 'x', '0', '-1')), s2c(nested)]);
+  assert.ok(JSON.stringify(big.calls[0].response).length < 64 * 1024);
+  assert.equal(big.calls[0].responseSize, nested.length);
   // A declared count larger than what arrives just waits (no preallocation).
   const ctx = run([c2s(cmd('GET', 'k')), s2c('*1000000\r\n:1\r\n:2\r\n')]);
   assert.equal(ctx.calls.length, 1);

@@ -12,6 +12,8 @@ import { looksLikeText, printable, truncate } from './util/text.js';
 const MAX_DEPTH = 32;
 /** Elements kept per aggregate; the rest are read and counted. */
 const MAX_ITEMS = 100;
+/** Values kept per message in all its aggregates (nested arrays multiply otherwise). */
+const MAX_VALUES = 2000;
 /** Arguments kept per command in the entry. */
 const MAX_ARGS = 20;
 /** A type line (simple string, length, inline command) longer than this is garbage. */
@@ -75,6 +77,7 @@ export class RespReader {
   private startTime = 0;
   private startFrame = 0;
   private inMessage = false;
+  private keptValues = 0;
   dead = false;
 
   constructor(
@@ -92,6 +95,7 @@ export class RespReader {
     while (!this.dead && this.queue.length > 0) {
       if (!this.inMessage) {
         this.inMessage = true;
+        this.keptValues = 0;
         this.size = 0;
         this.startTime = this.ctx.now;
         this.startFrame = this.ctx.frame;
@@ -268,8 +272,10 @@ export class RespReader {
         this.onMessage({ type: TYPE_NAMES[t] ?? 'unknown', value: v, size: this.size, time: this.startTime, frame: this.startFrame });
         return;
       }
-      if (top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1)) top.items.push(v);
-      else top.dropped++;
+      if (top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1) && this.keptValues < MAX_VALUES) {
+        top.items.push(v);
+        this.keptValues++;
+      } else top.dropped++;
       if (--top.remaining > 0) return;
       this.stack.pop();
       if (top.tag === '|') return; // attributes describe the next value; they are not kept

@@ -40,6 +40,8 @@ export interface CompiledFilter {
    * `predicate(JSON.parse(line))`. Undefined result: parse the line in full.
    */
   project?: (line: string) => Entry | undefined;
+  /** The same for lines read as binary (latin1) strings: readRawLines(…, { binary: true }). */
+  projectBinary?: (line: string) => Entry | undefined;
   /** The notes also passed to onWarning. */
   warnings: string[];
 }
@@ -57,6 +59,9 @@ export function compileFilter(expr: string, opts: CompileFilterOptions = {}): Co
   const protocols = ast ? requiredProtocols(ast) : undefined;
   if (protocols) result.protocols = protocols;
   const fields = neededFields(ast, dialect);
-  if (fields) result.project = makeProjector(fields);
+  if (fields) {
+    result.project = makeProjector(fields);
+    result.projectBinary = makeProjector(fields, true);
+  }
   return result;
 }

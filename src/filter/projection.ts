@@ -12,6 +12,7 @@ import type { Node } from './ast.js';
 import { children, type Dialect } from './parser.js';
 import { CASE_INSENSITIVE_PARENTS } from './values.js';
 import { ENTRY_ROOTS, KFL2_VARIABLES } from './kfl2-variables.js';
+import { binaryToText } from '../pipeline/ndjson.js';
 
 /** key → sub-tree of needed keys, or WHOLE when the whole value is read. */
 export type FieldTree = Map<string, FieldTree | typeof WHOLE>;
@@ -112,17 +113,20 @@ function truncate(keys: string[]): string[] {
 // The scanner: walks JSON text, materialising only the keys in the tree.
 // ---------------------------------------------------------------------
 
-class ScanError extends Error {}
-const SCAN_ERROR = new ScanError('scan');
-
-/** A function from a line to the projected entry, or undefined when the line must be parsed in full. */
-export function makeProjector(tree: FieldTree): (line: string) => Entry | undefined {
+/**
+ * A function from a line to the projected entry, or undefined when the line
+ * must be parsed in full. `binary`: lines are latin1-decoded bytes (see
+ * readRawLines' `binary` option); values taken from them are UTF-8 decoded.
+ */
+export function makeProjector(tree: FieldTree, binary = false): (line: string) => Entry | undefined {
+  const conv = binary ? binaryToText : identity;
+  const wanted = compileTree(tree, binary);
   return (line) => {
     try {
       let i = ws(line, 0);
       if (line.charCodeAt(i) !== 123 /* { */) return undefined;
       const out = Object.create(null) as Record<string, unknown>;
-      i = object(line, i, tree, out);
+      i = object(line, i, wanted, out, conv);
       if (ws(line, i) !== line.length) return undefined;
       return out as unknown as Entry;
     } catch (err) {
@@ -132,6 +136,42 @@ export function makeProjector(tree: FieldTree): (line: string) => Entry | undefi
   };
 }
 
+const identity = (s: string): string => s;
+
+/** The keys wanted at one level: as spelled in the line (binary: their UTF-8 bytes), their names, what is wanted below. */
+interface Wanted {
+  spelled: string[];
+  names: string[];
+  below: Array<Wanted | typeof WHOLE>;
+}
+
+function compileTree(tree: FieldTree, binary: boolean): Wanted {
+  const w: Wanted = { spelled: [], names: [], below: [] };
+  for (const [k, v] of tree) {
+    w.names.push(k);
+    w.spelled.push(binary ? Buffer.from(k, 'utf8').toString('latin1') : k);
+    w.below.push(v === WHOLE ? WHOLE : compileTree(v, binary));
+  }
+  return w;
+}
+
+/** Which wanted key (index) the key string at s[i] (its '"') to keyEnd is; -1 when none. */
+function match(s: string, i: number, keyEnd: number, w: Wanted, conv: (s: string) => string): number {
+  const len = keyEnd - i - 2;
+  for (let k = 0; k < w.spelled.length; k++) {
+    const sp = w.spelled[k];
+    if (sp.length === len && s.startsWith(sp, i + 1)) return k;
+  }
+  // A key written with escapes (`"\u0070rotocol"`) can still be a wanted one.
+  for (let j = i + 1; j < keyEnd - 1; j++) {
+    if (s.charCodeAt(j) === 92) return w.names.indexOf(JSON.parse(conv(s.slice(i, keyEnd))) as string);
+  }
+  return -1;
+}
+
+class ScanError extends Error {}
+const SCAN_ERROR = new ScanError('scan');
+
 function ws(s: string, i: number): number {
   for (;;) {
     const c = s.charCodeAt(i);
@@ -140,28 +180,29 @@ function ws(s: string, i: number): number {
   }
 }
 
-/** Parse the object at s[i] ('{') keeping only keys in `tree`; returns the index after '}'. */
-function object(s: string, i: number, tree: FieldTree, out: Record<string, unknown>): number {
+/** Parse the object at s[i] ('{') keeping only the wanted keys; returns the index after '}'. */
+function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string): number {
   i = ws(s, i + 1);
   if (s.charCodeAt(i) === 125 /* } */) return i + 1;
   for (;;) {
     if (s.charCodeAt(i) !== 34 /* " */) throw SCAN_ERROR;
     const keyEnd = stringEnd(s, i);
-    const rawKey = s.slice(i + 1, keyEnd - 1);
-    const key = rawKey.indexOf('\\') < 0 ? rawKey : (JSON.parse(s.slice(i, keyEnd)) as string);
+    const k = match(s, i, keyEnd, w, conv);
     i = ws(s, keyEnd);
     if (s.charCodeAt(i) !== 58 /* : */) throw SCAN_ERROR;
     i = ws(s, i + 1);
-    const want = tree.get(key);
-    if (want === undefined) i = skip(s, i);
-    else if (want !== WHOLE && s.charCodeAt(i) === 123) {
-      const sub = Object.create(null) as Record<string, unknown>;
-      i = object(s, i, want, sub);
-      out[key] = sub;
-    } else {
-      const end = skip(s, i);
-      out[key] = value(s, i, end);
-      i = end;
+    if (k < 0) i = skip(s, i);
+    else {
+      const below = w.below[k];
+      if (below !== WHOLE && s.charCodeAt(i) === 123) {
+        const sub = Object.create(null) as Record<string, unknown>;
+        i = object(s, i, below, sub, conv);
+        out[w.names[k]] = sub;
+      } else {
+        const end = skip(s, i);
+        out[w.names[k]] = value(s, i, end, conv);
+        i = end;
+      }
     }
     i = ws(s, i);
     const c = s.charCodeAt(i);
@@ -175,13 +216,13 @@ function object(s: string, i: number, tree: FieldTree, out: Record<string, unkno
 }
 
 /** The value in s[start, end): cheap forms directly, the rest through JSON.parse. */
-function value(s: string, start: number, end: number): unknown {
+function value(s: string, start: number, end: number, conv: (s: string) => string): unknown {
   const c = s.charCodeAt(start);
   if (c === 34) {
-    const inner = s.slice(start + 1, end - 1);
-    return inner.indexOf('\\') < 0 ? inner : JSON.parse(s.slice(start, end));
+    const inner = conv(s.slice(start + 1, end - 1));
+    return inner.indexOf('\\') < 0 ? inner : JSON.parse(`"${inner}"`);
   }
-  return JSON.parse(s.slice(start, end));
+  return JSON.parse(conv(s.slice(start, end)));
 }
 
 /** Index after the string starting at s[i] ('"'). */

@@ -8,7 +8,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { detectKind, inputName, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
-import { parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
+import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
 import { createRedactor } from '../pipeline/redact.js';
 import { compileFilter, type Dialect } from './index.js';
 import { compileJsonata } from './jsonata.js';
@@ -59,7 +59,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   else {
     const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
     syncPredicate = f.predicate;
-    project = f.project;
+    project = f.projectBinary;
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
   }
@@ -78,7 +78,8 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     if (wait) await wait;
   };
 
-  outer: for await (const batch of entryBatches(opts, warn)) {
+  // Lines are read as binary (latin1) strings when the projection can use them: cheaper than UTF-8 decoding every line.
+  outer: for await (const batch of entryBatches(opts, warn, project !== undefined)) {
     if (batch.kind === 'lines') {
       for (const l of batch.lines) {
         // Decide on the projected fields first; parse in full only what is kept.
@@ -89,12 +90,13 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
             continue;
           }
         }
-        const entry = parseEntryLine(l, batch.source, batch.readOpts);
+        const line = batch.binary ? { text: binaryToText(l.text), lineNo: l.lineNo } : l;
+        const entry = parseEntryLine(line, batch.source, batch.readOpts);
         if (!entry) continue;
         result.read++;
         const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
         if (!hit) continue;
-        await emit(entry, l.text);
+        await emit(entry, line.text);
         if (done()) break outer;
       }
     } else {
@@ -120,11 +122,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
 }
 
 type Batch =
-  | { kind: 'lines'; lines: RawLine[]; source: string; readOpts: NdjsonReadOptions }
+  | { kind: 'lines'; lines: RawLine[]; source: string; readOpts: NdjsonReadOptions; binary: boolean }
   | { kind: 'entries'; entries: Entry[] };
 
 /** From every input in turn: NDJSON as raw numbered lines (parsed by the caller), captures as dissected entries. */
-async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void): AsyncGenerator<Batch> {
+async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
   for (const path of list) {
     if (opts.signal?.aborted) return;
@@ -141,8 +143,8 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void):
       if (kind === 'empty') continue;
       const iterable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => rest };
       if (kind === 'ndjson') {
-        const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head };
-        for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts };
+        const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head, binary };
+        for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts, binary };
       } else {
         const { dissectStream } = await import('../pipeline/dissect-stream.js');
         const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect };

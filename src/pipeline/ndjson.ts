@@ -21,6 +21,12 @@ export interface NdjsonReadOptions {
   batchSize?: number;
   /** Bytes already read from the stream (a sniffed prefix) that belong before it. */
   prefix?: Buffer;
+  /**
+   * readRawLines only: decode as latin1, one character per byte ("binary"
+   * strings: cheaper to make and to scan than UTF-8 decoding into two-byte
+   * strings). Turn a line into real text with binaryToText().
+   */
+  binary?: boolean;
 }
 
 const NEWLINE = 0x0a;
@@ -95,6 +101,7 @@ export async function* readRawLines(
 ): AsyncGenerator<RawLine[]> {
   const maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
   const batchSize = opts.batchSize ?? 512;
+  const encoding: BufferEncoding = opts.binary ? 'latin1' : 'utf8';
   let lineNo = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -106,7 +113,7 @@ export async function* readRawLines(
     lineNo++;
     const text = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
     if (text.length === 0 || isBlank(text)) return;
-    if (text.length > maxLine && Buffer.byteLength(text) > maxLine) return tooLong();
+    if (text.length > maxLine && Buffer.byteLength(text, encoding) > maxLine) return tooLong();
     batch.push({ text, lineNo });
   };
 
@@ -132,14 +139,14 @@ export async function* readRawLines(
       lineNo++;
       oversized = false;
       tooLong();
-      text = chunk.subarray(first + 1, last).toString('utf8');
+      text = chunk.subarray(first + 1, last).toString(encoding);
       skipFirst = first === last;
     } else if (pending.length > 0) {
       pending.push(chunk.subarray(0, last));
-      text = Buffer.concat(pending).toString('utf8');
+      text = Buffer.concat(pending).toString(encoding);
       pending = [];
       pendingBytes = 0;
-    } else text = chunk.subarray(0, last).toString('utf8');
+    } else text = chunk.subarray(0, last).toString(encoding);
     if (!skipFirst) {
       let start = 0;
       for (;;) {
@@ -189,8 +196,15 @@ export async function* readRawLines(
   if (oversized) {
     lineNo++;
     tooLong();
-  } else if (pending.length > 0) push(Buffer.concat(pending).toString('utf8'));
+  } else if (pending.length > 0) push(Buffer.concat(pending).toString(encoding));
   if (batch.length > 0) yield batch;
+}
+
+const NON_ASCII = /[\x80-\xff]/;
+
+/** A binary (latin1-decoded) line as real text: UTF-8 decoded when it holds any non-ASCII byte. */
+export function binaryToText(s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
 }
 
 function isBlank(s: string): boolean {

@@ -148,6 +148,10 @@ for (const row of rows) {
         const p = f.project!(line);
         assert.ok(p !== undefined, `projection of line ${i + 1}`);
         assert.equal(f.predicate(p), f.predicate(entries[i]), `projection differs on line ${i + 1}`);
+        // The same on the line's bytes read as latin1, as shark filter reads files.
+        const b = f.projectBinary!(Buffer.from(line, 'utf8').toString('latin1'));
+        assert.ok(b !== undefined);
+        assert.equal(f.predicate(b), f.predicate(entries[i]), `binary projection differs on line ${i + 1}`);
       });
     }
   });
@@ -166,7 +170,7 @@ test('projection agrees with JSON.parse on re-spaced lines and escaped keys/valu
     const escaped = line.replace('"protocol"', '"\\u0070rotocol"').replace(/"path":"\//, '"path":"\\/');
     return [spaced, escaped, ` ${line}\t`];
   };
-  const queries = ['http and response.status >= 400', 'request.path == r"^/api"', 'http && status_code >= 400', 'dns && "example.com" in dns_questions', 'request.headers["User-Agent"].startsWith("Mozilla")'];
+  const queries = ['summary.contains("→ 5")', 'summary == r"→ 404"', 'http and response.status >= 400', 'request.path == r"^/api"', 'http && status_code >= 400', 'dns && "example.com" in dns_questions', 'request.headers["User-Agent"].startsWith("Mozilla")'];
   for (const q of queries) {
     const f = compileFilter(q);
     assert.ok(f.project, q);
@@ -176,6 +180,9 @@ test('projection agrees with JSON.parse on re-spaced lines and escaped keys/valu
         assert.ok(p !== undefined, `${q}: projection of ${v.slice(0, 60)}`);
         assert.equal(f.predicate(p), f.predicate(JSON.parse(v)), `${q} differs on line ${i + 1} variant ${v.slice(0, 80)}`);
         assert.equal(f.predicate(JSON.parse(v)), f.predicate(entries[i]));
+        const b = f.projectBinary!(Buffer.from(v, 'utf8').toString('latin1'));
+        assert.ok(b !== undefined);
+        assert.equal(f.predicate(b), f.predicate(entries[i]), `${q}: binary differs on line ${i + 1}`);
       }
     });
   }

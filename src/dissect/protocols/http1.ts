@@ -30,6 +30,11 @@ const STATUS_LINE = /^HTTP\/(\d)\.(\d) +(\d{3})(?: (.*))?$/;
 
 type Headers = Record<string, string | string[]>;
 
+const LF = Buffer.from('\n');
+const NON_ASCII = /[\x80-\xff]/;
+const LF_CRLF = Buffer.from('\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+
 interface Head {
   kind: 'request' | 'response';
   method: string;
@@ -360,11 +365,11 @@ class HalfStream {
     // Most heads are small: search a short window first so bytes queued behind
     // the head (pipelined messages) are not copied on every attempt.
     const window = this.queue.length > 16384 && from < 16384 ? 16384 : MAX_HEAD_BYTES;
-    let crlf = this.queue.indexOf('\n\r\n', from, window + 3);
-    let lf = this.queue.indexOf('\n\n', from, window + 2);
+    let crlf = this.queue.indexOf(LF_CRLF, from, window + 3);
+    let lf = this.queue.indexOf(LF_LF, from, window + 2);
     if (crlf < 0 && lf < 0 && window < MAX_HEAD_BYTES) {
-      crlf = this.queue.indexOf('\n\r\n', from, MAX_HEAD_BYTES + 3);
-      lf = this.queue.indexOf('\n\n', from, MAX_HEAD_BYTES + 2);
+      crlf = this.queue.indexOf(LF_CRLF, from, MAX_HEAD_BYTES + 3);
+      lf = this.queue.indexOf(LF_LF, from, MAX_HEAD_BYTES + 2);
     }
     const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
     if (ends.length === 0) {
@@ -500,8 +505,8 @@ class HalfStream {
 
   /** One CRLF- or LF-terminated line (without the terminator), or null when incomplete. */
   private takeLine(): string | null {
-    let nl = this.queue.indexOf('\n', 0, 256);
-    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    let nl = this.queue.indexOf(LF, 0, 256);
+    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf(LF, 0, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) {
         this.msg!.warnings.push('malformed: line too long');
@@ -602,7 +607,8 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
     if (++count > MAX_HEADERS) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
     // Header values are bytes; most are ASCII, UTF-8 is the common non-ASCII case.
-    const value = Buffer.from(line.slice(colon + 1).trim(), 'latin1').toString('utf8');
+    const raw = line.slice(colon + 1).trim();
+    const value = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
     addHeader(head.headers, name, value);
   }
   if (count > MAX_HEADERS) head.warnings.push(`truncated: ${count - MAX_HEADERS} headers dropped`);

@@ -37,6 +37,8 @@ const KEYLESS = new Set([
   'REPLICAOF', 'SLAVEOF', 'SYNC', 'PSYNC', 'REPLCONF', 'UNWATCH', 'RANDOMKEY', 'KEYS',
 ]);
 
+const LF = Buffer.from('\n');
+
 const SUBSCRIBE_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
 
@@ -127,8 +129,8 @@ export class RespReader {
     if (n > 0) {
       const room = this.keepBytes - b.kept;
       if (room > 0) {
-        const part = this.queue.take(Math.min(room, n));
-        b.parts.push(Buffer.from(part));
+        const part = this.queue.take(Math.min(room, n)); // take copies out of the queue
+        b.parts.push(part);
         b.kept += part.length;
         this.queue.consume(n - part.length);
       } else this.queue.consume(n);
@@ -168,8 +170,8 @@ export class RespReader {
 
   private readLine(): boolean {
     // Lines are short: look near the front first so a long queue is not copied per line.
-    let nl = this.queue.indexOf('\n', 0, 256);
-    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf('\n', 0, MAX_LINE);
+    let nl = this.queue.indexOf(LF, 0, 256);
+    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf(LF, 0, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) this.fail('line too long');
       return false;
@@ -177,8 +179,9 @@ export class RespReader {
     const raw = this.queue.peek(nl + 1);
     const line = raw.subarray(0, raw.length >= 2 && raw[raw.length - 2] === 0x0d ? raw.length - 2 : raw.length - 1);
     const tag = String.fromCharCode(line[0] ?? 0);
-    const rest = line.subarray(1).toString('utf8');
-    const text = line.toString('utf8');
+    // Lengths are the common case: read them from the bytes, without strings.
+    const length = tag === '$' || tag === '*' ? asciiInt(line) : null;
+    const rest = length === null ? line.subarray(1).toString('utf8') : '';
     this.queue.consume(nl + 1);
     this.size += nl + 1;
     if (line.length === 0) {
@@ -193,7 +196,7 @@ export class RespReader {
     if (this.allowInline && this.stack.length === 0 && tag !== '*') {
       // Like redis-server: at the top of a client's stream only '*' starts RESP;
       // any other line is an inline command (telnet style), words split by spaces.
-      this.complete('*', text.trim().split(/\s+/).slice(0, MAX_ARGS + 1));
+      this.complete('*', line.toString('utf8').trim().split(/\s+/).slice(0, MAX_ARGS + 1));
       return true;
     }
     switch (tag) {
@@ -221,7 +224,7 @@ export class RespReader {
       case '$':
       case '=':
       case '!': {
-        const len = parseLength(rest);
+        const len = length ?? parseLength(rest);
         if (len === null || len > MAX_BULK) return this.malformed(`bad bulk length "${printable(line, 32)}"`);
         if (len < 0) {
           this.complete('_', null);
@@ -235,7 +238,7 @@ export class RespReader {
       case '>':
       case '%':
       case '|': {
-        const count = parseLength(rest);
+        const count = length ?? parseLength(rest);
         if (count === null || count > MAX_COUNT) return this.malformed(`bad aggregate length "${printable(line, 32)}"`);
         if (count < 0) {
           this.complete('_', null);
@@ -283,6 +286,24 @@ export class RespReader {
       v = buildAggregate(top);
     }
   }
+}
+
+/** The integer after a type byte (`$12`, `*-1`), or null when it is not a short plain one. */
+function asciiInt(line: Buffer): number | null {
+  let i = 1;
+  let neg = false;
+  if (line[1] === 0x2d) {
+    neg = true;
+    i = 2;
+  }
+  if (i >= line.length || line.length - i > 12) return null;
+  let n = 0;
+  for (; i < line.length; i++) {
+    const c = line[i] - 0x30;
+    if (c < 0 || c > 9) return null;
+    n = n * 10 + c;
+  }
+  return neg ? -n : n;
 }
 
 function parseLength(s: string): number | null {

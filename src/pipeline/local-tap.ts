@@ -9,10 +9,10 @@ import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
 import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
-import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
+import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { openLive, type LiveCapture, type LiveStats } from './capture/live.js';
-import { encodingFor } from '../record/pcap-encoding.js';
+import { PcapngWriter, PcapWriter } from './capture/writer.js';
 
 export type TapOutput =
   | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[] }
@@ -117,46 +117,44 @@ async function writeEntries(
 async function writePackets(capture: LiveCapture, opts: LocalTapOptions, result: LocalTapResult): Promise<void> {
   const out = opts.output;
   if (out.kind === 'entries') return;
-  const encoding = encodingFor(capture.interfaces);
   let stream: Writable;
-  let closed = false;
-  let failure: Error | undefined;
   if (out.kind === 'file') {
     stream = createWriteStream(out.path);
     await Promise.race([once(stream, 'open'), once(stream, 'error').then(([e]) => Promise.reject(e))]).catch((err) => {
       throw new UserError(`${out.path}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.OUTPUT);
     });
   } else stream = out.stream;
-  const onError = (err: Error) => {
-    if (isEpipe(err)) {
-      closed = true;
-      capture.close();
-      if (out.kind === 'packets') out.onClosed?.();
-    } else {
-      failure = err;
-      capture.close();
-    }
+  const onClosed = () => {
+    capture.close();
+    if (out.kind === 'packets') out.onClosed?.();
   };
-  stream.on('error', onError);
-  const write = async (chunk: Buffer) => {
-    if (closed || failure) return;
-    if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
-  };
-  try {
-    await write(encoding.header());
-    for await (const batch of counted(capture, result, opts.count ?? Infinity)) {
-      if (closed || failure) continue;
-      await write(Buffer.concat(batch.map((p) => encoding.record(p))));
-    }
-    if (out.kind === 'file') {
-      await new Promise<void>((resolve) => stream.end(resolve));
-    }
-  } finally {
-    if (out.kind === 'file') stream.off('error', onError);
+  // pcap for one interface; pcapng (one interface block each) for several.
+  let writer: PcapWriter | PcapngWriter;
+  if (capture.interfaces.length === 1) {
+    const iface = capture.interfaces[0];
+    writer = new PcapWriter(stream, { linkType: iface.linkType, snaplen: iface.snaplen, nanosecond: true, onClosed });
+  } else {
+    const ng = new PcapngWriter(stream, { onClosed });
+    for (const iface of capture.interfaces) ng.addInterface(iface);
+    writer = ng;
   }
-  if (failure) {
-    const code = (failure as NodeJS.ErrnoException).code;
-    const where = out.kind === 'file' ? out.path : '<stdout>';
-    throw new UserError(`${where}: write failed: ${code === 'ENOSPC' ? 'disk full' : (code ?? failure.message)}`, ExitCode.OUTPUT);
+  const where = out.kind === 'file' ? out.path : '<stdout>';
+  try {
+    await writer.flush();
+    for await (const batch of counted(capture, result, opts.count ?? Infinity)) {
+      if (writer.closed) continue;
+      for (const p of batch) {
+        const wait = writer instanceof PcapngWriter ? writer.write(p, p.interfaceId) : writer.write(p);
+        if (wait) await wait;
+      }
+      // Live output goes out per batch, not per 256 KiB buffer.
+      await writer.flush();
+    }
+    await writer.end();
+    if (out.kind === 'file') await new Promise<void>((resolve) => stream.end(resolve));
+  } catch (err) {
+    capture.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${where}: write failed: ${code === 'ENOSPC' ? 'disk full' : (code ?? (err as Error).message)}`, ExitCode.OUTPUT);
   }
 }

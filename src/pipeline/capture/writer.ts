@@ -73,6 +73,12 @@ export class PcapWriter implements PacketWriter {
     await this.sink.finish();
   }
 
+  /** Send what is buffered now (live captures: packets should not wait for a full buffer). */
+  flush(): Promise<void> | undefined {
+    if (!this.headerWritten) this.writeHeader();
+    return this.sink.flush();
+  }
+
   private writeHeader(): void {
     this.headerWritten = true;
     const { buf, at } = this.sink.reserve(PCAP_FILE_HEADER);
@@ -195,6 +201,12 @@ export class PcapngWriter implements PacketWriter {
   async end(): Promise<void> {
     if (!this.sectionWritten) this.writeSection();
     await this.sink.finish();
+  }
+
+  /** Send what is buffered now (live captures: packets should not wait for a full buffer). */
+  flush(): Promise<void> | undefined {
+    if (!this.sectionWritten) this.writeSection();
+    return this.sink.flush();
   }
 
   private writeSection(): void {

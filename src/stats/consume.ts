@@ -39,15 +39,10 @@ export async function consumeEntries(
   };
   if (opts.stop.aborted) onStop();
   else opts.stop.addEventListener('abort', onStop, { once: true });
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (inner.signal.aborted) resolve('aborted');
-    else inner.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-
   const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning });
   try {
     for (;;) {
-      const next = await Promise.race([source.next(), aborted]);
+      const next = await nextOrAbort(source, inner.signal);
       if (next === 'aborted') {
         // Do not await: a read blocked on a silent pipe would never settle.
         void source.return(undefined).catch(() => undefined);
@@ -64,4 +59,28 @@ export async function consumeEntries(
     if (timer) clearTimeout(timer);
     opts.stop.removeEventListener('abort', onStop);
   }
+}
+
+/**
+ * The source's next batch, or 'aborted' as soon as the signal fires. Not
+ * Promise.race against one long-lived "aborted" promise: every race would
+ * leave a reaction on it holding that call's result (a batch of entries), so
+ * memory would grow with the input. The listener here lives for one call.
+ */
+function nextOrAbort<T>(source: AsyncGenerator<T>, signal: AbortSignal): Promise<IteratorResult<T> | 'aborted'> {
+  if (signal.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve('aborted');
+    signal.addEventListener('abort', onAbort, { once: true });
+    source.next().then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -54,3 +54,37 @@ test('stop while reading a file ends at once', async () => {
   assert.equal(r.stopped, true);
   assert.equal(seen, 0);
 });
+
+test('batches already handled are garbage: memory does not grow with the input', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { Readable } = await import('node:stream');
+  const line = lines(1);
+  // One chunk per batch (object-mode stream of Buffers), 60 of them.
+  const stdin = Readable.from(
+    (function* () {
+      for (let i = 0; i < 60; i++) yield Buffer.from(line);
+    })(),
+  );
+  let first: WeakRef<object> | undefined;
+  let n = 0;
+  let collected: boolean | undefined;
+  await consumeEntries(
+    ['-'],
+    async (batch) => {
+      n++;
+      if (n === 1) first = new WeakRef(batch);
+      if (n === 50) {
+        await new Promise((r) => setTimeout(r, 0)); // WeakRef targets live until the end of their job
+        gc();
+        collected = first!.deref() === undefined;
+      }
+    },
+    { stop: new AbortController().signal, stdin },
+  );
+  assert.equal(n, 60);
+  // Racing each read against one long-lived "aborted" promise kept every batch alive (found by bench/map.ts).
+  assert.equal(collected, true, 'the first batch is not kept alive by the read loop');
+});

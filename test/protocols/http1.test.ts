@@ -82,6 +82,11 @@ test('onTick emits requests pending longer than the timeout', () => {
   p.onTick!(ctx.now + 5000, 1000);
   assert.equal(ctx.calls.length, 1);
   assert.equal(ctx.calls[0].summary, 'GET /slow → unanswered');
+  // Its response, arriving after all, is not paired with the next request.
+  p.onData('c2s', Buffer.from('GET /next HTTP/1.1\r\n\r\n'));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'));
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['GET /slow → unanswered', '(no request) → 200', 'GET /next → 204']);
+  assert.deepEqual(ctx.calls[1].warnings, ['late response']);
 });
 
 test('read-until-close bodies and gzip/deflate/br decoding', () => {

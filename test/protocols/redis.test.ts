@@ -94,6 +94,18 @@ test('hostile frames: huge counts, deep nesting, bad lengths end as counters, qu
   assert.equal(ctx.calls[0].response, null);
 });
 
+test('a reply after the request timeout is not paired with the next command', () => {
+  const ctx = fakeContext();
+  const p = redis.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from(cmd('BLPOP', 'q', '0')));
+  p.onTick!(ctx.now + 60_000, 30_000);
+  p.onData('c2s', Buffer.from(cmd('GET', 'k')));
+  p.onData('s2c', Buffer.from('*2\r\n$1\r\nq\r\n$1\r\nx\r\n$1\r\nv\r\n'));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['BLPOP q → unanswered', '(no command) → [2 items]', 'GET k → "v"']);
+  assert.deepEqual(ctx.calls[1].warnings, ['late response']);
+});
+
 test('probe', () => {
   assert.equal(probeRedis(Buffer.from(cmd('GET', 'k')), false), 'request');
   assert.equal(probeRedis(Buffer.from('*2\r\n$3\r\nGE'), false), 'need-more');

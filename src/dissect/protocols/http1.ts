@@ -100,6 +100,12 @@ export class Http1Parser implements TcpStreamParser {
   /** True once we learned the engine's client is really the server. */
   private reversed = false;
   private sawFirstLine = false;
+  /**
+   * Requests already emitted as unanswered by onTick whose responses may still
+   * come: HTTP/1 answers in order, so the next responses are theirs, not the
+   * pending requests'.
+   */
+  private expired = 0;
   /** After `101 Switching Protocols` to h2c, the HTTP/2 parser that carries on. */
   private next: TcpStreamParser | null = null;
 
@@ -124,6 +130,7 @@ export class Http1Parser implements TcpStreamParser {
     this.next?.onTick?.(nowMs, timeoutMs);
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       this.emitUnanswered(this.pending.shift()!);
+      this.expired++;
     }
   }
 
@@ -148,7 +155,7 @@ export class Http1Parser implements TcpStreamParser {
 
   /** Method of the request the next response answers (HEAD and CONNECT change framing). */
   nextRequestMethod(): string | undefined {
-    return this.pending[0]?.method;
+    return this.expired > 0 ? undefined : this.pending[0]?.method;
   }
 
   requestDone(msg: Message, rendered: Record<string, any>): void {
@@ -168,9 +175,13 @@ export class Http1Parser implements TcpStreamParser {
 
   /** Emit the call a response completes; returns the request it answered. */
   responseDone(msg: Message, response: Record<string, any>): PendingRequest | undefined {
-    const req = this.pending.shift();
+    const late = this.expired > 0;
+    if (late) this.expired--;
+    const req = late ? undefined : this.pending.shift();
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
+    // The request was already reported unanswered (it waited longer than the timeout).
+    if (late) warnings.push('late response');
     const call: CallRecord = {
       protocol: 'http',
       request: req?.record ?? null,

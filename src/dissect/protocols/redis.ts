@@ -343,6 +343,8 @@ export class RedisParser implements TcpStreamParser {
   private readonly streamWarnings = new Set<string>();
   /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
   private subscribed = false;
+  /** Commands emitted unanswered by onTick: replies come in order, so the next ones are theirs. */
+  private expired = 0;
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
@@ -365,7 +367,10 @@ export class RedisParser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       const p = this.pending.shift()!;
-      if (!p.emitted) this.emit(p, null);
+      if (!p.emitted) {
+        this.emit(p, null);
+        this.expired++;
+      }
     }
   }
 
@@ -426,6 +431,12 @@ export class RedisParser implements TcpStreamParser {
       this.emitStandalone(m, kind);
       return;
     }
+    if (this.expired > 0) {
+      // The reply of a command already reported unanswered.
+      this.expired--;
+      this.emitStandalone(m, null, 'late response');
+      return;
+    }
     // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
     while (this.pending[0]?.emitted) this.pending.shift();
     const front = this.pending.shift();
@@ -456,7 +467,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
-  private emitStandalone(m: RespMessage, kind: string | null): void {
+  private emitStandalone(m: RespMessage, kind: string | null, warning?: string): void {
     const v = Array.isArray(m.value) ? m.value : [];
     const summary = kind !== null ? `${kind} ${truncate(String(v[kind === 'pmessage' ? 2 : 1] ?? ''), 60)}` : `(no command) → ${shortValue(m)}`;
     const call: CallRecord = {
@@ -472,7 +483,8 @@ export class RedisParser implements TcpStreamParser {
       error: m.type === 'error',
       summary,
     };
-    if (this.streamWarnings.size > 0) call.warnings = [...this.streamWarnings];
+    const warnings = [...this.streamWarnings, ...(warning ? [warning] : [])];
+    if (warnings.length > 0) call.warnings = warnings;
     this.ctx.emit(call);
   }
 }

@@ -95,10 +95,22 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
 }
 
 class Redaction {
-  constructor(private readonly keys: Set<string>) {}
+  constructor(private readonly keys: Set<string>) {
+    this.quotedKeys = [...keys].map((k) => `"${k}"`);
+  }
+
+  private readonly quotedKeys: string[];
 
   sensitive(key: string): boolean {
     return this.keys.has(key.toLowerCase());
+  }
+
+  /** Could this JSON text hold a sensitive key? (False only when it certainly cannot.) */
+  mayHoldKey(json: string): boolean {
+    const lower = json.toLowerCase();
+    if (lower.indexOf('\\u') >= 0) return true;
+    for (const q of this.quotedKeys) if (lower.indexOf(q) >= 0) return true;
+    return false;
   }
 
   /**
@@ -174,6 +186,9 @@ class Redaction {
   bodyText(s: string): string {
     const t = s.trimStart();
     if (t.startsWith('{') || t.startsWith('[')) {
+      // A JSON key is written between quotes, exactly (or with \u escapes): no
+      // quoted sensitive name and no escape means nothing to redact, without parsing.
+      if (!this.mayHoldKey(s)) return s;
       let parsed: unknown;
       try {
         parsed = JSON.parse(s);

@@ -110,3 +110,11 @@ test('CLI: a POST with Authorization, Cookie and a JSON password leaves no secre
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('JSON keys in any case or written with \\u escapes are still found', () => {
+  const e = loginEntry();
+  e.request!.body = '{"a":{"\\u0070assword":"esc-secret-1"}}';
+  e.response!.body = '{"PassWord": "case-secret-2", "ok": 1}';
+  const text = JSON.stringify(createRedactor()(e));
+  assert.ok(!text.includes('esc-secret-1') && !text.includes('case-secret-2'), text);
+});

@@ -66,7 +66,7 @@ cmd_down() {
       pid="$(cat "$pidfile" 2>/dev/null || true)"
       [[ "$pid" =~ ^[0-9]+$ ]] || continue
       # a stale pid file must not kill an unrelated process: only pids inside our namespaces
-      [[ "$(ip netns identify "$pid" 2>/dev/null)" == "${PREFIX}-"* ]] && kill "$pid" 2>/dev/null || true
+      if [[ "$(ip netns identify "$pid" 2>/dev/null)" == "${PREFIX}-"* ]]; then kill "$pid" 2>/dev/null || true; fi
     done
   fi
   # anything else still running inside our namespaces (even after a crash lost the state dir)

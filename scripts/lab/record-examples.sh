@@ -22,13 +22,13 @@ trap cleanup EXIT
 
 # start_capture NODE FILE MAXPACKETS [FILTER]: tcpdump on the node's bridge, in the background
 start_capture() {
-  local node="$1" file="$2" max="$3" filter="${4:-}" log="$tmp/$(basename "$2").log"
+  local node="$1" file="$2" max="$3" filter="${4:-}" log
+  log="$tmp/$(basename "$2").log"
   # shellcheck disable=SC2086 # the filter is a tcpdump expression, split on purpose
   timeout 60 ip netns exec "${LAB_PREFIX}-node${node}" tcpdump -i br0 --immediate-mode -U -n -s 0 -Z root \
     -c "$max" -w "$file" $filter 2>"$log" &
   pids+=("$!")
-  local i
-  for i in $(seq 1 100); do grep -q 'listening on' "$log" && return 0; sleep 0.05; done
+  for _ in $(seq 1 100); do grep -q 'listening on' "$log" && return 0; sleep 0.05; done
   echo "record-examples: tcpdump did not start on node$node: $(cat "$log")" >&2
   exit 1
 }

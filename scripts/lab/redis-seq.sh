@@ -28,5 +28,6 @@ while read -r -a words; do
   /usr/bin/printf '%s' "$frame" >&3
   read_reply
 done
+# shellcheck disable=SC2016 # "$4" is RESP (a 4-byte bulk string), not a variable
 /usr/bin/printf '*1\r\n$4\r\nQUIT\r\n' >&3
 read_reply

@@ -5,11 +5,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 export default class Filter extends SharkCommand {
   static override description = `Keep the entries that match a filter: KFL1 or KFL2 (Kubeshark's filter languages), or JSONata.
 
-Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files,
-or stdin when none (or "-") is given, and writes matching entries unchanged as
-NDJSON — except that secrets (tokens, passwords, cookies…) are redacted unless
---no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1)
-unless --dialect says. See docs/filters.md.`;
+Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, or stdin when none (or "-") is given, and writes matching entries unchanged as NDJSON, except that secrets (tokens, passwords, cookies…) are redacted unless --no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1) unless --dialect says. See docs/filters.md.`;
 
   static override examples = [
     `<%= config.bin %> filter '!dns and !error and request.path != "/healthz"' entries.ndjson`,

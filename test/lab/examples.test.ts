@@ -1,11 +1,12 @@
 // examples/README.md quotes what tshark finds in each example capture; keep the
-// two in agreement (re-recording the examples must update the README).
+// two in agreement (re-recording the examples must update the README), and check
+// that shark dissect finds the same calls. Needs a build (npm run build).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { examplesDir } from '../helpers/paths.js';
+import { cliBin, examplesDir } from '../helpers/paths.js';
 
 interface Counts {
   packets: number;
@@ -89,7 +90,40 @@ describe('examples', () => {
     const h2c = fields('http2.headers.method', 'http2.headers.method', ['-d', 'tcp.port==8081,http2']);
     assert.equal(h2c.length, 6);
     assert.match(row, /\| 4 \(`reviews…` ×2, `details…` ×2\) \| `http\/1\.1` ×2, `h2` ×2 \| 6 /);
+
+    // shark: one tls entry per ClientHello with its SNI, one http2 entry per h2c request
+    const entries = execFileSync(process.execPath, [cliBin, 'dissect', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line) as { protocol: string; request?: { sni?: string; path?: string } | null });
+    assert.deepEqual(entries.filter((e) => e.protocol === 'tls').map((e) => e.request?.sni).sort(), hellos);
+    assert.deepEqual(entries.filter((e) => e.protocol === 'http2').map((e) => e.request?.path).sort(),
+      ['/api/login', '/api/login', '/details/0', '/details/0', '/ratings/0', '/ratings/0']);
+    assert.equal(entries.length, 10);
   });
+
+  // End to end: shark finds one entry per call that tshark counts (HTTP request,
+  // DNS query, Redis command, ICMP echo), nothing more, nothing less.
+  for (const [file, expected] of readmeCounts()) {
+    it(`${file}: shark dissect emits one entry per call tshark counts`, () => {
+      const out = execFileSync(process.execPath, [cliBin, 'dissect', join(examplesDir, file)], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024,
+      });
+      const byProtocol: Record<string, number> = {};
+      let errors = 0;
+      for (const line of out.split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { protocol: string; response?: { status?: number } | null };
+        byProtocol[entry.protocol] = (byProtocol[entry.protocol] ?? 0) + 1;
+        if (entry.protocol === 'http' && (entry.response?.status ?? 0) >= 400) errors++;
+      }
+      const want: Record<string, number> = {};
+      if (expected.http) want.http = expected.http;
+      if (expected.dns) want.dns = expected.dns;
+      if (expected.redis) want.redis = expected.redis;
+      if (expected.icmp) want.icmp = expected.icmp;
+      assert.deepEqual(byProtocol, want);
+      assert.equal(errors, expected.httpErrors);
+    });
+  }
 
   it('bookinfo-mix has every protocol of the mix, and errors', () => {
     const mix = documented.get('bookinfo-mix.pcap')!;

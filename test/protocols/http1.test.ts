@@ -215,3 +215,20 @@ for (const name of ['zeek-http-pipelined-requests.pcap', 'tcpdump-ipv4_tcp_http_
     }
   });
 }
+
+test('GraphQL over HTTP/1: a POST /graphql becomes a graphql entry; errors in the response mark it', () => {
+  const query = JSON.stringify({ query: 'query Hero { hero { name } droid { id } }', operationName: 'Hero' });
+  const answer = JSON.stringify({ data: null, errors: [{ message: 'boom' }] });
+  const ctx = run([
+    c2s(`POST /graphql HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: ${query.length}\r\n\r\n${query}`),
+    s2c(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`),
+  ]);
+  assert.equal(ctx.calls.length, 1);
+  const call = ctx.calls[0];
+  assert.equal(call.protocol, 'graphql');
+  assert.equal(call.request!.graphql.operationName, 'Hero');
+  assert.equal(call.request!.graphql.operationType, 'query');
+  assert.deepEqual(call.request!.graphql.fields, ['hero', 'droid']);
+  assert.equal(call.error, true);
+  assert.equal(call.response!.status, 200);
+});

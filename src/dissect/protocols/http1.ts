@@ -6,6 +6,7 @@ import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
 import { createHttp2ParserAfterUpgrade } from './http2.js';
+import { applyGraphql } from './graphql.js';
 import { printable, truncate } from './util/text.js';
 
 /** A head larger than this is not HTTP we can use: give up on the direction. */
@@ -197,6 +198,8 @@ export class Http1Parser implements TcpStreamParser {
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
+    // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
+    applyGraphql(call);
     this.ctx.emit(call);
     return req;
   }

@@ -60,8 +60,8 @@ export function compileFilter(expr: string, opts: CompileFilterOptions = {}): Co
   if (protocols) result.protocols = protocols;
   const fields = neededFields(ast, dialect);
   if (fields) {
-    result.project = makeProjector(fields);
-    result.projectBinary = makeProjector(fields, true);
+    result.project = makeProjector(fields, false, protocols);
+    result.projectBinary = makeProjector(fields, true, protocols);
   }
   return result;
 }

@@ -118,15 +118,20 @@ function truncate(keys: string[]): string[] {
  * must be parsed in full. `binary`: lines are latin1-decoded bytes (see
  * readRawLines' `binary` option); values taken from them are UTF-8 decoded.
  */
-export function makeProjector(tree: FieldTree, binary = false): (line: string) => Entry | undefined {
+export function makeProjector(tree: FieldTree, binary = false, protocols?: string[]): (line: string) => Entry | undefined {
   const conv = binary ? binaryToText : identity;
   const wanted = compileTree(tree, binary);
+  // When the predicate can only be true for these protocols, a line whose
+  // `protocol` is another one is decided as soon as that key is read: the rest
+  // is not scanned (if the line at least ends like an object, i.e. is not cut short).
+  const stop = protocols && wanted.names.includes('protocol') ? new Set(protocols) : undefined;
   return (line) => {
     try {
       let i = ws(line, 0);
       if (line.charCodeAt(i) !== 123 /* { */) return undefined;
       const out = Object.create(null) as Record<string, unknown>;
-      i = object(line, i, wanted, out, conv);
+      i = object(line, i, wanted, out, conv, stop);
+      if (i === DECIDED) return endsLikeObject(line) ? (out as unknown as Entry) : undefined;
       if (ws(line, i) !== line.length) return undefined;
       return out as unknown as Entry;
     } catch (err) {
@@ -180,8 +185,17 @@ function ws(s: string, i: number): number {
   }
 }
 
-/** Parse the object at s[i] ('{') keeping only the wanted keys; returns the index after '}'. */
-function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string): number {
+/** object() result when the top-level `protocol` already decided the line. */
+const DECIDED = -1;
+
+function endsLikeObject(s: string): boolean {
+  let j = s.length - 1;
+  while (j > 0 && (s.charCodeAt(j) === 32 || s.charCodeAt(j) === 9 || s.charCodeAt(j) === 13)) j--;
+  return s.charCodeAt(j) === 125;
+}
+
+/** Parse the object at s[i] ('{') keeping only the wanted keys; returns the index after '}' (or DECIDED, see makeProjector). */
+function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string, stop?: Set<string>): number {
   i = ws(s, i + 1);
   if (s.charCodeAt(i) === 125 /* } */) return i + 1;
   for (;;) {
@@ -200,8 +214,10 @@ function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, c
         out[w.names[k]] = sub;
       } else {
         const end = skip(s, i);
-        out[w.names[k]] = value(s, i, end, conv);
+        const v = value(s, i, end, conv);
+        out[w.names[k]] = v;
         i = end;
+        if (stop && w.names[k] === 'protocol' && !stop.has(v as string)) return DECIDED;
       }
     }
     i = ws(s, i);

@@ -42,7 +42,7 @@ test('stdin, --count, --invert, --first, limit()', () => {
 
 test('a bad line is reported with its number and skipped; --strict makes it exit 3', () => {
   const file = join(dir, 'bad.ndjson');
-  writeFileSync(file, [fixtureLines[0], '{"protocol": "http", broken', fixtureLines[1], '[1,2]', ''].join('\n'));
+  writeFileSync(file, [fixtureLines[0], '{"protocol": "http", broken', fixtureLines[1], '[1,2]', '{"id":"9","protocol":"dns","request":{"questions":[', ''].join('\n'));
   const r = shark(['--count', '', file]);
   assert.equal(r.status, 0);
   assert.equal(r.stdout, '2\n');
@@ -51,6 +51,8 @@ test('a bad line is reported with its number and skipped; --strict makes it exit
   // Skipped by the projection fast path too: the line is parsed in full when the scanner cannot walk it.
   const fast = shark(['--count', 'http', file]);
   assert.match(fast.stderr, /line 2: not JSON/);
+  // A line cut short is reported even when its protocol alone decides it does not match.
+  assert.match(fast.stderr, /line 5: not JSON/);
   const strict = shark(['--strict', 'http', file]);
   assert.equal(strict.status, 3);
   assert.match(strict.stderr, /^filter: .*bad\.ndjson: not JSON .* at line 2\n$/);

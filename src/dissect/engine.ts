@@ -48,12 +48,12 @@ export const defaultEngineOptions: EngineOptions = {
   protocols: [],
   requestTimeoutMs: 30_000,
   tcpIdleTimeoutMs: 600_000,
-  udpIdleTimeoutMs: 60_000,
+  udpIdleTimeoutMs: 15_000,
   maxFlows: 100_000,
   maxBufferedPerDirection: 4 * 1024 * 1024,
   maxProbeBytes: 16 * 1024,
   reorderWindowMs: 31_000,
-  maxReorderHeld: 200_000,
+  maxReorderHeld: 10_000,
 };
 
 const TCP_FIN = 0x01;

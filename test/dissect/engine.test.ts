@@ -20,7 +20,7 @@ test('every entry of every shared capture is valid and in request-time order', a
     const { entries } = await dissectFile(sharedCapture(name));
     let last = -Infinity;
     for (const e of entries) {
-      if (!validate(e)) assert.fail(`${name}: entry ${e.id} invalid: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+      if (!validate(e as unknown)) assert.fail(`${name}: entry ${e.id} invalid: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
       assert.ok(e.timestamp >= last, `${name}: entry ${e.id} out of order`);
       last = e.timestamp;
     }

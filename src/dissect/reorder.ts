@@ -2,7 +2,8 @@
 // calls finish out of order (a slow response, an unanswered request timing
 // out). Held entries are released once capture time has moved `windowMs` past
 // them; the window is at least the request timeout, so nothing older can still
-// arrive. Bounded: past `maxHeld` the oldest is released early.
+// arrive. Bounded: past `maxHeld` the oldest is released early (a call that
+// finishes later than that many newer ones then passes straight through).
 
 import type { Entry } from '../model/entry.js';
 

@@ -486,7 +486,7 @@ export class DissectionEngine {
       this.startFallback(conn);
       return;
     }
-    conn.start(guardTcp(parser, d.name, this), d.name);
+    conn.start(guarded(parser, d.name, this), d.name);
   }
 
   private startFallback(conn: TcpConnection): void {
@@ -596,7 +596,7 @@ export class DissectionEngine {
     let parser: UdpDatagramParser | undefined;
     if (chosen) {
       try {
-        parser = guardUdp((chosen.createUdpParser as (c: ConnectionContext) => UdpDatagramParser)(conv.ctx), chosen.name, this);
+        parser = guarded((chosen.createUdpParser as (c: ConnectionContext) => UdpDatagramParser)(conv.ctx), chosen.name, this);
       } catch {
         this.count(`${chosen.name}.create_threw`);
       }
@@ -684,48 +684,27 @@ function countPacket(t: FlowTotals, side: number, bytes: number, now: number, fr
   }
 }
 
-/** A parser that throws is a bug in it, not a reason to stop: count it and carry on without it. */
-function guardTcp(p: TcpStreamParser, name: string, engine: DissectionEngine): TcpStreamParser {
+/**
+ * A parser that throws is a bug in it, not a reason to stop: count it and
+ * carry on without that parser (the connection's later bytes are ignored).
+ */
+function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine): P {
   let dead = false;
-  const safe = <T extends unknown[]>(fn: ((...a: T) => void) | undefined) =>
-    fn
-      ? (...a: T) => {
-          if (dead) return;
-          try {
-            fn.apply(p, a);
-          } catch {
-            dead = true;
-            engine.count(`${name}.parser_threw`);
-          }
-        }
-      : undefined;
-  return {
-    onData: safe(p.onData) as TcpStreamParser['onData'],
-    onGap: safe(p.onGap) as TcpStreamParser['onGap'],
-    onTick: safe(p.onTick),
-    onEnd: safe(p.onEnd) as TcpStreamParser['onEnd'],
-  };
-}
-
-function guardUdp(p: UdpDatagramParser, name: string, engine: DissectionEngine): UdpDatagramParser {
-  let dead = false;
-  const safe = <T extends unknown[]>(fn: ((...a: T) => void) | undefined) =>
-    fn
-      ? (...a: T) => {
-          if (dead) return;
-          try {
-            fn.apply(p, a);
-          } catch {
-            dead = true;
-            engine.count(`${name}.parser_threw`);
-          }
-        }
-      : undefined;
-  return {
-    onDatagram: safe(p.onDatagram) as UdpDatagramParser['onDatagram'],
-    onTick: safe(p.onTick),
-    onEnd: safe(p.onEnd) as UdpDatagramParser['onEnd'],
-  };
+  const safe = {} as P;
+  for (const key of ['onData', 'onGap', 'onDatagram', 'onTick', 'onEnd'] as const) {
+    const fn = (parser as Record<string, unknown>)[key];
+    if (typeof fn !== 'function') continue;
+    (safe as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      if (dead) return;
+      try {
+        fn.apply(parser, args);
+      } catch {
+        dead = true;
+        engine.count(`${name}.parser_threw`);
+      }
+    };
+  }
+  return safe;
 }
 
 /** Dissect batches of packets into batches of entries (request-time order). */

@@ -27,7 +27,8 @@ export function ipv6ToString(buf: Buffer, off: number): string {
   return s;
 }
 
-function formatIpv6(buf: Buffer, off: number): string {
+/** RFC 5952 text of the 16 bytes at `off`, uncached (see ipv6ToString). */
+export function formatIpv6(buf: Buffer, off: number): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
   // IPv4-mapped ::ffff:a.b.c.d

@@ -1,28 +1,12 @@
-// Address text as people (and tshark) write it.
+// Address text as people (and tshark) write it, for addresses found inside
+// protocol payloads (DNS AAAA records, ICMP bodies). Bounds-checked wrappers
+// around the packet decoder's formatting.
+import { formatIpv6 } from '../../decode/addresses.js';
 
 /** IPv6 address at `off` in RFC 5952 form (longest run of ≥2 zero words as "::"). */
 export function ipv6Text(b: Buffer, off = 0): string {
   if (off + 16 > b.length) throw new RangeError('address truncated');
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(b.readUInt16BE(off + i));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const h = words.map((w) => w.toString(16));
-  if (best < 0) return h.join(':');
-  return `${h.slice(0, best).join(':')}::${h.slice(best + bestLen).join(':')}`;
+  return formatIpv6(b, off);
 }
 
 /** IPv4 address at `off` in dotted form. */

@@ -144,17 +144,9 @@ export function makeContext(
   };
 }
 
-/** A seeded PRNG (mulberry32) so fuzz cases are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32) so fuzz cases are reproducible: the one test/protocols uses. */
+export { prng as seededRandom } from '../protocols/helpers.js';
+import { prng as seededRandom } from '../protocols/helpers.js';
 
 /**
  * Fuzz a dissector with mutations of real conversations: byte flips,

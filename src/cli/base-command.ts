@@ -88,7 +88,7 @@ export abstract class SharkCommand extends Command {
     // oclif's own flag/arg parsing errors are usage errors.
     const e = err as { oclif?: { exit?: number }; message?: string; stack?: string };
     if (e && e.oclif) {
-      process.stderr.write(`${this.id ?? 'shark'}: ${firstLine(e.message)}\n`);
+      process.stderr.write(`${this.id ?? 'shark'}: ${oneLine(e.message)}\n`);
       return ExitCode.USAGE;
     }
     process.stderr.write(
@@ -103,6 +103,15 @@ export abstract class SharkCommand extends Command {
     const code = this.report(err);
     process.exit(code);
   }
+}
+
+/** oclif's multi-line parse errors ("The following errors occurred: …") as one line. */
+function oneLine(s: string | undefined): string {
+  const lines = (s ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^The following errors occurred:?$/.test(l) && !/^See more help with/.test(l));
+  return lines.join('; ') + ' (see --help)';
 }
 
 function firstLine(s: string | undefined): string {

@@ -88,3 +88,13 @@ test('a full disk on stdout is one line and exit 6, not a stack trace', async ()
   assert.match(r.stderr.trim(), /^dissect: cannot write output: ENOSPC/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('flag errors from the parser are one line with exit 2', async () => {
+  const r = await runCli(['dissect', '--bogus', mix]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /^dissect: Nonexistent flag: --bogus/);
+  const missing = await runCli(['record']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr.trim(), /^record: Missing required flag name; Missing required flag out/);
+});

@@ -14,17 +14,10 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
 import { alternate, mb, measureOnce, rate, renderTable, seconds, type BenchRow } from './lib.js';
 import { syntheticEntry } from './filter.js';
+import { mulberry32 as rng } from '../test/helpers/random.js';
 
 const shark = [process.execPath, join(repoRoot, 'bin', 'run.js')];
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMESPACES = ['shop', 'bookinfo', 'payments', 'data', 'kube-system'];
 const WORKLOADS = Array.from({ length: 40 }, (_, i) => ({

@@ -13,20 +13,12 @@ import { PcapWriter } from '../src/pipeline/capture/writer.js';
 import { LinkType } from '../src/model/packet.js';
 import { cliBin, repoRoot } from '../test/helpers/paths.js';
 import { alternate, mb, rate, renderTable, seconds, type BenchContext, type BenchRow } from './lib.js';
+import { mulberry32 as rng } from '../test/helpers/random.js';
 
 const cacheDir = join(repoRoot, 'bench', '.cache');
 const INPUTS = 4;
 const PACKETS_PER_INPUT = 80_000;
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An Ethernet/IPv4/UDP frame of `size` bytes (valid headers, zero payload). */
 function udpFrame(size: number, node: number, seq: number): Buffer {

@@ -34,16 +34,8 @@ export function fakeContext(options: Partial<DissectOptions> = {}, transport: Tr
 }
 
 /** Seeded PRNG (mulberry32) so chunkings and fuzz cases are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../helpers/random.js';
+export { prng };
 
 export type Chunking = 'whole' | 'bytes' | 'random';
 export const chunkings: Chunking[] = ['whole', 'bytes', 'random'];

@@ -7,6 +7,7 @@ import { describeLosses, runDissect } from '../pipeline/dissect-run.js';
 import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -20,6 +21,7 @@ then one line on stderr says where, and the exit code is 3.`;
     '<%= config.bin %> dissect --protocols http,dns examples/bookinfo-mix.pcap',
     'tcpdump -i eth0 -w - | <%= config.bin %> dissect',
     '<%= config.bin %> dissect --packets -c 5 examples/bookinfo-mix.pcap',
+    '<%= config.bin %> dissect --proto test/fixtures/proto test/fixtures/captures/lab-grpc.pcap',
   ];
 
   static override strict = false;
@@ -38,6 +40,7 @@ then one line on stderr says where, and the exit code is 3.`;
     meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
     context: Flags.string({ description: 'kubeconfig context (with --kube)' }),
     kubeconfig: Flags.string({ description: 'path to the kubeconfig file (with --kube)' }),
+    proto: Flags.string({ description: 'decode gRPC messages with the .proto files in this directory (or file)' }),
     'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
   };
 
@@ -71,6 +74,7 @@ then one line on stderr says where, and the exit code is 3.`;
           protocols,
           maxBody: parseSize(flags['max-body'], '--max-body'),
           noBodies: flags['no-bodies'],
+          protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
           requestTimeoutMs: timeout,
           reorderWindowMs: timeout + 1000,
         },

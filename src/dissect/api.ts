@@ -4,6 +4,7 @@
 // Adding a protocol = one file in src/dissect/protocols/ + one line in registry.ts.
 
 import type { Endpoint, Transport } from '../model/entry.js';
+import type { ProtoSchema } from './protocols/proto-schema.js';
 
 /** Which way bytes travel, relative to the connection's client (initiator). */
 export type Direction = 'c2s' | 's2c';
@@ -13,6 +14,8 @@ export interface DissectOptions {
   maxBody: number;
   /** Do not keep bodies at all. */
   noBodies: boolean;
+  /** Message types from .proto files (--proto DIR): gRPC messages are decoded by name. */
+  protoSchema?: ProtoSchema;
 }
 
 /** What a dissector fills in for one API call; the engine adds id, endpoints, transport. */

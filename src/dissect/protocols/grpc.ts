@@ -7,6 +7,8 @@
 import * as zlib from 'node:zlib';
 import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
+import { decodeWithSchema } from './proto-decode.js';
+import type { ProtoSchema } from './proto-schema.js';
 
 export const GRPC_STATUS_NAMES = [
   'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
@@ -29,11 +31,19 @@ export interface GrpcMessage {
   fields?: ProtoField[];
   /** base64 of the message when it could not be decoded. */
   raw?: string;
+  /** With --proto: the message type and its fields by name. */
+  type?: string;
+  decoded?: Record<string, unknown>;
   truncated?: true;
 }
 
 /** Split a gRPC body into its length-prefixed messages. */
-export function splitGrpcMessages(body: Buffer, encoding: string | undefined, cutShort: boolean): GrpcMessage[] {
+export function splitGrpcMessages(
+  body: Buffer,
+  encoding: string | undefined,
+  cutShort: boolean,
+  schema?: { type: string; decode: (payload: Buffer) => Record<string, unknown> | null },
+): GrpcMessage[] {
   const out: GrpcMessage[] = [];
   let pos = 0;
   while (pos + 5 <= body.length && out.length < MAX_MESSAGES) {
@@ -49,9 +59,15 @@ export function splitGrpcMessages(body: Buffer, encoding: string | undefined, cu
     }
     let payload: Buffer | null = body.subarray(start, end);
     if (compressed) payload = decompress(payload, encoding);
-    const fields = payload ? decodeProtobuf(payload) : null;
-    if (fields) msg.fields = fields;
-    else msg.raw = body.subarray(start, end).toString('base64');
+    const decoded = payload && schema ? schema.decode(payload) : null;
+    if (decoded) {
+      msg.type = schema!.type;
+      msg.decoded = decoded;
+    } else {
+      const fields = payload ? decodeProtobuf(payload) : null;
+      if (fields) msg.fields = fields;
+      else msg.raw = body.subarray(start, end).toString('base64');
+    }
     out.push(msg);
     pos = end;
   }
@@ -103,13 +119,18 @@ export function annotateGrpc(
   record: CallRecord,
   requestBody: Buffer | null,
   responseBody: Buffer | null,
-  opts: { requestTruncated: boolean; responseTruncated: boolean; noBodies: boolean },
+  opts: { requestTruncated: boolean; responseTruncated: boolean; noBodies: boolean; schema?: ProtoSchema },
 ): void {
   record.protocol = 'grpc';
   const warnings: string[] = [];
   const req = record.request;
   const res = record.response;
   let name = '';
+  const rpc = opts.schema?.methods.get(String(req?.path ?? ''));
+  const typed = (type: string | undefined) =>
+    type && opts.schema?.messages.has(type)
+      ? { type, decode: (payload: Buffer) => decodeWithSchema(payload, type, opts.schema!) }
+      : undefined;
   if (req) {
     const { service, method } = parseGrpcPath(String(req.path ?? ''));
     req.httpMethod = req.method;
@@ -117,7 +138,7 @@ export function annotateGrpc(
     req.method = method;
     name = service ? `${service}/${method}` : method;
     const encoding = header(req.headers, 'grpc-encoding');
-    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated);
+    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input));
     dropRawBody(req);
   }
   if (res) {
@@ -133,7 +154,7 @@ export function annotateGrpc(
     }
     if (message !== undefined) res.grpcMessage = percentDecode(message);
     const encoding = header(res.headers, 'grpc-encoding');
-    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated);
+    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output));
     dropRawBody(res);
   }
   const outcome = res

@@ -653,6 +653,7 @@ class Http2Parser implements TcpStreamParser {
         requestTruncated: req?.body.truncated ?? false,
         responseTruncated: res?.body.truncated ?? false,
         noBodies: opts.noBodies,
+        schema: opts.protoSchema,
       });
     } else if (request) {
       applyGraphql(record);

@@ -6,7 +6,6 @@ import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
 import { createRedactor } from '../pipeline/redact.js';
-import { cleanCluster, runClusterTap } from '../k8s/cluster-tap.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -77,6 +76,8 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'];
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
     if (flags.clean) {
+      // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
+      const { cleanCluster } = await import('../k8s/cluster-tap.js');
       await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig });
       return ExitCode.OK;
     }
@@ -104,6 +105,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
       podRegex,
       namespaces: flags.namespace,

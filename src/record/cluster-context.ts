@@ -2,14 +2,18 @@
 // must never fail or stall the recording: any problem becomes a note.
 
 import type { ClusterSnapshot } from '../model/cluster.js';
-import { apiErrorText, loadKubeConfig, type KubeConfigFlags } from '../k8s/kubeconfig.js';
-import { ClusterWatch } from '../k8s/watch-cache.js';
+import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
+import type { ClusterWatch } from '../k8s/watch-cache.js';
 
 export type ClusterContext = { cluster: ClusterSnapshot } | { clusterError: string };
 
 export async function takeClusterSnapshot(flags: KubeConfigFlags, timeoutMs = 10_000): Promise<ClusterContext> {
   let watch: ClusterWatch | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Loaded here, not at the top: the Kubernetes client costs ~1 s of start-up
+  // that a recording without a cluster should not pay.
+  const { apiErrorText, loadKubeConfig } = await import('../k8s/kubeconfig.js');
+  const { ClusterWatch } = await import('../k8s/watch-cache.js');
   try {
     const cfg = loadKubeConfig(flags);
     watch = new ClusterWatch(cfg.kc, { context: cfg.context, giveUpMs: Math.min(timeoutMs, 4000), onFatal: () => {} });

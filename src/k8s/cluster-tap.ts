@@ -18,6 +18,7 @@ import { ClusterObjects } from './cluster-objects.js';
 import { createEnricher } from './enrich.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
 import { TimeOrderMerger } from './merge.js';
+import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from './packet-merge.js';
 import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
@@ -108,6 +109,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     },
   });
   const enrich = createEnricher(() => watch.snapshot());
+  const deduper = new CrossNodeDeduper();
   const merger = new TimeOrderMerger((e: Entry) => {
     enrich(e);
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
@@ -145,7 +147,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       onLine: (line) => {
         if (!line) return;
         try {
-          merger.push(JSON.parse(line) as Entry);
+          const entry = JSON.parse(line) as Entry;
+          if (!deduper.isDuplicate(entry)) merger.push(entry);
         } catch {
           say(`tap: agent on ${node}: skipped a line that is not JSON`);
         }

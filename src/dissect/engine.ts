@@ -221,7 +221,7 @@ class UdpConversation {
 export class DissectionEngine {
   readonly options: EngineOptions;
   readonly counters: Record<string, number> = {};
-  readonly reassembly: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, droppedBytes: 0 };
+  readonly reassembly: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0 };
   private readonly frags = new FragmentReassembler();
   private readonly tcp = new Map<string, TcpConnection>();
   private readonly udp = new Map<string, UdpConversation>();

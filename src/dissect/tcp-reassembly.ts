@@ -14,7 +14,6 @@ export interface ReassemblyCounters {
   outOfOrder: number;
   gaps: number;
   gapBytes: number;
-  droppedBytes: number;
 }
 
 interface Segment {

@@ -4,7 +4,7 @@ import { HalfStream, seqDiff, type ReassemblyCounters } from '../../src/dissect/
 
 function stream(maxBuffered = 1 << 20) {
   const out: (string | number)[] = [];
-  const counters: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0, droppedBytes: 0 };
+  const counters: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0 };
   const half = new HalfStream({ data: (b) => out.push(b.toString('latin1')), gap: (n) => out.push(n) }, counters, maxBuffered, 8);
   const text = () => out.filter((x) => typeof x === 'string').join('');
   return { half, out, counters, text };

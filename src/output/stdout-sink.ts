@@ -13,8 +13,9 @@ export interface LineSinkOptions {
 }
 
 export class LineSink {
-  private buf: string[] = [];
-  private bufChars = 0;
+  /** Lines are UTF-8 encoded straight into this buffer: no join, no second copy. */
+  private buf: Buffer;
+  private used = 0;
   private readonly batchChars: number;
   closed = false;
   private failure: NodeJS.ErrnoException | undefined;
@@ -24,6 +25,7 @@ export class LineSink {
     private readonly opts: LineSinkOptions = {},
   ) {
     this.batchChars = opts.batchChars ?? 64 * 1024;
+    this.buf = Buffer.allocUnsafe(this.batchChars * 2);
     out.on('error', (err) => {
       if (isEpipe(err)) this.markClosed();
       else {
@@ -37,9 +39,15 @@ export class LineSink {
   /** Queue one line (without its newline). Returns a promise only when the caller must wait. */
   write(line: string): Promise<void> | undefined {
     if (this.closed) return undefined;
-    this.buf.push(line);
-    this.bufChars += line.length + 1;
-    if (this.bufChars >= this.batchChars) return this.flush();
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
+    const worst = line.length * 3 + 1;
+    if (this.used + worst > this.buf.length) {
+      if (this.used > 0) this.handOff();
+      if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
+    }
+    this.used += this.buf.write(line, this.used, 'utf8');
+    this.buf[this.used++] = 0x0a;
+    if (this.used >= this.batchChars) return this.flush();
     return undefined;
   }
 
@@ -49,22 +57,26 @@ export class LineSink {
       const f = this.failure;
       throw new UserError(`cannot write output: ${f.message}`, ExitCode.OUTPUT);
     }
-    if (this.closed || this.buf.length === 0) return;
-    const text = this.buf.join('\n') + '\n';
-    this.buf = [];
-    this.bufChars = 0;
-    let ok: boolean;
+    if (this.closed || this.used === 0) return;
+    const ok = this.handOff();
+    if (!ok && !this.closed) await this.drained();
+    if (this.failure) await this.flush();
+  }
+
+  /** Give the filled part of the buffer to the stream, which keeps it: start a new buffer. */
+  private handOff(): boolean {
+    const chunk = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(Math.max(this.batchChars * 2, 1024));
+    this.used = 0;
     try {
-      ok = this.out.write(text);
+      return this.out.write(chunk);
     } catch (err) {
       if (isEpipe(err)) {
         this.markClosed();
-        return;
+        return true;
       }
       throw err;
     }
-    if (!ok && !this.closed) await this.drained();
-    if (this.failure) await this.flush();
   }
 
   /** Resolve on 'drain' or 'close', removing both listeners (events.once would leak one per wait). */
@@ -83,7 +95,7 @@ export class LineSink {
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.buf = [];
+    this.used = 0;
     this.opts.onClosed?.();
   }
 }

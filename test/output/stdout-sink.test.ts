@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough, Writable } from 'node:stream';
+import { LineSink } from '../../src/output/stdout-sink.js';
+
+test('lines come out whole and in order: unicode, lines longer than the batch, empty lines', async () => {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c) => chunks.push(c));
+  const sink = new LineSink(out, { batchChars: 16 });
+  const lines = ['héllo ✓ 😀', 'x'.repeat(1000), '', 'a', '{"k":"\\u2028"}'];
+  for (const l of lines) await sink.write(l);
+  await sink.flush();
+  assert.equal(Buffer.concat(chunks).toString('utf8'), lines.join('\n') + '\n');
+});
+
+test('a slow reader: the writer waits (backpressure) and nothing is lost or reordered', async () => {
+  const got: string[] = [];
+  const slow = new Writable({
+    highWaterMark: 64,
+    write(chunk, _enc, done) {
+      got.push(chunk.toString());
+      setTimeout(done, 1);
+    },
+  });
+  const sink = new LineSink(slow, { batchChars: 32 });
+  let waited = 0;
+  for (let i = 0; i < 200; i++) {
+    const wait = sink.write(`line ${i}`);
+    if (wait) {
+      waited++;
+      await wait;
+    }
+  }
+  await sink.flush();
+  await new Promise<void>((r) => slow.end(r));
+  assert.ok(waited > 0);
+  assert.deepEqual(got.join('').trim().split('\n'), Array.from({ length: 200 }, (_, i) => `line ${i}`));
+});
+
+test('EPIPE closes the sink quietly and tells the producer once', async () => {
+  const out = new PassThrough();
+  let told = 0;
+  const sink = new LineSink(out, { onClosed: () => told++ });
+  out.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+  assert.equal(sink.closed, true);
+  assert.equal(sink.write('after'), undefined);
+  await sink.flush();
+  assert.equal(told, 1);
+});

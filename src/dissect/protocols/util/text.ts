@@ -1,42 +1,37 @@
 // Small helpers the dissectors share for turning wire bytes into entry text.
+import { isUtf8 } from 'node:buffer';
 
 /** Shorten `s` to `max` characters, marking the cut with "…". */
 export function truncate(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, Math.max(0, max - 1)) + '…';
 }
 
+// Control characters other than tab/CR/LF, and DEL: binary, not text.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
 /**
  * True when the bytes read as text: valid UTF-8 without control characters
  * other than tab/CR/LF. Only the first `limit` bytes are checked, so a binary
  * tail after a long text head is missed, which is acceptable for display.
+ * Native checks (a regex over latin1, buffer.isUtf8): this runs on every body.
  */
 export function looksLikeText(buf: Buffer, limit = 4096): boolean {
-  const n = Math.min(buf.length, limit);
-  for (let i = 0; i < n; i++) {
-    const c = buf[i];
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
-    if (c === 0x7f) return false;
-  }
-  // A cut in the middle of a multi-byte sequence at `limit` is not an error.
-  const head = buf.subarray(0, n);
-  return isUtf8Prefix(head);
+  const head = buf.length > limit ? buf.subarray(0, limit) : buf;
+  if (CONTROL.test(head.toString('latin1'))) return false;
+  // A cut in the middle of a multi-byte sequence at the end is not an error.
+  return isUtf8(head.subarray(0, head.length - partialTail(head)));
 }
 
-function isUtf8Prefix(buf: Buffer): boolean {
-  let i = 0;
-  while (i < buf.length) {
-    const c = buf[i];
-    let extra: number;
-    if (c < 0x80) extra = 0;
-    else if (c >= 0xc2 && c <= 0xdf) extra = 1;
-    else if (c >= 0xe0 && c <= 0xef) extra = 2;
-    else if (c >= 0xf0 && c <= 0xf4) extra = 3;
-    else return false;
-    if (i + extra >= buf.length) return true; // cut at the end: fine
-    for (let k = 1; k <= extra; k++) if ((buf[i + k] & 0xc0) !== 0x80) return false;
-    i += extra + 1;
+/** Bytes at the end that start a multi-byte UTF-8 sequence without finishing it. */
+function partialTail(b: Buffer): number {
+  for (let k = 1; k <= 3 && k <= b.length; k++) {
+    const c = b[b.length - k];
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 1;
+    return need > k ? k : 0;
   }
-  return true;
+  return 0;
 }
 
 /** Printable ASCII rendering of a short token (non-printables as \xNN), for warnings and junk fields. */

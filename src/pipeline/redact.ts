@@ -96,10 +96,12 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
 
 class Redaction {
   constructor(private readonly keys: Set<string>) {
-    this.quotedKeys = [...keys].map((k) => `"${k}"`);
+    // One case-insensitive native scan for any quoted key (or a \u escape that could spell one).
+    const alternatives = [...keys].map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    this.keyPattern = new RegExp(`\\\\u|"(?:${alternatives.join('|')})"`, 'i');
   }
 
-  private readonly quotedKeys: string[];
+  private readonly keyPattern: RegExp;
 
   sensitive(key: string): boolean {
     return this.keys.has(key.toLowerCase());
@@ -107,10 +109,7 @@ class Redaction {
 
   /** Could this JSON text hold a sensitive key? (False only when it certainly cannot.) */
   mayHoldKey(json: string): boolean {
-    const lower = json.toLowerCase();
-    if (lower.indexOf('\\u') >= 0) return true;
-    for (const q of this.quotedKeys) if (lower.indexOf(q) >= 0) return true;
-    return false;
+    return this.keyPattern.test(json);
   }
 
   /**

@@ -6,6 +6,7 @@ import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
 import { createRedactor } from '../pipeline/redact.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -54,6 +55,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
+    proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -101,9 +103,11 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'max-body': string;
       'no-bodies': boolean;
       'no-redact': boolean;
+      proto?: string;
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
+    if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -138,6 +142,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'max-body': string;
     'no-bodies': boolean;
     'no-redact': boolean;
+    proto?: string;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
@@ -159,7 +164,11 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         const names = capture.interfaces.map((i) => `${i.name} (${linkTypeName(i.linkType)})`).join(', ');
         process.stderr.write(`tap: listening on ${names}, snaplen ${capture.interfaces[0].snaplen}\n`);
       },
-      engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'] },
+      engine: {
+        maxBody: parseSize(flags['max-body'], '--max-body'),
+        noBodies: flags['no-bodies'],
+        protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
+      },
       output: flags.write
         ? { kind: 'file', path: flags.write }
         : flags.pcap

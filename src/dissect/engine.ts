@@ -412,9 +412,7 @@ export class DissectionEngine {
       this.count('tcp.flows_evicted');
       this.endTcp(oldest, 'timeout');
     }
-    const sender = emptyEndpoint(ip.src, sport);
-    const receiver = emptyEndpoint(ip.dst, dport);
-    const ends: [Endpoint, Endpoint] = senderIsA ? [sender, receiver] : [receiver, sender];
+    const ends = flowEnds(ip, sport, dport, senderIsA);
     const conn = new TcpConnection(key, ends, now, frame, this);
     const senderSide = senderIsA ? 0 : 1;
     if (flags & TCP_SYN) {
@@ -564,9 +562,7 @@ export class DissectionEngine {
       this.count('udp.flows_evicted');
       this.endUdp(oldest, 'timeout');
     }
-    const sender = emptyEndpoint(ip.src, sport);
-    const receiver = emptyEndpoint(ip.dst, dport);
-    const ends: [Endpoint, Endpoint] = senderIsA ? [sender, receiver] : [receiver, sender];
+    const ends = flowEnds(ip, sport, dport, senderIsA);
     const conv = new UdpConversation(key, ends, now, frame);
     const senderSide = senderIsA ? 0 : 1;
     let chosen: ProtocolDissector | undefined;
@@ -671,6 +667,13 @@ export class DissectionEngine {
     this.count(`entries.${call.protocol}`);
     this.reorder.add(entry);
   }
+}
+
+/** The two endpoints of a new flow in canonical order (side 0 = the lower ip:port, "A"). */
+function flowEnds(ip: IpPacket, sport: number, dport: number, senderIsA: boolean): [Endpoint, Endpoint] {
+  const sender = emptyEndpoint(ip.src, sport);
+  const receiver = emptyEndpoint(ip.dst, dport);
+  return senderIsA ? [sender, receiver] : [receiver, sender];
 }
 
 function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {

@@ -101,6 +101,10 @@ async function writeEntries(
         if (wait) await wait;
         if (++result.entries >= limit || out.sink.closed) break;
       }
+      // Live output follows the traffic (like tcpdump -l): each batch goes out
+      // now, not when 64 KiB have piled up — and a reader that left (`| head`)
+      // is noticed on this write.
+      await out.sink.flush();
       // Stopping the capture lets the engine flush what is pending, so keep
       // reading (and writing, unless the reader left) until it is done.
       if (result.entries >= limit || out.sink.closed) {

@@ -55,6 +55,8 @@ export async function runDissect(opts: DissectRunOptions): Promise<DissectRunRes
         if (++result.entries >= limit || opts.sink.closed) break;
       }
       if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
+      // A live pipe (`tcpdump -w - | shark dissect`) shows each chunk's calls now.
+      await opts.sink.flush();
     }
   } finally {
     await opts.sink.flush();

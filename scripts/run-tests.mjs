@@ -19,7 +19,8 @@ const only = process.argv.slice(2);
 const files = only.length > 0 ? only : collect('test');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  // A test that hangs fails after 5 minutes instead of holding CI until its limit.
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

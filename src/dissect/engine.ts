@@ -109,7 +109,6 @@ class TcpConnection {
   /** Sides whose data every probe rejected. */
   rejected: [boolean, boolean] = [false, false];
   ctx: MutableContext;
-  lastSeen: number;
   ended = false;
   /** Both FINs seen: the next packet (the last ACK) ends the connection. */
   closing = false;
@@ -129,17 +128,7 @@ class TcpConnection {
       new HalfStream({ data: (b) => this.onStream(0, b), gap: (n) => this.onGap(0, n) }, counters, max),
       new HalfStream({ data: (b) => this.onStream(1, b), gap: (n) => this.onGap(1, n) }, counters, max),
     ];
-    this.totals = {
-      packets: [0, 0],
-      bytes: [0, 0],
-      firstTime: now,
-      firstFrame: frame,
-      lastTime: now,
-      lastFrame: frame,
-      reset: false,
-      clientSide: 0,
-    };
-    this.lastSeen = now;
+    this.totals = newFlowTotals(now, frame);
     this.ctx = engine.newContext('tcp', ends[0], ends[1]);
   }
 
@@ -197,24 +186,13 @@ class UdpConversation {
   readonly totals: FlowTotals;
   parser!: UdpDatagramParser;
   ctx!: MutableContext;
-  lastSeen: number;
   constructor(
     readonly key: string,
     readonly ends: [Endpoint, Endpoint],
     now: number,
     frame: number,
   ) {
-    this.totals = {
-      packets: [0, 0],
-      bytes: [0, 0],
-      firstTime: now,
-      firstFrame: frame,
-      lastTime: now,
-      lastFrame: frame,
-      reset: false,
-      clientSide: 0,
-    };
-    this.lastSeen = now;
+    this.totals = newFlowTotals(now, frame);
   }
 }
 
@@ -375,7 +353,6 @@ export class DissectionEngine {
     if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.synSeq === undefined) conn.synSeq = seq;
     const side = senderIsA ? 0 : 1;
     countPacket(conn.totals, side, payload.length, now, frame);
-    conn.lastSeen = now;
     conn.ctx.now = now;
     conn.ctx.frame = frame;
     if (flags & TCP_RST) {
@@ -495,7 +472,7 @@ export class DissectionEngine {
     if (conn.ended) return;
     conn.ended = true;
     this.tcp.delete(conn.key);
-    if (reason === 'fin' || reason === 'rst') this.tombstones.set(conn.key, conn.lastSeen);
+    if (reason === 'fin' || reason === 'rst') this.tombstones.set(conn.key, conn.totals.lastTime);
     conn.halves[0].flush();
     conn.halves[1].flush();
     if (!conn.parser) this.startFallback(conn);
@@ -521,7 +498,6 @@ export class DissectionEngine {
     const side = senderIsA ? 0 : 1;
     if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
     countPacket(conv.totals, side, payload.length, now, frame);
-    conv.lastSeen = now;
     conv.ctx.now = now;
     conv.ctx.frame = frame;
     conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
@@ -622,12 +598,12 @@ export class DissectionEngine {
       // Still undecided after a request timeout: it is nothing we know.
       if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
       conn.parser?.onTick?.(now, timeout);
-      if (now - conn.lastSeen > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
+      if (now - conn.totals.lastTime > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
     }
     for (const conv of [...this.udp.values()]) {
       conv.ctx.now = now;
       conv.parser.onTick?.(now, timeout);
-      if (now - conv.lastSeen > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
+      if (now - conv.totals.lastTime > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
     }
     this.icmp.onTick(now, timeout);
     this.frags.expire(now);
@@ -674,6 +650,10 @@ function flowEnds(ip: IpPacket, sport: number, dport: number, senderIsA: boolean
   const sender = emptyEndpoint(ip.src, sport);
   const receiver = emptyEndpoint(ip.dst, dport);
   return senderIsA ? [sender, receiver] : [receiver, sender];
+}
+
+function newFlowTotals(now: number, frame: number): FlowTotals {
+  return { packets: [0, 0], bytes: [0, 0], firstTime: now, firstFrame: frame, lastTime: now, lastFrame: frame, reset: false, clientSide: 0 };
 }
 
 function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {

@@ -64,6 +64,15 @@ export interface TcpStreamParser {
    * requests pending longer than `timeoutMs` as unanswered.
    */
   onTick?(nowMs: number, timeoutMs: number): void;
+  /**
+   * Earliest request time (ms) of a call this parser may still emit — a
+   * request awaiting its response, a message read only in part — or undefined
+   * when nothing is pending (every later call is stamped at or after the
+   * packet being read). The engine releases entries older than every flow's
+   * answer instead of holding each for the whole reorder window. A parser
+   * without it is assumed to hold calls for the full request timeout.
+   */
+  pendingSince?(): number | undefined;
   /** The connection ended (fin/rst) or the capture ended (eof): flush everything pending. */
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void;
 }
@@ -72,6 +81,8 @@ export interface TcpStreamParser {
 export interface UdpDatagramParser {
   onDatagram(dir: Direction, payload: Buffer): void;
   onTick?(nowMs: number, timeoutMs: number): void;
+  /** As TcpStreamParser.pendingSince. */
+  pendingSince?(): number | undefined;
   onEnd(reason: 'timeout' | 'eof'): void;
 }
 

@@ -63,6 +63,8 @@ const TCP_ACK = 0x10;
 const VXLAN_PORTS = new Set([4789, 8472]);
 const GENEVE_PORT = 6081;
 const TICK_MS = 1000;
+/** How often (capture time) entries that nothing older can precede are let out. */
+const RELEASE_MS = 100;
 const TOMBSTONE_MS = 10_000;
 const MAX_ENCAP_DEPTH = 4;
 
@@ -183,6 +185,8 @@ class TcpConnection {
 
 class UdpConversation {
   clientSide = 0;
+  /** A dissector (not the flow fallback) reads it. */
+  claimed = false;
   readonly totals: FlowTotals;
   parser!: UdpDatagramParser;
   ctx!: MutableContext;
@@ -211,6 +215,7 @@ export class DissectionEngine {
   private readonly serverPorts: Set<number>;
   private readonly keep: Set<string> | undefined;
   private lastTick = -Infinity;
+  private lastRelease = -Infinity;
   private maxTime = -Infinity;
   private entrySeq = 0;
   packets = 0;
@@ -254,6 +259,7 @@ export class DissectionEngine {
     if (now > this.maxTime) this.maxTime = now;
     this.frame(p.linkType, p.data, now, p.frame, 0);
     if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
+    else if (this.maxTime - this.lastRelease >= RELEASE_MS) this.release(this.maxTime);
   }
 
   /** Live captures: let wall-clock time release entries and time out requests when no packets come. */
@@ -573,6 +579,7 @@ export class DissectionEngine {
         this.count(`${chosen.name}.create_threw`);
       }
     }
+    conv.claimed = parser !== undefined;
     conv.parser = parser ?? createUdpFallback(conv.ctx, () => conv.totals);
     this.udp.set(key, conv);
     return conv;
@@ -603,7 +610,12 @@ export class DissectionEngine {
     for (const conv of [...this.udp.values()]) {
       conv.ctx.now = now;
       conv.parser.onTick?.(now, timeout);
-      if (now - conv.totals.lastTime > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
+      const idle = now - conv.totals.lastTime;
+      if (idle > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
+      // A claimed conversation with every request answered holds nothing: a
+      // resolver's one-query socket need not be kept for the idle timeout
+      // (a later datagram on the same ports starts a fresh conversation).
+      else if (conv.claimed && idle >= TICK_MS && conv.parser.pendingSince?.() === undefined) this.endUdp(conv, 'timeout');
     }
     this.icmp.onTick(now, timeout);
     this.frags.expire(now);
@@ -611,7 +623,42 @@ export class DissectionEngine {
       if (now - at > TOMBSTONE_MS) this.tombstones.delete(key);
       else break; // insertion order is time order
     }
-    this.reorder.advance(now);
+    this.release(now);
+  }
+
+  /**
+   * Let out every held entry no flow can still precede: older than the
+   * earliest request any parser is still waiting on (or the window, for
+   * parsers that cannot say). Entries then wait milliseconds, not the window.
+   */
+  private release(now: number): void {
+    this.lastRelease = now;
+    if (this.reorder.size === 0) return;
+    this.reorder.releaseThrough(this.lowWatermark(now));
+  }
+
+  /** The earliest request time a call still to be emitted could carry. */
+  private lowWatermark(now: number): number {
+    const floor = now - this.options.reorderWindowMs;
+    let low = now;
+    for (const conn of this.tcp.values()) {
+      let t: number;
+      if (conn.parser) t = pendingTime(conn.parser, floor);
+      else {
+        // Undecided: the bytes held for probing, or the flow entry a fallback would report.
+        t = conn.totals.intervalTime ?? now;
+        if (conn.pending.length > 0 && conn.pending[0].now < t) t = conn.pending[0].now;
+      }
+      if (t < low) low = t;
+      if (low <= floor) return floor;
+    }
+    for (const conv of this.udp.values()) {
+      const t = pendingTime(conv.parser, floor);
+      if (t < low) low = t;
+      if (low <= floor) return floor;
+    }
+    const t = pendingTime(this.icmp, floor);
+    return Math.max(floor, Math.min(low, t));
   }
 
   // ---- entries -------------------------------------------------------------
@@ -667,6 +714,12 @@ function countPacket(t: FlowTotals, side: number, bytes: number, now: number, fr
   }
 }
 
+/** A parser's earliest pending request time; `floor` (the whole window) when it cannot tell. */
+function pendingTime(parser: { pendingSince?(): number | undefined }, floor: number): number {
+  if (!parser.pendingSince) return floor;
+  return parser.pendingSince() ?? Infinity;
+}
+
 /**
  * A parser that throws is a bug in it, not a reason to stop: count it and
  * carry on without that parser (the connection's later bytes are ignored).
@@ -674,16 +727,18 @@ function countPacket(t: FlowTotals, side: number, bytes: number, now: number, fr
 function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine): P {
   let dead = false;
   const safe = {} as P;
-  for (const key of ['onData', 'onGap', 'onDatagram', 'onTick', 'onEnd'] as const) {
+  for (const key of ['onData', 'onGap', 'onDatagram', 'onTick', 'onEnd', 'pendingSince'] as const) {
     const fn = (parser as Record<string, unknown>)[key];
     if (typeof fn !== 'function') continue;
+    // A dead parser emits nothing more, so it has nothing pending either.
     (safe as Record<string, unknown>)[key] = (...args: unknown[]) => {
-      if (dead) return;
+      if (dead) return undefined;
       try {
-        fn.apply(parser, args);
+        return fn.apply(parser, args);
       } catch {
         dead = true;
         engine.count(`${name}.parser_threw`);
+        return undefined;
       }
     };
   }

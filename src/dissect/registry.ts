@@ -43,6 +43,8 @@ export function knownProtocols(): string[] {
 export interface IcmpHandler {
   onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void;
   onTick(nowMs: number, timeoutMs: number): void;
+  /** Earliest request time of an echo still awaiting its reply (see TcpStreamParser.pendingSince). */
+  pendingSince?(): number | undefined;
   end(): void;
 }
 

@@ -39,6 +39,11 @@ export class ReorderBuffer {
     while (this.heap.length > 0 && this.heap[0].timestamp <= limit) this.pop();
   }
 
+  /** Release everything with timestamp <= limitMs (nothing older can still come). */
+  releaseThrough(limitMs: number): void {
+    while (this.heap.length > 0 && this.heap[0].timestamp <= limitMs) this.pop();
+  }
+
   flush(): void {
     while (this.heap.length > 0) this.pop();
   }

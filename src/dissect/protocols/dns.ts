@@ -406,6 +406,12 @@ class DnsPairing {
     }
   }
 
+  /** Insertion order is arrival order, so the first query waiting is the oldest. */
+  since(): number | undefined {
+    for (const p of this.pending.values()) return p.time;
+    return undefined;
+  }
+
   end(): void {
     for (const p of this.pending.values()) this.emit(p, null);
     this.pending.clear();
@@ -446,6 +452,9 @@ class DnsUdpParser implements UdpDatagramParser {
   }
   onTick(nowMs: number, timeoutMs: number): void {
     this.pairing.tick(nowMs, timeoutMs);
+  }
+  pendingSince(): number | undefined {
+    return this.pairing.since();
   }
   onEnd(): void {
     this.pairing.end();
@@ -489,6 +498,11 @@ class DnsTcpParser implements TcpStreamParser {
 
   onTick(nowMs: number, timeoutMs: number): void {
     this.pairing.tick(nowMs, timeoutMs);
+  }
+
+  /** Messages are stamped when complete, so only queries awaiting answers count. */
+  pendingSince(): number | undefined {
+    return this.pairing.since();
   }
 
   onEnd(): void {

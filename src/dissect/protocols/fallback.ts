@@ -84,6 +84,8 @@ export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTota
     onData() {},
     onGap() {},
     onTick: (now, timeout) => reporter.tick(now, timeout),
+    // The next report is stamped with the first packet it covers.
+    pendingSince: () => totals().intervalTime,
     onEnd: (reason) => reporter.end(reason),
   };
 }
@@ -94,6 +96,8 @@ export function createUdpFallback(ctx: ConnectionContext, totals: () => FlowTota
   return {
     onDatagram() {},
     onTick: (now, timeout) => reporter.tick(now, timeout),
+    // The next report is stamped with the first packet it covers.
+    pendingSince: () => totals().intervalTime,
     onEnd: (reason) => reporter.end(reason),
   };
 }

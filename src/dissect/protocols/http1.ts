@@ -135,6 +135,12 @@ export class Http1Parser implements TcpStreamParser {
     }
   }
 
+  pendingSince(): number | undefined {
+    // After an h2c upgrade the HTTP/2 parser holds the calls still to come.
+    if (this.next) return this.next.pendingSince ? this.next.pendingSince() : -Infinity;
+    return minTime(this.pending[0]?.time, this.halves.c2s.messageStart, this.halves.s2c.messageStart);
+  }
+
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     this.next?.onEnd(reason);
     this.halves.c2s.end();
@@ -253,6 +259,13 @@ export class Http1Parser implements TcpStreamParser {
   }
 }
 
+/** The earliest of some optional times (undefined when none is set). */
+function minTime(...times: (number | undefined)[]): number | undefined {
+  let min: number | undefined;
+  for (const t of times) if (t !== undefined && (min === undefined || t < min)) min = t;
+  return min;
+}
+
 function summaryPath(req: Record<string, any>): string {
   // A junk request line may have no target at all.
   return truncate(String(req.path || '(no path)'), 120);
@@ -262,6 +275,11 @@ function summaryPath(req: Record<string, any>): string {
 class HalfStream {
   private readonly queue = new ByteQueue();
   private msg: Message | null = null;
+
+  /** When the message being read began (undefined between messages). */
+  get messageStart(): number | undefined {
+    return this.msg?.startTime;
+  }
   private bodyState: BodyState = 'length';
   private remaining = 0;
   /** Where the search for the end of the head resumes (bytes before it were searched). */

@@ -82,6 +82,12 @@ export class IcmpTracker {
     this.emitSingle(v6, srcIp, dstIp, base, icmp.length, tsMs, frame, warnings, isError);
   }
 
+  /** Echoes are keyed in arrival order, so the first one waiting is the oldest. */
+  pendingSince(): number | undefined {
+    for (const p of this.pending.values()) return p.time;
+    return undefined;
+  }
+
   onTick(nowMs: number, timeoutMs: number): void {
     for (const [key, p] of this.pending) {
       if (nowMs - p.time <= timeoutMs) continue;

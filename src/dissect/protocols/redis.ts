@@ -90,6 +90,11 @@ export class RespReader {
     private readonly onMalformed: (why: string) => void,
   ) {}
 
+  /** When the message being read began (undefined between messages). */
+  get messageStart(): number | undefined {
+    return this.inMessage && !this.dead ? this.startTime : undefined;
+  }
+
   push(data: Buffer): void {
     if (this.dead) return;
     this.queue.push(data);
@@ -372,6 +377,21 @@ export class RedisParser implements TcpStreamParser {
         this.expired++;
       }
     }
+  }
+
+  pendingSince(): number | undefined {
+    let min: number | undefined;
+    for (const p of this.pending) {
+      if (!p.emitted) {
+        min = p.time;
+        break;
+      }
+    }
+    // A message read in part becomes a call stamped with its start (a request, or a reply without one).
+    for (const t of [this.readers.c2s.messageStart, this.readers.s2c.messageStart]) {
+      if (t !== undefined && (min === undefined || t < min)) min = t;
+    }
+    return min;
   }
 
   onEnd(): void {

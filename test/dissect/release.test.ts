@@ -1,0 +1,107 @@
+// Entries leave the engine as soon as no flow can still produce an older one
+// (each parser tells the engine its oldest pending request), instead of
+// waiting for the whole reorder window; order is never given up for it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DissectionEngine } from '../../src/dissect/engine.js';
+import { LinkType, type Packet } from '../../src/model/packet.js';
+import type { Entry } from '../../src/model/entry.js';
+
+/** Raw IPv4 + TCP (PSH|ACK, or the given flags) carrying `payload`. */
+function tcp(src: number, sport: number, dport: number, seq: number, payload: string, flags = 0x18): Buffer {
+  const body = Buffer.from(payload, 'latin1');
+  const b = Buffer.alloc(40 + body.length);
+  b[0] = 0x45;
+  b.writeUInt16BE(b.length, 2);
+  b[8] = 64;
+  b[9] = 6;
+  b.set([198, 18, 0, src], 12);
+  b.set([198, 18, 0, src === 1 ? 2 : 1], 16);
+  b.writeUInt16BE(sport, 20);
+  b.writeUInt16BE(dport, 22);
+  b.writeUInt32BE(seq, 24);
+  b[32] = 0x50;
+  b[33] = flags;
+  body.copy(b, 40);
+  return b;
+}
+
+class Wire {
+  readonly packets: Packet[] = [];
+  private seq = new Map<string, number>();
+  send(atMs: number, src: number, sport: number, dport: number, payload: string): void {
+    const key = `${src}:${sport}`;
+    const seq = this.seq.get(key) ?? 1000;
+    this.seq.set(key, seq + payload.length);
+    const data = tcp(src, sport, dport, seq, payload);
+    this.packets.push({ tsSec: Math.floor(atMs / 1000), tsNsec: (atMs % 1000) * 1e6, linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: this.packets.length + 1 });
+  }
+}
+
+const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: svc\r\n\r\n`;
+const response = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+
+/** Feeds packets; records each entry with the capture time at which it came out. */
+function run(packets: Packet[]): { entry: Entry; outAt: number }[] {
+  const out: { entry: Entry; outAt: number }[] = [];
+  let now = 0;
+  const engine = new DissectionEngine({}, (entry) => out.push({ entry, outAt: now }));
+  for (const p of packets) {
+    now = p.tsSec * 1000 + p.tsNsec / 1e6;
+    engine.push(p);
+  }
+  now = Infinity;
+  engine.finish();
+  return out;
+}
+
+test('answered calls come out within a moment of capture time, not after the reorder window', () => {
+  const w = new Wire();
+  // Ten quick calls, 500 ms apart, on one keep-alive connection; the capture lasts 5 s of a 31 s window.
+  for (let i = 0; i < 10; i++) {
+    w.send(1_000 + i * 500, 1, 40000, 80, request(`/fast/${i}`));
+    w.send(1_010 + i * 500, 2, 80, 40000, response);
+  }
+  const out = run(w.packets);
+  assert.equal(out.length, 10);
+  // All but the last are out before the capture ends, each within ~1 s of its request.
+  const early = out.filter((o) => o.outAt !== Infinity);
+  assert.ok(early.length >= 8, `only ${early.length} entries came out before the end`);
+  for (const o of early) assert.ok(o.outAt - o.entry.timestamp < 1_200, `held ${o.outAt - o.entry.timestamp} ms`);
+});
+
+test('a slow request on another connection holds newer calls back, so order is kept', () => {
+  const w = new Wire();
+  w.send(1_000, 1, 41000, 80, request('/slow')); // answered only at 6 s
+  for (let i = 0; i < 8; i++) {
+    w.send(1_500 + i * 500, 1, 42000, 80, request(`/fast/${i}`));
+    w.send(1_510 + i * 500, 2, 80, 42000, response);
+  }
+  w.send(6_000, 2, 80, 41000, response);
+  for (let i = 0; i < 4; i++) {
+    w.send(7_000 + i * 500, 1, 42000, 80, request(`/after/${i}`));
+    w.send(7_010 + i * 500, 2, 80, 42000, response);
+  }
+  const out = run(w.packets);
+  const paths = out.map((o) => o.entry.request?.path);
+  assert.deepEqual(paths, ['/slow', ...Array.from({ length: 8 }, (_, i) => `/fast/${i}`), ...Array.from({ length: 4 }, (_, i) => `/after/${i}`)]);
+  const ts = out.map((o) => o.entry.timestamp);
+  assert.deepEqual(ts, [...ts].sort((a, b) => a - b));
+  // The fast calls waited for the slow one (nothing came out before 6 s), then went at once.
+  for (const o of out.slice(0, 9)) assert.ok(o.outAt >= 6_000 && o.outAt < 7_500, `out at ${o.outAt}`);
+});
+
+test('a request read only in part holds newer calls back', () => {
+  const w = new Wire();
+  const head = request('/upload').replace('\r\n\r\n', '\r\nContent-Length: 10\r\n\r\n');
+  w.send(1_000, 1, 43000, 80, head + '12345'); // body completes at 4 s
+  for (let i = 0; i < 4; i++) {
+    w.send(1_500 + i * 500, 1, 44000, 80, request(`/fast/${i}`));
+    w.send(1_510 + i * 500, 2, 80, 44000, response);
+  }
+  w.send(4_000, 1, 43000, 80, '67890');
+  w.send(4_010, 2, 80, 43000, response);
+  const out = run(w.packets);
+  assert.deepEqual(out.map((o) => o.entry.request?.path), ['/upload', '/fast/0', '/fast/1', '/fast/2', '/fast/3']);
+  for (const o of out.slice(1)) assert.ok(o.outAt >= 4_000, `a fast call left at ${o.outAt}, before the upload finished`);
+});

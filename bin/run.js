@@ -1,5 +1,13 @@
 #!/usr/bin/env node
 // Entry point: hand argv to oclif; failures are mapped to exit codes by the commands themselves.
-import { execute } from '@oclif/core';
-
+// A plain `shark merge FILE…` starts without oclif (see src/cli/fast-merge.ts); it returns only
+// when it leaves the arguments to oclif.
+if (process.argv[2] === 'merge') {
+  const { fastMerge } = await import('../dist/cli/fast-merge.js');
+  await fastMerge(process.argv.slice(3));
+}
+// oclif checks the Node version against its own "engines" on every start, loading
+// semver (~50 modules, ~30 ms); shark's package.json already requires Node >= 20.
+process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
+const { execute } = await import('@oclif/core');
 await execute({ dir: import.meta.url });

@@ -8,7 +8,7 @@
 
 import { InputError } from '../../cli/errors.js';
 import type { CaptureInterface, Packet } from '../../model/packet.js';
-import { MAX_PACKET_BYTES, type RecordParser } from './record-parser.js';
+import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
 
 const FILE_HEADER = 24;
 const RECORD_HEADER = 16;
@@ -34,52 +34,53 @@ export class PcapParser implements RecordParser {
 
   constructor(private readonly source: string) {}
 
+  private readonly rec = newRecordInfo();
+
   parse(buf: Buffer, off: number, at: number, out: Packet[]): number {
+    return parseAll(this, buf, off, at, out, this.rec);
+  }
+
+  next(buf: Buffer, off: number, end: number, at: number, rec: RecordInfo): number {
     const start = off;
-    const end = buf.length;
+    rec.found = false;
     if (!this.headerDone) {
       if (end - off < FILE_HEADER) return 0;
       if (!this.readHeader(buf, off)) return 0;
       off += FILE_HEADER;
     }
-    const le = this.littleEndian;
-    const fracToNs = this.nanosecond ? 1 : 1000;
-    const linkType = this.linkType;
-    for (;;) {
-      if (end - off < RECORD_HEADER) {
-        this.need = RECORD_HEADER;
-        break;
-      }
-      let caplen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
-      let origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
-      if (this.lengths !== 'normal' && (this.lengths === 'swapped' || caplen > origLen)) {
-        [caplen, origLen] = [origLen, caplen];
-      }
-      if (caplen > this.maxCaplen) {
-        this.error = new InputError(
-          this.source,
-          `at byte ${at + (off - start)}`,
-          `corrupt packet record (claims ${caplen} bytes, more than ${this.maxCaplen})`,
-        );
-        break;
-      }
-      const recordLen = RECORD_HEADER + caplen;
-      if (end - off < recordLen) {
-        this.need = recordLen;
-        break;
-      }
-      out.push({
-        tsSec: le ? buf.readUInt32LE(off) : buf.readUInt32BE(off),
-        tsNsec: (le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4)) * fracToNs,
-        linkType,
-        data: buf.subarray(off + RECORD_HEADER, off + recordLen),
-        origLen,
-        interfaceId: 0,
-        frame: ++this.frame,
-      });
-      off += recordLen;
+    if (end - off < RECORD_HEADER) {
+      this.need = RECORD_HEADER;
+      return off - start;
     }
-    return off - start;
+    const le = this.littleEndian;
+    let caplen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+    let origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12);
+    if (this.lengths !== 'normal' && (this.lengths === 'swapped' || caplen > origLen)) {
+      [caplen, origLen] = [origLen, caplen];
+    }
+    if (caplen > this.maxCaplen) {
+      this.error = new InputError(
+        this.source,
+        `at byte ${at + (off - start)}`,
+        `corrupt packet record (claims ${caplen} bytes, more than ${this.maxCaplen})`,
+      );
+      return off - start;
+    }
+    const recordLen = RECORD_HEADER + caplen;
+    if (end - off < recordLen) {
+      this.need = recordLen;
+      return off - start;
+    }
+    rec.found = true;
+    rec.tsSec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+    rec.tsNsec = (le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4)) * (this.nanosecond ? 1 : 1000);
+    rec.linkType = this.linkType;
+    rec.dataOff = off + RECORD_HEADER;
+    rec.caplen = caplen;
+    rec.origLen = origLen;
+    rec.interfaceId = 0;
+    rec.frame = ++this.frame;
+    return off + recordLen - start;
   }
 
   endError(at: number): InputError {

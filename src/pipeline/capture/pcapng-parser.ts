@@ -8,7 +8,7 @@
 
 import { InputError } from '../../cli/errors.js';
 import type { CaptureInterface, Packet } from '../../model/packet.js';
-import { MAX_PACKET_BYTES, type RecordParser } from './record-parser.js';
+import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
 import { unitsToTime, type SecNsec } from './timestamp.js';
 
 export const BLOCK_SHB = 0x0a0d0d0a;
@@ -50,12 +50,17 @@ export class PcapngParser implements RecordParser {
   private lastSec = 0;
   private lastNsec = 0;
   private readonly ts: SecNsec = { sec: 0, nsec: 0 };
+  private readonly rec = newRecordInfo();
 
   constructor(private readonly source: string) {}
 
   parse(buf: Buffer, off: number, at: number, out: Packet[]): number {
+    return parseAll(this, buf, off, at, out, this.rec);
+  }
+
+  next(buf: Buffer, off: number, end: number, at: number, rec: RecordInfo): number {
     const start = off;
-    const end = buf.length;
+    rec.found = false;
     for (;;) {
       if (end - off < BLOCK_HEADER) {
         this.need = BLOCK_HEADER;
@@ -90,8 +95,9 @@ export class PcapngParser implements RecordParser {
         this.fail(where, `corrupt block (type 0x${type.toString(16)}, lengths ${len} and ${trailer} differ)`);
         break;
       }
-      if (!this.block(type, buf, off, len, where, out)) break;
+      if (!this.block(type, buf, off, len, where, rec)) break;
       off += len;
+      if (rec.found) break;
     }
     return off - start;
   }
@@ -113,7 +119,7 @@ export class PcapngParser implements RecordParser {
   }
 
   /** Handle one complete block; false when it is damaged. */
-  private block(type: number, buf: Buffer, off: number, len: number, where: number, out: Packet[]): boolean {
+  private block(type: number, buf: Buffer, off: number, len: number, where: number, rec: RecordInfo): boolean {
     switch (type) {
       case BLOCK_SHB:
         if (len < 28) return this.bad(where, 'section header');
@@ -130,7 +136,7 @@ export class PcapngParser implements RecordParser {
         if (!iface) return this.noInterface(where, this.u32(buf, off + 8));
         const caplen = this.u32(buf, off + 20);
         if (caplen > len - 32) return this.bad(where, 'enhanced packet');
-        return this.emit(out, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), buf.subarray(off + 28, off + 28 + caplen), this.u32(buf, off + 24));
+        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24));
       }
       case BLOCK_SPB: {
         if (len < 16) return this.bad(where, 'simple packet');
@@ -139,10 +145,9 @@ export class PcapngParser implements RecordParser {
         const origLen = this.u32(buf, off + 8);
         let caplen = Math.min(origLen, len - 16);
         if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
-        const packet = this.packet(iface, buf.subarray(off + 12, off + 12 + caplen), origLen);
-        packet.tsSec = this.lastSec; // an SPB has no timestamp: keep the previous one
-        packet.tsNsec = this.lastNsec;
-        out.push(packet);
+        this.packet(rec, iface, off + 12, caplen, origLen);
+        rec.tsSec = this.lastSec; // an SPB has no timestamp: keep the previous one
+        rec.tsNsec = this.lastNsec;
         return true;
       }
       case BLOCK_PB: {
@@ -151,7 +156,7 @@ export class PcapngParser implements RecordParser {
         if (!iface) return this.noInterface(where, this.u16(buf, off + 8));
         const caplen = this.u32(buf, off + 20);
         if (caplen > len - 32) return this.bad(where, 'packet');
-        return this.emit(out, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), buf.subarray(off + 28, off + 28 + caplen), this.u32(buf, off + 24));
+        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24));
       }
       case BLOCK_CUSTOM:
       case BLOCK_CUSTOM_NOCOPY:
@@ -165,17 +170,22 @@ export class PcapngParser implements RecordParser {
     }
   }
 
-  private emit(out: Packet[], iface: InterfaceState, high: number, low: number, data: Buffer, origLen: number): boolean {
+  private emit(rec: RecordInfo, iface: InterfaceState, high: number, low: number, dataOff: number, caplen: number, origLen: number): boolean {
     const ts = unitsToTime(high, low, iface.unitsPerSec, this.ts);
-    const packet = this.packet(iface, data, origLen);
-    packet.tsSec = this.lastSec = ts.sec + iface.offsetSec;
-    packet.tsNsec = this.lastNsec = ts.nsec;
-    out.push(packet);
+    this.packet(rec, iface, dataOff, caplen, origLen);
+    rec.tsSec = this.lastSec = ts.sec + iface.offsetSec;
+    rec.tsNsec = this.lastNsec = ts.nsec;
     return true;
   }
 
-  private packet(iface: InterfaceState, data: Buffer, origLen: number): Packet {
-    return { tsSec: 0, tsNsec: 0, linkType: iface.linkType, data, origLen, interfaceId: iface.id, frame: ++this.frame };
+  private packet(rec: RecordInfo, iface: InterfaceState, dataOff: number, caplen: number, origLen: number): void {
+    rec.found = true;
+    rec.linkType = iface.linkType;
+    rec.dataOff = dataOff;
+    rec.caplen = caplen;
+    rec.origLen = origLen;
+    rec.interfaceId = iface.id;
+    rec.frame = ++this.frame;
   }
 
   private bad(where: number, what: string): false {

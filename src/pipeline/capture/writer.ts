@@ -5,7 +5,7 @@
 
 import type { Writable } from 'node:stream';
 import type { CaptureInterface, Packet } from '../../model/packet.js';
-import { ByteSink } from './byte-sink.js';
+import { ByteSink, type Staging } from './byte-sink.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap-parser.js';
 import {
   BLOCK_EPB,
@@ -34,6 +34,10 @@ export interface PcapWriterOptions {
   /** Nanosecond timestamps (magic a1b23c4d) instead of microseconds. */
   nanosecond?: boolean;
   onClosed?: () => void;
+  /** Size of each output buffer (one stream write each). */
+  bufferBytes?: number;
+  /** Caller-owned output buffers, filled over and over (ByteSink's staging). */
+  staging?: Staging;
 }
 
 const PCAP_FILE_HEADER = 24;
@@ -48,7 +52,7 @@ export class PcapWriter implements PacketWriter {
     out: Writable,
     private readonly opts: PcapWriterOptions,
   ) {
-    this.sink = new ByteSink(out, undefined, opts.onClosed);
+    this.sink = new ByteSink(out, opts.bufferBytes, opts.onClosed, opts.staging);
     this.nanosecond = opts.nanosecond ?? false;
   }
 
@@ -57,14 +61,21 @@ export class PcapWriter implements PacketWriter {
   }
 
   write(p: Packet): Promise<void> | void {
+    return this.writeRecord(p.data, 0, p.data.length, p.origLen, p.tsSec, p.tsNsec);
+  }
+
+  /** One record whose captured bytes are `src[dataOff … dataOff + caplen)` (no Packet object needed). */
+  writeRecord(src: Buffer, dataOff: number, caplen: number, origLen: number, tsSec: number, tsNsec: number): Promise<void> | undefined {
     if (!this.headerWritten) this.writeHeader();
-    const caplen = p.data.length;
-    const { buf, at, flushed } = this.sink.reserve(PCAP_RECORD_HEADER + caplen);
-    buf.writeUInt32LE(p.tsSec >>> 0, at);
-    buf.writeUInt32LE(this.nanosecond ? p.tsNsec >>> 0 : Math.floor(p.tsNsec / 1000), at + 4);
-    buf.writeUInt32LE(caplen, at + 8);
-    buf.writeUInt32LE(p.origLen >>> 0, at + 12);
-    buf.set(p.data, at + PCAP_RECORD_HEADER);
+    const sink = this.sink;
+    const flushed = sink.room(PCAP_RECORD_HEADER + caplen);
+    const view = sink.view;
+    const at = sink.at;
+    view.setUint32(at, tsSec >>> 0, true);
+    view.setUint32(at + 4, this.nanosecond ? tsNsec >>> 0 : Math.floor(tsNsec / 1000), true);
+    view.setUint32(at + 8, caplen, true);
+    view.setUint32(at + 12, origLen >>> 0, true);
+    sink.copyIn(src, dataOff, caplen, at + PCAP_RECORD_HEADER);
     return flushed;
   }
 
@@ -96,6 +107,10 @@ export interface PcapngWriterOptions {
   /** Resolution of interfaces registered on the fly (from packets alone): ns unless false. */
   nanosecond?: boolean;
   onClosed?: () => void;
+  /** Size of each output buffer (one stream write each). */
+  bufferBytes?: number;
+  /** Caller-owned output buffers, filled over and over (ByteSink's staging). */
+  staging?: Staging;
 }
 
 const SHB_BYTES = 28;
@@ -116,7 +131,7 @@ export class PcapngWriter implements PacketWriter {
     out: Writable,
     private readonly opts: PcapngWriterOptions = {},
   ) {
-    this.sink = new ByteSink(out, undefined, opts.onClosed);
+    this.sink = new ByteSink(out, opts.bufferBytes, opts.onClosed, opts.staging);
   }
 
   get closed(): boolean {
@@ -179,22 +194,30 @@ export class PcapngWriter implements PacketWriter {
         { linkType: p.linkType, snaplen: MAX_PACKET_BYTES, tsUnitsPerSec: this.opts.nanosecond === false ? 1e6 : 1e9 },
         `${p.linkType}:${p.interfaceId}`,
       );
+    return this.writeRecord(p.data, 0, p.data.length, p.origLen, p.tsSec, p.tsNsec, id);
+  }
+
+  /** One EPB on output interface `id` around `src[dataOff … dataOff + caplen)` (no Packet object needed). */
+  writeRecord(src: Buffer, dataOff: number, caplen: number, origLen: number, tsSec: number, tsNsec: number, id: number): Promise<void> | undefined {
     const iface = this.outInterfaces[id];
     if (!iface) throw new Error(`pcapng writer: interface ${id} was not added`);
-    const caplen = p.data.length;
     const len = EPB_OVERHEAD + pad4(caplen);
-    const { buf, at, flushed } = this.sink.reserve(len);
-    const ts = timeToUnits(p.tsSec, p.tsNsec, iface.unitsPerSec, this.units);
-    buf.writeUInt32LE(BLOCK_EPB, at);
-    buf.writeUInt32LE(len, at + 4);
-    buf.writeUInt32LE(id, at + 8);
-    buf.writeUInt32LE(ts.high, at + 12);
-    buf.writeUInt32LE(ts.low, at + 16);
-    buf.writeUInt32LE(caplen, at + 20);
-    buf.writeUInt32LE(p.origLen >>> 0, at + 24);
-    buf.set(p.data, at + 28); // TypedArray.set: cheaper than Buffer.copy for small frames
-    for (let i = at + 28 + caplen; i < at + len - 4; i++) buf[i] = 0;
-    buf.writeUInt32LE(len, at + len - 4);
+    const sink = this.sink;
+    const flushed = sink.room(len);
+    const view = sink.view;
+    const at = sink.at;
+    const ts = timeToUnits(tsSec, tsNsec, iface.unitsPerSec, this.units);
+    view.setUint32(at, BLOCK_EPB, true);
+    view.setUint32(at + 4, len, true);
+    view.setUint32(at + 8, id, true);
+    view.setUint32(at + 12, ts.high, true);
+    view.setUint32(at + 16, ts.low, true);
+    view.setUint32(at + 20, caplen, true);
+    view.setUint32(at + 24, origLen >>> 0, true);
+    // Padding: zero the last data word first, then the copy overwrites all but the pad bytes.
+    if (caplen & 3) view.setUint32(at + len - 8, 0, true);
+    sink.copyIn(src, dataOff, caplen, at + 28);
+    view.setUint32(at + len - 4, len, true);
     return flushed;
   }
 

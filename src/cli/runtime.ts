@@ -1,0 +1,117 @@
+// What every shark command does around its work, without oclif: one-line
+// errors with documented exit codes (stack traces only with DEBUG), Ctrl-C
+// that finishes (first) or stops (second), stdout closing (`| head`) treated
+// as a normal end, and an explicit exit once stdout drained. SharkCommand
+// (oclif) uses it, and so does the oclif-free start of `merge` (fast-merge.ts),
+// so both behave the same.
+
+import { ExitCode, UserError, isEpipe } from './errors.js';
+
+export type StopReason = 'sigint' | 'sigterm' | 'epipe';
+
+export class CommandRuntime {
+  /** Aborted on the first SIGINT/SIGTERM or when stdout's reader goes away. */
+  readonly stop = new AbortController();
+  stopReason: StopReason | undefined;
+  private signalCount = 0;
+  /** A non-EPIPE error writing stdout (disk full): reported once, exit 6. */
+  private outputFailure: NodeJS.ErrnoException | undefined;
+  private readonly onSignal = (sig: NodeJS.Signals) => {
+    this.signalCount++;
+    if (this.signalCount > 1) process.exit(ExitCode.INTERRUPTED);
+    this.stopReason = sig === 'SIGTERM' ? 'sigterm' : 'sigint';
+    this.stop.abort();
+  };
+
+  /** `name` gives the command's name for error lines ("merge: …"). */
+  constructor(private readonly name: () => string) {}
+
+  /** Take over SIGINT/SIGTERM and stdout's errors for the run. */
+  install(): void {
+    process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
+    // oclif's own stdout 'error' listener rethrows anything but EPIPE as an
+    // uncaught exception (a stack trace for a full disk): replace it.
+    process.stdout.removeAllListeners('error');
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (isEpipe(err)) this.outputClosed();
+      else {
+        this.outputFailure ??= err;
+        this.stop.abort();
+      }
+    });
+  }
+
+  /** Run `work`, report its failure, wait for stdout, exit with its code. */
+  async run(work: () => Promise<number>): Promise<never> {
+    this.install();
+    let code: number;
+    try {
+      code = await work();
+    } catch (err) {
+      code = this.report(err);
+    }
+    return this.exit(code);
+  }
+
+  /** Call when stdout's reader closed: stop producing, exit 0. */
+  outputClosed(): void {
+    this.stopReason ??= 'epipe';
+    this.stop.abort();
+  }
+
+  /** Print a one-line error and pick the exit code. */
+  report(err: unknown): number {
+    if (isEpipe(err)) return ExitCode.OK;
+    if (err instanceof UserError) {
+      process.stderr.write(`${this.name()}: ${err.message}\n`);
+      if (process.env.DEBUG) process.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    // oclif's own flag/arg parsing errors are usage errors.
+    const e = err as { oclif?: { exit?: number }; message?: string; stack?: string };
+    if (e && e.oclif) {
+      process.stderr.write(`${this.name()}: ${oneLine(e.message)}\n`);
+      return ExitCode.USAGE;
+    }
+    process.stderr.write(`${this.name()}: internal error: ${firstLine(e?.message ?? String(err))} (a bug: run with DEBUG=1 and report it)\n`);
+    if (process.env.DEBUG) process.stderr.write(`${e?.stack}\n`);
+    return ExitCode.BUG;
+  }
+
+  /** Finish: a stdout failure overrides success, signals are released, stdout drains, the process exits. */
+  async exit(code: number): Promise<never> {
+    if (this.outputFailure && code !== ExitCode.OUTPUT) {
+      code = this.report(new UserError(`cannot write output: ${this.outputFailure.message}`, ExitCode.OUTPUT));
+    }
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    await drainStdout();
+    if (code !== 0) process.exitCode = code;
+    // Let Node exit naturally when nothing else is pending, but never hang on a
+    // stray handle (a capture socket, a watch): exit explicitly.
+    process.exit(code);
+  }
+}
+
+/** oclif's multi-line parse errors ("The following errors occurred: …") as one line. */
+function oneLine(s: string | undefined): string {
+  const lines = (s ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^The following errors occurred:?$/.test(l) && !/^See more help with/.test(l));
+  return lines.join('; ') + ' (see --help)';
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? '').split('\n')[0].trim();
+}
+
+/** Wait until stdout's buffered data reached the OS (or the reader left). */
+function drainStdout(): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.stdout.writableLength === 0 || process.stdout.destroyed) return resolve();
+    process.stdout.write('', () => resolve());
+    process.stdout.once('error', () => resolve());
+  });
+}

@@ -1,0 +1,92 @@
+// Opening `merge`'s inputs: each file's first bytes tell what it holds
+// (pcap, pcapng, NDJSON). A capture file is then walked by a RecordCursor
+// reading the same descriptor synchronously; NDJSON continues as a stream
+// from where the sniffing read stopped; stdin ("-") is a stream either way.
+
+import { createReadStream, openSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { FileSource, RecordCursor, StreamSource } from './capture/record-cursor.js';
+import { detectKind, inputName, sniff, type InputKind } from './entry-source.js';
+
+/** Bytes read to tell the format (NDJSON may open with whitespace). */
+const SNIFF_BYTES = 64 * 1024;
+const NDJSON_CHUNK_BYTES = 256 * 1024;
+
+export interface MergeInput {
+  name: string;
+  kind: InputKind;
+  /** Capture inputs: the record walker, reading into `window`. */
+  cursor(window?: Buffer): RecordCursor;
+  /** NDJSON inputs: the first bytes and the stream of the rest. */
+  head: Buffer;
+  rest(): AsyncIterable<Buffer>;
+  /** Ctrl-C or a closed output: unblock a stream that may wait for ever (stdin); files are read synchronously and need nothing. */
+  interrupt(): void;
+  /** Release the file. */
+  close(): void;
+}
+
+export async function openMergeInputs(paths: string[], stdin: Readable = process.stdin): Promise<MergeInput[]> {
+  const opened: MergeInput[] = [];
+  try {
+    for (const path of paths) opened.push(path === '-' ? await openStream(stdin) : openFile(path));
+  } catch (err) {
+    for (const i of opened) i.close();
+    throw err;
+  }
+  return opened;
+}
+
+async function openStream(stream: Readable): Promise<MergeInput> {
+  const name = inputName('-');
+  const { head, rest } = await sniff(stream);
+  const close = () => stream.destroy();
+  return {
+    name,
+    kind: detectKind(head),
+    head,
+    cursor: (window) => new RecordCursor(name, new StreamSource(rest, close), head, window),
+    rest: () => ({ [Symbol.asyncIterator]: () => rest }),
+    interrupt: close,
+    close,
+  };
+}
+
+function openFile(path: string): MergeInput {
+  let fd: number;
+  let head: Buffer;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw openError(err, path);
+  }
+  const source = new FileSource(fd);
+  try {
+    const buf = Buffer.allocUnsafe(SNIFF_BYTES);
+    head = buf.subarray(0, readSync(fd, buf, 0, SNIFF_BYTES, null));
+  } catch (err) {
+    source.close();
+    throw openError(err, path);
+  }
+  let stream: Readable | undefined;
+  return {
+    name: inputName(path),
+    kind: detectKind(head),
+    head,
+    cursor: (window) => new RecordCursor(path, source, head, window),
+    // The descriptor's position is just past the head: the stream carries on from there.
+    rest: () => (stream = createReadStream('', { fd, highWaterMark: NDJSON_CHUNK_BYTES })),
+    interrupt: () => stream?.destroy(),
+    close: () => (stream ? stream.destroy() : source.close()),
+  };
+}
+
+/** The same one-line messages as the streaming inputs of the other commands. */
+function openError(err: unknown, path: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new UserError(`${path}: no such file`, ExitCode.USAGE);
+  if (code === 'EACCES') return new UserError(`${path}: permission denied`, ExitCode.USAGE);
+  if (code === 'EISDIR') return new UserError(`${path}: is a directory`, ExitCode.USAGE);
+  return err;
+}

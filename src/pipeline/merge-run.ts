@@ -1,0 +1,132 @@
+// `shark merge` from paths and flags to an exit code, independent of oclif:
+// the oclif command and the oclif-free start (cli/fast-merge.ts) both call
+// runMerge. Inputs are sniffed (pcap, pcapng, NDJSON), the output format is
+// chosen, and captures go to the k-way capture merge, entries to the entry
+// merge; damaged inputs are reported once each, the last as the error.
+
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { LineSink } from '../output/stdout-sink.js';
+import { mergeCaptures } from './merge-captures.js';
+import { mergeEntries } from './merge-entries.js';
+import { openMergeInputs, type MergeInput } from './merge-inputs.js';
+import { readNdjson } from './ndjson.js';
+
+export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
+export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];
+
+export interface MergeRunOptions {
+  /** -w: a file, or "-"/undefined for stdout. */
+  write?: string;
+  format?: MergeFormat;
+  /** Aborted by Ctrl-C or a closed stdout. */
+  signal: AbortSignal;
+  /** The output's reader went away (EPIPE). */
+  onClosed: () => void;
+}
+
+export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<number> {
+  if (paths.length === 0) throw new UserError('no inputs: give the files to merge ("-" for stdin)');
+  if (paths.filter((p) => p === '-').length > 1) throw new UserError('stdin ("-") can be given only once');
+  const inputs = await openMergeInputs(paths);
+  // Ctrl-C or a closed output: stop reading at once (stdin may block for ever), then finish the file.
+  const interrupt = () => inputs.forEach((i) => i.interrupt());
+  opts.signal.addEventListener('abort', interrupt, { once: true });
+  try {
+    const packetInputs = inputs.filter((i) => i.kind === 'pcap' || i.kind === 'pcapng');
+    const entryInputs = inputs.filter((i) => i.kind === 'ndjson');
+    const format = chooseFormat(opts.format, packetInputs, entryInputs);
+    const toFile = opts.write !== undefined && opts.write !== '-';
+    if (!toFile && format !== 'ndjson' && process.stdout.isTTY) {
+      throw new UserError('refusing to write a binary capture to a terminal: use -w FILE or a pipe');
+    }
+    const out: Writable = toFile ? await openOutput(opts.write!) : process.stdout;
+    try {
+      return format === 'ndjson' ? await mergeNdjson(entryInputs, out, opts) : await mergePackets(packetInputs, out, format, opts);
+    } catch (err) {
+      throw outputError(err, opts.write ?? '<stdout>');
+    } finally {
+      if (toFile) {
+        out.end();
+        await Promise.race([once(out, 'close'), once(out, 'error')]).catch(() => undefined);
+      }
+    }
+  } finally {
+    opts.signal.removeEventListener('abort', interrupt);
+    inputs.forEach((i) => i.close());
+  }
+}
+
+async function mergePackets(inputs: MergeInput[], out: Writable, format: 'pcap' | 'pcapng', opts: MergeRunOptions): Promise<number> {
+  const captures = inputs.map((i) => ({ name: i.name, open: (window: Buffer) => i.cursor(window) }));
+  // `out` is process.stdout or a file stream of ours: both are done with a buffer when they call back.
+  const result = await mergeCaptures(captures, out, { format, signal: opts.signal, onClosed: opts.onClosed, reuseOutputBuffers: true });
+  return reportDamage(result.errors);
+}
+
+async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOptions): Promise<number> {
+  const warn = (m: string) => process.stderr.write(`merge: ${m}\n`);
+  const sources = inputs.map((i) => readNdjson(i.rest(), i.name, { prefix: i.head, onBadLine: warn }));
+  const sink = new LineSink(out, { onClosed: opts.onClosed });
+  const errors: UserError[] = [];
+  await mergeEntries(sources, sink, {
+    signal: opts.signal,
+    onSourceError: (_source, err) => {
+      if (err instanceof UserError) errors.push(err);
+      else if (!opts.signal.aborted) throw err;
+    },
+  });
+  return reportDamage(errors);
+}
+
+/** Every damaged input gets its line; the last one is the command's error (exit 3). */
+function reportDamage(errors: UserError[]): number {
+  if (errors.length === 0) return ExitCode.OK;
+  for (const e of errors.slice(0, -1)) process.stderr.write(`merge: ${e.message}\n`);
+  throw errors[errors.length - 1];
+}
+
+/** Open the -w file now, so a bad path is a one-line error before any input is read. */
+async function openOutput(path: string): Promise<Writable> {
+  const out = createWriteStream(path);
+  try {
+    await once(out, 'open');
+  } catch (err) {
+    throw outputError(err, path);
+  }
+  return out;
+}
+
+function chooseFormat(flag: MergeFormat | undefined, packets: MergeInput[], entries: MergeInput[]): MergeFormat {
+  if (packets.length > 0 && entries.length > 0) {
+    throw new UserError(
+      `cannot merge packet captures (${packets[0].name}) with NDJSON entries (${entries[0].name}): dissect the captures first (shark dissect ${packets[0].name} > ${packets[0].name}.ndjson)`,
+    );
+  }
+  if (entries.length > 0) {
+    if (flag && flag !== 'ndjson') throw new UserError(`--format ${flag}: the inputs are NDJSON entries, which merge into NDJSON only`);
+    return 'ndjson';
+  }
+  if (flag === 'ndjson') {
+    if (packets.length > 0) throw new UserError('--format ndjson: the inputs are packet captures; use `shark dissect` to turn them into entries');
+    return 'ndjson';
+  }
+  return flag ?? 'pcapng';
+}
+
+/** Failures writing the output are exit 6 with the file named; anything else passes through. */
+function outputError(err: unknown, target: string): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string' || code === 'EPIPE' || err instanceof UserError) return err;
+  const what: Record<string, string> = {
+    ENOSPC: 'no space left on device',
+    EACCES: 'permission denied',
+    ENOENT: 'no such directory',
+    EISDIR: 'is a directory',
+    EROFS: 'read-only file system',
+    EDQUOT: 'disk quota exceeded',
+  };
+  return new UserError(`${target}: cannot write (${what[code] ?? code})`, ExitCode.OUTPUT);
+}

@@ -413,6 +413,26 @@ class AmqpParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Methods are stamped when their frame is read whole. Still to be emitted:
+   * synchronous methods awaiting a reply (each channel's list is in arrival
+   * order, so its first is its oldest) and content being assembled (stamped
+   * with its method, or with the request a basic.get-ok answers). A handful
+   * of channels at most, so they are simply scanned.
+   */
+  pendingSince(): number | undefined {
+    let min = Infinity;
+    for (const list of this.pending.values()) if (list.length > 0 && list[0].time < min) min = list[0].time;
+    for (const map of [this.content.c2s, this.content.s2c]) {
+      for (const c of map.values()) {
+        const request = c.message.args.request as Message | undefined;
+        const t = request ? request.time : c.message.time;
+        if (t < min) min = t;
+      }
+    }
+    return min === Infinity ? undefined : min;
+  }
+
   onEnd(): void {
     for (const dir of ['c2s', 's2c'] as const) {
       for (const c of this.content[dir].values()) this.emitContent(c, ['truncated']);

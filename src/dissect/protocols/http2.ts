@@ -289,6 +289,24 @@ class Http2Parser implements TcpStreamParser {
     }
   }
 
+  /**
+   * A stream is stamped with its request half's first frame (its response
+   * half's when it has no request half), and its first half is made with the
+   * stream: streams are kept in the order they opened, so the first one holds
+   * the earliest time. A frame read in part does not count: its stream gets
+   * the time the frame completes.
+   */
+  pendingSince(): number | undefined {
+    for (const s of this.streams.values()) {
+      const req = s.request?.firstTime;
+      const res = s.response?.firstTime;
+      if (req === undefined && res === undefined) continue; // halves made later are stamped later
+      if (req === undefined || res === undefined) return req ?? res;
+      return Math.min(req, res);
+    }
+    return undefined;
+  }
+
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     for (const s of [...this.streams.values()]) {
       if (s.response === null) this.finish(s, ['unanswered']);
@@ -517,6 +535,8 @@ class Http2Parser implements TcpStreamParser {
       this.finish(oldest, ['evicted: too many open streams']);
     }
     const stream: Stream = { id, request: null, response: null, informational: [], warnings: [], pushed: false };
+    // A reused id (a push promise over a stream already seen) goes last, so streams stay in the order they opened.
+    this.streams.delete(id);
     this.streams.set(id, stream);
     return stream;
   }

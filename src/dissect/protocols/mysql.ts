@@ -118,6 +118,18 @@ class MysqlParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Commands are stamped when read whole and queued in arrival order (a reply
+   * without its command only when none waits), so the first is the oldest —
+   * except the handshake, first in line, whose time moves on to the client's
+   * response when that comes: the first two hold the oldest.
+   */
+  pendingSince(): number | undefined {
+    const [first, second] = this.pending;
+    if (first === undefined) return undefined;
+    return second === undefined ? first.requestTime : Math.min(first.requestTime, second.requestTime);
+  }
+
   onEnd(): void {
     this.flush();
   }

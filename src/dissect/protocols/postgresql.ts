@@ -142,6 +142,18 @@ class PostgresParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Calls are stamped when their first message is read whole and queued in
+   * arrival order, except a reply's orphan call (request not captured), put
+   * first with the reply's time while older calls still gather messages: the
+   * first two hold the oldest. A startup's SSL/GSS request waits apart.
+   */
+  pendingSince(): number | undefined {
+    let min = this.awaitingEncryptionReply?.requestTime ?? Infinity;
+    for (let i = 0; i < 2 && i < this.pending.length; i++) min = Math.min(min, this.pending[i].requestTime);
+    return min === Infinity ? undefined : min;
+  }
+
   onEnd(): void {
     this.flush([]);
   }

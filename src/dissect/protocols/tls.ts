@@ -245,6 +245,22 @@ export class TlsParser implements TcpStreamParser {
     this.abandon(h);
   }
 
+  /**
+   * The one call is stamped with the first byte of the client's half (or the
+   * server's, when the client's was never seen): pending from the first byte
+   * until it is emitted, unless both halves are done without a hello (then
+   * nothing will ever be emitted).
+   */
+  pendingSince(): number | undefined {
+    if (this.emitted) return undefined;
+    const { c2s, s2c } = this.halves;
+    if (this.request === null && this.response === null && c2s.done && s2c.done) return undefined;
+    // Which half is the client's is learnt from the hellos, so either may end up stamping the call.
+    if (c2s.started && s2c.started) return Math.min(c2s.time, s2c.time);
+    if (c2s.started) return c2s.time;
+    return s2c.started ? s2c.time : undefined;
+  }
+
   onEnd(): void {
     if (this.emitted) return;
     if (this.request === null && this.response === null) {

@@ -3,7 +3,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode } from '../cli/errors.js';
 import { consumeEntries } from '../stats/consume.js';
 import { compileKfl } from '../stats/kfl.js';
-import { MapAggregator, MAP_LEVELS, type MapLevel } from '../map/graph.js';
+import { MapAggregator, MAP_FIELDS, MAP_LEVELS, type MapLevel } from '../map/graph.js';
 import { parseEdgeLabel } from '../map/labels.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
@@ -38,7 +38,9 @@ Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Ho
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
     const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
     const map = new MapAggregator(flags.level as MapLevel, predicate);
-    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict });
+    // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
+    const project = predicate ? undefined : MAP_FIELDS;
+    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { writeFile } from 'node:fs/promises';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
-import { StatsAggregator } from '../stats/aggregate.js';
+import { StatsAggregator, statsFields } from '../stats/aggregate.js';
 import { consumeEntries } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
 import { LiveView, parseDuration } from '../stats/live.js';
@@ -43,8 +43,10 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     const { flags, argv } = await this.parse(Stats);
     const inputs = argv as string[];
     const format = flags.format as StatsFormat;
+    // --check filters may read any field; tables read a known few (unless --by is JSONata).
+    const project = flags.check ? undefined : statsFields(flags.by);
     const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict });
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);

@@ -6,8 +6,9 @@
 
 import type { Endpoint, Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
-import { NameBook, k8sName } from '../stats/names.js';
-import { operationOf } from '../stats/group-by.js';
+import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.js';
+import { OPERATION_FIELDS, operationOf } from '../stats/group-by.js';
+import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
 import { TopK } from './top-k.js';
 
 export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';
@@ -56,6 +57,20 @@ interface RawNode {
   /** Ports this IP served on (bounded), to name an unnamed server IP:port. */
   ports: Set<number>;
 }
+
+const ENDPOINT_FIELDS = mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true });
+
+/** Every entry field MapAggregator.add reads without a filter (keep in step with add, nodeKey and EdgeAcc.add). */
+export const MAP_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, OPERATION_FIELDS, {
+  protocol: true,
+  src: ENDPOINT_FIELDS,
+  dst: ENDPOINT_FIELDS,
+  error: true,
+  requestSize: true,
+  responseSize: true,
+  response: {},
+  elapsedTime: true,
+});
 
 class EdgeAcc {
   requests = 0;

@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 import { UserError, ExitCode, InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { readNdjson } from './ndjson.js';
+import { readProjectedNdjson } from './ndjson-projected.js';
+import type { FieldSpec } from './json-project.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -24,6 +26,11 @@ export interface EntrySourceOptions {
   refuseUnknown?: boolean;
   /** Told when each input is opened (progress display). */
   onOpen?: (name: string, stream: Readable) => void;
+  /**
+   * The only fields the consumer reads: NDJSON entries then carry just these
+   * (read without JSON.parse, see ndjson-projected.ts). Captures still give whole entries.
+   */
+  project?: FieldSpec;
 }
 
 /** Name of an input for messages. */
@@ -96,7 +103,9 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
       throw new InputError(name, 'at byte 0', `not a pcap/pcapng capture or NDJSON entries (starts with ${start})`);
     }
     if (kind === 'ndjson' || kind === 'unknown') {
-      for await (const batch of readNdjson(iterable(rest), name, { strict: opts.strict, onBadLine: warn, prefix: head })) {
+      const ndjsonOpts = { strict: opts.strict, onBadLine: warn, prefix: head };
+      const batches = opts.project ? readProjectedNdjson(iterable(rest), name, opts.project, ndjsonOpts) : readNdjson(iterable(rest), name, ndjsonOpts);
+      for await (const batch of batches) {
         yield batch;
         if (opts.signal?.aborted) break;
       }

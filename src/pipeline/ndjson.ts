@@ -88,7 +88,8 @@ export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptio
   return value as Entry;
 }
 
-function badLine(source: string, lineNo: number, what: string, opts: NdjsonReadOptions): void {
+/** Report (or with `strict`, throw) a bad line, with its source and number. */
+export function badLine(source: string, lineNo: number, what: string, opts: NdjsonReadOptions): void {
   if (opts.strict) throw new InputError(source, `at line ${lineNo}`, what);
   opts.onBadLine?.(`${source}: line ${lineNo}: ${what}; skipped`);
 }
@@ -207,7 +208,8 @@ export function binaryToText(s: string): string {
   return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
 }
 
-function isBlank(s: string): boolean {
+/** Blank as trim() sees it (a line of spaces, tabs, NBSP …): skipped silently. */
+export function isBlank(s: string): boolean {
   const c = s.charCodeAt(0);
   // Entries start with '{'; only lines starting with whitespace need the full check.
   if (c !== 32 && c !== 9 && c !== 13) return false;

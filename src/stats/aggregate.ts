@@ -4,11 +4,21 @@
 
 import type { Entry } from '../model/entry.js';
 import { LatencySketch } from './latency-sketch.js';
-import { NameBook } from './names.js';
-import { groupKey, resolveKey, type KeyOf } from './group-by.js';
+import { NAME_FIELDS, NameBook } from './names.js';
+import { groupFields, groupKey, resolveKey, type KeyOf } from './group-by.js';
+import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
 
 export const MAX_GROUPS = 10_000;
 export const OTHER_GROUP = '(other)';
+
+/** The entry fields GroupStats.add reads (of `response` only whether it is there: an empty spec). */
+const GROUP_STATS_FIELDS: FieldSpec = { error: true, requestSize: true, responseSize: true, response: {}, elapsedTime: true };
+
+/** Every entry field a StatsAggregator grouping by `by` reads; undefined when that cannot be bounded (JSONata). */
+export function statsFields(by: string): FieldSpec | undefined {
+  const group = groupFields(by);
+  return group && mergeSpecs(NAME_FIELDS, GROUP_STATS_FIELDS, { timestamp: true }, group);
+}
 
 export class GroupStats {
   entries = 0;

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { readEntries } from '../pipeline/entry-source.js';
+import type { FieldSpec } from '../pipeline/json-project.js';
 
 export interface ConsumeOptions {
   /** Aborted on Ctrl-C / EPIPE (the command's `stop`). */
@@ -18,6 +19,8 @@ export interface ConsumeOptions {
   strict?: boolean;
   stdin?: Readable;
   onWarning?: (message: string) => void;
+  /** The only entry fields onBatch reads (see EntrySourceOptions.project). */
+  project?: FieldSpec;
 }
 
 export interface ConsumeResult {
@@ -39,7 +42,7 @@ export async function consumeEntries(
   };
   if (opts.stop.aborted) onStop();
   else opts.stop.addEventListener('abort', onStop, { once: true });
-  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning });
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning, project: opts.project });
   try {
     for (;;) {
       const next = await nextOrAbort(source, inner.signal);

@@ -6,7 +6,8 @@
 import jsonata from 'jsonata';
 import type { Endpoint, Entry } from '../model/entry.js';
 import { UserError, ExitCode } from '../cli/errors.js';
-import { k8sName, type NameBook } from './names.js';
+import { K8S_NAME_FIELDS, k8sName, type NameBook } from './names.js';
+import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
 
@@ -35,6 +36,38 @@ export function resolveKey(key: string, names: NameBook): string {
 
 function serviceKey(e: Entry): string {
   return k8sName(e.dst, 'service') || (e.dst?.name ? `${e.dst.name}:${e.dst.port}` : unresolved(e.dst));
+}
+
+/** The entry fields operationOf reads. */
+export const OPERATION_FIELDS: FieldSpec = { protocol: true, request: { path: true, method: true, questions: true, command: true } };
+
+/** The entry fields statusOf reads. */
+export const STATUS_FIELDS: FieldSpec = {
+  protocol: true,
+  error: true,
+  response: { grpcStatusName: true, rcodeName: true, status: true, statusCode: true, rcode: true },
+};
+
+const SERVICE_FIELDS: FieldSpec = { dst: mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true, name: true }) };
+
+/** The entry fields a built-in grouping reads; undefined for JSONata (it may read anything). */
+export function groupFields(by: string): FieldSpec | undefined {
+  switch (by) {
+    case 'protocol':
+      return { protocol: true };
+    case 'service':
+      return SERVICE_FIELDS;
+    case 'endpoint':
+      return mergeSpecs(SERVICE_FIELDS, OPERATION_FIELDS);
+    case 'namespace':
+      return { dst: { namespace: true } };
+    case 'pod':
+      return { dst: mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true }) };
+    case 'status':
+      return STATUS_FIELDS;
+    default:
+      return undefined;
+  }
 }
 
 /** "GET /details" (query dropped), "A example.com", a Redis command, else the protocol. */

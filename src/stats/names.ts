@@ -5,11 +5,20 @@
 // aggregate by IP and ask for names only when they render.
 
 import type { Endpoint, Entry } from '../model/entry.js';
+import { KeyTest, type FieldSpec } from '../pipeline/json-project.js';
 
 /** Most names remembered per IP: enough for virtual hosting, bounded for memory. */
 const MAX_NAMES_PER_IP = 16;
 
 type Tally = Map<string, number>;
+
+/** Every entry field NameBook.learn reads (keep in step with learn, learnDns and hostOf). */
+export const NAME_FIELDS: FieldSpec = {
+  protocol: true,
+  dst: { ip: true },
+  request: { questions: true, sni: true, host: true, headers: new KeyTest((k) => k === ':authority' || k.toLowerCase() === 'host', [4, 10]) },
+  response: { answers: true },
+};
 
 export class NameBook {
   private readonly dns = new Map<string, Tally>();
@@ -53,6 +62,9 @@ export class NameBook {
     return this.dnsName(ip) ?? this.hostName(ip);
   }
 }
+
+/** The endpoint fields k8sName reads. */
+export const K8S_NAME_FIELDS: FieldSpec = { namespace: true, service: true, workload: true, pod: true };
 
 /** "namespace/name" of the most specific Kubernetes object an endpoint has, or "". */
 export function k8sName(ep: Endpoint, prefer: 'service' | 'workload' | 'pod'): string {

@@ -216,6 +216,13 @@ export class DissectionEngine {
   private readonly keep: Set<string> | undefined;
   private lastTick = -Infinity;
   private lastRelease = -Infinity;
+  /**
+   * No packet still to come is older than this (a file reader looks ahead a
+   * batch): capture timestamps can step back — interfaces interleaved in a
+   * pcapng, a clock adjusted — and a call on such a packet must not find newer
+   * entries already gone. Infinity when unknown (live): time only goes forward.
+   */
+  private horizon = Infinity;
   private maxTime = -Infinity;
   private entrySeq = 0;
   packets = 0;
@@ -260,6 +267,11 @@ export class DissectionEngine {
     this.frame(p.linkType, p.data, now, p.frame, 0);
     if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
     else if (this.maxTime - this.lastRelease >= RELEASE_MS) this.release(this.maxTime);
+  }
+
+  /** Tell the engine no packet after the next one is older than `ms` (see `horizon`). */
+  setHorizon(ms: number): void {
+    this.horizon = ms;
   }
 
   /** Live captures: let wall-clock time release entries and time out requests when no packets come. */
@@ -640,7 +652,7 @@ export class DissectionEngine {
   /** The earliest request time a call still to be emitted could carry. */
   private lowWatermark(now: number): number {
     const floor = now - this.options.reorderWindowMs;
-    let low = now;
+    let low = Math.min(now, this.horizon);
     for (const conn of this.tcp.values()) {
       let t: number;
       if (conn.parser) t = pendingTime(conn.parser, floor);
@@ -745,6 +757,30 @@ function guarded<P extends object>(parser: P, name: string, engine: DissectionEn
   return safe;
 }
 
+function packetMs(p: Packet): number {
+  return p.tsSec * 1000 + p.tsNsec / 1e6;
+}
+
+function earliest(batch: Packet[]): number {
+  let min = Infinity;
+  for (const p of batch) min = Math.min(min, packetMs(p));
+  return min;
+}
+
+/** Push a batch, telling the engine before each packet the earliest time still to come. */
+function pushWithHorizon(engine: DissectionEngine, batch: Packet[], after: number): void {
+  const later = new Float64Array(batch.length);
+  let min = after;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    later[i] = min;
+    min = Math.min(min, packetMs(batch[i]));
+  }
+  for (let i = 0; i < batch.length; i++) {
+    engine.setHorizon(later[i]);
+    engine.push(batch[i]);
+  }
+}
+
 /** Dissect batches of packets into batches of entries (request-time order). */
 export async function* dissectPackets(
   batches: AsyncIterable<Packet[]>,
@@ -754,28 +790,27 @@ export async function* dissectPackets(
   const engine = new DissectionEngine(options, (e) => out.push(e));
   options.engineRef?.(engine);
   const it = batches[Symbol.asyncIterator]();
-  let next = it.next();
+  let next = settle(it.next());
   // A damaged capture throws after its last good packet: finish what was read first.
   let failure: unknown;
   for (;;) {
-    let result: IteratorResult<Packet[]> | 'tick';
-    try {
-      if (options.live) {
-        let timer: NodeJS.Timeout | undefined;
-        const tick = new Promise<'tick'>((r) => (timer = setTimeout(() => r('tick'), 500)));
-        result = await Promise.race([next, tick]);
-        clearTimeout(timer);
-      } else result = await next;
-    } catch (err) {
-      failure = err;
-      break;
-    }
-    if (result === 'tick') {
+    const result = options.live ? await Promise.race([next, delay(500, TICK)]) : await next;
+    if (result === TICK) {
       engine.advance(Date.now());
+    } else if ('error' in result) {
+      failure = result.error;
+      break;
     } else {
       if (result.done) break;
-      for (const p of result.value) engine.push(p);
-      next = it.next();
+      next = settle(it.next());
+      if (options.live) for (const p of result.value) engine.push(p);
+      else {
+        // Look one batch ahead (briefly, for a pipe that pauses): a packet
+        // stamped earlier than those before it must still find its place.
+        const ahead = await Promise.race([next, delay(LOOKAHEAD_WAIT_MS, TICK)]);
+        const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
+        pushWithHorizon(engine, result.value, after);
+      }
     }
     if (out.length > 0) {
       const ready = out;
@@ -787,4 +822,17 @@ export async function* dissectPackets(
   engine.finish();
   if (out.length > 0) yield out;
   if (failure !== undefined) throw failure;
+}
+
+const TICK = Symbol('tick');
+/** How long a reader waits for the next batch before trusting time to go forward. */
+const LOOKAHEAD_WAIT_MS = 100;
+
+function delay<T>(ms: number, value: T): Promise<T> {
+  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+}
+
+/** A promise that never rejects (a failure is kept for after the batches read before it). */
+function settle<T>(p: Promise<T>): Promise<T | { error: unknown }> {
+  return p.catch((error: unknown) => ({ error }));
 }

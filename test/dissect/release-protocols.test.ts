@@ -11,6 +11,7 @@ import type { Entry } from '../../src/model/entry.js';
 import type { Direction, ProtocolDissector, TcpStreamParser } from '../../src/dissect/api.js';
 import { tls } from '../../src/dissect/protocols/tls.js';
 import { http2, createHttp2ParserAfterUpgrade, CONNECTION_PREFACE } from '../../src/dissect/protocols/http2.js';
+import { kafka } from '../../src/dissect/protocols/kafka.js';
 import { amqp, PROTOCOL_HEADER } from '../../src/dissect/protocols/amqp.js';
 import { postgresql } from '../../src/dissect/protocols/postgresql.js';
 import { mysql } from '../../src/dissect/protocols/mysql.js';
@@ -48,6 +49,16 @@ const H2_GET = hex('828684410f7777772e6578616d706c652e636f6d');
 const h2Request = (stream = 1): Buffer => h2frame(1, 0x05, stream, H2_GET);
 /** :status 200, END_STREAM | END_HEADERS. */
 const h2Response = (stream = 1): Buffer => h2frame(1, 0x05, stream, hex('88'));
+
+/** Kafka ApiVersions v0 request / response with a correlation id. */
+function kafkaRequest(correlationId: number): Buffer {
+  const body = Buffer.concat([hex('0012 0000'), u32(correlationId), hex('0001 63')]);
+  return Buffer.concat([u32(body.length), body]);
+}
+function kafkaResponse(correlationId: number): Buffer {
+  const body = Buffer.concat([u32(correlationId), hex('0000 00000000')]);
+  return Buffer.concat([u32(body.length), body]);
+}
 
 function amqpFrame(type: number, channel: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(7);
@@ -180,6 +191,13 @@ test('HTTP/2: a stream waiting for its response holds newer calls back', () => {
   ]);
 });
 
+test('Kafka: a request waiting for its correlation id holds newer calls back', () => {
+  holdsBack('kafka', 9092, [
+    { at: 1_000, from: 1, data: kafkaRequest(7) },
+    { at: 6_000, from: 2, data: kafkaResponse(7) },
+  ]);
+});
+
 test('AMQP: a synchronous method waiting for its reply holds newer calls back', () => {
   holdsBack('amqp', 5672, [
     { at: 1_000, from: 1, data: Buffer.concat([PROTOCOL_HEADER, amqpDeclare()]) },
@@ -277,6 +295,27 @@ test('HTTP/2 pendingSince after an h2c upgrade: the HTTP/1.1 request until strea
   parser.onData('s2c', h2Response(1));
   assert.equal(ctx.calls.length, 1);
   assert.equal(ctx.calls[0].requestTime, 50);
+  assert.equal(parser.pendingSince!(), undefined);
+});
+
+test('Kafka pendingSince: the oldest request waiting, a response read in part; nothing once answered', () => {
+  const { ctx, parser, send } = parserOf(kafka);
+  send(100, 'c2s', kafkaRequest(1));
+  send(200, 'c2s', kafkaRequest(2));
+  assert.equal(parser.pendingSince!(), 100);
+  // A second request with id 1: the first is given up, and the newer one is not the oldest waiting.
+  send(300, 'c2s', kafkaRequest(1));
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(parser.pendingSince!(), 200);
+  send(400, 's2c', kafkaResponse(2));
+  assert.equal(parser.pendingSince!(), 300);
+  send(500, 's2c', kafkaResponse(1));
+  assert.equal(parser.pendingSince!(), undefined);
+  // A response to a request not captured, read in part: stamped with its first segment.
+  send(600, 's2c', kafkaResponse(99).subarray(0, 6));
+  assert.equal(parser.pendingSince!(), 600);
+  send(700, 's2c', kafkaResponse(99).subarray(6));
+  assert.equal(ctx.calls.at(-1)!.requestTime, 600);
   assert.equal(parser.pendingSince!(), undefined);
 });
 

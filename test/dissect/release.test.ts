@@ -3,7 +3,7 @@
 // waiting for the whole reorder window; order is never given up for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DissectionEngine } from '../../src/dissect/engine.js';
+import { DissectionEngine, dissectPackets } from '../../src/dissect/engine.js';
 import { LinkType, type Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 
@@ -104,4 +104,27 @@ test('a request read only in part holds newer calls back', () => {
   const out = run(w.packets);
   assert.deepEqual(out.map((o) => o.entry.request?.path), ['/upload', '/fast/0', '/fast/1', '/fast/2', '/fast/3']);
   for (const o of out.slice(1)) assert.ok(o.outAt >= 4_000, `a fast call left at ${o.outAt}, before the upload finished`);
+});
+
+test('a packet stamped earlier than the ones before it (time stepping back) still finds its place', async () => {
+  const w = new Wire();
+  for (let i = 0; i < 6; i++) {
+    w.send(1_000 + i * 1_000, 1, 45000, 80, request(`/tick/${i}`));
+    w.send(1_010 + i * 1_000, 2, 80, 45000, response);
+  }
+  // A new connection whose packets carry a clock 2.5 s behind (another interface, a merged file).
+  w.send(3_500, 1, 46000, 80, request('/behind'));
+  w.send(3_510, 2, 80, 46000, response);
+  for (const split of [w.packets.length, 8, 11]) {
+    // In one batch, and with the step back at (or just after) a batch boundary.
+    async function* batches() {
+      yield w.packets.slice(0, split);
+      if (split < w.packets.length) yield w.packets.slice(split);
+    }
+    const entries: Entry[] = [];
+    for await (const batch of dissectPackets(batches())) entries.push(...batch);
+    const ts = entries.map((e) => e.timestamp);
+    assert.equal(entries.length, 7);
+    assert.deepEqual(ts, [...ts].sort((a, b) => a - b), `split at ${split}: ${entries.map((e) => e.request?.path).join(' ')}`);
+  }
 });

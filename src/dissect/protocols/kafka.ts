@@ -423,6 +423,22 @@ class KafkaParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Requests are stamped when read whole and kept in arrival order, so the
+   * first one waiting is the oldest; a response read in part whose request
+   * was not seen will be stamped with its first segment.
+   */
+  pendingSince(): number | undefined {
+    let min: number | undefined;
+    for (const p of this.pending.values()) {
+      min = p.time;
+      break;
+    }
+    const start = this.dead.s2c ? undefined : this.responseStart?.time;
+    if (start !== undefined && (min === undefined || start < min)) min = start;
+    return min;
+  }
+
   onEnd(): void {
     for (const p of this.pending.values()) this.emitRequestOnly(p, ['unanswered'], true);
     this.pending.clear();
@@ -506,7 +522,11 @@ class KafkaParser implements TcpStreamParser {
       this.emitRequestOnly(oldest, ['unanswered'], true);
     }
     const previous = this.pending.get(correlationId);
-    if (previous) this.emitRequestOnly(previous, ['unanswered', 'duplicate correlation id'], true);
+    if (previous) {
+      this.emitRequestOnly(previous, ['unanswered', 'duplicate correlation id'], true);
+      // The newer request goes last: the map stays in arrival order.
+      this.pending.delete(correlationId);
+    }
     this.pending.set(correlationId, pending);
   }
 

@@ -47,6 +47,22 @@ export class ByteQueue {
     return this.peek(span).indexOf(n, from);
   }
 
+  /**
+   * Offset of the first `byte` within the first `limit` bytes, or -1. Searches
+   * the front chunk in place: line-based parsers call this once per line.
+   */
+  indexOfByte(byte: number, limit = this.total): number {
+    const span = Math.min(limit, this.total);
+    if (span === 0) return -1;
+    const first = this.chunks[0];
+    const end = this.head + span;
+    if (end <= first.length) {
+      const i = first.indexOf(byte, this.head);
+      return i < 0 || i >= end ? -1 : i - this.head;
+    }
+    return this.peek(span).indexOf(byte);
+  }
+
   /** Drop `n` bytes from the front. */
   consume(n: number): void {
     n = Math.min(n, this.total);

@@ -13,3 +13,21 @@ test('looksLikeText: UTF-8 text yes; control bytes, invalid UTF-8 no; a sequence
   assert.equal(looksLikeText(b([0xe2, 0x41, 0x41])), false, 'a lead byte without continuation mid-text');
   assert.equal(looksLikeText(Buffer.concat([b('a'.repeat(5000)), b([0])])), true, 'only the first 4096 bytes are checked');
 });
+
+test('looksLikeText: short values take the ASCII loop and agree with the long path', () => {
+  const cases: [Buffer, boolean][] = [
+    [Buffer.from('VXK'), true],
+    [Buffer.from('tab\tand\r\nlines'), true],
+    [Buffer.from([0x61, 0x00, 0x62]), false],
+    [Buffer.from([0x61, 0x7f]), false],
+    [Buffer.from('héllo wörld'), true],
+    [Buffer.from([0x61, 0xc3]), true], // cut inside a 2-byte sequence at the end
+    [Buffer.from([0x61, 0xff, 0x62]), false],
+    [Buffer.alloc(0), true],
+  ];
+  for (const [buf, want] of cases) {
+    assert.equal(looksLikeText(buf), want, JSON.stringify([...buf]));
+    // The same bytes behind 80 bytes of text go through the native checks: same verdict.
+    assert.equal(looksLikeText(Buffer.concat([Buffer.alloc(80, 0x61), buf])), want, `long ${JSON.stringify([...buf])}`);
+  }
+});

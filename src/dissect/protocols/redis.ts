@@ -37,7 +37,6 @@ const KEYLESS = new Set([
   'REPLICAOF', 'SLAVEOF', 'SYNC', 'PSYNC', 'REPLCONF', 'UNWATCH', 'RANDOMKEY', 'KEYS',
 ]);
 
-const LF = Buffer.from('\n');
 
 const SUBSCRIBE_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
@@ -131,6 +130,16 @@ export class RespReader {
   private readBulk(): boolean {
     const b = this.bulk!;
     const n = Math.min(b.remaining, this.queue.length);
+    if (n > 0 && n === b.remaining && b.parts.length === 0 && n <= this.keepBytes) {
+      // The whole value is queued (the usual case): render it from a view, no copies.
+      const data = this.queue.peek(n);
+      this.pendingBulk = { tag: b.tag, text: renderBytes(b.tag === '=' ? data.subarray(Math.min(4, data.length)) : data) };
+      this.queue.consume(n);
+      this.size += n;
+      this.bulk = null;
+      this.crlfOwed = 2;
+      return true;
+    }
     if (n > 0) {
       const room = this.keepBytes - b.kept;
       if (room > 0) {
@@ -145,7 +154,7 @@ export class RespReader {
     if (b.remaining > 0) return false;
     this.bulk = null;
     this.crlfOwed = 2;
-    const data = Buffer.concat(b.parts, b.kept);
+    const data = b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.kept);
     let text = renderBytes(b.tag === '=' ? data.subarray(Math.min(4, data.length)) : data);
     if (b.total > b.kept) text = truncate(text, text.length) + `…(${b.total} bytes)`;
     this.pendingBulk = { tag: b.tag, text };
@@ -175,8 +184,8 @@ export class RespReader {
 
   private readLine(): boolean {
     // Lines are short: look near the front first so a long queue is not copied per line.
-    let nl = this.queue.indexOf(LF, 0, 256);
-    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOf(LF, 0, MAX_LINE);
+    let nl = this.queue.indexOfByte(0x0a, 256);
+    if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOfByte(0x0a, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) this.fail('line too long');
       return false;

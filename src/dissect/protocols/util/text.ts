@@ -17,6 +17,20 @@ const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
  * Native checks (a regex over latin1, buffer.isUtf8): this runs on every body.
  */
 export function looksLikeText(buf: Buffer, limit = 4096): boolean {
+  // Short values (Redis bulk strings, header-sized fields) are mostly plain
+  // ASCII: one loop decides them without the native calls' fixed costs.
+  if (buf.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < buf.length; i++) {
+      const c = buf[i];
+      if (c >= 0x20 && c < 0x7f) continue;
+      if (c === 0x09 || c === 0x0a || c === 0x0d) continue;
+      if (c < 0x80) return false; // a control character
+      ascii = false;
+      break;
+    }
+    if (ascii) return true;
+  }
   const head = buf.length > limit ? buf.subarray(0, limit) : buf;
   if (CONTROL.test(head.toString('latin1'))) return false;
   // A cut in the middle of a multi-byte sequence at the end is not an error.

@@ -55,10 +55,15 @@ export class ReorderBuffer {
   }
 
   private swap(i: number, j: number): void {
+    // Plain temporaries: a destructuring swap allocated arrays on this hot path.
     const h = this.heap;
     const s = this.seqs;
-    [h[i], h[j]] = [h[j], h[i]];
-    [s[i], s[j]] = [s[j], s[i]];
+    const e = h[i];
+    h[i] = h[j];
+    h[j] = e;
+    const q = s[i];
+    s[i] = s[j];
+    s[j] = q;
   }
 
   private push(e: Entry): void {

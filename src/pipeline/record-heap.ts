@@ -1,7 +1,8 @@
 // The min-heap behind `merge`'s k-way merge of captures: input indices keyed
-// by their current record's time (seconds, nanoseconds), ties broken by the
-// input index so equal timestamps keep the order the inputs were given (as
-// mergecap does). Keys live in typed arrays indexed by input: no object or
+// by their current record's time (seconds, nanoseconds). Equal times go to
+// the input given last, as mergecap does (its scan for the earliest record
+// takes "not later than" as earlier, so the last of equals wins), which keeps
+// the output packet-for-packet mergecap's. Keys live in typed arrays indexed by input: no object or
 // closure per comparison, and only the top ever changes between steps.
 
 export class RecordHeap {
@@ -54,7 +55,7 @@ export class RecordHeap {
     if (sa !== sb) return sa < sb;
     const na = this.nsec[a];
     const nb = this.nsec[b];
-    return na !== nb ? na < nb : a < b;
+    return na !== nb ? na < nb : a > b;
   }
 
   /** Place `input` at the root and move it down to where it belongs. */

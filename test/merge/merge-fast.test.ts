@@ -54,7 +54,7 @@ test('RecordCursor reads every corpus capture as the streaming reader does (tiny
   }
 });
 
-test('RecordHeap: earliest (sec, nsec) first, ties by input order', () => {
+test('RecordHeap: earliest (sec, nsec) first, ties to the input given last (as mergecap)', () => {
   const keys = [
     [5, 1],
     [5, 0],
@@ -69,7 +69,7 @@ test('RecordHeap: earliest (sec, nsec) first, ties by input order', () => {
     order.push(heap.top);
     heap.pop();
   }
-  assert.deepEqual(order, [2, 4, 1, 3, 0]);
+  assert.deepEqual(order, [4, 2, 3, 1, 0]);
   heap.push(0, 1, 0);
   heap.push(1, 2, 0);
   heap.replaceTop(3, 0);

@@ -76,6 +76,40 @@ test('same packets in the same order as mergecap: one link type', async () => {
   assert.ok(n > 100, `${n} packets`);
 });
 
+test('same packets in the same order as mergecap when timestamps tie across inputs', async () => {
+  // Three pcaps whose packets share timestamps in every combination (2 and 3 inputs tied, at the start and later).
+  const times = [
+    [0, 1, 1, 2, 5, 5, 7],
+    [0, 1, 2, 2, 5, 6, 7],
+    [1, 1, 2, 4, 5, 7, 7],
+  ];
+  const files = times.map((ts, f) => {
+    const header = Buffer.alloc(24);
+    header.writeUInt32LE(0xa1b2c3d4, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(65535, 16);
+    header.writeUInt32LE(1, 20);
+    const records = ts.map((t, i) => {
+      const rec = Buffer.alloc(16 + 60);
+      rec.writeUInt32LE(1_700_000_000 + t, 0);
+      rec.writeUInt32LE(0, 4);
+      rec.writeUInt32LE(60, 8);
+      rec.writeUInt32LE(60, 12);
+      rec[16 + 12] = 0x88; // an EtherType nobody parses; the bytes only tell packets apart
+      rec[16 + 13] = 0xb5;
+      rec[16 + 14] = f;
+      rec[16 + 15] = i;
+      return rec;
+    });
+    const path = join(dir, `ties-${f}.pcap`);
+    writeFileSync(path, Buffer.concat([header, ...records]));
+    return path;
+  });
+  assert.equal(await sameAsMergecap('ties', files), 21);
+  assert.equal(await sameAsMergecap('ties-reversed', [...files].reverse()), 21);
+});
+
 test('same packets in the same order as mergecap: mixed link types and formats, ns, several interfaces', async () => {
   const n = await sameAsMergecap('mixed', [
     sharedPath('arkime-http2-nghttp2.pcap'),

@@ -246,7 +246,10 @@ describe('shark record', { timeout: 300_000 }, () => {
       const names = readdirSync(path);
       assert.deepEqual(names.filter((n) => n.endsWith('.partial')), []);
       const pcaps = names.filter((n) => n.endsWith('.pcap'));
-      assert.ok(pcaps.length >= 2, names.join(' '));
+      // Capture and entry files share the disk (entries are written as calls finish), so which
+      // kind rotated first depends on their sizes: at least one of each, and a rotation.
+      assert.ok(pcaps.length >= 1, names.join(' '));
+      assert.ok(names.filter((n) => /\.(pcap|ndjson)$/.test(n)).length >= 3, names.join(' '));
       for (const n of capinfosCounts(pcaps.map((f) => join(path, f)))) assert.ok(n > 0);
       if (names.includes('manifest.json')) {
         const m = manifestOf(path);

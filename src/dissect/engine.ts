@@ -761,6 +761,17 @@ function packetMs(p: Packet): number {
   return p.tsSec * 1000 + p.tsNsec / 1e6;
 }
 
+/** Timestamps never step back within the batch, nor into the next one. */
+function inOrder(batch: Packet[], after: number): boolean {
+  let last = -Infinity;
+  for (const p of batch) {
+    const t = packetMs(p);
+    if (t < last) return false;
+    last = t;
+  }
+  return last <= after;
+}
+
 function earliest(batch: Packet[]): number {
   let min = Infinity;
   for (const p of batch) min = Math.min(min, packetMs(p));
@@ -769,6 +780,12 @@ function earliest(batch: Packet[]): number {
 
 /** Push a batch, telling the engine before each packet the earliest time still to come. */
 function pushWithHorizon(engine: DissectionEngine, batch: Packet[], after: number): void {
+  if (inOrder(batch, after)) {
+    // The usual case: time only goes forward, which the engine assumes anyway.
+    engine.setHorizon(Infinity);
+    for (const p of batch) engine.push(p);
+    return;
+  }
   const later = new Float64Array(batch.length);
   let min = after;
   for (let i = batch.length - 1; i >= 0; i--) {

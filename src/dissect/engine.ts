@@ -67,6 +67,7 @@ const TICK_MS = 1000;
 const RELEASE_MS = 100;
 const TOMBSTONE_MS = 10_000;
 const MAX_ENCAP_DEPTH = 4;
+const EMPTY = Buffer.alloc(0);
 
 /** Ports on which a side is probably the server when the handshake was not seen. */
 function looksLikeServerPort(port: number, known: Set<number>): boolean {
@@ -353,7 +354,8 @@ export class DissectionEngine {
       this.count('tcp.bad_header_length');
       return;
     }
-    const payload = seg.subarray(dataOff);
+    // A fifth of segments are bare ACKs: no view for them.
+    const payload = dataOff === seg.length ? EMPTY : seg.subarray(dataOff);
     const { key, senderIsA } = flowKey('t', ip.src, sport, ip.dst, dport);
     let conn = this.tcp.get(key);
     if (!conn) {

@@ -79,7 +79,8 @@ export class HalfStream {
       return;
     }
     if (rel <= 0) {
-      this.deliver(payload.subarray(-rel));
+      // In order (the usual case) needs no view: subarray(0) would still make one.
+      this.deliver(rel === 0 ? payload : payload.subarray(-rel));
       this.drain();
       return;
     }

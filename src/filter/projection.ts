@@ -130,7 +130,7 @@ export function makeProjector(tree: FieldTree, binary = false, protocols?: strin
       let i = ws(line, 0);
       if (line.charCodeAt(i) !== 123 /* { */) return undefined;
       const out = Object.create(null) as Record<string, unknown>;
-      i = object(line, i, wanted, out, conv, stop);
+      i = object(line, i, wanted, out, conv, stop, true);
       if (i === DECIDED) return endsLikeObject(line) ? (out as unknown as Entry) : undefined;
       if (ws(line, i) !== line.length) return undefined;
       return out as unknown as Entry;
@@ -194,10 +194,19 @@ function endsLikeObject(s: string): boolean {
   return s.charCodeAt(j) === 125;
 }
 
-/** Parse the object at s[i] ('{') keeping only the wanted keys; returns the index after '}' (or DECIDED, see makeProjector). */
-function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string, stop?: Set<string>): number {
+/**
+ * Parse the object at s[i] ('{') keeping only the wanted keys; returns the
+ * index after '}' (or DECIDED, see makeProjector). Once every wanted key is
+ * read the rest is not parsed: skipped to its '}' below the top, and at the
+ * top the line is decided (bodies and headers after the last wanted field
+ * are never scanned).
+ */
+function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string, stop?: Set<string>, top = false): number {
   i = ws(s, i + 1);
   if (s.charCodeAt(i) === 125 /* } */) return i + 1;
+  const wantedCount = w.names.length <= 30 ? w.names.length : Infinity;
+  let seen = 0;
+  let found = 0;
   for (;;) {
     if (s.charCodeAt(i) !== 34 /* " */) throw SCAN_ERROR;
     const keyEnd = stringEnd(s, i);
@@ -218,6 +227,10 @@ function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, c
         out[w.names[k]] = v;
         i = end;
         if (stop && w.names[k] === 'protocol' && !stop.has(v as string)) return DECIDED;
+      }
+      if ((seen & (1 << k)) === 0) {
+        seen |= 1 << k;
+        if (++found === wantedCount) return top ? DECIDED : skipRest(s, i);
       }
     }
     i = ws(s, i);
@@ -252,6 +265,26 @@ function stringEnd(s: string, i: number): number {
     if ((j - 1 - k) % 2 === 0) return j + 1;
     j = s.indexOf('"', j + 1);
   }
+}
+
+/** Index after the '}' closing the object that s[i] is inside of (between its members). */
+function skipRest(s: string, i: number): number {
+  let depth = 1;
+  const n = s.length;
+  while (i < n) {
+    const d = s.charCodeAt(i);
+    if (d === 34) {
+      i = stringEnd(s, i);
+      continue;
+    }
+    if (d === 123 || d === 91) depth++;
+    else if (d === 125 || d === 93) {
+      depth--;
+      if (depth === 0) return i + 1;
+    }
+    i++;
+  }
+  throw SCAN_ERROR;
 }
 
 /** Index after the value starting at s[i]. */

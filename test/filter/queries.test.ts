@@ -190,3 +190,32 @@ test('projection agrees with JSON.parse on re-spaced lines and escaped keys/valu
   const f = compileFilter('http');
   for (const bad of ['{"protocol":"http"', '{"protocol":"http",}x', '[1]', 'nope', '{"a":"unterminated}']) assert.equal(f.project!(bad), undefined, bad);
 });
+
+test('projection stops once every wanted field is read, and still agrees with JSON.parse', async () => {
+  const { makeProjector, WHOLE } = await import('../../src/filter/projection.js');
+  // protocol, response.status: both read long before the line ends.
+  const tree = new Map<string, any>([
+    ['protocol', WHOLE],
+    ['response', new Map([['status', WHOLE]])],
+  ]);
+  const project = makeProjector(tree);
+  const tail = ',"headers":{"a":"}{][","b":["x",{"c":"\\"}"}]},"body":"{\\"status\\":1}"},"error":false,"summary":"x"}';
+  const cases = [
+    `{"protocol":"http","response":{"status":503${tail}`,
+    // The wanted nested field last in its object, more wanted fields after it at the top.
+    `{"response":{"bodySize":1,"status":404},"protocol":"http","x":[1,{"y":"]"}]}`,
+    // A wanted field missing: the whole line is scanned.
+    `{"protocol":"dns","response":{"rcode":0}}`,
+  ];
+  for (const line of cases) {
+    const full = JSON.parse(line);
+    const p = project(line) as any;
+    assert.ok(p, line);
+    assert.equal(p.protocol, full.protocol);
+    assert.equal(p.response?.status, full.response?.status);
+  }
+  // A line cut short after the wanted fields is not taken for whole.
+  assert.equal(project(`{"protocol":"http","response":{"status":503,"headers":{"a":"b"`), undefined);
+  // A nested object whose rest is skipped must still be found to end where it does.
+  assert.equal((project(`{"response":{"status":1,"h":{"}":"{"}},"protocol":"http"}`) as any)?.protocol, 'http');
+});

@@ -98,3 +98,22 @@ test('flag errors from the parser are one line with exit 2', async () => {
   assert.equal(missing.code, 2);
   assert.match(missing.stderr.trim(), /^record: Missing required flag name; Missing required flag out/);
 });
+
+test('progress shows on a terminal only: a spinner with the input and counts on a TTY stderr, nothing in a pipe', async () => {
+  // util-linux `script` gives the command a pseudo-terminal; stdout still goes to a file.
+  const dir = mkdtempSync(join(tmpdir(), 'shark-tty-'));
+  try {
+    const big = join(dir, 'big.pcap');
+    // Long enough to be seen: the lab capture's packets, four times over.
+    const whole = readFileSync(mix);
+    writeFileSync(big, Buffer.concat([whole, ...Array.from({ length: 3 }, () => whole.subarray(24))]));
+    const tty = await runShell(`script -qec "stty cols 100; node bin/run.js dissect '${big}' > '${dir}/out.ndjson'" /dev/null`);
+    assert.equal(tty.code, 0, tty.stderr);
+    assert.match(tty.stdout, /big\.pcap \d+% · \d+ entries|reading…/, 'spinner text on the terminal');
+    assert.ok(readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').length > 100, 'entries still go to stdout');
+    const piped = await runCli(['dissect', big]);
+    assert.equal(piped.stderr, '', 'no progress when stderr is not a terminal');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -11,7 +11,6 @@ import { detectKind, inputName, openInput, sniff, type EntrySourceOptions } from
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
 import { createRedactor } from '../pipeline/redact.js';
 import { compileFilter, type Dialect } from './index.js';
-import { compileJsonata } from './jsonata.js';
 
 export interface RunFilterOptions {
   inputs: string[];
@@ -55,7 +54,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   let asyncPredicate: ((e: Entry) => Promise<boolean>) | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
-  if (opts.jsonata !== undefined) asyncPredicate = compileJsonata(opts.jsonata);
+  if (opts.jsonata !== undefined) {
+    // Loaded only for --jsonata: the module costs ~50 ms of every start.
+    const { compileJsonata } = await import('./jsonata.js');
+    asyncPredicate = compileJsonata(opts.jsonata);
+  }
   else {
     const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
     syncPredicate = f.predicate;

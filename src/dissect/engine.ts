@@ -629,7 +629,7 @@ export class DissectionEngine {
       // A claimed conversation with every request answered holds nothing: a
       // resolver's one-query socket need not be kept for the idle timeout
       // (a later datagram on the same ports starts a fresh conversation).
-      else if (conv.claimed && idle >= TICK_MS && conv.parser.pendingSince?.() === undefined) this.endUdp(conv, 'timeout');
+      else if (conv.claimed && idle >= TICK_MS && conv.parser.pendingSince && conv.parser.pendingSince() === undefined) this.endUdp(conv, 'timeout');
     }
     this.icmp.onTick(now, timeout);
     this.frags.expire(now);

@@ -2,6 +2,8 @@
 // look at the front without copying when one chunk holds it, consume parsed
 // bytes. Parsers keep one per direction.
 
+const EMPTY = Buffer.alloc(0);
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0; // offset into chunks[0]
@@ -26,6 +28,16 @@ export class ByteQueue {
     if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
     this.compact(n);
     return this.chunks[0].subarray(0, n);
+  }
+
+  /** The chunk holding the first queued byte (empty when nothing is queued), to read in place. */
+  get frontChunk(): Buffer {
+    return this.chunks[0] ?? EMPTY;
+  }
+
+  /** Where the first queued byte is in `frontChunk`. */
+  get frontOffset(): number {
+    return this.head;
   }
 
   /** Byte at offset `i` from the front, or -1. */

@@ -190,15 +190,22 @@ export class RespReader {
       if (this.queue.length >= MAX_LINE) this.fail('line too long');
       return false;
     }
-    const raw = this.queue.peek(nl + 1);
-    const line = raw.subarray(0, raw.length >= 2 && raw[raw.length - 2] === 0x0d ? raw.length - 2 : raw.length - 1);
-    const tag = String.fromCharCode(line[0] ?? 0);
+    // Read the line where it lies (no views: a Redis reply can be hundreds of
+    // lines); only a line split across chunks is copied out first.
+    let buf = this.queue.frontChunk;
+    let s = this.queue.frontOffset;
+    if (s + nl >= buf.length) {
+      buf = this.queue.peek(nl + 1);
+      s = 0;
+    }
+    const e = nl >= 1 && buf[s + nl - 1] === 0x0d ? s + nl - 1 : s + nl;
+    const tag = String.fromCharCode(e > s ? buf[s] : 0);
     // Lengths are the common case: read them from the bytes, without strings.
-    const length = tag === '$' || tag === '*' ? asciiInt(line) : null;
-    const rest = length === null ? line.subarray(1).toString('utf8') : '';
+    const length = tag === '$' || tag === '*' ? asciiInt(buf, s, e) : null;
+    const rest = length === null ? buf.toString('utf8', s + 1, e) : '';
     this.queue.consume(nl + 1);
     this.size += nl + 1;
-    if (line.length === 0) {
+    if (e === s) {
       // Empty lines between inline commands are ignored by redis too.
       if (this.stack.length === 0) {
         this.inMessage = false;
@@ -210,7 +217,7 @@ export class RespReader {
     if (this.allowInline && this.stack.length === 0 && tag !== '*') {
       // Like redis-server: at the top of a client's stream only '*' starts RESP;
       // any other line is an inline command (telnet style), words split by spaces.
-      this.complete('*', line.toString('utf8').trim().split(/\s+/).slice(0, MAX_ARGS + 1));
+      this.complete('*', buf.toString('utf8', s, e).trim().split(/\s+/).slice(0, MAX_ARGS + 1));
       return true;
     }
     switch (tag) {
@@ -220,7 +227,7 @@ export class RespReader {
         return true;
       case ':':
       case '(': {
-        if (!/^[+-]?\d+$/.test(rest)) return this.malformed(`bad integer "${printable(line, 32)}"`);
+        if (!/^[+-]?\d+$/.test(rest)) return this.malformed(`bad integer "${printable(buf.subarray(s, e), 32)}"`);
         const n = Number(rest);
         this.complete(tag, Number.isSafeInteger(n) ? n : rest);
         return true;
@@ -239,7 +246,7 @@ export class RespReader {
       case '=':
       case '!': {
         const len = length ?? parseLength(rest);
-        if (len === null || len > MAX_BULK) return this.malformed(`bad bulk length "${printable(line, 32)}"`);
+        if (len === null || len > MAX_BULK) return this.malformed(`bad bulk length "${printable(buf.subarray(s, e), 32)}"`);
         if (len < 0) {
           this.complete('_', null);
           return true;
@@ -253,7 +260,7 @@ export class RespReader {
       case '%':
       case '|': {
         const count = length ?? parseLength(rest);
-        if (count === null || count > MAX_COUNT) return this.malformed(`bad aggregate length "${printable(line, 32)}"`);
+        if (count === null || count > MAX_COUNT) return this.malformed(`bad aggregate length "${printable(buf.subarray(s, e), 32)}"`);
         if (count < 0) {
           this.complete('_', null);
           return true;
@@ -269,7 +276,7 @@ export class RespReader {
         return true;
       }
       default:
-        return this.malformed(`unknown type byte "${printable(line.subarray(0, 1))}"`);
+        return this.malformed(`unknown type byte "${printable(buf.subarray(s, s + 1))}"`);
     }
   }
 
@@ -302,18 +309,18 @@ export class RespReader {
   }
 }
 
-/** The integer after a type byte (`$12`, `*-1`), or null when it is not a short plain one. */
-function asciiInt(line: Buffer): number | null {
-  let i = 1;
+/** The integer after the type byte of the line buf[start, end) (`$12`, `*-1`), or null when it is not a short plain one. */
+function asciiInt(buf: Buffer, start: number, end: number): number | null {
+  let i = start + 1;
   let neg = false;
-  if (line[1] === 0x2d) {
+  if (i < end && buf[i] === 0x2d) {
     neg = true;
-    i = 2;
+    i++;
   }
-  if (i >= line.length || line.length - i > 12) return null;
+  if (i >= end || end - i > 12) return null;
   let n = 0;
-  for (; i < line.length; i++) {
-    const c = line[i] - 0x30;
+  for (; i < end; i++) {
+    const c = buf[i] - 0x30;
     if (c < 0 || c > 9) return null;
     n = n * 10 + c;
   }

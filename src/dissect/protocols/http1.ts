@@ -600,7 +600,12 @@ function looksLikeStartLine(b: Buffer): boolean {
 /** Parse a head (start line + header fields) leniently: problems become warnings. */
 export function parseHead(raw: Buffer, expectRequest: boolean): Head {
   const text = raw.toString('latin1');
-  const lines = text.split(/\r?\n/);
+  // Split on LF and drop each line's CR: the same lines as /\r?\n/, without a regex split per head.
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+  }
   const start = lines[0] ?? '';
   const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
   const sm = STATUS_LINE.exec(start);

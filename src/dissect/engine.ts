@@ -643,7 +643,7 @@ export class DissectionEngine {
   /**
    * Let out every held entry no flow can still precede: older than the
    * earliest request any parser is still waiting on (or the window, for
-   * parsers that cannot say). Entries then wait milliseconds, not the window.
+   * parsers that cannot say). Entries then wait ~100 ms of capture time, not the window.
    */
   private release(now: number): void {
     this.lastRelease = now;
@@ -813,7 +813,7 @@ export async function* dissectPackets(
   // A damaged capture throws after its last good packet: finish what was read first.
   let failure: unknown;
   for (;;) {
-    const result = options.live ? await Promise.race([next, delay(500, TICK)]) : await next;
+    const result = options.live ? await within(next, 500) : await next;
     if (result === TICK) {
       engine.advance(Date.now());
     } else if ('error' in result) {
@@ -826,7 +826,7 @@ export async function* dissectPackets(
       else {
         // Look one batch ahead (briefly, for a pipe that pauses): a packet
         // stamped earlier than those before it must still find its place.
-        const ahead = await Promise.race([next, delay(LOOKAHEAD_WAIT_MS, TICK)]);
+        const ahead = await within(next, LOOKAHEAD_WAIT_MS);
         const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
         pushWithHorizon(engine, result.value, after);
       }
@@ -847,8 +847,15 @@ const TICK = Symbol('tick');
 /** How long a reader waits for the next batch before trusting time to go forward. */
 const LOOKAHEAD_WAIT_MS = 100;
 
-function delay<T>(ms: number, value: T): Promise<T> {
-  return new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());
+/** `p`, or TICK when it takes longer than `ms` (the timer is cleared either way). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = new Promise<typeof TICK>((resolve) => (timer = setTimeout(() => resolve(TICK), ms)));
+  try {
+    return await Promise.race([p, tick]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A promise that never rejects (a failure is kept for after the batches read before it). */

@@ -5,7 +5,7 @@
 
 import type { Endpoint, Entry, Transport } from '../model/entry.js';
 import { emptyEndpoint } from '../model/entry.js';
-import { LinkType, type Packet } from '../model/packet.js';
+import { LinkType, packetTimeMs, type Packet } from '../model/packet.js';
 import type {
   CallRecord,
   ConnectionContext,
@@ -263,7 +263,7 @@ export class DissectionEngine {
   /** Feed one captured frame. Never throws for bad packet content. */
   push(p: Packet): void {
     this.packets++;
-    const now = p.tsSec * 1000 + p.tsNsec / 1e6;
+    const now = packetTimeMs(p);
     if (now > this.maxTime) this.maxTime = now;
     this.frame(p.linkType, p.data, now, p.frame, 0);
     if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
@@ -759,15 +759,11 @@ function guarded<P extends object>(parser: P, name: string, engine: DissectionEn
   return safe;
 }
 
-function packetMs(p: Packet): number {
-  return p.tsSec * 1000 + p.tsNsec / 1e6;
-}
-
 /** Timestamps never step back within the batch, nor into the next one. */
 function inOrder(batch: Packet[], after: number): boolean {
   let last = -Infinity;
   for (const p of batch) {
-    const t = packetMs(p);
+    const t = packetTimeMs(p);
     if (t < last) return false;
     last = t;
   }
@@ -776,7 +772,7 @@ function inOrder(batch: Packet[], after: number): boolean {
 
 function earliest(batch: Packet[]): number {
   let min = Infinity;
-  for (const p of batch) min = Math.min(min, packetMs(p));
+  for (const p of batch) min = Math.min(min, packetTimeMs(p));
   return min;
 }
 
@@ -792,7 +788,7 @@ function pushWithHorizon(engine: DissectionEngine, batch: Packet[], after: numbe
   let min = after;
   for (let i = batch.length - 1; i >= 0; i--) {
     later[i] = min;
-    min = Math.min(min, packetMs(batch[i]));
+    min = Math.min(min, packetTimeMs(batch[i]));
   }
   for (let i = 0; i < batch.length; i++) {
     engine.setHorizon(later[i]);

@@ -267,7 +267,7 @@ function stringEnd(s: string, i: number): number {
   }
 }
 
-/** Index after the '}' closing the object that s[i] is inside of (between its members). */
+/** Index after the '}' or ']' closing the object or array that s[i] is inside of. */
 function skipRest(s: string, i: number): number {
   let depth = 1;
   const n = s.length;
@@ -291,24 +291,7 @@ function skipRest(s: string, i: number): number {
 function skip(s: string, i: number): number {
   const c = s.charCodeAt(i);
   if (c === 34) return stringEnd(s, i);
-  if (c === 123 || c === 91) {
-    let depth = 0;
-    const n = s.length;
-    while (i < n) {
-      const d = s.charCodeAt(i);
-      if (d === 34) {
-        i = stringEnd(s, i);
-        continue;
-      }
-      if (d === 123 || d === 91) depth++;
-      else if (d === 125 || d === 93) {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
-      i++;
-    }
-    throw SCAN_ERROR;
-  }
+  if (c === 123 || c === 91) return skipRest(s, i + 1);
   // Number, true, false, null: up to the next delimiter.
   const start = i;
   const n = s.length;

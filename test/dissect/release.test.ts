@@ -3,57 +3,9 @@
 // waiting for the whole reorder window; order is never given up for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DissectionEngine, dissectPackets } from '../../src/dissect/engine.js';
-import { LinkType, type Packet } from '../../src/model/packet.js';
+import { dissectPackets } from '../../src/dissect/engine.js';
 import type { Entry } from '../../src/model/entry.js';
-
-/** Raw IPv4 + TCP (PSH|ACK, or the given flags) carrying `payload`. */
-function tcp(src: number, sport: number, dport: number, seq: number, payload: string, flags = 0x18): Buffer {
-  const body = Buffer.from(payload, 'latin1');
-  const b = Buffer.alloc(40 + body.length);
-  b[0] = 0x45;
-  b.writeUInt16BE(b.length, 2);
-  b[8] = 64;
-  b[9] = 6;
-  b.set([198, 18, 0, src], 12);
-  b.set([198, 18, 0, src === 1 ? 2 : 1], 16);
-  b.writeUInt16BE(sport, 20);
-  b.writeUInt16BE(dport, 22);
-  b.writeUInt32BE(seq, 24);
-  b[32] = 0x50;
-  b[33] = flags;
-  body.copy(b, 40);
-  return b;
-}
-
-class Wire {
-  readonly packets: Packet[] = [];
-  private seq = new Map<string, number>();
-  send(atMs: number, src: number, sport: number, dport: number, payload: string): void {
-    const key = `${src}:${sport}`;
-    const seq = this.seq.get(key) ?? 1000;
-    this.seq.set(key, seq + payload.length);
-    const data = tcp(src, sport, dport, seq, payload);
-    this.packets.push({ tsSec: Math.floor(atMs / 1000), tsNsec: (atMs % 1000) * 1e6, linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: this.packets.length + 1 });
-  }
-}
-
-const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: svc\r\n\r\n`;
-const response = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
-
-/** Feeds packets; records each entry with the capture time at which it came out. */
-function run(packets: Packet[]): { entry: Entry; outAt: number }[] {
-  const out: { entry: Entry; outAt: number }[] = [];
-  let now = 0;
-  const engine = new DissectionEngine({}, (entry) => out.push({ entry, outAt: now }));
-  for (const p of packets) {
-    now = p.tsSec * 1000 + p.tsNsec / 1e6;
-    engine.push(p);
-  }
-  now = Infinity;
-  engine.finish();
-  return out;
-}
+import { Wire, runEngine as run, httpRequest as request, httpResponse as response } from '../helpers/engine-wire.js';
 
 test('answered calls come out within a moment of capture time, not after the reorder window', () => {
   const w = new Wire();

@@ -35,6 +35,9 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
   const interrupt = () => inputs.forEach((i) => i.interrupt());
   opts.signal.addEventListener('abort', interrupt, { once: true });
   try {
+    // Like mergecap, refuse a file that is neither (before anything is written), rather than leave it out unsaid.
+    const unknown = inputs.find((i) => i.kind === 'unknown');
+    if (unknown) throw new UserError(`${unknown.name}: not a pcap/pcapng capture or NDJSON entries`, ExitCode.BAD_INPUT);
     const packetInputs = inputs.filter((i) => i.kind === 'pcap' || i.kind === 'pcapng');
     const entryInputs = inputs.filter((i) => i.kind === 'ndjson');
     const format = chooseFormat(opts.format, packetInputs, entryInputs);

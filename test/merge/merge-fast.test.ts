@@ -140,6 +140,16 @@ test('merge: stdin "-" and files give the same bytes; the oclif path (-wFILE for
   assert.equal(dir.stderr, 'merge: /: is a directory\n');
 });
 
+test('merge: an input that is neither a capture nor entries is refused with one line, exit 3, through both starts', () => {
+  const a = join(examplesDir, 'node-a.pcap');
+  for (const via of [[], ['-w-']]) {
+    const r = sharkRun(['merge', ...via, a, '-'], Buffer.from('this is not a capture\n'));
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stderr, 'merge: <stdin>: not a pcap/pcapng capture or NDJSON entries\n');
+    assert.equal(r.stdout.length, 0, 'nothing written before the refusal');
+  }
+});
+
 test('merge: Ctrl-C while stdin stays open finishes the file with what was merged, status 0', async () => {
   const a = readFileSync(join(examplesDir, 'node-a.pcap'));
   const child = spawn(process.execPath, [cliBin, 'merge', '-'], { cwd: repoRoot });

@@ -88,15 +88,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         // Decide on the projected fields first; parse in full only what is kept.
         if (project) {
           const p = project(l.text);
-          if (p !== undefined) {
-            const hit = syncPredicate!(p) !== invert;
-            if (!hit || opts.count) {
-              // A count needs nothing beyond the projected fields either.
-              result.read++;
-              if (hit) result.matched++;
-              if (hit && done()) break outer;
-              continue;
-            }
+          // Only lines left out are decided here: a kept (or counted) line is parsed
+          // in full below, so a damaged one is reported, never counted.
+          if (p !== undefined && syncPredicate!(p) === invert) {
+            result.read++;
+            continue;
           }
         }
         const line = batch.binary ? { text: binaryToText(l.text), lineNo: l.lineNo } : l;

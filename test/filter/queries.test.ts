@@ -219,3 +219,27 @@ test('projection stops once every wanted field is read, and still agrees with JS
   // A nested object whose rest is skipped must still be found to end where it does.
   assert.equal((project(`{"response":{"status":1,"h":{"}":"{"}},"protocol":"http"}`) as any)?.protocol, 'http');
 });
+
+test('--count counts only whole lines: a matching line cut short is reported and skipped, not counted', async () => {
+  const { runFilter } = await import('../../src/filter/run.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { Writable } = await import('node:stream');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-count-'));
+  try {
+    const file = join(dir, 'e.ndjson');
+    // Line 2 stops right after a '}' (looks closed at a glance); line 3 is not JSON at all.
+    writeFileSync(file, '{"protocol":"http","response":{"status":500},"x":1}\n{"protocol":"http","response":{"status":503}\nnot json\n');
+    const warnings: string[] = [];
+    let out = '';
+    const stdout = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
+    const r = await runFilter({ inputs: [file], expr: 'http and response.status >= 500', count: true, stdout, onWarning: (m) => warnings.push(m) });
+    assert.equal(r.matched, 1);
+    assert.equal(out.trim(), '1');
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0], /line 2: not JSON/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -149,8 +149,11 @@ export async function benchFilter(entries = 200_000, runs = 3): Promise<BenchRow
       { name: 'KFL1 http and response.status >= 400', tool: 'shark', cmd: process.execPath, args: [cli, 'filter', '--count', 'http and response.status >= 400', file] },
       { name: 'KFL2 http && status_code >= 400', tool: 'shark', cmd: process.execPath, args: [cli, 'filter', '--count', 'http && status_code >= 400', file] },
       { name: 'KFL1 (output, no --count)', tool: 'shark', cmd: 'sh', args: ['-c', `node '${cli}' filter 'http and response.status >= 400' '${file}' | wc -l`] },
+      // User regexes run on RE2 (linear time); this pair shows what that costs beside jq's backtracking Oniguruma.
+      { name: 'KFL2 path.matches("^/api/v[0-9]+/(orders|cart)$") --count', tool: 'shark', peer: 4, cmd: process.execPath, args: [cli, 'filter', '--count', 'http && path.matches("^/api/v[0-9]+/(orders|cart)$")', file] },
+      { name: 'jq select(.request.path|test("^/api/v[0-9]+/(orders|cart)$"))', tool: 'jq', cmd: 'sh', args: ['-c', `jq -c 'select(.protocol=="http" and (.request.path|test("^/api/v[0-9]+/(orders|cart)$")))' '${file}' | wc -l`] },
       { name: 'jq select(.protocol=="http" and .response.status>=400)', tool: 'jq', cmd: 'sh', args: ['-c', `jq -c 'select(.protocol=="http" and .response.status>=400)' '${file}' | wc -l`] },
-    ];
+    ] as Array<{ name: string; tool: string; peer?: number; cmd: string; args: string[] }>;
     const times: number[][] = cases.map(() => []);
     const counts: number[] = cases.map(() => 0);
     for (let run = 0; run < runs; run++) {
@@ -169,7 +172,7 @@ export async function benchFilter(entries = 200_000, runs = 3): Promise<BenchRow
         medianMs: Math.round(ms),
         entriesPerSec: Math.round((entries / ms) * 1000),
         matches: counts[i],
-        note: c.tool === 'jq' ? `${(size / 1e6).toFixed(0)} MB, ${entries} entries` : `${(jqMs / ms).toFixed(1)}× jq`,
+        note: c.tool === 'jq' ? `${(size / 1e6).toFixed(0)} MB, ${entries} entries` : `${((c.peer === undefined ? jqMs : median(times[c.peer])) / ms).toFixed(1)}× jq`,
       };
     });
   } finally {

@@ -28,6 +28,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     strict: Flags.boolean({ description: 'a bad input line is fatal (exit 3) instead of reported and skipped' }),
     redact: Flags.string({ description: 'also redact these field names or paths (comma-separated), e.g. x-api-key,request.headers.x-tenant' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets in the output' }),
+    'jsonata-timeout': Flags.integer({ description: 'time limit per entry for a --jsonata expression, in ms (an entry over it is a non-match)', default: 500, min: 1 }),
   };
 
   protected async execute(): Promise<number> {
@@ -44,6 +45,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       inputs: args,
       expr,
       jsonata: flags.jsonata,
+      jsonataTimeoutMs: flags['jsonata-timeout'],
       dialect: flags.dialect as 'kfl1' | 'kfl2' | 'auto',
       count: flags.count,
       invert: flags.invert,

@@ -8,11 +8,13 @@ export interface Pos {
   from?: number;
 }
 
+import type { LinearRegex } from './linear-regex.js';
+
 export type Literal = string | number | boolean | null;
 
 export type Node =
   | ({ kind: 'literal'; value: Literal } & Pos)
-  | ({ kind: 'regex'; source: string; re: RegExp } & Pos)
+  | ({ kind: 'regex'; source: string; re: LinearRegex } & Pos)
   | ({ kind: 'list'; items: Node[] } & Pos)
   | ({ kind: 'map'; entries: Array<[Node, Node]> } & Pos)
   /** A name: a field path root (KFL1) or a variable (KFL2). */

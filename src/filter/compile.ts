@@ -8,6 +8,7 @@
 //  - KFL2 follows CEL as Kubeshark uses it: typed comparisons, and a variable
 //    the entry lacks takes its type's default.
 
+import { LinearRegex } from './linear-regex.js';
 import type { Entry } from '../model/entry.js';
 import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
@@ -141,7 +142,7 @@ function k1Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         return (typeof v === 'number' ? v === lit : kfl1Equal(v, lit)) !== neg;
       };
     }
-    if (lit instanceof RegExp) {
+    if (lit instanceof LinearRegex) {
       return (e) => {
         const v = l(e);
         if (v === MISSING) return MISSING;

@@ -9,6 +9,7 @@
 import type { BinaryOp, Node } from './ast.js';
 import { PROTOCOL_ALIASES, PROTOCOL_NAMES } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
+import { LinearRegex } from './linear-regex.js';
 import { tokenize, type Token } from './lexer.js';
 
 export type Dialect = 'kfl1' | 'kfl2';
@@ -51,6 +52,14 @@ const KFL2_INFIX: Record<string, InfixRule> = {
 
 const UNARY_BP = 90;
 
+/**
+ * How deep an expression may nest (parentheses, operators, chains, calls).
+ * The compiled predicate is a closure per node, called recursively per entry:
+ * an attacker's 20,000-deep expression would overflow the stack. Far above
+ * what a person writes; a generated 1,000-term `or` chain still fits.
+ */
+export const MAX_NESTING = 1000;
+
 export interface ParseResult {
   ast: Node | null;
   /** Human-readable notes (e.g. how a KFL1 and/or mix was grouped). */
@@ -64,6 +73,7 @@ export function parse(src: string, dialect: Dialect): ParseResult {
 class Parser {
   private readonly tokens: Token[];
   private pos = 0;
+  private depth = 0;
   private readonly infix: Record<string, InfixRule>;
   readonly warnings: string[] = [];
 
@@ -80,6 +90,7 @@ class Parser {
     const ast = this.expression(0);
     const t = this.peek();
     if (t.type !== 'eof') throw this.unexpected(t);
+    checkNesting(ast);
     if (this.dialect === 'kfl1') this.checkMixedLogic(ast);
     return { ast, warnings: this.warnings };
   }
@@ -115,6 +126,13 @@ class Parser {
   }
 
   private expression(minBp: number): Node {
+    if (++this.depth > MAX_NESTING) throw tooDeep(this.peek().col);
+    const node = this.expressionAt(minBp);
+    this.depth--;
+    return node;
+  }
+
+  private expressionAt(minBp: number): Node {
     let left = this.prefix();
     for (;;) {
       const t = this.peek();
@@ -320,6 +338,20 @@ class Parser {
   }
 }
 
+function tooDeep(col: number): FilterSyntaxError {
+  return new FilterSyntaxError(`expression nested deeper than ${MAX_NESTING} levels`, col);
+}
+
+/** The AST's depth, walked without recursion (left-leaning chains are built by a loop, not by nesting calls). */
+function checkNesting(root: Node): void {
+  const stack: Array<[Node, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > MAX_NESTING) throw tooDeep(n.col);
+    for (const c of children(n)) stack.push([c, d + 1]);
+  }
+}
+
 function firstCol(n: Node): number {
   if (n.from !== undefined) return n.from;
   let col = n.col;
@@ -351,18 +383,11 @@ export function children(n: Node): Node[] {
   }
 }
 
-/** Go RE2 → JS RegExp: a leading `(?i)` (and friends) becomes a flag. */
-export function compileRegex(source: string, col: number): RegExp {
-  let flags = '';
-  let body = source;
-  const m = /^\(\?([imsU]+)\)/.exec(body);
-  if (m) {
-    body = body.slice(m[0].length);
-    for (const f of m[1]) if (f !== 'U' && !flags.includes(f)) flags += f;
-  }
+/** A user regex, compiled once on RE2 (linear time: src/filter/linear-regex.ts). */
+export function compileRegex(source: string, col: number): LinearRegex {
   try {
-    return new RegExp(body, flags);
+    return LinearRegex.compile(source);
   } catch (err) {
-    throw new FilterSyntaxError(`bad regular expression ${JSON.stringify(source)} (${(err as Error).message.replace(/^Invalid regular expression: /, '')})`, col);
+    throw new FilterSyntaxError(`bad regular expression ${JSON.stringify(source)} (${(err as Error).message})`, col);
   }
 }

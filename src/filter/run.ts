@@ -17,6 +17,8 @@ export interface RunFilterOptions {
   /** A KFL1/KFL2 expression ('' matches everything). Ignored when `jsonata` is set. */
   expr: string;
   jsonata?: string;
+  /** Per-entry time limit of the JSONata expression (ms). */
+  jsonataTimeoutMs?: number;
   dialect?: Dialect | 'auto';
   /** Print only the number of matches. */
   count?: boolean;
@@ -57,7 +59,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   if (opts.jsonata !== undefined) {
     // Loaded only for --jsonata: the module costs ~50 ms of every start.
     const { compileJsonata } = await import('./jsonata.js');
-    asyncPredicate = compileJsonata(opts.jsonata);
+    asyncPredicate = compileJsonata(opts.jsonata, { signal: opts.signal, onWarning: warn, limits: opts.jsonataTimeoutMs ? { timeoutMs: opts.jsonataTimeoutMs } : undefined });
   }
   else {
     const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
@@ -100,6 +102,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         if (!entry) continue;
         result.read++;
         const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        if (opts.signal?.aborted) break outer;
         if (!hit) continue;
         await emit(entry, line.text);
         if (done()) break outer;
@@ -108,6 +111,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
       for (const entry of batch.entries) {
         result.read++;
         const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        if (opts.signal?.aborted) break outer;
         if (!hit) continue;
         await emit(entry, undefined);
         if (done()) break outer;

@@ -2,6 +2,8 @@
 // case-insensitive header names), Kubeshark's loose KFL1 coercions, and CEL-ish
 // equality/ordering for KFL2.
 
+import { LinearRegex } from './linear-regex.js';
+
 /** A KFL1 field the entry lacks: tests touching it are "unknown" (three-valued logic, as SQL's NULL). */
 export const MISSING: unique symbol = Symbol('missing');
 export type Missing = typeof MISSING;
@@ -99,8 +101,8 @@ export function kfl1Number(v: unknown): number {
 
 /** KFL1 `==`: regexes match (unanchored, like Go's MatchString), numbers match numeric strings, else string equality. */
 export function kfl1Equal(a: unknown, b: unknown): boolean {
-  if (a instanceof RegExp) return a.test(kfl1String(b));
-  if (b instanceof RegExp) return b.test(kfl1String(a));
+  if (a instanceof LinearRegex) return a.test(kfl1String(b));
+  if (b instanceof LinearRegex) return b.test(kfl1String(a));
   if (typeof a === 'number' && typeof b === 'string') return numStrEqual(a, b);
   if (typeof b === 'number' && typeof a === 'string') return numStrEqual(b, a);
   return kfl1String(a) === kfl1String(b);

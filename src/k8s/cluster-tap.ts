@@ -23,6 +23,7 @@ import { ClusterPcapWriter } from './packet-merge.js';
 import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch } from './watch-cache.js';
+import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
 
@@ -72,7 +73,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner?.render();
   };
   const cfg = loadKubeConfig(opts);
-  let regex: RegExp | undefined;
+  let regex: LinearRegex | undefined;
   try {
     regex = compilePodRegex(opts.podRegex);
   } catch (e) {

@@ -5,11 +5,13 @@
 
 import { filterForIps } from './agent-control.js';
 import { MANAGED_BY } from './agent-manifests.js';
+import { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
 
 export interface TargetSpec {
-  regex?: RegExp;
+  /** Pods whose name matches (a LinearRegex from compilePodRegex). */
+  regex?: { test(name: string): boolean };
   /** Namespaces to consider; undefined = all. */
   namespaces?: string[];
 }
@@ -54,10 +56,10 @@ export function nodeFilter(targets: Map<string, TargetPod>, node: string): strin
 }
 
 /** Compile the user's pod regex, as a usage error when it is not one. */
-export function compilePodRegex(source: string | undefined): RegExp | undefined {
+export function compilePodRegex(source: string | undefined): LinearRegex | undefined {
   if (source === undefined || source === '') return undefined;
   try {
-    return new RegExp(source);
+    return LinearRegex.compile(source);
   } catch (err) {
     throw new Error(`bad pod regex "${source}": ${(err as Error).message}`);
   }

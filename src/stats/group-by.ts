@@ -3,10 +3,10 @@
 // that is turned into a DNS name (or left as IP:port) only when the table is
 // rendered, because the DNS answer naming an IP may come later in the stream.
 
-import { createRequire } from 'node:module';
-import type jsonataModule from 'jsonata';
 import type { Endpoint, Entry } from '../model/entry.js';
 import { UserError, ExitCode } from '../cli/errors.js';
+import { FilterSyntaxError } from '../filter/errors.js';
+import { compileGuardedJsonata, LIMIT_HIT, type GuardedEvaluate } from '../filter/jsonata.js';
 import { K8S_NAME_FIELDS, k8sName, type NameBook } from './names.js';
 import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
 
@@ -123,21 +123,17 @@ export function groupKey(by: string): KeyOf {
 }
 
 function jsonataKey(expr: string): KeyOf {
-  // Loaded only for a JSONata --by: the module costs ~50 ms of every start.
-  const jsonata = createRequire(import.meta.url)('jsonata') as typeof jsonataModule;
-  let compiled: ReturnType<typeof jsonataModule>;
+  let evaluate: GuardedEvaluate;
   try {
-    compiled = jsonata(expr);
+    // Limits as for `filter --jsonata` (time, depth, RE2 regexes): a rules author's expression may never end.
+    evaluate = compileGuardedJsonata(expr, { what: '--by', onWarning: (m) => process.stderr.write(`stats: ${m}\n`) });
   } catch (err) {
-    const e = err as { message: string; position?: number };
-    throw new UserError(
-      `--by: ${e.message}${e.position !== undefined ? ` at column ${e.position}` : ''} (not one of ${BUILTIN_GROUPINGS.join('|')}, so read as JSONata)`,
-      ExitCode.USAGE,
-    );
+    if (!(err instanceof FilterSyntaxError)) throw err;
+    throw new UserError(`${err.message} (not one of ${BUILTIN_GROUPINGS.join('|')}, so read as JSONata)`, ExitCode.USAGE);
   }
   return async (e) => {
-    const v = await compiled.evaluate(e);
-    if (v === undefined || v === null) return '(none)';
+    const v = await evaluate(e);
+    if (v === undefined || v === null || v === LIMIT_HIT) return '(none)';
     return typeof v === 'string' ? v : JSON.stringify(v);
   };
 }

@@ -18,6 +18,7 @@ import { UserError, ExitCode } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { compileKfl } from './kfl.js';
 import { k8sName } from './names.js';
+import { LinearRegex } from '../filter/linear-regex.js';
 
 export type RuleType = 'latency' | 'error-rate' | 'expect' | 'forbid';
 
@@ -32,7 +33,7 @@ export interface Rule {
    * Regex on the destination's names. Checked by the RuleChecker, which also
    * tries DNS names learned later in the stream (an answer may follow the first calls).
    */
-  service?: RegExp;
+  service?: LinearRegex;
   /** latency: ms limit; error-rate: max %; expect: min count. */
   limit: number;
   /** latency only: quantile 0..1 (1 = max). */
@@ -191,10 +192,10 @@ async function parseRule(
   }
 }
 
-function regex(source: string | undefined, key: string, fail: (key: string, what: string) => never): RegExp | undefined {
+function regex(source: string | undefined, key: string, fail: (key: string, what: string) => never): LinearRegex | undefined {
   if (source === undefined) return undefined;
   try {
-    return new RegExp(source);
+    return LinearRegex.compile(source);
   } catch (err) {
     return fail(key, `bad regular expression in "${key}": ${(err as Error).message}`);
   }
@@ -212,7 +213,7 @@ export function parsePercentile(text: string, bad: () => never): number {
 }
 
 /** Does a `service:` regex match any name of the destination the entry itself carries (Kubernetes, Host/SNI, IP:port)? */
-export function serviceMatches(e: Entry, re: RegExp): boolean {
+export function serviceMatches(e: Entry, re: LinearRegex): boolean {
   return serviceNames(e).some((n) => re.test(n));
 }
 

@@ -1,0 +1,155 @@
+// Expressions written by an attacker: catastrophic regexes, endless JSONata,
+// absurd nesting. None may hang shark or crash it; each is a non-match, a
+// usage error (exit 2) or a reported limit, and a signal still ends the run.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RE2JS } from 're2js';
+import { LinearRegex } from '../../src/filter/linear-regex.js';
+import { compileFilter } from '../../src/filter/index.js';
+import { MAX_NESTING } from '../../src/filter/parser.js';
+import { runCli } from '../helpers/cli.js';
+import { cliBin } from '../helpers/paths.js';
+
+// A path on which `^/(a+)+$` backtracks 2^41 times on a backtracking engine.
+const EVIL_PATH = `/${'a'.repeat(41)}b`;
+const EVIL_REGEX = '^/(a+)+$';
+let dir: string;
+let entries: string;
+let rules: string;
+
+function entry(i: number, path: string): string {
+  return JSON.stringify({
+    id: String(i),
+    protocol: 'http',
+    timestamp: 1_700_000_000_000 + i,
+    src: { ip: '198.18.0.1', port: 40000 + i },
+    dst: { ip: '198.18.0.2', port: 80, name: `svc-${'a'.repeat(41)}b` },
+    request: { method: 'GET', path },
+    response: { status: 200 },
+    summary: `GET ${path}`,
+  });
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-hostile-filter-'));
+  entries = join(dir, 'entries.ndjson');
+  // Evil paths, and paths the regex does match (so a test that only ever says "no match" could not pass).
+  writeFileSync(entries, [entry(0, EVIL_PATH), entry(1, '/aaa'), entry(2, EVIL_PATH), entry(3, '/a'), entry(4, EVIL_PATH)].join('\n') + '\n');
+  rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, `rules:\n  - name: evil-service\n    type: expect\n    service: "^svc-(a+)+$"\n    min: 0\n  - name: evil-path\n    type: expect\n    path: "${EVIL_REGEX}"\n    min: 2\n`);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const PAIRS = ['/aaa', '/a'];
+
+test('a catastrophic regex runs in linear time in KFL2 .matches(), KFL1 r"…" and JSONata /…/', async () => {
+  for (const args of [
+    [`request.path.matches("${EVIL_REGEX}")`],
+    [`request.path == r"${EVIL_REGEX}"`],
+    ['--jsonata', `$match(request.path, /${EVIL_REGEX.replace('/', '\\/')}/)`],
+  ]) {
+    // A backtracking engine takes hours on these entries; the kill after 20 s makes a hang a failure.
+    const r = await runCli(['filter', ...args, entries], { timeoutMs: 20_000 });
+    assert.equal(r.signal, null, `${args.join(' ')} hung`);
+    assert.equal(r.code, 0, r.stderr);
+    const paths = r.stdout.trim().split('\n').map((l) => JSON.parse(l).request.path);
+    assert.deepEqual(paths, PAIRS, args.join(' '));
+  }
+});
+
+test('rules-file regexes (path:, service:) run in linear time too', async () => {
+  const r = await runCli(['stats', '--check', rules, entries], { timeoutMs: 20_000 });
+  assert.equal(r.signal, null, 'stats --check hung');
+  // evil-path matches the two short paths (min: 2): the check passes, so the regex really ran.
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test('the V8 fast path and RE2 agree on plain patterns; RE2 decides everything else', () => {
+  const patterns = ['^/api/v[0-9]+/(orders|cart)$', 'a.c', '\\d+\\.\\d+', '[a-z-]+\\/x', 'x|y|', '\\bfoo\\b', '^$', '(a|ab)(c|bcd)(d*)'];
+  const inputs = ['/api/v1/orders', '/api/v12/cart', 'abc', 'a\rc', 'a\u2028c', '1.25', 'zz-a/x', '', 'foo bar', 'abcd', '\u00e9t\u00e9', '\ud83d\ude00'];
+  for (const p of patterns) {
+    const ours = LinearRegex.compile(p);
+    const re2 = RE2JS.compile(p);
+    for (const s of inputs) assert.equal(ours.test(s), re2.test(s), `${p} on ${JSON.stringify(s)}`);
+  }
+  // RE2 syntax, not JavaScript's: Unicode classes and inline flags work; backreferences and lookaround are refused.
+  assert.equal(LinearRegex.compile('^\\pL+$').test('\u00e9t\u00e9'), true);
+  assert.equal(LinearRegex.compile('(?i)^GET$').test('get'), true);
+  assert.throws(() => LinearRegex.compile('(a)\\1'));
+  assert.throws(() => LinearRegex.compile('(?=a)a'));
+});
+
+test('a regex RE2 cannot run is a usage error with its column, in every dialect', async () => {
+  for (const args of [['request.path.matches("(a)\\\\1")'], ['request.path == r"(?=a)"'], ['--jsonata', '$match(request.path, /(a)\\1/)']]) {
+    const r = await runCli(['filter', ...args, entries]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /bad regular expression.* at column \d+/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('nesting past the limit is a usage error (exit 2), not a stack overflow (exit 70)', async () => {
+  const deep = MAX_NESTING * 20;
+  const cases = [
+    `${'('.repeat(deep)}http${')'.repeat(deep)}`,
+    `${'!'.repeat(deep)}http`,
+    Array(deep / 4).fill('http').join(' && '),
+    Array(deep / 4).fill('http').join(' and '),
+    `request${'.a'.repeat(deep / 2)}`,
+  ];
+  for (const expr of cases) {
+    assert.throws(() => compileFilter(expr), (err: any) => err.exitCode === 2 && /nested deeper than \d+ levels at column \d+/.test(err.message), expr.slice(0, 40));
+  }
+  // Deep but within the limit still works (a generated chain of a few hundred terms).
+  const f = compileFilter(Array(MAX_NESTING / 2).fill('dns').concat('http').join(' or '));
+  assert.equal(f.predicate(JSON.parse(entry(9, '/x'))), true);
+  const r = await runCli(['filter', '--count', `${'('.repeat(deep)}http${')'.repeat(deep)}`, entries]);
+  assert.equal(r.code, 2, r.stderr);
+  const j = await runCli(['filter', '--jsonata', `${'('.repeat(deep)}1${')'.repeat(deep)}`, entries]);
+  assert.equal(j.code, 2, j.stderr);
+});
+
+test('JSONata that never ends: each entry is cut at its time limit, and an expression that hits it on every entry is refused (exit 2)', async () => {
+  const r = await runCli(['filter', '--jsonata-timeout', '100', '--jsonata', '($f := function($x){$f($x)}; $f(1))', entries], { timeoutMs: 30_000 });
+  assert.equal(r.signal, null, 'hung');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /hit its time limit \(100 ms per entry\) on every entry/);
+  // Non-tail recursion hits the depth limit instead.
+  const d = await runCli(['filter', '--jsonata', '($f := function($x){1 + $f($x)}; $f(1))', entries], { timeoutMs: 30_000 });
+  assert.equal(d.code, 2, d.stderr);
+  assert.match(d.stderr, /depth limit/);
+});
+
+test('JSONata that is slow on some entries only: those are non-matches, reported once; the others match', async () => {
+  // Endless only for the long paths.
+  const expr = '($f := function($x){$f($x)}; $length(request.path) > 10 ? $f(1) : true)';
+  const r = await runCli(['filter', '--jsonata-timeout', '100', '--jsonata', expr, entries], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).request.path), PAIRS);
+  assert.equal(r.stderr.match(/hit the expression's time limit/g)?.length, 1, r.stderr);
+});
+
+test('stats --by with an endless JSONata expression is refused, not hung', async () => {
+  const r = await runCli(['stats', '--by', '($f := function($x){$f($x)}; $f(1))', entries], { timeoutMs: 30_000 });
+  assert.equal(r.signal, null, 'hung');
+  assert.equal(r.code, 2, r.stderr);
+});
+
+test('SIGTERM ends a run in the middle of an endless evaluation', async () => {
+  // A one-minute limit per entry: only the signal can end this run early.
+  const child = spawn(process.execPath, [cliBin, 'filter', '--jsonata-timeout', '60000', '--jsonata', '($f := function($x){$f($x)}; $f(1))', entries], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  clearTimeout(killer);
+  assert.equal(signal, null, `SIGTERM was not handled: ${stderr}`);
+  assert.equal(code, 0, stderr);
+});

@@ -92,7 +92,8 @@ then one line on stderr says where, and the exit code is 3.`;
       });
       const losses = describeLosses(result.counters);
       if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
-      if (tlsKeys) warn(describeDecryption(result.counters));
+      // With a key log, or when the capture carried its own secrets (pcapng Decryption Secrets Blocks).
+      if (tlsKeys || result.counters['tls.decrypted-sessions'] || result.counters['tls.no-key']) warn(describeDecryption(result.counters));
     } finally {
       progress.stop();
       await transforms.close();

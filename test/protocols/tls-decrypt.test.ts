@@ -163,3 +163,17 @@ test('the key log parser keeps sessions by client random and refuses malformed s
   assert.deepEqual(bad, [3, 4]);
   assert.equal(log.lookup(Buffer.alloc(32)), undefined);
 });
+
+test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap --inject-secrets) decrypt without --tls-keylog', async () => {
+  const withSecrets = join(dir, 'dsb.pcapng');
+  execFileSync('editcap', ['--inject-secrets', `tls,${sharedCapture('hotplace-tls12-chacha20-http1.keys')}`, sharedCapture('hotplace-tls12-chacha20-http1.pcapng'), withSecrets], { stdio: 'ignore' });
+  const r = await runCli(['dissect', withSecrets]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(http.map((e) => `${e.request.method} ${e.request.path} ${e.response.status}`), ['GET / 200']);
+  // Frame numbers as tshark gives them for the same file (the secrets block is not a frame).
+  const tshark = execFileSync('tshark', ['-r', withSecrets, '-Y', 'http', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').map(Number);
+  assert.deepEqual([http[0].frames.request, http[0].frames.response], tshark);
+  assert.match(r.stderr, /TLS: 1 sessions decrypted/);
+});

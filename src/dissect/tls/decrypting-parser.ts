@@ -359,7 +359,7 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
     ...tls,
     createTcpParser(ctx) {
       const keys = ctx.options.tlsKeys;
-      return keys ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
+      return keys && keys.size > 0 ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
     },
   };
 }

@@ -177,3 +177,17 @@ test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap -
   assert.deepEqual([http[0].frames.request, http[0].frames.response], tshark);
   assert.match(r.stderr, /TLS: 1 sessions decrypted/);
 });
+
+test('a gap in the ciphertext: decryption finds the next record and goes on; the protocol inside hears of the plaintext it lost', async () => {
+  // Frame 123 is the client's encrypted SETTINGS ack (one 26-byte TLS 1.3 record: 9 bytes of HTTP/2).
+  const lossy = join(dir, 'gap.pcapng');
+  execFileSync('editcap', [sharedCapture('hotplace-tls13-aes128gcm-http2.pcapng'), lossy, '123'], { stdio: 'ignore' });
+  const r = await runCli(['dissect', '--tls-keylog', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'), lossy]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /1 gaps in the ciphertext \(1 records lost in them\)/);
+  // The HTTP/2 parser is told of exactly the 9 plaintext bytes that record carried, not the 31 bytes of ciphertext.
+  assert.match(r.stderr, /http2\.gap=9 /);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // Every response after the gap still decrypts.
+  assert.deepEqual(entries.filter((e) => e.protocol === 'http2').map((e) => e.response?.status), [200, 404, 200, 200, 200]);
+});

@@ -20,6 +20,10 @@ import { RecordCipher } from './record-cipher.js';
 const MAX_RECORD = 16384 + 2048;
 /** Clear-text handshake bytes kept while waiting for a whole hello. */
 const MAX_HANDSHAKE = 64 * 1024;
+/** After a gap, records that may have been lost in it (sequence numbers tried). */
+const MAX_LOST_RECORDS = 64n;
+/** After a gap, bytes searched for the next record before the direction is given up. */
+const MAX_RESYNC_BYTES = 1024 * 1024;
 /** Plaintext kept while the inner protocol is not yet known. */
 const MAX_UNDETECTED = 16 * 1024;
 
@@ -36,6 +40,11 @@ interface Half {
   application: boolean;
   /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
   lost: boolean;
+  /** After a gap: looking for the next record (see resync). */
+  resync: boolean;
+  resyncBytes: number;
+  /** Ciphertext lost in the current gap (the partial record before it, and the gap). */
+  lostCipherBytes: number;
   plainBytes: number;
 }
 
@@ -84,9 +93,19 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   onGap(dir: Direction, length: number): void {
     this.hello.onGap(dir, length);
-    // Record boundaries and sequence numbers are lost with the bytes: this direction cannot be decrypted further.
-    this.lose(dir, 'tls.decrypt-gap');
-    this.inner?.onGap(this.innerDir(dir), length);
+    const h = this.halves[dir];
+    if (h.lost || !h.cipher) {
+      this.inner?.onGap(this.innerDir(dir), length);
+      if (!h.lost) this.lose(dir, 'tls.decrypt-gap');
+      return;
+    }
+    // Record boundaries and sequence numbers went with the bytes: find the next record
+    // that authenticates under one of the next sequence numbers (records lost in the gap are counted).
+    // The protocol inside hears of the gap then, with the plaintext it lost.
+    this.ctx.count('tls.decrypt-gap');
+    h.lostCipherBytes += h.records.length + length;
+    h.records.clear();
+    h.resync = true;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -111,6 +130,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   // ---- records -------------------------------------------------------------
 
   private readRecords(dir: Direction, h: Half): void {
+    if (h.resync && !this.resync(dir, h)) return;
     while (!h.lost && h.records.length >= 5) {
       const header = h.records.peek(5);
       const len = header.readUInt16BE(3);
@@ -122,6 +142,57 @@ export class DecryptingTlsParser implements TcpStreamParser {
       const record = h.records.take(5 + len);
       this.onRecord(dir, h, record.subarray(0, 5), record.subarray(5));
     }
+  }
+
+  /**
+   * After a gap: slide over the bytes to a record header whose record
+   * authenticates at one of the next MAX_LOST_RECORDS sequence numbers. True
+   * once in step again (the queue starts at a record); false while more bytes
+   * are needed; gives the direction up past MAX_RESYNC_BYTES.
+   */
+  private resync(dir: Direction, h: Half): boolean {
+    const cipher = h.cipher!;
+    while (h.records.length >= 5) {
+      const buf = h.records.peek();
+      let at = -1;
+      for (let i = 0; i + 5 <= buf.length; i++) {
+        if (buf[i] === 23 && buf[i + 1] === 3 && buf[i + 2] <= 4 && buf.readUInt16BE(i + 3) <= MAX_RECORD) {
+          at = i;
+          break;
+        }
+      }
+      if (at < 0) {
+        h.resyncBytes += Math.max(0, buf.length - 4);
+        h.records.consume(Math.max(0, buf.length - 4));
+        break;
+      }
+      h.resyncBytes += at;
+      h.records.consume(at);
+      const len = h.records.peek(5).readUInt16BE(3);
+      if (h.records.length < 5 + len) break;
+      const record = h.records.peek(5 + len);
+      const start = cipher.seq;
+      for (let k = 0n; k <= MAX_LOST_RECORDS; k++) {
+        cipher.seq = start + k;
+        const plain = cipher.decrypt(record.subarray(0, 5), record.subarray(5));
+        if (plain) {
+          h.records.consume(5 + len);
+          h.resync = false;
+          this.ctx.count('tls.records-lost-in-gap', Number(k));
+          const lostPlain = Math.max(0, h.lostCipherBytes + h.resyncBytes - Number(k) * recordOverhead(cipher.suite));
+          h.lostCipherBytes = 0;
+          h.resyncBytes = 0;
+          this.inner?.onGap(this.innerDir(dir), lostPlain);
+          if (plain.type === 23) this.onPlaintext(dir, plain.data);
+          return true;
+        }
+      }
+      cipher.seq = start;
+      h.resyncBytes++;
+      h.records.consume(1);
+    }
+    if (h.resyncBytes > MAX_RESYNC_BYTES) this.lose(dir, 'tls.undecryptable');
+    return false;
   }
 
   private onRecord(dir: Direction, h: Half, header: Buffer, body: Buffer): void {
@@ -365,7 +436,15 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, lost: false, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+}
+
+/** Bytes a record adds to its plaintext (header, tag, nonce, inner type; CBC: IV, MAC, average padding). */
+function recordOverhead(suite: CipherSuite): number {
+  if (suite.tls13) return 5 + 16 + 1;
+  if (suite.cipher.endsWith('gcm')) return 5 + 8 + 16;
+  if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
+  return 5 + 16 + (suite.macLen ?? 0) + 8;
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

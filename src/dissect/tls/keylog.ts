@@ -110,7 +110,8 @@ export function describeDecryption(counters: Record<string, number>): string {
   const n = (k: string): number => counters[k] ?? 0;
   const parts = [`${n('tls.decrypted-sessions')} sessions decrypted`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
-  const stopped = n('tls.undecryptable') + n('tls.decrypt-gap') + n('tls.decrypt-malformed');
+  const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
+  if (n('tls.decrypt-gap') > 0) parts.push(`${n('tls.decrypt-gap')} gaps in the ciphertext (${n('tls.records-lost-in-gap')} records lost in them)`);
   if (stopped > 0) parts.push(`${stopped} directions stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);

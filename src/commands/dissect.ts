@@ -8,6 +8,7 @@ import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
+import { describeDecryption, loadKeyLogFile } from '../dissect/tls/keylog.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -41,6 +42,7 @@ then one line on stderr says where, and the exit code is 3.`;
     context: Flags.string({ description: 'kubeconfig context (with --kube)' }),
     kubeconfig: Flags.string({ description: 'path to the kubeconfig file (with --kube)' }),
     proto: Flags.string({ description: 'decode gRPC messages with the .proto files in this directory (or file)' }),
+    'tls-keylog': Flags.string({ description: 'decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE) and dissect what is inside' }),
     'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
   };
 
@@ -67,6 +69,7 @@ then one line on stderr says where, and the exit code is 3.`;
       entries++;
       return e;
     };
+    const tlsKeys = flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], warn) : undefined;
     try {
       const result = await runDissect({
         inputs: argv as string[],
@@ -75,6 +78,7 @@ then one line on stderr says where, and the exit code is 3.`;
           maxBody: parseSize(flags['max-body'], '--max-body'),
           noBodies: flags['no-bodies'],
           protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
+          tlsKeys,
           requestTimeoutMs: timeout,
           reorderWindowMs: timeout + 1000,
         },
@@ -88,6 +92,8 @@ then one line on stderr says where, and the exit code is 3.`;
       });
       const losses = describeLosses(result.counters);
       if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
+      // With a key log, or when the capture carried its own secrets (pcapng Decryption Secrets Blocks).
+      if (tlsKeys || result.counters['tls.decrypted-sessions'] || result.counters['tls.no-key']) warn(describeDecryption(result.counters));
     } finally {
       progress.stop();
       await transforms.close();

@@ -6,6 +6,7 @@ import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
 import { createRedactor } from '../pipeline/redact.js';
+import { loadKeyLogFile } from '../dissect/tls/keylog.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 
 function linkTypeName(linkType: number): string {
@@ -56,6 +57,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
+    'tls-keylog': Flags.string({ description: 'local: decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE; read at start)' }),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -104,10 +106,12 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'no-bodies': boolean;
       'no-redact': boolean;
       proto?: string;
+      'tls-keylog'?: string;
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
+    if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -143,6 +147,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-bodies': boolean;
     'no-redact': boolean;
     proto?: string;
+    'tls-keylog'?: string;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
@@ -168,6 +173,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         maxBody: parseSize(flags['max-body'], '--max-body'),
         noBodies: flags['no-bodies'],
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
+        tlsKeys: flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)) : undefined,
       },
       output: flags.write
         ? { kind: 'file', path: flags.write }

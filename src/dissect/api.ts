@@ -5,6 +5,7 @@
 
 import type { Endpoint, Transport } from '../model/entry.js';
 import type { ProtoSchema } from './protocols/proto-schema.js';
+import type { TlsKeyLog } from './tls/keylog.js';
 
 /** Which way bytes travel, relative to the connection's client (initiator). */
 export type Direction = 'c2s' | 's2c';
@@ -16,6 +17,8 @@ export interface DissectOptions {
   noBodies: boolean;
   /** Message types from .proto files (--proto DIR): gRPC messages are decoded by name. */
   protoSchema?: ProtoSchema;
+  /** TLS secrets (--tls-keylog, pcapng Decryption Secrets Blocks): TLS connections they cover are decrypted. */
+  tlsKeys?: TlsKeyLog;
 }
 
 /** What a dissector fills in for one API call; the engine adds id, endpoints, transport. */
@@ -35,6 +38,8 @@ export interface CallRecord {
   warnings?: string[];
   /** When a dissector learns the engine guessed the client wrongly, it says so here. */
   reversed?: boolean;
+  /** The call travelled inside TLS and was decrypted (--tls-keylog). */
+  tls?: boolean;
 }
 
 /** What a parser learns about where it is and how to emit results. */

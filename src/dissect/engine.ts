@@ -701,6 +701,7 @@ export class DissectionEngine {
       frames: call.responseFrame !== undefined ? { request: frame, response: call.responseFrame } : { request: frame },
     };
     if (call.warnings && call.warnings.length > 0) entry.warnings = call.warnings;
+    if (call.tls) entry.tls = true;
     this.count(`entries.${call.protocol}`);
     this.reorder.add(entry);
   }

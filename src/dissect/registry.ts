@@ -11,6 +11,7 @@ import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
 import { tls } from './protocols/tls.js';
+import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
 
 export const dissectors: ProtocolDissector[] = [
@@ -23,7 +24,8 @@ export const dissectors: ProtocolDissector[] = [
   dns,
   dnsTcp,
   redis,
-  tls,
+  // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
+  decryptingTls(tls, () => tcpDissectors()),
 ];
 
 export function tcpDissectors(): ProtocolDissector[] {

@@ -44,6 +44,8 @@ export interface Entry {
   summary: string;
   /** Dissection problems for this call: "gap", "malformed: …", "truncated", "unanswered" … */
   warnings?: string[];
+  /** The call was carried inside TLS and decrypted with a key log (--tls-keylog). */
+  tls?: boolean;
   /** Capture frame numbers of the request's first and the response's last packet. */
   frames?: { request: number; response?: number };
   /** Capture node the packet was seen on (live tap); copied into src/dst.node by enrichment. */

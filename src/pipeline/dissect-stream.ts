@@ -2,6 +2,8 @@
 import type { Entry } from '../model/entry.js';
 import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
 import { openCapture } from './capture/reader.js';
+import { SECRETS_TLS_KEYLOG } from './capture/pcapng-parser.js';
+import { TlsKeyLog } from '../dissect/tls/keylog.js';
 import type { EntrySourceOptions } from './entry-source.js';
 
 export async function* dissectStream(
@@ -10,6 +12,12 @@ export async function* dissectStream(
   name: string,
   opts: EntrySourceOptions,
 ): AsyncGenerator<Entry[]> {
-  const reader = openCapture(head, rest, name);
-  yield* dissectPackets(reader.batches(), { ...(opts.dissect as Partial<EngineOptions>), signal: opts.signal });
+  const engine = opts.dissect as Partial<EngineOptions> | undefined;
+  // Secrets a pcapng carries (Decryption Secrets Blocks) join the --tls-keylog ones; an empty log decrypts nothing.
+  const tlsKeys = engine?.tlsKeys ?? new TlsKeyLog();
+  const onSecrets = (type: number, data: Buffer): void => {
+    if (type === SECRETS_TLS_KEYLOG) tlsKeys.addText(data.toString('latin1'), (line, why) => opts.onWarning?.(`${name}: decryption secrets block line ${line}: ${why}; skipped`));
+  };
+  const reader = openCapture(head, rest, name, { onSecrets });
+  yield* dissectPackets(reader.batches(), { ...engine, tlsKeys, signal: opts.signal });
 }

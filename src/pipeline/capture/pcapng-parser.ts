@@ -17,6 +17,10 @@ const BLOCK_PB = 0x00000002;
 const BLOCK_SPB = 0x00000003;
 export const BLOCK_EPB = 0x00000006;
 const BLOCK_JOURNAL = 0x00000009;
+/** Decryption Secrets Block (pcapng spec §4.7): key material carried in the capture, as `editcap --inject-secrets` writes it. */
+const BLOCK_DSB = 0x0000000a;
+/** DSB secrets type: TLS key log (NSS format). */
+export const SECRETS_TLS_KEYLOG = 0x544c534b;
 const BLOCK_CUSTOM = 0x00000bad;
 const BLOCK_CUSTOM_NOCOPY = 0x40000bad;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -51,6 +55,9 @@ export class PcapngParser implements RecordParser {
   private lastNsec = 0;
   private readonly ts: SecNsec = { sec: 0, nsec: 0 };
   private readonly rec = newRecordInfo();
+
+  /** Told of each Decryption Secrets Block: its secrets type and data. */
+  onSecrets: ((type: number, data: Buffer) => void) | undefined;
 
   constructor(private readonly source: string) {}
 
@@ -157,6 +164,13 @@ export class PcapngParser implements RecordParser {
         const caplen = this.u32(buf, off + 20);
         if (caplen > len - 32) return this.bad(where, 'packet');
         return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24));
+      }
+      case BLOCK_DSB: {
+        if (len < 20) return this.bad(where, 'decryption secrets');
+        const size = this.u32(buf, off + 12);
+        if (size > len - 20) return this.bad(where, 'decryption secrets');
+        this.onSecrets?.(this.u32(buf, off + 8), Buffer.from(buf.subarray(off + 16, off + 16 + size)));
+        return true;
       }
       case BLOCK_CUSTOM:
       case BLOCK_CUSTOM_NOCOPY:

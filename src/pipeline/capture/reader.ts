@@ -22,8 +22,13 @@ export interface CaptureReader {
 }
 
 /** `head` = the first bytes already read from the stream (sniffed), `rest` = the remainder. */
-export function openCapture(head: Buffer, rest: AsyncIterable<Buffer>, source: string): CaptureReader {
-  return new StreamingCaptureReader(head, rest, source);
+export interface OpenCaptureOptions {
+  /** pcapng Decryption Secrets Blocks, as they are read (before the packets they decrypt). */
+  onSecrets?: (type: number, data: Buffer) => void;
+}
+
+export function openCapture(head: Buffer, rest: AsyncIterable<Buffer>, source: string, opts: OpenCaptureOptions = {}): CaptureReader {
+  return new StreamingCaptureReader(head, rest, source, opts);
 }
 
 const MAGIC_BYTES = 4;
@@ -52,6 +57,7 @@ class StreamingCaptureReader implements CaptureReader {
     private readonly head: Buffer,
     private readonly rest: AsyncIterable<Buffer>,
     private readonly source: string,
+    private readonly opts: OpenCaptureOptions = {},
   ) {
     if (head.length >= MAGIC_BYTES && captureFormatOf(head)) this.choose(head);
   }
@@ -134,6 +140,10 @@ class StreamingCaptureReader implements CaptureReader {
       const hex = magic.toString('hex');
       throw new InputError(this.source, 'at byte 0', `not a pcap or pcapng file (starts with 0x${hex})`);
     }
-    this.parser = this.detected === 'pcapng' ? new PcapngParser(this.source) : new PcapParser(this.source);
+    if (this.detected === 'pcapng') {
+      const ng = new PcapngParser(this.source);
+      ng.onSecrets = this.opts.onSecrets;
+      this.parser = ng;
+    } else this.parser = new PcapParser(this.source);
   }
 }

@@ -1,0 +1,495 @@
+// A TLS connection whose secrets are in the key log (`--tls-keylog`): its
+// records are decrypted and the plaintext is handed, as an in-order byte
+// stream per direction, to the dissector of the protocol inside (by ALPN, else
+// by content), so HTTP/1, HTTP/2, gRPC … inside TLS come out as their own
+// entries, marked `tls: true`, in place of the connection's `tls` entry.
+//
+// The hello entry (today's TlsParser) is held while decryption may replace it
+// and is emitted as before when it cannot: no key for the session, records
+// that do not authenticate, a gap in the ciphertext, or plaintext no dissector
+// claims (then with the decrypted byte counts). Each such case is counted.
+
+import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { cipherSuite, type CipherSuite } from './cipher-suites.js';
+import { nextTrafficSecret, tls12Keys, tls13Keys } from './key-schedule.js';
+import type { TlsKeyLog, SessionSecrets } from './keylog.js';
+import { RecordCipher } from './record-cipher.js';
+
+/** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
+const MAX_RECORD = 16384 + 2048;
+/** Clear-text handshake bytes kept while waiting for a whole hello. */
+const MAX_HANDSHAKE = 64 * 1024;
+/** After a gap, records that may have been lost in it (sequence numbers tried). */
+const MAX_LOST_RECORDS = 64n;
+/** After a gap, bytes searched for the next record before the direction is given up. */
+const MAX_RESYNC_BYTES = 1024 * 1024;
+/** Plaintext kept while the inner protocol is not yet known. */
+const MAX_UNDETECTED = 16 * 1024;
+
+const flip = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
+
+interface Half {
+  records: ByteQueue;
+  handshake: ByteQueue;
+  /** Decrypting from here on (TLS 1.2: after ChangeCipherSpec; TLS 1.3: after the ServerHello). */
+  cipher: RecordCipher | undefined;
+  /** TLS 1.3: the application traffic secret of the current generation. */
+  trafficSecret: Buffer | undefined;
+  /** TLS 1.3: records are under the application keys (the handshake is over in this direction). */
+  application: boolean;
+  /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
+  lost: boolean;
+  /** After a gap: looking for the next record (see resync). */
+  resync: boolean;
+  resyncBytes: number;
+  /** Ciphertext lost in the current gap (the partial record before it, and the gap). */
+  lostCipherBytes: number;
+  plainBytes: number;
+}
+
+export class DecryptingTlsParser implements TcpStreamParser {
+  private readonly halves: Record<Direction, Half> = { c2s: newHalf(), s2c: newHalf() };
+  /** The direction the ClientHello travelled in ('c2s' unless the engine guessed the client wrongly). */
+  private clientDir: Direction = 'c2s';
+  private clientRandom: Buffer | undefined;
+  private serverRandom: Buffer | undefined;
+  private suite: CipherSuite | undefined;
+  private tls13 = false;
+  private encryptThenMac = false;
+  private alpn = '';
+  private secrets: SessionSecrets | undefined;
+  /** The connection's `tls` entry, held while decryption may replace it. */
+  private held: CallRecord | undefined;
+  private helloDone = false;
+  /** Why decryption stopped, for the tls entry when it goes out instead of the calls inside. */
+  private warning: string | undefined;
+  private inner: TcpStreamParser | undefined;
+  private innerFailed = false;
+  private innerEmitted = false;
+  /** Plaintext waiting for the inner protocol to be known, per client/server direction. */
+  private readonly undetected: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+
+  /** Today's parser of the hellos: it makes the connection's tls entry. */
+  private readonly hello: TcpStreamParser;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly keyLog: TlsKeyLog,
+    createHelloParser: (ctx: ConnectionContext) => TcpStreamParser,
+    /** The dissectors that may claim the plaintext. */
+    private readonly candidates: () => ProtocolDissector[],
+  ) {
+    this.hello = createHelloParser(forward(ctx, (call) => this.onHelloCall(call)));
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    this.hello.onData(dir, data);
+    const h = this.halves[dir];
+    if (h.lost) return;
+    h.records.push(data);
+    this.readRecords(dir, h);
+  }
+
+  onGap(dir: Direction, length: number): void {
+    this.hello.onGap(dir, length);
+    const h = this.halves[dir];
+    if (h.lost || !h.cipher) {
+      this.inner?.onGap(this.innerDir(dir), length);
+      if (!h.lost) this.lose(dir, 'tls.decrypt-gap');
+      return;
+    }
+    // Record boundaries and sequence numbers went with the bytes: find the next record
+    // that authenticates under one of the next sequence numbers (records lost in the gap are counted).
+    // The protocol inside hears of the gap then, with the plaintext it lost.
+    this.ctx.count('tls.decrypt-gap');
+    h.lostCipherBytes += h.records.length + length;
+    h.records.clear();
+    h.resync = true;
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    this.hello.onTick?.(nowMs, timeoutMs);
+    this.inner?.onTick?.(nowMs, timeoutMs);
+  }
+
+  pendingSince(): number | undefined {
+    let t = this.held?.requestTime;
+    for (const p of [this.hello.pendingSince?.(), this.inner?.pendingSince?.()]) {
+      if (p !== undefined && (t === undefined || p < t)) t = p;
+    }
+    return t;
+  }
+
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    this.hello.onEnd(reason);
+    this.inner?.onEnd(reason);
+    this.releaseHeld();
+  }
+
+  // ---- records -------------------------------------------------------------
+
+  private readRecords(dir: Direction, h: Half): void {
+    if (h.resync && !this.resync(dir, h)) return;
+    while (!h.lost && h.records.length >= 5) {
+      const header = h.records.peek(5);
+      const len = header.readUInt16BE(3);
+      if (header[1] !== 3 || header[0] < 20 || header[0] > 24 || len > MAX_RECORD) {
+        this.lose(dir, 'tls.decrypt-malformed');
+        return;
+      }
+      if (h.records.length < 5 + len) return;
+      const record = h.records.take(5 + len);
+      this.onRecord(dir, h, record.subarray(0, 5), record.subarray(5));
+    }
+  }
+
+  /**
+   * After a gap: slide over the bytes to a record header whose record
+   * authenticates at one of the next MAX_LOST_RECORDS sequence numbers. True
+   * once in step again (the queue starts at a record); false while more bytes
+   * are needed; gives the direction up past MAX_RESYNC_BYTES.
+   */
+  private resync(dir: Direction, h: Half): boolean {
+    const cipher = h.cipher!;
+    while (h.records.length >= 5) {
+      const buf = h.records.peek();
+      let at = -1;
+      for (let i = 0; i + 5 <= buf.length; i++) {
+        if (buf[i] === 23 && buf[i + 1] === 3 && buf[i + 2] <= 4 && buf.readUInt16BE(i + 3) <= MAX_RECORD) {
+          at = i;
+          break;
+        }
+      }
+      if (at < 0) {
+        h.resyncBytes += Math.max(0, buf.length - 4);
+        h.records.consume(Math.max(0, buf.length - 4));
+        break;
+      }
+      h.resyncBytes += at;
+      h.records.consume(at);
+      const len = h.records.peek(5).readUInt16BE(3);
+      if (h.records.length < 5 + len) break;
+      const record = h.records.peek(5 + len);
+      const start = cipher.seq;
+      for (let k = 0n; k <= MAX_LOST_RECORDS; k++) {
+        cipher.seq = start + k;
+        const plain = cipher.decrypt(record.subarray(0, 5), record.subarray(5));
+        if (plain) {
+          h.records.consume(5 + len);
+          h.resync = false;
+          this.ctx.count('tls.records-lost-in-gap', Number(k));
+          const lostPlain = Math.max(0, h.lostCipherBytes + h.resyncBytes - Number(k) * recordOverhead(cipher.suite));
+          h.lostCipherBytes = 0;
+          h.resyncBytes = 0;
+          this.inner?.onGap(this.innerDir(dir), lostPlain);
+          if (plain.type === 23) this.onPlaintext(dir, plain.data);
+          return true;
+        }
+      }
+      cipher.seq = start;
+      h.resyncBytes++;
+      h.records.consume(1);
+    }
+    if (h.resyncBytes > MAX_RESYNC_BYTES) this.lose(dir, 'tls.undecryptable');
+    return false;
+  }
+
+  private onRecord(dir: Direction, h: Half, header: Buffer, body: Buffer): void {
+    const type = header[0];
+    if (type === 20) {
+      // ChangeCipherSpec: TLS 1.2 encrypts from the next record on; in TLS 1.3 it is only for middleboxes.
+      if (!this.tls13 && this.helloDone) this.startCipher12(dir);
+      return;
+    }
+    if (!h.cipher) {
+      if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
+      return;
+    }
+    const plain = this.decrypt(dir, h, header, body);
+    if (!plain) return;
+    if (plain.type === 23) this.onPlaintext(dir, plain.data);
+  }
+
+  private decrypt(dir: Direction, h: Half, header: Buffer, body: Buffer): { type: number; data: Buffer } | null {
+    const plain = h.cipher!.decrypt(header, body);
+    if (plain) return plain;
+    if (this.tls13 && this.suite && h.trafficSecret) {
+      // No clear-text sign marks the end of the handshake (application keys from sequence 0)
+      // or a KeyUpdate (the next generation): the record authenticates under the new keys or it does not.
+      const secret = h.application ? nextTrafficSecret(this.suite, h.trafficSecret) : h.trafficSecret;
+      const next = new RecordCipher(this.suite, tls13Keys(this.suite, secret));
+      const moved = next.decrypt(header, body);
+      if (moved) {
+        h.cipher = next;
+        h.trafficSecret = secret;
+        h.application = true;
+        return moved;
+      }
+    }
+    this.lose(dir, 'tls.undecryptable');
+    return null;
+  }
+
+  // ---- clear-text handshake: the hellos ---------------------------------
+
+  private readHandshake(dir: Direction, h: Half, body: Buffer): void {
+    h.handshake.push(body);
+    while (h.handshake.length >= 4) {
+      const hdr = h.handshake.peek(4);
+      const len = (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
+      if (len > MAX_HANDSHAKE) {
+        this.lose(dir, 'tls.decrypt-malformed');
+        return;
+      }
+      if (h.handshake.length < 4 + len) return;
+      const msg = h.handshake.take(4 + len);
+      if (msg[0] === 1) this.onClientHello(dir, msg.subarray(4));
+      else if (msg[0] === 2) this.onServerHello(msg.subarray(4));
+      if (this.helloDone) {
+        h.handshake.clear();
+        return;
+      }
+    }
+  }
+
+  private onClientHello(dir: Direction, b: Buffer): void {
+    if (b.length < 34) return;
+    this.clientDir = dir;
+    this.clientRandom = Buffer.from(b.subarray(2, 34));
+  }
+
+  private onServerHello(b: Buffer): void {
+    const hello = parseServerHelloKeys(b);
+    if (!hello || !this.clientRandom) return this.noDecryption('tls.decrypt-no-hello');
+    this.helloDone = true;
+    this.serverRandom = hello.random;
+    this.alpn = hello.alpn;
+    this.encryptThenMac = hello.encryptThenMac;
+    this.tls13 = hello.version === 0x0304;
+    this.suite = cipherSuite(hello.suite);
+    this.secrets = this.keyLog.lookup(this.clientRandom);
+    if (!this.secrets) return this.noDecryption('tls.no-key');
+    if (!this.suite) return this.noDecryption('tls.decrypt-unsupported-cipher');
+    if (this.tls13) {
+      const c = this.secrets.get('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
+      const s = this.secrets.get('SERVER_HANDSHAKE_TRAFFIC_SECRET');
+      const capp = this.secrets.get('CLIENT_TRAFFIC_SECRET_0');
+      const sapp = this.secrets.get('SERVER_TRAFFIC_SECRET_0');
+      if (!c || !s || !capp || !sapp) return this.noDecryption('tls.no-key');
+      const client = this.halves[this.clientDir];
+      const server = this.halves[flip(this.clientDir)];
+      client.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, c));
+      server.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, s));
+      client.trafficSecret = capp;
+      server.trafficSecret = sapp;
+    } else if (!this.secrets.get('CLIENT_RANDOM')) {
+      this.noDecryption('tls.no-key');
+    }
+  }
+
+  private startCipher12(dir: Direction): void {
+    const master = this.secrets?.get('CLIENT_RANDOM');
+    if (!master || !this.suite || this.suite.tls13 || !this.serverRandom || !this.clientRandom) return;
+    const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom);
+    this.halves[dir].cipher = new RecordCipher(this.suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac);
+  }
+
+  // ---- plaintext → the protocol inside -------------------------------------
+
+  private onPlaintext(dir: Direction, data: Buffer): void {
+    const h = this.halves[dir];
+    if (h.plainBytes === 0 && this.halves[flip(dir)].plainBytes === 0) this.ctx.count('tls.decrypted-sessions');
+    h.plainBytes += data.length;
+    this.ctx.count('tls.decrypted-bytes', data.length);
+    if (data.length === 0 || this.innerFailed) return;
+    const side = this.innerDir(dir);
+    if (!this.inner) {
+      const q = this.undetected[side];
+      q.push(data);
+      const d = this.chooseInner(side, q.peek());
+      if (d === null || (d === undefined && q.length > MAX_UNDETECTED)) return this.giveUpInner();
+      if (d === undefined) return;
+      this.startInner(d);
+      for (const s of ['c2s', 's2c'] as Direction[]) {
+        const pending = this.undetected[s];
+        if (pending.length > 0) this.feedInner(s, pending.take(pending.length));
+      }
+      return;
+    }
+    this.feedInner(side, data);
+  }
+
+  /** Direction relative to the real client (the ClientHello's sender). */
+  private innerDir(dir: Direction): Direction {
+    return this.clientDir === 'c2s' ? dir : flip(dir);
+  }
+
+  private chooseInner(side: Direction, data: Buffer): ProtocolDissector | null | undefined {
+    const all = this.candidates().filter((d) => d.name !== 'tls' && d.createTcpParser);
+    const byAlpn = this.alpn === 'h2' ? 'http2' : this.alpn.startsWith('http/1') ? 'http' : undefined;
+    if (byAlpn) return all.find((d) => d.name === byAlpn) ?? null;
+    let needMore = false;
+    for (const d of all) {
+      let verdict;
+      try {
+        verdict = d.probe(data, false);
+      } catch {
+        verdict = false;
+      }
+      if (verdict === 'need-more') needMore = true;
+      if ((verdict === 'request' && side === 'c2s') || (verdict === 'response' && side === 's2c')) return d;
+    }
+    return needMore ? undefined : null;
+  }
+
+  private startInner(d: ProtocolDissector): void {
+    const outer = this.ctx;
+    const reversed = this.clientDir !== 'c2s';
+    this.inner = d.createTcpParser!(
+      forward(outer, (call) => {
+        call.tls = true;
+        if (reversed) call.reversed = !call.reversed;
+        this.innerEmitted = true;
+        // The calls inside replace the connection's tls entry.
+        this.held = undefined;
+        outer.emit(call);
+      }),
+    );
+  }
+
+  private feedInner(side: Direction, data: Buffer): void {
+    try {
+      this.inner!.onData(side, data);
+    } catch {
+      this.ctx.count('tls.inner-parser-threw');
+      this.innerFailed = true;
+      this.inner = undefined;
+    }
+  }
+
+  private giveUpInner(): void {
+    this.innerFailed = true;
+    this.ctx.count('tls.decrypted-unknown-protocol');
+    this.undetected.c2s.clear();
+    this.undetected.s2c.clear();
+  }
+
+  // ---- the connection's own tls entry -------------------------------------
+
+  private onHelloCall(call: CallRecord): void {
+    if (this.innerEmitted) return;
+    this.held = call;
+    if (this.secrets === undefined && this.helloDone) this.releaseHeld();
+  }
+
+  /** Decryption will not happen: the tls entry goes out as it would without a key log. */
+  private noDecryption(counter: string): void {
+    this.helloDone = true;
+    this.ctx.count(counter);
+    for (const d of ['c2s', 's2c'] as Direction[]) {
+      this.halves[d].lost = true;
+      this.halves[d].records.clear();
+    }
+    this.secrets = undefined;
+    this.releaseHeld();
+  }
+
+  private lose(dir: Direction, counter: string): void {
+    const h = this.halves[dir];
+    if (h.lost) return;
+    h.lost = true;
+    h.records.clear();
+    this.ctx.count(counter);
+    if (h.cipher) this.warning = counter === 'tls.decrypt-gap' ? 'gap: not decrypted after it' : 'undecryptable records';
+  }
+
+  private releaseHeld(): void {
+    const call = this.held;
+    if (!call || this.innerEmitted) return;
+    this.held = undefined;
+    const c = this.halves[this.clientDir].plainBytes;
+    const s = this.halves[flip(this.clientDir)].plainBytes;
+    if (this.warning) call.warnings = [...new Set([...(call.warnings ?? []), this.warning])];
+    if (c + s > 0) {
+      // Decrypted, but no dissector knew the protocol inside: say how much plaintext there was.
+      if (call.request) call.request = { ...call.request, decryptedBytes: c };
+      if (call.response) call.response = { ...call.response, decryptedBytes: s };
+    }
+    this.ctx.emit(call);
+  }
+}
+
+/**
+ * The TLS dissector, decrypting when the run has a key log. Made in the
+ * registry, which knows every dissector the plaintext may belong to.
+ */
+export function decryptingTls(tls: ProtocolDissector, candidates: () => ProtocolDissector[]): ProtocolDissector {
+  const plain = tls.createTcpParser!.bind(tls);
+  return {
+    ...tls,
+    createTcpParser(ctx) {
+      const keys = ctx.options.tlsKeys;
+      return keys && keys.size > 0 ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
+    },
+  };
+}
+
+function newHalf(): Half {
+  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+}
+
+/** Bytes a record adds to its plaintext (header, tag, nonce, inner type; CBC: IV, MAC, average padding). */
+function recordOverhead(suite: CipherSuite): number {
+  if (suite.tls13) return 5 + 16 + 1;
+  if (suite.cipher.endsWith('gcm')) return 5 + 8 + 16;
+  if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
+  return 5 + 16 + (suite.macLen ?? 0) + 8;
+}
+
+/** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */
+function forward(ctx: ConnectionContext, emit: (call: CallRecord) => void): ConnectionContext {
+  return {
+    transport: ctx.transport,
+    client: ctx.client,
+    server: ctx.server,
+    options: ctx.options,
+    get now() {
+      return ctx.now;
+    },
+    get frame() {
+      return ctx.frame;
+    },
+    emit,
+    count: (name, n) => ctx.count(name, n),
+  };
+}
+
+/** What decryption needs from a ServerHello: random, suite, negotiated version, ALPN, encrypt_then_mac. */
+function parseServerHelloKeys(b: Buffer): { random: Buffer; suite: number; version: number; alpn: string; encryptThenMac: boolean } | undefined {
+  if (b.length < 38) return undefined;
+  const random = Buffer.from(b.subarray(2, 34));
+  let off = 34;
+  const sid = b[off];
+  off += 1 + sid;
+  if (off + 3 > b.length) return undefined;
+  const suite = b.readUInt16BE(off);
+  off += 3; // suite + compression
+  let version = b.readUInt16BE(0);
+  let alpn = '';
+  let encryptThenMac = false;
+  if (off + 2 <= b.length) {
+    const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
+    off += 2;
+    while (off + 4 <= end) {
+      const type = b.readUInt16BE(off);
+      const len = b.readUInt16BE(off + 2);
+      const body = b.subarray(off + 4, Math.min(end, off + 4 + len));
+      off += 4 + len;
+      if (type === 43 && body.length >= 2) version = body.readUInt16BE(0);
+      else if (type === 22) encryptThenMac = true;
+      else if (type === 16 && body.length >= 3) alpn = body.subarray(3, 3 + body[2]).toString('latin1');
+    }
+  }
+  return { random, suite, version, alpn, encryptThenMac };
+}

@@ -1,0 +1,119 @@
+// TLS secrets in the NSS key log format (what SSLKEYLOGFILE makes OpenSSL,
+// BoringSSL, NSS, Go and curl write, and what Wireshark reads):
+//   CLIENT_RANDOM <client random, 64 hex> <TLS 1.2 master secret, 96 hex>
+//   CLIENT_HANDSHAKE_TRAFFIC_SECRET / SERVER_HANDSHAKE_TRAFFIC_SECRET /
+//   CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 <client random> <secret>  (TLS 1.3)
+// Secrets are keyed by the ClientHello's random, which the capture shows.
+// A key log is input too: lines that are not key log lines are counted and
+// the first few reported with their line number, never fatal.
+
+import { readFileSync, statSync } from 'node:fs';
+import { ExitCode, UserError } from '../../cli/errors.js';
+
+/** The secrets one TLS session logged, by label. */
+export type SessionSecrets = Map<string, Buffer>;
+
+const LABELS = new Set([
+  'CLIENT_RANDOM',
+  'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
+  'SERVER_HANDSHAKE_TRAFFIC_SECRET',
+  'CLIENT_TRAFFIC_SECRET_0',
+  'SERVER_TRAFFIC_SECRET_0',
+  'EXPORTER_SECRET',
+  'EARLY_EXPORTER_SECRET',
+  'CLIENT_EARLY_TRAFFIC_SECRET',
+]);
+
+/** More sessions than any real key log holds; past it lines are counted, not kept (memory bound). */
+export const MAX_SESSIONS = 1_000_000;
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+export class TlsKeyLog {
+  private readonly sessions = new Map<string, SessionSecrets>();
+  /** Lines that were not key log lines (bad label, length or hex). */
+  badLines = 0;
+  /** Sessions left out because the log held more than MAX_SESSIONS. */
+  dropped = 0;
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Add the lines of a key log (a file, or a pcapng Decryption Secrets Block).
+   * `onBadLine` hears about the first few lines that are not key log lines.
+   */
+  addText(text: string, onBadLine?: (lineNo: number, why: string) => void): void {
+    let lineNo = 0;
+    for (const raw of text.split('\n')) {
+      lineNo++;
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) continue;
+      const why = this.addLine(line);
+      if (why !== undefined) {
+        this.badLines++;
+        if (this.badLines <= 3) onBadLine?.(lineNo, why);
+      }
+    }
+  }
+
+  /** The secrets logged for a ClientHello random, if any. */
+  lookup(clientRandom: Buffer): SessionSecrets | undefined {
+    return this.sessions.get(clientRandom.toString('hex'));
+  }
+
+  private addLine(line: string): string | undefined {
+    const parts = line.split(/\s+/);
+    if (parts.length !== 3) return 'not "LABEL CLIENT_RANDOM SECRET"';
+    const [label, random, secret] = parts;
+    if (!LABELS.has(label)) return `unknown label ${JSON.stringify(label.slice(0, 40))}`;
+    if (random.length !== 64 || !HEX.test(random)) return 'client random is not 32 bytes of hex';
+    if (secret.length < 32 || secret.length > 256 || secret.length % 2 !== 0 || !HEX.test(secret)) return 'secret is not hex of a sane length';
+    const key = random.toLowerCase();
+    let s = this.sessions.get(key);
+    if (!s) {
+      if (this.sessions.size >= MAX_SESSIONS) {
+        this.dropped++;
+        return undefined;
+      }
+      s = new Map();
+      this.sessions.set(key, s);
+    }
+    s.set(label, Buffer.from(secret, 'hex'));
+    return undefined;
+  }
+}
+
+/** Larger than any honest key log (a line per session, ~200 bytes). */
+const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
+
+/** Read `--tls-keylog FILE`: a missing or oversized file is a usage error; bad lines are warnings with their line number. */
+export function loadKeyLogFile(path: string, warn: (message: string) => void, log = new TlsKeyLog()): TlsKeyLog {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_KEYLOG_BYTES) throw new UserError(`--tls-keylog ${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB, not a key log`, ExitCode.USAGE);
+    text = readFileSync(path, 'latin1');
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`--tls-keylog ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, ExitCode.USAGE);
+  }
+  log.addText(text, (line, why) => warn(`${path}:${line}: not a key log line (${why}); skipped`));
+  if (log.badLines > 3) warn(`${path}: ${log.badLines} lines in all were not key log lines`);
+  if (log.size === 0) warn(`${path}: no TLS secrets in this file; nothing will be decrypted`);
+  return log;
+}
+
+/** One human line about decryption, from the run's counters. */
+export function describeDecryption(counters: Record<string, number>): string {
+  const n = (k: string): number => counters[k] ?? 0;
+  const parts = [`${n('tls.decrypted-sessions')} sessions decrypted`];
+  if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
+  const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
+  if (n('tls.decrypt-gap') > 0) parts.push(`${n('tls.decrypt-gap')} gaps in the ciphertext (${n('tls.records-lost-in-gap')} records lost in them)`);
+  if (stopped > 0) parts.push(`${stopped} directions stopped at an undecryptable record or a gap`);
+  if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
+  if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
+  return `TLS: ${parts.join('; ')}`;
+}

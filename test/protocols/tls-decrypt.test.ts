@@ -1,0 +1,193 @@
+// `dissect --tls-keylog`: TLS decrypted with NSS key logs, on real captures
+// that come with their key logs, compared with tshark decrypting the same
+// files (-o tls.keylog_file). TLS 1.2 (AES-GCM, ChaCha20-Poly1305, AES-CBC
+// with HMAC, encrypt-then-MAC) and TLS 1.3 (AES-GCM, ChaCha20-Poly1305);
+// HTTP/1 and HTTP/2 inside.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { runCli } from '../helpers/cli.js';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
+import { TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+
+const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+let dir: string;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-tls-decrypt-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Case {
+  capture: string;
+  keys: string;
+}
+const HTTP_CASES: Case[] = [
+  { capture: 'scapy-tls12-tls13-aes256gcm-http.pcap', keys: 'scapy-tls12-tls13-aes256gcm-http.keys' },
+  { capture: 'hotplace-tls12-chacha20-http1.pcapng', keys: 'hotplace-tls12-chacha20-http1.keys' },
+  { capture: 'hotplace-tls13-aes128gcm-http2.pcapng', keys: 'hotplace-tls13-aes128gcm-http2.keys' },
+];
+
+async function dissect(capture: string, keys?: string): Promise<{ entries: any[]; stderr: string; code: number | null }> {
+  const args = ['dissect', sharedCapture(capture)];
+  if (keys) args.push('--tls-keylog', keys);
+  const r = await runCli(args);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  for (const e of entries) assert.ok(validate(e), `${capture}: ${JSON.stringify(validate.errors)}`);
+  return { entries, stderr: r.stderr, code: r.code };
+}
+
+/** tshark's decrypted HTTP/1 and HTTP/2 requests and responses, in order: "GET /path" and "200". */
+function tsharkCalls(capture: string, keys: string): { requests: string[]; statuses: string[] } {
+  const out = execFileSync(
+    'tshark',
+    ['-r', sharedCapture(capture), '-o', `tls.keylog_file:${sharedCapture(keys)}`, '-Y', 'http.request or http.response or http2.type == 1', '-T', 'fields', '-E', 'separator=|',
+      '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code', '-e', 'http2.headers.method', '-e', 'http2.headers.path', '-e', 'http2.headers.status'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const requests: string[] = [];
+  const statuses: string[] = [];
+  for (const line of out.split('\n').filter(Boolean)) {
+    const [m1, u1, s1, m2, u2, s2] = line.split('|');
+    if (m1 || m2) requests.push(`${m1 || m2} ${u1 || u2}`);
+    if (s1 || s2) statuses.push(s1 || s2);
+  }
+  return { requests, statuses };
+}
+
+/** Status codes of HTTP/1 status lines in tshark's decrypted streams. */
+function tsharkStatusLines(c: Case): string[] {
+  const out: string[] = [];
+  for (let stream = 0; stream < 4; stream++) {
+    const text = execFileSync('tshark', ['-r', sharedCapture(c.capture), '-o', `tls.keylog_file:${sharedCapture(c.keys)}`, '-q', '-z', `follow,tls,ascii,${stream}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const m of text.matchAll(/HTTP\/1\.[01] (\d{3}) /g)) out.push(m[1]);
+  }
+  return out;
+}
+
+test('HTTP/1 and HTTP/2 inside TLS 1.2 and 1.3: the same calls as tshark decrypting with the same key logs', async () => {
+  for (const c of HTTP_CASES) {
+    const { entries, stderr, code } = await dissect(c.capture, sharedCapture(c.keys));
+    assert.equal(code, 0, stderr);
+    const calls = entries.filter((e) => e.protocol === 'http' || e.protocol === 'http2');
+    const want = tsharkCalls(c.capture, c.keys);
+    assert.ok(want.requests.length > 0, `${c.capture}: tshark decrypted nothing`);
+    assert.deepEqual(calls.map((e) => `${e.request.method} ${e.request.path}`), want.requests, c.capture);
+    if (want.statuses.length === want.requests.length) {
+      assert.deepEqual(calls.map((e) => String(e.response.status)), want.statuses, c.capture);
+    } else {
+      // tshark leaves a close-delimited HTTP/1.0 response inside TLS undissected; its decrypted stream still shows the status line.
+      assert.deepEqual(calls.map((e) => String(e.response.status)), tsharkStatusLines(c), c.capture);
+    }
+    for (const e of calls) {
+      assert.equal(e.tls, true, `${c.capture}: ${e.summary} not marked tls`);
+      assert.ok(e.elapsedTime > 0, `${c.capture}: ${e.summary} has no duration`);
+    }
+    assert.match(stderr, /TLS: [1-9]\d* sessions decrypted/);
+  }
+});
+
+test('without --tls-keylog the same captures are tls entries, as before', async () => {
+  for (const c of HTTP_CASES) {
+    const { entries } = await dissect(c.capture);
+    assert.equal(entries.filter((e) => e.protocol === 'http' || e.protocol === 'http2').length, 0, c.capture);
+    assert.ok(entries.some((e) => e.protocol === 'tls'), c.capture);
+    assert.ok(entries.every((e) => e.tls === undefined));
+  }
+});
+
+test('every cipher family decrypts: plaintext of unknown protocols is counted on the tls entry, byte for byte as tshark', async () => {
+  const cases = [
+    { capture: 'illustrated-tls12-ecdhe-rsa-aes128-cbc-sha.pcap', keys: 'illustrated-tls12-ecdhe-rsa-aes128-cbc-sha.keys' }, // AES-CBC + HMAC-SHA1
+    { capture: 'hotplace-tls12-etm-aes128-cbc-sha256.pcapng', keys: 'hotplace-tls12-etm-aes128-cbc-sha256.keys' }, // encrypt-then-MAC
+    { capture: 'snet-tls12-ecdhe-rsa-aes128-gcm.pcap', keys: 'snet-tls12-ecdhe-rsa-aes128-gcm.keys' }, // TLS 1.2 AES-GCM
+    { capture: 'snet-tls13-chacha20-poly1305.pcap', keys: 'snet-tls13-chacha20-poly1305.keys' }, // TLS 1.3 ChaCha20-Poly1305
+  ];
+  for (const c of cases) {
+    const { entries, stderr } = await dissect(c.capture, sharedCapture(c.keys));
+    const tls = entries.filter((e) => e.protocol === 'tls');
+    assert.equal(tls.length, 1, c.capture);
+    const ours = (tls[0].request?.decryptedBytes ?? 0) + (tls[0].response?.decryptedBytes ?? 0);
+    // tshark's decrypted stream, both directions, as hex lines.
+    const follow = execFileSync('tshark', ['-r', sharedCapture(c.capture), '-o', `tls.keylog_file:${sharedCapture(c.keys)}`, '-q', '-z', 'follow,tls,raw,0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const theirs = follow
+      .split('\n')
+      .filter((l) => /^\t?[0-9a-f]+$/.test(l))
+      .reduce((n, l) => n + l.trim().length / 2, 0);
+    assert.ok(theirs > 0, `${c.capture}: tshark decrypted nothing`);
+    assert.equal(ours, theirs, c.capture);
+    assert.match(stderr, /TLS: 1 sessions decrypted; 1 carrying a protocol shark does not know/);
+  }
+});
+
+test('a wrong key: records that do not authenticate are counted, the connection stays a tls entry with a warning', async () => {
+  const good = readFileSync(sharedCapture('hotplace-tls12-chacha20-http1.keys'), 'latin1');
+  // Flip one hex digit of every secret.
+  const bad = good.replace(/^(\S+ \S+ )([0-9a-f])/gim, (_m, head: string, d: string) => head + (d === '0' ? '1' : '0'));
+  const keys = join(dir, 'wrong.keys');
+  writeFileSync(keys, bad);
+  const { entries, stderr } = await dissect('hotplace-tls12-chacha20-http1.pcapng', keys);
+  assert.equal(entries.filter((e) => e.protocol === 'http').length, 0);
+  const tls = entries.filter((e) => e.protocol === 'tls');
+  assert.ok(tls.some((e) => e.warnings?.includes('undecryptable records')), JSON.stringify(tls.map((e) => e.warnings)));
+  assert.match(stderr, /0 sessions decrypted; .*stopped at an undecryptable record/);
+});
+
+test('key log problems: a missing file is a usage error; bad lines are reported with their line number and skipped', async () => {
+  const missing = await runCli(['dissect', '--tls-keylog', join(dir, 'nope.keys'), sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.pcap')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--tls-keylog .*nope\.keys: no such file/);
+  const mixed = join(dir, 'mixed.keys');
+  writeFileSync(mixed, `# comment\nGARBAGE LINE\n${readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'latin1')}CLIENT_RANDOM zz 00\n`);
+  const r = await runCli(['dissect', '--tls-keylog', mixed, sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.pcap')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /mixed\.keys:2: not a key log line/);
+  assert.match(r.stderr, /mixed\.keys:\d+: not a key log line \(client random is not 32 bytes of hex\)/);
+  assert.match(r.stderr, /TLS: 1 sessions decrypted/);
+});
+
+test('the key log parser keeps sessions by client random and refuses malformed secrets', () => {
+  const log = new TlsKeyLog();
+  const random = 'ab'.repeat(32);
+  const bad: number[] = [];
+  log.addText(`CLIENT_RANDOM ${random} ${'11'.repeat(48)}\nSERVER_TRAFFIC_SECRET_0 ${random} ${'22'.repeat(32)}\nCLIENT_RANDOM ${random} xyz\nNOT_A_LABEL ${random} ${'33'.repeat(32)}\n`, (n) => bad.push(n));
+  const s = log.lookup(Buffer.from(random, 'hex'));
+  assert.equal(s?.get('CLIENT_RANDOM')?.length, 48);
+  assert.equal(s?.get('SERVER_TRAFFIC_SECRET_0')?.length, 32);
+  assert.deepEqual(bad, [3, 4]);
+  assert.equal(log.lookup(Buffer.alloc(32)), undefined);
+});
+
+test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap --inject-secrets) decrypt without --tls-keylog', async () => {
+  const withSecrets = join(dir, 'dsb.pcapng');
+  execFileSync('editcap', ['--inject-secrets', `tls,${sharedCapture('hotplace-tls12-chacha20-http1.keys')}`, sharedCapture('hotplace-tls12-chacha20-http1.pcapng'), withSecrets], { stdio: 'ignore' });
+  const r = await runCli(['dissect', withSecrets]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(http.map((e) => `${e.request.method} ${e.request.path} ${e.response.status}`), ['GET / 200']);
+  // Frame numbers as tshark gives them for the same file (the secrets block is not a frame).
+  const tshark = execFileSync('tshark', ['-r', withSecrets, '-Y', 'http', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').map(Number);
+  assert.deepEqual([http[0].frames.request, http[0].frames.response], tshark);
+  assert.match(r.stderr, /TLS: 1 sessions decrypted/);
+});
+
+test('a gap in the ciphertext: decryption finds the next record and goes on; the protocol inside hears of the plaintext it lost', async () => {
+  // Frame 123 is the client's encrypted SETTINGS ack (one 26-byte TLS 1.3 record: 9 bytes of HTTP/2).
+  const lossy = join(dir, 'gap.pcapng');
+  execFileSync('editcap', [sharedCapture('hotplace-tls13-aes128gcm-http2.pcapng'), lossy, '123'], { stdio: 'ignore' });
+  const r = await runCli(['dissect', '--tls-keylog', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'), lossy]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /1 gaps in the ciphertext \(1 records lost in them\)/);
+  // The HTTP/2 parser is told of exactly the 9 plaintext bytes that record carried, not the 31 bytes of ciphertext.
+  assert.match(r.stderr, /http2\.gap=9 /);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // Every response after the gap still decrypts.
+  assert.deepEqual(entries.filter((e) => e.protocol === 'http2').map((e) => e.response?.status), [200, 404, 200, 200, 200]);
+});

@@ -209,6 +209,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const plain = this.decrypt(dir, h, header, body);
     if (!plain) return;
     if (plain.type === 23) this.onPlaintext(dir, plain.data);
+    // TLS 1.3 moved ALPN into the (encrypted) EncryptedExtensions.
+    else if (plain.type === 22 && this.tls13 && !this.alpn && dir !== this.clientDir) this.alpn = alpnOfEncryptedExtensions(plain.data);
   }
 
   private decrypt(dir: Direction, h: Half, header: Buffer, body: Buffer): { type: number; data: Buffer } | null {
@@ -340,8 +342,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (verdict === 'need-more') needMore = true;
       if ((verdict === 'request' && side === 'c2s') || (verdict === 'response' && side === 's2c')) return d;
     }
-    return needMore ? undefined : null;
+    this.rejected[side] = !needMore;
+    // The other side may still say (HTTP/2 servers often send SETTINGS before the client's preface is seen).
+    return this.rejected.c2s && this.rejected.s2c ? null : undefined;
   }
+
+  /** Sides whose first plaintext no dissector claimed. */
+  private readonly rejected: Record<Direction, boolean> = { c2s: false, s2c: false };
 
   private startInner(d: ProtocolDissector): void {
     const outer = this.ctx;
@@ -445,6 +452,27 @@ function recordOverhead(suite: CipherSuite): number {
   if (suite.cipher.endsWith('gcm')) return 5 + 8 + 16;
   if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
   return 5 + 16 + (suite.macLen ?? 0) + 8;
+}
+
+/** ALPN from TLS 1.3 EncryptedExtensions (handshake type 8) in a decrypted handshake record; '' when absent. */
+function alpnOfEncryptedExtensions(b: Buffer): string {
+  let off = 0;
+  while (off + 4 <= b.length) {
+    const type = b[off];
+    const len = (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
+    const body = b.subarray(off + 4, Math.min(b.length, off + 4 + len));
+    off += 4 + len;
+    if (type !== 8 || body.length < 2) continue;
+    const end = Math.min(body.length, 2 + body.readUInt16BE(0));
+    for (let p = 2; p + 4 <= end; ) {
+      const extType = body.readUInt16BE(p);
+      const extLen = body.readUInt16BE(p + 2);
+      const ext = body.subarray(p + 4, Math.min(end, p + 4 + extLen));
+      p += 4 + extLen;
+      if (extType === 16 && ext.length >= 3) return ext.subarray(3, 3 + ext[2]).toString('latin1');
+    }
+  }
+  return '';
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

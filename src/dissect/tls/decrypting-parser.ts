@@ -124,6 +124,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     this.hello.onEnd(reason);
     this.inner?.onEnd(reason);
+    // Plaintext that no dissector claimed by the end (one side never spoke, or spoke too little).
+    if (!this.inner && !this.innerFailed && this.halves.c2s.plainBytes + this.halves.s2c.plainBytes > 0) this.giveUpInner();
     this.releaseHeld();
   }
 

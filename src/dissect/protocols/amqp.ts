@@ -51,6 +51,8 @@ REPLIES['60.70'] = [71, 72]; // basic.get → get-ok | get-empty
 /** Methods that carry content (header + body frames follow). */
 const WITH_CONTENT = new Set(['60.40', '60.50', '60.60', '60.71']);
 /** Methods only a server sends (for the probe's verdict on a mid-connection start). */
+const CONNECTION_CLOSE = '10.50';
+const CHANNEL_CLOSE = '20.40';
 const SERVER_ONLY = new Set(['10.10', '10.20', '10.30', '10.41', '60.50', '60.60', '60.71', '60.72']);
 
 // ---------------------------------------------------------------- reading
@@ -549,6 +551,7 @@ class AmqpParser implements TcpStreamParser {
         return;
       }
     }
+    if (key === CONNECTION_CLOSE || key === CHANNEL_CLOSE) this.answerWithClose(m);
     if (WITH_CONTENT.has(key)) return this.startContent(dir, channel, m, null);
     if (REPLIES[key]) {
       let l = this.pending.get(channel);
@@ -566,6 +569,26 @@ class AmqpParser implements TcpStreamParser {
     }
     // Asynchronous methods (ack, nack, reject, …) and replies whose request predates the capture.
     this.emitCall(m, null, /-ok$|get-empty$/.test(m.method) ? ['request not captured'] : [], /-ok$|get-empty$/.test(m.method));
+  }
+
+  /**
+   * A peer refuses a synchronous method by closing instead of replying
+   * (connection.open → connection.close 530, exchange.declare → channel.close
+   * 406): the close is that request's response, and its code makes it an
+   * error. A channel.close answers what the other side still awaits on its
+   * channel, a connection.close what it awaits on any channel. The close stays
+   * a request of its own too, answered by its close-ok.
+   */
+  private answerWithClose(close: Message): void {
+    for (const [channel, list] of this.pending) {
+      if (close.key === CHANNEL_CLOSE && channel !== close.channel) continue;
+      const refused = list.filter((p) => p.dir !== close.dir && p.key !== CONNECTION_CLOSE && p.key !== CHANNEL_CLOSE);
+      if (refused.length === 0) continue;
+      const rest = list.filter((p) => !refused.includes(p));
+      if (rest.length > 0) this.pending.set(channel, rest);
+      else this.pending.delete(channel);
+      for (const request of refused) this.emitCall(request, close, []);
+    }
   }
 
   /** `request` is set for basic.get-ok, whose request (basic.get) came earlier. */
@@ -602,7 +625,7 @@ class AmqpParser implements TcpStreamParser {
     const asObj = (m: Message): Record<string, any> => ({ method: m.method, channel: m.channel, ...m.args });
     // A server-initiated exchange (connection.start, a server's close) has the server's method as the request.
     const reversed = req.dir === 's2c' && !responseOnly;
-    const closeCode = (m: Message | null): number => (m && (m.key === '10.50' || m.key === '20.40') ? (m.args.replyCode ?? 0) : 0);
+    const closeCode = (m: Message | null): number => (m && (m.key === CONNECTION_CLOSE || m.key === CHANNEL_CLOSE) ? (m.args.replyCode ?? 0) : 0);
     const code = Math.max(closeCode(req), closeCode(res));
     const synchronous = REPLIES[req.key] !== undefined;
     const record: CallRecord = {
@@ -619,7 +642,8 @@ class AmqpParser implements TcpStreamParser {
     if (res) {
       record.responseTime = res.lastTime;
       record.responseFrame = res.lastFrame;
-    } else if (responseOnly || WITH_CONTENT.has(req.key)) {
+    } else if (responseOnly) {
+      // A content message alone (publish, deliver) has no response: its body frame is not one.
       record.responseTime = req.lastTime;
       record.responseFrame = req.lastFrame;
     }

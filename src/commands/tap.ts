@@ -7,6 +7,7 @@ import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
 import { createRedactor } from '../pipeline/redact.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -56,6 +57,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
+    'decode-as': decodeAsFlag('local: '),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -104,10 +106,12 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'no-bodies': boolean;
       'no-redact': boolean;
       proto?: string;
+      'decode-as'?: string[];
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
+    if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -143,12 +147,14 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-bodies': boolean;
     'no-redact': boolean;
     proto?: string;
+    'decode-as'?: string[];
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
       throw new UserError('--pcap writes binary packets: redirect stdout (> file.pcap, | shark dissect) or use -w FILE', ExitCode.USAGE);
     }
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
+    const decodeAs = decodeAsRules(flags['decode-as']);
     const packetsOut = flags.pcap || flags.write !== undefined;
     if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
@@ -168,6 +174,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         maxBody: parseSize(flags['max-body'], '--max-body'),
         noBodies: flags['no-bodies'],
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
+        decodeAs,
       },
       output: flags.write
         ? { kind: 'file', path: flags.write }

@@ -5,6 +5,7 @@
 
 import type { Endpoint, Transport } from '../model/entry.js';
 import type { ProtoSchema } from './protocols/proto-schema.js';
+import type { DecodeAsRule } from './decode-as.js';
 
 /** Which way bytes travel, relative to the connection's client (initiator). */
 export type Direction = 'c2s' | 's2c';
@@ -16,6 +17,8 @@ export interface DissectOptions {
   noBodies: boolean;
   /** Message types from .proto files (--proto DIR): gRPC messages are decoded by name. */
   protoSchema?: ProtoSchema;
+  /** `-d tcp.port==8053,dns` rules: these ports' flows are that protocol, whatever the probes say. */
+  decodeAs?: DecodeAsRule[];
 }
 
 /** What a dissector fills in for one API call; the engine adds id, endpoints, transport. */

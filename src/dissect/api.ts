@@ -93,10 +93,13 @@ export interface UdpDatagramParser {
  * Verdict of a content probe on the first bytes a side sent:
  *  - 'request'  : looks like this protocol's request, so the sender is the client;
  *  - 'response' : looks like this protocol's response, so the sender is the server;
+ *  - 'stream'   : this protocol, but the bytes do not say which side sent
+ *                 them (encrypted records seen mid-connection): the engine
+ *                 keeps the orientation it has (SYN, or the port guess);
  *  - 'need-more': cannot tell yet (too few bytes);
  *  - false      : not this protocol.
  */
-export type Probe = 'request' | 'response' | 'need-more' | false;
+export type Probe = 'request' | 'response' | 'stream' | 'need-more' | false;
 
 export interface ProtocolDissector {
   /** Lower-case protocol name used in entries and --protocols. */

@@ -451,8 +451,8 @@ export class DissectionEngine {
         verdict = false;
       }
       if (verdict === 'need-more') needMore = true;
-      if (verdict !== 'request' && verdict !== 'response') return false;
-      if (!conn.orientationKnown) conn.setClient(verdict === 'request' ? side : 1 - side);
+      if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') return false;
+      if (!conn.orientationKnown && verdict !== 'stream') conn.setClient(verdict === 'request' ? side : 1 - side);
       this.startParser(conn, d);
       return true;
     };
@@ -589,9 +589,9 @@ export class DissectionEngine {
       } catch {
         verdict = false;
       }
-      if (verdict === 'request' || verdict === 'response') {
+      if (verdict === 'request' || verdict === 'response' || verdict === 'stream') {
         chosen = d;
-        clientIsSender = verdict === 'request';
+        if (verdict !== 'stream') clientIsSender = verdict === 'request';
         break;
       }
     }

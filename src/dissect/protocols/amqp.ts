@@ -9,6 +9,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
+import { MessageStarts, type Stamp } from './util/message-start.js';
 
 export const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
 const FRAME_END = 0xce;
@@ -387,12 +388,17 @@ class AmqpParser implements TcpStreamParser {
   private pending = new Map<number, Message[]>();
   /** Content being assembled, per direction and channel. */
   private content: Record<Direction, Map<number, Content>> = { c2s: new Map(), s2c: new Map() };
+  /** First packet of the frame being read: a method is stamped with it. */
+  private readonly starts: MessageStarts;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.starts = new MessageStarts(ctx);
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
     try {
+      this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       this.drain(dir);
     } catch {
@@ -416,11 +422,12 @@ class AmqpParser implements TcpStreamParser {
   }
 
   /**
-   * Methods are stamped when their frame is read whole. Still to be emitted:
-   * synchronous methods awaiting a reply (each channel's list is in arrival
-   * order, so its first is its oldest) and content being assembled (stamped
-   * with its method, or with the request a basic.get-ok answers). A handful
-   * of channels at most, so they are simply scanned.
+   * Methods are stamped with the first packet of their frame. Still to be
+   * emitted: synchronous methods awaiting a reply (each channel's list is in
+   * arrival order, so its first is its oldest), content being assembled
+   * (stamped with its method, or with the request a basic.get-ok answers),
+   * and a frame read in part. A handful of channels at most, so they are
+   * simply scanned.
    */
   pendingSince(): number | undefined {
     let min = Infinity;
@@ -432,10 +439,16 @@ class AmqpParser implements TcpStreamParser {
         if (t < min) min = t;
       }
     }
+    for (const dir of ['c2s', 's2c'] as const) {
+      const t = this.dead[dir] ? undefined : this.starts.partial(dir, this.queues[dir].length);
+      if (t !== undefined && t < min) min = t;
+    }
     return min === Infinity ? undefined : min;
   }
 
   onEnd(): void {
+    // A frame cut off by the end of the capture cannot be read: counted, not silently gone.
+    for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('amqp.truncated');
     for (const dir of ['c2s', 's2c'] as const) {
       for (const c of this.content[dir].values()) this.emitContent(c, ['truncated']);
       this.content[dir].clear();
@@ -451,6 +464,7 @@ class AmqpParser implements TcpStreamParser {
       if (q.peek(n).equals(PROTOCOL_HEADER.subarray(0, n))) {
         if (n < 8) return;
         q.consume(8);
+        this.starts.taken(dir, q.length);
       }
       this.headerChecked = true;
     }
@@ -464,8 +478,9 @@ class AmqpParser implements TcpStreamParser {
       const frame = q.peek(8 + size);
       if (frame[7 + size] !== FRAME_END) return this.giveUp(dir, 'missing frame end');
       const payload = frame.subarray(7, 7 + size);
-      this.onFrame(dir, type, channel, payload, 8 + size);
+      this.onFrame(dir, type, channel, payload, 8 + size, this.starts.head(dir));
       q.consume(8 + size);
+      this.starts.taken(dir, q.length);
       if (this.dead[dir]) return;
     }
   }
@@ -478,10 +493,10 @@ class AmqpParser implements TcpStreamParser {
     this.content[dir].clear();
   }
 
-  private onFrame(dir: Direction, type: number, channel: number, payload: Buffer, wire: number): void {
+  private onFrame(dir: Direction, type: number, channel: number, payload: Buffer, wire: number, at: Stamp): void {
     switch (type) {
       case FRAME_METHOD:
-        return this.onMethod(dir, channel, payload, wire);
+        return this.onMethod(dir, channel, payload, wire, at);
       case FRAME_HEADER: {
         const c = this.content[dir].get(channel);
         if (!c) return;
@@ -513,7 +528,7 @@ class AmqpParser implements TcpStreamParser {
     m.lastFrame = this.ctx.frame;
   }
 
-  private onMethod(dir: Direction, channel: number, payload: Buffer, wire: number): void {
+  private onMethod(dir: Direction, channel: number, payload: Buffer, wire: number, at: Stamp): void {
     if (payload.length < 4) {
       this.ctx.count('amqp.malformed');
       return;
@@ -527,8 +542,8 @@ class AmqpParser implements TcpStreamParser {
       channel,
       dir,
       args: {},
-      time: this.ctx.now,
-      frame: this.ctx.frame,
+      time: at.time,
+      frame: at.frame,
       size: wire,
       lastTime: this.ctx.now,
       lastFrame: this.ctx.frame,

@@ -15,6 +15,7 @@ import type {
 import { ByteQueue } from '../byte-queue.js';
 import { ipv6Text } from './util/addr.js';
 import { truncate } from './util/text.js';
+import { MessageStarts } from './util/message-start.js';
 
 /** Records kept per section; more are counted in a warning. */
 const MAX_RECORDS = 100;
@@ -468,17 +469,17 @@ class DnsTcpParser implements TcpStreamParser {
   private readonly queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** Where the message being read began (a query's time is its first packet's). */
-  private readonly starts: Record<Direction, { time: number; frame: number } | undefined> = { c2s: undefined, s2c: undefined };
+  private readonly starts: MessageStarts;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.pairing = new DnsPairing(ctx);
+    this.starts = new MessageStarts(ctx);
   }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
     const q = this.queues[dir];
-    // Bytes left over from a finished message belong to this packet; an unfinished one keeps its start.
-    if (q.length === 0) this.starts[dir] = { time: this.ctx.now, frame: this.ctx.frame };
+    this.starts.push(dir, q.length);
     q.push(data);
     while (q.length >= 2) {
       const len = (q.at(0) << 8) | q.at(1);
@@ -489,10 +490,11 @@ class DnsTcpParser implements TcpStreamParser {
         return;
       }
       if (q.length < 2 + len) return;
+      const at = this.starts.head(dir);
       q.consume(2);
       const msg = q.take(len);
-      this.pairing.onMessage(dir, msg, this.starts[dir]);
-      this.starts[dir] = q.length > 0 ? { time: this.ctx.now, frame: this.ctx.frame } : undefined;
+      this.starts.taken(dir, q.length);
+      this.pairing.onMessage(dir, msg, at);
     }
   }
 
@@ -509,7 +511,7 @@ class DnsTcpParser implements TcpStreamParser {
   /** Queries awaiting answers, and a query read in part (stamped with its first packet). */
   pendingSince(): number | undefined {
     const waiting = this.pairing.since();
-    const partial = this.queues.c2s.length > 0 ? this.starts.c2s?.time : undefined;
+    const partial = this.dead.c2s ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
     if (partial === undefined) return waiting;
     return waiting === undefined ? partial : Math.min(waiting, partial);
   }

@@ -419,6 +419,8 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onEnd(): void {
+    // A message cut off by the end of the capture cannot be read: counted, not silently gone.
+    for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
     for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
   }
 

@@ -23,6 +23,7 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     'shark stats --format markdown capture.pcap > stats.md',
     'shark tap -A | shark filter dns | shark stats --interval 5s',
     'shark stats --check rules.yaml --junit report.xml capture.pcap',
+    'shark stats -d tcp.port==50051,http2 test/fixtures/captures/lab-grpc.pcap',
   ];
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };

@@ -140,3 +140,13 @@ test('DNS over TCP probe off port: the length must frame a whole, clean message'
   w.send(7000, 1, 41000, 8053, wrongLength);
   assert.deepEqual(dissect(w.packets).map((e) => e.protocol), ['tcp']);
 });
+
+test('TLS mid-connection: a TLS 1.2 encrypted Finished (handshake record, not a hello) first is not malformed', () => {
+  const w = new Wire();
+  const finished = record(22, 40);
+  finished[5] = 0x9c; // ciphertext: not a hello's type
+  w.send(6000, 1, 52001, 443, Buffer.concat([finished, record(23, 60)]));
+  w.send(6003, 2, 443, 52001, Buffer.concat([record(20, 1), record(22, 40)]));
+  const entries = dissect(w.packets);
+  assert.deepEqual(entries.map((e) => [e.protocol, e.summary, e.warnings]), [['tls', 'TLS (handshake not captured)', ['handshake not captured']]]);
+});

@@ -303,8 +303,11 @@ export class TlsParser implements TcpStreamParser {
       h.records.consume(5);
       const body = h.records.take(len);
       h.size += 5 + len;
-      // The half begins with an encrypted record (an unencrypted alert is 2 bytes): the handshake was not captured.
-      if (type !== 22 && h.size === 5 + len && this.noHello() && (type !== 21 || len > 2)) {
+      // The half begins with a record that is not a hello — application data, a
+      // ChangeCipherSpec, an encrypted alert (a clear one is 2 bytes) or
+      // handshake message (TLS 1.2's Finished): the handshake was not captured.
+      const notHello = type === 23 || type === 20 || (type === 21 && len > 2) || (type === 22 && body[0] !== 1 && body[0] !== 2);
+      if (notHello && h.size === 5 + len && this.noHello()) {
         h.midStream = hdr.readUInt16BE(1);
         this.finishHalf(h);
         if (this.halves.c2s.done && this.halves.s2c.done) this.emitMidStream();

@@ -9,6 +9,7 @@ import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { describeDecryption, loadKeyLogFile } from '../dissect/tls/keylog.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -23,6 +24,7 @@ then one line on stderr says where, and the exit code is 3.`;
     'tcpdump -i eth0 -w - | <%= config.bin %> dissect',
     '<%= config.bin %> dissect --packets -c 5 examples/bookinfo-mix.pcap',
     '<%= config.bin %> dissect --proto test/fixtures/proto test/fixtures/captures/lab-grpc.pcap',
+    '<%= config.bin %> dissect -d tcp.port==50051,http2 test/fixtures/captures/lab-grpc.pcap',
   ];
 
   static override strict = false;
@@ -43,6 +45,7 @@ then one line on stderr says where, and the exit code is 3.`;
     kubeconfig: Flags.string({ description: 'path to the kubeconfig file (with --kube)' }),
     proto: Flags.string({ description: 'decode gRPC messages with the .proto files in this directory (or file)' }),
     'tls-keylog': Flags.string({ description: 'decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE) and dissect what is inside' }),
+    'decode-as': decodeAsFlag(),
     'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
   };
 
@@ -59,6 +62,7 @@ then one line on stderr says where, and the exit code is 3.`;
     for (const p of protocols) {
       if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
     }
+    const decodeAs = decodeAsRules(flags['decode-as']);
     const transforms = await this.buildTransforms(flags);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const warn = (m: string) => process.stderr.write(`dissect: ${m}\n`);
@@ -79,6 +83,7 @@ then one line on stderr says where, and the exit code is 3.`;
           noBodies: flags['no-bodies'],
           protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
           tlsKeys,
+          decodeAs,
           requestTimeoutMs: timeout,
           reorderWindowMs: timeout + 1000,
         },

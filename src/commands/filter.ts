@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 
 export default class Filter extends SharkCommand {
@@ -29,6 +30,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     redact: Flags.string({ description: 'also redact these field names or paths (comma-separated), e.g. x-api-key,request.headers.x-tenant' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets in the output' }),
     'jsonata-timeout': Flags.integer({ description: 'time limit per entry for a --jsonata expression, in ms (an entry over it is a non-match)', default: 500, min: 1 }),
+    'decode-as': decodeAsFlag(),
   };
 
   protected async execute(): Promise<number> {
@@ -39,6 +41,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       if (args.length === 0) throw new UserError('missing filter expression (usage: shark filter EXPR [FILE...])', ExitCode.USAGE);
       expr = args.shift() as string;
     }
+    const decodeAs = decodeAsRules(flags['decode-as']);
     if (flags['no-redact']) process.stderr.write('filter: redaction is off: secrets in the traffic appear in the output\n');
     const { runFilter } = await import('../filter/run.js');
     await runFilter({
@@ -53,6 +56,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       strict: flags.strict,
       redact: flags.redact ? flags.redact.split(',').map((s) => s.trim()).filter(Boolean) : [],
       noRedact: flags['no-redact'],
+      dissect: { decodeAs },
       signal: this.stop.signal,
       onWarning: (m) => process.stderr.write(`filter: ${m}\n`),
       onClosed: () => this.outputClosed(),

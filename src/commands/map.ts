@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { ExitCode } from '../cli/errors.js';
 import { consumeEntries } from '../stats/consume.js';
 import { compileKfl } from '../stats/kfl.js';
@@ -31,16 +32,18 @@ Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Ho
     paths: Flags.boolean({ description: 'list the top paths of each edge under its label' }),
     'top-paths': Flags.integer({ description: 'with --paths: how many paths per edge', min: 1, default: 3 }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+    'decode-as': decodeAsFlag(),
   };
 
   protected async execute(): Promise<number> {
     const { flags, argv } = await this.parse(MapCommand);
+    const decodeAs = decodeAsRules(flags['decode-as']);
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
     const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
     const map = new MapAggregator(flags.level as MapLevel, predicate);
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
     const project = predicate ? undefined : MAP_FIELDS;
-    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project });
+    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, dissect: { decodeAs } });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { writeFile } from 'node:fs/promises';
 import { SharkCommand } from '../cli/base-command.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { StatsAggregator, statsFields } from '../stats/aggregate.js';
 import { consumeEntries } from '../stats/consume.js';
@@ -22,6 +23,7 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     'shark stats --format markdown capture.pcap > stats.md',
     'shark tap -A | shark filter dns | shark stats --interval 5s',
     'shark stats --check rules.yaml --junit report.xml capture.pcap',
+    'shark stats -d tcp.port==50051,http2 test/fixtures/captures/lab-grpc.pcap',
   ];
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };
@@ -37,6 +39,7 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     check: Flags.string({ description: 'evaluate the rules in this YAML file; exit 1 if any fails', exclusive: ['interval'] }),
     junit: Flags.string({ description: 'with --check: also write JUnit XML here', dependsOn: ['check'] }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+    'decode-as': decodeAsFlag(),
   };
 
   protected async execute(): Promise<number> {
@@ -45,8 +48,9 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     const format = flags.format as StatsFormat;
     // --check filters may read any field; tables read a known few (unless --by is JSONata).
     const project = flags.check ? undefined : statsFields(flags.by);
+    const decodeAs = decodeAsRules(flags['decode-as']);
     const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project });
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, dissect: { decodeAs } });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);

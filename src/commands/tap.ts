@@ -8,6 +8,7 @@ import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
 import { createRedactor } from '../pipeline/redact.js';
 import { loadKeyLogFile } from '../dissect/tls/keylog.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -58,6 +59,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
     'tls-keylog': Flags.string({ description: 'local: decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE; read at start)' }),
+    'decode-as': decodeAsFlag('local: '),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -107,11 +109,13 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'no-redact': boolean;
       proto?: string;
       'tls-keylog'?: string;
+      'decode-as'?: string[];
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
     if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
+    if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -148,12 +152,14 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'no-redact': boolean;
     proto?: string;
     'tls-keylog'?: string;
+    'decode-as'?: string[];
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
       throw new UserError('--pcap writes binary packets: redirect stdout (> file.pcap, | shark dissect) or use -w FILE', ExitCode.USAGE);
     }
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
+    const decodeAs = decodeAsRules(flags['decode-as']);
     const packetsOut = flags.pcap || flags.write !== undefined;
     if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
@@ -174,6 +180,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         noBodies: flags['no-bodies'],
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
         tlsKeys: flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)) : undefined,
+        decodeAs,
       },
       output: flags.write
         ? { kind: 'file', path: flags.write }

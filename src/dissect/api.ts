@@ -6,6 +6,7 @@
 import type { Endpoint, Transport } from '../model/entry.js';
 import type { ProtoSchema } from './protocols/proto-schema.js';
 import type { TlsKeyLog } from './tls/keylog.js';
+import type { DecodeAsRule } from './decode-as.js';
 
 /** Which way bytes travel, relative to the connection's client (initiator). */
 export type Direction = 'c2s' | 's2c';
@@ -19,6 +20,8 @@ export interface DissectOptions {
   protoSchema?: ProtoSchema;
   /** TLS secrets (--tls-keylog, pcapng Decryption Secrets Blocks): TLS connections they cover are decrypted. */
   tlsKeys?: TlsKeyLog;
+  /** `-d tcp.port==8053,dns` rules: these ports' flows are that protocol, whatever the probes say. */
+  decodeAs?: DecodeAsRule[];
 }
 
 /** What a dissector fills in for one API call; the engine adds id, endpoints, transport. */
@@ -95,10 +98,13 @@ export interface UdpDatagramParser {
  * Verdict of a content probe on the first bytes a side sent:
  *  - 'request'  : looks like this protocol's request, so the sender is the client;
  *  - 'response' : looks like this protocol's response, so the sender is the server;
+ *  - 'stream'   : this protocol, but the bytes do not say which side sent
+ *                 them (encrypted records seen mid-connection): the engine
+ *                 keeps the orientation it has (SYN, or the port guess);
  *  - 'need-more': cannot tell yet (too few bytes);
  *  - false      : not this protocol.
  */
-export type Probe = 'request' | 'response' | 'need-more' | false;
+export type Probe = 'request' | 'response' | 'stream' | 'need-more' | false;
 
 export interface ProtocolDissector {
   /** Lower-case protocol name used in entries and --protocols. */

@@ -22,6 +22,7 @@ import { flowKey } from './flow-key.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
+import { DecodeAsTable } from './decode-as.js';
 import { HalfStream, type ReassemblyCounters } from './tcp-reassembly.js';
 
 export interface EngineOptions extends DissectOptions {
@@ -214,6 +215,7 @@ export class DissectionEngine {
   private readonly tcpProbes: ProtocolDissector[];
   private readonly udpProbes: ProtocolDissector[];
   private readonly serverPorts: Set<number>;
+  private readonly decodeAs: DecodeAsTable;
   private readonly keep: Set<string> | undefined;
   private lastTick = -Infinity;
   private lastRelease = -Infinity;
@@ -239,6 +241,7 @@ export class DissectionEngine {
     this.tcpProbes = [...tcpDissectors()].sort((a, b) => a.priority - b.priority);
     this.udpProbes = [...udpDissectors()].sort((a, b) => a.priority - b.priority);
     this.serverPorts = new Set([...this.tcpProbes, ...this.udpProbes].flatMap((d) => d.ports));
+    this.decodeAs = new DecodeAsTable(this.options.decodeAs);
     this.icmp = createIcmpTracker((call, src, dst) => {
       const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
       this.emitCall(call, ctx);
@@ -429,6 +432,13 @@ export class DissectionEngine {
 
   /** Try to name the protocol of a connection from the bytes seen so far. */
   detect(conn: TcpConnection, side: number): void {
+    // Decode-as first: the user said what this port carries.
+    const forced = this.decodeAs.lookup('tcp', conn.ends[0].port, conn.ends[1].port);
+    if (forced) {
+      if (!conn.orientationKnown) conn.setClient(forced.serverIsA ? 1 : 0);
+      this.startParser(conn, forced.dissector);
+      return;
+    }
     const data = this.sideBytes(conn, side);
     const ports = [conn.ends[0].port, conn.ends[1].port];
     let needMore = false;
@@ -441,8 +451,8 @@ export class DissectionEngine {
         verdict = false;
       }
       if (verdict === 'need-more') needMore = true;
-      if (verdict !== 'request' && verdict !== 'response') return false;
-      if (!conn.orientationKnown) conn.setClient(verdict === 'request' ? side : 1 - side);
+      if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') return false;
+      if (!conn.orientationKnown && verdict !== 'stream') conn.setClient(verdict === 'request' ? side : 1 - side);
       this.startParser(conn, d);
       return true;
     };
@@ -563,7 +573,12 @@ export class DissectionEngine {
     const senderSide = senderIsA ? 0 : 1;
     let chosen: ProtocolDissector | undefined;
     let clientIsSender = !(looksLikeServerPort(sport, this.serverPorts) && !looksLikeServerPort(dport, this.serverPorts));
-    const ordered = [
+    const forced = this.decodeAs.lookup('udp', sport, dport);
+    if (forced) {
+      chosen = forced.dissector;
+      clientIsSender = !forced.serverIsA;
+    }
+    const ordered = forced ? [] : [
       ...this.udpProbes.filter((d) => d.ports.includes(sport) || d.ports.includes(dport)),
       ...this.udpProbes.filter((d) => !(d.ports.includes(sport) || d.ports.includes(dport))),
     ];
@@ -574,9 +589,9 @@ export class DissectionEngine {
       } catch {
         verdict = false;
       }
-      if (verdict === 'request' || verdict === 'response') {
+      if (verdict === 'request' || verdict === 'response' || verdict === 'stream') {
         chosen = d;
-        clientIsSender = verdict === 'request';
+        if (verdict !== 'stream') clientIsSender = verdict === 'request';
         break;
       }
     }

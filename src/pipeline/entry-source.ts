@@ -10,6 +10,7 @@ import type { Entry } from '../model/entry.js';
 import { readNdjson } from './ndjson.js';
 import { readProjectedNdjson } from './ndjson-projected.js';
 import type { FieldSpec } from './json-project.js';
+import { isPcapMagic } from './capture/pcap-parser.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -68,7 +69,7 @@ export function detectKind(head: Buffer): InputKind {
   if (head.length >= 4) {
     const m = head.readUInt32LE(0);
     if (m === 0x0a0d0d0a) return 'pcapng';
-    if (m === 0xa1b2c3d4 || m === 0xd4c3b2a1 || m === 0xa1b23c4d || m === 0x4d3cb2a1) return 'pcap';
+    if (isPcapMagic(head)) return 'pcap';
   }
   for (const byte of head) {
     if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;

@@ -21,6 +21,8 @@ export interface ConsumeOptions {
   onWarning?: (message: string) => void;
   /** The only entry fields onBatch reads (see EntrySourceOptions.project). */
   project?: FieldSpec;
+  /** Options for dissecting capture inputs (decode-as rules). */
+  dissect?: Record<string, unknown>;
 }
 
 export interface ConsumeResult {
@@ -42,7 +44,7 @@ export async function consumeEntries(
   };
   if (opts.stop.aborted) onStop();
   else opts.stop.addEventListener('abort', onStop, { once: true });
-  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning, project: opts.project });
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning, project: opts.project, dissect: opts.dissect });
   try {
     for (;;) {
       const next = await nextOrAbort(source, inner.signal);

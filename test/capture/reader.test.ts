@@ -94,6 +94,46 @@ test('the damaged captures: messages as users see them', async () => {
   assert.match(huge.error?.message ?? '', /^suricata-bug-1450-04-tls-DER-incomplete-header\.pcap: corrupt packet record \(claims 4325376 bytes.*\) at byte \d+$/);
 });
 
+/** A little-endian "modified" pcap (magic a1b2cd34, 24-byte record headers) rewritten big-endian. */
+function modifiedPcapToBigEndian(le: Buffer): Buffer {
+  const be = Buffer.from(le);
+  be.writeUInt32BE(le.readUInt32LE(0), 0);
+  be.writeUInt16BE(le.readUInt16LE(4), 4);
+  be.writeUInt16BE(le.readUInt16LE(6), 6);
+  for (const at of [8, 12, 16, 20]) be.writeUInt32BE(le.readUInt32LE(at), at);
+  for (let off = 24; off + 24 <= le.length; ) {
+    for (const at of [0, 4, 8, 12, 16]) be.writeUInt32BE(le.readUInt32LE(off + at), off + at);
+    be.writeUInt16BE(le.readUInt16LE(off + 20), off + 20);
+    off += 24 + le.readUInt32LE(off + 8);
+  }
+  return be;
+}
+
+test('the modified pcap format (magic a1b2cd34) reads like tshark reads it, in both byte orders', async () => {
+  const lePath = sharedPath('deepflow-nats-nrpc1.pcap');
+  const le = readFileSync(lePath);
+  assert.equal(le.readUInt32LE(0), 0xa1b2cd34);
+  const dir = mkdtempSync(join(tmpdir(), 'shark-modpcap-'));
+  try {
+    const bePath = join(dir, 'nats-be.pcap');
+    writeFileSync(bePath, modifiedPcapToBigEndian(le));
+    for (const path of [lePath, bePath]) {
+      const [ts, ours] = await Promise.all([tsharkFields(path, FIELDS_MD5, MD5), readCapture(path)]);
+      assert.equal(ts.code, 0, ts.stderr);
+      assert.equal(ours.error, undefined, ours.error?.message);
+      assert.equal(ours.packets.length, 22);
+      assert.deepEqual(rowsOf(ours.packets), tsharkRowsOf(ts.rows), path);
+    }
+    // Read in 5-byte chunks: a 24-byte record header split anywhere still parses.
+    const chunkedRead = openCapture(Buffer.alloc(0), chunked(le, 5), 'nats');
+    let n = 0;
+    for await (const batch of chunkedRead.batches()) n += batch.length;
+    assert.equal(n, 22);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('formats, byte orders and interfaces are recognised', async () => {
   const be = await readCapture(sharedPath('arkime-bigendian.pcap'));
   assert.equal(be.format, 'pcap');

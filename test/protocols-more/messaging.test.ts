@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kafka, probeKafka } from '../../src/dissect/protocols/kafka.js';
 import { amqp, amqpMethodName as amqpName, probeAmqp, PROTOCOL_HEADER } from '../../src/dissect/protocols/amqp.js';
-import type { CallRecord } from '../../src/dissect/api.js';
+import type { CallRecord, Direction } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
 
@@ -215,4 +215,89 @@ test('AMQP: a channel.close with 404 is an error; probe verdicts', () => {
   assert.equal(probeAmqp(method(1, close), true), 'request');
   assert.equal(probeAmqp(method(1, Buffer.from('00140029', 'hex')), true), 'response');
   assert.equal(probeAmqp(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});
+
+/** One AMQP frame: type, channel, payload, frame-end. */
+function amqpFrame(type: number, channel: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(7);
+  h[0] = type;
+  h.writeUInt16BE(channel, 1);
+  h.writeUInt32BE(payload.length, 3);
+  return Buffer.concat([h, payload, Buffer.from([0xce])]);
+}
+const shortstr = (s: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+const amqpMethod = (channel: number, classId: number, methodId: number, ...args: Buffer[]): Buffer =>
+  amqpFrame(1, channel, Buffer.concat([u16(classId), u16(methodId), ...args]));
+const amqpClose = (channel: number, code: number, text: string, failedClass: number, failedMethod: number): Buffer =>
+  amqpMethod(channel, channel === 0 ? 10 : 20, channel === 0 ? 50 : 40, u16(code), shortstr(text), u16(failedClass), u16(failedMethod));
+
+/** Feed [dir, bytes] steps to a fresh AMQP parser, one frame number and 10 ms per step. */
+function amqpRun(steps: Array<[Direction, Buffer]>): CallRecord[] {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = amqp.createTcpParser!(ctx);
+  steps.forEach(([dir, data], i) => {
+    ctx.frame = i + 1;
+    ctx.now = 1000 + 10 * i;
+    parser.onData(dir, data);
+  });
+  parser.onEnd('fin');
+  return records;
+}
+
+test('AMQP: connection.open refused by connection.close 530 is answered, and an error', () => {
+  const records = amqpRun([
+    ['c2s', PROTOCOL_HEADER],
+    ['c2s', amqpMethod(0, 10, 40, shortstr('/prod'), shortstr(''), Buffer.from([0]))],
+    ['s2c', amqpClose(0, 530, "NOT_ALLOWED - access to vhost '/prod' refused", 10, 40)],
+    ['c2s', amqpMethod(0, 10, 51)],
+  ]);
+  const open = records.find((r) => r.request?.method === 'connection.open')!;
+  assert.equal(open.response?.method, 'connection.close');
+  assert.equal(open.response?.replyCode, 530);
+  assert.equal(open.error, true);
+  assert.equal(open.warnings, undefined, 'answered, not unanswered');
+  assert.deepEqual([open.requestFrame, open.responseFrame], [2, 3]);
+  assert.equal(open.summary, "connection.open 530 NOT_ALLOWED - access to vhost '/prod' refused → connection.close");
+  // The close keeps its own handshake.
+  const close = records.find((r) => r.request?.method === 'connection.close')!;
+  assert.equal(close.response?.method, 'connection.close-ok');
+});
+
+test('AMQP: exchange.declare refused by channel.close 406 is answered; other channels still wait', () => {
+  const declare = amqpMethod(1, 40, 10, u16(0), shortstr('logs'), shortstr('fanout'), Buffer.from([0x02]), Buffer.alloc(4));
+  const queueOn2 = amqpMethod(2, 50, 10, u16(0), shortstr('q2'), Buffer.from([0]), Buffer.alloc(4));
+  const records = amqpRun([
+    ['c2s', declare],
+    ['c2s', queueOn2],
+    ['s2c', amqpClose(1, 406, "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'logs'", 40, 10)],
+    ['c2s', amqpMethod(1, 20, 41)],
+  ]);
+  const refused = records.find((r) => r.request?.method === 'exchange.declare')!;
+  assert.equal(refused.response?.method, 'channel.close');
+  assert.equal(refused.error, true);
+  assert.match(refused.summary, /^exchange\.declare logs 406 PRECONDITION_FAILED/);
+  const other = records.find((r) => r.request?.method === 'queue.declare')!;
+  assert.equal(other.response, null, 'a channel.close answers only its own channel');
+  assert.deepEqual(other.warnings, ['unanswered']);
+});
+
+test('AMQP: basic.publish has no response, not its own body frame', () => {
+  const publish = amqpMethod(1, 60, 40, u16(0), shortstr('ex'), shortstr('rk'), Buffer.from([0]));
+  const header = amqpFrame(2, 1, Buffer.concat([u16(60), u16(0), Buffer.from('0000000000000005', 'hex'), u16(0)]));
+  const records = amqpRun([
+    ['c2s', PROTOCOL_HEADER],
+    ['c2s', publish],
+    ['c2s', header],
+    ['c2s', amqpFrame(3, 1, Buffer.from('hello'))],
+  ]);
+  assert.equal(records.length, 1);
+  const [r] = records;
+  assert.equal(r.request?.method, 'basic.publish');
+  assert.equal(r.request?.body, 'hello');
+  assert.equal(r.response, null);
+  assert.equal(r.requestFrame, 2);
+  assert.equal(r.responseFrame, undefined);
+  assert.equal(r.responseTime, undefined);
 });

@@ -138,3 +138,16 @@ for (const file of ['tcpdump-resp_1_benchmark.pcap', 'zeek-redis-pubsub-resp3.pc
     assert.ok(compared >= rows.length * (file.includes('malicious') ? 0.6 : 0.8), `${compared} of ${rows.length}`);
   });
 }
+
+test('summaries count what the wire announced, not the kept (cut) value', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `$${String(i).length}\r\n${i}\r\n`).join('');
+  const pairs = (n: number) => Array.from({ length: n }, (_, i) => `+k${i}\r\n:${i}\r\n`).join('');
+  const ctx = run([
+    c2s(cmd('LRANGE', 'l', '0', '-1') + cmd('HGETALL', 'h') + cmd('SMEMBERS', 's')),
+    s2c(`*174\r\n${many(174)}%150\r\n${pairs(150)}~3\r\n:1\r\n:2\r\n:3\r\n`),
+  ]);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['LRANGE l → [174 items]', 'HGETALL h → {150 entries}', 'SMEMBERS s → [3 items]']);
+  const kept = ctx.calls[0].response?.value as unknown[];
+  assert.equal(kept.length, 101, 'the value keeps 100 items and a marker');
+  assert.equal(kept[100], '…(74 more)');
+});

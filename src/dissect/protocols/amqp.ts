@@ -9,6 +9,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
+import { MessageStarts, type Stamp } from './util/message-start.js';
 
 export const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
 const FRAME_END = 0xce;
@@ -51,6 +52,8 @@ REPLIES['60.70'] = [71, 72]; // basic.get → get-ok | get-empty
 /** Methods that carry content (header + body frames follow). */
 const WITH_CONTENT = new Set(['60.40', '60.50', '60.60', '60.71']);
 /** Methods only a server sends (for the probe's verdict on a mid-connection start). */
+const CONNECTION_CLOSE = '10.50';
+const CHANNEL_CLOSE = '20.40';
 const SERVER_ONLY = new Set(['10.10', '10.20', '10.30', '10.41', '60.50', '60.60', '60.71', '60.72']);
 
 // ---------------------------------------------------------------- reading
@@ -385,12 +388,17 @@ class AmqpParser implements TcpStreamParser {
   private pending = new Map<number, Message[]>();
   /** Content being assembled, per direction and channel. */
   private content: Record<Direction, Map<number, Content>> = { c2s: new Map(), s2c: new Map() };
+  /** First packet of the frame being read: a method is stamped with it. */
+  private readonly starts: MessageStarts;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.starts = new MessageStarts(ctx);
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
     try {
+      this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       this.drain(dir);
     } catch {
@@ -414,11 +422,12 @@ class AmqpParser implements TcpStreamParser {
   }
 
   /**
-   * Methods are stamped when their frame is read whole. Still to be emitted:
-   * synchronous methods awaiting a reply (each channel's list is in arrival
-   * order, so its first is its oldest) and content being assembled (stamped
-   * with its method, or with the request a basic.get-ok answers). A handful
-   * of channels at most, so they are simply scanned.
+   * Methods are stamped with the first packet of their frame. Still to be
+   * emitted: synchronous methods awaiting a reply (each channel's list is in
+   * arrival order, so its first is its oldest), content being assembled
+   * (stamped with its method, or with the request a basic.get-ok answers),
+   * and a frame read in part. A handful of channels at most, so they are
+   * simply scanned.
    */
   pendingSince(): number | undefined {
     let min = Infinity;
@@ -430,10 +439,16 @@ class AmqpParser implements TcpStreamParser {
         if (t < min) min = t;
       }
     }
+    for (const dir of ['c2s', 's2c'] as const) {
+      const t = this.dead[dir] ? undefined : this.starts.partial(dir, this.queues[dir].length);
+      if (t !== undefined && t < min) min = t;
+    }
     return min === Infinity ? undefined : min;
   }
 
   onEnd(): void {
+    // A frame cut off by the end of the capture cannot be read: counted, not silently gone.
+    for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('amqp.truncated');
     for (const dir of ['c2s', 's2c'] as const) {
       for (const c of this.content[dir].values()) this.emitContent(c, ['truncated']);
       this.content[dir].clear();
@@ -449,6 +464,7 @@ class AmqpParser implements TcpStreamParser {
       if (q.peek(n).equals(PROTOCOL_HEADER.subarray(0, n))) {
         if (n < 8) return;
         q.consume(8);
+        this.starts.taken(dir, q.length);
       }
       this.headerChecked = true;
     }
@@ -462,8 +478,9 @@ class AmqpParser implements TcpStreamParser {
       const frame = q.peek(8 + size);
       if (frame[7 + size] !== FRAME_END) return this.giveUp(dir, 'missing frame end');
       const payload = frame.subarray(7, 7 + size);
-      this.onFrame(dir, type, channel, payload, 8 + size);
+      this.onFrame(dir, type, channel, payload, 8 + size, this.starts.head(dir));
       q.consume(8 + size);
+      this.starts.taken(dir, q.length);
       if (this.dead[dir]) return;
     }
   }
@@ -476,10 +493,10 @@ class AmqpParser implements TcpStreamParser {
     this.content[dir].clear();
   }
 
-  private onFrame(dir: Direction, type: number, channel: number, payload: Buffer, wire: number): void {
+  private onFrame(dir: Direction, type: number, channel: number, payload: Buffer, wire: number, at: Stamp): void {
     switch (type) {
       case FRAME_METHOD:
-        return this.onMethod(dir, channel, payload, wire);
+        return this.onMethod(dir, channel, payload, wire, at);
       case FRAME_HEADER: {
         const c = this.content[dir].get(channel);
         if (!c) return;
@@ -511,7 +528,7 @@ class AmqpParser implements TcpStreamParser {
     m.lastFrame = this.ctx.frame;
   }
 
-  private onMethod(dir: Direction, channel: number, payload: Buffer, wire: number): void {
+  private onMethod(dir: Direction, channel: number, payload: Buffer, wire: number, at: Stamp): void {
     if (payload.length < 4) {
       this.ctx.count('amqp.malformed');
       return;
@@ -525,8 +542,8 @@ class AmqpParser implements TcpStreamParser {
       channel,
       dir,
       args: {},
-      time: this.ctx.now,
-      frame: this.ctx.frame,
+      time: at.time,
+      frame: at.frame,
       size: wire,
       lastTime: this.ctx.now,
       lastFrame: this.ctx.frame,
@@ -549,6 +566,7 @@ class AmqpParser implements TcpStreamParser {
         return;
       }
     }
+    if (key === CONNECTION_CLOSE || key === CHANNEL_CLOSE) this.answerWithClose(m);
     if (WITH_CONTENT.has(key)) return this.startContent(dir, channel, m, null);
     if (REPLIES[key]) {
       let l = this.pending.get(channel);
@@ -566,6 +584,26 @@ class AmqpParser implements TcpStreamParser {
     }
     // Asynchronous methods (ack, nack, reject, …) and replies whose request predates the capture.
     this.emitCall(m, null, /-ok$|get-empty$/.test(m.method) ? ['request not captured'] : [], /-ok$|get-empty$/.test(m.method));
+  }
+
+  /**
+   * A peer refuses a synchronous method by closing instead of replying
+   * (connection.open → connection.close 530, exchange.declare → channel.close
+   * 406): the close is that request's response, and its code makes it an
+   * error. A channel.close answers what the other side still awaits on its
+   * channel, a connection.close what it awaits on any channel. The close stays
+   * a request of its own too, answered by its close-ok.
+   */
+  private answerWithClose(close: Message): void {
+    for (const [channel, list] of this.pending) {
+      if (close.key === CHANNEL_CLOSE && channel !== close.channel) continue;
+      const refused = list.filter((p) => p.dir !== close.dir && p.key !== CONNECTION_CLOSE && p.key !== CHANNEL_CLOSE);
+      if (refused.length === 0) continue;
+      const rest = list.filter((p) => !refused.includes(p));
+      if (rest.length > 0) this.pending.set(channel, rest);
+      else this.pending.delete(channel);
+      for (const request of refused) this.emitCall(request, close, []);
+    }
   }
 
   /** `request` is set for basic.get-ok, whose request (basic.get) came earlier. */
@@ -602,7 +640,7 @@ class AmqpParser implements TcpStreamParser {
     const asObj = (m: Message): Record<string, any> => ({ method: m.method, channel: m.channel, ...m.args });
     // A server-initiated exchange (connection.start, a server's close) has the server's method as the request.
     const reversed = req.dir === 's2c' && !responseOnly;
-    const closeCode = (m: Message | null): number => (m && (m.key === '10.50' || m.key === '20.40') ? (m.args.replyCode ?? 0) : 0);
+    const closeCode = (m: Message | null): number => (m && (m.key === CONNECTION_CLOSE || m.key === CHANNEL_CLOSE) ? (m.args.replyCode ?? 0) : 0);
     const code = Math.max(closeCode(req), closeCode(res));
     const synchronous = REPLIES[req.key] !== undefined;
     const record: CallRecord = {
@@ -619,7 +657,8 @@ class AmqpParser implements TcpStreamParser {
     if (res) {
       record.responseTime = res.lastTime;
       record.responseFrame = res.lastFrame;
-    } else if (responseOnly || WITH_CONTENT.has(req.key)) {
+    } else if (responseOnly) {
+      // A content message alone (publish, deliver) has no response: its body frame is not one.
       record.responseTime = req.lastTime;
       record.responseFrame = req.lastFrame;
     }

@@ -15,6 +15,7 @@ import type {
 import { ByteQueue } from '../byte-queue.js';
 import { ipv6Text } from './util/addr.js';
 import { truncate } from './util/text.js';
+import { MessageStarts } from './util/message-start.js';
 
 /** Records kept per section; more are counted in a warning. */
 const MAX_RECORDS = 100;
@@ -370,7 +371,8 @@ class DnsPairing {
 
   constructor(private readonly ctx: ConnectionContext) {}
 
-  onMessage(_dir: Direction, payload: Buffer): void {
+  /** `start`: time and frame of the message's first byte (TCP: it may span segments); default the current packet. */
+  onMessage(_dir: Direction, payload: Buffer, start?: { time: number; frame: number }): void {
     const msg = parseDnsMessage(payload);
     if (msg === null) {
       this.ctx.count('dns.malformed');
@@ -390,7 +392,7 @@ class DnsPairing {
         this.pending.delete(oldestId);
         this.emit(oldest, null);
       }
-      this.pending.set(msg.id, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
+      this.pending.set(msg.id, { msg, time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
       return;
     }
     const query = this.pending.get(msg.id);
@@ -466,14 +468,18 @@ class DnsTcpParser implements TcpStreamParser {
   private readonly pairing: DnsPairing;
   private readonly queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** Where the message being read began (a query's time is its first packet's). */
+  private readonly starts: MessageStarts;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.pairing = new DnsPairing(ctx);
+    this.starts = new MessageStarts(ctx);
   }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
     const q = this.queues[dir];
+    this.starts.push(dir, q.length);
     q.push(data);
     while (q.length >= 2) {
       const len = (q.at(0) << 8) | q.at(1);
@@ -484,9 +490,11 @@ class DnsTcpParser implements TcpStreamParser {
         return;
       }
       if (q.length < 2 + len) return;
+      const at = this.starts.head(dir);
       q.consume(2);
       const msg = q.take(len);
-      this.pairing.onMessage(dir, msg);
+      this.starts.taken(dir, q.length);
+      this.pairing.onMessage(dir, msg, at);
     }
   }
 
@@ -500,9 +508,12 @@ class DnsTcpParser implements TcpStreamParser {
     this.pairing.tick(nowMs, timeoutMs);
   }
 
-  /** Messages are stamped when complete, so only queries awaiting answers count. */
+  /** Queries awaiting answers, and a query read in part (stamped with its first packet). */
   pendingSince(): number | undefined {
-    return this.pairing.since();
+    const waiting = this.pairing.since();
+    const partial = this.dead.c2s ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
+    if (partial === undefined) return waiting;
+    return waiting === undefined ? partial : Math.min(waiting, partial);
   }
 
   onEnd(): void {
@@ -552,6 +563,32 @@ export function probeDns(data: Buffer, portMatch: boolean, tcp: boolean): Probe 
   return qr ? 'response' : 'request';
 }
 
+/** Above this a length-prefixed message is not waited for off the DNS ports (most queries are < 100 bytes). */
+const MAX_OFF_PORT_MESSAGE = 4096;
+/** A question name as resolvers send it: LDH labels, `_` for SRV-style names. */
+const HOSTNAME = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})?\.?$|^\.$/;
+
+/**
+ * DNS over TCP on any port: the 2-byte length must frame a whole message
+ * (waited for up to 4 KB), the header must have the usual shape (see
+ * probeDns off-port), and the message must parse without a warning into one
+ * question with a hostname-like name. Random bytes pass all of that rarely enough.
+ */
+export function probeDnsTcpAnyPort(data: Buffer): Probe {
+  if (data.length < 2) return 'need-more';
+  const len = data.readUInt16BE(0);
+  if (len < 17 || len > MAX_OFF_PORT_MESSAGE) return false;
+  const shape = probeDns(data.subarray(0, Math.min(data.length, 2 + len)), false, true);
+  if (shape === false) return false;
+  if (data.length < 2 + len) return 'need-more';
+  if (shape === 'need-more') return false;
+  const m = parseDnsMessage(data.subarray(2, 2 + len));
+  if (m === null || m.warnings.length > 0 || m.questions.length !== 1) return false;
+  const q = m.questions[0];
+  if (!HOSTNAME.test(q.name) || !['IN', 'CH', 'ANY'].includes(q.class)) return false;
+  return shape;
+}
+
 export const dns: ProtocolDissector = {
   name: 'dns',
   transport: 'udp',
@@ -579,8 +616,8 @@ export const dnsTcp: ProtocolDissector = {
   reference: 'https://www.rfc-editor.org/rfc/rfc7766',
   probe(data, portMatch) {
     try {
-      // Off port 53, TCP bytes that happen to parse as DNS are too likely; require the port.
-      return portMatch ? probeDns(data, true, true) : false;
+      // Off the DNS ports only a whole, well-formed query or answer is believed.
+      return portMatch ? probeDns(data, true, true) : probeDnsTcpAnyPort(data);
     } catch {
       return false;
     }

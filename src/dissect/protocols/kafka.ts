@@ -7,6 +7,7 @@
 
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { MessageStarts, type Stamp } from './util/message-start.js';
 
 export const API_KEYS = [
   'Produce', 'Fetch', 'ListOffsets', 'Metadata', 'LeaderAndIsr', 'StopReplica', 'UpdateMetadata',
@@ -387,8 +388,12 @@ class KafkaParser implements TcpStreamParser {
   private pending = new Map<number, Pending>();
   /** Response bytes whose first segment was seen (for time/frame of the first packet). */
   private responseStart: { time: number; frame: number } | null = null;
+  /** First packet of the request being read (a request is stamped with it). */
+  private readonly starts: MessageStarts;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.starts = new MessageStarts(ctx);
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
@@ -398,6 +403,7 @@ class KafkaParser implements TcpStreamParser {
         this.skip[dir] -= n;
         data = data.subarray(n);
       }
+      this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       this.drain(dir);
     } catch {
@@ -424,9 +430,10 @@ class KafkaParser implements TcpStreamParser {
   }
 
   /**
-   * Requests are stamped when read whole and kept in arrival order, so the
-   * first one waiting is the oldest; a response read in part whose request
-   * was not seen will be stamped with its first segment.
+   * Requests are stamped with their first segment and kept in arrival order,
+   * so the first one waiting is the oldest, unless a request read in part is
+   * older still; a response read in part whose request was not seen will be
+   * stamped with its first segment.
    */
   pendingSince(): number | undefined {
     let min: number | undefined;
@@ -436,10 +443,14 @@ class KafkaParser implements TcpStreamParser {
     }
     const start = this.dead.s2c ? undefined : this.responseStart?.time;
     if (start !== undefined && (min === undefined || start < min)) min = start;
+    const reading = this.dead.c2s ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
+    if (reading !== undefined && (min === undefined || reading < min)) min = reading;
     return min;
   }
 
   onEnd(): void {
+    // A message cut off by the end of the capture cannot be read: counted, not silently gone.
+    for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('kafka.truncated');
     for (const p of this.pending.values()) this.emitRequestOnly(p, ['unanswered'], true);
     this.pending.clear();
   }
@@ -459,27 +470,31 @@ class KafkaParser implements TcpStreamParser {
         if (q.length < 4 + 64) return;
         const head = q.peek(4 + 64);
         const have = Math.min(q.length, 4 + size);
+        const at = this.starts.head(dir);
         q.consume(have);
+        this.starts.taken(dir, q.length);
         this.skip[dir] = 4 + size - have;
-        this.onMessage(dir, head.subarray(4), size + 4, true);
+        this.onMessage(dir, head.subarray(4), size + 4, true, at);
         continue;
       }
       if (q.length < 4 + size) {
         if (dir === 's2c' && this.responseStart === null) this.responseStart = { time: this.ctx.now, frame: this.ctx.frame };
         return;
       }
+      const at = this.starts.head(dir);
       const msg = q.take(4 + size);
-      this.onMessage(dir, msg.subarray(4), size + 4, false);
+      this.starts.taken(dir, q.length);
+      this.onMessage(dir, msg.subarray(4), size + 4, false, at);
     }
   }
 
-  private onMessage(dir: Direction, body: Buffer, wireSize: number, cut: boolean): void {
-    if (dir === 'c2s') this.onRequest(body, wireSize, cut);
+  private onMessage(dir: Direction, body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
+    if (dir === 'c2s') this.onRequest(body, wireSize, cut, at);
     else this.onResponse(body, wireSize, cut);
     if (dir === 's2c') this.responseStart = null;
   }
 
-  private onRequest(body: Buffer, wireSize: number, cut: boolean): void {
+  private onRequest(body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
     if (body.length < 10) {
       this.ctx.count('kafka.malformed');
       return;
@@ -509,7 +524,7 @@ class KafkaParser implements TcpStreamParser {
       warnings.push(`malformed: ${request.apiKeyName} v${version} request`);
       this.ctx.count('kafka.malformed');
     }
-    const pending: Pending = { apiKey, version, correlationId, request, time: this.ctx.now, frame: this.ctx.frame, size: wireSize, warnings };
+    const pending: Pending = { apiKey, version, correlationId, request, time: at.time, frame: at.frame, size: wireSize, warnings };
     // Produce with acks=0 gets no response.
     if (apiKey === 0 && request.acks === 0) {
       this.emitRequestOnly(pending, [], false);

@@ -7,6 +7,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
+import { MessageStarts, type Stamp } from './util/message-start.js';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_PROTOCOL_41 = 0x200;
@@ -91,12 +92,18 @@ class MysqlParser implements TcpStreamParser {
   private session: { user?: string; database?: string } = {};
   /** Reassembly of packets split at 16 MB (kept up to MAX_PACKET_KEPT). */
   private partial: Record<Direction, Buffer[] | null> = { c2s: null, s2c: null };
+  private readonly starts: MessageStarts;
+  /** First packet of a packet sequence split at 16 MB. */
+  private partialAt: Record<Direction, Stamp | undefined> = { c2s: undefined, s2c: undefined };
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.starts = new MessageStarts(ctx);
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead || this.encrypted) return;
     try {
+      this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       this.drain(dir);
     } catch {
@@ -119,18 +126,22 @@ class MysqlParser implements TcpStreamParser {
   }
 
   /**
-   * Commands are stamped when read whole and queued in arrival order (a reply
-   * without its command only when none waits), so the first is the oldest —
-   * except the handshake, first in line, whose time moves on to the client's
-   * response when that comes: the first two hold the oldest.
+   * Commands are stamped with their first packet and queued in arrival order
+   * (a reply without its command only when none waits), so the first is the
+   * oldest — except the handshake, first in line, whose time moves on to the
+   * client's response when that comes: the first two hold the oldest. A
+   * command read in part may be older still.
    */
   pendingSince(): number | undefined {
     const [first, second] = this.pending;
-    if (first === undefined) return undefined;
-    return second === undefined ? first.requestTime : Math.min(first.requestTime, second.requestTime);
+    const reading = this.dead ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
+    const min = Math.min(first?.requestTime ?? Infinity, second?.requestTime ?? Infinity, reading ?? Infinity);
+    return min === Infinity ? undefined : min;
   }
 
   onEnd(): void {
+    // A packet cut off by the end of the capture cannot be read: counted, not silently gone.
+    if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('mysql.truncated');
     this.flush();
   }
 
@@ -146,6 +157,7 @@ class MysqlParser implements TcpStreamParser {
       const seq = head[3];
       if (q.length < 4 + Math.min(len, MAX_PACKET_KEPT) && len <= MAX_PACKET_KEPT) return;
       let payload: Buffer;
+      let at = this.starts.head(dir);
       if (len > MAX_PACKET_KEPT) {
         // Keep the head of a huge packet (enough for any header) and count the rest.
         if (q.length < 4 + len) {
@@ -157,25 +169,29 @@ class MysqlParser implements TcpStreamParser {
         }
         payload = q.take(4 + len).subarray(4);
       } else payload = q.take(4 + len).subarray(4);
+      this.starts.taken(dir, q.length);
       // Packets of exactly 0xffffff bytes continue in the next packet.
       if (len === 0xffffff) {
         (this.partial[dir] ??= []).push(payload.subarray(0, 1024));
+        this.partialAt[dir] ??= at;
         continue;
       }
       if (this.partial[dir]) {
         payload = Buffer.concat([...this.partial[dir]!, payload]);
         this.partial[dir] = null;
+        at = this.partialAt[dir] ?? at;
+        this.partialAt[dir] = undefined;
       }
-      if (dir === 'c2s') this.onClientPacket(seq, payload, len + 4);
+      if (dir === 'c2s') this.onClientPacket(seq, payload, len + 4, at);
       else this.onServerPacket(seq, payload, len + 4);
     }
   }
 
   // -------------------------------------------------------------- client
 
-  private onClientPacket(seq: number, p: Buffer, size: number): void {
+  private onClientPacket(seq: number, p: Buffer, size: number, at: Stamp): void {
     if (this.handshake && this.handshake.phase === 'auth' && seq !== 0) {
-      if (this.handshake.request === null) this.onHandshakeResponse(this.handshake, p, size);
+      if (this.handshake.request === null) this.onHandshakeResponse(this.handshake, p, size, at);
       else this.handshake.requestSize += size; // auth switch / more data replies
       return;
     }
@@ -214,14 +230,14 @@ class MysqlParser implements TcpStreamParser {
         break;
       default:
     }
-    const call = this.newCall(command, request, size);
+    const call = this.newCall(command, request, size, at);
     if (NO_REPLY.has(command)) {
       this.pending.splice(this.pending.indexOf(call), 1);
       this.emit(call, []);
     }
   }
 
-  private newCall(command: number, request: Record<string, any> | null, size: number): Call {
+  private newCall(command: number, request: Record<string, any> | null, size: number, at: Stamp = this.starts.now()): Call {
     if (this.pending.length >= MAX_PENDING) {
       this.ctx.count('mysql.pending_overflow');
       this.emit(this.pending.shift()!, ['unanswered']);
@@ -229,8 +245,8 @@ class MysqlParser implements TcpStreamParser {
     const call: Call = {
       request,
       command,
-      requestTime: this.ctx.now,
-      requestFrame: this.ctx.frame,
+      requestTime: at.time,
+      requestFrame: at.frame,
       requestSize: size,
       response: null,
       responseSize: 0,
@@ -242,10 +258,10 @@ class MysqlParser implements TcpStreamParser {
     return call;
   }
 
-  private onHandshakeResponse(call: Call, p: Buffer, size: number): void {
+  private onHandshakeResponse(call: Call, p: Buffer, size: number, at: Stamp): void {
     call.requestSize += size;
-    call.requestTime = this.ctx.now;
-    call.requestFrame = this.ctx.frame;
+    call.requestTime = at.time;
+    call.requestFrame = at.frame;
     const request: Record<string, any> = { command: 'handshake', serverVersion: this.serverVersion };
     call.request = request;
     if (p.length < 32) {

@@ -8,6 +8,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
+import { MessageStarts, type Stamp } from './util/message-start.js';
 
 const PROTOCOL_V3 = 196608;
 const SSL_REQUEST = 80877103;
@@ -106,8 +107,13 @@ class PostgresParser implements TcpStreamParser {
   private statements = new Map<string, string>();
   private portals = new Map<string, string>();
   private session: { user?: string; database?: string } = {};
+  private readonly starts: MessageStarts;
+  /** First packet of the client message being handled: a call is stamped with its first message's. */
+  private clientAt: Stamp | undefined;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.starts = new MessageStarts(ctx);
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead || this.encrypted) return;
@@ -118,6 +124,7 @@ class PostgresParser implements TcpStreamParser {
         this.addSize(dir, n);
         data = data.subarray(n);
       }
+      this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       if (dir === 'c2s') this.drainClient();
       else this.drainServer();
@@ -143,18 +150,22 @@ class PostgresParser implements TcpStreamParser {
   }
 
   /**
-   * Calls are stamped when their first message is read whole and queued in
-   * arrival order, except a reply's orphan call (request not captured), put
-   * first with the reply's time while older calls still gather messages: the
-   * first two hold the oldest. A startup's SSL/GSS request waits apart.
+   * Calls are stamped with the first packet of their first message and
+   * queued in arrival order, except a reply's orphan call (request not
+   * captured), put first with the reply's time while older calls still
+   * gather messages: the first two hold the oldest. A startup's SSL/GSS
+   * request waits apart, and a client message read in part may be older still.
    */
   pendingSince(): number | undefined {
     let min = this.awaitingEncryptionReply?.requestTime ?? Infinity;
+    if (!this.dead) min = Math.min(min, this.starts.partial('c2s', this.queues.c2s.length) ?? Infinity);
     for (let i = 0; i < 2 && i < this.pending.length; i++) min = Math.min(min, this.pending[i].requestTime);
     return min === Infinity ? undefined : min;
   }
 
   onEnd(): void {
+    // A message cut off by the end of the capture cannot be read: counted, not silently gone.
+    if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('postgresql.truncated');
     this.flush([]);
   }
 
@@ -190,7 +201,9 @@ class PostgresParser implements TcpStreamParser {
         if (code === PROTOCOL_V3 || code === SSL_REQUEST || code === GSSENC_REQUEST || code === CANCEL_REQUEST) {
           if (len < 8 || len > 10000) return this.malformed('c2s', `startup length ${len}`);
           if (q.length < len) return;
+          this.clientAt = this.starts.head('c2s');
           const msg = q.take(len);
+          this.starts.taken('c2s', q.length);
           this.onStartup(code, msg);
           if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) this.clientStarted = true;
           continue;
@@ -207,11 +220,14 @@ class PostgresParser implements TcpStreamParser {
         const have = Math.min(q.length, 1 + len);
         this.addSize('c2s', have);
         q.consume(have);
+        this.starts.taken('c2s', q.length);
         this.skip.c2s = 1 + len - have;
         continue;
       }
       if (q.length < 1 + len) return;
+      this.clientAt = this.starts.head('c2s');
       const msg = q.take(1 + len);
+      this.starts.taken('c2s', q.length);
       this.onFrontend(type, msg.subarray(5), msg.length);
     }
   }
@@ -221,11 +237,12 @@ class PostgresParser implements TcpStreamParser {
       this.ctx.count('postgresql.pending_overflow');
       this.emit(this.pending.shift()!, ['unanswered']);
     }
+    const at = this.clientAt ?? this.starts.now();
     const call: Call = {
       kind,
       request,
-      requestTime: this.ctx.now,
-      requestFrame: this.ctx.frame,
+      requestTime: at.time,
+      requestFrame: at.frame,
       requestSize: size,
       sealed,
       response: null,
@@ -242,8 +259,8 @@ class PostgresParser implements TcpStreamParser {
       this.awaitingEncryptionReply = {
         kind: 'startup',
         request: { type },
-        requestTime: this.ctx.now,
-        requestFrame: this.ctx.frame,
+        requestTime: (this.clientAt ?? this.starts.now()).time,
+        requestFrame: (this.clientAt ?? this.starts.now()).frame,
         requestSize: msg.length,
         sealed: true,
         response: null,

@@ -47,6 +47,8 @@ type Value = string | number | boolean | null | Value[] | { [k: string]: Value }
 export interface RespMessage {
   type: string;
   value: Value;
+  /** Elements (map: pairs) an aggregate announced on the wire; `value` may keep fewer. */
+  items?: number;
   size: number;
   time: number;
   frame: number;
@@ -54,6 +56,8 @@ export interface RespMessage {
 
 interface Aggregate {
   tag: string;
+  /** Elements announced on the wire (map: pairs). */
+  count: number;
   remaining: number;
   items: Value[];
   dropped: number;
@@ -269,10 +273,10 @@ export class RespReader {
         const n = tag === '%' || tag === '|' ? count * 2 : count;
         if (n === 0) {
           if (tag === '|') return true; // empty attribute: the real value follows
-          this.complete(tag, tag === '%' ? {} : []);
+          this.complete(tag, tag === '%' ? {} : [], 0);
           return true;
         }
-        this.stack.push({ tag, remaining: n, items: [], dropped: 0 });
+        this.stack.push({ tag, count, remaining: n, items: [], dropped: 0 });
         return true;
       }
       default:
@@ -286,14 +290,17 @@ export class RespReader {
   }
 
   /** A value finished: add it to the open aggregate or hand the message on. */
-  private complete(tag: string, value: Value): void {
+  private complete(tag: string, value: Value, count?: number): void {
     let t = tag;
     let v = value;
+    let items = count;
     while (true) {
       const top = this.stack[this.stack.length - 1];
       if (top === undefined) {
         this.inMessage = false;
-        this.onMessage({ type: TYPE_NAMES[t] ?? 'unknown', value: v, size: this.size, time: this.startTime, frame: this.startFrame });
+        const m: RespMessage = { type: TYPE_NAMES[t] ?? 'unknown', value: v, size: this.size, time: this.startTime, frame: this.startFrame };
+        if (items !== undefined) m.items = items;
+        this.onMessage(m);
         return;
       }
       if (top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1) && this.keptValues < MAX_VALUES) {
@@ -305,6 +312,7 @@ export class RespReader {
       if (top.tag === '|') return; // attributes describe the next value; they are not kept
       t = top.tag;
       v = buildAggregate(top);
+      items = top.count;
     }
   }
 }
@@ -411,6 +419,8 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onEnd(): void {
+    // A message cut off by the end of the capture cannot be read: counted, not silently gone.
+    for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
     for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
   }
 
@@ -547,9 +557,10 @@ function shortValue(m: RespMessage): string {
     case 'array':
     case 'set':
     case 'push':
-      return `[${Array.isArray(v) ? v.length : 0} items]`;
+      // Counts describe the wire, not the kept (cut) value.
+      return `[${m.items ?? (Array.isArray(v) ? v.length : 0)} items]`;
     case 'map':
-      return `{${v && typeof v === 'object' ? Object.keys(v).length : 0} entries}`;
+      return `{${m.items ?? (v && typeof v === 'object' ? Object.keys(v).length : 0)} entries}`;
     case 'bulk':
     case 'verbatim':
       return JSON.stringify(truncate(String(v), 40));

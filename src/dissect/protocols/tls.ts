@@ -1,7 +1,10 @@
 // TLS (RFC 8446, RFC 5246) without decryption: the ClientHello and the
 // ServerHello (or an alert in their place) make one entry per connection,
 // reassembled across records and TCP segments. After the hellos the
-// encrypted rest is only counted.
+// encrypted rest is only counted. A connection whose handshake was not
+// captured (the capture started mid-connection) is still TLS when its
+// records line up: one entry pairs the first records each way, marked
+// "handshake not captured".
 import { createHash } from 'node:crypto';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
@@ -209,6 +212,8 @@ interface HalfState {
   started: boolean;
   /** Hello parsed (or abandoned): from here on bytes are only counted. */
   done: boolean;
+  /** The half began with encrypted records, not a hello (mid-connection start): their record-layer version. */
+  midStream?: number;
 }
 
 export class TlsParser implements TcpStreamParser {
@@ -242,6 +247,12 @@ export class TlsParser implements TcpStreamParser {
     if (h.done) return;
     this.ctx.count('tls.gap');
     this.warnings.push('gap');
+    if (h.size === 0 && this.noHello()) {
+      // Nothing read yet on a connection caught mid-stream: a record may begin after the hole.
+      h.records.clear();
+      h.handshake.clear();
+      return;
+    }
     this.abandon(h);
   }
 
@@ -254,7 +265,8 @@ export class TlsParser implements TcpStreamParser {
   pendingSince(): number | undefined {
     if (this.emitted) return undefined;
     const { c2s, s2c } = this.halves;
-    if (this.request === null && this.response === null && c2s.done && s2c.done) return undefined;
+    const midStream = c2s.midStream !== undefined || s2c.midStream !== undefined;
+    if (this.request === null && this.response === null && c2s.done && s2c.done && !midStream) return undefined;
     // Which half is the client's is learnt from the hellos, so either may end up stamping the call.
     if (c2s.started && s2c.started) return Math.min(c2s.time, s2c.time);
     if (c2s.started) return c2s.time;
@@ -264,7 +276,8 @@ export class TlsParser implements TcpStreamParser {
   onEnd(): void {
     if (this.emitted) return;
     if (this.request === null && this.response === null) {
-      // Mid-stream connection or not TLS after all: nothing to report as a call.
+      if (this.halves.c2s.midStream !== undefined || this.halves.s2c.midStream !== undefined) return this.emitMidStream();
+      // Not TLS after all: nothing to report as a call.
       this.ctx.count('tls.no-hello');
       return;
     }
@@ -277,6 +290,12 @@ export class TlsParser implements TcpStreamParser {
       const type = hdr[0];
       const len = hdr.readUInt16BE(3);
       if (hdr[1] !== 3 || len > MAX_RECORD || type < 20 || type > 24) {
+        // A half of a connection caught mid-stream may begin inside a record.
+        if (h.size === 0 && this.noHello()) {
+          this.finishHalf(h);
+          if (this.halves.c2s.done && this.halves.s2c.done && (this.halves.c2s.midStream ?? this.halves.s2c.midStream) !== undefined) this.emitMidStream();
+          return;
+        }
         this.malformed(h, 'not a TLS record');
         return;
       }
@@ -284,13 +303,23 @@ export class TlsParser implements TcpStreamParser {
       h.records.consume(5);
       const body = h.records.take(len);
       h.size += 5 + len;
+      // The half begins with a record that is not a hello — application data, a
+      // ChangeCipherSpec, an encrypted alert (a clear one is 2 bytes) or
+      // handshake message (TLS 1.2's Finished): the handshake was not captured.
+      const notHello = type === 23 || type === 20 || (type === 21 && len > 2) || (type === 22 && body[0] !== 1 && body[0] !== 2);
+      if (notHello && h.size === 5 + len && this.noHello()) {
+        h.midStream = hdr.readUInt16BE(1);
+        this.finishHalf(h);
+        if (this.halves.c2s.done && this.halves.s2c.done) this.emitMidStream();
+        return;
+      }
       if (type === 21) {
         this.onAlert(dir, body);
         this.finishHalf(h);
         return;
       }
       if (type !== 22) {
-        // ChangeCipherSpec or application data before a hello: nothing to read here.
+        // ChangeCipherSpec or application data after a hello: nothing more to read here.
         this.finishHalf(h);
         return;
       }
@@ -328,6 +357,39 @@ export class TlsParser implements TcpStreamParser {
     else this.response = rec;
     this.finishHalf(h);
     if (kind === 'response') this.emit();
+  }
+
+  private noHello(): boolean {
+    return this.request === null && this.response === null && !this.emitted;
+  }
+
+  /**
+   * The entry of a connection whose handshake was not captured: its first
+   * records each way, reported once both halves were read (as a hello
+   * exchange would be), or at the end when one side never spoke.
+   */
+  private emitMidStream(): void {
+    if (this.emitted) return;
+    this.emitted = true;
+    const { c2s, s2c } = this.halves;
+    const side = (h: HalfState) => (h.midStream !== undefined ? { version: versionName(h.midStream), handshake: 'not captured' } : null);
+    const call: CallRecord = {
+      protocol: 'tls',
+      request: side(c2s),
+      response: side(s2c),
+      requestTime: c2s.started ? c2s.time : s2c.time,
+      requestFrame: c2s.started ? c2s.frame : s2c.frame,
+      requestSize: c2s.size,
+      responseSize: s2c.size,
+      error: false,
+      summary: 'TLS (handshake not captured)',
+      warnings: [...new Set([...this.warnings, 'handshake not captured'])],
+    };
+    if (s2c.started) {
+      call.responseTime = s2c.time;
+      call.responseFrame = s2c.frame;
+    }
+    this.ctx.emit(call);
   }
 
   private onAlert(dir: Direction, body: Buffer): void {
@@ -392,9 +454,44 @@ function newHalf(): HalfState {
   return { records: new ByteQueue(), handshake: new ByteQueue(), size: 0, time: 0, frame: 0, started: false, done: false };
 }
 
-/** Probe: a handshake record header (0x16 0x03 0x00..0x04) carrying a ClientHello or ServerHello. */
+/** Record headers that must line up before encrypted bytes are taken for TLS. */
+const MID_STREAM_RECORDS = 2;
+
+/**
+ * Encrypted records seen mid-connection: consecutive headers of type 20–23
+ * (ChangeCipherSpec, alert, handshake, application data), one record-layer
+ * version 0x0301–0x0304 throughout, lengths 1..2^14+2048, each record ending
+ * where the next header begins. Which side sent them cannot be told.
+ */
+function probeRecords(data: Buffer): Probe {
+  let off = 0;
+  let seen = 0;
+  while (off < data.length) {
+    const type = data[off];
+    if (type < 20 || type > 23) return false;
+    if (off + 1 < data.length && data[off + 1] !== 3) return false;
+    if (off + 2 < data.length && (data[off + 2] < 1 || data[off + 2] > 4 || (seen > 0 && data[off + 2] !== data[2]))) return false;
+    if (off + 5 > data.length) return 'need-more';
+    const len = data.readUInt16BE(off + 3);
+    if (len === 0 || len > MAX_RECORD) return false;
+    if (++seen >= MID_STREAM_RECORDS) return 'stream';
+    off += 5 + len;
+  }
+  return 'need-more';
+}
+
+/**
+ * Probe: a handshake record header (0x16 0x03 0x00..0x04) carrying a
+ * ClientHello or ServerHello; else encrypted records of a connection whose
+ * handshake was not captured.
+ */
 export function probeTls(data: Buffer, _portMatch: boolean): Probe {
   if (data.length === 0) return 'need-more';
+  const hello = probeHello(data);
+  return hello === false ? probeRecords(data) : hello;
+}
+
+function probeHello(data: Buffer): Probe {
   if (data[0] !== 0x16) return false;
   if (data.length < 2) return 'need-more';
   if (data[1] !== 0x03) return false;

@@ -5,6 +5,9 @@
 // Wireshark's rule, which the fuzzed ndpi capture in the corpus needs.
 // Timestamps are passed on as stored (Wireshark does the same: a fuzzed file
 // may hold a fraction ≥ 1 s and tshark prints it unnormalised).
+// The "modified" pcap of Alexey Kuznetzov's patched libpcap (magic a1b2cd34,
+// µs) adds 8 bytes to every record header — ifindex(4), protocol(2),
+// pkt_type(1), pad(1) — which libpcap and Wireshark read and skip; so do we.
 
 import { InputError } from '../../cli/errors.js';
 import type { CaptureInterface, Packet } from '../../model/packet.js';
@@ -12,6 +15,7 @@ import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type Record
 
 const FILE_HEADER = 24;
 const RECORD_HEADER = 16;
+const MODIFIED_RECORD_HEADER = 24;
 /** LinkType sits in the low bits; the top bits may carry FCS information. */
 const LINKTYPE_MASK = 0x03ffffff;
 /** Above this, a file header's snaplen is not believed when judging record lengths. */
@@ -19,6 +23,14 @@ const SNAPLEN_CEILING = 64 * 1024 * 1024;
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
+export const PCAP_MAGIC_MODIFIED = 0xa1b2cd34;
+const PCAP_MAGICS = [PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_MODIFIED];
+
+/** True when the 4 bytes at `off` are a classic pcap magic (any variant, either byte order). */
+export function isPcapMagic(buf: Buffer, off = 0): boolean {
+  if (buf.length - off < 4) return false;
+  return PCAP_MAGICS.includes(buf.readUInt32LE(off)) || PCAP_MAGICS.includes(buf.readUInt32BE(off));
+}
 
 export class PcapParser implements RecordParser {
   readonly interfaces: CaptureInterface[] = [];
@@ -31,6 +43,7 @@ export class PcapParser implements RecordParser {
   private maxCaplen = MAX_PACKET_BYTES;
   private frame = 0;
   private lengths: 'normal' | 'swapped' | 'maybe-swapped' = 'normal';
+  private recordHeader = RECORD_HEADER;
 
   constructor(private readonly source: string) {}
 
@@ -48,8 +61,9 @@ export class PcapParser implements RecordParser {
       if (!this.readHeader(buf, off)) return 0;
       off += FILE_HEADER;
     }
-    if (end - off < RECORD_HEADER) {
-      this.need = RECORD_HEADER;
+    const header = this.recordHeader;
+    if (end - off < header) {
+      this.need = header;
       return off - start;
     }
     const le = this.littleEndian;
@@ -66,7 +80,7 @@ export class PcapParser implements RecordParser {
       );
       return off - start;
     }
-    const recordLen = RECORD_HEADER + caplen;
+    const recordLen = header + caplen;
     if (end - off < recordLen) {
       this.need = recordLen;
       return off - start;
@@ -75,7 +89,7 @@ export class PcapParser implements RecordParser {
     rec.tsSec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
     rec.tsNsec = (le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4)) * (this.nanosecond ? 1 : 1000);
     rec.linkType = this.linkType;
-    rec.dataOff = off + RECORD_HEADER;
+    rec.dataOff = off + header;
     rec.caplen = caplen;
     rec.origLen = origLen;
     rec.interfaceId = 0;
@@ -90,14 +104,16 @@ export class PcapParser implements RecordParser {
 
   private readHeader(buf: Buffer, off: number): boolean {
     const magic = buf.readUInt32LE(off);
-    if (magic === PCAP_MAGIC_US || magic === PCAP_MAGIC_NS) this.littleEndian = true;
-    else if (buf.readUInt32BE(off) === PCAP_MAGIC_US || buf.readUInt32BE(off) === PCAP_MAGIC_NS) this.littleEndian = false;
+    if (PCAP_MAGICS.includes(magic)) this.littleEndian = true;
+    else if (PCAP_MAGICS.includes(buf.readUInt32BE(off))) this.littleEndian = false;
     else {
       this.error = new InputError(this.source, 'at byte 0', `not a pcap or pcapng file (magic 0x${magic.toString(16)})`);
       return false;
     }
     const le = this.littleEndian;
-    this.nanosecond = (le ? magic : buf.readUInt32BE(off)) === PCAP_MAGIC_NS;
+    const own = le ? magic : buf.readUInt32BE(off);
+    this.nanosecond = own === PCAP_MAGIC_NS;
+    if (own === PCAP_MAGIC_MODIFIED) this.recordHeader = MODIFIED_RECORD_HEADER;
     const major = le ? buf.readUInt16LE(off + 4) : buf.readUInt16BE(off + 4);
     const minor = le ? buf.readUInt16LE(off + 6) : buf.readUInt16BE(off + 6);
     if (major < 2 || (major === 2 && minor < 2)) this.lengths = 'swapped';
@@ -107,7 +123,7 @@ export class PcapParser implements RecordParser {
     this.maxCaplen = Math.max(MAX_PACKET_BYTES, Math.min(snaplen, SNAPLEN_CEILING));
     this.interfaces.push({ linkType: this.linkType, snaplen, tsUnitsPerSec: this.nanosecond ? 1e9 : 1e6 });
     this.headerDone = true;
-    this.need = RECORD_HEADER;
+    this.need = this.recordHeader;
     return true;
   }
 }

@@ -6,7 +6,7 @@
 
 import { InputError } from '../../cli/errors.js';
 import type { CaptureInterface, Packet } from '../../model/packet.js';
-import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser } from './pcap-parser.js';
+import { isPcapMagic, PCAP_MAGIC_NS, PcapParser } from './pcap-parser.js';
 import { BLOCK_SHB, PcapngParser } from './pcapng-parser.js';
 import type { RecordParser } from './record-parser.js';
 
@@ -39,8 +39,8 @@ export function captureFormatOf(magic: Buffer): CaptureFormat | undefined {
   const le = magic.readUInt32LE(0);
   const be = magic.readUInt32BE(0);
   if (le === BLOCK_SHB) return 'pcapng';
-  if (le === PCAP_MAGIC_US || be === PCAP_MAGIC_US) return 'pcap';
   if (le === PCAP_MAGIC_NS || be === PCAP_MAGIC_NS) return 'pcap-nsec';
+  if (isPcapMagic(magic)) return 'pcap';
   return undefined;
 }
 

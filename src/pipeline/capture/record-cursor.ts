@@ -11,7 +11,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { InputError } from '../../cli/errors.js';
 import type { CaptureInterface } from '../../model/packet.js';
-import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapParser } from './pcap-parser.js';
+import { isPcapMagic, PcapParser } from './pcap-parser.js';
 import { BLOCK_SHB, PcapngParser } from './pcapng-parser.js';
 import { newRecordInfo, type RecordInfo, type RecordParser } from './record-parser.js';
 
@@ -176,9 +176,8 @@ export class RecordCursor {
 
   private chooseParser(): RecordParser {
     const le = this.buf.readUInt32LE(this.start);
-    const be = this.buf.readUInt32BE(this.start);
     if (le === BLOCK_SHB) return new PcapngParser(this.name);
-    if (le === PCAP_MAGIC_US || be === PCAP_MAGIC_US || le === PCAP_MAGIC_NS || be === PCAP_MAGIC_NS) return new PcapParser(this.name);
+    if (isPcapMagic(this.buf, this.start)) return new PcapParser(this.name);
     const hex = this.buf.toString('hex', this.start, this.start + MAGIC_BYTES);
     throw new InputError(this.name, 'at byte 0', `not a pcap or pcapng file (starts with 0x${hex})`);
   }

@@ -157,6 +157,15 @@ export class HpackDecoder {
     this.unknownTail = midStream;
   }
 
+  /** A copy to try a block on without touching this table (resync candidates). */
+  clone(): HpackDecoder {
+    const copy = new HpackDecoder(this.unknownTail);
+    copy.table = [...this.table];
+    copy.size = this.size;
+    copy.maxSize = this.maxSize;
+    return copy;
+  }
+
   /** True while some table entries are unknown (so a miss is not an error). */
   get incomplete(): boolean {
     return this.unknownTail;

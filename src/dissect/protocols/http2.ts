@@ -234,6 +234,8 @@ interface Resync {
   length: number;
   /** Offsets before this were rejected as frame starts. */
   scanFrom: number;
+  /** A candidate waits for this many bytes: no new verdict before. */
+  needed: number;
 }
 
 interface DirectionState {
@@ -405,7 +407,7 @@ class Http2Parser implements TcpStreamParser {
     if (state.resync) {
       // Still searching: what was held before the new hole cannot start a frame that continues after it.
       this.ctx.count('http2.resync_skipped_bytes', state.resync.length);
-      state.resync = { chunks: [], length: 0, scanFrom: 0 };
+      state.resync = { chunks: [], length: 0, scanFrom: 0, needed: 9 };
       return;
     }
     const f = state.frame;
@@ -440,7 +442,7 @@ class Http2Parser implements TcpStreamParser {
     state.frame = null;
     state.pending = null;
     state.preface = null;
-    state.resync = { chunks: [], length: 0, scanFrom: 0 };
+    state.resync = { chunks: [], length: 0, scanFrom: 0, needed: 9 };
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -912,14 +914,20 @@ class Http2Parser implements TcpStreamParser {
    */
   private tryResync(dir: Direction, state: DirectionState, final: boolean): void {
     const r = state.resync!;
-    if (r.length < 9 && !final) return;
+    if (r.length < r.needed && !final) return;
     const buf = r.chunks.length === 1 ? r.chunks[0].data : Buffer.concat(r.chunks.map((c) => c.data), r.length);
     const maxLength = Math.min(state.maxFrameSize, MAX_RESYNC_FRAME);
     let at = -1;
     let i = r.scanFrom;
+    r.needed = 9;
     for (; i + 9 <= buf.length; i++) {
       const verdict = this.candidate(dir, buf, i, maxLength, final);
-      if (verdict === 'wait') break;
+      if (verdict === 'wait') {
+        // Nothing changes until the frame is held whole, then the header after it (offsets from i, kept first).
+        const frameEnd = 9 + buf.readUIntBE(i, 3);
+        r.needed = i + frameEnd > buf.length ? frameEnd : frameEnd + 9;
+        break;
+      }
       if (verdict === 'yes') {
         at = i;
         break;
@@ -973,11 +981,27 @@ class Http2Parser implements TcpStreamParser {
     if (end + 9 <= buf.length) return this.plausibleAt(dir, buf, end, maxLength) ? 'yes' : 'no';
     const streamId = buf.readUInt32BE(i + 5) & 0x7fffffff;
     const known = streamId !== 0 && this.streams.has(streamId);
-    if (end === buf.length && known) return 'yes';
+    // A frame on a stream we know, or a header block that decodes as this side's, need not wait for the next one.
+    if (known || (end <= buf.length && this.selfEvidentHeaders(dir, buf, i, end))) return 'yes';
     if (final) return end === buf.length ? 'yes' : 'no';
-    // A candidate on a stream we know need not wait for its (possibly distant) end.
-    if (end > buf.length && known) return 'yes';
     return 'wait';
+  }
+
+  /**
+   * A complete HEADERS frame whose block decodes cleanly (on a copy of the
+   * table) into this side's pseudo-headers: a request's :method or a response's :status.
+   */
+  private selfEvidentHeaders(dir: Direction, buf: Buffer, i: number, end: number): boolean {
+    const flags = buf[i + 4];
+    if (buf[i + 3] !== FrameType.HEADERS || !(flags & Flag.END_HEADERS)) return false;
+    let block = unpad(buf.subarray(i + 9, end), flags);
+    if (block !== null && flags & Flag.PRIORITY) block = block.length >= 5 ? block.subarray(5) : null;
+    if (block === null) return false;
+    const decoded = this.dirs[dir].decoder.clone().decode(block, MAX_HEADER_LIST);
+    if (decoded.problem || decoded.headers.length === 0) return false;
+    const first = decoded.headers[0].name;
+    if (!this.roleKnown) return first === ':method' || first === ':status';
+    return first === (this.roleOf(dir) === 'client' ? ':method' : ':status');
   }
 
   private plausibleAt(dir: Direction, buf: Buffer, i: number, maxLength: number): boolean {

@@ -1,0 +1,300 @@
+// HTTP/2 and gRPC after TCP gaps (issue 15.2) and the request time of a split
+// first message (15.4). The lossy wires are made from a real gRPC
+// server-streaming conversation (packt, grpc-go) with frames removed, and from
+// hand-built HPACK where the dynamic table matters.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CallRecord, Direction } from '../../src/dissect/api.js';
+import { http2 } from '../../src/dissect/protocols/http2.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { mulberry32 } from '../helpers/random.js';
+import { Wire, runEngine } from '../helpers/engine-wire.js';
+import {
+  FrameType,
+  Flags,
+  getRequest,
+  grpcMessage,
+  grpcRequest,
+  grpcResponseHeaders,
+  grpcTrailers,
+  h2frame,
+  hpack,
+  preface,
+  settings,
+} from '../helpers/http2-wire.js';
+import { makeContext, tcpSegments } from './helpers.js';
+
+/** One frame's bytes (or the preface) as carried by one segment: the unit a test keeps or loses. */
+interface Piece {
+  dir: Direction;
+  data: Buffer;
+  time: number;
+  /** Frame type, -1 for the preface. */
+  type: number;
+  /** Index of the frame among its direction's frames. */
+  index: number;
+}
+
+type Step = { dir: Direction; data: Buffer; time?: number } | { dir: Direction; gap: number; time?: number };
+
+/** Feed steps to a fresh HTTP/2 parser; the connection then ends. */
+function run(steps: Step[]): { records: CallRecord[]; counters: Record<string, number> } {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters);
+  const parser = http2.createTcpParser!(ctx);
+  for (const s of steps) {
+    if (s.time !== undefined) ctx.now = s.time;
+    ctx.frame++;
+    if ('gap' in s) parser.onGap(s.dir, s.gap);
+    else parser.onData(s.dir, s.data);
+  }
+  parser.onEnd('fin');
+  return { records, counters };
+}
+
+/**
+ * The packt server-streaming call (one request, ten 25-byte messages, then
+ * trailers) cut at its frame boundaries, in capture order.
+ */
+function serverStreamPieces(): Piece[] {
+  const segments = tcpSegments(sharedCapture('packt-grpc-server-streaming.pcapng'), { decodeAs: ['tcp.port==50051,http2'] });
+  const clientPort = segments.find((s) => s.syn)!.srcPort;
+  const out: Piece[] = [];
+  const state: Record<Direction, { left: number; header: number; type: number; index: number; started: boolean }> = {
+    c2s: { left: 0, header: 0, type: 0, index: -1, started: false },
+    s2c: { left: 0, header: 0, type: 0, index: -1, started: true },
+  };
+  for (const seg of segments) {
+    if (seg.payload.length === 0) continue;
+    const dir: Direction = seg.srcPort === clientPort ? 'c2s' : 's2c';
+    const st = state[dir];
+    let off = 0;
+    if (!st.started) {
+      st.started = true;
+      out.push({ dir, data: seg.payload.subarray(0, 24), time: seg.time, type: -1, index: -1 });
+      off = 24;
+    }
+    while (off < seg.payload.length) {
+      if (st.left === 0) {
+        // Frames of this capture never straddle segments: a header is always whole here.
+        st.left = 9 + seg.payload.readUIntBE(off, 3);
+        st.type = seg.payload[off + 3];
+        st.index++;
+      }
+      const n = Math.min(st.left, seg.payload.length - off);
+      out.push({ dir, data: seg.payload.subarray(off, off + n), time: seg.time, type: st.type, index: st.index });
+      st.left -= n;
+      off += n;
+    }
+  }
+  return out;
+}
+
+const asSteps = (pieces: Piece[], lose: (p: Piece) => boolean): Step[] =>
+  pieces.map((p) => (lose(p) ? { dir: p.dir, gap: p.data.length, time: p.time } : { dir: p.dir, data: p.data, time: p.time }));
+
+/** s2c DATA frames in order: the k-th carries message k. */
+function dataFrames(pieces: Piece[]): Piece[] {
+  return pieces.filter((p) => p.dir === 's2c' && p.type === FrameType.DATA);
+}
+
+test('gRPC server stream: whole DATA frames lost → every other message and the grpc-status trailer', () => {
+  const pieces = serverStreamPieces();
+  const clean = run(asSteps(pieces, () => false)).records;
+  assert.equal(clean.length, 1);
+  const all = clean[0].response!.messages as Array<Record<string, unknown>>;
+  assert.equal(all.length, 10);
+
+  const data = dataFrames(pieces);
+  const lost = new Set([data[2], data[3], data[6]]);
+  const { records, counters } = run(asSteps(pieces, (p) => lost.has(p)));
+  assert.equal(records.length, 1);
+  const r = records[0];
+  assert.equal(r.protocol, 'grpc');
+  const got = r.response!.messages as Array<Record<string, unknown>>;
+  assert.deepEqual(got, [0, 1, 4, 5, 7, 8, 9].map((i) => all[i]));
+  assert.equal(r.response!.grpcStatus, 0);
+  assert.equal(r.response!.grpcStatusName, 'OK');
+  assert.equal(r.response!.contentType, 'application/grpc');
+  assert.equal(r.request!.method, clean[0].request!.method);
+  assert.ok(r.warnings?.includes('gap'), JSON.stringify(r.warnings));
+  assert.ok(!r.warnings?.includes('grpc: no grpc-status'));
+  assert.equal(counters['http2.resync'], 2);
+});
+
+test('gRPC server stream: bytes lost inside DATA frames → the frame boundary is known, the table kept', () => {
+  const pieces = serverStreamPieces();
+  const clean = run(asSteps(pieces, () => false)).records[0];
+  const all = clean.response!.messages as Array<Record<string, unknown>>;
+  // Messages 3 and 8 lose 10 bytes from their middle; everything else arrives.
+  const data = dataFrames(pieces);
+  const steps: Step[] = [];
+  for (const p of pieces) {
+    if (p === data[3] || p === data[8]) {
+      steps.push({ dir: p.dir, data: p.data.subarray(0, 20), time: p.time });
+      steps.push({ dir: p.dir, gap: 10, time: p.time });
+      steps.push({ dir: p.dir, data: p.data.subarray(30), time: p.time });
+    } else steps.push({ dir: p.dir, data: p.data, time: p.time });
+  }
+  const { records, counters } = run(steps);
+  const r = records[0];
+  const got = r.response!.messages as Array<Record<string, unknown>>;
+  assert.equal(got.length, 10);
+  for (const i of [0, 1, 2, 4, 5, 6, 7, 9]) assert.deepEqual(got[i], all[i]);
+  for (const i of [3, 8]) assert.deepEqual(got[i], { compressed: false, length: 25, truncated: true, gap: true });
+  assert.equal(r.response!.grpcStatus, 0);
+  assert.ok(r.warnings?.includes('gap'));
+  // No frame boundary was lost: no search, and no header became unknown.
+  assert.equal(counters['http2.resync'] ?? 0, 0);
+  assert.equal(counters['http2.headers_unknown'] ?? 0, 0);
+  assert.ok(!r.warnings?.some((w) => w.startsWith('hpack')));
+});
+
+test('HPACK after a gap: only references to entries the gap may have shifted are unknown', () => {
+  const steps: Step[] = [
+    { dir: 'c2s', data: preface() },
+    { dir: 's2c', data: settings() },
+    // Stream 1 inserts x-tenant (dynamic index 62).
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, Buffer.concat([getRequest('/one'), hpack.insert('x-tenant', 'blue')])) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.indexed(8)) },
+    // Stream 3 uses it.
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, Buffer.concat([getRequest('/two'), hpack.indexed(62)])) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, hpack.indexed(8)) },
+  ];
+  // Stream 5's request, which inserts x-lost (pushing x-tenant to 63), never reaches the capture.
+  const lostRequest = h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 5, Buffer.concat([getRequest('/three'), hpack.insert('x-lost', '1')]));
+  steps.push({ dir: 'c2s', gap: lostRequest.length });
+  steps.push({ dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 5, hpack.indexed(8)) });
+  // Stream 7 names both table entries (unknowable now), static ones, literals, and inserts x-fresh (62).
+  const block7 = Buffer.concat([getRequest('/four'), hpack.indexed(62), hpack.indexed(63), hpack.literal('x-plain', 'p'), hpack.insert('x-fresh', 'f')]);
+  steps.push({ dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 7, block7) });
+  steps.push({ dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 7, hpack.indexed(8)) });
+  // Stream 9 names x-fresh, inserted after the gap: known.
+  steps.push({ dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 9, Buffer.concat([getRequest('/five'), hpack.indexed(62)])) });
+  steps.push({ dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 9, hpack.indexed(8)) });
+
+  const { records } = run(steps);
+  const byStream = new Map(records.map((r) => [r.request?.streamId ?? Number(/stream (\d+)/.exec(r.summary)?.[1]), r]));
+  assert.equal(records.length, 5, JSON.stringify(records.map((r) => [r.summary, r.warnings])));
+  assert.equal(byStream.get(3)!.request!.headers['x-tenant'], 'blue');
+
+  // The lost request's stream is still an entry: its answer, marked.
+  const five = records.find((r) => r.request === null)!;
+  assert.equal(five.response!.status, 200);
+  assert.ok(five.warnings?.includes('gap'));
+
+  const seven = byStream.get(7)!;
+  assert.equal(seven.request!.path, '/four');
+  assert.equal(seven.request!.method, 'GET');
+  assert.equal(seven.request!.headers['x-plain'], 'p');
+  assert.equal(seven.request!.headers['x-fresh'], 'f');
+  // Index 62 is x-lost and 63 x-tenant on the wire: neither is guessed.
+  assert.equal(seven.request!.headers['x-tenant'], undefined);
+  assert.equal(seven.request!.headers['<unknown index 62>'], '');
+  assert.equal(seven.request!.headers['<unknown index 63>'], '');
+  assert.ok(seven.warnings?.includes('hpack: headers unknown (table entries lost with a gap)'), JSON.stringify(seven.warnings));
+
+  const nine = byStream.get(9)!;
+  assert.equal(nine.request!.headers['x-fresh'], 'f');
+  assert.equal(nine.warnings, undefined);
+  assert.equal(byStream.get(1)!.warnings, undefined);
+});
+
+test('resync: junk after a gap is skipped, not read as frames', () => {
+  const rnd = mulberry32(7);
+  const junk = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(rnd() * 256)));
+  const grpc = (stream: number): Step[] => [
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS, stream, grpcRequest('/pkg.Svc/Call')) },
+    { dir: 'c2s', data: h2frame(FrameType.DATA, Flags.END_STREAM, stream, grpcMessage('hi')) },
+  ];
+  const steps: Step[] = [
+    { dir: 'c2s', data: preface() },
+    { dir: 's2c', data: settings() },
+    ...grpc(1),
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()) },
+    // The server's frames are lost from the middle of a big DATA frame on: what follows is its tail.
+    { dir: 's2c', data: h2frame(FrameType.DATA, 0, 1, Buffer.concat([grpcMessage('a'), Buffer.alloc(20)])).subarray(0, 12) },
+    { dir: 's2c', gap: 5000 },
+    { dir: 's2c', data: junk },
+    { dir: 's2c', data: h2frame(FrameType.DATA, 0, 1, grpcMessage('after')) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0)) },
+  ];
+  const { records, counters } = run(steps);
+  assert.equal(records.length, 1);
+  const r = records[0];
+  assert.equal(r.response!.grpcStatus, 0);
+  const messages = r.response!.messages as Array<{ fields?: Array<{ value: unknown }>; gap?: true }>;
+  assert.deepEqual(messages.at(-1)!.fields!.map((f) => f.value), ['after']);
+  assert.ok((counters['http2.resync_skipped_bytes'] ?? 0) >= 4000, JSON.stringify(counters));
+  assert.equal(counters['http2.resync'], 1);
+});
+
+// ---------------------------------------------------------------- 15.4: the request's first packet
+
+test('request time is the first packet of a HEADERS frame split across segments (http2, through the engine)', () => {
+  const w = new Wire();
+  w.send(900, 1, 41000, 8080, preface());
+  w.send(905, 2, 8080, 41000, settings());
+  const headers = h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, getRequest('/split'));
+  w.send(1_000, 1, 41000, 8080, headers.subarray(0, 6));
+  w.send(1_500, 1, 41000, 8080, headers.subarray(6));
+  w.send(2_000, 2, 8080, 41000, h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.indexed(8)));
+  const out = runEngine(w.packets);
+  assert.equal(out.length, 1);
+  const e = out[0].entry;
+  assert.equal(e.request?.path, '/split');
+  assert.equal(e.timestamp, 1_000);
+  assert.equal(e.elapsedTime, 1_000);
+  assert.equal(e.frames?.request, 3);
+});
+
+test('request time is the first packet of a gRPC request whose HEADERS come in pieces and CONTINUATION', () => {
+  const w = new Wire();
+  w.send(900, 1, 41000, 50051, preface());
+  w.send(905, 2, 50051, 41000, settings());
+  const block = grpcRequest('/pkg.Svc/Call');
+  const headers = h2frame(FrameType.HEADERS, 0, 1, block.subarray(0, 10));
+  w.send(1_000, 1, 41000, 50051, headers.subarray(0, 9)); // the frame header alone
+  w.send(1_100, 1, 41000, 50051, headers.subarray(9));
+  w.send(1_200, 1, 41000, 50051, h2frame(FrameType.CONTINUATION, Flags.END_HEADERS, 1, block.subarray(10)));
+  w.send(1_300, 1, 41000, 50051, h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcMessage('hi')));
+  w.send(1_400, 2, 50051, 41000, h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()));
+  w.send(1_450, 2, 50051, 41000, h2frame(FrameType.DATA, 0, 1, grpcMessage('ok')));
+  w.send(1_600, 2, 50051, 41000, h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0)));
+  const out = runEngine(w.packets);
+  assert.equal(out.length, 1);
+  const e = out[0].entry;
+  assert.equal(e.protocol, 'grpc');
+  assert.equal(e.request?.method, 'Call');
+  assert.equal(e.timestamp, 1_000);
+  assert.equal(e.elapsedTime, 600);
+  assert.equal(e.frames?.request, 3);
+});
+
+test('pendingSince: a frame read in part holds its first packet time until the stream is done', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = http2.createTcpParser!(ctx);
+  ctx.now = 900;
+  parser.onData('c2s', preface());
+  assert.equal(parser.pendingSince!(), undefined);
+  const headers = h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, getRequest('/p'));
+  ctx.now = 1_000;
+  parser.onData('c2s', headers.subarray(0, 4));
+  assert.equal(parser.pendingSince!(), 1_000);
+  ctx.now = 1_500;
+  parser.onData('c2s', headers.subarray(4));
+  assert.equal(parser.pendingSince!(), 1_000);
+  // After a gap, bytes held while searching for the next frame count from their first packet.
+  ctx.now = 1_600;
+  parser.onGap('c2s', 100);
+  ctx.now = 1_700;
+  parser.onData('c2s', h2frame(FrameType.HEADERS, Flags.END_HEADERS, 3, getRequest('/q')).subarray(0, 12));
+  assert.equal(parser.pendingSince!(), 1_000);
+  ctx.now = 2_000;
+  parser.onData('s2c', Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.indexed(8))]));
+  assert.equal(records.length, 1);
+  assert.equal(records[0].requestTime, 1_000);
+  assert.equal(parser.pendingSince!(), 1_700);
+});

@@ -644,6 +644,11 @@ class Http2Parser implements TcpStreamParser {
     f.damaged = true;
     const stream = this.streams.get(f.streamId);
     if (stream) this.warn(stream, 'gap');
+    if (f.type === FrameType.DATA && f.flags & Flag.PADDED && f.padLength === undefined) {
+      // The padding length went with the gap: take the rest as data.
+      f.padLength = 0;
+      f.dataLeft = f.remaining;
+    }
     if (f.type === FrameType.DATA && stream) {
       const half = this.halfFor(stream, dir);
       // Bytes lost inside the data are known exactly; with padding they may be padding, so not.

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallRecord, Direction } from '../../src/dissect/api.js';
 import { http2 } from '../../src/dissect/protocols/http2.js';
+import { splitGrpcMessages } from '../../src/dissect/protocols/grpc.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { mulberry32 } from '../helpers/random.js';
 import { Wire, runEngine } from '../helpers/engine-wire.js';
@@ -374,4 +375,20 @@ test('gRPC server stream of 5 messages through the engine, segments lost: the me
   assert.deepEqual(texts, ['event-1', 'gap', 'event-3', 'event-5']);
   assert.ok(e.warnings?.includes('gap'));
   assert.equal(e.timestamp, 1_000);
+});
+
+test('gRPC messages across holes: a known hole size finds the next message, an unknown one the next DATA frame', () => {
+  const a = grpcMessage('a'.repeat(20)); // 27 bytes
+  const b = grpcMessage('b'.repeat(30)); // 37 bytes
+  const c = grpcMessage('c'.repeat(10)); // 17 bytes
+  const values = (ms: Array<{ fields?: Array<{ value: unknown }>; gap?: true }>): unknown[] => ms.map((m) => (m.gap ? 'gap' : m.fields?.[0]?.value));
+  // 10 bytes of a lost: b is found by arithmetic, no frame start needed.
+  const small = Buffer.concat([a.subarray(0, 10), a.subarray(20), b, c]);
+  assert.deepEqual(values(splitGrpcMessages(small, undefined, false, undefined, { holes: [{ at: 10, lost: 10 }], frameStarts: [] })), ['gap', 'b'.repeat(30), 'c'.repeat(10)]);
+  // The rest of a and the start of b lost (a ended inside the hole): reading resumes at c's DATA frame.
+  const big = Buffer.concat([a.subarray(0, 10), b.subarray(8), c]);
+  const at = 10 + b.length - 8;
+  assert.deepEqual(values(splitGrpcMessages(big, undefined, false, undefined, { holes: [{ at: 10, lost: 25 }], frameStarts: [10, at] })), ['gap', 'c'.repeat(10)]);
+  // Size unknown: the same, from the frame starts alone.
+  assert.deepEqual(values(splitGrpcMessages(big, undefined, false, undefined, { holes: [{ at: 10 }], frameStarts: [10, at] })), ['gap', 'c'.repeat(10)]);
 });

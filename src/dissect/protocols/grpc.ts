@@ -91,15 +91,13 @@ export function splitGrpcMessages(
       }
       msg.gap = true;
       out.push(msg);
-      // The message runs into a hole: its end is known when the lost bytes are.
-      let target = end;
-      let h = hole;
-      while (h < gaps.length && gaps[h].at < target && gaps[h].lost !== undefined) target -= gaps[h++].lost!;
-      if (h < gaps.length && gaps[h].at < target) {
+      // The message runs into a hole: where it ends is known when the lost bytes are.
+      const next = endAcrossHoles(end - limit, gaps, hole, body.length);
+      if (next < 0) {
         const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
         if (resumed < 0) break;
         pos = resumed;
-      } else pos = target;
+      } else pos = next;
       while (hole < gaps.length && gaps[hole].at <= pos) hole++;
       if (pos > body.length) break;
       continue;
@@ -122,6 +120,23 @@ export function splitGrpcMessages(
     out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
   }
   return out;
+}
+
+/**
+ * A message has `need` bytes left at hole `h`: where it ends in the kept body,
+ * or -1 when that is unknown (a hole of unknown size, or the message ended inside a hole).
+ */
+function endAcrossHoles(need: number, gaps: BodyHoles['holes'], h: number, bodyLength: number): number {
+  for (; h < gaps.length; h++) {
+    const lost = gaps[h].lost;
+    if (lost === undefined || need <= lost) return -1;
+    need -= lost;
+    const next = h + 1 < gaps.length ? gaps[h + 1].at : bodyLength;
+    if (gaps[h].at + need <= next) return gaps[h].at + need;
+    if (h + 1 >= gaps.length) return bodyLength + 1; // runs past what was kept
+    need -= next - gaps[h].at;
+  }
+  return -1;
 }
 
 /** The first DATA frame start after hole `h` where a plausible message begins, or -1. */

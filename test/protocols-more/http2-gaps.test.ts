@@ -392,3 +392,28 @@ test('gRPC messages across holes: a known hole size finds the next message, an u
   // Size unknown: the same, from the frame starts alone.
   assert.deepEqual(values(splitGrpcMessages(big, undefined, false, undefined, { holes: [{ at: 10 }], frameStarts: [10, at] })), ['gap', 'c'.repeat(10)]);
 });
+
+test('a gap inside a header block: that stream is marked, its CONTINUATIONs skipped quietly, the next stream decodes', () => {
+  const block = Buffer.concat([getRequest('/cut'), hpack.literal('x-a', 'a'.repeat(40))]);
+  const headers = h2frame(FrameType.HEADERS, Flags.END_STREAM, 1, block);
+  const { records, counters } = run([
+    { dir: 'c2s', data: preface() },
+    { dir: 's2c', data: settings() },
+    { dir: 'c2s', data: headers.subarray(0, 20) },
+    { dir: 'c2s', gap: 10 },
+    { dir: 'c2s', data: headers.subarray(30) },
+    { dir: 'c2s', data: h2frame(FrameType.CONTINUATION, Flags.END_HEADERS, 1, hpack.literal('x-b', 'b')) },
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, getRequest('/next')) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.indexed(8)) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, hpack.indexed(8)) },
+  ]);
+  assert.equal(records.length, 2);
+  const [cut, next] = records;
+  assert.equal(cut.request, null);
+  assert.equal(cut.response!.status, 200);
+  assert.ok(cut.warnings?.includes('gap: header block lost'), JSON.stringify(cut.warnings));
+  assert.equal(next.request!.path, '/next');
+  assert.equal(next.warnings, undefined);
+  assert.equal(counters['http2.malformed'] ?? 0, 0);
+  assert.equal(counters['http2.resync'] ?? 0, 0);
+});

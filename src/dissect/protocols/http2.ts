@@ -488,7 +488,7 @@ class Http2Parser implements TcpStreamParser {
           f.damaged = true;
           this.loseFrameBlock(dir, state, f, 'truncated headers: header block cut by the end of the capture');
         }
-        if (state.pending) this.salvageBlock(dir, state, 'truncated headers: header block never ended');
+        if (state.pending && !state.pending.skipping) this.salvageBlock(dir, state, 'truncated headers: header block never ended');
       } catch {
         this.ctx.count('http2.internal');
       } finally {
@@ -691,18 +691,20 @@ class Http2Parser implements TcpStreamParser {
     const id = f.type === FrameType.CONTINUATION ? (state.pending?.promisedId ?? state.pending?.streamId ?? f.streamId) : f.streamId;
     const endStream = f.type === FrameType.HEADERS ? (f.flags & Flag.END_STREAM) !== 0 : (state.pending?.endStream ?? false);
     const endsBlock = (f.flags & Flag.END_HEADERS) !== 0;
-    state.pending = null;
+    // The block's later CONTINUATIONs are skipped quietly; END_STREAM applies when it ends.
+    state.pending = endsBlock ? null : { streamId: f.type === FrameType.CONTINUATION ? (state.pending?.streamId ?? f.streamId) : f.streamId, parts: [], size: 0, endStream, skipping: true };
     state.decoder.loseSync();
     state.lostSync = true;
-    if (f.type === FrameType.PUSH_PROMISE) return;
+    if (f.type === FrameType.PUSH_PROMISE) {
+      if (state.pending) state.pending.endStream = false;
+      return;
+    }
     const stream = this.streamFor(id, dir);
     if (!stream) return;
     stream.lost = true;
     this.warn(stream, warning);
     this.touch(this.halfFor(stream, dir), f.length + 9);
-    if (endsBlock || f.type === FrameType.HEADERS) {
-      if (endStream) this.endHalf(stream, dir);
-    }
+    if (endsBlock && endStream) this.endHalf(stream, dir);
   }
 
   /** A pending block lost with a gap: its stream says so. */

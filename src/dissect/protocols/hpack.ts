@@ -261,10 +261,13 @@ export class HpackDecoder {
 
   /**
    * Unknown entries are the oldest, so they go first: known ones leave only
-   * when the known ones alone exceed the table. Once no unknown entry (32
-   * bytes at least) could still fit beside the known ones, the table is whole again.
+   * when the known ones alone exceed the table. Once that happens, or no
+   * unknown entry (32 bytes at least) could still fit beside the known ones,
+   * the table is whole again.
    */
   private evict(): void {
+    // A known entry evicted means every older (unknown) one went before it.
+    if (this.size > this.maxSize) this.unknownTail = false;
     while (this.size > this.maxSize && this.table.length > 0) {
       const old = this.table.pop()!;
       this.size -= fieldSize(old);

@@ -1211,6 +1211,8 @@ class Http2Parser implements TcpStreamParser {
     } else if (res && res.trailers) {
       response = { status: 0, httpVersion: 'HTTP/2.0', headers: {}, trailers: splitHeaders(res.trailers).headers };
     }
+    // Without a request (its header block lost or before the capture), the response names the stream.
+    if (request === null && response !== null) response.streamId = stream.id;
     let error = response === null || (typeof response.status === 'number' && response.status >= 500);
     if (stream.reset) {
       const name = http2ErrorName(stream.reset.code);

@@ -122,7 +122,7 @@ test('gRPC server stream: whole DATA frames lost → every other message and the
   assert.equal(r.request!.method, clean[0].request!.method);
   assert.ok(r.warnings?.includes('gap'), JSON.stringify(r.warnings));
   assert.ok(!r.warnings?.includes('grpc: no grpc-status'));
-  assert.equal(counters['http2.resync'], 2);
+  assert.equal(counters['http2.gap_resync'], 2);
 });
 
 test('gRPC server stream: bytes lost inside DATA frames → the frame boundary is known, the table kept', () => {
@@ -148,8 +148,8 @@ test('gRPC server stream: bytes lost inside DATA frames → the frame boundary i
   assert.equal(r.response!.grpcStatus, 0);
   assert.ok(r.warnings?.includes('gap'));
   // No frame boundary was lost: no search, and no header became unknown.
-  assert.equal(counters['http2.resync'] ?? 0, 0);
-  assert.equal(counters['http2.headers_unknown'] ?? 0, 0);
+  assert.equal(counters['http2.gap_resync'] ?? 0, 0);
+  assert.equal(counters['http2.gap_unknown_headers'] ?? 0, 0);
   assert.ok(!r.warnings?.some((w) => w.startsWith('hpack')));
 });
 
@@ -176,7 +176,7 @@ test('HPACK after a gap: only references to entries the gap may have shifted are
   steps.push({ dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 9, Buffer.concat([getRequest('/five'), hpack.indexed(62)])) });
   steps.push({ dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 9, hpack.indexed(8)) });
 
-  const { records } = run(steps);
+  const { records, counters } = run(steps);
   const byStream = new Map(records.map((r) => [r.request?.streamId ?? Number(/stream (\d+)/.exec(r.summary)?.[1]), r]));
   assert.equal(records.length, 5, JSON.stringify(records.map((r) => [r.summary, r.warnings])));
   assert.equal(byStream.get(3)!.request!.headers['x-tenant'], 'blue');
@@ -196,6 +196,7 @@ test('HPACK after a gap: only references to entries the gap may have shifted are
   assert.equal(seven.request!.headers['<unknown index 62>'], '');
   assert.equal(seven.request!.headers['<unknown index 63>'], '');
   assert.ok(seven.warnings?.includes('hpack: headers unknown (table entries lost with a gap)'), JSON.stringify(seven.warnings));
+  assert.equal(counters['http2.gap_unknown_headers'], 2);
 
   const nine = byStream.get(9)!;
   assert.equal(nine.request!.headers['x-fresh'], 'f');
@@ -228,8 +229,8 @@ test('resync: junk after a gap is skipped, not read as frames', () => {
   assert.equal(r.response!.grpcStatus, 0);
   const messages = r.response!.messages as Array<{ fields?: Array<{ value: unknown }>; gap?: true }>;
   assert.deepEqual(messages.at(-1)!.fields!.map((f) => f.value), ['after']);
-  assert.ok((counters['http2.resync_skipped_bytes'] ?? 0) >= 4000, JSON.stringify(counters));
-  assert.equal(counters['http2.resync'], 1);
+  assert.ok((counters['http2.gap_skipped_bytes'] ?? 0) >= 4000, JSON.stringify(counters));
+  assert.equal(counters['http2.gap_resync'], 1);
 });
 
 // ---------------------------------------------------------------- 15.4: the request's first packet
@@ -343,7 +344,7 @@ test('lab gRPC connection (240 calls) with segments lost: every call still an en
   }
   assert.ok(sameResponses >= 20, `${sameResponses} calls untouched by the loss`);
   // Server segments 40 and 41 make one hole (no server byte between them): three searches in all.
-  assert.equal(lossy.counters['http2.resync'], 3);
+  assert.equal(lossy.counters['http2.gap_resync'], 3);
   if (process.env.SHARK_TEST_VERBOSE) console.log({ calls: lossy.records.length, sameResponses, counters: lossy.counters });
 });
 
@@ -416,7 +417,7 @@ test('a gap inside a header block: that stream is marked, its CONTINUATIONs skip
   assert.equal(next.request!.path, '/next');
   assert.equal(next.warnings, undefined);
   assert.equal(counters['http2.malformed'] ?? 0, 0);
-  assert.equal(counters['http2.resync'] ?? 0, 0);
+  assert.equal(counters['http2.gap_resync'] ?? 0, 0);
 });
 
 test('random segments lost from a real gRPC connection (30 seeds): what is shown is never wrong', () => {

@@ -54,14 +54,15 @@ test('a header block that never ends: 2 MB of CONTINUATION buffers 256 KB, the s
   assert.equal(endless.response!.status, 200);
   assert.ok(endless.warnings?.includes('truncated headers: header block over 256 KB'), JSON.stringify(endless.warnings));
   assert.ok(String(endless.request!.headers['x-pad']).length < 70 * 1024);
-  assert.equal(counters['http2.header_block_too_large'], 1);
+  assert.equal(counters['http2.header_block_truncated'], 1);
   assert.equal(next.request!.path, '/next');
   assert.equal(next.response!.status, 404);
 });
 
 test('a header block cut by the end of the capture still yields its entry, marked', () => {
   const records: CallRecord[] = [];
-  const ctx = makeContext(records, {});
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters);
   const parser = http2.createTcpParser!(ctx);
   parser.onData('c2s', preface());
   parser.onData('c2s', h2frame(FrameType.HEADERS, 0, 1, getRequest('/never-ends')));
@@ -71,6 +72,7 @@ test('a header block cut by the end of the capture still yields its entry, marke
   assert.equal(records[0].request!.path, '/never-ends');
   assert.equal(records[0].request!.headers['x-a'], 'b');
   assert.ok(records[0].warnings?.includes('truncated headers: header block never ended'), JSON.stringify(records[0].warnings));
+  assert.equal(counters['http2.header_block_truncated'], 1);
 });
 
 test('1,500 open streams: 1,000 are tracked, the oldest 500 emitted early as unanswered, counted', () => {

@@ -371,7 +371,7 @@ class Http2Parser implements TcpStreamParser {
     } catch {
       // A bug in frame handling must not take the capture down: drop what is
       // buffered and look for the next frame header.
-      this.ctx.count('http2.internal');
+      this.ctx.count('http2.internal_threw');
       this.enterResync(state);
     } finally {
       this.reading = null;
@@ -395,7 +395,7 @@ class Http2Parser implements TcpStreamParser {
     try {
       this.gap(dir, state, length);
     } catch {
-      this.ctx.count('http2.internal');
+      this.ctx.count('http2.internal_threw');
       this.enterResync(state);
     } finally {
       this.reading = null;
@@ -406,7 +406,7 @@ class Http2Parser implements TcpStreamParser {
     if (state.preface !== null) state.preface = null; // the preface (if any) is gone with the gap
     if (state.resync) {
       // Still searching: what was held before the new hole cannot start a frame that continues after it.
-      this.ctx.count('http2.resync_skipped_bytes', state.resync.length);
+      this.ctx.count('http2.gap_skipped_bytes', state.resync.length);
       state.resync = { chunks: [], length: 0, scanFrom: 0, needed: 9 };
       return;
     }
@@ -490,7 +490,7 @@ class Http2Parser implements TcpStreamParser {
         }
         if (state.pending && !state.pending.skipping) this.salvageBlock(dir, state, 'truncated headers: header block never ended');
       } catch {
-        this.ctx.count('http2.internal');
+        this.ctx.count('http2.internal_threw');
       } finally {
         this.reading = null;
       }
@@ -674,10 +674,8 @@ class Http2Parser implements TcpStreamParser {
         this.loseFrameBlock(dir, state, f, 'gap: header block lost');
         return;
       }
-      if (f.buffered < f.length) {
-        // One fragment alone over the cap: its prefix is the block.
-        this.ctx.count('http2.header_block_too_large');
-      }
+      // One fragment alone over the cap: its prefix is the block (counted where it is salvaged).
+      if (f.buffered < f.length && f.type === FrameType.PUSH_PROMISE) this.ctx.count('http2.header_block_truncated');
     } else if (f.damaged && f.type !== FrameType.DATA) return; // a control frame with a hole says nothing reliable
     this.onFrame(dir, f.type, f.flags, f.streamId, payload, f.length + 9, f.buffered < f.length);
   }
@@ -721,6 +719,7 @@ class Http2Parser implements TcpStreamParser {
   /** A pending block that will not be finished: decode what arrived (its last field may be cut) and say so. */
   private salvageBlock(dir: Direction, state: DirectionState, warning: string): void {
     const pending = state.pending!;
+    if (warning.startsWith('truncated')) this.ctx.count('http2.header_block_truncated');
     state.pending = null;
     pending.skipping = true;
     this.onHeaderBlock(dir, pending, warning);
@@ -780,7 +779,6 @@ class Http2Parser implements TcpStreamParser {
         pending.size += payload.length;
         pending.parts.push(payload);
         if (cut || pending.size > MAX_HEADER_BLOCK) {
-          this.ctx.count('http2.header_block_too_large');
           this.salvageBlock(dir, state, 'truncated headers: header block over 256 KB');
           if (ends) {
             if (pending.endStream) this.endStreamHalf(pending.promisedId ?? streamId, dir);
@@ -855,7 +853,7 @@ class Http2Parser implements TcpStreamParser {
     const block = pending.parts.length === 1 ? pending.parts[0] : Buffer.concat(pending.parts);
     const decoded = state.decoder.decode(block, MAX_HEADER_LIST);
     if (state.decoder.forgotten > 0) {
-      this.ctx.count('http2.hpack_entries_forgotten', state.decoder.forgotten);
+      this.ctx.count('http2.hpack_entries_evicted', state.decoder.forgotten);
       state.decoder.forgotten = 0;
     }
     const warnings: string[] = [];
@@ -869,7 +867,8 @@ class Http2Parser implements TcpStreamParser {
       warnings.push('truncated headers: header list over 64 KB');
     }
     if (decoded.unknown > 0) {
-      this.ctx.count('http2.headers_unknown', decoded.unknown);
+      // Unknown after a gap is loss; unknown because the capture began mid-connection is not.
+      this.ctx.count(state.lostSync ? 'http2.gap_unknown_headers' : 'http2.headers_unknown', decoded.unknown);
       warnings.push(state.lostSync ? 'hpack: headers unknown (table entries lost with a gap)' : 'hpack: capture started mid-connection');
     }
     if (pending.promisedId !== undefined) {
@@ -905,7 +904,7 @@ class Http2Parser implements TcpStreamParser {
       this.holdHeaders(stream, decoded.headers);
     } else {
       // Header blocks beyond headers and trailers are not HTTP: counted, not kept.
-      this.ctx.count('http2.extra_header_blocks');
+      this.ctx.count('http2.extra_header_blocks_dropped');
       this.warn(stream, 'malformed: extra header block');
     }
     if (pending.endStream && !pending.skipping) this.endHalf(stream, dir);
@@ -946,7 +945,7 @@ class Http2Parser implements TcpStreamParser {
       this.dropResyncBytes(r, buf, keepFrom);
       return;
     }
-    this.ctx.count('http2.resync');
+    this.ctx.count('http2.gap_resync');
     this.dropResyncBytes(r, buf, at);
     const chunks = r.chunks;
     state.resync = null;
@@ -966,7 +965,7 @@ class Http2Parser implements TcpStreamParser {
       r.scanFrom = 0;
       return;
     }
-    this.ctx.count('http2.resync_skipped_bytes', from);
+    this.ctx.count('http2.gap_skipped_bytes', from);
     let skip = from;
     while (skip > 0 && r.chunks.length > 0) {
       const c = r.chunks[0];
@@ -1155,7 +1154,7 @@ class Http2Parser implements TcpStreamParser {
     try {
       this.ctx.emit(this.buildRecord(stream, warnings));
     } catch {
-      this.ctx.count('http2.internal');
+      this.ctx.count('http2.internal_threw');
     }
   }
 

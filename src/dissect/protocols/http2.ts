@@ -1,8 +1,12 @@
 // HTTP/2 (RFC 9113) over cleartext TCP: h2c with prior knowledge, h2c after
 // an HTTP/1.1 Upgrade, and captures that start mid-connection. Frames are
-// parsed per direction, header blocks decoded with one HPACK decoder per
+// read per direction as their bytes arrive (DATA is passed on, never
+// buffered whole), header blocks decoded with one HPACK decoder per
 // direction, and each stream becomes one entry (gRPC and GraphQL streams are
-// annotated and renamed by their own modules).
+// annotated and renamed by their own modules). After a gap the parser loses
+// only what the gap took: the frame it cut, or — when whole frames may be
+// gone — the search for the next frame header and the HPACK entries in doubt.
+// Every buffer a peer fills is capped and counted (docs/entry.md, "Limits").
 
 import type {
   CallRecord,

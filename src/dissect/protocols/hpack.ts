@@ -133,9 +133,9 @@ export function fieldSize(field: HeaderField): number {
   return field.name.length + field.value.length + 32;
 }
 
-/** The header shown for a reference this decoder cannot resolve. */
-export function unknownField(index: number, value = ''): HeaderField {
-  return { name: `<unknown index ${index}>`, value };
+/** The header shown for a reference this decoder cannot resolve (its value, if any, is not shown). */
+export function unknownField(index: number): HeaderField {
+  return { name: `<unknown index ${index}>`, value: '' };
 }
 
 export class HpackDecoder {
@@ -242,7 +242,8 @@ export class HpackDecoder {
     const nameIndex = readInt(block, r, prefix);
     const name = nameIndex === 0 ? readString(block, r) : this.lookup(nameIndex, out)?.name;
     const value = readString(block, r);
-    return name === undefined ? unknownField(nameIndex, value) : { name, value };
+    // A value whose name cannot be known is left out: it may be a secret no redaction rule would recognise.
+    return name === undefined ? unknownField(nameIndex) : { name, value };
   }
 
   private insert(field: HeaderField): void {

@@ -1296,6 +1296,11 @@ export function splitHeaders(fields: HeaderField[]): {
       pseudo[name] ??= value;
       continue;
     }
+    if (name.startsWith('<unknown')) {
+      // Unknown table references carry no value to join.
+      headers[name] = '';
+      continue;
+    }
     const prev = headers[name];
     if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prev)) prev.push(value);

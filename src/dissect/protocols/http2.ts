@@ -416,14 +416,14 @@ class Http2Parser implements TcpStreamParser {
     }
     const f = state.frame;
     if (f && length <= f.remaining) {
-      this.damageFrame(dir, state, f, length);
+      this.damageFrame(dir, f, length);
       f.remaining -= length;
       if (f.type === FrameType.DATA) f.dataLeft = Math.max(0, f.dataLeft - length);
       if (f.remaining === 0) this.endFrame(dir, state, f);
       return;
     }
     if (f) {
-      this.damageFrame(dir, state, f, f.remaining);
+      this.damageFrame(dir, f, f.remaining);
       f.remaining = 0;
       f.dataLeft = 0;
       this.endFrame(dir, state, f);
@@ -435,7 +435,7 @@ class Http2Parser implements TcpStreamParser {
       this.warn(s, 'gap');
       if (half) this.addHole(half, undefined);
     }
-    if (state.pending) this.loseBlock(dir, state, 'gap: header block lost');
+    if (state.pending) this.loseBlock(state, 'gap: header block lost');
     state.decoder.loseSync();
     state.lostSync = true;
     this.enterResync(state);
@@ -538,7 +538,7 @@ class Http2Parser implements TcpStreamParser {
         continue;
       }
       const n = Math.min(f.remaining, data.length - off);
-      this.framePayload(dir, state, f, data.subarray(off, off + n));
+      this.framePayload(dir, f, data.subarray(off, off + n));
       f.remaining -= n;
       off += n;
       if (f.remaining === 0) this.endFrame(dir, state, f);
@@ -613,7 +613,7 @@ class Http2Parser implements TcpStreamParser {
     if (length === 0) this.endFrame(dir, state, f);
   }
 
-  private framePayload(dir: Direction, state: DirectionState, f: FrameInProgress, bytes: Buffer): void {
+  private framePayload(dir: Direction, f: FrameInProgress, bytes: Buffer): void {
     if (f.type !== FrameType.DATA) {
       if (f.damaged) return;
       const room = f.cap - f.buffered;
@@ -643,7 +643,7 @@ class Http2Parser implements TcpStreamParser {
   }
 
   /** Part of `f`'s payload (`lost` bytes) never reached the capture. */
-  private damageFrame(dir: Direction, state: DirectionState, f: FrameInProgress, lost: number): void {
+  private damageFrame(dir: Direction, f: FrameInProgress, lost: number): void {
     if (lost === 0) return;
     f.damaged = true;
     const stream = this.streams.get(f.streamId);
@@ -710,7 +710,7 @@ class Http2Parser implements TcpStreamParser {
   }
 
   /** A pending block lost with a gap: its stream says so. */
-  private loseBlock(dir: Direction, state: DirectionState, warning: string): void {
+  private loseBlock(state: DirectionState, warning: string): void {
     const pending = state.pending!;
     state.pending = null;
     const stream = this.streams.get(pending.promisedId ?? pending.streamId);

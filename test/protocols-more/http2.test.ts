@@ -51,14 +51,19 @@ test('HPACK: bad input is reported, never thrown', () => {
   assert.match(d.decode(hex('41 ff')).problem ?? '', /truncated/);
 });
 
-/** (frame, path) of every request header block tshark decodes, and all :status values (from the same pass). */
-const HTTP2_FIELDS = ['http2.headers.path', 'http2.headers.status'];
+/**
+ * (frame, path) of every request header block tshark decodes, and all :status
+ * values (from the same pass). A block tshark reassembled from several
+ * segments is stamped with the first of them: the request's first packet (docs/entry.md).
+ */
+const HTTP2_FIELDS = ['http2.headers.path', 'http2.headers.status', 'tcp.segment'];
 function tsharkHttp2(segments: Segment[]): { paths: string[]; statuses: string[] } {
   const paths: string[] = [];
   const statuses: string[] = [];
   for (const s of segments) {
-    const [path, status] = s.extra;
-    for (const p of (path ?? '').split(AGG).filter(Boolean)) paths.push(`${s.frame} ${p}`);
+    const [path, status, parts] = s.extra;
+    const first = (parts ?? '').split(AGG).filter(Boolean).map(Number)[0] ?? s.frame;
+    for (const p of (path ?? '').split(AGG).filter(Boolean)) paths.push(`${first} ${p}`);
     for (const st of (status ?? '').split(AGG).filter(Boolean)) statuses.push(st);
   }
   return { paths: paths.sort(), statuses: statuses.sort() };

@@ -35,27 +35,72 @@ export interface GrpcMessage {
   type?: string;
   decoded?: Record<string, unknown>;
   truncated?: true;
+  /** Bytes of this message were lost with a gap in the capture. */
+  gap?: true;
 }
 
-/** Split a gRPC body into its length-prefixed messages. */
+/** Where a body lost bytes to a gap (offsets in the body as kept), and where DATA frames began after it. */
+export interface BodyHoles {
+  holes: Array<{ at: number; lost?: number }>;
+  frameStarts: number[];
+}
+
+/** A message larger than gRPC's usual receive limit (4 MB) is not taken as a resync point. */
+const MAX_RESYNC_MESSAGE = 4 * 1024 * 1024;
+
+/**
+ * Split a gRPC body into its length-prefixed messages. With `holes` (bytes a
+ * gap took), a message cut by a hole is marked `gap`, and reading resumes
+ * after it: where that message ends when the hole's size is known, else at the
+ * first DATA frame start after the hole that holds a well-formed message prefix.
+ */
 export function splitGrpcMessages(
   body: Buffer,
   encoding: string | undefined,
   cutShort: boolean,
   schema?: { type: string; decode: (payload: Buffer) => Record<string, unknown> | null },
+  holes?: BodyHoles,
 ): GrpcMessage[] {
   const out: GrpcMessage[] = [];
+  const gaps = (holes?.holes ?? []).filter((h) => h.at < body.length);
+  let hole = 0; // index of the next hole at or after pos
   let pos = 0;
-  while (pos + 5 <= body.length && out.length < MAX_MESSAGES) {
+  const nextHoleAt = (): number => (hole < gaps.length ? gaps[hole].at : body.length);
+  while (out.length < MAX_MESSAGES) {
+    const limit = nextHoleAt();
+    if (pos + 5 > limit) {
+      if (limit === body.length) break;
+      // The prefix of the next message was lost: look for a message start after the hole.
+      if (pos < limit) out.push({ compressed: body[pos] === 1, length: 0, truncated: true, gap: true });
+      const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
+      if (resumed < 0) break;
+      pos = resumed;
+      while (hole < gaps.length && gaps[hole].at <= pos) hole++;
+      continue;
+    }
     const compressed = body[pos] === 1;
     const length = body.readUInt32BE(pos + 1);
     const start = pos + 5;
     const end = start + length;
     const msg: GrpcMessage = { compressed, length };
-    if (end > body.length) {
+    if (end > limit) {
       msg.truncated = true;
+      if (limit === body.length) {
+        out.push(msg);
+        break;
+      }
+      msg.gap = true;
       out.push(msg);
-      break;
+      // The message runs into a hole: where it ends is known when the lost bytes are.
+      const next = endAcrossHoles(end - limit, gaps, hole, body.length);
+      if (next < 0) {
+        const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
+        if (resumed < 0) break;
+        pos = resumed;
+      } else pos = next;
+      while (hole < gaps.length && gaps[hole].at <= pos) hole++;
+      if (pos > body.length) break;
+      continue;
     }
     let payload: Buffer | null = body.subarray(start, end);
     if (compressed) payload = decompress(payload, encoding);
@@ -75,6 +120,45 @@ export function splitGrpcMessages(
     out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
   }
   return out;
+}
+
+/**
+ * A message has `need` bytes left at hole `h`: where it ends in the kept body,
+ * or -1 when that is unknown (a hole of unknown size, or the message ended inside a hole).
+ */
+function endAcrossHoles(need: number, gaps: BodyHoles['holes'], h: number, bodyLength: number): number {
+  for (; h < gaps.length; h++) {
+    const lost = gaps[h].lost;
+    if (lost === undefined || need <= lost) return -1;
+    need -= lost;
+    const next = h + 1 < gaps.length ? gaps[h + 1].at : bodyLength;
+    if (gaps[h].at + need <= next) return gaps[h].at + need;
+    if (h + 1 >= gaps.length) return bodyLength + 1; // runs past what was kept
+    need -= next - gaps[h].at;
+  }
+  return -1;
+}
+
+/** The first DATA frame start after hole `h` where a plausible message begins, or -1. */
+function resumeAfter(body: Buffer, gaps: BodyHoles['holes'], h: number, frameStarts: number[]): number {
+  const from = gaps[h].at;
+  for (const c of frameStarts) {
+    if (c < from) continue;
+    const limit = gaps.find((g) => g.at > c)?.at ?? body.length;
+    if (plausibleMessageAt(body, c, limit)) return c;
+  }
+  return -1;
+}
+
+/** A flag byte of 0 or 1 and a length that fits before the next hole, ending at the next message or the end. */
+function plausibleMessageAt(body: Buffer, at: number, limit: number): boolean {
+  if (at + 5 > limit || body[at] > 1) return false;
+  const length = body.readUInt32BE(at + 1);
+  if (length > MAX_RESYNC_MESSAGE) return false;
+  const end = at + 5 + length;
+  if (end === limit) return true;
+  if (end > limit) return limit < body.length; // runs into the next hole
+  return end + 5 <= limit ? body[end] <= 1 : false;
 }
 
 function decompress(data: Buffer, encoding: string | undefined): Buffer | null {
@@ -119,7 +203,14 @@ export function annotateGrpc(
   record: CallRecord,
   requestBody: Buffer | null,
   responseBody: Buffer | null,
-  opts: { requestTruncated: boolean; responseTruncated: boolean; noBodies: boolean; schema?: ProtoSchema },
+  opts: {
+    requestTruncated: boolean;
+    responseTruncated: boolean;
+    noBodies: boolean;
+    schema?: ProtoSchema;
+    requestHoles?: BodyHoles;
+    responseHoles?: BodyHoles;
+  },
 ): void {
   record.protocol = 'grpc';
   const warnings: string[] = [];
@@ -138,7 +229,7 @@ export function annotateGrpc(
     req.method = method;
     name = service ? `${service}/${method}` : method;
     const encoding = header(req.headers, 'grpc-encoding');
-    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input));
+    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input), opts.requestHoles);
     dropRawBody(req);
   }
   if (res) {
@@ -154,7 +245,7 @@ export function annotateGrpc(
     }
     if (message !== undefined) res.grpcMessage = percentDecode(message);
     const encoding = header(res.headers, 'grpc-encoding');
-    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output));
+    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output), opts.responseHoles);
     dropRawBody(res);
   }
   const outcome = res

@@ -112,53 +112,120 @@ export interface DecodedBlock {
   headers: HeaderField[];
   /** Set when the block could not be fully decoded (the headers hold what could). */
   problem?: string;
+  /** References to dynamic-table entries this decoder cannot know (lost with a gap, or before the capture). */
+  unknown: number;
+  /** Fields past the header-list cap were decoded (to keep the table in step) but not kept. */
+  truncated: boolean;
 }
 
-/** Caps that keep a hostile peer from growing memory. */
+/** A dynamic-table size update above this is refused (SETTINGS_HEADER_TABLE_SIZE is 4 KB almost everywhere). */
 const MAX_TABLE_SIZE = 1 << 20;
+/**
+ * Table bytes actually held: a peer that allows a larger table still gets its
+ * newest entries tracked; older ones become unknown (marked, never wrong).
+ */
+const MAX_TRACKED_TABLE = 64 * 1024;
+/** Fields kept per block, whatever their size (each also counts against the byte cap). */
 const MAX_HEADERS_PER_BLOCK = 1000;
 
+/** RFC 9113 6.5.2 counts each field as name + value + 32 bytes. */
+export function fieldSize(field: HeaderField): number {
+  return field.name.length + field.value.length + 32;
+}
+
+/** The header shown for a reference this decoder cannot resolve (its value, if any, is not shown). */
+export function unknownField(index: number): HeaderField {
+  return { name: `<unknown index ${index}>`, value: '' };
+}
+
 export class HpackDecoder {
-  private table: HeaderField[] = []; // newest first
+  /** The entries known to be in the table, newest first. */
+  private table: HeaderField[] = [];
   private size = 0;
   private maxSize = 4096;
-  /** True once a reference could not be resolved (capture started mid-connection). */
-  incomplete = false;
+  /**
+   * Older entries may sit behind the known ones: the capture started
+   * mid-connection, or header blocks were lost with a gap. References past the
+   * known entries are then unknown rather than errors.
+   */
+  private unknownTail: boolean;
+  /** Known entries dropped because the peer's table is larger than we track. */
+  forgotten = 0;
 
   /** Start from an unknown table state (mid-connection capture): misses are expected, not malformed. */
-  constructor(private readonly midStream = false) {}
+  constructor(midStream = false) {
+    this.unknownTail = midStream;
+  }
 
-  decode(block: Buffer): DecodedBlock {
-    const headers: HeaderField[] = [];
+  /** A copy to try a block on without touching this table (resync candidates). */
+  clone(): HpackDecoder {
+    const copy = new HpackDecoder(this.unknownTail);
+    copy.table = [...this.table];
+    copy.size = this.size;
+    copy.maxSize = this.maxSize;
+    return copy;
+  }
+
+  /** True while some table entries are unknown (so a miss is not an error). */
+  get incomplete(): boolean {
+    return this.unknownTail;
+  }
+
+  /**
+   * Header blocks may have been lost (a gap): entries they inserted now sit in
+   * front of the ones we know, so every known entry's index is in doubt.
+   * Entries inserted from here on are known again.
+   */
+  loseSync(): void {
+    this.table = [];
+    this.size = 0;
+    this.unknownTail = this.maxSize > 0;
+  }
+
+  /**
+   * Decode one header block. Fields beyond `maxListBytes` (counted as RFC
+   * 9113 does) are still decoded, so the dynamic table stays right, but not kept.
+   */
+  decode(block: Buffer, maxListBytes = Infinity): DecodedBlock {
+    const out: DecodedBlock = { headers: [], unknown: 0, truncated: false };
+    let listBytes = 0;
+    const keep = (field: HeaderField): void => {
+      listBytes += fieldSize(field);
+      if (out.truncated || listBytes > maxListBytes || out.headers.length >= MAX_HEADERS_PER_BLOCK) out.truncated = true;
+      else out.headers.push(field);
+    };
     const r = { pos: 0 };
     try {
       while (r.pos < block.length) {
-        if (headers.length >= MAX_HEADERS_PER_BLOCK) return { headers, problem: 'too many headers' };
         const first = block[r.pos];
         if (first & 0x80) {
           const index = readInt(block, r, 7);
-          headers.push(this.lookup(index));
+          keep(this.lookup(index, out) ?? unknownField(index));
         } else if (first & 0x40) {
-          const field = this.readLiteral(block, r, 6);
+          const field = this.readLiteral(block, r, 6, out);
           this.insert(field);
-          headers.push(field);
+          keep(field);
         } else if (first & 0x20) {
           const size = readInt(block, r, 5);
-          if (size > MAX_TABLE_SIZE) return { headers, problem: `table size ${size} too large` };
+          if (size > MAX_TABLE_SIZE) {
+            out.problem = `table size ${size} too large`;
+            return out;
+          }
           this.maxSize = size;
           this.evict();
         } else {
           // Literal without indexing (0000) or never indexed (0001): same layout.
-          headers.push(this.readLiteral(block, r, 4));
+          keep(this.readLiteral(block, r, 4, out));
         }
       }
     } catch (e) {
-      return { headers, problem: e instanceof HpackError ? e.message : 'undecodable block' };
+      out.problem = e instanceof HpackError ? e.message : 'undecodable block';
     }
-    return { headers };
+    return out;
   }
 
-  private lookup(index: number): HeaderField {
+  /** The field at `index`, or null (counted in `out.unknown`) when it is an entry we cannot know. */
+  private lookup(index: number, out: DecodedBlock): HeaderField | null {
     if (index === 0) throw new HpackError('index 0');
     if (index < STATIC_TABLE.length) {
       const [name, value] = STATIC_TABLE[index];
@@ -166,24 +233,26 @@ export class HpackDecoder {
     }
     const entry = this.table[index - STATIC_TABLE.length];
     if (entry) return entry;
-    if (!this.midStream) throw new HpackError(`index ${index} beyond the dynamic table`);
-    this.incomplete = true;
-    return { name: `<unknown index ${index}>`, value: '' };
+    if (!this.unknownTail) throw new HpackError(`index ${index} beyond the dynamic table`);
+    out.unknown++;
+    return null;
   }
 
-  private readLiteral(block: Buffer, r: { pos: number }, prefix: number): HeaderField {
+  private readLiteral(block: Buffer, r: { pos: number }, prefix: number, out: DecodedBlock): HeaderField {
     const nameIndex = readInt(block, r, prefix);
-    const name = nameIndex === 0 ? readString(block, r) : this.lookup(nameIndex).name;
+    const name = nameIndex === 0 ? readString(block, r) : this.lookup(nameIndex, out)?.name;
     const value = readString(block, r);
-    return { name, value };
+    // A value whose name cannot be known is left out: it may be a secret no redaction rule would recognise.
+    return name === undefined ? unknownField(nameIndex) : { name, value };
   }
 
   private insert(field: HeaderField): void {
-    const entrySize = field.name.length + field.value.length + 32;
+    const entrySize = fieldSize(field);
     if (entrySize > this.maxSize) {
-      // An entry larger than the table empties it (RFC 7541 4.4).
+      // An entry larger than the table empties it (RFC 7541 4.4): the whole table is known again.
       this.table = [];
       this.size = 0;
+      this.unknownTail = false;
       return;
     }
     this.table.unshift(field);
@@ -191,10 +260,25 @@ export class HpackDecoder {
     this.evict();
   }
 
+  /**
+   * Unknown entries are the oldest, so they go first: known ones leave only
+   * when the known ones alone exceed the table. Once that happens, or no
+   * unknown entry (32 bytes at least) could still fit beside the known ones,
+   * the table is whole again.
+   */
   private evict(): void {
+    // A known entry evicted means every older (unknown) one went before it.
+    if (this.size > this.maxSize) this.unknownTail = false;
     while (this.size > this.maxSize && this.table.length > 0) {
       const old = this.table.pop()!;
-      this.size -= old.name.length + old.value.length + 32;
+      this.size -= fieldSize(old);
+    }
+    if (this.size + 32 > this.maxSize) this.unknownTail = false;
+    while (this.size > MAX_TRACKED_TABLE && this.table.length > 0) {
+      const old = this.table.pop()!;
+      this.size -= fieldSize(old);
+      this.unknownTail = true;
+      this.forgotten++;
     }
   }
 }

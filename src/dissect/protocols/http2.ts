@@ -1,8 +1,12 @@
 // HTTP/2 (RFC 9113) over cleartext TCP: h2c with prior knowledge, h2c after
 // an HTTP/1.1 Upgrade, and captures that start mid-connection. Frames are
-// parsed per direction, header blocks decoded with one HPACK decoder per
+// read per direction as their bytes arrive (DATA is passed on, never
+// buffered whole), header blocks decoded with one HPACK decoder per
 // direction, and each stream becomes one entry (gRPC and GraphQL streams are
-// annotated and renamed by their own modules).
+// annotated and renamed by their own modules). After a gap the parser loses
+// only what the gap took: the frame it cut, or — when whole frames may be
+// gone — the search for the next frame header and the HPACK entries in doubt.
+// Every buffer a peer fills is capped and counted (docs/entry.md, "Limits").
 
 import type {
   CallRecord,
@@ -12,8 +16,7 @@ import type {
   ProtocolDissector,
   TcpStreamParser,
 } from '../api.js';
-import { ByteQueue } from '../byte-queue.js';
-import { HpackDecoder, firstStaticIndex, type HeaderField } from './hpack.js';
+import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './hpack.js';
 import { BodyCollector, renderBody } from './util/body.js';
 import { annotateGrpc, isGrpcContentType } from './grpc.js';
 import { applyGraphql } from './graphql.js';
@@ -46,12 +49,25 @@ export function http2ErrorName(code: number): string {
   return ERROR_CODES[code] ?? `0x${code.toString(16)}`;
 }
 
-/** Frames bigger than this are not buffered: the direction is given up (SETTINGS_MAX_FRAME_SIZE is rarely above 1 MB). */
-const MAX_FRAME_BUFFER = 2 * 1024 * 1024;
-/** A header block (HEADERS + CONTINUATIONs) larger than this is dropped. */
+/** Bytes of one header block (HEADERS + CONTINUATIONs) buffered; the rest is skipped and the block marked truncated. */
 const MAX_HEADER_BLOCK = 256 * 1024;
+/** Decoded name + value (+32 each, as RFC 9113 counts) kept per header block, as nghttp2 and Go cap it. */
+const MAX_HEADER_LIST = 64 * 1024;
+/** Bytes buffered of a frame that is neither DATA nor a header block (SETTINGS, GOAWAY…); only a prefix matters. */
+const MAX_CONTROL_FRAME = 16 * 1024;
 /** Open streams tracked per connection; beyond that the oldest is emitted early. */
 const MAX_OPEN_STREAMS = 1000;
+/** Decoded header bytes held by a connection's open streams; beyond that the oldest stream is emitted early. */
+const MAX_HELD_HEADER_BYTES = 8 * 1024 * 1024;
+/** Interim (1xx) responses kept per stream. */
+const MAX_INFORMATIONAL = 16;
+/** Where a DATA body resumed after a hole: kept for gRPC message framing, this many per half at most. */
+const MAX_BODY_MARKS = 1024;
+/** A resync candidate may name a stream this far above the highest one seen (streams opened inside the gap). */
+const RESYNC_STREAM_WINDOW = 2000;
+/** A resync candidate longer than this is not waited for (the peer's SETTINGS_MAX_FRAME_SIZE, capped). */
+const MAX_RESYNC_FRAME = 1 << 20;
+const DEFAULT_MAX_FRAME_SIZE = 16384;
 
 // ---------------------------------------------------------------- probing
 
@@ -145,6 +161,14 @@ export function probeHttp2(data: Buffer, portMatch: boolean): Probe {
 
 // ---------------------------------------------------------------- streams
 
+/** Bytes of a DATA body that never reached the capture (a gap inside or between frames). */
+export interface BodyHole {
+  /** Body offset (bytes seen before the hole). */
+  at: number;
+  /** Bytes lost, when known exactly (a gap inside one DATA frame); else undefined. */
+  lost?: number;
+}
+
 interface Half {
   headers: HeaderField[] | null;
   trailers: HeaderField[] | null;
@@ -156,6 +180,9 @@ interface Half {
   firstFrame: number;
   lastTime: number;
   lastFrame: number;
+  /** Holes in the body, and the body offsets where DATA frames began after the first one. */
+  holes?: BodyHole[];
+  frameStarts?: number[];
 }
 
 interface Stream {
@@ -169,6 +196,10 @@ interface Stream {
   reset?: { code: number; by: 'client' | 'server' };
   /** Request metadata known from outside HTTP/2 (an HTTP/1.1 Upgrade request). */
   upgradedFrom?: Record<string, any>;
+  /** Frames of this stream were lost with a gap: emit it even if no header block was seen. */
+  lost?: boolean;
+  /** Decoded header bytes held (counted against MAX_HELD_HEADER_BYTES). */
+  headerBytes: number;
 }
 
 interface PendingBlock {
@@ -178,14 +209,60 @@ interface PendingBlock {
   endStream: boolean;
   /** PUSH_PROMISE blocks open a promised stream instead. */
   promisedId?: number;
+  /** Over MAX_HEADER_BLOCK: the prefix was decoded, later fragments are skipped until END_HEADERS. */
+  skipping?: boolean;
+}
+
+/** The frame whose payload is being read. */
+interface FrameInProgress {
+  length: number;
+  type: number;
+  flags: number;
+  streamId: number;
+  /** Payload bytes still to come. */
+  remaining: number;
+  /** DATA is passed on as it arrives; other frames are buffered (up to a cap) and handled whole. */
+  parts: Buffer[];
+  buffered: number;
+  cap: number;
+  /** DATA: padding length once read (PADDED), and data bytes still to come before the padding. */
+  padLength?: number;
+  dataLeft: number;
+  /** Part of the payload was lost with a gap. */
+  damaged: boolean;
+}
+
+/** Bytes held after a gap until a frame header that makes sense is found. */
+interface Resync {
+  chunks: Array<{ data: Buffer; time: number; frame: number }>;
+  length: number;
+  /** Offsets before this were rejected as frame starts. */
+  scanFrom: number;
+  /** A candidate waits for this many bytes: no new verdict before. */
+  needed: number;
 }
 
 interface DirectionState {
-  queue: ByteQueue;
   decoder: HpackDecoder;
-  started: boolean;
-  dead: boolean;
+  /** Bytes read while checking for the connection preface. */
+  preface: Buffer[] | null;
+  prefaceTime: number;
+  prefaceFrame: number;
+  /** The 9-byte frame header being read. */
+  header: Buffer;
+  headerFill: number;
+  /** Time and capture frame of the packet that carried the current frame's first byte. */
+  startTime: number;
+  startFrame: number;
+  frame: FrameInProgress | null;
   pending: PendingBlock | null;
+  resync: Resync | null;
+  /** Largest frame this side may send (the peer's SETTINGS_MAX_FRAME_SIZE): bounds resync candidates. */
+  maxFrameSize: number;
+  /** A gap took header blocks with it at least once (the table was reset). */
+  lostSync: boolean;
+  /** A gap happened on this side at least once. */
+  hadGap: boolean;
 }
 
 const UPGRADE_ONLY_HEADERS = new Set(['connection', 'upgrade', 'http2-settings', 'host', 'keep-alive', 'transfer-encoding']);
@@ -201,6 +278,12 @@ export interface UpgradeRequest {
   size?: number;
 }
 
+function headerListBytes(fields: HeaderField[] | null): number {
+  let n = 0;
+  for (const f of fields ?? []) n += fieldSize(f);
+  return n;
+}
+
 class Http2Parser implements TcpStreamParser {
   private dirs: Record<Direction, DirectionState>;
   private streams = new Map<number, Stream>();
@@ -208,19 +291,40 @@ class Http2Parser implements TcpStreamParser {
   private flipped = false;
   private roleKnown = false;
   private goaway: { lastStreamId: number; code: number; by: 'client' | 'server' } | null = null;
+  /** Highest stream id seen in a frame read in step (bounds resync candidates). */
+  private maxStreamId = 0;
+  private heldHeaderBytes = 0;
+  /** The side whose frame is being handled: new halves take that frame's first packet. */
+  private reading: DirectionState | null = null;
+  /** Streams finished lately: a late frame of one is not a stream whose headers a gap took. */
+  private recentlyFinished = new Set<number>();
+  /** Time and frame of the packet being read (a resync replays held packets with their own). */
+  private time: number;
+  private frameNo: number;
 
   constructor(
     private readonly ctx: ConnectionContext,
     midStreamTables: boolean,
   ) {
     const make = (): DirectionState => ({
-      queue: new ByteQueue(),
       decoder: new HpackDecoder(midStreamTables),
-      started: false,
-      dead: false,
+      preface: [],
+      prefaceTime: 0,
+      prefaceFrame: 0,
+      header: Buffer.alloc(9),
+      headerFill: 0,
+      startTime: 0,
+      startFrame: 0,
+      frame: null,
       pending: null,
+      resync: null,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      lostSync: false,
+      hadGap: false,
     });
     this.dirs = { c2s: make(), s2c: make() };
+    this.time = ctx.now;
+    this.frameNo = ctx.frame;
   }
 
   /** Used after an HTTP/1.1 Upgrade: stream 1 carries the upgraded request. */
@@ -239,6 +343,8 @@ class Http2Parser implements TcpStreamParser {
       if (UPGRADE_ONLY_HEADERS.has(lower)) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.push({ name: lower, value: v });
     }
+    this.time = this.ctx.now;
+    this.frameNo = this.ctx.frame;
     const half = this.newHalf();
     half.headers = headers;
     half.ended = true;
@@ -253,32 +359,94 @@ class Http2Parser implements TcpStreamParser {
       warnings: [],
       pushed: false,
       upgradedFrom: { upgrade: 'h2c' },
+      headerBytes: 0,
     });
+    this.maxStreamId = 1;
   }
 
   onData(dir: Direction, data: Buffer): void {
     const state = this.dirs[dir];
-    if (state.dead) return;
-    state.queue.push(data);
+    this.time = this.ctx.now;
+    this.frameNo = this.ctx.frame;
+    this.reading = state;
     try {
-      this.drain(dir, state);
+      this.feed(dir, state, data);
+      if (state.resync) this.tryResync(dir, state, false);
     } catch {
-      // A bug in frame handling must not take the capture down.
-      this.ctx.count('http2.internal');
-      state.dead = true;
-      state.queue.clear();
+      // A bug in frame handling must not take the capture down: drop what is
+      // buffered and look for the next frame header.
+      this.ctx.count('http2.internal_threw');
+      this.enterResync(state);
+    } finally {
+      this.reading = null;
     }
   }
 
+  /**
+   * `length` bytes are missing. A gap inside the frame being read costs only
+   * that frame's lost bytes (a DATA body gets a hole; a header block is lost).
+   * A gap past the frame's end may have taken whole frames, header blocks
+   * among them: the HPACK table is then in doubt (entries inserted from now on
+   * are known again) and the next frame header is searched for.
+   */
   onGap(dir: Direction, length: number): void {
-    // HPACK state is lost with the missing bytes: later header blocks from
-    // this side cannot be trusted, so stop parsing it.
     const state = this.dirs[dir];
-    if (state.dead) return;
+    this.time = this.ctx.now;
+    this.frameNo = this.ctx.frame;
     this.ctx.count('http2.gap', length);
-    state.dead = true;
-    state.queue.clear();
-    for (const s of this.streams.values()) s.warnings.push('gap');
+    state.hadGap = true;
+    this.reading = state;
+    try {
+      this.gap(dir, state, length);
+    } catch {
+      this.ctx.count('http2.internal_threw');
+      this.enterResync(state);
+    } finally {
+      this.reading = null;
+    }
+  }
+
+  private gap(dir: Direction, state: DirectionState, length: number): void {
+    if (state.preface !== null) state.preface = null; // the preface (if any) is gone with the gap
+    if (state.resync) {
+      // Still searching: what was held before the new hole cannot start a frame that continues after it.
+      this.ctx.count('http2.gap_skipped_bytes', state.resync.length);
+      state.resync = { chunks: [], length: 0, scanFrom: 0, needed: 9 };
+      return;
+    }
+    const f = state.frame;
+    if (f && length <= f.remaining) {
+      this.damageFrame(dir, f, length);
+      f.remaining -= length;
+      if (f.type === FrameType.DATA) f.dataLeft = Math.max(0, f.dataLeft - length);
+      if (f.remaining === 0) this.endFrame(dir, state, f);
+      return;
+    }
+    if (f) {
+      this.damageFrame(dir, f, f.remaining);
+      f.remaining = 0;
+      f.dataLeft = 0;
+      this.endFrame(dir, state, f);
+    }
+    // Whole frames may be gone: every stream still sending on this side may have lost some.
+    for (const s of this.streams.values()) {
+      const half = this.roleOf(dir) === 'client' ? s.request : s.response;
+      if (half?.ended) continue;
+      this.warn(s, 'gap');
+      if (half) this.addHole(half, undefined);
+    }
+    if (state.pending) this.loseBlock(state, 'gap: header block lost');
+    state.decoder.loseSync();
+    state.lostSync = true;
+    this.enterResync(state);
+  }
+
+  private enterResync(state: DirectionState): void {
+    state.headerFill = 0;
+    state.frame = null;
+    state.pending = null;
+    state.preface = null;
+    state.resync = { chunks: [], length: 0, scanFrom: 0, needed: 9 };
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -290,24 +458,47 @@ class Http2Parser implements TcpStreamParser {
   }
 
   /**
-   * A stream is stamped with its request half's first frame (its response
-   * half's when it has no request half), and its first half is made with the
-   * stream: streams are kept in the order they opened, so the first one holds
-   * the earliest time. A frame read in part does not count: its stream gets
-   * the time the frame completes.
+   * The earliest time an entry still to come can carry: each open stream's
+   * first frame, and the first byte of a frame (or of bytes held for a resync)
+   * that could still open a stream.
    */
   pendingSince(): number | undefined {
+    let low: number | undefined;
+    const consider = (t: number | undefined): void => {
+      if (t !== undefined && (low === undefined || t < low)) low = t;
+    };
     for (const s of this.streams.values()) {
-      const req = s.request?.firstTime;
-      const res = s.response?.firstTime;
-      if (req === undefined && res === undefined) continue; // halves made later are stamped later
-      if (req === undefined || res === undefined) return req ?? res;
-      return Math.min(req, res);
+      consider(s.request?.firstTime);
+      consider(s.response?.firstTime);
     }
-    return undefined;
+    for (const state of Object.values(this.dirs)) {
+      if (state.preface !== null && state.preface.length > 0) consider(state.prefaceTime);
+      if (state.headerFill > 0) consider(state.startTime);
+      if (state.frame && (state.frame.type === FrameType.HEADERS || state.frame.type === FrameType.PUSH_PROMISE)) consider(state.startTime);
+      if (state.resync && state.resync.chunks.length > 0) consider(state.resync.chunks[0].time);
+    }
+    return low;
   }
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    for (const dir of ['c2s', 's2c'] as const) {
+      const state = this.dirs[dir];
+      this.reading = state;
+      try {
+        // Bytes held for a resync get a last look: a frame that ends with the capture is taken.
+        if (state.resync) this.tryResync(dir, state, true);
+        const f = state.frame;
+        if (f && (f.type === FrameType.HEADERS || f.type === FrameType.CONTINUATION || f.type === FrameType.PUSH_PROMISE)) {
+          f.damaged = true;
+          this.loseFrameBlock(dir, state, f, 'truncated headers: header block cut by the end of the capture');
+        }
+        if (state.pending && !state.pending.skipping) this.salvageBlock(dir, state, 'truncated headers: header block never ended');
+      } catch {
+        this.ctx.count('http2.internal_threw');
+      } finally {
+        this.reading = null;
+      }
+    }
     for (const s of [...this.streams.values()]) {
       if (s.response === null) this.finish(s, ['unanswered']);
       else this.finish(s, reason === 'eof' ? ['truncated'] : ['truncated', `connection ${reason}`]);
@@ -316,68 +507,240 @@ class Http2Parser implements TcpStreamParser {
 
   // -------------------------------------------------------------- framing
 
-  private drain(dir: Direction, state: DirectionState): void {
-    const q = state.queue;
-    if (!state.started) {
-      const n = Math.min(q.length, CONNECTION_PREFACE.length);
-      const head = q.peek(n);
-      if (head.equals(CONNECTION_PREFACE.subarray(0, n))) {
-        if (n < CONNECTION_PREFACE.length) return;
-        q.consume(CONNECTION_PREFACE.length);
-        this.learnRole(dir, 'client');
-      }
-      state.started = true;
+  /** Read `data` as frames; after a gap it is held for the resync instead. */
+  private feed(dir: Direction, state: DirectionState, data: Buffer): void {
+    let off = 0;
+    if (state.preface !== null) {
+      off = this.readPreface(dir, state, data);
+      if (state.preface !== null) return;
     }
-    while (q.length >= 9) {
-      const header = q.peek(9);
-      const length = header.readUIntBE(0, 3);
-      const type = header[3];
-      const flags = header[4];
-      const streamId = header.readUInt32BE(5) & 0x7fffffff;
-      if (length > MAX_FRAME_BUFFER) {
-        this.ctx.count('http2.malformed');
-        this.giveUp(dir, `malformed: frame of ${length} bytes`);
+    while (off < data.length) {
+      if (state.resync) {
+        const rest = Buffer.from(data.subarray(off));
+        state.resync.chunks.push({ data: rest, time: this.time, frame: this.frameNo });
+        state.resync.length += rest.length;
         return;
       }
-      if (q.length < 9 + length) return;
-      const frame = q.peek(9 + length);
-      const payload = frame.subarray(9);
-      this.onFrame(dir, type, flags, streamId, payload);
-      q.consume(9 + length);
-      if (state.dead) return;
+      const f = state.frame;
+      if (!f) {
+        if (state.headerFill === 0) {
+          state.startTime = this.time;
+          state.startFrame = this.frameNo;
+        }
+        const n = Math.min(9 - state.headerFill, data.length - off);
+        data.copy(state.header, state.headerFill, off, off + n);
+        state.headerFill += n;
+        off += n;
+        if (state.headerFill === 9) {
+          state.headerFill = 0;
+          this.beginFrame(dir, state, state.header);
+        }
+        continue;
+      }
+      const n = Math.min(f.remaining, data.length - off);
+      this.framePayload(dir, f, data.subarray(off, off + n));
+      f.remaining -= n;
+      off += n;
+      if (f.remaining === 0) this.endFrame(dir, state, f);
     }
   }
 
-  private giveUp(dir: Direction, warning: string): void {
-    const state = this.dirs[dir];
-    state.dead = true;
-    state.queue.clear();
-    for (const s of this.streams.values()) if (!s.warnings.includes(warning)) s.warnings.push(warning);
+  /** Consume the client preface when the side starts with it; returns where frames begin in `data`. */
+  private readPreface(dir: Direction, state: DirectionState, data: Buffer): number {
+    const held = state.preface!;
+    const have = held.reduce((n, b) => n + b.length, 0);
+    if (have === 0) {
+      state.prefaceTime = this.time;
+      state.prefaceFrame = this.frameNo;
+    }
+    const take = Math.min(CONNECTION_PREFACE.length - have, data.length);
+    const part = data.subarray(0, take);
+    if (part.equals(CONNECTION_PREFACE.subarray(have, have + take))) {
+      if (have + take < CONNECTION_PREFACE.length) {
+        held.push(Buffer.from(part));
+        return data.length;
+      }
+      state.preface = null;
+      this.learnRole(dir, 'client');
+      return take;
+    }
+    // Not a preface: what was held is the start of the frames.
+    state.preface = null;
+    const time = this.time;
+    const frameNo = this.frameNo;
+    this.time = state.prefaceTime;
+    this.frameNo = state.prefaceFrame;
+    for (const b of held) this.feed(dir, state, b);
+    this.time = time;
+    this.frameNo = frameNo;
+    return 0;
   }
 
-  private onFrame(dir: Direction, type: number, flags: number, streamId: number, payload: Buffer): void {
-    const state = this.dirs[dir];
-    const frameSize = 9 + payload.length;
+  private beginFrame(dir: Direction, state: DirectionState, header: Buffer): void {
+    const length = header.readUIntBE(0, 3);
+    const type = header[3];
+    const flags = header[4];
+    const streamId = header.readUInt32BE(5) & 0x7fffffff;
+    if (streamId > this.maxStreamId && (type === FrameType.HEADERS || type === FrameType.DATA)) this.maxStreamId = streamId;
     if (state.pending && type !== FrameType.CONTINUATION) {
       // A header block must be followed by its CONTINUATIONs only.
       this.ctx.count('http2.malformed');
-      this.streamFor(state.pending.streamId)?.warnings.push('malformed: header block interrupted');
-      state.pending = null;
+      this.salvageBlock(dir, state, 'malformed: header block interrupted');
     }
+    const isBlock = type === FrameType.HEADERS || type === FrameType.CONTINUATION || type === FrameType.PUSH_PROMISE;
+    const f: FrameInProgress = {
+      length,
+      type,
+      flags,
+      streamId,
+      remaining: length,
+      parts: [],
+      buffered: 0,
+      // A header fragment may carry up to 255 bytes of padding and 5 of priority beside the block.
+      cap: isBlock ? MAX_HEADER_BLOCK + 261 : type === FrameType.DATA ? 0 : MAX_CONTROL_FRAME,
+      dataLeft: flags & Flag.PADDED ? 0 : length,
+      damaged: false,
+    };
+    if (type === FrameType.DATA) {
+      const stream = this.streamFor(streamId, dir);
+      if (stream) {
+        const half = this.halfFor(stream, dir);
+        this.touch(half, 9);
+        if (half.holes && half.frameStarts && half.frameStarts.length < MAX_BODY_MARKS) half.frameStarts.push(half.body.size);
+      }
+    }
+    state.frame = f;
+    if (length === 0) this.endFrame(dir, state, f);
+  }
+
+  private framePayload(dir: Direction, f: FrameInProgress, bytes: Buffer): void {
+    if (f.type !== FrameType.DATA) {
+      if (f.damaged) return;
+      const room = f.cap - f.buffered;
+      if (room > 0) {
+        const part = bytes.length <= room ? bytes : bytes.subarray(0, room);
+        f.parts.push(Buffer.from(part));
+        f.buffered += part.length;
+      }
+      return;
+    }
+    const stream = this.streams.get(f.streamId);
+    const half = stream ? this.halfFor(stream, dir) : null;
+    if (half) this.touch(half, bytes.length);
+    let data = bytes;
+    if (f.flags & Flag.PADDED && f.padLength === undefined) {
+      f.padLength = data[0];
+      data = data.subarray(1);
+      f.dataLeft = f.length - 1 - f.padLength;
+      if (f.dataLeft < 0) {
+        f.dataLeft = 0;
+        if (stream) this.warn(stream, 'malformed: bad padding');
+      }
+    }
+    const body = data.subarray(0, Math.min(data.length, f.dataLeft));
+    f.dataLeft -= body.length;
+    if (half && body.length > 0) half.body.add(body);
+  }
+
+  /** Part of `f`'s payload (`lost` bytes) never reached the capture. */
+  private damageFrame(dir: Direction, f: FrameInProgress, lost: number): void {
+    if (lost === 0) return;
+    f.damaged = true;
+    const stream = this.streams.get(f.streamId);
+    if (stream) this.warn(stream, 'gap');
+    if (f.type === FrameType.DATA && f.flags & Flag.PADDED && f.padLength === undefined) {
+      // The padding length went with the gap: take the rest as data.
+      f.padLength = 0;
+      f.dataLeft = f.remaining;
+    }
+    if (f.type === FrameType.DATA && stream) {
+      const half = this.halfFor(stream, dir);
+      // Bytes lost inside the data are known exactly; with padding they may be padding, so not.
+      const exact = !(f.flags & Flag.PADDED);
+      this.addHole(half, exact ? Math.min(lost, f.dataLeft) : undefined);
+    }
+  }
+
+  /** Note a hole in a half's body here; a hole of unknown size after one of known size makes it unknown. */
+  private addHole(half: Half, lost: number | undefined): void {
+    const holes = (half.holes ??= []);
+    half.frameStarts ??= [];
+    const last = holes[holes.length - 1];
+    if (last && last.at === half.body.size) last.lost = lost === undefined || last.lost === undefined ? undefined : last.lost + lost;
+    else if (holes.length < MAX_BODY_MARKS) holes.push({ at: half.body.size, lost });
+  }
+
+  private endFrame(dir: Direction, state: DirectionState, f: FrameInProgress): void {
+    state.frame = null;
+    const payload = f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.buffered);
+    if (f.type === FrameType.HEADERS || f.type === FrameType.CONTINUATION || f.type === FrameType.PUSH_PROMISE) {
+      if (f.damaged) {
+        this.loseFrameBlock(dir, state, f, 'gap: header block lost');
+        return;
+      }
+      // One fragment alone over the cap: its prefix is the block (counted where it is salvaged).
+      if (f.buffered < f.length && f.type === FrameType.PUSH_PROMISE) this.ctx.count('http2.header_block_truncated');
+    } else if (f.damaged && f.type !== FrameType.DATA) return; // a control frame with a hole says nothing reliable
+    this.onFrame(dir, f.type, f.flags, f.streamId, payload, f.length + 9, f.buffered < f.length);
+  }
+
+  /**
+   * A fragment of a header block was lost or cut: the block cannot be decoded
+   * and the table may be missing what it inserted. The stream keeps what it
+   * had and says why; END_STREAM still ends its half.
+   */
+  private loseFrameBlock(dir: Direction, state: DirectionState, f: FrameInProgress, warning: string): void {
+    const id = f.type === FrameType.CONTINUATION ? (state.pending?.promisedId ?? state.pending?.streamId ?? f.streamId) : f.streamId;
+    const endStream = f.type === FrameType.HEADERS ? (f.flags & Flag.END_STREAM) !== 0 : (state.pending?.endStream ?? false);
+    const endsBlock = (f.flags & Flag.END_HEADERS) !== 0;
+    // The block's later CONTINUATIONs are skipped quietly; END_STREAM applies when it ends.
+    state.pending = endsBlock ? null : { streamId: f.type === FrameType.CONTINUATION ? (state.pending?.streamId ?? f.streamId) : f.streamId, parts: [], size: 0, endStream, skipping: true };
+    state.decoder.loseSync();
+    state.lostSync = true;
+    if (f.type === FrameType.PUSH_PROMISE) {
+      if (state.pending) state.pending.endStream = false;
+      return;
+    }
+    const stream = this.streamFor(id, dir);
+    if (!stream) return;
+    stream.lost = true;
+    this.warn(stream, warning);
+    this.touch(this.halfFor(stream, dir), f.length + 9);
+    if (endsBlock && endStream) this.endHalf(stream, dir);
+  }
+
+  /** A pending block lost with a gap: its stream says so. */
+  private loseBlock(state: DirectionState, warning: string): void {
+    const pending = state.pending!;
+    state.pending = null;
+    const stream = this.streams.get(pending.promisedId ?? pending.streamId);
+    if (stream) {
+      stream.lost = true;
+      this.warn(stream, warning);
+    }
+  }
+
+  /** A pending block that will not be finished: decode what arrived (its last field may be cut) and say so. */
+  private salvageBlock(dir: Direction, state: DirectionState, warning: string): void {
+    const pending = state.pending!;
+    if (warning.startsWith('truncated')) this.ctx.count('http2.header_block_truncated');
+    state.pending = null;
+    pending.skipping = true;
+    this.onHeaderBlock(dir, pending, warning);
+    state.decoder.loseSync();
+    state.lostSync = true;
+  }
+
+  private onFrame(dir: Direction, type: number, flags: number, streamId: number, payload: Buffer, frameSize: number, cut: boolean): void {
+    const state = this.dirs[dir];
     switch (type) {
       case FrameType.DATA: {
-        const body = unpad(payload, flags);
-        const stream = this.streamFor(streamId);
-        if (!stream) return;
-        const half = this.halfFor(stream, dir);
-        this.touch(half, frameSize);
-        if (body === null) stream.warnings.push('malformed: bad padding');
-        else half.body.add(body);
-        if (flags & Flag.END_STREAM) this.endHalf(stream, dir);
+        const stream = this.streams.get(streamId);
+        if (stream && flags & Flag.END_STREAM) this.endHalf(stream, dir);
         return;
       }
       case FrameType.HEADERS: {
-        let block = unpad(payload, flags);
+        let block = unpad(payload, flags, cut);
         if (block !== null && flags & Flag.PRIORITY) block = block.length >= 5 ? block.subarray(5) : null;
         if (block === null || streamId === 0) {
           this.ctx.count('http2.malformed');
@@ -385,11 +748,18 @@ class Http2Parser implements TcpStreamParser {
         }
         const pending: PendingBlock = {
           streamId,
-          parts: [Buffer.from(block)],
+          parts: [block],
           size: block.length,
           endStream: (flags & Flag.END_STREAM) !== 0,
         };
         this.addFrameSize(streamId, dir, frameSize);
+        if (cut) {
+          state.pending = pending;
+          this.salvageBlock(dir, state, 'truncated headers: header block over 256 KB');
+          if (!(flags & Flag.END_HEADERS)) state.pending = { ...pending, parts: [], size: 0, skipping: true };
+          else if (pending.endStream) this.endStreamHalf(streamId, dir);
+          return;
+        }
         if (flags & Flag.END_HEADERS) this.onHeaderBlock(dir, pending);
         else state.pending = pending;
         return;
@@ -400,23 +770,33 @@ class Http2Parser implements TcpStreamParser {
           this.ctx.count('http2.malformed');
           return;
         }
-        pending.size += payload.length;
-        if (pending.size > MAX_HEADER_BLOCK) {
-          this.ctx.count('http2.header_block_too_large');
-          state.pending = null;
-          this.giveUp(dir, 'malformed: header block too large');
+        this.addFrameSize(pending.promisedId ?? streamId, dir, frameSize);
+        const ends = (flags & Flag.END_HEADERS) !== 0;
+        if (pending.skipping) {
+          // The block went over the cap: its fragments are skipped until it ends.
+          if (ends) {
+            state.pending = null;
+            if (pending.endStream) this.endStreamHalf(pending.promisedId ?? streamId, dir);
+          }
           return;
         }
-        pending.parts.push(Buffer.from(payload));
-        this.addFrameSize(pending.promisedId ?? streamId, dir, frameSize);
-        if (flags & Flag.END_HEADERS) {
+        pending.size += payload.length;
+        pending.parts.push(payload);
+        if (cut || pending.size > MAX_HEADER_BLOCK) {
+          this.salvageBlock(dir, state, 'truncated headers: header block over 256 KB');
+          if (ends) {
+            if (pending.endStream) this.endStreamHalf(pending.promisedId ?? streamId, dir);
+          } else state.pending = { ...pending, parts: [], size: 0, skipping: true };
+          return;
+        }
+        if (ends) {
           state.pending = null;
           this.onHeaderBlock(dir, pending);
         }
         return;
       }
       case FrameType.PUSH_PROMISE: {
-        const body = unpad(payload, flags);
+        const body = unpad(payload, flags, cut);
         if (body === null || body.length < 4) {
           this.ctx.count('http2.malformed');
           return;
@@ -425,7 +805,7 @@ class Http2Parser implements TcpStreamParser {
         const block = body.subarray(4);
         const pending: PendingBlock = {
           streamId,
-          parts: [Buffer.from(block)],
+          parts: [block],
           size: block.length,
           endStream: false,
           promisedId,
@@ -442,6 +822,17 @@ class Http2Parser implements TcpStreamParser {
         this.finish(stream, []);
         return;
       }
+      case FrameType.SETTINGS: {
+        if (flags & Flag.ACK) return;
+        for (let off = 0; off + 6 <= payload.length; off += 6) {
+          // SETTINGS_MAX_FRAME_SIZE bounds the frames the other side may send.
+          if (payload.readUInt16BE(off) === 5) {
+            const value = payload.readUInt32BE(off + 2);
+            if (value >= DEFAULT_MAX_FRAME_SIZE && value < 1 << 24) this.dirs[other(dir)].maxFrameSize = value;
+          }
+        }
+        return;
+      }
       case FrameType.GOAWAY: {
         if (payload.length < 8) return;
         const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
@@ -456,48 +847,186 @@ class Http2Parser implements TcpStreamParser {
         return;
       }
       default:
-        // SETTINGS, PING, PRIORITY, WINDOW_UPDATE and unknown types carry no call data.
+        // PING, PRIORITY, WINDOW_UPDATE and unknown types carry no call data.
         return;
     }
   }
 
-  private onHeaderBlock(dir: Direction, pending: PendingBlock): void {
+  private onHeaderBlock(dir: Direction, pending: PendingBlock, cutWarning?: string): void {
+    const state = this.dirs[dir];
     const block = pending.parts.length === 1 ? pending.parts[0] : Buffer.concat(pending.parts);
-    const decoded = this.dirs[dir].decoder.decode(block);
-    const names = new Set(decoded.headers.map((h) => h.name));
+    const decoded = state.decoder.decode(block, MAX_HEADER_LIST);
+    if (state.decoder.forgotten > 0) {
+      this.ctx.count('http2.hpack_entries_evicted', state.decoder.forgotten);
+      state.decoder.forgotten = 0;
+    }
+    const warnings: string[] = [];
+    if (cutWarning) warnings.push(cutWarning);
+    else if (decoded.problem) {
+      warnings.push(`malformed: hpack ${decoded.problem}`);
+      this.ctx.count('http2.malformed');
+    }
+    if (decoded.truncated) {
+      this.ctx.count('http2.header_list_truncated');
+      warnings.push('truncated headers: header list over 64 KB');
+    }
+    if (decoded.unknown > 0) {
+      // Unknown after a gap is loss; unknown because the capture began mid-connection is not.
+      this.ctx.count(state.lostSync ? 'http2.gap_unknown_headers' : 'http2.headers_unknown', decoded.unknown);
+      warnings.push(state.lostSync ? 'hpack: headers unknown (table entries lost with a gap)' : 'hpack: capture started mid-connection');
+    }
     if (pending.promisedId !== undefined) {
       // Server push: the promised request, decoded by the server's decoder.
+      const stream = this.newStream(pending.promisedId);
+      if (!stream) return;
       const half = this.newHalf();
       half.headers = decoded.headers;
       half.ended = true;
-      const stream = this.newStream(pending.promisedId);
-      if (!stream) return;
       stream.pushed = true;
       stream.request = half;
-      if (decoded.problem) stream.warnings.push(`malformed: hpack ${decoded.problem}`);
+      this.holdHeaders(stream, decoded.headers);
+      for (const w of warnings) this.warn(stream, w);
       return;
     }
+    const names = new Set(decoded.headers.map((h) => h.name));
     if (names.has(':status')) this.learnRole(dir, 'server');
     else if (names.has(':method')) this.learnRole(dir, 'client');
-    const stream = this.streamFor(pending.streamId);
+    const stream = this.streamFor(pending.streamId, dir, true);
     if (!stream) return;
-    if (decoded.problem) {
-      stream.warnings.push(`malformed: hpack ${decoded.problem}`);
-      this.ctx.count('http2.malformed');
-    }
-    if (this.dirs[dir].decoder.incomplete && !stream.warnings.includes('hpack: capture started mid-connection')) {
-      if (decoded.headers.some((h) => h.name.startsWith('<unknown'))) {
-        stream.warnings.push('hpack: capture started mid-connection');
-      }
-    }
+    for (const w of warnings) this.warn(stream, w);
     const half = this.halfFor(stream, dir);
     this.touch(half, 0);
     const status = decoded.headers.find((h) => h.name === ':status')?.value;
     if (status && /^1\d\d$/.test(status) && !pending.endStream) {
-      stream.informational.push(Number(status));
-    } else if (half.headers === null) half.headers = decoded.headers;
-    else half.trailers = (half.trailers ?? []).concat(decoded.headers);
-    if (pending.endStream) this.endHalf(stream, dir);
+      if (stream.informational.length < MAX_INFORMATIONAL) stream.informational.push(Number(status));
+      else this.ctx.count('http2.informational_dropped');
+    } else if (half.headers === null) {
+      half.headers = decoded.headers;
+      this.holdHeaders(stream, decoded.headers);
+    } else if (half.trailers === null) {
+      half.trailers = decoded.headers;
+      this.holdHeaders(stream, decoded.headers);
+    } else {
+      // Header blocks beyond headers and trailers are not HTTP: counted, not kept.
+      this.ctx.count('http2.extra_header_blocks_dropped');
+      this.warn(stream, 'malformed: extra header block');
+    }
+    if (pending.endStream && !pending.skipping) this.endHalf(stream, dir);
+  }
+
+  // -------------------------------------------------------------- resync
+
+  /**
+   * Find the next frame after a gap: a header a real peer would send (type,
+   * flags, length within its frame size, a stream id that fits what is known),
+   * confirmed by the header that follows it; a frame that ends where the held
+   * bytes end is taken when its stream is one we know (or at the end of the capture).
+   */
+  private tryResync(dir: Direction, state: DirectionState, final: boolean): void {
+    const r = state.resync!;
+    if (r.length < r.needed && !final) return;
+    const buf = r.chunks.length === 1 ? r.chunks[0].data : Buffer.concat(r.chunks.map((c) => c.data), r.length);
+    const maxLength = Math.min(state.maxFrameSize, MAX_RESYNC_FRAME);
+    let at = -1;
+    let i = r.scanFrom;
+    r.needed = 9;
+    for (; i + 9 <= buf.length; i++) {
+      const verdict = this.candidate(dir, buf, i, maxLength, final);
+      if (verdict === 'wait') {
+        // Nothing changes until the frame is held whole, then the header after it (offsets from i, kept first).
+        const frameEnd = 9 + buf.readUIntBE(i, 3);
+        r.needed = i + frameEnd > buf.length ? frameEnd : frameEnd + 9;
+        break;
+      }
+      if (verdict === 'yes') {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0) {
+      // Keep the undecided tail (a candidate still waiting, or the last 8 bytes that cannot hold a header yet).
+      const keepFrom = final ? buf.length : i + 9 <= buf.length ? i : Math.max(i, buf.length - 8);
+      this.dropResyncBytes(r, buf, keepFrom);
+      return;
+    }
+    this.ctx.count('http2.gap_resync');
+    this.dropResyncBytes(r, buf, at);
+    const chunks = r.chunks;
+    state.resync = null;
+    const time = this.time;
+    const frameNo = this.frameNo;
+    for (const c of chunks) {
+      this.time = c.time;
+      this.frameNo = c.frame;
+      this.feed(dir, state, c.data);
+    }
+    this.time = time;
+    this.frameNo = frameNo;
+  }
+
+  private dropResyncBytes(r: Resync, buf: Buffer, from: number): void {
+    if (from <= 0) {
+      r.scanFrom = 0;
+      return;
+    }
+    this.ctx.count('http2.gap_skipped_bytes', from);
+    let skip = from;
+    while (skip > 0 && r.chunks.length > 0) {
+      const c = r.chunks[0];
+      if (c.data.length <= skip) {
+        skip -= c.data.length;
+        r.chunks.shift();
+      } else {
+        c.data = c.data.subarray(skip);
+        skip = 0;
+      }
+    }
+    r.length = buf.length - from;
+    r.scanFrom = 0;
+  }
+
+  private candidate(dir: Direction, buf: Buffer, i: number, maxLength: number, final: boolean): 'yes' | 'no' | 'wait' {
+    if (!this.plausibleAt(dir, buf, i, maxLength)) return 'no';
+    const end = i + 9 + buf.readUIntBE(i, 3);
+    if (end + 9 <= buf.length) return this.plausibleAt(dir, buf, end, maxLength) ? 'yes' : 'no';
+    const streamId = buf.readUInt32BE(i + 5) & 0x7fffffff;
+    const known = streamId !== 0 && this.streams.has(streamId);
+    // A frame on a stream we know, or a header block that decodes as this side's, need not wait for the next one.
+    if (known || (end <= buf.length && this.selfEvidentHeaders(dir, buf, i, end))) return 'yes';
+    if (final) return end === buf.length ? 'yes' : 'no';
+    return 'wait';
+  }
+
+  /**
+   * A complete HEADERS frame whose block decodes cleanly (on a copy of the
+   * table) into this side's pseudo-headers: a request's :method or a response's :status.
+   */
+  private selfEvidentHeaders(dir: Direction, buf: Buffer, i: number, end: number): boolean {
+    const flags = buf[i + 4];
+    if (buf[i + 3] !== FrameType.HEADERS || !(flags & Flag.END_HEADERS)) return false;
+    let block = unpad(buf.subarray(i + 9, end), flags);
+    if (block !== null && flags & Flag.PRIORITY) block = block.length >= 5 ? block.subarray(5) : null;
+    if (block === null) return false;
+    const decoded = this.dirs[dir].decoder.clone().decode(block, MAX_HEADER_LIST);
+    if (decoded.problem || decoded.headers.length === 0) return false;
+    const first = decoded.headers[0].name;
+    if (!this.roleKnown) return first === ':method' || first === ':status';
+    return first === (this.roleOf(dir) === 'client' ? ':method' : ':status');
+  }
+
+  private plausibleAt(dir: Direction, buf: Buffer, i: number, maxLength: number): boolean {
+    if (!plausibleFrameHeader(buf, i, maxLength)) return false;
+    const type = buf[i + 3];
+    const streamId = buf.readUInt32BE(i + 5) & 0x7fffffff;
+    // A CONTINUATION is only ever read after its HEADERS, which the gap took.
+    if (type === FrameType.CONTINUATION) return false;
+    if (streamId === 0 || this.streams.has(streamId)) return true;
+    if (this.maxStreamId > 0 && streamId > this.maxStreamId + RESYNC_STREAM_WINDOW) return false;
+    if (!this.roleKnown) return true;
+    const clientStream = streamId % 2 === 1;
+    // Clients open odd streams; servers answer on them and push on even ones.
+    if (this.roleOf(dir) === 'client') return clientStream || type === FrameType.RST_STREAM || type === FrameType.WINDOW_UPDATE || type === FrameType.PRIORITY;
+    return true;
   }
 
   // -------------------------------------------------------------- roles
@@ -514,36 +1043,78 @@ class Http2Parser implements TcpStreamParser {
 
   // -------------------------------------------------------------- bookkeeping
 
+  /** A half stamped with the first byte of the frame being read (its first packet). */
   private newHalf(): Half {
+    const reading = this.reading;
     return {
       headers: null,
       trailers: null,
       body: new BodyCollector(this.ctx.options.maxBody),
       wireSize: 0,
       ended: false,
-      firstTime: this.ctx.now,
-      firstFrame: this.ctx.frame,
-      lastTime: this.ctx.now,
-      lastFrame: this.ctx.frame,
+      firstTime: reading ? reading.startTime : this.time,
+      firstFrame: reading ? reading.startFrame : this.frameNo,
+      lastTime: this.time,
+      lastFrame: this.frameNo,
     };
   }
 
+
+  private warn(stream: Stream, warning: string): void {
+    if (!stream.warnings.includes(warning)) stream.warnings.push(warning);
+  }
+
   private newStream(id: number): Stream | null {
-    if (this.streams.size >= MAX_OPEN_STREAMS) {
-      const oldest = this.streams.values().next().value as Stream;
-      this.ctx.count('http2.streams_evicted');
-      this.finish(oldest, ['evicted: too many open streams']);
-    }
-    const stream: Stream = { id, request: null, response: null, informational: [], warnings: [], pushed: false };
+    if (this.streams.size >= MAX_OPEN_STREAMS) this.evictOldest('evicted: too many open streams');
+    const stream: Stream = { id, request: null, response: null, informational: [], warnings: [], pushed: false, headerBytes: 0 };
     // A reused id (a push promise over a stream already seen) goes last, so streams stay in the order they opened.
-    this.streams.delete(id);
+    const old = this.streams.get(id);
+    if (old) {
+      this.heldHeaderBytes -= old.headerBytes;
+      this.streams.delete(id);
+    }
     this.streams.set(id, stream);
     return stream;
   }
 
-  private streamFor(id: number): Stream | null {
+  private evictOldest(warning: string): void {
+    const oldest = this.streams.values().next().value as Stream | undefined;
+    if (!oldest) return;
+    this.ctx.count('http2.streams_evicted');
+    this.finish(oldest, [warning]);
+  }
+
+  /** Count a decoded header list against the connection's budget; the oldest streams make room. */
+  private holdHeaders(stream: Stream, fields: HeaderField[]): void {
+    const bytes = headerListBytes(fields);
+    stream.headerBytes += bytes;
+    this.heldHeaderBytes += bytes;
+    while (this.heldHeaderBytes > MAX_HELD_HEADER_BYTES && this.streams.size > 1) {
+      const oldest = this.streams.values().next().value as Stream;
+      if (oldest === stream) break;
+      this.evictOldest('evicted: header memory of open streams over 8 MB');
+    }
+  }
+
+  /**
+   * The stream a frame from `dir` belongs to, made when new. A stream first
+   * seen after this side lost bytes (or whose opener's side did) may have lost
+   * its header block: it is emitted with a gap warning, never dropped.
+   */
+  private streamFor(id: number, dir?: Direction, byHeaders = false): Stream | null {
     if (id === 0) return null;
-    return this.streams.get(id) ?? this.newStream(id);
+    const known = this.streams.get(id);
+    if (known) return known;
+    const stream = this.newStream(id);
+    if (stream && dir) {
+      const opener: Direction = (id % 2 === 1) === (this.roleOf('c2s') === 'client') ? 'c2s' : 's2c';
+      const opening = byHeaders && dir === opener;
+      if (!opening && !this.recentlyFinished.has(id) && (this.dirs[dir].hadGap || this.dirs[opener].hadGap)) {
+        stream.lost = true;
+        stream.warnings.push('gap');
+      }
+    }
+    return stream;
   }
 
   private halfFor(stream: Stream, dir: Direction): Half {
@@ -553,13 +1124,18 @@ class Http2Parser implements TcpStreamParser {
 
   private touch(half: Half, bytes: number): void {
     half.wireSize += bytes;
-    half.lastTime = this.ctx.now;
-    half.lastFrame = this.ctx.frame;
+    half.lastTime = this.time;
+    half.lastFrame = this.frameNo;
   }
 
   private addFrameSize(streamId: number, dir: Direction, bytes: number): void {
-    const stream = this.streamFor(streamId);
+    const stream = this.streamFor(streamId, dir, true);
     if (stream) this.touch(this.halfFor(stream, dir), bytes);
+  }
+
+  private endStreamHalf(id: number, dir: Direction): void {
+    const stream = this.streams.get(id);
+    if (stream) this.endHalf(stream, dir);
   }
 
   private endHalf(stream: Stream, dir: Direction): void {
@@ -569,8 +1145,12 @@ class Http2Parser implements TcpStreamParser {
   }
 
   private finish(stream: Stream, warnings: string[]): void {
-    if (!this.streams.delete(stream.id)) return;
-    if (!stream.request?.headers && !stream.response?.headers && !stream.response?.trailers) {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    this.heldHeaderBytes -= stream.headerBytes;
+    this.recentlyFinished.add(stream.id);
+    if (this.recentlyFinished.size > MAX_OPEN_STREAMS) this.recentlyFinished.delete(this.recentlyFinished.values().next().value as number);
+    if (!stream.request?.headers && !stream.response?.headers && !stream.response?.trailers && !stream.lost) {
       // Only DATA (or a reset) of a stream whose headers came before the capture: nothing to name it by.
       this.ctx.count('http2.headerless_stream');
       return;
@@ -578,7 +1158,7 @@ class Http2Parser implements TcpStreamParser {
     try {
       this.ctx.emit(this.buildRecord(stream, warnings));
     } catch {
-      this.ctx.count('http2.internal');
+      this.ctx.count('http2.internal_threw');
     }
   }
 
@@ -615,8 +1195,9 @@ class Http2Parser implements TcpStreamParser {
       Object.assign(request, bodyFields(body));
       if (body.warning) warnings.push(body.warning);
     }
-    if (res && res.headers) {
-      const h = splitHeaders(res.headers);
+    if (res && (res.headers || !res.trailers)) {
+      // A response whose header block a gap took still has its data: status 0 says it is unknown.
+      const h = splitHeaders(res.headers ?? []);
       const status = Number(h.pseudo[':status'] ?? 0);
       response = {
         status,
@@ -633,6 +1214,8 @@ class Http2Parser implements TcpStreamParser {
     } else if (res && res.trailers) {
       response = { status: 0, httpVersion: 'HTTP/2.0', headers: {}, trailers: splitHeaders(res.trailers).headers };
     }
+    // Without a request (its header block lost or before the capture), the response names the stream.
+    if (request === null && response !== null) response.streamId = stream.id;
     let error = response === null || (typeof response.status === 'number' && response.status >= 500);
     if (stream.reset) {
       const name = http2ErrorName(stream.reset.code);
@@ -672,6 +1255,8 @@ class Http2Parser implements TcpStreamParser {
       annotateGrpc(record, req?.body.bytes() ?? null, res?.body.bytes() ?? null, {
         requestTruncated: req?.body.truncated ?? false,
         responseTruncated: res?.body.truncated ?? false,
+        requestHoles: req?.holes && { holes: req.holes, frameStarts: req.frameStarts ?? [] },
+        responseHoles: res?.holes && { holes: res.holes, frameStarts: res.frameStarts ?? [] },
         noBodies: opts.noBodies,
         schema: opts.protoSchema,
       });
@@ -711,6 +1296,11 @@ export function splitHeaders(fields: HeaderField[]): {
       pseudo[name] ??= value;
       continue;
     }
+    if (name.startsWith('<unknown')) {
+      // Unknown table references carry no value to join.
+      headers[name] = '';
+      continue;
+    }
     const prev = headers[name];
     if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
     else if (Array.isArray(prev)) prev.push(value);
@@ -740,13 +1330,21 @@ function parseQuery(path: string): Record<string, string | string[]> {
   return out;
 }
 
-/** Payload without padding (PADDED flag), or null when the padding length is impossible. */
-function unpad(payload: Buffer, flags: number): Buffer | null {
+/**
+ * Payload without padding (PADDED flag), or null when the padding length is
+ * impossible. A payload `cut` to its buffered prefix has no padding left at its end.
+ */
+function unpad(payload: Buffer, flags: number, cut = false): Buffer | null {
   if (!(flags & Flag.PADDED)) return payload;
   if (payload.length < 1) return null;
   const pad = payload[0];
+  if (cut) return payload.subarray(1);
   if (pad > payload.length - 1) return null;
   return payload.subarray(1, payload.length - pad);
+}
+
+function other(dir: Direction): Direction {
+  return dir === 'c2s' ? 's2c' : 'c2s';
 }
 
 // ---------------------------------------------------------------- exports

@@ -22,7 +22,7 @@ import { flowKey } from './flow-key.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
-import { HalfStream, type ReassemblyCounters } from './tcp-reassembly.js';
+import { HalfStream, seqDiff, type ReassemblyCounters } from './tcp-reassembly.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -84,6 +84,7 @@ interface PendingChunk {
 class MutableContext implements ConnectionContext {
   now = 0;
   frame = 0;
+  ack: { from: Direction; ahead: number } | undefined = undefined;
   constructor(
     readonly transport: Transport,
     public client: Endpoint,
@@ -173,7 +174,9 @@ class TcpConnection {
     this.protocol = protocol;
     const pending = this.pending;
     this.pending = [];
-    const { now, frame } = this.ctx;
+    const { now, frame, ack } = this.ctx;
+    // Replayed bytes keep their packet's time; their packet's ACK is not kept.
+    this.ctx.ack = undefined;
     for (const c of pending) {
       this.ctx.now = c.now;
       this.ctx.frame = c.frame;
@@ -181,6 +184,7 @@ class TcpConnection {
     }
     this.ctx.now = now;
     this.ctx.frame = frame;
+    this.ctx.ack = ack;
   }
 }
 
@@ -385,7 +389,14 @@ export class DissectionEngine {
       this.endTcp(conn, 'fin');
       return;
     }
-    if (flags & TCP_ACK) conn.halves[1 - side].ackHint(ack);
+    conn.ctx.ack = undefined;
+    if (flags & TCP_ACK) {
+      const peer = conn.halves[1 - side];
+      peer.ackHint(ack);
+      // Relative to what the parser has of the other direction once the hint delivered what it could.
+      const expected = peer.expectedSeq;
+      if (expected !== undefined) conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, expected) };
+    }
     conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.

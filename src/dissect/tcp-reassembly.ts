@@ -37,6 +37,11 @@ export class HalfStream {
   finished = false;
   delivered = 0;
 
+  /** Sequence number of the next in-order byte (everything before it was delivered or reported as a gap). */
+  get expectedSeq(): number | undefined {
+    return this.nextSeq;
+  }
+
   constructor(
     private readonly sink: StreamSink,
     private readonly counters: ReassemblyCounters,

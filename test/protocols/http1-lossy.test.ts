@@ -158,6 +158,23 @@ test('pipelined requests, a gap inside a chunked response: that response is mark
   assert.ok(ctx.counters['http.bytes_dropped'] > 0, 'skipped bytes are counted');
 });
 
+test('a response cut short by lost bytes ends at its last captured packet, not at the packet that revealed the loss', () => {
+  const conn = new AckedConnection();
+  conn.send(0, 1, request('/cut'));
+  conn.send(10, 2, 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789'); // frame 5
+  conn.lose(2, 'x'.repeat(90));
+  conn.send(50, 1, request('/next'));
+  conn.send(60, 2, response('/next'));
+  conn.send(70, 1, request('/last'));
+  conn.send(80, 2, response('/last'));
+  const { entries } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => `${e.request?.path} ${e.response?.status}`), ['/cut 200', '/next 200', '/last 200']);
+  assert.equal(entries[0].frames!.response, 5);
+  assert.equal(entries[0].elapsedTime, 10);
+  assert.ok(entries[0].warnings!.includes('gap'));
+  assert.ok(entries.slice(1).every(rightlyPaired));
+});
+
 test('without ACKs to go by, a gap between keep-alive responses still belongs to the request waiting for it', () => {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);

@@ -64,6 +64,9 @@ interface Message {
   startFrame: number;
   /** Position in the other direction's stream that the head's first packet acknowledged. */
   ackedPeerOffset?: number;
+  /** Its last packet, when that is not the packet being read (a message cut short by lost bytes). */
+  endTime?: number;
+  endFrame?: number;
   wireSize: number;
   body: BodyCollector;
   warnings: string[];
@@ -294,9 +297,9 @@ export class Http1Parser implements TcpStreamParser {
       request: req?.record ?? null,
       response,
       requestTime: req?.time ?? msg.startTime,
-      responseTime: this.ctx.now,
+      responseTime: msg.endTime ?? this.ctx.now,
       requestFrame: req?.frame ?? msg.startFrame,
-      responseFrame: this.ctx.frame,
+      responseFrame: msg.endFrame ?? this.ctx.frame,
       requestSize: req?.size ?? 0,
       responseSize: msg.wireSize,
       error: status >= 500,
@@ -386,6 +389,8 @@ class HalfStream {
   offset = 0;
   /** Time, frame and acknowledged peer position of the first byte of the head being read (undefined until one begins). */
   private headStart: { time: number; frame: number; acked: number | undefined } | undefined;
+  /** The packet that last brought bytes in this direction. */
+  private lastData: { time: number; frame: number } | undefined;
   /** Interim (1xx) responses read before the final one, kept for it. */
   private interim: { status: number; statusText: string }[] = [];
 
@@ -423,6 +428,7 @@ class HalfStream {
   push(data: Buffer): void {
     if (this.stopped) return;
     this.offset += data.length;
+    this.lastData = { time: this.ctx.now, frame: this.ctx.frame };
     this.queue.push(data);
     this.pump();
   }
@@ -463,7 +469,8 @@ class HalfStream {
     if (!requests) this.conn.responseGap(start - this.queue.length, between);
     if (this.msg) {
       this.msg.warnings.push('gap');
-      this.finishMessage();
+      // Its last packet is the last one we saw, not the one that showed bytes were lost.
+      this.finishCutShort();
     } else if (!this.resync) this.salvagePartialHead('gap');
     this.dropQueued();
     this.headStart = undefined;
@@ -475,8 +482,12 @@ class HalfStream {
   end(): void {
     if (this.stopped) return;
     if (this.msg) {
-      if (this.bodyState !== 'close') this.msg.warnings.push('truncated');
-      this.finishMessage();
+      // A body read until the connection closes ends with the connection; any other is cut short.
+      if (this.bodyState === 'close') this.finishMessage();
+      else {
+        this.msg.warnings.push('truncated');
+        this.finishCutShort();
+      }
     } else if (!this.resync) this.salvagePartialHead('truncated');
     this.flushInterim();
     this.queue.clear();
@@ -494,7 +505,14 @@ class HalfStream {
     const lastNl = raw.lastIndexOf(0x0a);
     if (lastNl <= 0) return;
     this.startMessage(raw.subarray(0, lastNl + 1), raw.length, [warning]);
-    if (this.msg) this.finishMessage();
+    if (this.msg) this.finishCutShort();
+  }
+
+  /** Finish a message cut short: its last packet is the last one that brought its bytes. */
+  private finishCutShort(): void {
+    this.msg!.endTime = this.lastData?.time;
+    this.msg!.endFrame = this.lastData?.frame;
+    this.finishMessage();
   }
 
   /** Interim responses with no final response after them (the capture ended): each is a call of its own. */
@@ -723,6 +741,7 @@ class HalfStream {
         const line = this.takeLine();
         if (line === null) return false;
         if (line === '') this.finishMessage();
+        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) msg.warnings.push('malformed: trailer line');
         return true;
       }
     }

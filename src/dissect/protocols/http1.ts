@@ -588,10 +588,9 @@ class HalfStream {
     // The head's first byte: its packet's time is the message's time.
     if (!this.headStart) this.headStart = { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
     const from = Math.max(0, this.scanFrom - 3);
-    let crlf = this.queue.indexOf(LF_CRLF, from, MAX_HEAD_BYTES + 3);
-    let lf = this.queue.indexOf(LF_LF, from, MAX_HEAD_BYTES + 2);
-    if (crlf >= 0 && crlf + 3 > MAX_HEAD_BYTES) crlf = -1;
-    if (lf >= 0 && lf + 2 > MAX_HEAD_BYTES) lf = -1;
+    // In place: a head arriving in many packets is searched once per packet, never copied whole.
+    const crlf = this.queue.indexOfInPlace(LF_CRLF, from, MAX_HEAD_BYTES);
+    const lf = this.queue.indexOfInPlace(LF_LF, from, MAX_HEAD_BYTES);
     const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
     if (ends.length === 0) {
       this.scanFrom = this.queue.length;

@@ -188,6 +188,21 @@ test('without ACKs to go by, a gap between keep-alive responses still belongs to
   assert.deepEqual(ctx.calls.map((c) => `${c.request?.path} ${c.response?.body ?? 'unanswered'}`), ['/1 /1', '/2 unanswered', '/3 /3']);
 });
 
+test('without ACKs, lost bytes running past the end of a known-length body began the next response', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from(request('/1')));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123'));
+  p.onData('c2s', Buffer.from(request('/2')));
+  p.onGap('s2c', 6 + response('/2').length);
+  p.onData('c2s', Buffer.from(request('/3')));
+  p.onData('s2c', Buffer.from(response('/3')));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => `${c.request?.path} ${c.response?.status ?? 'unanswered'}`), ['/1 200', '/2 unanswered', '/3 200']);
+  assert.equal(ctx.calls[0].response!.bodySize, 10, 'sizes count the lost bytes of the body');
+  assert.equal(ctx.calls[2].response!.body, '/3');
+});
+
 test('a request lost from the capture (a gap in the request direction) leaves the next request paired with its own response', () => {
   const conn = new AckedConnection();
   conn.send(0, 1, request('/1'));

@@ -450,23 +450,36 @@ class HalfStream {
     this.offset += length;
     this.ctx.count('http.gap');
     this.first = false;
-    if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length < this.remaining) {
-      // Lost bytes inside a body of known size: the framing survives.
+    if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length <= this.remaining) {
+      // Lost bytes inside a body of known size: the framing survives (sizes count the lost bytes).
       this.msg.warnings.push('gap');
       this.msg.body.size += length;
       this.msg.wireSize += length;
       this.remaining -= length;
+      if (this.remaining === 0) this.finishCutShort();
       return;
     }
     if (this.msg && this.bodyState === 'close') {
       this.msg.warnings.push('gap');
       this.msg.body.size += length;
+      this.msg.wireSize += length;
       return;
     }
-    const requests = this.conn.isRequestSide(this.dir);
+    let between = this.msg === null && !this.salvageable();
+    let lossStart = start - this.queue.length;
+    if (this.msg && this.bodyState === 'length' && this.queue.length === 0) {
+      // The body's end is known and lies in the lost bytes: what was lost after it began the next message.
+      const rest = this.remaining;
+      this.msg.warnings.push('gap');
+      this.msg.body.size += rest;
+      this.msg.wireSize += rest;
+      this.remaining = 0;
+      this.finishCutShort();
+      between = true;
+      lossStart = start + rest;
+    }
     // Framing is lost: finish what we have (marked) and look for the next start line.
-    const between = this.msg === null && !this.salvageable();
-    if (!requests) this.conn.responseGap(start - this.queue.length, between);
+    if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, between);
     if (this.msg) {
       this.msg.warnings.push('gap');
       // Its last packet is the last one we saw, not the one that showed bytes were lost.
@@ -740,7 +753,10 @@ class HalfStream {
         const line = this.takeLine();
         if (line === null) return false;
         if (line === '') this.finishMessage();
-        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) msg.warnings.push('malformed: trailer line');
+        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) {
+          msg.warnings.push('malformed: trailer line');
+          this.ctx.count('http.malformed');
+        }
         return true;
       }
     }

@@ -104,10 +104,15 @@ test('zeek-http-methods.pcap: every request tshark parses is ours too; junk requ
 // trailers, odd ports): every request tshark finds is ours, and every
 // request/response pair tshark makes we make too. Where tshark makes no pair
 // (it gives up on a response with lost segments, and does not read a
-// lower-case "http/1.1" status line) ours must say why, in a warning.
-const HTTP1_CORPUS: [string, string[]][] = [
+// lower-case "http/1.1" status line) ours must say why, in a warning, or the
+// pair is listed here with the reason tshark misses it.
+const HTTP1_CORPUS: [string, string[], string[]?][] = [
   ['suricata-http-gap-simple.pcap', []],
-  ['suricata-http-pipeline-files-with-gap.pcap', []],
+  // tshark reads no more responses on the connection after the lost segment
+  // (the body of the second response, 733 bytes, all lost: that one is ours,
+  // marked `gap`); the third response is whole (Content-Length 34152, every
+  // byte captured) and answers the third request.
+  ['suricata-http-pipeline-files-with-gap.pcap', [], ['GET /wp-content/uploads/2015/04/NSL-InvestorPitch-9.007-420x420.jpg → 200']],
   ['suricata-http-chunked-trailers-lf.pcap', []],
   ['suricata-http-evader-033-chunked-bad-trailer.pcap', []],
   ['suricata-http-midstream-response-only.pcap', []],
@@ -116,7 +121,7 @@ const HTTP1_CORPUS: [string, string[]][] = [
   ['zeek-http-port-22.pcap', ['-d', 'tcp.port==22,http']],
 ];
 
-for (const [name, tsharkArgs] of HTTP1_CORPUS) {
+for (const [name, tsharkArgs, tsharkMisses = []] of HTTP1_CORPUS) {
   test(`${name}: HTTP/1 requests and request/response pairs agree with tshark`, async () => {
     const capture = sharedCapture(name);
     const fields = ['frame.number', 'http.request.method', 'http.request.uri', 'http.response.code', 'http.request_in'];
@@ -143,6 +148,7 @@ for (const [name, tsharkArgs] of HTTP1_CORPUS) {
       const p = pair(e);
       if ((left.get(p) ?? 0) === 0) continue;
       left.set(p, left.get(p)! - 1);
+      if (tsharkMisses.includes(p)) continue;
       assert.ok(e.warnings?.some((w) => w === 'gap' || w.startsWith('nonstandard:')), `${p} (not paired by tshark) says why: ${e.warnings}`);
     }
   });

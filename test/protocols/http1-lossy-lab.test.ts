@@ -1,0 +1,92 @@
+// A real keep-alive connection (curl → nginx in the shark lab, 200 requests)
+// captured with tcpdump; then one response packet is cut out of the file, as
+// a capture point that missed it would. The client's real ACKs still cover
+// the lost bytes. Every other response must pair with its own request, and
+// the pairs must be tshark's pairs on the same damaged file.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Entry } from '../../src/model/entry.js';
+import { labIdentity, startLab, type Lab } from '../helpers/lab.js';
+import { dissectFile } from '../helpers/dissect.js';
+import { tsharkFields } from './helpers.js';
+
+const REQUESTS = 200;
+/** Four kinds of request, each with a response of its own shape (scripts/lab/lab.sh's nginx). */
+const KINDS = ['details', 'reviews', 'ratings', 'nope'] as const;
+const pathOf = (i: number): string => `/${KINDS[i % 4]}/${i}`;
+
+/** What the response to `path` looks like, so a pairing can be judged from the entry alone. */
+function answers(path: string, e: Entry): boolean {
+  const r = e.response;
+  if (!r) return false;
+  if (path.startsWith('/details/')) return r.status === 200 && String(r.body).includes('"author"');
+  if (path.startsWith('/reviews/')) return r.status === 200 && String(r.body).includes('"reviews"');
+  if (path.startsWith('/ratings/')) return r.status === 500;
+  return r.status === 404;
+}
+
+/** A copy of a little-endian pcap file without frame `drop` (1-based). */
+function withoutFrame(pcap: Buffer, drop: number): Buffer {
+  assert.equal(pcap.readUInt32LE(0) === 0xa1b2c3d4 || pcap.readUInt32LE(0) === 0xa1b23c4d, true, 'a little-endian pcap');
+  const parts = [pcap.subarray(0, 24)];
+  let off = 24;
+  for (let frame = 1; off + 16 <= pcap.length; frame++) {
+    const end = off + 16 + pcap.readUInt32LE(off + 8);
+    if (frame !== drop) parts.push(pcap.subarray(off, end));
+    off = end;
+  }
+  return Buffer.concat(parts);
+}
+
+const { prefix, net } = labIdentity('shh');
+let lab: Lab | undefined;
+let dir = '';
+let damaged = '';
+let droppedPath = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-http1-lossy-lab-'));
+  lab = await startLab({ prefix, net, nodes: 1 });
+  const web = lab.pod('web').ip;
+  const file = join(dir, 'keepalive.pcap');
+  const capture = await lab.capture(0, file, { filter: 'tcp port 80' });
+  const urls = Array.from({ length: REQUESTS }, (_, i) => `http://${web}${pathOf(i)}`).join(' ');
+  // curl reuses one connection for every URL to the same host.
+  const run = await lab.exec(lab.pod('client0').ns, `curl -s --max-time 20 ${urls} > /dev/null`, { timeoutMs: 30_000 });
+  await capture.stop();
+  assert.ok(run.code === 0 || run.code === 22, `curl: ${run.code} ${run.stderr}`);
+  // The response to request 101, which nginx sends in one packet.
+  droppedPath = pathOf(101);
+  const rows = tsharkFields(file, 'http.request || http.response', ['frame.number', 'http.request.uri', 'http.request_in', 'tcp.stream']);
+  const requestFrame = rows.find((r) => r[1] === droppedPath)![0];
+  const responseFrame = rows.find((r) => r[2] === requestFrame)![0];
+  damaged = join(dir, 'keepalive-lost-response.pcap');
+  writeFileSync(damaged, withoutFrame(readFileSync(file), Number(responseFrame)));
+});
+
+after(async () => {
+  await lab?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('nginx keep-alive, one response packet missing from the capture: the other 199 pair with their own requests, as in tshark', async () => {
+  const { entries, error } = await dissectFile(damaged);
+  assert.equal(error, undefined);
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.equal(http.length, REQUESTS);
+  const wrong = http.filter((e) => e.response && !answers(e.request!.path, e)).map((e) => `${e.request!.path} → ${e.response!.status}`);
+  assert.deepEqual(wrong, [], 'wrongly paired');
+  const unanswered = http.filter((e) => e.response === null);
+  assert.deepEqual(unanswered.map((e) => e.request!.path), [droppedPath]);
+  assert.ok(unanswered[0].warnings!.includes('gap'));
+
+  // tshark on the same damaged file: the same request for every response.
+  const rows = tsharkFields(damaged, 'http.request || http.response', ['frame.number', 'http.request.uri', 'http.response.code', 'http.request_in']);
+  const uriAt = new Map(rows.filter((r) => r[1]).map((r) => [r[0], r[1]]));
+  const theirs = rows.filter((r) => r[2]).map((r) => `${uriAt.get(r[3])} → ${r[2]}`).sort();
+  const ours = http.filter((e) => e.response).map((e) => `${e.request!.url} → ${e.response!.status}`).sort();
+  assert.deepEqual(ours, theirs);
+});

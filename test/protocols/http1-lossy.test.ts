@@ -347,3 +347,23 @@ test('1,000 flows each sending 200 KB of a head that never ends: 1,000 truncated
   assert.ok(entries.every((e) => e.protocol === 'http' && e.request!.path === '/endless' && e.warnings!.includes(`truncated: head over ${MAX_HEAD_BYTES} bytes`)));
   assert.equal(counters['http.head_truncated'], 1000);
 });
+
+test('a 4 MB chunked body is never held beyond --max-body, and its size is the wire size', () => {
+  const ctx = fakeContext({ maxBody: 1024 });
+  const p = http1.createTcpParser!(ctx) as Http1Parser;
+  p.onData('c2s', Buffer.from(request('/big')));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'));
+  const piece = Buffer.concat([Buffer.from('4000\r\n'), Buffer.alloc(0x4000, 0x61), Buffer.from('\r\n')]);
+  let maxHeld = 0;
+  for (let i = 0; i < 256; i++) {
+    p.onData('s2c', piece);
+    maxHeld = Math.max(maxHeld, p.bufferedBytes());
+  }
+  p.onData('s2c', Buffer.from('0\r\n\r\n'));
+  p.onEnd('eof');
+  assert.equal(maxHeld, 0, 'each piece is read as it arrives');
+  assert.equal(ctx.calls.length, 1);
+  assert.equal(ctx.calls[0].response!.bodySize, 256 * 0x4000);
+  assert.equal(ctx.calls[0].response!.body.length, 1024);
+  assert.equal(ctx.calls[0].response!.bodyTruncated, true);
+});

@@ -367,3 +367,15 @@ test('a 4 MB chunked body is never held beyond --max-body, and its size is the w
   assert.equal(ctx.calls[0].response!.body.length, 1024);
   assert.equal(ctx.calls[0].response!.bodyTruncated, true);
 });
+
+test('after a gap, a line in a response body that reads like a request line is not taken for one', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from(request('/log') + request('/next')));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\naccess log:\n'));
+  p.onGap('s2c', 100);
+  p.onData('s2c', Buffer.from('GET /admin HTTP/1.1\r\n\r\n\r\n0\r\n\r\n' + response('/next')));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => `${c.request?.path} ${c.response?.status}`), ['/log 200', '/next 200']);
+  assert.equal(ctx.calls[1].response!.body, '/next');
+});

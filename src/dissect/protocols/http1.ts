@@ -200,6 +200,11 @@ export class Http1Parser implements TcpStreamParser {
     return this.halves[dir].offset;
   }
 
+  /** True once a start line showed which side sends requests. */
+  get sidesKnown(): boolean {
+    return this.sawFirstLine;
+  }
+
   /** Called by a half when its first start line shows which side is which. */
   noteFirstLine(dir: Direction, kind: 'request' | 'response'): void {
     if (this.sawFirstLine) return;
@@ -574,10 +579,12 @@ class HalfStream {
 
   /** Drop bytes up to the next line that starts like an HTTP start line. */
   private findStartLine(): boolean {
+    // Once the sides are known, a body line that reads like the other kind ("GET /x HTTP/1.1" in a response body) is not a start.
+    const want = this.conn.sidesKnown ? (this.conn.isRequestSide(this.dir) ? 'request' : 'response') : undefined;
     const buf = this.queue.peek();
     let i = 0;
     while (i < buf.length) {
-      if (looksLikeStartLine(buf.subarray(i, i + 16))) {
+      if (looksLikeStartLine(buf.subarray(i, i + 16), want)) {
         this.dropQueued(i);
         this.resync = false;
         if (!this.conn.isRequestSide(this.dir)) this.conn.responseResync(this.offset - this.queue.length);
@@ -825,9 +832,11 @@ class HalfStream {
   }
 }
 
-function looksLikeStartLine(b: Buffer): boolean {
+/** Whether `b` starts like a start line: of either kind, or only of `kind`. */
+function looksLikeStartLine(b: Buffer, kind?: 'request' | 'response'): boolean {
   const s = b.toString('latin1');
-  if (/^HTTP\/1\./i.test(s)) return true;
+  if (/^HTTP\/1\./i.test(s)) return kind !== 'request';
+  if (kind === 'response') return false;
   const sp = s.indexOf(' ');
   return sp > 0 && KNOWN_METHODS.has(s.slice(0, sp));
 }

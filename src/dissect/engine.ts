@@ -129,8 +129,8 @@ class TcpConnection {
     const counters = engine.reassembly;
     const max = engine.options.maxBufferedPerDirection;
     this.halves = [
-      new HalfStream({ data: (b) => this.onStream(0, b), gap: (n) => this.onGap(0, n) }, counters, max),
-      new HalfStream({ data: (b) => this.onStream(1, b), gap: (n) => this.onGap(1, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame) => this.onStream(0, b, now, frame), gap: (n) => this.onGap(0, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame) => this.onStream(1, b, now, frame), gap: (n) => this.onGap(1, n) }, counters, max),
     ];
     this.totals = newFlowTotals(now, frame);
     this.ctx = engine.newContext('tcp', ends[0], ends[1]);
@@ -147,7 +147,19 @@ class TcpConnection {
     return side === this.clientSide ? 'c2s' : 's2c';
   }
 
-  private onStream(side: number, data: Buffer): void {
+  private onStream(side: number, data: Buffer, now?: number, frame?: number): void {
+    if (now !== undefined && frame !== undefined) {
+      // Bytes that waited behind a hole: they keep their own packet's time and frame (and that packet's ACK is not known).
+      const { now: was, frame: wasFrame, ack } = this.ctx;
+      this.ctx.now = now;
+      this.ctx.frame = frame;
+      this.ctx.ack = undefined;
+      this.onStream(side, data);
+      this.ctx.now = was;
+      this.ctx.frame = wasFrame;
+      this.ctx.ack = ack;
+      return;
+    }
     if (this.parser) {
       this.parser.onData(this.dir(side), data);
       return;
@@ -397,7 +409,7 @@ export class DissectionEngine {
       const expected = peer.expectedSeq;
       if (expected !== undefined) conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, expected) };
     }
-    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload);
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;

@@ -105,6 +105,8 @@ test('keep-alive, 1,000 requests, one response lost from the capture: every othe
   assert.equal(entries.length, 1000);
   const paired = entries.filter(rightlyPaired);
   assert.equal(paired.length, 999, `${paired.length} of 999 rightly paired`);
+  // Each response's own packet, 5 ms after its request — also the one that waited behind the hole in reassembly.
+  assert.deepEqual(paired.filter((e) => e.elapsedTime !== 5).map((e) => `${e.request!.path} ${e.elapsedTime}`), []);
   const unanswered = entries.filter((e) => e.response === null);
   assert.deepEqual(unanswered.map((e) => e.request!.path), [lost]);
   assert.deepEqual(unanswered[0].warnings, ['gap', 'unanswered']);

@@ -46,6 +46,9 @@ let lab: Lab | undefined;
 let dir = '';
 let damaged = '';
 let droppedPath = '';
+/** Requests in the original capture, and those tshark finds no response for in it (tcpdump may miss packets under load). */
+let capturedRequests = 0;
+let unansweredInOriginal: string[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shark-http1-lossy-lab-'));
@@ -56,11 +59,18 @@ before(async () => {
   const urls = Array.from({ length: REQUESTS }, (_, i) => `http://${web}${pathOf(i)}`).join(' ');
   // curl reuses one connection for every URL to the same host.
   const run = await lab.exec(lab.pod('client0').ns, `curl -s --max-time 20 ${urls} > /dev/null`, { timeoutMs: 30_000 });
+  // Let tcpdump read what the kernel still holds before it is stopped.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   await capture.stop();
   assert.ok(run.code === 0 || run.code === 22, `curl: ${run.code} ${run.stderr}`);
   // The response to request 101, which nginx sends in one packet.
   droppedPath = pathOf(101);
   const rows = tsharkFields(file, 'http.request || http.response', ['frame.number', 'http.request.uri', 'http.request_in', 'tcp.stream']);
+  const requests = rows.filter((r) => r[1]);
+  const answered = new Set(rows.filter((r) => r[2]).map((r) => r[2]));
+  capturedRequests = requests.length;
+  unansweredInOriginal = requests.filter((r) => !answered.has(r[0])).map((r) => r[1]);
+  assert.ok(capturedRequests > 150 && unansweredInOriginal.length < 10, `capture: ${capturedRequests} requests, ${unansweredInOriginal.length} unanswered`);
   const requestFrame = rows.find((r) => r[1] === droppedPath)![0];
   const responseFrame = rows.find((r) => r[2] === requestFrame)![0];
   damaged = join(dir, 'keepalive-lost-response.pcap');
@@ -76,12 +86,12 @@ test('nginx keep-alive, one response packet missing from the capture: the other 
   const { entries, error } = await dissectFile(damaged);
   assert.equal(error, undefined);
   const http = entries.filter((e) => e.protocol === 'http');
-  assert.equal(http.length, REQUESTS);
+  assert.equal(http.length, capturedRequests);
   const wrong = http.filter((e) => e.response && !answers(e.request!.path, e)).map((e) => `${e.request!.path} → ${e.response!.status}`);
   assert.deepEqual(wrong, [], 'wrongly paired');
   const unanswered = http.filter((e) => e.response === null);
-  assert.deepEqual(unanswered.map((e) => e.request!.path), [droppedPath]);
-  assert.ok(unanswered[0].warnings!.includes('gap'));
+  assert.deepEqual(unanswered.map((e) => e.request!.path).sort(), [droppedPath, ...unansweredInOriginal].sort());
+  assert.ok(unanswered.find((e) => e.request!.path === droppedPath)!.warnings!.includes('gap'));
 
   // tshark on the same damaged file: the same request for every response.
   const rows = tsharkFields(damaged, 'http.request || http.response', ['frame.number', 'http.request.uri', 'http.response.code', 'http.request_in']);

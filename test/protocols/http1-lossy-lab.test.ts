@@ -14,9 +14,12 @@ import { dissectFile } from '../helpers/dissect.js';
 import { tsharkFields } from './helpers.js';
 
 const REQUESTS = 200;
-/** Four kinds of request, each with a response of its own shape (scripts/lab/lab.sh's nginx). */
-const KINDS = ['details', 'reviews', 'ratings', 'nope'] as const;
-const pathOf = (i: number): string => `/${KINDS[i % 4]}/${i}`;
+/**
+ * Three kinds of request, each with a response of its own shape (scripts/lab/lab.sh's
+ * nginx). Not /ratings/: nginx closes the connection after a 500.
+ */
+const KINDS = ['details', 'reviews', 'nope'] as const;
+const pathOf = (i: number): string => `/${KINDS[i % 3]}/${i}`;
 
 /** What the response to `path` looks like, so a pairing can be judged from the entry alone. */
 function answers(path: string, e: Entry): boolean {
@@ -24,7 +27,6 @@ function answers(path: string, e: Entry): boolean {
   if (!r) return false;
   if (path.startsWith('/details/')) return r.status === 200 && String(r.body).includes('"author"');
   if (path.startsWith('/reviews/')) return r.status === 200 && String(r.body).includes('"reviews"');
-  if (path.startsWith('/ratings/')) return r.status === 500;
   return r.status === 404;
 }
 

@@ -129,8 +129,8 @@ class TcpConnection {
     const counters = engine.reassembly;
     const max = engine.options.maxBufferedPerDirection;
     this.halves = [
-      new HalfStream({ data: (b, now, frame) => this.onStream(0, b, now, frame), gap: (n) => this.onGap(0, n) }, counters, max),
-      new HalfStream({ data: (b, now, frame) => this.onStream(1, b, now, frame), gap: (n) => this.onGap(1, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame, ack) => this.onStream(0, b, now, frame, ack), gap: (n) => this.onGap(0, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame, ack) => this.onStream(1, b, now, frame, ack), gap: (n) => this.onGap(1, n) }, counters, max),
     ];
     this.totals = newFlowTotals(now, frame);
     this.ctx = engine.newContext('tcp', ends[0], ends[1]);
@@ -147,13 +147,14 @@ class TcpConnection {
     return side === this.clientSide ? 'c2s' : 's2c';
   }
 
-  private onStream(side: number, data: Buffer, now?: number, frame?: number): void {
+  private onStream(side: number, data: Buffer, now?: number, frame?: number, ackSeq?: number): void {
     if (now !== undefined && frame !== undefined) {
-      // Bytes that waited behind a hole: they keep their own packet's time and frame (and that packet's ACK is not known).
+      // Bytes that waited behind a hole keep their own packet's time, frame and ACK (measured against the other direction as it is now).
       const { now: was, frame: wasFrame, ack } = this.ctx;
       this.ctx.now = now;
       this.ctx.frame = frame;
-      this.ctx.ack = undefined;
+      const expected = this.halves[1 - side].expectedSeq;
+      this.ctx.ack = ackSeq !== undefined && expected !== undefined ? { from: this.dir(side), ahead: seqDiff(ackSeq, expected) } : undefined;
       this.onStream(side, data);
       this.ctx.now = was;
       this.ctx.frame = wasFrame;
@@ -409,7 +410,7 @@ export class DissectionEngine {
       const expected = peer.expectedSeq;
       if (expected !== undefined) conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, expected) };
     }
-    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame);
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;

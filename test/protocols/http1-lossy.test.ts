@@ -220,6 +220,23 @@ test('a request lost from the capture (a gap in the request direction) leaves th
   );
 });
 
+test('a request and its response both lost from the capture: the next request, sent after the client had the lost bytes, keeps its response', () => {
+  const conn = new AckedConnection();
+  conn.send(0, 1, request('/1'));
+  conn.send(5, 2, response('/1'));
+  conn.lose(1, request('/2'));
+  conn.lose(2, response('/2'));
+  conn.send(20, 1, request('/3'));
+  conn.send(25, 2, response('/3'));
+  conn.send(30, 1, request('/4'));
+  conn.send(35, 2, response('/4'));
+  const { entries } = dissect(conn.packets);
+  assert.deepEqual(
+    entries.map((e) => `${e.request?.path ?? '(none)'} ${e.response?.body ?? 'unanswered'}`),
+    ['/1 /1', '/3 /3', '/4 /4'],
+  );
+});
+
 test('a request head split over two packets is stamped with its first packet (time and frame)', () => {
   const conn = new AckedConnection();
   conn.send(1000, 1, 'GET /split HTTP/1.1\r\nHo');

@@ -87,6 +87,8 @@ interface PendingRequest {
 interface ResponseLoss {
   /** Response-stream position where the lost bytes (or the message they cut) began. */
   start: number;
+  /** Response-stream position just after the lost bytes. */
+  end: number;
   /** Serial of the request whose response began in the lost bytes, when one did. */
   firstLost: number | undefined;
 }
@@ -251,9 +253,12 @@ export class Http1Parser implements TcpStreamParser {
    * read, so the response that began in the lost bytes is the one answering
    * `answerSerial` (if that request was seen).
    */
-  responseGap(start: number, between: boolean): void {
-    if (this.responseLoss) return;
-    this.responseLoss = { start, firstLost: between && this.answerSerial < this.nextSerial ? this.answerSerial : undefined };
+  responseGap(start: number, end: number, between: boolean): void {
+    if (this.responseLoss) {
+      this.responseLoss.end = end;
+      return;
+    }
+    this.responseLoss = { start, end, firstLost: between && this.answerSerial < this.nextSerial ? this.answerSerial : undefined };
   }
 
   /**
@@ -269,12 +274,15 @@ export class Http1Parser implements TcpStreamParser {
     const loss = this.responseLoss;
     if (!loss) return;
     this.responseLoss = null;
-    if (loss.firstLost !== undefined) this.answerSerial = Math.max(this.answerSerial, loss.firstLost + 1);
+    // A request sent after the client had every lost byte cannot have its response in them
+    // (the lost bytes answered a request the capture lost too).
+    const sentAfterLoss = (p: PendingRequest | undefined) => p?.ackedResponseBytes !== undefined && p.ackedResponseBytes >= loss.end;
+    const at0 = (serial: number) => this.pending[serial - (this.pending[0]?.serial ?? this.nextSerial)];
+    if (loss.firstLost !== undefined && !sentAfterLoss(at0(loss.firstLost))) this.answerSerial = Math.max(this.answerSerial, loss.firstLost + 1);
     for (;;) {
-      const i = this.answerSerial - (this.pending[0]?.serial ?? this.nextSerial);
-      const cur = this.pending[i];
-      const after = this.pending[i + 1];
-      if (i < 0 || cur?.ackedResponseBytes === undefined || after?.ackedResponseBytes === undefined) break;
+      const cur = at0(this.answerSerial);
+      const after = at0(this.answerSerial + 1);
+      if (cur?.ackedResponseBytes === undefined || after?.ackedResponseBytes === undefined || sentAfterLoss(cur)) break;
       const a = cur.ackedResponseBytes;
       const b = after.ackedResponseBytes;
       if (!(b > a && b > loss.start && b <= at)) break;
@@ -484,7 +492,7 @@ class HalfStream {
       lossStart = start + rest;
     }
     // Framing is lost: finish what we have (marked) and look for the next start line.
-    if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, between);
+    if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, this.offset, between);
     if (this.msg) {
       this.msg.warnings.push('gap');
       // Its last packet is the last one we saw, not the one that showed bytes were lost.

@@ -55,6 +55,16 @@ export interface ConnectionContext {
   /** Time (ms) and frame number of the packet whose bytes are being delivered. */
   readonly now: number;
   readonly frame: number;
+  /**
+   * The acknowledgement the packet being read carries (TCP only): `from` is
+   * the direction the packet travels, `ahead` how many bytes of the other
+   * direction it acknowledges beyond what this parser has been given of that
+   * direction so far (lost or not yet captured bytes make it positive).
+   * Undefined when the packet carries no ACK or the other direction has not
+   * started. A request that acknowledges response bytes lost from the capture
+   * tells an HTTP/1 parser which request the lost response answered.
+   */
+  readonly ack?: { from: Direction; ahead: number };
   /** Emit one finished (or abandoned) call. */
   emit(call: CallRecord): void;
   /** Count something the dissector dropped or could not parse (shown in run stats). */

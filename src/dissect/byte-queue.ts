@@ -75,6 +75,56 @@ export class ByteQueue {
     return this.peek(span).indexOf(byte);
   }
 
+  /**
+   * As `indexOf`, but searching chunk by chunk in place: only the few bytes
+   * that span two chunks are copied. For scans that resume where they
+   * stopped as bytes arrive (a head whose end is awaited), so each arrival
+   * costs its own length, not the length of everything queued.
+   */
+  indexOfInPlace(needle: Buffer, from = 0, limit = this.total): number {
+    const end = Math.min(limit, this.total);
+    const n = needle.length;
+    if (n === 0 || end - from < n) return -1;
+    let start = -this.head; // queue offset of the current chunk's first byte
+    for (const c of this.chunks) {
+      const chunkEnd = start + c.length;
+      if (chunkEnd > from) {
+        if (start >= end) return -1;
+        // Wholly inside this chunk.
+        const lo = Math.max(from, start) - start;
+        const hi = Math.min(end, chunkEnd) - start;
+        const i = c.subarray(0, hi).indexOf(needle, lo);
+        if (i >= 0) return start + i;
+        // Starting in this chunk's last n-1 bytes and running into the next ones.
+        const first = Math.max(from, chunkEnd - (n - 1), start);
+        if (first < chunkEnd && chunkEnd < end) {
+          const span = this.bytesAt(first, Math.min(n - 1 + (chunkEnd - first), end - first));
+          const j = span.indexOf(needle);
+          if (j >= 0 && first + j < chunkEnd) return first + j;
+        }
+      }
+      start = chunkEnd;
+    }
+    return -1;
+  }
+
+  /** A copy of `len` bytes from queue offset `at` (for short spans across chunks). */
+  private bytesAt(at: number, len: number): Buffer {
+    const out = Buffer.alloc(len);
+    let written = 0;
+    let start = -this.head;
+    for (const c of this.chunks) {
+      const chunkEnd = start + c.length;
+      if (chunkEnd > at + written && written < len) {
+        const off = at + written - start;
+        written += c.copy(out, written, off, Math.min(c.length, off + len - written));
+      }
+      if (written >= len) break;
+      start = chunkEnd;
+    }
+    return out;
+  }
+
   /** Drop `n` bytes from the front. */
   consume(n: number): void {
     n = Math.min(n, this.total);

@@ -23,7 +23,7 @@ import { createTcpFallback, createUdpFallback, type FlowTotals } from './protoco
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
-import { HalfStream, type ReassemblyCounters } from './tcp-reassembly.js';
+import { HalfStream, seqDiff, type ReassemblyCounters } from './tcp-reassembly.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -85,6 +85,7 @@ interface PendingChunk {
 class MutableContext implements ConnectionContext {
   now = 0;
   frame = 0;
+  ack: { from: Direction; ahead: number } | undefined = undefined;
   constructor(
     readonly transport: Transport,
     public client: Endpoint,
@@ -129,8 +130,8 @@ class TcpConnection {
     const counters = engine.reassembly;
     const max = engine.options.maxBufferedPerDirection;
     this.halves = [
-      new HalfStream({ data: (b) => this.onStream(0, b), gap: (n) => this.onGap(0, n) }, counters, max),
-      new HalfStream({ data: (b) => this.onStream(1, b), gap: (n) => this.onGap(1, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame, ack) => this.onStream(0, b, now, frame, ack), gap: (n) => this.onGap(0, n) }, counters, max),
+      new HalfStream({ data: (b, now, frame, ack) => this.onStream(1, b, now, frame, ack), gap: (n) => this.onGap(1, n) }, counters, max),
     ];
     this.totals = newFlowTotals(now, frame);
     this.ctx = engine.newContext('tcp', ends[0], ends[1]);
@@ -147,7 +148,20 @@ class TcpConnection {
     return side === this.clientSide ? 'c2s' : 's2c';
   }
 
-  private onStream(side: number, data: Buffer): void {
+  private onStream(side: number, data: Buffer, now?: number, frame?: number, ackSeq?: number): void {
+    if (now !== undefined && frame !== undefined) {
+      // Bytes that waited behind a hole keep their own packet's time, frame and ACK (measured against the other direction as it is now).
+      const { now: was, frame: wasFrame, ack } = this.ctx;
+      this.ctx.now = now;
+      this.ctx.frame = frame;
+      const expected = this.halves[1 - side].expectedSeq;
+      this.ctx.ack = ackSeq !== undefined && expected !== undefined ? { from: this.dir(side), ahead: seqDiff(ackSeq, expected) } : undefined;
+      this.onStream(side, data);
+      this.ctx.now = was;
+      this.ctx.frame = wasFrame;
+      this.ctx.ack = ack;
+      return;
+    }
     if (this.parser) {
       this.parser.onData(this.dir(side), data);
       return;
@@ -174,7 +188,9 @@ class TcpConnection {
     this.protocol = protocol;
     const pending = this.pending;
     this.pending = [];
-    const { now, frame } = this.ctx;
+    const { now, frame, ack } = this.ctx;
+    // Replayed bytes keep their packet's time; their packet's ACK is not kept.
+    this.ctx.ack = undefined;
     for (const c of pending) {
       this.ctx.now = c.now;
       this.ctx.frame = c.frame;
@@ -182,6 +198,7 @@ class TcpConnection {
     }
     this.ctx.now = now;
     this.ctx.frame = frame;
+    this.ctx.ack = ack;
   }
 }
 
@@ -388,8 +405,15 @@ export class DissectionEngine {
       this.endTcp(conn, 'fin');
       return;
     }
-    if (flags & TCP_ACK) conn.halves[1 - side].ackHint(ack);
-    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload);
+    conn.ctx.ack = undefined;
+    if (flags & TCP_ACK) {
+      const peer = conn.halves[1 - side];
+      peer.ackHint(ack);
+      // Relative to what the parser has of the other direction once the hint delivered what it could.
+      const expected = peer.expectedSeq;
+      if (expected !== undefined) conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, expected) };
+    }
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;

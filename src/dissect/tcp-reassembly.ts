@@ -5,7 +5,12 @@
 // instead of waiting forever. Sequence numbers are compared modulo 2^32.
 
 export interface StreamSink {
-  data(bytes: Buffer): void;
+  /**
+   * In-order bytes. `now`/`frame` are set when the bytes were held out of
+   * order and arrive with a later packet: they are the time and frame of the
+   * packet that carried them (and `ack` its acknowledgement number, if any).
+   */
+  data(bytes: Buffer, now?: number, frame?: number, ack?: number): void;
   gap(length: number): void;
 }
 
@@ -19,6 +24,10 @@ export interface ReassemblyCounters {
 interface Segment {
   seq: number;
   data: Buffer;
+  /** Time, frame and acknowledgement number of the packet that carried it (when given). */
+  now?: number;
+  frame?: number;
+  ack?: number;
 }
 
 /** Signed distance a - b in sequence space. */
@@ -37,6 +46,11 @@ export class HalfStream {
   finished = false;
   delivered = 0;
 
+  /** Sequence number of the next in-order byte (everything before it was delivered or reported as a gap). */
+  get expectedSeq(): number | undefined {
+    return this.nextSeq;
+  }
+
   constructor(
     private readonly sink: StreamSink,
     private readonly counters: ReassemblyCounters,
@@ -44,15 +58,15 @@ export class HalfStream {
     private readonly maxSegments = 256,
   ) {}
 
-  /** Feed one segment of this direction. */
-  segment(seq: number, syn: boolean, fin: boolean, payload: Buffer): void {
+  /** Feed one segment of this direction (`now`/`frame`: its packet's, kept if it must wait for a hole). */
+  segment(seq: number, syn: boolean, fin: boolean, payload: Buffer, now?: number, frame?: number, ack?: number): void {
     if (syn) {
       // The SYN consumes one sequence number; a retransmitted SYN resets nothing.
       if (this.nextSeq === undefined || this.delivered === 0) this.nextSeq = (seq + 1) >>> 0;
       seq = (seq + 1) >>> 0;
     }
     if (this.nextSeq === undefined) this.nextSeq = seq;
-    if (payload.length > 0) this.insert(seq, payload);
+    if (payload.length > 0) this.insert(seq, payload, now, frame, ack);
     if (fin) this.finSeq = (seq + payload.length) >>> 0;
     this.checkFin();
   }
@@ -71,7 +85,7 @@ export class HalfStream {
     this.checkFin();
   }
 
-  private insert(seq: number, payload: Buffer): void {
+  private insert(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number): void {
     const next = this.nextSeq as number;
     const rel = seqDiff(seq, next);
     if (rel + payload.length <= 0) {
@@ -88,16 +102,16 @@ export class HalfStream {
     this.counters.outOfOrder++;
     if (this.oooBytes + payload.length > this.maxBuffered || this.ooo.length >= this.maxSegments) {
       // Too much waiting on a hole: give it up rather than grow.
-      this.storeSorted(seq, payload);
+      this.storeSorted(seq, payload, now, frame, ack);
       this.skipGap();
       return;
     }
-    this.storeSorted(seq, payload);
+    this.storeSorted(seq, payload, now, frame, ack);
     if (this.peerAck !== undefined && seqDiff(this.peerAck, seq) > 0) this.skipGap();
   }
 
-  private storeSorted(seq: number, payload: Buffer): void {
-    const seg = { seq, data: Buffer.from(payload) };
+  private storeSorted(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number): void {
+    const seg = { seq, data: Buffer.from(payload), now, frame, ack };
     let i = this.ooo.length;
     while (i > 0 && seqDiff(this.ooo[i - 1].seq, seq) > 0) i--;
     if (i > 0 && this.ooo[i - 1].seq === seq && this.ooo[i - 1].data.length >= payload.length) {
@@ -108,11 +122,12 @@ export class HalfStream {
     this.oooBytes += payload.length;
   }
 
-  private deliver(bytes: Buffer): void {
+  private deliver(bytes: Buffer, now?: number, frame?: number, ack?: number): void {
     if (bytes.length === 0) return;
     this.nextSeq = ((this.nextSeq as number) + bytes.length) >>> 0;
     this.delivered += bytes.length;
-    this.sink.data(bytes);
+    if (now === undefined) this.sink.data(bytes);
+    else this.sink.data(bytes, now, frame, ack);
   }
 
   /** Deliver held segments that now continue the stream. */
@@ -123,7 +138,7 @@ export class HalfStream {
       if (rel > 0) return;
       this.ooo.shift();
       this.oooBytes -= first.data.length;
-      if (rel + first.data.length > 0) this.deliver(first.data.subarray(-rel));
+      if (rel + first.data.length > 0) this.deliver(first.data.subarray(-rel), first.now, first.frame, first.ack);
       else this.counters.retransmitted++;
     }
   }

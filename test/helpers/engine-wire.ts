@@ -29,7 +29,8 @@ export class Wire {
   /** `from` 1 is the client (198.18.0.1), 2 the server. */
   send(atMs: number, from: 1 | 2, sport: number, dport: number, payload: Buffer | string): void {
     const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-    const key = `${from}:${sport}`;
+    // Sequence numbers are per connection and direction (one server port serves many connections).
+    const key = `${from}:${sport}:${dport}`;
     const seq = this.seq.get(key) ?? 1000;
     this.seq.set(key, seq + body.length);
     const data = tcp(from, sport, dport, seq, body);

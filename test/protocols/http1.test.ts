@@ -165,14 +165,15 @@ test('a response sent first on the "client" side reverses the connection', () =>
   assert.equal(ctx.calls[0].reversed, true);
 });
 
-test('an endless head is abandoned with a counter (bounded memory)', () => {
+test('an endless head is cut at the cap: a truncated entry and a counter (bounded memory)', () => {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);
   p.onData('c2s', Buffer.from('GET / HTTP/1.1\r\n'));
   const line = Buffer.from('X-Long: ' + 'a'.repeat(8000) + '\r\n');
   for (let i = 0; i < 100; i++) p.onData('c2s', line);
   p.onEnd('eof');
-  assert.equal(ctx.counters['http.head-too-large'], 1);
+  assert.equal(ctx.counters['http.head_truncated'], 1);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['GET / → unanswered']);
 });
 
 test('probe: requests, responses, need-more, and non-HTTP', () => {

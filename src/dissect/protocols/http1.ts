@@ -9,8 +9,16 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { applyGraphql } from './graphql.js';
 import { printable, truncate } from './util/text.js';
 
-/** A head larger than this is not HTTP we can use: give up on the direction. */
-const MAX_HEAD_BYTES = 256 * 1024;
+/**
+ * Bytes of one head held while waiting for its end. A longer head is reported
+ * truncated (counted as http.head_truncated) and the rest skipped, so a flow
+ * sending a head that never ends holds at most this much.
+ */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** Characters of a cut request target kept in the entry. */
+const MAX_TARGET_KEPT = 4096;
+/** Interim (1xx) responses listed on one final response; more are only counted. */
+const MAX_INTERIM = 8;
 /** Headers kept per message; the rest are counted in a warning. */
 const MAX_HEADERS = 200;
 /** A chunk-size or trailer line longer than this is garbage. */
@@ -26,8 +34,10 @@ const KNOWN_METHODS = new Set([
 ]);
 
 const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) +(\S+) +HTTP\/(\d)\.(\d) *$/;
-const STATUS_LINE = /^HTTP\/(\d)\.(\d) +(\d{3})(?: (.*))?$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) +(\S+) +(HTTP)\/(\d)\.(\d) *$/i;
+// "HTTP" is case-sensitive (RFC 9112 §2.3), yet some servers send "http/1.1"
+// and clients (curl, browsers, Zeek) accept it: so do we, with a warning.
+const STATUS_LINE = /^(HTTP)\/(\d)\.(\d) +(\d{3})(?: (.*))?$/i;
 
 type Headers = Record<string, string | string[]>;
 
@@ -52,6 +62,11 @@ interface Message {
   head: Head;
   startTime: number;
   startFrame: number;
+  /** Position in the other direction's stream that the head's first packet acknowledged. */
+  ackedPeerOffset?: number;
+  /** Its last packet, when that is not the packet being read (a message cut short by lost bytes). */
+  endTime?: number;
+  endFrame?: number;
   wireSize: number;
   body: BodyCollector;
   warnings: string[];
@@ -64,17 +79,42 @@ interface PendingRequest {
   frame: number;
   size: number;
   warnings: string[];
+  serial: number;
+  /** Response bytes the client had acknowledged when it sent this request (a stream position), when known. */
+  ackedResponseBytes: number | undefined;
+}
+
+interface ResponseLoss {
+  /** Response-stream position where the lost bytes (or the message they cut) began. */
+  start: number;
+  /** Response-stream position just after the lost bytes. */
+  end: number;
+  /** Serial of the request whose response began in the lost bytes, when one did. */
+  firstLost: number | undefined;
 }
 
 type BodyState = 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close';
 
-/** Probe: a request line `METHOD SP target SP HTTP/1.x` or a status line `HTTP/1.x NNN`. */
+/** A status line at the start of a later line (the capture began inside a response body). */
+const LATER_STATUS_LINE = /\nHTTP\/1\.[01] [1-5]\d\d[ \r\n]/i;
+
+/**
+ * Probe: a request line `METHOD SP target SP HTTP/1.x` or a status line
+ * `HTTP/1.x NNN`; or, when the first bytes are neither (the capture started
+ * in the middle of a response), a status line further on.
+ */
 export function probeHttp1(data: Buffer, portMatch: boolean): Probe {
+  const verdict = probeStart(data, portMatch);
+  if (verdict !== false) return verdict;
+  return LATER_STATUS_LINE.test(data.toString('latin1')) ? 'response' : false;
+}
+
+function probeStart(data: Buffer, portMatch: boolean): Probe {
   if (data.length === 0) return 'need-more';
   const lineEnd = data.indexOf(0x0a);
   const line = data.subarray(0, lineEnd < 0 ? Math.min(data.length, 8192) : lineEnd).toString('latin1').replace(/\r$/, '');
-  if (line.startsWith('HTTP/1.')) {
-    if (/^HTTP\/1\.\d \d{3}/.test(line)) return 'response';
+  if (/^HTTP\/1\./i.test(line)) {
+    if (/^HTTP\/1\.\d \d{3}/i.test(line)) return 'response';
     return lineEnd < 0 && line.length < 12 ? 'need-more' : false;
   }
   if (lineEnd < 0 && 'HTTP/1.'.startsWith(line)) return 'need-more';
@@ -85,10 +125,12 @@ export function probeHttp1(data: Buffer, portMatch: boolean): Probe {
     // Incomplete line: only a known method (or a prefix of one) keeps us interested.
     if (sp < 0) return [...KNOWN_METHODS].some((m) => m.startsWith(method)) && method.length <= 12 ? 'need-more' : false;
     if (!KNOWN_METHODS.has(method) && !portMatch) return false;
-    return line.length < 8192 ? 'need-more' : false;
+    if (line.length < 8192) return 'need-more';
+    // A request line longer than any probe window (the parser caps it and says so).
+    return KNOWN_METHODS.has(method) && /^[A-Z-]+ (\/|https?:\/\/)/.test(line) ? 'request' : false;
   }
   const m = REQUEST_LINE.exec(line);
-  if (!m || m[3] !== '1') return false;
+  if (!m || m[4] !== '1') return false;
   // Any token is a method in HTTP, but a known one is needed off the HTTP ports.
   return KNOWN_METHODS.has(m[1]) || portMatch ? 'request' : false;
 }
@@ -97,16 +139,20 @@ export class Http1Parser implements TcpStreamParser {
   /** Set when the connection switched protocols (e.g. 'h2c', 'websocket', 'tunnel'); no more HTTP/1 after that. */
   upgradedTo: string | null = null;
   private readonly halves: Record<Direction, HalfStream>;
+  /**
+   * Requests waiting for their response, oldest first. Every request gets a
+   * serial number; HTTP/1 answers in order, so the next response answers
+   * `answerSerial` — which may already have left this queue (emitted
+   * unanswered after a timeout), making that response a late one.
+   */
   private readonly pending: PendingRequest[] = [];
+  private nextSerial = 0;
+  private answerSerial = 0;
+  /** Response bytes were lost (a gap in the response direction) and the next status line has not been found yet. */
+  private responseLoss: ResponseLoss | null = null;
   /** True once we learned the engine's client is really the server. */
   private reversed = false;
   private sawFirstLine = false;
-  /**
-   * Requests already emitted as unanswered by onTick whose responses may still
-   * come: HTTP/1 answers in order, so the next responses are theirs, not the
-   * pending requests'.
-   */
-  private expired = 0;
   /** After `101 Switching Protocols` to h2c, the HTTP/2 parser that carries on. */
   private next: TcpStreamParser | null = null;
 
@@ -129,10 +175,8 @@ export class Http1Parser implements TcpStreamParser {
 
   onTick(nowMs: number, timeoutMs: number): void {
     this.next?.onTick?.(nowMs, timeoutMs);
-    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
-      this.emitUnanswered(this.pending.shift()!);
-      this.expired++;
-    }
+    // Its response may still come: answerSerial stays, so that response is reported late, not paired with the next request.
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, []);
   }
 
   pendingSince(): number | undefined {
@@ -145,7 +189,22 @@ export class Http1Parser implements TcpStreamParser {
     this.next?.onEnd(reason);
     this.halves.c2s.end();
     this.halves.s2c.end();
-    for (const p of this.pending.splice(0)) this.emitUnanswered(p);
+    for (const p of this.pending.splice(0)) this.emitUnanswered(p, []);
+  }
+
+  /** Bytes held for messages not yet complete (each direction's are capped by MAX_HEAD_BYTES while reading a head). */
+  bufferedBytes(): number {
+    return this.halves.c2s.buffered + this.halves.s2c.buffered;
+  }
+
+  /** Bytes delivered (or reported lost) so far in `dir`: a position in that direction's stream. */
+  streamOffset(dir: Direction): number {
+    return this.halves[dir].offset;
+  }
+
+  /** True once a start line showed which side sends requests. */
+  get sidesKnown(): boolean {
+    return this.sawFirstLine;
   }
 
   /** Called by a half when its first start line shows which side is which. */
@@ -160,15 +219,22 @@ export class Http1Parser implements TcpStreamParser {
     return (dir === 'c2s') !== this.reversed;
   }
 
+  /** The request the next response answers, if it is still waiting. */
+  private answering(): PendingRequest | undefined {
+    const first = this.pending[0];
+    return first !== undefined && first.serial === this.answerSerial ? first : undefined;
+  }
+
   /** Method of the request the next response answers (HEAD and CONNECT change framing). */
   nextRequestMethod(): string | undefined {
-    return this.expired > 0 ? undefined : this.pending[0]?.method;
+    return this.answering()?.method;
   }
 
   requestDone(msg: Message, rendered: Record<string, any>): void {
     if (this.pending.length >= MAX_PENDING) {
-      this.ctx.count('http.pending-overflow');
-      this.emitUnanswered(this.pending.shift()!);
+      // Its response may still come: like a timeout, the next response is then reported late.
+      this.ctx.count('http.pending_evicted');
+      this.emitUnanswered(this.pending.shift()!, []);
     }
     this.pending.push({
       record: rendered,
@@ -177,26 +243,76 @@ export class Http1Parser implements TcpStreamParser {
       frame: msg.startFrame,
       size: msg.wireSize,
       warnings: msg.warnings,
+      serial: this.nextSerial++,
+      ackedResponseBytes: msg.ackedPeerOffset,
     });
+  }
+
+  /**
+   * Response bytes were lost. `between` is true when no response was being
+   * read, so the response that began in the lost bytes is the one answering
+   * `answerSerial` (if that request was seen).
+   */
+  responseGap(start: number, end: number, between: boolean): void {
+    if (this.responseLoss) {
+      this.responseLoss.end = end;
+      return;
+    }
+    this.responseLoss = { start, end, firstLost: between && this.answerSerial < this.nextSerial ? this.answerSerial : undefined };
+  }
+
+  /**
+   * The first status line after lost response bytes, at stream offset `at`:
+   * decide which requests had their responses in the lost bytes (Zeek keeps
+   * the same FIFO and resynchronises on the next status line) and report them
+   * unanswered. A request that acknowledged more of the lost bytes than the
+   * request before it was sent after a response ended in them (keep-alive
+   * without pipelining): that earlier request's response was lost too.
+   * Pipelined requests acknowledge the same bytes, so they keep their order.
+   */
+  responseResync(at: number): void {
+    const loss = this.responseLoss;
+    if (!loss) return;
+    this.responseLoss = null;
+    // A request sent after the client had every lost byte cannot have its response in them
+    // (the lost bytes answered a request the capture lost too).
+    const sentAfterLoss = (p: PendingRequest | undefined) => p?.ackedResponseBytes !== undefined && p.ackedResponseBytes >= loss.end;
+    const at0 = (serial: number) => this.pending[serial - (this.pending[0]?.serial ?? this.nextSerial)];
+    if (loss.firstLost !== undefined && !sentAfterLoss(at0(loss.firstLost))) this.answerSerial = Math.max(this.answerSerial, loss.firstLost + 1);
+    for (;;) {
+      const cur = at0(this.answerSerial);
+      const after = at0(this.answerSerial + 1);
+      if (cur?.ackedResponseBytes === undefined || after?.ackedResponseBytes === undefined || sentAfterLoss(cur)) break;
+      const a = cur.ackedResponseBytes;
+      const b = after.ackedResponseBytes;
+      if (!(b > a && b > loss.start && b <= at)) break;
+      this.answerSerial++;
+    }
+    while (this.pending.length > 0 && this.pending[0].serial < this.answerSerial) {
+      this.ctx.count('http.response_lost_in_gap');
+      this.emitUnanswered(this.pending.shift()!, ['gap']);
+    }
   }
 
   /** Emit the call a response completes; returns the request it answered. */
   responseDone(msg: Message, response: Record<string, any>): PendingRequest | undefined {
-    const late = this.expired > 0;
-    if (late) this.expired--;
-    const req = late ? undefined : this.pending.shift();
+    const req = this.answering();
+    if (req) this.pending.shift();
+    // Its request was already reported unanswered (it waited longer than the timeout).
+    const late = !req && this.answerSerial < this.nextSerial;
+    // A response with no request seen (the capture started after it) answers nothing we will see.
+    if (this.answerSerial < this.nextSerial) this.answerSerial++;
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
-    // The request was already reported unanswered (it waited longer than the timeout).
     if (late) warnings.push('late response');
     const call: CallRecord = {
       protocol: 'http',
       request: req?.record ?? null,
       response,
       requestTime: req?.time ?? msg.startTime,
-      responseTime: this.ctx.now,
+      responseTime: msg.endTime ?? this.ctx.now,
       requestFrame: req?.frame ?? msg.startFrame,
-      responseFrame: this.ctx.frame,
+      responseFrame: msg.endFrame ?? this.ctx.frame,
       requestSize: req?.size ?? 0,
       responseSize: msg.wireSize,
       error: status >= 500,
@@ -208,6 +324,13 @@ export class Http1Parser implements TcpStreamParser {
     applyGraphql(call);
     this.ctx.emit(call);
     return req;
+  }
+
+  /** True when the next response answers a request we saw (waiting, or already reported unanswered). */
+  requestSeen(): boolean {
+    if (this.answerSerial < this.nextSerial) return true;
+    // A request whose head was read while its body is still coming (Expect: 100-continue).
+    return this.halves[this.reversed ? 's2c' : 'c2s'].readingMessage;
   }
 
   /**
@@ -241,7 +364,7 @@ export class Http1Parser implements TcpStreamParser {
     return dir === 'c2s' ? 's2c' : 'c2s';
   }
 
-  private emitUnanswered(p: PendingRequest): void {
+  private emitUnanswered(p: PendingRequest, extra: string[]): void {
     const call: CallRecord = {
       protocol: 'http',
       request: p.record,
@@ -252,7 +375,7 @@ export class Http1Parser implements TcpStreamParser {
       responseSize: 0,
       error: true,
       summary: `${p.method} ${summaryPath(p.record)} → unanswered`,
-      warnings: [...new Set([...p.warnings, 'unanswered'])],
+      warnings: [...new Set([...p.warnings, ...extra, 'unanswered'])],
     };
     if (this.reversed) call.reversed = true;
     this.ctx.emit(call);
@@ -275,11 +398,28 @@ function summaryPath(req: Record<string, any>): string {
 class HalfStream {
   private readonly queue = new ByteQueue();
   private msg: Message | null = null;
+  /** Bytes delivered or reported lost in this direction so far. */
+  offset = 0;
+  /** Time, frame and acknowledged peer position of the first byte of the head being read (undefined until one begins). */
+  private headStart: { time: number; frame: number; acked: number | undefined } | undefined;
+  /** The packet that last brought bytes in this direction. */
+  private lastData: { time: number; frame: number } | undefined;
+  /** Interim (1xx) responses read before the final one, kept for it. */
+  private interim: { status: number; statusText: string }[] = [];
 
   /** When the message being read began (undefined between messages). */
   get messageStart(): number | undefined {
-    return this.msg?.startTime;
+    return this.msg?.startTime ?? this.headStart?.time;
   }
+
+  get readingMessage(): boolean {
+    return this.msg !== null;
+  }
+
+  get buffered(): number {
+    return this.queue.length;
+  }
+
   private bodyState: BodyState = 'length';
   private remaining = 0;
   /** Where the search for the end of the head resumes (bytes before it were searched). */
@@ -289,6 +429,8 @@ class HalfStream {
   /** After a gap in a head: drop bytes until a line looks like a start line. */
   private resync = false;
   private pendingGapWarning = false;
+  /** The first bytes have not been looked at yet (a capture may start in the middle of a message). */
+  private first = true;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -298,6 +440,8 @@ class HalfStream {
 
   push(data: Buffer): void {
     if (this.stopped) return;
+    this.offset += data.length;
+    this.lastData = { time: this.ctx.now, frame: this.ctx.frame };
     this.queue.push(data);
     this.pump();
   }
@@ -315,26 +459,47 @@ class HalfStream {
 
   gap(length: number): void {
     if (this.stopped) return;
+    const start = this.offset;
+    this.offset += length;
     this.ctx.count('http.gap');
-    if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length < this.remaining) {
-      // Lost bytes inside a body of known size: the framing survives.
+    this.first = false;
+    if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length <= this.remaining) {
+      // Lost bytes inside a body of known size: the framing survives (sizes count the lost bytes).
       this.msg.warnings.push('gap');
       this.msg.body.size += length;
       this.msg.wireSize += length;
       this.remaining -= length;
+      if (this.remaining === 0) this.finishCutShort();
       return;
     }
     if (this.msg && this.bodyState === 'close') {
       this.msg.warnings.push('gap');
       this.msg.body.size += length;
+      this.msg.wireSize += length;
       return;
     }
+    let between = this.msg === null && !this.salvageable();
+    let lossStart = start - this.queue.length;
+    if (this.msg && this.bodyState === 'length' && this.queue.length === 0) {
+      // The body's end is known and lies in the lost bytes: what was lost after it began the next message.
+      const rest = this.remaining;
+      this.msg.warnings.push('gap');
+      this.msg.body.size += rest;
+      this.msg.wireSize += rest;
+      this.remaining = 0;
+      this.finishCutShort();
+      between = true;
+      lossStart = start + rest;
+    }
     // Framing is lost: finish what we have (marked) and look for the next start line.
+    if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, this.offset, between);
     if (this.msg) {
       this.msg.warnings.push('gap');
-      this.finishMessage();
+      // Its last packet is the last one we saw, not the one that showed bytes were lost.
+      this.finishCutShort();
     } else if (!this.resync) this.salvagePartialHead('gap');
-    this.queue.clear();
+    this.dropQueued();
+    this.headStart = undefined;
     this.scanFrom = 0;
     this.resync = true;
     this.pendingGapWarning = true;
@@ -343,10 +508,20 @@ class HalfStream {
   end(): void {
     if (this.stopped) return;
     if (this.msg) {
-      if (this.bodyState !== 'close') this.msg.warnings.push('truncated');
-      this.finishMessage();
+      // A body read until the connection closes ends with the connection; any other is cut short.
+      if (this.bodyState === 'close') this.finishMessage();
+      else {
+        this.msg.warnings.push('truncated');
+        this.finishCutShort();
+      }
     } else if (!this.resync) this.salvagePartialHead('truncated');
+    this.flushInterim();
     this.queue.clear();
+  }
+
+  /** Whether the bytes queued between messages hold part of a head (at least one complete line). */
+  private salvageable(): boolean {
+    return !this.resync && this.queue.indexOfByte(0x0a, MAX_HEAD_BYTES) > 0;
   }
 
   /** A head cut short (by a gap or the end of the capture): keep what its complete lines say. */
@@ -356,12 +531,35 @@ class HalfStream {
     const lastNl = raw.lastIndexOf(0x0a);
     if (lastNl <= 0) return;
     this.startMessage(raw.subarray(0, lastNl + 1), raw.length, [warning]);
-    if (this.msg) this.finishMessage();
+    if (this.msg) this.finishCutShort();
+  }
+
+  /** Finish a message cut short: its last packet is the last one that brought its bytes. */
+  private finishCutShort(): void {
+    this.msg!.endTime = this.lastData?.time;
+    this.msg!.endFrame = this.lastData?.frame;
+    this.finishMessage();
+  }
+
+  /** Interim responses with no final response after them (the capture ended): each is a call of its own. */
+  private flushInterim(): void {
+    for (const i of this.interim.splice(0)) {
+      const head: Head = { kind: 'response', method: '', target: '', status: i.status, statusText: i.statusText, version: 'HTTP/1.1', headers: {}, warnings: [] };
+      const msg: Message = { head, startTime: this.ctx.now, startFrame: this.ctx.frame, wireSize: 0, body: new BodyCollector(0), warnings: ['truncated'] };
+      this.conn.responseDone(msg, responseRecord(head, { bodySize: 0 }));
+    }
+  }
+
+  /** Bytes thrown away unread are counted, never dropped silently. */
+  private dropQueued(n = this.queue.length): void {
+    if (n > 0) this.ctx.count('http.bytes_dropped', n);
+    this.queue.consume(n);
   }
 
   private pump(): void {
     // Each pass consumes bytes or returns, so the loop ends.
     while (!this.stopped && this.queue.length > 0) {
+      if (this.first && !this.checkFirstBytes()) return;
       if (this.resync && !this.findStartLine()) return;
       if (this.msg === null) {
         if (!this.readHead()) return;
@@ -369,23 +567,45 @@ class HalfStream {
     }
   }
 
+  /**
+   * A capture that starts in the middle of a response (its start line missed)
+   * shows body bytes first: skip to the next status line rather than read the
+   * body as a head. False until the first line is complete.
+   */
+  private checkFirstBytes(): boolean {
+    const nl = this.queue.indexOfByte(0x0a, 8192);
+    if (nl < 0 && this.queue.length < 8192) return false;
+    this.first = false;
+    if (this.conn.isRequestSide(this.dir)) return true;
+    const line = this.queue.peek(nl < 0 ? 16 : Math.min(nl, 16));
+    if (!looksLikeStartLine(line)) {
+      this.ctx.count('http.midstream');
+      this.resync = true;
+    }
+    return true;
+  }
+
   /** Drop bytes up to the next line that starts like an HTTP start line. */
   private findStartLine(): boolean {
+    // Once the sides are known, a body line that reads like the other kind ("GET /x HTTP/1.1" in a response body) is not a start.
+    const want = this.conn.sidesKnown ? (this.conn.isRequestSide(this.dir) ? 'request' : 'response') : undefined;
     const buf = this.queue.peek();
     let i = 0;
     while (i < buf.length) {
-      if (looksLikeStartLine(buf.subarray(i, i + 16))) {
-        this.queue.consume(i);
+      if (looksLikeStartLine(buf.subarray(i, i + 16), want)) {
+        this.dropQueued(i);
         this.resync = false;
+        if (!this.conn.isRequestSide(this.dir)) this.conn.responseResync(this.offset - this.queue.length);
         return true;
       }
       const nl = buf.indexOf(0x0a, i);
       if (nl < 0) break;
       i = nl + 1;
     }
-    // Keep a partial last line: it may become a start line with more bytes.
+    // Keep a short partial last line: it may become a start line with more bytes.
     const lastNl = buf.lastIndexOf(0x0a);
-    this.queue.consume(lastNl < 0 ? (buf.length > 64 ? buf.length : 0) : lastNl + 1);
+    const partial = buf.length - (lastNl + 1);
+    this.dropQueued(partial > 16 ? buf.length : lastNl + 1);
     return false;
   }
 
@@ -393,23 +613,16 @@ class HalfStream {
     // Blank lines between messages are allowed (RFC 9112 §2.2).
     while (this.queue.length > 0 && (this.queue.at(0) === 0x0d || this.queue.at(0) === 0x0a)) this.queue.consume(1);
     if (this.queue.length === 0) return false;
+    // The head's first byte: its packet's time is the message's time.
+    if (!this.headStart) this.headStart = { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
     const from = Math.max(0, this.scanFrom - 3);
-    // Most heads are small: search a short window first so bytes queued behind
-    // the head (pipelined messages) are not copied on every attempt.
-    const window = this.queue.length > 16384 && from < 16384 ? 16384 : MAX_HEAD_BYTES;
-    let crlf = this.queue.indexOf(LF_CRLF, from, window + 3);
-    let lf = this.queue.indexOf(LF_LF, from, window + 2);
-    if (crlf < 0 && lf < 0 && window < MAX_HEAD_BYTES) {
-      crlf = this.queue.indexOf(LF_CRLF, from, MAX_HEAD_BYTES + 3);
-      lf = this.queue.indexOf(LF_LF, from, MAX_HEAD_BYTES + 2);
-    }
+    // In place: a head arriving in many packets is searched once per packet, never copied whole.
+    const crlf = this.queue.indexOfInPlace(LF_CRLF, from, MAX_HEAD_BYTES);
+    const lf = this.queue.indexOfInPlace(LF_LF, from, MAX_HEAD_BYTES);
     const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
     if (ends.length === 0) {
       this.scanFrom = this.queue.length;
-      if (this.queue.length > MAX_HEAD_BYTES) {
-        this.ctx.count('http.head-too-large');
-        this.giveUp();
-      }
+      if (this.queue.length >= MAX_HEAD_BYTES) this.headOverCap();
       return false;
     }
     const headLen = Math.min(...ends);
@@ -421,26 +634,51 @@ class HalfStream {
     return true;
   }
 
-  private giveUp(): void {
-    this.stopped = true;
-    this.queue.clear();
+  /**
+   * A head longer than the cap: report what its first MAX_HEAD_BYTES say
+   * (start line, complete header lines) as a truncated message, drop the rest
+   * and look for the next start line, so one flow never holds more than the
+   * cap however long its head.
+   */
+  private headOverCap(): void {
+    this.ctx.count('http.head_truncated');
+    const raw = this.queue.peek(MAX_HEAD_BYTES);
+    const lastNl = raw.lastIndexOf(0x0a);
+    const warning = `truncated: head over ${MAX_HEAD_BYTES} bytes`;
+    // Without a complete line, the start line itself is cut: keep its beginning.
+    this.startMessage(lastNl > 0 ? raw.subarray(0, lastNl + 1) : raw, raw.length, [warning], lastNl <= 0);
+    this.queue.consume(MAX_HEAD_BYTES);
+    // The body's framing is in the part of the head we did not read.
+    if (this.msg) this.finishMessage();
+    this.scanFrom = 0;
+    this.resync = true;
+  }
+
+  /** Where the packet being read says the peer's stream was acknowledged (undefined when it does not say). */
+  private ackedPeerOffset(): number | undefined {
+    const ack = this.ctx.ack;
+    if (!ack || ack.from !== this.dir) return undefined;
+    return this.conn.streamOffset(this.dir === 'c2s' ? 's2c' : 'c2s') + ack.ahead;
   }
 
   /** Parse a head and set up body framing; `raw` is only valid during this call. */
-  private startMessage(raw: Buffer, wireSize: number, warnings: string[]): void {
+  private startMessage(raw: Buffer, wireSize: number, warnings: string[], cutStartLine = false): void {
     const expectRequest = this.conn.isRequestSide(this.dir);
-    const head = parseHead(raw, expectRequest);
+    const head = cutStartLine ? parseCutStartLine(raw, expectRequest) : parseHead(raw, expectRequest);
     this.conn.noteFirstLine(this.dir, head.kind);
-    if (head.warnings.length > 0) this.ctx.count('http.malformed');
+    if (head.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('http.malformed');
     const msgWarnings = [...warnings, ...head.warnings];
     if (this.pendingGapWarning) {
       msgWarnings.push('gap');
       this.pendingGapWarning = false;
     }
+    const start = this.headStart ?? { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
+    this.headStart = undefined;
     this.msg = {
       head,
-      startTime: this.ctx.now,
-      startFrame: this.ctx.frame,
+      startTime: start.time,
+      startFrame: start.frame,
+      ackedPeerOffset: start.acked,
       wireSize,
       body: new BodyCollector(this.ctx.options.noBodies ? 0 : this.ctx.options.maxBody),
       warnings: msgWarnings,
@@ -530,6 +768,10 @@ class HalfStream {
         const line = this.takeLine();
         if (line === null) return false;
         if (line === '') this.finishMessage();
+        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) {
+          msg.warnings.push('malformed: trailer line');
+          this.ctx.count('http.malformed');
+        }
         return true;
       }
     }
@@ -544,7 +786,8 @@ class HalfStream {
         this.msg!.warnings.push('malformed: line too long');
         this.ctx.count('http.malformed');
         this.finishMessage();
-        this.giveUp();
+        // The framing is lost: the bytes up to the next start line are dropped (and counted).
+        this.resync = true;
       }
       return null;
     }
@@ -571,11 +814,18 @@ class HalfStream {
       return;
     }
     if (head.status >= 100 && head.status < 200 && head.status !== 101) {
-      // Interim (100 Continue, 103 Early Hints): the final response follows.
+      // Interim (100 Continue, 103 Early Hints): the final response follows and lists it.
       this.ctx.count('http.interim');
+      if (this.conn.requestSeen()) {
+        if (this.interim.length < MAX_INTERIM) this.interim.push({ status: head.status, statusText: head.statusText });
+        return;
+      }
+      // No request seen (the capture started after it): a call of its own, as a lone final response is.
+      this.conn.responseDone(msg, responseRecord(head, bodyFields));
       return;
     }
     const response = responseRecord(head, bodyFields);
+    if (this.interim.length > 0) response.interim = this.interim.splice(0);
     const method = this.conn.nextRequestMethod();
     let switchTo: string | null = null;
     if (head.status === 101) {
@@ -590,9 +840,11 @@ class HalfStream {
   }
 }
 
-function looksLikeStartLine(b: Buffer): boolean {
+/** Whether `b` starts like a start line: of either kind, or only of `kind`. */
+function looksLikeStartLine(b: Buffer, kind?: 'request' | 'response'): boolean {
   const s = b.toString('latin1');
-  if (s.startsWith('HTTP/1.')) return true;
+  if (/^HTTP\/1\./i.test(s)) return kind !== 'request';
+  if (kind === 'response') return false;
   const sp = s.indexOf(' ');
   return sp > 0 && KNOWN_METHODS.has(s.slice(0, sp));
 }
@@ -612,14 +864,16 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
   const rm = sm ? null : REQUEST_LINE.exec(start);
   if (sm) {
     head.kind = 'response';
-    head.version = `HTTP/${sm[1]}.${sm[2]}`;
-    head.status = Number(sm[3]);
-    head.statusText = sm[4] ?? '';
+    head.version = `HTTP/${sm[2]}.${sm[3]}`;
+    head.status = Number(sm[4]);
+    head.statusText = sm[5] ?? '';
+    if (sm[1] !== 'HTTP') head.warnings.push(`nonstandard: "${sm[1]}/" in status line`);
   } else if (rm) {
     head.kind = 'request';
     head.method = rm[1];
     head.target = rm[2];
-    head.version = `HTTP/${rm[3]}.${rm[4]}`;
+    head.version = `HTTP/${rm[4]}.${rm[5]}`;
+    if (rm[3] !== 'HTTP') head.warnings.push(`nonstandard: "${rm[3]}/" in request line`);
   } else if (expectRequest) {
     // Junk request line (scanners send "OPTIONS", "OPTIONSHTTP/1.1" …): keep what is there.
     const parts = start.trim().split(/ +/);
@@ -649,6 +903,30 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
     addHeader(head.headers, name, value);
   }
   if (count > MAX_HEADERS) head.warnings.push(`truncated: ${count - MAX_HEADERS} headers dropped`);
+  return head;
+}
+
+/**
+ * The start of a start line cut off by the head cap (a 10 MB request line):
+ * method and the beginning of the target, or the status; the cut is a
+ * warning the caller adds, not a malformation.
+ */
+export function parseCutStartLine(raw: Buffer, expectRequest: boolean): Head {
+  const start = raw.subarray(0, MAX_TARGET_KEPT + 64).toString('latin1');
+  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
+  const sm = /^HTTP\/(\d)\.(\d) +(\d{3})/i.exec(start);
+  const rm = sm ? null : /^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}) +(\S*)/.exec(start);
+  if (sm) {
+    head.kind = 'response';
+    head.version = `HTTP/${sm[1]}.${sm[2]}`;
+    head.status = Number(sm[3]);
+  } else if (rm) {
+    head.kind = 'request';
+    head.method = rm[1];
+    head.target = truncate(rm[2], MAX_TARGET_KEPT);
+  } else {
+    head.warnings.push(`malformed: ${expectRequest ? 'request' : 'status'} line "${printable(raw.subarray(0, 64), 64)}"`);
+  }
   return head;
 }
 

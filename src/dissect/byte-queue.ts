@@ -1,6 +1,9 @@
 // A bounded FIFO of bytes for stream parsers: append chunks as they arrive,
 // look at the front without copying when one chunk holds it, consume parsed
-// bytes. Parsers keep one per direction.
+// bytes. Parsers keep one per direction. What a queue holds is charged to the
+// memory budget of the flow it was created for (see memory-budget.ts).
+
+import { currentMeter, type Meter } from './memory-budget.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -8,6 +11,7 @@ export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0; // offset into chunks[0]
   private total = 0;
+  private readonly meter: Meter | undefined = currentMeter();
 
   get length(): number {
     return this.total;
@@ -18,6 +22,7 @@ export class ByteQueue {
     if (data.length === 0) return;
     this.chunks.push(Buffer.from(data));
     this.total += data.length;
+    this.meter?.add(data.length);
   }
 
   /** The first `n` bytes (or all, when fewer) as one buffer; copies only when they span chunks. */
@@ -79,6 +84,7 @@ export class ByteQueue {
   consume(n: number): void {
     n = Math.min(n, this.total);
     this.total -= n;
+    this.meter?.add(-n);
     while (n > 0) {
       const c = this.chunks[0];
       const avail = c.length - this.head;
@@ -101,6 +107,7 @@ export class ByteQueue {
   }
 
   clear(): void {
+    this.meter?.add(-this.total);
     this.chunks = [];
     this.head = 0;
     this.total = 0;

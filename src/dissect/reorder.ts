@@ -12,7 +12,25 @@ import type { Meter } from './memory-budget.js';
 
 /** Rough heap bytes of an entry (its objects, strings and kept bodies), to charge the budget. */
 export function entryWeight(e: Entry): number {
-  return 1536 + Math.min(e.requestSize, 64 * 1024) + Math.min(e.responseSize, 64 * 1024);
+  const budget = { nodes: 256 };
+  return 1024 + approxBytes(e.request, 0, budget) + approxBytes(e.response, 0, budget);
+}
+
+/**
+ * Bytes of a request/response record, from its strings and fields (not
+ * exact: sizes on the wire say nothing of what was kept). Walks a bounded
+ * number of nodes: a deep or huge record is counted in part, never slowly.
+ */
+function approxBytes(v: unknown, depth: number, budget: { nodes: number }): number {
+  if (typeof v === 'string') return 16 + v.length;
+  if (v === null || typeof v !== 'object' || depth > 4 || --budget.nodes < 0) return 16;
+  let n = 64;
+  if (Array.isArray(v)) {
+    for (const x of v) n += approxBytes(x, depth + 1, budget);
+    return n;
+  }
+  for (const k in v as Record<string, unknown>) n += 16 + k.length + approxBytes((v as Record<string, unknown>)[k], depth + 1, budget);
+  return n;
 }
 
 export class ReorderBuffer {

@@ -62,7 +62,7 @@ export const defaultEngineOptions: EngineOptions = {
   maxProbeBytes: 16 * 1024,
   reorderWindowMs: 31_000,
   maxReorderHeld: 10_000,
-  memoryBudget: 128 * 1024 * 1024,
+  memoryBudget: 64 * 1024 * 1024,
   halfOpenTimeoutMs: 10_000,
 };
 

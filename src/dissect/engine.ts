@@ -253,7 +253,9 @@ export class DissectionEngine {
   readonly options: EngineOptions;
   readonly counters: Record<string, number> = {};
   readonly reassembly: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0 };
-  private readonly frags = new FragmentReassembler();
+  private readonly frags: FragmentReassembler;
+  /** What IP fragments in progress hold, charged to the same budget. */
+  private readonly fragMeter: Meter;
   private readonly tcp = new FlowTable<TcpConnection>();
   private readonly udp = new FlowTable<UdpConversation>();
   readonly budget: MemoryBudget;
@@ -286,6 +288,8 @@ export class DissectionEngine {
     this.options = { ...defaultEngineOptions, ...options };
     this.budget = new MemoryBudget(this.options.memoryBudget);
     this.reorderMeter = new Meter(this.budget);
+    this.fragMeter = new Meter(this.budget);
+    this.frags = new FragmentReassembler(undefined, undefined, this.fragMeter);
     this.reorder = new ReorderBuffer(
       Math.max(this.options.reorderWindowMs, 0),
       this.options.maxReorderHeld,
@@ -688,6 +692,11 @@ export class DissectionEngine {
   private enforceBudget(): void {
     const budget = this.budget;
     while (budget.over) {
+      // Fragments of datagrams never completed: dropped (counted) before any flow when they hold a quarter of it.
+      if (this.fragMeter.bytes > budget.limit / 4 && this.frags.size > 0) {
+        this.frags.evictOldest();
+        continue;
+      }
       const t = this.tcp.oldest();
       const u = this.udp.oldest();
       if ((t === undefined && u === undefined) || this.reorderMeter.bytes > budget.limit / 2) {

@@ -229,6 +229,20 @@ test('heads that never end: the bytes a parser holds are charged, flows are evic
   assert.equal(bounded.engine.budget.used, 0);
 });
 
+test('IP fragments that never complete are charged and dropped (counted) within the budget', () => {
+  // 2,000 first fragments (more to come, never coming) of 1,400 bytes each: 2.8 MB held without a bound.
+  const fragments = Array.from({ length: 2000 }, (_, i) => {
+    const b = ipv4(17, client(i >> 6), SERVER, 1400);
+    b.writeUInt16BE(i, 4); // identification
+    b[6] = 0x20; // more fragments, offset 0
+    return packet(T0 + i, b, i + 1);
+  });
+  const budget = 1 * MB;
+  const { engine, highest } = run(fragments, { memoryBudget: budget });
+  assert.ok(highest <= budget && engine.budget.peak <= budget, `peak ${engine.budget.peak}`);
+  assert.ok(engine.summary()['ip.fragments_dropped'] > 1000);
+});
+
 test('a normal capture: the same entries under the default budget as with no limit, nothing evicted, nothing left accounted', async () => {
   const file = join(examplesDir, 'bookinfo-mix.pcap');
   const normal = await dissectFile(file);

@@ -62,7 +62,7 @@ export const defaultEngineOptions: EngineOptions = {
   maxProbeBytes: 16 * 1024,
   reorderWindowMs: 31_000,
   maxReorderHeld: 10_000,
-  memoryBudget: 64 * 1024 * 1024,
+  memoryBudget: 32 * 1024 * 1024,
   halfOpenTimeoutMs: 10_000,
 };
 
@@ -956,7 +956,21 @@ export async function* dissectPackets(
         // stamped earlier than those before it must still find its place.
         const ahead = await within(next, LOOKAHEAD_WAIT_MS);
         const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
-        pushWithHorizon(engine, result.value, after);
+        const batch = result.value;
+        if (batch.length <= SLICE) pushWithHorizon(engine, batch, after);
+        else {
+          // A chunk of tiny packets (a flood) is tens of thousands: hand their
+          // entries on a slice at a time rather than all of them at once.
+          const later = laterMinimum(batch, after);
+          for (let i = 0; i < batch.length; i += SLICE) {
+            pushWithHorizon(engine, batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
+            if (out.length > 0 && i + SLICE < batch.length) {
+              const ready = out;
+              out = [];
+              yield ready;
+            }
+          }
+        }
       }
     }
     if (out.length > 0) {
@@ -969,6 +983,21 @@ export async function* dissectPackets(
   engine.finish();
   if (out.length > 0) yield out;
   if (failure !== undefined) throw failure;
+}
+
+/** Packets pushed between two hand-offs of entries. */
+const SLICE = 2048;
+
+/** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
+function laterMinimum(batch: Packet[], after: number): Float64Array {
+  const later = new Float64Array(batch.length + 1);
+  let min = after;
+  later[batch.length] = min;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    min = Math.min(min, packetTimeMs(batch[i]));
+    later[i] = min;
+  }
+  return later;
 }
 
 const TICK = Symbol('tick');

@@ -2,12 +2,14 @@
 import { Flags } from '@oclif/core';
 import { ExitCode, UserError } from './errors.js';
 import { parseSize } from './units.js';
-import { defaultEngineOptions, type EngineOptions } from '../dissect/engine.js';
+import type { EngineOptions } from '../dissect/engine.js';
+// Not the engine itself: a command loads it only when it dissects.
+import { DEFAULT_MEMORY_BUDGET } from '../dissect/memory-budget.js';
 
 const MIN_BUDGET = 1024 * 1024;
 
 export const memoryBudgetFlag = Flags.string({
-  description: `state held at once (buffers, flows, pending requests, held entries) before the least recently active flows are evicted (default ${defaultEngineOptions.memoryBudget / 1024 / 1024}MB)`,
+  description: `state held at once (buffers, flows, pending requests, held entries) before the least recently active flows are evicted (default ${DEFAULT_MEMORY_BUDGET / 1024 / 1024}MB)`,
 });
 
 /** The flag's value as engine options (nothing when not given: the engine's default). */

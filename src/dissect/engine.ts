@@ -22,7 +22,7 @@ import { FragmentReassembler } from './decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
 import { flowKey } from './flow-key.js';
 import { FlowTable } from './flow-table.js';
-import { enterMeter, MemoryBudget, Meter } from './memory-budget.js';
+import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
@@ -62,7 +62,7 @@ export const defaultEngineOptions: EngineOptions = {
   maxProbeBytes: 16 * 1024,
   reorderWindowMs: 31_000,
   maxReorderHeld: 10_000,
-  memoryBudget: 32 * 1024 * 1024,
+  memoryBudget: DEFAULT_MEMORY_BUDGET,
   halfOpenTimeoutMs: 10_000,
 };
 
@@ -83,6 +83,8 @@ const TCP_ACK = 0x10;
 const VXLAN_PORTS = new Set([4789, 8472]);
 const GENEVE_PORT = 6081;
 const TICK_MS = 1000;
+/** Longest capture time between two ticks however many flows there are. */
+const MAX_TICK_MS = 10_000;
 /** How often (capture time) entries that nothing older can precede are let out. */
 const RELEASE_MS = 100;
 const TOMBSTONE_MS = 10_000;
@@ -327,9 +329,11 @@ export class DissectionEngine {
     if (now > this.maxTime) this.maxTime = now;
     this.frame(p.linkType, p.data, now, p.frame, 0);
     // Ticks and releases visit every flow: under a flood of flows they wait
-    // for enough packets that each packet pays for a few visits at most.
+    // for enough packets that each packet pays for a few visits at most
+    // (timeouts then fire up to MAX_TICK_MS late, never later).
     const flows = (this.tcp.size + this.udp.size) >> 3;
-    if (this.maxTime - this.lastTick >= TICK_MS && this.sinceTick >= flows) this.tick(this.maxTime);
+    const sinceTick = this.maxTime - this.lastTick;
+    if ((sinceTick >= TICK_MS && this.sinceTick >= flows) || sinceTick >= MAX_TICK_MS) this.tick(this.maxTime);
     else if (this.maxTime - this.lastRelease >= RELEASE_MS && this.sinceRelease >= flows) this.release(this.maxTime);
     if (this.budget.over) this.enforceBudget();
     this.budget.notePeak();

@@ -12,6 +12,9 @@
 // around every call into that flow's parser), so every parser that buffers
 // through a ByteQueue is accounted whatever it does with it.
 
+/** The default budget: 200k unanswered SYNs stay under 200 MB RSS with it (docs/architecture.md). */
+export const DEFAULT_MEMORY_BUDGET = 32 * 1024 * 1024;
+
 export class MemoryBudget {
   /** Bytes charged now. */
   used = 0;

@@ -10,6 +10,7 @@ import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { describeDecryption, loadKeyLogFile } from '../dissect/tls/keylog.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -37,6 +38,7 @@ then one line on stderr says where, and the exit code is 3.`;
     count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --packets)', min: 1 }),
     packets: Flags.boolean({ description: 'print one line per packet instead of per API call' }),
     'request-timeout': Flags.string({ description: 'a request unanswered for this long (capture time) is emitted unanswered', default: '30s' }),
+    'memory-budget': memoryBudgetFlag,
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in the output' }),
     redact: Flags.string({ description: 'also redact these field names (comma-separated)' }),
     kube: Flags.boolean({ description: 'name endpoints from the current Kubernetes cluster (live lookups)' }),
@@ -86,6 +88,7 @@ then one line on stderr says where, and the exit code is 3.`;
           decodeAs,
           requestTimeoutMs: timeout,
           reorderWindowMs: timeout + 1000,
+          ...memoryBudgetOption(flags['memory-budget']),
         },
         count: flags.count,
         packets: flags.packets,

@@ -9,6 +9,7 @@ import { createRedactor } from '../pipeline/redact.js';
 import { loadKeyLogFile } from '../dissect/tls/keylog.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -55,6 +56,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     pcap: Flags.boolean({ description: 'write packets (pcap, or pcapng for several interfaces) to stdout instead of entries' }),
     write: Flags.string({ char: 'w', description: 'write packets to this file (pcap, or pcapng for several interfaces)' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
+    'memory-budget': memoryBudgetFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
@@ -110,12 +112,14 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       proto?: string;
       'tls-keylog'?: string;
       'decode-as'?: string[];
+      'memory-budget'?: string;
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
     if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
     if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
     if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
+    if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -153,6 +157,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     proto?: string;
     'tls-keylog'?: string;
     'decode-as'?: string[];
+    'memory-budget'?: string;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
@@ -181,6 +186,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
         tlsKeys: flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)) : undefined,
         decodeAs,
+        ...memoryBudgetOption(flags['memory-budget']),
       },
       output: flags.write
         ? { kind: 'file', path: flags.write }

@@ -1,6 +1,9 @@
 // A bounded FIFO of bytes for stream parsers: append chunks as they arrive,
 // look at the front without copying when one chunk holds it, consume parsed
-// bytes. Parsers keep one per direction.
+// bytes. Parsers keep one per direction. What a queue holds is charged to the
+// memory budget of the flow it was created for (see memory-budget.ts).
+
+import { currentMeter, type Meter } from './memory-budget.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -8,6 +11,17 @@ export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0; // offset into chunks[0]
   private total = 0;
+  private readonly meter: Meter | undefined = currentMeter();
+  /**
+   * Spare room after the last chunk, left by a compaction of the whole queue:
+   * appends are copied there, so a parser that looks again at a head that
+   * keeps growing (peek of everything, per packet) copies each byte a bounded
+   * number of times instead of once per look. When set, the last chunk is
+   * `room[roomStart, roomUsed)`.
+   */
+  private room: Buffer | undefined;
+  private roomStart = 0;
+  private roomUsed = 0;
 
   get length(): number {
     return this.total;
@@ -16,8 +30,17 @@ export class ByteQueue {
   /** Append a copy (callers' buffers are only valid during onData). */
   push(data: Buffer): void {
     if (data.length === 0) return;
-    this.chunks.push(Buffer.from(data));
+    const room = this.room;
+    if (room && this.roomUsed + data.length <= room.length) {
+      data.copy(room, this.roomUsed);
+      this.roomUsed += data.length;
+      this.chunks[this.chunks.length - 1] = room.subarray(this.roomStart, this.roomUsed);
+    } else {
+      this.room = undefined;
+      this.chunks.push(Buffer.from(data));
+    }
     this.total += data.length;
+    this.meter?.add(data.length);
   }
 
   /** The first `n` bytes (or all, when fewer) as one buffer; copies only when they span chunks. */
@@ -129,6 +152,7 @@ export class ByteQueue {
   consume(n: number): void {
     n = Math.min(n, this.total);
     this.total -= n;
+    this.meter?.add(-n);
     while (n > 0) {
       const c = this.chunks[0];
       const avail = c.length - this.head;
@@ -140,6 +164,7 @@ export class ByteQueue {
       this.chunks.shift();
       this.head = 0;
     }
+    if (this.chunks.length === 0) this.room = undefined;
   }
 
   /** Remove and return `n` bytes (a copy-free view when possible). */
@@ -151,12 +176,20 @@ export class ByteQueue {
   }
 
   clear(): void {
+    this.meter?.add(-this.total);
+    this.room = undefined;
     this.chunks = [];
     this.head = 0;
     this.total = 0;
   }
 
   private compact(n: number): void {
+    // Most of the queue asked for at once: merge all of it, with room to grow.
+    if (n * 2 >= this.total) {
+      this.compactAll();
+      return;
+    }
+    this.room = undefined;
     const merged = Buffer.allocUnsafe(Math.max(n, 0));
     let written = 0;
     let i = 0;
@@ -175,5 +208,21 @@ export class ByteQueue {
     if (rest.length > 0 && off > 0) rest[0] = rest[0].subarray(off);
     this.chunks = [merged, ...rest];
     this.head = 0;
+  }
+
+  private compactAll(): void {
+    const total = this.total;
+    const merged = Buffer.allocUnsafe(Math.max(Math.ceil(total * 1.5), 1024));
+    let written = 0;
+    let off = this.head;
+    for (const c of this.chunks) {
+      written += c.copy(merged, written, off);
+      off = 0;
+    }
+    this.chunks = [merged.subarray(0, total)];
+    this.head = 0;
+    this.room = merged;
+    this.roomStart = 0;
+    this.roomUsed = total;
   }
 }

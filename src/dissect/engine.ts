@@ -1,7 +1,9 @@
 // The dissection engine: packets in, entries out.
 // link → IP (fragments) → TCP/UDP/ICMP → flows → per-direction reassembly →
 // protocol detection by content → the protocol's parser → entries, released in
-// request-time order. Every limit is a counter, never an exception.
+// request-time order. Every limit is a counter, never an exception. What the
+// run holds is charged to one memory budget (memory-budget.ts); past it, whole
+// flows are ended, least recently active first.
 
 import type { Endpoint, Entry, Transport } from '../model/entry.js';
 import { emptyEndpoint } from '../model/entry.js';
@@ -19,11 +21,13 @@ import { EtherType, findNetwork } from './decode/link.js';
 import { FragmentReassembler } from './decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
 import { flowKey } from './flow-key.js';
+import { FlowTable } from './flow-table.js';
+import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
-import { HalfStream, seqDiff, type ReassemblyCounters } from './tcp-reassembly.js';
+import { HalfStream, seqDiff, type ReassemblyCounters, type StreamSink } from './tcp-reassembly.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -41,6 +45,10 @@ export interface EngineOptions extends DissectOptions {
   /** How long entries wait to be put in request order (0 = emit as finished). */
   reorderWindowMs: number;
   maxReorderHeld: number;
+  /** Bytes of state held at once (buffers, flows, pending queries, held entries) before flows are evicted. */
+  memoryBudget: number;
+  /** A connection whose SYN was never answered (and that carried no data) is ended after this much quiet. */
+  halfOpenTimeoutMs: number;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -55,7 +63,19 @@ export const defaultEngineOptions: EngineOptions = {
   maxProbeBytes: 16 * 1024,
   reorderWindowMs: 31_000,
   maxReorderHeld: 10_000,
+  memoryBudget: DEFAULT_MEMORY_BUDGET,
+  halfOpenTimeoutMs: 10_000,
 };
+
+/**
+ * Heap bytes of a tracked flow with nothing buffered (its objects, key string,
+ * parser state), charged to the memory budget while it lives. Measured with
+ * SYN and DNS floods (heap growth per flow; see docs/architecture.md).
+ */
+export const TCP_FLOW_COST = 2560;
+export const UDP_FLOW_COST = 2048;
+/** Warning on calls emitted because their flow was evicted. */
+export const EVICTED_WARNING = 'evicted: memory budget reached (--memory-budget)';
 
 const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
@@ -64,6 +84,8 @@ const TCP_ACK = 0x10;
 const VXLAN_PORTS = new Set([4789, 8472]);
 const GENEVE_PORT = 6081;
 const TICK_MS = 1000;
+/** Longest capture time between two ticks however many flows there are. */
+const MAX_TICK_MS = 10_000;
 /** How often (capture time) entries that nothing older can precede are let out. */
 const RELEASE_MS = 100;
 const TOMBSTONE_MS = 10_000;
@@ -86,25 +108,44 @@ class MutableContext implements ConnectionContext {
   now = 0;
   frame = 0;
   ack: { from: Direction; ahead: number } | undefined = undefined;
+  /** The flow is being evicted: what it emits now is marked so. */
+  evicting = false;
   constructor(
     readonly transport: Transport,
     public client: Endpoint,
     public server: Endpoint,
     readonly options: DissectOptions,
-    private readonly sink: (call: CallRecord, ctx: MutableContext) => void,
-    private readonly counter: (name: string, n: number) => void,
+    // The engine itself, not closures over it: one context per flow, a flood of flows.
+    private readonly engine: DissectionEngine,
   ) {}
   emit(call: CallRecord): void {
-    this.sink(call, this);
+    this.engine.emitCall(call, this);
   }
   count(name: string, n = 1): void {
-    this.counter(name, n);
+    this.engine.count(name, n);
+  }
+}
+
+/** One direction's reassembled bytes and gaps, into its connection (a class, not two closures per side). */
+class SideSink implements StreamSink {
+  constructor(
+    private readonly conn: TcpConnection,
+    private readonly side: number,
+  ) {}
+  data(bytes: Buffer, now?: number, frame?: number, ack?: number): void {
+    this.conn.onStream(this.side, bytes, now, frame, ack);
+  }
+  gap(length: number): void {
+    this.conn.onGap(this.side, length);
   }
 }
 
 class TcpConnection {
   readonly halves: [HalfStream, HalfStream];
   readonly totals: FlowTotals;
+  readonly meter: Meter;
+  older: TcpConnection | undefined;
+  newer: TcpConnection | undefined;
   clientSide = 0;
   orientationKnown = false;
   parser: TcpStreamParser | undefined;
@@ -129,9 +170,11 @@ class TcpConnection {
   ) {
     const counters = engine.reassembly;
     const max = engine.options.maxBufferedPerDirection;
+    this.meter = engine.newMeter();
+    this.meter.add(TCP_FLOW_COST);
     this.halves = [
-      new HalfStream({ data: (b, now, frame, ack) => this.onStream(0, b, now, frame, ack), gap: (n) => this.onGap(0, n) }, counters, max),
-      new HalfStream({ data: (b, now, frame, ack) => this.onStream(1, b, now, frame, ack), gap: (n) => this.onGap(1, n) }, counters, max),
+      new HalfStream(new SideSink(this, 0), counters, max, undefined, this.meter),
+      new HalfStream(new SideSink(this, 1), counters, max, undefined, this.meter),
     ];
     this.totals = newFlowTotals(now, frame);
     this.ctx = engine.newContext('tcp', ends[0], ends[1]);
@@ -148,7 +191,7 @@ class TcpConnection {
     return side === this.clientSide ? 'c2s' : 's2c';
   }
 
-  private onStream(side: number, data: Buffer, now?: number, frame?: number, ackSeq?: number): void {
+  onStream(side: number, data: Buffer, now?: number, frame?: number, ackSeq?: number): void {
     if (now !== undefined && frame !== undefined) {
       // Bytes that waited behind a hole keep their own packet's time, frame and ACK (measured against the other direction as it is now).
       const { now: was, frame: wasFrame, ack } = this.ctx;
@@ -168,16 +211,18 @@ class TcpConnection {
     }
     this.pending.push({ side, data: Buffer.from(data), now: this.ctx.now, frame: this.ctx.frame });
     this.pendingBytes[side] += data.length;
+    this.meter.add(data.length);
     this.engine.detect(this, side);
   }
 
-  private onGap(side: number, length: number): void {
+  onGap(side: number, length: number): void {
     if (this.parser) {
       this.parser.onGap(this.dir(side), length);
       return;
     }
     // Bytes before a hole cannot be parsed reliably: start probing afresh after it.
     this.pending = this.pending.filter((c) => c.side !== side);
+    this.meter.add(-this.pendingBytes[side]);
     this.pendingBytes[side] = 0;
     this.rejected[side] = false;
   }
@@ -188,6 +233,7 @@ class TcpConnection {
     this.protocol = protocol;
     const pending = this.pending;
     this.pending = [];
+    this.meter.add(-(this.pendingBytes[0] + this.pendingBytes[1]));
     const { now, frame, ack } = this.ctx;
     // Replayed bytes keep their packet's time; their packet's ACK is not kept.
     this.ctx.ack = undefined;
@@ -204,6 +250,8 @@ class TcpConnection {
 
 class UdpConversation {
   clientSide = 0;
+  older: UdpConversation | undefined;
+  newer: UdpConversation | undefined;
   /** A dissector (not the flow fallback) reads it. */
   claimed = false;
   readonly totals: FlowTotals;
@@ -214,8 +262,10 @@ class UdpConversation {
     readonly ends: [Endpoint, Endpoint],
     now: number,
     frame: number,
+    readonly meter: Meter,
   ) {
     this.totals = newFlowTotals(now, frame);
+    meter.add(UDP_FLOW_COST);
   }
 }
 
@@ -223,9 +273,17 @@ export class DissectionEngine {
   readonly options: EngineOptions;
   readonly counters: Record<string, number> = {};
   readonly reassembly: ReassemblyCounters = { retransmitted: 0, outOfOrder: 0, gaps: 0, gapBytes: 0 };
-  private readonly frags = new FragmentReassembler();
-  private readonly tcp = new Map<string, TcpConnection>();
-  private readonly udp = new Map<string, UdpConversation>();
+  private readonly frags: FragmentReassembler;
+  /** What IP fragments in progress hold, charged to the same budget. */
+  private readonly fragMeter: Meter;
+  private readonly tcp = new FlowTable<TcpConnection>();
+  private readonly udp = new FlowTable<UdpConversation>();
+  readonly budget: MemoryBudget;
+  /** What the reorder buffer holds, charged to the same budget. */
+  private readonly reorderMeter: Meter;
+  /** Packets since the last tick / release: scans of every flow are spread over at least flows/8 packets. */
+  private sinceTick = 0;
+  private sinceRelease = 0;
   private readonly tombstones = new Map<string, number>();
   private readonly icmp: IcmpHandler;
   private readonly reorder: ReorderBuffer;
@@ -249,10 +307,15 @@ export class DissectionEngine {
 
   constructor(options: Partial<EngineOptions>, onEntry: (e: Entry) => void) {
     this.options = { ...defaultEngineOptions, ...options };
+    this.budget = new MemoryBudget(this.options.memoryBudget);
+    this.reorderMeter = new Meter(this.budget);
+    this.fragMeter = new Meter(this.budget);
+    this.frags = new FragmentReassembler(undefined, undefined, this.fragMeter);
     this.reorder = new ReorderBuffer(
       Math.max(this.options.reorderWindowMs, 0),
       this.options.maxReorderHeld,
       onEntry,
+      this.reorderMeter,
     );
     this.keep = this.options.protocols.length > 0 ? new Set(this.options.protocols) : undefined;
     this.tcpProbes = [...tcpDissectors()].sort((a, b) => a.priority - b.priority);
@@ -269,25 +332,31 @@ export class DissectionEngine {
     this.counters[name] = (this.counters[name] ?? 0) + n;
   }
 
+  newMeter(): Meter {
+    return new Meter(this.budget);
+  }
+
   newContext(transport: Transport, client: Endpoint, server: Endpoint): MutableContext {
-    return new MutableContext(
-      transport,
-      client,
-      server,
-      this.options,
-      (call, ctx) => this.emitCall(call, ctx),
-      (name, n) => this.count(name, n),
-    );
+    return new MutableContext(transport, client, server, this.options, this);
   }
 
   /** Feed one captured frame. Never throws for bad packet content. */
   push(p: Packet): void {
     this.packets++;
+    this.sinceTick++;
+    this.sinceRelease++;
     const now = packetTimeMs(p);
     if (now > this.maxTime) this.maxTime = now;
     this.frame(p.linkType, p.data, now, p.frame, 0);
-    if (this.maxTime - this.lastTick >= TICK_MS) this.tick(this.maxTime);
-    else if (this.maxTime - this.lastRelease >= RELEASE_MS) this.release(this.maxTime);
+    // Ticks and releases visit every flow: under a flood of flows they wait
+    // for enough packets that each packet pays for a few visits at most
+    // (timeouts then fire up to MAX_TICK_MS late, never later).
+    const flows = (this.tcp.size + this.udp.size) >> 3;
+    const sinceTick = this.maxTime - this.lastTick;
+    if ((sinceTick >= TICK_MS && this.sinceTick >= flows) || sinceTick >= MAX_TICK_MS) this.tick(this.maxTime);
+    else if (this.maxTime - this.lastRelease >= RELEASE_MS && this.sinceRelease >= flows) this.release(this.maxTime);
+    if (this.budget.over) this.enforceBudget();
+    this.budget.notePeak();
   }
 
   /** Tell the engine no packet after the next one is older than `ms` (see `horizon`). */
@@ -303,8 +372,8 @@ export class DissectionEngine {
 
   /** End of input: end every flow (unanswered requests come out), release every entry. */
   finish(): void {
-    for (const conn of [...this.tcp.values()]) this.endTcp(conn, 'eof');
-    for (const conv of [...this.udp.values()]) this.endUdp(conv, 'eof');
+    this.tcp.forEach((conn) => this.endTcp(conn, 'eof'));
+    this.udp.forEach((conv) => this.endUdp(conv, 'eof'));
     this.icmp.end();
     this.reorder.flush();
   }
@@ -393,6 +462,7 @@ export class DissectionEngine {
     if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.synSeq === undefined) conn.synSeq = seq;
     const side = senderIsA ? 0 : 1;
     countPacket(conn.totals, side, payload.length, now, frame);
+    this.tcp.touch(conn);
     conn.ctx.now = now;
     conn.ctx.frame = frame;
     if (flags & TCP_RST) {
@@ -432,9 +502,8 @@ export class DissectionEngine {
     frame: number,
   ): TcpConnection {
     if (this.tcp.size >= this.options.maxFlows) {
-      const oldest = this.tcp.values().next().value as TcpConnection;
       this.count('tcp.flows_evicted');
-      this.endTcp(oldest, 'timeout');
+      this.endTcp(this.tcp.oldest() as TcpConnection, 'timeout');
     }
     const ends = flowEnds(ip, sport, dport, senderIsA);
     const conn = new TcpConnection(key, ends, now, frame, this);
@@ -450,7 +519,7 @@ export class DissectionEngine {
       else clientIsSender = sport >= dport;
       conn.setClient(clientIsSender ? senderSide : 1 - senderSide);
     }
-    this.tcp.set(key, conn);
+    this.tcp.add(conn);
     return conn;
   }
 
@@ -509,13 +578,19 @@ export class DissectionEngine {
   private startParser(conn: TcpConnection, d: ProtocolDissector): void {
     let parser: TcpStreamParser;
     try {
-      parser = (d.createTcpParser as (ctx: ConnectionContext) => TcpStreamParser)(conn.ctx);
+      // Buffers the parser creates are charged to this flow.
+      const outer = enterMeter(conn.meter);
+      try {
+        parser = (d.createTcpParser as (ctx: ConnectionContext) => TcpStreamParser)(conn.ctx);
+      } finally {
+        enterMeter(outer);
+      }
     } catch {
       this.count(`${d.name}.create_threw`);
       this.startFallback(conn);
       return;
     }
-    conn.start(guarded(parser, d.name, this), d.name);
+    conn.start(guarded(parser, d.name, this, conn.meter), d.name);
   }
 
   private startFallback(conn: TcpConnection): void {
@@ -525,12 +600,14 @@ export class DissectionEngine {
   private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     if (conn.ended) return;
     conn.ended = true;
-    this.tcp.delete(conn.key);
+    this.tcp.delete(conn);
     if (reason === 'fin' || reason === 'rst') this.tombstones.set(conn.key, conn.totals.lastTime);
     conn.halves[0].flush();
     conn.halves[1].flush();
     if (!conn.parser) this.startFallback(conn);
     (conn.parser as TcpStreamParser).onEnd(reason);
+    // Whatever the parser still holds is garbage now.
+    conn.meter.close();
   }
 
   // ---- UDP ---------------------------------------------------------------
@@ -552,6 +629,7 @@ export class DissectionEngine {
     const side = senderIsA ? 0 : 1;
     if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
     countPacket(conv.totals, side, payload.length, now, frame);
+    this.udp.touch(conv);
     conv.ctx.now = now;
     conv.ctx.frame = frame;
     conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
@@ -588,12 +666,11 @@ export class DissectionEngine {
     frame: number,
   ): UdpConversation {
     if (this.udp.size >= this.options.maxFlows) {
-      const oldest = this.udp.values().next().value as UdpConversation;
       this.count('udp.flows_evicted');
-      this.endUdp(oldest, 'timeout');
+      this.endUdp(this.udp.oldest() as UdpConversation, 'timeout');
     }
     const ends = flowEnds(ip, sport, dport, senderIsA);
-    const conv = new UdpConversation(key, ends, now, frame);
+    const conv = new UdpConversation(key, ends, now, frame, this.newMeter());
     const senderSide = senderIsA ? 0 : 1;
     let chosen: ProtocolDissector | undefined;
     let clientIsSender = !(looksLikeServerPort(sport, this.serverPorts) && !looksLikeServerPort(dport, this.serverPorts));
@@ -626,41 +703,88 @@ export class DissectionEngine {
     conv.ctx.frame = frame;
     let parser: UdpDatagramParser | undefined;
     if (chosen) {
+      const outer = enterMeter(conv.meter);
       try {
-        parser = guarded((chosen.createUdpParser as (c: ConnectionContext) => UdpDatagramParser)(conv.ctx), chosen.name, this);
+        parser = guarded((chosen.createUdpParser as (c: ConnectionContext) => UdpDatagramParser)(conv.ctx), chosen.name, this, conv.meter);
       } catch {
         this.count(`${chosen.name}.create_threw`);
+      } finally {
+        enterMeter(outer);
       }
     }
     conv.claimed = parser !== undefined;
     conv.parser = parser ?? createUdpFallback(conv.ctx, () => conv.totals);
-    this.udp.set(key, conv);
+    this.udp.add(conv);
     return conv;
   }
 
   private endUdp(conv: UdpConversation, reason: 'timeout' | 'eof'): void {
-    if (this.udp.get(conv.key) !== conv) return;
-    this.udp.delete(conv.key);
+    if (!this.udp.delete(conv)) return;
     conv.parser.onEnd(reason);
+    conv.meter.close();
+  }
+
+  // ---- memory budget -------------------------------------------------------
+
+  /**
+   * Bring what the run holds back under the budget: entries held only for
+   * ordering go out early when they are most of it; otherwise whole flows
+   * end, least recently active first, their pending calls emitted unanswered
+   * and marked evicted.
+   */
+  private enforceBudget(): void {
+    const budget = this.budget;
+    while (budget.over) {
+      // Fragments of datagrams never completed: dropped (counted) before any flow when they hold a quarter of it.
+      if (this.fragMeter.bytes > budget.limit / 4 && this.frags.size > 0) {
+        this.frags.evictOldest();
+        continue;
+      }
+      const t = this.tcp.oldest();
+      const u = this.udp.oldest();
+      if ((t === undefined && u === undefined) || this.reorderMeter.bytes > budget.limit / 2) {
+        if (this.reorder.size === 0) return;
+        this.reorder.releaseOldest();
+        this.count('reorder.released_early');
+        continue;
+      }
+      this.count('engine.flows_evicted');
+      if (u === undefined || (t !== undefined && t.totals.lastTime <= u.totals.lastTime)) {
+        const conn = t as TcpConnection;
+        conn.ctx.evicting = true;
+        this.endTcp(conn, 'timeout');
+      } else {
+        u.ctx.evicting = true;
+        this.endUdp(u, 'timeout');
+      }
+    }
   }
 
   // ---- time ----------------------------------------------------------------
 
   private tick(now: number): void {
     this.lastTick = now;
+    this.sinceTick = 0;
     const timeout = this.options.requestTimeoutMs;
-    for (const conn of [...this.tcp.values()]) {
+    this.tcp.forEach((conn) => {
       conn.ctx.now = now;
       if (conn.closing) {
         this.endTcp(conn, 'fin');
-        continue;
+        return;
+      }
+      const idle = now - conn.totals.lastTime;
+      // A SYN nobody answered, and no data: a scan or a flood, not a connection to wait for.
+      if (idle >= this.options.halfOpenTimeoutMs && isHalfOpen(conn)) {
+        this.count('tcp.half_open_expired');
+        this.endTcp(conn, 'timeout');
+        return;
       }
       // Still undecided after a request timeout: it is nothing we know.
       if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
       conn.parser?.onTick?.(now, timeout);
-      if (now - conn.totals.lastTime > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
-    }
-    for (const conv of [...this.udp.values()]) {
+      if (idle > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
+    });
+    this.udp.forEach((conv) => {
       conv.ctx.now = now;
       conv.parser.onTick?.(now, timeout);
       const idle = now - conv.totals.lastTime;
@@ -669,7 +793,7 @@ export class DissectionEngine {
       // resolver's one-query socket need not be kept for the idle timeout
       // (a later datagram on the same ports starts a fresh conversation).
       else if (conv.claimed && idle >= TICK_MS && conv.parser.pendingSince && conv.parser.pendingSince() === undefined) this.endUdp(conv, 'timeout');
-    }
+    });
     this.icmp.onTick(now, timeout);
     this.frags.expire(now);
     for (const [key, at] of this.tombstones) {
@@ -686,6 +810,7 @@ export class DissectionEngine {
    */
   private release(now: number): void {
     this.lastRelease = now;
+    this.sinceRelease = 0;
     if (this.reorder.size === 0) return;
     this.reorder.releaseThrough(this.lowWatermark(now));
   }
@@ -694,7 +819,7 @@ export class DissectionEngine {
   private lowWatermark(now: number): number {
     const floor = now - this.options.reorderWindowMs;
     let low = Math.min(now, this.horizon);
-    for (const conn of this.tcp.values()) {
+    for (let conn = this.tcp.oldest(); conn; conn = conn.newer) {
       let t: number;
       if (conn.parser) t = pendingTime(conn.parser, floor);
       else {
@@ -705,7 +830,7 @@ export class DissectionEngine {
       if (t < low) low = t;
       if (low <= floor) return floor;
     }
-    for (const conv of this.udp.values()) {
+    for (let conv = this.udp.oldest(); conv; conv = conv.newer) {
       const t = pendingTime(conv.parser, floor);
       if (t < low) low = t;
       if (low <= floor) return floor;
@@ -716,7 +841,7 @@ export class DissectionEngine {
 
   // ---- entries -------------------------------------------------------------
 
-  private emitCall(call: CallRecord, ctx: ConnectionContext): void {
+  emitCall(call: CallRecord, ctx: ConnectionContext): void {
     if (this.keep && !this.keep.has(call.protocol)) return;
     const client = call.reversed ? ctx.server : ctx.client;
     const server = call.reversed ? ctx.client : ctx.server;
@@ -741,6 +866,7 @@ export class DissectionEngine {
     };
     if (call.warnings && call.warnings.length > 0) entry.warnings = call.warnings;
     if (call.tls) entry.tls = true;
+    if ((ctx as MutableContext).evicting) entry.warnings = [...(entry.warnings ?? []), EVICTED_WARNING];
     this.count(`entries.${call.protocol}`);
     this.reorder.add(entry);
   }
@@ -778,7 +904,7 @@ function pendingTime(parser: { pendingSince?(): number | undefined }, floor: num
  * A parser that throws is a bug in it, not a reason to stop: count it and
  * carry on without that parser (the connection's later bytes are ignored).
  */
-function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine): P {
+function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine, meter: Meter): P {
   let dead = false;
   const safe = {} as P;
   for (const key of ['onData', 'onGap', 'onDatagram', 'onTick', 'onEnd', 'pendingSince'] as const) {
@@ -787,16 +913,26 @@ function guarded<P extends object>(parser: P, name: string, engine: DissectionEn
     // A dead parser emits nothing more, so it has nothing pending either.
     (safe as Record<string, unknown>)[key] = (...args: unknown[]) => {
       if (dead) return undefined;
+      // Buffers the parser creates now are charged to its flow.
+      const outer = enterMeter(meter);
       try {
         return fn.apply(parser, args);
       } catch {
         dead = true;
         engine.count(`${name}.parser_threw`);
         return undefined;
+      } finally {
+        enterMeter(outer);
       }
     };
   }
   return safe;
+}
+
+/** A SYN with no answer and no data since. */
+function isHalfOpen(conn: TcpConnection): boolean {
+  const t = conn.totals;
+  return conn.synSeq !== undefined && t.packets[1 - conn.clientSide] === 0 && t.bytes[0] + t.bytes[1] === 0;
 }
 
 /** Timestamps never step back within the batch, nor into the next one. */
@@ -864,7 +1000,21 @@ export async function* dissectPackets(
         // stamped earlier than those before it must still find its place.
         const ahead = await within(next, LOOKAHEAD_WAIT_MS);
         const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
-        pushWithHorizon(engine, result.value, after);
+        const batch = result.value;
+        if (batch.length <= SLICE) pushWithHorizon(engine, batch, after);
+        else {
+          // A chunk of tiny packets (a flood) is tens of thousands: hand their
+          // entries on a slice at a time rather than all of them at once.
+          const later = laterMinimum(batch, after);
+          for (let i = 0; i < batch.length; i += SLICE) {
+            pushWithHorizon(engine, batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
+            if (out.length > 0 && i + SLICE < batch.length) {
+              const ready = out;
+              out = [];
+              yield ready;
+            }
+          }
+        }
       }
     }
     if (out.length > 0) {
@@ -877,6 +1027,21 @@ export async function* dissectPackets(
   engine.finish();
   if (out.length > 0) yield out;
   if (failure !== undefined) throw failure;
+}
+
+/** Packets pushed between two hand-offs of entries. */
+const SLICE = 2048;
+
+/** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
+function laterMinimum(batch: Packet[], after: number): Float64Array {
+  const later = new Float64Array(batch.length + 1);
+  let min = after;
+  later[batch.length] = min;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    min = Math.min(min, packetTimeMs(batch[i]));
+    later[i] = min;
+  }
+  return later;
 }
 
 const TICK = Symbol('tick');

@@ -4,12 +4,39 @@
 // them; the window is at least the request timeout, so nothing older can still
 // arrive. Bounded: past `maxHeld` the oldest is released early (a call that
 // finishes later than that many newer ones then passes straight through).
+// What it holds is charged to the memory budget (an estimate per entry); the
+// engine lets the oldest out early when the buffer alone holds too much.
 
 import type { Entry } from '../model/entry.js';
+import type { Meter } from './memory-budget.js';
+
+/** Rough heap bytes of an entry (its objects, strings and kept bodies), to charge the budget. */
+export function entryWeight(e: Entry): number {
+  const budget = { nodes: 256 };
+  return 1024 + approxBytes(e.request, 0, budget) + approxBytes(e.response, 0, budget);
+}
+
+/**
+ * Bytes of a request/response record, from its strings and fields (not
+ * exact: sizes on the wire say nothing of what was kept). Walks a bounded
+ * number of nodes: a deep or huge record is counted in part, never slowly.
+ */
+function approxBytes(v: unknown, depth: number, budget: { nodes: number }): number {
+  if (typeof v === 'string') return 16 + v.length;
+  if (v === null || typeof v !== 'object' || depth > 4 || --budget.nodes < 0) return 16;
+  let n = 64;
+  if (Array.isArray(v)) {
+    for (const x of v) n += approxBytes(x, depth + 1, budget);
+    return n;
+  }
+  for (const k in v as Record<string, unknown>) n += 16 + k.length + approxBytes((v as Record<string, unknown>)[k], depth + 1, budget);
+  return n;
+}
 
 export class ReorderBuffer {
   private heap: Entry[] = [];
   private seqs: number[] = [];
+  private weights: number[] = [];
   private seq = 0;
   private released = -Infinity;
 
@@ -17,6 +44,7 @@ export class ReorderBuffer {
     private readonly windowMs: number,
     private readonly maxHeld: number,
     private readonly out: (e: Entry) => void,
+    private readonly meter?: Meter,
   ) {}
 
   get size(): number {
@@ -48,6 +76,11 @@ export class ReorderBuffer {
     while (this.heap.length > 0) this.pop();
   }
 
+  /** Let the oldest held entry out now (the memory budget needs its room). */
+  releaseOldest(): void {
+    if (this.heap.length > 0) this.pop();
+  }
+
   private less(i: number, j: number): boolean {
     const a = this.heap[i].timestamp;
     const b = this.heap[j].timestamp;
@@ -58,17 +91,26 @@ export class ReorderBuffer {
     // Plain temporaries: a destructuring swap allocated arrays on this hot path.
     const h = this.heap;
     const s = this.seqs;
+    const w = this.weights;
     const e = h[i];
     h[i] = h[j];
     h[j] = e;
     const q = s[i];
     s[i] = s[j];
     s[j] = q;
+    const x = w[i];
+    w[i] = w[j];
+    w[j] = x;
   }
 
   private push(e: Entry): void {
     this.heap.push(e);
     this.seqs.push(this.seq++);
+    if (this.meter) {
+      const weight = entryWeight(e);
+      this.weights.push(weight);
+      this.meter.add(weight);
+    } else this.weights.push(0);
     let i = this.heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
@@ -80,11 +122,14 @@ export class ReorderBuffer {
 
   private pop(): void {
     const top = this.heap[0];
+    this.meter?.add(-this.weights[0]);
     const lastE = this.heap.pop() as Entry;
     const lastS = this.seqs.pop() as number;
+    const lastW = this.weights.pop() as number;
     if (this.heap.length > 0) {
       this.heap[0] = lastE;
       this.seqs[0] = lastS;
+      this.weights[0] = lastW;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;

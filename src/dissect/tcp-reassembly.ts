@@ -3,6 +3,9 @@
 // trimmed (first copy wins, like most stacks and Wireshark's default), and a
 // hole that will never be filled is reported as a gap so parsers resynchronise
 // instead of waiting forever. Sequence numbers are compared modulo 2^32.
+// Held segments are charged to the flow's memory budget meter.
+
+import type { Meter } from './memory-budget.js';
 
 export interface StreamSink {
   /**
@@ -56,6 +59,7 @@ export class HalfStream {
     private readonly counters: ReassemblyCounters,
     private readonly maxBuffered: number,
     private readonly maxSegments = 256,
+    private readonly meter?: Meter,
   ) {}
 
   /** Feed one segment of this direction (`now`/`frame`: its packet's, kept if it must wait for a hole). */
@@ -120,6 +124,7 @@ export class HalfStream {
     }
     this.ooo.splice(i, 0, seg);
     this.oooBytes += payload.length;
+    this.meter?.add(payload.length);
   }
 
   private deliver(bytes: Buffer, now?: number, frame?: number, ack?: number): void {
@@ -138,6 +143,7 @@ export class HalfStream {
       if (rel > 0) return;
       this.ooo.shift();
       this.oooBytes -= first.data.length;
+      this.meter?.add(-first.data.length);
       if (rel + first.data.length > 0) this.deliver(first.data.subarray(-rel), first.now, first.frame, first.ack);
       else this.counters.retransmitted++;
     }

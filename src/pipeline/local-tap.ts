@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
-import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
+import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
+import { describeLosses } from './dissect-run.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { openLive, type LiveCapture, type LiveStats } from './capture/live.js';
@@ -39,6 +40,8 @@ export interface LocalTapResult {
   stats: LiveStats;
   packets: number;
   entries: number;
+  /** The dissection engine's counters (entries output only). */
+  counters?: Record<string, number>;
 }
 
 /** "12 packets captured, 0 dropped by kernel, 0 lost" (tcpdump's closing lines, in one). */
@@ -47,6 +50,8 @@ export function tapSummary(r: LocalTapResult, withEntries: boolean): string {
   const parts = [`${r.packets} packets captured`, `${kernel} dropped by kernel`, `${r.stats.lost} lost`];
   if (r.stats.ifDropped > 0) parts.push(`${r.stats.ifDropped} dropped by interface`);
   if (withEntries) parts.push(`${r.entries} entries`);
+  const losses = r.counters ? describeLosses(r.counters) : undefined;
+  if (withEntries && losses) parts.push(`lost or damaged: ${losses}`);
   return parts.join(', ');
 }
 
@@ -91,8 +96,14 @@ async function writeEntries(
   result: LocalTapResult,
 ): Promise<void> {
   const limit = opts.count ?? Infinity;
+  let engine: DissectionEngine | undefined;
   // Live output should follow the traffic: order entries over a short window only.
-  const entries = dissectPackets(counted(capture, result, Infinity), { reorderWindowMs: 1000, ...opts.engine, live: true });
+  const entries = dissectPackets(counted(capture, result, Infinity), {
+    reorderWindowMs: 1000,
+    ...opts.engine,
+    live: true,
+    engineRef: (e) => (engine = e),
+  });
   try {
     for await (const batch of entries) {
       for (let e of batch) {
@@ -115,6 +126,7 @@ async function writeEntries(
     }
   } finally {
     await out.sink.flush();
+    if (engine) result.counters = engine.summary();
   }
 }
 

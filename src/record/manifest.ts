@@ -36,6 +36,8 @@ export interface Manifest {
   entries: number;
   /** Packets libpcap or our queue dropped (live sources). */
   dropped?: { kernel?: number; interface?: number; lost?: number };
+  /** What dissection lost or damaged (flows evicted by the memory budget, gaps, malformed messages…), by counter. */
+  losses?: Record<string, number>;
   source: { kind: 'live' | 'pcap' | 'pcapng' | 'ndjson'; interfaces?: string[]; filter?: string };
   command: string[];
   files: ManifestFile[];

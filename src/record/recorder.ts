@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
+import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
+import { describeLosses, lossCounters } from '../pipeline/dissect-run.js';
 import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
 import type { Entry } from '../model/entry.js';
 import { packetTimeMs, type CaptureInterface, type Packet } from '../model/packet.js';
@@ -173,6 +174,7 @@ interface RunState {
   sourceKind: Manifest['source']['kind'];
   captureSeries?: FileSeries;
   entrySeries?: FileSeries;
+  engine?: DissectionEngine;
 }
 
 /** A source opened before anything is written, so a bad interface, filter or stdin leaves no folder behind. */
@@ -296,6 +298,8 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
     const s = state.capture.stats();
     manifest.dropped = { lost: s.lost, interface: s.ifDropped, ...(s.kernelDropped !== undefined ? { kernel: s.kernelDropped } : {}) };
   }
+  const losses = state.engine ? lossCounters(state.engine.summary()) : {};
+  if (Object.keys(losses).length > 0) manifest.losses = losses;
   if (clusterPromise) {
     const ctx = await clusterPromise;
     if ('cluster' in ctx) manifest.cluster = ctx.cluster;
@@ -423,7 +427,7 @@ async function recordPackets(
     for await (const _ of tee()) void _;
     return;
   }
-  for await (const batch of dissectPackets(tee(), { ...opts.engine, live })) {
+  for await (const batch of dissectPackets(tee(), { ...opts.engine, live, engineRef: (e) => (state.engine = e) })) {
     addEntries(entries, batch, state);
     entries.flushIfDue(Date.now());
   }
@@ -476,6 +480,8 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   if (m.dropped && ((m.dropped.kernel ?? 0) > 0 || (m.dropped.lost ?? 0) > 0)) {
     parts.push(`dropped: ${m.dropped.kernel ?? 0} by kernel, ${m.dropped.lost ?? 0} lost`);
   }
+  const losses = m.losses ? describeLosses(m.losses) : undefined;
+  if (losses) parts.push(`lost or damaged in dissection: ${losses}`);
   if (r.recovered.length > 0) parts.push(`recovered ${r.recovered.length} killed run${r.recovered.length === 1 ? '' : 's'}`);
   if (r.removed.length > 0) parts.push(`removed ${r.removed.length} old recording${r.removed.length === 1 ? '' : 's'}`);
   if (m.clusterError) parts.push(`no cluster snapshot (${m.clusterError})`);

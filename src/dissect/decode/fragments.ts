@@ -1,6 +1,10 @@
 // IP fragment reassembly (IPv4 and IPv6 share it). Bounded: at most
 // `maxDatagrams` in progress, each at most 64 KiB, dropped after `timeoutMs`
-// of capture time; what is dropped is counted, never thrown.
+// of capture time; what is dropped is counted, never thrown. Held bytes are
+// charged to the run's memory budget (the engine drops the oldest datagrams
+// when they hold too much of it).
+
+import type { Meter } from '../memory-budget.js';
 
 interface Piece {
   offset: number;
@@ -22,6 +26,9 @@ export interface FragmentCounters {
 }
 
 const MAX_DATAGRAM = 65535;
+/** Heap bytes of a datagram in progress and of each piece, besides the data (for the memory budget). */
+const PENDING_COST = 256;
+const PIECE_COST = 96;
 
 export class FragmentReassembler {
   private pending = new Map<string, Pending>();
@@ -30,6 +37,7 @@ export class FragmentReassembler {
   constructor(
     private readonly maxDatagrams = 4096,
     private readonly timeoutMs = 30_000,
+    private readonly meter?: Meter,
   ) {}
 
   /**
@@ -46,13 +54,15 @@ export class FragmentReassembler {
       if (this.pending.size >= this.maxDatagrams) this.evictOldest();
       p = { pieces: [], total: -1, firstSeen: now, bytes: 0 };
       this.pending.set(key, p);
+      this.meter?.add(PENDING_COST);
     }
     p.pieces.push({ offset, data: Buffer.from(data) });
     p.bytes += data.length;
+    this.meter?.add(PIECE_COST + data.length);
     if (!more) p.total = offset + data.length;
     if (p.bytes > MAX_DATAGRAM * 2) {
       // Endless overlapping fragments: an attack or garbage.
-      this.pending.delete(key);
+      this.forget(key, p);
       this.counters.malformed++;
       return null;
     }
@@ -64,7 +74,7 @@ export class FragmentReassembler {
   expire(now: number): void {
     for (const [key, p] of this.pending) {
       if (now - p.firstSeen > this.timeoutMs) {
-        this.pending.delete(key);
+        this.forget(key, p);
         this.counters.dropped++;
       }
     }
@@ -88,16 +98,22 @@ export class FragmentReassembler {
       const end = Math.min(piece.offset + piece.data.length, p.total);
       if (end > piece.offset) piece.data.copy(out, piece.offset, 0, end - piece.offset);
     }
-    this.pending.delete(key);
+    this.forget(key, p);
     this.counters.reassembled++;
     return out;
   }
 
-  private evictOldest(): void {
-    const first = this.pending.keys().next();
+  /** Drop the oldest datagram in progress (counted as dropped). */
+  evictOldest(): void {
+    const first = this.pending.entries().next();
     if (!first.done) {
-      this.pending.delete(first.value);
+      this.forget(first.value[0], first.value[1]);
       this.counters.dropped++;
     }
+  }
+
+  private forget(key: string, p: Pending): void {
+    this.pending.delete(key);
+    this.meter?.add(-(PENDING_COST + p.pieces.length * PIECE_COST + p.bytes));
   }
 }

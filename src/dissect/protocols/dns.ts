@@ -13,6 +13,7 @@ import type {
   UdpDatagramParser,
 } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { currentMeter } from '../memory-budget.js';
 import { ipv6Text } from './util/addr.js';
 import { truncate } from './util/text.js';
 import { MessageStarts } from './util/message-start.js';
@@ -365,11 +366,26 @@ interface PendingQuery {
   size: number;
 }
 
+/** Heap bytes of a pending query besides its wire size (parsed message, map slot), for the memory budget. */
+const PENDING_QUERY_COST = 512;
+
 /** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
 class DnsPairing {
   private readonly pending = new Map<number, PendingQuery>();
+  /** The conversation's memory budget meter: pending queries are charged to it. */
+  private readonly meter = currentMeter();
 
   constructor(private readonly ctx: ConnectionContext) {}
+
+  private hold(id: number, p: PendingQuery): void {
+    this.pending.set(id, p);
+    this.meter?.add(PENDING_QUERY_COST + p.size);
+  }
+
+  private forget(id: number, p: PendingQuery): void {
+    this.pending.delete(id);
+    this.meter?.add(-(PENDING_QUERY_COST + p.size));
+  }
 
   /** `start`: time and frame of the message's first byte (TCP: it may span segments); default the current packet. */
   onMessage(_dir: Direction, payload: Buffer, start?: { time: number; frame: number }): void {
@@ -383,27 +399,28 @@ class DnsPairing {
       const previous = this.pending.get(msg.id);
       if (previous) {
         // A retransmitted query (or an id reused early): the older one stays unanswered.
-        this.pending.delete(msg.id);
+        this.forget(msg.id, previous);
         this.emit(previous, null, 'retransmitted');
       }
       if (this.pending.size >= MAX_PENDING) {
         this.ctx.count('dns.pending-overflow');
         const [oldestId, oldest] = this.pending.entries().next().value as [number, PendingQuery];
-        this.pending.delete(oldestId);
+        this.forget(oldestId, oldest);
         this.emit(oldest, null);
       }
-      this.pending.set(msg.id, { msg, time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
+      this.hold(msg.id, { msg, time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
       return;
     }
     const query = this.pending.get(msg.id);
-    if (query) this.pending.delete(msg.id);
+    if (query) this.forget(msg.id, query);
     this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
   }
 
+  /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
   tick(nowMs: number, timeoutMs: number): void {
     for (const [id, p] of this.pending) {
       if (nowMs - p.time <= timeoutMs) continue;
-      this.pending.delete(id);
+      this.forget(id, p);
       this.emit(p, null);
     }
   }
@@ -415,8 +432,10 @@ class DnsPairing {
   }
 
   end(): void {
-    for (const p of this.pending.values()) this.emit(p, null);
-    this.pending.clear();
+    for (const [id, p] of this.pending) {
+      this.forget(id, p);
+      this.emit(p, null);
+    }
   }
 
   private emit(q: PendingQuery | null, r: PendingQuery | null, extraWarning?: string): void {

@@ -121,11 +121,18 @@ export class PcapngParser implements RecordParser {
   /** Handle one complete block; false when it is damaged. */
   private block(type: number, buf: Buffer, off: number, len: number, where: number, rec: RecordInfo): boolean {
     switch (type) {
-      case BLOCK_SHB:
+      case BLOCK_SHB: {
         if (len < 28) return this.bad(where, 'section header');
+        // A new major version may change any block's layout (pcapng spec §4.1): refuse rather than guess.
+        const major = this.u16(buf, off + 12);
+        if (major !== 1) {
+          this.fail(where + 12, `unsupported pcapng version ${major}.${this.u16(buf, off + 14)} (only 1.x is read)`);
+          return false;
+        }
         this.sawSection = true;
         this.section = [];
         return true;
+      }
       case BLOCK_IDB:
         if (len < 20) return this.bad(where, 'interface description');
         this.interfaceBlock(buf, off, len);

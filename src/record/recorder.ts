@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { ExitCode, UserError, errnoText } from '../cli/errors.js';
+import { formatSize } from '../cli/units.js';
 import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
 import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
 import type { Entry } from '../model/entry.js';
@@ -485,9 +486,7 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   return parts.join('; ');
 }
 
+/** Sizes in the summary line, in the units of --rotate-size and --max-total (KB = 1024). */
 export function formatBytes(n: number): string {
-  if (n < 1e3) return `${n} B`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e9).toFixed(2)} GB`;
+  return formatSize(n);
 }

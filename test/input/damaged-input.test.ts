@@ -155,3 +155,19 @@ test('a directory as input is named in the error (not "undefined")', async () =>
     assert.equal(r.stderr, `${cmd[0]}: ${dir}: is a directory\n`);
   }
 });
+
+test('dissect --meta with a snapshot of the wrong shape: one line naming the field, exit 3 (never 70)', async () => {
+  const cases: [string, string][] = [
+    ['{"pods":[5,null]}', 'pods[0] is a number, expected an object'],
+    ['{"pods":[{"name":"a","namespace":"b","ip":"198.18.0.1","hostNetwork":null}]}', 'pods[0].hostNetwork is null, expected true or false'],
+    ['{"cluster":{"pods":[],"services":[{"name":"s","namespace":"n","clusterIPs":[1]}]}}', 'services[0].clusterIPs is a list, expected a list of strings'],
+    ['{"pods":[],"nodes":[{"name":"n","addresses":"198.18.0.1"}]}', 'nodes[0].addresses is a string, expected a list of strings'],
+  ];
+  const meta = path('meta.json');
+  for (const [text, problem] of cases) {
+    writeFileSync(meta, text);
+    const r = await runCli(['dissect', '--meta', meta, path('cut.pcap')]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stderr, `dissect: ${meta}: bad cluster snapshot: ${problem}\n`);
+  }
+});

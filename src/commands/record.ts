@@ -107,6 +107,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       onReady: () => {
         if (!flags.quiet && interfaces.length > 0) process.stderr.write(`record: listening on ${interfaces.join(', ')}\n`);
       },
+      onBadLine: (line) => process.stderr.write(`record: ${line}\n`),
       onNote: (line) => {
         if (!flags.quiet) process.stderr.write(`record: ${line}\n`);
       },

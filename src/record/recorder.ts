@@ -64,6 +64,8 @@ export interface RecordOptions extends RetentionPolicy {
   onReady?: () => void;
   /** Human notes: recovered runs, stale locks, deleted recordings. */
   onNote?: (line: string) => void;
+  /** A bad entry line skipped (not JSON, a field of the wrong type): said even with --quiet. */
+  onBadLine?: (line: string) => void;
 }
 
 export interface RecordResult {
@@ -354,7 +356,7 @@ async function runSource(
   if (kind === 'empty' || kind === 'unknown') return;
   if (kind === 'ndjson') {
     state.sourceKind = 'ndjson';
-    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: src.head }), stopper, touch);
+    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: src.head, onBadLine: opts.onBadLine }), stopper, touch);
     return;
   }
   state.sourceKind = kind;

@@ -119,3 +119,16 @@ test('paths and sizes record cannot use: one line, documented code, never exit 7
     spawnSync('umount', [mnt]);
   }
 });
+
+test('an entry stream with a line of the wrong shape: the line is reported even with --quiet, the rest recorded', () => {
+  const out = join(dir, 'entries');
+  const good = '{"id":"1-0","timestamp":1700000000000,"protocol":"http"}';
+  const r = spawnSync(process.execPath, [cliBin, 'record', '--name', 'e', '--out', out, '--quiet'], {
+    encoding: 'utf8',
+    env,
+    input: `${good}\n{"protocol":"http","src":{"ip":5}}\n`,
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, 'record: <stdin>: line 2: field src.ip is a number, expected a string; skipped\n');
+});

@@ -47,3 +47,22 @@ export class InputError extends UserError {
 export function isEpipe(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === 'EPIPE';
 }
+
+/** A file-system error code in words, for one-line messages ("read-only file system"). */
+export function errnoText(code: string | undefined): string {
+  const words: Record<string, string> = {
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOENT: 'no such file or folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EEXIST: 'exists and is not a folder',
+    EISDIR: 'is a directory',
+    EROFS: 'read-only file system',
+    ENAMETOOLONG: 'name too long',
+    EMFILE: 'too many open files',
+    ENFILE: 'too many open files in the system',
+  };
+  return (code && words[code]) ?? code ?? 'unknown error';
+}

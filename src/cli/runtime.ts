@@ -81,12 +81,14 @@ export class CommandRuntime {
 
   /** Finish: a stdout failure overrides success, signals are released, stdout drains, the process exits. */
   async exit(code: number): Promise<never> {
-    if (this.outputFailure && code !== ExitCode.OUTPUT) {
-      code = this.report(new UserError(`cannot write output: ${this.outputFailure.message}`, ExitCode.OUTPUT));
+    // Drain first: a write that failed (disk full) reports it only on a later tick.
+    await drainStdout();
+    const failure = this.outputFailure ?? stdoutFailure();
+    if (failure && code !== ExitCode.OUTPUT) {
+      code = this.report(new UserError(`cannot write output: ${failure.message}`, ExitCode.OUTPUT));
     }
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
-    await drainStdout();
     if (code !== 0) process.exitCode = code;
     // Let Node exit naturally when nothing else is pending, but never hang on a
     // stray handle (a capture socket, a watch): exit explicitly.
@@ -107,11 +109,18 @@ function firstLine(s: string | undefined): string {
   return (s ?? '').split('\n')[0].trim();
 }
 
-/** Wait until stdout's buffered data reached the OS (or the reader left). */
+/** Wait until stdout's buffered data reached the OS (or the reader left, or writing failed). */
 function drainStdout(): Promise<void> {
   return new Promise((resolve) => {
-    if (process.stdout.writableLength === 0 || process.stdout.destroyed) return resolve();
+    // Even with nothing buffered, let a pending 'error' of the last write be emitted.
+    if (process.stdout.writableLength === 0 || process.stdout.destroyed) return setImmediate(resolve);
     process.stdout.write('', () => resolve());
     process.stdout.once('error', () => resolve());
   });
+}
+
+/** A write to stdout that failed for another reason than its reader leaving (EPIPE). */
+function stdoutFailure(): NodeJS.ErrnoException | undefined {
+  const err = process.stdout.errored as NodeJS.ErrnoException | null;
+  return err && !isEpipe(err) ? err : undefined;
 }

@@ -13,7 +13,8 @@ export default class MapCommand extends SharkCommand {
   static override summary = 'Service map as Graphviz DOT, Mermaid or JSON';
   static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin and draws
 who talks to whom: one node per pod/workload/service/namespace, one edge per (source, destination, protocol).
-Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Host / TLS SNI, else IP:port.`;
+Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Host / TLS SNI, else IP:port.
+A damaged input is used up to the damage: the map is printed, then one line says where, and the exit code is 3.`;
   static override examples = [
     'shark map capture.pcap | dot -Tsvg > map.svg',
     'shark map --level service --min-requests 10 entries.ndjson | dot -Tpng > map.png',
@@ -43,7 +44,8 @@ Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Ho
     const map = new MapAggregator(flags.level as MapLevel, predicate);
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
     const project = predicate ? undefined : MAP_FIELDS;
-    await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, dissect: { decodeAs } });
+    const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);
+    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs } });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'
@@ -52,6 +54,8 @@ Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Ho
           ? renderMermaid(graph, labels)
           : renderDot(graph, labels);
     process.stdout.write(text);
+    // Damaged input: the map of everything before the damage is out; now say where (exit 3).
+    if (input.damage) throw input.damage;
     return ExitCode.OK;
   }
 }

@@ -57,6 +57,11 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     const { flags } = await this.parse(Record);
     const ms = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseDuration(v, flag));
     const bytes = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseSize(v, flag));
+    // A zero rotation size or period would start a new file for every packet; a zero duration records nothing.
+    const positive = (n: number | undefined, flag: string) => {
+      if (n === 0) throw new UserError(`${flag}: must be more than 0`, ExitCode.USAGE);
+      return n;
+    };
     const interfaces = flags.interface ?? [];
     if (interfaces.length === 0 && process.stdin.isTTY) {
       throw new UserError('nothing to record: give -i IFACE, or pipe a capture or entries into stdin', ExitCode.USAGE);
@@ -88,11 +93,11 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       name: flags.name,
       outDir: flags.out,
       source,
-      durationMs: ms(flags.duration, '--duration'),
+      durationMs: positive(ms(flags.duration, '--duration'), '--duration'),
       maxPackets: flags.packets,
-      untilIdleMs: ms(flags['until-idle'], '--until-idle'),
-      rotateBytes: bytes(flags['rotate-size'], '--rotate-size'),
-      rotateEveryMs: ms(flags['rotate-every'], '--rotate-every'),
+      untilIdleMs: positive(ms(flags['until-idle'], '--until-idle'), '--until-idle'),
+      rotateBytes: positive(bytes(flags['rotate-size'], '--rotate-size'), '--rotate-size'),
+      rotateEveryMs: positive(ms(flags['rotate-every'], '--rotate-every'), '--rotate-every'),
       keepMs: ms(flags.keep, '--keep'),
       maxTotalBytes: bytes(flags['max-total'], '--max-total'),
       gzip: flags.gzip,
@@ -105,6 +110,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       onReady: () => {
         if (!flags.quiet && interfaces.length > 0) process.stderr.write(`record: listening on ${interfaces.join(', ')}\n`);
       },
+      onBadLine: (line) => process.stderr.write(`record: ${line}\n`),
       onNote: (line) => {
         if (!flags.quiet) process.stderr.write(`record: ${line}\n`);
       },

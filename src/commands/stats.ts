@@ -15,7 +15,9 @@ export default class Stats extends SharkCommand {
   static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
   static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
 Latency percentiles come from a log-bucket sketch with at most 1% relative error (max is exact).
-With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule failed) or 2 (bad rules file).`;
+With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule failed) or 2 (bad rules file).
+A damaged input is used up to the damage: the table (or check) is printed, then one line says where, and the
+exit code is 3; with --check also when any input line was bad and skipped.`;
   static override examples = [
     'shark stats capture.pcap',
     'shark stats --by service --sort p95 --top 10 entries.ndjson',
@@ -49,13 +51,14 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     // --check filters may read any field; tables read a known few (unless --by is JSONata).
     const project = flags.check ? undefined : statsFields(flags.by);
     const decodeAs = decodeAsRules(flags['decode-as']);
+    const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
     const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, dissect: { decodeAs } });
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs } });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);
       const checker = new RuleChecker(rules);
-      await read((batch) => checker.add(batch));
+      const input = await read((batch) => checker.add(batch));
       const results = checker.results();
       process.stdout.write(renderResults(results, format));
       if (flags.junit) {
@@ -64,6 +67,11 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
         } catch (err) {
           throw new UserError(`${flags.junit}: cannot write JUnit report (${(err as Error).message})`, ExitCode.OUTPUT);
         }
+      }
+      // A CI gate never passes on input it could not read whole: damage, or lines skipped as bad.
+      if (input.damage) throw input.damage;
+      if (input.badLines > 0) {
+        throw new UserError(`${input.badLines} input line(s) were bad and skipped: the check did not see all the traffic`, ExitCode.BAD_INPUT);
       }
       return results.every((r) => r.passed) ? ExitCode.OK : ExitCode.CHECK_FAILED;
     }
@@ -75,15 +83,17 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     // `… | shark stats --interval 5s | head`: when the reader leaves, stop reading too.
     if (live) process.stdout.on('error', (err) => isEpipe(err) && this.outputClosed());
     if (live) live.start(parseDuration(flags.interval!));
+    let input: Awaited<ReturnType<typeof read>>;
     try {
-      await read((batch) => stats.addBatch(batch));
+      input = await read((batch) => stats.addBatch(batch));
     } catch (err) {
       live?.cancel();
       throw err;
     }
-    // Stopped (Ctrl-C) or at end of input: the final table covers everything received.
+    // Stopped (Ctrl-C), at end of input or at damage: the final table covers everything received.
     if (live) live.finish();
     else process.stdout.write(render());
+    if (input.damage) throw input.damage;
     return ExitCode.OK;
   }
 }

@@ -7,9 +7,10 @@ import type { Readable, Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { detectKind, inputName, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
+import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
 import { createRedactor } from '../pipeline/redact.js';
+import { entryShapeProblem } from '../pipeline/entry-shape.js';
 import { compileFilter, type Dialect } from './index.js';
 
 export interface RunFilterOptions {
@@ -91,8 +92,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         if (project) {
           const p = project(l.text);
           // Only lines left out are decided here: a kept (or counted) line is parsed
-          // in full below, so a damaged one is reported, never counted.
-          if (p !== undefined && syncPredicate!(p) === invert) {
+          // in full below, so a damaged one is reported, never counted; so is one
+          // whose projected fields have the wrong types (entry-shape.ts).
+          if (p !== undefined && entryShapeProblem(p) === undefined && syncPredicate!(p) === invert) {
             result.read++;
             continue;
           }
@@ -147,9 +149,10 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, 
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const { head, rest } = await sniff(stream);
+      const { head, rest } = await sniff(stream, name);
       const kind = detectKind(head);
       if (kind === 'empty') continue;
+      if (kind === 'unknown') throw notCaptureOrEntries(name, head);
       const iterable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => rest };
       if (kind === 'ndjson') {
         const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head, binary };

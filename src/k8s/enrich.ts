@@ -3,6 +3,7 @@
 // node IP); dissectors never talk to the API server. The snapshot comes from
 // a file (`dissect --meta`), or from a live list+watch (`--kube`, `tap`).
 
+import { snapshotProblem } from './snapshot-shape.js';
 import { readFileSync } from 'node:fs';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 import type { Endpoint, Entry } from '../model/entry.js';
@@ -124,6 +125,8 @@ export function loadSnapshot(file: string): ClusterSnapshot {
   if (!snap || typeof snap !== 'object' || !Array.isArray(snap.pods)) {
     throw new UserError(`${file}: no cluster snapshot (expected "pods" at the top or under "cluster")`, ExitCode.BAD_INPUT);
   }
+  const problem = snapshotProblem(snap as Record<string, unknown>);
+  if (problem) throw new UserError(`${file}: bad cluster snapshot: ${problem}`, ExitCode.BAD_INPUT);
   return {
     context: snap.context ?? '',
     takenAt: snap.takenAt ?? '',

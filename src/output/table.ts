@@ -1,8 +1,8 @@
-// Renders rows of named columns as a terminal table (cli-table3), CSV
+// Renders rows of named columns as a terminal table (box-drawn), CSV
 // (RFC 4180) or a Markdown table. JSON is left to callers: they know which
 // raw numbers belong in it. Cells are already strings here.
 
-import Table from 'cli-table3';
+import { formatSize } from '../cli/units.js';
 
 export type TextFormat = 'table' | 'csv' | 'markdown';
 
@@ -22,15 +22,64 @@ export function renderRows(columns: Column[], rows: string[][], format: TextForm
   }
 }
 
+// Box-drawn like cli-table3's compact style (the look users know), but laid
+// out in one pass: cli-table3's layout manager checks every cell against
+// every other for spans, which took a minute for 10,000 rows.
 function renderTerminal(columns: Column[], rows: string[][]): string {
-  const table = new Table({
-    head: columns.map((c) => c.title),
-    colAligns: columns.map((c) => c.align ?? 'left'),
-    // No colours: the table may be piped, and stdout carries data only.
-    style: { head: [], border: [], compact: true },
-  });
-  for (const row of rows) table.push(row.map(oneLine));
-  return table.toString() + '\n';
+  const head = columns.map((c) => oneLine(c.title));
+  const body = rows.map((r) => columns.map((_c, i) => oneLine(r[i] ?? '')));
+  const widths = head.map(displayWidth);
+  for (const r of body) {
+    for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i], displayWidth(r[i]));
+  }
+  const rule = (left: string, mid: string, right: string) => left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right;
+  const line = (cells: string[]) =>
+    '│' +
+    cells
+      .map((cell, i) => {
+        const pad = ' '.repeat(widths[i] - displayWidth(cell));
+        return columns[i].align === 'right' ? ` ${pad}${cell} ` : ` ${cell}${pad} `;
+      })
+      .join('│') +
+    '│';
+  const out = [rule('┌', '┬', '┐'), line(head), rule('├', '┼', '┤')];
+  for (const r of body) out.push(line(r));
+  out.push(rule('└', '┴', '┘'));
+  return out.join('\n') + '\n';
+}
+
+/** Terminal columns a one-line string takes: wide (CJK, emoji) characters two, combining marks none. */
+export function displayWidth(s: string): number {
+  // Plain ASCII (nearly every cell): its length.
+  if (/^[\x20-\x7e]*$/.test(s)) return s.length;
+  let w = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (ZERO_WIDTH.test(ch)) continue;
+    w += isWide(cp) || EMOJI.test(ch) ? 2 : 1;
+  }
+  return w;
+}
+
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufeff]/u;
+const EMOJI = /\p{Extended_Pictographic}/u;
+
+/** East Asian Wide and Fullwidth ranges (Unicode UAX #11), as terminals draw them. */
+function isWide(cp: number): boolean {
+  return (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  );
 }
 
 function renderMarkdown(columns: Column[], rows: string[][]): string {
@@ -53,17 +102,9 @@ function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
-/** 1234567 → "1.2 MB" (decimal units, as network tools count bytes). */
+/** Bytes for a cell or label: 1234567 → "1.2 MB" (KB = 1024, as in every size shark reads or prints). */
 export function humanBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+  return formatSize(n);
 }
 
 /** 1234 → "1.2k", 1234567 → "1.2M". */

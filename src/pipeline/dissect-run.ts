@@ -6,7 +6,7 @@ import type { Entry } from '../model/entry.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import { PacketSummarizer } from '../dissect/packet-summary.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { readEntries, openInput, sniff, detectKind, inputName } from './entry-source.js';
+import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entry-source.js';
 import { openCapture } from './capture/reader.js';
 import { UserError } from '../cli/errors.js';
 
@@ -44,7 +44,6 @@ export async function runDissect(opts: DissectRunOptions): Promise<DissectRunRes
     for await (const batch of readEntries(opts.inputs, {
       signal: opts.signal,
       onWarning: opts.onWarning,
-      refuseUnknown: true,
       onOpen: opts.onOpen,
       dissect: engineOptions as Record<string, unknown>,
     })) {
@@ -76,10 +75,10 @@ async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {
     for (const path of list) {
       const name = inputName(path);
       const stream = openInput(path);
-      const { head, rest } = await sniff(stream);
+      const { head, rest } = await sniff(stream, name);
       const kind = detectKind(head);
       if (kind === 'empty') continue;
-      if (kind === 'unknown') throw new UserError(`${name}: not a pcap/pcapng capture`, 3);
+      if (kind === 'unknown') throw notCaptureOrEntries(name, head);
       if (kind === 'ndjson') throw new UserError(`${name}: --packets needs a pcap/pcapng capture, not entries`);
       const summarizer = new PacketSummarizer();
       const reader = openCapture(head, { [Symbol.asyncIterator]: () => rest }, name);

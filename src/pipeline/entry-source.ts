@@ -23,8 +23,8 @@ export interface EntrySourceOptions {
   dissect?: Record<string, unknown>;
   /** Injected stdin (tests). */
   stdin?: Readable;
-  /** Input must be a capture or entries: refuse anything else instead of skipping its lines. */
-  refuseUnknown?: boolean;
+  /** Told about each NDJSON line skipped as bad (already a one-line message); default: onWarning. */
+  onBadLine?: (message: string) => void;
   /** Told when each input is opened (progress display). */
   onOpen?: (name: string, stream: Readable) => void;
   /**
@@ -46,17 +46,19 @@ export function openInput(path: string, stdin: Readable = process.stdin): Readab
   return s;
 }
 
-/** Read the first chunk of a stream (to sniff its format) without losing it. */
-export async function sniff(stream: Readable): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
+/** Read the first chunk of a stream (to sniff its format) without losing it; `name` names it in errors. */
+export async function sniff(stream: Readable, name?: string): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     const first = await it.next();
     return { head: first.done ? Buffer.alloc(0) : Buffer.from(first.value), rest: it };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new UserError(`${e.path}: no such file`, ExitCode.USAGE);
-    if (e.code === 'EACCES') throw new UserError(`${e.path}: permission denied`, ExitCode.USAGE);
-    if (e.code === 'EISDIR') throw new UserError(`${e.path}: is a directory`, ExitCode.USAGE);
+    // A read error (EISDIR) carries no path, unlike an open error (ENOENT).
+    const path = e.path ?? name ?? '<input>';
+    if (e.code === 'ENOENT') throw new UserError(`${path}: no such file`, ExitCode.USAGE);
+    if (e.code === 'EACCES') throw new UserError(`${path}: permission denied`, ExitCode.USAGE);
+    if (e.code === 'EISDIR') throw new UserError(`${path}: is a directory`, ExitCode.USAGE);
     throw err;
   }
 }
@@ -78,6 +80,12 @@ export function detectKind(head: Buffer): InputKind {
   return 'ndjson';
 }
 
+/** The error for input that is neither a capture nor NDJSON entries, quoting its first bytes. */
+export function notCaptureOrEntries(name: string, head: Buffer): InputError {
+  const start = JSON.stringify(head.subarray(0, 8).toString('latin1'));
+  return new InputError(name, 'at byte 0', `not a pcap/pcapng capture or NDJSON entries (starts with ${start})`);
+}
+
 function iterable(it: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
   return { [Symbol.asyncIterator]: () => it };
 }
@@ -95,16 +103,16 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     const stream = openInput(path, opts.stdin);
     const name = inputName(path);
     opts.onOpen?.(name, stream);
-    const { head, rest } = await sniff(stream);
+    const { head, rest } = await sniff(stream, name);
     const kind = detectKind(head);
     if (kind === 'empty') continue;
-    if (kind === 'unknown' && opts.refuseUnknown) {
+    // Garbage is not a stream of bad lines: one line, exit 3, for every command (as merge does).
+    if (kind === 'unknown') {
       stream.destroy();
-      const start = JSON.stringify(head.subarray(0, 8).toString('latin1'));
-      throw new InputError(name, 'at byte 0', `not a pcap/pcapng capture or NDJSON entries (starts with ${start})`);
+      throw notCaptureOrEntries(name, head);
     }
-    if (kind === 'ndjson' || kind === 'unknown') {
-      const ndjsonOpts = { strict: opts.strict, onBadLine: warn, prefix: head };
+    if (kind === 'ndjson') {
+      const ndjsonOpts = { strict: opts.strict, onBadLine: opts.onBadLine ?? warn, prefix: head };
       const batches = opts.project ? readProjectedNdjson(iterable(rest), name, opts.project, ndjsonOpts) : readNdjson(iterable(rest), name, ndjsonOpts);
       for await (const batch of batches) {
         yield batch;

@@ -88,5 +88,12 @@ function openError(err: unknown, path: string): unknown {
   if (code === 'ENOENT') return new UserError(`${path}: no such file`, ExitCode.USAGE);
   if (code === 'EACCES') return new UserError(`${path}: permission denied`, ExitCode.USAGE);
   if (code === 'EISDIR') return new UserError(`${path}: is a directory`, ExitCode.USAGE);
+  // Every input stays open for the k-way merge: more inputs than descriptors is a usage limit, said as such.
+  if (code === 'EMFILE' || code === 'ENFILE') {
+    return new UserError(
+      `${path}: cannot open: too many open files (the merge holds every input open; raise \`ulimit -n\` or merge in groups: shark merge a*.pcap -w a.pcapng, then merge the groups)`,
+      ExitCode.USAGE,
+    );
+  }
   return err;
 }

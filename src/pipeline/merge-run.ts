@@ -6,6 +6,7 @@
 
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
@@ -53,7 +54,8 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
     } finally {
       if (toFile) {
         out.end();
-        await Promise.race([once(out, 'close'), once(out, 'error')]).catch(() => undefined);
+        // finished(), not once('close'): a stream that already failed (disk full) closed before this line.
+        await finished(out).catch(() => undefined);
       }
     }
   } finally {

@@ -8,7 +8,7 @@
 import type { Entry } from '../model/entry.js';
 import { LineSplitter } from './line-spans.js';
 import { makeProjector, type FieldSpec } from './json-project.js';
-import { badLine, isBlank, parseEntryLine, type NdjsonReadOptions } from './ndjson.js';
+import { badLine, checkedEntry, isBlank, parseEntryLine, type NdjsonReadOptions } from './ndjson.js';
 
 export async function* readProjectedNdjson(
   stream: AsyncIterable<Buffer | string>,
@@ -21,7 +21,9 @@ export async function* readProjectedNdjson(
   let batch: Entry[] = [];
   const splitter = new LineSplitter(
     (buf, start, end, lineNo) => {
-      const e = project(buf, start, end) ?? parseEntryLine({ text: buf.toString('utf8', start, end), lineNo }, source, opts);
+      const projected = project(buf, start, end);
+      // The projected fields are type-checked as a whole line would be (entry-shape.ts).
+      const e = projected ? checkedEntry(projected, source, lineNo, opts) : parseEntryLine({ text: buf.toString('utf8', start, end), lineNo }, source, opts);
       if (e) batch.push(e as Entry);
     },
     (lineNo) => badLine(source, lineNo, `line longer than ${maxLine} bytes`, opts),

@@ -9,6 +9,7 @@
 
 import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
+import { entryShapeProblem } from './entry-shape.js';
 
 export interface NdjsonReadOptions {
   /** Throw InputError on the first bad line instead of skipping it. */
@@ -85,7 +86,15 @@ export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptio
     badLine(source, l.lineNo, 'not a JSON object', opts);
     return undefined;
   }
-  return value as Entry;
+  return checkedEntry(value as Record<string, unknown>, source, l.lineNo, opts);
+}
+
+/** The entry when its fields have their types (entry-shape.ts); else the line is reported and undefined. */
+export function checkedEntry(value: Record<string, unknown>, source: string, lineNo: number, opts: NdjsonReadOptions): Entry | undefined {
+  const problem = entryShapeProblem(value);
+  if (problem === undefined) return value as unknown as Entry;
+  badLine(source, lineNo, problem, opts);
+  return undefined;
 }
 
 /** Report (or with `strict`, throw) a bad line, with its source and number. */

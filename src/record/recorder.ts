@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { ExitCode, UserError } from '../cli/errors.js';
+import { ExitCode, UserError, errnoText } from '../cli/errors.js';
+import { formatSize } from '../cli/units.js';
 import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
 import { describeLosses, lossCounters } from '../pipeline/dissect-run.js';
 import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
@@ -64,6 +65,8 @@ export interface RecordOptions extends RetentionPolicy {
   onReady?: () => void;
   /** Human notes: recovered runs, stale locks, deleted recordings. */
   onNote?: (line: string) => void;
+  /** A bad entry line skipped (not JSON, a field of the wrong type): said even with --quiet. */
+  onBadLine?: (line: string) => void;
 }
 
 export interface RecordResult {
@@ -76,6 +79,7 @@ export interface RecordResult {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME = 200;
 const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO', 'EROFS', 'EACCES', 'EPERM']);
 
 function isDiskError(err: unknown): err is NodeJS.ErrnoException {
@@ -128,11 +132,13 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   if (!NAME.test(opts.name)) {
     throw new UserError(`--name: '${opts.name}' may only hold letters, digits, '.', '_' and '-'`, ExitCode.USAGE);
   }
+  // The name goes into file names (`.shark-record-NAME.lock`, `NAME-<stamp>`), which the file system caps at 255 bytes.
+  if (opts.name.length > MAX_NAME) throw new UserError(`--name: at most ${MAX_NAME} characters (got ${opts.name.length})`, ExitCode.USAGE);
   const now = opts.now ?? (() => new Date());
   try {
     mkdirSync(opts.outDir, { recursive: true });
   } catch (err) {
-    throw new UserError(`${opts.outDir}: cannot create the output folder (${(err as NodeJS.ErrnoException).code})`, ExitCode.OUTPUT);
+    throw new UserError(`${opts.outDir}: cannot create the output folder (${errnoText((err as NodeJS.ErrnoException).code)})`, ExitCode.OUTPUT);
   }
   const lock = acquireLock(opts.outDir, opts.name);
   const note = opts.onNote ?? (() => {});
@@ -140,12 +146,12 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
     if (lock.staleFrom !== undefined) note(`${lock.path}: took over the lock of a run that is gone (pid ${lock.staleFrom})`);
     const recovered = recoverAll(opts.outDir, opts.name, now());
     for (const r of recovered) note(describeRecovery(r));
-    const removed = applyRetention(opts.outDir, planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime()));
+    const removed = applyRetention(opts.outDir, planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime()), opts.name);
     const result = await recordOnce(opts, now);
     result.recovered = recovered;
     result.staleLockFrom = lock.staleFrom;
     const after = planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime(), result.folder);
-    result.removed = removed.concat(applyRetention(opts.outDir, after));
+    result.removed = removed.concat(applyRetention(opts.outDir, after, opts.name));
     for (const f of result.removed) note(`removed old recording ${f} (retention)`);
     return result;
   } catch (err) {
@@ -354,7 +360,7 @@ async function runSource(
   if (kind === 'empty' || kind === 'unknown') return;
   if (kind === 'ndjson') {
     state.sourceKind = 'ndjson';
-    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: src.head }), stopper, touch);
+    await recordEntries(opts, path, state, readNdjson(iterable, src.name, { prefix: src.head, onBadLine: opts.onBadLine }), stopper, touch);
     return;
   }
   state.sourceKind = kind;
@@ -488,9 +494,7 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   return parts.join('; ');
 }
 
+/** Sizes in the summary line, in the units of --rotate-size and --max-total (KB = 1024). */
 export function formatBytes(n: number): string {
-  if (n < 1e3) return `${n} B`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
-  return `${(n / 1e9).toFixed(2)} GB`;
+  return formatSize(n);
 }

@@ -3,9 +3,9 @@
 // so the boundaries are tested without waiting; applying it renames a folder
 // out of the way first so a half-deleted recording is never mistaken for one.
 
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MANIFEST, type Manifest } from './manifest.js';
+import { INCOMPLETE, MANIFEST, type Manifest } from './manifest.js';
 
 export interface Recording {
   /** Folder name: `<name>-<YYYYMMDDTHHMMSSZ>`. */
@@ -64,22 +64,26 @@ export function listRecordings(dir: string, name: string): Recording[] {
     if (start === undefined) continue;
     const path = join(dir, folder);
     if (!statSync(path).isDirectory()) continue;
-    let end = start;
-    let complete = false;
-    const manifestPath = join(path, MANIFEST);
-    if (existsSync(manifestPath)) {
-      try {
-        const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-        const t = Date.parse(m.end);
-        if (Number.isFinite(t)) end = t;
-        complete = true;
-      } catch {
-        // unreadable manifest: treat as incomplete, age from the folder name
-      }
-    }
+    // Only shark's own recordings: a folder that merely has the name (a user's
+    // `nightly-20250101T000000Z` of notes) holds neither file and is never touched.
+    const manifest = readJson(join(path, MANIFEST)) as Partial<Manifest> | undefined;
+    const complete = manifest?.name === name && typeof manifest.version === 'number';
+    if (!complete && (readJson(join(path, INCOMPLETE)) as { name?: unknown } | undefined)?.name !== name) continue;
+    // An unfinished one ages from the folder name.
+    const t = complete ? Date.parse(String(manifest.end)) : NaN;
+    const end = Number.isFinite(t) ? t : start;
     out.push({ folder, path, start, end, bytes: folderBytes(path), complete });
   }
   return out.sort((a, b) => a.start - b.start || a.folder.localeCompare(b.folder));
+}
+
+/** A small JSON file's value; undefined when it is missing or not JSON. */
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Recordings to delete, oldest first; `protect` (the one being written) is never chosen. */
@@ -100,18 +104,24 @@ export function planRetention(recordings: Recording[], policy: RetentionPolicy, 
   return recordings.filter((r) => doomed.has(r));
 }
 
-/** Delete the planned recordings; returns the folders removed. */
-export function applyRetention(dir: string, doomed: Recording[]): string[] {
+const TRASH_PREFIX = '.deleting-';
+
+/** Delete the planned recordings (all of `name`); returns the folders removed. */
+export function applyRetention(dir: string, doomed: Recording[], name?: string): string[] {
   const removed: string[] = [];
   for (const r of doomed) {
-    const trash = join(dir, `.deleting-${r.folder}`);
+    const trash = join(dir, `${TRASH_PREFIX}${r.folder}`);
     renameSync(r.path, trash);
     rmSync(trash, { recursive: true, force: true });
     removed.push(r.folder);
   }
-  // Leftovers of a deletion that was itself interrupted.
-  for (const f of readdirSync(dir)) {
-    if (f.startsWith('.deleting-')) rmSync(join(dir, f), { recursive: true, force: true });
+  // Leftovers of a deletion that was itself interrupted: only names this
+  // retention gives its trash (`.deleting-<name>-<stamp>`), never any dot-folder.
+  if (name !== undefined) {
+    const prefix = `${TRASH_PREFIX}${name}-`;
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith(prefix) && parseStamp(f.slice(prefix.length)) !== undefined) rmSync(join(dir, f), { recursive: true, force: true });
+    }
   }
   return removed;
 }

@@ -5,9 +5,14 @@
 // they finish. So when reading a pipe, a stop gives the writer a short grace
 // period to close it; a file stops at once. A read blocked on a silent pipe
 // is abandoned rather than awaited, so the final table always gets printed.
+// Damaged input (a capture cut short, garbage, a bad line with --strict) ends
+// reading too, but is handed back rather than thrown: the result covers every
+// entry before the damage, is printed, and only then is the damage reported
+// (exit 3), as `dissect` does.
 
 import type { Readable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
+import { InputError } from '../cli/errors.js';
 import { readEntries } from '../pipeline/entry-source.js';
 import type { FieldSpec } from '../pipeline/json-project.js';
 
@@ -28,6 +33,10 @@ export interface ConsumeOptions {
 export interface ConsumeResult {
   /** True when reading ended because of `stop` rather than end of input. */
   stopped: boolean;
+  /** The damage that ended reading early (throw it once the result is out). */
+  damage?: InputError;
+  /** NDJSON lines reported as bad and skipped. */
+  badLines: number;
 }
 
 export async function consumeEntries(
@@ -44,20 +53,32 @@ export async function consumeEntries(
   };
   if (opts.stop.aborted) onStop();
   else opts.stop.addEventListener('abort', onStop, { once: true });
-  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: opts.onWarning, project: opts.project, dissect: opts.dissect });
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
+  let badLines = 0;
+  const onBadLine = (m: string): void => {
+    badLines++;
+    warn(m);
+  };
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect });
   try {
     for (;;) {
-      const next = await nextOrAbort(source, inner.signal);
+      let next: IteratorResult<Entry[]> | 'aborted';
+      try {
+        next = await nextOrAbort(source, inner.signal);
+      } catch (err) {
+        if (err instanceof InputError) return { stopped: false, damage: err, badLines };
+        throw err;
+      }
       if (next === 'aborted') {
         // Do not await: a read blocked on a silent pipe would never settle.
         void source.return(undefined).catch(() => undefined);
-        return { stopped: true };
+        return { stopped: true, badLines };
       }
-      if (next.done) return { stopped: opts.stop.aborted };
+      if (next.done) return { stopped: opts.stop.aborted, badLines };
       await onBatch(next.value);
       if (inner.signal.aborted) {
         void source.return(undefined).catch(() => undefined);
-        return { stopped: true };
+        return { stopped: true, badLines };
       }
     }
   } finally {

@@ -74,7 +74,9 @@ export async function parseRules(text: string, file: string): Promise<Rule[]> {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
-    throw new RulesError(file, err.linePos?.[0].line ?? 1, `bad YAML: ${err.message.split('\n')[0].replace(/ at line \d+.*$/, '')}`);
+    // Without prettyErrors the error has no linePos: its line comes from its offset.
+    const line = err.linePos?.[0].line ?? (err.pos ? lines.linePos(err.pos[0]).line : 1);
+    throw new RulesError(file, line, `bad YAML: ${err.message.split('\n')[0].replace(/ at line \d+.*$/, '')}`);
   }
   const lineOf = (n: YamlNode | Pair | null | undefined): number => {
     const range = n && 'range' in n ? n.range : n && 'key' in n ? (n.key as YamlNode | null)?.range : undefined;

@@ -97,8 +97,8 @@ test('real dot draws it: nodes, clusters, edges and labels read back from -Tplai
   assert.deepEqual(nodes.map((n) => n.label).sort(), ['api.example.com', 'coredns', 'details-v1', 'productpage-v1', 'redis', 'reviews-v2']);
   assert.equal(g.edges.length, 5);
   const label = (to: string) => g.edges.find((e) => e.head === nodes.find((n) => n.label === to)!.name)!.label;
-  assert.equal(label('details-v1'), 'HTTP 100 req · 110 kB · p95 94.6 ms · 10% err\\nGET /details/0 ×20\\nGET /details/1 ×20');
-  assert.equal(label('reviews-v2'), 'HTTP 50 req · 55 kB · p95 20.0 ms\\nGET /reviews/0 ×50');
+  assert.equal(label('details-v1'), 'HTTP 100 req · 107 KB · p95 94.6 ms · 10% err\\nGET /details/0 ×20\\nGET /details/1 ×20');
+  assert.equal(label('reviews-v2'), 'HTTP 50 req · 54 KB · p95 20.0 ms\\nGET /reviews/0 ×50');
   const texts = svgTexts(source);
   for (const t of ['namespace bookinfo', 'namespace data', 'external', 'legend', '━━ HTTP', '━━ DNS', '━━ errors ≥ 5% (edge end)', '━━ REDIS', 'REDIS 8 req · 270 B · p95 0.500 ms · 25% err'])
     assert.ok(texts.includes(t), `svg shows "${t}"`);
@@ -139,7 +139,7 @@ test('Mermaid: one subgraph per namespace, one linkStyle per edge', () => {
     m.filter((l) => l.includes('linkStyle')).map((l) => l.trim().split(' ')[1]),
     ['0', '1', '2', '3', '4'],
   );
-  assert.ok(m.includes('  n1 -->|"HTTP 50 req · 55 kB · p95 20.0 ms"| n2'));
+  assert.ok(m.includes('  n1 -->|"HTTP 50 req · 54 KB · p95 20.0 ms"| n2'));
 });
 
 test('edge labels: --edge-label parts', () => {

@@ -93,6 +93,6 @@ test('the lab map renders with real dot: -Tplain has every node and edge, -Tsvg 
   const http = g.edges.find((e) => e.protocol === 'http')!;
   const texts = svgTexts(source);
   assert.equal(http.requests, 500, 'tshark: 500 HTTP requests');
-  assert.ok(texts.some((t) => /^HTTP 500 req · \d+ kB · p95 [\d.]+ ms$/.test(t)), 'the HTTP edge label');
+  assert.ok(texts.some((t) => /^HTTP 500 req · \d+ KB · p95 [\d.]+ ms$/.test(t)), 'the HTTP edge label');
   assert.ok(texts.some((t) => /^GET \/\S* ×\d+$/.test(t)), 'top paths are drawn');
 });

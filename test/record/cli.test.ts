@@ -208,7 +208,7 @@ describe('shark record', { timeout: 300_000 }, () => {
     const make = (folder: string, end: string, bytes: number) => {
       mkdirSync(join(out, folder), { recursive: true });
       writeFileSync(join(out, folder, 'x.pcap'), Buffer.alloc(bytes));
-      writeFileSync(join(out, folder, 'manifest.json'), JSON.stringify({ end }));
+      writeFileSync(join(out, folder, 'manifest.json'), JSON.stringify({ version: 1, name: folder.split('-')[0], end }));
     };
     make('ret-20261101T000000Z', '2026-11-01T00:00:00.000Z', 100_000); // 8 days before --now: too old
     make('ret-20261103T000000Z', '2026-11-02T00:00:00.000Z', 100_000); // exactly 7 days: kept by --keep …

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSeries } from '../../src/record/rotation.js';
 import { applyRetention, folderStamp, listRecordings, parseStamp, planRetention, type Recording } from '../../src/record/retention.js';
-import { acquireLock, lockPath } from '../../src/record/lock.js';
+import { acquireLock, lockPath, processStart } from '../../src/record/lock.js';
 import { recoverFolder } from '../../src/record/recovery.js';
 import { pcapEncoding } from '../../src/record/pcap-encoding.js';
 import { INCOMPLETE, MANIFEST, type Manifest } from '../../src/record/manifest.js';
@@ -139,13 +139,17 @@ describe('retention', () => {
       const make = (folder: string, end?: string, size = 10) => {
         mkdirSync(join(dir, folder));
         writeFileSync(join(dir, folder, 'data.pcap'), Buffer.alloc(size));
-        if (end) writeFileSync(join(dir, folder, MANIFEST), JSON.stringify({ end }));
+        const name = folder.split('-')[0];
+        // Shark's own: a manifest of this name, or (still being written / killed) the INCOMPLETE marker.
+        if (end) writeFileSync(join(dir, folder, MANIFEST), JSON.stringify({ version: 1, name, end }));
+        else writeFileSync(join(dir, folder, INCOMPLETE), JSON.stringify({ pid: 1, name }));
       };
       make('n-20261101T000000Z', '2026-11-01T00:10:00Z');
       make('n-20261120T000000Z', '2026-11-20T00:10:00Z');
       make('n-20261122T000000Z'); // no manifest: aged by its name
       make('other-20201101T000000Z', '2020-11-01T00:10:00Z'); // another name: never touched
       mkdirSync(join(dir, 'n-notastamp'));
+      mkdirSync(join(dir, 'n-20201101T000000Z')); // a look-alike holding neither file: not a recording
       const list = listRecordings(dir, 'n');
       assert.deepEqual(list.map((r) => [r.folder, r.complete]), [
         ['n-20261101T000000Z', true],
@@ -156,7 +160,7 @@ describe('retention', () => {
       assert.ok(list[0].bytes >= 10);
       const doomed = planRetention(list, { keepMs: 7 * DAY }, Date.parse('2026-11-23T00:00:00Z'));
       assert.deepEqual(applyRetention(dir, doomed), ['n-20261101T000000Z']);
-      assert.deepEqual(readdirSync(dir).sort(), ['n-20261120T000000Z', 'n-20261122T000000Z', 'n-notastamp', 'other-20201101T000000Z']);
+      assert.deepEqual(readdirSync(dir).sort(), ['n-20201101T000000Z', 'n-20261120T000000Z', 'n-20261122T000000Z', 'n-notastamp', 'other-20201101T000000Z']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -168,7 +172,8 @@ describe('lock', () => {
     const dir = tmp();
     try {
       const first = acquireLock(dir, 'n');
-      assert.equal(readFileSync(lockPath(dir, 'n'), 'utf8').trim(), String(process.pid));
+      // The pid and its start time (/proc/PID/stat), so a reused pid is not mistaken for this run.
+      assert.equal(readFileSync(lockPath(dir, 'n'), 'utf8').trim(), `${process.pid} ${processStart(process.pid)}`);
       assert.throws(
         () => acquireLock(dir, 'n', process.pid + 1_000_000),
         (err: unknown) => err instanceof UserError && err.exitCode === ExitCode.LOCKED && /another run \(pid \d+\) is recording 'n'/.test(err.message),

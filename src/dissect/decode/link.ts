@@ -15,6 +15,16 @@ export interface NetworkStart {
 const LINKTYPE_NFLOG = 239;
 const NFULA_PAYLOAD = 9;
 
+/** The link types findNetwork reads; packets of any other are not dissected (and reported as such). */
+const DISSECTED_LINK_TYPES: ReadonlySet<number> = new Set([
+  LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.RAW, LinkType.IPV4, LinkType.IPV6,
+  12, 14, LinkType.NULL, LinkType.LOOP, LINKTYPE_NFLOG,
+]);
+
+export function dissectsLinkType(linkType: number): boolean {
+  return DISSECTED_LINK_TYPES.has(linkType);
+}
+
 /** Where the IP packet starts in `frame`, or null when it is not IP or too short. */
 export function findNetwork(linkType: number, frame: Buffer): NetworkStart | null {
   switch (linkType) {

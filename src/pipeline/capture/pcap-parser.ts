@@ -116,6 +116,11 @@ export class PcapParser implements RecordParser {
     if (own === PCAP_MAGIC_MODIFIED) this.recordHeader = MODIFIED_RECORD_HEADER;
     const major = le ? buf.readUInt16LE(off + 4) : buf.readUInt16BE(off + 4);
     const minor = le ? buf.readUInt16LE(off + 6) : buf.readUInt16BE(off + 6);
+    // libpcap reads version 2 only (2.0–2.2 with swapped lengths, fixed below); anything else is not a pcap we know.
+    if (major !== 2) {
+      this.error = new InputError(this.source, 'at byte 4', `unsupported pcap version ${major}.${minor} (only 2.x is read)`);
+      return false;
+    }
     if (major < 2 || (major === 2 && minor < 2)) this.lengths = 'swapped';
     else if (major === 2 && minor === 2) this.lengths = 'maybe-swapped';
     const snaplen = le ? buf.readUInt32LE(off + 16) : buf.readUInt32BE(off + 16);

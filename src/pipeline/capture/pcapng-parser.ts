@@ -43,6 +43,9 @@ interface InterfaceState {
   offsetSec: number;
 }
 
+/** Year 10000: the last second an ISO date (a manifest, an entry's time) can name. */
+const MAX_EPOCH_SEC = 253_402_300_800;
+
 export class PcapngParser implements RecordParser {
   readonly interfaces: CaptureInterface[] = [];
   need = BLOCK_HEADER;
@@ -128,11 +131,18 @@ export class PcapngParser implements RecordParser {
   /** Handle one complete block; false when it is damaged. */
   private block(type: number, buf: Buffer, off: number, len: number, where: number, rec: RecordInfo): boolean {
     switch (type) {
-      case BLOCK_SHB:
+      case BLOCK_SHB: {
         if (len < 28) return this.bad(where, 'section header');
+        // A new major version may change any block's layout (pcapng spec §4.1): refuse rather than guess.
+        const major = this.u16(buf, off + 12);
+        if (major !== 1) {
+          this.fail(where + 12, `unsupported pcapng version ${major}.${this.u16(buf, off + 14)} (only 1.x is read)`);
+          return false;
+        }
         this.sawSection = true;
         this.section = [];
         return true;
+      }
       case BLOCK_IDB:
         if (len < 20) return this.bad(where, 'interface description');
         this.interfaceBlock(buf, off, len);
@@ -143,7 +153,7 @@ export class PcapngParser implements RecordParser {
         if (!iface) return this.noInterface(where, this.u32(buf, off + 8));
         const caplen = this.u32(buf, off + 20);
         if (caplen > len - 32) return this.bad(where, 'enhanced packet');
-        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24));
+        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24), where);
       }
       case BLOCK_SPB: {
         if (len < 16) return this.bad(where, 'simple packet');
@@ -163,7 +173,7 @@ export class PcapngParser implements RecordParser {
         if (!iface) return this.noInterface(where, this.u16(buf, off + 8));
         const caplen = this.u32(buf, off + 20);
         if (caplen > len - 32) return this.bad(where, 'packet');
-        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24));
+        return this.emit(rec, iface, this.u32(buf, off + 12), this.u32(buf, off + 16), off + 28, caplen, this.u32(buf, off + 24), where);
       }
       case BLOCK_DSB: {
         if (len < 20) return this.bad(where, 'decryption secrets');
@@ -184,10 +194,17 @@ export class PcapngParser implements RecordParser {
     }
   }
 
-  private emit(rec: RecordInfo, iface: InterfaceState, high: number, low: number, dataOff: number, caplen: number, origLen: number): boolean {
+  private emit(rec: RecordInfo, iface: InterfaceState, high: number, low: number, dataOff: number, caplen: number, origLen: number, where: number): boolean {
     const ts = unitsToTime(high, low, iface.unitsPerSec, this.ts);
+    const sec = ts.sec + iface.offsetSec;
+    // if_tsoffset is a signed 64-bit count of seconds: it can put a packet before 1970 or past
+    // what a date can hold, which no entry, manifest or pcap written from it could carry.
+    if (!(sec >= 0 && sec < MAX_EPOCH_SEC)) {
+      this.fail(where, `packet time out of range (${sec} s since 1970${iface.offsetSec !== 0 ? `, with if_tsoffset ${iface.offsetSec} s` : ''})`);
+      return false;
+    }
     this.packet(rec, iface, dataOff, caplen, origLen);
-    rec.tsSec = this.lastSec = ts.sec + iface.offsetSec;
+    rec.tsSec = this.lastSec = sec;
     rec.tsNsec = this.lastNsec = ts.nsec;
     return true;
   }

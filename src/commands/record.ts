@@ -6,6 +6,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Record extends SharkCommand {
   static override description = `Record traffic for cron: bounded, rotated, checksummed, never half-written.
@@ -41,6 +42,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     'max-total': Flags.string({ description: 'delete the oldest recordings of this name beyond this total (e.g. 5GB)' }),
     gzip: Flags.boolean({ description: 'gzip the entry files' }),
     'no-entries': Flags.boolean({ description: 'keep packets only, do not dissect' }),
+    ...redactFlags,
     kube: Flags.boolean({
       description: 'save the cluster objects in the manifest (default: when a kubeconfig exists)',
       allowNo: true,
@@ -95,6 +97,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       maxTotalBytes: bytes(flags['max-total'], '--max-total'),
       gzip: flags.gzip,
       entries: !flags['no-entries'],
+      redact: flags['no-entries'] ? undefined : redactorFromFlags(flags, 'record'),
       command: process.argv.slice(1),
       kube: wantKube ? { context: flags.context, kubeconfig: flags.kubeconfig } : undefined,
       now,

@@ -9,6 +9,7 @@ import { LiveView, parseDuration } from '../stats/live.js';
 import { loadRules } from '../stats/rules.js';
 import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Stats extends SharkCommand {
   static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
@@ -37,6 +38,7 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     check: Flags.string({ description: 'evaluate the rules in this YAML file; exit 1 if any fails', exclusive: ['interval'] }),
     junit: Flags.string({ description: 'with --check: also write JUnit XML here', dependsOn: ['check'] }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -45,13 +47,15 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     const format = flags.format as StatsFormat;
     // --check filters may read any field; tables read a known few (unless --by is JSONata).
     const project = flags.check ? undefined : statsFields(flags.by);
-    const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project });
+    const redact = redactorFromFlags(flags, 'stats');
+    const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean) =>
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, redact: redactEntries ? redact : undefined });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);
-      const checker = new RuleChecker(rules);
-      await read((batch) => checker.add(batch));
+      // Rules see entries as they are (a rule may test a header); only what a result quotes is redacted.
+      const checker = new RuleChecker(rules, redact);
+      await read((batch) => checker.add(batch), false);
       const results = checker.results();
       process.stdout.write(renderResults(results, format));
       if (flags.junit) {
@@ -72,7 +76,8 @@ With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule fail
     if (live) process.stdout.on('error', (err) => isEpipe(err) && this.outputClosed());
     if (live) live.start(parseDuration(flags.interval!));
     try {
-      await read((batch) => stats.addBatch(batch));
+      // Rows are named from entries (`--by request.headers.authorization`): group redacted entries.
+      await read((batch) => stats.addBatch(batch), true);
     } catch (err) {
       live?.cancel();
       throw err;

@@ -5,7 +5,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
-import { createRedactor } from '../pipeline/redact.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 
 function linkTypeName(linkType: number): string {
@@ -54,7 +54,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     write: Flags.string({ char: 'w', description: 'write packets to this file (pcap, or pcapng for several interfaces)' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
-    'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
+    ...redactFlags,
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
@@ -103,6 +103,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'max-body': string;
       'no-bodies': boolean;
       'no-redact': boolean;
+      redact?: string;
       proto?: string;
     },
   ): Promise<number> {
@@ -125,7 +126,9 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       maxBody: flags['max-body'],
       noBodies: flags['no-bodies'],
       packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
-      transforms: flags['no-redact'] ? [] : [createRedactor()],
+      // The agents redact before entries leave their node; the CLI redacts again (names from --redact, idempotent).
+      noRedact: flags['no-redact'],
+      transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
     });
     return ExitCode.OK;
   }
@@ -142,6 +145,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'max-body': string;
     'no-bodies': boolean;
     'no-redact': boolean;
+    redact?: string;
     proto?: string;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
@@ -150,7 +154,6 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     }
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
     const packetsOut = flags.pcap || flags.write !== undefined;
-    if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const result = await runLocalTap({
       interfaces: flags.interface ?? [],
@@ -173,7 +176,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         ? { kind: 'file', path: flags.write }
         : flags.pcap
           ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-          : { kind: 'entries', sink, transforms: flags['no-redact'] ? [] : [createRedactor()] },
+          : { kind: 'entries', sink, transforms: [redactorFromFlags(flags, 'tap')] },
     });
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
     return ExitCode.OK;

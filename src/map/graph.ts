@@ -110,6 +110,8 @@ export class MapAggregator {
   constructor(
     readonly level: MapLevel = 'workload',
     private readonly filter?: (e: Entry) => boolean,
+    /** Applied after the filter, before an entry is counted: `--paths` labels are made from entries. */
+    private readonly redact: (e: Entry) => Entry = (e) => e,
   ) {}
 
   add(batch: Entry[]): void {
@@ -124,7 +126,7 @@ export class MapAggregator {
       const key = `${s}${SEP}${d}${SEP}${e.protocol}`;
       let acc = this.edges.get(key);
       if (!acc) this.edges.set(key, (acc = new EdgeAcc()));
-      acc.add(e);
+      acc.add(this.redact(e));
     }
   }
 

@@ -21,6 +21,11 @@ export interface ConsumeOptions {
   onWarning?: (message: string) => void;
   /** The only entry fields onBatch reads (see EntrySourceOptions.project). */
   project?: FieldSpec;
+  /**
+   * Applied to every entry before onBatch sees it: row names and labels are
+   * made from entries, so a secret grouped on would otherwise be printed.
+   */
+  redact?: (e: Entry) => Entry;
 }
 
 export interface ConsumeResult {
@@ -52,7 +57,8 @@ export async function consumeEntries(
         return { stopped: true };
       }
       if (next.done) return { stopped: opts.stop.aborted };
-      await onBatch(next.value);
+      const redact = opts.redact;
+      await onBatch(redact ? next.value.map((e) => redact(e)) : next.value);
       if (inner.signal.aborted) {
         void source.return(undefined).catch(() => undefined);
         return { stopped: true };

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin } from '../helpers/paths.js';
-import { createRedactor, REDACTED } from '../../src/pipeline/redact.js';
+import { createRedactor, REDACTED } from '../../src/redact/entry.js';
 import type { Entry } from '../../src/model/entry.js';
 
 const SECRETS = ['s3cr3t-bearer-token', 'cookie-session-4242', 'hunter2-password', 'q-token-777', 'form-pass-99', 'nested-jwt-abc', 'set-cookie-xyz'];

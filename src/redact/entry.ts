@@ -1,0 +1,208 @@
+// The one entry redactor every writer of entries (or of strings made from
+// entries) passes through. Values of sensitive names become "[REDACTED]" in
+// headers, gRPC metadata, query parameters, cookies, form and multipart fields
+// and JSON bodies at any depth; URL passwords anywhere; Redis and SQL
+// passwords; and any value taken out is also taken out of the summary line.
+// Protocol structure (a Redis key, a Kafka apiKey, a path) is left readable.
+// Copy-on-write: an entry with nothing to redact comes back as the same
+// object, so callers can write its original line untouched.
+
+import type { Entry } from '../model/entry.js';
+import { SensitiveNames, normaliseName, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
+import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
+import { redactBodyText, redactJsonText } from './bodies.js';
+import { redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { parseFieldPath, redactPath } from './paths.js';
+
+export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
+
+export interface RedactorOptions {
+  /** false: return entries unchanged (`--no-redact`), except for explicit `paths`. Default true. */
+  enabled?: boolean;
+  /** Field paths (KFL1 redact("request.headers.x") and `--redact a.b`) to replace wherever present. */
+  paths?: string[];
+}
+
+export type Redactor = (e: Entry) => Entry;
+
+/**
+ * Build an entry redactor. `extraFields` adds names (normalised like the
+ * defaults); an item containing '.' or '[' is a field path instead.
+ */
+export function createRedactor(extraFields: string[] = [], opts: RedactorOptions = {}): Redactor {
+  const extraNames: string[] = [];
+  const paths: Array<Array<string | number>> = [];
+  for (const f of [...extraFields, ...(opts.paths ?? [])]) {
+    const name = f.trim();
+    if (name === '') continue;
+    if (/[.[]/.test(name)) paths.push(parseFieldPath(name));
+    else extraNames.push(name);
+  }
+  // Paths asked for explicitly (KFL1 redact()) apply even when the default redaction is off.
+  const explicitPaths = (opts.paths ?? []).map((p) => parseFieldPath(p.trim())).filter((p) => p.length > 0);
+  if (opts.enabled === false) {
+    if (explicitPaths.length === 0) return (e) => e;
+    return (e) => explicitPaths.reduce(redactPath, e);
+  }
+  const r = new EntryRedaction(new SensitiveNames(extraNames), new Set(extraNames.map(normaliseName)));
+  return (e) => {
+    let out = r.entry(e);
+    for (const p of paths) out = redactPath(out, p);
+    return out;
+  };
+}
+
+/** Names redacted wherever they appear in a request/response, even outside headers, parameters and bodies. */
+const ALWAYS = new Set([
+  'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
+  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
+]);
+/** Objects whose keys are header names. */
+const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
+/** Objects whose keys are parameter names. */
+const PARAM_FIELDS = new Set(['query', 'queryparams', 'params', 'form', 'cookies']);
+/** Fields whose value is a message body (a string, or already parsed). */
+const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
+/** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables. */
+const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables']);
+/** Fields of request/response objects whose string value is a URL or query string. */
+const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect']);
+const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
+/** Short values are not searched for in the summary: "1" would hit everywhere. */
+const MIN_REPEATED_SECRET = 4;
+/** A bound on the values one entry remembers for the summary (an attacker controls how many). */
+const MAX_REMEMBERED = 64;
+const MAX_DEPTH = 64;
+
+/** Where a value sits: outside any name-keyed map, or in headers, parameters or body content. */
+type Zone = 'none' | NameKind;
+
+class EntryRedaction {
+  /** Values taken out of the entry being redacted, to be taken out of its summary too. */
+  private secrets: string[] = [];
+  private sql = false;
+
+  constructor(
+    private readonly names: SensitiveNames,
+    private readonly extra: Set<string>,
+  ) {}
+
+  private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
+
+  entry(e: Entry): Entry {
+    this.secrets = [];
+    this.sql = SQL_PROTOCOLS.has(e.protocol);
+    let req = e.request ? this.object(e.request, 0, 'none') : e.request;
+    let res = e.response ? this.object(e.response, 0, 'none') : e.response;
+    if (e.protocol === 'redis') {
+      const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
+      if (req && Array.isArray(req.args)) {
+        const args = redactRedisArgs(command, req.args, this.remember);
+        if (args !== req.args) req = { ...req, args };
+      }
+      if (res && command === 'CONFIG' && 'value' in res) {
+        const value = redactRedisConfigReply(res.value, this.remember);
+        if (value !== res.value) res = { ...res, value };
+      }
+    }
+    const summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
+    if (req === e.request && res === e.response && summary === e.summary) return e;
+    return { ...e, request: req, response: res, summary };
+  }
+
+  private readonly remember = (s: string): void => {
+    if (s.length >= MIN_REPEATED_SECRET && s !== REDACTED && this.secrets.length < MAX_REMEMBERED) this.secrets.push(s);
+  };
+
+  /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
+  private summary(s: string): string {
+    let out = redactUrlText(s, this.names);
+    if (this.sql) out = redactSql(out);
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  }
+
+  private sensitive(key: string, zone: Zone): boolean {
+    if (zone !== 'none') return this.names.test(key, zone);
+    const n = normaliseName(key);
+    return ALWAYS.has(n) || this.extra.has(n);
+  }
+
+  private redacted(v: unknown): unknown {
+    if (v === REDACTED || v === null || v === undefined || v === '') return v;
+    if (Array.isArray(v)) return v.every((x) => x === REDACTED) ? v : v.map((x) => this.redacted(x));
+    if (typeof v === 'string') this.remember(v);
+    return REDACTED;
+  }
+
+  /** A request/response object or anything below it; the same object back when nothing changed. */
+  object(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+    let copy: Record<string, any> | undefined;
+    for (const k in o) {
+      const v = o[k];
+      let nv: unknown = v;
+      if (this.sensitive(k, zone)) nv = this.redacted(v);
+      else if (typeof v === 'string') nv = this.string(k, v, zone, o);
+      else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
+        const inner = this.childZone(k, zone);
+        nv = Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
+      }
+      if (nv !== v) {
+        copy ??= { ...o };
+        // A JSON key "__proto__" is an own property: assigning it would set the prototype and keep the old value.
+        Object.defineProperty(copy, k, { value: nv, enumerable: true, writable: true, configurable: true });
+      }
+    }
+    return copy ?? o;
+  }
+
+  private childZone(key: string, zone: Zone): Zone {
+    const k = key.toLowerCase();
+    if (HEADER_FIELDS.has(k)) return 'header';
+    if (PARAM_FIELDS.has(k)) return 'param';
+    if (BODY_FIELDS.has(k) || CONTENT_FIELDS.has(k)) return 'field';
+    return zone;
+  }
+
+  private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
+    const k = key.toLowerCase();
+    if (BODY_FIELDS.has(k)) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
+    if (zone === 'field') return this.contentString(v);
+    if (zone !== 'none' || URL_FIELDS.has(k)) return redactUrlText(v, this.names);
+    if (this.sql && k === 'query') return redactUserinfo(redactSql(v, this.remember));
+    return redactUserinfo(v);
+  }
+
+  /** A string inside a body: JSON held in a string is redacted as JSON; anything else for URLs. */
+  private contentString(v: string): string {
+    const c = v.length > 0 ? v[0] : '';
+    if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
+    return redactUrlText(v, this.names);
+  }
+
+  private array(a: unknown[], depth: number, zone: Zone): unknown[] {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      let nv: unknown = v;
+      if (typeof v === 'string') nv = zone === 'field' ? this.contentString(v) : zone === 'none' ? redactUserinfo(v) : redactUrlText(v, this.names);
+      else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
+        nv = Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
+      }
+      if (nv !== v) {
+        copy ??= [...a];
+        copy[i] = nv;
+      }
+    }
+    return copy ?? a;
+  }
+
+  /** Headers as `[{name, value}]` pairs (HAR style) are redacted by their name. */
+  private pairOrObject(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+    if (zone !== 'none' && zone !== 'field' && typeof o.name === 'string' && 'value' in o && this.sensitive(o.name, zone)) {
+      const value = this.redacted(o.value);
+      return value === o.value ? o : { ...o, value };
+    }
+    return this.object(o, depth, zone);
+  }
+}

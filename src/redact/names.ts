@@ -1,0 +1,80 @@
+// Is this key sensitive? Names are normalised (case, '-', '_', '.', spaces, an
+// `x-` prefix) so `X-Api-Key`, `api_key` and `apiKey` are one name, then
+// matched whole or by a suffix that only secrets end with. The answer per name
+// is cached: a capture repeats the same few hundred header and field names, so
+// the hot path is one Map lookup per key.
+
+/** Kubeshark's default list of sensitive keys (matched whole, after normalising). */
+export const DEFAULT_SENSITIVE_KEYS = [
+  'token', 'authorization', 'authentication', 'cookie', 'userid', 'password', 'username', 'user', 'key',
+  'passcode', 'pass', 'auth', 'authtoken', 'jwt', 'bearer', 'clientid', 'clientsecret', 'redirecturi',
+  'phonenumber', 'zip', 'zipcode', 'address', 'country', 'firstname', 'lastname', 'middlename', 'fname',
+  'lname', 'birthdate',
+];
+
+/** Whole names shark adds: the other places credentials travel under a fixed name. */
+const SHARK_WHOLE = [
+  'cookies', 'setcookie', 'proxyauthorization', 'authenticationinfo', 'proxyauthenticationinfo', 'secret',
+  'pwd', 'passwd', 'passphrase', 'credential', 'credentials', 'privatekey', 'signature', 'sig', 'assertion',
+  'session', 'sessionid', 'sid', 'otp', 'pin', 'requirepass', 'masterauth',
+];
+
+/**
+ * Suffixes that make any name a secret (`client_secret`, `access_token`,
+ * `X-Amz-Security-Token`, `db_password`, `X-Jwt-Assertion`, `JSESSIONID`…).
+ * Plurals are not suffixes on purpose: `max_tokens` is a count, not a token.
+ */
+const SECRET_SUFFIXES = [
+  'token', 'secret', 'password', 'passwd', 'passphrase', 'apikey', 'credential', 'credentials', 'privatekey',
+  'signature', 'assertion', 'sessionid', 'sessid', 'sessionkey', 'authorization', 'cookie', 'auth', 'jwt',
+];
+
+/**
+ * Where a name was found. A header name ending in `key` (`Ocp-Apim-Subscription-Key`) is a key;
+ * a JSON field `monkey` is not. The OAuth `code` is a secret only as a URL parameter.
+ */
+export type NameKind = 'header' | 'param' | 'field';
+
+const HEADER = 1;
+const PARAM = 2;
+const FIELD = 4;
+const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD };
+/** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
+const MAX_CACHED = 8192;
+
+/** `X-Api-Key` → `apikey`, `client_secret` → `clientsecret`. */
+export function normaliseName(name: string): string {
+  let n = name.toLowerCase();
+  if (n.length > 2 && n.charCodeAt(0) === 0x78 /* x */ && (n[1] === '-' || n[1] === '_')) n = n.slice(2);
+  return n.replace(/[-_.\s]+/g, '');
+}
+
+export class SensitiveNames {
+  private readonly whole: Set<string>;
+  /** name → bit set of the kinds in which it is sensitive. */
+  private readonly cache = new Map<string, number>();
+
+  /** `extra`: more names (`--redact x-tenant`), matched whole after normalising. */
+  constructor(extra: string[] = []) {
+    this.whole = new Set([...DEFAULT_SENSITIVE_KEYS, ...SHARK_WHOLE, ...extra.map(normaliseName)]);
+  }
+
+  test(name: string, kind: NameKind): boolean {
+    let bits = this.cache.get(name);
+    if (bits === undefined) {
+      bits = this.classify(normaliseName(name));
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
+      this.cache.set(name, bits);
+    }
+    return (bits & KIND_BIT[kind]) !== 0;
+  }
+
+  private classify(n: string): number {
+    if (n === '') return 0;
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => n.endsWith(s))) return HEADER | PARAM | FIELD;
+    let bits = 0;
+    if (n.endsWith('key')) bits |= HEADER;
+    if (n === 'code') bits |= PARAM;
+    return bits;
+  }
+}

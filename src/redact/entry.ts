@@ -65,8 +65,8 @@ const PARAM_FIELDS = new Set(['query', 'queryparams', 'params', 'form', 'cookies
 const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
 /** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables. */
 const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables']);
-/** Fields of request/response objects whose string value is a URL or query string. */
-const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect']);
+/** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
+const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
 const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
 /** Short values are not searched for in the summary: "1" would hit everywhere. */
 const MIN_REPEATED_SECRET = 4;
@@ -128,11 +128,24 @@ class EntryRedaction {
     return ALWAYS.has(n) || this.extra.has(n);
   }
 
-  private redacted(v: unknown): unknown {
+  /** The value of a sensitive name: a scalar becomes [REDACTED]; an object or array keeps its shape, every value in it redacted. */
+  private redacted(v: unknown, depth = 0): unknown {
     if (v === REDACTED || v === null || v === undefined || v === '') return v;
-    if (Array.isArray(v)) return v.every((x) => x === REDACTED) ? v : v.map((x) => this.redacted(x));
-    if (typeof v === 'string') this.remember(v);
-    return REDACTED;
+    if (typeof v !== 'object') {
+      if (typeof v === 'string') this.remember(v);
+      return REDACTED;
+    }
+    if (depth >= MAX_DEPTH) return REDACTED;
+    let copy: any;
+    const src = v as any;
+    for (const k of Object.keys(src)) {
+      const nv = this.redacted(src[k], depth + 1);
+      if (nv !== src[k]) {
+        copy ??= Array.isArray(src) ? [...src] : { ...src };
+        Object.defineProperty(copy, k, { value: nv, enumerable: true, writable: true, configurable: true });
+      }
+    }
+    return copy ?? v;
   }
 
   /** A request/response object or anything below it; the same object back when nothing changed. */

@@ -142,7 +142,7 @@ class EntryRedaction {
       const nv = this.redacted(src[k], depth + 1);
       if (nv !== src[k]) {
         copy ??= Array.isArray(src) ? [...src] : { ...src };
-        Object.defineProperty(copy, k, { value: nv, enumerable: true, writable: true, configurable: true });
+        copy[k] = nv;
       }
     }
     return copy ?? v;
@@ -162,8 +162,8 @@ class EntryRedaction {
       }
       if (nv !== v) {
         copy ??= { ...o };
-        // A JSON key "__proto__" is an own property: assigning it would set the prototype and keep the old value.
-        Object.defineProperty(copy, k, { value: nv, enumerable: true, writable: true, configurable: true });
+        // A JSON key "__proto__" is an own property of the spread copy too, so this sets that property, not the prototype.
+        copy[k] = nv;
       }
     }
     return copy ?? o;

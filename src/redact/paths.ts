@@ -33,7 +33,7 @@ export function redactPath(e: Entry, path: Array<string | number>): Entry {
     const next = i === path.length - 1 ? (cur === REDACTED ? cur : REDACTED) : set(cur, i + 1);
     if (next === cur) return node;
     const copy: any = Array.isArray(node) ? [...node] : { ...node };
-    Object.defineProperty(copy, key as any, { value: next, enumerable: true, writable: true, configurable: true });
+    copy[key as any] = next;
     return copy;
   };
   return path.length === 0 ? e : (set(e, 0) as Entry);

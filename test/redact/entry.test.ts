@@ -118,3 +118,95 @@ test('JSON keys in any case or written with \\u escapes are still found', () => 
   const text = JSON.stringify(createRedactor()(e));
   assert.ok(!text.includes('esc-secret-1') && !text.includes('case-secret-2'), text);
 });
+
+test('names: normalised, whole or by a secret suffix; look-alikes and protocol fields stay', async () => {
+  const { SensitiveNames } = await import('../../src/redact/names.js');
+  const n = new SensitiveNames();
+  for (const h of ['X-Api-Key', 'Authorization', 'Proxy-Authorization', 'Cookie', 'Set-Cookie', 'X-Amz-Security-Token', 'X-Goog-Api-Key', 'X-Jwt-Assertion', 'Authentication-Info', 'Ocp-Apim-Subscription-Key', 'X-CSRF-Token']) {
+    assert.ok(n.test(h, 'header'), h);
+  }
+  for (const f of ['client_secret', 'access_token', 'refresh_token', 'id_token', 'apiKey', 'private_key', 'privateKey', 'db_password', 'JSESSIONID', 'PHPSESSID', 'signature', 'credentials', 'passwd']) {
+    assert.ok(n.test(f, 'field'), f);
+  }
+  assert.ok(n.test('code', 'param') && !n.test('code', 'field'), 'the OAuth code is a URL parameter, not any JSON field');
+  for (const f of ['keyboard', 'monkey', 'keyspace', 'max_tokens', 'token_type', 'content-length', 'etag', 'user-agent', 'x-request-id', 'www-authenticate', 'author']) {
+    assert.ok(!n.test(f, 'field') && !(f.includes('-') && n.test(f, 'header')), f);
+  }
+  assert.ok(!n.test('monkey', 'field') && n.test('X-Monkey-Key', 'header'));
+});
+
+test('protocol structure stays: a Kafka apiKey, an AMQP routingKey, a Redis key', () => {
+  const e = loginEntry();
+  e.protocol = 'kafka';
+  e.request = { apiKey: 3, apiKeyName: 'Metadata', sessionId: 7, clientId: 'app' };
+  e.response = { correlationId: 1 };
+  e.summary = 'Metadata v9 → ok';
+  assert.equal(createRedactor()(e), e);
+  e.protocol = 'amqp';
+  e.request = { method: 'basic.publish', routingKey: 'orders.key', exchange: 'x' };
+  assert.equal(createRedactor()(e), e);
+});
+
+test('a JSON key "__proto__" cannot smuggle a secret past the copy', () => {
+  const e = loginEntry();
+  e.request!.body = '{"__proto__":{"password":"proto-secret-1"},"a":{"__proto__":{"token":"proto-secret-2"}}}';
+  const text = JSON.stringify(createRedactor()(e));
+  assert.ok(!text.includes('proto-secret-1') && !text.includes('proto-secret-2'), text);
+});
+
+test('JSON held in a JSON string, a URL with userinfo in a value, and a value under a sensitive name that is an object', () => {
+  const e = loginEntry();
+  e.request!.body = JSON.stringify({ wrapped: JSON.stringify({ refresh_token: 'inner-secret-1' }), dsn: 'postgres://app:dsn-secret-2@db:5432/x', auth: { scheme: 'basic', value: 'obj-secret-3' } });
+  const out = createRedactor()(e);
+  const text = JSON.stringify(out);
+  for (const s of ['inner-secret-1', 'dsn-secret-2', 'obj-secret-3']) assert.ok(!text.includes(s), `${s}: ${text}`);
+  // The object keeps its shape.
+  assert.deepEqual(Object.keys(JSON.parse(out.request!.body).auth), ['scheme', 'value']);
+});
+
+test('SQL: every way PostgreSQL and MySQL spell a password literal, in the query and in the summary', async () => {
+  const { redactSql } = await import('../../src/redact/commands.js');
+  const cases: [string, string][] = [
+    ["ALTER USER u WITH ENCRYPTED PASSWORD 'p1x'", "ALTER USER u WITH ENCRYPTED PASSWORD '[REDACTED]'"],
+    ["CREATE USER 'u'@'%' IDENTIFIED WITH mysql_native_password BY 'p2x'", "CREATE USER 'u'@'%' IDENTIFIED WITH mysql_native_password BY '[REDACTED]'"],
+    ["SET PASSWORD = PASSWORD('p3x')", "SET PASSWORD = PASSWORD('[REDACTED]')"],
+    ["SET PASSWORD FOR 'u'@'h' = 'it''s p4'", "SET PASSWORD FOR 'u'@'h' = '[REDACTED]'"],
+    ['CREATE ROLE r LOGIN PASSWORD $$p5x$$', 'CREATE ROLE r LOGIN PASSWORD $$[REDACTED]$$'],
+    ["CREATE USER u PASSWORD 'cut-sho", "CREATE USER u PASSWORD '[REDACTED]"],
+    ['SELECT password FROM users WHERE id = $1', 'SELECT password FROM users WHERE id = $1'],
+    ["CREATE ROLE r PASSWORD NULL; SELECT 'identified'", "CREATE ROLE r PASSWORD NULL; SELECT 'identified'"],
+  ];
+  for (const [sql, want] of cases) assert.equal(redactSql(sql), want, sql);
+  const e = loginEntry();
+  e.protocol = 'postgresql';
+  e.request = { type: 'query', query: "CREATE USER x WITH PASSWORD 'pg-secret-77' -- and a very long comment that the summary cuts off" };
+  e.response = { commandTag: 'CREATE ROLE' };
+  e.summary = "CREATE USER x WITH PASSWORD 'pg-sec… → CREATE ROLE";
+  const out = createRedactor()(e);
+  assert.ok(!JSON.stringify(out).includes('pg-sec'), JSON.stringify(out));
+});
+
+test('Redis: CONFIG SET/GET, ACL SETUSER, MIGRATE AUTH/AUTH2, HELLO AUTH; the key and the summary', () => {
+  const e = loginEntry();
+  e.protocol = 'redis';
+  const run = (command: string, args: string[], value: unknown = 'OK') => {
+    e.request = { command, args };
+    e.response = { type: 'array', value };
+    e.summary = `${command} ${args.join(' ')} → OK`;
+    return createRedactor()(e);
+  };
+  assert.deepEqual(run('CONFIG', ['SET', 'maxmemory', '1gb', 'masterauth', 'r-secret-1']).request!.args, ['SET', 'maxmemory', '1gb', 'masterauth', REDACTED]);
+  assert.deepEqual(run('CONFIG', ['GET', 'requirepass'], ['requirepass', 'r-secret-2']).response!.value, ['requirepass', REDACTED]);
+  assert.deepEqual(run('ACL', ['SETUSER', 'bob', 'on', '>r-secret-3', '#'+'a'.repeat(64), '~*']).request!.args, ['SETUSER', 'bob', 'on', `>${REDACTED}`, `#${REDACTED}`, '~*']);
+  assert.deepEqual(run('MIGRATE', ['h', '6379', '', '0', '5', 'AUTH2', 'u', 'r-secret-4', 'KEYS', 'k']).request!.args, ['h', '6379', '', '0', '5', 'AUTH2', 'u', REDACTED, 'KEYS', 'k']);
+  const hello = run('HELLO', ['3', 'AUTH', 'default', 'r-secret-5']);
+  assert.deepEqual(hello.request!.args, ['3', 'AUTH', 'default', REDACTED]);
+  assert.ok(!hello.summary.includes('r-secret-5'), hello.summary);
+});
+
+test('multipart: a part named like a secret is redacted, even in a body cut short; other parts stay', () => {
+  const e = loginEntry();
+  e.request!.body = '--b1\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n--b1\r\nContent-Disposition: form-data; name="api_key"\r\n\r\nmp-secret-1';
+  const body = createRedactor()(e).request!.body as string;
+  assert.ok(!body.includes('mp-secret-1') && body.includes('hello'), body);
+});

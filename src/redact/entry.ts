@@ -8,7 +8,7 @@
 // object, so callers can write its original line untouched.
 
 import type { Entry } from '../model/entry.js';
-import { SensitiveNames, normaliseName, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
+import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
 import { redactBodyText, redactJsonText } from './bodies.js';
 import { redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
@@ -44,7 +44,7 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
     if (explicitPaths.length === 0) return (e) => e;
     return (e) => explicitPaths.reduce(redactPath, e);
   }
-  const r = new EntryRedaction(new SensitiveNames(extraNames), new Set(extraNames.map(normaliseName)));
+  const r = new EntryRedaction(new SensitiveNames(extraNames));
   return (e) => {
     let out = r.entry(e);
     for (const p of paths) out = redactPath(out, p);
@@ -52,11 +52,6 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
   };
 }
 
-/** Names redacted wherever they appear in a request/response, even outside headers, parameters and bodies. */
-const ALWAYS = new Set([
-  'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
-  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
-]);
 /** Objects whose keys are header names. */
 const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
 /** Objects whose keys are parameter names. */
@@ -74,26 +69,47 @@ const MIN_REPEATED_SECRET = 4;
 const MAX_REMEMBERED = 64;
 const MAX_DEPTH = 64;
 
-/** Where a value sits: outside any name-keyed map, or in headers, parameters or body content. */
-type Zone = 'none' | NameKind;
+/** Where a value sits: in protocol structure, or in headers, parameters or body content. */
+type Zone = NameKind;
+
+/** What a field name means to the walk, decided once per distinct name. */
+interface FieldRole {
+  /** The zone of the values below it. */
+  child: Zone | undefined;
+  body: boolean;
+  url: boolean;
+  query: boolean;
+}
+const MAX_ROLES = 4096;
 
 class EntryRedaction {
   /** Values taken out of the entry being redacted, to be taken out of its summary too. */
   private secrets: string[] = [];
   private sql = false;
 
-  constructor(
-    private readonly names: SensitiveNames,
-    private readonly extra: Set<string>,
-  ) {}
+  private readonly roles = new Map<string, FieldRole>();
+
+  constructor(private readonly names: SensitiveNames) {}
+
+  private role(key: string): FieldRole {
+    let r = this.roles.get(key);
+    if (r === undefined) {
+      const k = key.toLowerCase();
+      const child = HEADER_FIELDS.has(k) ? 'header' : PARAM_FIELDS.has(k) ? 'param' : BODY_FIELDS.has(k) || CONTENT_FIELDS.has(k) ? 'field' : undefined;
+      r = { child, body: BODY_FIELDS.has(k), url: URL_FIELDS.has(k), query: k === 'query' };
+      if (this.roles.size >= MAX_ROLES) this.roles.clear();
+      this.roles.set(key, r);
+    }
+    return r;
+  }
 
   private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
 
   entry(e: Entry): Entry {
     this.secrets = [];
     this.sql = SQL_PROTOCOLS.has(e.protocol);
-    let req = e.request ? this.object(e.request, 0, 'none') : e.request;
-    let res = e.response ? this.object(e.response, 0, 'none') : e.response;
+    let req = e.request ? this.object(e.request, 0, 'structure') : e.request;
+    let res = e.response ? this.object(e.response, 0, 'structure') : e.response;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
       if (req && Array.isArray(req.args)) {
@@ -122,12 +138,6 @@ class EntryRedaction {
     return out;
   }
 
-  private sensitive(key: string, zone: Zone): boolean {
-    if (zone !== 'none') return this.names.test(key, zone);
-    const n = normaliseName(key);
-    return ALWAYS.has(n) || this.extra.has(n);
-  }
-
   /** The value of a sensitive name: a scalar becomes [REDACTED]; an object or array keeps its shape, every value in it redacted. */
   private redacted(v: unknown, depth = 0): unknown {
     if (v === REDACTED || v === null || v === undefined || v === '') return v;
@@ -154,10 +164,10 @@ class EntryRedaction {
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
-      if (this.sensitive(k, zone)) nv = this.redacted(v);
+      if (this.names.test(k, zone)) nv = this.redacted(v);
       else if (typeof v === 'string') nv = this.string(k, v, zone, o);
       else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
-        const inner = this.childZone(k, zone);
+        const inner = this.role(k).child ?? zone;
         nv = Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
       }
       if (nv !== v) {
@@ -169,20 +179,12 @@ class EntryRedaction {
     return copy ?? o;
   }
 
-  private childZone(key: string, zone: Zone): Zone {
-    const k = key.toLowerCase();
-    if (HEADER_FIELDS.has(k)) return 'header';
-    if (PARAM_FIELDS.has(k)) return 'param';
-    if (BODY_FIELDS.has(k) || CONTENT_FIELDS.has(k)) return 'field';
-    return zone;
-  }
-
   private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
-    const k = key.toLowerCase();
-    if (BODY_FIELDS.has(k)) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
+    const role = this.role(key);
+    if (role.body) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
     if (zone === 'field') return this.contentString(v);
-    if (zone !== 'none' || URL_FIELDS.has(k)) return redactUrlText(v, this.names);
-    if (this.sql && k === 'query') return redactUserinfo(redactSql(v, this.remember));
+    if (zone !== 'structure' || role.url) return redactUrlText(v, this.names);
+    if (this.sql && role.query) return redactUserinfo(redactSql(v, this.remember));
     return redactUserinfo(v);
   }
 
@@ -198,7 +200,7 @@ class EntryRedaction {
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       let nv: unknown = v;
-      if (typeof v === 'string') nv = zone === 'field' ? this.contentString(v) : zone === 'none' ? redactUserinfo(v) : redactUrlText(v, this.names);
+      if (typeof v === 'string') nv = zone === 'field' ? this.contentString(v) : zone === 'structure' ? redactUserinfo(v) : redactUrlText(v, this.names);
       else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
         nv = Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }
@@ -212,7 +214,7 @@ class EntryRedaction {
 
   /** Headers as `[{name, value}]` pairs (HAR style) are redacted by their name. */
   private pairOrObject(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
-    if (zone !== 'none' && zone !== 'field' && typeof o.name === 'string' && 'value' in o && this.sensitive(o.name, zone)) {
+    if ((zone === 'header' || zone === 'param') && typeof o.name === 'string' && 'value' in o && this.names.test(o.name, zone)) {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }

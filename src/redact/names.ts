@@ -30,15 +30,28 @@ const SECRET_SUFFIXES = [
 ];
 
 /**
+ * Names redacted even in protocol structure (a field of a request object
+ * rather than a header, parameter or body field): only names nothing but a
+ * secret is called. `apiKey` (Kafka's API number), `key` (Redis) and
+ * `sessionId` (Kafka fetch sessions) are structure there.
+ */
+const STRUCTURE_NAMES = [
+  'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
+  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
+];
+
+/**
  * Where a name was found. A header name ending in `key` (`Ocp-Apim-Subscription-Key`) is a key;
  * a JSON field `monkey` is not. The OAuth `code` is a secret only as a URL parameter.
+ * `structure`: a field of a protocol's own request/response object.
  */
-export type NameKind = 'header' | 'param' | 'field';
+export type NameKind = 'header' | 'param' | 'field' | 'structure';
 
 const HEADER = 1;
 const PARAM = 2;
 const FIELD = 4;
-const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD };
+const STRUCTURE = 8;
+const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD, structure: STRUCTURE };
 /** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
 const MAX_CACHED = 8192;
 
@@ -51,12 +64,16 @@ export function normaliseName(name: string): string {
 
 export class SensitiveNames {
   private readonly whole: Set<string>;
+  private readonly structure: Set<string>;
   /** name → bit set of the kinds in which it is sensitive. */
   private readonly cache = new Map<string, number>();
 
   /** `extra`: more names (`--redact x-tenant`), matched whole after normalising. */
   constructor(extra: string[] = []) {
-    this.whole = new Set([...DEFAULT_SENSITIVE_KEYS, ...SHARK_WHOLE, ...extra.map(normaliseName)]);
+    const more = extra.map(normaliseName);
+    this.whole = new Set([...DEFAULT_SENSITIVE_KEYS, ...SHARK_WHOLE, ...more]);
+    // Names the user adds (`--redact x-tenant`) are redacted wherever they appear.
+    this.structure = new Set([...STRUCTURE_NAMES, ...more]);
   }
 
   test(name: string, kind: NameKind): boolean {
@@ -71,8 +88,8 @@ export class SensitiveNames {
 
   private classify(n: string): number {
     if (n === '') return 0;
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => n.endsWith(s))) return HEADER | PARAM | FIELD;
-    let bits = 0;
+    let bits = this.structure.has(n) ? STRUCTURE : 0;
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => n.endsWith(s))) return bits | HEADER | PARAM | FIELD;
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;
     return bits;

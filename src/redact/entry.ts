@@ -67,6 +67,7 @@ const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
 const MIN_REPEATED_SECRET = 4;
 /** A bound on the values one entry remembers for the summary (an attacker controls how many). */
 const MAX_REMEMBERED = 64;
+/** Deeper than this, an object or list is not searched but replaced whole: nesting cannot hide a secret. */
 const MAX_DEPTH = 64;
 
 /** Where a value sits: in protocol structure, or in headers, parameters or body content. */
@@ -166,9 +167,9 @@ class EntryRedaction {
       let nv: unknown = v;
       if (this.names.test(k, zone)) nv = this.redacted(v);
       else if (typeof v === 'string') nv = this.string(k, v, zone, o);
-      else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
+      else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
-        nv = Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
       }
       if (nv !== v) {
         copy ??= { ...o };
@@ -201,8 +202,8 @@ class EntryRedaction {
       const v = a[i];
       let nv: unknown = v;
       if (typeof v === 'string') nv = zone === 'field' ? this.contentString(v) : zone === 'structure' ? redactUserinfo(v) : redactUrlText(v, this.names);
-      else if (v !== null && typeof v === 'object' && depth < MAX_DEPTH) {
-        nv = Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
+      else if (v !== null && typeof v === 'object') {
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }
       if (nv !== v) {
         copy ??= [...a];

@@ -210,3 +210,13 @@ test('multipart: a part named like a secret is redacted, even in a body cut shor
   const body = createRedactor()(e).request!.body as string;
   assert.ok(!body.includes('mp-secret-1') && body.includes('hello'), body);
 });
+
+test('nesting deeper than the walk goes cannot hide a secret', () => {
+  const e = loginEntry();
+  let body = '{"password":"deep-secret-1"}';
+  for (let i = 0; i < 100; i++) body = `{"a${i}":${body}}`;
+  e.request!.body = body;
+  const out = createRedactor()(e);
+  assert.ok(!JSON.stringify(out).includes('deep-secret-1'));
+  assert.ok((out.request!.body as string).startsWith('{"a99":{"a98":'), 'the shallow part stays');
+});

@@ -220,3 +220,19 @@ test('nesting deeper than the walk goes cannot hide a secret', () => {
   assert.ok(!JSON.stringify(out).includes('deep-secret-1'));
   assert.ok((out.request!.body as string).startsWith('{"a99":{"a98":'), 'the shallow part stays');
 });
+
+test('gRPC: metadata by name, and message fields decoded with a schema by field name', () => {
+  const e = loginEntry();
+  e.protocol = 'grpc';
+  e.request = {
+    method: 'Login',
+    path: '/auth.Auth/Login',
+    headers: { 'content-type': 'application/grpc', 'x-goog-api-key': 'grpc-secret-1', 'x-user-agent-id': 'visible-id' },
+    messages: [{ compressed: false, length: 30, type: 'auth.LoginRequest', decoded: { login: 'bob', password: 'grpc-secret-2', device: { refreshToken: 'grpc-secret-3' } } }],
+  };
+  e.response = { status: 200, trailers: { 'grpc-status': '0' }, messages: [{ compressed: false, length: 3, fields: [{ field: 1, wireType: 'len', value: 'ok' }] }] };
+  e.summary = 'auth.Auth/Login → OK';
+  const text = JSON.stringify(createRedactor()(e));
+  for (const s of ['grpc-secret-1', 'grpc-secret-2', 'grpc-secret-3']) assert.ok(!text.includes(s), `${s}: ${text}`);
+  assert.ok(text.includes('visible-id') && text.includes('"login":"bob"'), text);
+});

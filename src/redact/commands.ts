@@ -4,6 +4,8 @@
 
 import { REDACTED } from './urls.js';
 
+/** The commands that carry passwords as arguments. */
+const REDIS_WITH_SECRETS = new Set(['AUTH', 'HELLO', 'MIGRATE', 'CONFIG', 'ACL']);
 /** CONFIG SET / CONFIG GET parameters whose value is a password. */
 const REDIS_SECRET_CONFIG = new Set(['requirepass', 'masterauth', 'tls-key-file-pass', 'tls-client-key-file-pass']);
 
@@ -13,6 +15,7 @@ const REDIS_SECRET_CONFIG = new Set(['requirepass', 'masterauth', 'tls-key-file-
  * value taken out, so strings that repeat it can be redacted too.
  */
 export function redactRedisArgs(command: string, args: unknown[], onSecret: (s: string) => void): unknown[] {
+  if (!REDIS_WITH_SECRETS.has(command)) return args;
   const word = (i: number) => (typeof args[i] === 'string' ? (args[i] as string).toUpperCase() : '');
   const hide = new Set<number>();
   switch (command) {

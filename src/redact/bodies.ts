@@ -93,10 +93,11 @@ export function redactMultipart(s: string, names: SensitiveNames, json: JsonReda
   return copied === 0 ? s : out + s.slice(copied);
 }
 
+/** The first character that is not white space or a byte order mark (however many lead). */
 function firstNonSpace(s: string): string {
-  for (let i = 0; i < s.length && i < 64; i++) {
+  for (let i = 0; i < s.length; i++) {
     const c = s[i];
-    if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\n') return c;
+    if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\n' && c !== '\ufeff') return c;
   }
   return '';
 }

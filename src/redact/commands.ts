@@ -5,7 +5,9 @@
 import { REDACTED } from './urls.js';
 
 /** The commands that carry passwords as arguments. */
-const REDIS_WITH_SECRETS = new Set(['AUTH', 'HELLO', 'MIGRATE', 'CONFIG', 'ACL']);
+const REDIS_WITH_SECRETS = new Set(['AUTH', 'HELLO', 'MIGRATE', 'CONFIG', 'ACL', 'SENTINEL']);
+/** SENTINEL SET … auth-pass <pw>, SENTINEL CONFIG SET sentinel-pass <pw>. */
+const SENTINEL_SECRET_OPTIONS = new Set(['auth-pass', 'sentinel-pass']);
 /** CONFIG SET / CONFIG GET parameters whose value is a password. */
 const REDIS_SECRET_CONFIG = new Set(['requirepass', 'masterauth', 'tls-key-file-pass', 'tls-client-key-file-pass']);
 
@@ -36,6 +38,9 @@ export function redactRedisArgs(command: string, args: unknown[], onSecret: (s: 
       break;
     case 'ACL':
       if (word(0) === 'SETUSER') for (let i = 2; i < args.length; i++) if (isAclPasswordRule(args[i])) hide.add(i);
+      break;
+    case 'SENTINEL':
+      for (let i = 1; i + 1 < args.length; i++) if (SENTINEL_SECRET_OPTIONS.has(word(i).toLowerCase())) hide.add(i + 1);
       break;
   }
   if (hide.size === 0) return args;
@@ -83,8 +88,37 @@ export function redactRedisConfigReply(value: unknown, onSecret: (s: string) => 
   return value;
 }
 
-/** Keywords after which SQL carries a password literal. */
-const SQL_TRIGGER = /\b(?:password|identified)\b/gi;
+/** SHA-256 password hashes in ACL LIST / ACL GETUSER replies (`#<hex>` or bare). */
+const ACL_HASH = /#?[0-9a-fA-F]{64}/g;
+
+/** A reply to ACL LIST / GETUSER: password hashes become [REDACTED] (a hash of a weak password is the password). */
+export function redactRedisAclReply(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.length < 64 ? value : value.replace(ACL_HASH, (h) => (h[0] === '#' ? `#${REDACTED}` : REDACTED));
+  if (Array.isArray(value) && depth < 8) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const nv = redactRedisAclReply(value[i], depth + 1);
+      if (nv !== value[i]) (copy ??= [...value])[i] = nv;
+    }
+    return copy ?? value;
+  }
+  if (value !== null && typeof value === 'object' && depth < 8) {
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const nv = redactRedisAclReply(v, depth + 1);
+      if (nv !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = nv;
+    }
+    return copy ?? value;
+  }
+  return value;
+}
+
+/**
+ * Keywords after which SQL carries a password literal; `REPLACE 'old'` only
+ * in MySQL's `ALTER USER … IDENTIFIED BY 'new' REPLACE 'old'` (elsewhere
+ * REPLACE is never followed by a literal).
+ */
+const SQL_TRIGGER = /\b(?:password|identified|replace(?=\s{0,16}'))\b/gi;
 /** Words that may stand between the trigger and the literal: `IDENTIFIED WITH plugin BY`, `ENCRYPTED PASSWORD`, `PASSWORD FOR u =`. */
 const SQL_SKIP_WORDS = new Set(['by', 'with', 'as', 'password', 'for', 'encrypted', 'unencrypted']);
 
@@ -103,12 +137,31 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
   let copied = 0;
   for (let m = SQL_TRIGGER.exec(sql); m; m = SQL_TRIGGER.exec(sql)) {
     let p = m.index + m[0].length;
+    // A connection string inside a literal (`dblink_connect('host=h password=pw')`): the bare value.
+    if (sql[p] === '=' && p + 1 < sql.length && !/[\s'"$(]/.test(sql[p + 1])) {
+      let end = p + 1;
+      while (end < sql.length && !/[\s'";(),]/.test(sql[end])) end++;
+      // `password=crypt('pw', password)`: the literal inside the call is the password (below).
+      if (sql[end] !== '(') {
+        if (sql.slice(p + 1, end) !== REDACTED) {
+          onSecret?.(sql.slice(p + 1, end));
+          out += sql.slice(copied, p + 1) + REDACTED;
+          copied = end;
+        }
+        continue;
+      }
+    }
     // Walk over a few words, '=' and '(' to the literal, if there is one.
     for (let steps = 0; steps < 8 && p < sql.length; steps++) {
       while (p < sql.length && (sql[p] === ' ' || sql[p] === '\t' || sql[p] === '\n' || sql[p] === '\r' || sql[p] === '=' || sql[p] === '(')) p++;
       const w = /^[A-Za-z_][A-Za-z0-9_]{0,63}/.exec(sql.slice(p, p + 64));
       if (!w) break;
       const word = w[0].toLowerCase();
+      // A call wrapping the literal: `PASSWORD('pw')`, `crypt('pw', password)`, `md5('pw')`.
+      if (sql[p + w[0].length] === '(') {
+        p += w[0].length + 1;
+        continue;
+      }
       // `FOR user@host`, `WITH plugin`: the next word is a name, not the literal.
       if (!SQL_SKIP_WORDS.has(word) && !/_password$|^caching_sha2|^sha256|^mysql_|^auth_/.test(word)) break;
       p += w[0].length;

@@ -11,7 +11,7 @@ import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
 import { redactBodyText, redactJsonText } from './bodies.js';
-import { redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { parseFieldPath, redactPath } from './paths.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
@@ -63,6 +63,11 @@ const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables']);
 /** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
 const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
+/** The entry format's own top-level fields (docs/entry.md); request, response and summary are redacted on their own. */
+const ENTRY_FIELDS = new Set([
+  'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
+  'requestSize', 'responseSize', 'summary', 'warnings', 'frames', 'node',
+]);
 /** Short values are not searched for in the summary: "1" would hit everywhere. */
 const MIN_REPEATED_SECRET = 4;
 /** A bound on the values one entry remembers for the summary (an attacker controls how many). */
@@ -117,14 +122,30 @@ class EntryRedaction {
         const args = redactRedisArgs(command, req.args, this.remember);
         if (args !== req.args) req = { ...req, args };
       }
-      if (res && command === 'CONFIG' && 'value' in res) {
-        const value = redactRedisConfigReply(res.value, this.remember);
+      if (res && (command === 'CONFIG' || command === 'ACL') && 'value' in res) {
+        const value = command === 'CONFIG' ? redactRedisConfigReply(res.value, this.remember) : redactRedisAclReply(res.value);
         if (value !== res.value) res = { ...res, value };
       }
     }
     const summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
-    if (req === e.request && res === e.response && summary === e.summary) return e;
-    return { ...e, request: req, response: res, summary };
+    const extra = this.extraFields(e);
+    if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
+    return { ...e, ...extra, request: req, response: res, summary };
+  }
+
+  /** Fields an entry from elsewhere (NDJSON) carries beyond the entry format: searched like protocol structure. */
+  private extraFields(e: Entry): Record<string, unknown> | undefined {
+    let changed: Record<string, unknown> | undefined;
+    for (const k in e) {
+      if (ENTRY_FIELDS.has(k)) continue;
+      const v = (e as unknown as Record<string, unknown>)[k];
+      let nv: unknown = v;
+      if (this.names.test(k, 'structure')) nv = this.redacted(v);
+      else if (typeof v === 'string') nv = redactUserinfo(v);
+      else if (v !== null && typeof v === 'object') nv = Array.isArray(v) ? this.array(v, 1, 'structure') : this.object(v as Record<string, any>, 1, 'structure');
+      if (nv !== v) (changed ??= {})[k] = nv;
+    }
+    return changed;
   }
 
   private readonly remember = (s: string): void => {
@@ -183,13 +204,13 @@ class EntryRedaction {
   private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
     const role = this.role(key);
     if (role.body) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
-    if (zone === 'field') return this.contentString(v);
-    if (zone !== 'structure' || role.url) return redactUrlText(v, this.names);
+    if (zone !== 'structure') return this.contentString(v);
+    if (role.url) return redactUrlText(v, this.names);
     if (this.sql && role.query) return redactUserinfo(redactSql(v, this.remember));
     return redactUserinfo(v);
   }
 
-  /** A string inside a body: JSON held in a string is redacted as JSON; anything else for URLs. */
+  /** A string in a header, parameter or body: JSON held in it is redacted as JSON; anything else for URLs and parameters. */
   private contentString(v: string): string {
     const c = v.length > 0 ? v[0] : '';
     if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
@@ -201,7 +222,7 @@ class EntryRedaction {
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       let nv: unknown = v;
-      if (typeof v === 'string') nv = zone === 'field' ? this.contentString(v) : zone === 'structure' ? redactUserinfo(v) : redactUrlText(v, this.names);
+      if (typeof v === 'string') nv = zone === 'structure' ? redactUserinfo(v) : this.contentString(v);
       else if (v !== null && typeof v === 'object') {
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }

@@ -89,7 +89,9 @@ export class SensitiveNames {
   private classify(n: string): number {
     if (n === '') return 0;
     let bits = this.structure.has(n) ? STRUCTURE : 0;
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => n.endsWith(s))) return bits | HEADER | PARAM | FIELD;
+    // A version or size after the name (`X-Hub-Signature-256`, `secret2`) does not make it less secret.
+    const stem = n.replace(/\d+$/, '');
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s))) return bits | HEADER | PARAM | FIELD;
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;
     return bits;

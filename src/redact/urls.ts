@@ -40,7 +40,7 @@ export function redactUserinfo(s: string): string {
 
 /**
  * `…?a=1&token=x` → `…?a=1&token=[REDACTED]`. A parameter starts the string or
- * follows `?`, `&` or `;`; a value ends at `&`, `#`, `;`, whitespace or a quote.
+ * follows `?`, `&`, `;` or `#`; a value ends at `&`, `#`, `;`, whitespace or a quote.
  */
 export function redactQueryParams(s: string, names: SensitiveNames): string {
   return scanQueryParams(s, names, false) as string;
@@ -91,7 +91,8 @@ function table(chars: string, spaces = true): Uint8Array {
   if (spaces) for (const c of ' \t\r\n\f\v') t[c.charCodeAt(0)] = 1;
   return t;
 }
-const SEPARATOR = table('?&;');
+/** `#` too: the OAuth implicit flow returns `#access_token=…` in the fragment. */
+const SEPARATOR = table('?&;#');
 const PARAM_NAME_END = table('=?&;#"\'<>');
 const VALUE_END = table('&#;"\'<>');
 /** Characters that end the userinfo part of an authority (RFC 3986) or the text around it. */

@@ -236,3 +236,33 @@ test('gRPC: metadata by name, and message fields decoded with a schema by field 
   for (const s of ['grpc-secret-1', 'grpc-secret-2', 'grpc-secret-3']) assert.ok(!text.includes(s), `${s}: ${text}`);
   assert.ok(text.includes('visible-id') && text.includes('"login":"bob"'), text);
 });
+
+test('what an attacker would try next: signature versions, fragments, padded or BOM-led JSON, JSON in a header, extra entry fields', () => {
+  const e = loginEntry();
+  e.request!.headers = { 'x-hub-signature-256': 'sha256=try-secret-1', 'x-auth-data': '{"token":"try-secret-2"}', 'x-original-url': '/cb#access_token=try-secret-3&state=ok' };
+  e.request!.body = ' '.repeat(200) + '\ufeff{"password":"try-secret-4"}';
+  (e as any).extra = { note: 'http://u:try-secret-5@h/', password: 'try-secret-6' };
+  const out = createRedactor()(e);
+  const text = JSON.stringify(out);
+  for (let i = 1; i <= 6; i++) assert.ok(!text.includes(`try-secret-${i}`), `try-secret-${i}: ${text}`);
+  assert.ok(text.includes('state=ok'));
+});
+
+test('Redis ACL replies and SENTINEL passwords; SQL REPLACE and connection strings', async () => {
+  const { redactSql } = await import('../../src/redact/commands.js');
+  const hash = 'ab'.repeat(32);
+  const e = loginEntry();
+  e.protocol = 'redis';
+  e.request = { command: 'ACL', args: ['LIST'] };
+  e.response = { type: 'array', value: [`user default on #${hash} ~* +@all`] };
+  e.summary = 'ACL → 1 items';
+  assert.equal((createRedactor()(e).response!.value as string[])[0], `user default on #${REDACTED} ~* +@all`);
+  e.request = { command: 'SENTINEL', args: ['SET', 'mymaster', 'auth-pass', 'sentinel-secret-1'] };
+  e.response = { type: 'simple', value: 'OK' };
+  assert.deepEqual(createRedactor()(e).request!.args, ['SET', 'mymaster', 'auth-pass', REDACTED]);
+  assert.equal(redactSql("ALTER USER u IDENTIFIED BY 'n3w' REPLACE 'old1'"), "ALTER USER u IDENTIFIED BY '[REDACTED]' REPLACE '[REDACTED]'");
+  assert.equal(redactSql("SELECT dblink_connect('host=h password=pw9 dbname=d')"), "SELECT dblink_connect('host=h password=[REDACTED] dbname=d')");
+  assert.equal(redactSql("SELECT * FROM u WHERE password=crypt('x1', password)"), "SELECT * FROM u WHERE password=crypt('[REDACTED]', password)");
+  assert.equal(redactSql("SELECT id FROM u WHERE password = md5('x2')"), "SELECT id FROM u WHERE password = md5('[REDACTED]')");
+  assert.equal(redactSql("REPLACE INTO t VALUES ('a')"), "REPLACE INTO t VALUES ('a')");
+});

@@ -85,6 +85,8 @@ interface FieldRole {
   body: boolean;
   url: boolean;
   query: boolean;
+  /** `host`, `authority`: `user:pw@host` without a scheme. */
+  authority: boolean;
 }
 const MAX_ROLES = 4096;
 
@@ -102,7 +104,7 @@ class EntryRedaction {
     if (r === undefined) {
       const k = key.toLowerCase();
       const child = HEADER_FIELDS.has(k) ? 'header' : PARAM_FIELDS.has(k) ? 'param' : BODY_FIELDS.has(k) || CONTENT_FIELDS.has(k) ? 'field' : undefined;
-      r = { child, body: BODY_FIELDS.has(k), url: URL_FIELDS.has(k), query: k === 'query' };
+      r = { child, body: BODY_FIELDS.has(k), url: URL_FIELDS.has(k), query: k === 'query', authority: k === 'host' || k === 'authority' };
       if (this.roles.size >= MAX_ROLES) this.roles.clear();
       this.roles.set(key, r);
     }
@@ -204,6 +206,7 @@ class EntryRedaction {
   private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
     const role = this.role(key);
     if (role.body) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
+    if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactUrlText(v, this.names);
     if (this.sql && role.query) return redactUserinfo(redactSql(v, this.remember));

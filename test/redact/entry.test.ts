@@ -266,3 +266,13 @@ test('Redis ACL replies and SENTINEL passwords; SQL REPLACE and connection strin
   assert.equal(redactSql("SELECT id FROM u WHERE password = md5('x2')"), "SELECT id FROM u WHERE password = md5('[REDACTED]')");
   assert.equal(redactSql("REPLACE INTO t VALUES ('a')"), "REPLACE INTO t VALUES ('a')");
 });
+
+test('userinfo in a Host header or HTTP/2 authority (no scheme) is redacted', () => {
+  const e = loginEntry();
+  e.request!.host = 'admin:host-secret-1@api.internal';
+  e.request!.authority = 'admin:host-secret-2@api.internal:8443';
+  e.request!.headers.host = 'admin:host-secret-3@api.internal';
+  const out = createRedactor()(e);
+  assert.ok(!JSON.stringify(out).includes('host-secret'), JSON.stringify(out.request));
+  assert.equal(out.request!.authority, 'admin:[REDACTED]@api.internal:8443');
+});

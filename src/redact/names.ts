@@ -90,7 +90,9 @@ export class SensitiveNames {
     if (n === '') return 0;
     let bits = this.structure.has(n) ? STRUCTURE : 0;
     // A version or size after the name (`X-Hub-Signature-256`, `secret2`) does not make it less secret.
-    const stem = n.replace(/\d+$/, '');
+    let end = n.length;
+    while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
+    const stem = n.slice(0, end);
     if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s))) return bits | HEADER | PARAM | FIELD;
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;

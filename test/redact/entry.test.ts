@@ -276,3 +276,15 @@ test('userinfo in a Host header or HTTP/2 authority (no scheme) is redacted', ()
   assert.ok(!JSON.stringify(out).includes('host-secret'), JSON.stringify(out.request));
   assert.equal(out.request!.authority, 'admin:[REDACTED]@api.internal:8443');
 });
+
+test('pathological strings are scanned, not backtracked over (each would take minutes if quadratic)', () => {
+  const e = loginEntry();
+  const n = 200_000;
+  e.request!.headers = { ['1'.repeat(n) + 'x']: 'v', 'x-a': '://'.repeat(n / 3) + '@', 'x-b': '?' + 'a='.repeat(n / 2) + '&token=q-secret-9' };
+  e.request!.body = '{' + '"'.repeat(n) + '}';
+  e.response!.body = '--b\r\n' + 'name="'.repeat(n / 6);
+  e.summary = "PASSWORD = (".repeat(n / 12);
+  e.protocol = 'postgresql';
+  const out = createRedactor()(e);
+  assert.ok(!JSON.stringify(out.request!.headers).includes('q-secret-9'));
+});

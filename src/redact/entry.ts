@@ -116,8 +116,8 @@ class EntryRedaction {
   entry(e: Entry): Entry {
     this.secrets = [];
     this.sql = SQL_PROTOCOLS.has(e.protocol);
-    let req = e.request ? this.object(e.request, 0, 'structure') : e.request;
-    let res = e.response ? this.object(e.response, 0, 'structure') : e.response;
+    let req = this.side(e.request);
+    let res = this.side(e.response);
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
       if (req && Array.isArray(req.args)) {
@@ -148,6 +148,14 @@ class EntryRedaction {
       if (nv !== v) (changed ??= {})[k] = nv;
     }
     return changed;
+  }
+
+  /** A request or response: an object as the format says, or whatever an entry from elsewhere holds there. */
+  private side(v: Record<string, any> | null): any {
+    if (v === null || v === undefined) return v;
+    if (typeof v === 'string') return redactUrlText(v, this.names);
+    if (typeof v !== 'object') return v;
+    return Array.isArray(v) ? this.array(v, 0, 'structure') : this.object(v, 0, 'structure');
   }
 
   private readonly remember = (s: string): void => {

@@ -288,3 +288,11 @@ test('pathological strings are scanned, not backtracked over (each would take mi
   const out = createRedactor()(e);
   assert.ok(!JSON.stringify(out.request!.headers).includes('q-secret-9'));
 });
+
+test('an entry from elsewhere with a string or a list where the request should be is still searched', () => {
+  const e = loginEntry();
+  (e as any).request = 'GET http://u:odd-secret-1@h/?token=odd-secret-2';
+  (e as any).response = [{ password: 'odd-secret-3' }, 'http://u:odd-secret-4@h'];
+  const text = JSON.stringify(createRedactor()(e));
+  for (let i = 1; i <= 4; i++) assert.ok(!text.includes(`odd-secret-${i}`), text);
+});

@@ -145,7 +145,8 @@ class EntryRedaction {
       if (this.names.test(k, 'structure')) nv = this.redacted(v);
       else if (typeof v === 'string') nv = redactUserinfo(v);
       else if (v !== null && typeof v === 'object') nv = Array.isArray(v) ? this.array(v, 1, 'structure') : this.object(v as Record<string, any>, 1, 'structure');
-      if (nv !== v) (changed ??= {})[k] = nv;
+      // No prototype: a key "__proto__" (JSON.parse makes it an own field) must be set as a field here too.
+      if (nv !== v) (changed ??= Object.create(null) as Record<string, unknown>)[k] = nv;
     }
     return changed;
   }

@@ -152,6 +152,10 @@ test('a JSON key "__proto__" cannot smuggle a secret past the copy', () => {
   e.request!.body = '{"__proto__":{"password":"proto-secret-1"},"a":{"__proto__":{"token":"proto-secret-2"}}}';
   const text = JSON.stringify(createRedactor()(e));
   assert.ok(!text.includes('proto-secret-1') && !text.includes('proto-secret-2'), text);
+  // An entry read from NDJSON with a top-level "__proto__" field.
+  const line = JSON.parse(JSON.stringify(loginEntry()).replace(/^\{/, '{"__proto__":{"password":"proto-secret-3"},'));
+  const out = JSON.stringify(createRedactor()(line));
+  assert.ok(!out.includes('proto-secret-3'), out);
 });
 
 test('JSON held in a JSON string, a URL with userinfo in a value, and a value under a sensitive name that is an object', () => {

@@ -6,6 +6,7 @@ import { parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../pipeline/local-tap.js';
 import { MATCH_NOTHING, readAgentControl } from '../k8s/agent-control.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -27,6 +28,8 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
     pcap: Flags.boolean({ description: 'write packets (pcap) instead of entries' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
+    // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
+    ...redactFlags,
     idle: Flags.boolean({ description: 'do nothing until stopped (the DaemonSet container’s main process)' }),
   };
 
@@ -37,6 +40,7 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
       return ExitCode.OK;
     }
     const node = flags.node || process.env.NODE_NAME || hostname();
+    const redact = redactorFromFlags(flags, `agent ${node}`);
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     const result = await runLocalTap({
@@ -64,6 +68,7 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
               (e) => {
                 e.node = { name: node };
               },
+              redact,
             ],
           },
     });

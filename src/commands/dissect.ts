@@ -11,6 +11,7 @@ import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { describeDecryption, loadKeyLogFile } from '../dissect/tls/keylog.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -39,8 +40,7 @@ then one line on stderr says where, and the exit code is 3.`;
     packets: Flags.boolean({ description: 'print one line per packet instead of per API call' }),
     'request-timeout': Flags.string({ description: 'a request unanswered for this long (capture time) is emitted unanswered', default: '30s' }),
     'memory-budget': memoryBudgetFlag,
-    'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in the output' }),
-    redact: Flags.string({ description: 'also redact these field names (comma-separated)' }),
+    ...redactFlags,
     kube: Flags.boolean({ description: 'name endpoints from the current Kubernetes cluster (live lookups)' }),
     meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
     context: Flags.string({ description: 'kubeconfig context (with --kube)' }),
@@ -128,12 +128,8 @@ then one line on stderr says where, and the exit code is 3.`;
         close = () => enrichment.close();
       }
     }
-    const extra = flags.redact ? flags.redact.split(',').map((s) => s.trim()).filter(Boolean) : [];
-    if (flags['no-redact']) process.stderr.write('dissect: redaction is off: secrets in the traffic appear in the output\n');
-    else {
-      const { createRedactor } = await import('../pipeline/redact.js');
-      fns.push(createRedactor(extra, { enabled: true }));
-    }
+    if (flags['no-redact']) redactorFromFlags(flags, 'dissect'); // only says on stderr that redaction is off
+    else fns.push(redactorFromFlags(flags, 'dissect'));
     return { fns, close };
   }
 }

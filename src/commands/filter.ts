@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { redactFlags, redactList } from '../redact/flags.js';
 
 export default class Filter extends SharkCommand {
   static override description = `Keep the entries that match a filter: KFL1 or KFL2 (Kubeshark's filter languages), or JSONata.
@@ -27,10 +28,9 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     invert: Flags.boolean({ char: 'v', description: 'keep the entries that do NOT match' }),
     first: Flags.integer({ char: 'n', description: 'stop after N matching entries', min: 0 }),
     strict: Flags.boolean({ description: 'a bad input line is fatal (exit 3) instead of reported and skipped' }),
-    redact: Flags.string({ description: 'also redact these field names or paths (comma-separated), e.g. x-api-key,request.headers.x-tenant' }),
-    'no-redact': Flags.boolean({ description: 'do not redact secrets in the output' }),
     'jsonata-timeout': Flags.integer({ description: 'time limit per entry for a --jsonata expression, in ms (an entry over it is a non-match)', default: 500, min: 1 }),
     'decode-as': decodeAsFlag(),
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -54,7 +54,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       invert: flags.invert,
       first: flags.first,
       strict: flags.strict,
-      redact: flags.redact ? flags.redact.split(',').map((s) => s.trim()).filter(Boolean) : [],
+      redact: redactList(flags),
       noRedact: flags['no-redact'],
       dissect: { decodeAs },
       signal: this.stop.signal,

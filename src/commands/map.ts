@@ -8,6 +8,7 @@ import { MapAggregator, MAP_FIELDS, MAP_LEVELS, type MapLevel } from '../map/gra
 import { parseEdgeLabel } from '../map/labels.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class MapCommand extends SharkCommand {
   static override summary = 'Service map as Graphviz DOT, Mermaid or JSON';
@@ -34,6 +35,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
     'top-paths': Flags.integer({ description: 'with --paths: how many paths per edge', min: 1, default: 3 }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -41,7 +43,8 @@ A damaged input is used up to the damage: the map is printed, then one line says
     const decodeAs = decodeAsRules(flags['decode-as']);
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
     const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
-    const map = new MapAggregator(flags.level as MapLevel, predicate);
+    // Labels and --paths come from entries: they are counted redacted (the filter sees them as they are).
+    const map = new MapAggregator(flags.level as MapLevel, predicate, redactorFromFlags(flags, 'map'));
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
     const project = predicate ? undefined : MAP_FIELDS;
     const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);

@@ -7,6 +7,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Record extends SharkCommand {
   static override description = `Record traffic for cron: bounded, rotated, checksummed, never half-written.
@@ -43,6 +44,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     gzip: Flags.boolean({ description: 'gzip the entry files' }),
     'no-entries': Flags.boolean({ description: 'keep packets only, do not dissect' }),
     'memory-budget': memoryBudgetFlag,
+    ...redactFlags,
     kube: Flags.boolean({
       description: 'save the cluster objects in the manifest (default: when a kubeconfig exists)',
       allowNo: true,
@@ -103,6 +105,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       gzip: flags.gzip,
       entries: !flags['no-entries'],
       engine: memoryBudgetOption(flags['memory-budget']),
+      redact: flags['no-entries'] ? undefined : redactorFromFlags(flags, 'record'),
       command: process.argv.slice(1),
       kube: wantKube ? { context: flags.context, kubeconfig: flags.kubeconfig } : undefined,
       now,

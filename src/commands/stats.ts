@@ -10,6 +10,7 @@ import { LiveView, parseDuration } from '../stats/live.js';
 import { loadRules } from '../stats/rules.js';
 import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Stats extends SharkCommand {
   static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
@@ -42,6 +43,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     junit: Flags.string({ description: 'with --check: also write JUnit XML here', dependsOn: ['check'] }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -52,13 +54,15 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     const project = flags.check ? undefined : statsFields(flags.by);
     const decodeAs = decodeAsRules(flags['decode-as']);
     const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
-    const read = (onBatch: Parameters<typeof consumeEntries>[1]) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs } });
+    const redact = redactorFromFlags(flags, 'stats');
+    const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean) =>
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs }, redact: redactEntries ? redact : undefined });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);
-      const checker = new RuleChecker(rules);
-      const input = await read((batch) => checker.add(batch));
+      // Rules see entries as they are (a rule may test a header); only what a result quotes is redacted.
+      const checker = new RuleChecker(rules, redact);
+      const input = await read((batch) => checker.add(batch), false);
       const results = checker.results();
       process.stdout.write(renderResults(results, format));
       if (flags.junit) {
@@ -85,7 +89,8 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     if (live) live.start(parseDuration(flags.interval!));
     let input: Awaited<ReturnType<typeof read>>;
     try {
-      input = await read((batch) => stats.addBatch(batch));
+      // Rows are named from entries (`--by request.headers.authorization`): group redacted entries.
+      input = await read((batch) => stats.addBatch(batch), true);
     } catch (err) {
       live?.cancel();
       throw err;

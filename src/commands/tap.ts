@@ -5,8 +5,8 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
-import { createRedactor } from '../pipeline/redact.js';
 import { loadKeyLogFile } from '../dissect/tls/keylog.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
@@ -58,7 +58,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'memory-budget': memoryBudgetFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
-    'no-redact': Flags.boolean({ description: 'do not redact secrets (tokens, passwords, cookies…) in entries' }),
+    ...redactFlags,
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
     'tls-keylog': Flags.string({ description: 'local: decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE; read at start)' }),
     'decode-as': decodeAsFlag('local: '),
@@ -109,6 +109,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'max-body': string;
       'no-bodies': boolean;
       'no-redact': boolean;
+      redact?: string;
       proto?: string;
       'tls-keylog'?: string;
       'decode-as'?: string[];
@@ -137,7 +138,9 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       maxBody: flags['max-body'],
       noBodies: flags['no-bodies'],
       packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
-      transforms: flags['no-redact'] ? [] : [createRedactor()],
+      // The agents redact before entries leave their node; the CLI redacts again (names from --redact, idempotent).
+      noRedact: flags['no-redact'],
+      transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
     });
     return ExitCode.OK;
   }
@@ -154,6 +157,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'max-body': string;
     'no-bodies': boolean;
     'no-redact': boolean;
+    redact?: string;
     proto?: string;
     'tls-keylog'?: string;
     'decode-as'?: string[];
@@ -166,7 +170,6 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
     const decodeAs = decodeAsRules(flags['decode-as']);
     const packetsOut = flags.pcap || flags.write !== undefined;
-    if (flags['no-redact'] && !packetsOut) process.stderr.write('tap: redaction is off: secrets in the traffic appear in the output\n');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const result = await runLocalTap({
       interfaces: flags.interface ?? [],
@@ -192,7 +195,7 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
         ? { kind: 'file', path: flags.write }
         : flags.pcap
           ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-          : { kind: 'entries', sink, transforms: flags['no-redact'] ? [] : [createRedactor()] },
+          : { kind: 'entries', sink, transforms: [redactorFromFlags(flags, 'tap')] },
     });
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
     return ExitCode.OK;

@@ -9,7 +9,7 @@ import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
-import { createRedactor } from '../pipeline/redact.js';
+import { createRedactor } from '../redact/entry.js';
 import { entryShapeProblem } from '../pipeline/entry-shape.js';
 import { compileFilter, type Dialect } from './index.js';
 

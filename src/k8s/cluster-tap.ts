@@ -44,6 +44,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   noBodies?: boolean;
   /** How long entries wait to be put in time order across agents. */
   mergeWindowMs?: number;
+  /** The agents redact entries before they leave their node unless this is set (`--no-redact`). */
+  noRedact?: boolean;
   /** Applied to every entry after enrichment (redaction). */
   transforms?: ((e: Entry) => Entry | void)[];
   /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
@@ -130,6 +132,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentInterfaces ?? ['any']).flatMap((i) => ['-i', i]),
     ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
     ...(opts.noBodies ? ['--no-bodies'] : []),
+    ...(opts.noRedact ? ['--no-redact'] : []),
     ...(pcap ? ['--pcap'] : []),
   ];
 

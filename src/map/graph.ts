@@ -110,12 +110,15 @@ export class MapAggregator {
   constructor(
     readonly level: MapLevel = 'workload',
     private readonly filter?: (e: Entry) => boolean,
+    /** Applied after the filter, before an entry is counted: `--paths` labels are made from entries. */
+    private readonly redact: (e: Entry) => Entry = (e) => e,
   ) {}
 
   add(batch: Entry[]): void {
     for (const e of batch) {
-      // Names are learned from all traffic, even what the filter hides.
-      this.names.learn(e);
+      // Names are learned from all traffic, even what the filter hides, and redacted (a Host header is attacker input).
+      const shown = this.redact(e);
+      this.names.learn(shown);
       if (this.filter && !this.filter(e)) continue;
       if (!e.src || !e.dst) continue;
       this.entries++;
@@ -124,7 +127,7 @@ export class MapAggregator {
       const key = `${s}${SEP}${d}${SEP}${e.protocol}`;
       let acc = this.edges.get(key);
       if (!acc) this.edges.set(key, (acc = new EdgeAcc()));
-      acc.add(e);
+      acc.add(shown);
     }
   }
 

@@ -54,6 +54,8 @@ export interface RecordOptions extends RetentionPolicy {
   gzip?: boolean;
   /** Dissect packets into entries (default true). */
   entries?: boolean;
+  /** Applied to every entry written to the entry files (redaction); the pcap files keep the packets as captured. */
+  redact?: (e: Entry) => Entry;
   engine?: Partial<EngineOptions>;
   command: string[];
   /** Take a cluster snapshot for the manifest (undefined: do not). */
@@ -434,14 +436,14 @@ async function recordPackets(
     return;
   }
   for await (const batch of dissectPackets(tee(), { ...opts.engine, live, engineRef: (e) => (state.engine = e) })) {
-    addEntries(entries, batch, state);
+    addEntries(entries, batch, state, opts.redact);
     entries.flushIfDue(Date.now());
   }
 }
 
-function addEntries(series: FileSeries, batch: Entry[], state: RunState): void {
+function addEntries(series: FileSeries, batch: Entry[], state: RunState, redact: (e: Entry) => Entry = (e) => e): void {
   for (const e of batch) {
-    series.add(Buffer.from(JSON.stringify(e) + '\n'), typeof e.timestamp === 'number' ? e.timestamp : undefined);
+    series.add(Buffer.from(JSON.stringify(redact(e)) + '\n'), typeof e.timestamp === 'number' ? e.timestamp : undefined);
   }
   state.entries += batch.length;
 }
@@ -463,7 +465,7 @@ async function recordEntries(
       batch = batch.slice(0, limit - state.entries);
       stopper.stop('packets');
     }
-    addEntries(series, batch, state);
+    addEntries(series, batch, state, opts.redact);
     series.flushIfDue(Date.now());
   }
 }

@@ -26,14 +26,18 @@ class RuleState {
   matched = 0;
   errors = 0;
   readonly latency = new LatencySketch();
+  /** Redacted: the result quotes its summary. */
   firstMatch: Entry | undefined;
-  constructor(readonly rule: Rule) {}
+  constructor(
+    readonly rule: Rule,
+    private readonly redact: (e: Entry) => Entry,
+  ) {}
 
   add(e: Entry): void {
     this.matched++;
     if (e.error) this.errors++;
     if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
-    if (!this.firstMatch && this.rule.type === 'forbid') this.firstMatch = e;
+    if (!this.firstMatch && this.rule.type === 'forbid') this.firstMatch = this.redact(e);
   }
 
   merge(o: RuleState): void {
@@ -48,8 +52,11 @@ class RuleState {
 class RuleTracker {
   readonly state: RuleState;
   private readonly pending = new Map<string, RuleState>();
-  constructor(readonly rule: Rule) {
-    this.state = new RuleState(rule);
+  constructor(
+    readonly rule: Rule,
+    private readonly redact: (e: Entry) => Entry,
+  ) {
+    this.state = new RuleState(rule, redact);
   }
 
   add(e: Entry, names: NameBook): void {
@@ -60,7 +67,7 @@ class RuleTracker {
     if (known && re.test(known)) return this.state.add(e);
     const ip = e.dst?.ip ?? '';
     let p = this.pending.get(ip);
-    if (!p) this.pending.set(ip, (p = new RuleState(this.rule)));
+    if (!p) this.pending.set(ip, (p = new RuleState(this.rule, this.redact)));
     p.add(e);
   }
 
@@ -79,8 +86,9 @@ class RuleTracker {
 export class RuleChecker {
   private readonly trackers: RuleTracker[];
   private readonly names = new NameBook();
-  constructor(rules: Rule[]) {
-    this.trackers = rules.map((r) => new RuleTracker(r));
+  /** `redact`: applied to the entries a result quotes (the first forbidden one); rules see entries unredacted. */
+  constructor(rules: Rule[], redact: (e: Entry) => Entry = (e) => e) {
+    this.trackers = rules.map((r) => new RuleTracker(r, redact));
   }
 
   add(batch: Entry[]): void {

@@ -28,6 +28,11 @@ export interface ConsumeOptions {
   project?: FieldSpec;
   /** Options for dissecting capture inputs (decode-as rules). */
   dissect?: Record<string, unknown>;
+  /**
+   * Applied to every entry before onBatch sees it: row names and labels are
+   * made from entries, so a secret grouped on would otherwise be printed.
+   */
+  redact?: (e: Entry) => Entry;
 }
 
 export interface ConsumeResult {
@@ -75,7 +80,8 @@ export async function consumeEntries(
         return { stopped: true, badLines };
       }
       if (next.done) return { stopped: opts.stop.aborted, badLines };
-      await onBatch(next.value);
+      const redact = opts.redact;
+      await onBatch(redact ? next.value.map((e) => redact(e)) : next.value);
       if (inner.signal.aborted) {
         void source.return(undefined).catch(() => undefined);
         return { stopped: true, badLines };

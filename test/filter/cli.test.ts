@@ -1,6 +1,7 @@
 // `shark filter` as users run it: files and stdin, bad lines, exit codes,
 // `| head -1`, count/invert/first, JSONata, huge lines.
 
+import { createRedactor } from '../../src/redact/entry.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -124,7 +125,8 @@ test('| head -1: exits 0 quickly, without error output, on a large input', async
   });
   assert.equal(res.code, 0, res.err);
   assert.equal(res.err, '');
-  assert.deepEqual(JSON.parse(res.out), JSON.parse(fixtureLines[0]));
+  // The line comes out redacted (the fixture's x-api-key).
+  assert.deepEqual(JSON.parse(res.out), createRedactor()(JSON.parse(fixtureLines[0])));
 });
 
 test('SIGINT finishes: what was matched so far is flushed and the exit is 0', async () => {

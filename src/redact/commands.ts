@@ -1,0 +1,219 @@
+// Secrets that protocols carry as command arguments rather than under a name:
+// Redis AUTH/HELLO/MIGRATE/CONFIG SET/ACL SETUSER arguments, and the string
+// literal after PASSWORD / IDENTIFIED BY in SQL (PostgreSQL and MySQL).
+
+import { REDACTED } from './urls.js';
+
+/** The commands that carry passwords as arguments. */
+const REDIS_WITH_SECRETS = new Set(['AUTH', 'HELLO', 'MIGRATE', 'CONFIG', 'ACL', 'SENTINEL']);
+/** SENTINEL SET … auth-pass <pw>, SENTINEL CONFIG SET sentinel-pass <pw>. */
+const SENTINEL_SECRET_OPTIONS = new Set(['auth-pass', 'sentinel-pass']);
+/** CONFIG SET / CONFIG GET parameters whose value is a password. */
+const REDIS_SECRET_CONFIG = new Set(['requirepass', 'masterauth', 'tls-key-file-pass', 'tls-client-key-file-pass']);
+
+/**
+ * Redis request arguments (after the command word) with their secrets
+ * replaced; the same array when there are none. `onSecret` is told each
+ * value taken out, so strings that repeat it can be redacted too.
+ */
+export function redactRedisArgs(command: string, args: unknown[], onSecret: (s: string) => void): unknown[] {
+  if (!REDIS_WITH_SECRETS.has(command)) return args;
+  const word = (i: number) => (typeof args[i] === 'string' ? (args[i] as string).toUpperCase() : '');
+  const hide = new Set<number>();
+  switch (command) {
+    case 'AUTH':
+      for (let i = 0; i < args.length; i++) hide.add(i);
+      break;
+    case 'HELLO':
+    case 'MIGRATE':
+      for (let i = 0; i < args.length; i++) {
+        if (word(i) === 'AUTH') hide.add(i + (command === 'HELLO' ? 2 : 1));
+        if (word(i) === 'AUTH2') hide.add(i + 2);
+      }
+      break;
+    case 'CONFIG':
+      if (word(0) === 'SET') {
+        for (let i = 1; i + 1 < args.length; i += 2) if (REDIS_SECRET_CONFIG.has(word(i).toLowerCase())) hide.add(i + 1);
+      }
+      break;
+    case 'ACL':
+      if (word(0) === 'SETUSER') for (let i = 2; i < args.length; i++) if (isAclPasswordRule(args[i])) hide.add(i);
+      break;
+    case 'SENTINEL':
+      for (let i = 1; i + 1 < args.length; i++) if (SENTINEL_SECRET_OPTIONS.has(word(i).toLowerCase())) hide.add(i + 1);
+      break;
+  }
+  if (hide.size === 0) return args;
+  return args.map((a, i) => {
+    if (!hide.has(i) || typeof a !== 'string' || a === REDACTED || a === '***') return a;
+    if (command === 'ACL') {
+      onSecret(a.slice(1));
+      return a[0] + REDACTED;
+    }
+    onSecret(a);
+    return REDACTED;
+  });
+}
+
+/** ACL rules `>pw` (add a password), `<pw` (remove one), `#hash`, `!hash`. */
+function isAclPasswordRule(a: unknown): boolean {
+  return typeof a === 'string' && a.length > 1 && (a[0] === '>' || a[0] === '<' || a[0] === '#' || a[0] === '!');
+}
+
+/** A Redis reply to CONFIG GET: `[name, value, …]` (RESP2) or `{name: value}` (RESP3). */
+export function redactRedisConfigReply(value: unknown, onSecret: (s: string) => void): unknown {
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i + 1 < value.length; i += 2) {
+      const name = value[i];
+      if (typeof name === 'string' && REDIS_SECRET_CONFIG.has(name.toLowerCase()) && value[i + 1] !== '' && value[i + 1] !== REDACTED) {
+        if (typeof value[i + 1] === 'string') onSecret(value[i + 1] as string);
+        copy ??= [...value];
+        copy[i + 1] = REDACTED;
+      }
+    }
+    return copy ?? value;
+  }
+  if (value !== null && typeof value === 'object') {
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      if (REDIS_SECRET_CONFIG.has(k.toLowerCase()) && v !== '' && v !== REDACTED) {
+        if (typeof v === 'string') onSecret(v);
+        copy ??= { ...(value as Record<string, unknown>) };
+        copy[k] = REDACTED;
+      }
+    }
+    return copy ?? value;
+  }
+  return value;
+}
+
+/** SHA-256 password hashes in ACL LIST / ACL GETUSER replies (`#<hex>` or bare). */
+const ACL_HASH = /#?[0-9a-fA-F]{64}/g;
+
+/** A reply to ACL LIST / GETUSER: password hashes become [REDACTED] (a hash of a weak password is the password). */
+export function redactRedisAclReply(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.length < 64 ? value : value.replace(ACL_HASH, (h) => (h[0] === '#' ? `#${REDACTED}` : REDACTED));
+  if (Array.isArray(value) && depth < 8) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const nv = redactRedisAclReply(value[i], depth + 1);
+      if (nv !== value[i]) (copy ??= [...value])[i] = nv;
+    }
+    return copy ?? value;
+  }
+  if (value !== null && typeof value === 'object' && depth < 8) {
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const nv = redactRedisAclReply(v, depth + 1);
+      if (nv !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = nv;
+    }
+    return copy ?? value;
+  }
+  return value;
+}
+
+/**
+ * Keywords after which SQL carries a password literal; `REPLACE 'old'` only
+ * in MySQL's `ALTER USER … IDENTIFIED BY 'new' REPLACE 'old'` (elsewhere
+ * REPLACE is never followed by a literal).
+ */
+const SQL_TRIGGER = /\b(?:password|identified|replace(?=\s{0,16}'))\b/gi;
+/** Words that may stand between the trigger and the literal: `IDENTIFIED WITH plugin BY`, `ENCRYPTED PASSWORD`, `PASSWORD FOR u =`. */
+const SQL_SKIP_WORDS = new Set(['by', 'with', 'as', 'password', 'for', 'encrypted', 'unencrypted']);
+
+/**
+ * `CREATE USER u WITH PASSWORD 'pw'`, `ALTER ROLE r ENCRYPTED PASSWORD 'pw'`,
+ * `CREATE USER u IDENTIFIED BY 'pw'`, `IDENTIFIED WITH mysql_native_password BY 'pw'`,
+ * `SET PASSWORD FOR u = 'pw'`, `SET PASSWORD = PASSWORD('pw')`: the literal
+ * becomes '[REDACTED]'. A literal left open (a query or summary cut short)
+ * is redacted to the end.
+ */
+export function redactSql(sql: string, onSecret?: (s: string) => void): string {
+  SQL_TRIGGER.lastIndex = 0;
+  if (!SQL_TRIGGER.test(sql)) return sql;
+  SQL_TRIGGER.lastIndex = 0;
+  let out = '';
+  let copied = 0;
+  for (let m = SQL_TRIGGER.exec(sql); m; m = SQL_TRIGGER.exec(sql)) {
+    let p = m.index + m[0].length;
+    // A connection string inside a literal (`dblink_connect('host=h password=pw')`): the bare value.
+    if (sql[p] === '=' && p + 1 < sql.length && !/[\s'"$(]/.test(sql[p + 1])) {
+      let end = p + 1;
+      while (end < sql.length && !/[\s'";(),]/.test(sql[end])) end++;
+      // `password=crypt('pw', password)`: the literal inside the call is the password (below).
+      if (sql[end] !== '(') {
+        if (sql.slice(p + 1, end) !== REDACTED) {
+          onSecret?.(sql.slice(p + 1, end));
+          out += sql.slice(copied, p + 1) + REDACTED;
+          copied = end;
+        }
+        continue;
+      }
+    }
+    // Walk over a few words, '=' and '(' to the literal, if there is one.
+    for (let steps = 0; steps < 8 && p < sql.length; steps++) {
+      while (p < sql.length && (sql[p] === ' ' || sql[p] === '\t' || sql[p] === '\n' || sql[p] === '\r' || sql[p] === '=' || sql[p] === '(')) p++;
+      const w = /^[A-Za-z_][A-Za-z0-9_]{0,63}/.exec(sql.slice(p, p + 64));
+      if (!w) break;
+      const word = w[0].toLowerCase();
+      // A call wrapping the literal: `PASSWORD('pw')`, `crypt('pw', password)`, `md5('pw')`.
+      if (sql[p + w[0].length] === '(') {
+        p += w[0].length + 1;
+        continue;
+      }
+      // `FOR user@host`, `WITH plugin`: the next word is a name, not the literal.
+      if (!SQL_SKIP_WORDS.has(word) && !/_password$|^caching_sha2|^sha256|^mysql_|^auth_/.test(word)) break;
+      p += w[0].length;
+      if (word === 'for') p = skipAccountName(sql, p);
+    }
+    const quote = sql[p];
+    let end: number;
+    let open: number;
+    if (quote === "'" || quote === '"') {
+      open = p + 1;
+      end = closingQuote(sql, open, quote);
+    } else if (quote === '$') {
+      const tag = /^\$[A-Za-z_]{0,32}\$/.exec(sql.slice(p, p + 34))?.[0];
+      if (!tag) continue;
+      open = p + tag.length;
+      const close = sql.indexOf(tag, open);
+      end = close < 0 ? sql.length : close;
+    } else continue;
+    if (end <= open || sql.slice(open, end) === REDACTED) continue;
+    onSecret?.(sql.slice(open, end));
+    out += sql.slice(copied, open) + REDACTED;
+    copied = end;
+    SQL_TRIGGER.lastIndex = Math.max(SQL_TRIGGER.lastIndex, end);
+  }
+  return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/** `'u'@'h'`, `"u"`, `u@h` after FOR: skipped up to the '='. */
+function skipAccountName(sql: string, p: number): number {
+  while (p < sql.length && (sql[p] === ' ' || sql[p] === '\t')) p++;
+  for (let n = 0; p < sql.length && n < 256; n++) {
+    const c = sql[p];
+    if (c === '=') return p;
+    if (c === "'" || c === '"' || c === '`') {
+      p = closingQuote(sql, p + 1, c) + 1;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n') return p;
+    p++;
+  }
+  return p;
+}
+
+/** Index of the quote closing a literal that starts at `from` ('' and backslash escapes), or the end. */
+function closingQuote(sql: string, from: number, quote: string): number {
+  for (let i = from; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === '\\') i++;
+    else if (c === quote) {
+      if (sql[i + 1] === quote) i++;
+      else return i;
+    }
+  }
+  return sql.length;
+}

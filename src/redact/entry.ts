@@ -1,0 +1,257 @@
+// The one entry redactor every writer of entries (or of strings made from
+// entries) passes through. Values of sensitive names become "[REDACTED]" in
+// headers, gRPC metadata, query parameters, cookies, form and multipart fields
+// and JSON bodies at any depth; URL passwords anywhere; Redis and SQL
+// passwords; and any value taken out is also taken out of the summary line.
+// Protocol structure (a Redis key, a Kafka apiKey, a path) is left readable.
+// Copy-on-write: an entry with nothing to redact comes back as the same
+// object, so callers can write its original line untouched.
+
+import type { Entry } from '../model/entry.js';
+import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
+import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
+import { redactBodyText, redactJsonText } from './bodies.js';
+import { redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { parseFieldPath, redactPath } from './paths.js';
+
+export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
+
+export interface RedactorOptions {
+  /** false: return entries unchanged (`--no-redact`), except for explicit `paths`. Default true. */
+  enabled?: boolean;
+  /** Field paths (KFL1 redact("request.headers.x") and `--redact a.b`) to replace wherever present. */
+  paths?: string[];
+}
+
+export type Redactor = (e: Entry) => Entry;
+
+/**
+ * Build an entry redactor. `extraFields` adds names (normalised like the
+ * defaults); an item containing '.' or '[' is a field path instead.
+ */
+export function createRedactor(extraFields: string[] = [], opts: RedactorOptions = {}): Redactor {
+  const extraNames: string[] = [];
+  const paths: Array<Array<string | number>> = [];
+  for (const f of [...extraFields, ...(opts.paths ?? [])]) {
+    const name = f.trim();
+    if (name === '') continue;
+    if (/[.[]/.test(name)) paths.push(parseFieldPath(name));
+    else extraNames.push(name);
+  }
+  // Paths asked for explicitly (KFL1 redact()) apply even when the default redaction is off.
+  const explicitPaths = (opts.paths ?? []).map((p) => parseFieldPath(p.trim())).filter((p) => p.length > 0);
+  if (opts.enabled === false) {
+    if (explicitPaths.length === 0) return (e) => e;
+    return (e) => explicitPaths.reduce(redactPath, e);
+  }
+  const r = new EntryRedaction(new SensitiveNames(extraNames));
+  return (e) => {
+    let out = r.entry(e);
+    for (const p of paths) out = redactPath(out, p);
+    return out;
+  };
+}
+
+/** Objects whose keys are header names. */
+const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
+/** Objects whose keys are parameter names. */
+const PARAM_FIELDS = new Set(['query', 'queryparams', 'params', 'form', 'cookies']);
+/** Fields whose value is a message body (a string, or already parsed). */
+const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
+/** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables. */
+const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables']);
+/** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
+const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
+const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
+/** The entry format's own top-level fields (docs/entry.md); request, response and summary are redacted on their own. */
+const ENTRY_FIELDS = new Set([
+  'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
+  'requestSize', 'responseSize', 'summary', 'warnings', 'frames', 'node',
+]);
+/** Short values are not searched for in the summary: "1" would hit everywhere. */
+const MIN_REPEATED_SECRET = 4;
+/** A bound on the values one entry remembers for the summary (an attacker controls how many). */
+const MAX_REMEMBERED = 64;
+/** Deeper than this, an object or list is not searched but replaced whole: nesting cannot hide a secret. */
+const MAX_DEPTH = 64;
+
+/** Where a value sits: in protocol structure, or in headers, parameters or body content. */
+type Zone = NameKind;
+
+/** What a field name means to the walk, decided once per distinct name. */
+interface FieldRole {
+  /** The zone of the values below it. */
+  child: Zone | undefined;
+  body: boolean;
+  url: boolean;
+  query: boolean;
+  /** `host`, `authority`: `user:pw@host` without a scheme. */
+  authority: boolean;
+}
+const MAX_ROLES = 4096;
+
+class EntryRedaction {
+  /** Values taken out of the entry being redacted, to be taken out of its summary too. */
+  private secrets: string[] = [];
+  private sql = false;
+
+  private readonly roles = new Map<string, FieldRole>();
+
+  constructor(private readonly names: SensitiveNames) {}
+
+  private role(key: string): FieldRole {
+    let r = this.roles.get(key);
+    if (r === undefined) {
+      const k = key.toLowerCase();
+      const child = HEADER_FIELDS.has(k) ? 'header' : PARAM_FIELDS.has(k) ? 'param' : BODY_FIELDS.has(k) || CONTENT_FIELDS.has(k) ? 'field' : undefined;
+      r = { child, body: BODY_FIELDS.has(k), url: URL_FIELDS.has(k), query: k === 'query', authority: k === 'host' || k === 'authority' };
+      if (this.roles.size >= MAX_ROLES) this.roles.clear();
+      this.roles.set(key, r);
+    }
+    return r;
+  }
+
+  private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
+
+  entry(e: Entry): Entry {
+    this.secrets = [];
+    this.sql = SQL_PROTOCOLS.has(e.protocol);
+    let req = this.side(e.request);
+    let res = this.side(e.response);
+    if (e.protocol === 'redis') {
+      const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
+      if (req && Array.isArray(req.args)) {
+        const args = redactRedisArgs(command, req.args, this.remember);
+        if (args !== req.args) req = { ...req, args };
+      }
+      if (res && (command === 'CONFIG' || command === 'ACL') && 'value' in res) {
+        const value = command === 'CONFIG' ? redactRedisConfigReply(res.value, this.remember) : redactRedisAclReply(res.value);
+        if (value !== res.value) res = { ...res, value };
+      }
+    }
+    const summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
+    const extra = this.extraFields(e);
+    if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
+    return { ...e, ...extra, request: req, response: res, summary };
+  }
+
+  /** Fields an entry from elsewhere (NDJSON) carries beyond the entry format: searched like protocol structure. */
+  private extraFields(e: Entry): Record<string, unknown> | undefined {
+    let changed: Record<string, unknown> | undefined;
+    for (const k in e) {
+      if (ENTRY_FIELDS.has(k)) continue;
+      const v = (e as unknown as Record<string, unknown>)[k];
+      let nv: unknown = v;
+      if (this.names.test(k, 'structure')) nv = this.redacted(v);
+      else if (typeof v === 'string') nv = redactUserinfo(v);
+      else if (v !== null && typeof v === 'object') nv = Array.isArray(v) ? this.array(v, 1, 'structure') : this.object(v as Record<string, any>, 1, 'structure');
+      // No prototype: a key "__proto__" (JSON.parse makes it an own field) must be set as a field here too.
+      if (nv !== v) (changed ??= Object.create(null) as Record<string, unknown>)[k] = nv;
+    }
+    return changed;
+  }
+
+  /** A request or response: an object as the format says, or whatever an entry from elsewhere holds there. */
+  private side(v: Record<string, any> | null): any {
+    if (v === null || v === undefined) return v;
+    if (typeof v === 'string') return redactUrlText(v, this.names);
+    if (typeof v !== 'object') return v;
+    return Array.isArray(v) ? this.array(v, 0, 'structure') : this.object(v, 0, 'structure');
+  }
+
+  private readonly remember = (s: string): void => {
+    if (s.length >= MIN_REPEATED_SECRET && s !== REDACTED && this.secrets.length < MAX_REMEMBERED) this.secrets.push(s);
+  };
+
+  /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
+  private summary(s: string): string {
+    let out = redactUrlText(s, this.names);
+    if (this.sql) out = redactSql(out);
+    for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  }
+
+  /** The value of a sensitive name: a scalar becomes [REDACTED]; an object or array keeps its shape, every value in it redacted. */
+  private redacted(v: unknown, depth = 0): unknown {
+    if (v === REDACTED || v === null || v === undefined || v === '') return v;
+    if (typeof v !== 'object') {
+      if (typeof v === 'string') this.remember(v);
+      return REDACTED;
+    }
+    if (depth >= MAX_DEPTH) return REDACTED;
+    let copy: any;
+    const src = v as any;
+    for (const k of Object.keys(src)) {
+      const nv = this.redacted(src[k], depth + 1);
+      if (nv !== src[k]) {
+        copy ??= Array.isArray(src) ? [...src] : { ...src };
+        copy[k] = nv;
+      }
+    }
+    return copy ?? v;
+  }
+
+  /** A request/response object or anything below it; the same object back when nothing changed. */
+  object(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+    let copy: Record<string, any> | undefined;
+    for (const k in o) {
+      const v = o[k];
+      let nv: unknown = v;
+      if (this.names.test(k, zone)) nv = this.redacted(v);
+      else if (typeof v === 'string') nv = this.string(k, v, zone, o);
+      else if (v !== null && typeof v === 'object') {
+        const inner = this.role(k).child ?? zone;
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
+      }
+      if (nv !== v) {
+        copy ??= { ...o };
+        // A JSON key "__proto__" is an own property of the spread copy too, so this sets that property, not the prototype.
+        copy[k] = nv;
+      }
+    }
+    return copy ?? o;
+  }
+
+  private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
+    const role = this.role(key);
+    if (role.body) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
+    if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
+    if (zone !== 'structure') return this.contentString(v);
+    if (role.url) return redactUrlText(v, this.names);
+    if (this.sql && role.query) return redactUserinfo(redactSql(v, this.remember));
+    return redactUserinfo(v);
+  }
+
+  /** A string in a header, parameter or body: JSON held in it is redacted as JSON; anything else for URLs and parameters. */
+  private contentString(v: string): string {
+    const c = v.length > 0 ? v[0] : '';
+    if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
+    return redactUrlText(v, this.names);
+  }
+
+  private array(a: unknown[], depth: number, zone: Zone): unknown[] {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      let nv: unknown = v;
+      if (typeof v === 'string') nv = zone === 'structure' ? redactUserinfo(v) : this.contentString(v);
+      else if (v !== null && typeof v === 'object') {
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
+      }
+      if (nv !== v) {
+        copy ??= [...a];
+        copy[i] = nv;
+      }
+    }
+    return copy ?? a;
+  }
+
+  /** Headers as `[{name, value}]` pairs (HAR style) are redacted by their name. */
+  private pairOrObject(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+    if ((zone === 'header' || zone === 'param') && typeof o.name === 'string' && 'value' in o && this.names.test(o.name, zone)) {
+      const value = this.redacted(o.value);
+      return value === o.value ? o : { ...o, value };
+    }
+    return this.object(o, depth, zone);
+  }
+}

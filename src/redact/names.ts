@@ -1,0 +1,101 @@
+// Is this key sensitive? Names are normalised (case, '-', '_', '.', spaces, an
+// `x-` prefix) so `X-Api-Key`, `api_key` and `apiKey` are one name, then
+// matched whole or by a suffix that only secrets end with. The answer per name
+// is cached: a capture repeats the same few hundred header and field names, so
+// the hot path is one Map lookup per key.
+
+/** Kubeshark's default list of sensitive keys (matched whole, after normalising). */
+export const DEFAULT_SENSITIVE_KEYS = [
+  'token', 'authorization', 'authentication', 'cookie', 'userid', 'password', 'username', 'user', 'key',
+  'passcode', 'pass', 'auth', 'authtoken', 'jwt', 'bearer', 'clientid', 'clientsecret', 'redirecturi',
+  'phonenumber', 'zip', 'zipcode', 'address', 'country', 'firstname', 'lastname', 'middlename', 'fname',
+  'lname', 'birthdate',
+];
+
+/** Whole names shark adds: the other places credentials travel under a fixed name. */
+const SHARK_WHOLE = [
+  'cookies', 'setcookie', 'proxyauthorization', 'authenticationinfo', 'proxyauthenticationinfo', 'secret',
+  'pwd', 'passwd', 'passphrase', 'credential', 'credentials', 'privatekey', 'signature', 'sig', 'assertion',
+  'session', 'sessionid', 'sid', 'otp', 'pin', 'requirepass', 'masterauth',
+];
+
+/**
+ * Suffixes that make any name a secret (`client_secret`, `access_token`,
+ * `X-Amz-Security-Token`, `db_password`, `X-Jwt-Assertion`, `JSESSIONID`…).
+ * Plurals are not suffixes on purpose: `max_tokens` is a count, not a token.
+ */
+const SECRET_SUFFIXES = [
+  'token', 'secret', 'password', 'passwd', 'passphrase', 'apikey', 'credential', 'credentials', 'privatekey',
+  'signature', 'assertion', 'sessionid', 'sessid', 'sessionkey', 'authorization', 'cookie', 'auth', 'jwt',
+];
+
+/**
+ * Names redacted even in protocol structure (a field of a request object
+ * rather than a header, parameter or body field): only names nothing but a
+ * secret is called. `apiKey` (Kafka's API number), `key` (Redis) and
+ * `sessionId` (Kafka fetch sessions) are structure there.
+ */
+const STRUCTURE_NAMES = [
+  'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
+  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
+];
+
+/**
+ * Where a name was found. A header name ending in `key` (`Ocp-Apim-Subscription-Key`) is a key;
+ * a JSON field `monkey` is not. The OAuth `code` is a secret only as a URL parameter.
+ * `structure`: a field of a protocol's own request/response object.
+ */
+export type NameKind = 'header' | 'param' | 'field' | 'structure';
+
+const HEADER = 1;
+const PARAM = 2;
+const FIELD = 4;
+const STRUCTURE = 8;
+const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD, structure: STRUCTURE };
+/** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
+const MAX_CACHED = 8192;
+
+/** `X-Api-Key` → `apikey`, `client_secret` → `clientsecret`. */
+export function normaliseName(name: string): string {
+  let n = name.toLowerCase();
+  if (n.length > 2 && n.charCodeAt(0) === 0x78 /* x */ && (n[1] === '-' || n[1] === '_')) n = n.slice(2);
+  return n.replace(/[-_.\s]+/g, '');
+}
+
+export class SensitiveNames {
+  private readonly whole: Set<string>;
+  private readonly structure: Set<string>;
+  /** name → bit set of the kinds in which it is sensitive. */
+  private readonly cache = new Map<string, number>();
+
+  /** `extra`: more names (`--redact x-tenant`), matched whole after normalising. */
+  constructor(extra: string[] = []) {
+    const more = extra.map(normaliseName);
+    this.whole = new Set([...DEFAULT_SENSITIVE_KEYS, ...SHARK_WHOLE, ...more]);
+    // Names the user adds (`--redact x-tenant`) are redacted wherever they appear.
+    this.structure = new Set([...STRUCTURE_NAMES, ...more]);
+  }
+
+  test(name: string, kind: NameKind): boolean {
+    let bits = this.cache.get(name);
+    if (bits === undefined) {
+      bits = this.classify(normaliseName(name));
+      if (this.cache.size >= MAX_CACHED) this.cache.clear();
+      this.cache.set(name, bits);
+    }
+    return (bits & KIND_BIT[kind]) !== 0;
+  }
+
+  private classify(n: string): number {
+    if (n === '') return 0;
+    let bits = this.structure.has(n) ? STRUCTURE : 0;
+    // A version or size after the name (`X-Hub-Signature-256`, `secret2`) does not make it less secret.
+    let end = n.length;
+    while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
+    const stem = n.slice(0, end);
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s))) return bits | HEADER | PARAM | FIELD;
+    if (n.endsWith('key')) bits |= HEADER;
+    if (n === 'code') bits |= PARAM;
+    return bits;
+  }
+}

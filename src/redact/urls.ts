@@ -1,0 +1,108 @@
+// Secrets inside URLs and query strings, wherever a string holds one: the
+// password of `scheme://user:pw@host` (in any string: a Referer, a Redis value,
+// a connection string in SQL) and the values of sensitive parameters
+// (`?access_token=…`, `&code=…` of an OAuth redirect, a form body). Both are
+// scans without backtracking: indexOf for the markers, then a walk.
+
+import type { SensitiveNames } from './names.js';
+
+export const REDACTED = '[REDACTED]';
+
+
+/** `http://user:pw@host/` → `http://user:[REDACTED]@host/`; `http://tok@host` → `http://[REDACTED]@host`. */
+export function redactUserinfo(s: string): string {
+  let from = s.indexOf('://');
+  if (from < 0) return s;
+  let out = '';
+  let copied = 0;
+  while (from >= 0) {
+    const start = from + 3;
+    let end = start;
+    let at = -1;
+    // The authority ends at the first '/', '?', '#' or space; its last '@' closes the userinfo.
+    for (; end < s.length && end - start < 2048; end++) {
+      const c = s.charCodeAt(end);
+      if (AUTHORITY_END[c]) break;
+      if (c === 0x40 /* @ */) at = end;
+    }
+    if (at > start) {
+      const colon = s.indexOf(':', start);
+      const secretFrom = colon >= 0 && colon < at ? colon + 1 : start;
+      if (s.slice(secretFrom, at) !== REDACTED && at > secretFrom) {
+        out += s.slice(copied, secretFrom) + REDACTED;
+        copied = at;
+      }
+    }
+    from = s.indexOf('://', Math.max(end, start));
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/**
+ * `…?a=1&token=x` → `…?a=1&token=[REDACTED]`. A parameter starts the string or
+ * follows `?`, `&`, `;` or `#`; a value ends at `&`, `#`, `;`, whitespace or a quote.
+ */
+export function redactQueryParams(s: string, names: SensitiveNames): string {
+  return scanQueryParams(s, names, false) as string;
+}
+
+/** Does `s` hold a sensitive parameter with a value (see redactQueryParams)? */
+export function hasSensitiveParam(s: string, names: SensitiveNames): boolean {
+  return scanQueryParams(s, names, true) as boolean;
+}
+
+function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): string | boolean {
+  if (s.indexOf('=') < 0) return testOnly ? false : s;
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < s.length) {
+    // A parameter name starts at 0 or just after a separator.
+    const nameStart = i;
+    let j = i;
+    while (j < s.length && !PARAM_NAME_END[s.charCodeAt(j)]) j++;
+    if (j < s.length && s[j] === '=' && j > nameStart) {
+      const valueStart = j + 1;
+      let k = valueStart;
+      while (k < s.length && !VALUE_END[s.charCodeAt(k)]) k++;
+      if (k > valueStart && s.slice(valueStart, k) !== REDACTED && names.test(safeDecode(s.slice(nameStart, j)), 'param')) {
+        if (testOnly) return true;
+        out += s.slice(copied, valueStart) + REDACTED;
+        copied = k;
+      }
+      j = k;
+    }
+    // Skip to just after the next separator.
+    while (j < s.length && !SEPARATOR[s.charCodeAt(j)]) j++;
+    i = j + 1;
+  }
+  if (testOnly) return false;
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** A string that may hold URLs or a query string: userinfo and sensitive parameters. */
+export function redactUrlText(s: string, names: SensitiveNames): string {
+  return redactQueryParams(redactUserinfo(s), names);
+}
+
+function table(chars: string, spaces = true): Uint8Array {
+  const t = new Uint8Array(65536);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  if (spaces) for (const c of ' \t\r\n\f\v') t[c.charCodeAt(0)] = 1;
+  return t;
+}
+/** `#` too: the OAuth implicit flow returns `#access_token=…` in the fragment. */
+const SEPARATOR = table('?&;#');
+const PARAM_NAME_END = table('=?&;#"\'<>');
+const VALUE_END = table('&#;"\'<>');
+/** Characters that end the userinfo part of an authority (RFC 3986) or the text around it. */
+const AUTHORITY_END = table('/?#"\'<>\\');
+
+export function safeDecode(s: string): string {
+  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,99 @@
+// No planted secret leaves shark, whichever command writes: dissect, filter,
+// stats (row names, --check details, JUnit), map (--paths labels) and record's
+// entry files. The same runs with --no-redact show them, so the capture does
+// reach each output; and what is not a secret stays readable.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
+
+/** The Redis dissector masks AUTH and HELLO … AUTH passwords itself: they never reach any output. */
+const MASKED_AT_DISSECTOR = new Set(['Zq34secretVal', 'Zq35secretVal']);
+
+let dir = '';
+let pcap = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-redact-'));
+  pcap = join(dir, 'planted.pcap');
+  writePlantedCapture(pcap);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function leaked(text: string): string[] {
+  return SECRETS.filter((s) => text.includes(s));
+}
+
+async function ok(args: string[], input?: Buffer): Promise<CliResult> {
+  const r = await runCli(args, { input, timeoutMs: 60_000 });
+  assert.ok(r.code === 0 || (args.includes('--check') && r.code === 1), `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+  return r;
+}
+
+test('dissect and filter: at least 29 planted secrets, none in the output; all of them with --no-redact; non-secrets stay', async () => {
+  assert.ok(SECRETS.length >= 29);
+  const raw = await ok(['dissect', '--no-redact', pcap]);
+  const shown = leaked(raw.stdout);
+  assert.deepEqual(SECRETS.filter((s) => !shown.includes(s) && !MASKED_AT_DISSECTOR.has(s)), [], 'the capture carries every secret to the output');
+  const rawFile = join(dir, 'raw.ndjson');
+  writeFileSync(rawFile, raw.stdout);
+
+  const red = await ok(['dissect', pcap]);
+  assert.equal(red.stdout.split('\n').length, raw.stdout.split('\n').length, 'the number of entries never changes');
+  assert.deepEqual(leaked(red.stdout), []);
+  for (const v of VISIBLE) assert.ok(red.stdout.includes(v), `${v} was redacted`);
+
+  // filter redacts what it writes, from a capture and from entries written with --no-redact.
+  for (const input of [pcap, rawFile]) {
+    const f = await ok(['filter', '', input]);
+    assert.equal(f.stdout.split('\n').length, raw.stdout.split('\n').length);
+    assert.deepEqual(leaked(f.stdout), [], `filter ${input}`);
+  }
+});
+
+test('stats: row names (--by fields, JSONata) and --check details and JUnit hold no secret', async () => {
+  const bys = ['request.headers.authorization', 'request.url', 'summary', 'request.path', 'endpoint', 'request.query.access_token', '$string(request.args)', 'request.headers."x-api-key"'];
+  const out = (await Promise.all(bys.map((by) => ok(['stats', '--format', 'json', '--by', by, pcap])))).map((r) => r.stdout).join('');
+  assert.deepEqual(leaked(out), []);
+  assert.ok(out.includes('[REDACTED]'));
+  const raw = await ok(['stats', '--no-redact', '--format', 'json', '--by', 'request.headers.authorization', pcap]);
+  assert.ok(raw.stdout.includes('Bearer Zq04secretVal'), raw.stdout);
+
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, 'rules:\n  - { name: no-pg, type: forbid, filter: "postgresql" }\n  - { name: no-grpc, type: forbid, filter: "grpc" }\n  - { name: no-mysql, type: forbid, filter: "mysql" }\n');
+  const junit = join(dir, 'report.xml');
+  const check = await ok(['stats', '--check', rules, '--junit', junit, pcap]);
+  assert.equal(check.code, 1);
+  const report = readFileSync(junit, 'utf8');
+  assert.deepEqual(leaked(check.stdout + report), []);
+  assert.match(report, /forbidden entries; first: /);
+  const rawCheck = await ok(['stats', '--no-redact', '--check', rules, '--junit', junit, pcap]);
+  assert.ok(leaked(rawCheck.stdout + readFileSync(junit, 'utf8')).length >= 3, 'the rules quote the secrets without redaction');
+});
+
+test('map: --paths labels (DOT and JSON) hold no secret', async () => {
+  const dot = await ok(['map', '--paths', pcap]);
+  const json = await ok(['map', '--paths', '--format', 'json', pcap]);
+  assert.deepEqual(leaked(dot.stdout + json.stdout), []);
+  assert.ok(dot.stdout.includes('/pkg.Svc/Call?access_token=[REDACTED]'), dot.stdout);
+  const raw = await ok(['map', '--no-redact', '--paths', pcap]);
+  assert.ok(raw.stdout.includes('Zq25secretVal'));
+});
+
+test('record: the entry files hold no secret (the pcap files keep the packets as captured)', async () => {
+  const input = readFileSync(pcap);
+  const read = async (name: string, extra: string[]) => {
+    await ok(['record', '--name', name, '--out', dir, '--no-kube', '-q', ...extra], input);
+    const folder = readdirSync(dir).find((f) => f.startsWith(`${name}-`))!;
+    const files = readdirSync(join(dir, folder)).filter((f) => f.endsWith('.ndjson'));
+    assert.ok(files.length > 0);
+    return files.map((f) => readFileSync(join(dir, folder, f), 'utf8')).join('');
+  };
+  const entries = await read('red', []);
+  assert.deepEqual(leaked(entries), []);
+  assert.ok(entries.includes('visible-redis-key'));
+  assert.ok(leaked(await read('raw', ['--no-redact'])).length > 0);
+});

@@ -1,0 +1,184 @@
+// A crafted capture with secrets planted where real traffic carries them:
+// HTTP/1 headers, query strings, URL userinfo, Referer/Location/Link, cookies,
+// JSON at depth, form and multipart bodies; HTTP/2 gRPC metadata and a query
+// in :path; Redis CONFIG SET/ACL SETUSER/MIGRATE/HELLO/AUTH; PostgreSQL and
+// MySQL password statements. Built with the engine tests' TCP wire (raw IPv4
+// between 198.18.0.1 and 198.18.0.2), written as a pcap.
+
+import { writeFileSync } from 'node:fs';
+import { Wire } from '../helpers/engine-wire.js';
+
+/** Every planted secret: none may appear in redacted output; all of them in `--no-redact` output. */
+export const SECRETS: string[] = [];
+/** `secret(n)`: a unique, greppable secret string. */
+function secret(n: number): string {
+  const s = `Zq${String(n).padStart(2, '0')}secretVal`;
+  SECRETS.push(s);
+  return s;
+}
+const S = Array.from({ length: 40 }, (_, i) => (i === 0 ? '' : secret(i)));
+
+/** What must stay readable. */
+export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
+
+function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
+  wire.send(t, 1, port, 80, request);
+  wire.send(t + 1, 2, 80, port, response);
+}
+
+function withBody(head: string, contentType: string, body: string): string {
+  return `${head}\r\nHost: api\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+
+// --- HTTP/2 framing with HPACK literals (no indexing, no Huffman).
+function hpackInt(value: number, prefixBits: number, first: number): number[] {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return [first | value];
+  const out = [first | max];
+  let v = value - max;
+  while (v >= 128) {
+    out.push((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out.push(v);
+  return out;
+}
+function hpack(headers: [string, string][]): Buffer {
+  const bytes: number[] = [];
+  for (const [name, value] of headers) {
+    bytes.push(0x00, ...hpackInt(name.length, 7, 0), ...Buffer.from(name, 'latin1'));
+    bytes.push(...hpackInt(value.length, 7, 0), ...Buffer.from(value, 'latin1'));
+  }
+  return Buffer.from(bytes);
+}
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+}
+function grpcMessage(text: string): Buffer {
+  const proto = Buffer.concat([Buffer.from([0x0a, text.length]), Buffer.from(text)]);
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(proto.length, 1);
+  return Buffer.concat([prefix, proto]);
+}
+
+// --- Redis, PostgreSQL, MySQL messages.
+const resp = (...words: string[]): string => `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
+function pgQuery(sql: string): Buffer {
+  const body = Buffer.from(sql + '\0');
+  const h = Buffer.alloc(5);
+  h[0] = 0x51; // 'Q'
+  h.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([h, body]);
+}
+function pgDone(tag: string): Buffer {
+  const body = Buffer.from(tag + '\0');
+  const c = Buffer.alloc(5);
+  c[0] = 0x43; // 'C'
+  c.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([c, body, Buffer.from([0x5a, 0, 0, 0, 5, 0x49])]); // ReadyForQuery 'I'
+}
+function mysqlQuery(sql: string): Buffer {
+  const body = Buffer.concat([Buffer.from([0x03]), Buffer.from(sql)]);
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(body.length, 0, 3);
+  return Buffer.concat([h, body]);
+}
+const MYSQL_OK = Buffer.from([7, 0, 0, 1, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
+
+export function buildPlantedCapture(): Wire {
+  const w = new Wire();
+  let t = 1_700_000_000_000;
+  const next = () => (t += 10);
+
+  // HTTP/1: an OAuth redirect with secrets in the query, headers, Referer, userinfo; secrets in the reply's headers.
+  http1(
+    w, next(), 40001,
+    `GET /oauth/cb?code=${S[1]}&state=visible-state&access_token=${S[2]} HTTP/1.1\r\nHost: api\r\n` +
+      `X-Api-Key: ${S[3]}\r\nAuthorization: Bearer ${S[4]}\r\nProxy-Authorization: Basic ${S[5]}\r\nCookie: sid=${S[6]}; theme=dark\r\n` +
+      `X-Amz-Security-Token: ${S[7]}\r\nX-Goog-Api-Key: ${S[8]}\r\nX-Jwt-Assertion: ${S[9]}\r\n` +
+      `Referer: https://app.example/login?client_secret=${S[10]}&page=2\r\nX-Upstream: http://alice:${S[11]}@internal.example/x\r\n\r\n`,
+    `HTTP/1.1 302 Found\r\nLocation: https://app.example/cb?code=${S[12]}&id_token=${S[13]}\r\nSet-Cookie: session=${S[14]}; HttpOnly\r\n` +
+      `Authentication-Info: nextnonce="${S[15]}"\r\nContent-Location: /r?refresh_token=${S[16]}\r\n` +
+      `Link: <https://cdn.example/a.js?X-Amz-Signature=${S[17]}>; rel=preload\r\nContent-Length: 0\r\n\r\n`,
+  );
+  // JSON at depth; a URL with userinfo in a value; fields that only look like keys stay.
+  const json = JSON.stringify({
+    account: { profile: { credentials: { client_secret: S[18] } }, keyboard: 'qwerty-visible' },
+    settings: [{ apiKey: S[19] }, { private_key: S[20], monkey: 'monkey-visible', keyspace: 'keyspace-visible' }],
+    callback: `https://bob:${S[21]}@hooks.example/x`,
+  });
+  http1(w, next(), 40002, withBody('POST /api/login HTTP/1.1', 'application/json', json), OK);
+  http1(w, next(), 40003, withBody('POST /form HTTP/1.1', 'application/x-www-form-urlencoded', `username=alice&password=${S[22]}&lang=en`), OK);
+  const multipart = [
+    '--XyZb', 'Content-Disposition: form-data; name="csrf_token"', '', S[23],
+    '--XyZb', 'Content-Disposition: form-data; name="file"; filename="a.txt"', 'Content-Type: text/plain', '', 'visible-file-content',
+    '--XyZb', 'Content-Disposition: form-data; name="db_password"', '', S[24],
+    '--XyZb--', '',
+  ].join('\r\n');
+  http1(w, next(), 40004, withBody('POST /upload HTTP/1.1', 'multipart/form-data; boundary=XyZb', multipart), OK);
+
+  // HTTP/2 gRPC: secrets in metadata and in the :path query.
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  const settings = frame(4, 0, 0, Buffer.alloc(0));
+  const reqHeaders = hpack([
+    [':method', 'POST'], [':scheme', 'http'], [':authority', 'svc:50051'], [':path', `/pkg.Svc/Call?access_token=${S[25]}`],
+    ['content-type', 'application/grpc'], ['authorization', `Bearer ${S[26]}`], ['x-api-key', S[27]], ['x-tenant-password', S[28]],
+  ]);
+  w.send(next(), 1, 40005, 50051, Buffer.concat([preface, settings, frame(1, 0x4, 1, reqHeaders), frame(0, 0x1, 1, grpcMessage('hello'))]));
+  const resHeaders = hpack([[':status', '200'], ['content-type', 'application/grpc']]);
+  const trailers = hpack([['grpc-status', '0'], ['x-session-token', S[29]]]);
+  w.send(next(), 2, 50051, 40005, Buffer.concat([settings, frame(1, 0x4, 1, resHeaders), frame(0, 0, 1, grpcMessage('world')), frame(1, 0x5, 1, trailers)]));
+
+  // Redis: passwords as command arguments; a key name stays.
+  const redis: [string[], string][] = [
+    [['CONFIG', 'SET', 'requirepass', S[30]], '+OK\r\n'],
+    [['ACL', 'SETUSER', 'bob', 'on', `>${S[31]}`, '~*', '+@all'], '+OK\r\n'],
+    [['MIGRATE', '198.18.0.9', '6379', '', '0', '5000', 'AUTH', S[32], 'KEYS', 'k1'], '+NOKEY\r\n'],
+    [['MIGRATE', '198.18.0.9', '6379', '', '0', '5000', 'AUTH2', 'bob', S[33], 'KEYS', 'k1'], '+NOKEY\r\n'],
+    [['HELLO', '3', 'AUTH', 'default', S[34]], '-ERR nope\r\n'],
+    [['AUTH', S[35]], '+OK\r\n'],
+    [['SET', 'visible-redis-key', 'v'], '+OK\r\n'],
+  ];
+  for (const [words, reply] of redis) {
+    w.send(next(), 1, 40006, 6379, resp(...words));
+    w.send(next(), 2, 6379, 40006, reply);
+  }
+
+  // PostgreSQL and MySQL: password literals in statements.
+  w.send(next(), 1, 40007, 5432, pgQuery(`ALTER ROLE app WITH ENCRYPTED PASSWORD '${S[36]}'`));
+  w.send(next(), 2, 5432, 40007, pgDone('ALTER ROLE'));
+  w.send(next(), 1, 40007, 5432, pgQuery(`CREATE USER x WITH PASSWORD '${S[37]}' VALID UNTIL 'infinity'`));
+  w.send(next(), 2, 5432, 40007, pgDone('CREATE ROLE'));
+  w.send(next(), 1, 40008, 3306, mysqlQuery(`CREATE USER 'u'@'%' IDENTIFIED BY '${S[38]}'`));
+  w.send(next(), 2, 3306, 40008, MYSQL_OK);
+  w.send(next(), 1, 40009, 3306, mysqlQuery(`SET PASSWORD FOR 'u'@'%' = '${S[39]}'`));
+  w.send(next(), 2, 3306, 40009, MYSQL_OK);
+  return w;
+}
+
+/** The capture as a pcap file (LINKTYPE_RAW). */
+export function writePlantedCapture(path: string): void {
+  const packets = buildPlantedCapture().packets;
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(101, 20);
+  const records = packets.map((p) => {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(p.tsSec, 0);
+    r.writeUInt32LE(Math.floor(p.tsNsec / 1000), 4);
+    r.writeUInt32LE(p.data.length, 8);
+    r.writeUInt32LE(p.data.length, 12);
+    return Buffer.concat([r, p.data]);
+  });
+  writeFileSync(path, Buffer.concat([header, ...records]));
+}

@@ -24,10 +24,13 @@ RUN if ! dpkg -s libpcap-dev g++ make python3 >/dev/null 2>&1; then \
       apt-get update && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \
       && rm -rf /var/lib/apt/lists/*; fi
 # node-gyp uses the headers that come with Node instead of downloading them.
-ENV npm_config_nodedir=/usr/local
+ENV npm_config_nodedir=/usr/local npm_config_update_notifier=false
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Behind a TLS-intercepting proxy, mount its CA bundle for the build and name it
+# (build.sh does: --volume HOST_BUNDLE:/etc/ssl/build-ca.crt --build-arg NPM_CAFILE=…).
+ARG NPM_CAFILE=
+RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts/oclif-manifest.mjs ./scripts/
 COPY src ./src

@@ -18,8 +18,15 @@ inputs=$( { echo "$RUNTIME $BUILD"; cat Dockerfile .dockerignore package.json pa
 IMAGE=localhost/shark-agent:$inputs-$ARCH
 if ! podman image exists "$IMAGE"; then
   start=$(date +%s)
-  # --network host: `npm ci` inside the build reaches the npm registry.
-  podman build --quiet --network host --arch "$ARCH" \
+  # --network host: `npm ci` inside the build reaches the npm registry. npm in
+  # the build trusts what npm here trusts (a proxy's CA, if any): its cafile
+  # is mounted for the build only, never copied into the image.
+  ca=()
+  cafile=$(npm config get cafile 2>/dev/null || true)
+  if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -f "$cafile" ]; then
+    ca=(--volume "$cafile:/etc/ssl/build-ca.crt:ro" --build-arg NPM_CAFILE=/etc/ssl/build-ca.crt)
+  fi
+  podman build --quiet --network host --arch "$ARCH" "${ca[@]}" \
     --build-arg BASE="$RUNTIME" --build-arg BUILD_BASE="$BUILD" --build-arg TARGETARCH="$ARCH" \
     -t "$IMAGE" . >/dev/null
   echo "build.sh: built $IMAGE in $(( $(date +%s) - start )) s" >&2

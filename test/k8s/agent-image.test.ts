@@ -168,8 +168,8 @@ interface Tap {
   exit: Promise<number | null>;
 }
 
-function spawnTap(args: string[]): Tap {
-  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnTap(args: string[], env: Record<string, string> = {}): Tap {
+  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -191,12 +191,14 @@ test('shark tap with the real image over v4 exec: entries from the container, se
   await f.listen();
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shi-kc-')), 'config');
   f.writeKubeconfig(kubeconfig);
-  const tap = spawnTap(['nginx|redis', '-A', '--kubeconfig', kubeconfig, '--agent-image', image, '--agent-interface', 'br0']);
+  // The image named the way a user without the flag names it.
+  const tap = spawnTap(['nginx|redis', '-A', '--kubeconfig', kubeconfig, '--agent-interface', 'br0'], { SHARK_AGENT_IMAGE: image });
   const capturing = () => f.execs.filter((s) => s.stderr.includes('capturing on') && s.child.exitCode === null).length;
   try {
     await until(() => capturing() === lab.nodes.length, 'agents capturing in their containers', 90_000, tap.stderr);
-    // Exec went into the containers, not around them.
+    // Exec went into the containers, not around them; the pods run the image from $SHARK_AGENT_IMAGE.
     for (const s of f.execs) assert.deepEqual((s.child as ChildProcess).spawnargs.slice(0, 3), ['podman', 'exec', '--interactive']);
+    for (const p of f.store.list('pods', 'shark-system')) assert.equal(p.spec.containers[0].image, image);
     await lab.traffic({ rounds: 1 });
     const parsed = () => tap.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
     await until(() => parsed().some((e) => e.dst.ip === redis.ip) && parsed().some((e) => e.dst.ip === web.ip && /api\/login/.test(String(e.request?.path ?? e.request?.url ?? ''))), 'entries for nginx (the login POST) and redis', 20_000, tap.stderr);

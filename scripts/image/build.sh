@@ -23,6 +23,7 @@ if ! podman image exists "$IMAGE"; then
   # is mounted for the build only, never copied into the image.
   ca=()
   cafile=$(npm config get cafile 2>/dev/null || true)
+  if [ -z "$cafile" ] || [ "$cafile" = null ]; then cafile=${NODE_EXTRA_CA_CERTS:-}; fi
   if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -f "$cafile" ]; then
     ca=(--volume "$cafile:/etc/ssl/build-ca.crt:ro" --build-arg NPM_CAFILE=/etc/ssl/build-ca.crt)
   fi

@@ -24,11 +24,15 @@ const skip = podmanMissing();
 let lab: Lab;
 let image: string;
 
-before(async () => {
-  if (skip) return;
-  image = agentImage();
-  lab = await startLab({ ...labIdentity('shi'), nodes: 2 });
-});
+// install.sh builds the image; here it is found at once unless src/ changed since (a rebuild: 1–4 min).
+before(
+  async () => {
+    if (skip) return;
+    image = agentImage();
+    lab = await startLab({ ...labIdentity('shi'), nodes: 2 });
+  },
+  { timeout: 20 * 60_000 },
+);
 
 after(async () => {
   await lab?.stop();

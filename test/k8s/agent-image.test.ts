@@ -206,6 +206,8 @@ test('shark tap with the real image over v4 exec: entries from the container, se
     await lab.traffic({ rounds: 1 });
     const parsed = () => tap.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry);
     await until(() => parsed().some((e) => e.dst.ip === redis.ip) && parsed().some((e) => e.dst.ip === web.ip && /api\/login/.test(String(e.request?.path ?? e.request?.url ?? ''))), 'entries for nginx (the login POST) and redis', 20_000, tap.stderr);
+    // While running, every agent reports its counters every few seconds (on stderr, beside the data).
+    await until(() => lab.nodes.every((n) => f.execs.some((s) => s.node === n.name && /^shark-agent-stats \{.*"final":false\}$/m.test(s.stderr))), 'periodic counters from every agent', 10_000);
     // Stop at once: what the agents still hold must arrive before their streams close.
     tap.child.kill('SIGINT');
     assert.equal(await Promise.race([tap.exit, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]), 0, tap.stderr());

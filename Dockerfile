@@ -35,7 +35,8 @@ COPY tsconfig.json ./
 COPY scripts/oclif-manifest.mjs ./scripts/
 COPY src ./src
 COPY bin ./bin
-RUN npx tsc -p tsconfig.json && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
+RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; \
+    npx tsc -p tsconfig.json && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${BASE}
 ARG TARGETARCH

@@ -27,7 +27,7 @@ if ! podman image exists "$IMAGE"; then
   if [ -n "$cafile" ] && [ "$cafile" != null ] && [ -f "$cafile" ]; then
     ca=(--volume "$cafile:/etc/ssl/build-ca.crt:ro" --build-arg NPM_CAFILE=/etc/ssl/build-ca.crt)
   fi
-  podman build --quiet --network host --arch "$ARCH" "${ca[@]}" \
+  podman build --quiet --runtime runc --network host --arch "$ARCH" "${ca[@]}" \
     --build-arg BASE="$RUNTIME" --build-arg BUILD_BASE="$BUILD" --build-arg TARGETARCH="$ARCH" \
     -t "$IMAGE" . >/dev/null
   echo "build.sh: built $IMAGE in $(( $(date +%s) - start )) s" >&2

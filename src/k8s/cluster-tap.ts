@@ -270,7 +270,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
     opts.signal.removeEventListener('abort', abort);
-    await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 1500)));
+    await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 3000)));
     merger.flush();
     await pcap?.finish();
     clearInterval(flushTimer);

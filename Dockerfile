@@ -1,31 +1,56 @@
 # The node agent image for `shark tap` (cluster mode). The DaemonSet runs
-# `shark agent --idle`; the CLI execs `shark agent …` in it through the API.
-#   docker build -t ghcr.io/shark-cli/shark:0.1.0 .
-#   shark tap -A --agent-image ghcr.io/shark-cli/shark:0.1.0
+# `shark agent --idle` as the container's main process; the CLI execs
+# `shark agent …` in it through the API server.
+#   npm run image                                     # local arch, podman or docker
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/shark:0.1.0 --push .
+#   shark tap -A --agent-image REGISTRY/shark:0.1.0   # or SHARK_AGENT_IMAGE=…
 # Capture needs only NET_RAW/NET_ADMIN (granted by the DaemonSet), not privileged.
+#
+# BASE / BUILD_BASE default to the public Node image. The test suite builds
+# them from Debian packages and the npm registry instead (scripts/image/base.sh)
+# and passes them here with --build-arg, since no image registry is reachable.
+ARG BASE=node:20-bookworm-slim
+ARG BUILD_BASE=node:20-bookworm-slim
 
-FROM node:20-bookworm-slim AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# Both stages run on the target platform (no --platform=$BUILDPLATFORM): `cap`
+# is a native addon compiled by node-gyp, so it must be built for TARGETARCH
+# (under qemu when cross-building); JavaScript is the same on every arch.
+FROM ${BUILD_BASE} AS build
+ARG TARGETARCH
+# A base of the wrong architecture would build an addon that cannot load: stop here.
+RUN node -e 'const want = { amd64: "x64", arm64: "arm64" }[process.env.TARGETARCH || ""]; if (want && process.arch !== want) { console.error(`base is ${process.arch}, target is ${process.env.TARGETARCH}`); process.exit(1); }'
+# The public image lacks the compiler and libpcap headers; the local build base has them.
+RUN if ! dpkg -s libpcap-dev g++ make python3 >/dev/null 2>&1; then \
+      apt-get update && apt-get install -y --no-install-recommends libpcap-dev python3 make g++ \
+      && rm -rf /var/lib/apt/lists/*; fi
+# node-gyp uses the headers that come with Node instead of downloading them.
+ENV npm_config_nodedir=/usr/local npm_config_update_notifier=false
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts=false
+# Behind a TLS-intercepting proxy, mount its CA bundle for the build and name it
+# (build.sh does: --volume HOST_BUNDLE:/etc/ssl/build-ca.crt --build-arg NPM_CAFILE=…).
+ARG NPM_CAFILE=
+RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; npm ci --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/oclif-manifest.mjs ./scripts/
 COPY src ./src
 COPY bin ./bin
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; \
+    npx tsc -p tsconfig.json && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 \
- && rm -rf /var/lib/apt/lists/*
+FROM ${BASE}
+ARG TARGETARCH
+RUN if ! dpkg -s libpcap0.8 >/dev/null 2>&1; then \
+      apt-get update && apt-get install -y --no-install-recommends libpcap0.8 \
+      && rm -rf /var/lib/apt/lists/*; fi
 WORKDIR /app
 COPY --from=build /src/package.json ./
+COPY --from=build /src/oclif.manifest.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 RUN ln -s /app/bin/run.js /usr/local/bin/shark && chmod +x /app/bin/run.js
 # The root filesystem is read-only in the DaemonSet; /tmp is an emptyDir.
 ENV HOME=/tmp NODE_ENV=production
+LABEL org.opencontainers.image.title="shark node agent" org.opencontainers.image.source="https://github.com/shark-cli/shark"
 CMD ["shark", "agent", "--idle"]

@@ -18,4 +18,12 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+# The node-agent image the cluster tests run (test/k8s/agent-image.test.ts):
+# built here, not in the test, because a fresh build takes minutes. Reused
+# while nothing it is made from changes.
+if command -v podman >/dev/null; then
+  start=$(date +%s)
+  image=$(bash scripts/image/build.sh)
+  echo "agent image $image ready in $(( $(date +%s) - start )) s"
+fi
 echo "shark installed: try  node bin/run.js dissect examples/bookinfo-mix.pcap | head"

@@ -2,19 +2,23 @@ import { Flags } from '@oclif/core';
 import { hostname } from 'node:os';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode } from '../cli/errors.js';
-import { parseSize } from '../cli/units.js';
+import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../pipeline/local-tap.js';
-import { MATCH_NOTHING, readAgentControl } from '../k8s/agent-control.js';
+import type { LiveCapture } from '../pipeline/capture/live.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
   static override description = `Node agent (run by \`shark tap\` inside its DaemonSet pod through exec).
 
-Captures on this node with libpcap, dissects, and writes NDJSON entries (each
-tagged with the node's name) or pcap (--pcap) to stdout. Reads control lines
-such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
+Captures on this node with libpcap, dissects, redacts secrets, and writes
+NDJSON entries (each tagged with the node's name) or pcap (--pcap) to stdout;
+its drop/loss counters go to stderr every few seconds. Reads control lines on
+stdin: {"filter":"host 10.0.0.5"} replaces the filter, {"stop":true} flushes
+and exits (as does stdin's end). --idle is the container's main process: it
+does nothing until SIGTERM or SIGINT, then exits 0.`;
 
   static override examples = [
     '<%= config.bin %> agent --node node-a -i any -f "host 10.244.1.7"',
@@ -30,51 +34,81 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
-    idle: Flags.boolean({ description: 'do nothing until stopped (the DaemonSet container’s main process)' }),
+    'stats-interval': Flags.string({ description: 'how often to report drop/loss counters on stderr', default: '2s' }),
+    idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
   };
 
   protected async execute(): Promise<number> {
     const { flags } = await this.parse(Agent);
-    if (flags.idle) {
-      await new Promise<void>((resolve) => this.stop.signal.addEventListener('abort', () => resolve(), { once: true }));
-      return ExitCode.OK;
-    }
+    if (flags.idle) return this.idle();
     const node = flags.node || process.env.NODE_NAME || hostname();
+    const say = (m: string) => process.stderr.write(`agent ${node}: ${m}\n`);
+    const statsEveryMs = Math.max(100, parseDuration(flags['stats-interval'], '--stats-interval'));
+    // Secrets are redacted here, on the node, so they never cross the API server.
     const redact = redactorFromFlags(flags, `agent ${node}`);
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
-    const result = await runLocalTap({
-      interfaces: flags.interface,
-      filter: flags.filter || MATCH_NOTHING,
-      signal: this.stop.signal,
-      engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0 },
-      onReady: (capture) => {
-        readAgentControl(process.stdin, {
-          setFilter: (bpf) => {
-            capture.setFilter(bpf);
-            process.stderr.write(`agent ${node}: filter ${bpf}\n`);
-          },
-          onEnd: () => this.stop.abort(),
-          warn: (m) => process.stderr.write(`agent ${node}: ${m}\n`),
-        });
-        process.stderr.write(`agent ${node}: capturing on ${flags.interface.join(', ')}\n`);
-      },
-      output: flags.pcap
-        ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-        : {
-            kind: 'entries',
-            sink,
-            transforms: [
-              (e) => {
-                e.node = { name: node };
-              },
-              redact,
-            ],
-          },
-    });
-    process.stderr.write(
-      `agent ${node}: ${result.packets} packets, ${result.entries} entries, ${result.stats.lost} lost\n`,
-    );
+    let capture: LiveCapture | undefined;
+    let entries = 0;
+    const report = (final: boolean) => {
+      if (!capture) return;
+      const s = capture.stats();
+      process.stderr.write(
+        formatAgentStats({ packets: s.received, kernelDropped: s.kernelDropped ?? null, ifDropped: s.ifDropped, lost: s.lost, entries, final }),
+      );
+    };
+    const statsTimer = setInterval(() => report(false), statsEveryMs);
+    try {
+      const result = await runLocalTap({
+        interfaces: flags.interface,
+        filter: flags.filter || MATCH_NOTHING,
+        signal: this.stop.signal,
+        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0 },
+        onReady: (c) => {
+          capture = c;
+          readAgentControl(process.stdin, {
+            setFilter: (bpf) => {
+              c.setFilter(bpf);
+              say(`filter ${bpf}`);
+            },
+            onStop: () => this.stop.abort(),
+            onEnd: () => this.stop.abort(),
+            warn: say,
+          });
+          say(`capturing on ${flags.interface.join(', ')}`);
+        },
+        output: flags.pcap
+          ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
+          : {
+              kind: 'entries',
+              sink,
+              transforms: [
+                (e) => {
+                  entries++;
+                  e.node = { name: node };
+                },
+                redact,
+              ],
+            },
+      });
+      say(`${result.packets} packets, ${result.entries} entries, ${result.stats.lost} lost`);
+    } finally {
+      clearInterval(statsTimer);
+      // The last counters go out after the last entry (stdout was flushed by runLocalTap).
+      report(true);
+    }
+    return ExitCode.OK;
+  }
+
+  /**
+   * The container's main process. Node exits as soon as nothing but a promise
+   * is pending, so a timer holds the event loop open until SIGTERM (the
+   * kubelet stopping the pod) or SIGINT; both exit 0.
+   */
+  private async idle(): Promise<number> {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    await new Promise<void>((resolve) => this.stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(keepAlive);
     return ExitCode.OK;
   }
 }

@@ -69,7 +69,10 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     kubeconfig: Flags.string({ description: 'cluster: path to the kubeconfig file' }),
     clean: Flags.boolean({ description: 'cluster: remove objects left by a crashed tap (labelled managed-by=shark) and exit' }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
-    'agent-image': Flags.string({ description: 'cluster: image of the node agent (built from the repo Dockerfile)' }),
+    'agent-image': Flags.string({
+      description: 'cluster: image of the node agent (build it with `npm run image` and push it; see README)',
+      env: 'SHARK_AGENT_IMAGE',
+    }),
     'agent-interface': Flags.string({ description: 'cluster: interface the agents capture on', multiple: true, hidden: true }),
   };
 
@@ -137,9 +140,9 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       agentInterfaces: flags['agent-interface'],
       maxBody: flags['max-body'],
       noBodies: flags['no-bodies'],
+      redactOnAgent: !flags['no-redact'],
       packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
-      // The agents redact before entries leave their node; the CLI redacts again (names from --redact, idempotent).
-      noRedact: flags['no-redact'],
+      // The agents redact before entries leave their node (redactOnAgent); the CLI redacts again (names from --redact, idempotent).
       transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
     });
     return ExitCode.OK;

@@ -1,8 +1,15 @@
-// The node agent's control channel: its stdin, fed by the CLI through the
-// exec websocket. One JSON object per line; today only {"filter": "BPF"},
-// which replaces the capture filter as tapped pods come and go. EOF means the
-// CLI went away (a real kubelet does not always kill an exec'd process when
-// the stream closes), so the agent stops.
+// The node agent's protocol with the CLI, over the exec websocket.
+// CLI → agent, on the agent's stdin: one JSON object per line,
+//   {"filter": "BPF"}  replace the capture filter as tapped pods come and go;
+//   {"stop": true}     flush what is pending, send the last counters, exit 0.
+// The CLI ends an agent with "stop", never by closing stdin: on API servers
+// before 1.30 (exec subprotocol v4.channel.k8s.io) a client cannot half-close
+// stdin, so closing it closes the whole stream and the agent's last entries
+// would be lost. EOF still stops the agent (the CLI went away; a kubelet does
+// not always kill an exec'd process when its stream closes).
+// Agent → CLI, on the agent's stderr (stdout carries only entries or packets):
+//   shark-agent-stats {"packets":…,"kernelDropped":…,"ifDropped":…,"lost":…,"entries":…,"final":…}
+// every few seconds and once more, with "final": true, as the agent ends.
 
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -10,8 +17,14 @@ import { createInterface } from 'node:readline';
 /** BPF that matches nothing: the agent's filter while its node has no tapped pod. */
 export const MATCH_NOTHING = 'less 1';
 
+/** Longest control line the agent accepts (a filter for thousands of pods fits). */
+export const MAX_CONTROL_LINE = 1 << 20;
+
 export interface AgentControlHandlers {
   setFilter(bpf: string): void;
+  /** The CLI asked the agent to finish ({"stop": true}). */
+  onStop(): void;
+  /** stdin ended: the CLI is gone. */
   onEnd(): void;
   warn(message: string): void;
 }
@@ -22,11 +35,19 @@ export function readAgentControl(input: Readable, h: AgentControlHandlers): void
   lines.on('line', (line) => {
     n++;
     if (!line.trim()) return;
-    let msg: { filter?: unknown };
+    if (line.length > MAX_CONTROL_LINE) {
+      h.warn(`control line ${n}: longer than ${MAX_CONTROL_LINE} characters, ignored`);
+      return;
+    }
+    let msg: { filter?: unknown; stop?: unknown };
     try {
       msg = JSON.parse(line);
     } catch {
       h.warn(`control line ${n}: not JSON`);
+      return;
+    }
+    if (msg === null || typeof msg !== 'object') {
+      h.warn(`control line ${n}: not a JSON object`);
       return;
     }
     if (typeof msg.filter === 'string') {
@@ -36,8 +57,15 @@ export function readAgentControl(input: Readable, h: AgentControlHandlers): void
         h.warn(`control line ${n}: filter not applied: ${(err as Error).message.split('\n')[0]}`);
       }
     }
+    if (msg.stop === true) h.onStop();
   });
   lines.on('close', () => h.onEnd());
+}
+
+export const STOP_MESSAGE = JSON.stringify({ stop: true }) + '\n';
+
+export function filterMessage(bpf: string): string {
+  return JSON.stringify({ filter: bpf }) + '\n';
 }
 
 /** "host a or host b" for the tapped pods' IPs; MATCH_NOTHING when there are none. */
@@ -45,4 +73,47 @@ export function filterForIps(ips: string[]): string {
   const unique = [...new Set(ips.filter(Boolean))].sort();
   if (unique.length === 0) return MATCH_NOTHING;
   return unique.map((ip) => `host ${ip}`).join(' or ');
+}
+
+/** One agent's loss and volume counters since it started (cumulative). */
+export interface AgentStats {
+  /** Packets libpcap handed to the agent. */
+  packets: number;
+  /** Dropped by the kernel before libpcap saw them; null when libpcap cannot tell (`any`, a filter set). */
+  kernelDropped: number | null;
+  /** Interface receive drops during the capture. */
+  ifDropped: number;
+  /** Packets the agent's queue had no room for (the agent was too slow). */
+  lost: number;
+  /** Entries written (0 in packets mode). */
+  entries: number;
+  /** The agent's last report, sent as it ends. */
+  final: boolean;
+}
+
+export const STATS_PREFIX = 'shark-agent-stats ';
+
+export function formatAgentStats(s: AgentStats): string {
+  return `${STATS_PREFIX}${JSON.stringify(s)}\n`;
+}
+
+/** The counters from an agent's stderr line, or undefined when the line is something else. */
+export function parseAgentStats(line: string): AgentStats | undefined {
+  if (!line.startsWith(STATS_PREFIX)) return undefined;
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(line.slice(STATS_PREFIX.length));
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const count = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0);
+  return {
+    packets: count(v.packets),
+    kernelDropped: typeof v.kernelDropped === 'number' && v.kernelDropped >= 0 ? v.kernelDropped : null,
+    ifDropped: count(v.ifDropped),
+    lost: count(v.lost),
+    entries: count(v.entries),
+    final: v.final === true,
+  };
 }

@@ -1,12 +1,14 @@
 // One node agent's stream: `shark agent …` exec'd in the agent pod through the
 // API server (websocket, v5/v4.channel.k8s.io), stdout read line by line,
-// stdin kept open for filter updates. The session reports how it ended so
-// the tap can restart it; nothing is retried here.
+// stdin kept open for control messages (filter updates, stop), the agent's
+// counters picked out of its stderr. The session reports how it ended so the
+// tap can restart it; nothing is retried here.
 
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { Exec, type KubeConfig } from '@kubernetes/client-node';
 import { AGENT_CONTAINER } from './agent-manifests.js';
+import { STOP_MESSAGE, filterMessage, parseAgentStats, type AgentStats } from './agent-control.js';
 
 export interface AgentSessionOptions {
   kc: KubeConfig;
@@ -20,6 +22,8 @@ export interface AgentSessionOptions {
   /** Packets mode: raw stdout bytes (a pcap/pcapng stream); a new stream per session. */
   onData?(chunk: Buffer): void;
   onStderr?(line: string): void;
+  /** The agent's drop/loss counters (every few seconds, and a final report). */
+  onStats?(stats: AgentStats): void;
   /** The exec ended: `why` is the status message or the socket error; `stopped` when we asked. */
   onEnd(why: string, stopped: boolean): void;
 }
@@ -38,7 +42,11 @@ export class AgentSession {
     const stderr = new PassThrough();
     if (this.opts.onData) stdout.on('data', (c: Buffer) => this.opts.onData!(c));
     else createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => this.opts.onLine?.(l));
-    createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (l) => this.opts.onStderr?.(l));
+    createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (l) => {
+      const stats = parseAgentStats(l);
+      if (stats) this.opts.onStats?.(stats);
+      else this.opts.onStderr?.(l);
+    });
     const exec = new Exec(this.opts.kc);
     try {
       const ws = await exec.exec(
@@ -65,11 +73,16 @@ export class AgentSession {
 
   /** Replace the agent's capture filter. */
   setFilter(bpf: string): void {
-    if (!this.ended) this.stdin.write(JSON.stringify({ filter: bpf }) + '\n');
+    if (!this.ended) this.stdin.write(filterMessage(bpf));
   }
 
-  /** Ask the agent to stop (stdin EOF), then close the stream; resolves when it ended. */
-  async stop(graceMs = 1500): Promise<void> {
+  /**
+   * Ask the agent to stop with a control message (not stdin EOF: on the v4
+   * exec protocol that would close the stream before the agent's last entries
+   * and counters arrive), wait for it to flush and exit, and close the stream
+   * only if it has not ended within `graceMs`; resolves when it ended.
+   */
+  async stop(graceMs = 3000): Promise<void> {
     if (this.ended) return;
     this.stopping = true;
     await new Promise<void>((resolve) => {
@@ -86,7 +99,7 @@ export class AgentSession {
         clearTimeout(timer);
         done();
       };
-      this.stdin.end();
+      this.stdin.write(STOP_MESSAGE);
     });
   }
 

@@ -14,6 +14,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import type { LineSink } from '../output/stdout-sink.js';
 import { AGENT_NAME_LABEL, DEFAULT_NAMESPACE, RUN_LABEL, agentManifests, newRunId, type Manifest } from './agent-manifests.js';
 import { AgentSession } from './agent-session.js';
+import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { createEnricher } from './enrich.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
@@ -42,10 +43,13 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   agentInterfaces?: string[];
   maxBody?: string;
   noBodies?: boolean;
+  /** Agents redact secrets before entries leave the node (default true; false for --no-redact). */
+  redactOnAgent?: boolean;
+  /** How often the agents report their counters, and the CLI may print them (default 2 s / 5 s). */
+  agentStatsIntervalMs?: number;
+  statsPrintIntervalMs?: number;
   /** How long entries wait to be put in time order across agents. */
   mergeWindowMs?: number;
-  /** The agents redact entries before they leave their node unless this is set (`--no-redact`). */
-  noRedact?: boolean;
   /** Applied to every entry after enrichment (redaction). */
   transforms?: ((e: Entry) => Entry | void)[];
   /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
@@ -99,6 +103,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const restarts = new Map<string, number>();
   let stopping = false;
   let entries = 0;
+  // Agents' drop/loss counters: per node on change (every node, periodically, on a terminal), totals at the end.
+  const board = new AgentStatsBoard();
+  const isTTY = Boolean((err as NodeJS.WriteStream).isTTY);
+  const statsTimer = setInterval(() => {
+    for (const line of board.lines(isTTY)) say(line);
+  }, opts.statsPrintIntervalMs ?? 5000);
+  statsTimer.unref();
   const agentSelector = { [AGENT_NAME_LABEL]: 'shark-agent', [RUN_LABEL]: runId };
 
   const watch = new ClusterWatch(cfg.kc, {
@@ -132,7 +143,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentInterfaces ?? ['any']).flatMap((i) => ['-i', i]),
     ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
     ...(opts.noBodies ? ['--no-bodies'] : []),
-    ...(opts.noRedact ? ['--no-redact'] : []),
+    ...(opts.redactOnAgent === false ? ['--no-redact'] : []),
+    ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
   ];
 
@@ -160,8 +172,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       onStderr: (line) => {
         if (process.env.DEBUG) say(line);
       },
+      onStats: (s) => board.record(node, s),
       onEnd: (why, asked) => {
         packets?.end();
+        board.sessionEnded(node);
         if (asked || stopping) return;
         const n = (restarts.get(name) ?? 0) + 1;
         restarts.set(name, n);
@@ -257,16 +271,18 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
     opts.signal.removeEventListener('abort', abort);
-    await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 1500)));
+    await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 3000)));
     merger.flush();
     await pcap?.finish();
     clearInterval(flushTimer);
+    clearInterval(statsTimer);
     await opts.sink.flush();
     const removed = await removeCreated(objects, created, fatal ? 1500 : 15000);
     watch.stop();
     if (removed.failed.length > 0) {
       say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\``);
     }
+    if (!fatal && started.size > 0) for (const line of board.summary()) say(line);
     if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${started.size} agent(s); removed ${removed.done} object(s)`);
     else if (!fatal) say(`tap: ${entries} entries from ${started.size} agent(s); removed ${removed.done} object(s)`);
     result = { entries, agents: started.size, removed: removed.done };

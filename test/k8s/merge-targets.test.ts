@@ -70,11 +70,13 @@ test('agent control: filter lines applied, bad lines reported, EOF ends', async 
   const input = new PassThrough();
   const filters: string[] = [];
   const warnings: string[] = [];
+  let stops = 0;
   const ended = new Promise<void>((resolve) =>
-    readAgentControl(input, { setFilter: (f) => filters.push(f), onEnd: resolve, warn: (w) => warnings.push(w) }),
+    readAgentControl(input, { setFilter: (f) => filters.push(f), onStop: () => stops++, onEnd: resolve, warn: (w) => warnings.push(w) }),
   );
-  input.end('{"filter":"host 1.2.3.4"}\nnot json\n{"filter":""}\n');
+  input.end('{"filter":"host 1.2.3.4"}\nnot json\n{"filter":""}\nnull\n{"stop":true}\n');
   await ended;
   assert.deepEqual(filters, ['host 1.2.3.4', MATCH_NOTHING]);
-  assert.deepEqual(warnings, ['control line 2: not JSON']);
+  assert.deepEqual(warnings, ['control line 2: not JSON', 'control line 4: not a JSON object']);
+  assert.equal(stops, 1);
 });

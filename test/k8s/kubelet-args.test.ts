@@ -1,0 +1,45 @@
+// The fixture's kubelet runs a pod exactly as its spec says, or refuses: the
+// podman flags for shark's own DaemonSet, read from the manifest shark deploys.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { podmanRunArgs } from '../fixtures/apiserver/kubelet.js';
+import { agentManifests } from '../../src/k8s/agent-manifests.js';
+
+const node = { name: 'node1', ip: '198.18.40.1', netns: 'shk-node1' };
+
+function agentPod(): Record<string, any> {
+  const ds = agentManifests({ runId: 'arg001', image: 'localhost/shark-agent:t' }).objects.find((o) => o.kind === 'DaemonSet')!;
+  return { metadata: { name: 'shark-agent-arg001-x', namespace: 'shark-system' }, spec: { ...structuredClone(ds.spec.template.spec), nodeName: 'node1' } };
+}
+
+/** The values that follow each occurrence of `flag`. */
+const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+
+test('the agent DaemonSet becomes: node netns, its capabilities only, read-only root + emptyDir tmpfs, its env and command', () => {
+  const pod = agentPod();
+  const c = pod.spec.containers[0];
+  const args = podmanRunArgs(pod, node, 'shk-x');
+  assert.deepEqual(values(args, '--network'), ['ns:/run/netns/shk-node1']);
+  assert.deepEqual(values(args, '--cap-drop'), c.securityContext.capabilities.drop);
+  assert.deepEqual(values(args, '--cap-add'), c.securityContext.capabilities.add);
+  assert.ok(args.includes('--read-only') && args.includes('--read-only-tmpfs=false'));
+  assert.deepEqual(values(args, '--tmpfs'), ['/tmp:rw,exec,mode=1777,size=64m']);
+  assert.deepEqual(values(args, '--security-opt'), ['no-new-privileges']);
+  assert.ok(values(args, '--env').includes('NODE_NAME=node1'));
+  assert.deepEqual(values(args, '--runtime'), ['runc']);
+  assert.deepEqual(JSON.parse(values(args, '--entrypoint')[0]), c.command);
+  assert.equal(args.at(-1), 'localhost/shark-agent:t');
+  assert.ok(!args.includes('--privileged'));
+});
+
+test('what the fixture cannot honour is refused, not run with less isolation', () => {
+  const hostPath = agentPod();
+  hostPath.spec.volumes = [{ name: 'tmp', hostPath: { path: '/var/run' } }];
+  assert.throws(() => podmanRunArgs(hostPath, node, 'x'), /not an emptyDir/);
+  const podNet = agentPod();
+  podNet.spec.hostNetwork = false;
+  assert.throws(() => podmanRunArgs(podNet, node, 'x'), /hostNetwork/);
+  const two = agentPod();
+  two.spec.containers.push({ ...two.spec.containers[0], name: 'second' });
+  assert.throws(() => podmanRunArgs(two, node, 'x'), /one container/);
+});

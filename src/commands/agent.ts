@@ -6,6 +6,7 @@ import { parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../pipeline/local-tap.js';
 import { MATCH_NOTHING, readAgentControl } from '../k8s/agent-control.js';
+import { compileFilter } from '../filter/index.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -27,6 +28,8 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
     pcap: Flags.boolean({ description: 'write packets (pcap) instead of entries' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
+    kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
+    protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until stopped (the DaemonSet container’s main process)' }),
   };
 
@@ -37,13 +40,15 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
       return ExitCode.OK;
     }
     const node = flags.node || process.env.NODE_NAME || hostname();
+    const keep = flags.kfl ? compileFilter(flags.kfl).predicate : undefined;
+    const protocols = flags.protocols ? flags.protocols.split(',').filter(Boolean) : [];
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     const result = await runLocalTap({
       interfaces: flags.interface,
       filter: flags.filter || MATCH_NOTHING,
       signal: this.stop.signal,
-      engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0 },
+      engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
       onReady: (capture) => {
         readAgentControl(process.stdin, {
           setFilter: (bpf) => {
@@ -60,6 +65,7 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
         : {
             kind: 'entries',
             sink,
+            keep,
             transforms: [
               (e) => {
                 e.node = { name: node };
@@ -68,7 +74,7 @@ such as {"filter":"host 10.0.0.5"} on stdin; stops when stdin ends.`;
           },
     });
     process.stderr.write(
-      `agent ${node}: ${result.packets} packets, ${result.entries} entries, ${result.stats.lost} lost\n`,
+      `agent ${node}: ${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost\n`,
     );
     return ExitCode.OK;
   }

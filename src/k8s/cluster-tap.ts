@@ -1,8 +1,13 @@
 // `shark tap [POD_REGEX] [-n NS]… [-A]`: tap pods across a cluster through
 // node agents, like `kubeshark tap`. The pieces, each in its own module:
-//   watch-cache    list+watch of pods/services/slices/nodes (targets, names)
-//   agent-manifests + cluster-objects   the DaemonSet and its RBAC, created
-//                  here and deleted on every way out (labelled by run id)
+//   watch-cache    list+watch of pods/services/slices (in the -n namespaces,
+//                  or everywhere with -A, plus nodes), and of the agents'
+//                  DaemonSet, pods and events
+//   agent-manifests + cluster-objects   the run's root (a lease the CLI
+//                  renews), account and DaemonSet, created here and deleted
+//                  on every way out; `--clean` removes runs whose lease lapsed
+//   agent-progress per-node agent state while starting; exit 4 with reasons
+//                  when agents are not running by the deadline
 //   agent-session  one `shark agent` exec per Ready agent pod, restarted when
 //                  it dies; its BPF filter follows the node's tapped pods
 //   merge + enrich  agents' entries in time order, named, to stdout.
@@ -12,7 +17,24 @@ import ora, { type Ora } from 'ora';
 import type { Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { LineSink } from '../output/stdout-sink.js';
-import { AGENT_NAME_LABEL, DEFAULT_NAMESPACE, RUN_LABEL, agentManifests, newRunId, type Manifest } from './agent-manifests.js';
+import {
+  AGENT_NAME_LABEL,
+  DEFAULT_IMAGE,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_NAMESPACE,
+  LEASE_ANNOTATION,
+  MANAGED_BY,
+  PSA_ENFORCE,
+  RENEW_ANNOTATION,
+  RUN_LABEL,
+  agentManifests,
+  agentNamespace,
+  newRunId,
+  ownedBy,
+  type Manifest,
+  type TolerationPolicy,
+} from './agent-manifests.js';
+import { AgentProgress } from './agent-progress.js';
 import { AgentSession } from './agent-session.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { createEnricher } from './enrich.js';
@@ -22,7 +44,8 @@ import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from './packet-merge.js';
 import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
-import { ClusterWatch } from './watch-cache.js';
+import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
+import { hostname, userInfo } from 'node:os';
 
 type Obj = Record<string, any>;
 
@@ -47,6 +70,15 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   transforms?: ((e: Entry) => Entry | void)[];
   /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
   packets?: { out: Writable; onClosed: () => void };
+  /** How long agents may take to run on every node before the run fails (default 60 s). */
+  agentTimeoutMs?: number;
+  tolerate?: TolerationPolicy;
+  /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
+  leaseSeconds?: number;
+  /** Extra `shark agent` arguments (pushed-down filter, protocols). */
+  agentExtraArgs?: string[];
+  /** Entries refused here (after enrichment) are not written: a filter that reads names. */
+  keep?: (e: Entry) => boolean;
 }
 
 export interface ClusterTapResult {
@@ -91,17 +123,28 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   let targets = new Map<string, TargetPod>();
   const slots = new Map<string, SessionSlot>();
-  const started = new Set<string>();
+  const startedSessions = new Set<string>();
   const restartAt = new Map<string, number>();
   const restarts = new Map<string, number>();
   let stopping = false;
   let entries = 0;
   const agentSelector = { [AGENT_NAME_LABEL]: 'shark-agent', [RUN_LABEL]: runId };
 
+  // With -n only those namespaces (and the agents') are read: a namespace-scoped user can tap.
+  const kinds: Kind[] = ['pods', 'services', 'endpointslices', 'daemonsets', 'events', ...(namespaces ? [] : (['nodes'] as Kind[]))];
+  const scopes = {
+    ...(namespaces ? { pods: [...namespaces, agentNamespace], services: namespaces, endpointslices: namespaces } : {}),
+    daemonsets: [agentNamespace],
+    events: [agentNamespace],
+  };
   const watch = new ClusterWatch(cfg.kc, {
     context: cfg.context,
+    kinds,
+    scopes,
     onEvent: (kind) => {
       if (kind === 'pods' || kind === 'nodes') reconcile();
+      if (kind !== 'services' && kind !== 'endpointslices') progress?.update();
+      checkStarted();
     },
     onFatal: (e) => {
       fatal ??= apiUnreachable(cfg.server, e, 'API server lost');
@@ -112,6 +155,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const deduper = new CrossNodeDeduper();
   const merger = new TimeOrderMerger((e: Entry) => {
     enrich(e);
+    if (opts.keep && !opts.keep(e)) return;
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
     void opts.sink.write(JSON.stringify(e));
@@ -130,6 +174,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
     ...(opts.noBodies ? ['--no-bodies'] : []),
     ...(pcap ? ['--pcap'] : []),
+    ...(opts.agentExtraArgs ?? []),
   ];
 
   function startSession(pod: Obj): void {
@@ -172,7 +217,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       },
     });
     slots.set(name, { session, node, filter });
-    started.add(name);
+    startedSessions.add(name);
     void session.start();
   }
 
@@ -198,7 +243,6 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       const slot = slots.get(name);
       if (slot && !slot.session.isEnded) continue;
       if ((restartAt.get(name) ?? 0) > Date.now()) continue;
-      if (!slot) say(`tap: agent ready on node ${pod.spec?.nodeName ?? '?'}`);
       startSession(pod);
     }
     if (spinner && alive.size > 0 && alive.size >= watch.objects('nodes').length) {
@@ -219,56 +263,226 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   }
 
+  const manifests = agentManifests({
+    runId,
+    namespace: agentNamespace,
+    image: opts.image,
+    tolerate: opts.tolerate,
+    leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
+  });
+  const daemonSet = manifests.owned.find((o) => o.kind === 'DaemonSet')!;
+  let progress: AgentProgress | undefined;
+  let started = false;
+  let deadline: NodeJS.Timeout | undefined;
+  function checkStarted(): void {
+    if (started || !progress?.allReady()) return;
+    started = true;
+    if (deadline) clearTimeout(deadline);
+    say(`tap: agents running on ${progress.expected} node(s)`);
+  }
+
   const created: Manifest[] = [];
+  let createdNamespace = false;
+  let renewTimer: NodeJS.Timeout | undefined;
   let result: ClusterTapResult = { entries: 0, agents: 0, removed: 0 };
   try {
     try {
       await watch.start();
     } catch (e) {
-      throw apiUnreachable(cfg.server, e, 'cannot list cluster objects');
+      throw listFailure(cfg.server, e, !namespaces);
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}; waiting for some`);
-    let createNamespace: boolean;
-    try {
-      createNamespace = !(await objects.namespaceExists(agentNamespace));
-    } catch (e) {
-      throw apiUnreachable(cfg.server, e, `cannot read namespace ${agentNamespace}`);
-    }
-    const manifests = agentManifests({ runId, namespace: agentNamespace, image: opts.image, createNamespace });
-    for (const obj of manifests.objects) {
-      try {
-        await objects.create(obj);
-      } catch (e) {
-        throw new UserError(`${cfg.server}: cannot create ${obj.kind} ${obj.metadata.name}: ${apiErrorText(e)}`, ExitCode.CAPTURE);
-      }
+    createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
+    const [root] = manifests.roots.filter((o) => o.kind === 'ConfigMap');
+    const createdRoot = await createOne(objects, root, cfg.server, say, stop.signal);
+    created.push(root);
+    for (const obj of manifests.owned) {
+      await createOne(objects, ownedBy(obj, createdRoot), cfg.server, say, stop.signal);
       created.push(obj);
     }
+    const leaseMs = (opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+    let renewFailed = false;
+    renewTimer = setInterval(() => {
+      objects.renew(agentNamespace, runId).then(
+        () => (renewFailed = false),
+        (e) => {
+          if (!renewFailed) say(`tap: could not renew the run's lease (${apiErrorText(e)}); retrying`);
+          renewFailed = true;
+        },
+      );
+    }, leaseMs / 3);
     say(`tap: deployed agents (run ${runId}) in namespace ${agentNamespace}; Ctrl-C to stop`);
+    progress = new AgentProgress({
+      say,
+      tolerations: daemonSet.spec.template.spec.tolerations,
+      view: () => ({
+        daemonSet: watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name),
+        pods: watch
+          .objects('pods')
+          .filter((p) => p.metadata?.namespace === agentNamespace && Object.entries(agentSelector).every(([k, v]) => p.metadata?.labels?.[k] === v)),
+        events: watch.objects('events'),
+        nodes: namespaces ? undefined : watch.objects('nodes'),
+        namespace: agentNamespace,
+        image: opts.image ?? DEFAULT_IMAGE,
+      }),
+    });
+    const timeoutMs = opts.agentTimeoutMs ?? 60_000;
+    deadline = setTimeout(() => {
+      if (started || !progress) return;
+      progress.update();
+      const lines = progress.failures();
+      for (const l of lines) say(`tap: ${l}`);
+      fatal ??= new UserError(
+        `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (reasons above)`,
+        ExitCode.CAPTURE,
+      );
+      abort();
+    }, timeoutMs);
+    progress.update();
     reconcile();
+    checkStarted();
     if (!stop.signal.aborted) await new Promise<void>((r) => stop.signal.addEventListener('abort', () => r(), { once: true }));
   } finally {
     stopping = true;
     spinner?.stop();
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
+    if (deadline) clearTimeout(deadline);
+    if (renewTimer) clearInterval(renewTimer);
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 1500)));
     merger.flush();
     await pcap?.finish();
     clearInterval(flushTimer);
     await opts.sink.flush();
-    const removed = await removeCreated(objects, created, fatal ? 1500 : 15000);
+    const removed = await removeCreated(objects, created, fatal && !started ? 5000 : fatal ? 1500 : 15000);
+    if (createdNamespace && removed.failed.length === 0) {
+      // Another run may have started in the namespace meanwhile: it stays then.
+      try {
+        if ((await withTimeout(objects.runRoots(agentNamespace), 2000)).length === 0) {
+          await withTimeout(objects.remove('Namespace', agentNamespace), 2000);
+          removed.done++;
+        }
+      } catch (e) {
+        removed.failed.push(`Namespace/${agentNamespace} (${apiErrorText(e)})`);
+      }
+    }
     watch.stop();
     if (removed.failed.length > 0) {
-      say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\``);
+      say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\` once the lease (${opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS}s) has lapsed`);
     }
-    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${started.size} agent(s); removed ${removed.done} object(s)`);
-    else if (!fatal) say(`tap: ${entries} entries from ${started.size} agent(s); removed ${removed.done} object(s)`);
-    result = { entries, agents: started.size, removed: removed.done };
+    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
+    else if (!fatal) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
+    result = { entries, agents: startedSessions.size, removed: removed.done };
   }
   if (fatal) throw fatal;
   return result;
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */
+function listFailure(server: string, e: unknown, allNamespaces: boolean): UserError {
+  if (!(e instanceof WatchStartError)) return apiUnreachable(server, e, 'cannot list cluster objects');
+  const forbidden = (e.error as { code?: number })?.code === 403;
+  const hint = forbidden
+    ? allNamespaces
+      ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
+      : '; ask for get/list/watch on pods, services and endpointslices there'
+    : '';
+  return new UserError(`${server}: cannot list ${e.scope}: ${apiErrorText(e.error)}${hint}`, ExitCode.CAPTURE);
+}
+
+/**
+ * Make the agents' namespace usable: wait while a previous run's namespace is
+ * still Terminating, create it (labelled Pod Security privileged) when
+ * missing, or label an existing one, saying clearly when that is not allowed.
+ * Returns whether this run created it.
+ */
+async function prepareNamespace(
+  objects: ClusterObjects,
+  name: string,
+  server: string,
+  say: (l: string) => void,
+  signal: AbortSignal,
+  waitMs: number,
+): Promise<boolean> {
+  const until = Date.now() + Math.max(waitMs, 30_000);
+  let told = false;
+  for (;;) {
+    let ns: Record<string, any> | undefined;
+    try {
+      ns = await objects.readNamespace(name);
+    } catch (e) {
+      // A user who may not read the namespace object may still create in it.
+      if ((e as { code?: number }).code === 403) return false;
+      throw apiUnreachable(server, e, `cannot read namespace ${name}`);
+    }
+    if (ns?.metadata?.deletionTimestamp) {
+      if (!told) say(`tap: namespace ${name} is terminating (a previous run's cleanup); waiting for it to go`);
+      told = true;
+      if (Date.now() > until || signal.aborted) throw new UserError(`${server}: namespace ${name} is still terminating; try again later or pass --agent-namespace`, ExitCode.CAPTURE);
+      await sleep(500);
+      continue;
+    }
+    if (!ns) {
+      try {
+        await objects.create(agentNamespace(name));
+        return true;
+      } catch (e) {
+        if ((e as { code?: number }).code === 409) continue; // another run created it just now
+        throw new UserError(`${server}: cannot create namespace ${name}: ${apiErrorText(e)}; create it (labelled ${PSA_ENFORCE}=privileged) or pass --agent-namespace`, ExitCode.CAPTURE);
+      }
+    }
+    if (ns.metadata?.labels?.[PSA_ENFORCE] !== 'privileged') {
+      try {
+        await objects.labelPrivileged(name);
+      } catch (e) {
+        say(
+          `tap: cannot label namespace ${name} ${PSA_ENFORCE}=privileged (${apiErrorText(e)}); if Pod Security refuses the agents, ask an admin: kubectl label namespace ${name} ${PSA_ENFORCE}=privileged`,
+        );
+      }
+    }
+    return false;
+  }
+}
+
+/** Create one object; while its namespace is still terminating (403 NamespaceTerminating), wait and retry. */
+async function createOne(objects: ClusterObjects, obj: Manifest, server: string, say: (l: string) => void, signal: AbortSignal): Promise<Record<string, any>> {
+  const until = Date.now() + 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      return await objects.create(obj);
+    } catch (e) {
+      if (isNamespaceTerminating(e) && Date.now() < until && !signal.aborted) {
+        if (!told) say(`tap: namespace ${obj.metadata.namespace} is terminating; waiting to create ${obj.kind} ${obj.metadata.name}`);
+        told = true;
+        await sleep(500);
+        continue;
+      }
+      throw new UserError(`${server}: cannot create ${obj.kind} ${obj.metadata.name}: ${apiErrorText(e)}`, ExitCode.CAPTURE);
+    }
+  }
+}
+
+function isNamespaceTerminating(e: unknown): boolean {
+  const err = e as { code?: number; body?: unknown };
+  if (err?.code !== 403) return false;
+  const text = typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? '');
+  return text.includes('NamespaceTerminating') || text.includes('being terminated');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Delete in reverse creation order, giving up after `timeoutMs` in total. */
@@ -309,16 +523,68 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** `shark tap --clean`: delete every object shark created, of any run. */
-export async function cleanCluster(flags: KubeConfigFlags, stderr: Writable = process.stderr): Promise<number> {
-  const cfg = loadKubeConfig(flags);
-  let removed: string[];
+export interface CleanOptions extends KubeConfigFlags {
+  agentNamespace?: string;
+  now?: Date;
+}
+
+/**
+ * `shark tap --clean`: remove the runs in the agents' namespace whose CLI is
+ * gone (lease lapsed: renew time + lease older than now), and objects whose
+ * run has no root left. Live runs — another terminal's tap — are kept. The
+ * namespace goes too when shark created it and no run is left in it.
+ */
+export async function cleanCluster(opts: CleanOptions, stderr: Writable = process.stderr): Promise<number> {
+  const cfg = loadKubeConfig(opts);
+  const namespace = opts.agentNamespace ?? DEFAULT_NAMESPACE;
+  const objects = new ClusterObjects(cfg.kc);
+  const now = (opts.now ?? new Date()).getTime();
+  let removed = 0;
   try {
-    removed = await new ClusterObjects(cfg.kc).removeAll();
+    const ns = await objects.readNamespace(namespace);
+    if (!ns) {
+      stderr.write(`tap: namespace ${namespace} does not exist: nothing to clean\n`);
+      return 0;
+    }
+    const roots = await objects.runRoots(namespace);
+    const alive = new Set<string>();
+    for (const root of roots) {
+      const run = root.metadata?.labels?.[RUN_LABEL] ?? '';
+      const lease = Number(root.metadata?.annotations?.[LEASE_ANNOTATION] ?? DEFAULT_LEASE_SECONDS);
+      const renewed = Date.parse(root.metadata?.annotations?.[RENEW_ANNOTATION] ?? '');
+      const holder = root.metadata?.annotations?.['shark.io/holder'] ?? 'unknown';
+      if (lease === 0) {
+        alive.add(run);
+        stderr.write(`tap: run ${run} has no lease (applied by hand or GitOps): kept\n`);
+        continue;
+      }
+      const age = Number.isNaN(renewed) ? Infinity : (now - renewed) / 1000;
+      if (age <= lease) {
+        alive.add(run);
+        stderr.write(`tap: run ${run} is alive (${holder}, renewed ${Math.round(age)}s ago): kept\n`);
+        continue;
+      }
+      for (const r of await objects.removeRun(namespace, run)) {
+        stderr.write(`tap: removed ${r} (run ${run}, lease lapsed)\n`);
+        removed++;
+      }
+    }
+    // Objects whose run has no root (it was deleted, or a CLI died between creations).
+    for (const { kind, obj } of await objects.managed(namespace)) {
+      const run = obj.metadata?.labels?.[RUN_LABEL];
+      if (!run || alive.has(run)) continue;
+      await objects.remove(kind, obj.metadata.name, namespace);
+      stderr.write(`tap: removed ${kind}/${namespace}/${obj.metadata.name} (run ${run} has no root)\n`);
+      removed++;
+    }
+    if (alive.size === 0 && ns.metadata?.labels?.[MANAGED_BY] === 'shark' && !ns.metadata?.deletionTimestamp) {
+      await objects.remove('Namespace', namespace);
+      stderr.write(`tap: removed Namespace/${namespace}\n`);
+      removed++;
+    }
   } catch (e) {
     throw apiUnreachable(cfg.server, e, 'cannot clean up');
   }
-  for (const r of removed) stderr.write(`tap: removed ${r}\n`);
-  stderr.write(`tap: ${removed.length} leftover object(s) removed\n`);
-  return removed.length;
+  stderr.write(`tap: ${removed} leftover object(s) removed\n`);
+  return removed;
 }

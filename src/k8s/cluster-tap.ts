@@ -334,8 +334,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       progress.update();
       const lines = progress.failures();
       for (const l of lines) say(`tap: ${l}`);
+      const st = watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name)?.status ?? {};
+      const counts = `DaemonSet ${daemonSet.metadata.name}: ${st.desiredNumberScheduled ?? '?'} desired, ${st.numberReady ?? 0} ready, ${st.numberUnavailable ?? 0} unavailable`;
       fatal ??= new UserError(
-        `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (reasons above)`,
+        `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (${counts}; reasons above)`,
         ExitCode.CAPTURE,
       );
       abort();

@@ -149,7 +149,7 @@ test('image pull failure on one node, crash loop on the other, a Windows node: p
     // The Windows node: listed once, never waited on or blamed.
     assert.equal((err.match(/win0/g) ?? []).length, 1, err);
     assert.match(err, /^tap: win0: no agent: windows node/m);
-    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 3s/);
+    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 3s \(DaemonSet shark-agent-\w+: 2 desired, 0 ready, 2 unavailable; reasons above\)$/);
     assert.doesNotMatch(err, /^\s+at /m);
     // Every object of the run is gone, the namespace (terminating) included.
     await until(() => f.store.findAll(MANAGED).length === 0, 'objects removed', 5000, tap);

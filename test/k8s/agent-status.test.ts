@@ -77,3 +77,32 @@ test('nodes that cannot run the agent: Windows, virtual-kubelet, Fargate, an arc
   const unbound = { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n7'] }] }] } } } } };
   assert.equal(podNode(unbound), 'n7');
 });
+
+test('progress: per-node lines in a small cluster; in a big one only failures, plus counts; ready once the DaemonSet has counted', async () => {
+  const { AgentProgress } = await import('../../src/k8s/agent-progress.js');
+  const lines: string[] = [];
+  const ds = { metadata: { uid: 'ds', generation: 1 }, status: {} as Obj };
+  let nodes = [node('a'), node('b')];
+  let pods: Obj[] = [];
+  const progress = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], view: () => ({ ...base, daemonSet: ds, pods, nodes }) });
+  pods = nodes.map((n) => pod(`p-${n.metadata.name}`, n.metadata.name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }));
+  progress.update();
+  assert.deepEqual(lines, ['tap: a: agent running', 'tap: b: agent running']);
+  assert.equal(progress.allReady(), false, 'the controller has not observed this generation');
+  ds.status = { observedGeneration: 1, desiredNumberScheduled: 2 };
+  assert.equal(progress.allReady(), true);
+
+  lines.length = 0;
+  nodes = Array.from({ length: 12 }, (_, i) => node(`n${i}`));
+  pods = nodes.map((n, i) =>
+    i === 3
+      ? pod(`p-${i}`, n.metadata.name, { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'nope' } } }] })
+      : pod(`p-${i}`, n.metadata.name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }),
+  );
+  progress.update();
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.equal(lines[0], 'tap: n3: failed: ImagePullBackOff: nope');
+  assert.match(lines[1], /^tap: agents: 11 running, 1 failed of 12 node\(s\)$/);
+  assert.equal(progress.allReady(), false);
+  assert.equal(progress.failures().length, 1);
+});

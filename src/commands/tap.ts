@@ -98,7 +98,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
     if (flags.clean) {
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
-      const { cleanCluster } = await import('../k8s/cluster-tap.js');
+      const { cleanCluster } = await import('../k8s/run-objects.js');
       await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig, agentNamespace: flags['agent-namespace'] });
       return ExitCode.OK;
     }

@@ -140,7 +140,7 @@ test('image pull failure on one node, crash loop on the other, a Windows node: p
       ? waitingContainer('ImagePullBackOff', 'Back-off pulling image "ghcr.io/shark-cli/shark:0.1.0"')
       : waitingContainer('CrashLoopBackOff', 'back-off 40s restarting failed container=agent', 13),
   );
-  const tap = spawnTap(['-A', '--kubeconfig', kubeconfig, '--agent-timeout', '3s']);
+  const tap = spawnTap(['-A', '--kubeconfig', kubeconfig, '--agent-timeout', '5s']);
   try {
     assert.equal(await exited(tap), 4, tap.stderr());
     const err = tap.stderr();
@@ -149,7 +149,7 @@ test('image pull failure on one node, crash loop on the other, a Windows node: p
     // The Windows node: listed once, never waited on or blamed.
     assert.equal((err.match(/win0/g) ?? []).length, 1, err);
     assert.match(err, /^tap: win0: no agent: windows node/m);
-    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 3s \(DaemonSet shark-agent-\w+: 2 desired, 0 ready, 2 unavailable; reasons above\)$/);
+    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 5s \(DaemonSet shark-agent-\w+: 2 desired, 0 ready, 2 unavailable; reasons above\)$/);
     assert.doesNotMatch(err, /^\s+at /m);
     // Every object of the run is gone, the namespace (terminating) included.
     await until(() => f.store.findAll(MANAGED).length === 0, 'objects removed', 5000, tap);
@@ -169,7 +169,7 @@ test('Pod Security baseline refuses the agent in an existing namespace the user 
   grant(f, 'jane', 'shark-system', [{ apiGroups: ['', 'apps'], resources: ['pods', 'pods/exec', 'configmaps', 'serviceaccounts', 'daemonsets', 'events'], verbs: ['*'] }]);
   grant(f, 'jane', 'shark-system', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'] }], 'ns-read');
   grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
-  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '2s']);
+  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '5s']);
   try {
     assert.equal(await exited(tap), 4, tap.stderr());
     const err = tap.stderr();
@@ -232,14 +232,18 @@ test('a user who may read one namespace: -n works (only that namespace is read),
 
 test('a namespace still terminating is waited for; the agents get the least privilege; two runs own their objects; --clean removes only the lapsed one', { timeout: 90_000 }, async () => {
   const { f, kubeconfig } = await fixture();
-  f.store.namespaceTerminateMs = 5000;
+  f.store.namespaceTerminateMs = 600_000; // ends when the test says so, below
   f.ensureNamespace('shark-system');
   f.store.delete('namespaces', undefined, 'shark-system'); // a previous run's cleanup, still going on
   const a = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig]);
   let b: Tap | undefined;
   try {
+    await until(() => /namespace shark-system is terminating .*waiting/.test(a.stderr()), 'run A waiting', 30_000, a);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(!f.requests.some((r) => r.startsWith('POST')), 'nothing created into a terminating namespace');
+    f.store.finishTerminating('shark-system');
+    f.store.namespaceTerminateMs = 300;
     await until(() => /agents running on 2 node\(s\)/.test(a.stderr()), 'run A running', 30_000, a);
-    assert.match(a.stderr(), /namespace shark-system is terminating .*waiting/);
     const ns = f.store.get('namespaces', undefined, 'shark-system')!;
     assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
     // Least privilege: no token, no RBAC, NET_RAW only, every taint tolerated, Linux nodes only.

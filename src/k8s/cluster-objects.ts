@@ -2,7 +2,7 @@
 // clients, all inside the agents' namespace (plus the namespace itself):
 // nothing here needs a cluster-wide permission.
 
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 
 type Obj = Record<string, any>;
@@ -19,9 +19,11 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export class ClusterObjects {
   private readonly ops: Record<string, KindOps>;
   private readonly core: CoreV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
 
   constructor(kc: KubeConfig) {
     const core = kc.makeApiClient(CoreV1Api);
+    this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     this.core = core;
     this.ops = {
@@ -95,6 +97,30 @@ export class ClusterObjects {
       for (const obj of await this.ops[kind].find(namespace, `${MANAGED_BY}=shark`)) out.push({ kind, obj });
     }
     return out;
+  }
+
+  /**
+   * ClusterRoles/ClusterRoleBindings labelled shark's (older versions gave the
+   * agent one; this one needs none): deleted, bindings first. A user without
+   * cluster-wide RBAC rights cannot see them: nothing to do then.
+   */
+  async legacyRbac(): Promise<string[]> {
+    const done: string[] = [];
+    const selector = `${MANAGED_BY}=shark`;
+    try {
+      for (const b of (await this.rbac.listClusterRoleBinding({ labelSelector: selector })).items) {
+        await this.rbac.deleteClusterRoleBinding({ name: b.metadata!.name! });
+        done.push(`ClusterRoleBinding/${b.metadata!.name}`);
+      }
+      for (const r of (await this.rbac.listClusterRole({ labelSelector: selector })).items) {
+        await this.rbac.deleteClusterRole({ name: r.metadata!.name! });
+        done.push(`ClusterRole/${r.metadata!.name}`);
+      }
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 403 && code !== 404) throw err;
+    }
+    return done;
   }
 
   /** Delete every object of one run: workloads, then the account, the root last. */

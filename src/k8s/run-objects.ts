@@ -151,10 +151,16 @@ export async function cleanCluster(opts: CleanOptions, stderr: Writable = proces
   const now = (opts.now ?? new Date()).getTime();
   let removed = 0;
   try {
+    // Shark before 0.2 gave agents a ClusterRole and binding; remove those leftovers when allowed.
+    for (const r of await objects.legacyRbac()) {
+      stderr.write(`tap: removed ${r} (left by an older shark)\n`);
+      removed++;
+    }
     const ns = await objects.readNamespace(namespace);
     if (!ns) {
-      stderr.write(`tap: namespace ${namespace} does not exist: nothing to clean\n`);
-      return 0;
+      stderr.write(`tap: namespace ${namespace} does not exist: nothing else to clean\n`);
+      stderr.write(`tap: ${removed} leftover object(s) removed\n`);
+      return removed;
     }
     const roots = await objects.runRoots(namespace);
     const alive = new Set<string>();

@@ -8,6 +8,7 @@ import { runLocalTap } from '../pipeline/local-tap.js';
 import type { LiveCapture } from '../pipeline/capture/live.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
+import { compileFilter } from '../filter/index.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -35,6 +36,8 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
     'stats-interval': Flags.string({ description: 'how often to report drop/loss counters on stderr', default: '2s' }),
+    kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
+    protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
   };
 
@@ -46,6 +49,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     const statsEveryMs = Math.max(100, parseDuration(flags['stats-interval'], '--stats-interval'));
     // Secrets are redacted here, on the node, so they never cross the API server.
     const redact = redactorFromFlags(flags, `agent ${node}`);
+    // Pushed down by `shark tap -f KFL` / `--protocols`: only matching entries cross the API server.
+    const keep = flags.kfl ? compileFilter(flags.kfl).predicate : undefined;
+    const protocols = flags.protocols ? flags.protocols.split(',').filter(Boolean) : [];
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     let capture: LiveCapture | undefined;
@@ -63,7 +69,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         interfaces: flags.interface,
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
-        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0 },
+        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
         onReady: (c) => {
           capture = c;
           readAgentControl(process.stdin, {
@@ -82,6 +88,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
           : {
               kind: 'entries',
               sink,
+              keep,
               transforms: [
                 (e) => {
                   entries++;
@@ -91,7 +98,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
               ],
             },
       });
-      say(`${result.packets} packets, ${result.entries} entries, ${result.stats.lost} lost`);
+      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
     } finally {
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).

@@ -24,7 +24,12 @@ Local: captures with libpcap on one or more interfaces and writes entries
 interfaces) or -w FILE. Ctrl-C stops, flushes pending calls and prints a
 summary on stderr. Needs CAP_NET_RAW (root or setcap).
 
-Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
+Cluster: with a pod regex, -n or -A, taps pods through node agents (a
+DaemonSet the run creates and removes). While agents start, each node's
+state is shown; agents not running by --agent-timeout end the run (exit 4)
+with the reason per node. -f/--filter is then a KFL expression run on the
+agents, so only matching entries leave the nodes. --dry-run prints the
+objects as YAML instead. See docs/kubernetes.md.`;
 
   static override examples = [
     '<%= config.bin %> tap --list-interfaces',
@@ -34,6 +39,8 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
     '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
     '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',
+    '<%= config.bin %> tap -A -f \'http and response.status >= 500\' --protocols http',
+    '<%= config.bin %> tap -A --agent-image registry.example/shark:0.1.0 --dry-run > shark-agents.yaml',
     '<%= config.bin %> tap --clean',
   ];
 
@@ -44,7 +51,10 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
   static override flags = {
     interface: Flags.string({ char: 'i', description: 'capture on this local interface (repeat for several)', multiple: true }),
     'list-interfaces': Flags.boolean({ char: 'D', description: 'list the interfaces that can be captured on, like tcpdump -D' }),
-    filter: Flags.string({ char: 'f', description: 'BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"' }),
+    filter: Flags.string({
+      char: 'f',
+      description: 'local: BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"; cluster: KFL expression run on the agents',
+    }),
     snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (at most 65535)', min: 64 }),
     'buffer-size': Flags.string({
       char: 'B',
@@ -67,7 +77,16 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
     context: Flags.string({ description: 'cluster: kubeconfig context' }),
     kubeconfig: Flags.string({ description: 'cluster: path to the kubeconfig file' }),
-    clean: Flags.boolean({ description: 'cluster: remove objects left by a crashed tap (labelled managed-by=shark) and exit' }),
+    clean: Flags.boolean({ description: 'cluster: remove the objects of runs whose CLI is gone (lease lapsed) and exit; live runs are kept' }),
+    'dry-run': Flags.boolean({ description: 'cluster: print the objects the run would create as YAML and exit (nothing is sent to the cluster)' }),
+    protocols: Flags.string({ description: 'cluster: agents keep only these protocols (comma-separated), e.g. http,dns' }),
+    'agent-timeout': Flags.string({ description: 'cluster: fail (exit 4) when agents are not running on every node by then', default: '60s' }),
+    'agent-tolerate': Flags.string({
+      description: 'cluster: node taints the agents tolerate: every NoSchedule/NoExecute taint, the control plane\'s only, or none',
+      options: ['all', 'control-plane', 'none'],
+      default: 'all',
+    }),
+    'agent-lease': Flags.string({ description: 'cluster: lease of a run (renewed every third); --clean removes runs older than it', default: '30s', hidden: true }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
     'agent-image': Flags.string({
       description: 'cluster: image of the node agent (build it with `npm run image` and push it; see README)',
@@ -88,8 +107,22 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
     if (flags.clean) {
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
-      const { cleanCluster } = await import('../k8s/cluster-tap.js');
-      await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig });
+      const { cleanCluster } = await import('../k8s/run-objects.js');
+      await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig, agentNamespace: flags['agent-namespace'] });
+      return ExitCode.OK;
+    }
+    if (flags['dry-run']) {
+      if (local) throw new UserError('--dry-run is for cluster taps (a pod regex, -n or -A)', ExitCode.USAGE);
+      const { dryRunYaml } = await import('../k8s/dry-run.js');
+      const { newRunId } = await import('../k8s/agent-manifests.js');
+      process.stdout.write(
+        dryRunYaml({
+          runId: newRunId(),
+          namespace: flags['agent-namespace'],
+          image: flags['agent-image'],
+          tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+        }),
+      );
       return ExitCode.OK;
     }
     if (!local) return this.tapCluster(args.podRegex, flags);
@@ -109,6 +142,11 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       'agent-namespace': string;
       'agent-image'?: string;
       'agent-interface'?: string[];
+      'agent-timeout': string;
+      'agent-tolerate': string;
+      'agent-lease': string;
+      filter?: string;
+      protocols?: string;
       'max-body': string;
       'no-bodies': boolean;
       'no-redact': boolean;
@@ -124,6 +162,12 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
     if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
     if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
     if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
+    // Checked before anything is deployed: a bad filter is a usage error, not a failed run.
+    const { pushdownArgs } = await import('../k8s/pushdown.js');
+    const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });
+    if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
+    const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
+    const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -144,6 +188,11 @@ Cluster: with a pod regex, -n or -A, taps pods through node agents.`;
       packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
       // The agents redact before entries leave their node (redactOnAgent); the CLI redacts again (names from --redact, idempotent).
       transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
+      keep: pushdown.keep,
+      agentTimeoutMs,
+      tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+      leaseSeconds,
+      agentExtraArgs: pushdown.agentArgs,
     });
     return ExitCode.OK;
   }

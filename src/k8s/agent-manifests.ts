@@ -1,9 +1,12 @@
-// The objects `shark tap` creates in a cluster: a namespace, a ServiceAccount,
-// a read-only ClusterRole (+binding) and the node-agent DaemonSet. Every one
-// carries app.kubernetes.io/managed-by=shark and shark.io/run=<id>, so that a
-// run deletes exactly what it made and `tap --clean` finds a crashed run's
-// leftovers. The agent needs no privileges beyond raw capture: hostNetwork
-// with NET_RAW/NET_ADMIN, not a privileged container.
+// The objects `shark tap` creates in a cluster: the agents' namespace
+// (labelled for Pod Security `privileged`: hostNetwork and NET_RAW are what
+// the agent is), one root ConfigMap per run — its lease (renew time) and the
+// owner of everything else the run makes —, a ServiceAccount without a token
+// and the node-agent DaemonSet. The agent never calls the API server, so it
+// gets no RBAC at all. Every object carries app.kubernetes.io/managed-by=shark;
+// per-run objects also shark.io/run=<id> and an owner reference to the root,
+// so deleting the root removes the run, and `tap --clean` finds runs whose
+// CLI stopped renewing the lease.
 
 export type Manifest = Record<string, any>;
 
@@ -14,6 +17,16 @@ export const AGENT_NAME = 'shark-agent';
 export const AGENT_CONTAINER = 'agent';
 export const DEFAULT_NAMESPACE = 'shark-system';
 export const DEFAULT_IMAGE = 'ghcr.io/shark-cli/shark:0.1.0';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+/** Pod Security Admission: the namespace's enforced level. */
+export const PSA_ENFORCE = 'pod-security.kubernetes.io/enforce';
+/** On the root ConfigMap: when the CLI last renewed the run's lease (RFC 3339), and for how long it holds. */
+export const RENEW_ANNOTATION = 'shark.io/renew-time';
+export const LEASE_ANNOTATION = 'shark.io/lease-seconds';
+export const DEFAULT_LEASE_SECONDS = 30;
+
+/** Which node taints the agents tolerate: every NoSchedule/NoExecute one, the control plane's only, or none. */
+export type TolerationPolicy = 'all' | 'control-plane' | 'none';
 
 export interface AgentManifestOptions {
   runId: string;
@@ -21,12 +34,21 @@ export interface AgentManifestOptions {
   image?: string;
   /** Include the Namespace object (false when it already exists). */
   createNamespace?: boolean;
+  tolerate?: TolerationPolicy;
+  /** Lease length; 0 = never lapses (objects applied by hand or GitOps: `--clean` leaves them). */
+  leaseSeconds?: number;
+  /** Who runs the CLI (user@host pid), recorded on the root for `--clean`'s report. */
+  holder?: string;
 }
 
 export interface AgentManifests {
   namespace: string;
   daemonSetName: string;
-  /** In creation order; delete in reverse. */
+  /** The Namespace (when asked for) then the run's root ConfigMap: created first, deleted last. */
+  roots: Manifest[];
+  /** The rest, in creation order; each needs `ownedBy(root)` before it is created. */
+  owned: Manifest[];
+  /** Everything, in creation order (for --dry-run and schema checks). */
   objects: Manifest[];
   /** Labels that select this run's agent pods. */
   agentSelector: Record<string, string>;
@@ -44,41 +66,33 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
   const name = `${AGENT_NAME}-${opts.runId}`;
   const labels = { [MANAGED_BY]: 'shark', [RUN_LABEL]: opts.runId };
   const agentSelector = { [AGENT_NAME_LABEL]: AGENT_NAME, [RUN_LABEL]: opts.runId };
-  const meta = (n: string, namespaced: boolean) => ({
-    name: n,
-    ...(namespaced ? { namespace } : {}),
-    labels: { ...labels, [AGENT_NAME_LABEL]: AGENT_NAME },
-  });
+  const meta = (n: string) => ({ name: n, namespace, labels: { ...labels, [AGENT_NAME_LABEL]: AGENT_NAME } });
 
-  const objects: Manifest[] = [];
-  if (opts.createNamespace !== false) {
-    objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: meta(namespace, false) });
-  }
-  objects.push({
+  const roots: Manifest[] = [];
+  if (opts.createNamespace !== false) roots.push(agentNamespace(namespace));
+  const lease = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  roots.push({
     apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: meta(name, true),
-    automountServiceAccountToken: true,
+    kind: 'ConfigMap',
+    metadata: {
+      name: runRootName(opts.runId),
+      namespace,
+      labels: { ...labels, [COMPONENT_LABEL]: 'run' },
+      annotations: {
+        [LEASE_ANNOTATION]: String(lease),
+        ...(lease > 0 ? { [RENEW_ANNOTATION]: new Date().toISOString() } : {}),
+        ...(opts.holder ? { 'shark.io/holder': opts.holder } : {}),
+      },
+    },
+    data: { purpose: 'Root of one `shark tap` run: every object of the run is owned by it; deleting it deletes the run.' },
   });
-  // Read-only and narrow: the agent may look up nodes and pods (to name its
-  // own node and the pods it captures for); it never writes anything.
-  objects.push({
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRole',
-    metadata: meta(name, false),
-    rules: [{ apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list', 'watch'] }],
-  });
-  objects.push({
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: meta(name, false),
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-    subjects: [{ kind: 'ServiceAccount', name, namespace }],
-  });
-  objects.push({
+  const owned: Manifest[] = [];
+  // No API token: the agent only captures and writes to its exec stream.
+  owned.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name), automountServiceAccountToken: false });
+  owned.push({
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
-    metadata: meta(name, true),
+    metadata: meta(name),
     spec: {
       selector: { matchLabels: agentSelector },
       updateStrategy: { type: 'RollingUpdate' },
@@ -86,13 +100,13 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
         metadata: { labels: { ...labels, ...agentSelector } },
         spec: {
           serviceAccountName: name,
+          automountServiceAccountToken: false,
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
-          tolerations: [
-            { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
-            { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
-          ],
+          // The image is Linux-only; Windows nodes never get an agent.
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          tolerations: tolerations(opts.tolerate ?? 'all'),
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
           containers: [
             {
@@ -112,8 +126,10 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                 privileged: false,
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
+                // root with every capability dropped but NET_RAW: a packet socket
+                // (libpcap) needs nothing more; the capability set, not the uid, is the power.
                 runAsUser: 0,
-                capabilities: { drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] },
+                capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
               },
               resources: {
                 requests: { cpu: '50m', memory: '64Mi' },
@@ -125,7 +141,49 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
       },
     },
   });
-  return { namespace, daemonSetName: name, objects, agentSelector };
+  return { namespace, daemonSetName: name, roots, owned, objects: [...roots, ...owned], agentSelector };
+}
+
+/** The agents' namespace: Pod Security `privileged` (baseline refuses hostNetwork and NET_RAW). */
+export function agentNamespace(namespace: string): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: namespace,
+      labels: { [MANAGED_BY]: 'shark', [PSA_ENFORCE]: 'privileged', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+    },
+  };
+}
+
+export function runRootName(runId: string): string {
+  return `shark-run-${runId}`;
+}
+
+/** `obj` owned by the run's root: deleting the root (or `--clean`) takes it along. */
+export function ownedBy(obj: Manifest, root: Manifest): Manifest {
+  return {
+    ...obj,
+    metadata: {
+      ...obj.metadata,
+      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid, blockOwnerDeletion: false }],
+    },
+  };
+}
+
+function tolerations(policy: TolerationPolicy): Manifest[] {
+  if (policy === 'none') return [];
+  if (policy === 'control-plane') {
+    return [
+      { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
+    ];
+  }
+  // A capture agent belongs on every node, tainted or not (as kube-proxy and CNI agents do).
+  return [
+    { operator: 'Exists', effect: 'NoSchedule' },
+    { operator: 'Exists', effect: 'NoExecute' },
+  ];
 }
 
 /** A short random run id: lower-case letters and digits, valid in names and label values. */

@@ -1,68 +1,79 @@
-// Creating and deleting the agent's objects through the typed API clients,
-// and `tap --clean`: find everything labelled managed-by=shark and delete it.
+// Creating, patching and deleting the agent's objects through the typed API
+// clients, all inside the agents' namespace (plus the namespace itself):
+// nothing here needs a cluster-wide permission.
 
-import { AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { MANAGED_SELECTOR, type Manifest } from './agent-manifests.js';
+import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { COMPONENT_LABEL, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 
 type Obj = Record<string, any>;
 
 interface KindOps {
-  create(body: Manifest): Promise<unknown>;
+  create(body: Manifest): Promise<Obj>;
   remove(name: string, namespace: string): Promise<unknown>;
-  /** Every object of this kind carrying the selector, in all namespaces. */
-  find(selector: string): Promise<Obj[]>;
+  /** Objects of this kind in `namespace` carrying the selector. */
+  find(namespace: string, selector: string): Promise<Obj[]>;
 }
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export class ClusterObjects {
   private readonly ops: Record<string, KindOps>;
+  private readonly core: CoreV1Api;
+  private readonly rbac: RbacAuthorizationV1Api;
 
   constructor(kc: KubeConfig) {
     const core = kc.makeApiClient(CoreV1Api);
+    this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
-    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    this.core = core;
     this.ops = {
       Namespace: {
         create: (body) => core.createNamespace({ body }),
         remove: (name) => core.deleteNamespace({ name }),
-        find: async (labelSelector) => (await core.listNamespace({ labelSelector })).items,
+        find: async (namespace) => [await core.readNamespace({ name: namespace })],
+      },
+      ConfigMap: {
+        create: (body) => core.createNamespacedConfigMap({ namespace: body.metadata.namespace, body }),
+        remove: (name, namespace) => core.deleteNamespacedConfigMap({ name, namespace, propagationPolicy: 'Background' }),
+        find: async (namespace, labelSelector) => (await core.listNamespacedConfigMap({ namespace, labelSelector })).items,
       },
       ServiceAccount: {
         create: (body) => core.createNamespacedServiceAccount({ namespace: body.metadata.namespace, body }),
         remove: (name, namespace) => core.deleteNamespacedServiceAccount({ name, namespace }),
-        find: async (labelSelector) => (await core.listServiceAccountForAllNamespaces({ labelSelector })).items,
-      },
-      ClusterRole: {
-        create: (body) => rbac.createClusterRole({ body }),
-        remove: (name) => rbac.deleteClusterRole({ name }),
-        find: async (labelSelector) => (await rbac.listClusterRole({ labelSelector })).items,
-      },
-      ClusterRoleBinding: {
-        create: (body) => rbac.createClusterRoleBinding({ body: body as { roleRef: never } }),
-        remove: (name) => rbac.deleteClusterRoleBinding({ name }),
-        find: async (labelSelector) => (await rbac.listClusterRoleBinding({ labelSelector })).items,
+        find: async (namespace, labelSelector) => (await core.listNamespacedServiceAccount({ namespace, labelSelector })).items,
       },
       DaemonSet: {
         create: (body) => apps.createNamespacedDaemonSet({ namespace: body.metadata.namespace, body }),
         remove: (name, namespace) => apps.deleteNamespacedDaemonSet({ name, namespace, propagationPolicy: 'Background' }),
-        find: async (labelSelector) => (await apps.listDaemonSetForAllNamespaces({ labelSelector })).items,
+        find: async (namespace, labelSelector) => (await apps.listNamespacedDaemonSet({ namespace, labelSelector })).items,
       },
     };
-    this.core = core;
   }
-  private readonly core: CoreV1Api;
 
-  async namespaceExists(name: string): Promise<boolean> {
+  /** The namespace as the API server has it; undefined when it does not exist. */
+  async readNamespace(name: string): Promise<Obj | undefined> {
     try {
-      await this.core.readNamespace({ name });
-      return true;
+      return await this.core.readNamespace({ name });
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return false;
+      if ((err as { code?: number }).code === 404) return undefined;
       throw err;
     }
   }
 
-  async create(obj: Manifest): Promise<void> {
-    await this.ops[obj.kind].create(obj);
+  /** Label an existing namespace Pod Security `privileged`. */
+  async labelPrivileged(name: string): Promise<void> {
+    const body = { metadata: { labels: { [PSA_ENFORCE]: 'privileged' } } };
+    await this.core.patchNamespace({ name, body }, MERGE_PATCH);
+  }
+
+  /** Renew a run's lease: the root's renew time becomes now. */
+  async renew(namespace: string, runId: string, now = new Date()): Promise<void> {
+    const body = { metadata: { annotations: { [RENEW_ANNOTATION]: now.toISOString() } } };
+    await this.core.patchNamespacedConfigMap({ name: runRootName(runId), namespace, body }, MERGE_PATCH);
+  }
+
+  async create(obj: Manifest): Promise<Obj> {
+    return this.ops[obj.kind].create(obj);
   }
 
   /** Delete one object; "already gone" is success. */
@@ -74,17 +85,51 @@ export class ClusterObjects {
     }
   }
 
+  /** The run roots (one ConfigMap per run) in a namespace. */
+  async runRoots(namespace: string): Promise<Obj[]> {
+    return this.ops.ConfigMap.find(namespace, `${MANAGED_BY}=shark,${COMPONENT_LABEL}=run`);
+  }
+
+  /** Every shark object in the namespace (any run), workloads first. */
+  async managed(namespace: string): Promise<{ kind: string; obj: Obj }[]> {
+    const out: { kind: string; obj: Obj }[] = [];
+    for (const kind of ['DaemonSet', 'ServiceAccount', 'ConfigMap']) {
+      for (const obj of await this.ops[kind].find(namespace, `${MANAGED_BY}=shark`)) out.push({ kind, obj });
+    }
+    return out;
+  }
+
   /**
-   * Delete every object matching the selector: workloads first, then RBAC and
-   * accounts, namespaces last. Returns "Kind/namespace/name" of what was deleted.
+   * ClusterRoles/ClusterRoleBindings labelled shark's (older versions gave the
+   * agent one; this one needs none): deleted, bindings first. A user without
+   * cluster-wide RBAC rights cannot see them: nothing to do then.
    */
-  async removeAll(selector = MANAGED_SELECTOR): Promise<string[]> {
+  async legacyRbac(): Promise<string[]> {
     const done: string[] = [];
-    for (const kind of ['DaemonSet', 'ClusterRoleBinding', 'ClusterRole', 'ServiceAccount', 'Namespace']) {
-      for (const o of await this.ops[kind].find(selector)) {
-        const ns = o.metadata?.namespace ?? '';
-        await this.remove(kind, o.metadata.name, ns);
-        done.push(`${kind}/${ns ? `${ns}/` : ''}${o.metadata.name}`);
+    const selector = `${MANAGED_BY}=shark`;
+    try {
+      for (const b of (await this.rbac.listClusterRoleBinding({ labelSelector: selector })).items) {
+        await this.rbac.deleteClusterRoleBinding({ name: b.metadata!.name! });
+        done.push(`ClusterRoleBinding/${b.metadata!.name}`);
+      }
+      for (const r of (await this.rbac.listClusterRole({ labelSelector: selector })).items) {
+        await this.rbac.deleteClusterRole({ name: r.metadata!.name! });
+        done.push(`ClusterRole/${r.metadata!.name}`);
+      }
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code !== 403 && code !== 404) throw err;
+    }
+    return done;
+  }
+
+  /** Delete every object of one run: workloads, then the account, the root last. */
+  async removeRun(namespace: string, runId: string): Promise<string[]> {
+    const done: string[] = [];
+    for (const kind of ['DaemonSet', 'ServiceAccount', 'ConfigMap']) {
+      for (const o of await this.ops[kind].find(namespace, `${MANAGED_BY}=shark,${RUN_LABEL}=${runId}`)) {
+        await this.remove(kind, o.metadata.name, namespace);
+        done.push(`${kind}/${namespace}/${o.metadata.name}`);
       }
     }
     return done;

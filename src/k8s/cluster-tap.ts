@@ -1,18 +1,37 @@
 // `shark tap [POD_REGEX] [-n NS]… [-A]`: tap pods across a cluster through
 // node agents, like `kubeshark tap`. The pieces, each in its own module:
-//   watch-cache    list+watch of pods/services/slices/nodes (targets, names)
-//   agent-manifests + cluster-objects   the DaemonSet and its RBAC, created
-//                  here and deleted on every way out (labelled by run id)
+//   watch-cache    list+watch of pods/services/slices (in the -n namespaces,
+//                  or everywhere with -A, plus nodes), and of the agents'
+//                  DaemonSet, pods and events
+//   agent-manifests + cluster-objects + run-objects   the run's root (a
+//                  lease the CLI renews), account and DaemonSet, created here
+//                  and deleted on every way out; `--clean` removes runs whose
+//                  lease lapsed
+//   agent-progress per-node agent state while starting; exit 4 with reasons
+//                  when agents are not running by the deadline
 //   agent-session  one `shark agent` exec per Ready agent pod, restarted when
 //                  it dies; its BPF filter follows the node's tapped pods
 //   merge + enrich  agents' entries in time order, named, to stdout.
 
+import { hostname, userInfo } from 'node:os';
 import type { Writable } from 'node:stream';
 import ora, { type Ora } from 'ora';
 import type { Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { LineSink } from '../output/stdout-sink.js';
-import { AGENT_NAME_LABEL, DEFAULT_NAMESPACE, RUN_LABEL, agentManifests, newRunId, type Manifest } from './agent-manifests.js';
+import {
+  AGENT_NAME_LABEL,
+  DEFAULT_IMAGE,
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_NAMESPACE,
+  RUN_LABEL,
+  agentManifests,
+  newRunId,
+  ownedBy,
+  type Manifest,
+  type TolerationPolicy,
+} from './agent-manifests.js';
+import { AgentProgress } from './agent-progress.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
@@ -23,7 +42,8 @@ import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from './packet-merge.js';
 import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
-import { ClusterWatch } from './watch-cache.js';
+import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
+import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
@@ -54,6 +74,15 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   transforms?: ((e: Entry) => Entry | void)[];
   /** Write packets (one pcapng for all agents) here instead of entries to `sink`. */
   packets?: { out: Writable; onClosed: () => void };
+  /** How long agents may take to run on every node before the run fails (default 60 s). */
+  agentTimeoutMs?: number;
+  tolerate?: TolerationPolicy;
+  /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
+  leaseSeconds?: number;
+  /** Extra `shark agent` arguments (pushed-down filter, protocols). */
+  agentExtraArgs?: string[];
+  /** Entries refused here (after enrichment) are not written: a filter that reads names. */
+  keep?: (e: Entry) => boolean;
 }
 
 export interface ClusterTapResult {
@@ -78,13 +107,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     err.write(`${line}\n`);
     spinner?.render();
   };
-  const cfg = loadKubeConfig(opts);
   let regex: LinearRegex | undefined;
   try {
     regex = compilePodRegex(opts.podRegex);
   } catch (e) {
     throw new UserError((e as Error).message, ExitCode.USAGE);
   }
+  const cfg = loadKubeConfig(opts);
   const namespaces = opts.allNamespaces ? undefined : opts.namespaces?.length ? opts.namespaces : [cfg.namespace];
   const agentNamespace = opts.agentNamespace ?? DEFAULT_NAMESPACE;
   const runId = newRunId();
@@ -98,7 +127,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   let targets = new Map<string, TargetPod>();
   const slots = new Map<string, SessionSlot>();
-  const started = new Set<string>();
+  const startedSessions = new Set<string>();
   const restartAt = new Map<string, number>();
   const restarts = new Map<string, number>();
   let stopping = false;
@@ -112,10 +141,21 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   statsTimer.unref();
   const agentSelector = { [AGENT_NAME_LABEL]: 'shark-agent', [RUN_LABEL]: runId };
 
+  // With -n only those namespaces (and the agents') are read: a namespace-scoped user can tap.
+  const kinds: Kind[] = ['pods', 'services', 'endpointslices', 'daemonsets', 'events', ...(namespaces ? [] : (['nodes'] as Kind[]))];
+  const scopes = {
+    ...(namespaces ? { pods: [...namespaces, agentNamespace], services: namespaces, endpointslices: namespaces } : {}),
+    daemonsets: [agentNamespace],
+    events: [agentNamespace],
+  };
   const watch = new ClusterWatch(cfg.kc, {
     context: cfg.context,
+    kinds,
+    scopes,
     onEvent: (kind) => {
       if (kind === 'pods' || kind === 'nodes') reconcile();
+      if (kind !== 'services' && kind !== 'endpointslices') progress?.update();
+      checkStarted();
     },
     onFatal: (e) => {
       fatal ??= apiUnreachable(cfg.server, e, 'API server lost');
@@ -126,6 +166,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const deduper = new CrossNodeDeduper();
   const merger = new TimeOrderMerger((e: Entry) => {
     enrich(e);
+    if (opts.keep && !opts.keep(e)) return;
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
     void opts.sink.write(JSON.stringify(e));
@@ -146,6 +187,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.redactOnAgent === false ? ['--no-redact'] : []),
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
+    ...(opts.agentExtraArgs ?? []),
   ];
 
   function startSession(pod: Obj): void {
@@ -190,7 +232,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       },
     });
     slots.set(name, { session, node, filter });
-    started.add(name);
+    startedSessions.add(name);
     void session.start();
   }
 
@@ -216,7 +258,6 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       const slot = slots.get(name);
       if (slot && !slot.session.isEnded) continue;
       if ((restartAt.get(name) ?? 0) > Date.now()) continue;
-      if (!slot) say(`tap: agent ready on node ${pod.spec?.nodeName ?? '?'}`);
       startSession(pod);
     }
     if (spinner && alive.size > 0 && alive.size >= watch.objects('nodes').length) {
@@ -237,39 +278,97 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   }
 
+  const manifests = agentManifests({
+    runId,
+    namespace: agentNamespace,
+    image: opts.image,
+    tolerate: opts.tolerate,
+    leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
+  });
+  const daemonSet = manifests.owned.find((o) => o.kind === 'DaemonSet')!;
+  let progress: AgentProgress | undefined;
+  let started = false;
+  let deadline: NodeJS.Timeout | undefined;
+  function checkStarted(): void {
+    if (started || !progress?.allReady()) return;
+    started = true;
+    if (deadline) clearTimeout(deadline);
+    say(`tap: agents running on ${progress.expected} node(s)`);
+  }
+
   const created: Manifest[] = [];
+  let createdNamespace = false;
+  let renewTimer: NodeJS.Timeout | undefined;
   let result: ClusterTapResult = { entries: 0, agents: 0, removed: 0 };
   try {
     try {
       await watch.start();
     } catch (e) {
-      throw apiUnreachable(cfg.server, e, 'cannot list cluster objects');
+      throw listFailure(cfg.server, e, !namespaces);
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}; waiting for some`);
-    let createNamespace: boolean;
-    try {
-      createNamespace = !(await objects.namespaceExists(agentNamespace));
-    } catch (e) {
-      throw apiUnreachable(cfg.server, e, `cannot read namespace ${agentNamespace}`);
-    }
-    const manifests = agentManifests({ runId, namespace: agentNamespace, image: opts.image, createNamespace });
-    for (const obj of manifests.objects) {
-      try {
-        await objects.create(obj);
-      } catch (e) {
-        throw new UserError(`${cfg.server}: cannot create ${obj.kind} ${obj.metadata.name}: ${apiErrorText(e)}`, ExitCode.CAPTURE);
-      }
+    createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
+    if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
+    const [root] = manifests.roots.filter((o) => o.kind === 'ConfigMap');
+    const createdRoot = await createOne(objects, root, cfg.server, say, stop.signal);
+    created.push(root);
+    for (const obj of manifests.owned) {
+      await createOne(objects, ownedBy(obj, createdRoot), cfg.server, say, stop.signal);
       created.push(obj);
     }
+    const leaseMs = (opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+    let renewFailed = false;
+    renewTimer = setInterval(() => {
+      objects.renew(agentNamespace, runId).then(
+        () => (renewFailed = false),
+        (e) => {
+          if (!renewFailed) say(`tap: could not renew the run's lease (${apiErrorText(e)}); retrying`);
+          renewFailed = true;
+        },
+      );
+    }, leaseMs / 3);
     say(`tap: deployed agents (run ${runId}) in namespace ${agentNamespace}; Ctrl-C to stop`);
+    progress = new AgentProgress({
+      say,
+      tolerations: daemonSet.spec.template.spec.tolerations,
+      view: () => ({
+        daemonSet: watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name),
+        pods: watch
+          .objects('pods')
+          .filter((p) => p.metadata?.namespace === agentNamespace && Object.entries(agentSelector).every(([k, v]) => p.metadata?.labels?.[k] === v)),
+        events: watch.objects('events'),
+        nodes: namespaces ? undefined : watch.objects('nodes'),
+        namespace: agentNamespace,
+        image: opts.image ?? DEFAULT_IMAGE,
+      }),
+    });
+    const timeoutMs = opts.agentTimeoutMs ?? 60_000;
+    deadline = setTimeout(() => {
+      if (started || !progress) return;
+      progress.update();
+      const lines = progress.failures();
+      for (const l of lines) say(`tap: ${l}`);
+      const st = watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name)?.status ?? {};
+      const counts = `DaemonSet ${daemonSet.metadata.name}: ${st.desiredNumberScheduled ?? '?'} desired, ${st.numberReady ?? 0} ready, ${st.numberUnavailable ?? 0} unavailable`;
+      fatal ??= new UserError(
+        `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (${counts}; reasons above)`,
+        ExitCode.CAPTURE,
+      );
+      abort();
+    }, timeoutMs);
+    progress.update();
     reconcile();
+    checkStarted();
     if (!stop.signal.aborted) await new Promise<void>((r) => stop.signal.addEventListener('abort', () => r(), { once: true }));
   } finally {
     stopping = true;
     spinner?.stop();
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
+    if (deadline) clearTimeout(deadline);
+    if (renewTimer) clearInterval(renewTimer);
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 3000)));
     merger.flush();
@@ -277,68 +376,47 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     clearInterval(flushTimer);
     clearInterval(statsTimer);
     await opts.sink.flush();
-    const removed = await removeCreated(objects, created, fatal ? 1500 : 15000);
+    const removed = await removeCreated(objects, created, fatal && !started ? 5000 : fatal ? 1500 : 15000);
+    if (createdNamespace && removed.failed.length === 0) {
+      // Another run may have started in the namespace meanwhile: it stays then.
+      try {
+        if ((await withTimeout(objects.runRoots(agentNamespace), 2000)).length === 0) {
+          await withTimeout(objects.remove('Namespace', agentNamespace), 2000);
+          removed.done++;
+        }
+      } catch (e) {
+        removed.failed.push(`Namespace/${agentNamespace} (${apiErrorText(e)})`);
+      }
+    }
     watch.stop();
     if (removed.failed.length > 0) {
-      say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\``);
+      say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\` once the lease (${opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS}s) has lapsed`);
     }
-    if (!fatal && started.size > 0) for (const line of board.summary()) say(line);
-    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${started.size} agent(s); removed ${removed.done} object(s)`);
-    else if (!fatal) say(`tap: ${entries} entries from ${started.size} agent(s); removed ${removed.done} object(s)`);
-    result = { entries, agents: started.size, removed: removed.done };
+    if (!fatal && startedSessions.size > 0) for (const line of board.summary()) say(line);
+    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
+    else if (!fatal) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
+    result = { entries, agents: startedSessions.size, removed: removed.done };
   }
   if (fatal) throw fatal;
   return result;
 }
 
-/** Delete in reverse creation order, giving up after `timeoutMs` in total. */
-async function removeCreated(objects: ClusterObjects, created: Manifest[], timeoutMs: number): Promise<{ done: number; failed: string[] }> {
-  let done = 0;
-  const failed: string[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (const obj of [...created].reverse()) {
-    const left = deadline - Date.now();
-    const label = `${obj.kind}/${obj.metadata.name}`;
-    if (left <= 0) {
-      failed.push(label);
-      continue;
-    }
-    try {
-      await withTimeout(objects.remove(obj.kind, obj.metadata.name, obj.metadata.namespace), left);
-      done++;
-    } catch (e) {
-      failed.push(`${label} (${apiErrorText(e)})`);
-    }
-  }
-  return { done, failed };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout')), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
-
-/** `shark tap --clean`: delete every object shark created, of any run. */
-export async function cleanCluster(flags: KubeConfigFlags, stderr: Writable = process.stderr): Promise<number> {
-  const cfg = loadKubeConfig(flags);
-  let removed: string[];
+function safeUser(): string {
   try {
-    removed = await new ClusterObjects(cfg.kc).removeAll();
-  } catch (e) {
-    throw apiUnreachable(cfg.server, e, 'cannot clean up');
+    return userInfo().username;
+  } catch {
+    return 'unknown';
   }
-  for (const r of removed) stderr.write(`tap: removed ${r}\n`);
-  stderr.write(`tap: ${removed.length} leftover object(s) removed\n`);
-  return removed.length;
+}
+
+/** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */
+function listFailure(server: string, e: unknown, allNamespaces: boolean): UserError {
+  if (!(e instanceof WatchStartError)) return apiUnreachable(server, e, 'cannot list cluster objects');
+  const forbidden = (e.error as { code?: number })?.code === 403;
+  const hint = forbidden
+    ? allNamespaces
+      ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
+      : '; ask for get/list/watch on pods, services and endpointslices there'
+    : '';
+  return new UserError(`${server}: cannot list ${e.scope}: ${apiErrorText(e.error)}${hint}`, ExitCode.CAPTURE);
 }

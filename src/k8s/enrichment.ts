@@ -5,7 +5,7 @@ import type { Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { createEnricher, loadSnapshot } from './enrich.js';
 import { apiUnreachable, loadKubeConfig } from './kubeconfig.js';
-import { ClusterWatch } from './watch-cache.js';
+import { ClusterWatch, WatchStartError } from './watch-cache.js';
 
 export interface EnrichmentFlags {
   kube?: boolean;
@@ -37,7 +37,7 @@ export async function makeEnrichment(flags: EnrichmentFlags): Promise<Enrichment
     await watch.start();
   } catch (err) {
     watch.stop();
-    throw apiUnreachable(cfg.server, err, 'cannot list cluster objects');
+    throw apiUnreachable(cfg.server, err instanceof WatchStartError ? err.error : err, 'cannot list cluster objects');
   }
   return {
     enrich: createEnricher(() => watch.snapshot()),

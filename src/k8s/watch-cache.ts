@@ -1,36 +1,76 @@
 // List+watch of the objects that name traffic (Pods, Services, EndpointSlices,
-// Nodes), kept in memory and viewed as a ClusterSnapshot. Each kind has a
-// reflector: list, then watch from the list's resourceVersion; a watch that
-// ends is resumed from the last version seen; "410 Gone" (version too old)
-// triggers a fresh list whose differences are reported as events. When the
-// API server cannot be reached for `giveUpMs`, onFatal is called once.
+// Nodes) and of the agents' own (their DaemonSet and Events), kept in memory
+// and viewed as a ClusterSnapshot. Each kind has a reflector per namespace it
+// is scoped to (or one for the whole cluster): list in pages, then watch from
+// the list's resourceVersion (with bookmarks); a watch that ends is resumed
+// from the last version seen; "410 Gone" (version too old) triggers a fresh
+// list whose differences are reported as events. When the API server cannot
+// be reached for `giveUpMs`, onFatal is called once.
 
-import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterSnapshot } from '../model/cluster.js';
 import { endpointSliceInfo, nodeInfo, podInfo, serviceInfo } from './objects.js';
 
 type Obj = Record<string, any>;
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-export type Kind = 'pods' | 'services' | 'endpointslices' | 'nodes';
+export type Kind = 'pods' | 'services' | 'endpointslices' | 'nodes' | 'daemonsets' | 'events';
+
+interface Page {
+  items: Obj[];
+  metadata?: { resourceVersion?: string; _continue?: string };
+}
+/** One page of a list: in a namespace, or the whole cluster when `namespace` is undefined. */
+type Lister = (kc: KubeConfig, namespace: string | undefined, page: { limit: number; _continue?: string }) => Promise<Page>;
 
 interface KindSpec {
-  watchPath: string;
-  list(kc: KubeConfig): Promise<{ items: Obj[]; metadata?: { resourceVersion?: string } }>;
+  group: string;
+  list: Lister;
 }
 
 const KINDS: Record<Kind, KindSpec> = {
-  pods: { watchPath: '/api/v1/pods', list: (kc) => kc.makeApiClient(CoreV1Api).listPodForAllNamespaces() },
-  services: { watchPath: '/api/v1/services', list: (kc) => kc.makeApiClient(CoreV1Api).listServiceForAllNamespaces() },
-  nodes: { watchPath: '/api/v1/nodes', list: (kc) => kc.makeApiClient(CoreV1Api).listNode() },
+  pods: {
+    group: '/api/v1',
+    list: (kc, namespace, page) =>
+      namespace ? kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, ...page }) : kc.makeApiClient(CoreV1Api).listPodForAllNamespaces(page),
+  },
+  services: {
+    group: '/api/v1',
+    list: (kc, namespace, page) =>
+      namespace ? kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace, ...page }) : kc.makeApiClient(CoreV1Api).listServiceForAllNamespaces(page),
+  },
+  nodes: { group: '/api/v1', list: (kc, _ns, page) => kc.makeApiClient(CoreV1Api).listNode(page) },
   endpointslices: {
-    watchPath: '/apis/discovery.k8s.io/v1/endpointslices',
-    list: (kc) => kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(),
+    group: '/apis/discovery.k8s.io/v1',
+    list: (kc, namespace, page) =>
+      namespace
+        ? kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, ...page })
+        : kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(page),
+  },
+  daemonsets: {
+    group: '/apis/apps/v1',
+    list: (kc, namespace, page) =>
+      namespace ? kc.makeApiClient(AppsV1Api).listNamespacedDaemonSet({ namespace, ...page }) : kc.makeApiClient(AppsV1Api).listDaemonSetForAllNamespaces(page),
+  },
+  events: {
+    group: '/api/v1',
+    list: (kc, namespace, page) =>
+      namespace ? kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, ...page }) : kc.makeApiClient(CoreV1Api).listEventForAllNamespaces(page),
   },
 };
 
+/** Items per list page: a cluster of 5,000 pods is 10 requests, not one 50 MB answer. */
+export const LIST_PAGE_SIZE = 500;
+
 export interface ClusterWatchOptions {
-  /** Kinds to keep (default: all four). */
+  /** Kinds to keep (default: pods, services, endpointslices, nodes). */
   kinds?: Kind[];
+  /**
+   * Namespaces each kind is watched in; a kind not named here is watched
+   * cluster-wide (which needs a ClusterRole). `shark tap -n NS` watches only NS.
+   */
+  scopes?: Partial<Record<Kind, string[]>>;
+  /** Items per list page (default LIST_PAGE_SIZE). */
+  pageSize?: number;
   /** kubeconfig context name, recorded in snapshots. */
   context?: string;
   /** Called for every change after the initial list (and for relist differences). */
@@ -49,11 +89,36 @@ class Reflector {
   private failingSince = 0;
 
   constructor(
-    private readonly kind: Kind,
+    readonly kind: Kind,
+    private readonly namespace: string | undefined,
     private readonly kc: KubeConfig,
     private readonly opts: ClusterWatchOptions,
     private readonly changed: () => void,
   ) {}
+
+  /** What this reflector reads, for error messages: "pods in namespace data" / "pods in every namespace". */
+  get scope(): string {
+    return `${this.kind} ${this.namespace ? `in namespace ${this.namespace}` : this.kind === 'nodes' ? '(cluster-wide)' : 'in every namespace'}`;
+  }
+
+  private get watchPath(): string {
+    const group = KINDS[this.kind].group;
+    return this.namespace ? `${group}/namespaces/${this.namespace}/${this.kind}` : `${group}/${this.kind}`;
+  }
+
+  /** Every page of a list; the resourceVersion is the first page's (the list is one snapshot). */
+  private async listAll(): Promise<{ items: Obj[]; resourceVersion: string }> {
+    const items: Obj[] = [];
+    let resourceVersion = '';
+    let cont: string | undefined;
+    do {
+      const page = await KINDS[this.kind].list(this.kc, this.namespace, { limit: this.opts.pageSize ?? LIST_PAGE_SIZE, _continue: cont });
+      items.push(...page.items);
+      resourceVersion ||= page.metadata?.resourceVersion ?? '';
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
 
   /** Initial list: errors propagate to the caller (the run has not started yet). */
   async start(): Promise<void> {
@@ -67,7 +132,7 @@ class Reflector {
   }
 
   private async relist(report: boolean): Promise<void> {
-    const list = await KINDS[this.kind].list(this.kc);
+    const list = await this.listAll();
     const fresh = new Map<string, Obj>();
     for (const o of list.items) fresh.set(keyOf(o), o);
     if (report) {
@@ -80,7 +145,7 @@ class Reflector {
     }
     this.items.clear();
     for (const [k, o] of fresh) this.items.set(k, o);
-    this.resourceVersion = list.metadata?.resourceVersion ?? '';
+    this.resourceVersion = list.resourceVersion;
     this.changed();
   }
 
@@ -133,7 +198,7 @@ class Reflector {
         else resolve(err && !isAbort(err) ? 'error' : 'closed');
       };
       new Watch(this.kc)
-        .watch(KINDS[this.kind].watchPath, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true }, onEvent, onDone)
+        .watch(this.watchPath, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true }, onEvent, onDone)
         .then((ctl) => {
           this.abort = ctl;
           if (this.stopped) ctl.abort();
@@ -144,18 +209,28 @@ class Reflector {
 }
 
 export class ClusterWatch {
-  private readonly reflectors: Reflector[];
+  private readonly reflectors: Reflector[] = [];
   private snap: ClusterSnapshot | undefined;
 
   constructor(kc: KubeConfig, private readonly opts: ClusterWatchOptions = {}) {
     const kinds = opts.kinds ?? (['pods', 'services', 'endpointslices', 'nodes'] as Kind[]);
-    this.reflectors = kinds.map((k) => new Reflector(k, kc, opts, () => (this.snap = undefined)));
-    this.kinds = kinds;
+    const changed = () => (this.snap = undefined);
+    for (const k of kinds) {
+      const namespaces = k === 'nodes' ? undefined : opts.scopes?.[k];
+      if (!namespaces) this.reflectors.push(new Reflector(k, undefined, kc, opts, changed));
+      else for (const ns of new Set(namespaces)) this.reflectors.push(new Reflector(k, ns, kc, opts, changed));
+    }
   }
-  private readonly kinds: Kind[];
 
+  /** Initial lists; a failure names what could not be listed (`WatchStartError`). */
   async start(): Promise<void> {
-    await Promise.all(this.reflectors.map((r) => r.start()));
+    await Promise.all(
+      this.reflectors.map((r) =>
+        r.start().catch((err: unknown) => {
+          throw new WatchStartError(r.scope, err);
+        }),
+      ),
+    );
   }
 
   stop(): void {
@@ -164,8 +239,7 @@ export class ClusterWatch {
 
   /** Raw objects of one kind as last seen. */
   objects(kind: Kind): Obj[] {
-    const i = this.kinds.indexOf(kind);
-    return i < 0 ? [] : [...this.reflectors[i].items.values()];
+    return this.reflectors.filter((r) => r.kind === kind).flatMap((r) => [...r.items.values()]);
   }
 
   /** The current state as a ClusterSnapshot; the same object until something changes. */
@@ -184,6 +258,16 @@ export class ClusterWatch {
       endpoints,
     };
     return this.snap;
+  }
+}
+
+/** The initial list of one kind failed (403, unreachable …): `scope` says which. */
+export class WatchStartError extends Error {
+  constructor(
+    readonly scope: string,
+    readonly error: unknown,
+  ) {
+    super(`cannot list ${scope}`);
   }
 }
 

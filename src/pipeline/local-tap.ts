@@ -16,7 +16,7 @@ import { openLive, type LiveCapture, type LiveStats } from './capture/live.js';
 import { PcapngWriter, PcapWriter } from './capture/writer.js';
 
 export type TapOutput =
-  | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[] }
+  | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[]; keep?: (e: Entry) => boolean }
   | { kind: 'packets'; stream: Writable; onClosed?: () => void }
   | { kind: 'file'; path: string };
 
@@ -42,6 +42,8 @@ export interface LocalTapResult {
   entries: number;
   /** The dissection engine's counters (entries output only). */
   counters?: Record<string, number>;
+  /** Entries refused by the output's `keep` filter (not written, not counted in `entries`). */
+  filtered?: number;
 }
 
 /** "12 packets captured, 0 dropped by kernel, 0 lost" (tcpdump's closing lines, in one). */
@@ -107,6 +109,11 @@ async function writeEntries(
   try {
     for await (const batch of entries) {
       for (let e of batch) {
+        // A pushed-down filter (shark agent --kfl): refused entries never leave the node.
+        if (out.keep && !out.keep(e)) {
+          result.filtered = (result.filtered ?? 0) + 1;
+          continue;
+        }
         for (const t of out.transforms ?? []) e = t(e) ?? e;
         const wait = out.sink.write(JSON.stringify(e));
         if (wait) await wait;

@@ -1,0 +1,103 @@
+// Tells the user, per node, what the agents are doing while they start
+// (one line each time a node's state changes; past PER_NODE_LINES nodes only
+// failures get their own line, the rest a count at most every 2 s), decides
+// when every expected agent runs, and at the deadline gives the verdict: one
+// line per node that has no running agent, with the reason and what to do.
+
+import { agentStates, describeState, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
+
+type Obj = Record<string, any>;
+
+/** Architectures the agent image is built for (Dockerfile: linux/amd64, linux/arm64). */
+export const AGENT_ARCHS = ['amd64', 'arm64'];
+/** Above this many nodes, states other than "failed" are summed up instead of told per node. */
+export const PER_NODE_LINES = 10;
+
+export interface AgentProgressOptions {
+  say(line: string): void;
+  /** The current view: DaemonSet, agent pods, events, nodes (undefined without -A). */
+  view(): Omit<AgentStatusInput, 'nodes'> & { nodes?: Obj[] };
+  /** The DaemonSet's tolerations, to tell nodes it will never run on. */
+  tolerations: Obj[];
+}
+
+export class AgentProgress {
+  private readonly last = new Map<string, string>();
+  private readonly skipped = new Set<string>();
+  private states: NodeAgentState[] = [];
+  private lastCount = '';
+  private lastCountAt = 0;
+
+  constructor(private readonly opts: AgentProgressOptions) {}
+
+  /** Recompute; print what changed. */
+  update(): void {
+    const view = this.opts.view();
+    let nodes: Obj[] | undefined;
+    if (view.nodes) {
+      nodes = [];
+      for (const n of view.nodes) {
+        const why = unsupportedReason(n, AGENT_ARCHS) ?? this.taintReason(n);
+        if (!why) {
+          nodes.push(n);
+          continue;
+        }
+        // Listed once, never waited on.
+        if (!this.skipped.has(n.metadata.name)) this.opts.say(`tap: ${n.metadata.name}: no agent: ${why}`);
+        this.skipped.add(n.metadata.name);
+      }
+    }
+    this.states = agentStates({ ...view, nodes });
+    const seen = new Set<string>();
+    this.states.forEach((s, i) => {
+      const id = s.node || s.pod || `#${i}`;
+      seen.add(id);
+      const line = describeState(s);
+      // A pod not created yet, on a node we cannot name (-n): news only when it fails.
+      // In a big cluster only failures are worth a line each.
+      const quiet = (!s.node && s.phase === 'pending') || (this.states.length > PER_NODE_LINES && s.phase !== 'failed');
+      if (this.last.get(id) !== line && !quiet) this.opts.say(`tap: ${line}`);
+      this.last.set(id, line);
+    });
+    for (const id of this.last.keys()) if (!seen.has(id)) this.last.delete(id);
+    if (this.states.length > PER_NODE_LINES) this.sayCounts();
+  }
+
+  /** "agents: 480 running, 15 pulling the agent image, 5 failed of 500 node(s)", when it changed, at most every 2 s. */
+  private sayCounts(): void {
+    const by = new Map<string, number>();
+    for (const s of this.states) by.set(s.phase, (by.get(s.phase) ?? 0) + 1);
+    const line = `agents: ${[...by].map(([phase, n]) => `${n} ${phase === 'ready' ? 'running' : phase}`).join(', ')} of ${this.states.length} node(s)`;
+    const all = by.get('ready') === this.states.length;
+    if (line === this.lastCount || (!all && Date.now() - this.lastCountAt < 2000)) return;
+    this.lastCount = line;
+    this.lastCountAt = Date.now();
+    this.opts.say(`tap: ${line}`);
+  }
+
+  /** Every node that should run an agent runs one (and the DaemonSet has counted them). */
+  allReady(): boolean {
+    const ds = this.opts.view().daemonSet;
+    // The controller has not looked at this generation yet: its counts say nothing.
+    if ((ds?.status?.observedGeneration ?? 0) < (ds?.metadata?.generation ?? 1)) return false;
+    if (this.states.length === 0) return false;
+    return this.states.every((s) => s.phase === 'ready');
+  }
+
+  /** Nodes without a running agent, as "node: reason: message → what to do" lines. */
+  failures(): string[] {
+    if (this.states.length === 0) return ['no node can run the agent (see the lines above)'];
+    return this.states
+      .filter((s) => s.phase !== 'ready')
+      .map((s) => `${describeState(s)}${s.hint ? ` → ${s.hint}` : s.phase !== 'failed' ? ' → still starting: a slow image pull or node? raise --agent-timeout' : ''}`);
+  }
+
+  get expected(): number {
+    return this.states.length;
+  }
+
+  private taintReason(node: Obj): string | undefined {
+    const taints = untoleratedTaints(node, this.opts.tolerations);
+    return taints.length ? `taint ${taints.join(', ')} is not tolerated (--agent-tolerate all tolerates every taint)` : undefined;
+  }
+}

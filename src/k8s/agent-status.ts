@@ -1,0 +1,198 @@
+// What each node's agent is doing, read from what the control plane says
+// about it — the DaemonSet's status and its FailedCreate events, each agent
+// pod's phase, conditions and container statuses (waiting.reason such as
+// ImagePullBackOff or CrashLoopBackOff, lastState.terminated.exitCode), and
+// the pods' own events — so that a run that cannot start says why, per
+// node, with what to do, instead of waiting forever.
+
+type Obj = Record<string, any>;
+
+export type AgentPhase = 'pending' | 'scheduled' | 'pulling' | 'starting' | 'ready' | 'failed';
+
+export interface NodeAgentState {
+  /** Node name, or "" for pods the DaemonSet could not create (their node is not known without node access). */
+  node: string;
+  phase: AgentPhase;
+  /** Short machine-ish reason: ImagePullBackOff, FailedCreate, Unschedulable, CrashLoopBackOff … */
+  reason?: string;
+  message?: string;
+  /** What the user can do about it. */
+  hint?: string;
+  pod?: string;
+}
+
+export interface AgentStatusInput {
+  /** The run's DaemonSet as last seen (undefined before it is created). */
+  daemonSet?: Obj;
+  /** The run's agent pods. */
+  pods: Obj[];
+  /** Events in the agent namespace. */
+  events: Obj[];
+  /** Nodes that should run an agent (with -A; undefined when nodes cannot be read). */
+  nodes?: Obj[];
+  namespace: string;
+  image: string;
+}
+
+/** Container waiting reasons that do not fix themselves. */
+const IMAGE_FAILURES = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
+const CRASH_FAILURES = new Set(['CrashLoopBackOff', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'StartError']);
+
+/** One state per expected node (or per agent pod when nodes are not known). */
+export function agentStates(input: AgentStatusInput): NodeAgentState[] {
+  const podByNode = new Map<string, Obj>();
+  for (const p of input.pods) {
+    if (p.metadata?.deletionTimestamp) continue;
+    podByNode.set(podNode(p), p);
+  }
+  const createFailure = latestEvent(input.events, input.daemonSet, ['FailedCreate']);
+  const states: NodeAgentState[] = [];
+  if (input.nodes) {
+    for (const n of input.nodes) {
+      const pod = podByNode.get(n.metadata.name);
+      states.push(pod ? podState(pod, input) : noPodState(n.metadata.name, createFailure, input));
+    }
+    return states;
+  }
+  for (const [node, pod] of podByNode) states.push({ ...podState(pod, input), node });
+  // Without node access the DaemonSet's counts say how many pods are missing.
+  const desired = input.daemonSet?.status?.desiredNumberScheduled ?? 0;
+  for (let i = podByNode.size; i < desired; i++) states.push(noPodState('', createFailure, input));
+  return states;
+}
+
+function noPodState(node: string, createFailure: Obj | undefined, input: AgentStatusInput): NodeAgentState {
+  if (!createFailure) return { node, phase: 'pending', reason: 'NotCreated', message: 'no agent pod yet' };
+  return {
+    node,
+    phase: 'failed',
+    reason: 'FailedCreate',
+    message: createFailure.message,
+    hint: /PodSecurity/.test(createFailure.message ?? '')
+      ? `Pod Security refuses the agent (hostNetwork, NET_RAW): kubectl label namespace ${input.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite (an admin may have to)`
+      : /quota/i.test(createFailure.message ?? '')
+        ? `a ResourceQuota in namespace ${input.namespace} refuses the agent: use --agent-namespace with room for it`
+        : `see kubectl -n ${input.namespace} describe daemonset`,
+  };
+}
+
+function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
+  const base = { node: podNode(pod), pod: pod.metadata?.name as string };
+  const status = pod.status ?? {};
+  const conditions: Obj[] = status.conditions ?? [];
+  const scheduled = conditions.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    return {
+      ...base,
+      phase: 'failed',
+      reason: scheduled.reason ?? 'Unschedulable',
+      message: scheduled.message,
+      hint: 'the node has no room or a taint the agent does not tolerate: free CPU/memory on it, or drop --agent-tolerate to tolerate every taint',
+    };
+  }
+  const cs: Obj | undefined = (status.containerStatuses ?? [])[0];
+  const waiting = cs?.state?.waiting;
+  const terminated = cs?.state?.terminated ?? cs?.lastState?.terminated;
+  const podEvent = latestEvent(input.events, pod, ['Failed', 'BackOff', 'FailedMount', 'FailedScheduling']);
+  if (waiting && IMAGE_FAILURES.has(waiting.reason)) {
+    return {
+      ...base,
+      phase: 'failed',
+      reason: waiting.reason,
+      message: waiting.message ?? podEvent?.message,
+      hint: `the node cannot pull ${input.image}: no public image exists; build it from the repo's Dockerfile, push it where the nodes can pull, and pass --agent-image`,
+    };
+  }
+  if (waiting && CRASH_FAILURES.has(waiting.reason)) {
+    const code = terminated?.exitCode;
+    return {
+      ...base,
+      phase: 'failed',
+      reason: waiting.reason,
+      message: [waiting.message, code !== undefined ? `last exit code ${code}${terminated?.reason ? ` (${terminated.reason})` : ''}` : '']
+        .filter(Boolean)
+        .join('; '),
+      hint: `the agent container does not stay up: kubectl -n ${input.namespace} logs ${base.pod} --previous`,
+    };
+  }
+  if (status.phase === 'Failed') {
+    return { ...base, phase: 'failed', reason: status.reason ?? 'Failed', message: status.message, hint: `kubectl -n ${input.namespace} describe pod ${base.pod}` };
+  }
+  if (status.phase === 'Running' && conditions.some((c) => c.type === 'Ready' && c.status === 'True')) {
+    return { ...base, phase: 'ready' };
+  }
+  if (status.phase === 'Running') return { ...base, phase: 'starting', reason: 'NotReady' };
+  const pulling = latestEvent(input.events, pod, ['Pulling']);
+  if (pulling || waiting?.reason === 'ContainerCreating') {
+    return { ...base, phase: 'pulling', reason: waiting?.reason ?? 'Pulling', message: pulling?.message };
+  }
+  if (base.node) return { ...base, phase: 'scheduled', reason: waiting?.reason };
+  return { ...base, phase: 'pending' };
+}
+
+/** The pod's node: spec.nodeName, else the DaemonSet controller's node affinity (set before scheduling). */
+export function podNode(pod: Obj): string {
+  if (pod.spec?.nodeName) return pod.spec.nodeName;
+  const terms: Obj[] = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  for (const t of terms) for (const f of t.matchFields ?? []) if (f.key === 'metadata.name' && f.values?.length) return f.values[0];
+  return '';
+}
+
+function latestEvent(events: Obj[], obj: Obj | undefined, reasons: string[]): Obj | undefined {
+  if (!obj?.metadata?.uid) return undefined;
+  let best: Obj | undefined;
+  for (const e of events) {
+    if (e.involvedObject?.uid !== obj.metadata.uid || !reasons.includes(e.reason)) continue;
+    if (!best || eventTime(e) >= eventTime(best)) best = e;
+  }
+  return best;
+}
+
+function eventTime(e: Obj): string {
+  return e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? '';
+}
+
+/** One line for a node's state: "node0: failed: ImagePullBackOff: Back-off pulling image …". */
+export function describeState(s: NodeAgentState): string {
+  const where = s.node || 'an agent pod';
+  const what =
+    s.phase === 'ready' ? 'agent running'
+    : s.phase === 'failed' ? `failed: ${s.reason ?? 'unknown'}`
+    : s.phase === 'pulling' ? 'pulling the agent image'
+    : s.phase === 'starting' ? 'agent starting'
+    : s.phase === 'scheduled' ? `scheduled${s.reason ? ` (${s.reason})` : ''}`
+    : 'waiting for the agent pod';
+  return `${where}: ${what}${s.message ? `: ${oneLine(s.message)}` : ''}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Why a node can never run the agent, or undefined when it can. Such nodes are listed once, not waited on. */
+export function unsupportedReason(node: Obj, archs: string[]): string | undefined {
+  const labels: Record<string, string> = node.metadata?.labels ?? {};
+  const os = labels['kubernetes.io/os'] ?? node.status?.nodeInfo?.operatingSystem;
+  if (os && os !== 'linux') return `${os} node (the agent is Linux-only)`;
+  if (labels.type === 'virtual-kubelet' || (node.spec?.taints ?? []).some((t: Obj) => t.key === 'virtual-kubelet.io/provider')) {
+    return 'virtual node (virtual-kubelet): no host to capture on';
+  }
+  if (labels['eks.amazonaws.com/compute-type'] === 'fargate') return 'Fargate node: DaemonSets do not run there';
+  const arch = labels['kubernetes.io/arch'] ?? node.status?.nodeInfo?.architecture;
+  if (arch && !archs.includes(arch)) return `${arch} node: the agent image is built for ${archs.join(', ')}`;
+  return undefined;
+}
+
+/** Taints of a node that the agent's tolerations do not cover (NoSchedule/NoExecute only). */
+export function untoleratedTaints(node: Obj, tolerations: Obj[]): string[] {
+  return (node.spec?.taints ?? [])
+    .filter((t: Obj) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
+    .filter((t: Obj) => !tolerations.some((tol) => tolerates(tol, t)))
+    .map((t: Obj) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`);
+}
+
+function tolerates(tol: Obj, taint: Obj): boolean {
+  if (tol.effect && tol.effect !== taint.effect) return false;
+  if (tol.operator === 'Exists') return !tol.key || tol.key === taint.key;
+  return tol.key === taint.key && (tol.value ?? '') === (taint.value ?? '');
+}

@@ -1,0 +1,206 @@
+// The life of a run's objects in the cluster, apart from the tap itself:
+// making the agents' namespace usable (waiting out a Terminating one,
+// labelling it for Pod Security), creating objects while a namespace
+// finishes terminating, removing a run's objects within a time budget, and
+// `tap --clean`, which removes only runs whose lease lapsed.
+
+import type { Writable } from 'node:stream';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
+import { ClusterObjects } from './cluster-objects.js';
+import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
+
+/**
+ * Make the agents' namespace usable: wait while a previous run's namespace is
+ * still Terminating, create it (labelled Pod Security privileged) when
+ * missing, or label an existing one, saying clearly when that is not allowed.
+ * Returns whether this run created it.
+ */
+export async function prepareNamespace(
+  objects: ClusterObjects,
+  name: string,
+  server: string,
+  say: (l: string) => void,
+  signal: AbortSignal,
+  waitMs: number,
+): Promise<boolean> {
+  const until = Date.now() + Math.max(waitMs, 30_000);
+  let told = false;
+  for (;;) {
+    let ns: Record<string, any> | undefined;
+    try {
+      ns = await objects.readNamespace(name);
+    } catch (e) {
+      // A user who may not read the namespace object may still create in it.
+      if ((e as { code?: number }).code === 403) return false;
+      throw apiUnreachable(server, e, `cannot read namespace ${name}`);
+    }
+    if (ns?.metadata?.deletionTimestamp) {
+      if (!told) say(`tap: namespace ${name} is terminating (a previous run's cleanup); waiting for it to go`);
+      told = true;
+      if (signal.aborted) return false;
+      if (Date.now() > until) throw new UserError(`${server}: namespace ${name} is still terminating; try again later or pass --agent-namespace`, ExitCode.CAPTURE);
+      await sleep(500);
+      continue;
+    }
+    if (!ns) {
+      try {
+        await objects.create(agentNamespace(name));
+        return true;
+      } catch (e) {
+        if ((e as { code?: number }).code === 409) continue; // another run created it just now
+        throw new UserError(`${server}: cannot create namespace ${name}: ${apiErrorText(e)}; create it (labelled ${PSA_ENFORCE}=privileged) or pass --agent-namespace`, ExitCode.CAPTURE);
+      }
+    }
+    if (ns.metadata?.labels?.[PSA_ENFORCE] !== 'privileged') {
+      try {
+        await objects.labelPrivileged(name);
+      } catch (e) {
+        say(
+          `tap: cannot label namespace ${name} ${PSA_ENFORCE}=privileged (${apiErrorText(e)}); if Pod Security refuses the agents, ask an admin: kubectl label namespace ${name} ${PSA_ENFORCE}=privileged`,
+        );
+      }
+    }
+    return false;
+  }
+}
+
+/** Create one object; while its namespace is still terminating (403 NamespaceTerminating), wait and retry. */
+export async function createOne(objects: ClusterObjects, obj: Manifest, server: string, say: (l: string) => void, signal: AbortSignal): Promise<Record<string, any>> {
+  const until = Date.now() + 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      return await objects.create(obj);
+    } catch (e) {
+      if (isNamespaceTerminating(e) && Date.now() < until && !signal.aborted) {
+        if (!told) say(`tap: namespace ${obj.metadata.namespace} is terminating; waiting to create ${obj.kind} ${obj.metadata.name}`);
+        told = true;
+        await sleep(500);
+        continue;
+      }
+      throw new UserError(`${server}: cannot create ${obj.kind} ${obj.metadata.name}: ${apiErrorText(e)}`, ExitCode.CAPTURE);
+    }
+  }
+}
+
+function isNamespaceTerminating(e: unknown): boolean {
+  const err = e as { code?: number; body?: unknown };
+  if (err?.code !== 403) return false;
+  const text = typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? '');
+  return text.includes('NamespaceTerminating') || text.includes('being terminated');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Delete in reverse creation order, giving up after `timeoutMs` in total. */
+export async function removeCreated(objects: ClusterObjects, created: Manifest[], timeoutMs: number): Promise<{ done: number; failed: string[] }> {
+  let done = 0;
+  const failed: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (const obj of [...created].reverse()) {
+    const left = deadline - Date.now();
+    const label = `${obj.kind}/${obj.metadata.name}`;
+    if (left <= 0) {
+      failed.push(label);
+      continue;
+    }
+    try {
+      await withTimeout(objects.remove(obj.kind, obj.metadata.name, obj.metadata.namespace), left);
+      done++;
+    } catch (e) {
+      failed.push(`${label} (${apiErrorText(e)})`);
+    }
+  }
+  return { done, failed };
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+export interface CleanOptions extends KubeConfigFlags {
+  agentNamespace?: string;
+  now?: Date;
+}
+
+/**
+ * `shark tap --clean`: remove the runs in the agents' namespace whose CLI is
+ * gone (lease lapsed: renew time + lease older than now), and objects whose
+ * run has no root left. Live runs — another terminal's tap — are kept. The
+ * namespace goes too when shark created it and no run is left in it.
+ */
+export async function cleanCluster(opts: CleanOptions, stderr: Writable = process.stderr): Promise<number> {
+  const cfg = loadKubeConfig(opts);
+  const namespace = opts.agentNamespace ?? DEFAULT_NAMESPACE;
+  const objects = new ClusterObjects(cfg.kc);
+  const now = (opts.now ?? new Date()).getTime();
+  let removed = 0;
+  try {
+    // Shark before 0.2 gave agents a ClusterRole and binding; remove those leftovers when allowed.
+    for (const r of await objects.legacyRbac()) {
+      stderr.write(`tap: removed ${r} (left by an older shark)\n`);
+      removed++;
+    }
+    const ns = await objects.readNamespace(namespace);
+    if (!ns) {
+      stderr.write(`tap: namespace ${namespace} does not exist: nothing else to clean\n`);
+      stderr.write(`tap: ${removed} leftover object(s) removed\n`);
+      return removed;
+    }
+    const roots = await objects.runRoots(namespace);
+    const alive = new Set<string>();
+    for (const root of roots) {
+      const run = root.metadata?.labels?.[RUN_LABEL] ?? '';
+      const lease = Number(root.metadata?.annotations?.[LEASE_ANNOTATION] ?? DEFAULT_LEASE_SECONDS);
+      const renewed = Date.parse(root.metadata?.annotations?.[RENEW_ANNOTATION] ?? '');
+      const holder = root.metadata?.annotations?.['shark.io/holder'] ?? 'unknown';
+      if (lease === 0) {
+        alive.add(run);
+        stderr.write(`tap: run ${run} has no lease (applied by hand or GitOps): kept\n`);
+        continue;
+      }
+      const age = Number.isNaN(renewed) ? Infinity : (now - renewed) / 1000;
+      if (age <= lease) {
+        alive.add(run);
+        stderr.write(`tap: run ${run} is alive (${holder}, renewed ${Math.round(age)}s ago): kept\n`);
+        continue;
+      }
+      for (const r of await objects.removeRun(namespace, run)) {
+        stderr.write(`tap: removed ${r} (run ${run}, lease lapsed)\n`);
+        removed++;
+      }
+    }
+    // Objects whose run has no root (it was deleted, or a CLI died between creations).
+    for (const { kind, obj } of await objects.managed(namespace)) {
+      const run = obj.metadata?.labels?.[RUN_LABEL];
+      if (!run || alive.has(run)) continue;
+      await objects.remove(kind, obj.metadata.name, namespace);
+      stderr.write(`tap: removed ${kind}/${namespace}/${obj.metadata.name} (run ${run} has no root)\n`);
+      removed++;
+    }
+    if (alive.size === 0 && ns.metadata?.labels?.[MANAGED_BY] === 'shark' && !ns.metadata?.deletionTimestamp) {
+      await objects.remove('Namespace', namespace);
+      stderr.write(`tap: removed Namespace/${namespace}\n`);
+      removed++;
+    }
+  } catch (e) {
+    throw apiUnreachable(cfg.server, e, 'cannot clean up');
+  }
+  stderr.write(`tap: ${removed} leftover object(s) removed\n`);
+  return removed;
+}

@@ -1,0 +1,108 @@
+// Reading agent state from what the control plane reports, as the
+// Kubernetes docs shape it (pod phase and conditions, containerStatuses
+// state/lastState, DaemonSet status, Events): each failure mode gives its
+// reason, message and a hint; nodes that can never run the agent are told
+// apart from nodes that are slow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentStates, describeState, podNode, unsupportedReason, untoleratedTaints } from '../../src/k8s/agent-status.js';
+
+type Obj = Record<string, any>;
+const base = { namespace: 'shark-system', image: 'ghcr.io/shark-cli/shark:0.1.0', events: [] as Obj[] };
+const node = (name: string, labels: Record<string, string> = {}, taints: Obj[] = []) => ({
+  metadata: { name, labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...labels } },
+  spec: { taints },
+});
+const pod = (name: string, nodeName: string, status: Obj) => ({ metadata: { name, uid: `uid-${name}` }, spec: { nodeName }, status });
+
+test('container states: CreateContainerConfigError and Unschedulable are failures with hints; Running not Ready is starting', () => {
+  const states = agentStates({
+    ...base,
+    nodes: [node('a'), node('b'), node('c'), node('d')],
+    pods: [
+      pod('p-a', 'a', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "x" not found' } } }] }),
+      pod('p-b', 'b', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes are available: 1 Insufficient cpu.' }] }),
+      pod('p-c', 'c', { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] }),
+      pod('p-d', 'd', { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }),
+    ],
+  });
+  assert.deepEqual(
+    states.map((s) => [s.node, s.phase, s.reason]),
+    [
+      ['a', 'failed', 'CreateContainerConfigError'],
+      ['b', 'failed', 'Unschedulable'],
+      ['c', 'starting', 'NotReady'],
+      ['d', 'ready', undefined],
+    ],
+  );
+  assert.equal(describeState(states[0]), 'a: failed: CreateContainerConfigError: secret "x" not found');
+  assert.match(states[1].hint!, /taint|CPU/);
+});
+
+test('image pulls: the Pulling event means pulling; ErrImagePull takes the event message when the status has none', () => {
+  const pulling = pod('p', 'a', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ContainerCreating' } } }] });
+  const ev = (reason: string, message: string, uid = 'uid-p') => ({ involvedObject: { uid }, reason, message, lastTimestamp: '2026-01-01T00:00:00Z' });
+  const s1 = agentStates({ ...base, nodes: [node('a')], pods: [pulling], events: [ev('Pulling', 'Pulling image "x"')] });
+  assert.equal(s1[0].phase, 'pulling');
+  const failing = pod('p', 'a', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImagePull' } } }] });
+  const s2 = agentStates({ ...base, nodes: [node('a')], pods: [failing], events: [ev('Failed', 'Failed to pull image "x": not found')] });
+  assert.equal(s2[0].reason, 'ErrImagePull');
+  assert.equal(s2[0].message, 'Failed to pull image "x": not found');
+  assert.match(s2[0].hint!, /--agent-image/);
+});
+
+test('without node access (-n): pods the DaemonSet wants but could not create are counted from its status', () => {
+  const ds = { metadata: { uid: 'ds' }, status: { desiredNumberScheduled: 3 } };
+  const ready = pod('p', 'a', { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] });
+  const fail = { involvedObject: { uid: 'ds' }, reason: 'FailedCreate', message: 'Error creating: exceeded quota: agents', lastTimestamp: 'x' };
+  const states = agentStates({ ...base, daemonSet: ds, pods: [ready], events: [fail] });
+  assert.deepEqual(states.map((s) => s.phase), ['ready', 'failed', 'failed']);
+  assert.match(states[1].hint!, /ResourceQuota/);
+});
+
+test('nodes that cannot run the agent: Windows, virtual-kubelet, Fargate, an architecture without an image; untolerated taints', () => {
+  const archs = ['amd64', 'arm64'];
+  assert.match(unsupportedReason(node('w', { 'kubernetes.io/os': 'windows' }), archs)!, /windows/);
+  assert.match(unsupportedReason(node('v', { type: 'virtual-kubelet' }), archs)!, /virtual/);
+  assert.match(unsupportedReason(node('f', { 'eks.amazonaws.com/compute-type': 'fargate' }), archs)!, /Fargate/);
+  assert.match(unsupportedReason(node('s', { 'kubernetes.io/arch': 's390x' }), archs)!, /s390x/);
+  assert.equal(unsupportedReason(node('ok', { 'kubernetes.io/arch': 'arm64' }), archs), undefined);
+  const tainted = node('t', {}, [
+    { key: 'gpu', value: 'true', effect: 'NoSchedule' },
+    { key: 'soft', effect: 'PreferNoSchedule' },
+  ]);
+  assert.deepEqual(untoleratedTaints(tainted, []), ['gpu=true:NoSchedule']);
+  assert.deepEqual(untoleratedTaints(tainted, [{ operator: 'Exists', effect: 'NoSchedule' }]), []);
+  // A DaemonSet pod not yet bound names its node through the controller's node affinity.
+  const unbound = { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n7'] }] }] } } } } };
+  assert.equal(podNode(unbound), 'n7');
+});
+
+test('progress: per-node lines in a small cluster; in a big one only failures, plus counts; ready once the DaemonSet has counted', async () => {
+  const { AgentProgress } = await import('../../src/k8s/agent-progress.js');
+  const lines: string[] = [];
+  const ds = { metadata: { uid: 'ds', generation: 1 }, status: {} as Obj };
+  let nodes = [node('a'), node('b')];
+  let pods: Obj[] = [];
+  const progress = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], view: () => ({ ...base, daemonSet: ds, pods, nodes }) });
+  pods = nodes.map((n) => pod(`p-${n.metadata.name}`, n.metadata.name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }));
+  progress.update();
+  assert.deepEqual(lines, ['tap: a: agent running', 'tap: b: agent running']);
+  assert.equal(progress.allReady(), false, 'the controller has not observed this generation');
+  ds.status = { observedGeneration: 1, desiredNumberScheduled: 2 };
+  assert.equal(progress.allReady(), true);
+
+  lines.length = 0;
+  nodes = Array.from({ length: 12 }, (_, i) => node(`n${i}`));
+  pods = nodes.map((n, i) =>
+    i === 3
+      ? pod(`p-${i}`, n.metadata.name, { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'nope' } } }] })
+      : pod(`p-${i}`, n.metadata.name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }),
+  );
+  progress.update();
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.equal(lines[0], 'tap: n3: failed: ImagePullBackOff: nope');
+  assert.match(lines[1], /^tap: agents: 11 running, 1 failed of 12 node\(s\)$/);
+  assert.equal(progress.allReady(), false);
+  assert.equal(progress.failures().length, 1);
+});

@@ -47,6 +47,7 @@ const TOP = kinds({
   warnings: 'array',
   frames: 'object',
   node: 'object',
+  tls: 'boolean',
 });
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */

@@ -13,7 +13,7 @@ export async function takeClusterSnapshot(flags: KubeConfigFlags, timeoutMs = 10
   // Loaded here, not at the top: the Kubernetes client costs ~1 s of start-up
   // that a recording without a cluster should not pay.
   const { apiErrorText, loadKubeConfig } = await import('../k8s/kubeconfig.js');
-  const { ClusterWatch } = await import('../k8s/watch-cache.js');
+  const { ClusterWatch, WatchStartError } = await import('../k8s/watch-cache.js');
   try {
     const cfg = loadKubeConfig(flags);
     watch = new ClusterWatch(cfg.kc, { context: cfg.context, giveUpMs: Math.min(timeoutMs, 4000), onFatal: () => {} });
@@ -23,11 +23,14 @@ export async function takeClusterSnapshot(flags: KubeConfigFlags, timeoutMs = 10
     });
     await Promise.race([started, timeout]);
     return { cluster: watch.snapshot() };
-  } catch (err) {
+  } catch (caught) {
+    // A list that failed says which (`cannot list pods …`) and why (its cause).
+    const scope = caught instanceof WatchStartError ? `${caught.message}: ` : '';
+    const err = caught instanceof WatchStartError ? caught.error : caught;
     // HTTP failures carry a numeric code and a Status body; the rest say enough in their message.
     const httpFailure = typeof (err as { code?: unknown })?.code === 'number';
     const text = httpFailure ? apiErrorText(err) : String((err as Error)?.message ?? err).split('\n')[0];
-    return { clusterError: text };
+    return { clusterError: scope + text };
   } finally {
     if (timer) clearTimeout(timer);
     watch?.stop();

@@ -7,7 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ let lab: VethLab;
 let dir: string;
 let capture: string;
 let keys: string;
+let nginxProcess: ChildProcess | undefined;
 /** What curl itself reported for each request: "METHOD path status version". */
 const curlSaw: string[] = [];
 
@@ -69,8 +70,8 @@ http {
 }
 `,
   );
-  const nginx = lab.start(lab.nsB, ['nginx', '-c', join(dir, 'nginx.conf')]);
-  nginx.stderr?.resume();
+  nginxProcess = lab.start(lab.nsB, ['nginx', '-c', join(dir, 'nginx.conf')]);
+  nginxProcess.stderr?.resume();
   // nginx is up when it accepts a TLS connection (bounded wait).
   for (let i = 0; i < 50; i++) {
     const r = await lab.sh(lab.nsA, `curl -sk -o /dev/null --max-time 1 https://${lab.ipB}/ok`, 3000);
@@ -103,7 +104,11 @@ http {
   await new Promise((r) => dump.on('close', r));
 });
 
-after(() => {
+after(async () => {
+  // nginx's worker keeps the output pipes open after a SIGKILL of its master: stop it as nginx stops.
+  if (lab) await lab.sh(lab.nsB, `kill -TERM $(cat ${dir}/nginx.pid) 2>/dev/null; for i in $(seq 50); do [ -e ${dir}/nginx.pid ] || break; sleep 0.1; done`, 10_000);
+  nginxProcess?.stdout?.destroy();
+  nginxProcess?.stderr?.destroy();
   lab?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -41,6 +41,13 @@ const STRUCTURE_NAMES = [
 ];
 
 /**
+ * Names a secret suffix would catch that the protocols define as something
+ * else: a CORS flag (`true`), WebSocket's handshake nonce and its answer.
+ * They stay readable unless the user names them (`--redact`).
+ */
+const NOT_SECRETS = new Set(['accesscontrolallowcredentials', 'secwebsocketkey', 'secwebsocketaccept']);
+
+/**
  * Where a name was found. A header name ending in `key` (`Ocp-Apim-Subscription-Key`) is a key;
  * a JSON field `monkey` is not. The OAuth `code` is a secret only as a URL parameter.
  * `structure`: a field of a protocol's own request/response object.
@@ -87,7 +94,7 @@ export class SensitiveNames {
   }
 
   private classify(n: string): number {
-    if (n === '') return 0;
+    if (n === '' || (NOT_SECRETS.has(n) && !this.whole.has(n))) return 0;
     let bits = this.structure.has(n) ? STRUCTURE : 0;
     // A version or size after the name (`X-Hub-Signature-256`, `secret2`) does not make it less secret.
     let end = n.length;

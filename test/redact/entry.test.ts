@@ -300,3 +300,13 @@ test('an entry from elsewhere with a string or a list where the request should b
   const text = JSON.stringify(createRedactor()(e));
   for (let i = 1; i <= 4; i++) assert.ok(!text.includes(`odd-secret-${i}`), text);
 });
+
+test('protocol headers a secret suffix would catch stay readable (CORS flag, WebSocket nonce) unless the user names them', async () => {
+  const { SensitiveNames } = await import('../../src/redact/names.js');
+  const names = new SensitiveNames();
+  for (const h of ['Access-Control-Allow-Credentials', 'Sec-WebSocket-Key', 'Sec-WebSocket-Accept']) assert.equal(names.test(h, 'header'), false, h);
+  // The suffix rules still hold around them.
+  assert.equal(names.test('X-Api-Key', 'header'), true);
+  assert.equal(names.test('Proxy-Credentials', 'header'), true);
+  assert.equal(new SensitiveNames(['sec-websocket-key']).test('Sec-WebSocket-Key', 'header'), true);
+});

@@ -91,8 +91,12 @@ function table(chars: string, spaces = true): Uint8Array {
   if (spaces) for (const c of ' \t\r\n\f\v') t[c.charCodeAt(0)] = 1;
   return t;
 }
-/** `#` too: the OAuth implicit flow returns `#access_token=…` in the fragment. */
-const SEPARATOR = table('?&;#');
+/**
+ * `#` too: the OAuth implicit flow returns `#access_token=…` in the fragment.
+ * Not a space: `startup user=postgres` in a summary is the protocol's own
+ * field (left readable there too), not a query string.
+ */
+const SEPARATOR = table('?&;#', false);
 const PARAM_NAME_END = table('=?&;#"\'<>');
 const VALUE_END = table('&#;"\'<>');
 /** Characters that end the userinfo part of an authority (RFC 3986) or the text around it. */

@@ -4,22 +4,14 @@
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import { LinkType, packetTimeMs, type Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
+import { ipv4Packet } from './pcap-wire.js';
 
 /** Raw IPv4 + TCP (PSH|ACK) from 198.18.0.<src> to the other address. */
-function tcp(src: number, sport: number, dport: number, seq: number, body: Buffer): Buffer {
-  const b = Buffer.alloc(40 + body.length);
-  b[0] = 0x45;
-  b.writeUInt16BE(b.length, 2);
-  b[8] = 64;
-  b[9] = 6;
-  b.set([198, 18, 0, src], 12);
-  b.set([198, 18, 0, src === 1 ? 2 : 1], 16);
-  b.writeUInt16BE(sport, 20);
-  b.writeUInt16BE(dport, 22);
+function tcp(src: 1 | 2, sport: number, dport: number, seq: number, body: Buffer): Buffer {
+  const b = ipv4Packet(src, 6, sport, dport, 20, body);
   b.writeUInt32BE(seq, 24);
   b[32] = 0x50;
   b[33] = 0x18;
-  body.copy(b, 40);
   return b;
 }
 

@@ -3,19 +3,29 @@
 import { writeFileSync } from 'node:fs';
 import { LinkType, type Packet } from '../../src/model/packet.js';
 
-/** Raw IPv4 + UDP from 198.18.0.<src> to the other address (1 ↔ 2). */
-export function udpPacket(atMs: number, frame: number, src: 1 | 2, sport: number, dport: number, body: Buffer): Packet {
-  const b = Buffer.alloc(28 + body.length);
+/**
+ * A raw IPv4 packet from 198.18.0.<src> to the other address (1 ↔ 2): the
+ * 20-byte header for `protocol` (6 TCP, 17 UDP), the ports, then room for the
+ * rest of a `transportLength`-byte transport header and `body`.
+ */
+export function ipv4Packet(src: 1 | 2, protocol: number, sport: number, dport: number, transportLength: number, body: Buffer): Buffer {
+  const b = Buffer.alloc(20 + transportLength + body.length);
   b[0] = 0x45;
   b.writeUInt16BE(b.length, 2);
   b[8] = 64;
-  b[9] = 17;
+  b[9] = protocol;
   b.set([198, 18, 0, src], 12);
   b.set([198, 18, 0, src === 1 ? 2 : 1], 16);
   b.writeUInt16BE(sport, 20);
   b.writeUInt16BE(dport, 22);
+  body.copy(b, 20 + transportLength);
+  return b;
+}
+
+/** Raw IPv4 + UDP from 198.18.0.<src> to the other address (1 ↔ 2). */
+export function udpPacket(atMs: number, frame: number, src: 1 | 2, sport: number, dport: number, body: Buffer): Packet {
+  const b = ipv4Packet(src, 17, sport, dport, 8, body);
   b.writeUInt16BE(8 + body.length, 24);
-  body.copy(b, 28);
   return { tsSec: Math.floor(atMs / 1000), tsNsec: (atMs % 1000) * 1e6, linkType: LinkType.RAW, data: b, origLen: b.length, interfaceId: 0, frame };
 }
 

@@ -10,6 +10,7 @@ import { http1, MAX_HEAD_BYTES, type Http1Parser } from '../../src/dissect/proto
 import { LinkType, type Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { fakeContext } from './helpers.js';
+import { ipv4Packet } from '../helpers/pcap-wire.js';
 
 const CLIENT_PORT = 40000;
 
@@ -19,20 +20,11 @@ const ACK = 0x10;
 
 /** Raw IPv4 + TCP from 198.18.0.<src>; PSH|ACK unless `flags` says otherwise, no ACK when `ack` is undefined. */
 function tcpPacket(src: 1 | 2, sport: number, dport: number, seq: number, ack: number | undefined, body: Buffer, flags = PSH): Buffer {
-  const b = Buffer.alloc(40 + body.length);
-  b[0] = 0x45;
-  b.writeUInt16BE(b.length, 2);
-  b[8] = 64;
-  b[9] = 6;
-  b.set([198, 18, 0, src], 12);
-  b.set([198, 18, 0, src === 1 ? 2 : 1], 16);
-  b.writeUInt16BE(sport, 20);
-  b.writeUInt16BE(dport, 22);
+  const b = ipv4Packet(src, 6, sport, dport, 20, body);
   b.writeUInt32BE(seq >>> 0, 24);
   b.writeUInt32BE((ack ?? 0) >>> 0, 28);
   b[32] = 0x50;
   b[33] = ack === undefined ? flags : flags | ACK;
-  body.copy(b, 40);
   return b;
 }
 

@@ -8,7 +8,8 @@ import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
-import { describeDecryption, loadKeyLogFile } from '../dissect/tls/keylog.js';
+import { describeDecryption } from '../dissect/tls/keylog.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
@@ -46,7 +47,7 @@ then one line on stderr says where, and the exit code is 3.`;
     context: Flags.string({ description: 'kubeconfig context (with --kube)' }),
     kubeconfig: Flags.string({ description: 'path to the kubeconfig file (with --kube)' }),
     proto: Flags.string({ description: 'decode gRPC messages with the .proto files in this directory (or file)' }),
-    'tls-keylog': Flags.string({ description: 'decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE) and dissect what is inside' }),
+    'tls-keylog': tlsKeylogFlag(),
     'decode-as': decodeAsFlag(),
     'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
   };
@@ -75,7 +76,7 @@ then one line on stderr says where, and the exit code is 3.`;
       entries++;
       return e;
     };
-    const tlsKeys = flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], warn) : undefined;
+    const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], warn);
     try {
       const result = await runDissect({
         inputs: argv as string[],

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactList } from '../redact/flags.js';
 
@@ -30,6 +31,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     strict: Flags.boolean({ description: 'a bad input line is fatal (exit 3) instead of reported and skipped' }),
     'jsonata-timeout': Flags.integer({ description: 'time limit per entry for a --jsonata expression, in ms (an entry over it is a non-match)', default: 500, min: 1 }),
     'decode-as': decodeAsFlag(),
+    'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
 
@@ -42,6 +44,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       expr = args.shift() as string;
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
+    const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`filter: ${m}\n`));
     if (flags['no-redact']) process.stderr.write('filter: redaction is off: secrets in the traffic appear in the output\n');
     const { runFilter } = await import('../filter/run.js');
     await runFilter({
@@ -56,7 +59,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       strict: flags.strict,
       redact: redactList(flags),
       noRedact: flags['no-redact'],
-      dissect: { decodeAs },
+      dissect: { decodeAs, tlsKeys },
       signal: this.stop.signal,
       onWarning: (m) => process.stderr.write(`filter: ${m}\n`),
       onClosed: () => this.outputClosed(),

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode } from '../cli/errors.js';
 import { consumeEntries } from '../stats/consume.js';
 import { compileKfl } from '../stats/kfl.js';
@@ -35,12 +36,14 @@ A damaged input is used up to the damage: the map is printed, then one line says
     'top-paths': Flags.integer({ description: 'with --paths: how many paths per edge', min: 1, default: 3 }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
     const { flags, argv } = await this.parse(MapCommand);
     const decodeAs = decodeAsRules(flags['decode-as']);
+    const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`map: ${m}\n`));
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
     const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
     // Labels and --paths come from entries: they are counted redacted (the filter sees them as they are).
@@ -48,7 +51,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
     const project = predicate ? undefined : MAP_FIELDS;
     const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);
-    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs } });
+    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys } });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

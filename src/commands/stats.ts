@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { writeFile } from 'node:fs/promises';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { StatsAggregator, statsFields } from '../stats/aggregate.js';
 import { consumeEntries } from '../stats/consume.js';
@@ -43,6 +44,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     junit: Flags.string({ description: 'with --check: also write JUnit XML here', dependsOn: ['check'] }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
 
@@ -53,10 +55,11 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     // --check filters may read any field; tables read a known few (unless --by is JSONata).
     const project = flags.check ? undefined : statsFields(flags.by);
     const decodeAs = decodeAsRules(flags['decode-as']);
+    const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`stats: ${m}\n`));
     const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
     const redact = redactorFromFlags(flags, 'stats');
     const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs }, redact: redactEntries ? redact : undefined });
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs, tlsKeys }, redact: redactEntries ? redact : undefined });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);

@@ -5,7 +5,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { formatInterfaceList, listInterfaces } from '../pipeline/capture/live.js';
 import { runLocalTap, tapSummary } from '../pipeline/local-tap.js';
-import { loadKeyLogFile } from '../dissect/tls/keylog.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
@@ -70,7 +70,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     ...redactFlags,
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
-    'tls-keylog': Flags.string({ description: 'local: decrypt TLS with the secrets in this NSS key log (SSLKEYLOGFILE; read at start)' }),
+    'tls-keylog': tlsKeylogFlag('local: '),
     'decode-as': decodeAsFlag('local: '),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
@@ -239,7 +239,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
         maxBody: parseSize(flags['max-body'], '--max-body'),
         noBodies: flags['no-bodies'],
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
-        tlsKeys: flags['tls-keylog'] ? loadKeyLogFile(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)) : undefined,
+        tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)),
         decodeAs,
         ...memoryBudgetOption(flags['memory-budget']),
       },

@@ -191,3 +191,21 @@ test('a gap in the ciphertext: decryption finds the next record and goes on; the
   // Every response after the gap still decrypts.
   assert.deepEqual(entries.filter((e) => e.protocol === 'http2').map((e) => e.response?.status), [200, 404, 200, 200, 200]);
 });
+
+test('stats, map and filter read TLS captures with --tls-keylog as dissect does (and see only tls without it)', async () => {
+  const capture = sharedCapture('hotplace-tls13-aes128gcm-http2.pcapng');
+  const keys = sharedCapture('hotplace-tls13-aes128gcm-http2.keys');
+  const filtered = await runCli(['filter', '--tls-keylog', keys, 'http2 && status_code == 404', capture]);
+  assert.equal(filtered.code, 0, filtered.stderr);
+  assert.deepEqual(filtered.stdout.trim().split('\n').map((l) => JSON.parse(l).request.path), ['/favicon.ico']);
+  const stats = await runCli(['stats', '--format', 'json', '--tls-keylog', keys, capture]);
+  assert.equal(stats.code, 0, stats.stderr);
+  const rows = JSON.parse(stats.stdout).rows as { name: string; entries: number }[];
+  assert.equal(rows.find((r) => r.name === 'http2')?.entries, 5, stats.stdout);
+  const map = await runCli(['map', '--format', 'json', '--tls-keylog', keys, capture]);
+  assert.equal(map.code, 0, map.stderr);
+  assert.match(map.stdout, /"http2"/);
+  // Without the key log the same commands see no HTTP/2 (the check above could fail).
+  const plain = await runCli(['stats', '--format', 'json', capture]);
+  assert.equal((JSON.parse(plain.stdout).rows as { name: string }[]).some((r) => r.name === 'http2'), false);
+});

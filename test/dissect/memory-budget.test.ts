@@ -19,6 +19,7 @@ import { dissectFile } from '../helpers/dissect.js';
 import { runCli } from '../helpers/cli.js';
 import { cliBin, examplesDir } from '../helpers/paths.js';
 import { mulberry32 } from '../helpers/random.js';
+import { rawPcapBytes } from '../helpers/pcap-wire.js';
 
 const T0 = 1_700_000_000_000;
 const SERVER = [198, 19, 0, 1];
@@ -319,31 +320,12 @@ test('a ByteQueue gives the same bytes as a plain buffer whatever the order of p
   assert.equal(budget.used, 0);
 });
 
-/** A pcap file (LINKTYPE_RAW) of these packets. */
-function pcapFile(packets: Packet[]): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(LinkType.RAW, 20);
-  const records = packets.map((p) => {
-    const r = Buffer.alloc(16 + p.data.length);
-    r.writeUInt32LE(p.tsSec, 0);
-    r.writeUInt32LE(Math.floor(p.tsNsec / 1000), 4);
-    r.writeUInt32LE(p.data.length, 8);
-    r.writeUInt32LE(p.data.length, 12);
-    p.data.copy(r, 16);
-    return r;
-  });
-  return Buffer.concat([header, ...records]);
-}
 
 test('dissect --memory-budget: evictions are said on stderr; a budget below 1MB is a usage error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shark-budget-'));
   try {
     const file = join(dir, 'flood.pcap');
-    writeFileSync(file, pcapFile(synFlood(5000, 0.1)));
+    writeFileSync(file, rawPcapBytes(synFlood(5000, 0.1)));
     const small = await runCli(['dissect', '--memory-budget', '1MB', file]);
     assert.equal(small.code, 0, small.stderr);
     assert.equal(small.stdout.trim().split('\n').length, 5000);
@@ -364,7 +346,7 @@ test('record --memory-budget: the evictions are in the manifest and the summary 
     const r = spawnSync(process.execPath, [cliBin, 'record', '--name', 'flood', '--out', dir, '--memory-budget', '1MB'], {
       encoding: 'utf8',
       env: { ...process.env, HOME: tmpdir(), KUBECONFIG: '' },
-      input: pcapFile(synFlood(5000, 0.1)),
+      input: rawPcapBytes(synFlood(5000, 0.1)),
       timeout: 60_000,
     });
     assert.equal(r.status, 0, r.stderr);

@@ -1,9 +1,8 @@
 // HTTP/2 built by hand for tests: frames, HPACK representations (no Huffman),
 // gRPC messages, and the crafted connections of the hostile-input cases
 // (issue 22), as Wire packets or a pcap file.
-import { writeFileSync } from 'node:fs';
 import { CONNECTION_PREFACE } from '../../src/dissect/protocols/http2.js';
-import { LinkType, type Packet } from '../../src/model/packet.js';
+import type { Packet } from '../../src/model/packet.js';
 import { Wire } from './engine-wire.js';
 
 export const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, CONTINUATION: 9 } as const;
@@ -96,23 +95,3 @@ export function hpackBombPackets(requests = 300, repeats = 990): Packet[] {
   return w.packets;
 }
 
-/** Raw-IP pcap (link type 101) of `packets`, for measuring the CLI by hand. */
-export function writeRawPcap(path: string, packets: Packet[]): void {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(LinkType.RAW, 20);
-  parts.push(header);
-  for (const p of packets) {
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(p.tsSec, 0);
-    rec.writeUInt32LE(Math.floor(p.tsNsec / 1000), 4);
-    rec.writeUInt32LE(p.data.length, 8);
-    rec.writeUInt32LE(p.origLen, 12);
-    parts.push(rec, p.data);
-  }
-  writeFileSync(path, Buffer.concat(parts));
-}

@@ -30,7 +30,7 @@ export function udpPacket(atMs: number, frame: number, src: 1 | 2, sport: number
 }
 
 /** A little-endian µs pcap (link type RAW) of `packets`, in the order given. */
-export function writeRawPcap(path: string, packets: Packet[]): void {
+export function rawPcapBytes(packets: Packet[]): Buffer {
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);
   header.writeUInt16LE(2, 4);
@@ -45,5 +45,10 @@ export function writeRawPcap(path: string, packets: Packet[]): void {
     r.writeUInt32LE(p.origLen, 12);
     return Buffer.concat([r, p.data]);
   });
-  writeFileSync(path, Buffer.concat([header, ...records]));
+  return Buffer.concat([header, ...records]);
+}
+
+/** The same, written to `path`. */
+export function writeRawPcap(path: string, packets: Packet[]): void {
+  writeFileSync(path, rawPcapBytes(packets));
 }

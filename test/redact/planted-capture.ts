@@ -7,6 +7,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { Wire } from '../helpers/engine-wire.js';
+import { h2frame } from '../helpers/http2-wire.js';
 
 /** Every planted secret: none may appear in redacted output; all of them in `--no-redact` output. */
 export const SECRETS: string[] = [];
@@ -52,14 +53,6 @@ function hpack(headers: [string, string][]): Buffer {
     bytes.push(...hpackInt(value.length, 7, 0), ...Buffer.from(value, 'latin1'));
   }
   return Buffer.from(bytes);
-}
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
 }
 function grpcMessage(text: string): Buffer {
   const proto = Buffer.concat([Buffer.from([0x0a, text.length]), Buffer.from(text)]);
@@ -126,15 +119,15 @@ export function buildPlantedCapture(): Wire {
 
   // HTTP/2 gRPC: secrets in metadata and in the :path query.
   const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-  const settings = frame(4, 0, 0, Buffer.alloc(0));
+  const settings = h2frame(4, 0, 0, Buffer.alloc(0));
   const reqHeaders = hpack([
     [':method', 'POST'], [':scheme', 'http'], [':authority', 'svc:50051'], [':path', `/pkg.Svc/Call?access_token=${S[25]}`],
     ['content-type', 'application/grpc'], ['authorization', `Bearer ${S[26]}`], ['x-api-key', S[27]], ['x-tenant-password', S[28]],
   ]);
-  w.send(next(), 1, 40005, 50051, Buffer.concat([preface, settings, frame(1, 0x4, 1, reqHeaders), frame(0, 0x1, 1, grpcMessage('hello'))]));
+  w.send(next(), 1, 40005, 50051, Buffer.concat([preface, settings, h2frame(1, 0x4, 1, reqHeaders), h2frame(0, 0x1, 1, grpcMessage('hello'))]));
   const resHeaders = hpack([[':status', '200'], ['content-type', 'application/grpc']]);
   const trailers = hpack([['grpc-status', '0'], ['x-session-token', S[29]]]);
-  w.send(next(), 2, 50051, 40005, Buffer.concat([settings, frame(1, 0x4, 1, resHeaders), frame(0, 0, 1, grpcMessage('world')), frame(1, 0x5, 1, trailers)]));
+  w.send(next(), 2, 50051, 40005, Buffer.concat([settings, h2frame(1, 0x4, 1, resHeaders), h2frame(0, 0, 1, grpcMessage('world')), h2frame(1, 0x5, 1, trailers)]));
 
   // Redis: passwords as command arguments; a key name stays.
   const redis: [string[], string][] = [

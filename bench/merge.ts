@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PcapWriter } from '../src/pipeline/capture/writer.js';
+import { PcapWriter } from '../src/capture/writer.js';
 import { LinkType } from '../src/model/packet.js';
 import { cliBin, repoRoot } from '../test/helpers/paths.js';
 import { alternate, mb, rate, renderTable, seconds, type BenchContext, type BenchRow } from './lib.js';

@@ -7,7 +7,7 @@
 // repeated or unknown flag, no inputs) is left to oclif, whose messages and
 // help stay the only ones.
 
-import { MERGE_FORMATS, runMerge, type MergeFormat } from '../pipeline/merge-run.js';
+import { MERGE_FORMATS, runMerge, type MergeFormat } from '../merge/run.js';
 import { CommandRuntime } from './runtime.js';
 
 export interface PlainMergeArgs {

@@ -3,7 +3,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { knownProtocols, dissectors } from '../dissect/registry.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { describeLosses, runDissect } from '../pipeline/dissect-run.js';
+import { describeLosses, runDissect } from '../input/dissect-run.js';
 import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';

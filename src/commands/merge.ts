@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
-import { MERGE_FORMATS, runMerge, type MergeFormat } from '../pipeline/merge-run.js';
+import { MERGE_FORMATS, runMerge, type MergeFormat } from '../merge/run.js';
 
 export default class Merge extends SharkCommand {
   static override description = `Merge captures or entry streams from several nodes into one, in timestamp order.

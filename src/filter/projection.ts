@@ -12,7 +12,7 @@ import type { Node } from './ast.js';
 import { children, type Dialect } from './parser.js';
 import { CASE_INSENSITIVE_PARENTS } from './values.js';
 import { ENTRY_ROOTS, KFL2_VARIABLES } from './kfl2-variables.js';
-import { binaryToText } from '../pipeline/ndjson.js';
+import { binaryToText } from '../ndjson/read.js';
 
 /** key → sub-tree of needed keys, or WHOLE when the whole value is read. */
 export type FieldTree = Map<string, FieldTree | typeof WHOLE>;

@@ -7,10 +7,10 @@ import type { Readable, Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../pipeline/entry-source.js';
-import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../pipeline/ndjson.js';
+import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
+import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
-import { entryShapeProblem } from '../pipeline/entry-shape.js';
+import { entryShapeProblem } from '../ndjson/entry-shape.js';
 import { compileFilter, type Dialect } from './index.js';
 
 export interface RunFilterOptions {
@@ -158,7 +158,7 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, 
         const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head, binary };
         for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts, binary };
       } else {
-        const { dissectStream } = await import('../pipeline/dissect-stream.js');
+        const { dissectStream } = await import('../input/dissect-stream.js');
         const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect };
         for await (const entries of dissectStream(head, iterable, name, sourceOpts)) yield { kind: 'entries', entries };
       }

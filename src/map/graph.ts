@@ -8,7 +8,7 @@ import type { Endpoint, Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.js';
 import { OPERATION_FIELDS, operationOf } from '../stats/group-by.js';
-import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
+import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { TopK } from './top-k.js';
 
 export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';

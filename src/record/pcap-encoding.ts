@@ -1,6 +1,6 @@
 // Bytes of pcap (nanosecond) and pcapng files, one record at a time, so the
 // recorder can cut files at record boundaries, hash what it writes and write
-// whole units it can fsync. (The stream writers in pipeline/capture/writer.ts
+// whole units it can fsync. (The stream writers in capture/writer.ts
 // buffer for a Writable and cannot say where a record ends.)
 // Several interfaces (or link types) need pcapng: one IDB per interface.
 

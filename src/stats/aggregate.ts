@@ -6,7 +6,7 @@ import type { Entry } from '../model/entry.js';
 import { LatencySketch } from './latency-sketch.js';
 import { NAME_FIELDS, NameBook } from './names.js';
 import { groupFields, groupKey, resolveKey, type KeyOf } from './group-by.js';
-import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
+import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const MAX_GROUPS = 10_000;
 export const OTHER_GROUP = '(other)';

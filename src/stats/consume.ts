@@ -13,8 +13,8 @@
 import type { Readable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { InputError } from '../cli/errors.js';
-import { readEntries } from '../pipeline/entry-source.js';
-import type { FieldSpec } from '../pipeline/json-project.js';
+import { readEntries } from '../input/entries.js';
+import type { FieldSpec } from '../ndjson/project.js';
 
 export interface ConsumeOptions {
   /** Aborted on Ctrl-C / EPIPE (the command's `stop`). */

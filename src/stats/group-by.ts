@@ -8,7 +8,7 @@ import { UserError, ExitCode } from '../cli/errors.js';
 import { FilterSyntaxError } from '../filter/errors.js';
 import { compileGuardedJsonata, LIMIT_HIT, type GuardedEvaluate } from '../filter/jsonata.js';
 import { K8S_NAME_FIELDS, k8sName, type NameBook } from './names.js';
-import { mergeSpecs, type FieldSpec } from '../pipeline/json-project.js';
+import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
 

@@ -5,7 +5,7 @@
 // aggregate by IP and ask for names only when they render.
 
 import type { Endpoint, Entry } from '../model/entry.js';
-import { KeyTest, type FieldSpec } from '../pipeline/json-project.js';
+import { KeyTest, type FieldSpec } from '../ndjson/project.js';
 
 /** Most names remembered per IP: enough for virtual hosting, bounded for memory. */
 const MAX_NAMES_PER_IP = 16;

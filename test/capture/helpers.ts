@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openCapture } from '../../src/pipeline/capture/reader.js';
+import { openCapture } from '../../src/capture/reader.js';
 import type { CaptureInterface, Packet } from '../../src/model/packet.js';
 import { sharedCaptures } from '../helpers/paths.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/cli/errors.js';
-import { openCapture } from '../../src/pipeline/capture/reader.js';
+import { openCapture } from '../../src/capture/reader.js';
 import type { Packet } from '../../src/model/packet.js';
 import { chunked, parseEpoch, readCapture, sharedCaptureFiles, sharedPath, tsharkFields } from './helpers.js';
 

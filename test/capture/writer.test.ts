@@ -9,8 +9,8 @@ import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { PcapWriter, PcapngWriter, type PacketWriter } from '../../src/pipeline/capture/writer.js';
-import { unitsToTime, timeToUnits } from '../../src/pipeline/capture/timestamp.js';
+import { PcapWriter, PcapngWriter, type PacketWriter } from '../../src/capture/writer.js';
+import { unitsToTime, timeToUnits } from '../../src/capture/timestamp.js';
 import type { Packet } from '../../src/model/packet.js';
 import { parseEpoch, readCapture, sharedCaptureFiles, sharedPath, tsharkFields } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { createReadStream, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { DissectionEngine } from '../../src/dissect/engine.js';
-import { openCapture } from '../../src/pipeline/capture/reader.js';
+import { openCapture } from '../../src/capture/reader.js';
 import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { repoRoot, sharedCaptures } from '../helpers/paths.js';

@@ -2,7 +2,7 @@
 // error a damaged file ends with.
 import { createReadStream } from 'node:fs';
 import { dissectPackets, type EngineOptions } from '../../src/dissect/engine.js';
-import { openCapture } from '../../src/pipeline/capture/reader.js';
+import { openCapture } from '../../src/capture/reader.js';
 import type { Entry } from '../../src/model/entry.js';
 
 export async function dissectFile(path: string, opts: Partial<EngineOptions> = {}): Promise<{ entries: Entry[]; error?: Error }> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TimeOrderMerger } from '../../src/k8s/merge.js';
+import { TimeOrderMerger } from '../../src/merge/time-order.js';
 import { diffTargets, nodeFilter, selectTargets } from '../../src/k8s/targets.js';
 import { filterForIps, MATCH_NOTHING, readAgentControl } from '../../src/k8s/agent-control.js';
 import { PassThrough } from 'node:stream';

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { formatInterfaceList, openLive, wireLength, type LiveCapture } from '../../src/pipeline/capture/live.js';
+import { formatInterfaceList, openLive, wireLength, type LiveCapture } from '../../src/capture/live.js';
 import type { Packet } from '../../src/model/packet.js';
 
 async function send(port: number, count: number): Promise<void> {

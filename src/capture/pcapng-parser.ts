@@ -6,8 +6,8 @@
 // Interfaces are numbered across the whole file (section 2's interface 0 gets
 // the next free number), so Packet.interfaceId indexes `interfaces`.
 
-import { InputError } from '../../cli/errors.js';
-import type { CaptureInterface, Packet } from '../../model/packet.js';
+import { InputError } from '../cli/errors.js';
+import type { CaptureInterface, Packet } from '../model/packet.js';
 import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
 import { unitsToTime, type SecNsec } from './timestamp.js';
 

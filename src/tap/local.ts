@@ -9,11 +9,11 @@ import type { Writable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
 import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
-import { describeLosses } from './dissect-run.js';
+import { describeLosses } from '../input/dissect-run.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { openLive, type LiveCapture, type LiveStats } from './capture/live.js';
-import { PcapngWriter, PcapWriter } from './capture/writer.js';
+import { openLive, type LiveCapture, type LiveStats } from '../capture/live.js';
+import { PcapngWriter, PcapWriter } from '../capture/writer.js';
 
 export type TapOutput =
   | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[]; keep?: (e: Entry) => boolean }

@@ -3,7 +3,7 @@
 
 import type { Entry } from '../model/entry.js';
 import type { LineSink } from '../output/stdout-sink.js';
-import { formatEntry } from './ndjson.js';
+import { formatEntry } from '../ndjson/read.js';
 import { mergeOrdered } from './merge.js';
 
 /** Entries without a numeric timestamp sort first (they cannot be placed, so they are not held back). */

@@ -7,7 +7,7 @@
 // to wait; a reader that went away (EPIPE) turns into `closed`, not an error.
 
 import type { Writable } from 'node:stream';
-import { isEpipe } from '../../cli/errors.js';
+import { isEpipe } from '../cli/errors.js';
 
 const DEFAULT_BUFFER_BYTES = 256 * 1024;
 

@@ -9,8 +9,8 @@
 // µs) adds 8 bytes to every record header — ifindex(4), protocol(2),
 // pkt_type(1), pad(1) — which libpcap and Wireshark read and skip; so do we.
 
-import { InputError } from '../../cli/errors.js';
-import type { CaptureInterface, Packet } from '../../model/packet.js';
+import { InputError } from '../cli/errors.js';
+import type { CaptureInterface, Packet } from '../model/packet.js';
 import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
 
 const FILE_HEADER = 24;

@@ -4,7 +4,7 @@
 // must wait. Files are little-endian, as every current tool writes them.
 
 import type { Writable } from 'node:stream';
-import type { CaptureInterface, Packet } from '../../model/packet.js';
+import type { CaptureInterface, Packet } from '../model/packet.js';
 import { ByteSink, type Staging } from './byte-sink.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US } from './pcap-parser.js';
 import {

@@ -10,10 +10,10 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { mergeCaptures } from './merge-captures.js';
-import { mergeEntries } from './merge-entries.js';
-import { openMergeInputs, type MergeInput } from './merge-inputs.js';
-import { readNdjson } from './ndjson.js';
+import { mergeCaptures } from './captures.js';
+import { mergeEntries } from './entries.js';
+import { openMergeInputs, type MergeInput } from './inputs.js';
+import { readNdjson } from '../ndjson/read.js';
 
 export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
 export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];

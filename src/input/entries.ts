@@ -7,10 +7,10 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { UserError, ExitCode, InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
-import { readNdjson } from './ndjson.js';
-import { readProjectedNdjson } from './ndjson-projected.js';
-import type { FieldSpec } from './json-project.js';
-import { isPcapMagic } from './capture/pcap-parser.js';
+import { readNdjson } from '../ndjson/read.js';
+import { readProjectedNdjson } from '../ndjson/read-projected.js';
+import type { FieldSpec } from '../ndjson/project.js';
+import { isPcapMagic } from '../capture/pcap-parser.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */

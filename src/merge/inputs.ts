@@ -6,8 +6,8 @@
 import { createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { FileSource, RecordCursor, StreamSource } from './capture/record-cursor.js';
-import { detectKind, inputName, sniff, type InputKind } from './entry-source.js';
+import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
+import { detectKind, inputName, sniff, type InputKind } from '../input/entries.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
 const SNIFF_BYTES = 64 * 1024;

@@ -9,8 +9,8 @@
 // stdin comes from an async iterator of chunks.
 
 import { closeSync, readSync } from 'node:fs';
-import { InputError } from '../../cli/errors.js';
-import type { CaptureInterface } from '../../model/packet.js';
+import { InputError } from '../cli/errors.js';
+import type { CaptureInterface } from '../model/packet.js';
 import { isPcapMagic, PcapParser } from './pcap-parser.js';
 import { BLOCK_SHB, PcapngParser } from './pcapng-parser.js';
 import { newRecordInfo, type RecordInfo, type RecordParser } from './record-parser.js';

@@ -6,8 +6,8 @@
 // into the caller's buffer) that `merge` walks; `parse` builds Packet objects
 // on top of it for everything else.
 
-import type { InputError } from '../../cli/errors.js';
-import type { CaptureInterface, Packet } from '../../model/packet.js';
+import type { InputError } from '../cli/errors.js';
+import type { CaptureInterface, Packet } from '../model/packet.js';
 
 /** The packet record `next` found: where its bytes are and what they are. Reused for every record. */
 export interface RecordInfo {

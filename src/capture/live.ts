@@ -8,8 +8,8 @@
 
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { ExitCode, UserError } from '../../cli/errors.js';
-import { LinkType, type CaptureInterface, type Packet } from '../../model/packet.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { LinkType, type CaptureInterface, type Packet } from '../model/packet.js';
 
 /** What we use of the untyped `cap` addon. */
 interface CapHandle {

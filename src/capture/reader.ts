@@ -4,8 +4,8 @@
 // that straddles two chunks is copied, into a carry buffer no bigger than
 // that one record, so memory does not grow with the file.
 
-import { InputError } from '../../cli/errors.js';
-import type { CaptureInterface, Packet } from '../../model/packet.js';
+import { InputError } from '../cli/errors.js';
+import type { CaptureInterface, Packet } from '../model/packet.js';
 import { isPcapMagic, PCAP_MAGIC_NS, PcapParser } from './pcap-parser.js';
 import { BLOCK_SHB, PcapngParser } from './pcapng-parser.js';
 import type { RecordParser } from './record-parser.js';

@@ -7,10 +7,10 @@ import type { Packet } from '../model/packet.js';
 import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
 import { dissectsLinkType } from '../dissect/decode/link.js';
 import { InputError } from '../cli/errors.js';
-import { openCapture } from './capture/reader.js';
-import { SECRETS_TLS_KEYLOG } from './capture/pcapng-parser.js';
+import { openCapture } from '../capture/reader.js';
+import { SECRETS_TLS_KEYLOG } from '../capture/pcapng-parser.js';
 import { TlsKeyLog } from '../dissect/tls/keylog.js';
-import type { EntrySourceOptions } from './entry-source.js';
+import type { EntrySourceOptions } from './entries.js';
 
 export async function* dissectStream(
   head: Buffer,

@@ -6,8 +6,8 @@ import type { Entry } from '../model/entry.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import { PacketSummarizer } from '../dissect/packet-summary.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entry-source.js';
-import { openCapture } from './capture/reader.js';
+import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entries.js';
+import { openCapture } from '../capture/reader.js';
 import { UserError } from '../cli/errors.js';
 
 export interface DissectRunOptions {

@@ -7,9 +7,9 @@
 import type { Writable } from 'node:stream';
 import type { Packet } from '../model/packet.js';
 import { isEpipe } from '../cli/errors.js';
-import { openCapture } from '../pipeline/capture/reader.js';
+import { openCapture } from '../capture/reader.js';
 import { pcapngEncoding } from '../record/pcap-encoding.js';
-import { TimeOrderMerger } from './merge.js';
+import { TimeOrderMerger } from './time-order.js';
 
 const SHB_BYTES = 28;
 

@@ -7,8 +7,8 @@
 
 import type { Entry } from '../model/entry.js';
 import { LineSplitter } from './line-spans.js';
-import { makeProjector, type FieldSpec } from './json-project.js';
-import { badLine, checkedEntry, isBlank, parseEntryLine, type NdjsonReadOptions } from './ndjson.js';
+import { makeProjector, type FieldSpec } from './project.js';
+import { badLine, checkedEntry, isBlank, parseEntryLine, type NdjsonReadOptions } from './read.js';
 
 export async function* readProjectedNdjson(
   stream: AsyncIterable<Buffer | string>,

@@ -8,10 +8,10 @@ import type { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ExitCode, InputError, UserError } from '../cli/errors.js';
 import type { CaptureInterface, Packet } from '../model/packet.js';
-import type { RecordCursor } from './capture/record-cursor.js';
-import type { RecordInfo } from './capture/record-parser.js';
-import type { Staging } from './capture/byte-sink.js';
-import { PcapWriter, PcapngWriter } from './capture/writer.js';
+import type { RecordCursor } from '../capture/record-cursor.js';
+import type { RecordInfo } from '../capture/record-parser.js';
+import type { Staging } from '../capture/byte-sink.js';
+import { PcapWriter, PcapngWriter } from '../capture/writer.js';
 import { RecordHeap } from './record-heap.js';
 
 export interface CaptureInput {

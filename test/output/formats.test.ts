@@ -3,6 +3,7 @@
 // piped, the JSON array a valid document, and traffic that carries terminal
 // escapes shown escaped. Regenerate the goldens with UPDATE_GOLDEN=1 after a
 // deliberate change, and read the diff.
+/* eslint-disable no-control-regex -- these tests look for terminal control characters on purpose */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -69,11 +69,15 @@ const PROTOCOL_WIDTH = 6;
 const OUTCOME_WIDTH = 8;
 const LATENCY_WIDTH = 8;
 
+/** Below this many columns (an 80×24 SSH session) the line drops the date, the source port and the status column. */
+const NARROW = 120;
+
 export function compactLine(e: Entry, o: LineOptions): string {
   const s = o.styles;
   const outcome = callOutcome(e);
   const answered = !!e.response;
   const protocol = escapeForTerminal(text(e.protocol) || '?') + (e.tls ? '+tls' : '');
+  if (!o.wide && o.columns > 0 && o.columns < NARROW) return narrowLine(e, o, protocol, outcome.cls, formatLatency(e.elapsedTime, answered));
   const parts = [
     s.dim(localTime(e.timestamp)),
     `${padEnd(endpointLabel(e.src), ENDPOINT_WIDTH)} → ${padEnd(endpointLabel(e.dst), ENDPOINT_WIDTH)}`,
@@ -95,6 +99,18 @@ export function compactLine(e: Entry, o: LineOptions): string {
   parts.push(e.error ? s.red(summary) : summary);
   const line = parts.join('  ');
   return o.columns > 0 ? fitToWidth(line, o.columns) : line;
+}
+
+/** `03:49:35.310 198.18.20.42 → bookinfo/details:9080 http GET /details/0 → 200 0.08ms`, the summary coloured by outcome. */
+function narrowLine(e: Entry, o: LineOptions, protocol: string, cls: OutcomeClass, latency: string): string {
+  const s = o.styles;
+  const time = localTime(e.timestamp).slice(7);
+  const src = endpointLabel(e.src).replace(/:\d+$/, '');
+  let summary = escapeForTerminal(text(e.summary));
+  const marks = markers(e);
+  if (marks) summary += ' ' + marks;
+  const line = [s.dim(time), `${padEnd(src, 15)} → ${padEnd(endpointLabel(e.dst), 20)}`, s.cyan(padEnd(protocol, 5)), paintOutcome(s, cls === 'ok' ? 'none' : cls, summary), s.dim(latency)].join(' ');
+  return fitToWidth(line, o.columns);
 }
 
 function num(v: unknown): number {

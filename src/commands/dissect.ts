@@ -13,16 +13,22 @@ import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
+
+On a terminal each call is one readable line instead (-o compact); pipes and
+files get NDJSON unless -o says otherwise.
 
 Reads files, or stdin when none (or "-") is given. Entries come out in order of
 their requests' first packets. A damaged capture is dissected up to the damage,
 then one line on stderr says where, and the exit code is 3.`;
 
   static override examples = [
+    '<%= config.bin %> dissect examples/bookinfo-mix.pcap',
     '<%= config.bin %> dissect examples/bookinfo-mix.pcap | head',
+    '<%= config.bin %> dissect -o detail -c 3 examples/http-errors.pcap',
     '<%= config.bin %> dissect --protocols http,dns examples/bookinfo-mix.pcap',
     'tcpdump -i eth0 -w - | <%= config.bin %> dissect',
     '<%= config.bin %> dissect --packets -c 5 examples/bookinfo-mix.pcap',
@@ -39,6 +45,7 @@ then one line on stderr says where, and the exit code is 3.`;
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --packets)', min: 1 }),
     packets: Flags.boolean({ description: 'print one line per packet instead of per API call' }),
+    ...outputFlags,
     'request-timeout': Flags.string({ description: 'a request unanswered for this long (capture time) is emitted unanswered', default: '30s' }),
     'memory-budget': memoryBudgetFlag,
     ...redactFlags,
@@ -67,7 +74,8 @@ then one line on stderr says where, and the exit code is 3.`;
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
     const transforms = await this.buildTransforms(flags);
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.packets, what: '--packets' });
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const warn = (m: string) => process.stderr.write(`dissect: ${m}\n`);
     const timeout = parseDuration(flags['request-timeout'], '--request-timeout');
     let entries = 0;
@@ -99,6 +107,7 @@ then one line on stderr says where, and the exit code is 3.`;
         signal: this.stop.signal,
         onWarning: warn,
       });
+      await sink.finish();
       const losses = describeLosses(result.counters);
       if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
       // With a key log, or when the capture carried its own secrets (pcapng Decryption Secrets Blocks).

@@ -4,17 +4,19 @@ import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactList } from '../redact/flags.js';
+import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 
 export default class Filter extends SharkCommand {
   static override description = `Keep the entries that match a filter: KFL1 or KFL2 (Kubeshark's filter languages), or JSONata.
 
-Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, or stdin when none (or "-") is given, and writes matching entries unchanged as NDJSON, except that secrets (tokens, passwords, cookies…) are redacted unless --no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1) unless --dialect says. See docs/filters.md.`;
+Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, or stdin when none (or "-") is given, and writes matching entries unchanged as NDJSON (on a terminal: one readable line per call, see -o), except that secrets (tokens, passwords, cookies…) are redacted unless --no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1) unless --dialect says. See docs/filters.md.`;
 
   static override examples = [
     `<%= config.bin %> filter '!dns and !error and request.path != "/healthz"' entries.ndjson`,
     `<%= config.bin %> filter 'http && status_code >= 500 && path.contains("/api")' capture.pcap`,
     `<%= config.bin %> dissect capture.pcap | <%= config.bin %> filter 'dns and response.rcode != 0'`,
     `<%= config.bin %> filter --count 'response.status == 404' entries.ndjson`,
+    `<%= config.bin %> filter -o detail 'response.status >= 500' examples/http-errors.pcap`,
     `<%= config.bin %> filter --jsonata 'response.status >= 500 and $contains(request.path, "/api")' entries.ndjson`,
   ];
 
@@ -33,6 +35,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
+    ...outputFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -46,6 +49,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     const decodeAs = decodeAsRules(flags['decode-as']);
     const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`filter: ${m}\n`));
     if (flags['no-redact']) process.stderr.write('filter: redaction is off: secrets in the traffic appear in the output\n');
+    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.count, what: '--count' });
     const { runFilter } = await import('../filter/run.js');
     await runFilter({
       inputs: args,
@@ -57,6 +61,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       invert: flags.invert,
       first: flags.first,
       strict: flags.strict,
+      format: formatter,
       redact: redactList(flags),
       noRedact: flags['no-redact'],
       dissect: { decodeAs, tlsKeys },

@@ -3,6 +3,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
+import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 import { formatInterfaceList, listInterfaces } from '../capture/live.js';
 import { runLocalTap, tapSummary } from '../tap/local.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -51,6 +52,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
   static override flags = {
     interface: Flags.string({ char: 'i', description: 'capture on this local interface (repeat for several)', multiple: true }),
     'list-interfaces': Flags.boolean({ char: 'D', description: 'list the interfaces that can be captured on, like tcpdump -D' }),
+    ...outputFlags,
     filter: Flags.string({
       char: 'f',
       description: 'local: BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"; cluster: KFL expression run on the agents',
@@ -155,6 +157,8 @@ objects as YAML instead. See docs/kubernetes.md.`;
       'tls-keylog'?: string;
       'decode-as'?: string[];
       'memory-budget'?: string;
+      output?: string;
+      color?: string;
     },
   ): Promise<number> {
     if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
@@ -168,7 +172,8 @@ objects as YAML instead. See docs/kubernetes.md.`;
     if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
     const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
     const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
       podRegex,
@@ -194,6 +199,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
       leaseSeconds,
       agentExtraArgs: pushdown.agentArgs,
     });
+    await sink.finish();
     return ExitCode.OK;
   }
 
@@ -214,6 +220,8 @@ objects as YAML instead. See docs/kubernetes.md.`;
     'tls-keylog'?: string;
     'decode-as'?: string[];
     'memory-budget'?: string;
+    output?: string;
+    color?: string;
   }): Promise<number> {
     if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
     if (flags.pcap && process.stdout.isTTY) {
@@ -222,7 +230,8 @@ objects as YAML instead. See docs/kubernetes.md.`;
     const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
     const decodeAs = decodeAsRules(flags['decode-as']);
     const packetsOut = flags.pcap || flags.write !== undefined;
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !packetsOut, what: flags.pcap ? '--pcap' : '-w' });
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const result = await runLocalTap({
       interfaces: flags.interface ?? [],
       filter: flags.filter,
@@ -249,6 +258,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
           ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
           : { kind: 'entries', sink, transforms: [redactorFromFlags(flags, 'tap')] },
     });
+    if (!packetsOut) await sink.finish();
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
     return ExitCode.OK;
   }

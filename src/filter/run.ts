@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
+import type { LineFormatter } from '../output/formats/entry-format.js';
 import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
@@ -34,6 +35,8 @@ export interface RunFilterOptions {
   /** Turn redaction off. */
   noRedact?: boolean;
   stdout?: Writable;
+  /** `-o` other than NDJSON: how matching entries are shown (src/output/formats). */
+  format?: LineFormatter;
   stdin?: Readable;
   signal?: AbortSignal;
   /** Human-readable notes (grouping warnings, bad lines); default stderr. */
@@ -70,7 +73,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     redactPaths = f.redactions ?? [];
   }
   const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths });
-  const sink = new LineSink(opts.stdout ?? process.stdout, { onClosed: opts.onClosed });
+  const sink = new LineSink(opts.stdout ?? process.stdout, { onClosed: opts.onClosed, format: opts.count ? undefined : opts.format });
   const invert = opts.invert === true;
   const result: RunFilterResult = { read: 0, matched: 0 };
   const done = (): boolean => (limit !== undefined && result.matched >= limit) || sink.closed || opts.signal?.aborted === true;
@@ -127,7 +130,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
 
   async function finish(): Promise<RunFilterResult> {
     if (opts.count) sink.write(String(result.matched));
-    await sink.flush();
+    await sink.finish();
     return result;
   }
 }

@@ -32,6 +32,6 @@ export async function mergeEntries(
     entries += items.length;
     if (sink.closed) break;
   }
-  await sink.flush();
+  await sink.finish();
   return entries;
 }

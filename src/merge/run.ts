@@ -14,6 +14,8 @@ import { mergeCaptures } from './captures.js';
 import { mergeEntries } from './entries.js';
 import { openMergeInputs, type MergeInput } from './inputs.js';
 import { readNdjson } from '../ndjson/read.js';
+import { outputFromFlags } from '../cli/output-flag.js';
+import type { LineFormatter } from '../output/formats/entry-format.js';
 
 export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
 export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];
@@ -26,6 +28,9 @@ export interface MergeRunOptions {
   signal: AbortSignal;
   /** The output's reader went away (EPIPE). */
   onClosed: () => void;
+  /** -o/--output and --color for merged entries (default: compact on a terminal, NDJSON otherwise). */
+  output?: string;
+  color?: string;
 }
 
 export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<number> {
@@ -48,7 +53,10 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
     }
     const out: Writable = toFile ? await openOutput(opts.write!) : process.stdout;
     try {
-      return format === 'ndjson' ? await mergeNdjson(entryInputs, out, opts) : await mergePackets(packetInputs, out, format, opts);
+      if (format !== 'ndjson') return await mergePackets(packetInputs, out, format, opts);
+      // A file gets NDJSON unless -o asks otherwise; stdout follows the terminal rule.
+      const entryFormat = toFile && !opts.output ? undefined : outputFromFlags(opts, process.stdout).formatter;
+      return await mergeNdjson(entryInputs, out, opts, entryFormat);
     } catch (err) {
       throw outputError(err, opts.write ?? '<stdout>');
     } finally {
@@ -71,10 +79,10 @@ async function mergePackets(inputs: MergeInput[], out: Writable, format: 'pcap' 
   return reportDamage(result.errors);
 }
 
-async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOptions): Promise<number> {
+async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOptions, format: LineFormatter | undefined): Promise<number> {
   const warn = (m: string) => process.stderr.write(`merge: ${m}\n`);
   const sources = inputs.map((i) => readNdjson(i.rest(), i.name, { prefix: i.head, onBadLine: warn }));
-  const sink = new LineSink(out, { onClosed: opts.onClosed });
+  const sink = new LineSink(out, { onClosed: opts.onClosed, format });
   const errors: UserError[] = [];
   await mergeEntries(sources, sink, {
     signal: opts.signal,

@@ -4,12 +4,15 @@
 
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
+import type { LineFormatter } from './formats/entry-format.js';
 
 export interface LineSinkOptions {
   /** Flush when this many characters are buffered. */
   batchChars?: number;
   /** Called once when the reader went away (EPIPE) so producers can stop. */
   onClosed?: () => void;
+  /** `-o compact|wide|detail|json`: each line is rendered for a person first; none for NDJSON. */
+  format?: LineFormatter;
 }
 
 export class LineSink {
@@ -36,9 +39,37 @@ export class LineSink {
     });
   }
 
+  private wroteAny = false;
+
   /** Queue one line (without its newline). Returns a promise only when the caller must wait. */
   write(line: string): Promise<void> | undefined {
     if (this.closed) return undefined;
+    const format = this.opts.format;
+    if (format) {
+      if (!this.wroteAny) {
+        const head = format.head?.();
+        if (head !== undefined) this.put(head);
+      }
+      this.wroteAny = true;
+      const lines = format.line(line);
+      if (typeof lines === 'string') this.put(lines);
+      else for (const l of lines) this.put(l);
+      if (this.used >= this.batchChars) return this.flush();
+      return undefined;
+    }
+    this.put(line);
+    if (this.used >= this.batchChars) return this.flush();
+    return undefined;
+  }
+
+  /** End the output: the formatter's closing text (a JSON array's `]`), then everything flushed. */
+  async finish(): Promise<void> {
+    const tail = this.closed ? undefined : this.opts.format?.tail?.(this.wroteAny);
+    if (tail !== undefined) this.put(tail);
+    await this.flush();
+  }
+
+  private put(line: string): void {
     // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
     const worst = line.length * 3 + 1;
     if (this.used + worst > this.buf.length) {
@@ -47,8 +78,6 @@ export class LineSink {
     }
     this.used += this.buf.write(line, this.used, 'utf8');
     this.buf[this.used++] = 0x0a;
-    if (this.used >= this.batchChars) return this.flush();
-    return undefined;
   }
 
   /** Write what is queued; resolves when the stream can take more. */

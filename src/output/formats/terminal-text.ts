@@ -1,0 +1,83 @@
+// Text from traffic on a person's terminal. Anything a captured packet
+// carries is attacker-written, and a terminal obeys escape sequences: an ESC
+// in a header could recolour, move the cursor, retitle the window or (on some
+// terminals) write files. So every character that is not printable text is
+// shown escaped (`\x1b`, `\u202e`), and widths are measured in terminal
+// columns so lines can be fitted to the window.
+
+/** C0/C1 controls, DEL, and Unicode format characters (bidi overrides, zero-width joiners…), lone surrogates. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]|[\uD800-\uDFFF]/gu;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Printable text only: every unsafe character becomes a visible escape. */
+export function escapeForTerminal(text: string): string {
+  UNSAFE.lastIndex = 0;
+  if (!UNSAFE.test(text)) return text;
+  return text.replace(UNSAFE, (ch) => {
+    if (NAMED[ch]) return NAMED[ch];
+    const cp = ch.codePointAt(0)!;
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Like escapeForTerminal, but keeps line breaks (for multi-line bodies in the detail view). */
+export function escapeKeepingLines(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => escapeForTerminal(l));
+}
+
+const WIDE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6\p{Extended_Pictographic}]/u;
+const ZERO = /[\p{M}]/u;
+// eslint-disable-next-line no-control-regex
+const SGR = /\x1b\[[0-9;]*m/g;
+
+/** Terminal columns taken by text that is already escaped (colour codes count 0). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text.replace(SGR, '')) {
+    if (ch.charCodeAt(0) < 0x7f) width++;
+    else if (ZERO.test(ch)) continue;
+    else width += WIDE.test(ch) ? 2 : 1;
+  }
+  return width;
+}
+
+/**
+ * Cut a (possibly coloured) line to `columns` terminal columns, ending in "…"
+ * when cut. Colour codes are kept (they take no room) and reset at the cut.
+ */
+export function fitToWidth(line: string, columns: number): string {
+  if (columns <= 0 || displayWidth(line) <= columns) return line;
+  let out = '';
+  let width = 0;
+  let coloured = false;
+  for (let i = 0; i < line.length; ) {
+    if (line.charCodeAt(i) === 0x1b) {
+      SGR.lastIndex = i;
+      const m = SGR.exec(line);
+      if (m && m.index === i) {
+        out += m[0];
+        coloured = m[0] !== '\x1b[0m';
+        i += m[0].length;
+        continue;
+      }
+    }
+    const ch = String.fromCodePoint(line.codePointAt(i)!);
+    const w = displayWidth(ch);
+    if (width + w > columns - 1) break;
+    out += ch;
+    width += w;
+    i += ch.length;
+  }
+  return out + '…' + (coloured ? '\x1b[0m' : '');
+}
+
+/** Pad (already escaped) text with spaces to `width` columns. */
+export function padEnd(text: string, width: number): string {
+  const w = displayWidth(text);
+  return w >= width ? text : text + ' '.repeat(width - w);
+}
+
+export function padStart(text: string, width: number): string {
+  const w = displayWidth(text);
+  return w >= width ? text : ' '.repeat(width - w) + text;
+}

@@ -1,0 +1,109 @@
+// `shark view` end to end: read calls (captures dissected on the fly, entry
+// files, or stdin — e.g. `shark tap -A | shark view`) into the store, redact
+// them, and draw them until the user quits. Keys come from the terminal even
+// when stdin carries the data (/dev/tty, as `less` does).
+
+import { openSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { createElement } from 'react';
+import { ExitCode, UserError } from '../cli/errors.js';
+import type { Redactor } from '../redact/entry.js';
+import { readEntries } from '../input/entries.js';
+import { EntryStore } from './entry-store.js';
+
+export interface RunViewOptions {
+  inputs: string[];
+  colour: boolean;
+  redact: Redactor;
+  capacity: number;
+  filter?: string;
+  dissect?: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+/** Returns the exit code: 0, or 3 when an input could not be read (said on stderr after the screen closes). */
+export async function runView(opts: RunViewOptions): Promise<number> {
+  if (!process.stdout.isTTY) {
+    throw new UserError('view draws on a terminal; to print calls into a pipe use `shark dissect -o compact` or `shark filter -o compact`', ExitCode.USAGE);
+  }
+  const readsStdin = opts.inputs.length === 0 || opts.inputs.includes('-');
+  const keys = readsStdin || !process.stdin.isTTY ? openTerminalInput() : process.stdin;
+  // ink draws only a final frame when it thinks it runs in CI; view is interactive by definition.
+  for (const k of Object.keys(process.env)) if (k === 'CI' || k === 'CONTINUOUS_INTEGRATION' || k.startsWith('CI_')) delete process.env[k];
+  const { render } = await import('ink');
+  const { ViewApp } = await import('./app.js');
+
+  const store = new EntryStore(opts.capacity);
+  if (opts.filter) {
+    const r = store.setFilter(opts.filter);
+    if (r.error) throw new UserError(`--filter: ${r.error}${r.column ? ` at column ${r.column}` : ''}`, ExitCode.USAGE);
+  }
+  const listeners = new Set<() => void>();
+  let status = 'reading';
+  let failure: string | undefined;
+  let pending: NodeJS.Timeout | undefined;
+  // Redraw at most every 100 ms however fast calls arrive.
+  const changed = () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      for (const l of listeners) l();
+    }, 100);
+  };
+  const warnings: string[] = [];
+  const reader = new AbortController();
+  opts.signal.addEventListener('abort', () => reader.abort(), { once: true });
+
+  const app = render(
+    createElement(ViewApp, {
+      store,
+      colour: opts.colour,
+      status: () => status,
+      subscribe: (redraw: () => void) => {
+        listeners.add(redraw);
+        return () => listeners.delete(redraw);
+      },
+    }),
+    { stdin: keys as NodeJS.ReadStream, exitOnCtrlC: true, patchConsole: false },
+  );
+  const reading = (async () => {
+    try {
+      for await (const batch of readEntries(opts.inputs, {
+        signal: reader.signal,
+        dissect: opts.dissect,
+        onWarning: (m) => {
+          if (warnings.length < 100) warnings.push(m);
+        },
+      })) {
+        store.add(batch.map(opts.redact));
+        changed();
+      }
+      status = reader.signal.aborted ? '' : 'done';
+    } catch (err) {
+      failure = (err as Error).message;
+      status = `✗ ${failure}`;
+    }
+    changed();
+  })();
+  await Promise.race([app.waitUntilExit(), opts.signal.aborted ? Promise.resolve() : new Promise((r) => opts.signal.addEventListener('abort', r, { once: true }))]);
+  app.unmount();
+  reader.abort();
+  if (pending) clearTimeout(pending);
+  if (keys !== process.stdin) (keys as ReadStream).destroy();
+  // The reader may wait on a stdin that never ends (a live tap); it is aborted, not awaited.
+  void reading;
+  for (const w of warnings) process.stderr.write(`view: ${w}\n`);
+  if (failure) {
+    process.stderr.write(`view: ${failure}\n`);
+    return ExitCode.BAD_INPUT;
+  }
+  return ExitCode.OK;
+}
+
+function openTerminalInput(): ReadStream {
+  try {
+    return new ReadStream(openSync('/dev/tty', 'r'));
+  } catch {
+    throw new UserError('view needs a terminal for its keys (no /dev/tty)', ExitCode.USAGE);
+  }
+}

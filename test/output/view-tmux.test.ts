@@ -1,0 +1,116 @@
+// `shark view` driven as a person would: in a real terminal (tmux), keys
+// typed with send-keys, the screen read with capture-pane. Asserts on what is
+// visible: the counter bar, the list narrowed by a filter typed in the box,
+// an error with its column for a half-typed filter, the detail pane of the
+// selected call, and a clean exit on `q` — also with the calls on stdin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { examplesDir, repoRoot } from '../helpers/paths.js';
+
+// One tmux server per test (a server killed and restarted on one socket can race).
+let socket = '';
+const sockets: string[] = [];
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+const screen = () => tmux('capture-pane', '-p', '-t', 'view');
+const keys = (...k: string[]) => tmux('send-keys', '-t', 'view', ...k);
+const literally = (text: string) => tmux('send-keys', '-t', 'view', '-l', text);
+
+/** Poll the screen until `ok` holds (the machine may be busy: generous, bounded). */
+async function waitFor(what: string, ok: (s: string) => boolean, timeoutMs = 60_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    last = screen();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`timed out waiting for ${what}; screen:\n${last}`);
+}
+
+function start(command: string): void {
+  socket = `shark-view-test-${process.pid}-${sockets.length}`;
+  sockets.push(socket);
+  // ink draws only a final frame under CI=true; a person's terminal has no CI variable.
+  const shell = `cd ${JSON.stringify(repoRoot)} && env -u CI TZ=UTC NO_COLOR=1 ${command}; echo "EXIT=$?"; sleep 60`;
+  tmux('new-session', '-d', '-s', 'view', '-x', '80', '-y', '24', shell);
+}
+
+function stopAll(): void {
+  for (const s of sockets) spawnSync('tmux', ['-L', s, 'kill-server']);
+}
+
+let entries: { protocol: string; summary: string; request: any; response: any }[] = [];
+before(async () => {
+  const r = await runCli(['dissect', join(examplesDir, 'bookinfo-mix.pcap')]);
+  entries = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+});
+after(stopAll);
+
+test('view at 80×24: counts, a filter typed in the box narrows the list, errors show their column, the detail pane follows the selection, q quits', async () => {
+  start(`node bin/run.js view ${join('examples', 'bookinfo-mix.pcap')}`);
+  const total = entries.length;
+  let s = await waitFor('all calls read', (t) => t.includes(`${total} calls`) && t.includes('[done'));
+  const lines = s.trimEnd().split('\n');
+  assert.ok(lines.length <= 24, 'fits 24 rows');
+  assert.ok(lines.every((l) => [...l].length <= 80), 'fits 80 columns');
+  const counts = new Map<string, number>();
+  for (const e of entries) counts.set(e.protocol, (counts.get(e.protocol) ?? 0) + 1);
+  for (const [p, n] of counts) assert.ok(s.includes(`${p} ${n}`), `counter bar shows ${p} ${n}`);
+  assert.match(s, /q quit/, 'help line');
+  // Follow mode: the newest call is selected and shown in the detail pane.
+  assert.ok(s.includes(`━━ ${entries[total - 1].protocol}  ${entries[total - 1].summary}`.slice(0, 70)), 'detail of the newest call');
+
+  keys('/');
+  await waitFor('the filter box', (t) => t.includes('/█'));
+  literally('dns');
+  const dnsCount = counts.get('dns')!;
+  s = await waitFor('the list narrowed to dns while typing', (t) => t.includes(`${dnsCount} of ${total} calls`));
+  const listed = s.split('\n').filter((l) => /^[ ›] \d\d:\d\d:\d\d\.\d{3} /.test(l));
+  assert.ok(listed.length > 0);
+  assert.ok(listed.every((l) => l.includes(' dns ')), `only dns calls listed:\n${listed.join('\n')}`);
+  keys('Enter');
+  await waitFor('the filter kept', (t) => t.includes('filter: dns'));
+
+  keys('g');
+  const firstDns = entries.find((e) => e.protocol === 'dns')!;
+  await waitFor('the first dns call in the detail pane', (t) => t.includes(`━━ dns  ${firstDns.summary}`.slice(0, 70)));
+
+  // A half-typed expression: the error and its column, the last good filter stays.
+  keys('/');
+  literally(' and (');
+  s = await waitFor('the parse error', (t) => /✗ .*column \d+/.test(t));
+  assert.ok(s.includes(`${dnsCount} of ${total} calls`), 'the last good filter still applies');
+  keys('Escape');
+  await waitFor('Esc restores the filter', (t) => t.includes('filter: dns') && !t.includes('✗'));
+
+  // A 500 from nginx: path and status in the detail pane.
+  const failed = entries.find((e) => e.protocol === 'http' && e.response?.status === 500)!;
+  keys('/');
+  keys('C-u');
+  literally(`request.path == "${failed.request.path}" and response.status == 500`);
+  keys('Enter');
+  s = await waitFor('the failed call selected', (t) => t.includes(`> GET ${failed.request.path} HTTP/1.1`) && t.includes('< HTTP/1.1 500'));
+  assert.ok(s.includes(`${failed.request.path} → 500`), 'path and status in the list line');
+
+  keys('q');
+  await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+});
+
+test('view reads calls from stdin and its keys from the terminal', async () => {
+  start(`cat ${join('examples', 'http-errors.pcap')} | node bin/run.js view`);
+  const r = await runCli(['dissect', join(examplesDir, 'http-errors.pcap')]);
+  const n = r.stdout.trim().split('\n').length;
+  await waitFor('calls from stdin', (t) => t.includes(`${n} calls`));
+  keys('k');
+  keys('q');
+  await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+});
+
+test('view refuses to draw into a pipe, pointing at -o compact', async () => {
+  const r = await runCli(['view', join(examplesDir, 'http-errors.pcap')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /-o compact/);
+});

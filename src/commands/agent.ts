@@ -9,6 +9,7 @@ import type { LiveCapture } from '../capture/live.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
+import { PerPodCapture } from '../capture/per-pod/capture.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -17,8 +18,10 @@ export default class Agent extends SharkCommand {
 Captures on this node with libpcap, dissects, redacts secrets, and writes
 NDJSON entries (each tagged with the node's name) or pcap (--pcap) to stdout;
 its drop/loss counters go to stderr every few seconds. Reads control lines on
-stdin: {"filter":"host 10.0.0.5"} replaces the filter, {"stop":true} flushes
-and exits (as does stdin's end). --idle is the container's main process: it
+stdin: {"filter":"host 10.0.0.5"} replaces the filter; {"pods":[{"name":…,
+"namespace":…,"ips":[…]}]} switches to per-pod capture (the pods' host-side
+interfaces, each connection once, entries tagged with the pod); {"stop":true}
+flushes and exits (as does stdin's end). --idle is the container's main process: it
 does nothing until SIGTERM or SIGINT, then exits 0.`;
 
   static override examples = [
@@ -55,12 +58,23 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     let capture: LiveCapture | undefined;
+    // Created by the first {"pods": …} control line: from then on the kernel
+    // filter follows the pods' interfaces and each connection is kept once.
+    let perPod: PerPodCapture | undefined;
     let entries = 0;
     const report = (final: boolean) => {
       if (!capture) return;
       const s = capture.stats();
       process.stderr.write(
-        formatAgentStats({ packets: s.received, kernelDropped: s.kernelDropped ?? null, ifDropped: s.ifDropped, lost: s.lost, entries, final }),
+        formatAgentStats({
+          packets: s.received,
+          kernelDropped: s.kernelDropped ?? null,
+          ifDropped: s.ifDropped,
+          lost: s.lost,
+          entries,
+          ...(perPod ? { duplicates: perPod.stats().duplicates } : {}),
+          final,
+        }),
       );
     };
     const statsTimer = setInterval(() => report(false), statsEveryMs);
@@ -70,12 +84,18 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
+        keepPacket: (p) => !perPod || perPod.keep(p),
         onReady: (c) => {
           capture = c;
           readAgentControl(process.stdin, {
             setFilter: (bpf) => {
+              if (perPod) return; // the pods' interfaces decide now
               c.setFilter(bpf);
               say(`filter ${bpf}`);
+            },
+            setPods: (pods) => {
+              perPod ??= new PerPodCapture({ setFilter: (bpf) => c.setFilter(bpf), say });
+              void perPod.setPods(pods);
             },
             onStop: () => this.stop.abort(),
             onEnd: () => this.stop.abort(),
@@ -93,13 +113,22 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 (e) => {
                   entries++;
                   e.node = { name: node };
+                  perPod?.attribute(e);
                 },
                 redact,
               ],
             },
       });
       say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
+      if (perPod) {
+        const p = perPod.stats();
+        say(
+          `per-pod: ${p.pods} pods, ${p.interfaces} interfaces, ${p.kept} packets kept, ${p.duplicates} duplicates dropped, ` +
+            `${p.untapped} of untapped pods, ${p.evicted} connections forgotten (table full)`,
+        );
+      }
     } finally {
+      perPod?.close();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).
       report(true);

@@ -120,6 +120,8 @@ export class PerPodCapture {
     if (missing && missing !== this.lastMissingSaid) {
       this.opts.say(`per-pod: no interface yet for ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ' …' : ''} (retrying)`);
       pokeNeighbours(r.missing);
+      // The neighbour answers within milliseconds: look again soon, not in refreshMs.
+      setTimeout(() => void this.refresh(), 300).unref();
     }
     this.lastMissingSaid = missing;
   }

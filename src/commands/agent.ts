@@ -94,6 +94,11 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
               say(`filter ${bpf}`);
             },
             setPods: (pods) => {
+              // Per-pod capture needs `any`'s cooked header (direction) and ifindex filter.
+              if (flags.interface.join() !== 'any') {
+                say(`pods message ignored: per-pod capture works on -i any, not ${flags.interface.join(', ')}`);
+                return;
+              }
               perPod ??= new PerPodCapture({ setFilter: (bpf) => c.setFilter(bpf), say });
               void perPod.setPods(pods);
             },

@@ -51,6 +51,8 @@ export interface PerPodStats extends OnceCounters {
   unresolved: number;
   /** Last resolution's wall time in ms. */
   resolveMs: number;
+  /** Last kernel filter's compile-and-install time in ms. */
+  filterMs: number;
 }
 
 export class PerPodCapture {
@@ -60,6 +62,8 @@ export class PerPodCapture {
   private interfaces = new Map<string, PodInterface>();
   private unresolved: string[] = [];
   private resolveMs = 0;
+  /** How long the last kernel filter took to compile and install (libpcap, synchronous). */
+  private filterMs = 0;
   private running: Promise<void> | undefined;
   private again = false;
   private readonly timer: NodeJS.Timeout;
@@ -105,14 +109,17 @@ export class PerPodCapture {
     const filter = ifindexFilter(byIfindex.keys());
     this.once.setPods(byIp, byIfindex);
     if (filter !== this.filter) {
+      const t0 = performance.now();
       try {
         this.opts.setFilter(filter);
         this.filter = filter;
+        this.filterMs = performance.now() - t0;
       } catch (err) {
         this.opts.say(`per-pod: kernel filter not applied: ${(err as Error).message.split('\n')[0]}`);
       }
       this.opts.say(
-        `per-pod: ${targets.length} pods, ${byIfindex.size} interfaces resolved in ${r.ms.toFixed(1)} ms` +
+        `per-pod: ${targets.length} pods, ${byIfindex.size} interfaces resolved in ${r.ms.toFixed(1)} ms, ` +
+          `kernel filter installed in ${this.filterMs.toFixed(1)} ms` +
           (r.missing.length ? `, ${r.missing.length} addresses not yet` : ''),
       );
     }
@@ -144,6 +151,7 @@ export class PerPodCapture {
       interfaces: this.interfaces.size,
       unresolved: this.unresolved.length,
       resolveMs: Math.round(this.resolveMs * 10) / 10,
+      filterMs: Math.round(this.filterMs * 10) / 10,
     };
   }
 

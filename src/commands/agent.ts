@@ -99,7 +99,13 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 say(`pods message ignored: per-pod capture works on -i any, not ${flags.interface.join(', ')}`);
                 return;
               }
-              perPod ??= new PerPodCapture({ setFilter: (bpf) => c.setFilter(bpf), say });
+              // SHARK_PERPOD_KERNEL_INTERFACES: the listed-interfaces limit of the kernel filter (tests, tuning).
+              const max = process.env.SHARK_PERPOD_KERNEL_INTERFACES;
+              perPod ??= new PerPodCapture({
+                setFilter: (bpf) => c.setFilter(bpf),
+                say,
+                ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
+              });
               void perPod.setPods(pods);
             },
             onStop: () => this.stop.abort(),

@@ -57,15 +57,24 @@ const curlLoop = (url: string, tag: string) =>
 const digLoop = (tag: string) =>
   `ok=0; for i in $(seq ${CALLS}); do dig +short +time=2 +tries=1 @${SVC_DNS} ${tag}-$i.lab.test | grep -q 198.19.1.1 && ok=$((ok+1)); done; echo $ok`;
 
-test('per-pod capture: one entry per call, direct, through a Service DNAT and DNS, routed and bridged pods', { timeout: 90_000 }, async () => {
+// Twice: with the kernel filter listing the pods' interfaces (few pods), and
+// with the one a node past MAX_KERNEL_INTERFACES pods gets (only the bridge and
+// lo left out; every other copy chosen in userspace).
+for (const [mode, kernelMax] of [
+  ['pod interfaces listed in the kernel filter', ''],
+  ['shared interfaces left out (a node with many pods)', '0'],
+] as const) {
+test(`per-pod capture, ${mode}: one entry per call, direct, through a Service DNAT and DNS, routed and bridged pods`, { timeout: 90_000 }, async () => {
   const pod = (n: string) => lab.pods.get(n)!;
   const tapped = ['a', 'b', 'dns', 'c', 'd'].map((n) => ({ name: n, namespace: 'lab', ips: [pod(n).ip] }));
-  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', '--stats-interval', '1s'], 'pipe');
+  const agent = lab.start(lab.node, ['env', `SHARK_PERPOD_KERNEL_INTERFACES=${kernelMax}`, process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', '--stats-interval', '1s'], 'pipe');
   const done = finish(agent, 80_000);
   await waitForStderr(agent, /capturing on any/);
   agent.stdin!.write(JSON.stringify({ pods: tapped }) + '\n');
   // Bridged pods are found through the neighbour table and the bridge's FDB.
-  await waitForStderr(agent, /per-pod: 5 pods, 5 interfaces resolved/);
+  const said = await waitForStderr(agent, /per-pod: 5 pods, 5 interfaces resolved[^\n]*\n/);
+  // Left out: the bridge and lo.
+  assert.match(said, kernelMax === '0' ? /kernel filter leaving out 2 shared interfaces installed/ : /kernel filter listing them installed/);
 
   const counts: Record<string, number> = {};
   const calls: [string, string, string][] = [
@@ -134,3 +143,4 @@ test('per-pod capture: one entry per call, direct, through a Service DNAT and DN
   assert.equal(stats.at(-1).final, true);
   assert.equal(stats.at(-1).duplicates, Number(final[2]));
 });
+}

@@ -29,6 +29,12 @@ export interface Resolution {
   found: Map<string, PodInterface>;
   /** IPs with no route, neighbour or FDB entry yet (retried on the next refresh). */
   missing: string[];
+  /**
+   * Interfaces that carry a second copy of pod packets without being any
+   * pod's (bridges the pods hang on, lo): a kernel filter leaves them out
+   * when it cannot list every pod interface.
+   */
+  shared: Map<string, number>;
   /** Wall time of the refresh in ms (reported by the agent). */
   ms: number;
 }
@@ -36,6 +42,8 @@ export interface Resolution {
 interface Tables {
   /** /32 and /128 routes: IP → device. */
   hostRoutes: Map<string, string>;
+  /** Interface name → ifindex, for every interface with IPv4 (all but rare ones) in one read. */
+  ifindexes: Map<string, number>;
   /** IPv4 neighbours: IP → the device it was resolved on and its MAC. */
   neighbours: Map<string, { dev: string; mac: string }>;
 }
@@ -92,11 +100,16 @@ async function readText(path: string): Promise<string> {
 
 export async function readTables(root = ''): Promise<Tables> {
   const hostRoutes = new Map<string, string>();
-  const [v4, v6, arp] = await Promise.all([
+  const [v4, v6, arp, igmp] = await Promise.all([
     readText(`${root}/proc/net/route`),
     readText(`${root}/proc/net/ipv6_route`),
     readText(`${root}/proc/net/arp`),
+    readText(`${root}/proc/net/igmp`),
   ]);
+  // "Idx\tDevice    : Count Querier" lines name every IPv4-capable device once:
+  // one read instead of a /sys/class/net/X/ifindex read per pod.
+  const ifindexes = new Map<string, number>();
+  for (const m of igmp.matchAll(/^(\d+)\t(\S+)\s*:/gm)) ifindexes.set(m[2], Number(m[1]));
   for (const line of v4.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 8 || f[7] !== 'FFFFFFFF') continue;
@@ -116,7 +129,7 @@ export async function readTables(root = ''): Promise<Tables> {
     if (f.length < 6 || f[2] === '0x0') continue;
     neighbours.set(f[0], { dev: f[5], mac: f[3].toLowerCase() });
   }
-  return { hostRoutes, neighbours };
+  return { hostRoutes, ifindexes, neighbours };
 }
 
 interface BridgeView {
@@ -165,7 +178,7 @@ export async function resolvePodInterfaces(ips: Iterable<string>, root = ''): Pr
   const found = new Map<string, PodInterface>();
   const missing: string[] = [];
   const bridges = new Map<string, Promise<BridgeView | undefined>>();
-  const ifindexes = new Map<string, number>();
+  const ifindexes = new Map(t.ifindexes);
   const ifindexOf = async (dev: string) => {
     let n = ifindexes.get(dev);
     if (n === undefined) {
@@ -201,5 +214,8 @@ export async function resolvePodInterfaces(ips: Iterable<string>, root = ''): Pr
     }),
   );
   missing.sort();
-  return { found, missing, ms: performance.now() - started };
+  const shared = new Map<string, number>();
+  if (ifindexes.has('lo')) shared.set('lo', ifindexes.get('lo')!);
+  for (const [name, view] of bridges) if (await view) shared.set(name, await ifindexOf(name));
+  return { found, missing, shared, ms: performance.now() - started };
 }

@@ -10,6 +10,7 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
+import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -42,6 +43,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
+    'service-mesh': Flags.boolean({
+      description: "also capture each tapped pod's loopback (sidecar ↔ app plaintext) inside its network namespace: needs hostPID, SYS_ADMIN, SYS_PTRACE",
+    }),
   };
 
   protected async execute(): Promise<number> {
@@ -62,6 +66,26 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // filter follows the pods' interfaces and each connection is kept once.
     let perPod: PerPodCapture | undefined;
     let entries = 0;
+    // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
+    const loopback = flags['service-mesh'] && !flags.pcap
+      ? new LoopbackCaptures({
+          command: [process.execPath, process.argv[1]],
+          args: [
+            'agent', '--node', node, '--max-body', flags['max-body'], '--stats-interval', flags['stats-interval'],
+            ...(flags['no-bodies'] ? ['--no-bodies'] : []),
+            ...(flags['no-redact'] ? ['--no-redact'] : []),
+            ...(flags.redact ? ['--redact', flags.redact] : []),
+            ...(flags.kfl ? ['--kfl', flags.kfl] : []),
+            ...(flags.protocols ? ['--protocols', flags.protocols] : []),
+          ],
+          onLine: (line) => {
+            entries++;
+            void sink.write(line);
+          },
+          say,
+        })
+      : undefined;
+    if (flags['service-mesh'] && flags.pcap) say('--service-mesh: loopback capture gives entries only, not with --pcap');
     const report = (final: boolean) => {
       if (!capture) return;
       const s = capture.stats();
@@ -107,6 +131,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
               });
               void perPod.setPods(pods);
+              void loopback?.setPods(pods);
             },
             onStop: () => this.stop.abort(),
             onEnd: () => this.stop.abort(),
@@ -138,6 +163,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
             `${p.untapped} of untapped pods, ${p.evicted} connections forgotten (table full)`,
         );
       }
+      // The pods' loopback agents flush their last entries before the final counters.
+      await loopback?.close();
+      await sink.flush();
     } finally {
       perPod?.close();
       clearInterval(statsTimer);

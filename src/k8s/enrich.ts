@@ -102,7 +102,8 @@ export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
  */
 export function enrichTapped(e: Entry, g: K8sGetters): void {
   const t = e.tapped;
-  if (!t) return;
+  // Loopback entries (127.0.0.1 on both sides) are the pod talking to itself.
+  if (!t || t.side === 'loopback') return;
   const ep = t.side === 'client' ? e.src : e.dst;
   if (ep.pod === t.pod && ep.namespace === t.namespace) return;
   const pod = g.podByName?.(t.namespace, t.pod);

@@ -144,3 +144,44 @@ test(`per-pod capture, ${mode}: one entry per call, direct, through a Service DN
   assert.equal(stats.at(-1).duplicates, Number(final[2]));
 });
 }
+
+// --service-mesh: a "sidecar" and an "app" in pod a talk plaintext over the
+// pod's loopback, visible only inside its network namespace. The agent finds
+// a process of the pod, runs `shark agent -i lo` there through nsenter, and
+// passes its entries on tagged `side: loopback`.
+test('--service-mesh: calls over a pod\'s loopback are captured inside its namespace, one entry each', { timeout: 90_000 }, async () => {
+  const pod = (n: string) => lab.pods.get(n)!;
+  lab.start(pod('a').ns, [process.execPath, '-e', HTTP_SERVER.replace('8080', '15001'), '127.0.0.1']);
+  const up = await lab.sh(pod('a').ns, `for i in $(seq 50); do curl -s -m 1 -o /dev/null http://127.0.0.1:15001/ready && exit 0; sleep 0.2; done; exit 1`);
+  assert.equal(up.code, 0, 'loopback server did not start');
+  const tapped = ['a', 'b'].map((n) => ({ name: n, namespace: 'lab', ips: [pod(n).ip] }));
+  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', '--service-mesh'], 'pipe');
+  const done = finish(agent, 80_000);
+  await waitForStderr(agent, /capturing on any/);
+  agent.stdin!.write(JSON.stringify({ pods: tapped }) + '\n');
+  await waitForStderr(agent, /service-mesh: capturing lab\/a's loopback \(pid \d+\)/);
+  await waitForStderr(agent, /service-mesh lab\/a: agent n1: capturing on lo/);
+  const r1 = await lab.sh(pod('a').ns, curlLoop('http://127.0.0.1:15001', 'mesh'));
+  const r2 = await lab.sh(pod('a').ns, curlLoop(`http://${pod('b').ip}:8080`, 'out'));
+  const mesh = Number(r1.stdout.trim());
+  const out = Number(r2.stdout.trim());
+  assert.ok(mesh > 0 && out > 0);
+  await new Promise((r) => setTimeout(r, 1500));
+  agent.stdin!.write('{"stop":true}\n');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const meshEntries = entries.filter((e) => /^\/mesh-\d+$/.test(e.request?.path ?? ''));
+  assert.equal(meshEntries.length, mesh, 'one entry per loopback call');
+  for (const e of meshEntries) {
+    assert.deepEqual(e.tapped, { pod: 'a', namespace: 'lab', side: 'loopback' });
+    assert.equal(e.dst.ip, '127.0.0.1');
+    assert.equal(e.node.name, 'n1');
+  }
+  // The pod's calls out are still captured once, at its veth.
+  const outEntries = entries.filter((e) => /^\/out-\d+$/.test(e.request?.path ?? ''));
+  assert.equal(outEntries.length, out);
+  assert.ok(outEntries.every((e) => e.tapped.side === 'client'));
+  // Pod b has processes too: its loopback agent ran and saw nothing of a's.
+  assert.match(r.stderr, /service-mesh: capturing lab\/b's loopback/);
+});

@@ -77,6 +77,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   /** How long agents may take to run on every node before the run fails (default 60 s). */
   agentTimeoutMs?: number;
   tolerate?: TolerationPolicy;
+  /** Agents also capture each tapped pod's loopback (hostPID, SYS_ADMIN, SYS_PTRACE on the DaemonSet). */
+  serviceMesh?: boolean;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
@@ -193,6 +195,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.redactOnAgent === false ? ['--no-redact'] : []),
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
+    ...(opts.serviceMesh ? ['--service-mesh'] : []),
     ...(opts.agentExtraArgs ?? []),
   ];
 
@@ -291,6 +294,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     namespace: agentNamespace,
     image: opts.image,
     tolerate: opts.tolerate,
+    serviceMesh: opts.serviceMesh,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { canonicalIp, resolvePodInterfaces } from '../../src/capture/per-pod/interfaces.js';
 import { ConnectionOnce, type TappedPod } from '../../src/capture/per-pod/once.js';
 import { MAX_KERNEL_INTERFACES, NO_PACKETS, ifindexFilter } from '../../src/capture/per-pod/capture.js';
+import { localAddresses } from '../../src/capture/per-pod/loopback.js';
 import { LinkType, type Packet } from '../../src/model/packet.js';
 
 function write(root: string, path: string, data: string | Buffer): void {
@@ -140,4 +141,24 @@ test('the connection table is bounded: the oldest is forgotten and counted', () 
   assert.equal(once.counters.evicted, 2);
   assert.equal(once.attribution(A, 40000, SVC, 53, 'udp'), undefined);
   assert.ok(once.attribution(A, 40004, SVC, 53, 'udp'));
+});
+
+test('--service-mesh finds a pod by the local addresses in its namespace\'s fib_trie (the kernel\'s format)', () => {
+  const fib = [
+    'Main:',
+    '  +-- 0.0.0.0/0 3 0 5',
+    '     |-- 0.0.0.0',
+    '        /0 universe UNICAST',
+    '     +-- 127.0.0.0/8 2 0 2',
+    '           |-- 127.0.0.1',
+    '              /32 host LOCAL',
+    '     |-- 10.244.1.7',
+    '        /32 link UNICAST',
+    '        /32 host LOCAL',
+    '     |-- 10.244.1.255',
+    '        /32 link BROADCAST',
+    '     |-- 10.244.1.0',
+    '        /24 link UNICAST',
+  ].join('\n');
+  assert.deepEqual([...localAddresses(fib)].sort(), ['10.244.1.7', '127.0.0.1']);
 });

@@ -142,9 +142,10 @@ export class PerPodCapture {
       );
     }
     const missing = r.missing.join(',');
+    // Every refresh asks the kernel to resolve the missing ones (a pod may not have answered yet).
+    if (missing) pokeNeighbours(r.missing);
     if (missing && missing !== this.lastMissingSaid) {
       this.opts.say(`per-pod: no interface yet for ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ' …' : ''} (retrying)`);
-      pokeNeighbours(r.missing);
       // The neighbour answers within milliseconds: look again soon, not in refreshMs.
       setTimeout(() => void this.refresh(), 300).unref();
     }

@@ -113,7 +113,14 @@ export class LoopbackCaptures {
       });
       proc.on('error', (err) => this.opts.say(`service-mesh ${key}: cannot enter the pod's namespace: ${err.message}`));
       proc.stdin!.on('error', () => {});
-      this.children.set(key, { pid, proc });
+      const child = { pid, proc };
+      // A pod's agent that ended (its pod went away, or it failed) is started again on the next pods message.
+      proc.on('close', (code) => {
+        if (this.children.get(key) !== child) return;
+        this.children.delete(key);
+        if (code !== 0) this.opts.say(`service-mesh ${key}: loopback agent ended (exit ${code})`);
+      });
+      this.children.set(key, child);
       this.opts.say(`service-mesh: capturing ${key}'s loopback (pid ${pid})`);
     }
   }

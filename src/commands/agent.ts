@@ -9,6 +9,8 @@ import type { LiveCapture } from '../capture/live.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
+import { PerPodCapture } from '../capture/per-pod/capture.js';
+import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -17,8 +19,10 @@ export default class Agent extends SharkCommand {
 Captures on this node with libpcap, dissects, redacts secrets, and writes
 NDJSON entries (each tagged with the node's name) or pcap (--pcap) to stdout;
 its drop/loss counters go to stderr every few seconds. Reads control lines on
-stdin: {"filter":"host 10.0.0.5"} replaces the filter, {"stop":true} flushes
-and exits (as does stdin's end). --idle is the container's main process: it
+stdin: {"filter":"host 10.0.0.5"} replaces the filter; {"pods":[{"name":…,
+"namespace":…,"ips":[…]}]} switches to per-pod capture (the pods' host-side
+interfaces, each connection once, entries tagged with the pod); {"stop":true}
+flushes and exits (as does stdin's end). --idle is the container's main process: it
 does nothing until SIGTERM or SIGINT, then exits 0.`;
 
   static override examples = [
@@ -39,6 +43,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
+    'service-mesh': Flags.boolean({
+      description: "also capture each tapped pod's loopback (sidecar ↔ app plaintext) inside its network namespace: needs hostPID, SYS_ADMIN, SYS_PTRACE",
+    }),
   };
 
   protected async execute(): Promise<number> {
@@ -55,12 +62,43 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     let capture: LiveCapture | undefined;
+    // Created by the first {"pods": …} control line: from then on the kernel
+    // filter follows the pods' interfaces and each connection is kept once.
+    let perPod: PerPodCapture | undefined;
     let entries = 0;
+    // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
+    const loopback = flags['service-mesh'] && !flags.pcap
+      ? new LoopbackCaptures({
+          command: [process.execPath, process.argv[1]],
+          args: [
+            'agent', '--node', node, '--max-body', flags['max-body'], '--stats-interval', flags['stats-interval'],
+            ...(flags['no-bodies'] ? ['--no-bodies'] : []),
+            ...(flags['no-redact'] ? ['--no-redact'] : []),
+            ...(flags.redact ? ['--redact', flags.redact] : []),
+            ...(flags.kfl ? ['--kfl', flags.kfl] : []),
+            ...(flags.protocols ? ['--protocols', flags.protocols] : []),
+          ],
+          onLine: (line) => {
+            entries++;
+            void sink.write(line);
+          },
+          say,
+        })
+      : undefined;
+    if (flags['service-mesh'] && flags.pcap) say('--service-mesh: loopback capture gives entries only, not with --pcap');
     const report = (final: boolean) => {
       if (!capture) return;
       const s = capture.stats();
       process.stderr.write(
-        formatAgentStats({ packets: s.received, kernelDropped: s.kernelDropped ?? null, ifDropped: s.ifDropped, lost: s.lost, entries, final }),
+        formatAgentStats({
+          packets: s.received,
+          kernelDropped: s.kernelDropped ?? null,
+          ifDropped: s.ifDropped,
+          lost: s.lost,
+          entries,
+          ...(perPod ? { duplicates: perPod.stats().duplicates } : {}),
+          final,
+        }),
       );
     };
     const statsTimer = setInterval(() => report(false), statsEveryMs);
@@ -70,12 +108,30 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
+        keepPacket: (p) => !perPod || perPod.keep(p),
         onReady: (c) => {
           capture = c;
           readAgentControl(process.stdin, {
             setFilter: (bpf) => {
+              if (perPod) return; // the pods' interfaces decide now
               c.setFilter(bpf);
               say(`filter ${bpf}`);
+            },
+            setPods: (pods) => {
+              // Per-pod capture needs `any`'s cooked header (direction) and ifindex filter.
+              if (flags.interface.join() !== 'any') {
+                say(`pods message ignored: per-pod capture works on -i any, not ${flags.interface.join(', ')}`);
+                return;
+              }
+              // SHARK_PERPOD_KERNEL_INTERFACES: the listed-interfaces limit of the kernel filter (tests, tuning).
+              const max = process.env.SHARK_PERPOD_KERNEL_INTERFACES;
+              perPod ??= new PerPodCapture({
+                setFilter: (bpf) => c.setFilter(bpf),
+                say,
+                ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
+              });
+              void perPod.setPods(pods);
+              void loopback?.setPods(pods);
             },
             onStop: () => this.stop.abort(),
             onEnd: () => this.stop.abort(),
@@ -93,13 +149,25 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 (e) => {
                   entries++;
                   e.node = { name: node };
+                  perPod?.attribute(e);
                 },
                 redact,
               ],
             },
       });
       say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
+      if (perPod) {
+        const p = perPod.stats();
+        say(
+          `per-pod: ${p.pods} pods, ${p.interfaces} interfaces, ${p.kept} packets kept, ${p.duplicates} duplicates dropped, ` +
+            `${p.untapped} of untapped pods, ${p.evicted} connections forgotten (table full)`,
+        );
+      }
+      // The pods' loopback agents flush their last entries before the final counters.
+      await loopback?.close();
+      await sink.flush();
     } finally {
+      perPod?.close();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).
       report(true);

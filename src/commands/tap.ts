@@ -95,6 +95,10 @@ objects as YAML instead. See docs/kubernetes.md.`;
       env: 'SHARK_AGENT_IMAGE',
     }),
     'agent-interface': Flags.string({ description: 'cluster: interface the agents capture on', multiple: true, hidden: true }),
+    'service-mesh': Flags.boolean({
+      description:
+        "cluster: also capture each tapped pod's loopback (sidecar ↔ app plaintext); the agents then get hostPID, SYS_ADMIN and SYS_PTRACE (docs/kubernetes.md)",
+    }),
   };
 
   protected async execute(): Promise<number> {
@@ -123,6 +127,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
           namespace: flags['agent-namespace'],
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+          serviceMesh: flags['service-mesh'],
         }),
       );
       return ExitCode.OK;
@@ -147,6 +152,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
       'agent-timeout': string;
       'agent-tolerate': string;
       'agent-lease': string;
+      'service-mesh': boolean;
       filter?: string;
       protocols?: string;
       'max-body': string;
@@ -197,6 +203,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
       agentTimeoutMs,
       tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
       leaseSeconds,
+      serviceMesh: flags['service-mesh'],
       agentExtraArgs: pushdown.agentArgs,
     });
     await sink.finish();

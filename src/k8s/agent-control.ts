@@ -1,6 +1,9 @@
 // The node agent's protocol with the CLI, over the exec websocket.
 // CLI → agent, on the agent's stdin: one JSON object per line,
 //   {"filter": "BPF"}  replace the capture filter as tapped pods come and go;
+//   {"pods": [{"name","namespace","ips"}]}  the node's tapped pods: per-pod
+//                      capture (their host-side interfaces, each connection
+//                      once); an agent given pods ignores "filter";
 //   {"stop": true}     flush what is pending, send the last counters, exit 0.
 // The CLI ends an agent with "stop", never by closing stdin: on API servers
 // before 1.30 (exec subprotocol v4.channel.k8s.io) a client cannot half-close
@@ -13,6 +16,7 @@
 
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import type { PodTarget } from '../capture/per-pod/capture.js';
 
 /** BPF that matches nothing: the agent's filter while its node has no tapped pod. */
 export const MATCH_NOTHING = 'less 1';
@@ -22,6 +26,8 @@ export const MAX_CONTROL_LINE = 1 << 20;
 
 export interface AgentControlHandlers {
   setFilter(bpf: string): void;
+  /** The node's tapped pods (per-pod capture); agents without it ignore the message. */
+  setPods?(pods: PodTarget[]): void;
   /** The CLI asked the agent to finish ({"stop": true}). */
   onStop(): void;
   /** stdin ended: the CLI is gone. */
@@ -39,7 +45,7 @@ export function readAgentControl(input: Readable, h: AgentControlHandlers): void
       h.warn(`control line ${n}: longer than ${MAX_CONTROL_LINE} characters, ignored`);
       return;
     }
-    let msg: { filter?: unknown; stop?: unknown };
+    let msg: { filter?: unknown; pods?: unknown; stop?: unknown };
     try {
       msg = JSON.parse(line);
     } catch {
@@ -50,7 +56,11 @@ export function readAgentControl(input: Readable, h: AgentControlHandlers): void
       h.warn(`control line ${n}: not a JSON object`);
       return;
     }
-    if (typeof msg.filter === 'string') {
+    if (Array.isArray(msg.pods) && h.setPods) {
+      const pods = podTargets(msg.pods);
+      if (pods.length < msg.pods.length) h.warn(`control line ${n}: ${msg.pods.length - pods.length} pod(s) without name, namespace or ips ignored`);
+      h.setPods(pods);
+    } else if (typeof msg.filter === 'string') {
       try {
         h.setFilter(msg.filter || MATCH_NOTHING);
       } catch (err) {
@@ -60,6 +70,24 @@ export function readAgentControl(input: Readable, h: AgentControlHandlers): void
     if (msg.stop === true) h.onStop();
   });
   lines.on('close', () => h.onEnd());
+}
+
+/** The well-formed pods of a control message. */
+function podTargets(list: unknown[]): PodTarget[] {
+  const out: PodTarget[] = [];
+  for (const p of list) {
+    if (!p || typeof p !== 'object') continue;
+    const { name, namespace, ips } = p as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof namespace !== 'string' || !Array.isArray(ips)) continue;
+    const good = ips.filter((ip): ip is string => typeof ip === 'string' && ip.length > 0);
+    if (good.length > 0) out.push({ name, namespace, ips: good });
+  }
+  return out;
+}
+
+/** The node's tapped pods, for an agent doing per-pod capture. */
+export function podsMessage(pods: PodTarget[]): string {
+  return JSON.stringify({ pods: pods.map((p) => ({ name: p.name, namespace: p.namespace, ips: p.ips })) }) + '\n';
 }
 
 export const STOP_MESSAGE = JSON.stringify({ stop: true }) + '\n';
@@ -87,6 +115,8 @@ export interface AgentStats {
   lost: number;
   /** Entries written (0 in packets mode). */
   entries: number;
+  /** Per-pod capture: second copies of packets already kept at another pod's interface. */
+  duplicates?: number;
   /** The agent's last report, sent as it ends. */
   final: boolean;
 }
@@ -114,6 +144,7 @@ export function parseAgentStats(line: string): AgentStats | undefined {
     ifDropped: count(v.ifDropped),
     lost: count(v.lost),
     entries: count(v.entries),
+    ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
     final: v.final === true,
   };
 }

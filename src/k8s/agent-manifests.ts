@@ -39,6 +39,13 @@ export interface AgentManifestOptions {
   leaseSeconds?: number;
   /** Who runs the CLI (user@host pid), recorded on the root for `--clean`'s report. */
   holder?: string;
+  /**
+   * `tap --service-mesh`: the agents also capture each pod's loopback inside
+   * its network namespace, which needs the node's PID namespace (hostPID, to
+   * see the pods' processes), CAP_SYS_PTRACE (to read their /proc/PID/ns and
+   * /proc/PID/net) and CAP_SYS_ADMIN (setns(2) into the namespace).
+   */
+  serviceMesh?: boolean;
 }
 
 export interface AgentManifests {
@@ -102,6 +109,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
           serviceAccountName: name,
           automountServiceAccountToken: false,
           hostNetwork: true,
+          ...(opts.serviceMesh ? { hostPID: true } : {}),
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
           // The image is Linux-only; Windows nodes never get an agent.
@@ -129,7 +137,8 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                 // root with every capability dropped but NET_RAW: a packet socket
                 // (libpcap) needs nothing more; the capability set, not the uid, is the power.
                 runAsUser: 0,
-                capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
+                // --service-mesh adds what entering pods' namespaces needs (above).
+                capabilities: { drop: ['ALL'], add: opts.serviceMesh ? ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'] : ['NET_RAW'] },
               },
               resources: {
                 requests: { cpu: '50m', memory: '64Mi' },

@@ -8,7 +8,8 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { Exec, type KubeConfig } from '@kubernetes/client-node';
 import { AGENT_CONTAINER } from './agent-manifests.js';
-import { STOP_MESSAGE, filterMessage, parseAgentStats, type AgentStats } from './agent-control.js';
+import { STOP_MESSAGE, filterMessage, podsMessage, parseAgentStats, type AgentStats } from './agent-control.js';
+import type { PodTarget } from '../capture/per-pod/capture.js';
 
 export interface AgentSessionOptions {
   kc: KubeConfig;
@@ -74,6 +75,11 @@ export class AgentSession {
   /** Replace the agent's capture filter. */
   setFilter(bpf: string): void {
     if (!this.ended) this.stdin.write(filterMessage(bpf));
+  }
+
+  /** Tell the agent its node's tapped pods (per-pod capture). */
+  setPods(pods: PodTarget[]): void {
+    if (!this.ended) this.stdin.write(podsMessage(pods));
   }
 
   /**

@@ -28,6 +28,7 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     ifDropped: a.ifDropped + b.ifDropped,
     lost: a.lost + b.lost,
     entries: a.entries + b.entries,
+    ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
     final: false,
   };
 }
@@ -41,6 +42,8 @@ export function describeStats(s: AgentStats): string {
   const parts = [`${s.packets} packets`, `${s.kernelDropped ?? 'unknown'} dropped by kernel`, `${s.lost} lost in queue`];
   if (s.ifDropped > 0) parts.push(`${s.ifDropped} dropped by interface`);
   parts.push(`${s.entries} entries`);
+  // Not a loss: the other copy of each such packet was kept (per-pod capture).
+  if (s.duplicates) parts.push(`${s.duplicates} duplicate packets dropped`);
   return parts.join(', ');
 }
 

@@ -41,7 +41,7 @@ import { TimeOrderMerger } from '../merge/time-order.js';
 import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from '../merge/agent-packets.js';
 import { isPodReady } from './objects.js';
-import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod } from './targets.js';
+import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
@@ -77,6 +77,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   /** How long agents may take to run on every node before the run fails (default 60 s). */
   agentTimeoutMs?: number;
   tolerate?: TolerationPolicy;
+  /** Agents also capture each tapped pod's loopback (hostPID, SYS_ADMIN, SYS_PTRACE on the DaemonSet). */
+  serviceMesh?: boolean;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
@@ -94,6 +96,7 @@ export interface ClusterTapResult {
 interface SessionSlot {
   session: AgentSession;
   node: string;
+  /** The BPF filter last sent, or (per-pod capture) the pods message. */
   filter: string;
 }
 
@@ -176,24 +179,30 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ? new ClusterPcapWriter(opts.packets.out, opts.packets.onClosed, (m) => say(`tap: ${m}`), opts.mergeWindowMs ?? 500)
     : undefined;
 
+  // On `any` (the default) agents capture per pod: told the node's tapped
+  // pods, they filter on those pods' interfaces and keep each connection once
+  // (src/capture/per-pod/). On interfaces named with --agent-interface they
+  // keep the `host …` filter.
+  const perPod = (opts.agentInterfaces ?? ['any']).join() === 'any';
+  const podsOf = (node: string) => JSON.stringify(nodePods(targets, node));
   const agentArgs = (node: string, filter: string): string[] => [
     '--node',
     node,
-    '-f',
-    filter,
+    ...(perPod ? [] : ['-f', filter]),
     ...(opts.agentInterfaces ?? ['any']).flatMap((i) => ['-i', i]),
     ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
     ...(opts.noBodies ? ['--no-bodies'] : []),
     ...(opts.redactOnAgent === false ? ['--no-redact'] : []),
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
+    ...(opts.serviceMesh ? ['--service-mesh'] : []),
     ...(opts.agentExtraArgs ?? []),
   ];
 
   function startSession(pod: Obj): void {
     const name: string = pod.metadata.name;
     const node: string = pod.spec?.nodeName ?? '';
-    const filter = nodeFilter(targets, node);
+    const filter = perPod ? podsOf(node) : nodeFilter(targets, node);
     const packets = pcap?.openStream(node);
     const session = new AgentSession({
       kc: cfg.kc,
@@ -232,6 +241,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       },
     });
     slots.set(name, { session, node, filter });
+    if (perPod) session.setPods(nodePods(targets, node));
     startedSessions.add(name);
     void session.start();
   }
@@ -270,10 +280,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         void slot.session.stop(200);
         continue;
       }
-      const filter = nodeFilter(targets, slot.node);
+      const filter = perPod ? podsOf(slot.node) : nodeFilter(targets, slot.node);
       if (filter !== slot.filter) {
         slot.filter = filter;
-        slot.session.setFilter(filter);
+        if (perPod) slot.session.setPods(nodePods(targets, slot.node));
+        else slot.session.setFilter(filter);
       }
     }
   }
@@ -283,6 +294,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     namespace: agentNamespace,
     image: opts.image,
     tolerate: opts.tolerate,
+    serviceMesh: opts.serviceMesh,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   });

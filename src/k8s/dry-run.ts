@@ -11,6 +11,7 @@ export interface DryRunOptions {
   namespace?: string;
   image?: string;
   tolerate?: TolerationPolicy;
+  serviceMesh?: boolean;
 }
 
 export function dryRunYaml(opts: DryRunOptions): string {

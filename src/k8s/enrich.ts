@@ -14,6 +14,8 @@ export type SnapshotProvider = () => ClusterSnapshot;
 /** The narrow getters enrichment needs. */
 export interface K8sGetters {
   podByIp(ip: string): PodInfo | undefined;
+  /** By namespace and name (per-pod capture names the pod at the source). */
+  podByName?(namespace: string, name: string): PodInfo | undefined;
   serviceByAddr(ip: string, port: number): ServiceInfo | undefined;
   nodeByIp(ip: string): NodeInfo | undefined;
   /** The service whose endpoints (or selector) include this pod. */
@@ -22,7 +24,9 @@ export interface K8sGetters {
 
 export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
   const pods = new Map<string, PodInfo>();
+  const byName = new Map<string, PodInfo>();
   for (const p of snap.pods) {
+    byName.set(`${p.namespace}/${p.name}`, p);
     // Host-network pods share the node's address: the node names that IP.
     if (p.hostNetwork) continue;
     for (const ip of p.ips ?? [p.ip]) if (ip) pods.set(ip, p);
@@ -42,6 +46,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
 
   return {
     podByIp: (ip) => pods.get(ip),
+    podByName: (namespace, name) => byName.get(`${namespace}/${name}`),
     serviceByAddr(ip, port) {
       const list = services.get(ip);
       if (!list) return undefined;
@@ -89,6 +94,30 @@ export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
   }
 }
 
+/**
+ * Per-pod capture tells which tapped pod's interface carried the call
+ * (`entry.tapped`): that side is named after it, not after whichever pod the
+ * snapshot says holds the IP (an address reused by a newer pod, a watch that
+ * lags, a pod already gone from the snapshot).
+ */
+export function enrichTapped(e: Entry, g: K8sGetters): void {
+  const t = e.tapped;
+  // Loopback entries (127.0.0.1 on both sides) are the pod talking to itself.
+  if (!t || t.side === 'loopback') return;
+  const ep = t.side === 'client' ? e.src : e.dst;
+  if (ep.pod === t.pod && ep.namespace === t.namespace) return;
+  const pod = g.podByName?.(t.namespace, t.pod);
+  if (pod) {
+    enrichEndpoint(ep, { ...g, podByIp: () => pod });
+    return;
+  }
+  ep.name = t.pod;
+  ep.pod = t.pod;
+  ep.namespace = t.namespace;
+  ep.service = '';
+  ep.node = e.node?.name ?? ep.node;
+}
+
 /** An enricher re-indexes only when the provider hands out a new snapshot object. */
 export function createEnricher(provider: SnapshotProvider): (e: Entry) => void {
   let last: ClusterSnapshot | undefined;
@@ -101,6 +130,7 @@ export function createEnricher(provider: SnapshotProvider): (e: Entry) => void {
     }
     enrichEndpoint(e.src, getters);
     enrichEndpoint(e.dst, getters);
+    enrichTapped(e, getters);
   };
 }
 

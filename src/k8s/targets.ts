@@ -55,6 +55,14 @@ export function nodeFilter(targets: Map<string, TargetPod>, node: string): strin
   return filterForIps([...targets.values()].filter((t) => t.node === node).flatMap((t) => t.ips));
 }
 
+/** One node's tapped pods as the agent's {"pods": …} message lists them (sorted: equal lists compare equal). */
+export function nodePods(targets: Map<string, TargetPod>, node: string): { name: string; namespace: string; ips: string[] }[] {
+  return [...targets.values()]
+    .filter((t) => t.node === node)
+    .map((t) => ({ name: t.name, namespace: t.namespace, ips: [...t.ips] }))
+    .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+}
+
 /** Compile the user's pod regex, as a usage error when it is not one. */
 export function compilePodRegex(source: string | undefined): LinearRegex | undefined {
   if (source === undefined || source === '') return undefined;

@@ -50,6 +50,13 @@ export interface Entry {
   frames?: { request: number; response?: number };
   /** Capture node the packet was seen on (live tap); copied into src/dst.node by enrichment. */
   node?: { name: string };
+  /**
+   * Per-pod cluster capture: the tapped pod whose interface carried the call
+   * (the client's when it is a tapped pod of its node, else the server's;
+   * `loopback`: inside the pod, --service-mesh). Enrichment trusts it over
+   * the IP for that side.
+   */
+  tapped?: { pod: string; namespace: string; side: 'client' | 'server' | 'loopback' };
 }
 
 export function emptyEndpoint(ip: string, port: number): Endpoint {

@@ -32,6 +32,11 @@ export interface LocalTapOptions {
   output: TapOutput;
   engine?: Partial<EngineOptions>;
   signal: AbortSignal;
+  /**
+   * Packets refused here go no further (per-pod capture keeps one copy of each
+   * connection); they are not counted in the result's `packets`.
+   */
+  keepPacket?: (p: Packet) => boolean;
   /** Told once the capture is open (the command prints tcpdump's "listening on" line). */
   onReady?: (capture: LiveCapture) => void;
 }
@@ -80,8 +85,12 @@ export async function runLocalTap(opts: LocalTapOptions): Promise<LocalTapResult
 }
 
 /** Count packets as they go by; close the capture at the packet limit. */
-async function* counted(capture: LiveCapture, result: LocalTapResult, limit: number): AsyncGenerator<Packet[]> {
+async function* counted(capture: LiveCapture, result: LocalTapResult, limit: number, keep?: (p: Packet) => boolean): AsyncGenerator<Packet[]> {
   for await (let batch of capture.batches()) {
+    if (keep) {
+      batch = batch.filter(keep);
+      if (batch.length === 0) continue;
+    }
     if (result.packets + batch.length >= limit) {
       batch = batch.slice(0, limit - result.packets);
       capture.close();
@@ -100,7 +109,7 @@ async function writeEntries(
   const limit = opts.count ?? Infinity;
   let engine: DissectionEngine | undefined;
   // Live output should follow the traffic: order entries over a short window only.
-  const entries = dissectPackets(counted(capture, result, Infinity), {
+  const entries = dissectPackets(counted(capture, result, Infinity, opts.keepPacket), {
     reorderWindowMs: 1000,
     ...opts.engine,
     live: true,
@@ -164,7 +173,7 @@ async function writePackets(capture: LiveCapture, opts: LocalTapOptions, result:
   const where = out.kind === 'file' ? out.path : '<stdout>';
   try {
     await writer.flush();
-    for await (const batch of counted(capture, result, opts.count ?? Infinity)) {
+    for await (const batch of counted(capture, result, opts.count ?? Infinity, opts.keepPacket)) {
       if (writer.closed) continue;
       for (const p of batch) {
         const wait = writer instanceof PcapngWriter ? writer.write(p, p.interfaceId) : writer.write(p);

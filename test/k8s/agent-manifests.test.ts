@@ -65,3 +65,14 @@ test('the agent is least-privilege: no token, no RBAC, NET_RAW only, Linux nodes
   // The template's labels satisfy the selector (a real API server rejects otherwise).
   for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v);
 });
+
+test('--service-mesh alone grows the agent: hostPID, SYS_ADMIN and SYS_PTRACE; the manifest still validates', () => {
+  const plain = agentManifests({ runId: 'r6' }).owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.equal(plain.spec.template.spec.hostPID, undefined);
+  const m = agentManifests({ runId: 'r7', serviceMesh: true });
+  const ds = m.owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.equal(ds.spec.template.spec.hostPID, true);
+  assert.deepEqual(ds.spec.template.spec.containers[0].securityContext.capabilities, { drop: ['ALL'], add: ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'] });
+  assert.equal(ds.spec.template.spec.containers[0].securityContext.privileged, false);
+  for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
+});

@@ -142,3 +142,27 @@ test('owner: ReplicaSet named <deploy>-<pod-template-hash> resolves to the Deplo
   const s = podInfo({ metadata: { name: 'db-0', ownerReferences: [{ kind: 'StatefulSet', name: 'db' }] }, status: {} });
   assert.deepEqual(s?.owner, { kind: 'StatefulSet', name: 'db' });
 });
+
+test('per-pod capture: the tapped side is named after the pod at the source, not the IP\'s owner in the snapshot', () => {
+  const enrich = createEnricher(() => snap);
+  // The snapshot still gives 198.18.17.10 to redis-0, but the call passed nginx's interface as its client.
+  const e = entry(['198.18.17.10', 40000], ['198.19.0.10', 80]);
+  e.node = { name: 'node-a' };
+  e.tapped = { pod: 'nginx-7d9f-abcde', namespace: 'web', side: 'client' };
+  enrich(e);
+  assert.equal(e.src.pod, 'nginx-7d9f-abcde');
+  assert.equal(e.src.workload, 'nginx');
+  assert.equal(e.dst.service, 'nginx');
+  // A pod the snapshot does not know yet keeps its name and the capture node.
+  const f = entry(['198.18.99.1', 40000], ['198.18.16.10', 80]);
+  f.node = { name: 'node-c' };
+  f.tapped = { pod: 'new-pod', namespace: 'jobs', side: 'client' };
+  enrich(f);
+  assert.deepEqual([f.src.pod, f.src.namespace, f.src.node], ['new-pod', 'jobs', 'node-c']);
+  // When the snapshot agrees, nothing changes.
+  const g = entry(['198.18.17.10', 40000], ['198.18.16.10', 80]);
+  g.tapped = { pod: 'nginx-7d9f-abcde', namespace: 'web', side: 'server' };
+  enrich(g);
+  assert.equal(g.src.pod, 'redis-0');
+  assert.equal(g.dst.pod, 'nginx-7d9f-abcde');
+});

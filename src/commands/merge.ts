@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { MERGE_FORMATS, runMerge, type MergeFormat } from '../merge/run.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Merge extends SharkCommand {
   static override description = `Merge captures or entry streams from several nodes into one, in timestamp order.
@@ -10,7 +11,8 @@ packet first, equal timestamps in the order the inputs were given. The output
 is pcapng by default (as mergecap's), with the inputs' interfaces written once
 when every input has the same ones, else one interface per input interface;
 --format pcap works only when all inputs share one link type.
-NDJSON entry streams merge by their "timestamp" field into NDJSON.
+NDJSON entry streams merge by their "timestamp" field into NDJSON, secrets
+redacted as every writer of entries does (--no-redact to keep them).
 Captures and NDJSON cannot be mixed. Output goes to stdout unless -w is given
 (binary output is not written to a terminal). A damaged input is merged up to
 the damage, then one line on stderr says where, and the exit code is 3.`;
@@ -33,6 +35,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
       description: 'output format: pcapng (default for captures), pcap, or ndjson (for NDJSON inputs)',
       options: [...MERGE_FORMATS],
     }),
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -42,6 +45,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
       format: flags.format as MergeFormat | undefined,
       signal: this.stop.signal,
       onClosed: () => this.outputClosed(),
+      redact: redactorFromFlags(flags, 'merge'),
     });
   }
 }

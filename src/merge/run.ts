@@ -14,6 +14,7 @@ import { mergeCaptures } from './captures.js';
 import { mergeEntries } from './entries.js';
 import { openMergeInputs, type MergeInput } from './inputs.js';
 import { readNdjson } from '../ndjson/read.js';
+import { createRedactor, type Redactor } from '../redact/entry.js';
 
 export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
 export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];
@@ -26,6 +27,8 @@ export interface MergeRunOptions {
   signal: AbortSignal;
   /** The output's reader went away (EPIPE). */
   onClosed: () => void;
+  /** Applied to merged entries (NDJSON inputs); the default redactor when not given. Captures are merged as captured. */
+  redact?: Redactor;
 }
 
 export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<number> {
@@ -78,6 +81,7 @@ async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOp
   const errors: UserError[] = [];
   await mergeEntries(sources, sink, {
     signal: opts.signal,
+    redact: opts.redact ?? createRedactor(),
     onSourceError: (_source, err) => {
       if (err instanceof UserError) errors.push(err);
       else if (!opts.signal.aborted) throw err;

@@ -50,17 +50,25 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
       throw new UserError('refusing to write a binary capture to a terminal: use -w FILE or a pipe');
     }
     const out: Writable = toFile ? await openOutput(opts.write!) : process.stdout;
+    let code: number;
     try {
-      return format === 'ndjson' ? await mergeNdjson(entryInputs, out, opts) : await mergePackets(packetInputs, out, format, opts);
+      code = format === 'ndjson' ? await mergeNdjson(entryInputs, out, opts) : await mergePackets(packetInputs, out, format, opts);
     } catch (err) {
-      throw outputError(err, opts.write ?? '<stdout>');
-    } finally {
       if (toFile) {
         out.end();
-        // finished(), not once('close'): a stream that already failed (disk full) closed before this line.
         await finished(out).catch(() => undefined);
       }
+      throw outputError(err, opts.write ?? '<stdout>');
     }
+    if (toFile) {
+      out.end();
+      // finished(), not once('close'): a stream that already failed closed before this line. A small
+      // output is written only now, so a full disk shows here first: exit 6, never a silent 0.
+      await finished(out).catch((err: unknown) => {
+        throw outputError(err, opts.write!);
+      });
+    }
+    return code;
   } finally {
     opts.signal.removeEventListener('abort', interrupt);
     inputs.forEach((i) => i.close());

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { MERGE_FORMATS, runMerge, type MergeFormat } from '../merge/run.js';
 import { outputFlags } from '../cli/output-flag.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Merge extends SharkCommand {
   static override description = `Merge captures or entry streams from several nodes into one, in timestamp order.
@@ -12,7 +13,8 @@ is pcapng by default (as mergecap's), with the inputs' interfaces written once
 when every input has the same ones, else one interface per input interface;
 --format pcap works only when all inputs share one link type.
 NDJSON entry streams merge by their "timestamp" field into NDJSON (on a
-terminal: one readable line per call; see -o).
+terminal: one readable line per call; see -o), secrets redacted as every
+writer of entries does (--no-redact to keep them).
 Captures and NDJSON cannot be mixed. Output goes to stdout unless -w is given
 (binary output is not written to a terminal). A damaged input is merged up to
 the damage, then one line on stderr says where, and the exit code is 3.`;
@@ -36,6 +38,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
       options: [...MERGE_FORMATS],
     }),
     ...outputFlags,
+    ...redactFlags,
   };
 
   protected async execute(): Promise<number> {
@@ -47,6 +50,7 @@ the damage, then one line on stderr says where, and the exit code is 3.`;
       onClosed: () => this.outputClosed(),
       output: flags.output,
       color: flags.color,
+      redact: redactorFromFlags(flags, 'merge'),
     });
   }
 }

@@ -89,6 +89,8 @@ const MAX_TICK_MS = 10_000;
 /** How often (capture time) entries that nothing older can precede are let out. */
 const RELEASE_MS = 100;
 const TOMBSTONE_MS = 10_000;
+/** Ended connections remembered for TOMBSTONE_MS; a flood of SYN+RST pairs would otherwise fill the map without bound. */
+const MAX_TOMBSTONES = 65_536;
 const MAX_ENCAP_DEPTH = 4;
 const EMPTY = Buffer.alloc(0);
 
@@ -601,7 +603,17 @@ export class DissectionEngine {
     if (conn.ended) return;
     conn.ended = true;
     this.tcp.delete(conn);
-    if (reason === 'fin' || reason === 'rst') this.tombstones.set(conn.key, conn.totals.lastTime);
+    if (reason === 'fin' || reason === 'rst') {
+      if (this.tombstones.size >= MAX_TOMBSTONES) {
+        // Forgotten all at once, not oldest first: a Map's iterator walks the
+        // slots deleted before its first live one, so deleting from the front
+        // one by one is quadratic. A forgotten connection's late packets start
+        // a flow seen mid-stream.
+        this.count('tcp.tombstones_dropped', this.tombstones.size);
+        this.tombstones.clear();
+      }
+      this.tombstones.set(conn.key, conn.totals.lastTime);
+    }
     conn.halves[0].flush();
     conn.halves[1].flush();
     if (!conn.parser) this.startFallback(conn);

@@ -5,6 +5,7 @@ import type { Entry } from '../model/entry.js';
 import type { LineSink } from '../output/stdout-sink.js';
 import { formatEntry } from '../ndjson/read.js';
 import { mergeOrdered } from './merge.js';
+import type { Redactor } from '../redact/entry.js';
 
 /** Entries without a numeric timestamp sort first (they cannot be placed, so they are not held back). */
 function timeOf(e: Entry): number {
@@ -21,12 +22,14 @@ export function compareEntryTime(a: Entry, b: Entry): number {
 export async function mergeEntries(
   inputs: AsyncIterable<Entry[]>[],
   sink: LineSink,
-  opts: { signal?: AbortSignal; onSourceError?: (source: number, error: unknown) => void } = {},
+  opts: { signal?: AbortSignal; onSourceError?: (source: number, error: unknown) => void; redact?: Redactor } = {},
 ): Promise<number> {
   let entries = 0;
+  // Entry files come from anywhere (another run's --no-redact, a hand-written line): merged output is redacted like every writer's.
+  const redact = opts.redact ?? ((e: Entry) => e);
   for await (const { items } of mergeOrdered(inputs, compareEntryTime, opts)) {
     for (const e of items) {
-      const wait = sink.write(formatEntry(e));
+      const wait = sink.write(formatEntry(redact(e)));
       if (wait) await wait;
     }
     entries += items.length;

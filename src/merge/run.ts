@@ -16,6 +16,7 @@ import { openMergeInputs, type MergeInput } from './inputs.js';
 import { readNdjson } from '../ndjson/read.js';
 import { outputFromFlags } from '../cli/output-flag.js';
 import type { LineFormatter } from '../output/formats/entry-format.js';
+import { createRedactor, type Redactor } from '../redact/entry.js';
 
 export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
 export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];
@@ -31,6 +32,8 @@ export interface MergeRunOptions {
   /** -o/--output and --color for merged entries (default: compact on a terminal, NDJSON otherwise). */
   output?: string;
   color?: string;
+  /** Applied to merged entries (NDJSON inputs); the default redactor when not given. Captures are merged as captured. */
+  redact?: Redactor;
 }
 
 export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<number> {
@@ -52,20 +55,30 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
       throw new UserError('refusing to write a binary capture to a terminal: use -w FILE or a pipe');
     }
     const out: Writable = toFile ? await openOutput(opts.write!) : process.stdout;
+    let code: number;
     try {
-      if (format !== 'ndjson') return await mergePackets(packetInputs, out, format, opts);
-      // A file gets NDJSON unless -o asks otherwise; stdout follows the terminal rule.
-      const entryFormat = toFile && !opts.output ? undefined : outputFromFlags(opts, process.stdout).formatter;
-      return await mergeNdjson(entryInputs, out, opts, entryFormat);
+      if (format !== 'ndjson') code = await mergePackets(packetInputs, out, format, opts);
+      else {
+        // A file gets NDJSON unless -o asks otherwise; stdout follows the terminal rule.
+        const entryFormat = toFile && !opts.output ? undefined : outputFromFlags(opts, process.stdout).formatter;
+        code = await mergeNdjson(entryInputs, out, opts, entryFormat);
+      }
     } catch (err) {
-      throw outputError(err, opts.write ?? '<stdout>');
-    } finally {
       if (toFile) {
         out.end();
-        // finished(), not once('close'): a stream that already failed (disk full) closed before this line.
         await finished(out).catch(() => undefined);
       }
+      throw outputError(err, opts.write ?? '<stdout>');
     }
+    if (toFile) {
+      out.end();
+      // finished(), not once('close'): a stream that already failed closed before this line. A small
+      // output is written only now, so a full disk shows here first: exit 6, never a silent 0.
+      await finished(out).catch((err: unknown) => {
+        throw outputError(err, opts.write!);
+      });
+    }
+    return code;
   } finally {
     opts.signal.removeEventListener('abort', interrupt);
     inputs.forEach((i) => i.close());
@@ -86,6 +99,7 @@ async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOp
   const errors: UserError[] = [];
   await mergeEntries(sources, sink, {
     signal: opts.signal,
+    redact: opts.redact ?? createRedactor(),
     onSourceError: (_source, err) => {
       if (err instanceof UserError) errors.push(err);
       else if (!opts.signal.aborted) throw err;

@@ -3,6 +3,7 @@
 // text. A JSON body is parsed only when a quick scan finds a key that could be
 // sensitive, and re-serialised only when something changed.
 
+import { gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
 import type { SensitiveNames } from './names.js';
 import { REDACTED, hasSensitiveParam, redactUrlText } from './urls.js';
 
@@ -47,11 +48,64 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   return hasSensitiveParam(s, names);
 }
 
-/** Truncated JSON cannot be parsed: redact `"key": value` pairs textually. */
+/** Truncated JSON cannot be parsed: redact `"key": value` pairs textually (an unquoted value stops at '{' or '[', so a nested object's pairs are seen). */
 function looseJson(s: string, names: SensitiveNames): string {
-  return s.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)/g, (all, name: string, colon: string) =>
+  return s.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,{}[\]\s"]+)/g, (all, name: string, colon: string) =>
     names.test(name, 'field') ? `"${name}"${colon}"${REDACTED}"` : all,
   );
+}
+
+/** Base64 bodies longer than this (an entry from elsewhere) are withheld rather than decoded. */
+const MAX_BASE64 = 16 * 1024 * 1024;
+/** What a compressed body inside a base64 one may inflate to while it is searched (a bomb stays small). */
+const MAX_INFLATED = 8 * 1024 * 1024;
+
+/**
+ * A body kept as base64 (`bodyEncoding: "base64"`: bytes that are not text).
+ * Its bytes are searched as text (latin1, one character per byte, so the
+ * re-encoding is exact): a JSON, form or multipart body with one odd byte, a
+ * protobuf holding a JSON document or `password=…`. What is found is
+ * redacted and the body re-encoded. Bytes that are gzip or zlib data (a body
+ * compressed twice, or sent without Content-Encoding) are inflated first; when
+ * that text holds a secret the body cannot be redacted in place, so it is
+ * withheld whole: `[REDACTED]` as a text body.
+ */
+export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonRedactor): { body: string; text: boolean } | undefined {
+  if (b64.length > MAX_BASE64) return { body: REDACTED, text: true };
+  const bytes = Buffer.from(b64, 'base64');
+  const inflated = inflate(bytes);
+  if (inflated !== undefined) {
+    const text = inflated.toString('latin1');
+    return redactBinaryText(text, names, json) === text ? undefined : { body: REDACTED, text: true };
+  }
+  const text = bytes.toString('latin1');
+  const red = redactBinaryText(text, names, json);
+  return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
+}
+
+/**
+ * Text made of arbitrary bytes: as a body; then each run of printable
+ * characters as URL text of its own (a protobuf string `password=…` follows a
+ * length byte, not a URL separator); then `"key": value` pairs wherever they
+ * stand (JSON inside a binary frame).
+ */
+function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedactor): string {
+  let out = redactBodyText(text, names, json);
+  if (out.indexOf('=') >= 0) out = out.replace(PRINTABLE_RUN, (run) => redactUrlText(run, names));
+  return out.indexOf('"') >= 0 ? looseJson(out, names) : out;
+}
+const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
+
+/** gzip (1f 8b) or zlib (78 01/5e/9c/da) data inflated as far as it goes; undefined when it is neither. */
+function inflate(bytes: Buffer): Buffer | undefined {
+  const options = { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED };
+  try {
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, options);
+    if (bytes[0] === 0x78 && (bytes[0] * 256 + bytes[1]) % 31 === 0) return inflateSync(bytes, options);
+  } catch {
+    // Not what the magic bytes promised (or larger than MAX_INFLATED): searched as raw bytes instead.
+  }
+  return undefined;
 }
 
 /** At most this many parts are looked at; the rest of a body is left as it is (and counted by no one: it is the body's own size cap that bounds it). */

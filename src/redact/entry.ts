@@ -10,7 +10,7 @@
 import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
-import { redactBodyText, redactJsonText } from './bodies.js';
+import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { parseFieldPath, redactPath } from './paths.js';
 
@@ -198,7 +198,16 @@ class EntryRedaction {
       const v = o[k];
       let nv: unknown = v;
       if (this.names.test(k, zone)) nv = this.redacted(v);
-      else if (typeof v === 'string') nv = this.string(k, v, zone, o);
+      else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
+        const red = redactBase64Body(v, this.names, this.json);
+        if (red !== undefined) {
+          copy ??= { ...o };
+          copy[k] = red.body;
+          // A withheld body is text now ("[REDACTED]"), not base64.
+          if (red.text) delete copy.bodyEncoding;
+        }
+        continue;
+      } else if (typeof v === 'string') nv = this.string(k, v, zone);
       else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
@@ -212,9 +221,9 @@ class EntryRedaction {
     return copy ?? o;
   }
 
-  private string(key: string, v: string, zone: Zone, parent: Record<string, any>): string {
+  private string(key: string, v: string, zone: Zone): string {
     const role = this.role(key);
-    if (role.body) return parent.bodyEncoding === 'base64' ? v : redactBodyText(v, this.names, this.json);
+    if (role.body) return redactBodyText(v, this.names, this.json);
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactUrlText(v, this.names);

@@ -1,6 +1,7 @@
 // No planted secret leaves shark, whichever command writes: dissect, filter,
-// stats (row names, --check details, JUnit), map (--paths labels) and record's
-// entry files. The same runs with --no-redact show them, so the capture does
+// stats (row names, --check details, JUnit), map (--paths labels), merge of
+// entry files and record's entry files; bodies kept as base64 are decoded (and
+// gunzipped) before they are searched. The same runs with --no-redact show them, so the capture does
 // reach each output; and what is not a secret stays readable.
 
 import { test, before, after } from 'node:test';
@@ -8,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
 
@@ -23,8 +25,25 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The bytes of every base64 body in NDJSON lines, gunzipped when they are gzip: where a secret could hide from a plain search. */
+function hiddenBodies(text: string): string {
+  let out = '';
+  for (const line of text.split('\n')) {
+    if (!line.includes('"bodyEncoding":"base64"')) continue;
+    const e = JSON.parse(line) as Record<string, { body?: string; bodyEncoding?: string } | null>;
+    for (const side of [e.request, e.response]) {
+      if (side?.bodyEncoding !== 'base64' || typeof side.body !== 'string') continue;
+      const bytes = Buffer.from(side.body, 'base64');
+      out += bytes.toString('latin1');
+      if (bytes[0] === 0x1f && bytes[1] === 0x8b) out += gunzipSync(bytes).toString('latin1');
+    }
+  }
+  return out;
+}
+
 function leaked(text: string): string[] {
-  return SECRETS.filter((s) => text.includes(s));
+  const all = text + hiddenBodies(text);
+  return SECRETS.filter((s) => all.includes(s));
 }
 
 async function ok(args: string[], input?: Buffer): Promise<CliResult> {
@@ -52,6 +71,25 @@ test('dissect and filter: at least 29 planted secrets, none in the output; all o
     assert.equal(f.stdout.split('\n').length, raw.stdout.split('\n').length);
     assert.deepEqual(leaked(f.stdout), [], `filter ${input}`);
   }
+});
+
+test('merge: entry files written with --no-redact merge into entries without a secret; --no-redact keeps them', async () => {
+  const raw = await ok(['dissect', '--no-redact', pcap]);
+  const lines = raw.stdout.trim().split('\n');
+  const a = join(dir, 'merge-a.ndjson');
+  const b = join(dir, 'merge-b.ndjson');
+  writeFileSync(a, lines.filter((_, i) => i % 2 === 0).join('\n') + '\n');
+  writeFileSync(b, lines.filter((_, i) => i % 2 === 1).join('\n') + '\n');
+  // The plain form runs without oclif (src/cli/fast-merge.ts), -w through oclif's flags too.
+  const merged = await ok(['merge', a, b]);
+  assert.equal(merged.stdout.trim().split('\n').length, lines.length, 'the number of entries never changes');
+  assert.deepEqual(leaked(merged.stdout), []);
+  for (const v of VISIBLE) assert.ok(merged.stdout.includes(v), `${v} was redacted`);
+  const out = join(dir, 'merged.ndjson');
+  await ok(['merge', '--redact', 'x-none', '-w', out, a, b]);
+  assert.deepEqual(leaked(readFileSync(out, 'utf8')), []);
+  const kept = await ok(['merge', '--no-redact', a, b]);
+  assert.deepEqual(leaked(kept.stdout).sort(), leaked(raw.stdout).sort());
 });
 
 test('stats: row names (--by fields, JSONata) and --check details and JUnit hold no secret', async () => {

@@ -6,6 +6,7 @@
 // between 198.18.0.1 and 198.18.0.2), written as a pcap.
 
 import { writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { Wire } from '../helpers/engine-wire.js';
 import { h2frame } from '../helpers/http2-wire.js';
 
@@ -17,7 +18,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 40 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 50 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
@@ -153,6 +154,21 @@ export function buildPlantedCapture(): Wire {
   w.send(next(), 2, 3306, 40008, MYSQL_OK);
   w.send(next(), 1, 40009, 3306, mysqlQuery(`SET PASSWORD FOR 'u'@'%' = '${S[39]}'`));
   w.send(next(), 2, 3306, 40009, MYSQL_OK);
+
+  // Bodies that are not text, so entries carry them as base64 (issue 22): JSON and a form gzip'd with no
+  // Content-Encoding (an upload, or a body compressed twice), JSON after a binary byte, a protobuf-like
+  // frame holding `password=…` after a length byte.
+  http1(w, next(), 40010, withBody('POST /blob HTTP/1.1', 'application/octet-stream', gzipSync(JSON.stringify({ user: { client_secret: S[40] }, keyboard: 'qwerty-visible' })).toString('latin1')), OK);
+  http1(w, next(), 40011, withBody('POST /blob HTTP/1.1', 'application/gzip', gzipSync(`user=alice&password=${S[41]}`).toString('latin1')), OK);
+  http1(w, next(), 40012, withBody('POST /bin HTTP/1.1', 'application/json', `\u0000\u0001{"deep":{"refresh_token":"${S[42]}"},"keyboard":"qwerty-visible"}`), OK);
+  http1(w, next(), 40013, withBody('POST /pb HTTP/1.1', 'application/x-protobuf', `\u000a\u0019password=${S[43]}\u0012\u0003abc\u00ff`), OK);
+  // Redis replication and MySQL plugin forms, HTTP/1 Cookie2-style and Sec- headers.
+  w.send(next(), 1, 40014, 6379, resp('CONFIG', 'SET', 'masterauth', S[44]));
+  w.send(next(), 2, 6379, 40014, '+OK\r\n');
+  w.send(next(), 1, 40015, 3306, mysqlQuery(`ALTER USER 'u'@'%' IDENTIFIED WITH mysql_native_password BY '${S[45]}'`));
+  w.send(next(), 2, 3306, 40015, MYSQL_OK);
+  http1(w, next(), 40016, `GET /ws?ticket=ok HTTP/1.1\r\nHost: api\r\nX-Auth-Token: ${S[46]}\r\nX-CSRF-Token: ${S[47]}\r\nX-Session-Id: ${S[48]}\r\n\r\n`, OK);
+  http1(w, next(), 40017, `GET /cb#access_token=${S[49]}&state=visible-state HTTP/1.1\r\nHost: api\r\n\r\n`, OK);
   return w;
 }
 

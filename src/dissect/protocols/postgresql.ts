@@ -217,6 +217,15 @@ class PostgresParser implements TcpStreamParser {
       if (!FRONTEND_TYPES.has(type) || len < 4) return this.malformed('c2s', `message type 0x${head[0].toString(16)}`);
       if (len > MAX_MESSAGE) {
         // A huge COPY chunk or bind value: count it, do not keep it.
+        this.ctx.count('postgresql.message_truncated');
+        if (type === 'Q') {
+          // A query over the limit still gets its call, from the text at hand (truncated, said), so
+          // it does not vanish and its reply pairs with it; its bytes are counted as they are skipped.
+          this.clientAt = this.starts.head('c2s');
+          const text = q.peek(5 + MAX_QUERY_TEXT).subarray(5).toString('utf8');
+          const call = this.newCall('query', { type: 'query', query: truncate(text, MAX_QUERY_TEXT), ...this.sessionFields() }, 0, true);
+          call.warnings.push(`truncated: message over ${MAX_MESSAGE} bytes`);
+        }
         const have = Math.min(q.length, 1 + len);
         this.addSize('c2s', have);
         q.consume(have);

@@ -15,6 +15,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "tls_capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -75,7 +77,47 @@ struct conn_key {
 
 struct conn_pos {
   __u64 pos[2]; /* bytes seen so far, per direction */
+  __u16 family;
+  __u16 lport;
+  __u16 rport;
+  __u8 laddr[16];
+  __u8 raddr[16];
 };
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The fd's socket addresses, read from the calling task's file table when a
+ * (process, fd) is first seen: done here, not from /proc afterwards, because
+ * a short-lived client (curl) is gone by the time user space reads its events. */
+static __always_inline void socket_of(int fd, struct conn_pos *c) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = NULL;
+  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return;
+  if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return;
+  struct socket *sock = BPF_CORE_READ(f, private_data);
+  struct sock *sk = BPF_CORE_READ(sock, sk);
+  if (!sk) return;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family == AF_INET) {
+    __u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(c->laddr, &l, 4);
+    __builtin_memcpy(c->raddr, &r, 4);
+  } else if (family == AF_INET6) {
+    BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  } else {
+    return;
+  }
+  c->family = family;
+  c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -112,10 +154,14 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
     bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
   }
   struct conn_key ck = { .tgid = tgid, .fd = fd };
-  struct conn_pos zero = {};
-  bpf_map_update_elem(&conns, &ck, &zero, BPF_NOEXIST);
   struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
-  if (!p) return;
+  if (!p) {
+    struct conn_pos fresh = {};
+    socket_of(fd, &fresh);
+    bpf_map_update_elem(&conns, &ck, &fresh, BPF_NOEXIST);
+    p = bpf_map_lookup_elem(&conns, &ck);
+    if (!p) return;
+  }
   __u8 dir = a->dir & 1;
   __u64 start = p->pos[dir];
   p->pos[dir] = start + total;
@@ -130,6 +176,11 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   ev->dir = dir;
   ev->source = SRC_OPENSSL;
   ev->ts_ns = bpf_ktime_get_ns();
+  ev->family = p->family;
+  ev->lport = p->lport;
+  ev->rport = p->rport;
+  __builtin_memcpy(ev->laddr, p->laddr, 16);
+  __builtin_memcpy(ev->raddr, p->raddr, 16);
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 
   __u64 off = 0;
@@ -231,19 +282,29 @@ int sys_recvmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ct
 SEC("tracepoint/syscalls/sys_enter_close")
 int sys_close(struct trace_event_raw_sys_enter *ctx) {
   struct conn_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = (int)ctx->args[0] };
-  if (!bpf_map_lookup_elem(&conns, &ck)) return 0;
-  bpf_map_delete_elem(&conns, &ck);
+  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
+  if (!p) return 0;
   __u32 zero_key = 0;
   struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
-  if (!ev) return 0;
+  if (!ev) {
+    bpf_map_delete_elem(&conns, &ck);
+    return 0;
+  }
+  ev->family = p->family;
+  ev->lport = p->lport;
+  ev->rport = p->rport;
+  __builtin_memcpy(ev->laddr, p->laddr, 16);
+  __builtin_memcpy(ev->raddr, p->raddr, 16);
+  /* The stream's final offsets: bytes lost at its end still show as a gap. */
+  ev->pos = p->pos[0];
+  ev->skipped = (__u32)p->pos[1];
+  bpf_map_delete_elem(&conns, &ck);
   ev->kind = EV_CLOSE;
   ev->pid = ck.tgid;
   ev->tid = (__u32)bpf_get_current_pid_tgid();
   ev->fd = ck.fd;
   ev->ts_ns = bpf_ktime_get_ns();
-  ev->pos = 0;
   ev->len = 0;
-  ev->skipped = 0;
   ev->dir = 0;
   ev->source = 0;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));

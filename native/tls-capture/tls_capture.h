@@ -40,8 +40,12 @@ struct tls_event {
   unsigned int skipped;   /* bytes of this call after this chunk that were not copied */
   unsigned char dir;      /* tls_dir */
   unsigned char source;   /* tls_source */
-  unsigned char pad[6];
+  unsigned short family;  /* AF_INET / AF_INET6 of the fd's socket; 0: not an inet socket */
+  unsigned short lport;   /* local and remote port (host order) */
+  unsigned short rport;
   char comm[16];
+  unsigned char laddr[16]; /* local and remote address: 4 bytes (AF_INET) or 16 */
+  unsigned char raddr[16];
   unsigned char data[CHUNK];
 };
 

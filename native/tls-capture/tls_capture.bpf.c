@@ -92,16 +92,20 @@ struct conn_pos {
 /* The fd's socket addresses, read from the calling task's file table when a
  * (process, fd) is first seen: done here, not from /proc afterwards, because
  * a short-lived client (curl) is gone by the time user space reads its events. */
-static __always_inline void socket_of(int fd, struct conn_pos *c) {
+static __always_inline struct sock *sock_of_fd(int fd) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
   struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return;
+  if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
   struct file **fds = BPF_CORE_READ(fdt, fd);
   struct file *f = NULL;
-  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return;
-  if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return;
+  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return NULL;
+  if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return NULL;
   struct socket *sock = BPF_CORE_READ(f, private_data);
-  struct sock *sk = BPF_CORE_READ(sock, sk);
+  return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void socket_of(int fd, struct conn_pos *c) {
+  struct sock *sk = sock_of_fd(fd);
   if (!sk) return;
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
   if (family == AF_INET) {
@@ -257,11 +261,13 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd) {
   return 0;
 }
 
-/* The socket syscall made inside an SSL call names its fd. */
+/* The socket syscall made inside an SSL call names its fd. Only a socket
+ * counts: a library doing I/O on memory BIOs (node) may write to a pipe or
+ * eventfd inside the call, and that fd must not be taken for the connection. */
 static __always_inline int on_io_syscall(long fd) {
   __u64 id = bpf_get_current_pid_tgid();
   struct active_call *a = bpf_map_lookup_elem(&active, &id);
-  if (a && a->fd < 0) a->fd = (int)fd;
+  if (a && a->fd < 0 && sock_of_fd((int)fd)) a->fd = (int)fd;
   return 0;
 }
 

@@ -10,12 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FrameDecoder, type Frame, type TlsCounters } from './frames.js';
 
-/** Where the loader is looked for: $SHARK_TLS_LOADER, the build tree (scripts/install.sh), the agent image. */
+/** Where the loader is looked for: $SHARK_TLS_LOADER alone when set, else the build tree (scripts/install.sh) and the agent image's place. */
 export function loaderCandidates(): string[] {
+  if (process.env.SHARK_TLS_LOADER) return [process.env.SHARK_TLS_LOADER];
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  return [process.env.SHARK_TLS_LOADER, `${root}build/tls-capture/shark-tls-capture`, '/usr/local/lib/shark/shark-tls-capture'].filter(
-    (p): p is string => !!p,
-  );
+  return [`${root}build/tls-capture/shark-tls-capture`, '/usr/local/lib/shark/shark-tls-capture'];
 }
 
 /** OpenSSL libraries hooked from the start (others are found in running processes' maps). */

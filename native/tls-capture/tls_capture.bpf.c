@@ -185,6 +185,7 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   ev->rport = p->rport;
   __builtin_memcpy(ev->laddr, p->laddr, 16);
   __builtin_memcpy(ev->raddr, p->raddr, 16);
+  ev->other_pos = p->pos[dir ^ 1];
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 
   __u64 off = 0;
@@ -304,6 +305,7 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   /* The stream's final offsets: bytes lost at its end still show as a gap. */
   ev->pos = p->pos[0];
   ev->skipped = (__u32)p->pos[1];
+  ev->other_pos = p->pos[1];
   bpf_map_delete_elem(&conns, &ck);
   ev->kind = EV_CLOSE;
   ev->pid = ck.tgid;

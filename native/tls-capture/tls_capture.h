@@ -46,6 +46,7 @@ struct tls_event {
   char comm[16];
   unsigned char laddr[16]; /* local and remote address: 4 bytes (AF_INET) or 16 */
   unsigned char raddr[16];
+  unsigned long long other_pos; /* the other direction's offset when this call returned (its bytes lost before now show as a gap at once) */
   unsigned char data[CHUNK];
 };
 

@@ -34,6 +34,8 @@ interface Conn {
   remote: Address;
   /** Bytes of each direction handed on so far (offset of the next byte). */
   next: { write: number; read: number };
+  /** Both directions have had a segment (the engine reads acknowledgements only then). */
+  started: boolean;
   procs: ConnectionProcesses;
 }
 
@@ -94,6 +96,7 @@ export class ConnectionTable {
         remote: ev.remote,
         next: { write: 0, read: 0 },
         procs: known ?? { ends: new Map() },
+        started: false,
       };
       c.procs.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm });
       this.remember(pair, { ...c.procs, feeder: id });
@@ -124,7 +127,17 @@ export class ConnectionTable {
       // Offsets never go back within one (pid, fd): an older event, delivered late. Nothing to add.
       return out;
     }
-    out.push(tcpPacket(src, dst, isn + ev.pos, peerIsn + c.next[other], TCP_ACK | TCP_PSH, ev.data, ev, ++this.frame));
+    if (!c.started) {
+      // An empty segment from the other side first, at its offset then: both directions exist
+      // from the start, as after a handshake, so later acknowledgements can tell of lost bytes.
+      c.started = true;
+      c.next[other] = ev.otherPos;
+      out.push(tcpPacket(dst, src, peerIsn + ev.otherPos, isn + ev.pos, TCP_ACK, Buffer.alloc(0), ev, ++this.frame));
+    }
+    // Acknowledge what the other direction had carried when this call returned, delivered or not,
+    // as TCP would: bytes of it the kernel lost are then known lost, and which call they answered.
+    const acked = Math.max(c.next[other], ev.otherPos);
+    out.push(tcpPacket(src, dst, isn + ev.pos, peerIsn + acked, TCP_ACK | TCP_PSH, ev.data, ev, ++this.frame));
     if (ev.pos > expected || ev.skipped > 0) {
       // Bytes before (or after) this chunk never came: the other side "acknowledges" them,
       // which makes the engine report the hole as a gap now rather than wait for it.

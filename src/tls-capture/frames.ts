@@ -4,7 +4,7 @@
 // writes means the stream is out of step: that is an error, not a guess.
 
 /** struct tls_event's header (native/tls-capture/tls_capture.h). */
-export const EVENT_HEADER = 96;
+export const EVENT_HEADER = 104;
 /** Largest data chunk of one event (CHUNK in tls_capture.h). */
 export const CHUNK = 16384;
 const MAX_FRAME = 5 + EVENT_HEADER + CHUNK;
@@ -24,6 +24,8 @@ export interface TlsEvent {
   pos: number;
   /** Bytes of the call after this chunk that were not copied; on close: bytes read in all. */
   skipped: number;
+  /** The other direction's stream offset when the call returned (its bytes lost before then show as a gap). */
+  otherPos: number;
   /** write: the process sent the bytes; read: it received them. */
   dir: 'write' | 'read';
   source: 'openssl' | 'go';
@@ -119,6 +121,7 @@ function decodeEvent(type: number, b: Buffer): TlsEvent {
     tsNsec: Number(ts % 1_000_000_000n),
     pos: Number(b.readBigUInt64LE(24)),
     skipped: b.readUInt32LE(36),
+    otherPos: Number(b.readBigUInt64LE(96)),
     dir: b[40] === 0 ? 'write' : 'read',
     source: b[41] === 1 ? 'go' : 'openssl',
     family,

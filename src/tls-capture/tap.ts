@@ -115,7 +115,7 @@ async function* packets(
 }
 
 /** `tls: true` and the processes at the connection's ends (client end first when both were hooked). */
-function annotate(e: Entry, table: ConnectionTable): void {
+export function annotate(e: Entry, table: ConnectionTable): void {
   const procs = table.processes(e.src, e.dst);
   if (!procs) return;
   e.tls = true;

@@ -148,6 +148,61 @@ static int attach_file(const char *path, unsigned int pid, const char *shown) {
   return s->attached;
 }
 
+#if defined(__x86_64__)
+/* "go PATH WRITE_RETS READ_RETS": hook a Go binary's crypto/tls.(*Conn).Write
+ * and Read at their entries and at each RET (offsets from the function's
+ * start, comma-separated; shark finds them by disassembling: go-binaries.ts). */
+static void attach_go(char *line) {
+  char *save = NULL;
+  strtok_r(line, " ", &save);
+  char *path = strtok_r(NULL, " ", &save), *wr = strtok_r(NULL, " ", &save), *rd = strtok_r(NULL, " \n", &save);
+  if (!path || !wr || !rd) { warn("bad go command"); return; }
+  struct { const char *func; struct bpf_program *enter; char *rets; } fns[] = {
+    { "crypto/tls.(*Conn).Write", skel->progs.go_write_enter, wr },
+    { "crypto/tls.(*Conn).Read", skel->progs.go_read_enter, rd },
+  };
+  int ok = 0, want = 0;
+  for (int i = 0; i < 2; i++) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = fns[i].func);
+    want++;
+    if (bpf_program__attach_uprobe_opts(fns[i].enter, -1, path, 0, &opts)) ok++;
+    char *s2 = NULL;
+    for (char *r = strtok_r(fns[i].rets, ",", &s2); r; r = strtok_r(NULL, ",", &s2)) {
+      LIBBPF_OPTS(bpf_uprobe_opts, ropts, .func_name = fns[i].func);
+      want++;
+      if (bpf_program__attach_uprobe_opts(skel->progs.go_return, -1, path, strtoul(r, NULL, 10), &ropts)) ok++;
+    }
+  }
+  if (ok == want) {
+    unsigned int zero = 0;
+    frame(F_ATTACHED, &zero, 4, path, strlen(path));
+  } else {
+    warn("%s: %d of %d Go crypto/tls probes attached", path, ok, want);
+  }
+}
+#endif
+
+/* Commands on stdin, one a line; its end means shark is gone. */
+static char cmdbuf[8192];
+static size_t cmdlen;
+static void read_commands(void) {
+  ssize_t n = read(0, cmdbuf + cmdlen, sizeof(cmdbuf) - 1 - cmdlen);
+  if (n <= 0) { stopping = 1; return; }
+  cmdlen += n;
+  cmdbuf[cmdlen] = 0;
+  char *start = cmdbuf, *nl;
+  while ((nl = memchr(start, '\n', cmdbuf + cmdlen - start)) != NULL) {
+    *nl = 0;
+#if defined(__x86_64__)
+    if (strncmp(start, "go ", 3) == 0) attach_go(start);
+#endif
+    start = nl + 1;
+  }
+  cmdlen = cmdbuf + cmdlen - start;
+  memmove(cmdbuf, start, cmdlen);
+  if (cmdlen == sizeof(cmdbuf) - 1) cmdlen = 0; /* a line longer than the buffer: dropped */
+}
+
 static int is_candidate(const char *path) {
   const char *base = strrchr(path, '/');
   base = base ? base + 1 : path;
@@ -194,14 +249,16 @@ static long long now_ns(clockid_t c) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: shark-tls-capture [--lib PATH]... [--no-scan] [--rescan-ms N] [--ring-size BYTES] [--verbose]\n");
+  fprintf(stderr, "usage: shark-tls-capture [--lib PATH]... [--go 'PATH WRITE_RETS READ_RETS']... [--no-scan] [--rescan-ms N] [--ring-size BYTES] [--verbose]\n");
 }
 
 int main(int argc, char **argv) {
   const char *libs[64];
-  int nlibs = 0, do_scan = 1, rescan_ms = 1000;
+  char *gos[64];
+  int nlibs = 0, ngos = 0, do_scan = 1, rescan_ms = 1000;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--lib") && i + 1 < argc && nlibs < 64) libs[nlibs++] = argv[++i];
+    else if (!strcmp(argv[i], "--go") && i + 1 < argc && ngos < 64) gos[ngos++] = argv[++i];
     else if (!strcmp(argv[i], "--no-scan")) do_scan = 0;
     else if (!strcmp(argv[i], "--rescan-ms") && i + 1 < argc) rescan_ms = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ring-size") && i + 1 < argc) ring_size = strtoull(argv[++i], NULL, 10);
@@ -245,6 +302,15 @@ int main(int argc, char **argv) {
 
   for (int i = 0; i < nlibs; i++)
     if (!attach_file(libs[i], 0, libs[i])) warn("%s: no OpenSSL symbols (SSL_write/SSL_read) to attach to", libs[i]);
+#if defined(__x86_64__)
+  for (int i = 0; i < ngos; i++) {
+    char line[PATH_MAX + 1024];
+    snprintf(line, sizeof(line), "go %s", gos[i]);
+    attach_go(line);
+  }
+#else
+  if (ngos > 0) warn("Go crypto/tls probes are only built for x86-64");
+#endif
   if (do_scan) scan();
   frame(F_READY, NULL, 0, NULL, 0);
   write_counters();
@@ -256,10 +322,7 @@ int main(int argc, char **argv) {
     int n = ring_buffer__poll(rb, 100);
     if (n < 0 && n != -EINTR) { warn("ring buffer poll failed: %s", strerror(-n)); break; }
     /* stdin closed: shark is gone. */
-    if (poll(&in, 1, 0) > 0 && (in.revents & (POLLHUP | POLLERR | POLLIN))) {
-      char b[256];
-      if (read(0, b, sizeof(b)) <= 0) stopping = 1;
-    }
+    if (poll(&in, 1, 0) > 0 && (in.revents & (POLLHUP | POLLERR | POLLIN))) read_commands();
     long long t = now_ns(CLOCK_MONOTONIC);
     if (do_scan && t - last_scan >= rescan_ms * 1000000ll) { scan(); last_scan = t; }
     if (t - last_counters >= 1000000000ll) { write_counters(); last_counters = t; }

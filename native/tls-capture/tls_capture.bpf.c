@@ -48,6 +48,7 @@ struct active_call {
   int fd;        /* from the syscall inside the call; -1 until seen */
   __u8 dir;
   __u8 ex;
+  __u8 source;   /* tls_source */
 };
 
 struct {
@@ -178,7 +179,7 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   ev->tid = (__u32)id;
   ev->fd = fd;
   ev->dir = dir;
-  ev->source = SRC_OPENSSL;
+  ev->source = a->source;
   ev->ts_ns = bpf_ktime_get_ns();
   ev->family = p->family;
   ev->lport = p->lport;
@@ -319,3 +320,66 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER, 0) != 0) count(C_LOST_EVENTS, 1);
   return 0;
 }
+
+/* ---- Go crypto/tls: (*Conn).Write / (*Conn).Read -------------------------
+ * Go >= 1.17 passes arguments in registers (amd64: AX = the *Conn, BX/CX =
+ * the slice's pointer and length; results in AX = n). A goroutine may move
+ * to another thread while it blocks, so calls are keyed by the goroutine (its
+ * g, in R14 under the register ABI), not the thread, and return probes sit on
+ * the function's RET instructions (found by disassembly, loader.c): a
+ * uretprobe rewrites the return address on a stack Go may move. The fd comes
+ * from the Conn itself: tls.Conn.conn (an interface, data word at +8) →
+ * *net.TCPConn → *netFD (at +0) → poll.FD.Sysfd (at +16), layouts unchanged
+ * since Go 1.9. */
+#if defined(__TARGET_ARCH_x86)
+struct go_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 g;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct go_key);
+  __type(value, struct active_call);
+} go_active SEC(".maps");
+
+static __always_inline int go_fd(__u64 conn) {
+  __u64 data = 0, netfd = 0;
+  long long sysfd = -1;
+  if (bpf_probe_read_user(&data, sizeof(data), (const void *)(conn + 8)) || !data) return -1;
+  if (bpf_probe_read_user(&netfd, sizeof(netfd), (const void *)data) || !netfd) return -1;
+  if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (const void *)(netfd + 16))) return -1;
+  return sysfd >= 0 && sysfd < (1 << 30) ? (int)sysfd : -1;
+}
+
+static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir) {
+  struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
+  __u64 conn = ctx->ax;
+  struct active_call a = { .ssl = conn, .buf = ctx->bx, .fd = go_fd(conn), .dir = dir, .source = SRC_GO };
+  /* A stack-growth restart runs the entry again: the later one wins, with the same values. */
+  bpf_map_update_elem(&go_active, &k, &a, BPF_ANY);
+  return 0;
+}
+
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx) { return go_enter(ctx, DIR_WRITE); }
+
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx) { return go_enter(ctx, DIR_READ); }
+
+SEC("uprobe")
+int go_return(struct pt_regs *ctx) {
+  struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
+  struct active_call *a = bpf_map_lookup_elem(&go_active, &k);
+  if (!a) return 0;
+  long n = (long)ctx->ax;
+  if (n > 0) {
+    if (a->fd < 0) count(C_NO_FD, 1);
+    else emit(a, bpf_get_current_pid_tgid(), (__u64)n);
+  }
+  bpf_map_delete_elem(&go_active, &k);
+  return 0;
+}
+#endif

@@ -64,6 +64,8 @@ export function findLoader(): string | undefined {
 export interface LoaderOptions {
   /** Files to hook from the start (libssl, or binaries with OpenSSL linked in). */
   libs: string[];
+  /** Go binaries to hook from the start (go-binaries.ts goSpec). */
+  go?: string[];
   /** Also hook OpenSSL found in every process's maps, rescanning for new processes. */
   scan: boolean;
   ringSize?: number;
@@ -76,6 +78,8 @@ export interface RunningLoader {
   frames: AsyncIterable<Frame[]>;
   /** The latest counters the kernel side reported. */
   counters(): TlsCounters | undefined;
+  /** Hook a Go binary found later (goSpec). */
+  hookGo(spec: string): void;
   /** Ask the loader to drain and exit (SIGTERM to our own child). */
   stop(): void;
   /** Resolves with the loader's exit code once it is gone. */
@@ -97,7 +101,7 @@ export async function startLoader(opts: LoaderOptions): Promise<RunningLoader> {
   if (why) throw unavailable(why);
   const path = findLoader();
   if (!path) throw unavailable(`the BPF loader is not built (looked for ${loaderCandidates().join(', ')}): run bash native/tls-capture/build.sh (scripts/install.sh does)`);
-  const args = opts.libs.flatMap((l) => ['--lib', l]);
+  const args = [...opts.libs.flatMap((l) => ['--lib', l]), ...(opts.go ?? []).flatMap((g) => ['--go', g])];
   if (!opts.scan) args.push('--no-scan');
   if (opts.ringSize !== undefined) args.push('--ring-size', String(opts.ringSize));
   const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -154,6 +158,9 @@ export async function startLoader(opts: LoaderOptions): Promise<RunningLoader> {
     attached,
     counters: () => latest,
     stop: () => stopChild(child),
+    hookGo: (spec) => {
+      if (child.stdin!.writable) child.stdin!.write(`go ${spec}\n`);
+    },
     exited,
     frames: (async function* () {
       for (;;) {

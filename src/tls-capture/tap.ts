@@ -14,6 +14,7 @@ import { describeLosses } from '../input/dissect-run.js';
 import { ConnectionTable, endpointKey } from './connections.js';
 import type { TlsCounters } from './frames.js';
 import { startLoader, type RunningLoader } from './loader.js';
+import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
 
 export interface TlsTapOptions {
   /** Files hooked from the start; others are found in processes' maps when `scan`. */
@@ -43,8 +44,21 @@ export interface TlsTapResult {
 }
 
 export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
-  const loader = await startLoader({ libs: opts.libs, scan: opts.scan, ringSize: opts.ringSize });
+  // Go binaries named with --tls-lib are hooked through crypto/tls, the rest as OpenSSL.
+  const libs: string[] = [];
+  const go: string[] = [];
+  for (const path of opts.libs) {
+    if (!goVersion(path)) {
+      libs.push(path);
+      continue;
+    }
+    const p = await goProbes(path);
+    if ('skip' in p) opts.onNote?.(`${path}: ${p.skip}`);
+    else go.push(goSpec(p));
+  }
+  const loader = await startLoader({ libs, go, scan: opts.scan, ringSize: opts.ringSize });
   opts.onReady?.([...loader.attached]);
+  const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line)) : undefined;
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
   const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, table: table.counters };
@@ -81,6 +95,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
     }
   } finally {
     if (timer) clearTimeout(timer);
+    stopWatching?.();
     opts.signal.removeEventListener('abort', stop);
     stop();
     await loader.exited;

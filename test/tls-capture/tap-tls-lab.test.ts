@@ -1,6 +1,7 @@
 // `shark tap --tls` in the lab: Debian's nginx serves HTTP/1.1 and HTTP/2 over
 // TLS 1.2 and 1.3 in one network namespace; curl, python3 (ssl), node (its
-// own statically linked OpenSSL) call it from another. shark hooks OpenSSL
+// own statically linked OpenSSL) and a Go client (crypto/tls, built here with
+// Debian's golang) call it from another. shark hooks OpenSSL
 // with eBPF and must report every call with the method, path and status the
 // client itself saw, attributed to the client's process id and name, once
 // (nginx on the same machine is hooked too: both ends, one entry), with the
@@ -14,9 +15,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
 
 const TOKEN = 'ebpf-lab-secret-bearer-51c2e8';
@@ -30,7 +32,7 @@ let tapCode: number | null = null;
 
 /** One call as its client reported it. */
 interface Seen {
-  client: 'curl' | 'python3' | 'node';
+  client: 'curl' | 'python3' | 'node' | 'goclient';
   pid: number;
   method: string;
   path: string;
@@ -86,8 +88,22 @@ http {
     if (r.code === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The Go client, built from source with Debian's Go (std library only: no network needed).
+  const goDir = join(dir, 'go');
+  execFileSync('mkdir', ['-p', goDir]);
+  writeFileSync(join(goDir, 'go.mod'), 'module goclient\n\ngo 1.19\n');
+  writeFileSync(join(goDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'goclient.go')));
+  const goBin = join(goDir, 'goclient');
+  execFileSync('go', ['build', '-o', goBin, '.'], {
+    cwd: goDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 300_000,
+    // A cache kept between runs: a cold build of net/http takes a minute on a busy machine.
+    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
+  });
   // The tap runs outside the lab's namespaces (uprobes see every process); --duration bounds it.
-  tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--duration', '90s']);
+  // The Go client is named (--tls-lib) so it is hooked before it starts; running Go programs are found by a scan.
+  tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--tls-lib', goBin, '--duration', '90s']);
   tap.stdout!.on('data', (d: Buffer) => (tapOut += d.toString()));
   tap.stderr!.on('data', (d: Buffer) => (tapErr += d.toString()));
   const exited = new Promise<void>((resolve) => tap!.on('exit', (code) => ((tapCode = code), resolve())));
@@ -142,6 +158,14 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
   const [ndPath, ndStatus] = ndCall.split(' ');
   clientsSaw.push({ client: 'node', pid: Number(ndPid), method: 'GET', path: ndPath, status: Number(ndStatus), http: '1.1' });
 
+  const go = await lab.sh(lab.nsA, `exec ${goBin} https://${lab.ipB} /ok?from=go /boom?from=go`, 15_000);
+  assert.equal(go.code, 0, `go client: ${go.stderr}`);
+  const [goPid, ...goCalls] = go.stdout.trim().split('\n');
+  for (const l of goCalls) {
+    const [path, status, major] = l.split(' ');
+    clientsSaw.push({ client: 'goclient', pid: Number(goPid), method: 'GET', path, status: Number(status), http: major === '2' ? '2' : '1.1' });
+  }
+
   // Let the last events through the ring and the engine, then stop the tap as a user does.
   await new Promise((r) => setTimeout(r, 1500));
   tap.kill('SIGINT');
@@ -172,7 +196,7 @@ function ourEntries(): any[] {
 
 test('the tap ran with BPF and lost nothing', () => {
   assert.equal(tapCode, 0, `shark tap --tls exited ${tapCode}: ${tapErr}`);
-  assert.match(tapErr, /hooked \S*libssl\.so\.3/);
+  assert.match(tapErr, /hooked \S*libssl\.so\.3.*goclient/);
   assert.match(tapErr, /TLS events, 0 lost \(ring full\)/);
 });
 

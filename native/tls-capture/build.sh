@@ -18,5 +18,6 @@ clang -O2 -g -target bpf -D__TARGET_ARCH_${arch} -I"$out" -I"$here" \
   -c "$here/tls_capture.bpf.c" -o "$out/tls_capture.bpf.o"
 llvm-strip -g "$out/tls_capture.bpf.o" 2>/dev/null || true
 "$bpftool" gen skeleton "$out/tls_capture.bpf.o" > "$out/tls_capture.skel.h"
-cc -O2 -g -Wall -I"$out" -I"$here" "$here/loader.c" -o "$out/shark-tls-capture" -lbpf -lelf -lz
+# Static: the agent image (and any host) runs it without libbpf/libelf installed.
+cc -O2 -g -Wall -I"$out" -I"$here" "$here/loader.c" -o "$out/shark-tls-capture" ${LDSTATIC--static} -lbpf -lelf -lz
 echo "$out/shark-tls-capture"

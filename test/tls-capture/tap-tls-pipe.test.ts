@@ -20,9 +20,9 @@ after(() => {
 
 test('tap --tls | head -1 exits 0 with one entry, long before --duration', async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=pipe', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
-  lab.start(lab.nsB, ['openssl', 's_server', '-quiet', '-www', '-accept', '8443', '-cert', join(dir, 'c.pem'), '-key', join(dir, 'k.pem')]).stdout?.resume();
+  lab.start(lab.nsB, ['openssl', 's_server', '-quiet', '-www', '-accept', '8444', '-cert', join(dir, 'c.pem'), '-key', join(dir, 'k.pem')]).stdout?.resume();
   // Bounded traffic: at most 120 requests, one every 250 ms, until the pipeline is done.
-  const traffic = lab.sh(lab.nsA, `for i in $(seq 120); do curl -sk -o /dev/null --max-time 2 https://${lab.ipB}:8443/pipe$i; sleep 0.25; done`, 60_000);
+  const traffic = lab.sh(lab.nsA, `for i in $(seq 120); do curl -sk -o /dev/null --max-time 2 https://${lab.ipB}:8444/pipe$i; sleep 0.25; done`, 60_000);
   const pipeline = spawn('bash', ['-c', `set -o pipefail; ${process.execPath} ${cliBin} tap --tls --duration 120s 2>${dir}/err | head -1; echo "status \${PIPESTATUS[0]}" >&2`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

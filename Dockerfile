@@ -4,7 +4,8 @@
 #   npm run image                                     # local arch, podman or docker
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/shark:0.1.0 --push .
 #   shark tap -A --agent-image REGISTRY/shark:0.1.0   # or SHARK_AGENT_IMAGE=…
-# Capture needs only NET_RAW/NET_ADMIN (granted by the DaemonSet), not privileged.
+# Capture needs only NET_RAW/NET_ADMIN (granted by the DaemonSet), not privileged;
+# --tls (eBPF) needs more: see docs/tls-capture.md.
 #
 # BASE / BUILD_BASE default to the public Node image. The test suite builds
 # them from Debian packages and the npm registry instead (scripts/image/base.sh)
@@ -38,6 +39,17 @@ COPY bin ./bin
 RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; \
     npx tsc -p tsconfig.json && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
 
+# `shark tap --tls` / `shark agent --tls`: the BPF program (CO-RE: compiled once
+# against this build host's BTF, relocated by libbpf on the node's kernel) and
+# its loader, linked statically so the runtime image needs no libbpf.
+FROM ${BUILD_BASE} AS bpf
+RUN if ! dpkg -s clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool >/dev/null 2>&1; then \
+      apt-get update && apt-get install -y --no-install-recommends clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool gcc libc6-dev \
+      && rm -rf /var/lib/apt/lists/*; fi
+WORKDIR /src
+COPY native/tls-capture ./native/tls-capture
+RUN bash native/tls-capture/build.sh /out
+
 FROM ${BASE}
 ARG TARGETARCH
 RUN if ! dpkg -s libpcap0.8 >/dev/null 2>&1; then \
@@ -49,6 +61,7 @@ COPY --from=build /src/oclif.manifest.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+COPY --from=bpf /out/shark-tls-capture /usr/local/lib/shark/shark-tls-capture
 RUN ln -s /app/bin/run.js /usr/local/bin/shark && chmod +x /app/bin/run.js
 # The root filesystem is read-only in the DaemonSet; /tmp is an emptyDir.
 ENV HOME=/tmp NODE_ENV=production

@@ -18,6 +18,13 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+# `shark tap --tls`: the BPF program and its loader, built against this
+# kernel's BTF into build/tls-capture/ (found there by src/tls-capture/loader.ts).
+if [ -r /sys/kernel/btf/vmlinux ]; then
+  bash native/tls-capture/build.sh >/dev/null && echo "tls capture loader built: build/tls-capture/shark-tls-capture"
+else
+  echo "no /sys/kernel/btf/vmlinux: shark tap --tls will not be available on this machine"
+fi
 # The node-agent image the cluster tests run (test/k8s/agent-image.test.ts):
 # built here, not in the test, because a fresh build takes minutes. Reused
 # while nothing it is made from changes.

@@ -14,7 +14,7 @@ command -v podman >/dev/null || { echo "build.sh: podman is not installed (apt-g
 read -r RUNTIME BUILD < <(bash scripts/image/base.sh "$@" | tail -1)
 ARCH=${RUNTIME##*-}
 inputs=$( { echo "$RUNTIME $BUILD"; cat Dockerfile .dockerignore package.json package-lock.json tsconfig.json scripts/oclif-manifest.mjs;
-  find src bin -type f | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
+  find src bin native -type f | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
 IMAGE=localhost/shark-agent:$inputs-$ARCH
 if ! podman image exists "$IMAGE"; then
   start=$(date +%s)

@@ -46,6 +46,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     'service-mesh': Flags.boolean({
       description: "also capture each tapped pod's loopback (sidecar ↔ app plaintext) inside its network namespace: needs hostPID, SYS_ADMIN, SYS_PTRACE",
     }),
+    tls: Flags.boolean({ description: 'capture the plaintext of TLS calls on this node with eBPF instead of packets (needs hostPID, CAP_BPF, CAP_PERFMON: docs/tls-capture.md)' }),
   };
 
   protected async execute(): Promise<number> {
@@ -61,6 +62,33 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     const protocols = flags.protocols ? flags.protocols.split(',').filter(Boolean) : [];
     // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
+    if (flags.tls) {
+      // eBPF plaintext capture: the same entries, tagged, filtered and redacted the same way.
+      const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
+      const { defaultLibraries } = await import('../tls-capture/loader.js');
+      const result = await runTlsTap({
+        libs: defaultLibraries(),
+        scan: true,
+        signal: this.stop.signal,
+        sink,
+        keep,
+        transforms: [(e) => void (e.node = { name: node }), redact],
+        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
+        onReady: (files) => {
+          say(`--tls: hooked ${files.join(', ') || 'no OpenSSL yet'}`);
+          // Control lines as for packet capture: stop, or stdin's end, finishes the run.
+          readAgentControl(process.stdin, {
+            setFilter: (bpf) => say(`--tls: packet filter ${bpf} does not apply to TLS capture`),
+            onStop: () => this.stop.abort(),
+            onEnd: () => this.stop.abort(),
+            warn: say,
+          });
+        },
+        onNote: (line) => say(`--tls: ${line}`),
+      });
+      say(tlsSummary(result));
+      return ExitCode.OK;
+    }
     let capture: LiveCapture | undefined;
     // Created by the first {"pods": …} control line: from then on the kernel
     // filter follows the pods' interfaces and each connection is kept once.

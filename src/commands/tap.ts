@@ -11,6 +11,7 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
+import { defaultLibraries } from '../tls-capture/loader.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
@@ -30,7 +31,14 @@ DaemonSet the run creates and removes). While agents start, each node's
 state is shown; agents not running by --agent-timeout end the run (exit 4)
 with the reason per node. -f/--filter is then a KFL expression run on the
 agents, so only matching entries leave the nodes. --dry-run prints the
-objects as YAML instead. See docs/kubernetes.md.`;
+objects as YAML instead. See docs/kubernetes.md.
+
+TLS (--tls): the plaintext of TLS calls on this machine, taken from OpenSSL
+(libssl, or binaries with it linked in and symbols kept) by eBPF uprobes, so
+HTTP/1, HTTP/2, gRPC … inside TLS come out as their own entries with
+tls: true and the process. Needs root (or CAP_BPF + CAP_PERFMON), a kernel
+with BTF and the loader built by scripts/install.sh; without them it says why
+and exits 4. See docs/tls-capture.md.`;
 
   static override examples = [
     '<%= config.bin %> tap --list-interfaces',
@@ -43,6 +51,8 @@ objects as YAML instead. See docs/kubernetes.md.`;
     '<%= config.bin %> tap -A -f \'http and response.status >= 500\' --protocols http',
     '<%= config.bin %> tap -A --agent-image registry.example/shark:0.1.0 --dry-run > shark-agents.yaml',
     '<%= config.bin %> tap --clean',
+    '<%= config.bin %> tap --tls --duration 30s | <%= config.bin %> filter http',
+    '<%= config.bin %> tap --tls --tls-lib /usr/bin/node -c 10',
   ];
 
   static override args = {
@@ -74,6 +84,10 @@ objects as YAML instead. See docs/kubernetes.md.`;
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
     'tls-keylog': tlsKeylogFlag('local: '),
     'decode-as': decodeAsFlag('local: '),
+    tls: Flags.boolean({ description: 'capture the plaintext of local TLS calls with eBPF (OpenSSL uprobes) instead of packets' }),
+    'tls-lib': Flags.string({ description: 'with --tls: also hook this library or binary from the start (e.g. /usr/bin/node, OpenSSL linked in)', multiple: true }),
+    'tls-ring-size': Flags.string({ description: 'with --tls: kernel ring buffer for plaintext events (a power of two); events that do not fit are counted as lost', default: '8MB' }),
+    'tls-scan': Flags.boolean({ description: 'with --tls: hook OpenSSL found in running processes too (rescanned every second)', default: true, allowNo: true, hidden: true }),
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
@@ -131,6 +145,10 @@ objects as YAML instead. See docs/kubernetes.md.`;
         }),
       );
       return ExitCode.OK;
+    }
+    if (flags.tls) {
+      if (local || cluster) throw new UserError('--tls captures on this machine through eBPF, not on an interface or a cluster: drop -i, the pod regex, -n and -A', ExitCode.USAGE);
+      return this.tapTls(flags);
     }
     if (!local) return this.tapCluster(args.podRegex, flags);
     return this.tapLocal(flags);
@@ -207,6 +225,50 @@ objects as YAML instead. See docs/kubernetes.md.`;
       agentExtraArgs: pushdown.agentArgs,
     });
     await sink.finish();
+    return ExitCode.OK;
+  }
+
+  private async tapTls(flags: {
+    duration?: string;
+    count?: number;
+    pcap: boolean;
+    write?: string;
+    'max-body': string;
+    'no-bodies': boolean;
+    'no-redact': boolean;
+    redact?: string;
+    proto?: string;
+    'decode-as'?: string[];
+    'memory-budget'?: string;
+    'tls-lib'?: string[];
+    'tls-ring-size': string;
+    'tls-scan': boolean;
+  }): Promise<number> {
+    if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
+    const ringSize = parseSize(flags['tls-ring-size'], '--tls-ring-size');
+    if (ringSize < 4096 || (ringSize & (ringSize - 1)) !== 0) throw new UserError('--tls-ring-size must be a power of two of at least 4KB (e.g. 8MB)', ExitCode.USAGE);
+    const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const result = await runTlsTap({
+      libs: [...defaultLibraries(), ...(flags['tls-lib'] ?? [])],
+      scan: flags['tls-scan'],
+      ringSize,
+      durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
+      count: flags.count,
+      signal: this.stop.signal,
+      sink,
+      transforms: [redactorFromFlags(flags, 'tap')],
+      engine: {
+        maxBody: parseSize(flags['max-body'], '--max-body'),
+        noBodies: flags['no-bodies'],
+        protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
+        decodeAs: decodeAsRules(flags['decode-as']),
+        ...memoryBudgetOption(flags['memory-budget']),
+      },
+      onReady: (files) => process.stderr.write(`tap: --tls: hooked ${files.length > 0 ? files.join(', ') : 'no OpenSSL yet (watching new processes)'}\n`),
+      onNote: (line) => process.stderr.write(`tap: --tls: ${line}\n`),
+    });
+    process.stderr.write(`tap: ${tlsSummary(result)}\n`);
     return ExitCode.OK;
   }
 

@@ -44,8 +44,12 @@ export interface Entry {
   summary: string;
   /** Dissection problems for this call: "gap", "malformed: …", "truncated", "unanswered" … */
   warnings?: string[];
-  /** The call was carried inside TLS and decrypted with a key log (--tls-keylog). */
+  /** The call was carried inside TLS: decrypted with a key log (--tls-keylog) or captured in plaintext by eBPF (tap --tls). */
   tls?: boolean;
+  /** `tap --tls`: the process whose TLS library was hooked (the client end's when both ends were). */
+  process?: ProcessInfo;
+  /** `tap --tls`: the server end's process, when both ends of the connection were hooked (one node). */
+  peerProcess?: ProcessInfo;
   /** Capture frame numbers of the request's first and the response's last packet. */
   frames?: { request: number; response?: number };
   /** Capture node the packet was seen on (live tap); copied into src/dst.node by enrichment. */
@@ -57,6 +61,15 @@ export interface Entry {
    * the IP for that side.
    */
   tapped?: { pod: string; namespace: string; side: 'client' | 'server' | 'loopback' };
+}
+
+/** A process at one end of a call captured inside it (`tap --tls`). */
+export interface ProcessInfo {
+  pid: number;
+  /** The kernel's short name of the process (16 bytes at most). */
+  comm: string;
+  /** Which end of the call it was. */
+  role: 'client' | 'server';
 }
 
 export function emptyEndpoint(ip: string, port: number): Endpoint {

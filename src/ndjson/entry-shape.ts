@@ -48,6 +48,8 @@ const TOP = kinds({
   frames: 'object',
   node: 'object',
   tls: 'boolean',
+  process: 'object',
+  peerProcess: 'object',
 });
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */
@@ -60,6 +62,7 @@ const BY_PROTOCOL: Record<string, { request: Kinds; response: Kinds }> = {
 
 const FRAMES = kinds({ request: 'integer', response: 'integer' });
 const NODE = kinds({ name: 'string' });
+const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 
 /** What a JSON value is, in the words of the messages ("a number", "an array" …). */
@@ -151,6 +154,11 @@ export function entryShapeProblem(entry: object): string | undefined {
   }
   if (e.node !== undefined) {
     const bad = checkFields(e.node as Record<string, unknown>, NODE, 'node.');
+    if (bad) return bad;
+  }
+  for (const key of ['process', 'peerProcess'] as const) {
+    if (e[key] === undefined) continue;
+    const bad = checkFields(e[key] as Record<string, unknown>, PROCESS, `${key}.`);
     if (bad) return bad;
   }
   const proto = typeof e.protocol === 'string' && Object.hasOwn(BY_PROTOCOL, e.protocol) ? BY_PROTOCOL[e.protocol] : undefined;

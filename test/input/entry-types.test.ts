@@ -88,6 +88,8 @@ function base(protocol: string, n: number): Entry {
     warnings: ['w'],
     frames: { request: 1, response: 2 },
     node: { name: 'x' },
+    process: { pid: 1, comm: 'curl', role: 'client' },
+    peerProcess: { pid: 2, comm: 'nginx', role: 'server' },
   } as Entry;
 }
 

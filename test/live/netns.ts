@@ -26,12 +26,16 @@ function ip(args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 }
 
-/** `id`: a few lower-case letters/digits; `net`: first three octets inside 198.18.32.0/20. */
-export function makeVethLab(id: string, net: string): VethLab {
-  const nsA = `sht-${id}-a`;
-  const nsB = `sht-${id}-b`;
-  const ifA = `sht${id}a`;
-  const ifB = `sht${id}b`;
+/**
+ * `id`: a few lower-case letters/digits; `net`: first three octets inside
+ * 198.18.32.0/20 (or the caller's own /24); `prefix`: namespace and interface
+ * name prefix (a few letters), for areas that keep labs apart by name.
+ */
+export function makeVethLab(id: string, net: string, prefix = 'sht'): VethLab {
+  const nsA = `${prefix}-${id}-a`;
+  const nsB = `${prefix}-${id}-b`;
+  const ifA = `${prefix}${id}a`;
+  const ifB = `${prefix}${id}b`;
   const ipA = `${net}.1`;
   const ipB = `${net}.2`;
   const children: ChildProcess[] = [];

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The kernel side of `shark tap --tls`: uprobes on OpenSSL's SSL_write/SSL_read
+ * (and their _ex forms) copy the plaintext of each call into a ring buffer,
+ * tagged with the process, the socket fd and a byte offset per (process, fd,
+ * direction) stream.
+ *
+ * The fd: OpenSSL does not hand it to SSL_write, so the read/write syscall
+ * made on the same thread while the call is in flight names it (the approach
+ * of Pixie's socket tracer); SSL_set_fd, and every call whose fd was learnt,
+ * fill an ssl→fd table for calls served from OpenSSL's own buffer (no
+ * syscall). The offset lets the reader see every byte that did not arrive —
+ * ring full, a call larger than CHUNK * MAX_CHUNKS, an unreadable page — as a
+ * gap of known length instead of losing it silently; counters say why.
+ * Compiled against the running kernel's BTF (CO-RE): build.sh. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tls_capture.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 * 1024 * 1024); /* the loader may resize it (--ring-size) */
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct tls_event);
+} scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, C_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+/* An SSL call in flight on a thread, from its entry to its return. */
+struct active_call {
+  __u64 ssl;
+  __u64 buf;
+  __u64 len_ptr; /* _ex forms: where the byte count is written */
+  int fd;        /* from the syscall inside the call; -1 until seen */
+  __u8 dir;
+  __u8 ex;
+  __u8 source;   /* tls_source */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct active_call);
+} active SEC(".maps");
+
+struct ssl_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 ssl;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct ssl_key);
+  __type(value, int);
+} ssl_fds SEC(".maps");
+
+struct conn_key {
+  __u32 tgid;
+  int fd;
+};
+
+struct conn_pos {
+  __u64 pos[2]; /* bytes seen so far, per direction */
+  __u16 family;
+  __u16 lport;
+  __u16 rport;
+  __u8 laddr[16];
+  __u8 raddr[16];
+};
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The fd's socket addresses, read from the calling task's file table when a
+ * (process, fd) is first seen: done here, not from /proc afterwards, because
+ * a short-lived client (curl) is gone by the time user space reads its events. */
+static __always_inline struct sock *sock_of_fd(int fd) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = NULL;
+  if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return NULL;
+  if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return NULL;
+  struct socket *sock = BPF_CORE_READ(f, private_data);
+  return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void socket_of(int fd, struct conn_pos *c) {
+  struct sock *sk = sock_of_fd(fd);
+  if (!sk) return;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family == AF_INET) {
+    __u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(c->laddr, &l, 4);
+    __builtin_memcpy(c->raddr, &r, 4);
+  } else if (family == AF_INET6) {
+    BPF_CORE_READ_INTO(&c->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&c->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  } else {
+    return;
+  }
+  c->family = family;
+  c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct conn_key);
+  __type(value, struct conn_pos);
+} conns SEC(".maps");
+
+static __always_inline void count(__u32 which, __u64 n) {
+  __u64 *c = bpf_map_lookup_elem(&counters, &which);
+  if (c) *c += n;
+}
+
+static __always_inline int enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir, __u8 ex) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct active_call a = { .ssl = ssl, .buf = buf, .len_ptr = len_ptr, .fd = -1, .dir = dir, .ex = ex };
+  /* Nested calls (an _ex inside a plain one in some builds): the outer call reports. */
+  if (bpf_map_update_elem(&active, &id, &a, BPF_NOEXIST) != 0 && !bpf_map_lookup_elem(&active, &id)) count(C_ACTIVE_FULL, 1);
+  return 0;
+}
+
+static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
+  __u32 tgid = id >> 32;
+  struct ssl_key sk = { .tgid = tgid, .ssl = a->ssl };
+  int fd = a->fd;
+  if (fd < 0) {
+    int *known = bpf_map_lookup_elem(&ssl_fds, &sk);
+    if (!known) {
+      count(C_NO_FD, 1);
+      return;
+    }
+    fd = *known;
+  } else {
+    bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
+  }
+  struct conn_key ck = { .tgid = tgid, .fd = fd };
+  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
+  if (!p) {
+    struct conn_pos fresh = {};
+    socket_of(fd, &fresh);
+    bpf_map_update_elem(&conns, &ck, &fresh, BPF_NOEXIST);
+    p = bpf_map_lookup_elem(&conns, &ck);
+    if (!p) return;
+  }
+  __u8 dir = a->dir & 1;
+  __u64 start = p->pos[dir];
+  p->pos[dir] = start + total;
+
+  __u32 zero_key = 0;
+  struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
+  if (!ev) return;
+  ev->kind = EV_DATA;
+  ev->pid = tgid;
+  ev->tid = (__u32)id;
+  ev->fd = fd;
+  ev->dir = dir;
+  ev->source = a->source;
+  ev->ts_ns = bpf_ktime_get_ns();
+  ev->family = p->family;
+  ev->lport = p->lport;
+  ev->rport = p->rport;
+  __builtin_memcpy(ev->laddr, p->laddr, 16);
+  __builtin_memcpy(ev->raddr, p->raddr, 16);
+  ev->other_pos = p->pos[dir ^ 1];
+  bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+
+  __u64 off = 0;
+  for (int i = 0; i < MAX_CHUNKS; i++) {
+    if (off >= total) break;
+    __u64 left = total - off;
+    /* In [1, CHUNK] in a form the verifier can follow. */
+    __u32 n = ((__u32)(left > CHUNK ? CHUNK : left) - 1) & (CHUNK - 1);
+    n += 1;
+    ev->pos = start + off;
+    ev->len = n;
+    ev->skipped = (i == MAX_CHUNKS - 1 && left > n) ? (__u32)(left - n) : 0;
+    if (bpf_probe_read_user(ev->data, n, (const void *)(a->buf + off)) != 0) {
+      count(C_READ_FAILED, 1);
+      count(C_LOST_BYTES, n);
+    } else if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER + n, 0) != 0) {
+      count(C_LOST_EVENTS, 1);
+      count(C_LOST_BYTES, n);
+    } else {
+      count(C_EVENTS, 1);
+    }
+    off += n;
+  }
+  if (off < total) count(C_SKIPPED_BYTES, total - off);
+}
+
+static __always_inline int leave(int ret) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct active_call *a = bpf_map_lookup_elem(&active, &id);
+  if (!a) return 0;
+  __u64 total = 0;
+  if (a->ex) {
+    if (ret == 1) {
+      __u64 done = 0;
+      if (bpf_probe_read_user(&done, sizeof(done), (const void *)a->len_ptr) == 0) total = done;
+    }
+  } else if (ret > 0) {
+    total = (__u64)ret;
+  }
+  if (total > 0) emit(a, id, total);
+  bpf_map_delete_elem(&active, &id);
+  return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num) {
+  return enter((__u64)ssl, (__u64)buf, 0, DIR_WRITE, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num) {
+  return enter((__u64)ssl, (__u64)buf, 0, DIR_READ, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, __u64 num, __u64 *written) {
+  return enter((__u64)ssl, (__u64)buf, (__u64)written, DIR_WRITE, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes) {
+  return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, DIR_READ, 1);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_return, int ret) { /* SSL_read/SSL_write return an int: -1 is 0xffffffff in the register */
+  return leave(ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_set_fd, void *ssl, int fd) {
+  struct ssl_key sk = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
+  bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
+  return 0;
+}
+
+/* The socket syscall made inside an SSL call names its fd. Only a socket
+ * counts: a library doing I/O on memory BIOs (node) may write to a pipe or
+ * eventfd inside the call, and that fd must not be taken for the connection. */
+static __always_inline int on_io_syscall(long fd) {
+  __u64 id = bpf_get_current_pid_tgid();
+  struct active_call *a = bpf_map_lookup_elem(&active, &id);
+  if (a && a->fd < 0 && sock_of_fd((int)fd)) a->fd = (int)fd;
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int sys_write(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_read")
+int sys_read(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int sys_sendto(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int sys_recvfrom(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int sys_sendmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int sys_recvmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+
+/* A closed fd ends its streams (the fd number may be reused for another connection). */
+SEC("tracepoint/syscalls/sys_enter_close")
+int sys_close(struct trace_event_raw_sys_enter *ctx) {
+  struct conn_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = (int)ctx->args[0] };
+  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
+  if (!p) return 0;
+  __u32 zero_key = 0;
+  struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
+  if (!ev) {
+    bpf_map_delete_elem(&conns, &ck);
+    return 0;
+  }
+  ev->family = p->family;
+  ev->lport = p->lport;
+  ev->rport = p->rport;
+  __builtin_memcpy(ev->laddr, p->laddr, 16);
+  __builtin_memcpy(ev->raddr, p->raddr, 16);
+  /* The stream's final offsets: bytes lost at its end still show as a gap. */
+  ev->pos = p->pos[0];
+  ev->skipped = (__u32)p->pos[1];
+  ev->other_pos = p->pos[1];
+  bpf_map_delete_elem(&conns, &ck);
+  ev->kind = EV_CLOSE;
+  ev->pid = ck.tgid;
+  ev->tid = (__u32)bpf_get_current_pid_tgid();
+  ev->fd = ck.fd;
+  ev->ts_ns = bpf_ktime_get_ns();
+  ev->len = 0;
+  ev->dir = 0;
+  ev->source = 0;
+  bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+  if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER, 0) != 0) count(C_LOST_EVENTS, 1);
+  return 0;
+}
+
+/* ---- Go crypto/tls: (*Conn).Write / (*Conn).Read -------------------------
+ * Go >= 1.17 passes arguments in registers (amd64: AX = the *Conn, BX/CX =
+ * the slice's pointer and length; results in AX = n). A goroutine may move
+ * to another thread while it blocks, so calls are keyed by the goroutine (its
+ * g, in R14 under the register ABI), not the thread, and return probes sit on
+ * the function's RET instructions (found by disassembly, loader.c): a
+ * uretprobe rewrites the return address on a stack Go may move. The fd comes
+ * from the Conn itself: tls.Conn.conn (an interface, data word at +8) →
+ * *net.TCPConn → *netFD (at +0) → poll.FD.Sysfd (at +16), layouts unchanged
+ * since Go 1.9. */
+#if defined(__TARGET_ARCH_x86)
+struct go_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 g;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct go_key);
+  __type(value, struct active_call);
+} go_active SEC(".maps");
+
+static __always_inline int go_fd(__u64 conn) {
+  __u64 data = 0, netfd = 0;
+  long long sysfd = -1;
+  if (bpf_probe_read_user(&data, sizeof(data), (const void *)(conn + 8)) || !data) return -1;
+  if (bpf_probe_read_user(&netfd, sizeof(netfd), (const void *)data) || !netfd) return -1;
+  if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (const void *)(netfd + 16))) return -1;
+  return sysfd >= 0 && sysfd < (1 << 30) ? (int)sysfd : -1;
+}
+
+static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir) {
+  struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
+  __u64 conn = ctx->ax;
+  struct active_call a = { .ssl = conn, .buf = ctx->bx, .fd = go_fd(conn), .dir = dir, .source = SRC_GO };
+  /* A stack-growth restart runs the entry again: the later one wins, with the same values. */
+  bpf_map_update_elem(&go_active, &k, &a, BPF_ANY);
+  return 0;
+}
+
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx) { return go_enter(ctx, DIR_WRITE); }
+
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx) { return go_enter(ctx, DIR_READ); }
+
+SEC("uprobe")
+int go_return(struct pt_regs *ctx) {
+  struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
+  struct active_call *a = bpf_map_lookup_elem(&go_active, &k);
+  if (!a) return 0;
+  long n = (long)ctx->ax;
+  if (n > 0) {
+    if (a->fd < 0) count(C_NO_FD, 1);
+    else emit(a, bpf_get_current_pid_tgid(), (__u64)n);
+  }
+  bpf_map_delete_elem(&go_active, &k);
+  return 0;
+}
+#endif

@@ -1,0 +1,198 @@
+// TLS plaintext events → TCP segments of one connection each. The kernel side
+// tags every chunk with its process, fd, socket addresses and the offset of
+// the chunk in that (process, fd, direction) stream; here:
+//  - one connection per socket pair, whichever end was hooked: when client and
+//    server are both hooked (both on this node), the first end seen feeds the
+//    stream and the other end's copy of the same bytes is dropped, so a call is
+//    one entry, not two; the other end's process is remembered;
+//  - offsets become sequence numbers, so bytes the kernel could not deliver
+//    (ring full, a call too large to copy whole) are a hole of known size, and
+//    a pure ACK from the other side makes the engine report it as a gap at once;
+//  - who each end is (process id and name) is kept, bounded, for the entries.
+
+import type { Packet } from '../model/packet.js';
+import type { TlsEvent } from './frames.js';
+import { tcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, type Address } from './wire.js';
+
+export interface ProcessRef {
+  pid: number;
+  comm: string;
+}
+
+/** What the entries of one connection learn about its processes. */
+export interface ConnectionProcesses {
+  /** Hooked process per end, by its local "ip:port". */
+  ends: Map<string, ProcessRef>;
+}
+
+interface Conn {
+  key: string;
+  /** The feeding end: its (pid, fd) and its local and remote address. */
+  pid: number;
+  fd: number;
+  local: Address;
+  remote: Address;
+  /** Bytes of each direction handed on so far (offset of the next byte). */
+  next: { write: number; read: number };
+  /** Both directions have had a segment (the engine reads acknowledgements only then). */
+  started: boolean;
+  procs: ConnectionProcesses;
+}
+
+/** Initial sequence numbers: any fixed values do (no SYN is made up). */
+const ISN_LOCAL = 0x10000000;
+const ISN_REMOTE = 0x50000000;
+
+export interface ConnectionTableOptions {
+  /** Connections tracked at once; past it the least recently active one is forgotten (counted). */
+  maxConnections?: number;
+  /** Closed connections whose processes are kept for entries still to come out. */
+  maxClosed?: number;
+}
+
+export class ConnectionTable {
+  /** By "pid:fd" of the feeding end. Map order = least recently active first. */
+  private readonly open = new Map<string, Conn>();
+  /** By socket pair: the connection (open or closed) and its processes. */
+  private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string }>();
+  private frame = 0;
+  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, notInet: 0, evicted: 0 };
+  private readonly maxConnections: number;
+  private readonly maxClosed: number;
+
+  constructor(opts: ConnectionTableOptions = {}) {
+    this.maxConnections = opts.maxConnections ?? 16384;
+    this.maxClosed = opts.maxClosed ?? 16384;
+  }
+
+  /** The packets one event stands for (none when the other end already feeds the connection). */
+  onEvent(ev: TlsEvent): Packet[] {
+    if (ev.family === 0) {
+      this.counters.notInet++;
+      return [];
+    }
+    const id = `${ev.pid}:${ev.fd}`;
+    let c = this.open.get(id);
+    const pair = pairKey(ev.local, ev.remote);
+    if (c && c.key !== pair) {
+      // The fd was closed and reused without the close being seen (lost): a new connection.
+      this.open.delete(id);
+      c = undefined;
+    }
+    if (!c) {
+      if (ev.kind === 'close') return [];
+      const known = this.byPair.get(pair);
+      if (known && known.feeder !== undefined && known.feeder !== id) {
+        // The other end of a connection already fed from its first end: same bytes, seen twice.
+        if (!known.ends.has(addr(ev.local))) this.counters.bothEnds++;
+        known.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm });
+        return [];
+      }
+      c = {
+        key: pair,
+        pid: ev.pid,
+        fd: ev.fd,
+        local: ev.local,
+        remote: ev.remote,
+        next: { write: 0, read: 0 },
+        procs: known ?? { ends: new Map() },
+        started: false,
+      };
+      c.procs.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm });
+      this.remember(pair, { ...c.procs, feeder: id });
+      this.counters.connections++;
+      if (this.open.size >= this.maxConnections) this.evictOldest();
+    } else {
+      this.open.delete(id); // re-inserted below: most recently active last
+    }
+    this.open.set(id, c);
+    return ev.kind === 'close' ? this.close(id, c, ev) : this.data(c, ev);
+  }
+
+  /** Processes of the connection between `a` and `b` (either order), if it was hooked. */
+  processes(a: Address, b: Address): ConnectionProcesses | undefined {
+    return this.byPair.get(pairKey(a, b));
+  }
+
+  private data(c: Conn, ev: TlsEvent): Packet[] {
+    const out: Packet[] = [];
+    const sent = ev.dir;
+    const expected = c.next[sent];
+    const end = ev.pos + ev.data.length + ev.skipped;
+    const [src, dst, isn, peerIsn, other] =
+      sent === 'write'
+        ? [c.local, c.remote, ISN_LOCAL, ISN_REMOTE, 'read' as const]
+        : [c.remote, c.local, ISN_REMOTE, ISN_LOCAL, 'write' as const];
+    if (ev.pos < expected) {
+      // Offsets never go back within one (pid, fd): an older event, delivered late. Nothing to add.
+      return out;
+    }
+    if (!c.started) {
+      // An empty segment from the other side first, at its offset then: both directions exist
+      // from the start, as after a handshake, so later acknowledgements can tell of lost bytes.
+      c.started = true;
+      c.next[other] = ev.otherPos;
+      out.push(tcpPacket(dst, src, peerIsn + ev.otherPos, isn + ev.pos, TCP_ACK, Buffer.alloc(0), ev, ++this.frame));
+    }
+    // Acknowledge what the other direction had carried when this call returned, delivered or not,
+    // as TCP would: bytes of it the kernel lost are then known lost, and which call they answered.
+    const acked = Math.max(c.next[other], ev.otherPos);
+    out.push(tcpPacket(src, dst, isn + ev.pos, peerIsn + acked, TCP_ACK | TCP_PSH, ev.data, ev, ++this.frame));
+    if (ev.pos > expected || ev.skipped > 0) {
+      // Bytes before (or after) this chunk never came: the other side "acknowledges" them,
+      // which makes the engine report the hole as a gap now rather than wait for it.
+      this.counters.gaps++;
+      this.counters.gapBytes += ev.pos - expected + ev.skipped;
+      out.push(tcpPacket(dst, src, peerIsn + c.next[other], isn + end, TCP_ACK, Buffer.alloc(0), ev, ++this.frame));
+    }
+    c.next[sent] = end;
+    return out;
+  }
+
+  /** The feeding end closed its fd: both directions end (FIN each way) at their final offsets. */
+  private close(id: string, c: Conn, ev: TlsEvent): Packet[] {
+    this.open.delete(id);
+    const pair = this.byPair.get(c.key);
+    if (pair) pair.feeder = undefined;
+    // The close event carries the stream's final offsets (written, read): bytes lost at the very end are a gap too.
+    const written = Math.max(c.next.write, ev.pos);
+    const read = Math.max(c.next.read, ev.skipped);
+    return [
+      tcpPacket(c.local, c.remote, ISN_LOCAL + written, ISN_REMOTE + read, TCP_ACK | TCP_FIN, Buffer.alloc(0), ev, ++this.frame),
+      tcpPacket(c.remote, c.local, ISN_REMOTE + read, ISN_LOCAL + written + 1, TCP_ACK | TCP_FIN, Buffer.alloc(0), ev, ++this.frame),
+    ];
+  }
+
+  private remember(pair: string, v: ConnectionProcesses & { feeder?: string }): void {
+    this.byPair.delete(pair);
+    this.byPair.set(pair, v);
+    // Bounded: the oldest pairs' processes are forgotten (their entries are long out by then).
+    while (this.byPair.size > this.maxConnections + this.maxClosed) {
+      const oldest = this.byPair.keys().next().value as string;
+      this.byPair.delete(oldest);
+    }
+  }
+
+  private evictOldest(): void {
+    const oldest = this.open.keys().next().value as string | undefined;
+    if (oldest === undefined) return;
+    const c = this.open.get(oldest)!;
+    this.open.delete(oldest);
+    const pair = this.byPair.get(c.key);
+    if (pair) pair.feeder = undefined;
+    this.counters.evicted++;
+  }
+}
+
+function addr(a: Address): string {
+  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
+}
+
+function pairKey(a: Address, b: Address): string {
+  const x = addr(a);
+  const y = addr(b);
+  return x < y ? `${x} ${y}` : `${y} ${x}`;
+}
+
+/** "ip:port" of an endpoint, as ConnectionProcesses.ends is keyed. */
+export const endpointKey = addr;

@@ -1,0 +1,167 @@
+// `shark tap --tls`: plaintext of TLS calls, captured by eBPF uprobes on the
+// TLS libraries (loader.ts), turned into TCP segments per connection
+// (connections.ts) and dissected by the same engine as packets, so every
+// protocol shark knows is seen inside TLS. Entries get `tls: true` and the
+// hooked process(es). Losses (ring full, calls too large to copy whole, calls
+// whose socket was not known) are counted and said in the summary, like
+// packet drops.
+
+import type { Entry, ProcessInfo } from '../model/entry.js';
+import type { Packet } from '../model/packet.js';
+import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
+import type { LineSink } from '../output/stdout-sink.js';
+import { describeLosses } from '../input/dissect-run.js';
+import { ConnectionTable, endpointKey } from './connections.js';
+import type { TlsCounters } from './frames.js';
+import { startLoader, type RunningLoader } from './loader.js';
+import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
+
+export interface TlsTapOptions {
+  /** Files hooked from the start; others are found in processes' maps when `scan`. */
+  libs: string[];
+  scan: boolean;
+  ringSize?: number;
+  durationMs?: number;
+  count?: number;
+  signal: AbortSignal;
+  sink: LineSink;
+  transforms?: ((e: Entry) => Entry | void)[];
+  keep?: (e: Entry) => boolean;
+  engine?: Partial<EngineOptions>;
+  /** Told once the probes are attached: traffic from then on is seen. */
+  onReady?: (attached: string[]) => void;
+  /** Loader warnings and files hooked later, one line each. */
+  onNote?: (line: string) => void;
+}
+
+export interface TlsTapResult {
+  entries: number;
+  filtered: number;
+  events: number;
+  kernel?: TlsCounters;
+  table: ConnectionTable['counters'];
+  counters?: Record<string, number>;
+}
+
+export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
+  // Go binaries named with --tls-lib are hooked through crypto/tls, the rest as OpenSSL.
+  const libs: string[] = [];
+  const go: string[] = [];
+  for (const path of opts.libs) {
+    if (!goVersion(path)) {
+      libs.push(path);
+      continue;
+    }
+    const p = await goProbes(path);
+    if ('skip' in p) opts.onNote?.(`${path}: ${p.skip}`);
+    else go.push(goSpec(p));
+  }
+  const loader = await startLoader({ libs, go, scan: opts.scan, ringSize: opts.ringSize });
+  opts.onReady?.([...loader.attached]);
+  const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line)) : undefined;
+  const seenAttached = loader.attached.length;
+  const table = new ConnectionTable();
+  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, table: table.counters };
+  const stop = () => loader.stop();
+  opts.signal.addEventListener('abort', stop, { once: true });
+  const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
+  let engine: DissectionEngine | undefined;
+  const limit = opts.count ?? Infinity;
+  try {
+    const entries = dissectPackets(packets(loader, table, result, seenAttached, opts.onNote), {
+      reorderWindowMs: 1000,
+      ...opts.engine,
+      live: true,
+      engineRef: (e) => (engine = e),
+    });
+    for await (const batch of entries) {
+      for (let e of batch) {
+        annotate(e, table);
+        if (opts.keep && !opts.keep(e)) {
+          result.filtered++;
+          continue;
+        }
+        for (const t of opts.transforms ?? []) e = t(e) ?? e;
+        const wait = opts.sink.write(JSON.stringify(e));
+        if (wait) await wait;
+        if (++result.entries >= limit || opts.sink.closed) break;
+      }
+      await opts.sink.flush();
+      // Stopping the loader ends the stream; the engine then flushes what is pending.
+      if (result.entries >= limit || opts.sink.closed) {
+        stop();
+        break;
+      }
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    stopWatching?.();
+    opts.signal.removeEventListener('abort', stop);
+    stop();
+    await loader.exited;
+    await opts.sink.flush();
+    result.kernel = loader.counters();
+    if (engine) result.counters = engine.summary();
+  }
+  return result;
+}
+
+async function* packets(
+  loader: RunningLoader,
+  table: ConnectionTable,
+  result: TlsTapResult,
+  announced: number,
+  note?: (line: string) => void,
+): AsyncGenerator<Packet[]> {
+  for await (const frames of loader.frames) {
+    const batch: Packet[] = [];
+    for (const f of frames) {
+      if (f.type === 'event') {
+        if (f.event.kind === 'data') result.events++;
+        for (const p of table.onEvent(f.event)) batch.push(p);
+      } else if (f.type === 'warning') note?.(f.message);
+      else if (f.type === 'attached' && loader.attached.length > announced) {
+        announced = loader.attached.length;
+        note?.(`hooked ${f.path} (found in pid ${f.pid})`);
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+}
+
+/** `tls: true` and the processes at the connection's ends (client end first when both were hooked). */
+export function annotate(e: Entry, table: ConnectionTable): void {
+  const procs = table.processes(e.src, e.dst);
+  if (!procs) return;
+  e.tls = true;
+  const client = procs.ends.get(endpointKey(e.src));
+  const server = procs.ends.get(endpointKey(e.dst));
+  const info = (p: { pid: number; comm: string }, role: ProcessInfo['role']): ProcessInfo => ({ pid: p.pid, comm: p.comm, role });
+  if (client) {
+    e.process = info(client, 'client');
+    if (server) e.peerProcess = info(server, 'server');
+  } else if (server) e.process = info(server, 'server');
+}
+
+/** "412 events, 0 lost (ring full), …" for the summary line. */
+export function tlsSummary(r: TlsTapResult): string {
+  const k = r.kernel;
+  const parts = [`${r.events} TLS events`];
+  if (k) {
+    parts.push(`${k.lostEvents} lost (ring full${k.lostEvents > 0 ? `, ${k.lostBytes} bytes; raise --tls-ring-size` : ''})`);
+    if (k.skippedBytes > 0) parts.push(`${k.skippedBytes} bytes of calls over 512 KiB not copied`);
+    if (k.noFd > 0) parts.push(`${k.noFd} calls with no known socket`);
+    if (k.readFailed > 0) parts.push(`${k.readFailed} chunks unreadable`);
+    if (k.activeFull > 0) parts.push(`${k.activeFull} calls missed (in-flight table full)`);
+  } else parts.push('kernel counters unknown');
+  const t = r.table;
+  parts.push(`${t.connections} connections`);
+  if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);
+  if (t.gaps > 0) parts.push(`${t.gaps} gaps (${t.gapBytes} bytes)`);
+  if (t.notInet > 0) parts.push(`${t.notInet} events on non-inet fds skipped`);
+  if (t.evicted > 0) parts.push(`${t.evicted} connections evicted (table full)`);
+  parts.push(`${r.entries} entries`);
+  const losses = r.counters ? describeLosses(r.counters) : undefined;
+  if (losses) parts.push(`lost or damaged: ${losses}`);
+  return parts.join(', ');
+}

@@ -1,0 +1,148 @@
+// The user-space half of `tap --tls` without BPF: frames as the loader writes
+// them are decoded, events become one connection's TCP segments, and the
+// engine makes entries of them — one per call when both ends were hooked, and
+// a hole where the kernel lost bytes is a reported gap, not a silent splice.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameDecoder, EVENT_HEADER, type TlsEvent } from '../../src/tls-capture/frames.js';
+import { ConnectionTable } from '../../src/tls-capture/connections.js';
+import { annotate } from '../../src/tls-capture/tap.js';
+import { dissectPackets } from '../../src/dissect/engine.js';
+import type { Entry } from '../../src/model/entry.js';
+import type { Packet } from '../../src/model/packet.js';
+
+const CLIENT = { ip: '198.19.120.1', port: 40001 };
+const SERVER = { ip: '198.19.120.2', port: 443 };
+let clock = 1_800_000_000_000;
+
+function ev(over: Partial<TlsEvent> & Pick<TlsEvent, 'pid' | 'dir' | 'pos'>, data = ''): TlsEvent {
+  clock += 1;
+  const client = over.pid === 100;
+  return {
+    kind: 'data',
+    tid: over.pid,
+    fd: client ? 5 : 9,
+    timeMs: clock,
+    tsSec: Math.floor(clock / 1000),
+    tsNsec: (clock % 1000) * 1e6,
+    skipped: 0,
+    otherPos: 0,
+    source: 'openssl',
+    family: 4,
+    local: client ? CLIENT : SERVER,
+    remote: client ? SERVER : CLIENT,
+    comm: client ? 'curl' : 'nginx',
+    data: Buffer.from(data),
+    ...over,
+  };
+}
+
+async function entriesOf(events: TlsEvent[], table: ConnectionTable): Promise<{ entries: Entry[]; counters: Record<string, number> }> {
+  const packets: Packet[] = events.flatMap((e) => table.onEvent(e));
+  let engine: any;
+  const entries: Entry[] = [];
+  for await (const batch of dissectPackets((async function* () { yield packets; })(), { engineRef: (e) => (engine = e) })) {
+    for (const e of batch) {
+      annotate(e, table);
+      entries.push(e);
+    }
+  }
+  return { entries, counters: engine.summary() };
+}
+
+const REQ_A = 'GET /a HTTP/1.1\r\nHost: web\r\n\r\n';
+const RES_A = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+const REQ_B = 'GET /b HTTP/1.1\r\nHost: web\r\n\r\n';
+const RES_B = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
+
+test('a call hooked at both ends is one entry, with the client process and the server as its peer', async () => {
+  const table = new ConnectionTable();
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'read', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0 }, RES_A),
+      ev({ pid: 100, dir: 'read', pos: 0 }, RES_A),
+      { ...ev({ pid: 100, dir: 'write', pos: REQ_A.length }), kind: 'close', skipped: RES_A.length },
+      { ...ev({ pid: 200, dir: 'write', pos: RES_A.length }), kind: 'close', skipped: REQ_A.length },
+    ],
+    table,
+  );
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.equal(http.length, 1, JSON.stringify(entries.map((e) => e.summary)));
+  assert.equal(http[0].summary, 'GET /a → 200');
+  assert.equal(http[0].tls, true);
+  assert.deepEqual(http[0].process, { pid: 100, comm: 'curl', role: 'client' });
+  assert.deepEqual(http[0].peerProcess, { pid: 200, comm: 'nginx', role: 'server' });
+  assert.equal(table.counters.bothEnds, 1);
+  assert.equal(entries.length, 1, 'no second entry from the server end');
+});
+
+test('bytes the kernel lost are a gap of their size: the call after it still comes out, the lost one is marked', async () => {
+  const table = new ConnectionTable();
+  // The first response never arrived (ring full): the next read starts past it.
+  const { entries, counters } = await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 100, dir: 'write', pos: REQ_A.length, otherPos: RES_A.length }, REQ_B),
+      ev({ pid: 100, dir: 'read', pos: RES_A.length }, RES_B),
+      { ...ev({ pid: 100, dir: 'write', pos: REQ_A.length + REQ_B.length }), kind: 'close', skipped: RES_A.length + RES_B.length },
+    ],
+    table,
+  );
+  assert.equal(table.counters.gaps, 1);
+  assert.equal(table.counters.gapBytes, RES_A.length);
+  const b = entries.find((e) => e.request?.path === '/b');
+  assert.ok(b, JSON.stringify(entries.map((e) => e.summary)));
+  assert.equal(b.response?.status, 404);
+  const a = entries.find((e) => e.request?.path === '/a');
+  assert.ok(a, 'the call whose response was lost is still reported');
+  assert.notEqual(a.response?.status, 200);
+  assert.ok(Object.entries(counters).some(([k, v]) => /gap/.test(k) && v > 0), `gap counted: ${JSON.stringify(counters)}`);
+});
+
+test('frames split anywhere decode to the same events; a frame longer than any the loader writes is an error', () => {
+  const body = Buffer.alloc(EVENT_HEADER + 3);
+  body.writeUInt32LE(1, 0); // kind
+  body.writeUInt32LE(4242, 4); // pid
+  body.writeUInt32LE(4243, 8); // tid
+  body.writeInt32LE(7, 12); // fd
+  body.writeBigUInt64LE(1_800_000_000_123_456_789n, 16);
+  body.writeBigUInt64LE(10n, 24); // pos
+  body.writeUInt32LE(3, 32); // len
+  body[40] = 1; // read
+  body.writeUInt16LE(10, 42); // AF_INET6
+  body.writeUInt16LE(443, 44);
+  body.writeUInt16LE(50000, 46);
+  body.write('python3', 48, 'latin1');
+  Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 19, 120, 9]).copy(body, 64); // v4-mapped
+  Buffer.from('fd000000000000000000000000000001', 'hex').copy(body, 80);
+  body.writeBigUInt64LE(77n, 96); // the other direction's offset
+  Buffer.from('abc').copy(body, EVENT_HEADER);
+  const frame = Buffer.concat([Buffer.alloc(5), body]);
+  frame.writeUInt32LE(frame.length, 0);
+  frame[4] = 1;
+  const stream = Buffer.concat([frame, frame]);
+  for (let cut = 1; cut < stream.length; cut += 37) {
+    const d = new FrameDecoder();
+    const got = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
+    assert.equal(got.length, 2);
+    for (const f of got) {
+      assert.equal(f.type, 'event');
+      if (f.type !== 'event') continue;
+      assert.equal(f.event.pid, 4242);
+      assert.equal(f.event.dir, 'read');
+      assert.equal(f.event.comm, 'python3');
+      assert.deepEqual(f.event.local, { ip: '198.19.120.9', port: 443 });
+      assert.deepEqual(f.event.remote, { ip: 'fd00::1', port: 50000 });
+      assert.equal(f.event.data.toString(), 'abc');
+      assert.equal(f.event.tsNsec, 123_456_789);
+      assert.equal(f.event.otherPos, 77);
+    }
+    assert.equal(d.buffered, 0);
+  }
+  const bad = Buffer.alloc(8);
+  bad.writeUInt32LE(10_000_000, 0);
+  assert.throws(() => new FrameDecoder().push(bad), /out of step/);
+});

@@ -13,6 +13,7 @@ import { redis } from './protocols/redis.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
+import { websocket } from './protocols/websocket.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -24,6 +25,7 @@ export const dissectors: ProtocolDissector[] = [
   dns,
   dnsTcp,
   redis,
+  websocket,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

@@ -164,6 +164,11 @@ function buildVariables(): Map<string, Variable> {
     postgresql_query: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).query) : undefined), doc: 'request.query' },
     postgresql_error_code: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorCode) : undefined), doc: 'response.errorCode (SQLSTATE, "" when none)' },
     postgresql_success: { type: 'bool', get: (e: Entry) => is(e, 'postgresql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
+
+    // WebSocket (entry.protocol "ws")
+    ws_opcode: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).opcode) : undefined), doc: 'request.opcode (text, binary, close, ping)' },
+    ws_from: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).from) : undefined), doc: 'request.from: the side that sent the message (client, server)' },
+    ws_close_code: { type: 'int', get: (e: Entry) => (is(e, 'ws') ? num(req(e).closeCode) : undefined), doc: 'request.closeCode (0 when not a close)' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -221,6 +226,9 @@ const READS: Record<string, string[]> = {
   postgresql_query: ['protocol', 'request.query'],
   postgresql_error_code: ['protocol', 'response.errorCode'],
   postgresql_success: ['protocol', 'response', 'error'],
+  ws_opcode: ['protocol', 'request.opcode'],
+  ws_from: ['protocol', 'request.from'],
+  ws_close_code: ['protocol', 'request.closeCode'],
 };
 
 function isHttpish(e: Entry): boolean {

@@ -14,6 +14,7 @@ import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
 import { websocket } from './protocols/websocket.js';
+import { mqtt } from './protocols/mqtt.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -26,6 +27,7 @@ export const dissectors: ProtocolDissector[] = [
   dnsTcp,
   redis,
   websocket,
+  mqtt,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

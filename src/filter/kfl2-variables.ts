@@ -169,6 +169,14 @@ function buildVariables(): Map<string, Variable> {
     ws_opcode: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).opcode) : undefined), doc: 'request.opcode (text, binary, close, ping)' },
     ws_from: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).from) : undefined), doc: 'request.from: the side that sent the message (client, server)' },
     ws_close_code: { type: 'int', get: (e: Entry) => (is(e, 'ws') ? num(req(e).closeCode) : undefined), doc: 'request.closeCode (0 when not a close)' },
+
+    // MQTT
+    mqtt_type: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).type ?? res(e).type) : undefined), doc: 'request.type (CONNECT, PUBLISH, SUBSCRIBE …; the response\'s when there is no request)' },
+    mqtt_topic: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).topic) : undefined), doc: 'request.topic (PUBLISH)' },
+    mqtt_topics: { type: 'list', get: (e: Entry) => (is(e, 'mqtt') ? mqttTopics(e) : undefined), doc: 'the topic of a PUBLISH, the topic filters of a (UN)SUBSCRIBE' },
+    mqtt_qos: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(req(e).qos) : undefined), fallback: -1, doc: 'request.qos (PUBLISH); −1 otherwise' },
+    mqtt_client_id: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).clientId) : undefined), doc: 'request.clientId (CONNECT)' },
+    mqtt_reason_code: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(res(e).reasonCode ?? res(e).returnCode) : undefined), doc: 'response.reasonCode (MQTT 5) or CONNACK returnCode (3.1.1)' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -229,10 +237,22 @@ const READS: Record<string, string[]> = {
   ws_opcode: ['protocol', 'request.opcode'],
   ws_from: ['protocol', 'request.from'],
   ws_close_code: ['protocol', 'request.closeCode'],
+  mqtt_type: ['protocol', 'request.type', 'response.type'],
+  mqtt_topic: ['protocol', 'request.topic'],
+  mqtt_topics: ['protocol', 'request.topic', 'request.topics'],
+  mqtt_qos: ['protocol', 'request.qos'],
+  mqtt_client_id: ['protocol', 'request.clientId'],
+  mqtt_reason_code: ['protocol', 'response.reasonCode', 'response.returnCode'],
 };
 
 function isHttpish(e: Entry): boolean {
   return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'grpc';
+}
+
+function mqttTopics(e: Entry): string[] {
+  const r = req(e);
+  if (typeof r.topic === 'string') return [r.topic];
+  return list(r.topics, (t) => str(t?.topic)) ?? [];
 }
 
 function grpcMethod(e: Entry): string | undefined {

@@ -15,6 +15,7 @@ import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
 import { websocket } from './protocols/websocket.js';
 import { mqtt } from './protocols/mqtt.js';
+import { nats } from './protocols/nats.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -28,6 +29,7 @@ export const dissectors: ProtocolDissector[] = [
   redis,
   websocket,
   mqtt,
+  nats,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

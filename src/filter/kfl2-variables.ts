@@ -177,6 +177,11 @@ function buildVariables(): Map<string, Variable> {
     mqtt_qos: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(req(e).qos) : undefined), fallback: -1, doc: 'request.qos (PUBLISH); −1 otherwise' },
     mqtt_client_id: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).clientId) : undefined), doc: 'request.clientId (CONNECT)' },
     mqtt_reason_code: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(res(e).reasonCode ?? res(e).returnCode) : undefined), doc: 'response.reasonCode (MQTT 5) or CONNACK returnCode (3.1.1)' },
+
+    // NATS
+    nats_op: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).op) : undefined), doc: 'request.op (PUB, HPUB, MSG, SUB, CONNECT, INFO, PING …)' },
+    nats_subject: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).subject) : undefined), doc: 'request.subject' },
+    nats_reply_to: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).replyTo) : undefined), doc: 'request.replyTo (the reply subject of a request)' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -243,6 +248,9 @@ const READS: Record<string, string[]> = {
   mqtt_qos: ['protocol', 'request.qos'],
   mqtt_client_id: ['protocol', 'request.clientId'],
   mqtt_reason_code: ['protocol', 'response.reasonCode', 'response.returnCode'],
+  nats_op: ['protocol', 'request.op'],
+  nats_subject: ['protocol', 'request.subject'],
+  nats_reply_to: ['protocol', 'request.replyTo'],
 };
 
 function isHttpish(e: Entry): boolean {

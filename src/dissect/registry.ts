@@ -16,6 +16,7 @@ import { IcmpTracker } from './protocols/icmp.js';
 import { websocket } from './protocols/websocket.js';
 import { mqtt } from './protocols/mqtt.js';
 import { nats } from './protocols/nats.js';
+import { memcached } from './protocols/memcached.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -30,6 +31,7 @@ export const dissectors: ProtocolDissector[] = [
   websocket,
   mqtt,
   nats,
+  memcached,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

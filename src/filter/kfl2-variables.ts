@@ -182,6 +182,13 @@ function buildVariables(): Map<string, Variable> {
     nats_op: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).op) : undefined), doc: 'request.op (PUB, HPUB, MSG, SUB, CONNECT, INFO, PING …)' },
     nats_subject: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).subject) : undefined), doc: 'request.subject' },
     nats_reply_to: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).replyTo) : undefined), doc: 'request.replyTo (the reply subject of a request)' },
+
+    // Memcached
+    memcached_command: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(req(e).command ?? req(e).opcodeName) : undefined), doc: 'request.command (text) or request.opcodeName (binary)' },
+    memcached_key: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(req(e).key) : undefined), doc: 'request.key (the first key of a multi-key get)' },
+    memcached_status: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(res(e).statusName ?? res(e).status) : undefined), doc: 'response.status (STORED, END, NOT_FOUND …) or response.statusName (binary)' },
+    memcached_hits: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).hits) : undefined), doc: 'response.hits of a retrieval' },
+    memcached_misses: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).misses) : undefined), doc: 'response.misses of a retrieval' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -251,6 +258,11 @@ const READS: Record<string, string[]> = {
   nats_op: ['protocol', 'request.op'],
   nats_subject: ['protocol', 'request.subject'],
   nats_reply_to: ['protocol', 'request.replyTo'],
+  memcached_command: ['protocol', 'request.command', 'request.opcodeName'],
+  memcached_key: ['protocol', 'request.key'],
+  memcached_status: ['protocol', 'response.status', 'response.statusName'],
+  memcached_hits: ['protocol', 'response.hits'],
+  memcached_misses: ['protocol', 'response.misses'],
 };
 
 function isHttpish(e: Entry): boolean {

@@ -585,6 +585,8 @@ export function probeMemcached(data: Buffer, portMatch: boolean): Probe {
     if (data.length < 24) return portMatch || c === 0x80 ? 'need-more' : false;
     if (!binaryHeaderAt(data, c)) return false;
     if (c === 0x81) return portMatch ? 'response' : false;
+    // Off its port a request must also be small (an SSLv2-style hello can pass the header checks with a huge "body").
+    if (!portMatch && data.readUInt32BE(8) > 1024 * 1024) return false;
     return 'request';
   }
   if (c < 0x41 || c > 0x7a) return false;

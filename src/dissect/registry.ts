@@ -13,6 +13,10 @@ import { redis } from './protocols/redis.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
+import { websocket } from './protocols/websocket.js';
+import { mqtt } from './protocols/mqtt.js';
+import { nats } from './protocols/nats.js';
+import { memcached } from './protocols/memcached.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -24,6 +28,10 @@ export const dissectors: ProtocolDissector[] = [
   dns,
   dnsTcp,
   redis,
+  websocket,
+  mqtt,
+  nats,
+  memcached,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

@@ -60,6 +60,9 @@ export const PROTOCOL_NAMES = new Set([
   'websocket',
   'smtp',
   'sip',
+  'mqtt',
+  'nats',
+  'memcached',
 ]);
 
 /** Aliases: the name a user types → the name shark's dissectors emit in entry.protocol. */

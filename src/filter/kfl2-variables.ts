@@ -164,6 +164,31 @@ function buildVariables(): Map<string, Variable> {
     postgresql_query: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).query) : undefined), doc: 'request.query' },
     postgresql_error_code: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorCode) : undefined), doc: 'response.errorCode (SQLSTATE, "" when none)' },
     postgresql_success: { type: 'bool', get: (e: Entry) => is(e, 'postgresql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
+
+    // WebSocket (entry.protocol "ws")
+    ws_opcode: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).opcode) : undefined), doc: 'request.opcode (text, binary, close, ping)' },
+    ws_from: { type: 'string', get: (e: Entry) => (is(e, 'ws') ? str(req(e).from) : undefined), doc: 'request.from: the side that sent the message (client, server)' },
+    ws_close_code: { type: 'int', get: (e: Entry) => (is(e, 'ws') ? num(req(e).closeCode) : undefined), doc: 'request.closeCode (0 when not a close)' },
+
+    // MQTT
+    mqtt_type: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).type ?? res(e).type) : undefined), doc: 'request.type (CONNECT, PUBLISH, SUBSCRIBE …; the response\'s when there is no request)' },
+    mqtt_topic: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).topic) : undefined), doc: 'request.topic (PUBLISH)' },
+    mqtt_topics: { type: 'list', get: (e: Entry) => (is(e, 'mqtt') ? mqttTopics(e) : undefined), doc: 'the topic of a PUBLISH, the topic filters of a (UN)SUBSCRIBE' },
+    mqtt_qos: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(req(e).qos) : undefined), fallback: -1, doc: 'request.qos (PUBLISH); −1 otherwise' },
+    mqtt_client_id: { type: 'string', get: (e: Entry) => (is(e, 'mqtt') ? str(req(e).clientId) : undefined), doc: 'request.clientId (CONNECT)' },
+    mqtt_reason_code: { type: 'int', get: (e: Entry) => (is(e, 'mqtt') ? num(res(e).reasonCode ?? res(e).returnCode) : undefined), doc: 'response.reasonCode (MQTT 5) or CONNACK returnCode (3.1.1)' },
+
+    // NATS
+    nats_op: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).op) : undefined), doc: 'request.op (PUB, HPUB, MSG, SUB, CONNECT, INFO, PING …)' },
+    nats_subject: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).subject) : undefined), doc: 'request.subject' },
+    nats_reply_to: { type: 'string', get: (e: Entry) => (is(e, 'nats') ? str(req(e).replyTo) : undefined), doc: 'request.replyTo (the reply subject of a request)' },
+
+    // Memcached
+    memcached_command: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(req(e).command ?? req(e).opcodeName) : undefined), doc: 'request.command (text) or request.opcodeName (binary)' },
+    memcached_key: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(req(e).key) : undefined), doc: 'request.key (the first key of a multi-key get)' },
+    memcached_status: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(res(e).statusName ?? res(e).status) : undefined), doc: 'response.status (STORED, END, NOT_FOUND …) or response.statusName (binary)' },
+    memcached_hits: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).hits) : undefined), doc: 'response.hits of a retrieval' },
+    memcached_misses: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).misses) : undefined), doc: 'response.misses of a retrieval' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -221,10 +246,33 @@ const READS: Record<string, string[]> = {
   postgresql_query: ['protocol', 'request.query'],
   postgresql_error_code: ['protocol', 'response.errorCode'],
   postgresql_success: ['protocol', 'response', 'error'],
+  ws_opcode: ['protocol', 'request.opcode'],
+  ws_from: ['protocol', 'request.from'],
+  ws_close_code: ['protocol', 'request.closeCode'],
+  mqtt_type: ['protocol', 'request.type', 'response.type'],
+  mqtt_topic: ['protocol', 'request.topic'],
+  mqtt_topics: ['protocol', 'request.topic', 'request.topics'],
+  mqtt_qos: ['protocol', 'request.qos'],
+  mqtt_client_id: ['protocol', 'request.clientId'],
+  mqtt_reason_code: ['protocol', 'response.reasonCode', 'response.returnCode'],
+  nats_op: ['protocol', 'request.op'],
+  nats_subject: ['protocol', 'request.subject'],
+  nats_reply_to: ['protocol', 'request.replyTo'],
+  memcached_command: ['protocol', 'request.command', 'request.opcodeName'],
+  memcached_key: ['protocol', 'request.key'],
+  memcached_status: ['protocol', 'response.status', 'response.statusName'],
+  memcached_hits: ['protocol', 'response.hits'],
+  memcached_misses: ['protocol', 'response.misses'],
 };
 
 function isHttpish(e: Entry): boolean {
   return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'grpc';
+}
+
+function mqttTopics(e: Entry): string[] {
+  const r = req(e);
+  if (typeof r.topic === 'string') return [r.topic];
+  return list(r.topics, (t) => str(t?.topic)) ?? [];
 }
 
 function grpcMethod(e: Entry): string | undefined {

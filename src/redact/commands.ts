@@ -217,3 +217,28 @@ function closingQuote(sql: string, from: number, quote: string): number {
   }
   return sql.length;
 }
+
+/** NATS CONNECT fields that carry credentials (user/pass, token, user JWT and its nonce signature). */
+const NATS_SECRET_FIELDS = new Set(['pass', 'auth_token', 'jwt', 'sig']);
+
+/**
+ * A NATS CONNECT object with its credentials masked (`***`): used by the
+ * dissector, so a secret never reaches an entry, and again at the output edge
+ * for entries that come from elsewhere (then with [REDACTED]).
+ */
+export function maskNatsConnect(connect: Record<string, unknown>, mask = '***', onSecret?: (s: string) => void): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(connect)) {
+    const v = connect[k];
+    if (!NATS_SECRET_FIELDS.has(k) || v === '' || v === null || v === undefined || v === mask || v === '***') continue;
+    if (typeof v === 'string') onSecret?.(v);
+    (out ??= { ...connect })[k] = mask;
+  }
+  return out ?? connect;
+}
+
+/** Memcached SASL auth data (binary opcodes 0x21/0x22, PLAIN: authzid\0user\0password): never shown. */
+export function maskMemcachedSasl(request: Record<string, unknown>, mask = REDACTED): Record<string, unknown> {
+  if (typeof request.opcodeName !== 'string' || !request.opcodeName.startsWith('SASL') || request.value === undefined || request.value === mask || request.value === '***') return request;
+  return { ...request, value: mask };
+}

@@ -11,7 +11,7 @@ import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
 import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
-import { redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { parseFieldPath, redactPath } from './paths.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
@@ -129,6 +129,11 @@ class EntryRedaction {
         if (value !== res.value) res = { ...res, value };
       }
     }
+    if (e.protocol === 'nats' && req && req.connect && typeof req.connect === 'object' && !Array.isArray(req.connect)) {
+      const connect = maskNatsConnect(req.connect, REDACTED, this.remember);
+      if (connect !== req.connect) req = { ...req, connect };
+    }
+    if (e.protocol === 'memcached' && req) req = maskMemcachedSasl(req);
     const summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
     const extra = this.extraFields(e);
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;

@@ -60,7 +60,8 @@ test('bad specs are usage errors (exit 2) quoting the spec; an unknown protocol 
   fails('tcp.port==0,dns', /port 0 not within 1-65535/);
   fails('tcp.port==70000,dns', /port 70000 not within/);
   fails('tcp.port==9000-8000,dns', /ports 9000-8000 not within/);
-  fails('tcp.port==8053,smtp', /unknown tcp protocol 'smtp' \(known: amqp, dns, http, http2, kafka, mysql, postgresql, redis, tls; see shark dissect --list-protocols\)/);
+  // The list grows with every dissector: it names them in order, one line.
+  fails('tcp.port==8053,smtp', /unknown tcp protocol 'smtp' \(known: amqp, dns, http, http2, kafka, ([a-z0-9]+, )*mysql, ([a-z0-9]+, )*postgresql, redis, tls(, [a-z0-9]+)*; see shark dissect --list-protocols\)/);
   fails('udp.port==8053,redis', /unknown udp protocol 'redis' \(known: dns;/);
 });
 

@@ -6,6 +6,7 @@ import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
 import { createHttp2ParserAfterUpgrade } from './http2.js';
+import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { applyGraphql } from './graphql.js';
 import { printable, truncate } from './util/text.js';
 
@@ -338,12 +339,19 @@ export class Http1Parser implements TcpStreamParser {
    * (RFC 9113 §3.2: the upgrade request becomes stream 1) with the bytes
    * already queued behind the upgrade; other protocols are only counted.
    */
-  switchProtocols(to: string, upgradeRequest: PendingRequest | undefined): void {
+  switchProtocols(to: string, upgradeRequest: PendingRequest | undefined, response?: Record<string, any>): void {
     this.upgradedTo = to;
     this.ctx.count(`http.upgrade.${to}`);
     const leftover = { c2s: this.halves.c2s.drain(), s2c: this.halves.s2c.drain() };
     this.halves.c2s.stop();
     this.halves.s2c.stop();
+    if (to === 'websocket') {
+      // RFC 6455: frames follow the 101 at once (often in the same segment); the extensions the server accepted say how to inflate them.
+      const ext = response?.headers?.['sec-websocket-extensions'];
+      this.next = createWebSocketParserAfterUpgrade(this.ctx, Array.isArray(ext) ? ext.join(', ') : typeof ext === 'string' ? ext : undefined);
+      for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
+      return;
+    }
     if (to !== 'h2c') return;
     const r = upgradeRequest?.record;
     this.next = createHttp2ParserAfterUpgrade(this.ctx, {
@@ -836,7 +844,7 @@ class HalfStream {
       response.upgrade = 'tunnel';
     }
     const answered = this.conn.responseDone(msg, response);
-    if (switchTo !== null) this.conn.switchProtocols(switchTo, answered);
+    if (switchTo !== null) this.conn.switchProtocols(switchTo, answered, response);
   }
 }
 

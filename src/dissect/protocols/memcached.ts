@@ -1,0 +1,620 @@
+// Memcached, text and binary protocols (https://github.com/memcached/memcached/blob/master/doc/protocol.txt,
+// https://github.com/memcached/memcached/wiki/BinaryProtocolRevamped). The
+// first client byte picks the protocol (0x80 = binary). Text: commands pair
+// with replies in order (a FIFO; `noreply` and `quit` expect none); a
+// retrieval reply is VALUE blocks up to END, so hits and misses are counted
+// per key. Binary: requests pair with responses by opaque; quiet commands
+// (GetQ, SetQ …) are answered only on failure, so a later response closes
+// the quiet requests before it. SASL auth data never leaves the dissector.
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { maskMemcachedSasl } from '../../redact/commands.js';
+import { looksLikeText, printable, truncate } from './util/text.js';
+
+/** memcached's own key limit is 250 bytes; a command line is short. */
+const MAX_LINE = 8 * 1024;
+/** memcached's item size ceiling (-I) is 1 GiB; a larger announced size is garbage. */
+const MAX_VALUE = 1024 * 1024 * 1024;
+const MAX_PENDING = 1024;
+/** Keys and values kept per entry; the rest are counted. */
+const MAX_ITEMS = 100;
+
+const STORAGE = new Set(['set', 'add', 'replace', 'append', 'prepend', 'cas']);
+const RETRIEVAL = new Set(['get', 'gets', 'gat', 'gats']);
+/** Commands whose reply runs to END (the retrievals and stats). */
+const MULTI_LINE = new Set([...RETRIEVAL, 'stats']);
+const KNOWN = new Set([...STORAGE, ...RETRIEVAL, 'delete', 'incr', 'decr', 'touch', 'stats', 'version', 'flush_all', 'verbosity', 'quit',
+  'mg', 'ms', 'md', 'ma', 'mn', 'me', 'shutdown', 'cache_memlimit', 'lru_crawler', 'slabs', 'watch', 'misbehave', 'lru']);
+
+export const OPCODES: Record<number, string> = {
+  0x00: 'Get', 0x01: 'Set', 0x02: 'Add', 0x03: 'Replace', 0x04: 'Delete', 0x05: 'Increment', 0x06: 'Decrement', 0x07: 'Quit',
+  0x08: 'Flush', 0x09: 'GetQ', 0x0a: 'NoOp', 0x0b: 'Version', 0x0c: 'GetK', 0x0d: 'GetKQ', 0x0e: 'Append', 0x0f: 'Prepend',
+  0x10: 'Stat', 0x11: 'SetQ', 0x12: 'AddQ', 0x13: 'ReplaceQ', 0x14: 'DeleteQ', 0x15: 'IncrementQ', 0x16: 'DecrementQ',
+  0x17: 'QuitQ', 0x18: 'FlushQ', 0x19: 'AppendQ', 0x1a: 'PrependQ', 0x1b: 'Verbosity', 0x1c: 'Touch', 0x1d: 'GAT', 0x1e: 'GATQ',
+  0x20: 'SASL_LIST_MECHS', 0x21: 'SASL_AUTH', 0x22: 'SASL_STEP',
+};
+const STATUS: Record<number, string> = {
+  0x00: 'No error', 0x01: 'Key not found', 0x02: 'Key exists', 0x03: 'Value too large', 0x04: 'Invalid arguments',
+  0x05: 'Item not stored', 0x06: 'Incr/Decr on non-numeric value', 0x07: 'Vbucket belongs to another server',
+  0x08: 'Authentication error', 0x09: 'Authentication continue', 0x20: 'Authentication error', 0x21: 'Authentication continue',
+  0x81: 'Unknown command', 0x82: 'Out of memory', 0x83: 'Not supported', 0x84: 'Internal error', 0x85: 'Busy', 0x86: 'Temporary failure',
+};
+/** Outcomes, not failures (as their text twins NOT_FOUND, EXISTS, NOT_STORED are): a miss, a lost CAS race. */
+const BINARY_OUTCOMES = new Set([0x00, 0x01, 0x02, 0x05, 0x09, 0x21]);
+
+interface Msg {
+  rec: Record<string, any>;
+  size: number;
+  time: number;
+  frame: number;
+}
+
+interface Pending extends Msg {
+  /** Binary: the opaque that pairs it; quiet requests are answered only on failure. */
+  opaque?: number;
+  quiet?: boolean;
+}
+
+/** Keeps at most `keep` bytes of a value while counting them all. */
+function render(data: Buffer, into: Record<string, any>, noBodies: boolean, size: number): void {
+  into.valueSize = size;
+  if (noBodies) return;
+  if (looksLikeText(data)) into.value = data.toString('utf8');
+  else {
+    into.value = data.toString('base64');
+    into.valueEncoding = 'base64';
+  }
+  if (data.length < size) into.valueTruncated = true;
+}
+
+/** One direction of the text protocol: lines, and data blocks of announced size. */
+class TextReader {
+  private readonly queue = new ByteQueue();
+  /** A data block being read: bytes still due, the part kept. */
+  private block: { remaining: number; total: number; parts: Buffer[]; kept: number; done: (data: Buffer, total: number) => void } | null = null;
+  private crlfOwed = 0;
+  start: { time: number; frame: number } | null = null;
+  size = 0;
+  lost = false;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly keep: number,
+    private readonly onLine: (line: string, reader: TextReader) => void,
+    private readonly onMalformed: (why: string) => void,
+    /** What a packet must start with to resume reading after lost bytes (a known command, or reply, word). */
+    private readonly resync: RegExp,
+  ) {}
+
+  push(data: Buffer): void {
+    if (this.lost) {
+      if (!this.resync.test(data.subarray(0, 300).toString('latin1'))) {
+        this.ctx.count('memcached.resync_skipped', data.length);
+        return;
+      }
+      this.lost = false;
+    }
+    this.queue.push(data);
+    while (!this.lost && this.queue.length > 0) {
+      // A message starts with a line (the CRLF after a data block still belongs to the one before).
+      if (this.start === null && this.block === null && this.crlfOwed === 0) {
+        this.start = { time: this.ctx.now, frame: this.ctx.frame };
+        this.size = 0;
+      }
+      if (this.block) {
+        if (!this.readBlock()) return;
+      } else if (this.crlfOwed > 0) {
+        const c = this.queue.at(0);
+        if (c !== 0x0d && c !== 0x0a) {
+          this.fail('data block not followed by CRLF');
+          return;
+        }
+        this.queue.consume(1);
+        this.size++;
+        if (c === 0x0a) this.crlfOwed = 0;
+      } else {
+        const nl = this.queue.indexOfByte(0x0a, MAX_LINE);
+        if (nl < 0) {
+          if (this.queue.length >= MAX_LINE) this.fail('line too long');
+          return;
+        }
+        const raw = this.queue.peek(nl + 1);
+        const line = raw.toString('latin1', 0, nl > 0 && raw[nl - 1] === 0x0d ? nl - 1 : nl);
+        this.queue.consume(nl + 1);
+        this.size += nl + 1;
+        this.onLine(line, this);
+      }
+    }
+  }
+
+  /** The line just read announced `n` data bytes (+ CRLF): read them, then call `done`. */
+  expectBlock(n: number, done: (data: Buffer, total: number) => void): void {
+    this.block = { remaining: n, total: n, parts: [], kept: 0, done };
+  }
+
+  /** The message read so far is complete: the next byte starts another. */
+  finish(): void {
+    this.start = null;
+  }
+
+  gap(): void {
+    this.queue.clear();
+    this.block = null;
+    this.crlfOwed = 0;
+    this.start = null;
+    this.lost = true;
+  }
+
+  fail(why: string): void {
+    this.onMalformed(why);
+    this.gap();
+  }
+
+  private readBlock(): boolean {
+    const b = this.block!;
+    const n = Math.min(b.remaining, this.queue.length);
+    if (n > 0) {
+      const room = this.keep - b.kept;
+      if (room > 0) {
+        const part = this.queue.take(Math.min(room, n));
+        b.parts.push(part);
+        b.kept += part.length;
+        this.queue.consume(n - part.length);
+      } else this.queue.consume(n);
+      b.remaining -= n;
+      this.size += n;
+    }
+    if (b.remaining > 0) return false;
+    this.block = null;
+    this.crlfOwed = 2;
+    b.done(b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.kept), b.total);
+    return true;
+  }
+}
+
+export class MemcachedParser implements TcpStreamParser {
+  private mode: 'text' | 'binary' | null = null;
+  private readonly pending: Pending[] = [];
+  private readonly warnings = new Set<string>();
+  private readonly keep: number;
+  private text: Record<Direction, TextReader> | null = null;
+  private readonly bin: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+  private readonly binLost: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** The command being read (a storage command waits for its data block). */
+  private cmd: Pending | null = null;
+  /** The reply being read (retrievals and stats run to END). */
+  private reply: (Msg & { values: Record<string, any>[]; stats?: Record<string, string>; moreValues: number }) | null = null;
+
+  constructor(private readonly ctx: ConnectionContext) {
+    this.keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.mode === null) {
+      if (data.length === 0) return;
+      this.mode = data[0] === 0x80 || data[0] === 0x81 ? 'binary' : 'text';
+      if (this.mode === 'text') {
+        this.text = {
+          c2s: new TextReader(this.ctx, this.keep, (l, r) => this.commandLine(l, r), (w) => this.malformed(w), RESYNC_COMMAND),
+          s2c: new TextReader(this.ctx, this.keep, (l, r) => this.replyLine(l, r), (w) => this.malformed(w), RESYNC_REPLY),
+        };
+      }
+    }
+    if (this.text) this.text[dir].push(data);
+    else this.binary(dir, data);
+  }
+
+  onGap(dir: Direction, _length: number): void {
+    this.ctx.count('memcached.gap');
+    this.warnings.add('gap');
+    if (this.text) {
+      this.text[dir].gap();
+      if (dir === 'c2s') this.cmd = null;
+      else this.reply = null;
+    } else {
+      this.bin[dir].clear();
+      this.binLost[dir] = true;
+    }
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emit(this.pending.shift()!, null);
+  }
+
+  pendingSince(): number | undefined {
+    let min = this.pending[0]?.time;
+    for (const t of [this.text?.c2s.start?.time, this.text?.s2c.start?.time, this.cmd?.time, this.reply?.time]) {
+      if (t !== undefined && (min === undefined || t < min)) min = t;
+    }
+    return min;
+  }
+
+  onEnd(): void {
+    if (this.cmd || this.reply) this.ctx.count('memcached.truncated');
+    for (const p of this.pending.splice(0)) this.emit(p, null);
+  }
+
+  private malformed(why: string): void {
+    this.ctx.count('memcached.malformed');
+    this.warnings.add(`malformed: ${why}`);
+  }
+
+  // ---- text protocol -------------------------------------------------------
+
+  private commandLine(line: string, r: TextReader): void {
+    const words = line.trim().split(/ +/);
+    const command = words[0].toLowerCase();
+    if (command === '') {
+      r.finish();
+      return;
+    }
+    const rec: Record<string, any> = { protocol: 'text', command };
+    const start = r.start ?? { time: this.ctx.now, frame: this.ctx.frame };
+    const p: Pending = { rec, size: r.size, time: start.time, frame: start.frame };
+    const args = words.slice(1);
+    if (args[args.length - 1] === 'noreply') {
+      rec.noreply = true;
+      args.pop();
+    }
+    if (!KNOWN.has(command)) rec.unknownCommand = true;
+    if (STORAGE.has(command) || command === 'ms') {
+      // set <key> <flags> <exptime> <bytes> [cas] · ms <key> <datalen> <flags>*
+      const bytes = Number(command === 'ms' ? args[1] : args[3]);
+      rec.key = truncate(args[0] ?? '', 250);
+      if (command !== 'ms') {
+        rec.flags = Number(args[1]);
+        rec.exptime = Number(args[2]);
+        if (command === 'cas') rec.cas = args[4];
+      }
+      if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_VALUE) {
+        // memcached answers CLIENT_ERROR bad command line format and reads no data.
+        rec.malformed = 'bad data length';
+        this.queueCommand(p, r);
+        return;
+      }
+      this.cmd = p;
+      r.expectBlock(bytes, (data, total) => {
+        render(data, rec, this.ctx.options.noBodies, total);
+        const c = this.cmd;
+        this.cmd = null;
+        if (c) {
+          c.size = r.size + 2;
+          this.queueCommand(c, r);
+        }
+      });
+      return;
+    }
+    if (RETRIEVAL.has(command)) {
+      const keys = command.startsWith('gat') ? args.slice(1) : args;
+      if (command.startsWith('gat')) rec.exptime = Number(args[0]);
+      rec.keys = keys.slice(0, MAX_ITEMS).map((k) => truncate(k, 250));
+      if (keys.length > MAX_ITEMS) rec.keysTruncated = keys.length;
+      rec.key = rec.keys[0] ?? '';
+    } else if (['delete', 'incr', 'decr', 'touch', 'mg', 'md', 'ma'].includes(command)) {
+      rec.key = truncate(args[0] ?? '', 250);
+      if (command === 'incr' || command === 'decr') rec.delta = args[1];
+      if (command === 'touch') rec.exptime = Number(args[1]);
+    } else if (args.length > 0) rec.args = args.slice(0, 20).map((a) => truncate(a, 250));
+    this.queueCommand(p, r);
+  }
+
+  private queueCommand(p: Pending, r: TextReader): void {
+    r.finish();
+    if (p.rec.noreply || p.rec.command === 'quit') {
+      this.emit(p, null, true);
+      return;
+    }
+    if (this.pending.length >= MAX_PENDING) {
+      this.ctx.count('memcached.pending_overflow');
+      this.emit(this.pending.shift()!, null);
+    }
+    this.pending.push(p);
+  }
+
+  private replyLine(line: string, r: TextReader): void {
+    const sp = line.indexOf(' ');
+    const word = sp < 0 ? line : line.slice(0, sp);
+    const rest = sp < 0 ? '' : line.slice(sp + 1);
+    const start = r.start ?? { time: this.ctx.now, frame: this.ctx.frame };
+    const cur = this.reply ?? { rec: {}, size: 0, time: start.time, frame: start.frame, values: [], moreValues: 0 };
+    if (word === 'VALUE' || word === 'VA') {
+      // VALUE <key> <flags> <bytes> [<cas>] · meta: VA <size> <flags>*
+      const a = rest.split(' ');
+      const bytes = Number(word === 'VA' ? a[0] : a[2]);
+      if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_VALUE) {
+        r.fail(`bad ${word} line "${printable(Buffer.from(line.slice(0, 40)), 40)}"`);
+        this.reply = null;
+        return;
+      }
+      this.reply = cur;
+      const v: Record<string, any> = word === 'VALUE' ? { key: truncate(a[0], 250), flags: Number(a[1]) } : {};
+      if (word === 'VALUE' && a[3] !== undefined) v.cas = a[3];
+      r.expectBlock(bytes, (data, total) => {
+        if (cur.values.length < MAX_ITEMS) {
+          render(data, v, this.ctx.options.noBodies, total);
+          cur.values.push(v);
+        } else cur.moreValues++;
+        if (word === 'VA') this.replyDone(cur, 'VA', r);
+      });
+      return;
+    }
+    if (word === 'STAT') {
+      this.reply = cur;
+      cur.stats ??= {};
+      const i = rest.indexOf(' ');
+      if (Object.keys(cur.stats).length < 500) cur.stats[i < 0 ? rest : rest.slice(0, i)] = i < 0 ? '' : truncate(rest.slice(i + 1), 256);
+      return;
+    }
+    if (this.reply !== null && word !== 'END' && !/ERROR$/.test(word)) {
+      // Inside a multi-line reply only END (or an error) ends it.
+      r.fail(`unexpected "${printable(Buffer.from(line.slice(0, 40)), 40)}" in a multi-line reply`);
+      this.reply = null;
+      return;
+    }
+    if (/^(ERROR|CLIENT_ERROR|SERVER_ERROR)$/.test(word)) cur.rec.message = truncate(rest, 1024);
+    else if (word === 'VERSION') cur.rec.version = truncate(rest, 64);
+    else if (/^\d+$/.test(word)) cur.rec.value = word;
+    else if (rest !== '') cur.rec.args = rest.split(' ').slice(0, 20);
+    this.replyDone(cur, /^\d+$/.test(word) ? 'NUMBER' : truncate(word, 32), r);
+  }
+
+  private replyDone(cur: Msg & { values: Record<string, any>[]; stats?: Record<string, string>; moreValues: number }, status: string, r: TextReader): void {
+    this.reply = null;
+    cur.size = r.size;
+    r.finish();
+    const res = cur.rec;
+    res.status = status;
+    if (cur.values.length > 0 || status === 'END') res.values = cur.values;
+    if (cur.moreValues > 0) res.valuesTruncated = cur.values.length + cur.moreValues;
+    if (cur.stats) res.stats = cur.stats;
+    const p = this.pending.shift();
+    if (!p) {
+      this.lone(cur);
+      return;
+    }
+    if (RETRIEVAL.has(p.rec.command) && Array.isArray(res.values)) {
+      const hits = cur.values.length + cur.moreValues;
+      res.hits = hits;
+      res.misses = Math.max(0, (p.rec.keysTruncated ?? p.rec.keys?.length ?? 0) - hits);
+    }
+    // A multi-line command answered by one line (an error) or the reverse: say so, pair anyway (the FIFO is all we have).
+    if (MULTI_LINE.has(p.rec.command) !== (status === 'END') && !/ERROR$/.test(status)) this.warnings.add(`nonstandard: ${status} answers ${p.rec.command}`);
+    this.emit(p, cur);
+  }
+
+  // ---- binary protocol -----------------------------------------------------
+
+  private binary(dir: Direction, data: Buffer): void {
+    const q = this.bin[dir];
+    if (this.skip[dir] > 0) {
+      const drop = Math.min(this.skip[dir], data.length);
+      this.skip[dir] -= drop;
+      data = data.subarray(drop);
+      if (data.length === 0) return;
+    }
+    if (this.binLost[dir]) {
+      if (!binaryHeaderAt(data, dir === 'c2s' ? 0x80 : 0x81)) {
+        this.ctx.count('memcached.resync_skipped', data.length);
+        return;
+      }
+      this.binLost[dir] = false;
+    }
+    q.push(data);
+    while (q.length >= 24) {
+      const h = q.peek(24);
+      const magic = h[0];
+      const total = h.readUInt32BE(8);
+      if (magic !== (dir === 'c2s' ? 0x80 : 0x81) || total > MAX_VALUE + 1024) {
+        this.malformed(`bad binary header (magic 0x${magic.toString(16)})`);
+        q.clear();
+        this.binLost[dir] = true;
+        return;
+      }
+      // A packet is read whole up to the body limit plus room for key and extras; of a bigger one the head is read and the rest skipped as it comes.
+      if (q.length < 24 + Math.min(total, this.keep + 512)) return;
+      this.binaryPacket(dir, q, total);
+      if (this.skip[dir] > 0) return;
+    }
+  }
+
+  /** A skip still owed for a big binary value, per direction. */
+  private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
+
+  private binaryPacket(dir: Direction, q: ByteQueue, total: number): void {
+    const avail = Math.min(q.length - 24, total);
+    const pkt = q.peek(24 + avail);
+    const opcode = pkt[1];
+    const keyLen = pkt.readUInt16BE(2);
+    const extras = pkt[4];
+    const status = pkt.readUInt16BE(6);
+    const opaque = pkt.readUInt32BE(12);
+    const cas = pkt.readBigUInt64BE(16);
+    const name = OPCODES[opcode] ?? `0x${opcode.toString(16)}`;
+    const rec: Record<string, any> = { protocol: 'binary', opcode, opcodeName: name, opaque };
+    if (keyLen + extras > total) {
+      this.malformed('key and extras longer than the body');
+      q.clear();
+      this.binLost[dir] = true;
+      return;
+    }
+    const key = pkt.subarray(24 + extras, Math.min(24 + extras + keyLen, pkt.length));
+    if (keyLen > 0) rec.key = truncate(printable(key, 1000), 250);
+    const valueSize = total - extras - keyLen;
+    const value = pkt.subarray(Math.min(24 + extras + keyLen, pkt.length));
+    if (cas !== 0n) rec.cas = cas.toString();
+    if (dir === 's2c') {
+      rec.status = status;
+      rec.statusName = STATUS[status] ?? 'unknown';
+    }
+    if (valueSize > 0) {
+      if (dir === 's2c' && status !== 0) rec.message = truncate(value.toString('utf8'), 1024);
+      else render(value.subarray(0, this.keep), rec, this.ctx.options.noBodies, valueSize);
+    }
+    if (extras >= 4 && (opcode === 0x01 || opcode === 0x02 || opcode === 0x03 || opcode === 0x11 || opcode === 0x12 || opcode === 0x13) && dir === 'c2s') {
+      rec.flags = pkt.readUInt32BE(24);
+      if (extras >= 8) rec.exptime = pkt.readUInt32BE(28);
+    }
+    const m: Msg = { rec: maskMemcachedSasl(rec, '***'), size: 24 + total, time: this.ctx.now, frame: this.ctx.frame };
+    q.consume(24 + avail);
+    if (avail < total) {
+      // The rest of a big value: consume it as it arrives.
+      this.bigSkip(dir, q, total - avail);
+    }
+    if (dir === 'c2s') {
+      const p: Pending = { ...m, opaque, quiet: /Q$/.test(name) };
+      if (opcode === 0x07 || opcode === 0x17) {
+        this.emit(p, null, true);
+        return;
+      }
+      if (this.pending.length >= MAX_PENDING) {
+        this.ctx.count('memcached.pending_overflow');
+        this.emit(this.pending.shift()!, null);
+      }
+      this.pending.push(p);
+      return;
+    }
+    // Responses come in request order; quiet requests before the answered one succeeded silently.
+    const i = this.pending.findIndex((p) => p.opaque === opaque);
+    if (i < 0) {
+      this.lone(m);
+      return;
+    }
+    for (const quiet of this.pending.splice(0, i)) this.emit(quiet, null, quiet.quiet === true);
+    this.emit(this.pending.shift()!, m);
+  }
+
+  /** Consume the rest of a big value: what is queued now, the remainder as it arrives. */
+  private bigSkip(dir: Direction, q: ByteQueue, n: number): void {
+    const now = Math.min(n, q.length);
+    q.consume(now);
+    this.skip[dir] = n - now;
+  }
+
+  // ---- entries -------------------------------------------------------------
+
+  private emit(p: Pending, reply: Msg | null, oneWay = false): void {
+    const res = reply?.rec ?? null;
+    const call: CallRecord = {
+      protocol: 'memcached',
+      request: p.rec,
+      response: res,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: reply?.size ?? 0,
+      error: isError(p.rec, res) || (!oneWay && res === null),
+      summary: `${describe(p.rec)} → ${res ? outcome(res) : oneWay ? '(no response)' : 'unanswered'}`,
+    };
+    if (reply) {
+      call.responseTime = this.ctx.now;
+      call.responseFrame = this.ctx.frame;
+    }
+    const warnings = [...this.warnings];
+    if (!oneWay && res === null) warnings.push('unanswered');
+    if (warnings.length > 0) call.warnings = warnings;
+    this.ctx.emit(call);
+  }
+
+  private lone(m: Msg): void {
+    const call: CallRecord = {
+      protocol: 'memcached',
+      request: null,
+      response: m.rec,
+      requestTime: m.time,
+      requestFrame: m.frame,
+      responseTime: this.ctx.now,
+      responseFrame: this.ctx.frame,
+      requestSize: 0,
+      responseSize: m.size,
+      error: isError({}, m.rec),
+      summary: `(no command) → ${outcome(m.rec)}`,
+    };
+    if (this.warnings.size > 0) call.warnings = [...this.warnings];
+    this.ctx.emit(call);
+  }
+}
+
+function isError(req: Record<string, any>, res: Record<string, any> | null): boolean {
+  if (typeof req.malformed === 'string') return true;
+  if (res === null) return false;
+  if (typeof res.status === 'string') return /ERROR$/.test(res.status);
+  return typeof res.status === 'number' && !BINARY_OUTCOMES.has(res.status);
+}
+
+function describe(r: Record<string, any>): string {
+  const name = r.protocol === 'binary' ? r.opcodeName : r.command;
+  const keys = Array.isArray(r.keys) && r.keys.length > 1 ? `${truncate(r.keys[0], 60)} (+${r.keys.length - 1})` : typeof r.key === 'string' ? truncate(r.key, 60) : '';
+  return `${name}${keys ? ` ${keys}` : ''}`;
+}
+
+function outcome(res: Record<string, any>): string {
+  if (typeof res.status === 'number') return res.statusName ?? String(res.status);
+  if (typeof res.hits === 'number') return `${res.hits} hit${res.hits === 1 ? '' : 's'}, ${res.misses} miss${res.misses === 1 ? '' : 'es'}`;
+  if (res.status === 'NUMBER') return String(res.value);
+  if (res.status === 'VERSION') return `VERSION ${res.version}`;
+  if (res.message) return `${res.status} ${truncate(res.message, 60)}`;
+  return String(res.status);
+}
+
+/** A binary header with this magic at the start of `data`, consistent with itself. */
+function binaryHeaderAt(data: Buffer, magic: number): boolean {
+  if (data.length < 24 || data[0] !== magic || OPCODES[data[1]] === undefined || data[5] !== 0) return false;
+  const keyLen = data.readUInt16BE(2);
+  const total = data.readUInt32BE(8);
+  return keyLen + data[4] <= total && total <= MAX_VALUE;
+}
+
+const RESYNC_COMMAND = new RegExp(`^(${[...KNOWN].join('|')})( [^\\r\\n]*)?\\r\\n`);
+const RESYNC_REPLY = /^(VALUE [^\r\n]*|STAT [^\r\n]*|VERSION [^\r\n]*|(CLIENT_|SERVER_)?ERROR[^\r\n]*|STORED|NOT_STORED|EXISTS|NOT_FOUND|END|DELETED|TOUCHED|OK|\d+|HD[^\r\n]*|VA [^\r\n]*|EN|NF|NS|EX|MN)\r\n/;
+const STORAGE_LINE = /^(set|add|replace|append|prepend) [!-~]{1,250} \d{1,10} -?\d{1,10} \d{1,10}( noreply)?\r\n/;
+const CAS_LINE = /^cas [!-~]{1,250} \d{1,10} -?\d{1,10} \d{1,10} \d{1,20}( noreply)?\r\n/;
+const GET_LINE = /^(gets?|gats? -?\d{1,10}) [!-~]{1,250}( [!-~]{1,250})*\r\n/;
+const PORT_REQUEST = /^(delete|incr|decr|touch|stats|version|flush_all|verbosity|quit|mg|ms|md|ma|mn|me)( [^\r\n]*)?\r\n/;
+const PORT_REPLY = /^(VALUE |STORED\r|NOT_STORED\r|EXISTS\r|NOT_FOUND\r|END\r|DELETED\r|TOUCHED\r|STAT |VERSION |OK\r|ERROR\r|CLIENT_ERROR |SERVER_ERROR |HD|EN\r|NF\r|NS\r|EX\r|MN\r)/;
+
+/**
+ * Text: a storage command line (`set k 0 0 5`) or a get on any port — exact
+ * shapes HTTP, Redis and SMTP do not take; on 11211 any command or reply.
+ * Binary: a 24-byte request header (magic 0x80, a known opcode, data type 0,
+ * key and extras inside the body) on any port; responses (0x81) on 11211.
+ */
+export function probeMemcached(data: Buffer, portMatch: boolean): Probe {
+  if (data.length === 0) return 'need-more';
+  const c = data[0];
+  if (c === 0x80 || c === 0x81) {
+    if (data.length < 24) return portMatch || c === 0x80 ? 'need-more' : false;
+    if (!binaryHeaderAt(data, c)) return false;
+    if (c === 0x81) return portMatch ? 'response' : false;
+    // Off its port a request must also be small (an SSLv2-style hello can pass the header checks with a huge "body").
+    if (!portMatch && data.readUInt32BE(8) > 1024 * 1024) return false;
+    return 'request';
+  }
+  if (c < 0x41 || c > 0x7a) return false;
+  const line = data.subarray(0, 600).toString('latin1');
+  if (STORAGE_LINE.test(line) || CAS_LINE.test(line) || GET_LINE.test(line)) return 'request';
+  if (portMatch) {
+    if (PORT_REQUEST.test(line)) return 'request';
+    if (PORT_REPLY.test(line)) return 'response';
+  }
+  // A command line not complete yet: only a known command word keeps us interested.
+  if (!line.includes('\n') && line.length < 300 && /^[a-z_]{1,16}( |$)/.test(line) && KNOWN.has(line.split(' ')[0])) return 'need-more';
+  return false;
+}
+
+export const memcached: ProtocolDissector = {
+  name: 'memcached',
+  transport: 'tcp',
+  ports: [11211],
+  priority: 50,
+  reference: 'https://github.com/memcached/memcached/blob/master/doc/protocol.txt (binary: BinaryProtocolRevamped)',
+  probe(data, portMatch) {
+    try {
+      return probeMemcached(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new MemcachedParser(ctx);
+  },
+};

@@ -1,0 +1,494 @@
+// NATS client protocol (https://docs.nats.io/reference/reference-protocols/nats-protocol).
+// Text control lines, some followed by a payload of announced size. Pairing:
+//  - request/reply: a PUB/HPUB/MSG/HMSG naming a reply subject (`_INBOX.…`)
+//    is answered by the next message published or delivered on that subject,
+//    in either direction (a service on this connection answers the server's
+//    MSG with a PUB; a requester's PUB is answered by a MSG);
+//  - in verbose mode (CONNECT {"verbose":true}) each client operation is
+//    acknowledged in order by +OK or -ERR;
+//  - PING is answered by the other side's PONG.
+// Anything else (a message without a reply subject, SUB without verbose, INFO)
+// is one-way: one entry, no response, not an error. The sender is `request.from`.
+// CONNECT credentials (pass, auth_token, jwt, sig) are masked here.
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
+import { ByteQueue } from '../byte-queue.js';
+import { maskNatsConnect } from '../../redact/commands.js';
+import { looksLikeText, printable, truncate } from './util/text.js';
+
+/** NATS' default max_control_line is 4 KiB; INFO with many URLs can be longer. */
+const MAX_LINE = 64 * 1024;
+/** NATS' max_payload ceiling (64 MiB): a larger announced size is garbage. */
+const MAX_PAYLOAD = 64 * 1024 * 1024;
+const MAX_PENDING = 1024;
+const MAX_HEADERS = 64;
+
+interface Op {
+  op: string;
+  rec: Record<string, any>;
+  size: number;
+  time: number;
+  frame: number;
+}
+
+interface Pending {
+  op: Op;
+  from: Direction;
+  awaitAck: boolean;
+  awaitReply: string | null;
+  ack: Op | null;
+  reply: Op | null;
+  /** Only an acknowledgement to swallow (the reply half already belongs to another entry). */
+  silent: boolean;
+}
+
+/** Reads one direction's control lines and payloads into operations. */
+class OpReader {
+  private readonly queue = new ByteQueue();
+  /** An operation whose payload (`remaining` bytes + CRLF) is being read. */
+  private payload: { op: Op; remaining: number; total: number; parts: Buffer[]; kept: number; headerBytes: number } | null = null;
+  private crlfOwed = 0;
+  private start: { time: number; frame: number } | null = null;
+  lost = false;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly keep: number,
+    private readonly onOp: (op: Op) => void,
+    private readonly onMalformed: (why: string) => void,
+  ) {}
+
+  get messageStart(): number | undefined {
+    return this.start?.time;
+  }
+
+  push(data: Buffer): void {
+    if (this.lost) {
+      // Resume where a packet starts with an operation name.
+      if (!/^(INFO|CONNECT|PUB|HPUB|SUB|UNSUB|MSG|HMSG|PING|PONG|\+OK|-ERR)[ \t\r\n]/i.test(data.subarray(0, 8).toString('latin1'))) {
+        this.ctx.count('nats.resync_skipped', data.length);
+        return;
+      }
+      this.lost = false;
+    }
+    this.queue.push(data);
+    while (!this.lost && this.queue.length > 0) {
+      if (this.start === null) this.start = { time: this.ctx.now, frame: this.ctx.frame };
+      if (this.payload) {
+        if (!this.readPayload()) return;
+      } else if (this.crlfOwed > 0) {
+        const c = this.queue.at(0);
+        if (c === 0x0d || c === 0x0a) {
+          this.queue.consume(1);
+          if (c === 0x0a) this.crlfOwed = 0;
+          if (this.crlfOwed === 0) this.start = null;
+          continue;
+        }
+        // The payload did not end where its size said: the framing is lost.
+        this.fail('payload not followed by CRLF');
+        return;
+      } else if (!this.readLine()) return;
+    }
+  }
+
+  /** Bytes lost: the framing is unknown until a packet starts with an operation. */
+  gap(): void {
+    this.queue.clear();
+    this.payload = null;
+    this.crlfOwed = 0;
+    this.start = null;
+    this.lost = true;
+  }
+
+  private fail(why: string): void {
+    this.onMalformed(why);
+    this.gap();
+  }
+
+  private readLine(): boolean {
+    const nl = this.queue.indexOfByte(0x0a, MAX_LINE);
+    if (nl < 0) {
+      if (this.queue.length >= MAX_LINE) this.fail('control line too long');
+      return false;
+    }
+    const raw = this.queue.peek(nl + 1);
+    const line = raw.toString('utf8', 0, nl > 0 && raw[nl - 1] === 0x0d ? nl - 1 : nl);
+    this.queue.consume(nl + 1);
+    const start = this.start ?? { time: this.ctx.now, frame: this.ctx.frame };
+    if (line.trim() === '') {
+      this.start = null;
+      return true;
+    }
+    const sp = line.search(/[ \t]/);
+    const op = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+    const rest = sp < 0 ? '' : line.slice(sp + 1).trim();
+    const args = rest === '' ? [] : rest.split(/[ \t]+/);
+    const o: Op = { op, rec: { op }, size: nl + 1, time: start.time, frame: start.frame };
+    switch (op) {
+      case 'INFO':
+      case 'CONNECT': {
+        let json: unknown;
+        try {
+          json = JSON.parse(rest);
+        } catch {
+          json = undefined;
+        }
+        if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+          this.fail(`${op} without a JSON object`);
+          return false;
+        }
+        o.rec[op === 'INFO' ? 'info' : 'connect'] = op === 'CONNECT' ? maskNatsConnect(json as Record<string, unknown>) : json;
+        break;
+      }
+      case 'PUB':
+      case 'HPUB':
+      case 'MSG':
+      case 'HMSG': {
+        // PUB subj [reply] size · HPUB subj [reply] hdr total · MSG subj sid [reply] size · HMSG subj sid [reply] hdr total
+        const fixed = (op === 'MSG' || op === 'HMSG' ? 2 : 1) + (op[0] === 'H' ? 2 : 1);
+        if (args.length !== fixed && args.length !== fixed + 1) return this.bad(line);
+        const sizes = args.slice(op[0] === 'H' ? -2 : -1).map(Number);
+        const total = sizes[sizes.length - 1];
+        const hdr = op[0] === 'H' ? sizes[0] : 0;
+        if (!sizes.every((n) => Number.isSafeInteger(n) && n >= 0) || total > MAX_PAYLOAD || hdr > total) return this.bad(line);
+        o.rec.subject = args[0];
+        if (op === 'MSG' || op === 'HMSG') o.rec.sid = args[1];
+        if (args.length === fixed + 1) o.rec.replyTo = args[op === 'MSG' || op === 'HMSG' ? 2 : 1];
+        this.payload = { op: o, remaining: total, total, parts: [], kept: 0, headerBytes: hdr };
+        return true;
+      }
+      case 'SUB':
+        if (args.length < 2 || args.length > 3) return this.bad(line);
+        o.rec.subject = args[0];
+        if (args.length === 3) o.rec.queue = args[1];
+        o.rec.sid = args[args.length - 1];
+        break;
+      case 'UNSUB':
+        if (args.length < 1 || args.length > 2) return this.bad(line);
+        o.rec.sid = args[0];
+        if (args.length === 2) o.rec.max = Number(args[1]);
+        break;
+      case '-ERR':
+        o.rec.message = truncate(rest.replace(/^'|'$/g, ''), 1024);
+        break;
+      case 'PING':
+      case 'PONG':
+      case '+OK':
+        break;
+      default:
+        return this.bad(line);
+    }
+    this.start = null;
+    this.onOp(o);
+    return true;
+  }
+
+  private bad(line: string): false {
+    this.fail(`bad control line "${printable(Buffer.from(line.slice(0, 40)), 40)}"`);
+    return false;
+  }
+
+  private readPayload(): boolean {
+    const p = this.payload!;
+    const n = Math.min(p.remaining, this.queue.length);
+    const room = p.headerBytes + this.keep - p.kept;
+    if (n > 0) {
+      if (room > 0) {
+        const part = this.queue.take(Math.min(room, n));
+        p.parts.push(part);
+        p.kept += part.length;
+        this.queue.consume(n - part.length);
+      } else this.queue.consume(n);
+      p.remaining -= n;
+      p.op.size += n;
+    }
+    if (p.remaining > 0) return false;
+    this.payload = null;
+    this.crlfOwed = 2;
+    p.op.size += 2;
+    const data = p.parts.length === 1 ? p.parts[0] : Buffer.concat(p.parts, p.kept);
+    const rec = p.op.rec;
+    if (p.headerBytes > 0) parseHeaders(rec, data.subarray(0, p.headerBytes));
+    const body = data.subarray(p.headerBytes);
+    const bodySize = p.total - p.headerBytes;
+    rec.bodySize = bodySize;
+    if (!this.ctx.options.noBodies) {
+      const shown = body.subarray(0, this.keep);
+      if (looksLikeText(shown)) rec.body = shown.toString('utf8');
+      else {
+        rec.body = shown.toString('base64');
+        rec.bodyEncoding = 'base64';
+      }
+      if (shown.length < bodySize) rec.bodyTruncated = true;
+    }
+    this.onOp(p.op);
+    return true;
+  }
+}
+
+/** `NATS/1.0[ status description]` then `Name: value` lines (HPUB/HMSG headers). */
+function parseHeaders(rec: Record<string, any>, h: Buffer): void {
+  const lines = h.toString('utf8').split('\r\n');
+  const m = /^NATS\/1\.0(?: (\d{3})(?: (.*))?)?$/.exec(lines[0] ?? '');
+  if (!m) {
+    rec.headersMalformed = true;
+    return;
+  }
+  if (m[1]) rec.status = Number(m[1]);
+  if (m[2]) rec.statusDescription = m[2];
+  const headers: Record<string, string | string[]> = {};
+  let n = 0;
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    if (i <= 0 || n >= MAX_HEADERS) continue;
+    const k = line.slice(0, i).trim();
+    const v = truncate(line.slice(i + 1).trim(), 1024);
+    const prev = headers[k];
+    headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    n++;
+  }
+  rec.headers = headers;
+}
+
+export class NatsParser implements TcpStreamParser {
+  private readonly readers: Record<Direction, OpReader>;
+  private verbose = false;
+  private readonly acks: Pending[] = [];
+  private readonly replies = new Map<string, Pending>();
+  private readonly pings: Record<Direction, Op[]> = { c2s: [], s2c: [] };
+  private readonly warnings = new Set<string>();
+
+  constructor(private readonly ctx: ConnectionContext) {
+    const keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
+    this.readers = {
+      c2s: new OpReader(ctx, keep, (o) => this.onOp('c2s', o), (w) => this.malformed(w)),
+      s2c: new OpReader(ctx, keep, (o) => this.onOp('s2c', o), (w) => this.malformed(w)),
+    };
+  }
+
+  onData(dir: Direction, data: Buffer): void {
+    this.readers[dir].push(data);
+  }
+
+  onGap(dir: Direction, _length: number): void {
+    this.ctx.count('nats.gap');
+    this.warnings.add('gap');
+    this.readers[dir].gap();
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    const old = (p: Pending) => nowMs - p.op.time > timeoutMs;
+    while (this.acks.length > 0 && old(this.acks[0])) this.expire(this.acks.shift()!);
+    for (const [k, p] of this.replies) if (old(p)) {
+      this.replies.delete(k);
+      this.expire(p);
+    }
+    for (const dir of ['c2s', 's2c'] as const) {
+      const pings = this.pings[dir];
+      while (pings.length > 0 && nowMs - pings[0].time > timeoutMs) this.emit(dir, pings.shift()!, null, false);
+    }
+  }
+
+  pendingSince(): number | undefined {
+    let min: number | undefined;
+    const see = (t: number | undefined) => {
+      if (t !== undefined && (min === undefined || t < min)) min = t;
+    };
+    for (const p of this.acks) if (!p.silent) see(p.op.time);
+    for (const p of this.replies.values()) see(p.op.time);
+    see(this.pings.c2s[0]?.time);
+    see(this.pings.s2c[0]?.time);
+    see(this.readers.c2s.messageStart);
+    see(this.readers.s2c.messageStart);
+    return min;
+  }
+
+  onEnd(): void {
+    for (const dir of ['c2s', 's2c'] as const) if (this.readers[dir].messageStart !== undefined) this.ctx.count('nats.truncated');
+    const left = new Set<Pending>([...this.acks, ...this.replies.values()]);
+    this.acks.length = 0;
+    this.replies.clear();
+    for (const p of left) this.expire(p);
+    for (const dir of ['c2s', 's2c'] as const) for (const p of this.pings[dir].splice(0)) this.emit(dir, p, null, false);
+  }
+
+  private malformed(why: string): void {
+    this.ctx.count('nats.malformed');
+    this.warnings.add(`malformed: ${why}`);
+  }
+
+  private onOp(dir: Direction, o: Op): void {
+    o.rec.from = dir === 'c2s' ? 'client' : 'server';
+    const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
+    switch (o.op) {
+      case 'PING':
+        if (this.pings[dir].length >= MAX_PENDING) this.emit(dir, this.pings[dir].shift()!, null, false);
+        this.pings[dir].push(o);
+        return;
+      case 'PONG': {
+        const ping = this.pings[other].shift();
+        if (ping) this.emit(other, ping, o, false);
+        else this.ctx.count('nats.pong_unsolicited');
+        return;
+      }
+      case '+OK':
+      case '-ERR': {
+        const p = dir === 's2c' ? this.acks.shift() : undefined;
+        if (!p) {
+          // Non-verbose servers send -ERR on their own (and close the connection).
+          this.emit(dir, o, null, true);
+          return;
+        }
+        p.ack = o;
+        p.awaitAck = false;
+        this.settle(p);
+        return;
+      }
+      case 'INFO':
+        this.emit(dir, o, null, true);
+        return;
+    }
+    if (o.op === 'CONNECT' && o.rec.connect?.verbose === true) this.verbose = true;
+    const isMessage = o.op === 'PUB' || o.op === 'HPUB' || o.op === 'MSG' || o.op === 'HMSG';
+    // The reply to an earlier request?
+    const answered = isMessage ? this.replies.get(o.rec.subject) : undefined;
+    const needsAck = dir === 'c2s' && this.verbose;
+    if (answered) {
+      this.replies.delete(o.rec.subject);
+      answered.reply = o;
+      answered.awaitReply = null;
+      this.settle(answered);
+      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true });
+      return;
+    }
+    const echoOf = isMessage && typeof o.rec.replyTo === 'string' ? this.replies.get(o.rec.replyTo) : undefined;
+    if (echoOf && echoOf.from !== dir && echoOf.op.rec.subject === o.rec.subject) {
+      // Our own request delivered back to us (we subscribe to its subject): a delivery, not a second request.
+      this.emit(dir, o, null, true);
+      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true });
+      return;
+    }
+    const p: Pending = { op: o, from: dir, awaitAck: needsAck, awaitReply: isMessage && typeof o.rec.replyTo === 'string' ? o.rec.replyTo : null, ack: null, reply: null, silent: false };
+    if (p.awaitReply !== null) {
+      if (this.replies.size >= MAX_PENDING) {
+        this.ctx.count('nats.pending_overflow');
+        const [k, first] = this.replies.entries().next().value as [string, Pending];
+        this.replies.delete(k);
+        this.expire(first);
+      }
+      const prev = this.replies.get(p.awaitReply);
+      if (prev) this.expire(prev);
+      this.replies.set(p.awaitReply, p);
+    }
+    if (needsAck) this.pushAck(p);
+    this.settle(p);
+  }
+
+  private pushAck(p: Pending): void {
+    if (this.acks.length >= MAX_PENDING) {
+      this.ctx.count('nats.pending_overflow');
+      const old = this.acks.shift()!;
+      old.awaitAck = false;
+      this.settle(old);
+    }
+    this.acks.push(p);
+  }
+
+  /** Emit once nothing more is awaited. */
+  private settle(p: Pending): void {
+    if (p.awaitAck || p.awaitReply !== null || p.silent) return;
+    const answer = p.reply ?? p.ack;
+    this.emit(p.from, p.op, answer, answer === null, p.reply !== null ? p.ack : null);
+  }
+
+  /** Waited too long, or the connection ended: emit what we have. */
+  private expire(p: Pending): void {
+    if (p.silent) return;
+    const unanswered = p.awaitReply !== null || p.awaitAck;
+    p.awaitAck = false;
+    if (p.awaitReply !== null) this.replies.delete(p.awaitReply);
+    p.awaitReply = null;
+    const answer = p.reply ?? p.ack;
+    this.emit(p.from, p.op, answer, false, p.reply !== null ? p.ack : null, unanswered);
+  }
+
+  private emit(dir: Direction, o: Op, answer: Op | null, oneWay: boolean, ack: Op | null = null, unanswered = !oneWay && answer === null): void {
+    const response = answer ? { ...answer.rec } : null;
+    if (response && ack) response.ack = ack.op;
+    const err = o.op === '-ERR' || answer?.op === '-ERR' || ack?.op === '-ERR' || (typeof answer?.rec.status === 'number' && answer.rec.status >= 500) || unanswered;
+    const call: CallRecord = {
+      protocol: 'nats',
+      request: o.rec,
+      response,
+      requestTime: o.time,
+      requestFrame: o.frame,
+      requestSize: o.size,
+      responseSize: (answer?.size ?? 0) + (ack?.size ?? 0),
+      error: err,
+      summary: `${describe(o)} → ${answer ? describe(answer) : unanswered ? 'unanswered' : '(no response)'}`,
+    };
+    if (answer) {
+      call.responseTime = answer.time;
+      call.responseFrame = answer.frame;
+    }
+    void dir;
+    const warnings = [...this.warnings];
+    if (unanswered) warnings.push('unanswered');
+    if (warnings.length > 0) call.warnings = warnings;
+    this.ctx.emit(call);
+  }
+}
+
+function describe(o: Op): string {
+  const r = o.rec;
+  switch (o.op) {
+    case 'INFO':
+      return `INFO ${truncate(String(r.info?.server_name ?? r.info?.server_id ?? ''), 40)} ${truncate(String(r.info?.version ?? ''), 20)}`.trim();
+    case '-ERR':
+      return `-ERR ${truncate(String(r.message ?? ''), 80)}`;
+    case 'SUB':
+      return `SUB ${truncate(String(r.subject), 80)}`;
+    case 'UNSUB':
+      return `UNSUB ${String(r.sid)}`;
+    case 'PUB':
+    case 'HPUB':
+    case 'MSG':
+    case 'HMSG':
+      return `${o.op} ${truncate(String(r.subject), 80)}${typeof r.status === 'number' ? ` ${r.status}` : ''}`;
+    default:
+      return o.op;
+  }
+}
+
+const CLIENT_OPS = /^(CONNECT \{|PUB |HPUB |SUB |UNSUB |PING\r?\n|PONG\r?\n)/i;
+const SERVER_OPS = /^(INFO \{|MSG |HMSG |\+OK\r?\n|-ERR )/i;
+
+/** `INFO {` (server greeting) and `CONNECT {` are NATS on any port; on 4222 any operation is. */
+export function probeNats(data: Buffer, portMatch: boolean): Probe {
+  if (data.length === 0) return 'need-more';
+  const head = data.subarray(0, 10).toString('latin1');
+  if (head.length < 9 && ('INFO {'.startsWith(head) || 'CONNECT {'.startsWith(head))) return 'need-more';
+  if (head.startsWith('INFO {')) return 'response';
+  if (head.startsWith('CONNECT {')) return 'request';
+  if (!portMatch) return false;
+  if (CLIENT_OPS.test(head)) return 'request';
+  if (SERVER_OPS.test(head)) return 'response';
+  return head.length < 6 && /^[A-Z+-]*$/i.test(head) ? 'need-more' : false;
+}
+
+export const nats: ProtocolDissector = {
+  name: 'nats',
+  transport: 'tcp',
+  ports: [4222],
+  priority: 45,
+  reference: 'https://docs.nats.io/reference/reference-protocols/nats-protocol',
+  probe(data, portMatch) {
+    try {
+      return probeNats(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createTcpParser(ctx) {
+    return new NatsParser(ctx);
+  },
+};

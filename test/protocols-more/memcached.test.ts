@@ -1,0 +1,129 @@
+// Memcached against tshark on the shared capture (text protocol), then the
+// text and binary protocols' edge cases from bytes laid out as protocol.txt
+// and the binary protocol spec say: hits and misses, noreply, errors, quiet
+// binary commands, SASL, big values, gaps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dissectFile } from '../helpers/dissect.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { makeContext, tshark } from './helpers.js';
+import { MemcachedParser, probeMemcached } from '../../src/dissect/protocols/memcached.js';
+import type { CallRecord } from '../../src/dissect/api.js';
+
+test('Memcached deepflow-memcached-text.pcap: commands, keys, values and replies as tshark', async () => {
+  const path = sharedCapture('deepflow-memcached-text.pcap');
+  const rows = tshark(['-r', path, '-Y', 'memcache', '-T', 'fields', '-E', 'separator=\t',
+    '-e', 'frame.number', '-e', 'memcache.command', '-e', 'memcache.key', '-e', 'memcache.response', '-e', 'memcache.value', '-e', 'memcache.value.length', '-e', 'memcache.flags'])
+    .map((r) => r.split('\t'));
+  const { entries, error } = await dissectFile(path);
+  assert.equal(error, undefined);
+  assert.ok(entries.every((e) => e.protocol === 'memcached'));
+  const commands = rows.filter((r) => r[1] !== '');
+  assert.deepEqual(entries.map((e) => `${e.request!.command} ${e.request!.key ?? ''}`.trim()), commands.map((r) => `${r[1]} ${r[2]}`.trim()));
+  // tshark stamps a request with the frame that completes it; we stamp the first (docs/entry.md).
+  for (let i = 0; i < entries.length; i++) assert.ok(entries[i].frames!.request <= Number(commands[i][0]));
+  const set = entries.find((e) => e.request!.command === 'set')!;
+  const tset = commands.find((r) => r[1] === 'set')!;
+  assert.deepEqual([set.request!.value, String(set.request!.valueSize), String(set.request!.flags)], [tset[4], tset[5], tset[6]]);
+  const stored = rows.find((r) => r[3] !== '')!;
+  assert.deepEqual([set.response!.status, set.frames!.response], [stored[3], Number(stored[0])]);
+  const get = entries.find((e) => e.request!.command === 'get')!;
+  const value = rows.find((r) => r[1] === '' && r[2] !== '')!;
+  assert.equal(get.frames!.response, Number(value[0]));
+  assert.deepEqual(get.response!.values.map((v: any) => [v.key, v.value, String(v.valueSize), String(v.flags)]), [[value[2], value[4], value[5], value[6]]]);
+  assert.deepEqual([get.response!.hits, get.response!.misses, get.error], [1, 0, false]);
+  const quit = entries.find((e) => e.request!.command === 'quit')!;
+  assert.deepEqual([quit.response, quit.error, quit.warnings], [null, false, undefined]);
+});
+
+test('Memcached text: misses, noreply, incr, errors, stats, pipelining, body cap, gap resync', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 4, noBodies: false });
+  const p = new MemcachedParser(ctx);
+  assert.equal(probeMemcached(Buffer.from('set k 0 0 5\r\n'), false), 'request');
+  assert.equal(probeMemcached(Buffer.from('get a b\r\n'), false), 'request');
+  assert.equal(probeMemcached(Buffer.from('stats\r\n'), false), false);
+  assert.equal(probeMemcached(Buffer.from('stats\r\n'), true), 'request');
+  assert.equal(probeMemcached(Buffer.from('GET / HTTP/1.1\r\n'), true), false);
+  // Pipelined: everything before any reply.
+  p.onData('c2s', Buffer.from('set a 5 60 10\r\n0123456789\r\nset q 0 0 1 noreply\r\nx\r\ngets a b c\r\nincr n 2\r\nbogus\r\nstats\r\n'));
+  p.onData('s2c', Buffer.from('STORED\r\nVALUE a 5 10 77\r\n0123456789\r\nEND\r\nNOT_FOUND\r\nERROR\r\nSTAT pid 1\r\nSTAT uptime 9\r\nEND\r\n'));
+  p.onData('c2s', Buffer.from('set big 0 0 100000\r\n'));
+  p.onData('c2s', Buffer.alloc(100_000, 0x61));
+  p.onData('c2s', Buffer.from('\r\n'));
+  p.onData('s2c', Buffer.from('SERVER_ERROR out of memory storing object\r\n'));
+  p.onGap('s2c', 30);
+  p.onData('c2s', Buffer.from('delete a\r\n'));
+  p.onData('s2c', Buffer.from('ED\r\n')); // the rest of a lost reply: skipped
+  p.onData('s2c', Buffer.from('DELETED\r\n'));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.error}`), [
+    'set q → (no response) false',
+    'set a → STORED false',
+    'gets a (+2) → 1 hit, 2 misses false',
+    'incr n → NOT_FOUND false',
+    'bogus → ERROR true',
+    'stats → END false',
+    'set big → SERVER_ERROR out of memory storing object true',
+    'delete a → DELETED false',
+  ]);
+  assert.deepEqual([records[1].request!.value, records[1].request!.valueSize, records[1].request!.valueTruncated], ['0123', 10, true]);
+  assert.equal(records[2].response!.values[0].cas, '77');
+  assert.deepEqual(records[5].response!.stats, { pid: '1', uptime: '9' });
+  assert.equal(records[6].request!.valueSize, 100_000);
+  assert.ok(records[7].warnings!.includes('gap'));
+  assert.equal(counters['memcached.resync_skipped'], 4);
+});
+
+function bin(magic: number, opcode: number, opts: { key?: string; extras?: Buffer; value?: Buffer; status?: number; opaque?: number } = {}): Buffer {
+  const key = Buffer.from(opts.key ?? '');
+  const extras = opts.extras ?? Buffer.alloc(0);
+  const value = opts.value ?? Buffer.alloc(0);
+  const h = Buffer.alloc(24);
+  h[0] = magic;
+  h[1] = opcode;
+  h.writeUInt16BE(key.length, 2);
+  h[4] = extras.length;
+  h.writeUInt16BE(opts.status ?? 0, 6);
+  h.writeUInt32BE(extras.length + key.length + value.length, 8);
+  h.writeUInt32BE(opts.opaque ?? 0, 12);
+  return Buffer.concat([h, extras, key, value]);
+}
+
+test('Memcached binary: opaque pairing, quiet gets closed by NoOp, statuses, SASL masked', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const p = new MemcachedParser(ctx);
+  const set = bin(0x80, 0x01, { key: 'k', extras: Buffer.from([0, 0, 0, 7, 0, 0, 0, 0]), value: Buffer.from('v1'), opaque: 1 });
+  assert.equal(probeMemcached(set, false), 'request');
+  assert.equal(probeMemcached(Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'), false), false);
+  p.onData('c2s', Buffer.concat([
+    bin(0x80, 0x21, { key: 'PLAIN', value: Buffer.from('\0alice\0pa55word'), opaque: 9 }),
+    set,
+    bin(0x80, 0x09, { key: 'a', opaque: 2 }), // GetQ: a miss is silent
+    bin(0x80, 0x09, { key: 'b', opaque: 3 }),
+    bin(0x80, 0x0a, { opaque: 4 }), // NoOp flushes them
+    bin(0x80, 0x05, { key: 'n', extras: Buffer.alloc(20), opaque: 5 }),
+  ]));
+  p.onData('s2c', Buffer.concat([
+    bin(0x81, 0x21, { value: Buffer.from('Authenticated'), opaque: 9 }),
+    bin(0x81, 0x01, { opaque: 1 }),
+    bin(0x81, 0x09, { extras: Buffer.alloc(4), value: Buffer.from('B'), opaque: 3 }),
+    bin(0x81, 0x0a, { opaque: 4 }),
+    bin(0x81, 0x05, { value: Buffer.from('Non-numeric server-side value for incr or decr'), status: 6, opaque: 5 }),
+  ]));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.error}`), [
+    'SASL_AUTH PLAIN → No error false',
+    'Set k → No error false',
+    'GetQ a → (no response) false',
+    'GetQ b → No error false',
+    'NoOp → No error false',
+    'Increment n → Incr/Decr on non-numeric value true',
+  ]);
+  assert.equal(records[0].request!.value, '***');
+  assert.doesNotMatch(JSON.stringify(records), /pa55word/);
+  assert.equal(records[1].request!.flags, 7);
+  assert.equal(records[3].response!.value, 'B');
+});

@@ -1,0 +1,164 @@
+// WebSocket after the HTTP/1.1 Upgrade, against tshark on the shared captures:
+// every data message (fragments joined, masking removed, permessage-deflate
+// inflated with context takeover) and every close/ping, field by field.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as zlib from 'node:zlib';
+import { dissectFile } from '../helpers/dissect.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { tshark } from './helpers.js';
+import { makeContext } from './helpers.js';
+import { parseDeflate, WebSocketParser } from '../../src/dissect/protocols/websocket.js';
+import type { CallRecord } from '../../src/dissect/api.js';
+import type { Entry } from '../../src/model/entry.js';
+
+interface TsharkMessage {
+  frame: number;
+  opcode: number;
+  from: 'client' | 'server';
+  payload: Buffer;
+}
+
+/** Data messages as tshark reads them: one row per frame, joined by FIN like RFC 6455 §5.4. */
+function tsharkMessages(file: string): { messages: TsharkMessage[]; closes: string[]; pings: number[] } {
+  // Port 5000 is not an HTTP port to tshark: tell it, so it follows the Upgrade.
+  const rows = tshark(['-r', file, '-d', 'tcp.port==5000,http', '-Y', 'websocket', '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=|',
+    '-e', 'frame.number', '-e', 'websocket.fin', '-e', 'websocket.opcode', '-e', 'websocket.mask', '-e', 'websocket.payload.text', '-e', 'data.data',
+    '-e', 'websocket.payload.close.status_code']);
+  const messages: TsharkMessage[] = [];
+  const closes: string[] = [];
+  const pings: number[] = [];
+  const open: Record<string, TsharkMessage | undefined> = {};
+  for (const row of rows) {
+    const [frame, fins, opcodes, masks, text, data, close] = row.split('\t');
+    const f = fins.split('|');
+    const o = opcodes.split('|').map(Number);
+    const m = masks.split('|');
+    for (let i = 0; i < o.length; i++) {
+      const from = m[i] === '1' || m[i] === 'True' ? 'client' : 'server';
+      if (o[i] === 8) closes.push(`${frame} ${from} ${close.split('|')[0] ?? ''}`);
+      if (o[i] === 9) pings.push(Number(frame));
+      if (o[i] === 1 || o[i] === 2) open[from] = { frame: Number(frame), opcode: o[i], from, payload: Buffer.alloc(0) };
+      if ((o[i] <= 2) && (f[i] === '1' || f[i] === 'True') && open[from]) {
+        // tshark shows the (reassembled, inflated) message on the frame that ends it.
+        open[from]!.payload = text !== '' ? Buffer.from(text.split('|').join('')) : Buffer.from(data.replace(/[|:]/g, ''), 'hex');
+        messages.push(open[from]!);
+        open[from] = undefined;
+      }
+    }
+  }
+  return { messages, closes, pings };
+}
+
+function payloadOf(e: Entry): Buffer {
+  const r = e.request!;
+  return r.bodyEncoding === 'base64' ? Buffer.from(r.body, 'base64') : Buffer.from(r.body ?? '');
+}
+
+for (const file of ['suricata-websocket-basic.pcap', 'suricata-websocket-permessage-deflate.pcap', 'zeek-websocket-two-binary-fragments.pcap']) {
+  test(`WebSocket ${file}: messages, closes and pings as tshark`, async () => {
+    const path = sharedCapture(file);
+    const { entries, error } = await dissectFile(path, { decodeAs: undefined });
+    assert.equal(error, undefined);
+    // The handshake stays an http entry answered 101.
+    const http = entries.filter((e) => e.protocol === 'http');
+    assert.equal(http.length, 1);
+    assert.equal(http[0].response!.status, 101);
+    assert.equal(http[0].response!.upgrade, 'websocket');
+    const ws = entries.filter((e) => e.protocol === 'ws');
+    const theirs = tsharkMessages(path);
+    const ours = ws.filter((e) => e.request!.opcode === 'text' || e.request!.opcode === 'binary');
+    assert.ok(theirs.messages.length > 0);
+    assert.deepEqual(
+      ours.map((e) => `${e.frames!.request} ${e.request!.from} ${e.request!.opcode}`),
+      theirs.messages.map((m) => `${m.frame} ${m.from} ${m.opcode === 1 ? 'text' : 'binary'}`),
+    );
+    for (let i = 0; i < ours.length; i++) {
+      assert.equal(ours[i].request!.bodySize, theirs.messages[i].payload.length, ours[i].summary);
+      assert.deepEqual(payloadOf(ours[i]), theirs.messages[i].payload);
+      assert.equal(ours[i].error, false);
+      assert.equal(ours[i].response, null);
+      assert.equal(ours[i].warnings, undefined, ours[i].summary);
+    }
+    const closes = ws.filter((e) => e.request!.opcode === 'close');
+    assert.deepEqual(
+      closes.flatMap((e) => [`${e.frames!.request} ${e.request!.from} ${e.request!.closeCode ?? ''}`, ...(e.response ? [`${e.frames!.response} ${e.response.from} ${e.response.closeCode ?? ''}`] : [])]),
+      theirs.closes,
+    );
+    assert.deepEqual(ws.filter((e) => e.request!.opcode === 'ping').map((e) => e.frames!.request), theirs.pings);
+  });
+}
+
+test('WebSocket: the deflate capture inflates with context takeover (later messages reuse the window)', async () => {
+  const { entries } = await dissectFile(sharedCapture('suricata-websocket-permessage-deflate.pcap'));
+  const ws = entries.filter((e) => e.protocol === 'ws');
+  assert.equal(ws.length, 10);
+  for (const e of ws) {
+    assert.equal(e.request!.compressed, true);
+    assert.match(e.request!.body, /^(KEY|TOGGLE)=/);
+  }
+  // The summary never repeats the body (output redaction reads the body, not the summary, for secrets).
+  assert.doesNotMatch(ws[0].summary, /07cb95/);
+});
+
+test('WebSocket: ping/pong latency and fragment count on the zeek capture', async () => {
+  const { entries } = await dissectFile(sharedCapture('zeek-websocket-two-binary-fragments.pcap'));
+  const ping = entries.find((e) => e.protocol === 'ws' && e.request!.opcode === 'ping')!;
+  assert.equal(ping.request!.from, 'server');
+  assert.equal(ping.response!.opcode, 'pong');
+  assert.ok(ping.elapsedTime > 0);
+  const fragmented = entries.find((e) => e.protocol === 'ws' && e.request!.frames === 2)!;
+  assert.equal(fragmented.request!.bodySize, 12);
+});
+
+/** A frame as RFC 6455 §5.2 lays it out. */
+function frame(opcode: number, payload: Buffer, opts: { fin?: boolean; mask?: boolean; rsv1?: boolean } = {}): Buffer {
+  const { fin = true, mask = false, rsv1 = false } = opts;
+  const len = payload.length;
+  const head = [((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode), 0];
+  let ext = Buffer.alloc(0);
+  if (len < 126) head[1] = len;
+  else if (len < 65536) {
+    head[1] = 126;
+    ext = Buffer.alloc(2);
+    ext.writeUInt16BE(len);
+  } else {
+    head[1] = 127;
+    ext = Buffer.alloc(8);
+    ext.writeBigUInt64BE(BigInt(len));
+  }
+  if (!mask) return Buffer.concat([Buffer.from(head), ext, payload]);
+  head[1] |= 0x80;
+  const key = Buffer.from([1, 2, 3, 4]);
+  const body = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+  return Buffer.concat([Buffer.from(head), ext, key, body]);
+}
+
+test('WebSocket: close codes, gaps resync on the next frame, no-context-takeover deflate, body cap', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 8, noBodies: false });
+  const p = new WebSocketParser(ctx, parseDeflate('permessage-deflate; server_no_context_takeover'));
+  const deflated = (s: string) => zlib.deflateRawSync(Buffer.from(s), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  p.onData('s2c', frame(1, deflated('hello hello hello'), { rsv1: true }));
+  p.onData('s2c', frame(1, deflated('hello again'), { rsv1: true }));
+  p.onData('c2s', frame(2, Buffer.alloc(300, 7), { mask: true }));
+  p.onGap('c2s', 100);
+  p.onData('c2s', Buffer.from([0x42, 0x99, 0x00])); // junk after the gap: skipped
+  p.onData('c2s', frame(1, Buffer.from('after gap'), { mask: true }));
+  const closePayload = Buffer.concat([Buffer.from([0x03, 0xf3]), Buffer.from('boom')]); // 1011 internal error
+  p.onData('s2c', frame(8, closePayload));
+  p.onData('c2s', frame(8, Buffer.from([0x03, 0xf3]), { mask: true }));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => r.summary), [
+    'server text 17 bytes',
+    'server text 11 bytes',
+    'client binary 300 bytes',
+    'client text 9 bytes',
+    'server close 1011 boom → close 1011',
+  ]);
+  assert.equal(records[0].request!.body, 'hello he');
+  assert.equal(records[0].request!.bodyTruncated, true);
+  assert.equal(records[4].error, true);
+  assert.ok(counters['ws.resync_skipped'] > 0);
+});

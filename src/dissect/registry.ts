@@ -10,6 +10,7 @@ import { postgresql } from './protocols/postgresql.js';
 import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
+import { mongodb } from './protocols/mongodb.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -24,6 +25,7 @@ export const dissectors: ProtocolDissector[] = [
   dns,
   dnsTcp,
   redis,
+  mongodb,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

@@ -11,6 +11,7 @@ import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
 import { mongodb } from './protocols/mongodb.js';
+import { cql } from './protocols/cql.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -26,6 +27,7 @@ export const dissectors: ProtocolDissector[] = [
   dnsTcp,
   redis,
   mongodb,
+  cql,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

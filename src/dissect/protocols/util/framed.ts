@@ -187,6 +187,8 @@ export abstract class FramedParser implements TcpStreamParser {
     error: boolean,
     start: Stamp,
     warnings: string[] = [],
+    /** A message the server sends unasked (an event): no request is missing. */
+    unsolicited = false,
   ): void {
     const record: CallRecord = {
       protocol: this.name,
@@ -201,7 +203,7 @@ export abstract class FramedParser implements TcpStreamParser {
       error,
       summary: this.summarize(req?.request ?? null, response),
     };
-    const all = [...(req?.warnings ?? []), ...warnings, ...(req ? [] : ['request not captured'])];
+    const all = [...(req?.warnings ?? []), ...warnings, ...(req || unsolicited ? [] : ['request not captured'])];
     if (all.length > 0) record.warnings = all;
     this.ctx.emit(record);
   }

@@ -12,6 +12,7 @@ import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
 import { mongodb } from './protocols/mongodb.js';
 import { cql } from './protocols/cql.js';
+import { ldap } from './protocols/ldap.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -28,6 +29,7 @@ export const dissectors: ProtocolDissector[] = [
   redis,
   mongodb,
   cql,
+  ldap,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

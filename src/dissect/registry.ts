@@ -13,6 +13,7 @@ import { redis } from './protocols/redis.js';
 import { mongodb } from './protocols/mongodb.js';
 import { cql } from './protocols/cql.js';
 import { ldap } from './protocols/ldap.js';
+import { radius } from './protocols/radius.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -30,6 +31,7 @@ export const dissectors: ProtocolDissector[] = [
   mongodb,
   cql,
   ldap,
+  radius,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

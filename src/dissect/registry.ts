@@ -14,6 +14,7 @@ import { mongodb } from './protocols/mongodb.js';
 import { cql } from './protocols/cql.js';
 import { ldap } from './protocols/ldap.js';
 import { radius } from './protocols/radius.js';
+import { diameter } from './protocols/diameter.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -32,6 +33,7 @@ export const dissectors: ProtocolDissector[] = [
   cql,
   ldap,
   radius,
+  diameter,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

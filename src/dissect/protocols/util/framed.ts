@@ -84,9 +84,16 @@ export abstract class FramedParser implements TcpStreamParser {
   }
 
   onGap(dir: Direction, length: number): void {
-    // Length prefixes are lost with the bytes: this direction cannot be cut into messages any more.
     this.ctx.count(`${this.name}.gap`, length);
-    this.kill(dir);
+    if (this.ctx.transport === 'sctp') {
+      // SCTP hands over whole user messages: what follows a hole starts a message, so reading resumes there.
+      this.queues[dir].clear();
+      this.skip[dir] = 0;
+      this.starts.taken(dir, 0);
+    } else {
+      // Length prefixes are lost with the bytes: this direction cannot be cut into messages any more.
+      this.kill(dir);
+    }
     for (const p of this.pending.values()) p.warnings.push('gap');
   }
 

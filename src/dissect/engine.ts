@@ -758,6 +758,11 @@ export class DissectionEngine {
       }
       const t = this.tcp.oldest();
       const u = this.udp.oldest();
+      // SCTP associations go only when no TCP or UDP flow is left to end (they are rare and bounded on their own).
+      if (t === undefined && u === undefined && this.reorderMeter.bytes <= budget.limit / 2 && this.sctp.evictOldest()) {
+        this.count('engine.flows_evicted');
+        continue;
+      }
       if ((t === undefined && u === undefined) || this.reorderMeter.bytes > budget.limit / 2) {
         if (this.reorder.size === 0) return;
         this.reorder.releaseOldest();

@@ -25,6 +25,8 @@ export const CHUNK_NAMES: Record<number, string> = {
 const MAX_HELD_CHUNKS = 512;
 /** Bytes of one user message being joined from fragments. */
 const MAX_MESSAGE = 4 * 1024 * 1024;
+/** Bytes of all messages being joined in one direction (up to 65,535 streams could each hold one). */
+const MAX_PARTIAL_BYTES = 8 * 1024 * 1024;
 const MAX_ASSOCIATIONS = 10_000;
 /** Heap of an association with nothing buffered, charged to the memory budget. */
 const ASSOCIATION_COST = 2048;
@@ -55,6 +57,7 @@ class SctpHalf {
   heldBytes = 0;
   /** Fragments of the message being joined, per stream. */
   readonly partial = new Map<number, { parts: Buffer[]; size: number; now: number; frame: number }>();
+  partialBytes = 0;
   dataChunks = 0;
   messages = 0;
   bytes = 0;
@@ -208,7 +211,7 @@ export class SctpLayer {
       }
       this.host.count('sctp.gaps');
       h.next = lowest;
-      h.partial.clear();
+      this.dropPartials(a, h);
       this.gap(a, side);
       this.deliver(a, side);
     }
@@ -232,7 +235,10 @@ export class SctpLayer {
       }
       let part = h.partial.get(c.stream);
       if (begin) {
-        if (part) this.host.count('sctp.fragments_dropped');
+        if (part) {
+          this.host.count('sctp.fragments_dropped');
+          this.release(a, h, part.size);
+        }
         part = { parts: [], size: 0, now: c.now, frame: c.frame };
         h.partial.set(c.stream, part);
       } else if (!part) {
@@ -240,19 +246,35 @@ export class SctpLayer {
         this.host.count('sctp.fragments_dropped');
         continue;
       }
-      part.size += c.data.length;
-      if (part.size > MAX_MESSAGE) {
+      if (part.size + c.data.length > MAX_MESSAGE || h.partialBytes + c.data.length > MAX_PARTIAL_BYTES) {
         this.host.count('sctp.message_too_large');
+        this.release(a, h, part.size);
         h.partial.delete(c.stream);
         this.gap(a, side);
         continue;
       }
+      part.size += c.data.length;
+      h.partialBytes += c.data.length;
+      a.meter.add(c.data.length);
       part.parts.push(c.data);
       if (end) {
         h.partial.delete(c.stream);
+        this.release(a, h, part.size);
         this.message(a, side, Buffer.concat(part.parts, part.size), part.now, part.frame);
       }
     }
+  }
+
+  /** Bytes of joined fragments let go (delivered or dropped). */
+  private release(a: Association, h: SctpHalf, bytes: number): void {
+    h.partialBytes -= bytes;
+    a.meter.add(-bytes);
+  }
+
+  private dropPartials(a: Association, h: SctpHalf): void {
+    if (h.partial.size > 0) this.host.count('sctp.fragments_dropped', h.partial.size);
+    this.release(a, h, h.partialBytes);
+    h.partial.clear();
   }
 
   private gap(a: Association, side: number): void {
@@ -334,12 +356,10 @@ export class SctpLayer {
   evictOldest(): boolean {
     const oldest = this.assocs.values().next().value as Association | undefined;
     if (!oldest) return false;
+    // What it emits now says it was cut short (the engine's context marks it).
+    (oldest.ctx as { evicting?: boolean }).evicting = true;
     this.end(oldest, 'timeout');
     return true;
-  }
-
-  get oldestTime(): number | undefined {
-    return (this.assocs.values().next().value as Association | undefined)?.lastTime;
   }
 
   finish(): void {

@@ -246,7 +246,8 @@ class CqlParser extends FramedParser {
   private readonly prepared = new Map<string, string>();
 
   constructor(ctx: ConnectionContext) {
-    super(ctx, 'cql', { maxMessage: MAX_PLAUSIBLE, headBytes: MAX_FRAME_KEPT });
+    // A frame over 2 MB (a huge result set) is read by its first 64 KB; the rest is skipped, never buffered.
+    super(ctx, 'cql', { maxMessage: MAX_FRAME_KEPT, headBytes: 64 * 1024 });
   }
 
   protected frameLength(dir: Direction, head: Buffer): FrameLength {

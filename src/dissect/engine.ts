@@ -28,6 +28,7 @@ import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } fro
 import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
 import { HalfStream, seqDiff, type ReassemblyCounters, type StreamSink } from './tcp-reassembly.js';
+import { SctpLayer } from './sctp.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -288,6 +289,8 @@ export class DissectionEngine {
   private sinceRelease = 0;
   private readonly tombstones = new Map<string, number>();
   private readonly icmp: IcmpHandler;
+  /** SCTP associations: DATA reassembled into messages for the stream dissectors. */
+  private readonly sctp: SctpLayer;
   private readonly reorder: ReorderBuffer;
   private readonly tcpProbes: ProtocolDissector[];
   private readonly udpProbes: ProtocolDissector[];
@@ -324,6 +327,15 @@ export class DissectionEngine {
     this.udpProbes = [...udpDissectors()].sort((a, b) => a.priority - b.priority);
     this.serverPorts = new Set([...this.tcpProbes, ...this.udpProbes].flatMap((d) => d.ports));
     this.decodeAs = new DecodeAsTable(this.options.decodeAs);
+    this.sctp = new SctpLayer({
+      newContext: (client, server) => this.newContext('sctp', client, server),
+      newMeter: () => this.newMeter(),
+      probes: (ports) => [
+        ...this.tcpProbes.filter((d) => d.ports.includes(ports[0]) || d.ports.includes(ports[1])).map((d) => ({ d, portMatch: true })),
+        ...this.tcpProbes.filter((d) => !(d.ports.includes(ports[0]) || d.ports.includes(ports[1]))).map((d) => ({ d, portMatch: false })),
+      ],
+      count: (name, n) => this.count(name, n),
+    });
     this.icmp = createIcmpTracker((call, src, dst) => {
       const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
       this.emitCall(call, ctx);
@@ -376,6 +388,7 @@ export class DissectionEngine {
   finish(): void {
     this.tcp.forEach((conn) => this.endTcp(conn, 'eof'));
     this.udp.forEach((conv) => this.endUdp(conv, 'eof'));
+    this.sctp.finish();
     this.icmp.end();
     this.reorder.flush();
   }
@@ -417,6 +430,9 @@ export class DissectionEngine {
         break;
       case IpProto.UDP:
         this.udpDatagram(ip, now, frame, depth);
+        break;
+      case IpProto.SCTP:
+        this.sctp.onPacket(ip, now, frame);
         break;
       case IpProto.ICMP:
       case IpProto.ICMPV6:
@@ -754,6 +770,11 @@ export class DissectionEngine {
       }
       const t = this.tcp.oldest();
       const u = this.udp.oldest();
+      // SCTP associations go only when no TCP or UDP flow is left to end (they are rare and bounded on their own).
+      if (t === undefined && u === undefined && this.reorderMeter.bytes <= budget.limit / 2 && this.sctp.evictOldest()) {
+        this.count('engine.flows_evicted');
+        continue;
+      }
       if ((t === undefined && u === undefined) || this.reorderMeter.bytes > budget.limit / 2) {
         if (this.reorder.size === 0) return;
         this.reorder.releaseOldest();
@@ -806,6 +827,7 @@ export class DissectionEngine {
       // (a later datagram on the same ports starts a fresh conversation).
       else if (conv.claimed && idle >= TICK_MS && conv.parser.pendingSince && conv.parser.pendingSince() === undefined) this.endUdp(conv, 'timeout');
     });
+    this.sctp.tick(now, timeout, this.options.tcpIdleTimeoutMs);
     this.icmp.onTick(now, timeout);
     this.frags.expire(now);
     for (const [key, at] of this.tombstones) {
@@ -847,7 +869,7 @@ export class DissectionEngine {
       if (t < low) low = t;
       if (low <= floor) return floor;
     }
-    const t = pendingTime(this.icmp, floor);
+    const t = Math.min(pendingTime(this.icmp, floor), this.sctp.pendingSince(floor));
     return Math.max(floor, Math.min(low, t));
   }
 

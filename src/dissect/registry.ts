@@ -10,6 +10,11 @@ import { postgresql } from './protocols/postgresql.js';
 import { http1 } from './protocols/http1.js';
 import { dns, dnsTcp } from './protocols/dns.js';
 import { redis } from './protocols/redis.js';
+import { mongodb } from './protocols/mongodb.js';
+import { cql } from './protocols/cql.js';
+import { ldap } from './protocols/ldap.js';
+import { radius } from './protocols/radius.js';
+import { diameter } from './protocols/diameter.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
@@ -32,6 +37,11 @@ export const dissectors: ProtocolDissector[] = [
   mqtt,
   nats,
   memcached,
+  mongodb,
+  cql,
+  ldap,
+  radius,
+  diameter,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

@@ -53,6 +53,8 @@ export const PROTOCOL_NAMES = new Set([
   'postgresql',
   'mysql',
   'mongodb',
+  'cql',
+  'cassandra',
   'ldap',
   'radius',
   'diameter',
@@ -69,4 +71,5 @@ export const PROTOCOL_NAMES = new Set([
 export const PROTOCOL_ALIASES: Record<string, string> = {
   gql: 'graphql',
   websocket: 'ws',
+  cassandra: 'cql',
 };

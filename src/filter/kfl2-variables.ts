@@ -189,6 +189,25 @@ function buildVariables(): Map<string, Variable> {
     memcached_status: { type: 'string', get: (e: Entry) => (is(e, 'memcached') ? str(res(e).statusName ?? res(e).status) : undefined), doc: 'response.status (STORED, END, NOT_FOUND …) or response.statusName (binary)' },
     memcached_hits: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).hits) : undefined), doc: 'response.hits of a retrieval' },
     memcached_misses: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).misses) : undefined), doc: 'response.misses of a retrieval' },
+
+    // MongoDB, Cassandra CQL, LDAP, RADIUS, Diameter
+    mongodb_command: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).command) : undefined), doc: 'request.command (find, insert, saslStart …)' },
+    mongodb_database: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).database) : undefined), doc: 'request.database' },
+    mongodb_collection: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).collection) : undefined), doc: 'request.collection' },
+    mongodb_code: { type: 'int', get: (e: Entry) => (is(e, 'mongodb') ? num(res(e).code) : undefined), doc: 'response.code (0 when none)' },
+    cql_opcode: { type: 'string', get: (e: Entry) => (is(e, 'cql') ? str(req(e).opcode) : undefined), doc: 'request.opcode (QUERY, PREPARE, EXECUTE, BATCH …)' },
+    cql_query: { type: 'string', get: (e: Entry) => (is(e, 'cql') ? str(req(e).query) : undefined), doc: 'request.query (statement text)' },
+    cql_error_code: { type: 'int', get: (e: Entry) => (is(e, 'cql') ? num(res(e).errorCode) : undefined), doc: 'response.errorCode (0 when none)' },
+    ldap_operation: { type: 'string', get: (e: Entry) => (is(e, 'ldap') ? str(req(e).operation) : undefined), doc: 'request.operation (bindRequest, searchRequest …)' },
+    ldap_dn: { type: 'string', get: (e: Entry) => (is(e, 'ldap') ? str(req(e).dn) : undefined), doc: 'request.dn (bind name, search base, entry)' },
+    ldap_filter: { type: 'string', get: (e: Entry) => (is(e, 'ldap') ? str(req(e).filter) : undefined), doc: 'request.filter (RFC 4515 text)' },
+    ldap_result_code: { type: 'int', get: (e: Entry) => (is(e, 'ldap') ? num(res(e).resultCode) : undefined), doc: 'response.resultCode (0 success)' },
+    radius_code: { type: 'string', get: (e: Entry) => (is(e, 'radius') ? str(req(e).code) : undefined), doc: 'request.code (Access-Request, Accounting-Request …)' },
+    radius_response_code: { type: 'string', get: (e: Entry) => (is(e, 'radius') ? str(res(e).code) : undefined), doc: 'response.code (Access-Accept, Access-Reject …)' },
+    radius_user: { type: 'string', get: (e: Entry) => (is(e, 'radius') ? str(req(e).attributes?.['User-Name']) : undefined), doc: 'request.attributes["User-Name"]' },
+    diameter_command: { type: 'string', get: (e: Entry) => (is(e, 'diameter') ? str(req(e).command) : undefined), doc: 'request.command (CER, DWR, CCR …)' },
+    diameter_application: { type: 'string', get: (e: Entry) => (is(e, 'diameter') ? str(req(e).application) : undefined), doc: 'request.application (Diameter Common Messages, Diameter Credit Control …)' },
+    diameter_result_code: { type: 'int', get: (e: Entry) => (is(e, 'diameter') ? num(res(e).resultCode) : undefined), doc: 'response.resultCode (2001 success)' },
   });
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
@@ -263,6 +282,24 @@ const READS: Record<string, string[]> = {
   memcached_status: ['protocol', 'response.status', 'response.statusName'],
   memcached_hits: ['protocol', 'response.hits'],
   memcached_misses: ['protocol', 'response.misses'],
+
+  mongodb_command: ['protocol', 'request.command'],
+  mongodb_database: ['protocol', 'request.database'],
+  mongodb_collection: ['protocol', 'request.collection'],
+  mongodb_code: ['protocol', 'response.code'],
+  cql_opcode: ['protocol', 'request.opcode'],
+  cql_query: ['protocol', 'request.query'],
+  cql_error_code: ['protocol', 'response.errorCode'],
+  ldap_operation: ['protocol', 'request.operation'],
+  ldap_dn: ['protocol', 'request.dn'],
+  ldap_filter: ['protocol', 'request.filter'],
+  ldap_result_code: ['protocol', 'response.resultCode'],
+  radius_code: ['protocol', 'request.code'],
+  radius_response_code: ['protocol', 'response.code'],
+  radius_user: ['protocol', 'request.attributes'],
+  diameter_command: ['protocol', 'request.command'],
+  diameter_application: ['protocol', 'request.application'],
+  diameter_result_code: ['protocol', 'response.resultCode'],
 };
 
 function isHttpish(e: Entry): boolean {

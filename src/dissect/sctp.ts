@@ -1,0 +1,398 @@
+// SCTP as a transport next to TCP and UDP: chunks parsed (INIT/INIT-ACK,
+// DATA, SACK, HEARTBEAT, ABORT, SHUTDOWN…), DATA put back in TSN order per
+// direction, fragments (B/E flags) joined per stream, and each whole user
+// message handed to the same stream parsers TCP uses: Diameter over SCTP and
+// HTTP over SCTP dissect like over TCP. An association no dissector claims is
+// one `sctp` entry with its chunk and message counts. Every buffer is bounded
+// and counted when hit: held out-of-order chunks, a message being joined,
+// associations tracked.
+// Spec: RFC 9260
+
+import type { Endpoint } from '../model/entry.js';
+import { emptyEndpoint } from '../model/entry.js';
+import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from './api.js';
+import type { IpPacket } from './decode/ip.js';
+import { flowKey } from './flow-key.js';
+import { enterMeter, type Meter } from './memory-budget.js';
+
+export const CHUNK_NAMES: Record<number, string> = {
+  0: 'DATA', 1: 'INIT', 2: 'INIT_ACK', 3: 'SACK', 4: 'HEARTBEAT', 5: 'HEARTBEAT_ACK', 6: 'ABORT', 7: 'SHUTDOWN',
+  8: 'SHUTDOWN_ACK', 9: 'ERROR', 10: 'COOKIE_ECHO', 11: 'COOKIE_ACK', 14: 'SHUTDOWN_COMPLETE', 15: 'AUTH',
+  64: 'I_DATA', 128: 'ASCONF_ACK', 130: 'RE_CONFIG', 132: 'PAD', 192: 'FORWARD_TSN', 193: 'ASCONF', 194: 'I_FORWARD_TSN',
+};
+
+/** Out-of-order DATA chunks held per direction before the hole is given up. */
+const MAX_HELD_CHUNKS = 512;
+/** Bytes of one user message being joined from fragments. */
+const MAX_MESSAGE = 4 * 1024 * 1024;
+/** Bytes of all messages being joined in one direction (up to 65,535 streams could each hold one). */
+const MAX_PARTIAL_BYTES = 8 * 1024 * 1024;
+const MAX_ASSOCIATIONS = 10_000;
+/** Heap of an association with nothing buffered, charged to the memory budget. */
+const ASSOCIATION_COST = 2048;
+
+/** What the engine lends the SCTP layer: contexts, probes, the budget, counters. */
+export interface SctpHost {
+  newContext(client: Endpoint, server: Endpoint): ConnectionContext & { now: number; frame: number };
+  newMeter(): Meter;
+  /** Stream dissectors, port-registered ones first for these ports. */
+  probes(ports: [number, number]): Array<{ d: ProtocolDissector; portMatch: boolean }>;
+  count(name: string, n?: number): void;
+}
+
+interface DataChunk {
+  tsn: number;
+  stream: number;
+  flags: number;
+  data: Buffer;
+  now: number;
+  frame: number;
+}
+
+/** One direction: TSN order restored, fragments joined per stream. */
+class SctpHalf {
+  /** Next TSN to deliver; undefined until the first DATA (or INIT) says. */
+  next: number | undefined;
+  readonly held = new Map<number, DataChunk>();
+  heldBytes = 0;
+  /** Fragments of the message being joined, per stream. */
+  readonly partial = new Map<number, { parts: Buffer[]; size: number; now: number; frame: number }>();
+  partialBytes = 0;
+  dataChunks = 0;
+  messages = 0;
+  bytes = 0;
+  packets = 0;
+}
+
+const tsnAfter = (a: number, b: number): number => (a - b) | 0;
+
+class Association {
+  readonly halves: [SctpHalf, SctpHalf] = [new SctpHalf(), new SctpHalf()];
+  clientSide = 0;
+  orientationKnown = false;
+  parser: TcpStreamParser | undefined;
+  protocol: string | undefined;
+  /** Messages that arrived before a dissector was chosen (the first one decides). */
+  undecided = false;
+  ctx: ConnectionContext & { now: number; frame: number };
+  readonly chunks: Record<string, number> = {};
+  readonly ppids = new Set<number>();
+  firstTime: number;
+  firstFrame: number;
+  lastTime: number;
+  lastFrame: number;
+  ended = false;
+  aborted = false;
+
+  constructor(
+    readonly key: string,
+    readonly ends: [Endpoint, Endpoint],
+    readonly meter: Meter,
+    host: SctpHost,
+    now: number,
+    frame: number,
+  ) {
+    this.ctx = host.newContext(ends[0], ends[1]);
+    this.firstTime = this.lastTime = now;
+    this.firstFrame = this.lastFrame = frame;
+    meter.add(ASSOCIATION_COST);
+  }
+
+  setClient(side: number): void {
+    this.clientSide = side;
+    (this.ctx as { client: Endpoint }).client = this.ends[side];
+    (this.ctx as { server: Endpoint }).server = this.ends[1 - side];
+  }
+
+  dir(side: number): Direction {
+    return side === this.clientSide ? 'c2s' : 's2c';
+  }
+}
+
+export class SctpLayer {
+  private readonly assocs = new Map<string, Association>();
+
+  constructor(private readonly host: SctpHost) {}
+
+  get size(): number {
+    return this.assocs.size;
+  }
+
+  onPacket(ip: IpPacket, now: number, frame: number): void {
+    const p = ip.payload;
+    if (p.length < 12) {
+      this.host.count('sctp.truncated');
+      return;
+    }
+    const sport = p.readUInt16BE(0);
+    const dport = p.readUInt16BE(2);
+    const { key, senderIsA } = flowKey('s', ip.src, sport, ip.dst, dport);
+    let a = this.assocs.get(key);
+    if (!a) {
+      if (this.assocs.size >= MAX_ASSOCIATIONS) {
+        this.host.count('sctp.associations_evicted');
+        const oldest = this.assocs.values().next().value as Association;
+        this.end(oldest, 'timeout');
+      }
+      const sender = emptyEndpoint(ip.src, sport);
+      const receiver = emptyEndpoint(ip.dst, dport);
+      a = new Association(key, senderIsA ? [sender, receiver] : [receiver, sender], this.host.newMeter(), this.host, now, frame);
+      // Until an INIT says otherwise: the side on the lower (well-known) port is the server.
+      a.setClient(sport >= dport ? (senderIsA ? 0 : 1) : senderIsA ? 1 : 0);
+      this.assocs.set(key, a);
+    } else {
+      // Most recently active last: the first in the map is the one to evict.
+      this.assocs.delete(key);
+      this.assocs.set(key, a);
+    }
+    const side = senderIsA ? 0 : 1;
+    a.lastTime = now;
+    a.lastFrame = frame;
+    a.ctx.now = now;
+    a.ctx.frame = frame;
+    a.halves[side].packets++;
+    let off = 12;
+    while (off + 4 <= p.length) {
+      const type = p[off];
+      const flags = p[off + 1];
+      const len = p.readUInt16BE(off + 2);
+      if (len < 4 || off + len > p.length) {
+        this.host.count('sctp.malformed_chunk');
+        break;
+      }
+      const name = CHUNK_NAMES[type] ?? `chunk_${type}`;
+      a.chunks[name] = (a.chunks[name] ?? 0) + 1;
+      const value = p.subarray(off + 4, off + len);
+      if (type === 0) this.onData(a, side, flags, value, now, frame);
+      else if ((type === 1 || type === 2) && value.length >= 16) {
+        // INIT names the client; its initial TSN (and INIT-ACK's) says where each direction's DATA starts.
+        if (!a.orientationKnown) {
+          a.setClient(type === 1 ? side : 1 - side);
+          a.orientationKnown = true;
+        }
+        a.halves[side].next ??= value.readUInt32BE(12);
+      } else if (type === 64) this.host.count('sctp.idata_unsupported');
+      else if (type === 6) a.aborted = true;
+      off += len + ((4 - (len % 4)) % 4);
+    }
+    if (a.aborted || a.chunks.SHUTDOWN_COMPLETE) this.end(a, a.aborted ? 'rst' : 'fin');
+  }
+
+  private onData(a: Association, side: number, flags: number, value: Buffer, now: number, frame: number): void {
+    if (value.length < 12) {
+      this.host.count('sctp.malformed_chunk');
+      return;
+    }
+    const h = a.halves[side];
+    const chunk: DataChunk = { tsn: value.readUInt32BE(0), stream: value.readUInt16BE(4), flags, data: Buffer.from(value.subarray(12)), now, frame };
+    a.ppids.add(value.readUInt32BE(8));
+    h.dataChunks++;
+    h.bytes += chunk.data.length;
+    h.next ??= chunk.tsn;
+    const ahead = tsnAfter(chunk.tsn, h.next);
+    if (ahead < 0 || h.held.has(chunk.tsn)) {
+      this.host.count('sctp.retransmitted_chunks');
+      return;
+    }
+    h.held.set(chunk.tsn, chunk);
+    h.heldBytes += chunk.data.length;
+    a.meter.add(chunk.data.length);
+    this.deliver(a, side);
+    if (h.held.size > MAX_HELD_CHUNKS) {
+      // A hole that never fills: skip to the oldest chunk held, the stream parser told of a gap.
+      let lowest = h.next;
+      let best = Infinity;
+      for (const t of h.held.keys()) {
+        const d = tsnAfter(t, h.next);
+        if (d < best) {
+          best = d;
+          lowest = t;
+        }
+      }
+      this.host.count('sctp.gaps');
+      h.next = lowest;
+      this.dropPartials(a, h);
+      this.gap(a, side);
+      this.deliver(a, side);
+    }
+  }
+
+  /** Hand over every chunk that is next in TSN order. */
+  private deliver(a: Association, side: number): void {
+    const h = a.halves[side];
+    for (;;) {
+      const c = h.held.get(h.next as number);
+      if (!c) return;
+      h.held.delete(c.tsn);
+      h.heldBytes -= c.data.length;
+      a.meter.add(-c.data.length);
+      h.next = (c.tsn + 1) >>> 0;
+      const begin = (c.flags & 0x02) !== 0;
+      const end = (c.flags & 0x01) !== 0;
+      if (begin && end) {
+        this.message(a, side, c.data, c.now, c.frame);
+        continue;
+      }
+      let part = h.partial.get(c.stream);
+      if (begin) {
+        if (part) {
+          this.host.count('sctp.fragments_dropped');
+          this.release(a, h, part.size);
+        }
+        part = { parts: [], size: 0, now: c.now, frame: c.frame };
+        h.partial.set(c.stream, part);
+      } else if (!part) {
+        // A middle or last fragment whose first was lost.
+        this.host.count('sctp.fragments_dropped');
+        continue;
+      }
+      if (part.size + c.data.length > MAX_MESSAGE || h.partialBytes + c.data.length > MAX_PARTIAL_BYTES) {
+        this.host.count('sctp.message_too_large');
+        this.release(a, h, part.size);
+        h.partial.delete(c.stream);
+        this.gap(a, side);
+        continue;
+      }
+      part.size += c.data.length;
+      h.partialBytes += c.data.length;
+      a.meter.add(c.data.length);
+      part.parts.push(c.data);
+      if (end) {
+        h.partial.delete(c.stream);
+        this.release(a, h, part.size);
+        this.message(a, side, Buffer.concat(part.parts, part.size), part.now, part.frame);
+      }
+    }
+  }
+
+  /** Bytes of joined fragments let go (delivered or dropped). */
+  private release(a: Association, h: SctpHalf, bytes: number): void {
+    h.partialBytes -= bytes;
+    a.meter.add(-bytes);
+  }
+
+  private dropPartials(a: Association, h: SctpHalf): void {
+    if (h.partial.size > 0) this.host.count('sctp.fragments_dropped', h.partial.size);
+    this.release(a, h, h.partialBytes);
+    h.partial.clear();
+  }
+
+  private gap(a: Association, side: number): void {
+    if (a.parser) this.call(a, () => a.parser?.onGap(a.dir(side), 1));
+  }
+
+  /** One whole user message: choose the dissector on the first, then feed it as stream bytes. */
+  private message(a: Association, side: number, data: Buffer, now: number, frame: number): void {
+    const h = a.halves[side];
+    h.messages++;
+    const was = { now: a.ctx.now, frame: a.ctx.frame };
+    a.ctx.now = now;
+    a.ctx.frame = frame;
+    if (!a.parser && !a.undecided) this.choose(a, side, data);
+    if (a.parser) this.call(a, () => a.parser?.onData(a.dir(side), data));
+    a.ctx.now = was.now;
+    a.ctx.frame = was.frame;
+  }
+
+  private choose(a: Association, side: number, data: Buffer): void {
+    for (const { d, portMatch } of this.host.probes([a.ends[0].port, a.ends[1].port])) {
+      let verdict;
+      try {
+        verdict = d.probe(data, portMatch);
+      } catch {
+        verdict = false;
+      }
+      if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') continue;
+      if (!a.orientationKnown && verdict !== 'stream') a.setClient(verdict === 'request' ? side : 1 - side);
+      const outer = enterMeter(a.meter);
+      try {
+        a.parser = (d.createTcpParser as (ctx: ConnectionContext) => TcpStreamParser)(a.ctx);
+        a.protocol = d.name;
+      } catch {
+        this.host.count(`${d.name}.create_threw`);
+      } finally {
+        enterMeter(outer);
+      }
+      return;
+    }
+    // The first message decides: SIGTRAN (M3UA …) and other payloads are reported as a flow.
+    a.undecided = true;
+  }
+
+  /** A parser that throws is a bug in it: counted, and the association carries on without it. */
+  private call(a: Association, fn: () => void): void {
+    const outer = enterMeter(a.meter);
+    try {
+      fn();
+    } catch {
+      this.host.count(`${a.protocol}.parser_threw`);
+      a.parser = undefined;
+      a.undecided = true;
+    } finally {
+      enterMeter(outer);
+    }
+  }
+
+  tick(now: number, timeoutMs: number, idleMs: number): void {
+    for (const a of [...this.assocs.values()]) {
+      a.ctx.now = now;
+      if (a.parser) this.call(a, () => a.parser?.onTick?.(now, timeoutMs));
+      if (now - a.lastTime > idleMs) this.end(a, 'timeout');
+    }
+  }
+
+  /** Earliest request time a parser still holds (the floor when one cannot say). */
+  pendingSince(floor: number): number {
+    let low = Infinity;
+    for (const a of this.assocs.values()) {
+      if (!a.parser) continue;
+      const t = a.parser.pendingSince ? (a.parser.pendingSince() ?? Infinity) : floor;
+      if (t < low) low = t;
+    }
+    return low;
+  }
+
+  /** End the least recently active association (memory budget); false when there is none. */
+  evictOldest(): boolean {
+    const oldest = this.assocs.values().next().value as Association | undefined;
+    if (!oldest) return false;
+    // What it emits now says it was cut short (the engine's context marks it).
+    (oldest.ctx as { evicting?: boolean }).evicting = true;
+    this.end(oldest, 'timeout');
+    return true;
+  }
+
+  finish(): void {
+    for (const a of [...this.assocs.values()]) this.end(a, 'eof');
+  }
+
+  private end(a: Association, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    if (a.ended) return;
+    a.ended = true;
+    this.assocs.delete(a.key);
+    for (const h of a.halves) if (h.held.size > 0 || h.partial.size > 0) this.host.count('sctp.unfinished_messages', h.held.size + h.partial.size);
+    if (a.parser) this.call(a, () => a.parser?.onEnd(reason));
+    else this.report(a, reason);
+    a.meter.close();
+  }
+
+  /** An association no dissector read: one entry with what it carried. */
+  private report(a: Association, reason: string): void {
+    const c = a.halves[a.clientSide];
+    const s = a.halves[1 - a.clientSide];
+    const call: CallRecord = {
+      protocol: 'sctp',
+      request: { packets: c.packets, dataChunks: c.dataChunks, messages: c.messages, bytes: c.bytes, chunks: a.chunks, ppids: [...a.ppids].slice(0, 16) },
+      response: { packets: s.packets, dataChunks: s.dataChunks, messages: s.messages, bytes: s.bytes, end: reason },
+      requestTime: a.firstTime,
+      requestFrame: a.firstFrame,
+      responseTime: a.lastTime,
+      responseFrame: a.lastFrame,
+      requestSize: c.bytes,
+      responseSize: s.bytes,
+      error: a.aborted,
+      summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}`,
+    };
+    a.ctx.emit(call);
+  }
+}

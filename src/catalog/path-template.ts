@@ -204,11 +204,14 @@ export function redisShape(command: string, args: unknown, key: unknown): string
   return cmd;
 }
 
-/** A Redis key with value-like parts folded: `session:8a7f…` → `session:{hash}`, `user:42:cart` → `user:{id}:cart`. */
+/**
+ * A Redis key (or DNS name) with value-like parts folded: `session:8a7f…` → `session:{hash}`,
+ * `user:42:cart` → `user:{id}:cart`. Not split at '-': UUIDs and dates hold dashes.
+ */
 export function keyShape(key: string): string {
   return key
     .slice(0, 200)
-    .split(/([:/.|_-])/)
+    .split(/([:/.|])/)
     .map((part, i) => {
       if (i % 2 === 1) return part;
       const kind = segmentKind(part);

@@ -139,7 +139,8 @@ export class SchemaNode {
       const required: string[] = [];
       const base = this.objectCount;
       for (const [k, p] of [...this.properties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        props[k] = p.toSchema(requiredRatio);
+        // defineProperty, not assignment: a body's "__proto__" key is a property like any other.
+        Object.defineProperty(props, k, { value: p.toSchema(requiredRatio), enumerable: true, writable: true, configurable: true });
         if (base > 0 && p.count / base >= requiredRatio) required.push(k);
       }
       schema.properties = props;

@@ -143,12 +143,14 @@ export class BodyShape {
 export class ParamShape {
   count = 0;
   readonly values = new SchemaNode();
-  example: string | undefined;
+  /** The first value, typed as the schema types it (an example must match its schema). */
+  example: unknown;
 
   add(v: string): void {
     this.count++;
-    this.values.add(coerce(v));
-    if (this.example === undefined && v.length <= 200) this.example = v;
+    const typed = coerce(v);
+    this.values.add(typed);
+    if (this.example === undefined && v.length <= 200) this.example = typed;
   }
 
   merge(o: ParamShape): void {

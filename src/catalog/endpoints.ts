@@ -31,6 +31,35 @@ const PLAIN_HEADERS = new Set([
   'sec-fetch-mode', 'sec-fetch-site', 'sec-fetch-dest', 'if-none-match', 'if-modified-since', 'content-encoding',
 ]);
 
+/** Request headers that carry API keys: OpenAPI security schemes, not parameters. */
+export const API_KEY_HEADERS = new Set(['x-api-key', 'api-key', 'apikey', 'x-auth-token', 'x-access-token']);
+/** Query parameters that carry API keys. */
+const API_KEY_QUERY = new Set(['api_key', 'apikey', 'api-key', 'key', 'access_token']);
+
+/**
+ * How a call authenticated, from the raw (unredacted) entry, as
+ * `http <scheme>` (Authorization header's scheme word, lower case),
+ * `header <name>` or `query <name>` (API keys). Only names, never values.
+ */
+export function authOf(e: Entry): string[] {
+  const rq = e.request;
+  if (!rq || !HTTP_PROTOCOLS.has(e.protocol)) return [];
+  const out: string[] = [];
+  const headers = rq.headers;
+  if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
+    for (const [k, v] of Object.entries(headers)) {
+      const name = k.toLowerCase();
+      if (name === 'authorization') {
+        const scheme = /^\s*([A-Za-z][A-Za-z0-9_-]{0,30})(\s|$)/.exec(String(Array.isArray(v) ? v[0] : v))?.[1];
+        out.push(`http ${scheme ? scheme.toLowerCase() : 'unknown'}`);
+      } else if (API_KEY_HEADERS.has(name)) out.push(`header ${name}`);
+    }
+  }
+  const query = rq.query;
+  if (query && typeof query === 'object') for (const k of Object.keys(query)) if (API_KEY_QUERY.has(k.toLowerCase())) out.push(`query ${k}`);
+  return out;
+}
+
 /** Protocols whose endpoints are HTTP method + path (OpenAPI, HAR). */
 export const HTTP_PROTOCOLS = new Set(['http', 'http2']);
 
@@ -223,6 +252,9 @@ export class EndpointStats {
   readonly headers = new Map<string, ParamShape>();
   /** Path placeholder values by position in the template's segments. */
   readonly pathValues = new Map<string, ParamShape>();
+  /** Calls added with details, and the authentication each used (`http bearer`, `header x-api-key` …; see authOf). */
+  detailed = 0;
+  readonly auth = new Map<string, number>();
   /** Request bodies by content type. */
   readonly requestBodies = new Map<string, BodyShape>();
   /** Response bodies by status, then content type ("" = no body). */
@@ -253,17 +285,22 @@ export class EndpointStats {
   }
 
   /** Parameters and bodies of an HTTP call (rawPath: the path before templating). */
-  addDetails(e: Entry, rawPath: string, template: string, status: string): void {
+  addDetails(e: Entry, rawPath: string, template: string, status: string, auth: string[] = []): void {
     const rq = e.request ?? {};
+    this.detailed++;
+    for (const a of auth) if (this.auth.size < MAX_PARAMS || this.auth.has(a)) this.auth.set(a, (this.auth.get(a) ?? 0) + 1);
     const query = rq.query;
     if (query && typeof query === 'object') {
-      for (const [k, v] of Object.entries(query)) addParam(this.query, k, Array.isArray(v) ? String(v[0]) : String(v));
+      for (const [k, v] of Object.entries(query)) {
+        if (API_KEY_QUERY.has(k.toLowerCase())) continue; // a security scheme, not a parameter
+        addParam(this.query, k, Array.isArray(v) ? String(v[0]) : String(v));
+      }
     }
     const headers = rq.headers;
     if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
       for (const [k, v] of Object.entries(headers)) {
         const name = k.toLowerCase();
-        if (name.startsWith(':') || PLAIN_HEADERS.has(name) || name.startsWith('<')) continue;
+        if (name.startsWith(':') || PLAIN_HEADERS.has(name) || API_KEY_HEADERS.has(name) || name.startsWith('<')) continue;
         addParam(this.headers, name, Array.isArray(v) ? String(v[0]) : String(v));
       }
     }
@@ -288,6 +325,8 @@ export class EndpointStats {
     this.calls += o.calls;
     this.errors += o.errors;
     this.first = Math.min(this.first, o.first);
+    this.detailed += o.detailed;
+    for (const [k, n] of o.auth) this.auth.set(k, (this.auth.get(k) ?? 0) + n);
     this.last = Math.max(this.last, o.last);
     this.latency.merge(o.latency);
     this.samples.merge(o.samples);
@@ -341,6 +380,13 @@ export interface CatalogOptions {
   maxEndpoints?: number;
   /** Collect HTTP parameters and body schemas (OpenAPI, diff). */
   details?: boolean;
+  /**
+   * Applied to every entry as it is added. The catalogue redacts itself
+   * (rather than reading redacted entries) so that it can tell, before the
+   * credential is replaced, which authentication scheme a call used: the
+   * scheme's name (`Bearer`) is kept, never the credential.
+   */
+  redact?: (e: Entry) => Entry;
 }
 
 export interface CatalogLimits {
@@ -364,8 +410,10 @@ export class Catalog {
   skipped = 0;
   readonly maxEndpoints: number;
   private readonly details: boolean;
+  private readonly redact?: (e: Entry) => Entry;
 
   constructor(opts: CatalogOptions = {}) {
+    this.redact = opts.redact;
     this.templater = new PathTemplater(opts.foldThreshold ?? DEFAULT_FOLD_THRESHOLD);
     this.maxEndpoints = opts.maxEndpoints ?? DEFAULT_MAX_ENDPOINTS;
     this.details = opts.details ?? false;
@@ -377,8 +425,10 @@ export class Catalog {
     if (this.templater.generation !== this.generation) this.refold();
   }
 
-  add(e: Entry): void {
+  add(raw: Entry): void {
     this.entries++;
+    const auth = this.details ? authOf(raw) : [];
+    const e = this.redact ? this.redact(raw) : raw;
     this.names.learn(e);
     const call = callOf(e);
     if (!call) {
@@ -408,7 +458,7 @@ export class Catalog {
       this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, name)));
     }
     ep.add(e, status);
-    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status);
+    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status, auth);
   }
 
   /** A position folded: endpoints stored under its literal values merge into the template. */

@@ -37,6 +37,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
   // Paths that differ only in placeholder names are one path to OpenAPI.
   const bySignature = new Map<string, string>();
   const operationIds = new Set<string>();
+  const schemes: Record<string, Record<string, string>> = {};
   let calls = 0;
   let first = Infinity;
   let last = -Infinity;
@@ -97,6 +98,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     }
     if (Object.keys(responses).length === 0) responses.default = { description: 'no response observed' };
     op.responses = responses;
+    if (ep.detailed > 0) op.security = security(ep, schemes);
     op['x-shark-observed'] = {
       calls: ep.calls,
       errors: ep.errors,
@@ -117,7 +119,28 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     },
     servers: [{ url: serverUrl(service) }],
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
+    ...(Object.keys(schemes).length ? { components: { securitySchemes: schemes } } : {}),
   };
+}
+
+/**
+ * An operation's security as observed: the schemes its calls used (`[]`:
+ * none seen, said explicitly; `{}` among them: some calls went without).
+ */
+function security(ep: EndpointStats, schemes: Record<string, Record<string, string>>): Array<Record<string, string[]>> {
+  const out: Array<Record<string, string[]>> = [];
+  let authenticated = 0;
+  for (const [auth, n] of [...ep.auth].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sp = auth.indexOf(' ');
+    const where = auth.slice(0, sp);
+    const name = auth.slice(sp + 1);
+    const id = (where === 'http' ? `${name}Auth` : `${name}Key`).replace(/[^A-Za-z0-9._-]/g, '_');
+    schemes[id] ??= where === 'http' ? { type: 'http', scheme: name } : { type: 'apiKey', in: where, name };
+    out.push({ [id]: [] });
+    authenticated = Math.max(authenticated, n);
+  }
+  if (out.length && authenticated < ep.detailed) out.unshift({});
+  return out;
 }
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);

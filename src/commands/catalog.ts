@@ -53,7 +53,9 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     const ratio = Number(flags['required-ratio']);
     if (!(ratio > 0 && ratio <= 1)) throw new UserError(`--required-ratio: expected a number in (0, 1], got "${flags['required-ratio']}"`, ExitCode.USAGE);
     if (flags.out && !flags.openapi) throw new UserError('--out goes with --openapi', ExitCode.USAGE);
-    const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi });
+    // The catalogue redacts each entry itself, after noting which auth scheme it used (see CatalogOptions.redact).
+    const redact = redactorFromFlags(flags, 'catalog');
+    const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi, redact });
     const input = await readInputs(argv as string[], (batch) => catalog.addBatch(batch), {
       stop: this.stop.signal,
       graceMs: 1500,
@@ -61,7 +63,6 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       onWarning: warn,
       meta: flags.meta,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
-      redact: redactorFromFlags(flags, 'catalog'),
     });
     let endpoints = catalog.list();
     if (flags.service) endpoints = endpoints.filter((e) => serviceMatches(e.service, flags.service!));

@@ -63,8 +63,8 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     const redact = redactorFromFlags(flags, 'diff');
     const dissect = { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) };
     const read = async (path: string) => {
-      const c = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: true });
-      const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect, redact });
+      const c = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: true, redact });
+      const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect });
       if (r.damage) throw r.damage;
       if (r.badLines) warn(`${path}: ${r.badLines} bad line(s) skipped`);
       if (c.foldedCalls) warn(`${path}: more than ${c.maxEndpoints} endpoints: ${c.foldedCalls} calls counted as "(other)" (--max-endpoints)`);

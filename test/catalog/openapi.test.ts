@@ -3,16 +3,34 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Catalog } from '../../src/catalog/endpoints.js';
 import { openApiDocument, httpServices } from '../../src/catalog/openapi.js';
 import { runCli } from '../helpers/cli.js';
-import { examplesDir, sharedCapture } from '../helpers/paths.js';
+import { examplesDir, repoRoot, sharedCapture } from '../helpers/paths.js';
 import { httpCall } from './entries.js';
 
 /** Validate with a real OpenAPI 3.1 validator (schema of the spec + semantic checks); it mutates, so a copy. */
 async function validate(doc: unknown): Promise<void> {
   await SwaggerParser.validate(structuredClone(doc) as never);
+}
+
+/** Redocly's linter with its recommended rules: errors fail (warnings such as "no 4XX response" describe the traffic). */
+function redoclyLint(doc: unknown): void {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-redocly-'));
+  try {
+    const file = join(dir, 'openapi.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'redocly'), ['lint', '--format', 'json', file], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } });
+    const report = JSON.parse(r.stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; severity: string; message: string }> };
+    const errors = report.problems.filter((p) => p.severity === 'error');
+    assert.equal(report.totals.errors, 0, errors.map((p) => `${p.ruleId}: ${p.message}`).join('\n'));
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function documentsOf(capture: string): Promise<Record<string, any>[]> {
@@ -29,7 +47,10 @@ async function documentsOf(capture: string): Promise<Record<string, any>[]> {
 test('OpenAPI of examples/bookinfo-mix.pcap validates and describes what nginx answered', async () => {
   const docs = await documentsOf(join(examplesDir, 'bookinfo-mix.pcap'));
   assert.equal(docs.length, 2);
-  for (const d of docs) await validate(d);
+  for (const d of docs) {
+    await validate(d);
+    redoclyLint(d);
+  }
   const main = docs.find((d) => d.paths['/productpage'])!;
   assert.equal(main.openapi, '3.1.0');
   const details = main.paths['/details/{id}'].get;
@@ -44,6 +65,10 @@ test('OpenAPI of examples/bookinfo-mix.pcap validates and describes what nginx a
   const login = main.paths['/api/login'].post;
   assert.equal(login.requestBody.content['application/json'].example.password, '[REDACTED]');
   assert.equal(login.requestBody.content['application/json'].schema.properties.password.enum, undefined);
+  // Its calls carried "Authorization: Bearer …": the scheme is named, the credential never.
+  assert.deepEqual(main.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer' } });
+  assert.deepEqual(login.security, [{ bearerAuth: [] }]);
+  assert.deepEqual(main.paths['/productpage'].get.security, []);
 });
 
 test('OpenAPI of the shared lab recording (HTTP/1 and HTTP/2 services) validates', async () => {
@@ -95,6 +120,7 @@ test('parameters (path, query, header), request bodies, status codes; required f
   assert.equal(created.properties.total.type, 'number');
   assert.deepEqual(op.responses['409'].content['application/json'].example, { error: 'conflict' });
   assert.equal(op['x-shark-observed'].calls, 20);
+  redoclyLint(doc);
 });
 
 test('--openapi with several services and no --out or --service is a usage error naming them', async () => {

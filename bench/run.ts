@@ -34,6 +34,7 @@ const optionalModules = [
   { name: 'merge', file: 'merge.ts', fn: 'benchMerge' },
   { name: 'map', file: 'map.ts', fn: 'benchMap' },
   { name: 'tap', file: 'tap.ts', fn: 'benchTap' },
+  { name: 'catalog', file: 'catalog.ts', fn: 'benchCatalog' },
 ] as const;
 
 const FLAT_RSS_RATIO = 1.2; // "flat": at most 20% more peak RSS for twice the input

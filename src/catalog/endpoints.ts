@@ -10,12 +10,32 @@
 
 import type { Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
-import { NameBook, k8sName } from '../stats/names.js';
+import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS } from '../stats/names.js';
+import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { resolveKey, unresolved } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, redisShape, sqlShape, keyShape } from './path-template.js';
 import { SchemaNode, contentTypeOf, jsonBody } from './schema-infer.js';
 
 export const DEFAULT_MAX_ENDPOINTS = 10_000;
+
+/**
+ * Every entry field a catalogue without details reads (callOf, statusOf,
+ * EndpointStats.add, serviceKey, NameBook): NDJSON input is then read without
+ * parsing headers and bodies. Keep in step with those functions.
+ */
+export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
+  protocol: true,
+  timestamp: true,
+  elapsedTime: true,
+  error: true,
+  dst: mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true, name: true }),
+  request: {
+    method: true, httpMethod: true, path: true, graphql: true, service: true, command: true, args: true, key: true,
+    query: true, type: true, topics: true, apiKeyName: true, apiKey: true, exchange: true, queue: true, routingKey: true,
+    questions: true, sni: true,
+  },
+  response: { status: true, grpcStatus: true, grpcStatusName: true, rcode: true, rcodeName: true, type: true, value: true, errorCode: true, replyCode: true },
+});
 export const OTHER_ENDPOINT = '(other)';
 /** Latency samples kept per endpoint for diff's significance test. */
 export const RESERVOIR_SIZE = 512;

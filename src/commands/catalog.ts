@@ -6,7 +6,7 @@ import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
-import { Catalog, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
+import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
@@ -62,6 +62,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       strict: flags.strict,
       onWarning: warn,
       meta: flags.meta,
+      // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
+      project: flags.openapi ? undefined : CATALOG_FIELDS,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
     });
     let endpoints = catalog.list();

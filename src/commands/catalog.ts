@@ -26,7 +26,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
   static override examples = [
     'shark catalog examples/bookinfo-mix.pcap',
     'shark catalog --format markdown examples/http-errors.pcap > api.md',
-    'shark catalog --openapi examples/bookinfo-mix.pcap > openapi.json',
+    'shark catalog --openapi --service reviews.bookinfo.svc.cluster.local:80 examples/bookinfo-mix.pcap > openapi.json',
     'shark catalog --openapi --out specs/ recordings/nightly-20261123T020000Z',
     'shark dissect capture.pcap | shark catalog --fold-threshold 50',
   ];

@@ -115,7 +115,7 @@ export function callOf(e: Entry): Call | undefined {
       return { protocol: 'redis', name: typeof rq.command === 'string' ? redisShape(rq.command, rq.args, rq.key) : '(unknown)' };
     case 'postgresql':
     case 'mysql':
-      return { protocol: e.protocol, name: typeof rq.query === 'string' && rq.query ? sqlShape(rq.query) : `(${rq.type ?? rq.command ?? 'startup'})` };
+      return { protocol: e.protocol, name: typeof rq.query === 'string' && rq.query ? sqlShape(rq.query, { doubleQuotedStrings: e.protocol === 'mysql' }) : `(${rq.type ?? rq.command ?? 'startup'})` };
     case 'kafka': {
       const topics = Array.isArray(rq.topics) ? rq.topics.map((t: any) => (typeof t === 'string' ? t : t?.name)).filter((t: unknown) => typeof t === 'string') : [];
       const shown = topics.slice(0, 3).join(',') + (topics.length > 3 ? ',…' : '');

@@ -147,19 +147,21 @@ export function nameParameters(template: string): { path: string; params: Array<
  * hex/bit literals, `$1` placeholders stay placeholders; IN lists collapse to
  * `(?)`; whitespace is squeezed and the text capped (256 chars).
  */
-export function sqlShape(query: string): string {
+export function sqlShape(query: string, opts: { doubleQuotedStrings?: boolean } = {}): string {
+  // MySQL reads "…" as a string by default; PostgreSQL (and the standard) as an identifier.
+  const quotes = opts.doubleQuotedStrings ? `'"` : "'";
   let out = '';
   let i = 0;
   const n = Math.min(query.length, 8192);
   while (i < n) {
     const c = query[i];
-    if (c === "'") {
+    if (quotes.includes(c)) {
       // '…' with '' escapes (and backslash escapes MySQL allows)
       i++;
       while (i < n) {
         if (query[i] === '\\') i += 2;
-        else if (query[i] === "'" && query[i + 1] === "'") i += 2;
-        else if (query[i] === "'") break;
+        else if (query[i] === c && query[i + 1] === c) i += 2;
+        else if (query[i] === c) break;
         else i++;
       }
       i++;
@@ -188,7 +190,8 @@ export function sqlShape(query: string): string {
     out += c;
     i++;
   }
-  out = out.trim().replace(/\(\s*\?(\s*,\s*\?)*\s*\)/g, '(?)').replace(/\s*;$/, '');
+  // IN lists and rows of literals are one shape however long: (?), and VALUES (?), (?) → VALUES (?).
+  out = out.trim().replace(/\(\s*\?(\s*,\s*\?)*\s*\)/g, '(?)').replace(/\(\?\)(\s*,\s*\(\?\))+/g, '(?)').replace(/\s*;$/, '');
   return out.length > 256 ? `${out.slice(0, 255)}…` : out;
 }
 

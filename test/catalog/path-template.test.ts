@@ -79,6 +79,10 @@ test('SQL statements keep their shape with literals as ?', () => {
   assert.equal(sqlShape('SELECT a FROM t WHERE id IN (1, 2, 3, 4)'), 'SELECT a FROM t WHERE id IN (?)');
   assert.equal(sqlShape('SELECT a FROM t2 WHERE x = $1 -- comment\n LIMIT 10;'), 'SELECT a FROM t2 WHERE x = $1 LIMIT ?');
   assert.equal(sqlShape("INSERT INTO log (msg) VALUES ('it\\'s')"), 'INSERT INTO log (msg) VALUES (?)');
+  assert.equal(sqlShape("insert into pets values (1, 'a'), (2, 'b'), (3, 'c')"), 'insert into pets values (?)');
+  // MySQL's "…" is a string; PostgreSQL's an identifier.
+  assert.equal(sqlShape('select 1 as one, "hello" as greeting', { doubleQuotedStrings: true }), 'select ? as one, ? as greeting');
+  assert.equal(sqlShape('select "Name" from "Users"'), 'select "Name" from "Users"');
 });
 
 test('Redis command shapes fold value-like key parts', () => {

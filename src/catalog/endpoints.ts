@@ -29,6 +29,8 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   elapsedTime: true,
   error: true,
   dst: mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true, name: true }),
+  // Enrichment from a recording's snapshot fills src as well as dst.
+  src: { ip: true, port: true },
   request: {
     method: true, httpMethod: true, path: true, graphql: true, service: true, command: true, args: true, key: true,
     query: true, type: true, topics: true, apiKeyName: true, apiKey: true, exchange: true, queue: true, routingKey: true,

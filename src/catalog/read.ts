@@ -71,7 +71,8 @@ export async function readInputs(
     const r = await consumeEntries(
       g.files,
       (batch) => {
-        if (enrich) for (const e of batch) enrich(e);
+        // Projected entries may lack an endpoint object; enrichment needs both.
+        if (enrich) for (const e of batch) if (e.src && e.dst) enrich(e);
         return onBatch(batch);
       },
       opts,

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runShell } from '../helpers/cli.js';
 import { examplesDir, sharedCapture } from '../helpers/paths.js';
 import { harEntry } from '../../src/catalog/har.js';
 import { httpCall } from './entries.js';
@@ -97,4 +97,10 @@ test('export without --har is a usage error', async () => {
   const r = await runCli(['export', join(examplesDir, 'bookinfo-mix.pcap')]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--har/);
+});
+
+test('export --har | head: a reader that leaves ends the export quietly (exit 0)', async () => {
+  const r = await runShell(`node bin/run.js export --har ${sharedCapture('lab-bookinfo-mix.pcap')} | head -c 200 > /dev/null; echo "status=\${PIPESTATUS[0]}"`);
+  assert.match(r.stdout, /status=0/);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error/);
 });

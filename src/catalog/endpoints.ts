@@ -343,6 +343,27 @@ export class EndpointStats {
     addBody(byType, hasBody ? contentTypeOf(rs) || 'application/octet-stream' : '', hasBody ? jsonBody(rs) : undefined);
   }
 
+  /**
+   * gRPC messages decoded with `--proto` (request.messages[].decoded), by
+   * message type: their schemas go where HTTP bodies go, so the catalogue
+   * shows them and diff compares their fields.
+   */
+  addMessages(e: Entry, status: string): void {
+    const each = (msgs: unknown, into: Map<string, BodyShape>) => {
+      if (!Array.isArray(msgs)) return;
+      for (const m of msgs.slice(0, 16)) {
+        if (m && typeof m === 'object' && typeof m.type === 'string' && m.decoded && typeof m.decoded === 'object') addBody(into, m.type, m.decoded);
+      }
+    };
+    each(e.request?.messages, this.requestBodies);
+    let byType = this.responseBodies.get(status);
+    if (!byType) {
+      if (this.responseBodies.size >= MAX_STATUSES) return;
+      this.responseBodies.set(status, (byType = new Map()));
+    }
+    each(e.response?.messages, byType);
+  }
+
   merge(o: EndpointStats): void {
     this.calls += o.calls;
     this.errors += o.errors;
@@ -481,6 +502,7 @@ export class Catalog {
     }
     ep.add(e, status);
     if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status, auth);
+    else if (this.details && call.protocol === 'grpc') ep.addMessages(e, status);
   }
 
   /** A position folded: endpoints stored under its literal values merge into the template. */

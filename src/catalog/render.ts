@@ -32,7 +32,17 @@ export function catalogJson(e: EndpointStats): Record<string, unknown> {
     statuses: Object.fromEntries([...e.statuses].sort((a, b) => b[1] - a[1])),
     first: iso(e.first),
     last: iso(e.last),
+    ...(e.protocol === 'grpc' && (e.requestBodies.size || e.responseBodies.size) ? { messages: grpcSchemas(e) } : {}),
   };
+}
+
+/** gRPC message schemas (with --proto): request and response message types, inferred from the decoded fields. */
+function grpcSchemas(e: EndpointStats): Record<string, unknown> {
+  const of = (m: Map<string, { schema: { count: number; toSchema(): unknown } }>) =>
+    Object.fromEntries([...m].filter(([, b]) => b.schema.count > 0).map(([type, b]) => [type, b.schema.toSchema()]));
+  const response: Record<string, unknown> = {};
+  for (const byType of e.responseBodies.values()) Object.assign(response, of(byType));
+  return { request: of(e.requestBodies), response };
 }
 
 export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits, format: CatalogFormat): string {

@@ -6,6 +6,7 @@ import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
@@ -41,6 +42,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     'max-endpoints': Flags.integer({ description: 'most endpoints kept apart; later new ones are counted into "(other)"', default: DEFAULT_MAX_ENDPOINTS, min: 1 }),
     'required-ratio': Flags.string({ description: 'with --openapi: a field present in at least this share of bodies is required (0..1)', default: '1' }),
     meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
+    proto: Flags.string({ description: 'decode gRPC messages with these .proto files (directory or file): their schemas join the catalogue' }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
@@ -55,7 +57,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     if (flags.out && !flags.openapi) throw new UserError('--out goes with --openapi', ExitCode.USAGE);
     // The catalogue redacts each entry itself, after noting which auth scheme it used (see CatalogOptions.redact).
     const redact = redactorFromFlags(flags, 'catalog');
-    const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi, redact });
+    const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi || flags.proto !== undefined, redact });
     const input = await readInputs(argv as string[], (batch) => catalog.addBatch(batch), {
       stop: this.stop.signal,
       graceMs: 1500,
@@ -63,8 +65,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       onWarning: warn,
       meta: flags.meta,
       // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
-      project: flags.openapi ? undefined : CATALOG_FIELDS,
-      dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
+      project: flags.openapi || flags.proto ? undefined : CATALOG_FIELDS,
+      dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined },
     });
     let endpoints = catalog.list();
     if (flags.service) endpoints = endpoints.filter((e) => serviceMatches(e.service, flags.service!));

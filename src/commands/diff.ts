@@ -5,6 +5,7 @@ import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { parseDuration } from '../cli/units.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
@@ -39,6 +40,7 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     service: Flags.string({ description: 'only this service (ns/name, name, host or host:port)' }),
     'fold-threshold': Flags.integer({ description: 'distinct values at one path position before it becomes {param}', default: DEFAULT_FOLD_THRESHOLD, min: 1 }),
     'max-endpoints': Flags.integer({ description: 'most endpoints kept apart per side', default: DEFAULT_MAX_ENDPOINTS, min: 1 }),
+    proto: Flags.string({ description: 'decode gRPC messages with these .proto files (directory or file): their schemas join the catalogue' }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
@@ -61,7 +63,7 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
       minSamples: flags['min-samples'],
     };
     const redact = redactorFromFlags(flags, 'diff');
-    const dissect = { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) };
+    const dissect = { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined };
     const read = async (path: string) => {
       const c = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: true, redact });
       const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect });

@@ -5,6 +5,7 @@ import { Catalog, callOf, statusOf } from '../../src/catalog/endpoints.js';
 import { readEntries } from '../../src/input/entries.js';
 import type { Entry } from '../../src/model/entry.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
 
 async function endpointsOf(files: string[]): Promise<string[]> {
   const c = new Catalog();
@@ -38,4 +39,15 @@ test('GraphQL operations, AMQP, DNS and statuses of each protocol', () => {
   assert.equal(statusOf(e('postgresql', {}, { errorCode: '42P01' }, true)), '42P01');
   assert.equal(statusOf(e('dns', {}, { rcode: 3, rcodeName: 'NXDOMAIN' }, true)), 'NXDOMAIN');
   assert.equal(statusOf(e('http', {}, null, true)), 'unanswered');
+});
+
+test('--proto: gRPC message schemas inferred from the decoded fields, by message type', async () => {
+  const r = await runCli(['catalog', '--format', 'json', '--proto', join(repoRoot, 'test', 'fixtures', 'proto'), join(repoRoot, 'test', 'fixtures', 'captures', 'lab-grpc.pcap')]);
+  assert.equal(r.code, 0, r.stderr);
+  const say = (JSON.parse(r.stdout) as { endpoints: Array<{ endpoint: string; messages?: any }> }).endpoints.find((e) => e.endpoint === 'shark.Pets/Say')!;
+  assert.deepEqual(say.messages.request['shark.Greeting'], { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] });
+  assert.deepEqual(say.messages.response['shark.Reply'].properties, { answer: { type: 'integer' }, text: { type: 'string' } });
+  // Without --proto there is nothing to infer from.
+  const plain = await runCli(['catalog', '--format', 'json', join(repoRoot, 'test', 'fixtures', 'captures', 'lab-grpc.pcap')]);
+  assert.ok((JSON.parse(plain.stdout) as { endpoints: Array<{ messages?: unknown }> }).endpoints.every((e) => e.messages === undefined));
 });

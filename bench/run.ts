@@ -36,6 +36,7 @@ const optionalModules = [
   { name: 'tap', file: 'tap.ts', fn: 'benchTap' },
   { name: 'hostile', file: 'hostile.ts', fn: 'benchHostile' },
   { name: 'tls', file: 'tls.ts', fn: 'benchTls' },
+  { name: 'catalog', file: 'catalog.ts', fn: 'benchCatalog' },
 ] as const;
 
 const FLAT_RSS_RATIO = 1.2; // "flat": at most 20% more peak RSS for twice the input

@@ -1,0 +1,143 @@
+// HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/) from HTTP/1,
+// HTTP/2, gRPC and GraphQL entries, written as a stream: the document's
+// head, then one entry at a time, then its tail, so memory does not grow
+// with the capture. Times come from the capture: `startedDateTime` is the
+// request's first packet, `time` and `timings.wait` the elapsed time to the
+// response's last packet (a capture cannot split send/wait/receive
+// further: send and receive are 0). Entries arrive already redacted.
+
+import type { Entry } from '../model/entry.js';
+import { contentTypeOf } from './schema-infer.js';
+
+/** Entry protocols that are HTTP exchanges. */
+export const HAR_PROTOCOLS = new Set(['http', 'http2', 'grpc', 'graphql']);
+
+export interface HarOptions {
+  /** Body characters kept per message (text beyond is cut, with `_truncated: true`). */
+  maxBody: number;
+  creatorVersion: string;
+}
+
+export function harHead(opts: HarOptions): string {
+  return `{"log":{"version":"1.2","creator":${JSON.stringify({ name: 'shark', version: opts.creatorVersion })},"pages":[],"entries":[`;
+}
+
+export const HAR_TAIL = ']}}\n';
+
+type NameValue = { name: string; value: string };
+
+/** One HAR entry, or undefined for an entry that is not an HTTP exchange with a request. */
+export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | undefined {
+  if (!HAR_PROTOCOLS.has(e.protocol) || !e.request) return undefined;
+  const rq = e.request;
+  const rs = e.response;
+  const http2 = e.protocol !== 'http' || String(rq.httpVersion ?? '').startsWith('HTTP/2');
+  const httpVersion = String(rq.httpVersion ?? (http2 ? 'HTTP/2.0' : 'HTTP/1.1'));
+  const elapsed = Math.max(0, typeof e.elapsedTime === 'number' && rs ? e.elapsedTime : 0);
+  const reqHeaders = headerList(rq.headers);
+  const request: Record<string, unknown> = {
+    method: String(rq.method && e.protocol !== 'grpc' ? rq.method : (rq.httpMethod ?? rq.method ?? 'GET')).toUpperCase(),
+    url: absoluteUrl(e),
+    httpVersion,
+    cookies: [],
+    headers: reqHeaders,
+    queryString: queryList(rq.query),
+    headersSize: -1,
+    bodySize: typeof rq.bodySize === 'number' ? rq.bodySize : -1,
+  };
+  if (e.protocol === 'grpc') request.method = 'POST';
+  const reqBody = bodyText(rq, opts.maxBody);
+  if (reqBody || (typeof rq.bodySize === 'number' && rq.bodySize > 0)) {
+    request.postData = { mimeType: contentTypeOf(rq) || 'application/octet-stream', text: reqBody?.text ?? '', ...(reqBody?.truncated ? { _truncated: true } : {}) };
+  }
+  const resBody = rs ? bodyText(rs, opts.maxBody) : undefined;
+  const response: Record<string, unknown> = rs
+    ? {
+        status: typeof rs.status === 'number' ? rs.status : Number(rs.status) || 0,
+        statusText: String(rs.statusText ?? ''),
+        httpVersion: String(rs.httpVersion ?? httpVersion),
+        cookies: [],
+        headers: [...headerList(rs.headers), ...headerList(rs.trailers)],
+        content: {
+          size: typeof rs.bodySize === 'number' ? rs.bodySize : 0,
+          mimeType: contentTypeOf(rs) || 'x-unknown',
+          ...(resBody ? { text: resBody.text } : {}),
+          ...(resBody?.encoding ? { encoding: resBody.encoding } : {}),
+          ...(resBody?.truncated ? { _truncated: true } : {}),
+        },
+        redirectURL: headerValue(rs.headers, 'location') ?? '',
+        headersSize: -1,
+        bodySize: typeof rs.bodySize === 'number' ? rs.bodySize : -1,
+      }
+    : // Unanswered: HAR has no "no response"; browsers write status 0 for a request that got none.
+      { status: 0, statusText: '', httpVersion, cookies: [], headers: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: -1 };
+  return {
+    startedDateTime: new Date(e.timestamp).toISOString(),
+    time: elapsed,
+    request,
+    response,
+    cache: {},
+    timings: { send: 0, wait: elapsed, receive: 0 },
+    serverIPAddress: e.dst?.ip ?? '',
+    connection: String(e.src?.port ?? ''),
+    _shark: { id: e.id, protocol: e.protocol, error: e.error, ...(e.warnings?.length ? { warnings: e.warnings } : {}) },
+  };
+}
+
+function absoluteUrl(e: Entry): string {
+  const rq = e.request!;
+  if (typeof rq.url === 'string' && /^https?:\/\//i.test(rq.url)) return rq.url;
+  const scheme = typeof rq.scheme === 'string' && rq.scheme ? rq.scheme : e.tls ? 'https' : 'http';
+  let host = rq.authority ?? rq.host ?? headerValue(rq.headers, 'host') ?? headerValue(rq.headers, ':authority');
+  if (typeof host !== 'string' || host === '') {
+    const ip = e.dst?.ip ?? '0.0.0.0';
+    host = `${ip.includes(':') ? `[${ip}]` : ip}:${e.dst?.port ?? 80}`;
+  }
+  const target = typeof rq.url === 'string' && rq.url.startsWith('/') ? rq.url : typeof rq.path === 'string' ? rq.path : '/';
+  return `${scheme}://${host}${target.startsWith('/') ? target : `/${target}`}`;
+}
+
+function headerList(headers: unknown): NameValue[] {
+  if (!headers || typeof headers !== 'object') return [];
+  if (Array.isArray(headers)) {
+    return headers.filter((h) => h && typeof h === 'object').map((h) => ({ name: String(h.name ?? ''), value: String(h.value ?? '') }));
+  }
+  const out: NameValue[] = [];
+  for (const [name, v] of Object.entries(headers as Record<string, unknown>)) {
+    if (Array.isArray(v)) for (const x of v) out.push({ name, value: String(x) });
+    else out.push({ name, value: String(v) });
+  }
+  return out;
+}
+
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== 'object' || Array.isArray(headers)) return undefined;
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
+    if (k.toLowerCase() === name) return Array.isArray(v) ? String(v[0]) : String(v);
+  }
+  return undefined;
+}
+
+function queryList(query: unknown): NameValue[] {
+  if (!query || typeof query !== 'object') return [];
+  const out: NameValue[] = [];
+  for (const [name, v] of Object.entries(query as Record<string, unknown>)) {
+    if (Array.isArray(v)) for (const x of v) out.push({ name, value: String(x) });
+    else out.push({ name, value: String(v) });
+  }
+  return out;
+}
+
+function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean } | undefined {
+  const body = msg.body;
+  if (body === undefined || body === null || body === '') return undefined;
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const cut = text.length > max;
+  // A base64 text cut anywhere but a 4-character boundary would not decode.
+  const keep = msg.bodyEncoding === 'base64' ? max - (max % 4) : max;
+  return {
+    text: cut ? text.slice(0, keep) : text,
+    ...(msg.bodyEncoding === 'base64' ? { encoding: 'base64' } : {}),
+    truncated: cut || msg.bodyTruncated === true,
+  };
+}

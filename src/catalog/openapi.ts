@@ -1,0 +1,191 @@
+// OpenAPI 3.1 documents from a catalogue: one per HTTP service, one path
+// item per templated path, one operation per method, with the parameters
+// (path, query, header) and bodies observed, their JSON Schemas inferred, and
+// examples taken from the (already redacted) traffic. What was observed
+// about each operation (calls, errors, latency) rides along as `x-shark-*`
+// extensions, which OpenAPI tools ignore.
+
+import { HTTP_PROTOCOLS, OTHER_ENDPOINT, type EndpointStats, type ParamShape } from './endpoints.js';
+import { nameParameters } from './path-template.js';
+
+export interface OpenApiOptions {
+  /** A property (or query parameter) present in at least this share of observations is required. Default 1. */
+  requiredRatio?: number;
+}
+
+export type OpenApiDocument = Record<string, any>;
+
+/** Names of the services with HTTP endpoints. */
+export function httpServices(endpoints: EndpointStats[]): string[] {
+  return [...new Set(endpoints.filter((e) => HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT).map((e) => e.service))].sort();
+}
+
+/** Does `wanted` (`--service`) name this service: exactly, or by its name without the namespace. */
+export function serviceMatches(service: string, wanted: string): boolean {
+  if (service === wanted) return true;
+  const slash = service.indexOf('/');
+  if (slash >= 0 && service.slice(slash + 1) === wanted) return true;
+  // host:port given as host
+  const colon = service.lastIndexOf(':');
+  return colon > 0 && service.slice(0, colon) === wanted;
+}
+
+export function openApiDocument(service: string, endpoints: EndpointStats[], opts: OpenApiOptions = {}): OpenApiDocument {
+  const ratio = opts.requiredRatio ?? 1;
+  const mine = endpoints.filter((e) => e.service === service && HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT);
+  const paths: Record<string, Record<string, unknown>> = {};
+  // Paths that differ only in placeholder names are one path to OpenAPI.
+  const bySignature = new Map<string, string>();
+  const operationIds = new Set<string>();
+  const schemes: Record<string, Record<string, string>> = {};
+  let calls = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const ep of mine) {
+    const sp = ep.name.indexOf(' ');
+    const method = ep.name.slice(0, sp).toLowerCase();
+    const template = ep.name.slice(sp + 1);
+    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) continue;
+    const { path, params } = nameParameters(template);
+    const signature = path.replace(/\{[^}]*\}/g, '{}');
+    const pathKey = bySignature.get(signature) ?? path;
+    bySignature.set(signature, pathKey);
+    const item = (paths[pathKey] ??= {});
+    if (item[method]) continue;
+    calls += ep.calls;
+    first = Math.min(first, ep.first);
+    last = Math.max(last, ep.last);
+    // Placeholder names as the path key has them (the first template seen with this shape).
+    const keyNames = [...pathKey.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]);
+    const segIndexes = template.split('/').flatMap((s, i) => (s.startsWith('{') ? [i] : []));
+    const parameters: unknown[] = params.map((p, i) => ({
+      name: keyNames[i] ?? p.name,
+      in: 'path',
+      required: true,
+      schema: paramSchema(ep.pathValues.get(String(segIndexes[i])), p.kind),
+      ...example(ep.pathValues.get(String(segIndexes[i]))),
+    }));
+    for (const [name, q] of sorted(ep.query)) {
+      parameters.push({ name, in: 'query', required: q.count / ep.calls >= ratio, schema: paramSchema(q), ...example(q) });
+    }
+    for (const [name, h] of sorted(ep.headers)) {
+      parameters.push({ name, in: 'header', required: h.count / ep.calls >= ratio, schema: paramSchema(h), ...example(h) });
+    }
+    const op: Record<string, unknown> = {
+      operationId: uniqueId(operationIds, `${method}${pathKey.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`),
+      summary: `${method.toUpperCase()} ${pathKey}`,
+    };
+    if (parameters.length) op.parameters = parameters;
+    const bodies = [...ep.requestBodies].filter(([type]) => type !== '');
+    if (bodies.length) {
+      op.requestBody = {
+        required: true,
+        content: Object.fromEntries(bodies.map(([type, b]) => [type, mediaType(b, ratio)])),
+      };
+    }
+    const responses: Record<string, unknown> = {};
+    for (const [status, byType] of [...ep.responseBodies].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!/^[1-5]\d\d$/.test(status)) continue;
+      const content = [...byType].filter(([type]) => type !== '');
+      responses[status] = {
+        description: `${status} (seen ${ep.statuses.get(status) ?? 0} times)`,
+        ...(content.length ? { content: Object.fromEntries(content.map(([type, b]) => [type, mediaType(b, ratio)])) } : {}),
+      };
+    }
+    // Statuses seen without details (no --details run) still belong in the document.
+    for (const [status, n] of ep.statuses) {
+      if (/^[1-5]\d\d$/.test(status) && !responses[status]) responses[status] = { description: `${status} (seen ${n} times)` };
+    }
+    if (Object.keys(responses).length === 0) responses.default = { description: 'no response observed' };
+    op.responses = responses;
+    if (ep.detailed > 0) op.security = security(ep, schemes);
+    op['x-shark-observed'] = {
+      calls: ep.calls,
+      errors: ep.errors,
+      p50Ms: round(ep.latency.quantile(0.5)),
+      p95Ms: round(ep.latency.quantile(0.95)),
+      p99Ms: round(ep.latency.quantile(0.99)),
+      first: iso(ep.first),
+      last: iso(ep.last),
+    };
+    item[method] = op;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: service,
+      version: 'observed',
+      description: `Inferred by shark catalog from ${calls} observed calls${Number.isFinite(first) ? ` between ${iso(first)} and ${iso(last)}` : ''}. Schemas describe what was seen, not what the service allows.`,
+    },
+    servers: [{ url: serverUrl(service) }],
+    paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
+    ...(Object.keys(schemes).length ? { components: { securitySchemes: schemes } } : {}),
+  };
+}
+
+/**
+ * An operation's security as observed: the schemes its calls used (`[]`:
+ * none seen, said explicitly; `{}` among them: some calls went without).
+ */
+function security(ep: EndpointStats, schemes: Record<string, Record<string, string>>): Array<Record<string, string[]>> {
+  const out: Array<Record<string, string[]>> = [];
+  let authenticated = 0;
+  for (const [auth, n] of [...ep.auth].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sp = auth.indexOf(' ');
+    const where = auth.slice(0, sp);
+    const name = auth.slice(sp + 1);
+    const id = (where === 'http' ? `${name}Auth` : `${name}Key`).replace(/[^A-Za-z0-9._-]/g, '_');
+    schemes[id] ??= where === 'http' ? { type: 'http', scheme: name } : { type: 'apiKey', in: where, name };
+    out.push({ [id]: [] });
+    authenticated = Math.max(authenticated, n);
+  }
+  if (out.length && authenticated < ep.detailed) out.unshift({});
+  return out;
+}
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+function mediaType(b: { schema: { count: number; toSchema(r: number): unknown }; example: unknown }, ratio: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (b.schema.count > 0) out.schema = b.schema.toSchema(ratio);
+  if (b.example !== undefined) out.example = b.example;
+  return out;
+}
+
+function paramSchema(p: ParamShape | undefined, kind?: string): Record<string, unknown> {
+  if (!p || p.values.count === 0) return kind === 'id' ? { type: 'integer' } : { type: 'string', ...(kind === 'uuid' ? { format: 'uuid' } : {}) };
+  const s = p.values.toSchema();
+  if (kind === 'uuid') return { type: 'string', format: 'uuid' };
+  if (kind === 'date') return { type: 'string' };
+  return s;
+}
+
+function example(p: ParamShape | undefined): Record<string, unknown> {
+  return p?.example !== undefined ? { example: p.example } : {};
+}
+
+function sorted<T>(m: Map<string, T>): Array<[string, T]> {
+  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function uniqueId(seen: Set<string>, id: string): string {
+  let out = id || 'operation';
+  for (let n = 2; seen.has(out); n++) out = `${id}${n}`;
+  seen.add(out);
+  return out;
+}
+
+function serverUrl(service: string): string {
+  // "ns/name" (Kubernetes) → the in-cluster DNS name; a host:port as it is.
+  const slash = service.indexOf('/');
+  const host = slash >= 0 ? `${service.slice(slash + 1)}.${service.slice(0, slash)}` : service;
+  return `http://${host}`;
+}
+
+function round(v: number | null): number | null {
+  return v === null ? null : Math.round(v * 1000) / 1000;
+}
+
+function iso(ms: number): string | null {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}

@@ -1,0 +1,205 @@
+// JSON Schema (2020-12, as OpenAPI 3.1 uses it) inferred from observed JSON
+// values, one value at a time: types seen, object properties with how often
+// each was present (required = present in every observation, or in at least
+// `requiredRatio` of them), array items, small sets of string values as
+// `enum`, and the formats date-time, date, uuid and email when every value
+// has them. Bounded: at most MAX_PROPERTIES properties per object, MAX_DEPTH
+// levels, MAX_ENUM + 1 distinct strings per field; what is cut is counted.
+
+export const MAX_PROPERTIES = 200;
+export const MAX_DEPTH = 10;
+/** At most this many distinct values make an enum… */
+export const MAX_ENUM = 6;
+/** …and only when each was seen this many times on average (3 values in 3 calls say nothing). */
+const ENUM_MIN_REPEAT = 3;
+const MAX_ENUM_LENGTH = 64;
+const REDACTED_MARK = '[REDACTED]';
+
+type JsonType = 'null' | 'boolean' | 'integer' | 'number' | 'string' | 'object' | 'array';
+
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,}$/;
+const FORMATS: Array<[string, RegExp]> = [
+  ['date-time', DATE_TIME],
+  ['date', DATE],
+  ['uuid', UUID],
+  ['email', EMAIL],
+];
+
+export class SchemaNode {
+  /** Observations of this node (values seen, null included). */
+  count = 0;
+  readonly types = new Map<JsonType, number>();
+  properties?: Map<string, SchemaNode>;
+  items?: SchemaNode;
+  /** Distinct string values (null once more than MAX_ENUM were seen). */
+  private strings: Set<string> | null = new Set();
+  /** Strings seen, and how many matched each format. */
+  private stringCount = 0;
+  private readonly formatHits = new Map<string, number>();
+  /** Properties not tracked because the object had MAX_PROPERTIES already. */
+  cutProperties = 0;
+
+  add(value: unknown, depth = 0): void {
+    this.count++;
+    const type = typeOf(value);
+    this.types.set(type, (this.types.get(type) ?? 0) + 1);
+    if (depth >= MAX_DEPTH) return;
+    if (type === 'string') this.addString(value as string);
+    else if (type === 'object') {
+      this.properties ??= new Map();
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        let p = this.properties.get(k);
+        if (!p) {
+          if (this.properties.size >= MAX_PROPERTIES) {
+            this.cutProperties++;
+            continue;
+          }
+          this.properties.set(k, (p = new SchemaNode()));
+        }
+        p.add(v, depth + 1);
+      }
+    } else if (type === 'array') {
+      this.items ??= new SchemaNode();
+      // A long array's first items say what its items are.
+      for (const v of (value as unknown[]).slice(0, 50)) this.items.add(v, depth + 1);
+    }
+  }
+
+  private addString(s: string): void {
+    this.stringCount++;
+    for (const [name, re] of FORMATS) if (re.test(s)) this.formatHits.set(name, (this.formatHits.get(name) ?? 0) + 1);
+    if (this.strings) {
+      // A redacted value is no value: listing "[REDACTED]" as the only allowed one would be a false contract.
+      if (s.length > MAX_ENUM_LENGTH || s === REDACTED_MARK) this.strings = null;
+      else {
+        this.strings.add(s);
+        if (this.strings.size > MAX_ENUM) this.strings = null;
+      }
+    }
+  }
+
+  merge(o: SchemaNode, depth = 0): void {
+    this.count += o.count;
+    for (const [t, n] of o.types) this.types.set(t, (this.types.get(t) ?? 0) + n);
+    this.cutProperties += o.cutProperties;
+    this.stringCount += o.stringCount;
+    for (const [f, n] of o.formatHits) this.formatHits.set(f, (this.formatHits.get(f) ?? 0) + n);
+    if (this.strings) {
+      if (!o.strings) this.strings = null;
+      else {
+        for (const s of o.strings) this.strings.add(s);
+        if (this.strings.size > MAX_ENUM) this.strings = null;
+      }
+    }
+    if (depth >= MAX_DEPTH) return;
+    if (o.properties) {
+      this.properties ??= new Map();
+      for (const [k, p] of o.properties) {
+        let into = this.properties.get(k);
+        if (!into) {
+          if (this.properties.size >= MAX_PROPERTIES) {
+            this.cutProperties++;
+            continue;
+          }
+          this.properties.set(k, (into = new SchemaNode()));
+        }
+        into.merge(p, depth + 1);
+      }
+    }
+    if (o.items) (this.items ??= new SchemaNode()).merge(o.items, depth + 1);
+  }
+
+  /** Observations of type object (the base of presence ratios). */
+  get objectCount(): number {
+    return this.types.get('object') ?? 0;
+  }
+
+  /** JSON Schema 2020-12 for what was observed. */
+  toSchema(requiredRatio = 1): Record<string, unknown> {
+    const types = [...this.types.keys()];
+    // integer and number together are number.
+    const t = types.includes('number') ? types.filter((x) => x !== 'integer') : types;
+    const schema: Record<string, unknown> = {};
+    if (t.length === 1) schema.type = t[0];
+    else if (t.length > 1) schema.type = t.sort();
+    if (this.types.has('string') && this.stringCount > 0) {
+      const format = FORMATS.find(([name]) => this.formatHits.get(name) === this.stringCount)?.[0];
+      if (format) schema.format = format;
+      else if (this.strings && this.strings.size > 0 && this.stringCount >= ENUM_MIN_REPEAT * this.strings.size) {
+        const values: unknown[] = [...this.strings].sort();
+        if (this.types.has('null')) values.push(null);
+        schema.enum = values;
+      }
+    }
+    if (this.properties && this.properties.size > 0) {
+      const props: Record<string, unknown> = {};
+      const required: string[] = [];
+      const base = this.objectCount;
+      for (const [k, p] of [...this.properties].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        // defineProperty, not assignment: a body's "__proto__" key is a property like any other.
+        Object.defineProperty(props, k, { value: p.toSchema(requiredRatio), enumerable: true, writable: true, configurable: true });
+        if (base > 0 && p.count / base >= requiredRatio) required.push(k);
+      }
+      schema.properties = props;
+      if (required.length) schema.required = required;
+    }
+    if (this.items && this.items.count > 0) schema.items = this.items.toSchema(requiredRatio);
+    return schema;
+  }
+
+  /**
+   * Field paths and their types, for diffs: `$.items[].price` → `number`.
+   * integer is reported as number (a price of 3 then 3.5 is not a change of type).
+   */
+  fieldTypes(prefix = '$', out = new Map<string, string>()): Map<string, string> {
+    const types = [...new Set([...this.types.keys()].map((t) => (t === 'integer' ? 'number' : t)))].filter((t) => t !== 'null').sort();
+    out.set(prefix, types.join('|') || 'null');
+    if (this.properties) for (const [k, p] of this.properties) p.fieldTypes(`${prefix}.${k}`, out);
+    if (this.items && this.items.count > 0) this.items.fieldTypes(`${prefix}[]`, out);
+    return out;
+  }
+}
+
+function typeOf(v: unknown): JsonType {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return 'array';
+  switch (typeof v) {
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isInteger(v) ? 'integer' : 'number';
+    case 'string':
+      return 'string';
+    default:
+      return 'object';
+  }
+}
+
+/** The JSON value a body holds, or undefined when it is not (whole) JSON. */
+export function jsonBody(msg: Record<string, any> | null | undefined): unknown {
+  if (!msg || msg.bodyTruncated || msg.bodyEncoding === 'base64') return undefined;
+  const body = msg.body;
+  if (body === undefined || body === null || body === '') return undefined;
+  if (typeof body === 'object') return body;
+  if (typeof body !== 'string') return undefined;
+  const ct = contentTypeOf(msg);
+  const first = body.trimStart()[0];
+  if (!/json/i.test(ct) && first !== '{' && first !== '[') return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A message's media type without parameters, lower case ('' when unknown). */
+export function contentTypeOf(msg: Record<string, any> | null | undefined): string {
+  if (!msg) return '';
+  let ct: unknown = msg.contentType;
+  if (!ct && msg.headers && typeof msg.headers === 'object') ct = msg.headers['content-type'];
+  if (Array.isArray(ct)) ct = ct[0];
+  return typeof ct === 'string' ? ct.split(';')[0].trim().toLowerCase() : '';
+}

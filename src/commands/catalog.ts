@@ -1,0 +1,106 @@
+import { Args, Flags } from '@oclif/core';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SharkCommand } from '../cli/base-command.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
+import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
+import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
+import { readInputs } from '../catalog/read.js';
+import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
+import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
+
+export default class CatalogCommand extends SharkCommand {
+  static override summary = 'The API catalogue: every endpoint seen, per service, with calls, errors and latency; --openapi writes OpenAPI 3.1';
+  static override description = `Reads entries (NDJSON), captures (pcap/pcapng, dissected on the fly) or shark record recording folders
+(their saved Kubernetes context names the services) from FILEs or stdin. Paths are templated: numbers, UUIDs,
+hashes, dates and tokens become {id}, {uuid}, {hash}, {date}, {token}; a position with more distinct values
+than --fold-threshold becomes {param}. gRPC is service/method, GraphQL the operation, Redis the command and key
+shape, SQL the statement with literals as ?, Kafka the API and topics.
+Memory grows with the number of distinct endpoints (at most --max-endpoints; beyond, calls are counted into
+the service's "(other)" row and said on stderr), not with the number of calls.
+With --openapi, writes one OpenAPI 3.1 document per HTTP service: to stdout when there is one (or --service
+picks one), else to --out DIR as <service>.openapi.json. Examples in it are taken from redacted traffic.`;
+  static override examples = [
+    'shark catalog examples/bookinfo-mix.pcap',
+    'shark catalog --format markdown examples/http-errors.pcap > api.md',
+    'shark catalog --openapi --service reviews.bookinfo.svc.cluster.local:80 examples/bookinfo-mix.pcap > openapi.json',
+    'shark catalog --openapi --out specs/ recordings/nightly-20261123T020000Z',
+    'shark dissect capture.pcap | shark catalog --fold-threshold 50',
+  ];
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'entry (NDJSON) or capture files, or recording folders; - or none for stdin' }) };
+  static override flags = {
+    format: Flags.string({ description: 'output format of the catalogue', options: ['table', 'json', 'markdown'], default: 'table' }),
+    openapi: Flags.boolean({ description: 'write OpenAPI 3.1 documents (one per HTTP service) instead of the catalogue' }),
+    service: Flags.string({ description: 'only this service (ns/name, name, host or host:port)' }),
+    out: Flags.string({ description: 'with --openapi: write <service>.openapi.json files into this folder' }),
+    'fold-threshold': Flags.integer({ description: 'distinct values at one path position before it becomes {param}', default: DEFAULT_FOLD_THRESHOLD, min: 1 }),
+    'max-endpoints': Flags.integer({ description: 'most endpoints kept apart; later new ones are counted into "(other)"', default: DEFAULT_MAX_ENDPOINTS, min: 1 }),
+    'required-ratio': Flags.string({ description: 'with --openapi: a field present in at least this share of bodies is required (0..1)', default: '1' }),
+    meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
+    proto: Flags.string({ description: 'decode gRPC messages with these .proto files (directory or file): their schemas join the catalogue' }),
+    strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+    'decode-as': decodeAsFlag(),
+    'tls-keylog': tlsKeylogFlag(),
+    ...redactFlags,
+  };
+
+  protected async execute(): Promise<number> {
+    const { flags, argv } = await this.parse(CatalogCommand);
+    const warn = (m: string) => process.stderr.write(`catalog: ${m}\n`);
+    const ratio = Number(flags['required-ratio']);
+    if (!(ratio > 0 && ratio <= 1)) throw new UserError(`--required-ratio: expected a number in (0, 1], got "${flags['required-ratio']}"`, ExitCode.USAGE);
+    if (flags.out && !flags.openapi) throw new UserError('--out goes with --openapi', ExitCode.USAGE);
+    // The catalogue redacts each entry itself, after noting which auth scheme it used (see CatalogOptions.redact).
+    const redact = redactorFromFlags(flags, 'catalog');
+    const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi || flags.proto !== undefined, redact });
+    const input = await readInputs(argv as string[], (batch) => catalog.addBatch(batch), {
+      stop: this.stop.signal,
+      graceMs: 1500,
+      strict: flags.strict,
+      onWarning: warn,
+      meta: flags.meta,
+      // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
+      project: flags.openapi || flags.proto ? undefined : CATALOG_FIELDS,
+      dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined },
+    });
+    let endpoints = catalog.list();
+    if (flags.service) endpoints = endpoints.filter((e) => serviceMatches(e.service, flags.service!));
+    const limits = catalog.limits();
+    if (limits.foldedCalls) warn(`more than ${limits.maxEndpoints} endpoints: ${limits.foldedCalls} calls to later new ones counted as "(other)" (--max-endpoints)`);
+    if (limits.untrackedPositions) warn(`${limits.untrackedPositions} path positions not tracked for folding (limit reached)`);
+
+    if (flags.openapi) {
+      const services = httpServices(endpoints);
+      if (services.length === 0) {
+        warn(flags.service ? `no HTTP endpoints of service "${flags.service}"` : 'no HTTP endpoints in the input');
+        if (input.damage) throw input.damage;
+        return ExitCode.CHECK_FAILED;
+      }
+      if (flags.out) {
+        await mkdir(flags.out, { recursive: true }).catch((err: Error) => {
+          throw new UserError(`${flags.out}: cannot create folder (${err.message})`, ExitCode.OUTPUT);
+        });
+        for (const s of services) {
+          const file = join(flags.out, `${s.replace(/[^A-Za-z0-9._-]+/g, '_')}.openapi.json`);
+          await writeFile(file, JSON.stringify(openApiDocument(s, endpoints, { requiredRatio: ratio }), null, 2) + '\n').catch((err: Error) => {
+            throw new UserError(`${file}: cannot write (${err.message})`, ExitCode.OUTPUT);
+          });
+          warn(`${s}: ${file}`);
+        }
+      } else if (services.length > 1) {
+        throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
+      } else {
+        process.stdout.write(JSON.stringify(openApiDocument(services[0], endpoints, { requiredRatio: ratio }), null, 2) + '\n');
+      }
+    } else {
+      process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat));
+    }
+    if (input.damage) throw input.damage;
+    return ExitCode.OK;
+  }
+}

@@ -1,0 +1,94 @@
+import { Args, Flags } from '@oclif/core';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { SharkCommand } from '../cli/base-command.js';
+import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
+import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { parseSize } from '../cli/units.js';
+import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
+import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { readInputs } from '../catalog/read.js';
+import { HAR_TAIL, harEntry, harHead } from '../catalog/har.js';
+
+export default class ExportCommand extends SharkCommand {
+  static override summary = 'Export HTTP calls as HAR 1.2 (browser dev tools, HAR viewers, replay tools)';
+  static override description = `Reads entries (NDJSON), captures (dissected on the fly) or recording folders from FILEs or stdin and writes
+one HAR 1.2 document of their HTTP/1, HTTP/2, gRPC and GraphQL calls, in capture order, streamed (memory does
+not grow with the input). Times come from the capture (startedDateTime: the request's first packet; time and
+timings.wait: until the response's last packet). Secrets are redacted unless --no-redact. Other protocols are
+skipped and counted on stderr.`;
+  static override examples = [
+    'shark export --har examples/bookinfo-mix.pcap > bookinfo.har',
+    'shark export --har -o calls.har --max-body 4KB examples/http-errors.pcap',
+    "shark filter 'http and response.status >= 500' capture.pcap | shark export --har > errors.har",
+  ];
+  static override strict = false;
+  static override args = { file: Args.string({ description: 'entry (NDJSON) or capture files, or recording folders; - or none for stdin' }) };
+  static override flags = {
+    har: Flags.boolean({ description: 'write HAR 1.2 (the only export format so far; required)' }),
+    output: Flags.string({ char: 'o', description: 'write here instead of stdout' }),
+    'max-body': Flags.string({ description: 'keep at most this many body characters per message (e.g. 16KB)', default: '16KB' }),
+    meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
+    strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
+    'decode-as': decodeAsFlag(),
+    'tls-keylog': tlsKeylogFlag(),
+    ...redactFlags,
+  };
+
+  protected async execute(): Promise<number> {
+    const { flags, argv } = await this.parse(ExportCommand);
+    if (!flags.har) throw new UserError('export: name the format: --har', ExitCode.USAGE);
+    const warn = (m: string) => process.stderr.write(`export: ${m}\n`);
+    const maxBody = parseSize(flags['max-body'], '--max-body');
+    const out: Writable = flags.output ? createWriteStream(flags.output) : process.stdout;
+    if (flags.output) {
+      out.on('error', () => undefined);
+      await once(out, 'open').catch((err: Error) => {
+        throw new UserError(`${flags.output}: cannot write (${err.message})`, ExitCode.OUTPUT);
+      });
+    } else {
+      out.on('error', (err) => isEpipe(err) && this.outputClosed());
+    }
+    const opts = { maxBody, creatorVersion: this.config.version };
+    let written = 0;
+    let skipped = 0;
+    const write = async (s: string) => {
+      if (!out.write(s)) await once(out, 'drain');
+    };
+    await write(harHead(opts));
+    const input = await readInputs(
+      argv as string[],
+      async (batch) => {
+        const parts: string[] = [];
+        for (const e of batch) {
+          const h = harEntry(e, opts);
+          if (!h) {
+            skipped++;
+            continue;
+          }
+          parts.push((written++ === 0 ? '' : ',') + JSON.stringify(h));
+        }
+        if (parts.length) await write(parts.join('\n'));
+      },
+      {
+        stop: this.stop.signal,
+        graceMs: 1500,
+        strict: flags.strict,
+        onWarning: warn,
+        meta: flags.meta,
+        dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), maxBody },
+        redact: redactorFromFlags(flags, 'export'),
+      },
+    );
+    // Always a whole document, also after damage or Ctrl-C: what was read is valid HAR.
+    await write(HAR_TAIL);
+    if (flags.output) {
+      out.end();
+      await once(out, 'finish');
+    }
+    if (skipped) warn(`${written} HTTP calls written; ${skipped} entries of other protocols (or without a request) skipped`);
+    if (input.damage) throw input.damage;
+    return ExitCode.OK;
+  }
+}

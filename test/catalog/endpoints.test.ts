@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Catalog, callOf, statusOf } from '../../src/catalog/endpoints.js';
+import { readEntries } from '../../src/input/entries.js';
+import type { Entry } from '../../src/model/entry.js';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+
+async function endpointsOf(files: string[]): Promise<string[]> {
+  const c = new Catalog();
+  for await (const batch of readEntries(files, { onWarning: () => undefined })) c.addBatch(batch);
+  return c.list().map((e) => `${e.protocol} ${e.name} ${[...e.statuses.keys()].sort().join(',')}`);
+}
+
+test('shapes of Kafka, MySQL and gRPC calls in real captures', async () => {
+  const kafka = await endpointsOf([sharedCapture('ndpi-kafka.pcapng')]);
+  assert.ok(kafka.includes('kafka Produce LB_MAIN_LOG_INPUT OK'), kafka.join('\n'));
+  assert.ok(kafka.some((e) => e.startsWith('kafka Metadata LB_MAIN_LOG_INPUT')));
+  const mysql = await endpointsOf([join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql.pcap')]);
+  for (const want of ['mysql select * from no_such_table 1146', 'mysql select ? as one, ? as greeting OK', 'mysql update pets set name = upper(name) where id < ? OK']) {
+    assert.ok(mysql.includes(want), `${want} in\n${mysql.join('\n')}`);
+  }
+  // Both INSERTs (one row, three rows) are one shape, with both outcomes.
+  assert.ok(mysql.includes('mysql insert into pets values (?) 1062,OK'), mysql.join('\n'));
+  const grpc = await endpointsOf([sharedCapture('packt-grpc-unary.pcapng')]);
+  assert.ok(grpc.includes('grpc greet.GreetService/Greet OK'), grpc.join('\n'));
+});
+
+test('GraphQL operations, AMQP, DNS and statuses of each protocol', () => {
+  const e = (protocol: string, request: Record<string, any> | null, response: Record<string, any> | null, error = false) => ({ protocol, request, response, error }) as unknown as Entry;
+  assert.equal(callOf(e('graphql', { method: 'POST', path: '/graphql', graphql: { operationName: 'GetBooks', operationType: 'query', fields: ['books'] } }, { status: 200 }))!.name, 'query GetBooks');
+  assert.equal(callOf(e('graphql', { graphql: { operationType: 'mutation', fields: ['addBook', 'x'] } }, null))!.name, 'mutation {addBook,x}');
+  assert.equal(callOf(e('amqp', { method: 'basic.publish', exchange: 'orders' }, null))!.name, 'basic.publish orders');
+  assert.equal(callOf(e('dns', { questions: [{ name: '12.0.96.10.in-addr.arpa', type: 'PTR' }] }, null))!.name, 'PTR {id}.{id}.{id}.{id}.in-addr.arpa');
+  assert.equal(callOf(e('http', null, { status: 200 })), undefined);
+  assert.equal(statusOf(e('grpc', {}, { grpcStatus: 14, grpcStatusName: 'UNAVAILABLE' }, true)), 'UNAVAILABLE');
+  assert.equal(statusOf(e('redis', {}, { type: 'error', value: 'WRONGTYPE Operation against a key' }, true)), 'WRONGTYPE');
+  assert.equal(statusOf(e('postgresql', {}, { errorCode: '42P01' }, true)), '42P01');
+  assert.equal(statusOf(e('dns', {}, { rcode: 3, rcodeName: 'NXDOMAIN' }, true)), 'NXDOMAIN');
+  assert.equal(statusOf(e('http', {}, null, true)), 'unanswered');
+});
+
+test('--proto: gRPC message schemas inferred from the decoded fields, by message type', async () => {
+  const r = await runCli(['catalog', '--format', 'json', '--proto', join(repoRoot, 'test', 'fixtures', 'proto'), join(repoRoot, 'test', 'fixtures', 'captures', 'lab-grpc.pcap')]);
+  assert.equal(r.code, 0, r.stderr);
+  const say = (JSON.parse(r.stdout) as { endpoints: Array<{ endpoint: string; messages?: any }> }).endpoints.find((e) => e.endpoint === 'shark.Pets/Say')!;
+  assert.deepEqual(say.messages.request['shark.Greeting'], { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] });
+  assert.deepEqual(say.messages.response['shark.Reply'].properties, { answer: { type: 'integer' }, text: { type: 'string' } });
+  // Without --proto there is nothing to infer from.
+  const plain = await runCli(['catalog', '--format', 'json', join(repoRoot, 'test', 'fixtures', 'captures', 'lab-grpc.pcap')]);
+  assert.ok((JSON.parse(plain.stdout) as { endpoints: Array<{ messages?: unknown }> }).endpoints.every((e) => e.messages === undefined));
+});

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Catalog } from '../../src/catalog/endpoints.js';
+import { openApiDocument, httpServices } from '../../src/catalog/openapi.js';
+import { runCli } from '../helpers/cli.js';
+import { examplesDir, repoRoot, sharedCapture } from '../helpers/paths.js';
+import { httpCall } from './entries.js';
+
+/** Validate with a real OpenAPI 3.1 validator (schema of the spec + semantic checks); it mutates, so a copy. */
+async function validate(doc: unknown): Promise<void> {
+  await SwaggerParser.validate(structuredClone(doc) as never);
+}
+
+/** Redocly's linter with its recommended rules: errors fail (warnings such as "no 4XX response" describe the traffic). */
+function redoclyLint(doc: unknown): void {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-redocly-'));
+  try {
+    const file = join(dir, 'openapi.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const r = spawnSync(join(repoRoot, 'node_modules', '.bin', 'redocly'), ['lint', '--format', 'json', file], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } });
+    const report = JSON.parse(r.stdout) as { totals: { errors: number; warnings: number }; problems: Array<{ ruleId: string; severity: string; message: string }> };
+    const errors = report.problems.filter((p) => p.severity === 'error');
+    assert.equal(report.totals.errors, 0, errors.map((p) => `${p.ruleId}: ${p.message}`).join('\n'));
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function documentsOf(capture: string): Promise<Record<string, any>[]> {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-openapi-'));
+  try {
+    const r = await runCli(['catalog', '--openapi', '--out', dir, capture]);
+    assert.equal(r.code, 0, r.stderr);
+    return readdirSync(dir).sort().map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, any>);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('OpenAPI of examples/bookinfo-mix.pcap validates and describes what nginx answered', async () => {
+  const docs = await documentsOf(join(examplesDir, 'bookinfo-mix.pcap'));
+  assert.equal(docs.length, 2);
+  for (const d of docs) {
+    await validate(d);
+    redoclyLint(d);
+  }
+  const main = docs.find((d) => d.paths['/productpage'])!;
+  assert.equal(main.openapi, '3.1.0');
+  const details = main.paths['/details/{id}'].get;
+  assert.deepEqual(details.parameters[0], { name: 'id', in: 'path', required: true, schema: { type: 'integer' }, example: 0 });
+  const body = details.responses['200'].content['application/json'];
+  assert.equal(body.schema.properties.author.type, 'string');
+  assert.equal(body.schema.properties.year.type, 'integer');
+  assert.ok(body.schema.required.includes('author'));
+  assert.equal(typeof body.example.author, 'string');
+  assert.ok(main.paths['/ratings/{id}'].get.responses['500']);
+  // The login's password and token come out redacted, and not as an enum of "[REDACTED]".
+  const login = main.paths['/api/login'].post;
+  assert.equal(login.requestBody.content['application/json'].example.password, '[REDACTED]');
+  assert.equal(login.requestBody.content['application/json'].schema.properties.password.enum, undefined);
+  // Its calls carried "Authorization: Bearer …": the scheme is named, the credential never.
+  assert.deepEqual(main.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer' } });
+  assert.deepEqual(login.security, [{ bearerAuth: [] }]);
+  assert.deepEqual(main.paths['/productpage'].get.security, []);
+});
+
+test('OpenAPI of the shared lab recording (HTTP/1 and HTTP/2 services) validates', async () => {
+  const docs = await documentsOf(sharedCapture('lab-bookinfo-mix.pcap'));
+  assert.ok(docs.length >= 2, `${docs.length} documents`);
+  for (const d of docs) await validate(d);
+  const paths = docs.flatMap((d) => Object.keys(d.paths));
+  assert.ok(paths.includes('/details/{id}'));
+  assert.ok(paths.includes('/login'));
+});
+
+test('parameters (path, query, header), request bodies, status codes; required from presence', async () => {
+  const c = new Catalog({ details: true });
+  const calls = [];
+  for (let i = 0; i < 20; i++) {
+    calls.push(
+      httpCall({
+        method: 'POST',
+        path: `/api/v1/users/${1000 + i}/orders/7f3c2a10-5b4e-4c1d-9a8e-0d2f6b1c3e5${i % 10}`,
+        query: { page: String(i % 3), ...(i % 2 ? { sort: 'asc' } : {}) },
+        headers: { 'x-tenant': 'acme', 'content-type': 'application/json', authorization: 'Bearer [REDACTED]' },
+        requestBody: { items: [{ sku: `sku-${i}`, qty: i + 1 }], coupon: i % 4 === 0 ? 'WELCOME' : undefined },
+        status: i === 7 ? 409 : 201,
+        responseBody: i === 7 ? { error: 'conflict' } : { id: `7f3c2a10-5b4e-4c1d-9a8e-0d2f6b1c3e5${i % 10}`, created: '2026-11-23T03:49:35Z', total: 9.5 },
+        i,
+      }),
+    );
+  }
+  c.addBatch(calls);
+  const [service] = httpServices(c.list());
+  const doc = openApiDocument(service, c.list());
+  await validate(doc);
+  const op = doc.paths['/api/v1/users/{id}/orders/{uuid}'].post;
+  const param = (name: string) => op.parameters.find((p: any) => p.name === name);
+  assert.deepEqual(param('id').schema, { type: 'integer' });
+  assert.deepEqual(param('uuid').schema, { type: 'string', format: 'uuid' });
+  assert.equal(param('page').in, 'query');
+  assert.equal(param('page').required, true);
+  assert.equal(param('sort').required, false);
+  assert.equal(param('x-tenant').in, 'header');
+  // Authorization and Content-Type are described by OpenAPI otherwise: never header parameters.
+  assert.equal(param('authorization'), undefined);
+  assert.equal(param('content-type'), undefined);
+  const req = op.requestBody.content['application/json'].schema;
+  assert.deepEqual(req.required, ['items']);
+  assert.equal(req.properties.items.items.properties.qty.type, 'integer');
+  const created = op.responses['201'].content['application/json'].schema;
+  assert.equal(created.properties.created.format, 'date-time');
+  assert.equal(created.properties.total.type, 'number');
+  assert.deepEqual(op.responses['409'].content['application/json'].example, { error: 'conflict' });
+  assert.equal(op['x-shark-observed'].calls, 20);
+  redoclyLint(doc);
+});
+
+test('--openapi with several services and no --out or --service is a usage error naming them', async () => {
+  const r = await runCli(['catalog', '--openapi', join(examplesDir, 'bookinfo-mix.pcap')]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /2 HTTP services .*--service/);
+});

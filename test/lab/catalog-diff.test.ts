@@ -1,0 +1,170 @@
+// The proof of `shark diff` on real traffic: a tiny JSON API (python3
+// http.server, test/fixtures/catalog/api_server.py) in a network namespace,
+// called by curl from another, captured by tcpdump and stored with
+// `shark record`. Two recordings of the unchanged service differ in nothing;
+// a third, of the changed service (a new endpoint, a slower one, a renamed
+// field, errors), differs in exactly those. The recordings' manifests carry
+// a cluster snapshot naming the server, which diff uses for the service name.
+// Secrets sent in every request appear in no output.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { runCli, runShell } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const NET = '198.19.150';
+const SERVER = `${NET}.2`;
+const tag = String(process.pid % 100000);
+const CLIENT_NS = `s4k-c${tag}`;
+const SERVER_NS = `s4k-s${tag}`;
+const CLIENT_IF = `s4kc${tag}`;
+const SERVER_IF = `s4ks${tag}`;
+const SECRET_TOKEN = 'labsecret-bearer-4f1c9e';
+const SECRET_PASSWORD = 'labsecret-password-b27d';
+const server = join(repoRoot, 'test', 'fixtures', 'catalog', 'api_server.py');
+
+const missing = ['ip', 'tcpdump', 'curl', 'python3'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : missing.length ? `needs ${missing.join(', ')}` : false;
+
+let work = '';
+
+function sh(cmd: string): void {
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+}
+
+function teardown(): void {
+  spawnSync('sh', ['-c', `ip netns del ${CLIENT_NS} 2>/dev/null; ip netns del ${SERVER_NS} 2>/dev/null; ip link del ${CLIENT_IF} 2>/dev/null; true`]);
+}
+
+before(() => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 's4k-lab-'));
+  teardown();
+  sh(`ip netns add ${CLIENT_NS} && ip netns add ${SERVER_NS}`);
+  sh(`ip link add ${CLIENT_IF} type veth peer name ${SERVER_IF}`);
+  sh(`ip link set ${CLIENT_IF} netns ${CLIENT_NS} && ip link set ${SERVER_IF} netns ${SERVER_NS}`);
+  sh(`ip -n ${CLIENT_NS} addr add ${NET}.1/24 dev ${CLIENT_IF} && ip -n ${CLIENT_NS} link set ${CLIENT_IF} up && ip -n ${CLIENT_NS} link set lo up`);
+  sh(`ip -n ${SERVER_NS} addr add ${SERVER}/24 dev ${SERVER_IF} && ip -n ${SERVER_NS} link set ${SERVER_IF} up && ip -n ${SERVER_NS} link set lo up`);
+});
+
+after(() => {
+  if (skip) return;
+  teardown();
+  // S4K_KEEP=1 keeps the captures and recordings for a look after a failure.
+  if (work && !process.env.S4K_KEEP) rmSync(work, { recursive: true, force: true });
+  else if (work) process.stderr.write(`kept ${work}\n`);
+});
+
+/** Resolve when `child` prints `text` on the stream, reject after 10 s or when it exits first. */
+function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}": ${seen}`)), 10_000);
+    child[stream]!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', () => reject(new Error(`exited before "${text}": ${seen}`)));
+  });
+}
+
+/** One run: start the service variant, capture, call every endpoint a fixed number of times, record. */
+async function recordRun(name: string, variant: 1 | 2): Promise<string> {
+  const pcap = join(work, `${name}.pcap`);
+  const srv = spawn('ip', ['netns', 'exec', SERVER_NS, 'python3', server, SERVER, '8080'], { env: { ...process.env, VARIANT: String(variant) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dump = spawn('ip', ['netns', 'exec', SERVER_NS, 'tcpdump', '-i', SERVER_IF, '--immediate-mode', '-U', '-n', '-w', pcap, 'tcp port 8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await Promise.all([waitFor(srv, 'stdout', 'ready'), waitFor(dump, 'stderr', 'listening on')]);
+    const base = `http://${SERVER}:8080`;
+    const auth = `-H 'Authorization: Bearer ${SECRET_TOKEN}'`;
+    const many = (paths: string[]) => paths.map((p) => `'${base}${p}'`).join(' ');
+    const n = 40;
+    const ids = Array.from({ length: n }, (_v, i) => 1000 + ((i * 7919) % 5000));
+    const curl = `ip netns exec ${CLIENT_NS} curl -s -o /dev/null --max-time 60 ${auth}`;
+    const gets = [
+      ...ids.map((id) => `/api/users/${id}`),
+      ...Array.from({ length: n }, () => '/api/health'),
+      ...ids.map((id) => `/api/stock/${id}`),
+      ...(variant === 2 ? Array.from({ length: n }, () => '/api/v2/items') : []),
+    ];
+    const r1 = await runShell(`${curl} ${many(gets)}`, 90_000);
+    assert.equal(r1.code, 0, r1.stderr);
+    const body = JSON.stringify({ sku: 'a', qty: 1, password: SECRET_PASSWORD });
+    const r2 = await runShell(`${curl} -X POST -H 'Content-Type: application/json' -d '${body}' ${many(Array.from({ length: 30 }, () => '/api/orders'))}`, 90_000);
+    assert.equal(r2.code, 0, r2.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    dump.kill('SIGINT');
+    srv.kill('SIGTERM');
+    await new Promise((r) => dump.once('exit', r));
+  }
+  const out = join(work, 'recordings');
+  const rec = await runShell(`node bin/run.js record --name ${name} --out ${out} --no-kube -q < ${pcap}`, 60_000);
+  assert.equal(rec.code, 0, rec.stderr);
+  const folder = join(out, readdirSync(out).find((d) => d.startsWith(`${name}-`))!);
+  // The cluster as `shark record --kube` saves it: the server is pod users-api-0 behind service s4k/users-api.
+  const manifestPath = join(folder, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+  manifest.cluster = {
+    context: 's4k-lab',
+    takenAt: new Date().toISOString(),
+    pods: [{ name: 'users-api-0', namespace: 's4k', ip: SERVER, node: 'node0', labels: { app: 'users-api' } }],
+    services: [{ name: 'users-api', namespace: 's4k', clusterIPs: ['10.96.0.50'], ports: [{ port: 8080, protocol: 'TCP' }], selector: { app: 'users-api' } }],
+    nodes: [{ name: 'node0', addresses: [`${NET}.254`] }],
+  };
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  return folder;
+}
+
+test('diff on recordings of a lab service: nothing when unchanged, exactly the changes made otherwise', { skip, timeout: 600_000 }, async () => {
+  const base1 = await recordRun('base1', 1);
+  const base2 = await recordRun('base2', 1);
+  const cand = await recordRun('cand', 2);
+  // The machine is shared (2 cores, eight engineers): latency noise of a few ms between runs is real, so the
+  // floor is 30 ms; the changed endpoint is 80 ms slower.
+  const gate = ['--fail-on', 'new-endpoint,vanished,errors,latency,schema', '--latency-floor', '30ms'];
+
+  const same = await runCli(['diff', ...gate, base1, base2]);
+  assert.equal(same.code, 0, same.stdout + same.stderr);
+  assert.match(same.stdout, /^no API changes \(4 endpoints/);
+
+  const changed = await runCli(['diff', ...gate, '--format', 'json', base1, cand]);
+  assert.equal(changed.code, 1, changed.stderr);
+  const doc = JSON.parse(changed.stdout) as { changes: Array<{ kind: string; service: string; endpoint: string; detail: string }> };
+  assert.ok(doc.changes.every((c) => c.service === 's4k/users-api'), JSON.stringify(doc.changes.map((c) => c.service)));
+  const kinds = [...new Set(doc.changes.map((c) => `${c.kind} ${c.endpoint}`))].sort();
+  assert.deepEqual(kinds, ['errors GET /api/stock/{id}', 'latency POST /api/orders', 'new-endpoint GET /api/v2/items', 'schema GET /api/users/{id}'], JSON.stringify(doc.changes.map((c) => c.detail)));
+  assert.ok(doc.changes.some((c) => c.detail === 'response 200: added $.fullName; removed $.name'));
+  assert.ok(doc.changes.some((c) => c.detail.startsWith('new error status 503 (20×)')));
+  assert.ok(doc.changes.some((c) => /^5xx 0\.0 % → 50\.0 % \(n=40→40/.test(c.detail)));
+
+  // The catalogue and OpenAPI of the service; the document validates.
+  const cat = await runCli(['catalog', '--format', 'json', base1]);
+  const endpoints = (JSON.parse(cat.stdout) as { endpoints: Array<{ endpoint: string; calls: number; service: string }> }).endpoints;
+  assert.deepEqual(
+    endpoints.map((e) => `${e.service} ${e.endpoint} ${e.calls}`),
+    ['s4k/users-api GET /api/health 40', 's4k/users-api POST /api/orders 30', 's4k/users-api GET /api/stock/{id} 40', 's4k/users-api GET /api/users/{id} 40'],
+  );
+  const api = await runCli(['catalog', '--openapi', cand]);
+  assert.equal(api.code, 0, api.stderr);
+  const spec = JSON.parse(api.stdout) as Record<string, any>;
+  await SwaggerParser.validate(structuredClone(spec) as never);
+  assert.equal(spec.servers[0].url, 'http://users-api.s4k');
+  assert.equal(spec.paths['/api/users/{id}'].get.responses['200'].content['application/json'].schema.properties.email.format, 'email');
+  assert.ok(spec.paths['/api/stock/{id}'].get.responses['503']);
+
+  // Secrets sent with every call appear nowhere.
+  const har = await runCli(['export', '--har', cand]);
+  assert.equal(JSON.parse(har.stdout).log.entries.length, 40 * 4 + 30);
+  for (const text of [same.stdout, changed.stdout, cat.stdout, api.stdout, har.stdout]) {
+    assert.ok(!text.includes(SECRET_TOKEN) && !text.includes(SECRET_PASSWORD));
+  }
+});

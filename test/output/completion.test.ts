@@ -51,7 +51,7 @@ let fixture: ApiServerFixture | undefined;
 after(() => fixture?.close());
 
 test('bash completes commands, flags, -o formats, comma lists of protocols and files', () => {
-  assert.deepEqual(bashComplete(['shark', 'di']), ['dissect']);
+  assert.deepEqual(bashComplete(['shark', 'dis']), ['dissect']);
   assert.ok(bashComplete(['shark', 'dissect', '--out']).includes('--output'));
   assert.deepEqual(bashComplete(['shark', 'dissect', '-o', 'c']), ['compact']);
   assert.deepEqual(bashComplete(['shark', 'filter', '--output', '']).sort(), ['compact', 'detail', 'json', 'ndjson', 'wide']);

@@ -11,6 +11,7 @@ import { openCapture } from '../capture/reader.js';
 import { UserError } from '../cli/errors.js';
 import { Readable } from 'node:stream';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
+import type { WorkerPool } from '../dissect/parallel/pool.js';
 
 export interface DissectRunOptions {
   inputs: string[];
@@ -32,6 +33,8 @@ export interface DissectRunOptions {
    */
   workers?: number;
   parallel?: Omit<WorkerSpec, 'index'>;
+  /** Worker threads to reuse (tests running many captures); default: started for this call, ended after it. */
+  pool?: WorkerPool;
 }
 
 export interface DissectRunResult {
@@ -59,37 +62,44 @@ async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
     result.packets += r.packets;
     for (const [k, v] of Object.entries(r.counters)) result.counters[k] = (result.counters[k] ?? 0) + v;
   };
-  const { dissectParallel } = await import('../dissect/parallel/pool.js');
-  for (const path of list) {
-    if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
-    const name = inputName(path);
-    const stream = openInput(path);
-    const { head, rest } = await sniff(stream, name);
-    const kind = detectKind(head);
-    if (kind !== 'pcap' && kind !== 'pcapng') {
-      // Entries (or garbage, or nothing): the one-thread path says what it says.
-      const again = Readable.from(chain(head, rest));
-      add(await runSingle({ ...opts, inputs: ['-'], count: limit - result.entries, stdin: path === '-' ? again : undefined, reopen: path === '-' ? undefined : path }));
-      stream.destroy();
-      continue;
+  const { dissectParallel, WorkerPool } = await import('../dissect/parallel/pool.js');
+  // One pool for every input (workers start once).
+  const pool = opts.pool ?? new WorkerPool(opts.workers as number);
+  try {
+    for (const path of list) {
+      if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
+      const name = inputName(path);
+      const stream = openInput(path);
+      const { head, rest } = await sniff(stream, name);
+      const kind = detectKind(head);
+      if (kind !== 'pcap' && kind !== 'pcapng') {
+        // Entries (or garbage, or nothing): the one-thread path says what it says.
+        const again = Readable.from(chain(head, rest));
+        add(await runSingle({ ...opts, inputs: ['-'], count: limit - result.entries, stdin: path === '-' ? again : undefined, reopen: path === '-' ? undefined : path }));
+        stream.destroy();
+        continue;
+      }
+      opts.onOpen?.(name, stream);
+      try {
+        const r = await dissectParallel(head, { [Symbol.asyncIterator]: () => rest }, name, {
+          workers: opts.workers as number,
+          spec: opts.parallel as Omit<WorkerSpec, 'index'>,
+          sink: opts.sink,
+          limit: limit - result.entries,
+          signal: opts.signal,
+          onWarning: opts.onWarning,
+          onEntry: () => {
+            for (const t of opts.transforms ?? []) t(PLACEHOLDER);
+          },
+          pool,
+        });
+        add(r);
+      } finally {
+        stream.destroy();
+      }
     }
-    opts.onOpen?.(name, stream);
-    try {
-      const r = await dissectParallel(head, { [Symbol.asyncIterator]: () => rest }, name, {
-        workers: opts.workers as number,
-        spec: opts.parallel as Omit<WorkerSpec, 'index'>,
-        sink: opts.sink,
-        limit: limit - result.entries,
-        signal: opts.signal,
-        onWarning: opts.onWarning,
-        onEntry: () => {
-          for (const t of opts.transforms ?? []) t(PLACEHOLDER);
-        },
-      });
-      add(r);
-    } finally {
-      stream.destroy();
-    }
+  } finally {
+    if (pool !== opts.pool) await pool.close();
   }
   await opts.sink.flush();
   return result;

@@ -47,6 +47,8 @@ export interface ParallelOptions {
   onWarning: (message: string) => void;
   /** Told about each entry written (progress). */
   onEntry?: () => void;
+  /** Workers to use (and keep: a pool serves one run after another); default: started for this run and ended after it. */
+  pool?: WorkerPool;
 }
 
 export interface ParallelResult {
@@ -90,19 +92,76 @@ class Link {
   ) {
     this.writer = new RingWriter(ring);
   }
+
+  reset(): void {
+    this.through = 0;
+    this.flows = 0;
+    this.synced = 0;
+    this.summary = undefined;
+    this.queue = [];
+  }
+}
+
+/** Worker threads, started once, serving one dissection run after another. */
+export class WorkerPool {
+  readonly links: Link[] = [];
+  run: ParallelRun | undefined;
+  private closing = false;
+  /** A run stopped half-way (or a worker died): its workers' rings are not at a run's start. */
+  broken = false;
+
+  constructor(size: number) {
+    const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
+    const ts = import.meta.url.endsWith('.ts');
+    const file = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
+    for (let i = 0; i < size; i++) {
+      const ring = createRing(RING_BYTES);
+      const worker = new Worker(file, {
+        workerData: { ring, index: i },
+        execArgv: ts ? ['--import', 'tsx'] : [],
+        resourceLimits: { maxOldGenerationSizeMb: heapMb },
+        stdout: false,
+        stderr: false,
+      });
+      const link = new Link(i, worker, ring);
+      worker.on('message', (out: WorkerOutput) => this.run?.accept(link, out));
+      worker.on('error', (err: Error) => this.failed(i, err.message));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.failed(i, `exited with code ${code}`);
+      });
+      this.links.push(link);
+    }
+  }
+
+  private failed(worker: number, message: string): void {
+    this.broken = true;
+    this.run?.fail(worker, message);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const l of this.links) l.writer.close();
+    await Promise.all(this.links.map((l) => l.worker.terminate()));
+  }
 }
 
 export async function dissectParallel(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelOptions): Promise<ParallelResult> {
-  const run = new ParallelRun(opts);
+  const pool = opts.pool && !opts.pool.broken ? opts.pool : new WorkerPool(opts.workers);
+  const run = new ParallelRun(opts, pool);
+  let finished = false;
   try {
-    return await run.dissect(head, rest, name);
+    const result = await run.dissect(head, rest, name);
+    finished = !run.cut;
+    return result;
   } finally {
-    await run.stop();
+    pool.run = undefined;
+    if (!finished) pool.broken = true;
+    if (pool !== opts.pool || pool.broken) await pool.close();
   }
 }
 
 class ParallelRun {
-  private readonly links: Link[] = [];
+  private readonly links: Link[];
   private readonly frags = new FragmentReassembler();
   private readonly reorder: ReorderBuffer;
   private readonly window: number;
@@ -126,35 +185,22 @@ class ParallelRun {
   private barriers = 0;
   private secrets: string[] = [];
 
-  constructor(private readonly opts: ParallelOptions) {
+  constructor(
+    private readonly opts: ParallelOptions,
+    pool: WorkerPool,
+  ) {
+    this.links = pool.links;
+    pool.run = this;
+    for (const l of this.links) l.reset();
     this.window = Math.max(opts.spec.engine.reorderWindowMs ?? defaultEngineOptions.reorderWindowMs, 0);
     this.reorder = new ReorderBuffer(this.window, opts.spec.engine.maxReorderHeld ?? defaultEngineOptions.maxReorderHeld, (e) => this.write(e as unknown as Held));
-    const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
-    const ts = import.meta.url.endsWith('.ts');
-    const file = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
-    for (let i = 0; i < opts.workers; i++) {
-      const ring = createRing(RING_BYTES);
-      const worker = new Worker(file, {
-        workerData: { spec: { ...opts.spec, index: i }, ring },
-        execArgv: ts ? ['--import', 'tsx'] : [],
-        resourceLimits: { maxOldGenerationSizeMb: heapMb },
-        stdout: false,
-        stderr: false,
-      });
-      const link = new Link(i, worker, ring);
-      worker.on('message', (out: WorkerOutput) => this.accept(link, out));
-      worker.on('error', (err: Error) => this.fail(i, err.message));
-      worker.on('exit', (code) => {
-        if (link.summary === undefined && !this.stopped) this.fail(i, `exited with code ${code}`);
-      });
-      this.links.push(link);
-    }
   }
 
   async dissect(head: Buffer, rest: AsyncIterable<Buffer>, name: string): Promise<ParallelResult> {
     const onSecrets = (type: number, data: Buffer): void => {
       if (type === SECRETS_TLS_KEYLOG) this.secrets.push(data.toString('latin1'));
     };
+    await this.session();
     const reader = openCapture(head, rest, name, { onSecrets });
     const unknown = new UnknownLinkTypes();
     const it = unknown.watch(reader.batches())[Symbol.asyncIterator]();
@@ -194,11 +240,20 @@ class ParallelRun {
     return { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers };
   }
 
-  /** Ask every worker to end (they are terminated when not ending by themselves). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const l of this.links) l.writer.close();
-    await Promise.all(this.links.map((l) => l.worker.terminate()));
+  /** The run ended before its input did (count reached, reader gone, a failure): workers are mid-run. */
+  get cut(): boolean {
+    return this.stopped || this.failure !== undefined;
+  }
+
+  /** Tell every worker to start afresh with this run's options. */
+  private async session(): Promise<void> {
+    for (const l of this.links) {
+      const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, index: l.index }));
+      const at = await this.reserve(l, spec.length + 1);
+      l.writer.view[at + 4] = RecordType.SESSION;
+      l.writer.view.set(spec, at + 5);
+      l.writer.commit(at, spec.length + 1);
+    }
   }
 
   private done(): boolean {
@@ -209,7 +264,7 @@ class ParallelRun {
     if (this.failure) throw this.failure;
   }
 
-  private fail(worker: number, message: string): void {
+  fail(worker: number, message: string): void {
     if (this.failure) return;
     this.failure = new UserError(`worker ${worker} failed: ${message}`, ExitCode.BUG);
     this.wake?.();
@@ -364,7 +419,7 @@ class ParallelRun {
 
   // ---- merge ----------------------------------------------------------------
 
-  private accept(link: Link, out: WorkerOutput): void {
+  accept(link: Link, out: WorkerOutput): void {
     if (out.lines.length > 0) link.queue.push({ keys: out.keys, lines: out.lines, next: 0 });
     for (let i = 0; i < out.lows.length; i += 2) {
       const g = out.lows[i];

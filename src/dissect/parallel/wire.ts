@@ -23,6 +23,8 @@ export const RecordType = {
   SECRETS: 7,
   /** End of input: finish every flow, report counters. */
   END: 8,
+  /** A run starts: its WorkerSpec as JSON (a fresh engine). */
+  SESSION: 9,
 } as const;
 
 export const PACKET_HEADER = 27;

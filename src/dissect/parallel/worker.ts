@@ -12,13 +12,11 @@ import { TlsKeyLog } from '../tls/keylog.js';
 import { tlsKeysFromFlag } from '../../cli/tls-keylog-flag.js';
 import { loadProtoDir } from '../protocols/proto-schema.js';
 import { redactorFromFlags } from '../../redact/flags.js';
+import type { Redactor } from '../../redact/entry.js';
 import { packetTimeMs } from '../../model/packet.js';
 
-const { spec, ring } = workerData as { spec: WorkerSpec; ring: RingHandle };
+const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
-// Warnings about the key log are the main thread's to give (it read the same file).
-const tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
-const redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
 const reader = new RingReader(ring);
 
 /** Flush results after this many entries even when more records wait. */
@@ -33,8 +31,21 @@ let g = 0;
 /** Every record before this position is done (markers at a packet's position follow it). */
 let through = 0;
 
-const engine = new DissectionEngine(
-  { ...spec.engine, tlsKeys, protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined, external: true },
+let tlsKeys = new TlsKeyLog();
+let redact: Redactor | undefined;
+let engine = session({ engine: {}, redact: {}, index: 0 });
+
+/** A fresh engine (and redactor, key log) for a run. */
+function session(spec: WorkerSpec): DissectionEngine {
+  // Warnings about the key log are the main thread's to give (it read the same file).
+  tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
+  redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
+  keys = [];
+  lines = [];
+  lows = [];
+  g = through = 0;
+  return new DissectionEngine(
+    { ...spec.engine, tlsKeys, protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined, external: true },
   (entry: Entry) => {
     // The engine's id is frame-sequence: keep its frame.
     const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
@@ -48,6 +59,7 @@ const engine = new DissectionEngine(
     lines.push(json.slice(ID_PREFIX.length));
   },
 );
+}
 
 function post(extra: Partial<WorkerOutput> = {}): void {
   const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines, lows, ...extra };
@@ -115,7 +127,10 @@ function handle(rec: Buffer): boolean {
       engine.finish();
       g = through = Number.MAX_SAFE_INTEGER;
       post({ summary: { ...engine.summary() } });
-      return false;
+      return true;
+    case RecordType.SESSION:
+      engine = session(JSON.parse(rec.toString('utf8', 1)) as WorkerSpec);
+      return true;
     default:
       throw new Error(`worker: unknown record type ${type}`);
   }

@@ -148,14 +148,12 @@ export class WorkerPool {
 export async function dissectParallel(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelOptions): Promise<ParallelResult> {
   const pool = opts.pool && !opts.pool.broken ? opts.pool : new WorkerPool(opts.workers);
   const run = new ParallelRun(opts, pool);
-  let finished = false;
   try {
-    const result = await run.dissect(head, rest, name);
-    finished = !run.cut;
-    return result;
+    return await run.dissect(head, rest, name);
   } finally {
     pool.run = undefined;
-    if (!finished) pool.broken = true;
+    // Workers that did not reach the run's end are mid-run: not reused.
+    if (!run.ended) pool.broken = true;
     if (pool !== opts.pool || pool.broken) await pool.close();
   }
 }
@@ -231,6 +229,7 @@ class ParallelRun {
     if (!this.stopped) {
       await this.broadcast(RecordType.END);
       await this.until(() => this.links.every((l) => l.summary !== undefined));
+      this.ended = !this.stopped;
       this.merge();
       this.reorder.flush();
     }
@@ -240,10 +239,8 @@ class ParallelRun {
     return { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers };
   }
 
-  /** The run ended before its input did (count reached, reader gone, a failure): workers are mid-run. */
-  get cut(): boolean {
-    return this.stopped || this.failure !== undefined;
-  }
+  /** Every worker finished the run (its input ended, or was damaged): they can serve another. */
+  ended = false;
 
   /** Tell every worker to start afresh with this run's options. */
   private async session(): Promise<void> {

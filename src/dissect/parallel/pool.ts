@@ -180,6 +180,7 @@ class ParallelRun {
   private entries = 0;
   private stopped = false;
   private sinkWait: Promise<void> | undefined;
+  private backlog: string[] = [];
   private barriers = 0;
   private secrets: string[] = [];
 
@@ -222,7 +223,7 @@ class ParallelRun {
         for (let i = 0; i < batch.length && !this.done(); i += SLICE) await this.slice(batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
       }
       await this.broadcast(RecordType.PROGRESS);
-      if (this.sinkWait) await this.sinkWait;
+      await this.drained();
       this.check();
       if (this.done()) break;
     }
@@ -233,6 +234,7 @@ class ParallelRun {
       this.merge();
       this.reorder.flush();
     }
+    await this.drained();
     await this.opts.sink.flush();
     if (failure !== undefined) throw failure;
     unknown.throwIfSeen(name);
@@ -485,10 +487,31 @@ class ParallelRun {
 
   private write(e: Held): void {
     if (this.entries >= this.opts.limit || this.opts.sink.closed) return;
-    const wait = this.opts.sink.write(e.line);
-    if (wait) this.sinkWait = wait.then(() => (this.sinkWait = undefined));
+    // While stdout is full, lines wait here (the dispatcher stops reading until it drains).
+    if (this.sinkWait) this.backlog.push(e.line);
+    else this.send(e.line);
     this.opts.onEntry?.();
     if (++this.entries >= this.opts.limit) this.stopped = true;
+  }
+
+  private send(line: string): void {
+    const wait = this.opts.sink.write(line);
+    if (wait) this.sinkWait = wait.then(() => this.drain());
+  }
+
+  private drain(): void {
+    this.sinkWait = undefined;
+    const lines = this.backlog;
+    this.backlog = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (this.sinkWait) this.backlog.push(lines[i]);
+      else this.send(lines[i]);
+    }
+  }
+
+  /** Every line handed to stdout's sink. */
+  private async drained(): Promise<void> {
+    while (this.sinkWait) await this.sinkWait;
   }
 
   private counters(): Record<string, number> {

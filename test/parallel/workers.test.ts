@@ -5,7 +5,7 @@
 // Needs `npm run build` (workers run the built JavaScript).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -228,4 +228,24 @@ test('SIGINT with 2 workers finishes and writes what was read: whole entries, ex
   const lines = text.trim().split('\n');
   assert.ok(lines.length > 0 && lines.length <= whole.stdout.trim().split('\n').length);
   for (const l of lines) assert.ok(JSON.parse(l).id);
+});
+
+test('--workers auto honours a cgroup CPU quota; a bad value is a usage error', async () => {
+  const { availableCores } = await import(dist('dissect/parallel/cores.js'));
+  const dir = mkdtempSync(join(tmpdir(), 's4w-cgroup-'));
+  try {
+    const unlimited = availableCores(join(dir, 'missing'));
+    assert.ok(unlimited >= 1);
+    writeFileSync(join(dir, 'cpu.max'), 'max 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), unlimited, '"max": no limit');
+    writeFileSync(join(dir, 'cpu.max'), '150000 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), Math.min(unlimited, 1), '1.5 CPUs: one whole core');
+    writeFileSync(join(dir, 'cpu.max'), '50000 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), 1, 'half a CPU: still one');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const bad = await runCli(['dissect', '--workers', 'lots', join(sharedCaptures, 'tcpdump-dns_udp.pcap')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--workers: 'lots' is not auto or a number/);
 });

@@ -480,7 +480,6 @@ class ParallelRun {
     this.lows.delete(rel.g);
     const low = got ? got.low : -Infinity;
     const floor = rel.now - this.window;
-    if (process.env.S4W_DEBUG) process.stderr.write(`release g=${rel.g} now=${rel.now} h=${rel.horizon} low=${low} n=${got?.n} size=${this.reorder.size}\n`);
     if (this.reorder.size === 0) return;
     this.reorder.releaseThrough(Math.max(floor, Math.min(rel.now, rel.horizon, low)));
   }

@@ -57,10 +57,13 @@ function machine(): Record<string, string | number> {
 
 async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; measured: Measured[] }> {
   log(`dissect vs tshark -z io,phs on ${ctx.packets} packets, ${runs} runs each, alternating…`);
-  const [shark, tshark] = await alternate(
+  // --workers 1 is the default; 2 and 4 show how the parallel engine scales (docs/performance.md).
+  const [shark, tshark, shark2w, shark4w] = await alternate(
     [
       { label: 'shark dissect', argv: [...ctx.shark, 'dissect', ctx.capture] },
       { label: 'tshark io,phs', argv: ['tshark', '-r', ctx.capture, '-q', '-z', 'io,phs'] },
+      { label: 'shark dissect --workers 2', argv: [...ctx.shark, 'dissect', '--workers', '2', ctx.capture] },
+      { label: 'shark dissect --workers 4', argv: [...ctx.shark, 'dissect', '--workers', '4', ctx.capture] },
     ],
     runs,
   );
@@ -78,9 +81,25 @@ async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; meas
       met: tshark!.wallMs / shark!.wallMs >= 2 && mb(shark!.maxRssKb) <= 150,
     },
   ];
+  for (const [n, m] of [[2, shark2w], [4, shark4w]] as const) {
+    rows.push({
+      name: `dissect --workers ${n}: packets/s`,
+      shark: `shark dissect --workers ${n} X > /dev/null`,
+      peer: 'tshark -r X -q -z io,phs',
+      sharkFigure: rate(ctx.packets, m!.wallMs, 'pkt'),
+      peerFigure: rate(ctx.packets, tshark!.wallMs, 'pkt'),
+      ratio: tshark!.wallMs / m!.wallMs,
+      sharkRssMb: mb(m!.maxRssKb),
+      peerRssMb: mb(tshark!.maxRssKb),
+      goal: n === 2 ? '≥ 2× tshark, ≤ 256 MB RSS' : 'scaling (more cores)',
+      met: n === 2 ? tshark!.wallMs / m!.wallMs >= 2 && mb(m!.maxRssKb) <= 256 : undefined,
+      note: `×${(shark!.wallMs / m!.wallMs).toFixed(2)} vs --workers 1`,
+    });
+  }
   log(`peak RSS at 2× input (${ctx.packets2x} packets), one run each…`);
   const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', ctx.capture2x] });
   const tshark2 = await measureOnce({ label: 'tshark 2×', argv: ['tshark', '-r', ctx.capture2x, '-q', '-z', 'io,phs'] });
+  const workers2x = await measureOnce({ label: 'shark dissect --workers 2, 2×', argv: [...ctx.shark, 'dissect', '--workers', '2', ctx.capture2x] });
   const growth = shark2.maxRssKb / shark!.maxRssKb;
   rows.push({
     name: 'dissect: RSS 1× → 2× input',
@@ -93,8 +112,20 @@ async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; meas
     met: growth <= FLAT_RSS_RATIO,
     note: `shark ×${growth.toFixed(2)}, tshark ×${(tshark2.maxRssKb / tshark!.maxRssKb).toFixed(2)}; 2× wall: shark ${(shark2.wallMs / 1000).toFixed(1)} s, tshark ${(tshark2.wallMs / 1000).toFixed(1)} s`,
   });
+  const growth2w = workers2x.maxRssKb / shark2w!.maxRssKb;
+  rows.push({
+    name: 'dissect --workers 2: RSS 1× → 2× input',
+    sharkFigure: `${mb(shark2w!.maxRssKb)} → ${mb(workers2x.maxRssKb)} MB`,
+    peerFigure: `${mb(tshark!.maxRssKb)} → ${mb(tshark2.maxRssKb)} MB`,
+    ratio: (tshark2.maxRssKb / tshark!.maxRssKb) / growth2w,
+    sharkRssMb: mb(workers2x.maxRssKb),
+    peerRssMb: mb(tshark2.maxRssKb),
+    goal: `≤ 256 MB, flat (≤ ${FLAT_RSS_RATIO}×)`,
+    met: growth2w <= FLAT_RSS_RATIO && mb(workers2x.maxRssKb) <= 256,
+    note: `shark ×${growth2w.toFixed(2)}; 2× wall ${(workers2x.wallMs / 1000).toFixed(1)} s`,
+  });
   const once = (label: string, s: typeof shark2): Measured => ({ label, runs: 1, wallMs: s.wallMs, maxRssKb: s.maxRssKb, samples: [s] });
-  return { rows, measured: [shark!, tshark!, once('shark dissect 2×', shark2), once('tshark io,phs 2×', tshark2)] };
+  return { rows, measured: [shark!, tshark!, shark2w!, shark4w!, once('shark dissect 2×', shark2), once('tshark io,phs 2×', tshark2), once('shark dissect --workers 2, 2×', workers2x)] };
 }
 
 async function runOptional(ctx: BenchContext): Promise<BenchRow[]> {

@@ -14,6 +14,7 @@ import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
+import { workersFlag, workersFromFlag } from '../cli/workers-flag.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -56,6 +57,7 @@ then one line on stderr says where, and the exit code is 3.`;
     proto: Flags.string({ description: 'decode gRPC messages with the .proto files in this directory (or file)' }),
     'tls-keylog': tlsKeylogFlag(),
     'decode-as': decodeAsFlag(),
+    workers: workersFlag,
     'list-protocols': Flags.boolean({ description: 'list the protocols shark dissects and exit' }),
   };
 
@@ -73,7 +75,11 @@ then one line on stderr says where, and the exit code is 3.`;
       if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
-    const transforms = await this.buildTransforms(flags);
+    // Names from the cluster are looked up on this thread: with them, one thread dissects.
+    const workers = flags.kube || flags.meta ? 1 : await workersFromFlag(flags.workers);
+    // With workers, they redact (each builds the redactor from the same flags); this thread only counts.
+    const transforms = workers > 1 ? { fns: [], close: async () => {} } : await this.buildTransforms(flags);
+    if (workers > 1 && flags['no-redact']) redactorFromFlags(flags, 'dissect'); // says on stderr that redaction is off
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.packets, what: '--packets' });
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const warn = (m: string) => process.stderr.write(`dissect: ${m}\n`);
@@ -85,20 +91,21 @@ then one line on stderr says where, and the exit code is 3.`;
       return e;
     };
     const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], warn);
+    const engine = {
+      protocols,
+      maxBody: parseSize(flags['max-body'], '--max-body'),
+      noBodies: flags['no-bodies'],
+      decodeAs,
+      requestTimeoutMs: timeout,
+      reorderWindowMs: timeout + 1000,
+      ...memoryBudgetOption(flags['memory-budget']),
+    };
     try {
       const result = await runDissect({
         inputs: argv as string[],
-        engine: {
-          protocols,
-          maxBody: parseSize(flags['max-body'], '--max-body'),
-          noBodies: flags['no-bodies'],
-          protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
-          tlsKeys,
-          decodeAs,
-          requestTimeoutMs: timeout,
-          reorderWindowMs: timeout + 1000,
-          ...memoryBudgetOption(flags['memory-budget']),
-        },
+        engine: { ...engine, protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined, tlsKeys },
+        workers,
+        parallel: { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] } },
         count: flags.count,
         packets: flags.packets,
         transforms: [...transforms.fns, counting],

@@ -309,15 +309,27 @@ export class DissectionEngine {
   private maxTime = -Infinity;
   private entrySeq = 0;
   packets = 0;
+  /**
+   * A parallel worker's engine (src/dissect/parallel/): the dispatcher, who
+   * sees every packet, decides when ticks and releases happen (`tickAt`), and
+   * the main thread orders entries, so nothing is held here.
+   */
+  private readonly external: boolean;
+  /** What is running when a call is emitted: 0 a packet, 1 a tick, 2 the memory budget, 3 the end (parallel ordering). */
+  phase = 0;
+  /** Transport rank (tcp 0, udp 1, icmp 2) and last-packet frame of the flow that emitted the last call: a tick visits flows in that order. */
+  emitRank = 0;
+  emitTouch = 0;
 
-  constructor(options: Partial<EngineOptions>, onEntry: (e: Entry) => void) {
+  constructor(options: Partial<EngineOptions> & { external?: boolean }, onEntry: (e: Entry) => void) {
     this.options = { ...defaultEngineOptions, ...options };
+    this.external = options.external === true;
     this.budget = new MemoryBudget(this.options.memoryBudget);
     this.reorderMeter = new Meter(this.budget);
     this.fragMeter = new Meter(this.budget);
     this.frags = new FragmentReassembler(undefined, undefined, this.fragMeter);
     this.reorder = new ReorderBuffer(
-      Math.max(this.options.reorderWindowMs, 0),
+      this.external ? 0 : Math.max(this.options.reorderWindowMs, 0),
       this.options.maxReorderHeld,
       onEntry,
       this.reorderMeter,
@@ -361,7 +373,9 @@ export class DissectionEngine {
     this.sinceRelease++;
     const now = packetTimeMs(p);
     if (now > this.maxTime) this.maxTime = now;
+    this.phase = 0;
     this.frame(p.linkType, p.data, now, p.frame, 0);
+    if (this.external) return this.afterPacket();
     // Ticks and releases visit every flow: under a flood of flows they wait
     // for enough packets that each packet pays for a few visits at most
     // (timeouts then fire up to MAX_TICK_MS late, never later).
@@ -369,8 +383,34 @@ export class DissectionEngine {
     const sinceTick = this.maxTime - this.lastTick;
     if ((sinceTick >= TICK_MS && this.sinceTick >= flows) || sinceTick >= MAX_TICK_MS) this.tick(this.maxTime);
     else if (this.maxTime - this.lastRelease >= RELEASE_MS && this.sinceRelease >= flows) this.release(this.maxTime);
+    this.afterPacket();
+  }
+
+  private afterPacket(): void {
+    this.phase = 2;
     if (this.budget.over) this.enforceBudget();
     this.budget.notePeak();
+  }
+
+  /** Parallel worker: an IP datagram the dispatcher reassembled from fragments. */
+  pushIp(ip: IpPacket, now: number, frame: number): void {
+    this.packets++;
+    if (now > this.maxTime) this.maxTime = now;
+    this.phase = 0;
+    this.ipPacket(ip, now, frame, 0);
+    this.afterPacket();
+  }
+
+  /** Parallel worker: the tick the single-thread engine would run now (the dispatcher decides when). */
+  tickAt(now: number): void {
+    if (now > this.maxTime) this.maxTime = now;
+    this.phase = 1;
+    this.tick(now);
+  }
+
+  /** Flows tracked (the tick schedule spreads its scans over flows/8 packets). */
+  get flowCount(): number {
+    return this.tcp.size + this.udp.size;
   }
 
   /** Tell the engine no packet after the next one is older than `ms` (see `horizon`). */
@@ -386,6 +426,7 @@ export class DissectionEngine {
 
   /** End of input: end every flow (unanswered requests come out), release every entry. */
   finish(): void {
+    this.phase = 3;
     this.tcp.forEach((conn) => this.endTcp(conn, 'eof'));
     this.udp.forEach((conv) => this.endUdp(conv, 'eof'));
     this.sctp.finish();
@@ -424,6 +465,10 @@ export class DissectionEngine {
       this.count(ip.skip);
       return;
     }
+    this.ipPacket(ip, now, frame, depth);
+  }
+
+  private ipPacket(ip: IpPacket, now: number, frame: number, depth: number): void {
     switch (ip.protocol) {
       case IpProto.TCP:
         this.tcpSegment(ip, now, frame);
@@ -852,7 +897,17 @@ export class DissectionEngine {
   /** The earliest request time a call still to be emitted could carry. */
   private lowWatermark(now: number): number {
     const floor = now - this.options.reorderWindowMs;
-    let low = Math.min(now, this.horizon);
+    return Math.max(floor, Math.min(now, this.horizon, this.pendingLow(now)));
+  }
+
+  /**
+   * The earliest request time this engine's flows could still emit (`now -
+   * window` for parsers that cannot tell, or when one is that old); the low
+   * watermark is this bounded by now and the horizon. A parallel worker reports it.
+   */
+  pendingLow(now: number): number {
+    const floor = now - this.options.reorderWindowMs;
+    let low = Infinity;
     for (let conn = this.tcp.oldest(); conn; conn = conn.newer) {
       let t: number;
       if (conn.parser) t = pendingTime(conn.parser, floor);
@@ -869,8 +924,7 @@ export class DissectionEngine {
       if (t < low) low = t;
       if (low <= floor) return floor;
     }
-    const t = Math.min(pendingTime(this.icmp, floor), this.sctp.pendingSince(floor));
-    return Math.max(floor, Math.min(low, t));
+    return Math.min(low, pendingTime(this.icmp, floor), this.sctp.pendingSince(floor));
   }
 
   // ---- entries -------------------------------------------------------------
@@ -902,6 +956,8 @@ export class DissectionEngine {
     if (call.tls) entry.tls = true;
     if ((ctx as MutableContext).evicting) entry.warnings = [...(entry.warnings ?? []), EVICTED_WARNING];
     this.count(`entries.${call.protocol}`);
+    this.emitRank = ctx.transport === 'tcp' ? 0 : ctx.transport === 'udp' ? 1 : 2;
+    this.emitTouch = ctx.transport === 'icmp' ? frame : ctx.frame;
     this.reorder.add(entry);
   }
 }
@@ -970,7 +1026,7 @@ function isHalfOpen(conn: TcpConnection): boolean {
 }
 
 /** Timestamps never step back within the batch, nor into the next one. */
-function inOrder(batch: Packet[], after: number): boolean {
+export function inOrder(batch: Packet[], after: number): boolean {
   let last = -Infinity;
   for (const p of batch) {
     const t = packetTimeMs(p);
@@ -980,7 +1036,7 @@ function inOrder(batch: Packet[], after: number): boolean {
   return last <= after;
 }
 
-function earliest(batch: Packet[]): number {
+export function earliest(batch: Packet[]): number {
   let min = Infinity;
   for (const p of batch) min = Math.min(min, packetTimeMs(p));
   return min;
@@ -1064,10 +1120,10 @@ export async function* dissectPackets(
 }
 
 /** Packets pushed between two hand-offs of entries. */
-const SLICE = 2048;
+export const SLICE = 2048;
 
 /** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
-function laterMinimum(batch: Packet[], after: number): Float64Array {
+export function laterMinimum(batch: Packet[], after: number): Float64Array {
   const later = new Float64Array(batch.length + 1);
   let min = after;
   later[batch.length] = min;
@@ -1078,12 +1134,12 @@ function laterMinimum(batch: Packet[], after: number): Float64Array {
   return later;
 }
 
-const TICK = Symbol('tick');
+export const TICK = Symbol('tick');
 /** How long a reader waits for the next batch before trusting time to go forward. */
-const LOOKAHEAD_WAIT_MS = 100;
+export const LOOKAHEAD_WAIT_MS = 100;
 
 /** `p`, or TICK when it takes longer than `ms` (the timer is cleared either way). */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
   let timer: NodeJS.Timeout | undefined;
   const tick = new Promise<typeof TICK>((resolve) => (timer = setTimeout(() => resolve(TICK), ms)));
   try {
@@ -1094,6 +1150,6 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
 }
 
 /** A promise that never rejects (a failure is kept for after the batches read before it). */
-function settle<T>(p: Promise<T>): Promise<T | { error: unknown }> {
+export function settle<T>(p: Promise<T>): Promise<T | { error: unknown }> {
   return p.catch((error: unknown) => ({ error }));
 }

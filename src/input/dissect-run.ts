@@ -9,6 +9,9 @@ import { LineSink } from '../output/stdout-sink.js';
 import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entries.js';
 import { openCapture } from '../capture/reader.js';
 import { UserError } from '../cli/errors.js';
+import { Readable } from 'node:stream';
+import type { WorkerSpec } from '../dissect/parallel/wire.js';
+import type { WorkerPool } from '../dissect/parallel/pool.js';
 
 export interface DissectRunOptions {
   inputs: string[];
@@ -23,6 +26,15 @@ export interface DissectRunOptions {
   /** Told when each input is opened (progress display). */
   onOpen?: (name: string, stream: import('node:stream').Readable) => void;
   onWarning: (message: string) => void;
+  /**
+   * Dissect captures on this many worker threads (1: on this thread). Their
+   * redaction then happens in the workers, as `parallel` says, and
+   * `transforms` must not redact again (see dissect.ts).
+   */
+  workers?: number;
+  parallel?: Omit<WorkerSpec, 'index'>;
+  /** Worker threads to reuse (tests running many captures); default: started for this call, ended after it. */
+  pool?: WorkerPool;
 }
 
 export interface DissectRunResult {
@@ -33,6 +45,79 @@ export interface DissectRunResult {
 
 export async function runDissect(opts: DissectRunOptions): Promise<DissectRunResult> {
   if (opts.packets) return runPackets(opts);
+  if ((opts.workers ?? 1) > 1 && opts.parallel) return runParallel(opts);
+  return runSingle(opts);
+}
+
+/**
+ * Captures on worker threads, input by input; anything else (entries) as
+ * always. Output and counters are the single thread's (pool.ts says how).
+ */
+async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
+  const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
+  const limit = opts.count ?? Infinity;
+  const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
+  const add = (r: DissectRunResult): void => {
+    result.entries += r.entries;
+    result.packets += r.packets;
+    for (const [k, v] of Object.entries(r.counters)) result.counters[k] = (result.counters[k] ?? 0) + v;
+  };
+  const { dissectParallel, WorkerPool } = await import('../dissect/parallel/pool.js');
+  // One pool for every input (workers start once).
+  const pool = opts.pool ?? new WorkerPool(opts.workers as number);
+  try {
+    for (const path of list) {
+      if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
+      const name = inputName(path);
+      const stream = openInput(path);
+      const { head, rest } = await sniff(stream, name);
+      const kind = detectKind(head);
+      if (kind !== 'pcap' && kind !== 'pcapng') {
+        // Entries (or garbage, or nothing): the one-thread path says what it says.
+        const again = Readable.from(chain(head, rest));
+        add(await runSingle({ ...opts, inputs: ['-'], count: limit - result.entries, stdin: path === '-' ? again : undefined, reopen: path === '-' ? undefined : path }));
+        stream.destroy();
+        continue;
+      }
+      opts.onOpen?.(name, stream);
+      try {
+        const r = await dissectParallel(head, { [Symbol.asyncIterator]: () => rest }, name, {
+          workers: opts.workers as number,
+          spec: opts.parallel as Omit<WorkerSpec, 'index'>,
+          sink: opts.sink,
+          limit: limit - result.entries,
+          signal: opts.signal,
+          onWarning: opts.onWarning,
+          onEntry: () => {
+            for (const t of opts.transforms ?? []) t(PLACEHOLDER);
+          },
+          pool,
+        });
+        add(r);
+      } finally {
+        stream.destroy();
+      }
+    }
+  } finally {
+    if (pool !== opts.pool) await pool.close();
+  }
+  await opts.sink.flush();
+  return result;
+}
+
+/** Transforms left for the main thread under --workers only count (progress): they get this, not an entry. */
+const PLACEHOLDER = {} as Entry;
+
+async function* chain(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (head.length > 0) yield head;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: string }): Promise<DissectRunResult> {
   const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
   const limit = opts.count ?? Infinity;
   const engineOptions: Partial<EngineOptions> & { engineRef?: unknown } = {
@@ -41,7 +126,8 @@ export async function runDissect(opts: DissectRunOptions): Promise<DissectRunRes
   const engines: { packets: number; summary(): Record<string, number> }[] = [];
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
   try {
-    for await (const batch of readEntries(opts.inputs, {
+    for await (const batch of readEntries(opts.reopen ? [opts.reopen] : opts.inputs, {
+      stdin: opts.stdin,
       signal: opts.signal,
       onWarning: opts.onWarning,
       onOpen: opts.onOpen,

@@ -30,7 +30,7 @@ export async function* dissectStream(
   unknown.throwIfSeen(name);
 }
 
-class UnknownLinkTypes {
+export class UnknownLinkTypes {
   private count = 0;
   private firstFrame = 0;
   private readonly types = new Set<number>();

@@ -1,0 +1,539 @@
+// `--workers N` for a capture file: the main thread reads the capture and
+// dispatches each packet to one of N worker threads by flow (route.ts),
+// through SharedArrayBuffer rings; the workers run the engine; the main
+// thread merges their entries back into exactly the single-thread output.
+//
+// Exactly, ids included: the single engine numbers calls in the order it
+// emits them and lets them out in request-time order at ticks and releases
+// whose schedule depends on every packet. So the dispatcher (which sees every
+// packet) replays that schedule and tells every worker when to tick; each
+// emitted call carries where in that run it was emitted (the packet, or the
+// tick and the flow's place in the tick's walk); the merger numbers calls in
+// that order, and feeds the same reorder buffer the single engine uses, with
+// watermarks combined from every worker's oldest pending request.
+
+import { Worker } from 'node:worker_threads';
+import type { Packet } from '../../model/packet.js';
+import { packetTimeMs } from '../../model/packet.js';
+import { FragmentReassembler } from '../decode/fragments.js';
+import { ReorderBuffer } from '../reorder.js';
+import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
+import { openCapture } from '../../capture/reader.js';
+import { SECRETS_TLS_KEYLOG } from '../../capture/pcapng-parser.js';
+import type { LineSink } from '../../output/stdout-sink.js';
+import { ExitCode, UserError } from '../../cli/errors.js';
+import { createRing, RingWriter } from './ring.js';
+import { route } from './route.js';
+import { DATAGRAM_HEADER, KEY_FIELDS, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
+import { UnknownLinkTypes } from '../../input/dissect-stream.js';
+import type { Entry } from '../../model/entry.js';
+
+// The single engine's schedule (engine.ts): replayed here, so kept equal.
+const TICK_MS = 1000;
+const MAX_TICK_MS = 10_000;
+const RELEASE_MS = 100;
+/** Bytes of packet records in flight per worker. */
+const RING_BYTES = 4 * 1024 * 1024;
+/** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise. */
+const DEFAULT_WORKER_HEAP_MB = 256;
+
+export interface ParallelOptions {
+  workers: number;
+  spec: Omit<WorkerSpec, 'index'>;
+  sink: LineSink;
+  /** Stop after this many entries. */
+  limit: number;
+  signal: AbortSignal;
+  onWarning: (message: string) => void;
+  /** Told about each entry written (progress). */
+  onEntry?: () => void;
+  /** Workers to use (and keep: a pool serves one run after another); default: started for this run and ended after it. */
+  pool?: WorkerPool;
+}
+
+export interface ParallelResult {
+  entries: number;
+  packets: number;
+  counters: Record<string, number>;
+  /** Times the dispatcher had to wait for every worker to learn the flow count (schedule decisions). */
+  barriers: number;
+}
+
+interface Pending {
+  key: Float64Array;
+  at: number;
+  line: string;
+  worker: number;
+}
+
+interface Release {
+  g: number;
+  now: number;
+  horizon: number;
+}
+
+/** A held line in the reorder buffer: it only reads `timestamp`. */
+interface Held {
+  timestamp: number;
+  line: string;
+}
+
+class Link {
+  through = 0;
+  flows = 0;
+  synced = 0;
+  summary: Record<string, number> | undefined;
+  queue: { keys: Float64Array; lines: string[]; next: number }[] = [];
+  readonly writer: RingWriter;
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+    ring: ReturnType<typeof createRing>,
+  ) {
+    this.writer = new RingWriter(ring);
+  }
+
+  reset(): void {
+    this.through = 0;
+    this.flows = 0;
+    this.synced = 0;
+    this.summary = undefined;
+    this.queue = [];
+  }
+}
+
+/** Worker threads, started once, serving one dissection run after another. */
+export class WorkerPool {
+  readonly links: Link[] = [];
+  run: ParallelRun | undefined;
+  private closing = false;
+  /** A run stopped half-way (or a worker died): its workers' rings are not at a run's start. */
+  broken = false;
+
+  constructor(size: number) {
+    const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
+    const ts = import.meta.url.endsWith('.ts');
+    const file = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
+    for (let i = 0; i < size; i++) {
+      const ring = createRing(RING_BYTES);
+      const worker = new Worker(file, {
+        workerData: { ring, index: i },
+        execArgv: ts ? ['--import', 'tsx'] : [],
+        resourceLimits: { maxOldGenerationSizeMb: heapMb },
+        stdout: false,
+        stderr: false,
+      });
+      const link = new Link(i, worker, ring);
+      worker.on('message', (out: WorkerOutput) => this.run?.accept(link, out));
+      worker.on('error', (err: Error) => this.failed(i, err.message));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.failed(i, `exited with code ${code}`);
+      });
+      this.links.push(link);
+    }
+  }
+
+  private failed(worker: number, message: string): void {
+    this.broken = true;
+    this.run?.fail(worker, message);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const l of this.links) l.writer.close();
+    await Promise.all(this.links.map((l) => l.worker.terminate()));
+  }
+}
+
+export async function dissectParallel(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelOptions): Promise<ParallelResult> {
+  const pool = opts.pool && !opts.pool.broken ? opts.pool : new WorkerPool(opts.workers);
+  const run = new ParallelRun(opts, pool);
+  try {
+    return await run.dissect(head, rest, name);
+  } finally {
+    pool.run = undefined;
+    // Workers that did not reach the run's end are mid-run: not reused.
+    if (!run.ended) pool.broken = true;
+    if (pool !== opts.pool || pool.broken) await pool.close();
+  }
+}
+
+class ParallelRun {
+  private readonly links: Link[];
+  private readonly frags = new FragmentReassembler();
+  private readonly reorder: ReorderBuffer;
+  private readonly window: number;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  // The single engine's schedule state.
+  private g = 0;
+  private maxTime = -Infinity;
+  private lastTick = -Infinity;
+  private lastRelease = -Infinity;
+  private sinceTick = 0;
+  private sinceRelease = 0;
+  private horizon = Infinity;
+  // The merger's.
+  private releases: Release[] = [];
+  private readonly lows = new Map<number, { n: number; low: number }>();
+  private seq = 0;
+  private entries = 0;
+  private stopped = false;
+  private sinkWait: Promise<void> | undefined;
+  private backlog: string[] = [];
+  private barriers = 0;
+  private secrets: string[] = [];
+
+  constructor(
+    private readonly opts: ParallelOptions,
+    pool: WorkerPool,
+  ) {
+    this.links = pool.links;
+    pool.run = this;
+    for (const l of this.links) l.reset();
+    this.window = Math.max(opts.spec.engine.reorderWindowMs ?? defaultEngineOptions.reorderWindowMs, 0);
+    this.reorder = new ReorderBuffer(this.window, opts.spec.engine.maxReorderHeld ?? defaultEngineOptions.maxReorderHeld, (e) => this.write(e as unknown as Held));
+  }
+
+  async dissect(head: Buffer, rest: AsyncIterable<Buffer>, name: string): Promise<ParallelResult> {
+    const onSecrets = (type: number, data: Buffer): void => {
+      if (type === SECRETS_TLS_KEYLOG) this.secrets.push(data.toString('latin1'));
+    };
+    await this.session();
+    const reader = openCapture(head, rest, name, { onSecrets });
+    const unknown = new UnknownLinkTypes();
+    const it = unknown.watch(reader.batches())[Symbol.asyncIterator]();
+    let next = settle(it.next());
+    let failure: unknown;
+    // dissectPackets' reading, one batch ahead (engine.ts): the same horizons.
+    for (;;) {
+      const result = await next;
+      if ('error' in result) {
+        failure = result.error;
+        break;
+      }
+      if (result.done) break;
+      next = settle(it.next());
+      const ahead = await within(next, LOOKAHEAD_WAIT_MS);
+      const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
+      const batch = result.value;
+      if (batch.length <= SLICE) await this.slice(batch, after);
+      else {
+        const later = laterMinimum(batch, after);
+        for (let i = 0; i < batch.length && !this.done(); i += SLICE) await this.slice(batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
+      }
+      await this.broadcast(RecordType.PROGRESS);
+      await this.drained();
+      this.check();
+      if (this.done()) break;
+    }
+    if (!this.stopped) {
+      await this.broadcast(RecordType.END);
+      await this.until(() => this.links.every((l) => l.summary !== undefined));
+      this.ended = !this.stopped;
+      this.merge();
+      this.reorder.flush();
+    }
+    await this.drained();
+    await this.opts.sink.flush();
+    if (failure !== undefined) throw failure;
+    unknown.throwIfSeen(name);
+    return { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers };
+  }
+
+  /** Every worker finished the run (its input ended, or was damaged): they can serve another. */
+  ended = false;
+
+  /** Tell every worker to start afresh with this run's options. */
+  private async session(): Promise<void> {
+    for (const l of this.links) {
+      const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, index: l.index }));
+      const at = await this.reserve(l, spec.length + 1);
+      l.writer.view[at + 4] = RecordType.SESSION;
+      l.writer.view.set(spec, at + 5);
+      l.writer.commit(at, spec.length + 1);
+    }
+  }
+
+  private done(): boolean {
+    return this.stopped || this.opts.signal.aborted || this.opts.sink.closed || this.failure !== undefined;
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  fail(worker: number, message: string): void {
+    if (this.failure) return;
+    this.failure = new UserError(`worker ${worker} failed: ${message}`, ExitCode.BUG);
+    this.wake?.();
+  }
+
+  // ---- dispatch -------------------------------------------------------------
+
+  private async slice(batch: Packet[], after: number): Promise<void> {
+    await this.sendSecrets();
+    if (inOrder(batch, after)) {
+      this.horizon = Infinity;
+      for (const p of batch) await this.packet(p);
+      return;
+    }
+    const later = new Float64Array(batch.length);
+    let min = after;
+    for (let i = batch.length - 1; i >= 0; i--) {
+      later[i] = min;
+      min = Math.min(min, packetTimeMs(batch[i]));
+    }
+    for (let i = 0; i < batch.length; i++) {
+      this.horizon = later[i];
+      await this.packet(batch[i]);
+    }
+  }
+
+  private async sendSecrets(): Promise<void> {
+    for (const text of this.secrets) {
+      const bytes = Buffer.from(text, 'latin1');
+      for (const l of this.links) {
+        const at = await this.reserve(l, bytes.length + 1);
+        const view = l.writer.view;
+        view[at + 4] = RecordType.SECRETS;
+        view.set(bytes, at + 5);
+        l.writer.commit(at, bytes.length + 1);
+      }
+    }
+    this.secrets = [];
+  }
+
+  /** One packet, then what the single engine's push() would decide after it. */
+  private async packet(p: Packet): Promise<void> {
+    const g = ++this.g;
+    this.sinceTick++;
+    this.sinceRelease++;
+    const now = packetTimeMs(p);
+    if (now > this.maxTime) this.maxTime = now;
+    const r = route(p.linkType, p.data, this.frags, now, this.links.length);
+    if (r !== null) {
+      const link = this.links[r.worker];
+      if (r.ip === undefined) {
+        const len = PACKET_HEADER + p.data.length;
+        const at = await this.reserve(link, len);
+        const dv = new DataView(link.writer.view.buffer, link.writer.view.byteOffset + at + 4, len);
+        dv.setUint8(0, RecordType.PACKET);
+        dv.setFloat64(1, g, true);
+        dv.setUint32(9, p.frame, true);
+        dv.setUint16(13, p.linkType, true);
+        dv.setFloat64(15, p.tsSec, true);
+        dv.setUint32(23, p.tsNsec, true);
+        link.writer.view.set(p.data, at + 4 + PACKET_HEADER);
+        link.writer.commit(at, len);
+      } else {
+        const ip = r.ip;
+        const src = Buffer.from(ip.src, 'latin1');
+        const dst = Buffer.from(ip.dst, 'latin1');
+        const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
+        const at = await this.reserve(link, len);
+        const view = link.writer.view;
+        const dv = new DataView(view.buffer, view.byteOffset + at + 4, len);
+        dv.setUint8(0, RecordType.DATAGRAM);
+        dv.setFloat64(1, g, true);
+        dv.setUint32(9, p.frame, true);
+        dv.setFloat64(13, p.tsSec, true);
+        dv.setUint32(21, p.tsNsec, true);
+        dv.setUint8(25, ip.version);
+        dv.setUint8(26, ip.protocol);
+        dv.setUint8(27, ip.ttl);
+        dv.setUint8(28, src.length);
+        dv.setUint8(29, dst.length);
+        view.set(src, at + 4 + DATAGRAM_HEADER);
+        view.set(dst, at + 4 + DATAGRAM_HEADER + src.length);
+        view.set(ip.payload, at + 4 + DATAGRAM_HEADER + src.length + dst.length);
+        link.writer.commit(at, len);
+      }
+    }
+    const sinceTick = this.maxTime - this.lastTick;
+    if (sinceTick >= MAX_TICK_MS || (sinceTick >= TICK_MS && (await this.flowsAtMost(this.sinceTick)))) await this.tick();
+    else if (this.maxTime - this.lastRelease >= RELEASE_MS && (await this.flowsAtMost(this.sinceRelease))) await this.release(RecordType.RELEASE);
+  }
+
+  private async tick(): Promise<void> {
+    this.lastTick = this.maxTime;
+    this.sinceTick = 0;
+    this.frags.expire(this.maxTime);
+    await this.release(RecordType.TICK);
+  }
+
+  private async release(type: typeof RecordType.TICK | typeof RecordType.RELEASE): Promise<void> {
+    this.lastRelease = this.maxTime;
+    this.sinceRelease = 0;
+    this.releases.push({ g: this.g, now: this.maxTime, horizon: this.horizon });
+    await this.broadcast(type, this.maxTime);
+  }
+
+  /**
+   * Whether the single engine's `sinceX >= flows/8` holds: an upper bound on
+   * the flows (each worker's last count, plus one per packet since) usually
+   * settles it; otherwise every worker catches up and says (a barrier).
+   */
+  private async flowsAtMost(packets: number): Promise<boolean> {
+    let bound = 0;
+    for (const l of this.links) bound += l.flows + (this.g - l.through);
+    if (bound >> 3 <= packets) return true;
+    this.barriers++;
+    const g = this.g;
+    await this.broadcast(RecordType.SYNC);
+    await this.until(() => this.links.every((l) => l.synced >= g));
+    let flows = 0;
+    for (const l of this.links) flows += l.flows;
+    return flows >> 3 <= packets;
+  }
+
+  private async broadcast(type: number, now?: number): Promise<void> {
+    const len = type === RecordType.END ? 1 : now === undefined ? 9 : 17;
+    for (const l of this.links) {
+      const at = await this.reserve(l, len);
+      const dv = new DataView(l.writer.view.buffer, l.writer.view.byteOffset + at + 4, len);
+      dv.setUint8(0, type);
+      if (len >= 9) dv.setFloat64(1, this.g, true);
+      if (len >= 17) dv.setFloat64(9, now as number, true);
+      l.writer.commit(at, len);
+    }
+  }
+
+  private async reserve(link: Link, len: number): Promise<number> {
+    this.check();
+    const at = await link.writer.reserve(len);
+    this.check();
+    return at;
+  }
+
+  /** Wait (letting worker messages in) until `ready()`; a worker failing ends the wait. */
+  private async until(ready: () => boolean): Promise<void> {
+    while (!ready()) {
+      this.check();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    this.check();
+  }
+
+  // ---- merge ----------------------------------------------------------------
+
+  accept(link: Link, out: WorkerOutput): void {
+    if (out.lines.length > 0) link.queue.push({ keys: out.keys, lines: out.lines, next: 0 });
+    for (let i = 0; i < out.lows.length; i += 2) {
+      const g = out.lows[i];
+      const got = this.lows.get(g);
+      if (got) {
+        got.n++;
+        got.low = Math.min(got.low, out.lows[i + 1]);
+      } else this.lows.set(g, { n: 1, low: out.lows[i + 1] });
+    }
+    link.through = out.through;
+    link.flows = out.flows;
+    if (out.synced !== undefined) link.synced = out.synced;
+    if (out.summary) link.summary = out.summary;
+    if (!this.stopped) this.merge();
+    this.wake?.();
+  }
+
+  /** Number and write every entry, and apply every release, that no worker can still precede. */
+  private merge(): void {
+    let through = Infinity;
+    for (const l of this.links) through = Math.min(through, l.through);
+    const ready: Pending[] = [];
+    for (const l of this.links) {
+      while (l.queue.length > 0) {
+        const q = l.queue[0];
+        while (q.next < q.lines.length && q.keys[q.next * KEY_FIELDS] <= through) {
+          ready.push({ key: q.keys, at: q.next * KEY_FIELDS, line: q.lines[q.next], worker: l.index });
+          q.next++;
+        }
+        if (q.next < q.lines.length) break;
+        l.queue.shift();
+      }
+    }
+    let r = 0;
+    while (r < this.releases.length && this.releases[r].g <= through) r++;
+    const releases = this.releases.slice(0, r);
+    this.releases = this.releases.slice(r);
+    if (ready.length === 0 && releases.length === 0) return;
+    // Arrival order within a worker is already its order: a stable sort by key keeps it.
+    ready.sort(compareKeys);
+    let e = 0;
+    for (const rel of releases) {
+      // A release at g follows everything emitted by g's packet and tick (phase < 2).
+      while (e < ready.length && beforeRelease(ready[e], rel.g)) this.number(ready[e++]);
+      this.applyRelease(rel);
+    }
+    while (e < ready.length) this.number(ready[e++]);
+  }
+
+  private number(p: Pending): void {
+    const k = p.key;
+    const seq = ++this.seq;
+    const line = `{"id":"${k[p.at + 5]}-${seq}"${p.line}`;
+    this.reorder.add({ timestamp: k[p.at + 4], line } as unknown as Entry);
+  }
+
+  private applyRelease(rel: Release): void {
+    const got = this.lows.get(rel.g);
+    this.lows.delete(rel.g);
+    const low = got ? got.low : -Infinity;
+    const floor = rel.now - this.window;
+    if (this.reorder.size === 0) return;
+    this.reorder.releaseThrough(Math.max(floor, Math.min(rel.now, rel.horizon, low)));
+  }
+
+  private write(e: Held): void {
+    if (this.entries >= this.opts.limit || this.opts.sink.closed) return;
+    // While stdout is full, lines wait here (the dispatcher stops reading until it drains).
+    if (this.sinkWait) this.backlog.push(e.line);
+    else this.send(e.line);
+    this.opts.onEntry?.();
+    if (++this.entries >= this.opts.limit) this.stopped = true;
+  }
+
+  private send(line: string): void {
+    const wait = this.opts.sink.write(line);
+    if (wait) this.sinkWait = wait.then(() => this.drain());
+  }
+
+  private drain(): void {
+    this.sinkWait = undefined;
+    const lines = this.backlog;
+    this.backlog = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (this.sinkWait) this.backlog.push(lines[i]);
+      else this.send(lines[i]);
+    }
+  }
+
+  /** Every line handed to stdout's sink. */
+  private async drained(): Promise<void> {
+    while (this.sinkWait) await this.sinkWait;
+  }
+
+  private counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const l of this.links) for (const [k, v] of Object.entries(l.summary ?? {})) out[k] = (out[k] ?? 0) + v;
+    const f = this.frags.counters;
+    if (f.dropped) out['ip.fragments_dropped'] = (out['ip.fragments_dropped'] ?? 0) + f.dropped;
+    if (f.malformed) out['ip.fragments_malformed'] = (out['ip.fragments_malformed'] ?? 0) + f.malformed;
+    return out;
+  }
+}
+
+function compareKeys(a: Pending, b: Pending): number {
+  const x = a.key;
+  const y = b.key;
+  for (let i = 0; i < 4; i++) {
+    const d = x[a.at + i] - y[b.at + i];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function beforeRelease(p: Pending, g: number): boolean {
+  const k = p.key[p.at];
+  return k < g || (k === g && p.key[p.at + 1] < 2);
+}

@@ -1,0 +1,60 @@
+// What travels between the dispatcher, the workers and the merger. Into a
+// worker: binary records in its ring (RecordType + little-endian fields).
+// Out of a worker: one message per batch of results (entries already
+// serialised to NDJSON, with the keys that put them in single-thread order).
+
+import type { EngineOptions } from '../engine.js';
+import type { RedactFlagValues } from '../../redact/flags.js';
+
+export const RecordType = {
+  /** g f64, frame u32, linkType u16, tsSec f64, tsNsec u32, then the frame's bytes. */
+  PACKET: 1,
+  /** g f64, frame u32, tsSec f64, tsNsec u32, version u8, protocol u8, ttl u8, srcLen u8, dstLen u8, src, dst, payload. */
+  DATAGRAM: 2,
+  /** g f64, now f64: run the engine's tick, then report the pending low. */
+  TICK: 3,
+  /** g f64, now f64: report the pending low (the single engine would release entries here). */
+  RELEASE: 4,
+  /** g f64: report the flow count now (the dispatcher waits for it). */
+  SYNC: 5,
+  /** g f64: nothing for this worker up to here. */
+  PROGRESS: 6,
+  /** TLS key log text found in the capture (pcapng Decryption Secrets Block). */
+  SECRETS: 7,
+  /** End of input: finish every flow, report counters. */
+  END: 8,
+  /** A run starts: its WorkerSpec as JSON (a fresh engine). */
+  SESSION: 9,
+} as const;
+
+export const PACKET_HEADER = 27;
+export const DATAGRAM_HEADER = 30;
+
+/** Everything a worker needs to build the same engine and redactor as the main thread would (plain data). */
+export interface WorkerSpec {
+  engine: Partial<EngineOptions>;
+  tlsKeylog?: string;
+  proto?: string;
+  redact: RedactFlagValues;
+  index: number;
+}
+
+/** Fields per entry in `WorkerOutput.keys`. */
+export const KEY_FIELDS = 6;
+
+export interface WorkerOutput {
+  /** Every record up to this dispatch position is done. */
+  through: number;
+  /** Flows the engine tracks now. */
+  flows: number;
+  /** Per entry: g, phase, transport rank, flow's last frame, timestamp, frame (KEY_FIELDS each). */
+  keys: Float64Array;
+  /** Per entry: its NDJSON line without the id's value (`{"id":"` is followed by the id, then `rest`). */
+  lines: string[];
+  /** Pairs (g, pending low) answering TICK and RELEASE records. */
+  lows: number[];
+  /** Per SYNC answered: g (the flow count is `flows`). */
+  synced?: number;
+  /** After END: the engine's counters. */
+  summary?: Record<string, number>;
+}

@@ -1,0 +1,153 @@
+// One dissection worker: reads packet records from its ring, runs the
+// ordinary engine on them (reassembly, detection, parsers), redacts and
+// serialises each entry, and posts results back in batches tagged with the
+// keys that let the main thread restore the single-thread order and ids.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Entry } from '../../model/entry.js';
+import { DissectionEngine } from '../engine.js';
+import { RingReader, type RingHandle } from './ring.js';
+import { DATAGRAM_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
+import { TlsKeyLog } from '../tls/keylog.js';
+import { tlsKeysFromFlag } from '../../cli/tls-keylog-flag.js';
+import { loadProtoDir } from '../protocols/proto-schema.js';
+import { redactorFromFlags } from '../../redact/flags.js';
+import type { Redactor } from '../../redact/entry.js';
+import { packetTimeMs } from '../../model/packet.js';
+
+const { ring } = workerData as { ring: RingHandle };
+const port = parentPort as NonNullable<typeof parentPort>;
+const reader = new RingReader(ring);
+
+/** Flush results after this many entries even when more records wait. */
+const MAX_LINES = 1024;
+const ID_PREFIX = '{"id":""';
+
+let keys: number[] = [];
+let lines: string[] = [];
+let lows: number[] = [];
+/** Dispatch position of the record being handled. */
+let g = 0;
+/** Every record before this position is done (markers at a packet's position follow it). */
+let through = 0;
+
+let tlsKeys = new TlsKeyLog();
+let redact: Redactor | undefined;
+let engine = session({ engine: {}, redact: {}, index: 0 });
+
+/** A fresh engine (and redactor, key log) for a run. */
+function session(spec: WorkerSpec): DissectionEngine {
+  // Warnings about the key log are the main thread's to give (it read the same file).
+  tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
+  redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
+  keys = [];
+  lines = [];
+  lows = [];
+  g = through = 0;
+  return new DissectionEngine(
+    { ...spec.engine, tlsKeys, protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined, external: true },
+  (entry: Entry) => {
+    // The engine's id is frame-sequence: keep its frame.
+    const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
+    let e = entry;
+    if (redact) e = redact(e) ?? e;
+    e.id = '';
+    const json = JSON.stringify(e);
+    // The id (frame-sequence) is the main thread's to give: it alone sees every worker's calls.
+    if (!json.startsWith(ID_PREFIX)) throw new Error('worker: entry does not start with its id');
+    keys.push(engine.phase === 3 ? Number.MAX_SAFE_INTEGER : g, engine.phase, engine.emitRank, engine.emitTouch, entry.timestamp, frame);
+    lines.push(json.slice(ID_PREFIX.length));
+  },
+);
+}
+
+function post(extra: Partial<WorkerOutput> = {}): void {
+  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines, lows, ...extra };
+  keys = [];
+  lines = [];
+  lows = [];
+  port.postMessage(out, [out.keys.buffer as ArrayBuffer]);
+}
+
+function handle(rec: Buffer): boolean {
+  const type = rec[0];
+  switch (type) {
+    case RecordType.PACKET: {
+      g = rec.readDoubleLE(1);
+      through = g - 1;
+      engine.push({
+        frame: rec.readUInt32LE(9),
+        linkType: rec.readUInt16LE(13),
+        tsSec: rec.readDoubleLE(15),
+        tsNsec: rec.readUInt32LE(23),
+        data: rec.subarray(PACKET_HEADER),
+        origLen: rec.length - PACKET_HEADER,
+        interfaceId: 0,
+      });
+      return true;
+    }
+    case RecordType.DATAGRAM: {
+      g = rec.readDoubleLE(1);
+      through = g - 1;
+      const frame = rec.readUInt32LE(9);
+      const now = packetTimeMs({ tsSec: rec.readDoubleLE(13), tsNsec: rec.readUInt32LE(21) });
+      const srcLen = rec[28];
+      const dstLen = rec[29];
+      const src = rec.toString('latin1', DATAGRAM_HEADER, DATAGRAM_HEADER + srcLen);
+      const dst = rec.toString('latin1', DATAGRAM_HEADER + srcLen, DATAGRAM_HEADER + srcLen + dstLen);
+      const payload = rec.subarray(DATAGRAM_HEADER + srcLen + dstLen);
+      engine.pushIp({ version: rec[25] as 4 | 6, protocol: rec[26], ttl: rec[27], src, dst, payload }, now, frame);
+      return true;
+    }
+    case RecordType.TICK: {
+      g = through = rec.readDoubleLE(1);
+      const now = rec.readDoubleLE(9);
+      engine.tickAt(now);
+      lows.push(g, engine.pendingLow(now));
+      return true;
+    }
+    case RecordType.RELEASE: {
+      g = through = rec.readDoubleLE(1);
+      lows.push(g, engine.pendingLow(rec.readDoubleLE(9)));
+      return true;
+    }
+    case RecordType.SYNC:
+      // Asked between a packet and what its position decides: a TICK or RELEASE at g may follow.
+      g = rec.readDoubleLE(1);
+      through = g - 1;
+      post({ synced: g });
+      return true;
+    case RecordType.PROGRESS:
+      g = through = rec.readDoubleLE(1);
+      return true;
+    case RecordType.SECRETS:
+      tlsKeys.addText(rec.toString('latin1', 1));
+      return true;
+    case RecordType.END:
+      engine.finish();
+      g = through = Number.MAX_SAFE_INTEGER;
+      post({ summary: { ...engine.summary() } });
+      return true;
+    case RecordType.SESSION:
+      engine = session(JSON.parse(rec.toString('utf8', 1)) as WorkerSpec);
+      return true;
+    default:
+      throw new Error(`worker: unknown record type ${type}`);
+  }
+}
+
+function run(): void {
+  for (;;) {
+    if (!reader.ready) {
+      // Nothing waiting: hand on what is done before sleeping.
+      if (lines.length > 0 || lows.length > 0) post();
+      if (!reader.waitForData()) return;
+    }
+    for (const rec of reader.take(1 << 20)) {
+      if (!handle(rec)) return;
+      if (lines.length >= MAX_LINES) post();
+    }
+  }
+}
+
+run();

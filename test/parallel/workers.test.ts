@@ -1,0 +1,251 @@
+// `--workers N` must give exactly the bytes one thread gives (ids included),
+// on every capture of the shared corpus and examples/, on synthetic captures
+// built to cross batch boundaries (a flow's segments out of order, IP
+// fragments far apart), and must fail loudly (exit 70) when a worker dies.
+// Needs `npm run build` (workers run the built JavaScript).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { cliBin, examplesDir, repoRoot, sharedCaptures } from '../helpers/paths.js';
+import { runCli, runShell } from '../helpers/cli.js';
+import { Wire, httpRequest, httpResponse } from '../helpers/engine-wire.js';
+import { udpPacket, writeRawPcap } from '../helpers/pcap-wire.js';
+import type { Packet } from '../../src/model/packet.js';
+
+const dist = (p: string): string => join(repoRoot, 'dist', p);
+
+/** Every capture of the corpus and examples/, with its key log when there is one. */
+function corpus(): { path: string; keys?: string }[] {
+  const out: { path: string; keys?: string }[] = [];
+  for (const dir of [sharedCaptures, examplesDir]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).sort()) {
+      if (!/\.pcap(ng)?$/.test(name)) continue;
+      const keys = join(dir, name.replace(/\.pcap(ng)?$/, '.keys'));
+      out.push({ path: join(dir, name), keys: existsSync(keys) ? keys : undefined });
+    }
+  }
+  return out;
+}
+
+/** One dissect run in this process (the built code), its stdout bytes and loss counters. */
+async function dissectBytes(path: string, keys: string | undefined, workers: number, pool?: unknown): Promise<{ out: string; error?: string; counters: string }> {
+  const { runDissect, describeLosses } = await import(dist('input/dissect-run.js'));
+  const { LineSink } = await import(dist('output/stdout-sink.js'));
+  const { loadKeyLogFile } = await import(dist('dissect/tls/keylog.js'));
+  const { createRedactor } = await import(dist('redact/entry.js'));
+  const chunks: Buffer[] = [];
+  const sink = new LineSink(new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }));
+  const engine = { requestTimeoutMs: 30_000, reorderWindowMs: 31_000 };
+  const redact = createRedactor([]);
+  let error: string | undefined;
+  let counters = '';
+  try {
+    const r = await runDissect({
+      inputs: [path],
+      engine: { ...engine, tlsKeys: keys ? loadKeyLogFile(keys, () => {}) : undefined },
+      workers,
+      pool,
+      parallel: { engine, tlsKeylog: keys, redact: {} },
+      transforms: workers > 1 ? [] : [redact],
+      sink,
+      signal: new AbortController().signal,
+      onWarning: () => {},
+    });
+    counters = `${r.packets} ${r.entries} ${describeLosses(r.counters) ?? ''}`;
+  } catch (e) {
+    error = (e as Error).message;
+    await sink.flush().catch(() => {});
+  }
+  return { out: Buffer.concat(chunks).toString('utf8'), error, counters };
+}
+
+test('--workers 2 and 3 give byte-identical output (and the same counters) to one thread on every capture', { timeout: 600_000 }, async () => {
+  const all = corpus();
+  assert.ok(all.length > 20, `the corpus is there (${all.length} captures)`);
+  let entries = 0;
+  // Workers started once for every capture (as one run over many inputs does).
+  const { WorkerPool } = await import(dist('dissect/parallel/pool.js'));
+  const pools = new Map([2, 3].map((n) => [n, new WorkerPool(n)]));
+  try {
+  for (const { path, keys } of all) {
+    const one = await dissectBytes(path, keys, 1);
+    entries += one.out.split('\n').length - 1;
+    for (const n of [2, 3]) {
+      const many = await dissectBytes(path, keys, n, pools.get(n));
+      assert.equal(many.error, one.error, `${path}: the same error with ${n} workers`);
+      assert.equal(many.counters, one.counters, `${path}: packets, entries and losses add up with ${n} workers`);
+      assert.ok(many.out === one.out, `${path}: --workers ${n} output differs from one thread's`);
+    }
+  }
+  } finally {
+    for (const p of pools.values()) await p.close();
+  }
+  assert.ok(entries > 1000, `the comparison covered entries (${entries})`);
+});
+
+/** A raw IPv4 UDP datagram split into two fragments (first carries 16 bytes of UDP). */
+function fragments(p: Packet, secondAt: number, secondFrame: number): [Packet, Packet] {
+  const ip = p.data;
+  const udp = ip.subarray(20);
+  const head = Buffer.concat([ip.subarray(0, 20), udp.subarray(0, 16)]);
+  head.writeUInt16BE(head.length, 2);
+  head.writeUInt16BE(0x2000 | 0, 6); // MF, offset 0
+  head.writeUInt16BE(0x4242, 4);
+  const tail = Buffer.concat([ip.subarray(0, 20), udp.subarray(16)]);
+  tail.writeUInt16BE(tail.length, 2);
+  tail.writeUInt16BE(16 / 8, 6); // offset 16 bytes, last
+  tail.writeUInt16BE(0x4242, 4);
+  const at = (ms: number) => ({ tsSec: Math.floor(ms / 1000), tsNsec: (ms % 1000) * 1e6 });
+  return [
+    { ...p, data: head, origLen: head.length },
+    { ...p, ...at(secondAt), data: tail, origLen: tail.length, frame: secondFrame },
+  ];
+}
+
+/** A DNS query for `name` (type A) with id `id`, and its answer (NXDOMAIN, no records). */
+function dnsMessages(name: string, id: number): [Buffer, Buffer] {
+  const labels = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const question = Buffer.concat([labels, Buffer.from([0, 1, 0, 1])]);
+  const q = Buffer.concat([Buffer.from([id >> 8, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), question]);
+  const r = Buffer.concat([Buffer.from([id >> 8, id & 255, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0]), question]);
+  return [q, r];
+}
+
+/**
+ * Thousands of HTTP calls on many connections; one request's two segments
+ * arrive swapped, thousands of packets apart (and its timestamps step back);
+ * one DNS query is fragmented with thousands of packets between its pieces.
+ */
+function crossBatchCapture(): Packet[] {
+  const wire = new Wire();
+  let t = 1_700_000_000_000;
+  for (let i = 0; i < 1500; i++) {
+    const port = 20000 + (i % 300);
+    wire.send((t += 1), 1, port, 80, httpRequest(`/filler/${i}`));
+    wire.send((t += 1), 2, 80, port, httpResponse);
+  }
+  // The split request: its line, then (thousands of packets apart) two header
+  // segments that are swapped in the packet list: the later one arrives first.
+  wire.send((t += 1), 1, 31000, 8080, 'GET /out-of-order/path HTTP/1.1\r\n');
+  const filler = (from: number) => {
+    for (let i = 0; i < 2500; i++) {
+      const port = from + (i % 300);
+      wire.send((t += 1), 1, port, 80, httpRequest(`/middle/${from}/${i}`));
+      wire.send((t += 1), 2, 80, port, httpResponse);
+    }
+  };
+  filler(21000);
+  wire.send((t += 1), 1, 31000, 8080, 'Host: svc\r\n');
+  const a = wire.packets.length - 1;
+  filler(22000);
+  wire.send((t += 1), 1, 31000, 8080, '\r\n');
+  const b = wire.packets.length - 1;
+  wire.send((t += 1), 2, 8080, 31000, httpResponse);
+  const packets = wire.packets.slice();
+  [packets[a], packets[b]] = [packets[b], packets[a]];
+  // The fragmented DNS query, its pieces 3000 packets apart, then its answer.
+  const [query, answer] = dnsMessages('fragmented.example', 0x5151);
+  const whole = udpPacket((t += 1), 0, 1, 40000, 53, query);
+  const [first, second] = fragments(whole, t + 3001, 0);
+  packets.splice(10, 0, first);
+  packets.push(second, udpPacket(t + 3002, 0, 2, 53, 40000, answer));
+  for (const [i, p] of packets.entries()) p.frame = i + 1;
+  return packets;
+}
+
+test('a flow out of order across batches and IP fragments in different batches: same output with 1, 2 and 3 workers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4w-cross-'));
+  try {
+    const path = join(dir, 'cross.pcap');
+    writeRawPcap(path, crossBatchCapture());
+    const outs: string[] = [];
+    for (const n of ['1', '2', '3']) {
+      // Through a pipe in 4 KB writes: many reads, many batches.
+      const r = await runShell(`cat ${path} | ${process.execPath} ${cliBin} dissect --workers ${n} -`, 120_000);
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(r.stdout);
+    }
+    const entries = outs[0].trim().split('\n').map((l) => JSON.parse(l));
+    const split = entries.find((e) => e.request?.path === '/out-of-order/path');
+    assert.ok(split, 'the reordered request was reassembled and dissected');
+    assert.equal(split.warnings, undefined, 'without damage');
+    assert.equal(split.response?.status, 200, 'and answered');
+    const dns = entries.find((e) => e.protocol === 'dns');
+    assert.ok(dns, 'the fragmented DNS query became an entry');
+    assert.match(JSON.stringify(dns.request), /fragmented\.example/);
+    assert.ok(dns.response, 'and was paired with its answer');
+    assert.equal(outs[1], outs[0], '2 workers = 1');
+    assert.equal(outs[2], outs[0], '3 workers = 1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {
+  const r = await runCli(['dissect', '--workers', '2', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
+  assert.equal(r.signal, null, 'ended by itself');
+  assert.equal(r.code, 70, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^dissect: worker \d failed: .*memory/);
+});
+
+test('--workers 2 | head -1 ends at once with one entry', async () => {
+  const r = await runShell(`${process.execPath} ${cliBin} dissect --workers 2 ${join(sharedCaptures, 'lab-bookinfo-mix.pcap')} | head -1; echo "status=\${PIPESTATUS[0]}"`, 60_000);
+  const [line, status] = r.stdout.trim().split('\n');
+  assert.ok(JSON.parse(line).id, 'an entry');
+  assert.equal(status, 'status=0', r.stderr);
+});
+
+test('SIGINT with 2 workers finishes and writes what was read: whole entries, exit 0', async () => {
+  const capture = join(sharedCaptures, 'lab-bookinfo-mix.pcap');
+  const whole = await runCli(['dissect', '--workers', '1', capture]);
+  // The capture on stdin, then stdin left open: the run waits for more until interrupted.
+  const child = spawn(process.execPath, [cliBin, 'dissect', '--workers', '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d) => out.push(d));
+  child.stderr.on('data', (d) => err.push(d));
+  child.stdin.on('error', () => {});
+  child.stdin.write(readFileSync(capture));
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  // Output shows the capture is being read: interrupt, then the input ends (a capture pipe closing).
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGINT');
+  child.stdin.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await closed;
+  clearTimeout(timer);
+  assert.equal(code, 0, Buffer.concat(err).toString());
+  // What was read before the interrupt is finished and written: whole lines, each an entry.
+  const text = Buffer.concat(out).toString('utf8');
+  assert.ok(text.endsWith('\n'), 'no line cut short');
+  const lines = text.trim().split('\n');
+  assert.ok(lines.length > 0 && lines.length <= whole.stdout.trim().split('\n').length);
+  for (const l of lines) assert.ok(JSON.parse(l).id);
+});
+
+test('--workers auto honours a cgroup CPU quota; a bad value is a usage error', async () => {
+  const { availableCores } = await import(dist('dissect/parallel/cores.js'));
+  const dir = mkdtempSync(join(tmpdir(), 's4w-cgroup-'));
+  try {
+    const unlimited = availableCores(join(dir, 'missing'));
+    assert.ok(unlimited >= 1);
+    writeFileSync(join(dir, 'cpu.max'), 'max 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), unlimited, '"max": no limit');
+    writeFileSync(join(dir, 'cpu.max'), '150000 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), Math.min(unlimited, 1), '1.5 CPUs: one whole core');
+    writeFileSync(join(dir, 'cpu.max'), '50000 100000\n');
+    assert.equal(availableCores(join(dir, 'cpu.max')), 1, 'half a CPU: still one');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const bad = await runCli(['dissect', '--workers', 'lots', join(sharedCaptures, 'tcpdump-dns_udp.pcap')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--workers: 'lots' is not auto or a number/);
+});

@@ -93,6 +93,14 @@ objects as YAML instead. See docs/kubernetes.md.`;
       env: 'SHARK_AGENT_IMAGE',
     }),
     'agent-interface': Flags.string({ description: 'cluster: interface the agents capture on', multiple: true, hidden: true }),
+    'api-outage': Flags.string({
+      description: 'cluster: how long an unreachable API server pauses the tap (agent streams reconnect) before the run ends with exit 4',
+      default: '5m',
+    }),
+    // Tuning for tests: exec heartbeats (kubectl: 5s pings, 60s without a pong) and backpressure bounds.
+    'exec-ping': Flags.string({ description: 'cluster: websocket ping interval,timeout of agent streams', default: '5s,60s', hidden: true }),
+    'stream-max-held': Flags.integer({ description: 'cluster: entries one agent stream may have held in the CLI before it is paused', default: 2000, min: 1, hidden: true }),
+    'stream-max-pending': Flags.string({ description: 'cluster: bytes waiting for stdout before every agent stream is paused', default: '8MB', hidden: true }),
   };
 
   protected async execute(): Promise<number> {
@@ -145,6 +153,10 @@ objects as YAML instead. See docs/kubernetes.md.`;
       'agent-timeout': string;
       'agent-tolerate': string;
       'agent-lease': string;
+      'api-outage': string;
+      'exec-ping': string;
+      'stream-max-held': number;
+      'stream-max-pending': string;
       filter?: string;
       protocols?: string;
       'max-body': string;
@@ -168,6 +180,9 @@ objects as YAML instead. See docs/kubernetes.md.`;
     if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
     const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
     const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
+    const outageMs = parseDuration(flags['api-outage'], '--api-outage');
+    const [pingIntervalMs, pongTimeoutMs] = flags['exec-ping'].split(',').map((d) => parseDuration(d, '--exec-ping'));
+    const maxPendingBytes = parseSize(flags['stream-max-pending'], '--stream-max-pending');
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
@@ -193,6 +208,11 @@ objects as YAML instead. See docs/kubernetes.md.`;
       tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
       leaseSeconds,
       agentExtraArgs: pushdown.agentArgs,
+      outageMs,
+      pingIntervalMs,
+      pongTimeoutMs: pongTimeoutMs ?? 60_000,
+      maxHeldPerStream: flags['stream-max-held'],
+      maxPendingBytes,
     });
     return ExitCode.OK;
   }

@@ -79,6 +79,8 @@ export interface ClusterWatchOptions {
   onFatal?: (err: unknown) => void;
   /** How long to keep retrying an unreachable API server (default 4 s). */
   giveUpMs?: number;
+  /** The API server stopped answering (`false`, with the error) or answers again (`true`). */
+  onReachability?: (reachable: boolean, err?: unknown) => void;
 }
 
 class Reflector {
@@ -94,7 +96,12 @@ class Reflector {
     private readonly kc: KubeConfig,
     private readonly opts: ClusterWatchOptions,
     private readonly changed: () => void,
+    private readonly reachability: (r: Reflector, failing: boolean, err?: unknown) => void = () => {},
   ) {}
+
+  get failing(): boolean {
+    return this.failingSince > 0;
+  }
 
   /** What this reflector reads, for error messages: "pods in namespace data" / "pods in every namespace". */
   get scope(): string {
@@ -158,15 +165,24 @@ class Reflector {
       if (Date.now() - began < 1000) await sleep(250);
       try {
         if (ended === 'gone' || ended === 'error') await this.relist(true);
-        this.failingSince = 0;
+        if (this.failingSince) {
+          this.failingSince = 0;
+          this.reachability(this, false);
+        }
       } catch (err) {
-        if (!this.failingSince) this.failingSince = Date.now();
-        if (Date.now() - this.failingSince > (this.opts.giveUpMs ?? 4000)) {
+        if (this.stopped) return;
+        if (!this.failingSince) {
+          this.failingSince = Date.now();
+          this.reachability(this, true, err);
+        }
+        const down = Date.now() - this.failingSince;
+        if (down > (this.opts.giveUpMs ?? 4000)) {
           this.stopped = true;
           this.opts.onFatal?.(err);
           return;
         }
-        await sleep(250);
+        // Back off while it is down (an outage can last minutes: a control-plane upgrade).
+        await sleep(Math.min(250 + down / 10, 2000));
       }
     }
   }
@@ -215,10 +231,18 @@ export class ClusterWatch {
   constructor(kc: KubeConfig, private readonly opts: ClusterWatchOptions = {}) {
     const kinds = opts.kinds ?? (['pods', 'services', 'endpointslices', 'nodes'] as Kind[]);
     const changed = () => (this.snap = undefined);
+    // Reachable as a whole only when every reflector's requests succeed again.
+    let down = false;
+    const reachability = (_r: Reflector, failing: boolean, err?: unknown) => {
+      const now = failing || this.reflectors.some((x) => x.failing);
+      if (now === down) return;
+      down = now;
+      opts.onReachability?.(!now, err);
+    };
     for (const k of kinds) {
       const namespaces = k === 'nodes' ? undefined : opts.scopes?.[k];
-      if (!namespaces) this.reflectors.push(new Reflector(k, undefined, kc, opts, changed));
-      else for (const ns of new Set(namespaces)) this.reflectors.push(new Reflector(k, ns, kc, opts, changed));
+      if (!namespaces) this.reflectors.push(new Reflector(k, undefined, kc, opts, changed, reachability));
+      else for (const ns of new Set(namespaces)) this.reflectors.push(new Reflector(k, ns, kc, opts, changed, reachability));
     }
   }
 

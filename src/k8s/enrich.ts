@@ -14,6 +14,8 @@ export type SnapshotProvider = () => ClusterSnapshot;
 /** The narrow getters enrichment needs. */
 export interface K8sGetters {
   podByIp(ip: string): PodInfo | undefined;
+  /** A hostNetwork pod by the node address and one of its container ports (only when one pod claims it). */
+  podByAddr?(ip: string, port: number): PodInfo | undefined;
   serviceByAddr(ip: string, port: number): ServiceInfo | undefined;
   nodeByIp(ip: string): NodeInfo | undefined;
   /** The service whose endpoints (or selector) include this pod. */
@@ -22,9 +24,19 @@ export interface K8sGetters {
 
 export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
   const pods = new Map<string, PodInfo>();
+  // Host-network pods share the node's address: the node names that IP, unless the port names one pod.
+  const hostPorts = new Map<string, PodInfo | null>();
   for (const p of snap.pods) {
-    // Host-network pods share the node's address: the node names that IP.
-    if (p.hostNetwork) continue;
+    if (p.hostNetwork) {
+      for (const ip of p.ips ?? [p.ip]) {
+        for (const port of p.ports ?? []) {
+          const key = `${ip}|${port}`;
+          // Two pods claiming the same address and port (one pending, say): neither is named.
+          hostPorts.set(key, hostPorts.has(key) ? null : p);
+        }
+      }
+      continue;
+    }
     for (const ip of p.ips ?? [p.ip]) if (ip) pods.set(ip, p);
   }
   const services = new Map<string, ServiceInfo[]>();
@@ -42,6 +54,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
 
   return {
     podByIp: (ip) => pods.get(ip),
+    podByAddr: (ip, port) => hostPorts.get(`${ip}|${port}`) ?? undefined,
     serviceByAddr(ip, port) {
       const list = services.get(ip);
       if (!list) return undefined;
@@ -64,7 +77,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
 
 /** Fill one endpoint from the getters; leaves it untouched when the address is unknown. */
 export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
-  const pod = g.podByIp(ep.ip);
+  const pod = g.podByIp(ep.ip) ?? g.podByAddr?.(ep.ip, ep.port);
   if (pod) {
     ep.name = pod.name;
     ep.namespace = pod.namespace;

@@ -9,6 +9,7 @@ import type { LiveCapture } from '../capture/live.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
+import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -39,13 +40,24 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
+    'lease-dir': Flags.string({ description: 'the run\'s root ConfigMap mounted here: stop capturing once its lease lapsed (the CLI is gone)' }),
+    'lease-grace': Flags.string({ description: 'how late the kubelet may refresh the mounted lease', default: `${DEFAULT_LEASE_GRACE_MS / 1000}s` }),
   };
 
   protected async execute(): Promise<number> {
     const { flags } = await this.parse(Agent);
-    if (flags.idle) return this.idle();
     const node = flags.node || process.env.NODE_NAME || hostname();
     const say = (m: string) => process.stderr.write(`agent ${node}: ${m}\n`);
+    // Without an API token, the agent learns that its run's CLI is gone from the mounted root ConfigMap.
+    const leaseGraceMs = parseDuration(flags['lease-grace'], '--lease-grace');
+    const stopLease = flags['lease-dir']
+      ? watchLease(flags['lease-dir'], leaseGraceMs, (s) => {
+          say(lapseMessage(s));
+          // The capture stops; the idle main process stays (exiting would only restart it: restartPolicy Always).
+          if (!flags.idle) this.stop.abort();
+        })
+      : undefined;
+    if (flags.idle) return this.idle();
     const statsEveryMs = Math.max(100, parseDuration(flags['stats-interval'], '--stats-interval'));
     // Secrets are redacted here, on the node, so they never cross the API server.
     const redact = redactorFromFlags(flags, `agent ${node}`);
@@ -100,6 +112,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       });
       say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
     } finally {
+      stopLease?.();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).
       report(true);

@@ -50,6 +50,7 @@ import { compilePodRegex, diffTargets, nodeFilter, selectTargets, type TargetPod
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
+import { LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
@@ -101,6 +102,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
 
 /** How long an unreachable API server pauses the tap before it ends (a control-plane upgrade takes minutes). */
 export const DEFAULT_OUTAGE_MS = 5 * 60_000;
+/** Pod/node events within this much are handled in one pass. */
+const RECONCILE_DEBOUNCE_MS = 100;
 
 export interface ClusterTapResult {
   entries: number;
@@ -167,6 +170,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   };
   // An outage pauses the tap: say so once, and per node as its stream drops and comes back.
   const outageMs = opts.outageMs ?? DEFAULT_OUTAGE_MS;
+  let changeTimer: NodeJS.Timeout | undefined;
+  let pendingReconcile = false;
   let apiDownSince = 0;
   const pausedNodes = new Set<string>();
   const watch = new ClusterWatch(cfg.kc, {
@@ -185,9 +190,16 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }
     },
     onEvent: (kind) => {
-      if (kind === 'pods' || kind === 'nodes') reconcile();
-      if (kind !== 'services' && kind !== 'endpointslices') progress?.update();
-      checkStarted();
+      if (kind === 'services' || kind === 'endpointslices') return;
+      // Debounced: a rollout or a relist is hundreds of pod events; one pass over the pods handles them all.
+      pendingReconcile ||= kind === 'pods' || kind === 'nodes';
+      changeTimer ??= setTimeout(() => {
+        changeTimer = undefined;
+        if (pendingReconcile) reconcile();
+        pendingReconcile = false;
+        progress?.update();
+        checkStarted();
+      }, RECONCILE_DEBOUNCE_MS);
     },
     onFatal: (e) => {
       fatal ??= apiUnreachable(cfg.server, e, `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
@@ -233,6 +245,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.redactOnAgent === false ? ['--no-redact'] : []),
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
+    // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
+    '--lease-dir',
+    LEASE_DIR,
     ...(opts.agentExtraArgs ?? []),
   ];
 
@@ -431,6 +446,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (durationTimer) clearTimeout(durationTimer);
     if (deadline) clearTimeout(deadline);
     if (renewTimer) clearInterval(renewTimer);
+    if (changeTimer) clearTimeout(changeTimer);
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 3000)));
     merger.flush();

@@ -10,6 +10,7 @@
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterSnapshot } from '../model/cluster.js';
 import { endpointSliceInfo, nodeInfo, podInfo, serviceInfo } from './objects.js';
+import { trimObject } from './trim.js';
 
 type Obj = Record<string, any>;
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -120,7 +121,8 @@ class Reflector {
     let cont: string | undefined;
     do {
       const page = await KINDS[this.kind].list(this.kc, this.namespace, { limit: this.opts.pageSize ?? LIST_PAGE_SIZE, _continue: cont });
-      items.push(...page.items);
+      // Trimmed page by page: a page's full objects are garbage as soon as the next is read.
+      for (const o of page.items) items.push(trimObject(this.kind, o as Obj));
       resourceVersion ||= page.metadata?.resourceVersion ?? '';
       cont = page.metadata?._continue || undefined;
     } while (cont);
@@ -191,7 +193,8 @@ class Reflector {
   private watchOnce(): Promise<'closed' | 'gone' | 'error'> {
     return new Promise((resolve) => {
       let gone = false;
-      const onEvent = (type: string, obj: Obj) => {
+      const onEvent = (type: string, raw: Obj) => {
+        const obj = type === 'ERROR' || type === 'BOOKMARK' ? raw : trimObject(this.kind, raw);
         if (type === 'ERROR') {
           if (obj?.code === 410) gone = true;
           this.abort?.abort();

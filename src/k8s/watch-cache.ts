@@ -221,6 +221,11 @@ class Reflector {
         .then((ctl) => {
           this.abort = ctl;
           if (this.stopped) ctl.abort();
+          // The watch is open again: the API server answers (a long watch may not end for minutes).
+          else if (this.failingSince) {
+            this.failingSince = 0;
+            this.reachability(this, false);
+          }
         })
         .catch(() => resolve('error'));
     });

@@ -88,6 +88,9 @@ objects as YAML instead. See docs/kubernetes.md.`;
     }),
     'agent-lease': Flags.string({ description: 'cluster: lease of a run (renewed every third); --clean removes runs older than it', default: '30s', hidden: true }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
+    'agent-priority-class': Flags.string({
+      description: 'cluster: PriorityClass of the agent pods (must exist; e.g. system-node-critical where allowed outside kube-system)',
+    }),
     'agent-image': Flags.string({
       description: 'cluster: image of the node agent (build it with `npm run image` and push it; see README)',
       env: 'SHARK_AGENT_IMAGE',
@@ -129,6 +132,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
           namespace: flags['agent-namespace'],
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+          priorityClassName: flags['agent-priority-class'],
         }),
       );
       return ExitCode.OK;
@@ -148,6 +152,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
       pcap: boolean;
       write?: string;
       'agent-namespace': string;
+      'agent-priority-class'?: string;
       'agent-image'?: string;
       'agent-interface'?: string[];
       'agent-timeout': string;
@@ -206,6 +211,7 @@ objects as YAML instead. See docs/kubernetes.md.`;
       keep: pushdown.keep,
       agentTimeoutMs,
       tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+      priorityClassName: flags['agent-priority-class'],
       leaseSeconds,
       agentExtraArgs: pushdown.agentArgs,
       outageMs,

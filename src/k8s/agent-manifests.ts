@@ -43,6 +43,12 @@ export interface AgentManifestOptions {
   holder?: string;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
   leaseGraceSeconds?: number;
+  /**
+   * A PriorityClass the agent pods refer to (it is not created: that is cluster-wide and needs a
+   * ClusterRole). None by default: `system-node-critical` is refused outside kube-system where
+   * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
+   */
+  priorityClassName?: string;
 }
 
 export interface AgentManifests {
@@ -114,6 +120,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
+          ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
           // The image is Linux-only; Windows nodes never get an agent.
           nodeSelector: { 'kubernetes.io/os': 'linux' },
           tolerations: tolerations(opts.tolerate ?? 'all'),

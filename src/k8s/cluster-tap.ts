@@ -84,6 +84,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   /** How long agents may take to run on every node before the run fails (default 60 s). */
   agentTimeoutMs?: number;
   tolerate?: TolerationPolicy;
+  /** A PriorityClass the agent pods refer to (not created). */
+  priorityClassName?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
@@ -360,6 +362,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     namespace: agentNamespace,
     image: opts.image,
     tolerate: opts.tolerate,
+    priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   });

@@ -11,6 +11,7 @@ export interface DryRunOptions {
   namespace?: string;
   image?: string;
   tolerate?: TolerationPolicy;
+  priorityClassName?: string;
 }
 
 export function dryRunYaml(opts: DryRunOptions): string {

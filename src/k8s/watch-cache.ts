@@ -212,7 +212,9 @@ class Reflector {
         this.changed();
         this.opts.onEvent?.(this.kind, type, obj);
       };
+      let ended = false;
       const onDone = (err: unknown) => {
+        ended = true;
         if (gone || (err as { statusCode?: number })?.statusCode === 410) resolve('gone');
         else resolve(err && !isAbort(err) ? 'error' : 'closed');
       };
@@ -221,8 +223,9 @@ class Reflector {
         .then((ctl) => {
           this.abort = ctl;
           if (this.stopped) ctl.abort();
-          // The watch is open again: the API server answers (a long watch may not end for minutes).
-          else if (this.failingSince) {
+          // The watch is open again (client-node reports a failed connect through `done`, first):
+          // the API server answers, though this watch may not end for minutes.
+          else if (!ended && this.failingSince) {
             this.failingSince = 0;
             this.reachability(this, false);
           }

@@ -228,8 +228,17 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     flow.check();
   }, opts.mergeWindowMs ?? 500);
   // stdout drains on its own: look again at each flush whether paused streams may resume.
+  // One flush at a time: while stdout is behind, each flush waits for 'drain', and overlapping
+  // ones would pile up listeners. A write failure is kept by the sink and thrown by the last flush.
+  let flushing = false;
   const flushTimer = setInterval(() => {
-    void opts.sink.flush();
+    if (!flushing) {
+      flushing = true;
+      opts.sink
+        .flush()
+        .catch(() => {})
+        .finally(() => (flushing = false));
+    }
     flow.check();
   }, 200);
   const pcap = opts.packets

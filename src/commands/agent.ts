@@ -11,6 +11,7 @@ import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
+import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -47,13 +48,24 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       description: "also capture each tapped pod's loopback (sidecar ↔ app plaintext) inside its network namespace: needs hostPID, SYS_ADMIN, SYS_PTRACE",
     }),
     tls: Flags.boolean({ description: 'capture the plaintext of TLS calls on this node with eBPF instead of packets (needs hostPID, CAP_BPF, CAP_PERFMON: docs/tls-capture.md)' }),
+    'lease-dir': Flags.string({ description: 'the run\'s root ConfigMap mounted here: stop capturing once its lease lapsed (the CLI is gone)' }),
+    'lease-grace': Flags.string({ description: 'how late the kubelet may refresh the mounted lease', default: `${DEFAULT_LEASE_GRACE_MS / 1000}s` }),
   };
 
   protected async execute(): Promise<number> {
     const { flags } = await this.parse(Agent);
-    if (flags.idle) return this.idle();
     const node = flags.node || process.env.NODE_NAME || hostname();
     const say = (m: string) => process.stderr.write(`agent ${node}: ${m}\n`);
+    // Without an API token, the agent learns that its run's CLI is gone from the mounted root ConfigMap.
+    const leaseGraceMs = parseDuration(flags['lease-grace'], '--lease-grace');
+    const stopLease = flags['lease-dir']
+      ? watchLease(flags['lease-dir'], leaseGraceMs, (s) => {
+          say(lapseMessage(s));
+          // The capture stops; the idle main process stays (exiting would only restart it: restartPolicy Always).
+          if (!flags.idle) this.stop.abort();
+        })
+      : undefined;
+    if (flags.idle) return this.idle();
     const statsEveryMs = Math.max(100, parseDuration(flags['stats-interval'], '--stats-interval'));
     // Secrets are redacted here, on the node, so they never cross the API server.
     const redact = redactorFromFlags(flags, `agent ${node}`);
@@ -196,6 +208,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       await sink.flush();
     } finally {
       perPod?.close();
+      stopLease?.();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).
       report(true);

@@ -104,6 +104,9 @@ and exits 4. See docs/tls-capture.md.`;
     }),
     'agent-lease': Flags.string({ description: 'cluster: lease of a run (renewed every third); --clean removes runs older than it', default: '30s', hidden: true }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
+    'agent-priority-class': Flags.string({
+      description: 'cluster: PriorityClass of the agent pods (must exist; e.g. system-node-critical where allowed outside kube-system)',
+    }),
     'agent-image': Flags.string({
       description: 'cluster: image of the node agent (build it with `npm run image` and push it; see README)',
       env: 'SHARK_AGENT_IMAGE',
@@ -113,6 +116,14 @@ and exits 4. See docs/tls-capture.md.`;
       description:
         "cluster: also capture each tapped pod's loopback (sidecar ↔ app plaintext); the agents then get hostPID, SYS_ADMIN and SYS_PTRACE (docs/kubernetes.md)",
     }),
+    'api-outage': Flags.string({
+      description: 'cluster: how long an unreachable API server pauses the tap (agent streams reconnect) before the run ends with exit 4',
+      default: '5m',
+    }),
+    // Tuning for tests: exec heartbeats (kubectl: 5s pings, 60s without a pong) and backpressure bounds.
+    'exec-ping': Flags.string({ description: 'cluster: websocket ping interval,timeout of agent streams', default: '5s,60s', hidden: true }),
+    'stream-max-held': Flags.integer({ description: 'cluster: entries one agent stream may have held in the CLI before it is paused', default: 2000, min: 1, hidden: true }),
+    'stream-max-pending': Flags.string({ description: 'cluster: bytes waiting for stdout before every agent stream is paused', default: '8MB', hidden: true }),
   };
 
   protected async execute(): Promise<number> {
@@ -142,6 +153,7 @@ and exits 4. See docs/tls-capture.md.`;
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
           serviceMesh: flags['service-mesh'],
+          priorityClassName: flags['agent-priority-class'],
         }),
       );
       return ExitCode.OK;
@@ -165,12 +177,17 @@ and exits 4. See docs/tls-capture.md.`;
       pcap: boolean;
       write?: string;
       'agent-namespace': string;
+      'agent-priority-class'?: string;
       'agent-image'?: string;
       'agent-interface'?: string[];
       'agent-timeout': string;
       'agent-tolerate': string;
       'agent-lease': string;
       'service-mesh': boolean;
+      'api-outage': string;
+      'exec-ping': string;
+      'stream-max-held': number;
+      'stream-max-pending': string;
       filter?: string;
       protocols?: string;
       'max-body': string;
@@ -196,6 +213,9 @@ and exits 4. See docs/tls-capture.md.`;
     if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
     const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
     const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
+    const outageMs = parseDuration(flags['api-outage'], '--api-outage');
+    const [pingIntervalMs, pongTimeoutMs] = flags['exec-ping'].split(',').map((d) => parseDuration(d, '--exec-ping'));
+    const maxPendingBytes = parseSize(flags['stream-max-pending'], '--stream-max-pending');
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
@@ -220,9 +240,15 @@ and exits 4. See docs/tls-capture.md.`;
       keep: pushdown.keep,
       agentTimeoutMs,
       tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
+      priorityClassName: flags['agent-priority-class'],
       leaseSeconds,
       serviceMesh: flags['service-mesh'],
       agentExtraArgs: pushdown.agentArgs,
+      outageMs,
+      pingIntervalMs,
+      pongTimeoutMs: pongTimeoutMs ?? 60_000,
+      maxHeldPerStream: flags['stream-max-held'],
+      maxPendingBytes,
     });
     await sink.finish();
     return ExitCode.OK;
@@ -243,12 +269,15 @@ and exits 4. See docs/tls-capture.md.`;
     'tls-lib'?: string[];
     'tls-ring-size': string;
     'tls-scan': boolean;
+    output?: string;
+    color?: string;
   }): Promise<number> {
     if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
     const ringSize = parseSize(flags['tls-ring-size'], '--tls-ring-size');
     if (ringSize < 4096 || (ringSize & (ringSize - 1)) !== 0) throw new UserError('--tls-ring-size must be a power of two of at least 4KB (e.g. 8MB)', ExitCode.USAGE);
     const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed() });
+    const { formatter } = outputFromFlags(flags, process.stdout);
+    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const result = await runTlsTap({
       libs: [...defaultLibraries(), ...(flags['tls-lib'] ?? [])],
       scan: flags['tls-scan'],
@@ -268,6 +297,7 @@ and exits 4. See docs/tls-capture.md.`;
       onReady: (files) => process.stderr.write(`tap: --tls: hooked ${files.length > 0 ? files.join(', ') : 'no OpenSSL yet (watching new processes)'}\n`),
       onNote: (line) => process.stderr.write(`tap: --tls: ${line}\n`),
     });
+    await sink.finish();
     process.stderr.write(`tap: ${tlsSummary(result)}\n`);
     return ExitCode.OK;
   }

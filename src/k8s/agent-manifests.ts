@@ -8,6 +8,8 @@
 // so deleting the root removes the run, and `tap --clean` finds runs whose
 // CLI stopped renewing the lease.
 
+import { LEASE_DIR, LEASE_KEY, RENEW_KEY } from './lease-file.js';
+
 export type Manifest = Record<string, any>;
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -46,6 +48,14 @@ export interface AgentManifestOptions {
    * /proc/PID/net) and CAP_SYS_ADMIN (setns(2) into the namespace).
    */
   serviceMesh?: boolean;
+  /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
+  leaseGraceSeconds?: number;
+  /**
+   * A PriorityClass the agent pods refer to (it is not created: that is cluster-wide and needs a
+   * ClusterRole). None by default: `system-node-critical` is refused outside kube-system where
+   * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
+   */
+  priorityClassName?: string;
 }
 
 export interface AgentManifests {
@@ -78,6 +88,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
   const roots: Manifest[] = [];
   if (opts.createNamespace !== false) roots.push(agentNamespace(namespace));
   const lease = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const renewed = new Date().toISOString();
   roots.push({
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -87,11 +98,16 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
       labels: { ...labels, [COMPONENT_LABEL]: 'run' },
       annotations: {
         [LEASE_ANNOTATION]: String(lease),
-        ...(lease > 0 ? { [RENEW_ANNOTATION]: new Date().toISOString() } : {}),
+        ...(lease > 0 ? { [RENEW_ANNOTATION]: renewed } : {}),
         ...(opts.holder ? { 'shark.io/holder': opts.holder } : {}),
       },
     },
-    data: { purpose: 'Root of one `shark tap` run: every object of the run is owned by it; deleting it deletes the run.' },
+    // The lease again as data: the agents read it from this ConfigMap mounted as a volume (no API token).
+    data: {
+      purpose: 'Root of one `shark tap` run: every object of the run is owned by it; deleting it deletes the run.',
+      [LEASE_KEY]: String(lease),
+      ...(lease > 0 ? { [RENEW_KEY]: renewed } : {}),
+    },
   });
   const owned: Manifest[] = [];
   // No API token: the agent only captures and writes to its exec stream.
@@ -112,10 +128,15 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
           ...(opts.serviceMesh ? { hostPID: true } : {}),
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
+          ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
           // The image is Linux-only; Windows nodes never get an agent.
           nodeSelector: { 'kubernetes.io/os': 'linux' },
           tolerations: tolerations(opts.tolerate ?? 'all'),
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            // The run's root, kept current by the kubelet: the agents see the lease lapse when the CLI is gone.
+            { name: 'run', configMap: { name: runRootName(opts.runId), optional: true } },
+          ],
           containers: [
             {
               name: AGENT_CONTAINER,
@@ -123,13 +144,16 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               imagePullPolicy: 'IfNotPresent',
               // The container idles; the CLI execs `shark agent …` in it, so
               // the capture streams through the API server and no port opens.
-              command: ['shark', 'agent', '--idle'],
+              command: ['shark', 'agent', '--idle', '--lease-dir', LEASE_DIR, ...(opts.leaseGraceSeconds !== undefined ? ['--lease-grace', `${opts.leaseGraceSeconds}s`] : [])],
               env: [
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 { name: 'HOME', value: '/tmp' },
               ],
               // The root filesystem is read-only; oclif and node may write caches under $HOME.
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'run', mountPath: LEASE_DIR, readOnly: true },
+              ],
               securityContext: {
                 privileged: false,
                 allowPrivilegeEscalation: false,

@@ -2,7 +2,12 @@
 // API server (websocket, v5/v4.channel.k8s.io), stdout read line by line,
 // stdin kept open for control messages (filter updates, stop), the agent's
 // counters picked out of its stderr. The session reports how it ended so the
-// tap can restart it; nothing is retried here.
+// tap can restart it (a new exec into the same pod); nothing is retried here.
+// Heartbeats as kubectl's: a websocket ping every 5 s; a stream that has not
+// answered for 60 s (a NAT or load balancer that dropped it silently) is
+// ended, so the tap restarts it instead of waiting forever. The stream can be
+// paused (backpressure: stream-flow.ts); pongs are not read while it is, so
+// the silence of a paused stream is not held against it.
 
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
@@ -25,16 +30,39 @@ export interface AgentSessionOptions {
   onStderr?(line: string): void;
   /** The agent's drop/loss counters (every few seconds, and a final report). */
   onStats?(stats: AgentStats): void;
+  /** The exec stream is open (the agent runs). */
+  onOpen?(): void;
   /** The exec ended: `why` is the status message or the socket error; `stopped` when we asked. */
   onEnd(why: string, stopped: boolean): void;
+  /** Websocket ping interval and how long without a pong ends the stream (default 5 s / 60 s, as kubectl). */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+}
+
+/** Ping interval and give-up time of kubectl's exec/port-forward streams. */
+export const PING_INTERVAL_MS = 5000;
+export const PONG_TIMEOUT_MS = 60_000;
+
+interface ExecSocket {
+  close(): void;
+  terminate?(): void;
+  ping?(): void;
+  pause?(): void;
+  resume?(): void;
+  on(ev: string, f: (...a: any[]) => void): void;
 }
 
 export class AgentSession {
   private readonly stdin = new PassThrough();
-  private ws: { close(): void; terminate?(): void; on(ev: string, f: (...a: any[]) => void): void } | undefined;
+  private ws: ExecSocket | undefined;
   private stopping = false;
   private ended = false;
   private status = '';
+  private paused = false;
+  private lastPong = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Whether the exec stream ever opened (an outage fails before it does). */
+  opened = false;
 
   constructor(private readonly opts: AgentSessionOptions) {}
 
@@ -63,13 +91,53 @@ export class AgentSession {
           this.status = status.status === 'Success' ? 'exited' : (status.message ?? status.status ?? 'failed');
         },
       );
-      this.ws = ws as unknown as AgentSession['ws'];
+      this.ws = ws as unknown as ExecSocket;
       ws.on('close', () => this.finish(this.status || 'stream closed'));
       ws.on('error', (err: Error) => this.finish(err.message));
+      if (this.ended) return;
+      this.opened = true;
+      if (this.paused) this.ws.pause?.();
+      this.startHeartbeat();
+      this.opts.onOpen?.();
     } catch (err) {
       const e = err as { message?: string; code?: string; error?: { code?: string; message?: string } };
       this.finish(e.error?.code ?? e.code ?? e.error?.message ?? e.message ?? String(err));
     }
+  }
+
+  /** Stop reading the stream (backpressure): the agent's output waits in the network and its own queue. */
+  pause(): void {
+    this.paused = true;
+    this.ws?.pause?.();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.lastPong = Date.now();
+    this.ws?.resume?.();
+  }
+
+  private startHeartbeat(): void {
+    const ws = this.ws;
+    if (!ws?.ping) return;
+    const timeout = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    this.lastPong = Date.now();
+    ws.on('pong', () => (this.lastPong = Date.now()));
+    this.heartbeat = setInterval(() => {
+      if (this.paused) return;
+      if (Date.now() - this.lastPong > timeout) {
+        ws.terminate?.();
+        this.finish(`no answer to websocket pings for ${Math.round(timeout / 1000)}s`);
+        return;
+      }
+      try {
+        ws.ping!();
+      } catch {
+        // Not open any more: 'close' follows.
+      }
+    }, this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
+    this.heartbeat.unref();
   }
 
   /** Replace the agent's capture filter. */
@@ -91,6 +159,8 @@ export class AgentSession {
   async stop(graceMs = 3000): Promise<void> {
     if (this.ended) return;
     this.stopping = true;
+    // The agent's last entries and counters must be read, whatever the backlog.
+    this.resume();
     await new Promise<void>((resolve) => {
       const done = () => resolve();
       const timer = setTimeout(() => {
@@ -118,6 +188,7 @@ export class AgentSession {
   private finish(why: string): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.stdin.destroy();
     this.opts.onEnd(why, this.stopping);
     this.onFinish?.();

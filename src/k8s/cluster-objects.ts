@@ -4,6 +4,7 @@
 
 import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
+import { RENEW_KEY } from './lease-file.js';
 
 type Obj = Record<string, any>;
 
@@ -68,7 +69,8 @@ export class ClusterObjects {
 
   /** Renew a run's lease: the root's renew time becomes now. */
   async renew(namespace: string, runId: string, now = new Date()): Promise<void> {
-    const body = { metadata: { annotations: { [RENEW_ANNOTATION]: now.toISOString() } } };
+    // The annotation for `--clean`, the data key for the agents (the mounted ConfigMap: no API token).
+    const body = { metadata: { annotations: { [RENEW_ANNOTATION]: now.toISOString() } }, data: { [RENEW_KEY]: now.toISOString() } };
     await this.core.patchNamespacedConfigMap({ name: runRootName(runId), namespace, body }, MERGE_PATCH);
   }
 

@@ -10,7 +10,12 @@
 //   agent-progress per-node agent state while starting; exit 4 with reasons
 //                  when agents are not running by the deadline
 //   agent-session  one `shark agent` exec per Ready agent pod, restarted when
-//                  it dies; its BPF filter follows the node's tapped pods
+//                  it dies (a new exec); its BPF filter follows the node's
+//                  tapped pods; websocket heartbeats find dead streams
+//   stream-flow    a slow stdout reader pauses the agents' streams (bounded)
+// An API server that stops answering (a control-plane upgrade) pauses the
+// tap: per-node "paused" lines, the streams come back when it answers again;
+// only past `outageMs` (default 5 min) does the run end with exit 4.
 //   merge + enrich  agents' entries in time order, named, to stdout.
 
 import { hostname, userInfo } from 'node:os';
@@ -44,6 +49,8 @@ import { isPodReady } from './objects.js';
 import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
+import { StreamFlow, flowSummary } from './stream-flow.js';
+import { LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
@@ -79,13 +86,28 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   tolerate?: TolerationPolicy;
   /** Agents also capture each tapped pod's loopback (hostPID, SYS_ADMIN, SYS_PTRACE on the DaemonSet). */
   serviceMesh?: boolean;
+  /** A PriorityClass the agent pods refer to (not created). */
+  priorityClassName?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
   agentExtraArgs?: string[];
   /** Entries refused here (after enrichment) are not written: a filter that reads names. */
   keep?: (e: Entry) => boolean;
+  /** How long the API server may be unreachable before the run ends with exit 4 (default 5 min). */
+  outageMs?: number;
+  /** Exec websocket heartbeats (default 5 s pings, 60 s without a pong ends the stream). */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  /** Backpressure bounds (stream-flow.ts): entries held per agent stream, bytes waiting for stdout. */
+  maxHeldPerStream?: number;
+  maxPendingBytes?: number;
 }
+
+/** How long an unreachable API server pauses the tap before it ends (a control-plane upgrade takes minutes). */
+export const DEFAULT_OUTAGE_MS = 5 * 60_000;
+/** Pod/node events within this much are handled in one pass. */
+const RECONCILE_DEBOUNCE_MS = 100;
 
 export interface ClusterTapResult {
   entries: number;
@@ -151,30 +173,77 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     daemonsets: [agentNamespace],
     events: [agentNamespace],
   };
+  // An outage pauses the tap: say so once, and per node as its stream drops and comes back.
+  const outageMs = opts.outageMs ?? DEFAULT_OUTAGE_MS;
+  let changeTimer: NodeJS.Timeout | undefined;
+  let pendingReconcile = false;
+  let apiDownSince = 0;
+  const pausedNodes = new Set<string>();
   const watch = new ClusterWatch(cfg.kc, {
     context: cfg.context,
     kinds,
     scopes,
+    giveUpMs: outageMs,
+    onReachability: (reachable, e) => {
+      if (!reachable) {
+        apiDownSince = Date.now();
+        say(`tap: API server unreachable (${apiErrorText(e)}); tap paused, retrying for up to ${Math.round(outageMs / 1000)}s`);
+      } else {
+        say(`tap: API server answers again after ${Math.round((Date.now() - apiDownSince) / 1000)}s; resuming`);
+        apiDownSince = 0;
+        reconcile();
+      }
+    },
     onEvent: (kind) => {
-      if (kind === 'pods' || kind === 'nodes') reconcile();
-      if (kind !== 'services' && kind !== 'endpointslices') progress?.update();
-      checkStarted();
+      if (kind === 'services' || kind === 'endpointslices') return;
+      // Debounced: a rollout or a relist is hundreds of pod events; one pass over the pods handles them all.
+      pendingReconcile ||= kind === 'pods' || kind === 'nodes';
+      changeTimer ??= setTimeout(() => {
+        changeTimer = undefined;
+        if (pendingReconcile) reconcile();
+        pendingReconcile = false;
+        progress?.update();
+        checkStarted();
+      }, RECONCILE_DEBOUNCE_MS);
     },
     onFatal: (e) => {
-      fatal ??= apiUnreachable(cfg.server, e, 'API server lost');
+      fatal ??= apiUnreachable(cfg.server, e, `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
       abort();
     },
   });
   const enrich = createEnricher(() => watch.snapshot());
   const deduper = new CrossNodeDeduper();
+  // Which session each held entry came from, so the stream it came from is credited when it leaves.
+  const origin = new WeakMap<Entry, string>();
+  const flow = new StreamFlow({
+    pendingBytes: () => (opts.packets ? opts.packets.out.writableLength : opts.sink.pendingBytes),
+    maxHeldPerStream: opts.maxHeldPerStream,
+    maxPendingBytes: opts.maxPendingBytes,
+  });
   const merger = new TimeOrderMerger((e: Entry) => {
+    const from = origin.get(e);
+    if (from !== undefined) flow.released(from);
     enrich(e);
     if (opts.keep && !opts.keep(e)) return;
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
     void opts.sink.write(JSON.stringify(e));
+    flow.check();
   }, opts.mergeWindowMs ?? 500);
-  const flushTimer = setInterval(() => void opts.sink.flush(), 200);
+  // stdout drains on its own: look again at each flush whether paused streams may resume.
+  // One flush at a time: while stdout is behind, each flush waits for 'drain', and overlapping
+  // ones would pile up listeners. A write failure is kept by the sink and thrown by the last flush.
+  let flushing = false;
+  const flushTimer = setInterval(() => {
+    if (!flushing) {
+      flushing = true;
+      opts.sink
+        .flush()
+        .catch(() => {})
+        .finally(() => (flushing = false));
+    }
+    flow.check();
+  }, 200);
   const pcap = opts.packets
     ? new ClusterPcapWriter(opts.packets.out, opts.packets.onClosed, (m) => say(`tap: ${m}`), opts.mergeWindowMs ?? 500)
     : undefined;
@@ -196,6 +265,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
     ...(opts.serviceMesh ? ['--service-mesh'] : []),
+    // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
+    '--lease-dir',
+    LEASE_DIR,
     ...(opts.agentExtraArgs ?? []),
   ];
 
@@ -215,7 +287,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (!line) return;
         try {
           const entry = JSON.parse(line) as Entry;
-          if (!deduper.isDuplicate(entry)) merger.push(entry);
+          if (!deduper.isDuplicate(entry)) {
+            origin.set(entry, name);
+            flow.held(name);
+            merger.push(entry);
+          }
         } catch {
           say(`tap: agent on ${node}: skipped a line that is not JSON`);
         }
@@ -224,14 +300,25 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (process.env.DEBUG) say(line);
       },
       onStats: (s) => board.record(node, s),
+      pingIntervalMs: opts.pingIntervalMs,
+      pongTimeoutMs: opts.pongTimeoutMs,
+      onOpen: () => {
+        restarts.delete(name);
+        if (pausedNodes.delete(node)) say(`tap: ${node}: resumed (new agent stream)`);
+      },
       onEnd: (why, asked) => {
         packets?.end();
+        flow.remove(name);
         board.sessionEnded(node);
         if (asked || stopping) return;
         const n = (restarts.get(name) ?? 0) + 1;
         restarts.set(name, n);
         const delay = Math.min(250 * 2 ** (n - 1), 5000);
-        say(`tap: agent on node ${node} ended (${why}); restarting`);
+        // The API server is away (or the stream could not even open): the node is paused, said once.
+        if (apiDownSince || !session.opened) {
+          if (!pausedNodes.has(node)) say(`tap: ${node}: paused (${why}); reconnecting`);
+          pausedNodes.add(node);
+        } else say(`tap: agent on node ${node} ended (${why}); restarting`);
         restartAt.set(name, Date.now() + delay);
         // Timers may fire a millisecond "early" by Date.now(): clear the gate here.
         setTimeout(() => {
@@ -243,6 +330,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     slots.set(name, { session, node, filter });
     if (perPod) session.setPods(nodePods(targets, node));
     startedSessions.add(name);
+    flow.add(name, session);
     void session.start();
   }
 
@@ -295,6 +383,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     image: opts.image,
     tolerate: opts.tolerate,
     serviceMesh: opts.serviceMesh,
+    priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   });
@@ -381,6 +470,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (durationTimer) clearTimeout(durationTimer);
     if (deadline) clearTimeout(deadline);
     if (renewTimer) clearInterval(renewTimer);
+    if (changeTimer) clearTimeout(changeTimer);
     opts.signal.removeEventListener('abort', abort);
     await Promise.all([...slots.values()].map((s) => s.session.stop(fatal ? 200 : 3000)));
     merger.flush();
@@ -405,6 +495,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\` once the lease (${opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS}s) has lapsed`);
     }
     if (!fatal && startedSessions.size > 0) for (const line of board.summary()) say(line);
+    const flowLine = flowSummary(flow.counters);
+    if (flowLine) say(flowLine);
     if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
     else if (!fatal) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
     result = { entries, agents: startedSessions.size, removed: removed.done };

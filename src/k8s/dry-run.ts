@@ -12,6 +12,7 @@ export interface DryRunOptions {
   image?: string;
   tolerate?: TolerationPolicy;
   serviceMesh?: boolean;
+  priorityClassName?: string;
 }
 
 export function dryRunYaml(opts: DryRunOptions): string {

@@ -4,7 +4,8 @@
 // a file (`dissect --meta`), or from a live list+watch (`--kube`, `tap`).
 
 import { snapshotProblem } from './snapshot-shape.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 import type { Endpoint, Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
@@ -16,6 +17,8 @@ export interface K8sGetters {
   podByIp(ip: string): PodInfo | undefined;
   /** By namespace and name (per-pod capture names the pod at the source). */
   podByName?(namespace: string, name: string): PodInfo | undefined;
+  /** A hostNetwork pod by the node address and one of its container ports (only when one pod claims it). */
+  podByAddr?(ip: string, port: number): PodInfo | undefined;
   serviceByAddr(ip: string, port: number): ServiceInfo | undefined;
   nodeByIp(ip: string): NodeInfo | undefined;
   /** The service whose endpoints (or selector) include this pod. */
@@ -25,10 +28,20 @@ export interface K8sGetters {
 export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
   const pods = new Map<string, PodInfo>();
   const byName = new Map<string, PodInfo>();
+  // Host-network pods share the node's address: the node names that IP, unless the port names one pod.
+  const hostPorts = new Map<string, PodInfo | null>();
   for (const p of snap.pods) {
     byName.set(`${p.namespace}/${p.name}`, p);
-    // Host-network pods share the node's address: the node names that IP.
-    if (p.hostNetwork) continue;
+    if (p.hostNetwork) {
+      for (const ip of p.ips ?? [p.ip]) {
+        for (const port of p.ports ?? []) {
+          const key = `${ip}|${port}`;
+          // Two pods claiming the same address and port (one pending, say): neither is named.
+          hostPorts.set(key, hostPorts.has(key) ? null : p);
+        }
+      }
+      continue;
+    }
     for (const ip of p.ips ?? [p.ip]) if (ip) pods.set(ip, p);
   }
   const services = new Map<string, ServiceInfo[]>();
@@ -47,6 +60,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
   return {
     podByIp: (ip) => pods.get(ip),
     podByName: (namespace, name) => byName.get(`${namespace}/${name}`),
+    podByAddr: (ip, port) => hostPorts.get(`${ip}|${port}`) ?? undefined,
     serviceByAddr(ip, port) {
       const list = services.get(ip);
       if (!list) return undefined;
@@ -69,7 +83,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
 
 /** Fill one endpoint from the getters; leaves it untouched when the address is unknown. */
 export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
-  const pod = g.podByIp(ep.ip);
+  const pod = g.podByIp(ep.ip) ?? g.podByAddr?.(ep.ip, ep.port);
   if (pod) {
     ep.name = pod.name;
     ep.namespace = pod.namespace;
@@ -157,7 +171,7 @@ export function loadSnapshot(file: string): ClusterSnapshot {
   }
   const problem = snapshotProblem(snap as Record<string, unknown>);
   if (problem) throw new UserError(`${file}: bad cluster snapshot: ${problem}`, ExitCode.BAD_INPUT);
-  return {
+  const out: ClusterSnapshot = {
     context: snap.context ?? '',
     takenAt: snap.takenAt ?? '',
     pods: snap.pods,
@@ -165,4 +179,49 @@ export function loadSnapshot(file: string): ClusterSnapshot {
     nodes: Array.isArray(snap.nodes) ? snap.nodes : [],
     ...(Array.isArray(snap.endpoints) ? { endpoints: snap.endpoints } : {}),
   };
+  const changes = (doc as { clusterChanges?: { file?: unknown } }).clusterChanges?.file;
+  if (typeof changes === 'string' && !changes.includes('/') && existsSync(join(dirname(file), changes))) replayChanges(out, join(dirname(file), changes));
+  return out;
+}
+
+/**
+ * Apply a recording's cluster changes (record's cluster-changes.ndjson) over
+ * its start snapshot: pods, services and nodes that appeared or changed are
+ * added, later ones after earlier ones, so an IP names the last pod that held
+ * it. Deleted and finished pods stay (their traffic may be in the recording)
+ * unless a later pod took their IP. A last line cut short (a killed
+ * recording) is ignored; any other bad line is an error naming it.
+ */
+function replayChanges(snap: ClusterSnapshot, path: string): void {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  // Maps keep insertion order: delete + set moves a changed object to the end, so later wins the IP.
+  const key = (o: { namespace?: string; name: string }) => `${o.namespace ?? ''}/${o.name}`;
+  const pods = new Map(snap.pods.map((p) => [key(p), p]));
+  const services = new Map(snap.services.map((x) => [key(x), x]));
+  const nodes = new Map(snap.nodes.map((n) => [n.name, n]));
+  const put = <T>(m: Map<string, T>, k: string, v: T) => {
+    m.delete(k);
+    m.set(k, v);
+  };
+  // The part after the last newline is empty, or a line cut short by a killed recording.
+  for (let i = 0; i < lines.length - 1; i++) {
+    if (!lines[i]) continue;
+    let change: { kind?: string; type?: string; object?: any };
+    try {
+      change = JSON.parse(lines[i]);
+    } catch {
+      throw new UserError(`${path}: line ${i + 1} is not JSON`, ExitCode.BAD_INPUT);
+    }
+    const o = change.object;
+    if (change.type === 'DELETED' || !o || typeof o !== 'object') continue;
+    if (change.kind === 'endpointslices' && Array.isArray(o.ips)) (snap.endpoints ??= []).push(o);
+    else if (typeof o.name !== 'string') continue;
+    else if (change.kind === 'pods' && typeof o.ip === 'string') put(pods, key(o), o);
+    else if (change.kind === 'services' && Array.isArray(o.clusterIPs)) put(services, key(o), o);
+    else if (change.kind === 'nodes' && Array.isArray(o.addresses)) put(nodes, o.name, o);
+  }
+  snap.pods = [...pods.values()];
+  snap.services = [...services.values()];
+  snap.nodes = [...nodes.values()];
 }

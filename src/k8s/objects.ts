@@ -8,9 +8,15 @@ import type { NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 
 type Obj = Record<string, any>;
 
+/**
+ * A pod as enrichment sees it; none for a pod that has finished (Succeeded or
+ * Failed): its IP is free for a new pod, and the API server keeps showing it
+ * (a Job's pods stay for good) with that IP.
+ */
 export function podInfo(o: Obj): PodInfo | undefined {
   const meta = o.metadata ?? {};
   const status = o.status ?? {};
+  if (isFinished(o)) return undefined;
   const ip: string | undefined = status.podIP;
   const ips: string[] = (status.podIPs ?? []).map((x: Obj) => x.ip).filter(Boolean);
   const info: PodInfo = {
@@ -23,8 +29,19 @@ export function podInfo(o: Obj): PodInfo | undefined {
   if (ips.length > 1) info.ips = ips;
   const owner = ownerOf(meta);
   if (owner) info.owner = owner;
-  if (o.spec?.hostNetwork) info.hostNetwork = true;
+  if (o.spec?.hostNetwork) {
+    info.hostNetwork = true;
+    // With hostNetwork a containerPort is a port on the node's address (hostPort equals it).
+    const ports = [...new Set<number>((o.spec.containers ?? []).flatMap((c: Obj) => (c.ports ?? []).map((p: Obj) => p.containerPort)).filter(Number.isInteger))];
+    if (ports.length > 0) info.ports = ports;
+  }
   return info;
+}
+
+/** The pod ran to its end: its containers will not run again (restartPolicy Never/OnFailure done, or evicted). */
+export function isFinished(o: Obj): boolean {
+  const phase = o.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 export function ownerOf(meta: Obj): { kind: string; name: string } | undefined {

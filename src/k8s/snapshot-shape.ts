@@ -26,6 +26,7 @@ const POD: Record<string, Field> = {
   labels: { check: stringMap, expected: 'an object of strings' },
   owner: { check: (v) => object(v) && string((v as { kind?: unknown }).kind) && string((v as { name?: unknown }).name), expected: 'an object with kind and name' },
   hostNetwork: { check: (v) => typeof v === 'boolean', expected: 'true or false' },
+  ports: { check: (v) => Array.isArray(v) && v.every((x) => Number.isInteger(x)), expected: 'a list of port numbers' },
 };
 
 const SERVICE: Record<string, Field> = {

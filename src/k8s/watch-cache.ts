@@ -10,6 +10,7 @@
 import { AppsV1Api, CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterSnapshot } from '../model/cluster.js';
 import { endpointSliceInfo, nodeInfo, podInfo, serviceInfo } from './objects.js';
+import { trimObject } from './trim.js';
 
 type Obj = Record<string, any>;
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -79,6 +80,8 @@ export interface ClusterWatchOptions {
   onFatal?: (err: unknown) => void;
   /** How long to keep retrying an unreachable API server (default 4 s). */
   giveUpMs?: number;
+  /** The API server stopped answering (`false`, with the error) or answers again (`true`). */
+  onReachability?: (reachable: boolean, err?: unknown) => void;
 }
 
 class Reflector {
@@ -94,7 +97,12 @@ class Reflector {
     private readonly kc: KubeConfig,
     private readonly opts: ClusterWatchOptions,
     private readonly changed: () => void,
+    private readonly reachability: (r: Reflector, failing: boolean, err?: unknown) => void = () => {},
   ) {}
+
+  get failing(): boolean {
+    return this.failingSince > 0;
+  }
 
   /** What this reflector reads, for error messages: "pods in namespace data" / "pods in every namespace". */
   get scope(): string {
@@ -113,7 +121,8 @@ class Reflector {
     let cont: string | undefined;
     do {
       const page = await KINDS[this.kind].list(this.kc, this.namespace, { limit: this.opts.pageSize ?? LIST_PAGE_SIZE, _continue: cont });
-      items.push(...page.items);
+      // Trimmed page by page: a page's full objects are garbage as soon as the next is read.
+      for (const o of page.items) items.push(trimObject(this.kind, o as Obj));
       resourceVersion ||= page.metadata?.resourceVersion ?? '';
       cont = page.metadata?._continue || undefined;
     } while (cont);
@@ -158,15 +167,24 @@ class Reflector {
       if (Date.now() - began < 1000) await sleep(250);
       try {
         if (ended === 'gone' || ended === 'error') await this.relist(true);
-        this.failingSince = 0;
+        if (this.failingSince) {
+          this.failingSince = 0;
+          this.reachability(this, false);
+        }
       } catch (err) {
-        if (!this.failingSince) this.failingSince = Date.now();
-        if (Date.now() - this.failingSince > (this.opts.giveUpMs ?? 4000)) {
+        if (this.stopped) return;
+        if (!this.failingSince) {
+          this.failingSince = Date.now();
+          this.reachability(this, true, err);
+        }
+        const down = Date.now() - this.failingSince;
+        if (down > (this.opts.giveUpMs ?? 4000)) {
           this.stopped = true;
           this.opts.onFatal?.(err);
           return;
         }
-        await sleep(250);
+        // Back off while it is down (an outage can last minutes: a control-plane upgrade).
+        await sleep(Math.min(250 + down / 10, 2000));
       }
     }
   }
@@ -175,7 +193,8 @@ class Reflector {
   private watchOnce(): Promise<'closed' | 'gone' | 'error'> {
     return new Promise((resolve) => {
       let gone = false;
-      const onEvent = (type: string, obj: Obj) => {
+      const onEvent = (type: string, raw: Obj) => {
+        const obj = type === 'ERROR' || type === 'BOOKMARK' ? raw : trimObject(this.kind, raw);
         if (type === 'ERROR') {
           if (obj?.code === 410) gone = true;
           this.abort?.abort();
@@ -193,7 +212,9 @@ class Reflector {
         this.changed();
         this.opts.onEvent?.(this.kind, type, obj);
       };
+      let ended = false;
       const onDone = (err: unknown) => {
+        ended = true;
         if (gone || (err as { statusCode?: number })?.statusCode === 410) resolve('gone');
         else resolve(err && !isAbort(err) ? 'error' : 'closed');
       };
@@ -202,6 +223,12 @@ class Reflector {
         .then((ctl) => {
           this.abort = ctl;
           if (this.stopped) ctl.abort();
+          // The watch is open again (client-node reports a failed connect through `done`, first):
+          // the API server answers, though this watch may not end for minutes.
+          else if (!ended && this.failingSince) {
+            this.failingSince = 0;
+            this.reachability(this, false);
+          }
         })
         .catch(() => resolve('error'));
     });
@@ -215,10 +242,18 @@ export class ClusterWatch {
   constructor(kc: KubeConfig, private readonly opts: ClusterWatchOptions = {}) {
     const kinds = opts.kinds ?? (['pods', 'services', 'endpointslices', 'nodes'] as Kind[]);
     const changed = () => (this.snap = undefined);
+    // Reachable as a whole only when every reflector's requests succeed again.
+    let down = false;
+    const reachability = (_r: Reflector, failing: boolean, err?: unknown) => {
+      const now = failing || this.reflectors.some((x) => x.failing);
+      if (now === down) return;
+      down = now;
+      opts.onReachability?.(!now, err);
+    };
     for (const k of kinds) {
       const namespaces = k === 'nodes' ? undefined : opts.scopes?.[k];
-      if (!namespaces) this.reflectors.push(new Reflector(k, undefined, kc, opts, changed));
-      else for (const ns of new Set(namespaces)) this.reflectors.push(new Reflector(k, ns, kc, opts, changed));
+      if (!namespaces) this.reflectors.push(new Reflector(k, undefined, kc, opts, changed, reachability));
+      else for (const ns of new Set(namespaces)) this.reflectors.push(new Reflector(k, ns, kc, opts, changed, reachability));
     }
   }
 

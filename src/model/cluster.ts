@@ -13,6 +13,8 @@ export interface PodInfo {
   /** Owner workload after following ReplicaSet → Deployment: {kind, name}. */
   owner?: { kind: string; name: string };
   hostNetwork?: boolean;
+  /** A hostNetwork pod's container ports: on the node's address, the port tells such pods apart. */
+  ports?: number[];
 }
 
 export interface ServiceInfo {

@@ -80,6 +80,11 @@ export class LineSink {
     this.buf[this.used++] = 0x0a;
   }
 
+  /** Bytes not yet taken by the reader: this sink's batch plus the stream's own write queue. */
+  get pendingBytes(): number {
+    return this.used + (this.out.writableLength ?? 0);
+  }
+
   /** Write what is queued; resolves when the stream can take more. */
   async flush(): Promise<void> {
     if (this.failure) {

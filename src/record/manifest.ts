@@ -45,6 +45,8 @@ export interface Manifest {
   cluster?: ClusterSnapshot;
   /** Why `cluster` is missing although it was asked for (unreachable API server …). */
   clusterError?: string;
+  /** Changes to the cluster during the recording, replayed over `cluster` by `dissect --meta`. */
+  clusterChanges?: { file: string; changes: number; dropped: number; error?: string };
   recovered?: { at: string; note: string };
 }
 

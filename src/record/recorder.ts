@@ -20,7 +20,7 @@ import { openLive, type LiveCapture } from '../capture/live.js';
 import { openCapture } from '../capture/reader.js';
 import { detectKind, sniff } from '../input/entries.js';
 import { readNdjson } from '../ndjson/read.js';
-import { takeClusterSnapshot, type ClusterContext } from './cluster-context.js';
+import { followCluster } from './cluster-context.js';
 import { acquireLock } from './lock.js';
 import {
   INCOMPLETE,
@@ -219,7 +219,8 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
       : { kind: 'pcap' };
   const marker: IncompleteMarker = { pid: process.pid, name: opts.name, start: start.toISOString(), command: opts.command, source: sourceInfo };
   writeFileAtomic(join(path, INCOMPLETE), JSON.stringify(marker) + '\n');
-  const clusterPromise: Promise<ClusterContext> | undefined = opts.kube ? takeClusterSnapshot(opts.kube) : undefined;
+  // The cluster at the start, then its changes appended beside the files while recording.
+  const cluster = opts.kube ? followCluster(opts.kube, path) : undefined;
 
   const stopper = new Stopper();
   const state: RunState = { packets: 0, entries: 0, sourceKind: sourceInfo.kind };
@@ -308,10 +309,12 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
   }
   const losses = state.engine ? lossCounters(state.engine.summary()) : {};
   if (Object.keys(losses).length > 0) manifest.losses = losses;
-  if (clusterPromise) {
-    const ctx = await clusterPromise;
+  if (cluster) {
+    const ctx = await cluster.initial;
     if ('cluster' in ctx) manifest.cluster = ctx.cluster;
     else manifest.clusterError = ctx.clusterError;
+    const changes = await cluster.stop();
+    if (changes) manifest.clusterChanges = changes;
   }
 
   let manifestWritten = false;

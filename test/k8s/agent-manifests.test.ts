@@ -76,3 +76,21 @@ test('--service-mesh alone grows the agent: hostPID, SYS_ADMIN and SYS_PTRACE; t
   assert.equal(ds.spec.template.spec.containers[0].securityContext.privileged, false);
   for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
 });
+
+test('a PriorityClass is referenced only when named; the run root is mounted read-only for the lease; both schema-valid', () => {
+  const plain = agentManifests({ runId: 'r5' }).owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.equal(plain.spec.template.spec.priorityClassName, undefined);
+  const m = agentManifests({ runId: 'r6', priorityClassName: 'system-node-critical', leaseSeconds: 30 });
+  const ds = m.owned.find((o) => o.kind === 'DaemonSet')!;
+  const pod = ds.spec.template.spec;
+  assert.equal(pod.priorityClassName, 'system-node-critical');
+  assert.doesNotThrow(() => new DaemonSet(structuredClone(ds)).validate());
+  // The lease the agents follow without a token: the root ConfigMap as a volume, and its data.
+  const root = m.roots.find((o) => o.kind === 'ConfigMap')!;
+  assert.deepEqual(pod.volumes.find((v: any) => v.configMap), { name: 'run', configMap: { name: root.metadata.name, optional: true } });
+  assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'run'), { name: 'run', mountPath: '/etc/shark/run', readOnly: true });
+  assert.deepEqual(pod.containers[0].command.slice(-2), ['--lease-dir', '/etc/shark/run']);
+  assert.equal(root.data['lease-seconds'], '30');
+  assert.equal(root.data['renew-time'], root.metadata.annotations['shark.io/renew-time']);
+  assert.doesNotThrow(() => new ConfigMap(structuredClone(root)).validate());
+});

@@ -206,16 +206,16 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
   }
 });
 
-test('API server gone mid-run: one line on stderr, exit 4', { timeout: 120_000 }, async () => {
+test('API server gone for longer than --api-outage: one line on stderr, exit 4', { timeout: 120_000 }, async () => {
   const { f, kubeconfig } = await startFixture();
-  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-interface', 'br0', '--api-outage', '3s']);
   try {
     await until(() => f.execs.length === 3, 'agents exec’d', 60_000, tap);
     await f.close();
     const code = await withTimeout(tap.exit, 25_000, 'tap exit after the API server stopped');
     assert.equal(code, 4, tap.stderr());
     const last = tap.stderr().trimEnd().split('\n').at(-1)!;
-    assert.match(last, /^tap: http:\/\/127\.0\.0\.1:\d+: API server lost: /);
+    assert.match(last, /^tap: http:\/\/127\.0\.0\.1:\d+: API server lost \(unreachable for 3s\): /);
     assert.doesNotMatch(tap.stderr(), /^\s+at /m);
   } finally {
     tap.child.kill('SIGKILL');

@@ -18,12 +18,14 @@ const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === f
 test('the agent DaemonSet becomes: node netns, its capabilities only, read-only root + emptyDir tmpfs, its env and command', () => {
   const pod = agentPod();
   const c = pod.spec.containers[0];
-  const args = podmanRunArgs(pod, node, 'shk-x');
+  const args = podmanRunArgs(pod, node, 'shk-x', {}, { run: '/var/tmp/shk-cm-x' });
   assert.deepEqual(values(args, '--network'), ['ns:/run/netns/shk-node1']);
   assert.deepEqual(values(args, '--cap-drop'), c.securityContext.capabilities.drop);
   assert.deepEqual(values(args, '--cap-add'), c.securityContext.capabilities.add);
   assert.ok(args.includes('--read-only') && args.includes('--read-only-tmpfs=false'));
   assert.deepEqual(values(args, '--tmpfs'), ['/tmp:rw,exec,mode=1777,size=64m']);
+  // The run's root ConfigMap (the lease the agents follow), read-only.
+  assert.deepEqual(values(args, '--volume'), ['/var/tmp/shk-cm-x:/etc/shark/run:ro']);
   assert.deepEqual(values(args, '--security-opt'), ['no-new-privileges']);
   assert.ok(values(args, '--env').includes('NODE_NAME=node1'));
   assert.deepEqual(values(args, '--runtime'), ['runc']);
@@ -35,7 +37,9 @@ test('the agent DaemonSet becomes: node netns, its capabilities only, read-only 
 test('what the fixture cannot honour is refused, not run with less isolation', () => {
   const hostPath = agentPod();
   hostPath.spec.volumes = [{ name: 'tmp', hostPath: { path: '/var/run' } }];
-  assert.throws(() => podmanRunArgs(hostPath, node, 'x'), /not an emptyDir/);
+  assert.throws(() => podmanRunArgs(hostPath, node, 'x', {}, { run: '/x' }), /not an emptyDir/);
+  // A configMap volume the kubelet did not project is refused, not mounted empty.
+  assert.throws(() => podmanRunArgs(agentPod(), node, 'x'), /configMap volume run has no projected directory/);
   const podNet = agentPod();
   podNet.spec.hostNetwork = false;
   assert.throws(() => podmanRunArgs(podNet, node, 'x'), /hostNetwork/);

@@ -1,0 +1,73 @@
+// Watched objects are trimmed on arrival to the fields shark reads (naming,
+// tap targets, agent start-up state), as client-go's informers do with a
+// transform: a pod as the API server sends it is 5–20 KB (managedFields,
+// env, probes, volumes, annotations), and the CLI of a 5,000-pod cluster
+// would otherwise hold all of it. Whatever a new reader needs must be added
+// here (the tests read through trimmed objects, so a missing field shows).
+
+type Obj = Record<string, any>;
+
+const pick = (o: Obj | undefined, keys: string[]): Obj | undefined => {
+  if (!o || typeof o !== 'object') return undefined;
+  const out: Obj = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+};
+
+const META = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'labels', 'ownerReferences', 'deletionTimestamp'];
+
+function trimPod(o: Obj): Obj {
+  const spec = o.spec ?? {};
+  const nodeAffinity = spec.affinity?.nodeAffinity;
+  return {
+    metadata: pick(o.metadata, META),
+    spec: {
+      ...pick(spec, ['nodeName', 'hostNetwork']),
+      // DaemonSet pods are pinned to their node by affinity until scheduled.
+      ...(nodeAffinity ? { affinity: { nodeAffinity } } : {}),
+      containers: (spec.containers ?? []).map((c: Obj) => pick(c, ['name', 'image', 'ports'])),
+    },
+    status: pick(o.status, ['phase', 'reason', 'message', 'podIP', 'podIPs', 'hostIP', 'conditions', 'containerStatuses']),
+  };
+}
+
+function trimNode(o: Obj): Obj {
+  return {
+    metadata: pick(o.metadata, META),
+    spec: pick(o.spec, ['taints', 'providerID', 'unschedulable']),
+    status: { addresses: o.status?.addresses, nodeInfo: pick(o.status?.nodeInfo, ['operatingSystem', 'architecture']) },
+  };
+}
+
+function trimService(o: Obj): Obj {
+  return { metadata: pick(o.metadata, META), spec: pick(o.spec, ['type', 'clusterIP', 'clusterIPs', 'ports', 'selector']) };
+}
+
+function trimEndpointSlice(o: Obj): Obj {
+  return {
+    metadata: pick(o.metadata, META),
+    addressType: o.addressType,
+    endpoints: (o.endpoints ?? []).map((e: Obj) => pick(e, ['addresses', 'conditions', 'nodeName'])),
+    ports: o.ports,
+  };
+}
+
+/** The object as the watch cache keeps it. Kinds not named are kept whole but for managedFields. */
+export function trimObject(kind: string, o: Obj): Obj {
+  if (!o || typeof o !== 'object') return o;
+  switch (kind) {
+    case 'pods':
+      return trimPod(o);
+    case 'nodes':
+      return trimNode(o);
+    case 'services':
+      return trimService(o);
+    case 'endpointslices':
+      return trimEndpointSlice(o);
+    default: {
+      if (!o.metadata?.managedFields) return o;
+      const { managedFields: _drop, ...metadata } = o.metadata;
+      return { ...o, metadata };
+    }
+  }
+}

@@ -3,6 +3,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactList } from '../redact/flags.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 
@@ -34,6 +35,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     'jsonata-timeout': Flags.integer({ description: 'time limit per entry for a --jsonata expression, in ms (an entry over it is a non-match)', default: 500, min: 1 }),
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
+    workers: workersFlag,
     ...redactFlags,
     ...outputFlags,
   };
@@ -65,6 +67,8 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       redact: redactList(flags),
       noRedact: flags['no-redact'],
       dissect: { decodeAs, tlsKeys },
+      workers: await workersFromFlag(flags.workers),
+      parallel: consumerWorkerSpec(flags, { decodeAs }),
       signal: this.stop.signal,
       onWarning: (m) => process.stderr.write(`filter: ${m}\n`),
       onClosed: () => this.outputClosed(),

@@ -9,6 +9,7 @@ import { MapAggregator, MAP_FIELDS, MAP_LEVELS, type MapLevel } from '../map/gra
 import { parseEdgeLabel } from '../map/labels.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class MapCommand extends SharkCommand {
@@ -37,6 +38,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
+    workers: workersFlag,
     ...redactFlags,
   };
 
@@ -51,7 +53,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
     const project = predicate ? undefined : MAP_FIELDS;
     const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);
-    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys } });
+    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys }, workers: await workersFromFlag(flags.workers), parallel: consumerWorkerSpec(flags, { decodeAs }) });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

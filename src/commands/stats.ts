@@ -11,6 +11,7 @@ import { LiveView, parseDuration } from '../stats/live.js';
 import { loadRules } from '../stats/rules.js';
 import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 
 export default class Stats extends SharkCommand {
@@ -45,6 +46,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
     'tls-keylog': tlsKeylogFlag(),
+    workers: workersFlag,
     ...redactFlags,
   };
 
@@ -58,8 +60,10 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`stats: ${m}\n`));
     const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
     const redact = redactorFromFlags(flags, 'stats');
+    const workers = await workersFromFlag(flags.workers);
+    const parallel = consumerWorkerSpec(flags, { decodeAs });
     const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs, tlsKeys }, redact: redactEntries ? redact : undefined });
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs, tlsKeys }, workers, parallel, redact: redactEntries ? redact : undefined });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);

@@ -45,6 +45,9 @@ export interface RunFilterOptions {
   onClosed?: () => void;
   /** Dissection options for capture inputs. */
   dissect?: Record<string, unknown>;
+  /** Dissect captures on worker threads (EntrySourceOptions.workers says how). */
+  workers?: number;
+  parallel?: EntrySourceOptions['parallel'];
   now?: number;
 }
 
@@ -162,7 +165,7 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, 
         for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts, binary };
       } else {
         const { dissectStream } = await import('../input/dissect-stream.js');
-        const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect };
+        const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel };
         for await (const entries of dissectStream(head, iterable, name, sourceOpts)) yield { kind: 'entries', entries };
       }
     } catch (err) {

@@ -18,6 +18,11 @@ export async function* dissectStream(
   name: string,
   opts: EntrySourceOptions,
 ): AsyncGenerator<Entry[]> {
+  if ((opts.workers ?? 1) > 1 && opts.parallel) {
+    const { parallelEntries } = await import('./parallel-entries.js');
+    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec: opts.parallel, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}) });
+    return;
+  }
   const engine = opts.dissect as Partial<EngineOptions> | undefined;
   // Secrets a pcapng carries (Decryption Secrets Blocks) join the --tls-keylog ones; an empty log decrypts nothing.
   const tlsKeys = engine?.tlsKeys ?? new TlsKeyLog();

@@ -11,6 +11,7 @@ import { readNdjson } from '../ndjson/read.js';
 import { readProjectedNdjson } from '../ndjson/read-projected.js';
 import type { FieldSpec } from '../ndjson/project.js';
 import { isPcapMagic } from '../capture/pcap-parser.js';
+import type { WorkerSpec } from '../dissect/parallel/wire.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -32,6 +33,13 @@ export interface EntrySourceOptions {
    * (read without JSON.parse, see ndjson-projected.ts). Captures still give whole entries.
    */
   project?: FieldSpec;
+  /**
+   * Dissect captures on this many worker threads (1 or absent: on this
+   * thread); `parallel` is what each worker builds its engine from (plain
+   * data: the key log's path, not the key log). Entries are the same.
+   */
+  workers?: number;
+  parallel?: Omit<WorkerSpec, 'index'>;
 }
 
 /** Name of an input for messages. */

@@ -13,7 +13,7 @@
 import type { Readable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { InputError } from '../cli/errors.js';
-import { readEntries } from '../input/entries.js';
+import { readEntries, type EntrySourceOptions } from '../input/entries.js';
 import type { FieldSpec } from '../ndjson/project.js';
 
 export interface ConsumeOptions {
@@ -28,6 +28,9 @@ export interface ConsumeOptions {
   project?: FieldSpec;
   /** Options for dissecting capture inputs (decode-as rules). */
   dissect?: Record<string, unknown>;
+  /** Dissect captures on worker threads (EntrySourceOptions.workers says how). */
+  workers?: number;
+  parallel?: EntrySourceOptions['parallel'];
   /**
    * Applied to every entry before onBatch sees it: row names and labels are
    * made from entries, so a secret grouped on would otherwise be printed.
@@ -64,7 +67,7 @@ export async function consumeEntries(
     badLines++;
     warn(m);
   };
-  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect });
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel });
   try {
     for (;;) {
       let next: IteratorResult<Entry[]> | 'aborted';

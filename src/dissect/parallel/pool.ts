@@ -37,10 +37,13 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise. */
 const DEFAULT_WORKER_HEAP_MB = 256;
 
+/** Where a run's NDJSON lines go: stdout's sink, or a consumer's (parallel-entries.ts). */
+export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'>;
+
 export interface ParallelOptions {
   workers: number;
   spec: Omit<WorkerSpec, 'index'>;
-  sink: LineSink;
+  sink: LineOut;
   /** Stop after this many entries. */
   limit: number;
   signal: AbortSignal;

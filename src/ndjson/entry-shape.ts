@@ -50,6 +50,7 @@ const TOP = kinds({
   tls: 'boolean',
   process: 'object',
   peerProcess: 'object',
+  tapped: 'object',
 });
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */
@@ -58,11 +59,17 @@ const BY_PROTOCOL: Record<string, { request: Kinds; response: Kinds }> = {
   // rcode: shark writes the number, entries from Kubeshark-style tools the name ("NOERROR"); both are read.
   dns: { request: kinds({ questions: 'array' }), response: kinds({ answers: 'array' }) },
   redis: { request: kinds({ command: 'string' }), response: kinds({ type: 'string' }) },
+  mongodb: { request: kinds({ opCode: 'string' }), response: kinds({ opCode: 'string' }) },
+  cql: { request: kinds({ opcode: 'string', streamId: 'integer' }), response: kinds({ opcode: 'string', streamId: 'integer' }) },
+  ldap: { request: kinds({ operation: 'string', messageId: 'integer' }), response: kinds({ operation: 'string', messageId: 'integer' }) },
+  radius: { request: kinds({ code: 'string', identifier: 'integer' }), response: kinds({ code: 'string', identifier: 'integer' }) },
+  diameter: { request: kinds({ command: 'string', commandCode: 'integer' }), response: kinds({ command: 'string', commandCode: 'integer' }) },
 };
 
 const FRAMES = kinds({ request: 'integer', response: 'integer' });
 const NODE = kinds({ name: 'string' });
 const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string' });
+const TAPPED = kinds({ pod: 'string', namespace: 'string', side: 'string' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 
 /** What a JSON value is, in the words of the messages ("a number", "an array" …). */
@@ -154,6 +161,10 @@ export function entryShapeProblem(entry: object): string | undefined {
   }
   if (e.node !== undefined) {
     const bad = checkFields(e.node as Record<string, unknown>, NODE, 'node.');
+    if (bad) return bad;
+  }
+  if (e.tapped !== undefined) {
+    const bad = checkFields(e.tapped as Record<string, unknown>, TAPPED, 'tapped.');
     if (bad) return bad;
   }
   for (const key of ['process', 'peerProcess'] as const) {

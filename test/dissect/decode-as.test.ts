@@ -61,7 +61,7 @@ test('bad specs are usage errors (exit 2) quoting the spec; an unknown protocol 
   fails('tcp.port==70000,dns', /port 70000 not within/);
   fails('tcp.port==9000-8000,dns', /ports 9000-8000 not within/);
   // The known list grows with every protocol added: checked by its shape and a few names, not whole.
-  fails('tcp.port==8053,smtp', /unknown tcp protocol 'smtp' \(known: amqp, [a-z0-9, ]*\bhttp, http2, kafka, [a-z0-9, ]*\btls; see shark dissect --list-protocols\)/);
+  fails('tcp.port==8053,smtp', /unknown tcp protocol 'smtp' \(known: amqp, [a-z0-9, ]*\bhttp, http2, kafka, [a-z0-9, ]*\btls(, [a-z0-9]+)*; see shark dissect --list-protocols\)/);
   fails('udp.port==8053,redis', /unknown udp protocol 'redis' \(known: dns[a-z0-9, ]*;/);
 });
 

@@ -69,8 +69,15 @@ const FIELDS = schemaFields();
 
 function base(protocol: string, n: number): Entry {
   const ep = (ip: string, port: number) => ({ ip, port, name: 'n', namespace: 'ns', pod: 'p', service: 's', node: 'x', workload: 'w', labels: { app: 'a' } });
-  const request: Record<string, unknown> = { method: 'GET', path: '/a', url: '/a', headers: {}, questions: [{ name: 'a.example', type: 'A' }], command: 'GET' };
-  const response: Record<string, unknown> = { status: 200, headers: {}, rcode: 0, answers: [], type: 'bulk' };
+  // Every protocol-specific field the schema types, well typed (MongoDB, CQL, LDAP, RADIUS and Diameter too).
+  const request: Record<string, unknown> = {
+    method: 'GET', path: '/a', url: '/a', headers: {}, questions: [{ name: 'a.example', type: 'A' }], command: 'GET',
+    opCode: 'OP_MSG', opcode: 'QUERY', streamId: 1, operation: 'searchRequest', messageId: 1, code: 'Access-Request', identifier: 1, commandCode: 272,
+  };
+  const response: Record<string, unknown> = {
+    status: 200, headers: {}, rcode: 0, answers: [], type: 'bulk',
+    opCode: 'OP_MSG', opcode: 'RESULT', streamId: 1, operation: 'searchResDone', messageId: 1, code: 'Access-Accept', identifier: 1, command: 'CCA', commandCode: 272,
+  };
   return {
     id: `${n}-0`,
     timestamp: 1_700_000_000_000 + n,
@@ -90,6 +97,7 @@ function base(protocol: string, n: number): Entry {
     node: { name: 'x' },
     process: { pid: 1, comm: 'curl', role: 'client' },
     peerProcess: { pid: 2, comm: 'nginx', role: 'server' },
+    tapped: { pod: 'p', namespace: 'ns', side: 'client' },
   } as Entry;
 }
 

@@ -153,14 +153,18 @@ and exits 4. See docs/tls-capture.md.`;
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
           serviceMesh: flags['service-mesh'],
+          tls: flags.tls,
           priorityClassName: flags['agent-priority-class'],
         }),
       );
       return ExitCode.OK;
     }
     if (flags.tls) {
-      if (local || cluster) throw new UserError('--tls captures on this machine through eBPF, not on an interface or a cluster: drop -i, the pod regex, -n and -A', ExitCode.USAGE);
-      return this.tapTls(flags);
+      if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
+      // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
+      if (!cluster) return this.tapTls(flags);
+      if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
+      if (flags['service-mesh']) throw new UserError('--tls already sees loopback calls (it hooks the processes): drop --service-mesh', ExitCode.USAGE);
     }
     if (!local) return this.tapCluster(args.podRegex, flags);
     return this.tapLocal(flags);
@@ -184,6 +188,7 @@ and exits 4. See docs/tls-capture.md.`;
       'agent-tolerate': string;
       'agent-lease': string;
       'service-mesh': boolean;
+      tls: boolean;
       'api-outage': string;
       'exec-ping': string;
       'stream-max-held': number;
@@ -243,6 +248,7 @@ and exits 4. See docs/tls-capture.md.`;
       priorityClassName: flags['agent-priority-class'],
       leaseSeconds,
       serviceMesh: flags['service-mesh'],
+      tls: flags.tls,
       agentExtraArgs: pushdown.agentArgs,
       outageMs,
       pingIntervalMs,

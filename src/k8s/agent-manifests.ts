@@ -48,6 +48,17 @@ export interface AgentManifestOptions {
    * /proc/PID/net) and CAP_SYS_ADMIN (setns(2) into the namespace).
    */
   serviceMesh?: boolean;
+  /**
+   * `tap --tls`: the agents capture TLS plaintext with eBPF uprobes on
+   * OpenSSL (`shark agent --tls`). That needs the node's PID namespace
+   * (hostPID: the loader finds libssl in every process's /proc/PID/maps and
+   * attaches through /proc/PID/root), CAP_BPF + CAP_PERFMON (load the programs,
+   * open the uprobe perf events), CAP_SYS_RESOURCE (locked memory for the
+   * ring buffer on kernels before 5.11), CAP_SYS_PTRACE (read /proc/PID/* of
+   * processes owned by other users) and the node's BTF, mounted read-only.
+   * See TLS_CAPABILITIES and docs/kubernetes.md.
+   */
+  tls?: boolean;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
   leaseGraceSeconds?: number;
   /**
@@ -56,6 +67,20 @@ export interface AgentManifestOptions {
    * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
    */
   priorityClassName?: string;
+}
+
+/** What `--tls` adds to the agent's capabilities (why: AgentManifestOptions.tls). */
+export const TLS_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_PTRACE'];
+const MESH_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE'];
+/** The node's kernel BTF, for CO-RE relocation of the TLS programs. */
+export const BTF_PATH = '/sys/kernel/btf';
+
+/** NET_RAW always (packet capture), plus what --service-mesh and --tls need, once each, sorted. */
+function agentCapabilities(opts: AgentManifestOptions): string[] {
+  const add = new Set(['NET_RAW']);
+  if (opts.serviceMesh) for (const c of MESH_CAPABILITIES) add.add(c);
+  if (opts.tls) for (const c of TLS_CAPABILITIES) add.add(c);
+  return [...add].sort();
 }
 
 export interface AgentManifests {
@@ -125,7 +150,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
           serviceAccountName: name,
           automountServiceAccountToken: false,
           hostNetwork: true,
-          ...(opts.serviceMesh ? { hostPID: true } : {}),
+          ...(opts.serviceMesh || opts.tls ? { hostPID: true } : {}),
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
           ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
@@ -136,6 +161,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             // The run's root, kept current by the kubelet: the agents see the lease lapse when the CLI is gone.
             { name: 'run', configMap: { name: runRootName(opts.runId), optional: true } },
+            ...(opts.tls ? [{ name: 'btf', hostPath: { path: BTF_PATH, type: 'Directory' } }] : []),
           ],
           containers: [
             {
@@ -153,6 +179,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 { name: 'run', mountPath: LEASE_DIR, readOnly: true },
+                ...(opts.tls ? [{ name: 'btf', mountPath: BTF_PATH, readOnly: true }] : []),
               ],
               securityContext: {
                 privileged: false,
@@ -161,8 +188,8 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                 // root with every capability dropped but NET_RAW: a packet socket
                 // (libpcap) needs nothing more; the capability set, not the uid, is the power.
                 runAsUser: 0,
-                // --service-mesh adds what entering pods' namespaces needs (above).
-                capabilities: { drop: ['ALL'], add: opts.serviceMesh ? ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'] : ['NET_RAW'] },
+                // --service-mesh and --tls add what they need (above).
+                capabilities: { drop: ['ALL'], add: agentCapabilities(opts) },
               },
               resources: {
                 requests: { cpu: '50m', memory: '64Mi' },

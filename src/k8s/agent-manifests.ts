@@ -50,13 +50,13 @@ export interface AgentManifestOptions {
   serviceMesh?: boolean;
   /**
    * `tap --tls`: the agents capture TLS plaintext with eBPF uprobes on
-   * OpenSSL (`shark agent --tls`). That needs the node's PID namespace
-   * (hostPID: the loader finds libssl in every process's /proc/PID/maps and
+   * OpenSSL (`shark agent --tls`). Measured with the real loader (docs/kubernetes.md):
+   * hostPID (the loader finds libssl in every process's /proc/PID/maps and
    * attaches through /proc/PID/root), CAP_BPF + CAP_PERFMON (load the programs,
-   * open the uprobe perf events), CAP_SYS_RESOURCE (locked memory for the
-   * ring buffer on kernels before 5.11), CAP_SYS_PTRACE (read /proc/PID/* of
-   * processes owned by other users) and the node's BTF, mounted read-only.
-   * See TLS_CAPABILITIES and docs/kubernetes.md.
+   * open perf events), CAP_SYS_ADMIN (uprobe perf events: refused with EACCES
+   * without it on kernel 6.18 even with CAP_PERFMON), CAP_SYS_PTRACE (/proc/PID/*
+   * of other users' processes), CAP_SYS_RESOURCE (locked memory for the ring on
+   * kernels before 5.11), and the node's BTF and tracefs, mounted read-only.
    */
   tls?: boolean;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
@@ -70,10 +70,12 @@ export interface AgentManifestOptions {
 }
 
 /** What `--tls` adds to the agent's capabilities (why: AgentManifestOptions.tls). */
-export const TLS_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_PTRACE'];
+export const TLS_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'];
 const MESH_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE'];
 /** The node's kernel BTF, for CO-RE relocation of the TLS programs. */
 export const BTF_PATH = '/sys/kernel/btf';
+/** tracefs: libbpf finds the syscall tracepoints' ids there (a container's /sys may not have it mounted). */
+export const TRACEFS_PATH = '/sys/kernel/tracing';
 
 /** NET_RAW always (packet capture), plus what --service-mesh and --tls need, once each, sorted. */
 function agentCapabilities(opts: AgentManifestOptions): string[] {
@@ -161,7 +163,12 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             // The run's root, kept current by the kubelet: the agents see the lease lapse when the CLI is gone.
             { name: 'run', configMap: { name: runRootName(opts.runId), optional: true } },
-            ...(opts.tls ? [{ name: 'btf', hostPath: { path: BTF_PATH, type: 'Directory' } }] : []),
+            ...(opts.tls
+              ? [
+                  { name: 'btf', hostPath: { path: BTF_PATH, type: 'Directory' } },
+                  { name: 'tracefs', hostPath: { path: TRACEFS_PATH, type: 'Directory' } },
+                ]
+              : []),
           ],
           containers: [
             {
@@ -179,7 +186,12 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 { name: 'run', mountPath: LEASE_DIR, readOnly: true },
-                ...(opts.tls ? [{ name: 'btf', mountPath: BTF_PATH, readOnly: true }] : []),
+                ...(opts.tls
+                  ? [
+                      { name: 'btf', mountPath: BTF_PATH, readOnly: true },
+                      { name: 'tracefs', mountPath: TRACEFS_PATH, readOnly: true },
+                    ]
+                  : []),
               ],
               securityContext: {
                 privileged: false,

@@ -79,19 +79,21 @@ test('--service-mesh alone grows the agent: hostPID, SYS_ADMIN and SYS_PTRACE; t
   for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
 });
 
-test('--tls alone grows the agent: hostPID, BPF/PERFMON/SYS_RESOURCE/SYS_PTRACE, BTF read-only; no SYS_ADMIN, not privileged; schema-valid', () => {
+test('--tls alone grows the agent: hostPID, BPF/PERFMON/SYS_ADMIN/SYS_PTRACE/SYS_RESOURCE, BTF and tracefs read-only; not privileged; schema-valid', () => {
   const plain = agentManifests({ runId: 'r8' }).owned.find((o) => o.kind === 'DaemonSet')!;
   assert.equal(plain.spec.template.spec.volumes.some((v: any) => v.hostPath), false, 'no host path without --tls');
   const m = agentManifests({ runId: 'r9', tls: true });
   const pod = m.owned.find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
   assert.equal(pod.hostPID, true);
   const sc = pod.containers[0].securityContext;
-  assert.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_RAW', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE'] });
+  assert.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_RAW', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'] });
   assert.equal(sc.privileged, false);
   assert.equal(sc.allowPrivilegeEscalation, false);
   assert.equal(sc.readOnlyRootFilesystem, true);
   assert.deepEqual(pod.volumes.find((v: any) => v.name === 'btf'), { name: 'btf', hostPath: { path: '/sys/kernel/btf', type: 'Directory' } });
   assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'btf'), { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true });
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', hostPath: { path: '/sys/kernel/tracing', type: 'Directory' } });
+  assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true });
   // The namespace is Pod Security `privileged`: `baseline` refuses hostPID and these capabilities.
   assert.equal(m.roots[0].metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
   for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);

@@ -38,7 +38,9 @@ TLS (--tls): the plaintext of TLS calls on this machine, taken from OpenSSL
 HTTP/1, HTTP/2, gRPC … inside TLS come out as their own entries with
 tls: true and the process. Needs root (or CAP_BPF + CAP_PERFMON), a kernel
 with BTF and the loader built by scripts/install.sh; without them it says why
-and exits 4. See docs/tls-capture.md.`;
+and exits 4. With a pod regex, -n or -A the node agents do it (their DaemonSet
+then gets hostPID and the eBPF capabilities: --dry-run --tls shows them). See
+docs/tls-capture.md.`;
 
   static override examples = [
     '<%= config.bin %> tap --list-interfaces',

@@ -133,6 +133,14 @@ static int attach_file(const char *path, unsigned int pid, const char *shown) {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func, .retprobe = probes[i].ret);
     struct bpf_link *l = bpf_program__attach_uprobe_opts(probes[i].prog, -1, path, 0, &opts);
     if (!l) {
+      /* The kernel refused the uprobe (not a missing symbol): said once, or
+       * nothing is ever captured and nobody knows why. Some kernels want
+       * CAP_SYS_ADMIN for uprobe perf events even with CAP_PERFMON. */
+      static int denied_said;
+      if ((errno == EPERM || errno == EACCES) && !denied_said) {
+        denied_said = 1;
+        warn("%s: the kernel refused the uprobe (%s): needs CAP_SYS_ADMIN on this kernel (CAP_PERFMON is not enough)", shown, strerror(errno));
+      }
       if (i < 4 && ok == 0 && i == 0) break; /* no SSL_write: not an OpenSSL */
       continue;
     }
@@ -222,7 +230,15 @@ static void scan(void) {
     if (*end || pid == 0 || pid == (unsigned long)getpid()) continue;
     snprintf(file, sizeof(file), "/proc/%lu/maps", pid);
     FILE *f = fopen(file, "r");
-    if (!f) continue;
+    if (!f) {
+      /* Another user's process without CAP_SYS_PTRACE: its OpenSSL would be missed without a word. */
+      static int denied_said;
+      if ((errno == EACCES || errno == EPERM) && !denied_said) {
+        denied_said = 1;
+        warn("cannot read /proc/%lu/maps (%s): processes this loader may not inspect are not hooked (other users' need CAP_SYS_PTRACE; said once)", pid, strerror(errno));
+      }
+      continue;
+    }
     char exe[PATH_MAX] = "";
     snprintf(file, sizeof(file), "/proc/%lu/exe", pid);
     ssize_t n = readlink(file, exe, sizeof(exe) - 1);

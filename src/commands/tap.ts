@@ -38,7 +38,9 @@ TLS (--tls): the plaintext of TLS calls on this machine, taken from OpenSSL
 HTTP/1, HTTP/2, gRPC … inside TLS come out as their own entries with
 tls: true and the process. Needs root (or CAP_BPF + CAP_PERFMON), a kernel
 with BTF and the loader built by scripts/install.sh; without them it says why
-and exits 4. See docs/tls-capture.md.`;
+and exits 4. With a pod regex, -n or -A the node agents do it (their DaemonSet
+then gets hostPID and the eBPF capabilities: --dry-run --tls shows them). See
+docs/tls-capture.md.`;
 
   static override examples = [
     '<%= config.bin %> tap --list-interfaces',
@@ -153,14 +155,18 @@ and exits 4. See docs/tls-capture.md.`;
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
           serviceMesh: flags['service-mesh'],
+          tls: flags.tls,
           priorityClassName: flags['agent-priority-class'],
         }),
       );
       return ExitCode.OK;
     }
     if (flags.tls) {
-      if (local || cluster) throw new UserError('--tls captures on this machine through eBPF, not on an interface or a cluster: drop -i, the pod regex, -n and -A', ExitCode.USAGE);
-      return this.tapTls(flags);
+      if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
+      // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
+      if (!cluster) return this.tapTls(flags);
+      if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
+      if (flags['service-mesh']) throw new UserError('--tls already sees loopback calls (it hooks the processes): drop --service-mesh', ExitCode.USAGE);
     }
     if (!local) return this.tapCluster(args.podRegex, flags);
     return this.tapLocal(flags);
@@ -184,6 +190,7 @@ and exits 4. See docs/tls-capture.md.`;
       'agent-tolerate': string;
       'agent-lease': string;
       'service-mesh': boolean;
+      tls: boolean;
       'api-outage': string;
       'exec-ping': string;
       'stream-max-held': number;
@@ -243,6 +250,7 @@ and exits 4. See docs/tls-capture.md.`;
       priorityClassName: flags['agent-priority-class'],
       leaseSeconds,
       serviceMesh: flags['service-mesh'],
+      tls: flags.tls,
       agentExtraArgs: pushdown.agentArgs,
       outageMs,
       pingIntervalMs,

@@ -48,6 +48,17 @@ export interface AgentManifestOptions {
    * /proc/PID/net) and CAP_SYS_ADMIN (setns(2) into the namespace).
    */
   serviceMesh?: boolean;
+  /**
+   * `tap --tls`: the agents capture TLS plaintext with eBPF uprobes on
+   * OpenSSL (`shark agent --tls`). Measured with the real loader (docs/kubernetes.md):
+   * hostPID (the loader finds libssl in every process's /proc/PID/maps and
+   * attaches through /proc/PID/root), CAP_BPF + CAP_PERFMON (load the programs,
+   * open perf events), CAP_SYS_ADMIN (uprobe perf events: refused with EACCES
+   * without it on kernel 6.18 even with CAP_PERFMON), CAP_SYS_PTRACE (/proc/PID/*
+   * of other users' processes), CAP_SYS_RESOURCE (locked memory for the ring on
+   * kernels before 5.11), and the node's BTF and tracefs, mounted read-only.
+   */
+  tls?: boolean;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
   leaseGraceSeconds?: number;
   /**
@@ -56,6 +67,22 @@ export interface AgentManifestOptions {
    * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
    */
   priorityClassName?: string;
+}
+
+/** What `--tls` adds to the agent's capabilities (why: AgentManifestOptions.tls). */
+export const TLS_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'];
+const MESH_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE'];
+/** The node's kernel BTF, for CO-RE relocation of the TLS programs. */
+export const BTF_PATH = '/sys/kernel/btf';
+/** tracefs: libbpf finds the syscall tracepoints' ids there (a container's /sys may not have it mounted). */
+export const TRACEFS_PATH = '/sys/kernel/tracing';
+
+/** NET_RAW always (packet capture), plus what --service-mesh and --tls need, once each, sorted. */
+function agentCapabilities(opts: AgentManifestOptions): string[] {
+  const add = new Set(['NET_RAW']);
+  if (opts.serviceMesh) for (const c of MESH_CAPABILITIES) add.add(c);
+  if (opts.tls) for (const c of TLS_CAPABILITIES) add.add(c);
+  return [...add].sort();
 }
 
 export interface AgentManifests {
@@ -125,7 +152,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
           serviceAccountName: name,
           automountServiceAccountToken: false,
           hostNetwork: true,
-          ...(opts.serviceMesh ? { hostPID: true } : {}),
+          ...(opts.serviceMesh || opts.tls ? { hostPID: true } : {}),
           dnsPolicy: 'ClusterFirstWithHostNet',
           terminationGracePeriodSeconds: 5,
           ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
@@ -136,6 +163,12 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
             // The run's root, kept current by the kubelet: the agents see the lease lapse when the CLI is gone.
             { name: 'run', configMap: { name: runRootName(opts.runId), optional: true } },
+            ...(opts.tls
+              ? [
+                  { name: 'btf', hostPath: { path: BTF_PATH, type: 'Directory' } },
+                  { name: 'tracefs', hostPath: { path: TRACEFS_PATH, type: 'Directory' } },
+                ]
+              : []),
           ],
           containers: [
             {
@@ -153,6 +186,12 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 { name: 'run', mountPath: LEASE_DIR, readOnly: true },
+                ...(opts.tls
+                  ? [
+                      { name: 'btf', mountPath: BTF_PATH, readOnly: true },
+                      { name: 'tracefs', mountPath: TRACEFS_PATH, readOnly: true },
+                    ]
+                  : []),
               ],
               securityContext: {
                 privileged: false,
@@ -161,8 +200,8 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                 // root with every capability dropped but NET_RAW: a packet socket
                 // (libpcap) needs nothing more; the capability set, not the uid, is the power.
                 runAsUser: 0,
-                // --service-mesh adds what entering pods' namespaces needs (above).
-                capabilities: { drop: ['ALL'], add: opts.serviceMesh ? ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'] : ['NET_RAW'] },
+                // --service-mesh and --tls add what they need (above).
+                capabilities: { drop: ['ALL'], add: agentCapabilities(opts) },
               },
               resources: {
                 requests: { cpu: '50m', memory: '64Mi' },

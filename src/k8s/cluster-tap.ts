@@ -86,6 +86,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   tolerate?: TolerationPolicy;
   /** Agents also capture each tapped pod's loopback (hostPID, SYS_ADMIN, SYS_PTRACE on the DaemonSet). */
   serviceMesh?: boolean;
+  /** `tap --tls`: the agents capture TLS plaintext with eBPF (`shark agent --tls`) instead of packets. */
+  tls?: boolean;
   /** A PriorityClass the agent pods refer to (not created). */
   priorityClassName?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
@@ -265,6 +267,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
     ...(opts.serviceMesh ? ['--service-mesh'] : []),
+    ...(opts.tls ? ['--tls'] : []),
     // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
     '--lease-dir',
     LEASE_DIR,
@@ -383,6 +386,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     image: opts.image,
     tolerate: opts.tolerate,
     serviceMesh: opts.serviceMesh,
+    tls: opts.tls,
     priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,

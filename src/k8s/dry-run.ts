@@ -12,6 +12,7 @@ export interface DryRunOptions {
   image?: string;
   tolerate?: TolerationPolicy;
   serviceMesh?: boolean;
+  tls?: boolean;
   priorityClassName?: string;
 }
 

@@ -6,7 +6,9 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { parseAllDocuments } from 'yaml';
 import { agentManifests, ownedBy, MANAGED_BY, RUN_LABEL } from '../../src/k8s/agent-manifests.js';
+import { dryRunYaml } from '../../src/k8s/dry-run.js';
 
 const validators: Record<string, (o: any) => { validate(): void }> = {
   Namespace: (o) => new Namespace(o),
@@ -75,6 +77,40 @@ test('--service-mesh alone grows the agent: hostPID, SYS_ADMIN and SYS_PTRACE; t
   assert.deepEqual(ds.spec.template.spec.containers[0].securityContext.capabilities, { drop: ['ALL'], add: ['NET_RAW', 'SYS_ADMIN', 'SYS_PTRACE'] });
   assert.equal(ds.spec.template.spec.containers[0].securityContext.privileged, false);
   for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
+});
+
+test('--tls alone grows the agent: hostPID, BPF/PERFMON/SYS_ADMIN/SYS_PTRACE/SYS_RESOURCE, BTF and tracefs read-only; not privileged; schema-valid', () => {
+  const plain = agentManifests({ runId: 'r8' }).owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.equal(plain.spec.template.spec.volumes.some((v: any) => v.hostPath), false, 'no host path without --tls');
+  const m = agentManifests({ runId: 'r9', tls: true });
+  const pod = m.owned.find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
+  assert.equal(pod.hostPID, true);
+  const sc = pod.containers[0].securityContext;
+  assert.deepEqual(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_RAW', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'] });
+  assert.equal(sc.privileged, false);
+  assert.equal(sc.allowPrivilegeEscalation, false);
+  assert.equal(sc.readOnlyRootFilesystem, true);
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === 'btf'), { name: 'btf', hostPath: { path: '/sys/kernel/btf', type: 'Directory' } });
+  assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'btf'), { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true });
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', hostPath: { path: '/sys/kernel/tracing', type: 'Directory' } });
+  assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true });
+  // The namespace is Pod Security `privileged`: `baseline` refuses hostPID and these capabilities.
+  assert.equal(m.roots[0].metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+  for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
+  // With --service-mesh too, each capability once.
+  const both = agentManifests({ runId: 'r10', tls: true, serviceMesh: true }).owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.deepEqual(both.spec.template.spec.containers[0].securityContext.capabilities.add, ['BPF', 'NET_RAW', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE']);
+});
+
+test('--dry-run --tls: the YAML shows hostPID, the eBPF capabilities and the BTF mount, and parses back schema-valid', () => {
+  const docs = parseAllDocuments(dryRunYaml({ runId: 'd1', tls: true })).map((d) => d.toJS());
+  const ds = docs.find((o) => o.kind === 'DaemonSet');
+  assert.equal(ds.spec.template.spec.hostPID, true);
+  assert.ok(ds.spec.template.spec.containers[0].securityContext.capabilities.add.includes('BPF'));
+  assert.ok(ds.spec.template.spec.containers[0].volumeMounts.some((v: any) => v.mountPath === '/sys/kernel/btf' && v.readOnly));
+  for (const o of docs) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
+  const without = parseAllDocuments(dryRunYaml({ runId: 'd2' })).map((d) => d.toJS()).find((o) => o.kind === 'DaemonSet');
+  assert.equal(without.spec.template.spec.hostPID, undefined);
 });
 
 test('a PriorityClass is referenced only when named; the run root is mounted read-only for the lease; both schema-valid', () => {

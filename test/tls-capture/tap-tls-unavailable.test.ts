@@ -32,5 +32,14 @@ test('the loader missing: one line saying how to build it, exit 4', async () => 
 test('--tls with -i is a usage error (exit 2), said before anything starts', async () => {
   const r = await runCli(['tap', '--tls', '-i', 'lo', '--duration', '1s']);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--tls captures on this machine through eBPF/);
+  assert.match(r.stderr, /--tls captures through eBPF, not on an interface: drop -i/);
+});
+
+test('tap -A --tls with --pcap or --service-mesh is a usage error (exit 2) before any cluster is contacted', async () => {
+  const pcap = await runCli(['tap', '-A', '--tls', '--pcap', '--kubeconfig', '/nonexistent']);
+  assert.equal(pcap.code, 2, pcap.stderr);
+  assert.match(pcap.stderr, /--tls writes entries: there are no packets/);
+  const mesh = await runCli(['tap', '-A', '--tls', '--service-mesh', '--kubeconfig', '/nonexistent']);
+  assert.equal(mesh.code, 2, mesh.stderr);
+  assert.match(mesh.stderr, /drop --service-mesh/);
 });

@@ -59,8 +59,13 @@ export function ViewApp(props: ViewProps): ReactElement {
 
   useInput((input, key) => {
     // Keys typed faster than they are read arrive as one string ("dns\rq"): take them one by one.
-    if (input.length > 1 && !key.ctrl && !key.meta && !input.includes('\x1b')) {
-      for (const ch of input) onKey(ch === '\r' || ch === '\n' ? '' : ch, { ...key, return: ch === '\r' || ch === '\n' });
+    if (input.length > 1 && !key.meta && !input.includes('\x1b')) {
+      for (const ch of input) {
+        if (ch === '\r' || ch === '\n') onKey('', { ...key, ctrl: false, return: true });
+        else if (ch === '\x15') onKey('u', { ...key, ctrl: true }); // Ctrl-U
+        else if (ch === '\x7f' || ch === '\b') onKey('', { ...key, ctrl: false, backspace: true });
+        else if (ch >= ' ') onKey(ch, { ...key, ctrl: false });
+      }
       return;
     }
     onKey(input, key);

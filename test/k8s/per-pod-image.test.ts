@@ -10,6 +10,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { agentImage, podmanMissing } from '../helpers/agent-image.js';
 import { podmanRunArgs } from '../fixtures/apiserver/kubelet.js';
 import { agentManifests } from '../../src/k8s/agent-manifests.js';
@@ -59,9 +62,17 @@ after(() => {
 function runAgentContainer(serviceMesh: boolean): string {
   const ds = agentManifests({ runId: 'img', image, serviceMesh }).owned.find((o) => o.kind === 'DaemonSet')!;
   const name = `s4p-agent-${serviceMesh ? 'mesh' : 'plain'}-${randomBytes(3).toString('hex')}`;
-  const args = podmanRunArgs({ metadata: { name }, spec: ds.spec.template.spec }, { name: 'n1', ip: '198.19.102.129', netns: lab.node }, name, {
-    [label.split('=')[0]]: label.split('=')[1],
-  });
+  // The run's root ConfigMap (the lease the agents follow), projected as the kubelet would.
+  const run = mkdtempSync(join(tmpdir(), 's4p-run-'));
+  writeFileSync(join(run, 'renew-time'), new Date().toISOString());
+  writeFileSync(join(run, 'lease-seconds'), '3600');
+  const args = podmanRunArgs(
+    { metadata: { name }, spec: ds.spec.template.spec },
+    { name: 'n1', ip: '198.19.102.129', netns: lab.node },
+    name,
+    { [label.split('=')[0]]: label.split('=')[1] },
+    { run },
+  );
   const r = spawnSync('podman', args, { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, `podman run: ${r.stderr}`);
   return name;

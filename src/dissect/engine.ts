@@ -143,8 +143,27 @@ class SideSink implements StreamSink {
   }
 }
 
+/**
+ * A connection that has seen only its client's SYN (a SYN flood's millions)
+ * holds no reassembly halves, sinks or context: those are made when any other
+ * packet arrives (SYN-ACK, data, ACK, FIN), replaying the SYN into the
+ * client's half. Such a record is a few small objects that die young, where a
+ * full one was ~1.5 KB promoted to the old generation and swept there. It
+ * stays in the same flow table, so ticks, evictions and emissions keep their
+ * order; the budget is charged the same, so the same flows are evicted.
+ */
+const NO_PENDING: PendingChunk[] = [];
+const NO_PENDING_BYTES: [number, number] = [0, 0];
+const NO_REJECTED: [boolean, boolean] = [false, false];
+
 class TcpConnection {
-  readonly halves: [HalfStream, HalfStream];
+  private halvesMade: [HalfStream, HalfStream] | undefined;
+  private ctxMade: MutableContext | undefined;
+  /** Capture time and frame of the last packet while no context exists. */
+  private liteNow = 0;
+  private liteFrame = 0;
+  /** The client's SYN was counted but not fed to its half yet. */
+  private synDeferred = false;
   readonly totals: FlowTotals;
   readonly meter: Meter;
   older: TcpConnection | undefined;
@@ -153,11 +172,11 @@ class TcpConnection {
   orientationKnown = false;
   parser: TcpStreamParser | undefined;
   protocol: string | undefined;
-  pending: PendingChunk[] = [];
-  pendingBytes: [number, number] = [0, 0];
+  // Shared empty (never written) until the halves are made: only a sink's bytes write them.
+  pending: PendingChunk[] = NO_PENDING;
+  pendingBytes: [number, number] = NO_PENDING_BYTES;
   /** Sides whose data every probe rejected. */
-  rejected: [boolean, boolean] = [false, false];
-  ctx: MutableContext;
+  rejected: [boolean, boolean] = NO_REJECTED;
   ended = false;
   /** Both FINs seen: the next packet (the last ACK) ends the connection. */
   closing = false;
@@ -171,23 +190,79 @@ class TcpConnection {
     frame: number,
     readonly engine: DissectionEngine,
   ) {
-    const counters = engine.reassembly;
-    const max = engine.options.maxBufferedPerDirection;
     this.meter = engine.newMeter();
     this.meter.add(TCP_FLOW_COST);
-    this.halves = [
+    this.totals = newFlowTotals(now, frame);
+  }
+
+  get halves(): [HalfStream, HalfStream] {
+    return this.halvesMade ?? this.makeHalves();
+  }
+
+  get ctx(): MutableContext {
+    return this.ctxMade ?? this.makeCtx();
+  }
+
+  /** Only the client's SYN seen so far (retransmissions included): no halves made yet. */
+  get lite(): boolean {
+    return this.halvesMade === undefined;
+  }
+
+  private makeHalves(): [HalfStream, HalfStream] {
+    const counters = this.engine.reassembly;
+    const max = this.engine.options.maxBufferedPerDirection;
+    const halves: [HalfStream, HalfStream] = [
       new HalfStream(new SideSink(this, 0), counters, max, undefined, this.meter),
       new HalfStream(new SideSink(this, 1), counters, max, undefined, this.meter),
     ];
-    this.totals = newFlowTotals(now, frame);
-    this.ctx = engine.newContext('tcp', ends[0], ends[1]);
+    this.halvesMade = halves;
+    if (this.pending === NO_PENDING) this.pending = [];
+    this.pendingBytes = [0, 0];
+    this.rejected = [false, false];
+    if (this.synDeferred) {
+      // A SYN carries no payload, so feeding it once now is what feeding each copy did then.
+      halves[this.clientSide].segment(this.synSeq as number, true, false, EMPTY);
+      this.synDeferred = false;
+    }
+    return halves;
+  }
+
+  private makeCtx(): MutableContext {
+    const ctx = this.engine.newContext('tcp', this.ends[this.clientSide], this.ends[1 - this.clientSide]);
+    ctx.now = this.liteNow;
+    ctx.frame = this.liteFrame;
+    this.ctxMade = ctx;
+    return ctx;
+  }
+
+  /** The packet being handled now (kept here until a context is needed). */
+  setTime(now: number, frame: number): void {
+    if (this.ctxMade) {
+      this.ctxMade.now = now;
+      this.ctxMade.frame = frame;
+    } else {
+      this.liteNow = now;
+      this.liteFrame = frame;
+    }
+  }
+
+  setNow(now: number): void {
+    if (this.ctxMade) this.ctxMade.now = now;
+    else this.liteNow = now;
+  }
+
+  /** A bare SYN from the client, same sequence number, while lite: counted, its feeding deferred. */
+  deferSyn(): void {
+    this.synDeferred = true;
   }
 
   setClient(side: number): void {
     this.clientSide = side;
     this.totals.clientSide = side;
-    this.ctx.client = this.ends[side];
-    this.ctx.server = this.ends[1 - side];
+    if (this.ctxMade) {
+      this.ctxMade.client = this.ends[side];
+      this.ctxMade.server = this.ends[1 - side];
+    }
   }
 
   dir(side: number): Direction {
@@ -526,8 +601,7 @@ export class DissectionEngine {
     const side = senderIsA ? 0 : 1;
     countPacket(conn.totals, side, payload.length, now, frame);
     this.tcp.touch(conn);
-    conn.ctx.now = now;
-    conn.ctx.frame = frame;
+    conn.setTime(now, frame);
     if (flags & TCP_RST) {
       conn.totals.reset = true;
       this.endTcp(conn, 'rst');
@@ -536,6 +610,11 @@ export class DissectionEngine {
     if (conn.closing) {
       // The last ACK after both FINs: counted, then the connection is done.
       this.endTcp(conn, 'fin');
+      return;
+    }
+    if (conn.lite && (flags & (TCP_SYN | TCP_ACK | TCP_FIN)) === TCP_SYN && payload.length === 0 && side === conn.clientSide && seq === conn.synSeq) {
+      // Still only the client's SYN: nothing to reassemble, no ACK to measure, neither half can finish.
+      conn.deferSyn();
       return;
     }
     conn.ctx.ack = undefined;
@@ -675,8 +754,11 @@ export class DissectionEngine {
       }
       this.tombstones.set(conn.key, conn.totals.lastTime);
     }
-    conn.halves[0].flush();
-    conn.halves[1].flush();
+    if (!conn.lite) {
+      // A lite connection's halves would hold only the SYN: nothing to flush.
+      conn.halves[0].flush();
+      conn.halves[1].flush();
+    }
     if (!conn.parser) this.startFallback(conn);
     (conn.parser as TcpStreamParser).onEnd(reason);
     // Whatever the parser still holds is garbage now.
@@ -845,7 +927,7 @@ export class DissectionEngine {
     this.sinceTick = 0;
     const timeout = this.options.requestTimeoutMs;
     this.tcp.forEach((conn) => {
-      conn.ctx.now = now;
+      conn.setNow(now);
       if (conn.closing) {
         this.endTcp(conn, 'fin');
         return;

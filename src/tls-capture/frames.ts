@@ -3,6 +3,8 @@
 // decoded incrementally from its stdout. A frame longer than any the loader
 // writes means the stream is out of step: that is an error, not a guess.
 
+import { formatIpv6 } from '../dissect/decode/addresses.js';
+
 /** struct tls_event's header (native/tls-capture/tls_capture.h). */
 export const EVENT_HEADER = 104;
 /** Largest data chunk of one event (CHUNK in tls_capture.h). */
@@ -137,24 +139,5 @@ function address(family: number, a: Buffer): string {
   if (family === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
   if (family !== 6) return '';
   if (a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff) return `${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(a.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return formatIpv6(a, 0);
 }

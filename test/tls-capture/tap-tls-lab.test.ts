@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { startTlsNginx } from '../helpers/tls-nginx.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
 
 const TOKEN = 'ebpf-lab-secret-bearer-51c2e8';
@@ -53,41 +54,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'shark-ebpf-lab-'));
   chmodSync(dir, 0o755);
   lab = makeVethLab(`l${process.pid % 100}`, '198.19.120', 's4e');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=web.shark.test', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { stdio: 'ignore' });
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 443 ssl http2;
-    ssl_certificate ${dir}/tls.crt;
-    ssl_certificate_key ${dir}/tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
-    location = /ok { return 200 "fine\\n"; }
-    location = /boom { return 500; }
-    location = /login { default_type application/json; return 200 '{"token":"${TOKEN}"}'; }
-  }
-}
-`,
-  );
-  nginxProcess = lab.start(lab.nsB, ['nginx', '-c', join(dir, 'nginx.conf')]);
-  nginxProcess.stderr?.resume();
-  for (let i = 0; i < 50; i++) {
-    const r = await lab.sh(lab.nsA, `curl -sk -o /dev/null --max-time 1 https://${lab.ipB}/ok`, 3000);
-    if (r.code === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  nginxProcess = await startTlsNginx(lab, dir, TOKEN);
   // The Go client, built from source with Debian's Go (std library only: no network needed).
   const goDir = join(dir, 'go');
   execFileSync('mkdir', ['-p', goDir]);

@@ -15,6 +15,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { isIPv6 } from 'node:net';
+import { formatIpv6 } from '../../dissect/decode/addresses.js';
 
 export interface PodInterface {
   /** Host-side interface name (cali1234…, lxc…, veth…). */
@@ -57,26 +58,7 @@ function ipv4FromProcHex(hex: string): string {
 
 /** 32 hex digits → the canonical (compressed, lower-case) IPv6 text. */
 export function ipv6FromHex(hex: string): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return formatIpv6(Buffer.from(hex, 'hex'), 0);
 }
 
 /** Canonical text of an IPv6 address as users and Kubernetes write it. */

@@ -104,9 +104,9 @@ test('progress shows on a terminal only: a spinner with the input and counts on 
   const dir = mkdtempSync(join(tmpdir(), 'shark-tty-'));
   try {
     const big = join(dir, 'big.pcap');
-    // Long enough to be seen: the lab capture's packets, four times over.
+    // Long enough to be seen (the spinner's module loads while dissection runs): the lab capture's packets, 40 times over.
     const whole = readFileSync(mix);
-    writeFileSync(big, Buffer.concat([whole, ...Array.from({ length: 3 }, () => whole.subarray(24))]));
+    writeFileSync(big, Buffer.concat([whole, ...Array.from({ length: 39 }, () => whole.subarray(24))]));
     const tty = await runShell(`script -qec "stty cols 100; node bin/run.js dissect '${big}' > '${dir}/out.ndjson'" /dev/null`);
     assert.equal(tty.code, 0, tty.stderr);
     assert.match(tty.stdout, /big\.pcap \d+% · \d+ entries|reading…/, 'spinner text on the terminal');

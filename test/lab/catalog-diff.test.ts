@@ -77,7 +77,23 @@ function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', text: string)
 }
 
 /** One run: start the service variant, capture, call every endpoint a fixed number of times, record. */
+/** tcpdump on a loaded CI machine has missed packets: a capture where tshark pairs fewer responses than requests is taken again. */
+function captureComplete(pcap: string): boolean {
+  const count = (filter: string) => spawnSync('tshark', ['-r', pcap, '-Y', filter], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
+  const requests = count('http.request');
+  return requests > 0 && requests === count('http.response');
+}
+
 async function recordRun(name: string, variant: 1 | 2): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    await captureRun(name, variant);
+    if (captureComplete(join(work, `${name}.pcap`)) || attempt === 3) break;
+    process.stderr.write(`${name}: tcpdump missed packets (attempt ${attempt}); capturing again\n`);
+  }
+  return recordPcap(name);
+}
+
+async function captureRun(name: string, variant: 1 | 2): Promise<void> {
   const pcap = join(work, `${name}.pcap`);
   const srv = spawn('ip', ['netns', 'exec', SERVER_NS, 'python3', server, SERVER, '8080'], { env: { ...process.env, VARIANT: String(variant) }, stdio: ['ignore', 'pipe', 'pipe'] });
   const dump = spawn('ip', ['netns', 'exec', SERVER_NS, 'tcpdump', '-i', SERVER_IF, '--immediate-mode', '-U', '-n', '-w', pcap, 'tcp port 8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -106,6 +122,10 @@ async function recordRun(name: string, variant: 1 | 2): Promise<string> {
     srv.kill('SIGTERM');
     await new Promise((r) => dump.once('exit', r));
   }
+}
+
+async function recordPcap(name: string): Promise<string> {
+  const pcap = join(work, `${name}.pcap`);
   const out = join(work, 'recordings');
   const rec = await runShell(`node bin/run.js record --name ${name} --out ${out} --no-kube -q < ${pcap}`, 60_000);
   assert.equal(rec.code, 0, rec.stderr);

@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } fro
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
+import { Flags, FrameType, h2frame, hpack, preface } from '../test/helpers/http2-wire.js';
 
 export const hostileDir = join(repoRoot, 'bench', '.cache', 'hostile');
 
@@ -186,29 +187,6 @@ function endlessHeads(path: string, flows: number, kb: number): number {
   return w.count;
 }
 
-// HTTP/2 by hand (RFC 9113 framing, RFC 7541 HPACK without Huffman).
-function h2frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
-function hpackInt(value: number, prefixBits: number, bits: number): Buffer {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return Buffer.from([bits | value]);
-  const out = [bits | max];
-  value -= max;
-  while (value >= 128) {
-    out.push((value % 128) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-  return Buffer.from(out);
-}
-const hstr = (s: string): Buffer => Buffer.concat([hpackInt(Buffer.byteLength(s, 'latin1'), 7, 0), Buffer.from(s, 'latin1')]);
-
 /**
  * `requests` unanswered HTTP/2 requests on one connection; the first inserts a
  * 4 KB header in the dynamic table (4,078 of its 4,096 bytes), every request then names it `repeats`
@@ -219,14 +197,14 @@ function hpackBomb(path: string, requests: number, repeats: number): number {
   const c = new Conn(w, [198, 18, 77, 1], [198, 19, 0, 81], 45_000, 8443);
   let t = T0;
   c.handshake(t);
-  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-  c.send((t += 1), Buffer.concat([preface, h2frame(4, 0, 0, Buffer.alloc(0))]));
-  const big = Buffer.concat([Buffer.from([0x40]), hstr('x-blob'), hstr('z'.repeat(4040))]);
+  c.send((t += 1), preface());
+  const big = hpack.insert('x-blob', 'z'.repeat(4040));
   for (let i = 0; i < requests; i++) {
-    const head = Buffer.concat([Buffer.from([0x83, 0x86]), hpackInt(4, 4, 0), hstr(`/v1/items/${i}`), hpackInt(1, 4, 0), hstr('api')]);
+    // :method GET, :scheme http, :path, :authority.
+    const head = Buffer.concat([hpack.indexed(3), hpack.indexed(6), hpack.literalNamed(4, `/v1/items/${i}`), hpack.literalNamed(1, 'api')]);
     const refs = Buffer.alloc(repeats, 0xbe); // dynamic index 62
     const block = Buffer.concat([head, i === 0 ? big : Buffer.alloc(0), refs]);
-    c.send((t += 1), h2frame(1, 0x4 | 0x1, 2 * i + 1, block));
+    c.send((t += 1), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 2 * i + 1, block));
   }
   w.close();
   return w.count;

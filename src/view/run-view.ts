@@ -21,7 +21,7 @@ export interface RunViewOptions {
   signal: AbortSignal;
 }
 
-/** Returns the exit code: 0, or 3 when an input could not be read (said on stderr after the screen closes). */
+/** Returns the exit code: 0, 2 for a missing file, 3 when an input could not be read (said on stderr after the screen closes). */
 export async function runView(opts: RunViewOptions): Promise<number> {
   if (!process.stdout.isTTY) {
     throw new UserError('view draws on a terminal; to print calls into a pipe use `shark dissect -o compact` or `shark filter -o compact`', ExitCode.USAGE);
@@ -41,6 +41,7 @@ export async function runView(opts: RunViewOptions): Promise<number> {
   const listeners = new Set<() => void>();
   let status = 'reading';
   let failure: string | undefined;
+  let failureCode: number = ExitCode.BAD_INPUT;
   let pending: NodeJS.Timeout | undefined;
   // Redraw at most every 100 ms however fast calls arrive.
   const changed = () => {
@@ -81,6 +82,8 @@ export async function runView(opts: RunViewOptions): Promise<number> {
       status = reader.signal.aborted ? '' : 'done';
     } catch (err) {
       failure = (err as Error).message;
+      // A missing file is a usage error (2), a damaged input 3: as every other reader says.
+      if (err instanceof UserError) failureCode = err.exitCode;
       status = `✗ ${failure}`;
     }
     changed();
@@ -95,7 +98,7 @@ export async function runView(opts: RunViewOptions): Promise<number> {
   for (const w of warnings) process.stderr.write(`view: ${w}\n`);
   if (failure) {
     process.stderr.write(`view: ${failure}\n`);
-    return ExitCode.BAD_INPUT;
+    return failureCode;
   }
   return ExitCode.OK;
 }

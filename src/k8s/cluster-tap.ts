@@ -40,7 +40,7 @@ import { AgentProgress } from './agent-progress.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
-import { createEnricher } from './enrich.js';
+import { currentGetters, enricherFor } from './enrich.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
 import { TimeOrderMerger } from '../merge/time-order.js';
 import { CrossNodeDeduper } from './dedupe.js';
@@ -213,8 +213,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       abort();
     },
   });
-  const enrich = createEnricher(() => watch.snapshot());
-  const deduper = new CrossNodeDeduper();
+  const getters = currentGetters(() => watch.snapshot());
+  const enrich = enricherFor(getters);
+  const deduper = new CrossNodeDeduper(undefined, undefined, (ip, port) => getters().serviceByAddr(ip, port));
   // Which session each held entry came from, so the stream it came from is credited when it leaves.
   const origin = new WeakMap<Entry, string>();
   const flow = new StreamFlow({

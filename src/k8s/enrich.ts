@@ -132,16 +132,28 @@ export function enrichTapped(e: Entry, g: K8sGetters): void {
   ep.node = e.node?.name ?? ep.node;
 }
 
-/** An enricher re-indexes only when the provider hands out a new snapshot object. */
-export function createEnricher(provider: SnapshotProvider): (e: Entry) => void {
+/** The getters of the provider's current snapshot, re-indexed only when it hands out a new snapshot object. */
+export function currentGetters(provider: SnapshotProvider): () => K8sGetters {
   let last: ClusterSnapshot | undefined;
   let getters: K8sGetters | undefined;
-  return (e: Entry) => {
+  return () => {
     const snap = provider();
     if (snap !== last || !getters) {
       last = snap;
       getters = indexSnapshot(snap);
     }
+    return getters;
+  };
+}
+
+export function createEnricher(provider: SnapshotProvider): (e: Entry) => void {
+  return enricherFor(currentGetters(provider));
+}
+
+/** Enrichment through getters shared with other users of the same snapshot (cluster tap's deduper). */
+export function enricherFor(current: () => K8sGetters): (e: Entry) => void {
+  return (e: Entry) => {
+    const getters = current();
     enrichEndpoint(e.src, getters);
     enrichEndpoint(e.dst, getters);
     enrichTapped(e, getters);

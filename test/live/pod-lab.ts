@@ -44,6 +44,12 @@ export interface PodLabSpec {
   bridgeGw?: { ip: string; prefix: number };
   /** Bring the pod side up and route it (false: the pod exists, its namespace is idle). */
   configurePods?: (name: string) => boolean;
+  /**
+   * IPv6 pods (routed only), as Calico wires them: the pod's /128 on its
+   * side, a /128 route on the node, and the gateway a link-local address of
+   * the host-side veth (fe80::1 on each, as Calico's fe80::ecee:eeff:feee:eeee).
+   */
+  ipv6?: boolean;
 }
 
 function run(cmd: string, args: string[], input?: string): void {
@@ -106,6 +112,7 @@ export function makePodLab(spec: PodLabSpec): PodLab {
     // for an address the node can route elsewhere.
     const up = `s4p${spec.id}up`;
     const nodeLines = ['link set lo up', `link add ${up} type veth peer name ${up}x`, `link set ${up}x up`, `link set ${up} up`, `route add default dev ${up}`];
+    if (spec.ipv6) nodeLines.push(`route add ::/0 dev ${up}`);
     if (spec.bridged?.length) {
       const gw = spec.bridgeGw!;
       nodeLines.push(`link add s4p${spec.id}br type bridge`, `addr add ${gw.ip}/${gw.prefix} dev s4p${spec.id}br`, `link set s4p${spec.id}br up`);
@@ -114,16 +121,21 @@ export function makePodLab(spec: PodLabSpec): PodLab {
       nodeLines.push(`link add ${p.hostIf} type veth peer name eth0 netns ${p.ns}`);
       if (p.kind === 'bridged') nodeLines.push(`link set ${p.hostIf} master s4p${spec.id}br`);
       nodeLines.push(`link set ${p.hostIf} up`);
-      if (p.kind === 'routed') nodeLines.push(`route add ${p.ip}/32 dev ${p.hostIf}`);
+      if (p.kind === 'routed' && spec.ipv6) nodeLines.push(`addr add fe80::1/64 dev ${p.hostIf} nodad`, `route add ${p.ip}/128 dev ${p.hostIf}`);
+      else if (p.kind === 'routed') nodeLines.push(`route add ${p.ip}/32 dev ${p.hostIf}`);
     }
     ipBatch(nodeLines, node);
-    const sysctls = ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+    const sysctls = spec.ipv6
+      ? ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']
+      : ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
     for (const p of pods.values()) if (p.kind === 'routed') sysctls.push(`net.ipv4.conf.${p.hostIf}.proxy_arp=1`);
     run('ip', ['netns', 'exec', node, 'sysctl', '-qw', ...sysctls]);
     for (const p of pods.values()) {
       if (spec.configurePods && !spec.configurePods(p.name)) continue;
       const lines = ['link set lo up', 'link set eth0 up'];
-      if (p.kind === 'routed') {
+      if (p.kind === 'routed' && spec.ipv6) {
+        lines.push(`addr add ${p.ip}/128 dev eth0 nodad`, 'route add ::/0 via fe80::1 dev eth0');
+      } else if (p.kind === 'routed') {
         lines.push(`addr add ${p.ip}/32 dev eth0`, 'route add 169.254.1.1 dev eth0 scope link', 'route add default via 169.254.1.1 dev eth0');
       } else {
         lines.push(`addr add ${p.ip}/${spec.bridgeGw!.prefix} dev eth0`, `route add default via ${spec.bridgeGw!.ip} dev eth0`);
@@ -145,7 +157,9 @@ export function makePodLab(spec: PodLabSpec): PodLab {
     stop,
     start,
     service(vip, port, proto, to, targetPort) {
-      run('ip', ['netns', 'exec', node, 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', vip, '-p', proto, '--dport', String(port), '-j', 'DNAT', '--to-destination', `${to.ip}:${targetPort}`]);
+      const v6 = vip.includes(':');
+      const to6 = v6 ? `[${to.ip}]:${targetPort}` : `${to.ip}:${targetPort}`;
+      run('ip', ['netns', 'exec', node, v6 ? 'ip6tables' : 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', vip, '-p', proto, '--dport', String(port), '-j', 'DNAT', '--to-destination', to6]);
     },
     sh(ns, cmd, timeoutMs = 30_000) {
       return new Promise((resolve) => {

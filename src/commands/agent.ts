@@ -6,6 +6,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../tap/local.js';
 import type { LiveCapture } from '../capture/live.js';
+import type { Packet } from '../model/packet.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
@@ -106,6 +107,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // filter follows the pods' interfaces and each connection is kept once.
     let perPod: PerPodCapture | undefined;
     let entries = 0;
+    const podOfPacket = new WeakMap<Packet, string>();
     // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
     const loopback = flags['service-mesh'] && !flags.pcap
       ? new LoopbackCaptures({
@@ -148,7 +150,15 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
-        keepPacket: (p) => !perPod || perPod.keep(p),
+        keepPacket: (p) => {
+          if (!perPod) return true;
+          const kept = perPod.keep(p);
+          // --pcap: each kept packet goes out on its pod's own pcapng interface ("namespace/pod").
+          const pod = kept && flags.pcap ? perPod.lastPodLabel() : undefined;
+          if (pod) podOfPacket.set(p, pod);
+          return kept;
+        },
+        packetInterface: flags.pcap ? (p) => podOfPacket.get(p) : undefined,
         onReady: (c) => {
           capture = c;
           readAgentControl(process.stdin, {

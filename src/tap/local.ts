@@ -37,6 +37,12 @@ export interface LocalTapOptions {
    * connection); they are not counted in the result's `packets`.
    */
   keepPacket?: (p: Packet) => boolean;
+  /**
+   * Packet output: a name for the packet's own pcapng interface (per-pod
+   * capture names the pod, so each packet says whose it is); undefined keeps
+   * the capture interface. Given this, the output is always pcapng.
+   */
+  packetInterface?: (p: Packet) => string | undefined;
   /** Told once the capture is open (the command prints tcpdump's "listening on" line). */
   onReady?: (capture: LiveCapture) => void;
 }
@@ -162,7 +168,8 @@ async function writePackets(capture: LiveCapture, opts: LocalTapOptions, result:
   };
   // pcap for one interface; pcapng (one interface block each) for several.
   let writer: PcapWriter | PcapngWriter;
-  if (capture.interfaces.length === 1) {
+  const named = opts.packetInterface;
+  if (capture.interfaces.length === 1 && !named) {
     const iface = capture.interfaces[0];
     writer = new PcapWriter(stream, { linkType: iface.linkType, snaplen: iface.snaplen, nanosecond: true, onClosed });
   } else {
@@ -176,7 +183,13 @@ async function writePackets(capture: LiveCapture, opts: LocalTapOptions, result:
     for await (const batch of counted(capture, result, opts.count ?? Infinity, opts.keepPacket)) {
       if (writer.closed) continue;
       for (const p of batch) {
-        const wait = writer instanceof PcapngWriter ? writer.write(p, p.interfaceId) : writer.write(p);
+        let id = p.interfaceId;
+        const name = named?.(p);
+        if (name !== undefined && writer instanceof PcapngWriter) {
+          const iface = capture.interfaces[p.interfaceId];
+          id = writer.addInterface({ ...iface, name }, `pod:${name}`);
+        }
+        const wait = writer instanceof PcapngWriter ? writer.write(p, id) : writer.write(p);
         if (wait) await wait;
       }
       // Live output goes out per batch, not per 256 KiB buffer.

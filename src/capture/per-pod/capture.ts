@@ -157,6 +157,12 @@ export class PerPodCapture {
     return this.once.keep(p);
   }
 
+  /** "namespace/pod" of the tapped pod the packet `keep` last passed on belongs to (undefined: not IP). */
+  lastPodLabel(): string | undefined {
+    const k = this.once.lastKept;
+    return k ? `${k.pod.namespace}/${k.pod.name}` : undefined;
+  }
+
   /** Tag an entry with the tapped pod whose interface carried it. */
   attribute(e: Entry): void {
     const k = this.once.attribution(e.src.ip, e.src.port, e.dst.ip, e.dst.port, e.transport);

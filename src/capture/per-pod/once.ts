@@ -148,6 +148,8 @@ export class ConnectionOnce {
   private readonly flows = new Map<string, Flow>();
   private readonly maxFlows: number;
   readonly counters: OnceCounters = { kept: 0, duplicates: 0, untapped: 0, other: 0, evicted: 0 };
+  /** The attribution of the packet `keep` last passed on (undefined: not IP, kept as it is). */
+  lastKept: KeptFlow | undefined;
 
   constructor(opts: OnceOptions = {}) {
     this.maxFlows = opts.maxFlows ?? 65536;
@@ -166,6 +168,7 @@ export class ConnectionOnce {
   /** True when `p` is the copy to keep. */
   keep(p: Packet): boolean {
     const v = viewPacket(p);
+    this.lastKept = undefined;
     if (!v) {
       this.counters.other++;
       return true;
@@ -204,8 +207,10 @@ export class ConnectionOnce {
       const at = this.byIfindex.get(v.ifindex);
       atTapped = at !== undefined && podKey(at) === podKey(flow.kept.pod);
     }
-    if (atTapped) this.counters.kept++;
-    else this.counters.duplicates++;
+    if (atTapped) {
+      this.counters.kept++;
+      this.lastKept = flow.kept;
+    } else this.counters.duplicates++;
     return atTapped;
   }
 

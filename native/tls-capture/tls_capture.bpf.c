@@ -8,7 +8,12 @@
  * made on the same thread while the call is in flight names it (the approach
  * of Pixie's socket tracer); SSL_set_fd, and every call whose fd was learnt,
  * fill an ssl→fd table for calls served from OpenSSL's own buffer (no
- * syscall). The offset lets the reader see every byte that did not arrive —
+ * syscall). Libraries that run OpenSSL over memory BIOs (node's TLSWrap)
+ * make no socket syscall inside the call at all: for them the thread's
+ * neighbouring socket I/O names the fd — the socket read just before an
+ * SSL_read (node reads the socket, then decrypts what came), the socket write
+ * just after an SSL_write (node encrypts, then writes the record out before
+ * returning to JavaScript) — see "memory BIOs" below. The offset lets the reader see every byte that did not arrive —
  * ring full, a call larger than CHUNK * MAX_CHUNKS, an unreadable page — as a
  * gap of known length instead of losing it silently; counters say why.
  * Compiled against the running kernel's BTF (CO-RE): build.sh. */
@@ -213,6 +218,83 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   if (off < total) count(C_SKIPPED_BYTES, total - off);
 }
 
+/* ---- memory BIOs ---------------------------------------------------------
+ * node runs OpenSSL over memory BIOs (TLSWrap): no socket syscall happens
+ * inside its SSL calls. Its socket I/O is next to them instead, on the same
+ * thread, in the same synchronous C++ call:
+ *   - it reads the socket, then calls SSL_read on what came (OnStreamRead →
+ *     ClearOut): an SSL_read returning data takes the socket read just before;
+ *   - an SSL call that returned nothing (the client's handshake kick-off in
+ *     TLSWrap::Start, a server's handshake step) is followed by writing what
+ *     it produced (ClientHello, ServerHello…: EncOut): the next socket write
+ *     names the SSL*'s socket.
+ * Either way the SSL* → fd is learnt during the handshake, so the calls that
+ * carry data find it in ssl_fds like any other. Only processes that had an
+ * SSL call with no socket (`membio`) are followed outside SSL calls, so the
+ * rest of the system pays one map lookup per syscall. Each observation is
+ * used at most once and only within NEIGHBOUR_NS: a read or write further
+ * away may be another connection's. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32); /* tgid */
+  __type(value, __u8);
+} membio SEC(".maps");
+
+#define NEIGHBOUR_NS 10000000ull
+
+/* A thread's last socket read (fd), or an SSL* waiting for its thread's next socket write (ssl). */
+struct io_note {
+  __u64 ssl;
+  int fd;
+  __u64 at;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct io_note);
+} last_read SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct io_note);
+} learn_on_write SEC(".maps");
+
+static __always_inline void learn(__u32 tgid, __u64 ssl, int fd) {
+  struct ssl_key sk = { .tgid = tgid, .ssl = ssl };
+  bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
+  count(C_FD_INFERRED, 1);
+}
+
+/* True when the call's socket is unknown: neither seen inside the call nor learnt for its SSL*. */
+static __always_inline int fd_unknown(struct active_call *a, __u32 tgid) {
+  if (a->fd >= 0) return 0;
+  struct ssl_key sk = { .tgid = tgid, .ssl = a->ssl };
+  return bpf_map_lookup_elem(&ssl_fds, &sk) == NULL;
+}
+
+/* An OpenSSL call with no socket ends: tie it to the thread's neighbouring socket I/O. */
+static __always_inline void membio_leave(struct active_call *a, __u64 id, __u64 total) {
+  __u32 tgid = id >> 32;
+  __u8 one = 1;
+  bpf_map_update_elem(&membio, &tgid, &one, BPF_ANY);
+  struct io_note *r = bpf_map_lookup_elem(&last_read, &id);
+  int recent = r && bpf_ktime_get_ns() - r->at < NEIGHBOUR_NS;
+  if (a->dir == DIR_READ && total > 0 && recent) {
+    a->fd = r->fd;
+    learn(tgid, a->ssl, r->fd);
+  } else {
+    struct io_note w = { .ssl = a->ssl, .fd = -1, .at = bpf_ktime_get_ns() };
+    bpf_map_update_elem(&learn_on_write, &id, &w, BPF_ANY);
+  }
+  /* Used once: the next SSL call on this thread needs a read of its own. */
+  if (r) bpf_map_delete_elem(&last_read, &id);
+}
+
 static __always_inline int leave(int ret) {
   __u64 id = bpf_get_current_pid_tgid();
   struct active_call *a = bpf_map_lookup_elem(&active, &id);
@@ -226,6 +308,7 @@ static __always_inline int leave(int ret) {
   } else if (ret > 0) {
     total = (__u64)ret;
   }
+  if (a->source == SRC_OPENSSL && fd_unknown(a, id >> 32)) membio_leave(a, id, total);
   if (total > 0) emit(a, id, total);
   bpf_map_delete_elem(&active, &id);
   return 0;
@@ -266,25 +349,45 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd) {
 /* The socket syscall made inside an SSL call names its fd. Only a socket
  * counts: a library doing I/O on memory BIOs (node) may write to a pipe or
  * eventfd inside the call, and that fd must not be taken for the connection. */
-static __always_inline int on_io_syscall(long fd) {
+static __always_inline int on_io_syscall(long fd, __u8 dir) {
   __u64 id = bpf_get_current_pid_tgid();
   struct active_call *a = bpf_map_lookup_elem(&active, &id);
-  if (a && a->fd < 0 && sock_of_fd((int)fd)) a->fd = (int)fd;
+  if (a) {
+    if (a->fd < 0 && sock_of_fd((int)fd)) a->fd = (int)fd;
+    return 0;
+  }
+  /* Outside any SSL call: only processes with memory-BIO calls are followed. */
+  __u32 tgid = id >> 32;
+  if (!bpf_map_lookup_elem(&membio, &tgid)) return 0;
+  if (!sock_of_fd((int)fd)) return 0;
+  if (dir == DIR_READ) {
+    struct io_note r = { .ssl = 0, .fd = (int)fd, .at = bpf_ktime_get_ns() };
+    bpf_map_update_elem(&last_read, &id, &r, BPF_ANY);
+    return 0;
+  }
+  struct io_note *w = bpf_map_lookup_elem(&learn_on_write, &id);
+  if (!w) return 0;
+  if (bpf_ktime_get_ns() - w->at < NEIGHBOUR_NS) learn(tgid, w->ssl, (int)fd);
+  bpf_map_delete_elem(&learn_on_write, &id);
   return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
-int sys_write(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_write(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_WRITE); }
+SEC("tracepoint/syscalls/sys_enter_writev")
+int sys_writev(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_WRITE); }
 SEC("tracepoint/syscalls/sys_enter_read")
-int sys_read(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_read(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_READ); }
+SEC("tracepoint/syscalls/sys_enter_readv")
+int sys_readv(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_READ); }
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int sys_sendto(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_sendto(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_WRITE); }
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int sys_recvfrom(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_recvfrom(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_READ); }
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int sys_sendmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_sendmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_WRITE); }
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int sys_recvmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0]); }
+int sys_recvmsg(struct trace_event_raw_sys_enter *ctx) { return on_io_syscall(ctx->args[0], DIR_READ); }
 
 /* A closed fd ends its streams (the fd number may be reused for another connection). */
 SEC("tracepoint/syscalls/sys_enter_close")

@@ -26,6 +26,7 @@ enum tls_counter {
   C_NO_FD = 4,          /* calls whose socket was not known (no syscall seen, no SSL_set_fd) */
   C_READ_FAILED = 5,    /* bpf_probe_read_user failed (page not present) */
   C_ACTIVE_FULL = 6,    /* the in-flight call table was full */
+  C_FD_INFERRED = 7,    /* memory-BIO calls (node) whose socket was the thread's neighbouring socket I/O */
   C_MAX = 8,
 };
 

@@ -48,6 +48,8 @@ export interface TlsCounters {
   noFd: number;
   readFailed: number;
   activeFull: number;
+  /** Memory-BIO calls (node) whose socket was taken from the thread's neighbouring socket I/O. */
+  fdInferred: number;
   ringSize: number;
 }
 
@@ -94,7 +96,7 @@ function decodeFrame(type: number, body: Buffer): Frame | undefined {
       const n = (i: number) => (body.length >= (i + 1) * 8 ? Number(body.readBigUInt64LE(i * 8)) : 0);
       return {
         type: 'counters',
-        counters: { events: n(0), lostEvents: n(1), lostBytes: n(2), skippedBytes: n(3), noFd: n(4), readFailed: n(5), activeFull: n(6), ringSize: n(8) },
+        counters: { events: n(0), lostEvents: n(1), lostBytes: n(2), skippedBytes: n(3), noFd: n(4), readFailed: n(5), activeFull: n(6), fdInferred: n(7), ringSize: n(8) },
       };
     }
     case FrameType.ATTACHED:

@@ -15,6 +15,12 @@ export const workersFlag = Flags.string({
   helpValue: 'auto|N',
 });
 
+/** `tap`/`agent`: live packets dissected on worker threads (src/tap/live-workers.ts); entries leave in time order, not a file's exact order. */
+export const liveWorkersFlag = Flags.string({
+  description: `dissect live packets on this many worker threads ("auto": cores - 1, cgroup limits honoured; cluster: on each agent) (default ${DEFAULT_WORKERS})`,
+  helpValue: 'auto|N',
+});
+
 /**
  * What each worker builds its engine from, for a command that consumes
  * entries (filter, stats, map): the same decode-as rules and key log as its

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
+import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../tap/local.js';
 import type { LiveCapture } from '../capture/live.js';
@@ -38,6 +39,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     filter: Flags.string({ char: 'f', description: 'initial BPF filter (empty: capture nothing until told)', default: '' }),
     pcap: Flags.boolean({ description: 'write packets (pcap) instead of entries' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
+    workers: liveWorkersFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
@@ -150,6 +152,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
+        parallel: { workers: await workersFromFlag(flags.workers) },
         keepPacket: (p) => {
           if (!perPod) return true;
           const kept = perPod.keep(p);

@@ -11,6 +11,7 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
+import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { defaultLibraries } from '../tls-capture/loader.js';
 
 function linkTypeName(linkType: number): string {
@@ -81,6 +82,7 @@ docs/tls-capture.md.`;
     write: Flags.string({ char: 'w', description: 'write packets to this file (pcap, or pcapng for several interfaces)' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'memory-budget': memoryBudgetFlag,
+    workers: liveWorkersFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     ...redactFlags,
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
@@ -205,6 +207,7 @@ docs/tls-capture.md.`;
       'tls-keylog'?: string;
       'decode-as'?: string[];
       'memory-budget'?: string;
+      workers?: string;
       output?: string;
       color?: string;
     },
@@ -218,6 +221,8 @@ docs/tls-capture.md.`;
     const { pushdownArgs } = await import('../k8s/pushdown.js');
     const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });
     if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
+    // A bad --workers is a usage error here, not a failure on every agent.
+    if (flags.workers) await workersFromFlag(flags.workers);
     const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
     const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
     const outageMs = parseDuration(flags['api-outage'], '--api-outage');
@@ -251,7 +256,8 @@ docs/tls-capture.md.`;
       leaseSeconds,
       serviceMesh: flags['service-mesh'],
       tls: flags.tls,
-      agentExtraArgs: pushdown.agentArgs,
+      // Each agent dissects on this many threads ("auto" is judged on the node, within the DaemonSet's CPU limit).
+      agentExtraArgs: [...pushdown.agentArgs, ...(flags.workers ? ['--workers', flags.workers] : [])],
       outageMs,
       pingIntervalMs,
       pongTimeoutMs: pongTimeoutMs ?? 60_000,
@@ -327,6 +333,7 @@ docs/tls-capture.md.`;
     'tls-keylog'?: string;
     'decode-as'?: string[];
     'memory-budget'?: string;
+    workers?: string;
     output?: string;
     color?: string;
   }): Promise<number> {
@@ -359,6 +366,7 @@ docs/tls-capture.md.`;
         decodeAs,
         ...memoryBudgetOption(flags['memory-budget']),
       },
+      parallel: { workers: await workersFromFlag(flags.workers), proto: flags.proto, tlsKeylog: flags['tls-keylog'] },
       output: flags.write
         ? { kind: 'file', path: flags.write }
         : flags.pcap

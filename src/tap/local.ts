@@ -13,6 +13,7 @@ import { describeLosses } from '../input/dissect-run.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { openLive, type LiveCapture, type LiveStats } from '../capture/live.js';
+import { dissectLiveParallel } from './live-workers.js';
 import { PcapngWriter, PcapWriter } from '../capture/writer.js';
 
 export type TapOutput =
@@ -43,6 +44,11 @@ export interface LocalTapOptions {
    * the capture interface. Given this, the output is always pcapng.
    */
   packetInterface?: (p: Packet) => string | undefined;
+  /**
+   * Entries output: dissect on this many worker threads (live-workers.ts);
+   * `proto`/`tlsKeylog` name what each worker loads (opts.engine's objects stay on this thread).
+   */
+  parallel?: { workers: number; proto?: string; tlsKeylog?: string };
   /** Told once the capture is open (the command prints tcpdump's "listening on" line). */
   onReady?: (capture: LiveCapture) => void;
 }
@@ -106,6 +112,12 @@ async function* counted(capture: LiveCapture, result: LocalTapResult, limit: num
   }
 }
 
+/** Engine options that can cross to a worker thread (the proto schema and key log are loaded there from their paths). */
+function withoutObjects(engine: Partial<EngineOptions>): Partial<Omit<EngineOptions, 'protoSchema' | 'tlsKeys'>> {
+  const { protoSchema: _schema, tlsKeys: _keys, ...rest } = engine;
+  return rest;
+}
+
 async function writeEntries(
   capture: LiveCapture,
   opts: LocalTapOptions,
@@ -115,12 +127,23 @@ async function writeEntries(
   const limit = opts.count ?? Infinity;
   let engine: DissectionEngine | undefined;
   // Live output should follow the traffic: order entries over a short window only.
-  const entries = dissectPackets(counted(capture, result, Infinity, opts.keepPacket), {
-    reorderWindowMs: 1000,
-    ...opts.engine,
-    live: true,
-    engineRef: (e) => (engine = e),
-  });
+  const packets = counted(capture, result, Infinity, opts.keepPacket);
+  const workers = opts.parallel?.workers ?? 1;
+  const entries =
+    workers > 1
+      ? dissectLiveParallel(packets, {
+          workers,
+          engine: { reorderWindowMs: 1000, ...withoutObjects(opts.engine ?? {}) },
+          proto: opts.parallel?.proto,
+          tlsKeylog: opts.parallel?.tlsKeylog,
+          onSummary: (c) => (result.counters = c),
+        })
+      : dissectPackets(packets, {
+          reorderWindowMs: 1000,
+          ...opts.engine,
+          live: true,
+          engineRef: (e) => (engine = e),
+        });
   try {
     for await (const batch of entries) {
       for (let e of batch) {

@@ -4,7 +4,7 @@
 // benchmarking range (RFC 5180, 2001:2::/48), the twin of 198.18.0.0/15.
 // As in per-pod.test.ts: every call the clients count as answered is exactly
 // one entry, attributed to the right pod, and a Service call is kept as the
-// client saw it.
+// client saw it. The agent dissects on two threads (`--workers 2`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliBin } from '../helpers/paths.js';
@@ -52,7 +52,8 @@ const digLoop = (tag: string) =>
 test('per-pod capture of IPv6 pods: one entry per call, direct, through an ip6tables Service DNAT, and DNS', { timeout: 90_000 }, async () => {
   const pod = (n: string) => lab.pods.get(n)!;
   const tapped = ['a', 'b', 'dns'].map((n) => ({ name: n, namespace: 'lab', ips: [pod(n).ip] }));
-  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', '--stats-interval', '1s'], 'pipe');
+  // On two dissection threads (live-workers.ts): attribution and once-per-connection still hold.
+  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', '--stats-interval', '1s', '--workers', '2'], 'pipe');
   const done = finish(agent, 80_000);
   await waitForStderr(agent, /capturing on any/);
   agent.stdin!.write(JSON.stringify({ pods: tapped }) + '\n');

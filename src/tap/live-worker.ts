@@ -1,0 +1,58 @@
+// One live dissection worker (see live-workers.ts): the ordinary engine in
+// live mode on the flows routed to it. Time moves on with the wall clock when
+// no packet comes, as in dissectPackets' live loop.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Entry } from '../model/entry.js';
+import type { Packet } from '../model/packet.js';
+import { DissectionEngine } from '../dissect/engine.js';
+import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
+import { tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import type { LiveWorkerInput, LiveWorkerOutput, LiveWorkerSpec } from './live-worker-wire.js';
+
+/** Quiet this long and the engine is told the time (timeouts, reorder release). */
+const IDLE_TICK_MS = 500;
+
+const spec = workerData as LiveWorkerSpec;
+const port = parentPort as NonNullable<typeof parentPort>;
+let out: Entry[] = [];
+const engine = new DissectionEngine(
+  {
+    ...spec.engine,
+    protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined,
+    tlsKeys: tlsKeysFromFlag(spec.tlsKeylog, () => {}),
+  },
+  (e) => out.push(e),
+);
+
+let lastPacketAt = Date.now();
+const send = (packets: number) => {
+  const msg: LiveWorkerOutput = { kind: 'entries', entries: out, packets };
+  out = [];
+  port.postMessage(msg);
+};
+const ticker = setInterval(() => {
+  if (Date.now() - lastPacketAt < IDLE_TICK_MS) return;
+  engine.advance(Date.now());
+  if (out.length > 0) send(0);
+}, IDLE_TICK_MS / 2);
+
+/** Structured clone turns Buffers into Uint8Arrays: wrap them again without copying. */
+const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+port.on('message', (m: LiveWorkerInput) => {
+  if (m.kind === 'finish') {
+    clearInterval(ticker);
+    engine.finish();
+    send(0);
+    port.postMessage({ kind: 'summary', counters: engine.summary() } satisfies LiveWorkerOutput);
+    port.close();
+    return;
+  }
+  for (const w of m.packets) {
+    if ('packet' in w) engine.push({ ...w.packet, data: buf(w.packet.data) } as Packet);
+    else engine.pushIp({ ...w.ip, payload: buf(w.ip.payload) }, w.now, w.frame);
+  }
+  lastPacketAt = Date.now();
+  send(m.packets.length);
+});

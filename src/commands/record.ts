@@ -8,6 +8,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
 
 export default class Record extends SharkCommand {
   static override description = `Record traffic for cron: bounded, rotated, checksummed, never half-written.
@@ -43,6 +44,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     'max-total': Flags.string({ description: 'delete the oldest recordings of this name beyond this total (e.g. 5GB)' }),
     gzip: Flags.boolean({ description: 'gzip the entry files' }),
     'no-entries': Flags.boolean({ description: 'keep packets only, do not dissect' }),
+    workers: liveWorkersFlag,
     'memory-budget': memoryBudgetFlag,
     ...redactFlags,
     kube: Flags.boolean({
@@ -105,6 +107,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
       gzip: flags.gzip,
       entries: !flags['no-entries'],
       engine: memoryBudgetOption(flags['memory-budget']),
+      workers: await workersFromFlag(flags.workers),
       redact: flags['no-entries'] ? undefined : redactorFromFlags(flags, 'record'),
       command: process.argv.slice(1),
       kube: wantKube ? { context: flags.context, kubeconfig: flags.kubeconfig } : undefined,

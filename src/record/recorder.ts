@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { ExitCode, UserError, errnoText } from '../cli/errors.js';
 import { formatSize } from '../cli/units.js';
 import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
+import { dissectLiveParallel } from '../tap/live-workers.js';
 import { describeLosses, lossCounters } from '../input/dissect-run.js';
 import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
 import type { Entry } from '../model/entry.js';
@@ -57,6 +58,8 @@ export interface RecordOptions extends RetentionPolicy {
   /** Applied to every entry written to the entry files (redaction); the pcap files keep the packets as captured. */
   redact?: (e: Entry) => Entry;
   engine?: Partial<EngineOptions>;
+  /** Live input: dissect on this many worker threads (src/tap/live-workers.ts). */
+  workers?: number;
   command: string[];
   /** Take a cluster snapshot for the manifest (undefined: do not). */
   kube?: KubeConfigFlags;
@@ -183,6 +186,8 @@ interface RunState {
   captureSeries?: FileSeries;
   entrySeries?: FileSeries;
   engine?: DissectionEngine;
+  /** The workers' summed engine counters (--workers). */
+  counters?: Record<string, number>;
 }
 
 /** A source opened before anything is written, so a bad interface, filter or stdin leaves no folder behind. */
@@ -307,7 +312,8 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
     const s = state.capture.stats();
     manifest.dropped = { lost: s.lost, interface: s.ifDropped, ...(s.kernelDropped !== undefined ? { kernel: s.kernelDropped } : {}) };
   }
-  const losses = state.engine ? lossCounters(state.engine.summary()) : {};
+  const counters = state.counters ?? state.engine?.summary();
+  const losses = counters ? lossCounters(counters) : {};
   if (Object.keys(losses).length > 0) manifest.losses = losses;
   if (cluster) {
     const ctx = await cluster.initial;
@@ -438,7 +444,11 @@ async function recordPackets(
     for await (const _ of tee()) void _;
     return;
   }
-  for await (const batch of dissectPackets(tee(), { ...opts.engine, live, engineRef: (e) => (state.engine = e) })) {
+  const entryBatches =
+    live && (opts.workers ?? 1) > 1
+      ? dissectLiveParallel(tee(), { workers: opts.workers as number, engine: { ...opts.engine }, onSummary: (c) => (state.counters = c) })
+      : dissectPackets(tee(), { ...opts.engine, live, engineRef: (e) => (state.engine = e) });
+  for await (const batch of entryBatches) {
     addEntries(entries, batch, state, opts.redact);
     entries.flushIfDue(Date.now());
   }

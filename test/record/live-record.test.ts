@@ -80,4 +80,25 @@ describe('shark record -i (live)', { timeout: 180_000 }, () => {
     const check = spawnSync('sha256sum', ['-c', '--strict'], { cwd: path, input: m.files.map((f) => `${f.sha256}  ${f.name}\n`).join(''), encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);
   });
+
+  it('--workers 2: the entries are dissected on worker threads, one per call, the packets unchanged', async () => {
+    const out = join(tmp, 'out-workers');
+    const rec = sharkIn(lab, lab.nsA, ['record', '--name', 'wk', '--out', out, '-i', lab.ifA, '--workers', '2', '--duration', '120s']);
+    const done = finish(rec);
+    await waitForStderr(rec, /record: listening on/);
+    const before = lab.packets(lab.nsA, lab.ifA);
+    await lab.sh(lab.nsA, `for i in $(seq 10); do curl -s -m 2 -o /dev/null http://${lab.ipB}:8080/w$i; done; sleep 0.5`);
+    const wire = lab.packets(lab.nsA, lab.ifA) - before;
+    rec.kill('SIGTERM');
+    const r = await done;
+    assert.equal(r.code, 0, r.stderr);
+    const path = join(out, readdirSync(out).find((f) => f.startsWith('wk-'))!);
+    const m = JSON.parse(readFileSync(join(path, 'manifest.json'), 'utf8')) as Manifest;
+    assert.equal(m.packets, wire);
+    const entries = m.files
+      .filter((f) => f.kind === 'entries')
+      .flatMap((f) => readFileSync(join(path, f.name), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    assert.equal(entries.length, m.entries);
+    assert.deepEqual(entries.filter((e) => e.protocol === 'http').map((e) => e.request.path).sort(), Array.from({ length: 10 }, (_, i) => `/w${i + 1}`).sort());
+  });
 });

@@ -976,6 +976,14 @@ export class DissectionEngine {
     this.reorder.releaseThrough(this.lowWatermark(now));
   }
 
+  /**
+   * The earliest request time an entry this engine has not emitted yet could
+   * carry: held for ordering, or still to come from a flow (live workers report it).
+   */
+  unemittedLow(now: number): number {
+    return Math.min(this.reorder.earliest, this.lowWatermark(now));
+  }
+
   /** The earliest request time a call still to be emitted could carry. */
   private lowWatermark(now: number): number {
     const floor = now - this.options.reorderWindowMs;

@@ -47,6 +47,11 @@ export class ReorderBuffer {
     private readonly meter?: Meter,
   ) {}
 
+  /** The earliest timestamp held (Infinity when empty). */
+  get earliest(): number {
+    return this.heap.length > 0 ? this.heap[0].timestamp : Infinity;
+  }
+
   get size(): number {
     return this.heap.length;
   }

@@ -43,6 +43,11 @@ export class TimeOrderMerger<T = Entry> {
     }
   }
 
+  /** Release, in time order, everything stamped at or before `t` (a watermark: nothing earlier can still come). */
+  releaseThrough(t: number): void {
+    while (this.heap.length > 0 && this.timeOf(this.heap[0].entry) <= t) this.out(this.heapPop().entry);
+  }
+
   /** Release everything now (end of the run). */
   flush(): void {
     while (this.heap.length > 0) this.out(this.heapPop().entry);

@@ -12,8 +12,13 @@ export type WirePacket = { packet: Packet } | { ip: IpPacket; now: number; frame
 export type LiveWorkerInput = { kind: 'packets'; packets: WirePacket[] } | { kind: 'finish' };
 
 export type LiveWorkerOutput =
-  /** Entries the engine emitted, and how many posted packets it has taken since the last message. */
-  | { kind: 'entries'; entries: Entry[]; packets: number }
+  /**
+   * Entries the engine emitted, how many posted packets it has taken since
+   * the last message, and its low watermark: no later entry of this worker
+   * has an earlier request time (save calls older than the reorder window,
+   * which one thread lets out late too).
+   */
+  | { kind: 'entries'; entries: Entry[]; packets: number; low: number }
   | { kind: 'summary'; counters: Record<string, number> };
 
 export interface LiveWorkerSpec {

@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../model/entry.js';
-import type { Packet } from '../model/packet.js';
+import { packetTimeMs, type Packet } from '../model/packet.js';
 import { DissectionEngine } from '../dissect/engine.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -26,15 +26,19 @@ const engine = new DissectionEngine(
 );
 
 let lastPacketAt = Date.now();
+/** The engine's clock: the latest packet's capture time, or the wall clock when idle. */
+let now = 0;
 const send = (packets: number) => {
-  const msg: LiveWorkerOutput = { kind: 'entries', entries: out, packets };
+  const msg: LiveWorkerOutput = { kind: 'entries', entries: out, packets, low: engine.unemittedLow(now) };
   out = [];
   port.postMessage(msg);
 };
+// Idle, time still moves on, and the watermark with it (so the merge never waits on a quiet worker).
 const ticker = setInterval(() => {
   if (Date.now() - lastPacketAt < IDLE_TICK_MS) return;
-  engine.advance(Date.now());
-  if (out.length > 0) send(0);
+  now = Math.max(now, Date.now());
+  engine.advance(now);
+  send(0);
 }, IDLE_TICK_MS / 2);
 
 /** Structured clone turns Buffers into Uint8Arrays: wrap them again without copying. */
@@ -50,8 +54,14 @@ port.on('message', (m: LiveWorkerInput) => {
     return;
   }
   for (const w of m.packets) {
-    if ('packet' in w) engine.push({ ...w.packet, data: buf(w.packet.data) } as Packet);
-    else engine.pushIp({ ...w.ip, payload: buf(w.ip.payload) }, w.now, w.frame);
+    if ('packet' in w) {
+      const p = { ...w.packet, data: buf(w.packet.data) } as Packet;
+      now = Math.max(now, packetTimeMs(p));
+      engine.push(p);
+    } else {
+      now = Math.max(now, w.now);
+      engine.pushIp({ ...w.ip, payload: buf(w.ip.payload) }, w.now, w.frame);
+    }
   }
   lastPacketAt = Date.now();
   send(m.packets.length);

@@ -3,9 +3,9 @@
 // (src/dissect/parallel/route.ts: both directions of a connection, and the
 // fragments of a datagram once reassembled, reach the same worker) and posts
 // per-worker batches; each worker runs the ordinary live engine; entries come
-// back as objects and leave in time order after a short hold (the workers'
-// own reorder windows keep each worker's output ordered; the hold orders
-// them across workers). Unlike `dissect --workers` (src/dissect/parallel/),
+// back as objects and leave in time order: each worker reports its engine's
+// low watermark (no later call of it can be earlier), and entries leave once
+// every worker's watermark has passed them. Unlike `dissect --workers` (src/dissect/parallel/),
 // live output has no single-thread order to reproduce: calls are complete
 // and ids stay unique (frame-sequence, frames numbered by the capture).
 //
@@ -27,8 +27,13 @@ import type { LiveWorkerInput, LiveWorkerOutput, LiveWorkerSpec, WirePacket } fr
 
 /** Packets posted to workers and not yet acknowledged, before the capture is left to wait. */
 const MAX_IN_FLIGHT = 50_000;
-/** How long an entry is held so a slower worker's earlier call can still go before it. */
-const MERGE_HOLD_MS = 300;
+/** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise (as dissect's workers). */
+const DEFAULT_WORKER_HEAP_MB = 256;
+/**
+ * Entries leave when every worker's watermark has passed them; a worker that
+ * says nothing for this long (wall clock) stops holding the others back.
+ */
+const MAX_HOLD_MS = 3000;
 
 export interface LiveParallelOptions {
   workers: number;
@@ -54,7 +59,9 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
   const merger = new TimeOrderMerger<Entry>((e) => {
     ready.push(e);
     poke();
-  }, MERGE_HOLD_MS);
+  }, MAX_HOLD_MS);
+  // Each worker's low watermark: entries up to the lowest of them can go.
+  const lows = new Array<number>(n).fill(-Infinity);
   let inFlight = 0;
   let finished = 0;
   let failure: Error | undefined;
@@ -72,11 +79,15 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
     const w = new Worker(new URL(ts ? './live-worker.ts' : './live-worker.js', import.meta.url), {
       workerData: workerSpec,
       execArgv: ts ? ['--import', 'tsx'] : [],
+      // A bound per worker: a flood of state ends that worker (exit 70 for the run), not the node.
+      resourceLimits: { maxOldGenerationSizeMb: Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB },
     });
     w.on('message', (m: LiveWorkerOutput) => {
       if (m.kind === 'entries') {
         inFlight -= m.packets;
         for (const e of m.entries) merger.push(e);
+        lows[index] = m.low;
+        merger.releaseThrough(Math.min(...lows));
         poke();
       } else {
         for (const [k, v] of Object.entries(m.counters)) totals[k] = (totals[k] ?? 0) + v;

@@ -5,6 +5,7 @@
 // or name, in time order, with unique ids; the same as one thread gives.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cliBin } from '../helpers/paths.js';
 import { finish, makeVethLab, sharkIn, waitForStderr, type VethLab } from './netns.js';
 
 const CALLS = 12;
@@ -68,4 +69,17 @@ test('tap --workers 2: one entry per call, in time order, unique ids, the same c
   // The same calls, whatever the thread count.
   const paths = (run: typeof one, tag: string) => mine(run.entries, tag).http.map((e) => e.request.path.replace(`/${tag}-`, '/')).sort();
   assert.deepEqual(paths(two, 'w2'), paths(one, 'w1'));
+});
+
+test('tap --workers 2: a worker that dies (its heap limit) ends the run with one line and exit 70, no hang', { timeout: 90_000 }, async () => {
+  const tap = lab.start(lab.nsA, ['env', 'SHARK_WORKER_HEAP_MB=1', process.execPath, cliBin, 'tap', '-i', lab.ifA, '--workers', '2', '-o', 'ndjson', '--duration', '60s']);
+  const done = finish(tap, 80_000);
+  await waitForStderr(tap, /listening on/);
+  // Traffic until the run ends by itself (bounded: 200 calls at most).
+  await lab.sh(lab.nsA, `for i in $(seq 200); do curl -s -m 1 -o /dev/null http://${lab.ipB}:8080/crash-$i || true; kill -0 ${tap.pid} 2>/dev/null || break; done`, 60_000);
+  const r = await done;
+  assert.equal(r.code, 70, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => /worker/.test(l));
+  assert.ok(lines.length >= 1 && lines.length <= 2, r.stderr);
+  assert.match(r.stderr, /dissection worker \d (failed|exited)/);
 });

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliBin } from '../helpers/paths.js';
 import { finish, waitForStderr } from './netns.js';
-import { makePodLab, type PodLab } from './pod-lab.js';
+import { entriesByTag, makePodLab, runPodCalls, type PodCalls, type PodLab } from './pod-lab.js';
 
 const HTTP_SERVER = `require('http').createServer((req, res) => res.end('ok ' + req.url)).listen(8080, process.argv[1]);`;
 const CALLS = 4;
@@ -59,35 +59,19 @@ test('per-pod capture of IPv6 pods: one entry per call, direct, through an ip6ta
   agent.stdin!.write(JSON.stringify({ pods: tapped }) + '\n');
   await waitForStderr(agent, /per-pod: 3 pods, 3 interfaces resolved[^\n]*\n/);
 
-  const calls: [string, string, string][] = [
+  const calls: PodCalls = [
     ['a', 'ab', curlLoop(`http://[${pod('b').ip}]:8080`, 'ab')],
     ['a', 'asvc', curlLoop(`http://[${SVC_B}]`, 'asvc')],
     ['e', 'eb', curlLoop(`http://[${pod('b').ip}]:8080`, 'eb')],
     ['e', 'esvc', curlLoop(`http://[${SVC_B}]`, 'esvc')],
     ['a', 'qa', digLoop('qa')],
   ];
-  const counts: Record<string, number> = {};
-  for (const [from, tag, cmd] of calls) {
-    const r = await lab.sh(pod(from).ns, cmd);
-    assert.equal(r.code, 0, r.stderr);
-    counts[tag] = Number(r.stdout.trim());
-    assert.ok(counts[tag] > 0, `${tag}: no call of the client succeeded`);
-  }
+  const counts = await runPodCalls(lab, calls);
   await new Promise((r) => setTimeout(r, 1500));
   agent.stdin!.write('{"stop":true}\n');
   const r = await done;
   assert.equal(r.code, 0, r.stderr);
-  const entries = r.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const tagOf = (e: any): string | undefined => {
-    if (e.protocol === 'http') return /^\/([a-z]+)-\d+$/.exec(e.request?.path ?? '')?.[1];
-    if (e.protocol === 'dns') return /^(q[a-z])-\d+\.lab\.test$/.exec(e.request?.questions?.[0]?.name ?? '')?.[1];
-    return undefined;
-  };
-  const byTag = new Map<string, any[]>();
-  for (const e of entries) {
-    const t = tagOf(e);
-    if (t) byTag.set(t, [...(byTag.get(t) ?? []), e]);
-  }
+  const byTag = entriesByTag(r.stdout);
   for (const [, tag] of calls) assert.equal(byTag.get(tag)?.length ?? 0, counts[tag], `${tag}: entries vs the client's own count`);
 
   // The untapped client's call through the Service is kept at the server's veth, after the DNAT.

@@ -177,3 +177,35 @@ export function makePodLab(spec: PodLabSpec): PodLab {
     },
   };
 }
+
+/** A client's bounded loop in a pod: [pod name, tag, bash command printing how many calls were answered]. */
+export type PodCalls = [string, string, string][];
+
+/** Run each loop in its pod; tag → the count it printed (each must be > 0). */
+export async function runPodCalls(lab: PodLab, calls: PodCalls): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const [from, tag, cmd] of calls) {
+    const r = await lab.sh(lab.pods.get(from)!.ns, cmd);
+    if (r.code !== 0) throw new Error(`${tag}: ${r.stderr}`);
+    counts[tag] = Number(r.stdout.trim());
+    if (!(counts[tag] > 0)) throw new Error(`${tag}: no call of the client succeeded`);
+  }
+  return counts;
+}
+
+/** An agent's NDJSON entries grouped by the tag in their HTTP path (/TAG-N) or DNS name (qX-N.lab.test). */
+export function entriesByTag(stdout: Buffer): Map<string, any[]> {
+  const byTag = new Map<string, any[]>();
+  for (const line of stdout.toString('utf8').split('\n')) {
+    if (!line) continue;
+    const e = JSON.parse(line);
+    const tag =
+      e.protocol === 'http'
+        ? /^\/([a-z]+)-\d+$/.exec(e.request?.path ?? '')?.[1]
+        : e.protocol === 'dns'
+          ? /^(q[a-z])-\d+\.lab\.test$/.exec(e.request?.questions?.[0]?.name ?? '')?.[1]
+          : undefined;
+    if (tag) byTag.set(tag, [...(byTag.get(tag) ?? []), e]);
+  }
+  return byTag;
+}

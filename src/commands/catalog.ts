@@ -10,6 +10,7 @@ import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
 import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
 
@@ -45,6 +46,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     proto: Flags.string({ description: 'decode gRPC messages with these .proto files (directory or file): their schemas join the catalogue' }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    workers: workersFlag,
     'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
@@ -67,6 +69,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
       project: flags.openapi || flags.proto ? undefined : CATALOG_FIELDS,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined },
+      workers: await workersFromFlag(flags.workers),
+      parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
     });
     let endpoints = catalog.list();
     if (flags.service) endpoints = endpoints.filter((e) => serviceMatches(e.service, flags.service!));

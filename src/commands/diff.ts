@@ -9,6 +9,7 @@ import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, DEFAULT_MAX_ENDPOINTS } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { serviceMatches } from '../catalog/openapi.js';
 import { CHANGE_KINDS, DEFAULT_DIFF_OPTIONS, diffCatalogs, failsOn, type ChangeKind } from '../catalog/diff.js';
 import { renderDiff, type DiffFormat } from '../catalog/render.js';
@@ -43,6 +44,7 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     proto: Flags.string({ description: 'decode gRPC messages with these .proto files (directory or file): their schemas join the catalogue' }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    workers: workersFlag,
     'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
@@ -64,9 +66,11 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     };
     const redact = redactorFromFlags(flags, 'diff');
     const dissect = { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined };
+    const workers = await workersFromFlag(flags.workers);
+    const parallel = consumerWorkerSpec(flags, { decodeAs: dissect.decodeAs });
     const read = async (path: string) => {
       const c = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: true, redact });
-      const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect });
+      const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect, workers, parallel });
       if (r.damage) throw r.damage;
       if (r.badLines) warn(`${path}: ${r.badLines} bad line(s) skipped`);
       if (c.foldedCalls) warn(`${path}: more than ${c.maxEndpoints} endpoints: ${c.foldedCalls} calls counted as "(other)" (--max-endpoints)`);

@@ -9,6 +9,7 @@ import { parseSize } from '../cli/units.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { readInputs } from '../catalog/read.js';
+import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { HAR_TAIL, harEntry, harHead } from '../catalog/har.js';
 
 export default class ExportCommand extends SharkCommand {
@@ -32,6 +33,7 @@ skipped and counted on stderr.`;
     meta: Flags.string({ description: 'name endpoints from a saved cluster snapshot (a record manifest.json)' }),
     strict: Flags.boolean({ description: 'a bad NDJSON line is fatal (exit 3) instead of skipped' }),
     'decode-as': decodeAsFlag(),
+    workers: workersFlag,
     'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
@@ -67,9 +69,10 @@ skipped and counted on stderr.`;
             skipped++;
             continue;
           }
-          parts.push((written++ === 0 ? '' : ',') + JSON.stringify(h));
+          // One entry a line, whatever the batches were (so --workers gives the same bytes).
+          parts.push((written++ === 0 ? '' : ',\n') + JSON.stringify(h));
         }
-        if (parts.length) await write(parts.join('\n'));
+        if (parts.length) await write(parts.join(''));
       },
       {
         stop: this.stop.signal,
@@ -78,6 +81,8 @@ skipped and counted on stderr.`;
         onWarning: warn,
         meta: flags.meta,
         dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), maxBody },
+        workers: await workersFromFlag(flags.workers),
+        parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']), maxBody }),
         redact: redactorFromFlags(flags, 'export'),
       },
     );

@@ -52,3 +52,18 @@ test('stats/map/filter: --workers lots is a usage error naming the flag', async 
     assert.match(bad.stderr, /--workers: 'lots' is not auto or a number/);
   }
 });
+
+// catalog, export and diff read captures through the same pool (src/catalog/read.ts → consumeEntries).
+for (const name of ['lab-bookinfo-mix.pcap', 'hotplace-tls13-aes128gcm-http2.pcapng']) {
+  const path = join(sharedCaptures, name);
+  test(`catalog/export/diff: --workers 2 gives one thread's output on ${name}`, { skip: !existsSync(path) && 'shared capture missing' }, async () => {
+    for (const args of [['catalog', '--format', 'json'], ['export', '--har'], ['diff', path]]) {
+      const one = await runCli([...args, '--workers', '1', ...keyFlags(name), path], { timeoutMs: 60_000 });
+      const two = await runCli([...args, '--workers', '2', ...keyFlags(name), path], { timeoutMs: 60_000 });
+      assert.equal(one.code, 0, `${args[0]} ${name}: ${one.stderr}`);
+      assert.ok(one.stdout.length > 0, `${args.join(' ')} ${name}: no output to compare`);
+      assert.equal(two.code, one.code, `${args[0]} ${name} --workers 2: ${two.stderr}`);
+      assert.equal(two.stdout, one.stdout, `${args.join(' ')} ${name}: --workers 2 differs`);
+    }
+  });
+}

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { consumerWorkerSpec, workersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { useColour, type ColourMode } from '../output/formats/colour.js';
 
@@ -27,6 +28,7 @@ are let go, and counted). q quits.`;
     keep: Flags.integer({ description: 'hold at most this many calls (the oldest are let go)', min: 100, default: 20_000 }),
     color: Flags.string({ description: 'colour: auto (unless NO_COLOR is set), always, never', options: ['auto', 'always', 'never'], default: 'auto' }),
     'decode-as': decodeAsFlag(),
+    workers: workersFlag,
     'tls-keylog': tlsKeylogFlag(),
     ...redactFlags,
   };
@@ -42,6 +44,8 @@ are let go, and counted). q quits.`;
       capacity: flags.keep,
       filter: flags.filter,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
+      workers: await workersFromFlag(flags.workers),
+      parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
       signal: this.stop.signal,
     });
   }

@@ -8,7 +8,7 @@ import { ReadStream } from 'node:tty';
 import { createElement } from 'react';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { Redactor } from '../redact/entry.js';
-import { readEntries } from '../input/entries.js';
+import { readEntries, type EntrySourceOptions } from '../input/entries.js';
 import { EntryStore } from './entry-store.js';
 
 export interface RunViewOptions {
@@ -18,6 +18,9 @@ export interface RunViewOptions {
   capacity: number;
   filter?: string;
   dissect?: Record<string, unknown>;
+  /** Captures dissected on this many worker threads (as filter/stats do). */
+  workers?: number;
+  parallel?: EntrySourceOptions['parallel'];
   signal: AbortSignal;
 }
 
@@ -72,6 +75,8 @@ export async function runView(opts: RunViewOptions): Promise<number> {
       for await (const batch of readEntries(opts.inputs, {
         signal: reader.signal,
         dissect: opts.dissect,
+        workers: opts.workers,
+        parallel: opts.parallel,
         onWarning: (m) => {
           if (warnings.length < 100) warnings.push(m);
         },

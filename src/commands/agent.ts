@@ -12,6 +12,20 @@ import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
+import type { TlsTapResult } from '../tls-capture/tap.js';
+
+/** A --tls agent's counters in the agents' stats line: TLS events as packets, events the ring lost as queue losses. */
+function tlsAgentStats(r: TlsTapResult, final: boolean): string {
+  return formatAgentStats({
+    packets: r.events,
+    kernelDropped: null,
+    ifDropped: 0,
+    lost: r.kernel?.lostEvents ?? 0,
+    entries: r.entries,
+    untapped: r.otherPods,
+    final,
+  });
+}
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -90,6 +104,10 @@ SIGINT, then exits 0.`;
       const cgroupRoot = process.env.SHARK_CGROUP_ROOT;
       const identities = new ProcessIdentities(cgroupRoot ? { cgroupRoot: cgroup2Under(cgroupRoot) } : {});
       const selection = flags['pods-only'] ? new PodSelection() : undefined;
+      let tlsNow: (() => TlsTapResult) | undefined;
+      const tlsStats = setInterval(() => {
+        if (tlsNow) process.stderr.write(tlsAgentStats(tlsNow(), false));
+      }, statsEveryMs);
       const result = await runTlsTap({
         identities,
         selection,
@@ -116,8 +134,11 @@ SIGINT, then exits 0.`;
           });
         },
         onNote: (line) => say(`--tls: ${line}`),
-      });
+        // The CLI's per-node counters: TLS events stand for packets, ring losses for queue losses.
+        live: (now) => (tlsNow = now),
+      }).finally(() => clearInterval(tlsStats));
       say(tlsSummary(result));
+      process.stderr.write(tlsAgentStats(result, true));
       return ExitCode.OK;
     }
     let capture: LiveCapture | undefined;

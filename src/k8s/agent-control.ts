@@ -134,6 +134,8 @@ export interface AgentStats {
   entries: number;
   /** Per-pod capture: second copies of packets already kept at another pod's interface. */
   duplicates?: number;
+  /** --tls agents (whose `packets` are TLS events): events of processes outside the tapped pods, dropped on the node. */
+  untapped?: number;
   /** The agent's last report, sent as it ends. */
   final: boolean;
 }
@@ -162,6 +164,7 @@ export function parseAgentStats(line: string): AgentStats | undefined {
     lost: count(v.lost),
     entries: count(v.entries),
     ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
+    ...(v.untapped !== undefined ? { untapped: count(v.untapped) } : {}),
     final: v.final === true,
   };
 }

@@ -38,6 +38,8 @@ export interface TlsTapOptions {
   identities?: ProcessIdentities;
   /** Keep only the calls of processes in these pods (the agent told the tapped pods); needs `identities`. */
   selection?: PodSelection;
+  /** Given, once the loader runs, a view of the counters so far (the agent reports them every few seconds). */
+  live?: (now: () => TlsTapResult) => void;
 }
 
 export interface TlsTapResult {
@@ -71,6 +73,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
   const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, identities: opts.identities?.counters };
+  opts.live?.(() => ({ ...result, kernel: loader.counters() }));
   const stop = () => loader.stop();
   opts.signal.addEventListener('abort', stop, { once: true });
   const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;

@@ -116,6 +116,29 @@ export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
 }
 
 /**
+ * `tap --tls`: each hooked process is named after the pod its cgroup is in
+ * (process.pod/namespace), and the entry's side the process is on (src for
+ * the client, dst for the server) after that pod too — a TLS call's
+ * addresses are often the node's, a Service's or 127.0.0.1 (a mesh), which
+ * name no pod. A process in no known pod is the node's (process.node).
+ */
+export function enrichProcesses(e: Entry, g: K8sGetters): void {
+  for (const p of [e.process, e.peerProcess]) {
+    if (!p) continue;
+    const pod = p.podUid || p.container ? g.podByProcess?.(p) : undefined;
+    if (!pod) {
+      if (e.node?.name) p.node = e.node.name;
+      continue;
+    }
+    p.pod = pod.name;
+    p.namespace = pod.namespace;
+    // Only the pod's own process names its side: the peer's side is named by the peer.
+    const ep = p.role === 'client' ? e.src : e.dst;
+    if (ep.pod !== pod.name || ep.namespace !== pod.namespace) enrichEndpoint(ep, { ...g, podByIp: () => pod });
+  }
+}
+
+/**
  * Per-pod capture tells which tapped pod's interface carried the call
  * (`entry.tapped`): that side is named after it, not after whichever pod the
  * snapshot says holds the IP (an address reused by a newer pod, a watch that
@@ -137,29 +160,6 @@ export function enrichTapped(e: Entry, g: K8sGetters): void {
   ep.namespace = t.namespace;
   ep.service = '';
   ep.node = e.node?.name ?? ep.node;
-}
-
-/**
- * `tap --tls`: each hooked process is named after the pod its cgroup is in
- * (process.pod/namespace), and the entry's side the process is on (src for
- * the client, dst for the server) after that pod too — a TLS call's
- * addresses are often the node's, a Service's or 127.0.0.1 (a mesh), which
- * name no pod. A process in no known pod is the node's (process.node).
- */
-export function enrichProcesses(e: Entry, g: K8sGetters): void {
-  for (const p of [e.process, e.peerProcess]) {
-    if (!p) continue;
-    const pod = p.podUid || p.container ? g.podByProcess?.(p) : undefined;
-    if (!pod) {
-      if (e.node?.name) p.node = e.node.name;
-      continue;
-    }
-    p.pod = pod.name;
-    p.namespace = pod.namespace;
-    // Only the pod's own process names its side: the peer's side is named by the peer.
-    const ep = p.role === 'client' ? e.src : e.dst;
-    if (ep.pod !== pod.name || ep.namespace !== pod.namespace) enrichEndpoint(ep, { ...g, podByIp: () => pod });
-  }
 }
 
 /** An enricher re-indexes only when the provider hands out a new snapshot object. */

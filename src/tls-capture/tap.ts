@@ -173,13 +173,6 @@ export function annotate(e: Entry, table: ConnectionTable): void {
 export function tlsSummary(r: TlsTapResult): string {
   const k = r.kernel;
   const parts = [`${r.events} TLS events`];
-  if (r.otherPods > 0) parts.push(`${r.otherPods} events of processes outside the tapped pods dropped`);
-  const id = r.identities;
-  if (id) {
-    parts.push(`processes named: ${id.fromProc} from /proc, ${id.fromCgroupId} by cgroup id (already exited), ${id.noContainer} in no container`);
-    if (id.indexFull > 0) parts.push(`cgroup index full ${id.indexFull} times`);
-    if (id.evicted > 0) parts.push(`${id.evicted} processes forgotten (table full)`);
-  }
   if (k) {
     parts.push(`${k.lostEvents} lost (ring full${k.lostEvents > 0 ? `, ${k.lostBytes} bytes; raise --tls-ring-size` : ''})`);
     if (k.skippedBytes > 0) parts.push(`${k.skippedBytes} bytes of calls over 512 KiB not copied`);
@@ -187,6 +180,13 @@ export function tlsSummary(r: TlsTapResult): string {
     if (k.readFailed > 0) parts.push(`${k.readFailed} chunks unreadable`);
     if (k.activeFull > 0) parts.push(`${k.activeFull} calls missed (in-flight table full)`);
   } else parts.push('kernel counters unknown');
+  if (r.otherPods > 0) parts.push(`${r.otherPods} events of processes outside the tapped pods dropped`);
+  const id = r.identities;
+  if (id) {
+    parts.push(`processes named: ${id.fromProc} from /proc, ${id.fromCgroupId} by cgroup id (already exited), ${id.noContainer} in no container`);
+    if (id.indexFull > 0) parts.push(`cgroup index full ${id.indexFull} times`);
+    if (id.evicted > 0) parts.push(`${id.evicted} processes forgotten (table full)`);
+  }
   const t = r.table;
   parts.push(`${t.connections} connections`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);

@@ -193,6 +193,7 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   __builtin_memcpy(ev->raddr, p->raddr, 16);
   ev->other_pos = p->pos[dir ^ 1];
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+  ev->cgroup_id = bpf_get_current_cgroup_id();
 
   __u64 off = 0;
   for (int i = 0; i < MAX_CHUNKS; i++) {
@@ -420,6 +421,7 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   ev->dir = 0;
   ev->source = 0;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+  ev->cgroup_id = bpf_get_current_cgroup_id();
   if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER, 0) != 0) count(C_LOST_EVENTS, 1);
   return 0;
 }

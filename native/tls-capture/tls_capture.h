@@ -48,6 +48,8 @@ struct tls_event {
   unsigned char laddr[16]; /* local and remote address: 4 bytes (AF_INET) or 16 */
   unsigned char raddr[16];
   unsigned long long other_pos; /* the other direction's offset when this call returned (its bytes lost before now show as a gap at once) */
+  unsigned long long cgroup_id; /* the caller's cgroup v2 id (bpf_get_current_cgroup_id): names its container even after a
+                                 * short-lived client exited, when /proc/PID/cgroup can no longer be read */
   unsigned char data[CHUNK];
 };
 

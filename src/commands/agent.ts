@@ -14,6 +14,20 @@ import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
+import type { TlsTapResult } from '../tls-capture/tap.js';
+
+/** A --tls agent's counters in the agents' stats line: TLS events as packets, events the ring lost as queue losses. */
+function tlsAgentStats(r: TlsTapResult, final: boolean): string {
+  return formatAgentStats({
+    packets: r.events,
+    kernelDropped: null,
+    ifDropped: 0,
+    lost: r.kernel?.lostEvents ?? 0,
+    entries: r.entries,
+    untapped: r.otherPods,
+    final,
+  });
+}
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -25,8 +39,11 @@ its drop/loss counters go to stderr every few seconds. Reads control lines on
 stdin: {"filter":"host 10.0.0.5"} replaces the filter; {"pods":[{"name":…,
 "namespace":…,"ips":[…]}]} switches to per-pod capture (the pods' host-side
 interfaces, each connection once, entries tagged with the pod); {"stop":true}
-flushes and exits (as does stdin's end). --idle is the container's main process: it
-does nothing until SIGTERM or SIGINT, then exits 0.`;
+flushes and exits (as does stdin's end). With --tls --pods-only, the
+{"pods"} list (each pod's uid and container ids) selects the processes whose
+TLS calls are kept; each entry's process carries its container and pod uid.
+--idle is the container's main process: it does nothing until SIGTERM or
+SIGINT, then exits 0.`;
 
   static override examples = [
     '<%= config.bin %> agent --node node-a -i any -f "host 10.244.1.7"',
@@ -51,6 +68,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       description: "also capture each tapped pod's loopback (sidecar ↔ app plaintext) inside its network namespace: needs hostPID, SYS_ADMIN, SYS_PTRACE",
     }),
     tls: Flags.boolean({ description: 'capture the plaintext of TLS calls on this node with eBPF instead of packets (needs hostPID, CAP_BPF, CAP_PERFMON: docs/tls-capture.md)' }),
+    'pods-only': Flags.boolean({
+      description: '--tls: keep only the calls of processes inside the pods named by {"pods": …} control lines (by pod uid or container id; none until the first)',
+    }),
     'lease-dir': Flags.string({ description: 'the run\'s root ConfigMap mounted here: stop capturing once its lease lapsed (the CLI is gone)' }),
     'lease-grace': Flags.string({ description: 'how late the kubelet may refresh the mounted lease', default: `${DEFAULT_LEASE_GRACE_MS / 1000}s` }),
   };
@@ -81,7 +101,19 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       // eBPF plaintext capture: the same entries, tagged, filtered and redacted the same way.
       const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
       const { defaultLibraries } = await import('../tls-capture/loader.js');
+      const { ProcessIdentities, cgroup2Under } = await import('../tls-capture/process-identity.js');
+      const { PodSelection } = await import('../tls-capture/pod-selection.js');
+      // SHARK_CGROUP_ROOT: where the host's cgroup v2 tree is mounted in the agent's container (a hostPath).
+      const cgroupRoot = process.env.SHARK_CGROUP_ROOT;
+      const identities = new ProcessIdentities(cgroupRoot ? { cgroupRoot: cgroup2Under(cgroupRoot) } : {});
+      const selection = flags['pods-only'] ? new PodSelection() : undefined;
+      let tlsNow: (() => TlsTapResult) | undefined;
+      const tlsStats = setInterval(() => {
+        if (tlsNow) process.stderr.write(tlsAgentStats(tlsNow(), false));
+      }, statsEveryMs);
       const result = await runTlsTap({
+        identities,
+        selection,
         libs: defaultLibraries(),
         scan: true,
         signal: this.stop.signal,
@@ -94,14 +126,22 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
           // Control lines as for packet capture: stop, or stdin's end, finishes the run.
           readAgentControl(process.stdin, {
             setFilter: (bpf) => say(`--tls: packet filter ${bpf} does not apply to TLS capture`),
+            setPods: (pods) => {
+              if (!selection) return;
+              selection.set(pods);
+              say(`--tls: ${selection.size} pod(s) tapped`);
+            },
             onStop: () => this.stop.abort(),
             onEnd: () => this.stop.abort(),
             warn: say,
           });
         },
         onNote: (line) => say(`--tls: ${line}`),
-      });
+        // The CLI's per-node counters: TLS events stand for packets, ring losses for queue losses.
+        live: (now) => (tlsNow = now),
+      }).finally(() => clearInterval(tlsStats));
       say(tlsSummary(result));
+      process.stderr.write(tlsAgentStats(result, true));
       return ExitCode.OK;
     }
     let capture: LiveCapture | undefined;

@@ -290,12 +290,15 @@ docs/tls-capture.md.`;
     const ringSize = parseSize(flags['tls-ring-size'], '--tls-ring-size');
     if (ringSize < 4096 || (ringSize & (ringSize - 1)) !== 0) throw new UserError('--tls-ring-size must be a power of two of at least 4KB (e.g. 8MB)', ExitCode.USAGE);
     const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
+    const { ProcessIdentities } = await import('../tls-capture/process-identity.js');
     const { formatter } = outputFromFlags(flags, process.stdout);
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     const result = await runTlsTap({
       libs: [...defaultLibraries(), ...(flags['tls-lib'] ?? [])],
       scan: flags['tls-scan'],
       ringSize,
+      // On a node, each process's container (and pod uid) from its cgroup, as the cluster agents give it.
+      identities: new ProcessIdentities(),
       durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
       count: flags.count,
       signal: this.stop.signal,

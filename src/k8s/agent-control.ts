@@ -1,9 +1,12 @@
 // The node agent's protocol with the CLI, over the exec websocket.
 // CLI → agent, on the agent's stdin: one JSON object per line,
 //   {"filter": "BPF"}  replace the capture filter as tapped pods come and go;
-//   {"pods": [{"name","namespace","ips"}]}  the node's tapped pods: per-pod
-//                      capture (their host-side interfaces, each connection
-//                      once); an agent given pods ignores "filter";
+//   {"pods": [{"name","namespace","ips","uid","containers"}]}  the node's
+//                      tapped pods: per-pod capture (their host-side
+//                      interfaces, each connection once); an agent given pods
+//                      ignores "filter"; a --tls agent keeps the TLS calls of
+//                      processes whose cgroup names one of the pods' uid or
+//                      container ids (uid and containers are optional);
 //   {"stop": true}     flush what is pending, send the last counters, exit 0.
 // The CLI ends an agent with "stop", never by closing stdin: on API servers
 // before 1.30 (exec subprotocol v4.channel.k8s.io) a client cannot half-close
@@ -77,17 +80,31 @@ function podTargets(list: unknown[]): PodTarget[] {
   const out: PodTarget[] = [];
   for (const p of list) {
     if (!p || typeof p !== 'object') continue;
-    const { name, namespace, ips } = p as Record<string, unknown>;
+    const { name, namespace, ips, uid, containers } = p as Record<string, unknown>;
     if (typeof name !== 'string' || typeof namespace !== 'string' || !Array.isArray(ips)) continue;
     const good = ips.filter((ip): ip is string => typeof ip === 'string' && ip.length > 0);
-    if (good.length > 0) out.push({ name, namespace, ips: good });
+    if (good.length === 0) continue;
+    const target: PodTarget = { name, namespace, ips: good };
+    if (typeof uid === 'string' && uid) target.uid = uid;
+    if (Array.isArray(containers)) target.containers = containers.filter((c): c is string => typeof c === 'string' && c.length > 0);
+    out.push(target);
   }
   return out;
 }
 
 /** The node's tapped pods, for an agent doing per-pod capture. */
 export function podsMessage(pods: PodTarget[]): string {
-  return JSON.stringify({ pods: pods.map((p) => ({ name: p.name, namespace: p.namespace, ips: p.ips })) }) + '\n';
+  return (
+    JSON.stringify({
+      pods: pods.map((p) => ({
+        name: p.name,
+        namespace: p.namespace,
+        ips: p.ips,
+        ...(p.uid ? { uid: p.uid } : {}),
+        ...(p.containers?.length ? { containers: p.containers } : {}),
+      })),
+    }) + '\n'
+  );
 }
 
 export const STOP_MESSAGE = JSON.stringify({ stop: true }) + '\n';
@@ -117,6 +134,8 @@ export interface AgentStats {
   entries: number;
   /** Per-pod capture: second copies of packets already kept at another pod's interface. */
   duplicates?: number;
+  /** --tls agents (whose `packets` are TLS events): events of processes outside the tapped pods, dropped on the node. */
+  untapped?: number;
   /** The agent's last report, sent as it ends. */
   final: boolean;
 }
@@ -145,6 +164,7 @@ export function parseAgentStats(line: string): AgentStats | undefined {
     lost: count(v.lost),
     entries: count(v.entries),
     ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
+    ...(v.untapped !== undefined ? { untapped: count(v.untapped) } : {}),
     final: v.final === true,
   };
 }

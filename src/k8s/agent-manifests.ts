@@ -56,7 +56,10 @@ export interface AgentManifestOptions {
    * open perf events), CAP_SYS_ADMIN (uprobe perf events: refused with EACCES
    * without it on kernel 6.18 even with CAP_PERFMON), CAP_SYS_PTRACE (/proc/PID/*
    * of other users' processes), CAP_SYS_RESOURCE (locked memory for the ring on
-   * kernels before 5.11), and the node's BTF and tracefs, mounted read-only.
+   * kernels before 5.11), and the node's BTF and tracefs, mounted read-only;
+   * also the node's cgroup tree, read-only, at HOST_CGROUP_PATH: a process that
+   * exited before its first TLS event was read is named by its cgroup id
+   * (src/tls-capture/process-identity.ts).
    */
   tls?: boolean;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
@@ -76,6 +79,9 @@ const MESH_CAPABILITIES = ['SYS_ADMIN', 'SYS_PTRACE'];
 export const BTF_PATH = '/sys/kernel/btf';
 /** tracefs: libbpf finds the syscall tracepoints' ids there (a container's /sys may not have it mounted). */
 export const TRACEFS_PATH = '/sys/kernel/tracing';
+
+/** The node's /sys/fs/cgroup, seen by --tls agents here (the agent's own /sys/fs/cgroup is its cgroup namespace's). */
+export const HOST_CGROUP_PATH = '/host/sys/fs/cgroup';
 
 /** NET_RAW always (packet capture), plus what --service-mesh and --tls need, once each, sorted. */
 function agentCapabilities(opts: AgentManifestOptions): string[] {
@@ -167,6 +173,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               ? [
                   { name: 'btf', hostPath: { path: BTF_PATH, type: 'Directory' } },
                   { name: 'tracefs', hostPath: { path: TRACEFS_PATH, type: 'Directory' } },
+                  { name: 'cgroup', hostPath: { path: '/sys/fs/cgroup', type: 'Directory' } },
                 ]
               : []),
           ],
@@ -181,6 +188,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
               env: [
                 { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 { name: 'HOME', value: '/tmp' },
+                ...(opts.tls ? [{ name: 'SHARK_CGROUP_ROOT', value: HOST_CGROUP_PATH }] : []),
               ],
               // The root filesystem is read-only; oclif and node may write caches under $HOME.
               volumeMounts: [
@@ -190,6 +198,7 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                   ? [
                       { name: 'btf', mountPath: BTF_PATH, readOnly: true },
                       { name: 'tracefs', mountPath: TRACEFS_PATH, readOnly: true },
+                      { name: 'cgroup', mountPath: HOST_CGROUP_PATH, readOnly: true },
                     ]
                   : []),
               ],

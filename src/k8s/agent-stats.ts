@@ -29,6 +29,7 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     lost: a.lost + b.lost,
     entries: a.entries + b.entries,
     ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
+    ...(a.untapped !== undefined || b.untapped !== undefined ? { untapped: (a.untapped ?? 0) + (b.untapped ?? 0) } : {}),
     final: false,
   };
 }
@@ -44,6 +45,8 @@ export function describeStats(s: AgentStats): string {
   parts.push(`${s.entries} entries`);
   // Not a loss: the other copy of each such packet was kept (per-pod capture).
   if (s.duplicates) parts.push(`${s.duplicates} duplicate packets dropped`);
+  // Not a loss either: --tls agents keep only the tapped pods' processes.
+  if (s.untapped) parts.push(`${s.untapped} TLS events of untapped processes dropped`);
   return parts.join(', ');
 }
 

@@ -255,7 +255,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   // pods, they filter on those pods' interfaces and keep each connection once
   // (src/capture/per-pod/). On interfaces named with --agent-interface they
   // keep the `host …` filter.
-  const perPod = (opts.agentInterfaces ?? ['any']).join() === 'any';
+  // TLS agents (--tls) are always told the pods: they keep only those pods' processes' calls.
+  const perPod = Boolean(opts.tls) || (opts.agentInterfaces ?? ['any']).join() === 'any';
   const podsOf = (node: string) => JSON.stringify(nodePods(targets, node));
   const agentArgs = (node: string, filter: string): string[] => [
     '--node',
@@ -268,7 +269,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     ...(opts.agentStatsIntervalMs !== undefined ? ['--stats-interval', `${opts.agentStatsIntervalMs}ms`] : []),
     ...(pcap ? ['--pcap'] : []),
     ...(opts.serviceMesh ? ['--service-mesh'] : []),
-    ...(opts.tls ? ['--tls'] : []),
+    ...(opts.tls ? ['--tls', '--pods-only'] : []),
     // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
     '--lease-dir',
     LEASE_DIR,

@@ -23,15 +23,21 @@ export interface K8sGetters {
   nodeByIp(ip: string): NodeInfo | undefined;
   /** The service whose endpoints (or selector) include this pod. */
   serviceOfPod(pod: PodInfo): string;
+  /** The pod of a process's cgroup: its pod uid, else one of its container ids (`tap --tls`). */
+  podByProcess?(p: { podUid?: string; container?: string }): PodInfo | undefined;
 }
 
 export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
   const pods = new Map<string, PodInfo>();
   const byName = new Map<string, PodInfo>();
+  const byUid = new Map<string, PodInfo>();
+  const byContainer = new Map<string, PodInfo>();
   // Host-network pods share the node's address: the node names that IP, unless the port names one pod.
   const hostPorts = new Map<string, PodInfo | null>();
   for (const p of snap.pods) {
     byName.set(`${p.namespace}/${p.name}`, p);
+    if (p.uid) byUid.set(p.uid, p);
+    for (const c of p.containers ?? []) byContainer.set(c, p);
     if (p.hostNetwork) {
       for (const ip of p.ips ?? [p.ip]) {
         for (const port of p.ports ?? []) {
@@ -61,6 +67,7 @@ export function indexSnapshot(snap: ClusterSnapshot): K8sGetters {
     podByIp: (ip) => pods.get(ip),
     podByName: (namespace, name) => byName.get(`${namespace}/${name}`),
     podByAddr: (ip, port) => hostPorts.get(`${ip}|${port}`) ?? undefined,
+    podByProcess: (p) => (p.podUid ? byUid.get(p.podUid) : undefined) ?? (p.container ? byContainer.get(p.container) : undefined),
     serviceByAddr(ip, port) {
       const list = services.get(ip);
       if (!list) return undefined;
@@ -105,6 +112,29 @@ export function enrichEndpoint(ep: Endpoint, g: K8sGetters): void {
   if (node) {
     ep.name = node.name;
     ep.node = node.name;
+  }
+}
+
+/**
+ * `tap --tls`: each hooked process is named after the pod its cgroup is in
+ * (process.pod/namespace), and the entry's side the process is on (src for
+ * the client, dst for the server) after that pod too — a TLS call's
+ * addresses are often the node's, a Service's or 127.0.0.1 (a mesh), which
+ * name no pod. A process in no known pod is the node's (process.node).
+ */
+export function enrichProcesses(e: Entry, g: K8sGetters): void {
+  for (const p of [e.process, e.peerProcess]) {
+    if (!p) continue;
+    const pod = p.podUid || p.container ? g.podByProcess?.(p) : undefined;
+    if (!pod) {
+      if (e.node?.name) p.node = e.node.name;
+      continue;
+    }
+    p.pod = pod.name;
+    p.namespace = pod.namespace;
+    // Only the pod's own process names its side: the peer's side is named by the peer.
+    const ep = p.role === 'client' ? e.src : e.dst;
+    if (ep.pod !== pod.name || ep.namespace !== pod.namespace) enrichEndpoint(ep, { ...g, podByIp: () => pod });
   }
 }
 
@@ -157,6 +187,7 @@ export function enricherFor(current: () => K8sGetters): (e: Entry) => void {
     enrichEndpoint(e.src, getters);
     enrichEndpoint(e.dst, getters);
     enrichTapped(e, getters);
+    if (e.process) enrichProcesses(e, getters);
   };
 }
 

@@ -27,6 +27,10 @@ export function podInfo(o: Obj): PodInfo | undefined {
     labels: { ...(meta.labels ?? {}) },
   };
   if (ips.length > 1) info.ips = ips;
+  // TLS capture names a process's pod by its cgroup: the pod uid, or a container id.
+  if (typeof meta.uid === 'string' && meta.uid) info.uid = meta.uid;
+  const containers = podContainerIds(o);
+  if (containers.length > 0) info.containers = containers;
   const owner = ownerOf(meta);
   if (owner) info.owner = owner;
   if (o.spec?.hostNetwork) {
@@ -36,6 +40,29 @@ export function podInfo(o: Obj): PodInfo | undefined {
     if (ports.length > 0) info.ports = ports;
   }
   return info;
+}
+
+/**
+ * The bare ids of a pod's containers as its status reports them
+ * ("containerd://<64 hex>", "cri-o://…", "docker://…"): init containers too
+ * (a native sidecar is one); ids that are not 64 hex digits are not kept.
+ */
+export function podContainerIds(o: Obj): string[] {
+  const s = o.status ?? {};
+  const ids: string[] = [];
+  for (const c of [...(s.containerStatuses ?? []), ...(s.initContainerStatuses ?? [])] as Obj[]) {
+    const id = bareContainerId(c?.containerID);
+    if (id) ids.push(id);
+  }
+  return ids;
+}
+
+/** "containerd://<id>" → "<id>"; undefined when it is no 64-hex id. */
+export function bareContainerId(containerID: unknown): string | undefined {
+  if (typeof containerID !== 'string') return undefined;
+  const at = containerID.indexOf('://');
+  const id = at >= 0 ? containerID.slice(at + 3) : containerID;
+  return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
 
 /** The pod ran to its end: its containers will not run again (restartPolicy Never/OnFailure done, or evicted). */

@@ -6,6 +6,8 @@
 import { filterForIps } from './agent-control.js';
 import { MANAGED_BY } from './agent-manifests.js';
 import { LinearRegex } from '../filter/linear-regex.js';
+import { podContainerIds } from './objects.js';
+import type { PodTarget } from '../capture/per-pod/capture.js';
 
 type Obj = Record<string, any>;
 
@@ -23,6 +25,9 @@ export interface TargetPod {
   ip: string;
   ips: string[];
   node: string;
+  /** metadata.uid and its containers' bare ids (containerStatuses[].containerID): a TLS agent finds the pod's processes by them. */
+  uid?: string;
+  containers?: string[];
 }
 
 export function selectTargets(pods: Obj[], spec: TargetSpec): Map<string, TargetPod> {
@@ -38,7 +43,11 @@ export function selectTargets(pods: Obj[], spec: TargetSpec): Map<string, Target
     if (!ip || p.status?.phase !== 'Running') continue;
     const ips = (p.status?.podIPs ?? []).map((x: Obj) => x.ip).filter(Boolean);
     const key = `${meta.namespace}/${meta.name}`;
-    out.set(key, { key, name: meta.name, namespace: meta.namespace, ip, ips: ips.length ? ips : [ip], node: p.spec?.nodeName ?? '' });
+    const t: TargetPod = { key, name: meta.name, namespace: meta.namespace, ip, ips: ips.length ? ips : [ip], node: p.spec?.nodeName ?? '' };
+    if (typeof meta.uid === 'string' && meta.uid) t.uid = meta.uid;
+    const containers = podContainerIds(p);
+    if (containers.length > 0) t.containers = containers;
+    out.set(key, t);
   }
   return out;
 }
@@ -56,10 +65,10 @@ export function nodeFilter(targets: Map<string, TargetPod>, node: string): strin
 }
 
 /** One node's tapped pods as the agent's {"pods": …} message lists them (sorted: equal lists compare equal). */
-export function nodePods(targets: Map<string, TargetPod>, node: string): { name: string; namespace: string; ips: string[] }[] {
+export function nodePods(targets: Map<string, TargetPod>, node: string): PodTarget[] {
   return [...targets.values()]
     .filter((t) => t.node === node)
-    .map((t) => ({ name: t.name, namespace: t.namespace, ips: [...t.ips] }))
+    .map((t) => ({ name: t.name, namespace: t.namespace, ips: [...t.ips], ...(t.uid ? { uid: t.uid } : {}), ...(t.containers ? { containers: [...t.containers] } : {}) }))
     .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
 }
 

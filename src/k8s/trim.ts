@@ -27,7 +27,7 @@ function trimPod(o: Obj): Obj {
       ...(nodeAffinity ? { affinity: { nodeAffinity } } : {}),
       containers: (spec.containers ?? []).map((c: Obj) => pick(c, ['name', 'image', 'ports'])),
     },
-    status: pick(o.status, ['phase', 'reason', 'message', 'podIP', 'podIPs', 'hostIP', 'conditions', 'containerStatuses']),
+    status: pick(o.status, ['phase', 'reason', 'message', 'podIP', 'podIPs', 'hostIP', 'conditions', 'containerStatuses', 'initContainerStatuses']),
   };
 }
 

@@ -13,6 +13,10 @@ export interface PodInfo {
   /** Owner workload after following ReplicaSet → Deployment: {kind, name}. */
   owner?: { kind: string; name: string };
   hostNetwork?: boolean;
+  /** metadata.uid (a process's cgroup names it: `tap --tls`). */
+  uid?: string;
+  /** Bare ids of its containers (containerStatuses[].containerID without "containerd://"). */
+  containers?: string[];
   /** A hostNetwork pod's container ports: on the node's address, the port tells such pods apart. */
   ports?: number[];
 }

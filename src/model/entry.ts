@@ -70,6 +70,15 @@ export interface ProcessInfo {
   comm: string;
   /** Which end of the call it was. */
   role: 'client' | 'server';
+  /** The container it runs in (64 hex digits), from its cgroup (`tap --tls` agents; absent: in none found). */
+  container?: string;
+  /** The pod's metadata.uid, from its cgroup. */
+  podUid?: string;
+  /** The pod it runs in, named on a cluster from its container id or pod uid. */
+  pod?: string;
+  namespace?: string;
+  /** On a cluster: the node it runs on, when it is in no pod the cluster knows (the node's own process). */
+  node?: string;
 }
 
 export function emptyEndpoint(ip: string, port: number): Endpoint {

@@ -68,7 +68,7 @@ const BY_PROTOCOL: Record<string, { request: Kinds; response: Kinds }> = {
 
 const FRAMES = kinds({ request: 'integer', response: 'integer' });
 const NODE = kinds({ name: 'string' });
-const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string' });
+const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string', container: 'string', podUid: 'string', pod: 'string', namespace: 'string', node: 'string' });
 const TAPPED = kinds({ pod: 'string', namespace: 'string', side: 'string' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 

@@ -12,9 +12,10 @@
 
 import type { Packet } from '../model/packet.js';
 import type { TlsEvent } from './frames.js';
+import type { CgroupIdentity } from './cgroup.js';
 import { tcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, type Address } from './wire.js';
 
-export interface ProcessRef {
+export interface ProcessRef extends CgroupIdentity {
   pid: number;
   comm: string;
 }
@@ -65,8 +66,8 @@ export class ConnectionTable {
     this.maxClosed = opts.maxClosed ?? 16384;
   }
 
-  /** The packets one event stands for (none when the other end already feeds the connection). */
-  onEvent(ev: TlsEvent): Packet[] {
+  /** The packets one event stands for (none when the other end already feeds the connection); `who`: the process's container, if known. */
+  onEvent(ev: TlsEvent, who: CgroupIdentity = {}): Packet[] {
     if (ev.family === 0) {
       this.counters.notInet++;
       return [];
@@ -85,7 +86,7 @@ export class ConnectionTable {
       if (known && known.feeder !== undefined && known.feeder !== id) {
         // The other end of a connection already fed from its first end: same bytes, seen twice.
         if (!known.ends.has(addr(ev.local))) this.counters.bothEnds++;
-        known.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm });
+        known.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm, ...who });
         return [];
       }
       c = {
@@ -98,7 +99,7 @@ export class ConnectionTable {
         procs: known ?? { ends: new Map() },
         started: false,
       };
-      c.procs.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm });
+      c.procs.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm, ...who });
       this.remember(pair, { ...c.procs, feeder: id });
       this.counters.connections++;
       if (this.open.size >= this.maxConnections) this.evictOldest();

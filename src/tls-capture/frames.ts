@@ -6,7 +6,7 @@
 import { formatIpv6 } from '../dissect/decode/addresses.js';
 
 /** struct tls_event's header (native/tls-capture/tls_capture.h). */
-export const EVENT_HEADER = 104;
+export const EVENT_HEADER = 112;
 /** Largest data chunk of one event (CHUNK in tls_capture.h). */
 export const CHUNK = 16384;
 const MAX_FRAME = 5 + EVENT_HEADER + CHUNK;
@@ -36,6 +36,8 @@ export interface TlsEvent {
   local: { ip: string; port: number };
   remote: { ip: string; port: number };
   comm: string;
+  /** The caller's cgroup v2 id (0 on a kernel without one): names its container after the process exited (cgroups.ts). */
+  cgroupId: bigint;
   data: Buffer;
 }
 
@@ -132,6 +134,7 @@ function decodeEvent(type: number, b: Buffer): TlsEvent {
     local: { ip: address(family, b.subarray(64, 80)), port: b.readUInt16LE(44) },
     remote: { ip: address(family, b.subarray(80, 96)), port: b.readUInt16LE(46) },
     comm: b.subarray(48, 64).toString('latin1').replace(/\0.*$/s, ''),
+    cgroupId: b.readBigUInt64LE(104),
     data: b.subarray(EVENT_HEADER, EVENT_HEADER + Math.min(len, b.length - EVENT_HEADER)),
   };
 }

@@ -11,10 +11,12 @@ import type { Packet } from '../model/packet.js';
 import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
 import type { LineSink } from '../output/stdout-sink.js';
 import { describeLosses } from '../input/dissect-run.js';
-import { ConnectionTable, endpointKey } from './connections.js';
+import { ConnectionTable, endpointKey, type ProcessRef } from './connections.js';
 import type { TlsCounters } from './frames.js';
 import { startLoader, type RunningLoader } from './loader.js';
 import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
+import type { ProcessIdentities } from './process-identity.js';
+import type { PodSelection } from './pod-selection.js';
 
 export interface TlsTapOptions {
   /** Files hooked from the start; others are found in processes' maps when `scan`. */
@@ -32,13 +34,22 @@ export interface TlsTapOptions {
   onReady?: (attached: string[]) => void;
   /** Loader warnings and files hooked later, one line each. */
   onNote?: (line: string) => void;
+  /** Names each process's container and pod uid from its cgroup (the node agent). */
+  identities?: ProcessIdentities;
+  /** Keep only the calls of processes in these pods (the agent told the tapped pods); needs `identities`. */
+  selection?: PodSelection;
+  /** Given, once the loader runs, a view of the counters so far (the agent reports them every few seconds). */
+  live?: (now: () => TlsTapResult) => void;
 }
 
 export interface TlsTapResult {
   entries: number;
   filtered: number;
   events: number;
+  /** Events of processes outside the selected pods, dropped before dissection. */
+  otherPods: number;
   kernel?: TlsCounters;
+  identities?: ProcessIdentities['counters'];
   table: ConnectionTable['counters'];
   counters?: Record<string, number>;
 }
@@ -61,14 +72,15 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line)) : undefined;
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
-  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, table: table.counters };
+  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, identities: opts.identities?.counters };
+  opts.live?.(() => ({ ...result, kernel: loader.counters() }));
   const stop = () => loader.stop();
   opts.signal.addEventListener('abort', stop, { once: true });
   const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
   let engine: DissectionEngine | undefined;
   const limit = opts.count ?? Infinity;
   try {
-    const entries = dissectPackets(packets(loader, table, result, seenAttached, opts.onNote), {
+    const entries = dissectPackets(packets(loader, table, result, seenAttached, opts), {
       reorderWindowMs: 1000,
       ...opts.engine,
       live: true,
@@ -111,14 +123,22 @@ async function* packets(
   table: ConnectionTable,
   result: TlsTapResult,
   announced: number,
-  note?: (line: string) => void,
+  opts: Pick<TlsTapOptions, 'onNote' | 'identities' | 'selection'>,
 ): AsyncGenerator<Packet[]> {
+  const note = opts.onNote;
   for await (const frames of loader.frames) {
     const batch: Packet[] = [];
     for (const f of frames) {
       if (f.type === 'event') {
-        if (f.event.kind === 'data') result.events++;
-        for (const p of table.onEvent(f.event)) batch.push(p);
+        const ev = f.event;
+        // Named at the process's first event (it may exit soon after: process-identity.ts).
+        const who = opts.identities?.identify(ev.pid, ev.cgroupId);
+        if (opts.selection && !(who && opts.selection.allows(who))) {
+          if (ev.kind === 'data') result.otherPods++;
+          continue;
+        }
+        if (ev.kind === 'data') result.events++;
+        for (const p of table.onEvent(ev, who)) batch.push(p);
       } else if (f.type === 'warning') note?.(f.message);
       else if (f.type === 'attached' && loader.attached.length > announced) {
         announced = loader.attached.length;
@@ -136,7 +156,13 @@ export function annotate(e: Entry, table: ConnectionTable): void {
   e.tls = true;
   const client = procs.ends.get(endpointKey(e.src));
   const server = procs.ends.get(endpointKey(e.dst));
-  const info = (p: { pid: number; comm: string }, role: ProcessInfo['role']): ProcessInfo => ({ pid: p.pid, comm: p.comm, role });
+  const info = (p: ProcessRef, role: ProcessInfo['role']): ProcessInfo => ({
+    pid: p.pid,
+    comm: p.comm,
+    role,
+    ...(p.container ? { container: p.container } : {}),
+    ...(p.podUid ? { podUid: p.podUid } : {}),
+  });
   if (client) {
     e.process = info(client, 'client');
     if (server) e.peerProcess = info(server, 'server');
@@ -155,6 +181,13 @@ export function tlsSummary(r: TlsTapResult): string {
     if (k.readFailed > 0) parts.push(`${k.readFailed} chunks unreadable`);
     if (k.activeFull > 0) parts.push(`${k.activeFull} calls missed (in-flight table full)`);
   } else parts.push('kernel counters unknown');
+  if (r.otherPods > 0) parts.push(`${r.otherPods} events of processes outside the tapped pods dropped`);
+  const id = r.identities;
+  if (id) {
+    parts.push(`processes named: ${id.fromProc} from /proc, ${id.fromCgroupId} by cgroup id (already exited), ${id.noContainer} in no container`);
+    if (id.indexFull > 0) parts.push(`cgroup index full ${id.indexFull} times`);
+    if (id.evicted > 0) parts.push(`${id.evicted} processes forgotten (table full)`);
+  }
   const t = r.table;
   parts.push(`${t.connections} connections`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);

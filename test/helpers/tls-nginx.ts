@@ -7,8 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VethLab } from '../live/netns.js';
 
-/** Start nginx in the lab's namespace B with its files in `dir`; resolves once it accepts a TLS connection from A. */
-export async function startTlsNginx(lab: VethLab, dir: string, token: string): Promise<ChildProcess> {
+/**
+ * Start nginx in the lab's namespace B with its files in `dir`; resolves once it accepts a TLS connection from A.
+ * `prefix`: argv run before nginx's own (a wrapper that puts it in a pod's cgroup, say).
+ */
+export async function startTlsNginx(lab: VethLab, dir: string, token: string, prefix: string[] = []): Promise<ChildProcess> {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=web.shark.test', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { stdio: 'ignore' });
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -37,7 +40,7 @@ http {
 }
 `,
   );
-  const nginx = lab.start(lab.nsB, ['nginx', '-c', join(dir, 'nginx.conf')]);
+  const nginx = lab.start(lab.nsB, [...prefix, 'nginx', '-c', join(dir, 'nginx.conf')]);
   nginx.stderr?.resume();
   // nginx is up when it accepts a TLS connection (bounded wait).
   for (let i = 0; i < 50; i++) {

@@ -94,6 +94,11 @@ test('--tls alone grows the agent: hostPID, BPF/PERFMON/SYS_ADMIN/SYS_PTRACE/SYS
   assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'btf'), { name: 'btf', mountPath: '/sys/kernel/btf', readOnly: true });
   assert.deepEqual(pod.volumes.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', hostPath: { path: '/sys/kernel/tracing', type: 'Directory' } });
   assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'tracefs'), { name: 'tracefs', mountPath: '/sys/kernel/tracing', readOnly: true });
+  // The node's cgroup tree, read-only: a process gone before its first event is named by its cgroup id.
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === 'cgroup'), { name: 'cgroup', hostPath: { path: '/sys/fs/cgroup', type: 'Directory' } });
+  assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'cgroup'), { name: 'cgroup', mountPath: '/host/sys/fs/cgroup', readOnly: true });
+  assert.deepEqual(pod.containers[0].env.find((v: any) => v.name === 'SHARK_CGROUP_ROOT'), { name: 'SHARK_CGROUP_ROOT', value: '/host/sys/fs/cgroup' });
+  assert.equal(plain.spec.template.spec.containers[0].env.some((v: any) => v.name === 'SHARK_CGROUP_ROOT'), false);
   // The namespace is Pod Security `privileged`: `baseline` refuses hostPID and these capabilities.
   assert.equal(m.roots[0].metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
   for (const o of m.objects) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
@@ -108,6 +113,7 @@ test('--dry-run --tls: the YAML shows hostPID, the eBPF capabilities and the BTF
   assert.equal(ds.spec.template.spec.hostPID, true);
   assert.ok(ds.spec.template.spec.containers[0].securityContext.capabilities.add.includes('BPF'));
   assert.ok(ds.spec.template.spec.containers[0].volumeMounts.some((v: any) => v.mountPath === '/sys/kernel/btf' && v.readOnly));
+  assert.ok(ds.spec.template.spec.containers[0].volumeMounts.some((v: any) => v.mountPath === '/host/sys/fs/cgroup' && v.readOnly));
   for (const o of docs) assert.doesNotThrow(() => validators[o.kind](structuredClone(o)).validate(), `${o.kind} is schema-valid`);
   const without = parseAllDocuments(dryRunYaml({ runId: 'd2' })).map((d) => d.toJS()).find((o) => o.kind === 'DaemonSet');
   assert.equal(without.spec.template.spec.hostPID, undefined);

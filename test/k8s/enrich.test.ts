@@ -166,3 +166,46 @@ test('per-pod capture: the tapped side is named after the pod at the source, not
   assert.equal(g.src.pod, 'redis-0');
   assert.equal(g.dst.pod, 'nginx-7d9f-abcde');
 });
+
+test('tap --tls: a process is named after the pod its cgroup is in, by pod uid or container id, whatever the addresses say; else it is the node\'s', () => {
+  const CID = 'c0ffee'.repeat(10) + 'abcd';
+  const SID = '5e'.repeat(32);
+  const raw = (name: string, ns: string, uid: string, ip: string, containerID: string, sidecar?: string) => ({
+    metadata: { name, namespace: ns, uid, labels: { app: name } },
+    spec: { nodeName: 'node-a', containers: [{ name: 'main', image: 'x' }] },
+    status: {
+      phase: 'Running',
+      podIP: ip,
+      podIPs: [{ ip }],
+      // As a kubelet reports them: runtime scheme, 64 hex; an init container too (a native sidecar).
+      containerStatuses: [{ name: 'main', containerID, ready: true, started: true, restartCount: 0, state: { running: { startedAt: '2026-01-01T00:00:00Z' } } }],
+      ...(sidecar ? { initContainerStatuses: [{ name: 'sidecar', containerID: `containerd://${sidecar}`, ready: true, started: true }] } : {}),
+    },
+  });
+  const client = podInfo(raw('client', 'apps', '11111111-2222-4333-8444-555555555555', '198.18.16.20', `containerd://${CID}`, SID))!;
+  const server = podInfo(raw('web', 'web', '66666666-7777-4888-9999-000000000000', '198.18.16.30', 'cri-o://not-an-id'))!;
+  assert.deepEqual(client.containers, [CID, SID]);
+  assert.equal(server.containers, undefined, 'an id that is not 64 hex is not kept');
+  const s2: ClusterSnapshot = { ...snap, pods: [...snap.pods, client, server] };
+  const enrich = createEnricher(() => s2);
+  // A mesh call: both ends on 127.0.0.1, which names no pod; the client by container id, the server by pod uid.
+  const e = entry(['127.0.0.1', 40000], ['127.0.0.1', 8443]);
+  e.node = { name: 'node-a' };
+  e.process = { pid: 10, comm: 'curl', role: 'client', container: CID };
+  e.peerProcess = { pid: 20, comm: 'nginx', role: 'server', podUid: '66666666-7777-4888-9999-000000000000' };
+  enrich(e);
+  assert.deepEqual([e.process.pod, e.process.namespace, e.process.node], ['client', 'apps', undefined]);
+  assert.deepEqual([e.peerProcess.pod, e.peerProcess.namespace], ['web', 'web']);
+  assert.deepEqual([e.src.pod, e.src.namespace, e.src.workload], ['client', 'apps', '']);
+  assert.deepEqual([e.dst.pod, e.dst.namespace], ['web', 'web']);
+  // The node's own process (no container), or a container no pod of the cluster has: the node's.
+  const f = entry(['198.18.16.1', 40001], ['198.18.16.30', 443]);
+  f.node = { name: 'node-a' };
+  f.process = { pid: 30, comm: 'kubelet', role: 'client' };
+  f.peerProcess = { pid: 31, comm: 'gone', role: 'server', container: 'ab'.repeat(32) };
+  enrich(f);
+  assert.deepEqual([f.process.pod, f.process.node], [undefined, 'node-a']);
+  assert.deepEqual([f.peerProcess.pod, f.peerProcess.node], [undefined, 'node-a']);
+  assert.equal(f.src.node, 'node-a', 'the node address still names the node');
+  assert.equal(f.dst.pod, 'web', 'the server side keeps the pod its IP names');
+});

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TimeOrderMerger } from '../../src/merge/time-order.js';
-import { diffTargets, nodeFilter, selectTargets } from '../../src/k8s/targets.js';
-import { filterForIps, MATCH_NOTHING, readAgentControl } from '../../src/k8s/agent-control.js';
+import { diffTargets, nodeFilter, nodePods, selectTargets } from '../../src/k8s/targets.js';
+import { filterForIps, MATCH_NOTHING, podsMessage, readAgentControl } from '../../src/k8s/agent-control.js';
 import { PassThrough } from 'node:stream';
 import type { Entry } from '../../src/model/entry.js';
 
@@ -79,4 +79,33 @@ test('agent control: filter lines applied, bad lines reported, EOF ends', async 
   assert.deepEqual(filters, ['host 1.2.3.4', MATCH_NOTHING]);
   assert.deepEqual(warnings, ['control line 2: not JSON', 'control line 4: not a JSON object']);
   assert.equal(stops, 1);
+});
+
+test('targets → pods message → agent: each pod\'s uid and container ids cross to a --tls agent; malformed ones are dropped', async () => {
+  const id = (c: string) => c.repeat(64);
+  const pods = [
+    {
+      metadata: { name: 'web-1', namespace: 'web', uid: '11111111-2222-4333-8444-555555555555' },
+      spec: { nodeName: 'n1' },
+      status: { phase: 'Running', podIP: '10.0.0.5', containerStatuses: [{ name: 'main', containerID: `containerd://${id('a')}` }, { name: 'starting' }] },
+    },
+    { metadata: { name: 'web-2', namespace: 'web' }, spec: { nodeName: 'n1' }, status: { phase: 'Running', podIP: '10.0.0.6' } },
+  ];
+  const targets = selectTargets(pods, {});
+  assert.deepEqual(nodePods(targets, 'n1'), [
+    { name: 'web-1', namespace: 'web', ips: ['10.0.0.5'], uid: '11111111-2222-4333-8444-555555555555', containers: [id('a')] },
+    { name: 'web-2', namespace: 'web', ips: ['10.0.0.6'] },
+  ]);
+  const input = new PassThrough();
+  const got: unknown[] = [];
+  const warnings: string[] = [];
+  const ended = new Promise<void>((resolve) =>
+    readAgentControl(input, { setFilter: () => {}, setPods: (p) => got.push(p), onStop: () => {}, onEnd: resolve, warn: (m) => warnings.push(m) }),
+  );
+  input.write(podsMessage(nodePods(targets, 'n1')));
+  input.end(JSON.stringify({ pods: [{ name: 'x', namespace: 'y', ips: ['10.0.0.7'], uid: 42, containers: [id('b'), 7, ''] }] }) + '\n');
+  await ended;
+  assert.deepEqual(got[0], nodePods(targets, 'n1'));
+  assert.deepEqual(got[1], [{ name: 'x', namespace: 'y', ips: ['10.0.0.7'], containers: [id('b')] }]);
+  assert.deepEqual(warnings, []);
 });

@@ -33,6 +33,7 @@ function ev(over: Partial<TlsEvent> & Pick<TlsEvent, 'pid' | 'dir' | 'pos'>, dat
     local: client ? CLIENT : SERVER,
     remote: client ? SERVER : CLIENT,
     comm: client ? 'curl' : 'nginx',
+    cgroupId: 0n,
     data: Buffer.from(data),
     ...over,
   };
@@ -119,6 +120,7 @@ test('frames split anywhere decode to the same events; a frame longer than any t
   Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 19, 120, 9]).copy(body, 64); // v4-mapped
   Buffer.from('fd000000000000000000000000000001', 'hex').copy(body, 80);
   body.writeBigUInt64LE(77n, 96); // the other direction's offset
+  body.writeBigUInt64LE(6466n, 104); // the caller's cgroup v2 id
   Buffer.from('abc').copy(body, EVENT_HEADER);
   const frame = Buffer.concat([Buffer.alloc(5), body]);
   frame.writeUInt32LE(frame.length, 0);
@@ -139,6 +141,7 @@ test('frames split anywhere decode to the same events; a frame longer than any t
       assert.equal(f.event.data.toString(), 'abc');
       assert.equal(f.event.tsNsec, 123_456_789);
       assert.equal(f.event.otherPos, 77);
+      assert.equal(f.event.cgroupId, 6466n);
     }
     assert.equal(d.buffered, 0);
   }

@@ -25,6 +25,9 @@ export interface PodTarget {
   name: string;
   namespace: string;
   ips: string[];
+  /** metadata.uid and the bare ids of its running containers: TLS agents (--tls) find a process's pod by them. */
+  uid?: string;
+  containers?: string[];
 }
 
 /**

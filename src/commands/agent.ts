@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { hostname } from 'node:os';
 import { SharkCommand } from '../cli/base-command.js';
-import { ExitCode } from '../cli/errors.js';
+import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../tap/local.js';
@@ -24,11 +24,15 @@ stdin: {"filter":"host 10.0.0.5"} replaces the filter; {"pods":[{"name":…,
 "namespace":…,"ips":[…]}]} switches to per-pod capture (the pods' host-side
 interfaces, each connection once, entries tagged with the pod); {"stop":true}
 flushes and exits (as does stdin's end). --idle is the container's main process: it
-does nothing until SIGTERM or SIGINT, then exits 0.`;
+does nothing until SIGTERM or SIGINT, then exits 0. --until-lapse is the run's
+keeper (a Job's pod): it exits 0 once the lease in --lease-dir lapsed, which
+ends the Job and so deletes the run; SIGTERM or SIGINT before that exits 1, so
+the Job restarts it instead of finishing.`;
 
   static override examples = [
     '<%= config.bin %> agent --node node-a -i any -f "host 10.244.1.7"',
     '<%= config.bin %> agent --idle',
+    '<%= config.bin %> agent --until-lapse --lease-dir /etc/shark/run',
   ];
 
   static override flags = {
@@ -49,6 +53,10 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     }),
     tls: Flags.boolean({ description: 'capture the plaintext of TLS calls on this node with eBPF instead of packets (needs hostPID, CAP_BPF, CAP_PERFMON: docs/tls-capture.md)' }),
     'lease-dir': Flags.string({ description: 'the run\'s root ConfigMap mounted here: stop capturing once its lease lapsed (the CLI is gone)' }),
+    'until-lapse': Flags.boolean({
+      description: "the run's keeper: wait until the lease in --lease-dir lapsed, then exit 0 (a signal before that exits 1)",
+      exclusive: ['idle'],
+    }),
     'lease-grace': Flags.string({ description: 'how late the kubelet may refresh the mounted lease', default: `${DEFAULT_LEASE_GRACE_MS / 1000}s` }),
   };
 
@@ -58,6 +66,10 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     const say = (m: string) => process.stderr.write(`agent ${node}: ${m}\n`);
     // Without an API token, the agent learns that its run's CLI is gone from the mounted root ConfigMap.
     const leaseGraceMs = parseDuration(flags['lease-grace'], '--lease-grace');
+    if (flags['until-lapse']) {
+      if (!flags['lease-dir']) throw new UserError('agent: --until-lapse needs --lease-dir (where the run\'s lease ConfigMap is mounted)', ExitCode.USAGE);
+      return this.untilLapse(flags['lease-dir'], leaseGraceMs, say);
+    }
     const stopLease = flags['lease-dir']
       ? watchLease(flags['lease-dir'], leaseGraceMs, (s) => {
           say(lapseMessage(s));
@@ -214,6 +226,32 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       report(true);
     }
     return ExitCode.OK;
+  }
+
+  /**
+   * The keeper Job's process: exit 0 only when the lease lapsed, since exit 0
+   * finishes the Job and its TTL then deletes the whole run. Anything else —
+   * SIGTERM from a node drain or an eviction, SIGINT — is a failure (exit 1):
+   * the Job restarts or replaces the pod and the run lives on. No lease to
+   * read (lease 0, a volume not there) is never a lapse: it waits.
+   */
+  private async untilLapse(dir: string, graceMs: number, say: (m: string) => void): Promise<number> {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    let stopLease: (() => void) | undefined;
+    try {
+      const lapsed = await new Promise<boolean>((resolve) => {
+        this.stop.signal.addEventListener('abort', () => resolve(false), { once: true });
+        stopLease = watchLease(dir, graceMs, (s) => {
+          say(`${lapseMessage(s).replace(/; not capturing.*$/, '')}; ending the run (its objects are deleted with this Job)`);
+          resolve(true);
+        });
+      });
+      if (!lapsed) say('keeper stopped before the lease lapsed: exit 1, so the Job restarts it and the run lives on');
+      return lapsed ? ExitCode.OK : ExitCode.CHECK_FAILED;
+    } finally {
+      stopLease?.();
+      clearInterval(keepAlive);
+    }
   }
 
   /**

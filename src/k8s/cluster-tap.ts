@@ -380,7 +380,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   }
 
-  const manifests = agentManifests({
+  const manifestOptions = {
     runId,
     namespace: agentNamespace,
     image: opts.image,
@@ -390,7 +390,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
-  });
+  };
+  const manifests = agentManifests(manifestOptions);
   const daemonSet = manifests.owned.find((o) => o.kind === 'DaemonSet')!;
   let progress: AgentProgress | undefined;
   let started = false;
@@ -416,10 +417,20 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}; waiting for some`);
     createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
-    const [root] = manifests.roots.filter((o) => o.kind === 'ConfigMap');
-    const createdRoot = await createOne(objects, root, cfg.server, say, stop.signal);
-    created.push(root);
-    for (const obj of manifests.owned) {
+    // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
+    // A user who may not create Jobs still taps, rooted on the lease as before, and is told what that costs.
+    let run = manifests;
+    let createdRoot: Manifest;
+    try {
+      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+    } catch (e) {
+      if (run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
+      say(`tap: cannot create the run's keeper Job (${(e as Error).message.replace(/^.*?: cannot create Job \S+: /, '')}); if this CLI is killed, its objects stay until \`shark tap --clean\` (grant create/delete/list on jobs in ${agentNamespace} to have them expire by themselves)`);
+      run = agentManifests({ ...manifestOptions, keeper: false });
+      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+    }
+    created.push(run.root);
+    for (const obj of run.owned) {
       await createOne(objects, ownedBy(obj, createdRoot), cfg.server, say, stop.signal);
       created.push(obj);
     }

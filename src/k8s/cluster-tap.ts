@@ -92,6 +92,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   priorityClassName?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
+  /** The agents' and keeper's allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
+  leaseGraceSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
   agentExtraArgs?: string[];
   /** Entries refused here (after enrichment) are not written: a filter that reads names. */
@@ -271,6 +273,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
     '--lease-dir',
     LEASE_DIR,
+    ...(opts.leaseGraceSeconds !== undefined ? ['--lease-grace', `${opts.leaseGraceSeconds}s`] : []),
     ...(opts.agentExtraArgs ?? []),
   ];
 
@@ -389,6 +392,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     tls: opts.tls,
     priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    leaseGraceSeconds: opts.leaseGraceSeconds,
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   };
   const manifests = agentManifests(manifestOptions);

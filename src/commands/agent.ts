@@ -11,7 +11,7 @@ import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
-import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
+import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -67,7 +67,7 @@ the Job restarts it instead of finishing.`;
     // Without an API token, the agent learns that its run's CLI is gone from the mounted root ConfigMap.
     const leaseGraceMs = parseDuration(flags['lease-grace'], '--lease-grace');
     if (flags['until-lapse']) {
-      if (!flags['lease-dir']) throw new UserError('agent: --until-lapse needs --lease-dir (where the run\'s lease ConfigMap is mounted)', ExitCode.USAGE);
+      if (!flags['lease-dir']) throw new UserError('--until-lapse needs --lease-dir (where the run\'s lease ConfigMap is mounted)', ExitCode.USAGE);
       return this.untilLapse(flags['lease-dir'], leaseGraceMs, say);
     }
     const stopLease = flags['lease-dir']
@@ -238,6 +238,9 @@ the Job restarts it instead of finishing.`;
   private async untilLapse(dir: string, graceMs: number, say: (m: string) => void): Promise<number> {
     const keepAlive = setInterval(() => {}, 1 << 30);
     let stopLease: (() => void) | undefined;
+    // Said once, for `kubectl logs`: a keeper that cannot read its lease waits (never a lapse), and the run stays.
+    const first = readLease(dir, Date.now(), graceMs, Date.now());
+    say(first.kind === 'none' ? `keeper: no lease to follow yet (${first.why}); waiting` : `keeper: following the run's lease in ${dir} (${Math.round(first.leaseMs / 1000)}s + ${Math.round(graceMs / 1000)}s grace)`);
     try {
       const lapsed = await new Promise<boolean>((resolve) => {
         this.stop.signal.addEventListener('abort', () => resolve(false), { once: true });

@@ -87,6 +87,12 @@ export interface AgentManifestOptions {
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
   leaseGraceSeconds?: number;
   /**
+   * The keeper's allowance (default: leaseGraceSeconds). `shark tap` adds its
+   * API-outage tolerance: an outage stops renewals too, and the keeper must
+   * not delete a run whose CLI is only waiting for the API server.
+   */
+  keeperGraceSeconds?: number;
+  /**
    * A PriorityClass the agent pods refer to (it is not created: that is cluster-wide and needs a
    * ClusterRole). None by default: `system-node-critical` is refused outside kube-system where
    * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
@@ -266,6 +272,7 @@ export function keeperName(runId: string): string {
  */
 function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record<string, string>): Manifest {
   const podLabels = { ...labels, [AGENT_NAME_LABEL]: KEEPER_NAME, [COMPONENT_LABEL]: 'keeper' };
+  const keeperGrace = opts.keeperGraceSeconds ?? opts.leaseGraceSeconds;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -302,7 +309,7 @@ function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record
               name: 'keeper',
               image: opts.image ?? DEFAULT_IMAGE,
               imagePullPolicy: 'IfNotPresent',
-              command: ['shark', 'agent', '--until-lapse', '--lease-dir', LEASE_DIR, ...(opts.leaseGraceSeconds !== undefined ? ['--lease-grace', `${opts.leaseGraceSeconds}s`] : [])],
+              command: ['shark', 'agent', '--until-lapse', '--lease-dir', LEASE_DIR, ...(keeperGrace !== undefined ? ['--lease-grace', `${keeperGrace}s`] : [])],
               env: [{ name: 'HOME', value: '/tmp' }],
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },

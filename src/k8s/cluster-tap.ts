@@ -33,6 +33,7 @@ import {
   agentManifests,
   newRunId,
   ownedBy,
+  runRootName,
   type Manifest,
   type TolerationPolicy,
 } from './agent-manifests.js';
@@ -50,7 +51,7 @@ import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
-import { LEASE_DIR } from './lease-file.js';
+import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
@@ -393,6 +394,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     leaseGraceSeconds: opts.leaseGraceSeconds,
+    // The keeper must not end a run this CLI still holds: an API-server outage stops renewals too,
+    // and the CLI waits out up to `outageMs` of one. So the keeper allows that on top of the grace.
+    keeperGraceSeconds: (opts.leaseGraceSeconds ?? DEFAULT_LEASE_GRACE_MS / 1000) + Math.ceil((opts.outageMs ?? DEFAULT_OUTAGE_MS) / 1000),
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
   };
   const manifests = agentManifests(manifestOptions);
@@ -444,6 +448,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       objects.renew(agentNamespace, runId).then(
         () => (renewFailed = false),
         (e) => {
+          // The lease is gone: the run was deleted under this CLI (its keeper Job ended or was deleted by hand).
+          if ((e as { code?: number }).code === 404 && !stopping) {
+            fatal ??= new UserError(
+              `the run's objects were deleted while it ran (lease ConfigMap ${agentNamespace}/${runRootName(runId)} is gone: its keeper Job ended or was deleted); start the tap again`,
+              ExitCode.CAPTURE,
+            );
+            abort();
+            return;
+          }
           if (!renewFailed) say(`tap: could not renew the run's lease (${apiErrorText(e)}); retrying`);
           renewFailed = true;
         },

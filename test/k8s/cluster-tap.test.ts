@@ -140,9 +140,9 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     assert.match(tap.stderr(), /^\+web\/nginx-6d4cf56db6-x7k2p$/m);
     assert.match(tap.stderr(), /^\+data\/redis-0$/m);
     assert.doesNotMatch(tap.stderr(), /dnsmasq|client-/);
-    // The run's root, account, DaemonSet and namespace exist while tapping, all labelled shark's.
+    // The run's root (its keeper Job), lease, account, DaemonSet and namespace exist while tapping, all labelled shark's.
     const kinds = f.store.findAll(MANAGED).map((o) => o.kind).sort();
-    assert.deepEqual([...new Set(kinds)], ['ConfigMap', 'DaemonSet', 'Namespace', 'Pod', 'ServiceAccount']);
+    assert.deepEqual([...new Set(kinds)], ['ConfigMap', 'DaemonSet', 'Job', 'Namespace', 'Pod', 'ServiceAccount']);
     assert.ok(f.execs.every((s) => s.command.slice(0, 2).join(' ') === 'shark agent'));
 
     await lab.traffic({ rounds: 1 });

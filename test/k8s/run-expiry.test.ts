@@ -57,7 +57,7 @@ interface Tap {
 }
 
 function spawnTap(kubeconfig: string): Tap {
-  const args = ['tap', '-A', '--kubeconfig', kubeconfig, '--agent-image', image, '--agent-lease', '2s', '--agent-lease-grace', '1s', '--agent-timeout', '120s'];
+  const args = ['tap', '-A', '--kubeconfig', kubeconfig, '--agent-image', image, '--agent-lease', '2s', '--agent-lease-grace', '1s', '--api-outage', '2s', '--agent-timeout', '120s'];
   const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

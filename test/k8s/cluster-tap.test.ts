@@ -197,7 +197,7 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     // The namespace stays Terminating a moment, as a real one does, then it is gone with the rest.
     await until(() => f.store.findAll(MANAGED).length === 0, 'no shark object left', 5000, tap);
     assert.ok(f.execs.every((s) => s.child.exitCode !== null || s.child.signalCode !== null), 'every agent process ended');
-    assert.match(tap.stderr(), /removed 4 object\(s\)/);
+    assert.match(tap.stderr(), /removed 5 object\(s\)/); // keeper Job, lease ConfigMap, account, DaemonSet, namespace
     // Only the agent we killed ended: none crashed on its own (e.g. after a filter change).
     assert.equal((tap.stderr().match(/ ended \(/g) ?? []).length, 1, tap.stderr());
   } finally {

@@ -216,6 +216,10 @@ test('a user who may read one namespace: -n works (only that namespace is read),
     await until(() => /agents running on 2 node\(s\)/.test(one.stderr()), 'agents running', 20_000, one);
     await until(() => f.execs.filter((e) => e.stderr.includes('capturing on')).length === 2, 'two agents exec’d', 10_000, one);
     assert.match(one.stderr(), /^\+data\/redis-0$/m);
+    // jane may not create Jobs: the run goes on rooted on its lease ConfigMap, and she is told what that costs.
+    assert.match(one.stderr(), /^tap: cannot create the run's keeper Job \(HTTP 403: .*cannot create resource "jobs" in API group "batch".*\); if this CLI is killed, its objects stay until `shark tap --clean`/m);
+    const root = f.store.findAll(MANAGED).find((o) => o.kind === 'ConfigMap')!;
+    assert.equal(f.store.findAll(MANAGED).find((o) => o.kind === 'DaemonSet')!.metadata.ownerReferences[0].uid, root.metadata.uid);
     // Only the namespaces it taps (and the agents'), never cluster-wide lists or nodes.
     const reads = f.requests.slice(seen).filter((r) => r.startsWith('GET /api') && !r.includes('/exec'));
     assert.ok(reads.every((r) => /\/namespaces\/(data|shark-system)(\/|\?|$)/.test(r)), reads.filter((r) => !/\/namespaces\/(data|shark-system)/.test(r)).join('\n'));

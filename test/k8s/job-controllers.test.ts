@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
-import type { Obj } from '../fixtures/apiserver/store.js';
+import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { agentManifests, ownedBy, runSelector } from '../../src/k8s/agent-manifests.js';
 import { ClusterObjects } from '../../src/k8s/cluster-objects.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
@@ -168,4 +168,17 @@ test('with the Job controller turned off nothing ends a run: `tap --clean` still
   } finally {
     await f.close();
   }
+});
+
+test('the garbage collector deletes a dependent only with its last owner: with another owner left, it only loses the reference', { timeout: 10_000 }, () => {
+  const f = new ApiServerFixture({ nodes: NODES });
+  const cm = findResource('', 'configmaps')!;
+  const a = f.store.create(cm, 'default', { metadata: { name: 'owner-a' } });
+  const b = f.store.create(cm, 'default', { metadata: { name: 'owner-b' } });
+  const ref = (o: Obj) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: o.metadata.name, uid: o.metadata.uid });
+  f.store.create(cm, 'default', { metadata: { name: 'both', ownerReferences: [ref(a), ref(b)] } });
+  f.store.delete('configmaps', 'default', 'owner-a');
+  assert.deepEqual(f.store.get('configmaps', 'default', 'both')?.metadata.ownerReferences, [ref(b)]);
+  f.store.delete('configmaps', 'default', 'owner-b');
+  assert.equal(f.store.get('configmaps', 'default', 'both'), undefined);
 });

@@ -323,7 +323,7 @@ function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record
                 capabilities: { drop: ['ALL'] },
               },
               resources: {
-                requests: { cpu: '5m', memory: '64Mi' }, // measured: 50 MB resident (run-expiry.test.ts)
+                requests: { cpu: '5m', memory: '64Mi' }, // measured: 50–60 MB resident (run-expiry.test.ts)
                 limits: { cpu: '100m', memory: '160Mi' },
               },
             },

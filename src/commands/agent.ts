@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { hostname } from 'node:os';
 import { SharkCommand } from '../cli/base-command.js';
-import { ExitCode } from '../cli/errors.js';
+import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { LineSink } from '../output/stdout-sink.js';
@@ -13,7 +13,7 @@ import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
-import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
+import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
 import type { TlsTapResult } from '../tls-capture/tap.js';
 
 /** A --tls agent's counters in the agents' stats line: TLS events as packets, events the ring lost as queue losses. */
@@ -43,11 +43,15 @@ flushes and exits (as does stdin's end). With --tls --pods-only, the
 {"pods"} list (each pod's uid and container ids) selects the processes whose
 TLS calls are kept; each entry's process carries its container and pod uid.
 --idle is the container's main process: it does nothing until SIGTERM or
-SIGINT, then exits 0.`;
+SIGINT, then exits 0. --until-lapse is the run's keeper (a Job's pod): it
+exits 0 once the lease in --lease-dir lapsed, which ends the Job and so
+deletes the run; SIGTERM or SIGINT before that exits 1, so the Job restarts
+it instead of finishing.`;
 
   static override examples = [
     '<%= config.bin %> agent --node node-a -i any -f "host 10.244.1.7"',
     '<%= config.bin %> agent --idle',
+    '<%= config.bin %> agent --until-lapse --lease-dir /etc/shark/run',
   ];
 
   static override flags = {
@@ -72,6 +76,10 @@ SIGINT, then exits 0.`;
       description: '--tls: keep only the calls of processes inside the pods named by {"pods": …} control lines (by pod uid or container id; none until the first)',
     }),
     'lease-dir': Flags.string({ description: 'the run\'s root ConfigMap mounted here: stop capturing once its lease lapsed (the CLI is gone)' }),
+    'until-lapse': Flags.boolean({
+      description: "the run's keeper: wait until the lease in --lease-dir lapsed, then exit 0 (a signal before that exits 1)",
+      exclusive: ['idle'],
+    }),
     'lease-grace': Flags.string({ description: 'how late the kubelet may refresh the mounted lease', default: `${DEFAULT_LEASE_GRACE_MS / 1000}s` }),
   };
 
@@ -81,6 +89,10 @@ SIGINT, then exits 0.`;
     const say = (m: string) => process.stderr.write(`agent ${node}: ${m}\n`);
     // Without an API token, the agent learns that its run's CLI is gone from the mounted root ConfigMap.
     const leaseGraceMs = parseDuration(flags['lease-grace'], '--lease-grace');
+    if (flags['until-lapse']) {
+      if (!flags['lease-dir']) throw new UserError('--until-lapse needs --lease-dir (where the run\'s lease ConfigMap is mounted)', ExitCode.USAGE);
+      return this.untilLapse(flags['lease-dir'], leaseGraceMs, say);
+    }
     const stopLease = flags['lease-dir']
       ? watchLease(flags['lease-dir'], leaseGraceMs, (s) => {
           say(lapseMessage(s));
@@ -267,6 +279,35 @@ SIGINT, then exits 0.`;
       report(true);
     }
     return ExitCode.OK;
+  }
+
+  /**
+   * The keeper Job's process: exit 0 only when the lease lapsed, since exit 0
+   * finishes the Job and its TTL then deletes the whole run. Anything else —
+   * SIGTERM from a node drain or an eviction, SIGINT — is a failure (exit 1):
+   * the Job restarts or replaces the pod and the run lives on. No lease to
+   * read (lease 0, a volume not there) is never a lapse: it waits.
+   */
+  private async untilLapse(dir: string, graceMs: number, say: (m: string) => void): Promise<number> {
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    let stopLease: (() => void) | undefined;
+    // Said once, for `kubectl logs`: a keeper that cannot read its lease waits (never a lapse), and the run stays.
+    const first = readLease(dir, Date.now(), graceMs, Date.now());
+    say(first.kind === 'none' ? `keeper: no lease to follow yet (${first.why}); waiting` : `keeper: following the run's lease in ${dir} (${Math.round(first.leaseMs / 1000)}s + ${Math.round(graceMs / 1000)}s grace)`);
+    try {
+      const lapsed = await new Promise<boolean>((resolve) => {
+        this.stop.signal.addEventListener('abort', () => resolve(false), { once: true });
+        stopLease = watchLease(dir, graceMs, (s) => {
+          say(`${lapseMessage(s).replace(/; not capturing.*$/, '')}; ending the run (its objects are deleted with this Job)`);
+          resolve(true);
+        });
+      });
+      if (!lapsed) say('keeper stopped before the lease lapsed: exit 1, so the Job restarts it and the run lives on');
+      return lapsed ? ExitCode.OK : ExitCode.CHECK_FAILED;
+    } finally {
+      stopLease?.();
+      clearInterval(keepAlive);
+    }
   }
 
   /**

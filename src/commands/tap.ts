@@ -107,6 +107,10 @@ docs/tls-capture.md.`;
       default: 'all',
     }),
     'agent-lease': Flags.string({ description: 'cluster: lease of a run (renewed every third); --clean removes runs older than it', default: '30s', hidden: true }),
+    'agent-lease-grace': Flags.string({
+      description: "cluster: how late the kubelet may show a renewal in a mounted ConfigMap (the agents' and keeper's allowance; default 120s)",
+      hidden: true,
+    }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
     'agent-priority-class': Flags.string({
       description: 'cluster: PriorityClass of the agent pods (must exist; e.g. system-node-critical where allowed outside kube-system)',
@@ -191,6 +195,7 @@ docs/tls-capture.md.`;
       'agent-timeout': string;
       'agent-tolerate': string;
       'agent-lease': string;
+      'agent-lease-grace'?: string;
       'service-mesh': boolean;
       tls: boolean;
       'api-outage': string;
@@ -254,6 +259,7 @@ docs/tls-capture.md.`;
       tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
       priorityClassName: flags['agent-priority-class'],
       leaseSeconds,
+      leaseGraceSeconds: flags['agent-lease-grace'] !== undefined ? Math.max(0, Math.round(parseDuration(flags['agent-lease-grace'], '--agent-lease-grace') / 1000)) : undefined,
       serviceMesh: flags['service-mesh'],
       tls: flags.tls,
       // Each agent dissects on this many threads ("auto" is judged on the node, within the DaemonSet's CPU limit).

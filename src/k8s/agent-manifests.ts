@@ -1,12 +1,20 @@
 // The objects `shark tap` creates in a cluster: the agents' namespace
 // (labelled for Pod Security `privileged`: hostNetwork and NET_RAW are what
-// the agent is), one root ConfigMap per run — its lease (renew time) and the
-// owner of everything else the run makes —, a ServiceAccount without a token
-// and the node-agent DaemonSet. The agent never calls the API server, so it
-// gets no RBAC at all. Every object carries app.kubernetes.io/managed-by=shark;
-// per-run objects also shark.io/run=<id> and an owner reference to the root,
-// so deleting the root removes the run, and `tap --clean` finds runs whose
-// CLI stopped renewing the lease.
+// the agent is), one root per run — the owner of everything else the run
+// makes —, the run's lease ConfigMap (renew time), a ServiceAccount without a
+// token and the node-agent DaemonSet. The agent never calls the API server,
+// so it gets no RBAC at all. Every object carries
+// app.kubernetes.io/managed-by=shark; per-run objects also shark.io/run=<id>
+// and an owner reference to the root, so deleting the root removes the run.
+//
+// The root is a keeper Job (issue #14): one unprivileged pod that reads the
+// mounted lease and exits 0 once it lapsed. The Job then finishes, the
+// TTL-after-finished controller deletes it (`ttlSecondsAfterFinished: 0`) and
+// the garbage collector deletes everything it owns: a run whose CLI was
+// `kill -9`ed goes away by itself, with no API token anywhere. A run with
+// lease 0 (`--dry-run`, applied by hand) has no keeper: its lease ConfigMap
+// is the root, as in shark before 0.3, and `tap --clean` finds runs of
+// either shape whose lease lapsed.
 
 import { LEASE_DIR, LEASE_KEY, RENEW_KEY } from './lease-file.js';
 
@@ -26,6 +34,17 @@ export const PSA_ENFORCE = 'pod-security.kubernetes.io/enforce';
 export const RENEW_ANNOTATION = 'shark.io/renew-time';
 export const LEASE_ANNOTATION = 'shark.io/lease-seconds';
 export const DEFAULT_LEASE_SECONDS = 30;
+/** The keeper's pod name label and container. */
+export const KEEPER_NAME = 'shark-keeper';
+/**
+ * The keeper Job's backoffLimit: the largest int32. A Job whose pod failed
+ * backoffLimit times is Failed, and a Failed Job is deleted by its TTL like a
+ * Complete one — with the live run under it. The kubelet's restart back-off
+ * caps at 5 minutes, so this is thousands of years of crashes.
+ */
+export const KEEPER_BACKOFF_LIMIT = 2_147_483_647;
+/** An unprivileged uid/gid for the keeper (the image's user is root; `nobody` needs nothing of it). */
+export const KEEPER_UID = 65534;
 
 /** Which node taints the agents tolerate: every NoSchedule/NoExecute one, the control plane's only, or none. */
 export type TolerationPolicy = 'all' | 'control-plane' | 'none';
@@ -39,6 +58,12 @@ export interface AgentManifestOptions {
   tolerate?: TolerationPolicy;
   /** Lease length; 0 = never lapses (objects applied by hand or GitOps: `--clean` leaves them). */
   leaseSeconds?: number;
+  /**
+   * Root the run with a keeper Job that ends it once the lease lapsed (default:
+   * whenever the lease can lapse). false: the lease ConfigMap is the root, as
+   * before the keeper (a user who may not create Jobs).
+   */
+  keeper?: boolean;
   /** Who runs the CLI (user@host pid), recorded on the root for `--clean`'s report. */
   holder?: string;
   /**
@@ -64,6 +89,12 @@ export interface AgentManifestOptions {
   tls?: boolean;
   /** The agents' allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
   leaseGraceSeconds?: number;
+  /**
+   * The keeper's allowance (default: leaseGraceSeconds). `shark tap` adds its
+   * API-outage tolerance: an outage stops renewals too, and the keeper must
+   * not delete a run whose CLI is only waiting for the API server.
+   */
+  keeperGraceSeconds?: number;
   /**
    * A PriorityClass the agent pods refer to (it is not created: that is cluster-wide and needs a
    * ClusterRole). None by default: `system-node-critical` is refused outside kube-system where
@@ -94,8 +125,12 @@ function agentCapabilities(opts: AgentManifestOptions): string[] {
 export interface AgentManifests {
   namespace: string;
   daemonSetName: string;
-  /** The Namespace (when asked for) then the run's root ConfigMap: created first, deleted last. */
+  /** The Namespace (when asked for) then the run's root: created first, deleted last. */
   roots: Manifest[];
+  /** The owner of the run's other objects: the keeper Job, or (no keeper) the lease ConfigMap. */
+  root: Manifest;
+  /** The ConfigMap holding the run's lease (renewed by the CLI, mounted by agents and keeper). */
+  lease: Manifest;
   /** The rest, in creation order; each needs `ownedBy(root)` before it is created. */
   owned: Manifest[];
   /** Everything, in creation order (for --dry-run and schema checks). */
@@ -121,13 +156,15 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
   const roots: Manifest[] = [];
   if (opts.createNamespace !== false) roots.push(agentNamespace(namespace));
   const lease = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const keeper = (opts.keeper ?? true) && lease > 0;
   const renewed = new Date().toISOString();
-  roots.push({
+  const leaseMap: Manifest = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: runRootName(opts.runId),
       namespace,
+      // component=run: what `tap --clean` lists to find runs, with or without a keeper.
       labels: { ...labels, [COMPONENT_LABEL]: 'run' },
       annotations: {
         [LEASE_ANNOTATION]: String(lease),
@@ -137,12 +174,16 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
     },
     // The lease again as data: the agents read it from this ConfigMap mounted as a volume (no API token).
     data: {
-      purpose: 'Root of one `shark tap` run: every object of the run is owned by it; deleting it deletes the run.',
+      purpose: keeper
+        ? `The lease of one \`shark tap\` run, renewed by its CLI; once it lapses, Job ${keeperName(opts.runId)} ends and the run is deleted.`
+        : 'Root of one `shark tap` run: every object of the run is owned by it; deleting it deletes the run.',
       [LEASE_KEY]: String(lease),
       ...(lease > 0 ? { [RENEW_KEY]: renewed } : {}),
     },
-  });
-  const owned: Manifest[] = [];
+  };
+  const root = keeper ? keeperJob(opts, namespace, labels) : leaseMap;
+  roots.push(root);
+  const owned: Manifest[] = keeper ? [leaseMap] : [];
   // No API token: the agent only captures and writes to its exec stream.
   owned.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name), automountServiceAccountToken: false });
   owned.push({
@@ -222,7 +263,84 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
       },
     },
   });
-  return { namespace, daemonSetName: name, roots, owned, objects: [...roots, ...owned], agentSelector };
+  return { namespace, daemonSetName: name, roots, root, lease: leaseMap, owned, objects: [...roots, ...owned], agentSelector };
+}
+
+export function keeperName(runId: string): string {
+  return `${KEEPER_NAME}-${runId}`;
+}
+
+/**
+ * The run's keeper: a Job whose one pod waits for the lease to lapse and
+ * exits 0 (`shark agent --until-lapse`). It can do nothing else: no token,
+ * no capabilities, not root, read-only root filesystem. A crash or a SIGTERM
+ * (node drain) exits non-zero, so the pod is restarted or replaced and the
+ * Job never finishes while the run lives (restartPolicy OnFailure, backoffLimit
+ * the largest int32). Finished, it is deleted at once (ttlSecondsAfterFinished
+ * 0), and with it, by the garbage collector, every object it owns.
+ */
+function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record<string, string>): Manifest {
+  const podLabels = { ...labels, [AGENT_NAME_LABEL]: KEEPER_NAME, [COMPONENT_LABEL]: 'keeper' };
+  const keeperGrace = opts.keeperGraceSeconds ?? opts.leaseGraceSeconds;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: keeperName(opts.runId),
+      namespace,
+      labels: podLabels,
+      annotations: { 'shark.io/purpose': 'Root of one `shark tap` run: ends when the run\'s lease lapsed, and the run is deleted with it.' },
+    },
+    spec: {
+      ttlSecondsAfterFinished: 0,
+      backoffLimit: KEEPER_BACKOFF_LIMIT,
+      completions: 1,
+      parallelism: 1,
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          restartPolicy: 'OnFailure',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 5,
+          ...(opts.priorityClassName ? { priorityClassName: opts.priorityClassName } : {}),
+          nodeSelector: { 'kubernetes.io/os': 'linux' },
+          // Wherever an agent may run, the keeper may too (a cluster of tainted nodes still keeps its runs).
+          tolerations: tolerations(opts.tolerate ?? 'all'),
+          securityContext: { runAsNonRoot: true, runAsUser: KEEPER_UID, runAsGroup: KEEPER_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '16Mi' } },
+            // Not optional: the keeper does not start before the lease exists (the CLI creates it right after the Job).
+            { name: 'run', configMap: { name: runRootName(opts.runId) } },
+          ],
+          containers: [
+            {
+              name: 'keeper',
+              image: opts.image ?? DEFAULT_IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['shark', 'agent', '--until-lapse', '--lease-dir', LEASE_DIR, ...(keeperGrace !== undefined ? ['--lease-grace', `${keeperGrace}s`] : [])],
+              env: [{ name: 'HOME', value: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'run', mountPath: LEASE_DIR, readOnly: true },
+              ],
+              securityContext: {
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              resources: {
+                requests: { cpu: '5m', memory: '64Mi' }, // measured: 50–60 MB resident (run-expiry.test.ts)
+                limits: { cpu: '100m', memory: '160Mi' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
 }
 
 /** The agents' namespace: Pod Security `privileged` (baseline refuses hostNetwork and NET_RAW). */
@@ -241,13 +359,18 @@ export function runRootName(runId: string): string {
   return `shark-run-${runId}`;
 }
 
-/** `obj` owned by the run's root: deleting the root (or `--clean`) takes it along. */
+/**
+ * `obj` owned by the run's root (the keeper Job, or the lease ConfigMap):
+ * deleting the root (the TTL controller, `--clean`) takes it along.
+ * blockOwnerDeletion stays false: true would need `update` on the root's
+ * finalizers (OwnerReferencesPermissionEnforcement), one more right to ask for.
+ */
 export function ownedBy(obj: Manifest, root: Manifest): Manifest {
   return {
     ...obj,
     metadata: {
       ...obj.metadata,
-      ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: root.metadata.name, uid: root.metadata.uid, blockOwnerDeletion: false }],
+      ownerReferences: [{ apiVersion: root.apiVersion, kind: root.kind, name: root.metadata.name, uid: root.metadata.uid, blockOwnerDeletion: false }],
     },
   };
 }

@@ -2,7 +2,7 @@
 // clients, all inside the agents' namespace (plus the namespace itself):
 // nothing here needs a cluster-wide permission.
 
-import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 import { RENEW_KEY } from './lease-file.js';
 
@@ -15,6 +15,9 @@ interface KindOps {
   find(namespace: string, selector: string): Promise<Obj[]>;
 }
 
+/** The kinds a run is made of, in deletion order (the keeper Job, when there is one, is the root). */
+const RUN_KINDS = ['DaemonSet', 'ServiceAccount', 'ConfigMap', 'Job'];
+
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export class ClusterObjects {
@@ -26,6 +29,7 @@ export class ClusterObjects {
     const core = kc.makeApiClient(CoreV1Api);
     this.rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
+    const batch = kc.makeApiClient(BatchV1Api);
     this.core = core;
     this.ops = {
       Namespace: {
@@ -47,6 +51,21 @@ export class ClusterObjects {
         create: (body) => apps.createNamespacedDaemonSet({ namespace: body.metadata.namespace, body }),
         remove: (name, namespace) => apps.deleteNamespacedDaemonSet({ name, namespace, propagationPolicy: 'Background' }),
         find: async (namespace, labelSelector) => (await apps.listNamespacedDaemonSet({ namespace, labelSelector })).items,
+      },
+      // The run's keeper. Background propagation, said explicitly: a batch/v1 Job deleted
+      // without it orphans its pod (the API's default for Jobs, kept for old clients).
+      Job: {
+        create: (body) => batch.createNamespacedJob({ namespace: body.metadata.namespace, body }),
+        remove: (name, namespace) => batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }),
+        // A user who may not read Jobs has no keeper-rooted runs of their own: nothing to list.
+        find: async (namespace, labelSelector) => {
+          try {
+            return (await batch.listNamespacedJob({ namespace, labelSelector })).items;
+          } catch (err) {
+            if ((err as { code?: number }).code === 403) return [];
+            throw err;
+          }
+        },
       },
     };
   }
@@ -87,7 +106,7 @@ export class ClusterObjects {
     }
   }
 
-  /** The run roots (one ConfigMap per run) in a namespace. */
+  /** The runs' lease ConfigMaps in a namespace (one per run, keeper-rooted or not): what `--clean` judges. */
   async runRoots(namespace: string): Promise<Obj[]> {
     return this.ops.ConfigMap.find(namespace, `${MANAGED_BY}=shark,${COMPONENT_LABEL}=run`);
   }
@@ -95,7 +114,7 @@ export class ClusterObjects {
   /** Every shark object in the namespace (any run), workloads first. */
   async managed(namespace: string): Promise<{ kind: string; obj: Obj }[]> {
     const out: { kind: string; obj: Obj }[] = [];
-    for (const kind of ['DaemonSet', 'ServiceAccount', 'ConfigMap']) {
+    for (const kind of RUN_KINDS) {
       for (const obj of await this.ops[kind].find(namespace, `${MANAGED_BY}=shark`)) out.push({ kind, obj });
     }
     return out;
@@ -125,10 +144,10 @@ export class ClusterObjects {
     return done;
   }
 
-  /** Delete every object of one run: workloads, then the account, the root last. */
+  /** Delete every object of one run: workloads, then the account, the lease, the keeper (root) last. */
   async removeRun(namespace: string, runId: string): Promise<string[]> {
     const done: string[] = [];
-    for (const kind of ['DaemonSet', 'ServiceAccount', 'ConfigMap']) {
+    for (const kind of RUN_KINDS) {
       for (const o of await this.ops[kind].find(namespace, `${MANAGED_BY}=shark,${RUN_LABEL}=${runId}`)) {
         await this.remove(kind, o.metadata.name, namespace);
         done.push(`${kind}/${namespace}/${o.metadata.name}`);

@@ -33,6 +33,7 @@ import {
   agentManifests,
   newRunId,
   ownedBy,
+  runRootName,
   type Manifest,
   type TolerationPolicy,
 } from './agent-manifests.js';
@@ -50,7 +51,7 @@ import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
-import { LEASE_DIR } from './lease-file.js';
+import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 
 type Obj = Record<string, any>;
@@ -92,6 +93,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   priorityClassName?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
+  /** The agents' and keeper's allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
+  leaseGraceSeconds?: number;
   /** Extra `shark agent` arguments (pushed-down filter, protocols). */
   agentExtraArgs?: string[];
   /** Entries refused here (after enrichment) are not written: a filter that reads names. */
@@ -273,6 +276,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     // The capture stops by itself if this CLI vanishes without a word (kill -9): the mounted lease lapses.
     '--lease-dir',
     LEASE_DIR,
+    ...(opts.leaseGraceSeconds !== undefined ? ['--lease-grace', `${opts.leaseGraceSeconds}s`] : []),
     ...(opts.agentExtraArgs ?? []),
   ];
 
@@ -382,7 +386,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   }
 
-  const manifests = agentManifests({
+  const manifestOptions = {
     runId,
     namespace: agentNamespace,
     image: opts.image,
@@ -391,8 +395,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     tls: opts.tls,
     priorityClassName: opts.priorityClassName,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    leaseGraceSeconds: opts.leaseGraceSeconds,
+    // The keeper must not end a run this CLI still holds: an API-server outage stops renewals too,
+    // and the CLI waits out up to `outageMs` of one. So the keeper allows that on top of the grace.
+    keeperGraceSeconds: (opts.leaseGraceSeconds ?? DEFAULT_LEASE_GRACE_MS / 1000) + Math.ceil((opts.outageMs ?? DEFAULT_OUTAGE_MS) / 1000),
     holder: `${safeUser()}@${hostname()} pid ${process.pid}`,
-  });
+  };
+  const manifests = agentManifests(manifestOptions);
   const daemonSet = manifests.owned.find((o) => o.kind === 'DaemonSet')!;
   let progress: AgentProgress | undefined;
   let started = false;
@@ -418,10 +427,20 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}; waiting for some`);
     createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
-    const [root] = manifests.roots.filter((o) => o.kind === 'ConfigMap');
-    const createdRoot = await createOne(objects, root, cfg.server, say, stop.signal);
-    created.push(root);
-    for (const obj of manifests.owned) {
+    // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
+    // A user who may not create Jobs still taps, rooted on the lease as before, and is told what that costs.
+    let run = manifests;
+    let createdRoot: Manifest;
+    try {
+      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+    } catch (e) {
+      if (run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
+      say(`tap: cannot create the run's keeper Job (${(e as Error).message.replace(/^.*?: cannot create Job \S+: /, '')}); if this CLI is killed, its objects stay until \`shark tap --clean\` (grant create/delete/list on jobs in ${agentNamespace} to have them expire by themselves)`);
+      run = agentManifests({ ...manifestOptions, keeper: false });
+      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+    }
+    created.push(run.root);
+    for (const obj of run.owned) {
       await createOne(objects, ownedBy(obj, createdRoot), cfg.server, say, stop.signal);
       created.push(obj);
     }
@@ -431,6 +450,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       objects.renew(agentNamespace, runId).then(
         () => (renewFailed = false),
         (e) => {
+          // The lease is gone: the run was deleted under this CLI (its keeper Job ended or was deleted by hand).
+          if ((e as { code?: number }).code === 404 && !stopping) {
+            fatal ??= new UserError(
+              `the run's objects were deleted while it ran (lease ConfigMap ${agentNamespace}/${runRootName(runId)} is gone: its keeper Job ended or was deleted); start the tap again`,
+              ExitCode.CAPTURE,
+            );
+            abort();
+            return;
+          }
           if (!renewFailed) say(`tap: could not renew the run's lease (${apiErrorText(e)}); retrying`);
           renewFailed = true;
         },

@@ -1,7 +1,9 @@
 // `shark tap --dry-run`: every object a run would create, as multi-document
 // YAML (what `kubectl create --dry-run=client -o yaml` prints), for review or
 // for GitOps. Nothing is read from or written to a cluster. The run's root
-// carries lease 0: applied by hand it never lapses, so `tap --clean` keeps it.
+// carries lease 0: applied by hand it never lapses, so `tap --clean` keeps it,
+// and there is no keeper Job (with nothing to renew a lease, a keeper could
+// only wait forever): the lease ConfigMap is the root, as before keepers.
 
 import { stringify } from 'yaml';
 import { agentManifests, type TolerationPolicy } from './agent-manifests.js';

@@ -235,8 +235,12 @@ test('shark tap with the real image over v4 exec: entries from the container, se
     // Cleanup: the run's objects are gone, so the kubelet stopped the agent containers (exit 0).
     // (The namespace stays Terminating a moment while its content goes, as in a cluster.)
     await until(() => f.store.findAll(MANAGED).length === 0, 'no shark object left', 10_000, () => f.store.findAll(MANAGED).map((o) => `${o.kind}/${o.metadata.name}`).join(', '));
-    await until(() => kubelet.terminations.filter((t) => t.why === 'deleted').length === lab.nodes.length, 'agent containers stopped', 60_000, () => JSON.stringify(kubelet.terminations));
-    assert.deepEqual(kubelet.terminations.map((t) => t.exitCode), lab.nodes.map(() => 0));
+    const agents = () => kubelet.terminations.filter((t) => t.pod.startsWith('shark-agent-'));
+    await until(() => agents().filter((t) => t.why === 'deleted').length === lab.nodes.length, 'agent containers stopped', 60_000, () => JSON.stringify(kubelet.terminations));
+    assert.deepEqual(agents().map((t) => t.exitCode), lab.nodes.map(() => 0));
+    // The run's keeper, stopped before its lease lapsed, exits 1: a Job never finishes by a signal.
+    await until(() => kubelet.terminations.some((t) => t.pod.startsWith('shark-keeper-')), 'keeper container stopped', 60_000, () => JSON.stringify(kubelet.terminations));
+    assert.deepEqual(kubelet.terminations.filter((t) => t.pod.startsWith('shark-keeper-')).map((t) => [t.why, t.exitCode]), [['deleted', 1]]);
   } finally {
     tap.child.kill('SIGKILL');
     await f.close();

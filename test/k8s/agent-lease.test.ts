@@ -67,7 +67,7 @@ test('the agents follow the run’s lease through the mounted root ConfigMap: re
   try {
     // The run as `shark tap` creates it: root first, the DaemonSet owned by it. A 2 s lease and
     // 1 s for the kubelet's refresh delay (defaults: 30 s and 120 s) keep the test short.
-    const m = agentManifests({ runId: 'lse001', image, leaseSeconds: 2, leaseGraceSeconds: 1 });
+    const m = agentManifests({ runId: 'lse001', image, leaseSeconds: 2, leaseGraceSeconds: 1, keeper: false });
     f.ensureNamespace(m.namespace);
     const root = f.store.create(findResource('', 'configmaps')!, m.namespace, m.roots.find((o) => o.kind === 'ConfigMap')!);
     const ds = m.owned.find((o) => o.kind === 'DaemonSet')!;

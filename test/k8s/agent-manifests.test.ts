@@ -6,24 +6,33 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { parseAllDocuments } from 'yaml';
-import { agentManifests, ownedBy, MANAGED_BY, RUN_LABEL } from '../../src/k8s/agent-manifests.js';
+import { agentManifests, ownedBy, MANAGED_BY, RUN_LABEL, KEEPER_BACKOFF_LIMIT } from '../../src/k8s/agent-manifests.js';
 import { dryRunYaml } from '../../src/k8s/dry-run.js';
+import { podSecurityViolations } from '../fixtures/apiserver/admission.js';
 
 const validators: Record<string, (o: any) => { validate(): void }> = {
   Namespace: (o) => new Namespace(o),
   ConfigMap: (o) => new ConfigMap(o),
   ServiceAccount: (o) => new ServiceAccount(o),
   DaemonSet: (o) => new DaemonSet(o),
+  Job: (o) => new Job(o),
 };
 
-test('every agent manifest validates against the OpenAPI schema, owned by the run root as created', () => {
+test('every agent manifest validates against the OpenAPI schema, owned by the run root (the keeper Job) as created', () => {
   const m = agentManifests({ runId: 'abc123', namespace: 'shark-system', image: 'shark:test' });
   assert.deepEqual(
     m.objects.map((o) => o.kind),
-    ['Namespace', 'ConfigMap', 'ServiceAccount', 'DaemonSet'],
+    ['Namespace', 'Job', 'ConfigMap', 'ServiceAccount', 'DaemonSet'],
   );
+  assert.equal(m.root, m.roots[1]);
   const root = { ...m.roots[1], metadata: { ...m.roots[1].metadata, uid: '0b9f6c1e-1111-4a4a-9a9a-123456789abc' } };
+  for (const o of m.owned) {
+    assert.deepEqual(ownedBy(o, root).metadata.ownerReferences, [
+      { apiVersion: 'batch/v1', kind: 'Job', name: 'shark-keeper-abc123', uid: root.metadata.uid, blockOwnerDeletion: false },
+    ]);
+  }
   for (const obj of [...m.roots, ...m.owned.map((o) => ownedBy(o, root))]) {
     const make = validators[obj.kind];
     assert.ok(make, `validator for ${obj.kind}`);
@@ -127,12 +136,69 @@ test('a PriorityClass is referenced only when named; the run root is mounted rea
   const pod = ds.spec.template.spec;
   assert.equal(pod.priorityClassName, 'system-node-critical');
   assert.doesNotThrow(() => new DaemonSet(structuredClone(ds)).validate());
-  // The lease the agents follow without a token: the root ConfigMap as a volume, and its data.
-  const root = m.roots.find((o) => o.kind === 'ConfigMap')!;
+  // The lease the agents follow without a token: the lease ConfigMap as a volume, and its data.
+  const root = m.lease;
   assert.deepEqual(pod.volumes.find((v: any) => v.configMap), { name: 'run', configMap: { name: root.metadata.name, optional: true } });
   assert.deepEqual(pod.containers[0].volumeMounts.find((v: any) => v.name === 'run'), { name: 'run', mountPath: '/etc/shark/run', readOnly: true });
   assert.deepEqual(pod.containers[0].command.slice(-2), ['--lease-dir', '/etc/shark/run']);
   assert.equal(root.data['lease-seconds'], '30');
   assert.equal(root.data['renew-time'], root.metadata.annotations['shark.io/renew-time']);
   assert.doesNotThrow(() => new ConfigMap(structuredClone(root)).validate());
+});
+
+test('the keeper Job: no token, no capabilities, not root, read-only root, tiny; never finishes by a crash; deleted at once when finished; schema-valid', () => {
+  const m = agentManifests({ runId: 'k1', image: 'shark:test', leaseGraceSeconds: 7, priorityClassName: 'high' });
+  const job = m.root;
+  assert.equal(job.kind, 'Job');
+  assert.doesNotThrow(() => new Job(structuredClone(job)).validate());
+  assert.equal(job.spec.ttlSecondsAfterFinished, 0);
+  assert.equal(job.spec.backoffLimit, KEEPER_BACKOFF_LIMIT);
+  assert.equal(job.spec.completions, 1);
+  const pod = job.spec.template.spec;
+  assert.equal(pod.restartPolicy, 'OnFailure');
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.equal(pod.serviceAccountName, undefined, 'the namespace default account, with no token mounted');
+  assert.equal(pod.hostNetwork, undefined);
+  assert.equal(pod.hostPID, undefined);
+  assert.equal(pod.priorityClassName, 'high');
+  assert.equal(pod.containers.length, 1);
+  const c = pod.containers[0];
+  assert.deepEqual(c.command, ['shark', 'agent', '--until-lapse', '--lease-dir', '/etc/shark/run', '--lease-grace', '7s']);
+  assert.equal(c.image, 'shark:test');
+  assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
+  assert.equal(c.securityContext.privileged, false);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.notEqual(pod.securityContext.runAsUser, 0);
+  assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+  // It mounts the lease it watches (read-only, not optional: it starts once the lease exists).
+  assert.deepEqual(pod.volumes.find((v: any) => v.configMap), { name: 'run', configMap: { name: m.lease.metadata.name } });
+  assert.deepEqual(c.volumeMounts.find((v: any) => v.name === 'run'), { name: 'run', mountPath: '/etc/shark/run', readOnly: true });
+  // Wherever the agents may run, the keeper may too.
+  const ds = m.owned.find((o) => o.kind === 'DaemonSet')!;
+  assert.deepEqual(pod.tolerations, ds.spec.template.spec.tolerations);
+  assert.deepEqual(pod.nodeSelector, ds.spec.template.spec.nodeSelector);
+  // Pod Security: the keeper passes `restricted`; the agent (hostNetwork, NET_RAW) does not, so the check can fail.
+  assert.deepEqual(podSecurityViolations(pod, 'restricted'), []);
+  assert.ok(podSecurityViolations(ds.spec.template.spec, 'restricted').length >= 3);
+  // The keeper's pods are not taken for agents (different name label), and carry the run's label for --clean.
+  assert.equal(job.spec.template.metadata.labels['app.kubernetes.io/name'], 'shark-keeper');
+  assert.equal(job.metadata.labels[RUN_LABEL], 'k1');
+  // The validator does reject a broken Job.
+  const bad = structuredClone(job);
+  bad.spec.backoffLimit = 'many';
+  assert.throws(() => new Job(bad).validate());
+});
+
+test('no keeper without a lease that can lapse (--dry-run: lease 0) or when asked (a user who may not create Jobs): the lease ConfigMap is the root', () => {
+  const docs = parseAllDocuments(dryRunYaml({ runId: 'd3' })).map((d) => d.toJS());
+  assert.deepEqual(docs.map((o) => o.kind), ['Namespace', 'ConfigMap', 'ServiceAccount', 'DaemonSet']);
+  assert.equal(docs[1].data['lease-seconds'], '0');
+  const m = agentManifests({ runId: 'n1', keeper: false });
+  assert.equal(m.root, m.lease);
+  assert.equal(m.root.kind, 'ConfigMap');
+  assert.ok(!m.objects.some((o) => o.kind === 'Job'));
+  const root = { ...m.root, metadata: { ...m.root.metadata, uid: 'u-1' } };
+  assert.deepEqual(ownedBy(m.owned[0], root).metadata.ownerReferences[0], { apiVersion: 'v1', kind: 'ConfigMap', name: 'shark-run-n1', uid: 'u-1', blockOwnerDeletion: false });
 });

@@ -140,9 +140,9 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     assert.match(tap.stderr(), /^\+web\/nginx-6d4cf56db6-x7k2p$/m);
     assert.match(tap.stderr(), /^\+data\/redis-0$/m);
     assert.doesNotMatch(tap.stderr(), /dnsmasq|client-/);
-    // The run's root, account, DaemonSet and namespace exist while tapping, all labelled shark's.
+    // The run's root (its keeper Job), lease, account, DaemonSet and namespace exist while tapping, all labelled shark's.
     const kinds = f.store.findAll(MANAGED).map((o) => o.kind).sort();
-    assert.deepEqual([...new Set(kinds)], ['ConfigMap', 'DaemonSet', 'Namespace', 'Pod', 'ServiceAccount']);
+    assert.deepEqual([...new Set(kinds)], ['ConfigMap', 'DaemonSet', 'Job', 'Namespace', 'Pod', 'ServiceAccount']);
     assert.ok(f.execs.every((s) => s.command.slice(0, 2).join(' ') === 'shark agent'));
 
     await lab.traffic({ rounds: 1 });
@@ -197,7 +197,7 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     // The namespace stays Terminating a moment, as a real one does, then it is gone with the rest.
     await until(() => f.store.findAll(MANAGED).length === 0, 'no shark object left', 5000, tap);
     assert.ok(f.execs.every((s) => s.child.exitCode !== null || s.child.signalCode !== null), 'every agent process ended');
-    assert.match(tap.stderr(), /removed 4 object\(s\)/);
+    assert.match(tap.stderr(), /removed 5 object\(s\)/); // keeper Job, lease ConfigMap, account, DaemonSet, namespace
     // Only the agent we killed ended: none crashed on its own (e.g. after a filter change).
     assert.equal((tap.stderr().match(/ ended \(/g) ?? []).length, 1, tap.stderr());
   } finally {

@@ -12,6 +12,11 @@ function agentPod(): Record<string, any> {
   return { metadata: { name: 'shark-agent-arg001-x', namespace: 'shark-system' }, spec: { ...structuredClone(ds.spec.template.spec), nodeName: 'node1' } };
 }
 
+function keeperPod(): Record<string, any> {
+  const job = agentManifests({ runId: 'arg002', image: 'localhost/shark-agent:t' }).root;
+  return { metadata: { name: 'shark-keeper-arg002-x', namespace: 'shark-system' }, spec: { ...structuredClone(job.spec.template.spec), nodeName: 'node1' } };
+}
+
 /** The values that follow each occurrence of `flag`. */
 const values = (args: string[], flag: string) => args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
 
@@ -40,10 +45,22 @@ test('what the fixture cannot honour is refused, not run with less isolation', (
   assert.throws(() => podmanRunArgs(hostPath, node, 'x', {}, { run: '/x' }), /not an emptyDir/);
   // A configMap volume the kubelet did not project is refused, not mounted empty.
   assert.throws(() => podmanRunArgs(agentPod(), node, 'x'), /configMap volume run has no projected directory/);
-  const podNet = agentPod();
-  podNet.spec.hostNetwork = false;
-  assert.throws(() => podmanRunArgs(podNet, node, 'x'), /hostNetwork/);
+  const root = keeperPod();
+  root.spec.securityContext.runAsUser = 0;
+  assert.throws(() => podmanRunArgs(root, node, 'x', {}, { run: '/x' }), /runAsUser breaks non-root policy/);
   const two = agentPod();
   two.spec.containers.push({ ...two.spec.containers[0], name: 'second' });
   assert.throws(() => podmanRunArgs(two, node, 'x'), /one container/);
+});
+
+test('the keeper Job’s pod becomes: a network of its own (loopback only), uid:gid 65534, every capability dropped and none added, read-only root', () => {
+  const pod = keeperPod();
+  const args = podmanRunArgs(pod, node, 'shk-k', {}, { run: '/var/tmp/shk-cm-k' });
+  assert.deepEqual(values(args, '--network'), ['none']);
+  assert.deepEqual(values(args, '--user'), ['65534:65534']);
+  assert.deepEqual(values(args, '--cap-drop'), ['ALL']);
+  assert.deepEqual(values(args, '--cap-add'), []);
+  assert.ok(args.includes('--read-only'));
+  assert.deepEqual(values(args, '--volume'), ['/var/tmp/shk-cm-k:/etc/shark/run:ro']);
+  assert.deepEqual(JSON.parse(values(args, '--entrypoint')[0]), ['shark', 'agent', '--until-lapse', '--lease-dir', '/etc/shark/run']);
 });

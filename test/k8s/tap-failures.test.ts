@@ -216,6 +216,10 @@ test('a user who may read one namespace: -n works (only that namespace is read),
     await until(() => /agents running on 2 node\(s\)/.test(one.stderr()), 'agents running', 20_000, one);
     await until(() => f.execs.filter((e) => e.stderr.includes('capturing on')).length === 2, 'two agents exec’d', 10_000, one);
     assert.match(one.stderr(), /^\+data\/redis-0$/m);
+    // jane may not create Jobs: the run goes on rooted on its lease ConfigMap, and she is told what that costs.
+    assert.match(one.stderr(), /^tap: cannot create the run's keeper Job \(HTTP 403: .*cannot create resource "jobs" in API group "batch".*\); if this CLI is killed, its objects stay until `shark tap --clean`/m);
+    const root = f.store.findAll(MANAGED).find((o) => o.kind === 'ConfigMap')!;
+    assert.equal(f.store.findAll(MANAGED).find((o) => o.kind === 'DaemonSet')!.metadata.ownerReferences[0].uid, root.metadata.uid);
     // Only the namespaces it taps (and the agents'), never cluster-wide lists or nodes.
     const reads = f.requests.slice(seen).filter((r) => r.startsWith('GET /api') && !r.includes('/exec'));
     assert.ok(reads.every((r) => /\/namespaces\/(data|shark-system)(\/|\?|$)/.test(r)), reads.filter((r) => !/\/namespaces\/(data|shark-system)/.test(r)).join('\n'));
@@ -258,8 +262,11 @@ test('a namespace still terminating is waited for; the agents get the least priv
       { operator: 'Exists', effect: 'NoSchedule' },
       { operator: 'Exists', effect: 'NoExecute' },
     ]);
-    const root = f.store.findAll(MANAGED).find((o) => o.kind === 'ConfigMap')!;
-    for (const o of f.store.findAll(MANAGED).filter((o) => o.kind === 'DaemonSet' || o.kind === 'ServiceAccount')) {
+    // The run's root is its keeper Job: the lease, the account and the DaemonSet are owned by it.
+    const root = f.store.findAll(MANAGED).find((o) => o.kind === 'Job')!;
+    const owned = f.store.findAll(MANAGED).filter((o) => o.kind === 'DaemonSet' || o.kind === 'ServiceAccount' || o.kind === 'ConfigMap');
+    assert.equal(owned.length, 3);
+    for (const o of owned) {
       assert.equal(o.metadata.ownerReferences[0].uid, root.metadata.uid, `${o.kind} is owned by the run's root`);
     }
 
@@ -276,13 +283,15 @@ test('a namespace still terminating is waited for; the agents get the least priv
     assert.equal(await exited(clean), 0, clean.stderr());
     assert.match(clean.stderr(), new RegExp(`run ${runA} is alive .*: kept`));
     assert.match(clean.stderr(), new RegExp(`removed DaemonSet/shark-system/shark-agent-${runB} \\(run ${runB}, lease lapsed\\)`));
+    // Its keeper too (in this fixture no kubelet runs the keeper, so nothing ended the run before --clean).
+    assert.match(clean.stderr(), new RegExp(`removed Job/shark-system/shark-keeper-${runB} \\(run ${runB}, lease lapsed\\)`));
     const left = f.store.findAll(MANAGED).filter((o) => o.kind !== 'Pod' && o.kind !== 'Namespace');
     assert.deepEqual([...new Set(left.map(runOf))], [runA], 'only run A’s objects are left');
     assert.equal(a.child.exitCode, null, 'run A still runs');
 
     a.child.kill('SIGINT');
     assert.equal(await exited(a), 0, a.stderr());
-    assert.match(a.stderr(), /removed 4 object\(s\)/);
+    assert.match(a.stderr(), /removed 5 object\(s\)/);
     await until(() => f.store.findAll(MANAGED).length === 0, 'everything removed', 5000, a);
   } finally {
     a.child.kill('SIGKILL');

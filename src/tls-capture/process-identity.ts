@@ -21,7 +21,11 @@ export interface ProcessIdentityOptions {
   maxProcesses?: number;
   /** Cgroup directories indexed at most (a node has hundreds; counted when hit). */
   maxCgroups?: number;
-  /** A cgroup id not found is looked for again at most this often (the walk costs a stat per cgroup). */
+  /**
+   * Walks of the cgroup tree are at least this far apart (each costs a stat
+   * per cgroup). A new id is looked for by the next walk, however soon it
+   * comes: an id a walk did not find is not looked for again.
+   */
   rescanMs?: number;
 }
 
@@ -51,6 +55,8 @@ export class ProcessIdentities {
   /** Cgroup v2 id → directory path relative to the mount ("/kubepods.slice/…"). */
   private index = new Map<bigint, string>();
   private lastScan = -Infinity;
+  /** Ids a walk did not find (a cgroup already gone, or not a container's): not walked for again. Bounded. */
+  private readonly missed = new Set<bigint>();
   private readonly procRoot: string;
   private readonly cgroupRoot: string | undefined;
   private readonly maxProcesses: number;
@@ -62,7 +68,7 @@ export class ProcessIdentities {
     this.cgroupRoot = 'cgroupRoot' in opts ? opts.cgroupRoot : cgroup2Mount();
     this.maxProcesses = opts.maxProcesses ?? 8192;
     this.maxCgroups = opts.maxCgroups ?? 20000;
-    this.rescanMs = opts.rescanMs ?? 1000;
+    this.rescanMs = opts.rescanMs ?? 100;
   }
 
   /** The container and pod uid of process `pid` (whose event carried `cgroupId`); `{}` when it is in none. */
@@ -73,7 +79,10 @@ export class ProcessIdentities {
     let identity = this.fromProc(pid);
     if (identity) this.counters.fromProc++;
     else {
-      identity = this.fromCgroupId(cgroupId);
+      const found = this.fromCgroupId(cgroupId);
+      // Not walked for yet (walks too close together): unnamed for now, asked again at its next event.
+      if (found === undefined) return {};
+      identity = found;
       if (identity.container || identity.podUid) this.counters.fromCgroupId++;
     }
     if (!identity.container && !identity.podUid) this.counters.noContainer++;
@@ -96,12 +105,18 @@ export class ProcessIdentities {
     return identifyCgroupText(text);
   }
 
-  private fromCgroupId(id: bigint): CgroupIdentity {
+  /** undefined: the id is new and no walk may run yet (ask again later). */
+  private fromCgroupId(id: bigint): CgroupIdentity | undefined {
     if (id === 0n || !this.cgroupRoot) return {};
     let path = this.index.get(id);
-    if (path === undefined && performance.now() - this.lastScan >= this.rescanMs) {
+    if (path === undefined && !this.missed.has(id)) {
+      if (performance.now() - this.lastScan < this.rescanMs) return undefined;
       this.scan();
       path = this.index.get(id);
+      if (path === undefined) {
+        this.missed.add(id);
+        if (this.missed.size > this.maxProcesses) this.missed.delete(this.missed.values().next().value as bigint);
+      }
     }
     return path === undefined ? {} : identifyPath(path);
   }

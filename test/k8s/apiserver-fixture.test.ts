@@ -1,21 +1,25 @@
 // The API-server fixture checked against clients that were not written with
-// it: real kubectl (the one on PATH, 1.32, plus an older and a newer release)
-// for get, get -w, apply -f, auth can-i and wait; and the behaviours the
+// it: every real kubectl release installed (1.27 … 1.33) for apply -f of
+// `shark tap -A --dry-run` output and a re-apply that needs a strategic merge
+// patch (1.27/1.28 read the protobuf OpenAPI v2 for it, later releases v3),
+// get, get -w, auth can-i, wait, events and exec; and the behaviours the
 // Kubernetes docs describe that shark's CLI must cope with: list pagination
 // (limit/continue, 410 on an expired token), watch bookmarks and 410 Gone →
 // relist, Pod Security admission, RBAC 403 wording, namespaces that stay
 // Terminating, and a DaemonSet controller that honours nodeSelector and taints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
 import { ApiServerFixture, type FixtureOptions } from '../fixtures/apiserver/server.js';
 import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { ClusterWatch } from '../../src/k8s/watch-cache.js';
+import { runCli } from '../helpers/cli.js';
 
 const podType = findResource('', 'pods')!;
 
@@ -41,15 +45,27 @@ function run(cmd: string, args: string[], input = ''): Promise<{ status: number 
   });
 }
 
-/** kubectl on PATH, and the other releases installed beside it (kubectl.1.29 …). */
+/** Minor version ("1.27") of a kubectl binary, from its own `version --client`. */
+function minorOf(bin: string): string | undefined {
+  const r = spawnSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
+  const v = r.status === 0 ? (JSON.parse(r.stdout).clientVersion ?? {}) : {};
+  return v.major && v.minor ? `${v.major}.${String(v.minor).replace(/\D+$/, '')}` : undefined;
+}
+
+/** kubectl on PATH and every release installed beside it (kubectl.1.27 …), one per minor version. */
 function kubectls(): { version: string; bin: string }[] {
   const onPath = spawnPath('kubectl');
   if (!onPath) return [];
   const dir = dirname(realpathSync(onPath));
-  const out = [{ version: 'PATH', bin: onPath }];
-  // 1.29 is the oldest whose `apply` validates through OpenAPI v3; 1.27/1.28 want the protobuf OpenAPI v2 the fixture does not serve.
-  for (const v of ['1.29', '1.33']) if (existsSync(join(dir, `kubectl.${v}`))) out.push({ version: v, bin: join(dir, `kubectl.${v}`) });
-  return out;
+  const found = new Map<string, string>();
+  const pathMinor = minorOf(onPath);
+  if (pathMinor) found.set(pathMinor, onPath);
+  for (const name of readdirSync(dir).filter((n) => /^kubectl\.\d+\.\d+$/.test(n)).sort()) {
+    const minor = minorOf(join(dir, name));
+    if (minor && !found.has(minor)) found.set(minor, join(dir, name));
+  }
+  const minors = [...found.keys()].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  return minors.map((m) => ({ version: found.get(m) === onPath ? `${m}, PATH` : m, bin: found.get(m)! }));
 }
 
 function spawnPath(cmd: string): string | undefined {
@@ -69,8 +85,89 @@ function grantRead(f: ApiServerFixture, user: string, namespace: string): void {
   });
 }
 
+/** `shark tap -A --dry-run` output, made once by the built CLI and shared by every kubectl version. */
+let dryRun: Promise<string> | undefined;
+function dryRunManifests(): Promise<string> {
+  dryRun ??= runCli(['tap', '-A', '--dry-run']).then((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  });
+  return dryRun;
+}
+
+/**
+ * The same manifests as a user edits them before applying again: a new
+ * image, one more env var in the middle, the `run` volume and its mount
+ * removed. Only a strategic merge patch built from the containers/env/
+ * volumes merge keys turns this into a correct small patch.
+ */
+function edited(yaml: string): string {
+  return parseAllDocuments(yaml)
+    .map((d) => {
+      const o = d.toJS() as Obj;
+      if (o.kind === 'DaemonSet') {
+        const pod = o.spec.template.spec;
+        const c = pod.containers[0];
+        c.image = 'registry.example/shark:patched';
+        c.env.splice(1, 0, { name: 'SHARK_TEST', value: '1' });
+        c.volumeMounts = c.volumeMounts.filter((m: Obj) => m.name !== 'run');
+        pod.volumes = pod.volumes.filter((v: Obj) => v.name !== 'run');
+      }
+      return stringify(o);
+    })
+    .join('---\n');
+}
+
+/** Apply the dry-run output, then the edited copy; check what the server stored and what kubectl sent. */
+async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: string) => ReturnType<typeof run>, version: string): Promise<void> {
+  const yaml = await dryRunManifests();
+  const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
+  const ds = docs.find((o) => o.kind === 'DaemonSet')!;
+  const first = await k(['apply', '-f', '-'], yaml);
+  assert.equal(first.status, 0, first.stderr);
+  for (const o of docs) assert.match(first.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)?/${o.metadata.name} created`), first.stdout);
+  assert.doesNotMatch(first.stderr, /warning/i);
+
+  const second = await k(['apply', '-f', '-'], edited(yaml));
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, new RegExp(`daemonset.apps/${ds.metadata.name} configured`));
+  assert.match(second.stdout, new RegExp(`configmap/${docs.find((o) => o.kind === 'ConfigMap')!.metadata.name} unchanged`));
+  // kubectl falls back to its built-in types with this warning when the served schema cannot give patch metadata.
+  assert.doesNotMatch(second.stderr, /warning/i);
+
+  const stored = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  const want = ds.spec.template.spec.containers[0];
+  const got = stored.spec.template.spec.containers[0];
+  assert.equal(got.image, 'registry.example/shark:patched');
+  assert.deepEqual(got.command, want.command);
+  assert.deepEqual(got.securityContext, want.securityContext);
+  assert.deepEqual(
+    got.env.map((e: Obj) => e.name),
+    [want.env[0].name, 'SHARK_TEST', ...want.env.slice(1).map((e: Obj) => e.name)],
+  );
+  assert.deepEqual(got.volumeMounts.map((m: Obj) => m.name), want.volumeMounts.filter((m: Obj) => m.name !== 'run').map((m: Obj) => m.name));
+  assert.deepEqual(stored.spec.template.spec.volumes.map((v: Obj) => v.name), ds.spec.template.spec.volumes.filter((v: Obj) => v.name !== 'run').map((v: Obj) => v.name));
+  assert.doesNotMatch(JSON.stringify(stored), /"\$(patch|setElementOrder|retainKeys|deleteFromPrimitiveList)/, 'no patch directive is stored');
+
+  const patch = f.patches.find((p) => p.path.endsWith(`/daemonsets/${ds.metadata.name}`))!;
+  assert.match(patch.contentType, /application\/strategic-merge-patch\+json/);
+  const sent = JSON.stringify(patch.body.spec);
+  assert.doesNotMatch(sent, /"command"/, 'the patch carries the change, not the whole container');
+  assert.match(sent, /"\$setElementOrder\/env"/);
+  assert.match(sent, /"\$patch":"delete"/);
+  if (version.startsWith('1.27') || version.startsWith('1.28')) assert.ok(f.requests.some((r) => r.startsWith('GET /openapi/v2')), 'kubectl before 1.29 reads the protobuf OpenAPI v2');
+}
+
 for (const { version, bin } of kubectls()) {
-  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait`, { timeout: 60_000 }, async () => {
+  test(`real kubectl (${version}) against the fixture: apply of shark tap -A --dry-run, then a strategic-merge re-apply`, { timeout: 60_000 }, async () => {
+    const { f, kubeconfig } = await setup();
+    try {
+      await applyDryRun(f, (args, input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input), version);
+    } finally {
+      await f.close();
+    }
+  });
+  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait, events, exec`, { timeout: 60_000 }, async () => {
     const { f, kubeconfig } = await setup();
     const k = (args: string[], input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input);
     try {
@@ -93,6 +190,18 @@ for (const { version, bin } of kubectls()) {
       const waited = await k(['wait', '--for=condition=Ready', 'pod/redis-0', '-n', 'data', '--timeout=10s']);
       assert.equal(waited.status, 0, waited.stderr);
       assert.match(waited.stdout, /pod\/redis-0 condition met/);
+
+      f.store.recordEvent(f.store.get('pods', 'data', 'redis-0')!, 'Warning', 'BackOff', 'Back-off pulling image "lab"', 'kubelet');
+      const events = await k(['events', '-n', 'data']);
+      assert.equal(events.status, 0, events.stderr);
+      assert.match(events.stdout, /Warning\s+BackOff\s+Pod\/redis-0\s+Back-off pulling image "lab"/);
+
+      if (Number(version.split(/[.,]/)[1]) >= 30) {
+        // Exec over WebSocket (kubectl 1.30+); older releases speak SPDY, which the fixture does not serve.
+        const exec = await k(['exec', '-n', 'data', 'redis-0', '--', 'echo', 'hello from the pod']);
+        assert.equal(exec.status, 0, exec.stderr);
+        assert.equal(exec.stdout, 'hello from the pod\n');
+      }
 
       // get -w: a pod added later is printed.
       const w = spawn(bin, ['--kubeconfig', kubeconfig, 'get', 'pods', '-n', 'data', '-w'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -380,3 +380,40 @@ test('the DaemonSet controller skips nodes whose taints are not tolerated or who
     await f.close();
   }
 });
+
+test('/openapi/v2: protobuf or JSON by Accept, ETag and 304, the same schemas as /openapi/v3 with GVKs and patch metadata', async () => {
+  const { f } = await setup({ tls: false });
+  try {
+    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${f.url}${path}`, { headers: { Authorization: 'Bearer fixture-token', ...headers } });
+    const proto = await get('/openapi/v2', { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
+    assert.equal(proto.status, 200);
+    assert.equal(proto.headers.get('content-type'), 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    const pb = Buffer.from(await proto.arrayBuffer());
+    assert.equal(pb[0], 0x0a, 'Document field 1 (swagger), length-delimited');
+    assert.equal(pb.subarray(2, 2 + pb[1]).toString(), '2.0');
+    const etag = proto.headers.get('etag')!;
+    assert.match(etag, /^"[0-9A-F]+"$/);
+    assert.equal((await get('/openapi/v2', { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'If-None-Match': etag })).status, 304);
+
+    const json = await get('/openapi/v2', { Accept: 'application/json' });
+    assert.equal(json.headers.get('content-type'), 'application/json');
+    assert.notEqual(json.headers.get('etag'), etag, 'each encoding has its own ETag');
+    const v2 = (await json.json()) as Obj;
+    assert.equal((await get('/openapi/v2', { Accept: 'text/html' })).status, 406);
+
+    const gvks = Object.values(v2.definitions as Record<string, Obj>).flatMap((d) => d['x-kubernetes-group-version-kind'] ?? []);
+    for (const r of ['Pod', 'DaemonSet', 'ConfigMap', 'Namespace', 'ServiceAccount', 'Role']) assert.ok(gvks.some((g: Obj) => g.kind === r), r);
+    const podSpec = v2.definitions.V1PodSpec.properties;
+    assert.deepEqual([podSpec.containers['x-kubernetes-patch-merge-key'], podSpec.containers['x-kubernetes-patch-strategy']], ['name', 'merge']);
+    assert.equal(podSpec.volumes['x-kubernetes-patch-strategy'], 'merge,retainKeys');
+    assert.equal(podSpec.tolerations['x-kubernetes-patch-strategy'], undefined, 'tolerations are atomic in Kubernetes');
+    assert.equal(v2.definitions.V1Container.properties.ports['x-kubernetes-patch-merge-key'], 'containerPort');
+    assert.ok(v2.paths['/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}'].patch.parameters.some((p: Obj) => p.name === 'fieldValidation'));
+
+    const v3 = (await (await get('/openapi/v3/apis/apps/v1')).json()) as Obj;
+    const v3PodSpec = v3.components.schemas.V1PodSpec.properties;
+    assert.deepEqual(v3PodSpec.containers, { ...podSpec.containers, items: { $ref: '#/components/schemas/V1Container' } });
+  } finally {
+    await f.close();
+  }
+});

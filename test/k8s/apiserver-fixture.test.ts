@@ -196,12 +196,18 @@ for (const { version, bin } of kubectls()) {
       assert.equal(events.status, 0, events.stderr);
       assert.match(events.stdout, /Warning\s+BackOff\s+Pod\/redis-0\s+Back-off pulling image "lab"/);
 
-      if (Number(version.split(/[.,]/)[1]) >= 30) {
-        // Exec over WebSocket (kubectl 1.30+); older releases speak SPDY, which the fixture does not serve.
-        const exec = await k(['exec', '-n', 'data', 'redis-0', '--', 'echo', 'hello from the pod']);
-        assert.equal(exec.status, 0, exec.stderr);
-        assert.equal(exec.stdout, 'hello from the pod\n');
-      }
+      // Exec: kubectl up to 1.29 speaks SPDY/3.1, later releases WebSocket (v5 channel protocol).
+      const exec = await k(['exec', '-n', 'data', 'redis-0', '--', 'echo', 'hello from the pod']);
+      assert.equal(exec.status, 0, exec.stderr);
+      assert.equal(exec.stdout, 'hello from the pod\n');
+      assert.equal(f.execs.at(-1)!.transport, Number(version.split(/[.,]/)[1]) <= 29 ? 'spdy' : 'websocket');
+      const failing = await k(['exec', '-n', 'data', 'redis-0', '--', 'sh', '-c', 'echo to-stderr >&2; exit 3']);
+      assert.equal(failing.status, 3, failing.stderr);
+      assert.match(failing.stderr, /^to-stderr$/m);
+      assert.match(failing.stderr, /command terminated with exit code 3/);
+      const piped = await k(['exec', '-i', '-n', 'data', 'redis-0', '--', 'cat'], 'through stdin\n');
+      assert.equal(piped.status, 0, piped.stderr);
+      assert.equal(piped.stdout, 'through stdin\n');
 
       // get -w: a pod added later is printed.
       const w = spawn(bin, ['--kubeconfig', kubeconfig, 'get', 'pods', '-n', 'data', '-w'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,7 +2,7 @@
 // it: every real kubectl release installed (1.27 … 1.33) for apply -f of
 // `shark tap -A --dry-run` output and a re-apply that needs a strategic merge
 // patch (1.27/1.28 read the protobuf OpenAPI v2 for it, later releases v3),
-// get, get -w, auth can-i, wait, events and exec; and the behaviours the
+// get, get -w, auth can-i, wait, events, explain and exec; and the behaviours the
 // Kubernetes docs describe that shark's CLI must cope with: list pagination
 // (limit/continue, 410 on an expired token), watch bookmarks and 410 Gone →
 // relist, Pod Security admission, RBAC 403 wording, namespaces that stay
@@ -33,9 +33,9 @@ async function setup(opts: Partial<FixtureOptions> = {}, token?: string) {
 }
 
 /** Run a command without blocking the event loop (the fixture answers from this process). */
-function run(cmd: string, args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], input = '', env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -167,7 +167,7 @@ for (const { version, bin } of kubectls()) {
       await f.close();
     }
   });
-  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait, events, exec`, { timeout: 60_000 }, async () => {
+  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait, events, explain, exec`, { timeout: 60_000 }, async () => {
     const { f, kubeconfig } = await setup();
     const k = (args: string[], input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input);
     try {
@@ -195,6 +195,16 @@ for (const { version, bin } of kubectls()) {
       const events = await k(['events', '-n', 'data']);
       assert.equal(events.status, 0, events.stderr);
       assert.match(events.stdout, /Warning\s+BackOff\s+Pod\/redis-0\s+Back-off pulling image "lab"/);
+
+      // explain reads the served schemas (v3; with KUBECTL_EXPLAIN_OPENAPIV3=false, 1.27/1.28 read the protobuf v2).
+      const v2explain = version.startsWith('1.27') || version.startsWith('1.28');
+      const envs: Record<string, string>[] = v2explain ? [{}, { KUBECTL_EXPLAIN_OPENAPIV3: 'false' }] : [{}];
+      for (const env of envs) {
+        const explained = await run(bin, ['--kubeconfig', kubeconfig, 'explain', 'daemonset.spec.template.spec.containers.env'], '', env);
+        assert.equal(explained.status, 0, explained.stderr);
+        assert.match(explained.stdout, /FIELD:\s+env\s+<\[\]V1EnvVar>/);
+        assert.match(explained.stdout, /^\s+valueFrom\s+<V1EnvVarSource>/m);
+      }
 
       // Exec: kubectl up to 1.29 speaks SPDY/3.1, later releases WebSocket (v5 channel protocol).
       const exec = await k(['exec', '-n', 'data', 'redis-0', '--', 'echo', 'hello from the pod']);

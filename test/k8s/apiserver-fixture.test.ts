@@ -156,6 +156,14 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   assert.match(sent, /"\$setElementOrder\/env"/);
   assert.match(sent, /"\$patch":"delete"/);
   if (version.startsWith('1.27') || version.startsWith('1.28')) assert.ok(f.requests.some((r) => r.startsWith('GET /openapi/v2')), 'kubectl before 1.29 reads the protobuf OpenAPI v2');
+
+  // A typo in a field name: kubectl asks for fieldValidation=Strict (the served OpenAPI says the
+  // server supports it) and the server refuses it with the API server's wording; nothing changes.
+  const typo = edited(yaml).replace(/imagePullPolicy:/, 'imagePullPolcy:');
+  const refused = await k(['apply', '-f', '-'], typo);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /DaemonSet in version "v1" cannot be handled as a DaemonSet: strict decoding error: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
+  assert.deepEqual(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec, stored.spec);
 }
 
 for (const { version, bin } of kubectls()) {

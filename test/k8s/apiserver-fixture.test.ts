@@ -128,6 +128,16 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   for (const o of docs) assert.match(first.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)?/${o.metadata.name} created`), first.stdout);
   assert.doesNotMatch(first.stderr, /warning/i);
 
+  // kubectl diff: the same patch sent with dryRun=All; the server answers with the object it would store.
+  const before = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  const diff = await k(['diff', '-f', '-'], edited(yaml));
+  assert.equal(diff.status, 1, diff.stderr); // 1: there are differences
+  assert.match(diff.stdout, /^-\s+image: \S+/m);
+  assert.match(diff.stdout, /^\+\s+image: registry\.example\/shark:patched$/m);
+  assert.match(diff.stdout, /^\+\s+- name: SHARK_TEST$/m);
+  const after = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  assert.deepEqual([after.spec, after.metadata.annotations], [before.spec, before.metadata.annotations], 'a dry run stores nothing');
+
   const second = await k(['apply', '-f', '-'], edited(yaml));
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stdout, new RegExp(`daemonset.apps/${ds.metadata.name} configured`));
@@ -149,7 +159,11 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   assert.deepEqual(stored.spec.template.spec.volumes.map((v: Obj) => v.name), ds.spec.template.spec.volumes.filter((v: Obj) => v.name !== 'run').map((v: Obj) => v.name));
   assert.doesNotMatch(JSON.stringify(stored), /"\$(patch|setElementOrder|retainKeys|deleteFromPrimitiveList)/, 'no patch directive is stored');
 
-  const patch = f.patches.find((p) => p.path.endsWith(`/daemonsets/${ds.metadata.name}`))!;
+  const again = await k(['diff', '-f', '-'], edited(yaml));
+  assert.equal(again.status, 0, again.stdout + again.stderr);
+  assert.equal(again.stdout, '');
+
+  const patch = f.patches.find((p) => p.path.endsWith(`/daemonsets/${ds.metadata.name}`) && !p.dryRun)!;
   assert.match(patch.contentType, /application\/strategic-merge-patch\+json/);
   const sent = JSON.stringify(patch.body.spec);
   assert.doesNotMatch(sent, /"command"/, 'the patch carries the change, not the whole container');

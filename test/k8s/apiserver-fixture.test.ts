@@ -159,6 +159,13 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   assert.deepEqual(stored.spec.template.spec.volumes.map((v: Obj) => v.name), ds.spec.template.spec.volumes.filter((v: Obj) => v.name !== 'run').map((v: Obj) => v.name));
   assert.doesNotMatch(JSON.stringify(stored), /"\$(patch|setElementOrder|retainKeys|deleteFromPrimitiveList)/, 'no patch directive is stored');
 
+  // The DaemonSet controller rolls the pods to the new template; kubectl rollout status waits for it.
+  const rollout = await k(['rollout', 'status', `daemonset/${ds.metadata.name}`, '-n', ds.metadata.namespace, '--timeout=15s']);
+  assert.equal(rollout.status, 0, rollout.stdout + rollout.stderr);
+  assert.match(rollout.stdout, /successfully rolled out/);
+  const agents = f.store.list('pods', ds.metadata.namespace).filter((p) => p.metadata.ownerReferences?.[0]?.name === ds.metadata.name);
+  assert.deepEqual(agents.map((p) => p.spec.containers[0].image), ['registry.example/shark:patched']);
+
   const again = await k(['diff', '-f', '-'], edited(yaml));
   assert.equal(again.status, 0, again.stdout + again.stderr);
   assert.equal(again.stdout, '');

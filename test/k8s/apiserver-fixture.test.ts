@@ -185,6 +185,11 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /DaemonSet in version "v1" cannot be handled as a DaemonSet: strict decoding error: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
   assert.deepEqual(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec, stored.spec);
+  // --validate=warn asks for fieldValidation=Warn: the server warns and drops the field, as the API server's decoder does.
+  const warned = await k(['apply', '--validate=warn', '-f', '-'], typo);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stderr, /Warning: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
+  assert.equal(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec.template.spec.containers[0].imagePullPolcy, undefined);
 }
 
 for (const { version, bin } of kubectls()) {

@@ -190,6 +190,14 @@ async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: stri
   assert.equal(warned.status, 0, warned.stderr);
   assert.match(warned.stderr, /Warning: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
   assert.equal(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec.template.spec.containers[0].imagePullPolcy, undefined);
+
+  // And away again: delete -f, then wait until the Terminating namespace is gone.
+  const deleted = await k(['delete', '-f', '-', '--wait=false'], yaml);
+  assert.equal(deleted.status, 0, deleted.stderr);
+  for (const o of docs) assert.match(deleted.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)? "${o.metadata.name}" deleted`));
+  const gone = await k(['wait', '--for=delete', `namespace/${ds.metadata.namespace}`, '--timeout=10s']);
+  assert.equal(gone.status, 0, gone.stdout + gone.stderr);
+  assert.equal(f.store.findAll('app.kubernetes.io/managed-by=shark').length, 0, 'nothing of the run is left');
 }
 
 for (const { version, bin } of kubectls()) {

@@ -1,21 +1,25 @@
 // The API-server fixture checked against clients that were not written with
-// it: real kubectl (the one on PATH, 1.32, plus an older and a newer release)
-// for get, get -w, apply -f, auth can-i and wait; and the behaviours the
+// it: every real kubectl release installed (1.27 … 1.33) for apply -f of
+// `shark tap -A --dry-run` output and a re-apply that needs a strategic merge
+// patch (1.27/1.28 read the protobuf OpenAPI v2 for it, later releases v3),
+// get, get -w, auth can-i, wait, events, explain and exec; and the behaviours the
 // Kubernetes docs describe that shark's CLI must cope with: list pagination
 // (limit/continue, 410 on an expired token), watch bookmarks and 410 Gone →
 // relist, Pod Security admission, RBAC 403 wording, namespaces that stay
 // Terminating, and a DaemonSet controller that honours nodeSelector and taints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, realpathSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
 import { ApiServerFixture, type FixtureOptions } from '../fixtures/apiserver/server.js';
 import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { ClusterWatch } from '../../src/k8s/watch-cache.js';
+import { runCli } from '../helpers/cli.js';
 
 const podType = findResource('', 'pods')!;
 
@@ -29,9 +33,9 @@ async function setup(opts: Partial<FixtureOptions> = {}, token?: string) {
 }
 
 /** Run a command without blocking the event loop (the fixture answers from this process). */
-function run(cmd: string, args: string[], input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], input = '', env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 });
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -41,15 +45,27 @@ function run(cmd: string, args: string[], input = ''): Promise<{ status: number 
   });
 }
 
-/** kubectl on PATH, and the other releases installed beside it (kubectl.1.29 …). */
+/** Minor version ("1.27") of a kubectl binary, from its own `version --client`. */
+function minorOf(bin: string): string | undefined {
+  const r = spawnSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
+  const v = r.status === 0 ? (JSON.parse(r.stdout).clientVersion ?? {}) : {};
+  return v.major && v.minor ? `${v.major}.${String(v.minor).replace(/\D+$/, '')}` : undefined;
+}
+
+/** kubectl on PATH and every release installed beside it (kubectl.1.27 …), one per minor version. */
 function kubectls(): { version: string; bin: string }[] {
   const onPath = spawnPath('kubectl');
   if (!onPath) return [];
   const dir = dirname(realpathSync(onPath));
-  const out = [{ version: 'PATH', bin: onPath }];
-  // 1.29 is the oldest whose `apply` validates through OpenAPI v3; 1.27/1.28 want the protobuf OpenAPI v2 the fixture does not serve.
-  for (const v of ['1.29', '1.33']) if (existsSync(join(dir, `kubectl.${v}`))) out.push({ version: v, bin: join(dir, `kubectl.${v}`) });
-  return out;
+  const found = new Map<string, string>();
+  const pathMinor = minorOf(onPath);
+  if (pathMinor) found.set(pathMinor, onPath);
+  for (const name of readdirSync(dir).filter((n) => /^kubectl\.\d+\.\d+$/.test(n)).sort()) {
+    const minor = minorOf(join(dir, name));
+    if (minor && !found.has(minor)) found.set(minor, join(dir, name));
+  }
+  const minors = [...found.keys()].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  return minors.map((m) => ({ version: found.get(m) === onPath ? `${m}, PATH` : m, bin: found.get(m)! }));
 }
 
 function spawnPath(cmd: string): string | undefined {
@@ -69,8 +85,131 @@ function grantRead(f: ApiServerFixture, user: string, namespace: string): void {
   });
 }
 
+/** `shark tap -A --dry-run` output, made once by the built CLI and shared by every kubectl version. */
+let dryRun: Promise<string> | undefined;
+function dryRunManifests(): Promise<string> {
+  dryRun ??= runCli(['tap', '-A', '--dry-run']).then((r) => {
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  });
+  return dryRun;
+}
+
+/**
+ * The same manifests as a user edits them before applying again: a new
+ * image, one more env var in the middle, the `run` volume and its mount
+ * removed. Only a strategic merge patch built from the containers/env/
+ * volumes merge keys turns this into a correct small patch.
+ */
+function edited(yaml: string): string {
+  return parseAllDocuments(yaml)
+    .map((d) => {
+      const o = d.toJS() as Obj;
+      if (o.kind === 'DaemonSet') {
+        const pod = o.spec.template.spec;
+        const c = pod.containers[0];
+        c.image = 'registry.example/shark:patched';
+        c.env.splice(1, 0, { name: 'SHARK_TEST', value: '1' });
+        c.volumeMounts = c.volumeMounts.filter((m: Obj) => m.name !== 'run');
+        pod.volumes = pod.volumes.filter((v: Obj) => v.name !== 'run');
+      }
+      return stringify(o);
+    })
+    .join('---\n');
+}
+
+/** Apply the dry-run output, then the edited copy; check what the server stored and what kubectl sent. */
+async function applyDryRun(f: ApiServerFixture, k: (args: string[], input?: string) => ReturnType<typeof run>, version: string): Promise<void> {
+  const yaml = await dryRunManifests();
+  const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
+  const ds = docs.find((o) => o.kind === 'DaemonSet')!;
+  const first = await k(['apply', '-f', '-'], yaml);
+  assert.equal(first.status, 0, first.stderr);
+  for (const o of docs) assert.match(first.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)?/${o.metadata.name} created`), first.stdout);
+  assert.doesNotMatch(first.stderr, /warning/i);
+
+  // kubectl diff: the same patch sent with dryRun=All; the server answers with the object it would store.
+  const before = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  const diff = await k(['diff', '-f', '-'], edited(yaml));
+  assert.equal(diff.status, 1, diff.stderr); // 1: there are differences
+  assert.match(diff.stdout, /^-\s+image: \S+/m);
+  assert.match(diff.stdout, /^\+\s+image: registry\.example\/shark:patched$/m);
+  assert.match(diff.stdout, /^\+\s+- name: SHARK_TEST$/m);
+  const after = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  assert.deepEqual([after.spec, after.metadata.annotations], [before.spec, before.metadata.annotations], 'a dry run stores nothing');
+
+  const second = await k(['apply', '-f', '-'], edited(yaml));
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stdout, new RegExp(`daemonset.apps/${ds.metadata.name} configured`));
+  assert.match(second.stdout, new RegExp(`configmap/${docs.find((o) => o.kind === 'ConfigMap')!.metadata.name} unchanged`));
+  // kubectl falls back to its built-in types with this warning when the served schema cannot give patch metadata.
+  assert.doesNotMatch(second.stderr, /warning/i);
+
+  const stored = f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!;
+  const want = ds.spec.template.spec.containers[0];
+  const got = stored.spec.template.spec.containers[0];
+  assert.equal(got.image, 'registry.example/shark:patched');
+  assert.deepEqual(got.command, want.command);
+  assert.deepEqual(got.securityContext, want.securityContext);
+  assert.deepEqual(
+    got.env.map((e: Obj) => e.name),
+    [want.env[0].name, 'SHARK_TEST', ...want.env.slice(1).map((e: Obj) => e.name)],
+  );
+  assert.deepEqual(got.volumeMounts.map((m: Obj) => m.name), want.volumeMounts.filter((m: Obj) => m.name !== 'run').map((m: Obj) => m.name));
+  assert.deepEqual(stored.spec.template.spec.volumes.map((v: Obj) => v.name), ds.spec.template.spec.volumes.filter((v: Obj) => v.name !== 'run').map((v: Obj) => v.name));
+  assert.doesNotMatch(JSON.stringify(stored), /"\$(patch|setElementOrder|retainKeys|deleteFromPrimitiveList)/, 'no patch directive is stored');
+
+  // The DaemonSet controller rolls the pods to the new template; kubectl rollout status waits for it.
+  const rollout = await k(['rollout', 'status', `daemonset/${ds.metadata.name}`, '-n', ds.metadata.namespace, '--timeout=15s']);
+  assert.equal(rollout.status, 0, rollout.stdout + rollout.stderr);
+  assert.match(rollout.stdout, /successfully rolled out/);
+  const agents = f.store.list('pods', ds.metadata.namespace).filter((p) => p.metadata.ownerReferences?.[0]?.name === ds.metadata.name);
+  assert.deepEqual(agents.map((p) => p.spec.containers[0].image), ['registry.example/shark:patched']);
+
+  const again = await k(['diff', '-f', '-'], edited(yaml));
+  assert.equal(again.status, 0, again.stdout + again.stderr);
+  assert.equal(again.stdout, '');
+
+  const patch = f.patches.find((p) => p.path.endsWith(`/daemonsets/${ds.metadata.name}`) && !p.dryRun)!;
+  assert.match(patch.contentType, /application\/strategic-merge-patch\+json/);
+  const sent = JSON.stringify(patch.body.spec);
+  assert.doesNotMatch(sent, /"command"/, 'the patch carries the change, not the whole container');
+  assert.match(sent, /"\$setElementOrder\/env"/);
+  assert.match(sent, /"\$patch":"delete"/);
+  if (version.startsWith('1.27') || version.startsWith('1.28')) assert.ok(f.requests.some((r) => r.startsWith('GET /openapi/v2')), 'kubectl before 1.29 reads the protobuf OpenAPI v2');
+
+  // A typo in a field name: kubectl asks for fieldValidation=Strict (the served OpenAPI says the
+  // server supports it) and the server refuses it with the API server's wording; nothing changes.
+  const typo = edited(yaml).replace(/imagePullPolicy:/, 'imagePullPolcy:');
+  const refused = await k(['apply', '-f', '-'], typo);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /DaemonSet in version "v1" cannot be handled as a DaemonSet: strict decoding error: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
+  assert.deepEqual(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec, stored.spec);
+  // --validate=warn asks for fieldValidation=Warn: the server warns and drops the field, as the API server's decoder does.
+  const warned = await k(['apply', '--validate=warn', '-f', '-'], typo);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stderr, /Warning: unknown field "spec\.template\.spec\.containers\[0\]\.imagePullPolcy"/);
+  assert.equal(f.store.get('daemonsets', ds.metadata.namespace, ds.metadata.name)!.spec.template.spec.containers[0].imagePullPolcy, undefined);
+
+  // And away again: delete -f, then wait until the Terminating namespace is gone.
+  const deleted = await k(['delete', '-f', '-', '--wait=false'], yaml);
+  assert.equal(deleted.status, 0, deleted.stderr);
+  for (const o of docs) assert.match(deleted.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)? "${o.metadata.name}" deleted`));
+  const gone = await k(['wait', '--for=delete', `namespace/${ds.metadata.namespace}`, '--timeout=10s']);
+  assert.equal(gone.status, 0, gone.stdout + gone.stderr);
+  assert.equal(f.store.findAll('app.kubernetes.io/managed-by=shark').length, 0, 'nothing of the run is left');
+}
+
 for (const { version, bin } of kubectls()) {
-  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait`, { timeout: 60_000 }, async () => {
+  test(`real kubectl (${version}) against the fixture: apply of shark tap -A --dry-run, then a strategic-merge re-apply`, { timeout: 60_000 }, async () => {
+    const { f, kubeconfig } = await setup();
+    try {
+      await applyDryRun(f, (args, input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input), version);
+    } finally {
+      await f.close();
+    }
+  });
+  test(`real kubectl (${version}) against the fixture: get, get -w, apply -f, auth can-i, wait, events, explain, exec`, { timeout: 60_000 }, async () => {
     const { f, kubeconfig } = await setup();
     const k = (args: string[], input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input);
     try {
@@ -93,6 +232,34 @@ for (const { version, bin } of kubectls()) {
       const waited = await k(['wait', '--for=condition=Ready', 'pod/redis-0', '-n', 'data', '--timeout=10s']);
       assert.equal(waited.status, 0, waited.stderr);
       assert.match(waited.stdout, /pod\/redis-0 condition met/);
+
+      f.store.recordEvent(f.store.get('pods', 'data', 'redis-0')!, 'Warning', 'BackOff', 'Back-off pulling image "lab"', 'kubelet');
+      const events = await k(['events', '-n', 'data']);
+      assert.equal(events.status, 0, events.stderr);
+      assert.match(events.stdout, /Warning\s+BackOff\s+Pod\/redis-0\s+Back-off pulling image "lab"/);
+
+      // explain reads the served schemas (v3; with KUBECTL_EXPLAIN_OPENAPIV3=false, 1.27/1.28 read the protobuf v2).
+      const v2explain = version.startsWith('1.27') || version.startsWith('1.28');
+      const envs: Record<string, string>[] = v2explain ? [{}, { KUBECTL_EXPLAIN_OPENAPIV3: 'false' }] : [{}];
+      for (const env of envs) {
+        const explained = await run(bin, ['--kubeconfig', kubeconfig, 'explain', 'daemonset.spec.template.spec.containers.env'], '', env);
+        assert.equal(explained.status, 0, explained.stderr);
+        assert.match(explained.stdout, /FIELD:\s+env\s+<\[\]V1EnvVar>/);
+        assert.match(explained.stdout, /^\s+valueFrom\s+<V1EnvVarSource>/m);
+      }
+
+      // Exec: kubectl up to 1.29 speaks SPDY/3.1, later releases WebSocket (v5 channel protocol).
+      const exec = await k(['exec', '-n', 'data', 'redis-0', '--', 'echo', 'hello from the pod']);
+      assert.equal(exec.status, 0, exec.stderr);
+      assert.equal(exec.stdout, 'hello from the pod\n');
+      assert.equal(f.execs.at(-1)!.transport, Number(version.split(/[.,]/)[1]) <= 29 ? 'spdy' : 'websocket');
+      const failing = await k(['exec', '-n', 'data', 'redis-0', '--', 'sh', '-c', 'echo to-stderr >&2; exit 3']);
+      assert.equal(failing.status, 3, failing.stderr);
+      assert.match(failing.stderr, /^to-stderr$/m);
+      assert.match(failing.stderr, /command terminated with exit code 3/);
+      const piped = await k(['exec', '-i', '-n', 'data', 'redis-0', '--', 'cat'], 'through stdin\n');
+      assert.equal(piped.status, 0, piped.stderr);
+      assert.equal(piped.stdout, 'through stdin\n');
 
       // get -w: a pod added later is printed.
       const w = spawn(bin, ['--kubeconfig', kubeconfig, 'get', 'pods', '-n', 'data', '-w'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -267,6 +434,43 @@ test('the DaemonSet controller skips nodes whose taints are not tolerated or who
     assert.equal(status.currentNumberScheduled, 2);
     assert.equal(status.numberReady, 0);
     assert.equal(status.numberUnavailable, 2);
+  } finally {
+    await f.close();
+  }
+});
+
+test('/openapi/v2: protobuf or JSON by Accept, ETag and 304, the same schemas as /openapi/v3 with GVKs and patch metadata', async () => {
+  const { f } = await setup({ tls: false });
+  try {
+    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${f.url}${path}`, { headers: { Authorization: 'Bearer fixture-token', ...headers } });
+    const proto = await get('/openapi/v2', { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
+    assert.equal(proto.status, 200);
+    assert.equal(proto.headers.get('content-type'), 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+    const pb = Buffer.from(await proto.arrayBuffer());
+    assert.equal(pb[0], 0x0a, 'Document field 1 (swagger), length-delimited');
+    assert.equal(pb.subarray(2, 2 + pb[1]).toString(), '2.0');
+    const etag = proto.headers.get('etag')!;
+    assert.match(etag, /^"[0-9A-F]+"$/);
+    assert.equal((await get('/openapi/v2', { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'If-None-Match': etag })).status, 304);
+
+    const json = await get('/openapi/v2', { Accept: 'application/json' });
+    assert.equal(json.headers.get('content-type'), 'application/json');
+    assert.notEqual(json.headers.get('etag'), etag, 'each encoding has its own ETag');
+    const v2 = (await json.json()) as Obj;
+    assert.equal((await get('/openapi/v2', { Accept: 'text/html' })).status, 406);
+
+    const gvks = Object.values(v2.definitions as Record<string, Obj>).flatMap((d) => d['x-kubernetes-group-version-kind'] ?? []);
+    for (const r of ['Pod', 'DaemonSet', 'ConfigMap', 'Namespace', 'ServiceAccount', 'Role']) assert.ok(gvks.some((g: Obj) => g.kind === r), r);
+    const podSpec = v2.definitions.V1PodSpec.properties;
+    assert.deepEqual([podSpec.containers['x-kubernetes-patch-merge-key'], podSpec.containers['x-kubernetes-patch-strategy']], ['name', 'merge']);
+    assert.equal(podSpec.volumes['x-kubernetes-patch-strategy'], 'merge,retainKeys');
+    assert.equal(podSpec.tolerations['x-kubernetes-patch-strategy'], undefined, 'tolerations are atomic in Kubernetes');
+    assert.equal(v2.definitions.V1Container.properties.ports['x-kubernetes-patch-merge-key'], 'containerPort');
+    assert.ok(v2.paths['/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}'].patch.parameters.some((p: Obj) => p.name === 'fieldValidation'));
+
+    const v3 = (await (await get('/openapi/v3/apis/apps/v1')).json()) as Obj;
+    const v3PodSpec = v3.components.schemas.V1PodSpec.properties;
+    assert.deepEqual(v3PodSpec.containers, { ...podSpec.containers, items: { $ref: '#/components/schemas/V1Container' } });
   } finally {
     await f.close();
   }

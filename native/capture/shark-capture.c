@@ -10,7 +10,8 @@
  *            never waits for the consumer.
  *   writer   drains the ring (then the spool) to stdout in the framed format
  *            below. Blocking writes to the pipe are Node's backpressure.
- *   control  reads commands on stdin: "filter EXPR" and "stop" (EOF = stop).
+ *   control  reads commands on stdin: "filter EXPR", "filter-file PATH" and
+ *            "stop" (EOF = stop).
  *
  * The main thread prints a stats line on stderr every --stats-ms, and a
  * final one after the last packet went out.
@@ -59,13 +60,25 @@
 #define FLOW_IDLE_SEC 60          /* a flow idle this long may be forgotten */
 #define STREAM_MAGIC "SHKCAP01"
 
+static const char *opt_ready_file;
+static int ready_written;
+static void ready_file(const char *json);
+static void json_escape(char *out, size_t outlen, const char *s);
+
+/* One line on stderr; before the ready file was written, the reason goes there too (shark waits on it). */
 static void die(const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fputs("shark-capture error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "shark-capture error: %s\n", msg);
+  if (opt_ready_file && !ready_written) {
+    char esc[1024], json[1200];
+    json_escape(esc, sizeof esc, msg);
+    snprintf(json, sizeof json, "{\"error\":\"other\",\"interface\":\"\",\"message\":\"%s\"}\n", esc);
+    ready_file(json);
+  }
   exit(2);
 }
 
@@ -95,10 +108,10 @@ static uint64_t opt_bufsize = 32u << 20;
 static uint64_t opt_ring = 64u << 20;
 static uint64_t opt_spool;
 static const char *opt_spool_dir;
-static const char *opt_ready_file;
 static unsigned opt_high = 80, opt_low = 50;
 static uint32_t opt_flows = 65536;
 static unsigned opt_stats_ms = 1000;
+static const char *opt_ack_dir;
 static int opt_immediate;
 
 /* ---------- shared state (guarded by mu unless atomic) ---------- */
@@ -126,6 +139,25 @@ static uint64_t shed_other_flows;
 /* A filter handed from the control thread to the capture thread. */
 static struct bpf_program pending_prog[MAX_IFACES];
 static int filter_pending;
+static unsigned pending_seq;
+
+/*
+ * With --ack-dir, the outcome of the Nth "filter" line is written to
+ * DIR/filter-N once it applies ("ok") or fails ("error: …"), so shark's
+ * setFilter can return only when the new filter is in force, as before.
+ */
+static void filter_ack(unsigned seq, const char *err) {
+  if (!opt_ack_dir) return;
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/filter-%u", opt_ack_dir, seq);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  if (err) fprintf(f, "error: %s\n", err);
+  else fputs("ok\n", f);
+  fclose(f);
+  rename(tmp, path);
+}
 
 struct iface { pcap_t *p; int dlt; int fd; uint32_t ts_scale; /* 1 for ns, 1000 for µs */ };
 static struct iface ifaces[MAX_IFACES];
@@ -430,6 +462,7 @@ static void *capture_main(void *arg) {
     }
     pthread_mutex_lock(&mu);
     int apply = filter_pending;
+    unsigned seq = pending_seq;
     filter_pending = 0;
     pthread_mutex_unlock(&mu);
     if (apply) {
@@ -440,6 +473,7 @@ static void *capture_main(void *arg) {
       for (int i = 0; i < nifaces; i++) pcap_freecode(&pending_prog[i]);
       if (err) fprintf(stderr, "shark-capture filter error: %s\n", err);
       else fputs("shark-capture filter ok\n", stderr);
+      filter_ack(seq, err);
     }
     uint64_t t = now_ms();
     if (t - last_stats >= 200) {
@@ -554,26 +588,50 @@ static int compile_all(const char *expr, struct bpf_program *progs, char *err, s
   return 0;
 }
 
+static char file_expr[MAX_LINE + 1];
+
 static void handle_line(char *line) {
+  static unsigned seq;
+  if (strncmp(line, "filter-file ", 12) == 0) {
+    /* The filter in a file: any length up to MAX_LINE, no quoting (shark writes these). */
+    FILE *f = fopen(line + 12, "r");
+    size_t n = f ? fread(file_expr, 1, MAX_LINE, f) : 0;
+    int too_long = f && n == MAX_LINE && fgetc(f) != EOF;
+    if (f) fclose(f);
+    if (!f || too_long) {
+      seq++;
+      fprintf(stderr, "shark-capture filter error: %s: %s\n", line + 12, f ? "longer than 1 MiB" : strerror(errno));
+      filter_ack(seq, f ? "filter longer than 1 MiB" : "cannot read the filter file");
+      return;
+    }
+    file_expr[n] = 0;
+    memcpy(line, "filter ", 7);
+    memmove(line + 7, file_expr, n + 1); /* line has MAX_LINE + 1 bytes */
+  }
   if (strcmp(line, "stop") == 0) {
     atomic_store(&stop_requested, 1);
   } else if (strncmp(line, "filter ", 7) == 0 || strcmp(line, "filter") == 0) {
     const char *expr = line[6] ? line + 7 : "";
     struct bpf_program progs[MAX_IFACES];
     char err[PCAP_ERRBUF_SIZE + 64];
+    seq++;
     if (compile_all(expr, progs, err, sizeof err) != 0) {
       /* A bad filter keeps the old one. */
       fprintf(stderr, "shark-capture filter error: %s\n", err);
+      filter_ack(seq, err);
       return;
     }
     pthread_mutex_lock(&mu);
-    if (filter_pending)
+    if (filter_pending) {
       for (int i = 0; i < nifaces; i++) pcap_freecode(&pending_prog[i]);
+      filter_ack(pending_seq, "replaced by a newer filter before it applied");
+    }
     memcpy(pending_prog, progs, sizeof(progs[0]) * (size_t)nifaces);
+    pending_seq = seq;
     filter_pending = 1;
     pthread_mutex_unlock(&mu);
   } else {
-    fprintf(stderr, "shark-capture error: unknown control line (want \"filter EXPR\" or \"stop\")\n");
+    fprintf(stderr, "shark-capture error: unknown control line (want \"filter EXPR\", \"filter-file PATH\" or \"stop\")\n");
   }
 }
 
@@ -662,7 +720,7 @@ static void on_signal(int sig) {
 static void usage(void) {
   fputs("usage: shark-capture -i IFACE [-i IFACE …] [-f FILTER] [-s SNAPLEN] [-B KERNEL_BUFFER]\n"
         "         [--ring SIZE] [--spool SIZE [--spool-dir DIR]] [--high PCT] [--low PCT]\n"
-        "         [--flows N] [--stats-ms MS] [--immediate] [--ready-file PATH]\n"
+        "         [--flows N] [--stats-ms MS] [--immediate] [--ready-file PATH] [--ack-dir DIR]\n"
         "       shark-capture --check-filter DLT SNAPLEN FILTER\n",
         stderr);
   exit(2);
@@ -670,7 +728,8 @@ static void usage(void) {
 
 /* Tell shark (which waits synchronously) the outcome of opening, atomically. */
 static void ready_file(const char *json) {
-  if (!opt_ready_file) return;
+  if (!opt_ready_file || ready_written) return;
+  ready_written = 1;
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp", opt_ready_file);
   FILE *f = fopen(tmp, "w");
@@ -692,9 +751,10 @@ static void json_escape(char *out, size_t outlen, const char *s) {
 }
 
 static void open_failed(const char *kind, const char *iface, const char *msg) {
-  char esc[1024], json[1200];
+  char esc[1024], ifesc[128], json[1300];
   json_escape(esc, sizeof esc, msg);
-  snprintf(json, sizeof json, "{\"error\":\"%s\",\"interface\":\"%s\",\"message\":\"%s\"}\n", kind, iface, esc);
+  json_escape(ifesc, sizeof ifesc, iface);
+  snprintf(json, sizeof json, "{\"error\":\"%s\",\"interface\":\"%s\",\"message\":\"%s\"}\n", kind, ifesc, esc);
   ready_file(json);
   die("%s: %s", iface, msg);
 }
@@ -761,6 +821,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--flows")) { NEED(); opt_flows = (uint32_t)parse_size(v, "--flows"); }
     else if (!strcmp(a, "--stats-ms")) { NEED(); opt_stats_ms = (unsigned)atoi(v); }
     else if (!strcmp(a, "--ready-file")) { NEED(); opt_ready_file = v; }
+    else if (!strcmp(a, "--ack-dir")) { NEED(); opt_ack_dir = v; }
     else if (!strcmp(a, "--immediate")) opt_immediate = 1;
     else usage();
 #undef NEED

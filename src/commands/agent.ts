@@ -12,6 +12,8 @@ import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
+import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
+import { describeShed } from '../capture/live-stats.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -41,6 +43,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
     'stats-interval': Flags.string({ description: 'how often to report drop/loss counters on stderr', default: '2s' }),
+    ...captureBufferFlags,
     kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
@@ -137,6 +140,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
           lost: s.lost,
           entries,
           ...(perPod ? { duplicates: perPod.stats().duplicates } : {}),
+          ...(s.shedFlows !== undefined ? { shedFlows: s.shedFlows, shedPackets: s.shedPackets ?? 0, lagMs: Math.round(s.lagMs ?? 0) } : {}),
           final,
         }),
       );
@@ -146,6 +150,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       const result = await runLocalTap({
         interfaces: flags.interface,
         filter: flags.filter || MATCH_NOTHING,
+        buffers: captureBufferOptions(flags),
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
         keepPacket: (p) => !perPod || perPod.keep(p),
@@ -195,7 +200,8 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
               ],
             },
       });
-      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
+      const shed = describeShed(result.stats);
+      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost${shed ? `, ${shed}` : ''}`);
       if (perPod) {
         const p = perPod.stats();
         say(

@@ -29,6 +29,8 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     lost: a.lost + b.lost,
     entries: a.entries + b.entries,
     ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
+    ...(a.shedFlows !== undefined || b.shedFlows !== undefined ? { shedFlows: (a.shedFlows ?? 0) + (b.shedFlows ?? 0) } : {}),
+    ...(a.shedPackets !== undefined || b.shedPackets !== undefined ? { shedPackets: (a.shedPackets ?? 0) + (b.shedPackets ?? 0) } : {}),
     final: false,
   };
 }
@@ -41,6 +43,9 @@ function losses(s: AgentStats): number {
 export function describeStats(s: AgentStats): string {
   const parts = [`${s.packets} packets`, `${s.kernelDropped ?? 'unknown'} dropped by kernel`, `${s.lost} lost in queue`];
   if (s.ifDropped > 0) parts.push(`${s.ifDropped} dropped by interface`);
+  // Shed whole because dissection fell behind: counted apart from losses inside flows.
+  if (s.shedFlows || s.shedPackets) parts.push(`${s.shedFlows ?? 0} new flows shed (${s.shedPackets ?? 0} packets)`);
+  if (s.lagMs !== undefined && s.lagMs >= 1000) parts.push(`lag ${(s.lagMs / 1000).toFixed(1)} s`);
   parts.push(`${s.entries} entries`);
   // Not a loss: the other copy of each such packet was kept (per-pod capture).
   if (s.duplicates) parts.push(`${s.duplicates} duplicate packets dropped`);

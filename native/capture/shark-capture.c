@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -790,6 +791,22 @@ static void open_iface(int i) {
   if (ifaces[i].fd < 0) open_failed("other", ifnames[i], "no selectable file descriptor");
 }
 
+/*
+ * The kernel stamps a received skb once, in netif_receive_skb, only while
+ * some socket asked for receive timestamps; otherwise every packet socket
+ * reading it takes its own clock reading, and shark and a tcpdump beside it
+ * disagree by a microsecond or so. Holding one socket with SO_TIMESTAMPNS
+ * turns the stamp on (system-wide, as NTP daemons usually have it already),
+ * so a packet has one time, taken where it entered the stack.
+ */
+static void want_skb_timestamps(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int on = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
+    fprintf(stderr, "shark-capture: cannot ask for kernel receive timestamps (%s): packets are stamped as libpcap reads them\n", strerror(errno));
+  /* Kept open for the life of the process. */
+}
+
 static int check_filter(int dlt, int snaplen, const char *expr) {
   pcap_t *dead = pcap_open_dead(dlt, snaplen);
   struct bpf_program prog;
@@ -850,6 +867,7 @@ int main(int argc, char **argv) {
   flows = calloc((size_t)nb * FLOW_WAYS, sizeof *flows);
   if (!flows) die("--flows: cannot allocate the flow table");
 
+  want_skb_timestamps();
   for (int i = 0; i < nifaces; i++) open_iface(i);
 
   signal(SIGPIPE, SIG_IGN);

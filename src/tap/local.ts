@@ -76,6 +76,8 @@ export function tapSummary(r: LocalTapResult, withEntries: boolean): string {
   if (withEntries) parts.push(`${r.entries} entries`);
   const losses = r.counters ? describeLosses(r.counters) : undefined;
   if (withEntries && losses) parts.push(`lost or damaged: ${losses}`);
+  // The capture helper counts what libpcap handed it (tcpdump's "received by filter"): captured + shed + lost.
+  if (r.stats.timestamps === 'kernel') parts.push(`${r.stats.received} received by filter`);
   return parts.join(', ');
 }
 

@@ -11,7 +11,6 @@ export const STREAM_MAGIC = 'SHKCAP01';
 export const RECORD_HEADER = 20;
 /** The helper's own snaplen limit. */
 export const HELPER_MAX_SNAPLEN = 262144;
-const MAX_RECORD = RECORD_HEADER + HELPER_MAX_SNAPLEN + 3;
 
 export class HelperStreamError extends Error {}
 
@@ -43,10 +42,11 @@ export class HelperStreamDecoder {
     const out: Packet[] = [];
     while (buf.length - pos >= RECORD_HEADER) {
       const caplen = buf.readUInt32LE(pos);
-      const size = RECORD_HEADER + ((caplen + 3) & ~3);
-      if (size > MAX_RECORD) {
+      // Checked before any arithmetic: a u32 near 2^32 would wrap in JavaScript's 32-bit bitwise operators.
+      if (caplen > HELPER_MAX_SNAPLEN) {
         throw new HelperStreamError(`capture helper: record of ${caplen} bytes at stream byte ${this.offset + pos} exceeds the snaplen limit`);
       }
+      const size = RECORD_HEADER + caplen + ((4 - (caplen % 4)) % 4);
       if (buf.length - pos < size) break;
       const iface = buf.readUInt32LE(pos + 16);
       const linkType = this.linkTypes[iface];

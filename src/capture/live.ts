@@ -308,6 +308,8 @@ export function openLive(opts: LiveOptions): LiveCapture {
       throw new UserError(`capture helper not built (looked for ${helperCandidates().join(', ')}): run bash native/capture/build.sh`, ExitCode.CAPTURE);
     }
   }
+  const capture = openCapLive(opts);
+  // Said once the capture is open: an error opening it stays the one line users see.
   if (capturer === 'auto' && !fallbackNoted) {
     fallbackNoted = true;
     const why = off
@@ -316,7 +318,7 @@ export function openLive(opts: LiveOptions): LiveCapture {
     const ignored = opts.ringSize !== undefined || opts.spoolSize ? '; --ring/--spool do not apply' : '';
     process.stderr.write(`shark: ${why}: capturing in-process with cap, timestamps from shark's clock when packets are dequeued${ignored}\n`);
   }
-  return openCapLive(opts);
+  return capture;
 }
 
 function openCapLive(opts: LiveOptions): LiveCapture {

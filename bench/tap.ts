@@ -81,7 +81,7 @@ export async function benchTap(ctx?: Partial<BenchContext>, opts: TapBenchOption
   try {
     const rows: BenchRow[] = [];
     // Packets to a file, then live dissection to entries (helper, then cap): each beside tcpdump -w.
-    for (const mode of ['pcap', 'entries', 'entries-cap'] as const) {
+    for (const mode of ['pcap', 'entries', 'entries-cap', 'entries-shed'] as const) {
       rows.push(await round(lab, tmp, shark, mode, seconds, connections));
     }
     return { rows };
@@ -95,7 +95,7 @@ async function round(
   lab: Lab,
   tmp: string,
   shark: string[],
-  mode: 'pcap' | 'entries' | 'entries-cap',
+  mode: 'pcap' | 'entries' | 'entries-cap' | 'entries-shed',
   seconds: number,
   connections: number,
 ): Promise<BenchRow> {
@@ -104,17 +104,21 @@ async function round(
   const ours = join(tmp, `shark-${mode}.pcap`);
   const theirs = join(tmp, `tcpdump-${mode}.pcap`);
   const sharkArgs = mode === 'pcap' ? ['tap', '-i', 'eth0', '-w', ours] : ['tap', '-i', 'eth0'];
+  // A small ring and a new connection per request (ab without -k): past the ring, new flows are shed, not missed.
+  if (mode === 'entries-shed') sharkArgs.push('--ring', '4MB');
   if (process.env.SHARK_BENCH_TAP_BUFFER) sharkArgs.push('-B', process.env.SHARK_BENCH_TAP_BUFFER);
   const env = mode === 'entries-cap' ? { ...process.env, SHARK_CAPTURE_HELPER: 'off' } : process.env;
   const tap = start(lab, client.ns, 'shark tap', [...shark, ...sharkArgs], env);
   const tcpdump = start(lab, client.ns, 'tcpdump', ['tcpdump', '--immediate-mode', '-i', 'eth0', '-w', theirs]);
   await Promise.all([listening(tap), listening(tcpdump)]);
   const before = wirePackets(client.ns, 'eth0');
-  log(`${mode}: wrk -c${connections} -d${seconds}s against nginx at ${web.ip}, captured on ${client.name}'s eth0 by both at once`);
-  const wrk = await lab.exec(client.ns, ['wrk', '-t2', `-c${connections}`, `-d${seconds}s`, `http://${web.ip}/`], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
-  const requests = /(\d+) requests in/.exec(wrk.stdout)?.[1] ?? '?';
+  const load =
+    mode === 'entries-shed'
+      ? ['ab', '-q', '-t', String(seconds), '-n', '1000000', '-c', String(connections), `http://${web.ip}/`]
+      : ['wrk', '-t2', `-c${connections}`, `-d${seconds}s`, `http://${web.ip}/`];
+  log(`${mode}: ${load.join(' ')} against nginx, captured on ${client.name}'s eth0 by both at once`);
+  const wrk = await lab.exec(client.ns, load, { timeoutMs: (seconds + 30) * 1000 });
+  const requests = /(\d+) requests in|Complete requests:\s+(\d+)/.exec(wrk.stdout)?.slice(1).find(Boolean) ?? '?';
   await new Promise((r) => setTimeout(r, 1500)); // let both drain their buffers
   const wire = wirePackets(client.ns, 'eth0') - before;
   await Promise.all([stopped(tap), stopped(tcpdump)]);
@@ -131,9 +135,10 @@ async function round(
   const sharkMissing = Math.max(0, wire - sharkCount - shedPackets - sharkLost);
   const tcpdumpMissing = Math.max(0, wire - tcpdumpCount);
   log(`${mode}: ${requests} HTTP requests; wire ${wire} packets; shark ${sharkCount} (${summary}); tcpdump ${tcpdumpCount} (dropped by kernel: ${tcpdumpDropped})`);
-  const how = mode === 'entries-cap' ? ' (cap in process: SHARK_CAPTURE_HELPER=off)' : '';
+  const how = mode === 'entries-cap' ? ' (cap in process: SHARK_CAPTURE_HELPER=off)' : mode === 'entries-shed' ? ' --ring 4MB' : '';
+  const loader = mode === 'entries-shed' ? 'ab, a connection per request' : 'wrk';
   return {
-    name: `tap ${mode === 'pcap' ? '-w' : '(live entries)'}${how} under wrk (${requests} requests, ${wire} packets on the wire)`,
+    name: `tap ${mode === 'pcap' ? '-w' : '(live entries)'}${how} under ${loader} (${requests} requests, ${wire} packets on the wire)`,
     shark: mode === 'pcap' ? 'shark tap -i eth0 -w' : `shark tap -i eth0 > entries${how}`,
     peer: 'tcpdump -w',
     sharkFigure:

@@ -670,7 +670,7 @@ static void *control_main(void *arg) {
 /* ---------- stats ---------- */
 
 static void print_stats(int final) {
-  char ports[SHED_PORTS * 32 + 64];
+  char ports[SHED_PORTS * 48 + 64];
   size_t pl = 0;
   pthread_mutex_lock(&mu);
   /* Lag: age of the oldest packet still queued (the record at the ring's tail, else the spool's). */

@@ -49,6 +49,7 @@ docs/tls-capture.md.`;
     '<%= config.bin %> tap -i eth0 -f "tcp port 80" --duration 10s',
     '<%= config.bin %> tap -i eth0 --pcap -c 100 > first100.pcap',
     '<%= config.bin %> tap -i eth0 -i lo -w both.pcapng --duration 1m',
+    '<%= config.bin %> tap -i eth0 --ring 256MB --spool 4GB --spool-dir /var/tmp > calls.ndjson',
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
     '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
     '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',

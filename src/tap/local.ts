@@ -12,9 +12,10 @@ import { dissectPackets, type DissectionEngine, type EngineOptions } from '../di
 import { describeLosses } from '../input/dissect-run.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { openLive, type LiveCapture, type LiveOptions, type LiveStats } from '../capture/live.js';
-import { describeBacklog, describeShed } from '../capture/live-stats.js';
+import { openLive, type LiveCapture, type LiveStats } from '../capture/live.js';
 import { PcapngWriter, PcapWriter } from '../capture/writer.js';
+import type { LiveOptions } from '../capture/live.js';
+import { describeBacklog, describeShed } from '../capture/live-stats.js';
 
 export type TapOutput =
   | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[]; keep?: (e: Entry) => boolean }

@@ -14,7 +14,8 @@
  *            "stop" (EOF = stop).
  *
  * The main thread prints a stats line on stderr every --stats-ms, and a
- * final one after the last packet went out.
+ * final one after the last packet went out. Exit status: 0 after a stop,
+ * 1 when an interface failed (went down …), 2 when it could not start.
  *
  * Under pressure (ring + spool use above --high percent) packets opening NEW
  * flows are shed, whole flows (a shed flow stays shed until it is idle), so
@@ -131,6 +132,7 @@ static int shedding;
 static int capture_done, writer_done, output_gone;
 
 static atomic_int stop_requested;
+static atomic_int capture_failed;
 
 struct shed_port { uint8_t proto; uint16_t port; uint64_t flows; };
 static struct shed_port shed_ports[SHED_PORTS];
@@ -458,6 +460,7 @@ static void *capture_main(void *arg) {
       /* Nonblocking: returns at once when nothing is there (also when poll timed out). */
       if (pcap_dispatch(ifaces[i].p, -1, on_packet, (u_char *)(uintptr_t)i) == PCAP_ERROR) {
         fprintf(stderr, "shark-capture error: %s: %s\n", ifnames[i], pcap_geterr(ifaces[i].p));
+        capture_failed = 1; /* what was queued still goes out; the exit status says it ended early */
         atomic_store(&stop_requested, 1);
       }
     }
@@ -497,6 +500,12 @@ static int write_all(const uint8_t *p, size_t n) {
     ssize_t w = write(1, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        /* A non-blocking stdout (inherited so): wait as a blocking write would. */
+        struct pollfd out = { .fd = 1, .events = POLLOUT };
+        poll(&out, 1, -1);
+        continue;
+      }
       return -1;
     }
     p += w;
@@ -911,5 +920,5 @@ int main(int argc, char **argv) {
   if (output_gone) atomic_store(&stop_requested, 1);
   pthread_join(cap_t, NULL);
   print_stats(1);
-  return 0;
+  return capture_failed ? 1 : 0;
 }

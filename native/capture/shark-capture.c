@@ -139,8 +139,13 @@ static struct shed_port shed_ports[SHED_PORTS];
 static int nshed_ports;
 static uint64_t shed_other_flows;
 
-/* A filter handed from the control thread to the capture thread. */
-static struct bpf_program pending_prog[MAX_IFACES];
+/*
+ * A filter expression handed from the control thread to the capture thread,
+ * which compiles it on the live handles: on Linux `ifindex N` (per-pod
+ * capture on `any`) compiles to the kernel's SKF_AD_IFINDEX only for a live
+ * capture, so a pcap_open_dead() compile would not be the same program.
+ */
+static char *pending_expr;
 static int filter_pending;
 static unsigned pending_seq;
 
@@ -467,17 +472,29 @@ static void *capture_main(void *arg) {
     pthread_mutex_lock(&mu);
     int apply = filter_pending;
     unsigned seq = pending_seq;
+    char *expr = pending_expr; /* ours now */
+    pending_expr = NULL;
     filter_pending = 0;
     pthread_mutex_unlock(&mu);
     if (apply) {
-      /* Applied here, between dispatches: a pcap_t is not shared between threads. */
-      const char *err = NULL;
-      for (int i = 0; i < nifaces && !err; i++)
-        if (pcap_setfilter(ifaces[i].p, &pending_prog[i]) != 0) err = pcap_geterr(ifaces[i].p);
-      for (int i = 0; i < nifaces; i++) pcap_freecode(&pending_prog[i]);
-      if (err) fprintf(stderr, "shark-capture filter error: %s\n", err);
+      /* Compiled and applied here, between dispatches: a pcap_t is not shared between threads. */
+      struct bpf_program progs[MAX_IFACES];
+      char err[PCAP_ERRBUF_SIZE + 64] = "";
+      int compiled = 0;
+      for (; compiled < nifaces; compiled++) {
+        if (pcap_compile(ifaces[compiled].p, &progs[compiled], expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+          snprintf(err, sizeof err, "%s", pcap_geterr(ifaces[compiled].p));
+          break;
+        }
+      }
+      /* All or nothing: a filter one interface refuses keeps the old one everywhere. */
+      for (int i = 0; i < nifaces && !err[0]; i++)
+        if (pcap_setfilter(ifaces[i].p, &progs[i]) != 0) snprintf(err, sizeof err, "%s", pcap_geterr(ifaces[i].p));
+      for (int i = 0; i < compiled; i++) pcap_freecode(&progs[i]);
+      if (err[0]) fprintf(stderr, "shark-capture filter error: %s\n", err);
       else fputs("shark-capture filter ok\n", stderr);
-      filter_ack(seq, err);
+      filter_ack(seq, err[0] ? err : NULL);
+      free(expr);
     }
     uint64_t t = now_ms();
     if (t - last_stats >= 200) {
@@ -580,24 +597,6 @@ gone:
 
 /* ---------- control thread ---------- */
 
-static int compile_all(const char *expr, struct bpf_program *progs, char *err, size_t errlen) {
-  for (int i = 0; i < nifaces; i++) {
-    pcap_t *dead = pcap_open_dead(ifaces[i].dlt, opt_snaplen);
-    if (!dead) {
-      snprintf(err, errlen, "pcap_open_dead failed");
-      return -1;
-    }
-    if (pcap_compile(dead, &progs[i], expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      snprintf(err, errlen, "%s", pcap_geterr(dead));
-      pcap_close(dead);
-      for (int j = 0; j < i; j++) pcap_freecode(&progs[j]);
-      return -1;
-    }
-    pcap_close(dead);
-  }
-  return 0;
-}
-
 static char file_expr[MAX_LINE + 1];
 
 static void handle_line(char *line) {
@@ -622,21 +621,18 @@ static void handle_line(char *line) {
     atomic_store(&stop_requested, 1);
   } else if (strncmp(line, "filter ", 7) == 0 || strcmp(line, "filter") == 0) {
     const char *expr = line[6] ? line + 7 : "";
-    struct bpf_program progs[MAX_IFACES];
-    char err[PCAP_ERRBUF_SIZE + 64];
+    char *copy = strdup(expr);
     seq++;
-    if (compile_all(expr, progs, err, sizeof err) != 0) {
-      /* A bad filter keeps the old one. */
-      fprintf(stderr, "shark-capture filter error: %s\n", err);
-      filter_ack(seq, err);
+    if (!copy) {
+      filter_ack(seq, "out of memory");
       return;
     }
     pthread_mutex_lock(&mu);
     if (filter_pending) {
-      for (int i = 0; i < nifaces; i++) pcap_freecode(&pending_prog[i]);
+      free(pending_expr);
       filter_ack(pending_seq, "replaced by a newer filter before it applied");
     }
-    memcpy(pending_prog, progs, sizeof(progs[0]) * (size_t)nifaces);
+    pending_expr = copy;
     pending_seq = seq;
     filter_pending = 1;
     pthread_mutex_unlock(&mu);
@@ -730,8 +726,7 @@ static void on_signal(int sig) {
 static void usage(void) {
   fputs("usage: shark-capture -i IFACE [-i IFACE …] [-f FILTER] [-s SNAPLEN] [-B KERNEL_BUFFER]\n"
         "         [--ring SIZE] [--spool SIZE [--spool-dir DIR]] [--high PCT] [--low PCT]\n"
-        "         [--flows N] [--stats-ms MS] [--immediate] [--ready-file PATH] [--ack-dir DIR]\n"
-        "       shark-capture --check-filter DLT SNAPLEN FILTER\n",
+        "         [--flows N] [--stats-ms MS] [--immediate] [--ready-file PATH] [--ack-dir DIR]\n",
         stderr);
   exit(2);
 }
@@ -816,21 +811,7 @@ static void want_skb_timestamps(void) {
   /* Kept open for the life of the process. */
 }
 
-static int check_filter(int dlt, int snaplen, const char *expr) {
-  pcap_t *dead = pcap_open_dead(dlt, snaplen);
-  struct bpf_program prog;
-  if (!dead) die("pcap_open_dead failed");
-  if (pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    fprintf(stderr, "%s\n", pcap_geterr(dead));
-    return 1;
-  }
-  pcap_freecode(&prog);
-  pcap_close(dead);
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  if (argc == 5 && strcmp(argv[1], "--check-filter") == 0) return check_filter(atoi(argv[2]), atoi(argv[3]), argv[4]);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -31,12 +31,15 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
     ...(a.shedFlows !== undefined || b.shedFlows !== undefined ? { shedFlows: (a.shedFlows ?? 0) + (b.shedFlows ?? 0) } : {}),
     ...(a.shedPackets !== undefined || b.shedPackets !== undefined ? { shedPackets: (a.shedPackets ?? 0) + (b.shedPackets ?? 0) } : {}),
+    // Lag is a level, not a count: the later report's.
+    ...(b.lagMs !== undefined ? { lagMs: b.lagMs } : a.lagMs !== undefined ? { lagMs: a.lagMs } : {}),
     final: false,
   };
 }
 
 function losses(s: AgentStats): number {
-  return (s.kernelDropped ?? 0) + s.ifDropped + s.lost;
+  // Shed packets (whole new flows the capture helper let go while dissection was behind) count as news too.
+  return (s.kernelDropped ?? 0) + s.ifDropped + s.lost + (s.shedPackets ?? 0);
 }
 
 /** "1200 packets, 0 dropped by kernel, 3 lost in queue, 40 entries" (as tcpdump words them). */

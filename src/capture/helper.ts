@@ -115,6 +115,7 @@ export function openHelperCapture(path: string, opts: LiveOptions): LiveCapture 
   if (opts.spoolSize) args.push('--spool', String(opts.spoolSize));
   if (opts.spoolDir) args.push('--spool-dir', opts.spoolDir);
   if (opts.statsIntervalMs !== undefined) args.push('--stats-ms', String(opts.statsIntervalMs));
+  if (opts.immediate) args.push('--immediate');
   const dir = mkdtempSync(join(tmpdir(), 'shark-capture-'));
   let started: { child: ChildProcess; ready: ReadyReport };
   try {

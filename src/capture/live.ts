@@ -54,6 +54,14 @@ export interface LiveOptions {
   spoolSize?: number;
   /** Capture helper: where the spool file lives (default $TMPDIR or /tmp; unlinked at once). */
   spoolDir?: string;
+  /**
+   * Capture helper: libpcap's immediate mode (one ring slot per packet)
+   * instead of 10 ms blocks. Per-pod capture wants it: after a filter change
+   * libpcap re-filters the next unread block in userland, where `ifindex`
+   * (a kernel ancillary field) never matches, so a whole block would be lost
+   * rather than one packet.
+   */
+  immediate?: boolean;
   /** Capture helper: how often it reports its counters (default 1 s). */
   statsIntervalMs?: number;
   /**

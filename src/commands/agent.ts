@@ -150,7 +150,9 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       const result = await runLocalTap({
         interfaces: flags.interface,
         filter: flags.filter || MATCH_NOTHING,
-        buffers: captureBufferOptions(flags),
+        // Immediate mode: per-pod filters (ifindex) change at run time, and libpcap would
+        // re-filter a whole 10 ms block in userland after each change, where ifindex never matches.
+        buffers: { ...captureBufferOptions(flags), immediate: true },
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
         keepPacket: (p) => !perPod || perPod.keep(p),

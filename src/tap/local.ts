@@ -28,7 +28,7 @@ export interface LocalTapOptions {
   snaplen?: number;
   bufferSize?: number;
   /** The capture helper's ring and spool (--ring, --spool, --spool-dir). */
-  buffers?: Pick<LiveOptions, 'ringSize' | 'spoolSize' | 'spoolDir'>;
+  buffers?: Pick<LiveOptions, 'ringSize' | 'spoolSize' | 'spoolDir' | 'immediate'>;
   /** Called every `progressMs` (default 5 s) with the capture's counters while it runs. */
   onProgress?: (stats: LiveStats) => void;
   progressMs?: number;

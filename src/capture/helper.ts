@@ -164,6 +164,16 @@ export function openHelperCapture(path: string, opts: LiveOptions): LiveCapture 
   // shark may stop reading or exit first: neither is an error of ours.
   child.stdin!.on('error', () => {});
   child.stdout!.on('error', () => {});
+  // The helper keeps shark alive only while someone iterates batches(): a
+  // command that failed before reading must still exit (the helper then sees
+  // stdin's end, stops, and its writes fail).
+  const hold = (on: boolean) => {
+    for (const h of [child, child.stdin, child.stdout, child.stderr] as ({ ref(): void; unref(): void } | null)[]) {
+      if (on) h?.ref();
+      else h?.unref();
+    }
+  };
+  hold(false);
 
   child.stdout!.on('data', (chunk: Buffer) => {
     let packets: Packet[];
@@ -268,6 +278,7 @@ export function openHelperCapture(path: string, opts: LiveOptions): LiveCapture 
     },
     async *batches(): AsyncGenerator<Packet[]> {
       let finished = false;
+      hold(true);
       try {
         while (true) {
           if (failure) throw failure;
@@ -294,6 +305,7 @@ export function openHelperCapture(path: string, opts: LiveOptions): LiveCapture 
       } finally {
         if (!finished) await abandon();
         else close();
+        hold(false);
       }
     },
   };

@@ -10,10 +10,10 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
-import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
-import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { describeShed } from '../capture/live-stats.js';
+import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
+import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;

@@ -115,13 +115,13 @@ export interface AgentStats {
   lost: number;
   /** Entries written (0 in packets mode). */
   entries: number;
-  /** Per-pod capture: second copies of packets already kept at another pod's interface. */
-  duplicates?: number;
   /** Capture helper: new flows shed whole (dissection too far behind), and their packets. */
   shedFlows?: number;
   shedPackets?: number;
   /** Capture helper: age of the oldest packet waiting for dissection, ms (not cumulative). */
   lagMs?: number;
+  /** Per-pod capture: second copies of packets already kept at another pod's interface. */
+  duplicates?: number;
   /** The agent's last report, sent as it ends. */
   final: boolean;
 }
@@ -149,10 +149,10 @@ export function parseAgentStats(line: string): AgentStats | undefined {
     ifDropped: count(v.ifDropped),
     lost: count(v.lost),
     entries: count(v.entries),
-    ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
     ...(v.shedFlows !== undefined ? { shedFlows: count(v.shedFlows) } : {}),
     ...(v.shedPackets !== undefined ? { shedPackets: count(v.shedPackets) } : {}),
     ...(v.lagMs !== undefined ? { lagMs: count(v.lagMs) } : {}),
+    ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
     final: v.final === true,
   };
 }

@@ -28,11 +28,11 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     ifDropped: a.ifDropped + b.ifDropped,
     lost: a.lost + b.lost,
     entries: a.entries + b.entries,
-    ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
     ...(a.shedFlows !== undefined || b.shedFlows !== undefined ? { shedFlows: (a.shedFlows ?? 0) + (b.shedFlows ?? 0) } : {}),
     ...(a.shedPackets !== undefined || b.shedPackets !== undefined ? { shedPackets: (a.shedPackets ?? 0) + (b.shedPackets ?? 0) } : {}),
     // Lag is a level, not a count: the later report's.
     ...(b.lagMs !== undefined ? { lagMs: b.lagMs } : a.lagMs !== undefined ? { lagMs: a.lagMs } : {}),
+    ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
     final: false,
   };
 }

@@ -50,6 +50,16 @@ WORKDIR /src
 COPY native/tls-capture ./native/tls-capture
 RUN bash native/tls-capture/build.sh /out
 
+# Live capture's helper process (dumpcap-like: kernel timestamps, a ring
+# decoupled from dissection, spool, shedding): C, libpcap only.
+FROM ${BUILD_BASE} AS capture
+RUN if ! dpkg -s libpcap-dev gcc libc6-dev >/dev/null 2>&1; then \
+      apt-get update && apt-get install -y --no-install-recommends libpcap-dev gcc libc6-dev \
+      && rm -rf /var/lib/apt/lists/*; fi
+WORKDIR /src
+COPY native/capture ./native/capture
+RUN bash native/capture/build.sh /out
+
 FROM ${BASE}
 ARG TARGETARCH
 RUN if ! dpkg -s libpcap0.8 >/dev/null 2>&1; then \
@@ -62,6 +72,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 COPY --from=bpf /out/shark-tls-capture /usr/local/lib/shark/shark-tls-capture
+COPY --from=capture /out/shark-capture /usr/local/lib/shark/shark-capture
 RUN ln -s /app/bin/run.js /usr/local/bin/shark && chmod +x /app/bin/run.js
 # The root filesystem is read-only in the DaemonSet; /tmp is an emptyDir.
 ENV HOME=/tmp NODE_ENV=production

@@ -1,8 +1,12 @@
 // Local live capture under load: `shark tap -i eth0 -w` and `tcpdump -w` on the
 // same lab pod interface at the same time while wrk hammers nginx, compared
-// with the packets the kernel counted on that interface (rx + tx). Goal (issue
-// 7): zero drops where tcpdump has zero; both figures are reported.
+// with the packets the kernel counted on that interface (rx + tx). Goal (issues
+// 7, 16): zero missed where tcpdump has zero; packets the capture helper shed
+// (whole new flows, dissection behind) are counted apart from missed ones.
+// Live entries run twice: through the capture helper, and through `cap` in
+// process (SHARK_CAPTURE_HELPER=off), the way shark captured before it.
 //   node --import tsx bench/tap.ts [--seconds 5] [--connections 16]
+//   SHARK_BENCH_TAP_LAB=prefix,net picks the lab's namespaces and /24 (default shtb,198.18.40).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +24,8 @@ interface Capturer {
   stderr: () => string;
 }
 
-function start(lab: Lab, ns: string, label: string, argv: string[]): Capturer {
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+function start(lab: Lab, ns: string, label: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Capturer {
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let text = '';
   child.stderr!.on('data', (d) => (text += d));
   void lab;
@@ -72,11 +76,12 @@ export async function benchTap(ctx?: Partial<BenchContext>, opts: TapBenchOption
   const shark = ctx?.shark ?? [process.execPath, cliBin];
   if (spawnSync('which', ['wrk']).status !== 0) throw new Error('wrk is not installed (apt-get install wrk; see bench/packages.txt)');
   const tmp = mkdtempSync(join(tmpdir(), 'shark-bench-tap-'));
-  const lab = await startLab({ prefix: 'shtb', net: '198.18.40', nodes: 1 });
+  const [prefix, net] = (process.env.SHARK_BENCH_TAP_LAB ?? 'shtb,198.18.40').split(',');
+  const lab = await startLab({ prefix: prefix!, net: net!, nodes: 1 });
   try {
     const rows: BenchRow[] = [];
-    // Packets to a file, then live dissection to entries: each beside tcpdump -w.
-    for (const mode of ['pcap', 'entries'] as const) {
+    // Packets to a file, then live dissection to entries (helper, then cap): each beside tcpdump -w.
+    for (const mode of ['pcap', 'entries', 'entries-cap', 'entries-shed'] as const) {
       rows.push(await round(lab, tmp, shark, mode, seconds, connections));
     }
     return { rows };
@@ -90,7 +95,7 @@ async function round(
   lab: Lab,
   tmp: string,
   shark: string[],
-  mode: 'pcap' | 'entries',
+  mode: 'pcap' | 'entries' | 'entries-cap' | 'entries-shed',
   seconds: number,
   connections: number,
 ): Promise<BenchRow> {
@@ -99,33 +104,47 @@ async function round(
   const ours = join(tmp, `shark-${mode}.pcap`);
   const theirs = join(tmp, `tcpdump-${mode}.pcap`);
   const sharkArgs = mode === 'pcap' ? ['tap', '-i', 'eth0', '-w', ours] : ['tap', '-i', 'eth0'];
+  // A small ring and a new connection per request (ab without -k): past the ring, new flows are shed, not missed.
+  if (mode === 'entries-shed') sharkArgs.push('--ring', '4MB');
   if (process.env.SHARK_BENCH_TAP_BUFFER) sharkArgs.push('-B', process.env.SHARK_BENCH_TAP_BUFFER);
-  const tap = start(lab, client.ns, 'shark tap', [...shark, ...sharkArgs]);
+  const env = mode === 'entries-cap' ? { ...process.env, SHARK_CAPTURE_HELPER: 'off' } : process.env;
+  const tap = start(lab, client.ns, 'shark tap', [...shark, ...sharkArgs], env);
   const tcpdump = start(lab, client.ns, 'tcpdump', ['tcpdump', '--immediate-mode', '-i', 'eth0', '-w', theirs]);
   await Promise.all([listening(tap), listening(tcpdump)]);
   const before = wirePackets(client.ns, 'eth0');
-  log(`${mode}: wrk -c${connections} -d${seconds}s against nginx at ${web.ip}, captured on ${client.name}'s eth0 by both at once`);
-  const wrk = await lab.exec(client.ns, ['wrk', '-t2', `-c${connections}`, `-d${seconds}s`, `http://${web.ip}/`], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
-  const requests = /(\d+) requests in/.exec(wrk.stdout)?.[1] ?? '?';
+  const load =
+    mode === 'entries-shed'
+      ? ['ab', '-q', '-t', String(seconds), '-n', '1000000', '-c', String(connections), `http://${web.ip}/`]
+      : ['wrk', '-t2', `-c${connections}`, `-d${seconds}s`, `http://${web.ip}/`];
+  log(`${mode}: ${load.join(' ')} against nginx, captured on ${client.name}'s eth0 by both at once`);
+  const wrk = await lab.exec(client.ns, load, { timeoutMs: (seconds + 30) * 1000 });
+  const requests = /(\d+) requests in|Complete requests:\s+(\d+)/.exec(wrk.stdout)?.slice(1).find(Boolean) ?? '?';
   await new Promise((r) => setTimeout(r, 1500)); // let both drain their buffers
   const wire = wirePackets(client.ns, 'eth0') - before;
   await Promise.all([stopped(tap), stopped(tcpdump)]);
   const summary = /tap: \d+ packets captured.*$/m.exec(tap.stderr())?.[0] ?? tap.stderr().trim();
   const sharkCount = mode === 'pcap' ? fileCount(ours) : Number(/tap: (\d+) packets captured/.exec(summary)?.[1] ?? NaN);
   const sharkLost = Number(/(\d+) lost/.exec(summary)?.[1] ?? 0);
+  // The capture helper's accounting: shed whole flows (counted, not dissected) and what libpcap handed it.
+  const shed = /(\d+) new flows shed \((?:[^;)]*; )?(\d+) packets\)/.exec(summary);
+  const shedFlows = Number(shed?.[1] ?? 0);
+  const shedPackets = Number(shed?.[2] ?? 0);
   const tcpdumpCount = fileCount(theirs);
   const tcpdumpDropped = Number(/(\d+) packets dropped by kernel/.exec(tcpdump.stderr())?.[1] ?? NaN);
   // Both also see a few packets after the counters were read (before SIGINT reached them).
-  const sharkMissing = Math.max(0, wire - sharkCount);
+  const sharkMissing = Math.max(0, wire - sharkCount - shedPackets - sharkLost);
   const tcpdumpMissing = Math.max(0, wire - tcpdumpCount);
   log(`${mode}: ${requests} HTTP requests; wire ${wire} packets; shark ${sharkCount} (${summary}); tcpdump ${tcpdumpCount} (dropped by kernel: ${tcpdumpDropped})`);
+  const how = mode === 'entries-cap' ? ' (cap in process: SHARK_CAPTURE_HELPER=off)' : mode === 'entries-shed' ? ' --ring 4MB' : '';
+  const loader = mode === 'entries-shed' ? 'ab, a connection per request' : 'wrk';
   return {
-    name: `tap ${mode === 'pcap' ? '-w' : '(live entries)'} under wrk (${requests} requests, ${wire} packets on the wire)`,
-    shark: mode === 'pcap' ? 'shark tap -i eth0 -w' : 'shark tap -i eth0 > entries',
+    name: `tap ${mode === 'pcap' ? '-w' : '(live entries)'}${how} under ${loader} (${requests} requests, ${wire} packets on the wire)`,
+    shark: mode === 'pcap' ? 'shark tap -i eth0 -w' : `shark tap -i eth0 > entries${how}`,
     peer: 'tcpdump -w',
-    sharkFigure: `${sharkCount} captured, ${sharkMissing} missed${sharkLost ? `, ${sharkLost} lost in queue` : ''}`,
+    sharkFigure:
+      `${sharkCount} captured, ${sharkMissing} missed` +
+      (sharkLost ? `, ${sharkLost} lost in queue` : '') +
+      (shedFlows || shedPackets ? `, ${shedPackets} packets of ${shedFlows} new flows shed (counted)` : ''),
     peerFigure: `${tcpdumpCount} captured, ${tcpdumpMissing} missed`,
     ratio: tcpdumpCount > 0 ? sharkCount / tcpdumpCount : undefined,
     goal: 'zero drops where tcpdump has zero',

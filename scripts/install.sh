@@ -18,6 +18,10 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+# Live capture (tap -i, agent, record -i): the capture helper, libpcap only,
+# into build/capture/ (found there by src/capture/helper.ts; without it shark
+# falls back to capturing in-process with `cap`).
+bash native/capture/build.sh >/dev/null && echo "capture helper built: build/capture/shark-capture"
 # `shark tap --tls`: the BPF program and its loader, built against this
 # kernel's BTF into build/tls-capture/ (found there by src/tls-capture/loader.ts).
 if [ -r /sys/kernel/btf/vmlinux ]; then

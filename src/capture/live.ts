@@ -1,5 +1,7 @@
-// Live packets from libpcap (through the `cap` binding), as batches of Packet.
+// Live packets from libpcap, as batches of Packet: through the capture helper
+// process (helper.ts) when it is built, else through the `cap` binding here.
 //
+// The rest of this file is the `cap` fallback (and interface listing).
 // `cap` delivers each packet into ONE reused buffer and cannot be
 // back-pressured, so every packet is copied out at once, stamped with our own
 // clock (cap does not pass libpcap's timestamp on), and put in a bounded
@@ -10,6 +12,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LinkType, type CaptureInterface, type Packet } from '../model/packet.js';
+import { findHelper, helperCandidates, openHelperCapture } from './helper.js';
 
 /** What we use of the untyped `cap` addon. */
 interface CapHandle {
@@ -45,6 +48,27 @@ export interface LiveOptions {
   queueBytes?: number;
   /** Most packets per yielded batch. */
   batchSize?: number;
+  /** Capture helper: its memory ring between libpcap and shark, in bytes (default 64 MiB). */
+  ringSize?: number;
+  /** Capture helper: an on-disk spool taking packets when the ring is full, in bytes (default none). */
+  spoolSize?: number;
+  /** Capture helper: where the spool file lives (default $TMPDIR or /tmp; unlinked at once). */
+  spoolDir?: string;
+  /**
+   * Capture helper: libpcap's immediate mode (one ring slot per packet)
+   * instead of 10 ms blocks. Per-pod capture wants it: after a filter change
+   * libpcap re-filters the next unread block in userland, where `ifindex`
+   * (a kernel ancillary field) never matches, so a whole block would be lost
+   * rather than one packet.
+   */
+  immediate?: boolean;
+  /** Capture helper: how often it reports its counters (default 1 s). */
+  statsIntervalMs?: number;
+  /**
+   * Who captures: the helper process when it is built (default), or `cap` in
+   * this process. $SHARK_CAPTURE_HELPER=off forces `cap` for `auto`.
+   */
+  capturer?: 'auto' | 'helper' | 'cap';
 }
 
 export interface LiveStats {
@@ -60,6 +84,21 @@ export interface LiveStats {
   ifDropped: number;
   /** Packets our queue had no room for because the consumer was too slow. */
   lost: number;
+  /** Where packet times come from: the kernel (capture helper) or shark's clock when dequeued (cap). */
+  timestamps?: 'kernel' | 'shark';
+  /** Capture helper: packets handed to shark so far. */
+  delivered?: number;
+  /** Capture helper: new flows shed whole because shark was too far behind. */
+  shedFlows?: number;
+  /** Capture helper: packets of shed flows (and non-flow packets while shedding). */
+  shedPackets?: number;
+  /** Capture helper: shed flows by "tcp/80", "udp/53" … (the flow's server port). */
+  shedByPort?: Record<string, number>;
+  /** Capture helper: bytes queued in its memory ring and on-disk spool. */
+  ringBytes?: number;
+  spoolBytes?: number;
+  /** Capture helper: age of the oldest packet not yet handed to shark, in ms. */
+  lagMs?: number;
 }
 
 export interface LiveCapture {
@@ -260,7 +299,37 @@ interface Source {
   countersAtStart: IfCounters | undefined;
 }
 
+let fallbackNoted = false;
+
+/**
+ * Live capture through the capture helper when it is built (kernel
+ * timestamps, a ring decoupled from dissection, spool, shedding), else
+ * through `cap` in this process, said once on stderr with the reason.
+ */
 export function openLive(opts: LiveOptions): LiveCapture {
+  const capturer = opts.capturer ?? 'auto';
+  const off = process.env.SHARK_CAPTURE_HELPER === 'off';
+  if (capturer === 'helper' || (capturer === 'auto' && !off)) {
+    const path = findHelper();
+    if (path) return openHelperCapture(path, opts);
+    if (capturer === 'helper') {
+      throw new UserError(`capture helper not built (looked for ${helperCandidates().join(', ')}): run bash native/capture/build.sh`, ExitCode.CAPTURE);
+    }
+  }
+  const capture = openCapLive(opts);
+  // Said once the capture is open: an error opening it stays the one line users see.
+  if (capturer === 'auto' && !fallbackNoted) {
+    fallbackNoted = true;
+    const why = off
+      ? 'SHARK_CAPTURE_HELPER=off'
+      : `capture helper not built (looked for ${helperCandidates().join(', ')}; bash native/capture/build.sh builds it)`;
+    const ignored = opts.ringSize !== undefined || opts.spoolSize ? '; --ring/--spool do not apply' : '';
+    process.stderr.write(`shark: ${why}: capturing in-process with cap, timestamps from shark's clock when packets are dequeued${ignored}\n`);
+  }
+  return capture;
+}
+
+function openCapLive(opts: LiveOptions): LiveCapture {
   if (opts.interfaces.length === 0) throw new UserError('no interface given (-i IFACE)', ExitCode.USAGE);
   const known = new Set(listInterfaces().map((d) => d.name));
   for (const name of opts.interfaces) {
@@ -352,6 +421,7 @@ export function openLive(opts: LiveOptions): LiveCapture {
       kernelDropped: wire === undefined ? undefined : Math.max(0, wire - received),
       ifDropped,
       lost,
+      timestamps: 'shark',
     };
   };
 

@@ -12,6 +12,8 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
+import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
+import { describeShed } from '../capture/live-stats.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
 import type { TlsTapResult } from '../tls-capture/tap.js';
@@ -65,6 +67,7 @@ it instead of finishing.`;
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
     'stats-interval': Flags.string({ description: 'how often to report drop/loss counters on stderr', default: '2s' }),
+    ...captureBufferFlags,
     kfl: Flags.string({ description: 'keep only entries matching this KFL expression (pushed down by `shark tap -f`)' }),
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated)' }),
     idle: Flags.boolean({ description: 'do nothing until SIGTERM/SIGINT (the DaemonSet container’s main process)' }),
@@ -193,6 +196,7 @@ it instead of finishing.`;
           lost: s.lost,
           entries,
           ...(perPod ? { duplicates: perPod.stats().duplicates } : {}),
+          ...(s.shedFlows !== undefined ? { shedFlows: s.shedFlows, shedPackets: s.shedPackets ?? 0, lagMs: Math.round(s.lagMs ?? 0) } : {}),
           final,
         }),
       );
@@ -202,6 +206,9 @@ it instead of finishing.`;
       const result = await runLocalTap({
         interfaces: flags.interface,
         filter: flags.filter || MATCH_NOTHING,
+        // Immediate mode: per-pod filters (ifindex) change at run time, and libpcap would
+        // re-filter a whole 10 ms block in userland after each change, where ifindex never matches.
+        buffers: { ...captureBufferOptions(flags), immediate: true },
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
         parallel: { workers: await workersFromFlag(flags.workers) },
@@ -260,7 +267,8 @@ it instead of finishing.`;
               ],
             },
       });
-      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
+      const shed = describeShed(result.stats);
+      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost${shed ? `, ${shed}` : ''}`);
       if (perPod) {
         const p = perPod.stats();
         say(

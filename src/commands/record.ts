@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
@@ -35,6 +36,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     filter: Flags.string({ char: 'f', description: 'BPF capture filter (with -i)' }),
     snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (with -i, at most 65535)', min: 64 }),
     'buffer-size': Flags.string({ char: 'B', description: 'kernel capture ring (with -i); see shark tap --help', default: '128MB' }),
+    ...captureBufferFlags,
     duration: Flags.string({ description: 'stop after this long (e.g. 10m)' }),
     packets: Flags.integer({ description: 'stop after this many packets (entries for an entry stream)', min: 1 }),
     'until-idle': Flags.string({ description: 'stop when nothing arrived for this long (e.g. 30s)' }),
@@ -81,6 +83,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
             filter: flags.filter,
             snaplen: flags.snaplen,
             bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
+            buffers: captureBufferOptions(flags),
           }
         : { kind: 'stream', stream: process.stdin, name: '<stdin>' };
     const wantKube =

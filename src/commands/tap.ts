@@ -5,7 +5,9 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 import { formatInterfaceList, listInterfaces } from '../capture/live.js';
-import { runLocalTap, tapSummary } from '../tap/local.js';
+import { behindLine, runLocalTap, tapSummary } from '../tap/local.js';
+import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
+import type { LiveStats } from '../capture/live.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
@@ -48,6 +50,7 @@ docs/tls-capture.md.`;
     '<%= config.bin %> tap -i eth0 -f "tcp port 80" --duration 10s',
     '<%= config.bin %> tap -i eth0 --pcap -c 100 > first100.pcap',
     '<%= config.bin %> tap -i eth0 -i lo -w both.pcapng --duration 1m',
+    '<%= config.bin %> tap -i eth0 --ring 256MB --spool 4GB --spool-dir /var/tmp > calls.ndjson',
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
     '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
     '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',
@@ -76,6 +79,7 @@ docs/tls-capture.md.`;
       description: 'kernel capture ring (libpcap in immediate mode keeps one 64 KiB slot per packet: more ring, fewer drops under load)',
       default: '128MB',
     }),
+    ...captureBufferFlags,
     duration: Flags.string({ description: 'stop after this long (e.g. 10s, 5m)' }),
     count: Flags.integer({ char: 'c', description: 'stop after this many entries (packets with --pcap/-w)', min: 1 }),
     pcap: Flags.boolean({ description: 'write packets (pcap, or pcapng for several interfaces) to stdout instead of entries' }),
@@ -330,6 +334,9 @@ docs/tls-capture.md.`;
     filter?: string;
     snaplen?: number;
     'buffer-size': string;
+    ring?: string;
+    spool?: string;
+    'spool-dir'?: string;
     duration?: string;
     count?: number;
     pcap: boolean;
@@ -355,14 +362,22 @@ docs/tls-capture.md.`;
     const packetsOut = flags.pcap || flags.write !== undefined;
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !packetsOut, what: flags.pcap ? '--pcap' : '-w' });
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
+    let lastProgress: LiveStats | undefined;
     const result = await runLocalTap({
       interfaces: flags.interface ?? [],
       filter: flags.filter,
       snaplen: flags.snaplen,
       bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
+      buffers: captureBufferOptions(flags),
       durationMs,
       count: flags.count,
       signal: this.stop.signal,
+      // Every few seconds while dissection is behind: what waits, what was shed.
+      onProgress: (s) => {
+        const line = behindLine(s, lastProgress);
+        lastProgress = s;
+        if (line) process.stderr.write(`tap: behind: ${line}\n`);
+      },
       onReady: (capture) => {
         const names = capture.interfaces.map((i) => `${i.name} (${linkTypeName(i.linkType)})`).join(', ');
         process.stderr.write(`tap: listening on ${names}, snaplen ${capture.interfaces[0].snaplen}\n`);

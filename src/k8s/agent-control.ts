@@ -132,6 +132,11 @@ export interface AgentStats {
   lost: number;
   /** Entries written (0 in packets mode). */
   entries: number;
+  /** Capture helper: new flows shed whole (dissection too far behind), and their packets. */
+  shedFlows?: number;
+  shedPackets?: number;
+  /** Capture helper: age of the oldest packet waiting for dissection, ms (not cumulative). */
+  lagMs?: number;
   /** Per-pod capture: second copies of packets already kept at another pod's interface. */
   duplicates?: number;
   /** --tls agents (whose `packets` are TLS events): events of processes outside the tapped pods, dropped on the node. */
@@ -163,6 +168,9 @@ export function parseAgentStats(line: string): AgentStats | undefined {
     ifDropped: count(v.ifDropped),
     lost: count(v.lost),
     entries: count(v.entries),
+    ...(v.shedFlows !== undefined ? { shedFlows: count(v.shedFlows) } : {}),
+    ...(v.shedPackets !== undefined ? { shedPackets: count(v.shedPackets) } : {}),
+    ...(v.lagMs !== undefined ? { lagMs: count(v.lagMs) } : {}),
     ...(v.duplicates !== undefined ? { duplicates: count(v.duplicates) } : {}),
     ...(v.untapped !== undefined ? { untapped: count(v.untapped) } : {}),
     final: v.final === true,

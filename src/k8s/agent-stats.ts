@@ -28,6 +28,10 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
     ifDropped: a.ifDropped + b.ifDropped,
     lost: a.lost + b.lost,
     entries: a.entries + b.entries,
+    ...(a.shedFlows !== undefined || b.shedFlows !== undefined ? { shedFlows: (a.shedFlows ?? 0) + (b.shedFlows ?? 0) } : {}),
+    ...(a.shedPackets !== undefined || b.shedPackets !== undefined ? { shedPackets: (a.shedPackets ?? 0) + (b.shedPackets ?? 0) } : {}),
+    // Lag is a level, not a count: the later report's.
+    ...(b.lagMs !== undefined ? { lagMs: b.lagMs } : a.lagMs !== undefined ? { lagMs: a.lagMs } : {}),
     ...(a.duplicates !== undefined || b.duplicates !== undefined ? { duplicates: (a.duplicates ?? 0) + (b.duplicates ?? 0) } : {}),
     ...(a.untapped !== undefined || b.untapped !== undefined ? { untapped: (a.untapped ?? 0) + (b.untapped ?? 0) } : {}),
     final: false,
@@ -35,13 +39,17 @@ function add(a: AgentStats, b: AgentStats): AgentStats {
 }
 
 function losses(s: AgentStats): number {
-  return (s.kernelDropped ?? 0) + s.ifDropped + s.lost;
+  // Shed packets (whole new flows the capture helper let go while dissection was behind) count as news too.
+  return (s.kernelDropped ?? 0) + s.ifDropped + s.lost + (s.shedPackets ?? 0);
 }
 
 /** "1200 packets, 0 dropped by kernel, 3 lost in queue, 40 entries" (as tcpdump words them). */
 export function describeStats(s: AgentStats): string {
   const parts = [`${s.packets} packets`, `${s.kernelDropped ?? 'unknown'} dropped by kernel`, `${s.lost} lost in queue`];
   if (s.ifDropped > 0) parts.push(`${s.ifDropped} dropped by interface`);
+  // Shed whole because dissection fell behind: counted apart from losses inside flows.
+  if (s.shedFlows || s.shedPackets) parts.push(`${s.shedFlows ?? 0} new flows shed (${s.shedPackets ?? 0} packets)`);
+  if (s.lagMs !== undefined && s.lagMs >= 1000) parts.push(`lag ${(s.lagMs / 1000).toFixed(1)} s`);
   parts.push(`${s.entries} entries`);
   // Not a loss: the other copy of each such packet was kept (per-pod capture).
   if (s.duplicates) parts.push(`${s.duplicates} duplicate packets dropped`);

@@ -34,8 +34,8 @@ export interface Manifest {
   stopReason?: StopReason;
   packets: number;
   entries: number;
-  /** Packets libpcap or our queue dropped (live sources). */
-  dropped?: { kernel?: number; interface?: number; lost?: number };
+  /** Packets libpcap or our queue dropped (live sources); flows the capture helper shed whole, and their packets. */
+  dropped?: { kernel?: number; interface?: number; lost?: number; shedFlows?: number; shedPackets?: number };
   /** What dissection lost or damaged (flows evicted by the memory budget, gaps, malformed messages…), by counter. */
   losses?: Record<string, number>;
   source: { kind: 'live' | 'pcap' | 'pcapng' | 'ndjson'; interfaces?: string[]; filter?: string };

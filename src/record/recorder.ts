@@ -17,7 +17,7 @@ import { describeLosses, lossCounters } from '../input/dissect-run.js';
 import type { KubeConfigFlags } from '../k8s/kubeconfig.js';
 import type { Entry } from '../model/entry.js';
 import { packetTimeMs, type CaptureInterface, type Packet } from '../model/packet.js';
-import { openLive, type LiveCapture } from '../capture/live.js';
+import { openLive, type LiveCapture, type LiveOptions } from '../capture/live.js';
 import { openCapture } from '../capture/reader.js';
 import { detectKind, sniff } from '../input/entries.js';
 import { readNdjson } from '../ndjson/read.js';
@@ -39,7 +39,7 @@ import { FileSeries, type SeriesFile } from './rotation.js';
 import { syncDir, writeFileAtomic } from './safe-file.js';
 
 export type RecordSource =
-  | { kind: 'live'; interfaces: string[]; filter?: string; snaplen?: number; bufferSize?: number }
+  | { kind: 'live'; interfaces: string[]; filter?: string; snaplen?: number; bufferSize?: number; buffers?: Pick<LiveOptions, 'ringSize' | 'spoolSize' | 'spoolDir'> }
   | { kind: 'stream'; stream: Readable; name: string };
 
 export interface RecordOptions extends RetentionPolicy {
@@ -197,7 +197,7 @@ type OpenedSource =
 
 async function openSource(src: RecordSource): Promise<OpenedSource> {
   if (src.kind === 'live') {
-    const capture = openLive({ interfaces: src.interfaces, filter: src.filter, snaplen: src.snaplen, bufferSize: src.bufferSize });
+    const capture = openLive({ interfaces: src.interfaces, filter: src.filter, snaplen: src.snaplen, bufferSize: src.bufferSize, ...src.buffers });
     return { kind: 'live', capture };
   }
   const { head, rest } = await sniff(src.stream);
@@ -310,7 +310,13 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
   manifest.files.sort((a, b) => a.name.localeCompare(b.name));
   if (state.capture) {
     const s = state.capture.stats();
-    manifest.dropped = { lost: s.lost, interface: s.ifDropped, ...(s.kernelDropped !== undefined ? { kernel: s.kernelDropped } : {}) };
+    manifest.dropped = {
+      lost: s.lost,
+      interface: s.ifDropped,
+      ...(s.kernelDropped !== undefined ? { kernel: s.kernelDropped } : {}),
+      // The capture helper shed whole new flows while dissection was too far behind.
+      ...(s.shedFlows !== undefined ? { shedFlows: s.shedFlows, shedPackets: s.shedPackets ?? 0 } : {}),
+    };
   }
   const counters = state.counters ?? state.engine?.summary();
   const losses = counters ? lossCounters(counters) : {};
@@ -500,6 +506,9 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   ];
   if (m.dropped && ((m.dropped.kernel ?? 0) > 0 || (m.dropped.lost ?? 0) > 0)) {
     parts.push(`dropped: ${m.dropped.kernel ?? 0} by kernel, ${m.dropped.lost ?? 0} lost`);
+  }
+  if (m.dropped?.shedFlows || m.dropped?.shedPackets) {
+    parts.push(`shed: ${m.dropped.shedFlows ?? 0} new flows (${m.dropped.shedPackets ?? 0} packets) while dissection was behind`);
   }
   const losses = m.losses ? describeLosses(m.losses) : undefined;
   if (losses) parts.push(`lost or damaged in dissection: ${losses}`);

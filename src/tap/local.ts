@@ -15,6 +15,8 @@ import { LineSink } from '../output/stdout-sink.js';
 import { openLive, type LiveCapture, type LiveStats } from '../capture/live.js';
 import { dissectLiveParallel } from './live-workers.js';
 import { PcapngWriter, PcapWriter } from '../capture/writer.js';
+import type { LiveOptions } from '../capture/live.js';
+import { describeBacklog, describeShed } from '../capture/live-stats.js';
 
 export type TapOutput =
   | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[]; keep?: (e: Entry) => boolean }
@@ -26,6 +28,11 @@ export interface LocalTapOptions {
   filter?: string;
   snaplen?: number;
   bufferSize?: number;
+  /** The capture helper's ring and spool (--ring, --spool, --spool-dir). */
+  buffers?: Pick<LiveOptions, 'ringSize' | 'spoolSize' | 'spoolDir' | 'immediate'>;
+  /** Called every `progressMs` (default 5 s) with the capture's counters while it runs. */
+  onProgress?: (stats: LiveStats) => void;
+  progressMs?: number;
   /** Stop after this long (wall clock). */
   durationMs?: number;
   /** Stop after this many entries (entries output) or packets (pcap output). */
@@ -63,14 +70,27 @@ export interface LocalTapResult {
   filtered?: number;
 }
 
+/** "tap: behind: …" while the capture helper is shedding or lagging, else undefined (nothing to say). */
+export function behindLine(s: LiveStats, previous: LiveStats | undefined): string | undefined {
+  const shedGrew = (s.shedPackets ?? 0) > (previous?.shedPackets ?? 0);
+  const lostGrew = s.lost > (previous?.lost ?? 0);
+  if (!shedGrew && !lostGrew && (s.lagMs ?? 0) < 1000) return undefined;
+  const parts = [describeBacklog(s), describeShed(s), s.lost > 0 ? `${s.lost} lost (no room left)` : undefined];
+  return parts.filter(Boolean).join(', ') || undefined;
+}
+
 /** "12 packets captured, 0 dropped by kernel, 0 lost" (tcpdump's closing lines, in one). */
 export function tapSummary(r: LocalTapResult, withEntries: boolean): string {
   const kernel = r.stats.kernelDropped === undefined ? 'unknown' : String(r.stats.kernelDropped);
   const parts = [`${r.packets} packets captured`, `${kernel} dropped by kernel`, `${r.stats.lost} lost`];
   if (r.stats.ifDropped > 0) parts.push(`${r.stats.ifDropped} dropped by interface`);
+  const shed = describeShed(r.stats);
+  if (shed) parts.push(shed);
   if (withEntries) parts.push(`${r.entries} entries`);
   const losses = r.counters ? describeLosses(r.counters) : undefined;
   if (withEntries && losses) parts.push(`lost or damaged: ${losses}`);
+  // The capture helper counts what libpcap handed it (tcpdump's "received by filter"): captured + shed + lost.
+  if (r.stats.timestamps === 'kernel') parts.push(`${r.stats.received} received by filter`);
   return parts.join(', ');
 }
 
@@ -80,9 +100,13 @@ export async function runLocalTap(opts: LocalTapOptions): Promise<LocalTapResult
     filter: opts.filter,
     snaplen: opts.snaplen,
     bufferSize: opts.bufferSize,
+    ...opts.buffers,
     signal: opts.signal,
   });
   const timer = opts.durationMs !== undefined ? setTimeout(() => capture.close(), opts.durationMs) : undefined;
+  const onProgress = opts.onProgress;
+  const progress = onProgress ? setInterval(() => onProgress(capture.stats()), opts.progressMs ?? 5000) : undefined;
+  progress?.unref();
   const result: LocalTapResult = { stats: capture.stats(), packets: 0, entries: 0 };
   opts.onReady?.(capture);
   try {
@@ -90,6 +114,7 @@ export async function runLocalTap(opts: LocalTapOptions): Promise<LocalTapResult
     else await writePackets(capture, opts, result);
   } finally {
     if (timer) clearTimeout(timer);
+    if (progress) clearInterval(progress);
     capture.close();
     result.stats = capture.stats();
   }

@@ -32,3 +32,12 @@ test('counters add up across nodes and restarted sessions; logs get a node line 
   assert.equal(summary.at(-2), 'tap: agents total: 157 packets, 3 dropped by kernel, 1 lost in queue, 8 entries');
   assert.match(summary.at(-1)!, /^tap: 1 agent session\(s\) ended without their last counters/);
 });
+
+test('the capture helper\'s shed flows and lag travel in the stats line and reach the node line', () => {
+  const line = formatAgentStats(s({ packets: 900, entries: 40, shedFlows: 3, shedPackets: 60, lagMs: 2500 })).trimEnd();
+  assert.deepEqual(parseAgentStats(line), s({ packets: 900, entries: 40, shedFlows: 3, shedPackets: 60, lagMs: 2500 }));
+  const b = new AgentStatsBoard();
+  b.record('node0', s({ packets: 900, entries: 40, shedFlows: 3, shedPackets: 60, lagMs: 2500 }));
+  // Shedding is news for a log even with nothing dropped.
+  assert.deepEqual(b.lines(false), ['tap: agent node0: 900 packets, 0 dropped by kernel, 0 lost in queue, 3 new flows shed (60 packets), lag 2.5 s, 40 entries']);
+});

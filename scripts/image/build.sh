@@ -5,7 +5,8 @@
 # <hash> covers everything the image is made from (the bases, the Dockerfile,
 # package files, src/, bin/), so an unchanged tree reuses the image at once and
 # a changed one is rebuilt (podman's layer cache keeps `npm ci` when the
-# package files did not change). Also tags it localhost/shark-agent:latest.
+# package files did not change). Also tags it localhost/shark-agent:latest
+# (latest-<arch> when built for another architecture, under qemu-user-static).
 # Usage: scripts/image/build.sh [--arch amd64|arm64]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,5 +33,6 @@ if ! podman image exists "$IMAGE"; then
     -t "$IMAGE" . >/dev/null
   echo "build.sh: built $IMAGE in $(( $(date +%s) - start )) s" >&2
 fi
-podman tag "$IMAGE" localhost/shark-agent:latest
+# `latest` is the local architecture's; another one's is latest-<arch> (a cross-build must not replace it).
+if [ "$ARCH" = "$(dpkg --print-architecture)" ]; then podman tag "$IMAGE" localhost/shark-agent:latest; else podman tag "$IMAGE" "localhost/shark-agent:latest-$ARCH"; fi
 echo "$IMAGE"

@@ -6,7 +6,7 @@
 // any capture helper it spawned) is sampled every 250 ms for CPU and RSS.
 // Prints a Markdown table: phase, calls/s the client completed, entries the
 // agent emitted, CPU (cores, mean), RSS peak.
-//   node --import tsx bench/k8s/agent-resources.ts [--seconds 8] [--rates 0,200,1000,max]
+//   node --import tsx bench/k8s/agent-resources.ts [--seconds 8] [--rates 0,200,1000,max] [--agent-args '--workers 2']
 // Needs root (network namespaces). Figures only; nothing asserted.
 import { readFileSync, readdirSync } from 'node:fs';
 import { cliBin } from '../../test/helpers/paths.js';
@@ -18,6 +18,7 @@ const arg = (name: string, dflt: string) => {
 };
 const SECONDS = Number(arg('--seconds', '8'));
 const RATES = arg('--rates', '0,200,1000,max').split(',');
+const AGENT_ARGS = arg('--agent-args', '').split(' ').filter(Boolean);
 const TICKS = 100; // USER_HZ
 
 const SERVER = `require('http').createServer((req, res) => res.end('ok ' + req.url)).listen(8080, process.argv[1]);`;
@@ -81,7 +82,7 @@ try {
   lab.start(b.ns, [process.execPath, '-e', SERVER, b.ip]);
   const up = await lab.sh(a.ns, `for i in $(seq 50); do curl -s -m 1 -o /dev/null http://${b.ip}:8080/up && exit 0; sleep 0.2; done; exit 1`);
   if (up.code !== 0) throw new Error('lab server did not start');
-  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any'], 'pipe');
+  const agent = lab.start(lab.node, [process.execPath, cliBin, 'agent', '--node', 'n1', '-i', 'any', ...AGENT_ARGS], 'pipe');
   let entries = 0;
   agent.stdout!.on('data', (c: Buffer) => {
     for (const x of c) if (x === 10) entries++;

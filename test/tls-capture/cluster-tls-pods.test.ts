@@ -29,6 +29,7 @@ import { makeVethLab, type VethLab } from '../live/netns.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import { bareContainerId } from '../../src/k8s/objects.js';
 import type { Entry } from '../../src/model/entry.js';
+import { bpfTestLock } from '../helpers/bpf-lock.js';
 
 const ID = `${process.pid % 100}`;
 const NODE_NS = `s6t-${ID}-node`;
@@ -40,7 +41,10 @@ let kubeconfig: string;
 let web: PodCgroup;
 let client: PodCgroup;
 
+// eBPF lab tests take turns (test/helpers/bpf-lock.ts).
+let releaseBpf: (() => void) | undefined;
 before(async () => {
+  releaseBpf = await bpfTestLock();
   lab = makeVethLab(ID, '198.19.210', 's6t');
   spawnSync('ip', ['netns', 'del', NODE_NS]);
   if (spawnSync('ip', ['netns', 'add', NODE_NS]).status !== 0) throw new Error(`cannot add netns ${NODE_NS}`);
@@ -64,6 +68,7 @@ before(async () => {
 });
 
 after(async () => {
+  releaseBpf?.();
   await fixture?.close();
   lab?.stop();
   await cgroups?.remove();

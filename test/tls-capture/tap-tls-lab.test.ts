@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
+import { bpfTestLock } from '../helpers/bpf-lock.js';
 
 const TOKEN = 'ebpf-lab-secret-bearer-51c2e8';
 let lab: VethLab;
@@ -52,7 +53,10 @@ const CURL_CALLS: { path: string; args: string[] }[] = [
   { path: '/login', args: ['--http1.1', '--tlsv1.3', '-H', `Authorization: Bearer ${TOKEN}`, '-d', `{"user":"jason","password":"${TOKEN}"}`, '-H', 'content-type: application/json'] },
 ];
 
+// eBPF lab tests take turns (test/helpers/bpf-lock.ts).
+let releaseBpf: (() => void) | undefined;
 before(async () => {
+  releaseBpf = await bpfTestLock();
   dir = mkdtempSync(join(tmpdir(), 'shark-ebpf-lab-'));
   chmodSync(dir, 0o755);
   lab = makeVethLab(`l${process.pid % 100}`, '198.19.120', 's4e');
@@ -157,6 +161,7 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
 });
 
 after(async () => {
+  releaseBpf?.();
   if (tap && tap.exitCode === null) tap.kill('SIGKILL');
   if (lab) await lab.sh(lab.nsB, `kill -TERM $(cat ${dir}/nginx.pid) 2>/dev/null; for i in $(seq 50); do [ -e ${dir}/nginx.pid ] || break; sleep 0.1; done`, 10_000);
   nginxProcess?.stdout?.destroy();

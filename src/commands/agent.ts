@@ -4,6 +4,8 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
+import { sampleRateFlag, sampleRateFromFlag } from '../cli/sample-flag.js';
+import { connectionSampler } from '../capture/sample.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runLocalTap } from '../tap/local.js';
 import type { LiveCapture } from '../capture/live.js';
@@ -63,6 +65,7 @@ it instead of finishing.`;
     pcap: Flags.boolean({ description: 'write packets (pcap) instead of entries' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     workers: liveWorkersFlag,
+    'sample-rate': sampleRateFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     // Secrets are taken out here, before entries leave the node (the CLI's --no-redact turns this off).
     ...redactFlags,
@@ -165,6 +168,8 @@ it instead of finishing.`;
     let perPod: PerPodCapture | undefined;
     let entries = 0;
     const podOfPacket = new WeakMap<Packet, string>();
+    const rate = sampleRateFromFlag(flags['sample-rate']);
+    const sampler = rate !== undefined ? connectionSampler(rate) : undefined;
     // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
     const loopback = flags['service-mesh'] && !flags.pcap
       ? new LoopbackCaptures({
@@ -213,6 +218,7 @@ it instead of finishing.`;
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
         parallel: { workers: await workersFromFlag(flags.workers) },
         keepPacket: (p) => {
+          if (sampler && !sampler.keep(p)) return false;
           if (!perPod) return true;
           const kept = perPod.keep(p);
           // --pcap: each kept packet goes out on its pod's own pcapng interface ("namespace/pod").
@@ -269,6 +275,7 @@ it instead of finishing.`;
       });
       const shed = describeShed(result.stats);
       say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost${shed ? `, ${shed}` : ''}`);
+      if (sampler) say(`--sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped`);
       if (perPod) {
         const p = perPod.stats();
         say(

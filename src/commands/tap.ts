@@ -14,6 +14,8 @@ import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
+import { sampleRateFlag, sampleRateFromFlag } from '../cli/sample-flag.js';
+import { connectionSampler } from '../capture/sample.js';
 import { defaultLibraries } from '../tls-capture/loader.js';
 
 function linkTypeName(linkType: number): string {
@@ -87,6 +89,7 @@ docs/tls-capture.md.`;
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message', default: '16KB' }),
     'memory-budget': memoryBudgetFlag,
     workers: liveWorkersFlag,
+    'sample-rate': sampleRateFlag,
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
     ...redactFlags,
     proto: Flags.string({ description: 'local: decode gRPC messages with the .proto files in this directory (or file)' }),
@@ -173,6 +176,7 @@ docs/tls-capture.md.`;
     }
     if (flags.tls) {
       if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
+      if (flags['sample-rate']) throw new UserError('--sample-rate samples captured packets; --tls calls are not sampled', ExitCode.USAGE);
       // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
       if (!cluster) return this.tapTls(flags);
       if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
@@ -217,6 +221,7 @@ docs/tls-capture.md.`;
       'decode-as'?: string[];
       'memory-budget'?: string;
       workers?: string;
+      'sample-rate'?: string;
       output?: string;
       color?: string;
     },
@@ -267,7 +272,11 @@ docs/tls-capture.md.`;
       serviceMesh: flags['service-mesh'],
       tls: flags.tls,
       // Each agent dissects on this many threads ("auto" is judged on the node, within the DaemonSet's CPU limit).
-      agentExtraArgs: [...pushdown.agentArgs, ...(flags.workers ? ['--workers', flags.workers] : [])],
+      agentExtraArgs: [
+        ...pushdown.agentArgs,
+        ...(flags.workers ? ['--workers', flags.workers] : []),
+        ...(flags['sample-rate'] ? ['--sample-rate', String(sampleRateFromFlag(flags['sample-rate']))] : []),
+      ],
       outageMs,
       pingIntervalMs,
       pongTimeoutMs: pongTimeoutMs ?? 60_000,
@@ -350,6 +359,7 @@ docs/tls-capture.md.`;
     'decode-as'?: string[];
     'memory-budget'?: string;
     workers?: string;
+    'sample-rate'?: string;
     output?: string;
     color?: string;
   }): Promise<number> {
@@ -363,7 +373,10 @@ docs/tls-capture.md.`;
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !packetsOut, what: flags.pcap ? '--pcap' : '-w' });
     const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
     let lastProgress: LiveStats | undefined;
+    const rate = sampleRateFromFlag(flags['sample-rate']);
+    const sampler = rate !== undefined ? connectionSampler(rate) : undefined;
     const result = await runLocalTap({
+      keepPacket: sampler ? (p) => sampler.keep(p) : undefined,
       interfaces: flags.interface ?? [],
       filter: flags.filter,
       snaplen: flags.snaplen,
@@ -399,6 +412,7 @@ docs/tls-capture.md.`;
     });
     if (!packetsOut) await sink.finish();
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
+    if (sampler) process.stderr.write(`tap: --sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped\n`);
     return ExitCode.OK;
   }
 }

@@ -83,3 +83,22 @@ test('tap --workers 2: a worker that dies (its heap limit) ends the run with one
   assert.ok(lines.length >= 1 && lines.length <= 2, r.stderr);
   assert.match(r.stderr, /dissection worker \d (failed|exited)/);
 });
+
+test('tap --sample-rate 0.5: whole calls of about half the connections, the rest skipped and counted', { timeout: 90_000 }, async () => {
+  const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '--sample-rate', '0.5', '-o', 'ndjson', '--duration', '60s']);
+  const done = finish(tap, 70_000);
+  await waitForStderr(tap, /listening on/);
+  const N = 40;
+  const r = await lab.sh(lab.nsA, `ok=0; for i in $(seq ${N}); do c=$(curl -s -m 2 -o /dev/null -w '%{http_code}' http://${lab.ipB}:8080/smp-$i); [ "$c" = 200 ] && ok=$((ok+1)); done; echo $ok`, 60_000);
+  assert.equal(Number(r.stdout.trim()), N);
+  await new Promise((res) => setTimeout(res, 1500));
+  tap.kill('SIGINT');
+  const out = await done;
+  assert.equal(out.code, 0, out.stderr);
+  const calls = out.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.request?.path?.startsWith('/smp-'));
+  // Each connection carries one call: about half of them, never a part of one.
+  assert.ok(calls.length > 5 && calls.length < N - 5, `${calls.length} of ${N} calls kept`);
+  assert.ok(calls.every((e) => e.response?.status === 200), 'every kept call is whole');
+  const skipped = /--sample-rate 0.5: (\d+) packets of connections outside the sample skipped/.exec(out.stderr);
+  assert.ok(skipped && Number(skipped[1]) > 0, out.stderr);
+});

@@ -29,6 +29,11 @@ if [ -r /sys/kernel/btf/vmlinux ]; then
 else
   echo "no /sys/kernel/btf/vmlinux: shark tap --tls will not be available on this machine"
 fi
+# OpenSSL 1.1 from Debian 11's package, unpacked into build/ (never installed):
+# the eBPF test of libssl.so.1.1 loads it (test/tls-capture/libssl11.test.ts).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  bash scripts/lab/libssl11.sh >/dev/null && echo "libssl.so.1.1 (Debian 11) unpacked for the eBPF test"
+fi
 # The node-agent image the cluster tests run (test/k8s/agent-image.test.ts):
 # built here, not in the test, because a fresh build takes minutes. Reused
 # while nothing it is made from changes.

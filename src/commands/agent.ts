@@ -11,6 +11,7 @@ import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-
 import { compileFilter } from '../filter/index.js';
 import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
+import { MeshLinker } from '../capture/per-pod/mesh-link.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, watchLease } from '../k8s/lease-file.js';
 
 export default class Agent extends SharkCommand {
@@ -106,6 +107,17 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
     // filter follows the pods' interfaces and each connection is kept once.
     let perPod: PerPodCapture | undefined;
     let entries = 0;
+    // --service-mesh: each inner loopback call linked to the outer mTLS
+    // connection on the pod's interface that carried it: one entry, not two.
+    const mesh = flags['service-mesh'] && !flags.pcap
+      ? new MeshLinker({
+          emit: (line) => {
+            entries++;
+            void sink.write(line);
+          },
+        })
+      : undefined;
+    const meshTimer = mesh ? setInterval(() => mesh.tick(), 100).unref() : undefined;
     // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
     const loopback = flags['service-mesh'] && !flags.pcap
       ? new LoopbackCaptures({
@@ -118,10 +130,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
             ...(flags.kfl ? ['--kfl', flags.kfl] : []),
             ...(flags.protocols ? ['--protocols', flags.protocols] : []),
           ],
-          onLine: (line) => {
-            entries++;
-            void sink.write(line);
-          },
+          onLine: (line) => mesh!.onInner(line),
           say,
         })
       : undefined;
@@ -148,7 +157,12 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         filter: flags.filter || MATCH_NOTHING,
         signal: this.stop.signal,
         engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
-        keepPacket: (p) => !perPod || perPod.keep(p),
+        keepPacket: (p) => {
+          if (!perPod) return true;
+          const kept = perPod.keep(p);
+          if (kept) mesh?.onPacket(p);
+          return kept;
+        },
         onReady: (c) => {
           capture = c;
           readAgentControl(process.stdin, {
@@ -171,6 +185,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
               });
               void perPod.setPods(pods);
+              mesh?.setPods(pods);
               void loopback?.setPods(pods);
             },
             onStop: () => this.stop.abort(),
@@ -193,6 +208,12 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
                 },
                 redact,
               ],
+              // An outer mTLS connection's `tls` entry waits for the inner calls it carried.
+              take: (e) => {
+                if (!e.tapped || !mesh?.takeOuter(e)) return false;
+                entries--; // counted again if it is passed on
+                return true;
+              },
             },
       });
       say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost`);
@@ -205,9 +226,19 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
       }
       // The pods' loopback agents flush their last entries before the final counters.
       await loopback?.close();
+      if (mesh) {
+        mesh.flush();
+        const m = mesh.counters;
+        say(
+          `service-mesh: ${m.linked} calls linked to their mTLS connection, ${m.ambiguous} ambiguous, ${m.unlinked} unlinked; ` +
+            `${m.outerFolded} outer connections folded into their calls, ${m.outerKept} kept; forgotten (bounds): ` +
+            `${m.connectionsEvicted} connections, ${m.segmentsEvicted} packets, ${m.pendingEvicted} waiting calls`,
+        );
+      }
       await sink.flush();
     } finally {
       perPod?.close();
+      if (meshTimer) clearInterval(meshTimer);
       stopLease?.();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).

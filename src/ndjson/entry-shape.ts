@@ -51,6 +51,7 @@ const TOP = kinds({
   process: 'object',
   peerProcess: 'object',
   tapped: 'object',
+  mesh: 'object',
 });
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */
@@ -70,6 +71,7 @@ const FRAMES = kinds({ request: 'integer', response: 'integer' });
 const NODE = kinds({ name: 'string' });
 const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string' });
 const TAPPED = kinds({ pod: 'string', namespace: 'string', side: 'string' });
+const MESH = kinds({ direction: 'string', innerElapsedTime: 'number', outerElapsedTime: 'number', outer: 'object', inner: 'object', linkedCalls: 'integer' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 
 /** What a JSON value is, in the words of the messages ("a number", "an array" …). */
@@ -165,6 +167,10 @@ export function entryShapeProblem(entry: object): string | undefined {
   }
   if (e.tapped !== undefined) {
     const bad = checkFields(e.tapped as Record<string, unknown>, TAPPED, 'tapped.');
+    if (bad) return bad;
+  }
+  if (e.mesh !== undefined) {
+    const bad = checkFields(e.mesh as Record<string, unknown>, MESH, 'mesh.');
     if (bad) return bad;
   }
   for (const key of ['process', 'peerProcess'] as const) {

@@ -34,8 +34,16 @@ import { canonicalIp } from './interfaces.js';
 export interface MeshLinkOptions {
   /** Write one entry line (the agent's sink). */
   emit(line: string): void;
-  /** How far apart an outer packet and the inner call's start or end may be. */
+  /**
+   * How far apart the outer exchange's first request packet and the inner
+   * call's start (and its last response packet and the inner call's end) may
+   * be. Generous: the agent and each pod's loopback agent stamp packets with
+   * their own userspace clocks (`cap` does not pass libpcap's timestamps on),
+   * so the two sides disagree by their scheduling delays (ms under load).
+   */
   windowMs?: number;
+  /** Across connections, the nearest exchange must be nearer than the next by this much (else: ambiguous). */
+  marginMs?: number;
   /** Inner calls wait this long after their response for the outer response packets. */
   holdMs?: number;
   /** An outer `tls` entry whose connection is still open goes out after this long anyway. */
@@ -73,7 +81,7 @@ interface Segment {
   t: number;
   c2s: boolean;
   len: number;
-  /** Starts with a plaintext handshake or ChangeCipherSpec record. */
+  /** Starts with a plaintext handshake or ChangeCipherSpec record, or is no bigger than an alert: no call's data. */
   handshake: boolean;
   claimed: boolean;
 }
@@ -163,6 +171,30 @@ export function tcpOf(p: Packet): Tcp | undefined {
   };
 }
 
+/**
+ * A connection's free exchanges: a run of request (client → server) data
+ * packets and the run of response packets after it. Handshake packets are
+ * left out; a packet already claimed by a linked call ends a run; response
+ * packets before any request (session tickets) and a request run with no
+ * response (a close_notify) are no exchange.
+ */
+function exchanges(segs: Segment[]): { req: Segment[]; res: Segment[] }[] {
+  const out: { req: Segment[]; res: Segment[] }[] = [];
+  let cur: { req: Segment[]; res: Segment[] } | undefined;
+  for (const s of segs) {
+    if (s.handshake) continue;
+    if (s.claimed) cur = undefined;
+    else if (s.c2s) {
+      if (!cur || cur.res.length) out.push((cur = { req: [], res: [] }));
+      cur.req.push(s);
+    } else if (cur) cur.res.push(s);
+  }
+  return out.filter((x) => x.res.length > 0);
+}
+
+/** A data packet this small is an alert or a control record (TLS 1.3 close_notify: 24 bytes, TLS 1.2 GCM: 31), not a call. */
+const ALERT_MAX = 40;
+
 const key = (a: Addr, b: Addr) => `${a.ip}|${a.port}|${b.ip}|${b.port}`;
 /** Sequence numbers wrap: a is after b. */
 const after = (a: number, b: number) => ((a - b) | 0) > 0;
@@ -174,9 +206,18 @@ export class MeshLinker {
   /** client→server key → connection (insertion order: oldest first). */
   private readonly conns = new Map<string, Conn>();
   private pending: Pending[] = [];
+  /**
+   * "namespace/name|port" → the direction the calls to that loopback port
+   * were linked in (8080: the app, inbound; 15001: the sidecar's outbound
+   * listener): learnt from calls whose candidates all had one direction,
+   * then required, so that an inbound call is never given to an outbound
+   * connection that happened to be nearer in time. Bounded by maxConnections.
+   */
+  private readonly directions = new Map<string, 'inbound' | 'outbound'>();
   /** "namespace/name" → the pod's IPs. */
   private podIps = new Map<string, Set<string>>();
   private readonly windowMs: number;
+  private readonly marginMs: number;
   private readonly holdMs: number;
   private readonly outerHoldMs: number;
   private readonly maxConnections: number;
@@ -185,8 +226,9 @@ export class MeshLinker {
   private readonly now: () => number;
 
   constructor(private readonly opts: MeshLinkOptions) {
-    this.windowMs = opts.windowMs ?? 500;
-    this.holdMs = opts.holdMs ?? this.windowMs + 500;
+    this.windowMs = opts.windowMs ?? 250;
+    this.marginMs = opts.marginMs ?? 5;
+    this.holdMs = opts.holdMs ?? this.windowMs + 900;
     this.outerHoldMs = opts.outerHoldMs ?? 60_000;
     this.maxConnections = opts.maxConnections ?? 4096;
     this.maxSegments = opts.maxSegments ?? 512;
@@ -215,6 +257,7 @@ export class MeshLinker {
       if (pl.length < 6 || pl[0] !== 0x16 || pl[1] !== 3 || pl[5] !== 1) return;
       if (this.conns.size >= this.maxConnections) this.forget(this.conns.keys().next().value!);
       conn = { client: s.src, server: s.dst, segs: [], nextSeq: {}, spans: [], linked: 0, lost: 0 };
+      c2s = true;
       this.conns.set(key(s.src, s.dst), conn);
     }
     if (s.flags & 0x05) conn.endedAt ??= t; // FIN or RST
@@ -229,7 +272,9 @@ export class MeshLinker {
       this.counters.segmentsEvicted++;
       if (!old.claimed && !old.handshake) conn.lost++;
     }
-    conn.segs.push({ t, c2s, len, handshake: s.payload[0] === 0x16 || s.payload[0] === 0x14, claimed: false });
+    // Alerts (a close_notify is 24-31 bytes) and handshake records carry no call.
+    const handshake = s.payload[0] === 0x16 || s.payload[0] === 0x14 || len <= ALERT_MAX;
+    conn.segs.push({ t, c2s, len, handshake, claimed: false });
   }
 
   /**
@@ -317,14 +362,13 @@ export class MeshLinker {
 
   /**
    * Data packets of a connection no linked call explains: after the first
-   * exchange began, outside every exchange, bigger than an alert (a
-   * close_notify is 24-31 bytes). The handshake's tail and session tickets
-   * come before the first exchange.
+   * exchange began, outside every exchange, bigger than an alert. The
+   * handshake's tail and session tickets come before the first exchange.
    */
   private unaccounted(c: Conn): number {
     if (c.spans.length === 0) return c.segs.length;
     const first = Math.min(...c.spans.map((s) => s[0]));
-    return c.segs.filter((s) => !s.claimed && !s.handshake && s.t >= first && s.len > 64 && !c.spans.some(([a, b]) => s.t >= a && s.t <= b)).length;
+    return c.segs.filter((s) => !s.claimed && !s.handshake && s.t >= first && !c.spans.some(([a, b]) => s.t >= a && s.t <= b)).length;
   }
 
   private decide(p: Pending): void {
@@ -333,27 +377,26 @@ export class MeshLinker {
     const tIn = e.timestamp;
     const tOut = e.timestamp + e.elapsedTime;
     const W = this.windowMs;
-    const found: { conn: Conn; dir: 'inbound' | 'outbound'; req: Segment[]; res: Segment[] }[] = [];
-    for (const conn of ips ? this.conns.values() : []) {
-      const free = conn.segs.filter((s) => !s.claimed && !s.handshake);
-      if (ips!.has(conn.server.ip)) {
-        // Inbound: outer request just before the inner one, outer response ending just after.
-        const req = free.filter((s) => s.c2s && s.t >= tIn - W && s.t <= tIn);
-        const nextReq = free.find((s) => s.c2s && s.t > tOut);
-        const res = free.filter((s) => !s.c2s && s.t >= tIn && s.t <= tOut + W && (!nextReq || s.t < nextReq.t));
-        if (req.length && res.length && res.at(-1)!.t >= tOut) found.push({ conn, dir: 'inbound', req, res });
-      }
-      if (ips!.has(conn.client.ip)) {
-        // Outbound: outer request just after the inner one began, outer response ending just before it ended.
-        const req = free.filter((s) => s.c2s && s.t >= tIn && s.t <= Math.min(tOut, tIn + W));
-        if (req.length) {
-          const res = free.filter((s) => !s.c2s && s.t >= req[0].t && s.t <= tOut);
-          if (res.length && tOut - res.at(-1)!.t <= W) found.push({ conn, dir: 'outbound', req, res });
-        }
-      }
-    }
     const sum = (ss: Segment[]) => ss.reduce((n, s) => n + s.len, 0);
-    const fits = found.filter((f) => plausible(sum(f.req), e.requestSize) && plausible(sum(f.res), e.responseSize));
+    let found: { conn: Conn; dir: 'inbound' | 'outbound'; req: Segment[]; res: Segment[]; cost: number }[] = [];
+    for (const conn of ips ? this.conns.values() : []) {
+      // Inbound: the pod served the outer connection; outbound: it opened it.
+      const dir = ips!.has(conn.server.ip) ? 'inbound' : ips!.has(conn.client.ip) ? 'outbound' : undefined;
+      if (!dir) continue;
+      // On one connection exchanges come one after the other, as the inner
+      // calls do (decided in their order): the earliest free exchange near
+      // the call is its own.
+      const x = exchanges(conn.segs).find(
+        (x) => Math.abs(x.req[0].t - tIn) <= W && Math.abs(x.res.at(-1)!.t - tOut) <= W && plausible(sum(x.req), e.requestSize) && plausible(sum(x.res), e.responseSize),
+      );
+      if (x) found.push({ conn, dir, ...x, cost: Math.abs(x.req[0].t - tIn) + Math.abs(x.res.at(-1)!.t - tOut) });
+    }
+    const portKey = `${p.podKey}|${e.dst.port}`;
+    const learnt = this.directions.get(portKey);
+    if (learnt) found = found.filter((f) => f.dir === learnt);
+    found.sort((a, b) => a.cost - b.cost);
+    // Across connections the nearest wins, by a clear margin only.
+    const fits = found.length > 1 && found[1].cost - found[0].cost >= this.marginMs ? [found[0]] : found;
     if (fits.length !== 1) {
       if (fits.length > 1) this.counters.ambiguous++;
       else this.counters.unlinked++;
@@ -361,9 +404,13 @@ export class MeshLinker {
       return;
     }
     const { conn, dir, req, res } = fits[0];
+    if (!learnt && found.every((f) => f.dir === dir)) {
+      if (this.directions.size >= this.maxConnections) this.directions.clear();
+      this.directions.set(portKey, dir);
+    }
     for (const s of [...req, ...res]) s.claimed = true;
-    const start = Math.min(req[0].t, res[0].t);
-    const end = Math.max(req.at(-1)!.t, res.at(-1)!.t);
+    const start = req[0].t;
+    const end = res.at(-1)!.t;
     conn.spans.push([start, end]);
     conn.linked++;
     this.counters.linked++;

@@ -176,12 +176,14 @@ export function tcpOf(p: Packet): Tcp | undefined {
  * packets and the run of response packets after it. Handshake packets are
  * left out; a packet already claimed by a linked call ends a run; response
  * packets before any request (session tickets) and a request run with no
- * response (a close_notify) are no exchange.
+ * response (a close_notify) are no exchange. Packets after `until` are not
+ * looked at.
  */
-function exchanges(segs: Segment[]): { req: Segment[]; res: Segment[] }[] {
+function exchanges(segs: Segment[], until: number): { req: Segment[]; res: Segment[] }[] {
   const out: { req: Segment[]; res: Segment[] }[] = [];
   let cur: { req: Segment[]; res: Segment[] } | undefined;
   for (const s of segs) {
+    if (s.t > until) break; // later data is no part of a call that ended before
     if (s.handshake) continue;
     if (s.claimed) cur = undefined;
     else if (s.c2s) {
@@ -386,7 +388,7 @@ export class MeshLinker {
       // On one connection exchanges come one after the other, as the inner
       // calls do (decided in their order): the earliest free exchange near
       // the call is its own.
-      const x = exchanges(conn.segs).find(
+      const x = exchanges(conn.segs, tOut + W).find(
         (x) => Math.abs(x.req[0].t - tIn) <= W && Math.abs(x.res.at(-1)!.t - tOut) <= W && plausible(sum(x.req), e.requestSize) && plausible(sum(x.res), e.responseSize),
       );
       if (x) found.push({ conn, dir, ...x, cost: Math.abs(x.req[0].t - tIn) + Math.abs(x.res.at(-1)!.t - tOut) });

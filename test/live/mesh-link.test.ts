@@ -44,7 +44,7 @@ function makeCerts(): void {
   }
 }
 
-/** The sidecar and the app of one pod, as one nginx. */
+/** The sidecar and the app of one pod, as one nginx (one process: killing it leaves no worker holding the test's pipes). */
 function sidecarConf(pod: 'a' | 'b', ip: string): string {
   const d = join(dir, pod);
   execFileSync('mkdir', ['-p', d]);
@@ -55,7 +55,7 @@ function sidecarConf(pod: 'a' | 'b', ip: string): string {
       proxy_ssl_verify on;
       proxy_ssl_server_name on;
       proxy_ssl_name ${SNI};`;
-  const conf = `worker_processes 1;
+  const conf = `master_process off;
 daemon off;
 pid ${d}/nginx.pid;
 error_log ${d}/error.log warn;

@@ -72,6 +72,8 @@ const NODE = kinds({ name: 'string' });
 const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string' });
 const TAPPED = kinds({ pod: 'string', namespace: 'string', side: 'string' });
 const MESH = kinds({ direction: 'string', innerElapsedTime: 'number', outerElapsedTime: 'number', outer: 'object', inner: 'object', linkedCalls: 'integer' });
+const MESH_ENDS = kinds({ src: 'object', dst: 'object', sni: 'string' });
+const ADDRESS = kinds({ ip: 'string', port: 'integer' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 
 /** What a JSON value is, in the words of the messages ("a number", "an array" …). */
@@ -170,8 +172,19 @@ export function entryShapeProblem(entry: object): string | undefined {
     if (bad) return bad;
   }
   if (e.mesh !== undefined) {
-    const bad = checkFields(e.mesh as Record<string, unknown>, MESH, 'mesh.');
+    const mesh = e.mesh as Record<string, unknown>;
+    const bad = checkFields(mesh, MESH, 'mesh.');
     if (bad) return bad;
+    for (const side of ['outer', 'inner'] as const) {
+      const ends = mesh[side] as Record<string, unknown> | undefined;
+      if (ends === undefined) continue;
+      const bad = checkFields(ends, MESH_ENDS, `mesh.${side}.`);
+      if (bad) return bad;
+      for (const end of ['src', 'dst'] as const) {
+        const bad = ends[end] !== undefined && checkFields(ends[end] as Record<string, unknown>, ADDRESS, `mesh.${side}.${end}.`);
+        if (bad) return bad;
+      }
+    }
   }
   for (const key of ['process', 'peerProcess'] as const) {
     if (e[key] === undefined) continue;

@@ -14,10 +14,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliBin } from '../helpers/paths.js';
+import { Ajv } from 'ajv';
+import { cliBin, repoRoot } from '../helpers/paths.js';
 import { finish, waitForStderr } from './netns.js';
 import { makePodLab, type PodLab } from './pod-lab.js';
 
@@ -163,6 +164,9 @@ test('--service-mesh with nginx sidecars: each call through the sidecar is one e
     assert.equal(r.code, 0, r.stderr);
     const entries = r.stdout.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
+    // Every entry, linked ones and their new fields too, fits the published schema.
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8')));
+    for (const e of entries) assert.ok(validate(e), `${JSON.stringify(validate.errors)}: ${JSON.stringify(e).slice(0, 300)}`);
     const containment: Record<string, boolean[]> = { inbound: [], outbound: [] };
     for (const c of calls) {
       const mine = entries.filter((e) => new RegExp(`^/${c.tag}-\\d+$`).test(e.request?.path ?? ''));

@@ -230,7 +230,7 @@ does nothing until SIGTERM or SIGINT, then exits 0.`;
         mesh.flush();
         const m = mesh.counters;
         say(
-          `service-mesh: ${m.linked} calls linked to their mTLS connection, ${m.ambiguous} ambiguous, ${m.unlinked} unlinked; ` +
+          `service-mesh: ${m.linked} calls linked to their mTLS connection (${m.byOrder} of them by order in a tie), ${m.ambiguous} ambiguous, ${m.unlinked} unlinked; ` +
             `${m.outerFolded} outer connections folded into their calls, ${m.outerKept} kept; forgotten (bounds): ` +
             `${m.connectionsEvicted} connections, ${m.segmentsEvicted} packets, ${m.pendingEvicted} waiting calls`,
         );

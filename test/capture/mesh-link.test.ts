@@ -152,3 +152,17 @@ test('the connection table is bounded: the oldest is forgotten, counted, its hel
   assert.equal(l2.sizes.connections, 2);
   assert.deepEqual(out2.map((e) => [e.src.ip, e.mesh]), [['198.19.220.10', { linkedCalls: 0 }]]);
 });
+
+test('exchanges tied in time (a stalled agent) are linked by order: the earlier call takes the earlier exchange, counted', () => {
+  const now = { t: 0 };
+  const { l, out } = linker(now);
+  outer(l, '198.19.220.2', 41000, 1000, [[1010, 1013]]);
+  outer(l, '198.19.220.3', 42000, 1000, [[1012, 1015]]);
+  l.onInner(inner('/first', 1011, 1));
+  l.onInner(inner('/second', 1013, 1));
+  now.t = 10_000;
+  l.tick();
+  assert.deepEqual(out.map((e) => [e.request.path, e.src.ip]), [['/first', '198.19.220.2'], ['/second', '198.19.220.3']]);
+  assert.equal(l.counters.byOrder, 1); // the second call then had one candidate left
+  assert.equal(l.counters.ambiguous, 0);
+});

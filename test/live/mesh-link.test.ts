@@ -177,7 +177,7 @@ test('--service-mesh with nginx sidecars: each call through the sidecar is one e
         assert.equal(e.protocol, 'http');
         assert.equal(e.request.method, 'GET');
         assert.equal(e.response.status, 200);
-        assert.equal(e.tls, true, `${c.tag} ${e.request.path}: not linked (${JSON.stringify(e.mesh)})`);
+        assert.equal(e.tls, true, `${c.tag} ${e.request.path} at ${e.timestamp}: not linked; ${r.stderr.split('\n').filter((l) => l.includes('service-mesh:')).join(' / ')}; tls entries: ${JSON.stringify(entries.filter((x) => x.protocol === 'tls').map((x) => [x.src.port, x.timestamp, x.mesh]))}`);
         assert.deepEqual(e.tapped, { pod: 'a', namespace: 'lab', side: 'loopback' });
         assert.equal(e.mesh.direction, c.direction);
         // Both durations (physically the inner call lies inside the outer exchange inbound, and the
@@ -213,7 +213,7 @@ test('--service-mesh with nginx sidecars: each call through the sidecar is one e
     const tls = entries.filter((e) => e.protocol === 'tls');
     assert.deepEqual(tls.map((e) => `${e.src.ip}:${e.src.port} → ${e.dst.ip}:${e.dst.port} ${JSON.stringify(e.mesh)}`), []);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
-    const said = /service-mesh: (\d+) calls linked to their mTLS connection, (\d+) ambiguous, (\d+) unlinked; (\d+) outer connections folded/.exec(r.stderr);
+    const said = /service-mesh: (\d+) calls linked to their mTLS connection \(\d+ of them by order in a tie\), (\d+) ambiguous, (\d+) unlinked; (\d+) outer connections folded/.exec(r.stderr);
     assert.ok(said, r.stderr);
     assert.equal(Number(said[1]), total);
     assert.equal(Number(said[2]), 0);

@@ -61,6 +61,8 @@ export interface MeshLinkOptions {
 export interface MeshLinkCounters {
   /** Inner calls linked to an outer connection. */
   linked: number;
+  /** Of the linked calls, those whose exchanges tied in time, linked by order (the earliest tied exchange). */
+  byOrder: number;
   /** Inner calls that fit more than one outer exchange: passed on unlinked. */
   ambiguous: number;
   /** Inner calls that fit no outer exchange (a call of the pod to itself, an outer connection not followed …). */
@@ -203,7 +205,7 @@ const after = (a: number, b: number) => ((a - b) | 0) > 0;
 
 export class MeshLinker {
   readonly counters: MeshLinkCounters = {
-    linked: 0, ambiguous: 0, unlinked: 0, outerFolded: 0, outerKept: 0, connectionsEvicted: 0, segmentsEvicted: 0, pendingEvicted: 0,
+    linked: 0, byOrder: 0, ambiguous: 0, unlinked: 0, outerFolded: 0, outerKept: 0, connectionsEvicted: 0, segmentsEvicted: 0, pendingEvicted: 0,
   };
   /** client→server key → connection (insertion order: oldest first). */
   private readonly conns = new Map<string, Conn>();
@@ -398,7 +400,19 @@ export class MeshLinker {
     if (learnt) found = found.filter((f) => f.dir === learnt);
     found.sort((a, b) => a.cost - b.cost);
     // Across connections the nearest wins, by a clear margin only.
-    const fits = found.length > 1 && found[1].cost - found[0].cost >= this.marginMs ? [found[0]] : found;
+    let fits = found.length > 1 && found[1].cost - found[0].cost >= this.marginMs ? [found[0]] : found;
+    if (fits.length > 1) {
+      // A tie in time (a stalled agent stamps several packets at once) is
+      // broken by order alone: calls are decided in their order, so of the
+      // tied exchanges (one direction) the strictly earliest is this call's —
+      // unless an earlier call of the pod is still waiting for its turn.
+      const tied = fits.filter((f) => f.cost - fits[0].cost < this.marginMs && f.dir === fits[0].dir).sort((a, b) => a.req[0].t - b.req[0].t);
+      const earlierWaiting = this.pending.some((q) => q.podKey === p.podKey && q.entry.timestamp < tIn);
+      if (tied.length === fits.length && tied[1].req[0].t > tied[0].req[0].t && !earlierWaiting) {
+        fits = [tied[0]];
+        this.counters.byOrder++;
+      }
+    }
     if (fits.length !== 1) {
       if (fits.length > 1) this.counters.ambiguous++;
       else this.counters.unlinked++;

@@ -340,14 +340,15 @@ export class MeshLinker {
     const all = this.pending.sort((x, y) => x.entry.timestamp - y.entry.timestamp);
     this.pending = [];
     for (const p of all) this.decide(p);
-    for (const k of [...this.conns.keys()]) this.forget(k);
+    for (const k of [...this.conns.keys()]) this.forget(k, false);
   }
 
-  private forget(k: string): void {
+  /** `evicted`: forgotten while open because the table was full (counted), not because it or the run ended. */
+  private forget(k: string, evicted = true): void {
     const c = this.conns.get(k);
     if (!c) return;
     this.conns.delete(k);
-    if (c.endedAt === undefined) this.counters.connectionsEvicted++;
+    if (evicted && c.endedAt === undefined) this.counters.connectionsEvicted++;
     if (c.held) this.release(c);
   }
 
@@ -406,9 +407,10 @@ export class MeshLinker {
       // broken by order alone: calls are decided in their order, so of the
       // tied exchanges (one direction) the strictly earliest is this call's —
       // unless an earlier call of the pod is still waiting for its turn.
-      const tied = fits.filter((f) => f.cost - fits[0].cost < this.marginMs && f.dir === fits[0].dir).sort((a, b) => a.req[0].t - b.req[0].t);
+      // Candidates farther than the margin lose as they would against a single nearest one.
+      const tied = fits.filter((f) => f.cost - fits[0].cost < this.marginMs).sort((a, b) => a.req[0].t - b.req[0].t);
       const earlierWaiting = this.pending.some((q) => q.podKey === p.podKey && q.entry.timestamp < tIn);
-      if (tied.length === fits.length && tied[1].req[0].t > tied[0].req[0].t && !earlierWaiting) {
+      if (tied.every((f) => f.dir === tied[0].dir) && tied[1].req[0].t > tied[0].req[0].t && !earlierWaiting) {
         fits = [tied[0]];
         this.counters.byOrder++;
       }

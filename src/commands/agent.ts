@@ -17,6 +17,7 @@ import { PerPodCapture } from '../capture/per-pod/capture.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { describeShed } from '../capture/live-stats.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
+import { MeshLinker } from '../capture/per-pod/mesh-link.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
 import type { TlsTapResult } from '../tls-capture/tap.js';
 
@@ -170,6 +171,17 @@ it instead of finishing.`;
     const podOfPacket = new WeakMap<Packet, string>();
     const rate = sampleRateFromFlag(flags['sample-rate']);
     const sampler = rate !== undefined ? connectionSampler(rate) : undefined;
+    // --service-mesh: each inner loopback call linked to the outer mTLS
+    // connection on the pod's interface that carried it: one entry, not two.
+    const mesh = flags['service-mesh'] && !flags.pcap
+      ? new MeshLinker({
+          emit: (line) => {
+            entries++;
+            void sink.write(line);
+          },
+        })
+      : undefined;
+    const meshTimer = mesh ? setInterval(() => mesh.tick(), 100).unref() : undefined;
     // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
     const loopback = flags['service-mesh'] && !flags.pcap
       ? new LoopbackCaptures({
@@ -182,10 +194,7 @@ it instead of finishing.`;
             ...(flags.kfl ? ['--kfl', flags.kfl] : []),
             ...(flags.protocols ? ['--protocols', flags.protocols] : []),
           ],
-          onLine: (line) => {
-            entries++;
-            void sink.write(line);
-          },
+          onLine: (line) => mesh!.onInner(line),
           say,
         })
       : undefined;
@@ -221,6 +230,7 @@ it instead of finishing.`;
           if (sampler && !sampler.keep(p)) return false;
           if (!perPod) return true;
           const kept = perPod.keep(p);
+          if (kept) mesh?.onPacket(p);
           // --pcap: each kept packet goes out on its pod's own pcapng interface ("namespace/pod").
           const pod = kept && flags.pcap ? perPod.lastPodLabel() : undefined;
           if (pod) podOfPacket.set(p, pod);
@@ -249,6 +259,7 @@ it instead of finishing.`;
                 ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
               });
               void perPod.setPods(pods);
+              mesh?.setPods(pods);
               void loopback?.setPods(pods);
             },
             onStop: () => this.stop.abort(),
@@ -271,6 +282,12 @@ it instead of finishing.`;
                 },
                 redact,
               ],
+              // An outer mTLS connection's `tls` entry waits for the inner calls it carried.
+              take: (e) => {
+                if (!e.tapped || !mesh?.takeOuter(e)) return false;
+                entries--; // counted again if it is passed on
+                return true;
+              },
             },
       });
       const shed = describeShed(result.stats);
@@ -285,9 +302,19 @@ it instead of finishing.`;
       }
       // The pods' loopback agents flush their last entries before the final counters.
       await loopback?.close();
+      if (mesh) {
+        mesh.flush();
+        const m = mesh.counters;
+        say(
+          `service-mesh: ${m.linked} calls linked to their mTLS connection (${m.byOrder} of them by order in a tie), ${m.ambiguous} ambiguous, ${m.unlinked} unlinked; ` +
+            `${m.outerFolded} outer connections folded into their calls, ${m.outerKept} kept; forgotten (bounds): ` +
+            `${m.connectionsEvicted} connections, ${m.segmentsEvicted} packets, ${m.pendingEvicted} waiting calls`,
+        );
+      }
       await sink.flush();
     } finally {
       perPod?.close();
+      if (meshTimer) clearInterval(meshTimer);
       stopLease?.();
       clearInterval(statsTimer);
       // The last counters go out after the last entry (stdout was flushed by runLocalTap).

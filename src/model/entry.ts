@@ -61,6 +61,28 @@ export interface Entry {
    * the IP for that side.
    */
   tapped?: { pod: string; namespace: string; side: 'client' | 'server' | 'loopback' };
+  /**
+   * `--service-mesh`: on an inner (loopback) call, the outer mTLS connection
+   * that carried it (src/capture/per-pod/mesh-link.ts); on an outer `tls`
+   * entry passed on, how many inner calls were linked to it.
+   */
+  mesh?: MeshLink;
+}
+
+/** How a sidecar's inner plaintext call and its outer mTLS connection were linked. */
+export interface MeshLink {
+  /** inbound: the pod is the outer connection's server; outbound: its client. */
+  direction?: 'inbound' | 'outbound';
+  /** ms, the inner call's request → response on the pod's loopback (also `elapsedTime`). */
+  innerElapsedTime?: number;
+  /** ms, the outer connection's first request packet → last response packet of this call. */
+  outerElapsedTime?: number;
+  /** The outer connection's client and server (and SNI) on the pod's interface. */
+  outer?: { src: { ip: string; port: number }; dst: { ip: string; port: number }; sni?: string };
+  /** The inner call's own loopback endpoints (src or dst of the entry became the outer peer). */
+  inner?: { src: { ip: string; port: number }; dst: { ip: string; port: number } };
+  /** On an outer `tls` entry: inner calls linked to it (it is passed on when some of its traffic was not theirs). */
+  linkedCalls?: number;
 }
 
 /** A process at one end of a call captured inside it (`tap --tls`). */

@@ -51,6 +51,7 @@ const TOP = kinds({
   process: 'object',
   peerProcess: 'object',
   tapped: 'object',
+  mesh: 'object',
 });
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */
@@ -70,6 +71,9 @@ const FRAMES = kinds({ request: 'integer', response: 'integer' });
 const NODE = kinds({ name: 'string' });
 const PROCESS = kinds({ pid: 'integer', comm: 'string', role: 'string', container: 'string', podUid: 'string', pod: 'string', namespace: 'string', node: 'string' });
 const TAPPED = kinds({ pod: 'string', namespace: 'string', side: 'string' });
+const MESH = kinds({ direction: 'string', innerElapsedTime: 'number', outerElapsedTime: 'number', outer: 'object', inner: 'object', linkedCalls: 'integer' });
+const MESH_ENDS = kinds({ src: 'object', dst: 'object', sni: 'string' });
+const ADDRESS = kinds({ ip: 'string', port: 'integer' });
 const QUESTION = kinds({ name: 'string', type: 'string' });
 
 /** What a JSON value is, in the words of the messages ("a number", "an array" …). */
@@ -166,6 +170,21 @@ export function entryShapeProblem(entry: object): string | undefined {
   if (e.tapped !== undefined) {
     const bad = checkFields(e.tapped as Record<string, unknown>, TAPPED, 'tapped.');
     if (bad) return bad;
+  }
+  if (e.mesh !== undefined) {
+    const mesh = e.mesh as Record<string, unknown>;
+    const bad = checkFields(mesh, MESH, 'mesh.');
+    if (bad) return bad;
+    for (const side of ['outer', 'inner'] as const) {
+      const ends = mesh[side] as Record<string, unknown> | undefined;
+      if (ends === undefined) continue;
+      const bad = checkFields(ends, MESH_ENDS, `mesh.${side}.`);
+      if (bad) return bad;
+      for (const end of ['src', 'dst'] as const) {
+        const bad = ends[end] !== undefined && checkFields(ends[end] as Record<string, unknown>, ADDRESS, `mesh.${side}.${end}.`);
+        if (bad) return bad;
+      }
+    }
   }
   for (const key of ['process', 'peerProcess'] as const) {
     if (e[key] === undefined) continue;

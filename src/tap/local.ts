@@ -19,7 +19,14 @@ import type { LiveOptions } from '../capture/live.js';
 import { describeBacklog, describeShed } from '../capture/live-stats.js';
 
 export type TapOutput =
-  | { kind: 'entries'; sink: LineSink; transforms?: ((e: Entry) => Entry | void)[]; keep?: (e: Entry) => boolean }
+  | {
+      kind: 'entries';
+      sink: LineSink;
+      transforms?: ((e: Entry) => Entry | void)[];
+      keep?: (e: Entry) => boolean;
+      /** After the transforms: true when the caller takes the entry over (writes it later itself, or drops it). */
+      take?: (e: Entry) => boolean;
+    }
   | { kind: 'packets'; stream: Writable; onClosed?: () => void }
   | { kind: 'file'; path: string };
 
@@ -178,6 +185,7 @@ async function writeEntries(
           continue;
         }
         for (const t of out.transforms ?? []) e = t(e) ?? e;
+        if (out.take?.(e)) continue;
         const wait = out.sink.write(JSON.stringify(e));
         if (wait) await wait;
         if (++result.entries >= limit || out.sink.closed) break;

@@ -98,6 +98,11 @@ function base(protocol: string, n: number): Entry {
     process: { pid: 1, comm: 'curl', role: 'client' },
     peerProcess: { pid: 2, comm: 'nginx', role: 'server' },
     tapped: { pod: 'p', namespace: 'ns', side: 'client' },
+    mesh: {
+      direction: 'inbound', innerElapsedTime: 1, outerElapsedTime: 2, linkedCalls: 1,
+      outer: { src: { ip: '198.18.0.3', port: 40001 }, dst: { ip: '198.18.0.2', port: 15006 }, sni: 'a' },
+      inner: { src: { ip: '127.0.0.1', port: 40002 }, dst: { ip: '127.0.0.1', port: 8080 } },
+    },
   } as Entry;
 }
 

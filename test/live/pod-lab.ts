@@ -42,6 +42,8 @@ export interface PodLabSpec {
   bridged?: { name: string; ip: string }[];
   /** The bridge's gateway address and prefix length (bridged pods only). */
   bridgeGw?: { ip: string; prefix: number };
+  /** Namespace and interface prefix, for areas that keep labs apart by name (default `s4p`). */
+  prefix?: string;
   /** Bring the pod side up and route it (false: the pod exists, its namespace is idle). */
   configurePods?: (name: string) => boolean;
   /**
@@ -80,7 +82,8 @@ function namespacesWithPrefix(prefix: string): string[] {
 }
 
 export function makePodLab(spec: PodLabSpec): PodLab {
-  const prefix = `s4p-${spec.id}-`;
+  const short = spec.prefix ?? 's4p';
+  const prefix = `${short}-${spec.id}-`;
   const node = `${prefix}node`;
   const children: ChildProcess[] = [];
   const stop = () => {
@@ -105,21 +108,21 @@ export function makePodLab(spec: PodLabSpec): PodLab {
       ...spec.routed.map((p) => ({ ...p, kind: 'routed' as const })),
       ...(spec.bridged ?? []).map((p) => ({ ...p, kind: 'bridged' as const })),
     ];
-    all.forEach((p, i) => pods.set(p.name, { name: p.name, ip: p.ip, kind: p.kind, ns: `${prefix}${p.name}`, hostIf: `s4p${spec.id}${i}` }));
+    all.forEach((p, i) => pods.set(p.name, { name: p.name, ip: p.ip, kind: p.kind, ns: `${prefix}${p.name}`, hostIf: `${short}${spec.id}${i}` }));
     ipBatch([`netns add ${node}`, ...[...pods.values()].map((p) => `netns add ${p.ns}`)]);
     // The node's uplink (a veth to nowhere: no dummy module in containers)
     // holds the default route. Proxy ARP answers the pods' 169.254.1.1 only
     // for an address the node can route elsewhere.
-    const up = `s4p${spec.id}up`;
+    const up = `${short}${spec.id}up`;
     const nodeLines = ['link set lo up', `link add ${up} type veth peer name ${up}x`, `link set ${up}x up`, `link set ${up} up`, `route add default dev ${up}`];
     if (spec.ipv6) nodeLines.push(`route add ::/0 dev ${up}`);
     if (spec.bridged?.length) {
       const gw = spec.bridgeGw!;
-      nodeLines.push(`link add s4p${spec.id}br type bridge`, `addr add ${gw.ip}/${gw.prefix} dev s4p${spec.id}br`, `link set s4p${spec.id}br up`);
+      nodeLines.push(`link add ${short}${spec.id}br type bridge`, `addr add ${gw.ip}/${gw.prefix} dev ${short}${spec.id}br`, `link set ${short}${spec.id}br up`);
     }
     for (const p of pods.values()) {
       nodeLines.push(`link add ${p.hostIf} type veth peer name eth0 netns ${p.ns}`);
-      if (p.kind === 'bridged') nodeLines.push(`link set ${p.hostIf} master s4p${spec.id}br`);
+      if (p.kind === 'bridged') nodeLines.push(`link set ${p.hostIf} master ${short}${spec.id}br`);
       nodeLines.push(`link set ${p.hostIf} up`);
       if (p.kind === 'routed' && spec.ipv6) nodeLines.push(`addr add fe80::1/64 dev ${p.hostIf} nodad`, `route add ${p.ip}/128 dev ${p.hostIf}`);
       else if (p.kind === 'routed') nodeLines.push(`route add ${p.ip}/32 dev ${p.hostIf}`);

@@ -13,6 +13,7 @@
 // watermarks combined from every worker's oldest pending request.
 
 import { Worker } from 'node:worker_threads';
+import { applyHeapFlags } from '../../cli/heap-flags.js';
 import type { Packet } from '../../model/packet.js';
 import { packetTimeMs } from '../../model/packet.js';
 import { FragmentReassembler } from '../decode/fragments.js';
@@ -37,8 +38,8 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise. */
 const DEFAULT_WORKER_HEAP_MB = 256;
 
-/** Where a run's NDJSON lines go: stdout's sink, or a consumer's (parallel-entries.ts). */
-export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'>;
+/** Where a run's NDJSON lines go: stdout's sink (bytes as they are), or a consumer's (parallel-entries.ts: strings). */
+export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'> & Partial<Pick<LineSink, 'writeParts'>>;
 
 export interface ParallelOptions {
   workers: number;
@@ -65,7 +66,10 @@ export interface ParallelResult {
 interface Pending {
   key: Float64Array;
   at: number;
-  line: string;
+  /** The worker's batch of lines, and this one's bytes in it. */
+  bytes: Buffer;
+  start: number;
+  end: number;
   worker: number;
 }
 
@@ -75,10 +79,12 @@ interface Release {
   horizon: number;
 }
 
-/** A held line in the reorder buffer: it only reads `timestamp`. */
+/** A held line in the reorder buffer (it only reads `timestamp`): its id's parts and its bytes after the id. */
 interface Held {
   timestamp: number;
-  line: string;
+  frame: number;
+  seq: number;
+  rest: Buffer;
 }
 
 class Link {
@@ -86,7 +92,8 @@ class Link {
   flows = 0;
   synced = 0;
   summary: Record<string, number> | undefined;
-  queue: { keys: Float64Array; lines: string[]; next: number }[] = [];
+  /** Batches of results not yet merged: `next` entry, at byte `pos` of `bytes`. */
+  queue: { keys: Float64Array; bytes: Buffer; count: number; next: number; pos: number }[] = [];
   readonly writer: RingWriter;
   constructor(
     readonly index: number,
@@ -127,6 +134,8 @@ export class WorkerPool {
         stderr: false,
       });
       const link = new Link(i, worker, ring);
+      // A worker's start undoes the heap flags for every thread (heap-flags.ts).
+      worker.once('online', applyHeapFlags);
       worker.on('message', (out: WorkerOutput) => this.run?.accept(link, out));
       worker.on('error', (err: Error) => this.failed(i, err.message));
       worker.on('exit', (code) => {
@@ -183,7 +192,7 @@ class ParallelRun {
   private entries = 0;
   private stopped = false;
   private sinkWait: Promise<void> | undefined;
-  private backlog: string[] = [];
+  private backlog: Held[] = [];
   private barriers = 0;
   private secrets: string[] = [];
 
@@ -422,7 +431,8 @@ class ParallelRun {
   // ---- merge ----------------------------------------------------------------
 
   accept(link: Link, out: WorkerOutput): void {
-    if (out.lines.length > 0) link.queue.push({ keys: out.keys, lines: out.lines, next: 0 });
+    const count = out.keys.length / KEY_FIELDS;
+    if (count > 0) link.queue.push({ keys: out.keys, bytes: Buffer.from(out.lines.buffer, out.lines.byteOffset, out.lines.byteLength), count, next: 0, pos: 0 });
     for (let i = 0; i < out.lows.length; i += 2) {
       const g = out.lows[i];
       const got = this.lows.get(g);
@@ -447,11 +457,14 @@ class ParallelRun {
     for (const l of this.links) {
       while (l.queue.length > 0) {
         const q = l.queue[0];
-        while (q.next < q.lines.length && q.keys[q.next * KEY_FIELDS] <= through) {
-          ready.push({ key: q.keys, at: q.next * KEY_FIELDS, line: q.lines[q.next], worker: l.index });
+        while (q.next < q.count && q.keys[q.next * KEY_FIELDS] <= through) {
+          let end = q.bytes.indexOf(0x0a, q.pos);
+          if (end < 0) end = q.bytes.length;
+          ready.push({ key: q.keys, at: q.next * KEY_FIELDS, bytes: q.bytes, start: q.pos, end, worker: l.index });
+          q.pos = end + 1;
           q.next++;
         }
-        if (q.next < q.lines.length) break;
+        if (q.next < q.count) break;
         l.queue.shift();
       }
     }
@@ -473,9 +486,11 @@ class ParallelRun {
 
   private number(p: Pending): void {
     const k = p.key;
-    const seq = ++this.seq;
-    const line = `{"id":"${k[p.at + 5]}-${seq}"${p.line}`;
-    this.reorder.add({ timestamp: k[p.at + 4], line } as unknown as Entry);
+    // A copy: a line held for ordering must not keep its worker's whole batch alive.
+    const rest = Buffer.allocUnsafe(p.end - p.start);
+    p.bytes.copy(rest, 0, p.start, p.end);
+    const held: Held = { timestamp: k[p.at + 4], frame: k[p.at + 5], seq: ++this.seq, rest };
+    this.reorder.add(held as unknown as Entry);
   }
 
   private applyRelease(rel: Release): void {
@@ -490,14 +505,16 @@ class ParallelRun {
   private write(e: Held): void {
     if (this.entries >= this.opts.limit || this.opts.sink.closed) return;
     // While stdout is full, lines wait here (the dispatcher stops reading until it drains).
-    if (this.sinkWait) this.backlog.push(e.line);
-    else this.send(e.line);
+    if (this.sinkWait) this.backlog.push(e);
+    else this.send(e);
     this.opts.onEntry?.();
     if (++this.entries >= this.opts.limit) this.stopped = true;
   }
 
-  private send(line: string): void {
-    const wait = this.opts.sink.write(line);
+  private send(e: Held): void {
+    const sink = this.opts.sink;
+    const head = `{"id":"${e.frame}-${e.seq}"`;
+    const wait = sink.writeParts ? sink.writeParts(head, e.rest) : sink.write(head + e.rest.toString('utf8'));
     if (wait) this.sinkWait = wait.then(() => this.drain());
   }
 

@@ -62,11 +62,24 @@ function session(spec: WorkerSpec): DissectionEngine {
 }
 
 function post(extra: Partial<WorkerOutput> = {}): void {
-  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines, lows, ...extra };
+  const bytes = utf8Lines(lines);
+  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
   keys = [];
   lines = [];
   lows = [];
-  port.postMessage(out, [out.keys.buffer as ArrayBuffer]);
+  port.postMessage(out, [out.keys.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
+}
+
+/**
+ * The lines as UTF-8, joined by newlines, in an ArrayBuffer of their own (to
+ * transfer, not clone): the main thread then writes bytes and never builds a
+ * string per entry (strings it received were most of its garbage).
+ */
+function utf8Lines(list: string[]): Uint8Array {
+  const text = list.join('\n');
+  const bytes = new Uint8Array(new ArrayBuffer(Buffer.byteLength(text, 'utf8')));
+  Buffer.from(bytes.buffer).write(text, 'utf8');
+  return bytes;
 }
 
 function handle(rec: Buffer): boolean {

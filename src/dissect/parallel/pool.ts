@@ -17,6 +17,7 @@ import { applyHeapFlags } from '../../cli/heap-flags.js';
 import type { Packet } from '../../model/packet.js';
 import { packetTimeMs } from '../../model/packet.js';
 import { FragmentReassembler } from '../decode/fragments.js';
+import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
 import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
 import { openCapture } from '../../capture/reader.js';
@@ -287,7 +288,10 @@ class ParallelRun {
     await this.sendSecrets();
     if (inOrder(batch, after)) {
       this.horizon = Infinity;
-      for (const p of batch) await this.packet(p);
+      for (const p of batch) {
+        const wait = this.packet(p);
+        if (wait) await wait;
+      }
       return;
     }
     const later = new Float64Array(batch.length);
@@ -298,7 +302,8 @@ class ParallelRun {
     }
     for (let i = 0; i < batch.length; i++) {
       this.horizon = later[i];
-      await this.packet(batch[i]);
+      const wait = this.packet(batch[i]);
+      if (wait) await wait;
     }
   }
 
@@ -316,8 +321,12 @@ class ParallelRun {
     this.secrets = [];
   }
 
-  /** One packet, then what the single engine's push() would decide after it. */
-  private async packet(p: Packet): Promise<void> {
+  /**
+   * One packet, then what the single engine's push() would decide after it.
+   * A promise only when something must be waited for (a full ring, a tick or
+   * release, a datagram): most packets cost no promise and no microtask.
+   */
+  private packet(p: Packet): Promise<void> | undefined {
     const g = ++this.g;
     this.sinceTick++;
     this.sinceRelease++;
@@ -326,42 +335,67 @@ class ParallelRun {
     const r = route(p.linkType, p.data, this.frags, now, this.links.length);
     if (r !== null) {
       const link = this.links[r.worker];
-      if (r.ip === undefined) {
-        const len = PACKET_HEADER + p.data.length;
-        const at = await this.reserve(link, len);
-        const dv = new DataView(link.writer.view.buffer, link.writer.view.byteOffset + at + 4, len);
-        dv.setUint8(0, RecordType.PACKET);
-        dv.setFloat64(1, g, true);
-        dv.setUint32(9, p.frame, true);
-        dv.setUint16(13, p.linkType, true);
-        dv.setFloat64(15, p.tsSec, true);
-        dv.setUint32(23, p.tsNsec, true);
-        link.writer.view.set(p.data, at + 4 + PACKET_HEADER);
-        link.writer.commit(at, len);
-      } else {
-        const ip = r.ip;
-        const src = Buffer.from(ip.src, 'latin1');
-        const dst = Buffer.from(ip.dst, 'latin1');
-        const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
-        const at = await this.reserve(link, len);
-        const view = link.writer.view;
-        const dv = new DataView(view.buffer, view.byteOffset + at + 4, len);
-        dv.setUint8(0, RecordType.DATAGRAM);
-        dv.setFloat64(1, g, true);
-        dv.setUint32(9, p.frame, true);
-        dv.setFloat64(13, p.tsSec, true);
-        dv.setUint32(21, p.tsNsec, true);
-        dv.setUint8(25, ip.version);
-        dv.setUint8(26, ip.protocol);
-        dv.setUint8(27, ip.ttl);
-        dv.setUint8(28, src.length);
-        dv.setUint8(29, dst.length);
-        view.set(src, at + 4 + DATAGRAM_HEADER);
-        view.set(dst, at + 4 + DATAGRAM_HEADER + src.length);
-        view.set(ip.payload, at + 4 + DATAGRAM_HEADER + src.length + dst.length);
-        link.writer.commit(at, len);
+      if (r.ip !== undefined) return this.sendDatagram(link, g, p, r.ip).then(() => this.schedule());
+      const len = PACKET_HEADER + p.data.length;
+      const at = link.writer.tryReserve(len);
+      if (at < 0) {
+        return this.reserve(link, len).then((later) => {
+          this.writePacket(link, later, g, p);
+          return this.schedule();
+        });
       }
+      this.writePacket(link, at, g, p);
     }
+    return this.schedule();
+  }
+
+  /** The captured frame as is (PACKET record), at `at` reserved for it. */
+  private writePacket(link: Link, at: number, g: number, p: Packet): void {
+    const w = link.writer;
+    const dv = w.data;
+    const o = at + 4;
+    dv.setUint8(o, RecordType.PACKET);
+    dv.setFloat64(o + 1, g, true);
+    dv.setUint32(o + 9, p.frame, true);
+    dv.setUint16(o + 13, p.linkType, true);
+    dv.setFloat64(o + 15, p.tsSec, true);
+    dv.setUint32(o + 23, p.tsNsec, true);
+    w.view.set(p.data, o + PACKET_HEADER);
+    w.commit(at, PACKET_HEADER + p.data.length, false);
+  }
+
+  /** A datagram reassembled from fragments (DATAGRAM record): rare, so plainly async. */
+  private async sendDatagram(link: Link, g: number, p: Packet, ip: IpPacket): Promise<void> {
+    const src = Buffer.from(ip.src, 'latin1');
+    const dst = Buffer.from(ip.dst, 'latin1');
+    const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
+    const at = await this.reserve(link, len);
+    const view = link.writer.view;
+    const dv = link.writer.data;
+    const o = at + 4;
+    dv.setUint8(o, RecordType.DATAGRAM);
+    dv.setFloat64(o + 1, g, true);
+    dv.setUint32(o + 9, p.frame, true);
+    dv.setFloat64(o + 13, p.tsSec, true);
+    dv.setUint32(o + 21, p.tsNsec, true);
+    dv.setUint8(o + 25, ip.version);
+    dv.setUint8(o + 26, ip.protocol);
+    dv.setUint8(o + 27, ip.ttl);
+    dv.setUint8(o + 28, src.length);
+    dv.setUint8(o + 29, dst.length);
+    view.set(src, o + DATAGRAM_HEADER);
+    view.set(dst, o + DATAGRAM_HEADER + src.length);
+    view.set(ip.payload, o + DATAGRAM_HEADER + src.length + dst.length);
+    link.writer.commit(at, len, false);
+  }
+
+  /** The single engine's tick/release decision after a packet; nothing to wait for unless one is due. */
+  private schedule(): Promise<void> | undefined {
+    if (this.maxTime - this.lastTick < TICK_MS && this.maxTime - this.lastRelease < RELEASE_MS) return undefined;
+    return this.due();
+  }
+
+  private async due(): Promise<void> {
     const sinceTick = this.maxTime - this.lastTick;
     if (sinceTick >= MAX_TICK_MS || (sinceTick >= TICK_MS && (await this.flowsAtMost(this.sinceTick)))) await this.tick();
     else if (this.maxTime - this.lastRelease >= RELEASE_MS && (await this.flowsAtMost(this.sinceRelease))) await this.release(RecordType.RELEASE);
@@ -420,6 +454,7 @@ class ParallelRun {
 
   /** Wait (letting worker messages in) until `ready()`; a worker failing ends the wait. */
   private async until(ready: () => boolean): Promise<void> {
+    for (const l of this.links) l.writer.notify();
     while (!ready()) {
       this.check();
       await new Promise<void>((resolve) => (this.wake = resolve));

@@ -12,6 +12,8 @@ export interface Sample {
   wallMs: number;
   /** peak resident set size of the process (and of the children it waited for), in KB, from GNU time's %M */
   maxRssKb: number;
+  /** CPU time (user + system, every thread) from GNU time's %U %S: what a busy shared machine disturbs least. */
+  cpuMs: number;
   exitCode: number;
 }
 
@@ -30,6 +32,7 @@ export interface Measured {
   runs: number;
   wallMs: number;
   maxRssKb: number;
+  cpuMs: number;
   samples: Sample[];
 }
 
@@ -43,7 +46,7 @@ export async function measureOnce(cmd: Command): Promise<Sample> {
   try {
     const started = process.hrtime.bigint();
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
-      const child = spawn(gnuTime, ['-f', '%M', '-o', timeFile, ...cmd.argv], { stdio: ['ignore', stdoutFd, 'pipe'] });
+      const child = spawn(gnuTime, ['-f', '%U %S %M', '-o', timeFile, ...cmd.argv], { stdio: ['ignore', stdoutFd, 'pipe'] });
       let err = '';
       child.stderr?.setEncoding('utf8').on('data', (d: string) => {
         if (err.length < 4000) err += d;
@@ -54,11 +57,13 @@ export async function measureOnce(cmd: Command): Promise<Sample> {
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     // GNU time prints "Command exited with non-zero status N" before the format line.
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-    const maxRssKb = Number(lines[lines.length - 1]);
+    const [user, sys, rss] = lines[lines.length - 1]!.split(' ').map(Number);
+    const maxRssKb = rss!;
+    const cpuMs = (user! + sys!) * 1000;
     if (!(cmd.okCodes ?? [0]).includes(code)) {
       throw new Error(`${cmd.label}: exit ${code}: ${cmd.argv.join(' ')}\n${stderr.trim().split('\n').slice(-3).join('\n')}`);
     }
-    return { wallMs, maxRssKb, exitCode: code };
+    return { wallMs, maxRssKb, cpuMs, exitCode: code };
   } finally {
     closeSync(stdoutFd);
     rmSync(dir, { recursive: true, force: true });
@@ -78,6 +83,7 @@ function summarise(label: string, samples: Sample[]): Measured {
     runs: samples.length,
     wallMs: median(samples.map((s) => s.wallMs)),
     maxRssKb: median(samples.map((s) => s.maxRssKb)),
+    cpuMs: median(samples.map((s) => s.cpuMs)),
     samples,
   };
 }

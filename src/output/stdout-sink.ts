@@ -62,6 +62,27 @@ export class LineSink {
     return undefined;
   }
 
+  /**
+   * Queue one line given as text then UTF-8 bytes (`--workers`: the id the
+   * main thread gives, then the rest a worker serialised), without building
+   * it as a string. Returns a promise only when the caller must wait.
+   */
+  writeParts(head: string, tail: Uint8Array): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    if (this.opts.format) return this.write(head + Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).toString('utf8'));
+    const worst = head.length * 3 + tail.length + 1;
+    if (this.used + worst > this.buf.length) {
+      if (this.used > 0) this.handOff();
+      if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
+    }
+    this.used += this.buf.write(head, this.used, 'utf8');
+    this.buf.set(tail, this.used);
+    this.used += tail.length;
+    this.buf[this.used++] = 0x0a;
+    if (this.used >= this.batchChars) return this.flush();
+    return undefined;
+  }
+
   /** End the output: the formatter's closing text (a JSON array's `]`), then everything flushed. */
   async finish(): Promise<void> {
     const tail = this.closed ? undefined : this.opts.format?.tail?.(this.wroteAny);

@@ -14,6 +14,22 @@ test('lines come out whole and in order: unicode, lines longer than the batch, e
   assert.equal(Buffer.concat(chunks).toString('utf8'), lines.join('\n') + '\n');
 });
 
+test('writeParts (text, then UTF-8 bytes) gives the bytes write() gives for the joined line, past the batch size too', async () => {
+  const parts: [string, string][] = [['{"id":"1-1"', ',"s":"héllo → 😀"}'], ['{"id":"22-2"', ',"b":"' + 'x'.repeat(1000) + '"}'], ['', '']];
+  const run = async (useParts: boolean): Promise<string> => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c) => chunks.push(c));
+    const sink = new LineSink(out, { batchChars: 16 });
+    for (const [head, rest] of parts) await (useParts ? sink.writeParts(head, Buffer.from(rest)) : sink.write(head + rest));
+    await sink.flush();
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const joined = await run(false);
+  assert.equal(joined, parts.map(([h, r]) => h + r).join('\n') + '\n');
+  assert.equal(await run(true), joined);
+});
+
 test('a slow reader: the writer waits (backpressure) and nothing is lost or reordered', async () => {
   const got: string[] = [];
   const slow = new Writable({

@@ -13,9 +13,11 @@
 // watermarks combined from every worker's oldest pending request.
 
 import { Worker } from 'node:worker_threads';
+import { applyHeapFlags } from '../../cli/heap-flags.js';
 import type { Packet } from '../../model/packet.js';
 import { packetTimeMs } from '../../model/packet.js';
 import { FragmentReassembler } from '../decode/fragments.js';
+import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
 import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
 import { openCapture } from '../../capture/reader.js';
@@ -37,8 +39,8 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise. */
 const DEFAULT_WORKER_HEAP_MB = 256;
 
-/** Where a run's NDJSON lines go: stdout's sink, or a consumer's (parallel-entries.ts). */
-export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'>;
+/** Where a run's NDJSON lines go: stdout's sink (bytes as they are), or a consumer's (parallel-entries.ts: strings). */
+export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'> & Partial<Pick<LineSink, 'writeParts'>>;
 
 export interface ParallelOptions {
   workers: number;
@@ -65,7 +67,10 @@ export interface ParallelResult {
 interface Pending {
   key: Float64Array;
   at: number;
-  line: string;
+  /** The worker's batch of lines, and this one's bytes in it. */
+  bytes: Buffer;
+  start: number;
+  end: number;
   worker: number;
 }
 
@@ -75,10 +80,12 @@ interface Release {
   horizon: number;
 }
 
-/** A held line in the reorder buffer: it only reads `timestamp`. */
+/** A held line in the reorder buffer (it only reads `timestamp`): its id's parts and its bytes after the id. */
 interface Held {
   timestamp: number;
-  line: string;
+  frame: number;
+  seq: number;
+  rest: Buffer;
 }
 
 class Link {
@@ -86,7 +93,8 @@ class Link {
   flows = 0;
   synced = 0;
   summary: Record<string, number> | undefined;
-  queue: { keys: Float64Array; lines: string[]; next: number }[] = [];
+  /** Batches of results not yet merged: `next` entry, at byte `pos` of `bytes`. */
+  queue: { keys: Float64Array; bytes: Buffer; count: number; next: number; pos: number }[] = [];
   readonly writer: RingWriter;
   constructor(
     readonly index: number,
@@ -127,6 +135,8 @@ export class WorkerPool {
         stderr: false,
       });
       const link = new Link(i, worker, ring);
+      // A worker's start undoes the heap flags for every thread (heap-flags.ts).
+      worker.once('online', applyHeapFlags);
       worker.on('message', (out: WorkerOutput) => this.run?.accept(link, out));
       worker.on('error', (err: Error) => this.failed(i, err.message));
       worker.on('exit', (code) => {
@@ -183,7 +193,7 @@ class ParallelRun {
   private entries = 0;
   private stopped = false;
   private sinkWait: Promise<void> | undefined;
-  private backlog: string[] = [];
+  private backlog: Held[] = [];
   private barriers = 0;
   private secrets: string[] = [];
 
@@ -278,7 +288,10 @@ class ParallelRun {
     await this.sendSecrets();
     if (inOrder(batch, after)) {
       this.horizon = Infinity;
-      for (const p of batch) await this.packet(p);
+      for (const p of batch) {
+        const wait = this.packet(p);
+        if (wait) await wait;
+      }
       return;
     }
     const later = new Float64Array(batch.length);
@@ -289,7 +302,8 @@ class ParallelRun {
     }
     for (let i = 0; i < batch.length; i++) {
       this.horizon = later[i];
-      await this.packet(batch[i]);
+      const wait = this.packet(batch[i]);
+      if (wait) await wait;
     }
   }
 
@@ -307,8 +321,12 @@ class ParallelRun {
     this.secrets = [];
   }
 
-  /** One packet, then what the single engine's push() would decide after it. */
-  private async packet(p: Packet): Promise<void> {
+  /**
+   * One packet, then what the single engine's push() would decide after it.
+   * A promise only when something must be waited for (a full ring, a tick or
+   * release, a datagram): most packets cost no promise and no microtask.
+   */
+  private packet(p: Packet): Promise<void> | undefined {
     const g = ++this.g;
     this.sinceTick++;
     this.sinceRelease++;
@@ -317,42 +335,67 @@ class ParallelRun {
     const r = route(p.linkType, p.data, this.frags, now, this.links.length);
     if (r !== null) {
       const link = this.links[r.worker];
-      if (r.ip === undefined) {
-        const len = PACKET_HEADER + p.data.length;
-        const at = await this.reserve(link, len);
-        const dv = new DataView(link.writer.view.buffer, link.writer.view.byteOffset + at + 4, len);
-        dv.setUint8(0, RecordType.PACKET);
-        dv.setFloat64(1, g, true);
-        dv.setUint32(9, p.frame, true);
-        dv.setUint16(13, p.linkType, true);
-        dv.setFloat64(15, p.tsSec, true);
-        dv.setUint32(23, p.tsNsec, true);
-        link.writer.view.set(p.data, at + 4 + PACKET_HEADER);
-        link.writer.commit(at, len);
-      } else {
-        const ip = r.ip;
-        const src = Buffer.from(ip.src, 'latin1');
-        const dst = Buffer.from(ip.dst, 'latin1');
-        const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
-        const at = await this.reserve(link, len);
-        const view = link.writer.view;
-        const dv = new DataView(view.buffer, view.byteOffset + at + 4, len);
-        dv.setUint8(0, RecordType.DATAGRAM);
-        dv.setFloat64(1, g, true);
-        dv.setUint32(9, p.frame, true);
-        dv.setFloat64(13, p.tsSec, true);
-        dv.setUint32(21, p.tsNsec, true);
-        dv.setUint8(25, ip.version);
-        dv.setUint8(26, ip.protocol);
-        dv.setUint8(27, ip.ttl);
-        dv.setUint8(28, src.length);
-        dv.setUint8(29, dst.length);
-        view.set(src, at + 4 + DATAGRAM_HEADER);
-        view.set(dst, at + 4 + DATAGRAM_HEADER + src.length);
-        view.set(ip.payload, at + 4 + DATAGRAM_HEADER + src.length + dst.length);
-        link.writer.commit(at, len);
+      if (r.ip !== undefined) return this.sendDatagram(link, g, p, r.ip).then(() => this.schedule());
+      const len = PACKET_HEADER + p.data.length;
+      const at = link.writer.tryReserve(len);
+      if (at < 0) {
+        return this.reserve(link, len).then((later) => {
+          this.writePacket(link, later, g, p);
+          return this.schedule();
+        });
       }
+      this.writePacket(link, at, g, p);
     }
+    return this.schedule();
+  }
+
+  /** The captured frame as is (PACKET record), at `at` reserved for it. */
+  private writePacket(link: Link, at: number, g: number, p: Packet): void {
+    const w = link.writer;
+    const dv = w.data;
+    const o = at + 4;
+    dv.setUint8(o, RecordType.PACKET);
+    dv.setFloat64(o + 1, g, true);
+    dv.setUint32(o + 9, p.frame, true);
+    dv.setUint16(o + 13, p.linkType, true);
+    dv.setFloat64(o + 15, p.tsSec, true);
+    dv.setUint32(o + 23, p.tsNsec, true);
+    w.view.set(p.data, o + PACKET_HEADER);
+    w.commit(at, PACKET_HEADER + p.data.length, false);
+  }
+
+  /** A datagram reassembled from fragments (DATAGRAM record): rare, so plainly async. */
+  private async sendDatagram(link: Link, g: number, p: Packet, ip: IpPacket): Promise<void> {
+    const src = Buffer.from(ip.src, 'latin1');
+    const dst = Buffer.from(ip.dst, 'latin1');
+    const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
+    const at = await this.reserve(link, len);
+    const view = link.writer.view;
+    const dv = link.writer.data;
+    const o = at + 4;
+    dv.setUint8(o, RecordType.DATAGRAM);
+    dv.setFloat64(o + 1, g, true);
+    dv.setUint32(o + 9, p.frame, true);
+    dv.setFloat64(o + 13, p.tsSec, true);
+    dv.setUint32(o + 21, p.tsNsec, true);
+    dv.setUint8(o + 25, ip.version);
+    dv.setUint8(o + 26, ip.protocol);
+    dv.setUint8(o + 27, ip.ttl);
+    dv.setUint8(o + 28, src.length);
+    dv.setUint8(o + 29, dst.length);
+    view.set(src, o + DATAGRAM_HEADER);
+    view.set(dst, o + DATAGRAM_HEADER + src.length);
+    view.set(ip.payload, o + DATAGRAM_HEADER + src.length + dst.length);
+    link.writer.commit(at, len, false);
+  }
+
+  /** The single engine's tick/release decision after a packet; nothing to wait for unless one is due. */
+  private schedule(): Promise<void> | undefined {
+    if (this.maxTime - this.lastTick < TICK_MS && this.maxTime - this.lastRelease < RELEASE_MS) return undefined;
+    return this.due();
+  }
+
+  private async due(): Promise<void> {
     const sinceTick = this.maxTime - this.lastTick;
     if (sinceTick >= MAX_TICK_MS || (sinceTick >= TICK_MS && (await this.flowsAtMost(this.sinceTick)))) await this.tick();
     else if (this.maxTime - this.lastRelease >= RELEASE_MS && (await this.flowsAtMost(this.sinceRelease))) await this.release(RecordType.RELEASE);
@@ -411,6 +454,7 @@ class ParallelRun {
 
   /** Wait (letting worker messages in) until `ready()`; a worker failing ends the wait. */
   private async until(ready: () => boolean): Promise<void> {
+    for (const l of this.links) l.writer.notify();
     while (!ready()) {
       this.check();
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -422,7 +466,8 @@ class ParallelRun {
   // ---- merge ----------------------------------------------------------------
 
   accept(link: Link, out: WorkerOutput): void {
-    if (out.lines.length > 0) link.queue.push({ keys: out.keys, lines: out.lines, next: 0 });
+    const count = out.keys.length / KEY_FIELDS;
+    if (count > 0) link.queue.push({ keys: out.keys, bytes: Buffer.from(out.lines.buffer, out.lines.byteOffset, out.lines.byteLength), count, next: 0, pos: 0 });
     for (let i = 0; i < out.lows.length; i += 2) {
       const g = out.lows[i];
       const got = this.lows.get(g);
@@ -447,11 +492,14 @@ class ParallelRun {
     for (const l of this.links) {
       while (l.queue.length > 0) {
         const q = l.queue[0];
-        while (q.next < q.lines.length && q.keys[q.next * KEY_FIELDS] <= through) {
-          ready.push({ key: q.keys, at: q.next * KEY_FIELDS, line: q.lines[q.next], worker: l.index });
+        while (q.next < q.count && q.keys[q.next * KEY_FIELDS] <= through) {
+          let end = q.bytes.indexOf(0x0a, q.pos);
+          if (end < 0) end = q.bytes.length;
+          ready.push({ key: q.keys, at: q.next * KEY_FIELDS, bytes: q.bytes, start: q.pos, end, worker: l.index });
+          q.pos = end + 1;
           q.next++;
         }
-        if (q.next < q.lines.length) break;
+        if (q.next < q.count) break;
         l.queue.shift();
       }
     }
@@ -473,9 +521,11 @@ class ParallelRun {
 
   private number(p: Pending): void {
     const k = p.key;
-    const seq = ++this.seq;
-    const line = `{"id":"${k[p.at + 5]}-${seq}"${p.line}`;
-    this.reorder.add({ timestamp: k[p.at + 4], line } as unknown as Entry);
+    // A copy: a line held for ordering must not keep its worker's whole batch alive.
+    const rest = Buffer.allocUnsafe(p.end - p.start);
+    p.bytes.copy(rest, 0, p.start, p.end);
+    const held: Held = { timestamp: k[p.at + 4], frame: k[p.at + 5], seq: ++this.seq, rest };
+    this.reorder.add(held as unknown as Entry);
   }
 
   private applyRelease(rel: Release): void {
@@ -490,14 +540,16 @@ class ParallelRun {
   private write(e: Held): void {
     if (this.entries >= this.opts.limit || this.opts.sink.closed) return;
     // While stdout is full, lines wait here (the dispatcher stops reading until it drains).
-    if (this.sinkWait) this.backlog.push(e.line);
-    else this.send(e.line);
+    if (this.sinkWait) this.backlog.push(e);
+    else this.send(e);
     this.opts.onEntry?.();
     if (++this.entries >= this.opts.limit) this.stopped = true;
   }
 
-  private send(line: string): void {
-    const wait = this.opts.sink.write(line);
+  private send(e: Held): void {
+    const sink = this.opts.sink;
+    const head = `{"id":"${e.frame}-${e.seq}"`;
+    const wait = sink.writeParts ? sink.writeParts(head, e.rest) : sink.write(head + e.rest.toString('utf8'));
     if (wait) this.sinkWait = wait.then(() => this.drain());
   }
 

@@ -8,6 +8,8 @@ const HEAD = 0; // next byte the writer writes (monotonic, modulo capacity)
 const TAIL = 1; // next byte the reader reads
 const CLOSED = 2;
 const HEADER_BYTES = 16;
+/** Bytes committed without waking the reader before it is woken anyway (it starts on a batch, not on a packet). */
+const WAKE_BYTES = 32 * 1024;
 
 /** Node 16+ has Atomics.waitAsync; TypeScript's ES2022 library does not declare it. */
 interface AtomicsWaitAsync {
@@ -25,13 +27,20 @@ export function createRing(capacity: number): RingHandle {
 export class RingWriter {
   private readonly ctl: Int32Array;
   private readonly bytes: Uint8Array;
+  /** Over `view`'s bytes: records are written through it (no DataView per record). */
+  readonly data: DataView;
   private readonly cap: number;
+  /** The reader's position when `tryReserve` last found the ring full. */
+  private tail = 0;
+  /** Bytes committed since the reader was last woken. */
+  private unwoken = 0;
   /** Times the writer found the ring full and waited (the reader is the bottleneck). */
   waits = 0;
 
   constructor(handle: RingHandle) {
     this.ctl = new Int32Array(handle.sab, 0, 4);
     this.bytes = new Uint8Array(handle.sab, HEADER_BYTES);
+    this.data = new DataView(handle.sab, HEADER_BYTES);
     this.cap = this.bytes.length;
   }
 
@@ -39,28 +48,39 @@ export class RingWriter {
     return this.cap;
   }
 
-  /** Reserve room for a record of `len` bytes; resolves to its offset in `view` once the reader made room. */
-  async reserve(len: number): Promise<number> {
+  /**
+   * Room for a record of `len` bytes now: its offset in `view`, or -1 when
+   * the reader must make room first. The dispatcher's per-packet path: no
+   * promise when the ring has room, which it nearly always has.
+   */
+  tryReserve(len: number): number {
     const need = len + 4;
     if (need + 4 > this.cap) throw new Error(`ring: record of ${len} bytes larger than the ring`);
+    const head = Atomics.load(this.ctl, HEAD);
+    const tail = Atomics.load(this.ctl, TAIL);
+    const used = (head - tail + this.cap) % this.cap;
+    const free = this.cap - used - 1;
+    const toEnd = this.cap - head;
+    // A record never wraps: skip the end's remainder (with a 0 marker when 4 bytes fit).
+    const cost = toEnd >= need ? need : toEnd + need;
+    if (cost > free) {
+      this.tail = tail;
+      return -1;
+    }
+    if (toEnd >= need) return head;
+    if (toEnd >= 4) this.data.setUint32(head, 0, true);
+    return 0;
+  }
+
+  /** Reserve room for a record of `len` bytes; resolves to its offset in `view` once the reader made room. */
+  async reserve(len: number): Promise<number> {
     for (;;) {
-      const head = Atomics.load(this.ctl, HEAD);
-      const tail = Atomics.load(this.ctl, TAIL);
-      const used = (head - tail + this.cap) % this.cap;
-      const free = this.cap - used - 1;
-      const toEnd = this.cap - head;
-      // A record never wraps: skip the end's remainder (with a 0 marker when 4 bytes fit).
-      const cost = toEnd >= need ? need : toEnd + need;
-      if (cost <= free) {
-        let at = head;
-        if (toEnd < need) {
-          if (toEnd >= 4) new DataView(this.bytes.buffer, HEADER_BYTES + head, 4).setUint32(0, 0, true);
-          at = 0;
-        }
-        return at;
-      }
+      const at = this.tryReserve(len);
+      if (at >= 0) return at;
       this.waits++;
-      const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctl, TAIL, tail, 1000);
+      // Records committed without a wake-up are the reader's to take first.
+      this.notify();
+      const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctl, TAIL, this.tail, 1000);
       if (wait.async) await wait.value;
     }
   }
@@ -70,10 +90,23 @@ export class RingWriter {
     return this.bytes;
   }
 
-  /** Publish a record of `len` bytes written at `at + 4`. */
-  commit(at: number, len: number): void {
-    new DataView(this.bytes.buffer, HEADER_BYTES + at, 4).setUint32(0, len, true);
+  /**
+   * Publish a record of `len` bytes written at `at + 4`. `wake: false` wakes
+   * a sleeping reader only once WAKE_BYTES are waiting (a packet among many:
+   * a wake-up per packet cost more than the packet); the writer then calls
+   * `notify()` before it waits for anything (and the reader wakes by itself
+   * within a second).
+   */
+  commit(at: number, len: number, wake = true): void {
+    this.data.setUint32(at, len, true);
     Atomics.store(this.ctl, HEAD, (at + 4 + len) % this.cap);
+    this.unwoken += len + 4;
+    if (wake || this.unwoken >= WAKE_BYTES) this.notify();
+  }
+
+  /** Wake the reader if it sleeps. */
+  notify(): void {
+    this.unwoken = 0;
     Atomics.notify(this.ctl, HEAD);
   }
 

@@ -25,6 +25,10 @@ export function route(linkType: number, data: Buffer, frags: FragmentReassembler
   const net = findNetwork(linkType, data);
   // Not IP (or not decodable): any worker counts it the same; worker 0 does.
   if (!net || (net.etherType !== EtherType.IPV4 && net.etherType !== EtherType.IPV6)) return { worker: 0 };
+  if (net.etherType === EtherType.IPV4) {
+    const h = plainIpv4Hash(data, net.offset);
+    if (h >= 0) return h % workers === 0 ? WORKER_0 : { worker: h % workers };
+  }
   const before = frags.counters.reassembled;
   const ip = decodeIp(data, net.offset, net.etherType === EtherType.IPV4 ? 4 : 6, frags, now);
   if (ip === null) return null;
@@ -34,8 +38,58 @@ export function route(linkType: number, data: Buffer, frags: FragmentReassembler
   return frags.counters.reassembled !== before ? { worker, ip } : { worker };
 }
 
+const WORKER_0 = { worker: 0 };
+
+/**
+ * The common case read straight from the bytes: an unfragmented IPv4 TCP or
+ * UDP packet that is not a tunnel. Its hash is exactly what ipHash gives the
+ * decoded packet (so flows land where they always did), without building an
+ * IpPacket, address strings or a payload view. -1: anything else, which
+ * takes the decoding path (decodeIpv4's checks, in the same order).
+ */
+export function plainIpv4Hash(data: Buffer, off: number): number {
+  if (data.length < off + 20) return -1;
+  const vihl = data[off];
+  if (vihl >> 4 !== 4) return -1;
+  const ihl = (vihl & 15) * 4;
+  if (ihl < 20 || data.length < off + ihl) return -1;
+  if ((data.readUInt16BE(off + 6) & 0x3fff) !== 0) return -1; // a fragment (more fragments, or an offset)
+  const protocol = data[off + 9];
+  if (protocol !== IpProto.TCP && protocol !== IpProto.UDP) return -1;
+  const totalLen = data.readUInt16BE(off + 2);
+  let end = off + totalLen;
+  if (totalLen < ihl || end > data.length) end = data.length;
+  const p = off + ihl;
+  const src = data.readUInt32BE(off + 12);
+  const dst = data.readUInt32BE(off + 16);
+  const len = end - p;
+  if (len < (protocol === IpProto.TCP ? 4 : 8)) return pairHashV4(src, 0, dst, 0, protocol);
+  const sport = data.readUInt16BE(p);
+  const dport = data.readUInt16BE(p + 2);
+  if (protocol === IpProto.UDP && (VXLAN_PORTS.has(dport) || dport === GENEVE_PORT)) return -1;
+  return pairHashV4(src, sport, dst, dport, protocol);
+}
+
+function pairHashV4(a: number, pa: number, b: number, pb: number, proto: number): number {
+  return mix(((endpointHashV4(a, pa) + endpointHashV4(b, pb)) >>> 0) ^ proto);
+}
+
+/** endpointHash of the address's dotted-decimal text (ipv4ToString's), fed digit by digit. */
+function endpointHashV4(n: number, port: number): number {
+  let h = 0x811c9dc5;
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    const octet = (n >>> shift) & 255;
+    if (octet >= 100) h = Math.imul(h ^ (48 + ((octet / 100) | 0)), 0x01000193);
+    if (octet >= 10) h = Math.imul(h ^ (48 + (((octet / 10) | 0) % 10)), 0x01000193);
+    h = Math.imul(h ^ (48 + (octet % 10)), 0x01000193);
+    if (shift > 0) h = Math.imul(h ^ 46, 0x01000193); // '.'
+  }
+  h = Math.imul(h ^ port, 0x01000193);
+  return mix(h >>> 0);
+}
+
 /** Symmetric hash of a decoded packet's flow (inner flow for VXLAN/Geneve, quoted flow for ICMP errors). */
-function ipHash(ip: IpPacket, depth: number): number {
+export function ipHash(ip: IpPacket, depth: number): number {
   const p = ip.payload;
   switch (ip.protocol) {
     case IpProto.TCP:

@@ -49,8 +49,11 @@ export interface WorkerOutput {
   flows: number;
   /** Per entry: g, phase, transport rank, flow's last frame, timestamp, frame (KEY_FIELDS each). */
   keys: Float64Array;
-  /** Per entry: its NDJSON line without the id's value (`{"id":"` is followed by the id, then `rest`). */
-  lines: string[];
+  /**
+   * Per entry, joined by newlines (JSON never holds a raw one), as UTF-8: its
+   * NDJSON line without the id's value (`{"id":"` is followed by the id, then this).
+   */
+  lines: Uint8Array;
   /** Pairs (g, pending low) answering TICK and RELEASE records. */
   lows: number[];
   /** Per SYNC answered: g (the flow count is `flows`). */

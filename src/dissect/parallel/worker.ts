@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../../model/entry.js';
 import { DissectionEngine } from '../engine.js';
 import { RingReader, type RingHandle } from './ring.js';
+import { LineBatch } from './line-batch.js';
 import { DATAGRAM_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { TlsKeyLog } from '../tls/keylog.js';
 import { tlsKeysFromFlag } from '../../cli/tls-keylog-flag.js';
@@ -21,10 +22,16 @@ const reader = new RingReader(ring);
 
 /** Flush results after this many entries even when more records wait. */
 const MAX_LINES = 1024;
+/**
+ * Records copied out of the ring at a time. Small: the copies live until
+ * handled, and a megabyte of them outlived the young generation (1 MB
+ * semi-spaces, heap-flags.ts) and was promoted.
+ */
+const TAKE_BYTES = 64 * 1024;
 const ID_PREFIX = '{"id":""';
 
 let keys: number[] = [];
-let lines: string[] = [];
+let lines = new LineBatch();
 let lows: number[] = [];
 /** Dispatch position of the record being handled. */
 let g = 0;
@@ -41,7 +48,7 @@ function session(spec: WorkerSpec): DissectionEngine {
   tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
   keys = [];
-  lines = [];
+  lines = new LineBatch();
   lows = [];
   g = through = 0;
   return new DissectionEngine(
@@ -56,17 +63,17 @@ function session(spec: WorkerSpec): DissectionEngine {
     // The id (frame-sequence) is the main thread's to give: it alone sees every worker's calls.
     if (!json.startsWith(ID_PREFIX)) throw new Error('worker: entry does not start with its id');
     keys.push(engine.phase === 3 ? Number.MAX_SAFE_INTEGER : g, engine.phase, engine.emitRank, engine.emitTouch, entry.timestamp, frame);
-    lines.push(json.slice(ID_PREFIX.length));
+    lines.add(json.slice(ID_PREFIX.length));
   },
 );
 }
 
 function post(extra: Partial<WorkerOutput> = {}): void {
-  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines, lows, ...extra };
+  const bytes = lines.take();
+  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
   keys = [];
-  lines = [];
   lows = [];
-  port.postMessage(out, [out.keys.buffer as ArrayBuffer]);
+  port.postMessage(out, [out.keys.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
 }
 
 function handle(rec: Buffer): boolean {
@@ -140,12 +147,12 @@ function run(): void {
   for (;;) {
     if (!reader.ready) {
       // Nothing waiting: hand on what is done before sleeping.
-      if (lines.length > 0 || lows.length > 0) post();
+      if (lines.count > 0 || lows.length > 0) post();
       if (!reader.waitForData()) return;
     }
-    for (const rec of reader.take(1 << 20)) {
+    for (const rec of reader.take(TAKE_BYTES)) {
       if (!handle(rec)) return;
-      if (lines.length >= MAX_LINES) post();
+      if (lines.count >= MAX_LINES) post();
     }
   }
 }

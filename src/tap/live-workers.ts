@@ -23,6 +23,7 @@ import { FragmentReassembler } from '../dissect/decode/fragments.js';
 import { route } from '../dissect/parallel/route.js';
 import { TimeOrderMerger } from '../merge/time-order.js';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { applyHeapFlags } from '../cli/heap-flags.js';
 import type { LiveWorkerInput, LiveWorkerOutput, LiveWorkerSpec, WirePacket } from './live-worker-wire.js';
 
 /** Packets posted to workers and not yet acknowledged, before the capture is left to wait. */
@@ -82,6 +83,8 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
       // A bound per worker: a flood of state ends that worker (exit 70 for the run), not the node.
       resourceLimits: { maxOldGenerationSizeMb: Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB },
     });
+    // A worker's start undoes the heap flags for every thread (src/cli/heap-flags.ts).
+    w.once('online', applyHeapFlags);
     w.on('message', (m: LiveWorkerOutput) => {
       if (m.kind === 'entries') {
         inFlight -= m.packets;

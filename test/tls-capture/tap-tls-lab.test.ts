@@ -43,6 +43,9 @@ interface Seen {
 }
 const clientsSaw: Seen[] = [];
 const NODE_SERVER_PORT = 8443;
+const GRPC_PORT = 8447;
+let grpcBin = '';
+let grpcStatus = 0;
 let nodeServerStatuses: number[] = [];
 
 const CURL_CALLS: { path: string; args: string[] }[] = [
@@ -67,6 +70,18 @@ before(async () => {
   writeFileSync(join(goDir, 'go.mod'), 'module goclient\n\ngo 1.19\n');
   writeFileSync(join(goDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'goclient.go')));
   const goBin = join(goDir, 'goclient');
+  // And a gRPC-shaped Go server (its own module: one main per module).
+  const grpcDir = join(dir, 'grpc');
+  execFileSync('mkdir', ['-p', grpcDir]);
+  writeFileSync(join(grpcDir, 'go.mod'), 'module grpcserver\n\ngo 1.19\n');
+  writeFileSync(join(grpcDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'grpcserver.go')));
+  grpcBin = join(grpcDir, 'grpcserver');
+  execFileSync('go', ['build', '-o', grpcBin, '.'], {
+    cwd: grpcDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 300_000,
+    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
+  });
   execFileSync('go', ['build', '-o', goBin, '.'], {
     cwd: goDir,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -76,7 +91,7 @@ before(async () => {
   });
   // The tap runs outside the lab's namespaces (uprobes see every process); --duration bounds it.
   // The Go client is named (--tls-lib) so it is hooked before it starts; running Go programs are found by a scan.
-  tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--tls-lib', goBin, '--duration', '90s']);
+  tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--tls-lib', goBin, '--tls-lib', grpcBin, '--duration', '90s']);
   tap.stdout!.on('data', (d: Buffer) => (tapOut += d.toString()));
   tap.stderr!.on('data', (d: Buffer) => (tapErr += d.toString()));
   const exited = new Promise<void>((resolve) => tap!.on('exit', (code) => ((tapCode = code), resolve())));
@@ -138,6 +153,16 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
     const [path, status, major] = l.split(' ');
     clientsSaw.push({ client: 'goclient', pid: Number(goPid), method: 'GET', path, status: Number(status), http: major === '2' ? '2' : '1.1' });
   }
+
+  // A gRPC-shaped call (HTTP/2, application/grpc, a length-prefixed message, a grpc-status trailer): curl → the Go server.
+  lab.start(lab.nsB, [grpcBin, `${lab.ipB}:${GRPC_PORT}`, join(dir, 'tls.crt'), join(dir, 'tls.key')]);
+  const grpc = await lab.sh(
+    lab.nsA,
+    `printf '\\0\\0\\0\\0\\4\\n\\2hi' > ${dir}/msg; for i in $(seq 50); do curl -sk -m 1 -o /dev/null https://${lab.ipB}:${GRPC_PORT}/ && break; sleep 0.2; done; ` +
+      `curl -sk --http2 -m 5 -o ${dir}/reply -w '%{http_code}' -X POST -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @${dir}/msg https://${lab.ipB}:${GRPC_PORT}/shark.Echo/Say`,
+    30_000,
+  );
+  grpcStatus = Number(grpc.stdout.trim());
 
   // A node HTTPS server (its OpenSSL over memory BIOs too), called by curl on new connections.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=node', '-keyout', join(dir, 'node-k.pem'), '-out', join(dir, 'node-c.pem')], { stdio: 'ignore' });
@@ -254,6 +279,24 @@ test('a node HTTPS server: each curl call is one entry, the server end attribute
     assert.equal(e.process?.comm, 'curl');
     assert.equal(e.peerProcess?.comm, 'node', `${e.request.url}: the server end is the node process`);
   }
+});
+
+test('a gRPC-shaped call (curl → a Go server, HTTP/2): one grpc entry with its method and status, both processes', () => {
+  assert.equal(grpcStatus, 200, 'curl reached the gRPC-shaped server');
+  const calls = tapOut
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.dst.ip === lab.ipB && e.dst.port === GRPC_PORT && e.protocol === 'grpc');
+  assert.equal(calls.length, 1, JSON.stringify(calls.map((e) => e.summary)));
+  const e = calls[0];
+  assert.equal(e.tls, true);
+  assert.match(JSON.stringify(e.request), /shark\.Echo\/Say/);
+  assert.match(e.summary, /shark\.Echo\/Say/);
+  assert.equal(e.response?.grpcStatus, 0);
+  assert.equal(e.response?.grpcStatusName, 'OK');
+  assert.equal(e.process?.comm, 'curl');
+  assert.equal(e.peerProcess?.comm, 'grpcserver');
 });
 
 test('secrets inside the captured plaintext are redacted', () => {

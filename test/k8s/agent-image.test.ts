@@ -18,6 +18,7 @@ import { PodmanKubelet } from '../fixtures/apiserver/kubelet.js';
 import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { agentManifests } from '../../src/k8s/agent-manifests.js';
 import type { Entry } from '../../src/model/entry.js';
+import { until } from '../helpers/until.js';
 
 const MANAGED = 'app.kubernetes.io/managed-by=shark';
 const skip = podmanMissing();
@@ -43,16 +44,6 @@ function fixture(opts: { execProtocols?: string[] } = {}): { f: ApiServerFixture
   const kubelet = new PodmanKubelet({ backoffMs: 500, maxBackoffMs: 4000 });
   const f = new ApiServerFixture({ nodes, kubelet, execProtocols: opts.execProtocols });
   return { f, kubelet };
-}
-
-async function until<T>(get: () => T | undefined | false, what: string, ms: number, detail?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function agentDaemonSet(patch: (container: Obj) => void = () => {}): Obj {

@@ -22,6 +22,7 @@ import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { agentManifests, ownedBy } from '../../src/k8s/agent-manifests.js';
 import { ClusterObjects } from '../../src/k8s/cluster-objects.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
+import { until } from '../helpers/until.js';
 
 const MANAGED = 'app.kubernetes.io/managed-by=shark';
 const skip = podmanMissing();
@@ -40,16 +41,6 @@ before(
 after(async () => {
   await lab?.stop();
 });
-
-async function until<T>(get: () => T | undefined | false, what: string, ms: number, detail?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function podman(args: string[]): { status: number | null; out: string } {
   const r = spawnSync('podman', args, { encoding: 'utf8', timeout: 60_000 });

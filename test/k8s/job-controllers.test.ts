@@ -17,6 +17,7 @@ import { agentManifests, ownedBy, runSelector } from '../../src/k8s/agent-manife
 import { ClusterObjects } from '../../src/k8s/cluster-objects.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { cleanCluster } from '../../src/k8s/run-objects.js';
+import { until } from '../helpers/until.js';
 
 const NODES = [{ name: 'node0', ip: '198.19.200.1' }];
 
@@ -37,16 +38,6 @@ async function createRun(objects: ClusterObjects, runId: string, opts: { backoff
   const root = await objects.create(job);
   for (const o of m.owned) await objects.create(ownedBy(o, root));
   return root;
-}
-
-async function until<T>(get: () => T | undefined | false, what: string, ms: number, detail?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const keeperPods = (f: ApiServerFixture, runId: string) =>

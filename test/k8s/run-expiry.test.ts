@@ -22,6 +22,7 @@ import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import { PodmanKubelet } from '../fixtures/apiserver/kubelet.js';
 import type { Obj } from '../fixtures/apiserver/store.js';
 import { runSelector } from '../../src/k8s/agent-manifests.js';
+import { until } from '../helpers/until.js';
 
 const skip = podmanMissing();
 let lab: Lab;
@@ -39,16 +40,6 @@ before(
 after(async () => {
   await lab?.stop();
 });
-
-async function until<T>(get: () => T | undefined | false, what: string, ms: number, detail?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Tap {
   child: ChildProcess;

@@ -3,6 +3,7 @@
 // TLS traffic and share two loaded cores, and the timing of one call's events
 // at its two hooked ends is what they check. A directory is the lock (mkdir is
 // atomic); a holder that died without releasing it is noticed by its pid.
+import { after, before } from 'node:test';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,4 +36,13 @@ export async function bpfTestLock(timeoutMs = 240_000): Promise<() => void> {
       else await new Promise((r) => setTimeout(r, 250));
     }
   }
+}
+
+/** For a test file: hold the lock from its first test to its end (before/after hooks). */
+export function takeTurnsWithOtherBpfTests(): void {
+  let release: (() => void) | undefined;
+  before(async () => {
+    release = await bpfTestLock();
+  });
+  after(() => release?.());
 }

@@ -6,25 +6,22 @@
 // the path and status the client saw, attributed to the client process.
 // Needs root and BPF: fails (never skips) without them.
 
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cliBin, repoRoot } from '../helpers/paths.js';
-import { bpfTestLock } from '../helpers/bpf-lock.js';
+import { takeTurnsWithOtherBpfTests } from '../helpers/bpf-lock.js';
 import { makeVethLab, waitForStderr } from '../live/netns.js';
 
 const lab = makeVethLab(`o${process.pid % 100}`, '198.19.120', 's4e');
 const dir = mkdtempSync(join(tmpdir(), 'shark-ebpf-ssl11-'));
 const PORT = 8446;
-let releaseBpf: (() => void) | undefined;
-before(async () => {
-  releaseBpf = await bpfTestLock();
-});
+// eBPF lab tests take turns (test/helpers/bpf-lock.ts).
+takeTurnsWithOtherBpfTests();
 after(() => {
-  releaseBpf?.();
   lab.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -2,25 +2,21 @@
 // 0) long before --duration, as for packet capture.
 // Needs root and BPF: fails (never skips) without them.
 
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin } from '../helpers/paths.js';
-import { bpfTestLock } from '../helpers/bpf-lock.js';
+import { takeTurnsWithOtherBpfTests } from '../helpers/bpf-lock.js';
 import { makeVethLab } from '../live/netns.js';
 
 const lab = makeVethLab(`p${process.pid % 100}`, '198.19.120', 's4e');
 const dir = mkdtempSync(join(tmpdir(), 'shark-ebpf-pipe-'));
 // eBPF lab tests take turns (test/helpers/bpf-lock.ts).
-let releaseBpf: (() => void) | undefined;
-before(async () => {
-  releaseBpf = await bpfTestLock();
-});
+takeTurnsWithOtherBpfTests();
 after(() => {
-  releaseBpf?.();
   lab.stop();
   rmSync(dir, { recursive: true, force: true });
 });

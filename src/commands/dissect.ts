@@ -15,6 +15,7 @@ import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 import { workersFlag, workersFromFlag } from '../cli/workers-flag.js';
+import type { ClusterSnapshot } from '../model/cluster.js';
 
 export default class Dissect extends SharkCommand {
   static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
@@ -75,8 +76,13 @@ then one line on stderr says where, and the exit code is 3.`;
       if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
-    // Names from the cluster are looked up on this thread: with them, one thread dissects.
-    const workers = flags.kube || flags.meta ? 1 : await workersFromFlag(flags.workers);
+    const workers = await workersFromFlag(flags.workers);
+    // With workers, names from the cluster come from one snapshot each worker enriches from (before redacting).
+    let snapshot: ClusterSnapshot | undefined;
+    if (workers > 1 && (flags.kube || flags.meta)) {
+      const { enrichmentSnapshot } = await import('../k8s/enrichment.js');
+      snapshot = await enrichmentSnapshot({ kube: flags.kube, meta: flags.meta, context: flags.context, kubeconfig: flags.kubeconfig });
+    }
     // With workers, they redact (each builds the redactor from the same flags); this thread only counts.
     const transforms = workers > 1 ? { fns: [], close: async () => {} } : await this.buildTransforms(flags);
     if (workers > 1 && flags['no-redact']) redactorFromFlags(flags, 'dissect'); // says on stderr that redaction is off
@@ -105,7 +111,7 @@ then one line on stderr says where, and the exit code is 3.`;
         inputs: argv as string[],
         engine: { ...engine, protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined, tlsKeys },
         workers,
-        parallel: { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] } },
+        parallel: { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] }, snapshot },
         count: flags.count,
         packets: flags.packets,
         transforms: [...transforms.fns, counting],

@@ -249,3 +249,32 @@ test('--workers auto honours a cgroup CPU quota; a bad value is a usage error', 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--workers: 'lots' is not auto or a number/);
 });
+
+test('dissect --meta --workers 2: the workers name endpoints from the snapshot, and the output is one thread\'s', async () => {
+  const capture = join(sharedCaptures, 'lab-bookinfo-mix.pcap');
+  const plain = await runCli(['dissect', capture], { timeoutMs: 60_000 });
+  assert.equal(plain.code, 0, plain.stderr);
+  // A snapshot naming every address the capture talks with: pods, and the first one's port as a Service.
+  const ips = [...new Set(plain.stdout.split('\n').filter(Boolean).flatMap((l) => { const e = JSON.parse(l); return [e.src.ip, e.dst.ip]; }))].sort();
+  assert.ok(ips.length >= 2, `addresses: ${ips.join(', ')}`);
+  const snapshot = {
+    context: 'lab',
+    takenAt: '2026-12-01T00:00:00Z',
+    pods: ips.slice(1).map((ip, i) => ({ name: `pod-${i}`, namespace: 'lab', ip, node: 'n1', labels: { app: `app-${i % 3}` } })),
+    services: [{ name: 'first', namespace: 'lab', clusterIPs: [ips[0]], ports: [], selector: {} }],
+    nodes: [{ name: 'n1', addresses: [] }],
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'shark-meta-workers-'));
+  try {
+    const meta = join(dir, 'snapshot.json');
+    writeFileSync(meta, JSON.stringify(snapshot));
+    const one = await runCli(['dissect', '--meta', meta, '--workers', '1', capture], { timeoutMs: 60_000 });
+    const two = await runCli(['dissect', '--meta', meta, '--workers', '2', capture], { timeoutMs: 60_000 });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(two.code, 0, two.stderr);
+    assert.ok(/"pod":"pod-\d+"/.test(one.stdout) && /"service":"first"/.test(one.stdout), 'the snapshot named endpoints');
+    assert.equal(two.stdout, one.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

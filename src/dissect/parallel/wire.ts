@@ -5,6 +5,7 @@
 
 import type { EngineOptions } from '../engine.js';
 import type { RedactFlagValues } from '../../redact/flags.js';
+import type { ClusterSnapshot } from '../../model/cluster.js';
 
 export const RecordType = {
   /** g f64, frame u32, linkType u16, tsSec f64, tsNsec u32, then the frame's bytes. */
@@ -36,6 +37,8 @@ export interface WorkerSpec {
   tlsKeylog?: string;
   proto?: string;
   redact: RedactFlagValues;
+  /** `dissect --meta/--kube`: names from this cluster snapshot, given before redaction as on one thread. */
+  snapshot?: ClusterSnapshot;
   index: number;
 }
 

@@ -14,6 +14,7 @@ import { tlsKeysFromFlag } from '../../cli/tls-keylog-flag.js';
 import { loadProtoDir } from '../protocols/proto-schema.js';
 import { redactorFromFlags } from '../../redact/flags.js';
 import type { Redactor } from '../../redact/entry.js';
+import { createEnricher } from '../../k8s/enrich.js';
 import { packetTimeMs } from '../../model/packet.js';
 
 const { ring } = workerData as { ring: RingHandle };
@@ -40,6 +41,7 @@ let through = 0;
 
 let tlsKeys = new TlsKeyLog();
 let redact: Redactor | undefined;
+let enrich: ((e: Entry) => void) | undefined;
 let engine = session({ engine: {}, redact: {}, index: 0 });
 
 /** A fresh engine (and redactor, key log) for a run. */
@@ -47,6 +49,8 @@ function session(spec: WorkerSpec): DissectionEngine {
   // Warnings about the key log are the main thread's to give (it read the same file).
   tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
+  const snapshot = spec.snapshot;
+  enrich = snapshot ? createEnricher(() => snapshot) : undefined;
   keys = [];
   lines = new LineBatch();
   lows = [];
@@ -57,6 +61,7 @@ function session(spec: WorkerSpec): DissectionEngine {
     // The engine's id is frame-sequence: keep its frame.
     const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
     let e = entry;
+    if (enrich) enrich(e);
     if (redact) e = redact(e) ?? e;
     e.id = '';
     const json = JSON.stringify(e);

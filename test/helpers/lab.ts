@@ -206,7 +206,11 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
           return { captured: Number(captured?.[1] ?? 0), dropped: Number(dropped?.[1] ?? 0) };
         };
         resolve({
-          stop() {
+          async stop() {
+            // tcpdump stops reading on SIGINT: packets still in the kernel ring are not
+            // written. Under load it may lag the traffic by a few hundred ms (a ping's
+            // last reply was lost once in CI), so let it catch up first.
+            await new Promise((r) => setTimeout(r, 400));
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
             return whenDone();
           },

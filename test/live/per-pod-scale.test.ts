@@ -15,8 +15,13 @@ const SAMPLE = 10;
 const CALLS = 2;
 const HTTP_SERVER = `require('http').createServer((req, res) => res.end('ok')).listen(8080, process.argv[1]);`;
 
-/** 198.19.100.1 … 198.19.103.250: 250 pods per /24 of our 198.19.100.0/22. */
-export const podIp = (i: number) => `198.19.${100 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+/**
+ * 198.19.96.1 … 198.19.99.250: 250 pods per /24 of 198.19.96.0/22 — not the
+ * other per-pod labs' addresses: --service-mesh finds a pod's process by its IP
+ * across the host, so two labs running at once must not share pod IPs (in a
+ * cluster, pod IPs are unique).
+ */
+export const podIp = (i: number) => `198.19.${96 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 const sampled = (i: number) => i % Math.floor(SCALE_PODS / SAMPLE) === 0;
 
 let lab: PodLab;

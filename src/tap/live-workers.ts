@@ -99,11 +99,11 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
       }
     });
     w.on('error', (err) => {
-      failure ??= new UserError(`tap: dissection worker ${index} failed: ${err.message.split('\n')[0]}`, ExitCode.BUG);
+      failure ??= new UserError(`dissection worker ${index} failed: ${err.message.split('\n')[0]}`, ExitCode.BUG);
       poke();
     });
     w.on('exit', (code) => {
-      if (code !== 0) failure ??= new UserError(`tap: dissection worker ${index} exited with code ${code}`, ExitCode.BUG);
+      if (code !== 0) failure ??= new UserError(`dissection worker ${index} exited with code ${code}`, ExitCode.BUG);
       poke();
     });
     return w;

@@ -28,8 +28,21 @@ const engine = new DissectionEngine(
 let lastPacketAt = Date.now();
 /** The engine's clock: the latest packet's capture time, or the wall clock when idle. */
 let now = 0;
+/**
+ * The watermark walks every flow: computed at most every LOW_EVERY_MS, not per
+ * batch. An older value stays a true lower bound (whatever the engine emits
+ * later was held or pending then), so reusing it only holds entries a little longer.
+ */
+const LOW_EVERY_MS = 50;
+let low = -Infinity;
+let lowAt = 0;
 const send = (packets: number) => {
-  const msg: LiveWorkerOutput = { kind: 'entries', entries: out, packets, low: engine.unemittedLow(now) };
+  const wall = Date.now();
+  if (wall - lowAt >= LOW_EVERY_MS) {
+    low = engine.unemittedLow(now);
+    lowAt = wall;
+  }
+  const msg: LiveWorkerOutput = { kind: 'entries', entries: out, packets, low };
   out = [];
   port.postMessage(msg);
 };

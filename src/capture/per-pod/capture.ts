@@ -86,6 +86,8 @@ export class PerPodCapture {
   /** How long the last kernel filter took to compile and install (libpcap, synchronous). */
   private filterMs = 0;
   private running: Promise<void> | undefined;
+  /** "namespace/pod" of each tapped pod object (weak: pods that left are let go). */
+  private readonly labels = new WeakMap<TappedPod, string>();
   private again = false;
   private readonly timer: NodeJS.Timeout;
   private lastMissingSaid = '';
@@ -163,7 +165,14 @@ export class PerPodCapture {
   /** "namespace/pod" of the tapped pod the packet `keep` last passed on belongs to (undefined: not IP). */
   lastPodLabel(): string | undefined {
     const k = this.once.lastKept;
-    return k ? `${k.pod.namespace}/${k.pod.name}` : undefined;
+    if (!k) return undefined;
+    // Per packet: one string per pod, not one per packet.
+    let label = this.labels.get(k.pod);
+    if (label === undefined) {
+      label = `${k.pod.namespace}/${k.pod.name}`;
+      this.labels.set(k.pod, label);
+    }
+    return label;
   }
 
   /** Tag an entry with the tapped pod whose interface carried it. */

@@ -6,6 +6,7 @@ import type { Entry } from '../model/entry.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import { PacketSummarizer } from '../dissect/packet-summary.js';
 import { LineSink } from '../output/stdout-sink.js';
+import { JsonBytes } from '../output/json-bytes.js';
 import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entries.js';
 import { openCapture } from '../capture/reader.js';
 import { UserError } from '../cli/errors.js';
@@ -125,6 +126,14 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   };
   const engines: { packets: number; summary(): Record<string, number> }[] = [];
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
+  const transforms = opts.transforms ?? [];
+  // A capture's entries are transformed and serialised as the engine emits them, and wait for their place as lines.
+  const json = new JsonBytes();
+  engineOptions.hold = (entry: Entry) => {
+    let e = entry;
+    for (const t of transforms) e = t(e) ?? e;
+    return new HeldLine(entry.timestamp, json.serialise(e) as Buffer);
+  };
   try {
     for await (const batch of readEntries(opts.reopen ? [opts.reopen] : opts.inputs, {
       stdin: opts.stdin,
@@ -134,8 +143,13 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
       dissect: engineOptions as Record<string, unknown>,
     })) {
       for (let e of batch) {
-        for (const t of opts.transforms ?? []) e = t(e) ?? e;
-        const wait = opts.sink.write(JSON.stringify(e));
+        let wait: Promise<void> | undefined;
+        if (e instanceof HeldLine) wait = opts.sink.writeBytes(e.line);
+        else {
+          // Entries read as NDJSON.
+          for (const t of transforms) e = t(e) ?? e;
+          wait = opts.sink.write(JSON.stringify(e));
+        }
         if (wait) await wait;
         if (++result.entries >= limit || opts.sink.closed) break;
       }
@@ -151,6 +165,14 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
     }
   }
   return result;
+}
+
+/** An entry serialised when it was emitted (EngineOptions.hold). */
+class HeldLine {
+  constructor(
+    readonly timestamp: number,
+    readonly line: Buffer,
+  ) {}
 }
 
 async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {

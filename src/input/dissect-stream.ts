@@ -4,13 +4,14 @@
 // link type must not look like a capture with no traffic.
 import type { Entry } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
-import { dissectPackets, type EngineOptions } from '../dissect/engine.js';
+import { dissectPackets, type EngineOptions, type Held } from '../dissect/engine.js';
 import { dissectsLinkType } from '../dissect/decode/link.js';
 import { InputError } from '../cli/errors.js';
 import { openCapture } from '../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../capture/pcapng-parser.js';
 import { TlsKeyLog } from '../dissect/tls/keylog.js';
 import type { EntrySourceOptions } from './entries.js';
+import { projectObject, specToWire } from '../ndjson/project-object.js';
 
 export async function* dissectStream(
   head: Buffer,
@@ -18,9 +19,12 @@ export async function* dissectStream(
   name: string,
   opts: EntrySourceOptions,
 ): AsyncGenerator<Entry[]> {
+  // A consumer that reads a few fields (opts.project) gets only those, as from NDJSON; workers project before serialising.
+  const fields = opts.project;
   if ((opts.workers ?? 1) > 1 && opts.parallel) {
     const { parallelEntries } = await import('./parallel-entries.js');
-    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec: opts.parallel, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}) });
+    const spec = fields ? { ...opts.parallel, project: specToWire(fields) } : opts.parallel;
+    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}) });
     return;
   }
   const engine = opts.dissect as Partial<EngineOptions> | undefined;
@@ -31,8 +35,22 @@ export async function* dissectStream(
   };
   const reader = openCapture(head, rest, name, { onSecrets });
   const unknown = new UnknownLinkTypes();
-  yield* dissectPackets(unknown.watch(reader.batches()), { ...engine, tlsKeys, signal: opts.signal });
+  if (fields) {
+    // Projected as emitted: only the few fields wait for their place in request order (EngineOptions.hold).
+    const hold = (e: Entry): Held => new HeldFields(e.timestamp, projectObject(e, fields));
+    for await (const batch of dissectPackets(unknown.watch(reader.batches()), { ...engine, tlsKeys, signal: opts.signal, hold })) {
+      yield batch.map((h) => (h as unknown as HeldFields).fields as unknown as Entry);
+    }
+  } else yield* dissectPackets(unknown.watch(reader.batches()), { ...engine, tlsKeys, signal: opts.signal });
   unknown.throwIfSeen(name);
+}
+
+/** An entry's wanted fields, held for ordering by the entry's time. */
+class HeldFields {
+  constructor(
+    readonly timestamp: number,
+    readonly fields: Record<string, unknown>,
+  ) {}
 }
 
 export class UnknownLinkTypes {

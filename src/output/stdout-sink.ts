@@ -83,6 +83,21 @@ export class LineSink {
     return undefined;
   }
 
+  /** Queue one line given as UTF-8 bytes (without its newline). Returns a promise only when the caller must wait. */
+  writeBytes(line: Uint8Array): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    if (this.opts.format) return this.write(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
+    if (this.used + line.length + 1 > this.buf.length) {
+      if (this.used > 0) this.handOff();
+      if (line.length + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(line.length + 1);
+    }
+    this.buf.set(line, this.used);
+    this.used += line.length;
+    this.buf[this.used++] = 0x0a;
+    if (this.used >= this.batchChars) return this.flush();
+    return undefined;
+  }
+
   /** End the output: the formatter's closing text (a JSON array's `]`), then everything flushed. */
   async finish(): Promise<void> {
     const tail = this.closed ? undefined : this.opts.format?.tail?.(this.wroteAny);

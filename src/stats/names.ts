@@ -5,7 +5,8 @@
 // aggregate by IP and ask for names only when they render.
 
 import type { Endpoint, Entry } from '../model/entry.js';
-import { KeyTest, type FieldSpec } from '../ndjson/project.js';
+import type { FieldSpec } from '../ndjson/project.js';
+import { HOST_HEADER_KEYS } from '../ndjson/key-tests.js';
 
 /** Most names remembered per IP: enough for virtual hosting, bounded for memory. */
 const MAX_NAMES_PER_IP = 16;
@@ -16,7 +17,7 @@ type Tally = Map<string, number>;
 export const NAME_FIELDS: FieldSpec = {
   protocol: true,
   dst: { ip: true },
-  request: { questions: true, sni: true, host: true, headers: new KeyTest((k) => k === ':authority' || k.toLowerCase() === 'host', [4, 10]) },
+  request: { questions: true, sni: true, host: true, headers: HOST_HEADER_KEYS },
   response: { answers: true },
 };
 

@@ -67,3 +67,32 @@ for (const name of ['lab-bookinfo-mix.pcap', 'hotplace-tls13-aes128gcm-http2.pca
     }
   });
 }
+
+// A consumer projects a capture's entries as they are emitted (src/input/dissect-stream.ts):
+// it must see what it sees of the same entries as NDJSON, `dissect X | stats` (issue 16).
+test('stats/map of a capture equal stats/map of its dissected NDJSON, one thread and two', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-project-'));
+  try {
+    for (const name of ['lab-bookinfo-mix.pcap', 'zeek-http-methods.pcap']) {
+      const path = join(sharedCaptures, name);
+      if (!existsSync(path)) continue;
+      const ndjson = join(dir, `${name}.ndjson`);
+      const dissected = await runCli(['dissect', path], { timeoutMs: 60_000 });
+      assert.equal(dissected.code, 0, dissected.stderr);
+      writeFileSync(ndjson, dissected.stdout);
+      for (const args of [['stats', '--format', 'json', '--by', 'endpoint'], ['stats', '--format', 'json', '--by', 'service'], ['map', '--format', 'json']]) {
+        const fromLines = await runCli([...args, ndjson], { timeoutMs: 60_000 });
+        assert.equal(fromLines.code, 0, fromLines.stderr);
+        for (const workers of ['1', '2']) {
+          const fromCapture = await runCli([...args, '--workers', workers, path], { timeoutMs: 60_000 });
+          assert.equal(fromCapture.code, 0, fromCapture.stderr);
+          assert.equal(fromCapture.stdout, fromLines.stdout, `${args.join(' ')} --workers ${workers} ${name}`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

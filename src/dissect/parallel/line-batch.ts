@@ -22,6 +22,16 @@ export class LineBatch {
     this.count++;
   }
 
+  /** One line already UTF-8. */
+  addBytes(line: Uint8Array): void {
+    const need = line.length + 1;
+    if (this.used + need > this.buf.length) this.grow(this.used + need);
+    if (this.count > 0) this.buf[this.used++] = 0x0a;
+    this.buf.set(line, this.used);
+    this.used += line.length;
+    this.count++;
+  }
+
   /**
    * The lines so far, joined by newlines, in an ArrayBuffer of their own (to
    * transfer); the batch starts again empty. A batch using little of its

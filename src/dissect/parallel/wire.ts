@@ -6,6 +6,7 @@
 import type { EngineOptions } from '../engine.js';
 import type { RedactFlagValues } from '../../redact/flags.js';
 import type { ClusterSnapshot } from '../../model/cluster.js';
+import type { WireSpec } from '../../ndjson/project-object.js';
 
 export const RecordType = {
   /** g f64, frame u32, linkType u16, tsSec f64, tsNsec u32, then the frame's bytes. */
@@ -39,6 +40,8 @@ export interface WorkerSpec {
   redact: RedactFlagValues;
   /** `dissect --meta/--kube`: names from this cluster snapshot, given before redaction as on one thread. */
   snapshot?: ClusterSnapshot;
+  /** A consumer reading a few fields (stats, map): each entry is cut to these before it is serialised. */
+  project?: WireSpec;
   index: number;
 }
 

@@ -16,6 +16,9 @@ import { redactorFromFlags } from '../../redact/flags.js';
 import type { Redactor } from '../../redact/entry.js';
 import { createEnricher } from '../../k8s/enrich.js';
 import { packetTimeMs } from '../../model/packet.js';
+import { JsonBytes } from '../../output/json-bytes.js';
+import { projectObject, specFromWire } from '../../ndjson/project-object.js';
+import type { FieldSpec } from '../../ndjson/project.js';
 
 const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -29,7 +32,9 @@ const MAX_LINES = 1024;
  * semi-spaces, heap-flags.ts) and was promoted.
  */
 const TAKE_BYTES = 64 * 1024;
-const ID_PREFIX = '{"id":""';
+const ID_PREFIX = Buffer.from('{"id":""');
+/** Entries are written as UTF-8 here, then copied into the batch (output/json-bytes.ts says why). */
+const json = new JsonBytes();
 
 let keys: number[] = [];
 let lines = new LineBatch();
@@ -42,6 +47,7 @@ let through = 0;
 let tlsKeys = new TlsKeyLog();
 let redact: Redactor | undefined;
 let enrich: ((e: Entry) => void) | undefined;
+let project: FieldSpec | undefined;
 let engine = session({ engine: {}, redact: {}, index: 0 });
 
 /** A fresh engine (and redactor, key log) for a run. */
@@ -49,6 +55,7 @@ function session(spec: WorkerSpec): DissectionEngine {
   // Warnings about the key log are the main thread's to give (it read the same file).
   tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
+  project = spec.project ? specFromWire(spec.project) : undefined;
   const snapshot = spec.snapshot;
   enrich = snapshot ? createEnricher(() => snapshot) : undefined;
   keys = [];
@@ -64,11 +71,11 @@ function session(spec: WorkerSpec): DissectionEngine {
     if (enrich) enrich(e);
     if (redact) e = redact(e) ?? e;
     e.id = '';
-    const json = JSON.stringify(e);
+    const bytes = json.serialise(project ? { id: '', ...projectObject(e, project) } : e) as Buffer;
     // The id (frame-sequence) is the main thread's to give: it alone sees every worker's calls.
-    if (!json.startsWith(ID_PREFIX)) throw new Error('worker: entry does not start with its id');
+    if (bytes.compare(ID_PREFIX, 0, ID_PREFIX.length, 0, ID_PREFIX.length) !== 0) throw new Error('worker: entry does not start with its id');
     keys.push(engine.phase === 3 ? Number.MAX_SAFE_INTEGER : g, engine.phase, engine.emitRank, engine.emitTouch, entry.timestamp, frame);
-    lines.add(json.slice(ID_PREFIX.length));
+    lines.addBytes(bytes.subarray(ID_PREFIX.length));
   },
 );
 }

@@ -1,0 +1,258 @@
+// Entries serialised straight to UTF-8 bytes, exactly as
+// `Buffer.from(JSON.stringify(value))` would give them. JSON.stringify builds
+// a string in pieces, flattens it, and a summary's "→" makes the whole line
+// two bytes per character; then the line is encoded again to UTF-8. For
+// `dissect` that was five bytes allocated per byte written, the largest
+// source of garbage in the run. Here each value is written once, into a
+// buffer that is reused.
+//
+// Exact for what JSON.stringify accepts: property order (for…in over own
+// keys), omitted undefined/function/symbol members, `null` for them in
+// arrays and for non-finite numbers, toJSON, escapes (\" \\ \b \f \n \r \t,
+// \u00XX for other control characters, lone surrogates as \udXXX), numbers
+// as Number.prototype.toString writes them. Anything else (boxed primitives,
+// class instances, cycles, BigInt) is handed to JSON.stringify itself, which
+// then also throws what it throws.
+
+/** Nesting deeper than this is left to JSON.stringify (which reports a cycle properly). */
+const MAX_DEPTH = 256;
+
+const HEX = '0123456789abcdef';
+/** Strings this long are escaped and encoded natively (a loop here is quicker for short ones). */
+const NATIVE_FROM = 48;
+const NEEDS_WORK = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+const ESCAPES = new Map<number, number>([
+  [0x22, 0x22],
+  [0x5c, 0x5c],
+  [0x08, 0x62],
+  [0x0c, 0x66],
+  [0x0a, 0x6e],
+  [0x0d, 0x72],
+  [0x09, 0x74],
+]);
+
+export class JsonBytes {
+  private buf: Buffer;
+  private pos = 0;
+  /** Where the value being written starts (kept when the buffer is replaced). */
+  private start = 0;
+
+  /** `arena`: bytes per buffer; values written are views into it, so a full one is left to them and a new one begun. */
+  constructor(private readonly arena = 256 * 1024) {
+    this.buf = Buffer.allocUnsafeSlow(arena);
+  }
+
+  /**
+   * `value` as JSON, UTF-8, in a view that stays valid (the writer moves on
+   * past it); undefined where JSON.stringify returns undefined.
+   */
+  serialise(value: unknown): Buffer | undefined {
+    this.start = this.pos;
+    if (!this.value(value, '', 0)) {
+      this.pos = this.start;
+      return undefined;
+    }
+    return this.buf.subarray(this.start, this.pos);
+  }
+
+  /** Room for n more bytes, keeping the value begun so far (copied into a new buffer). */
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const begun = this.pos - this.start;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.arena, 2 * (begun + n)));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = begun;
+  }
+
+  /** Writes `v` as a member named `key` (toJSON called once); false (nothing written) where JSON leaves it out. */
+  private value(v: unknown, key: string, depth: number): boolean {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(k: string): unknown }).toJSON(key);
+    return this.plain(v, depth);
+  }
+
+  /** Writes `v` (toJSON already applied); false (nothing written) where JSON leaves it out. */
+  private plain(v: unknown, depth: number): boolean {
+    switch (typeof v) {
+      case 'string':
+        this.string(v);
+        return true;
+      case 'number':
+        this.number(v);
+        return true;
+      case 'boolean':
+        this.ascii(v ? 'true' : 'false');
+        return true;
+      case 'object':
+        if (v === null) {
+          this.ascii('null');
+          return true;
+        }
+        if (depth >= MAX_DEPTH) return this.delegate(v);
+        if (Array.isArray(v)) {
+          if (Object.getPrototypeOf(v) !== Array.prototype) return this.delegate(v);
+          this.array(v, depth);
+          return true;
+        }
+        {
+          const proto = Object.getPrototypeOf(v);
+          if (proto !== Object.prototype && proto !== null) return this.delegate(v);
+        }
+        this.object(v as Record<string, unknown>, depth);
+        return true;
+      case 'bigint':
+        return this.delegate(v);
+      default:
+        return false;
+    }
+  }
+
+  /** JSON.stringify's own text for `v` (or its exception). */
+  private delegate(v: unknown): boolean {
+    const text = JSON.stringify(v);
+    if (text === undefined) return false;
+    this.ensure(text.length * 3);
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+    return true;
+  }
+
+  private object(o: Record<string, unknown>, depth: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x7b;
+    let first = true;
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      let x = o[k];
+      if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(k: string): unknown }).toJSON(k);
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+      const mark = this.pos - this.start;
+      if (!first) {
+        this.ensure(1);
+        this.buf[this.pos++] = 0x2c;
+      }
+      this.string(k);
+      this.ensure(1);
+      this.buf[this.pos++] = 0x3a;
+      if (!this.plain(x, depth + 1)) {
+        // Cannot happen after the checks above, but never leave a key without its value.
+        this.pos = this.start + mark;
+        continue;
+      }
+      first = false;
+    }
+    this.ensure(1);
+    this.buf[this.pos++] = 0x7d;
+  }
+
+  private array(a: unknown[], depth: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x5b;
+    for (let i = 0; i < a.length; i++) {
+      if (i > 0) {
+        this.ensure(1);
+        this.buf[this.pos++] = 0x2c;
+      }
+      let x = a[i];
+      if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(k: string): unknown }).toJSON(String(i));
+      if (!this.plain(x, depth + 1)) this.ascii('null');
+    }
+    this.ensure(1);
+    this.buf[this.pos++] = 0x5d;
+  }
+
+  private number(x: number): void {
+    if (!Number.isFinite(x)) {
+      this.ascii('null');
+      return;
+    }
+    if (Number.isInteger(x) && x > -1e15 && x < 1e15) {
+      this.ensure(17);
+      const b = this.buf;
+      let p = this.pos;
+      let n = x;
+      if (n < 0) {
+        b[p++] = 0x2d;
+        n = -n;
+      }
+      let digits = 1;
+      for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+      for (let i = digits - 1; i >= 0; i--) {
+        b[p + i] = 0x30 + (n % 10);
+        n = Math.floor(n / 10);
+      }
+      this.pos = p + digits;
+      return;
+    }
+    this.ascii(String(x));
+  }
+
+  /** Text known to be ASCII with nothing to escape (literals, numbers). */
+  private ascii(s: string): void {
+    this.ensure(s.length);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  private string(s: string): void {
+    const n = s.length;
+    // Worst case: 6 bytes per UTF-16 unit (\u001f, a lone surrogate), and the quotes.
+    this.ensure(6 * n + 2);
+    const b = this.buf;
+    if (n >= NATIVE_FROM) {
+      // A long string (a body): V8 escapes it natively, then it is encoded natively.
+      this.pos += b.write(NEEDS_WORK.test(s) ? JSON.stringify(s) : `"${s}"`, this.pos, 'utf8');
+      return;
+    }
+    let p = this.pos;
+    b[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) {
+        if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+          b[p++] = c;
+          continue;
+        }
+        b[p++] = 0x5c;
+        const short = ESCAPES.get(c);
+        if (short !== undefined) b[p++] = short;
+        else p = hex4(b, p, c);
+      } else if (c < 0x800) {
+        b[p++] = 0xc0 | (c >> 6);
+        b[p++] = 0x80 | (c & 0x3f);
+      } else if (c < 0xd800 || c > 0xdfff) {
+        b[p++] = 0xe0 | (c >> 12);
+        b[p++] = 0x80 | ((c >> 6) & 0x3f);
+        b[p++] = 0x80 | (c & 0x3f);
+      } else {
+        const d = c <= 0xdbff && i + 1 < n ? s.charCodeAt(i + 1) : 0;
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          const cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+          b[p++] = 0xf0 | (cp >> 18);
+          b[p++] = 0x80 | ((cp >> 12) & 0x3f);
+          b[p++] = 0x80 | ((cp >> 6) & 0x3f);
+          b[p++] = 0x80 | (cp & 0x3f);
+          i++;
+        } else {
+          // A lone surrogate: JSON.stringify escapes it (well-formed JSON.stringify, ES2019).
+          b[p++] = 0x5c;
+          p = hex4(b, p, c);
+        }
+      }
+    }
+    b[p++] = 0x22;
+    this.pos = p;
+  }
+}
+
+/** `u` and four lowercase hex digits of c, as JSON.stringify escapes. */
+function hex4(b: Buffer, p: number, c: number): number {
+  b[p++] = 0x75;
+  b[p++] = HEX.charCodeAt((c >> 12) & 15);
+  b[p++] = HEX.charCodeAt((c >> 8) & 15);
+  b[p++] = HEX.charCodeAt((c >> 4) & 15);
+  b[p++] = HEX.charCodeAt(c & 15);
+  return p;
+}

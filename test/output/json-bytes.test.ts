@@ -1,0 +1,88 @@
+// JsonBytes must write exactly the bytes of Buffer.from(JSON.stringify(v)):
+// for every entry of real captures, for random values of every JSON shape,
+// and for what JSON.stringify treats specially (toJSON, undefined members,
+// lone surrogates, non-finite numbers, boxed values, BigInt's TypeError).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { JsonBytes } from '../../src/output/json-bytes.js';
+import { dissectFile } from '../helpers/dissect.js';
+import { sharedCapture, sharedCaptures } from '../helpers/paths.js';
+import { mulberry32 } from '../helpers/random.js';
+
+function same(w: JsonBytes, v: unknown, what: string): void {
+  const want = JSON.stringify(v);
+  const got = w.serialise(v);
+  if (want === undefined) assert.equal(got, undefined, what);
+  else assert.equal(got?.toString('utf8'), want, what);
+}
+
+test('every entry of the shared captures serialises as JSON.stringify does', async () => {
+  const w = new JsonBytes(4096); // a small arena: values straddle buffers often
+  const names = readdirSync(sharedCaptures).filter((n) => /\.(pcap|pcapng)$/.test(n));
+  assert.ok(names.length > 20);
+  let entries = 0;
+  for (const name of names) {
+    const { entries: list } = await dissectFile(sharedCapture(name));
+    const views: [Buffer, string][] = [];
+    for (const e of list) {
+      const view = w.serialise(e) as Buffer;
+      views.push([view, JSON.stringify(e)]);
+    }
+    // Views stay valid while the writer moves on.
+    for (const [view, text] of views) assert.equal(view.toString('utf8'), text, name);
+    entries += list.length;
+  }
+  assert.ok(entries > 500, `${entries} entries`);
+});
+
+test('values JSON.stringify treats specially', () => {
+  const w = new JsonBytes(64);
+  const cases: unknown[] = [
+    { a: undefined, b: () => 1, c: Symbol('x'), d: [undefined, () => 1, Symbol('y'), NaN, -0, Infinity, -Infinity] },
+    [1e21, 1.5e-7, -3, 123456789012345, 999999999999999, 1e15, 2 ** 53, -(2 ** 31), 0.1 + 0.2, 5e-324, Number.MAX_VALUE],
+    { s: '\u0000\u0001\u001f\u007f"\\\b\f\n\r\t/\u2028\u2029é€😀' },
+    { lone: '\ud800', low: '\udc00x', pair: '\ud83d\ude00', reversed: '\ude00\ud83d', end: 'a\ud83d' },
+    { long: 'x'.repeat(5000) + '"' + '\n'.repeat(10) + '\ud800', ascii: 'y'.repeat(100) },
+    { date: new Date(0), buf: Buffer.from('ab'), n: new Number(3), s: new String('s'), b: new Boolean(false) },
+    { nested: { toJSON: (k: string) => ({ k, inner: { toJSON: () => 'inner' } }) } },
+    [{ toJSON: (k: string) => `index ${k}` }, { toJSON: () => undefined }],
+    { omitted: { toJSON: () => undefined }, kept: 1 },
+    Object.assign(Object.create(null), { b: 1, a: [null] }),
+    { '2': 'two', '1': 'one', b: 3, a: 4, '-1': 5, '01': 6 },
+    new (class Point { x = 1; y = 2; })(),
+    new Map([[1, 2]]),
+    [[[[]]], {}, [{}], ''],
+    'text',
+    5,
+    null,
+    true,
+    undefined,
+    () => 1,
+  ];
+  for (const [i, c] of cases.entries()) same(w, c, `case ${i}`);
+  assert.throws(() => w.serialise({ big: 1n }), TypeError);
+  const cycle: Record<string, unknown> = {};
+  cycle.self = { again: cycle };
+  assert.throws(() => w.serialise(cycle), TypeError);
+  // After an exception the writer still works.
+  same(w, { after: 'ok' }, 'after');
+});
+
+test('random JSON values of every shape serialise as JSON.stringify does', () => {
+  const rand = mulberry32(1603);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+  const chars = ['a', 'Z', ' ', '"', '\\', '\n', '\u0000', '\u001f', '\u007f', 'é', '€', '\u2028', '😀', '\ud800', '\udfff', '→'];
+  const str = (): string => Array.from({ length: Math.floor(rand() * (rand() < 0.1 ? 200 : 12)) }, () => pick(chars)).join('');
+  const num = (): number => pick([0, -0, 1, -1, rand() * 1e6, -rand() * 1e-6, Math.round(rand() * 1e14), 1e300 * rand(), NaN, Infinity, Date.now() + rand()]);
+  const value = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 4 || r < 0.3) return pick([str(), num(), true, false, null, undefined]);
+    if (r < 0.6) return Array.from({ length: Math.floor(rand() * 6) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = Math.floor(rand() * 6); i > 0; i--) o[pick([str(), String(Math.floor(rand() * 20)), 'id', 'timestamp'])] = value(depth + 1);
+    return o;
+  };
+  const w = new JsonBytes(1024);
+  for (let i = 0; i < 3000; i++) same(w, value(0), `value ${i}`);
+});

@@ -7,9 +7,33 @@ export interface FlowSide {
   senderIsA: boolean;
 }
 
+/**
+ * The last key made for each of a few thousand tuples. Building the key
+ * string per packet cost an allocation and a fresh hash for the flow table's
+ * lookup; a key found here is the same string object again, whose hash V8
+ * has already computed. A slot is used only when every part matches.
+ */
+const SLOTS = 4096;
+const recent: (Recent | undefined)[] = new Array<Recent | undefined>(SLOTS).fill(undefined);
+
+interface Recent {
+  proto: string;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  side: FlowSide;
+}
+
+/** The flow's key and the sender's side. The object returned may be shared: read it, never change it. */
 export function flowKey(proto: string, src: string, sport: number, dst: string, dport: number): FlowSide {
+  const slot = (sport * 31 + dport * 17 + src.charCodeAt(src.length - 1) * 13 + dst.charCodeAt(dst.length - 1) + src.length) & (SLOTS - 1);
+  const hit = recent[slot];
+  if (hit !== undefined && hit.sport === sport && hit.dport === dport && hit.src === src && hit.dst === dst && hit.proto === proto) return hit.side;
   const aFirst = src < dst || (src === dst && sport <= dport);
-  return aFirst
+  const side = aFirst
     ? { key: `${proto}|${src}|${sport}|${dst}|${dport}`, senderIsA: true }
     : { key: `${proto}|${dst}|${dport}|${src}|${sport}`, senderIsA: false };
+  recent[slot] = { proto, src, sport, dst, dport, side };
+  return side;
 }

@@ -128,7 +128,8 @@ export class SchemaNode {
     if (this.types.has('string') && this.stringCount > 0) {
       const format = FORMATS.find(([name]) => this.formatHits.get(name) === this.stringCount)?.[0];
       if (format) schema.format = format;
-      else if (this.strings && this.strings.size > 0 && this.stringCount >= ENUM_MIN_REPEAT * this.strings.size) {
+      // An enum constrains values of every type: only when nothing but strings (and null) was seen.
+      else if (this.strings && this.strings.size > 0 && this.stringCount >= ENUM_MIN_REPEAT * this.strings.size && types.every((x) => x === 'string' || x === 'null')) {
         const values: unknown[] = [...this.strings].sort();
         if (this.types.has('null')) values.push(null);
         schema.enum = values;

@@ -87,3 +87,16 @@ test('every observed value validates against the schema inferred from it (ajv, J
     { numRuns: 300 },
   );
 });
+
+test('no enum when values other than strings were seen too (an enum constrains every type)', () => {
+  // fast-check's counterexample (seed 2053706450): strings repeated enough for an enum, beside a boolean.
+  const ajv = new Ajv2020({ strict: false, validateFormats: false, ownProperties: true });
+  const values = [{ '': { '': ['', '', false, ''] } }, {}];
+  const n = new SchemaNode();
+  for (const v of values) n.add(v);
+  const validate = ajv.compile(n.toSchema());
+  for (const v of values) assert.ok(validate(v), `${JSON.stringify(v)}: ${ajv.errorsText(validate.errors)}`);
+  const strings = new SchemaNode();
+  for (const v of ['a', 'a', 'a', null]) strings.add(v);
+  assert.deepEqual(strings.toSchema().enum, ['a', null]);
+});

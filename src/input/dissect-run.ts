@@ -127,12 +127,18 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   const engines: { packets: number; summary(): Record<string, number> }[] = [];
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
   const transforms = opts.transforms ?? [];
-  // A capture's entries are transformed and serialised as the engine emits them, and wait for their place as lines.
+  // A capture's entries are transformed and serialised as the engine emits them, and wait for their place as
+  // lines, each in a buffer of its own size: what the reorder buffer weighs and counts is then what is held.
+  // (A view into a shared buffer, or Buffer's 8 KB pool, would keep all of it for one line held long, and a
+  // crafted capture can hold one line in every buffer's worth.)
   const json = new JsonBytes();
   engineOptions.hold = (entry: Entry) => {
     let e = entry;
     for (const t of transforms) e = t(e) ?? e;
-    return new HeldLine(entry.timestamp, json.serialise(e) as Buffer);
+    const bytes = json.serialise(e) as Buffer;
+    const line = Buffer.allocUnsafeSlow(bytes.length);
+    bytes.copy(line);
+    return new HeldLine(entry.timestamp, line);
   };
   try {
     for await (const batch of readEntries(opts.reopen ? [opts.reopen] : opts.inputs, {

@@ -4,7 +4,7 @@
 // two bytes per character; then the line is encoded again to UTF-8. For
 // `dissect` that was five bytes allocated per byte written, the largest
 // source of garbage in the run. Here each value is written once, into a
-// buffer that is reused.
+// buffer that is reused; a caller that keeps the bytes copies them out.
 //
 // Exact for what JSON.stringify accepts: property order (for…in over own
 // keys), omitted undefined/function/symbol members, `null` for them in
@@ -14,6 +14,8 @@
 // class instances, cycles, BigInt) is handed to JSON.stringify itself, which
 // then also throws what it throws.
 
+const INITIAL_BYTES = 64 * 1024;
+const MAX_KEPT_BYTES = 1024 * 1024;
 /** Nesting deeper than this is left to JSON.stringify (which reports a cycle properly). */
 const MAX_DEPTH = 256;
 
@@ -32,38 +34,29 @@ const ESCAPES = new Map<number, number>([
 ]);
 
 export class JsonBytes {
-  private buf: Buffer;
+  private buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   private pos = 0;
-  /** Where the value being written starts (kept when the buffer is replaced). */
-  private start = 0;
-
-  /** `arena`: bytes per buffer; values written are views into it, so a full one is left to them and a new one begun. */
-  constructor(private readonly arena = 256 * 1024) {
-    this.buf = Buffer.allocUnsafeSlow(arena);
-  }
 
   /**
-   * `value` as JSON, UTF-8, in a view that stays valid (the writer moves on
-   * past it); undefined where JSON.stringify returns undefined.
+   * `value` as JSON, UTF-8: a view of this writer's buffer, valid until the
+   * next call (copy what is kept: a view kept would keep the buffer, and
+   * what it cost, out of any count); undefined where JSON.stringify returns
+   * undefined.
    */
   serialise(value: unknown): Buffer | undefined {
-    this.start = this.pos;
-    if (!this.value(value, '', 0)) {
-      this.pos = this.start;
-      return undefined;
-    }
-    return this.buf.subarray(this.start, this.pos);
+    // A huge value grew the buffer: do not keep that much for the next ones.
+    if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+    this.pos = 0;
+    if (!this.value(value, '', 0)) return undefined;
+    return this.buf.subarray(0, this.pos);
   }
 
-  /** Room for n more bytes, keeping the value begun so far (copied into a new buffer). */
+  /** Room for n more bytes, keeping what is written (copied into a bigger buffer). */
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const begun = this.pos - this.start;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.arena, 2 * (begun + n)));
-    this.buf.copy(next, 0, this.start, this.pos);
+    const next = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
-    this.start = 0;
-    this.pos = begun;
   }
 
   /** Writes `v` as a member named `key` (toJSON called once); false (nothing written) where JSON leaves it out. */
@@ -126,7 +119,7 @@ export class JsonBytes {
       let x = o[k];
       if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(k: string): unknown }).toJSON(k);
       if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-      const mark = this.pos - this.start;
+      const mark = this.pos;
       if (!first) {
         this.ensure(1);
         this.buf[this.pos++] = 0x2c;
@@ -136,7 +129,7 @@ export class JsonBytes {
       this.buf[this.pos++] = 0x3a;
       if (!this.plain(x, depth + 1)) {
         // Cannot happen after the checks above, but never leave a key without its value.
-        this.pos = this.start + mark;
+        this.pos = mark;
         continue;
       }
       first = false;

@@ -18,26 +18,27 @@ function same(w: JsonBytes, v: unknown, what: string): void {
 }
 
 test('every entry of the shared captures serialises as JSON.stringify does', async () => {
-  const w = new JsonBytes(4096); // a small arena: values straddle buffers often
+  const w = new JsonBytes();
   const names = readdirSync(sharedCaptures).filter((n) => /\.(pcap|pcapng)$/.test(n));
   assert.ok(names.length > 20);
   let entries = 0;
   for (const name of names) {
     const { entries: list } = await dissectFile(sharedCapture(name));
-    const views: [Buffer, string][] = [];
+    const copies: [Buffer, string][] = [];
     for (const e of list) {
       const view = w.serialise(e) as Buffer;
-      views.push([view, JSON.stringify(e)]);
+      assert.equal(view.toString('utf8'), JSON.stringify(e), name);
+      copies.push([Buffer.from(view), JSON.stringify(e)]);
     }
-    // Views stay valid while the writer moves on.
-    for (const [view, text] of views) assert.equal(view.toString('utf8'), text, name);
+    // Copies of what was written stay what they were while the writer goes on.
+    for (const [copy, text] of copies) assert.equal(copy.toString('utf8'), text, name);
     entries += list.length;
   }
   assert.ok(entries > 500, `${entries} entries`);
 });
 
 test('values JSON.stringify treats specially', () => {
-  const w = new JsonBytes(64);
+  const w = new JsonBytes();
   const cases: unknown[] = [
     { a: undefined, b: () => 1, c: Symbol('x'), d: [undefined, () => 1, Symbol('y'), NaN, -0, Infinity, -Infinity] },
     [1e21, 1.5e-7, -3, 123456789012345, 999999999999999, 1e15, 2 ** 53, -(2 ** 31), 0.1 + 0.2, 5e-324, Number.MAX_VALUE],
@@ -61,6 +62,10 @@ test('values JSON.stringify treats specially', () => {
     () => 1,
   ];
   for (const [i, c] of cases.entries()) same(w, c, `case ${i}`);
+  // Values that outgrow the writer's buffer (64 KB), and one past what it keeps (1 MB), then small ones again.
+  same(w, { long: 'y'.repeat(70_000), many: Array.from({ length: 5000 }, (_v, i) => `é\n${i}`) }, 'grows');
+  same(w, ['\u0001'.repeat(300_000)], 'escapes past 1 MB');
+  same(w, { after: 'small' }, 'after a huge value');
   assert.throws(() => w.serialise({ big: 1n }), TypeError);
   const cycle: Record<string, unknown> = {};
   cycle.self = { again: cycle };
@@ -83,6 +88,6 @@ test('random JSON values of every shape serialise as JSON.stringify does', () =>
     for (let i = Math.floor(rand() * 6); i > 0; i--) o[pick([str(), String(Math.floor(rand() * 20)), 'id', 'timestamp'])] = value(depth + 1);
     return o;
   };
-  const w = new JsonBytes(1024);
+  const w = new JsonBytes();
   for (let i = 0; i < 3000; i++) same(w, value(0), `value ${i}`);
 });

@@ -70,11 +70,7 @@ export class LineSink {
   writeParts(head: string, tail: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined;
     if (this.opts.format) return this.write(head + Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).toString('utf8'));
-    const worst = head.length * 3 + tail.length + 1;
-    if (this.used + worst > this.buf.length) {
-      if (this.used > 0) this.handOff();
-      if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
-    }
+    this.room(head.length * 3 + tail.length + 1);
     this.used += this.buf.write(head, this.used, 'utf8');
     this.buf.set(tail, this.used);
     this.used += tail.length;
@@ -87,10 +83,7 @@ export class LineSink {
   writeBytes(line: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined;
     if (this.opts.format) return this.write(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
-    if (this.used + line.length + 1 > this.buf.length) {
-      if (this.used > 0) this.handOff();
-      if (line.length + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(line.length + 1);
-    }
+    this.room(line.length + 1);
     this.buf.set(line, this.used);
     this.used += line.length;
     this.buf[this.used++] = 0x0a;
@@ -107,13 +100,16 @@ export class LineSink {
 
   private put(line: string): void {
     // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
-    const worst = line.length * 3 + 1;
-    if (this.used + worst > this.buf.length) {
-      if (this.used > 0) this.handOff();
-      if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
-    }
+    this.room(line.length * 3 + 1);
     this.used += this.buf.write(line, this.used, 'utf8');
     this.buf[this.used++] = 0x0a;
+  }
+
+  /** At least `bytes` free in the batch buffer: the batch so far goes out first when they do not fit. */
+  private room(bytes: number): void {
+    if (this.used + bytes <= this.buf.length) return;
+    if (this.used > 0) this.handOff();
+    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
   }
 
   /** Bytes not yet taken by the reader: this sink's batch plus the stream's own write queue. */

@@ -10,8 +10,9 @@
 // pkt_type(1), pad(1) — which libpcap and Wireshark read and skip; so do we.
 
 import { InputError } from '../cli/errors.js';
-import type { CaptureInterface, Packet } from '../model/packet.js';
+import type { CaptureInterface } from '../model/packet.js';
 import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
+import type { ColumnBatch } from '../model/packet-batch.js';
 
 const FILE_HEADER = 24;
 const RECORD_HEADER = 16;
@@ -49,7 +50,7 @@ export class PcapParser implements RecordParser {
 
   private readonly rec = newRecordInfo();
 
-  parse(buf: Buffer, off: number, at: number, out: Packet[]): number {
+  parse(buf: Buffer, off: number, at: number, out: ColumnBatch): number {
     return parseAll(this, buf, off, at, out, this.rec);
   }
 

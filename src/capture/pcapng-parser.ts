@@ -7,8 +7,9 @@
 // the next free number), so Packet.interfaceId indexes `interfaces`.
 
 import { InputError } from '../cli/errors.js';
-import type { CaptureInterface, Packet } from '../model/packet.js';
+import type { CaptureInterface } from '../model/packet.js';
 import { MAX_PACKET_BYTES, newRecordInfo, parseAll, type RecordInfo, type RecordParser } from './record-parser.js';
+import type { ColumnBatch } from '../model/packet-batch.js';
 import { unitsToTime, type SecNsec } from './timestamp.js';
 
 export const BLOCK_SHB = 0x0a0d0d0a;
@@ -64,7 +65,7 @@ export class PcapngParser implements RecordParser {
 
   constructor(private readonly source: string) {}
 
-  parse(buf: Buffer, off: number, at: number, out: Packet[]): number {
+  parse(buf: Buffer, off: number, at: number, out: ColumnBatch): number {
     return parseAll(this, buf, off, at, out, this.rec);
   }
 

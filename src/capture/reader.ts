@@ -6,6 +6,7 @@
 
 import { InputError } from '../cli/errors.js';
 import type { CaptureInterface, Packet } from '../model/packet.js';
+import { ColumnBatch } from '../model/packet-batch.js';
 import { isPcapMagic, PCAP_MAGIC_NS, PcapParser } from './pcap-parser.js';
 import { BLOCK_SHB, PcapngParser } from './pcapng-parser.js';
 import type { RecordParser } from './record-parser.js';
@@ -19,6 +20,8 @@ export interface CaptureReader {
   readonly interfaces: CaptureInterface[];
   /** Packets in file order, in batches (one per input chunk or so). Throws InputError after yielding every good packet when the file is damaged. */
   batches(): AsyncGenerator<Packet[]>;
+  /** The same batches, each Packet made only when asked for (what the engine walks: packet-batch.ts says why). */
+  packetBatches(): AsyncGenerator<ColumnBatch>;
 }
 
 /** `head` = the first bytes already read from the stream (sniffed), `rest` = the remainder. */
@@ -81,6 +84,10 @@ class StreamingCaptureReader implements CaptureReader {
   }
 
   async *batches(): AsyncGenerator<Packet[]> {
+    for await (const batch of this.packetBatches()) yield batch.toArray();
+  }
+
+  async *packetBatches(): AsyncGenerator<ColumnBatch> {
     if (this.head.length > 0) yield* this.pieces(this.head);
     for await (const chunk of this.rest) yield* this.pieces(chunk);
     if (!this.parser) {
@@ -90,7 +97,7 @@ class StreamingCaptureReader implements CaptureReader {
   }
 
   /** A chunk's packets, BATCH_BYTES of the chunk at a time. */
-  private *pieces(chunk: Buffer): Generator<Packet[]> {
+  private *pieces(chunk: Buffer): Generator<ColumnBatch> {
     for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
       const out = this.feed(chunk.length <= BATCH_BYTES ? chunk : chunk.subarray(at, at + BATCH_BYTES));
       if (out.length > 0) yield out;
@@ -107,8 +114,8 @@ class StreamingCaptureReader implements CaptureReader {
   }
 
   /** Parse one chunk; returns the packets completed by it. */
-  private feed(chunk: Buffer): Packet[] {
-    const out: Packet[] = [];
+  private feed(chunk: Buffer): ColumnBatch {
+    const out = new ColumnBatch();
     let pos = 0;
     // First finish a record that straddles the previous chunk, copying only its bytes.
     while (this.carryLen > 0) {
@@ -135,7 +142,7 @@ class StreamingCaptureReader implements CaptureReader {
     return out;
   }
 
-  private parse(buf: Buffer, off: number, out: Packet[]): number {
+  private parse(buf: Buffer, off: number, out: ColumnBatch): number {
     if (!this.parser) {
       if (buf.length - off < MAGIC_BYTES) return 0;
       this.choose(buf.subarray(off, off + MAGIC_BYTES));

@@ -3,11 +3,12 @@
 // boundary and parses complete records; the framer keeps the incomplete tail
 // and calls again once `need` bytes are available from there.
 // `next` is the allocation-free primitive (one reusable RecordInfo, offsets
-// into the caller's buffer) that `merge` walks; `parse` builds Packet objects
-// on top of it for everything else.
+// into the caller's buffer) that `merge` walks; `parse` fills a ColumnBatch
+// (packet-batch.ts) on top of it for everything else.
 
 import type { InputError } from '../cli/errors.js';
-import type { CaptureInterface, Packet } from '../model/packet.js';
+import type { CaptureInterface } from '../model/packet.js';
+import type { ColumnBatch } from '../model/packet-batch.js';
 
 /** The packet record `next` found: where its bytes are and what they are. Reused for every record. */
 export interface RecordInfo {
@@ -38,7 +39,7 @@ export interface RecordParser {
    */
   next(buf: Buffer, off: number, end: number, at: number, rec: RecordInfo): number;
   /** Every complete packet record from `buf[off…]` into `out`; bytes consumed (stop rules as `next`). */
-  parse(buf: Buffer, off: number, at: number, out: Packet[]): number;
+  parse(buf: Buffer, off: number, at: number, out: ColumnBatch): number;
   /** Bytes the record at the stop point needs before parsing can make progress. */
   readonly need: number;
   /** Set when the data is damaged; no further parsing happens. */
@@ -48,22 +49,14 @@ export interface RecordParser {
   readonly interfaces: CaptureInterface[];
 }
 
-/** `parse` in terms of `next`: one Packet (a subarray of `buf`) per record. */
-export function parseAll(parser: RecordParser, buf: Buffer, off: number, at: number, out: Packet[], rec: RecordInfo): number {
+/** `parse` in terms of `next`: one row of `out` per record, its bytes left in `buf`. */
+export function parseAll(parser: RecordParser, buf: Buffer, off: number, at: number, out: ColumnBatch, rec: RecordInfo): number {
   const start = off;
   const end = buf.length;
   for (;;) {
     off += parser.next(buf, off, end, at + (off - start), rec);
     if (!rec.found) break;
-    out.push({
-      tsSec: rec.tsSec,
-      tsNsec: rec.tsNsec,
-      linkType: rec.linkType,
-      data: buf.subarray(rec.dataOff, rec.dataOff + rec.caplen),
-      origLen: rec.origLen,
-      interfaceId: rec.interfaceId,
-      frame: rec.frame,
-    });
+    out.add(buf, rec.tsSec, rec.tsNsec, rec.linkType, rec.dataOff, rec.caplen, rec.origLen, rec.interfaceId, rec.frame);
   }
   return off - start;
 }

@@ -8,6 +8,7 @@
 import type { Endpoint, Entry, Transport } from '../model/entry.js';
 import { emptyEndpoint } from '../model/entry.js';
 import { LinkType, packetTimeMs, type Packet } from '../model/packet.js';
+import { asBatch, type PacketBatch } from '../model/packet-batch.js';
 import type {
   CallRecord,
   ConnectionContext,
@@ -1131,45 +1132,46 @@ function isHalfOpen(conn: TcpConnection): boolean {
 }
 
 /** Timestamps never step back within the batch, nor into the next one. */
-export function inOrder(batch: Packet[], after: number): boolean {
+/** Packets [from, to) of the batch never go back in time, and none is later than `after`. */
+export function inOrder(batch: PacketBatch, from: number, to: number, after: number): boolean {
   let last = -Infinity;
-  for (const p of batch) {
-    const t = packetTimeMs(p);
+  for (let i = from; i < to; i++) {
+    const t = batch.timeMs(i);
     if (t < last) return false;
     last = t;
   }
   return last <= after;
 }
 
-export function earliest(batch: Packet[]): number {
+export function earliest(batch: PacketBatch): number {
   let min = Infinity;
-  for (const p of batch) min = Math.min(min, packetTimeMs(p));
+  for (let i = 0; i < batch.length; i++) min = Math.min(min, batch.timeMs(i));
   return min;
 }
 
-/** Push a batch, telling the engine before each packet the earliest time still to come. */
-function pushWithHorizon(engine: DissectionEngine, batch: Packet[], after: number): void {
-  if (inOrder(batch, after)) {
+/** Push packets [from, to) of a batch, telling the engine before each packet the earliest time still to come. */
+function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: number, to: number, after: number): void {
+  if (inOrder(batch, from, to, after)) {
     // The usual case: time only goes forward, which the engine assumes anyway.
     engine.setHorizon(Infinity);
-    for (const p of batch) engine.push(p);
+    for (let i = from; i < to; i++) engine.push(batch.packet(i));
     return;
   }
-  const later = new Float64Array(batch.length);
+  const later = new Float64Array(to - from);
   let min = after;
-  for (let i = batch.length - 1; i >= 0; i--) {
-    later[i] = min;
-    min = Math.min(min, packetTimeMs(batch[i]));
+  for (let i = to - 1; i >= from; i--) {
+    later[i - from] = min;
+    min = Math.min(min, batch.timeMs(i));
   }
-  for (let i = 0; i < batch.length; i++) {
-    engine.setHorizon(later[i]);
-    engine.push(batch[i]);
+  for (let i = from; i < to; i++) {
+    engine.setHorizon(later[i - from]);
+    engine.push(batch.packet(i));
   }
 }
 
 /** Dissect batches of packets into batches of entries (request-time order). */
 export async function* dissectPackets(
-  batches: AsyncIterable<Packet[]>,
+  batches: AsyncIterable<Packet[] | PacketBatch>,
   options: Partial<EngineOptions> & { live?: boolean; signal?: AbortSignal; engineRef?: (e: DissectionEngine) => void } = {},
 ): AsyncGenerator<Entry[]> {
   let out: Entry[] = [];
@@ -1189,20 +1191,21 @@ export async function* dissectPackets(
     } else {
       if (result.done) break;
       next = settle(it.next());
-      if (options.live) for (const p of result.value) engine.push(p);
+      const batch = asBatch(result.value);
+      if (options.live) for (let i = 0; i < batch.length; i++) engine.push(batch.packet(i));
       else {
         // Look one batch ahead (briefly, for a pipe that pauses): a packet
         // stamped earlier than those before it must still find its place.
         const ahead = await within(next, LOOKAHEAD_WAIT_MS);
-        const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
-        const batch = result.value;
-        if (batch.length <= SLICE) pushWithHorizon(engine, batch, after);
+        const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(asBatch(ahead.value));
+        if (batch.length <= SLICE) pushWithHorizon(engine, batch, 0, batch.length, after);
         else {
           // A chunk of tiny packets (a flood) is tens of thousands: hand their
           // entries on a slice at a time rather than all of them at once.
           const later = laterMinimum(batch, after);
           for (let i = 0; i < batch.length; i += SLICE) {
-            pushWithHorizon(engine, batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
+            const end = Math.min(i + SLICE, batch.length);
+            pushWithHorizon(engine, batch, i, end, later[end]);
             if (out.length > 0 && i + SLICE < batch.length) {
               const ready = out;
               out = [];
@@ -1228,12 +1231,12 @@ export async function* dissectPackets(
 export const SLICE = 2048;
 
 /** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
-export function laterMinimum(batch: Packet[], after: number): Float64Array {
+export function laterMinimum(batch: PacketBatch, after: number): Float64Array {
   const later = new Float64Array(batch.length + 1);
   let min = after;
   later[batch.length] = min;
   for (let i = batch.length - 1; i >= 0; i--) {
-    min = Math.min(min, packetTimeMs(batch[i]));
+    min = Math.min(min, batch.timeMs(i));
     later[i] = min;
   }
   return later;

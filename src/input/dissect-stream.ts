@@ -3,7 +3,7 @@
 // entry of the rest, reported as bad input (exit 3): a capture of an unknown
 // link type must not look like a capture with no traffic.
 import type { Entry } from '../model/entry.js';
-import type { Packet } from '../model/packet.js';
+import type { PacketBatch } from '../model/packet-batch.js';
 import { dissectPackets, type EngineOptions, type Held } from '../dissect/engine.js';
 import { dissectsLinkType } from '../dissect/decode/link.js';
 import { InputError } from '../cli/errors.js';
@@ -38,10 +38,10 @@ export async function* dissectStream(
   if (fields) {
     // Projected as emitted: only the few fields wait for their place in request order (EngineOptions.hold).
     const hold = (e: Entry): Held => new HeldFields(e.timestamp, projectObject(e, fields));
-    for await (const batch of dissectPackets(unknown.watch(reader.batches()), { ...engine, tlsKeys, signal: opts.signal, hold })) {
+    for await (const batch of dissectPackets(unknown.watch(reader.packetBatches()), { ...engine, tlsKeys, signal: opts.signal, hold })) {
       yield batch.map((h) => (h as unknown as HeldFields).fields as unknown as Entry);
     }
-  } else yield* dissectPackets(unknown.watch(reader.batches()), { ...engine, tlsKeys, signal: opts.signal });
+  } else yield* dissectPackets(unknown.watch(reader.packetBatches()), { ...engine, tlsKeys, signal: opts.signal });
   unknown.throwIfSeen(name);
 }
 
@@ -58,22 +58,23 @@ export class UnknownLinkTypes {
   private firstFrame = 0;
   private readonly types = new Set<number>();
 
-  async *watch(batches: AsyncIterable<Packet[]>): AsyncGenerator<Packet[]> {
+  async *watch<B extends PacketBatch>(batches: AsyncIterable<B>): AsyncGenerator<B> {
     // Captures hold one link type, or a few: remember the last one checked.
     let known = -1;
     for await (const batch of batches) {
-      for (const p of batch) {
-        if (p.linkType === known) continue;
-        if (dissectsLinkType(p.linkType)) known = p.linkType;
-        else this.seen(p);
+      for (let i = 0; i < batch.length; i++) {
+        const type = batch.linkType(i);
+        if (type === known) continue;
+        if (dissectsLinkType(type)) known = type;
+        else this.seen(type, batch.packet(i).frame);
       }
       yield batch;
     }
   }
 
-  private seen(p: Packet): void {
-    if (this.count++ === 0) this.firstFrame = p.frame;
-    this.types.add(p.linkType);
+  private seen(linkType: number, frame: number): void {
+    if (this.count++ === 0) this.firstFrame = frame;
+    this.types.add(linkType);
   }
 
   throwIfSeen(name: string): void {

@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { applyHeapFlags } from '../../cli/heap-flags.js';
 import type { Packet } from '../../model/packet.js';
 import { packetTimeMs } from '../../model/packet.js';
+import type { PacketBatch } from '../../model/packet-batch.js';
 import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
@@ -215,7 +216,7 @@ class ParallelRun {
     await this.session();
     const reader = openCapture(head, rest, name, { onSecrets });
     const unknown = new UnknownLinkTypes();
-    const it = unknown.watch(reader.batches())[Symbol.asyncIterator]();
+    const it = unknown.watch(reader.packetBatches())[Symbol.asyncIterator]();
     let next = settle(it.next());
     let failure: unknown;
     // dissectPackets' reading, one batch ahead (engine.ts): the same horizons.
@@ -230,10 +231,13 @@ class ParallelRun {
       const ahead = await within(next, LOOKAHEAD_WAIT_MS);
       const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(ahead.value);
       const batch = result.value;
-      if (batch.length <= SLICE) await this.slice(batch, after);
+      if (batch.length <= SLICE) await this.slice(batch, 0, batch.length, after);
       else {
         const later = laterMinimum(batch, after);
-        for (let i = 0; i < batch.length && !this.done(); i += SLICE) await this.slice(batch.slice(i, i + SLICE), later[Math.min(i + SLICE, batch.length)]);
+        for (let i = 0; i < batch.length && !this.done(); i += SLICE) {
+          const end = Math.min(i + SLICE, batch.length);
+          await this.slice(batch, i, end, later[end]);
+        }
       }
       await this.broadcast(RecordType.PROGRESS);
       await this.drained();
@@ -284,25 +288,26 @@ class ParallelRun {
 
   // ---- dispatch -------------------------------------------------------------
 
-  private async slice(batch: Packet[], after: number): Promise<void> {
+  /** Packets [from, to) of a batch, each with the earliest time still to come (engine.ts pushWithHorizon). */
+  private async slice(batch: PacketBatch, from: number, to: number, after: number): Promise<void> {
     await this.sendSecrets();
-    if (inOrder(batch, after)) {
+    if (inOrder(batch, from, to, after)) {
       this.horizon = Infinity;
-      for (const p of batch) {
-        const wait = this.packet(p);
+      for (let i = from; i < to; i++) {
+        const wait = this.packet(batch.packet(i));
         if (wait) await wait;
       }
       return;
     }
-    const later = new Float64Array(batch.length);
+    const later = new Float64Array(to - from);
     let min = after;
-    for (let i = batch.length - 1; i >= 0; i--) {
-      later[i] = min;
-      min = Math.min(min, packetTimeMs(batch[i]));
+    for (let i = to - 1; i >= from; i--) {
+      later[i - from] = min;
+      min = Math.min(min, batch.timeMs(i));
     }
-    for (let i = 0; i < batch.length; i++) {
-      this.horizon = later[i];
-      const wait = this.packet(batch[i]);
+    for (let i = from; i < to; i++) {
+      this.horizon = later[i - from];
+      const wait = this.packet(batch.packet(i));
       if (wait) await wait;
     }
   }

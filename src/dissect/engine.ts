@@ -123,9 +123,19 @@ interface PendingChunk {
   frame: number;
 }
 
+/** The order a tick and the end of input visit flows in: TCP, UDP, SCTP associations, then ICMP. */
+const EMIT_RANK: Record<Transport, number> = { tcp: 0, udp: 1, sctp: 2, icmp: 3 };
+
 class MutableContext implements ConnectionContext {
   now = 0;
   frame = 0;
+  /**
+   * The frame of the flow's last packet: its place in the flow table's order
+   * of activity, which ticks and the end of input walk. Not `frame`, which
+   * is the frame of the bytes being parsed (an earlier one, for bytes that
+   * waited behind a hole); parallel workers key their entries by this.
+   */
+  touched = 0;
   ack: { from: Direction; ahead: number } | undefined = undefined;
   /** The flow is being evicted: what it emits now is marked so. */
   evicting = false;
@@ -247,6 +257,7 @@ class TcpConnection {
     const ctx = this.engine.newContext('tcp', this.ends[this.clientSide], this.ends[1 - this.clientSide]);
     ctx.now = this.liteNow;
     ctx.frame = this.liteFrame;
+    ctx.touched = this.liteFrame;
     this.ctxMade = ctx;
     return ctx;
   }
@@ -256,6 +267,7 @@ class TcpConnection {
     if (this.ctxMade) {
       this.ctxMade.now = now;
       this.ctxMade.frame = frame;
+      this.ctxMade.touched = frame;
     } else {
       this.liteNow = now;
       this.liteFrame = frame;
@@ -408,7 +420,7 @@ export class DissectionEngine {
   private readonly external: boolean;
   /** What is running when a call is emitted: 0 a packet, 1 a tick, 2 the memory budget, 3 the end (parallel ordering). */
   phase = 0;
-  /** Transport rank (tcp 0, udp 1, icmp 2) and last-packet frame of the flow that emitted the last call: a tick visits flows in that order. */
+  /** Transport rank (EMIT_RANK) and last-packet frame of the flow that emitted the last call: a tick visits flows in that order. */
   emitRank = 0;
   emitTouch = 0;
 
@@ -803,6 +815,7 @@ export class DissectionEngine {
     this.udp.touch(conv);
     conv.ctx.now = now;
     conv.ctx.frame = frame;
+    conv.ctx.touched = frame;
     conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
   }
 
@@ -872,6 +885,7 @@ export class DissectionEngine {
     conv.ctx = this.newContext('udp', ends[conv.clientSide], ends[1 - conv.clientSide]);
     conv.ctx.now = now;
     conv.ctx.frame = frame;
+    conv.ctx.touched = frame;
     let parser: UdpDatagramParser | undefined;
     if (chosen) {
       const outer = enterMeter(conv.meter);
@@ -1062,8 +1076,8 @@ export class DissectionEngine {
     if (call.tls) entry.tls = true;
     if ((ctx as MutableContext).evicting) entry.warnings = [...(entry.warnings ?? []), EVICTED_WARNING];
     this.count(`entries.${call.protocol}`);
-    this.emitRank = ctx.transport === 'tcp' ? 0 : ctx.transport === 'udp' ? 1 : 2;
-    this.emitTouch = ctx.transport === 'icmp' ? frame : ctx.frame;
+    this.emitRank = EMIT_RANK[ctx.transport];
+    this.emitTouch = ctx.transport === 'icmp' ? frame : (ctx as MutableContext).touched;
     this.reorder.add(this.options.hold ? (this.options.hold(entry) as Entry) : entry);
   }
 }

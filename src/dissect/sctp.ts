@@ -33,7 +33,7 @@ const ASSOCIATION_COST = 2048;
 
 /** What the engine lends the SCTP layer: contexts, probes, the budget, counters. */
 export interface SctpHost {
-  newContext(client: Endpoint, server: Endpoint): ConnectionContext & { now: number; frame: number };
+  newContext(client: Endpoint, server: Endpoint): ConnectionContext & { now: number; frame: number; touched: number };
   newMeter(): Meter;
   /** Stream dissectors, port-registered ones first for these ports. */
   probes(ports: [number, number]): Array<{ d: ProtocolDissector; portMatch: boolean }>;
@@ -74,7 +74,7 @@ class Association {
   protocol: string | undefined;
   /** Messages that arrived before a dissector was chosen (the first one decides). */
   undecided = false;
-  ctx: ConnectionContext & { now: number; frame: number };
+  ctx: ConnectionContext & { now: number; frame: number; touched: number };
   readonly chunks: Record<string, number> = {};
   readonly ppids = new Set<number>();
   firstTime: number;
@@ -150,6 +150,7 @@ export class SctpLayer {
     a.lastFrame = frame;
     a.ctx.now = now;
     a.ctx.frame = frame;
+    a.ctx.touched = frame;
     a.halves[side].packets++;
     let off = 12;
     while (off + 4 <= p.length) {

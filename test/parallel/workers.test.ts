@@ -88,6 +88,47 @@ test('--workers 2 and 3 give byte-identical output (and the same counters) to on
   assert.ok(entries > 1000, `the comparison covered entries (${entries})`);
 });
 
+test('captures cut short by a snaplen or with damaged bytes: --workers 2 and 3 give one thread\'s bytes', { timeout: 300_000 }, async () => {
+  // Wireshark's editcap makes them: -s truncates every packet, -E flips random
+  // bytes (seeded). Lost and damaged bytes leave reassembly holding segments
+  // behind holes until the end of input, which then hands them on with their
+  // own (earlier) frames: the workers once ordered such end-of-input calls by
+  // that frame instead of the flow's last packet, as the one-thread engine does.
+  const dir = mkdtempSync(join(tmpdir(), 'shark-workers-cut-'));
+  try {
+    const variants: [string, string[]][] = [
+      ['lab-bookinfo-mix.pcap', ['-s', '80']],
+      ['lab-bookinfo-mix.pcap', ['-E', '0.003', '--seed', '1']],
+      ['suricata-websocket-basic.pcap', ['-s', '200']],
+      ['suricata-websocket-basic.pcap', ['-E', '0.003', '--seed', '1']],
+      ['zeek-http-methods.pcap', ['-E', '0.003', '--seed', '1']],
+    ];
+    const { execFileSync } = await import('node:child_process');
+    const { WorkerPool } = await import(dist('dissect/parallel/pool.js'));
+    const pools = new Map([2, 3].map((n) => [n, new WorkerPool(n)]));
+    let entries = 0;
+    try {
+      for (const [i, [name, args]] of variants.entries()) {
+        const path = join(dir, `${i}-${name}ng`);
+        execFileSync('editcap', [...args, join(sharedCaptures, name), path], { stdio: 'ignore' });
+        const one = await dissectBytes(path, undefined, 1);
+        entries += one.out.split('\n').length - 1;
+        assert.match(one.counters, /gap|malformed|truncated/, `${name} ${args.join(' ')}: the damage is there to test (${one.counters})`);
+        for (const n of [2, 3]) {
+          const many = await dissectBytes(path, undefined, n, pools.get(n));
+          assert.equal(many.counters, one.counters, `${name} ${args.join(' ')}: packets, entries and losses with ${n} workers`);
+          assert.ok(many.out === one.out, `${name} ${args.join(' ')}: --workers ${n} output differs from one thread's`);
+        }
+      }
+    } finally {
+      for (const p of pools.values()) await p.close();
+    }
+    assert.ok(entries > 1000, `the comparison covered entries (${entries})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** A raw IPv4 UDP datagram split into two fragments (first carries 16 bytes of UDP). */
 function fragments(p: Packet, secondAt: number, secondFrame: number): [Packet, Packet] {
   const ip = p.data;

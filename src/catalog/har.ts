@@ -53,7 +53,7 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   const resBody = rs ? bodyText(rs, opts.maxBody) : undefined;
   const response: Record<string, unknown> = rs
     ? {
-        status: typeof rs.status === 'number' ? rs.status : Number(rs.status) || 0,
+        status: httpStatus(rs.status),
         statusText: String(rs.statusText ?? ''),
         httpVersion: String(rs.httpVersion ?? httpVersion),
         cookies: [],
@@ -84,17 +84,72 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   };
 }
 
+/**
+ * The request's absolute URL, valid whatever the capture held (RFC 3986, and
+ * parseable by `new URL`, as HAR viewers parse it). A damaged or hostile
+ * target has its other characters percent-encoded, as a browser would; a
+ * Host that is no host name (control characters, spaces, a port that is not
+ * digits) gives way to the server's address from the capture.
+ */
 function absoluteUrl(e: Entry): string {
   const rq = e.request!;
-  if (typeof rq.url === 'string' && /^https?:\/\//i.test(rq.url)) return rq.url;
-  const scheme = typeof rq.scheme === 'string' && rq.scheme ? rq.scheme : e.tls ? 'https' : 'http';
-  let host = rq.authority ?? rq.host ?? headerValue(rq.headers, 'host') ?? headerValue(rq.headers, ':authority');
-  if (typeof host !== 'string' || host === '') {
-    const ip = e.dst?.ip ?? '0.0.0.0';
-    host = `${ip.includes(':') ? `[${ip}]` : ip}:${e.dst?.port ?? 80}`;
+  const absolute = typeof rq.url === 'string' ? /^(https?):\/\/([^/?#]*)(.*)$/is.exec(rq.url) : null;
+  let scheme: string;
+  let authority: unknown;
+  let target: string;
+  if (absolute) {
+    scheme = absolute[1].toLowerCase();
+    authority = absolute[2];
+    target = absolute[3];
+  } else {
+    scheme = typeof rq.scheme === 'string' && /^https?$/i.test(rq.scheme) ? rq.scheme.toLowerCase() : e.tls ? 'https' : 'http';
+    authority = rq.authority ?? rq.host ?? headerValue(rq.headers, 'host') ?? headerValue(rq.headers, ':authority');
+    target = typeof rq.url === 'string' && rq.url.startsWith('/') ? rq.url : typeof rq.path === 'string' ? rq.path : '/';
   }
-  const target = typeof rq.url === 'string' && rq.url.startsWith('/') ? rq.url : typeof rq.path === 'string' ? rq.path : '/';
-  return `${scheme}://${host}${target.startsWith('/') ? target : `/${target}`}`;
+  return `${scheme}://${authorityPart(typeof authority === 'string' ? authority : '', e)}${uriPart(target.startsWith('/') ? target : `/${target}`, TARGET_CHARS)}`;
+}
+
+// RFC 3986: unreserved and sub-delims, plus what each part may hold besides.
+const UNRESERVED_AND_SUB_DELIMS = "A-Za-z0-9\\-._~!$&'()*+,;=";
+const USERINFO_CHARS = new RegExp(`[${UNRESERVED_AND_SUB_DELIMS}:]`);
+/** Path and query ('#' too is encoded: a request target carries no fragment). */
+const TARGET_CHARS = new RegExp(`[${UNRESERVED_AND_SUB_DELIMS}:@/?]`);
+/** A host name or IP literal, and a port of digits. */
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-][A-Za-z0-9_.-]*)(?::[0-9]{1,5})?$/;
+
+/** userinfo@host:port: the userinfo encoded; a host that is none replaced by the server's address. */
+function authorityPart(text: string, e: Entry): string {
+  const at = text.lastIndexOf('@');
+  const userinfo = at >= 0 ? `${uriPart(text.slice(0, at), USERINFO_CHARS)}@` : '';
+  const hostPort = text.slice(at + 1);
+  if (hostPort.length <= 260 && HOST_PORT.test(hostPort)) return userinfo + hostPort;
+  const ip = e.dst?.ip || '0.0.0.0';
+  const port = e.dst?.port ?? 0;
+  return `${userinfo}${ip.includes(':') ? `[${ip}]` : ip}${port > 0 ? `:${port}` : ''}`;
+}
+
+/** `text` with every character outside `allowed` percent-encoded as UTF-8; an existing %XX escape is kept. */
+function uriPart(text: string, allowed: RegExp): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '%' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) out += c;
+    else if (allowed.test(c)) out += c;
+    else {
+      // A surrogate pair is one character; a lone surrogate encodes as U+FFFD.
+      const pair = c >= '\ud800' && c <= '\udbff' && i + 1 < text.length && text[i + 1] >= '\udc00' && text[i + 1] <= '\udfff';
+      const ch = pair ? text.slice(i, i + 2) : c;
+      if (pair) i++;
+      for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+  }
+  return out;
+}
+
+/** HAR's integer status: 0 (unknown, as for no response) for anything that is not a whole number. */
+function httpStatus(v: unknown): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isInteger(n) ? n : 0;
 }
 
 function headerList(headers: unknown): NameValue[] {

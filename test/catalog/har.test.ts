@@ -93,6 +93,57 @@ test('unanswered calls, bodies over --max-body and query strings are valid HAR t
   assert.equal(post.postData._truncated, true);
 });
 
+test('damaged or hostile targets, Host headers and statuses still make valid HAR: URLs percent-encoded, statuses whole numbers', () => {
+  const validate = harValidator();
+  const opts = { maxBody: 10, creatorVersion: 't' };
+  const call = (i: number, request: Record<string, unknown>, status: unknown = 200) => {
+    const e = httpCall({ path: '/', i });
+    Object.assign(e.request!, request);
+    (e.response as any).status = status;
+    return harEntry(e, opts)!;
+  };
+  const cases: [Record<string, unknown>, string][] = [
+    // What editcap -E made of real captures' Host headers and targets.
+    [{ url: '/missing', headers: { host: '198.18.0%\u00000' } }, 'http://10.1.0.2:8080/missing'],
+    [{ url: '/HTTP/1.1\\x\u00daHost:\n', headers: { host: 'www.google.com' } }, 'http://www.google.com/HTTP/1.1%5Cx%C3%9AHost:%0A'],
+    [{ url: '/a b/%zz?q=1 2#frag', headers: { host: 'w\ufffdw.example.com' } }, 'http://10.1.0.2:8080/a%20b/%25zz?q=1%202%23frag'],
+    // A Host that is no host name gives way to the server's address; an IPv6 literal is kept; an absolute-form target re-encoded.
+    [{ url: '/', headers: { host: 'a:b:c' } }, 'http://10.1.0.2:8080/'],
+    [{ url: '/', headers: { host: '[2001:db8::1]:8080' } }, 'http://[2001:db8::1]:8080/'],
+    [{ url: 'http://proxy user:[REDACTED]@h x:80/p q', headers: { host: 'ignored' } }, 'http://proxy%20user:%5BREDACTED%5D@10.1.0.2:8080/p%20q'],
+    [{ url: '/\ud83d\ude00\ud800', headers: { host: 'h' } }, 'http://h/%F0%9F%98%80%EF%BF%BD'],
+  ];
+  const entries = cases.map(([request], i) => call(i, { ...request, host: undefined }));
+  for (const [i, [, url]] of cases.entries()) assert.equal((entries[i].request as any).url, url, `case ${i}`);
+  // Statuses the dissectors could not read: NaN (once, from a damaged HTTP/2 :status), a string, a fraction.
+  entries.push(call(90, {}, NaN), call(91, {}, '2x0'), call(92, {}, 200.5), call(93, {}, '404'));
+  assert.deepEqual(entries.slice(-4).map((e) => (e.response as any).status), [0, 0, 0, 404]);
+  const har = { log: { version: '1.2', creator: { name: 'shark', version: 't' }, pages: [], entries } };
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+  for (const e of entries) assert.doesNotThrow(() => new URL((e.request as any).url));
+});
+
+test('HAR of captures with damaged bytes (editcap -E) validates', async () => {
+  const validate = harValidator();
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-har-damaged-'));
+  try {
+    let entries = 0;
+    for (const [name, seed] of [['zeek-http-methods.pcap', '11'], ['lab-bookinfo-mix.pcap', '3']]) {
+      const damaged = join(dir, `${seed}-${name}ng`);
+      execFileSync('editcap', ['-E', '0.01', '--seed', seed, sharedCapture(name), damaged], { stdio: 'ignore' });
+      const { har } = await exportHar(damaged);
+      entries += har.log.entries.length;
+      assert.ok(validate(har), `${name} -E seed ${seed}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+    }
+    assert.ok(entries > 100, `entries were exported (${entries})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('export without --har is a usage error', async () => {
   const r = await runCli(['export', join(examplesDir, 'bookinfo-mix.pcap')]);
   assert.equal(r.code, 2);

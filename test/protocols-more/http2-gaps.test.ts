@@ -491,3 +491,26 @@ test('HPACK table after loseSync: whole again once new insertions fill it, or a 
   e.decode(Buffer.from([0x20])); // dynamic table size update to 0: empty, so known
   assert.equal(e.incomplete, false);
 });
+
+test('a :status that is not three digits (a damaged or hostile header block) is status 0 with a warning, never NaN', () => {
+  const steps: Step[] = [{ dir: 'c2s', data: preface() }, { dir: 's2c', data: settings() }];
+  const statuses = ['2x0', '', '20', '2000', '\u0000\u00ff!', '404'];
+  statuses.forEach((status, i) => {
+    const stream = 1 + 2 * i;
+    steps.push({ dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, stream, getRequest(`/s${i}`)) });
+    // :status is static-table name 8; the value is a literal.
+    steps.push({ dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, stream, hpack.literalNamed(8, status)) });
+  });
+  const { records } = run(steps);
+  assert.equal(records.length, statuses.length);
+  const byPath = new Map(records.map((r) => [r.request!.path, r]));
+  statuses.forEach((status, i) => {
+    const r = byPath.get(`/s${i}`)!;
+    const expected = i === statuses.length - 1 ? 404 : 0;
+    assert.equal(r.response!.status, expected, `:status ${JSON.stringify(status)}`);
+    assert.ok(Number.isInteger(r.response!.status));
+    if (expected === 0) assert.ok(r.warnings?.some((w) => w.startsWith('malformed: :status')), JSON.stringify(r.warnings));
+  });
+  // What a warning quotes is printable.
+  assert.ok(byPath.get('/s4')!.warnings!.includes('malformed: :status "\\x00\\xff!"'), JSON.stringify(byPath.get('/s4')!.warnings));
+});

@@ -20,6 +20,7 @@ import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './h
 import { BodyCollector, renderBody } from './util/body.js';
 import { annotateGrpc, isGrpcContentType } from './grpc.js';
 import { applyGraphql } from './graphql.js';
+import { printable } from './util/text.js';
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -1198,7 +1199,10 @@ class Http2Parser implements TcpStreamParser {
     if (res && (res.headers || !res.trailers)) {
       // A response whose header block a gap took still has its data: status 0 says it is unknown.
       const h = splitHeaders(res.headers ?? []);
-      const status = Number(h.pseudo[':status'] ?? 0);
+      // Three digits (RFC 9110 §15); anything else (a damaged or hostile block) is an unknown status, 0.
+      const given = h.pseudo[':status'];
+      const status = given !== undefined && /^[0-9]{3}$/.test(given) ? Number(given) : 0;
+      if (given !== undefined && status === 0) warnings.push(`malformed: :status "${printable(Buffer.from(given, 'latin1'), 32)}"`);
       response = {
         status,
         statusText: '',

@@ -262,8 +262,8 @@ export class MemcachedParser implements TcpStreamParser {
       const bytes = Number(command === 'ms' ? args[1] : args[3]);
       rec.key = truncate(args[0] ?? '', 250);
       if (command !== 'ms') {
-        rec.flags = Number(args[1]);
-        rec.exptime = Number(args[2]);
+        setInteger(rec, 'flags', args[1]);
+        setInteger(rec, 'exptime', args[2]);
         if (command === 'cas') rec.cas = args[4];
       }
       if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_VALUE) {
@@ -286,14 +286,14 @@ export class MemcachedParser implements TcpStreamParser {
     }
     if (RETRIEVAL.has(command)) {
       const keys = command.startsWith('gat') ? args.slice(1) : args;
-      if (command.startsWith('gat')) rec.exptime = Number(args[0]);
+      if (command.startsWith('gat')) setInteger(rec, 'exptime', args[0]);
       rec.keys = keys.slice(0, MAX_ITEMS).map((k) => truncate(k, 250));
       if (keys.length > MAX_ITEMS) rec.keysTruncated = keys.length;
       rec.key = rec.keys[0] ?? '';
     } else if (['delete', 'incr', 'decr', 'touch', 'mg', 'md', 'ma'].includes(command)) {
       rec.key = truncate(args[0] ?? '', 250);
       if (command === 'incr' || command === 'decr') rec.delta = args[1];
-      if (command === 'touch') rec.exptime = Number(args[1]);
+      if (command === 'touch') setInteger(rec, 'exptime', args[1]);
     } else if (args.length > 0) rec.args = args.slice(0, 20).map((a) => truncate(a, 250));
     this.queueCommand(p, r);
   }
@@ -327,7 +327,8 @@ export class MemcachedParser implements TcpStreamParser {
         return;
       }
       this.reply = cur;
-      const v: Record<string, any> = word === 'VALUE' ? { key: truncate(a[0], 250), flags: Number(a[1]) } : {};
+      const v: Record<string, any> = word === 'VALUE' ? { key: truncate(a[0], 250) } : {};
+      if (word === 'VALUE') setInteger(v, 'flags', a[1]);
       if (word === 'VALUE' && a[3] !== undefined) v.cas = a[3];
       r.expectBlock(bytes, (data, total) => {
         if (cur.values.length < MAX_ITEMS) {
@@ -618,3 +619,8 @@ export const memcached: ProtocolDissector = {
     return new MemcachedParser(ctx);
   },
 };
+
+/** `rec[field]` = the decimal integer `text` holds; left out when it holds none (a damaged or hostile line: never NaN, which JSON writes as null). */
+function setInteger(rec: Record<string, any>, field: string, text: string | undefined): void {
+  if (text !== undefined && /^-?[0-9]{1,15}$/.test(text)) rec[field] = Number(text);
+}

@@ -347,7 +347,9 @@ class MongoParser extends FramedParser {
     const doc = d.doc ?? {};
     let error = f.queryFailure === true;
     if ('ok' in doc) {
-      f.ok = Number(doc.ok);
+      // A double, an int or a boolean on the wire; anything else (damage) is not ok, and never NaN.
+      const ok = Number(doc.ok);
+      f.ok = Number.isFinite(ok) ? ok : 0;
       if (f.ok !== 1) error = true;
     }
     if (typeof doc.$err === 'string') {

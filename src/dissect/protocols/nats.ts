@@ -165,7 +165,10 @@ class OpReader {
       case 'UNSUB':
         if (args.length < 1 || args.length > 2) return this.bad(line);
         o.rec.sid = args[0];
-        if (args.length === 2) o.rec.max = Number(args[1]);
+        if (args.length === 2) {
+          if (!/^[0-9]{1,15}$/.test(args[1])) return this.bad(line);
+          o.rec.max = Number(args[1]);
+        }
         break;
       case '-ERR':
         o.rec.message = truncate(rest.replace(/^'|'$/g, ''), 1024);

@@ -513,7 +513,7 @@ class PostgresParser implements TcpStreamParser {
           message: fields.M ?? '',
           ...(fields.D ? { detail: fields.D } : {}),
           ...(fields.H ? { hint: fields.H } : {}),
-          ...(fields.P ? { position: Number(fields.P) } : {}),
+          ...(fields.P && /^[0-9]{1,9}$/.test(fields.P) ? { position: Number(fields.P) } : {}),
         };
         res.errorCode = fields.C ?? '';
         res.errorMessage = fields.M ?? '';

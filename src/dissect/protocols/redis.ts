@@ -236,9 +236,12 @@ export class RespReader {
         this.complete(tag, Number.isSafeInteger(n) ? n : rest);
         return true;
       }
-      case ',':
-        this.complete(tag, /^[+-]?(inf|nan)$/i.test(rest) ? rest : Number(rest));
+      case ',': {
+        // A double; what JSON cannot hold as a number (inf, nan, 1e999, damage) stays as its text.
+        const d = Number(rest);
+        this.complete(tag, rest.trim() !== '' && Number.isFinite(d) ? d : rest);
         return true;
+      }
       case '#':
         if (rest !== 't' && rest !== 'f') return this.malformed('bad boolean');
         this.complete(tag, rest === 't');

@@ -31,7 +31,8 @@ function stripControls(s: string): string {
 export function renderDot(g: MapGraph, labels: EdgeLabelOptions): string {
   const out: string[] = [
     'digraph shark {',
-    `  graph [rankdir=LR, fontname="Helvetica", fontsize=11, compound=true, nodesep=0.4, ranksep=0.9, label=${dotString(`shark map · level: ${g.level}`)}, labelloc=t];`,
+    // newrank: dot's classic ranking stops with "trouble in init_rank" on some maps with clusters (one of a damaged capture's ~300 endpoints).
+    `  graph [rankdir=LR, newrank=true, fontname="Helvetica", fontsize=11, compound=true, nodesep=0.4, ranksep=0.9, label=${dotString(`shark map · level: ${g.level}`)}, labelloc=t];`,
     '  node [shape=box, style="rounded,filled", fillcolor="#f7f7f7", color="#555555", fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
   ];

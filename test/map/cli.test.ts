@@ -44,3 +44,25 @@ test('--format json --level service --min-requests; a bad filter is exit 2 with 
   assert.match(bad.stderr, /^map: .*at column \d+\n$/);
   assert.equal(bad.stdout, '');
 });
+
+test('the map of a capture with damaged bytes (hundreds of bogus endpoints, clusters) still renders with dot', async () => {
+  // editcap -E flips random bytes (seeded): addresses and ports turn into ~300 endpoints. dot's classic
+  // ranking stopped on this one with "trouble in init_rank"; the map asks for newrank.
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-map-damaged-'));
+  try {
+    const damaged = join(dir, 'damaged.pcapng');
+    const e = spawnSync('editcap', ['-E', '0.01', '--seed', '12', '-o', '14', sharedCapture('lab-bookinfo-mix.pcap'), damaged]);
+    assert.equal(e.status, 0, String(e.stderr));
+    const r = shark(['map', damaged]);
+    assert.equal(r.code, 0, r.stderr);
+    const g = plain(r.stdout);
+    assert.ok(g.nodes.length > 100, `the damage made many endpoints (${g.nodes.length})`);
+    assert.ok(g.edges.length > 100, `and many edges (${g.edges.length})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

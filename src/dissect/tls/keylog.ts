@@ -108,11 +108,12 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
 /** One human line about decryption, from the run's counters. */
 export function describeDecryption(counters: Record<string, number>): string {
   const n = (k: string): number => counters[k] ?? 0;
-  const parts = [`${n('tls.decrypted-sessions')} sessions decrypted`];
+  const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
+  const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
-  if (n('tls.decrypt-gap') > 0) parts.push(`${n('tls.decrypt-gap')} gaps in the ciphertext (${n('tls.records-lost-in-gap')} records lost in them)`);
-  if (stopped > 0) parts.push(`${stopped} directions stopped at an undecryptable record or a gap`);
+  if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;

@@ -1145,8 +1145,7 @@ function isHalfOpen(conn: TcpConnection): boolean {
   return conn.synSeq !== undefined && t.packets[1 - conn.clientSide] === 0 && t.bytes[0] + t.bytes[1] === 0;
 }
 
-/** Timestamps never step back within the batch, nor into the next one. */
-/** Packets [from, to) of the batch never go back in time, and none is later than `after`. */
+/** Timestamps of packets [from, to) never step back, nor past `after` (the next batch's earliest). */
 export function inOrder(batch: PacketBatch, from: number, to: number, after: number): boolean {
   let last = -Infinity;
   for (let i = from; i < to; i++) {

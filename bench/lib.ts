@@ -2,7 +2,7 @@
 // and peak RSS of each run, take medians, print a table (or JSON).
 // Figures only: nothing here asserts a speed.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
@@ -68,6 +68,49 @@ export async function measureOnce(cmd: Command): Promise<Sample> {
     closeSync(stdoutFd);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds of a process's main thread and of each other thread, as last sampled. */
+export interface ThreadCpu {
+  wallMs: number;
+  mainS: number;
+  /** Every other thread (workers, V8's GC and compiler helpers, libuv), busiest first. */
+  othersS: number[];
+}
+
+/**
+ * Runs argv (a node process, spawned directly) and samples its threads'
+ * CPU from /proc/PID/task/TID/stat every 50 ms: what one thread of a
+ * parallel run costs, which GNU time's process total cannot say. The last
+ * sample is up to 50 ms before the exit, so figures are slightly low.
+ */
+export async function measureThreads(argv: string[]): Promise<ThreadCpu> {
+  const tick = 100; // USER_HZ on Linux
+  const started = process.hrtime.bigint();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'] });
+  const last = new Map<number, number>();
+  const sample = (): void => {
+    try {
+      for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+        const stat = readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        last.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / tick);
+      }
+    } catch {
+      // The process (or a thread) ended between two reads.
+    }
+  };
+  const timer = setInterval(sample, 50);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c ?? 1));
+  });
+  clearInterval(timer);
+  if (code !== 0) throw new Error(`exit ${code}: ${argv.join(' ')}`);
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const mainS = last.get(child.pid!) ?? 0;
+  const othersS = [...last].filter(([tid]) => tid !== child.pid).map(([, s]) => s).sort((a, b) => b - a);
+  return { wallMs, mainS, othersS };
 }
 
 export function median(values: number[]): number {

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/helpers/paths.js';
 import { ensureBenchCaptures, cacheDir, packetCount } from './capture.js';
 import {
-  alternate, mb, measureOnce, normaliseRows, rate, renderTable, summariseCpuProfile,
+  alternate, mb, measureOnce, measureThreads, normaliseRows, rate, renderTable, summariseCpuProfile,
   type BenchContext, type BenchRow, type Measured,
 } from './lib.js';
 
@@ -100,6 +100,25 @@ async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; meas
       note: `×${(shark!.wallMs / m!.wallMs).toFixed(2)} vs --workers 1; ${cpu(m!)}`,
     });
   }
+  // What each thread of a --workers 2 run costs: the main thread (reading, routing, merging, stdout) is
+  // the ceiling of the parallel engine however many cores there are; the workers' shares show how evenly
+  // flows split (one connection cannot be split). docs/performance.md, round 7.
+  log('thread CPU of shark dissect --workers 2 (one run, /proc sampled every 50 ms)…');
+  const threads = await measureThreads([...ctx.shark, 'dissect', '--workers', '2', ctx.capture]);
+  const perPacketUs = (threads.mainS * 1e6) / ctx.packets;
+  const ceiling = ctx.packets / threads.mainS;
+  const tsharkRate = ctx.packets / (tshark!.wallMs / 1000);
+  const [w1 = 0, w2 = 0] = threads.othersS;
+  rows.push({
+    name: 'dissect --workers 2: main-thread CPU per packet',
+    shark: 'CPU of the dispatching thread / packets',
+    peer: 'tshark -r X -q -z io,phs',
+    sharkFigure: `${perPacketUs.toFixed(1)} µs/pkt → ≤ ${rate(ctx.packets, threads.mainS * 1000, 'pkt')}`,
+    peerFigure: rate(ctx.packets, tshark!.wallMs, 'pkt'),
+    ratio: ceiling / tsharkRate,
+    goal: 'what more cores can reach (information)',
+    note: `main ${threads.mainS.toFixed(2)} s; busiest other threads ${w1.toFixed(2)} s and ${w2.toFixed(2)} s (workers); wall ${(threads.wallMs / 1000).toFixed(1)} s`,
+  });
   log(`peak RSS at 2× input (${ctx.packets2x} packets), one run each…`);
   const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', ctx.capture2x] });
   const tshark2 = await measureOnce({ label: 'tshark 2×', argv: ['tshark', '-r', ctx.capture2x, '-q', '-z', 'io,phs'] });

@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cliBin } from '../helpers/paths.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliBin, sharedCapture } from '../helpers/paths.js';
 import { plain } from './graphviz.js';
 
 const fixture = new URL('../stats/fixtures/mixed.ndjson', import.meta.url).pathname;
@@ -45,13 +48,9 @@ test('--format json --level service --min-requests; a bad filter is exit 2 with 
   assert.equal(bad.stdout, '');
 });
 
-test('the map of a capture with damaged bytes (hundreds of bogus endpoints, clusters) still renders with dot', async () => {
+test('the map of a capture with damaged bytes (hundreds of bogus endpoints, clusters) still renders with dot', () => {
   // editcap -E flips random bytes (seeded): addresses and ports turn into ~300 endpoints. dot's classic
   // ranking stopped on this one with "trouble in init_rank"; the map asks for newrank.
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { sharedCapture } = await import('../helpers/paths.js');
   const dir = mkdtempSync(join(tmpdir(), 'shark-map-damaged-'));
   try {
     const damaged = join(dir, 'damaged.pcapng');

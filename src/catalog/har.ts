@@ -122,10 +122,20 @@ function authorityPart(text: string, e: Entry): string {
   const at = text.lastIndexOf('@');
   const userinfo = at >= 0 ? `${uriPart(text.slice(0, at), USERINFO_CHARS)}@` : '';
   const hostPort = text.slice(at + 1);
-  if (hostPort.length <= 260 && HOST_PORT.test(hostPort)) return userinfo + hostPort;
+  if (hostPort.length <= 260 && HOST_PORT.test(hostPort) && parsesAsHost(hostPort)) return userinfo + hostPort;
   const ip = e.dst?.ip || '0.0.0.0';
   const port = e.dst?.port ?? 0;
   return `${userinfo}${ip.includes(':') ? `[${ip}]` : ip}${port > 0 ? `:${port}` : ''}`;
+}
+
+/** What a URL parser takes as a host: a name ending in a number is an IPv4 address to it ("198.18.0.1000" is none). */
+function parsesAsHost(hostPort: string): boolean {
+  try {
+    new URL(`http://${hostPort}/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `text` with every character outside `allowed` percent-encoded as UTF-8; an existing %XX escape is kept. */

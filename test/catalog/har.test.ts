@@ -109,6 +109,9 @@ test('damaged or hostile targets, Host headers and statuses still make valid HAR
     [{ url: '/a b/%zz?q=1 2#frag', headers: { host: 'w\ufffdw.example.com' } }, 'http://10.1.0.2:8080/a%20b/%25zz?q=1%202%23frag'],
     // A Host that is no host name gives way to the server's address; an IPv6 literal is kept; an absolute-form target re-encoded.
     [{ url: '/', headers: { host: 'a:b:c' } }, 'http://10.1.0.2:8080/'],
+    // A name that ends in a number is an IPv4 address to a URL parser: this one is none.
+    [{ url: '/', headers: { host: '198.18.0.1000' } }, 'http://10.1.0.2:8080/'],
+    [{ url: '/', headers: { host: 'orders.shop.svc:8080' } }, 'http://orders.shop.svc:8080/'],
     [{ url: '/', headers: { host: '[2001:db8::1]:8080' } }, 'http://[2001:db8::1]:8080/'],
     [{ url: 'http://proxy user:[REDACTED]@h x:80/p q', headers: { host: 'ignored' } }, 'http://proxy%20user:%5BREDACTED%5D@10.1.0.2:8080/p%20q'],
     [{ url: '/\ud83d\ude00\ud800', headers: { host: 'h' } }, 'http://h/%F0%9F%98%80%EF%BF%BD'],

@@ -87,6 +87,9 @@ new_ns() {
   ip netns add "$1"
   # IPv4 only: the lab uses addresses from 198.18.0.0/15 and nothing else.
   in_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  # No IGMP reports for link-local groups: a bridge coming up would otherwise
+  # announce itself to 224.0.0.22, the node's own chatter in its pods' capture.
+  in_ns "$1" sysctl -qw net.ipv4.igmp_link_local_mcast_reports=0
   ip -n "$1" link set lo up
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Entry } from '../model/entry.js';
 import { ExitCode, UserError, type InputError } from '../cli/errors.js';
 import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
+import { checkInputs } from '../input/entries.js';
 import { createEnricher, loadSnapshot } from '../k8s/enrich.js';
 import type { ClusterSnapshot } from '../model/cluster.js';
 import type { Manifest } from '../record/manifest.js';
@@ -63,6 +64,7 @@ export async function readInputs(
   opts: ConsumeOptions & { meta?: string },
 ): Promise<ReadResult> {
   const groups = (inputs.length ? inputs : ['-']).map(resolveInput);
+  checkInputs(groups.flatMap((g) => g.files));
   const metaSnapshot = opts.meta ? loadSnapshot(opts.meta) : undefined;
   let badLines = 0;
   for (const g of groups) {

@@ -58,7 +58,14 @@ skipped and counted on stderr.`;
     const write = async (s: string) => {
       if (!out.write(s)) await once(out, 'drain');
     };
-    await write(harHead(opts));
+    // The head waits for the first entry (or the end): an input that cannot
+    // be opened is then one line on stderr, with no half document on stdout.
+    let started = false;
+    const start = async () => {
+      if (started) return;
+      started = true;
+      await write(harHead(opts));
+    };
     const input = await readInputs(
       argv as string[],
       async (batch) => {
@@ -72,7 +79,10 @@ skipped and counted on stderr.`;
           // One entry a line, whatever the batches were (so --workers gives the same bytes).
           parts.push((written++ === 0 ? '' : ',\n') + JSON.stringify(h));
         }
-        if (parts.length) await write(parts.join(''));
+        if (parts.length) {
+          await start();
+          await write(parts.join(''));
+        }
       },
       {
         stop: this.stop.signal,
@@ -87,6 +97,7 @@ skipped and counted on stderr.`;
       },
     );
     // Always a whole document, also after damage or Ctrl-C: what was read is valid HAR.
+    await start();
     await write(HAR_TAIL);
     if (flags.output) {
       out.end();

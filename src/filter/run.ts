@@ -8,7 +8,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import type { LineFormatter } from '../output/formats/entry-format.js';
-import { detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
+import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
 import { entryShapeProblem } from '../ndjson/entry-shape.js';
@@ -145,6 +145,7 @@ type Batch =
 /** From every input in turn: NDJSON as raw numbered lines (parsed by the caller), captures as dissected entries. */
 async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
+  checkInputs(list);
   for (const path of list) {
     if (opts.signal?.aborted) return;
     const stream = openInput(path, opts.stdin);

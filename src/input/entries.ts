@@ -3,7 +3,7 @@
 // told apart by their first bytes, so `shark stats capture.pcap` and
 // `shark dissect capture.pcap | shark stats` give the same result.
 
-import { createReadStream } from 'node:fs';
+import { accessSync, constants as fsConstants, createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { UserError, ExitCode, InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
@@ -71,6 +71,25 @@ export async function sniff(stream: Readable, name?: string): Promise<{ head: Bu
   }
 }
 
+/**
+ * Every named input must exist and be readable before the first is read, as
+ * mergecap checks: `shark dissect a.pcap typo.pcap` is a usage error (exit 2)
+ * before any output, not a's entries followed by one. Stdin ('-') is not checked.
+ */
+export function checkInputs(paths: string[]): void {
+  for (const path of paths) {
+    if (path === '-') continue;
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`${path}: no such file`, ExitCode.USAGE);
+      if (code === 'EACCES') throw new UserError(`${path}: permission denied`, ExitCode.USAGE);
+      throw err;
+    }
+  }
+}
+
 export type InputKind = 'pcap' | 'pcapng' | 'ndjson' | 'unknown' | 'empty';
 
 /** Decide what a stream holds from its first bytes. */
@@ -105,6 +124,7 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
   if (list.includes('-') && (stdin as { isTTY?: boolean }).isTTY) {
     throw new UserError('no input: give a file, or pipe a capture or entries into stdin', ExitCode.USAGE);
   }
+  checkInputs(list);
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   for (const path of list) {
     if (opts.signal?.aborted) return;

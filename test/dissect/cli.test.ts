@@ -117,3 +117,13 @@ test('progress shows on a terminal only: a spinner with the input and counts on 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a missing input after a good one: every reading command says so in one line, exit 2, before any output', async () => {
+  const commands = [['dissect'], ['filter', 'http'], ['stats'], ['map'], ['catalog'], ['export', '--har'], ['diff']];
+  for (const argv of commands) {
+    const r = await runCli([...argv, mix, 'typo.pcap']);
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', `${argv.join(' ')} wrote before the error`);
+    assert.match(r.stderr.trim(), new RegExp(`^${argv[0]}: typo\\.pcap: no such file$`), argv.join(' '));
+  }
+});

@@ -12,9 +12,10 @@ import type { Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
-import { resolveKey, unresolved } from '../stats/group-by.js';
+import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, redisShape, sqlShape, keyShape } from './path-template.js';
 import { SchemaNode, contentTypeOf, jsonBody } from './schema-infer.js';
+import { isDateTime } from '../output/iso-time.js';
 
 export const DEFAULT_MAX_ENDPOINTS = 10_000;
 
@@ -131,8 +132,10 @@ export function callOf(e: Entry): Call | undefined {
     }
     case 'tls':
       return { protocol: 'tls', name: `handshake ${rq.sni ?? ''}`.trim() };
-    default:
-      return { protocol: e.protocol, name: e.protocol };
+    default: {
+      const protocol = protocolOf(e);
+      return { protocol, name: protocol };
+    }
   }
 }
 
@@ -292,7 +295,7 @@ export class EndpointStats {
     this.calls++;
     if (e.error) this.errors++;
     const t = e.timestamp;
-    if (typeof t === 'number' && Number.isFinite(t)) {
+    if (isDateTime(t)) {
       if (t < this.first) this.first = t;
       if (t > this.last) this.last = t;
     }

@@ -8,6 +8,7 @@
 
 import type { Entry } from '../model/entry.js';
 import { contentTypeOf } from './schema-infer.js';
+import { isoTime } from '../output/iso-time.js';
 
 /** Entry protocols that are HTTP exchanges. */
 export const HAR_PROTOCOLS = new Set(['http', 'http2', 'grpc', 'graphql']);
@@ -26,9 +27,12 @@ export const HAR_TAIL = ']}}\n';
 
 type NameValue = { name: string; value: string };
 
-/** One HAR entry, or undefined for an entry that is not an HTTP exchange with a request. */
+/** One HAR entry, or undefined for an entry that is not an HTTP exchange with a request and a time. */
 export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | undefined {
   if (!HAR_PROTOCOLS.has(e.protocol) || !e.request) return undefined;
+  // HAR requires startedDateTime: an entry whose time no Date holds is skipped (and counted) rather than made up.
+  const startedDateTime = isoTime(e.timestamp);
+  if (startedDateTime === null) return undefined;
   const rq = e.request;
   const rs = e.response;
   const http2 = e.protocol !== 'http' || String(rq.httpVersion ?? '').startsWith('HTTP/2');
@@ -72,7 +76,7 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
     : // Unanswered: HAR has no "no response"; browsers write status 0 for a request that got none.
       { status: 0, statusText: '', httpVersion, cookies: [], headers: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: -1 };
   return {
-    startedDateTime: new Date(e.timestamp).toISOString(),
+    startedDateTime,
     time: elapsed,
     request,
     response,

@@ -7,6 +7,7 @@
 
 import { HTTP_PROTOCOLS, OTHER_ENDPOINT, type EndpointStats, type ParamShape } from './endpoints.js';
 import { nameParameters } from './path-template.js';
+import { isDateTime, isoTime } from '../output/iso-time.js';
 
 export interface OpenApiOptions {
   /** A property (or query parameter) present in at least this share of observations is required. Default 1. */
@@ -105,8 +106,8 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       p50Ms: round(ep.latency.quantile(0.5)),
       p95Ms: round(ep.latency.quantile(0.95)),
       p99Ms: round(ep.latency.quantile(0.99)),
-      first: iso(ep.first),
-      last: iso(ep.last),
+      first: isoTime(ep.first),
+      last: isoTime(ep.last),
     };
     item[method] = op;
   }
@@ -115,7 +116,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     info: {
       title: service,
       version: 'observed',
-      description: `Inferred by shark catalog from ${calls} observed calls${Number.isFinite(first) ? ` between ${iso(first)} and ${iso(last)}` : ''}. Schemas describe what was seen, not what the service allows.`,
+      description: `Inferred by shark catalog from ${calls} observed calls${isDateTime(first) && isDateTime(last) ? ` between ${isoTime(first)} and ${isoTime(last)}` : ''}. Schemas describe what was seen, not what the service allows.`,
     },
     servers: [{ url: serverUrl(service) }],
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
@@ -186,6 +187,3 @@ function round(v: number | null): number | null {
   return v === null ? null : Math.round(v * 1000) / 1000;
 }
 
-function iso(ms: number): string | null {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
-}

@@ -4,6 +4,7 @@
 import { renderRows, humanMs, type Column } from '../output/table.js';
 import type { CatalogLimits, EndpointStats } from './endpoints.js';
 import { failsOn, type ChangeKind, type DiffResult } from './diff.js';
+import { isoTime } from '../output/iso-time.js';
 
 export type CatalogFormat = 'table' | 'json' | 'markdown';
 export type DiffFormat = 'table' | 'json' | 'markdown' | 'junit';
@@ -16,10 +17,6 @@ function statusCell(e: EndpointStats, max = 6): string {
   return shown.join(' ');
 }
 
-function iso(ms: number): string | null {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
-}
-
 export function catalogJson(e: EndpointStats): Record<string, unknown> {
   return {
     service: e.service,
@@ -30,8 +27,8 @@ export function catalogJson(e: EndpointStats): Record<string, unknown> {
     errorRate: e.errorRate,
     latencyMs: { p50: e.latency.quantile(0.5), p95: e.latency.quantile(0.95), p99: e.latency.quantile(0.99), max: e.latency.count ? e.latency.max : null },
     statuses: Object.fromEntries([...e.statuses].sort((a, b) => b[1] - a[1])),
-    first: iso(e.first),
-    last: iso(e.last),
+    first: isoTime(e.first),
+    last: isoTime(e.last),
     ...(e.protocol === 'grpc' && (e.requestBodies.size || e.responseBodies.size) ? { messages: grpcSchemas(e) } : {}),
   };
 }
@@ -75,7 +72,7 @@ export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits,
 }
 
 function shortTime(ms: number): string {
-  return Number.isFinite(ms) ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+  return isoTime(ms)?.replace('T', ' ').replace(/\.\d+Z$/, 'Z') ?? '-';
 }
 
 export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<ChangeKind>, names: { baseline: string; candidate: string }): string {

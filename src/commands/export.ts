@@ -103,7 +103,7 @@ skipped and counted on stderr.`;
       out.end();
       await once(out, 'finish');
     }
-    if (skipped) warn(`${written} HTTP calls written; ${skipped} entries of other protocols (or without a request) skipped`);
+    if (skipped) warn(`${written} HTTP calls written; ${skipped} entries of other protocols (or without a request or a valid time) skipped`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;
   }

@@ -7,7 +7,7 @@
 import type { Endpoint, Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.js';
-import { OPERATION_FIELDS, operationOf } from '../stats/group-by.js';
+import { OPERATION_FIELDS, operationOf, protocolOf } from '../stats/group-by.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { TopK } from './top-k.js';
 
@@ -101,10 +101,24 @@ class EdgeAcc {
 
 const SEP = '\u0000';
 
+/** An edge between two raw nodes (their keys) for one protocol. */
+interface RawEdge {
+  s: string;
+  d: string;
+  protocol: string;
+  acc: EdgeAcc;
+}
+
+/**
+ * One map key for several strings, whatever they hold: names, namespaces and
+ * protocols come from entries (attacker input) and may contain any separator.
+ */
+const keyOf = (...parts: string[]): string => JSON.stringify(parts);
+
 export class MapAggregator {
   readonly names = new NameBook();
   private readonly nodes = new Map<string, RawNode>();
-  private readonly edges = new Map<string, EdgeAcc>();
+  private readonly edges = new Map<string, RawEdge>();
   entries = 0;
 
   constructor(
@@ -124,19 +138,22 @@ export class MapAggregator {
       this.entries++;
       const s = this.nodeKey(e.src, false);
       const d = this.nodeKey(e.dst, true);
-      const key = `${s}${SEP}${d}${SEP}${e.protocol}`;
-      let acc = this.edges.get(key);
-      if (!acc) this.edges.set(key, (acc = new EdgeAcc()));
-      acc.add(shown);
+      const protocol = protocolOf(e);
+      const key = keyOf(s, d, protocol);
+      let edge = this.edges.get(key);
+      if (!edge) this.edges.set(key, (edge = { s, d, protocol, acc: new EdgeAcc() }));
+      edge.acc.add(shown);
     }
   }
 
   private nodeKey(ep: Endpoint, server: boolean): string {
     const ns = ep.namespace ?? '';
     const k8s = this.level === 'namespace' ? ns : k8sName(ep, this.level === 'service' ? 'service' : this.level);
-    const key = k8s ? `k8s${SEP}${k8s}` : `ip${SEP}${ep.ip}`;
+    // An endpoint without an address (an entry from elsewhere) is one node, "?".
+    const ip = typeof ep.ip === 'string' ? ep.ip : '';
+    const key = k8s ? keyOf('k8s', k8s) : keyOf('ip', ip);
     let n = this.nodes.get(key);
-    if (!n) this.nodes.set(key, (n = { namespace: k8s ? ns : '', k8s, ip: ep.ip, ports: new Set() }));
+    if (!n) this.nodes.set(key, (n = { namespace: k8s ? ns : '', k8s, ip, ports: new Set() }));
     if (server && !k8s && n.ports.size < 4) n.ports.add(ep.port);
     return key;
   }
@@ -149,19 +166,18 @@ export class MapAggregator {
     for (const [key, raw] of this.nodes) {
       const { name, source } = this.nameOf(raw);
       const external = !raw.k8s && isPublicIp(raw.ip);
-      const fkey = `${raw.namespace}${SEP}${external ? 'x' : ''}${SEP}${name}`;
+      const fkey = keyOf(raw.namespace, external ? 'x' : '', name);
       finalOf.set(key, fkey);
       let f = finals.get(fkey);
       if (!f) finals.set(fkey, (f = { name, namespace: raw.namespace, external, nameSource: source, ips: [], ipSet: new Set() }));
-      if (!raw.k8s || this.level === 'pod') f.ipSet.add(raw.ip);
+      if ((!raw.k8s || this.level === 'pod') && raw.ip) f.ipSet.add(raw.ip);
     }
     // 2. Merge edges onto final nodes.
     const merged = new Map<string, { s: string; d: string; protocol: string; acc: EdgeAcc }>();
-    for (const [key, acc] of this.edges) {
-      const [s, sv, d, dv, protocol] = key.split(SEP);
-      const fs = finalOf.get(`${s}${SEP}${sv}`)!;
-      const fd = finalOf.get(`${d}${SEP}${dv}`)!;
-      const mkey = `${fs}${SEP}${fd}${SEP}${protocol}`;
+    for (const { s, d, protocol, acc } of this.edges.values()) {
+      const fs = finalOf.get(s)!;
+      const fd = finalOf.get(d)!;
+      const mkey = keyOf(fs, fd, protocol);
       let m = merged.get(mkey);
       if (!m) {
         m = { s: fs, d: fd, protocol, acc: new EdgeAcc() };
@@ -214,6 +230,7 @@ export class MapAggregator {
     if (dnsName) return { name: dnsName, source: 'dns' };
     const host = this.names.hostName(raw.ip);
     if (host) return { name: host, source: 'host' };
+    if (!raw.ip) return { name: '?', source: 'ip' };
     const ip = raw.ip.includes(':') ? `[${raw.ip}]` : raw.ip;
     return { name: raw.ports.size === 1 ? `${ip}:${[...raw.ports][0]}` : ip, source: 'ip' };
   }

@@ -71,10 +71,18 @@ export function groupFields(by: string): FieldSpec | undefined {
   }
 }
 
+/** What a missing group value or protocol is shown as. */
+const NONE = '(none)';
+
+/** An entry's protocol, "(none)" for an entry from elsewhere that names none. */
+export function protocolOf(e: Entry): string {
+  return typeof e.protocol === 'string' ? e.protocol : NONE;
+}
+
 /** "GET /details" (query dropped), "A example.com", a Redis command, else the protocol. */
 export function operationOf(e: Entry): string {
   const r = e.request;
-  if (!r) return e.protocol;
+  if (!r) return protocolOf(e);
   // gRPC: the path is the method ("/pkg.Service/Method"); HTTP/2 framing says POST for all.
   if (e.protocol === 'grpc' && typeof r.path === 'string') return r.path;
   if (typeof r.path === 'string') {
@@ -85,7 +93,7 @@ export function operationOf(e: Entry): string {
   if (q && typeof q.name === 'string') return `${q.type ?? ''} ${q.name}`.trim();
   if (typeof r.command === 'string') return r.command.toUpperCase();
   if (typeof r.method === 'string') return r.method;
-  return e.protocol;
+  return protocolOf(e);
 }
 
 /** "200", "NXDOMAIN", "unanswered" … prefixed by the protocol. */
@@ -106,7 +114,7 @@ export function statusOf(e: Entry): string {
 export function groupKey(by: string): KeyOf {
   switch (by) {
     case 'protocol':
-      return (e) => e.protocol ?? '(none)';
+      return protocolOf;
     case 'service':
       return serviceKey;
     case 'endpoint':
@@ -133,7 +141,7 @@ function jsonataKey(expr: string): KeyOf {
   }
   return async (e) => {
     const v = await evaluate(e);
-    if (v === undefined || v === null || v === LIMIT_HIT) return '(none)';
+    if (v === undefined || v === null || v === LIMIT_HIT) return NONE;
     return typeof v === 'string' ? v : JSON.stringify(v);
   };
 }

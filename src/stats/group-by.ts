@@ -107,7 +107,7 @@ export function statusOf(e: Entry): string {
   else if (res.statusCode !== undefined) status = String(res.statusCode);
   else if (res.rcode !== undefined) status = String(res.rcode);
   else status = e.error ? 'error' : 'ok';
-  return `${e.protocol} ${status}`;
+  return `${protocolOf(e)} ${status}`;
 }
 
 /** Compile `--by` into a key function (JSONata for anything not built in). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { looksLikeText } from '../../src/dissect/protocols/util/text.js';
+import { decimalInteger, looksLikeText } from '../../src/dissect/protocols/util/text.js';
 
 test('looksLikeText: UTF-8 text yes; control bytes, invalid UTF-8 no; a sequence cut at the end is fine', () => {
   const b = (x: string | number[]) => Buffer.from(x as any);
@@ -30,4 +30,16 @@ test('looksLikeText: short values take the ASCII loop and agree with the long pa
     // The same bytes behind 80 bytes of text go through the native checks: same verdict.
     assert.equal(looksLikeText(Buffer.concat([Buffer.alloc(80, 0x61), buf])), want, `long ${JSON.stringify([...buf])}`);
   }
+});
+
+test('decimalInteger: digits only, within the bound, a sign only when allowed; never NaN', () => {
+  assert.equal(decimalInteger('0'), 0);
+  assert.equal(decimalInteger('42'), 42);
+  assert.equal(decimalInteger('007'), 7);
+  assert.equal(decimalInteger('-1', 15, true), -1);
+  assert.equal(decimalInteger('-1'), undefined, 'unsigned by default');
+  assert.equal(decimalInteger('123456789012345'), 123456789012345);
+  assert.equal(decimalInteger('1234567890123456'), undefined, 'past 15 digits');
+  assert.equal(decimalInteger('1234567890', 9), undefined);
+  for (const bad of [undefined, '', '-', ' 1', '1 ', '1e3', '0x10', '+1', '1.5', 'NaN', 'Infinity', '١٢']) assert.equal(decimalInteger(bad, 15, true), undefined, String(bad));
 });

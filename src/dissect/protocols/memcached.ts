@@ -9,7 +9,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { maskMemcachedSasl } from '../../redact/commands.js';
-import { looksLikeText, printable, truncate } from './util/text.js';
+import { decimalInteger, looksLikeText, printable, truncate } from './util/text.js';
 
 /** memcached's own key limit is 250 bytes; a command line is short. */
 const MAX_LINE = 8 * 1024;
@@ -620,7 +620,8 @@ export const memcached: ProtocolDissector = {
   },
 };
 
-/** `rec[field]` = the decimal integer `text` holds; left out when it holds none (a damaged or hostile line: never NaN, which JSON writes as null). */
+/** `rec[field]` = the decimal integer `text` holds (exptime may be -1); left out when it holds none. */
 function setInteger(rec: Record<string, any>, field: string, text: string | undefined): void {
-  if (text !== undefined && /^-?[0-9]{1,15}$/.test(text)) rec[field] = Number(text);
+  const n = decimalInteger(text, 15, true);
+  if (n !== undefined) rec[field] = n;
 }

@@ -13,7 +13,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { maskNatsConnect } from '../../redact/commands.js';
-import { looksLikeText, printable, truncate } from './util/text.js';
+import { decimalInteger, looksLikeText, printable, truncate } from './util/text.js';
 
 /** NATS' default max_control_line is 4 KiB; INFO with many URLs can be longer. */
 const MAX_LINE = 64 * 1024;
@@ -166,8 +166,9 @@ class OpReader {
         if (args.length < 1 || args.length > 2) return this.bad(line);
         o.rec.sid = args[0];
         if (args.length === 2) {
-          if (!/^[0-9]{1,15}$/.test(args[1])) return this.bad(line);
-          o.rec.max = Number(args[1]);
+          const max = decimalInteger(args[1]);
+          if (max === undefined) return this.bad(line);
+          o.rec.max = max;
         }
         break;
       case '-ERR':

@@ -7,7 +7,7 @@
 
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
-import { truncate } from './util/text.js';
+import { decimalInteger, truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
 
 const PROTOCOL_V3 = 196608;
@@ -507,13 +507,14 @@ class PostgresParser implements TcpStreamParser {
           (res.notices ??= []).push(fields.M ?? '');
           return;
         }
+        const position = decimalInteger(fields.P, 9);
         res.error = {
           severity: fields.V ?? fields.S ?? '',
           code: fields.C ?? '',
           message: fields.M ?? '',
           ...(fields.D ? { detail: fields.D } : {}),
           ...(fields.H ? { hint: fields.H } : {}),
-          ...(fields.P && /^[0-9]{1,9}$/.test(fields.P) ? { position: Number(fields.P) } : {}),
+          ...(position !== undefined ? { position } : {}),
         };
         res.errorCode = fields.C ?? '';
         res.errorMessage = fields.M ?? '';

@@ -48,6 +48,23 @@ function partialTail(b: Buffer): number {
   return 0;
 }
 
+/**
+ * The decimal integer `text` holds: at most `maxDigits` digits, after a '-'
+ * when `signed`; undefined for anything else. A number read from wire text
+ * goes through here, never through Number() alone, which gives NaN (null in
+ * JSON) for a damaged or hostile field.
+ */
+export function decimalInteger(text: string | undefined, maxDigits = 15, signed = false): number | undefined {
+  if (text === undefined) return undefined;
+  const start = signed && text.startsWith('-') ? 1 : 0;
+  if (text.length - start < 1 || text.length - start > maxDigits) return undefined;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(text);
+}
+
 /** Printable ASCII rendering of a short token (non-printables as \xNN), for warnings and junk fields. */
 export function printable(buf: Buffer, max = 64): string {
   let out = '';

@@ -27,7 +27,12 @@ export type Node =
   | ({ kind: 'call'; name: string; target: Node | null; args: Node[] } & Pos)
   | ({ kind: 'unary'; op: '!' | '-'; arg: Node } & Pos)
   | ({ kind: 'binary'; op: BinaryOp; left: Node; right: Node } & Pos)
-  | ({ kind: 'logical'; op: 'and' | 'or'; left: Node; right: Node; parenthesised?: boolean } & Pos)
+  /**
+   * `a and b and c …`: one node for a whole chain of the same operator (two
+   * or more terms, evaluated left to right), so a generated filter of
+   * thousands of alternatives is one level deep, not thousands.
+   */
+  | ({ kind: 'logical'; op: 'and' | 'or'; terms: Node[]; parenthesised?: boolean } & Pos)
   | ({ kind: 'cond'; test: Node; then: Node; else: Node } & Pos)
   /** A bare protocol name (`dns`, `http`): true when entry.protocol is that name. */
   | ({ kind: 'protocol'; name: string } & Pos);

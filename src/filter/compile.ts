@@ -94,25 +94,17 @@ function k1(n: Node, ctx: CompileContext): Fn {
       // Three-valued, like SQL's NULL: a test on a missing field is unknown
       // (MISSING); `unknown and false` is false, `unknown or true` is true,
       // anything else with unknown stays unknown, and unknown never matches.
-      const l = k1(n.left, ctx);
-      const r = k1(n.right, ctx);
-      if (n.op === 'and') {
-        return (e) => {
-          const a = l(e);
-          if (a !== MISSING && !kfl1Truthy(a)) return false;
-          const b = r(e);
-          if (b === MISSING) return MISSING;
-          if (!kfl1Truthy(b)) return false;
-          return a === MISSING ? MISSING : true;
-        };
-      }
+      // Terms run left to right and stop at the first that decides.
+      const terms = n.terms.map((t) => k1(t, ctx));
+      const decides = n.op === 'or';
       return (e) => {
-        const a = l(e);
-        if (a !== MISSING && kfl1Truthy(a)) return true;
-        const b = r(e);
-        if (b === MISSING) return MISSING;
-        if (kfl1Truthy(b)) return true;
-        return a === MISSING ? MISSING : false;
+        let unknown = false;
+        for (const term of terms) {
+          const v = term(e);
+          if (v === MISSING) unknown = true;
+          else if (kfl1Truthy(v) === decides) return decides;
+        }
+        return unknown ? MISSING : !decides;
       };
     }
     case 'binary':
@@ -406,10 +398,12 @@ function k2(n: Node, ctx: CompileContext): Fn {
       };
     }
     case 'logical': {
-      const l = k2(n.left, ctx);
-      const r = k2(n.right, ctx);
-      if (n.op === 'and') return (e) => celTruthy(l(e)) && celTruthy(r(e));
-      return (e) => celTruthy(l(e)) || celTruthy(r(e));
+      const terms = n.terms.map((t) => k2(t, ctx));
+      const decides = n.op === 'or';
+      return (e) => {
+        for (const term of terms) if (celTruthy(term(e)) === decides) return decides;
+        return !decides;
+      };
     }
     case 'cond': {
       const t = k2(n.test, ctx);

@@ -150,13 +150,44 @@ class Parser {
         left = { kind: 'cond', test: left, then, else: otherwise, col: t.col };
         continue;
       }
+      if (rule.op === 'and' || rule.op === 'or') {
+        left = rule.right ? this.rightChain(left, rule.op, t.col, rule.bp) : leftChain(left, rule.op, this.expression(rule.bp), t.col);
+        continue;
+      }
       const right = this.expression(rule.right ? rule.bp - 1 : rule.bp);
-      left =
-        rule.op === 'and' || rule.op === 'or'
-          ? { kind: 'logical', op: rule.op, left, right, col: t.col }
-          : { kind: 'binary', op: rule.op, left, right, col: t.col };
+      left = { kind: 'binary', op: rule.op, left, right, col: t.col };
     }
     return left;
+  }
+
+  /**
+   * KFL1's `a and b or c …` (one precedence level, grouped from the right:
+   * `a and (b or c)`), read term by term in a loop rather than by recursing
+   * once per operator, so a long chain costs no stack; runs of one operator
+   * become one n-ary node.
+   */
+  private rightChain(first: Node, op: 'and' | 'or', col: number, bp: number): Node {
+    const terms = [first];
+    const ops: Array<{ op: 'and' | 'or'; col: number }> = [{ op, col }];
+    for (;;) {
+      terms.push(this.expression(bp));
+      const t = this.peek();
+      const rule = this.infixRule(t);
+      if (!rule || (rule.op !== 'and' && rule.op !== 'or')) break;
+      this.next();
+      ops.push({ op: rule.op, col: t.col });
+    }
+    // Fold from the right: the run of equal operators ending the chain is one node, and is the last term of the run before it.
+    let node = terms[terms.length - 1];
+    let i = ops.length - 1;
+    while (i >= 0) {
+      const runOp = ops[i].op;
+      let start = i;
+      while (start > 0 && ops[start - 1].op === runOp) start--;
+      node = { kind: 'logical', op: runOp, terms: [...terms.slice(start, i + 1), node], col: ops[start].col };
+      i = start - 1;
+    }
+    return node;
   }
 
   private prefix(): Node {
@@ -284,9 +315,11 @@ class Parser {
         const ops: string[] = [];
         let cur: Node = n;
         while (cur.kind === 'logical' && !cur.parenthesised) {
-          chain.push(cur.left);
-          ops.push(cur.op);
-          cur = cur.right;
+          for (const term of cur.terms.slice(0, -1)) {
+            chain.push(term);
+            ops.push(cur.op);
+          }
+          cur = cur.terms[cur.terms.length - 1];
         }
         chain.push(cur);
         if (ops.includes('and') && ops.includes('or')) {
@@ -338,6 +371,15 @@ class Parser {
   }
 }
 
+/** KFL2's left-grouped `a && b && c`: `c` joins the node `a && b` made (unless that was written in parentheses). */
+function leftChain(left: Node, op: 'and' | 'or', right: Node, col: number): Node {
+  if (left.kind === 'logical' && left.op === op && !left.parenthesised) {
+    left.terms.push(right);
+    return left;
+  }
+  return { kind: 'logical', op, terms: [left, right], col };
+}
+
 function tooDeep(col: number): FilterSyntaxError {
   return new FilterSyntaxError(`expression nested deeper than ${MAX_NESTING} levels`, col);
 }
@@ -374,8 +416,9 @@ export function children(n: Node): Node[] {
     case 'unary':
       return [n.arg];
     case 'binary':
-    case 'logical':
       return [n.left, n.right];
+    case 'logical':
+      return n.terms;
     case 'cond':
       return [n.test, n.then, n.else];
     default:

@@ -14,15 +14,16 @@ export function requiredProtocols(n: Node): string[] | undefined {
       // KFL2 protocol flags are variables.
       return PROTOCOL_NAMES.has(n.name) ? [PROTOCOL_ALIASES[n.name] ?? n.name] : undefined;
     case 'logical': {
-      const l = requiredProtocols(n.left);
-      const r = requiredProtocols(n.right);
+      const each = n.terms.map(requiredProtocols);
       if (n.op === 'and') {
-        if (!l) return r;
-        if (!r) return l;
-        return l.filter((p) => r.includes(p));
+        // Every term must hold: what each known term needs, all at once.
+        let need: string[] | undefined;
+        for (const r of each) if (r) need = need ? need.filter((p) => r.includes(p)) : r;
+        return need;
       }
-      if (!l || !r) return undefined;
-      return [...new Set([...l, ...r])];
+      // One term is enough: any term that needs nothing makes the whole need nothing.
+      if (each.some((r) => !r)) return undefined;
+      return [...new Set(each.flat() as string[])];
     }
     default:
       return undefined;

@@ -98,16 +98,28 @@ test('nesting past the limit is a usage error (exit 2), not a stack overflow (ex
   const cases = [
     `${'('.repeat(deep)}http${')'.repeat(deep)}`,
     `${'!'.repeat(deep)}http`,
-    Array(deep / 4).fill('http').join(' && '),
-    Array(deep / 4).fill('http').join(' and '),
+    // KFL1 groups and/or from the right: alternating them nests once per operator.
+    Array(deep / 4).fill('http').map((t, i) => (i === 0 ? t : `${i % 2 ? 'and' : 'or'} ${t}`)).join(' '),
     `request${'.a'.repeat(deep / 2)}`,
   ];
   for (const expr of cases) {
     assert.throws(() => compileFilter(expr), (err: any) => err.exitCode === 2 && /nested deeper than \d+ levels at column \d+/.test(err.message), expr.slice(0, 40));
   }
-  // Deep but within the limit still works (a generated chain of a few hundred terms).
-  const f = compileFilter(Array(MAX_NESTING / 2).fill('dns').concat('http').join(' or '));
-  assert.equal(f.predicate(JSON.parse(entry(9, '/x'))), true);
+  // A flat chain is one level however long: a generated filter of thousands of alternatives
+  // (KFL1's right-grouped and KFL2's left-grouped) works, and its last term still counts.
+  const alternatives = Array.from({ length: deep / 4 }, (_, i) => `src.port == ${50000 + i}`);
+  const port = (p: number) => ({ ...JSON.parse(entry(9, '/x')), src: { ip: '198.18.0.1', port: p } });
+  for (const join of [' or ', ' || ']) {
+    const f = compileFilter(alternatives.join(join));
+    assert.equal(f.predicate(port(50000 + deep / 4 - 1)), true, join);
+    assert.equal(f.predicate(port(50000 + deep / 4)), false, join);
+  }
+  for (const join of [' and ', ' && ']) {
+    const all = compileFilter(Array(deep / 4).fill('http').join(join));
+    assert.equal(all.predicate(JSON.parse(entry(9, '/x'))), true, join);
+    const lastFails = compileFilter([...Array(deep / 4).fill('http'), 'dns'].join(join));
+    assert.equal(lastFails.predicate(JSON.parse(entry(9, '/x'))), false, join);
+  }
   const r = await runCli(['filter', '--count', `${'('.repeat(deep)}http${')'.repeat(deep)}`, entries]);
   assert.equal(r.code, 2, r.stderr);
   const j = await runCli(['filter', '--jsonata', `${'('.repeat(deep)}1${')'.repeat(deep)}`, entries]);

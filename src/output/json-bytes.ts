@@ -195,8 +195,16 @@ export class JsonBytes {
     this.ensure(6 * n + 2);
     const b = this.buf;
     if (n >= NATIVE_FROM) {
-      // A long string (a body): V8 escapes it natively, then it is encoded natively.
-      this.pos += b.write(NEEDS_WORK.test(s) ? JSON.stringify(s) : `"${s}"`, this.pos, 'utf8');
+      // A long string (a body): V8 escapes it natively, then it is encoded natively;
+      // one with nothing to escape is encoded as it is, between quotes written here
+      // (a quoted copy would be one more string of its length to collect).
+      if (NEEDS_WORK.test(s)) {
+        this.pos += b.write(JSON.stringify(s), this.pos, 'utf8');
+        return;
+      }
+      b[this.pos++] = 0x22;
+      this.pos += b.write(s, this.pos, 'latin1');
+      b[this.pos++] = 0x22;
       return;
     }
     let p = this.pos;

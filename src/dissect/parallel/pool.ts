@@ -194,7 +194,9 @@ class ParallelRun {
   private entries = 0;
   private stopped = false;
   private sinkWait: Promise<void> | undefined;
-  private backlog: Held[] = [];
+  private backlog: (Held | undefined)[] = [];
+  /** Lines of the backlog before this one are written (a drain stopped by a full sink resumes here, not by copying the rest). */
+  private backlogNext = 0;
   private barriers = 0;
   private secrets: string[] = [];
 
@@ -561,10 +563,18 @@ class ParallelRun {
   private drain(): void {
     this.sinkWait = undefined;
     const lines = this.backlog;
-    this.backlog = [];
-    for (let i = 0; i < lines.length; i++) {
-      if (this.sinkWait) this.backlog.push(lines[i]);
-      else this.send(lines[i]);
+    while (this.backlogNext < lines.length && !this.sinkWait) {
+      const line = lines[this.backlogNext] as Held;
+      // Written: not kept alive by the backlog until it empties.
+      lines[this.backlogNext++] = undefined;
+      this.send(line);
+    }
+    if (this.backlogNext === lines.length) {
+      this.backlog = [];
+      this.backlogNext = 0;
+    } else if (this.backlogNext > 4096 && 2 * this.backlogNext > lines.length) {
+      this.backlog = lines.slice(this.backlogNext);
+      this.backlogNext = 0;
     }
   }
 

@@ -76,7 +76,9 @@ export async function parseRules(text: string, file: string): Promise<Rule[]> {
     const err = doc.errors[0];
     // Without prettyErrors the error has no linePos: its line comes from its offset.
     const line = err.linePos?.[0].line ?? (err.pos ? lines.linePos(err.pos[0]).line : 1);
-    throw new RulesError(file, line, `bad YAML: ${err.message.split('\n')[0].replace(/ at line \d+.*$/, '')}`);
+    const message = err.message.split('\n')[0].replace(/ at line \d+.*$/, '');
+    // The parser recurses per level and reports running out of stack as its error: say what it means.
+    throw new RulesError(file, line, `bad YAML: ${/call stack/i.test(message) ? 'nested too deeply' : message}`);
   }
   const lineOf = (n: YamlNode | Pair | null | undefined): number => {
     const range = n && 'range' in n ? n.range : n && 'key' in n ? (n.key as YamlNode | null)?.range : undefined;

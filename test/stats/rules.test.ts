@@ -86,6 +86,7 @@ test('bad rules files are usage errors (exit 2) naming the line and why', async 
     ['rules:\n  - type: latency\n    latency: 5\n    percentile: p101\n', /bad percentile "p101" .* at line 4$/],
     ['rules:\n  - name: x\n    type: expect\n    filter: dns\n  - name: x\n    type: expect\n    filter: dns\n', /duplicate rule name "x" at line 5$/],
     ['rules:\n  - name: [unclosed\n', /bad YAML: .* at line \d+$/],
+    [`rules: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, /bad YAML: nested too deeply at line 1$/],
     ['rules: []\n', /the list of rules is empty at line 1$/],
     ['other: 1\n', /no "rules:" list at line 1$/],
     ['rules:\n  - just a string\n', /a rule must be a mapping .* at line 2$/],

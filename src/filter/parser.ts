@@ -53,10 +53,11 @@ const KFL2_INFIX: Record<string, InfixRule> = {
 const UNARY_BP = 90;
 
 /**
- * How deep an expression may nest (parentheses, operators, chains, calls).
+ * How deep an expression may nest (parentheses, operators, calls, fields).
  * The compiled predicate is a closure per node, called recursively per entry:
  * an attacker's 20,000-deep expression would overflow the stack. Far above
- * what a person writes; a generated 1,000-term `or` chain still fits.
+ * what a person writes; a chain of one operator (`a or b or …`) is one
+ * n-ary node, so a generated filter of any number of alternatives fits.
  */
 export const MAX_NESTING = 1000;
 
@@ -384,7 +385,7 @@ function tooDeep(col: number): FilterSyntaxError {
   return new FilterSyntaxError(`expression nested deeper than ${MAX_NESTING} levels`, col);
 }
 
-/** The AST's depth, walked without recursion (left-leaning chains are built by a loop, not by nesting calls). */
+/** The AST's depth, walked without recursion (the parser's own depth is bounded as it reads; this bounds what it built). */
 function checkNesting(root: Node): void {
   const stack: Array<[Node, number]> = [[root, 1]];
   while (stack.length > 0) {

@@ -83,6 +83,13 @@ struct conn_key {
 
 struct conn_pos {
   __u64 pos[2]; /* bytes seen so far, per direction */
+  /* Bytes per direction whose events are already in the ring. An event's
+   * other_pos reads this, not pos: a Go server reads and writes one
+   * connection on two threads at once, and a write that has taken its offsets
+   * but not yet reached the ring would otherwise be "acknowledged" by a read
+   * that gets there first, which user space takes for lost bytes (the write
+   * arriving next is then dropped as already passed). */
+  __u64 published[2];
   __u16 family;
   __u16 lport;
   __u16 rport;
@@ -191,7 +198,7 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   ev->rport = p->rport;
   __builtin_memcpy(ev->laddr, p->laddr, 16);
   __builtin_memcpy(ev->raddr, p->raddr, 16);
-  ev->other_pos = p->pos[dir ^ 1];
+  ev->other_pos = p->published[dir ^ 1];
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   ev->cgroup_id = bpf_get_current_cgroup_id();
 
@@ -217,6 +224,10 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
     off += n;
   }
   if (off < total) count(C_SKIPPED_BYTES, total - off);
+  /* Only after the output: an event that reads this value takes its place in
+   * the ring after every chunk above (places are handed out under the ring's
+   * lock, which these chunks' reservations have already taken and released). */
+  p->published[dir] = start + total;
 }
 
 /* ---- memory BIOs ---------------------------------------------------------

@@ -57,7 +57,7 @@ export class ConnectionTable {
   /** By socket pair: the connection (open or closed) and its processes. */
   private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string }>();
   private frame = 0;
-  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, notInet: 0, evicted: 0 };
+  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, stale: 0, staleBytes: 0, notInet: 0, evicted: 0 };
   private readonly maxConnections: number;
   private readonly maxClosed: number;
 
@@ -124,10 +124,15 @@ export class ConnectionTable {
       sent === 'write'
         ? [c.local, c.remote, ISN_LOCAL, ISN_REMOTE, 'read' as const]
         : [c.remote, c.local, ISN_REMOTE, ISN_LOCAL, 'write' as const];
-    if (ev.pos < expected) {
-      // Offsets never go back within one (pid, fd): an older event, delivered late. Nothing to add.
+    if (end <= expected) {
+      // Offsets never go back within one (pid, fd), so these bytes were already passed on, or
+      // were counted into the other side's offset when this connection was first seen: counted, not added.
+      this.counters.stale++;
+      this.counters.staleBytes += ev.data.length;
       return out;
     }
+    // Partly new (it began before the offset this connection first took): the segment goes on whole;
+    // reassembly keeps only the bytes past what it has, as for a TCP retransmission that adds data.
     if (!c.started) {
       // An empty segment from the other side first, at its offset then: both directions exist
       // from the start, as after a handshake, so later acknowledgements can tell of lost bytes.
@@ -139,11 +144,11 @@ export class ConnectionTable {
     // as TCP would: bytes of it the kernel lost are then known lost, and which call they answered.
     const acked = Math.max(c.next[other], ev.otherPos);
     out.push(tcpPacket(src, dst, isn + ev.pos, peerIsn + acked, TCP_ACK | TCP_PSH, ev.data, ev, ++this.frame));
-    if (ev.pos > expected || ev.skipped > 0) {
+    if (ev.pos > expected || (ev.skipped > 0 && end > expected)) {
       // Bytes before (or after) this chunk never came: the other side "acknowledges" them,
       // which makes the engine report the hole as a gap now rather than wait for it.
       this.counters.gaps++;
-      this.counters.gapBytes += ev.pos - expected + ev.skipped;
+      this.counters.gapBytes += Math.max(ev.pos - expected, 0) + ev.skipped;
       out.push(tcpPacket(dst, src, peerIsn + c.next[other], isn + end, TCP_ACK, Buffer.alloc(0), ev, ++this.frame));
     }
     c.next[sent] = end;

@@ -192,6 +192,7 @@ export function tlsSummary(r: TlsTapResult): string {
   parts.push(`${t.connections} connections`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);
   if (t.gaps > 0) parts.push(`${t.gaps} gaps (${t.gapBytes} bytes)`);
+  if (t.stale > 0) parts.push(`${t.stale} stale events dropped (${t.staleBytes} bytes already passed on)`);
   if (t.notInet > 0) parts.push(`${t.notInet} events on non-inet fds skipped`);
   if (t.evicted > 0) parts.push(`${t.evicted} connections evicted (table full)`);
   parts.push(`${r.entries} entries`);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, EVENT_HEADER, type TlsEvent } from '../../src/tls-capture/frames.js';
 import { ConnectionTable } from '../../src/tls-capture/connections.js';
-import { annotate } from '../../src/tls-capture/tap.js';
+import { annotate, tlsSummary } from '../../src/tls-capture/tap.js';
 import { dissectPackets } from '../../src/dissect/engine.js';
 import type { Entry } from '../../src/model/entry.js';
 import type { Packet } from '../../src/model/packet.js';
@@ -101,6 +101,31 @@ test('bytes the kernel lost are a gap of their size: the call after it still com
   assert.ok(a, 'the call whose response was lost is still reported');
   assert.notEqual(a.response?.status, 200);
   assert.ok(Object.entries(counters).some(([k, v]) => /gap/.test(k) && v > 0), `gap counted: ${JSON.stringify(counters)}`);
+});
+
+test('bytes already counted into the other side\'s offset when a connection is first seen: a chunk wholly before it is counted, one reaching past it keeps its new bytes', async () => {
+  const table = new ConnectionTable();
+  // The server end feeds. Its first event (a read) says the write side had carried 10 bytes:
+  // a chunk that ends there adds nothing (counted); the next one begins inside them and goes on.
+  const junk = 'x'.repeat(10);
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 200, dir: 'read', pos: 0, otherPos: junk.length }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0, otherPos: REQ_A.length }, junk),
+      ev({ pid: 200, dir: 'write', pos: 0, otherPos: REQ_A.length }, junk + RES_A),
+      ev({ pid: 200, dir: 'read', pos: REQ_A.length, otherPos: junk.length + RES_A.length }, REQ_B),
+      ev({ pid: 200, dir: 'write', pos: junk.length + RES_A.length, otherPos: REQ_A.length + REQ_B.length }, RES_B),
+    ],
+    table,
+  );
+  assert.equal(table.counters.stale, 1);
+  assert.equal(table.counters.staleBytes, junk.length);
+  assert.equal(table.counters.gaps, 0);
+  assert.deepEqual(
+    entries.filter((e) => e.protocol === 'http').map((e) => e.summary),
+    ['GET /a → 200', 'GET /b → 404'],
+  );
+  assert.match(tlsSummary({ entries: entries.length, filtered: 0, events: 5, otherPods: 0, table: table.counters }), /1 stale events dropped \(10 bytes already passed on\)/);
 });
 
 test('frames split anywhere decode to the same events; a frame longer than any the loader writes is an error', () => {

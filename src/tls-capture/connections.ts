@@ -144,7 +144,7 @@ export class ConnectionTable {
     // as TCP would: bytes of it the kernel lost are then known lost, and which call they answered.
     const acked = Math.max(c.next[other], ev.otherPos);
     out.push(tcpPacket(src, dst, isn + ev.pos, peerIsn + acked, TCP_ACK | TCP_PSH, ev.data, ev, ++this.frame));
-    if (ev.pos > expected || (ev.skipped > 0 && end > expected)) {
+    if (ev.pos > expected || ev.skipped > 0) {
       // Bytes before (or after) this chunk never came: the other side "acknowledges" them,
       // which makes the engine report the hole as a gap now rather than wait for it.
       this.counters.gaps++;

@@ -293,13 +293,14 @@ test('a gRPC-shaped call (curl → a Go server, HTTP/2): one grpc entry with its
   assert.equal(e.tls, true);
   assert.match(JSON.stringify(e.request), /shark\.Echo\/Say/);
   assert.match(e.summary, /shark\.Echo\/Say/);
-  // On failure: the entry's warnings and the tap's summary (gaps, both ends, losses) say what was missing.
-  const why = `${JSON.stringify({ warnings: e.warnings, response: e.response })}\n${tapErr.trim().split('\n').slice(-3).join('\n')}`;
+  // On failure: the entry's warnings and the tap's summary (gaps, both ends, stale events, losses) say what was missing.
+  const summary = tapErr.trim().split('\n').slice(-3).join('\n');
+  const why = `${JSON.stringify({ warnings: e.warnings, response: e.response })}\n${summary}`;
   assert.equal(e.response?.grpcStatus, 0, why);
   assert.equal(e.response?.grpcStatusName, 'OK', why);
   assert.equal(e.process?.comm, 'curl');
   // On failure, the tap's summary says whether the server's events came (both ends, losses).
-  assert.equal(e.peerProcess?.comm, 'grpcserver', tapErr.trim().split('\n').slice(-3).join('\n'));
+  assert.equal(e.peerProcess?.comm, 'grpcserver', summary);
 });
 
 test('secrets inside the captured plaintext are redacted', () => {

@@ -21,6 +21,7 @@ import { packetTimeMs, type Packet } from '../model/packet.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import { FragmentReassembler } from '../dissect/decode/fragments.js';
 import { route } from '../dissect/parallel/route.js';
+import { FlowBalancer, flowIdleMs } from '../dissect/parallel/balance.js';
 import { TimeOrderMerger } from '../merge/time-order.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { applyHeapFlags } from '../cli/heap-flags.js';
@@ -110,11 +111,12 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
   }
 
   const frags = new FragmentReassembler();
+  const balancer = new FlowBalancer(n, flowIdleMs(opts.engine));
   const post = (batch: Packet[]) => {
     const per: LiveWorkerInput[] = Array.from({ length: n }, () => ({ kind: 'packets', packets: [] }));
     for (const p of batch) {
       const now = packetTimeMs(p);
-      const r = route(p.linkType, p.data, frags, now, n);
+      const r = route(p.linkType, p.data, frags, now, balancer);
       if (r === null) continue; // a fragment, held until its datagram is whole
       const out = per[r.worker] as Extract<LiveWorkerInput, { kind: 'packets' }>;
       const wire: WirePacket = r.ip ? { ip: r.ip, now, frame: p.frame } : { packet: p };

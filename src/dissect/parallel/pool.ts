@@ -27,6 +27,7 @@ import type { LineSink } from '../../output/stdout-sink.js';
 import { ExitCode, UserError } from '../../cli/errors.js';
 import { createRing, RingWriter } from './ring.js';
 import { route } from './route.js';
+import { FlowBalancer, flowIdleMs } from './balance.js';
 import { DATAGRAM_HEADER, KEY_FIELDS, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { UnknownLinkTypes } from '../../input/dissect-stream.js';
 import type { Entry } from '../../model/entry.js';
@@ -175,6 +176,7 @@ export async function dissectParallel(head: Buffer, rest: AsyncIterable<Buffer>,
 class ParallelRun {
   private readonly links: Link[];
   private readonly frags = new FragmentReassembler();
+  private readonly balancer: FlowBalancer;
   private readonly reorder: ReorderBuffer;
   private readonly window: number;
   private failure: Error | undefined;
@@ -207,6 +209,7 @@ class ParallelRun {
     this.links = pool.links;
     pool.run = this;
     for (const l of this.links) l.reset();
+    this.balancer = new FlowBalancer(this.links.length, flowIdleMs(opts.spec.engine));
     this.window = Math.max(opts.spec.engine.reorderWindowMs ?? defaultEngineOptions.reorderWindowMs, 0);
     this.reorder = new ReorderBuffer(this.window, opts.spec.engine.maxReorderHeld ?? defaultEngineOptions.maxReorderHeld, (e) => this.write(e as unknown as Held));
   }
@@ -339,7 +342,7 @@ class ParallelRun {
     this.sinceRelease++;
     const now = packetTimeMs(p);
     if (now > this.maxTime) this.maxTime = now;
-    const r = route(p.linkType, p.data, this.frags, now, this.links.length);
+    const r = route(p.linkType, p.data, this.frags, now, this.balancer);
     if (r !== null) {
       const link = this.links[r.worker];
       if (r.ip !== undefined) return this.sendDatagram(link, g, p, r.ip).then(() => this.schedule());

@@ -1,13 +1,15 @@
 // Which worker a packet goes to: link and IP headers only (tunnels followed
 // the way the engine follows them), then a symmetric hash of the 5-tuple, so
-// both directions of a connection land on the same worker. ICMP errors go
-// with the flow whose header they quote. IP fragments are reassembled here,
-// so the fragments of one datagram can arrive in any batch.
+// both directions of a connection land on the same worker, which the
+// balancer (balance.ts) picked when the flow's first packet came. ICMP errors
+// go with the flow whose header they quote. IP fragments are reassembled
+// here, so the fragments of one datagram can arrive in any batch.
 
 import { EtherType, findNetwork } from '../decode/link.js';
 import type { FragmentReassembler } from '../decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from '../decode/ip.js';
 import { LinkType } from '../../model/packet.js';
+import type { FlowBalancer } from './balance.js';
 
 export type Route =
   /** The captured frame as is, to worker `worker`. */
@@ -21,24 +23,28 @@ const VXLAN_PORTS = new Set([4789, 8472]);
 const GENEVE_PORT = 6081;
 const MAX_ENCAP_DEPTH = 4;
 
-export function route(linkType: number, data: Buffer, frags: FragmentReassembler, now: number, workers: number): Route {
+export function route(linkType: number, data: Buffer, frags: FragmentReassembler, now: number, balancer: FlowBalancer): Route {
   const net = findNetwork(linkType, data);
   // Not IP (or not decodable): any worker counts it the same; worker 0 does.
-  if (!net || (net.etherType !== EtherType.IPV4 && net.etherType !== EtherType.IPV6)) return { worker: 0 };
+  if (!net || (net.etherType !== EtherType.IPV4 && net.etherType !== EtherType.IPV6)) return workerRoute(balancer.unrouted(data.length));
   if (net.etherType === EtherType.IPV4) {
     const h = plainIpv4Hash(data, net.offset);
-    if (h >= 0) return h % workers === 0 ? WORKER_0 : { worker: h % workers };
+    if (h >= 0) return workerRoute(balancer.workerFor(h, data.length, now));
   }
   const before = frags.counters.reassembled;
   const ip = decodeIp(data, net.offset, net.etherType === EtherType.IPV4 ? 4 : 6, frags, now);
   if (ip === null) return null;
-  if ('skip' in ip) return { worker: 0 };
-  const h = ipHash(ip, 0);
-  const worker = h % workers;
-  return frags.counters.reassembled !== before ? { worker, ip } : { worker };
+  if ('skip' in ip) return workerRoute(balancer.unrouted(data.length));
+  const worker = balancer.workerFor(ipHash(ip, 0), data.length, now);
+  return frags.counters.reassembled !== before ? { worker, ip } : workerRoute(worker);
 }
 
-const WORKER_0 = { worker: 0 };
+/** One shared route object per worker for the common case: no allocation per packet. */
+const WORKER_ROUTES: Array<{ worker: number }> = [];
+
+function workerRoute(worker: number): { worker: number } {
+  return (WORKER_ROUTES[worker] ??= { worker });
+}
 
 /**
  * The common case read straight from the bytes: an unfragmented IPv4 TCP or

@@ -7,7 +7,7 @@ import { FlowBalancer } from '../../src/dissect/parallel/balance.js';
 
 const IDLE_MS = 600_000;
 
-test('one heavy flow: the flows after it go to the other worker, whose load stays below the heavy one's', () => {
+test('one heavy flow: the flows after it go to the other worker, whose load stays below the heavy flow’s', () => {
   const b = new FlowBalancer(2, IDLE_MS);
   const heavy = 0x1234;
   const heavyWorker = b.workerFor(heavy, 1500, 0);

@@ -91,3 +91,18 @@ test('random JSON values of every shape serialise as JSON.stringify does', () =>
   const w = new JsonBytes();
   for (let i = 0; i < 3000; i++) same(w, value(0), `value ${i}`);
 });
+
+test('long strings (bodies) with every escape beside multi-byte characters serialise as JSON.stringify does', () => {
+  const rand = mulberry32(2026);
+  // Every character JSON escapes, next to multi-byte ones (whose UTF-8 bytes must never be taken for ASCII).
+  const chars = ['a', ' ', '"', '\\', '\n', '\r', '\t', '\b', '\f', '\u0000', '\u0001', '\u001b', '\u001f', '\u007f', 'é', '€', '\u2028', '😀', '→', '<', '>'];
+  const w = new JsonBytes();
+  for (let i = 0; i < 2000; i++) {
+    const length = 48 + Math.floor(rand() * (rand() < 0.05 ? 20_000 : 400));
+    const plain = rand() < 0.3;
+    const s = Array.from({ length }, () => (plain && rand() < 0.97 ? 'x' : chars[Math.floor(rand() * chars.length)])).join('');
+    same(w, { body: s, after: 'z' }, `string ${i}`);
+  }
+  // All escapes and nothing else, at the buffer's worst case (6 bytes per character), past its first size.
+  same(w, ['\u0001'.repeat(20_000) + '"'.repeat(20_000)], 'only escapes');
+});

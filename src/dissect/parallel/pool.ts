@@ -36,8 +36,15 @@ import type { Entry } from '../../model/entry.js';
 const TICK_MS = 1000;
 const MAX_TICK_MS = 10_000;
 const RELEASE_MS = 100;
-/** Bytes of packet records in flight per worker. */
-const RING_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes of packet records in flight per worker. What a worker has not yet
+ * dissected is how far it may lag the others, and the main thread holds the
+ * others' entries until it catches up (they merge in time order). 4 MB of
+ * small packets (Redis, DNS) was ~40k packets of lag: `dissect --workers 2`
+ * peaked at 198–204 MB on the bench capture and 215–229 MB on twice that,
+ * 1 MB gives 184 and 201 MB at the same speed (still ~700 full-size packets).
+ */
+const RING_BYTES = 1024 * 1024;
 /** Heap limit per worker (MB) unless SHARK_WORKER_HEAP_MB says otherwise. */
 const DEFAULT_WORKER_HEAP_MB = 256;
 

@@ -16,11 +16,11 @@ test('one heavy flow: the flows after it go to the other worker, whose load stay
   for (let i = 0; i < 40_000; i++) {
     assert.equal(b.workerFor(heavy, 1500, i), heavyWorker, 'a flow never changes worker');
     const w = b.workerFor(0x10000 + (i >> 2), 100, i);
-    perWorker[w] += 1 + 100 / 512;
+    perWorker[w] += 1 + 100 / 4096;
   }
-  const heavyLoad = 40_000 * (1 + 1500 / 512);
+  const heavyLoad = 40_000 * (1 + 1500 / 4096);
   const other = 1 - heavyWorker;
-  // The small flows' load (~46.8k) is below the heavy flow's (~157k): nearly all of it goes to the other worker.
+  // The small flows' load (~41k) is below the heavy flow's (~55k): nearly all of it goes to the other worker.
   assert.ok(perWorker[other] > 0.95 * (perWorker[0] + perWorker[1]), `small flows on the other worker: ${perWorker}`);
   assert.ok(heavyLoad > perWorker[other]);
 });

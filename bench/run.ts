@@ -119,6 +119,25 @@ async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; meas
     goal: 'what more cores can reach (information)',
     note: `main ${threads.mainS.toFixed(2)} s; busiest other threads ${w1.toFixed(2)} s and ${w2.toFixed(2)} s (workers); wall ${(threads.wallMs / 1000).toFixed(1)} s`,
   });
+  // With 4 workers each thread does a quarter or less: the busiest thread (the dispatcher, or the worker
+  // given the most flows) is what a machine with a core for every thread would take. Information, not a
+  // measured rate: this machine has 2 cores. docs/performance.md, round 10.
+  log('thread CPU of shark dissect --workers 4 (one run)…');
+  const threads4 = await measureThreads([...ctx.shark, 'dissect', '--workers', '4', ctx.capture]);
+  const busiest4 = Math.max(threads4.mainS, threads4.othersS[0] ?? 0);
+  rows.push({
+    name: 'dissect --workers 4: busiest thread, with a core for each',
+    shark: 'packets / CPU of the busiest thread',
+    peer: 'tshark -r X -q -z io,phs',
+    sharkFigure: `${busiest4.toFixed(2)} s → ≤ ${rate(ctx.packets, busiest4 * 1000, 'pkt')}`,
+    peerFigure: rate(ctx.packets, tshark!.wallMs, 'pkt'),
+    ratio: ctx.packets / busiest4 / tsharkRate,
+    goal: 'what more cores can reach (information)',
+    note: `main ${threads4.mainS.toFixed(2)} s; busiest other threads ${threads4.othersS
+      .slice(0, 4)
+      .map((x) => x.toFixed(2))
+      .join(', ')} s; wall ${(threads4.wallMs / 1000).toFixed(1)} s`,
+  });
   log(`peak RSS at 2× input (${ctx.packets2x} packets), one run each…`);
   const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', ctx.capture2x] });
   const tshark2 = await measureOnce({ label: 'tshark 2×', argv: ['tshark', '-r', ctx.capture2x, '-q', '-z', 'io,phs'] });

@@ -56,6 +56,7 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): s
   let out = '';
   let copied = 0;
   let i = 0;
+  const seps = new Separators(s);
   while (i < s.length) {
     // A parameter name starts at 0 or just after a separator.
     const nameStart = i;
@@ -72,12 +73,34 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): s
       }
       j = k;
     }
-    // Skip to just after the next separator.
-    while (j < s.length && !SEPARATOR[s.charCodeAt(j)]) j++;
-    i = j + 1;
+    // Skip to just after the next separator (found natively: a body of HTML
+    // or prose has '=' and few separators, and a loop here walked all of it).
+    i = seps.after(j) + 1;
   }
   if (testOnly) return false;
   return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** Where the next `?`, `&`, `;` or `#` of a string is, by indexOf per character, each found once. */
+class Separators {
+  /** The next position of each separator at or after where it was last looked for; -1: none from there on. */
+  private readonly next = [-2, -2, -2, -2];
+
+  constructor(private readonly s: string) {}
+
+  /** The first separator at or after `from`; the string's length when there is none. */
+  after(from: number): number {
+    let first = this.s.length;
+    for (let k = 0; k < 4; k++) {
+      let at = this.next[k];
+      if (at !== -1 && at < from) {
+        at = this.s.indexOf(SEPARATOR_CHARS[k], from);
+        this.next[k] = at;
+      }
+      if (at !== -1 && at < first) first = at;
+    }
+    return first;
+  }
 }
 
 /** A string that may hold URLs or a query string: userinfo and sensitive parameters. */
@@ -96,7 +119,7 @@ function table(chars: string, spaces = true): Uint8Array {
  * Not a space: `startup user=postgres` in a summary is the protocol's own
  * field (left readable there too), not a query string.
  */
-const SEPARATOR = table('?&;#', false);
+const SEPARATOR_CHARS = ['?', '&', ';', '#'] as const;
 const PARAM_NAME_END = table('=?&;#"\'<>');
 const VALUE_END = table('&#;"\'<>');
 /** Characters that end the userinfo part of an authority (RFC 3986) or the text around it. */

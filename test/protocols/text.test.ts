@@ -43,3 +43,15 @@ test('decimalInteger: digits only, within the bound, a sign only when allowed; n
   assert.equal(decimalInteger('1234567890', 9), undefined);
   for (const bad of [undefined, '', '-', ' 1', '1 ', '1e3', '0x10', '+1', '1.5', 'NaN', 'Infinity', '١٢']) assert.equal(decimalInteger(bad, 15, true), undefined, String(bad));
 });
+
+test('looksLikeText: every byte value alone, at every place of a 4-byte step, text or not as tab/CR/LF and the control characters decide', () => {
+  for (let c = 0; c < 0x80; c++) {
+    const control = (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f;
+    for (let at = 0; at < 7; at++) {
+      // Past 64 bytes (the short path), with the byte at each offset of the 4-byte walk and in its tail.
+      const buf = Buffer.alloc(70 + (at % 3), 0x61);
+      buf[buf.length - 1 - at] = c;
+      assert.equal(looksLikeText(buf), !control, `byte 0x${c.toString(16)} at ${buf.length - 1 - at} of ${buf.length}`);
+    }
+  }
+});

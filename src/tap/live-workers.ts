@@ -36,6 +36,8 @@ const DEFAULT_WORKER_HEAP_MB = 256;
  * says nothing for this long (wall clock) stops holding the others back.
  */
 const MAX_HOLD_MS = 3000;
+/** How far behind the latest packet a live engine's tick may be: the engine's longest gap between ticks (10 s), and a minute. */
+const LIVE_TICK_LAG_MS = 70_000;
 
 export interface LiveParallelOptions {
   workers: number;
@@ -112,10 +114,15 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
 
   const frags = new FragmentReassembler();
   const balancer = new FlowBalancer(n, flowIdleMs(opts.engine));
+  let latest = -Infinity;
   const post = (batch: Packet[]) => {
     const per: LiveWorkerInput[] = Array.from({ length: n }, () => ({ kind: 'packets', packets: [] }));
+    // Live engines tick on their own clocks, at least every LIVE_TICK_LAG_MS behind the packets: a flow idle
+    // past its timeouts by then has ended in its worker, and its bucket may be given to another.
+    if (latest > -Infinity) balancer.ticked(latest - LIVE_TICK_LAG_MS);
     for (const p of batch) {
       const now = packetTimeMs(p);
+      if (now > latest) latest = now;
       const r = route(p.linkType, p.data, frags, now, balancer);
       if (r === null) continue; // a fragment, held until its datagram is whole
       const out = per[r.worker] as Extract<LiveWorkerInput, { kind: 'packets' }>;

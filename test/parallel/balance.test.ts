@@ -56,17 +56,32 @@ test('the same packets give the same choices (a file gives the same assignment e
   assert.deepEqual(run(), run());
 });
 
-test('a bucket idle past the engines’ idle timeout is chosen afresh; one idle less keeps its worker', () => {
+test('a bucket is chosen afresh only after a tick that came when its flows were idle past every timeout', () => {
   const b = new FlowBalancer(2, IDLE_MS);
   const flow = 7;
   const first = b.workerFor(flow, 100, 0);
-  // Load the first flow's worker so the least loaded is the other one.
   const other = 1 - first;
+  // Load the flow's worker so the least loaded is the other one.
   for (let i = 0; i < 100; i++) assert.equal(b.workerFor(flow, 1500, 1000), first);
-  // Idle for the idle timeout plus the engine's longest tick: still the same (the flow may still be in its engine).
-  assert.equal(b.workerFor(flow, 100, 1000 + IDLE_MS + 10_000), first);
-  // Idle far longer than any flow may stay idle: every flow of the bucket has ended; the choice is made again.
-  assert.equal(b.workerFor(flow, 100, 1000 + IDLE_MS + 10_000 + 3 * IDLE_MS), other);
+  // A packet long after, with no tick between: the engine has not walked its flows, so the flow is still there.
+  assert.equal(b.workerFor(flow, 100, 1000 + 10 * IDLE_MS), first);
+  // A tick exactly the idle timeout after the flow's latest packet: not past it, the flow stays.
+  b.ticked(1000 + 10 * IDLE_MS + IDLE_MS);
+  assert.equal(b.workerFor(flow, 100, 1000 + 11 * IDLE_MS), first);
+  // A tick past it: the engine ended the flow; its next packet starts a new one, wherever there is room.
+  b.ticked(1000 + 12 * IDLE_MS + 1);
+  assert.equal(b.workerFor(flow, 100, 1000 + 12 * IDLE_MS + 2), other);
+  // And stays there.
+  assert.equal(b.workerFor(flow, 100, 1000 + 12 * IDLE_MS + 3), other);
+});
+
+test('a packet stamped long before the latest tick, on a bucket just chosen, does not move its flow again before the next tick', () => {
+  const b = new FlowBalancer(2, IDLE_MS);
+  b.ticked(100 * IDLE_MS);
+  const w = b.workerFor(9, 100, 0);
+  for (let i = 0; i < 20; i++) b.workerFor(1000 + i, 1500, 100 * IDLE_MS); // load elsewhere
+  assert.equal(b.workerFor(9, 100, 0), w);
+  assert.equal(b.workerFor(9, 100, 1), w);
 });
 
 test('capture time going backwards never frees a bucket', () => {

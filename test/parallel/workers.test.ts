@@ -227,6 +227,62 @@ test('a flow out of order across batches and IP fragments in different batches: 
   }
 });
 
+/**
+ * Connections that go quiet for longer than the TCP idle timeout (10 min),
+ * then speak again on the same ports: the engines end them at a tick, and
+ * the dispatcher may then give their ports to another worker (balance.ts).
+ * One finishes a request at the first packet after the silence (no tick
+ * between: still the old connection, so the two halves meet), the others
+ * call again after 20 s of other traffic (ticks: new connections), among
+ * hundreds of other calls that load the workers unevenly.
+ */
+function idleGapCapture(): Packet[] {
+  const wire = new Wire();
+  let t = 1_700_000_000_000;
+  const call = (port: number, path: string, server = 80): void => {
+    wire.send((t += 1), 1, port, server, httpRequest(path));
+    wire.send((t += 1), 2, server, port, httpResponse);
+  };
+  for (let i = 0; i < 600; i++) call(20000 + (i % 40), `/before/${i}`);
+  for (let k = 0; k < 12; k++) call(31000 + k, `/quiet/${k}/before`, 8080);
+  // Connection 0 sends half a request, and the rest after the silence.
+  wire.send((t += 1), 1, 31000, 8080, 'GET /quiet/0/split HTTP/1.1\r\n');
+  t += 700_000;
+  wire.send((t += 1), 1, 31000, 8080, 'Host: svc\r\n\r\n');
+  wire.send((t += 1), 2, 8080, 31000, httpResponse);
+  for (let i = 0; i < 400; i++) {
+    t += 50;
+    call(21000 + (i % 100), `/after/${i}`);
+  }
+  for (let k = 1; k < 12; k++) call(31000 + k, `/quiet/${k}/resumed`, 8080);
+  for (let i = 0; i < 200; i++) call(22000 + (i % 20), `/last/${i}`);
+  return wire.packets;
+}
+
+test('connections quiet past the idle timeout, then resumed: same output with 1, 2 and 3 workers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4w-idle-'));
+  try {
+    const path = join(dir, 'idle.pcap');
+    writeRawPcap(path, idleGapCapture());
+    const outs: string[] = [];
+    for (const n of ['1', '2', '3']) {
+      const r = await runCli(['dissect', '--workers', n, path], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(r.stdout);
+    }
+    const paths = outs[0]
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).request?.path as string);
+    for (let k = 1; k < 12; k++) assert.ok(paths.includes(`/quiet/${k}/resumed`), `the call on connection ${k} after its silence`);
+    assert.ok(paths.includes('/quiet/0/split'), 'the request cut by the silence, whole');
+    assert.equal(outs[1], outs[0], '2 workers = 1');
+    assert.equal(outs[2], outs[0], '3 workers = 1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {
   const r = await runCli(['dissect', '--workers', '2', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
   assert.equal(r.signal, null, 'ended by itself');

@@ -15,14 +15,15 @@
 //
 // Bounded: flows are remembered by bucket (their symmetric hash, masked), a
 // fixed table. Flows whose hashes share a bucket share a worker, which only
-// costs balance. A bucket unseen for longer than any flow can stay idle in an
-// engine (the idle timeouts, plus the engine's longest tick) is free again:
-// every flow in it has ended by then, so its next packet starts a new flow
-// anyway, and the choice is made afresh.
+// costs balance. A bucket is free again once every engine has walked its
+// flows (a tick) at a time when every flow in it had been idle longer than
+// any flow may stay: each has then ended in its engine, exactly when the
+// single engine ends it, so its next packet starts a new flow anyway, and
+// the choice is made afresh.
 
-import { defaultEngineOptions, type EngineOptions } from '../engine.js';
+import { defaultEngineOptions, TOMBSTONE_MS, type EngineOptions } from '../engine.js';
 
-/** Buckets in the table (a power of two): 256k, 1.5 MB. */
+/** Buckets in the table (a power of two): 256k, 3.5 MB. */
 const BUCKETS = 1 << 18;
 /** Loads are halved every this many packets, so the choice follows recent load, not the whole run's. */
 const DECAY_EVERY = 1 << 14;
@@ -34,46 +35,68 @@ const DECAY_EVERY = 1 << 14;
  * CPU; per 2–8 KB, within 10 % of each other.
  */
 const BYTES_PER_UNIT = 4096;
-/** Beyond the idle timeouts: the engine's longest gap between ticks (engine.ts MAX_TICK_MS), and a margin. */
-const EXPIRY_MARGIN_MS = 10_000 + 60_000;
 
 export class FlowBalancer {
   /** Worker + 1 per bucket; 0: free. */
   private readonly owner = new Uint16Array(BUCKETS);
-  /** When each bucket last saw a packet, seconds (rounded up) of capture time. */
+  /** The latest capture time (ms) of a packet routed by each bucket. */
   private readonly lastSeen = new Float64Array(BUCKETS);
+  /** How many ticks there had been when each bucket last routed a packet. */
+  private readonly ticksSeen = new Uint32Array(BUCKETS);
   private readonly load: Float64Array;
   private routed = 0;
-  private readonly expirySec: number;
+  /** Ticks so far (ticked()), and the capture time of the latest: ticks follow the dispatcher's latest time, which never goes back. */
+  private ticks = 0;
+  private tickedAt = -Infinity;
 
   /**
-   * `idleMs`: the longest a flow may stay idle in an engine before it ends
-   * (the larger of the TCP and UDP idle timeouts).
+   * `idleMs`: the longest a flow may stay idle in an engine before a tick
+   * ends it and forgets it (flowIdleMs).
    */
   constructor(
     readonly workers: number,
-    idleMs: number,
+    private readonly idleMs: number,
   ) {
     if (workers < 1 || workers > 0xfffe) throw new RangeError(`workers: ${workers}`);
     this.load = new Float64Array(workers);
-    this.expirySec = Math.ceil((idleMs + EXPIRY_MARGIN_MS) / 1000);
   }
 
   /** The worker for a packet of the flow whose symmetric hash is `hash`, `bytes` long, at capture time `nowMs`. */
   workerFor(hash: number, bytes: number, nowMs: number): number {
     if (this.workers === 1) return 0;
     const b = hash & (BUCKETS - 1);
-    const sec = Number.isFinite(nowMs) ? Math.ceil(nowMs / 1000) : 0;
     let w = this.owner[b] - 1;
-    if (w < 0 || sec - this.lastSeen[b] > this.expirySec) {
+    if (w < 0 || this.ended(b)) {
       w = this.leastLoaded();
       this.owner[b] = w + 1;
+      this.lastSeen[b] = -Infinity;
     }
-    // Never moved back: capture times that go backwards keep the later one.
-    if (sec > this.lastSeen[b]) this.lastSeen[b] = sec;
+    // The latest, not the last: a capture time that goes backwards never makes a bucket look idle.
+    if (nowMs > this.lastSeen[b]) this.lastSeen[b] = nowMs;
+    this.ticksSeen[b] = this.ticks;
     this.load[w] += 1 + bytes / BYTES_PER_UNIT;
     if (++this.routed % DECAY_EVERY === 0) for (let i = 0; i < this.workers; i++) this.load[i] /= 2;
     return w;
+  }
+
+  /**
+   * Every engine walks its flows at capture time `nowMs` after the packets
+   * routed so far (a tick), ending those idle past their timeouts. Told
+   * before the next packet is routed.
+   */
+  ticked(nowMs: number): void {
+    this.ticks++;
+    if (nowMs > this.tickedAt) this.tickedAt = nowMs;
+  }
+
+  /**
+   * Whether every flow of bucket `b` has ended in its engine: a tick came
+   * after its last packet, when even its latest packet was older than any
+   * flow may stay idle (the engine compares each flow's own last time, which
+   * is no later).
+   */
+  private ended(b: number): boolean {
+    return this.ticks > this.ticksSeen[b] && this.tickedAt - this.lastSeen[b] > this.idleMs;
   }
 
   /** Packets that belong to no flow (not IP): worker 0, counted in its load. */
@@ -89,8 +112,12 @@ export class FlowBalancer {
   }
 }
 
-/** The longest a flow can stay idle in an engine built from `engine` (what FlowBalancer's `idleMs` wants). */
+/**
+ * The longest a flow can stay idle in an engine built from `engine` and
+ * still be remembered after a tick: the idle and request timeouts, and the
+ * time an ended TCP connection is remembered to ignore its late packets.
+ */
 export function flowIdleMs(engine: Partial<Pick<EngineOptions, 'tcpIdleTimeoutMs' | 'udpIdleTimeoutMs' | 'requestTimeoutMs'>>): number {
   const d = defaultEngineOptions;
-  return Math.max(engine.tcpIdleTimeoutMs ?? d.tcpIdleTimeoutMs, engine.udpIdleTimeoutMs ?? d.udpIdleTimeoutMs, engine.requestTimeoutMs ?? d.requestTimeoutMs);
+  return Math.max(engine.tcpIdleTimeoutMs ?? d.tcpIdleTimeoutMs, engine.udpIdleTimeoutMs ?? d.udpIdleTimeoutMs, engine.requestTimeoutMs ?? d.requestTimeoutMs, TOMBSTONE_MS);
 }

@@ -422,6 +422,8 @@ class ParallelRun {
     this.lastTick = this.maxTime;
     this.sinceTick = 0;
     this.frags.expire(this.maxTime);
+    // Sent before the next packet is routed: flows the workers end at this tick may go elsewhere after it.
+    this.balancer.ticked(this.maxTime);
     await this.release(RecordType.TICK);
   }
 

@@ -199,32 +199,38 @@ function crossBatchCapture(): Packet[] {
   return packets;
 }
 
-test('a flow out of order across batches and IP fragments in different batches: same output with 1, 2 and 3 workers', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 's4w-cross-'));
+/** What `dissect --workers N` prints for N = 1, 2 and 3 on a capture of `packets` (fed through a pipe when `viaPipe`). */
+async function outputsFor1To3Workers(packets: Packet[], viaPipe: boolean): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 's4w-synthetic-'));
   try {
-    const path = join(dir, 'cross.pcap');
-    writeRawPcap(path, crossBatchCapture());
+    const path = join(dir, 'synthetic.pcap');
+    writeRawPcap(path, packets);
     const outs: string[] = [];
     for (const n of ['1', '2', '3']) {
       // Through a pipe in 4 KB writes: many reads, many batches.
-      const r = await runShell(`cat ${path} | ${process.execPath} ${cliBin} dissect --workers ${n} -`, 120_000);
+      const r = viaPipe ? await runShell(`cat ${path} | ${process.execPath} ${cliBin} dissect --workers ${n} -`, 120_000) : await runCli(['dissect', '--workers', n, path], { timeoutMs: 120_000 });
       assert.equal(r.code, 0, r.stderr);
       outs.push(r.stdout);
     }
-    const entries = outs[0].trim().split('\n').map((l) => JSON.parse(l));
-    const split = entries.find((e) => e.request?.path === '/out-of-order/path');
-    assert.ok(split, 'the reordered request was reassembled and dissected');
-    assert.equal(split.warnings, undefined, 'without damage');
-    assert.equal(split.response?.status, 200, 'and answered');
-    const dns = entries.find((e) => e.protocol === 'dns');
-    assert.ok(dns, 'the fragmented DNS query became an entry');
-    assert.match(JSON.stringify(dns.request), /fragmented\.example/);
-    assert.ok(dns.response, 'and was paired with its answer');
-    assert.equal(outs[1], outs[0], '2 workers = 1');
-    assert.equal(outs[2], outs[0], '3 workers = 1');
+    return outs;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('a flow out of order across batches and IP fragments in different batches: same output with 1, 2 and 3 workers', async () => {
+  const outs = await outputsFor1To3Workers(crossBatchCapture(), true);
+  const entries = outs[0].trim().split('\n').map((l) => JSON.parse(l));
+  const split = entries.find((e) => e.request?.path === '/out-of-order/path');
+  assert.ok(split, 'the reordered request was reassembled and dissected');
+  assert.equal(split.warnings, undefined, 'without damage');
+  assert.equal(split.response?.status, 200, 'and answered');
+  const dns = entries.find((e) => e.protocol === 'dns');
+  assert.ok(dns, 'the fragmented DNS query became an entry');
+  assert.match(JSON.stringify(dns.request), /fragmented\.example/);
+  assert.ok(dns.response, 'and was paired with its answer');
+  assert.equal(outs[1], outs[0], '2 workers = 1');
+  assert.equal(outs[2], outs[0], '3 workers = 1');
 });
 
 /**
@@ -260,27 +266,15 @@ function idleGapCapture(): Packet[] {
 }
 
 test('connections quiet past the idle timeout, then resumed: same output with 1, 2 and 3 workers', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 's4w-idle-'));
-  try {
-    const path = join(dir, 'idle.pcap');
-    writeRawPcap(path, idleGapCapture());
-    const outs: string[] = [];
-    for (const n of ['1', '2', '3']) {
-      const r = await runCli(['dissect', '--workers', n, path], { timeoutMs: 120_000 });
-      assert.equal(r.code, 0, r.stderr);
-      outs.push(r.stdout);
-    }
-    const paths = outs[0]
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).request?.path as string);
-    for (let k = 1; k < 12; k++) assert.ok(paths.includes(`/quiet/${k}/resumed`), `the call on connection ${k} after its silence`);
-    assert.ok(paths.includes('/quiet/0/split'), 'the request cut by the silence, whole');
-    assert.equal(outs[1], outs[0], '2 workers = 1');
-    assert.equal(outs[2], outs[0], '3 workers = 1');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const outs = await outputsFor1To3Workers(idleGapCapture(), false);
+  const paths = outs[0]
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).request?.path as string);
+  for (let k = 1; k < 12; k++) assert.ok(paths.includes(`/quiet/${k}/resumed`), `the call on connection ${k} after its silence`);
+  assert.ok(paths.includes('/quiet/0/split'), 'the request cut by the silence, whole');
+  assert.equal(outs[1], outs[0], '2 workers = 1');
+  assert.equal(outs[2], outs[0], '3 workers = 1');
 });
 
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {

@@ -108,10 +108,10 @@ export function redactUrlText(s: string, names: SensitiveNames): string {
   return redactQueryParams(redactUserinfo(s), names);
 }
 
-function table(chars: string, spaces = true): Uint8Array {
+/** 1 for each of `chars` and for whitespace, by UTF-16 code unit. */
+function table(chars: string): Uint8Array {
   const t = new Uint8Array(65536);
-  for (const c of chars) t[c.charCodeAt(0)] = 1;
-  if (spaces) for (const c of ' \t\r\n\f\v') t[c.charCodeAt(0)] = 1;
+  for (const c of chars + ' \t\r\n\f\v') t[c.charCodeAt(0)] = 1;
   return t;
 }
 /**

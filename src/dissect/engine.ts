@@ -471,13 +471,17 @@ export class DissectionEngine {
 
   /** Feed one captured frame. Never throws for bad packet content. */
   push(p: Packet): void {
+    this.pushFrame(p.linkType, p.data, packetTimeMs(p), p.frame);
+  }
+
+  /** As push, from the frame's parts (a batch's columns: no Packet object per packet). */
+  pushFrame(linkType: number, data: Buffer, now: number, frameNumber: number): void {
     this.packets++;
     this.sinceTick++;
     this.sinceRelease++;
-    const now = packetTimeMs(p);
     if (now > this.maxTime) this.maxTime = now;
     this.phase = 0;
-    this.frame(p.linkType, p.data, now, p.frame, 0);
+    this.frame(linkType, data, now, frameNumber, 0);
     if (this.external) return this.afterPacket();
     // Ticks and releases visit every flow: under a flood of flows they wait
     // for enough packets that each packet pays for a few visits at most
@@ -1075,11 +1079,22 @@ export class DissectionEngine {
     if (call.warnings && call.warnings.length > 0) entry.warnings = call.warnings;
     if (call.tls) entry.tls = true;
     if ((ctx as MutableContext).evicting) entry.warnings = [...(entry.warnings ?? []), EVICTED_WARNING];
-    this.count(`entries.${call.protocol}`);
+    this.count(entryCounter(call.protocol));
     this.emitRank = EMIT_RANK[ctx.transport];
     this.emitTouch = ctx.transport === 'icmp' ? frame : (ctx as MutableContext).touched;
     this.reorder.add(this.options.hold ? (this.options.hold(entry) as Entry) : entry);
   }
+}
+
+/** `entries.<protocol>` once per protocol, not a new string per entry. */
+const ENTRY_COUNTERS = new Map<string, string>();
+function entryCounter(protocol: string): string {
+  let name = ENTRY_COUNTERS.get(protocol);
+  if (name === undefined) {
+    name = `entries.${protocol}`;
+    if (ENTRY_COUNTERS.size < 256) ENTRY_COUNTERS.set(protocol, name); // dissector names: a handful
+  }
+  return name;
 }
 
 /** The two endpoints of a new flow in canonical order (side 0 = the lower ip:port, "A"). */
@@ -1167,7 +1182,7 @@ function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: num
   if (inOrder(batch, from, to, after)) {
     // The usual case: time only goes forward, which the engine assumes anyway.
     engine.setHorizon(Infinity);
-    for (let i = from; i < to; i++) engine.push(batch.packet(i));
+    for (let i = from; i < to; i++) engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
     return;
   }
   const later = new Float64Array(to - from);
@@ -1178,7 +1193,7 @@ function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: num
   }
   for (let i = from; i < to; i++) {
     engine.setHorizon(later[i - from]);
-    engine.push(batch.packet(i));
+    engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
   }
 }
 

@@ -8,10 +8,11 @@
 // batch, across several scavenges of a 1 MB young generation, so they were
 // promoted: 50 of the 111 MB promoted while dissecting the bench capture,
 // each then freed by a full collection. A ColumnBatch keeps the records'
-// fields in one Float64Array and makes each Packet only when the engine is
-// about to push it, so it dies young.
+// fields in one Float64Array; the engine takes each packet's fields from
+// the columns (no Packet object at all), other readers make a Packet when
+// they ask for it, so it dies young.
 
-import { packetTimeMs, type Packet } from './packet.js';
+import { packetTimeMs, timeMs, type Packet } from './packet.js';
 
 export interface PacketBatch {
   readonly length: number;
@@ -19,6 +20,10 @@ export interface PacketBatch {
   timeMs(i: number): number;
   /** Packet i's LINKTYPE_*, without making the packet. */
   linkType(i: number): number;
+  /** Packet i's captured bytes, without making the packet. */
+  data(i: number): Buffer;
+  /** Packet i's frame number, without making the packet. */
+  frameNumber(i: number): number;
   /** Packet i as a Packet (a new object each call for a ColumnBatch: take it once). */
   packet(i: number): Packet;
 }
@@ -37,6 +42,14 @@ export class ArrayBatch implements PacketBatch {
 
   linkType(i: number): number {
     return this.packets[i].linkType;
+  }
+
+  data(i: number): Buffer {
+    return this.packets[i].data;
+  }
+
+  frameNumber(i: number): number {
+    return this.packets[i].frame;
   }
 
   packet(i: number): Packet {
@@ -96,11 +109,21 @@ export class ColumnBatch implements PacketBatch {
 
   timeMs(i: number): number {
     const o = i * STRIDE;
-    return this.rows[o + TS_SEC] * 1000 + this.rows[o + TS_NSEC] / 1e6;
+    return timeMs(this.rows[o + TS_SEC], this.rows[o + TS_NSEC]);
   }
 
   linkType(i: number): number {
     return this.rows[i * STRIDE + LINK_TYPE];
+  }
+
+  data(i: number): Buffer {
+    const o = i * STRIDE;
+    const off = this.rows[o + DATA_OFF];
+    return this.bufferOf(i).subarray(off, off + this.rows[o + CAPLEN]);
+  }
+
+  frameNumber(i: number): number {
+    return this.rows[i * STRIDE + FRAME];
   }
 
   packet(i: number): Packet {

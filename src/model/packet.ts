@@ -33,7 +33,12 @@ export interface Packet {
 
 /** Milliseconds since the epoch as a float (what entries carry). */
 export function packetTimeMs(p: Pick<Packet, 'tsSec' | 'tsNsec'>): number {
-  return p.tsSec * 1000 + p.tsNsec / 1e6;
+  return timeMs(p.tsSec, p.tsNsec);
+}
+
+/** packetTimeMs from the two fields (the one formula, so every path gets the same bits). */
+export function timeMs(tsSec: number, tsNsec: number): number {
+  return tsSec * 1000 + tsNsec / 1e6;
 }
 
 /** Description of one capture interface (a pcap file has exactly one). */

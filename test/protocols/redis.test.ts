@@ -151,3 +151,25 @@ test('summaries count what the wire announced, not the kept (cut) value', () => 
   assert.equal(kept.length, 101, 'the value keeps 100 items and a marker');
   assert.equal(kept[100], '…(74 more)');
 });
+
+for (const how of chunkings) {
+  test(`values past the kept ones are skipped, not rendered, and sizes still count every byte (${how})`, () => {
+    // Text, UTF-8, binary and verbatim values, kept and past the 100 kept items, split however TCP splits them.
+    const utf8 = (t: string) => Buffer.from(t, 'utf8').toString('latin1'); // the wire bytes, one char per byte
+    const values = Array.from({ length: 150 }, (_, i) => ['plain' + i, utf8('héllo' + i), `\x00\x01${i}`, 'x'.repeat(i * 7)][i % 4]);
+    const bulk = (v: string) => `$${Buffer.byteLength(v, 'latin1')}\r\n${v}\r\n`;
+    const reply = `*151\r\n${values.map(bulk).join('')}=8\r\ntxt:abcd\r\n`;
+    const ctx = run([c2s(cmd('LRANGE', 'l', '0', '-1') + cmd('HELLO', '3', 'AUTH', 'user', 'pass', 'SETNAME', 'x')), s2c(reply + '%0\r\n')], how);
+    const kept = ctx.calls[0].response?.value as string[];
+    assert.equal(kept.length, 101);
+    assert.equal(kept[0], 'plain0');
+    assert.equal(kept[1], 'héllo1', 'UTF-8 bytes read as UTF-8');
+    assert.equal(kept[2], '\\x00\\x012', 'binary shown escaped');
+    assert.equal(kept[99], 'x'.repeat(99 * 7));
+    assert.equal(kept[100], '…(51 more)');
+    assert.equal(ctx.calls[0].summary, 'LRANGE l → [151 items]');
+    assert.equal(ctx.calls[0].responseSize, Buffer.byteLength(reply, 'latin1'));
+    assert.deepEqual(ctx.calls[1].request!.args, ['3', 'AUTH', 'user', '***', 'SETNAME', 'x'], 'HELLO … AUTH user pass: the password is masked');
+    assert.equal(ctx.calls[1].summary, 'HELLO → {0 entries}');
+  });
+}

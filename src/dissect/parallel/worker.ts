@@ -15,7 +15,7 @@ import { loadProtoDir } from '../protocols/proto-schema.js';
 import { redactorFromFlags } from '../../redact/flags.js';
 import type { Redactor } from '../../redact/entry.js';
 import { createEnricher } from '../../k8s/enrich.js';
-import { packetTimeMs } from '../../model/packet.js';
+import { timeMs } from '../../model/packet.js';
 import { JsonBytes } from '../../output/json-bytes.js';
 import { projectObject, specFromWire } from '../../ndjson/project-object.js';
 import type { FieldSpec } from '../../ndjson/project.js';
@@ -105,22 +105,14 @@ function handle(rec: Buffer): boolean {
     case RecordType.PACKET: {
       g = rec.readDoubleLE(1);
       through = g - 1;
-      engine.push({
-        frame: rec.readUInt32LE(9),
-        linkType: rec.readUInt16LE(13),
-        tsSec: rec.readDoubleLE(15),
-        tsNsec: rec.readUInt32LE(23),
-        data: rec.subarray(PACKET_HEADER),
-        origLen: rec.length - PACKET_HEADER,
-        interfaceId: 0,
-      });
+      engine.pushFrame(rec.readUInt16LE(13), rec.subarray(PACKET_HEADER), timeMs(rec.readDoubleLE(15), rec.readUInt32LE(23)), rec.readUInt32LE(9));
       return true;
     }
     case RecordType.DATAGRAM: {
       g = rec.readDoubleLE(1);
       through = g - 1;
       const frame = rec.readUInt32LE(9);
-      const now = packetTimeMs({ tsSec: rec.readDoubleLE(13), tsNsec: rec.readUInt32LE(21) });
+      const now = timeMs(rec.readDoubleLE(13), rec.readUInt32LE(21));
       const srcLen = rec[28];
       const dstLen = rec[29];
       const src = rec.toString('latin1', DATAGRAM_HEADER, DATAGRAM_HEADER + srcLen);

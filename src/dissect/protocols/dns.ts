@@ -14,7 +14,7 @@ import type {
 } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { currentMeter } from '../memory-budget.js';
-import { ipv6Text } from './util/addr.js';
+import { ipv4Text, ipv6Text } from './util/addr.js';
 import { truncate } from './util/text.js';
 import { MessageStarts } from './util/message-start.js';
 
@@ -135,7 +135,7 @@ export function parseDnsMessage(buf: Buffer): DnsMessage | null {
 
 /** Read a (possibly compressed) name at `off`; returns the name and the offset after it in place. */
 function readName(buf: Buffer, off: number): [string, number] {
-  const labels: string[] = [];
+  let name = '';
   let pos = off;
   let end = -1; // offset after the name in place, set at the first pointer
   let jumps = 0;
@@ -164,15 +164,27 @@ function readName(buf: Buffer, off: number): [string, number] {
     if (pos + 1 + len > buf.length) throw new Malformed('name truncated');
     length += len + 1;
     if (length > 255) throw new Malformed('name too long');
-    labels.push(escapeLabel(buf.subarray(pos + 1, pos + 1 + len)));
+    const label = labelText(buf, pos + 1, pos + 1 + len);
+    name = name === '' ? label : name + '.' + label;
     pos += 1 + len;
   }
-  return [labels.length === 0 ? '<Root>' : labels.join('.'), end < 0 ? pos : end];
+  return [name === '' ? '<Root>' : name, end < 0 ? pos : end];
 }
 
-function escapeLabel(b: Buffer): string {
+/** The label in buf[start, end) in presentation format: taken as it is when it needs no escapes (nearly always). */
+function labelText(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e) return escapeLabel(buf, start, end);
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/** RFC 1035 §5.1 escapes: a backslash before a dot inside a label, `\DDD` (decimal) for bytes that are not printable. */
+function escapeLabel(buf: Buffer, start: number, end: number): string {
   let s = '';
-  for (const c of b) {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
     if (c === 0x2e) s += '\\.';
     else if (c > 0x20 && c < 0x7f) s += String.fromCharCode(c);
     else s += '\\' + c.toString().padStart(3, '0');
@@ -196,6 +208,11 @@ function readRecord(buf: Buffer, off: number): [DnsRecord, number] {
 
 /** Fill rr.data (a presentation-format string) and a few structured fields per type. */
 function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, type: number, cls: number, ttl: number): void {
+  if (type === 1 && len >= 4) {
+    // An A record, most answers: its text from the shared address cache, before any view or helper is made.
+    rr.data = ipv4Text(buf, start);
+    return;
+  }
   const rd = buf.subarray(start, start + len);
   const need = (n: number): void => {
     if (len < n) throw new Malformed(`${rr.type} data too short`);
@@ -323,28 +340,26 @@ function typeBitmap(b: Buffer): string[] {
 }
 
 function requestRecord(m: DnsMessage): Record<string, any> {
-  return {
+  const request: Record<string, any> = {
     id: m.id,
     opcode: m.opcode,
     opcodeName: OPCODE_NAMES[m.opcode] ?? `OPCODE${m.opcode}`,
     flags: { rd: m.flags.rd, ad: m.flags.ad, cd: m.flags.cd },
     questions: m.questions,
-    ...(m.additionals.length > 0 ? { additionals: m.additionals } : {}),
   };
+  if (m.additionals.length > 0) request.additionals = m.additionals;
+  return request;
 }
 
 function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, any> {
-  return {
-    id: m.id,
-    rcode: m.rcode,
-    rcodeName: RCODE_NAMES[m.rcode] ?? `RCODE${m.rcode}`,
-    flags: { aa: m.flags.aa, tc: m.flags.tc, rd: m.flags.rd, ra: m.flags.ra, ad: m.flags.ad, cd: m.flags.cd },
-    // The questions are the query's; they are repeated only when the query was not seen.
-    ...(withQuestions ? { questions: m.questions } : {}),
-    answers: m.answers,
-    authorities: m.authorities,
-    additionals: m.additionals,
-  };
+  const id = m.id;
+  const rcode = m.rcode;
+  const rcodeName = RCODE_NAMES[m.rcode] ?? `RCODE${m.rcode}`;
+  const flags = { aa: m.flags.aa, tc: m.flags.tc, rd: m.flags.rd, ra: m.flags.ra, ad: m.flags.ad, cd: m.flags.cd };
+  // The questions are the query's; they are repeated only when the query was not seen.
+  return withQuestions
+    ? { id, rcode, rcodeName, flags, questions: m.questions, answers: m.answers, authorities: m.authorities, additionals: m.additionals }
+    : { id, rcode, rcodeName, flags, answers: m.answers, authorities: m.authorities, additionals: m.additionals };
 }
 
 /** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */
@@ -439,7 +454,9 @@ class DnsPairing {
   }
 
   private emit(q: PendingQuery | null, r: PendingQuery | null, extraWarning?: string): void {
-    const warnings = [...(q?.msg.warnings ?? []), ...(r?.msg.warnings ?? [])];
+    const warnings: string[] = [];
+    if (q !== null) for (const w of q.msg.warnings) warnings.push(w);
+    if (r !== null) for (const w of r.msg.warnings) warnings.push(w);
     if (!r) warnings.push('unanswered');
     if (extraWarning) warnings.push(extraWarning);
     const first = (q ?? r)!;

@@ -39,6 +39,7 @@ const KEYLESS = new Set([
 
 
 const SUBSCRIBE_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
+const SUBSCRIBE_COMMANDS = new Set([...SUBSCRIBE_KINDS].map((k) => k.toUpperCase()));
 const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
 
 type Value = string | number | boolean | null | Value[] | { [k: string]: Value };
@@ -69,13 +70,17 @@ interface Bulk {
   parts: Buffer[];
   kept: number;
   total: number;
+  /** The aggregate it belongs to keeps no more values: read past it without rendering it. */
+  unkept: boolean;
 }
 
 /** Streaming RESP reader for one direction. */
 export class RespReader {
   private readonly queue = new ByteQueue();
   private readonly stack: Aggregate[] = [];
-  private bulk: Bulk | null = null;
+  /** The bulk string being read, when `inBulk`; one object reused for every bulk (millions in a long LRANGE stream). */
+  private readonly bulk: Bulk = { tag: '', remaining: 0, parts: [], kept: 0, total: 0, unkept: false };
+  private inBulk = false;
   /** CRLF still owed after a bulk payload. */
   private crlfOwed = 0;
   private size = 0;
@@ -110,7 +115,7 @@ export class RespReader {
         this.startTime = this.ctx.now;
         this.startFrame = this.ctx.frame;
       }
-      if (this.bulk !== null) {
+      if (this.inBulk) {
         if (!this.readBulk()) return;
       } else if (this.crlfOwed > 0) {
         if (!this.readCrlf()) return;
@@ -123,7 +128,8 @@ export class RespReader {
     this.dead = true;
     this.queue.clear();
     this.stack.length = 0;
-    this.bulk = null;
+    this.inBulk = false;
+    this.bulk.parts.length = 0;
   }
 
   private fail(why: string): void {
@@ -132,15 +138,33 @@ export class RespReader {
   }
 
   private readBulk(): boolean {
-    const b = this.bulk!;
+    const b = this.bulk;
     const n = Math.min(b.remaining, this.queue.length);
+    if (b.unkept) {
+      // A value `complete` will only count (a long LRANGE reply): its bytes
+      // are skipped, not turned into a string that is thrown away.
+      this.queue.consume(n);
+      b.remaining -= n;
+      this.size += n;
+      if (b.remaining > 0) return false;
+      this.inBulk = false;
+      this.crlfOwed = 2;
+      this.pendingTag = b.tag;
+      this.pendingText = '';
+      return true;
+    }
     if (n > 0 && n === b.remaining && b.parts.length === 0 && n <= this.keepBytes) {
-      // The whole value is queued (the usual case): render it from a view, no copies.
-      const data = this.queue.peek(n);
-      this.pendingBulk = { tag: b.tag, text: renderBytes(b.tag === '=' ? data.subarray(Math.min(4, data.length)) : data) };
+      // The whole value is queued (the usual case): render it where it lies,
+      // or from a view when it spans chunks; no copies either way.
+      const chunk = this.queue.frontChunk;
+      const at = this.queue.frontOffset;
+      const skip = b.tag === '=' ? Math.min(4, n) : 0; // verbatim strings start with "txt:"
+      const text = at + n <= chunk.length ? renderRange(chunk, at + skip, at + n) : renderBytes(this.queue.peek(n).subarray(skip));
+      this.pendingTag = b.tag;
+      this.pendingText = text;
       this.queue.consume(n);
       this.size += n;
-      this.bulk = null;
+      this.inBulk = false;
       this.crlfOwed = 2;
       return true;
     }
@@ -156,18 +180,30 @@ export class RespReader {
       this.size += n;
     }
     if (b.remaining > 0) return false;
-    this.bulk = null;
+    this.inBulk = false;
     this.crlfOwed = 2;
     const data = b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts, b.kept);
     let text = renderBytes(b.tag === '=' ? data.subarray(Math.min(4, data.length)) : data);
     if (b.total > b.kept) text = truncate(text, text.length) + `…(${b.total} bytes)`;
-    this.pendingBulk = { tag: b.tag, text };
+    b.parts.length = 0;
+    this.pendingTag = b.tag;
+    this.pendingText = text;
     return true;
   }
 
-  private pendingBulk: { tag: string; text: string } | null = null;
+  /** A bulk string read up to its CRLF: its type byte and rendering. */
+  private pendingTag = '';
+  private pendingText = '';
 
   private readCrlf(): boolean {
+    // Both bytes in the front chunk (the usual case): one look, one consume.
+    const chunk = this.queue.frontChunk;
+    const at = this.queue.frontOffset;
+    if (this.crlfOwed === 2 && at + 1 < chunk.length && chunk[at] === 0x0d && chunk[at + 1] === 0x0a) {
+      this.queue.consume(2);
+      this.size += 2;
+      this.crlfOwed = 0;
+    }
     while (this.crlfOwed > 0 && this.queue.length > 0) {
       const c = this.queue.at(0);
       const want = this.crlfOwed === 2 ? 0x0d : 0x0a;
@@ -180,9 +216,9 @@ export class RespReader {
       this.crlfOwed--;
     }
     if (this.crlfOwed > 0) return false;
-    const pb = this.pendingBulk!;
-    this.pendingBulk = null;
-    this.complete(pb.tag, pb.text);
+    const text = this.pendingText;
+    this.pendingText = '';
+    this.complete(this.pendingTag, text);
     return true;
   }
 
@@ -205,7 +241,7 @@ export class RespReader {
     const e = nl >= 1 && buf[s + nl - 1] === 0x0d ? s + nl - 1 : s + nl;
     const tag = String.fromCharCode(e > s ? buf[s] : 0);
     // Lengths are the common case: read them from the bytes, without strings.
-    const length = tag === '$' || tag === '*' ? asciiInt(buf, s, e) : null;
+    const length = tag === '$' || tag === '*' || tag === ':' ? asciiInt(buf, s, e) : null;
     const rest = length === null ? buf.toString('utf8', s + 1, e) : '';
     this.queue.consume(nl + 1);
     this.size += nl + 1;
@@ -231,6 +267,10 @@ export class RespReader {
         return true;
       case ':':
       case '(': {
+        if (length !== null) {
+          this.complete(tag, length);
+          return true;
+        }
         if (!/^[+-]?\d+$/.test(rest)) return this.malformed(`bad integer "${printable(buf.subarray(s, e), 32)}"`);
         const n = Number(rest);
         this.complete(tag, Number.isSafeInteger(n) ? n : rest);
@@ -258,7 +298,14 @@ export class RespReader {
           this.complete('_', null);
           return true;
         }
-        this.bulk = { tag, remaining: len, parts: [], kept: 0, total: len };
+        const b = this.bulk;
+        b.tag = tag;
+        b.remaining = len;
+        b.parts.length = 0;
+        b.kept = 0;
+        b.total = len;
+        b.unkept = !this.keepsNextValue();
+        this.inBulk = true;
         return true;
       }
       case '*':
@@ -292,6 +339,13 @@ export class RespReader {
     return false;
   }
 
+  /** Whether the value being read next is kept (`complete` adds it to its aggregate) rather than only counted. */
+  private keepsNextValue(): boolean {
+    const top = this.stack[this.stack.length - 1];
+    if (top === undefined) return true;
+    return top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1) && this.keptValues < MAX_VALUES;
+  }
+
   /** A value finished: add it to the open aggregate or hand the message on. */
   private complete(tag: string, value: Value, count?: number): void {
     let t = tag;
@@ -306,7 +360,7 @@ export class RespReader {
         this.onMessage(m);
         return;
       }
-      if (top.items.length < MAX_ITEMS * (top.tag === '%' || top.tag === '|' ? 2 : 1) && this.keptValues < MAX_VALUES) {
+      if (this.keepsNextValue()) {
         top.items.push(v);
         this.keptValues++;
       } else top.dropped++;
@@ -355,6 +409,20 @@ function buildAggregate(a: Aggregate): Value {
 
 function renderBytes(b: Buffer): string {
   return looksLikeText(b) ? b.toString('utf8') : printable(b, b.length * 4 + 1);
+}
+
+/** renderBytes of buf[start, end), without a view for the usual short text value. */
+function renderRange(buf: Buffer, start: number, end: number): string {
+  return end - start <= 64 && isPlainAscii(buf, start, end) ? buf.toString('latin1', start, end) : renderBytes(buf.subarray(start, end));
+}
+
+/** Printable ASCII, tab, CR or LF only: text in every encoding looksLikeText accepts. */
+function isPlainAscii(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 interface PendingCommand {
@@ -438,26 +506,27 @@ export class RedisParser implements TcpStreamParser {
     const words = Array.isArray(m.value) ? m.value.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))) : [String(m.value)];
     const command = (words[0] ?? '').toUpperCase();
     const request: Record<string, any> = { command };
-    const args = words.slice(1);
-    if (args.length > 0 && !KEYLESS.has(command)) request.key = truncate(args[0], 256);
+    const argCount = Math.max(0, words.length - 1);
+    if (argCount > 0 && !KEYLESS.has(command)) request.key = truncate(words[1], 256);
     // Passwords stay off the wire record: AUTH and HELLO … AUTH user pass.
-    const shown = command === 'AUTH' ? args.map(() => '***') : command === 'HELLO' ? maskHelloAuth(args) : args;
-    request.args = shown.slice(0, MAX_ARGS).map((a) => truncate(a, 256));
-    if (args.length > MAX_ARGS) request.argsTruncated = args.length;
+    const helloAuth = command === 'HELLO' ? helloPasswordIndex(words) : -1;
+    const args: string[] = [];
+    for (let i = 1; i < words.length && args.length < MAX_ARGS; i++) args.push(command === 'AUTH' || i === helloAuth ? '***' : truncate(words[i], 256));
+    request.args = args;
+    if (argCount > MAX_ARGS) request.argsTruncated = argCount;
     if (command === 'SUBSCRIBE' || command === 'PSUBSCRIBE' || command === 'SSUBSCRIBE') this.subscribed = true;
     if (this.pending.length >= MAX_PENDING) {
       this.ctx.count('redis.pending-overflow');
       const p = this.pending.shift()!;
       if (!p.emitted) this.emit(p, null);
     }
-    const lower = command.toLowerCase();
     this.pending.push({
       request,
       command,
       time: m.time,
       frame: m.frame,
       size: m.size,
-      expected: SUBSCRIBE_KINDS.has(lower) ? Math.max(1, args.length) : 1,
+      expected: SUBSCRIBE_COMMANDS.has(command) ? Math.max(1, argCount) : 1,
       emitted: false,
     });
   }
@@ -509,9 +578,11 @@ export class RedisParser implements TcpStreamParser {
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
     }
-    const warnings = [...this.streamWarnings];
-    if (!reply) warnings.push('unanswered');
-    if (warnings.length > 0) call.warnings = warnings;
+    if (this.streamWarnings.size > 0 || !reply) {
+      const warnings = [...this.streamWarnings];
+      if (!reply) warnings.push('unanswered');
+      call.warnings = warnings;
+    }
     this.ctx.emit(call);
   }
 
@@ -538,9 +609,10 @@ export class RedisParser implements TcpStreamParser {
   }
 }
 
-function maskHelloAuth(args: string[]): string[] {
-  const i = args.findIndex((a) => a.toUpperCase() === 'AUTH');
-  return i < 0 ? args : args.map((a, k) => (k === i + 2 ? '***' : a));
+/** Where the password is in `HELLO [protover] AUTH user pass …` (an index into the command's words), or -1. */
+function helloPasswordIndex(words: string[]): number {
+  for (let i = 1; i < words.length; i++) if (words[i].toUpperCase() === 'AUTH') return i + 2;
+  return -1;
 }
 
 /** The pub/sub kind of a server message ("message", "subscribe" …), or null for ordinary replies. */

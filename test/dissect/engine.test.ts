@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { repoRoot, sharedCaptures, sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
+import { udpPacket } from '../helpers/pcap-wire.js';
+import { DissectionEngine } from '../../src/dissect/engine.js';
+import type { Entry } from '../../src/model/entry.js';
 
 const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -91,4 +94,37 @@ test('IPv6 fragments are reassembled (DNS over fragmented UDP)', async () => {
 test('unanswered requests are emitted when the capture ends', async () => {
   const { entries } = await dissectFile(sharedCapture('deepflow-kafka-00-produce-v2.pcap'));
   assert.ok(entries.length >= 1);
+});
+
+test('a DNS conversation ends at the reply that leaves nothing pending, and the socket\'s next query starts afresh', () => {
+  const question = Buffer.from([1, 0x61, 7, ...Buffer.from('example'), 0, 0, 1, 0, 1]); // a.example A IN
+  const query = (id: number) => Buffer.concat([Buffer.from([id >> 8, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), question]);
+  const answer = (id: number) =>
+    Buffer.concat([Buffer.from([id >> 8, id & 255, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), question, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 9])]);
+  const out: Entry[] = [];
+  const engine = new DissectionEngine({}, (e) => out.push(e as Entry));
+  const T = 1_700_000_000_000;
+  let frame = 0;
+  const send = (at: number, from: 1 | 2, body: Buffer) => engine.push(udpPacket(T + at, ++frame, from, from === 1 ? 40000 : 53, from === 1 ? 53 : 40000, body));
+  // A and AAAA-style: two queries in flight on one socket; the conversation lives until both are answered.
+  send(0, 1, query(1));
+  send(1, 1, query(2));
+  send(2, 2, answer(1));
+  assert.equal(engine.flowCount, 1, 'a query still waits: the conversation stays');
+  send(3, 2, answer(2));
+  assert.equal(engine.flowCount, 0, 'every query answered: the conversation ended at once, not at the next tick');
+  // The same ports 5 ms later: a new conversation, paired as before.
+  send(5, 1, query(3));
+  assert.equal(engine.flowCount, 1);
+  send(6, 2, answer(3));
+  assert.equal(engine.flowCount, 0);
+  engine.finish();
+  assert.deepEqual(
+    out.map((e) => [e.summary, e.elapsedTime, e.warnings ?? []]),
+    [
+      ['A a.example → 198.18.0.9', 2, []],
+      ['A a.example → 198.18.0.9', 2, []],
+      ['A a.example → 198.18.0.9', 1, []],
+    ],
+  );
 });

@@ -2,6 +2,7 @@
 // hostile frames, and commands compared with tshark's RESP dissector.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { probeRedis, redis } from '../../src/dissect/protocols/redis.js';
 import { chunkings, fakeContext, feed, tsharkFields, type Segment } from './helpers.js';
 import { sharedCapture } from '../helpers/paths.js';
@@ -173,3 +174,41 @@ for (const how of chunkings) {
     assert.equal(ctx.calls[1].summary, 'HELLO → {0 entries}');
   });
 }
+
+test('long replies read the same however TCP splits them, damaged elements included (property)', () => {
+  // Past its 100 kept items an array's bulk strings are skipped in one loop
+  // over the chunk; byte by byte they go through the general path. Both must
+  // agree on every call, size and counter, whatever the elements are.
+  const bulk = fc.uint8Array({ maxLength: 24 }).map((b) => `$${b.length}\r\n${Buffer.from(b).toString('latin1')}\r\n`);
+  const valid = fc.oneof(
+    { arbitrary: bulk, weight: 8 },
+    fc.integer().map((n) => `:${n}\r\n`),
+    fc.constantFrom('$-1\r\n', '$03\r\nabc\r\n', '*2\r\n$1\r\na\r\n:7\r\n', '$3\nabc\r\n' /* a length line ended by LF alone: redis accepts it */),
+  );
+  const damaged = fc.constantFrom(
+    '$3\r\nabcX\r\n', // payload longer than announced
+    '$3\r\nabcd\n', // … with a bare LF where the CRLF should be
+    '$3\r\nab', // cut short
+    '$99999999999\r\n',
+    '$-5\r\n',
+    '$\r\n',
+  );
+  // The kept items first, all well formed (the reader would stop before the rest otherwise), then anything.
+  const elements = fc
+    .tuple(fc.array(valid, { minLength: 100, maxLength: 130 }), fc.array(fc.oneof({ arbitrary: valid, weight: 4 }, damaged), { maxLength: 80 }))
+    .map(([kept, rest]) => [...kept, ...rest]);
+  fc.assert(
+    fc.property(elements, fc.nat(), fc.boolean(), (elements, cut, truncate) => {
+      let reply = `*${elements.length}\r\n${elements.join('')}+OK\r\n`;
+      if (truncate) reply = reply.slice(0, cut % reply.length);
+      const outcome = (how: (typeof chunkings)[number]) => {
+        const ctx = run([c2s(cmd('LRANGE', 'l', '0', '-1') + cmd('PING')), s2c(reply)], how);
+        return JSON.stringify({ calls: ctx.calls, counters: ctx.counters });
+      };
+      const whole = outcome('whole');
+      assert.equal(outcome('bytes'), whole);
+      assert.equal(outcome('random'), whole);
+    }),
+    { numRuns: 150, seed: 16 },
+  );
+});

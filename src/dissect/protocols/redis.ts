@@ -119,7 +119,10 @@ export class RespReader {
         if (!this.readBulk()) return;
       } else if (this.crlfOwed > 0) {
         if (!this.readCrlf()) return;
-      } else if (!this.readLine()) return;
+      } else {
+        if (this.stack.length > 0) this.skipUnkeptBulks();
+        if (!this.readLine()) return;
+      }
     }
   }
 
@@ -135,6 +138,41 @@ export class RespReader {
   private fail(why: string): void {
     this.kill();
     this.onMalformed(why);
+  }
+
+  /**
+   * Bulk strings an aggregate only counts (those past its kept items: most
+   * of a 600-item LRANGE reply), read in one loop from the front chunk
+   * rather than a line, a payload and a CRLF at a time. Stops before the
+   * aggregate's last element (whose completion `complete` handles), at
+   * anything but a well-formed `$N\r\n…\r\n` wholly in the chunk, and leaves
+   * that to the general path, which reads it (or reports it) as before.
+   */
+  private skipUnkeptBulks(): void {
+    const top = this.stack[this.stack.length - 1];
+    if (top === undefined || top.remaining <= 1 || this.keepsNextValue()) return;
+    const buf = this.queue.frontChunk;
+    const start = this.queue.frontOffset;
+    let p = start;
+    while (top.remaining > 1 && p < buf.length && buf[p] === 0x24 /* $ */) {
+      let q = p + 1;
+      let n = 0;
+      for (; q < buf.length && q - p <= 10; q++) {
+        const c = buf[q] - 0x30;
+        if (c < 0 || c > 9) break;
+        n = n * 10 + c;
+      }
+      if (q === p + 1 || q + 1 >= buf.length || buf[q] !== 0x0d || buf[q + 1] !== 0x0a || n > MAX_BULK) break;
+      const end = q + 2 + n;
+      if (end + 1 >= buf.length || buf[end] !== 0x0d || buf[end + 1] !== 0x0a) break;
+      p = end + 2;
+      top.remaining--;
+      top.dropped++;
+    }
+    if (p > start) {
+      this.queue.consume(p - start);
+      this.size += p - start;
+    }
   }
 
   private readBulk(): boolean {

@@ -261,8 +261,11 @@ export class RespReader {
   }
 
   private readLine(): boolean {
-    // Lines are short: look near the front first so a long queue is not copied per line.
-    let nl = this.queue.indexOfByte(0x0a, 256);
+    // Lines are short: a few bytes of the front chunk looked at here (a
+    // native search costs more than that for "$3"), then the first 256 bytes,
+    // then the rest, so a long queue is not copied per line.
+    let nl = shortLineEnd(this.queue.frontChunk, this.queue.frontOffset);
+    if (nl < 0) nl = this.queue.indexOfByte(0x0a, 256);
     if (nl < 0 && this.queue.length > 256) nl = this.queue.indexOfByte(0x0a, MAX_LINE);
     if (nl < 0) {
       if (this.queue.length >= MAX_LINE) this.fail('line too long');
@@ -339,7 +342,6 @@ export class RespReader {
         const b = this.bulk;
         b.tag = tag;
         b.remaining = len;
-        b.parts.length = 0;
         b.kept = 0;
         b.total = len;
         b.unkept = !this.keepsNextValue();
@@ -410,6 +412,13 @@ export class RespReader {
       items = top.count;
     }
   }
+}
+
+/** Where the LF is in the first 16 bytes of buf from `start` (relative to start), or -1. */
+function shortLineEnd(buf: Buffer, start: number): number {
+  const end = Math.min(buf.length, start + 16);
+  for (let i = start; i < end; i++) if (buf[i] === 0x0a) return i - start;
+  return -1;
 }
 
 /** The integer after the type byte of the line buf[start, end) (`$12`, `*-1`), or null when it is not a short plain one. */

@@ -90,14 +90,27 @@ export async function ensureBenchCaptures(opts: { force?: boolean; log?: (m: str
   return meta;
 }
 
+/** The traffic generators recordLabMix runs, and the Debian package of each. */
+const GENERATORS: [string, string][] = [
+  ['ab', 'apache2-utils'],
+  ['redis-benchmark', 'redis-tools'],
+  ['dig', 'bind9-dnsutils'],
+];
+
 /**
  * Drives HTTP (ab keep-alive: JSON, gzip/chunked HTML, 500s), Redis
  * (redis-benchmark, no pipelining) and DNS (dig batches incl. NXDOMAIN and TCP)
  * from client1 and captures on node1's bridge, where all of it passes.
  */
 async function recordLabMix(file: string): Promise<{ captured: number; dropped: number }> {
+  // A generator missing would leave its protocol out of the capture, silently
+  // (a recording without HTTP was once benchmarked as if it had it).
+  for (const [tool, pkg] of GENERATORS) {
+    if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed (apt-get install ${pkg}; see bench/packages.txt)`);
+  }
   const lab: Lab = await startLab({ ...labIdentity('shlb'), nodes: 2 });
   const loads: ChildProcess[] = [];
+  const failed: string[] = [];
   try {
     const client = lab.pod('client1').ns;
     const web = lab.pod('web').ip;
@@ -119,6 +132,10 @@ async function recordLabMix(file: string): Promise<{ captured: number; dropped: 
     const limit = String(RECORD_SECONDS);
     const load = (argv: string[]): void => {
       const child = spawn('ip', ['netns', 'exec', client, 'timeout', limit, ...argv], { stdio: 'ignore' });
+      // 124 is timeout's own stop at the end; SIGTERM is ours once the capture is full.
+      child.on('exit', (code) => {
+        if (code !== null && code !== 0 && code !== 124) failed.push(`${argv[0]} exited with ${code}`);
+      });
       loads.push(child);
     };
     load(['ab', '-q', '-k', '-c', '2', '-n', '2000000', `http://${web}/details/1`]);
@@ -135,6 +152,7 @@ async function recordLabMix(file: string): Promise<{ captured: number; dropped: 
     const deadline = setTimeout(() => void capture.stop(), RECORD_SECONDS * 1000);
     const result = await capture.whenDone();
     clearTimeout(deadline);
+    if (failed.length > 0) throw new Error(`a traffic generator failed, so the capture lacks its protocol: ${failed.join('; ')}`);
     return result;
   } finally {
     for (const child of loads) if (child.exitCode === null) child.kill('SIGTERM');

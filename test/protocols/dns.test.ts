@@ -110,6 +110,18 @@ test('record types: AAAA, MX, TXT, SRV, SOA, OPT', () => {
   assert.equal(m.additionals[0].do, true);
 });
 
+test('names in presentation format: dots, spaces and other bytes inside labels are escaped, also through a pointer', () => {
+  // Labels "a.b", " x\0", "\xff", then "example"; an answer's name points at the second label.
+  const labels = [Buffer.from('a.b'), Buffer.from(' x\0', 'latin1'), Buffer.from([0xff]), Buffer.from('example')];
+  const qname = Buffer.concat([...labels.flatMap((l) => [Buffer.from([l.length]), l]), Buffer.from([0])]);
+  const msg = Buffer.concat([header(7, 0x8180, 1, 1), qname, u16(1), u16(1), rr(12 + 4, 1, 60, Buffer.from([198, 18, 0, 7]))]);
+  const m = parseDnsMessage(msg)!;
+  assert.deepEqual(m.warnings, []);
+  assert.equal(m.questions[0].name, 'a\\.b.\\032x\\000.\\255.example');
+  assert.equal(m.answers[0].name, '\\032x\\000.\\255.example');
+  assert.equal(m.answers[0].data, '198.18.0.7');
+});
+
 test('compression loops and bad labels are marked malformed, never thrown or looped', () => {
   // Pointer to itself, and a two-pointer cycle.
   const self = Buffer.concat([header(1, 0x0100, 1, 0), Buffer.from([0xc0, 12]), u16(1), u16(1)]);

@@ -626,7 +626,8 @@ class HalfStream {
     const from = Math.max(0, this.scanFrom - 3);
     // In place: a head arriving in many packets is searched once per packet, never copied whole.
     const crlf = this.queue.indexOfInPlace(LF_CRLF, from, MAX_HEAD_BYTES);
-    const lf = this.queue.indexOfInPlace(LF_LF, from, MAX_HEAD_BYTES);
+    // A bare-LF end only matters before the CRLF one: not searched for through the body after it.
+    const lf = this.queue.indexOfInPlace(LF_LF, from, crlf < 0 ? MAX_HEAD_BYTES : crlf + 3);
     const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
     if (ends.length === 0) {
       this.scanFrom = this.queue.length;

@@ -14,8 +14,6 @@
 
 import { Worker } from 'node:worker_threads';
 import { applyHeapFlags } from '../../cli/heap-flags.js';
-import type { Packet } from '../../model/packet.js';
-import { packetTimeMs } from '../../model/packet.js';
 import type { PacketBatch } from '../../model/packet-batch.js';
 import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
@@ -306,7 +304,7 @@ class ParallelRun {
     if (inOrder(batch, from, to, after)) {
       this.horizon = Infinity;
       for (let i = from; i < to; i++) {
-        const wait = this.packet(batch.packet(i));
+        const wait = this.packet(batch, i);
         if (wait) await wait;
       }
       return;
@@ -319,7 +317,7 @@ class ParallelRun {
     }
     for (let i = from; i < to; i++) {
       this.horizon = later[i - from];
-      const wait = this.packet(batch.packet(i));
+      const wait = this.packet(batch, i);
       if (wait) await wait;
     }
   }
@@ -343,46 +341,50 @@ class ParallelRun {
    * A promise only when something must be waited for (a full ring, a tick or
    * release, a datagram): most packets cost no promise and no microtask.
    */
-  private packet(p: Packet): Promise<void> | undefined {
+  private packet(batch: PacketBatch, i: number): Promise<void> | undefined {
     const g = ++this.g;
     this.sinceTick++;
     this.sinceRelease++;
-    const now = packetTimeMs(p);
+    // The packet's fields from the batch's columns: no Packet object per packet (engine.ts pushFrame).
+    const now = batch.timeMs(i);
     if (now > this.maxTime) this.maxTime = now;
-    const r = route(p.linkType, p.data, this.frags, now, this.balancer);
+    const frame = batch.frameNumber(i);
+    const linkType = batch.linkType(i);
+    const data = batch.data(i);
+    const r = route(linkType, data, this.frags, now, this.balancer);
     if (r !== null) {
       const link = this.links[r.worker];
-      if (r.ip !== undefined) return this.sendDatagram(link, g, p, r.ip).then(() => this.schedule());
-      const len = PACKET_HEADER + p.data.length;
+      if (r.ip !== undefined) return this.sendDatagram(link, g, frame, now, r.ip).then(() => this.schedule());
+      const len = PACKET_HEADER + data.length;
       const at = link.writer.tryReserve(len);
       if (at < 0) {
         return this.reserve(link, len).then((later) => {
-          this.writePacket(link, later, g, p);
+          this.writePacket(link, later, g, frame, linkType, now, data);
           return this.schedule();
         });
       }
-      this.writePacket(link, at, g, p);
+      this.writePacket(link, at, g, frame, linkType, now, data);
     }
     return this.schedule();
   }
 
   /** The captured frame as is (PACKET record), at `at` reserved for it. */
-  private writePacket(link: Link, at: number, g: number, p: Packet): void {
+  private writePacket(link: Link, at: number, g: number, frame: number, linkType: number, now: number, data: Buffer): void {
     const w = link.writer;
     const dv = w.data;
     const o = at + 4;
     dv.setUint8(o, RecordType.PACKET);
     dv.setFloat64(o + 1, g, true);
-    dv.setUint32(o + 9, p.frame, true);
-    dv.setUint16(o + 13, p.linkType, true);
-    dv.setFloat64(o + 15, p.tsSec, true);
-    dv.setUint32(o + 23, p.tsNsec, true);
-    w.view.set(p.data, o + PACKET_HEADER);
-    w.commit(at, PACKET_HEADER + p.data.length, false);
+    dv.setUint32(o + 9, frame, true);
+    dv.setUint16(o + 13, linkType, true);
+    // The time as the one engine computes it (packetTimeMs), so the worker's engine sees the same bits.
+    dv.setFloat64(o + 15, now, true);
+    w.view.set(data, o + PACKET_HEADER);
+    w.commit(at, PACKET_HEADER + data.length, false);
   }
 
   /** A datagram reassembled from fragments (DATAGRAM record): rare, so plainly async. */
-  private async sendDatagram(link: Link, g: number, p: Packet, ip: IpPacket): Promise<void> {
+  private async sendDatagram(link: Link, g: number, frame: number, now: number, ip: IpPacket): Promise<void> {
     const src = Buffer.from(ip.src, 'latin1');
     const dst = Buffer.from(ip.dst, 'latin1');
     const len = DATAGRAM_HEADER + src.length + dst.length + ip.payload.length;
@@ -392,14 +394,13 @@ class ParallelRun {
     const o = at + 4;
     dv.setUint8(o, RecordType.DATAGRAM);
     dv.setFloat64(o + 1, g, true);
-    dv.setUint32(o + 9, p.frame, true);
-    dv.setFloat64(o + 13, p.tsSec, true);
-    dv.setUint32(o + 21, p.tsNsec, true);
-    dv.setUint8(o + 25, ip.version);
-    dv.setUint8(o + 26, ip.protocol);
-    dv.setUint8(o + 27, ip.ttl);
-    dv.setUint8(o + 28, src.length);
-    dv.setUint8(o + 29, dst.length);
+    dv.setUint32(o + 9, frame, true);
+    dv.setFloat64(o + 13, now, true);
+    dv.setUint8(o + 21, ip.version);
+    dv.setUint8(o + 22, ip.protocol);
+    dv.setUint8(o + 23, ip.ttl);
+    dv.setUint8(o + 24, src.length);
+    dv.setUint8(o + 25, dst.length);
     view.set(src, o + DATAGRAM_HEADER);
     view.set(dst, o + DATAGRAM_HEADER + src.length);
     view.set(ip.payload, o + DATAGRAM_HEADER + src.length + dst.length);

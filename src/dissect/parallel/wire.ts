@@ -9,9 +9,9 @@ import type { ClusterSnapshot } from '../../model/cluster.js';
 import type { WireSpec } from '../../ndjson/project-object.js';
 
 export const RecordType = {
-  /** g f64, frame u32, linkType u16, tsSec f64, tsNsec u32, then the frame's bytes. */
+  /** g f64, frame u32, linkType u16, time f64 (ms, packetTimeMs), then the frame's bytes. */
   PACKET: 1,
-  /** g f64, frame u32, tsSec f64, tsNsec u32, version u8, protocol u8, ttl u8, srcLen u8, dstLen u8, src, dst, payload. */
+  /** g f64, frame u32, time f64 (ms), version u8, protocol u8, ttl u8, srcLen u8, dstLen u8, src, dst, payload. */
   DATAGRAM: 2,
   /** g f64, now f64: run the engine's tick, then report the pending low. */
   TICK: 3,
@@ -29,8 +29,8 @@ export const RecordType = {
   SESSION: 9,
 } as const;
 
-export const PACKET_HEADER = 27;
-export const DATAGRAM_HEADER = 30;
+export const PACKET_HEADER = 23;
+export const DATAGRAM_HEADER = 26;
 
 /** Everything a worker needs to build the same engine and redactor as the main thread would (plain data). */
 export interface WorkerSpec {

@@ -15,7 +15,6 @@ import { loadProtoDir } from '../protocols/proto-schema.js';
 import { redactorFromFlags } from '../../redact/flags.js';
 import type { Redactor } from '../../redact/entry.js';
 import { createEnricher } from '../../k8s/enrich.js';
-import { timeMs } from '../../model/packet.js';
 import { JsonBytes } from '../../output/json-bytes.js';
 import { projectObject, specFromWire } from '../../ndjson/project-object.js';
 import type { FieldSpec } from '../../ndjson/project.js';
@@ -105,20 +104,20 @@ function handle(rec: Buffer): boolean {
     case RecordType.PACKET: {
       g = rec.readDoubleLE(1);
       through = g - 1;
-      engine.pushFrame(rec.readUInt16LE(13), rec.subarray(PACKET_HEADER), timeMs(rec.readDoubleLE(15), rec.readUInt32LE(23)), rec.readUInt32LE(9));
+      engine.pushFrame(rec.readUInt16LE(13), rec.subarray(PACKET_HEADER), rec.readDoubleLE(15), rec.readUInt32LE(9));
       return true;
     }
     case RecordType.DATAGRAM: {
       g = rec.readDoubleLE(1);
       through = g - 1;
       const frame = rec.readUInt32LE(9);
-      const now = timeMs(rec.readDoubleLE(13), rec.readUInt32LE(21));
-      const srcLen = rec[28];
-      const dstLen = rec[29];
+      const now = rec.readDoubleLE(13);
+      const srcLen = rec[24];
+      const dstLen = rec[25];
       const src = rec.toString('latin1', DATAGRAM_HEADER, DATAGRAM_HEADER + srcLen);
       const dst = rec.toString('latin1', DATAGRAM_HEADER + srcLen, DATAGRAM_HEADER + srcLen + dstLen);
       const payload = rec.subarray(DATAGRAM_HEADER + srcLen + dstLen);
-      engine.pushIp({ version: rec[25] as 4 | 6, protocol: rec[26], ttl: rec[27], src, dst, payload }, now, frame);
+      engine.pushIp({ version: rec[21] as 4 | 6, protocol: rec[22], ttl: rec[23], src, dst, payload }, now, frame);
       return true;
     }
     case RecordType.TICK: {

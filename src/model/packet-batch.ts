@@ -129,13 +129,12 @@ export class ColumnBatch implements PacketBatch {
   packet(i: number): Packet {
     const r = this.rows;
     const o = i * STRIDE;
-    const off = r[o + DATA_OFF];
     // The same fields in the same order as every other Packet, so the engine's property reads stay monomorphic.
     return {
       tsSec: r[o + TS_SEC],
       tsNsec: r[o + TS_NSEC],
       linkType: r[o + LINK_TYPE],
-      data: this.bufferOf(i).subarray(off, off + r[o + CAPLEN]),
+      data: this.data(i),
       origLen: r[o + ORIG_LEN],
       interfaceId: r[o + INTERFACE_ID],
       frame: r[o + FRAME],

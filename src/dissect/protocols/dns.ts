@@ -352,14 +352,17 @@ function requestRecord(m: DnsMessage): Record<string, any> {
 }
 
 function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, any> {
-  const id = m.id;
-  const rcode = m.rcode;
-  const rcodeName = RCODE_NAMES[m.rcode] ?? `RCODE${m.rcode}`;
-  const flags = { aa: m.flags.aa, tc: m.flags.tc, rd: m.flags.rd, ra: m.flags.ra, ad: m.flags.ad, cd: m.flags.cd };
-  // The questions are the query's; they are repeated only when the query was not seen.
-  return withQuestions
-    ? { id, rcode, rcodeName, flags, questions: m.questions, answers: m.answers, authorities: m.authorities, additionals: m.additionals }
-    : { id, rcode, rcodeName, flags, answers: m.answers, authorities: m.authorities, additionals: m.additionals };
+  return {
+    id: m.id,
+    rcode: m.rcode,
+    rcodeName: RCODE_NAMES[m.rcode] ?? `RCODE${m.rcode}`,
+    flags: { aa: m.flags.aa, tc: m.flags.tc, rd: m.flags.rd, ra: m.flags.ra, ad: m.flags.ad, cd: m.flags.cd },
+    // The questions are the query's; they are repeated only when the query was not seen.
+    ...(withQuestions ? { questions: m.questions } : {}),
+    answers: m.answers,
+    authorities: m.authorities,
+    additionals: m.additionals,
+  };
 }
 
 /** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */

@@ -8,7 +8,7 @@
 // go into log-bucket sketches, samples for significance tests into bounded
 // reservoirs, bodies into inferred schemas.
 
-import type { Entry } from '../model/entry.js';
+import { callLatency, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
@@ -299,9 +299,10 @@ export class EndpointStats {
       if (t < this.first) this.first = t;
       if (t > this.last) this.last = t;
     }
-    if (e.response && typeof e.elapsedTime === 'number') {
-      this.latency.add(e.elapsedTime);
-      this.samples.add(e.elapsedTime);
+    const ms = callLatency(e);
+    if (ms !== undefined) {
+      this.latency.add(ms);
+      this.samples.add(ms);
     }
     const n = this.statuses.get(status);
     if (n !== undefined) this.statuses.set(status, n + 1);

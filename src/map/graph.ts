@@ -4,7 +4,7 @@
 // after the first calls), and nodes that end up with the same name merge.
 // Memory grows with the number of distinct nodes and edges, not with entries.
 
-import type { Endpoint, Entry } from '../model/entry.js';
+import { callLatency, type Endpoint, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.js';
 import { OPERATION_FIELDS, operationOf, protocolOf } from '../stats/group-by.js';
@@ -68,6 +68,7 @@ export const MAP_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, OPERATION_FIELDS, {
   error: true,
   requestSize: true,
   responseSize: true,
+  request: {},
   response: {},
   elapsedTime: true,
 });
@@ -85,7 +86,8 @@ class EdgeAcc {
     if (e.error) this.errors++;
     this.bytesIn += typeof e.requestSize === 'number' ? e.requestSize : 0;
     this.bytesOut += typeof e.responseSize === 'number' ? e.responseSize : 0;
-    if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
+    const ms = callLatency(e);
+    if (ms !== undefined) this.latency.add(ms);
     this.paths.add(operationOf(e));
   }
 

@@ -106,3 +106,15 @@ export interface ProcessInfo {
 export function emptyEndpoint(ip: string, port: number): Endpoint {
   return { ip, port, name: '', namespace: '', pod: '', service: '', node: '' };
 }
+
+/**
+ * The call's latency in ms, or undefined when it has none. A response whose
+ * request was not seen (the capture started after it, or lost it: `request:
+ * null`) carries `elapsedTime: 0`, which means "unknown", not "instant";
+ * counted, every Redis pub/sub message or mid-stream DNS answer would pull
+ * percentiles towards zero. An entry that does not say (no `request` field,
+ * NDJSON from elsewhere) keeps its elapsedTime.
+ */
+export function callLatency(e: Pick<Entry, 'request' | 'response' | 'elapsedTime'>): number | undefined {
+  return e.response && e.request !== null && typeof e.elapsedTime === 'number' ? e.elapsedTime : undefined;
+}

@@ -2,7 +2,7 @@
 // groups (capped: past MAX_GROUPS new keys fold into "(other)") and on the
 // latency sketches (bounded), never on the number of entries.
 
-import type { Entry } from '../model/entry.js';
+import { callLatency, type Entry } from '../model/entry.js';
 import { LatencySketch } from './latency-sketch.js';
 import { NAME_FIELDS, NameBook } from './names.js';
 import { groupFields, groupKey, resolveKey, type KeyOf } from './group-by.js';
@@ -11,8 +11,8 @@ import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 export const MAX_GROUPS = 10_000;
 export const OTHER_GROUP = '(other)';
 
-/** The entry fields GroupStats.add reads (of `response` only whether it is there: an empty spec). */
-const GROUP_STATS_FIELDS: FieldSpec = { error: true, requestSize: true, responseSize: true, response: {}, elapsedTime: true };
+/** The entry fields GroupStats.add reads (of `request` and `response` only whether they are there: empty specs). */
+const GROUP_STATS_FIELDS: FieldSpec = { error: true, requestSize: true, responseSize: true, request: {}, response: {}, elapsedTime: true };
 
 /** Every entry field a StatsAggregator grouping by `by` reads; undefined when that cannot be bounded (JSONata). */
 export function statsFields(by: string): FieldSpec | undefined {
@@ -32,8 +32,9 @@ export class GroupStats {
     if (e.error) this.errors++;
     this.bytesIn += num(e.requestSize);
     this.bytesOut += num(e.responseSize);
-    // Latency only means something for answered calls (unanswered ones carry 0).
-    if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
+    // Latency only means something for calls seen both ways (the others carry 0).
+    const ms = callLatency(e);
+    if (ms !== undefined) this.latency.add(ms);
   }
 
   merge(o: GroupStats): void {

@@ -1,7 +1,7 @@
 // Evaluates `stats --check` rules over a stream of entries in one pass and
 // reports each rule's verdict with the value it measured.
 
-import type { Entry } from '../model/entry.js';
+import { callLatency, type Entry } from '../model/entry.js';
 import { LatencySketch } from './latency-sketch.js';
 import { serviceMatches, type Rule } from './rules.js';
 import { NameBook } from './names.js';
@@ -36,7 +36,8 @@ class RuleState {
   add(e: Entry): void {
     this.matched++;
     if (e.error) this.errors++;
-    if (e.response && typeof e.elapsedTime === 'number') this.latency.add(e.elapsedTime);
+    const ms = callLatency(e);
+    if (ms !== undefined) this.latency.add(ms);
     if (!this.firstMatch && this.rule.type === 'forbid') this.firstMatch = this.redact(e);
   }
 

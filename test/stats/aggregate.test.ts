@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsAggregator, MAX_GROUPS, OTHER_GROUP } from '../../src/stats/aggregate.js';
 import { renderStats, sortRows } from '../../src/stats/render.js';
-import { mixedEntries, http, ep, external, productpage } from './entries.js';
+import { mixedEntries, http, ep, external, productpage, details } from './entries.js';
 
 async function statsOf(by: string, entries = mixedEntries()) {
   const s = new StatsAggregator(by);
@@ -31,6 +31,26 @@ test('per protocol: entries, errors, bytes, share and rate', async () => {
   // Unanswered Redis calls carry no latency: p50 is the answered 0.5 ms.
   assert.equal(row('redis').latency.p50, 0.5);
   assert.equal(row('http').latency.max, 100);
+});
+
+test('a response whose request was not seen adds no latency (its elapsedTime 0 means unknown)', async () => {
+  const a = http(ep('10.0.0.1', 40000), details(), 'GET', '/a', 200, 40, 1_000);
+  const b = http(ep('10.0.0.1', 40001), details(), 'GET', '/b', 200, 60, 2_000);
+  // Capture started after the request (as dissect emits it: request null, elapsedTime 0).
+  const lone = { ...http(ep('10.0.0.1', 40002), details(), 'GET', '/c', 200, 0, 3_000), request: null, elapsedTime: 0 };
+  // Pub/sub pushes and the like: no request, nothing to time.
+  const push = { ...lone, id: 'push', protocol: 'redis', request: null, elapsedTime: 0 };
+  const snap = await statsOf('protocol', [a, b, lone, push]);
+  const row = (n: string) => snap.rows.find((r) => r.name === n)!;
+  assert.equal(row('http').entries, 3);
+  assert.equal(row('http').latency.avg, 50);
+  assert.equal(row('http').latency.p50! >= 39.6, true, String(row('http').latency.p50));
+  assert.equal(row('redis').entries, 1);
+  assert.equal(row('redis').latency.p50, null);
+  // An entry from elsewhere with no request field at all keeps its latency.
+  const { request: _drop, ...foreign } = { ...a, id: 'foreign', elapsedTime: 7 };
+  const other = await statsOf('protocol', [foreign as typeof a]);
+  assert.equal(other.total.latency.max, 7);
 });
 
 test('--by service: Kubernetes names, DNS names learned later, merged across the answer', async () => {

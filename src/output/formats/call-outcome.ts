@@ -38,9 +38,9 @@ export function callOutcome(e: Entry): Outcome {
   return { text: e.error ? 'ERR' : 'ok', cls: e.error ? 'error' : 'ok' };
 }
 
-/** "0.21ms", "12.3ms", "123ms", "1.23s"; empty when nothing answered. */
-export function formatLatency(ms: number, answered: boolean): string {
-  if (!answered || !Number.isFinite(ms) || ms < 0) return '';
+/** "0.21ms", "12.3ms", "123ms", "1.23s"; empty for a call without a latency (model/entry.ts callLatency). */
+export function formatLatency(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '';
   if (ms < 10) return `${ms.toFixed(2)}ms`;
   if (ms < 100) return `${ms.toFixed(1)}ms`;
   if (ms < 1000) return `${Math.round(ms)}ms`;

@@ -6,7 +6,7 @@
 // `wide` adds the sizes, the capture node, the transport and the entry id.
 // Every piece of text that came from traffic is escaped before it is shown.
 
-import type { Endpoint, Entry } from '../../model/entry.js';
+import { callLatency, type Endpoint, type Entry } from '../../model/entry.js';
 import { formatSize } from '../../cli/units.js';
 import { callOutcome, formatLatency, type OutcomeClass } from './call-outcome.js';
 import type { Styles } from './colour.js';
@@ -75,15 +75,14 @@ const NARROW = 120;
 export function compactLine(e: Entry, o: LineOptions): string {
   const s = o.styles;
   const outcome = callOutcome(e);
-  const answered = !!e.response;
   const protocol = escapeForTerminal(text(e.protocol) || '?') + (e.tls ? '+tls' : '');
-  if (!o.wide && o.columns > 0 && o.columns < NARROW) return narrowLine(e, o, protocol, outcome.cls, formatLatency(e.elapsedTime, answered));
+  if (!o.wide && o.columns > 0 && o.columns < NARROW) return narrowLine(e, o, protocol, outcome.cls, formatLatency(callLatency(e)));
   const parts = [
     s.dim(localTime(e.timestamp)),
     `${padEnd(endpointLabel(e.src), ENDPOINT_WIDTH)} → ${padEnd(endpointLabel(e.dst), ENDPOINT_WIDTH)}`,
     s.cyan(padEnd(protocol, PROTOCOL_WIDTH)),
     paintOutcome(s, outcome.cls, padEnd(outcome.text || '-', OUTCOME_WIDTH)),
-    padStart(formatLatency(e.elapsedTime, answered), LATENCY_WIDTH),
+    padStart(formatLatency(callLatency(e)), LATENCY_WIDTH),
   ];
   if (o.wide) {
     parts.push(

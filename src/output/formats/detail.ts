@@ -6,7 +6,7 @@
 // Every line passes through the terminal escaper: it is all traffic.
 
 import { stringify as yaml } from 'yaml';
-import type { Entry } from '../../model/entry.js';
+import { callLatency, type Entry } from '../../model/entry.js';
 import { formatSize } from '../../cli/units.js';
 import { callOutcome, formatLatency } from './call-outcome.js';
 import { endpointLabel, localTime, paintOutcome } from './compact.js';
@@ -35,7 +35,7 @@ export function detailLines(e: Entry, o: DetailOptions): string[] {
     localTime(e.timestamp),
     `${endpointLabel(e.src)} → ${endpointLabel(e.dst)}`,
     paintOutcome(s, outcome.cls, outcome.text || '-'),
-    formatLatency(e.elapsedTime, !!e.response),
+    formatLatency(callLatency(e)),
     `${formatSize(Number(e.requestSize) || 0)} / ${formatSize(Number(e.responseSize) || 0)}`,
     `id ${escapeForTerminal(String(e.id ?? ''))}`,
   ].filter(Boolean);

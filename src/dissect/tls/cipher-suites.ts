@@ -1,6 +1,9 @@
 // The cipher suites shark can decrypt with a key log, and what each needs.
-// AEAD suites (GCM, ChaCha20-Poly1305) for TLS 1.2 and 1.3; AES-CBC with
-// HMAC for TLS 1.2 (MAC-then-encrypt, or encrypt-then-MAC per RFC 7366).
+// AEAD suites (GCM, CCM, CCM_8, ChaCha20-Poly1305) for TLS 1.2 and 1.3;
+// AES-CBC with HMAC for TLS 1.0–1.2 (MAC-then-encrypt, or encrypt-then-MAC
+// per RFC 7366). The key exchange does not matter: the key log gives the
+// master secret (TLS 1.2) or the traffic secrets (TLS 1.3), so RSA, (EC)DH,
+// (EC)DHE, PSK and SRP suites with the same record protection are the same here.
 
 export type Hash = 'sha256' | 'sha384' | 'sha1';
 
@@ -8,37 +11,50 @@ export interface CipherSuite {
   code: number;
   tls13: boolean;
   /** node:crypto cipher name. */
-  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
+  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
   keyLen: number;
-  /** PRF / HKDF hash. */
+  /** PRF / HKDF hash (TLS 1.2 and 1.3; TLS 1.0 and 1.1 have their own PRF). */
   hash: Hash;
+  /** AEAD suites: the tag's length (8 for the CCM_8 suites, else 16). */
+  tagLen: number;
   /** CBC suites: the record MAC's hash and key length. */
   mac?: Hash;
   macLen?: number;
 }
 
-function suite(code: number, cipher: CipherSuite['cipher'], hash: Hash, tls13 = false, mac?: Hash): CipherSuite {
+function suite(code: number, cipher: CipherSuite['cipher'], hash: Hash, tls13 = false, mac?: Hash, tagLen = 16): CipherSuite {
   const keyLen = cipher.includes('128') ? 16 : 32;
   const macLen = mac === undefined ? undefined : mac === 'sha1' ? 20 : mac === 'sha256' ? 32 : 48;
-  return { code, tls13, cipher, keyLen, hash, mac, macLen };
+  return { code, tls13, cipher, keyLen, hash, tagLen, mac, macLen };
 }
 
+const tls12 = (codes: number[], cipher: CipherSuite['cipher'], hash: Hash, mac?: Hash, tagLen = 16): CipherSuite[] => codes.map((c) => suite(c, cipher, hash, false, mac, tagLen));
+
+// Code points from the IANA TLS Cipher Suites registry (checked against `openssl ciphers -V`).
 const SUITES: CipherSuite[] = [
   // TLS 1.3 (RFC 8446 §B.4)
   suite(0x1301, 'aes-128-gcm', 'sha256', true),
   suite(0x1302, 'aes-256-gcm', 'sha384', true),
   suite(0x1303, 'chacha20-poly1305', 'sha256', true),
-  // TLS 1.2 AES-GCM (RFC 5288, RFC 5289)
-  ...[0xc02b, 0xc02f, 0x009c, 0x009e, 0x00a2, 0x00a6].map((c) => suite(c, 'aes-128-gcm', 'sha256')),
-  ...[0xc02c, 0xc030, 0x009d, 0x009f, 0x00a3, 0x00a7].map((c) => suite(c, 'aes-256-gcm', 'sha384')),
+  suite(0x1304, 'aes-128-ccm', 'sha256', true),
+  suite(0x1305, 'aes-128-ccm', 'sha256', true, undefined, 8),
+  // TLS 1.2 AES-GCM (RFC 5288, 5289, 5487, 8442): RSA, DH(E)-RSA/DSS, ADH, PSK, (EC)DH(E) …
+  ...tls12([0x009c, 0x009e, 0x00a0, 0x00a2, 0x00a4, 0x00a6, 0x00a8, 0x00aa, 0x00ac, 0xc02b, 0xc02d, 0xc02f, 0xc031, 0xd001], 'aes-128-gcm', 'sha256'),
+  ...tls12([0x009d, 0x009f, 0x00a1, 0x00a3, 0x00a5, 0x00a7, 0x00a9, 0x00ab, 0x00ad, 0xc02c, 0xc02e, 0xc030, 0xc032, 0xd002], 'aes-256-gcm', 'sha384'),
+  // TLS 1.2 AES-CCM and CCM_8 (RFC 6655, 7251, 8442): PRF SHA-256 throughout.
+  ...tls12([0xc09c, 0xc09e, 0xc0a4, 0xc0a6, 0xc0ac, 0xd005], 'aes-128-ccm', 'sha256'),
+  ...tls12([0xc09d, 0xc09f, 0xc0a5, 0xc0a7, 0xc0ad], 'aes-256-ccm', 'sha256'),
+  ...tls12([0xc0a0, 0xc0a2, 0xc0a8, 0xc0aa, 0xc0ae, 0xd003], 'aes-128-ccm', 'sha256', undefined, 8),
+  ...tls12([0xc0a1, 0xc0a3, 0xc0a9, 0xc0ab, 0xc0af], 'aes-256-ccm', 'sha256', undefined, 8),
   // TLS 1.2 ChaCha20-Poly1305 (RFC 7905)
-  ...[0xcca8, 0xcca9, 0xccaa].map((c) => suite(c, 'chacha20-poly1305', 'sha256')),
-  // TLS 1.2 AES-CBC with HMAC (RFC 5246, RFC 5289)
-  ...[0xc009, 0xc013, 0x002f, 0x0033, 0x0032].map((c) => suite(c, 'aes-128-cbc', 'sha256', false, 'sha1')),
-  ...[0xc00a, 0xc014, 0x0035, 0x0039, 0x0038].map((c) => suite(c, 'aes-256-cbc', 'sha256', false, 'sha1')),
-  ...[0xc023, 0xc027, 0x003c, 0x0067].map((c) => suite(c, 'aes-128-cbc', 'sha256', false, 'sha256')),
-  ...[0xc024, 0xc028].map((c) => suite(c, 'aes-256-cbc', 'sha384', false, 'sha384')),
-  ...[0x003d, 0x006b].map((c) => suite(c, 'aes-256-cbc', 'sha256', false, 'sha256')),
+  ...tls12([0xcca8, 0xcca9, 0xccaa, 0xccab, 0xccac, 0xccad, 0xccae], 'chacha20-poly1305', 'sha256'),
+  // AES-CBC with HMAC-SHA1 (RFC 5246, 4492, 4279, 5054): also TLS 1.0 and 1.1.
+  ...tls12([0x002f, 0x0030, 0x0031, 0x0032, 0x0033, 0x0034, 0x008c, 0x0090, 0x0094, 0xc004, 0xc009, 0xc00e, 0xc013, 0xc018, 0xc01d, 0xc01e, 0xc01f, 0xc035], 'aes-128-cbc', 'sha256', 'sha1'),
+  ...tls12([0x0035, 0x0036, 0x0037, 0x0038, 0x0039, 0x003a, 0x008d, 0x0091, 0x0095, 0xc005, 0xc00a, 0xc00f, 0xc014, 0xc019, 0xc020, 0xc021, 0xc022, 0xc036], 'aes-256-cbc', 'sha256', 'sha1'),
+  // AES-CBC with HMAC-SHA256/384 (RFC 5246, 5289, 5487): TLS 1.2.
+  ...tls12([0x003c, 0x003e, 0x003f, 0x0040, 0x0067, 0x006c, 0x00ae, 0x00b2, 0x00b6, 0xc023, 0xc025, 0xc027, 0xc029, 0xc037], 'aes-128-cbc', 'sha256', 'sha256'),
+  ...tls12([0x003d, 0x0068, 0x0069, 0x006a, 0x006b, 0x006d], 'aes-256-cbc', 'sha256', 'sha256'),
+  ...tls12([0x00af, 0x00b3, 0x00b7, 0xc024, 0xc026, 0xc028, 0xc02a, 0xc038], 'aes-256-cbc', 'sha384', 'sha384'),
 ];
 
 const BY_CODE = new Map(SUITES.map((s) => [s.code, s]));

@@ -12,7 +12,7 @@
 import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
-import { nextTrafficSecret, tls12Keys, tls13Keys } from './key-schedule.js';
+import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
 import type { TlsKeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
 
@@ -56,7 +56,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private serverRandom: Buffer | undefined;
   private suite: CipherSuite | undefined;
   private tls13 = false;
+  /** The negotiated version (0x0301 TLS 1.0 … 0x0304 TLS 1.3): TLS 1.0 and 1.1 derive keys with their own PRF. */
+  private version = TLS12;
   private encryptThenMac = false;
+  /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
+  private decrypted = false;
   private alpn = '';
   private secrets: SessionSecrets | undefined;
   /** The connection's `tls` entry, held while decryption may replace it. */
@@ -103,6 +107,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // that authenticates under one of the next sequence numbers (records lost in the gap are counted).
     // The protocol inside hears of the gap then, with the plaintext it lost.
     this.ctx.count('tls.decrypt-gap');
+    h.cipher.chainBroken();
     h.lostCipherBytes += h.records.length + length;
     h.records.clear();
     h.resync = true;
@@ -190,6 +195,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
         }
       }
       cipher.seq = start;
+      cipher.skip(record.subarray(5));
       h.resyncBytes++;
       h.records.consume(1);
     }
@@ -231,6 +237,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
         return moved;
       }
     }
+    h.cipher!.skip(body);
     this.lose(dir, 'tls.undecryptable');
     return null;
   }
@@ -271,10 +278,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.alpn = hello.alpn;
     this.encryptThenMac = hello.encryptThenMac;
     this.tls13 = hello.version === 0x0304;
+    this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
     this.secrets = this.keyLog.lookup(this.clientRandom);
     if (!this.secrets) return this.noDecryption('tls.no-key');
     if (!this.suite) return this.noDecryption('tls.decrypt-unsupported-cipher');
+    // SSL 3.0 MACs and derives keys its own way (and is long gone): counted, not guessed at.
+    if (!this.tls13 && hello.version < TLS10) return this.noDecryption('tls.decrypt-unsupported-version');
     if (this.tls13) {
       const c = this.secrets.get('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
       const s = this.secrets.get('SERVER_HANDSHAKE_TRAFFIC_SECRET');
@@ -295,15 +305,20 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private startCipher12(dir: Direction): void {
     const master = this.secrets?.get('CLIENT_RANDOM');
     if (!master || !this.suite || this.suite.tls13 || !this.serverRandom || !this.clientRandom) return;
-    const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom);
-    this.halves[dir].cipher = new RecordCipher(this.suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac);
+    const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom, this.version);
+    const implicitIv = this.version <= TLS10 && this.suite.cipher.endsWith('cbc');
+    this.halves[dir].cipher = new RecordCipher(this.suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac, implicitIv);
   }
 
   // ---- plaintext → the protocol inside -------------------------------------
 
   private onPlaintext(dir: Direction, data: Buffer): void {
     const h = this.halves[dir];
-    if (h.plainBytes === 0 && this.halves[flip(dir)].plainBytes === 0) this.ctx.count('tls.decrypted-sessions');
+    // Once per connection (an empty record, as TLS 1.0's 1/n−1 split sends first, counts too).
+    if (!this.decrypted) {
+      this.decrypted = true;
+      this.ctx.count('tls.decrypted-sessions');
+    }
     h.plainBytes += data.length;
     this.ctx.count('tls.decrypted-bytes', data.length);
     if (data.length === 0 || this.innerFailed) return;

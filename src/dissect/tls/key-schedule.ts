@@ -1,11 +1,12 @@
-// From logged secrets to record keys: TLS 1.2's PRF key block (RFC 5246 §6.3)
-// and TLS 1.3's HKDF-Expand-Label (RFC 8446 §7.1, §7.3).
+// From logged secrets to record keys: the PRF key block of TLS 1.2 (RFC 5246
+// §6.3) and of TLS 1.0/1.1 (RFC 2246 §5–6.3: MD5 and SHA-1 combined), and TLS
+// 1.3's HKDF-Expand-Label (RFC 8446 §7.1, §7.3).
 import { createHmac } from 'node:crypto';
 import type { CipherSuite, Hash } from './cipher-suites.js';
 
 export interface RecordKeys {
   key: Buffer;
-  /** AEAD: the fixed IV (TLS 1.3, ChaCha) or salt (TLS 1.2 GCM); CBC: unused. */
+  /** AEAD: the fixed IV (TLS 1.3, ChaCha) or salt (TLS 1.2 GCM, CCM); CBC: the first record's IV in TLS 1.0 (later versions send one per record). */
   iv: Buffer;
   /** CBC suites: the HMAC key. */
   macKey?: Buffer;
@@ -13,8 +14,8 @@ export interface RecordKeys {
 
 const HASH_LEN: Record<Hash, number> = { sha1: 20, sha256: 32, sha384: 48 };
 
-/** TLS 1.2 P_hash (RFC 5246 §5). */
-function pHash(hash: Hash, secret: Buffer, seed: Buffer, length: number): Buffer {
+/** P_hash (RFC 5246 §5; RFC 2246 §5 with MD5 and SHA-1). */
+function pHash(hash: Hash | 'md5', secret: Buffer, seed: Buffer, length: number): Buffer {
   const out: Buffer[] = [];
   let total = 0;
   let a = seed;
@@ -27,13 +28,29 @@ function pHash(hash: Hash, secret: Buffer, seed: Buffer, length: number): Buffer
   return Buffer.concat(out).subarray(0, length);
 }
 
-/** TLS 1.2: client and server write keys from the master secret and the two hello randoms. */
-export function tls12Keys(suite: CipherSuite, master: Buffer, clientRandom: Buffer, serverRandom: Buffer): { client: RecordKeys; server: RecordKeys } {
+/** TLS 1.0 and 1.1's PRF: P_MD5 over the secret's first half xor P_SHA1 over its second (halves share a byte when odd). */
+function prf10(secret: Buffer, seed: Buffer, length: number): Buffer {
+  const half = Math.ceil(secret.length / 2);
+  const md5 = pHash('md5', secret.subarray(0, half), seed, length);
+  const sha1 = pHash('sha1', secret.subarray(secret.length - half), seed, length);
+  for (let i = 0; i < length; i++) md5[i] ^= sha1[i];
+  return md5;
+}
+
+/** The record protocol version of a TLS 1.0 ServerHello (0x0301); 1.1 is 0x0302, 1.2 0x0303. */
+export const TLS10 = 0x0301;
+export const TLS12 = 0x0303;
+
+/** TLS 1.0–1.2: client and server write keys from the master secret and the two hello randoms. */
+export function tls12Keys(suite: CipherSuite, master: Buffer, clientRandom: Buffer, serverRandom: Buffer, version = TLS12): { client: RecordKeys; server: RecordKeys } {
   const macLen = suite.macLen ?? 0;
-  // GCM: a 4-byte salt; ChaCha20-Poly1305: a 12-byte IV; CBC: IVs travel in each record.
-  const ivLen = suite.cipher === 'chacha20-poly1305' ? 12 : suite.cipher.endsWith('gcm') ? 4 : 0;
+  // GCM, CCM: a 4-byte salt; ChaCha20-Poly1305: a 12-byte IV; CBC: IVs travel in each
+  // record, except in TLS 1.0, where the first comes from here and each next is the
+  // last ciphertext block before it.
+  const ivLen = suite.cipher === 'chacha20-poly1305' ? 12 : suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm') ? 4 : version <= TLS10 ? 16 : 0;
   const seed = Buffer.concat([Buffer.from('key expansion', 'latin1'), serverRandom, clientRandom]);
-  const block = pHash(suite.hash, master, seed, 2 * (macLen + suite.keyLen + ivLen));
+  const length = 2 * (macLen + suite.keyLen + ivLen);
+  const block = version < TLS12 ? prf10(master, seed, length) : pHash(suite.hash, master, seed, length);
   let off = 0;
   const take = (n: number): Buffer => block.subarray(off, (off += n));
   const clientMac = take(macLen);

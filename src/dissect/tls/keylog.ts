@@ -27,6 +27,14 @@ const LABELS = new Set([
 /** More sessions than any real key log holds; past it lines are counted, not kept (memory bound). */
 export const MAX_SESSIONS = 1_000_000;
 
+/**
+ * Labels of the NSS format that give no secret shark needs: OpenSSL logs an
+ * `RSA` line (the premaster secret by its encryption's first bytes) next to
+ * the CLIENT_RANDOM line of every RSA key exchange. Skipped without a warning;
+ * a session logged only that way is counted as having no key.
+ */
+const UNUSED_LABELS = new Set(['RSA', 'PMS_CLIENT_RANDOM']);
+
 const HEX = /^[0-9a-fA-F]+$/;
 
 export class TlsKeyLog {
@@ -67,6 +75,7 @@ export class TlsKeyLog {
     const parts = line.split(/\s+/);
     if (parts.length !== 3) return 'not "LABEL CLIENT_RANDOM SECRET"';
     const [label, random, secret] = parts;
+    if (UNUSED_LABELS.has(label)) return undefined;
     if (!LABELS.has(label)) return `unknown label ${JSON.stringify(label.slice(0, 40))}`;
     if (random.length !== 64 || !HEX.test(random)) return 'client random is not 32 bytes of hex';
     if (secret.length < 32 || secret.length > 256 || secret.length % 2 !== 0 || !HEX.test(secret)) return 'secret is not hex of a sane length';
@@ -115,6 +124,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
+  if (n('tls.decrypt-unsupported-version') > 0) parts.push(`${n('tls.decrypt-unsupported-version')} in SSL 3.0 (not decrypted)`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;
 }

@@ -1,5 +1,6 @@
 // Decrypt one direction's TLS records, in order, with its keys and its own
-// sequence number (RFC 5246 §6.2.3, RFC 8446 §5.2–5.3). A record that does
+// sequence number (RFC 5246 §6.2.3, RFC 8446 §5.2–5.3; RFC 2246 §6.2.3.2 for
+// TLS 1.0's chained CBC IV). A record that does
 // not authenticate returns null and leaves the sequence number alone, so the
 // caller may try other keys (TLS 1.3 moves from handshake to application
 // keys, and on KeyUpdate to the next generation, without a clear-text sign).
@@ -13,18 +14,24 @@ export interface Plaintext {
   data: Buffer;
 }
 
-const TAG = 16;
-
 export class RecordCipher {
   /** Records decrypted with these keys so far: the next record's sequence number. */
   seq = 0n;
+  /** TLS 1.0 CBC: the next record's IV (the key block's, then each record's last ciphertext block). */
+  private chainedIv: Buffer | undefined;
+  /** TLS 1.0 CBC after a gap: the next record's IV was the lost bytes' last block. */
+  private ivLost = false;
 
   constructor(
     readonly suite: CipherSuite,
     readonly keys: RecordKeys,
     /** TLS 1.2 CBC with the encrypt_then_mac extension (RFC 7366). */
     private readonly encryptThenMac = false,
-  ) {}
+    /** TLS 1.0: CBC records carry no IV of their own. */
+    implicitIv = false,
+  ) {
+    if (implicitIv) this.chainedIv = keys.iv;
+  }
 
   /** `header` is the record's 5 bytes, `body` what follows. */
   decrypt(header: Buffer, body: Buffer): Plaintext | null {
@@ -38,6 +45,31 @@ export class RecordCipher {
     return out;
   }
 
+  /**
+   * A record that did not authenticate (after a gap, or a wrong guess while
+   * resynchronising): in TLS 1.0 the next record's IV is this one's last
+   * ciphertext block all the same, so the chain goes on from it.
+   */
+  skip(body: Buffer): void {
+    if (!this.chainedIv) return;
+    const encrypted = this.encryptThenMac ? body.subarray(0, Math.max(0, body.length - this.suite.macLen!)) : body;
+    if (encrypted.length >= 16 && encrypted.length % 16 === 0) this.chainedIv = Buffer.from(encrypted.subarray(encrypted.length - 16));
+    // MAC-then-encrypt: a wrong IV garbles the MACed plaintext, so the next record's MAC tells.
+    // Encrypt-then-MAC cannot tell (its MAC covers the ciphertext): see chainBroken.
+    if (!this.encryptThenMac) this.ivLost = false;
+  }
+
+  /**
+   * Bytes of this direction were lost (a gap). In TLS 1.0 the IV of the next
+   * record was in them. With encrypt-then-MAC that record still authenticates
+   * and would decrypt with its first block garbled, so the first record that
+   * authenticates after the gap only restores the chain: it is given back
+   * empty, never as made-up plaintext.
+   */
+  chainBroken(): void {
+    if (this.chainedIv) this.ivLost = true;
+  }
+
   private nonce(iv: Buffer): Buffer {
     const n = Buffer.from(iv);
     const seq = Buffer.alloc(8);
@@ -47,30 +79,35 @@ export class RecordCipher {
   }
 
   private aead(nonce: Buffer, aad: Buffer, ciphertext: Buffer, tag: Buffer): Buffer {
-    const d = createDecipheriv(this.suite.cipher as 'aes-128-gcm', this.keys.key, nonce, { authTagLength: TAG });
-    d.setAAD(aad, { plaintextLength: ciphertext.length });
+    const d = createDecipheriv(this.suite.cipher as 'aes-128-ccm', this.keys.key, nonce, { authTagLength: this.suite.tagLen });
+    // CCM wants the tag before the additional data, and the data in one update (node:crypto).
     d.setAuthTag(tag);
-    return Buffer.concat([d.update(ciphertext), d.final()]);
+    d.setAAD(aad, { plaintextLength: ciphertext.length });
+    const plain = d.update(ciphertext);
+    d.final();
+    return plain;
   }
 
   /** TLS 1.3: nonce = IV xor seq; the additional data is the record header; the real type ends the plaintext, before zero padding. */
   private open13(header: Buffer, body: Buffer): Plaintext | null {
-    if (body.length < TAG + 1) return null;
-    const plain = this.aead(this.nonce(this.keys.iv), header, body.subarray(0, body.length - TAG), body.subarray(body.length - TAG));
+    const tag = this.suite.tagLen;
+    if (body.length < tag + 1) return null;
+    const plain = this.aead(this.nonce(this.keys.iv), header, body.subarray(0, body.length - tag), body.subarray(body.length - tag));
     let end = plain.length;
     while (end > 0 && plain[end - 1] === 0) end--;
     if (end === 0) return null;
     return { type: plain[end - 1], data: plain.subarray(0, end - 1) };
   }
 
-  /** TLS 1.2 AEAD: GCM carries an 8-byte explicit nonce; ChaCha20-Poly1305 uses IV xor seq. */
+  /** TLS 1.2 AEAD: GCM and CCM carry an 8-byte explicit nonce after the salt; ChaCha20-Poly1305 uses IV xor seq. */
   private open12(header: Buffer, body: Buffer): Plaintext | null {
-    const gcm = this.suite.cipher.endsWith('gcm');
-    const explicit = gcm ? 8 : 0;
-    if (body.length < explicit + TAG) return null;
-    const nonce = gcm ? Buffer.concat([this.keys.iv, body.subarray(0, 8)]) : this.nonce(this.keys.iv);
-    const ciphertext = body.subarray(explicit, body.length - TAG);
-    const plain = this.aead(nonce, this.aad12(header, ciphertext.length), ciphertext, body.subarray(body.length - TAG));
+    const salted = this.suite.cipher !== 'chacha20-poly1305';
+    const explicit = salted ? 8 : 0;
+    const tag = this.suite.tagLen;
+    if (body.length < explicit + tag) return null;
+    const nonce = salted ? Buffer.concat([this.keys.iv, body.subarray(0, 8)]) : this.nonce(this.keys.iv);
+    const ciphertext = body.subarray(explicit, body.length - tag);
+    const plain = this.aead(nonce, this.aad12(header, ciphertext.length), ciphertext, body.subarray(body.length - tag));
     return { type: header[0], data: plain };
   }
 
@@ -85,10 +122,28 @@ export class RecordCipher {
       const mac = createHmac(this.suite.mac!, macKey).update(this.aad12(header, encrypted.length)).update(encrypted).digest();
       if (!timingSafeEqual(mac, body.subarray(body.length - macLen))) return null;
     }
-    if (encrypted.length < 32 || encrypted.length % 16 !== 0) return null;
-    const d = createDecipheriv(this.suite.cipher, this.keys.key, encrypted.subarray(0, 16));
+    const chained = this.chainedIv;
+    if (encrypted.length < (chained ? 16 : 32) || encrypted.length % 16 !== 0) return null;
+    if (chained && this.ivLost && this.encryptThenMac) {
+      // Authenticated (the MAC above), but its IV is gone: the chain goes on from it, its plaintext does not.
+      this.ivLost = false;
+      this.chainedIv = Buffer.from(encrypted.subarray(encrypted.length - 16));
+      return { type: header[0], data: Buffer.alloc(0) };
+    }
+    const d = createDecipheriv(this.suite.cipher as 'aes-128-cbc', this.keys.key, chained ?? encrypted.subarray(0, 16));
     d.setAutoPadding(false);
-    const plain = Buffer.concat([d.update(encrypted.subarray(16)), d.final()]);
+    const plain = Buffer.concat([d.update(chained ? encrypted : encrypted.subarray(16)), d.final()]);
+    const opened = this.checkCbc(header, plain, macLen, macKey);
+    // Only a record that authenticates moves the chain on here (a resync tries one record under several sequence numbers); skip() moves it past one that does not.
+    if (opened && chained) {
+      this.chainedIv = Buffer.from(encrypted.subarray(encrypted.length - 16));
+      this.ivLost = false;
+    }
+    return opened;
+  }
+
+  /** The CBC plaintext's padding and (MAC-then-encrypt) MAC checked: the record's data, or null. */
+  private checkCbc(header: Buffer, plain: Buffer, macLen: number, macKey: Buffer): Plaintext | null {
     const pad = plain[plain.length - 1];
     let end = plain.length - pad - 1;
     if (end < 0) return null;

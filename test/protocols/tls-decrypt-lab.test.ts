@@ -1,0 +1,149 @@
+// `dissect --tls-keylog` on the record protections the public captures do not
+// cover, recorded here between OpenSSL's s_client and s_server in lab pods:
+// TLS 1.0 (its own PRF and a CBC IV chained from record to record), TLS 1.1,
+// TLS 1.2 AES-CCM and CCM_8, TLS 1.3 AES-128-CCM and CCM_8. tshark decrypts
+// the same files with the same key logs; both must see the same calls. A
+// TLS 1.0 stream with a record cut out must pick the chain up again after it.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { labIdentity, startLab, type Lab } from '../helpers/lab.js';
+
+interface Case {
+  name: string;
+  /** s_server and s_client arguments that pin the version and the cipher suite. */
+  server: string;
+  client: string;
+  /** The suite tshark names in the ServerHello. */
+  suite: number;
+}
+
+const LEGACY = 'ALL:@SECLEVEL=0';
+const CASES: Case[] = [
+  { name: 'tls10-aes128-cbc-sha', server: `-tls1 -cipher ${LEGACY}`, client: `-tls1 -cipher AES128-SHA:@SECLEVEL=0`, suite: 0x002f },
+  { name: 'tls11-ecdhe-aes256-cbc-sha', server: `-tls1_1 -cipher ${LEGACY}`, client: `-tls1_1 -cipher ECDHE-RSA-AES256-SHA:@SECLEVEL=0`, suite: 0xc014 },
+  { name: 'tls12-aes128-ccm8', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher AES128-CCM8:@SECLEVEL=0`, suite: 0xc0a0 },
+  { name: 'tls12-dhe-aes256-ccm', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher DHE-RSA-AES256-CCM:@SECLEVEL=0`, suite: 0xc09f },
+  { name: 'tls13-aes128-ccm', server: '-tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256', client: '-tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256', suite: 0x1304 },
+  { name: 'tls13-aes128-ccm8', server: '-tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256', client: '-tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256', suite: 0x1305 },
+];
+
+let lab: Lab;
+let dir: string;
+const { prefix, net } = labIdentity('shtls');
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-tls-lab-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=web'], { stdio: 'ignore' });
+  lab = await startLab({ prefix, net, nodes: 1 });
+});
+
+after(async () => {
+  await lab?.stop();
+  if (dir && !process.env.KEEP_TLS_LAB) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Record `clients` sessions of s_client against s_server on `port` (each
+ * bounded by `timeout`), capturing on the node's bridge; the key log is the
+ * client's. `serverMode` `-www` answers each GET with a status page.
+ */
+async function record(name: string, port: number, server: string, clientArgs: string, input: string, serverMode = '-www', clients = 2): Promise<{ pcap: string; keys: string }> {
+  const pcap = join(dir, `${name}.pcap`);
+  const keys = join(dir, `${name}.keys`);
+  const web = lab.pod('web');
+  const started = await lab.exec(web.ns, `timeout 30 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem ${serverMode} ${server} >/dev/null 2>&1 &`);
+  assert.equal(started.code, 0, started.stderr);
+  // Until it listens (bounded): a client that came too early would record nothing.
+  const listening = await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`);
+  assert.equal(listening.code, 0, `s_server ${name} did not listen`);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  try {
+    writeFileSync(join(dir, `${name}.in`), input);
+    for (let i = 0; i < clients; i++) {
+      await lab.exec(lab.pod('client0').ns, `timeout 10 openssl s_client -connect ${web.ip}:${port} ${clientArgs} -keylogfile ${keys} -quiet -ign_eof < ${dir}/${name}.in > /dev/null 2>&1`, { timeoutMs: 15_000 });
+    }
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true`);
+  }
+  return { pcap, keys };
+}
+
+function tshark(pcap: string, keys: string, fields: string[], filter: string): string[][] {
+  const out = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-Y', filter, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return out.split('\n').filter(Boolean).map((l) => l.split('|'));
+}
+
+/** "GET /path 200": the request and status lines tshark finds in one TCP stream's decrypted bytes. */
+function followTls(pcap: string, keys: string, stream: number): string {
+  const text = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-q', '-z', `follow,tls,ascii,${stream}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const request = /^(GET \S+) HTTP\/1\.1$/m.exec(text)?.[1] ?? '(no request)';
+  const status = /^HTTP\/1\.[01] (\d{3}) /m.exec(text)?.[1] ?? '(no status)';
+  return `${request} ${status}`;
+}
+
+test('TLS 1.0, 1.1, 1.2 CCM/CCM_8 and 1.3 CCM/CCM_8 from OpenSSL decrypt to the calls tshark decrypts', async () => {
+  let port = 18600;
+  for (const c of CASES) {
+    const { pcap, keys } = await record(c.name, ++port, c.server, c.client, 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
+    const [[suite]] = tshark(pcap, keys, ['tls.handshake.ciphersuite'], 'tls.handshake.type == 2');
+    assert.equal(Number(suite), c.suite, `${c.name}: the suite negotiated`);
+    // tshark's decrypted streams: a request line and a status line each (s_server's reply ends at the close).
+    const theirs = [0, 1].map((stream) => followTls(pcap, keys, stream));
+    assert.deepEqual(theirs, ['GET /hello 200', 'GET /hello 200'], `${c.name}: tshark decrypts the capture`);
+    const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+    assert.equal(r.code, 0, r.stderr);
+    const calls = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.deepEqual(calls.map((e) => `${e.protocol} ${e.tls} ${e.request?.path} ${e.response?.status}`), ['http true /hello 200', 'http true /hello 200'], c.name);
+    // Once per session, also for TLS 1.0, whose first application record OpenSSL splits off empty (1/n−1).
+    assert.match(r.stderr, /TLS: 2 sessions decrypted$/m, c.name);
+    // OpenSSL logs an `RSA` line beside CLIENT_RANDOM for an RSA key exchange: a known label, nothing to warn about.
+    if (c.name === 'tls10-aes128-cbc-sha') assert.match(readFileSync(keys, 'utf8'), /^RSA /m);
+    assert.doesNotMatch(r.stderr, /not a key log line/, c.name);
+    const without = await runCli(['dissect', pcap]);
+    assert.deepEqual(without.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).protocol), ['tls', 'tls'], `${c.name}: without the key log`);
+  }
+});
+
+test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV was in the hole), the ones after it decrypt', async () => {
+  // Twelve requests on one connection, one packet each (s_server only reads: no responses).
+  const lines = Array.from({ length: 12 }, (_, i) => `GET /r${i + 1} HTTP/1.1\r\nHost: web\r\n\r\n`);
+  const input = join(dir, 'slow.sh');
+  writeFileSync(input, lines.map((l) => `printf '${l.replace(/\r\n/g, '\\r\\n')}'; sleep 0.05`).join('\n') + '\nsleep 0.3\n');
+  const pcap = join(dir, 'tls10-long.pcap');
+  const keys = join(dir, 'tls10-long.keys');
+  const web = lab.pod('web');
+  const port = 18690;
+  // Without -www, s_server ends a connection when its own stdin ends: give it one that stays open (and ends).
+  await lab.exec(web.ns, `timeout 20 sh -c 'sleep 19.5 | openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1 -cipher ${LEGACY}' >/dev/null 2>&1 &`);
+  const listening = await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`);
+  assert.equal(listening.code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  try {
+    await lab.exec(lab.pod('client0').ns, `bash ${input} | timeout 10 openssl s_client -connect ${web.ip}:${port} -tls1 -cipher AES128-SHA:@SECLEVEL=0 -keylogfile ${keys} -quiet -no_ign_eof > /dev/null 2>&1`, { timeoutMs: 15_000 });
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true; pkill -f 'sleep 19.5' || true`);
+  }
+  const whole = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  const paths = (out: string) => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.protocol === 'http').map((e) => e.request.path);
+  assert.deepEqual(paths(whole.stdout), lines.map((_, i) => `/r${i + 1}`));
+  // Cut the packet tshark completes /r5 in (s_client writes what it reads, a line or a request at a time; TLS 1.0's 1/n−1 split makes each write two records).
+  const frames = tshark(pcap, keys, ['frame.number', 'http.request.uri'], 'http.request');
+  const cut = frames.find(([, uri]) => uri === '/r5');
+  assert.ok(cut, JSON.stringify(frames));
+  const holed = join(dir, 'tls10-hole.pcap');
+  execFileSync('editcap', [pcap, holed, cut[0]]);
+  const r = await runCli(['dissect', '--tls-keylog', keys, holed]);
+  const got = paths(r.stdout);
+  assert.deepEqual(got.slice(0, 4), ['/r1', '/r2', '/r3', '/r4']);
+  // The record after the hole cannot be read (its IV, the hole's last block, is gone); from the one after it the chain holds again.
+  for (let i = 8; i <= 12; i++) assert.ok(got.includes(`/r${i}`), `/r${i} decrypted after the hole: ${JSON.stringify(got)}`);
+  assert.match(r.stderr, /TLS: 1 session decrypted; 1 gap in the ciphertext/);
+});

@@ -213,17 +213,5 @@ async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {
   return result;
 }
 
-/** The counters that mean something was lost or damaged, in name order. */
-export function lossCounters(counters: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(counters)
-      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_/.test(k))
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
-}
-
-/** Counters that mean something was lost or damaged, as one human line. */
-export function describeLosses(counters: Record<string, number>): string | undefined {
-  const parts = Object.entries(lossCounters(counters)).map(([k, v]) => `${k}=${v}`);
-  return parts.length > 0 ? parts.join(' ') : undefined;
-}
+// Kept importable from here (commands, tests): they live with the rest of the run's notes.
+export { describeLosses, lossCounters } from './dissect-summary.js';

@@ -4,7 +4,8 @@
 // link type must not look like a capture with no traffic.
 import type { Entry } from '../model/entry.js';
 import type { PacketBatch } from '../model/packet-batch.js';
-import { dissectPackets, type EngineOptions, type Held } from '../dissect/engine.js';
+import { dissectPackets, type DissectionEngine, type EngineOptions, type Held } from '../dissect/engine.js';
+import { dissectionNotes } from './dissect-summary.js';
 import { dissectsLinkType } from '../dissect/decode/link.js';
 import { InputError } from '../cli/errors.js';
 import { openCapture } from '../capture/reader.js';
@@ -35,13 +36,34 @@ export async function* dissectStream(
   };
   const reader = openCapture(head, rest, name, { onSecrets });
   const unknown = new UnknownLinkTypes();
-  if (fields) {
-    // Projected as emitted: only the few fields wait for their place in request order (EngineOptions.hold).
-    const hold = (e: Entry): Held => new HeldFields(e.timestamp, projectObject(e, fields));
-    for await (const batch of dissectPackets(unknown.watch(reader.packetBatches()), { ...engine, tlsKeys, signal: opts.signal, hold })) {
-      yield batch.map((h) => (h as unknown as HeldFields).fields as unknown as Entry);
+  let run: DissectionEngine | undefined;
+  let entries = 0;
+  // A caller that asks for the engine (dissect's own run, dissect-run.ts) sums and reports the totals itself.
+  const callerRef = (engine as { engineRef?: (e: DissectionEngine) => void } | undefined)?.engineRef;
+  const engineRef = (e: DissectionEngine): void => {
+    run = e;
+    callerRef?.(e);
+  };
+  const options = { ...engine, tlsKeys, signal: opts.signal, engineRef };
+  try {
+    if (fields) {
+      // Projected as emitted: only the few fields wait for their place in request order (EngineOptions.hold).
+      const hold = (e: Entry): Held => new HeldFields(e.timestamp, projectObject(e, fields));
+      for await (const batch of dissectPackets(unknown.watch(reader.packetBatches()), { ...options, hold })) {
+        entries += batch.length;
+        yield batch.map((h) => (h as unknown as HeldFields).fields as unknown as Entry);
+      }
+    } else {
+      for await (const batch of dissectPackets(unknown.watch(reader.packetBatches()), options)) {
+        entries += batch.length;
+        yield batch;
+      }
     }
-  } else yield* dissectPackets(unknown.watch(reader.packetBatches()), { ...engine, tlsKeys, signal: opts.signal });
+  } finally {
+    // Also when stopped or damaged: what was lost up to there is still news.
+    const e = run as DissectionEngine | undefined;
+    if (e && !callerRef) for (const note of dissectionNotes(name, { packets: e.packets, entries, counters: e.summary() }, engine?.tlsKeys !== undefined)) opts.onWarning?.(note);
+  }
   unknown.throwIfSeen(name);
 }
 

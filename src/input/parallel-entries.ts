@@ -8,6 +8,7 @@
 import type { Entry } from '../model/entry.js';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { LineOut } from '../dissect/parallel/pool.js';
+import { dissectionNotes } from './dissect-summary.js';
 
 /** Entries per batch handed to the consumer (a one-thread batch is of the same order). */
 const BATCH = 1024;
@@ -58,6 +59,10 @@ export async function* parallelEntries(head: Buffer, rest: AsyncIterable<Buffer>
     limit: Infinity,
     signal: opts.signal ?? new AbortController().signal,
     onWarning: opts.onWarning,
+    // The one-thread path's notes (dissect-stream.ts), from the workers' counters.
+    onTotals: (r) => {
+      for (const note of dissectionNotes(name, r, opts.spec.tlsKeylog !== undefined)) opts.onWarning(note);
+    },
   }).then(
     () => {
       finished = true;

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliBin } from '../helpers/paths.js';
+import { cliBin, sharedCapture } from '../helpers/paths.js';
 import { mixedEntries } from './entries.js';
 
 const fixture = new URL('./fixtures/mixed.ndjson', import.meta.url).pathname;
@@ -155,4 +155,30 @@ test('--interval on a terminal redraws in place (ANSI home + clear), final table
   assert.equal(frames[0], '', 'nothing before the first clear');
   assert.match(frames[frames.length - 1], /│ http\s+│\s+170 │/);
   assert.match(frames[frames.length - 1], /│ total\s+│\s+183 │/);
+});
+
+test('a capture read by stats, map and filter: what dissecting it lost is said on stderr, as dissect says it, with one thread or workers', () => {
+  const capture = sharedCapture('suricata-http-gap-simple.pcap');
+  const dissect = shark(['dissect', capture]);
+  const line = /31 packets, 3 entries; lost or damaged: http\.gap=1 tcp\.gap_bytes=14 tcp\.gaps=1$/m;
+  assert.match(dissect.stderr, line);
+  for (const workers of ['1', '2']) {
+    for (const command of [['stats'], ['map'], ['filter', 'http']]) {
+      const r = shark([...command, '--workers', workers, capture]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`^${command[0]}: ${capture.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${line.source}`, 'm'), `${command.join(' ')} --workers ${workers}`);
+    }
+  }
+  // A clean capture says nothing.
+  assert.equal(shark(['stats', sharedCapture('tcpdump-dns_udp.pcap')]).stderr, '');
+});
+
+test('stats with --tls-keylog says how decryption went, as dissect does', () => {
+  const capture = sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.pcap');
+  const keys = sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys');
+  for (const workers of ['1', '2']) {
+    const r = shark(['stats', '--workers', workers, '--tls-keylog', keys, capture]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^stats: \S+snet-tls12-ecdhe-rsa-aes128-gcm\.pcap: TLS: 1 session decrypted/m, `--workers ${workers}`);
+  }
 });

@@ -59,6 +59,8 @@ export interface ParallelOptions {
   onWarning: (message: string) => void;
   /** Told about each entry written (progress). */
   onEntry?: () => void;
+  /** Told the run's totals when its input ends, whole or damaged (not when a worker fails). */
+  onTotals?: (result: ParallelResult) => void;
   /** Workers to use (and keep: a pool serves one run after another); default: started for this run and ended after it. */
   pool?: WorkerPool;
 }
@@ -263,9 +265,12 @@ class ParallelRun {
     }
     await this.drained();
     await this.opts.sink.flush();
+    const result = { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers };
+    // Told before a damaged input's error is thrown: what the run lost up to the damage is news too.
+    this.opts.onTotals?.(result);
     if (failure !== undefined) throw failure;
     unknown.throwIfSeen(name);
-    return { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers };
+    return result;
   }
 
   /** Every worker finished the run (its input ended, or was damaged): they can serve another. */

@@ -1,0 +1,38 @@
+// What dissecting one capture lost, for the commands that consume its
+// entries (stats, map, filter, catalog, …) as `dissect` prints it for its own
+// run: flows evicted by the memory budget, gaps, malformed messages, and how
+// TLS decryption went. A table built from a capture that lost traffic must
+// not look like one built from all of it.
+
+import { describeDecryption } from '../dissect/tls/keylog.js';
+
+export interface DissectTotals {
+  packets: number;
+  entries: number;
+  counters: Record<string, number>;
+}
+
+/** Lines (without the command's prefix) about `name`'s dissection: none when nothing was lost and no key log was used. */
+export function dissectionNotes(name: string, totals: DissectTotals, keyLogGiven: boolean): string[] {
+  const notes: string[] = [];
+  const losses = describeLosses(totals.counters);
+  if (losses) notes.push(`${name}: ${totals.packets} packets, ${totals.entries} entries; lost or damaged: ${losses}`);
+  const c = totals.counters;
+  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${name}: ${describeDecryption(c)}`);
+  return notes;
+}
+
+/** The counters that mean something was lost or damaged, in name order. */
+export function lossCounters(counters: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counters)
+      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_/.test(k))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+}
+
+/** Counters that mean something was lost or damaged, as one human line. */
+export function describeLosses(counters: Record<string, number>): string | undefined {
+  const parts = Object.entries(lossCounters(counters)).map(([k, v]) => `${k}=${v}`);
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}

@@ -212,6 +212,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
     }
     if (!h.cipher) {
       if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
+      // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys shark
+      // does not derive (the server may well have refused it: then the client sends it again).
+      else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.ctx.count('tls.early-data-skipped');
       return;
     }
     const plain = this.decrypt(dir, h, header, body);

@@ -6,6 +6,7 @@ import { LineSink } from '../output/stdout-sink.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 import { formatInterfaceList, listInterfaces } from '../capture/live.js';
 import { behindLine, runLocalTap, tapSummary } from '../tap/local.js';
+import { describeDecryption } from '../dissect/tls/keylog.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import type { LiveStats } from '../capture/live.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -399,7 +400,8 @@ docs/tls-capture.md.`;
         maxBody: parseSize(flags['max-body'], '--max-body'),
         noBodies: flags['no-bodies'],
         protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
-        tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`)),
+        // Live: clients append to the key log as they connect, so it is followed, not read once.
+        tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`), true),
         decodeAs,
         ...memoryBudgetOption(flags['memory-budget']),
       },
@@ -412,6 +414,8 @@ docs/tls-capture.md.`;
     });
     if (!packetsOut) await sink.finish();
     process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
+    // As dissect says it: how decryption with the key log went.
+    if (flags['tls-keylog'] && !packetsOut && result.counters) process.stderr.write(`tap: ${describeDecryption(result.counters)}\n`);
     if (sampler) process.stderr.write(`tap: --sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped\n`);
     return ExitCode.OK;
   }

@@ -20,7 +20,8 @@ const engine = new DissectionEngine(
   {
     ...spec.engine,
     protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined,
-    tlsKeys: tlsKeysFromFlag(spec.tlsKeylog, () => {}),
+    // A live capture's key log grows as clients connect: followed (as on the main thread, tap.ts).
+    tlsKeys: tlsKeysFromFlag(spec.tlsKeylog, () => {}, true),
   },
   (e) => out.push(e),
 );

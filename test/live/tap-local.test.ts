@@ -108,6 +108,44 @@ describe('shark tap -i (local live capture)', { timeout: 240_000 }, () => {
     assert.match(r.stderr, /tap: \d+ packets captured, .* dropped by kernel, 0 lost, \d+ entries/);
   });
 
+  it('--tls-keylog follows the key log as clients write it: live TLS 1.2 and 1.3 calls decrypt; a session with no key stays tls', async () => {
+    const cert = join(tmp, 'cert.pem');
+    const key = join(tmp, 'key.pem');
+    spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=b'], { stdio: 'ignore' });
+    const server = lab.start(lab.nsB, ['timeout', '60', 'openssl', 's_server', '-accept', '8443', '-cert', cert, '-key', key, '-www', '-quiet']);
+    try {
+      const up = await lab.sh(lab.nsB, `for i in $(seq 50); do ss -ltn | grep -q ':8443 ' && exit 0; sleep 0.1; done; exit 1`);
+      assert.equal(up.code, 0, 's_server did not listen');
+      for (const workers of ['1', '2']) {
+        // Not there when the tap starts: curl makes it with the first session.
+        const keys = join(tmp, `live-${workers}.keys`);
+        const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '-f', 'tcp port 8443', '--workers', workers, '--tls-keylog', keys]);
+        const done = finish(tap);
+        await waitForStderr(tap, /listening on/);
+        const url = `https://${lab.ipB}:8443`;
+        await lab.sh(
+          lab.nsA,
+          `for i in 1 2; do SSLKEYLOGFILE=${keys} curl -sk -m 3 -o /dev/null ${url}/v13-$i; done; ` +
+            `SSLKEYLOGFILE=${keys} curl -sk -m 3 --tlsv1.2 --tls-max 1.2 -o /dev/null ${url}/v12; ` +
+            `curl -sk -m 3 -o /dev/null ${url}/no-key; sleep 0.5`,
+        );
+        tap.kill('SIGINT');
+        const r = await done;
+        assert.equal(r.code, 0, r.stderr);
+        const entries = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const calls = entries.filter((e) => e.protocol === 'http');
+        assert.deepEqual(calls.map((e) => `${e.request.path} ${e.response?.status} ${e.tls}`).sort(), ['/v12 200 true', '/v13-1 200 true', '/v13-2 200 true'], `--workers ${workers}`);
+        // Each call keeps its own packets' time: the latency is the wire's, not the wait for the key.
+        for (const e of calls) assert.ok(e.elapsedTime > 0 && e.elapsedTime < 1000, String(e.elapsedTime));
+        assert.equal(entries.filter((e) => e.protocol === 'tls').length, 1, 'the session without a key is a tls entry');
+        assert.match(r.stderr, /not there yet; read as it appears/);
+        assert.match(r.stderr, /tap: TLS: 3 sessions decrypted; 1 without a key in the key log/, `--workers ${workers}`);
+      }
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
   it('--pcap with two interfaces writes pcapng with one interface block each', async () => {
     const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '-i', 'lo', '--pcap']);
     const done = finish(tap);

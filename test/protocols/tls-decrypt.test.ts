@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
-import { TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { loadKeyLogFile, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
 
 const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -162,6 +162,32 @@ test('the key log parser keeps sessions by client random and refuses malformed s
   assert.equal(s?.get('SERVER_TRAFFIC_SECRET_0')?.length, 32);
   assert.deepEqual(bad, [3, 4]);
   assert.equal(log.lookup(Buffer.alloc(32)), undefined);
+});
+
+test('a followed key log (live tap) is read as it grows: a line half written waits for its end; a file replaced is read afresh', () => {
+  const path = join(dir, 'growing.keys');
+  const r1 = 'a1'.repeat(32);
+  const r2 = 'b2'.repeat(32);
+  const r3 = 'c3'.repeat(32);
+  const warnings: string[] = [];
+  const log = loadKeyLogFile(path, (m) => warnings.push(m), undefined, true);
+  assert.match(warnings[0], /growing\.keys: not there yet; read as it appears/);
+  assert.equal(log.follows, true);
+  const line = (r: string) => `CLIENT_RANDOM ${r} ${'11'.repeat(48)}\n`;
+  writeFileSync(path, line(r1) + line(r2).slice(0, 40));
+  log.refresh(true);
+  assert.ok(log.lookup(Buffer.from(r1, 'hex')));
+  assert.equal(log.lookup(Buffer.from(r2, 'hex')), undefined, 'half a line is not a line');
+  writeFileSync(path, line(r1) + line(r2) + 'garbage\n');
+  log.refresh(true);
+  assert.ok(log.lookup(Buffer.from(r2, 'hex')), 'the rest of the line came');
+  // Bad lines are reported with their line number in the file.
+  assert.ok(warnings.some((w) => /growing\.keys:3: not a key log line/.test(w)), JSON.stringify(warnings));
+  writeFileSync(path, line(r3));
+  log.refresh(true);
+  assert.ok(log.lookup(Buffer.from(r3, 'hex')), 'a shorter file (replaced) is read from its start');
+  // Read once (dissect): no following.
+  assert.equal(loadKeyLogFile(path, () => {}).follows, false);
 });
 
 test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap --inject-secrets) decrypt without --tls-keylog', async () => {

@@ -26,6 +26,24 @@ const MAX_LOST_RECORDS = 64n;
 const MAX_RESYNC_BYTES = 1024 * 1024;
 /** Plaintext kept while the inner protocol is not yet known. */
 const MAX_UNDETECTED = 16 * 1024;
+/**
+ * Live, with a followed key log: how long (capture time) and how many bytes
+ * a connection waits for its secrets to be logged, and how many bytes all
+ * waiting connections hold together. A client logs them as it computes them,
+ * a moment after the ServerHello the capture shows; a session whose client
+ * logs nothing gives up here and stays a tls entry (tls.no-key).
+ */
+const KEY_WAIT_MS = 3000;
+const MAX_KEY_WAIT_BYTES = 256 * 1024;
+const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
+
+/** Bytes that came while a connection waited for its secrets, with their packet's time and frame. */
+interface WaitingChunk {
+  dir: Direction;
+  data: Buffer;
+  now: number;
+  frame: number;
+}
 
 const flip = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 
@@ -61,6 +79,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private encryptThenMac = false;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
+  /** Live: the ServerHello came before the client logged the session's secrets (see KEY_WAIT_MS). */
+  private awaiting: { since: number; bytes: number; chunks: WaitingChunk[] } | undefined;
   private alpn = '';
   private secrets: SessionSecrets | undefined;
   /** The connection's `tls` entry, held while decryption may replace it. */
@@ -89,6 +109,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   onData(dir: Direction, data: Buffer): void {
     this.hello.onData(dir, data);
+    if (this.awaiting) return this.waitWith(dir, data);
+    this.records(dir, data);
+  }
+
+  private records(dir: Direction, data: Buffer): void {
     const h = this.halves[dir];
     if (h.lost) return;
     h.records.push(data);
@@ -114,6 +139,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    // A connection gone quiet while waiting for its secrets is not kept waiting.
+    if (this.awaiting) this.checkSecrets(false);
     this.hello.onTick?.(nowMs, timeoutMs);
     this.inner?.onTick?.(nowMs, timeoutMs);
   }
@@ -127,6 +154,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    if (this.awaiting) this.checkSecrets(true);
     this.hello.onEnd(reason);
     this.inner?.onEnd(reason);
     // Plaintext that no dissector claimed by the end (one side never spoke, or spoke too little).
@@ -138,7 +166,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   private readRecords(dir: Direction, h: Half): void {
     if (h.resync && !this.resync(dir, h)) return;
-    while (!h.lost && h.records.length >= 5) {
+    // While waiting for secrets, what follows the ServerHello stays queued.
+    while (!h.lost && !this.awaiting && h.records.length >= 5) {
       const header = h.records.peek(5);
       const len = header.readUInt16BE(3);
       if (header[1] !== 3 || header[0] < 20 || header[0] > 24 || len > MAX_RECORD) {
@@ -284,10 +313,28 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
     this.secrets = this.keyLog.lookup(this.clientRandom);
+    if (!this.secretsReady() && this.keyLog.follows && this.suite && (this.tls13 || hello.version >= TLS10)) {
+      // Live: the client logs its secrets as it computes them, just after the ServerHello the capture shows.
+      this.awaiting = { since: this.ctx.now, bytes: 0, chunks: [] };
+      return;
+    }
+    this.useSecrets();
+  }
+
+  /** The secrets this session's records need are all in the key log. */
+  private secretsReady(): boolean {
+    const s = this.secrets;
+    if (!s) return false;
+    if (!this.tls13) return s.has('CLIENT_RANDOM');
+    return ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'].every((l) => s.has(l));
+  }
+
+  /** Keys from the secrets found (or the reason there are none, counted). */
+  private useSecrets(): void {
     if (!this.secrets) return this.noDecryption('tls.no-key');
     if (!this.suite) return this.noDecryption('tls.decrypt-unsupported-cipher');
     // SSL 3.0 MACs and derives keys its own way (and is long gone): counted, not guessed at.
-    if (!this.tls13 && hello.version < TLS10) return this.noDecryption('tls.decrypt-unsupported-version');
+    if (!this.tls13 && this.version < TLS10) return this.noDecryption('tls.decrypt-unsupported-version');
     if (this.tls13) {
       const c = this.secrets.get('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
       const s = this.secrets.get('SERVER_HANDSHAKE_TRAFFIC_SECRET');
@@ -303,6 +350,41 @@ export class DecryptingTlsParser implements TcpStreamParser {
     } else if (!this.secrets.get('CLIENT_RANDOM')) {
       this.noDecryption('tls.no-key');
     }
+  }
+
+  /** Live: bytes that came while this connection waits for its secrets (copied: the engine reuses its buffers). */
+  private waitWith(dir: Direction, data: Buffer): void {
+    const a = this.awaiting!;
+    a.chunks.push({ dir, data: Buffer.from(data), now: this.ctx.now, frame: this.ctx.frame });
+    a.bytes += data.length;
+    this.keyLog.awaitingBytes += data.length;
+    this.checkSecrets(false);
+  }
+
+  /** Live: look for the secrets again; go on with them, or give up once waited too long or for too much (or at the end). */
+  private checkSecrets(final: boolean): void {
+    const a = this.awaiting!;
+    this.keyLog.refresh(final);
+    this.secrets = this.keyLog.lookup(this.clientRandom!);
+    const ready = this.secretsReady();
+    if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
+    this.awaiting = undefined;
+    this.keyLog.awaitingBytes -= a.bytes;
+    if (!ready) return this.noDecryption('tls.no-key');
+    this.useSecrets();
+    // What queued behind the ServerHello, then what came since, each with its own packet's time and frame.
+    const serverDir = flip(this.clientDir);
+    this.readRecords(serverDir, this.halves[serverDir]);
+    this.readRecords(this.clientDir, this.halves[this.clientDir]);
+    const ctx = this.ctx as { now: number; frame: number };
+    const { now, frame } = ctx;
+    for (const c of a.chunks) {
+      ctx.now = c.now;
+      ctx.frame = c.frame;
+      this.records(c.dir, c.data);
+    }
+    ctx.now = now;
+    ctx.frame = frame;
   }
 
   private startCipher12(dir: Direction): void {
@@ -407,7 +489,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private onHelloCall(call: CallRecord): void {
     if (this.innerEmitted) return;
     this.held = call;
-    if (this.secrets === undefined && this.helloDone) this.releaseHeld();
+    if (this.secrets === undefined && this.helloDone && !this.awaiting) this.releaseHeld();
   }
 
   /** Decryption will not happen: the tls entry goes out as it would without a key log. */
@@ -457,7 +539,8 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
     ...tls,
     createTcpParser(ctx) {
       const keys = ctx.options.tlsKeys;
-      return keys && keys.size > 0 ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
+      // A followed key log may be empty yet: its secrets come as clients connect.
+      return keys && (keys.size > 0 || keys.follows) ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
     },
   };
 }

@@ -7,7 +7,7 @@
 // A key log is input too: lines that are not key log lines are counted and
 // the first few reported with their line number, never fatal.
 
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { ExitCode, UserError } from '../../cli/errors.js';
 
 /** The secrets one TLS session logged, by label. */
@@ -44,8 +44,27 @@ export class TlsKeyLog {
   /** Sessions left out because the log held more than MAX_SESSIONS. */
   dropped = 0;
 
+  /** Reads what was appended to the file since last time; true when it read something (followKeyLog). */
+  private follower: ((now: boolean) => boolean) | undefined;
+  /** Live: ciphertext held by connections waiting for their keys to be logged, all together (bounded). */
+  awaitingBytes = 0;
+
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** The log is a file still being written (`tap`: SSLKEYLOGFILE grows as clients connect). */
+  get follows(): boolean {
+    return this.follower !== undefined;
+  }
+
+  follow(read: (now: boolean) => boolean): void {
+    this.follower = read;
+  }
+
+  /** When the log follows a file: read what was appended to it (at most every few ms unless `now`). */
+  refresh(now = false): boolean {
+    return this.follower?.(now) ?? false;
   }
 
   /**
@@ -98,7 +117,8 @@ export class TlsKeyLog {
 const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
 
 /** Read `--tls-keylog FILE`: a missing or oversized file is a usage error; bad lines are warnings with their line number. */
-export function loadKeyLogFile(path: string, warn: (message: string) => void, log = new TlsKeyLog()): TlsKeyLog {
+export function loadKeyLogFile(path: string, warn: (message: string) => void, log = new TlsKeyLog(), follow = false): TlsKeyLog {
+  if (follow) return followKeyLog(path, warn, log);
   let text: string;
   try {
     if (statSync(path).size > MAX_KEYLOG_BYTES) throw new UserError(`--tls-keylog ${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB, not a key log`, ExitCode.USAGE);
@@ -111,6 +131,74 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
   log.addText(text, (line, why) => warn(`${path}:${line}: not a key log line (${why}); skipped`));
   if (log.badLines > 3) warn(`${path}: ${log.badLines} lines in all were not key log lines`);
   if (log.size === 0) warn(`${path}: no TLS secrets in this file; nothing will be decrypted`);
+  return log;
+}
+
+/** Wall-clock ms between two looks at a followed key log (a look is a stat, and a read when it grew). */
+const FOLLOW_EVERY_MS = 20;
+
+/**
+ * A key log that is still being written: read now, then again (what was
+ * appended) whenever a session's secrets are looked for and not found, at
+ * most every FOLLOW_EVERY_MS. A file not there yet is read once it appears;
+ * one truncated or replaced is read from its start again.
+ */
+function followKeyLog(path: string, warn: (message: string) => void, log: TlsKeyLog): TlsKeyLog {
+  let offset = 0;
+  let partial = '';
+  let lastLook = -Infinity;
+  let lineBase = 0;
+  const onBadLine = (line: number, why: string): void => warn(`${path}:${lineBase + line}: not a key log line (${why}); skipped`);
+  const read = (force = false): boolean => {
+    const now = performance.now();
+    if (!force && now - lastLook < FOLLOW_EVERY_MS) return false;
+    lastLook = now;
+    let any = false;
+    // A megabyte at a time, until caught up (a long log already there at start).
+    while (pull()) any = true;
+    return any;
+  };
+  const pull = (): boolean => {
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return false;
+    }
+    if (size < offset) {
+      offset = 0;
+      partial = '';
+    }
+    if (size === offset || size > MAX_KEYLOG_BYTES) return false;
+    const chunk = Buffer.allocUnsafe(Math.min(size - offset, 1024 * 1024));
+    let got = 0;
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        got = readSync(fd, chunk, 0, chunk.length, offset);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
+    offset += got;
+    const text = partial + chunk.toString('latin1', 0, got);
+    // A line being written is read whole next time.
+    const end = text.lastIndexOf('\n') + 1;
+    partial = text.slice(end);
+    const lines = text.slice(0, end);
+    log.addText(lines, onBadLine);
+    lineBase += lines.split('\n').length - 1;
+    return lines.length > 0;
+  };
+  try {
+    statSync(path);
+  } catch {
+    warn(`${path}: not there yet; read as it appears (--tls-keylog on a live capture follows the file)`);
+  }
+  read();
+  log.follow(read);
   return log;
 }
 

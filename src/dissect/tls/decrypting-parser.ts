@@ -147,6 +147,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   pendingSince(): number | undefined {
     let t = this.held?.requestTime;
+    // Calls still locked in the bytes that wait for their secrets begin no earlier than the wait.
+    if (this.awaiting && (t === undefined || this.awaiting.since < t)) t = this.awaiting.since;
     for (const p of [this.hello.pendingSince?.(), this.inner?.pendingSince?.()]) {
       if (p !== undefined && (t === undefined || p < t)) t = p;
     }

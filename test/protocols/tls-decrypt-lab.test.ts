@@ -148,7 +148,7 @@ test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV
   assert.match(r.stderr, /TLS: 1 session decrypted; 1 gap in the ciphertext/);
 });
 
-test('TLS 1.3 0-RTT early data shark does not decrypt is counted and said, not dropped in silence', async () => {
+test('TLS 1.3 0-RTT: early data shark does not decrypt is counted; EndOfEarlyData does not stop the client direction, the calls after it decrypt', async () => {
   const web = lab.pod('web');
   const client = lab.pod('client0').ns;
   const port = 18695;
@@ -157,22 +157,28 @@ test('TLS 1.3 0-RTT early data shark does not decrypt is counted and said, not d
   const sess = join(dir, 'early.sess');
   writeFileSync(join(dir, 'early.txt'), 'GET /early HTTP/1.1\r\nHost: web\r\n\r\n');
   // s_server refuses -early_data with -www: it only reads (stdin kept open so it does not hang up).
-  await lab.exec(web.ns, `timeout 20 sh -c 'sleep 19.4 | openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_3 -early_data' >/dev/null 2>&1 &`);
+  // -no_anti_replay: the resumed session's early data is accepted (the client then sends EndOfEarlyData).
+  await lab.exec(web.ns, `timeout 20 sh -c 'sleep 19.4 | openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_3 -early_data -no_anti_replay' >/dev/null 2>&1 &`);
   const listening = await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`);
   assert.equal(listening.code, 0);
   const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  let second = '';
   try {
-    // A first session for its ticket, then one that sends early data with it.
-    await lab.exec(client, `(printf 'GET /first HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 0.5) | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_3 -sess_out ${sess} -keylogfile ${keys} -quiet -no_ign_eof >/dev/null 2>&1`, { timeoutMs: 10_000 });
-    await lab.exec(client, `sleep 0.5 | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_3 -sess_in ${sess} -early_data ${dir}/early.txt -keylogfile ${keys} -no_ign_eof >/dev/null 2>&1`, { timeoutMs: 10_000 });
+    // A first session for its ticket, then one that sends early data with it, and a request after the handshake.
+    await lab.exec(client, `(printf 'GET /first HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 0.5) | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_3 -sess_out ${sess} -keylogfile ${keys} -no_ign_eof >/dev/null 2>&1`, { timeoutMs: 10_000 });
+    second = (await lab.exec(client, `(printf 'GET /after HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 0.5) | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_3 -sess_in ${sess} -early_data ${dir}/early.txt -keylogfile ${keys} -no_ign_eof 2>&1`, { timeoutMs: 10_000 })).stdout;
   } finally {
     await capture.stop();
     await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true; pkill -f 'sleep 19.4' || true`);
   }
+  assert.match(second, /Early data was accepted/, 'the lab made a 0-RTT session');
   // tshark sees application data in the ClientHello's flight (it decrypts it with the logged early secret).
   const early = tshark(pcap, keys, ['frame.number'], 'tls.handshake.type == 1 && tls.record.content_type == 23');
   assert.equal(early.length, 1, 'the capture has early data');
   const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /TLS: .*\b1 record of 0-RTT early data not decrypted/);
+  const paths = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((e) => `${e.protocol} ${e.request?.path ?? ''}`.trim());
+  assert.deepEqual(paths, ['http /first', 'http /after']);
+  assert.match(r.stderr, /TLS: 2 sessions decrypted; 1 record of 0-RTT early data not decrypted$/m);
+  assert.doesNotMatch(r.stderr, /undecryptable/);
 });

@@ -37,6 +37,9 @@ const KEY_WAIT_MS = 3000;
 const MAX_KEY_WAIT_BYTES = 256 * 1024;
 const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
 
+/** TLS 1.3 0-RTT: client records taken for early data before its handshake records authenticate (bounded). */
+const MAX_EARLY_RECORDS = 64;
+
 /** Bytes that came while a connection waited for its secrets, with their packet's time and frame. */
 interface WaitingChunk {
   dir: Direction;
@@ -56,6 +59,8 @@ interface Half {
   trafficSecret: Buffer | undefined;
   /** TLS 1.3: records are under the application keys (the handshake is over in this direction). */
   application: boolean;
+  /** Some record of this direction authenticated (TLS 1.3: a client record failing before then may be 0-RTT). */
+  authenticated: boolean;
   /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
   lost: boolean;
   /** After a gap: looking for the next record (see resync). */
@@ -79,6 +84,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private encryptThenMac = false;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
+  /** TLS 1.3 0-RTT: the ClientHello offered early data; early records seen so far (the early keys' next sequence number). */
+  private offeredEarlyData = false;
+  private earlyRecords = 0;
+  private earlyCipher: RecordCipher | undefined;
   /** Live: the ServerHello came before the client logged the session's secrets (see KEY_WAIT_MS). */
   private awaiting: { since: number; bytes: number; chunks: WaitingChunk[] } | undefined;
   private alpn = '';
@@ -245,7 +254,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
       // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys shark
       // does not derive (the server may well have refused it: then the client sends it again).
-      else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.ctx.count('tls.early-data-skipped');
+      else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) {
+        this.earlyRecords++;
+        this.ctx.count('tls.early-data-skipped');
+      }
       return;
     }
     const plain = this.decrypt(dir, h, header, body);
@@ -257,7 +269,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   private decrypt(dir: Direction, h: Half, header: Buffer, body: Buffer): { type: number; data: Buffer } | null {
     const plain = h.cipher!.decrypt(header, body);
-    if (plain) return plain;
+    if (plain) {
+      h.authenticated = true;
+      return plain;
+    }
+    if (this.isEarly(dir, h, header, body)) return null;
     if (this.tls13 && this.suite && h.trafficSecret) {
       // No clear-text sign marks the end of the handshake (application keys from sequence 0)
       // or a KeyUpdate (the next generation): the record authenticates under the new keys or it does not.
@@ -268,12 +284,37 @@ export class DecryptingTlsParser implements TcpStreamParser {
         h.cipher = next;
         h.trafficSecret = secret;
         h.application = true;
+        h.authenticated = true;
         return moved;
       }
     }
     h.cipher!.skip(body);
     this.lose(dir, 'tls.undecryptable');
     return null;
+  }
+
+  /**
+   * TLS 1.3 0-RTT: until the client's first handshake record authenticates,
+   * a client record that does not may be early data or EndOfEarlyData, under
+   * keys from CLIENT_EARLY_TRAFFIC_SECRET. With that secret logged, a record
+   * is told apart by authenticating under them; without it, when the
+   * ClientHello offered early data, it is taken for early data (bounded).
+   * Early data is counted, not decrypted into calls: what came before the
+   * ServerHello was already passed over, and a request cut in two is no call.
+   */
+  private isEarly(dir: Direction, h: Half, header: Buffer, body: Buffer): boolean {
+    if (!this.tls13 || dir !== this.clientDir || h.authenticated || !this.offeredEarlyData || this.earlyRecords >= MAX_EARLY_RECORDS) return false;
+    const secret = this.secrets?.get('CLIENT_EARLY_TRAFFIC_SECRET');
+    if (secret && this.suite && !this.earlyCipher) {
+      this.earlyCipher = new RecordCipher(this.suite, tls13Keys(this.suite, secret));
+      this.earlyCipher.seq = BigInt(this.earlyRecords);
+    }
+    const opened = this.earlyCipher?.decrypt(header, body);
+    if (this.earlyCipher && !opened) return false;
+    this.earlyRecords++;
+    // EndOfEarlyData (a handshake record) closes the early data: nothing to count.
+    if (!opened || opened.type === 23) this.ctx.count('tls.early-data-skipped');
+    return true;
   }
 
   // ---- clear-text handshake: the hellos ---------------------------------
@@ -302,6 +343,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (b.length < 34) return;
     this.clientDir = dir;
     this.clientRandom = Buffer.from(b.subarray(2, 34));
+    this.offeredEarlyData = clientHelloHasExtension(b, 42);
   }
 
   private onServerHello(b: Buffer): void {
@@ -548,13 +590,28 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+}
+
+/** Whether a ClientHello body (after the handshake header) carries extension `type` (42: early_data). */
+function clientHelloHasExtension(b: Buffer, type: number): boolean {
+  let off = 34;
+  if (off + 1 > b.length) return false;
+  off += 1 + b[off]; // session id
+  if (off + 2 > b.length) return false;
+  off += 2 + b.readUInt16BE(off); // cipher suites
+  if (off + 1 > b.length) return false;
+  off += 1 + b[off]; // compression methods
+  if (off + 2 > b.length) return false;
+  const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
+  for (off += 2; off + 4 <= end; off += 4 + b.readUInt16BE(off + 2)) if (b.readUInt16BE(off) === type) return true;
+  return false;
 }
 
 /** Bytes a record adds to its plaintext (header, tag, nonce, inner type; CBC: IV, MAC, average padding). */
 function recordOverhead(suite: CipherSuite): number {
-  if (suite.tls13) return 5 + 16 + 1;
-  if (suite.cipher.endsWith('gcm')) return 5 + 8 + 16;
+  if (suite.tls13) return 5 + suite.tagLen + 1;
+  if (suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm')) return 5 + 8 + suite.tagLen;
   if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
   return 5 + 16 + (suite.macLen ?? 0) + 8;
 }

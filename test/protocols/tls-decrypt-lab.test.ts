@@ -148,7 +148,7 @@ test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV
   assert.match(r.stderr, /TLS: 1 session decrypted; 1 gap in the ciphertext/);
 });
 
-test('TLS 1.3 0-RTT: early data shark does not decrypt is counted; EndOfEarlyData does not stop the client direction, the calls after it decrypt', async () => {
+test('TLS 1.3 0-RTT: accepted early data decrypts (CLIENT_EARLY_TRAFFIC_SECRET), EndOfEarlyData does not stop the client direction, the calls after it decrypt', async () => {
   const web = lab.pod('web');
   const client = lab.pod('client0').ns;
   const port = 18695;
@@ -178,7 +178,36 @@ test('TLS 1.3 0-RTT: early data shark does not decrypt is counted; EndOfEarlyDat
   const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
   assert.equal(r.code, 0, r.stderr);
   const paths = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((e) => `${e.protocol} ${e.request?.path ?? ''}`.trim());
-  assert.deepEqual(paths, ['http /first', 'http /after']);
-  assert.match(r.stderr, /TLS: 2 sessions decrypted; 1 record of 0-RTT early data not decrypted$/m);
-  assert.doesNotMatch(r.stderr, /undecryptable/);
+  assert.deepEqual(paths, ['http /first', 'http /early', 'http /after']);
+  assert.match(r.stderr, /TLS: 2 sessions decrypted$/m);
+  // The early request keeps the time of its own packet (the ClientHello's flight), before the handshake's end.
+  const calls = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(calls[1].timestamp < calls[2].timestamp);
+  assert.equal(calls[1].frames.request, Number(early[0][0]));
+  // Without the early secret in the log: counted, and the rest still decrypts.
+  const partial = join(dir, 'early-no-early-secret.keys');
+  writeFileSync(partial, readFileSync(keys, 'utf8').split('\n').filter((l) => !l.startsWith('CLIENT_EARLY_TRAFFIC_SECRET')).join('\n'));
+  const without = await runCli(['dissect', '--tls-keylog', partial, pcap]);
+  assert.deepEqual(without.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).request?.path), ['/first', '/after']);
+  // The early request and EndOfEarlyData: without their keys, two early records alike.
+  assert.match(without.stderr, /TLS: 2 sessions decrypted; 2 records of 0-RTT early data not decrypted$/m);
+  for (const out of [r.stderr, without.stderr]) assert.doesNotMatch(out, /undecryptable/);
+
+  // A server that cannot read the ticket (another process: other ticket keys) refuses the early data.
+  const other = port + 1;
+  const refusedPcap = join(dir, 'early-refused.pcap');
+  await lab.exec(web.ns, `timeout 20 sh -c 'sleep 19.3 | openssl s_server -accept ${other} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_3 -early_data' >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${other} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture2 = await lab.capture(0, refusedPcap, { filter: `tcp port ${other}` });
+  let refused = '';
+  try {
+    refused = (await lab.exec(client, `(printf 'GET /again HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 0.5) | timeout 5 openssl s_client -connect ${web.ip}:${other} -tls1_3 -sess_in ${sess} -early_data ${dir}/early.txt -keylogfile ${keys} -no_ign_eof 2>&1`, { timeoutMs: 10_000 })).stdout;
+  } finally {
+    await capture2.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${other} ' || true; pkill -f 'sleep 19.3' || true`);
+  }
+  assert.match(refused, /Early data was rejected/);
+  const r2 = await runCli(['dissect', '--tls-keylog', keys, refusedPcap]);
+  assert.deepEqual(r2.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).request?.path), ['/again'], 'the refused early request is no call');
+  assert.match(r2.stderr, /TLS: 1 session decrypted; 1 record of 0-RTT early data the server refused/);
 });

@@ -37,8 +37,16 @@ const KEY_WAIT_MS = 3000;
 const MAX_KEY_WAIT_BYTES = 256 * 1024;
 const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
 
-/** TLS 1.3 0-RTT: client records taken for early data before its handshake records authenticate (bounded). */
+/** TLS 1.3 0-RTT: client records taken for early data (bounded), and the bytes of them kept before the ServerHello. */
 const MAX_EARLY_RECORDS = 64;
+const MAX_EARLY_BYTES = 64 * 1024;
+
+/** A record or its plaintext, with its packet's time and frame. */
+interface Timed {
+  data: Buffer;
+  now: number;
+  frame: number;
+}
 
 /** Bytes that came while a connection waited for its secrets, with their packet's time and frame. */
 interface WaitingChunk {
@@ -88,6 +96,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private offeredEarlyData = false;
   private earlyRecords = 0;
   private earlyCipher: RecordCipher | undefined;
+  /**
+   * 0-RTT records that came before the ServerHello (whole, header included),
+   * decrypted once it names the suite; their plaintext waits for the
+   * EncryptedExtensions to say whether the server took it (`accepted`).
+   */
+  private readonly early: { records: Timed[]; bytes: number; passed: number; plain: Timed[]; accepted: boolean | undefined } = { records: [], bytes: 0, passed: 0, plain: [], accepted: undefined };
   /** Live: the ServerHello came before the client logged the session's secrets (see KEY_WAIT_MS). */
   private awaiting: { since: number; bytes: number; chunks: WaitingChunk[] } | undefined;
   private alpn = '';
@@ -166,6 +180,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     if (this.awaiting) this.checkSecrets(true);
+    // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
+    if (this.early.plain.length > 0) this.ctx.count('tls.early-data-skipped', this.early.plain.length);
     this.hello.onEnd(reason);
     this.inner?.onEnd(reason);
     // Plaintext that no dissector claimed by the end (one side never spoke, or spoke too little).
@@ -254,17 +270,20 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
       // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys shark
       // does not derive (the server may well have refused it: then the client sends it again).
-      else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) {
-        this.earlyRecords++;
-        this.ctx.count('tls.early-data-skipped');
-      }
+      else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.keepEarly(header, body);
       return;
     }
     const plain = this.decrypt(dir, h, header, body);
     if (!plain) return;
     if (plain.type === 23) this.onPlaintext(dir, plain.data);
-    // TLS 1.3 moved ALPN into the (encrypted) EncryptedExtensions.
-    else if (plain.type === 22 && this.tls13 && !this.alpn && dir !== this.clientDir) this.alpn = alpnOfEncryptedExtensions(plain.data);
+    // TLS 1.3 moved ALPN (and the server's answer to 0-RTT) into the (encrypted) EncryptedExtensions.
+    else if (plain.type === 22 && this.tls13 && this.early.accepted === undefined && dir !== this.clientDir) {
+      const ee = encryptedExtensions(plain.data);
+      if (ee) {
+        this.alpn ||= ee.alpn;
+        this.settleEarly(ee.earlyData);
+      }
+    }
   }
 
   private decrypt(dir: Direction, h: Half, header: Buffer, body: Buffer): { type: number; data: Buffer } | null {
@@ -304,17 +323,77 @@ export class DecryptingTlsParser implements TcpStreamParser {
    */
   private isEarly(dir: Direction, h: Half, header: Buffer, body: Buffer): boolean {
     if (!this.tls13 || dir !== this.clientDir || h.authenticated || !this.offeredEarlyData || this.earlyRecords >= MAX_EARLY_RECORDS) return false;
-    const secret = this.secrets?.get('CLIENT_EARLY_TRAFFIC_SECRET');
-    if (secret && this.suite && !this.earlyCipher) {
-      this.earlyCipher = new RecordCipher(this.suite, tls13Keys(this.suite, secret));
-      this.earlyCipher.seq = BigInt(this.earlyRecords);
-    }
+    // The early keys number every early record the client sent, read or not.
+    if (this.earlyCipher) this.earlyCipher.seq = BigInt(this.earlyRecords);
     const opened = this.earlyCipher?.decrypt(header, body);
     if (this.earlyCipher && !opened) return false;
     this.earlyRecords++;
-    // EndOfEarlyData (a handshake record) closes the early data: nothing to count.
-    if (!opened || opened.type === 23) this.ctx.count('tls.early-data-skipped');
+    // EndOfEarlyData (a handshake record) closes the early data: nothing to hand on.
+    if (!opened) this.ctx.count('tls.early-data-skipped');
+    else if (opened.type === 23) this.earlyPlaintext({ data: opened.data, now: this.ctx.now, frame: this.ctx.frame });
     return true;
+  }
+
+  /** A 0-RTT record before the ServerHello: kept (bounded) until the suite is known. */
+  private keepEarly(header: Buffer, body: Buffer): void {
+    const e = this.early;
+    if (!this.offeredEarlyData || e.records.length >= MAX_EARLY_RECORDS || e.bytes + 5 + body.length > MAX_EARLY_BYTES) {
+      // After the kept ones: numbered once they are (openEarly).
+      e.passed++;
+      this.ctx.count('tls.early-data-skipped');
+      return;
+    }
+    e.records.push({ data: Buffer.concat([header, body]), now: this.ctx.now, frame: this.ctx.frame });
+    e.bytes += 5 + body.length;
+  }
+
+  /** TLS 1.3 keys are known: the kept 0-RTT records are decrypted under the early ones (when logged). */
+  private openEarly(): void {
+    const e = this.early;
+    const secret = this.secrets?.get('CLIENT_EARLY_TRAFFIC_SECRET');
+    if (secret && this.suite && !this.earlyCipher) this.earlyCipher = new RecordCipher(this.suite, tls13Keys(this.suite, secret));
+    for (const r of e.records) {
+      if (this.earlyCipher) this.earlyCipher.seq = BigInt(this.earlyRecords);
+      this.earlyRecords++;
+      const opened = this.earlyCipher?.decrypt(r.data.subarray(0, 5), r.data.subarray(5));
+      if (!opened) this.ctx.count('tls.early-data-skipped');
+      else if (opened.type === 23) this.earlyPlaintext({ data: opened.data, now: r.now, frame: r.frame });
+    }
+    this.earlyRecords += e.passed;
+    e.records = [];
+    e.bytes = 0;
+    e.passed = 0;
+  }
+
+  /** 0-RTT plaintext: handed on once the server took it, dropped (counted) when it refused it (the client sends it again). */
+  private earlyPlaintext(p: Timed): void {
+    const e = this.early;
+    if (e.accepted === undefined) e.plain.push(p);
+    else if (e.accepted) this.at(p, () => this.onPlaintext(this.clientDir, p.data));
+    else this.ctx.count('tls.early-data-refused');
+  }
+
+  /** The EncryptedExtensions said whether the server took the 0-RTT data. */
+  private settleEarly(accepted: boolean): void {
+    const e = this.early;
+    e.accepted = accepted;
+    const plain = e.plain;
+    e.plain = [];
+    for (const p of plain) this.earlyPlaintext(p);
+  }
+
+  /** `fn` as if the packet of `p` were being read (its time and frame). */
+  private at(p: { now: number; frame: number }, fn: () => void): void {
+    const ctx = this.ctx as { now: number; frame: number };
+    const { now, frame } = ctx;
+    ctx.now = p.now;
+    ctx.frame = p.frame;
+    try {
+      fn();
+    } finally {
+      ctx.now = now;
+      ctx.frame = frame;
+    }
   }
 
   // ---- clear-text handshake: the hellos ---------------------------------
@@ -391,6 +470,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
       server.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, s));
       client.trafficSecret = capp;
       server.trafficSecret = sapp;
+      this.openEarly();
     } else if (!this.secrets.get('CLIENT_RANDOM')) {
       this.noDecryption('tls.no-key');
     }
@@ -420,15 +500,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const serverDir = flip(this.clientDir);
     this.readRecords(serverDir, this.halves[serverDir]);
     this.readRecords(this.clientDir, this.halves[this.clientDir]);
-    const ctx = this.ctx as { now: number; frame: number };
-    const { now, frame } = ctx;
-    for (const c of a.chunks) {
-      ctx.now = c.now;
-      ctx.frame = c.frame;
-      this.records(c.dir, c.data);
-    }
-    ctx.now = now;
-    ctx.frame = frame;
+    for (const c of a.chunks) this.at(c, () => this.records(c.dir, c.data));
   }
 
   private startCipher12(dir: Direction): void {
@@ -616,8 +688,12 @@ function recordOverhead(suite: CipherSuite): number {
   return 5 + 16 + (suite.macLen ?? 0) + 8;
 }
 
-/** ALPN from TLS 1.3 EncryptedExtensions (handshake type 8) in a decrypted handshake record; '' when absent. */
-function alpnOfEncryptedExtensions(b: Buffer): string {
+/**
+ * What TLS 1.3's EncryptedExtensions (handshake type 8) in a decrypted
+ * handshake record says: the ALPN chosen ('' when none) and whether the server
+ * took the 0-RTT data (early_data, 42); undefined when the record has none.
+ */
+function encryptedExtensions(b: Buffer): { alpn: string; earlyData: boolean } | undefined {
   let off = 0;
   while (off + 4 <= b.length) {
     const type = b[off];
@@ -625,16 +701,19 @@ function alpnOfEncryptedExtensions(b: Buffer): string {
     const body = b.subarray(off + 4, Math.min(b.length, off + 4 + len));
     off += 4 + len;
     if (type !== 8 || body.length < 2) continue;
+    const out = { alpn: '', earlyData: false };
     const end = Math.min(body.length, 2 + body.readUInt16BE(0));
     for (let p = 2; p + 4 <= end; ) {
       const extType = body.readUInt16BE(p);
       const extLen = body.readUInt16BE(p + 2);
       const ext = body.subarray(p + 4, Math.min(end, p + 4 + extLen));
       p += 4 + extLen;
-      if (extType === 16 && ext.length >= 3) return ext.subarray(3, 3 + ext[2]).toString('latin1');
+      if (extType === 16 && ext.length >= 3) out.alpn = ext.subarray(3, 3 + ext[2]).toString('latin1');
+      else if (extType === 42) out.earlyData = true;
     }
+    return out;
   }
-  return '';
+  return undefined;
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

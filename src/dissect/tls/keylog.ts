@@ -213,6 +213,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);
+  if (n('tls.early-data-refused') > 0) parts.push(`${count('tls.early-data-refused', 'record')} of 0-RTT early data the server refused (sent again after the handshake)`);
   if (n('tls.decrypt-unsupported-version') > 0) parts.push(`${n('tls.decrypt-unsupported-version')} in SSL 3.0 (not decrypted)`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;

@@ -15,6 +15,7 @@ import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
 import type { TlsKeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
+import { clientHelloHasExtension, encryptedExtensions, parseServerHelloKeys } from './handshake-fields.js';
 
 /** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
 const MAX_RECORD = 16384 + 2048;
@@ -268,8 +269,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     }
     if (!h.cipher) {
       if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
-      // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys shark
-      // does not derive (the server may well have refused it: then the client sends it again).
+      // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys; which
+      // suite they are for, the ServerHello is yet to say (keepEarly, openEarly).
       else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.keepEarly(header, body);
       return;
     }
@@ -316,10 +317,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
    * TLS 1.3 0-RTT: until the client's first handshake record authenticates,
    * a client record that does not may be early data or EndOfEarlyData, under
    * keys from CLIENT_EARLY_TRAFFIC_SECRET. With that secret logged, a record
-   * is told apart by authenticating under them; without it, when the
-   * ClientHello offered early data, it is taken for early data (bounded).
-   * Early data is counted, not decrypted into calls: what came before the
-   * ServerHello was already passed over, and a request cut in two is no call.
+   * is told apart by authenticating under them (its plaintext goes where the
+   * early data before the ServerHello went, earlyPlaintext); without it, when
+   * the ClientHello offered early data, it is taken for early data and
+   * counted (bounded), and the handshake goes on.
    */
   private isEarly(dir: Direction, h: Half, header: Buffer, body: Buffer): boolean {
     if (!this.tls13 || dir !== this.clientDir || h.authenticated || !this.offeredEarlyData || this.earlyRecords >= MAX_EARLY_RECORDS) return false;
@@ -665,55 +666,12 @@ function newHalf(): Half {
   return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
 }
 
-/** Whether a ClientHello body (after the handshake header) carries extension `type` (42: early_data). */
-function clientHelloHasExtension(b: Buffer, type: number): boolean {
-  let off = 34;
-  if (off + 1 > b.length) return false;
-  off += 1 + b[off]; // session id
-  if (off + 2 > b.length) return false;
-  off += 2 + b.readUInt16BE(off); // cipher suites
-  if (off + 1 > b.length) return false;
-  off += 1 + b[off]; // compression methods
-  if (off + 2 > b.length) return false;
-  const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
-  for (off += 2; off + 4 <= end; off += 4 + b.readUInt16BE(off + 2)) if (b.readUInt16BE(off) === type) return true;
-  return false;
-}
-
 /** Bytes a record adds to its plaintext (header, tag, nonce, inner type; CBC: IV, MAC, average padding). */
 function recordOverhead(suite: CipherSuite): number {
   if (suite.tls13) return 5 + suite.tagLen + 1;
   if (suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm')) return 5 + 8 + suite.tagLen;
   if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
   return 5 + 16 + (suite.macLen ?? 0) + 8;
-}
-
-/**
- * What TLS 1.3's EncryptedExtensions (handshake type 8) in a decrypted
- * handshake record says: the ALPN chosen ('' when none) and whether the server
- * took the 0-RTT data (early_data, 42); undefined when the record has none.
- */
-function encryptedExtensions(b: Buffer): { alpn: string; earlyData: boolean } | undefined {
-  let off = 0;
-  while (off + 4 <= b.length) {
-    const type = b[off];
-    const len = (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
-    const body = b.subarray(off + 4, Math.min(b.length, off + 4 + len));
-    off += 4 + len;
-    if (type !== 8 || body.length < 2) continue;
-    const out = { alpn: '', earlyData: false };
-    const end = Math.min(body.length, 2 + body.readUInt16BE(0));
-    for (let p = 2; p + 4 <= end; ) {
-      const extType = body.readUInt16BE(p);
-      const extLen = body.readUInt16BE(p + 2);
-      const ext = body.subarray(p + 4, Math.min(end, p + 4 + extLen));
-      p += 4 + extLen;
-      if (extType === 16 && ext.length >= 3) out.alpn = ext.subarray(3, 3 + ext[2]).toString('latin1');
-      else if (extType === 42) out.earlyData = true;
-    }
-    return out;
-  }
-  return undefined;
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */
@@ -732,33 +690,4 @@ function forward(ctx: ConnectionContext, emit: (call: CallRecord) => void): Conn
     emit,
     count: (name, n) => ctx.count(name, n),
   };
-}
-
-/** What decryption needs from a ServerHello: random, suite, negotiated version, ALPN, encrypt_then_mac. */
-function parseServerHelloKeys(b: Buffer): { random: Buffer; suite: number; version: number; alpn: string; encryptThenMac: boolean } | undefined {
-  if (b.length < 38) return undefined;
-  const random = Buffer.from(b.subarray(2, 34));
-  let off = 34;
-  const sid = b[off];
-  off += 1 + sid;
-  if (off + 3 > b.length) return undefined;
-  const suite = b.readUInt16BE(off);
-  off += 3; // suite + compression
-  let version = b.readUInt16BE(0);
-  let alpn = '';
-  let encryptThenMac = false;
-  if (off + 2 <= b.length) {
-    const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
-    off += 2;
-    while (off + 4 <= end) {
-      const type = b.readUInt16BE(off);
-      const len = b.readUInt16BE(off + 2);
-      const body = b.subarray(off + 4, Math.min(end, off + 4 + len));
-      off += 4 + len;
-      if (type === 43 && body.length >= 2) version = body.readUInt16BE(0);
-      else if (type === 22) encryptThenMac = true;
-      else if (type === 16 && body.length >= 3) alpn = body.subarray(3, 3 + body[2]).toString('latin1');
-    }
-  }
-  return { random, suite, version, alpn, encryptThenMac };
 }

@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { knownProtocols, dissectors } from '../dissect/registry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { describeLosses, runDissect } from '../input/dissect-run.js';
+import { describeCopies } from '../input/dissect-summary.js';
 import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
@@ -123,6 +124,8 @@ then one line on stderr says where, and the exit code is 3.`;
       await sink.finish();
       const losses = describeLosses(result.counters);
       if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
+      const copies = describeCopies(result.counters);
+      if (copies) warn(copies);
       // With a key log, or when the capture carried its own secrets (pcapng Decryption Secrets Blocks).
       if (tlsKeys || result.counters['tls.decrypted-sessions'] || result.counters['tls.no-key']) warn(describeDecryption(result.counters));
     } finally {

@@ -22,6 +22,7 @@ import { EtherType, findNetwork } from './decode/link.js';
 import { FragmentReassembler } from './decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
 import { flowKey } from './flow-key.js';
+import { UdpDuplicates } from './udp-duplicates.js';
 import { FlowTable } from './flow-table.js';
 import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
 import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
@@ -384,6 +385,7 @@ export class DissectionEngine {
   private readonly fragMeter: Meter;
   private readonly tcp = new FlowTable<TcpConnection>();
   private readonly udp = new FlowTable<UdpConversation>();
+  private readonly udpCopies = new UdpDuplicates();
   readonly budget: MemoryBudget;
   /** What the reorder buffer holds, charged to the same budget. */
   private readonly reorderMeter: Meter;
@@ -550,6 +552,8 @@ export class DissectionEngine {
     const f = this.frags.counters;
     if (f.dropped) out['ip.fragments_dropped'] = f.dropped;
     if (f.malformed) out['ip.fragments_malformed'] = f.malformed;
+    // Copies of these datagrams, if any, were not recognised as copies.
+    if (this.udpCopies.full) out['udp.duplicate_check_skipped'] = this.udpCopies.full;
     return out;
   }
 
@@ -812,6 +816,11 @@ export class DissectionEngine {
     const payload = d.subarray(8, end);
     if (depth < MAX_ENCAP_DEPTH && this.decapsulate(dport, payload, now, frame, depth)) return;
     const { key, senderIsA } = flowKey('u', ip.src, sport, ip.dst, dport);
+    // The same datagram captured twice (`-i any`: the veth and the bridge) is one datagram.
+    if (this.udpCopies.isCopy(key, senderIsA, payload, now)) {
+      this.count('udp.duplicate_copies');
+      return;
+    }
     let conv = this.udp.get(key);
     const side = senderIsA ? 0 : 1;
     if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
@@ -821,6 +830,7 @@ export class DissectionEngine {
     conv.ctx.frame = frame;
     conv.ctx.touched = frame;
     conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
+    if (conv.claimed) this.udpCopies.remember(key, senderIsA, payload, now);
     // A reply that leaves nothing pending ends the conversation now, as the
     // next tick would (below): a resolver's one-query socket is done. Kept
     // until a tick, each of a DNS-heavy capture's thousands of such

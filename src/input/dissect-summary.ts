@@ -18,6 +18,8 @@ export function dissectionNotes(name: string, totals: DissectTotals, keyLogGiven
   const losses = describeLosses(totals.counters);
   if (losses) notes.push(`${name}: ${totals.packets} packets, ${totals.entries} entries; lost or damaged: ${losses}`);
   const c = totals.counters;
+  const copies = describeCopies(c);
+  if (copies) notes.push(`${name}: ${copies}`);
   if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${name}: ${describeDecryption(c)}`);
   return notes;
 }
@@ -35,4 +37,10 @@ export function lossCounters(counters: Record<string, number>): Record<string, n
 export function describeLosses(counters: Record<string, number>): string | undefined {
   const parts = Object.entries(lossCounters(counters)).map(([k, v]) => `${k}=${v}`);
   return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
+/** Datagrams seen twice (a capture on `any`: the veth and the bridge), read once: said, so counts that differ from tshark's are explained. */
+export function describeCopies(counters: Record<string, number>): string | undefined {
+  const n = counters['udp.duplicate_copies'] ?? 0;
+  return n > 0 ? `${n} UDP datagram${n === 1 ? '' : 's'} captured more than once (as on 'any') read once` : undefined;
 }

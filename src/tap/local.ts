@@ -10,6 +10,7 @@ import type { Entry } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
 import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
 import { describeLosses } from '../input/dissect-run.js';
+import { describeCopies } from '../input/dissect-summary.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { openLive, type LiveCapture, type LiveStats } from '../capture/live.js';
@@ -96,6 +97,8 @@ export function tapSummary(r: LocalTapResult, withEntries: boolean): string {
   if (withEntries) parts.push(`${r.entries} entries`);
   const losses = r.counters ? describeLosses(r.counters) : undefined;
   if (withEntries && losses) parts.push(`lost or damaged: ${losses}`);
+  const copies = withEntries && r.counters ? describeCopies(r.counters) : undefined;
+  if (copies) parts.push(copies);
   // The capture helper counts what libpcap handed it (tcpdump's "received by filter"): captured + shed + lost.
   if (r.stats.timestamps === 'kernel') parts.push(`${r.stats.received} received by filter`);
   return parts.join(', ');

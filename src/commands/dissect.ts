@@ -3,13 +3,12 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { knownProtocols, dissectors } from '../dissect/registry.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { describeLosses, runDissect } from '../input/dissect-run.js';
-import { describeCopies } from '../input/dissect-summary.js';
+import { runDissect } from '../input/dissect-run.js';
+import { dissectionNotes } from '../input/dissect-summary.js';
 import { parseSize, parseDuration } from '../cli/units.js';
 import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
-import { describeDecryption } from '../dissect/tls/keylog.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
@@ -122,12 +121,8 @@ then one line on stderr says where, and the exit code is 3.`;
         onWarning: warn,
       });
       await sink.finish();
-      const losses = describeLosses(result.counters);
-      if (losses) warn(`${result.packets} packets, ${result.entries} entries; lost or damaged: ${losses}`);
-      const copies = describeCopies(result.counters);
-      if (copies) warn(copies);
-      // With a key log, or when the capture carried its own secrets (pcapng Decryption Secrets Blocks).
-      if (tlsKeys || result.counters['tls.decrypted-sessions'] || result.counters['tls.no-key']) warn(describeDecryption(result.counters));
+      // Lost or damaged, copies read once, and (with a key log, or secrets the capture carried) how decryption went.
+      for (const note of dissectionNotes(undefined, result, tlsKeys !== undefined)) warn(note);
     } finally {
       progress.stop();
       await transforms.close();

@@ -12,15 +12,20 @@ export interface DissectTotals {
   counters: Record<string, number>;
 }
 
-/** Lines (without the command's prefix) about `name`'s dissection: none when nothing was lost and no key log was used. */
-export function dissectionNotes(name: string, totals: DissectTotals, keyLogGiven: boolean): string[] {
+/**
+ * Lines (without the command's prefix) about a dissection, each naming the
+ * input when `name` is given (`dissect` sums all its inputs into one run):
+ * none when nothing was lost and no key log was used.
+ */
+export function dissectionNotes(name: string | undefined, totals: DissectTotals, keyLogGiven: boolean): string[] {
+  const at = name === undefined ? '' : `${name}: `;
   const notes: string[] = [];
   const losses = describeLosses(totals.counters);
-  if (losses) notes.push(`${name}: ${totals.packets} packets, ${totals.entries} entries; lost or damaged: ${losses}`);
+  if (losses) notes.push(`${at}${totals.packets} packets, ${totals.entries} entries; lost or damaged: ${losses}`);
   const c = totals.counters;
   const copies = describeCopies(c);
-  if (copies) notes.push(`${name}: ${copies}`);
-  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${name}: ${describeDecryption(c)}`);
+  if (copies) notes.push(`${at}${copies}`);
+  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${at}${describeDecryption(c)}`);
   return notes;
 }
 

@@ -188,6 +188,18 @@ test('a followed key log (live tap) is read as it grows: a line half written wai
   assert.ok(log.lookup(Buffer.from(r3, 'hex')), 'a shorter file (replaced) is read from its start');
   // Read once (dissect): no following.
   assert.equal(loadKeyLogFile(path, () => {}).follows, false);
+  // A "line" that never ends is not kept growing: reported, and the lines after it still read.
+  const endless = join(dir, 'endless.keys');
+  const seen: string[] = [];
+  writeFileSync(endless, 'x'.repeat(10_000));
+  const followed = loadKeyLogFile(endless, (m) => seen.push(m), undefined, true);
+  assert.ok(seen.some((w) => /endless\.keys:\d+: not a key log line/.test(w)), `said before its end: ${JSON.stringify(seen)}`);
+  writeFileSync(endless, 'x'.repeat(10_000) + '\n' + line(r1));
+  followed.refresh(true);
+  assert.ok(followed.lookup(Buffer.from(r1, 'hex')));
+  assert.ok(seen.some((w) => /endless\.keys:\d+: not a key log line/.test(w)), JSON.stringify(seen));
+  // A directory is a usage error, followed or not.
+  assert.throws(() => loadKeyLogFile(dir, () => {}, undefined, true), /is a directory/);
 });
 
 test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap --inject-secrets) decrypt without --tls-keylog', async () => {

@@ -136,6 +136,8 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
 
 /** Wall-clock ms between two looks at a followed key log (a look is a stat, and a read when it grew). */
 const FOLLOW_EVERY_MS = 20;
+/** A followed key log's unfinished last line is kept up to this many characters. */
+const MAX_PARTIAL_LINE = 4096;
 
 /**
  * A key log that is still being written: read now, then again (what was
@@ -146,6 +148,7 @@ const FOLLOW_EVERY_MS = 20;
 function followKeyLog(path: string, warn: (message: string) => void, log: TlsKeyLog): TlsKeyLog {
   let offset = 0;
   let partial = '';
+  let tooLarge = false;
   let lastLook = -Infinity;
   let lineBase = 0;
   const onBadLine = (line: number, why: string): void => warn(`${path}:${lineBase + line}: not a key log line (${why}); skipped`);
@@ -169,7 +172,12 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
       offset = 0;
       partial = '';
     }
-    if (size === offset || size > MAX_KEYLOG_BYTES) return false;
+    if (size > MAX_KEYLOG_BYTES) {
+      if (!tooLarge) warn(`${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB; not read further`);
+      tooLarge = true;
+      return false;
+    }
+    if (size === offset) return false;
     const chunk = Buffer.allocUnsafe(Math.min(size - offset, 1024 * 1024));
     let got = 0;
     try {
@@ -184,19 +192,26 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     }
     offset += got;
     const text = partial + chunk.toString('latin1', 0, got);
-    // A line being written is read whole next time.
+    // A line being written is read whole next time; one that never ends (no key log line is
+    // longer than a few hundred bytes) is not kept growing: it is counted as a bad line.
     const end = text.lastIndexOf('\n') + 1;
     partial = text.slice(end);
+    if (partial.length > MAX_PARTIAL_LINE) {
+      log.addText(partial.slice(0, 80) + '\n', onBadLine);
+      partial = '';
+    }
     const lines = text.slice(0, end);
     log.addText(lines, onBadLine);
     lineBase += lines.split('\n').length - 1;
     return lines.length > 0;
   };
+  let there: ReturnType<typeof statSync> | undefined;
   try {
-    statSync(path);
+    there = statSync(path);
   } catch {
     warn(`${path}: not there yet; read as it appears (--tls-keylog on a live capture follows the file)`);
   }
+  if (there?.isDirectory()) throw new UserError(`--tls-keylog ${path}: is a directory`, ExitCode.USAGE);
   read();
   log.follow(read);
   return log;

@@ -4,8 +4,8 @@ import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
-import { StatsAggregator, statsFields } from '../stats/aggregate.js';
-import { consumeEntries } from '../stats/consume.js';
+import { StatsAggregator, statsFields, type StatsWire } from '../stats/aggregate.js';
+import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
 import { LiveView, parseDuration } from '../stats/live.js';
 import { loadRules } from '../stats/rules.js';
@@ -61,9 +61,11 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
     const redact = redactorFromFlags(flags, 'stats');
     const workers = await workersFromFlag(flags.workers);
-    const parallel = consumerWorkerSpec(flags, { decodeAs });
-    const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean) =>
-      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs, tlsKeys }, workers, parallel, redact: redactEntries ? redact : undefined });
+    // A table reads no bodies: they need not be decoded (EngineOptions.bodiesUnread).
+    const bodiesUnread = project !== undefined;
+    const parallel = consumerWorkerSpec(flags, { decodeAs, bodiesUnread });
+    const read = (onBatch: Parameters<typeof consumeEntries>[1], redactEntries: boolean, aggregate?: ConsumeOptions['aggregate']) =>
+      consumeEntries(inputs, onBatch, { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning: warn, dissect: { decodeAs, tlsKeys, bodiesUnread }, workers, parallel, redact: redactEntries ? redact : undefined, aggregate });
 
     if (flags.check) {
       const rules = await loadRules(flags.check);
@@ -97,7 +99,9 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     let input: Awaited<ReturnType<typeof read>>;
     try {
       // Rows are named from entries (`--by request.headers.authorization`): group redacted entries.
-      input = await read((batch) => stats.addBatch(batch), true);
+      // A final table by a built-in grouping: workers aggregate their own entries, and only their tables come back.
+      const onWorkers = !live && project !== undefined ? { by: flags.by, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] }, into: (t: StatsWire) => stats.mergeWire(t) } : undefined;
+      input = await read((batch) => stats.addBatch(batch), true, onWorkers);
     } catch (err) {
       live?.cancel();
       throw err;

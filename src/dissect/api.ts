@@ -16,6 +16,12 @@ export interface DissectOptions {
   maxBody: number;
   /** Do not keep bodies at all. */
   noBodies: boolean;
+  /**
+   * The consumer never reads bodies (`stats`, `map`: a few fields of each
+   * entry): a response body is rendered only where a field it reads depends
+   * on it (a GraphQL call's errors), not decoded into a string nobody reads.
+   */
+  bodiesUnread?: boolean;
   /** Message types from .proto files (--proto DIR): gRPC messages are decoded by name. */
   protoSchema?: ProtoSchema;
   /** TLS secrets (--tls-keylog, pcapng Decryption Secrets Blocks): TLS connections they cover are decrypted. */

@@ -24,8 +24,14 @@ export async function* dissectStream(
   const fields = opts.project;
   if ((opts.workers ?? 1) > 1 && opts.parallel) {
     const { parallelEntries } = await import('./parallel-entries.js');
-    const spec = fields ? { ...opts.parallel, project: specToWire(fields) } : opts.parallel;
-    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}) });
+    const aggregate = opts.aggregate;
+    // Aggregating on the workers: they redact (as the consumer would) and keep their entries.
+    const spec = aggregate
+      ? { ...opts.parallel, aggregate: { by: aggregate.by }, redact: aggregate.redact, project: fields && specToWire(fields) }
+      : fields
+        ? { ...opts.parallel, project: specToWire(fields) }
+        : opts.parallel;
+    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}), onAggregate: aggregate?.into });
     return;
   }
   const engine = opts.dissect as Partial<EngineOptions> | undefined;

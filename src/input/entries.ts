@@ -12,6 +12,8 @@ import { readProjectedNdjson } from '../ndjson/read-projected.js';
 import type { FieldSpec } from '../ndjson/project.js';
 import { isPcapMagic } from '../capture/pcap-parser.js';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
+import type { RedactFlagValues } from '../redact/flags.js';
+import type { StatsWire } from '../stats/aggregate.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -40,6 +42,12 @@ export interface EntrySourceOptions {
    */
   workers?: number;
   parallel?: Omit<WorkerSpec, 'index'>;
+  /**
+   * `stats` tables (a built-in grouping): with workers, captures are
+   * aggregated on them and only their tables come back, to `into`; entries
+   * are not yielded then. `redact` is what the workers redact with first.
+   */
+  aggregate?: { by: string; redact: RedactFlagValues; into: (table: StatsWire) => void };
 }
 
 /** Name of an input for messages. */

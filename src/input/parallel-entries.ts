@@ -9,6 +9,7 @@ import type { Entry } from '../model/entry.js';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { LineOut } from '../dissect/parallel/pool.js';
 import { dissectionNotes } from './dissect-summary.js';
+import type { StatsWire } from '../stats/aggregate.js';
 
 /** Entries per batch handed to the consumer (a one-thread batch is of the same order). */
 const BATCH = 1024;
@@ -20,6 +21,8 @@ export interface ParallelEntriesOptions {
   spec: Omit<WorkerSpec, 'index'>;
   signal?: AbortSignal;
   onWarning: (message: string) => void;
+  /** With `spec.aggregate`: each worker's table, at the end (no entries are yielded then). */
+  onAggregate?: (table: StatsWire) => void;
 }
 
 export async function* parallelEntries(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelEntriesOptions): AsyncGenerator<Entry[]> {
@@ -61,6 +64,11 @@ export async function* parallelEntries(head: Buffer, rest: AsyncIterable<Buffer>
     onWarning: opts.onWarning,
     // The one-thread path's notes (dissect-stream.ts), from the workers' counters.
     onTotals: (r) => {
+      // Aggregated on the workers: the entries counted there were never written here.
+      for (const table of r.aggregates) {
+        r.entries += table.total.entries;
+        opts.onAggregate?.(table);
+      }
       for (const note of dissectionNotes(name, r, opts.spec.tlsKeylog !== undefined)) opts.onWarning(note);
     },
   }).then(

@@ -1,11 +1,15 @@
 // Streams entries into per-group counters. Memory depends on the number of
-// groups (capped: past MAX_GROUPS new keys fold into "(other)") and on the
-// latency sketches (bounded), never on the number of entries.
+// groups (capped: past MAX_GROUPS, the alphabetically later keys fold into
+// "(other)") and on the latency sketches (bounded), never on the number of
+// entries. Nothing here depends on the order entries arrive in, so that
+// workers can each aggregate their flows and the main thread merge their
+// tables (toWire/mergeWire) into exactly the table one thread makes.
 
 import { callLatency, type Entry } from '../model/entry.js';
-import { LatencySketch } from './latency-sketch.js';
-import { NAME_FIELDS, NameBook } from './names.js';
+import { LatencySketch, type SketchWire } from './latency-sketch.js';
+import { NAME_FIELDS, NameBook, type NameBookWire } from './names.js';
 import { groupFields, groupKey, resolveKey, type KeyOf } from './group-by.js';
+import { FirstKeys } from './first-keys.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const MAX_GROUPS = 10_000;
@@ -18,6 +22,25 @@ const GROUP_STATS_FIELDS: FieldSpec = { error: true, requestSize: true, response
 export function statsFields(by: string): FieldSpec | undefined {
   const group = groupFields(by);
   return group && mergeSpecs(NAME_FIELDS, GROUP_STATS_FIELDS, { timestamp: true }, group);
+}
+
+/** GroupStats as plain data. */
+export interface GroupWire {
+  entries: number;
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  latency: SketchWire;
+}
+
+/** A StatsAggregator's state as plain data: what a worker hands the main thread. */
+export interface StatsWire {
+  first: number;
+  last: number;
+  total: GroupWire;
+  other: GroupWire;
+  groups: [string, GroupWire][];
+  names: NameBookWire;
 }
 
 export class GroupStats {
@@ -38,11 +61,19 @@ export class GroupStats {
   }
 
   merge(o: GroupStats): void {
+    this.mergeWire(o.toWire());
+  }
+
+  toWire(): GroupWire {
+    return { entries: this.entries, errors: this.errors, bytesIn: this.bytesIn, bytesOut: this.bytesOut, latency: this.latency.toWire() };
+  }
+
+  mergeWire(o: GroupWire): void {
     this.entries += o.entries;
     this.errors += o.errors;
     this.bytesIn += o.bytesIn;
     this.bytesOut += o.bytesOut;
-    this.latency.merge(o.latency);
+    this.latency.mergeWire(o.latency);
   }
 }
 
@@ -72,7 +103,9 @@ export interface StatsSnapshot {
 
 export class StatsAggregator {
   readonly names = new NameBook();
-  private readonly groups = new Map<string, GroupStats>();
+  private readonly groups = new FirstKeys<GroupStats>(MAX_GROUPS);
+  /** Entries of the groups past MAX_GROUPS. */
+  private readonly other = new GroupStats();
   private readonly total = new GroupStats();
   private first = Infinity;
   private last = -Infinity;
@@ -89,6 +122,13 @@ export class StatsAggregator {
     }
   }
 
+  /** One entry, for a built-in grouping (its key is not a JSONata promise). */
+  add(e: Entry): void {
+    const k = this.keyOf(e);
+    if (typeof k !== 'string') throw new Error(`stats: --by ${this.by} needs addBatch`);
+    this.addKeyed(e, k);
+  }
+
   private addKeyed(e: Entry, key: string): void {
     this.names.learn(e);
     const t = e.timestamp;
@@ -96,14 +136,34 @@ export class StatsAggregator {
       if (t < this.first) this.first = t;
       if (t > this.last) this.last = t;
     }
-    let g = this.groups.get(key);
-    if (!g) {
-      if (this.groups.size >= MAX_GROUPS) key = OTHER_GROUP;
-      g = this.groups.get(key);
-      if (!g) this.groups.set(key, (g = new GroupStats()));
-    }
-    g.add(e);
+    this.group(key).add(e);
     this.total.add(e);
+  }
+
+  /** The group for a key, or "(other)" past MAX_GROUPS (a group displaced from the table joins it). */
+  private group(key: string): GroupStats {
+    return this.groups.admit(key, () => new GroupStats(), (_k, g) => this.other.merge(g)) ?? this.other;
+  }
+
+  toWire(): StatsWire {
+    return {
+      first: this.first,
+      last: this.last,
+      total: this.total.toWire(),
+      other: this.other.toWire(),
+      groups: [...this.groups.map].map(([k, g]): [string, GroupWire] => [k, g.toWire()]),
+      names: this.names.toWire(),
+    };
+  }
+
+  /** Add another aggregator's state (a worker's): the same table as one aggregator seeing both inputs. */
+  mergeWire(w: StatsWire): void {
+    this.first = Math.min(this.first, w.first);
+    this.last = Math.max(this.last, w.last);
+    this.total.mergeWire(w.total);
+    this.other.mergeWire(w.other);
+    for (const [key, g] of w.groups) this.group(key).mergeWire(g);
+    this.names.mergeWire(w.names);
   }
 
   get count(): number {
@@ -114,7 +174,9 @@ export class StatsAggregator {
   snapshot(): StatsSnapshot {
     // Several raw keys can resolve to one name (an IP seen before its DNS answer): merge them.
     const named = new Map<string, GroupStats>();
-    for (const [key, g] of this.groups) {
+    const groups: [string, GroupStats][] = [...this.groups.map];
+    if (this.other.entries > 0) groups.push([OTHER_GROUP, this.other]);
+    for (const [key, g] of groups) {
       const name = resolveKey(key, this.names);
       const into = named.get(name);
       if (into) into.merge(g);

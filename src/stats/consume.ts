@@ -36,6 +36,8 @@ export interface ConsumeOptions {
    * made from entries, so a secret grouped on would otherwise be printed.
    */
   redact?: (e: Entry) => Entry;
+  /** Aggregate captures on the workers (EntrySourceOptions.aggregate): their tables go to `into`, not onBatch. */
+  aggregate?: EntrySourceOptions['aggregate'];
 }
 
 export interface ConsumeResult {
@@ -67,7 +69,7 @@ export async function consumeEntries(
     badLines++;
     warn(m);
   };
-  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel });
+  const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel, aggregate: opts.aggregate });
   try {
     for (;;) {
       let next: IteratorResult<Entry[]> | 'aborted';

@@ -3,7 +3,10 @@
 // γ = (1+α)/(1-α), so any reported quantile is within a relative error α of
 // the true value at that rank. With α = 1 % and values from 1 µs to 10⁹ ms the
 // sketch never holds more than ~1 400 buckets, however many entries it sees.
-// Count, sum, min and max are exact.
+// Count, sum, min and max are exact. The sum is kept in whole nanoseconds so
+// that it does not depend on the order values are added in (floating-point
+// addition does): sketches filled on several threads merge into exactly the
+// one thread's.
 
 /** Relative accuracy of every quantile the sketch reports. */
 export const RELATIVE_ACCURACY = 0.01;
@@ -13,9 +16,21 @@ const MIN_VALUE = 0.001;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 const LOG_GAMMA = Math.log(GAMMA);
 
+/** A sketch as plain data (postMessage between threads). */
+export interface SketchWire {
+  count: number;
+  sumNs: number;
+  min: number;
+  max: number;
+  zeros: number;
+  /** Bucket index and count, pairs. */
+  buckets: number[];
+}
+
 export class LatencySketch {
   count = 0;
-  sum = 0;
+  /** Sum of the values, in whole nanoseconds (exact up to 2^53 ns, 104 days). */
+  private sumNs = 0;
   min = Infinity;
   max = -Infinity;
   private zeros = 0;
@@ -24,7 +39,7 @@ export class LatencySketch {
   add(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     this.count++;
-    this.sum += ms;
+    this.sumNs += Math.round(ms * 1e6);
     if (ms < this.min) this.min = ms;
     if (ms > this.max) this.max = ms;
     if (ms <= MIN_VALUE) {
@@ -36,12 +51,28 @@ export class LatencySketch {
   }
 
   merge(other: LatencySketch): void {
+    this.mergeWire(other.toWire());
+  }
+
+  toWire(): SketchWire {
+    const buckets: number[] = [];
+    for (const [index, n] of this.buckets) buckets.push(index, n);
+    return { count: this.count, sumNs: this.sumNs, min: this.min, max: this.max, zeros: this.zeros, buckets };
+  }
+
+  mergeWire(other: SketchWire): void {
     this.count += other.count;
-    this.sum += other.sum;
+    this.sumNs += other.sumNs;
     this.min = Math.min(this.min, other.min);
     this.max = Math.max(this.max, other.max);
     this.zeros += other.zeros;
-    for (const [index, n] of other.buckets) this.buckets.set(index, (this.buckets.get(index) ?? 0) + n);
+    const b = other.buckets;
+    for (let i = 0; i + 1 < b.length; i += 2) this.buckets.set(b[i], (this.buckets.get(b[i]) ?? 0) + b[i + 1]);
+  }
+
+  /** Sum of the values (ms). */
+  get sum(): number {
+    return this.sumNs / 1e6;
   }
 
   /** Number of buckets held (for memory tests). */
@@ -50,7 +81,7 @@ export class LatencySketch {
   }
 
   get mean(): number | null {
-    return this.count === 0 ? null : this.sum / this.count;
+    return this.count === 0 ? null : this.sumNs / this.count / 1e6;
   }
 
   /**

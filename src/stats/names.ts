@@ -7,11 +7,24 @@
 import type { Endpoint, Entry } from '../model/entry.js';
 import type { FieldSpec } from '../ndjson/project.js';
 import { HOST_HEADER_KEYS } from '../ndjson/key-tests.js';
+import { FirstKeys } from './first-keys.js';
 
-/** Most names remembered per IP: enough for virtual hosting, bounded for memory. */
+/**
+ * Most names remembered per IP: enough for virtual hosting, bounded for
+ * memory. Like every bound here, it keeps the alphabetically first ones, so
+ * that books filled on several threads merge into the one thread's (first-keys.ts).
+ */
 const MAX_NAMES_PER_IP = 16;
+/** Most IPs a book names (each a small map): past it, the alphabetically later IPs stay unnamed. */
+export const MAX_NAMED_IPS = 50_000;
 
 type Tally = Map<string, number>;
+
+/** A book as plain data (postMessage between threads): per IP, name and count pairs. */
+export interface NameBookWire {
+  dns: [string, (string | number)[]][];
+  hosts: [string, (string | number)[]][];
+}
 
 /** Every entry field NameBook.learn reads (keep in step with learn, learnDns and hostOf). */
 export const NAME_FIELDS: FieldSpec = {
@@ -22,8 +35,13 @@ export const NAME_FIELDS: FieldSpec = {
 };
 
 export class NameBook {
-  private readonly dns = new Map<string, Tally>();
-  private readonly hosts = new Map<string, Tally>();
+  private readonly dns = new FirstKeys<Tally>(MAX_NAMED_IPS);
+  private readonly hosts = new FirstKeys<Tally>(MAX_NAMED_IPS);
+
+  /** Times an IP was left unnamed because the book was full. */
+  get dropped(): number {
+    return this.dns.dropped + this.hosts.dropped;
+  }
 
   /** Learn what an entry tells about names (cheap; call for every entry). */
   learn(e: Entry): void {
@@ -61,6 +79,17 @@ export class NameBook {
   /** DNS name, else Host/SNI. */
   nameOf(ip: string): string | undefined {
     return this.dnsName(ip) ?? this.hostName(ip);
+  }
+
+  toWire(): NameBookWire {
+    const side = (book: FirstKeys<Tally>) => [...book.map].map(([ip, t]): [string, (string | number)[]] => [ip, [...t].flat()]);
+    return { dns: side(this.dns), hosts: side(this.hosts) };
+  }
+
+  /** Add another book's tallies (from another thread): the same book as one thread learning both. */
+  mergeWire(w: NameBookWire): void {
+    for (const [ip, pairs] of w.dns) for (let i = 0; i + 1 < pairs.length; i += 2) tally(this.dns, ip, pairs[i] as string, pairs[i + 1] as number);
+    for (const [ip, pairs] of w.hosts) for (let i = 0; i + 1 < pairs.length; i += 2) tally(this.hosts, ip, pairs[i] as string, pairs[i + 1] as number);
   }
 }
 
@@ -116,12 +145,21 @@ function stripDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
-function tally(book: Map<string, Tally>, ip: string, name: string): void {
-  let t = book.get(ip);
-  if (!t) book.set(ip, (t = new Map()));
+function tally(book: FirstKeys<Tally>, ip: string, name: string, add = 1): void {
+  const t = book.admit(ip, () => new Map());
+  if (!t) return;
   const n = t.get(name);
-  if (n !== undefined) t.set(name, n + 1);
-  else if (t.size < MAX_NAMES_PER_IP) t.set(name, 1);
+  if (n !== undefined) t.set(name, n + add);
+  else if (t.size < MAX_NAMES_PER_IP) t.set(name, add);
+  else {
+    // Full: the alphabetically first names stay (a later one is not counted at all).
+    let largest = '';
+    for (const k of t.keys()) if (k > largest) largest = k;
+    if (name < largest) {
+      t.delete(largest);
+      t.set(name, add);
+    }
+  }
 }
 
 /** Most frequent name; ties go to the alphabetically first so output is deterministic. */

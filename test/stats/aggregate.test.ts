@@ -106,6 +106,39 @@ test('group count is capped: memory does not grow with distinct keys', async () 
   assert.equal(snap.rows.find((r) => r.name === OTHER_GROUP)!.entries, 500);
 });
 
+test('past the cap, the alphabetically first keys keep their rows, whatever order entries come in', async () => {
+  const entries = [];
+  for (let i = 0; i < MAX_GROUPS + 500; i++) entries.push(http(productpage(), external(), 'GET', `/item/${i}`, 200, 1, i));
+  const kept = (snap: Awaited<ReturnType<typeof statsOf>>) => snap.rows.map((r) => `${r.name}=${r.entries}`).sort();
+  const forward = await statsOf('endpoint', entries);
+  const backward = await statsOf('endpoint', [...entries].reverse());
+  assert.deepEqual(kept(backward), kept(forward));
+  // "/item/9999" sorts after "/item/10000"…"/item/10499": it is one of the 500 folded away, and "/item/10499" is kept.
+  const names = new Set(forward.rows.map((r) => r.name.split(' ').pop()));
+  assert.ok(names.has('/item/10499'), 'a late but alphabetically early key is kept');
+  assert.ok(!names.has('/item/9999'));
+});
+
+test('tables filled apart and merged (as workers do) equal one table, in any split and order', async () => {
+  // Latencies with fractions whose float sum depends on order: the mean must not.
+  const base = mixedEntries();
+  const entries = base.map((e, i) => ({ ...e, elapsedTime: e.elapsedTime ? e.elapsedTime + ((i * 7919) % 1000) / 997 : 0 }));
+  for (const by of ['protocol', 'service', 'endpoint', 'status', 'pod']) {
+    const one = new StatsAggregator(by);
+    await one.addBatch(entries);
+    for (let split = 2; split <= 4; split++) {
+      const parts = Array.from({ length: split }, () => new StatsAggregator(by));
+      // Round-robin, and each part in reverse: a different order from the one table.
+      entries.forEach((e, i) => parts[i % split].add(e));
+      const merged = new StatsAggregator(by);
+      for (const p of parts.reverse()) merged.mergeWire(structuredClone(p.toWire()));
+      // Rows come unsorted (render sorts them, names breaking ties): compare them by name.
+      const sorted = (snap: ReturnType<StatsAggregator['snapshot']>) => ({ ...snap, rows: sortRows(snap.rows, 'name') });
+      assert.deepEqual(sorted(merged.snapshot()), sorted(one.snapshot()), `--by ${by}, ${split} parts`);
+    }
+  }
+});
+
 test('sort, top and every output format', async () => {
   const snap = await statsOf('service');
   assert.deepEqual(sortRows(snap.rows, 'errors').slice(0, 2).map((r) => r.name), ['bookinfo/details', 'kube-system/kube-dns']);

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, sharedCapture } from '../helpers/paths.js';
 import { mixedEntries } from './entries.js';
+import { Wire } from '../helpers/engine-wire.js';
+import { writeRawPcap } from '../helpers/pcap-wire.js';
 
 const fixture = new URL('./fixtures/mixed.ndjson', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'shark-stats-'));
@@ -180,5 +182,41 @@ test('stats with --tls-keylog says how decryption went, as dissect does', () => 
     const r = shark(['stats', '--workers', workers, '--tls-keylog', keys, capture]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^stats: \S+snet-tls12-ecdhe-rsa-aes128-gcm\.pcap: TLS: 1 session decrypted/m, `--workers ${workers}`);
+  }
+});
+
+test('stats --workers 2 aggregates on the workers: every grouping and format is the one-thread table, and `dissect | stats` agrees', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-stats-workers-'));
+  try {
+    // GraphQL answers whose errors are only in their bodies (the table reads no bodies otherwise), beside plain calls.
+    const wire = new Wire();
+    const post = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const answer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    for (let i = 0; i < 6; i++) {
+      const port = 41000 + i;
+      wire.send(1000 + i * 10, 1, port, 8080, post('/graphql', JSON.stringify({ query: '{ pets { name } }' })));
+      wire.send(1002 + i * 10, 2, 8080, port, answer(i % 2 ? '{"errors":[{"message":"boom"}]}' : '{"data":{"pets":[]}}'));
+      wire.send(1004 + i * 10, 1, port, 8080, post('/orders', JSON.stringify({ item: i })));
+      wire.send(1006 + i * 10, 2, 8080, port, answer('{"errors":["not graphql"]}'));
+    }
+    const gql = join(dir, 'graphql.pcap');
+    writeRawPcap(gql, wire.packets);
+    for (const capture of [gql, sharedCapture('lab-bookinfo-mix.pcap')]) {
+      for (const by of ['protocol', 'service', 'endpoint', 'status', 'pod', 'namespace']) {
+        const one = shark(['stats', '--by', by, '--format', 'json', '--workers', '1', capture]);
+        assert.equal(one.code, 0, one.stderr);
+        const two = shark(['stats', '--by', by, '--format', 'json', '--workers', '2', capture]);
+        assert.equal(two.code, 0, two.stderr);
+        assert.equal(two.stdout, one.stdout, `--by ${by} ${capture}`);
+        assert.equal(two.stderr, one.stderr);
+      }
+    }
+    const rows = (out: string) => Object.fromEntries(JSON.parse(out).rows.map((r: { name: string; entries: number; errors: number }) => [r.name, [r.entries, r.errors]]));
+    const table = rows(shark(['stats', '--workers', '2', '--format', 'json', gql]).stdout);
+    assert.deepEqual(table, { graphql: [6, 3], http: [6, 0] });
+    const entries = shark(['dissect', gql]).stdout;
+    assert.deepEqual(rows(shark(['stats', '--format', 'json'], entries).stdout), table);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import type { EngineOptions } from '../engine.js';
 import type { RedactFlagValues } from '../../redact/flags.js';
 import type { ClusterSnapshot } from '../../model/cluster.js';
 import type { WireSpec } from '../../ndjson/project-object.js';
+import type { StatsWire } from '../../stats/aggregate.js';
 
 export const RecordType = {
   /** g f64, frame u32, linkType u16, time f64 (ms, packetTimeMs), then the frame's bytes. */
@@ -42,6 +43,12 @@ export interface WorkerSpec {
   snapshot?: ClusterSnapshot;
   /** A consumer reading a few fields (stats, map): each entry is cut to these before it is serialised. */
   project?: WireSpec;
+  /**
+   * `stats` (a table by a built-in grouping): each worker aggregates its own
+   * entries (redacted first) and hands back only its table, at END; no entry
+   * leaves the worker. Tables merge exactly (stats/aggregate.ts).
+   */
+  aggregate?: { by: string };
   index: number;
 }
 
@@ -66,4 +73,6 @@ export interface WorkerOutput {
   synced?: number;
   /** After END: the engine's counters. */
   summary?: Record<string, number>;
+  /** After END, when the spec asked to aggregate: the worker's table. */
+  aggregate?: StatsWire;
 }

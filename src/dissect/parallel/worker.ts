@@ -18,6 +18,7 @@ import { createEnricher } from '../../k8s/enrich.js';
 import { JsonBytes } from '../../output/json-bytes.js';
 import { projectObject, specFromWire } from '../../ndjson/project-object.js';
 import type { FieldSpec } from '../../ndjson/project.js';
+import { StatsAggregator } from '../../stats/aggregate.js';
 
 const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -55,6 +56,8 @@ let tlsKeys = new TlsKeyLog();
 let redact: Redactor | undefined;
 let enrich: ((e: Entry) => void) | undefined;
 let project: FieldSpec | undefined;
+/** `stats`: entries are added here instead of being serialised (WorkerSpec.aggregate). */
+let aggregator: StatsAggregator | undefined;
 let engine = session({ engine: {}, redact: {}, index: 0 });
 
 /** A fresh engine (and redactor, key log) for a run. */
@@ -63,6 +66,7 @@ function session(spec: WorkerSpec): DissectionEngine {
   tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
   project = spec.project ? specFromWire(spec.project) : undefined;
+  aggregator = spec.aggregate ? new StatsAggregator(spec.aggregate.by) : undefined;
   const snapshot = spec.snapshot;
   enrich = snapshot ? createEnricher(() => snapshot) : undefined;
   keys = [];
@@ -76,6 +80,12 @@ function session(spec: WorkerSpec): DissectionEngine {
     const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
     let e = entry;
     if (enrich) enrich(e);
+    if (aggregator) {
+      // As the one thread's stats does: the few fields it reads, then redacted (a small object to walk).
+      const fields = project ? (projectObject(e, project) as unknown as Entry) : e;
+      aggregator.add(redact ? (redact(fields) ?? fields) : fields);
+      return;
+    }
     if (redact) e = redact(e) ?? e;
     e.id = '';
     const bytes = json.serialise(project ? { id: '', ...projectObject(e, project) } : e) as Buffer;
@@ -147,7 +157,7 @@ function handle(rec: Buffer): boolean {
     case RecordType.END:
       engine.finish();
       g = through = Number.MAX_SAFE_INTEGER;
-      post({ summary: { ...engine.summary() } });
+      post({ summary: { ...engine.summary() }, aggregate: aggregator?.toWire() });
       return true;
     case RecordType.SESSION:
       engine = session(JSON.parse(rec.toString('utf8', 1)) as WorkerSpec);

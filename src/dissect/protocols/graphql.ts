@@ -33,6 +33,16 @@ function pathOnly(path: string): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
+/** Whether a call with this request may be a GraphQL one (its response body then matters). */
+export function mayBeGraphql(request: Record<string, any> | null | undefined): boolean {
+  if (!request) return false;
+  try {
+    return extractOperation(request) !== null;
+  } catch {
+    return false;
+  }
+}
+
 /** The query text and operation name a request carries, or null when it is not GraphQL. */
 function extractOperation(request: Record<string, any>): { query: string; operationName: string; batch?: number } | null {
   const path = String(request.path ?? '');

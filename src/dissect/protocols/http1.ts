@@ -7,7 +7,7 @@ import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
 import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
-import { applyGraphql } from './graphql.js';
+import { applyGraphql, mayBeGraphql } from './graphql.js';
 import { printable, truncate } from './util/text.js';
 
 /**
@@ -224,6 +224,11 @@ export class Http1Parser implements TcpStreamParser {
   private answering(): PendingRequest | undefined {
     const first = this.pending[0];
     return first !== undefined && first.serial === this.answerSerial ? first : undefined;
+  }
+
+  /** The request the next response answers, as rendered (undefined when not seen). */
+  answeringRecord(): Record<string, any> | undefined {
+    return this.answering()?.record;
   }
 
   /** Method of the request the next response answers (HEAD and CONNECT change framing). */
@@ -812,7 +817,9 @@ class HalfStream {
     this.bodyState = 'length';
     this.remaining = 0;
     const head = msg.head;
-    const rendered = renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
+    // A body nobody reads (EngineOptions.bodiesUnread) is only sized, unless a GraphQL answer's errors are in it.
+    const unread = this.ctx.options.bodiesUnread === true && head.kind === 'response' && !mayBeGraphql(this.conn.answeringRecord());
+    const rendered = unread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     const bodyFields: Record<string, any> = { bodySize: rendered.bodySize };
     if (rendered.body !== undefined) bodyFields.body = rendered.body;

@@ -80,15 +80,14 @@ export async function consumeEntries(
         throw err;
       }
       if (next === 'aborted') {
-        // Do not await: a read blocked on a silent pipe would never settle.
-        void source.return(undefined).catch(() => undefined);
+        await close(source, opts.aggregate !== undefined);
         return { stopped: true, badLines };
       }
       if (next.done) return { stopped: opts.stop.aborted, badLines };
       const redact = opts.redact;
       await onBatch(redact ? next.value.map((e) => redact(e)) : next.value);
       if (inner.signal.aborted) {
-        void source.return(undefined).catch(() => undefined);
+        await close(source, opts.aggregate !== undefined);
         return { stopped: true, badLines };
       }
     }
@@ -96,6 +95,23 @@ export async function consumeEntries(
     if (timer) clearTimeout(timer);
     opts.stop.removeEventListener('abort', onStop);
   }
+}
+
+/** How long a stopped run may take to hand back its workers' tables. */
+const TABLES_WAIT_MS = 3000;
+
+/**
+ * End the source. Not awaited as a rule: a read blocked on a silent pipe
+ * would never settle. But when workers aggregate, everything read so far is
+ * in their tables, which come back only as the run ends (it stops at its next
+ * batch once stopped): wait for them, boundedly, or Ctrl-C prints an empty table.
+ */
+async function close(source: AsyncGenerator<unknown>, tablesPending: boolean): Promise<void> {
+  const closing = source.return(undefined).catch(() => undefined);
+  if (!tablesPending) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, TABLES_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 /**

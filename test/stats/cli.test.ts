@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, sharedCapture } from '../helpers/paths.js';
@@ -219,4 +219,29 @@ test('stats --workers 2 aggregates on the workers: every grouping and format is 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('Ctrl-C on stats --workers 2 reading a capture from a pipe that stays open: the workers hand back their tables, the table is printed', async () => {
+  const capture = readFileSync(sharedCapture('lab-bookinfo-mix.pcap'));
+  const whole = JSON.parse(shark(['stats', '--format', 'json', '--workers', '2', sharedCapture('lab-bookinfo-mix.pcap')]).stdout);
+  const child = spawn(process.execPath, [cliBin, 'stats', '--format', 'json', '--workers', '2', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  // All of it, but the pipe is never closed: the read after the last byte waits for good.
+  child.stdin.write(capture);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const started = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const waited = Date.now() - started;
+  assert.equal(code, 0, stderr);
+  // The pipe's grace (1.5 s) and no more: the stopped run did not wait for the silent read.
+  assert.ok(waited < 2900, `ended ${waited} ms after SIGINT`);
+  const table = JSON.parse(stdout);
+  // Every call was read before the stop, so the table is the whole capture's.
+  assert.equal(table.total.entries, whole.total.entries);
+  assert.ok(table.total.entries > 0);
+  child.stdin.destroy();
 });

@@ -251,7 +251,8 @@ class ParallelRun {
     let failure: unknown;
     // dissectPackets' reading, one batch ahead (engine.ts): the same horizons.
     for (;;) {
-      const result = await next;
+      const result = await unlessStopped(next, this.opts.signal);
+      if (result === STOPPED) break;
       if ('error' in result) {
         failure = result.error;
         break;
@@ -629,6 +630,25 @@ class ParallelRun {
     if (f.malformed) out['ip.fragments_malformed'] = (out['ip.fragments_malformed'] ?? 0) + f.malformed;
     return out;
   }
+}
+
+const STOPPED = Symbol('stopped');
+
+/**
+ * `p`, or STOPPED as soon as `signal` fires: a run stopped (Ctrl-C) while
+ * its read waits on a silent pipe still ends, and hands back what it has.
+ * A listener per call, removed once `p` settles, so nothing accumulates.
+ */
+function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
+  if (signal.aborted) return Promise.resolve(STOPPED);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(STOPPED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
 }
 
 function compareKeys(a: Pending, b: Pending): number {

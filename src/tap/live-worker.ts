@@ -7,7 +7,7 @@ import type { Entry } from '../model/entry.js';
 import { packetTimeMs, type Packet } from '../model/packet.js';
 import { DissectionEngine } from '../dissect/engine.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
-import { tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { tlsKeysFromFlag } from '../cli/tls-keylog-file.js';
 import type { LiveWorkerInput, LiveWorkerOutput, LiveWorkerSpec } from './live-worker-wire.js';
 
 /** Quiet this long and the engine is told the time (timeouts, reorder release). */

@@ -56,6 +56,18 @@ const DEFAULT_WORKER_HEAP_MB = 256;
  * 146 MB peak; 4 MB 2.05–2.17 s and 166 MB; 8 MB no faster, 188 MB.
  */
 const WORKER_SEMI_SPACE_MB = 4;
+/**
+ * V8 flags read when an isolate is made, set only while the workers' are.
+ * `--no-concurrent-recompilation`: a worker then optimises hot functions on
+ * its own thread rather than handing them to V8's platform threads. With it
+ * on, those four threads (shared by every isolate) used about 1 s of CPU in a
+ * `stats --workers 2` run of the bench capture, more than the workers spent
+ * optimising on their own threads when it was off (1.05 → 1.3 s each):
+ * on 2 cores every such second is wall time.
+ */
+const WORKER_ISOLATE_FLAGS = [`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`, '--no-concurrent-recompilation'];
+/** The same flags' values for isolates made afterwards (V8's defaults). */
+const LATER_ISOLATE_FLAGS = ['--min-semi-space-size=0', '--concurrent-recompilation'];
 
 /** Where a run's NDJSON lines go: stdout's sink (bytes as they are), or a consumer's (parallel-entries.ts: strings). */
 export type LineOut = Pick<LineSink, 'write' | 'flush' | 'closed'> & Partial<Pick<LineSink, 'writeParts'>>;
@@ -149,7 +161,8 @@ export class WorkerPool {
     const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
     const ts = import.meta.url.endsWith('.ts');
     const file = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
-    setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+    for (const flag of WORKER_ISOLATE_FLAGS) setFlagsFromString(flag);
+    let online = 0;
     for (let i = 0; i < size; i++) {
       const ring = createRing(RING_BYTES);
       const worker = new Worker(file, {
@@ -160,8 +173,12 @@ export class WorkerPool {
         stderr: false,
       });
       const link = new Link(i, worker, ring);
-      // A worker's start undoes the heap flags for every thread (heap-flags.ts).
-      worker.once('online', applyHeapFlags);
+      worker.once('online', () => {
+        // A worker's start undoes the heap flags for every thread (heap-flags.ts).
+        applyHeapFlags();
+        // Every worker's isolate is made (on its thread, after `new Worker` returns): back to the defaults.
+        if (++online === size) for (const flag of LATER_ISOLATE_FLAGS) setFlagsFromString(flag);
+      });
       worker.on('message', (out: WorkerOutput) => this.run?.accept(link, out));
       worker.on('error', (err: Error) => this.failed(i, err.message));
       worker.on('exit', (code) => {
@@ -169,8 +186,6 @@ export class WorkerPool {
       });
       this.links.push(link);
     }
-    // Back to V8's own choice for any isolate made later (0: its default).
-    setFlagsFromString('--min-semi-space-size=0');
   }
 
   private failed(worker: number, message: string): void {

@@ -116,10 +116,23 @@ export class RingWriter {
   }
 }
 
+/**
+ * Records are copied out of the ring a contiguous run at a time, runs of at
+ * most this many bytes (or one longer record). A record is a view of its
+ * run, so whatever a flow keeps of one pins at most this much, as Node's
+ * 8 KB pool did when each record was copied on its own: copying them one by
+ * one (a view of the shared buffer, a pool slice, a copy, each) was 17 % of a
+ * worker's time.
+ */
+const RUN_BYTES = 8 * 1024;
+
 export class RingReader {
   private readonly ctl: Int32Array;
   private readonly bytes: Uint8Array;
   private readonly cap: number;
+  /** Offsets and lengths of the records of the run being copied (reused). */
+  private starts = new Int32Array(256);
+  private lengths = new Int32Array(256);
 
   constructor(handle: RingHandle) {
     this.ctl = new Int32Array(handle.sab, 0, 4);
@@ -151,23 +164,51 @@ export class RingReader {
     let tail = Atomics.load(this.ctl, TAIL);
     const head = Atomics.load(this.ctl, HEAD);
     let taken = 0;
-    const dv = new DataView(this.bytes.buffer, HEADER_BYTES);
     while (tail !== head && (taken === 0 || taken < max)) {
       if (this.cap - tail < 4) {
         tail = 0;
         continue;
       }
-      const len = dv.getUint32(tail, true);
-      if (len === 0) {
+      if (this.lengthAt(tail) === 0) {
         tail = 0;
         continue;
       }
-      out.push(Buffer.from(this.bytes.subarray(tail + 4, tail + 4 + len)));
-      taken += len;
-      tail = (tail + 4 + len) % this.cap;
+      // A run of records up to the wrap, the writer's head, or RUN_BYTES: one copy.
+      const runStart = tail;
+      let n = 0;
+      while (tail !== head && this.cap - tail >= 4) {
+        const len = this.lengthAt(tail);
+        if (len === 0 || (n > 0 && tail + 4 + len - runStart > RUN_BYTES)) break;
+        if (n === this.starts.length) this.grow();
+        this.starts[n] = tail + 4 - runStart;
+        this.lengths[n++] = len;
+        taken += len;
+        tail += 4 + len;
+        if (tail === this.cap) tail = 0;
+        if (tail === 0 || taken >= max) break;
+      }
+      const runEnd = tail === 0 ? this.cap : tail;
+      const run = Buffer.allocUnsafeSlow(runEnd - runStart);
+      run.set(this.bytes.subarray(runStart, runEnd));
+      for (let i = 0; i < n; i++) out.push(run.subarray(this.starts[i], this.starts[i] + this.lengths[i]));
     }
     Atomics.store(this.ctl, TAIL, tail);
     Atomics.notify(this.ctl, TAIL);
     return out;
+  }
+
+  /** The u32 length at `at`, read through the byte view (a DataView over shared memory is slower). */
+  private lengthAt(at: number): number {
+    const b = this.bytes;
+    return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)) + b[at + 3] * 0x1000000;
+  }
+
+  private grow(): void {
+    const starts = new Int32Array(this.starts.length * 2);
+    starts.set(this.starts);
+    this.starts = starts;
+    const lengths = new Int32Array(this.lengths.length * 2);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
   }
 }

@@ -245,3 +245,25 @@ test('Ctrl-C on stats --workers 2 reading a capture from a pipe that stays open:
   assert.ok(table.total.entries > 0);
   child.stdin.destroy();
 });
+
+test('a pcapng secrets block with a bad line: said once, the same with workers as with one thread, for stats and dissect', () => {
+  const bytes = readFileSync(sharedCapture('ndpi-quic-v2-dsb.pcapng'));
+  // The first client random gets a non-hex digit: that line is bad, the others still decrypt.
+  const at = bytes.indexOf('CLIENT_HANDSHAKE_TRAFFIC_SECRET ') + 'CLIENT_HANDSHAKE_TRAFFIC_SECRET '.length;
+  assert.ok(at > 100);
+  const damaged = Buffer.from(bytes);
+  damaged[at] = 'z'.charCodeAt(0);
+  const path = file('dsb-bad-line.pcapng', '');
+  writeFileSync(path, damaged);
+  const said = (stderr: string) => stderr.split('\n').filter((l) => /decryption secrets block line/.test(l));
+  for (const command of ['stats', 'dissect']) {
+    const one = shark([command, '--workers', '1', path]);
+    const two = shark([command, '--workers', '2', path]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(two.code, 0, two.stderr);
+    assert.equal(said(one.stderr).length, 1, one.stderr);
+    assert.match(said(one.stderr)[0], /^\w+: \S+dsb-bad-line\.pcapng: decryption secrets block line \d+: client random is not 32 bytes of hex; skipped$/);
+    assert.deepEqual(said(two.stderr), said(one.stderr), command);
+    assert.equal(two.stdout, one.stdout, command);
+  }
+});

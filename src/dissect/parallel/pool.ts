@@ -22,6 +22,7 @@ import { ReorderBuffer } from '../reorder.js';
 import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
 import { openCapture } from '../../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../../capture/pcapng-parser.js';
+import { TlsKeyLog } from '../tls/keylog.js';
 import type { LineSink } from '../../output/stdout-sink.js';
 import { ExitCode, UserError } from '../../cli/errors.js';
 import { createRing, RingWriter } from './ring.js';
@@ -256,7 +257,11 @@ class ParallelRun {
 
   async dissect(head: Buffer, rest: AsyncIterable<Buffer>, name: string): Promise<ParallelResult> {
     const onSecrets = (type: number, data: Buffer): void => {
-      if (type === SECRETS_TLS_KEYLOG) this.secrets.push(data.toString('latin1'));
+      if (type !== SECRETS_TLS_KEYLOG) return;
+      const text = data.toString('latin1');
+      // The workers take the lines silently: the bad ones are said here, once, as one thread says them (dissect-stream.ts).
+      new TlsKeyLog().addText(text, (line, why) => this.opts.onWarning(`${name}: decryption secrets block line ${line}: ${why}; skipped`));
+      this.secrets.push(text);
     };
     await this.session();
     const reader = openCapture(head, rest, name, { onSecrets });

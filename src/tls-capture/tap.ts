@@ -12,6 +12,7 @@ import { dissectPackets, type DissectionEngine, type EngineOptions } from '../di
 import type { LineSink } from '../output/stdout-sink.js';
 import { describeLosses } from '../input/dissect-run.js';
 import { ConnectionTable, endpointKey, type ProcessRef } from './connections.js';
+import { MAX_WAITING, OtherEndWait } from './other-end-wait.js';
 import type { TlsCounters } from './frames.js';
 import { startLoader, type RunningLoader } from './loader.js';
 import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
@@ -79,6 +80,8 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
   let engine: DissectionEngine | undefined;
   const limit = opts.count ?? Infinity;
+  const waiting = new OtherEndWait(table);
+  let pumpTimer: NodeJS.Timeout | undefined;
   try {
     const entries = dissectPackets(packets(loader, table, result, seenAttached, opts), {
       reorderWindowMs: 1000,
@@ -86,26 +89,42 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
       live: true,
       engineRef: (e) => (engine = e),
     });
-    for await (const batch of entries) {
-      for (let e of batch) {
-        annotate(e, table);
-        if (opts.keep && !opts.keep(e)) {
-          result.filtered++;
-          continue;
+    const done = (): boolean => result.entries >= limit || opts.sink.closed;
+    const write = async (e: Entry): Promise<void> => {
+      annotate(e, table);
+      if (opts.keep && !opts.keep(e)) {
+        result.filtered++;
+        return;
+      }
+      for (const t of opts.transforms ?? []) e = t(e) ?? e;
+      const wait = opts.sink.write(JSON.stringify(e));
+      if (wait) await wait;
+      result.entries++;
+    };
+    // Entries wait briefly for their client end's events (other-end-wait.ts); a timer lets them go while no event comes.
+    let writing: Promise<void> = Promise.resolve();
+    const pump = (all = false): Promise<void> =>
+      (writing = writing.then(async () => {
+        for (const e of waiting.ready(all)) {
+          if (done()) break;
+          await write(e);
         }
-        for (const t of opts.transforms ?? []) e = t(e) ?? e;
-        const wait = opts.sink.write(JSON.stringify(e));
-        if (wait) await wait;
-        if (++result.entries >= limit || opts.sink.closed) break;
-      }
-      await opts.sink.flush();
-      // Stopping the loader ends the stream; the engine then flushes what is pending.
-      if (result.entries >= limit || opts.sink.closed) {
-        stop();
-        break;
-      }
+        await opts.sink.flush();
+        // Stopping the loader ends the stream; the engine then flushes what is pending.
+        if (done()) stop();
+      }));
+    // A failed write surfaces at the next awaited pump (the chain stays rejected).
+    pumpTimer = setInterval(() => pump().catch(() => undefined), 100);
+    for await (const batch of entries) {
+      for (const e of batch) waiting.add(e);
+      await pump();
+      if (done()) break;
     }
+    clearInterval(pumpTimer);
+    await pump(true);
   } finally {
+    if (pumpTimer) clearInterval(pumpTimer);
+    if (waiting.cutShort > 0) opts.onNote?.(`${waiting.cutShort} entries named before their client end could be (over ${MAX_WAITING} waiting)`);
     if (timer) clearTimeout(timer);
     stopWatching?.();
     opts.signal.removeEventListener('abort', stop);

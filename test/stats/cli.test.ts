@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, sharedCapture } from '../helpers/paths.js';
-import { mixedEntries } from './entries.js';
+import { mixedEntries, http, ep } from './entries.js';
+import { MAX_NAMED_IPS } from '../../src/stats/names.js';
 import { Wire } from '../helpers/engine-wire.js';
 import { writeRawPcap } from '../helpers/pcap-wire.js';
 
@@ -266,4 +267,16 @@ test('a pcapng secrets block with a bad line: said once, the same with workers a
     assert.deepEqual(said(two.stderr), said(one.stderr), command);
     assert.equal(two.stdout, one.stdout, command);
   }
+});
+
+test('past the name book\'s bound, stats says so on stderr (rows show addresses)', () => {
+  const lines: string[] = [];
+  for (let i = 0; i < MAX_NAMED_IPS + 5; i++) {
+    const e = http(ep('198.18.0.1', 40000), ep(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 80), 'GET', '/', 200, 1, i, { host: 'svc.example' });
+    lines.push(JSON.stringify(e));
+  }
+  const r = shark(['stats', '--by', 'protocol'], lines.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^stats: the name book was full \(50000 addresses\): 5 name\(s\) not kept, those rows show addresses$/m);
+  assert.match(r.stdout, /│ http\s+│\s+50005 │/);
 });

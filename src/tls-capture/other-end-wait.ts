@@ -2,16 +2,17 @@
 // client's process and the server's as its peer (tap.ts annotate). Which end's
 // events arrive first is a matter of scheduling: a client descheduled between
 // its send and the probe on its TLS call's return lets the server read,
-// answer and be reported first, and the call would then come out named after
-// the server alone, the client's events following a few milliseconds later.
-// So an entry whose client end is not known yet waits a little for it (and
-// the entries after it, which keep their order); one whose client is off the
-// node waits the whole time for nothing, once, and then goes.
+// answer and be reported first (or a Go server's events trail curl's), and
+// the call would come out named after one end alone, the other end's events
+// following a few milliseconds later. So an entry waits a little until both
+// its ends are known (and the entries after it wait too, keeping their
+// order); one whose other end is off the node waits the whole time for
+// nothing, and then goes.
 
 import type { Entry } from '../model/entry.js';
 import { endpointKey, type ConnectionTable } from './connections.js';
 
-/** How long an entry waits for its client end's events. */
+/** How long an entry waits for its other end's events. */
 export const OTHER_END_WAIT_MS = 300;
 /** Entries held at once; past it the oldest goes without waiting longer (counted). */
 export const MAX_WAITING = 10_000;
@@ -42,8 +43,9 @@ export class OtherEndWait {
     const now = this.now();
     while (this.next < this.held.length) {
       const h = this.held[this.next];
-      if (!all && this.size <= MAX_WAITING && !this.clientKnown(h.e) && now - h.at < this.waitMs) break;
-      if (!all && this.size > MAX_WAITING && !this.clientKnown(h.e) && now - h.at < this.waitMs) this.cutShort++;
+      const waits = !all && !this.bothKnown(h.e) && now - h.at < this.waitMs;
+      if (waits && this.size <= MAX_WAITING) break;
+      if (waits) this.cutShort++;
       out.push(h.e);
       this.next++;
     }
@@ -57,9 +59,9 @@ export class OtherEndWait {
     return out;
   }
 
-  /** The client end's process is known, or there is nothing to wait for (no hooked end at all). */
-  private clientKnown(e: Entry): boolean {
+  /** Both ends' processes are known, or there is nothing to wait for (no hooked end at all). */
+  private bothKnown(e: Entry): boolean {
     const procs = this.table.processes(e.src, e.dst);
-    return !procs || procs.ends.size === 0 || procs.ends.has(endpointKey(e.src));
+    return !procs || procs.ends.size === 0 || (procs.ends.has(endpointKey(e.src)) && procs.ends.has(endpointKey(e.dst)));
   }
 }

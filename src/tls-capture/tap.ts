@@ -101,7 +101,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
       if (wait) await wait;
       result.entries++;
     };
-    // Entries wait briefly for their client end's events (other-end-wait.ts); a timer lets them go while no event comes.
+    // Entries wait briefly for their other end's events (other-end-wait.ts); a timer lets them go while no event comes.
     let writing: Promise<void> = Promise.resolve();
     const pump = (all = false): Promise<void> =>
       (writing = writing.then(async () => {
@@ -124,7 +124,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
     await pump(true);
   } finally {
     if (pumpTimer) clearInterval(pumpTimer);
-    if (waiting.cutShort > 0) opts.onNote?.(`${waiting.cutShort} entries named before their client end could be (over ${MAX_WAITING} waiting)`);
+    if (waiting.cutShort > 0) opts.onNote?.(`${waiting.cutShort} entries named before their other end could be (over ${MAX_WAITING} waiting)`);
     if (timer) clearTimeout(timer);
     stopWatching?.();
     opts.signal.removeEventListener('abort', stop);

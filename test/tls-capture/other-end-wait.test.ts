@@ -14,7 +14,7 @@ function event(pid: number, local: typeof client, remote: typeof client, dir: 'w
 
 const entry = (id: string) => ({ id, src: { ...client }, dst: { ...server } }) as unknown as Entry;
 
-test('an entry whose client end is not known yet waits for it, keeping order; a known one goes at once; the end lets all go', () => {
+test('an entry waits until both its ends are known, keeping order; then it goes at once; the end lets all go', () => {
   let now = 1000;
   const table = new ConnectionTable();
   const wait = new OtherEndWait(table, OTHER_END_WAIT_MS, () => now);
@@ -39,4 +39,16 @@ test('an entry whose client end is not known yet waits for it, keeping order; a 
   assert.deepEqual(w2.ready().map((e) => e.id), ['c']);
   w2.add(entry('d'));
   assert.deepEqual(w2.ready(true).map((e) => e.id), ['d'], 'at the end everything goes');
+});
+
+test('the server end trailing the client (a Go server after curl) is waited for too', () => {
+  let now = 0;
+  const table = new ConnectionTable();
+  const wait = new OtherEndWait(table, OTHER_END_WAIT_MS, () => now);
+  table.onEvent(event(1, client, server, 'write', 'PRI * HTTP/2.0', 0, 0));
+  wait.add(entry('grpc'));
+  assert.deepEqual(wait.ready(), [], 'only the client end is known');
+  now += 20;
+  table.onEvent(event(2, server, client, 'read', 'PRI * HTTP/2.0', 0, 0));
+  assert.deepEqual(wait.ready().map((e) => e.id), ['grpc']);
 });

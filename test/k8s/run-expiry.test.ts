@@ -11,7 +11,8 @@
 // untouched. Kept short: a 2 s lease and 1 s of grace (defaults 30 s / 120 s).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import type { Obj } from '../fixtures/apiserver/store.js';
 import { runSelector } from '../../src/k8s/agent-manifests.js';
 import { until } from '../helpers/until.js';
 
+const execFileAsync = promisify(execFile);
 const skip = podmanMissing();
 let lab: Lab;
 let image: string;
@@ -59,8 +61,18 @@ function spawnTap(kubeconfig: string): Tap {
 const runIdOf = (t: Tap) => /deployed agents \(run (\w+)\)/.exec(t.stderr())?.[1];
 const running = (p: Obj) => Boolean(p.status?.containerStatuses?.[0]?.state?.running);
 
-function podmanOut(args: string[]): string {
-  return spawnSync('podman', args, { encoding: 'utf8', timeout: 60_000 }).stdout.trim();
+/**
+ * Never spawnSync: the API-server fixture answers from this process, and a
+ * podman call that blocks it (seconds, on a loaded machine) leaves both taps'
+ * renewals unanswered past their 2 s --api-outage and lease.
+ */
+async function podmanOut(args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('podman', args, { encoding: 'utf8', timeout: 60_000 });
+    return stdout.trim();
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? '').trim();
+  }
 }
 
 test('kill -9 of `shark tap`: the keeper sees the lease lapse and every object of the run expires without --clean; a live run beside it is untouched', { skip, timeout: 300_000 }, async (t) => {
@@ -79,11 +91,11 @@ test('kill -9 of `shark tap`: the keeper sees the lease lapse and every object o
     const keeper = await until(() => { const k = keeperOf(dead); return k && running(k) && k; }, 'the keeper running', 60_000, () => JSON.stringify(keeperOf(dead)?.status));
     // The keeper as the kubelet runs it: nobody, no capability, read-only root.
     const container = `shk-${keeper.metadata.name}`.slice(0, 60);
-    const proc = podmanOut(['exec', container, 'cat', '/proc/1/status']);
+    const proc = await podmanOut(['exec', container, 'cat', '/proc/1/status']);
     assert.match(proc, /^Uid:\s+65534\s/m, proc);
     assert.match(proc, /^CapEff:\s+0+$/m, proc);
     assert.match(proc, /^CapBnd:\s+0+$/m, proc);
-    assert.equal(podmanOut(['inspect', '--format', '{{.HostConfig.ReadonlyRootfs}}', container]), 'true');
+    assert.equal(await podmanOut(['inspect', '--format', '{{.HostConfig.ReadonlyRootfs}}', container]), 'true');
     // A figure, not a check: what the keeper costs a node.
     t.diagnostic(`keeper ${/^VmRSS:.*$/m.exec(proc)?.[0] ?? 'VmRSS unknown'}`);
 
@@ -110,7 +122,11 @@ test('kill -9 of `shark tap`: the keeper sees the lease lapse and every object o
     // It went because its keeper ended (exit 0 on the lapse), not by anything else.
     assert.ok(kubelet.terminations.some((t) => t.pod === keeper.metadata.name && t.exitCode === 0 && t.why === 'exited'), JSON.stringify(kubelet.terminations));
     // And its containers are stopped and removed, as a kubelet does for deleted pods.
-    await until(() => podmanOut(['ps', '--all', '--quiet', '--filter', `name=${container}`]) === '', 'the keeper container removed', 30_000);
+    const removedBy = Date.now() + 30_000;
+    while ((await podmanOut(['ps', '--all', '--quiet', '--filter', `name=${container}`])) !== '') {
+      if (Date.now() > removedBy) throw new Error('timed out waiting for the keeper container removed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     // The live run: everything still there, its keeper still running, its tap still going.
     assert.deepEqual(liveKinds(), ['ConfigMap', 'DaemonSet', 'Job', 'ServiceAccount']);

@@ -196,9 +196,12 @@ test('diff on recordings of a lab service: nothing when unchanged, exactly the c
   const lossOnly = lostSegments('cand') ? kinds.filter((k) => !expected.includes(k) && !lostInCand.includes(k) && onlyUnanswered(k)) : [];
   assert.deepEqual(kinds, [...expected, ...lostInCand, ...lossOnly].sort(), JSON.stringify(doc.changes.map((c) => c.detail)));
   assert.ok(doc.changes.some((c) => c.detail === 'response 200: added $.fullName; removed $.name'));
-  // 20 stock calls answer 503 (a busy CI machine's tcpdump may miss one or two).
+  // 20 stock calls answer 503, as many as the capture holds with their requests: a busy CI machine's
+  // tcpdump has missed a dozen whole calls (14 of 20 once), so tshark's count of them is the measure.
+  const paired503 = spawnSync('tshark', ['-2', '-r', join(work, 'cand.pcap'), '-Y', 'http.response.code == 503 && http.request_in', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' })
+    .stdout.trim().split('\n').filter(Boolean).length;
   const fresh = doc.changes.map((c) => /^new error status 503 \((\d+)×\)/.exec(c.detail)).find(Boolean);
-  assert.ok(fresh && Number(fresh[1]) >= 17 && Number(fresh[1]) <= 20, JSON.stringify(doc.changes.map((c) => c.detail)));
+  assert.ok(fresh && Math.abs(Number(fresh[1]) - paired503) <= 1 && Number(fresh[1]) <= 20, `tshark: ${paired503} answered 503s; ${JSON.stringify(doc.changes.map((c) => c.detail))}`);
   // Half the stock calls fail in the candidate; n is each side's stock calls, 40 when tcpdump lost nothing (under
   // CI load it has missed a dozen whole calls): as many as tshark finds requests for in each capture.
   const stockRequests = (name: string): number =>

@@ -14,41 +14,48 @@ function event(pid: number, local: typeof client, remote: typeof client, dir: 'w
 
 const entry = (id: string) => ({ id, src: { ...client }, dst: { ...server } }) as unknown as Entry;
 
-test('an entry waits until both its ends are known, keeping order; then it goes at once; the end lets all go', () => {
-  let now = 1000;
+/** A table and a wait on a clock the test moves; `seen(end, data)`: that end's event arrives. */
+function rig() {
+  const clock = { now: 1000 };
   const table = new ConnectionTable();
-  const wait = new OtherEndWait(table, OTHER_END_WAIT_MS, () => now);
+  const wait = new OtherEndWait(table, OTHER_END_WAIT_MS, () => clock.now);
+  const seen = (end: 'client' | 'server', data: string): void => {
+    table.onEvent(end === 'client' ? event(1, client, server, 'write', data, 0, 0) : event(2, server, client, 'read', data, 0, 0));
+  };
+  const ids = (all = false) => wait.ready(all).map((e) => e.id);
+  return { clock, wait, seen, ids };
+}
+
+test('an entry waits until both its ends are known, keeping order; then it goes at once; the end lets all go', () => {
+  const r = rig();
   // The server's events came first: only its end is known.
-  table.onEvent(event(2, server, client, 'read', 'GET / HTTP/1.1\r\n\r\n', 0, 0));
-  wait.add(entry('a'));
-  wait.add(entry('b'));
-  assert.deepEqual(wait.ready(), [], 'waiting for the client end');
-  now += 50;
+  r.seen('server', 'GET / HTTP/1.1\r\n\r\n');
+  r.wait.add(entry('a'));
+  r.wait.add(entry('b'));
+  assert.deepEqual(r.ids(), [], 'waiting for the client end');
+  r.clock.now += 50;
   // The client's events arrive: both entries go, in order.
-  table.onEvent(event(1, client, server, 'write', 'GET / HTTP/1.1\r\n\r\n', 0, 0));
-  assert.deepEqual(wait.ready().map((e) => e.id), ['a', 'b']);
-  assert.equal(wait.size, 0);
+  r.seen('client', 'GET / HTTP/1.1\r\n\r\n');
+  assert.deepEqual(r.ids(), ['a', 'b']);
+  assert.equal(r.wait.size, 0);
 
   // A client off the node never shows up: the entry goes once its wait is over.
-  const lone = new ConnectionTable();
-  const w2 = new OtherEndWait(lone, OTHER_END_WAIT_MS, () => now);
-  lone.onEvent(event(2, server, client, 'read', 'x', 0, 0));
-  w2.add(entry('c'));
-  assert.deepEqual(w2.ready(), []);
-  now += OTHER_END_WAIT_MS;
-  assert.deepEqual(w2.ready().map((e) => e.id), ['c']);
-  w2.add(entry('d'));
-  assert.deepEqual(w2.ready(true).map((e) => e.id), ['d'], 'at the end everything goes');
+  const lone = rig();
+  lone.seen('server', 'x');
+  lone.wait.add(entry('c'));
+  assert.deepEqual(lone.ids(), []);
+  lone.clock.now += OTHER_END_WAIT_MS;
+  assert.deepEqual(lone.ids(), ['c']);
+  lone.wait.add(entry('d'));
+  assert.deepEqual(lone.ids(true), ['d'], 'at the end everything goes');
 });
 
 test('the server end trailing the client (a Go server after curl) is waited for too', () => {
-  let now = 0;
-  const table = new ConnectionTable();
-  const wait = new OtherEndWait(table, OTHER_END_WAIT_MS, () => now);
-  table.onEvent(event(1, client, server, 'write', 'PRI * HTTP/2.0', 0, 0));
-  wait.add(entry('grpc'));
-  assert.deepEqual(wait.ready(), [], 'only the client end is known');
-  now += 20;
-  table.onEvent(event(2, server, client, 'read', 'PRI * HTTP/2.0', 0, 0));
-  assert.deepEqual(wait.ready().map((e) => e.id), ['grpc']);
+  const r = rig();
+  r.seen('client', 'PRI * HTTP/2.0');
+  r.wait.add(entry('grpc'));
+  assert.deepEqual(r.ids(), [], 'only the client end is known');
+  r.clock.now += 20;
+  r.seen('server', 'PRI * HTTP/2.0');
+  assert.deepEqual(r.ids(), ['grpc']);
 });

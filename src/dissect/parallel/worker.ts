@@ -76,8 +76,6 @@ function session(spec: WorkerSpec): DissectionEngine {
   return new DissectionEngine(
     { ...spec.engine, tlsKeys, protoSchema: spec.proto ? loadProtoDir(spec.proto) : undefined, external: true },
   (entry: Entry) => {
-    // The engine's id is frame-sequence: keep its frame.
-    const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
     let e = entry;
     if (enrich) enrich(e);
     if (aggregator) {
@@ -86,6 +84,8 @@ function session(spec: WorkerSpec): DissectionEngine {
       aggregator.add(redact ? (redact(fields) ?? fields) : fields);
       return;
     }
+    // The engine's id is frame-sequence: keep its frame.
+    const frame = Number(entry.id.slice(0, entry.id.lastIndexOf('-')));
     if (redact) e = redact(e) ?? e;
     e.id = '';
     const bytes = json.serialise(project ? { id: '', ...projectObject(e, project) } : e) as Buffer;

@@ -69,7 +69,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
       project: flags.openapi || flags.proto ? undefined : CATALOG_FIELDS,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined },
-      workers: await workersFromFlag(flags.workers),
+      workers: await workersFromFlag(flags.workers, argv as string[]),
       parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
     });
     let endpoints = catalog.list();

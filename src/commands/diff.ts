@@ -66,10 +66,11 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     };
     const redact = redactorFromFlags(flags, 'diff');
     const dissect = { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined };
-    const workers = await workersFromFlag(flags.workers);
+    await workersFromFlag(flags.workers); // a bad value is a usage error before either side is read
     const parallel = consumerWorkerSpec(flags, { decodeAs: dissect.decodeAs });
     const read = async (path: string) => {
       const c = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: true, redact });
+      const workers = await workersFromFlag(flags.workers, [path]);
       const r = await readInputs([path], (batch) => c.addBatch(batch), { stop: this.stop.signal, strict: flags.strict, onWarning: warn, dissect, workers, parallel });
       if (r.damage) throw r.damage;
       if (r.badLines) warn(`${path}: ${r.badLines} bad line(s) skipped`);

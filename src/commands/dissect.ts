@@ -76,7 +76,7 @@ then one line on stderr says where, and the exit code is 3.`;
       if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
-    const workers = await workersFromFlag(flags.workers);
+    const workers = await workersFromFlag(flags.workers, argv as string[]);
     // With workers, names from the cluster come from one snapshot each worker enriches from (before redacting).
     let snapshot: ClusterSnapshot | undefined;
     if (workers > 1 && (flags.kube || flags.meta)) {

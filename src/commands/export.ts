@@ -91,7 +91,7 @@ skipped and counted on stderr.`;
         onWarning: warn,
         meta: flags.meta,
         dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), maxBody },
-        workers: await workersFromFlag(flags.workers),
+        workers: await workersFromFlag(flags.workers, argv as string[]),
         parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']), maxBody }),
         redact: redactorFromFlags(flags, 'export'),
       },

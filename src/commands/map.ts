@@ -55,7 +55,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
     // …none of them a body: bodies need not be decoded (EngineOptions.bodiesUnread).
     const bodiesUnread = project !== undefined;
     const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);
-    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys, bodiesUnread }, workers: await workersFromFlag(flags.workers), parallel: consumerWorkerSpec(flags, { decodeAs, bodiesUnread }) });
+    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys, bodiesUnread }, workers: await workersFromFlag(flags.workers, argv as string[]), parallel: consumerWorkerSpec(flags, { decodeAs, bodiesUnread }) });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

@@ -61,7 +61,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`stats: ${m}\n`));
     const warn = (m: string) => process.stderr.write(`stats: ${m}\n`);
     const redact = redactorFromFlags(flags, 'stats');
-    const workers = await workersFromFlag(flags.workers);
+    const workers = await workersFromFlag(flags.workers, inputs);
     // A table reads no bodies: they need not be decoded (EngineOptions.bodiesUnread).
     const bodiesUnread = project !== undefined;
     const parallel = consumerWorkerSpec(flags, { decodeAs, bodiesUnread });

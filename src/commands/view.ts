@@ -44,7 +44,7 @@ are let go, and counted). q quits.`;
       capacity: flags.keep,
       filter: flags.filter,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
-      workers: await workersFromFlag(flags.workers),
+      workers: await workersFromFlag(flags.workers, argv as string[]),
       parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
       signal: this.stop.signal,
     });

@@ -5,7 +5,7 @@
 // Needs `npm run build` (workers run the built JavaScript).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -321,24 +321,75 @@ test('SIGINT with 2 workers finishes and writes what was read: whole entries, ex
   for (const l of lines) assert.ok(JSON.parse(l).id);
 });
 
-test('--workers auto honours a cgroup CPU quota; a bad value is a usage error', async () => {
+test('--workers auto honours a cgroup CPU quota (v2 and v1, at the root and in its own cgroup); a bad value is a usage error', async () => {
   const { availableCores } = await import(dist('dissect/parallel/cores.js'));
-  const dir = mkdtempSync(join(tmpdir(), 's4w-cgroup-'));
+  const root = mkdtempSync(join(tmpdir(), 's4w-cgroup-'));
+  const put = (path: string, text: string) => {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  };
+  const self = join(root, 'self-cgroup');
   try {
-    const unlimited = availableCores(join(dir, 'missing'));
+    writeFileSync(self, '0::/\n');
+    const unlimited = availableCores(join(root, 'missing'), self);
     assert.ok(unlimited >= 1);
-    writeFileSync(join(dir, 'cpu.max'), 'max 100000\n');
-    assert.equal(availableCores(join(dir, 'cpu.max')), unlimited, '"max": no limit');
-    writeFileSync(join(dir, 'cpu.max'), '150000 100000\n');
-    assert.equal(availableCores(join(dir, 'cpu.max')), Math.min(unlimited, 1), '1.5 CPUs: one whole core');
-    writeFileSync(join(dir, 'cpu.max'), '50000 100000\n');
-    assert.equal(availableCores(join(dir, 'cpu.max')), 1, 'half a CPU: still one');
+    // cgroup v2, at the root (a container with its own cgroup namespace).
+    put('cpu.max', 'max 100000\n');
+    assert.equal(availableCores(root, self), unlimited, '"max": no limit');
+    put('cpu.max', '150000 100000\n');
+    assert.equal(availableCores(root, self), Math.min(unlimited, 1), '1.5 CPUs: one whole core');
+    put('cpu.max', '50000 100000\n');
+    assert.equal(availableCores(root, self), 1, 'half a CPU: still one');
+    rmSync(join(root, 'cpu.max'));
+    // v2, in the cgroup /proc/self/cgroup names (the host's tree).
+    writeFileSync(self, '0::/kubepods/pod1/agent\n');
+    put('kubepods/pod1/agent/cpu.max', '100000 100000\n');
+    assert.equal(availableCores(root, self), 1, "the process's own cgroup");
+    rmSync(join(root, 'kubepods'), { recursive: true });
+    // cgroup v1 (cpu,cpuacct), unlimited then 1 CPU, at the root and in its own cgroup.
+    writeFileSync(self, '4:memory:/x\n2:cpu,cpuacct:/kubepods/pod2\n0::/\n');
+    put('cpu,cpuacct/cpu.cfs_quota_us', '-1\n');
+    put('cpu,cpuacct/cpu.cfs_period_us', '100000\n');
+    assert.equal(availableCores(root, self), unlimited, 'v1 quota -1: no limit');
+    put('cpu,cpuacct/kubepods/pod2/cpu.cfs_quota_us', '100000\n');
+    put('cpu,cpuacct/kubepods/pod2/cpu.cfs_period_us', '100000\n');
+    assert.equal(availableCores(root, self), 1, 'v1 quota of 1 CPU in its own cgroup');
+    put('cpu/cpu.cfs_quota_us', '50000\n');
+    put('cpu/cpu.cfs_period_us', '100000\n');
+    assert.equal(availableCores(root, '/nonexistent'), 1, 'v1 "cpu" mounted alone');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   }
   const bad = await runCli(['dissect', '--workers', 'lots', join(sharedCaptures, 'tcpdump-dns_udp.pcap')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--workers: 'lots' is not auto or a number/);
+});
+
+test('without --workers, capture files of 64 MB or more in all and live capture get auto workers; smaller files and stdin one thread', async () => {
+  const { autoWorkers } = await import(dist('dissect/parallel/cores.js'));
+  const { workersFromFlag, AUTO_MIN_BYTES } = await import(dist('cli/workers-flag.js'));
+  // auto: one thread on one core, 2 workers on 2 or 3 (the dispatcher is light), cores - 1 beyond.
+  assert.deepEqual([1, 2, 3, 4, 16].map((c) => autoWorkers(c)), [1, 2, 2, 3, 15]);
+  const dir = mkdtempSync(join(tmpdir(), 's4w-default-'));
+  try {
+    const small = join(dir, 'small.pcap');
+    const big = join(dir, 'big.pcap');
+    writeFileSync(small, Buffer.alloc(1024));
+    writeFileSync(big, Buffer.alloc(0));
+    truncateSync(big, AUTO_MIN_BYTES); // sparse: only the size is read
+    assert.equal(await workersFromFlag(undefined, [small]), 1);
+    assert.equal(await workersFromFlag(undefined, [big]), autoWorkers());
+    truncateSync(small, AUTO_MIN_BYTES / 2);
+    assert.equal(await workersFromFlag(undefined, [small, small]), autoWorkers(), 'the inputs count together');
+    assert.equal(await workersFromFlag(undefined, [big, '-']), 1, 'a pipe: size unknown');
+    assert.equal(await workersFromFlag(undefined, [join(dir, 'missing.pcap')]), 1, 'a missing file is the reader\'s error to give');
+    assert.equal(await workersFromFlag(undefined, [dir]), 1, 'a directory is not a capture file');
+    assert.equal(await workersFromFlag(undefined, []), 1, 'no inputs: stdin');
+    assert.equal(await workersFromFlag('1', [big]), 1, 'the flag wins');
+    assert.equal(await workersFromFlag(undefined), autoWorkers(), 'live capture: auto');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('dissect --meta --workers 2: the workers name endpoints from the snapshot, and the output is one thread\'s', async () => {

@@ -57,10 +57,10 @@ function machine(): Record<string, string | number> {
 
 async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; measured: Measured[] }> {
   log(`dissect vs tshark -z io,phs on ${ctx.packets} packets, ${runs} runs each, alternating…`);
-  // --workers 1 is the default; 2 and 4 show how the parallel engine scales, auto what this machine picks (docs/performance.md).
+  // --workers 1 is one thread (the default for captures under 64 MB); 2 and 4 show how the parallel engine scales, auto what this machine picks (docs/performance.md).
   const [shark, tshark, shark2w, shark4w, sharkAuto] = await alternate(
     [
-      { label: 'shark dissect', argv: [...ctx.shark, 'dissect', ctx.capture] },
+      { label: 'shark dissect', argv: [...ctx.shark, 'dissect', '--workers', '1', ctx.capture] },
       { label: 'tshark io,phs', argv: ['tshark', '-r', ctx.capture, '-q', '-z', 'io,phs'] },
       { label: 'shark dissect --workers 2', argv: [...ctx.shark, 'dissect', '--workers', '2', ctx.capture] },
       { label: 'shark dissect --workers 4', argv: [...ctx.shark, 'dissect', '--workers', '4', ctx.capture] },
@@ -139,7 +139,7 @@ async function benchDissect(ctx: BenchContext): Promise<{ rows: BenchRow[]; meas
       .join(', ')} s; wall ${(threads4.wallMs / 1000).toFixed(1)} s`,
   });
   log(`peak RSS at 2× input (${ctx.packets2x} packets), one run each…`);
-  const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', ctx.capture2x] });
+  const shark2 = await measureOnce({ label: 'shark dissect 2×', argv: [...ctx.shark, 'dissect', '--workers', '1', ctx.capture2x] });
   const tshark2 = await measureOnce({ label: 'tshark 2×', argv: ['tshark', '-r', ctx.capture2x, '-q', '-z', 'io,phs'] });
   const workers2x = await measureOnce({ label: 'shark dissect --workers 2, 2×', argv: [...ctx.shark, 'dissect', '--workers', '2', ctx.capture2x] });
   const growth = shark2.maxRssKb / shark!.maxRssKb;
@@ -220,7 +220,7 @@ async function profileDissect(ctx: BenchContext): Promise<ReturnType<typeof summ
   try {
     log('profiling shark dissect (node --cpu-prof)…');
     const [node, ...cli] = ctx.shark;
-    await measureOnce({ label: 'shark dissect --cpu-prof', argv: [node!, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...cli, 'dissect', ctx.capture] });
+    await measureOnce({ label: 'shark dissect --cpu-prof', argv: [node!, '--cpu-prof', `--cpu-prof-dir=${dir}`, ...cli, 'dissect', '--workers', '1', ctx.capture] });
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('node wrote no .cpuprofile');
     const summary = summariseCpuProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')));

@@ -20,7 +20,7 @@ export async function benchStats(ctx?: BenchContext): Promise<BenchRow[]> {
 async function statsRows(capture: string, packets: number, runs: number): Promise<BenchRow[]> {
   const [s, t, w] = await alternate(
     [
-      { label: 'shark stats', argv: [...(shark), 'stats', capture] },
+      { label: 'shark stats', argv: [...(shark), 'stats', '--workers', '1', capture] },
       { label: 'tshark http,tree', argv: ['tshark', '-r', capture, '-q', '-z', 'http,tree'] },
       // Each worker aggregates its own flows; only their tables come back (stats/aggregate.ts).
       { label: 'shark stats --workers 2', argv: [...(shark), 'stats', '--workers', '2', capture] },

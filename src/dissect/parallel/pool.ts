@@ -318,8 +318,11 @@ class ParallelRun {
 
   /** Tell every worker to start afresh with this run's options. */
   private async session(): Promise<void> {
+    // A --memory-budget is the run's, not each worker's: shared out, as live workers do (tap/live-workers.ts).
+    const { engine } = this.opts.spec;
+    const shared = engine.memoryBudget ? { ...engine, memoryBudget: Math.floor(engine.memoryBudget / this.links.length) } : engine;
     for (const l of this.links) {
-      const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, index: l.index }));
+      const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, engine: shared, index: l.index }));
       const at = await this.reserve(l, spec.length + 1);
       l.writer.view[at + 4] = RecordType.SESSION;
       l.writer.view.set(spec, at + 5);

@@ -126,13 +126,55 @@ export class RingWriter {
  */
 const RUN_BYTES = 8 * 1024;
 
+/**
+ * The records one `takeInto` took: record i is `lengths[i]` bytes at
+ * `starts[i]` of `runs[runOf[i]]`. Reused from take to take, so a worker
+ * makes no object per record: it reads a record's fields from its run and
+ * makes a view only of what the engine keeps (a packet's bytes).
+ */
+export class TakenRecords {
+  count = 0;
+  readonly runs: Buffer[] = [];
+  runOf = new Int32Array(256);
+  starts = new Int32Array(256);
+  lengths = new Int32Array(256);
+
+  /** Record i as a view of its run. */
+  record(i: number): Buffer {
+    const start = this.starts[i];
+    return this.runs[this.runOf[i]].subarray(start, start + this.lengths[i]);
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.runs.length = 0;
+  }
+
+  add(run: number, start: number, length: number): void {
+    const n = this.count;
+    if (n === this.starts.length) this.grow();
+    this.runOf[n] = run;
+    this.starts[n] = start;
+    this.lengths[n] = length;
+    this.count = n + 1;
+  }
+
+  private grow(): void {
+    const twice = (a: Int32Array) => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.runOf = twice(this.runOf);
+    this.starts = twice(this.starts);
+    this.lengths = twice(this.lengths);
+  }
+}
+
 export class RingReader {
   private readonly ctl: Int32Array;
   private readonly bytes: Uint8Array;
   private readonly cap: number;
-  /** Offsets and lengths of the records of the run being copied (reused). */
-  private starts = new Int32Array(256);
-  private lengths = new Int32Array(256);
 
   constructor(handle: RingHandle) {
     this.ctl = new Int32Array(handle.sab, 0, 4);
@@ -155,12 +197,20 @@ export class RingReader {
     }
   }
 
+  /** `takeInto`, each record as a view of its run (tests, and readers that keep every record). */
+  take(max: number): Buffer[] {
+    const taken = new TakenRecords();
+    this.takeInto(max, taken);
+    return Array.from({ length: taken.count }, (_, i) => taken.record(i));
+  }
+
   /**
    * Copy the waiting records (at most `max` bytes of them, at least one) out
-   * of the ring and free their room: the copy is what the engine may keep.
+   * of the ring into `out` (cleared first) and free their room: the copy is
+   * what the engine may keep.
    */
-  take(max: number): Buffer[] {
-    const out: Buffer[] = [];
+  takeInto(max: number, out: TakenRecords): void {
+    out.clear();
     let tail = Atomics.load(this.ctl, TAIL);
     const head = Atomics.load(this.ctl, HEAD);
     let taken = 0;
@@ -175,13 +225,12 @@ export class RingReader {
       }
       // A run of records up to the wrap, the writer's head, or RUN_BYTES: one copy.
       const runStart = tail;
-      let n = 0;
+      const runIndex = out.runs.length;
+      const first = out.count;
       while (tail !== head && this.cap - tail >= 4) {
         const len = this.lengthAt(tail);
-        if (len === 0 || (n > 0 && tail + 4 + len - runStart > RUN_BYTES)) break;
-        if (n === this.starts.length) this.grow();
-        this.starts[n] = tail + 4 - runStart;
-        this.lengths[n++] = len;
+        if (len === 0 || (out.count > first && tail + 4 + len - runStart > RUN_BYTES)) break;
+        out.add(runIndex, tail + 4 - runStart, len);
         taken += len;
         tail += 4 + len;
         if (tail === this.cap) tail = 0;
@@ -190,25 +239,15 @@ export class RingReader {
       const runEnd = tail === 0 ? this.cap : tail;
       const run = Buffer.allocUnsafeSlow(runEnd - runStart);
       run.set(this.bytes.subarray(runStart, runEnd));
-      for (let i = 0; i < n; i++) out.push(run.subarray(this.starts[i], this.starts[i] + this.lengths[i]));
+      out.runs.push(run);
     }
     Atomics.store(this.ctl, TAIL, tail);
     Atomics.notify(this.ctl, TAIL);
-    return out;
   }
 
   /** The u32 length at `at`, read through the byte view (a DataView over shared memory is slower). */
   private lengthAt(at: number): number {
     const b = this.bytes;
     return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16)) + b[at + 3] * 0x1000000;
-  }
-
-  private grow(): void {
-    const starts = new Int32Array(this.starts.length * 2);
-    starts.set(this.starts);
-    this.starts = starts;
-    const lengths = new Int32Array(this.lengths.length * 2);
-    lengths.set(this.lengths);
-    this.lengths = lengths;
   }
 }

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Entry } from '../../model/entry.js';
 import { DissectionEngine } from '../engine.js';
-import { RingReader, type RingHandle } from './ring.js';
+import { RingReader, TakenRecords, type RingHandle } from './ring.js';
 import { LineBatch } from './line-batch.js';
 import { DATAGRAM_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { TlsKeyLog } from '../tls/keylog.js';
@@ -23,6 +23,7 @@ import { StatsAggregator } from '../../stats/aggregate.js';
 const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
 const reader = new RingReader(ring);
+const taken = new TakenRecords();
 
 /** Flush results after this many entries even when more records wait. */
 const MAX_LINES = 1024;
@@ -108,15 +109,10 @@ function post(extra: Partial<WorkerOutput> = {}): void {
   port.postMessage(out, [out.keys.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
 }
 
+/** Every record but a packet (run() takes those). */
 function handle(rec: Buffer): boolean {
   const type = rec[0];
   switch (type) {
-    case RecordType.PACKET: {
-      g = rec.readDoubleLE(1);
-      through = g - 1;
-      engine.pushFrame(rec.readUInt16LE(13), rec.subarray(PACKET_HEADER), rec.readDoubleLE(15), rec.readUInt32LE(9));
-      return true;
-    }
     case RecordType.DATAGRAM: {
       g = rec.readDoubleLE(1);
       through = g - 1;
@@ -174,8 +170,17 @@ function run(): void {
       if (lines.count > 0 || lows.length > 0) post();
       if (!reader.waitForData()) return;
     }
-    for (const rec of reader.take(TAKE_BYTES)) {
-      if (!handle(rec)) return;
+    reader.takeInto(TAKE_BYTES, taken);
+    const { runs, runOf, starts, lengths } = taken;
+    for (let i = 0; i < taken.count; i++) {
+      const run = runs[runOf[i]];
+      const at = starts[i];
+      // A packet, nearly every record: its fields read from the run, a view made only of its bytes.
+      if (run[at] === RecordType.PACKET) {
+        g = run.readDoubleLE(at + 1);
+        through = g - 1;
+        engine.pushFrame(run.readUInt16LE(at + 13), run.subarray(at + PACKET_HEADER, at + lengths[i]), run.readDoubleLE(at + 15), run.readUInt32LE(at + 9));
+      } else if (!handle(taken.record(i))) return;
       if (lines.count >= MAX_LINES) post();
     }
     if ((lines.count > 0 || lows.length > 0) && performance.now() - lastPost >= MAX_HOLD_MS) post();

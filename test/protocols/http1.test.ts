@@ -233,3 +233,16 @@ test('GraphQL over HTTP/1: a POST /graphql becomes a graphql entry; errors in th
   assert.equal(call.error, true);
   assert.equal(call.response!.status, 200);
 });
+
+test('head lines: LF or CRLF, names trimmed and lower-cased, values trimmed of JavaScript whitespace (NBSP too), folding and colon-less lines as before', async () => {
+  const { parseHead } = await import('../../src/dissect/protocols/http1.js');
+  const head = parseHead(Buffer.from('GET /a HTTP/1.1\r\n X-Early: folded first\r\nHost:  h:80 \r\nX-Tab:\tv\t\nX-NBSP: \xa0v\xa0\r\n  more folding\r\nno colon here\r\n: empty name\r\nX-Colon-Later\r\nnext: a:b\r\nX-Cr: a\rb\r\n\r\n', 'latin1'), true);
+  assert.equal(head.method, 'GET');
+  // A line that starts with a space before any header is a header (nothing to fold into); later ones are folding, dropped.
+  assert.deepEqual(head.headers, { 'x-early': 'folded first', host: 'h:80', 'x-tab': 'v', 'x-nbsp': 'v', next: 'a:b', 'x-cr': 'a\rb' });
+  assert.deepEqual(head.warnings, ['malformed: header line'], 'colon-less lines (the next line\'s colon does not count) and an empty name: one warning');
+  const bare = parseHead(Buffer.from('HTTP/1.1 204 No Content\r', 'latin1'), false);
+  assert.equal(bare.status, 204);
+  assert.equal(bare.statusText, 'No Content', 'the start line loses its CR even without an LF');
+  assert.deepEqual(bare.headers, {});
+});

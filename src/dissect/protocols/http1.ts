@@ -868,13 +868,11 @@ function looksLikeStartLine(b: Buffer, kind?: 'request' | 'response'): boolean {
 /** Parse a head (start line + header fields) leniently: problems become warnings. */
 export function parseHead(raw: Buffer, expectRequest: boolean): Head {
   const text = raw.toString('latin1');
-  // Split on LF and drop each line's CR: the same lines as /\r?\n/, without a regex split per head.
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
-  }
-  const start = lines[0] ?? '';
+  // Lines end at LF, less one CR (the lines of /\r?\n/); walked by index, so a header costs its name and value
+  // strings and nothing else (splitting into lines, then slicing and trimming each, was most of a head's garbage).
+  const firstLf = text.indexOf('\n');
+  const startEnd = firstLf < 0 ? text.length : firstLf;
+  const start = text.slice(0, startEnd > 0 && text.charCodeAt(startEnd - 1) === 13 ? startEnd - 1 : startEnd);
   const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
   const sm = STATUS_LINE.exec(start);
   const rm = sm ? null : REQUEST_LINE.exec(start);
@@ -902,24 +900,42 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
     head.warnings.push(`malformed: status line "${printable(Buffer.from(start, 'latin1'), 64)}"`);
   }
   let count = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === '') continue;
-    if ((line[0] === ' ' || line[0] === '\t') && count > 0) continue; // obsolete folding: ignored
-    const colon = line.indexOf(':');
-    if (colon <= 0) {
+  for (let pos = firstLf + 1; firstLf >= 0 && pos <= text.length; ) {
+    const lf = text.indexOf('\n', pos);
+    const next = lf < 0 ? text.length : lf;
+    const begin = pos;
+    const end = next > begin && text.charCodeAt(next - 1) === 13 ? next - 1 : next;
+    pos = next + 1;
+    if (end === begin) continue;
+    const first = text.charCodeAt(begin);
+    if ((first === 32 || first === 9) && count > 0) continue; // obsolete folding: ignored
+    const colon = text.indexOf(':', begin);
+    if (colon <= begin || colon >= end) {
       if (!head.warnings.some((w) => w.startsWith('malformed: header'))) head.warnings.push('malformed: header line');
       continue;
     }
     if (++count > MAX_HEADERS) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
+    const name = trimmedSlice(text, begin, colon).toLowerCase();
     // Header values are bytes; most are ASCII, UTF-8 is the common non-ASCII case.
-    const raw = line.slice(colon + 1).trim();
+    const raw = trimmedSlice(text, colon + 1, end);
     const value = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
     addHeader(head.headers, name, value);
   }
   if (count > MAX_HEADERS) head.warnings.push(`truncated: ${count - MAX_HEADERS} headers dropped`);
   return head;
+}
+
+/** `text.slice(from, to).trim()` for latin1 text, without the untrimmed slice (JavaScript's whitespace below 256: TAB to CR, space, NBSP). */
+function trimmedSlice(text: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (a < b && isSpace(text.charCodeAt(a))) a++;
+  while (b > a && isSpace(text.charCodeAt(b - 1))) b--;
+  return text.slice(a, b);
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
 }
 
 /**

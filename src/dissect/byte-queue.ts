@@ -116,7 +116,8 @@ export class ByteQueue {
         // Wholly inside this chunk.
         const lo = Math.max(from, start) - start;
         const hi = Math.min(end, chunkEnd) - start;
-        const i = c.subarray(0, hi).indexOf(needle, lo);
+        // (A view only when the search stops short of the chunk's end: most calls search a whole chunk.)
+        const i = (hi === c.length ? c : c.subarray(0, hi)).indexOf(needle, lo);
         if (i >= 0) return start + i;
         // Starting in this chunk's last n-1 bytes and running into the next ones.
         const first = Math.max(from, chunkEnd - (n - 1), start);

@@ -633,13 +633,13 @@ class HalfStream {
     const crlf = this.queue.indexOfInPlace(LF_CRLF, from, MAX_HEAD_BYTES);
     // A bare-LF end only matters before the CRLF one: not searched for through the body after it.
     const lf = this.queue.indexOfInPlace(LF_LF, from, crlf < 0 ? MAX_HEAD_BYTES : crlf + 3);
-    const ends = [crlf < 0 ? -1 : crlf + 3, lf < 0 ? -1 : lf + 2].filter((x) => x > 0);
-    if (ends.length === 0) {
+    if (crlf < 0 && lf < 0) {
       this.scanFrom = this.queue.length;
       if (this.queue.length >= MAX_HEAD_BYTES) this.headOverCap();
       return false;
     }
-    const headLen = Math.min(...ends);
+    // The earlier of the two ends (LF CR LF ends at +3, LF LF at +2).
+    const headLen = crlf < 0 ? lf + 2 : lf < 0 ? crlf + 3 : Math.min(crlf + 3, lf + 2);
     this.scanFrom = 0;
     const raw = this.queue.peek(headLen);
     this.startMessage(raw, headLen, []);

@@ -5,7 +5,7 @@ import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode } from '../cli/errors.js';
 import { consumeEntries } from '../stats/consume.js';
 import { compileKfl } from '../stats/kfl.js';
-import { MapAggregator, MAP_FIELDS, MAP_LEVELS, type MapLevel } from '../map/graph.js';
+import { MapAggregator, MAP_FIELDS, MAP_LEVELS, MAX_EDGES, type MapLevel } from '../map/graph.js';
 import { parseEdgeLabel } from '../map/labels.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
@@ -64,6 +64,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
           ? renderMermaid(graph, labels)
           : renderDot(graph, labels);
     process.stdout.write(text);
+    if (map.droppedCalls > 0) onWarning(`more than ${MAX_EDGES} edges: ${map.droppedCalls} call(s) of later edges counted, not drawn`);
     // Damaged input: the map of everything before the damage is out; now say where (exit 3).
     if (input.damage) throw input.damage;
     return ExitCode.OK;

@@ -2,7 +2,9 @@
 // per (source, destination, protocol). Endpoints without Kubernetes metadata
 // are held by IP and named only when the graph is built (DNS answers may come
 // after the first calls), and nodes that end up with the same name merge.
-// Memory grows with the number of distinct nodes and edges, not with entries.
+// Memory grows with the number of distinct nodes and edges, not with entries,
+// and both are bounded: at most MAX_EDGES edges (so at most twice as many
+// nodes); the calls of later edges are counted (droppedCalls), not drawn.
 
 import { callLatency, type Endpoint, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
@@ -103,6 +105,14 @@ class EdgeAcc {
 
 const SEP = '\u0000';
 
+/**
+ * Raw edges kept. A scan (or a crafted capture) can make an edge per
+ * address; a map is drawn, and 10,000 edges is already more than Graphviz
+ * lays out readably. The first edges seen are kept (as the first paths of an
+ * edge are, TopK): past the bound, calls of new edges are counted only.
+ */
+export const MAX_EDGES = 10_000;
+
 /** An edge between two raw nodes (their keys) for one protocol. */
 interface RawEdge {
   s: string;
@@ -122,6 +132,8 @@ export class MapAggregator {
   private readonly nodes = new Map<string, RawNode>();
   private readonly edges = new Map<string, RawEdge>();
   entries = 0;
+  /** Calls of edges not kept (MAX_EDGES was reached): counted, not drawn. */
+  droppedCalls = 0;
 
   constructor(
     readonly level: MapLevel = 'workload',
@@ -138,26 +150,39 @@ export class MapAggregator {
       if (this.filter && !this.filter(e)) continue;
       if (!e.src || !e.dst) continue;
       this.entries++;
-      const s = this.nodeKey(e.src, false);
-      const d = this.nodeKey(e.dst, true);
+      const src = this.nodeOf(e.src);
+      const dst = this.nodeOf(e.dst);
       const protocol = protocolOf(e);
-      const key = keyOf(s, d, protocol);
+      const key = keyOf(src.key, dst.key, protocol);
       let edge = this.edges.get(key);
-      if (!edge) this.edges.set(key, (edge = { s, d, protocol, acc: new EdgeAcc() }));
+      if (!edge) {
+        if (this.edges.size >= MAX_EDGES) {
+          this.droppedCalls++;
+          continue;
+        }
+        this.edges.set(key, (edge = { s: src.key, d: dst.key, protocol, acc: new EdgeAcc() }));
+      }
+      // Nodes are made only for kept edges: at most two per edge.
+      this.keepNode(src, e.src, false);
+      this.keepNode(dst, e.dst, true);
       edge.acc.add(shown);
     }
   }
 
-  private nodeKey(ep: Endpoint, server: boolean): string {
+  /** An endpoint's node at the map's level: its key, and what a new node is made of. */
+  private nodeOf(ep: Endpoint): { key: string; namespace: string; k8s: string; ip: string } {
     const ns = ep.namespace ?? '';
     const k8s = this.level === 'namespace' ? ns : k8sName(ep, this.level === 'service' ? 'service' : this.level);
     // An endpoint without an address (an entry from elsewhere) is one node, "?".
     const ip = typeof ep.ip === 'string' ? ep.ip : '';
-    const key = k8s ? keyOf('k8s', k8s) : keyOf('ip', ip);
-    let n = this.nodes.get(key);
-    if (!n) this.nodes.set(key, (n = { namespace: k8s ? ns : '', k8s, ip, ports: new Set() }));
-    if (server && !k8s && n.ports.size < 4) n.ports.add(ep.port);
-    return key;
+    return { key: k8s ? keyOf('k8s', k8s) : keyOf('ip', ip), namespace: k8s ? ns : '', k8s, ip };
+  }
+
+  /** Make the node if it is new; a server's port is noted (a few per IP) to name an unnamed IP:port. */
+  private keepNode(node: { key: string; namespace: string; k8s: string; ip: string }, ep: Endpoint, server: boolean): void {
+    let n = this.nodes.get(node.key);
+    if (!n) this.nodes.set(node.key, (n = { namespace: node.namespace, k8s: node.k8s, ip: node.ip, ports: new Set() }));
+    if (server && !node.k8s && n.ports.size < 4) n.ports.add(ep.port);
   }
 
   /** Build the named, merged, sorted graph. */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, sharedCapture } from '../helpers/paths.js';
@@ -11,7 +11,7 @@ import { plain } from './graphviz.js';
 const fixture = new URL('../stats/fixtures/mixed.ndjson', import.meta.url).pathname;
 
 function shark(args: string[]) {
-  const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -61,6 +61,23 @@ test('the map of a capture with damaged bytes (hundreds of bogus endpoints, clus
     const g = plain(r.stdout);
     assert.ok(g.nodes.length > 100, `the damage made many endpoints (${g.nodes.length})`);
     assert.ok(g.edges.length > 100, `and many edges (${g.edges.length})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('past 10,000 edges (a scan) the map says on stderr how many calls it did not draw; exit 0', async () => {
+  const { http, ep } = await import('../stats/entries.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-map-scan-'));
+  try {
+    const file = join(dir, 'scan.ndjson');
+    const client = ep('198.18.0.1', 40000);
+    const lines = Array.from({ length: 10_003 }, (_, i) => JSON.stringify(http(client, ep(`198.19.${i >> 8}.${i & 255}`, 80), 'GET', '/', 200, 1, 1_700_000_000_000 + i)));
+    writeFileSync(file, lines.join('\n') + '\n');
+    const r = shark(['map', '--format', 'json', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).edges.length, 10_000);
+    assert.equal(r.stderr, 'map: more than 10000 edges: 3 call(s) of later edges counted, not drawn\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

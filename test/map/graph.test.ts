@@ -156,3 +156,20 @@ test('public vs internal addresses', () => {
   for (const ip of ['203.0.113.50', '8.8.8.8', '2001:db8::1', '172.32.0.1']) assert.equal(isPublicIp(ip), true, ip);
   void details;
 });
+
+test('a scan cannot grow the map without bound: at most MAX_EDGES edges (two nodes each), later edges\' calls counted', async () => {
+  const { MAX_EDGES } = await import('../../src/map/graph.js');
+  const client = ep('198.18.0.1', 40000);
+  const scanned = (i: number) => ep(`198.19.${i >> 8}.${i & 255}`, 80);
+  const entries = Array.from({ length: MAX_EDGES + 50 }, (_, i) => http(client, scanned(i), 'GET', '/', 200, 1, 1_700_000_000_000 + i));
+  // A kept edge's later calls still count; a dropped edge's repeats are dropped too.
+  entries.push(http(client, scanned(0), 'GET', '/', 200, 1, 1_700_000_100_000), http(client, scanned(MAX_EDGES + 1), 'GET', '/', 200, 1, 1_700_000_100_001));
+  const m = new MapAggregator('workload');
+  m.add(entries);
+  const g = m.graph();
+  assert.equal(g.edges.length, MAX_EDGES);
+  assert.equal(g.nodes.length, MAX_EDGES + 1, 'the client and one node per kept edge');
+  assert.equal(m.droppedCalls, 51);
+  assert.equal(g.edges.reduce((n, e) => n + e.requests, 0), MAX_EDGES + 1);
+  assert.equal(m.entries, MAX_EDGES + 52, 'every entry was read');
+});

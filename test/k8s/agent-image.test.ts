@@ -100,6 +100,10 @@ test('the DaemonSet as deployed: Ready only once its container runs, up after 5 
     assert.deepEqual(cmdline.slice(-command.length + 1), command.slice(1));
     // In the node's network namespace: the lab bridge is there.
     assert.match(podmanOut(['exec', container, 'cat', '/proc/net/dev']), /br0:/);
+    // The manifest's 1-CPU limit is a CFS quota in there, as a kubelet sets it: the agent's default
+    // `--workers auto` reads one core, so it dissects on one thread (this host's cgroups are v1).
+    const cores = "const c = await import('/app/dist/dissect/parallel/cores.js'); console.log(c.availableCores(), c.autoWorkers())";
+    assert.equal(podmanOut(['exec', container, 'node', '--input-type=module', '-e', cores]), '1 1');
 
     // Still running well after the ~0.7 s in which the unfixed agent exited.
     await new Promise((r) => setTimeout(r, 5000));

@@ -9,16 +9,32 @@ import { ExitCode, UserError, isEpipe } from './errors.js';
 
 export type StopReason = 'sigint' | 'sigterm' | 'epipe';
 
+/**
+ * A signal this soon after the first is the same interruption, not a second
+ * Ctrl-C: `timeout -s INT` sends its signal to the command and then to the
+ * command's process group (which holds the command), so one stop arrives
+ * twice, microseconds apart. Whether the two were merged by the kernel or
+ * reached Node as two depended on which thread took the first; with worker
+ * threads they were sometimes two, and the second cut the output short.
+ */
+const SAME_SIGNAL_MS = 300;
+
 export class CommandRuntime {
   /** Aborted on the first SIGINT/SIGTERM or when stdout's reader goes away. */
   readonly stop = new AbortController();
   stopReason: StopReason | undefined;
-  private signalCount = 0;
+  /** When the first SIGINT/SIGTERM came (performance.now()). */
+  private firstSignalAt: number | undefined;
   /** A non-EPIPE error writing stdout (disk full): reported once, exit 6. */
   private outputFailure: NodeJS.ErrnoException | undefined;
   private readonly onSignal = (sig: NodeJS.Signals) => {
-    this.signalCount++;
-    if (this.signalCount > 1) process.exit(ExitCode.INTERRUPTED);
+    const now = performance.now();
+    if (this.firstSignalAt !== undefined) {
+      // A second Ctrl-C stops at once; the first one's copy (SAME_SIGNAL_MS) does nothing more.
+      if (now - this.firstSignalAt >= SAME_SIGNAL_MS) process.exit(ExitCode.INTERRUPTED);
+      return;
+    }
+    this.firstSignalAt = now;
     this.stopReason = sig === 'SIGTERM' ? 'sigterm' : 'sigint';
     this.stop.abort();
   };

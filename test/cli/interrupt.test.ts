@@ -1,0 +1,62 @@
+// Ctrl-C as a user (and `timeout -s INT`) gives it: the first stop finishes the
+// run, a second Ctrl-C exits 130 at once, and one stop delivered twice (GNU
+// timeout signals the command and then its process group) is one stop.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cliBin, sharedCapture } from '../helpers/paths.js';
+
+const capture = sharedCapture('lab-bookinfo-mix.pcap');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `shark dissect -o json --workers 2 -` on a pipe held open: it has read the capture and waits for more. */
+function waitingDissect() {
+  const child = spawn(process.execPath, [cliBin, 'dissect', '-o', 'json', '--workers', '2', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, out, err, closed };
+}
+
+/** The whole capture written into the pipe (the child has taken it all), the pipe left open. */
+async function feedCapture(stdin: NodeJS.WritableStream): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  await new Promise<void>((resolve, reject) => stdin.write(readFileSync(capture), (err) => (err ? reject(err) : resolve())));
+}
+
+test('one stop delivered twice 20 ms apart (timeout -s INT does that) finishes the run: exit 0, the JSON document whole', { timeout: 60_000 }, async () => {
+  const run = waitingDissect();
+  run.child.stdin.on('error', () => {}); // the pipe may close first if the run failed: the exit code says so
+  await feedCapture(run.child.stdin);
+  // Until the first entries are out: the capture was read, the pipe stays open.
+  while (Buffer.concat(run.out).length === 0) await sleep(50);
+  run.child.kill('SIGINT');
+  await sleep(20);
+  run.child.kill('SIGINT');
+  const code = await run.closed;
+  assert.equal(code, 0, Buffer.concat(run.err).toString());
+  const doc = JSON.parse(Buffer.concat(run.out).toString('utf8')) as unknown[];
+  assert.ok(doc.length > 100, `${doc.length} entries`);
+});
+
+test('a second Ctrl-C later than that stops at once: exit 130, even with output still to write', { timeout: 60_000 }, async () => {
+  // Nobody reads stdout: the first stop cannot finish (its output waits on the pipe), so only the second ends it.
+  const child = spawn(process.execPath, [cliBin, 'dissect', '-o', 'json', '--workers', '2', capture], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const err: Buffer[] = [];
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  await sleep(1500);
+  child.kill('SIGINT');
+  await sleep(800);
+  assert.equal(exited, false, 'the first stop waits for its output');
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  child.stdout.resume();
+  const code = await closed;
+  clearTimeout(timer);
+  assert.equal(code, 130, Buffer.concat(err).toString());
+});

@@ -70,6 +70,8 @@ interface Message {
   endFrame?: number;
   wireSize: number;
   body: BodyCollector;
+  /** Only sized: nobody reads this response's body (EngineOptions.bodiesUnread), decided when its head came. */
+  bodyUnread?: boolean;
   warnings: string[];
 }
 
@@ -688,13 +690,18 @@ class HalfStream {
     }
     const start = this.headStart ?? { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
     this.headStart = undefined;
+    // A body nobody reads (EngineOptions.bodiesUnread) is only sized, unless a GraphQL answer's errors may be in it
+    // (or its request is not known yet, so that cannot be told).
+    const answering = head.kind === 'response' && this.ctx.options.bodiesUnread === true ? this.conn.answeringRecord() : undefined;
+    const bodyUnread = answering !== undefined && !mayBeGraphql(answering);
     this.msg = {
       head,
       startTime: start.time,
       startFrame: start.frame,
       ackedPeerOffset: start.acked,
       wireSize,
-      body: new BodyCollector(this.ctx.options.noBodies ? 0 : this.ctx.options.maxBody),
+      body: new BodyCollector(this.ctx.options.noBodies || bodyUnread ? 0 : this.ctx.options.maxBody),
+      bodyUnread,
       warnings: msgWarnings,
     };
     this.setFraming(head);
@@ -728,13 +735,20 @@ class HalfStream {
     if (head.kind === 'response') this.bodyState = 'close';
   }
 
+  /** `n` queued body bytes into the message's collector: copied only as far as it keeps them (it copies what it keeps). */
+  private moveBody(msg: Message, n: number): void {
+    if (msg.body.full) msg.body.skip(n);
+    else msg.body.add(this.queue.peek(n));
+    this.queue.consume(n);
+  }
+
   /** Consume body bytes; false when more input is needed. */
   private readBody(): boolean {
     const msg = this.msg!;
     switch (this.bodyState) {
       case 'length': {
         const n = Math.min(this.remaining, this.queue.length);
-        msg.body.add(this.queue.take(n));
+        this.moveBody(msg, n);
         msg.wireSize += n;
         this.remaining -= n;
         if (this.remaining > 0) return false;
@@ -743,7 +757,7 @@ class HalfStream {
       }
       case 'close': {
         const n = this.queue.length;
-        msg.body.add(this.queue.take(n));
+        this.moveBody(msg, n);
         msg.wireSize += n;
         return false;
       }
@@ -764,7 +778,7 @@ class HalfStream {
       }
       case 'chunk-data': {
         const n = Math.min(this.remaining, this.queue.length);
-        msg.body.add(this.queue.take(n));
+        this.moveBody(msg, n);
         msg.wireSize += n;
         this.remaining -= n;
         if (this.remaining > 0) return false;
@@ -817,9 +831,7 @@ class HalfStream {
     this.bodyState = 'length';
     this.remaining = 0;
     const head = msg.head;
-    // A body nobody reads (EngineOptions.bodiesUnread) is only sized, unless a GraphQL answer's errors are in it.
-    const unread = this.ctx.options.bodiesUnread === true && head.kind === 'response' && !mayBeGraphql(this.conn.answeringRecord());
-    const rendered = unread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     const bodyFields: Record<string, any> = { bodySize: rendered.bodySize };
     if (rendered.body !== undefined) bodyFields.body = rendered.body;

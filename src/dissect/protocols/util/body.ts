@@ -23,6 +23,16 @@ export class BodyCollector {
     this.kept += part.length;
   }
 
+  /** Nothing more will be kept: later bytes need only be counted (skip). */
+  get full(): boolean {
+    return this.kept >= this.limit;
+  }
+
+  /** Count `n` bytes that are not kept (the collector is full). */
+  skip(n: number): void {
+    this.size += n;
+  }
+
   get truncated(): boolean {
     return this.size > this.kept;
   }

@@ -338,7 +338,9 @@ function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record
               },
               resources: {
                 requests: { cpu: '5m', memory: '64Mi' }, // measured: 50–60 MB resident (run-expiry.test.ts)
-                limits: { cpu: '100m', memory: '160Mi' },
+                // Node needs about 0.3 s of CPU to start (`shark agent --help`: 2.3 s wall under a 100m quota, 0.65 s
+                // under 500m). Under 100m a keeper deleted while busy did not stop within its 5 s grace (SIGKILL, 137).
+                limits: { cpu: '500m', memory: '160Mi' },
               },
             },
           ],

@@ -40,7 +40,7 @@ test('the agent DaemonSet becomes: node netns, its capabilities only, read-only 
   // The manifest's limits, as a kubelet applies them (the CPU quota is what the agent's --workers auto reads).
   assert.deepEqual(values(args, '--cpus'), ['1']);
   assert.deepEqual(values(args, '--memory'), [String(512 * 1024 * 1024)]);
-  assert.deepEqual(values(podmanRunArgs(keeperPod(), node, 'shk-k', {}, { run: '/x' }), '--cpus'), ['0.1']);
+  assert.deepEqual(values(podmanRunArgs(keeperPod(), node, 'shk-k', {}, { run: '/x' }), '--cpus'), ['0.5']);
 });
 
 test('what the fixture cannot honour is refused, not run with less isolation', () => {

@@ -912,6 +912,9 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
     head.warnings.push(`malformed: status line "${printable(Buffer.from(start, 'latin1'), 64)}"`);
   }
   let count = 0;
+  // The first ':' at or after the line being read, found once and reused by the lines before it (text.length:
+  // none left). A search per line from its start would run on through every later colon-less line: quadratic.
+  let colonAt = -1;
   for (let pos = firstLf + 1; firstLf >= 0 && pos <= text.length; ) {
     const lf = text.indexOf('\n', pos);
     const next = lf < 0 ? text.length : lf;
@@ -921,7 +924,11 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
     if (end === begin) continue;
     const first = text.charCodeAt(begin);
     if ((first === 32 || first === 9) && count > 0) continue; // obsolete folding: ignored
-    const colon = text.indexOf(':', begin);
+    if (colonAt < begin) {
+      colonAt = text.indexOf(':', begin);
+      if (colonAt < 0) colonAt = text.length;
+    }
+    const colon = colonAt;
     if (colon <= begin || colon >= end) {
       if (!head.warnings.some((w) => w.startsWith('malformed: header'))) head.warnings.push('malformed: header line');
       continue;

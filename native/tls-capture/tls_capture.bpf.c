@@ -51,6 +51,7 @@ struct active_call {
   __u64 buf;
   __u64 len_ptr; /* _ex forms: where the byte count is written */
   int fd;        /* from the syscall inside the call; -1 until seen */
+  int wfd;       /* a write counted in flight on this fd (write_begins); -1: none */
   __u8 dir;
   __u8 ex;
   __u8 source;   /* tls_source */
@@ -90,6 +91,16 @@ struct conn_pos {
    * that gets there first, which user space takes for lost bytes (the write
    * arriving next is then dropped as already passed). */
   __u64 published[2];
+  /* Write calls in flight on this (process, fd), and when the latest began.
+   * A read that returns while one is in flight is flagged
+   * (EVF_WRITE_IN_FLIGHT): a Go HTTP/2 client writes a request on one
+   * goroutine and reads the reply on another, and when the writer is
+   * descheduled between its socket write and its return probe, the reply's
+   * read reaches the ring first. A count leaked by a call that never
+   * returned (a goroutine that died inside Write) stops counting after
+   * WRITE_STALE_NS. */
+  __u32 writing;
+  __u64 write_at;
   __u16 family;
   __u16 lport;
   __u16 rport;
@@ -148,11 +159,51 @@ static __always_inline void count(__u32 which, __u64 n) {
   if (c) *c += n;
 }
 
+#define WRITE_STALE_NS 1000000000ull
+
+/* The (process, fd)'s stream state, made (with its socket's addresses) when first seen. */
+static __always_inline struct conn_pos *conn_of(__u32 tgid, int fd) {
+  struct conn_key ck = { .tgid = tgid, .fd = fd };
+  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
+  if (p) return p;
+  struct conn_pos fresh = {};
+  socket_of(fd, &fresh);
+  bpf_map_update_elem(&conns, &ck, &fresh, BPF_NOEXIST);
+  return bpf_map_lookup_elem(&conns, &ck);
+}
+
+/* A write call on a known fd begins: counted in flight until write_ends. */
+static __always_inline void write_begins(struct active_call *a, __u32 tgid, int fd) {
+  struct conn_pos *p = conn_of(tgid, fd);
+  if (!p) return;
+  __sync_fetch_and_add(&p->writing, 1);
+  p->write_at = bpf_ktime_get_ns();
+  a->wfd = fd;
+}
+
+/* After the write's own events are in the ring: no longer in flight. */
+static __always_inline void write_ends(struct active_call *a, __u32 tgid) {
+  if (a->wfd < 0) return;
+  struct conn_key ck = { .tgid = tgid, .fd = a->wfd };
+  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
+  if (p && p->writing > 0) __sync_fetch_and_add(&p->writing, (__u32)-1); /* a decrement: subtraction has no BPF atomic before v3 */
+  a->wfd = -1;
+}
+
 static __always_inline int enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir, __u8 ex) {
   __u64 id = bpf_get_current_pid_tgid();
-  struct active_call a = { .ssl = ssl, .buf = buf, .len_ptr = len_ptr, .fd = -1, .dir = dir, .ex = ex };
+  struct active_call a = { .ssl = ssl, .buf = buf, .len_ptr = len_ptr, .fd = -1, .wfd = -1, .dir = dir, .ex = ex };
   /* Nested calls (an _ex inside a plain one in some builds): the outer call reports. */
-  if (bpf_map_update_elem(&active, &id, &a, BPF_NOEXIST) != 0 && !bpf_map_lookup_elem(&active, &id)) count(C_ACTIVE_FULL, 1);
+  if (bpf_map_update_elem(&active, &id, &a, BPF_NOEXIST) != 0) {
+    if (!bpf_map_lookup_elem(&active, &id)) count(C_ACTIVE_FULL, 1);
+    return 0;
+  }
+  if (dir != DIR_WRITE) return 0;
+  /* A write on an SSL* whose socket is known: in flight from here (a first call learns its fd later). */
+  struct ssl_key sk = { .tgid = id >> 32, .ssl = ssl };
+  int *fd = bpf_map_lookup_elem(&ssl_fds, &sk);
+  struct active_call *in = bpf_map_lookup_elem(&active, &id);
+  if (fd && in) write_begins(in, id >> 32, *fd);
   return 0;
 }
 
@@ -170,15 +221,8 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   } else {
     bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
   }
-  struct conn_key ck = { .tgid = tgid, .fd = fd };
-  struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
-  if (!p) {
-    struct conn_pos fresh = {};
-    socket_of(fd, &fresh);
-    bpf_map_update_elem(&conns, &ck, &fresh, BPF_NOEXIST);
-    p = bpf_map_lookup_elem(&conns, &ck);
-    if (!p) return;
-  }
+  struct conn_pos *p = conn_of(tgid, fd);
+  if (!p) return;
   __u8 dir = a->dir & 1;
   __u64 start = p->pos[dir];
   p->pos[dir] = start + total;
@@ -199,6 +243,11 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   __builtin_memcpy(ev->laddr, p->laddr, 16);
   __builtin_memcpy(ev->raddr, p->raddr, 16);
   ev->other_pos = p->published[dir ^ 1];
+  /* `& dir` (1 for a read) rather than a test of dir: a branch on it would
+   * split the verifier's states for the whole chunk loop below (too large). */
+  __u32 in_flight = 0;
+  if (p->writing > 0 && ev->ts_ns - p->write_at < WRITE_STALE_NS) in_flight = EVF_WRITE_IN_FLIGHT;
+  ev->flags = in_flight & dir;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   ev->cgroup_id = bpf_get_current_cgroup_id();
 
@@ -322,6 +371,7 @@ static __always_inline int leave(int ret) {
   }
   if (a->source == SRC_OPENSSL && fd_unknown(a, id >> 32)) membio_leave(a, id, total);
   if (total > 0) emit(a, id, total);
+  write_ends(a, id >> 32);
   bpf_map_delete_elem(&active, &id);
   return 0;
 }
@@ -431,6 +481,7 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   ev->len = 0;
   ev->dir = 0;
   ev->source = 0;
+  ev->flags = 0;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   ev->cgroup_id = bpf_get_current_cgroup_id();
   if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER, 0) != 0) count(C_LOST_EVENTS, 1);
@@ -473,8 +524,12 @@ static __always_inline int go_fd(__u64 conn) {
 static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir) {
   struct go_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
   __u64 conn = ctx->ax;
-  struct active_call a = { .ssl = conn, .buf = ctx->bx, .fd = go_fd(conn), .dir = dir, .source = SRC_GO };
-  /* A stack-growth restart runs the entry again: the later one wins, with the same values. */
+  struct active_call a = { .ssl = conn, .buf = ctx->bx, .fd = go_fd(conn), .wfd = -1, .dir = dir, .source = SRC_GO };
+  /* A stack-growth restart runs the entry again: the later one wins, with the same values
+   * (and a write it counted in flight is not counted twice). */
+  struct active_call *before = bpf_map_lookup_elem(&go_active, &k);
+  if (before) write_ends(before, k.tgid);
+  if (dir == DIR_WRITE && a.fd >= 0) write_begins(&a, k.tgid, a.fd);
   bpf_map_update_elem(&go_active, &k, &a, BPF_ANY);
   return 0;
 }
@@ -495,6 +550,7 @@ int go_return(struct pt_regs *ctx) {
     if (a->fd < 0) count(C_NO_FD, 1);
     else emit(a, bpf_get_current_pid_tgid(), (__u64)n);
   }
+  write_ends(a, k.tgid);
   bpf_map_delete_elem(&go_active, &k);
   return 0;
 }

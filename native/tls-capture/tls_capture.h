@@ -16,6 +16,14 @@ enum tls_dir { DIR_WRITE = 0, DIR_READ = 1 };
 enum tls_event_kind { EV_DATA = 1, EV_CLOSE = 2 };
 /* The library a call came through. */
 enum tls_source { SRC_OPENSSL = 0, SRC_GO = 1 };
+/* tls_event.flags */
+enum tls_event_flag {
+  /* A read that returned while a write on the same (process, fd) was still in
+   * its call: that write's bytes went out before this read's came in (the
+   * reply may answer them), but its event reaches the ring only when its call
+   * returns. User space puts this read after that write (write-order.ts). */
+  EVF_WRITE_IN_FLIGHT = 1,
+};
 
 /* Indexes into the per-CPU `counters` array. */
 enum tls_counter {
@@ -50,6 +58,8 @@ struct tls_event {
   unsigned long long other_pos; /* the other direction's offset when this call returned (its bytes lost before now show as a gap at once) */
   unsigned long long cgroup_id; /* the caller's cgroup v2 id (bpf_get_current_cgroup_id): names its container even after a
                                  * short-lived client exited, when /proc/PID/cgroup can no longer be read */
+  unsigned int flags;     /* tls_event_flag */
+  unsigned int pad;
   unsigned char data[CHUNK];
 };
 

@@ -40,6 +40,14 @@ interface Conn {
   procs: ConnectionProcesses;
 }
 
+/**
+ * How long after the feeding end closed the other end's events are still
+ * taken for its copy of the same bytes: a server may still be reading what
+ * the client wrote when the client closes (they would otherwise start a new
+ * connection in mid-stream, its first bytes a false gap).
+ */
+const CLOSED_COPY_MS = 2000;
+
 /** Initial sequence numbers: any fixed values do (no SYN is made up). */
 const ISN_LOCAL = 0x10000000;
 const ISN_REMOTE = 0x50000000;
@@ -55,9 +63,9 @@ export class ConnectionTable {
   /** By "pid:fd" of the feeding end. Map order = least recently active first. */
   private readonly open = new Map<string, Conn>();
   /** By socket pair: the connection (open or closed) and its processes. */
-  private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string }>();
+  private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string; closed?: { feeder: string; atMs: number } }>();
   private frame = 0;
-  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, stale: 0, staleBytes: 0, notInet: 0, evicted: 0 };
+  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, stale: 0, staleBytes: 0, notInet: 0, evicted: 0, afterClose: 0 };
   private readonly maxConnections: number;
   private readonly maxClosed: number;
 
@@ -83,10 +91,14 @@ export class ConnectionTable {
     if (!c) {
       if (ev.kind === 'close') return [];
       const known = this.byPair.get(pair);
-      if (known && known.feeder !== undefined && known.feeder !== id) {
-        // The other end of a connection already fed from its first end: same bytes, seen twice.
-        if (!known.ends.has(addr(ev.local))) this.counters.bothEnds++;
-        known.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm, ...who });
+      // The other end of a connection already fed from its first end (same bytes, seen twice),
+      // or still reading what that end had before it closed.
+      const fedByOther = known !== undefined && known.feeder !== undefined && known.feeder !== id;
+      const afterClose = known?.feeder === undefined && known?.closed !== undefined && known.closed.feeder !== id && ev.timeMs - known.closed.atMs < CLOSED_COPY_MS;
+      if (fedByOther || afterClose) {
+        if (afterClose) this.counters.afterClose++;
+        if (!known!.ends.has(addr(ev.local))) this.counters.bothEnds++;
+        known!.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm, ...who });
         return [];
       }
       c = {
@@ -159,7 +171,10 @@ export class ConnectionTable {
   private close(id: string, c: Conn, ev: TlsEvent): Packet[] {
     this.open.delete(id);
     const pair = this.byPair.get(c.key);
-    if (pair) pair.feeder = undefined;
+    if (pair) {
+      pair.feeder = undefined;
+      pair.closed = { feeder: id, atMs: ev.timeMs };
+    }
     // The close event carries the stream's final offsets (written, read): bytes lost at the very end are a gap too.
     const written = Math.max(c.next.write, ev.pos);
     const read = Math.max(c.next.read, ev.skipped);

@@ -6,7 +6,7 @@
 import { formatIpv6 } from '../dissect/decode/addresses.js';
 
 /** struct tls_event's header (native/tls-capture/tls_capture.h). */
-export const EVENT_HEADER = 112;
+export const EVENT_HEADER = 120;
 /** Largest data chunk of one event (CHUNK in tls_capture.h). */
 export const CHUNK = 16384;
 const MAX_FRAME = 5 + EVENT_HEADER + CHUNK;
@@ -38,6 +38,12 @@ export interface TlsEvent {
   comm: string;
   /** The caller's cgroup v2 id (0 on a kernel without one): names its container after the process exited (cgroups.ts). */
   cgroupId: bigint;
+  /**
+   * A read that returned while a write on the same (pid, fd) was still in
+   * its call (EVF_WRITE_IN_FLIGHT): that write's event comes later, its bytes
+   * went out before these came in (write-order.ts puts this read after it).
+   */
+  afterWriteInFlight: boolean;
   data: Buffer;
 }
 
@@ -135,6 +141,7 @@ function decodeEvent(type: number, b: Buffer): TlsEvent {
     remote: { ip: address(family, b.subarray(80, 96)), port: b.readUInt16LE(46) },
     comm: b.subarray(48, 64).toString('latin1').replace(/\0.*$/s, ''),
     cgroupId: b.readBigUInt64LE(104),
+    afterWriteInFlight: (b.readUInt32LE(112) & 1) !== 0,
     data: b.subarray(EVENT_HEADER, EVENT_HEADER + Math.min(len, b.length - EVENT_HEADER)),
   };
 }

@@ -98,10 +98,19 @@ export function goSpec(p: GoProbes): string {
 /**
  * Watches running processes for Go binaries not hooked yet (every
  * `intervalMs`) and hands their probes to `hook`. Each binary is looked at
- * once (by device and inode); the set is bounded.
+ * once (by device and inode); the set is bounded. `hooked`: binaries
+ * already hooked (named with --tls-lib), not hooked again when found running.
  */
-export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note: (line: string) => void, intervalMs = 2000): () => void {
+export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note: (line: string) => void, intervalMs = 2000, hooked: string[] = []): () => void {
   const seen = new Set<string>();
+  for (const path of hooked) {
+    try {
+      const st = statSync(path);
+      seen.add(`${st.dev}:${st.ino}`);
+    } catch {
+      // Gone since it was hooked: nothing running can be it.
+    }
+  }
   let busy = false;
   const scan = async () => {
     if (busy) return;

@@ -74,7 +74,7 @@ export interface LoaderOptions {
 export interface RunningLoader {
   /** Files hooked at start (and later, as `attached` frames arrive). */
   attached: string[];
-  /** Frames in order until the loader exits; then the iterator ends. */
+  /** Frames in order until the loader exits (an empty batch after QUIET_TICK_MS without any); then the iterator ends. */
   frames: AsyncIterable<Frame[]>;
   /** The latest counters the kernel side reported. */
   counters(): TlsCounters | undefined;
@@ -88,6 +88,8 @@ export interface RunningLoader {
 
 /** Reads of the loader's stdout (64 KiB each at most) waiting for the engine. */
 const MAX_QUEUED_READS = 64;
+/** The longest the frame stream stays silent: an empty batch after this many ms without frames. */
+const QUIET_TICK_MS = 50;
 
 const unavailable = (why: string) => new UserError(`--tls: ${why}`, ExitCode.CAPTURE);
 
@@ -170,8 +172,15 @@ export async function startLoader(opts: LoaderOptions): Promise<RunningLoader> {
           yield next;
         }
         if (ended) break;
-        await new Promise<void>((r) => (wake = r));
+        // Quiet for QUIET_TICK_MS: an empty batch, so what waits on time (write-order.ts) is let go in time.
+        let timer: NodeJS.Timeout | undefined;
+        const woken = await new Promise<boolean>((r) => {
+          wake = () => r(true);
+          timer = setTimeout(() => r(false), QUIET_TICK_MS);
+        });
+        clearTimeout(timer);
         wake = undefined;
+        if (!woken) yield [];
       }
       if (failure) throw failure;
     })(),

@@ -13,7 +13,8 @@ import type { LineSink } from '../output/stdout-sink.js';
 import { describeLosses } from '../input/dissect-run.js';
 import { ConnectionTable, endpointKey, type ProcessRef } from './connections.js';
 import { MAX_WAITING, OtherEndWait } from './other-end-wait.js';
-import type { TlsCounters } from './frames.js';
+import type { TlsCounters, TlsEvent } from './frames.js';
+import { WriteOrder, WRITE_WAIT_MS } from './write-order.js';
 import { startLoader, type RunningLoader } from './loader.js';
 import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
 import type { ProcessIdentities } from './process-identity.js';
@@ -52,6 +53,8 @@ export interface TlsTapResult {
   kernel?: TlsCounters;
   identities?: ProcessIdentities['counters'];
   table: ConnectionTable['counters'];
+  /** Reads put after a write that was still in flight (write-order.ts). */
+  order?: WriteOrder['counters'];
   counters?: Record<string, number>;
 }
 
@@ -59,6 +62,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   // Go binaries named with --tls-lib are hooked through crypto/tls, the rest as OpenSSL.
   const libs: string[] = [];
   const go: string[] = [];
+  const goPaths: string[] = [];
   for (const path of opts.libs) {
     if (!goVersion(path)) {
       libs.push(path);
@@ -66,14 +70,18 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
     }
     const p = await goProbes(path);
     if ('skip' in p) opts.onNote?.(`${path}: ${p.skip}`);
-    else go.push(goSpec(p));
+    else {
+      go.push(goSpec(p));
+      goPaths.push(path);
+    }
   }
   const loader = await startLoader({ libs, go, scan: opts.scan, ringSize: opts.ringSize });
   opts.onReady?.([...loader.attached]);
-  const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line)) : undefined;
+  const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line), undefined, goPaths) : undefined;
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
-  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, identities: opts.identities?.counters };
+  const order = new WriteOrder();
+  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, order: order.counters, identities: opts.identities?.counters };
   opts.live?.(() => ({ ...result, kernel: loader.counters() }));
   const stop = () => loader.stop();
   opts.signal.addEventListener('abort', stop, { once: true });
@@ -83,7 +91,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const waiting = new OtherEndWait(table);
   let pumpTimer: NodeJS.Timeout | undefined;
   try {
-    const entries = dissectPackets(packets(loader, table, result, seenAttached, opts), {
+    const entries = dissectPackets(packets(loader, order, table, result, seenAttached, opts), {
       reorderWindowMs: 1000,
       ...opts.engine,
       live: true,
@@ -139,33 +147,50 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
 
 async function* packets(
   loader: RunningLoader,
+  order: WriteOrder,
   table: ConnectionTable,
   result: TlsTapResult,
   announced: number,
   opts: Pick<TlsTapOptions, 'onNote' | 'identities' | 'selection'>,
 ): AsyncGenerator<Packet[]> {
   const note = opts.onNote;
-  for await (const frames of loader.frames) {
+  const ready: TlsEvent[] = [];
+  const toPackets = (): Packet[] => {
     const batch: Packet[] = [];
+    for (const ev of ready) {
+      // Named at the process's first event (it may exit soon after: process-identity.ts).
+      const who = opts.identities?.identify(ev.pid, ev.cgroupId);
+      for (const p of table.onEvent(ev, who)) batch.push(p);
+    }
+    ready.length = 0;
+    return batch;
+  };
+  // An empty batch when the loader is quiet (loader.ts): a read held for its write still goes in time.
+  for await (const frames of loader.frames) {
     for (const f of frames) {
       if (f.type === 'event') {
         const ev = f.event;
-        // Named at the process's first event (it may exit soon after: process-identity.ts).
         const who = opts.identities?.identify(ev.pid, ev.cgroupId);
         if (opts.selection && !(who && opts.selection.allows(who))) {
           if (ev.kind === 'data') result.otherPods++;
           continue;
         }
         if (ev.kind === 'data') result.events++;
-        for (const p of table.onEvent(ev, who)) batch.push(p);
+        order.push(ev, ready);
       } else if (f.type === 'warning') note?.(f.message);
       else if (f.type === 'attached' && loader.attached.length > announced) {
         announced = loader.attached.length;
-        note?.(`hooked ${f.path} (found in pid ${f.pid})`);
+        // A Go binary found running is hooked through /proc/PID/exe (its frame carries no pid).
+        note?.(f.pid > 0 ? `hooked ${f.path} (found in pid ${f.pid})` : `hooked ${f.path}`);
       }
     }
+    order.expire(ready);
+    const batch = toPackets();
     if (batch.length > 0) yield batch;
   }
+  order.flush(ready);
+  const rest = toPackets();
+  if (rest.length > 0) yield rest;
 }
 
 /** `tls: true` and the processes at the connection's ends (client end first when both were hooked). */
@@ -214,6 +239,12 @@ export function tlsSummary(r: TlsTapResult): string {
   if (t.stale > 0) parts.push(`${t.stale} stale events dropped (${t.staleBytes} bytes already passed on)`);
   if (t.notInet > 0) parts.push(`${t.notInet} events on non-inet fds skipped`);
   if (t.evicted > 0) parts.push(`${t.evicted} connections evicted (table full)`);
+  const o = r.order;
+  if (o && o.held > 0) {
+    parts.push(`${o.held} reads put after a write still in flight on their socket`);
+    if (o.timedOut > 0) parts.push(`${o.timedOut} of them let go after ${WRITE_WAIT_MS} ms without it`);
+    if (o.cutShort > 0) parts.push(`${o.cutShort} holds let go early (too much held)`);
+  }
   parts.push(`${r.entries} entries`);
   const losses = r.counters ? describeLosses(r.counters) : undefined;
   if (losses) parts.push(`lost or damaged: ${losses}`);

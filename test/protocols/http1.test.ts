@@ -246,3 +246,38 @@ test('head lines: LF or CRLF, names trimmed and lower-cased, values trimmed of J
   assert.equal(bare.statusText, 'No Content', 'the start line loses its CR even without an LF');
   assert.deepEqual(bare.headers, {});
 });
+
+test('a final response that comes while its request\'s body is still coming (an upload answered early) answers that request', () => {
+  const ctx = run([
+    c2s('POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc'),
+    s2c('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n'),
+    c2s('defghij'),
+    c2s('GET /next HTTP/1.1\r\n\r\n'),
+    s2c('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
+  ]);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['POST /upload → 413', 'GET /next → 200']);
+  assert.equal(ctx.calls[0].request!.body, 'abcdefghij');
+  assert.equal(ctx.calls[0].warnings, undefined);
+  assert.equal(ctx.counters['http.early_response'], 1);
+});
+
+test('an early response whose request never ends goes out with it, cut short, when the connection ends', () => {
+  const ctx = run([
+    c2s('PUT /big HTTP/1.1\r\nContent-Length: 1000\r\n\r\nxyz'),
+    s2c('HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+  ]);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['PUT /big → 413']);
+  assert.deepEqual(ctx.calls[0].warnings, ['truncated']);
+});
+
+test('an early response waits no longer than the request timeout for its request', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from('PUT /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\nab'));
+  p.onData('s2c', Buffer.from('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n'));
+  p.onTick!(ctx.now + 500, 1000);
+  assert.equal(ctx.calls.length, 0, 'held for its request');
+  assert.ok(p.pendingSince!()! <= ctx.now, 'and the engine knows an entry is still to come');
+  p.onTick!(ctx.now + 5000, 1000);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['(no request) → 401']);
+});

@@ -34,6 +34,7 @@ function ev(over: Partial<TlsEvent> & Pick<TlsEvent, 'pid' | 'dir' | 'pos'>, dat
     remote: client ? SERVER : CLIENT,
     comm: client ? 'curl' : 'nginx',
     cgroupId: 0n,
+    afterWriteInFlight: false,
     data: Buffer.from(data),
     ...over,
   };
@@ -146,6 +147,7 @@ test('frames split anywhere decode to the same events; a frame longer than any t
   Buffer.from('fd000000000000000000000000000001', 'hex').copy(body, 80);
   body.writeBigUInt64LE(77n, 96); // the other direction's offset
   body.writeBigUInt64LE(6466n, 104); // the caller's cgroup v2 id
+  body.writeUInt32LE(1, 112); // EVF_WRITE_IN_FLIGHT
   Buffer.from('abc').copy(body, EVENT_HEADER);
   const frame = Buffer.concat([Buffer.alloc(5), body]);
   frame.writeUInt32LE(frame.length, 0);
@@ -167,10 +169,54 @@ test('frames split anywhere decode to the same events; a frame longer than any t
       assert.equal(f.event.tsNsec, 123_456_789);
       assert.equal(f.event.otherPos, 77);
       assert.equal(f.event.cgroupId, 6466n);
+      assert.equal(f.event.afterWriteInFlight, true);
     }
     assert.equal(d.buffered, 0);
   }
   const bad = Buffer.alloc(8);
   bad.writeUInt32LE(10_000_000, 0);
   assert.throws(() => new FrameDecoder().push(bad), /out of step/);
+});
+
+test('the other end still reading what the feeding end wrote before it closed is its copy, not a new connection with a gap', async () => {
+  const table = new ConnectionTable();
+  const body = 'x'.repeat(100);
+  const req = `POST /up HTTP/1.1\r\nHost: web\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, req),
+      ev({ pid: 200, dir: 'read', pos: 0 }, req.slice(0, 50)),
+      ev({ pid: 200, dir: 'write', pos: 0 }, RES_A),
+      ev({ pid: 100, dir: 'read', pos: 0 }, RES_A),
+      { ...ev({ pid: 100, dir: 'write', pos: req.length }), kind: 'close', skipped: RES_A.length },
+      // The server reads the rest after the client closed.
+      ev({ pid: 200, dir: 'read', pos: 50 }, req.slice(50)),
+      { ...ev({ pid: 200, dir: 'write', pos: RES_A.length }), kind: 'close', skipped: req.length },
+    ],
+    table,
+  );
+  assert.deepEqual(entries.filter((e) => e.protocol === 'http').map((e) => e.summary), ['POST /up → 200']);
+  assert.equal(table.counters.connections, 1);
+  assert.equal(table.counters.gaps, 0);
+  assert.equal(table.counters.afterClose, 1);
+});
+
+test('an end whose events all come after the feeding end closed is still named (its process is the call\'s client)', async () => {
+  const table = new ConnectionTable();
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 200, dir: 'read', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0 }, RES_A),
+      { ...ev({ pid: 200, dir: 'write', pos: RES_A.length }), kind: 'close', skipped: REQ_A.length },
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 100, dir: 'read', pos: 0 }, RES_A),
+    ],
+    table,
+  );
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(http.map((e) => e.summary), ['GET /a → 200']);
+  assert.equal(http[0].process?.comm, 'curl');
+  assert.equal(http[0].peerProcess?.comm, 'nginx');
+  assert.equal(table.counters.connections, 1);
+  assert.equal(table.counters.bothEnds, 1);
 });

@@ -151,6 +151,12 @@ export class Http1Parser implements TcpStreamParser {
   private readonly pending: PendingRequest[] = [];
   private nextSerial = 0;
   private answerSerial = 0;
+  /**
+   * A final response that came while its request's body was still coming
+   * (an upload answered early: 413, 401, an error): it answers that request,
+   * and goes out with it when the request ends.
+   */
+  private early: { msg: Message; response: Record<string, any>; time: number } | null = null;
   /** Response bytes were lost (a gap in the response direction) and the next status line has not been found yet. */
   private responseLoss: ResponseLoss | null = null;
   /** True once we learned the engine's client is really the server. */
@@ -180,18 +186,22 @@ export class Http1Parser implements TcpStreamParser {
     this.next?.onTick?.(nowMs, timeoutMs);
     // Its response may still come: answerSerial stays, so that response is reported late, not paired with the next request.
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, []);
+    // Its request still has not ended: the response goes alone rather than wait without bound.
+    if (this.early && nowMs - this.early.time > timeoutMs) this.releaseEarly();
   }
 
   pendingSince(): number | undefined {
     // After an h2c upgrade the HTTP/2 parser holds the calls still to come.
     if (this.next) return this.next.pendingSince ? this.next.pendingSince() : -Infinity;
-    return minTime(this.pending[0]?.time, this.halves.c2s.messageStart, this.halves.s2c.messageStart);
+    return minTime(this.pending[0]?.time, this.early?.msg.startTime, this.halves.c2s.messageStart, this.halves.s2c.messageStart);
   }
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     this.next?.onEnd(reason);
     this.halves.c2s.end();
     this.halves.s2c.end();
+    // Its request ended with the connection (and answered it), unless its head was dropped.
+    this.releaseEarly();
     for (const p of this.pending.splice(0)) this.emitUnanswered(p, []);
   }
 
@@ -254,6 +264,29 @@ export class Http1Parser implements TcpStreamParser {
       serial: this.nextSerial++,
       ackedResponseBytes: msg.ackedPeerOffset,
     });
+    this.releaseEarly();
+  }
+
+  /**
+   * Whether a final response completed now answers a request still being
+   * read (its head seen, its body not ended): none is waiting or was
+   * reported unanswered, and the request side is inside a message.
+   */
+  answersRequestInProgress(): boolean {
+    return this.early === null && this.answerSerial >= this.nextSerial && this.halves[this.reversed ? 's2c' : 'c2s'].readingMessage;
+  }
+
+  /** Holds such a response until its request ends (requestDone), the connection ends, or the request timeout passes. */
+  holdEarly(msg: Message, response: Record<string, any>): void {
+    this.ctx.count('http.early_response');
+    this.early = { msg, response, time: this.ctx.now };
+  }
+
+  private releaseEarly(): void {
+    const early = this.early;
+    if (!early) return;
+    this.early = null;
+    this.responseDone(early.msg, early.response);
   }
 
   /**
@@ -862,6 +895,10 @@ class HalfStream {
     } else if (method === 'CONNECT' && head.status >= 200 && head.status < 300) {
       switchTo = 'tunnel';
       response.upgrade = 'tunnel';
+    }
+    if (switchTo === null && this.conn.answersRequestInProgress()) {
+      this.conn.holdEarly(msg, response);
+      return;
     }
     const answered = this.conn.responseDone(msg, response);
     if (switchTo !== null) this.conn.switchProtocols(switchTo, answered, response);

@@ -22,6 +22,8 @@ export class ByteQueue {
   private room: Buffer | undefined;
   private roomStart = 0;
   private roomUsed = 0;
+  /** The caller's own buffer, queued uncopied by pushBorrowed until settle(). */
+  private borrowed: Buffer | undefined;
 
   get length(): number {
     return this.total;
@@ -41,6 +43,37 @@ export class ByteQueue {
     }
     this.total += data.length;
     this.meter?.add(data.length);
+  }
+
+  /**
+   * Append `data` without copying it, for a parser that reads it at once and
+   * calls settle() before it returns: only what is still queued then is
+   * copied. A packet is mostly parsed whole in its own onData (a head and its
+   * body, a body's next bytes), so most are never copied. Into a queue that
+   * already holds bytes, a plain push.
+   */
+  pushBorrowed(data: Buffer): void {
+    if (this.total > 0 || data.length === 0) {
+      this.push(data);
+      return;
+    }
+    this.room = undefined;
+    this.chunks.push(data);
+    this.borrowed = data;
+    this.total = data.length;
+    this.meter?.add(data.length);
+  }
+
+  /** The end of the caller's onData: what is left of a borrowed buffer becomes the queue's own copy. */
+  settle(): void {
+    const b = this.borrowed;
+    if (b === undefined) return;
+    this.borrowed = undefined;
+    // Still the front chunk unless it was consumed (or merged into a copy by a compaction).
+    if (this.chunks[0] === b) {
+      this.chunks[0] = Buffer.from(b.subarray(this.head));
+      this.head = 0;
+    }
   }
 
   /** The first `n` bytes (or all, when fewer) as one buffer; copies only when they span chunks. */
@@ -179,6 +212,7 @@ export class ByteQueue {
   clear(): void {
     this.meter?.add(-this.total);
     this.room = undefined;
+    this.borrowed = undefined;
     this.chunks = [];
     this.head = 0;
     this.total = 0;

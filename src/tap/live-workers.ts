@@ -14,14 +14,13 @@
 // its loss counter) takes the pressure, as it does with one thread.
 
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Entry } from '../model/entry.js';
 import { packetTimeMs, type Packet } from '../model/packet.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import { FragmentReassembler } from '../dissect/decode/fragments.js';
 import { route } from '../dissect/parallel/route.js';
 import { FlowBalancer, flowIdleMs } from '../dissect/parallel/balance.js';
+import { workerEntry } from '../dissect/parallel/worker-entry.js';
 import { TimeOrderMerger } from '../merge/time-order.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { applyHeapFlags } from '../cli/heap-flags.js';
@@ -78,11 +77,10 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
   const workers = Array.from({ length: n }, (_, i) => startWorker(i, spec));
 
   function startWorker(index: number, workerSpec: LiveWorkerSpec): Worker {
-    const js = fileURLToPath(new URL('./live-worker.js', import.meta.url));
-    const ts = !existsSync(js);
-    const w = new Worker(new URL(ts ? './live-worker.ts' : './live-worker.js', import.meta.url), {
+    const entry = workerEntry(import.meta.url, './live-worker');
+    const w = new Worker(entry.url, {
       workerData: workerSpec,
-      execArgv: ts ? ['--import', 'tsx'] : [],
+      execArgv: entry.execArgv,
       // A bound per worker: a flood of state ends that worker (exit 70 for the run), not the node.
       resourceLimits: { maxOldGenerationSizeMb: Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB },
     });

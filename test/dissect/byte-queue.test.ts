@@ -43,3 +43,28 @@ test('indexOfInPlace finds what indexOf finds, for every chunking, start and lim
     }
   }
 });
+
+test('pushBorrowed: parsed in place, only what is left at settle() is copied; the caller may then reuse its buffer', () => {
+  const q = new ByteQueue();
+  const packet = Buffer.from('GET / HTTP/1.1\r\n\r\nGET /n');
+  q.pushBorrowed(packet);
+  assert.equal(q.frontChunk, packet, 'no copy while the caller parses');
+  q.consume(18);
+  q.settle();
+  packet.fill(0x78); // the caller reuses its buffer
+  assert.equal(q.peek().toString(), 'GET /n', 'the rest was copied at settle');
+  // Into a queue that holds bytes: copied at once (a plain push).
+  const more = Buffer.from(' HTTP/1.1\r\n\r\n');
+  q.pushBorrowed(more);
+  more.fill(0x79);
+  q.settle();
+  assert.equal(q.peek().toString(), 'GET /n HTTP/1.1\r\n\r\n');
+  // Wholly consumed before settle: nothing copied, nothing kept.
+  q.consume(q.length);
+  const whole = Buffer.from('abc');
+  q.pushBorrowed(whole);
+  q.consume(3);
+  q.settle();
+  assert.equal(q.length, 0);
+  assert.equal(q.frontChunk.length, 0);
+});

@@ -28,6 +28,7 @@ import { ExitCode, UserError } from '../../cli/errors.js';
 import { createRing, RingWriter } from './ring.js';
 import { route } from './route.js';
 import { FlowBalancer, flowIdleMs } from './balance.js';
+import { workerEntry } from './worker-entry.js';
 import { DATAGRAM_HEADER, KEY_FIELDS, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { UnknownLinkTypes } from '../../input/dissect-stream.js';
 import type { Entry } from '../../model/entry.js';
@@ -160,15 +161,14 @@ export class WorkerPool {
 
   constructor(size: number) {
     const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
-    const ts = import.meta.url.endsWith('.ts');
-    const file = new URL(ts ? './worker.ts' : './worker.js', import.meta.url);
+    const entry = workerEntry(import.meta.url, './worker');
     for (const flag of WORKER_ISOLATE_FLAGS) setFlagsFromString(flag);
     let online = 0;
     for (let i = 0; i < size; i++) {
       const ring = createRing(RING_BYTES);
-      const worker = new Worker(file, {
+      const worker = new Worker(entry.url, {
         workerData: { ring, index: i },
-        execArgv: ts ? ['--import', 'tsx'] : [],
+        execArgv: entry.execArgv,
         resourceLimits: { maxOldGenerationSizeMb: heapMb },
         stdout: false,
         stderr: false,

@@ -490,8 +490,13 @@ class HalfStream {
     if (this.stopped) return;
     this.offset += data.length;
     this.lastData = { time: this.ctx.now, frame: this.ctx.frame };
-    this.queue.push(data);
-    this.pump();
+    // `data` is valid only during this call: parsed in place, what is left is copied (settle).
+    this.queue.pushBorrowed(data);
+    try {
+      this.pump();
+    } finally {
+      this.queue.settle();
+    }
   }
 
   /** Bytes queued but not parsed (what follows a protocol switch). */

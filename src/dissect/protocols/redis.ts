@@ -105,7 +105,16 @@ export class RespReader {
 
   push(data: Buffer): void {
     if (this.dead) return;
-    this.queue.push(data);
+    // `data` is valid only during this call: parsed in place, what is left is copied (settle).
+    this.queue.pushBorrowed(data);
+    try {
+      this.parse();
+    } finally {
+      this.queue.settle();
+    }
+  }
+
+  private parse(): void {
     // Every pass consumes bytes or returns.
     while (!this.dead && this.queue.length > 0) {
       if (!this.inMessage) {

@@ -33,11 +33,11 @@ COPY package.json package-lock.json ./
 ARG NPM_CAFILE=
 RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; npm ci --no-audit --no-fund
 COPY tsconfig.json ./
-COPY scripts/oclif-manifest.mjs scripts/bundle-workers.mjs ./scripts/
+COPY scripts/oclif-manifest.mjs scripts/bundle.mjs ./scripts/
 COPY src ./src
 COPY bin ./bin
 RUN if [ -n "$NPM_CAFILE" ]; then export npm_config_cafile="$NPM_CAFILE"; fi; \
-    npx tsc -p tsconfig.json && node scripts/bundle-workers.mjs && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
+    npx tsc -p tsconfig.json && node scripts/bundle.mjs && node scripts/oclif-manifest.mjs && npm prune --omit=dev --no-audit --no-fund
 
 # `shark tap --tls` / `shark agent --tls`: the BPF program (CO-RE: compiled once
 # against this build host's BTF, relocated by libbpf on the node's kernel) and

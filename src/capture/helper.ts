@@ -11,16 +11,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { CaptureInterface, Packet } from '../model/packet.js';
 import { HELPER_MAX_SNAPLEN, HelperStreamDecoder, RECORD_HEADER, linkTypeOfDlt, parseHelperStats, type HelperStats } from './helper-stream.js';
 import type { LiveCapture, LiveOptions, LiveStats } from './live.js';
+import { packageRoot } from '../cli/package-root.js';
 
 /** Where the helper is looked for: $SHARK_CAPTURE_HELPER_PATH alone when set, else the build tree (scripts/install.sh) and the agent image's place. */
 export function helperCandidates(): string[] {
   if (process.env.SHARK_CAPTURE_HELPER_PATH) return [process.env.SHARK_CAPTURE_HELPER_PATH];
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = `${packageRoot()}/`;
   return [`${root}build/capture/shark-capture`, '/usr/local/lib/shark/shark-capture'];
 }
 

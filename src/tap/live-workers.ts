@@ -77,7 +77,7 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
   const workers = Array.from({ length: n }, (_, i) => startWorker(i, spec));
 
   function startWorker(index: number, workerSpec: LiveWorkerSpec): Worker {
-    const entry = workerEntry(import.meta.url, './live-worker');
+    const entry = workerEntry('tap/live-worker');
     const w = new Worker(entry.url, {
       workerData: workerSpec,
       execArgv: entry.execArgv,

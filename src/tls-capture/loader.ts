@@ -6,14 +6,14 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FrameDecoder, type Frame, type TlsCounters } from './frames.js';
+import { packageRoot } from '../cli/package-root.js';
 
 /** Where the loader is looked for: $SHARK_TLS_LOADER alone when set, else the build tree (scripts/install.sh) and the agent image's place. */
 export function loaderCandidates(): string[] {
   if (process.env.SHARK_TLS_LOADER) return [process.env.SHARK_TLS_LOADER];
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = `${packageRoot()}/`;
   return [`${root}build/tls-capture/shark-tls-capture`, '/usr/local/lib/shark/shark-tls-capture'];
 }
 

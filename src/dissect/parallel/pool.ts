@@ -161,7 +161,7 @@ export class WorkerPool {
 
   constructor(size: number) {
     const heapMb = Number(process.env.SHARK_WORKER_HEAP_MB) || DEFAULT_WORKER_HEAP_MB;
-    const entry = workerEntry(import.meta.url, './worker');
+    const entry = workerEntry('dissect/parallel/worker');
     for (const flag of WORKER_ISOLATE_FLAGS) setFlagsFromString(flag);
     let online = 0;
     for (let i = 0; i < size; i++) {

@@ -1,35 +1,36 @@
 // Which file a worker thread runs. The build bundles each worker's module
-// graph into one file (scripts/bundle-workers.mjs). A worker otherwise loads
-// ~200 ESM modules at every start, while the main thread is busy too; and in
-// one file the modules' top-level `const`s become `var`s, which V8 need not
-// check for their temporal dead zone at every use from a function. Together
-// ~0.2 s of CPU less on a `stats` run of the bench capture
-// (docs/performance.md, round 15). Without the bundle (a build that skipped
-// it), the module itself; run from the TypeScript sources (tests), the .ts
-// file through tsx.
+// graph into one file (scripts/bundle.mjs). A worker otherwise loads ~200
+// ESM modules at every start, while the main thread is busy too; and in one
+// file the modules' top-level `const`s become `var`s, which V8 need not check
+// for their temporal dead zone at every use from a function. Together ~0.2 s
+// of CPU less on a `stats` run of the bench capture (docs/performance.md,
+// round 15). Without the bundle, or with one older than the module (a `tsc`
+// run alone since the last build: it would run old code), the module itself;
+// run from the TypeScript sources (tests), the .ts file through tsx. Found
+// from the package's root, not from the caller's place: the code calling
+// this may itself be bundled into a command (scripts/bundle.mjs).
 
 import { existsSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fromSources, packageRoot } from '../../cli/package-root.js';
 
 export interface WorkerEntry {
   url: URL;
   execArgv: string[];
 }
 
-/** `name` (e.g. './worker') next to the module at `base` (its import.meta.url). */
-export function workerEntry(base: string, name: string): WorkerEntry {
-  if (base.endsWith('.ts')) return { url: new URL(`${name}.ts`, base), execArgv: ['--import', 'tsx'] };
-  const bundle = new URL(`${name}.bundle.js`, base);
-  const js = new URL(`${name}.js`, base);
-  // Not a bundle older than the module (a `tsc` run alone since the last build): it would run old code.
-  if (existsSync(fileURLToPath(bundle)) && mtime(bundle) >= mtime(js)) return { url: bundle, execArgv: [] };
-  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  return { url: new URL(`${name}.ts`, base), execArgv: ['--import', 'tsx'] };
+/** The worker module `name`: its path under src/ or dist/, without extension (e.g. 'dissect/parallel/worker'). */
+export function workerEntry(name: string, root = packageRoot(), sources = fromSources()): WorkerEntry {
+  if (sources) return { url: pathToFileURL(join(root, 'src', `${name}.ts`)), execArgv: ['--import', 'tsx'] };
+  const js = join(root, 'dist', `${name}.js`);
+  const bundle = join(root, 'dist', `${name}.bundle.js`);
+  return { url: pathToFileURL(existsSync(bundle) && mtime(bundle) >= mtime(js) ? bundle : js), execArgv: [] };
 }
 
-function mtime(url: URL): number {
+function mtime(path: string): number {
   try {
-    return statSync(url).mtimeMs;
+    return statSync(path).mtimeMs;
   } catch {
     return 0;
   }

@@ -6,7 +6,7 @@
 // register ABI the kernel side reads) is hooked; others are said and skipped.
 
 import { execFile } from 'node:child_process';
-import { openSync, readSync, closeSync, fstatSync, readdirSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 export interface GoProbes {
   path: string;
@@ -95,13 +95,29 @@ export function goSpec(p: GoProbes): string {
   return `${p.path} ${p.writeRets.join(',')} ${p.readRets.join(',')}`;
 }
 
+/** Binaries held open at once for their hooks (see watchGoBinaries); past it the oldest is closed (long hooked by then). */
+const MAX_HELD_BINARIES = 256;
+
 /**
  * Watches running processes for Go binaries not hooked yet (every
- * `intervalMs`) and hands their probes to `hook`. Each binary is looked at
+ * `intervalMs`) and hands their probes to `hook`, with a label for humans
+ * (the binary's path and the pid it was found in). Each binary is looked at
  * once (by device and inode); the set is bounded. `hooked`: binaries
  * already hooked (named with --tls-lib), not hooked again when found running.
+ *
+ * A binary is opened as soon as it is found, and looked at and hooked
+ * through that open file (/proc/<shark's pid>/fd/N): a process that exits
+ * while objdump reads its binary (a short-lived Go program, or the first
+ * instance of a crash-looping one) would otherwise leave /proc/PID/exe gone
+ * before the loader attached, and the binary, already seen, would never be
+ * hooked for its later processes.
  */
-export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note: (line: string) => void, intervalMs = 2000, hooked: string[] = []): () => void {
+export function watchGoBinaries(
+  hook: (spec: string, p: GoProbes, label: string) => void,
+  note: (line: string) => void,
+  intervalMs = 2000,
+  hooked: string[] = [],
+): () => void {
   const seen = new Set<string>();
   for (const path of hooked) {
     try {
@@ -111,12 +127,15 @@ export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note:
       // Gone since it was hooked: nothing running can be it.
     }
   }
+  const held: number[] = [];
   let busy = false;
+  let stopped = false;
   const scan = async () => {
-    if (busy) return;
+    if (busy || stopped) return;
     busy = true;
     try {
       for (const pid of readdirSync('/proc')) {
+        if (stopped) return;
         if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
         const exe = `/proc/${pid}/exe`;
         let id: string;
@@ -130,9 +149,24 @@ export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note:
         if (seen.size >= 65536) seen.clear();
         seen.add(id);
         if (!goVersion(exe)) continue;
-        const p = await goProbes(exe);
-        if ('skip' in p) note(`pid ${pid}: ${p.skip}`);
-        else hook(goSpec(p), p);
+        let fd: number;
+        try {
+          fd = openSync(exe, 'r');
+        } catch {
+          // Exited since: its binary is looked at again when a process runs it.
+          seen.delete(id);
+          continue;
+        }
+        const label = `${readlinkOr(exe)} (pid ${pid})`;
+        const p = await goProbes(`/proc/${process.pid}/fd/${fd}`);
+        if ('skip' in p || stopped) {
+          closeSync(fd);
+          if ('skip' in p) note(`${label}: ${p.skip}`);
+          continue;
+        }
+        held.push(fd);
+        if (held.length > MAX_HELD_BINARIES) closeSync(held.shift()!);
+        hook(goSpec(p), p, label);
       }
     } finally {
       busy = false;
@@ -140,5 +174,18 @@ export function watchGoBinaries(hook: (spec: string, p: GoProbes) => void, note:
   };
   void scan();
   const timer = setInterval(() => void scan(), intervalMs);
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    for (const fd of held.splice(0)) closeSync(fd);
+  };
+}
+
+/** Where a /proc/PID/exe link points (the path in the process's own mount namespace), or the link itself. */
+function readlinkOr(link: string): string {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return link;
+  }
 }

@@ -77,7 +77,17 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   }
   const loader = await startLoader({ libs, go, scan: opts.scan, ringSize: opts.ringSize });
   opts.onReady?.([...loader.attached]);
-  const stopWatching = opts.scan ? watchGoBinaries((spec) => loader.hookGo(spec), (line) => opts.onNote?.(line), undefined, goPaths) : undefined;
+  // Binaries found running are hooked through an open file (/proc/<pid>/fd/N): their notes name them by their path.
+  const labels = new Map<string, string>();
+  const hookFound = (spec: string, p: { path: string }, label: string) => {
+    labels.set(p.path, label);
+    loader.hookGo(spec);
+  };
+  const stopWatching = opts.scan ? watchGoBinaries(hookFound, (line) => opts.onNote?.(line), undefined, goPaths) : undefined;
+  const named = (text: string): string => {
+    for (const [path, label] of labels) if (text.includes(path)) return text.replace(path, label);
+    return text;
+  };
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
   const order = new WriteOrder();
@@ -91,7 +101,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const waiting = new OtherEndWait(table);
   let pumpTimer: NodeJS.Timeout | undefined;
   try {
-    const entries = dissectPackets(packets(loader, order, table, result, seenAttached, opts), {
+    const entries = dissectPackets(packets(loader, order, table, result, seenAttached, { ...opts, named }), {
       reorderWindowMs: 1000,
       ...opts.engine,
       live: true,
@@ -151,7 +161,7 @@ async function* packets(
   table: ConnectionTable,
   result: TlsTapResult,
   announced: number,
-  opts: Pick<TlsTapOptions, 'onNote' | 'identities' | 'selection'>,
+  opts: Pick<TlsTapOptions, 'onNote' | 'identities' | 'selection'> & { named: (text: string) => string },
 ): AsyncGenerator<Packet[]> {
   const note = opts.onNote;
   const ready: TlsEvent[] = [];
@@ -177,11 +187,11 @@ async function* packets(
         }
         if (ev.kind === 'data') result.events++;
         order.push(ev, ready);
-      } else if (f.type === 'warning') note?.(f.message);
+      } else if (f.type === 'warning') note?.(opts.named(f.message));
       else if (f.type === 'attached' && loader.attached.length > announced) {
         announced = loader.attached.length;
-        // A Go binary found running is hooked through /proc/PID/exe (its frame carries no pid).
-        note?.(f.pid > 0 ? `hooked ${f.path} (found in pid ${f.pid})` : `hooked ${f.path}`);
+        // A Go binary found running comes with its label (path and pid), not a pid of its own.
+        note?.(f.pid > 0 ? `hooked ${f.path} (found in pid ${f.pid})` : `hooked ${opts.named(f.path)}`);
       }
     }
     order.expire(ready);

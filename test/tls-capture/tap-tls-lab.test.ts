@@ -46,6 +46,9 @@ const NODE_SERVER_PORT = 8443;
 const EARLY_PORT = 8449;
 let earlyOut = '';
 const GRPC_PORT = 8447;
+const SCANNED_PORT = 8451;
+let scannedPid = 0;
+let scannedStatus = 0;
 let grpcBin = '';
 let grpcPid = 0;
 let grpcStatus = 0;
@@ -166,6 +169,19 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
     30_000,
   );
   grpcStatus = Number(grpc.stdout.trim());
+
+  // A Go server the tap was not told of (a copy of the binary: another file), found running by the scan.
+  const scannedBin = join(dir, 'grpc', 'gosrv2');
+  execFileSync('cp', [grpcBin, scannedBin]);
+  scannedPid = lab.start(lab.nsB, [scannedBin, `${lab.ipB}:${SCANNED_PORT}`, join(dir, 'tls.crt'), join(dir, 'tls.key')]).pid!;
+  await waitForStderr(tap, new RegExp(`hooked .*gosrv2 \\(pid ${scannedPid}\\)`), 20_000).catch(() => undefined);
+  const scanned = await lab.sh(
+    lab.nsA,
+    `for i in $(seq 50); do curl -sk -m 1 -o /dev/null https://${lab.ipB}:${SCANNED_PORT}/ && break; sleep 0.2; done; ` +
+      `curl -sk --http2 -m 5 -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @${dir}/msg https://${lab.ipB}:${SCANNED_PORT}/shark.Echo/Say`,
+    30_000,
+  );
+  scannedStatus = Number(scanned.stdout.trim());
 
   // A node HTTPS server (its OpenSSL over memory BIOs too), called by curl on new connections.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=node', '-keyout', join(dir, 'node-k.pem'), '-out', join(dir, 'node-c.pem')], { stdio: 'ignore' });
@@ -351,6 +367,20 @@ test('a gRPC-shaped call (curl → a Go server, HTTP/2): one grpc entry with its
   assert.equal(e.peerProcess?.comm, 'grpcserver', summary);
   // Named with --tls-lib, it is hooked once: the scan for running Go binaries does not hook it again.
   assert.doesNotMatch(tapErr, new RegExp(`found in pid ${grpcPid}\\)|/proc/${grpcPid}/exe`));
+});
+
+test('a Go server not named with --tls-lib is found running, hooked once by its path, and its end of a call is seen', () => {
+  assert.equal(scannedStatus, 200, 'curl reached the server');
+  assert.match(tapErr, new RegExp(`hooked \\S*/grpc/gosrv2 \\(pid ${scannedPid}\\)`), 'the note names the binary and the pid it was found in');
+  assert.equal(tapErr.match(/hooked \S*gosrv2/g)?.length, 1, 'hooked once');
+  const calls = tapOut
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.dst.ip === lab.ipB && e.dst.port === SCANNED_PORT && e.protocol === 'grpc');
+  assert.equal(calls.length, 1, JSON.stringify(calls.map((e) => e.summary)));
+  assert.equal(calls[0].response?.grpcStatus, 0);
+  assert.equal(calls[0].peerProcess?.comm, 'gosrv2', 'the server end: the scanned process');
 });
 
 test('a reply read while the request\'s write was still in its call (an upload answered early) is put after it: both calls whole', () => {

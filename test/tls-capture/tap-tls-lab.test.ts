@@ -214,7 +214,7 @@ ls.settimeout(20)
 s, _ = ls.accept()
 s.settimeout(10)
 c = ctx.wrap_socket(s, server_side=True)
-time.sleep(0.2)  # the client's first write returns first: its end feeds the connection
+time.sleep(0.5)  # the client's first write returns first: its end feeds the connection
 buf = b""
 def head():
     global buf

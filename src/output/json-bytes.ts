@@ -23,6 +23,16 @@ const HEX = '0123456789abcdef';
 /** Strings this long are escaped and encoded natively (a loop here is quicker for short ones). */
 const NATIVE_FROM = 48;
 const NEEDS_WORK = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+/**
+ * `"key":` as bytes, for keys met before: an entry repeats the same few
+ * dozen member names, and copying their bytes is quicker than encoding them
+ * again. Bounded: keys may come from a capture (header names), so only short
+ * ones are kept, and once full the cache stops growing (later keys are
+ * encoded each time, as before).
+ */
+const KEY_CACHE_LIMIT = 4096;
+const KEY_CACHE_MAX_LENGTH = 64;
+const keyBytes = new Map<string, Uint8Array>();
 const ESCAPES = new Map<number, number>([
   [0x22, 0x22],
   [0x5c, 0x5c],
@@ -36,6 +46,12 @@ const ESCAPES = new Map<number, number>([
 export class JsonBytes {
   private buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   private pos = 0;
+  /**
+   * Whether Object.prototype has an enumerable member (someone added one):
+   * only then can for…in yield a key that is not the object's own, and only
+   * then is each key checked (a check per key was a tenth of the writer).
+   */
+  private inherits = false;
 
   /**
    * `value` as JSON, UTF-8: a view of this writer's buffer, valid until the
@@ -47,6 +63,7 @@ export class JsonBytes {
     // A huge value grew the buffer: do not keep that much for the next ones.
     if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
     this.pos = 0;
+    this.inherits = hasEnumerable(Object.prototype);
     if (!this.value(value, '', 0)) return undefined;
     return this.buf.subarray(0, this.pos);
   }
@@ -114,8 +131,9 @@ export class JsonBytes {
     this.ensure(1);
     this.buf[this.pos++] = 0x7b;
     let first = true;
+    const inherits = this.inherits;
     for (const k in o) {
-      if (!Object.hasOwn(o, k)) continue;
+      if (inherits && !Object.hasOwn(o, k)) continue;
       let x = o[k];
       if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON === 'function') x = (x as { toJSON(k: string): unknown }).toJSON(k);
       if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
@@ -124,9 +142,7 @@ export class JsonBytes {
         this.ensure(1);
         this.buf[this.pos++] = 0x2c;
       }
-      this.string(k);
-      this.ensure(1);
-      this.buf[this.pos++] = 0x3a;
+      this.key(k);
       if (!this.plain(x, depth + 1)) {
         // Cannot happen after the checks above, but never leave a key without its value.
         this.pos = mark;
@@ -155,6 +171,21 @@ export class JsonBytes {
   }
 
   private number(x: number): void {
+    if (x >= 0 && x < 2147483648 && (x | 0) === x) {
+      // Ports, sizes, frame numbers: small integers, in int arithmetic.
+      this.ensure(10);
+      const b = this.buf;
+      const p = this.pos;
+      const digits = decimalDigits(x);
+      let n = x;
+      for (let i = p + digits - 1; i >= p; i--) {
+        const q = (n / 10) | 0;
+        b[i] = 0x30 + (n - q * 10);
+        n = q;
+      }
+      this.pos = p + digits;
+      return;
+    }
     if (!Number.isFinite(x)) {
       this.ascii('null');
       return;
@@ -178,6 +209,25 @@ export class JsonBytes {
       return;
     }
     this.ascii(String(x));
+  }
+
+  /** `"k":` (from the cache when it was met before). */
+  private key(k: string): void {
+    const known = keyBytes.get(k);
+    if (known === undefined) {
+      const from = this.pos;
+      this.string(k);
+      this.ensure(1);
+      this.buf[this.pos++] = 0x3a;
+      if (k.length <= KEY_CACHE_MAX_LENGTH && keyBytes.size < KEY_CACHE_LIMIT) keyBytes.set(k, Uint8Array.prototype.slice.call(this.buf, from, this.pos));
+      return;
+    }
+    const n = known.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = known[i];
+    this.pos = p;
   }
 
   /** Text known to be ASCII with nothing to escape (literals, numbers). */
@@ -246,6 +296,17 @@ export class JsonBytes {
     b[p++] = 0x22;
     this.pos = p;
   }
+}
+
+/** How many decimal digits a non-negative int32 has. */
+function decimalDigits(n: number): number {
+  if (n < 100000) return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : 5;
+  return n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+}
+
+function hasEnumerable(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** `u` and four lowercase hex digits of c, as JSON.stringify escapes. */

@@ -106,3 +106,30 @@ test('long strings (bodies) with every escape beside multi-byte characters seria
   // All escapes and nothing else, at the buffer's worst case (6 bytes per character), past its first size.
   same(w, ['\u0001'.repeat(20_000) + '"'.repeat(20_000)], 'only escapes');
 });
+
+test('integers around the int32 fast path, and keys past what the key cache holds, as JSON.stringify does', () => {
+  const w = new JsonBytes();
+  const ints = [0, -0, 1, 9, 10, 99, 100, 99999, 100000, 999999999, 1000000000, 2147483647, 2147483648, 4294967295, 4294967296, -1, -2147483648, 1e15 - 1, 1e15];
+  for (const n of ints) same(w, { n, a: [n] }, `integer ${n}`);
+  // More distinct keys than the cache keeps, long ones it never keeps, and ones with escapes, each met twice.
+  const keys = Array.from({ length: 5000 }, (_v, i) => (i % 7 === 0 ? `k${i}"\n\u0001é😀` : i % 11 === 0 ? `long-${'x'.repeat(100)}-${i}` : `key${i}`));
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < keys.length; i += 50) {
+      const o: Record<string, unknown> = {};
+      for (const k of keys.slice(i, i + 50)) o[k] = k.length;
+      same(w, o, `keys from ${i}, round ${round}`);
+    }
+  }
+});
+
+test('an enumerable member added to Object.prototype is left out, as JSON.stringify leaves it', () => {
+  const w = new JsonBytes();
+  same(w, { a: 1, b: { c: 2 } }, 'before');
+  Object.defineProperty(Object.prototype, 'polluted', { value: 'x', enumerable: true, configurable: true, writable: true });
+  try {
+    same(w, { a: 1, b: { c: 2 } }, 'polluted');
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polluted;
+  }
+  same(w, { a: 1, b: { c: 2 } }, 'after');
+});

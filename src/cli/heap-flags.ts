@@ -25,6 +25,19 @@ import { setFlagsFromString } from 'node:v8';
 
 export const HEAP_FLAGS = ['--heap-growing-percent=50', '--semi-space-growth-factor=1'] as const;
 
-export function applyHeapFlags(): void {
-  for (const flag of HEAP_FLAGS) setFlagsFromString(flag);
+/**
+ * While a file's workers run (dissect/parallel/pool.ts), V8's own
+ * old-generation growth again. The main thread there only routes packets
+ * and orders lines; its old generation is ~11 MB, and growing it by half
+ * meant a full collection every few MB promoted: 33 of them (220 ms, and as
+ * much again on V8's helper threads) in a `dissect --workers 2` run of the
+ * bench capture, against 16 with V8's growth. On 2 cores those are wall
+ * time: 2.90–3.17 s against 3.19–3.31 s, for 210–217 MB peak against
+ * 191–199 MB (the goal is 256 MB). The young generation stays small, as it
+ * is what a flood fills (docs/performance.md, round 16).
+ */
+export const POOL_HEAP_FLAGS = ['--heap-growing-percent=0', '--semi-space-growth-factor=1'] as const;
+
+export function applyHeapFlags(flags: readonly string[] = HEAP_FLAGS): void {
+  for (const flag of flags) setFlagsFromString(flag);
 }

@@ -14,7 +14,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
-import { applyHeapFlags } from '../../cli/heap-flags.js';
+import { POOL_HEAP_FLAGS, applyHeapFlags } from '../../cli/heap-flags.js';
 import type { PacketBatch } from '../../model/packet-batch.js';
 import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
@@ -94,7 +94,7 @@ export interface ParallelResult {
   entries: number;
   packets: number;
   counters: Record<string, number>;
-  /** Times the dispatcher had to wait for every worker to learn the flow count (schedule decisions). */
+  /** Times the dispatcher had to wait for the workers' flow count at the last release (schedule decisions). */
   barriers: number;
   /** Each worker's table, when the spec asked them to aggregate (WorkerSpec.aggregate). */
   aggregates: StatsWire[];
@@ -126,8 +126,6 @@ interface Held {
 
 class Link {
   through = 0;
-  flows = 0;
-  synced = 0;
   summary: Record<string, number> | undefined;
   aggregate: StatsWire | undefined;
   /** Batches of results not yet merged: `next` entry, at byte `pos` of `bytes`. */
@@ -143,8 +141,6 @@ class Link {
 
   reset(): void {
     this.through = 0;
-    this.flows = 0;
-    this.synced = 0;
     this.summary = undefined;
     this.aggregate = undefined;
     this.queue = [];
@@ -175,8 +171,8 @@ export class WorkerPool {
       });
       const link = new Link(i, worker, ring);
       worker.once('online', () => {
-        // A worker's start undoes the heap flags for every thread (heap-flags.ts).
-        applyHeapFlags();
+        // A worker's start undoes the heap flags for every thread (heap-flags.ts); a pool's own.
+        applyHeapFlags(POOL_HEAP_FLAGS);
         // Every worker's isolate is made (on its thread, after `new Worker` returns): back to the defaults.
         if (++online === size) for (const flag of LATER_ISOLATE_FLAGS) setFlagsFromString(flag);
       });
@@ -198,6 +194,8 @@ export class WorkerPool {
     this.closing = true;
     for (const l of this.links) l.writer.close();
     await Promise.all(this.links.map((l) => l.worker.terminate()));
+    // What follows in this process runs on one thread again.
+    applyHeapFlags();
   }
 }
 
@@ -230,9 +228,13 @@ class ParallelRun {
   private sinceTick = 0;
   private sinceRelease = 0;
   private horizon = Infinity;
+  /** Where the last tick or release was (g), and the flows every worker had just after it, once all have said. */
+  private releaseG = 0;
+  private flowsAtRelease: number | undefined = 0;
   // The merger's.
   private releases: Release[] = [];
-  private readonly lows = new Map<number, { n: number; low: number }>();
+  /** Per TICK/RELEASE position g: how many workers answered, their lowest pending request time, their flows. */
+  private readonly lows = new Map<number, { n: number; low: number; flows: number }>();
   private seq = 0;
   private entries = 0;
   private stopped = false;
@@ -455,16 +457,26 @@ class ParallelRun {
     link.writer.commit(at, len, false);
   }
 
-  /** The single engine's tick/release decision after a packet; nothing to wait for unless one is due. */
+  /**
+   * The single engine's tick/release decision after a packet (engine.ts
+   * pushFrame); nothing to wait for unless one is due, or the workers have
+   * not yet all said how many flows they had at the last one.
+   */
   private schedule(): Promise<void> | undefined {
-    if (this.maxTime - this.lastTick < TICK_MS && this.maxTime - this.lastRelease < RELEASE_MS) return undefined;
-    return this.due();
+    const sinceTick = this.maxTime - this.lastTick;
+    if (sinceTick < TICK_MS && this.maxTime - this.lastRelease < RELEASE_MS) return undefined;
+    if (sinceTick >= MAX_TICK_MS) return this.tick();
+    const flows = this.flowsAtRelease;
+    if (flows === undefined) return this.flowsReported().then(() => this.schedule());
+    if (sinceTick >= TICK_MS && this.sinceTick >= flows >> 3) return this.tick();
+    if (this.maxTime - this.lastRelease >= RELEASE_MS && this.sinceRelease >= flows >> 3) return this.release(RecordType.RELEASE);
+    return undefined;
   }
 
-  private async due(): Promise<void> {
-    const sinceTick = this.maxTime - this.lastTick;
-    if (sinceTick >= MAX_TICK_MS || (sinceTick >= TICK_MS && (await this.flowsAtMost(this.sinceTick)))) await this.tick();
-    else if (this.maxTime - this.lastRelease >= RELEASE_MS && (await this.flowsAtMost(this.sinceRelease))) await this.release(RecordType.RELEASE);
+  /** Wait until every worker has answered the last TICK/RELEASE with its flow count (usually long done: at most once per release). */
+  private async flowsReported(): Promise<void> {
+    this.barriers++;
+    await this.until(() => this.flowsAtRelease !== undefined);
   }
 
   private async tick(): Promise<void> {
@@ -479,26 +491,10 @@ class ParallelRun {
   private async release(type: typeof RecordType.TICK | typeof RecordType.RELEASE): Promise<void> {
     this.lastRelease = this.maxTime;
     this.sinceRelease = 0;
+    this.releaseG = this.g;
+    this.flowsAtRelease = undefined;
     this.releases.push({ g: this.g, now: this.maxTime, horizon: this.horizon });
     await this.broadcast(type, this.maxTime);
-  }
-
-  /**
-   * Whether the single engine's `sinceX >= flows/8` holds: an upper bound on
-   * the flows (each worker's last count, plus one per packet since) usually
-   * settles it; otherwise every worker catches up and says (a barrier).
-   */
-  private async flowsAtMost(packets: number): Promise<boolean> {
-    let bound = 0;
-    for (const l of this.links) bound += l.flows + (this.g - l.through);
-    if (bound >> 3 <= packets) return true;
-    this.barriers++;
-    const g = this.g;
-    await this.broadcast(RecordType.SYNC);
-    await this.until(() => this.links.every((l) => l.synced >= g));
-    let flows = 0;
-    for (const l of this.links) flows += l.flows;
-    return flows >> 3 <= packets;
   }
 
   private async broadcast(type: number, now?: number): Promise<void> {
@@ -536,17 +532,17 @@ class ParallelRun {
   accept(link: Link, out: WorkerOutput): void {
     const count = out.keys.length / KEY_FIELDS;
     if (count > 0) link.queue.push({ keys: out.keys, bytes: Buffer.from(out.lines.buffer, out.lines.byteOffset, out.lines.byteLength), count, next: 0, pos: 0 });
-    for (let i = 0; i < out.lows.length; i += 2) {
+    for (let i = 0; i < out.lows.length; i += 3) {
       const g = out.lows[i];
-      const got = this.lows.get(g);
+      let got = this.lows.get(g);
       if (got) {
         got.n++;
         got.low = Math.min(got.low, out.lows[i + 1]);
-      } else this.lows.set(g, { n: 1, low: out.lows[i + 1] });
+        got.flows += out.lows[i + 2];
+      } else this.lows.set(g, (got = { n: 1, low: out.lows[i + 1], flows: out.lows[i + 2] }));
+      if (got.n === this.links.length && g === this.releaseG) this.flowsAtRelease = got.flows;
     }
     link.through = out.through;
-    link.flows = out.flows;
-    if (out.synced !== undefined) link.synced = out.synced;
     if (out.summary) link.summary = out.summary;
     if (out.aggregate) link.aggregate = out.aggregate;
     if (!this.stopped) this.merge();

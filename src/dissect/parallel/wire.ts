@@ -14,12 +14,11 @@ export const RecordType = {
   PACKET: 1,
   /** g f64, frame u32, time f64 (ms), version u8, protocol u8, ttl u8, srcLen u8, dstLen u8, src, dst, payload. */
   DATAGRAM: 2,
-  /** g f64, now f64: run the engine's tick, then report the pending low. */
+  /** g f64, now f64: run the engine's tick, then report the pending low and the flows left. */
   TICK: 3,
-  /** g f64, now f64: report the pending low (the single engine would release entries here). */
+  /** g f64, now f64: report the pending low and the flows (the single engine would release entries here). */
   RELEASE: 4,
-  /** g f64: report the flow count now (the dispatcher waits for it). */
-  SYNC: 5,
+  // 5 was SYNC (a barrier for the flow count at a packet), no longer sent.
   /** g f64: nothing for this worker up to here. */
   PROGRESS: 6,
   /** TLS key log text found in the capture (pcapng Decryption Secrets Block). */
@@ -58,8 +57,6 @@ export const KEY_FIELDS = 6;
 export interface WorkerOutput {
   /** Every record up to this dispatch position is done. */
   through: number;
-  /** Flows the engine tracks now. */
-  flows: number;
   /** Per entry: g, phase, transport rank, flow's last frame, timestamp, frame (KEY_FIELDS each). */
   keys: Float64Array;
   /**
@@ -67,10 +64,8 @@ export interface WorkerOutput {
    * NDJSON line without the id's value (`{"id":"` is followed by the id, then this).
    */
   lines: Uint8Array;
-  /** Pairs (g, pending low) answering TICK and RELEASE records. */
+  /** Triples (g, pending low, flows tracked) answering TICK and RELEASE records. */
   lows: number[];
-  /** Per SYNC answered: g (the flow count is `flows`). */
-  synced?: number;
   /** After END: the engine's counters. */
   summary?: Record<string, number>;
   /** After END, when the spec asked to aggregate: the worker's table. */

@@ -103,7 +103,7 @@ let lastPost = performance.now();
 function post(extra: Partial<WorkerOutput> = {}): void {
   lastPost = performance.now();
   const bytes = lines.take();
-  const out: WorkerOutput = { through, flows: engine.flowCount, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
+  const out: WorkerOutput = { through, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
   keys = [];
   lows = [];
   port.postMessage(out, [out.keys.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
@@ -130,20 +130,14 @@ function handle(rec: Buffer): boolean {
       g = through = rec.readDoubleLE(1);
       const now = rec.readDoubleLE(9);
       engine.tickAt(now);
-      lows.push(g, engine.pendingLow(now));
+      lows.push(g, engine.pendingLow(now), engine.flowCount);
       return true;
     }
     case RecordType.RELEASE: {
       g = through = rec.readDoubleLE(1);
-      lows.push(g, engine.pendingLow(rec.readDoubleLE(9)));
+      lows.push(g, engine.pendingLow(rec.readDoubleLE(9)), engine.flowCount);
       return true;
     }
-    case RecordType.SYNC:
-      // Asked between a packet and what its position decides: a TICK or RELEASE at g may follow.
-      g = rec.readDoubleLE(1);
-      through = g - 1;
-      post({ synced: g });
-      return true;
     case RecordType.PROGRESS:
       g = through = rec.readDoubleLE(1);
       return true;

@@ -18,8 +18,9 @@
 // Node 20: once a `new Worker(…)` is online, the main thread's young
 // generation grows to 2 × 16 MB again, and so does each worker's: 337 MB peak
 // for `dissect --workers 2`); the regular-expression flags of
-// linear-regex.ts were measured to survive it. So `--workers N` applies these
-// again once each worker is online (pool.ts).
+// linear-regex.ts were measured to survive it. So `--workers N` applies its
+// own (POOL_HEAP_FLAGS) once each worker is online, and these again when its
+// pool closes (pool.ts); live workers apply these (tap/live-workers.ts).
 
 import { setFlagsFromString } from 'node:v8';
 

@@ -319,7 +319,7 @@ test('a flood of flows: the dispatcher follows the tick/release schedule without
       onWarning: () => {},
     });
     assert.equal(r.entries, 30_000);
-    assert.ok(r.barriers <= 40, `${r.barriers} waits for the flow count`);
+    assert.ok(r.flowWaits <= 40, `${r.flowWaits} waits for the flow count`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -95,7 +95,7 @@ export interface ParallelResult {
   packets: number;
   counters: Record<string, number>;
   /** Times the dispatcher had to wait for the workers' flow count at the last release (schedule decisions). */
-  barriers: number;
+  flowWaits: number;
   /** Each worker's table, when the spec asked them to aggregate (WorkerSpec.aggregate). */
   aggregates: StatsWire[];
 }
@@ -242,7 +242,7 @@ class ParallelRun {
   private backlog: (Held | undefined)[] = [];
   /** Lines of the backlog before this one are written (a drain stopped by a full sink resumes here, not by copying the rest). */
   private backlogNext = 0;
-  private barriers = 0;
+  private flowWaits = 0;
   private secrets: string[] = [];
 
   constructor(
@@ -307,7 +307,7 @@ class ParallelRun {
     await this.drained();
     await this.opts.sink.flush();
     const aggregates = this.links.flatMap((l) => (l.aggregate ? [l.aggregate] : []));
-    const result = { entries: this.entries, packets: this.g, counters: this.counters(), barriers: this.barriers, aggregates };
+    const result = { entries: this.entries, packets: this.g, counters: this.counters(), flowWaits: this.flowWaits, aggregates };
     // Told before a damaged input's error is thrown: what the run lost up to the damage is news too.
     this.opts.onTotals?.(result);
     if (failure !== undefined) throw failure;
@@ -475,7 +475,7 @@ class ParallelRun {
 
   /** Wait until every worker has answered the last TICK/RELEASE with its flow count (usually long done: at most once per release). */
   private async flowsReported(): Promise<void> {
-    this.barriers++;
+    this.flowWaits++;
     await this.until(() => this.flowsAtRelease !== undefined);
   }
 

@@ -62,12 +62,27 @@ export class ClusterPcapWriter {
     private readonly warn: (m: string) => void,
     windowMs = 500,
   ) {
-    this.merger = new TimeOrderMerger<Packet>((p) => this.write(this.encoding.record(p)), windowMs, 200_000, Date.now, (p) => p.tsSec * 1000 + p.tsNsec / 1e6);
+    this.merger = new TimeOrderMerger<Packet>((p) => this.write(this.encoding.record(p)), windowMs, 200_000, Date.now, (p) => this.orderKey(p));
     out.on('error', (err) => {
       if (isEpipe(err)) this.markClosed();
       else this.warn(`output: ${(err as Error).message}`);
     });
     this.write(this.encoding.header().subarray(0, SHB_BYTES));
+  }
+
+  /** The first packet's second: times are ordered from it (see orderKey). */
+  private timeBase: number | undefined;
+
+  /**
+   * A packet's place in time, in ms from the first packet's second. Counted
+   * from the epoch, a time in ms near 1.8e12 is a double 244 ns apart from
+   * the next one, so two agents' packets 150 ns apart could compare equal and
+   * be written out of order (tshark saw it); from the first packet's second
+   * the step is well under a nanosecond for years of capture.
+   */
+  private orderKey(p: Packet): number {
+    this.timeBase ??= p.tsSec;
+    return (p.tsSec - this.timeBase) * 1000 + p.tsNsec / 1e6;
   }
 
   /** A new agent stream (a restarted agent is a new stream with new interfaces). */

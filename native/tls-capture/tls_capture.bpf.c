@@ -101,6 +101,14 @@ struct conn_pos {
    * WRITE_STALE_NS. */
   __u32 writing;
   __u64 write_at;
+  /* The inode of the socket the fd named when this state was made (0: none).
+   * An fd number is reused, and not always after a close this program saw (a
+   * Go server's write probe can fire after its close syscall and make state
+   * for a closed fd; dup2 and close_range close without close()). State for
+   * another socket is begun afresh rather than carried over to the new
+   * connection. The inode, not the struct sock's address: a socket freed and
+   * the next one made often get the same address from the slab. */
+  __u64 ino;
   __u16 family;
   __u16 lport;
   __u16 rport;
@@ -116,7 +124,7 @@ struct conn_pos {
 /* The fd's socket addresses, read from the calling task's file table when a
  * (process, fd) is first seen: done here, not from /proc afterwards, because
  * a short-lived client (curl) is gone by the time user space reads its events. */
-static __always_inline struct sock *sock_of_fd(int fd) {
+static __always_inline struct sock *sock_of_fd(int fd, __u64 *ino) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
   struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
   if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
@@ -124,12 +132,12 @@ static __always_inline struct sock *sock_of_fd(int fd) {
   struct file *f = NULL;
   if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f) return NULL;
   if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return NULL;
+  *ino = BPF_CORE_READ(f, f_inode, i_ino);
   struct socket *sock = BPF_CORE_READ(f, private_data);
   return BPF_CORE_READ(sock, sk);
 }
 
-static __always_inline void socket_of(int fd, struct conn_pos *c) {
-  struct sock *sk = sock_of_fd(fd);
+static __always_inline void socket_of(struct sock *sk, struct conn_pos *c) {
   if (!sk) return;
   __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
   if (family == AF_INET) {
@@ -161,14 +169,18 @@ static __always_inline void count(__u32 which, __u64 n) {
 
 #define WRITE_STALE_NS 1000000000ull
 
-/* The (process, fd)'s stream state, made (with its socket's addresses) when first seen. */
+/* The (process, fd)'s stream state, made (with its socket's addresses) when
+ * first seen, and made again when the fd now names another socket. */
 static __always_inline struct conn_pos *conn_of(__u32 tgid, int fd) {
   struct conn_key ck = { .tgid = tgid, .fd = fd };
+  __u64 ino = 0;
+  struct sock *sk = sock_of_fd(fd, &ino);
   struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
-  if (p) return p;
-  struct conn_pos fresh = {};
-  socket_of(fd, &fresh);
-  bpf_map_update_elem(&conns, &ck, &fresh, BPF_NOEXIST);
+  if (p && p->ino == ino) return p;
+  struct conn_pos fresh = { .ino = ino };
+  socket_of(sk, &fresh);
+  /* NOEXIST for a new fd: two threads making it at once share the first one's state. */
+  bpf_map_update_elem(&conns, &ck, &fresh, p ? BPF_EXIST : BPF_NOEXIST);
   return bpf_map_lookup_elem(&conns, &ck);
 }
 
@@ -414,14 +426,15 @@ int BPF_KPROBE(ssl_set_fd, void *ssl, int fd) {
 static __always_inline int on_io_syscall(long fd, __u8 dir) {
   __u64 id = bpf_get_current_pid_tgid();
   struct active_call *a = bpf_map_lookup_elem(&active, &id);
+  __u64 ino = 0;
   if (a) {
-    if (a->fd < 0 && sock_of_fd((int)fd)) a->fd = (int)fd;
+    if (a->fd < 0 && sock_of_fd((int)fd, &ino)) a->fd = (int)fd;
     return 0;
   }
   /* Outside any SSL call: only processes with memory-BIO calls are followed. */
   __u32 tgid = id >> 32;
   if (!bpf_map_lookup_elem(&membio, &tgid)) return 0;
-  if (!sock_of_fd((int)fd)) return 0;
+  if (!sock_of_fd((int)fd, &ino)) return 0;
   if (dir == DIR_READ) {
     struct io_note r = { .ssl = 0, .fd = (int)fd, .at = bpf_ktime_get_ns() };
     bpf_map_update_elem(&last_read, &id, &r, BPF_ANY);

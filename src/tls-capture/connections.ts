@@ -81,13 +81,19 @@ export class ConnectionTable {
       return [];
     }
     const id = `${ev.pid}:${ev.fd}`;
-    let c = this.open.get(id);
+    const c = this.open.get(id);
     const pair = pairKey(ev.local, ev.remote);
+    // The fd was closed and reused without a close event (close_range, dup2, a lost event): the
+    // old connection ends here, as at its close, at the offsets it had reached.
     if (c && c.key !== pair) {
-      // The fd was closed and reused without the close being seen (lost): a new connection.
-      this.open.delete(id);
-      c = undefined;
+      const ended = this.close(id, c, { ...ev, pos: c.next.write, skipped: c.next.read });
+      return ended.concat(this.packetsOf(id, undefined, pair, ev, who));
     }
+    return this.packetsOf(id, c, pair, ev, who);
+  }
+
+  /** onEvent's packets once any connection the fd had before is ended. */
+  private packetsOf(id: string, c: Conn | undefined, pair: string, ev: TlsEvent, who: CgroupIdentity): Packet[] {
     if (!c) {
       if (ev.kind === 'close') return [];
       const known = this.byPair.get(pair);

@@ -220,3 +220,30 @@ test('an end whose events all come after the feeding end closed is still named (
   assert.equal(table.counters.connections, 1);
   assert.equal(table.counters.bothEnds, 1);
 });
+
+test('an fd reused for another connection with no close event between (close_range, dup2, a lost event): the first connection ends there, the second is its own', async () => {
+  const table = new ConnectionTable();
+  const UNTIL_CLOSE = 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it';
+  const second = { ip: CLIENT.ip, port: CLIENT.port + 1 };
+  const packets = [
+    ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+    ev({ pid: 100, dir: 'read', pos: 0 }, UNTIL_CLOSE),
+    // Same pid and fd, another socket: the loader made its state afresh (tls_capture.bpf.c conn_of).
+    ev({ pid: 100, dir: 'write', pos: 0, local: second }, REQ_B),
+    ev({ pid: 100, dir: 'read', pos: 0, local: second }, RES_B),
+  ].flatMap((e) => table.onEvent(e));
+  // The first connection's FINs come before the second connection's first segment.
+  const fins = packets.findIndex((p) => (p.data[33] & 0x01) !== 0);
+  const firstOfSecond = packets.findIndex((p) => p.data.readUInt16BE(20) === second.port);
+  assert.ok(fins >= 0 && fins < firstOfSecond, `FIN at ${fins}, second connection from ${firstOfSecond}`);
+  const entries: Entry[] = [];
+  for await (const batch of dissectPackets((async function* () { yield packets; })(), {})) entries.push(...batch);
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(http.map((e) => e.summary), ['GET /a → 200', 'GET /b → 404']);
+  assert.deepEqual(http.map((e) => e.src.port), [CLIENT.port, second.port]);
+  // Its body ran until the close: whole, not cut at the end of the run.
+  assert.equal(http[0].response?.body, 'all of it');
+  assert.deepEqual(http.map((e) => e.warnings ?? []), [[], []]);
+  assert.equal(table.counters.connections, 2);
+  assert.equal(table.counters.gaps, 0);
+});

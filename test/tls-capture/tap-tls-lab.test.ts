@@ -53,6 +53,8 @@ let grpcBin = '';
 let grpcPid = 0;
 let grpcStatus = 0;
 let nodeServerStatuses: number[] = [];
+/** The two calls on one fd number (the first closed by close_range), with their client ports. */
+const reusedFd: { path: string; fd: number; port: number }[] = [];
 
 const CURL_CALLS: { path: string; args: string[] }[] = [
   { path: '/ok', args: ['--http1.1', '--tlsv1.2', '--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256'] },
@@ -134,6 +136,40 @@ for path in ("/ok?from=python", "/boom?from=python"):
   for (const l of pyCalls) {
     const [path, status] = l.split(' ');
     clientsSaw.push({ client: 'python3', pid: Number(pyPid), method: 'GET', path, status: Number(status), http: '1.1' });
+  }
+  // An fd closed without close(2) (close_range: no close event) and reused at once by the next connection:
+  // that connection's calls are its own, not a continuation of the first one's stream.
+  const reuse = await lab.sh(
+    lab.nsA,
+    `exec /usr/bin/python3 -c '
+import os, socket, ssl
+ctx = ssl._create_unverified_context()
+def call(path):
+    s = ctx.wrap_socket(socket.create_connection(("${lab.ipB}", 443), timeout=5))
+    s.sendall(("GET %s HTTP/1.1\\r\\nHost: lab\\r\\nConnection: close\\r\\n\\r\\n" % path).encode())
+    reply = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d: break
+            reply += d
+    except ssl.SSLError: pass
+    print(path, reply.split(b" ")[1].decode(), s.fileno(), s.getsockname()[1])
+    return s
+print(os.getpid())
+first = call("/ok?fd=first")
+os.closerange(first.fileno(), first.fileno() + 1)
+call("/ok?fd=reused")
+os._exit(0)  # the first socket object would close the reused fd number at exit
+'`,
+    15_000,
+  );
+  assert.equal(reuse.code, 0, `python3 (fd reuse): ${reuse.stderr}`);
+  const [reusePid, ...reuseCalls] = reuse.stdout.trim().split('\n');
+  for (const l of reuseCalls) {
+    const [path, status, fd, port] = l.split(' ');
+    reusedFd.push({ path, fd: Number(fd), port: Number(port) });
+    clientsSaw.push({ client: 'python3', pid: Number(reusePid), method: 'GET', path, status: Number(status), http: '1.1' });
   }
   const nd = await lab.sh(
     lab.nsA,
@@ -319,6 +355,19 @@ test('each call is attributed to the client process that made it, and nginx is t
 // syscall, so the kernel side ties each SSL* to its socket from the thread's
 // neighbouring socket I/O during the handshake (tls_capture.bpf.c, "memory
 // BIOs"): the node client's call is its own, from its end, and counted so.
+test('an fd closed by close_range (no close event) and reused by the next connection: each call on its own connection', () => {
+  assert.equal(reusedFd.length, 2, 'both calls were made');
+  assert.equal(reusedFd[0].fd, reusedFd[1].fd, 'the second connection took the first one\'s fd number');
+  assert.notEqual(reusedFd[0].port, reusedFd[1].port);
+  for (const seen of reusedFd) {
+    const e = ourEntries().find((x) => x.request && pathOf(x) === seen.path);
+    assert.ok(e, `${seen.path} is an entry`);
+    // The client's port is the one its socket had: the reused fd's state was made afresh from its socket.
+    assert.equal(e.src.port, seen.port, `${seen.path}: the entry's client port`);
+    assert.equal(e.response?.status, 200);
+  }
+});
+
 test('a node client (OpenSSL over memory BIOs): its call is attributed to the node process, tied to its socket by the neighbouring socket I/O', () => {
   const node = clientsSaw.find((c) => c.client === 'node')!;
   const e = ourEntries().find((x) => x.request && pathOf(x) === node.path);

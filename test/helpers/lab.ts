@@ -2,6 +2,7 @@
 // Each lab lives entirely inside namespaces named `<prefix>-…`, so test files
 // running in parallel only need different prefixes (labIdentity() gives one).
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -209,8 +210,10 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
           async stop() {
             // tcpdump stops reading on SIGINT: packets still in the kernel ring are not
             // written. Under load it may lag the traffic by a few hundred ms (a ping's
-            // last reply was lost once in CI), so let it catch up first.
-            await new Promise((r) => setTimeout(r, 400));
+            // last reply was lost once in CI; 50 of 200 keep-alive requests another time),
+            // so let it catch up first: it writes each packet at once (-U), so it has
+            // caught up when the file stops growing (bounded: a capture of steady traffic ends anyway).
+            await untilFileSettles(file, 400, 500, 5_000);
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
             return whenDone();
           },
@@ -227,4 +230,22 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
       if (!stderr.includes('listening on')) reject(new Error(`tcpdump in ${node.ns} exited: ${stderr.trim()}`));
     });
   });
+}
+
+/** Waits at least `minMs`, then until `file`'s size has not changed for `quietMs`, or `maxMs` in all. */
+async function untilFileSettles(file: string, minMs: number, quietMs: number, maxMs: number): Promise<void> {
+  const sizeOf = (): number => (existsSync(file) ? statSync(file).size : -1);
+  const start = Date.now();
+  let size = sizeOf();
+  let since = start;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = Date.now();
+    const next = sizeOf();
+    if (next !== size) {
+      size = next;
+      since = now;
+    }
+    if ((now - start >= minMs && now - since >= quietMs) || now - start >= maxMs) return;
+  }
 }

@@ -527,6 +527,11 @@ export class DissectionEngine {
     this.tick(now);
   }
 
+  /** Parallel worker: a release the single-thread engine makes here (only its datagram memory is the worker's to keep in step). */
+  releaseAt(now: number): void {
+    this.udpCopies.forget(now);
+  }
+
   /** Flows tracked (the tick schedule spreads its scans over flows/8 packets). */
   get flowCount(): number {
     return this.tcp.size + this.udp.size;
@@ -1039,6 +1044,7 @@ export class DissectionEngine {
     this.lastRelease = now;
     this.sinceRelease = 0;
     this.flowsAtRelease = this.tcp.size + this.udp.size;
+    this.udpCopies.forget(now);
     if (this.reorder.size === 0) return;
     this.reorder.releaseThrough(this.lowWatermark(now));
   }

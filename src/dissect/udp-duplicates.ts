@@ -11,17 +11,25 @@
 // claimed are remembered: a metrics client may send the same bytes twice in
 // a millisecond, and its flow entry counts packets.
 //
-// A decision depends only on the datagram's own flow, never on other flows,
-// so every worker count makes the same ones (src/dissect/parallel/): a
-// datagram is forgotten only once the capture is KEEP_MS past it, far longer
-// than any copy arrives late, and the table holds that span of a busy node's
-// DNS (16k datagrams: 32k a second); a flood past it is not remembered
-// (counted as udp.duplicate_check_skipped: its copies, if any, stay copies).
+// Every worker count makes the same decisions (src/dissect/parallel/): a
+// decision reads only the datagram's own flow, and datagrams are forgotten
+// only at the engine's releases (`forget`), which fall at the same packets
+// with any number of workers (the dispatcher sends them to every worker), at
+// the capture's newest time then. Forgetting at each datagram, by the newest
+// time its engine had seen, did not: a capture whose time steps back (files
+// concatenated, `mergecap -a`) had a worker still holding a datagram that one
+// thread had forgotten on another flow's later packet, so a copy after the
+// step was a copy to one and a second answer to the other. A datagram is kept
+// KEEP_MS past the newest time (to the next release: RELEASE_MS later, or
+// more in a flood of flows), far longer than any copy arrives late; the table
+// holds that span of a busy node's DNS (16k datagrams: 32k a second); a flood
+// past it is not remembered (counted as udp.duplicate_check_skipped: its
+// copies, if any, stay copies).
 
 /** Copies are microseconds apart; a retransmission is a timeout away. */
 export const DUPLICATE_WINDOW_MS = 2;
-/** How long (capture time, behind the newest datagram) a datagram is remembered. */
-const KEEP_MS = 500;
+/** How long (capture time, behind the newest packet at a release) a datagram is remembered at least. */
+const KEEP_MS = 400;
 /** Datagrams remembered at once; past it, new ones are not remembered (counted). */
 const MAX_REMEMBERED = 16_384;
 
@@ -44,15 +52,27 @@ export class UdpDuplicates {
   /** What was remembered, in order, with its time, for forgetting. */
   private readonly order: { flow: string; fromA: boolean; seen: Seen }[] = [];
   private head = 0;
-  private newest = -Infinity;
+  /**
+   * The newest time at any release. The table is in the order datagrams were
+   * remembered, not their time order, so one older than a step back in time
+   * can outstay its KEEP_MS behind a newer one; `isCopy` then takes it as
+   * forgotten all the same, as a worker holding only it would have.
+   */
+  private releasedAt = -Infinity;
   /** Datagrams not remembered because the table was full (their copies, if any, go unrecognised). */
   full = 0;
 
   /** Whether this datagram is a copy of the flow's last one in this direction, moments before or after it. */
   isCopy(flow: string, fromA: boolean, payload: Buffer, now: number): boolean {
-    this.forget(now);
     const last = this.seen[fromA ? 0 : 1].get(flow);
-    return last !== undefined && Math.abs(now - last.time) <= DUPLICATE_WINDOW_MS && last.length === payload.length && last.hash === fnv1a(payload);
+    return (
+      last !== undefined &&
+      // Forgotten at the last release even if still in the table (behind a later-remembered but newer one).
+      this.releasedAt - last.time <= KEEP_MS &&
+      Math.abs(now - last.time) <= DUPLICATE_WINDOW_MS &&
+      last.length === payload.length &&
+      last.hash === fnv1a(payload)
+    );
   }
 
   /** Remember a datagram a dissector claimed, to know its copies. */
@@ -67,10 +87,12 @@ export class UdpDuplicates {
     this.order.push({ flow, fromA, seen });
   }
 
-  private forget(now: number): void {
-    if (now > this.newest) this.newest = now;
+  /** At a release: forget what is more than KEEP_MS behind `now` (the newest packet's time). */
+  forget(now: number): void {
+    if (now > this.releasedAt) this.releasedAt = now;
+    now = this.releasedAt;
     const order = this.order;
-    while (this.head < order.length && this.newest - order[this.head].seen.time > KEEP_MS) {
+    while (this.head < order.length && now - order[this.head].seen.time > KEEP_MS) {
       const { flow, fromA, seen } = order[this.head++];
       const map = this.seen[fromA ? 0 : 1];
       // Only the entry this record made (a later datagram of the flow replaced it, with its own record).

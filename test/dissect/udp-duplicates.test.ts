@@ -88,3 +88,24 @@ test('mergecap doubling a capture gives its calls once; a retransmission a timeo
   assert.doesNotMatch(r.stderr, /captured more than once/);
   assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).warnings ?? []), [['unanswered', 'retransmitted'], ['unanswered']]);
 });
+
+test('what a datagram is a copy of depends on its own flow and the releases alone: one remembered before a step back in time is forgotten as if alone', async () => {
+  const { UdpDuplicates } = await import('../../src/dissect/udp-duplicates.js');
+  const answer = Buffer.from('answer');
+  const late = Buffer.from('late');
+  // One thread's table: flow b after the step back, then flow a's datagram before it, remembered later.
+  const both = new UdpDuplicates();
+  both.remember('b', true, late, 3000);
+  both.remember('a', false, answer, 100);
+  // A worker's table that had flow a alone.
+  const alone = new UdpDuplicates();
+  alone.remember('a', false, answer, 100);
+  for (const t of [both, alone]) assert.equal(t.isCopy('a', false, answer, 101), true, 'a copy a moment later, before any release');
+  // A release at the newest time: flow a's datagram is 2.9 s behind it in both.
+  both.forget(3000);
+  alone.forget(3000);
+  for (const t of [both, alone]) {
+    assert.equal(t.isCopy('a', false, answer, 101), false, 'forgotten at the release, held behind a newer one or not');
+    assert.equal(t.isCopy('b', true, late, 3001), t === both, 'what the release keeps is still known');
+  }
+});

@@ -325,6 +325,53 @@ test('a flood of flows: the dispatcher follows the tick/release schedule without
   }
 });
 
+/**
+ * DNS answers captured twice (as on 'any'): ten copies right after their
+ * answer, and forty more after the capture's time steps back 3 s (a file
+ * concatenated to another), when one other flow's datagram had come first.
+ */
+function udpCopiesAcrossStepBack(): Packet[] {
+  const t0 = 1_700_000_000_000;
+  const packets: Packet[] = [];
+  const answers: Packet[] = [];
+  for (let i = 0; i < 40; i++) {
+    const [q, r] = dnsMessages(`copy${i}.example`, 0x1000 + i);
+    packets.push(udpPacket(t0 + 10 * i, 0, 1, 40000 + i, 53, q));
+    const answer = udpPacket(t0 + 10 * i + 1, 0, 2, 53, 40000 + i, r);
+    packets.push(answer);
+    if (i < 10) packets.push({ ...answer });
+    answers.push(answer);
+  }
+  packets.push(udpPacket(t0 + 3000, 0, 1, 45000, 53, dnsMessages('late.example', 0x2000)[0]));
+  for (const a of answers) packets.push({ ...a });
+  for (const [i, p] of packets.entries()) p.frame = i + 1;
+  return packets;
+}
+
+test('UDP copies after the capture\'s time steps back: the same datagrams are copies with 1, 2 and 3 workers', async () => {
+  // Datagrams were forgotten at each datagram by the newest time its engine had
+  // seen: one thread had forgotten the answers at the other flow's later datagram,
+  // a worker without that flow had not, so the late copies were copies to it alone.
+  const dir = mkdtempSync(join(tmpdir(), 's4w-udp-copies-'));
+  try {
+    const path = join(dir, 'udp-copies.pcap');
+    writeRawPcap(path, udpCopiesAcrossStepBack());
+    const runs = [];
+    for (const n of ['1', '2', '3']) {
+      const r = await runCli(['dissect', '--workers', n, path], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      runs.push(r);
+    }
+    assert.match(runs[0].stderr, /\b10 UDP datagrams captured more than once/, 'the copies right after their answer');
+    for (const n of [1, 2]) {
+      assert.equal(runs[n].stderr, runs[0].stderr, `${n + 1} workers: the same copies and counters as one thread`);
+      assert.equal(runs[n].stdout, runs[0].stdout, `${n + 1} workers = 1`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {
   const r = await runCli(['dissect', '--workers', '2', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
   assert.equal(r.signal, null, 'ended by itself');

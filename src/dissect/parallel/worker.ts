@@ -135,7 +135,9 @@ function handle(rec: Buffer): boolean {
     }
     case RecordType.RELEASE: {
       g = through = rec.readDoubleLE(1);
-      lows.push(g, engine.pendingLow(rec.readDoubleLE(9)), engine.flowCount);
+      const now = rec.readDoubleLE(9);
+      engine.releaseAt(now);
+      lows.push(g, engine.pendingLow(now), engine.flowCount);
       return true;
     }
     case RecordType.PROGRESS:

@@ -372,6 +372,28 @@ test('UDP copies after the capture\'s time steps back: the same datagrams are co
   }
 });
 
+test('a pcap link type with its reserved bits set: no link type shark dissects, with 1 worker or 2', async () => {
+  // The dispatcher once passed link types to the workers in 16 bits: 0x7f0065
+  // became 101 (raw IP) there, so two workers dissected what one thread refused.
+  const dir = mkdtempSync(join(tmpdir(), 's4w-linktype-'));
+  try {
+    const path = join(dir, 'reserved-bits.pcap');
+    const [q, r] = dnsMessages('reserved.example', 0x3000);
+    writeRawPcap(path, [udpPacket(1_700_000_000_000, 1, 1, 40000, 53, q), udpPacket(1_700_000_000_001, 2, 2, 53, 40000, r)]);
+    const bytes = readFileSync(path);
+    bytes.writeUInt32LE(0x007f0000 | LinkType.RAW, 20);
+    writeFileSync(path, bytes);
+    for (const n of ['1', '2']) {
+      const run = await runCli(['dissect', '--workers', n, path], { timeoutMs: 60_000 });
+      assert.equal(run.code, 3, `--workers ${n}: ${run.stderr}`);
+      assert.equal(run.stdout, '', `--workers ${n}: nothing dissected`);
+      assert.match(run.stderr, /2 packet\(s\) of link type 8323173, which shark cannot dissect/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {
   const r = await runCli(['dissect', '--workers', '2', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
   assert.equal(r.signal, null, 'ended by itself');

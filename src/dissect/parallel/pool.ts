@@ -426,9 +426,11 @@ class ParallelRun {
     dv.setUint8(o, RecordType.PACKET);
     dv.setFloat64(o + 1, g, true);
     dv.setUint32(o + 9, frame, true);
-    dv.setUint16(o + 13, linkType, true);
+    // All 32 bits: a pcap link type field with its reserved bits set is no link type shark
+    // dissects, and cut to 16 bits it was one (0x7f0000 became 0, BSD loopback).
+    dv.setUint32(o + 13, linkType, true);
     // The time as the one engine computes it (packetTimeMs), so the worker's engine sees the same bits.
-    dv.setFloat64(o + 15, now, true);
+    dv.setFloat64(o + 17, now, true);
     w.view.set(data, o + PACKET_HEADER);
     w.commit(at, PACKET_HEADER + data.length, false);
   }

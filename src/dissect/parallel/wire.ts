@@ -10,7 +10,7 @@ import type { WireSpec } from '../../ndjson/project-object.js';
 import type { StatsWire } from '../../stats/aggregate.js';
 
 export const RecordType = {
-  /** g f64, frame u32, linkType u16, time f64 (ms, packetTimeMs), then the frame's bytes. */
+  /** g f64, frame u32, linkType u32, time f64 (ms, packetTimeMs), then the frame's bytes. */
   PACKET: 1,
   /** g f64, frame u32, time f64 (ms), version u8, protocol u8, ttl u8, srcLen u8, dstLen u8, src, dst, payload. */
   DATAGRAM: 2,
@@ -29,7 +29,7 @@ export const RecordType = {
   SESSION: 9,
 } as const;
 
-export const PACKET_HEADER = 23;
+export const PACKET_HEADER = 25;
 export const DATAGRAM_HEADER = 26;
 
 /** Everything a worker needs to build the same engine and redactor as the main thread would (plain data). */

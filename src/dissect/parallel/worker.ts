@@ -175,7 +175,7 @@ function run(): void {
       if (run[at] === RecordType.PACKET) {
         g = run.readDoubleLE(at + 1);
         through = g - 1;
-        engine.pushFrame(run.readUInt16LE(at + 13), run.subarray(at + PACKET_HEADER, at + lengths[i]), run.readDoubleLE(at + 15), run.readUInt32LE(at + 9));
+        engine.pushFrame(run.readUInt32LE(at + 13), run.subarray(at + PACKET_HEADER, at + lengths[i]), run.readDoubleLE(at + 17), run.readUInt32LE(at + 9));
       } else if (!handle(taken.record(i))) return;
       if (lines.count >= MAX_LINES) post();
     }

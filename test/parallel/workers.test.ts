@@ -88,6 +88,95 @@ test('--workers 2 and 3 give byte-identical output (and the same counters) to on
   assert.ok(entries > 1000, `the comparison covered entries (${entries})`);
 });
 
+/**
+ * A classic pcap's records changed as a lossy or hostile capture would have
+ * them: records dropped, duplicated (as on 'any'), swapped, cut short, bytes
+ * flipped, timestamps moved or stepped back for the rest of the file, and a
+ * header byte overwritten. Seeded: a failure names its case.
+ */
+function mutatedPcap(bytes: Buffer, rand: () => number): Buffer {
+  const int = (n: number): number => Math.floor(rand() * n);
+  const le = bytes.readUInt32LE(0) === 0xa1b2c3d4 || bytes.readUInt32LE(0) === 0xa1b23c4d;
+  const u32 = (b: Buffer, o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const setU32 = (b: Buffer, o: number, v: number): number => (le ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o));
+  const records: Buffer[] = [];
+  for (let o = 24; o + 16 <= bytes.length; ) {
+    const end = o + 16 + u32(bytes, o + 8);
+    if (end > bytes.length) break;
+    records.push(Buffer.from(bytes.subarray(o, end)));
+    o = end;
+  }
+  const header = Buffer.from(bytes.subarray(0, 24));
+  for (let k = 1 + int(8); k > 0 && records.length > 1; k--) {
+    const i = int(records.length);
+    const r = records[i];
+    switch (int(8)) {
+      case 0:
+        for (let n = 1 + int(4); n > 0; n--) if (r.length > 16) r[16 + int(r.length - 16)] ^= 1 << int(8);
+        break;
+      case 1:
+        records.splice(i, 1);
+        break;
+      case 2:
+        records.splice(i, 0, Buffer.from(r));
+        break;
+      case 3:
+        if (i + 1 < records.length) [records[i], records[i + 1]] = [records[i + 1], r];
+        break;
+      case 4:
+        if (r.length > 40) {
+          const cut = Buffer.from(r.subarray(0, 16 + int(r.length - 16)));
+          setU32(cut, 8, cut.length - 16);
+          records[i] = cut;
+        }
+        break;
+      case 5:
+        setU32(r, 0, Math.max(0, u32(r, 0) + int(7) - 3));
+        break;
+      case 6:
+        for (let j = i; j < records.length; j++) setU32(records[j], 0, Math.max(0, u32(records[j], 0) - 1 - int(3)));
+        break;
+      default:
+        header[int(24)] = [0, 0x7f, 0xff][int(3)];
+    }
+  }
+  return Buffer.concat([header, ...records]);
+}
+
+test('captures mutated as lossy and hostile ones are (seeded): --workers 2 gives one thread\'s bytes, error and counters', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-workers-mutated-'));
+  const { mulberry32 } = await import('../helpers/random.js');
+  const { WorkerPool } = await import(dist('dissect/parallel/pool.js'));
+  const pool = new WorkerPool(2);
+  let cases = 0;
+  let entries = 0;
+  try {
+    for (const { path } of corpus()) {
+      const bytes = readFileSync(path);
+      const magic = bytes.length >= 24 ? bytes.readUInt32LE(0) : 0;
+      if (![0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1].includes(magic) || bytes.length > 1_000_000) continue;
+      for (let v = 0; v < 2; v++) {
+        const seed = cases + 1;
+        const mutated = join(dir, `${seed}.pcap`);
+        writeFileSync(mutated, mutatedPcap(bytes, mulberry32(seed)));
+        const one = await dissectBytes(mutated, undefined, 1);
+        const two = await dissectBytes(mutated, undefined, 2, pool);
+        const which = `${path} mutated with seed ${seed}`;
+        assert.equal(two.error, one.error, `${which}: the same error`);
+        assert.equal(two.counters, one.counters, `${which}: packets, entries and losses`);
+        assert.ok(two.out === one.out, `${which}: --workers 2 output differs from one thread's`);
+        entries += one.out.split('\n').length - 1;
+        cases++;
+      }
+    }
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(cases >= 60, `cases run (${cases})`);
+  assert.ok(entries > 500, `the comparison covered entries (${entries})`);
+});
+
 test('captures cut short by a snaplen or with damaged bytes: --workers 2 and 3 give one thread\'s bytes', { timeout: 300_000 }, async () => {
   // Wireshark's editcap makes them: -s truncates every packet, -E flips random
   // bytes (seeded). Lost and damaged bytes leave reassembly holding segments

@@ -74,3 +74,26 @@ test('fragments, tunnels, other protocols and damaged headers are left to the de
   assert.equal(plainIpv4Hash(bad, 0), -1, 'header length below 20');
   assert.equal(plainIpv4Hash(bad.subarray(0, 19), 0), -1, 'truncated');
 });
+
+test('an echo and its replies go to one worker by requester and id, also a broadcast ping answered from unicast addresses', () => {
+  const hashOf = (frame: Buffer): number => {
+    const ip = decodeIp(frame, 0, 4, new FragmentReassembler(), 0);
+    assert.ok(ip && !('skip' in ip));
+    return ipHash(ip, 0);
+  };
+  const echo = (type: number, id: number, seq: number): Buffer => {
+    const b = Buffer.alloc(16);
+    b[0] = type;
+    b.writeUInt16BE(id, 4);
+    b.writeUInt16BE(seq, 6);
+    return b;
+  };
+  const requester = 0xc6120003;
+  const broadcast = 0xc61200ff;
+  const request = hashOf(ipv4(requester, broadcast, IpProto.ICMP, echo(8, 1292, 3)));
+  for (const answering of [0xc6120005, 0xc6120009]) assert.equal(hashOf(ipv4(answering, requester, IpProto.ICMP, echo(0, 1292, 3))), request, 'a reply from a unicast address');
+  assert.equal(hashOf(ipv4(requester, 0xc6120005, IpProto.ICMP, echo(8, 1292, 4))), request, 'the same ping to one host');
+  // Other ICMP messages keep the address pair's hash (the same both ways).
+  const timestamp = (from: number, to: number): number => hashOf(ipv4(from, to, IpProto.ICMP, echo(13, 1, 1)));
+  assert.equal(timestamp(requester, 0xc6120005), timestamp(0xc6120005, requester));
+});

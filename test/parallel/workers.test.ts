@@ -483,6 +483,54 @@ test('a pcap link type with its reserved bits set: no link type shark dissects, 
   }
 });
 
+/** A raw IPv4 ICMP echo (type 8) or echo reply (type 0) between 198.18.0.<from> and 198.18.0.<to>. */
+function icmpEcho(atMs: number, from: number, to: number, type: 0 | 8, id: number, seq: number): Packet {
+  const b = Buffer.alloc(20 + 16);
+  b[0] = 0x45;
+  b.writeUInt16BE(b.length, 2);
+  b[8] = 64;
+  b[9] = 1;
+  b.set([198, 18, 0, from], 12);
+  b.set([198, 18, 0, to], 16);
+  b[20] = type;
+  b.writeUInt16BE(id, 24);
+  b.writeUInt16BE(seq, 26);
+  return { tsSec: Math.floor(atMs / 1000), tsNsec: (atMs % 1000) * 1e6, linkType: LinkType.RAW, data: b, origLen: b.length, interfaceId: 0, frame: 0 };
+}
+
+test('broadcast pings answered from unicast addresses: paired as on one thread with 2 and 3 workers', async () => {
+  // Echoes were routed by their address pair: a reply from 198.18.0.5 to a ping of
+  // 198.18.0.255 went to another worker than the ping and stayed unpaired there.
+  const t0 = 1_700_000_000_000;
+  const packets: Packet[] = [];
+  for (let seq = 1; seq <= 20; seq++) {
+    for (const requester of [3, 4, 6, 7]) {
+      const at = t0 + seq * 1000 + requester;
+      packets.push(icmpEcho(at, requester, 255, 8, 100 + requester, seq));
+      packets.push(icmpEcho(at + 1, 5, requester, 0, 100 + requester, seq), icmpEcho(at + 2, 9, requester, 0, 100 + requester, seq));
+    }
+  }
+  for (const [i, p] of packets.entries()) p.frame = i + 1;
+  const dir = mkdtempSync(join(tmpdir(), 's4w-broadcast-ping-'));
+  try {
+    const path = join(dir, 'broadcast-ping.pcap');
+    writeRawPcap(path, packets);
+    const outs: string[] = [];
+    for (const n of ['1', '2', '3']) {
+      const r = await runCli(['dissect', '--workers', n, path], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(r.stdout);
+    }
+    const echoes = outs[0].trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.request);
+    assert.equal(echoes.length, 80, 'one entry per ping');
+    assert.ok(echoes.every((e) => e.response), 'each ping paired with the first reply');
+    assert.equal(outs[1], outs[0], '2 workers = 1');
+    assert.equal(outs[2], outs[0], '3 workers = 1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {
   const r = await runCli(['dissect', '--workers', '2', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
   assert.equal(r.signal, null, 'ended by itself');

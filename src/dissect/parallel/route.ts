@@ -2,7 +2,8 @@
 // the way the engine follows them), then a symmetric hash of the 5-tuple, so
 // both directions of a connection land on the same worker, which the
 // balancer (balance.ts) picked when the flow's first packet came. ICMP errors
-// go with the flow whose header they quote. IP fragments are reassembled
+// go with the flow whose header they quote, ICMP echoes by their requester
+// and id (echoHash). IP fragments are reassembled
 // here, so the fragments of one datagram can arrive in any batch.
 
 import { EtherType, findNetwork } from '../decode/link.js';
@@ -115,6 +116,8 @@ export function ipHash(ip: IpPacket, depth: number): number {
     case IpProto.ICMPV6: {
       const quoted = icmpQuoted(ip);
       if (quoted !== undefined) return quoted;
+      const echo = echoHash(ip);
+      if (echo !== undefined) return echo;
       return pairHash(ip.src, 0, ip.dst, 0, ip.protocol);
     }
     default:
@@ -145,6 +148,24 @@ function innerHash(linkType: number, data: Buffer, depth: number): number {
   const ip = decodeIp(data, net.offset, net.etherType === EtherType.IPV4 ? 4 : 6, NO_FRAGS, 0);
   if (ip === null || 'skip' in ip) return 0;
   return ipHash(ip, depth);
+}
+
+/**
+ * An echo request or reply: the hash of its requester and identifier, not of
+ * the address pair. A ping to a broadcast or multicast address is answered
+ * from unicast addresses, and the ICMP tracker pairs such a reply with its
+ * request by requester, id and sequence (protocols/icmp.ts): by the pair,
+ * request and reply went to different workers and stayed unpaired there.
+ */
+function echoHash(ip: IpPacket): number | undefined {
+  const p = ip.payload;
+  if (p.length < 8) return undefined;
+  const type = p[0];
+  const v4 = ip.protocol === IpProto.ICMP;
+  const request = v4 ? type === 8 : type === 128;
+  const reply = v4 ? type === 0 : type === 129;
+  if (!request && !reply) return undefined;
+  return mix(endpointHash(request ? ip.src : ip.dst, p.readUInt16BE(4)) ^ IpProto.ICMP);
 }
 
 /** ICMP destination unreachable, time exceeded, parameter problem…: the hash of the flow they quote. */

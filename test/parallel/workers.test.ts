@@ -511,24 +511,12 @@ test('broadcast pings answered from unicast addresses: paired as on one thread w
     }
   }
   for (const [i, p] of packets.entries()) p.frame = i + 1;
-  const dir = mkdtempSync(join(tmpdir(), 's4w-broadcast-ping-'));
-  try {
-    const path = join(dir, 'broadcast-ping.pcap');
-    writeRawPcap(path, packets);
-    const outs: string[] = [];
-    for (const n of ['1', '2', '3']) {
-      const r = await runCli(['dissect', '--workers', n, path], { timeoutMs: 60_000 });
-      assert.equal(r.code, 0, r.stderr);
-      outs.push(r.stdout);
-    }
-    const echoes = outs[0].trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.request);
-    assert.equal(echoes.length, 80, 'one entry per ping');
-    assert.ok(echoes.every((e) => e.response), 'each ping paired with the first reply');
-    assert.equal(outs[1], outs[0], '2 workers = 1');
-    assert.equal(outs[2], outs[0], '3 workers = 1');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const outs = await outputsFor1To3Workers(packets, false);
+  const echoes = outs[0].trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.request);
+  assert.equal(echoes.length, 80, 'one entry per ping');
+  assert.ok(echoes.every((e) => e.response), 'each ping paired with the first reply');
+  assert.equal(outs[1], outs[0], '2 workers = 1');
+  assert.equal(outs[2], outs[0], '3 workers = 1');
 });
 
 test('a worker that dies (heap limit) ends the run with one line and exit 70, no hang', async () => {

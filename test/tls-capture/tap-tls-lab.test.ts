@@ -428,8 +428,10 @@ test('a Go server not named with --tls-lib is found running, hooked once by its 
     .map((l) => JSON.parse(l))
     .filter((e) => e.dst.ip === lab.ipB && e.dst.port === SCANNED_PORT && e.protocol === 'grpc');
   assert.equal(calls.length, 1, JSON.stringify(calls.map((e) => e.summary)));
-  assert.equal(calls[0].response?.grpcStatus, 0);
-  assert.equal(calls[0].peerProcess?.comm, 'gosrv2', 'the server end: the scanned process');
+  // On failure: the entry's warnings, its response and process, and the tap's summary and notes.
+  const why = `${JSON.stringify({ warnings: calls[0].warnings, response: calls[0].response, process: calls[0].process })}\n${tapErr.trim().split('\n').slice(-4).join('\n')}`;
+  assert.equal(calls[0].response?.grpcStatus, 0, why);
+  assert.equal(calls[0].peerProcess?.comm, 'gosrv2', `the server end: the scanned process\n${why}`);
 });
 
 test('a reply read while the request\'s write was still in its call (an upload answered early) is put after it: both calls whole', () => {

@@ -5,24 +5,16 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { ClusterPcapWriter } from '../../src/merge/agent-packets.js';
 import { openCapture } from '../../src/capture/reader.js';
+import { pcapEncoding } from '../../src/record/pcap-encoding.js';
+import { LinkType } from '../../src/model/packet.js';
 
 /** A nanosecond pcap (raw IPv4 link) of one 20-byte packet at `sec` s + `nsec` ns, its last byte `tag`. */
 function nsecPcap(sec: number, nsec: number, tag: number): Buffer {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b23c4d, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(101, 20);
+  const encoding = pcapEncoding({ linkType: LinkType.RAW, snaplen: 65535, tsUnitsPerSec: 1e9 });
   const data = Buffer.alloc(20);
   data[0] = 0x45;
   data[19] = tag;
-  const rec = Buffer.alloc(16);
-  rec.writeUInt32LE(sec, 0);
-  rec.writeUInt32LE(nsec, 4);
-  rec.writeUInt32LE(data.length, 8);
-  rec.writeUInt32LE(data.length, 12);
-  return Buffer.concat([header, rec, data]);
+  return Buffer.concat([encoding.header(), encoding.record({ tsSec: sec, tsNsec: nsec, linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: 1 })]);
 }
 
 test('two agents\' packets 150 ns apart come out in time order, whichever arrived first', async () => {

@@ -63,18 +63,28 @@ export class LineSink {
   }
 
   /**
-   * Queue one line given as text then UTF-8 bytes (`--workers`: the id the
-   * main thread gives, then the rest a worker serialised), without building
-   * it as a string. Returns a promise only when the caller must wait.
+   * Queue one entry line from its id's parts and the rest of it as UTF-8
+   * bytes (`--workers`: the main thread numbers entries, a worker serialised
+   * the rest, starting at the comma after the id): `{"id":"FRAME-SEQ"` then
+   * `rest`. The id's digits go straight into the batch: a string per line
+   * for it was an eighth of what the main thread allocated.
    */
-  writeParts(head: string, tail: Uint8Array): Promise<void> | undefined {
+  writeWithId(frame: number, seq: number, rest: Uint8Array): Promise<void> | undefined {
     if (this.closed) return undefined;
-    if (this.opts.format) return this.write(head + Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).toString('utf8'));
-    this.room(head.length * 3 + tail.length + 1);
-    this.used += this.buf.write(head, this.used, 'utf8');
-    this.buf.set(tail, this.used);
-    this.used += tail.length;
-    this.buf[this.used++] = 0x0a;
+    if (this.opts.format) return this.write(`{"id":"${frame}-${seq}"` + Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength).toString('utf8'));
+    // 7 + 1 + 1 bytes of punctuation, at most 16 digits each (integers below 2^53).
+    this.room(41 + rest.length);
+    const b = this.buf;
+    let p = this.used;
+    for (let i = 0; i < ID_OPEN.length; i++) b[p++] = ID_OPEN[i];
+    p = writeDigits(b, p, frame);
+    b[p++] = 0x2d; // '-'
+    p = writeDigits(b, p, seq);
+    b[p++] = 0x22; // '"'
+    b.set(rest, p);
+    p += rest.length;
+    b[p++] = 0x0a;
+    this.used = p;
     if (this.used >= this.batchChars) return this.flush();
     return undefined;
   }
@@ -164,4 +174,18 @@ export class LineSink {
     this.used = 0;
     this.opts.onClosed?.();
   }
+}
+
+/** `{"id":"` */
+const ID_OPEN = Buffer.from('{"id":"', 'latin1');
+
+/** The decimal digits of a non-negative integer `n` (below 2^53) at `b[p]`; where they end. */
+function writeDigits(b: Buffer, p: number, n: number): number {
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  for (let i = p + digits - 1; i >= p; i--) {
+    b[i] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return p + digits;
 }

@@ -14,19 +14,27 @@ test('lines come out whole and in order: unicode, lines longer than the batch, e
   assert.equal(Buffer.concat(chunks).toString('utf8'), lines.join('\n') + '\n');
 });
 
-test('writeParts (text, then UTF-8 bytes) gives the bytes write() gives for the joined line, past the batch size too', async () => {
-  const parts: [string, string][] = [['{"id":"1-1"', ',"s":"héllo → 😀"}'], ['{"id":"22-2"', ',"b":"' + 'x'.repeat(1000) + '"}'], ['', '']];
-  const run = async (useParts: boolean): Promise<string> => {
+test('writeWithId (an id\'s frame and sequence, then UTF-8 bytes) gives the bytes write() gives for the joined line, past the batch size too', async () => {
+  const parts: [number, number, string][] = [
+    [1, 1, ',"s":"héllo → 😀"}'],
+    [22, 2, ',"b":"' + 'x'.repeat(1000) + '"}'],
+    [9, 10, ''],
+    [0, 0, '}'],
+    // The largest frame and sequence an id can carry (integers below 2^53).
+    [2 ** 53 - 1, 1234567890123, '}'],
+  ];
+  const run = async (withId: boolean): Promise<string> => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c) => chunks.push(c));
     const sink = new LineSink(out, { batchChars: 16 });
-    for (const [head, rest] of parts) await (useParts ? sink.writeParts(head, Buffer.from(rest)) : sink.write(head + rest));
+    for (const [frame, seq, rest] of parts) await (withId ? sink.writeWithId(frame, seq, Buffer.from(rest)) : sink.write(`{"id":"${frame}-${seq}"` + rest));
     await sink.flush();
     return Buffer.concat(chunks).toString('utf8');
   };
   const joined = await run(false);
-  assert.equal(joined, parts.map(([h, r]) => h + r).join('\n') + '\n');
+  assert.equal(joined, parts.map(([f, q, r]) => `{"id":"${f}-${q}"${r}`).join('\n') + '\n');
+  assert.match(joined, /"id":"9007199254740991-1234567890123"/);
   assert.equal(await run(true), joined);
 });
 

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeIp, IpProto } from '../../src/dissect/decode/ip.js';
 import { FragmentReassembler } from '../../src/dissect/decode/fragments.js';
-import { ipHash, plainIpv4Hash } from '../../src/dissect/parallel/route.js';
+import { ipHash, plainIpv4Hash, plainIpv4Offset } from '../../src/dissect/parallel/route.js';
+import { EtherType, findNetwork } from '../../src/dissect/decode/link.js';
+import { LinkType } from '../../src/model/packet.js';
 
 /** An IPv4 header (no options) and `payload`, as a captured frame starting at the IP header. */
 function ipv4(src: number, dst: number, protocol: number, payload: Buffer, flagsFrag = 0x4000): Buffer {
@@ -96,4 +98,28 @@ test('an echo and its replies go to one worker by requester and id, also a broad
   // Other ICMP messages keep the address pair's hash (the same both ways).
   const timestamp = (from: number, to: number): number => hashOf(ipv4(from, to, IpProto.ICMP, echo(13, 1, 1)));
   assert.equal(timestamp(requester, 0xc6120005), timestamp(0xc6120005, requester));
+});
+
+test('where an IPv4 header starts: the number the dispatcher reads in place is findNetwork\'s offset, or -1 and findNetwork decides', () => {
+  const rnd = numbers(11);
+  const byte = (): number => (rnd.next().value as number) & 0xff;
+  // Bytes that steer each link type's decoding (EtherTypes, VLAN tags, version nibbles) more often than chance would.
+  const steering = [0x08, 0x00, 0x81, 0x00, 0x88, 0xa8, 0x91, 0x00, 0x86, 0xdd, 0x45, 0x60, 0x02, 0x00, 0x00, 0x00];
+  const linkTypes = [LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.RAW, LinkType.IPV4, LinkType.IPV6, 12, 14, LinkType.NULL, LinkType.LOOP, 239];
+  let ipv4Found = 0;
+  for (let i = 0; i < 40_000; i++) {
+    const linkType = linkTypes[i % linkTypes.length];
+    const frame = Buffer.alloc(byte() % 48);
+    for (let k = 0; k < frame.length; k++) frame[k] = byte() < 160 ? steering[byte() % steering.length] : byte();
+    const net = findNetwork(linkType, frame);
+    const off = plainIpv4Offset(linkType, frame);
+    if (off >= 0) {
+      ipv4Found++;
+      assert.deepEqual(net, { etherType: EtherType.IPV4, offset: off }, `link type ${linkType}, ${frame.toString('hex')}`);
+    } else if (net?.etherType === EtherType.IPV4) {
+      // Left to findNetwork: only link types the in-place read does not know (NULL, LOOP, NFLOG).
+      assert.ok([LinkType.NULL, LinkType.LOOP, 239].includes(linkType), `link type ${linkType}, ${frame.toString('hex')}`);
+    }
+  }
+  assert.ok(ipv4Found > 1000, `${ipv4Found} frames found IPv4`);
 });

@@ -25,13 +25,14 @@ const GENEVE_PORT = 6081;
 const MAX_ENCAP_DEPTH = 4;
 
 export function route(linkType: number, data: Buffer, frags: FragmentReassembler, now: number, balancer: FlowBalancer): Route {
+  const v4 = plainIpv4Offset(linkType, data);
+  if (v4 >= 0) {
+    const h = plainIpv4Hash(data, v4);
+    if (h >= 0) return workerRoute(balancer.workerFor(h, data.length, now));
+  }
   const net = findNetwork(linkType, data);
   // Not IP (or not decodable): any worker counts it the same; worker 0 does.
   if (!net || (net.etherType !== EtherType.IPV4 && net.etherType !== EtherType.IPV6)) return workerRoute(balancer.unrouted(data.length));
-  if (net.etherType === EtherType.IPV4) {
-    const h = plainIpv4Hash(data, net.offset);
-    if (h >= 0) return workerRoute(balancer.workerFor(h, data.length, now));
-  }
   const before = frags.counters.reassembled;
   const ip = decodeIp(data, net.offset, net.etherType === EtherType.IPV4 ? 4 : 6, frags, now);
   if (ip === null) return null;
@@ -45,6 +46,42 @@ const WORKER_ROUTES: Array<{ worker: number }> = [];
 
 function workerRoute(worker: number): { worker: number } {
   return (WORKER_ROUTES[worker] ??= { worker });
+}
+
+/**
+ * Where an IPv4 header starts in a frame of the link types most captures
+ * have, as findNetwork finds it, or -1 for anything else (IPv6, another link
+ * type, too short), which takes findNetwork's path. A number, not
+ * findNetwork's object: the dispatcher routes every packet, and an object per
+ * packet was a tenth of what its thread allocated.
+ */
+export function plainIpv4Offset(linkType: number, data: Buffer): number {
+  switch (linkType) {
+    case LinkType.ETHERNET: {
+      let off = 12;
+      if (data.length < off + 2) return -1;
+      let type = data.readUInt16BE(off);
+      off += 2;
+      while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.VLAN_OLD) {
+        if (data.length < off + 4) return -1;
+        type = data.readUInt16BE(off + 2);
+        off += 4;
+      }
+      return type === EtherType.IPV4 ? off : -1;
+    }
+    case LinkType.LINUX_SLL:
+      return data.length >= 16 && data.readUInt16BE(14) === EtherType.IPV4 ? 16 : -1;
+    case LinkType.LINUX_SLL2:
+      return data.length >= 20 && data.readUInt16BE(0) === EtherType.IPV4 ? 20 : -1;
+    case LinkType.RAW:
+    case LinkType.IPV4:
+    case LinkType.IPV6:
+    case 12:
+    case 14:
+      return data.length > 0 && data[0] >> 4 === 4 ? 0 : -1;
+    default:
+      return -1;
+  }
 }
 
 /**
@@ -67,29 +104,29 @@ export function plainIpv4Hash(data: Buffer, off: number): number {
   let end = off + totalLen;
   if (totalLen < ihl || end > data.length) end = data.length;
   const p = off + ihl;
-  const src = data.readUInt32BE(off + 12);
-  const dst = data.readUInt32BE(off + 16);
   const len = end - p;
-  if (len < (protocol === IpProto.TCP ? 4 : 8)) return pairHashV4(src, 0, dst, 0, protocol);
+  // The addresses stay in the frame (at off + 12 and off + 16): read as 32-bit numbers they were boxed.
+  if (len < (protocol === IpProto.TCP ? 4 : 8)) return pairHashV4(data, off, 0, 0, protocol);
   const sport = data.readUInt16BE(p);
   const dport = data.readUInt16BE(p + 2);
   if (protocol === IpProto.UDP && (VXLAN_PORTS.has(dport) || dport === GENEVE_PORT)) return -1;
-  return pairHashV4(src, sport, dst, dport, protocol);
+  return pairHashV4(data, off, sport, dport, protocol);
 }
 
-function pairHashV4(a: number, pa: number, b: number, pb: number, proto: number): number {
-  return mix(((endpointHashV4(a, pa) + endpointHashV4(b, pb)) >>> 0) ^ proto);
+/** The pair hash of an IPv4 header's addresses (at `off` + 12 and + 16) with these ports. */
+function pairHashV4(data: Buffer, off: number, sport: number, dport: number, proto: number): number {
+  return mix(((endpointHashV4(data, off + 12, sport) + endpointHashV4(data, off + 16, dport)) >>> 0) ^ proto);
 }
 
-/** endpointHash of the address's dotted-decimal text (ipv4ToString's), fed digit by digit. */
-function endpointHashV4(n: number, port: number): number {
+/** endpointHash of the address at `at` as dotted-decimal text (ipv4ToString's), fed digit by digit. */
+function endpointHashV4(data: Buffer, at: number, port: number): number {
   let h = 0x811c9dc5;
-  for (let shift = 24; shift >= 0; shift -= 8) {
-    const octet = (n >>> shift) & 255;
+  for (let i = 0; i < 4; i++) {
+    const octet = data[at + i];
     if (octet >= 100) h = Math.imul(h ^ (48 + ((octet / 100) | 0)), 0x01000193);
     if (octet >= 10) h = Math.imul(h ^ (48 + (((octet / 10) | 0) % 10)), 0x01000193);
     h = Math.imul(h ^ (48 + (octet % 10)), 0x01000193);
-    if (shift > 0) h = Math.imul(h ^ 46, 0x01000193); // '.'
+    if (i < 3) h = Math.imul(h ^ 46, 0x01000193); // '.'
   }
   h = Math.imul(h ^ port, 0x01000193);
   return mix(h >>> 0);
@@ -196,8 +233,13 @@ function endpointHash(ip: string, port: number): number {
   return mix(h >>> 0);
 }
 
+/**
+ * 30 bits: a small integer to V8, so a hash handed from function to function
+ * is never boxed as a heap number (a full 32-bit hash was, several times per
+ * packet on the dispatcher's thread). The balancer uses the low bits only.
+ */
 function mix(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
   x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
-  return (x ^ (x >>> 16)) >>> 0;
+  return (x ^ (x >>> 16)) & 0x3fffffff;
 }

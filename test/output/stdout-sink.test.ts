@@ -16,6 +16,8 @@ test('lines come out whole and in order: unicode, lines longer than the batch, e
 
 test('writeWithId (an id\'s frame and sequence, then UTF-8 bytes) gives the bytes write() gives for the joined line, past the batch size too', async () => {
   const parts: [number, number, string][] = [
+    // First, into a batch buffer too small for it: the room asked for must hold the longest id and the newline.
+    [2 ** 53 - 1, 2 ** 53 - 1, '}'],
     [1, 1, ',"s":"héllo → 😀"}'],
     [22, 2, ',"b":"' + 'x'.repeat(1000) + '"}'],
     [9, 10, ''],

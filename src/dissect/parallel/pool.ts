@@ -416,7 +416,7 @@ class ParallelRun {
   // The waiting paths of packet() and schedule() are methods of their own, not
   // closures inside them: a function with a closure in it gets a context object
   // on every call, taken or not (packet() made one per packet, with `now` boxed
-  // in it: ~40 % of what the dispatcher's thread allocated).
+  // in it: a fifth of what the dispatcher's thread allocated).
 
   private async packetWhenRoom(link: Link, g: number, frame: number, linkType: number, now: number, data: Buffer): Promise<void> {
     const at = await this.reserve(link, PACKET_HEADER + data.length);

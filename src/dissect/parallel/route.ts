@@ -53,7 +53,7 @@ function workerRoute(worker: number): { worker: number } {
  * have, as findNetwork finds it, or -1 for anything else (IPv6, another link
  * type, too short), which takes findNetwork's path. A number, not
  * findNetwork's object: the dispatcher routes every packet, and an object per
- * packet was a tenth of what its thread allocated.
+ * packet was a twentieth of what its thread allocated.
  */
 export function plainIpv4Offset(linkType: number, data: Buffer): number {
   switch (linkType) {

@@ -147,7 +147,19 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
       stream.destroy();
       throw notCaptureOrEntries(name, head);
     }
-    if (kind === 'ndjson') {
+    if (kind === 'ndjson' && linesOnWorkers(path, opts)) {
+      // A table of an entry file: its lines are read on the workers, and only their tables come back.
+      const aggregate = opts.aggregate!;
+      const { aggregateNdjson } = await import('./parallel-ndjson.js');
+      const { specToWire } = await import('../ndjson/project-object.js');
+      await aggregateNdjson(head, iterable(rest), name, {
+        workers: opts.workers!,
+        spec: { ...opts.parallel!, aggregate: { by: aggregate.by }, redact: aggregate.redact, project: specToWire(opts.project!) },
+        signal: opts.signal,
+        onBadLine: opts.onBadLine ?? warn,
+        into: aggregate.into,
+      });
+    } else if (kind === 'ndjson') {
       const ndjsonOpts = { strict: opts.strict, onBadLine: opts.onBadLine ?? warn, prefix: head };
       const batches = opts.project ? readProjectedNdjson(iterable(rest), name, opts.project, ndjsonOpts) : readNdjson(iterable(rest), name, ndjsonOpts);
       for await (const batch of batches) {
@@ -163,4 +175,14 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     }
     stream.destroy();
   }
+}
+
+/**
+ * Whether an NDJSON input is read on the workers (parallel-ndjson.ts): for a
+ * table aggregated there (a consumer reading a few fields), from a file (a
+ * pipe is read as it comes, for live use), and not with --strict (the first
+ * bad line ends reading: what follows it must not count).
+ */
+function linesOnWorkers(path: string, opts: EntrySourceOptions): boolean {
+  return opts.aggregate !== undefined && opts.project !== undefined && (opts.workers ?? 1) > 1 && opts.parallel !== undefined && path !== '-' && !opts.strict;
 }

@@ -72,6 +72,15 @@ export class LineSplitter {
     }
   }
 
+  /**
+   * The next line is line `n`: a block of whole lines from further on in the
+   * input (a worker's share). Only between lines: a line cut short is an error.
+   */
+  startAt(n: number): void {
+    if (this.pending.length > 0 || this.oversized) throw new Error('LineSplitter: startAt in the middle of a line');
+    this.lineNo = n - 1;
+  }
+
   /** End of input: the last line if it had no newline. */
   end(): void {
     if (this.oversized) {

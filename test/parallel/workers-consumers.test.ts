@@ -96,3 +96,98 @@ test('stats/map of a capture equal stats/map of its dissected NDJSON, one thread
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// `stats --workers N` of an NDJSON entry file reads its lines on the workers
+// (src/input/parallel-ndjson.ts): each builds a table of its share, the tables
+// merge, and bad lines are told in the file's order. Everything must be as one
+// thread gives it: the table, every warning, the exit code.
+test('stats --workers 2 and 3 of an NDJSON file: the lines are read on the workers, with one thread\'s table and warnings', { timeout: 180_000 }, async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-lines-'));
+  try {
+    const lines: string[] = [];
+    for (const name of ['lab-bookinfo-mix.pcap', 'zeek-http-methods.pcap', 'tcpdump-dns_udp.pcap', 'ndpi-kafka.pcapng']) {
+      const dissected = await runCli(['dissect', join(sharedCaptures, name)], { timeoutMs: 60_000 });
+      assert.equal(dissected.code, 0, dissected.stderr);
+      lines.push(...dissected.stdout.trim().split('\n'));
+    }
+    assert.ok(lines.length > 1000, `${lines.length} entries`);
+    // Damage of every kind one thread reports or skips, spread through the file.
+    const long = (n: number): string => {
+      const e = JSON.parse(lines[1]);
+      e.request.path = `/${'x'.repeat(n)}`;
+      return JSON.stringify(e);
+    };
+    const mixed: string[] = [];
+    lines.forEach((l, i) => {
+      if (i % 97 === 5) mixed.push('{"broken": ');
+      if (i % 131 === 7) mixed.push('', '   ', 'not json');
+      if (i % 151 === 9) mixed.push('{"id":"1-1","timestamp":"yesterday"}');
+      if (i === 300) mixed.push(long(300_000)); // longer than a block (256 KB): in pieces, to one worker
+      if (i === 700) mixed.push(long(1_500_000)); // longer than a worker's ring (1 MB)
+      mixed.push(i % 173 === 11 ? `${l}\r` : l);
+    });
+    mixed.push('{"last line without a newline": ');
+    const file = join(dir, 'entries.ndjson');
+    writeFileSync(file, mixed.join('\n'));
+    for (const by of ['service', 'endpoint']) {
+      const one = await runCli(['stats', '--format', 'json', '--by', by, '--workers', '1', file], { timeoutMs: 60_000 });
+      assert.equal(one.code, 0, one.stderr);
+      const warnings = one.stderr.trim().split('\n');
+      assert.ok(warnings.length > 20 && warnings.every((w) => /: line \d+: .*; skipped$/.test(w)), one.stderr.slice(0, 500));
+      for (const workers of ['2', '3']) {
+        const many = await runCli(['stats', '--format', 'json', '--by', by, '--workers', workers, file], { timeoutMs: 60_000 });
+        assert.equal(many.code, one.code, many.stderr);
+        assert.equal(many.stdout, one.stdout, `--by ${by} --workers ${workers}: the table`);
+        assert.equal(many.stderr, one.stderr, `--by ${by} --workers ${workers}: the warnings, in order`);
+      }
+    }
+    // The lines are read on the workers: workers that cannot live fail the run (one line, exit 70), where one thread would not.
+    const dying = await runCli(['stats', '--workers', '2', file], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
+    assert.equal(dying.code, 70, dying.stderr);
+    assert.match(dying.stderr.trim(), /^stats: worker \d failed: .*memory/);
+    // --strict stops at the first bad line: read on one thread, as before.
+    const strict1 = await runCli(['stats', '--strict', '--workers', '1', file]);
+    const strict2 = await runCli(['stats', '--strict', '--workers', '2', file], { env: { SHARK_WORKER_HEAP_MB: '2' } });
+    assert.equal(strict1.code, 3, strict1.stderr);
+    assert.deepEqual([strict2.code, strict2.stdout, strict2.stderr], [strict1.code, strict1.stdout, strict1.stderr]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C on stats --workers 2 reading an NDJSON file that is a FIFO left open: the workers\' tables are printed, the cut line is not read', { timeout: 60_000 }, async () => {
+  const { mkdtempSync, rmSync, openSync, writeSync, closeSync } = await import('node:fs');
+  const { execFileSync, spawn } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const { cliBin } = await import('../helpers/paths.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-fifo-'));
+  try {
+    const dissected = await runCli(['dissect', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { timeoutMs: 60_000 });
+    const lines = dissected.stdout.trim().split('\n');
+    const fifo = join(dir, 'entries.ndjson');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [cliBin, 'stats', '--format', 'json', '--workers', '2', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Every line, then the start of one more, and the FIFO stays open: the read after it waits.
+    const fd = openSync(fifo, 'w');
+    writeSync(fd, `${lines.join('\n')}\n{"id":"cut sh`);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The writer goes away (a pipe's reader finishes once it does, on one thread as on the workers).
+    closeSync(fd);
+    const code = await closed;
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '', 'no warning: the line a stop cut is not a line of the file');
+    const whole = JSON.parse((await runCli(['stats', '--format', 'json', '--workers', '1'], { input: dissected.stdout })).stdout);
+    assert.equal(JSON.parse(stdout).total.entries, whole.total.entries, 'every whole line read before the stop is in the table');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -124,7 +124,7 @@ interface Held {
   rest: Buffer;
 }
 
-class Link {
+export class Link {
   through = 0;
   summary: Record<string, number> | undefined;
   aggregate: StatsWire | undefined;
@@ -147,10 +147,46 @@ class Link {
   }
 }
 
+/** What a pool's workers answer to: the run they serve. */
+export interface PoolRun {
+  accept(link: Link, out: WorkerOutput): void;
+  fail(worker: number, message: string): void;
+}
+
+/**
+ * Room for a record of `len` bytes in a worker's ring, once the worker made
+ * it, or undefined once `failed` settles: a worker that died never makes
+ * room, and a wait on the ring alone keeps nothing in the event loop (the
+ * process would end with its run unfinished).
+ */
+export async function roomIn(link: Link, len: number, failed: Promise<void>): Promise<number | undefined> {
+  const at = link.writer.tryReserve(len);
+  if (at >= 0) return at;
+  return Promise.race([link.writer.reserve(len), failed.then(() => undefined)]);
+}
+
+/**
+ * Write one record (`type`, then `head` if given, then `body`) into a
+ * worker's ring, once it has room; `check` throws once the run failed
+ * (`failed` settles then).
+ */
+export async function writeRecord(link: Link, type: number, body: Uint8Array, check: () => void, failed: Promise<void>, head?: Uint8Array): Promise<void> {
+  const len = 1 + (head?.length ?? 0) + body.length;
+  check();
+  const at = await roomIn(link, len, failed);
+  check();
+  if (at === undefined) throw new Error('pool: no room in a ring, and no failure said why');
+  const view = link.writer.view;
+  view[at + 4] = type;
+  if (head) view.set(head, at + 5);
+  view.set(body, at + 5 + (head?.length ?? 0));
+  link.writer.commit(at, len);
+}
+
 /** Worker threads, started once, serving one dissection run after another. */
 export class WorkerPool {
   readonly links: Link[] = [];
-  run: ParallelRun | undefined;
+  run: PoolRun | undefined;
   private closing = false;
   /** A run stopped half-way (or a worker died): its workers' rings are not at a run's start. */
   broken = false;
@@ -212,13 +248,16 @@ export async function dissectParallel(head: Buffer, rest: AsyncIterable<Buffer>,
   }
 }
 
-class ParallelRun {
+class ParallelRun implements PoolRun {
   private readonly links: Link[];
   private readonly frags = new FragmentReassembler();
   private readonly balancer: FlowBalancer;
   private readonly reorder: ReorderBuffer;
   private readonly window: number;
   private failure: Error | undefined;
+  /** Settles when the run fails (fail()): waits for ring room end then. */
+  private stopWaits!: () => void;
+  private readonly failing = new Promise<void>((resolve) => (this.stopWaits = resolve));
   private wake: (() => void) | undefined;
   // The single engine's schedule state.
   private g = 0;
@@ -325,10 +364,7 @@ class ParallelRun {
     const shared = engine.memoryBudget ? { ...engine, memoryBudget: Math.floor(engine.memoryBudget / this.links.length) } : engine;
     for (const l of this.links) {
       const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, engine: shared, index: l.index }));
-      const at = await this.reserve(l, spec.length + 1);
-      l.writer.view[at + 4] = RecordType.SESSION;
-      l.writer.view.set(spec, at + 5);
-      l.writer.commit(at, spec.length + 1);
+      await writeRecord(l, RecordType.SESSION, spec, () => this.check(), this.failing);
     }
   }
 
@@ -343,6 +379,7 @@ class ParallelRun {
   fail(worker: number, message: string): void {
     if (this.failure) return;
     this.failure = new UserError(`worker ${worker} failed: ${message}`, ExitCode.BUG);
+    this.stopWaits();
     this.wake?.();
   }
 
@@ -375,13 +412,7 @@ class ParallelRun {
   private async sendSecrets(): Promise<void> {
     for (const text of this.secrets) {
       const bytes = Buffer.from(text, 'latin1');
-      for (const l of this.links) {
-        const at = await this.reserve(l, bytes.length + 1);
-        const view = l.writer.view;
-        view[at + 4] = RecordType.SECRETS;
-        view.set(bytes, at + 5);
-        l.writer.commit(at, bytes.length + 1);
-      }
+      for (const l of this.links) await writeRecord(l, RecordType.SECRETS, bytes, () => this.check(), this.failing);
     }
     this.secrets = [];
   }
@@ -529,8 +560,9 @@ class ParallelRun {
 
   private async reserve(link: Link, len: number): Promise<number> {
     this.check();
-    const at = await link.writer.reserve(len);
+    const at = await roomIn(link, len, this.failing);
     this.check();
+    if (at === undefined) throw new Error('pool: no room in a ring, and no failure said why');
     return at;
   }
 
@@ -668,14 +700,14 @@ class ParallelRun {
   }
 }
 
-const STOPPED = Symbol('stopped');
+export const STOPPED = Symbol('stopped');
 
 /**
  * `p`, or STOPPED as soon as `signal` fires: a run stopped (Ctrl-C) while
  * its read waits on a silent pipe still ends, and hands back what it has.
  * A listener per call, removed once `p` settles, so nothing accumulates.
  */
-function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
+export function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
   if (signal.aborted) return Promise.resolve(STOPPED);
   return new Promise((resolve) => {
     const onAbort = (): void => resolve(STOPPED);

@@ -27,7 +27,15 @@ export const RecordType = {
   END: 8,
   /** A run starts: its WorkerSpec as JSON (a fresh engine). */
   SESSION: 9,
+  /**
+   * first f64 (the number of the first line), continued u8, then NDJSON
+   * entries to add to the table (a run with `lines`): whole lines, or a piece
+   * of one line too long for a record, whose next pieces follow (continued 1).
+   */
+  LINES: 10,
 } as const;
+
+export const LINES_HEADER = 10;
 
 export const PACKET_HEADER = 25;
 export const DATAGRAM_HEADER = 26;
@@ -48,6 +56,11 @@ export interface WorkerSpec {
    * leaves the worker. Tables merge exactly (stats/aggregate.ts).
    */
   aggregate?: { by: string };
+  /**
+   * With `aggregate`: the run's input is NDJSON entries (LINES records) from
+   * this source (named in bad-line warnings), already cut to `project`.
+   */
+  lines?: { source: string };
   index: number;
 }
 
@@ -70,4 +83,6 @@ export interface WorkerOutput {
   summary?: Record<string, number>;
   /** After END, when the spec asked to aggregate: the worker's table. */
   aggregate?: StatsWire;
+  /** NDJSON lines this worker skipped as bad since its last message: their numbers and warnings. */
+  badLines?: { line: number; message: string }[];
 }

@@ -8,7 +8,7 @@ import type { Entry } from '../../model/entry.js';
 import { DissectionEngine } from '../engine.js';
 import { RingReader, TakenRecords, type RingHandle } from './ring.js';
 import { LineBatch } from './line-batch.js';
-import { DATAGRAM_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
+import { DATAGRAM_HEADER, LINES_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { TlsKeyLog } from '../tls/keylog.js';
 import { tlsKeysFromFlag } from '../../cli/tls-keylog-file.js';
 import { loadProtoDir } from '../protocols/proto-schema.js';
@@ -19,6 +19,7 @@ import { JsonBytes } from '../../output/json-bytes.js';
 import { projectObject, specFromWire } from '../../ndjson/project-object.js';
 import type { FieldSpec } from '../../ndjson/project.js';
 import { StatsAggregator } from '../../stats/aggregate.js';
+import { LineEntries } from '../../ndjson/line-entries.js';
 
 const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -59,6 +60,13 @@ let enrich: ((e: Entry) => void) | undefined;
 let project: FieldSpec | undefined;
 /** `stats`: entries are added here instead of being serialised (WorkerSpec.aggregate). */
 let aggregator: StatsAggregator | undefined;
+/** `stats` of NDJSON entries (WorkerSpec.lines): LINES records are read here, into the aggregator. */
+let lineEntries: LineEntries | undefined;
+/** Lines skipped as bad since the last post. */
+let badLines: { line: number; message: string }[] = [];
+/** LINES records read in this run (a lines run's `through`), and whether any since the last post. */
+let linesRecords = 0;
+let linesUnposted = false;
 let engine = session({ engine: {}, redact: {}, index: 0 });
 
 /** A fresh engine (and redactor, key log) for a run. */
@@ -68,6 +76,18 @@ function session(spec: WorkerSpec): DissectionEngine {
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
   project = spec.project ? specFromWire(spec.project) : undefined;
   aggregator = spec.aggregate ? new StatsAggregator(spec.aggregate.by) : undefined;
+  badLines = [];
+  linesRecords = 0;
+  linesUnposted = false;
+  lineEntries = undefined;
+  if (spec.lines && aggregator && project) {
+    const table = aggregator;
+    // As the one thread's stats does with NDJSON: the entry cut to the table's fields, redacted, added.
+    const lines: LineEntries = new LineEntries(spec.lines.source, project, (e) => table.add(redact ? (redact(e) ?? e) : e), {
+      onBadLine: (message) => badLines.push({ line: lines.line, message }),
+    });
+    lineEntries = lines;
+  }
   const snapshot = spec.snapshot;
   enrich = snapshot ? createEnricher(() => snapshot) : undefined;
   keys = [];
@@ -104,8 +124,11 @@ function post(extra: Partial<WorkerOutput> = {}): void {
   lastPost = performance.now();
   const bytes = lines.take();
   const out: WorkerOutput = { through, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
+  if (badLines.length > 0) out.badLines = badLines;
   keys = [];
   lows = [];
+  badLines = [];
+  linesUnposted = false;
   port.postMessage(out, [out.keys.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
 }
 
@@ -146,7 +169,19 @@ function handle(rec: Buffer): boolean {
     case RecordType.SECRETS:
       tlsKeys.addText(rec.toString('latin1', 1));
       return true;
+    case RecordType.LINES: {
+      if (!lineEntries) throw new Error('worker: LINES record outside a run of NDJSON lines');
+      // A record that does not continue a piece of a long line starts at a line of its own.
+      if (rec[9] === 0) lineEntries.startAt(rec.readDoubleLE(1));
+      lineEntries.feed(rec.subarray(LINES_HEADER));
+      // How far this worker is: the main thread tells bad lines in order once every worker is past them.
+      through = ++linesRecords;
+      linesUnposted = true;
+      return true;
+    }
     case RecordType.END:
+      // No lineEntries.end(): the main thread ends the file's last line with a newline, and a line
+      // left unfinished here is one a stop (Ctrl-C) cut, which one thread does not read either.
       engine.finish();
       g = through = Number.MAX_SAFE_INTEGER;
       post({ summary: { ...engine.summary() }, aggregate: aggregator?.toWire() });
@@ -163,7 +198,7 @@ function run(): void {
   for (;;) {
     if (!reader.ready) {
       // Nothing waiting: hand on what is done before sleeping.
-      if (lines.count > 0 || lows.length > 0) post();
+      if (lines.count > 0 || lows.length > 0 || linesUnposted) post();
       if (!reader.waitForData()) return;
     }
     reader.takeInto(TAKE_BYTES, taken);
@@ -179,7 +214,7 @@ function run(): void {
       } else if (!handle(taken.record(i))) return;
       if (lines.count >= MAX_LINES) post();
     }
-    if ((lines.count > 0 || lows.length > 0) && performance.now() - lastPost >= MAX_HOLD_MS) post();
+    if ((lines.count > 0 || lows.length > 0 || linesUnposted) && performance.now() - lastPost >= MAX_HOLD_MS) post();
   }
 }
 

@@ -11,7 +11,7 @@ import { InputError } from '../cli/errors.js';
 import { openCapture } from '../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../capture/pcapng-parser.js';
 import { TlsKeyLog } from '../dissect/tls/keylog.js';
-import type { EntrySourceOptions } from './entries.js';
+import { aggregateSpec, type EntrySourceOptions } from './entries.js';
 import { projectObject, specToWire } from '../ndjson/project-object.js';
 
 export async function* dissectStream(
@@ -27,7 +27,7 @@ export async function* dissectStream(
     const aggregate = opts.aggregate;
     // Aggregating on the workers: they redact (as the consumer would) and keep their entries.
     const spec = aggregate
-      ? { ...opts.parallel, aggregate: { by: aggregate.by }, redact: aggregate.redact, project: fields && specToWire(fields) }
+      ? aggregateSpec(opts.parallel, aggregate, fields)
       : fields
         ? { ...opts.parallel, project: specToWire(fields) }
         : opts.parallel;

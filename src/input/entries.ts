@@ -14,6 +14,7 @@ import { isPcapMagic } from '../capture/pcap-parser.js';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { RedactFlagValues } from '../redact/flags.js';
 import type { StatsWire } from '../stats/aggregate.js';
+import { specToWire } from '../ndjson/project-object.js';
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -149,15 +150,13 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     }
     if (kind === 'ndjson' && linesOnWorkers(path, opts)) {
       // A table of an entry file: its lines are read on the workers, and only their tables come back.
-      const aggregate = opts.aggregate!;
       const { aggregateNdjson } = await import('./parallel-ndjson.js');
-      const { specToWire } = await import('../ndjson/project-object.js');
       await aggregateNdjson(head, iterable(rest), name, {
         workers: opts.workers!,
-        spec: { ...opts.parallel!, aggregate: { by: aggregate.by }, redact: aggregate.redact, project: specToWire(opts.project!) },
+        spec: aggregateSpec(opts.parallel!, opts.aggregate!, opts.project),
         signal: opts.signal,
         onBadLine: opts.onBadLine ?? warn,
-        into: aggregate.into,
+        into: opts.aggregate!.into,
       });
     } else if (kind === 'ndjson') {
       const ndjsonOpts = { strict: opts.strict, onBadLine: opts.onBadLine ?? warn, prefix: head };
@@ -185,4 +184,9 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
  */
 function linesOnWorkers(path: string, opts: EntrySourceOptions): boolean {
   return opts.aggregate !== undefined && opts.project !== undefined && (opts.workers ?? 1) > 1 && opts.parallel !== undefined && path !== '-' && !opts.strict;
+}
+
+/** What workers aggregating a table are told (a capture's or an entry file's): they redact as the consumer would, and keep only the table's fields. */
+export function aggregateSpec(parallel: Omit<WorkerSpec, 'index'>, aggregate: NonNullable<EntrySourceOptions['aggregate']>, fields: FieldSpec | undefined): Omit<WorkerSpec, 'index'> {
+  return { ...parallel, aggregate: { by: aggregate.by }, redact: aggregate.redact, project: fields && specToWire(fields) };
 }

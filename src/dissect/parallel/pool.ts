@@ -154,28 +154,26 @@ export interface PoolRun {
 }
 
 /**
- * Room for a record of `len` bytes in a worker's ring, once the worker made
- * it, or undefined once `failed` settles: a worker that died never makes
- * room, and a wait on the ring alone keeps nothing in the event loop (the
- * process would end with its run unfinished).
+ * Room for a record of `len` bytes in a worker's ring (its offset), once the
+ * worker made it. `check` throws once the run failed, and `failed` settles
+ * then: the wait ends with it, since a worker that died never makes room,
+ * and a wait on the ring alone keeps nothing in the event loop (the process
+ * would end with its run unfinished, exit 13).
  */
-export async function roomIn(link: Link, len: number, failed: Promise<void>): Promise<number | undefined> {
-  const at = link.writer.tryReserve(len);
-  if (at >= 0) return at;
-  return Promise.race([link.writer.reserve(len), failed.then(() => undefined)]);
+export async function roomIn(link: Link, len: number, check: () => void, failed: Promise<void>): Promise<number> {
+  check();
+  const now = link.writer.tryReserve(len);
+  if (now >= 0) return now;
+  const at = await Promise.race([link.writer.reserve(len), failed.then(() => -1)]);
+  check();
+  if (at < 0) throw new Error('pool: a wait for ring room ended, and no failure said why');
+  return at;
 }
 
-/**
- * Write one record (`type`, then `head` if given, then `body`) into a
- * worker's ring, once it has room; `check` throws once the run failed
- * (`failed` settles then).
- */
+/** Write one record (`type`, then `head` if given, then `body`) into a worker's ring, once it has room (roomIn). */
 export async function writeRecord(link: Link, type: number, body: Uint8Array, check: () => void, failed: Promise<void>, head?: Uint8Array): Promise<void> {
   const len = 1 + (head?.length ?? 0) + body.length;
-  check();
-  const at = await roomIn(link, len, failed);
-  check();
-  if (at === undefined) throw new Error('pool: no room in a ring, and no failure said why');
+  const at = await roomIn(link, len, check, failed);
   const view = link.writer.view;
   view[at + 4] = type;
   if (head) view.set(head, at + 5);
@@ -558,12 +556,8 @@ class ParallelRun implements PoolRun {
     }
   }
 
-  private async reserve(link: Link, len: number): Promise<number> {
-    this.check();
-    const at = await roomIn(link, len, this.failing);
-    this.check();
-    if (at === undefined) throw new Error('pool: no room in a ring, and no failure said why');
-    return at;
+  private reserve(link: Link, len: number): Promise<number> {
+    return roomIn(link, len, () => this.check(), this.failing);
   }
 
   /** Wait (letting worker messages in) until `ready()`; a worker failing ends the wait. */

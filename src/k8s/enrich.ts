@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 import type { Endpoint, Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { parseProblem } from '../ndjson/read.js';
 
 export type SnapshotProvider = () => ClusterSnapshot;
 
@@ -204,7 +205,7 @@ export function loadSnapshot(file: string): ClusterSnapshot {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${file}: not JSON: ${(err as Error).message.split('\n')[0]}`, ExitCode.BAD_INPUT);
+    throw new UserError(`${file}: not JSON: ${parseProblem(err as Error)}`, ExitCode.BAD_INPUT);
   }
   const snap = (doc && typeof doc === 'object' && 'cluster' in doc ? (doc as { cluster: unknown }).cluster : doc) as
     | Partial<ClusterSnapshot>

@@ -79,7 +79,7 @@ export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptio
   try {
     value = JSON.parse(l.text);
   } catch (err) {
-    badLine(source, l.lineNo, `not JSON (${(err as Error).message.split('\n')[0]})`, opts);
+    badLine(source, l.lineNo, `not JSON (${parseProblem(err as Error)})`, opts);
     return undefined;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -87,6 +87,18 @@ export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptio
     return undefined;
   }
   return checkedEntry(value as Record<string, unknown>, source, l.lineNo, opts);
+}
+
+/**
+ * JSON.parse's message without the piece of the line V8 quotes in it
+ * (`Unexpected token 'B', "{"a": Bearer-…" is not valid JSON`): a line may
+ * hold a secret, and warnings are read by others. What went wrong stays.
+ */
+export function parseProblem(err: Error): string {
+  const first = err.message.split('\n')[0];
+  if (!first.endsWith(' is not valid JSON')) return first;
+  const quoted = [first.indexOf(', "'), first.indexOf(', ..."')].filter((i) => i > 0);
+  return quoted.length > 0 ? first.slice(0, Math.min(...quoted)) : first;
 }
 
 /** The entry when its fields have their types (entry-shape.ts); else the line is reported and undefined. */

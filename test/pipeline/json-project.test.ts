@@ -178,3 +178,14 @@ test('map and stats aggregate projected entries exactly as whole ones', async ()
   }
   assert.equal(statsFields('request.method'), undefined, 'JSONata groupings read whole entries');
 });
+
+test('a line JSON.parse rejects is reported without the piece of it V8 quotes (a line may hold a secret)', async () => {
+  const lines = ['{"a": Bearer-Zq1secret}', `{"b": "x", "token": Zq2secret${'S'.repeat(80)}}`, 'Zq3secret', '{"c":1', '{"d":1} tail'];
+  const reports: string[] = [];
+  for await (const _ of readNdjson(Readable.from([lines.join('\n')]), 'in.ndjson', { onBadLine: (m) => reports.push(m) }));
+  assert.equal(reports.length, lines.length, reports.join('\n'));
+  for (const r of reports) assert.doesNotMatch(r, /Zq\dsecret/, r);
+  assert.match(reports[0], /^in\.ndjson: line 1: not JSON \(Unexpected token 'B'\); skipped$/);
+  // Messages that quote nothing keep their position.
+  assert.match(reports[3], /line 4: not JSON \(.* at position \d+\); skipped$/);
+});

@@ -31,6 +31,7 @@ import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
 import { HalfStream, seqDiff, type ReassemblyCounters, type StreamSink } from './tcp-reassembly.js';
 import { SctpLayer } from './sctp.js';
+import { growYoungGeneration } from '../cli/heap-flags.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -1246,6 +1247,7 @@ export async function* dissectPackets(
   options.engineRef?.(engine);
   const it = batches[Symbol.asyncIterator]();
   let next = settle(it.next());
+  let packets = 0;
   // A damaged capture throws after its last good packet: finish what was read first.
   let failure: unknown;
   for (;;) {
@@ -1259,6 +1261,7 @@ export async function* dissectPackets(
       if (result.done) break;
       next = settle(it.next());
       const batch = asBatch(result.value);
+      if (packets < GROW_AFTER_PACKETS && (packets += batch.length) >= GROW_AFTER_PACKETS) growYoungGeneration();
       if (options.live) for (let i = 0; i < batch.length; i++) engine.push(batch.packet(i));
       else {
         // Look one batch ahead (briefly, for a pipe that pauses): a packet
@@ -1293,6 +1296,9 @@ export async function* dissectPackets(
   if (out.length > 0) yield out;
   if (failure !== undefined) throw failure;
 }
+
+/** Packets after which a run is long enough to give this thread a larger young generation (heap-flags.ts). */
+const GROW_AFTER_PACKETS = 20_000;
 
 /** Packets pushed between two hand-offs of entries. */
 export const SLICE = 2048;

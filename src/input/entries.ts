@@ -15,6 +15,10 @@ import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { RedactFlagValues } from '../redact/flags.js';
 import type { StatsWire } from '../stats/aggregate.js';
 import { specToWire } from '../ndjson/project-object.js';
+import { growYoungGeneration } from '../cli/heap-flags.js';
+
+/** Entries after which reading them is long enough to give this thread a larger young generation (heap-flags.ts). */
+const GROW_AFTER_ENTRIES = 10_000;
 
 export interface EntrySourceOptions {
   /** A bad NDJSON line is fatal instead of skipped. */
@@ -161,7 +165,9 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     } else if (kind === 'ndjson') {
       const ndjsonOpts = { strict: opts.strict, onBadLine: opts.onBadLine ?? warn, prefix: head };
       const batches = opts.project ? readProjectedNdjson(iterable(rest), name, opts.project, ndjsonOpts) : readNdjson(iterable(rest), name, ndjsonOpts);
+      let entries = 0;
       for await (const batch of batches) {
+        if (entries < GROW_AFTER_ENTRIES && (entries += batch.length) >= GROW_AFTER_ENTRIES) growYoungGeneration();
         yield batch;
         if (opts.signal?.aborted) break;
       }

@@ -30,7 +30,7 @@ export const DEFAULT_WORKERS = 'auto';
 export const AUTO_MIN_BYTES = 64 * 1024 * 1024;
 
 export const workersFlag = Flags.string({
-  description: `dissect on this many worker threads ("auto": cores - 1 and at least 2 where there are 2 cores, cgroup limits honoured); output is identical to one thread (default: auto for capture files of ${AUTO_MIN_BYTES / 1024 / 1024} MB or more in all, else 1)`,
+  description: `dissect captures on this many worker threads, and read NDJSON files on them where a command can (stats tables, filter) ("auto": cores - 1 and at least 2 where there are 2 cores, cgroup limits honoured); output is identical to one thread (default: auto for input files of ${AUTO_MIN_BYTES / 1024 / 1024} MB or more in all, else 1)`,
   helpValue: 'auto|N',
 });
 

@@ -9,10 +9,11 @@ import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import type { LineFormatter } from '../output/formats/entry-format.js';
 import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
-import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
+import { parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
-import { entryShapeProblem } from '../ndjson/entry-shape.js';
 import { compileFilter, type Dialect } from './index.js';
+import { LineMatcher } from './line-matcher.js';
+import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 
 export interface RunFilterOptions {
   inputs: string[];
@@ -63,13 +64,14 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   let asyncPredicate: ((e: Entry) => Promise<boolean>) | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
+  // KFL2's now() is fixed once, for this thread and any workers filtering with it.
+  const now = opts.now ?? Date.now();
   if (opts.jsonata !== undefined) {
     // Loaded only for --jsonata: the module costs ~50 ms of every start.
     const { compileJsonata } = await import('./jsonata.js');
     asyncPredicate = compileJsonata(opts.jsonata, { signal: opts.signal, onWarning: warn, limits: opts.jsonataTimeoutMs ? { timeoutMs: opts.jsonataTimeoutMs } : undefined });
-  }
-  else {
-    const f = compileFilter(opts.expr, { dialect: opts.dialect, now: opts.now, onWarning: (w) => warn(`warning: ${w}`) });
+  } else {
+    const f = compileFilter(opts.expr, { dialect: opts.dialect, now, onWarning: (w) => warn(`warning: ${w}`) });
     syncPredicate = f.predicate;
     project = f.projectBinary;
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
@@ -89,30 +91,49 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     const wait = sink.write(out === entry && line !== undefined ? line : JSON.stringify(out));
     if (wait) await wait;
   };
+  const count = opts.count === true;
+  const matcher = syncPredicate ? new LineMatcher(syncPredicate, project, invert, redactor) : undefined;
+  // A KFL filter of NDJSON files may run on workers (entryBatches decides), as this thread would run it.
+  const onWorkers: FilterWire | undefined = matcher && (count || !opts.format) ? { expr: opts.expr, dialect: opts.dialect ?? 'auto', now, invert, count, redact: opts.redact ?? [], noRedact: opts.noRedact === true } : undefined;
 
   // Lines are read as binary (latin1) strings when the projection can use them: cheaper than UTF-8 decoding every line.
-  outer: for await (const batch of entryBatches(opts, warn, project !== undefined)) {
-    if (batch.kind === 'lines') {
+  outer: for await (const batch of entryBatches(opts, warn, project !== undefined, onWorkers)) {
+    if (batch.kind === 'lines' && matcher) {
       for (const l of batch.lines) {
-        // Decide on the projected fields first; parse in full only what is kept.
-        if (project) {
-          const p = project(l.text);
-          // Only lines left out are decided here: a kept (or counted) line is parsed
-          // in full below, so a damaged one is reported, never counted; so is one
-          // whose projected fields have the wrong types (entry-shape.ts).
-          if (p !== undefined && entryShapeProblem(p) === undefined && syncPredicate!(p) === invert) {
-            result.read++;
-            continue;
-          }
+        const text = matcher.match(l, batch.binary, batch.source, batch.readOpts, count);
+        if (text === undefined) continue;
+        result.matched++;
+        if (!count) {
+          const wait = sink.write(text);
+          if (wait) await wait;
         }
-        const line = batch.binary ? { text: binaryToText(l.text), lineNo: l.lineNo } : l;
-        const entry = parseEntryLine(line, batch.source, batch.readOpts);
+        if (done()) break outer;
+      }
+    } else if (batch.kind === 'lines') {
+      // JSONata: asynchronous, and nothing to project.
+      for (const l of batch.lines) {
+        const entry = parseEntryLine(l, batch.source, batch.readOpts);
         if (!entry) continue;
         result.read++;
-        const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        const hit = (await asyncPredicate!(entry)) !== invert;
         if (opts.signal?.aborted) break outer;
         if (!hit) continue;
-        await emit(entry, line.text);
+        await emit(entry, l.text);
+        if (done()) break outer;
+      }
+    } else if (batch.kind === 'filtered') {
+      // Workers' blocks, in the file's order: their kept lines (up to the limit) as they are, and the
+      // warnings for bad lines one thread would have read (those before the limit's last line).
+      for (const b of batch.blocks) {
+        result.read += b.read;
+        const room = limit === undefined ? Infinity : limit - result.matched;
+        const kept = Math.min(b.kept, room);
+        if (b.bad) for (const bad of b.bad) if (bad.kept < room) warn(bad.message);
+        result.matched += kept;
+        if (!count && kept > 0) {
+          const wait = sink.writeText(kept === b.kept ? b.text : b.text.slice(0, endOfLine(b.text, kept)));
+          if (wait) await wait;
+        }
         if (done()) break outer;
       }
     } else {
@@ -132,18 +153,31 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   return finish();
 
   async function finish(): Promise<RunFilterResult> {
+    result.read += matcher?.read ?? 0;
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();
     return result;
   }
 }
 
+/** Where the n-th line of `text` (lines ended by newlines) ends: the index after its newline. */
+function endOfLine(text: string, n: number): number {
+  let at = -1;
+  for (let i = 0; i < n; i++) at = text.indexOf('\n', at + 1);
+  return at + 1;
+}
+
 type Batch =
   | { kind: 'lines'; lines: RawLine[]; source: string; readOpts: NdjsonReadOptions; binary: boolean }
+  | { kind: 'filtered'; blocks: FilteredBlock[] }
   | { kind: 'entries'; entries: Entry[] };
 
-/** From every input in turn: NDJSON as raw numbered lines (parsed by the caller), captures as dissected entries. */
-async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean): AsyncGenerator<Batch> {
+/**
+ * From every input in turn: NDJSON as raw numbered lines (parsed by the
+ * caller), or, from a file with workers and a filter they can run
+ * (`onWorkers`), as the workers' filtered blocks; captures as dissected entries.
+ */
+async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean, onWorkers: FilterWire | undefined): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
   checkInputs(list);
   for (const path of list) {
@@ -161,7 +195,12 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, 
       if (kind === 'empty') continue;
       if (kind === 'unknown') throw notCaptureOrEntries(name, head);
       const iterable: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => rest };
-      if (kind === 'ndjson') {
+      if (kind === 'ndjson' && onWorkers && path !== '-' && (opts.workers ?? 1) > 1 && opts.parallel && !opts.strict) {
+        // A file (a pipe is read as it comes), not --strict (the first bad line ends reading): on the workers.
+        const { filterNdjson } = await import('../input/parallel-ndjson.js');
+        const run = filterNdjson(head, iterable, name, { workers: opts.workers as number, spec: opts.parallel, filter: onWorkers, signal: opts.signal });
+        for await (const blocks of run) yield { kind: 'filtered', blocks };
+      } else if (kind === 'ndjson') {
         const readOpts: NdjsonReadOptions = { strict: opts.strict, onBadLine: warn, prefix: head, binary };
         for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts, binary };
       } else {

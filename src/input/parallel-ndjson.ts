@@ -1,18 +1,24 @@
-// A `stats` table of an NDJSON entry file on worker threads (--workers N):
-// the main thread only splits the file into blocks of whole lines and hands
-// them out (LINES records, each with the number of its first line); each
-// worker parses, redacts and adds its lines to a table of its own (worker.ts,
-// as one thread's stats does), and at the end the tables merge exactly, as
-// they do for captures (stats/aggregate.ts: nothing in a table depends on
-// the order entries came in). Lines reported bad come back with their
-// numbers and are told in the order of the file, each once every worker is
-// past it (so only the few between the workers' places wait).
-// Only where nothing else depends on that order (entries.ts decides): a final
-// table (no --check, no live refresh), a file (not a pipe), not --strict.
+// NDJSON entry files on worker threads (--workers N): the main thread only
+// splits the file into blocks of whole lines and hands them out (LINES
+// records, each with the number of its first line); each worker reads its
+// lines as one thread does. Two uses:
+//  - a `stats` table (aggregateNdjson): each worker parses, redacts and adds
+//    its lines to a table of its own (worker.ts, as one thread's stats does),
+//    and at the end the tables merge exactly, as they do for captures
+//    (stats/aggregate.ts: nothing in a table depends on the order entries
+//    came in). Lines reported bad come back with their numbers and are told
+//    in the order of the file, each once every worker is past it (so only the
+//    few between the workers' places wait);
+//  - `shark filter` (filterNdjson): each worker filters its lines as run.ts
+//    does (filter/line-matcher.ts) and hands back each block's kept lines and
+//    bad-line warnings; the main thread gives them on in the order it sent
+//    the blocks, which is the file's, so stdout and stderr are one thread's.
+// Only from a file (a pipe is read as it comes, for live use), and not
+// --strict (the first bad line ends reading: what follows must not count).
 
 import { ExitCode, UserError } from '../cli/errors.js';
 import { STOPPED, unlessStopped, writeRecord, WorkerPool, type Link, type PoolRun } from '../dissect/parallel/pool.js';
-import { LINES_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from '../dissect/parallel/wire.js';
+import { LINES_HEADER, RecordType, type FilteredBlock, type FilterWire, type WorkerOutput, type WorkerSpec } from '../dissect/parallel/wire.js';
 import type { StatsWire } from '../stats/aggregate.js';
 
 /**
@@ -21,6 +27,12 @@ import type { StatsWire } from '../stats/aggregate.js';
  */
 const BLOCK_BYTES = 256 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * filterNdjson: blocks sent and not yet given on, per worker. Bounds what
+ * waits on the main thread for an earlier block still being read elsewhere,
+ * or for a slow reader of stdout: 2 MB of lines per worker, and what they kept.
+ */
+const BLOCKS_AHEAD_PER_WORKER = 8;
 
 export interface ParallelNdjsonOptions {
   workers: number;
@@ -34,27 +46,79 @@ export interface ParallelNdjsonOptions {
 
 export async function aggregateNdjson(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelNdjsonOptions): Promise<void> {
   const pool = new WorkerPool(opts.workers);
-  const run = new LinesRun(pool.links, opts.onBadLine);
+  const run = new LinesRun(pool.links, opts.onBadLine, false);
   pool.run = run;
   try {
     await run.start({ ...opts.spec, lines: { source: name } });
-    if (head.length > 0) await run.feed(head);
-    const signal = opts.signal ?? new AbortController().signal;
-    const chunks = rest[Symbol.asyncIterator]();
-    let stopped = false;
-    for (;;) {
-      // A read waiting on a silent pipe (a FIFO named as the file) ends at a stop too.
-      const next = await unlessStopped(chunks.next(), signal);
-      if ((stopped = next === STOPPED) || next.done) break;
-      await run.feed(next.value);
-    }
-    // Stopped (Ctrl-C): the line being read when it came is not a line of the file's.
-    await run.finish(!stopped);
+    await feedFile(run, head, rest, opts.signal);
     for (const l of pool.links) if (l.aggregate) opts.into(l.aggregate);
   } finally {
     pool.run = undefined;
     await pool.close();
   }
+}
+
+export interface FilterNdjsonOptions {
+  workers: number;
+  /** What the workers build their engines from (unused for lines, but a session's spec), and the filter. */
+  spec: Omit<WorkerSpec, 'index' | 'lines' | 'filter'>;
+  filter: FilterWire;
+  signal?: AbortSignal;
+}
+
+/**
+ * `shark filter` of an NDJSON file on worker threads: each block's kept
+ * lines and bad-line warnings, in the file's order (the consumer tells the
+ * warnings: with a limit, only those one thread would have read). A
+ * consumer that stops early (a count reached, stdout gone) ends the workers
+ * by leaving the loop.
+ */
+export async function* filterNdjson(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: FilterNdjsonOptions): AsyncGenerator<FilteredBlock[]> {
+  const pool = new WorkerPool(opts.workers);
+  // Bad lines come in the blocks (FilteredBlock.bad), for the consumer to tell.
+  const run = new LinesRun(pool.links, () => {}, true);
+  pool.run = run;
+  let fed = false;
+  let failure: { error: unknown } | undefined;
+  let feeding: Promise<void> | undefined;
+  try {
+    await run.start({ ...opts.spec, lines: { source: name }, filter: opts.filter });
+    feeding = feedFile(run, head, rest, opts.signal)
+      .then(
+        () => void (fed = true),
+        (error: unknown) => void (failure = { error }),
+      )
+      .finally(() => run.wakeWaiters());
+    for (;;) {
+      const blocks = run.take();
+      if (blocks.length > 0) yield blocks;
+      else if (failure) throw failure.error;
+      else if (fed) break;
+      else await run.changed();
+    }
+  } finally {
+    // Also when the consumer stopped early: the feeding ends at its next step, then the workers.
+    run.abandon();
+    await feeding;
+    pool.run = undefined;
+    await pool.close();
+  }
+}
+
+/** The whole file into `run`, then its end (a stop, Ctrl-C, ends it where it is). */
+async function feedFile(run: LinesRun, head: Buffer, rest: AsyncIterable<Buffer>, stop: AbortSignal | undefined): Promise<void> {
+  if (head.length > 0) await run.feed(head);
+  const signal = stop ?? new AbortController().signal;
+  const chunks = rest[Symbol.asyncIterator]();
+  let stopped = false;
+  for (;;) {
+    // A read waiting on a silent pipe (a FIFO named as the file) ends at a stop too.
+    const next = await unlessStopped(chunks.next(), signal);
+    if ((stopped = next === STOPPED) || next.done) break;
+    await run.feed(next.value);
+  }
+  // Stopped (Ctrl-C): the line being read when it came is not a line of the file's.
+  await run.finish(!stopped);
 }
 
 class LinesRun implements PoolRun {
@@ -67,7 +131,16 @@ class LinesRun implements PoolRun {
   /** Settles when the run fails: waits for ring room end then. */
   private stopWaits!: () => void;
   private readonly failing = new Promise<void>((resolve) => (this.stopWaits = resolve));
-  private wake: (() => void) | undefined;
+  /** Whoever waits for news from the workers (the feeding, and filterNdjson's consumer). */
+  private waiters: (() => void)[] = [];
+  /** Ordered runs: the worker of each block sent and not yet given on, in the order sent. */
+  private readonly order: number[] = [];
+  /** Ordered runs: per worker, the blocks it gave back that wait for their turn. */
+  private readonly arrived: FilteredBlock[][];
+  /** Ordered runs: blocks whose turn came, for take(). */
+  private ready: FilteredBlock[] = [];
+  /** Ordered runs: blocks sent and not yet taken (BLOCKS_AHEAD_PER_WORKER bounds them). */
+  private ahead = 0;
   /** Bytes after the last newline sent (the start of a line still to come). */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -81,10 +154,40 @@ class LinesRun implements PoolRun {
   constructor(
     private readonly links: Link[],
     private readonly onBadLine: (message: string) => void,
+    /** Each block's result comes back to be given on in the order sent (filterNdjson), not into tables. */
+    private readonly ordered: boolean,
   ) {
     for (const l of links) l.reset();
     this.sent = links.map(() => []);
     this.read = links.map(() => 0);
+    this.arrived = links.map(() => []);
+  }
+
+  /** Ordered runs: the blocks whose turn has come (their bad lines already told), once each. */
+  take(): FilteredBlock[] {
+    const blocks = this.ready;
+    if (blocks.length === 0) return blocks;
+    this.ready = [];
+    this.ahead -= blocks.length;
+    this.wakeWaiters();
+    return blocks;
+  }
+
+  /** Settles at the next news: a worker's message, a failure, blocks taken. */
+  changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The consumer is gone: the feeding stops at its next step, as if the run had failed. */
+  abandon(): void {
+    this.fail(-1, 'abandoned');
+  }
+
+  /** Every wait for news ends (to look again). */
+  wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 
   async start(spec: Omit<WorkerSpec, 'index'>): Promise<void> {
@@ -147,8 +250,7 @@ class LinesRun implements PoolRun {
     for (const l of this.links) l.writer.notify();
     while (!this.links.every((l) => l.summary !== undefined)) {
       this.check();
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
+      await this.changed();
     }
     this.check();
     this.tellBadLines(Infinity);
@@ -164,6 +266,11 @@ class LinesRun implements PoolRun {
 
   /** One LINES record: `bytes` end at a newline (`whole`), or are a piece of a line that goes on. */
   private async send(bytes: Buffer, whole: boolean): Promise<void> {
+    // Ordered: no further ahead of the consumer than the bound (the blocks between wait on this thread).
+    while (this.ordered && this.ahead >= BLOCKS_AHEAD_PER_WORKER * this.links.length) {
+      this.check();
+      await this.changed();
+    }
     const continued = this.continuing >= 0;
     const link = continued ? this.links[this.continuing] : this.withRoom(LINES_HEADER + bytes.length);
     this.continuing = whole ? -1 : link.index;
@@ -171,6 +278,10 @@ class LinesRun implements PoolRun {
     head.writeDoubleLE(this.nextLine, 0);
     head[8] = continued ? 1 : 0;
     this.sent[link.index].push(this.nextLine);
+    if (this.ordered) {
+      this.order.push(link.index);
+      this.ahead++;
+    }
     await writeRecord(link, RecordType.LINES, bytes, () => this.check(), this.failing, head);
     for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) this.nextLine++;
   }
@@ -201,6 +312,10 @@ class LinesRun implements PoolRun {
 
   accept(link: Link, out: WorkerOutput): void {
     if (out.badLines) this.badLines.push(...out.badLines);
+    if (out.filtered) {
+      for (const b of out.filtered) this.arrived[link.index].push(b);
+      this.giveInTurn();
+    }
     // Records read (`through`): what it read is forgotten, the rest says where it is.
     const sent = this.sent[link.index];
     const read = Math.min(out.through, sent.length + this.read[link.index]) - this.read[link.index];
@@ -211,7 +326,19 @@ class LinesRun implements PoolRun {
     if (out.summary) link.summary = out.summary;
     if (out.aggregate) link.aggregate = out.aggregate;
     if (this.badLines.length > 0) this.tellBadLines(Math.min(...this.sent.map((s) => (s.length > 0 ? s[0] : Infinity))));
-    this.wake?.();
+    this.wakeWaiters();
+  }
+
+  /** Ordered: every block whose turn has come (all sent before it given on) is ready; its consumer tells its bad lines. */
+  private giveInTurn(): void {
+    let given = 0;
+    while (given < this.order.length) {
+      const queue = this.arrived[this.order[given]];
+      if (queue.length === 0) break;
+      this.ready.push(queue.shift() as FilteredBlock);
+      given++;
+    }
+    if (given > 0) this.order.splice(0, given);
   }
 
   /** Tell, in the file's order, the bad lines before `line` (no worker can still report one there). */
@@ -226,7 +353,7 @@ class LinesRun implements PoolRun {
     if (this.failure) return;
     this.failure = new UserError(`worker ${worker} failed: ${message}`, ExitCode.BUG);
     this.stopWaits();
-    this.wake?.();
+    this.wakeWaiters();
   }
 
   private check(): void {

@@ -8,7 +8,7 @@
 import type { Entry } from '../model/entry.js';
 import { LineSplitter } from './line-spans.js';
 import { makeProjector, type FieldSpec } from './project.js';
-import { badLine, checkedEntry, isBlank, parseEntryLine, type NdjsonReadOptions } from './read.js';
+import { badLine, checkedEntry, isBlank, MAX_LINE_BYTES, parseEntryLine, type NdjsonReadOptions } from './read.js';
 
 export class LineEntries {
   private readonly splitter: LineSplitter;
@@ -17,7 +17,7 @@ export class LineEntries {
 
   constructor(source: string, spec: FieldSpec, onEntry: (e: Entry) => void, opts: NdjsonReadOptions = {}) {
     const project = makeProjector(spec);
-    const maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
+    const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
     this.splitter = new LineSplitter(
       (buf, start, end, lineNo) => {
         this.line = lineNo;

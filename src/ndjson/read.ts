@@ -11,6 +11,9 @@ import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { entryShapeProblem } from './entry-shape.js';
 
+/** The longest NDJSON line read (bytes) unless a reader is told otherwise; a longer one is a bad line. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
 export interface NdjsonReadOptions {
   /** Throw InputError on the first bad line instead of skipping it. */
   strict?: boolean;
@@ -121,7 +124,7 @@ export async function* readRawLines(
   source: string,
   opts: NdjsonReadOptions = {},
 ): AsyncGenerator<RawLine[]> {
-  const maxLine = opts.maxLineBytes ?? 64 * 1024 * 1024;
+  const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
   const batchSize = opts.batchSize ?? 512;
   const encoding: BufferEncoding = opts.binary ? 'latin1' : 'utf8';
   let lineNo = 0;

@@ -101,6 +101,21 @@ export class LineSink {
     return undefined;
   }
 
+  /**
+   * Queue several lines at once, each already ended by its newline (workers'
+   * filtered blocks, parallel-ndjson.ts). NDJSON only: a formatter renders
+   * line by line (write()).
+   */
+  writeText(text: string): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    if (this.opts.format) throw new Error('LineSink.writeText: lines to render go through write()');
+    // Exact: a block is up to 256 KB, and room for 3 bytes a character would be a needless larger buffer.
+    this.room(Buffer.byteLength(text, 'utf8'));
+    this.used += this.buf.write(text, this.used, 'utf8');
+    if (this.used >= this.batchChars) return this.flush();
+    return undefined;
+  }
+
   /** End the output: the formatter's closing text (a JSON array's `]`), then everything flushed. */
   async finish(): Promise<void> {
     const tail = this.closed ? undefined : this.opts.format?.tail?.(this.wroteAny);

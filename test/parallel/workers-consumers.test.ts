@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { sharedCaptures } from '../helpers/paths.js';
+import { writeDamagedEntries } from '../helpers/damaged-ndjson.js';
 
 const CAPTURES = ['lab-bookinfo-mix.pcap', 'zeek-http-methods.pcap', 'hotplace-tls13-aes128gcm-http2.pcapng', 'tcpdump-dns_udp.pcap'];
 
@@ -102,35 +103,12 @@ test('stats/map of a capture equal stats/map of its dissected NDJSON, one thread
 // merge, and bad lines are told in the file's order. Everything must be as one
 // thread gives it: the table, every warning, the exit code.
 test('stats --workers 2 and 3 of an NDJSON file: the lines are read on the workers, with one thread\'s table and warnings', { timeout: 180_000 }, async () => {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'shark-lines-'));
   try {
-    const lines: string[] = [];
-    for (const name of ['lab-bookinfo-mix.pcap', 'zeek-http-methods.pcap', 'tcpdump-dns_udp.pcap', 'ndpi-kafka.pcapng']) {
-      const dissected = await runCli(['dissect', join(sharedCaptures, name)], { timeoutMs: 60_000 });
-      assert.equal(dissected.code, 0, dissected.stderr);
-      lines.push(...dissected.stdout.trim().split('\n'));
-    }
-    assert.ok(lines.length > 1000, `${lines.length} entries`);
-    // Damage of every kind one thread reports or skips, spread through the file.
-    const long = (n: number): string => {
-      const e = JSON.parse(lines[1]);
-      e.request.path = `/${'x'.repeat(n)}`;
-      return JSON.stringify(e);
-    };
-    const mixed: string[] = [];
-    lines.forEach((l, i) => {
-      if (i % 97 === 5) mixed.push('{"broken": ');
-      if (i % 131 === 7) mixed.push('', '   ', 'not json');
-      if (i % 151 === 9) mixed.push('{"id":"1-1","timestamp":"yesterday"}');
-      if (i === 300) mixed.push(long(300_000)); // longer than a block (256 KB): in pieces, to one worker
-      if (i === 700) mixed.push(long(1_500_000)); // longer than a worker's ring (1 MB)
-      mixed.push(i % 173 === 11 ? `${l}\r` : l);
-    });
-    mixed.push('{"last line without a newline": ');
     const file = join(dir, 'entries.ndjson');
-    writeFileSync(file, mixed.join('\n'));
+    await writeDamagedEntries(file);
     for (const by of ['service', 'endpoint']) {
       const one = await runCli(['stats', '--format', 'json', '--by', by, '--workers', '1', file], { timeoutMs: 60_000 });
       assert.equal(one.code, 0, one.stderr);

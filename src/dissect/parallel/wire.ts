@@ -57,10 +57,14 @@ export interface WorkerSpec {
    */
   aggregate?: { by: string };
   /**
-   * With `aggregate`: the run's input is NDJSON entries (LINES records) from
-   * this source (named in bad-line warnings), already cut to `project`.
+   * The run's input is NDJSON entries (LINES records) from this source (named
+   * in bad-line warnings): with `aggregate`, cut to `project` and added to
+   * the worker's table; with `filter`, filtered, each record's result handed
+   * back (WorkerOutput.filtered) for the main thread to write in the file's order.
    */
   lines?: { source: string };
+  /** `shark filter` of an NDJSON file: the KFL expression and what the one thread's run.ts would apply. */
+  filter?: FilterWire;
   index: number;
 }
 
@@ -85,4 +89,34 @@ export interface WorkerOutput {
   aggregate?: StatsWire;
   /** NDJSON lines this worker skipped as bad since its last message: their numbers and warnings. */
   badLines?: { line: number; message: string }[];
+  /** WorkerSpec.filter: per LINES record read since the last message, in order, what it gave. */
+  filtered?: FilteredBlock[];
+}
+
+/** A KFL filter as `shark filter` runs it (filter/run.ts), for a worker to compile the same. */
+export interface FilterWire {
+  expr: string;
+  dialect: 'kfl1' | 'kfl2' | 'auto';
+  /** KFL2's now(), fixed once for the main thread and every worker. */
+  now: number;
+  invert: boolean;
+  /** --count: only how many are kept. */
+  count: boolean;
+  /** Redaction (filter/run.ts: the flags' extra names, and whether it is on). */
+  redact: string[];
+  noRedact: boolean;
+}
+
+/** What one LINES record's lines gave through a filter (WorkerSpec.filter). */
+export interface FilteredBlock {
+  /** The kept lines, each ended by a newline ('' with --count). */
+  text: string;
+  kept: number;
+  /** Lines read as entries (bad ones not counted). */
+  read: number;
+  /**
+   * Warnings for the bad lines among them, in order, each after `kept` of
+   * the kept lines (a limit reached before it means one thread never read it).
+   */
+  bad?: { kept: number; message: string }[];
 }

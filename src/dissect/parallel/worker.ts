@@ -8,7 +8,7 @@ import type { Entry } from '../../model/entry.js';
 import { DissectionEngine } from '../engine.js';
 import { RingReader, TakenRecords, type RingHandle } from './ring.js';
 import { LineBatch } from './line-batch.js';
-import { DATAGRAM_HEADER, LINES_HEADER, PACKET_HEADER, RecordType, type WorkerOutput, type WorkerSpec } from './wire.js';
+import { DATAGRAM_HEADER, LINES_HEADER, PACKET_HEADER, RecordType, type FilteredBlock, type FilterWire, type WorkerOutput, type WorkerSpec } from './wire.js';
 import { TlsKeyLog } from '../tls/keylog.js';
 import { tlsKeysFromFlag } from '../../cli/tls-keylog-file.js';
 import { loadProtoDir } from '../protocols/proto-schema.js';
@@ -20,6 +20,11 @@ import { projectObject, specFromWire } from '../../ndjson/project-object.js';
 import type { FieldSpec } from '../../ndjson/project.js';
 import { StatsAggregator } from '../../stats/aggregate.js';
 import { LineEntries } from '../../ndjson/line-entries.js';
+import { LineSplitter } from '../../ndjson/line-spans.js';
+import { badLine, isBlank, MAX_LINE_BYTES } from '../../ndjson/read.js';
+import { compileFilter } from '../../filter/index.js';
+import { LineMatcher } from '../../filter/line-matcher.js';
+import { createRedactor } from '../../redact/entry.js';
 
 const { ring } = workerData as { ring: RingHandle };
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -64,6 +69,9 @@ let aggregator: StatsAggregator | undefined;
 let lineEntries: LineEntries | undefined;
 /** Lines skipped as bad since the last post. */
 let badLines: { line: number; message: string }[] = [];
+/** `filter` of NDJSON (WorkerSpec.filter): LINES records are filtered here, each record's result handed back. */
+let lineFilter: LinesFilter | undefined;
+let filtered: FilteredBlock[] = [];
 /** LINES records read in this run (a lines run's `through`), and whether any since the last post. */
 let linesRecords = 0;
 let linesUnposted = false;
@@ -80,6 +88,8 @@ function session(spec: WorkerSpec): DissectionEngine {
   linesRecords = 0;
   linesUnposted = false;
   lineEntries = undefined;
+  lineFilter = spec.lines && spec.filter ? new LinesFilter(spec.lines.source, spec.filter) : undefined;
+  filtered = [];
   if (spec.lines && aggregator && project) {
     const table = aggregator;
     // As the one thread's stats does with NDJSON: the entry cut to the table's fields, redacted, added.
@@ -125,6 +135,8 @@ function post(extra: Partial<WorkerOutput> = {}): void {
   const bytes = lines.take();
   const out: WorkerOutput = { through, keys: Float64Array.from(keys), lines: bytes, lows, ...extra };
   if (badLines.length > 0) out.badLines = badLines;
+  if (filtered.length > 0) out.filtered = filtered;
+  filtered = [];
   keys = [];
   lows = [];
   badLines = [];
@@ -170,6 +182,14 @@ function handle(rec: Buffer): boolean {
       tlsKeys.addText(rec.toString('latin1', 1));
       return true;
     case RecordType.LINES: {
+      if (lineFilter) {
+        // Each record's result on its own, at once: the main thread writes them in the order it sent them.
+        if (rec[9] === 0) lineFilter.startAt(rec.readDoubleLE(1));
+        filtered.push(lineFilter.feed(rec.subarray(LINES_HEADER)));
+        through = ++linesRecords;
+        post();
+        return true;
+      }
       if (!lineEntries) throw new Error('worker: LINES record outside a run of NDJSON lines');
       // A record that does not continue a piece of a long line starts at a line of its own.
       if (rec[9] === 0) lineEntries.startAt(rec.readDoubleLE(1));
@@ -215,6 +235,54 @@ function run(): void {
       if (lines.count >= MAX_LINES) post();
     }
     if ((lines.count > 0 || lows.length > 0 || linesUnposted) && performance.now() - lastPost >= MAX_HOLD_MS) post();
+  }
+}
+
+/**
+ * A worker's share of `shark filter FILE.ndjson`: lines split as one thread
+ * reads them (line-spans.ts numbers, strips and bounds them as readRawLines
+ * does), each decided by the same LineMatcher run.ts uses.
+ */
+class LinesFilter {
+  private readonly splitter: LineSplitter;
+  private readonly matcher: LineMatcher;
+  /** Lines are read as latin1 text when the filter has a projection for it (as run.ts reads them). */
+  private readonly binary: boolean;
+  private readonly count: boolean;
+  private kept: string[] = [];
+  private bad: { kept: number; message: string }[] = [];
+
+  constructor(source: string, wire: FilterWire) {
+    const f = compileFilter(wire.expr, { dialect: wire.dialect, now: wire.now });
+    const redactor = createRedactor(wire.redact, { enabled: !wire.noRedact, paths: f.redactions ?? [] });
+    this.matcher = new LineMatcher(f.predicate, f.projectBinary, wire.invert, redactor);
+    this.binary = f.projectBinary !== undefined;
+    this.count = wire.count;
+    const readOpts = { onBadLine: (message: string) => this.bad.push({ kept: this.kept.length, message }) };
+    this.splitter = new LineSplitter(
+      (buf, start, end, lineNo) => {
+        const text = this.binary ? buf.toString('latin1', start, end) : buf.toString('utf8', start, end);
+        const out = this.matcher.match({ text, lineNo }, this.binary, source, readOpts, this.count);
+        if (out !== undefined) this.kept.push(out);
+      },
+      (lineNo) => badLine(source, lineNo, `line longer than ${MAX_LINE_BYTES} bytes`, readOpts),
+      isBlank,
+    );
+  }
+
+  startAt(n: number): void {
+    this.splitter.startAt(n);
+  }
+
+  /** One record's lines: what they gave. */
+  feed(bytes: Buffer): FilteredBlock {
+    const readBefore = this.matcher.read;
+    this.splitter.feed(bytes);
+    const block: FilteredBlock = { text: this.count || this.kept.length === 0 ? '' : this.kept.join('\n') + '\n', kept: this.kept.length, read: this.matcher.read - readBefore };
+    if (this.bad.length > 0) block.bad = this.bad;
+    this.kept = [];
+    this.bad = [];
+    return block;
   }
 }
 

@@ -1,0 +1,49 @@
+// One NDJSON line through a KFL filter, as `shark filter` decides it: on the
+// projected fields first (cheap), and only a line not left out by them is
+// parsed in full, so a damaged line that would be kept (or counted) is
+// reported, never passed on, and one whose projected fields have the wrong
+// types is parsed too (entry-shape.ts). The one thread's loop (run.ts) and a
+// worker's share of a file (parallel/worker.ts) both use it, so their
+// decisions, output lines and warnings are the same.
+
+import type { Entry } from '../model/entry.js';
+import type { Redactor } from '../redact/entry.js';
+import { entryShapeProblem } from '../ndjson/entry-shape.js';
+import { binaryToText, parseEntryLine, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
+
+export class LineMatcher {
+  /** Lines read as entries (bad lines not counted). */
+  read = 0;
+
+  constructor(
+    private readonly predicate: (e: Entry) => boolean,
+    /** Reads the predicate's fields from a line (binary text when lines are read so); undefined: parse it. */
+    private readonly project: ((line: string) => Entry | undefined) | undefined,
+    private readonly invert: boolean,
+    private readonly redactor: Redactor,
+  ) {}
+
+  /**
+   * The line to write if `l` is kept: the original text when redaction
+   * changed nothing, else the redacted entry; '' when kept and `count` only
+   * (nothing to write); undefined when left out or bad (reported through
+   * `readOpts`). `binary`: `l.text` is the line's bytes as a latin1 string.
+   */
+  match(l: RawLine, binary: boolean, source: string, readOpts: NdjsonReadOptions, count: boolean): string | undefined {
+    if (this.project) {
+      const p = this.project(l.text);
+      if (p !== undefined && entryShapeProblem(p) === undefined && this.predicate(p) === this.invert) {
+        this.read++;
+        return undefined;
+      }
+    }
+    const line = binary ? { text: binaryToText(l.text), lineNo: l.lineNo } : l;
+    const entry = parseEntryLine(line, source, readOpts);
+    if (!entry) return undefined;
+    this.read++;
+    if (this.predicate(entry) === this.invert) return undefined;
+    if (count) return '';
+    const out = this.redactor(entry);
+    return out === entry ? line.text : JSON.stringify(out);
+  }
+}

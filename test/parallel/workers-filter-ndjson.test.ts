@@ -1,0 +1,136 @@
+// `shark filter --workers N` of an NDJSON file filters its lines on the
+// workers (src/input/parallel-ndjson.ts, filterNdjson): each block's kept
+// lines and bad-line warnings come back and are written in the file's order.
+// Everything must be what one thread gives: stdout byte for byte, every
+// warning in order, the exit code, redaction. Needs `npm run build`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, runShell } from '../helpers/cli.js';
+import { cliBin } from '../helpers/paths.js';
+import { writeDamagedEntries } from '../helpers/damaged-ndjson.js';
+
+const SECRET = 'sk_live_PLANTED_7f3a9c';
+
+/** HTTP calls that match `response.status >= 400` and carry a secret in a header, a cookie and the query. */
+function secretEntries(): string[] {
+  return [0, 1, 2].map((i) =>
+    JSON.stringify({
+      id: `${900000 + i}-1`,
+      timestamp: 1_700_000_000_000 + i,
+      protocol: 'http',
+      transport: 'tcp',
+      src: { ip: '198.18.0.1', port: 40000 + i },
+      dst: { ip: '198.18.0.2', port: 80 },
+      request: { method: 'GET', path: '/pay', url: `/pay?api_key=${SECRET}`, headers: { authorization: `Bearer ${SECRET}`, cookie: `session=${SECRET}` }, query: { api_key: SECRET } },
+      response: { status: 503, headers: {} },
+      error: true,
+      summary: 'GET /pay → 503',
+    }),
+  );
+}
+
+const FILTERS: string[][] = [
+  ['http and response.status >= 400'],
+  ['--count', 'http or dns'],
+  ['--invert', 'http'],
+  ['--first', '7', 'dns'],
+  ['http && path.contains("/")'],
+  ['--count', '--invert', 'kafka'],
+  // KFL1's own redaction and limit.
+  ['http and redact("request.path") and limit(40)'],
+  // Nothing to project: every line is parsed (and every bad one reported).
+  [''],
+];
+
+test('filter --workers 2 and 3 of a damaged NDJSON file: one thread\'s output, warnings and exit code, secrets redacted', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-filter-lines-'));
+  try {
+    const file = join(dir, 'entries.ndjson');
+    await writeDamagedEntries(file, secretEntries());
+    for (const f of FILTERS) {
+      const one = await runCli(['filter', '--workers', '1', ...f, file], { timeoutMs: 60_000 });
+      assert.equal(one.code, 0, `${f.join(' ')}: ${one.stderr}`);
+      assert.ok(one.stdout.length > 0, `${f.join(' ')}: nothing to compare`);
+      for (const workers of ['2', '3']) {
+        const many = await runCli(['filter', '--workers', workers, ...f, file], { timeoutMs: 60_000 });
+        assert.equal(many.code, one.code, many.stderr);
+        assert.equal(many.stdout, one.stdout, `${f.join(' ')} --workers ${workers}: stdout`);
+        assert.equal(many.stderr, one.stderr, `${f.join(' ')} --workers ${workers}: the warnings, in order`);
+        assert.ok(!many.stdout.includes(SECRET), `${f.join(' ')}: a planted secret reached stdout`);
+      }
+    }
+    // The planted calls are kept, redacted (so the check above is not vacuous).
+    const kept = await runCli(['filter', '--workers', '2', 'response.status == 503 and request.path == "/pay"', file]);
+    const keptLines = kept.stdout.trim().split('\n');
+    assert.ok(keptLines.length >= 3, kept.stderr);
+    assert.ok(keptLines.every((l) => l.includes('[REDACTED]')), keptLines[0]);
+    // The lines are filtered on the workers: workers that cannot live fail the run (one line, exit 70).
+    const dying = await runCli(['filter', '--workers', '2', 'http', file], { env: { SHARK_WORKER_HEAP_MB: '2' }, timeoutMs: 60_000 });
+    assert.equal(dying.code, 70, dying.stderr);
+    assert.match(dying.stderr.trim(), /^filter: worker \d failed: .*memory/);
+    // --strict ends at the first bad line: one thread, as before (the dying workers are not started).
+    const strict1 = await runCli(['filter', '--strict', '--workers', '1', 'http', file]);
+    const strict2 = await runCli(['filter', '--strict', '--workers', '2', 'http', file], { env: { SHARK_WORKER_HEAP_MB: '2' } });
+    assert.equal(strict1.code, 3, strict1.stderr);
+    assert.deepEqual([strict2.code, strict2.stdout, strict2.stderr], [strict1.code, strict1.stdout, strict1.stderr]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('filter --workers 2 of an NDJSON file into `head -1`: ends at once, the first kept line printed', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-filter-head-'));
+  try {
+    const file = join(dir, 'entries.ndjson');
+    await writeDamagedEntries(file);
+    // Many copies: far more than the pipe and the workers' rings hold, so an early end is visible.
+    execFileSync('bash', ['-c', `for i in $(seq 20); do cat '${file}'; echo; done > '${file}.big'`]);
+    const whole = await runCli(['filter', '--workers', '1', '--first', '1', 'http', `${file}.big`]);
+    const started = Date.now();
+    const r = await runShell(`node '${cliBin}' filter --workers 2 http '${file}.big' 2>/dev/null | head -1; echo "status \${PIPESTATUS[0]}"`);
+    const ms = Date.now() - started;
+    const [line, status] = r.stdout.trim().split('\n');
+    assert.equal(`${line}\n`, whole.stdout);
+    assert.equal(status, 'status 0');
+    const full = Date.now();
+    await runCli(['filter', '--workers', '2', '--count', 'http', `${file}.big`]);
+    assert.ok(ms < Date.now() - full, `head -1 took ${ms} ms, as long as reading all of it`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C on filter --workers 2 reading an NDJSON file that is a FIFO left open: every whole line read is filtered, the cut one is not read', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-filter-fifo-'));
+  try {
+    const source = join(dir, 'entries.ndjson');
+    await writeDamagedEntries(source);
+    const expected = await runCli(['filter', '--workers', '1', 'http or dns', source]);
+    const fifo = join(dir, 'fifo.ndjson');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [cliBin, 'filter', '--workers', '2', 'http or dns', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { readFileSync } = await import('node:fs');
+    // The whole file (its last line ended), then the start of one more, and the FIFO stays open.
+    const fd = openSync(fifo, 'w');
+    writeSync(fd, Buffer.concat([readFileSync(source), Buffer.from('\n{"protocol":"http","cut sh')]));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    closeSync(fd);
+    const code = await closed;
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, expected.stdout, 'every kept line before the stop, in order');
+    assert.equal(stderr, expected.stderr.replaceAll(source, fifo), 'the same warnings, none for the line the stop cut');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,7 +3,8 @@
 // told apart by their first bytes, so `shark stats capture.pcap` and
 // `shark dissect capture.pcap | shark stats` give the same result.
 
-import { accessSync, constants as fsConstants, createReadStream } from 'node:fs';
+import { accessSync, constants as fsConstants, createReadStream, openSync, statSync } from 'node:fs';
+import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { UserError, ExitCode, InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
@@ -63,8 +64,33 @@ export function inputName(path: string): string {
 /** Open a file or stdin as a readable stream; missing files are user errors. */
 export function openInput(path: string, stdin: Readable = process.stdin): Readable {
   if (path === '-') return stdin;
+  if (isFifo(path)) return openFifo(path);
   const s = createReadStream(path, { highWaterMark: 1 << 20 });
   return s;
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false; // the open reports it
+  }
+}
+
+/**
+ * A named pipe (`mkfifo p; tcpdump -w p & shark dissect p`), read as stdin
+ * is: through the event loop, not file reads on libuv's thread pool. A file
+ * read blocks a pool thread until the writer writes or goes away, and at exit
+ * libuv joins its threads: a run that ended early (Ctrl-C, `--first`, `| head`,
+ * or workers that read ahead) while the writer held the pipe open and
+ * silent never exited. Opened without blocking (no thread waits for a writer
+ * either); Linux reports no hang-up on it before a writer has come and gone,
+ * so the read waits for the writer as a blocking open would, and ends when
+ * it closes.
+ */
+function openFifo(path: string): Readable {
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  return new Socket({ fd, readable: true, writable: false });
 }
 
 /** Read the first chunk of a stream (to sniff its format) without losing it; `name` names it in errors. */

@@ -28,11 +28,13 @@ import type { StatsWire } from '../stats/aggregate.js';
 const BLOCK_BYTES = 256 * 1024;
 const NEWLINE = 0x0a;
 /**
- * filterNdjson: blocks sent and not yet given on, per worker. Bounds what
- * waits on the main thread for an earlier block still being read elsewhere,
- * or for a slow reader of stdout: 2 MB of lines per worker, and what they kept.
+ * filterNdjson: bytes of lines sent and not yet given on, per worker. Bounds
+ * what waits on the main thread for an earlier block still being read
+ * elsewhere, or for a slow reader of stdout: 2 MB of lines per worker, and
+ * what they kept. In bytes, not blocks: a pipe's reads (a FIFO's 64 KB) make
+ * smaller blocks than a file's.
  */
-const BLOCKS_AHEAD_PER_WORKER = 8;
+const AHEAD_BYTES_PER_WORKER = 2 * 1024 * 1024;
 
 export interface ParallelNdjsonOptions {
   workers: number;
@@ -81,9 +83,14 @@ export async function* filterNdjson(head: Buffer, rest: AsyncIterable<Buffer>, n
   let fed = false;
   let failure: { error: unknown } | undefined;
   let feeding: Promise<void> | undefined;
+  // Reading stops at a stop (Ctrl-C), or when the consumer leaves: a read waiting on a silent pipe must not hold that up.
+  const reading = new AbortController();
+  const stop = (): void => reading.abort();
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.signal?.aborted) stop();
   try {
     await run.start({ ...opts.spec, lines: { source: name }, filter: opts.filter });
-    feeding = feedFile(run, head, rest, opts.signal)
+    feeding = feedFile(run, head, rest, reading.signal)
       .then(
         () => void (fed = true),
         (error: unknown) => void (failure = { error }),
@@ -98,7 +105,9 @@ export async function* filterNdjson(head: Buffer, rest: AsyncIterable<Buffer>, n
     }
   } finally {
     // Also when the consumer stopped early: the feeding ends at its next step, then the workers.
+    opts.signal?.removeEventListener('abort', stop);
     run.abandon();
+    reading.abort();
     await feeding;
     pool.run = undefined;
     await pool.close();
@@ -133,13 +142,15 @@ class LinesRun implements PoolRun {
   private readonly failing = new Promise<void>((resolve) => (this.stopWaits = resolve));
   /** Whoever waits for news from the workers (the feeding, and filterNdjson's consumer). */
   private waiters: (() => void)[] = [];
-  /** Ordered runs: the worker of each block sent and not yet given on, in the order sent. */
+  /** Ordered runs: the worker and bytes of each block sent and not yet given on, in the order sent. */
   private readonly order: number[] = [];
+  private readonly orderBytes: number[] = [];
   /** Ordered runs: per worker, the blocks it gave back that wait for their turn. */
   private readonly arrived: FilteredBlock[][];
-  /** Ordered runs: blocks whose turn came, for take(). */
+  /** Ordered runs: blocks whose turn came, for take(), and the bytes of lines they were. */
   private ready: FilteredBlock[] = [];
-  /** Ordered runs: blocks sent and not yet taken (BLOCKS_AHEAD_PER_WORKER bounds them). */
+  private readyBytes = 0;
+  /** Ordered runs: bytes of lines sent and not yet taken (AHEAD_BYTES_PER_WORKER bounds them). */
   private ahead = 0;
   /** Bytes after the last newline sent (the start of a line still to come). */
   private pending: Buffer[] = [];
@@ -163,12 +174,13 @@ class LinesRun implements PoolRun {
     this.arrived = links.map(() => []);
   }
 
-  /** Ordered runs: the blocks whose turn has come (their bad lines already told), once each. */
+  /** Ordered runs: the blocks whose turn has come, once each (their consumer tells their bad lines). */
   take(): FilteredBlock[] {
     const blocks = this.ready;
     if (blocks.length === 0) return blocks;
     this.ready = [];
-    this.ahead -= blocks.length;
+    this.ahead -= this.readyBytes;
+    this.readyBytes = 0;
     this.wakeWaiters();
     return blocks;
   }
@@ -267,7 +279,7 @@ class LinesRun implements PoolRun {
   /** One LINES record: `bytes` end at a newline (`whole`), or are a piece of a line that goes on. */
   private async send(bytes: Buffer, whole: boolean): Promise<void> {
     // Ordered: no further ahead of the consumer than the bound (the blocks between wait on this thread).
-    while (this.ordered && this.ahead >= BLOCKS_AHEAD_PER_WORKER * this.links.length) {
+    while (this.ordered && this.ahead >= AHEAD_BYTES_PER_WORKER * this.links.length) {
       this.check();
       await this.changed();
     }
@@ -280,7 +292,8 @@ class LinesRun implements PoolRun {
     this.sent[link.index].push(this.nextLine);
     if (this.ordered) {
       this.order.push(link.index);
-      this.ahead++;
+      this.orderBytes.push(bytes.length);
+      this.ahead += bytes.length;
     }
     await writeRecord(link, RecordType.LINES, bytes, () => this.check(), this.failing, head);
     for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) this.nextLine++;
@@ -336,9 +349,13 @@ class LinesRun implements PoolRun {
       const queue = this.arrived[this.order[given]];
       if (queue.length === 0) break;
       this.ready.push(queue.shift() as FilteredBlock);
+      this.readyBytes += this.orderBytes[given];
       given++;
     }
-    if (given > 0) this.order.splice(0, given);
+    if (given > 0) {
+      this.order.splice(0, given);
+      this.orderBytes.splice(0, given);
+    }
   }
 
   /** Tell, in the file's order, the bad lines before `line` (no worker can still report one there). */

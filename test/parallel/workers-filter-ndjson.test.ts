@@ -5,7 +5,7 @@
 // warning in order, the exit code, redaction. Needs `npm run build`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,11 @@ import { cliBin } from '../helpers/paths.js';
 import { writeDamagedEntries } from '../helpers/damaged-ndjson.js';
 
 const SECRET = 'sk_live_PLANTED_7f3a9c';
+
+/** Another process writes `file`, then `tail`, into the FIFO and keeps it open (until killed). */
+function fifoWriter(fifo: string, file: string, tail: string) {
+  return spawn('sh', ['-c', 'exec 3>"$1"; cat "$2" >&3; printf "%s" "$3" >&3; exec sleep 60', 'sh', fifo, file, tail], { stdio: 'ignore' });
+}
 
 /** HTTP calls that match `response.status >= 400` and carry a secret in a header, a cookie and the query. */
 function secretEntries(): string[] {
@@ -118,18 +123,44 @@ test('Ctrl-C on filter --workers 2 reading an NDJSON file that is a FIFO left op
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const { readFileSync } = await import('node:fs');
-    // The whole file (its last line ended), then the start of one more, and the FIFO stays open.
-    const fd = openSync(fifo, 'w');
-    writeSync(fd, Buffer.concat([readFileSync(source), Buffer.from('\n{"protocol":"http","cut sh')]));
+    // The whole file (its last line ended), then the start of one more, and the FIFO stays open:
+    // written by another process, so the filter's own pace (its stdout read here) sets the writer's.
+    const writer = fifoWriter(fifo, source, '\n{"protocol":"http","cut sh');
     await new Promise((resolve) => setTimeout(resolve, 3000));
     child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    closeSync(fd);
-    const code = await closed;
+    const code = await Promise.race([closed, new Promise<string>((resolve) => setTimeout(() => resolve('still running 10 s after Ctrl-C'), 10_000))]);
+    writer.kill('SIGKILL');
+    if (typeof code === 'string') child.kill('SIGKILL');
     assert.equal(code, 0, stderr);
     assert.equal(stdout, expected.stdout, 'every kept line before the stop, in order');
     assert.equal(stderr, expected.stderr.replaceAll(source, fifo), 'the same warnings, none for the line the stop cut');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('filter --workers 2 --first 1 of a FIFO left open: exits once the first match is out, without waiting for the writer', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-filter-first-'));
+  try {
+    const source = join(dir, 'entries.ndjson');
+    await writeDamagedEntries(source);
+    const expected = await runCli(['filter', '--workers', '1', '--first', '1', 'dns', source]);
+    const fifo = join(dir, 'fifo.ndjson');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawn(process.execPath, [cliBin, 'filter', '--workers', '2', '--first', '1', 'dns', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Everything, and the FIFO stays open: the next read would wait for ever.
+    const writer = fifoWriter(fifo, source, '');
+    const code = await Promise.race([closed, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))]);
+    writer.kill('SIGKILL');
+    if (typeof code === 'string') child.kill('SIGKILL');
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, expected.stdout);
+    assert.equal(stderr, expected.stderr.replaceAll(source, fifo));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

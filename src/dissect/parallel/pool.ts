@@ -702,14 +702,24 @@ export const STOPPED = Symbol('stopped');
  * A listener per call, removed once `p` settles, so nothing accumulates.
  */
 export function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
-  if (signal.aborted) return Promise.resolve(STOPPED);
-  return new Promise((resolve) => {
+  // `p` may still fail after a stop (its stream destroyed as the run ends): that failure is no news then, never unhandled.
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.resolve(STOPPED);
+  }
+  return new Promise((resolve, reject) => {
     const onAbort = (): void => resolve(STOPPED);
     signal.addEventListener('abort', onAbort, { once: true });
-    void p.then((v) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
   });
 }
 

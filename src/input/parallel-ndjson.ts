@@ -17,7 +17,8 @@
 // --strict (the first bad line ends reading: what follows must not count).
 
 import { ExitCode, UserError } from '../cli/errors.js';
-import { STOPPED, unlessStopped, writeRecord, WorkerPool, type Link, type PoolRun } from '../dissect/parallel/pool.js';
+import { writeRecord, WorkerPool, type Link, type PoolRun } from '../dissect/parallel/pool.js';
+import { STOPPED, unlessStopped } from './unless-stopped.js';
 import { LINES_HEADER, RecordType, type FilteredBlock, type FilterWire, type WorkerOutput, type WorkerSpec } from '../dissect/parallel/wire.js';
 import type { StatsWire } from '../stats/aggregate.js';
 

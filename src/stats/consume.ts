@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { Entry } from '../model/entry.js';
 import { InputError } from '../cli/errors.js';
 import { readEntries, type EntrySourceOptions } from '../input/entries.js';
+import { STOPPED, unlessStopped } from '../input/unless-stopped.js';
 import type { FieldSpec } from '../ndjson/project.js';
 
 export interface ConsumeOptions {
@@ -72,14 +73,15 @@ export async function consumeEntries(
   const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel, aggregate: opts.aggregate });
   try {
     for (;;) {
-      let next: IteratorResult<Entry[]> | 'aborted';
+      let next: IteratorResult<Entry[]> | typeof STOPPED;
       try {
-        next = await nextOrAbort(source, inner.signal);
+        // Already stopped: no further batch is asked for.
+        next = inner.signal.aborted ? STOPPED : await unlessStopped(source.next(), inner.signal);
       } catch (err) {
         if (err instanceof InputError) return { stopped: false, damage: err, badLines };
         throw err;
       }
-      if (next === 'aborted') {
+      if (next === STOPPED) {
         await close(source, opts.aggregate !== undefined);
         return { stopped: true, badLines };
       }
@@ -114,26 +116,3 @@ async function close(source: AsyncGenerator<unknown>, tablesPending: boolean): P
   clearTimeout(timer);
 }
 
-/**
- * The source's next batch, or 'aborted' as soon as the signal fires. Not
- * Promise.race against one long-lived "aborted" promise: every race would
- * leave a reaction on it holding that call's result (a batch of entries), so
- * memory would grow with the input. The listener here lives for one call.
- */
-function nextOrAbort<T>(source: AsyncGenerator<T>, signal: AbortSignal): Promise<IteratorResult<T> | 'aborted'> {
-  if (signal.aborted) return Promise.resolve('aborted');
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve('aborted');
-    signal.addEventListener('abort', onAbort, { once: true });
-    source.next().then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}

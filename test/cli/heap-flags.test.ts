@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { cliBin, repoRoot } from '../helpers/paths.js';
+import { udpPacket, writeRawPcap } from '../helpers/pcap-wire.js';
 
 const heapFlags = join(repoRoot, 'dist', 'cli', 'heap-flags.js');
 const MB = 1024 * 1024;
@@ -70,35 +71,10 @@ test('in a worker thread growYoungGeneration leaves the young generation as the 
   assert.equal(r.after, r.before);
 });
 
-/** A pcap of `n` small UDP datagrams (one flow each way, 1 ms apart): packets enough, nothing else. */
+/** A pcap of `n` small UDP datagrams, 1 ms apart: packets enough, nothing else. */
 function udpCapture(path: string, n: number): void {
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20); // Ethernet
-  const frame = Buffer.alloc(14 + 20 + 8 + 16);
-  frame.writeUInt16BE(0x0800, 12);
-  frame.writeUInt8(0x45, 14);
-  frame.writeUInt16BE(20 + 8 + 16, 16);
-  frame.writeUInt8(64, 22);
-  frame.writeUInt8(17, 23);
-  frame.set([198, 18, 0, 1], 26);
-  frame.set([198, 18, 0, 2], 30);
-  frame.writeUInt16BE(40000, 34);
-  frame.writeUInt16BE(40001, 36);
-  frame.writeUInt16BE(8 + 16, 38);
-  const records: Buffer[] = [header];
-  for (let i = 0; i < n; i++) {
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_800_000_000 + Math.floor(i / 1000), 0);
-    rec.writeUInt32LE((i % 1000) * 1000, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    records.push(rec, frame);
-  }
-  writeFileSync(path, Buffer.concat(records));
+  const packets = Array.from({ length: n }, (_, i) => udpPacket(1_800_000_000_000 + i, i + 1, 1, 40000, 40001, Buffer.alloc(16)));
+  writeRawPcap(path, packets);
 }
 
 test('a long one-thread run grows it and a short one does not (the few ms are spent only where they pay)', () => {

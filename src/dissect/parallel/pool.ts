@@ -12,6 +12,7 @@
 // that order, and feeds the same reorder buffer the single engine uses, with
 // watermarks combined from every worker's oldest pending request.
 
+import { STOPPED, unlessStopped } from '../../input/unless-stopped.js';
 import { Worker } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { POOL_HEAP_FLAGS, applyHeapFlags } from '../../cli/heap-flags.js';
@@ -692,35 +693,6 @@ class ParallelRun implements PoolRun {
     if (f.malformed) out['ip.fragments_malformed'] = (out['ip.fragments_malformed'] ?? 0) + f.malformed;
     return out;
   }
-}
-
-export const STOPPED = Symbol('stopped');
-
-/**
- * `p`, or STOPPED as soon as `signal` fires: a run stopped (Ctrl-C) while
- * its read waits on a silent pipe still ends, and hands back what it has.
- * A listener per call, removed once `p` settles, so nothing accumulates.
- */
-export function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
-  // `p` may still fail after a stop (its stream destroyed as the run ends): that failure is no news then, never unhandled.
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.resolve(STOPPED);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(STOPPED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function compareKeys(a: Pending, b: Pending): number {

@@ -2,7 +2,7 @@
 // Each lab lives entirely inside namespaces named `<prefix>-…`, so test files
 // running in parallel only need different prefixes (labIdentity() gives one).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -39,8 +39,12 @@ export interface ExecResult {
 }
 
 export interface RunningCapture {
-  /** Stops tcpdump (SIGINT, so the file is complete) and returns its packet count. */
-  stop(): Promise<{ captured: number; dropped: number }>;
+  /**
+   * Stops tcpdump (SIGINT, so the file is complete) and returns its packet count.
+   * With `marker`, first waits until the file holds those bytes (traffic the test sent
+   * last): tcpdump writes in order, so everything before the marker is in the file too.
+   */
+  stop(opts?: { marker?: string }): Promise<{ captured: number; dropped: number }>;
   /** Resolves when tcpdump has exited (after `count` packets, or after stop()). */
   whenDone(): Promise<{ captured: number; dropped: number }>;
 }
@@ -207,13 +211,14 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
           return { captured: Number(captured?.[1] ?? 0), dropped: Number(dropped?.[1] ?? 0) };
         };
         resolve({
-          async stop() {
+          async stop(stopOpts = {}) {
             // tcpdump stops reading on SIGINT: packets still in the kernel ring are not
             // written. Under load it may lag the traffic by a few hundred ms (a ping's
             // last reply was lost once in CI; 50 of 200 keep-alive requests another time),
             // so let it catch up first: it writes each packet at once (-U), so it has
             // caught up when the file stops growing (bounded: a capture of steady traffic ends anyway).
-            await untilFileSettles(file, 400, 500, 5_000);
+            if (stopOpts.marker !== undefined) await untilFileHolds(file, Buffer.from(stopOpts.marker), 15_000);
+            else await untilFileSettles(file, 400, 500, 5_000);
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
             return whenDone();
           },
@@ -230,6 +235,20 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
       if (!stderr.includes('listening on')) reject(new Error(`tcpdump in ${node.ns} exited: ${stderr.trim()}`));
     });
   });
+}
+
+/** Waits until `file` holds `marker` (searching only what was added since the last look), or `maxMs`. */
+async function untilFileHolds(file: string, marker: Buffer, maxMs: number): Promise<void> {
+  const start = Date.now();
+  let from = 0;
+  while (Date.now() - start < maxMs) {
+    if (existsSync(file)) {
+      const data = readFileSync(file).subarray(from);
+      if (data.includes(marker)) return;
+      from += Math.max(0, data.length - marker.length);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Waits at least `minMs`, then until `file`'s size has not changed for `quietMs`, or `maxMs` in all. */

@@ -20,6 +20,8 @@ const REQUESTS = 200;
  */
 const KINDS = ['details', 'reviews', 'nope'] as const;
 const pathOf = (i: number): string => `/${KINDS[i % 3]}/${i}`;
+/** The last call's path, sent after the 200 to know tcpdump has written them all. */
+const MARKER = '/details/end-of-traffic';
 
 /** What the response to `path` looks like, so a pairing can be judged from the entry alone. */
 function answers(path: string, e: Entry): boolean {
@@ -61,9 +63,10 @@ before(async () => {
   const urls = Array.from({ length: REQUESTS }, (_, i) => `http://${web}${pathOf(i)}`).join(' ');
   // curl reuses one connection for every URL to the same host.
   const run = await lab.exec(lab.pod('client0').ns, `curl -s --max-time 20 ${urls} > /dev/null`, { timeoutMs: 30_000 });
-  // Let tcpdump read what the kernel still holds before it is stopped.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await capture.stop();
+  // One more call, on a connection of its own: once its path is in the file, tcpdump
+  // (lagging under load) has written everything before it.
+  await lab.exec(lab.pod('client0').ns, `curl -s --max-time 5 http://${web}${MARKER} > /dev/null`, { timeoutMs: 10_000 });
+  await capture.stop({ marker: MARKER });
   assert.ok(run.code === 0 || run.code === 22, `curl: ${run.code} ${run.stderr}`);
   const rows = tsharkFields(file, 'http.request || http.response', ['frame.number', 'http.request.uri', 'http.request_in', 'tcp.stream']);
   const requests = rows.filter((r) => r[1]);

@@ -32,6 +32,7 @@ import { DecodeAsTable } from './decode-as.js';
 import { HalfStream, seqDiff, type ReassemblyCounters, type StreamSink } from './tcp-reassembly.js';
 import { SctpLayer } from './sctp.js';
 import { growYoungGeneration } from '../cli/heap-flags.js';
+import { STOPPED, unlessStopped } from '../input/unless-stopped.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -1251,7 +1252,9 @@ export async function* dissectPackets(
   // A damaged capture throws after its last good packet: finish what was read first.
   let failure: unknown;
   for (;;) {
-    const result = options.live ? await within(next, 500) : await next;
+    // A stop does not wait for a silent pipe's next packet (`tcpdump -w fifo` with no traffic).
+    const result = options.live ? await within(next, 500) : options.signal ? await unlessStopped(next, options.signal) : await next;
+    if (result === STOPPED) break;
     if (result === TICK) {
       engine.advance(Date.now());
     } else if ('error' in result) {

@@ -10,6 +10,7 @@ import { JsonBytes } from '../output/json-bytes.js';
 import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entries.js';
 import { openCapture } from '../capture/reader.js';
 import { UserError } from '../cli/errors.js';
+import { STOPPED, unlessStopped } from './unless-stopped.js';
 import { Readable } from 'node:stream';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { WorkerPool } from '../dissect/parallel/pool.js';
@@ -71,7 +72,7 @@ async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
       if (result.entries >= limit || opts.sink.closed || opts.signal.aborted) break;
       const name = inputName(path);
       const stream = openInput(path);
-      const { head, rest } = await sniff(stream, name);
+      const { head, rest } = await sniff(stream, name, opts.signal);
       const kind = detectKind(head);
       if (kind !== 'pcap' && kind !== 'pcapng') {
         // Entries (or garbage, or nothing): the one-thread path says what it says.
@@ -189,14 +190,19 @@ async function runPackets(opts: DissectRunOptions): Promise<DissectRunResult> {
     for (const path of list) {
       const name = inputName(path);
       const stream = openInput(path);
-      const { head, rest } = await sniff(stream, name);
+      const { head, rest } = await sniff(stream, name, opts.signal);
       const kind = detectKind(head);
       if (kind === 'empty') continue;
       if (kind === 'unknown') throw notCaptureOrEntries(name, head);
       if (kind === 'ndjson') throw new UserError(`${name}: --packets needs a pcap/pcapng capture, not entries`);
       const summarizer = new PacketSummarizer();
       const reader = openCapture(head, { [Symbol.asyncIterator]: () => rest }, name);
-      for await (const batch of reader.batches()) {
+      const batches = reader.batches();
+      for (;;) {
+        // A pipe's writer may stay silent: a stop does not wait for its next packet.
+        const next = await unlessStopped(batches.next(), opts.signal);
+        if (next === STOPPED || next.done) break;
+        const batch = next.value;
         for (const p of batch) {
           const wait = opts.sink.write(JSON.stringify(summarizer.summarize(p)));
           if (wait) await wait;

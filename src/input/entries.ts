@@ -17,6 +17,7 @@ import type { RedactFlagValues } from '../redact/flags.js';
 import type { StatsWire } from '../stats/aggregate.js';
 import { specToWire } from '../ndjson/project-object.js';
 import { growYoungGeneration } from '../cli/heap-flags.js';
+import { STOPPED, unlessStopped } from './unless-stopped.js';
 
 /** Entries after which reading them is long enough to give this thread a larger young generation (heap-flags.ts). */
 const GROW_AFTER_ENTRIES = 10_000;
@@ -69,7 +70,8 @@ export function openInput(path: string, stdin: Readable = process.stdin): Readab
   return s;
 }
 
-function isFifo(path: string): boolean {
+/** Whether `path` names a pipe (read as a stream, never with blocking file reads). */
+export function isFifo(path: string): boolean {
   try {
     return statSync(path).isFIFO();
   } catch {
@@ -93,11 +95,16 @@ function openFifo(path: string): Readable {
   return new Socket({ fd, readable: true, writable: false });
 }
 
-/** Read the first chunk of a stream (to sniff its format) without losing it; `name` names it in errors. */
-export async function sniff(stream: Readable, name?: string): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
+/**
+ * Read the first chunk of a stream (to sniff its format) without losing it; `name` names it in errors.
+ * Stopped (`signal`) while a pipe has not written yet, the stream is empty: Ctrl-C or SIGTERM ends a
+ * run waiting for `tcpdump -w fifo` to start.
+ */
+export async function sniff(stream: Readable, name?: string, signal?: AbortSignal): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
-    const first = await it.next();
+    const first = signal ? await unlessStopped(it.next(), signal) : await it.next();
+    if (first === STOPPED) return { head: Buffer.alloc(0), rest: it };
     return { head: first.done ? Buffer.alloc(0) : Buffer.from(first.value), rest: it };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -170,9 +177,12 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
     const stream = openInput(path, opts.stdin);
     const name = inputName(path);
     opts.onOpen?.(name, stream);
-    const { head, rest } = await sniff(stream, name);
+    const { head, rest } = await sniff(stream, name, opts.signal);
     const kind = detectKind(head);
-    if (kind === 'empty') continue;
+    if (kind === 'empty') {
+      stream.destroy();
+      continue;
+    }
     // Garbage is not a stream of bad lines: one line, exit 3, for every command (as merge does).
     if (kind === 'unknown') {
       stream.destroy();
@@ -192,10 +202,17 @@ export async function* readEntries(inputs: string[], opts: EntrySourceOptions = 
       const ndjsonOpts = { strict: opts.strict, onBadLine: opts.onBadLine ?? warn, prefix: head };
       const batches = opts.project ? readProjectedNdjson(iterable(rest), name, opts.project, ndjsonOpts) : readNdjson(iterable(rest), name, ndjsonOpts);
       let entries = 0;
-      for await (const batch of batches) {
+      for (;;) {
+        // A pipe's writer may stay silent: a stop does not wait for its next line.
+        const next = opts.signal ? await unlessStopped(batches.next(), opts.signal) : await batches.next();
+        if (next === STOPPED || next.done) break;
+        const batch = next.value;
         if (entries < GROW_AFTER_ENTRIES && (entries += batch.length) >= GROW_AFTER_ENTRIES) growYoungGeneration();
         yield batch;
-        if (opts.signal?.aborted) break;
+        if (opts.signal?.aborted) {
+          await batches.return(undefined);
+          break;
+        }
       }
     } else {
       const { dissectStream } = await import('./dissect-stream.js');

@@ -1,13 +1,15 @@
 // Opening `merge`'s inputs: each file's first bytes tell what it holds
 // (pcap, pcapng, NDJSON). A capture file is then walked by a RecordCursor
 // reading the same descriptor synchronously; NDJSON continues as a stream
-// from where the sniffing read stopped; stdin ("-") is a stream either way.
+// from where the sniffing read stopped; stdin ("-") and named pipes are
+// streams either way (a synchronous read of a silent pipe would block the
+// thread, and Ctrl-C with it).
 
 import { createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
-import { detectKind, inputName, sniff, type InputKind } from '../input/entries.js';
+import { detectKind, inputName, isFifo, openInput, sniff, type InputKind } from '../input/entries.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
 const SNIFF_BYTES = 64 * 1024;
@@ -27,10 +29,15 @@ export interface MergeInput {
   close(): void;
 }
 
-export async function openMergeInputs(paths: string[], stdin: Readable = process.stdin): Promise<MergeInput[]> {
+/** Stopped (`signal`) while a pipe has not written yet, that input is empty. */
+export async function openMergeInputs(paths: string[], signal?: AbortSignal, stdin: Readable = process.stdin): Promise<MergeInput[]> {
   const opened: MergeInput[] = [];
   try {
-    for (const path of paths) opened.push(path === '-' ? await openStream(stdin) : openFile(path));
+    for (const path of paths) {
+      if (path === '-') opened.push(await openStream(stdin, path, signal));
+      else if (isFifo(path)) opened.push(await openStream(openInput(path), path, signal));
+      else opened.push(openFile(path));
+    }
   } catch (err) {
     for (const i of opened) i.close();
     throw err;
@@ -38,9 +45,9 @@ export async function openMergeInputs(paths: string[], stdin: Readable = process
   return opened;
 }
 
-async function openStream(stream: Readable): Promise<MergeInput> {
-  const name = inputName('-');
-  const { head, rest } = await sniff(stream);
+async function openStream(stream: Readable, path: string, signal?: AbortSignal): Promise<MergeInput> {
+  const name = inputName(path);
+  const { head, rest } = await sniff(stream, name, signal);
   const close = () => stream.destroy();
   return {
     name,

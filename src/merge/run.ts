@@ -39,7 +39,7 @@ export interface MergeRunOptions {
 export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<number> {
   if (paths.length === 0) throw new UserError('no inputs: give the files to merge ("-" for stdin)');
   if (paths.filter((p) => p === '-').length > 1) throw new UserError('stdin ("-") can be given only once');
-  const inputs = await openMergeInputs(paths);
+  const inputs = await openMergeInputs(paths, opts.signal);
   // Ctrl-C or a closed output: stop reading at once (stdin may block for ever), then finish the file.
   const interrupt = () => inputs.forEach((i) => i.interrupt());
   opts.signal.addEventListener('abort', interrupt, { once: true });

@@ -3,8 +3,10 @@
 // on its way: in `shark tap | shark filter dns | shark stats` one Ctrl-C
 // reaches every process, and the upstream ones flush their last entries as
 // they finish. So when reading a pipe, a stop gives the writer a short grace
-// period to close it; a file stops at once. A read blocked on a silent pipe
-// is abandoned rather than awaited, so the final table always gets printed.
+// period to close it; a file stops at once. Then the source finishes (the
+// calls its engine still held are counted, as `dissect` prints them), but a
+// source that does not within a few seconds is abandoned rather than awaited,
+// so the final table always gets printed.
 // Damaged input (a capture cut short, garbage, a bad line with --strict) ends
 // reading too, but is handed back rather than thrown: the result covers every
 // entry before the damage, is printed, and only then is the damage reported
@@ -71,12 +73,22 @@ export async function consumeEntries(
     warn(m);
   };
   const source = readEntries(inputs, { signal: inner.signal, strict: opts.strict, stdin: opts.stdin, onWarning: warn, onBadLine, project: opts.project, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel, aggregate: opts.aggregate });
+  // Once stopped, the source ends by itself (every reader in readEntries stops at its next
+  // read, and the engine hands over the calls it still held, as `dissect` prints them): what
+  // it gives until then is taken, for at most FINISH_WAIT_MS in all.
+  let finishBy = Infinity;
+  const untilFinished = <T>(p: Promise<T>): Promise<T | typeof STOPPED> => {
+    if (finishBy === Infinity) finishBy = Date.now() + FINISH_WAIT_MS;
+    return beforeDeadline(p, finishBy);
+  };
   try {
     for (;;) {
       let next: IteratorResult<Entry[]> | typeof STOPPED;
       try {
-        // Already stopped: no further batch is asked for.
-        next = inner.signal.aborted ? STOPPED : await unlessStopped(source.next(), inner.signal);
+        const p = source.next();
+        next = inner.signal.aborted ? await untilFinished(p) : await unlessStopped(p, inner.signal);
+        // Stopped while waiting (on a silent pipe): the same read now ends with the source's last batch.
+        if (next === STOPPED && finishBy === Infinity) next = await untilFinished(p);
       } catch (err) {
         if (err instanceof InputError) return { stopped: false, damage: err, badLines };
         throw err;
@@ -88,14 +100,24 @@ export async function consumeEntries(
       if (next.done) return { stopped: opts.stop.aborted, badLines };
       const redact = opts.redact;
       await onBatch(redact ? next.value.map((e) => redact(e)) : next.value);
-      if (inner.signal.aborted) {
-        await close(source, opts.aggregate !== undefined);
-        return { stopped: true, badLines };
-      }
     }
   } finally {
     if (timer) clearTimeout(timer);
     opts.stop.removeEventListener('abort', onStop);
+  }
+}
+
+/** How long a stopped source may take to hand over its last entries (or its workers' tables). */
+const FINISH_WAIT_MS = 3000;
+
+/** `p`, or STOPPED once the clock passes `deadline` (epoch ms). */
+async function beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T | typeof STOPPED> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof STOPPED>((resolve) => (timer = setTimeout(() => resolve(STOPPED), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

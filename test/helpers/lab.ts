@@ -216,9 +216,10 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
             // written. Under load it may lag the traffic by a few hundred ms (a ping's
             // last reply was lost once in CI; 50 of 200 keep-alive requests another time),
             // so let it catch up first: it writes each packet at once (-U), so it has
-            // caught up when the file stops growing (bounded: a capture of steady traffic ends anyway).
+            // caught up when the file stops growing and it sleeps in poll() (bounded: a
+            // capture of steady traffic ends anyway). Surer still: a marker sent last.
             if (stopOpts.marker !== undefined) await untilFileHolds(file, Buffer.from(stopOpts.marker), 15_000);
-            else await untilFileSettles(file, 400, 500, 5_000);
+            else await untilFileSettles(file, child.pid, 400, 500, 5_000);
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
             return whenDone();
           },
@@ -251,8 +252,13 @@ async function untilFileHolds(file: string, marker: Buffer, maxMs: number): Prom
   }
 }
 
-/** Waits at least `minMs`, then until `file`'s size has not changed for `quietMs`, or `maxMs` in all. */
-async function untilFileSettles(file: string, minMs: number, quietMs: number, maxMs: number): Promise<void> {
+/**
+ * Waits at least `minMs`, then until `file`'s size has not changed for `quietMs`
+ * while tcpdump (`pid`) sleeps (waiting in poll() for packets: its ring is empty;
+ * one descheduled under load with packets to write is runnable, not sleeping),
+ * or `maxMs` in all.
+ */
+async function untilFileSettles(file: string, pid: number | undefined, minMs: number, quietMs: number, maxMs: number): Promise<void> {
   const sizeOf = (): number => (existsSync(file) ? statSync(file).size : -1);
   const start = Date.now();
   let size = sizeOf();
@@ -265,6 +271,18 @@ async function untilFileSettles(file: string, minMs: number, quietMs: number, ma
       size = next;
       since = now;
     }
-    if ((now - start >= minMs && now - since >= quietMs) || now - start >= maxMs) return;
+    if ((now - start >= minMs && now - since >= quietMs && sleeping(pid)) || now - start >= maxMs) return;
+  }
+}
+
+/** Whether process `pid` is asleep (state S in /proc/PID/stat), or gone. */
+function sleeping(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The state follows the command's name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'R';
+  } catch {
+    return true;
   }
 }

@@ -9,7 +9,7 @@ import { DEFAULT_MEMORY_BUDGET } from '../dissect/memory-budget.js';
 const MIN_BUDGET = 1024 * 1024;
 
 export const memoryBudgetFlag = Flags.string({
-  description: `state held at once (buffers, flows, pending requests, held entries) before the least recently active flows are evicted; shared out among --workers (default ${DEFAULT_MEMORY_BUDGET / 1024 / 1024}MB for each thread that dissects)`,
+  description: `state held at once (buffers, flows, pending requests, held entries) before the least recently active flows are evicted; shared out among --workers (default ${DEFAULT_MEMORY_BUDGET / 1024 / 1024}MB, at least 16MB for each worker)`,
 });
 
 /** The flag's value as engine options (nothing when not given: the engine's default). */

@@ -15,6 +15,21 @@
 /** The default budget: 200k unanswered SYNs stay under 200 MB RSS with it (docs/architecture.md). */
 export const DEFAULT_MEMORY_BUDGET = 32 * 1024 * 1024;
 
+/**
+ * Each worker's share of a run's budget among `workers` threads. A budget
+ * the user gave is divided as it is. The default is divided too (a run's
+ * state, not each thread's: with two workers each held 32 MB of a SYN flood,
+ * 255 MB peak against 232 MB divided, and slower), but never below
+ * MIN_DEFAULT_SHARE: many workers on a big node keep room for a flow's
+ * buffers each, and the default total grows with them.
+ */
+export function workerShare(budget: number | undefined, workers: number): number {
+  if (budget !== undefined) return Math.floor(budget / workers);
+  return Math.max(MIN_DEFAULT_SHARE, Math.floor(DEFAULT_MEMORY_BUDGET / workers));
+}
+
+const MIN_DEFAULT_SHARE = 16 * 1024 * 1024;
+
 export class MemoryBudget {
   /** Bytes charged now. */
   used = 0;

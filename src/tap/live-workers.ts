@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import type { Entry } from '../model/entry.js';
 import { packetTimeMs, type Packet } from '../model/packet.js';
 import type { EngineOptions } from '../dissect/engine.js';
+import { workerShare } from '../dissect/memory-budget.js';
 import { FragmentReassembler } from '../dissect/decode/fragments.js';
 import { route } from '../dissect/parallel/route.js';
 import { FlowBalancer, flowIdleMs } from '../dissect/parallel/balance.js';
@@ -70,7 +71,7 @@ export async function* dissectLiveParallel(batches: AsyncIterable<Packet[]>, opt
   let failure: Error | undefined;
   const totals: Record<string, number> = {};
   const spec: LiveWorkerSpec = {
-    engine: { ...opts.engine, ...(opts.engine.memoryBudget ? { memoryBudget: Math.floor(opts.engine.memoryBudget / n) } : {}) },
+    engine: { ...opts.engine, memoryBudget: workerShare(opts.engine.memoryBudget, n) },
     proto: opts.proto,
     tlsKeylog: opts.tlsKeylog,
   };

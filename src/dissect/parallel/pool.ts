@@ -21,6 +21,7 @@ import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
 import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
+import { workerShare } from '../memory-budget.js';
 import { openCapture } from '../../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../../capture/pcapng-parser.js';
 import { TlsKeyLog } from '../tls/keylog.js';
@@ -358,9 +359,9 @@ class ParallelRun implements PoolRun {
 
   /** Tell every worker to start afresh with this run's options. */
   private async session(): Promise<void> {
-    // A --memory-budget is the run's, not each worker's: shared out, as live workers do (tap/live-workers.ts).
+    // The memory budget is the run's, not each worker's: shared out, as live workers do (tap/live-workers.ts).
     const { engine } = this.opts.spec;
-    const shared = engine.memoryBudget ? { ...engine, memoryBudget: Math.floor(engine.memoryBudget / this.links.length) } : engine;
+    const shared = { ...engine, memoryBudget: workerShare(engine.memoryBudget, this.links.length) };
     for (const l of this.links) {
       const spec = Buffer.from(JSON.stringify({ ...this.opts.spec, engine: shared, index: l.index }));
       await writeRecord(l, RecordType.SESSION, spec, () => this.check(), this.failing);

@@ -25,7 +25,7 @@ import { flowKey } from './flow-key.js';
 import { UdpDuplicates } from './udp-duplicates.js';
 import { FlowTable } from './flow-table.js';
 import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
-import { createTcpFallback, createUdpFallback, type FlowTotals } from './protocols/fallback.js';
+import { createTcpFallback, createUdpFallback, packetsOf, type FlowTotals } from './protocols/fallback.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
@@ -1146,12 +1146,18 @@ function flowEnds(ip: IpPacket, sport: number, dport: number, senderIsA: boolean
 }
 
 function newFlowTotals(now: number, frame: number): FlowTotals {
-  return { packets: [0, 0], bytes: [0, 0], firstTime: now, firstFrame: frame, lastTime: now, lastFrame: frame, reset: false, clientSide: 0 };
+  // Every member from the start (intervalTime too): one set later would move the object's members out of line, 40+ bytes more per flow.
+  return { packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, firstTime: now, firstFrame: frame, lastTime: now, lastFrame: frame, reset: false, clientSide: 0, intervalTime: undefined, intervalFrame: undefined };
 }
 
 function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {
-  t.packets[side]++;
-  t.bytes[side] += bytes;
+  if (side === 0) {
+    t.packets0++;
+    t.bytes0 += bytes;
+  } else {
+    t.packets1++;
+    t.bytes1 += bytes;
+  }
   t.lastTime = now;
   t.lastFrame = frame;
   if (t.intervalTime === undefined) {
@@ -1198,7 +1204,7 @@ function guarded<P extends object>(parser: P, name: string, engine: DissectionEn
 /** A SYN with no answer and no data since. */
 function isHalfOpen(conn: TcpConnection): boolean {
   const t = conn.totals;
-  return conn.synSeq !== undefined && t.packets[1 - conn.clientSide] === 0 && t.bytes[0] + t.bytes[1] === 0;
+  return conn.synSeq !== undefined && packetsOf(t, 1 - conn.clientSide) === 0 && t.bytes0 + t.bytes1 === 0;
 }
 
 /** Timestamps of packets [from, to) never step back, nor past `after` (the next batch's earliest). */

@@ -31,9 +31,21 @@ export function flowKey(proto: string, src: string, sport: number, dst: string, 
   const hit = recent[slot];
   if (hit !== undefined && hit.sport === sport && hit.dport === dport && hit.src === src && hit.dst === dst && hit.proto === proto) return hit.side;
   const aFirst = src < dst || (src === dst && sport <= dport);
-  const side = aFirst
-    ? { key: `${proto}|${src}|${sport}|${dst}|${dport}`, senderIsA: true }
-    : { key: `${proto}|${dst}|${dport}|${src}|${sport}`, senderIsA: false };
+  const side = aFirst ? { key: flat(`${proto}|${src}|${sport}|${dst}|${dport}`), senderIsA: true } : { key: flat(`${proto}|${dst}|${dport}|${src}|${sport}`), senderIsA: false };
   recent[slot] = { proto, src, sport, dst, dport, side };
   return side;
+}
+
+const scratch = Buffer.allocUnsafeSlow(256);
+
+/**
+ * `s` as one flat string. A key built by concatenation is a tree of string
+ * pieces (five nodes here) that a flow keeps for its whole life; in a flood
+ * of short-lived flows every piece is copied at each young-generation
+ * collection the flow survives. Keys are ASCII (addresses, ports, a letter).
+ */
+export function flat(s: string): string {
+  if (s.length > scratch.length) return s;
+  const n = scratch.write(s, 0, 'latin1');
+  return scratch.toString('latin1', 0, n);
 }

@@ -1,6 +1,8 @@
 // Address text for IPv4/IPv6 with a bounded cache: the same few thousand
 // addresses recur in every capture, so formatting each packet's would be waste.
 
+import { flat } from '../flow-key.js';
+
 const v4Cache = new Map<number, string>();
 const v6Cache = new Map<string, string>();
 const CACHE_LIMIT = 65536;
@@ -8,7 +10,8 @@ const CACHE_LIMIT = 65536;
 export function ipv4ToString(n: number): string {
   let s = v4Cache.get(n);
   if (s === undefined) {
-    s = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+    // Flat: the text is kept by the cache and by every flow of the address (flow-key.ts says why).
+    s = flat(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
     if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
     v4Cache.set(n, s);
   }

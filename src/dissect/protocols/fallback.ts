@@ -7,9 +7,16 @@
 import type { CallRecord, ConnectionContext, TcpStreamParser, UdpDatagramParser } from '../api.js';
 
 /** Per-flow counters the engine keeps up to date as packets arrive. */
+/**
+ * A flow's counts. Per side as members, not [side 0, side 1] arrays: every
+ * tracked flow has one, and in a flood of half-open flows the two arrays were
+ * an eighth of what each flow kept alive (see packetsOf/bytesOf).
+ */
 export interface FlowTotals {
-  packets: [number, number];
-  bytes: [number, number];
+  packets0: number;
+  packets1: number;
+  bytes0: number;
+  bytes1: number;
   firstTime: number;
   firstFrame: number;
   lastTime: number;
@@ -20,6 +27,14 @@ export interface FlowTotals {
   /** Time and frame of the first packet not yet reported (undefined: none since the last report). */
   intervalTime?: number;
   intervalFrame?: number;
+}
+
+export function packetsOf(t: FlowTotals, side: number): number {
+  return side === 0 ? t.packets0 : t.packets1;
+}
+
+export function bytesOf(t: FlowTotals, side: number): number {
+  return side === 0 ? t.bytes0 : t.bytes1;
 }
 
 function human(n: number): string {
@@ -45,15 +60,15 @@ class FlowReporter {
 
   end(reason: string): void {
     const t = this.totals();
-    if (t.intervalTime !== undefined || (t.packets[0] + t.packets[1] === 0 && this.protocol === 'tcp')) this.report(reason);
+    if (t.intervalTime !== undefined || (t.packets0 + t.packets1 === 0 && this.protocol === 'tcp')) this.report(reason);
   }
 
   private report(reason: string): void {
     const t = this.totals();
     const c = t.clientSide;
     const s = 1 - c;
-    const pk = (i: number) => t.packets[i] - this.reported.packets[i];
-    const by = (i: number) => t.bytes[i] - this.reported.bytes[i];
+    const pk = (i: number) => packetsOf(t, i) - this.reported.packets[i];
+    const by = (i: number) => bytesOf(t, i) - this.reported.bytes[i];
     const req = { packets: pk(c), bytes: by(c) };
     const res = { packets: pk(s), bytes: by(s), end: reason };
     const start = t.intervalTime ?? t.firstTime;
@@ -70,7 +85,7 @@ class FlowReporter {
       error: t.reset && reason === 'rst',
       summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}`,
     };
-    this.reported = { packets: [...t.packets], bytes: [...t.bytes] };
+    this.reported = { packets: [t.packets0, t.packets1], bytes: [t.bytes0, t.bytes1] };
     t.intervalTime = undefined;
     t.intervalFrame = undefined;
     this.ctx.emit(call);

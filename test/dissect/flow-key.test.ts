@@ -35,3 +35,16 @@ test('random tuples in random order, colliding in the cache, give the fresh answ
     assert.deepEqual(flowKey(t.proto, src, sport, dst, dport), fresh(t.proto, src, sport, dst, dport));
   }
 });
+
+test('address text written as bytes is the dotted quad, for every octet width; long IPv6 keys stay whole', async () => {
+  const { ipv4ToString } = await import('../../src/dissect/decode/addresses.js');
+  const random = mulberry32(7);
+  const edges = [0, 1, 9, 10, 99, 100, 199, 255];
+  const values: number[] = [];
+  for (const a of edges) for (const b of edges) values.push(((a << 24) | (b << 16) | (b << 8) | a) >>> 0);
+  for (let i = 0; i < 20_000; i++) values.push(Math.floor(random() * 2 ** 32) >>> 0);
+  for (const n of values) assert.equal(ipv4ToString(n), `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
+  // The longest keys (IPv6 both ends) are not cut by the scratch buffer the key is flattened in.
+  const v6 = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe';
+  assert.deepEqual(flowKey('t', v6, 65535, `${v6.slice(0, -1)}f`, 65534), fresh('t', v6, 65535, `${v6.slice(0, -1)}f`, 65534));
+});

@@ -1,8 +1,6 @@
 // Address text for IPv4/IPv6 with a bounded cache: the same few thousand
 // addresses recur in every capture, so formatting each packet's would be waste.
 
-import { flat } from '../flow-key.js';
-
 const v4Cache = new Map<number, string>();
 const v6Cache = new Map<string, string>();
 const CACHE_LIMIT = 65536;
@@ -10,12 +8,30 @@ const CACHE_LIMIT = 65536;
 export function ipv4ToString(n: number): string {
   let s = v4Cache.get(n);
   if (s === undefined) {
-    // Flat: the text is kept by the cache and by every flow of the address (flow-key.ts says why).
-    s = flat(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
+    s = formatIpv4(n);
     if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
     v4Cache.set(n, s);
   }
   return s;
+}
+
+const v4Text = Buffer.allocUnsafeSlow(15);
+
+/**
+ * Dotted-quad text, written as bytes and read back as one flat string: the
+ * text is kept by the cache and by every flow of the address, and a string
+ * built by concatenation is a tree of pieces (flow-key.ts says why that costs).
+ */
+function formatIpv4(n: number): string {
+  let p = 0;
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    const octet = (n >>> shift) & 255;
+    if (octet >= 100) v4Text[p++] = 0x30 + ((octet / 100) | 0);
+    if (octet >= 10) v4Text[p++] = 0x30 + (((octet / 10) | 0) % 10);
+    v4Text[p++] = 0x30 + (octet % 10);
+    if (shift > 0) v4Text[p++] = 0x2e;
+  }
+  return v4Text.toString('latin1', 0, p);
 }
 
 /** RFC 5952 text of the 16 bytes at `off`. */

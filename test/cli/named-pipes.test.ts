@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, repoRoot } from '../helpers/paths.js';
@@ -43,7 +43,14 @@ async function stopOnPipe(args: string[], feed: Buffer | undefined, signal: Node
     if (feed) {
       // Opening for writing waits for the reader: the run has the pipe open then.
       writer = openSync(fifo, 'w');
+      const before = bytesRead(child.pid as number);
       writeSync(writer, feed);
+      // The pipe holds 64 KB: the run may not have read it yet. A stop before it has would rightly cut it short.
+      await untilRead(child.pid as number, before + feed.length);
+    } else {
+      // Not before the run has the pipe open (its signal handlers are in place by then:
+      // a loaded machine can take over a second to start seven runs).
+      await untilOpen(child.pid as number, fifo);
     }
     await sleep(settleMs);
     child.kill(signal);
@@ -55,6 +62,51 @@ async function stopOnPipe(args: string[], feed: Buffer | undefined, signal: Node
   } finally {
     if (writer !== undefined) closeSync(writer);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes process `pid` has read so far (rchar in /proc/PID/io: files and pipes alike). */
+function bytesRead(pid: number): number {
+  try {
+    return Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'latin1'))?.[1] ?? 0);
+  } catch {
+    return Infinity; // gone: the exit code tells
+  }
+}
+
+/** Waits (up to 30 s) until process `pid` has read `total` bytes and then nothing more for 300 ms. */
+async function untilRead(pid: number, total: number): Promise<void> {
+  const until = Date.now() + 30_000;
+  let last = -1;
+  let since = Date.now();
+  while (Date.now() < until) {
+    const now = bytesRead(pid);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (now >= total && Date.now() - since >= 300) return;
+    await sleep(50);
+  }
+}
+
+/** Waits (up to 30 s) until process `pid` has `path` open. */
+async function untilOpen(pid: number, path: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    try {
+      if (readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkOrEmpty(`/proc/${pid}/fd/${fd}`) === path)) return;
+    } catch {
+      return; // gone: the exit code tells
+    }
+    await sleep(50);
+  }
+}
+
+function readlinkOrEmpty(link: string): string {
+  try {
+    return readlinkSync(link);
+  } catch {
+    return '';
   }
 }
 
@@ -71,7 +123,7 @@ const COMMANDS: { args: string[]; binary?: boolean }[] = [
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`${signal} while a named pipe's writer has not written yet: every command ends at once, exit 0`, { timeout: 120_000 }, async () => {
-    const runs = await Promise.all(COMMANDS.map((c) => stopOnPipe(c.args, undefined, signal, 1_000)));
+    const runs = await Promise.all(COMMANDS.map((c) => stopOnPipe(c.args, undefined, signal, 500)));
     runs.forEach((r, i) => {
       const what = COMMANDS[i].args.join(' ');
       assert.ok(r.tookMs < END_WITHIN_MS, `${what}: ended ${r.tookMs} ms after ${signal} (${r.stderr})`);
@@ -86,7 +138,7 @@ test('Ctrl-C after a writer wrote a whole capture and stays silent: every comman
   const args = (c: (typeof COMMANDS)[number]): string[] => (c.binary ? [...c.args, '-w', '-'] : c.args);
   // What each prints for the capture read from a file.
   const fromFile = COMMANDS.map((c) => execFileSync(process.execPath, [cliBin, ...args(c), capture], { cwd: repoRoot, maxBuffer: 1 << 26 }));
-  const runs = await Promise.all(COMMANDS.map((c) => stopOnPipe(args(c), feed, 'SIGINT', 2_500)));
+  const runs = await Promise.all(COMMANDS.map((c) => stopOnPipe(args(c), feed, 'SIGINT', 1_000)));
   runs.forEach((r, i) => {
     const what = COMMANDS[i].args.join(' ');
     assert.ok(r.tookMs < END_WITHIN_MS, `${what}: ended ${r.tookMs} ms after SIGINT (${r.stderr})`);

@@ -1177,28 +1177,73 @@ function pendingTime(parser: { pendingSince?(): number | undefined }, floor: num
  * carry on without that parser (the connection's later bytes are ignored).
  */
 function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine, meter: Meter): P {
-  let dead = false;
-  const safe = {} as P;
-  for (const key of ['onData', 'onGap', 'onDatagram', 'onTick', 'onEnd', 'pendingSince'] as const) {
-    const fn = (parser as Record<string, unknown>)[key];
-    if (typeof fn !== 'function') continue;
-    // A dead parser emits nothing more, so it has nothing pending either.
-    (safe as Record<string, unknown>)[key] = (...args: unknown[]) => {
-      if (dead) return undefined;
-      // Buffers the parser creates now are charged to its flow.
-      const outer = enterMeter(meter);
-      try {
-        return fn.apply(parser, args);
-      } catch {
-        dead = true;
-        engine.count(`${name}.parser_threw`);
-        return undefined;
-      } finally {
-        enterMeter(outer);
-      }
-    };
+  // pendingSince is optional and its absence means something (pendingTime): keep it absent.
+  const guard = typeof (parser as ParserMethods).pendingSince === 'function' ? new GuardedPendingParser(parser, name, engine, meter) : new GuardedParser(parser, name, engine, meter);
+  return guard as unknown as P;
+}
+
+type ParserMethods = Partial<Record<'onData' | 'onGap' | 'onDatagram' | 'onTick' | 'onEnd' | 'pendingSince', (a?: unknown, b?: unknown) => unknown>>;
+
+/**
+ * The guard around one parser: one object, not a closure per method (a
+ * flood of DNS conversations kept four closures and five scopes alive for
+ * each). A method the parser lacks does nothing; a parser that threw is dead.
+ */
+class GuardedParser {
+  private dead = false;
+
+  constructor(
+    private readonly parser: object,
+    private readonly name: string,
+    private readonly engine: DissectionEngine,
+    private readonly meter: Meter,
+  ) {}
+
+  protected call(fn: ((a?: unknown, b?: unknown) => unknown) | undefined, a?: unknown, b?: unknown): unknown {
+    if (this.dead || typeof fn !== 'function') return undefined;
+    // Buffers the parser creates now are charged to its flow.
+    const outer = enterMeter(this.meter);
+    try {
+      return fn.call(this.parser, a, b);
+    } catch {
+      // A dead parser emits nothing more, so it has nothing pending either.
+      this.dead = true;
+      this.engine.count(`${this.name}.parser_threw`);
+      return undefined;
+    } finally {
+      enterMeter(outer);
+    }
   }
-  return safe;
+
+  protected get methods(): ParserMethods {
+    return this.parser as ParserMethods;
+  }
+
+  onData(dir: unknown, data: unknown): void {
+    this.call(this.methods.onData, dir, data);
+  }
+
+  onGap(dir: unknown, length: unknown): void {
+    this.call(this.methods.onGap, dir, length);
+  }
+
+  onDatagram(dir: unknown, payload: unknown): void {
+    this.call(this.methods.onDatagram, dir, payload);
+  }
+
+  onTick(now: unknown, timeout: unknown): void {
+    this.call(this.methods.onTick, now, timeout);
+  }
+
+  onEnd(reason: unknown): void {
+    this.call(this.methods.onEnd, reason);
+  }
+}
+
+class GuardedPendingParser extends GuardedParser {
+  pendingSince(): number | undefined {
+    return this.call(this.methods.pendingSince) as number | undefined;
+  }
 }
 
 /** A SYN with no answer and no data since. */

@@ -1,15 +1,16 @@
 // Opening `merge`'s inputs: each file's first bytes tell what it holds
 // (pcap, pcapng, NDJSON). A capture file is then walked by a RecordCursor
 // reading the same descriptor synchronously; NDJSON continues as a stream
-// from where the sniffing read stopped; stdin ("-") and named pipes are
-// streams either way (a synchronous read of a silent pipe would block the
+// from where the sniffing read stopped; stdin ("-"), named pipes and gzip
+// files are streams either way (a synchronous read of a silent pipe would block the
 // thread, and Ctrl-C with it).
 
-import { createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
 import { detectKind, inputName, isFifo, openInput, sniff, type InputKind } from '../input/entries.js';
+import { isGzip } from '../input/gzip.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
 const SNIFF_BYTES = 64 * 1024;
@@ -35,7 +36,7 @@ export async function openMergeInputs(paths: string[], signal?: AbortSignal, std
   try {
     for (const path of paths) {
       if (path === '-') opened.push(await openStream(stdin, path, signal));
-      else if (isFifo(path)) opened.push(await openStream(openInput(path), path, signal));
+      else if (isFifo(path) || isGzipFile(path)) opened.push(await openStream(openInput(path), path, signal));
       else opened.push(openFile(path));
     }
   } catch (err) {
@@ -87,6 +88,20 @@ function openFile(path: string): MergeInput {
     interrupt: () => stream?.destroy(),
     close: () => (stream ? stream.destroy() : source.close()),
   };
+}
+
+/** Whether `path` is gzip-compressed (read decompressed, as a stream); unreadable files are left to the open that reports them. */
+function isGzipFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const magic = Buffer.alloc(3);
+    return isGzip(magic.subarray(0, readSync(fd, magic, 0, 3, 0)));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** The same one-line messages as the streaming inputs of the other commands. */

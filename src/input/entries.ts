@@ -109,7 +109,7 @@ export async function sniff(stream: Readable, name?: string, signal?: AbortSigna
     const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
     // A gzip file is read decompressed (one level: a gzip inside a gzip is not a capture).
     if (!inGzip && isGzip(head)) return await sniff(gunzipped(head, it, name ?? '<input>'), name, signal, true);
-    return { head, rest: it };
+    return { head: withoutBom(head), rest: it };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // A read error (EISDIR) carries no path, unlike an open error (ENOENT).
@@ -119,6 +119,15 @@ export async function sniff(stream: Readable, name?: string, signal?: AbortSigna
     if (e.code === 'EISDIR') throw new UserError(`${path}: is a directory`, ExitCode.USAGE);
     throw err;
   }
+}
+
+/**
+ * `head` without a UTF-8 byte order mark: entry files saved by Windows tools
+ * (PowerShell 5's `Out-File`, Notepad) open with one, and RFC 8259 lets a
+ * reader ignore it. No capture format starts with these bytes.
+ */
+export function withoutBom(head: Buffer): Buffer {
+  return head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? head.subarray(3) : head;
 }
 
 /**

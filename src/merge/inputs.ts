@@ -9,7 +9,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
-import { detectKind, inputName, isFifo, openInput, sniff, type InputKind } from '../input/entries.js';
+import { detectKind, inputName, isFifo, openInput, sniff, withoutBom, type InputKind } from '../input/entries.js';
 import { isGzip } from '../input/gzip.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
@@ -72,7 +72,7 @@ function openFile(path: string): MergeInput {
   const source = new FileSource(fd);
   try {
     const buf = Buffer.allocUnsafe(SNIFF_BYTES);
-    head = buf.subarray(0, readSync(fd, buf, 0, SNIFF_BYTES, null));
+    head = withoutBom(buf.subarray(0, readSync(fd, buf, 0, SNIFF_BYTES, null)));
   } catch (err) {
     source.close();
     throw openError(err, path);

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SharkCommand } from '../cli/base-command.js';
@@ -35,6 +36,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture files, or recording folders; - or none for stdin' }) };
   static override flags = {
+    ...readFileFlag,
     format: Flags.string({ description: 'output format of the catalogue', options: ['table', 'json', 'markdown'], default: 'table' }),
     openapi: Flags.boolean({ description: 'write OpenAPI 3.1 documents (one per HTTP service) instead of the catalogue' }),
     service: Flags.string({ description: 'only this service (ns/name, name, host or host:port)' }),
@@ -60,7 +62,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     // The catalogue redacts each entry itself, after noting which auth scheme it used (see CatalogOptions.redact).
     const redact = redactorFromFlags(flags, 'catalog');
     const catalog = new Catalog({ foldThreshold: flags['fold-threshold'], maxEndpoints: flags['max-endpoints'], details: flags.openapi || flags.proto !== undefined, redact });
-    const input = await readInputs(argv as string[], (batch) => catalog.addBatch(batch), {
+    const inputs = inputsFrom(flags, argv);
+    const input = await readInputs(inputs, (batch) => catalog.addBatch(batch), {
       stop: this.stop.signal,
       graceMs: 1500,
       strict: flags.strict,
@@ -69,7 +72,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       // The table needs a few fields of each line; OpenAPI needs headers and bodies too.
       project: flags.openapi || flags.proto ? undefined : CATALOG_FIELDS,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined },
-      workers: await workersFromFlag(flags.workers, argv as string[]),
+      workers: await workersFromFlag(flags.workers, inputs),
       parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
     });
     let endpoints = catalog.list();

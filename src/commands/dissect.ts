@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { knownProtocols, dissectors } from '../dissect/registry.js';
@@ -42,6 +43,7 @@ then one line on stderr says where, and the exit code is 3.`;
   static override args = { file: Args.string({ description: 'capture files (pcap/pcapng); "-" for stdin', required: false }) };
 
   static override flags = {
+    ...readFileFlag,
     protocols: Flags.string({ description: 'keep only these protocols (comma-separated), e.g. http,dns' }),
     'max-body': Flags.string({ description: 'keep at most this many body bytes per message (e.g. 16KB)', default: '16KB' }),
     'no-bodies': Flags.boolean({ description: 'drop request and response bodies' }),
@@ -64,6 +66,7 @@ then one line on stderr says where, and the exit code is 3.`;
 
   protected async execute(): Promise<number> {
     const { argv, flags } = await this.parse(Dissect);
+    const inputs = inputsFrom(flags, argv);
     if (flags['list-protocols']) {
       for (const d of [...dissectors].sort((a, b) => a.name.localeCompare(b.name))) {
         process.stdout.write(`${d.name}\t${d.transport}\t${d.ports.join(',') || '-'}\t${d.reference}\n`);
@@ -76,7 +79,7 @@ then one line on stderr says where, and the exit code is 3.`;
       if (!known.includes(p)) throw new UserError(`--protocols: unknown protocol '${p}' (known: ${known.join(', ')})`);
     }
     const decodeAs = decodeAsRules(flags['decode-as']);
-    const workers = await workersFromFlag(flags.workers, argv as string[]);
+    const workers = await workersFromFlag(flags.workers, inputs);
     // With workers, names from the cluster come from one snapshot each worker enriches from (before redacting).
     let snapshot: ClusterSnapshot | undefined;
     if (workers > 1 && (flags.kube || flags.meta)) {
@@ -108,7 +111,7 @@ then one line on stderr says where, and the exit code is 3.`;
     };
     try {
       const result = await runDissect({
-        inputs: argv as string[],
+        inputs,
         engine: { ...engine, protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined, tlsKeys },
         workers,
         parallel: { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] }, snapshot },

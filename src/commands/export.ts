@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -27,6 +28,7 @@ skipped and counted on stderr.`;
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture files, or recording folders; - or none for stdin' }) };
   static override flags = {
+    ...readFileFlag,
     har: Flags.boolean({ description: 'write HAR 1.2 (the only export format so far; required)' }),
     output: Flags.string({ char: 'o', description: 'write here instead of stdout' }),
     'max-body': Flags.string({ description: 'keep at most this many body characters per message (e.g. 16KB)', default: '16KB' }),
@@ -66,8 +68,9 @@ skipped and counted on stderr.`;
       started = true;
       await write(harHead(opts));
     };
+    const inputs = inputsFrom(flags, argv);
     const input = await readInputs(
-      argv as string[],
+      inputs,
       async (batch) => {
         const parts: string[] = [];
         for (const e of batch) {
@@ -91,7 +94,7 @@ skipped and counted on stderr.`;
         onWarning: warn,
         meta: flags.meta,
         dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn), maxBody },
-        workers: await workersFromFlag(flags.workers, argv as string[]),
+        workers: await workersFromFlag(flags.workers, inputs),
         parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']), maxBody }),
         redact: redactorFromFlags(flags, 'export'),
       },

@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -26,6 +27,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
   static override usage = ['filter EXPR [FILE...]', 'filter --jsonata EXPR [FILE...]'];
 
   static override flags = {
+    ...readFileFlag,
     jsonata: Flags.string({ description: 'filter with this JSONata expression instead of KFL (then every argument is a file)' }),
     dialect: Flags.string({ description: 'KFL dialect of EXPR', options: ['kfl1', 'kfl2', 'auto'], default: 'auto' }),
     count: Flags.boolean({ char: 'c', description: 'print only the number of matching entries' }),
@@ -43,6 +45,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
   protected async execute(): Promise<number> {
     const { argv, flags } = await this.parse(Filter);
     const args = argv as string[];
+    const read = flags['read-file'];
     let expr = '';
     if (flags.jsonata === undefined) {
       if (args.length === 0) throw new UserError('missing filter expression (usage: shark filter EXPR [FILE...])', ExitCode.USAGE);
@@ -54,7 +57,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.count, what: '--count' });
     const { runFilter } = await import('../filter/run.js');
     await runFilter({
-      inputs: args,
+      inputs: inputsFrom({ 'read-file': read }, args),
       expr,
       jsonata: flags.jsonata,
       jsonataTimeoutMs: flags['jsonata-timeout'],
@@ -67,7 +70,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       redact: redactList(flags),
       noRedact: flags['no-redact'],
       dissect: { decodeAs, tlsKeys },
-      workers: await workersFromFlag(flags.workers, args),
+      workers: await workersFromFlag(flags.workers, inputsFrom({ 'read-file': read }, args)),
       parallel: consumerWorkerSpec(flags, { decodeAs }),
       signal: this.stop.signal,
       onWarning: (m) => process.stderr.write(`filter: ${m}\n`),

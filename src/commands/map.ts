@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -28,6 +29,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };
   static override flags = {
+    ...readFileFlag,
     format: Flags.string({ description: 'output format', options: ['dot', 'mermaid', 'json'], default: 'dot' }),
     level: Flags.string({ description: 'what a node is', options: MAP_LEVELS, default: 'workload' }),
     'edge-label': Flags.string({ description: 'label parts: protocol,requests,bytes,latency,errors | all | none', default: 'all' }),
@@ -55,7 +57,8 @@ A damaged input is used up to the damage: the map is printed, then one line says
     // …none of them a body: bodies need not be decoded (EngineOptions.bodiesUnread).
     const bodiesUnread = project !== undefined;
     const onWarning = (m: string) => process.stderr.write(`map: ${m}\n`);
-    const input = await consumeEntries(argv as string[], (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys, bodiesUnread }, workers: await workersFromFlag(flags.workers, argv as string[]), parallel: consumerWorkerSpec(flags, { decodeAs, bodiesUnread }) });
+    const inputs = inputsFrom(flags, argv);
+    const input = await consumeEntries(inputs, (batch) => map.add(batch), { stop: this.stop.signal, graceMs: 1500, strict: flags.strict, project, onWarning, dissect: { decodeAs, tlsKeys, bodiesUnread }, workers: await workersFromFlag(flags.workers, inputs), parallel: consumerWorkerSpec(flags, { decodeAs, bodiesUnread }) });
     const graph = map.graph({ minRequests: flags['min-requests'], topPaths: Math.max(flags['top-paths'], 5) });
     const text =
       flags.format === 'json'

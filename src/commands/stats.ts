@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { writeFile } from 'node:fs/promises';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
@@ -34,6 +35,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
   static override strict = false;
   static override args = { file: Args.string({ description: 'entry (NDJSON) or capture (pcap/pcapng) files; - or none for stdin' }) };
   static override flags = {
+    ...readFileFlag,
     by: Flags.string({
       description: 'group by protocol|service|endpoint|namespace|pod|status, or a JSONata expression',
       default: 'protocol',
@@ -53,7 +55,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
 
   protected async execute(): Promise<number> {
     const { flags, argv } = await this.parse(Stats);
-    const inputs = argv as string[];
+    const inputs = inputsFrom(flags, argv);
     const format = flags.format as StatsFormat;
     // --check filters may read any field; tables read a known few (unless --by is JSONata).
     const project = flags.check ? undefined : statsFields(flags.by);

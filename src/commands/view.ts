@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
@@ -24,6 +25,7 @@ are let go, and counted). q quits.`;
   static override strict = false;
   static override args = { file: Args.string({ description: 'captures or entry files; "-" or none for stdin', required: false }) };
   static override flags = {
+    ...readFileFlag,
     filter: Flags.string({ description: 'start with this KFL filter in the filter box' }),
     keep: Flags.integer({ description: 'hold at most this many calls (the oldest are let go)', min: 100, default: 20_000 }),
     color: Flags.string({ description: 'colour: auto (unless NO_COLOR is set), always, never', options: ['auto', 'always', 'never'], default: 'auto' }),
@@ -38,13 +40,13 @@ are let go, and counted). q quits.`;
     const warn = (m: string) => process.stderr.write(`view: ${m}\n`);
     const { runView } = await import('../view/run-view.js');
     return runView({
-      inputs: argv as string[],
+      inputs: inputsFrom(flags, argv),
       colour: useColour(flags.color as ColourMode, process.stdout.isTTY === true),
       redact: redactorFromFlags(flags, 'view'),
       capacity: flags.keep,
       filter: flags.filter,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
-      workers: await workersFromFlag(flags.workers, argv as string[]),
+      workers: await workersFromFlag(flags.workers, inputsFrom(flags, argv)),
       parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
       signal: this.stop.signal,
     });

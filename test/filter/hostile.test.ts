@@ -156,7 +156,7 @@ test('SIGTERM ends a run in the middle of an endless evaluation', async () => {
   // A one-minute limit per entry: only the signal can end this run early.
   const child = spawn(process.execPath, [cliBin, 'filter', '--jsonata-timeout', '60000', '--jsonata', '($f := function($x){$f($x)}; $f(1))', entries], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await new Promise((r) => setTimeout(r, 1500));
   child.kill('SIGTERM');
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);

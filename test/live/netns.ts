@@ -99,8 +99,8 @@ export function makeVethLab(id: string, net: string, prefix = 'sht'): VethLab {
         children.push(c);
         let stdout = '';
         let stderr = '';
-        c.stdout!.on('data', (d) => (stdout += d));
-        c.stderr!.on('data', (d) => (stderr += d));
+        c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
         const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
         c.on('close', (code) => {
           clearTimeout(timer);

@@ -169,8 +169,8 @@ export function makePodLab(spec: PodLabSpec): PodLab {
         const c = start(ns, ['bash', '-c', cmd]);
         let stdout = '';
         let stderr = '';
-        c.stdout!.on('data', (d) => (stdout += d));
-        c.stderr!.on('data', (d) => (stderr += d));
+        c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
         const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
         c.on('close', (code) => {
           clearTimeout(timer);

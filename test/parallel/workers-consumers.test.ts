@@ -149,8 +149,8 @@ test('Ctrl-C on stats --workers 2 reading an NDJSON file that is a FIFO left ope
     const child = spawn(process.execPath, [cliBin, 'stats', '--format', 'json', '--workers', '2', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     // Every line, then the start of one more, and the FIFO stays open: the read after it waits.
     const fd = openSync(fifo, 'w');

@@ -37,7 +37,7 @@ function startRecord(args: string[]): ChildProcess {
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve) => {
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('close', (code, signal) => resolve({ code, signal, stderr }));
   });
 }

@@ -96,8 +96,8 @@ function live(args: string[]) {
   const child = spawn(process.execPath, [cliBin, 'stats', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<{ code: number | null }>((resolve) => child.on('close', (code) => resolve({ code })));
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   done.finally(() => clearTimeout(killer));
@@ -228,8 +228,8 @@ test('Ctrl-C on stats --workers 2 reading a capture from a pipe that stays open:
   const child = spawn(process.execPath, [cliBin, 'stats', '--format', 'json', '--workers', '2', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   // All of it, but the pipe is never closed: the read after the last byte waits for good.
   child.stdin.write(capture);
   await new Promise((resolve) => setTimeout(resolve, 2500));

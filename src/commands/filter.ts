@@ -45,7 +45,6 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
   protected async execute(): Promise<number> {
     const { argv, flags } = await this.parse(Filter);
     const args = argv as string[];
-    const read = flags['read-file'];
     let expr = '';
     if (flags.jsonata === undefined) {
       if (args.length === 0) throw new UserError('missing filter expression (usage: shark filter EXPR [FILE...])', ExitCode.USAGE);
@@ -56,8 +55,10 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
     if (flags['no-redact']) process.stderr.write('filter: redaction is off: secrets in the traffic appear in the output\n');
     const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.count, what: '--count' });
     const { runFilter } = await import('../filter/run.js');
+    // What is left after the expression: the files.
+    const inputs = inputsFrom(flags, args);
     await runFilter({
-      inputs: inputsFrom({ 'read-file': read }, args),
+      inputs,
       expr,
       jsonata: flags.jsonata,
       jsonataTimeoutMs: flags['jsonata-timeout'],
@@ -70,7 +71,7 @@ Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, 
       redact: redactList(flags),
       noRedact: flags['no-redact'],
       dissect: { decodeAs, tlsKeys },
-      workers: await workersFromFlag(flags.workers, inputsFrom({ 'read-file': read }, args)),
+      workers: await workersFromFlag(flags.workers, inputs),
       parallel: consumerWorkerSpec(flags, { decodeAs }),
       signal: this.stop.signal,
       onWarning: (m) => process.stderr.write(`filter: ${m}\n`),

@@ -39,14 +39,15 @@ are let go, and counted). q quits.`;
     const { argv, flags } = await this.parse(View);
     const warn = (m: string) => process.stderr.write(`view: ${m}\n`);
     const { runView } = await import('../view/run-view.js');
+    const inputs = inputsFrom(flags, argv);
     return runView({
-      inputs: inputsFrom(flags, argv),
+      inputs,
       colour: useColour(flags.color as ColourMode, process.stdout.isTTY === true),
       redact: redactorFromFlags(flags, 'view'),
       capacity: flags.keep,
       filter: flags.filter,
       dissect: { decodeAs: decodeAsRules(flags['decode-as']), tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], warn) },
-      workers: await workersFromFlag(flags.workers, inputsFrom(flags, argv)),
+      workers: await workersFromFlag(flags.workers, inputs),
       parallel: consumerWorkerSpec(flags, { decodeAs: decodeAsRules(flags['decode-as']) }),
       signal: this.stop.signal,
     });

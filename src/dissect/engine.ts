@@ -1178,7 +1178,8 @@ function pendingTime(parser: { pendingSince?(): number | undefined }, floor: num
  */
 function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine, meter: Meter): P {
   // pendingSince is optional and its absence means something (pendingTime): keep it absent.
-  const guard = typeof (parser as ParserMethods).pendingSince === 'function' ? new GuardedPendingParser(parser, name, engine, meter) : new GuardedParser(parser, name, engine, meter);
+  const methods = parser as ParserMethods;
+  const guard = typeof methods.pendingSince === 'function' ? new GuardedPendingParser(methods, name, engine, meter) : new GuardedParser(methods, name, engine, meter);
   return guard as unknown as P;
 }
 
@@ -1193,7 +1194,7 @@ class GuardedParser {
   private dead = false;
 
   constructor(
-    private readonly parser: object,
+    protected readonly parser: ParserMethods,
     private readonly name: string,
     private readonly engine: DissectionEngine,
     private readonly meter: Meter,
@@ -1215,34 +1216,30 @@ class GuardedParser {
     }
   }
 
-  protected get methods(): ParserMethods {
-    return this.parser as ParserMethods;
-  }
-
   onData(dir: unknown, data: unknown): void {
-    this.call(this.methods.onData, dir, data);
+    this.call(this.parser.onData, dir, data);
   }
 
   onGap(dir: unknown, length: unknown): void {
-    this.call(this.methods.onGap, dir, length);
+    this.call(this.parser.onGap, dir, length);
   }
 
   onDatagram(dir: unknown, payload: unknown): void {
-    this.call(this.methods.onDatagram, dir, payload);
+    this.call(this.parser.onDatagram, dir, payload);
   }
 
   onTick(now: unknown, timeout: unknown): void {
-    this.call(this.methods.onTick, now, timeout);
+    this.call(this.parser.onTick, now, timeout);
   }
 
   onEnd(reason: unknown): void {
-    this.call(this.methods.onEnd, reason);
+    this.call(this.parser.onEnd, reason);
   }
 }
 
 class GuardedPendingParser extends GuardedParser {
   pendingSince(): number | undefined {
-    return this.call(this.methods.pendingSince) as number | undefined;
+    return this.call(this.parser.pendingSince) as number | undefined;
   }
 }
 

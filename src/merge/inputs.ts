@@ -5,7 +5,7 @@
 // files are streams either way (a synchronous read of a silent pipe would block the
 // thread, and Ctrl-C with it).
 
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createReadStream, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
@@ -36,8 +36,8 @@ export async function openMergeInputs(paths: string[], signal?: AbortSignal, std
   try {
     for (const path of paths) {
       if (path === '-') opened.push(await openStream(stdin, path, signal));
-      else if (isFifo(path) || isGzipFile(path)) opened.push(await openStream(openInput(path), path, signal));
-      else opened.push(openFile(path));
+      else if (isFifo(path)) opened.push(await openStream(openInput(path), path, signal));
+      else opened.push(openFile(path) ?? (await openStream(openInput(path), path, signal)));
     }
   } catch (err) {
     for (const i of opened) i.close();
@@ -61,7 +61,8 @@ async function openStream(stream: Readable, path: string, signal?: AbortSignal):
   };
 }
 
-function openFile(path: string): MergeInput {
+/** A regular file, walked with synchronous reads; undefined for a gzip file (read decompressed, as a stream). */
+function openFile(path: string): MergeInput | undefined {
   let fd: number;
   let head: Buffer;
   try {
@@ -72,11 +73,16 @@ function openFile(path: string): MergeInput {
   const source = new FileSource(fd);
   try {
     const buf = Buffer.allocUnsafe(SNIFF_BYTES);
-    head = withoutBom(buf.subarray(0, readSync(fd, buf, 0, SNIFF_BYTES, null)));
+    head = buf.subarray(0, readSync(fd, buf, 0, SNIFF_BYTES, null));
   } catch (err) {
     source.close();
     throw openError(err, path);
   }
+  if (isGzip(head)) {
+    source.close();
+    return undefined;
+  }
+  head = withoutBom(head);
   let stream: Readable | undefined;
   return {
     name: inputName(path),
@@ -88,20 +94,6 @@ function openFile(path: string): MergeInput {
     interrupt: () => stream?.destroy(),
     close: () => (stream ? stream.destroy() : source.close()),
   };
-}
-
-/** Whether `path` is gzip-compressed (read decompressed, as a stream); unreadable files are left to the open that reports them. */
-function isGzipFile(path: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const magic = Buffer.alloc(3);
-    return isGzip(magic.subarray(0, readSync(fd, magic, 0, 3, 0)));
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** The same one-line messages as the streaming inputs of the other commands. */

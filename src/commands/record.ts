@@ -5,6 +5,7 @@ import { Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
+import { snaplenFlag, snaplenFrom } from '../cli/snaplen-flag.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
@@ -34,7 +35,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     out: Flags.string({ char: 'o', description: 'folder that holds the recordings', required: true }),
     interface: Flags.string({ char: 'i', description: 'capture live on this interface (repeat for several); else read stdin', multiple: true }),
     filter: Flags.string({ char: 'f', description: 'BPF capture filter (with -i)' }),
-    snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (with -i, at most 65535)', min: 64 }),
+    snaplen: snaplenFlag('bytes kept per packet (with -i, at most 65535)'),
     'buffer-size': Flags.string({ char: 'B', description: 'kernel capture ring (with -i); see shark tap --help', default: '128MB' }),
     ...captureBufferFlags,
     duration: Flags.string({ description: 'stop after this long (e.g. 10m)' }),
@@ -81,7 +82,7 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
             kind: 'live',
             interfaces,
             filter: flags.filter,
-            snaplen: flags.snaplen,
+            snaplen: snaplenFrom(flags.snaplen),
             bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
             buffers: captureBufferOptions(flags),
           }

@@ -8,6 +8,7 @@ import { formatInterfaceList, listInterfaces } from '../capture/live.js';
 import { behindLine, runLocalTap, tapSummary } from '../tap/local.js';
 import { describeDecryption } from '../dissect/tls/keylog.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
+import { snaplenFlag, snaplenFrom } from '../cli/snaplen-flag.js';
 import type { LiveStats } from '../capture/live.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
@@ -76,7 +77,7 @@ docs/tls-capture.md.`;
       char: 'f',
       description: 'local: BPF capture filter (pcap-filter syntax), e.g. "tcp port 80"; cluster: KFL expression run on the agents',
     }),
-    snaplen: Flags.integer({ char: 's', description: 'bytes kept per packet (at most 65535)', min: 64 }),
+    snaplen: snaplenFlag('local: bytes kept per packet (at most 65535)'),
     'buffer-size': Flags.string({
       char: 'B',
       description: 'kernel capture ring (libpcap in immediate mode keeps one 64 KiB slot per packet: more ring, fewer drops under load)',
@@ -380,7 +381,7 @@ docs/tls-capture.md.`;
       keepPacket: sampler ? (p) => sampler.keep(p) : undefined,
       interfaces: flags.interface ?? [],
       filter: flags.filter,
-      snaplen: flags.snaplen,
+      snaplen: snaplenFrom(flags.snaplen),
       bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
       buffers: captureBufferOptions(flags),
       durationMs,

@@ -101,6 +101,13 @@ const TCP_FIN = 0x01;
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
 const TCP_ACK = 0x10;
+/**
+ * Packets captured shorter than they were on the wire (`tcpdump -s 96`): what
+ * lay past the snap length is missing, so their payloads come out as gaps.
+ * Counted where packets enter an engine (or the dispatcher, with workers),
+ * so the end-of-run line can say why (dissect-summary.ts).
+ */
+export const CUT_BY_SNAPLEN = 'capture.truncated_by_snaplen';
 const VXLAN_PORTS = new Set([4789, 8472]);
 const GENEVE_PORT = 6081;
 const TICK_MS = 1000;
@@ -484,6 +491,7 @@ export class DissectionEngine {
 
   /** Feed one captured frame. Never throws for bad packet content. */
   push(p: Packet): void {
+    if (p.data.length < p.origLen) this.count(CUT_BY_SNAPLEN);
     this.pushFrame(p.linkType, p.data, packetTimeMs(p), p.frame);
   }
 
@@ -1271,7 +1279,10 @@ function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: num
   if (inOrder(batch, from, to, after)) {
     // The usual case: time only goes forward, which the engine assumes anyway.
     engine.setHorizon(Infinity);
-    for (let i = from; i < to; i++) engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
+    for (let i = from; i < to; i++) {
+      if (batch.cut(i)) engine.count(CUT_BY_SNAPLEN);
+      engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
+    }
     return;
   }
   const later = new Float64Array(to - from);
@@ -1282,6 +1293,7 @@ function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: num
   }
   for (let i = from; i < to; i++) {
     engine.setHorizon(later[i - from]);
+    if (batch.cut(i)) engine.count(CUT_BY_SNAPLEN);
     engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
   }
 }

@@ -4,6 +4,7 @@
 // TLS decryption went. A table built from a capture that lost traffic must
 // not look like one built from all of it.
 
+import { CUT_BY_SNAPLEN } from '../dissect/engine.js';
 import { describeDecryption } from '../dissect/tls/keylog.js';
 
 export interface DissectTotals {
@@ -23,6 +24,8 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
   const losses = describeLosses(totals.counters);
   if (losses) notes.push(`${at}${totals.packets} packets, ${totals.entries} entries; lost or damaged: ${losses}`);
   const c = totals.counters;
+  const cut = describeSnaplenCuts(c);
+  if (cut) notes.push(`${at}${cut}`);
   const copies = describeCopies(c);
   if (copies) notes.push(`${at}${copies}`);
   if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${at}${describeDecryption(c)}`);
@@ -48,4 +51,15 @@ export function describeLosses(counters: Record<string, number>): string | undef
 export function describeCopies(counters: Record<string, number>): string | undefined {
   const n = counters['udp.duplicate_copies'] ?? 0;
   return n > 0 ? `${n} UDP datagram${n === 1 ? '' : 's'} captured more than once (as on 'any') read once` : undefined;
+}
+
+/**
+ * Packets a snap length cut short (`tcpdump -s 96`, an old tcpdump's 68
+ * bytes), said with what it means: otherwise a capture made that way reads
+ * as one full of loss (gaps in every flow) with nothing to say why.
+ */
+export function describeSnaplenCuts(counters: Record<string, number>): string | undefined {
+  const n = counters[CUT_BY_SNAPLEN] ?? 0;
+  if (n === 0) return undefined;
+  return `${n} packet${n === 1 ? ' was' : 's were'} cut short by the capture's snap length (tcpdump -s): what lay past it is missing, seen as gaps and truncated messages; capture with -s 0 for whole packets`;
 }

@@ -24,6 +24,8 @@ export interface PacketBatch {
   data(i: number): Buffer;
   /** Packet i's frame number, without making the packet. */
   frameNumber(i: number): number;
+  /** Whether packet i was captured shorter than it was on the wire (a snap length cut it). */
+  cut(i: number): boolean;
   /** Packet i as a Packet (a new object each call for a ColumnBatch: take it once). */
   packet(i: number): Packet;
 }
@@ -50,6 +52,11 @@ export class ArrayBatch implements PacketBatch {
 
   frameNumber(i: number): number {
     return this.packets[i].frame;
+  }
+
+  cut(i: number): boolean {
+    const p = this.packets[i];
+    return p.data.length < p.origLen;
   }
 
   packet(i: number): Packet {
@@ -124,6 +131,11 @@ export class ColumnBatch implements PacketBatch {
 
   frameNumber(i: number): number {
     return this.rows[i * STRIDE + FRAME];
+  }
+
+  cut(i: number): boolean {
+    const o = i * STRIDE;
+    return this.rows[o + CAPLEN] < this.rows[o + ORIG_LEN];
   }
 
   packet(i: number): Packet {

@@ -20,7 +20,7 @@ import type { PacketBatch } from '../../model/packet-batch.js';
 import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
-import { defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
+import { CUT_BY_SNAPLEN, defaultEngineOptions, earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../engine.js';
 import { workerShare } from '../memory-budget.js';
 import { openCapture } from '../../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../../capture/pcapng-parser.js';
@@ -259,6 +259,8 @@ class ParallelRun implements PoolRun {
   private stopWaits!: () => void;
   private readonly failing = new Promise<void>((resolve) => (this.stopWaits = resolve));
   private wake: (() => void) | undefined;
+  /** Packets a snap length cut short (counted here: the workers see only what they are handed). */
+  private cut = 0;
   // The single engine's schedule state.
   private g = 0;
   private maxTime = -Infinity;
@@ -432,6 +434,7 @@ class ParallelRun implements PoolRun {
     const frame = batch.frameNumber(i);
     const linkType = batch.linkType(i);
     const data = batch.data(i);
+    if (batch.cut(i)) this.cut++;
     const r = route(linkType, data, this.frags, now, this.balancer);
     if (r !== null) {
       const link = this.links[r.worker];
@@ -689,6 +692,7 @@ class ParallelRun implements PoolRun {
   private counters(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const l of this.links) for (const [k, v] of Object.entries(l.summary ?? {})) out[k] = (out[k] ?? 0) + v;
+    if (this.cut) out[CUT_BY_SNAPLEN] = (out[CUT_BY_SNAPLEN] ?? 0) + this.cut;
     const f = this.frags.counters;
     if (f.dropped) out['ip.fragments_dropped'] = (out['ip.fragments_dropped'] ?? 0) + f.dropped;
     if (f.malformed) out['ip.fragments_malformed'] = (out['ip.fragments_malformed'] ?? 0) + f.malformed;

@@ -9,6 +9,7 @@ import { behindLine, runLocalTap, tapSummary } from '../tap/local.js';
 import { describeDecryption } from '../dissect/tls/keylog.js';
 import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { snaplenFlag, snaplenFrom } from '../cli/snaplen-flag.js';
+import { parseLabelSelector } from '../k8s/label-selector.js';
 import type { LiveStats } from '../capture/live.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
@@ -104,6 +105,10 @@ docs/tls-capture.md.`;
     // Cluster mode (see src/k8s/cluster-tap.ts).
     namespace: Flags.string({ char: 'n', description: 'cluster: namespace of the pods to tap (repeatable)', multiple: true }),
     'all-namespaces': Flags.boolean({ char: 'A', description: 'cluster: tap pods in every namespace' }),
+    selector: Flags.string({
+      char: 'l',
+      description: "cluster: tap only pods with these labels, as kubectl's -l (e.g. app=reviews,tier!=cache or 'env in (prod,qa)')",
+    }),
     context: Flags.string({ description: 'cluster: kubeconfig context' }),
     kubeconfig: Flags.string({ description: 'cluster: path to the kubeconfig file' }),
     clean: Flags.boolean({ description: 'cluster: remove the objects of runs whose CLI is gone (lease lapsed) and exit; live runs are kept' }),
@@ -151,8 +156,8 @@ docs/tls-capture.md.`;
       return ExitCode.OK;
     }
     const local = (flags.interface?.length ?? 0) > 0;
-    const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'];
-    if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n or -A', ExitCode.USAGE);
+    const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'] || flags.selector !== undefined;
+    if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n, -A or -l', ExitCode.USAGE);
     if (flags.clean) {
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
       const { cleanCluster } = await import('../k8s/run-objects.js');
@@ -193,6 +198,8 @@ docs/tls-capture.md.`;
     flags: {
       namespace?: string[];
       'all-namespaces': boolean;
+      selector?: string;
+      snaplen?: number;
       context?: string;
       kubeconfig?: string;
       duration?: string;
@@ -233,6 +240,15 @@ docs/tls-capture.md.`;
     if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
     if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
     if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
+    if (flags.snaplen) throw new UserError('--snaplen is for local taps; cluster agents capture whole packets', ExitCode.USAGE);
+    // Checked before anything is deployed, as the pod regex is.
+    if (flags.selector !== undefined) {
+      try {
+        parseLabelSelector(flags.selector);
+      } catch (e) {
+        throw new UserError((e as Error).message, ExitCode.USAGE);
+      }
+    }
     // Checked before anything is deployed: a bad filter is a usage error, not a failed run.
     const { pushdownArgs } = await import('../k8s/pushdown.js');
     const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });
@@ -249,6 +265,7 @@ docs/tls-capture.md.`;
     const { runClusterTap } = await import('../k8s/cluster-tap.js');
     await runClusterTap({
       podRegex,
+      labelSelector: flags.selector,
       namespaces: flags.namespace,
       allNamespaces: flags['all-namespaces'],
       context: flags.context,

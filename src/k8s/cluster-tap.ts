@@ -47,6 +47,7 @@ import { TimeOrderMerger } from '../merge/time-order.js';
 import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from '../merge/agent-packets.js';
 import { isPodReady } from './objects.js';
+import { parseLabelSelector, type LabelMatcher } from './label-selector.js';
 import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
@@ -58,6 +59,8 @@ type Obj = Record<string, any>;
 
 export interface ClusterTapOptions extends KubeConfigFlags {
   podRegex?: string;
+  /** kubectl's -l: only pods with these labels (label-selector.ts). */
+  labelSelector?: string;
   namespaces?: string[];
   allNamespaces?: boolean;
   durationMs?: number;
@@ -138,8 +141,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner?.render();
   };
   let regex: LinearRegex | undefined;
+  let labels: LabelMatcher | undefined;
   try {
     regex = compilePodRegex(opts.podRegex);
+    if (opts.labelSelector !== undefined) labels = parseLabelSelector(opts.labelSelector);
   } catch (e) {
     throw new UserError((e as Error).message, ExitCode.USAGE);
   }
@@ -345,7 +350,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   function reconcile(): void {
     if (stopping) return;
-    const next = selectTargets(watch.objects('pods'), { regex, namespaces });
+    const next = selectTargets(watch.objects('pods'), { regex, labels, namespaces });
     const { added, removed } = diffTargets(targets, next);
     targets = next;
     for (const t of removed) say(`-${t.namespace}/${t.name}`);
@@ -424,7 +429,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       throw listFailure(cfg.server, e, !namespaces);
     }
     reconcile();
-    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}; waiting for some`);
+    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
     createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.

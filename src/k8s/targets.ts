@@ -1,4 +1,4 @@
-// Which pods `shark tap` taps: name matches the regex, namespace is one of
+// Which pods `shark tap` taps: name matches the regex, labels match -l, namespace is one of
 // -n (or the context's namespace; every namespace with -A), running with an
 // IP, not host-network (its IP is the node's: tapping it would tap the node),
 // and never shark's own agents. Also the per-node BPF filters derived from them.
@@ -14,6 +14,8 @@ type Obj = Record<string, any>;
 export interface TargetSpec {
   /** Pods whose name matches (a LinearRegex from compilePodRegex). */
   regex?: { test(name: string): boolean };
+  /** Pods whose labels match (kubectl's -l, parseLabelSelector). */
+  labels?: (labels: Record<string, string> | undefined) => boolean;
   /** Namespaces to consider; undefined = all. */
   namespaces?: string[];
 }
@@ -37,6 +39,7 @@ export function selectTargets(pods: Obj[], spec: TargetSpec): Map<string, Target
     if (meta.labels?.[MANAGED_BY] === 'shark') continue;
     if (spec.namespaces && !spec.namespaces.includes(meta.namespace)) continue;
     if (spec.regex && !spec.regex.test(meta.name ?? '')) continue;
+    if (spec.labels && !spec.labels(meta.labels)) continue;
     if (p.spec?.hostNetwork) continue;
     if (meta.deletionTimestamp) continue;
     const ip: string | undefined = p.status?.podIP;

@@ -244,9 +244,10 @@ test('tap --clean removes a crashed run’s leftovers once its lease lapsed; bad
   }
 });
 
-test('--pcap: one pcapng from all agents, in time order, that tshark reads', { timeout: 120_000 }, async () => {
+test('--pcap with -l: one pcapng from all agents, of the labelled pods only, in time order, that tshark reads', { timeout: 120_000 }, async () => {
   const { f, kubeconfig } = await startFixture();
-  const tap = spawnTap(['nginx|redis', '-A', '--pcap', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
+  // kubectl's label selector instead of a regex: dnsmasq (app=dns) and the clients (app=client) are left out.
+  const tap = spawnTap(['-A', '-l', 'app in (nginx, redis)', '--pcap', '--kubeconfig', kubeconfig, '--agent-interface', 'br0']);
   const web = lab.pod('web');
   const redis = lab.pod('redis');
   try {

@@ -1,30 +1,19 @@
 import { Args, Flags } from '@oclif/core';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { parseDuration, parseSize } from '../cli/units.js';
-import { LineSink } from '../output/stdout-sink.js';
-import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
+import { outputFlags } from '../cli/output-flag.js';
 import { formatInterfaceList, listInterfaces } from '../capture/live.js';
-import { behindLine, runLocalTap, tapSummary } from '../tap/local.js';
-import { describeDecryption } from '../dissect/tls/keylog.js';
-import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
-import { snaplenFlag, snaplenFrom } from '../cli/snaplen-flag.js';
-import { parseLabelSelector } from '../k8s/label-selector.js';
-import type { LiveStats } from '../capture/live.js';
-import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
-import { redactFlags, redactorFromFlags } from '../redact/flags.js';
-import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
-import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
-import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
-import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
-import { sampleRateFlag, sampleRateFromFlag } from '../cli/sample-flag.js';
-import { connectionSampler } from '../capture/sample.js';
-import { defaultLibraries } from '../tls-capture/loader.js';
-
-function linkTypeName(linkType: number): string {
-  const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
-  return names[linkType] ?? `linktype ${linkType}`;
-}
+import { captureBufferFlags } from '../cli/capture-buffer-flags.js';
+import { snaplenFlag } from '../cli/snaplen-flag.js';
+import { tlsKeylogFlag } from '../cli/tls-keylog-flag.js';
+import { redactFlags } from '../redact/flags.js';
+import { decodeAsFlag } from '../cli/decode-as-flag.js';
+import { memoryBudgetFlag } from '../cli/memory-budget-flag.js';
+import { liveWorkersFlag } from '../cli/workers-flag.js';
+import { sampleRateFlag } from '../cli/sample-flag.js';
+import { tapCluster } from '../tap/cluster-command.js';
+import { tapLocal } from '../tap/local-command.js';
+import { tapTls } from '../tap/tls-command.js';
 
 export default class Tap extends SharkCommand {
   static override description = `Capture live traffic: on local interfaces (-i), or across a Kubernetes cluster.
@@ -181,260 +170,16 @@ docs/tls-capture.md.`;
       );
       return ExitCode.OK;
     }
+    const io = { signal: this.stop.signal, outputClosed: () => this.outputClosed() };
     if (flags.tls) {
       if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
       if (flags['sample-rate']) throw new UserError('--sample-rate samples captured packets; --tls calls are not sampled', ExitCode.USAGE);
       // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
-      if (!cluster) return this.tapTls(flags);
+      if (!cluster) return tapTls(flags, io);
       if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
       if (flags['service-mesh']) throw new UserError('--tls already sees loopback calls (it hooks the processes): drop --service-mesh', ExitCode.USAGE);
     }
-    if (!local) return this.tapCluster(args.podRegex, flags);
-    return this.tapLocal(flags);
-  }
-
-  private async tapCluster(
-    podRegex: string | undefined,
-    flags: {
-      namespace?: string[];
-      'all-namespaces': boolean;
-      selector?: string;
-      snaplen?: number;
-      context?: string;
-      kubeconfig?: string;
-      duration?: string;
-      pcap: boolean;
-      write?: string;
-      'agent-namespace': string;
-      'agent-priority-class'?: string;
-      'agent-image'?: string;
-      'agent-interface'?: string[];
-      'agent-timeout': string;
-      'agent-tolerate': string;
-      'agent-lease': string;
-      'agent-lease-grace'?: string;
-      'service-mesh': boolean;
-      tls: boolean;
-      'api-outage': string;
-      'exec-ping': string;
-      'stream-max-held': number;
-      'stream-max-pending': string;
-      filter?: string;
-      protocols?: string;
-      'max-body': string;
-      'no-bodies': boolean;
-      'no-redact': boolean;
-      redact?: string;
-      proto?: string;
-      'tls-keylog'?: string;
-      'decode-as'?: string[];
-      'memory-budget'?: string;
-      workers?: string;
-      'sample-rate'?: string;
-      output?: string;
-      color?: string;
-    },
-  ): Promise<number> {
-    if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
-    if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
-    if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
-    if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
-    if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
-    if (flags.snaplen) throw new UserError('--snaplen is for local taps; cluster agents capture whole packets', ExitCode.USAGE);
-    // Checked before anything is deployed, as the pod regex is.
-    if (flags.selector !== undefined) {
-      try {
-        parseLabelSelector(flags.selector);
-      } catch (e) {
-        throw new UserError((e as Error).message, ExitCode.USAGE);
-      }
-    }
-    // Checked before anything is deployed: a bad filter is a usage error, not a failed run.
-    const { pushdownArgs } = await import('../k8s/pushdown.js');
-    const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });
-    if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
-    // A bad --workers is a usage error here, not a failure on every agent.
-    if (flags.workers) await workersFromFlag(flags.workers);
-    const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
-    const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
-    const outageMs = parseDuration(flags['api-outage'], '--api-outage');
-    const [pingIntervalMs, pongTimeoutMs] = flags['exec-ping'].split(',').map((d) => parseDuration(d, '--exec-ping'));
-    const maxPendingBytes = parseSize(flags['stream-max-pending'], '--stream-max-pending');
-    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
-    const { runClusterTap } = await import('../k8s/cluster-tap.js');
-    await runClusterTap({
-      podRegex,
-      labelSelector: flags.selector,
-      namespaces: flags.namespace,
-      allNamespaces: flags['all-namespaces'],
-      context: flags.context,
-      kubeconfig: flags.kubeconfig,
-      durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
-      signal: this.stop.signal,
-      sink,
-      agentNamespace: flags['agent-namespace'],
-      image: flags['agent-image'],
-      agentInterfaces: flags['agent-interface'],
-      maxBody: flags['max-body'],
-      noBodies: flags['no-bodies'],
-      redactOnAgent: !flags['no-redact'],
-      packets: flags.pcap ? { out: process.stdout, onClosed: () => this.outputClosed() } : undefined,
-      // The agents redact before entries leave their node (redactOnAgent); the CLI redacts again (names from --redact, idempotent).
-      transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
-      keep: pushdown.keep,
-      agentTimeoutMs,
-      tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
-      priorityClassName: flags['agent-priority-class'],
-      leaseSeconds,
-      leaseGraceSeconds: flags['agent-lease-grace'] !== undefined ? Math.max(0, Math.round(parseDuration(flags['agent-lease-grace'], '--agent-lease-grace') / 1000)) : undefined,
-      serviceMesh: flags['service-mesh'],
-      tls: flags.tls,
-      // Each agent dissects on this many threads ("auto" is judged on the node, within the DaemonSet's CPU limit).
-      agentExtraArgs: [
-        ...pushdown.agentArgs,
-        ...(flags.workers ? ['--workers', flags.workers] : []),
-        ...(flags['sample-rate'] ? ['--sample-rate', String(sampleRateFromFlag(flags['sample-rate']))] : []),
-      ],
-      outageMs,
-      pingIntervalMs,
-      pongTimeoutMs: pongTimeoutMs ?? 60_000,
-      maxHeldPerStream: flags['stream-max-held'],
-      maxPendingBytes,
-    });
-    await sink.finish();
-    return ExitCode.OK;
-  }
-
-  private async tapTls(flags: {
-    duration?: string;
-    count?: number;
-    pcap: boolean;
-    write?: string;
-    'max-body': string;
-    'no-bodies': boolean;
-    'no-redact': boolean;
-    redact?: string;
-    proto?: string;
-    'decode-as'?: string[];
-    'memory-budget'?: string;
-    'tls-lib'?: string[];
-    'tls-ring-size': string;
-    'tls-scan': boolean;
-    output?: string;
-    color?: string;
-  }): Promise<number> {
-    if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
-    const ringSize = parseSize(flags['tls-ring-size'], '--tls-ring-size');
-    if (ringSize < 4096 || (ringSize & (ringSize - 1)) !== 0) throw new UserError('--tls-ring-size must be a power of two of at least 4KB (e.g. 8MB)', ExitCode.USAGE);
-    const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
-    const { ProcessIdentities } = await import('../tls-capture/process-identity.js');
-    const { formatter } = outputFromFlags(flags, process.stdout);
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
-    const result = await runTlsTap({
-      libs: [...defaultLibraries(), ...(flags['tls-lib'] ?? [])],
-      scan: flags['tls-scan'],
-      ringSize,
-      // On a node, each process's container (and pod uid) from its cgroup, as the cluster agents give it.
-      identities: new ProcessIdentities(),
-      durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
-      count: flags.count,
-      signal: this.stop.signal,
-      sink,
-      transforms: [redactorFromFlags(flags, 'tap')],
-      engine: {
-        maxBody: parseSize(flags['max-body'], '--max-body'),
-        noBodies: flags['no-bodies'],
-        protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
-        decodeAs: decodeAsRules(flags['decode-as']),
-        ...memoryBudgetOption(flags['memory-budget']),
-      },
-      onReady: (files) => process.stderr.write(`tap: --tls: hooked ${files.length > 0 ? files.join(', ') : 'no OpenSSL yet (watching new processes)'}\n`),
-      onNote: (line) => process.stderr.write(`tap: --tls: ${line}\n`),
-    });
-    await sink.finish();
-    process.stderr.write(`tap: ${tlsSummary(result)}\n`);
-    return ExitCode.OK;
-  }
-
-  private async tapLocal(flags: {
-    interface?: string[];
-    filter?: string;
-    snaplen?: number;
-    'buffer-size': string;
-    ring?: string;
-    spool?: string;
-    'spool-dir'?: string;
-    duration?: string;
-    count?: number;
-    pcap: boolean;
-    write?: string;
-    'max-body': string;
-    'no-bodies': boolean;
-    'no-redact': boolean;
-    redact?: string;
-    proto?: string;
-    'tls-keylog'?: string;
-    'decode-as'?: string[];
-    'memory-budget'?: string;
-    workers?: string;
-    'sample-rate'?: string;
-    output?: string;
-    color?: string;
-  }): Promise<number> {
-    if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
-    if (flags.pcap && process.stdout.isTTY) {
-      throw new UserError('--pcap writes binary packets: redirect stdout (> file.pcap, | shark dissect) or use -w FILE', ExitCode.USAGE);
-    }
-    const durationMs = flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined;
-    const decodeAs = decodeAsRules(flags['decode-as']);
-    const packetsOut = flags.pcap || flags.write !== undefined;
-    const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !packetsOut, what: flags.pcap ? '--pcap' : '-w' });
-    const sink = new LineSink(process.stdout, { onClosed: () => this.outputClosed(), format: formatter });
-    let lastProgress: LiveStats | undefined;
-    const rate = sampleRateFromFlag(flags['sample-rate']);
-    const sampler = rate !== undefined ? connectionSampler(rate) : undefined;
-    const result = await runLocalTap({
-      keepPacket: sampler ? (p) => sampler.keep(p) : undefined,
-      interfaces: flags.interface ?? [],
-      filter: flags.filter,
-      snaplen: snaplenFrom(flags.snaplen),
-      bufferSize: parseSize(flags['buffer-size'], '--buffer-size'),
-      buffers: captureBufferOptions(flags),
-      durationMs,
-      count: flags.count,
-      signal: this.stop.signal,
-      // Every few seconds while dissection is behind: what waits, what was shed.
-      onProgress: (s) => {
-        const line = behindLine(s, lastProgress);
-        lastProgress = s;
-        if (line) process.stderr.write(`tap: behind: ${line}\n`);
-      },
-      onReady: (capture) => {
-        const names = capture.interfaces.map((i) => `${i.name} (${linkTypeName(i.linkType)})`).join(', ');
-        process.stderr.write(`tap: listening on ${names}, snaplen ${capture.interfaces[0].snaplen}\n`);
-      },
-      engine: {
-        maxBody: parseSize(flags['max-body'], '--max-body'),
-        noBodies: flags['no-bodies'],
-        protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined,
-        // Live: clients append to the key log as they connect, so it is followed, not read once.
-        tlsKeys: tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`tap: ${m}\n`), true),
-        decodeAs,
-        ...memoryBudgetOption(flags['memory-budget']),
-      },
-      parallel: { workers: await workersFromFlag(flags.workers), proto: flags.proto, tlsKeylog: flags['tls-keylog'] },
-      output: flags.write
-        ? { kind: 'file', path: flags.write }
-        : flags.pcap
-          ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-          : { kind: 'entries', sink, transforms: [redactorFromFlags(flags, 'tap')] },
-    });
-    if (!packetsOut) await sink.finish();
-    process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
-    // As dissect says it: how decryption with the key log went.
-    if (flags['tls-keylog'] && !packetsOut && result.counters) process.stderr.write(`tap: ${describeDecryption(result.counters)}\n`);
-    if (sampler) process.stderr.write(`tap: --sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped\n`);
-    return ExitCode.OK;
+    if (!local) return tapCluster(args.podRegex, flags, io);
+    return tapLocal(flags, io);
   }
 }

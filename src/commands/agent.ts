@@ -3,36 +3,16 @@ import { hostname } from 'node:os';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
-import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
-import { sampleRateFlag, sampleRateFromFlag } from '../cli/sample-flag.js';
-import { connectionSampler } from '../capture/sample.js';
+import { liveWorkersFlag } from '../cli/workers-flag.js';
+import { sampleRateFlag } from '../cli/sample-flag.js';
 import { LineSink } from '../output/stdout-sink.js';
-import { runLocalTap } from '../tap/local.js';
-import type { LiveCapture } from '../capture/live.js';
-import type { Packet } from '../model/packet.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
-import { MATCH_NOTHING, formatAgentStats, readAgentControl } from '../k8s/agent-control.js';
 import { compileFilter } from '../filter/index.js';
-import { PerPodCapture } from '../capture/per-pod/capture.js';
-import { captureBufferFlags, captureBufferOptions } from '../cli/capture-buffer-flags.js';
-import { describeShed } from '../capture/live-stats.js';
-import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
-import { MeshLinker } from '../capture/per-pod/mesh-link.js';
+import { captureBufferFlags } from '../cli/capture-buffer-flags.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
-import type { TlsTapResult } from '../tls-capture/tap.js';
-
-/** A --tls agent's counters in the agents' stats line: TLS events as packets, events the ring lost as queue losses. */
-function tlsAgentStats(r: TlsTapResult, final: boolean): string {
-  return formatAgentStats({
-    packets: r.events,
-    kernelDropped: null,
-    ifDropped: 0,
-    lost: r.kernel?.lostEvents ?? 0,
-    entries: r.entries,
-    untapped: r.otherPods,
-    final,
-  });
-}
+import { runCaptureAgent } from '../k8s/agent-capture-run.js';
+import { runTlsAgent } from '../k8s/agent-tls-run.js';
+import type { AgentRun } from '../k8s/agent-run.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
@@ -114,213 +94,22 @@ it instead of finishing.`;
     // Pushed down by `shark tap -f KFL` / `--protocols`: only matching entries cross the API server.
     const keep = flags.kfl ? compileFilter(flags.kfl).predicate : undefined;
     const protocols = flags.protocols ? flags.protocols.split(',').filter(Boolean) : [];
-    // One line per entry, flushed at once: the CLI merges agents with a short window.
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
-    if (flags.tls) {
-      // eBPF plaintext capture: the same entries, tagged, filtered and redacted the same way.
-      const { runTlsTap, tlsSummary } = await import('../tls-capture/tap.js');
-      const { defaultLibraries } = await import('../tls-capture/loader.js');
-      const { ProcessIdentities, cgroup2Under } = await import('../tls-capture/process-identity.js');
-      const { PodSelection } = await import('../tls-capture/pod-selection.js');
-      // SHARK_CGROUP_ROOT: where the host's cgroup v2 tree is mounted in the agent's container (a hostPath).
-      const cgroupRoot = process.env.SHARK_CGROUP_ROOT;
-      const identities = new ProcessIdentities(cgroupRoot ? { cgroupRoot: cgroup2Under(cgroupRoot) } : {});
-      const selection = flags['pods-only'] ? new PodSelection() : undefined;
-      let tlsNow: (() => TlsTapResult) | undefined;
-      const tlsStats = setInterval(() => {
-        if (tlsNow) process.stderr.write(tlsAgentStats(tlsNow(), false));
-      }, statsEveryMs);
-      const result = await runTlsTap({
-        identities,
-        selection,
-        libs: defaultLibraries(),
-        scan: true,
-        signal: this.stop.signal,
-        sink,
-        keep,
-        transforms: [(e) => void (e.node = { name: node }), redact],
-        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
-        onReady: (files) => {
-          say(`--tls: hooked ${files.join(', ') || 'no OpenSSL yet'}`);
-          // Control lines as for packet capture: stop, or stdin's end, finishes the run.
-          readAgentControl(process.stdin, {
-            setFilter: (bpf) => say(`--tls: packet filter ${bpf} does not apply to TLS capture`),
-            setPods: (pods) => {
-              if (!selection) return;
-              selection.set(pods);
-              say(`--tls: ${selection.size} pod(s) tapped`);
-            },
-            onStop: () => this.stop.abort(),
-            onEnd: () => this.stop.abort(),
-            warn: say,
-          });
-        },
-        onNote: (line) => say(`--tls: ${line}`),
-        // The CLI's per-node counters: TLS events stand for packets, ring losses for queue losses.
-        live: (now) => (tlsNow = now),
-      }).finally(() => clearInterval(tlsStats));
-      say(tlsSummary(result));
-      process.stderr.write(tlsAgentStats(result, true));
-      return ExitCode.OK;
-    }
-    let capture: LiveCapture | undefined;
-    // Created by the first {"pods": …} control line: from then on the kernel
-    // filter follows the pods' interfaces and each connection is kept once.
-    let perPod: PerPodCapture | undefined;
-    let entries = 0;
-    const podOfPacket = new WeakMap<Packet, string>();
-    const rate = sampleRateFromFlag(flags['sample-rate']);
-    const sampler = rate !== undefined ? connectionSampler(rate) : undefined;
-    // --service-mesh: each inner loopback call linked to the outer mTLS
-    // connection on the pod's interface that carried it: one entry, not two.
-    const mesh = flags['service-mesh'] && !flags.pcap
-      ? new MeshLinker({
-          emit: (line) => {
-            entries++;
-            void sink.write(line);
-          },
-        })
-      : undefined;
-    const meshTimer = mesh ? setInterval(() => mesh.tick(), 100).unref() : undefined;
-    // --service-mesh: one `shark agent -i lo` per tapped pod, inside its network namespace.
-    const loopback = flags['service-mesh'] && !flags.pcap
-      ? new LoopbackCaptures({
-          command: [process.execPath, process.argv[1]],
-          args: [
-            'agent', '--node', node, '--max-body', flags['max-body'], '--stats-interval', flags['stats-interval'],
-            ...(flags['no-bodies'] ? ['--no-bodies'] : []),
-            ...(flags['no-redact'] ? ['--no-redact'] : []),
-            ...(flags.redact ? ['--redact', flags.redact] : []),
-            ...(flags.kfl ? ['--kfl', flags.kfl] : []),
-            ...(flags.protocols ? ['--protocols', flags.protocols] : []),
-          ],
-          onLine: (line) => mesh!.onInner(line),
-          say,
-        })
-      : undefined;
-    if (flags['service-mesh'] && flags.pcap) say('--service-mesh: loopback capture gives entries only, not with --pcap');
-    const report = (final: boolean) => {
-      if (!capture) return;
-      const s = capture.stats();
-      process.stderr.write(
-        formatAgentStats({
-          packets: s.received,
-          kernelDropped: s.kernelDropped ?? null,
-          ifDropped: s.ifDropped,
-          lost: s.lost,
-          entries,
-          ...(perPod ? { duplicates: perPod.stats().duplicates } : {}),
-          ...(s.shedFlows !== undefined ? { shedFlows: s.shedFlows, shedPackets: s.shedPackets ?? 0, lagMs: Math.round(s.lagMs ?? 0) } : {}),
-          final,
-        }),
-      );
+    const run: AgentRun = {
+      node,
+      say,
+      stop: this.stop,
+      outputClosed: () => this.outputClosed(),
+      sink,
+      keep,
+      protocols,
+      redact,
+      statsEveryMs,
+      maxBody: parseSize(flags['max-body'], '--max-body'),
+      noBodies: flags['no-bodies'],
     };
-    const statsTimer = setInterval(() => report(false), statsEveryMs);
-    try {
-      const result = await runLocalTap({
-        interfaces: flags.interface,
-        filter: flags.filter || MATCH_NOTHING,
-        // Immediate mode: per-pod filters (ifindex) change at run time, and libpcap would
-        // re-filter a whole 10 ms block in userland after each change, where ifindex never matches.
-        buffers: { ...captureBufferOptions(flags), immediate: true },
-        signal: this.stop.signal,
-        engine: { maxBody: parseSize(flags['max-body'], '--max-body'), noBodies: flags['no-bodies'], reorderWindowMs: 0, protocols },
-        parallel: { workers: await workersFromFlag(flags.workers) },
-        keepPacket: (p) => {
-          if (sampler && !sampler.keep(p)) return false;
-          if (!perPod) return true;
-          const kept = perPod.keep(p);
-          if (kept) mesh?.onPacket(p);
-          // --pcap: each kept packet goes out on its pod's own pcapng interface ("namespace/pod").
-          const pod = kept && flags.pcap ? perPod.lastPodLabel() : undefined;
-          if (pod) podOfPacket.set(p, pod);
-          return kept;
-        },
-        packetInterface: flags.pcap ? (p) => podOfPacket.get(p) : undefined,
-        onReady: (c) => {
-          capture = c;
-          readAgentControl(process.stdin, {
-            setFilter: (bpf) => {
-              if (perPod) return; // the pods' interfaces decide now
-              c.setFilter(bpf);
-              say(`filter ${bpf}`);
-            },
-            setPods: (pods) => {
-              // Per-pod capture needs `any`'s cooked header (direction) and ifindex filter.
-              if (flags.interface.join() !== 'any') {
-                say(`pods message ignored: per-pod capture works on -i any, not ${flags.interface.join(', ')}`);
-                return;
-              }
-              // SHARK_PERPOD_KERNEL_INTERFACES: the listed-interfaces limit of the kernel filter (tests, tuning).
-              const max = process.env.SHARK_PERPOD_KERNEL_INTERFACES;
-              perPod ??= new PerPodCapture({
-                setFilter: (bpf) => c.setFilter(bpf),
-                say,
-                ...(max !== undefined && max !== '' ? { maxKernelInterfaces: Number(max) } : {}),
-              });
-              void perPod.setPods(pods);
-              mesh?.setPods(pods);
-              void loopback?.setPods(pods);
-            },
-            onStop: () => this.stop.abort(),
-            onEnd: () => this.stop.abort(),
-            warn: say,
-          });
-          say(`capturing on ${flags.interface.join(', ')}`);
-        },
-        output: flags.pcap
-          ? { kind: 'packets', stream: process.stdout, onClosed: () => this.outputClosed() }
-          : {
-              kind: 'entries',
-              sink,
-              keep,
-              transforms: [
-                (e) => {
-                  entries++;
-                  e.node = { name: node };
-                  perPod?.attribute(e);
-                },
-                redact,
-              ],
-              // An outer mTLS connection's `tls` entry waits for the inner calls it carried.
-              take: (e) => {
-                if (!e.tapped || !mesh?.takeOuter(e)) return false;
-                entries--; // counted again if it is passed on
-                return true;
-              },
-            },
-      });
-      const shed = describeShed(result.stats);
-      say(`${result.packets} packets, ${result.entries} entries, ${result.filtered ?? 0} filtered out, ${result.stats.lost} lost${shed ? `, ${shed}` : ''}`);
-      if (sampler) say(`--sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped`);
-      if (perPod) {
-        const p = perPod.stats();
-        say(
-          `per-pod: ${p.pods} pods, ${p.interfaces} interfaces, ${p.kept} packets kept, ${p.duplicates} duplicates dropped, ` +
-            `${p.untapped} of untapped pods, ${p.evicted} connections forgotten (table full)`,
-        );
-      }
-      // The pods' loopback agents flush their last entries before the final counters.
-      await loopback?.close();
-      if (mesh) {
-        mesh.flush();
-        const m = mesh.counters;
-        say(
-          `service-mesh: ${m.linked} calls linked to their mTLS connection (${m.byOrder} of them by order in a tie), ${m.ambiguous} ambiguous, ${m.unlinked} unlinked; ` +
-            `${m.outerFolded} outer connections folded into their calls, ${m.outerKept} kept; forgotten (bounds): ` +
-            `${m.connectionsEvicted} connections, ${m.segmentsEvicted} packets, ${m.pendingEvicted} waiting calls`,
-        );
-      }
-      await sink.flush();
-    } finally {
-      perPod?.close();
-      if (meshTimer) clearInterval(meshTimer);
-      stopLease?.();
-      clearInterval(statsTimer);
-      // The last counters go out after the last entry (stdout was flushed by runLocalTap).
-      report(true);
-    }
-    return ExitCode.OK;
+    if (flags.tls) return runTlsAgent(run, flags['pods-only']);
+    return runCaptureAgent(run, flags, () => stopLease?.());
   }
 
   /**

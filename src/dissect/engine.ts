@@ -195,6 +195,7 @@ const NO_REJECTED: [boolean, boolean] = [false, false];
 class TcpConnection {
   private halvesMade: [HalfStream, HalfStream] | undefined;
   private ctxMade: MutableContext | undefined;
+  private endsMade: [Endpoint, Endpoint] | undefined;
   /** Capture time and frame of the last packet while no context exists. */
   private liteNow = 0;
   private liteFrame = 0;
@@ -221,7 +222,6 @@ class TcpConnection {
 
   constructor(
     readonly key: string,
-    readonly ends: [Endpoint, Endpoint],
     now: number,
     frame: number,
     readonly engine: DissectionEngine,
@@ -229,6 +229,18 @@ class TcpConnection {
     this.meter = engine.newMeter();
     this.meter.add(TCP_FLOW_COST);
     this.totals = newFlowTotals(now, frame);
+  }
+
+  /**
+   * The canonical A and B ends, read from the key when first needed (at
+   * detection, or when the connection's entry is made). A flood's SYNs each
+   * open a flow that is evicted with only its SYN seen: two endpoint
+   * objects, their array and two address texts were a third of what such a
+   * flow kept alive, copied at every young-generation collection it lived
+   * through, for a key that already says it all.
+   */
+  get ends(): [Endpoint, Endpoint] {
+    return (this.endsMade ??= endsOfKey(this.key));
   }
 
   get halves(): [HalfStream, HalfStream] {
@@ -708,8 +720,7 @@ export class DissectionEngine {
       this.count('tcp.flows_evicted');
       this.endTcp(this.tcp.oldest() as TcpConnection, 'timeout');
     }
-    const ends = flowEnds(ip, sport, dport, senderIsA);
-    const conn = new TcpConnection(key, ends, now, frame, this);
+    const conn = new TcpConnection(key, now, frame, this);
     const senderSide = senderIsA ? 0 : 1;
     if (flags & TCP_SYN) {
       conn.setClient(flags & TCP_ACK ? 1 - senderSide : senderSide);
@@ -1151,6 +1162,15 @@ function flowEnds(ip: IpPacket, sport: number, dport: number, senderIsA: boolean
   const sender = emptyEndpoint(ip.src, sport);
   const receiver = emptyEndpoint(ip.dst, dport);
   return senderIsA ? [sender, receiver] : [receiver, sender];
+}
+
+/** A TCP key's ends, as flowEnds gives them: `t|A ip|A port|B ip|B port` (addresses have no '|'). */
+function endsOfKey(key: string): [Endpoint, Endpoint] {
+  const a = key.indexOf('|');
+  const b = key.indexOf('|', a + 1);
+  const c = key.indexOf('|', b + 1);
+  const d = key.indexOf('|', c + 1);
+  return [emptyEndpoint(key.slice(a + 1, b), Number(key.slice(b + 1, c))), emptyEndpoint(key.slice(c + 1, d), Number(key.slice(d + 1)))];
 }
 
 function newFlowTotals(now: number, frame: number): FlowTotals {

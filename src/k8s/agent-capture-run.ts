@@ -16,27 +16,13 @@ import { describeShed } from '../capture/live-stats.js';
 import { LoopbackCaptures } from '../capture/per-pod/loopback.js';
 import { MeshLinker } from '../capture/per-pod/mesh-link.js';
 import type { AgentRun } from './agent-run.js';
+import type { Interfaces } from '@oclif/core';
+import type Agent from '../commands/agent.js';
 
-/** The agent's flags this run reads itself (the rest arrive through AgentRun). */
-export interface CaptureAgentFlags {
-  interface: string[];
-  filter: string;
-  pcap: boolean;
-  workers?: string;
-  'sample-rate'?: string;
-  'service-mesh': boolean;
-  'max-body': string;
-  'stats-interval': string;
-  'no-redact': boolean;
-  redact?: string;
-  kfl?: string;
-  protocols?: string;
-  ring?: string;
-  spool?: string;
-  'spool-dir'?: string;
-}
+/** The agent's flags as parsed (the command's flag table is the one list); this run reads its capture flags itself. */
+type AgentFlags = Interfaces.InferredFlags<(typeof Agent)['flags']>;
 
-export async function runCaptureAgent(run: AgentRun, flags: CaptureAgentFlags, onFinally: () => void): Promise<number> {
+export async function runCaptureAgent(run: AgentRun, flags: AgentFlags, onFinally: () => void): Promise<number> {
   let capture: LiveCapture | undefined;
   // Created by the first {"pods": …} control line: from then on the kernel
   // filter follows the pods' interfaces and each connection is kept once.

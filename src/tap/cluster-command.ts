@@ -11,50 +11,9 @@ import { redactorFromFlags } from '../redact/flags.js';
 import { workersFromFlag } from '../cli/workers-flag.js';
 import { sampleRateFromFlag } from '../cli/sample-flag.js';
 import type { CommandIo } from '../cli/command-io.js';
+import type { TapFlags } from './flags.js';
 
-export async function tapCluster(
-  podRegex: string | undefined,
-  flags: {
-    namespace?: string[];
-    'all-namespaces': boolean;
-    selector?: string;
-    snaplen?: number;
-    context?: string;
-    kubeconfig?: string;
-    duration?: string;
-    pcap: boolean;
-    write?: string;
-    'agent-namespace': string;
-    'agent-priority-class'?: string;
-    'agent-image'?: string;
-    'agent-interface'?: string[];
-    'agent-timeout': string;
-    'agent-tolerate': string;
-    'agent-lease': string;
-    'agent-lease-grace'?: string;
-    'service-mesh': boolean;
-    tls: boolean;
-    'api-outage': string;
-    'exec-ping': string;
-    'stream-max-held': number;
-    'stream-max-pending': string;
-    filter?: string;
-    protocols?: string;
-    'max-body': string;
-    'no-bodies': boolean;
-    'no-redact': boolean;
-    redact?: string;
-    proto?: string;
-    'tls-keylog'?: string;
-    'decode-as'?: string[];
-    'memory-budget'?: string;
-    workers?: string;
-    'sample-rate'?: string;
-    output?: string;
-    color?: string;
-  },
-  io: CommandIo,
-): Promise<number> {
+export async function tapCluster(podRegex: string | undefined, flags: TapFlags, io: CommandIo): Promise<number> {
   if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
   if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
   if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);

@@ -18,37 +18,14 @@ import { workersFromFlag } from '../cli/workers-flag.js';
 import { sampleRateFromFlag } from '../cli/sample-flag.js';
 import { connectionSampler } from '../capture/sample.js';
 import type { CommandIo } from '../cli/command-io.js';
+import type { TapFlags } from './flags.js';
 
 function linkTypeName(linkType: number): string {
   const names: Record<number, string> = { 0: 'null', 1: 'ethernet', 101: 'raw', 113: 'linux-sll', 276: 'linux-sll2' };
   return names[linkType] ?? `linktype ${linkType}`;
 }
 
-export async function tapLocal(flags: {
-  interface?: string[];
-  filter?: string;
-  snaplen?: number;
-  'buffer-size': string;
-  ring?: string;
-  spool?: string;
-  'spool-dir'?: string;
-  duration?: string;
-  count?: number;
-  pcap: boolean;
-  write?: string;
-  'max-body': string;
-  'no-bodies': boolean;
-  'no-redact': boolean;
-  redact?: string;
-  proto?: string;
-  'tls-keylog'?: string;
-  'decode-as'?: string[];
-  'memory-budget'?: string;
-  workers?: string;
-  'sample-rate'?: string;
-  output?: string;
-  color?: string;
-}, io: CommandIo): Promise<number> {
+export async function tapLocal(flags: TapFlags, io: CommandIo): Promise<number> {
   if (flags.pcap && flags.write) throw new UserError('--pcap and -w cannot be used together', ExitCode.USAGE);
   if (flags.pcap && process.stdout.isTTY) {
     throw new UserError('--pcap writes binary packets: redirect stdout (> file.pcap, | shark dissect) or use -w FILE', ExitCode.USAGE);

@@ -10,25 +10,9 @@ import { decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { defaultLibraries } from '../tls-capture/loader.js';
 import type { CommandIo } from '../cli/command-io.js';
+import type { TapFlags } from './flags.js';
 
-export async function tapTls(flags: {
-  duration?: string;
-  count?: number;
-  pcap: boolean;
-  write?: string;
-  'max-body': string;
-  'no-bodies': boolean;
-  'no-redact': boolean;
-  redact?: string;
-  proto?: string;
-  'decode-as'?: string[];
-  'memory-budget'?: string;
-  'tls-lib'?: string[];
-  'tls-ring-size': string;
-  'tls-scan': boolean;
-  output?: string;
-  color?: string;
-}, io: CommandIo): Promise<number> {
+export async function tapTls(flags: TapFlags, io: CommandIo): Promise<number> {
   if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
   const ringSize = parseSize(flags['tls-ring-size'], '--tls-ring-size');
   if (ringSize < 4096 || (ringSize & (ringSize - 1)) !== 0) throw new UserError('--tls-ring-size must be a power of two of at least 4KB (e.g. 8MB)', ExitCode.USAGE);

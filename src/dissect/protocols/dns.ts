@@ -377,8 +377,26 @@ function summarize(q: DnsMessage | null, r: DnsMessage | null): string {
   return `${left} → ${truncate(shown.slice(0, 3).join(', ') + (shown.length > 3 ? ` (+${shown.length - 3})` : ''), 200)}`;
 }
 
-interface PendingQuery {
+/** A message as it arrived: parsed, with its time, frame and wire size. */
+interface Arrived {
   msg: DnsMessage;
+  time: number;
+  frame: number;
+  size: number;
+}
+
+/**
+ * A query waiting for its answer: its bytes as one flat string, parsed again
+ * when its entry is made. Kept parsed (the message, its flags, a question,
+ * five arrays, the name as a tree of label pieces) it was most of the ~3 KB
+ * an unanswered query's conversation kept alive until its timeout, copied at
+ * every young-generation collection on the way: a flood of unanswered
+ * queries was mostly garbage collection. The second parse gives what the
+ * first did (it reads the same bytes); its malformations were counted once,
+ * on arrival.
+ */
+interface PendingQuery {
+  raw: string;
   time: number;
   frame: number;
   size: number;
@@ -388,6 +406,11 @@ interface PendingQuery {
 const PENDING_QUERY_COST = 512;
 
 /** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
+/** A held query as it was on arrival (parsed, it was not null then: the same bytes parse the same). */
+function reparse(p: PendingQuery): Arrived {
+  return { msg: parseDnsMessage(Buffer.from(p.raw, 'latin1')) as DnsMessage, time: p.time, frame: p.frame, size: p.size };
+}
+
 class DnsPairing {
   private readonly pending = new Map<number, PendingQuery>();
   /** The conversation's memory budget meter: pending queries are charged to it. */
@@ -426,7 +449,7 @@ class DnsPairing {
         this.forget(oldestId, oldest);
         this.emit(oldest, null);
       }
-      this.hold(msg.id, { msg, time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
+      this.hold(msg.id, { raw: payload.toString('latin1'), time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
       return;
     }
     const query = this.pending.get(msg.id);
@@ -456,7 +479,8 @@ class DnsPairing {
     }
   }
 
-  private emit(q: PendingQuery | null, r: PendingQuery | null, extraWarning?: string): void {
+  private emit(held: PendingQuery | null, r: Arrived | null, extraWarning?: string): void {
+    const q = held === null ? null : reparse(held);
     const warnings: string[] = [];
     if (q !== null) for (const w of q.msg.warnings) warnings.push(w);
     if (r !== null) for (const w of r.msg.warnings) warnings.push(w);

@@ -405,12 +405,12 @@ interface PendingQuery {
 /** Heap bytes of a pending query besides its wire size (parsed message, map slot), for the memory budget. */
 const PENDING_QUERY_COST = 512;
 
-/** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
 /** A held query as it was on arrival (parsed, it was not null then: the same bytes parse the same). */
 function reparse(p: PendingQuery): Arrived {
   return { msg: parseDnsMessage(Buffer.from(p.raw, 'latin1')) as DnsMessage, time: p.time, frame: p.frame, size: p.size };
 }
 
+/** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
 class DnsPairing {
   private readonly pending = new Map<number, PendingQuery>();
   /** The conversation's memory budget meter: pending queries are charged to it. */

@@ -48,6 +48,7 @@ docs/tls-capture.md.`;
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
     '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
     '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',
+    "<%= config.bin %> tap -n bookinfo -l 'app in (reviews,ratings)' --duration 5m > calls.ndjson",
     '<%= config.bin %> tap -A -f \'http and response.status >= 500\' --protocols http',
     '<%= config.bin %> tap -A --agent-image registry.example/shark:0.1.0 --dry-run > shark-agents.yaml',
     '<%= config.bin %> tap --clean',

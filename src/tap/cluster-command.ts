@@ -6,7 +6,6 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { outputFromFlags } from '../cli/output-flag.js';
-import { parseLabelSelector } from '../k8s/label-selector.js';
 import { redactorFromFlags } from '../redact/flags.js';
 import { workersFromFlag } from '../cli/workers-flag.js';
 import { sampleRateFromFlag } from '../cli/sample-flag.js';
@@ -20,14 +19,6 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
   if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
   if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
   if (flags.snaplen) throw new UserError('--snaplen is for local taps; cluster agents capture whole packets', ExitCode.USAGE);
-  // Checked before anything is deployed, as the pod regex is.
-  if (flags.selector !== undefined) {
-    try {
-      parseLabelSelector(flags.selector);
-    } catch (e) {
-      throw new UserError((e as Error).message, ExitCode.USAGE);
-    }
-  }
   // Checked before anything is deployed: a bad filter is a usage error, not a failed run.
   const { pushdownArgs } = await import('../k8s/pushdown.js');
   const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });

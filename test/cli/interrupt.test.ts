@@ -57,9 +57,12 @@ test('a second Ctrl-C later than that stops at once: exit 130, even with output 
   await sleep(1500);
   assert.equal(exited, false, 'the first stop waits for its output');
   child.kill('SIGINT');
+  // stdout stays unread until the exit: read at once, it let the first stop's output drain, and
+  // once in CI the run finished that stop (exit 0) before its loop took the second signal.
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  child.stdout.resume();
-  const code = await closed;
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   clearTimeout(timer);
+  child.stdout.resume();
+  await closed;
   assert.equal(code, 130, Buffer.concat(err).toString());
 });

@@ -71,6 +71,57 @@ test('UDP: query and answer pair by id; rcode ≠ 0 is an error; responses witho
   assert.deepEqual(lost.warnings, ['unanswered']);
 });
 
+test('UDP: several queries waiting on one socket pair in any order, expire and end oldest first; past 1,024 the oldest goes out', () => {
+  const q = (id: number, host: string) => Buffer.concat([header(id, 0x0100, 1, 0), name(host), u16(1), u16(1)]);
+  const a = (id: number, host: string) => Buffer.concat([header(id, 0x8180, 1, 1), name(host), u16(1), u16(1), rr(12, 1, 30, Buffer.from([198, 18, 9, id & 0xff]))]);
+  const ctx = fakeContext({}, 'udp');
+  const p = dns.createUdpParser!(ctx);
+  const hosts = ['one.example', 'two.example', 'three.example', 'four.example'];
+  hosts.forEach((h, i) => {
+    ctx.now = 1000 + i * 1000;
+    p.onDatagram('c2s', q(i + 1, h));
+  });
+  assert.equal(p.pendingSince!(), 1000);
+  // The oldest is answered after the second: what waits longest is then the third.
+  ctx.now = 4500;
+  p.onDatagram('s2c', a(2, hosts[1]));
+  p.onDatagram('s2c', a(1, hosts[0]));
+  assert.equal(p.pendingSince!(), 3000);
+  // The third asked again: the first copy stays unanswered, the second waits (newest now).
+  ctx.now = 5000;
+  p.onDatagram('c2s', q(3, hosts[2]));
+  assert.equal(p.pendingSince!(), 4000);
+  // A tick expires what waited longer than the timeout, and only that.
+  p.onTick!(6500, 2000);
+  assert.equal(p.pendingSince!(), 5000);
+  p.onEnd('eof');
+  assert.deepEqual(
+    ctx.calls.map((c) => [c.summary, c.requestTime, c.warnings ?? []]),
+    [
+      ['A two.example → 198.18.9.2', 2000, []],
+      ['A one.example → 198.18.9.1', 1000, []],
+      ['A three.example → unanswered', 3000, ['unanswered', 'retransmitted']],
+      ['A four.example → unanswered', 4000, ['unanswered']],
+      ['A three.example → unanswered', 5000, ['unanswered']],
+    ],
+  );
+
+  const flood = fakeContext({}, 'udp');
+  const f = dns.createUdpParser!(flood);
+  for (let id = 0; id <= 1024; id++) {
+    flood.now = 1000 + id;
+    f.onDatagram('c2s', q(id, `h${id}.example`));
+  }
+  assert.equal(flood.counters['dns.pending-overflow'], 1);
+  assert.deepEqual(flood.calls.map((c) => c.summary), ['A h0.example → unanswered']);
+  assert.equal(f.pendingSince!(), 1001);
+  f.onDatagram('s2c', a(1024, 'h1024.example'));
+  f.onEnd('eof');
+  assert.equal(flood.calls.length, 1025);
+  assert.deepEqual(flood.calls.slice(1, 4).map((c) => c.summary), ['A h1024.example → 198.18.9.0', 'A h1.example → unanswered', 'A h2.example → unanswered']);
+  assert.equal(flood.calls.at(-1)!.summary, 'A h1023.example → unanswered');
+});
+
 for (const how of chunkings) {
   test(`TCP with length prefixes, several messages per segment (${how})`, () => {
     const framed = (m: Buffer) => Buffer.concat([u16(m.length), m]);

@@ -4,15 +4,17 @@
 // request-time order. Every limit is a counter, never an exception. What the
 // run holds is charged to one memory budget (memory-budget.ts); past it, whole
 // flows are ended, least recently active first.
+//
+// One flow's state is its own module (tcp-connection.ts, udp-conversation.ts,
+// flow-context.ts); this one decides what happens to flows. dissect-packets.ts
+// drives an engine over a stream of packet batches.
 
 import type { Endpoint, Entry, Transport } from '../model/entry.js';
 import { emptyEndpoint } from '../model/entry.js';
 import { LinkType, packetTimeMs, type Packet } from '../model/packet.js';
-import { asBatch, type PacketBatch } from '../model/packet-batch.js';
 import type {
   CallRecord,
   ConnectionContext,
-  Direction,
   DissectOptions,
   ProtocolDissector,
   TcpStreamParser,
@@ -25,14 +27,16 @@ import { flowKey } from './flow-key.js';
 import { UdpDuplicates } from './udp-duplicates.js';
 import { FlowTable } from './flow-table.js';
 import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
-import { createTcpFallback, createUdpFallback, packetsOf, type FlowTotals } from './protocols/fallback.js';
+import { countPacket, createTcpFallback, createUdpFallback } from './protocols/fallback.js';
+import { MutableContext } from './flow-context.js';
+import { isHalfOpen, TcpConnection } from './tcp-connection.js';
+import { UdpConversation } from './udp-conversation.js';
+import { guarded } from './parser-guard.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
 import { ReorderBuffer } from './reorder.js';
 import { DecodeAsTable } from './decode-as.js';
-import { HalfStream, seqDiff, type ReassemblyCounters, type StreamSink } from './tcp-reassembly.js';
+import { seqDiff, type ReassemblyCounters } from './tcp-reassembly.js';
 import { SctpLayer } from './sctp.js';
-import { growYoungGeneration } from '../cli/heap-flags.js';
-import { STOPPED, unlessStopped } from '../input/unless-stopped.js';
 
 export interface EngineOptions extends DissectOptions {
   /** Keep only entries of these protocols (empty: all). */
@@ -87,13 +91,6 @@ export const defaultEngineOptions: EngineOptions = {
   halfOpenTimeoutMs: 10_000,
 };
 
-/**
- * Heap bytes of a tracked flow with nothing buffered (its objects, key string,
- * parser state), charged to the memory budget while it lives. Measured with
- * SYN and DNS floods (heap growth per flow; see docs/architecture.md).
- */
-export const TCP_FLOW_COST = 2560;
-export const UDP_FLOW_COST = 2048;
 /** Warning on calls emitted because their flow was evicted. */
 export const EVICTED_WARNING = 'evicted: memory budget reached (--memory-budget)';
 
@@ -126,295 +123,8 @@ function looksLikeServerPort(port: number, known: Set<number>): boolean {
   return port < 1024 || known.has(port);
 }
 
-interface PendingChunk {
-  side: number;
-  data: Buffer;
-  now: number;
-  frame: number;
-}
-
 /** The order a tick and the end of input visit flows in: TCP, UDP, SCTP associations, then ICMP. */
 const EMIT_RANK: Record<Transport, number> = { tcp: 0, udp: 1, sctp: 2, icmp: 3 };
-
-class MutableContext implements ConnectionContext {
-  now = 0;
-  frame = 0;
-  /**
-   * The frame of the flow's last packet: its place in the flow table's order
-   * of activity, which ticks and the end of input walk. Not `frame`, which
-   * is the frame of the bytes being parsed (an earlier one, for bytes that
-   * waited behind a hole); parallel workers key their entries by this.
-   */
-  touched = 0;
-  ack: { from: Direction; ahead: number } | undefined = undefined;
-  /** The flow is being evicted: what it emits now is marked so. */
-  evicting = false;
-  constructor(
-    readonly transport: Transport,
-    public client: Endpoint,
-    public server: Endpoint,
-    readonly options: DissectOptions,
-    // The engine itself, not closures over it: one context per flow, a flood of flows.
-    private readonly engine: DissectionEngine,
-  ) {}
-  emit(call: CallRecord): void {
-    this.engine.emitCall(call, this);
-  }
-  count(name: string, n = 1): void {
-    this.engine.count(name, n);
-  }
-}
-
-/** One direction's reassembled bytes and gaps, into its connection (a class, not two closures per side). */
-class SideSink implements StreamSink {
-  constructor(
-    private readonly conn: TcpConnection,
-    private readonly side: number,
-  ) {}
-  data(bytes: Buffer, now?: number, frame?: number, ack?: number): void {
-    this.conn.onStream(this.side, bytes, now, frame, ack);
-  }
-  gap(length: number): void {
-    this.conn.onGap(this.side, length);
-  }
-}
-
-/**
- * A connection that has seen only its client's SYN (a SYN flood's millions)
- * holds no reassembly halves, sinks or context: those are made when any other
- * packet arrives (SYN-ACK, data, ACK, FIN), replaying the SYN into the
- * client's half. Such a record is a few small objects that die young, where a
- * full one was ~1.5 KB promoted to the old generation and swept there. It
- * stays in the same flow table, so ticks, evictions and emissions keep their
- * order; the budget is charged the same, so the same flows are evicted.
- */
-const NO_PENDING: PendingChunk[] = [];
-const NO_PENDING_BYTES: [number, number] = [0, 0];
-const NO_REJECTED: [boolean, boolean] = [false, false];
-
-class TcpConnection {
-  private halvesMade: [HalfStream, HalfStream] | undefined;
-  private ctxMade: MutableContext | undefined;
-  private endsMade: [Endpoint, Endpoint] | undefined;
-  /** Capture time and frame of the last packet while no context exists. */
-  private liteNow = 0;
-  private liteFrame = 0;
-  /** The client's SYN was counted but not fed to its half yet. */
-  private synDeferred = false;
-  readonly totals: FlowTotals;
-  readonly meter: Meter;
-  older: TcpConnection | undefined;
-  newer: TcpConnection | undefined;
-  clientSide = 0;
-  orientationKnown = false;
-  parser: TcpStreamParser | undefined;
-  protocol: string | undefined;
-  // Shared empty (never written) until the halves are made: only a sink's bytes write them.
-  pending: PendingChunk[] = NO_PENDING;
-  pendingBytes: [number, number] = NO_PENDING_BYTES;
-  /** Sides whose data every probe rejected. */
-  rejected: [boolean, boolean] = NO_REJECTED;
-  ended = false;
-  /** Both FINs seen: the next packet (the last ACK) ends the connection. */
-  closing = false;
-  /** Sequence number of the client's SYN, to tell a retransmitted SYN from port reuse. */
-  synSeq: number | undefined;
-
-  constructor(
-    readonly key: string,
-    now: number,
-    frame: number,
-    readonly engine: DissectionEngine,
-  ) {
-    this.meter = engine.newMeter();
-    this.meter.add(TCP_FLOW_COST);
-    this.totals = newFlowTotals(now, frame);
-  }
-
-  /**
-   * The canonical A and B ends, read from the key when first needed (at
-   * detection, or when the connection's entry is made). A flood's SYNs each
-   * open a flow that is evicted with only its SYN seen: two endpoint
-   * objects, their array and two address texts were a third of what such a
-   * flow kept alive, copied at every young-generation collection it lived
-   * through, for a key that already says it all.
-   */
-  get ends(): [Endpoint, Endpoint] {
-    return (this.endsMade ??= endsOfKey(this.key));
-  }
-
-  get halves(): [HalfStream, HalfStream] {
-    return this.halvesMade ?? this.makeHalves();
-  }
-
-  get ctx(): MutableContext {
-    return this.ctxMade ?? this.makeCtx();
-  }
-
-  /** Only the client's SYN seen so far (retransmissions included): no halves made yet. */
-  get lite(): boolean {
-    return this.halvesMade === undefined;
-  }
-
-  private makeHalves(): [HalfStream, HalfStream] {
-    const counters = this.engine.reassembly;
-    const max = this.engine.options.maxBufferedPerDirection;
-    const halves: [HalfStream, HalfStream] = [
-      new HalfStream(new SideSink(this, 0), counters, max, undefined, this.meter),
-      new HalfStream(new SideSink(this, 1), counters, max, undefined, this.meter),
-    ];
-    this.halvesMade = halves;
-    if (this.pending === NO_PENDING) this.pending = [];
-    this.pendingBytes = [0, 0];
-    this.rejected = [false, false];
-    if (this.synDeferred) {
-      // A SYN carries no payload, so feeding it once now is what feeding each copy did then.
-      halves[this.clientSide].segment(this.synSeq as number, true, false, EMPTY);
-      this.synDeferred = false;
-    }
-    return halves;
-  }
-
-  private makeCtx(): MutableContext {
-    const ctx = this.engine.newContext('tcp', this.ends[this.clientSide], this.ends[1 - this.clientSide]);
-    ctx.now = this.liteNow;
-    ctx.frame = this.liteFrame;
-    ctx.touched = this.liteFrame;
-    this.ctxMade = ctx;
-    return ctx;
-  }
-
-  /** The packet being handled now (kept here until a context is needed). */
-  setTime(now: number, frame: number): void {
-    if (this.ctxMade) {
-      this.ctxMade.now = now;
-      this.ctxMade.frame = frame;
-      this.ctxMade.touched = frame;
-    } else {
-      this.liteNow = now;
-      this.liteFrame = frame;
-    }
-  }
-
-  setNow(now: number): void {
-    if (this.ctxMade) this.ctxMade.now = now;
-    else this.liteNow = now;
-  }
-
-  /** A bare SYN from the client, same sequence number, while lite: counted, its feeding deferred. */
-  deferSyn(): void {
-    this.synDeferred = true;
-  }
-
-  setClient(side: number): void {
-    this.clientSide = side;
-    this.totals.clientSide = side;
-    if (this.ctxMade) {
-      this.ctxMade.client = this.ends[side];
-      this.ctxMade.server = this.ends[1 - side];
-    }
-  }
-
-  dir(side: number): Direction {
-    return side === this.clientSide ? 'c2s' : 's2c';
-  }
-
-  onStream(side: number, data: Buffer, now?: number, frame?: number, ackSeq?: number): void {
-    if (now !== undefined && frame !== undefined) {
-      // Bytes that waited behind a hole keep their own packet's time, frame and ACK (measured against the other direction as it is now).
-      const { now: was, frame: wasFrame, ack } = this.ctx;
-      this.ctx.now = now;
-      this.ctx.frame = frame;
-      const expected = this.halves[1 - side].expectedSeq;
-      this.ctx.ack = ackSeq !== undefined && expected !== undefined ? { from: this.dir(side), ahead: seqDiff(ackSeq, expected) } : undefined;
-      this.onStream(side, data);
-      this.ctx.now = was;
-      this.ctx.frame = wasFrame;
-      this.ctx.ack = ack;
-      return;
-    }
-    if (this.parser) {
-      this.parser.onData(this.dir(side), data);
-      return;
-    }
-    this.pending.push({ side, data: Buffer.from(data), now: this.ctx.now, frame: this.ctx.frame });
-    this.pendingBytes[side] += data.length;
-    this.meter.add(data.length);
-    this.engine.detect(this, side);
-  }
-
-  onGap(side: number, length: number): void {
-    if (this.parser) {
-      this.parser.onGap(this.dir(side), length);
-      return;
-    }
-    // Bytes before a hole cannot be parsed reliably: start probing afresh after it.
-    this.pending = this.pending.filter((c) => c.side !== side);
-    this.meter.add(-this.pendingBytes[side]);
-    this.pendingBytes[side] = 0;
-    this.rejected[side] = false;
-  }
-
-  /**
-   * The connection has ended: let go of what it made. A connection that lived
-   * through two young-generation collections is in the old one, and a dead
-   * old object's pointers keep the young objects they point at alive until a
-   * full collection finds it dead. Each flow a SYN flood evicts made its
-   * context, fallback parser and closures only to report itself; kept from
-   * its connection, all of them were copied and promoted (half of what a
-   * flood promoted, ~0.9 KB a SYN).
-   */
-  forget(): void {
-    this.parser = undefined;
-    this.ctxMade = undefined;
-    this.halvesMade = undefined;
-    this.endsMade = undefined;
-    this.pending = NO_PENDING;
-    this.pendingBytes = NO_PENDING_BYTES;
-    this.rejected = NO_REJECTED;
-  }
-
-  /** Attach the chosen parser and replay what arrived while probing. */
-  start(parser: TcpStreamParser, protocol: string): void {
-    this.parser = parser;
-    this.protocol = protocol;
-    const pending = this.pending;
-    this.pending = [];
-    this.meter.add(-(this.pendingBytes[0] + this.pendingBytes[1]));
-    const { now, frame, ack } = this.ctx;
-    // Replayed bytes keep their packet's time; their packet's ACK is not kept.
-    this.ctx.ack = undefined;
-    for (const c of pending) {
-      this.ctx.now = c.now;
-      this.ctx.frame = c.frame;
-      parser.onData(this.dir(c.side), c.data);
-    }
-    this.ctx.now = now;
-    this.ctx.frame = frame;
-    this.ctx.ack = ack;
-  }
-}
-
-class UdpConversation {
-  clientSide = 0;
-  older: UdpConversation | undefined;
-  newer: UdpConversation | undefined;
-  /** A dissector (not the flow fallback) reads it. */
-  claimed = false;
-  readonly totals: FlowTotals;
-  parser!: UdpDatagramParser;
-  ctx!: MutableContext;
-  constructor(
-    readonly key: string,
-    readonly ends: [Endpoint, Endpoint],
-    now: number,
-    frame: number,
-    readonly meter: Meter,
-  ) {
-    this.totals = newFlowTotals(now, frame);
-    meter.add(UDP_FLOW_COST);
-  }
-}
 
 export class DissectionEngine {
   readonly options: EngineOptions;
@@ -1184,256 +894,9 @@ function flowEnds(ip: IpPacket, sport: number, dport: number, senderIsA: boolean
   return senderIsA ? [sender, receiver] : [receiver, sender];
 }
 
-/** A TCP key's ends, as flowEnds gives them: `t|A ip|A port|B ip|B port` (addresses have no '|'). */
-function endsOfKey(key: string): [Endpoint, Endpoint] {
-  const a = key.indexOf('|');
-  const b = key.indexOf('|', a + 1);
-  const c = key.indexOf('|', b + 1);
-  const d = key.indexOf('|', c + 1);
-  return [emptyEndpoint(key.slice(a + 1, b), Number(key.slice(b + 1, c))), emptyEndpoint(key.slice(c + 1, d), Number(key.slice(d + 1)))];
-}
-
-function newFlowTotals(now: number, frame: number): FlowTotals {
-  // Every member from the start (intervalTime too): one set later would move the object's members out of line, 40+ bytes more per flow.
-  return { packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, firstTime: now, firstFrame: frame, lastTime: now, lastFrame: frame, reset: false, clientSide: 0, intervalTime: undefined, intervalFrame: undefined };
-}
-
-function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {
-  if (side === 0) {
-    t.packets0++;
-    t.bytes0 += bytes;
-  } else {
-    t.packets1++;
-    t.bytes1 += bytes;
-  }
-  t.lastTime = now;
-  t.lastFrame = frame;
-  if (t.intervalTime === undefined) {
-    t.intervalTime = now;
-    t.intervalFrame = frame;
-  }
-}
-
 /** A parser's earliest pending request time; `floor` (the whole window) when it cannot tell. */
 function pendingTime(parser: { pendingSince?(): number | undefined }, floor: number): number {
   if (!parser.pendingSince) return floor;
   return parser.pendingSince() ?? Infinity;
 }
 
-/**
- * A parser that throws is a bug in it, not a reason to stop: count it and
- * carry on without that parser (the connection's later bytes are ignored).
- */
-function guarded<P extends object>(parser: P, name: string, engine: DissectionEngine, meter: Meter): P {
-  // pendingSince is optional and its absence means something (pendingTime): keep it absent.
-  const methods = parser as ParserMethods;
-  const guard = typeof methods.pendingSince === 'function' ? new GuardedPendingParser(methods, name, engine, meter) : new GuardedParser(methods, name, engine, meter);
-  return guard as unknown as P;
-}
-
-type ParserMethods = Partial<Record<'onData' | 'onGap' | 'onDatagram' | 'onTick' | 'onEnd' | 'pendingSince', (a?: unknown, b?: unknown) => unknown>>;
-
-/**
- * The guard around one parser: one object, not a closure per method (a
- * flood of DNS conversations kept four closures and five scopes alive for
- * each). A method the parser lacks does nothing; a parser that threw is dead.
- */
-class GuardedParser {
-  private dead = false;
-
-  constructor(
-    protected readonly parser: ParserMethods,
-    private readonly name: string,
-    private readonly engine: DissectionEngine,
-    private readonly meter: Meter,
-  ) {}
-
-  protected call(fn: ((a?: unknown, b?: unknown) => unknown) | undefined, a?: unknown, b?: unknown): unknown {
-    if (this.dead || typeof fn !== 'function') return undefined;
-    // Buffers the parser creates now are charged to its flow.
-    const outer = enterMeter(this.meter);
-    try {
-      return fn.call(this.parser, a, b);
-    } catch {
-      // A dead parser emits nothing more, so it has nothing pending either.
-      this.dead = true;
-      this.engine.count(`${this.name}.parser_threw`);
-      return undefined;
-    } finally {
-      enterMeter(outer);
-    }
-  }
-
-  onData(dir: unknown, data: unknown): void {
-    this.call(this.parser.onData, dir, data);
-  }
-
-  onGap(dir: unknown, length: unknown): void {
-    this.call(this.parser.onGap, dir, length);
-  }
-
-  onDatagram(dir: unknown, payload: unknown): void {
-    this.call(this.parser.onDatagram, dir, payload);
-  }
-
-  onTick(now: unknown, timeout: unknown): void {
-    this.call(this.parser.onTick, now, timeout);
-  }
-
-  onEnd(reason: unknown): void {
-    this.call(this.parser.onEnd, reason);
-  }
-}
-
-class GuardedPendingParser extends GuardedParser {
-  pendingSince(): number | undefined {
-    return this.call(this.parser.pendingSince) as number | undefined;
-  }
-}
-
-/** A SYN with no answer and no data since. */
-function isHalfOpen(conn: TcpConnection): boolean {
-  const t = conn.totals;
-  return conn.synSeq !== undefined && packetsOf(t, 1 - conn.clientSide) === 0 && t.bytes0 + t.bytes1 === 0;
-}
-
-/** Timestamps of packets [from, to) never step back, nor past `after` (the next batch's earliest). */
-export function inOrder(batch: PacketBatch, from: number, to: number, after: number): boolean {
-  let last = -Infinity;
-  for (let i = from; i < to; i++) {
-    const t = batch.timeMs(i);
-    if (t < last) return false;
-    last = t;
-  }
-  return last <= after;
-}
-
-export function earliest(batch: PacketBatch): number {
-  let min = Infinity;
-  for (let i = 0; i < batch.length; i++) min = Math.min(min, batch.timeMs(i));
-  return min;
-}
-
-/** Push packets [from, to) of a batch, telling the engine before each packet the earliest time still to come. */
-function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: number, to: number, after: number): void {
-  if (inOrder(batch, from, to, after)) {
-    // The usual case: time only goes forward, which the engine assumes anyway.
-    engine.setHorizon(Infinity);
-    for (let i = from; i < to; i++) {
-      if (batch.cut(i)) engine.count(CUT_BY_SNAPLEN);
-      engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
-    }
-    return;
-  }
-  const later = new Float64Array(to - from);
-  let min = after;
-  for (let i = to - 1; i >= from; i--) {
-    later[i - from] = min;
-    min = Math.min(min, batch.timeMs(i));
-  }
-  for (let i = from; i < to; i++) {
-    engine.setHorizon(later[i - from]);
-    if (batch.cut(i)) engine.count(CUT_BY_SNAPLEN);
-    engine.pushFrame(batch.linkType(i), batch.data(i), batch.timeMs(i), batch.frameNumber(i));
-  }
-}
-
-/** Dissect batches of packets into batches of entries (request-time order). */
-export async function* dissectPackets(
-  batches: AsyncIterable<Packet[] | PacketBatch>,
-  options: Partial<EngineOptions> & { live?: boolean; signal?: AbortSignal; engineRef?: (e: DissectionEngine) => void } = {},
-): AsyncGenerator<Entry[]> {
-  let out: Entry[] = [];
-  const engine = new DissectionEngine(options, (e) => out.push(e));
-  options.engineRef?.(engine);
-  const it = batches[Symbol.asyncIterator]();
-  let next = settle(it.next());
-  let packets = 0;
-  // A damaged capture throws after its last good packet: finish what was read first.
-  let failure: unknown;
-  for (;;) {
-    // A stop does not wait for a silent pipe's next packet (`tcpdump -w fifo` with no traffic).
-    const result = options.live ? await within(next, 500) : options.signal ? await unlessStopped(next, options.signal) : await next;
-    if (result === STOPPED) break;
-    if (result === TICK) {
-      engine.advance(Date.now());
-    } else if ('error' in result) {
-      failure = result.error;
-      break;
-    } else {
-      if (result.done) break;
-      next = settle(it.next());
-      const batch = asBatch(result.value);
-      if (packets < GROW_AFTER_PACKETS && (packets += batch.length) >= GROW_AFTER_PACKETS) growYoungGeneration();
-      if (options.live) for (let i = 0; i < batch.length; i++) engine.push(batch.packet(i));
-      else {
-        // Look one batch ahead (briefly, for a pipe that pauses): a packet
-        // stamped earlier than those before it must still find its place.
-        const ahead = await within(next, LOOKAHEAD_WAIT_MS);
-        const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(asBatch(ahead.value));
-        if (batch.length <= SLICE) pushWithHorizon(engine, batch, 0, batch.length, after);
-        else {
-          // A chunk of tiny packets (a flood) is tens of thousands: hand their
-          // entries on a slice at a time rather than all of them at once.
-          const later = laterMinimum(batch, after);
-          for (let i = 0; i < batch.length; i += SLICE) {
-            const end = Math.min(i + SLICE, batch.length);
-            pushWithHorizon(engine, batch, i, end, later[end]);
-            if (out.length > 0 && i + SLICE < batch.length) {
-              const ready = out;
-              out = [];
-              yield ready;
-            }
-          }
-        }
-      }
-    }
-    if (out.length > 0) {
-      const ready = out;
-      out = [];
-      yield ready;
-    }
-    if (options.signal?.aborted) break;
-  }
-  engine.finish();
-  if (out.length > 0) yield out;
-  if (failure !== undefined) throw failure;
-}
-
-/** Packets after which a run is long enough to give this thread a larger young generation (heap-flags.ts). */
-const GROW_AFTER_PACKETS = 20_000;
-
-/** Packets pushed between two hand-offs of entries. */
-export const SLICE = 2048;
-
-/** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
-export function laterMinimum(batch: PacketBatch, after: number): Float64Array {
-  const later = new Float64Array(batch.length + 1);
-  let min = after;
-  later[batch.length] = min;
-  for (let i = batch.length - 1; i >= 0; i--) {
-    min = Math.min(min, batch.timeMs(i));
-    later[i] = min;
-  }
-  return later;
-}
-
-export const TICK = Symbol('tick');
-/** How long a reader waits for the next batch before trusting time to go forward. */
-export const LOOKAHEAD_WAIT_MS = 100;
-
-/** `p`, or TICK when it takes longer than `ms` (the timer is cleared either way). */
-export async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TICK> {
-  let timer: NodeJS.Timeout | undefined;
-  const tick = new Promise<typeof TICK>((resolve) => (timer = setTimeout(() => resolve(TICK), ms)));
-  try {
-    return await Promise.race([p, tick]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A promise that never rejects (a failure is kept for after the batches read before it). */
-export function settle<T>(p: Promise<T>): Promise<T | { error: unknown }> {
-  return p.catch((error: unknown) => ({ error }));
-}

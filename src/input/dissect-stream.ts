@@ -4,7 +4,8 @@
 // link type must not look like a capture with no traffic.
 import type { Entry } from '../model/entry.js';
 import type { PacketBatch } from '../model/packet-batch.js';
-import { dissectPackets, type DissectionEngine, type EngineOptions, type Held } from '../dissect/engine.js';
+import type { DissectionEngine, EngineOptions, Held } from '../dissect/engine.js';
+import { dissectPackets } from '../dissect/dissect-packets.js';
 import { dissectionNotes } from './dissect-summary.js';
 import { dissectsLinkType } from '../dissect/decode/link.js';
 import { InputError } from '../cli/errors.js';

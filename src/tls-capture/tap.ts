@@ -8,7 +8,8 @@
 
 import type { Entry, ProcessInfo } from '../model/entry.js';
 import type { Packet } from '../model/packet.js';
-import { dissectPackets, type DissectionEngine, type EngineOptions } from '../dissect/engine.js';
+import type { DissectionEngine, EngineOptions } from '../dissect/engine.js';
+import { dissectPackets } from '../dissect/dissect-packets.js';
 import type { LineSink } from '../output/stdout-sink.js';
 import { describeLosses } from '../input/dissect-run.js';
 import { ConnectionTable, endpointKey, type ProcessRef } from './connections.js';

@@ -3,7 +3,7 @@
 // waiting for the whole reorder window; order is never given up for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dissectPackets } from '../../src/dissect/engine.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { Entry } from '../../src/model/entry.js';
 import { Wire, runEngine as run, httpRequest as request, httpResponse as response } from '../helpers/engine-wire.js';
 

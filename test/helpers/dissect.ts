@@ -1,7 +1,8 @@
 // Dissect a capture file in-process (no CLI), collecting entries and the
 // error a damaged file ends with.
 import { createReadStream } from 'node:fs';
-import { dissectPackets, type EngineOptions } from '../../src/dissect/engine.js';
+import type { EngineOptions } from '../../src/dissect/engine.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import { openCapture } from '../../src/capture/reader.js';
 import type { Entry } from '../../src/model/entry.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { FrameDecoder, EVENT_HEADER, type TlsEvent } from '../../src/tls-capture/frames.js';
 import { ConnectionTable } from '../../src/tls-capture/connections.js';
 import { annotate, tlsSummary } from '../../src/tls-capture/tap.js';
-import { dissectPackets } from '../../src/dissect/engine.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { Entry } from '../../src/model/entry.js';
 import type { Packet } from '../../src/model/packet.js';
 

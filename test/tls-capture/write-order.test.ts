@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { TlsEvent } from '../../src/tls-capture/frames.js';
 import { MAX_HELD_EVENTS, MAX_HELD_FDS, WRITE_WAIT_MS, WriteOrder } from '../../src/tls-capture/write-order.js';
 import { ConnectionTable } from '../../src/tls-capture/connections.js';
-import { dissectPackets } from '../../src/dissect/engine.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { Entry } from '../../src/model/entry.js';
 
 const CLIENT = { ip: '198.18.7.1', port: 40001 };

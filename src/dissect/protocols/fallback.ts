@@ -37,6 +37,29 @@ export function bytesOf(t: FlowTotals, side: number): number {
   return side === 0 ? t.bytes0 : t.bytes1;
 }
 
+/** A new flow's totals, its first packet at `now`. */
+export function newFlowTotals(now: number, frame: number): FlowTotals {
+  // Every member from the start (intervalTime too): one set later would move the object's members out of line, 40+ bytes more per flow.
+  return { packets0: 0, packets1: 0, bytes0: 0, bytes1: 0, firstTime: now, firstFrame: frame, lastTime: now, lastFrame: frame, reset: false, clientSide: 0, intervalTime: undefined, intervalFrame: undefined };
+}
+
+/** One packet of `bytes` payload from `side`. */
+export function countPacket(t: FlowTotals, side: number, bytes: number, now: number, frame: number): void {
+  if (side === 0) {
+    t.packets0++;
+    t.bytes0 += bytes;
+  } else {
+    t.packets1++;
+    t.bytes1 += bytes;
+  }
+  t.lastTime = now;
+  t.lastFrame = frame;
+  if (t.intervalTime === undefined) {
+    t.intervalTime = now;
+    t.intervalFrame = frame;
+  }
+}
+
 function human(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;

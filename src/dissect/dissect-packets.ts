@@ -28,6 +28,17 @@ export function earliest(batch: PacketBatch): number {
   return min;
 }
 
+/** For each packet of [from, to), the earliest time of the packets after it (`after` past the last). */
+export function horizons(batch: PacketBatch, from: number, to: number, after: number): Float64Array {
+  const later = new Float64Array(to - from);
+  let min = after;
+  for (let i = to - 1; i >= from; i--) {
+    later[i - from] = min;
+    min = Math.min(min, batch.timeMs(i));
+  }
+  return later;
+}
+
 /** Push packets [from, to) of a batch, telling the engine before each packet the earliest time still to come. */
 function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: number, to: number, after: number): void {
   if (inOrder(batch, from, to, after)) {
@@ -39,12 +50,7 @@ function pushWithHorizon(engine: DissectionEngine, batch: PacketBatch, from: num
     }
     return;
   }
-  const later = new Float64Array(to - from);
-  let min = after;
-  for (let i = to - 1; i >= from; i--) {
-    later[i - from] = min;
-    min = Math.min(min, batch.timeMs(i));
-  }
+  const later = horizons(batch, from, to, after);
   for (let i = from; i < to; i++) {
     engine.setHorizon(later[i - from]);
     if (batch.cut(i)) engine.count(CUT_BY_SNAPLEN);

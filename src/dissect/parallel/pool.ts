@@ -21,7 +21,7 @@ import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
 import { CUT_BY_SNAPLEN, defaultEngineOptions } from '../engine.js';
-import { earliest, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../dissect-packets.js';
+import { earliest, horizons, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../dissect-packets.js';
 import { workerShare } from '../memory-budget.js';
 import { openCapture } from '../../capture/reader.js';
 import { SECRETS_TLS_KEYLOG } from '../../capture/pcapng-parser.js';
@@ -313,7 +313,7 @@ class ParallelRun implements PoolRun {
     const it = unknown.watch(reader.packetBatches())[Symbol.asyncIterator]();
     let next = settle(it.next());
     let failure: unknown;
-    // dissectPackets' reading, one batch ahead (engine.ts): the same horizons.
+    // dissectPackets' reading, one batch ahead (dissect-packets.ts): the same horizons.
     for (;;) {
       const result = await unlessStopped(next, this.opts.signal);
       if (result === STOPPED) break;
@@ -388,7 +388,7 @@ class ParallelRun implements PoolRun {
 
   // ---- dispatch -------------------------------------------------------------
 
-  /** Packets [from, to) of a batch, each with the earliest time still to come (engine.ts pushWithHorizon). */
+  /** Packets [from, to) of a batch, each with the earliest time still to come (dissect-packets.ts pushWithHorizon). */
   private async slice(batch: PacketBatch, from: number, to: number, after: number): Promise<void> {
     await this.sendSecrets();
     if (inOrder(batch, from, to, after)) {
@@ -399,12 +399,7 @@ class ParallelRun implements PoolRun {
       }
       return;
     }
-    const later = new Float64Array(to - from);
-    let min = after;
-    for (let i = to - 1; i >= from; i--) {
-      later[i - from] = min;
-      min = Math.min(min, batch.timeMs(i));
-    }
+    const later = horizons(batch, from, to, after);
     for (let i = from; i < to; i++) {
       this.horizon = later[i - from];
       const wait = this.packet(batch, i);

@@ -267,8 +267,8 @@ export class TcpConnection {
   }
 }
 
-/** A TCP key's ends, as flowEnds gives them: `t|A ip|A port|B ip|B port` (addresses have no '|'). */
-export function endsOfKey(key: string): [Endpoint, Endpoint] {
+/** A TCP key's ends, as flowEnds (engine.ts) gives them: `t|A ip|A port|B ip|B port` (addresses have no '|'). */
+function endsOfKey(key: string): [Endpoint, Endpoint] {
   const a = key.indexOf('|');
   const b = key.indexOf('|', a + 1);
   const c = key.indexOf('|', b + 1);

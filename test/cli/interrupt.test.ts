@@ -4,10 +4,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cliBin, sharedCapture } from '../helpers/paths.js';
 
 const capture = sharedCapture('lab-bookinfo-mix.pcap');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Until the process has written nothing for 300 ms (/proc/PID/io): blocked on an unread pipe. */
+async function untilBlocked(pid: number): Promise<void> {
+  const written = () => Number(/^wchar: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+  let last = written();
+  let stillSince = Date.now();
+  for (const end = Date.now() + 20_000; Date.now() < end; ) {
+    await sleep(50);
+    const now = written();
+    if (now !== last) {
+      last = now;
+      stillSince = Date.now();
+    } else if (Date.now() - stillSince >= 300) return;
+  }
+  throw new Error(`pid ${pid} kept writing for 20 s`);
+}
 
 /** `shark dissect -o json --workers 2 -` on a pipe held open: it has read the capture and waits for more. */
 function waitingDissect() {
@@ -22,7 +39,6 @@ function waitingDissect() {
 
 /** The whole capture written into the pipe (the child has taken it all), the pipe left open. */
 async function feedCapture(stdin: NodeJS.WritableStream): Promise<void> {
-  const { readFileSync } = await import('node:fs');
   await new Promise<void>((resolve, reject) => stdin.write(readFileSync(capture), (err) => (err ? reject(err) : resolve())));
 }
 
@@ -42,14 +58,28 @@ test('one stop delivered twice 20 ms apart (timeout -s INT does that) finishes t
 });
 
 test('a second Ctrl-C later than that stops at once: exit 130, even with output still to write', { timeout: 60_000 }, async () => {
-  // Nobody reads stdout: the first stop cannot finish (its output waits on the pipe), so only the second ends it.
+  // Its stdout is read for a while, then not: the run blocks on the full pipe with output still to
+  // write (1.8 MB in all), so the first stop cannot finish and only the second ends it. Signalled
+  // at a fixed time instead, a run slow to start under load had written little, and its first stop
+  // finished within the pipe (exit 0).
   const child = spawn(process.execPath, [cliBin, 'dissect', '-o', 'json', '--workers', '2', capture], { stdio: ['ignore', 'pipe', 'pipe'] });
   const err: Buffer[] = [];
   child.stderr.on('data', (d: Buffer) => err.push(d));
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   let exited = false;
   child.on('exit', () => (exited = true));
-  await sleep(1500);
+  await new Promise<void>((resolve) => {
+    let read = 0;
+    const onData = (d: Buffer) => {
+      read += d.length;
+      if (read < 256 * 1024) return;
+      child.stdout.off('data', onData);
+      child.stdout.pause();
+      resolve();
+    };
+    child.stdout.on('data', onData);
+  });
+  await untilBlocked(child.pid as number);
   child.kill('SIGINT');
   // Well past SAME_SIGNAL_MS (300 ms, runtime.ts) as the run sees it: a signal is timed when its
   // handler runs, and on a loaded machine the first one's ran over 500 ms late once (CI), which

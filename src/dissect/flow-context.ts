@@ -40,4 +40,3 @@ export class MutableContext implements ConnectionContext {
     this.engine.count(name, n);
   }
 }
-

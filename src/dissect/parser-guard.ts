@@ -15,7 +15,7 @@ interface Counts {
  * carry on without that parser (the connection's later bytes are ignored).
  */
 export function guarded<P extends object>(parser: P, name: string, engine: Counts, meter: Meter): P {
-  // pendingSince is optional and its absence means something (pendingTime): keep it absent.
+  // pendingSince is optional and its absence means something (engine.ts pendingTime): keep it absent.
   const methods = parser as ParserMethods;
   const guard = typeof methods.pendingSince === 'function' ? new GuardedPendingParser(methods, name, engine, meter) : new GuardedParser(methods, name, engine, meter);
   return guard as unknown as P;

@@ -100,7 +100,7 @@ http {
     const filter = 'tcp port 80 or udp port 9999';
     const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '-f', filter, '-w', ours]);
     const tapDone = finish(tap);
-    const tcpdump = lab.start(lab.nsA, ['tcpdump', '--immediate-mode', '-i', lab.ifA, '-w', theirs, '-U', filter]);
+    const tcpdump = lab.start(lab.nsA, ['tcpdump', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-w', theirs, '-U', filter]);
     const tcpdumpDone = finish(tcpdump);
     await Promise.all([waitForStderr(tap, /listening on/), waitForStderr(tcpdump, /listening on/)]);
     const t = await lab.sh(lab.nsA, `for i in $(seq 10); do curl -s -m 2 -o /dev/null http://${lab.ipB}/big.bin; echo a$i > /dev/udp/${lab.ipB}/9999; done`);

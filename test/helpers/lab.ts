@@ -54,7 +54,7 @@ export interface CaptureOptions {
   filter?: string;
   /** stop after this many packets */
   count?: number;
-  /** kernel buffer in KiB (tcpdump -B); raise it for heavy load */
+  /** kernel buffer in KiB (tcpdump -B; default 64 MiB) */
   bufferKiB?: number;
   /** deliver each packet at once (default true; false batches, which drops less under heavy load) */
   immediate?: boolean;
@@ -186,7 +186,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
 function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promise<RunningCapture> {
   const argv = ['netns', 'exec', node.ns, 'tcpdump', '-i', node.bridge, '-U', '-n', '-Z', 'root', '-w', file];
   if (opts.immediate ?? true) argv.push('--immediate-mode');
-  if (opts.bufferKiB !== undefined) argv.push('-B', String(opts.bufferKiB));
+  // A larger ring than libpcap's 2 MB default: on a veth with segmentation offload each
+  // ring slot is sized for a 64 KB packet, so 2 MB holds ~32 packets, and a burst while
+  // tcpdump is descheduled under CI load was dropped by the kernel (51 of 418 once).
+  argv.push('-B', String(opts.bufferKiB ?? 65_536));
   if (opts.count !== undefined) argv.push('-c', String(opts.count));
   if (opts.filter) argv.push(opts.filter);
   // `ip netns exec` execs tcpdump in place, so this pid is tcpdump's own.
@@ -214,7 +217,7 @@ function startTcpdump(node: LabNode, file: string, opts: CaptureOptions): Promis
           async stop(stopOpts = {}) {
             // tcpdump stops reading on SIGINT: packets still in the kernel ring are not
             // written. Under load it may lag the traffic by a few hundred ms (a ping's
-            // last reply was lost once in CI; 50 of 200 keep-alive requests another time),
+            // last reply was lost once in CI),
             // so let it catch up first: it writes each packet at once (-U), so it has
             // caught up when the file stops growing and it sleeps in poll() (bounded: a
             // capture of steady traffic ends anyway). Surer still: a marker sent last.

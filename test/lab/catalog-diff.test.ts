@@ -96,7 +96,7 @@ async function recordRun(name: string, variant: 1 | 2): Promise<string> {
 async function captureRun(name: string, variant: 1 | 2): Promise<void> {
   const pcap = join(work, `${name}.pcap`);
   const srv = spawn('ip', ['netns', 'exec', SERVER_NS, 'python3', server, SERVER, '8080'], { env: { ...process.env, VARIANT: String(variant) }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const dump = spawn('ip', ['netns', 'exec', SERVER_NS, 'tcpdump', '-i', SERVER_IF, '--immediate-mode', '-U', '-n', '-w', pcap, 'tcp port 8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const dump = spawn('ip', ['netns', 'exec', SERVER_NS, 'tcpdump', '-i', SERVER_IF, '-B', '65536', '--immediate-mode', '-U', '-n', '-w', pcap, 'tcp port 8080'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await Promise.all([waitFor(srv, 'stdout', 'ready'), waitFor(dump, 'stderr', 'listening on')]);
     const base = `http://${SERVER}:8080`;

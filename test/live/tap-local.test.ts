@@ -39,7 +39,7 @@ describe('shark tap -i (local live capture)', { timeout: 240_000 }, () => {
     const theirs = join(tmp, 'tcpdump.pcap');
     const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '-w', ours]);
     const tapDone = finish(tap);
-    const tcpdump = lab.start(lab.nsA, ['tcpdump', '--immediate-mode', '-i', lab.ifA, '-w', theirs, '-U']);
+    const tcpdump = lab.start(lab.nsA, ['tcpdump', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-w', theirs, '-U']);
     const tcpdumpDone = finish(tcpdump);
     await Promise.all([waitForStderr(tap, /listening on/), waitForStderr(tcpdump, /listening on/)]);
     const wireBefore = lab.packets(lab.nsA, lab.ifA);

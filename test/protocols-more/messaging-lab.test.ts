@@ -71,7 +71,7 @@ before(async () => {
       ip -n ${SRV} link set lo up && ip -n ${CLI} link set lo up && ip -n ${SRV} link set ${VS} up && ip -n ${CLI} link set ${VC} up
       ip netns exec ${SRV} ethtool -K ${VS} tso off gso off gro off >/dev/null 2>&1 || true
       ip netns exec ${CLI} ethtool -K ${VC} tso off gso off gro off >/dev/null 2>&1 || true`);
-    const tcpdump = startServer(['tcpdump', '-i', VS, '-U', '-s', '0', '-w', pcap, 'tcp']);
+    const tcpdump = startServer(['tcpdump', '-i', VS, '-B', '65536', '-U', '-s', '0', '-w', pcap, 'tcp']);
     writeFileSync(join(work, 'mosquitto.conf'), `listener 1883 ${SRV_IP}\nallow_anonymous true\n`);
     startServer(['memcached', '-u', 'nobody', '-l', SRV_IP, '-p', '11211', '-U', '0']);
     startServer(['mosquitto', '-c', join(work, 'mosquitto.conf')]);

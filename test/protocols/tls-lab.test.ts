@@ -44,7 +44,7 @@ before(async () => {
   keys = join(dir, 'sslkeys.log');
   lab = makeVethLab(`tl${process.pid % 100}`, `198.18.${36 + (process.pid % 4)}`);
   nginxProcess = await startTlsNginx(lab, dir, TOKEN);
-  const dump = lab.start(lab.nsA, ['tcpdump', '-Z', 'root', '--immediate-mode', '-i', lab.ifA, '-U', '-w', capture, 'tcp port 443']);
+  const dump = lab.start(lab.nsA, ['tcpdump', '-Z', 'root', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-U', '-w', capture, 'tcp port 443']);
   dump.stdout?.resume();
   await new Promise<void>((resolve) => {
     let text = '';

@@ -646,7 +646,7 @@ export class DissectionEngine {
       this.endUdp(this.udp.oldest() as UdpConversation, 'timeout');
     }
     const ends = flowEnds(ip, sport, dport, senderIsA);
-    const conv = new UdpConversation(key, ends, now, frame, this.newMeter());
+    const conv = new UdpConversation(key, now, frame, this.newMeter());
     const senderSide = senderIsA ? 0 : 1;
     let chosen: ProtocolDissector | undefined;
     let clientIsSender = !(looksLikeServerPort(sport, this.serverPorts) && !looksLikeServerPort(dport, this.serverPorts));

@@ -1,7 +1,6 @@
 // One UDP conversation (a 5-tuple) as the engine follows it: its parser (a
 // dissector's, or the flow fallback's), context, totals and memory meter.
 
-import type { Endpoint } from '../model/entry.js';
 import type { UdpDatagramParser } from './api.js';
 import type { MutableContext } from './flow-context.js';
 import type { Meter } from './memory-budget.js';
@@ -21,7 +20,6 @@ export class UdpConversation {
   ctx!: MutableContext;
   constructor(
     readonly key: string,
-    readonly ends: [Endpoint, Endpoint],
     now: number,
     frame: number,
     readonly meter: Meter,

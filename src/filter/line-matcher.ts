@@ -10,6 +10,7 @@ import type { Entry } from '../model/entry.js';
 import type { Redactor } from '../redact/entry.js';
 import { entryShapeProblem } from '../ndjson/entry-shape.js';
 import { binaryToText, parseEntryLine, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
+import { repeatsKeys } from '../ndjson/repeated-keys.js';
 
 export class LineMatcher {
   /** Lines read as entries (bad lines not counted). */
@@ -21,11 +22,13 @@ export class LineMatcher {
     private readonly project: ((line: string) => Entry | undefined) | undefined,
     private readonly invert: boolean,
     private readonly redactor: Redactor,
+    /** Redaction is on: a line holding what its entry does not (a key given twice) is written as its entry. */
+    private readonly redacting: boolean,
   ) {}
 
   /**
    * The line to write if `l` is kept: the original text when redaction
-   * changed nothing, else the redacted entry; '' when kept and `count` only
+   * changed nothing (and saw all of it), else the redacted entry; '' when kept and `count` only
    * (nothing to write); undefined when left out or bad (reported through
    * `readOpts`). `binary`: `l.text` is the line's bytes as a latin1 string.
    */
@@ -43,7 +46,18 @@ export class LineMatcher {
     this.read++;
     if (this.predicate(entry) === this.invert) return undefined;
     if (count) return '';
-    const out = this.redactor(entry);
-    return out === entry ? line.text : JSON.stringify(out);
+    return asWritten(line.text, entry, this.redactor, this.redacting);
   }
+}
+
+/**
+ * What to write for a kept entry read from `text`: the line as it came when
+ * redaction changes nothing, else the redacted entry. With redaction on, a
+ * line that holds more than its entry (a key given twice: JSON.parse keeps
+ * the last copy, and redaction saw only that) is written as its entry.
+ */
+export function asWritten(text: string, entry: Entry, redactor: Redactor, redacting: boolean): string {
+  const out = redactor(entry);
+  if (out !== entry) return JSON.stringify(out);
+  return redacting && repeatsKeys(text, entry) ? JSON.stringify(entry) : text;
 }

@@ -148,14 +148,20 @@ interface Wanted {
   spelled: string[];
   names: string[];
   below: Array<Wanted | typeof WHOLE>;
+  /** The keys quoted as a line spells them, and the escape that could spell one otherwise (mayRepeat). */
+  quoted: string[];
+  escape: string;
 }
 
 function compileTree(tree: FieldTree, binary: boolean): Wanted {
-  const w: Wanted = { spelled: [], names: [], below: [] };
+  const w: Wanted = { spelled: [], names: [], below: [], quoted: [], escape: '\\u' };
   for (const [k, v] of tree) {
     w.names.push(k);
     w.spelled.push(binary ? Buffer.from(k, 'utf8').toString('latin1') : k);
     w.below.push(v === WHOLE ? WHOLE : compileTree(v, binary));
+    w.quoted.push(`"${w.spelled[w.spelled.length - 1]}"`);
+    // `\/`, `\"` and `\\` spell a key's '/', '"' and '\' otherwise; `\u` any character.
+    if (/[/"\\]/.test(k)) w.escape = '\\';
   }
   return w;
 }
@@ -185,8 +191,37 @@ function ws(s: string, i: number): number {
   }
 }
 
-/** object() result when the top-level `protocol` already decided the line. */
+/** object() result when the line is decided before its end (see object()). */
 const DECIDED = -1;
+const PROTOCOL_QUOTED = ['"protocol"'];
+
+/**
+ * Whether the rest of a line, from `from`, may hold one of these keys again.
+ * JSON.parse keeps the last of duplicate keys, and so must the projection, or a
+ * crafted line read as `dns` here would be `http` to JSON.parse, jq and every
+ * reader after the filter. Searched natively: a key's quoted spelling (never
+ * found inside a string value, where a quote is escaped), and any escape with
+ * which a key can be spelled otherwise (`"\u0070rotocol"`). A match anywhere
+ * (a key of another object, a value) only means the rest is scanned.
+ */
+function mayRepeat(s: string, from: number, quoted: string[], escape: string): boolean {
+  for (const q of quoted) if (holds(s, from, q)) return true;
+  return s.indexOf(escape, from) >= 0;
+}
+
+/** Longest needle indexOf is given: V8 searches for longer ones with tables it builds on every call (3× slower on entry lines). */
+const NEEDLE = 6;
+
+/** Whether s holds q from `from` on: its last NEEDLE characters searched, the rest compared where they are found. */
+function holds(s: string, from: number, q: string): boolean {
+  if (q.length <= NEEDLE) return s.indexOf(q, from) >= 0;
+  const back = q.length - NEEDLE;
+  const needle = q.slice(back);
+  for (let j = s.indexOf(needle, from + back); j >= 0; j = s.indexOf(needle, j + 1)) {
+    if (s.startsWith(q, j - back)) return true;
+  }
+  return false;
+}
 
 function endsLikeObject(s: string): boolean {
   let j = s.length - 1;
@@ -196,10 +231,13 @@ function endsLikeObject(s: string): boolean {
 
 /**
  * Parse the object at s[i] ('{') keeping only the wanted keys; returns the
- * index after '}' (or DECIDED, see makeProjector). Once every wanted key is
- * read the rest is not parsed: skipped to its '}' below the top, and at the
- * top the line is decided (bodies and headers after the last wanted field
- * are never scanned).
+ * index after '}' (or DECIDED, see makeProjector). A key met again replaces
+ * what was kept for it, as in JSON.parse, so every key of an object is read
+ * (values not wanted are skipped). Only at the top may the line be decided
+ * before its end: once every wanted key is read (bodies and headers after
+ * the last wanted field are then never scanned), or once `protocol` rules
+ * the line out; and only where no key that matters may come again after
+ * (mayRepeat), else the rest is read too.
  */
 function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, conv: (s: string) => string, stop?: Set<string>, top = false): number {
   i = ws(s, i + 1);
@@ -226,11 +264,17 @@ function object(s: string, i: number, w: Wanted, out: Record<string, unknown>, c
         const v = value(s, i, end, conv);
         out[w.names[k]] = v;
         i = end;
-        if (stop && w.names[k] === 'protocol' && !stop.has(v as string)) return DECIDED;
+        if (stop && w.names[k] === 'protocol' && !stop.has(v as string)) {
+          if (!mayRepeat(s, i, PROTOCOL_QUOTED, w.escape)) return DECIDED;
+          stop = undefined;
+        }
       }
-      if ((seen & (1 << k)) === 0) {
+      if (top && (seen & (1 << k)) === 0) {
         seen |= 1 << k;
-        if (++found === wantedCount) return top ? DECIDED : skipRest(s, i);
+        if (++found === wantedCount) {
+          if (!mayRepeat(s, i, w.quoted, w.escape)) return DECIDED;
+          top = false;
+        }
       }
     }
     i = ws(s, i);

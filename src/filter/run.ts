@@ -12,7 +12,7 @@ import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sni
 import { parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type Dialect } from './index.js';
-import { LineMatcher } from './line-matcher.js';
+import { asWritten, LineMatcher } from './line-matcher.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 
 export interface RunFilterOptions {
@@ -87,12 +87,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   const emit = async (entry: Entry, line: string | undefined): Promise<void> => {
     result.matched++;
     if (opts.count) return;
-    const out = redactor(entry);
-    const wait = sink.write(out === entry && line !== undefined ? line : JSON.stringify(out));
+    const wait = sink.write(line === undefined ? JSON.stringify(redactor(entry)) : asWritten(line, entry, redactor, !opts.noRedact));
     if (wait) await wait;
   };
   const count = opts.count === true;
-  const matcher = syncPredicate ? new LineMatcher(syncPredicate, project, invert, redactor) : undefined;
+  const matcher = syncPredicate ? new LineMatcher(syncPredicate, project, invert, redactor, !opts.noRedact) : undefined;
   // A KFL filter of NDJSON files may run on workers (entryBatches decides), as this thread would run it.
   const onWorkers: FilterWire | undefined = matcher && (count || !opts.format) ? { expr: opts.expr, dialect: opts.dialect ?? 'auto', now, invert, count, redact: opts.redact ?? [], noRedact: opts.noRedact === true } : undefined;
 

@@ -165,3 +165,47 @@ test('SIGTERM ends a run in the middle of an endless evaluation', async () => {
   assert.equal(signal, null, `SIGTERM was not handled: ${stderr}`);
   assert.equal(code, 0, stderr);
 });
+
+test('a line giving `protocol` twice is what JSON.parse and jq read (the last), with one thread and with workers', async () => {
+  const file = join(dir, 'twice.ndjson');
+  const lines = [
+    '{"id":"1-1","timestamp":1,"protocol":"dns","transport":"udp","protocol":"http","request":{"method":"GET","path":"/x"},"response":{"status":500},"summary":"s"}',
+    '{"id":"2-1","timestamp":2,"protocol":"http","transport":"tcp","response":{"status":200},"summary":"s","\\u0070rotocol":"dns"}',
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+  for (const workers of ['1', '2']) {
+    const dns = await runCli(['filter', '--workers', workers, 'dns', file]);
+    assert.equal(dns.code, 0, dns.stderr);
+    // Written as JSON.parse read it (redaction is on, and the line holds a key its entry does not).
+    assert.deepEqual(dns.stdout.trim().split('\n'), [JSON.stringify(JSON.parse(lines[1]))], `--workers ${workers}`);
+    const http = await runCli(['filter', '--workers', workers, '-c', 'http and response.status == 500', file]);
+    assert.equal(http.stdout.trim(), '1', `--workers ${workers}: ${http.stderr}`);
+  }
+});
+
+test('a secret in the first copy of a key given twice is not passed on: the line is written as its entry, as JSON.parse reads it', async () => {
+  const file = join(dir, 'hidden.ndjson');
+  const secret = 'Bearer hidden-s3cret-token';
+  const lines = [
+    `{"id":"1-1","timestamp":1,"protocol":"http","request":{"method":"GET","path":"/a","headers":{"Authorization":"${secret}"}},"request":{"method":"GET","path":"/a"},"summary":"GET /a"}`,
+    `{"id":"1-2","timestamp":2,"protocol":"http","request":{"method":"GET","path":"/b","headers":{"x":"${secret}:1","x":"1"}},"summary":"GET /b"}`,
+    `{"id":"1-3","timestamp":3,"protocol":"http","request":{"method":"GET","path":"/c"},"summary":"GET /c","summ\\u0061ry":"GET /c"}`,
+    '{"id":"1-4","timestamp":4,"protocol":"http","request":{"method":"GET","path":"/d:e"},"summary":"GET /d:e → 200"}',
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+  for (const workers of ['1', '2']) {
+    for (const expr of [['http'], ['--jsonata', 'protocol = "http"']]) {
+      const r = await runCli(['filter', '--workers', workers, ...expr, file]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = r.stdout.trim().split('\n');
+      assert.equal(out.length, 4, `--workers ${workers} ${expr}`);
+      assert.ok(!r.stdout.includes('s3cret'), `--workers ${workers} ${expr}: ${r.stdout}`);
+      // Each line says what JSON.parse read in it, and a line with nothing hidden is passed on as it came.
+      assert.deepEqual(out.map((l) => JSON.parse(l)), lines.map((l) => JSON.parse(l)));
+      assert.equal(out[3], lines[3]);
+    }
+  }
+  // --no-redact: lines as they came.
+  const raw = await runCli(['filter', '--no-redact', 'http', file]);
+  assert.deepEqual(raw.stdout.trim().split('\n'), lines);
+});

@@ -220,6 +220,37 @@ test('projection stops once every wanted field is read, and still agrees with JS
   assert.equal((project(`{"response":{"status":1,"h":{"}":"{"}},"protocol":"http"}`) as any)?.protocol, 'http');
 });
 
+test('a key given twice counts as JSON.parse counts it (the last), wherever the scan would have stopped', () => {
+  // A crafted line must not be `dns` to the filter and `http` to JSON.parse, jq and every reader after it.
+  const lines = [
+    '{"protocol":"dns","protocol":"http","response":{"status":500}}',
+    '{"protocol":"http","response":{"status":500},"protocol":"dns"}',
+    '{"protocol":"http","response":{"status":200},"response":{"status":500}}',
+    '{"protocol":"http","response":{"status":200,"status":500}}',
+    '{"protocol":"http","response":{"status":500,"h":{"status":1},"status":200}}',
+    '{"protocol":"dns","x":"\\"protocol\\"","\\u0070rotocol":"http","response":{"status":500}}',
+    '{"protocol":"redis","frames":{"protocol":"http"},"summary":"protocol"}',
+    '{"response":{"status":500},"protocol":"http","summary":"\\"response\\"","frames":{"response":8}}',
+    '{"request":{"path":"/a"},"protocol":"http","request":{"path":"/b"}}',
+    '{"request":{"headers":{"Host":"a"}},"protocol":"http","request":{"headers":{"host":"b"}}}',
+  ];
+  const queries = ['dns', 'http', '!dns', 'http and response.status >= 500', 'response.status == 200', 'http && status_code == 500', 'request.path == "/b"', 'request.headers["host"] == "b"', 'redis or http'];
+  let decided = 0;
+  for (const q of queries) {
+    const f = compileFilter(q);
+    assert.ok(f.project, q);
+    for (const line of lines) {
+      const want = f.predicate(JSON.parse(line));
+      for (const p of [f.project!(line), f.projectBinary!(Buffer.from(line, 'utf8').toString('latin1'))]) {
+        assert.ok(p !== undefined, `${q}: ${line}`);
+        assert.equal(f.predicate(p), want, `${q} on ${line}`);
+      }
+      if (want) decided++;
+    }
+  }
+  assert.ok(decided > 10, `not trivially false: ${decided}`);
+});
+
 test('--count counts only whole lines: a matching line cut short is reported and skipped, not counted', async () => {
   const { runFilter } = await import('../../src/filter/run.js');
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');

@@ -78,6 +78,8 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     redactPaths = f.redactions ?? [];
   }
   const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths });
+  // KFL1 redact() paths apply even with --no-redact.
+  const redacting = !opts.noRedact || redactPaths.length > 0;
   const sink = new LineSink(opts.stdout ?? process.stdout, { onClosed: opts.onClosed, format: opts.count ? undefined : opts.format });
   const invert = opts.invert === true;
   const result: RunFilterResult = { read: 0, matched: 0 };
@@ -87,11 +89,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   const emit = async (entry: Entry, line: string | undefined): Promise<void> => {
     result.matched++;
     if (opts.count) return;
-    const wait = sink.write(line === undefined ? JSON.stringify(redactor(entry)) : asWritten(line, entry, redactor, !opts.noRedact));
+    const wait = sink.write(line === undefined ? JSON.stringify(redactor(entry)) : asWritten(line, entry, redactor, redacting));
     if (wait) await wait;
   };
   const count = opts.count === true;
-  const matcher = syncPredicate ? new LineMatcher(syncPredicate, project, invert, redactor, !opts.noRedact) : undefined;
+  const matcher = syncPredicate ? new LineMatcher(syncPredicate, project, invert, redactor, redacting) : undefined;
   // A KFL filter of NDJSON files may run on workers (entryBatches decides), as this thread would run it.
   const onWorkers: FilterWire | undefined = matcher && (count || !opts.format) ? { expr: opts.expr, dialect: opts.dialect ?? 'auto', now, invert, count, redact: opts.redact ?? [], noRedact: opts.noRedact === true } : undefined;
 

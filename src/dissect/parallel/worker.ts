@@ -255,7 +255,7 @@ class LinesFilter {
   constructor(source: string, wire: FilterWire) {
     const f = compileFilter(wire.expr, { dialect: wire.dialect, now: wire.now });
     const redactor = createRedactor(wire.redact, { enabled: !wire.noRedact, paths: f.redactions ?? [] });
-    this.matcher = new LineMatcher(f.predicate, f.projectBinary, wire.invert, redactor, !wire.noRedact);
+    this.matcher = new LineMatcher(f.predicate, f.projectBinary, wire.invert, redactor, !wire.noRedact || (f.redactions ?? []).length > 0);
     this.binary = f.projectBinary !== undefined;
     this.count = wire.count;
     const readOpts = { onBadLine: (message: string) => this.bad.push({ kept: this.kept.length, message }) };

@@ -149,7 +149,7 @@ interface Wanted {
   names: string[];
   below: Array<Wanted | typeof WHOLE>;
   /** The keys quoted as a line spells them, and the escape that could spell one otherwise (mayRepeat). */
-  quoted: string[];
+  quoted: QuotedKey[];
   escape: string;
 }
 
@@ -159,7 +159,7 @@ function compileTree(tree: FieldTree, binary: boolean): Wanted {
     w.names.push(k);
     w.spelled.push(binary ? Buffer.from(k, 'utf8').toString('latin1') : k);
     w.below.push(v === WHOLE ? WHOLE : compileTree(v, binary));
-    w.quoted.push(`"${w.spelled[w.spelled.length - 1]}"`);
+    w.quoted.push(new QuotedKey(`"${w.spelled[w.spelled.length - 1]}"`));
     // `\/`, `\"` and `\\` spell a key's '/', '"' and '\' otherwise; `\u` any character.
     if (/[/"\\]/.test(k)) w.escape = '\\';
   }
@@ -193,7 +193,18 @@ function ws(s: string, i: number): number {
 
 /** object() result when the line is decided before its end (see object()). */
 const DECIDED = -1;
-const PROTOCOL_QUOTED = ['"protocol"'];
+
+/** Longest needle indexOf is given: V8 searches for longer ones with tables it builds on every call (3× slower on entry lines). */
+const NEEDLE = 6;
+
+/** A key as a line spells it between its quotes, and the tail of that searched for it (holds()). */
+class QuotedKey {
+  readonly tail: string;
+  constructor(readonly text: string) {
+    this.tail = text.slice(Math.max(0, text.length - NEEDLE));
+  }
+}
+const PROTOCOL_QUOTED = [new QuotedKey('"protocol"')];
 
 /**
  * Whether the rest of a line, from `from`, may hold one of these keys again.
@@ -204,21 +215,16 @@ const PROTOCOL_QUOTED = ['"protocol"'];
  * which a key can be spelled otherwise (`"\u0070rotocol"`). A match anywhere
  * (a key of another object, a value) only means the rest is scanned.
  */
-function mayRepeat(s: string, from: number, quoted: string[], escape: string): boolean {
+function mayRepeat(s: string, from: number, quoted: QuotedKey[], escape: string): boolean {
   for (const q of quoted) if (holds(s, from, q)) return true;
   return s.indexOf(escape, from) >= 0;
 }
 
-/** Longest needle indexOf is given: V8 searches for longer ones with tables it builds on every call (3× slower on entry lines). */
-const NEEDLE = 6;
-
-/** Whether s holds q from `from` on: its last NEEDLE characters searched, the rest compared where they are found. */
-function holds(s: string, from: number, q: string): boolean {
-  if (q.length <= NEEDLE) return s.indexOf(q, from) >= 0;
-  const back = q.length - NEEDLE;
-  const needle = q.slice(back);
-  for (let j = s.indexOf(needle, from + back); j >= 0; j = s.indexOf(needle, j + 1)) {
-    if (s.startsWith(q, j - back)) return true;
+/** Whether s holds q from `from` on: its tail searched, the rest compared where the tail is found. */
+function holds(s: string, from: number, q: QuotedKey): boolean {
+  const back = q.text.length - q.tail.length;
+  for (let j = s.indexOf(q.tail, from + back); j >= 0; j = s.indexOf(q.tail, j + 1)) {
+    if (back === 0 || s.startsWith(q.text, j - back)) return true;
   }
   return false;
 }

@@ -11,7 +11,7 @@
 
 import type { Endpoint, Entry, Transport } from '../model/entry.js';
 import { emptyEndpoint } from '../model/entry.js';
-import { LinkType, packetTimeMs, type Packet } from '../model/packet.js';
+import { packetTimeMs, type Packet } from '../model/packet.js';
 import type {
   CallRecord,
   ConnectionContext,
@@ -21,6 +21,7 @@ import type {
   UdpDatagramParser,
 } from './api.js';
 import { EtherType, findNetwork } from './decode/link.js';
+import { ipTunnel, udpTunnel, type Tunnelled } from './decode/tunnels.js';
 import { FragmentReassembler } from './decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from './decode/ip.js';
 import { flowKey } from './flow-key.js';
@@ -105,8 +106,6 @@ const TCP_ACK = 0x10;
  * so the end-of-run line can say why (dissect-summary.ts).
  */
 export const CUT_BY_SNAPLEN = 'capture.truncated_by_snaplen';
-const VXLAN_PORTS = new Set([4789, 8472]);
-const GENEVE_PORT = 6081;
 const TICK_MS = 1000;
 /** Longest capture time between two ticks however many flows there are. */
 const MAX_TICK_MS = 10_000;
@@ -361,6 +360,7 @@ export class DissectionEngine {
         this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame);
         break;
       default:
+        if (depth < MAX_ENCAP_DEPTH && this.decapsulate(ipTunnel(ip.protocol, ip.payload), ip.payload, now, frame, depth)) break;
         this.count('ip.other_protocol');
     }
   }
@@ -580,7 +580,7 @@ export class DissectionEngine {
     const len = d.readUInt16BE(4);
     const end = len >= 8 && len <= d.length ? len : d.length;
     const payload = d.subarray(8, end);
-    if (depth < MAX_ENCAP_DEPTH && this.decapsulate(dport, payload, now, frame, depth)) return;
+    if (depth < MAX_ENCAP_DEPTH && this.decapsulate(udpTunnel(sport, dport, payload), payload, now, frame, depth)) return;
     const { key, senderIsA } = flowKey('u', ip.src, sport, ip.dst, dport);
     // The same datagram captured twice (`-i any`: the veth and the bridge) is one datagram.
     if (this.udpCopies.isCopy(key, senderIsA, payload, now)) {
@@ -611,24 +611,13 @@ export class DissectionEngine {
     return conv.parser.pendingSince !== undefined && conv.parser.pendingSince() === undefined;
   }
 
-  /** VXLAN and Geneve carry whole Ethernet frames: dissect the inner traffic instead. */
-  private decapsulate(dport: number, payload: Buffer, now: number, frame: number, depth: number): boolean {
-    if (VXLAN_PORTS.has(dport) && payload.length >= 8 + 14 && (payload[0] & 0x08) !== 0) {
-      this.count('encap.vxlan');
-      this.frame(LinkType.ETHERNET, payload.subarray(8), now, frame, depth + 1);
-      return true;
-    }
-    if (dport === GENEVE_PORT && payload.length >= 8) {
-      const optLen = (payload[0] & 0x3f) * 4;
-      const proto = payload.readUInt16BE(2);
-      const start = 8 + optLen;
-      if (payload.length < start) return false;
-      this.count('encap.geneve');
-      if (proto === 0x6558) this.frame(LinkType.ETHERNET, payload.subarray(start), now, frame, depth + 1);
-      else if (proto === EtherType.IPV4 || proto === EtherType.IPV6) this.frame(LinkType.RAW, payload.subarray(start), now, frame, depth + 1);
-      return true;
-    }
-    return false;
+  /** A tunnel's inner traffic is dissected instead of the tunnel (decode/tunnels.ts says which and where). */
+  private decapsulate(tunnel: Tunnelled | undefined, payload: Buffer, now: number, frame: number, depth: number): boolean {
+    if (tunnel === undefined) return false;
+    this.count(`encap.${tunnel.kind}`);
+    if (tunnel.linkType === undefined) this.count(`encap.${tunnel.kind}_not_ip`);
+    else this.frame(tunnel.linkType, payload.subarray(tunnel.offset), now, frame, depth + 1);
+    return true;
   }
 
   private openUdp(

@@ -4,7 +4,13 @@
 
 import { LinkType } from '../../model/packet.js';
 
-export const EtherType = { IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8, VLAN_OLD: 0x9100 } as const;
+export const EtherType = {
+  IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8, VLAN_OLD: 0x9100,
+  MPLS: 0x8847, MPLS_MULTICAST: 0x8848, PPPOE_SESSION: 0x8864,
+} as const;
+
+/** Labels walked before giving up on an MPLS stack (real stacks have a few). */
+const MAX_MPLS_LABELS = 16;
 
 export interface NetworkStart {
   /** EtherType of the payload (IPv4/IPv6 for anything shark decodes further). */
@@ -32,10 +38,10 @@ export function findNetwork(linkType: number, frame: Buffer): NetworkStart | nul
       return ethernet(frame, 0);
     case LinkType.LINUX_SLL:
       if (frame.length < 16) return null;
-      return { etherType: frame.readUInt16BE(14), offset: 16 };
+      return carried(frame, frame.readUInt16BE(14), 16);
     case LinkType.LINUX_SLL2:
       if (frame.length < 20) return null;
-      return { etherType: frame.readUInt16BE(0), offset: 20 };
+      return carried(frame, frame.readUInt16BE(0), 20);
     case LinkType.RAW:
     case LinkType.IPV4:
     case LinkType.IPV6:
@@ -71,7 +77,41 @@ export function ethernet(frame: Buffer, start: number): NetworkStart | null {
     type = frame.readUInt16BE(off + 2);
     off += 4;
   }
+  return carried(frame, type, off);
+}
+
+/**
+ * What an EtherType at `off` carries: itself, or for an MPLS label stack or
+ * a PPPoE session the IP packet inside (as tshark and tcpdump decode them);
+ * null when that is not IP.
+ */
+function carried(frame: Buffer, type: number, off: number): NetworkStart | null {
+  if (type === EtherType.MPLS || type === EtherType.MPLS_MULTICAST) return afterMpls(frame, off);
+  if (type === EtherType.PPPOE_SESSION) {
+    // Version/type, code 0 (session data), session id, length; then PPP's protocol: 0x0021 IPv4, 0x0057 IPv6.
+    if (frame.length < off + 8 || frame[off + 1] !== 0) return null;
+    const ppp = frame.readUInt16BE(off + 6);
+    if (ppp === 0x0021) return { etherType: EtherType.IPV4, offset: off + 8 };
+    if (ppp === 0x0057) return { etherType: EtherType.IPV6, offset: off + 8 };
+    return null;
+  }
   return { etherType: type, offset: off };
+}
+
+/**
+ * The IP packet after an MPLS label stack starting at `off`: labels up to
+ * the one marked bottom of stack, then IPv4 or IPv6 by the version nibble
+ * (MPLS does not say what it carries). Null for anything else, such as a
+ * pseudowire's control word.
+ */
+export function afterMpls(frame: Buffer, off: number): NetworkStart | null {
+  for (let i = 0; i < MAX_MPLS_LABELS; i++) {
+    if (frame.length < off + 4) return null;
+    const bottom = (frame[off + 2] & 0x01) !== 0;
+    off += 4;
+    if (bottom) return byVersion(frame, off);
+  }
+  return null;
 }
 
 function byVersion(frame: Buffer, off: number): NetworkStart | null {

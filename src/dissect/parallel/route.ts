@@ -9,6 +9,7 @@
 import { EtherType, findNetwork } from '../decode/link.js';
 import type { FragmentReassembler } from '../decode/fragments.js';
 import { decodeIp, IpProto, type IpPacket } from '../decode/ip.js';
+import { ipTunnel, TUNNEL_UDP_PORTS, udpTunnel, type Tunnelled } from '../decode/tunnels.js';
 import { LinkType } from '../../model/packet.js';
 import type { FlowBalancer } from './balance.js';
 
@@ -20,8 +21,6 @@ export type Route =
   /** A fragment held for reassembly: nothing to send yet. */
   | null;
 
-const VXLAN_PORTS = new Set([4789, 8472]);
-const GENEVE_PORT = 6081;
 const MAX_ENCAP_DEPTH = 4;
 
 export function route(linkType: number, data: Buffer, frags: FragmentReassembler, now: number, balancer: FlowBalancer): Route {
@@ -109,7 +108,7 @@ export function plainIpv4Hash(data: Buffer, off: number): number {
   if (len < (protocol === IpProto.TCP ? 4 : 8)) return pairHashV4(data, off, 0, 0, protocol);
   const sport = data.readUInt16BE(p);
   const dport = data.readUInt16BE(p + 2);
-  if (protocol === IpProto.UDP && (VXLAN_PORTS.has(dport) || dport === GENEVE_PORT)) return -1;
+  if (protocol === IpProto.UDP && (TUNNEL_UDP_PORTS.has(dport) || TUNNEL_UDP_PORTS.has(sport))) return -1;
   return pairHashV4(data, off, sport, dport, protocol);
 }
 
@@ -144,7 +143,7 @@ export function ipHash(ip: IpPacket, depth: number): number {
       const sport = p.readUInt16BE(0);
       const dport = p.readUInt16BE(2);
       if (depth < MAX_ENCAP_DEPTH) {
-        const inner = tunnelled(dport, p.subarray(8), depth);
+        const inner = tunnelled(udpTunnel(sport, dport, udpPayload(p)), udpPayload(p), depth);
         if (inner !== undefined) return inner;
       }
       return pairHash(ip.src, sport, ip.dst, dport, ip.protocol);
@@ -157,23 +156,27 @@ export function ipHash(ip: IpPacket, depth: number): number {
       if (echo !== undefined) return echo;
       return pairHash(ip.src, 0, ip.dst, 0, ip.protocol);
     }
-    default:
+    default: {
+      if (depth < MAX_ENCAP_DEPTH) {
+        const inner = tunnelled(ipTunnel(ip.protocol, p), p, depth);
+        if (inner !== undefined) return inner;
+      }
       return pairHash(ip.src, 0, ip.dst, 0, ip.protocol);
+    }
   }
 }
 
-/** The engine's own decapsulation rules (engine.ts `decapsulate`): the inner frame's hash, when tunnelled. */
-function tunnelled(dport: number, payload: Buffer, depth: number): number | undefined {
-  if (VXLAN_PORTS.has(dport) && payload.length >= 8 + 14 && (payload[0] & 0x08) !== 0) return innerHash(LinkType.ETHERNET, payload.subarray(8), depth + 1);
-  if (dport === GENEVE_PORT && payload.length >= 8) {
-    const start = 8 + (payload[0] & 0x3f) * 4;
-    if (payload.length < start) return undefined;
-    const proto = payload.readUInt16BE(2);
-    if (proto === 0x6558) return innerHash(LinkType.ETHERNET, payload.subarray(start), depth + 1);
-    if (proto === EtherType.IPV4 || proto === EtherType.IPV6) return innerHash(LinkType.RAW, payload.subarray(start), depth + 1);
-    return 0;
-  }
-  return undefined;
+/** A UDP datagram's payload as the engine cuts it (engine.ts `udpDatagram`: the length field when it fits). */
+function udpPayload(d: Buffer): Buffer {
+  const len = d.readUInt16BE(4);
+  return d.subarray(8, len >= 8 && len <= d.length ? len : d.length);
+}
+
+/** The engine's own decapsulation (engine.ts `decapsulate`): the inner frame's hash, when tunnelled. */
+function tunnelled(tunnel: Tunnelled | undefined, payload: Buffer, depth: number): number | undefined {
+  if (tunnel === undefined) return undefined;
+  if (tunnel.linkType === undefined) return 0;
+  return innerHash(tunnel.linkType, payload.subarray(tunnel.offset), depth + 1);
 }
 
 /** Inner packets are not reassembled here (the worker's engine does it), so a fragmented inner packet hashes by its addresses. */

@@ -1,0 +1,191 @@
+// Tunnels: where the inner frame of an encapsulated packet starts, for the
+// tunnels overlay networks, mirroring sessions and mobile cores put around
+// pod traffic. One set of rules, read by the engine (which dissects the inner
+// traffic instead of the tunnel) and by the parallel dispatcher (which must
+// send a tunnelled flow to the worker its inner packets hash to).
+//
+// - UDP: VXLAN (4789, 8472: flannel), Geneve (6081: Antrea, OVN, AWS GWLB),
+//   GTP-U (2152), Teredo (3544), GRE in UDP (4754, RFC 8086).
+// - IP protocol 47, GRE (RFC 2784/2890): IPv4, IPv6, transparent Ethernet
+//   bridging, MPLS, ERSPAN types I, II and III (switch and cloud mirroring),
+//   and PPTP's enhanced GRE carrying PPP.
+// Never throws and never copies: a short or unknown header is `undefined`
+// (not this tunnel: dissect the packet as it is) or a tunnel with no frame
+// (recognised, but what it carries is not IP: counted, not dissected).
+
+import { LinkType } from '../../model/packet.js';
+import { EtherType, afterMpls } from './link.js';
+
+export interface Tunnelled {
+  /** Counter name, `encap.<kind>`. */
+  kind: string;
+  /** The inner frame's link type (Ethernet or raw IP), or undefined when it carries something else. */
+  linkType?: number;
+  /** Where the inner frame starts in the payload given. */
+  offset: number;
+}
+
+const VXLAN_PORTS = new Set([4789, 8472]);
+export const GENEVE_PORT = 6081;
+const GTP_U_PORT = 2152;
+const TEREDO_PORT = 3544;
+const GRE_IN_UDP_PORT = 4754;
+/** Every UDP port a tunnel is looked for on (the dispatcher's fast path skips them). */
+export const TUNNEL_UDP_PORTS: ReadonlySet<number> = new Set([...VXLAN_PORTS, GENEVE_PORT, GTP_U_PORT, TEREDO_PORT, GRE_IN_UDP_PORT]);
+
+const TRANSPARENT_ETHERNET = 0x6558;
+const ERSPAN_II = 0x88be;
+const ERSPAN_III = 0x22eb;
+const MPLS_UNICAST = 0x8847;
+const MPLS_MULTICAST = 0x8848;
+const PPP = 0x880b;
+
+/** The tunnel a UDP datagram's payload (after the UDP header) carries, if any. */
+export function udpTunnel(sport: number, dport: number, payload: Buffer): Tunnelled | undefined {
+  if (VXLAN_PORTS.has(dport) && payload.length >= 8 + 14 && (payload[0] & 0x08) !== 0) {
+    return { kind: 'vxlan', linkType: LinkType.ETHERNET, offset: 8 };
+  }
+  if (dport === GENEVE_PORT && payload.length >= 8) {
+    const start = 8 + (payload[0] & 0x3f) * 4;
+    if (payload.length < start) return undefined;
+    const proto = payload.readUInt16BE(2);
+    if (proto === TRANSPARENT_ETHERNET) return { kind: 'geneve', linkType: LinkType.ETHERNET, offset: start };
+    if (proto === EtherType.IPV4 || proto === EtherType.IPV6) return { kind: 'geneve', linkType: LinkType.RAW, offset: start };
+    return { kind: 'geneve', offset: start };
+  }
+  if (sport === GTP_U_PORT || dport === GTP_U_PORT) {
+    const inner = gtpU(payload);
+    if (inner !== undefined) return inner;
+  }
+  if (sport === TEREDO_PORT || dport === TEREDO_PORT) {
+    const inner = teredo(payload);
+    if (inner !== undefined) return inner;
+  }
+  if (dport === GRE_IN_UDP_PORT) return gre(payload, 'gre-udp');
+  return undefined;
+}
+
+/** The tunnel an IP packet of `protocol` carries in `payload`, if any (IP-in-IP is decoded with IP itself). */
+export function ipTunnel(protocol: number, payload: Buffer): Tunnelled | undefined {
+  return protocol === 47 ? gre(payload, 'gre') : undefined;
+}
+
+/** A GRE header (version 0, or PPTP's version 1) and what follows it. */
+function gre(b: Buffer, kind: string): Tunnelled | undefined {
+  if (b.length < 4) return undefined;
+  const flags = b[0];
+  const version = b[1] & 0x07;
+  const proto = b.readUInt16BE(2);
+  if (version === 1) return pptp(b, flags, proto);
+  if (version !== 0) return undefined;
+  // Checksum present (C) or routing present (R, RFC 1701): 4 bytes of checksum and offset.
+  let off = 4;
+  if (flags & 0xc0) off += 4;
+  if (flags & 0x20) off += 4; // key
+  if (flags & 0x10) off += 4; // sequence number
+  // RFC 1701 source routes follow when R is set: rare, and their length is in the entries; not decoded.
+  if (flags & 0x40) return { kind, offset: off };
+  if (b.length < off) return undefined;
+  switch (proto) {
+    case EtherType.IPV4:
+    case EtherType.IPV6:
+      return { kind, linkType: LinkType.RAW, offset: off };
+    case TRANSPARENT_ETHERNET:
+      return { kind, linkType: LinkType.ETHERNET, offset: off };
+    case ERSPAN_II:
+      // Type I has no sequence number and no ERSPAN header: the mirrored frame follows GRE at once.
+      if ((flags & 0x10) === 0) return { kind: 'erspan', linkType: LinkType.ETHERNET, offset: off };
+      return b.length >= off + 8 ? { kind: 'erspan', linkType: LinkType.ETHERNET, offset: off + 8 } : undefined;
+    case ERSPAN_III: {
+      if (b.length < off + 12) return undefined;
+      // The O flag (last bit of the 12-byte header): an 8-byte platform-specific subheader follows.
+      const start = off + 12 + ((b[off + 11] & 0x01) !== 0 ? 8 : 0);
+      // Frame type (bits 1–5 of byte 10): 0 is Ethernet, 2 is an IP packet.
+      const frameType = (b[off + 10] >> 1) & 0x1f;
+      if (frameType === 0) return { kind: 'erspan', linkType: LinkType.ETHERNET, offset: start };
+      if (frameType === 2) return { kind: 'erspan', linkType: LinkType.RAW, offset: start };
+      return { kind: 'erspan', offset: start };
+    }
+    case MPLS_UNICAST:
+    case MPLS_MULTICAST: {
+      const inner = afterMpls(b, off);
+      return inner ? { kind, linkType: LinkType.RAW, offset: inner.offset } : { kind, offset: off };
+    }
+    default:
+      return { kind, offset: off };
+  }
+}
+
+/** PPTP's enhanced GRE (RFC 2637): a key (payload length and call id), optional sequence and acknowledgement numbers, then PPP. */
+function pptp(b: Buffer, flags: number, proto: number): Tunnelled | undefined {
+  if (proto !== PPP || (flags & 0x20) === 0) return undefined;
+  let off = 8;
+  if (flags & 0x10) off += 4;
+  if (b[1] & 0x80) off += 4;
+  if (b.length < off) return undefined;
+  // An empty packet only acknowledges.
+  if (b.length === off) return { kind: 'pptp', offset: off };
+  return pppPayload(b, off, 'pptp');
+}
+
+/** PPP (with or without address and control bytes, protocol field possibly compressed to one byte) carrying IP. */
+export function pppPayload(b: Buffer, off: number, kind: string): Tunnelled | undefined {
+  if (b.length >= off + 2 && b[off] === 0xff && b[off + 1] === 0x03) off += 2;
+  if (b.length < off + 1) return undefined;
+  let proto: number;
+  if (b[off] & 0x01) {
+    proto = b[off];
+    off += 1;
+  } else {
+    if (b.length < off + 2) return undefined;
+    proto = b.readUInt16BE(off);
+    off += 2;
+  }
+  if (proto === 0x21 || proto === 0x57) return { kind, linkType: LinkType.RAW, offset: off };
+  return { kind, offset: off };
+}
+
+/** GTP-U (3GPP TS 29.281): version 1, a G-PDU, optional fields and extension headers, then the user's IP packet. */
+function gtpU(b: Buffer): Tunnelled | undefined {
+  if (b.length < 8) return undefined;
+  const flags = b[0];
+  if (flags >> 5 !== 1 || (flags & 0x10) === 0) return undefined; // version 1, protocol type GTP (not GTP')
+  if (b[1] !== 0xff) return undefined; // signalling (echo, error indication, end marker): left as UDP
+  let off = 8;
+  if (flags & 0x07) {
+    if (b.length < 12) return undefined;
+    let next = b[11];
+    off = 12;
+    // Extension headers: length in 4-byte units, the last byte names the next one.
+    for (let guard = 0; next !== 0 && guard < 16; guard++) {
+      if (b.length < off + 1) return undefined;
+      const len = b[off] * 4;
+      if (len === 0 || b.length < off + len) return undefined;
+      next = b[off + len - 1];
+      off += len;
+    }
+    if (next !== 0) return undefined;
+  }
+  if (b.length <= off) return { kind: 'gtp', offset: off };
+  const v = b[off] >> 4;
+  return v === 4 || v === 6 ? { kind: 'gtp', linkType: LinkType.RAW, offset: off } : { kind: 'gtp', offset: off };
+}
+
+/**
+ * Teredo (RFC 4380): IPv6 in UDP, after optional authentication and origin
+ * indication headers. Nothing marks a datagram as Teredo but the port, so
+ * the IPv6 header must be whole and its length must fit, or the datagram is
+ * left as it is (other traffic uses 3544 too).
+ */
+function teredo(b: Buffer): Tunnelled | undefined {
+  let off = 0;
+  if (b.length >= off + 4 && b[off] === 0 && b[off + 1] === 1) {
+    // Authentication: client id and auth value lengths, then an 8-byte nonce and a confirmation byte.
+    off += 4 + b[off + 2] + b[off + 3] + 9;
+  }
+  if (b.length >= off + 8 && b[off] === 0 && b[off + 1] === 0) off += 8; // origin indication
+  if (b.length < off + 40 || b[off] >> 4 !== 6) return undefined;
+  const payloadLength = b.readUInt16BE(off + 4);
+  if (off + 40 + payloadLength !== b.length) return undefined;
+  return { kind: 'teredo', linkType: LinkType.RAW, offset: off };
+}

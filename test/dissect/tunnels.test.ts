@@ -1,6 +1,7 @@
 // Tunnels: a real lab capture inside GRE (plain, bridged Ethernet, MPLS,
-// nested, in UDP), ERSPAN I/II/III, PPTP, MPLS, PPPoE, GTP-U, Teredo and
-// VXLAN-in-GRE gives exactly the entries of the capture itself, with one
+// nested, in UDP), ERSPAN I/II/III, PPTP, MPLS, PPPoE, GTP-U, Teredo,
+// VXLAN-in-GRE, and behind data-centre link headers (FabricPath, 802.1ah,
+// VN-Tag, E-Tag) gives exactly the entries of the capture itself, with one
 // worker and with two; tshark decodes each to the same inner conversations
 // (so the encapsulation written is what real senders write).
 import { test } from 'node:test';
@@ -17,7 +18,10 @@ import { ipTunnel, udpTunnel } from '../../src/dissect/decode/tunnels.js';
 import { findNetwork } from '../../src/dissect/decode/link.js';
 
 const lab = join(repoRoot, 'examples', 'bookinfo-mix.pcap');
-const overIpv4: TunnelKind[] = ['gre', 'gre-teb', 'gre-mpls', 'erspan1', 'erspan2', 'erspan3', 'pptp', 'mpls', 'pppoe', 'gtp', 'gre-udp', 'gre-in-gre', 'vxlan-in-gre'];
+const overIpv4: TunnelKind[] = [
+  'gre', 'gre-teb', 'gre-mpls', 'erspan1', 'erspan2', 'erspan3', 'pptp', 'mpls', 'pppoe', 'gtp', 'gre-udp', 'gre-in-gre', 'vxlan-in-gre',
+  'fabricpath', 'pbb', 'vntag', 'etag',
+];
 const overIpv6: TunnelKind[] = ['teredo', 'gtp-ipv6'];
 
 /** tshark's TCP conversations: endpoints and frames each way. */
@@ -82,6 +86,11 @@ test('a tunnel header cut anywhere, or nested past the limit, is never a crash',
       }
     }
   }
+  // Link headers nested without end (FabricPath in FabricPath…, 10,000 VN-Tags): given up on, in bounded steps.
+  const fabric = Buffer.concat([Buffer.alloc(12), ...Array.from({ length: 5000 }, () => Buffer.from([0x89, 0x03, 0, 0, ...Buffer.alloc(12)])), Buffer.from([0x08, 0x00])]);
+  assert.equal(findNetwork(1, fabric), null);
+  const vntags = Buffer.concat([Buffer.alloc(12), ...Array.from({ length: 10_000 }, () => Buffer.from([0x89, 0x26, 0, 0, 0, 0])), Buffer.from([0x08, 0x00, 0x45])]);
+  assert.equal(findNetwork(1, vntags), null);
   // GRE inside GRE inside GRE… forty deep: dissected to the engine's depth limit, then counted, not followed.
   const dir = mkdtempSync(join(tmpdir(), 'shark-tunnels-deep-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 export type TunnelKind =
   | 'gre' | 'gre-teb' | 'gre-mpls' | 'erspan1' | 'erspan2' | 'erspan3' | 'pptp'
   | 'mpls' | 'pppoe' | 'gtp' | 'gre-udp' | 'gre-in-gre' | 'vxlan-in-gre'
-  | 'ipv6' | 'teredo' | 'gtp-ipv6';
+  | 'ipv6' | 'teredo' | 'gtp-ipv6'
+  | 'fabricpath' | 'pbb' | 'vntag' | 'etag';
 
 interface Record { sec: number; usec: number; frame: Buffer }
 
@@ -159,6 +160,16 @@ export function wrapFrame(kind: TunnelKind, frame: Buffer, i: number): Buffer {
       return ethernet(0x0800, ipv4(47, gre(0x0800, ipv4(47, gre(0x6558, frame, 0x20, i), forward), 0x20, i), forward));
     case 'ipv6':
       return ethernet(0x86dd, asIpv6(ip));
+    case 'fabricpath':
+      // Outer addresses, 0x8903, FTag and TTL, then the frame as it was and a frame check sequence (tshark expects one).
+      return Buffer.concat([MAC_B, MAC_A, Buffer.from([0x89, 0x03, 0x00, 0x3f]), frame, Buffer.from([0xde, 0xad, 0xbe, 0xef])]);
+    case 'pbb':
+      // Backbone addresses, a B-TAG (802.1ad), 0x88e7 and the I-TAG (flags, I-SID 0x010203), then the customer's frame.
+      return Buffer.concat([MAC_B, MAC_A, Buffer.from([0x88, 0xa8, 0x00, 0x0a, 0x88, 0xe7, 0x00, 0x01, 0x02, 0x03]), frame]);
+    case 'vntag':
+      return Buffer.concat([frame.subarray(0, 12), Buffer.from([0x89, 0x26, 0x80, 0x05, 0x00, 0x00]), frame.subarray(12)]);
+    case 'etag':
+      return Buffer.concat([frame.subarray(0, 12), Buffer.from([0x89, 0x3f, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00]), frame.subarray(12)]);
     case 'teredo':
       // An origin indication (port and address obfuscated) before the IPv6 packet, as a relay sends it.
       return ethernet(0x0800, ipv4(17, udp(3544, 50123, Buffer.concat([Buffer.from([0, 0, 0x3c, 0x6b, 0x39, 0xed, 0xff, 0x37]), asIpv6(ip)])), forward));

@@ -9,6 +9,15 @@ export const EtherType = {
   MPLS: 0x8847, MPLS_MULTICAST: 0x8848, PPPOE_SESSION: 0x8864,
 } as const;
 
+/** Tags before the EtherType they precede: 802.1Q and 802.1ad (2 bytes of TCI), VN-Tag (4), E-Tag (6). */
+const TAG_BYTES: ReadonlyMap<number, number> = new Map([
+  [EtherType.VLAN, 2], [EtherType.QINQ, 2], [EtherType.VLAN_OLD, 2], [0x8926, 4], [0x893f, 6],
+]);
+/** Headers a whole inner Ethernet frame follows: FabricPath's FTag and TTL (2 bytes), 802.1ah's I-TAG (4). */
+const INNER_FRAME_AFTER: ReadonlyMap<number, number> = new Map([[0x8903, 2], [0x88e7, 4]]);
+/** Tags and inner frames followed before a frame is given up on as not IP. */
+const MAX_LINK_HEADERS = 32;
+
 /** Labels walked before giving up on an MPLS stack (real stacks have a few). */
 const MAX_MPLS_LABELS = 16;
 
@@ -66,18 +75,40 @@ export function findNetwork(linkType: number, frame: Buffer): NetworkStart | nul
   }
 }
 
-/** Ethernet II with any number of 802.1Q/802.1ad tags. */
+/**
+ * Ethernet II with any number of 802.1Q/802.1ad tags, and the headers data
+ * centre switches put between a frame's addresses and its EtherType: Cisco
+ * VN-Tag and 802.1BR E-Tag (a tag, then the EtherType), and frames carried
+ * whole inside another (Cisco FabricPath, 802.1ah provider backbone
+ * bridging). Iterative and bounded: a crafted frame of nested headers costs
+ * MAX_LINK_HEADERS steps at most.
+ */
 export function ethernet(frame: Buffer, start: number): NetworkStart | null {
   let off = start + 12;
   if (frame.length < off + 2) return null;
   let type = frame.readUInt16BE(off);
   off += 2;
-  while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.VLAN_OLD) {
-    if (frame.length < off + 4) return null;
-    type = frame.readUInt16BE(off + 2);
-    off += 4;
+  for (let i = 0; i < MAX_LINK_HEADERS; i++) {
+    const tag = TAG_BYTES.get(type);
+    if (tag !== undefined) {
+      // The tag, then the EtherType of what follows.
+      if (frame.length < off + tag + 2) return null;
+      type = frame.readUInt16BE(off + tag);
+      off += tag + 2;
+      continue;
+    }
+    const before = INNER_FRAME_AFTER.get(type);
+    if (before !== undefined) {
+      // A whole Ethernet frame (addresses, then its EtherType) after a header of `before` bytes.
+      off += before + 12;
+      if (frame.length < off + 2) return null;
+      type = frame.readUInt16BE(off);
+      off += 2;
+      continue;
+    }
+    return carried(frame, type, off);
   }
-  return carried(frame, type, off);
+  return null;
 }
 
 /**

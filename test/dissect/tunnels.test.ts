@@ -1,7 +1,7 @@
 // Tunnels: a real lab capture inside GRE (plain, bridged Ethernet, MPLS,
 // nested, in UDP), ERSPAN I/II/III, PPTP, MPLS, PPPoE, GTP-U, Teredo,
 // VXLAN-in-GRE, and behind data-centre link headers (FabricPath, 802.1ah,
-// VN-Tag, E-Tag) gives exactly the entries of the capture itself, with one
+// VN-Tag, E-Tag) or captured on PPP and Cisco HDLC links gives exactly the entries of the capture itself, with one
 // worker and with two; tshark decodes each to the same inner conversations
 // (so the encapsulation written is what real senders write).
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ import { findNetwork } from '../../src/dissect/decode/link.js';
 const lab = join(repoRoot, 'examples', 'bookinfo-mix.pcap');
 const overIpv4: TunnelKind[] = [
   'gre', 'gre-teb', 'gre-mpls', 'erspan1', 'erspan2', 'erspan3', 'pptp', 'mpls', 'pppoe', 'gtp', 'gre-udp', 'gre-in-gre', 'vxlan-in-gre',
-  'fabricpath', 'pbb', 'vntag', 'etag',
+  'fabricpath', 'pbb', 'vntag', 'etag', 'ppp-link', 'chdlc-link',
 ];
 const overIpv6: TunnelKind[] = ['teredo', 'gtp-ipv6'];
 

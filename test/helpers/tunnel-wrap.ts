@@ -9,7 +9,11 @@ export type TunnelKind =
   | 'gre' | 'gre-teb' | 'gre-mpls' | 'erspan1' | 'erspan2' | 'erspan3' | 'pptp'
   | 'mpls' | 'pppoe' | 'gtp' | 'gre-udp' | 'gre-in-gre' | 'vxlan-in-gre'
   | 'ipv6' | 'teredo' | 'gtp-ipv6'
-  | 'fabricpath' | 'pbb' | 'vntag' | 'etag';
+  | 'fabricpath' | 'pbb' | 'vntag' | 'etag'
+  | 'ppp-link' | 'chdlc-link';
+
+/** The pcap link type of a kind's frames: Ethernet but for the serial links' own. */
+const LINK_TYPES: Partial<Record<TunnelKind, number>> = { 'ppp-link': 9, 'chdlc-link': 104 };
 
 interface Record { sec: number; usec: number; frame: Buffer }
 
@@ -160,6 +164,10 @@ export function wrapFrame(kind: TunnelKind, frame: Buffer, i: number): Buffer {
       return ethernet(0x0800, ipv4(47, gre(0x0800, ipv4(47, gre(0x6558, frame, 0x20, i), forward), 0x20, i), forward));
     case 'ipv6':
       return ethernet(0x86dd, asIpv6(ip));
+    case 'ppp-link':
+      return Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), ip]);
+    case 'chdlc-link':
+      return Buffer.concat([Buffer.from([0x0f, 0x00, 0x08, 0x00]), ip]);
     case 'fabricpath':
       // Outer addresses, 0x8903, FTag and TTL, then the frame as it was and a frame check sequence (tshark expects one).
       return Buffer.concat([MAC_B, MAC_A, Buffer.from([0x89, 0x03, 0x00, 0x3f]), frame, Buffer.from([0xde, 0xad, 0xbe, 0xef])]);
@@ -190,7 +198,7 @@ export function wrappedPcap(path: string, kind: TunnelKind): Buffer {
   header.writeUInt16LE(2, 4);
   header.writeUInt16LE(4, 6);
   header.writeUInt32LE(262144, 16);
-  header.writeUInt32LE(1, 20);
+  header.writeUInt32LE(LINK_TYPES[kind] ?? 1, 20);
   const parts: Buffer[] = [header];
   records.forEach((r, i) => {
     const frame = wrapFrame(kind, r.frame, i);

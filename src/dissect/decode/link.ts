@@ -28,12 +28,15 @@ export interface NetworkStart {
 }
 
 const LINKTYPE_NFLOG = 239;
+const LINKTYPE_PPP = 9;
+const LINKTYPE_PPP_HDLC = 50;
+const LINKTYPE_C_HDLC = 104;
 const NFULA_PAYLOAD = 9;
 
 /** The link types findNetwork reads; packets of any other are not dissected (and reported as such). */
 const DISSECTED_LINK_TYPES: ReadonlySet<number> = new Set([
   LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.RAW, LinkType.IPV4, LinkType.IPV6,
-  12, 14, LinkType.NULL, LinkType.LOOP, LINKTYPE_NFLOG,
+  12, 14, LinkType.NULL, LinkType.LOOP, LINKTYPE_NFLOG, LINKTYPE_PPP, LINKTYPE_PPP_HDLC, LINKTYPE_C_HDLC,
 ]);
 
 export function dissectsLinkType(linkType: number): boolean {
@@ -70,6 +73,13 @@ export function findNetwork(linkType: number, frame: Buffer): NetworkStart | nul
     }
     case LINKTYPE_NFLOG:
       return nflog(frame);
+    case LINKTYPE_PPP:
+    case LINKTYPE_PPP_HDLC:
+      return afterPpp(frame, 0);
+    case LINKTYPE_C_HDLC:
+      // Address, control, then an EtherType.
+      if (frame.length < 4) return null;
+      return carried(frame, frame.readUInt16BE(2), 4);
     default:
       return null;
   }
@@ -150,6 +160,22 @@ function byVersion(frame: Buffer, off: number): NetworkStart | null {
   const v = frame[off] >> 4;
   if (v === 4) return { etherType: EtherType.IPV4, offset: off };
   if (v === 6) return { etherType: EtherType.IPV6, offset: off };
+  return null;
+}
+
+/** The IP packet in PPP at `off` (serial links, PPTP): address and control bytes if present, a protocol field of 1 or 2 bytes. */
+export function afterPpp(frame: Buffer, off: number): NetworkStart | null {
+  if (frame.length >= off + 2 && frame[off] === 0xff && frame[off + 1] === 0x03) off += 2;
+  if (frame.length < off + 1) return null;
+  let proto: number;
+  if (frame[off] & 0x01) proto = frame[off++];
+  else {
+    if (frame.length < off + 2) return null;
+    proto = frame.readUInt16BE(off);
+    off += 2;
+  }
+  if (proto === 0x21) return { etherType: EtherType.IPV4, offset: off };
+  if (proto === 0x57) return { etherType: EtherType.IPV6, offset: off };
   return null;
 }
 

@@ -14,7 +14,7 @@
 // (recognised, but what it carries is not IP: counted, not dissected).
 
 import { LinkType } from '../../model/packet.js';
-import { EtherType, afterMpls } from './link.js';
+import { EtherType, afterMpls, afterPpp } from './link.js';
 
 export interface Tunnelled {
   /** Counter name, `encap.<kind>`. */
@@ -125,24 +125,8 @@ function pptp(b: Buffer, flags: number, proto: number): Tunnelled | undefined {
   if (b.length < off) return undefined;
   // An empty packet only acknowledges.
   if (b.length === off) return { kind: 'pptp', offset: off };
-  return pppPayload(b, off, 'pptp');
-}
-
-/** PPP (with or without address and control bytes, protocol field possibly compressed to one byte) carrying IP. */
-export function pppPayload(b: Buffer, off: number, kind: string): Tunnelled | undefined {
-  if (b.length >= off + 2 && b[off] === 0xff && b[off + 1] === 0x03) off += 2;
-  if (b.length < off + 1) return undefined;
-  let proto: number;
-  if (b[off] & 0x01) {
-    proto = b[off];
-    off += 1;
-  } else {
-    if (b.length < off + 2) return undefined;
-    proto = b.readUInt16BE(off);
-    off += 2;
-  }
-  if (proto === 0x21 || proto === 0x57) return { kind, linkType: LinkType.RAW, offset: off };
-  return { kind, offset: off };
+  const inner = afterPpp(b, off);
+  return inner ? { kind: 'pptp', linkType: LinkType.RAW, offset: inner.offset } : { kind: 'pptp', offset: off };
 }
 
 /** GTP-U (3GPP TS 29.281): version 1, a G-PDU, optional fields and extension headers, then the user's IP packet. */

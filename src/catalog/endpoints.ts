@@ -8,7 +8,7 @@
 // go into log-bucket sketches, samples for significance tests into bounded
 // reservoirs, bodies into inferred schemas.
 
-import { callLatency, type Entry } from '../model/entry.js';
+import { callLatency, isOneWay, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
@@ -142,7 +142,7 @@ export function callOf(e: Entry): Call | undefined {
 /** The status a call ended with, as a short string: `200`, `OK`, `42P01`, `NXDOMAIN`, `error` … */
 export function statusOf(e: Entry): string {
   const r = e.response;
-  if (!r) return e.request ? 'unanswered' : 'no request';
+  if (!r) return e.request ? (isOneWay(e) ? 'one-way' : 'unanswered') : 'no request';
   switch (e.protocol) {
     case 'http':
     case 'http2':

@@ -118,3 +118,16 @@ export function emptyEndpoint(ip: string, port: number): Endpoint {
 export function callLatency(e: Pick<Entry, 'request' | 'response' | 'elapsedTime'>): number | undefined {
   return e.response && e.request !== null && typeof e.elapsedTime === 'number' ? e.elapsedTime : undefined;
 }
+
+/**
+ * A call that expects no answer: a request, no response, and neither an
+ * error nor the warning `unanswered` (MQTT QoS 0 PUBLISH, NATS PUB, memcached
+ * `noreply`, Redis under `CLIENT REPLY OFF`). Shown and counted as `one-way`,
+ * not as `unanswered`, which is a call whose answer never came. Flows no
+ * dissector claimed (`tcp`, `udp`, `tls`) are neither.
+ */
+export function isOneWay(e: Pick<Entry, 'protocol' | 'request' | 'response' | 'error' | 'warnings'>): boolean {
+  if (!e.request || e.response || e.error === true) return false;
+  if (e.protocol === 'tcp' || e.protocol === 'udp' || e.protocol === 'tls') return false;
+  return !(Array.isArray(e.warnings) && e.warnings.includes('unanswered'));
+}

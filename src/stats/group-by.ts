@@ -3,7 +3,7 @@
 // that is turned into a DNS name (or left as IP:port) only when the table is
 // rendered, because the DNS answer naming an IP may come later in the stream.
 
-import type { Endpoint, Entry } from '../model/entry.js';
+import { isOneWay, type Endpoint, type Entry } from '../model/entry.js';
 import { UserError, ExitCode } from '../cli/errors.js';
 import { FilterSyntaxError } from '../filter/errors.js';
 import { compileGuardedJsonata, LIMIT_HIT, type GuardedEvaluate } from '../filter/jsonata.js';
@@ -96,11 +96,11 @@ export function operationOf(e: Entry): string {
   return protocolOf(e);
 }
 
-/** "200", "NXDOMAIN", "unanswered" … prefixed by the protocol. */
+/** "200", "NXDOMAIN", "unanswered", "one-way" … prefixed by the protocol. */
 export function statusOf(e: Entry): string {
   const res = e.response;
   let status: string;
-  if (!res) status = 'unanswered';
+  if (!res) status = isOneWay(e) ? 'one-way' : 'unanswered';
   else if (typeof res.grpcStatusName === 'string') status = res.grpcStatusName;
   else if (typeof res.rcodeName === 'string') status = res.rcodeName;
   else if (res.status !== undefined) status = String(res.status);

@@ -39,6 +39,9 @@ test('GraphQL operations, AMQP, DNS and statuses of each protocol', () => {
   assert.equal(statusOf(e('postgresql', {}, { errorCode: '42P01' }, true)), '42P01');
   assert.equal(statusOf(e('dns', {}, { rcode: 3, rcodeName: 'NXDOMAIN' }, true)), 'NXDOMAIN');
   assert.equal(statusOf(e('http', {}, null, true)), 'unanswered');
+  // A call that expects no answer (MQTT QoS 0, NATS PUB, memcached noreply, Redis under CLIENT REPLY OFF) is not unanswered.
+  assert.equal(statusOf(e('nats', { op: 'PUB' }, null)), 'one-way');
+  assert.equal(statusOf({ ...e('mqtt', { type: 'PUBLISH' }, null), warnings: ['unanswered'] } as Entry), 'unanswered');
 });
 
 test('--proto: gRPC message schemas inferred from the decoded fields, by message type', async () => {

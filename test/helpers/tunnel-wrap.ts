@@ -15,13 +15,13 @@ export type TunnelKind =
 /** The pcap link type of a kind's frames: Ethernet but for the serial links' own. */
 const LINK_TYPES: Partial<Record<TunnelKind, number>> = { 'ppp-link': 9, 'chdlc-link': 104 };
 
-interface Record { sec: number; usec: number; frame: Buffer }
+interface CapturedFrame { sec: number; usec: number; frame: Buffer }
 
 /** A classic little-endian µs pcap of Ethernet frames: its records. */
-export function readEthernetPcap(path: string): Record[] {
+export function readEthernetPcap(path: string): CapturedFrame[] {
   const b = readFileSync(path);
   if (b.readUInt32LE(0) !== 0xa1b2c3d4 || b.readUInt32LE(20) !== 1) throw new Error(`${path}: not a little-endian µs Ethernet pcap`);
-  const out: Record[] = [];
+  const out: CapturedFrame[] = [];
   for (let off = 24; off + 16 <= b.length;) {
     const caplen = b.readUInt32LE(off + 8);
     out.push({ sec: b.readUInt32LE(off), usec: b.readUInt32LE(off + 4), frame: b.subarray(off + 16, off + 16 + caplen) });

@@ -22,6 +22,8 @@ const CASES: { name: string; args: string[] }[] = [
   { name: 'dns-udp', args: [sharedCapture('tcpdump-dns_udp.pcap')] },
   { name: 'pgsql', args: [join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql.pcap')] },
   { name: 'kafka', args: [sharedCapture('deepflow-kafka-00-produce-v2.pcap')] },
+  // NATS PUB and INFO expect no answer: `one-way`, not `unanswered`.
+  { name: 'nats', args: [sharedCapture('deepflow-nats-headers.pcap')] },
 ];
 
 for (const c of CASES) {

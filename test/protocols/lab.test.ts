@@ -1,10 +1,10 @@
 // Real servers, real clients: nginx (keep-alive, gzip, chunked uploads), redis
-// (pipelined commands, an error reply), dnsmasq (A/AAAA/TXT/CNAME/NXDOMAIN over
+// (pipelined commands, an error reply, CLIENT REPLY OFF/SKIP), dnsmasq (A/AAAA/TXT/CNAME/NXDOMAIN over
 // UDP and TCP) and ping in the shark lab, captured with tcpdump and dissected.
 // What the clients did is what the entries must say.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../../src/model/entry.js';
@@ -28,11 +28,20 @@ before(async () => {
   const client = lab.pod('client0').ns;
   const file = join(dir, 'lab.pcap');
   const capture = await lab.capture(0, file);
+  // Replies switched off and skipped: the server answers only what it answers, and redis-cli --pipe's own closing ECHO.
+  const resp = (...words: string[]) => `*${words.length}\r\n${words.map((w) => `$${w.length}\r\n${w}\r\n`).join('')}`;
+  const replyOff = join(dir, 'reply-off.resp');
+  writeFileSync(replyOff, [
+    resp('SET', 'labr', '1'), resp('CLIENT', 'REPLY', 'SKIP'), resp('SET', 'labr', '2'), resp('GET', 'labr'),
+    resp('CLIENT', 'REPLY', 'OFF'), resp('INCR', 'labr'), resp('CLIENT', 'REPLY', 'SKIP'), resp('INCR', 'labr'),
+    resp('CLIENT', 'REPLY', 'ON'), resp('GET', 'labr'),
+  ].join(''));
   const steps = [
     // One keep-alive connection, four requests; gzip asked for.
     `curl -s -o /dev/null --max-time 5 -H 'Accept-Encoding: gzip' http://${web}/details/1 http://${web}/reviews/2 http://${web}/ratings/3 http://${web}/nope`,
     `printf 'user=jason' | curl -s -o /dev/null --max-time 5 -H 'Transfer-Encoding: chunked' --data-binary @- http://${web}/api/login`,
     `printf '*1\\r\\n$4\\r\\nPING\\r\\n*3\\r\\n$3\\r\\nSET\\r\\n$4\\r\\nlabk\\r\\n$1\\r\\nv\\r\\n*2\\r\\n$3\\r\\nGET\\r\\n$4\\r\\nlabk\\r\\n*2\\r\\n$4\\r\\nINCR\\r\\n$4\\r\\nlabk\\r\\n' | timeout 5 redis-cli -h ${redis} --pipe`,
+    `timeout 5 redis-cli -h ${redis} --pipe < ${replyOff}`,
     `dig @${dns} +tries=1 +time=2 reviews.bookinfo.svc.cluster.local A`,
     `dig @${dns} +tries=1 +time=2 reviews.bookinfo.svc.cluster.local AAAA`,
     `dig @${dns} +tries=1 +time=2 bookinfo.svc.cluster.local TXT`,
@@ -79,6 +88,27 @@ test('redis: pipelined commands pair in order, the error reply is an error', () 
     ['PING → PONG', 'SET labk → OK', 'GET labk → "v"', 'INCR labk → ERR value is not an integer or out of range'],
   );
   assert.deepEqual(redis.map((e) => e.error), [false, false, false, true]);
+});
+
+test('redis: under CLIENT REPLY OFF and SKIP, unanswered commands are one-way and replies pair with what was answered', () => {
+  const redis = of('redis').filter((e) => e.request?.key === 'labr' || (e.request?.command === 'CLIENT' && e.request.args[0] === 'REPLY'));
+  assert.deepEqual(
+    redis.map((e) => `${e.summary}${e.error ? ' (error)' : ''}`),
+    [
+      'SET labr → OK',
+      'CLIENT → (no reply: CLIENT REPLY)', // SKIP itself
+      'SET labr → (no reply: CLIENT REPLY)', // the command SKIP skips
+      'GET labr → "2"',
+      'CLIENT → (no reply: CLIENT REPLY)', // OFF
+      'INCR labr → (no reply: CLIENT REPLY)',
+      'CLIENT → (no reply: CLIENT REPLY)', // SKIP while off
+      'INCR labr → (no reply: CLIENT REPLY)',
+      'CLIENT → OK', // ON is answered
+      'GET labr → "4"',
+    ],
+  );
+  // redis-cli --pipe's closing ECHO is answered too: nothing was left to pair wrongly.
+  assert.ok(of('redis').some((e) => e.request?.command === 'ECHO' && e.response !== null));
 });
 
 test('dnsmasq: answers, CNAME chains, NXDOMAIN and DNS over TCP', () => {

@@ -490,6 +490,8 @@ interface PendingCommand {
   /** Subscribe-family replies still expected; the first one pairs with the command. */
   expected: number;
   emitted: boolean;
+  /** Not answered (CLIENT REPLY OFF or SKIP): emitted, in its turn, without a reply. */
+  oneWay?: boolean;
 }
 
 export class RedisParser implements TcpStreamParser {
@@ -501,6 +503,14 @@ export class RedisParser implements TcpStreamParser {
   private subscribed = false;
   /** Commands emitted unanswered by onTick: replies come in order, so the next ones are theirs. */
   private expired = 0;
+  /**
+   * `CLIENT REPLY OFF`: the server answers nothing until `CLIENT REPLY ON`
+   * (whose +OK it sends). `CLIENT REPLY SKIP`: neither it nor the next
+   * command is answered. Pairing replies with these commands would give each
+   * later command an earlier one's reply.
+   */
+  private repliesOff = false;
+  private skipReplies = 0;
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
@@ -523,11 +533,13 @@ export class RedisParser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       const p = this.pending.shift()!;
-      if (!p.emitted) {
+      if (p.oneWay) this.emitWithoutReply(p);
+      else if (!p.emitted) {
         this.emit(p, null);
         this.expired++;
       }
     }
+    this.emitOneWay();
   }
 
   pendingSince(): number | undefined {
@@ -548,7 +560,10 @@ export class RedisParser implements TcpStreamParser {
   onEnd(): void {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
-    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
+    for (const p of this.pending.splice(0)) {
+      if (p.oneWay) this.emitWithoutReply(p);
+      else if (!p.emitted) this.emit(p, null);
+    }
   }
 
   private onMalformed(why: string): void {
@@ -571,6 +586,7 @@ export class RedisParser implements TcpStreamParser {
     request.args = args;
     if (argCount > MAX_ARGS) request.argsTruncated = argCount;
     if (command === 'SUBSCRIBE' || command === 'PSUBSCRIBE' || command === 'SSUBSCRIBE') this.subscribed = true;
+    const oneWay = this.expectsNoReply(command, words);
     if (this.pending.length >= MAX_PENDING) {
       this.ctx.count('redis.pending-overflow');
       const p = this.pending.shift()!;
@@ -582,12 +598,69 @@ export class RedisParser implements TcpStreamParser {
       time: m.time,
       frame: m.frame,
       size: m.size,
-      expected: SUBSCRIBE_COMMANDS.has(command) ? Math.max(1, argCount) : 1,
+      expected: oneWay ? 0 : SUBSCRIBE_COMMANDS.has(command) ? Math.max(1, argCount) : 1,
       emitted: false,
+      oneWay,
     });
+    this.emitOneWay();
+  }
+
+  /** Commands the server will not answer, at the front of the queue: emitted now, so calls keep the order they were made in. */
+  private emitOneWay(): void {
+    while (this.pending[0]?.oneWay) this.emitWithoutReply(this.pending.shift()!);
+  }
+
+  /** Whether the server will not answer this command (CLIENT REPLY OFF or SKIP in force, or this command sets them). */
+  private expectsNoReply(command: string, words: string[]): boolean {
+    if (command === 'CLIENT' && words[1]?.toUpperCase() === 'REPLY') {
+      const mode = words[2]?.toUpperCase();
+      if (mode === 'ON') {
+        this.repliesOff = false;
+        this.skipReplies = 0;
+        return false;
+      }
+      if (mode === 'OFF') {
+        this.repliesOff = true;
+        return true;
+      }
+      if (mode === 'SKIP') {
+        if (!this.repliesOff) this.skipReplies = 1;
+        return true;
+      }
+      return false; // a wrong mode is answered with an error
+    }
+    if (this.repliesOff) return true;
+    if (this.skipReplies > 0) {
+      this.skipReplies--;
+      return true;
+    }
+    return false;
+  }
+
+  /** A command the server does not answer: a call without a response, which is not an error. */
+  private emitWithoutReply(p: PendingCommand): void {
+    const call: CallRecord = {
+      protocol: 'redis',
+      request: p.request,
+      response: null,
+      requestTime: p.time,
+      requestFrame: p.frame,
+      requestSize: p.size,
+      responseSize: 0,
+      error: false,
+      summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → (no reply: CLIENT REPLY)`,
+      warnings: [...this.streamWarnings, 'no reply expected'],
+    };
+    this.ctx.emit(call);
   }
 
   private onReply(m: RespMessage): void {
+    this.pairReply(m);
+    // The commands after the one answered that expect no reply are next.
+    this.emitOneWay();
+  }
+
+  private pairReply(m: RespMessage): void {
     const kind = pubsubKind(m, this.subscribed);
     if (kind !== null) {
       if (SUBSCRIBE_KINDS.has(kind)) {

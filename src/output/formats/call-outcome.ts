@@ -2,7 +2,7 @@
 // status name, the DNS rcode, or ok/ERR for protocols without a status code;
 // and its class, which picks the colour (as Hubble colours verdicts).
 
-import type { Entry } from '../../model/entry.js';
+import { isOneWay, type Entry } from '../../model/entry.js';
 
 export type OutcomeClass = 'ok' | 'redirect' | 'client-error' | 'error' | 'unanswered' | 'none';
 
@@ -19,6 +19,7 @@ export function callOutcome(e: Entry): Outcome {
   const res = e.response && typeof e.response === 'object' ? e.response : null;
   const req = e.request && typeof e.request === 'object' ? e.request : null;
   if (!res) {
+    if (isOneWay(e)) return { text: 'one-way', cls: 'none' };
     if (req && e.protocol !== 'tcp' && e.protocol !== 'udp' && e.protocol !== 'tls') {
       return { text: 'unanswered', cls: e.error ? 'error' : 'unanswered' };
     }

@@ -6,7 +6,7 @@
 // `wide` adds the sizes, the capture node, the transport and the entry id.
 // Every piece of text that came from traffic is escaped before it is shown.
 
-import { callLatency, type Endpoint, type Entry } from '../../model/entry.js';
+import { callLatency, isOneWay, type Endpoint, type Entry } from '../../model/entry.js';
 import { formatSize } from '../../cli/units.js';
 import { callOutcome, formatLatency, type OutcomeClass } from './call-outcome.js';
 import type { Styles } from './colour.js';
@@ -123,7 +123,7 @@ function nodeName(e: Entry): string {
 /** "[unanswered]", "[gap]" … so a damaged or unanswered call stands out without colour too. */
 function markers(e: Entry): string {
   const seen = new Set<string>();
-  if (e.request && !e.response && e.protocol !== 'tcp' && e.protocol !== 'udp' && e.protocol !== 'tls') seen.add('unanswered');
+  if (e.request && !e.response && e.protocol !== 'tcp' && e.protocol !== 'udp' && e.protocol !== 'tls' && !isOneWay(e)) seen.add('unanswered');
   for (const w of Array.isArray(e.warnings) ? e.warnings : []) {
     if (typeof w !== 'string') continue;
     const word = w.split(':')[0].trim();

@@ -1,5 +1,5 @@
 // Tunnels: a real lab capture inside GRE (plain, bridged Ethernet, MPLS,
-// nested, in UDP), ERSPAN I/II/III, PPTP, MPLS, PPPoE, GTP-U, Teredo,
+// nested, in UDP), ERSPAN I/II/III, PPTP, MPLS, PPPoE, GTP-U, Teredo, AYIYA,
 // VXLAN-in-GRE, and behind data-centre link headers (FabricPath, 802.1ah,
 // VN-Tag, E-Tag) or captured on PPP and Cisco HDLC links gives exactly the entries of the capture itself, with one
 // worker and with two; tshark decodes each to the same inner conversations
@@ -22,7 +22,7 @@ const overIpv4: TunnelKind[] = [
   'gre', 'gre-teb', 'gre-mpls', 'erspan1', 'erspan2', 'erspan3', 'pptp', 'mpls', 'pppoe', 'gtp', 'gre-udp', 'gre-in-gre', 'vxlan-in-gre',
   'fabricpath', 'pbb', 'vntag', 'etag', 'ppp-link', 'chdlc-link',
 ];
-const overIpv6: TunnelKind[] = ['teredo', 'gtp-ipv6'];
+const overIpv6: TunnelKind[] = ['teredo', 'gtp-ipv6', 'ayiya'];
 
 /** tshark's TCP conversations: endpoints and frames each way. */
 function conversations(path: string): string[] {

@@ -10,7 +10,7 @@ export type TunnelKind =
   | 'mpls' | 'pppoe' | 'gtp' | 'gre-udp' | 'gre-in-gre' | 'vxlan-in-gre'
   | 'ipv6' | 'teredo' | 'gtp-ipv6'
   | 'fabricpath' | 'pbb' | 'vntag' | 'etag'
-  | 'ppp-link' | 'chdlc-link';
+  | 'ppp-link' | 'chdlc-link' | 'ayiya';
 
 /** The pcap link type of a kind's frames: Ethernet but for the serial links' own. */
 const LINK_TYPES: Partial<Record<TunnelKind, number>> = { 'ppp-link': 9, 'chdlc-link': 104 };
@@ -181,6 +181,11 @@ export function wrapFrame(kind: TunnelKind, frame: Buffer, i: number): Buffer {
     case 'teredo':
       // An origin indication (port and address obfuscated) before the IPv6 packet, as a relay sends it.
       return ethernet(0x0800, ipv4(17, udp(3544, 50123, Buffer.concat([Buffer.from([0, 0, 0x3c, 0x6b, 0x39, 0xed, 0xff, 0x37]), asIpv6(ip)])), forward));
+    case 'ayiya': {
+      // 16-byte identity (2^4), a 20-byte SHA-1 signature (5 × 4), opcode 1 (forward), IPv6 next, a timestamp.
+      const h = Buffer.concat([Buffer.from([0x41, 0x52, 0x11, 41, 0x65, 0x70, 0x00, 0x00]), Buffer.alloc(16, 0x20), Buffer.alloc(20, 0x5a)]);
+      return ethernet(0x0800, ipv4(17, udp(5072, 5072, Buffer.concat([h, asIpv6(ip)])), forward));
+    }
     case 'gtp-ipv6':
       return ethernet(0x0800, ipv4(17, udp(2152, 2152, gtpU(asIpv6(ip), 0x3003)), forward));
     case 'vxlan-in-gre': {

@@ -5,7 +5,7 @@
 // send a tunnelled flow to the worker its inner packets hash to).
 //
 // - UDP: VXLAN (4789, 8472: flannel), Geneve (6081: Antrea, OVN, AWS GWLB),
-//   GTP-U (2152), Teredo (3544), GRE in UDP (4754, RFC 8086).
+//   GTP-U (2152), Teredo (3544), GRE in UDP (4754, RFC 8086), AYIYA (5072).
 // - IP protocol 47, GRE (RFC 2784/2890): IPv4, IPv6, transparent Ethernet
 //   bridging, MPLS, ERSPAN types I, II and III (switch and cloud mirroring),
 //   and PPTP's enhanced GRE carrying PPP.
@@ -30,8 +30,9 @@ export const GENEVE_PORT = 6081;
 const GTP_U_PORT = 2152;
 const TEREDO_PORT = 3544;
 const GRE_IN_UDP_PORT = 4754;
+const AYIYA_PORT = 5072;
 /** Every UDP port a tunnel is looked for on (the dispatcher's fast path skips them). */
-export const TUNNEL_UDP_PORTS: ReadonlySet<number> = new Set([...VXLAN_PORTS, GENEVE_PORT, GTP_U_PORT, TEREDO_PORT, GRE_IN_UDP_PORT]);
+export const TUNNEL_UDP_PORTS: ReadonlySet<number> = new Set([...VXLAN_PORTS, GENEVE_PORT, GTP_U_PORT, TEREDO_PORT, GRE_IN_UDP_PORT, AYIYA_PORT]);
 
 const TRANSPARENT_ETHERNET = 0x6558;
 const ERSPAN_II = 0x88be;
@@ -62,6 +63,7 @@ export function udpTunnel(sport: number, dport: number, payload: Buffer): Tunnel
     if (inner !== undefined) return inner;
   }
   if (dport === GRE_IN_UDP_PORT) return gre(payload, 'gre-udp');
+  if (sport === AYIYA_PORT || dport === AYIYA_PORT) return ayiya(payload);
   return undefined;
 }
 
@@ -153,6 +155,21 @@ function gtpU(b: Buffer): Tunnelled | undefined {
   if (b.length <= off) return { kind: 'gtp', offset: off };
   const v = b[off] >> 4;
   return v === 4 || v === 6 ? { kind: 'gtp', linkType: LinkType.RAW, offset: off } : { kind: 'gtp', offset: off };
+}
+
+/**
+ * AYIYA ("anything in anything", SixXS tunnels): identity and signature
+ * lengths in the first two bytes, an opcode, the next header (IPv4 or
+ * IPv6), a timestamp, the identity, the signature, then the packet. Only
+ * "forward" (opcode 1) carries one.
+ */
+function ayiya(b: Buffer): Tunnelled | undefined {
+  if (b.length < 8) return undefined;
+  const start = 8 + (1 << (b[0] >> 4)) + (b[1] >> 4) * 4;
+  if ((b[2] & 0x0f) !== 1 || b.length < start) return undefined;
+  const next = b[3];
+  if (next === 4 || next === 41) return { kind: 'ayiya', linkType: LinkType.RAW, offset: start };
+  return { kind: 'ayiya', offset: start };
 }
 
 /**

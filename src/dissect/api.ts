@@ -75,6 +75,14 @@ export interface ConnectionContext {
   emit(call: CallRecord): void;
   /** Count something the dissector dropped or could not parse (shown in run stats). */
   count(counter: string, n?: number): void;
+  /**
+   * The parser for what a tunnel in this connection carries (after an HTTP
+   * CONNECT): the engine's content probes on the tunnel's first bytes, one
+   * direction's; `port` is the tunnel's target port (its protocols are tried
+   * first). 'need-more' when the probes cannot tell yet, undefined when no
+   * protocol claims the bytes. The parser shares this context.
+   */
+  tunnelParser?(data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined;
 }
 
 /** Parser for one TCP connection, fed an ordered byte stream per direction. */

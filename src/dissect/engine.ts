@@ -16,6 +16,7 @@ import type {
   CallRecord,
   ConnectionContext,
   DissectOptions,
+  Probe,
   ProtocolDissector,
   TcpStreamParser,
   UdpDatagramParser,
@@ -828,6 +829,38 @@ export class DissectionEngine {
       if (low <= floor) return floor;
     }
     return Math.min(low, pendingTime(this.icmp, floor), this.sctp.pendingSince(floor));
+  }
+
+  /**
+   * ContextOwner: the parser for a tunnel's first bytes (an HTTP CONNECT's),
+   * by the same probes as a connection's, the target port's protocols first.
+   * It shares the connection's context; it runs inside the connection's
+   * parser, so that parser's guard and memory meter cover it.
+   */
+  tunnelParser(ctx: ConnectionContext, data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined {
+    let needMore = false;
+    for (const portFirst of [true, false]) {
+      for (const d of this.tcpProbes) {
+        const portMatch = port !== undefined && d.ports.includes(port);
+        if (portMatch !== portFirst || !d.createTcpParser) continue;
+        let verdict: Probe;
+        try {
+          verdict = d.probe(data, portMatch);
+        } catch {
+          this.count(`${d.name}.probe_threw`);
+          continue;
+        }
+        if (verdict === 'need-more') needMore = true;
+        if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') continue;
+        try {
+          return d.createTcpParser(ctx);
+        } catch {
+          this.count(`${d.name}.create_threw`);
+          return undefined;
+        }
+      }
+    }
+    return needMore ? 'need-more' : undefined;
   }
 
   // ---- entries -------------------------------------------------------------

@@ -7,6 +7,7 @@ import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
 import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
+import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
 import { printable, truncate } from './util/text.js';
 
@@ -389,6 +390,12 @@ export class Http1Parser implements TcpStreamParser {
       // RFC 6455: frames follow the 101 at once (often in the same segment); the extensions the server accepted say how to inflate them.
       const ext = response?.headers?.['sec-websocket-extensions'];
       this.next = createWebSocketParserAfterUpgrade(this.ctx, Array.isArray(ext) ? ext.join(', ') : typeof ext === 'string' ? ext : undefined);
+      for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
+      return;
+    }
+    if (to === 'tunnel') {
+      // A CONNECT the proxy accepted: what the tunnel carries (TLS to :443, most often) is dissected on its own.
+      this.next = new TunnelStream(this.ctx, connectPort(upgradeRequest?.record), 'http.tunnel');
       for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
       return;
     }
@@ -1115,3 +1122,11 @@ export const http1: ProtocolDissector = {
     return new Http1Parser(ctx);
   },
 };
+
+/** The port a CONNECT request names (`host:port`, `[v6]:port`), if it names one. */
+function connectPort(record: Record<string, any> | undefined): number | undefined {
+  const target = typeof record?.url === 'string' ? record.url : undefined;
+  const m = target === undefined ? null : /:(\d{1,5})$/.exec(target);
+  const port = m ? Number(m[1]) : NaN;
+  return port > 0 && port < 65536 ? port : undefined;
+}

@@ -1,0 +1,84 @@
+// What an HTTP CONNECT tunnel carries, dissected: after the proxy's 2xx the
+// connection's bytes are another protocol's, most often TLS to port 443
+// (which --tls-keylog then decrypts), as tshark reads them. The tunnel's
+// first bytes are held until the engine's probes name their protocol
+// (ConnectionContext.tunnelParser), then replayed into that protocol's
+// parser in the order they came; undetected (or cut by a gap first), they
+// are counted (`http.tunnel.undetected_dropped`, `http.tunnel.gap_dropped`)
+// and dropped.
+
+import type { ConnectionContext, Direction, TcpStreamParser } from '../../api.js';
+
+/** Bytes held per tunnel while its protocol is unknown (the engine's own probes decide on far fewer). */
+const MAX_HELD_BYTES = 16 * 1024;
+
+export class TunnelStream implements TcpStreamParser {
+  private inner: TcpStreamParser | null = null;
+  /** Given up: what the tunnel carries is not dissected. */
+  private dead = false;
+  private held: { dir: Direction; data: Buffer }[] = [];
+  private readonly heldBytes: Record<Direction, number> = { c2s: 0, s2c: 0 };
+
+  /** `counter`: the prefix of this tunnel's counters (`http.tunnel`). */
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly port: number | undefined,
+    private readonly counter: string,
+  ) {}
+
+  onData(dir: Direction, data: Buffer): void {
+    if (this.inner) {
+      this.inner.onData(dir, data);
+      return;
+    }
+    if (this.dead || data.length === 0) return;
+    this.held.push({ dir, data: Buffer.from(data) });
+    this.heldBytes[dir] += data.length;
+    this.detect(dir);
+  }
+
+  onGap(dir: Direction, length: number): void {
+    if (this.inner) this.inner.onGap(dir, length);
+    else if (!this.dead) this.giveUp('gap_dropped');
+  }
+
+  onTick(nowMs: number, timeoutMs: number): void {
+    this.inner?.onTick?.(nowMs, timeoutMs);
+  }
+
+  pendingSince(): number | undefined {
+    if (!this.inner) return undefined;
+    return this.inner.pendingSince ? this.inner.pendingSince() : -Infinity;
+  }
+
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    if (this.inner) this.inner.onEnd(reason);
+    else if (!this.dead && this.held.length > 0) this.giveUp('undetected_dropped');
+  }
+
+  /** Probe what `dir` sent so far; on a verdict, replay everything held into the chosen parser. */
+  private detect(dir: Direction): void {
+    const bytes = Buffer.concat(this.held.filter((h) => h.dir === dir).map((h) => h.data));
+    const found = this.ctx.tunnelParser?.(bytes, this.port);
+    if (found === 'need-more' && this.heldBytes.c2s + this.heldBytes.s2c < MAX_HELD_BYTES) return;
+    if (found === undefined || found === 'need-more') {
+      // A server-first protocol speaks from the other side: wait for it while within bounds.
+      const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
+      if (found === undefined && this.heldBytes[other] === 0 && this.heldBytes[dir] < MAX_HELD_BYTES) return;
+      this.giveUp('undetected_dropped');
+      return;
+    }
+    this.inner = found;
+    this.ctx.count(`${this.counter}.dissected`);
+    const held = this.held;
+    this.held = [];
+    for (const h of held) found.onData(h.dir, h.data);
+  }
+
+  /** Counted as a loss (dissect-summary.ts reports counters named `…dropped`): the tunnel's traffic is not in the output. */
+  private giveUp(why: 'gap_dropped' | 'undetected_dropped'): void {
+    this.dead = true;
+    this.held = [];
+    this.ctx.count(`${this.counter}.${why}`);
+  }
+}

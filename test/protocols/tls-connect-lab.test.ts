@@ -1,0 +1,150 @@
+// TLS through an HTTP proxy: curl calls Debian's nginx over TLS through a
+// CONNECT proxy (a few lines of python3 in the server's namespace, relaying
+// real bytes), tcpdump records the client's side. After the proxy's 200 the
+// tunnel carries TLS: shark names its server (SNI) without keys and, with
+// curl's key log, reports the calls inside with the status curl saw, as
+// tshark does decrypting the same file.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTlsNginx } from '../helpers/tls-nginx.js';
+import { makeVethLab, type VethLab } from '../live/netns.js';
+import { runCli } from '../helpers/cli.js';
+
+const HOST = 'web.shark.test';
+let lab: VethLab;
+let dir: string;
+let capture: string;
+let keys: string;
+let nginxProcess: ChildProcess | undefined;
+let proxy: ChildProcess | undefined;
+/** What curl itself reported for each call: "METHOD path status version". */
+const curlSaw: string[] = [];
+
+// One CONNECT per connection: read the head, dial the target, say 200, relay both ways until either side closes.
+const PROXY = `
+import socket, threading
+def relay(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally:
+        for s in (a, b):
+            try: s.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+def serve(c):
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        d = c.recv(4096)
+        if not d: return c.close()
+        head += d
+    target = head.split(b' ')[1].decode()
+    host, port = target.rsplit(':', 1)
+    u = socket.create_connection(('127.0.0.1', int(port)), timeout=5)
+    c.sendall(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n')
+    threading.Thread(target=relay, args=(u, c), daemon=True).start()
+    relay(c, u)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 3128))
+s.listen(16)
+print('listening', flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+const CALLS = [
+  { path: '/ok', args: ['--http1.1', '--tlsv1.3'] },
+  { path: '/boom', args: ['--http2', '--tlsv1.2', '--tls-max', '1.2'] },
+];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shark-tls-connect-'));
+  chmodSync(dir, 0o755);
+  capture = join(dir, 'connect.pcap');
+  keys = join(dir, 'sslkeys.log');
+  lab = makeVethLab(`cx${process.pid % 100}`, '198.19.230');
+  nginxProcess = await startTlsNginx(lab, dir, 'unused-token');
+  writeFileSync(join(dir, 'proxy.py'), PROXY);
+  proxy = lab.start(lab.nsB, ['python3', join(dir, 'proxy.py')]);
+  await new Promise<void>((resolve) => {
+    proxy!.stdout!.once('data', () => resolve());
+    setTimeout(resolve, 5000);
+  });
+  const dump = lab.start(lab.nsA, ['tcpdump', '-Z', 'root', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-U', '-w', capture, 'tcp port 3128']);
+  dump.stdout?.resume();
+  await new Promise<void>((resolve) => {
+    let text = '';
+    dump.stderr!.on('data', (d) => {
+      text += d;
+      if (/listening on/.test(text)) resolve();
+    });
+    setTimeout(resolve, 5000);
+  });
+  for (const c of CALLS) {
+    const r = await lab.sh(
+      lab.nsA,
+      `SSLKEYLOGFILE=${keys} curl -sk -o /dev/null --max-time 5 -w '%{http_code} %{http_version}' -x http://${lab.ipB}:3128 --resolve ${HOST}:443:${lab.ipB} ${c.args.map((a) => `'${a}'`).join(' ')} 'https://${HOST}${c.path}'`,
+      10_000,
+    );
+    assert.equal(r.code, 0, `curl ${c.path}: ${r.stderr}`);
+    const [status, version] = r.stdout.trim().split(' ');
+    curlSaw.push(`GET ${c.path} ${status} ${version}`);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  dump.kill('SIGINT');
+  await new Promise((r) => dump.on('close', r));
+});
+
+after(async () => {
+  proxy?.kill('SIGKILL');
+  proxy?.stdout?.destroy();
+  proxy?.stderr?.destroy();
+  if (lab) await lab.sh(lab.nsB, `kill -TERM $(cat ${dir}/nginx.pid) 2>/dev/null; for i in $(seq 50); do [ -e ${dir}/nginx.pid ] || break; sleep 0.1; done`, 10_000);
+  nginxProcess?.stdout?.destroy();
+  nginxProcess?.stderr?.destroy();
+  lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const entriesOf = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+test('without keys: each CONNECT is an http entry, and the TLS inside names its server', async () => {
+  const r = await runCli(['dissect', capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = entriesOf(r.stdout);
+  const connects = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(connects.map((e) => e.summary), CALLS.map(() => `CONNECT ${HOST}:443 → 200`));
+  const tls = entries.filter((e) => e.protocol === 'tls');
+  assert.equal(tls.length, CALLS.length, JSON.stringify(entries.map((e) => e.summary)));
+  for (const e of tls) {
+    assert.equal(e.request.sni, HOST);
+    assert.equal(e.dst.port, 3128, 'the tunnel is the proxy connection');
+  }
+});
+
+test('with curl\'s key log: the calls inside the tunnels, with the statuses curl saw, as tshark sees them', async () => {
+  const r = await runCli(['dissect', '--tls-keylog', keys, capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const calls = entriesOf(r.stdout).filter((e) => e.tls === true);
+  const ours = calls.map((e) => `${e.request.method} ${e.request.path} ${e.response.status} ${e.protocol === 'http2' ? '2' : '1.1'}`);
+  assert.deepEqual(ours, curlSaw);
+  const out = execFileSync(
+    'tshark',
+    ['-r', capture, '-o', `tls.keylog_file:${keys}`, '-Y', '(http.request and tls) or http2.headers.method', '-T', 'fields', '-E', 'separator=|', '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http2.headers.method', '-e', 'http2.headers.path'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const theirs = out.split('\n').filter(Boolean).map((l) => {
+    const [m1, u1, m2, u2] = l.split('|');
+    return `${m1 || m2} ${u1 || u2}`;
+  });
+  assert.deepEqual(theirs, curlSaw.map((c) => c.split(' ').slice(0, 2).join(' ')));
+});

@@ -97,6 +97,8 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
  */
 function absoluteUrl(e: Entry): string {
   const rq = e.request!;
+  // CONNECT names its target in authority form (`host:port`): that is the URL, with no path.
+  if (rq.method === 'CONNECT' && typeof rq.url === 'string' && /^[^/?#\s]+$/.test(rq.url)) return `http://${authorityPart(rq.url, e)}`;
   const absolute = typeof rq.url === 'string' ? /^(https?):\/\/([^/?#]*)(.*)$/is.exec(rq.url) : null;
   let scheme: string;
   let authority: unknown;

@@ -115,6 +115,8 @@ test('damaged or hostile targets, Host headers and statuses still make valid HAR
     [{ url: '/', headers: { host: '[2001:db8::1]:8080' } }, 'http://[2001:db8::1]:8080/'],
     [{ url: 'http://proxy user:[REDACTED]@h x:80/p q', headers: { host: 'ignored' } }, 'http://proxy%20user:%5BREDACTED%5D@10.1.0.2:8080/p%20q'],
     [{ url: '/\ud83d\ude00\ud800', headers: { host: 'h' } }, 'http://h/%F0%9F%98%80%EF%BF%BD'],
+    // CONNECT's authority-form target is the URL (no path under the proxy's Host).
+    [{ method: 'CONNECT', url: 'api.example:443', headers: { host: 'proxy:3128' } }, 'http://api.example:443'],
   ];
   const entries = cases.map(([request], i) => call(i, { ...request, host: undefined }));
   for (const [i, [, url]] of cases.entries()) assert.equal((entries[i].request as any).url, url, `case ${i}`);

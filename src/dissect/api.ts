@@ -77,7 +77,7 @@ export interface ConnectionContext {
   count(counter: string, n?: number): void;
   /**
    * The parser for what a tunnel in this connection carries (after an HTTP
-   * CONNECT): the engine's content probes on the tunnel's first bytes, one
+   * CONNECT, a PostgreSQL SSLRequest): the engine's content probes on the tunnel's first bytes, one
    * direction's; `port` is the tunnel's target port (its protocols are tried
    * first). 'need-more' when the probes cannot tell yet, undefined when no
    * protocol claims the bytes. The parser shares this context.

@@ -1,5 +1,6 @@
 // PostgreSQL frontend/backend protocol v3: startup (user, database), SSL and
-// GSS encryption requests (noted, then the connection is left alone), simple
+// GSS encryption requests (TLS then read as TLS, with the session inside it
+// when a key log has its secrets; GSS encryption left alone), simple
 // Query, extended query (Parse/Bind/Execute … Sync), COPY. A call runs from
 // the client's message(s) to the server's ReadyForQuery; CommandComplete tags
 // give row counts and ErrorResponse (SQLSTATE, message) marks the call an error.
@@ -9,6 +10,7 @@ import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector
 import { ByteQueue } from '../byte-queue.js';
 import { decimalInteger, truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
+import { TunnelStream } from './util/tunnel-stream.js';
 
 const PROTOCOL_V3 = 196608;
 const SSL_REQUEST = 80877103;
@@ -102,6 +104,8 @@ class PostgresParser implements TcpStreamParser {
   private clientStarted = false;
   private awaitingEncryptionReply: Call | null = null;
   private encrypted = false;
+  /** After the server accepted an SSLRequest: the TLS session, dissected as a tunnel (its tls entry, or with --tls-keylog the connection inside). */
+  private tls: TunnelStream | null = null;
   private dead = false;
   private pending: Call[] = [];
   private statements = new Map<string, string>();
@@ -116,6 +120,10 @@ class PostgresParser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.tls) {
+      this.tls.onData(dir, data);
+      return;
+    }
     if (this.dead || this.encrypted) return;
     try {
       if (this.skip[dir] > 0) {
@@ -135,6 +143,10 @@ class PostgresParser implements TcpStreamParser {
   }
 
   onGap(dir: Direction, length: number): void {
+    if (this.tls) {
+      this.tls.onGap(dir, length);
+      return;
+    }
     // Message boundaries are lost; the pending calls are reported and the rest ignored.
     this.ctx.count('postgresql.gap', length);
     for (const c of this.pending) c.warnings.push('gap');
@@ -144,6 +156,7 @@ class PostgresParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.tls?.onTick(nowMs, timeoutMs);
     while (this.pending.length > 0 && this.pending[0].response === null && nowMs - this.pending[0].requestTime > timeoutMs) {
       this.emit(this.pending.shift()!, ['unanswered']);
     }
@@ -160,10 +173,12 @@ class PostgresParser implements TcpStreamParser {
     let min = this.awaitingEncryptionReply?.requestTime ?? Infinity;
     if (!this.dead) min = Math.min(min, this.starts.partial('c2s', this.queues.c2s.length) ?? Infinity);
     for (let i = 0; i < 2 && i < this.pending.length; i++) min = Math.min(min, this.pending[i].requestTime);
+    if (this.tls) min = Math.min(min, this.tls.pendingSince() ?? Infinity);
     return min === Infinity ? undefined : min;
   }
 
-  onEnd(): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
+    this.tls?.onEnd(reason);
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('postgresql.truncated');
     this.flush([]);
@@ -404,11 +419,16 @@ class PostgresParser implements TcpStreamParser {
         call.responseSize = 1;
         call.responseTime = this.ctx.now;
         call.responseFrame = this.ctx.frame;
-        this.emit(call, accepted ? ['encrypted: not dissected'] : []);
+        this.emit(call, reply === 'G' ? ['encrypted: not dissected'] : []);
         if (accepted) {
-          // TLS/GSS from here on: nothing more to read.
           this.encrypted = true;
           this.ctx.count('postgresql.encrypted');
+          // GSSAPI encryption from here on: nothing more to read. TLS: read as TLS, the session's protocol inside it.
+          if (reply === 'S') {
+            this.tls = new TunnelStream(this.ctx, undefined, 'postgresql.tls');
+            const early = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: q.take(q.length) };
+            for (const dir of ['c2s', 's2c'] as const) if (early[dir].length > 0) this.tls.onData(dir, early[dir]);
+          }
           return;
         }
         continue;

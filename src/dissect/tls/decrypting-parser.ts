@@ -80,6 +80,9 @@ interface Half {
   plainBytes: number;
 }
 
+/** The random of a ServerHello that is a HelloRetryRequest (RFC 8446 §4.1.3: SHA-256 of "HelloRetryRequest"). */
+const HELLO_RETRY_REQUEST = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+
 export class DecryptingTlsParser implements TcpStreamParser {
   private readonly halves: Record<Direction, Half> = { c2s: newHalf(), s2c: newHalf() };
   /** The direction the ClientHello travelled in ('c2s' unless the engine guessed the client wrongly). */
@@ -429,6 +432,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private onServerHello(b: Buffer): void {
     const hello = parseServerHelloKeys(b);
     if (!hello || !this.clientRandom) return this.noDecryption('tls.decrypt-no-hello');
+    // TLS 1.3 HelloRetryRequest (the server wants another key share, as PostgreSQL's P-256-only default asks of
+    // clients that lead with X25519): a second ClientHello, with the same random, and the real ServerHello follow.
+    if (hello.random.equals(HELLO_RETRY_REQUEST)) {
+      this.ctx.count('tls.hello-retry');
+      return;
+    }
     this.helloDone = true;
     this.serverRandom = hello.random;
     this.alpn = hello.alpn;

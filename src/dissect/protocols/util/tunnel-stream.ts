@@ -1,5 +1,6 @@
-// What an HTTP CONNECT tunnel carries, dissected: after the proxy's 2xx the
-// connection's bytes are another protocol's, most often TLS to port 443
+// What a tunnel inside a connection carries, dissected: after an HTTP
+// proxy's 2xx to CONNECT the connection's bytes are another protocol's, most
+// often TLS to port 443; after PostgreSQL's "S" to SSLRequest they are TLS
 // (which --tls-keylog then decrypts), as tshark reads them. The tunnel's
 // first bytes are held until the engine's probes name their protocol
 // (ConnectionContext.tunnelParser), then replayed into that protocol's

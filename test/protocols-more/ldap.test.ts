@@ -13,6 +13,7 @@ import { createRedactor } from '../../src/redact/entry.js';
 import type { Entry } from '../../src/model/entry.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
+import { runCli } from '../helpers/cli.js';
 import { startLab, type Lab } from '../helpers/lab.js';
 import { tsharkFields } from '../protocols/helpers.js';
 import { makeContext } from './helpers.js';
@@ -97,6 +98,7 @@ const net = '198.19.140';
 let lab: Lab | undefined;
 let dir = '';
 let labEntries: Entry[] = [];
+let labCapture = '';
 const ADMIN_PW = 'Adm1n-lab-pw';
 const USER_PW = 'Al1ce-lab-pw';
 
@@ -109,6 +111,10 @@ before(async () => {
     `pidfile ${dir}/slapd.pid`, 'modulepath /usr/lib/ldap', 'moduleload back_mdb', 'database mdb', `suffix "${suffix}"`,
     `rootdn "cn=admin,${suffix}"`, `rootpw ${ADMIN_PW}`, `directory ${dir}/db`, '',
   ].join('\n'));
+  // StartTLS: slapd's global TLS settings (before any database) and a fresh self-signed certificate.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=ldap.shark.test', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { stdio: 'ignore' });
+  const conf = readFileSync(join(dir, 'slapd.conf'), 'utf8');
+  writeFileSync(join(dir, 'slapd.conf'), conf.replace(`pidfile ${dir}/slapd.pid`, `pidfile ${dir}/slapd.pid\nTLSCertificateFile ${dir}/tls.crt\nTLSCertificateKeyFile ${dir}/tls.key`));
   writeFileSync(join(dir, 'add.ldif'), [
     `dn: ${suffix}`, 'objectClass: dcObject', 'objectClass: organization', 'o: shark', 'dc: shark', '',
     `dn: cn=alice,${suffix}`, 'objectClass: inetOrgPerson', 'cn: alice', 'sn: Liddell', 'mail: alice@shark.test', `userPassword: ${USER_PW}`, '',
@@ -121,6 +127,7 @@ before(async () => {
   const started = await lab.exec(server.ns, ['slapd', '-f', join(dir, 'slapd.conf'), '-h', `ldap://${server.ip}:389/`]);
   assert.equal(started.code, 0, started.stderr);
   const file = join(dir, 'ldap.pcap');
+  labCapture = file;
   const capture = await lab.capture(0, file, { filter: 'tcp port 389' });
   const url = `ldap://${server.ip}:389`;
   const admin = ['-x', '-H', url, '-D', `cn=admin,${suffix}`, '-w', ADMIN_PW];
@@ -134,6 +141,8 @@ before(async () => {
     ['ldapcompare', ...admin, `cn=bob,${suffix}`, 'sn:Builder'],
     ['ldapmodrdn', ...admin, `cn=bob,${suffix}`, 'cn=robert'],
     ['ldapdelete', ...admin, `cn=robert,${suffix}`],
+    // StartTLS, then a bind and a search inside TLS; GnuTLS (libldap's) writes the key log SSLKEYLOGFILE names.
+    ['env', 'LDAPTLS_REQCERT=never', `SSLKEYLOGFILE=${join(dir, 'ldap.keys')}`, 'ldapsearch', '-ZZ', ...admin, '-b', suffix, '(cn=alice)', 'cn'],
   ];
   try {
     for (const step of steps) await lab.exec(client, ['timeout', '10', ...step], { timeoutMs: 15_000 });
@@ -148,6 +157,26 @@ before(async () => {
 after(async () => {
   await lab?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('LDAP StartTLS: the session after it is read as TLS; with the key log, the bind and search inside it, as tshark reads them', async () => {
+  const plain = labEntries.filter((e) => e.src.port === labEntries.find((x) => x.request?.extendedName === 'StartTLS')?.src.port);
+  assert.deepEqual(plain.map((e) => e.protocol), ['ldap', 'tls'], JSON.stringify(plain.map((e) => e.summary)));
+  assert.equal(plain[0].response?.resultName, 'success');
+  const keys = join(dir, 'ldap.keys');
+  const r = await runCli(['dissect', '--tls-keylog', keys, labCapture]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /TLS: 1 session decrypted/);
+  const inside = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry).filter((e) => e.tls === true);
+  assert.deepEqual(
+    inside.map((e) => `${e.protocol} ${e.request?.operation} ${e.request?.dn ?? ''} ${e.response?.resultName ?? ''}`.trim()),
+    ['ldap bindRequest cn=admin,dc=shark,dc=test success', 'ldap searchRequest dc=shark,dc=test success', 'ldap unbindRequest'],
+  );
+  assert.equal(inside[1].response?.entries, 1);
+  assert.ok(!r.stdout.includes(ADMIN_PW), 'the bind password inside TLS reached the output');
+  const tshark = execFileSync('tshark', ['-r', labCapture, '-o', `tls.keylog_file:${keys}`, '-Y', 'tls and ldap.protocolOp', '-T', 'fields', '-e', 'ldap.protocolOp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  // bindRequest (0), bindResponse (1), searchRequest (3), searchResEntry (4), searchResDone (5), unbindRequest (2).
+  assert.deepEqual(tshark.trim().split('\n').join(',').split(','), ['0', '1', '3', '4', '5', '2']);
 });
 
 test('LDAP lab (slapd + ldap-utils): every operation, its DN, filter and result code; passwords never in the output', () => {

@@ -4,6 +4,8 @@
 // references between; its filter is rendered as RFC 4515 text. Binds show
 // the DN and SASL mechanism; a simple password or SASL credentials sit under
 // `password`/`credentials`, which the entry redactor (src/redact) replaces.
+// After a successful StartTLS the connection is read as TLS (with
+// --tls-keylog, the operations inside it).
 // Spec: RFC 4511 (protocol), RFC 4515 (filter text), RFC 4532 (WhoAmI)
 
 import type { ConnectionContext, Direction, Probe, ProtocolDissector } from '../api.js';
@@ -303,6 +305,8 @@ class LdapParser extends FramedParser {
     }
     const code = fields.resultCode as number | undefined;
     this.emitCall(req, fields, size, code !== undefined && !NOT_ERRORS.has(code), at, warnings);
+    // StartTLS accepted (RFC 4511 §4.14): TLS follows at once, and the operations after it travel inside.
+    if (op === 24 && code === 0 && req?.request.extendedName === 'StartTLS') this.startTls();
   }
 
   /** Bytes of entries already counted into the request's size, moved to the response's at the end. */

@@ -10,6 +10,7 @@
 import type { CallRecord, ConnectionContext, Direction, TcpStreamParser } from '../../api.js';
 import { ByteQueue } from '../../byte-queue.js';
 import { MessageStarts, type Stamp } from './message-start.js';
+import { TunnelStream } from './tunnel-stream.js';
 
 /** Verdict of a protocol's length rule on the head of a direction's queue. */
 export type FrameLength = number | 'need-more' | 'bad';
@@ -45,6 +46,8 @@ export abstract class FramedParser implements TcpStreamParser {
   protected readonly pending = new Map<string | number, PendingCall>();
   protected readonly starts: MessageStarts;
   private readonly limits: FramedLimits;
+  /** After a StartTLS the server accepted: the TLS session, read as TLS (its tls entry, or with --tls-keylog the protocol inside). */
+  private tls: TunnelStream | null = null;
 
   constructor(
     protected readonly ctx: ConnectionContext,
@@ -66,6 +69,10 @@ export abstract class FramedParser implements TcpStreamParser {
   protected abstract summarize(req: Record<string, any> | null, res: Record<string, any> | null): string;
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.tls) {
+      this.tls.onData(dir, data);
+      return;
+    }
     if (this.dead[dir]) return;
     try {
       if (this.skip[dir] > 0) {
@@ -84,6 +91,10 @@ export abstract class FramedParser implements TcpStreamParser {
   }
 
   onGap(dir: Direction, length: number): void {
+    if (this.tls) {
+      this.tls.onGap(dir, length);
+      return;
+    }
     this.ctx.count(`${this.name}.gap`, length);
     if (this.ctx.transport === 'sctp') {
       // SCTP hands over whole user messages: what follows a hole starts a message, so reading resumes there.
@@ -98,6 +109,7 @@ export abstract class FramedParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.tls?.onTick(nowMs, timeoutMs);
     for (const [key, p] of [...this.pending]) {
       if (nowMs - p.time > timeoutMs) {
         this.pending.delete(key);
@@ -117,14 +129,29 @@ export abstract class FramedParser implements TcpStreamParser {
       const reading = this.dead[dir] ? undefined : this.starts.partial(dir, this.queues[dir].length);
       if (reading !== undefined && (min === undefined || reading < min)) min = reading;
     }
+    const inTls = this.tls?.pendingSince();
+    if (inTls !== undefined && (min === undefined || inTls < min)) min = inTls;
     return min;
   }
 
-  onEnd(): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
+    this.tls?.onEnd(reason);
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
-    for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count(`${this.name}.truncated`);
+    for (const dir of ['c2s', 's2c'] as const) if (!this.tls && !this.dead[dir] && this.queues[dir].length > 0) this.ctx.count(`${this.name}.truncated`);
     for (const p of this.pending.values()) this.emitUnanswered(p);
     this.pending.clear();
+  }
+
+  /**
+   * TLS from here on (LDAP's StartTLS answered with success): the bytes
+   * already queued behind the answer (a ClientHello may have come with it)
+   * and all that follow are read as TLS.
+   */
+  protected startTls(): void {
+    const tls = new TunnelStream(this.ctx, undefined, `${this.name}.tls`);
+    const queued = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: this.queues.s2c.take(this.queues.s2c.length) };
+    this.tls = tls;
+    for (const dir of ['c2s', 's2c'] as const) if (queued[dir].length > 0) tls.onData(dir, queued[dir]);
   }
 
   protected kill(dir: Direction): void {

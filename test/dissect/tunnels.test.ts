@@ -14,6 +14,7 @@ import { dissectFile } from '../helpers/dissect.js';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 import { wrapFrame, wrappedPcap, type TunnelKind } from '../helpers/tunnel-wrap.js';
+import { writeRawPcap } from '../helpers/pcap-wire.js';
 import { ipTunnel, udpTunnel } from '../../src/dissect/decode/tunnels.js';
 import { findNetwork } from '../../src/dissect/decode/link.js';
 
@@ -106,18 +107,8 @@ test('a tunnel header cut anywhere, or nested past the limit, is never a crash',
     ip.set([198, 18, 201, 2], 16);
     frame = Buffer.concat([ip, gre]);
   }
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(101, 20);
-  const record = Buffer.alloc(16);
-  record.writeUInt32LE(1_700_000_000, 0);
-  record.writeUInt32LE(frame.length, 8);
-  record.writeUInt32LE(frame.length, 12);
   const path = join(dir, 'deep.pcap');
-  writeFileSync(path, Buffer.concat([header, record, frame]));
+  writeRawPcap(path, [{ tsSec: 1_700_000_000, tsNsec: 0, linkType: 101, data: frame, origLen: frame.length, interfaceId: 0, frame: 1 }]);
   const { entries, error } = await dissectFile(path);
   assert.equal(error, undefined);
   assert.equal(entries.length, 0, 'nothing past the depth limit is dissected');

@@ -111,6 +111,26 @@ export function makeVethLab(id: string, net: string, prefix = 'sht'): VethLab {
   };
 }
 
+/**
+ * tcpdump on `iface` inside `ns` writing `file`, with a 64 MiB kernel ring (the
+ * default 2 MB drops packets under load); resolves once it listens. Stop it
+ * with stopTcpdump.
+ */
+export async function tcpdumpIn(lab: VethLab, ns: string, iface: string, file: string, filter: string): Promise<ChildProcess> {
+  const dump = lab.start(ns, ['tcpdump', '-Z', 'root', '--immediate-mode', '-B', '65536', '-i', iface, '-U', '-w', file, filter]);
+  dump.stdout?.resume();
+  await waitForStderr(dump, /listening on/, 10_000);
+  return dump;
+}
+
+/** Stop a tcpdump as Ctrl-C does (it writes what it has) and wait for it to exit. */
+export async function stopTcpdump(dump: ChildProcess): Promise<void> {
+  if (dump.exitCode !== null) return;
+  const closed = new Promise((resolve) => dump.on('close', resolve));
+  dump.kill('SIGINT');
+  await closed;
+}
+
 /** Start `shark ARGS` inside a namespace. */
 export function sharkIn(lab: VethLab, ns: string, args: string[]): ChildProcess {
   return lab.start(ns, [process.execPath, cliBin, ...args]);

@@ -12,7 +12,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
-import { makeVethLab, type VethLab } from '../live/netns.js';
+import { makeVethLab, stopTcpdump, tcpdumpIn, type VethLab } from '../live/netns.js';
 import { runCli } from '../helpers/cli.js';
 
 const HOST = 'web.shark.test';
@@ -79,16 +79,7 @@ before(async () => {
     proxy!.stdout!.once('data', () => resolve());
     setTimeout(resolve, 5000);
   });
-  const dump = lab.start(lab.nsA, ['tcpdump', '-Z', 'root', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-U', '-w', capture, 'tcp port 3128']);
-  dump.stdout?.resume();
-  await new Promise<void>((resolve) => {
-    let text = '';
-    dump.stderr!.on('data', (d) => {
-      text += d;
-      if (/listening on/.test(text)) resolve();
-    });
-    setTimeout(resolve, 5000);
-  });
+  const dump = await tcpdumpIn(lab, lab.nsA, lab.ifA, capture, 'tcp port 3128');
   for (const c of CALLS) {
     const r = await lab.sh(
       lab.nsA,
@@ -100,8 +91,7 @@ before(async () => {
     curlSaw.push(`GET ${c.path} ${status} ${version}`);
   }
   await new Promise((r) => setTimeout(r, 300));
-  dump.kill('SIGINT');
-  await new Promise((r) => dump.on('close', r));
+  await stopTcpdump(dump);
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
-import { makeVethLab, type VethLab } from '../live/netns.js';
+import { makeVethLab, stopTcpdump, tcpdumpIn, type VethLab } from '../live/netns.js';
 import { runCli } from '../helpers/cli.js';
 
 const TOKEN = 'tls-lab-secret-bearer-7f3a9c';
@@ -44,16 +44,7 @@ before(async () => {
   keys = join(dir, 'sslkeys.log');
   lab = makeVethLab(`tl${process.pid % 100}`, `198.18.${36 + (process.pid % 4)}`);
   nginxProcess = await startTlsNginx(lab, dir, TOKEN);
-  const dump = lab.start(lab.nsA, ['tcpdump', '-Z', 'root', '--immediate-mode', '-B', '65536', '-i', lab.ifA, '-U', '-w', capture, 'tcp port 443']);
-  dump.stdout?.resume();
-  await new Promise<void>((resolve) => {
-    let text = '';
-    dump.stderr!.on('data', (d) => {
-      text += d;
-      if (/listening on/.test(text)) resolve();
-    });
-    setTimeout(resolve, 5000);
-  });
+  const dump = await tcpdumpIn(lab, lab.nsA, lab.ifA, capture, 'tcp port 443');
   for (const c of CALLS) {
     const r = await lab.sh(
       lab.nsA,
@@ -66,8 +57,7 @@ before(async () => {
     curlSaw.push(`${method} ${c.path} ${status} ${version}`);
   }
   await new Promise((r) => setTimeout(r, 300));
-  dump.kill('SIGINT');
-  await new Promise((r) => dump.on('close', r));
+  await stopTcpdump(dump);
 });
 
 after(async () => {

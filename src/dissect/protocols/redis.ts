@@ -533,7 +533,7 @@ export class RedisParser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       const p = this.pending.shift()!;
-      if (p.oneWay) this.emitWithoutReply(p);
+      if (p.oneWay) this.emit(p, null, true);
       else if (!p.emitted) {
         this.emit(p, null);
         this.expired++;
@@ -561,7 +561,7 @@ export class RedisParser implements TcpStreamParser {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
     for (const p of this.pending.splice(0)) {
-      if (p.oneWay) this.emitWithoutReply(p);
+      if (p.oneWay) this.emit(p, null, true);
       else if (!p.emitted) this.emit(p, null);
     }
   }
@@ -607,7 +607,7 @@ export class RedisParser implements TcpStreamParser {
 
   /** Commands the server will not answer, at the front of the queue: emitted now, so calls keep the order they were made in. */
   private emitOneWay(): void {
-    while (this.pending[0]?.oneWay) this.emitWithoutReply(this.pending.shift()!);
+    while (this.pending[0]?.oneWay) this.emit(this.pending.shift()!, null, true);
   }
 
   /** Whether the server will not answer this command (CLIENT REPLY OFF or SKIP in force, or this command sets them). */
@@ -635,23 +635,6 @@ export class RedisParser implements TcpStreamParser {
       return true;
     }
     return false;
-  }
-
-  /** A command the server does not answer: a call without a response, which is not an error. */
-  private emitWithoutReply(p: PendingCommand): void {
-    const call: CallRecord = {
-      protocol: 'redis',
-      request: p.request,
-      response: null,
-      requestTime: p.time,
-      requestFrame: p.frame,
-      requestSize: p.size,
-      responseSize: 0,
-      error: false,
-      summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → (no reply: CLIENT REPLY)`,
-      warnings: [...this.streamWarnings, 'no reply expected'],
-    };
-    this.ctx.emit(call);
   }
 
   private onReply(m: RespMessage): void {
@@ -691,7 +674,13 @@ export class RedisParser implements TcpStreamParser {
     else this.emitStandalone(m, null);
   }
 
-  private emit(p: PendingCommand, reply: RespMessage | null): void {
+  /**
+   * The call of a command: with its reply, unanswered (`reply` null: an
+   * error, warning `unanswered`), or `oneWay`, a command the server does not
+   * answer (CLIENT REPLY OFF or SKIP): no reply, not an error.
+   */
+  private emit(p: PendingCommand, reply: RespMessage | null, oneWay = false): void {
+    const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : 'unanswered';
     const call: CallRecord = {
       protocol: 'redis',
       request: p.request,
@@ -700,8 +689,8 @@ export class RedisParser implements TcpStreamParser {
       requestFrame: p.frame,
       requestSize: p.size,
       responseSize: reply?.size ?? 0,
-      error: reply === null || reply.type === 'error',
-      summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → ${reply ? shortValue(reply) : 'unanswered'}`,
+      error: reply ? reply.type === 'error' : !oneWay,
+      summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → ${outcome}`,
     };
     if (reply) {
       call.responseTime = this.ctx.now;
@@ -709,7 +698,7 @@ export class RedisParser implements TcpStreamParser {
     }
     if (this.streamWarnings.size > 0 || !reply) {
       const warnings = [...this.streamWarnings];
-      if (!reply) warnings.push('unanswered');
+      if (!reply) warnings.push(oneWay ? 'no reply expected' : 'unanswered');
       call.warnings = warnings;
     }
     this.ctx.emit(call);

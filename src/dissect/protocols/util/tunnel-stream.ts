@@ -19,6 +19,8 @@ export class TunnelStream implements TcpStreamParser {
   private dead = false;
   private held: { dir: Direction; data: Buffer }[] = [];
   private readonly heldBytes: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  /** Each direction's first bytes in one buffer, what the probes read: appended once, not joined again for every segment. */
+  private readonly first: Record<Direction, Buffer | undefined> = { c2s: undefined, s2c: undefined };
 
   /** `counter`: the prefix of this tunnel's counters (`http.tunnel`). */
   constructor(
@@ -34,7 +36,9 @@ export class TunnelStream implements TcpStreamParser {
     }
     if (this.dead || data.length === 0) return;
     this.held.push({ dir, data: Buffer.from(data) });
-    this.heldBytes[dir] += data.length;
+    const first = (this.first[dir] ??= Buffer.alloc(MAX_HELD_BYTES));
+    data.copy(first, this.heldBytes[dir], 0, Math.min(data.length, MAX_HELD_BYTES - this.heldBytes[dir]));
+    this.heldBytes[dir] = Math.min(MAX_HELD_BYTES, this.heldBytes[dir] + data.length);
     this.detect(dir);
   }
 
@@ -59,8 +63,7 @@ export class TunnelStream implements TcpStreamParser {
 
   /** Probe what `dir` sent so far; on a verdict, replay everything held into the chosen parser. */
   private detect(dir: Direction): void {
-    const bytes = Buffer.concat(this.held.filter((h) => h.dir === dir).map((h) => h.data));
-    const found = this.ctx.tunnelParser?.(bytes, this.port);
+    const found = this.ctx.tunnelParser?.(this.first[dir]!.subarray(0, this.heldBytes[dir]), this.port);
     if (found === 'need-more' && this.heldBytes.c2s + this.heldBytes.s2c < MAX_HELD_BYTES) return;
     if (found === undefined || found === 'need-more') {
       // A server-first protocol speaks from the other side: wait for it while within bounds.
@@ -73,6 +76,7 @@ export class TunnelStream implements TcpStreamParser {
     this.ctx.count(`${this.counter}.dissected`);
     const held = this.held;
     this.held = [];
+    this.first.c2s = this.first.s2c = undefined;
     for (const h of held) found.onData(h.dir, h.data);
   }
 
@@ -80,6 +84,7 @@ export class TunnelStream implements TcpStreamParser {
   private giveUp(why: 'gap_dropped' | 'undetected_dropped'): void {
     this.dead = true;
     this.held = [];
+    this.first.c2s = this.first.s2c = undefined;
     this.ctx.count(`${this.counter}.${why}`);
   }
 }

@@ -31,6 +31,7 @@ const haveTools = ['memcached', 'mosquitto', 'mosquitto_pub', 'nats-server', 'tc
 
 const work = mkdtempSync(join(tmpdir(), 's4a-lab-'));
 const pcap = join(work, 'lab.pcap');
+const natsKeys = join(work, 'nats-tls.keys');
 const servers: ChildProcess[] = [];
 let entries: Entry[] = [];
 
@@ -76,6 +77,10 @@ before(async () => {
     startServer(['memcached', '-u', 'nobody', '-l', SRV_IP, '-p', '11211', '-U', '0']);
     startServer(['mosquitto', '-c', join(work, 'mosquitto.conf')]);
     startServer(['nats-server', '-a', SRV_IP, '-p', '4222']);
+    // A second NATS server that requires TLS: the client upgrades after INFO, and writes its key log.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=nats.shark.test', '-keyout', join(work, 'nats.key'), '-out', join(work, 'nats.crt')], { stdio: 'ignore' });
+    writeFileSync(join(work, 'nats-tls.conf'), `listen: "${SRV_IP}:4443"\ntls {\n  cert_file: "${join(work, 'nats.crt')}"\n  key_file: "${join(work, 'nats.key')}"\n}\n`);
+    startServer(['nats-server', '-c', join(work, 'nats-tls.conf')]);
     writeFileSync(join(work, 'ws-server.py'), [
       'import asyncio, websockets',
       'async def echo(ws):',
@@ -88,7 +93,7 @@ before(async () => {
       'asyncio.run(main())',
     ].join('\n'));
     startServer([PY, join(work, 'ws-server.py')]);
-    for (const port of [11211, 1883, 4222, 8765]) waitPort(port);
+    for (const port of [11211, 1883, 4222, 4443, 8765]) waitPort(port);
     spawnSync('sleep', ['0.5']); // tcpdump is listening by now (started first)
     void tcpdump;
 
@@ -133,6 +138,19 @@ before(async () => {
       'time.sleep(0.2); s.close()',
     ].join('\n'));
     client(`${PY} ${join(work, 'nats.py')}`);
+    writeFileSync(join(work, 'nats-tls.py'), [
+      'import socket, ssl, time',
+      `s = socket.create_connection(("${SRV_IP}", 4443))`,
+      's.recv(4096)  # INFO {"tls_required":true,…}, in clear text',
+      'ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE',
+      `ctx.keylog_filename = "${natsKeys}"`,
+      's = ctx.wrap_socket(s, server_hostname="nats.shark.test")',
+      'def send(b): s.sendall(b); time.sleep(0.05)',
+      'send(b\'CONNECT {"verbose":false,"pedantic":false,"tls_required":true,"user":"u","pass":"nats-tls-s3cret"}\\r\\n\')',
+      'send(b"SUB tls.echo 1\\r\\nPUB tls.echo 6\\r\\nsecret\\r\\nPING\\r\\n")',
+      'time.sleep(0.2); s.close()',
+    ].join('\n'));
+    client(`${PY} ${join(work, 'nats-tls.py')}`);
 
     // WebSocket with permessage-deflate: text, binary, a ping, then the server closes with 1011.
     writeFileSync(join(work, 'ws-client.py'), [
@@ -205,6 +223,26 @@ test('lab NATS: verbose acks, request/reply through the reply subject, PING/PONG
   const bad = n.find((e) => e.request!.subject === 'bad..subject')!;
   assert.equal(bad.response!.op, '-ERR');
   assert.equal(bad.error, true);
+});
+
+test('lab NATS over TLS: the upgrade after INFO is read as TLS; with the client\'s key log, the NATS inside it', { skip }, async () => {
+  // The client's connection (waitPort's probe connected to 4443 too, and got an INFO).
+  const session = entries.find((e) => e.dst.port === 4443 && e.protocol === 'tls');
+  const conn = entries.filter((e) => e.dst.port === 4443 && e.src.port === session?.src.port);
+  assert.deepEqual(conn.map((e) => `${e.protocol} ${e.request?.op ?? ''}`.trim()), ['nats INFO', 'tls'], 'INFO in clear text, then the TLS session');
+  assert.equal(conn[0].request!.info.tls_required, true);
+  const r = await runCli(['dissect', '--tls-keylog', natsKeys, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /TLS: 1 session decrypted/);
+  const inside = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry).filter((e) => e.tls === true);
+  assert.deepEqual(
+    inside.map((e) => `${e.request!.op} ${e.request!.subject ?? ''}`.trim()),
+    ['CONNECT', 'SUB tls.echo', 'PUB tls.echo', 'PING', 'MSG tls.echo'],
+  );
+  assert.equal(inside[0].request!.connect.pass, '***');
+  assert.equal(inside[3].response!.op, 'PONG');
+  assert.equal(inside[4].request!.body, 'secret');
+  assert.doesNotMatch(r.stdout, /nats-tls-s3cret/);
 });
 
 test('lab WebSocket: deflated messages and the server\'s 1011 close as tshark reads them', { skip }, () => {

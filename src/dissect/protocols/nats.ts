@@ -9,11 +9,14 @@
 //  - PING is answered by the other side's PONG.
 // Anything else (a message without a reply subject, SUB without verbose, INFO)
 // is one-way: one entry, no response, not an error. The sender is `request.from`.
-// CONNECT credentials (pass, auth_token, jwt, sig) are masked here.
+// CONNECT credentials (pass, auth_token, jwt, sig) are masked here. A client
+// that answers INFO with a ClientHello (tls_required) moves the connection to
+// TLS: read as TLS from there (with --tls-keylog, the NATS inside it).
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { maskNatsConnect } from '../../redact/commands.js';
 import { decimalInteger, looksLikeText, printable, truncate } from './util/text.js';
+import { TunnelStream } from './util/tunnel-stream.js';
 
 /** NATS' default max_control_line is 4 KiB; INFO with many URLs can be longer. */
 const MAX_LINE = 64 * 1024;
@@ -260,6 +263,10 @@ export class NatsParser implements TcpStreamParser {
   private readonly replies = new Map<string, Pending>();
   private readonly pings: Record<Direction, Op[]> = { c2s: [], s2c: [] };
   private readonly warnings = new Set<string>();
+  /** The server's INFO was read and the client has sent nothing yet: a TLS upgrade may start here. */
+  private upgradeAllowed = false;
+  /** After the upgrade: the TLS session, read as TLS (its tls entry, or with --tls-keylog the NATS inside). */
+  private tls: TunnelStream | null = null;
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
@@ -270,16 +277,30 @@ export class NatsParser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (!this.tls && dir === 'c2s' && this.upgradeAllowed && isTlsHandshake(data)) {
+      // The client answers INFO with a ClientHello (the server asked for tls_required): TLS from here on.
+      this.tls = new TunnelStream(this.ctx, undefined, 'nats.tls');
+    }
+    if (this.tls) {
+      this.tls.onData(dir, data);
+      return;
+    }
+    if (dir === 'c2s') this.upgradeAllowed = false;
     this.readers[dir].push(data);
   }
 
-  onGap(dir: Direction, _length: number): void {
+  onGap(dir: Direction, length: number): void {
+    if (this.tls) {
+      this.tls.onGap(dir, length);
+      return;
+    }
     this.ctx.count('nats.gap');
     this.warnings.add('gap');
     this.readers[dir].gap();
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.tls?.onTick(nowMs, timeoutMs);
     const old = (p: Pending) => nowMs - p.op.time > timeoutMs;
     while (this.acks.length > 0 && old(this.acks[0])) this.expire(this.acks.shift()!);
     for (const [k, p] of this.replies) if (old(p)) {
@@ -303,10 +324,12 @@ export class NatsParser implements TcpStreamParser {
     see(this.pings.s2c[0]?.time);
     see(this.readers.c2s.messageStart);
     see(this.readers.s2c.messageStart);
+    see(this.tls?.pendingSince());
     return min;
   }
 
-  onEnd(): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
+    this.tls?.onEnd(reason);
     for (const dir of ['c2s', 's2c'] as const) if (this.readers[dir].messageStart !== undefined) this.ctx.count('nats.truncated');
     const left = new Set<Pending>([...this.acks, ...this.replies.values()]);
     this.acks.length = 0;
@@ -349,6 +372,7 @@ export class NatsParser implements TcpStreamParser {
       }
       case 'INFO':
         this.emit(dir, o, null, true);
+        if (dir === 's2c') this.upgradeAllowed = true;
         return;
     }
     if (o.op === 'CONNECT' && o.rec.connect?.verbose === true) this.verbose = true;
@@ -496,3 +520,8 @@ export const nats: ProtocolDissector = {
     return new NatsParser(ctx);
   },
 };
+
+/** A TLS handshake record (a ClientHello starts 0x16 0x03 0x01–0x04): never how a NATS operation starts. */
+function isTlsHandshake(data: Buffer): boolean {
+  return data.length >= 3 && data[0] === 0x16 && data[1] === 0x03 && data[2] <= 0x04;
+}

@@ -80,10 +80,15 @@ export interface ConnectionContext {
    * CONNECT, a PostgreSQL SSLRequest): the engine's content probes on the tunnel's first bytes, one
    * direction's; `port` is the tunnel's target port (its protocols are tried
    * first). 'need-more' when the probes cannot tell yet, undefined when no
-   * protocol claims the bytes. The parser shares this context.
+   * protocol claims the bytes. The parser shares this context. `inside`:
+   * what the tunnel's TLS carries, when the caller knows (MySQL goes on
+   * mid-handshake inside TLS, which no probe would recognise).
    */
-  tunnelParser?(data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined;
+  tunnelParser?(data: Buffer, port: number | undefined, inside?: InnerParser): TcpStreamParser | 'need-more' | undefined;
 }
+
+/** Makes the parser for what a TLS session carries, given the context its calls go through (marked `tls`). */
+export type InnerParser = (ctx: ConnectionContext) => TcpStreamParser;
 
 /** Parser for one TCP connection, fed an ordered byte stream per direction. */
 export interface TcpStreamParser {
@@ -145,6 +150,7 @@ export interface ProtocolDissector {
    * either endpoint uses one of `ports` (heuristics may be looser then).
    */
   probe(data: Buffer, portMatch: boolean): Probe;
-  createTcpParser?(ctx: ConnectionContext): TcpStreamParser;
+  /** `inside` (TLS only): the parser for the plaintext, instead of probing for it. */
+  createTcpParser?(ctx: ConnectionContext, inside?: InnerParser): TcpStreamParser;
   createUdpParser?(ctx: ConnectionContext): UdpDatagramParser;
 }

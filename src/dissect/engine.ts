@@ -16,6 +16,7 @@ import type {
   CallRecord,
   ConnectionContext,
   DissectOptions,
+  InnerParser,
   Probe,
   ProtocolDissector,
   TcpStreamParser,
@@ -837,7 +838,7 @@ export class DissectionEngine {
    * It shares the connection's context; it runs inside the connection's
    * parser, so that parser's guard and memory meter cover it.
    */
-  tunnelParser(ctx: ConnectionContext, data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined {
+  tunnelParser(ctx: ConnectionContext, data: Buffer, port: number | undefined, inside?: InnerParser): TcpStreamParser | 'need-more' | undefined {
     let needMore = false;
     for (const portFirst of [true, false]) {
       for (const d of this.tcpProbes) {
@@ -853,7 +854,7 @@ export class DissectionEngine {
         if (verdict === 'need-more') needMore = true;
         if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') continue;
         try {
-          return d.createTcpParser(ctx);
+          return d.createTcpParser(ctx, inside);
         } catch {
           this.count(`${d.name}.create_threw`);
           return undefined;

@@ -4,13 +4,13 @@
 // its clock current as packets (and ticks) arrive.
 
 import type { Endpoint, Transport } from '../model/entry.js';
-import type { CallRecord, ConnectionContext, Direction, DissectOptions, TcpStreamParser } from './api.js';
+import type { CallRecord, ConnectionContext, Direction, DissectOptions, InnerParser, TcpStreamParser } from './api.js';
 
 /** Where a context's calls and counters go: the engine. */
 export interface ContextOwner {
   emitCall(call: CallRecord, ctx: ConnectionContext): void;
   count(name: string, n?: number): void;
-  tunnelParser(ctx: ConnectionContext, data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined;
+  tunnelParser(ctx: ConnectionContext, data: Buffer, port: number | undefined, inside?: InnerParser): TcpStreamParser | 'need-more' | undefined;
 }
 
 export class MutableContext implements ConnectionContext {
@@ -40,7 +40,7 @@ export class MutableContext implements ConnectionContext {
   count(name: string, n = 1): void {
     this.engine.count(name, n);
   }
-  tunnelParser(data: Buffer, port: number | undefined): TcpStreamParser | 'need-more' | undefined {
-    return this.engine.tunnelParser(this, data, port);
+  tunnelParser(data: Buffer, port: number | undefined, inside?: InnerParser): TcpStreamParser | 'need-more' | undefined {
+    return this.engine.tunnelParser(this, data, port, inside);
   }
 }

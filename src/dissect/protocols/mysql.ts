@@ -1,5 +1,6 @@
 // MySQL/MariaDB client/server protocol: the handshake (server version, user,
-// database; TLS upgrade noted, then the connection is left alone), commands
+// database; after an SSLRequest the connection is read as TLS, and with
+// --tls-keylog this parser goes on inside it, mid-handshake), commands
 // (COM_QUERY text, prepared statements, …) and their replies: OK (affected
 // rows), ERR (code, SQLSTATE, message) and result sets (columns, row count).
 // Spec: https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html
@@ -8,6 +9,7 @@ import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector
 import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
+import { TunnelStream } from './util/tunnel-stream.js';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_PROTOCOL_41 = 0x200;
@@ -82,6 +84,7 @@ class MysqlParser implements TcpStreamParser {
   private pending: Call[] = [];
   private handshake: Call | null = null;
   private serverVersion = '';
+  private connectionId = 0;
   private serverCaps = 0;
   private clientCaps = 0;
   private sawGreeting = false;
@@ -96,11 +99,30 @@ class MysqlParser implements TcpStreamParser {
   /** First packet of a packet sequence split at 16 MB. */
   private partialAt: Record<Direction, Stamp | undefined> = { c2s: undefined, s2c: undefined };
 
-  constructor(private readonly ctx: ConnectionContext) {
+  /** After the SSLRequest: the TLS session (its tls entry, or with --tls-keylog this protocol inside it). */
+  private tls: TunnelStream | null = null;
+
+  /** `afterSsl`: the greeting read before TLS began, for the parser that goes on inside the session. */
+  constructor(
+    private readonly ctx: ConnectionContext,
+    afterSsl?: { serverVersion: string; serverCaps: number; connectionId: number },
+  ) {
     this.starts = new MessageStarts(ctx);
+    if (afterSsl) {
+      // Inside TLS the client's full handshake response comes first (sequence 2), then the server's OK or ERR.
+      this.sawGreeting = true;
+      this.serverVersion = afterSsl.serverVersion;
+      this.serverCaps = afterSsl.serverCaps;
+      this.connectionId = afterSsl.connectionId;
+      this.awaitHandshakeResponse(0);
+    }
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.tls) {
+      this.tls.onData(dir, data);
+      return;
+    }
     if (this.dead || this.encrypted) return;
     try {
       this.starts.push(dir, this.queues[dir].length);
@@ -112,7 +134,11 @@ class MysqlParser implements TcpStreamParser {
     }
   }
 
-  onGap(_dir: Direction, length: number): void {
+  onGap(dir: Direction, length: number): void {
+    if (this.tls) {
+      this.tls.onGap(dir, length);
+      return;
+    }
     this.ctx.count('mysql.gap', length);
     for (const c of this.pending) c.warnings.push('gap');
     this.flush();
@@ -120,6 +146,7 @@ class MysqlParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.tls?.onTick(nowMs, timeoutMs);
     while (this.pending.length > 0 && this.pending[0].response === null && nowMs - this.pending[0].requestTime > timeoutMs) {
       this.emit(this.pending.shift()!, ['unanswered']);
     }
@@ -135,11 +162,12 @@ class MysqlParser implements TcpStreamParser {
   pendingSince(): number | undefined {
     const [first, second] = this.pending;
     const reading = this.dead ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
-    const min = Math.min(first?.requestTime ?? Infinity, second?.requestTime ?? Infinity, reading ?? Infinity);
+    const min = Math.min(first?.requestTime ?? Infinity, second?.requestTime ?? Infinity, reading ?? Infinity, this.tls?.pendingSince() ?? Infinity);
     return min === Infinity ? undefined : min;
   }
 
-  onEnd(): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
+    this.tls?.onEnd(reason);
     // A packet cut off by the end of the capture cannot be read: counted, not silently gone.
     if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('mysql.truncated');
     this.flush();
@@ -275,16 +303,21 @@ class MysqlParser implements TcpStreamParser {
       return;
     }
     if (p.length === 32 && caps & CLIENT_SSL) {
-      // SSLRequest: TLS follows; the rest of the connection is opaque.
+      // SSLRequest: TLS follows at once, read as TLS; inside it, a parser that knows the greeting goes on.
       request.ssl = true;
       call.response = { ssl: true };
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
       this.pending.splice(this.pending.indexOf(call), 1);
       this.handshake = null;
-      this.emit(call, ['encrypted: not dissected']);
+      this.emit(call, []);
       this.encrypted = true;
       this.ctx.count('mysql.encrypted');
+      const greeting = { serverVersion: this.serverVersion, serverCaps: this.serverCaps, connectionId: this.connectionId };
+      const tls = new TunnelStream(this.ctx, undefined, 'mysql.tls', (inner) => new MysqlParser(inner, greeting));
+      const queued = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: this.queues.s2c.take(this.queues.s2c.length) };
+      this.tls = tls;
+      for (const dir of ['c2s', 's2c'] as const) if (queued[dir].length > 0) tls.onData(dir, queued[dir]);
       return;
     }
     let pos = 32;
@@ -468,11 +501,16 @@ class MysqlParser implements TcpStreamParser {
     pos += 2 + 1 + 2;
     if (p.length >= pos + 2) caps |= p.readUInt16LE(pos) << 16;
     this.serverCaps = caps >>> 0;
-    // The handshake call: greeting (server) → response (client) → OK/ERR (server).
+    this.connectionId = connectionId;
+    this.awaitHandshakeResponse(size);
+  }
+
+  /** The handshake call: greeting (server) → response (client) → OK/ERR (server). */
+  private awaitHandshakeResponse(greetingSize: number): void {
     const call = this.newCall(-2, null, 0);
     call.phase = 'auth';
-    call.response = { serverVersion: version.text, connectionId };
-    call.responseSize = size;
+    call.response = { serverVersion: this.serverVersion, connectionId: this.connectionId };
+    call.responseSize = greetingSize;
     this.handshake = call;
   }
 
@@ -504,7 +542,7 @@ function summarize(call: Call): string {
   const res = call.response;
   let left: string;
   if (!req) left = call.command === -2 ? 'handshake' : '(request not captured)';
-  else if (req.command === 'handshake') left = `login user=${req.user ?? ''}${req.database ? ` db=${req.database}` : ''}`;
+  else if (req.command === 'handshake') left = req.ssl ? 'SSLRequest' : `login user=${req.user ?? ''}${req.database ? ` db=${req.database}` : ''}`;
   else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
   else left = req.command;
   if (!res) return NO_REPLY.has(call.command) ? left : `${left} → (no response)`;

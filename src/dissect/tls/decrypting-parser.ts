@@ -9,7 +9,7 @@
 // that do not authenticate, a gap in the ciphertext, or plaintext no dissector
 // claims (then with the decrypted byte counts). Each such case is counted.
 
-import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
+import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
@@ -130,6 +130,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     createHelloParser: (ctx: ConnectionContext) => TcpStreamParser,
     /** The dissectors that may claim the plaintext. */
     private readonly candidates: () => ProtocolDissector[],
+    /** The plaintext's parser, when the connection said what TLS carries (MySQL after its SSLRequest). */
+    private readonly inside?: InnerParser,
   ) {
     this.hello = createHelloParser(forward(ctx, (call) => this.onHelloCall(call)));
   }
@@ -534,13 +536,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.ctx.count('tls.decrypted-bytes', data.length);
     if (data.length === 0 || this.innerFailed) return;
     const side = this.innerDir(dir);
+    if (!this.inner && this.inside) this.startInner(this.inside);
     if (!this.inner) {
       const q = this.undetected[side];
       q.push(data);
       const d = this.chooseInner(side, q.peek());
       if (d === null || (d === undefined && q.length > MAX_UNDETECTED)) return this.giveUpInner();
       if (d === undefined) return;
-      this.startInner(d);
+      this.startInner((ctx: ConnectionContext) => d.createTcpParser!(ctx));
       for (const s of ['c2s', 's2c'] as Direction[]) {
         const pending = this.undetected[s];
         if (pending.length > 0) this.feedInner(s, pending.take(pending.length));
@@ -578,10 +581,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** Sides whose first plaintext no dissector claimed. */
   private readonly rejected: Record<Direction, boolean> = { c2s: false, s2c: false };
 
-  private startInner(d: ProtocolDissector): void {
+  private startInner(create: InnerParser): void {
     const outer = this.ctx;
     const reversed = this.clientDir !== 'c2s';
-    this.inner = d.createTcpParser!(
+    this.inner = create(
       forward(outer, (call) => {
         call.tls = true;
         if (reversed) call.reversed = !call.reversed;
@@ -663,10 +666,10 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
   const plain = tls.createTcpParser!.bind(tls);
   return {
     ...tls,
-    createTcpParser(ctx) {
+    createTcpParser(ctx, inside) {
       const keys = ctx.options.tlsKeys;
       // A followed key log may be empty yet: its secrets come as clients connect.
-      return keys && (keys.size > 0 || keys.follows) ? new DecryptingTlsParser(ctx, keys, plain, candidates) : plain(ctx);
+      return keys && (keys.size > 0 || keys.follows) ? new DecryptingTlsParser(ctx, keys, plain, candidates, inside) : plain(ctx);
     },
   };
 }

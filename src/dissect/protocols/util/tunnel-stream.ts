@@ -8,7 +8,7 @@
 // are counted (`http.tunnel.undetected_dropped`, `http.tunnel.gap_dropped`)
 // and dropped.
 
-import type { ConnectionContext, Direction, TcpStreamParser } from '../../api.js';
+import type { ConnectionContext, Direction, InnerParser, TcpStreamParser } from '../../api.js';
 
 /** Bytes held per tunnel while its protocol is unknown (the engine's own probes decide on far fewer). */
 const MAX_HELD_BYTES = 16 * 1024;
@@ -22,11 +22,12 @@ export class TunnelStream implements TcpStreamParser {
   /** Each direction's first bytes in one buffer, what the probes read: appended once, not joined again for every segment. */
   private readonly first: Record<Direction, Buffer | undefined> = { c2s: undefined, s2c: undefined };
 
-  /** `counter`: the prefix of this tunnel's counters (`http.tunnel`). */
+  /** `counter`: the prefix of this tunnel's counters (`http.tunnel`); `inside`: what its TLS carries, when the caller knows. */
   constructor(
     private readonly ctx: ConnectionContext,
     private readonly port: number | undefined,
     private readonly counter: string,
+    private readonly inside?: InnerParser,
   ) {}
 
   onData(dir: Direction, data: Buffer): void {
@@ -63,7 +64,7 @@ export class TunnelStream implements TcpStreamParser {
 
   /** Probe what `dir` sent so far; on a verdict, replay everything held into the chosen parser. */
   private detect(dir: Direction): void {
-    const found = this.ctx.tunnelParser?.(this.first[dir]!.subarray(0, this.heldBytes[dir]), this.port);
+    const found = this.ctx.tunnelParser?.(this.first[dir]!.subarray(0, this.heldBytes[dir]), this.port, this.inside);
     if (found === 'need-more' && this.heldBytes.c2s + this.heldBytes.s2c < MAX_HELD_BYTES) return;
     if (found === undefined || found === 'need-more') {
       // A server-first protocol speaks from the other side: wait for it while within bounds.

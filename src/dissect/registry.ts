@@ -22,6 +22,7 @@ import { websocket } from './protocols/websocket.js';
 import { mqtt } from './protocols/mqtt.js';
 import { nats } from './protocols/nats.js';
 import { memcached } from './protocols/memcached.js';
+import { socks } from './protocols/socks.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -37,6 +38,7 @@ export const dissectors: ProtocolDissector[] = [
   mqtt,
   nats,
   memcached,
+  socks,
   mongodb,
   cql,
   ldap,

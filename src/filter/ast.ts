@@ -70,6 +70,7 @@ export const PROTOCOL_NAMES = new Set([
   'mqtt',
   'nats',
   'memcached',
+  'socks',
 ]);
 
 /** Aliases: the name a user types → the name shark's dissectors emit in entry.protocol. */

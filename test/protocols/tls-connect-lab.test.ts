@@ -1,6 +1,7 @@
-// TLS through an HTTP proxy: curl calls Debian's nginx over TLS through a
-// CONNECT proxy (a few lines of python3 in the server's namespace, relaying
-// real bytes), tcpdump records the client's side. After the proxy's 200 the
+// TLS through proxies: curl calls Debian's nginx over TLS through an HTTP
+// CONNECT proxy and through a SOCKS 5 proxy with a username and password
+// (a few lines of python3 each in the server's namespace, relaying real
+// bytes); tcpdump records the client's side. After the proxy's reply the
 // tunnel carries TLS: shark names its server (SNI) without keys and, with
 // curl's key log, reports the calls inside with the status curl saw, as
 // tshark does decrypting the same file.
@@ -61,6 +62,54 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 `;
 
+// SOCKS 5 (RFC 1928) with username/password (RFC 1929): CONNECT to a named host, relayed as above.
+const SOCKS = `
+import socket, struct, threading
+def relay(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally:
+        for s in (a, b):
+            try: s.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+def exactly(c, n):
+    b = b''
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d: raise OSError('closed')
+        b += d
+    return b
+def serve(c):
+    ver, n = exactly(c, 2)
+    methods = exactly(c, n)
+    c.sendall(b'\\x05\\x02')
+    exactly(c, 1)
+    user = exactly(c, exactly(c, 1)[0])
+    exactly(c, exactly(c, 1)[0])
+    c.sendall(b'\\x01\\x00')
+    ver, cmd, _, atyp = exactly(c, 4)
+    host = exactly(c, exactly(c, 1)[0]) if atyp == 3 else exactly(c, 4)
+    port = struct.unpack('!H', exactly(c, 2))[0]
+    u = socket.create_connection(('127.0.0.1', port), timeout=5)
+    c.sendall(b'\\x05\\x00\\x00\\x01' + socket.inet_aton('127.0.0.1') + struct.pack('!H', u.getsockname()[1]))
+    threading.Thread(target=relay, args=(u, c), daemon=True).start()
+    relay(c, u)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 1080))
+s.listen(16)
+print('listening', flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+const SOCKS_PASSWORD = 'socks-lab-s3cret';
+let socksProxy: ChildProcess | undefined;
+
 const CALLS = [
   { path: '/ok', args: ['--http1.1', '--tlsv1.3'] },
   { path: '/boom', args: ['--http2', '--tlsv1.2', '--tls-max', '1.2'] },
@@ -79,7 +128,13 @@ before(async () => {
     proxy!.stdout!.once('data', () => resolve());
     setTimeout(resolve, 5000);
   });
-  const dump = await tcpdumpIn(lab, lab.nsA, lab.ifA, capture, 'tcp port 3128');
+  writeFileSync(join(dir, 'socks.py'), SOCKS);
+  socksProxy = lab.start(lab.nsB, ['python3', join(dir, 'socks.py')]);
+  await new Promise<void>((resolve) => {
+    socksProxy!.stdout!.once('data', () => resolve());
+    setTimeout(resolve, 5000);
+  });
+  const dump = await tcpdumpIn(lab, lab.nsA, lab.ifA, capture, 'tcp port 3128 or tcp port 1080');
   for (const c of CALLS) {
     const r = await lab.sh(
       lab.nsA,
@@ -90,11 +145,23 @@ before(async () => {
     const [status, version] = r.stdout.trim().split(' ');
     curlSaw.push(`GET ${c.path} ${status} ${version}`);
   }
+  // Through the SOCKS proxy: the host name resolved by the proxy (socks5h), a user and password.
+  const r = await lab.sh(
+    lab.nsA,
+    `SSLKEYLOGFILE=${keys} curl -sk -o /dev/null --max-time 5 -w '%{http_code} %{http_version}' --proxy socks5h://alice:${SOCKS_PASSWORD}@${lab.ipB}:1080 --http1.1 'https://${HOST}/boom'`,
+    10_000,
+  );
+  assert.equal(r.code, 0, `curl through SOCKS: ${r.stderr}`);
+  const [status, version] = r.stdout.trim().split(' ');
+  curlSaw.push(`GET /boom ${status} ${version}`);
   await new Promise((r) => setTimeout(r, 300));
   await stopTcpdump(dump);
 });
 
 after(async () => {
+  socksProxy?.kill('SIGKILL');
+  socksProxy?.stdout?.destroy();
+  socksProxy?.stderr?.destroy();
   proxy?.kill('SIGKILL');
   proxy?.stdout?.destroy();
   proxy?.stderr?.destroy();
@@ -107,18 +174,21 @@ after(async () => {
 
 const entriesOf = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
-test('without keys: each CONNECT is an http entry, and the TLS inside names its server', async () => {
+test('without keys: each CONNECT is an http entry, the SOCKS handshake a socks entry, and the TLS inside each names its server', async () => {
   const r = await runCli(['dissect', capture]);
   assert.equal(r.code, 0, r.stderr);
   const entries = entriesOf(r.stdout);
   const connects = entries.filter((e) => e.protocol === 'http');
   assert.deepEqual(connects.map((e) => e.summary), CALLS.map(() => `CONNECT ${HOST}:443 → 200`));
+  const socks = entries.filter((e) => e.protocol === 'socks');
+  assert.deepEqual(socks.map((e) => e.summary), [`CONNECT ${HOST}:443 → succeeded`]);
+  assert.equal(socks[0].request.user, 'alice');
+  assert.equal(socks[0].request.version, 5);
+  assert.doesNotMatch(r.stdout, new RegExp(SOCKS_PASSWORD), 'the SOCKS password reached the output');
   const tls = entries.filter((e) => e.protocol === 'tls');
-  assert.equal(tls.length, CALLS.length, JSON.stringify(entries.map((e) => e.summary)));
-  for (const e of tls) {
-    assert.equal(e.request.sni, HOST);
-    assert.equal(e.dst.port, 3128, 'the tunnel is the proxy connection');
-  }
+  assert.equal(tls.length, CALLS.length + 1, JSON.stringify(entries.map((e) => e.summary)));
+  for (const e of tls) assert.equal(e.request.sni, HOST);
+  assert.deepEqual(tls.map((e) => e.dst.port), [...CALLS.map(() => 3128), 1080], 'each tunnel is its proxy connection');
 });
 
 test('with curl\'s key log: the calls inside the tunnels, with the statuses curl saw, as tshark sees them', async () => {

@@ -26,44 +26,12 @@ let proxy: ChildProcess | undefined;
 /** What curl itself reported for each call: "METHOD path status version". */
 const curlSaw: string[] = [];
 
-// One CONNECT per connection: read the head, dial the target, say 200, relay both ways until either side closes.
-const PROXY = `
-import socket, threading
-def relay(a, b):
-    try:
-        while True:
-            d = a.recv(65536)
-            if not d: break
-            b.sendall(d)
-    except OSError: pass
-    finally:
-        for s in (a, b):
-            try: s.shutdown(socket.SHUT_RDWR)
-            except OSError: pass
-def serve(c):
-    head = b''
-    while b'\\r\\n\\r\\n' not in head:
-        d = c.recv(4096)
-        if not d: return c.close()
-        head += d
-    target = head.split(b' ')[1].decode()
-    host, port = target.rsplit(':', 1)
-    u = socket.create_connection(('127.0.0.1', int(port)), timeout=5)
-    c.sendall(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n')
-    threading.Thread(target=relay, args=(u, c), daemon=True).start()
-    relay(c, u)
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', 3128))
-s.listen(16)
-print('listening', flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
-
-// SOCKS 5 (RFC 1928) with username/password (RFC 1929): CONNECT to a named host, relayed as above.
-const SOCKS = `
+/**
+ * A python3 proxy on `port`: each connection is handed to the script's
+ * `serve(c)`, which ends by relaying both ways with `relay` until either
+ * side closes.
+ */
+const proxyScript = (port: number, serve: string): string => `
 import socket, struct, threading
 def relay(a, b):
     try:
@@ -76,7 +44,33 @@ def relay(a, b):
         for s in (a, b):
             try: s.shutdown(socket.SHUT_RDWR)
             except OSError: pass
-def exactly(c, n):
+${serve}
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', ${port}))
+s.listen(16)
+print('listening', flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+// One CONNECT per connection: read the head, dial the target, say 200, relay.
+const PROXY = proxyScript(3128, `def serve(c):
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        d = c.recv(4096)
+        if not d: return c.close()
+        head += d
+    target = head.split(b' ')[1].decode()
+    host, port = target.rsplit(':', 1)
+    u = socket.create_connection(('127.0.0.1', int(port)), timeout=5)
+    c.sendall(b'HTTP/1.1 200 Connection established\\r\\n\\r\\n')
+    threading.Thread(target=relay, args=(u, c), daemon=True).start()
+    relay(c, u)`);
+
+// SOCKS 5 (RFC 1928) with username/password (RFC 1929): CONNECT to a named host, relayed as above.
+const SOCKS = proxyScript(1080, `def exactly(c, n):
     b = b''
     while len(b) < n:
         d = c.recv(n - len(b))
@@ -97,16 +91,7 @@ def serve(c):
     u = socket.create_connection(('127.0.0.1', port), timeout=5)
     c.sendall(b'\\x05\\x00\\x00\\x01' + socket.inet_aton('127.0.0.1') + struct.pack('!H', u.getsockname()[1]))
     threading.Thread(target=relay, args=(u, c), daemon=True).start()
-    relay(c, u)
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', 1080))
-s.listen(16)
-print('listening', flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
+    relay(c, u)`);
 const SOCKS_PASSWORD = 'socks-lab-s3cret';
 let socksProxy: ChildProcess | undefined;
 

@@ -190,6 +190,12 @@ function buildVariables(): Map<string, Variable> {
     memcached_hits: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).hits) : undefined), doc: 'response.hits of a retrieval' },
     memcached_misses: { type: 'int', get: (e: Entry) => (is(e, 'memcached') ? num(res(e).misses) : undefined), doc: 'response.misses of a retrieval' },
 
+    // SOCKS
+    socks_command: { type: 'string', get: (e: Entry) => (is(e, 'socks') ? str(req(e).command) : undefined), doc: 'request.command (CONNECT, BIND, UDP ASSOCIATE)' },
+    socks_host: { type: 'string', get: (e: Entry) => (is(e, 'socks') ? str(req(e).host) : undefined), doc: 'request.host: the target the client asked the proxy for' },
+    socks_port: { type: 'int', get: (e: Entry) => (is(e, 'socks') ? num(req(e).port) : undefined), doc: 'request.port: the target port' },
+    socks_reply: { type: 'string', get: (e: Entry) => (is(e, 'socks') ? str(res(e).reply) : undefined), doc: 'response.reply (succeeded, connection refused, granted, rejected …)' },
+
     // MongoDB, Cassandra CQL, LDAP, RADIUS, Diameter
     mongodb_command: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).command) : undefined), doc: 'request.command (find, insert, saslStart …)' },
     mongodb_database: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).database) : undefined), doc: 'request.database' },

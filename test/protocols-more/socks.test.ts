@@ -9,6 +9,12 @@ import type { CallRecord, ConnectionContext, Direction } from '../../src/dissect
 import { http1 } from '../../src/dissect/protocols/http1.js';
 import { probeSocks, socks } from '../../src/dissect/protocols/socks.js';
 import { fuzzDissector, makeContext } from './helpers.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Wire } from '../helpers/engine-wire.js';
+import { writeRawPcap } from '../helpers/pcap-wire.js';
+import { runCli } from '../helpers/cli.js';
 
 type Conversation = Array<{ dir: Direction; data: Buffer }>;
 const c = (hex: string): { dir: Direction; data: Buffer } => ({ dir: 'c2s', data: Buffer.from(hex.replace(/ /g, ''), 'hex') });
@@ -103,4 +109,28 @@ test('probe: on the SOCKS port only, a whole greeting or SOCKS 4 request', () =>
 test('mutated, cut and re-split handshakes never throw', () => {
   const counters: Record<string, number> = {};
   assert.equal(fuzzDissector(socks, Object.values(CONVERSATIONS), 3000, 0x50c5, counters), 3000);
+});
+
+test('through the engine on port 1080: the socks flag and variables select handshakes; --list-protocols names socks', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-socks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const w = new Wire();
+  let at = 1_700_000_000_000;
+  for (const [port, conv] of [[40001, CONVERSATIONS.v5Named], [40002, CONVERSATIONS.v4a], [40003, CONVERSATIONS.v5AuthRefused]] as const) {
+    for (const m of conv) w.send((at += 5), m.dir === 'c2s' ? 1 : 2, m.dir === 'c2s' ? port : 1080, m.dir === 'c2s' ? 1080 : port, m.data);
+  }
+  const file = join(dir, 'socks.pcap');
+  writeRawPcap(file, w.packets);
+  const summaries = async (expr: string) => {
+    const r = await runCli(['filter', expr, file]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).summary);
+  };
+  assert.deepEqual(await summaries('socks'), ['CONNECT api.example:80 → succeeded', 'CONNECT db.example:443 → rejected', 'CONNECT 2001:db8::1:443 → connection refused']);
+  assert.deepEqual(await summaries('socks_host == "api.example" && socks_port == 80'), ['CONNECT api.example:80 → succeeded']);
+  assert.deepEqual(await summaries('socks_reply == "rejected" || socks_reply == "connection refused"'), ['CONNECT db.example:443 → rejected', 'CONNECT 2001:db8::1:443 → connection refused']);
+  // The call inside the tunnel is an http entry of its own.
+  assert.deepEqual(await summaries('http'), ['GET /health → 200']);
+  const list = await runCli(['dissect', '--list-protocols']);
+  assert.match(list.stdout, /^socks\ttcp\t1080\thttps:\/\/www\.rfc-editor\.org\/rfc\/rfc1928/m);
 });

@@ -1,11 +1,13 @@
-// What a tunnel inside a connection carries, dissected: after an HTTP
-// proxy's 2xx to CONNECT the connection's bytes are another protocol's, most
-// often TLS to port 443; after PostgreSQL's "S" to SSLRequest they are TLS
-// (which --tls-keylog then decrypts), as tshark reads them. The tunnel's
-// first bytes are held until the engine's probes name their protocol
+// What a tunnel inside a connection carries, dissected as tshark reads it:
+// after an HTTP proxy's 2xx to CONNECT or a granted SOCKS CONNECT, the
+// target's protocol (TLS to :443, most often); after PostgreSQL's "S" to
+// SSLRequest, MySQL's SSLRequest, LDAP's StartTLS or a NATS client's
+// ClientHello, TLS (which --tls-keylog then decrypts). The tunnel's first
+// bytes are held until the engine's probes name their protocol
 // (ConnectionContext.tunnelParser), then replayed into that protocol's
 // parser in the order they came; undetected (or cut by a gap first), they
-// are counted (`http.tunnel.undetected_dropped`, `http.tunnel.gap_dropped`)
+// are counted as lost (`<prefix>.undetected_dropped`, `<prefix>.gap_dropped`,
+// the prefix naming the tunnel: `http.tunnel`, `socks.tunnel`, `mysql.tls` …)
 // and dropped.
 
 import type { ConnectionContext, Direction, InnerParser, TcpStreamParser } from '../../api.js';

@@ -37,8 +37,6 @@ export const TUNNEL_UDP_PORTS: ReadonlySet<number> = new Set([...VXLAN_PORTS, GE
 const TRANSPARENT_ETHERNET = 0x6558;
 const ERSPAN_II = 0x88be;
 const ERSPAN_III = 0x22eb;
-const MPLS_UNICAST = 0x8847;
-const MPLS_MULTICAST = 0x8848;
 const PPP = 0x880b;
 
 /** The tunnel a UDP datagram's payload (after the UDP header) carries, if any. */
@@ -108,8 +106,8 @@ function gre(b: Buffer, kind: string): Tunnelled | undefined {
       if (frameType === 2) return { kind: 'erspan', linkType: LinkType.RAW, offset: start };
       return { kind: 'erspan', offset: start };
     }
-    case MPLS_UNICAST:
-    case MPLS_MULTICAST: {
+    case EtherType.MPLS:
+    case EtherType.MPLS_MULTICAST: {
       const inner = afterMpls(b, off);
       return inner ? { kind, linkType: LinkType.RAW, offset: inner.offset } : { kind, offset: off };
     }

@@ -143,7 +143,8 @@ export function ipHash(ip: IpPacket, depth: number): number {
       const sport = p.readUInt16BE(0);
       const dport = p.readUInt16BE(2);
       if (depth < MAX_ENCAP_DEPTH) {
-        const inner = tunnelled(udpTunnel(sport, dport, udpPayload(p)), udpPayload(p), depth);
+        const payload = udpPayload(p);
+        const inner = tunnelled(udpTunnel(sport, dport, payload), payload, depth);
         if (inner !== undefined) return inner;
       }
       return pairHash(ip.src, sport, ip.dst, dport, ip.protocol);

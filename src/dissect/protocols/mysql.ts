@@ -314,10 +314,7 @@ class MysqlParser implements TcpStreamParser {
       this.encrypted = true;
       this.ctx.count('mysql.encrypted');
       const greeting = { serverVersion: this.serverVersion, serverCaps: this.serverCaps, connectionId: this.connectionId };
-      const tls = new TunnelStream(this.ctx, undefined, 'mysql.tls', (inner) => new MysqlParser(inner, greeting));
-      const queued = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: this.queues.s2c.take(this.queues.s2c.length) };
-      this.tls = tls;
-      for (const dir of ['c2s', 's2c'] as const) if (queued[dir].length > 0) tls.onData(dir, queued[dir]);
+      this.tls = TunnelStream.takingOver(this.ctx, 'mysql.tls', this.queues, undefined, (inner) => new MysqlParser(inner, greeting));
       return;
     }
     let pos = 32;

@@ -425,9 +425,7 @@ class PostgresParser implements TcpStreamParser {
           this.ctx.count('postgresql.encrypted');
           // GSSAPI encryption from here on: nothing more to read. TLS: read as TLS, the session's protocol inside it.
           if (reply === 'S') {
-            this.tls = new TunnelStream(this.ctx, undefined, 'postgresql.tls');
-            const early = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: q.take(q.length) };
-            for (const dir of ['c2s', 's2c'] as const) if (early[dir].length > 0) this.tls.onData(dir, early[dir]);
+            this.tls = TunnelStream.takingOver(this.ctx, 'postgresql.tls', this.queues);
           }
           return;
         }

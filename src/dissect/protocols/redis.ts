@@ -533,10 +533,9 @@ export class RedisParser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
       const p = this.pending.shift()!;
-      if (p.oneWay) this.emit(p, null, true);
-      else if (!p.emitted) {
+      if (!p.emitted) {
         this.emit(p, null);
-        this.expired++;
+        if (!p.oneWay) this.expired++;
       }
     }
     this.emitOneWay();
@@ -560,10 +559,7 @@ export class RedisParser implements TcpStreamParser {
   onEnd(): void {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
-    for (const p of this.pending.splice(0)) {
-      if (p.oneWay) this.emit(p, null, true);
-      else if (!p.emitted) this.emit(p, null);
-    }
+    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
   }
 
   private onMalformed(why: string): void {
@@ -607,7 +603,7 @@ export class RedisParser implements TcpStreamParser {
 
   /** Commands the server will not answer, at the front of the queue: emitted now, so calls keep the order they were made in. */
   private emitOneWay(): void {
-    while (this.pending[0]?.oneWay) this.emit(this.pending.shift()!, null, true);
+    while (this.pending[0]?.oneWay) this.emit(this.pending.shift()!, null);
   }
 
   /** Whether the server will not answer this command (CLIENT REPLY OFF or SKIP in force, or this command sets them). */
@@ -676,10 +672,11 @@ export class RedisParser implements TcpStreamParser {
 
   /**
    * The call of a command: with its reply, unanswered (`reply` null: an
-   * error, warning `unanswered`), or `oneWay`, a command the server does not
-   * answer (CLIENT REPLY OFF or SKIP): no reply, not an error.
+   * error, warning `unanswered`), or, for a command the server does not
+   * answer (CLIENT REPLY OFF or SKIP: `oneWay`), no reply and not an error.
    */
-  private emit(p: PendingCommand, reply: RespMessage | null, oneWay = false): void {
+  private emit(p: PendingCommand, reply: RespMessage | null): void {
+    const oneWay = reply === null && p.oneWay === true;
     const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : 'unanswered';
     const call: CallRecord = {
       protocol: 'redis',

@@ -210,10 +210,7 @@ export class SocksParser implements TcpStreamParser {
     this.ctx.emit(call);
     this.stage = 'done';
     if (error || this.request.command !== 'CONNECT') return;
-    const tunnel = new TunnelStream(this.ctx, typeof this.request.port === 'number' ? this.request.port : undefined, 'socks.tunnel');
-    const queued = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: this.queues.s2c.take(this.queues.s2c.length) };
-    this.tunnel = tunnel;
-    for (const dir of ['c2s', 's2c'] as const) if (queued[dir].length > 0) tunnel.onData(dir, queued[dir]);
+    this.tunnel = TunnelStream.takingOver(this.ctx, 'socks.tunnel', this.queues, typeof this.request.port === 'number' ? this.request.port : undefined);
   }
 
   /** The handshake ended without its reply (a gap, the end of the capture, the request timeout, bytes that are not SOCKS). */

@@ -148,10 +148,7 @@ export abstract class FramedParser implements TcpStreamParser {
    * and all that follow are read as TLS.
    */
   protected startTls(): void {
-    const tls = new TunnelStream(this.ctx, undefined, `${this.name}.tls`);
-    const queued = { c2s: this.queues.c2s.take(this.queues.c2s.length), s2c: this.queues.s2c.take(this.queues.s2c.length) };
-    this.tls = tls;
-    for (const dir of ['c2s', 's2c'] as const) if (queued[dir].length > 0) tls.onData(dir, queued[dir]);
+    this.tls = TunnelStream.takingOver(this.ctx, `${this.name}.tls`, this.queues);
   }
 
   protected kill(dir: Direction): void {

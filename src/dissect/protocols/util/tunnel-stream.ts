@@ -11,6 +11,7 @@
 // and dropped.
 
 import type { ConnectionContext, Direction, InnerParser, TcpStreamParser } from '../../api.js';
+import type { ByteQueue } from '../../byte-queue.js';
 
 /** Bytes held per tunnel while its protocol is unknown (the engine's own probes decide on far fewer). */
 const MAX_HELD_BYTES = 16 * 1024;
@@ -31,6 +32,21 @@ export class TunnelStream implements TcpStreamParser {
     private readonly counter: string,
     private readonly inside?: InnerParser,
   ) {}
+
+  /**
+   * A tunnel taking over a connection from the parser that read it so far:
+   * what that parser still holds in `queues` (a ClientHello may have come
+   * right behind the reply that opened the tunnel) is fed first, and the
+   * queues are left empty.
+   */
+  static takingOver(ctx: ConnectionContext, counter: string, queues: Record<Direction, ByteQueue>, port?: number, inside?: InnerParser): TunnelStream {
+    const tunnel = new TunnelStream(ctx, port, counter, inside);
+    for (const dir of ['c2s', 's2c'] as const) {
+      const q = queues[dir];
+      if (q.length > 0) tunnel.onData(dir, q.take(q.length));
+    }
+    return tunnel;
+  }
 
   onData(dir: Direction, data: Buffer): void {
     if (this.inner) {

@@ -5,9 +5,11 @@
 # client's veth. Nothing touches the root namespace; everything is torn down
 # on exit, even on failure. Every client run is bounded (timeout).
 #
-#   scripts/lab/record-more.sh [OUT_DIR]     # default: test/fixtures/captures
+#   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
-# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-h2c.pcap, lab-grpc.pcap
+# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-h2c.pcap,
+# lab-grpc.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,h2c,grpc)
+# records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio
 set -euo pipefail
@@ -18,13 +20,16 @@ readonly SRV_IP=198.18.48.1 CLI_IP=198.18.48.2
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly REPO
 readonly OUT="${1:-$REPO/test/fixtures/captures}"
+readonly ONLY="${2:-}"
 WORK="$(mktemp -d /tmp/shark-record-more.XXXXXX)"
 readonly WORK
+chmod 755 "$WORK" # the servers run as their own users
 # Servers started in the background. They are started with `ip netns exec` directly
 # (not through a shell function), which execs the server, so $! is the server's pid.
 PIDS=()
 
 die() { echo "record-more.sh: $*" >&2; exit 1; }
+wanted() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
 in_srv() { ip netns exec "$SRV_NS" "$@"; }
 in_cli() { ip netns exec "$CLI_NS" timeout 20 "$@"; }
 
@@ -117,7 +122,7 @@ SQL
   in_cli psql -X -q -c 'delete from pets' -c 'drop table pets' >/dev/null
   PGSSLMODE=prefer in_cli psql -X -q -c "select 2" >/dev/null 2>&1 || true
 }
-if command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+if wanted pgsql && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   mkdir -p "$WORK/pg" "$WORK/pgsock"
   chown postgres "$WORK/pg" "$WORK/pgsock"
   chmod 755 "$WORK"
@@ -145,7 +150,22 @@ delete from pets;
 drop table pets;
 SQL
 }
-if command -v mariadbd >/dev/null 2>&1; then
+# The compressed protocol (CLIENT_COMPRESS, zlib): after the login every packet travels in a
+# compressed frame; the client leaves short ones as they are (uncompressed length 0).
+my_compressed_session() {
+  local m=(mariadb -h "$SRV_IP" -u shark -psharkpw --skip-ssl --connect-timeout=5 --compress)
+  in_cli "${m[@]}" shark --force >/dev/null 2>&1 <<'SQL' || true
+select 1 as one, "hello" as greeting;
+create table pets (id int primary key, name text);
+insert into pets values (1, 'cat'), (2, 'dog'), (3, 'eel');
+select seq, repeat('row-', 30) as filler from seq_1_to_3000;
+select repeat('one value longer than a frame ', 2500) as big;
+select * from no_such_table;
+select concat('a long query text, so that the client compresses it: ', repeat('padding ', 40)) as text;
+drop table pets;
+SQL
+}
+if (wanted mysql || wanted mysql-compressed) && command -v mariadbd >/dev/null 2>&1; then
   mkdir -p "$WORK/my"
   chown mysql "$WORK/my" 2>/dev/null || true
   mariadb-install-db --no-defaults --datadir="$WORK/my" --user=mysql --auth-root-authentication-method=socket >/dev/null 2>&1
@@ -155,7 +175,8 @@ if command -v mariadbd >/dev/null 2>&1; then
   wait_port 3306
   in_srv mariadb --no-defaults -S "$WORK/my/my.sock" -u root -e \
     "create database shark; create user shark@'%' identified by 'sharkpw'; grant all on shark.* to shark@'%';"
-  record "$OUT/lab-mysql.pcap" my_session
+  wanted mysql && record "$OUT/lab-mysql.pcap" my_session
+  wanted mysql-compressed && record "$OUT/lab-mysql-compressed.pcap" my_compressed_session
 fi
 
 # --- HTTP/2 cleartext (nghttpd, prior knowledge; it does not do Upgrade) -------
@@ -163,7 +184,7 @@ h2_session() {
   in_cli nghttp -n "http://$SRV_IP:8080/index.html" "http://$SRV_IP:8080/missing"
   in_cli nghttp -n -d "$WORK/www/post.json" -H "content-type: application/json" "http://$SRV_IP:8080/graphql"
 }
-if command -v nghttpd >/dev/null 2>&1; then
+if wanted h2c && command -v nghttpd >/dev/null 2>&1; then
   mkdir -p "$WORK/www"
   printf '<html><body>shark h2c lab</body></html>\n' > "$WORK/www/index.html"
   printf '{"query":"query Pets { pets { id name } owner(id: 1) { name } }","operationName":"Pets"}' > "$WORK/www/post.json"
@@ -174,7 +195,7 @@ if command -v nghttpd >/dev/null 2>&1; then
 fi
 
 # --- gRPC (python3-grpcio, raw protobuf bytes: no generated code needed) --------
-if /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
+if wanted grpc && /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
   ip netns exec "$SRV_NS" /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" serve "$SRV_IP:50051" >"$WORK/grpc.log" 2>&1 &
   PIDS+=($!)
   wait_port 50051

@@ -181,3 +181,34 @@ test('MySQL prepared statements: EXECUTE shows the PREPAREd text; binary rows ar
   assert.equal(close.error, false);
   assert.equal(close.warnings, undefined);
 });
+
+test('MySQL lab captured mid-way: from every cut, the calls after the first whole command read as from the start', () => {
+  const outcome = (r: CallRecord): string =>
+    `${r.requestFrame} ${r.request?.query ?? r.request?.command} → ${r.response?.type} ${r.response?.rows ?? ''} ${r.response?.errorCode ?? ''}`;
+  const segments = tcpSegments(fixture('lab-mysql.pcap'), { fields: MY_FIELDS }).filter((s) => s.payload.length > 0);
+  let cuts = 0;
+  for (const stream of new Set(segments.map((s) => s.stream))) {
+    const list = segments.filter((s) => s.stream === stream);
+    const feed = (part: Segment[]): CallRecord[] => {
+      const records: CallRecord[] = [];
+      const ctx = makeContext(records, {});
+      const parser = mysql.createTcpParser!(ctx);
+      for (const s of part) {
+        ctx.now = s.time;
+        ctx.frame = s.frame;
+        parser.onData(s.dstPort === 3306 ? 'c2s' : 's2c', s.payload);
+      }
+      parser.onEnd('eof');
+      return records;
+    };
+    const full = feed(list);
+    for (let k = 1; k < list.length; k++) {
+      const rest = list.slice(k);
+      const first = rest.find((s) => s.dstPort === 3306 && probeMysql(s.payload, true) === 'request');
+      const expected = full.filter((r) => first && r.requestFrame >= first.frame).map(outcome);
+      assert.deepEqual(feed(rest).filter((r) => r.request !== null).map(outcome), expected, `stream ${stream}, cut before frame ${rest[0].frame}`);
+      cuts++;
+    }
+  }
+  assert.ok(cuts > 20, String(cuts));
+});

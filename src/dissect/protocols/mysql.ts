@@ -3,8 +3,11 @@
 // --tls-keylog this parser goes on inside it, mid-handshake), commands
 // (COM_QUERY text, prepared statements, …) and their replies: OK (affected
 // rows), ERR (code, SQLSTATE, message) and result sets (columns, row count).
+// The compressed protocol (zlib) is unpacked: agreed in the handshake, or
+// recognised by its frames on a connection captured mid-way.
 // Spec: https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html
 
+import { inflateSync, constants as zlibConstants } from 'node:zlib';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
@@ -12,11 +15,13 @@ import { MessageStarts, type Stamp } from './util/message-start.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
+const CLIENT_COMPRESS = 0x20;
 const CLIENT_PROTOCOL_41 = 0x200;
 const CLIENT_SSL = 0x800;
 const CLIENT_SECURE_CONNECTION = 0x8000;
 const CLIENT_PLUGIN_AUTH = 0x80000;
 const CLIENT_PLUGIN_AUTH_LENENC = 0x200000;
+const CLIENT_ZSTD_COMPRESSION_ALGORITHM = 0x4000000;
 const SERVER_MORE_RESULTS_EXISTS = 0x0008;
 
 const MAX_PACKET_KEPT = 1024 * 1024;
@@ -24,6 +29,11 @@ const MAX_QUERY_TEXT = 16 * 1024;
 const MAX_COLUMNS_SHOWN = 64;
 const MAX_PENDING = 1000;
 const MAX_STATEMENTS = 1000;
+/** A compressed frame's header: compressed length (3 bytes), sequence (1), length unpacked (3; 0: sent as is). */
+const FRAME_HEADER = 7;
+/** The most a frame may hold, packed or unpacked: a frame over it stops the connection (`mysql.huge_packet_dropped`). */
+const MAX_FRAME = MAX_PACKET_KEPT + 64 * 1024;
+const ZSTD_MAGIC = 0xfd2fb528;
 
 const COMMANDS: Record<number, string> = {
   0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST',
@@ -57,7 +67,41 @@ export function probeMysql(data: Buffer, portMatch: boolean): Probe {
     if (SQL_START.test(text)) return 'request';
   }
   if (portMatch && seq === 0 && len === 1 && data.length === 5 && (data[4] === 0x0e || data[4] === 0x01)) return 'request';
+  // Mid-connection under the compressed protocol: a frame holding such a command.
+  const inner = compressedHead(data);
+  if (inner && inner.length >= 5 && inner[3] === 0 && (inner[4] === 0x03 || inner[4] === 0x16)) {
+    if (SQL_START.test(inner.toString('latin1', 5, Math.min(inner.length, 5 + 64)))) return 'request';
+  }
   return false;
+}
+
+/**
+ * If `data` starts with a whole compressed frame sent as is whose packets fill
+ * it exactly, or with a frame whose zlib stream unpacks: the first bytes
+ * inside it. An uncompressed packet cannot read so: its payload would begin
+ * with three zero bytes (a COM_SLEEP, which clients never send, or an OK
+ * whose packets would have to tile it) or with a valid zlib stream.
+ */
+export function compressedHead(data: Buffer): Buffer | null {
+  if (data.length < FRAME_HEADER + 4) return null;
+  const length = data.readUIntLE(0, 3);
+  const unpacked = data.readUIntLE(4, 3);
+  if (unpacked === 0) {
+    if (length < 4 || data.length < FRAME_HEADER + length) return null;
+    let pos = 0;
+    while (pos + 4 <= length) pos += 4 + data.readUIntLE(FRAME_HEADER + pos, 3);
+    return pos === length ? data.subarray(FRAME_HEADER, FRAME_HEADER + Math.min(length, 128)) : null;
+  }
+  if (data[7] !== 0x78 || (data[7] * 256 + data[8]) % 31 !== 0) return null;
+  try {
+    // The first bytes unpack on their own (a sync flush); 256 packed bytes unpack to at most ~260 KB.
+    const head = inflateSync(data.subarray(FRAME_HEADER, Math.min(data.length, FRAME_HEADER + length, FRAME_HEADER + 256)), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    });
+    return head.length >= 4 ? head.subarray(0, 128) : null;
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------- parsing
@@ -102,12 +146,21 @@ class MysqlParser implements TcpStreamParser {
   /** After the SSLRequest: the TLS session (its tls entry, or with --tls-keylog this protocol inside it). */
   private tls: TunnelStream | null = null;
 
+  /** The compressed protocol, agreed by the login's OK: it takes effect after that packet. */
+  private compressionAgreed = false;
+  /** Under the compressed protocol: each direction's frames, unpacked into `queues`. */
+  private frames: Record<Direction, ByteQueue> | null = null;
+  private readonly frameStarts: MessageStarts;
+  /** Whether each direction's first bytes were checked for compressed frames (a connection captured mid-way). */
+  private sniffed: Record<Direction, boolean> = { c2s: false, s2c: false };
+
   /** `afterSsl`: the greeting read before TLS began, for the parser that goes on inside the session. */
   constructor(
     private readonly ctx: ConnectionContext,
     afterSsl?: { serverVersion: string; serverCaps: number; connectionId: number },
   ) {
     this.starts = new MessageStarts(ctx);
+    this.frameStarts = new MessageStarts(ctx);
     if (afterSsl) {
       // Inside TLS the client's full handshake response comes first (sequence 2), then the server's OK or ERR.
       this.sawGreeting = true;
@@ -125,9 +178,14 @@ class MysqlParser implements TcpStreamParser {
     }
     if (this.dead || this.encrypted) return;
     try {
-      this.starts.push(dir, this.queues[dir].length);
-      this.queues[dir].push(data);
-      this.drain(dir);
+      if (!this.sniffed[dir]) this.sniff(dir, data);
+      if (this.frames) this.unframe(dir, data);
+      else {
+        this.starts.push(dir, this.queues[dir].length);
+        this.queues[dir].push(data);
+        this.drain(dir);
+      }
+      if (this.compressionAgreed) this.beginCompression();
     } catch {
       this.ctx.count('mysql.internal');
       this.dead = true;
@@ -161,7 +219,9 @@ class MysqlParser implements TcpStreamParser {
    */
   pendingSince(): number | undefined {
     const [first, second] = this.pending;
-    const reading = this.dead ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
+    const reading = this.dead
+      ? undefined
+      : (this.starts.partial('c2s', this.queues.c2s.length) ?? (this.frames ? this.frameStarts.partial('c2s', this.frames.c2s.length) : undefined));
     const min = Math.min(first?.requestTime ?? Infinity, second?.requestTime ?? Infinity, reading ?? Infinity, this.tls?.pendingSince() ?? Infinity);
     return min === Infinity ? undefined : min;
   }
@@ -169,7 +229,9 @@ class MysqlParser implements TcpStreamParser {
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
     this.tls?.onEnd(reason);
     // A packet cut off by the end of the capture cannot be read: counted, not silently gone.
-    if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('mysql.truncated');
+    if (!this.dead && !this.encrypted) {
+      for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0 || (this.frames?.[dir].length ?? 0) > 0) this.ctx.count('mysql.truncated');
+    }
     this.flush();
   }
 
@@ -177,9 +239,108 @@ class MysqlParser implements TcpStreamParser {
     for (const c of this.pending.splice(0)) this.emit(c, [c.response ? 'truncated' : 'unanswered']);
   }
 
+  // -------------------------------------------------------------- compressed protocol
+
+  /**
+   * A connection met mid-way (no greeting, no command read yet) whose first
+   * bytes in a direction are a compressed frame: both directions are read as
+   * frames from here on. What was read before as plain packets (a server's
+   * bytes that began mid-frame) is dropped, counted.
+   */
+  private sniff(dir: Direction, data: Buffer): void {
+    this.sniffed[dir] = true;
+    if (this.frames || this.sawGreeting || this.handshake || this.pending.some((c) => c.request !== null)) return;
+    if (dir === 's2c' && data[3] === 0 && data[4] === 0x0a) return; // a greeting
+    if (compressedHead(data) === null) return;
+    this.ctx.count('mysql.compressed_midway');
+    this.frames = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+    this.pending = [];
+    for (const d of ['c2s', 's2c'] as const) this.skipQueued(d);
+  }
+
+  /** Drop what `dir` has queued (counted): bytes of a reply whose command the capture missed. */
+  private skipQueued(dir: Direction): void {
+    const skipped = this.queues[dir].length + (this.frames?.[dir].length ?? 0);
+    if (skipped === 0 && !this.partial[dir]) return;
+    this.ctx.count('mysql.midway_dropped', skipped);
+    this.queues[dir] = new ByteQueue();
+    if (this.frames) this.frames[dir] = new ByteQueue();
+    this.partial[dir] = null;
+    this.partialAt[dir] = undefined;
+    this.starts.taken(dir, 0);
+    this.frameStarts.taken(dir, 0);
+  }
+
+  /** After the login's OK, every packet travels in compressed frames: what is queued already is frames. */
+  private beginCompression(): void {
+    this.compressionAgreed = false;
+    this.frames = { c2s: new ByteQueue(), s2c: new ByteQueue() };
+    for (const dir of ['c2s', 's2c'] as const) {
+      const q = this.queues[dir];
+      const rest = q.length > 0 ? q.take(q.length) : null;
+      this.starts.taken(dir, 0);
+      if (rest) this.unframe(dir, rest);
+    }
+  }
+
+  /** Queue `data` as frames; unpack each whole frame into the packet queue and read its packets. */
+  private unframe(dir: Direction, data: Buffer): void {
+    const frames = this.frames![dir];
+    const q = this.queues[dir];
+    this.frameStarts.push(dir, frames.length);
+    frames.push(data);
+    while (!this.dead && frames.length >= FRAME_HEADER) {
+      const head = frames.peek(FRAME_HEADER);
+      const length = head.readUIntLE(0, 3);
+      const unpacked = head.readUIntLE(4, 3);
+      if (length > MAX_FRAME || unpacked > MAX_FRAME) {
+        this.ctx.count('mysql.huge_packet_dropped');
+        this.dead = true;
+        return;
+      }
+      if (frames.length < FRAME_HEADER + length) return;
+      const origin = this.frameStarts.head(dir);
+      const body = frames.take(FRAME_HEADER + length).subarray(FRAME_HEADER);
+      this.frameStarts.taken(dir, frames.length);
+      const payload = unpacked === 0 ? body : this.inflate(body, unpacked);
+      if (payload === null) {
+        this.dead = true;
+        return;
+      }
+      // The packets inside began in the frame's first packet.
+      this.starts.origin = origin;
+      try {
+        this.starts.push(dir, q.length);
+        q.push(payload);
+        this.drain(dir);
+      } finally {
+        this.starts.origin = undefined;
+      }
+    }
+  }
+
+  /** A frame's zlib stream, unpacked to the length its header gives; null (counted) if it does not unpack. */
+  private inflate(body: Buffer, unpacked: number): Buffer | null {
+    if (body.length >= 4 && body.readUInt32LE(0) === ZSTD_MAGIC) {
+      // zstd (MySQL 8.0.18+): Node 20's zlib has no zstd.
+      this.ctx.count('mysql.zstd_dropped');
+      return null;
+    }
+    try {
+      const out = inflateSync(body, { maxOutputLength: unpacked });
+      if (out.length === unpacked) return out;
+    } catch {
+      // counted below
+    }
+    this.ctx.count('mysql.compressed_malformed');
+    return null;
+  }
+
+  // -------------------------------------------------------------- packets
+
   private drain(dir: Direction): void {
     const q = this.queues[dir];
-    while (!this.dead && !this.encrypted && q.length >= 4) {
+    while (!this.dead && !this.encrypted && !this.compressionAgreed && q.length >= 4) {
       const head = q.peek(4);
       const len = head.readUIntLE(0, 3);
       const seq = head[3];
@@ -190,7 +351,7 @@ class MysqlParser implements TcpStreamParser {
         // Keep the head of a huge packet (enough for any header) and count the rest.
         if (q.length < 4 + len) {
           if (q.length > 4 + MAX_PACKET_KEPT) {
-            this.ctx.count('mysql.huge_packet');
+            this.ctx.count('mysql.huge_packet_dropped');
             this.dead = true; // rare (blobs over 1 MB); not worth a skip state
           }
           return;
@@ -228,6 +389,7 @@ class MysqlParser implements TcpStreamParser {
       if (c) c.requestSize += size; // e.g. LOCAL INFILE data
       return;
     }
+    if (!this.sawGreeting) this.settleMidway();
     const command = p[0];
     const name = COMMANDS[command] ?? `COM_0x${command.toString(16)}`;
     const request: Record<string, any> = { command: name, ...this.sessionFields() };
@@ -263,6 +425,21 @@ class MysqlParser implements TcpStreamParser {
       this.pending.splice(this.pending.indexOf(call), 1);
       this.emit(call, []);
     }
+  }
+
+  /**
+   * A command on a connection met mid-way: replies read so far answered
+   * commands the capture missed, so they end here, and server bytes still
+   * queued (a reply that began before the capture) are dropped, counted:
+   * this command's reply comes after it, and must not be read from the
+   * middle of another.
+   */
+  private settleMidway(): void {
+    while (this.pending.length > 0 && this.pending[0].request === null && this.pending[0].command === -1) {
+      const orphan = this.pending.shift()!;
+      this.emit(orphan, orphan.response ? ['truncated'] : []);
+    }
+    if (this.pending.length === 0) this.skipQueued('s2c');
   }
 
   private newCall(command: number, request: Record<string, any> | null, size: number, at: Stamp = this.starts.now()): Call {
@@ -362,7 +539,14 @@ class MysqlParser implements TcpStreamParser {
     const res = (call.response ??= {});
     const first = p[0];
     if (call.phase === 'auth') {
-      if (first === 0x00) this.done(call, { ...res, type: 'ok', ...okPacket(p) });
+      if (first === 0x00) {
+        const agreed = this.serverCaps & this.clientCaps;
+        if (agreed & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM) && !this.frames) {
+          this.compressionAgreed = true;
+          res.compression = agreed & CLIENT_COMPRESS ? 'zlib' : 'zstd';
+        }
+        this.done(call, { ...res, type: 'ok', ...okPacket(p) });
+      }
       else if (first === 0xff) this.done(call, { ...res, type: 'error', ...errPacket(p) });
       else if (first === 0xfe) res.authSwitch = cstring(p, 1).text || true;
       return;

@@ -13,6 +13,11 @@ export interface Stamp {
 
 export class MessageStarts {
   private readonly at: Record<Direction, Stamp | undefined> = { c2s: undefined, s2c: undefined };
+  /**
+   * Set while bytes decoded from an inner layer (a compressed frame) are read:
+   * they began in that frame's first packet, not in the packet being read.
+   */
+  origin: Stamp | undefined;
 
   constructor(private readonly ctx: ConnectionContext) {}
 
@@ -40,6 +45,6 @@ export class MessageStarts {
   }
 
   now(): Stamp {
-    return { time: this.ctx.now, frame: this.ctx.frame };
+    return this.origin ?? { time: this.ctx.now, frame: this.ctx.frame };
   }
 }

@@ -263,8 +263,8 @@ class MysqlParser implements TcpStreamParser {
     const skipped = this.queues[dir].length + (this.frames?.[dir].length ?? 0);
     if (skipped === 0 && !this.partial[dir]) return;
     this.ctx.count('mysql.midway_dropped', skipped);
-    this.queues[dir] = new ByteQueue();
-    if (this.frames) this.frames[dir] = new ByteQueue();
+    this.queues[dir].clear();
+    this.frames?.[dir].clear();
     this.partial[dir] = null;
     this.partialAt[dir] = undefined;
     this.starts.taken(dir, 0);

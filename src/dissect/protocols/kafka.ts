@@ -2,12 +2,20 @@
 // id, client id) and responses paired by correlation id; the request's key and
 // version say how to read the response. Produce, Fetch and Metadata bodies are
 // read for topics, partitions and error codes (flexible versions included);
-// ApiVersions for its error code; other APIs are shown by header only.
+// ApiVersions for its error code; other APIs are shown by header only. The
+// records a Produce request carries and a Fetch response returns are read
+// (record batches v2 and the older message sets; gzip, snappy and lz4
+// unpacked): offset, timestamp, key, value as a body, headers.
 // Spec: https://kafka.apache.org/protocol.html
 
+import * as zlib from 'node:zlib';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { BodyCollector, renderBody } from './util/body.js';
+import { lz4FrameDecompress } from './util/lz4.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
+import { snappyDecompress } from './util/snappy.js';
+import { looksLikeText, truncate } from './util/text.js';
 
 export const API_KEYS = [
   'Produce', 'Fetch', 'ListOffsets', 'Metadata', 'LeaderAndIsr', 'StopReplica', 'UpdateMetadata',
@@ -123,6 +131,15 @@ class Reader {
     this.pos += len;
     return s;
   }
+  /** bytes / records: the bytes, or null for null. */
+  bytesSlice(): Buffer | null {
+    const len = this.flexible ? this.uvarint() - 1 : this.int32();
+    if (len < 0) return null;
+    this.need(len);
+    const b = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return b;
+  }
   /** bytes / records: returns the length (-1 for null) and skips them. */
   bytes(): number {
     const len = this.flexible ? this.uvarint() - 1 : this.int32();
@@ -172,7 +189,7 @@ interface TopicOut {
   errorCode?: number;
 }
 
-function readProduceRequest(r: Reader, v: number, out: Record<string, any>): void {
+function readProduceRequest(r: Reader, v: number, out: Record<string, any>, records: RecordReader): void {
   if (v >= 3) out.transactionalId = r.string();
   out.acks = r.int16();
   out.timeoutMs = r.int32();
@@ -180,9 +197,11 @@ function readProduceRequest(r: Reader, v: number, out: Record<string, any>): voi
     const name = r.string();
     const partitions = r.array(() => {
       const partition = r.int32();
-      const recordsSize = r.bytes();
+      const bytes = r.bytesSlice();
       r.taggedFields();
-      return { partition, recordsSize };
+      const p: Record<string, any> = { partition, recordsSize: bytes ? bytes.length : -1 };
+      records.read(bytes, p);
+      return p;
     }, MAX_PARTITIONS_SHOWN).items;
     r.taggedFields();
     return { name, partitions };
@@ -241,7 +260,7 @@ function readFetchRequest(r: Reader, v: number, out: Record<string, any>): void 
   }, MAX_TOPICS_SHOWN).items;
 }
 
-function readFetchResponse(r: Reader, v: number, out: Record<string, any>): void {
+function readFetchResponse(r: Reader, v: number, out: Record<string, any>, records: RecordReader): void {
   if (v >= 1) out.throttleTimeMs = r.int32();
   if (v >= 7) {
     out.errorCode = r.int16();
@@ -261,8 +280,10 @@ function readFetchResponse(r: Reader, v: number, out: Record<string, any>): void
         }, 0);
       }
       if (v >= 11) r.int32(); // preferred read replica
-      p.recordsSize = Math.max(r.bytes(), 0);
+      const bytes = r.bytesSlice();
+      p.recordsSize = bytes ? bytes.length : 0;
       r.taggedFields();
+      records.read(bytes, p);
       return p;
     }, MAX_PARTITIONS_SHOWN).items;
     r.taggedFields();
@@ -317,7 +338,7 @@ function readMetadataResponse(r: Reader, v: number, out: Record<string, any>): v
   }, MAX_TOPICS_SHOWN).items;
 }
 
-type BodyReader = (r: Reader, v: number, out: Record<string, any>) => void;
+type BodyReader = (r: Reader, v: number, out: Record<string, any>, records: RecordReader) => void;
 const REQUEST_BODIES: Record<number, BodyReader> = { 0: readProduceRequest, 1: readFetchRequest, 3: readMetadataRequest };
 const RESPONSE_BODIES: Record<number, BodyReader> = {
   0: readProduceResponse,
@@ -336,6 +357,247 @@ function firstError(res: Record<string, any>): number {
     for (const p of t.partitions) if (p.errorCode) return p.errorCode;
   }
   return 0;
+}
+
+// ---------------------------------------------------------------- records
+
+/** Records shown per entry (every record is counted in its partition's `recordCount`). */
+const MAX_RECORDS_SHOWN = 50;
+const MAX_HEADERS_SHOWN = 32;
+const MAX_KEY_SHOWN = 1024;
+/** A compressed batch unpacks to at most this: a larger one is counted, its records not shown. */
+const MAX_UNPACKED = 4 * 1024 * 1024;
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+/** Kafka's Java client frames snappy as xerial's SnappyOutputStream does: this magic, two versions, then sized blocks. */
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+
+/**
+ * Reads the records of one message's partitions into them: `recordCount`,
+ * `records` (the first MAX_RECORDS_SHOWN of the message), `compression`. A
+ * record set that cannot be read is said in the entry's warnings and
+ * counted; the call itself is still the call.
+ */
+class RecordReader {
+  private shown = 0;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly warnings: string[],
+  ) {}
+
+  read(bytes: Buffer | null, into: Record<string, any>): void {
+    if (bytes === null || bytes.length === 0) return;
+    const set: RecordSet = { count: 0, records: [], codecs: new Set() };
+    try {
+      this.messages(bytes, set, 0);
+    } catch (e) {
+      if (!(e instanceof Short)) throw e;
+      this.problem('kafka.records_malformed', 'malformed record batch');
+    }
+    into.recordCount = set.count;
+    if (set.records.length > 0) into.records = set.records;
+    const codecs = [...set.codecs].filter((c) => c !== 'none');
+    if (codecs.length > 0) into.compression = codecs.join(',');
+  }
+
+  private problem(counter: string, warning: string): void {
+    this.ctx.count(counter);
+    if (!this.warnings.includes(`records: ${warning}`)) this.warnings.push(`records: ${warning}`);
+  }
+
+  /** Batches (magic 2) or legacy messages (magic 0/1) back to back; a fetch's last one may be cut short. */
+  private messages(buf: Buffer, set: RecordSet, depth: number): void {
+    let pos = 0;
+    while (pos + 17 <= buf.length) {
+      const length = buf.readInt32BE(pos + 8);
+      const end = pos + 12 + length;
+      if (length < 5) throw new Short();
+      if (end > buf.length) return; // a fetch response's partial last batch: Kafka sends it, clients drop it
+      const magic = buf[pos + 16];
+      if (magic === 2) this.batch(buf.subarray(pos, end), set);
+      else if (magic <= 1) this.legacy(buf.subarray(pos, end), magic, set, depth);
+      else throw new Short();
+      pos = end;
+    }
+  }
+
+  /** A record batch (magic 2): its header, then records, compressed as its attributes say. */
+  private batch(b: Buffer, set: RecordSet): void {
+    if (b.length < 61) throw new Short();
+    const codec = b.readInt16BE(21) & 7;
+    const baseOffset = b.readBigInt64BE(0);
+    const baseTimestamp = Number(b.readBigInt64BE(27));
+    const count = b.readInt32BE(57);
+    if (count < 0) throw new Short();
+    set.count += count;
+    set.codecs.add(CODECS[codec] ?? `codec ${codec}`);
+    if (this.shown >= MAX_RECORDS_SHOWN) return;
+    const data = this.unpack(codec, b.subarray(61));
+    if (data === null) return;
+    const r = new VarReader(data);
+    for (let i = 0; i < count && r.pos < data.length && this.shown < MAX_RECORDS_SHOWN; i++) {
+      const length = r.varint();
+      const end = r.pos + length;
+      if (length < 0 || end > data.length) throw new Short();
+      r.skip(1); // attributes
+      const timestamp = baseTimestamp + r.varint();
+      const offset = baseOffset + BigInt(r.varint());
+      const key = r.bytes();
+      const value = r.bytes();
+      const headerCount = r.varint();
+      const headers: Record<string, string> = {};
+      for (let h = 0; h < headerCount; h++) {
+        const name = r.bytes();
+        const v = r.bytes();
+        if (h < MAX_HEADERS_SHOWN && name !== null) headers[truncate(name.toString('utf8'), 256)] = v === null ? '' : shown(v, MAX_KEY_SHOWN);
+      }
+      r.pos = end;
+      set.records.push(this.record(offset, timestamp, key, value, headerCount > 0 ? headers : undefined));
+    }
+  }
+
+  /** A legacy message (magic 0/1) in a message set; a compressed one wraps a message set in its value. */
+  private legacy(m: Buffer, magic: number, set: RecordSet, depth: number): void {
+    const r = new Reader(m, false);
+    const offset = r.int64();
+    r.skip(4 + 4 + 1); // size, crc, magic
+    const codec = r.int8() & 7;
+    const timestamp = magic === 1 ? r.int64() : undefined;
+    const key = r.bytesSlice();
+    const value = r.bytesSlice();
+    set.codecs.add(CODECS[codec] ?? `codec ${codec}`);
+    if (codec !== 0) {
+      // The wrapper's value is a message set: its messages are the records (one level deep only).
+      if (value === null || depth > 0 || this.shown >= MAX_RECORDS_SHOWN) return;
+      const inner = this.unpack(codec, value);
+      if (inner !== null) this.messages(inner, set, depth + 1);
+      return;
+    }
+    set.count++;
+    if (this.shown >= MAX_RECORDS_SHOWN) return;
+    set.records.push(this.record(offset, typeof timestamp === 'number' && timestamp >= 0 ? timestamp : undefined, key, value, undefined));
+  }
+
+  private record(offset: bigint | number | string, timestamp: number | undefined, key: Buffer | null, value: Buffer | null, headers: Record<string, string> | undefined): KafkaRecord {
+    this.shown++;
+    const rec: KafkaRecord = { offset: typeof offset === 'bigint' ? safe(offset) : offset };
+    if (timestamp !== undefined) rec.timestamp = timestamp;
+    if (key !== null) {
+      if (looksLikeText(key)) rec.key = shown(key, MAX_KEY_SHOWN);
+      else {
+        rec.key = key.subarray(0, MAX_KEY_SHOWN).toString('base64');
+        rec.keyEncoding = 'base64';
+      }
+    }
+    if (value === null) rec.tombstone = true;
+    else {
+      const collector = new BodyCollector(this.ctx.options.maxBody);
+      collector.add(value);
+      Object.assign(rec, renderBody(collector, undefined, this.ctx.options));
+    }
+    if (headers) rec.headers = headers;
+    return rec;
+  }
+
+  /** A batch's records as stored: unpacked by its codec, bounded; null (said and counted) when they cannot be. */
+  private unpack(codec: number, data: Buffer): Buffer | null {
+    try {
+      switch (codec) {
+        case 0:
+          return data;
+        case 1:
+          return zlib.gunzipSync(data, { maxOutputLength: MAX_UNPACKED });
+        case 2:
+          return unsnappy(data);
+        case 3:
+          return lz4FrameDecompress(data, MAX_UNPACKED);
+        case 4: {
+          const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
+          if (zstd) return zstd(data, { maxOutputLength: MAX_UNPACKED });
+          this.problem('kafka.records_zstd_not_shown', 'zstd is not supported by this Node.js');
+          return null;
+        }
+        default:
+          this.problem('kafka.records_malformed', `unknown compression codec ${codec}`);
+          return null;
+      }
+    } catch {
+      this.problem('kafka.records_not_unpacked', `${CODECS[codec]} batch does not unpack within ${MAX_UNPACKED / 1024 / 1024} MB`);
+      return null;
+    }
+  }
+}
+
+interface KafkaRecord {
+  offset: number | string;
+  timestamp?: number;
+  key?: string;
+  keyEncoding?: 'base64';
+  tombstone?: true;
+  headers?: Record<string, string>;
+  [body: string]: unknown;
+}
+
+interface RecordSet {
+  count: number;
+  records: KafkaRecord[];
+  codecs: Set<string>;
+}
+
+/** Snappy as Kafka writes it: xerial's framing (Java clients) or a raw block. */
+function unsnappy(data: Buffer): Buffer {
+  if (data.length < 16 || !data.subarray(0, 8).equals(XERIAL_MAGIC)) return snappyDecompress(data, MAX_UNPACKED);
+  const blocks: Buffer[] = [];
+  let total = 0;
+  for (let pos = 16; pos < data.length; ) {
+    if (pos + 4 > data.length) throw new Short();
+    const size = data.readInt32BE(pos);
+    if (size < 0 || pos + 4 + size > data.length) throw new Short();
+    const block = snappyDecompress(data.subarray(pos + 4, pos + 4 + size), MAX_UNPACKED - total);
+    total += block.length;
+    blocks.push(block);
+    pos += 4 + size;
+  }
+  return Buffer.concat(blocks, total);
+}
+
+/** A value as text when it reads as text, else base64; cut at `max` bytes. */
+function shown(v: Buffer, max: number): string {
+  const part = v.subarray(0, max);
+  return looksLikeText(part) ? part.toString('utf8') : part.toString('base64');
+}
+
+function safe(v: bigint): number | string {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+/** Zigzag varints of a record (Kafka's record format v2). */
+class VarReader {
+  pos = 0;
+  constructor(private readonly buf: Buffer) {}
+  varint(): number {
+    let u = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (this.pos >= this.buf.length || shift > 63) throw new Short();
+      const b = this.buf[this.pos++];
+      u += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+  skip(n: number): void {
+    if (this.pos + n > this.buf.length) throw new Short();
+    this.pos += n;
+  }
+  /** A varint-sized byte string; null for length -1. */
+  bytes(): Buffer | null {
+    const n = this.varint();
+    if (n < 0) return null;
+    if (this.pos + n > this.buf.length) throw new Short();
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
 }
 
 // ---------------------------------------------------------------- probing
@@ -519,7 +781,7 @@ class KafkaParser implements TcpStreamParser {
       br.pos = r.pos;
       br.taggedFields();
       const read = REQUEST_BODIES[apiKey] as BodyReader | undefined;
-      if (read && !cut) read(br, version, request);
+      if (read && !cut) read(br, version, request, new RecordReader(this.ctx, warnings));
     } catch {
       warnings.push(`malformed: ${request.apiKeyName} v${version} request`);
       this.ctx.count('kafka.malformed');
@@ -565,7 +827,7 @@ class KafkaParser implements TcpStreamParser {
       try {
         if (flexible && req.apiKey !== 18) r.taggedFields();
         const read = RESPONSE_BODIES[req.apiKey] as BodyReader | undefined;
-        if (read && !cut) read(r, req.version, response);
+        if (read && !cut) read(r, req.version, response, new RecordReader(this.ctx, warnings));
         const code = firstError(response);
         if (code !== 0) {
           error = true;

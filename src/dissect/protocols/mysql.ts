@@ -7,7 +7,7 @@
 // recognised by its frames on a connection captured mid-way.
 // Spec: https://dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html
 
-import { inflateSync, constants as zlibConstants } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
@@ -95,8 +95,8 @@ export function compressedHead(data: Buffer): Buffer | null {
   if (data[7] !== 0x78 || (data[7] * 256 + data[8]) % 31 !== 0) return null;
   try {
     // The first bytes unpack on their own (a sync flush); 256 packed bytes unpack to at most ~260 KB.
-    const head = inflateSync(data.subarray(FRAME_HEADER, Math.min(data.length, FRAME_HEADER + length, FRAME_HEADER + 256)), {
-      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    const head = zlib.inflateSync(data.subarray(FRAME_HEADER, Math.min(data.length, FRAME_HEADER + length, FRAME_HEADER + 256)), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
     });
     return head.length >= 4 ? head.subarray(0, 128) : null;
   } catch {
@@ -322,12 +322,23 @@ class MysqlParser implements TcpStreamParser {
   /** A frame's zlib stream, unpacked to the length its header gives; null (counted) if it does not unpack. */
   private inflate(body: Buffer, unpacked: number): Buffer | null {
     if (body.length >= 4 && body.readUInt32LE(0) === ZSTD_MAGIC) {
-      // zstd (MySQL 8.0.18+): Node 20's zlib has no zstd.
-      this.ctx.count('mysql.zstd_dropped');
+      // zstd (MySQL 8.0.18+): in zlib from Node.js 22.15 on; Node 20's has none.
+      const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
+      if (!zstd) {
+        this.ctx.count('mysql.zstd_dropped');
+        return null;
+      }
+      try {
+        const out = zstd(body, { maxOutputLength: unpacked });
+        if (out.length === unpacked) return out;
+      } catch {
+        // counted below
+      }
+      this.ctx.count('mysql.compressed_malformed');
       return null;
     }
     try {
-      const out = inflateSync(body, { maxOutputLength: unpacked });
+      const out = zlib.inflateSync(body, { maxOutputLength: unpacked });
       if (out.length === unpacked) return out;
     } catch {
       // counted below

@@ -2,6 +2,7 @@
 // QUERY/PREPARE/EXECUTE, RESULT kinds, several frames per segment), plus a
 // byte-level client for v4 authentication, BATCH, response flags and v5
 // segment framing. Cassandra is not in Debian, so there is no lab server.
+// Compression: cql-compressed.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cql, probeCql } from '../../src/dissect/protocols/cql.js';

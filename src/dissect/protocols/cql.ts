@@ -2,8 +2,9 @@
 // response bit, flags, stream id, opcode, length); a response carries its
 // request's stream id. Statement text comes from QUERY, PREPARE and BATCH; an
 // EXECUTE names a prepared id, resolved to its text when the PREPARE's RESULT
-// was seen. v5 wraps frames in CRC-checked segments once STARTUP is answered
-// (uncompressed segments are read; LZ4 ones are counted, not guessed at).
+// was seen. v5 wraps frames in CRC-checked segments once STARTUP is answered.
+// The compression STARTUP agrees is undone: v3/v4 frames (LZ4 or Snappy) and
+// v5 segments (LZ4).
 // Credentials of AUTH_RESPONSE are put under `password`/`credentials`, which
 // the entry redactor (src/redact) always replaces.
 // Spec: https://github.com/apache/cassandra/blob/trunk/doc/native_protocol_v5.spec
@@ -11,7 +12,9 @@
 import type { ConnectionContext, Direction, Probe, ProtocolDissector } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { FramedParser, type FrameLength } from './util/framed.js';
+import { lz4BlockDecompress } from './util/lz4.js';
 import type { Stamp } from './util/message-start.js';
+import { snappyDecompress } from './util/snappy.js';
 import { truncate } from './util/text.js';
 
 export const OPCODES = [
@@ -40,6 +43,9 @@ const MAX_PREPARED = 1000;
 const MAX_LIST = 100;
 /** v5 segments carry at most 128 KiB of payload. */
 const MAX_SEGMENT_PAYLOAD = 0x1ffff;
+/** A v5 segment's header: 3 bytes (length, self-contained flag) + CRC24; with LZ4, 5 bytes (both lengths, flag) + CRC24. */
+const SEGMENT_HEADER = 6;
+const COMPRESSED_SEGMENT_HEADER = 8;
 
 // ---------------------------------------------------------------- probing
 
@@ -252,9 +258,10 @@ class CqlParser extends FramedParser {
 
   protected frameLength(dir: Direction, head: Buffer): FrameLength {
     if (this.segmented[dir]) {
-      if (this.compression !== '') return 'bad';
+      if (this.compression === 'lz4') return COMPRESSED_SEGMENT_HEADER + (head.readUIntLE(0, 5) % 2 ** 17) + 4;
+      if (this.compression !== '') return 'bad'; // v5 compresses with LZ4 only
       const len = head.readUIntLE(0, 3) & MAX_SEGMENT_PAYLOAD;
-      return 6 + len + 4;
+      return SEGMENT_HEADER + len + 4;
     }
     if (!plausibleFrame(head, 0)) return 'bad';
     return HEADER + head.readInt32BE(5);
@@ -266,7 +273,11 @@ class CqlParser extends FramedParser {
       return;
     }
     // A segment: one or more whole frames (self-contained) or a piece of a large one.
-    const payload = msg.subarray(6, msg.length - 4);
+    const payload = this.compression === 'lz4' ? this.unpackSegment(msg) : msg.subarray(SEGMENT_HEADER, msg.length - 4);
+    if (payload === null) {
+      this.kill(dir);
+      return;
+    }
     const q = this.inner[dir];
     q.push(payload);
     while (q.length >= HEADER) {
@@ -295,17 +306,23 @@ class CqlParser extends FramedParser {
     const fields: Record<string, any> = { version: f.version, streamId: f.stream, opcode: OPCODES[f.opcode] ?? `0x${f.opcode.toString(16)}` };
     const warnings: string[] = f.cut ? ['truncated'] : [];
     let error = false;
+    let body: Buffer | null = f.body;
     if (f.flags & 0x01) {
-      // Frame-level compression (v3/v4, lz4 or snappy): the body is not read.
+      // Frame-level compression (v3/v4): LZ4 or Snappy, as STARTUP said.
       fields.compressed = true;
-      this.ctx.count('cql.compressed_frames');
-    } else {
+      body = f.cut ? null : this.unpackFrame(f.body);
+      if (body === null) {
+        this.ctx.count('cql.compressed_frames_not_read');
+        warnings.push(`body not read: ${f.cut ? 'cut' : 'does not unpack'}`);
+      }
+    }
+    if (body !== null) {
       try {
-        const r = new Reader(f.body);
+        const r = new Reader(body);
         if (isResponse) {
           if (f.flags & 0x02) {
             r.need(16);
-            fields.tracingId = f.body.toString('hex', 0, 16);
+            fields.tracingId = body.toString('hex', 0, 16);
             r.skip(16);
           }
           if (f.flags & 0x08) fields.serverWarnings = r.stringList();
@@ -338,6 +355,42 @@ class CqlParser extends FramedParser {
       this.segmented.s2c = true;
     }
     this.emitCall(req, fields, f.size, error, at, warnings);
+  }
+
+  /**
+   * A compressed v3/v4 frame body: LZ4 (the length unpacked, then a raw
+   * block) or Snappy. Mid-connection, with no STARTUP seen, LZ4 is tried first.
+   */
+  private unpackFrame(body: Buffer): Buffer | null {
+    const lz4 = (): Buffer => {
+      const size = body.readInt32BE(0);
+      if (size < 0 || size > MAX_FRAME_KEPT) throw new Error('size');
+      return lz4BlockDecompress(body.subarray(4), size);
+    };
+    const snappy = (): Buffer => snappyDecompress(body, MAX_FRAME_KEPT);
+    const order = this.compression === 'snappy' ? [snappy] : this.compression === 'lz4' ? [lz4] : [lz4, snappy];
+    for (const unpack of order) {
+      try {
+        return unpack();
+      } catch {
+        // the next, or null
+      }
+    }
+    return null;
+  }
+
+  /** A v5 segment's payload under LZ4 (sent as is when its uncompressed length is 0); null (counted) if it does not unpack. */
+  private unpackSegment(msg: Buffer): Buffer | null {
+    const header = msg.readUIntLE(0, 5);
+    const unpacked = Math.floor(header / 2 ** 17) % 2 ** 17;
+    const payload = msg.subarray(COMPRESSED_SEGMENT_HEADER, msg.length - 4);
+    if (unpacked === 0) return payload;
+    try {
+      return lz4BlockDecompress(payload, unpacked);
+    } catch {
+      this.ctx.count('cql.compressed_malformed');
+      return null;
+    }
   }
 
   private skipBytesMap(r: Reader): void {

@@ -235,7 +235,7 @@ export abstract class FramedParser implements TcpStreamParser {
       summary: this.summarize(req?.request ?? null, response),
     };
     const all = [...(req?.warnings ?? []), ...warnings, ...(req || unsolicited ? [] : ['request not captured'])];
-    if (all.length > 0) record.warnings = all;
+    if (all.length > 0) record.warnings = [...new Set(all)];
     this.ctx.emit(record);
   }
 

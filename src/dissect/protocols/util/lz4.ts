@@ -125,3 +125,12 @@ class Output {
     return this.buf.subarray(0, this.length);
   }
 }
+
+/** One raw LZ4 block (no frame) that unpacks to exactly `size` bytes, as Cassandra's protocol sends them. */
+export function lz4BlockDecompress(src: Buffer, size: number): Buffer {
+  const out = new Output(size);
+  block(src, 0, src.length, out);
+  const result = out.result();
+  if (result.length !== size) throw new Lz4Error('block shorter than its stated size');
+  return result;
+}

@@ -65,7 +65,7 @@ function snappy(b: Buffer): Buffer {
     len.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
     n = Math.floor(n / 0x80);
   } while (n > 0);
-  const parts = [Buffer.from(len)];
+  const parts: Buffer[] = [Buffer.from(len)];
   for (let i = 0; i < b.length; i += 60) {
     const chunk = b.subarray(i, i + 60);
     parts.push(Buffer.from([(chunk.length - 1) << 2]), chunk);

@@ -205,7 +205,7 @@ test('MySQL lab captured mid-way: from every cut, the calls after the first whol
     for (let k = 1; k < list.length; k++) {
       const rest = list.slice(k);
       const first = rest.find((s) => s.dstPort === 3306 && probeMysql(s.payload, true) === 'request');
-      const expected = full.filter((r) => first && r.requestFrame >= first.frame).map(outcome);
+      const expected = full.filter((r) => first && (r.requestFrame ?? 0) >= first.frame).map(outcome);
       assert.deepEqual(feed(rest).filter((r) => r.request !== null).map(outcome), expected, `stream ${stream}, cut before frame ${rest[0].frame}`);
       cuts++;
     }

@@ -78,7 +78,7 @@ test('MySQL compressed protocol captured mid-way: from every cut, the calls that
     parser.onEnd('eof');
     // The first command that starts in a whole frame after the cut, and every one after it, reads as in the full run.
     const firstCommand = rest.find((s) => s.dstPort === 3306 && compressedHead(s.payload) !== null);
-    const expected = full.filter((r) => firstCommand && r.requestFrame >= firstCommand.frame).map(outcome);
+    const expected = full.filter((r) => firstCommand && (r.requestFrame ?? 0) >= firstCommand.frame).map(outcome);
     const got = records.filter((r) => r.request !== null).map(outcome);
     assert.deepEqual(got, expected, `cut before frame ${rest[0].frame}`);
     // Nothing is made up: replies whose command was cut off are said to be so.

@@ -400,6 +400,11 @@ class RecordReader {
     if (codecs.length > 0) into.compression = codecs.join(',');
   }
 
+  /** More records are shown: the entry has room, and its reader reads bodies (`stats` and `map` do not: counts only). */
+  private showing(): boolean {
+    return this.shown < MAX_RECORDS_SHOWN && !this.ctx.options.bodiesUnread;
+  }
+
   private problem(counter: string, warning: string): void {
     this.ctx.count(counter);
     if (!this.warnings.includes(`records: ${warning}`)) this.warnings.push(`records: ${warning}`);
@@ -431,7 +436,7 @@ class RecordReader {
     if (count < 0) throw new Short();
     set.count += count;
     set.codecs.add(CODECS[codec] ?? `codec ${codec}`);
-    if (this.shown >= MAX_RECORDS_SHOWN) return;
+    if (!this.showing()) return;
     const data = this.unpack(codec, b.subarray(61));
     if (data === null) return;
     const r = new VarReader(data);
@@ -468,13 +473,13 @@ class RecordReader {
     set.codecs.add(CODECS[codec] ?? `codec ${codec}`);
     if (codec !== 0) {
       // The wrapper's value is a message set: its messages are the records (one level deep only).
-      if (value === null || depth > 0 || this.shown >= MAX_RECORDS_SHOWN) return;
+      if (value === null || depth > 0 || !this.showing()) return;
       const inner = this.unpack(codec, value);
       if (inner !== null) this.messages(inner, set, depth + 1);
       return;
     }
     set.count++;
-    if (this.shown >= MAX_RECORDS_SHOWN) return;
+    if (!this.showing()) return;
     set.records.push(this.record(offset, typeof timestamp === 'number' && timestamp >= 0 ? timestamp : undefined, key, value, undefined));
   }
 

@@ -7,8 +7,8 @@
 #
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
-# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-h2c.pcap,
-# lab-grpc.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,h2c,grpc)
+# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
+# lab-h2c.pcap, lab-grpc.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio
@@ -88,7 +88,7 @@ record() {
   local file="$1"; shift
   local log="$WORK/tcpdump.log" i
   : > "$log"
-  ip netns exec "$CLI_NS" tcpdump -i shp-c -U -c 5000 -s 0 -w "$file" 'tcp' >/dev/null 2>"$log" &
+  ip netns exec "$CLI_NS" tcpdump -i shp-c -U -c 20000 -s 0 -w "$file" 'tcp' >/dev/null 2>"$log" &
   local tpid=$!
   for i in $(seq 1 50); do grep -q 'listening on' "$log" && break; sleep 0.1; done
   "$@" || echo "record-more.sh: client exited with $? (continuing)" >&2
@@ -152,8 +152,19 @@ SQL
 }
 # The compressed protocol (CLIENT_COMPRESS, zlib): after the login every packet travels in a
 # compressed frame; the client leaves short ones as they are (uncompressed length 0).
+# Packets over 1 MB (shark reads their heads and skips the rest): a 2 MB INSERT, the 2 MB row
+# it stored read back, and a query after them on the same connection.
+my_big_sql() {
+  python3 -c "print(\"create table docs (id int, v longtext); insert into docs values (1, '\" + 'big document ' * 160000 + \"'); select id, v from docs; select 'after' as small; drop table docs;\")"
+}
+my_big_session() {
+  my_big_sql > "$WORK/big.sql"
+  in_cli mariadb -h "$SRV_IP" -u shark -psharkpw --skip-ssl --connect-timeout=5 shark --force < "$WORK/big.sql" >/dev/null 2>&1 || true
+}
 my_compressed_session() {
   local m=(mariadb -h "$SRV_IP" -u shark -psharkpw --skip-ssl --connect-timeout=5 --compress)
+  my_big_sql > "$WORK/big.sql"
+  in_cli "${m[@]}" shark --force < "$WORK/big.sql" >/dev/null 2>&1 || true
   in_cli "${m[@]}" shark --force >/dev/null 2>&1 <<'SQL' || true
 select 1 as one, "hello" as greeting;
 create table pets (id int primary key, name text);
@@ -165,7 +176,7 @@ select concat('a long query text, so that the client compresses it: ', repeat('p
 drop table pets;
 SQL
 }
-if (wanted mysql || wanted mysql-compressed) && command -v mariadbd >/dev/null 2>&1; then
+if (wanted mysql || wanted mysql-compressed || wanted mysql-big) && command -v mariadbd >/dev/null 2>&1; then
   mkdir -p "$WORK/my"
   chown mysql "$WORK/my" 2>/dev/null || true
   mariadb-install-db --no-defaults --datadir="$WORK/my" --user=mysql --auth-root-authentication-method=socket >/dev/null 2>&1
@@ -177,6 +188,8 @@ if (wanted mysql || wanted mysql-compressed) && command -v mariadbd >/dev/null 2
     "create database shark; create user shark@'%' identified by 'sharkpw'; grant all on shark.* to shark@'%';"
   wanted mysql && record "$OUT/lab-mysql.pcap" my_session
   wanted mysql-compressed && record "$OUT/lab-mysql-compressed.pcap" my_compressed_session
+  # Its 2 MB packets are one text repeated: gzip makes 4.5 MB 90 KB (shark and tshark read .pcap.gz).
+  wanted mysql-big && record "$OUT/lab-mysql-big.pcap" my_big_session && gzip -9 -f "$OUT/lab-mysql-big.pcap"
 fi
 
 # --- HTTP/2 cleartext (nghttpd, prior knowledge; it does not do Upgrade) -------

@@ -19,7 +19,7 @@ const cases: Array<{ file: string; expect: Record<string, number> }> = [
   { file: fixture('lab-h2c.pcap'), expect: { http2: 2, graphql: 1 } },
   { file: fixture('lab-pgsql.pcap'), expect: { postgresql: 33 } },
   { file: fixture('lab-mysql.pcap'), expect: { mysql: 15 } },
-  { file: fixture('lab-mysql-compressed.pcap'), expect: { mysql: 10 } }, // mariadb --compress
+  { file: fixture('lab-mysql-compressed.pcap'), expect: { mysql: 17 } }, // mariadb --compress
   { file: sharedCapture('ndpi-http2.pcapng'), expect: { http2: 1 } }, // port 29518, no handshake
   { file: sharedCapture('deepflow-grpc-service-name.pcap'), expect: { grpc: 1 } }, // port 38888
   // h2c via HTTP/1.1 Upgrade: the HTTP/1 dissector hands over to createHttp2ParserAfterUpgrade.

@@ -25,12 +25,21 @@ function pairs(segments: Segment[], i: number): string[] {
   return out.sort();
 }
 
+/**
+ * The recording's second connection, the one without packets over 1 MB (the first one's are
+ * checked with lab-mysql-big.pcap.gz, below): its segments only.
+ */
+function session(segments: Segment[]): Segment[] {
+  const stream = segments.find((s) => /^select 1 as one/.test(s.extra[0] ?? ''))!.stream;
+  return segments.filter((s) => s.stream === stream);
+}
+
 /** A call as a user reads it: the query, and what came back. */
 const outcome = (r: CallRecord): string =>
   `${r.requestFrame} ${r.request?.query ?? r.request?.command} → ${r.response?.type} ${r.response?.rows ?? ''} ${r.response?.errorCode ?? ''} ${r.response?.affectedRows ?? ''}`;
 
 test('MySQL compressed protocol: every query, error code and affected-row count agrees with tshark', () => {
-  const segments = tcpSegments(CAPTURE, { fields: FIELDS });
+  const segments = session(tcpSegments(CAPTURE, { fields: FIELDS }));
   // The recording really is compressed: tshark reads compressed frames in both directions.
   const framed = segments.filter((s) => s.extra[3] !== '');
   assert.ok(framed.some((s) => s.dstPort === 3306) && framed.some((s) => s.srcPort === 3306));
@@ -59,7 +68,7 @@ test('MySQL compressed protocol: every query, error code and affected-row count 
 });
 
 test('MySQL compressed protocol captured mid-way: from every cut, the calls that follow read as from the start', () => {
-  const segments = tcpSegments(CAPTURE, { fields: FIELDS });
+  const segments = session(tcpSegments(CAPTURE, { fields: FIELDS }));
   const full = feedConnections(mysql, segments).records;
   const byFrame = new Map(full.map((r) => [r.requestFrame, outcome(r)]));
   const loginEnd = full[0].responseFrame!;
@@ -89,7 +98,7 @@ test('MySQL compressed protocol captured mid-way: from every cut, the calls that
 });
 
 test('MySQL compressed protocol mid-way through the engine: the probe names it from its frames', async () => {
-  const segments = tcpSegments(CAPTURE, { fields: FIELDS });
+  const segments = session(tcpSegments(CAPTURE, { fields: FIELDS }));
   const firstQuery = segments.find((s) => s.extra[0] !== '' && /select 1/.test(s.extra[0]))!;
   const secondQuery = segments.filter((s) => s.extra[0] !== '')[1];
   assert.equal(probeMysql(firstQuery.payload, false), 'request');
@@ -97,7 +106,7 @@ test('MySQL compressed protocol mid-way through the engine: the probe names it f
   const dir = mkdtempSync(join(tmpdir(), 'shark-mycomp-'));
   try {
     const cut = join(dir, 'midway.pcap');
-    // From the first query on: no greeting, no login.
+    // From the first query on: no greeting, no login (the first connection has ended by then).
     execFileSync('editcap', ['-r', CAPTURE, cut, `${firstQuery.frame}-100000`]);
     const { entries, error } = await dissectFile(cut);
     assert.equal(error, undefined);
@@ -161,4 +170,53 @@ test('MySQL compressed frames that do not unpack: counted, the connection stops,
   // Uncompressed packets that merely start with three zero bytes are not frames.
   assert.equal(compressedHead(packet(2, Buffer.from('00000002000000', 'hex'))), null);
   assert.equal(compressedHead(packet(2, Buffer.from('0000000000000000', 'hex'))), null);
+});
+
+test('MySQL packets over 1 MB (real MariaDB, plain and compressed): their heads are read, the rest skipped, the connection goes on', () => {
+  const big = join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-big.pcap.gz');
+  for (const file of [big, CAPTURE]) {
+    const segments = tcpSegments(file, { fields: ['mysql.query'] });
+    const { records, counters } = feedConnections(mysql, segments);
+    // The 2 MB INSERT and the 2 MB row read back: one cut each, nothing lost.
+    assert.deepEqual(counters, { 'mysql.huge_packets_cut': 2 }, file);
+    // Every statement tshark reads starts one of our calls; a long one shows its first 16 KB.
+    const theirs = segments.flatMap((s) => (s.extra[0] ? s.extra[0].split(AGG).map((q) => ({ frame: s.frame, q })) : []));
+    assert.ok(theirs.length >= 5);
+    // (tshark names the frame that completed a statement, ours is the one that began it.)
+    for (const { frame, q } of theirs) {
+      const shown = q.length <= 16 * 1024 ? q : `${q.slice(0, 16 * 1024 - 1)}…`;
+      const ours = records.filter((r) => r.request?.query === shown && (r.requestFrame ?? 0) <= frame);
+      assert.equal(ours.length, 1, `${file}: frame ${frame}: ${shown.slice(0, 40)}`);
+    }
+    const insert = records.find((r) => /^insert into docs/.test(r.request?.query ?? ''))!;
+    assert.equal(insert.response!.affectedRows, 1);
+    assert.ok(insert.requestSize > 2_000_000, String(insert.requestSize));
+    const read = records.find((r) => r.request?.query === 'select id, v from docs')!;
+    assert.equal(read.response!.rows, 1);
+    assert.deepEqual(read.response!.columns, ['id', 'v']);
+    assert.ok(read.responseSize > 2_000_000, String(read.responseSize));
+    assert.equal(records.find((r) => r.request?.query === "select 'after' as small")!.response!.rows, 1);
+  }
+});
+
+test('MySQL packets of 16 MB and more (split at 0xffffff): one call, its size all of them, held by its head only', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const parser = mysql.createTcpParser!(makeContext(records, counters));
+  const text = `insert into t values ('${'y'.repeat(0xffffff + 300_000)}')`;
+  const payload = Buffer.concat([Buffer.from([3]), Buffer.from(text)]);
+  // 0xffffff bytes, then the rest, in 64 KB segments.
+  const first = packet(0, payload.subarray(0, 0xffffff));
+  const second = packet(1, payload.subarray(0xffffff));
+  const wire = Buffer.concat([first, second]);
+  for (let i = 0; i < wire.length; i += 65536) parser.onData('c2s', wire.subarray(i, i + 65536));
+  parser.onData('s2c', packet(1, Buffer.from('00010002000000', 'hex')));
+  parser.onData('c2s', packet(0, Buffer.from('\x03select 2')));
+  parser.onData('s2c', packet(1, Buffer.from('00000002000000', 'hex')));
+  parser.onEnd('eof');
+  assert.deepEqual(records.map((r) => [r.request!.query.slice(0, 30), r.response!.type, r.requestSize]), [
+    ["insert into t values ('yyyyyyy", 'ok', wire.length],
+    ['select 2', 'ok', 13],
+  ]);
+  assert.equal(counters['mysql.huge_packets_cut'], 1); // the first packet; the 300 KB rest is read whole
 });

@@ -26,12 +26,18 @@ const SERVER_MORE_RESULTS_EXISTS = 0x0008;
 
 const MAX_PACKET_KEPT = 1024 * 1024;
 const MAX_QUERY_TEXT = 16 * 1024;
+/** Of a packet over MAX_PACKET_KEPT, what is read: any header, and the query text shown. */
+const HUGE_HEAD_KEPT = MAX_QUERY_TEXT + 1024;
 const MAX_COLUMNS_SHOWN = 64;
 const MAX_PENDING = 1000;
 const MAX_STATEMENTS = 1000;
 /** A compressed frame's header: compressed length (3 bytes), sequence (1), length unpacked (3; 0: sent as is). */
 const FRAME_HEADER = 7;
-/** The most a frame may hold, packed or unpacked: a frame over it stops the connection (`mysql.huge_packet_dropped`). */
+/**
+ * The most a compressed frame may hold packed: a frame over it stops the connection
+ * (`mysql.huge_packet_dropped`). Unpacked, a frame is bounded by its 3-byte length (16 MB),
+ * and only for as long as its packets are read (a huge one by its head).
+ */
 const MAX_FRAME = MAX_PACKET_KEPT + 64 * 1024;
 const ZSTD_MAGIC = 0xfd2fb528;
 
@@ -137,8 +143,10 @@ class MysqlParser implements TcpStreamParser {
   private dead = false;
   private statements = new Map<number, string>();
   private session: { user?: string; database?: string } = {};
-  /** Reassembly of packets split at 16 MB (kept up to MAX_PACKET_KEPT). */
-  private partial: Record<Direction, Buffer[] | null> = { c2s: null, s2c: null };
+  /** A message split into 16 MB packets: the head of its first packet, and the bytes of all of them. */
+  private partial: Record<Direction, { head: Buffer; size: number; seq: number } | null> = { c2s: null, s2c: null };
+  /** Bytes of a huge packet still to come, skipped as they do (its head was read). */
+  private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private readonly starts: MessageStarts;
   /** First packet of a packet sequence split at 16 MB. */
   private partialAt: Record<Direction, Stamp | undefined> = { c2s: undefined, s2c: undefined };
@@ -151,6 +159,8 @@ class MysqlParser implements TcpStreamParser {
   /** Under the compressed protocol: each direction's frames, unpacked into `queues`. */
   private frames: Record<Direction, ByteQueue> | null = null;
   private readonly frameStarts: MessageStarts;
+  /** Server bytes are dropped (counted) until the client's next command: mid-way, they began inside a frame. */
+  private awaitingCommand = false;
   /** Whether each direction's first bytes were checked for compressed frames (a connection captured mid-way). */
   private sniffed: Record<Direction, boolean> = { c2s: false, s2c: false };
 
@@ -179,6 +189,10 @@ class MysqlParser implements TcpStreamParser {
     if (this.dead || this.encrypted) return;
     try {
       if (!this.sniffed[dir]) this.sniff(dir, data);
+      if (dir === 's2c' && this.awaitingCommand) {
+        this.ctx.count('mysql.midway_dropped', data.length);
+        return;
+      }
       if (this.frames) this.unframe(dir, data);
       else {
         this.starts.push(dir, this.queues[dir].length);
@@ -258,15 +272,29 @@ class MysqlParser implements TcpStreamParser {
     for (const d of ['c2s', 's2c'] as const) this.skipQueued(d);
   }
 
+  /**
+   * On a connection met mid-way, a server's frames that do not read (the
+   * capture began inside one) answer a command the capture missed: they are
+   * dropped, counted, until the next command, whose reply starts afresh. True
+   * when that is the case; elsewhere the framing is lost for good.
+   */
+  private unsynced(dir: Direction): boolean {
+    if (dir !== 's2c' || this.sawGreeting || this.pending.some((c) => c.request !== null)) return false;
+    this.skipQueued('s2c');
+    this.awaitingCommand = true;
+    return true;
+  }
+
   /** Drop what `dir` has queued (counted): bytes of a reply whose command the capture missed. */
   private skipQueued(dir: Direction): void {
     const skipped = this.queues[dir].length + (this.frames?.[dir].length ?? 0);
-    if (skipped === 0 && !this.partial[dir]) return;
+    if (skipped === 0 && !this.partial[dir] && this.skip[dir] === 0) return;
     this.ctx.count('mysql.midway_dropped', skipped);
     this.queues[dir].clear();
     this.frames?.[dir].clear();
     this.partial[dir] = null;
     this.partialAt[dir] = undefined;
+    this.skip[dir] = 0;
     this.starts.taken(dir, 0);
     this.frameStarts.taken(dir, 0);
   }
@@ -293,7 +321,8 @@ class MysqlParser implements TcpStreamParser {
       const head = frames.peek(FRAME_HEADER);
       const length = head.readUIntLE(0, 3);
       const unpacked = head.readUIntLE(4, 3);
-      if (length > MAX_FRAME || unpacked > MAX_FRAME) {
+      if (length > MAX_FRAME) {
+        if (this.unsynced(dir)) return;
         this.ctx.count('mysql.huge_packet_dropped');
         this.dead = true;
         return;
@@ -304,7 +333,7 @@ class MysqlParser implements TcpStreamParser {
       this.frameStarts.taken(dir, frames.length);
       const payload = unpacked === 0 ? body : this.inflate(body, unpacked);
       if (payload === null) {
-        this.dead = true;
+        if (!this.unsynced(dir)) this.dead = true;
         return;
       }
       // The packets inside began in the frame's first packet.
@@ -352,38 +381,52 @@ class MysqlParser implements TcpStreamParser {
   private drain(dir: Direction): void {
     const q = this.queues[dir];
     while (!this.dead && !this.encrypted && !this.compressionAgreed && q.length >= 4) {
+      if (this.skip[dir] > 0) {
+        const n = Math.min(this.skip[dir], q.length);
+        q.consume(n);
+        this.skip[dir] -= n;
+        this.starts.taken(dir, q.length);
+        continue;
+      }
       const head = q.peek(4);
       const len = head.readUIntLE(0, 3);
-      const seq = head[3];
-      if (q.length < 4 + Math.min(len, MAX_PACKET_KEPT) && len <= MAX_PACKET_KEPT) return;
+      let seq = head[3];
       let payload: Buffer;
       let at = this.starts.head(dir);
       if (len > MAX_PACKET_KEPT) {
-        // Keep the head of a huge packet (enough for any header) and count the rest.
-        if (q.length < 4 + len) {
-          if (q.length > 4 + MAX_PACKET_KEPT) {
-            this.ctx.count('mysql.huge_packet_dropped');
-            this.dead = true; // rare (blobs over 1 MB); not worth a skip state
-          }
-          return;
-        }
+        // A huge packet (a bulk INSERT, a row with a large BLOB): its head is read and the
+        // rest skipped as it comes, never held; the connection goes on after it.
+        if (q.length < 4 + HUGE_HEAD_KEPT) return;
+        payload = q.take(4 + HUGE_HEAD_KEPT).subarray(4);
+        const rest = len - HUGE_HEAD_KEPT;
+        const now = Math.min(rest, q.length);
+        q.consume(now);
+        this.skip[dir] = rest - now;
+        this.ctx.count('mysql.huge_packets_cut');
+      } else {
+        if (q.length < 4 + len) return;
         payload = q.take(4 + len).subarray(4);
-      } else payload = q.take(4 + len).subarray(4);
+      }
       this.starts.taken(dir, q.length);
-      // Packets of exactly 0xffffff bytes continue in the next packet.
+      let size = len + 4;
+      // Packets of exactly 0xffffff bytes continue in the next packet: the first one's head stands for the message.
       if (len === 0xffffff) {
-        (this.partial[dir] ??= []).push(payload.subarray(0, 1024));
+        const partial = (this.partial[dir] ??= { head: payload, size: 0, seq });
+        partial.size += size;
         this.partialAt[dir] ??= at;
         continue;
       }
-      if (this.partial[dir]) {
-        payload = Buffer.concat([...this.partial[dir]!, payload]);
+      const partial = this.partial[dir];
+      if (partial) {
+        payload = partial.head;
+        size += partial.size;
+        seq = partial.seq;
         this.partial[dir] = null;
         at = this.partialAt[dir] ?? at;
         this.partialAt[dir] = undefined;
       }
-      if (dir === 'c2s') this.onClientPacket(seq, payload, len + 4, at);
-      else this.onServerPacket(seq, payload, len + 4);
+      if (dir === 'c2s') this.onClientPacket(seq, payload, size, at);
+      else this.onServerPacket(seq, payload, size);
     }
   }
 
@@ -446,6 +489,7 @@ class MysqlParser implements TcpStreamParser {
    * middle of another.
    */
   private settleMidway(): void {
+    this.awaitingCommand = false;
     while (this.pending.length > 0 && this.pending[0].request === null && this.pending[0].command === -1) {
       const orphan = this.pending.shift()!;
       this.emit(orphan, orphan.response ? ['truncated'] : []);

@@ -159,8 +159,12 @@ class MysqlParser implements TcpStreamParser {
   /** Under the compressed protocol: each direction's frames, unpacked into `queues`. */
   private frames: Record<Direction, ByteQueue> | null = null;
   private readonly frameStarts: MessageStarts;
-  /** Server bytes are dropped (counted) until the client's next command: mid-way, they began inside a frame. */
+  /** Server bytes are dropped (counted) until the client's next command: mid-way they began inside a frame, or a gap cut them. */
   private awaitingCommand = false;
+  /** After a gap in the client's bytes: they are dropped (counted) until a segment starts with a command. */
+  private clientResync = false;
+  /** What bytes dropped while resynchronising are counted as: mid-way or after a gap. */
+  private dropCounter = 'mysql.midway_dropped';
   /** Whether each direction's first bytes were checked for compressed frames (a connection captured mid-way). */
   private sniffed: Record<Direction, boolean> = { c2s: false, s2c: false };
 
@@ -189,8 +193,15 @@ class MysqlParser implements TcpStreamParser {
     if (this.dead || this.encrypted) return;
     try {
       if (!this.sniffed[dir]) this.sniff(dir, data);
+      if (dir === 'c2s' && this.clientResync) {
+        if (!this.startsCommand(data)) {
+          this.ctx.count(this.dropCounter, data.length);
+          return;
+        }
+        this.clientResync = false;
+      }
       if (dir === 's2c' && this.awaitingCommand) {
-        this.ctx.count('mysql.midway_dropped', data.length);
+        this.ctx.count(this.dropCounter, data.length);
         return;
       }
       if (this.frames) this.unframe(dir, data);
@@ -214,7 +225,21 @@ class MysqlParser implements TcpStreamParser {
     this.ctx.count('mysql.gap', length);
     for (const c of this.pending) c.warnings.push('gap');
     this.flush();
-    this.dead = true;
+    if (this.dead || this.encrypted) return;
+    if (this.handshake || this.compressionAgreed) {
+      this.dead = true; // a login cut short: what follows cannot be told apart
+      return;
+    }
+    // Packet boundaries are lost in `dir`; the calls waiting were reported above. The server's
+    // bytes from here on answer what the gap hid, until the client's next command; after a
+    // gap in the client's bytes, that command is the first segment that starts with one.
+    this.dropCounter = 'mysql.gap_dropped';
+    this.skipQueued('s2c');
+    this.awaitingCommand = true;
+    if (dir === 'c2s') {
+      this.skipQueued('c2s');
+      this.clientResync = true;
+    }
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -285,11 +310,19 @@ class MysqlParser implements TcpStreamParser {
     return true;
   }
 
+  /** Whether a segment starts with a client command: where reading resumes after a gap. */
+  private startsCommand(data: Buffer): boolean {
+    if (this.frames) return compressedHead(data) !== null;
+    if (probeMysql(data, true) === 'request') return true;
+    // A prepared statement's EXECUTE, CLOSE or RESET names a statement this connection prepared.
+    return data.length >= 9 && data[3] === 0 && (data[4] === 0x17 || data[4] === 0x19 || data[4] === 0x1a) && this.statements.has(data.readUInt32LE(5));
+  }
+
   /** Drop what `dir` has queued (counted): bytes of a reply whose command the capture missed. */
   private skipQueued(dir: Direction): void {
     const skipped = this.queues[dir].length + (this.frames?.[dir].length ?? 0);
     if (skipped === 0 && !this.partial[dir] && this.skip[dir] === 0) return;
-    this.ctx.count('mysql.midway_dropped', skipped);
+    this.ctx.count(this.dropCounter, skipped);
     this.queues[dir].clear();
     this.frames?.[dir].clear();
     this.partial[dir] = null;
@@ -443,7 +476,7 @@ class MysqlParser implements TcpStreamParser {
       if (c) c.requestSize += size; // e.g. LOCAL INFILE data
       return;
     }
-    if (!this.sawGreeting) this.settleMidway();
+    if (!this.sawGreeting || this.awaitingCommand) this.settleMidway();
     const command = p[0];
     const name = COMMANDS[command] ?? `COM_0x${command.toString(16)}`;
     const request: Record<string, any> = { command: name, ...this.sessionFields() };

@@ -212,3 +212,45 @@ test('MySQL lab captured mid-way: from every cut, the calls after the first whol
   }
   assert.ok(cuts > 20, String(cuts));
 });
+
+test('PostgreSQL after a lost segment: calls from the client\'s next whole query on read as without the loss', () => {
+  // A call as its reply says (a query text may be a prepared statement's name after a loss).
+  const outcome = (r: CallRecord): string => `${r.requestFrame} ${JSON.stringify(r.response?.commandTags ?? null)} ${r.response?.errorCode ?? ''}`;
+  const segments = tcpSegments(fixture('lab-pgsql.pcap'), { fields: PG_FIELDS }).filter((s) => s.payload.length > 0);
+  const feed = (list: Segment[], lost: number): CallRecord[] => {
+    const records: CallRecord[] = [];
+    const ctx = makeContext(records, {});
+    const parser = postgresql.createTcpParser!(ctx);
+    list.forEach((s, i) => {
+      ctx.now = s.time;
+      ctx.frame = s.frame;
+      const dir = s.dstPort === 5432 ? 'c2s' : 's2c';
+      if (i === lost) parser.onGap(dir, s.payload.length);
+      else parser.onData(dir, s.payload);
+    });
+    parser.onEnd('eof');
+    return records;
+  };
+  let gaps = 0;
+  for (const stream of new Set(segments.map((s) => s.stream))) {
+    const list = segments.filter((s) => s.stream === stream);
+    const full = feed(list, -1);
+    // After the startup's reply (the first server segment after the first client one).
+    const ready = list.findIndex((s, i) => i > 0 && s.srcPort === 5432 && list[i - 1].dstPort === 5432 && /Z/.test(s.payload.toString('latin1', s.payload.length - 6, s.payload.length - 5)));
+    for (let lost = ready + 1; ready >= 0 && lost < list.length; lost++) {
+      const frame = list[lost].frame;
+      const records = feed(list, lost);
+      const resume = list.slice(lost + 1).find((s) => s.dstPort === 5432 && probePostgres(s.payload, true) === 'request');
+      const before = full.filter((r) => (r.responseFrame ?? r.requestFrame ?? 0) < frame).map(outcome);
+      const after = full.filter((r) => resume && (r.requestFrame ?? 0) >= resume.frame).map(outcome);
+      const got = records.map(outcome);
+      assert.deepEqual(got.slice(0, before.length), before, `stream ${stream}: lost frame ${frame}`);
+      assert.deepEqual(got.slice(got.length - after.length), after, `stream ${stream}: lost frame ${frame}`);
+      for (const r of records.slice(before.length, records.length - after.length)) {
+        assert.ok(r.warnings?.includes('gap') || r.response === null, `stream ${stream}: lost frame ${frame}: ${outcome(r)}`);
+      }
+      gaps++;
+    }
+  }
+  assert.ok(gaps > 30, String(gaps));
+});

@@ -107,6 +107,10 @@ class PostgresParser implements TcpStreamParser {
   /** After the server accepted an SSLRequest: the TLS session, dissected as a tunnel (its tls entry, or with --tls-keylog the connection inside). */
   private tls: TunnelStream | null = null;
   private dead = false;
+  /** After a gap: the server's bytes are dropped (counted) until the client's next query; they answer what the gap hid. */
+  private awaitingClient = false;
+  /** After a gap in the client's bytes: they are dropped (counted) until a segment starts with a query. */
+  private clientResync = false;
   private pending: Call[] = [];
   private statements = new Map<string, string>();
   private portals = new Map<string, string>();
@@ -126,6 +130,19 @@ class PostgresParser implements TcpStreamParser {
     }
     if (this.dead || this.encrypted) return;
     try {
+      if (dir === 'c2s' && (this.clientResync || this.awaitingClient)) {
+        const query = probePostgres(data, true) === 'request';
+        if (this.clientResync && !query) {
+          this.ctx.count('postgresql.gap_dropped', data.length);
+          return;
+        }
+        this.clientResync = false;
+        if (query) this.awaitingClient = false;
+      }
+      if (dir === 's2c' && this.awaitingClient) {
+        this.ctx.count('postgresql.gap_dropped', data.length);
+        return;
+      }
       if (this.skip[dir] > 0) {
         const n = Math.min(this.skip[dir], data.length);
         this.skip[dir] -= n;
@@ -147,12 +164,32 @@ class PostgresParser implements TcpStreamParser {
       this.tls.onGap(dir, length);
       return;
     }
-    // Message boundaries are lost; the pending calls are reported and the rest ignored.
     this.ctx.count('postgresql.gap', length);
     for (const c of this.pending) c.warnings.push('gap');
     this.flush([]);
+    if (this.dead || this.encrypted) return;
+    if (!this.clientStarted) {
+      this.queues[dir].clear();
+      this.dead = true; // the startup cut short
+      return;
+    }
+    // Message boundaries are lost in `dir`; the calls waiting were reported above. The server's
+    // bytes from here on answer what the gap hid, until the client's next query; after a gap in
+    // the client's bytes, reading resumes at the first segment that starts with a query.
+    this.dropQueued('s2c');
+    this.awaitingClient = true;
+    if (dir === 'c2s') {
+      this.dropQueued('c2s');
+      this.clientResync = true;
+    }
+  }
+
+  private dropQueued(dir: Direction): void {
+    const n = this.queues[dir].length;
+    if (n > 0) this.ctx.count('postgresql.gap_dropped', n);
     this.queues[dir].clear();
-    this.dead = true;
+    this.skip[dir] = 0;
+    this.starts.taken(dir, 0);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {

@@ -15,29 +15,8 @@ import { Wire } from '../helpers/engine-wire.js';
 import { writeRawPcap } from '../helpers/pcap-wire.js';
 import { tsharkFields } from '../protocols/helpers.js';
 import { feedConnections, makeContext, tcpSegments } from './helpers.js';
-
-const short = (n: number): Buffer => Buffer.from([n >> 8, n & 255]);
-const int = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
-const str = (s: string): Buffer => Buffer.concat([short(Buffer.byteLength(s)), Buffer.from(s)]);
-const longStr = (s: string): Buffer => Buffer.concat([int(Buffer.byteLength(s)), Buffer.from(s)]);
-const map = (m: Record<string, string>): Buffer => Buffer.concat([short(Object.keys(m).length), ...Object.entries(m).flatMap(([k, v]) => [str(k), str(v)])]);
-const query = (q: string, v: number): Buffer => Buffer.concat([longStr(q), short(1), v >= 5 ? int(0) : Buffer.from([0])]);
-const rowsResult = (n: number): Buffer => Buffer.concat([int(2), int(1), int(1), str('ks'), str('t'), str('k'), short(0x0d), int(n)]);
-const syntaxError = (m: string): Buffer => Buffer.concat([int(0x2000), str(m)]);
-
-function frame(version: number, stream: number, opcode: number, body: Buffer, flags = 0): Buffer {
-  const h = Buffer.alloc(9);
-  h[0] = version;
-  h[1] = flags;
-  h.writeInt16BE(stream, 2);
-  h[4] = opcode;
-  h.writeInt32BE(body.length, 5);
-  return Buffer.concat([h, body]);
-}
+import { frame, int, map, query, rowsResult, syntaxError } from './cql-wire.js';
+import { snappyLiterals } from '../helpers/compress.js';
 
 /**
  * A raw LZ4 block, as the lz4 command compresses it (the one block of its
@@ -57,22 +36,6 @@ function lz4Block(data: Buffer): Buffer {
 }
 /** v4 LZ4 body: the length unpacked, then the block. */
 const lz4Body = (body: Buffer): Buffer => Buffer.concat([int(body.length), lz4Block(body)]);
-/** Snappy as literals only (a valid stream). */
-function snappy(b: Buffer): Buffer {
-  const len: number[] = [];
-  let n = b.length;
-  do {
-    len.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
-    n = Math.floor(n / 0x80);
-  } while (n > 0);
-  const parts: Buffer[] = [Buffer.from(len)];
-  for (let i = 0; i < b.length; i += 60) {
-    const chunk = b.subarray(i, i + 60);
-    parts.push(Buffer.from([(chunk.length - 1) << 2]), chunk);
-  }
-  return Buffer.concat(parts);
-}
-
 /** A v5 segment compressed with LZ4: both lengths and the flag in 5 bytes, a CRC24 (zeros: not checked), payload, CRC32. */
 function lz4Segment(payload: Buffer): Buffer {
   const packed = lz4Block(payload);
@@ -95,7 +58,7 @@ function session(): Array<{ port: number; frames: Array<[1 | 2, Buffer]> }> {
   ];
   return [
     { port: 40001, frames: v4('lz4', lz4Body) },
-    { port: 40002, frames: v4('snappy', snappy) },
+    { port: 40002, frames: v4('snappy', snappyLiterals) },
   ];
 }
 

@@ -11,6 +11,7 @@ import { sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
 import { tsharkFields } from '../protocols/helpers.js';
 import { makeContext } from './helpers.js';
+import { frame, int, longStr, map, query, rowsResult, short, str } from './cql-wire.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 
 const OPS = ['ERROR', 'STARTUP', 'READY', 'AUTHENTICATE', 'CREDENTIALS', 'OPTIONS', 'SUPPORTED', 'QUERY', 'RESULT', 'PREPARE', 'EXECUTE', 'REGISTER'];
@@ -66,27 +67,6 @@ test('CQL v3 capture: every frame tshark sees, with stream id, opcode, statement
 });
 
 // ---------------------------------------------------------------- byte-level client
-
-function frame(version: number, stream: number, opcode: number, body: Buffer, flags = 0): Buffer {
-  const h = Buffer.alloc(9);
-  h[0] = version;
-  h[1] = flags;
-  h.writeInt16BE(stream, 2);
-  h[4] = opcode;
-  h.writeInt32BE(body.length, 5);
-  return Buffer.concat([h, body]);
-}
-const short = (n: number): Buffer => Buffer.from([n >> 8, n & 255]);
-const int = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
-const str = (s: string): Buffer => Buffer.concat([short(Buffer.byteLength(s)), Buffer.from(s)]);
-const longStr = (s: string): Buffer => Buffer.concat([int(Buffer.byteLength(s)), Buffer.from(s)]);
-const map = (m: Record<string, string>): Buffer => Buffer.concat([short(Object.keys(m).length), ...Object.entries(m).flatMap(([k, v]) => [str(k), str(v)])]);
-const query = (q: string, v: number): Buffer => Buffer.concat([longStr(q), short(1), v >= 5 ? int(0) : Buffer.from([0])]);
-const rowsResult = (n: number): Buffer => Buffer.concat([int(2), int(1), int(1), str('ks'), str('t'), str('k'), short(0x0d), int(n)]);
 
 /** A v5 uncompressed segment (CRCs are not checked by the dissector, so zeros here). */
 function segment(payload: Buffer, selfContained: boolean): Buffer {

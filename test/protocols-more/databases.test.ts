@@ -7,7 +7,7 @@ import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresq
 import { mysql, probeMysql } from '../../src/dissect/protocols/mysql.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import type { CallRecord } from '../../src/dissect/api.js';
-import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
+import { AGG, feedConnections, feedWithGap, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const fixture = (name: string): string => join(repoRoot, 'test', 'fixtures', 'captures', name);
 
@@ -189,24 +189,12 @@ test('MySQL lab captured mid-way: from every cut, the calls after the first whol
   let cuts = 0;
   for (const stream of new Set(segments.map((s) => s.stream))) {
     const list = segments.filter((s) => s.stream === stream);
-    const feed = (part: Segment[]): CallRecord[] => {
-      const records: CallRecord[] = [];
-      const ctx = makeContext(records, {});
-      const parser = mysql.createTcpParser!(ctx);
-      for (const s of part) {
-        ctx.now = s.time;
-        ctx.frame = s.frame;
-        parser.onData(s.dstPort === 3306 ? 'c2s' : 's2c', s.payload);
-      }
-      parser.onEnd('eof');
-      return records;
-    };
-    const full = feed(list);
+    const full = feedWithGap(mysql, list, 3306);
     for (let k = 1; k < list.length; k++) {
       const rest = list.slice(k);
       const first = rest.find((s) => s.dstPort === 3306 && probeMysql(s.payload, true) === 'request');
       const expected = full.filter((r) => first && (r.requestFrame ?? 0) >= first.frame).map(outcome);
-      assert.deepEqual(feed(rest).filter((r) => r.request !== null).map(outcome), expected, `stream ${stream}, cut before frame ${rest[0].frame}`);
+      assert.deepEqual(feedWithGap(mysql, rest, 3306).filter((r) => r.request !== null).map(outcome), expected, `stream ${stream}, cut before frame ${rest[0].frame}`);
       cuts++;
     }
   }
@@ -217,29 +205,15 @@ test('PostgreSQL after a lost segment: calls from the client\'s next whole query
   // A call as its reply says (a query text may be a prepared statement's name after a loss).
   const outcome = (r: CallRecord): string => `${r.requestFrame} ${JSON.stringify(r.response?.commandTags ?? null)} ${r.response?.errorCode ?? ''}`;
   const segments = tcpSegments(fixture('lab-pgsql.pcap'), { fields: PG_FIELDS }).filter((s) => s.payload.length > 0);
-  const feed = (list: Segment[], lost: number): CallRecord[] => {
-    const records: CallRecord[] = [];
-    const ctx = makeContext(records, {});
-    const parser = postgresql.createTcpParser!(ctx);
-    list.forEach((s, i) => {
-      ctx.now = s.time;
-      ctx.frame = s.frame;
-      const dir = s.dstPort === 5432 ? 'c2s' : 's2c';
-      if (i === lost) parser.onGap(dir, s.payload.length);
-      else parser.onData(dir, s.payload);
-    });
-    parser.onEnd('eof');
-    return records;
-  };
   let gaps = 0;
   for (const stream of new Set(segments.map((s) => s.stream))) {
     const list = segments.filter((s) => s.stream === stream);
-    const full = feed(list, -1);
+    const full = feedWithGap(postgresql, list, 5432);
     // After the startup's reply (the first server segment after the first client one).
     const ready = list.findIndex((s, i) => i > 0 && s.srcPort === 5432 && list[i - 1].dstPort === 5432 && /Z/.test(s.payload.toString('latin1', s.payload.length - 6, s.payload.length - 5)));
     for (let lost = ready + 1; ready >= 0 && lost < list.length; lost++) {
       const frame = list[lost].frame;
-      const records = feed(list, lost);
+      const records = feedWithGap(postgresql, list, 5432, lost);
       const resume = list.slice(lost + 1).find((s) => s.dstPort === 5432 && probePostgres(s.payload, true) === 'request');
       const before = full.filter((r) => (r.responseFrame ?? r.requestFrame ?? 0) < frame).map(outcome);
       const after = full.filter((r) => resume && (r.requestFrame ?? 0) >= resume.frame).map(outcome);

@@ -217,3 +217,22 @@ export function conversations(segments: Segment[]): Array<Array<{ dir: Direction
   }
   return out;
 }
+
+/**
+ * One connection's segments fed to a new `dissector` parser, oriented by the server's port, with
+ * the segment at index `lost` (if any) replaced by a gap, as the engine reports a hole.
+ */
+export function feedWithGap(dissector: ProtocolDissector, list: Segment[], serverPort: number, lost = -1): CallRecord[] {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = dissector.createTcpParser!(ctx);
+  list.forEach((s, i) => {
+    ctx.now = s.time;
+    ctx.frame = s.frame;
+    const dir: Direction = s.dstPort === serverPort ? 'c2s' : 's2c';
+    if (i === lost) parser.onGap(dir, s.payload.length);
+    else parser.onData(dir, s.payload);
+  });
+  parser.onEnd('eof');
+  return records;
+}

@@ -17,6 +17,7 @@ import { Wire } from '../helpers/engine-wire.js';
 import { writeRawPcap } from '../helpers/pcap-wire.js';
 import { runCli } from '../helpers/cli.js';
 import { AGG, feedConnections, makeContext, tcpSegments } from './helpers.js';
+import { snappyLiterals } from '../helpers/compress.js';
 
 /** tshark's values of one field, per frame, as text (tshark prints bytes fields as hex, `hex`). */
 function tsharkValues(file: string, field: string, hex = true): string[] {
@@ -174,22 +175,6 @@ function through(cmd: string, args: string[]): (b: Buffer) => Buffer {
   return (b) => execFileSync(cmd, args, { input: b, maxBuffer: 64 << 20 });
 }
 
-/** Snappy as literals only (a valid stream; the decoder's copies are checked on MongoDB's captures). */
-function snappyLiterals(b: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let n = b.length;
-  const len: number[] = [];
-  do {
-    len.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
-    n = Math.floor(n / 0x80);
-  } while (n > 0);
-  parts.push(Buffer.from(len));
-  for (let i = 0; i < b.length; i += 60) {
-    const chunk = b.subarray(i, i + 60);
-    parts.push(Buffer.from([(chunk.length - 1) << 2]), chunk);
-  }
-  return Buffer.concat(parts);
-}
 /** xerial's framing, as Kafka's Java client writes snappy. */
 function xerial(b: Buffer): Buffer {
   const block = snappyLiterals(b);

@@ -14,7 +14,7 @@ import { compressedHead, mysql, probeMysql } from '../../src/dissect/protocols/m
 import { repoRoot } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
 import type { CallRecord, Direction } from '../../src/dissect/api.js';
-import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
+import { AGG, feedConnections, feedWithGap, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const CAPTURE = join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-compressed.pcap');
 const FIELDS = ['mysql.query', 'mysql.error_code', 'mysql.affected_rows', 'mysql.compressed_packet_length'];
@@ -221,25 +221,6 @@ test('MySQL packets of 16 MB and more (split at 0xffffff): one call, its size al
   assert.equal(counters['mysql.huge_packets_cut'], 1); // the first packet; the 300 KB rest is read whole
 });
 
-/**
- * One connection's segments fed with the segment at `lost` replaced by a gap, as the engine
- * reports a hole: its calls, and whether each segment starts with a command the parser can see.
- */
-function withGap(list: Segment[], lost: number): CallRecord[] {
-  const records: CallRecord[] = [];
-  const ctx = makeContext(records, {});
-  const parser = mysql.createTcpParser!(ctx);
-  list.forEach((s, i) => {
-    ctx.now = s.time;
-    ctx.frame = s.frame;
-    const dir: Direction = s.dstPort === 3306 ? 'c2s' : 's2c';
-    if (i === lost) parser.onGap(dir, s.payload.length);
-    else parser.onData(dir, s.payload);
-  });
-  parser.onEnd('eof');
-  return records;
-}
-
 test('MySQL after a lost segment (plain and compressed): calls from the next whole command on read as without the loss', () => {
   const plain = tcpSegments(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql.pcap'), { fields: FIELDS }).filter((s) => s.payload.length > 0);
   const compressed = session(tcpSegments(CAPTURE, { fields: FIELDS })).filter((s) => s.payload.length > 0);
@@ -250,10 +231,10 @@ test('MySQL after a lost segment (plain and compressed): calls from the next who
   ] as const) {
     for (const stream of new Set(segments.map((s) => s.stream))) {
       const list = segments.filter((s) => s.stream === stream);
-      const full = withGap(list, -1);
+      const full = feedWithGap(mysql, list, 3306);
       const loginEnd = full.find((r) => r.request?.command === 'handshake')?.responseFrame ?? 0;
       for (let lost = list.findIndex((s) => s.frame > loginEnd); lost >= 0 && lost < list.length; lost++) {
-        const records = withGap(list, lost);
+        const records = feedWithGap(mysql, list, 3306, lost);
         const frame = list[lost].frame;
         const resume = list.slice(lost + 1).find((s) => s.dstPort === 3306 && startsCommand(s));
         // Calls that ended before the loss, and calls from the next whole command on, are as without it.

@@ -58,35 +58,32 @@ function frame(src: Buffer, pos: number, out: Output): number {
 
 /** One LZ4 block: its sequences append to `out`; a match may reach into earlier blocks' output. */
 function block(src: Buffer, pos: number, end: number, out: Output): void {
-  while (pos < end) {
-    const token = src[pos++];
-    let literals = token >> 4;
-    if (literals === 15) {
-      let b: number;
-      do {
-        if (pos >= end) throw new Lz4Error('short literal length');
-        b = src[pos++];
-        literals += b;
-      } while (b === 255);
-    }
-    if (pos + literals > end) throw new Lz4Error('literals past the block');
-    out.literal(src, pos, pos + literals);
-    pos += literals;
-    if (pos >= end) return; // the last sequence has literals only
-    if (pos + 2 > end) throw new Lz4Error('short match offset');
-    const offset = src.readUInt16LE(pos);
-    pos += 2;
-    let length = (token & 15) + 4;
-    if ((token & 15) === 15) {
-      let b: number;
-      do {
-        if (pos >= end) throw new Lz4Error('short match length');
-        b = src[pos++];
-        length += b;
-      } while (b === 255);
-    }
-    out.match(offset, length);
+  const cursor = { pos, end };
+  while (cursor.pos < end) {
+    const token = src[cursor.pos++];
+    const literals = length(src, cursor, token >> 4);
+    if (cursor.pos + literals > end) throw new Lz4Error('literals past the block');
+    out.literal(src, cursor.pos, cursor.pos + literals);
+    cursor.pos += literals;
+    if (cursor.pos >= end) return; // the last sequence has literals only
+    if (cursor.pos + 2 > end) throw new Lz4Error('short match offset');
+    const offset = src.readUInt16LE(cursor.pos);
+    cursor.pos += 2;
+    out.match(offset, length(src, cursor, token & 15) + 4);
   }
+}
+
+/** A token's 4-bit length; 15 goes on in the bytes that follow, each added, until one under 255. */
+function length(src: Buffer, cursor: { pos: number; end: number }, nibble: number): number {
+  let n = nibble;
+  if (nibble !== 15) return n;
+  let b: number;
+  do {
+    if (cursor.pos >= cursor.end) throw new Lz4Error('short length');
+    b = src[cursor.pos++];
+    n += b;
+  } while (b === 255);
+  return n;
 }
 
 /** Output that grows by doubling up to its bound. */

@@ -413,7 +413,7 @@ class MysqlParser implements TcpStreamParser {
 
   private drain(dir: Direction): void {
     const q = this.queues[dir];
-    while (!this.dead && !this.encrypted && !this.compressionAgreed && q.length >= 4) {
+    while (!this.dead && !this.encrypted && !this.compressionAgreed && q.length > 0) {
       if (this.skip[dir] > 0) {
         const n = Math.min(this.skip[dir], q.length);
         q.consume(n);
@@ -421,6 +421,7 @@ class MysqlParser implements TcpStreamParser {
         this.starts.taken(dir, q.length);
         continue;
       }
+      if (q.length < 4) return;
       const head = q.peek(4);
       const len = head.readUIntLE(0, 3);
       let seq = head[3];
@@ -515,9 +516,10 @@ class MysqlParser implements TcpStreamParser {
   }
 
   /**
-   * A command on a connection met mid-way: replies read so far answered
-   * commands the capture missed, so they end here, and server bytes still
-   * queued (a reply that began before the capture) are dropped, counted:
+   * A command on a connection met mid-way, or the first after a gap: replies
+   * read so far answered commands the capture missed, so they end here, and
+   * server bytes still queued (a reply that began before the capture or the
+   * gap) are dropped, counted, as are server bytes from then on until now:
    * this command's reply comes after it, and must not be read from the
    * middle of another.
    */

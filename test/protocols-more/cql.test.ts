@@ -151,7 +151,7 @@ test('CQL v5 byte-level: segments after READY, several frames per self-contained
   }
 });
 
-test('CQL probe: frames yes, other protocols no; a gap ends the direction', () => {
+test('CQL probe: frames yes, other protocols no; after a gap, reading resumes at the next whole frame', () => {
   assert.equal(probeCql(frame(4, 0, 1, map({ CQL_VERSION: '3.0.0' })), false), 'request');
   assert.equal(probeCql(frame(0x84, 0, 2, Buffer.alloc(0)), false), 'response');
   assert.equal(probeCql(frame(4, 7, 7, query('SELECT 1', 4)), false), false, 'mid-session QUERY away from 9042 is not enough');
@@ -163,7 +163,10 @@ test('CQL probe: frames yes, other protocols no; a gap ends the direction', () =
   const parser = cql.createTcpParser!(makeContext(records, counters));
   parser.onData('c2s', frame(4, 1, 7, query('SELECT 1', 4)));
   parser.onGap('s2c', 10);
+  parser.onData('s2c', Buffer.from('the middle of a lost frame'));
   parser.onData('s2c', frame(0x84, 1, 8, int(1)));
   parser.onEnd('eof');
-  assert.deepEqual(records.map((r) => r.warnings), [['gap', 'unanswered']]);
+  // The answer pairs by its stream id: the call is whole, and says a gap came while it waited.
+  assert.deepEqual(records.map((r) => [r.response?.resultKind, r.warnings]), [['Void', ['gap']]]);
+  assert.equal(counters['cql.gap_dropped'], 26);
 });

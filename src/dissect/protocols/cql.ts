@@ -256,6 +256,11 @@ class CqlParser extends FramedParser {
     super(ctx, 'cql', { maxMessage: MAX_FRAME_KEPT, headBytes: 64 * 1024 });
   }
 
+  /** v5 segments carry no header a segment could be recognised by: after a gap, that direction is given up. */
+  protected override canResync(dir: Direction): boolean {
+    return !this.segmented[dir];
+  }
+
   protected frameLength(dir: Direction, head: Buffer): FrameLength {
     if (this.segmented[dir]) {
       if (this.compression === 'lz4') return COMPRESSED_SEGMENT_HEADER + (head.readUIntLE(0, 5) % 2 ** 17) + 4;

@@ -229,6 +229,13 @@ class LdapParser extends FramedParser {
     return messageLength(head);
   }
 
+  /** After a gap, a SEQUENCE's length is not enough to go on: its first element must be the messageID INTEGER. */
+  protected override startsMessage(dir: Direction, data: Buffer): boolean {
+    if (data.length < 3 || data[0] !== 0x30) return false;
+    const id = data[1] < 0x80 ? 2 : 2 + (data[1] & 0x7f);
+    return data[id] === 0x02 && super.startsMessage(dir, data);
+  }
+
   protected onMessage(dir: Direction, msg: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
     let messageId: number;
     let op: number;

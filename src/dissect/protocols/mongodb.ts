@@ -309,6 +309,11 @@ class MongoParser extends FramedParser {
     super(ctx, 'mongodb', { maxMessage: MAX_DECOMPRESSED, headBytes: 64 * 1024 });
   }
 
+  /** After a gap, a message's length is not enough to go on: its opCode must be one too. */
+  protected override startsMessage(dir: Direction, data: Buffer): boolean {
+    return data.length >= 16 && OP_NAMES[data.readInt32LE(12)] !== undefined && super.startsMessage(dir, data);
+  }
+
   protected frameLength(_dir: Direction, head: Buffer): FrameLength {
     const len = head.readInt32LE(0);
     return len < 16 || len > MAX_PLAUSIBLE ? 'bad' : len;

@@ -1,8 +1,9 @@
 // The machinery the length-prefixed binary protocols share (MongoDB, Cassandra
 // CQL, LDAP, Diameter): a bounded byte queue per direction cut into whole
 // messages by a protocol's own length rule, messages too big to keep skipped
-// after their head, a gap ending a direction (the length prefixes are lost
-// with the bytes), and a table of requests awaiting their answer keyed by the
+// after their head, reading resumed after a gap at the first segment that
+// starts with a message (answers pair by id, so none is paired with another's
+// request), and a table of requests awaiting their answer keyed by the
 // protocol's id (requestID, stream id, messageID, hop-by-hop id) with the
 // timeout, pendingSince and end-of-capture flushing every dissector needs.
 // A protocol file only says how long a message is and what it means.
@@ -42,6 +43,8 @@ export abstract class FramedParser implements TcpStreamParser {
   protected readonly queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private readonly skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
   protected readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** After a gap: segments are dropped (counted) until one starts with a message. */
+  private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** Requests awaiting their answer, in arrival order (Map keeps insertion order). */
   protected readonly pending = new Map<string | number, PendingCall>();
   protected readonly starts: MessageStarts;
@@ -68,6 +71,28 @@ export abstract class FramedParser implements TcpStreamParser {
   /** The one-line summary of a call. */
   protected abstract summarize(req: Record<string, any> | null, res: Record<string, any> | null): string;
 
+  /**
+   * Whether reading may resume after a gap in `dir` (a protocol whose messages cannot be told
+   * from the middle of others, CQL v5's segments, says no).
+   */
+  protected canResync(_dir: Direction): boolean {
+    return true;
+  }
+
+  /**
+   * Whether a segment after a gap starts with a message: its length rule reads a message that
+   * the segment holds whole, or that continues past it, and a second one where the first ends.
+   * A protocol adds what its header must also say.
+   */
+  protected startsMessage(dir: Direction, data: Buffer): boolean {
+    if (data.length < this.headerBytes) return false;
+    const size = this.frameLength(dir, data.subarray(0, this.headerBytes));
+    if (typeof size !== 'number' || size < this.headerBytes || size > this.limits.maxMessage) return false;
+    if (data.length < size + this.headerBytes) return true;
+    const next = this.frameLength(dir, data.subarray(size, size + this.headerBytes));
+    return typeof next === 'number' && next >= this.headerBytes;
+  }
+
   onData(dir: Direction, data: Buffer): void {
     if (this.tls) {
       this.tls.onData(dir, data);
@@ -75,6 +100,13 @@ export abstract class FramedParser implements TcpStreamParser {
     }
     if (this.dead[dir]) return;
     try {
+      if (this.resync[dir]) {
+        if (!this.startsMessage(dir, data)) {
+          this.ctx.count(`${this.name}.gap_dropped`, data.length);
+          return;
+        }
+        this.resync[dir] = false;
+      }
       if (this.skip[dir] > 0) {
         const n = Math.min(this.skip[dir], data.length);
         this.skip[dir] -= n;
@@ -96,14 +128,20 @@ export abstract class FramedParser implements TcpStreamParser {
       return;
     }
     this.ctx.count(`${this.name}.gap`, length);
-    if (this.ctx.transport === 'sctp') {
-      // SCTP hands over whole user messages: what follows a hole starts a message, so reading resumes there.
+    if (this.dead[dir]) {
+      // already given up on
+    } else if (this.ctx.transport !== 'sctp' && !this.canResync(dir)) {
+      // Length prefixes are lost with the bytes: this direction cannot be cut into messages any more.
+      this.kill(dir);
+    } else {
+      // SCTP hands over whole user messages: what follows a hole starts a message, so reading
+      // resumes there. Over TCP, at the first segment that starts with one.
+      const queued = this.queues[dir].length;
+      if (queued > 0) this.ctx.count(`${this.name}.gap_dropped`, queued);
       this.queues[dir].clear();
       this.skip[dir] = 0;
       this.starts.taken(dir, 0);
-    } else {
-      // Length prefixes are lost with the bytes: this direction cannot be cut into messages any more.
-      this.kill(dir);
+      if (this.ctx.transport !== 'sctp') this.resync[dir] = true;
     }
     for (const p of this.pending.values()) p.warnings.push('gap');
   }

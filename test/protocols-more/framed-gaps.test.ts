@@ -1,5 +1,5 @@
 // The protocols whose answers pair with their requests by id (MongoDB, CQL,
-// LDAP, Diameter) after a lost segment, on the shared captures: each data
+// LDAP, Diameter, Kafka) after a lost segment, on the shared captures: each data
 // segment in turn is replaced by a gap, as the engine reports a hole. Reading
 // resumes at the first segment that starts with a message, so the calls whose
 // request and answer came after that point in their directions are those of
@@ -10,6 +10,7 @@ import { mongodb } from '../../src/dissect/protocols/mongodb.js';
 import { cql } from '../../src/dissect/protocols/cql.js';
 import { ldap } from '../../src/dissect/protocols/ldap.js';
 import { diameter } from '../../src/dissect/protocols/diameter.js';
+import { kafka } from '../../src/dissect/protocols/kafka.js';
 import type { CallRecord, ProtocolDissector } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { feedWithGap, tcpSegments, type Segment } from './helpers.js';
@@ -19,6 +20,7 @@ const CASES: Array<{ dissector: ProtocolDissector; port: number; files: string[]
   { dissector: cql, port: 9042, files: ['cqltrace-cql-v3-simple.pcap'] },
   { dissector: ldap, port: 389, files: ['suricata-ldap-search.pcap', 'zeek-ldap-who-am-i.pcap'] },
   { dissector: diameter, port: 3868, files: ['arkime-diameter-sctp-tcp.pcap'] },
+  { dissector: kafka, port: 9092, files: ['ndpi-kafka.pcapng', 'deepflow-kafka-00-produce-v2.pcap'] },
 ];
 
 /** A call by its frames and its answer (a request's text may depend on a message the loss took: CQL's PREPARE). */

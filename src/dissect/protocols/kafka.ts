@@ -652,6 +652,8 @@ class KafkaParser implements TcpStreamParser {
   private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** After a gap: segments are dropped (counted) until one starts with a message. */
+  private resync: Record<Direction, boolean> = { c2s: false, s2c: false };
   private pending = new Map<number, Pending>();
   /** Response bytes whose first segment was seen (for time/frame of the first packet). */
   private responseStart: { time: number; frame: number } | null = null;
@@ -665,6 +667,13 @@ class KafkaParser implements TcpStreamParser {
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
     try {
+      if (this.resync[dir]) {
+        if (!this.startsMessage(dir, data)) {
+          this.ctx.count('kafka.gap_dropped', data.length);
+          return;
+        }
+        this.resync[dir] = false;
+      }
       if (this.skip[dir] > 0) {
         const n = Math.min(this.skip[dir], data.length);
         this.skip[dir] -= n;
@@ -680,11 +689,27 @@ class KafkaParser implements TcpStreamParser {
   }
 
   onGap(dir: Direction, length: number): void {
-    // Size prefixes are lost with the bytes; give up on this direction.
+    // Size prefixes are lost with the bytes: reading resumes at the first segment that starts
+    // with a request, or with the response to one waiting (responses pair by correlation id).
     this.ctx.count('kafka.gap', length);
-    this.dead[dir] = true;
-    this.queues[dir].clear();
+    if (!this.dead[dir]) {
+      const queued = this.queues[dir].length;
+      if (queued > 0) this.ctx.count('kafka.gap_dropped', queued);
+      this.queues[dir].clear();
+      this.skip[dir] = 0;
+      this.starts.taken(dir, 0);
+      if (dir === 's2c') this.responseStart = null;
+      this.resync[dir] = true;
+    }
     for (const p of this.pending.values()) p.warnings.push('gap');
+  }
+
+  /** Whether a segment after a gap starts with a message: a plausible request, or the response to one waiting. */
+  private startsMessage(dir: Direction, data: Buffer): boolean {
+    if (dir === 'c2s') return plausibleRequest(data) === true;
+    if (data.length < 8) return false;
+    const size = data.readInt32BE(0);
+    return size >= 4 && size <= MAX_PLAUSIBLE && this.pending.has(data.readInt32BE(4));
   }
 
   onTick(nowMs: number, timeoutMs: number): void {

@@ -16,6 +16,7 @@ import { lz4FrameDecompress } from './util/lz4.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
 import { snappyDecompress } from './util/snappy.js';
 import { looksLikeText, truncate } from './util/text.js';
+import { zstdDecompressSync } from './util/zstd.js';
 
 export const API_KEYS = [
   'Produce', 'Fetch', 'ListOffsets', 'Metadata', 'LeaderAndIsr', 'StopReplica', 'UpdateMetadata',
@@ -132,19 +133,13 @@ class Reader {
     return s;
   }
   /** bytes / records: the bytes, or null for null. */
-  bytesSlice(): Buffer | null {
+  bytes(): Buffer | null {
     const len = this.flexible ? this.uvarint() - 1 : this.int32();
     if (len < 0) return null;
     this.need(len);
     const b = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return b;
-  }
-  /** bytes / records: returns the length (-1 for null) and skips them. */
-  bytes(): number {
-    const len = this.flexible ? this.uvarint() - 1 : this.int32();
-    if (len > 0) this.skip(len);
-    return len;
   }
   /** Array length (-1 for null). */
   arrayLength(): number {
@@ -197,7 +192,7 @@ function readProduceRequest(r: Reader, v: number, out: Record<string, any>, reco
     const name = r.string();
     const partitions = r.array(() => {
       const partition = r.int32();
-      const bytes = r.bytesSlice();
+      const bytes = r.bytes();
       r.taggedFields();
       const p: Record<string, any> = { partition, recordsSize: bytes ? bytes.length : -1 };
       records.read(bytes, p);
@@ -280,7 +275,7 @@ function readFetchResponse(r: Reader, v: number, out: Record<string, any>, recor
         }, 0);
       }
       if (v >= 11) r.int32(); // preferred read replica
-      const bytes = r.bytesSlice();
+      const bytes = r.bytes();
       p.recordsSize = bytes ? bytes.length : 0;
       r.taggedFields();
       records.read(bytes, p);
@@ -468,8 +463,8 @@ class RecordReader {
     r.skip(4 + 4 + 1); // size, crc, magic
     const codec = r.int8() & 7;
     const timestamp = magic === 1 ? r.int64() : undefined;
-    const key = r.bytesSlice();
-    const value = r.bytesSlice();
+    const key = r.bytes();
+    const value = r.bytes();
     set.codecs.add(CODECS[codec] ?? `codec ${codec}`);
     if (codec !== 0) {
       // The wrapper's value is a message set: its messages are the records (one level deep only).
@@ -517,8 +512,7 @@ class RecordReader {
         case 3:
           return lz4FrameDecompress(data, MAX_UNPACKED);
         case 4: {
-          const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
-          if (zstd) return zstd(data, { maxOutputLength: MAX_UNPACKED });
+          if (zstdDecompressSync) return zstdDecompressSync(data, { maxOutputLength: MAX_UNPACKED });
           this.problem('kafka.records_zstd_not_shown', 'zstd is not supported by this Node.js');
           return null;
         }

@@ -14,6 +14,7 @@ import { decodeBson } from './util/bson.js';
 import { FramedParser, type FrameLength } from './util/framed.js';
 import type { Stamp } from './util/message-start.js';
 import { snappyDecompress } from './util/snappy.js';
+import { zstdDecompressSync } from './util/zstd.js';
 import { truncate } from './util/text.js';
 
 export const OP_NAMES: Record<number, string> = {
@@ -114,8 +115,7 @@ function decompress(compressor: number, data: Buffer, size: number): Buffer | nu
     if (compressor === 0) return data;
     if (compressor === 1) return snappyDecompress(data, max);
     if (compressor === 2) return zlib.inflateSync(data, { maxOutputLength: max });
-    const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
-    if (compressor === 3 && zstd) return zstd(data, { maxOutputLength: max });
+    if (compressor === 3 && zstdDecompressSync) return zstdDecompressSync(data, { maxOutputLength: max });
   } catch {
     return null;
   }

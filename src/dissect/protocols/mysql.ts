@@ -13,6 +13,7 @@ import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
 import { TunnelStream } from './util/tunnel-stream.js';
+import { zstdDecompressSync } from './util/zstd.js';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_COMPRESS = 0x20;
@@ -381,26 +382,17 @@ class MysqlParser implements TcpStreamParser {
     }
   }
 
-  /** A frame's zlib stream, unpacked to the length its header gives; null (counted) if it does not unpack. */
+  /** A frame's zlib (or zstd) stream, unpacked to the length its header gives; null (counted) if it does not unpack. */
   private inflate(body: Buffer, unpacked: number): Buffer | null {
-    if (body.length >= 4 && body.readUInt32LE(0) === ZSTD_MAGIC) {
-      // zstd (MySQL 8.0.18+): in zlib from Node.js 22.15 on; Node 20's has none.
-      const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
-      if (!zstd) {
-        this.ctx.count('mysql.zstd_dropped');
-        return null;
-      }
-      try {
-        const out = zstd(body, { maxOutputLength: unpacked });
-        if (out.length === unpacked) return out;
-      } catch {
-        // counted below
-      }
-      this.ctx.count('mysql.compressed_malformed');
+    // zstd: MySQL 8.0.18+, unpacked where Node.js has it.
+    const zstd = body.length >= 4 && body.readUInt32LE(0) === ZSTD_MAGIC;
+    if (zstd && !zstdDecompressSync) {
+      this.ctx.count('mysql.zstd_dropped');
       return null;
     }
     try {
-      const out = zlib.inflateSync(body, { maxOutputLength: unpacked });
+      const options = { maxOutputLength: unpacked };
+      const out = zstd ? zstdDecompressSync!(body, options) : zlib.inflateSync(body, options);
       if (out.length === unpacked) return out;
     } catch {
       // counted below

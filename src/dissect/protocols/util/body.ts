@@ -4,6 +4,7 @@
 import * as zlib from 'node:zlib';
 import type { DissectOptions } from '../../api.js';
 import { looksLikeText } from './text.js';
+import { zstdDecompressSync } from './zstd.js';
 
 /** Keeps the first `limit` bytes of a body and counts the rest. */
 export class BodyCollector {
@@ -111,9 +112,8 @@ function decode(encoding: string, data: Buffer, partial: boolean): Buffer | null
           maxOutputLength: MAX_DECODED,
         });
       case 'zstd': {
-        // In zlib from Node.js 22.15 on; on Node 20 the body stays as it came, with a warning.
-        const zstd = (zlib as unknown as { zstdDecompressSync?: (b: Buffer, o: object) => Buffer }).zstdDecompressSync;
-        return zstd ? zstd(data, { maxOutputLength: MAX_DECODED }) : null;
+        // On Node 20 (no zstd) the body stays as it came, with a warning.
+        return zstdDecompressSync ? zstdDecompressSync(data, { maxOutputLength: MAX_DECODED }) : null;
       }
       default:
         return null;

@@ -4,16 +4,29 @@
 // written by this helper, and tshark checks each one decodes to the same
 // inner traffic (test/dissect/tunnels.test.ts).
 import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 
 export type TunnelKind =
   | 'gre' | 'gre-teb' | 'gre-mpls' | 'erspan1' | 'erspan2' | 'erspan3' | 'pptp'
   | 'mpls' | 'pppoe' | 'gtp' | 'gre-udp' | 'gre-in-gre' | 'vxlan-in-gre'
   | 'ipv6' | 'teredo' | 'gtp-ipv6'
   | 'fabricpath' | 'pbb' | 'vntag' | 'etag'
-  | 'ppp-link' | 'chdlc-link' | 'ayiya';
+  | 'ppp-link' | 'chdlc-link' | 'ayiya'
+  | LinkKind;
 
-/** The pcap link type of a kind's frames: Ethernet but for the serial links' own. */
-const LINK_TYPES: Partial<Record<TunnelKind, number>> = { 'ppp-link': 9, 'chdlc-link': 104 };
+/** The same frames captured on another link, or behind a capture header (test/dissect/link-types.test.ts). */
+export type LinkKind =
+  | 'wifi' | 'wifi-radiotap' | 'wifi-ppi' | 'wifi-prism' | 'wifi-avs'
+  | 'pktap' | 'pflog' | 'enc' | 'ipnet' | 'netanalyzer' | 'erf' | 'erf-extension' | 'erf-pos'
+  | 'frame-relay' | 'frame-relay-cisco' | 'atm-rfc1483' | 'fddi' | 'token-ring' | 'llc-8023' | 'ppp-ether';
+
+/** The pcap link type of a kind's frames: Ethernet but for the serial links' own and LINK_KINDS'. */
+const LINK_TYPES: Partial<Record<TunnelKind, number>> = {
+  'ppp-link': 9, 'chdlc-link': 104,
+  wifi: 105, 'wifi-radiotap': 127, 'wifi-ppi': 192, 'wifi-prism': 119, 'wifi-avs': 163,
+  pktap: 258, pflog: 117, enc: 109, ipnet: 226, netanalyzer: 240, erf: 197, 'erf-extension': 197, 'erf-pos': 197,
+  'frame-relay': 107, 'frame-relay-cisco': 107, 'atm-rfc1483': 11, fddi: 10, 'token-ring': 6, 'llc-8023': 1, 'ppp-ether': 51,
+};
 
 interface CapturedFrame { sec: number; usec: number; frame: Buffer }
 
@@ -118,11 +131,170 @@ function gtpU(ip: Buffer, teid: number): Buffer {
   return Buffer.concat([h, ip]);
 }
 
+/** A frame check sequence after `frame` (CRC-32, least significant byte first, as Ethernet and 802.11 send it). */
+function withFcs(frame: Buffer): Buffer {
+  const fcs = Buffer.alloc(4);
+  fcs.writeUInt32LE(crc32(frame));
+  return Buffer.concat([frame, fcs]);
+}
+
+/** LLC/SNAP (RFC 1042) before the Ethernet frame's payload, with its EtherType. */
+function snap(frame: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0]), frame.subarray(12)]);
+}
+
+/**
+ * The Ethernet frame as an 802.11 data frame from a station to its access
+ * point and back: plain data, QoS data (with HT control on some), and a
+ * four-address (WDS) frame in turn; `pad` pads the header to 32 bits, as
+ * radiotap's data-pad flag says some drivers do.
+ */
+function wifiFrame(frame: Buffer, i: number, pad = false): Buffer {
+  const kind = i % 3;
+  const forward = i % 2 === 0;
+  const control = kind === 1 ? 0x88 : 0x08;
+  const flags = (kind === 2 ? 0x03 : forward ? 0x01 : 0x02) | (kind === 1 && i % 4 === 1 ? 0x80 : 0);
+  const ap = Buffer.from([0x02, 0, 0, 0, 0, 0x0c]);
+  const header = [Buffer.from([control, flags, 0x2c, 0x00]), ap, frame.subarray(6, 12), frame.subarray(0, 6), Buffer.from([(i << 4) & 0xff, (i >> 4) & 0xff])];
+  if (kind === 2) header.push(Buffer.from([0x02, 0, 0, 0, 0, 0x0d]));
+  if (kind === 1) header.push(Buffer.from([0x00, 0x00]));
+  if (flags & 0x80) header.push(Buffer.from([0, 0, 0, 0]));
+  let h = Buffer.concat(header);
+  if (pad && h.length % 4 !== 0) h = Buffer.concat([h, Buffer.alloc(4 - (h.length % 4))]);
+  return Buffer.concat([h, snap(frame)]);
+}
+
+/** Radiotap: TSFT, Flags (FCS at the end on every other frame; the data pad on QoS frames) and Rate. */
+function radiotap(frame: Buffer, i: number): Buffer {
+  const fcs = i % 2 === 1;
+  const pad = i % 3 === 1;
+  const h = Buffer.alloc(18);
+  h.writeUInt16LE(18, 2);
+  h.writeUInt32LE(0x07, 4);
+  h.writeBigUInt64LE(BigInt(i) * 1000n, 8);
+  h[16] = (fcs ? 0x10 : 0) | (pad ? 0x20 : 0);
+  h[17] = 0x6c;
+  const wifi = wifiFrame(frame, i, pad);
+  return Buffer.concat([h, fcs ? withFcs(wifi) : wifi]);
+}
+
+/** A 16-byte ERF record header (type, flags, record and wire lengths) before `body`. */
+function erfRecord(type: number, body: Buffer, wire: number, i: number): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeBigUInt64LE(BigInt(1_700_000_000 + i) << 32n, 0);
+  h[8] = type;
+  h[9] = 0x04; // variable-length record
+  h.writeUInt16BE(16 + body.length, 10);
+  h.writeUInt16BE(wire, 14);
+  return Buffer.concat([h, body]);
+}
+
 /** The frame sent across the tunnel for one captured frame; `i` numbers them (sequence numbers). */
 export function wrapFrame(kind: TunnelKind, frame: Buffer, i: number): Buffer {
   const forward = i % 2 === 0;
   const ip = ipOf(frame);
   switch (kind) {
+    case 'wifi':
+      return wifiFrame(frame, i);
+    case 'wifi-radiotap':
+      return radiotap(frame, i);
+    case 'wifi-ppi': {
+      // PPI's header alone (no fields), naming 802.11 as what follows.
+      const h = Buffer.from([0, 0, 8, 0, 105, 0, 0, 0]);
+      return Buffer.concat([h, wifiFrame(frame, i)]);
+    }
+    case 'wifi-prism': {
+      // Message code and length (144, little-endian), the device's name, ten items of 12 bytes.
+      const h = Buffer.alloc(144);
+      h.writeUInt32LE(0x41, 0);
+      h.writeUInt32LE(144, 4);
+      h.write('wlan0', 8);
+      return Buffer.concat([h, wifiFrame(frame, i)]);
+    }
+    case 'wifi-avs': {
+      const h = Buffer.alloc(64);
+      h.writeUInt32BE(0x80211001, 0);
+      h.writeUInt32BE(64, 4);
+      return Buffer.concat([h, wifiFrame(frame, i)]);
+    }
+    case 'pktap': {
+      // macOS: header length, record type 1 (packet), the packet's link type, the interface's name; little-endian.
+      const h = Buffer.alloc(156);
+      h.writeUInt32LE(156, 0);
+      h.writeUInt32LE(1, 4);
+      h.writeUInt32LE(1, 8);
+      h.write('en0', 12);
+      return Buffer.concat([h, frame]);
+    }
+    case 'pflog': {
+      // FreeBSD's pfloghdr: length 61 (padded to 64), AF_INET, pass, a reason, interface and ruleset names.
+      const h = Buffer.alloc(64);
+      h[0] = 61;
+      h[1] = 2;
+      h.write('em0', 4);
+      return Buffer.concat([h, ip]);
+    }
+    case 'enc': {
+      // OpenBSD's enchdr: address family (host order), SPI, flags.
+      const h = Buffer.alloc(12);
+      h.writeUInt32LE(2, 0);
+      h.writeUInt32BE(0x1000 + (forward ? 1 : 2), 4);
+      return Buffer.concat([h, ip]);
+    }
+    case 'ipnet': {
+      // Solaris: version 2, AF_INET, hook 0 (inbound), the packet's length, interface and zone ids.
+      const h = Buffer.alloc(24);
+      h[0] = 2;
+      h[1] = 2;
+      h.writeUInt32BE(ip.length, 4);
+      h.writeUInt32BE(2, 8);
+      return Buffer.concat([h, ip]);
+    }
+    case 'netanalyzer':
+      return Buffer.concat([Buffer.from([0x00, 0x00, 0x00, 0x00]), withFcs(frame)]);
+    case 'erf': {
+      const eth = withFcs(frame);
+      return erfRecord(2, Buffer.concat([Buffer.alloc(2), eth]), eth.length, i);
+    }
+    case 'erf-extension': {
+      // Two extension headers (the first says another follows) before the Ethernet frame.
+      const eth = withFcs(frame);
+      const ext = Buffer.from([0x84, 0, 0, 0, 0, 0, 0, 1, 0x04, 0, 0, 0, 0, 0, 0, 2]);
+      return erfRecord(0x82, Buffer.concat([ext, Buffer.alloc(2), eth]), eth.length, i);
+    }
+    case 'erf-pos':
+      // Packet over SONET: PPP in HDLC framing.
+      return erfRecord(1, Buffer.concat([Buffer.from([0xff, 0x03, 0x00, 0x21]), ip]), ip.length + 4, i);
+    case 'frame-relay':
+      // Q.922 address (DLCI 100), UI control, then NLPID IPv4 (RFC 2427).
+      return Buffer.concat([Buffer.from([0x18, 0x41, 0x03, 0xcc]), ip]);
+    case 'frame-relay-cisco':
+      return Buffer.concat([Buffer.from([0x18, 0x41, 0x08, 0x00]), ip]);
+    case 'atm-rfc1483':
+      return Buffer.concat([Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]), ip]);
+    case 'fddi':
+      return Buffer.concat([Buffer.from([0x50]), frame.subarray(0, 12), snap(frame)]);
+    case 'token-ring': {
+      // Access and frame control, the addresses; every other frame source-routed (a 2-byte routing field).
+      const routed = i % 2 === 1;
+      const source = Buffer.from(frame.subarray(6, 12));
+      source[0] = routed ? source[0] | 0x80 : source[0] & 0x7f; // the top bit says a routing field follows
+      return Buffer.concat([Buffer.from([0x10, 0x40]), frame.subarray(0, 6), source, routed ? Buffer.from([0x02, 0x30]) : Buffer.alloc(0), snap(frame)]);
+    }
+    case 'llc-8023': {
+      // IEEE 802.3: a length, not an EtherType, then LLC/SNAP; frames too long for that stay Ethernet II.
+      const payload = snap(frame);
+      if (payload.length > 1500) return frame;
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(payload.length);
+      return Buffer.concat([frame.subarray(0, 12), length, payload]);
+    }
+    case 'ppp-ether': {
+      const h = Buffer.from([0x11, 0x00, 0x00, 0x2a, 0, 0, 0x00, 0x21]);
+      h.writeUInt16BE(ip.length + 2, 4);
+      return Buffer.concat([h, ip]);
+    }
+
     case 'gre':
       return ethernet(0x0800, ipv4(47, gre(0x0800, ip, 0x30, i), forward));
     case 'gre-teb':

@@ -1,8 +1,14 @@
 // Link layer: find where the network-layer packet starts and which protocol it
-// is, for every link type shark reads. Returns offsets into the frame; never
-// copies and never throws (a short frame yields `null`).
+// is, for every link type shark reads: Ethernet and the links captures mostly
+// have here; Wi-Fi in wifi.ts, capture headers (PKTAP, pflog, ERF…) in
+// capture-headers.ts, Frame Relay, ATM, FDDI and Token Ring in older-links.ts.
+// Returns offsets into the frame; never copies and never throws (a short frame
+// yields `null`).
 
 import { LinkType } from '../../model/packet.js';
+import { CAPTURE_HEADER_LINK_TYPES, afterCaptureHeader } from './capture-headers.js';
+import { OLDER_LINK_TYPES, afterLlc, olderLink } from './older-links.js';
+import { WIFI_LINK_TYPES, wifi } from './wifi.js';
 
 export const EtherType = {
   IPV4: 0x0800, IPV6: 0x86dd, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8, VLAN_OLD: 0x9100,
@@ -17,6 +23,9 @@ const TAG_BYTES: ReadonlyMap<number, number> = new Map([
 const INNER_FRAME_AFTER: ReadonlyMap<number, number> = new Map([[0x8903, 2], [0x88e7, 4]]);
 /** Tags and inner frames followed before a frame is given up on as not IP. */
 const MAX_LINK_HEADERS = 32;
+
+/** An Ethernet type/length field up to this is an IEEE 802.3 length, not an EtherType. */
+const MAX_8023_LENGTH = 1500;
 
 /** Labels walked before giving up on an MPLS stack (real stacks have a few). */
 const MAX_MPLS_LABELS = 16;
@@ -40,47 +49,66 @@ const DISSECTED_LINK_TYPES: ReadonlySet<number> = new Set([
 ]);
 
 export function dissectsLinkType(linkType: number): boolean {
-  return DISSECTED_LINK_TYPES.has(linkType);
+  // The other modules' sets are read when asked, not merged at load: they import this module too.
+  return DISSECTED_LINK_TYPES.has(linkType) || WIFI_LINK_TYPES.has(linkType) || CAPTURE_HEADER_LINK_TYPES.has(linkType) || OLDER_LINK_TYPES.has(linkType);
 }
+
+/**
+ * How deep link headers that name the link type of what follows (PKTAP,
+ * PPI) are followed: real captures have one; a crafted one could nest them.
+ */
+const MAX_NAMED_LINKS = 4;
 
 /** Where the IP packet starts in `frame`, or null when it is not IP or too short. */
 export function findNetwork(linkType: number, frame: Buffer): NetworkStart | null {
+  return findNetworkAt(linkType, frame, 0, 0);
+}
+
+/**
+ * The same for a frame of `linkType` starting at `start` (inside a header
+ * that names its link type); `depth` counts such headers already crossed.
+ */
+export function findNetworkAt(linkType: number, frame: Buffer, start: number, depth: number): NetworkStart | null {
+  if (depth > MAX_NAMED_LINKS) return null;
   switch (linkType) {
     case LinkType.ETHERNET:
-      return ethernet(frame, 0);
+      return ethernet(frame, start);
     case LinkType.LINUX_SLL:
-      if (frame.length < 16) return null;
-      return carried(frame, frame.readUInt16BE(14), 16);
+      if (frame.length < start + 16) return null;
+      return carried(frame, frame.readUInt16BE(start + 14), start + 16);
     case LinkType.LINUX_SLL2:
-      if (frame.length < 20) return null;
-      return carried(frame, frame.readUInt16BE(0), 20);
+      if (frame.length < start + 20) return null;
+      return carried(frame, frame.readUInt16BE(start), start + 20);
     case LinkType.RAW:
     case LinkType.IPV4:
     case LinkType.IPV6:
     case 12: // LINKTYPE_RAW on some OpenBSD-derived writers
     case 14:
-      return byVersion(frame, 0);
+      return byVersion(frame, start);
     case LinkType.NULL:
     case LinkType.LOOP: {
-      if (frame.length < 4) return null;
+      if (frame.length < start + 4) return null;
       // Host byte order for NULL (either endianness in practice), network order for LOOP.
-      const le = frame.readUInt32LE(0);
-      const be = frame.readUInt32BE(0);
+      const le = frame.readUInt32LE(start);
+      const be = frame.readUInt32BE(start);
       const family = linkType === LinkType.LOOP ? be : le < 256 ? le : be;
-      if (family === 2) return { etherType: EtherType.IPV4, offset: 4 };
-      if (family === 24 || family === 28 || family === 30 || family === 10) return { etherType: EtherType.IPV6, offset: 4 };
+      if (family === 2) return { etherType: EtherType.IPV4, offset: start + 4 };
+      if (family === 24 || family === 28 || family === 30 || family === 10) return { etherType: EtherType.IPV6, offset: start + 4 };
       return null;
     }
     case LINKTYPE_NFLOG:
-      return nflog(frame);
+      return nflog(frame, start);
     case LINKTYPE_PPP:
     case LINKTYPE_PPP_HDLC:
-      return afterPpp(frame, 0);
+      return afterPpp(frame, start);
     case LINKTYPE_C_HDLC:
       // Address, control, then an EtherType.
-      if (frame.length < 4) return null;
-      return carried(frame, frame.readUInt16BE(2), 4);
+      if (frame.length < start + 4) return null;
+      return carried(frame, frame.readUInt16BE(start + 2), start + 4);
     default:
+      if (WIFI_LINK_TYPES.has(linkType)) return wifi(linkType, frame, start, depth);
+      if (CAPTURE_HEADER_LINK_TYPES.has(linkType)) return afterCaptureHeader(linkType, frame, start, depth);
+      if (OLDER_LINK_TYPES.has(linkType)) return olderLink(linkType, frame, start);
       return null;
   }
 }
@@ -116,6 +144,8 @@ export function ethernet(frame: Buffer, start: number): NetworkStart | null {
       off += 2;
       continue;
     }
+    // An IEEE 802.3 length instead of an EtherType: LLC (with SNAP) says what follows.
+    if (type <= MAX_8023_LENGTH) return afterLlc(frame, off);
     return carried(frame, type, off);
   }
   return null;
@@ -126,7 +156,7 @@ export function ethernet(frame: Buffer, start: number): NetworkStart | null {
  * a PPPoE session the IP packet inside (as tshark and tcpdump decode them);
  * null when that is not IP.
  */
-function carried(frame: Buffer, type: number, off: number): NetworkStart | null {
+export function carried(frame: Buffer, type: number, off: number): NetworkStart | null {
   if (type === EtherType.MPLS || type === EtherType.MPLS_MULTICAST) return afterMpls(frame, off);
   if (type === EtherType.PPPOE_SESSION) {
     // Version/type, code 0 (session data), session id, length; then PPP's protocol: 0x0021 IPv4, 0x0057 IPv6.
@@ -155,7 +185,7 @@ export function afterMpls(frame: Buffer, off: number): NetworkStart | null {
   return null;
 }
 
-function byVersion(frame: Buffer, off: number): NetworkStart | null {
+export function byVersion(frame: Buffer, off: number): NetworkStart | null {
   if (frame.length <= off) return null;
   const v = frame[off] >> 4;
   if (v === 4) return { etherType: EtherType.IPV4, offset: off };
@@ -180,10 +210,10 @@ export function afterPpp(frame: Buffer, off: number): NetworkStart | null {
 }
 
 /** NFLOG: 4-byte header, then TLVs (host-order lengths, 4-byte aligned); the payload TLV holds the IP packet. */
-function nflog(frame: Buffer): NetworkStart | null {
-  if (frame.length < 4) return null;
-  const family = frame[0];
-  let off = 4;
+function nflog(frame: Buffer, start: number): NetworkStart | null {
+  if (frame.length < start + 4) return null;
+  const family = frame[start];
+  let off = start + 4;
   while (off + 4 <= frame.length) {
     const len = frame.readUInt16LE(off);
     const type = frame.readUInt16LE(off + 2) & 0x7fff;

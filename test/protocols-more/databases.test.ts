@@ -95,6 +95,24 @@ test('PostgreSQL lab-bookinfo-mix: 180 calls, like tshark', () => {
   assert.ok(records.filter((r) => r.error).every((r) => r.response?.errorCode === '42P01'));
 });
 
+test('PostgreSQL: a capture begun after the SSLRequest reads the refusal as one, and every later call as in the whole capture', () => {
+  const segments = tcpSegments(sharedCapture('lab-bookinfo-mix.pcap'), { fields: PG_FIELDS, bpf: 'tcp port 5432' });
+  const whole = feedConnections(postgresql, segments).records.filter((r) => r.request?.type !== 'SSLRequest');
+  // Each connection's first client segment (its SSLRequest) is not in the capture.
+  const firstClient = new Set<number>();
+  const seen = new Set<number>();
+  for (const s of segments) {
+    if (s.payload.length === 0 || s.dstPort !== 5432 || seen.has(s.stream)) continue;
+    seen.add(s.stream);
+    if (s.payload.length === 8 && s.payload.readUInt32BE(4) === 80877103) firstClient.add(s.frame);
+  }
+  assert.ok(firstClient.size >= 10, `${firstClient.size} connections start with an SSLRequest`);
+  const cut = feedConnections(postgresql, segments.filter((s) => !firstClient.has(s.frame)));
+  assert.equal(cut.counters['postgresql.encryption_refusal_unpaired'], firstClient.size);
+  const key = (r: CallRecord) => `${r.requestFrame} ${JSON.stringify(r.request)} ${r.responseFrame} ${JSON.stringify(r.response)} ${r.warnings ?? ''}`;
+  assert.deepEqual(cut.records.map(key).sort(), whole.map(key).sort());
+});
+
 test('PostgreSQL probe: startup, SSLRequest, mid-connection query; not HTTP', () => {
   const startup = Buffer.from('0000000f00030000757365720000', 'hex');
   startup.writeUInt32BE(startup.length, 0);

@@ -102,6 +102,8 @@ class PostgresParser implements TcpStreamParser {
   /** Bytes of an oversized message still to skip, per direction. */
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private clientStarted = false;
+  /** A server byte has been read: its first one may still be the answer to an SSLRequest sent before the capture. */
+  private serverStarted = false;
   private awaitingEncryptionReply: Call | null = null;
   private encrypted = false;
   /** After the server accepted an SSLRequest: the TLS session, dissected as a tunnel (its tls entry, or with --tls-keylog the connection inside). */
@@ -442,6 +444,16 @@ class PostgresParser implements TcpStreamParser {
 
   // -------------------------------------------------------------- server
 
+  /**
+   * The server's first bytes are 'N' and then not a length's high byte (a
+   * NoticeResponse's is 0), while the client's StartupMessage waits: that 'N'
+   * refused encryption. Nothing else comes from a server before it answers
+   * a StartupMessage.
+   */
+  private refusalWithoutRequest(first: Buffer): boolean {
+    return first[0] === 0x4e && first[1] !== 0 && this.pending.some((c) => c.kind === 'startup' && c.request.type === 'startup');
+  }
+
   private drainServer(): void {
     const q = this.queues.s2c;
     for (;;) {
@@ -467,6 +479,18 @@ class PostgresParser implements TcpStreamParser {
           return;
         }
         continue;
+      }
+      if (!this.serverStarted) {
+        if (q.length < 2) return;
+        this.serverStarted = true;
+        if (this.refusalWithoutRequest(q.peek(2))) {
+          // The server's 'N' to an SSLRequest (or GSSENCRequest) the capture began after: one byte, then its
+          // reply to the StartupMessage. Read as a NoticeResponse, its length would swallow the connection.
+          q.consume(1);
+          this.starts.taken('s2c', q.length);
+          this.ctx.count('postgresql.encryption_refusal_unpaired');
+          continue;
+        }
       }
       if (q.length < 5) return;
       const head = q.peek(5);

@@ -17,10 +17,8 @@ import type {
   TcpStreamParser,
 } from '../api.js';
 import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './hpack.js';
-import { BodyCollector, renderBody } from './util/body.js';
-import { annotateGrpc, isGrpcContentType } from './grpc.js';
-import { applyGraphql } from './graphql.js';
-import { printable } from './util/text.js';
+import { BodyCollector } from './util/body.js';
+import { buildStreamRecord, firstValue, type BodyHole, type Half, type Stream } from './util/http-stream-record.js';
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -161,47 +159,6 @@ export function probeHttp2(data: Buffer, portMatch: boolean): Probe {
 }
 
 // ---------------------------------------------------------------- streams
-
-/** Bytes of a DATA body that never reached the capture (a gap inside or between frames). */
-export interface BodyHole {
-  /** Body offset (bytes seen before the hole). */
-  at: number;
-  /** Bytes lost, when known exactly (a gap inside one DATA frame); else undefined. */
-  lost?: number;
-}
-
-interface Half {
-  headers: HeaderField[] | null;
-  trailers: HeaderField[] | null;
-  body: BodyCollector;
-  /** Frame bytes (headers included) carried for this half. */
-  wireSize: number;
-  ended: boolean;
-  firstTime: number;
-  firstFrame: number;
-  lastTime: number;
-  lastFrame: number;
-  /** Holes in the body, and the body offsets where DATA frames began after the first one. */
-  holes?: BodyHole[];
-  frameStarts?: number[];
-}
-
-interface Stream {
-  id: number;
-  request: Half | null;
-  response: Half | null;
-  /** Interim 1xx responses seen before the final one. */
-  informational: number[];
-  warnings: string[];
-  pushed: boolean;
-  reset?: { code: number; by: 'client' | 'server' };
-  /** Request metadata known from outside HTTP/2 (an HTTP/1.1 Upgrade request). */
-  upgradedFrom?: Record<string, any>;
-  /** Frames of this stream were lost with a gap: emit it even if no header block was seen. */
-  lost?: boolean;
-  /** Decoded header bytes held (counted against MAX_HELD_HEADER_BYTES). */
-  headerBytes: number;
-}
 
 interface PendingBlock {
   streamId: number;
@@ -1166,172 +1123,16 @@ class Http2Parser implements TcpStreamParser {
   // -------------------------------------------------------------- entries
 
   private buildRecord(stream: Stream, extraWarnings: string[]): CallRecord {
-    const warnings = [...stream.warnings, ...extraWarnings];
-    const opts = this.ctx.options;
-    const req = stream.request;
-    const res = stream.response;
-    let request: Record<string, any> | null = null;
-    let response: Record<string, any> | null = null;
-    if (req && req.headers) {
-      const h = splitHeaders(req.headers);
-      const path = h.pseudo[':path'] ?? '';
-      const authority = h.pseudo[':authority'] ?? firstValue(h.headers.host) ?? '';
-      const scheme = h.pseudo[':scheme'] ?? 'http';
-      request = {
-        method: h.pseudo[':method'] ?? '',
-        path,
-        url: authority ? `${scheme}://${authority}${path}` : path,
-        authority,
-        scheme,
-        host: authority,
-        httpVersion: 'HTTP/2.0',
-        streamId: stream.id,
-        headers: h.headers,
-        query: parseQuery(path),
-      };
-      if (stream.pushed) request.pushed = true;
-      if (stream.upgradedFrom) request.upgrade = 'h2c';
-      if (req.trailers) request.trailers = splitHeaders(req.trailers).headers;
-      const body = renderBody(req.body, firstValue(h.headers['content-encoding']), opts);
-      Object.assign(request, bodyFields(body));
-      if (body.warning) warnings.push(body.warning);
-    }
-    if (res && (res.headers || !res.trailers)) {
-      // A response whose header block a gap took still has its data: status 0 says it is unknown.
-      const h = splitHeaders(res.headers ?? []);
-      // Three digits (RFC 9110 §15); anything else (a damaged or hostile block) is an unknown status, 0.
-      const given = h.pseudo[':status'];
-      const status = given !== undefined && /^[0-9]{3}$/.test(given) ? Number(given) : 0;
-      if (given !== undefined && status === 0) warnings.push(`malformed: :status "${printable(Buffer.from(given, 'latin1'), 32)}"`);
-      response = {
-        status,
-        statusText: '',
-        httpVersion: 'HTTP/2.0',
-        headers: h.headers,
-        contentType: firstValue(h.headers['content-type']) ?? '',
-      };
-      if (stream.informational.length > 0) response.informational = stream.informational;
-      if (res.trailers) response.trailers = splitHeaders(res.trailers).headers;
-      const body = renderBody(res.body, firstValue(h.headers['content-encoding']), opts);
-      Object.assign(response, bodyFields(body));
-      if (body.warning) warnings.push(body.warning);
-    } else if (res && res.trailers) {
-      response = { status: 0, httpVersion: 'HTTP/2.0', headers: {}, trailers: splitHeaders(res.trailers).headers };
-    }
-    // Without a request (its header block lost or before the capture), the response names the stream.
-    if (request === null && response !== null) response.streamId = stream.id;
-    let error = response === null || (typeof response.status === 'number' && response.status >= 500);
-    if (stream.reset) {
-      const name = http2ErrorName(stream.reset.code);
-      const resetInfo = { code: stream.reset.code, name, by: stream.reset.by };
-      if (response) response.reset = resetInfo;
-      else if (request) request.reset = resetInfo;
-      // A reset after a complete response (e.g. a client CANCEL) is housekeeping.
-      if (stream.reset.code !== 0 && !(res?.ended && stream.reset.code === 8)) {
-        error = true;
-        warnings.push(`rst_stream: ${name}`);
-      }
-    }
-    if (this.goaway && this.goaway.code !== 0 && !(res?.ended)) {
-      error = true;
-      const w = `goaway: ${http2ErrorName(this.goaway.code)}`;
-      if (!warnings.includes(w)) warnings.push(w);
-    }
-    if (response === null && !warnings.includes('unanswered') && !stream.reset) warnings.push('unanswered');
-    const record: CallRecord = {
+    return buildStreamRecord(stream, extraWarnings, this.ctx, {
       protocol: 'http2',
-      request,
-      response,
-      requestTime: req?.firstTime ?? res?.firstTime ?? this.ctx.now,
-      requestFrame: req?.firstFrame ?? res?.firstFrame,
-      requestSize: req?.wireSize ?? 0,
-      responseSize: res?.wireSize ?? 0,
-      error,
-      summary: '',
-    };
-    if (res) {
-      record.responseTime = res.lastTime;
-      record.responseFrame = res.lastFrame;
-    }
-    if (this.flipped) record.reversed = true;
-    const contentType = firstValue(request?.headers?.['content-type']) ?? response?.contentType ?? '';
-    if (isGrpcContentType(contentType)) {
-      annotateGrpc(record, req?.body.bytes() ?? null, res?.body.bytes() ?? null, {
-        requestTruncated: req?.body.truncated ?? false,
-        responseTruncated: res?.body.truncated ?? false,
-        requestHoles: req?.holes && { holes: req.holes, frameStarts: req.frameStarts ?? [] },
-        responseHoles: res?.holes && { holes: res.holes, frameStarts: res.frameStarts ?? [] },
-        noBodies: opts.noBodies,
-        schema: opts.protoSchema,
-      });
-    } else if (request) {
-      applyGraphql(record);
-    }
-    if (record.summary === '') record.summary = http2Summary(request, response, stream);
-    if (warnings.length > 0) record.warnings = [...new Set([...(record.warnings ?? []), ...warnings])];
-    return record;
+      httpVersion: 'HTTP/2.0',
+      errorName: http2ErrorName,
+      // A reset after a complete response (e.g. a client CANCEL) is housekeeping.
+      routineReset: (code, responseEnded) => code === 0 || (responseEnded && code === 8),
+      goawayCode: this.goaway?.code,
+      flipped: this.flipped,
+    });
   }
-}
-
-function http2Summary(request: Record<string, any> | null, response: Record<string, any> | null, stream: Stream): string {
-  const left = request ? `${request.method} ${request.path}` : `stream ${stream.id}`;
-  if (response) return `${left} → ${response.status}`;
-  if (stream.reset) return `${left} → RST_STREAM ${http2ErrorName(stream.reset.code)}`;
-  return `${left} → (no response)`;
-}
-
-function bodyFields(body: ReturnType<typeof renderBody>): Record<string, unknown> {
-  const out: Record<string, unknown> = { bodySize: body.bodySize };
-  if (body.body !== undefined) out.body = body.body;
-  if (body.bodyEncoding) out.bodyEncoding = body.bodyEncoding;
-  if (body.bodyTruncated) out.bodyTruncated = true;
-  return out;
-}
-
-/** Pseudo-headers apart; regular headers as an object (repeats joined with ", ", set-cookie kept as a list). */
-export function splitHeaders(fields: HeaderField[]): {
-  pseudo: Record<string, string>;
-  headers: Record<string, string | string[]>;
-} {
-  const pseudo: Record<string, string> = {};
-  const headers: Record<string, string | string[]> = {};
-  for (const { name, value } of fields) {
-    if (name.startsWith(':')) {
-      pseudo[name] ??= value;
-      continue;
-    }
-    if (name.startsWith('<unknown')) {
-      // Unknown table references carry no value to join.
-      headers[name] = '';
-      continue;
-    }
-    const prev = headers[name];
-    if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else headers[name] = name === 'cookie' ? `${prev}; ${value}` : `${prev}, ${value}`;
-  }
-  return { pseudo, headers };
-}
-
-function firstValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function parseQuery(path: string): Record<string, string | string[]> {
-  const q = path.indexOf('?');
-  const out: Record<string, string | string[]> = {};
-  if (q < 0) return out;
-  try {
-    for (const [k, v] of new URLSearchParams(path.slice(q + 1))) {
-      const prev = out[k];
-      if (prev === undefined) out[k] = v;
-      else if (Array.isArray(prev)) prev.push(v);
-      else out[k] = [prev, v];
-    }
-  } catch {
-    // An undecodable query string is left out; the path still holds it.
-  }
-  return out;
 }
 
 /**

@@ -91,13 +91,13 @@ type Found = Omit<Change, 'service' | 'protocol' | 'endpoint'>;
 
 /** Is this status an error of its protocol? */
 export function isErrorStatus(protocol: string, status: string): boolean {
-  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'graphql')) return Number(status) >= 400;
+  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql')) return Number(status) >= 400;
   return !['OK', '0', 'NOERROR', 'no request'].includes(status);
 }
 
 /** The class a status is counted in for the mix: 5xx, 4xx, … for HTTP, the status itself otherwise. */
 function statusClass(protocol: string, status: string): string {
-  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'graphql')) return `${status[0]}xx`;
+  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql')) return `${status[0]}xx`;
   return status;
 }
 

@@ -84,7 +84,7 @@ export function authOf(e: Entry): string[] {
 }
 
 /** Protocols whose endpoints are HTTP method + path (OpenAPI, HAR). */
-export const HTTP_PROTOCOLS = new Set(['http', 'http2']);
+export const HTTP_PROTOCOLS = new Set(['http', 'http2', 'http3']);
 
 export interface Call {
   /** Protocol family shown in the catalogue. */
@@ -102,7 +102,8 @@ export function callOf(e: Entry): Call | undefined {
   if (!rq) return undefined;
   switch (e.protocol) {
     case 'http':
-    case 'http2': {
+    case 'http2':
+    case 'http3': {
       const method = String(rq.method ?? rq.httpMethod ?? '').toUpperCase() || 'GET';
       const path = typeof rq.path === 'string' ? pathOnly(rq.path) : '/';
       return { protocol: e.protocol, name: `${method} ${path}`, method, path };
@@ -131,7 +132,8 @@ export function callOf(e: Entry): Call | undefined {
       return { protocol: 'dns', name: q ? `${q.type ?? '?'} ${keyShape(String(q.name ?? ''))}` : '(no question)' };
     }
     case 'tls':
-      return { protocol: 'tls', name: `handshake ${rq.sni ?? ''}`.trim() };
+    case 'quic':
+      return { protocol: e.protocol, name: `handshake ${rq.sni ?? ''}`.trim() };
     default: {
       const protocol = protocolOf(e);
       return { protocol, name: protocol };
@@ -146,6 +148,7 @@ export function statusOf(e: Entry): string {
   switch (e.protocol) {
     case 'http':
     case 'http2':
+    case 'http3':
     case 'graphql':
       return r.status !== undefined ? String(r.status) : '?';
     case 'grpc':

@@ -11,7 +11,7 @@ import { contentTypeOf } from './schema-infer.js';
 import { isoTime } from '../output/iso-time.js';
 
 /** Entry protocols that are HTTP exchanges. */
-export const HAR_PROTOCOLS = new Set(['http', 'http2', 'grpc', 'graphql']);
+export const HAR_PROTOCOLS = new Set(['http', 'http2', 'http3', 'grpc', 'graphql']);
 
 export interface HarOptions {
   /** Body characters kept per message (text beyond is cut, with `_truncated: true`). */

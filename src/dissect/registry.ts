@@ -23,6 +23,7 @@ import { mqtt } from './protocols/mqtt.js';
 import { nats } from './protocols/nats.js';
 import { memcached } from './protocols/memcached.js';
 import { socks } from './protocols/socks.js';
+import { quic } from './protocols/quic.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -39,6 +40,7 @@ export const dissectors: ProtocolDissector[] = [
   nats,
   memcached,
   socks,
+  quic,
   mongodb,
   cql,
   ldap,

@@ -43,6 +43,7 @@ export type BinaryOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | '+' | '-' | '*' |
 export const PROTOCOL_NAMES = new Set([
   'http',
   'http2',
+  'http3',
   'grpc',
   'gql',
   'graphql',
@@ -51,6 +52,7 @@ export const PROTOCOL_NAMES = new Set([
   'kafka',
   'amqp',
   'tls',
+  'quic',
   'tcp',
   'udp',
   'icmp',

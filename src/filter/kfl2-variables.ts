@@ -309,7 +309,7 @@ const READS: Record<string, string[]> = {
 };
 
 function isHttpish(e: Entry): boolean {
-  return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'grpc';
+  return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3' || e.protocol === 'grpc';
 }
 
 function mqttTopics(e: Entry): string[] {

@@ -5,7 +5,7 @@
 // not look like one built from all of it.
 
 import { CUT_BY_SNAPLEN } from '../dissect/engine.js';
-import { describeDecryption } from '../dissect/tls/keylog.js';
+import { describeDecryption, describeQuicDecryption } from '../dissect/tls/keylog.js';
 
 export interface DissectTotals {
   packets: number;
@@ -28,7 +28,12 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
   if (cut) notes.push(`${at}${cut}`);
   const copies = describeCopies(c);
   if (copies) notes.push(`${at}${copies}`);
-  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) notes.push(`${at}${describeDecryption(c)}`);
+  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) {
+    // A run with only QUIC sessions says how QUIC went, not "TLS: 0 sessions decrypted".
+    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || !c['quic.connections']) notes.push(`${at}${describeDecryption(c)}`);
+    const quic = describeQuicDecryption(c);
+    if (quic) notes.push(`${at}${quic}`);
+  }
   return notes;
 }
 

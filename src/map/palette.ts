@@ -4,9 +4,11 @@
 const KNOWN: Record<string, string> = {
   http: '#1f77b4',
   http2: '#17becf',
+  http3: '#0b6e99',
   grpc: '#9467bd',
   dns: '#2ca02c',
   tls: '#7f7f7f',
+  quic: '#5f6b73',
   redis: '#8c564b',
   kafka: '#bcbd22',
   amqp: '#e377c2',

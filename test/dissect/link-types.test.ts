@@ -106,7 +106,7 @@ test('link headers cut anywhere, or nested past the limit, are never a crash', (
     h.writeUInt32LE(258, 8);
     return Buffer.concat([h, inner]);
   };
-  let nested = Buffer.from([0x45, ...Buffer.alloc(19)]);
+  let nested: Buffer = Buffer.from([0x45, ...Buffer.alloc(19)]);
   for (let i = 0; i < 50; i++) nested = pktap(nested);
   assert.equal(findNetwork(258, nested), null);
   const ppi = Buffer.concat([...Array.from({ length: 1000 }, () => Buffer.from([0, 0, 8, 0, 192, 0, 0, 0])), Buffer.from([0x45])]);

@@ -233,3 +233,15 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;
 }
+
+/** The same for QUIC connections (their TLS secrets come from the same key log); undefined when none was seen. */
+export function describeQuicDecryption(counters: Record<string, number>): string | undefined {
+  const n = (k: string): number => counters[k] ?? 0;
+  if (n('quic.connections') === 0) return undefined;
+  const parts = [`${n('quic.decrypted_connections')} of ${n('quic.connections')} connection${n('quic.connections') === 1 ? '' : 's'} decrypted`];
+  if (n('quic.no_key') > 0) parts.push(`${n('quic.no_key')} without a key in the key log`);
+  if (n('quic.packets_undecrypted') > 0) parts.push(`${n('quic.packets_undecrypted')} packets not decrypted`);
+  if (n('quic.decrypt_failed') > 0) parts.push(`${n('quic.decrypt_failed')} packets that did not authenticate`);
+  if (n('quic.decrypted_not_http3') > 0) parts.push(`${n('quic.decrypted_not_http3')} carrying a protocol other than HTTP/3 (kept as quic entries)`);
+  return `QUIC: ${parts.join('; ')}`;
+}

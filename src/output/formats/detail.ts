@@ -21,7 +21,7 @@ export interface DetailOptions {
   maxBodyLines?: number;
 }
 
-const HTTP_LIKE = new Set(['http', 'http2', 'grpc', 'graphql', 'grpc-web']);
+const HTTP_LIKE = new Set(['http', 'http2', 'http3', 'grpc', 'graphql', 'grpc-web']);
 const SQL = new Set(['postgresql', 'mysql']);
 type Obj = Record<string, any>;
 

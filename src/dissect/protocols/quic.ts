@@ -1,0 +1,630 @@
+// QUIC (RFC 9000, 9001; version 2: RFC 9369) over UDP, and HTTP/3 inside it.
+// Initial packets are protected by keys anyone can derive (from the client's
+// first Destination Connection ID), so every connection's ClientHello and
+// ServerHello are read: a `quic` entry with the server name, ALPN and suite,
+// as a `tls` entry for TCP. With the TLS secrets (`--tls-keylog`, or a pcapng's
+// Decryption Secrets Block) the Handshake, 0-RTT and 1-RTT packets are
+// decrypted too, and the streams inside are read as HTTP/3 (http3.ts): one
+// `http3` entry per request, marked `tls`, in place of the `quic` entry.
+//
+// Datagrams may coalesce packets; packet numbers are recovered per number
+// space; the AEAD tag decides which suite or key phase a packet is under.
+// Everything a peer can fill is bounded and counted (docs/entry.md).
+
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, UdpDatagramParser } from '../api.js';
+import { parseClientHello, parseServerHello } from './tls.js';
+import { encryptedExtensions, parseServerHelloKeys } from '../tls/handshake-fields.js';
+import type { SessionSecrets } from '../tls/keylog.js';
+import {
+  AES_128_GCM,
+  QUIC_V1,
+  QUIC_V2,
+  decodePacketNumber,
+  headerMask,
+  initialKeys,
+  knownVersion,
+  nextPhase,
+  openPayload,
+  packetKeys,
+  suitesForSecret,
+  type PacketKeys,
+  type QuicSuite,
+} from '../quic/packet-protection.js';
+import { readFrames, readVarint, type FrameHandler } from '../quic/frames.js';
+import { StreamAssembler } from '../quic/stream-assembler.js';
+import { Http3Session } from './http3.js';
+
+/** Handshake bytes (CRYPTO frames) held per level and direction while waiting for a whole message. */
+const MAX_CRYPTO = 64 * 1024;
+/** Stream bytes held ahead of a hole, per stream direction. */
+const MAX_STREAM_HELD = 256 * 1024;
+/** Stream bytes held ahead of holes in one connection, all streams together: past it the largest waits give up their holes. */
+const MAX_HELD_ALL = 4 * 1024 * 1024;
+/** Streams followed at once per connection; more are counted, not read. */
+const MAX_STREAMS = 1024;
+/** Finished stream directions remembered, so a late retransmission does not start one again. */
+const MAX_FINISHED = 4096;
+/** Packets that came before their keys could be known (0-RTT before the ClientHello, reordering), held to try again. */
+const MAX_WAITING_PACKETS = 32;
+
+type Level = 'initial' | 'handshake' | 'early' | 'application';
+/** Packet number spaces (0-RTT and 1-RTT share the application one). */
+type Space = 'initial' | 'handshake' | 'application';
+
+const SPACE: Record<Level, Space> = { initial: 'initial', handshake: 'handshake', early: 'application', application: 'application' };
+
+/** The long header's two type bits, per version (RFC 9369 §3.2 reorders them for version 2). */
+function longType(version: number, first: number): Level | 'retry' {
+  const bits = (first >> 4) & 0x03;
+  if (version === QUIC_V2) return (['retry', 'initial', 'early', 'handshake'] as const)[bits];
+  return (['initial', 'early', 'handshake', 'retry'] as const)[bits];
+}
+
+const versionName = (v: number): string => (v === QUIC_V1 ? 'QUIC v1' : v === QUIC_V2 ? 'QUIC v2' : `QUIC 0x${v.toString(16).padStart(8, '0')}`);
+
+/** Key log labels per level and direction. */
+const SECRET_LABEL: Record<Exclude<Level, 'initial'>, Partial<Record<Direction, string>>> = {
+  handshake: { c2s: 'CLIENT_HANDSHAKE_TRAFFIC_SECRET', s2c: 'SERVER_HANDSHAKE_TRAFFIC_SECRET' },
+  early: { c2s: 'CLIENT_EARLY_TRAFFIC_SECRET' },
+  application: { c2s: 'CLIENT_TRAFFIC_SECRET_0', s2c: 'SERVER_TRAFFIC_SECRET_0' },
+};
+
+const SUITE_BY_CODE: Record<number, QuicSuite | undefined> = {
+  0x1301: AES_128_GCM,
+  0x1302: { aead: 'aes-256-gcm', hash: 'sha384', keyLen: 32 },
+  0x1303: { aead: 'chacha20-poly1305', hash: 'sha256', keyLen: 32 },
+};
+
+interface DirectionKeys {
+  /** Keys to try: one once known, the suites a secret may belong to before. */
+  candidates: PacketKeys[];
+  /** 1-RTT: the key phase bit of `candidates[0]`, and the next phase's keys once derived. */
+  phase: number;
+  next?: PacketKeys;
+}
+
+interface WaitingPacket {
+  dir: Direction;
+  level: Level;
+  packet: Buffer;
+  pnOffset: number;
+  long: boolean;
+  version: number;
+  now: number;
+  frame: number;
+}
+
+/** A handshake direction's CRYPTO stream and the messages read from it. */
+class CryptoStream {
+  private bytes: Buffer[] = [];
+  private length = 0;
+  readonly assembler: StreamAssembler;
+
+  constructor(onMessage: (type: number, body: Buffer) => void, onHole: () => void) {
+    this.assembler = new StreamAssembler(
+      (data) => {
+        if (this.length + data.length > MAX_CRYPTO) return;
+        this.bytes.push(Buffer.from(data));
+        this.length += data.length;
+        let all = Buffer.concat(this.bytes);
+        // Handshake messages: a type byte, a 3-byte length, the body.
+        while (all.length >= 4) {
+          const len = all.readUIntBE(1, 3);
+          if (all.length < 4 + len) break;
+          onMessage(all[0], all.subarray(4, 4 + len));
+          all = all.subarray(4 + len);
+        }
+        this.bytes = all.length > 0 ? [all] : [];
+        this.length = all.length;
+      },
+      onHole,
+      MAX_CRYPTO,
+    );
+  }
+}
+
+class QuicParser implements UdpDatagramParser {
+  private version = 0;
+  /** The client's first Destination Connection ID (Initial keys come from it) and both sides' own ids' lengths. */
+  private originalDcid: Buffer | undefined;
+  private clientCidLength: number | undefined;
+  private serverCidLength: number | undefined;
+  /** Keys by level, direction and version (a server may answer a version 1 Initial in version 2, RFC 9368). */
+  private keys = new Map<string, DirectionKeys>();
+  private largest: Record<Space, Record<Direction, number>> = {
+    initial: { c2s: -1, s2c: -1 },
+    handshake: { c2s: -1, s2c: -1 },
+    application: { c2s: -1, s2c: -1 },
+  };
+  private crypto: Partial<Record<`${Level}:${Direction}`, CryptoStream>> = {};
+  private suite: QuicSuite | undefined;
+  private secrets: SessionSecrets | undefined;
+  private clientHello: Record<string, any> | undefined;
+  private serverHello: Record<string, any> | undefined;
+  private alpn = '';
+  private helloTime: number | undefined;
+  private helloFrame: number | undefined;
+  private firstTime: number | undefined;
+  private firstFrame: number | undefined;
+  private lastTime = 0;
+  private lastFrame = 0;
+  private bytes: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private close: { code: number; reason: string; application: boolean; by: Direction } | undefined;
+  private streams = new Map<string, StreamAssembler>();
+  /** Stream directions read to their end, most recent last (bounded): their retransmitted frames are ignored. */
+  private finished = new Set<string>();
+  /** Bytes all streams hold ahead of holes (MAX_HELD_ALL). */
+  private heldAll = 0;
+  /** Streams the client began in 0-RTT packets: dropped if the server refuses early data (the client sends them again). */
+  private earlyStreams = new Set<number>();
+  private h3: Http3Session | undefined;
+  /** Packets decrypted with secrets from the key log (handshake, 0-RTT, 1-RTT). */
+  private decrypted = 0;
+  private undecryptable = 0;
+  /** The connection's entry: waiting (it may be replaced by the HTTP/3 calls inside), or written. */
+  private entryWritten = false;
+  private waiting: WaitingPacket[] = [];
+  private ended = false;
+  private warnings = new Set<string>();
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  onDatagram(dir: Direction, payload: Buffer): void {
+    if (this.ended) return;
+    this.bytes[dir] += payload.length;
+    this.firstTime ??= this.ctx.now;
+    this.firstFrame ??= this.ctx.frame;
+    this.lastTime = this.ctx.now;
+    this.lastFrame = this.ctx.frame;
+    try {
+      this.datagram(dir, payload);
+    } catch {
+      this.ctx.count('quic.internal_threw');
+    }
+  }
+
+  private datagram(dir: Direction, payload: Buffer): void {
+    let off = 0;
+    while (off < payload.length) {
+      const first = payload[off];
+      if ((first & 0x80) === 0) {
+        // Short header (1-RTT): to the datagram's end, after a Destination Connection ID of the length the receiver chose.
+        const cidLength = dir === 'c2s' ? this.serverCidLength : this.clientCidLength;
+        if (cidLength === undefined) {
+          this.ctx.count('quic.short_header_without_handshake_dropped');
+          this.undecryptable++;
+          return;
+        }
+        this.packet(dir, 'application', payload.subarray(off), 1 + cidLength, false, this.version);
+        return;
+      }
+      if (off + 7 > payload.length) return;
+      const version = payload.readUInt32BE(off + 1);
+      if (version === 0) {
+        this.ctx.count('quic.version_negotiation');
+        return;
+      }
+      if (!knownVersion(version)) {
+        this.ctx.count('quic.unknown_version_dropped');
+        this.warnings.add(`version 0x${version.toString(16).padStart(8, '0')}: not read`);
+        this.version ||= version;
+        return;
+      }
+      this.version = version;
+      let p = off + 5;
+      const dcid = payload.subarray(p + 1, p + 1 + payload[p]);
+      p += 1 + payload[p];
+      if (p >= payload.length) return;
+      const scid = payload.subarray(p + 1, p + 1 + payload[p]);
+      p += 1 + payload[p];
+      const type = longType(version, first);
+      if (type === 'retry') {
+        // The client's next Initial goes to the id the Retry gave, and its keys come from that id.
+        this.originalDcid = undefined;
+        for (const key of [...this.keys.keys()]) if (key.startsWith('initial:')) this.keys.delete(key);
+        this.ctx.count('quic.retry');
+        return;
+      }
+      if (dir === 'c2s') this.clientCidLength ??= scid.length;
+      else this.serverCidLength = scid.length;
+      if (type === 'initial') {
+        const token = readVarint(payload, p);
+        if (!token) return;
+        p += token.length + token.value;
+        if (dir === 'c2s' && this.originalDcid === undefined) this.originalDcid = Buffer.from(dcid);
+      }
+      const length = readVarint(payload, p);
+      if (!length) return;
+      p += length.length;
+      const end = p + length.value;
+      if (end > payload.length) {
+        this.ctx.count('quic.packet_truncated');
+        return;
+      }
+      this.packet(dir, type, payload.subarray(off, end), p - off, true, version);
+      off = end;
+    }
+  }
+
+  /** Remove header protection and decrypt one packet; its frames are read, or it waits for keys, or it is counted. */
+  private packet(dir: Direction, level: Level, packet: Buffer, pnOffset: number, long: boolean, version: number, retry = false): void {
+    const keys = this.keysFor(level, dir, version);
+    if (!keys) {
+      if (!retry && level !== 'initial' && this.waiting.length < MAX_WAITING_PACKETS && this.mayGetKeys()) {
+        this.waiting.push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
+      } else if (!retry) this.undecrypted(level);
+      return;
+    }
+    if (packet.length < pnOffset + 4 + 16) return;
+    const sample = packet.subarray(pnOffset + 4, pnOffset + 20);
+    const space = SPACE[level];
+    for (let i = 0; i < keys.candidates.length; i++) {
+      const k = keys.candidates[i];
+      const mask = headerMask(k, sample);
+      const first = packet[0] ^ (mask[0] & (long ? 0x0f : 0x1f));
+      const pnLength = (first & 0x03) + 1;
+      const header = Buffer.from(packet.subarray(0, pnOffset + pnLength));
+      header[0] = first;
+      let truncated = 0;
+      for (let j = 0; j < pnLength; j++) {
+        header[pnOffset + j] ^= mask[1 + j];
+        truncated = truncated * 256 + header[pnOffset + j];
+      }
+      const pn = decodePacketNumber(this.largest[space][dir], truncated, pnLength * 8);
+      const phase = long ? 0 : (first >> 2) & 0x01;
+      let aead = k;
+      if (!long && phase !== keys.phase) aead = keys.next ??= nextPhase(k);
+      const plain = openPayload(aead, pn, header, packet.subarray(pnOffset + pnLength));
+      if (!plain) continue;
+      if (keys.candidates.length > 1) {
+        keys.candidates = [k];
+        this.suite ??= k.suite;
+      }
+      if (aead !== k) {
+        // The peer moved to the next key phase: keep it, and derive the one after when needed.
+        keys.candidates = [aead];
+        keys.phase = phase;
+        keys.next = undefined;
+      }
+      if (pn > this.largest[space][dir]) this.largest[space][dir] = pn;
+      if (level !== 'initial' && this.decrypted++ === 0) this.ctx.count('quic.decrypted_connections');
+      const why = readFrames(plain, this.frames(level, dir));
+      if (why) {
+        this.ctx.count('quic.frames_malformed');
+        this.warnings.add(why);
+      }
+      return;
+    }
+    if (!retry) {
+      this.ctx.count('quic.decrypt_failed');
+      this.undecryptable++;
+    }
+  }
+
+  /**
+   * A packet left encrypted: an Initial whose connection id the capture
+   * missed, or (with a key log) one whose session the log does not cover.
+   * Without a key log nothing beyond the Initials is expected to be read.
+   */
+  private undecrypted(level: Level): void {
+    this.undecryptable++;
+    if (level === 'initial') this.ctx.count('quic.initial_undecrypted');
+    else if (this.ctx.options.tlsKeys && this.ctx.options.tlsKeys.size > 0) this.ctx.count('quic.packets_undecrypted');
+  }
+
+  /** Whether the keys a waiting packet needs may still come (a ClientHello or a ServerHello to read). */
+  private mayGetKeys(): boolean {
+    return this.ctx.options.tlsKeys !== undefined && this.ctx.options.tlsKeys.size > 0 && (this.clientHello === undefined || this.suite === undefined);
+  }
+
+  /** Keys for a level and direction: Initial ones from the connection id, the others from the key log's secrets. */
+  private keysFor(level: Level, dir: Direction, version: number): DirectionKeys | undefined {
+    const key = `${level}:${dir}:${version}`;
+    const known = this.keys.get(key);
+    if (known) return known;
+    let made: DirectionKeys | undefined;
+    if (level === 'initial') {
+      const k = this.originalDcid && initialKeys(version, this.originalDcid);
+      if (k) made = { candidates: [dir === 'c2s' ? k.client : k.server], phase: 0 };
+    } else if (this.secrets) {
+      const label = SECRET_LABEL[level][dir];
+      const secret = label ? this.secrets.get(label) : undefined;
+      if (secret) made = { candidates: (this.suite ? [this.suite] : suitesForSecret(secret)).map((s) => packetKeys(s, version, secret)), phase: 0 };
+    }
+    if (made) this.keys.set(key, made);
+    return made;
+  }
+
+  private frames(level: Level, dir: Direction): FrameHandler {
+    return {
+      crypto: (offset, data) => this.cryptoStream(level, dir).assembler.add(offset, data, false),
+      stream: (id, offset, data, fin) => {
+        if (level === 'initial' || level === 'handshake') return; // STREAM frames are not allowed there
+        const key = `${id}:${dir}`;
+        if (this.finished.has(key)) return; // a retransmission of a stream already read to its end
+        const s = this.stream(id, dir);
+        if (!s) return;
+        if (level === 'early') this.earlyStreams.add(id);
+        const before = s.held;
+        s.add(offset, data, fin);
+        this.heldAll += s.held - before;
+        if (this.heldAll > MAX_HELD_ALL) this.releaseHeld();
+        if (s.complete) {
+          this.forgetStream(key);
+          this.h3session().end(id, dir);
+        }
+      },
+      resetStream: (id, code) => {
+        this.forgetStream(`${id}:${dir}`);
+        this.h3session().reset(id, dir, code);
+      },
+      connectionClose: (code, frameType, reason, application) => {
+        this.close ??= { code, reason, application, by: dir };
+        this.h3?.close(code, reason, application);
+      },
+    };
+  }
+
+  private cryptoStream(level: Level, dir: Direction): CryptoStream {
+    const key = `${level}:${dir}` as const;
+    return (this.crypto[key] ??= new CryptoStream(
+      (type, body) => this.handshakeMessage(level, dir, type, body),
+      () => this.ctx.count('quic.crypto_gap'),
+    ));
+  }
+
+  private handshakeMessage(level: Level, dir: Direction, type: number, body: Buffer): void {
+    if (type === 1 && dir === 'c2s' && this.clientHello === undefined) {
+      try {
+        this.clientHello = parseClientHello(body);
+      } catch {
+        this.clientHello = {};
+        this.warnings.add('malformed: ClientHello');
+      }
+      this.helloTime = this.ctx.now;
+      this.helloFrame = this.ctx.frame;
+      this.ctx.count('quic.connections');
+      const random = body.subarray(2, 34);
+      this.secrets = random.length === 32 ? this.ctx.options.tlsKeys?.lookup(random) : undefined;
+      if (this.ctx.options.tlsKeys && this.ctx.options.tlsKeys.size > 0 && !this.secrets) this.ctx.count('quic.no_key');
+      this.retryWaiting();
+    } else if (type === 2 && dir === 's2c' && this.serverHello === undefined) {
+      try {
+        this.serverHello = parseServerHello(body);
+      } catch {
+        this.serverHello = {};
+        this.warnings.add('malformed: ServerHello');
+      }
+      const fields = parseServerHelloKeys(body);
+      const suite = fields ? SUITE_BY_CODE[fields.suite] : undefined;
+      if (suite && !this.suite) {
+        this.suite = suite;
+        // Keys made while the suite was a guess keep only the one the server chose.
+        for (const k of this.keys.values()) if (k.candidates.length > 1) k.candidates = k.candidates.filter((c) => c.suite === suite);
+      }
+      // Without the session's secrets nothing more can be read: the connection's entry is written now.
+      if (!this.secrets) this.writeEntry();
+      this.retryWaiting();
+    } else if (type === 8 && dir === 's2c' && level === 'handshake') {
+      // EncryptedExtensions: the ALPN the server chose, and whether it took the client's 0-RTT data.
+      const ee = encryptedExtensions(Buffer.concat([Buffer.from([8, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]));
+      if (ee?.alpn) this.alpn = ee.alpn;
+      if (ee && !ee.earlyData && this.earlyStreams.size > 0) this.rejectEarlyData();
+    }
+  }
+
+  /** Packets that waited for their keys: tried again, in arrival order, stamped with their own packet's time. */
+  private retryWaiting(): void {
+    if (this.waiting.length === 0 || !this.secrets) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    const ctx = this.ctx as { now: number; frame: number };
+    const now = ctx.now;
+    const frame = ctx.frame;
+    for (const w of waiting) {
+      ctx.now = w.now;
+      ctx.frame = w.frame;
+      this.packet(w.dir, w.level, w.packet, w.pnOffset, w.long, w.version, true);
+    }
+    ctx.now = now;
+    ctx.frame = frame;
+  }
+
+  /**
+   * The server refused 0-RTT (RFC 9001 §4.6.2): what the client sent in it was
+   * discarded, and the client sends it again in 1-RTT packets from offset 0,
+   * so the early streams start over (and the client's QPACK encoder state with them).
+   */
+  private rejectEarlyData(): void {
+    this.ctx.count('quic.early_data_rejected');
+    for (const id of this.earlyStreams) {
+      this.heldAll -= this.streams.get(`${id}:c2s`)?.held ?? 0;
+      this.streams.delete(`${id}:c2s`);
+      this.finished.delete(`${id}:c2s`);
+    }
+    this.h3?.forgetClientStreams(this.earlyStreams);
+    this.earlyStreams.clear();
+  }
+
+  /** A stream direction read to its end (or reset): its assembler goes, and later copies of its frames are ignored. */
+  private forgetStream(key: string): void {
+    const s = this.streams.get(key);
+    if (s) this.heldAll -= s.held;
+    this.streams.delete(key);
+    this.finished.add(key);
+    if (this.finished.size > MAX_FINISHED) this.finished.delete(this.finished.values().next().value as string);
+  }
+
+  /** Too much waits behind holes in this connection: the streams holding most give their holes up until it fits. */
+  private releaseHeld(): void {
+    while (this.heldAll > MAX_HELD_ALL) {
+      let largest: StreamAssembler | undefined;
+      for (const s of this.streams.values()) if (!largest || s.held > largest.held) largest = s;
+      if (!largest || largest.held === 0) return;
+      const before = largest.held;
+      largest.skipHole();
+      this.heldAll += largest.held - before;
+    }
+  }
+
+  private stream(id: number, dir: Direction): StreamAssembler | undefined {
+    const key = `${id}:${dir}`;
+    let s = this.streams.get(key);
+    if (!s) {
+      if (this.streams.size >= MAX_STREAMS) {
+        this.ctx.count('quic.streams_dropped');
+        return undefined;
+      }
+      const h3 = this.h3session();
+      s = new StreamAssembler(
+        (data) => h3.data(id, dir, data),
+        (lost) => {
+          this.ctx.count('quic.stream_gap', lost);
+          h3.hole(id, dir);
+        },
+        MAX_STREAM_HELD,
+      );
+      this.streams.set(key, s);
+    }
+    return s;
+  }
+
+  private h3session(): Http3Session {
+    return (this.h3 ??= new Http3Session(this.ctx));
+  }
+
+  onTick(): void {
+    // Calls end with their streams or the connection; nothing times out on its own here.
+  }
+
+  pendingSince(): number | undefined {
+    // Never "nothing pending" while the connection lives: the engine would end the conversation, and the
+    // connection's later packets would start another. Later calls are stamped now or after.
+    if (this.ended) return undefined;
+    const calls = this.h3?.pendingSince();
+    if (calls !== undefined) return calls;
+    if (!this.entryWritten && !(this.h3 && this.h3.emitted > 0)) return this.helloTime ?? this.firstTime ?? this.lastTime;
+    return this.lastTime;
+  }
+
+  onEnd(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const s of this.streams.values()) if (s.held > 0) s.skipHole();
+    for (const w of this.waiting) this.undecrypted(w.level);
+    this.waiting = [];
+    const calls = this.h3?.finish() ?? 0;
+    if (calls > 0) return;
+    if (this.decrypted > 0 && this.h3 === undefined) this.ctx.count('quic.decrypted_not_http3');
+    this.writeEntry();
+  }
+
+  /** The connection's entry, once: when its calls cannot be read, or none came. */
+  private writeEntry(): void {
+    if (this.entryWritten) return;
+    this.entryWritten = true;
+    this.ctx.emit(this.connectionRecord());
+  }
+
+  /** The connection as one entry, as a `tls` entry shows a TCP one: what its Initial packets say. */
+  private connectionRecord(): CallRecord {
+    const request: Record<string, any> = { quicVersion: versionName(this.version), ...(this.clientHello ?? {}) };
+    let response: Record<string, any> | null = null;
+    if (this.serverHello) {
+      response = { ...this.serverHello };
+      if (this.alpn) response.alpn = this.alpn;
+    }
+    if (this.close) {
+      const close = { code: this.close.code, reason: this.close.reason, application: this.close.application, by: this.close.by === 'c2s' ? 'client' : 'server' };
+      if (response) response.close = close;
+      else request.close = close;
+    }
+    const warnings = [...this.warnings];
+    if (this.undecryptable > 0) warnings.push(this.secrets ? `${this.undecryptable} packet(s) not decrypted` : 'encrypted: no key for this session');
+    if (!this.clientHello) warnings.push('no ClientHello in the capture');
+    const error = this.close !== undefined && this.close.code !== 0 && !(this.close.application && this.close.code === 0x100);
+    const sni = request.sni || '-';
+    const alpn = response?.alpn || (Array.isArray(request.alpn) ? request.alpn.join(',') : '');
+    const record: CallRecord = {
+      protocol: 'quic',
+      request,
+      response,
+      requestTime: this.helloTime ?? this.firstTime ?? this.lastTime,
+      requestFrame: this.helloFrame ?? this.firstFrame,
+      responseTime: this.lastTime,
+      responseFrame: this.lastFrame,
+      requestSize: this.bytes.c2s,
+      responseSize: this.bytes.s2c,
+      error,
+      summary: `${versionName(this.version)} ${sni}${alpn ? ' ' + alpn : ''}${this.close && error ? ` → close 0x${this.close.code.toString(16)}` : ''}`,
+    };
+    if (warnings.length > 0) record.warnings = warnings;
+    return record;
+  }
+}
+
+/**
+ * A long-header packet of a version shark reads. Which side sent it: 0-RTT
+ * comes only from clients; an Initial is the client's first when it opens
+ * with the keys of its own Destination Connection ID (anyone can derive
+ * them), and the server's otherwise. Both pad their Initials to 1200 bytes,
+ * so size says nothing. A packet cut short (a snap length) cannot be opened:
+ * the ports decide then, as for Handshake packets.
+ */
+export function probeQuic(data: Buffer, _portMatch: boolean): Probe {
+  if (data.length < 7 || (data[0] & 0xc0) !== 0xc0) return false;
+  const version = data.readUInt32BE(1);
+  if (!knownVersion(version)) return false;
+  const dcidLength = data[5];
+  if (dcidLength > 20 || data.length < 7 + dcidLength || data[6 + dcidLength] > 20) return false;
+  const type = longType(version, data[0]);
+  if (type === 'early') return 'request';
+  if (type === 'handshake') return 'stream';
+  if (type !== 'initial') return false;
+  const opens = opensAsFirstInitial(data, version);
+  return opens === undefined ? 'stream' : opens ? 'request' : 'response';
+}
+
+/** Whether a datagram's first packet, an Initial, opens with the keys of its own Destination Connection ID; undefined when it is cut short. */
+function opensAsFirstInitial(data: Buffer, version: number): boolean | undefined {
+  let p = 5;
+  const dcid = data.subarray(p + 1, p + 1 + data[p]);
+  p += 1 + data[p];
+  p += 1 + data[p];
+  const token = readVarint(data, p);
+  if (!token) return undefined;
+  p += token.length + token.value;
+  const length = readVarint(data, p);
+  if (!length) return undefined;
+  p += length.length;
+  const end = p + length.value;
+  if (end > data.length || end < p + 20) return undefined;
+  const keys = initialKeys(version, dcid)!.client;
+  const mask = headerMask(keys, data.subarray(p + 4, p + 20));
+  const first = data[0] ^ (mask[0] & 0x0f);
+  const pnLength = (first & 0x03) + 1;
+  const header = Buffer.from(data.subarray(0, p + pnLength));
+  header[0] = first;
+  let pn = 0;
+  for (let j = 0; j < pnLength; j++) {
+    header[p + j] ^= mask[1 + j];
+    pn = pn * 256 + header[p + j];
+  }
+  return openPayload(keys, pn, header, data.subarray(p + pnLength, end)) !== null;
+}
+
+export const quic: ProtocolDissector = {
+  name: 'quic',
+  transport: 'udp',
+  ports: [443, 4433, 8443],
+  priority: 40,
+  reference: 'https://www.rfc-editor.org/rfc/rfc9000 (TLS: RFC 9001, version 2: RFC 9369, HTTP/3: RFC 9114)',
+  probe: (data, portMatch) => {
+    try {
+      return probeQuic(data, portMatch);
+    } catch {
+      return false;
+    }
+  },
+  createUdpParser: (ctx) => new QuicParser(ctx),
+};

@@ -1,0 +1,296 @@
+// QUIC and HTTP/3: a real capture (picoquic's h3zero, QUIC version 2, its TLS
+// secrets in a pcapng Decryption Secrets Block) read as tshark reads it, and
+// connections written packet by packet (test/helpers/quic-wire.ts) that
+// tshark decrypts with the same key log to the same streams: version 1 and 2,
+// AES-128-GCM and ChaCha20-Poly1305, QPACK's dynamic table, a key update,
+// frames out of order and repeated, a stream reset, a lost packet, no key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { dissectFile } from '../helpers/dissect.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { writeRawPcap } from '../helpers/pcap-wire.js';
+import * as q from '../helpers/quic-wire.js';
+import { QUIC_V1, QUIC_V2 } from '../../src/dissect/quic/packet-protection.js';
+import { probeQuic } from '../../src/dissect/protocols/quic.js';
+import type { Entry } from '../../src/model/entry.js';
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { DissectionEngine } from '../../src/dissect/engine.js';
+import { TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const parse = (stdout: string): Entry[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+test('real HTTP/3 over QUIC v2 (secrets in the pcapng): every request tshark decrypts, with 0-RTT refused and sent again', async () => {
+  const path = sharedCapture('ndpi-quic-v2-dsb.pcapng');
+  const run = await runCli(['dissect', path]);
+  assert.equal(run.code, 0, run.stderr);
+  const entries = parse(run.stdout);
+  assert.deepEqual(entries.map((e) => e.summary), ['GET /index.html → 200', 'GET /test.html → 404', 'GET /1234567 → (no response)']);
+  for (const e of entries) {
+    assert.equal(e.protocol, 'http3');
+    assert.equal(e.tls, true);
+    assert.equal(e.request!.authority, 'test');
+    assert.equal(e.request!.headers['user-agent'], 'H3Zero/1.0');
+  }
+  // tshark: the client's HEADERS frames and the server's DATA, per stream (decrypted with the same secrets).
+  const rows = execFileSync('tshark', ['-r', path, '-Y', 'http3.frame_type', '-T', 'fields', '-e', 'frame.number', '-e', 'ipv6.src', '-e', 'udp.srcport', '-e', 'quic.stream.stream_id', '-e', 'http3.frame_type', '-e', 'http3.frame_length'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .trim().split('\n').map((l) => l.split('\t'));
+  const clientPort = String(entries[0].src.port);
+  const requestStreams = new Set<number>();
+  for (const [, , port, streams, types] of rows) {
+    if (port !== clientPort) continue;
+    const ids = streams.split(',').map(Number);
+    // Request streams are the client's bidirectional ones (id % 4 == 0) whose frames include HEADERS.
+    if (types.split(',').includes('1')) for (const id of ids) if (id % 4 === 0) requestStreams.add(id);
+  }
+  assert.deepEqual(entries.map((e) => e.request!.streamId).sort(), [...requestStreams].sort());
+  const dataLength = rows.find(([, , port, streams, types]) => port !== clientPort && streams === '0' && types === '1,0')![5].split(',')[1];
+  assert.equal(entries[0].response!.bodySize, Number(dataLength));
+  assert.match(entries[0].response!.body, /<html|<!DOCTYPE|html/i);
+  // The refused 0-RTT request (frame 1) is not the call: the one the server read in 1-RTT is (frame 13, answered in frame 14).
+  assert.deepEqual(entries[0].frames, { request: 13, response: 14 });
+  assert.ok(entries[0].elapsedTime < 5, `${entries[0].elapsedTime} ms`);
+});
+
+test('QUIC without the session secrets: one quic entry from the Initial packets (server name, ALPN, suite)', async () => {
+  // In-process, without the pcapng's secrets block (the CLI reads it; this helper does not).
+  const { entries, error } = await dissectFile(sharedCapture('ndpi-quic-v2-dsb.pcapng'));
+  assert.equal(error, undefined);
+  assert.equal(entries.length, 1);
+  const e = entries[0];
+  assert.equal(e.protocol, 'quic');
+  assert.equal(e.request!.quicVersion, 'QUIC v2');
+  assert.equal(e.request!.sni, 'test');
+  assert.deepEqual(e.request!.alpn, ['h3']);
+  assert.equal(e.response!.cipherSuite, 'TLS_AES_128_GCM_SHA256');
+  assert.ok(e.warnings?.includes('encrypted: no key for this session'));
+  assert.equal(e.src.port, 42086, 'the client is the side that sent the first Initial');
+});
+
+test('a handshake cut by the snap length: the client is found by the ports, the ServerHello is read', async () => {
+  const run = await runCli(['dissect', sharedCapture('tcpdump-quic_handshake_truncated.pcap')]);
+  assert.equal(run.code, 0, run.stderr);
+  const [e] = parse(run.stdout);
+  assert.equal(e.protocol, 'quic');
+  assert.equal(e.dst.port, 443);
+  assert.equal(e.response!.cipherSuite, 'TLS_AES_128_GCM_SHA256');
+  assert.match(run.stderr, /truncated_by_snaplen=4/);
+});
+
+interface Lab {
+  packets: ReturnType<typeof q.datagrams>;
+  keylog: string;
+}
+
+/**
+ * One connection: handshake, SETTINGS and QPACK streams, then four requests:
+ * GET /a (a header from QPACK's dynamic table) → 200; POST /b with a secret in
+ * its JSON body → 500; GET /c → RESET_STREAM; after a key update, GET /d whose
+ * response comes in three packets out of order, one of them twice.
+ * `drop` leaves out the response's middle packet.
+ */
+function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = false, mutate?: (frames: Buffer) => Buffer, more = 0): Lab {
+  const c = q.newConnection(seed, suite, version);
+  // Fuzzing: the plaintext of every 1-RTT packet is mutated before it is protected (a hostile peer's bytes authenticate).
+  const short = (from: 'client' | 'server', frames: Buffer[], opts?: { keys?: ReturnType<typeof q.updated>; phase?: number }) =>
+    q.shortPacket(c, from, mutate ? [mutate(Buffer.concat(frames))] : frames, opts);
+  const suiteCode = suite.aead === 'chacha20-poly1305' ? 0x1303 : 0x1301;
+  const out: Array<{ from: 'client' | 'server'; data: Buffer }> = [];
+  const client = (...packets: Buffer[]) => out.push({ from: 'client', data: Buffer.concat(packets) });
+  const server = (...packets: Buffer[]) => out.push({ from: 'server', data: Buffer.concat(packets) });
+  client(q.longPacket(c, 'initial', 'client', [q.crypto(0, q.clientHello(c.clientRandom, 'api.test', [0x1301, 0x1303]))], { pad: 1162 }));
+  server(
+    q.longPacket(c, 'initial', 'server', [q.ack(0), q.crypto(0, q.serverHello(Buffer.alloc(32, 7), suiteCode))]),
+    q.longPacket(c, 'handshake', 'server', [q.crypto(0, q.encryptedExtensionsH3())]),
+    // 0.5-RTT: the server's control stream (QPACK table capacity 4096) and its QPACK streams.
+    short('server', [q.stream(3, 0, Buffer.concat([q.varint(0), q.h3Settings([[1, 4096], [7, 16]])])), q.stream(7, 0, q.varint(2)), q.stream(11, 0, q.varint(3))]),
+  );
+  const get = (path: string, extra: Buffer[] = []) =>
+    q.h3Headers(Buffer.concat([q.qpackPrefix(extra.length > 0 ? 2 : 0), q.qpackStatic(17), q.qpackStatic(23), q.qpackLiteral(1, path), q.qpackLiteral(0, 'api.test'), ...extra]));
+  client(
+    q.longPacket(c, 'handshake', 'client', [q.crypto(0, Buffer.from([20, 0, 0, 32, ...Buffer.alloc(32, 9)]))]),
+    short('client', [
+      q.stream(2, 0, Buffer.concat([q.varint(0), q.h3Settings([[1, 4096]])])),
+      // The client's encoder: a table of 4096 bytes and one entry, which GET /a's headers refer to.
+      q.stream(6, 0, Buffer.concat([q.varint(2), q.qpackSetCapacity(4096), q.qpackInsertLiteral('x-trace', 'abc')])),
+      q.stream(10, 0, q.varint(3)),
+      q.stream(0, 0, get('/a', [q.qpackDynamic(0)]), true),
+    ]),
+  );
+  server(short('server', [q.handshakeDone, q.stream(0, 0, Buffer.concat([q.h3Headers(Buffer.concat([q.qpackPrefix(0), q.qpackStatic(25), q.qpackStatic(46)])), q.h3Data('hello')]), true)]));
+  const post = Buffer.concat([
+    q.h3Headers(Buffer.concat([q.qpackPrefix(0), q.qpackStatic(20), q.qpackStatic(23), q.qpackLiteral(1, '/b'), q.qpackLiteral(0, 'api.test'), q.qpackStatic(46)])),
+    q.h3Data('{"user":"ann","password":"Zq77secretVal"}'),
+  ]);
+  client(short('client', [q.stream(4, 0, post, true)]));
+  server(short('server', [q.stream(4, 0, Buffer.concat([q.h3Headers(Buffer.concat([q.qpackPrefix(0), q.qpackStatic(71)])), q.h3Data('oops')]), true)]));
+  client(short('client', [q.stream(8, 0, get('/c'), true)]));
+  server(short('server', [q.resetStream(8, 0x10b, 0)]));
+  // Key update: both sides move to the next key phase.
+  const clientNext = q.updated(c.application.client);
+  const serverNext = q.updated(c.application.server);
+  client(short('client', [q.stream(12, 0, get('/d'), true)], { keys: clientNext, phase: 1 }));
+  const head = q.h3Headers(Buffer.concat([q.qpackPrefix(0), q.qpackStatic(25)]));
+  const body = Buffer.concat([q.h3Data('part1'), q.h3Data('part2'), q.h3Data('part3')]);
+  const first = Buffer.concat([head, body.subarray(0, 7)]);
+  const second = body.subarray(7, 14);
+  const third = body.subarray(14);
+  const sA = short('server', [q.stream(12, 0, first)], { keys: serverNext, phase: 1 });
+  const sB = short('server', [q.stream(12, first.length, second)], { keys: serverNext, phase: 1 });
+  const sC = short('server', [q.stream(12, first.length + second.length, third, true)], { keys: serverNext, phase: 1 });
+  const sA2 = short('server', [q.ping, q.stream(12, 0, first)], { keys: serverNext, phase: 1 });
+  server(sC);
+  server(sA);
+  server(sA2);
+  if (!drop) server(sB);
+  // `more` requests after those, one after the other on streams 16, 20, …
+  for (let i = 0; i < more; i++) {
+    const id = 16 + 4 * i;
+    client(short('client', [q.stream(id, 0, get(`/more/${i}`), true)], { keys: clientNext, phase: 1 }));
+    server(short('server', [q.stream(id, 0, Buffer.concat([head, q.h3Data('ok')]), true)], { keys: serverNext, phase: 1 }));
+  }
+  client(short('client', [q.ack(3), q.connectionClose(0x100, '')], { keys: clientNext, phase: 1 }));
+  return { packets: q.datagrams(out), keylog: c.keylog };
+}
+
+function write(dir: string, name: string, l: Lab): { pcap: string; keys: string } {
+  const pcap = join(dir, `${name}.pcap`);
+  const keys = join(dir, `${name}.keys`);
+  writeRawPcap(pcap, l.packets);
+  writeFileSync(keys, l.keylog);
+  return { pcap, keys };
+}
+
+/** tshark's view of the HTTP/3 frames: stream id and frame type of each, in order. */
+function tsharkFrames(pcap: string, keys: string): string[] {
+  const out = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-d', 'udp.port==443,quic', '-Y', 'http3.frame_type', '-T', 'fields', '-e', 'quic.stream.stream_id', '-e', 'http3.frame_type'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return out.trim().split('\n').filter(Boolean);
+}
+
+test('written connections (v1 and v2, AES-GCM and ChaCha20): tshark decrypts them to the same frames; shark reads every call', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-quic-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, suite, version] of [['v1-aes', q.AES_128_GCM, QUIC_V1], ['v1-chacha', q.CHACHA20, QUIC_V1], ['v2-aes', q.AES_128_GCM, QUIC_V2]] as const) {
+    const { pcap, keys } = write(dir, name, lab(name, suite, version));
+    const frames = tsharkFrames(pcap, keys);
+    // Request streams 0, 4, 8, 12 with HEADERS (1) and DATA (0) frames as written: tshark read the protection and framing.
+    assert.ok(frames.some((f) => f.startsWith('0\t') && f.includes('1')), `${name}: tshark decrypts no HEADERS on stream 0: ${frames.join(' | ')}`);
+    assert.ok(frames.some((f) => f.startsWith('12\t')), `${name}: tshark decrypts nothing after the key update: ${frames.join(' | ')}`);
+    const run = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+    assert.equal(run.code, 0, run.stderr);
+    const entries = parse(run.stdout);
+    assert.deepEqual(entries.map((e) => e.summary), ['GET /a → 200', 'POST /b → 500', 'GET /c → RESET_STREAM H3_REQUEST_REJECTED', 'GET /d → 200'], name);
+    const [a, b, c, d] = entries;
+    assert.equal(a.request!.headers['x-trace'], 'abc', `${name}: a header from QPACK's dynamic table`);
+    assert.equal(a.response!.body, 'hello');
+    assert.equal(a.response!.contentType, 'application/json');
+    assert.equal(b.error, true);
+    assert.match(b.request!.body, /\[REDACTED\]/);
+    assert.doesNotMatch(run.stdout, /Zq77secretVal/);
+    assert.equal(c.error, true);
+    assert.equal(c.response, null);
+    assert.equal(d.response!.body, 'part1part2part3', `${name}: out-of-order and repeated frames, after a key update`);
+    assert.equal(d.warnings, undefined);
+    for (const e of entries) assert.equal(e.tls, true);
+    // Two workers write what one does.
+    const two = await runCli(['dissect', '--workers', '2', '--tls-keylog', keys, pcap]);
+    assert.equal(two.stdout, run.stdout, name);
+  }
+});
+
+test('a lost packet leaves its call marked, the others whole; without the key log one quic entry names the server', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-quic-loss-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { pcap, keys } = write(dir, 'lossy', lab('lossy', q.AES_128_GCM, QUIC_V1, true));
+  const run = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(run.code, 0, run.stderr);
+  const entries = parse(run.stdout);
+  assert.deepEqual(entries.slice(0, 3).map((e) => e.summary), ['GET /a → 200', 'POST /b → 500', 'GET /c → RESET_STREAM H3_REQUEST_REJECTED']);
+  assert.equal(entries[3].request!.path, '/d');
+  assert.ok(entries[3].warnings?.includes('gap'), JSON.stringify(entries[3].warnings));
+  assert.match(run.stderr, /quic\.stream_gap=7/);
+  assert.match(run.stderr, /QUIC: 1 of 1 connection decrypted/);
+  const plain = await runCli(['dissect', pcap]);
+  const [e, ...rest] = parse(plain.stdout);
+  assert.equal(rest.length, 0);
+  assert.equal(e.protocol, 'quic');
+  assert.equal(e.request!.sni, 'api.test');
+  assert.equal(e.dst.port, 443);
+  // A key log without this session: counted, and the quic entry stays.
+  writeFileSync(join(dir, 'other.keys'), q.newConnection('other').keylog);
+  const other = await runCli(['dissect', '--tls-keylog', join(dir, 'other.keys'), pcap]);
+  assert.equal(parse(other.stdout)[0].protocol, 'quic');
+  assert.match(other.stderr, /QUIC: 0 of 1 connection decrypted; 1 without a key in the key log/);
+});
+
+test('QUIC probe: which side sent a first datagram; other UDP is not QUIC', () => {
+  const c = q.newConnection('probe');
+  const initial = q.longPacket(c, 'initial', 'client', [q.crypto(0, q.clientHello(c.clientRandom, 'x', [0x1301]))], { pad: 1162 });
+  assert.equal(probeQuic(initial, false), 'request');
+  const reply = q.longPacket(c, 'initial', 'server', [q.crypto(0, q.serverHello(Buffer.alloc(32), 0x1301))], { pad: 1162 });
+  assert.equal(probeQuic(reply, false), 'response', 'a server pads its Initials too: its keys, not its size, tell');
+  assert.equal(probeQuic(initial.subarray(0, 600), false), 'stream', 'cut short: the ports decide');
+  assert.equal(probeQuic(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+  const dns = Buffer.from('12340100000100000000000003777777076578616d706c6503636f6d0000010001', 'hex');
+  assert.equal(probeQuic(dns, true), false);
+});
+
+test('hostile peers: mutated HTTP/3 and QUIC frames that authenticate never crash the parsers or make invalid entries', () => {
+  const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
+  const validate = new Ajv({ strict: false }).compile(schema);
+  let seed = 0x9e3779b9;
+  const r = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 0x100000000;
+  };
+  const mutate = (b: Buffer): Buffer => {
+    const out = Buffer.from(b);
+    const kind = Math.floor(r() * 4);
+    if (kind === 0) for (let i = 0; i < 1 + r() * 6; i++) out[Math.floor(r() * out.length)] ^= 1 << Math.floor(r() * 8);
+    else if (kind === 1) return out.subarray(0, Math.floor(r() * out.length));
+    else if (kind === 2 && out.length > 2) out.writeUInt16BE(r() < 0.5 ? 0 : 0xffff, Math.floor(r() * (out.length - 1)));
+    else for (let i = 0; i < out.length; i++) if (r() < 0.05) out[i] = Math.floor(r() * 256);
+    return out;
+  };
+  let entries = 0;
+  let malformed = 0;
+  for (let i = 0; i < 150; i++) {
+    const l = lab(`fuzz${i}`, i % 2 ? q.CHACHA20 : q.AES_128_GCM, i % 3 ? QUIC_V1 : QUIC_V2, i % 5 === 0, (b) => (r() < 0.5 ? mutate(b) : b));
+    const keys = new TlsKeyLog();
+    keys.addText(l.keylog);
+    const out: Entry[] = [];
+    const engine = new DissectionEngine({ maxBody: 2048, tlsKeys: keys }, (e) => out.push(e));
+    for (const p of l.packets) engine.push(p);
+    engine.finish();
+    assert.deepEqual(Object.entries(engine.counters).filter(([k]) => k.endsWith('_threw')), [], `case ${i}`);
+    for (const e of out) if (!validate(e)) assert.fail(`case ${i}: invalid entry ${JSON.stringify(e).slice(0, 300)}: ${JSON.stringify(validate.errors?.[0])}`);
+    entries += out.length;
+    // A hostile offset (up to 2^62) is a malformed frame, not terabytes said to be lost.
+    assert.ok((engine.counters['quic.stream_gap'] ?? 0) <= 2 ** 41, `case ${i}: ${engine.counters['quic.stream_gap']} bytes of stream gaps`);
+    malformed += engine.counters['quic.frames_malformed'] ?? 0;
+  }
+  assert.ok(malformed > 0, 'the mutations reached the frame reader');
+  assert.ok(entries > 150);
+});
+
+test('a long-lived connection: every one of 1,500 requests is read (finished streams let go)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-quic-long-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { pcap, keys } = write(dir, 'long', lab('long', q.AES_128_GCM, QUIC_V1, false, undefined, 1500));
+  const run = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(run.code, 0, run.stderr);
+  const entries = parse(run.stdout);
+  assert.equal(entries.length, 4 + 1500);
+  assert.equal(entries.filter((e) => e.summary.startsWith('GET /more/') && e.summary.endsWith('→ 200')).length, 1500);
+  assert.doesNotMatch(run.stderr, /dropped/);
+});

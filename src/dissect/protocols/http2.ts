@@ -18,7 +18,7 @@ import type {
 } from '../api.js';
 import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './hpack.js';
 import { BodyCollector } from './util/body.js';
-import { buildStreamRecord, firstValue, type BodyHole, type Half, type Stream } from './util/http-stream-record.js';
+import { buildStreamRecord, firstValue, type Half, type Stream } from './util/http-stream-record.js';
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 

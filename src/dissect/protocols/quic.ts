@@ -187,6 +187,9 @@ class QuicParser implements UdpDatagramParser {
     let off = 0;
     while (off < payload.length) {
       const first = payload[off];
+      // After a packet, zeros to the datagram's end are padding the sender put after it (RFC 9000 §12.2), not a
+      // packet. (Not the fixed bit: peers that agreed to grease it, RFC 9287, send packets without it.)
+      if (off > 0 && first === 0 && payload.subarray(off).every((x) => x === 0)) return;
       if ((first & 0x80) === 0) {
         // Short header (1-RTT): to the datagram's end, after a Destination Connection ID of the length the receiver chose.
         const cidLength = dir === 'c2s' ? this.serverCidLength : this.clientCidLength;

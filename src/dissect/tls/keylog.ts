@@ -93,7 +93,9 @@ export class TlsKeyLog {
   private addLine(line: string): string | undefined {
     const parts = line.split(/\s+/);
     if (parts.length !== 3) return 'not "LABEL CLIENT_RANDOM SECRET"';
-    const [label, random, secret] = parts;
+    const [written, random, secret] = parts;
+    // Early QUIC stacks (quicly, ngtcp2 drafts) wrote the TLS 1.3 labels with a QUIC_ prefix; Wireshark reads both.
+    const label = written.startsWith('QUIC_') && LABELS.has(written.slice(5)) ? written.slice(5) : written;
     if (UNUSED_LABELS.has(label)) return undefined;
     if (!LABELS.has(label)) return `unknown label ${JSON.stringify(label.slice(0, 40))}`;
     if (random.length !== 64 || !HEX.test(random)) return 'client random is not 32 bytes of hex';

@@ -137,6 +137,8 @@ function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = fals
   const clientNext = q.updated(c.application.client);
   const serverNext = q.updated(c.application.server);
   client(short('client', [q.stream(12, 0, get('/d'), true)], { keys: clientNext, phase: 1 }));
+  // A server packet of the old key phase, sent before the update, arrives after it.
+  const late = short('server', [q.ping], {});
   const head = q.h3Headers(Buffer.concat([q.qpackPrefix(0), q.qpackStatic(25)]));
   const body = Buffer.concat([q.h3Data('part1'), q.h3Data('part2'), q.h3Data('part3')]);
   const first = Buffer.concat([head, body.subarray(0, 7)]);
@@ -147,6 +149,7 @@ function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = fals
   const sC = short('server', [q.stream(12, first.length + second.length, third, true)], { keys: serverNext, phase: 1 });
   const sA2 = short('server', [q.ping, q.stream(12, 0, first)], { keys: serverNext, phase: 1 });
   server(sC);
+  server(late);
   server(sA);
   server(sA2);
   if (!drop) server(sB);

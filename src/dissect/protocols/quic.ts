@@ -78,9 +78,10 @@ const SUITE_BY_CODE: Record<number, QuicSuite | undefined> = {
 interface DirectionKeys {
   /** Keys to try: one once known, the suites a secret may belong to before. */
   candidates: PacketKeys[];
-  /** 1-RTT: the key phase bit of `candidates[0]`, and the next phase's keys once derived. */
+  /** 1-RTT: the key phase bit of `candidates[0]`, the next phase's keys once derived, and the last phase's (packets reordered across an update). */
   phase: number;
   next?: PacketKeys;
+  previous?: PacketKeys;
 }
 
 interface WaitingPacket {
@@ -258,7 +259,10 @@ class QuicParser implements UdpDatagramParser {
       } else if (!retry) this.undecrypted(level);
       return;
     }
-    if (packet.length < pnOffset + 4 + 16) return;
+    if (packet.length < pnOffset + 4 + 16) {
+      this.ctx.count('quic.packet_truncated');
+      return;
+    }
     const sample = packet.subarray(pnOffset + 4, pnOffset + 20);
     const space = SPACE[level];
     for (let i = 0; i < keys.candidates.length; i++) {
@@ -276,15 +280,24 @@ class QuicParser implements UdpDatagramParser {
       const pn = decodePacketNumber(this.largest[space][dir], truncated, pnLength * 8);
       const phase = long ? 0 : (first >> 2) & 0x01;
       let aead = k;
-      if (!long && phase !== keys.phase) aead = keys.next ??= nextPhase(k);
-      const plain = openPayload(aead, pn, header, packet.subarray(pnOffset + pnLength));
+      let plain: Buffer | null;
+      if (!long && phase !== keys.phase) {
+        // The other key phase: the next one (a key update), or the last one (a packet sent before it, arriving late).
+        aead = keys.next ??= nextPhase(k);
+        plain = openPayload(aead, pn, header, packet.subarray(pnOffset + pnLength));
+        if (!plain && keys.previous) {
+          plain = openPayload(keys.previous, pn, header, packet.subarray(pnOffset + pnLength));
+          if (plain) aead = k; // stays in the current phase
+        }
+      } else plain = openPayload(aead, pn, header, packet.subarray(pnOffset + pnLength));
       if (!plain) continue;
       if (keys.candidates.length > 1) {
         keys.candidates = [k];
         this.suite ??= k.suite;
       }
       if (aead !== k) {
-        // The peer moved to the next key phase: keep it, and derive the one after when needed.
+        // The peer moved to the next key phase: keep it (and the last one, for late packets); the one after is derived when needed.
+        keys.previous = k;
         keys.candidates = [aead];
         keys.phase = phase;
         keys.next = undefined;

@@ -143,7 +143,7 @@ export function newConnection(seed: string, suite: QuicSuite = AES_128_GCM, vers
     serverCid: bytes(`${seed}/scid`, 8),
     originalDcid,
     clientRandom,
-    initial: initialKeys(version, originalDcid)!,
+    initial: { client: initialKeys(version, originalDcid, 'client')!, server: initialKeys(version, originalDcid, 'server')! },
     handshake: { client: packetKeys(suite, version, secrets.CLIENT_HANDSHAKE_TRAFFIC_SECRET), server: packetKeys(suite, version, secrets.SERVER_HANDSHAKE_TRAFFIC_SECRET) },
     application: { client: packetKeys(suite, version, secrets.CLIENT_TRAFFIC_SECRET_0), server: packetKeys(suite, version, secrets.SERVER_TRAFFIC_SECRET_0) },
     early: packetKeys(suite, version, secrets.CLIENT_EARLY_TRAFFIC_SECRET),

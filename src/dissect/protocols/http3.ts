@@ -11,6 +11,7 @@ import { BodyCollector } from './util/body.js';
 import { buildStreamRecord, type Half, type Stream } from './util/http-stream-record.js';
 import { QpackDecoder } from './qpack.js';
 import { readVarint } from '../quic/frames.js';
+import type { StreamSink } from '../quic/stream-table.js';
 
 /** A HEADERS frame larger than this is not decoded (its fields are said to be lost). */
 const MAX_HEADER_BLOCK = 64 * 1024;
@@ -127,7 +128,7 @@ interface UniStream {
   reader: FrameReader | null;
 }
 
-export class Http3Session {
+export class Http3Session implements StreamSink {
   /** Calls written so far. */
   emitted = 0;
   private streams = new Map<number, RequestStream>();

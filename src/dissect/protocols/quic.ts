@@ -32,18 +32,18 @@ import {
 } from '../quic/packet-protection.js';
 import { readFrames, readVarint, type FrameHandler } from '../quic/frames.js';
 import { StreamAssembler } from '../quic/stream-assembler.js';
+import { StreamTable } from '../quic/stream-table.js';
+import { currentMeter } from '../memory-budget.js';
 import { Http3Session } from './http3.js';
 
 /** Handshake bytes (CRYPTO frames) held per level and direction while waiting for a whole message. */
 const MAX_CRYPTO = 64 * 1024;
-/** Stream bytes held ahead of a hole, per stream direction. */
-const MAX_STREAM_HELD = 256 * 1024;
-/** Stream bytes held ahead of holes in one connection, all streams together: past it the largest waits give up their holes. */
-const MAX_HELD_ALL = 4 * 1024 * 1024;
-/** Streams followed at once per connection; more are counted, not read. */
-const MAX_STREAMS = 1024;
-/** Finished stream directions remembered, so a late retransmission does not start one again. */
-const MAX_FINISHED = 4096;
+/**
+ * What a connection's state costs beyond the engine's charge for a UDP
+ * conversation (measured: ~4 KB a connection read from its Initials): a
+ * flood of Initials is bounded by the memory budget as other floods are.
+ */
+const QUIC_STATE_COST = 2048;
 /** Packets that came before their keys could be known (0-RTT before the ClientHello, reordering), held to try again. */
 const MAX_WAITING_PACKETS = 32;
 
@@ -52,6 +52,7 @@ type Level = 'initial' | 'handshake' | 'early' | 'application';
 type Space = 'initial' | 'handshake' | 'application';
 
 const SPACE: Record<Level, Space> = { initial: 'initial', handshake: 'handshake', early: 'application', application: 'application' };
+const SPACE_INDEX: Record<Space, number> = { initial: 0, handshake: 2, application: 4 };
 
 /** The long header's two type bits, per version (RFC 9369 §3.2 reorders them for version 2). */
 function longType(version: number, first: number): Level | 'retry' {
@@ -132,12 +133,9 @@ class QuicParser implements UdpDatagramParser {
   private serverCidLength: number | undefined;
   /** Keys by level, direction and version (a server may answer a version 1 Initial in version 2, RFC 9368). */
   private keys = new Map<string, DirectionKeys>();
-  private largest: Record<Space, Record<Direction, number>> = {
-    initial: { c2s: -1, s2c: -1 },
-    handshake: { c2s: -1, s2c: -1 },
-    application: { c2s: -1, s2c: -1 },
-  };
-  private crypto: Partial<Record<`${Level}:${Direction}`, CryptoStream>> = {};
+  /** The largest packet number decrypted, per number space and direction (SPACE_INDEX). */
+  private largest = [-1, -1, -1, -1, -1, -1];
+  private crypto: Map<string, CryptoStream> | undefined;
   private suite: QuicSuite | undefined;
   private secrets: SessionSecrets | undefined;
   private clientHello: Record<string, any> | undefined;
@@ -149,30 +147,33 @@ class QuicParser implements UdpDatagramParser {
   private firstFrame: number | undefined;
   private lastTime = 0;
   private lastFrame = 0;
-  private bytes: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  private clientBytes = 0;
+  private serverBytes = 0;
   private close: { code: number; reason: string; application: boolean; by: Direction } | undefined;
-  private streams = new Map<string, StreamAssembler>();
-  /** Stream directions read to their end, most recent last (bounded): their retransmitted frames are ignored. */
-  private finished = new Set<string>();
-  /** Bytes all streams hold ahead of holes (MAX_HELD_ALL). */
-  private heldAll = 0;
-  /** Streams the client began in 0-RTT packets: dropped if the server refuses early data (the client sends them again). */
-  private earlyStreams = new Set<number>();
+  /** Made with the first stream frame decrypted (a connection read without keys has none). */
+  private streams: StreamTable | undefined;
   private h3: Http3Session | undefined;
   /** Packets decrypted with secrets from the key log (handshake, 0-RTT, 1-RTT). */
   private decrypted = 0;
   private undecryptable = 0;
   /** The connection's entry: waiting (it may be replaced by the HTTP/3 calls inside), or written. */
   private entryWritten = false;
-  private waiting: WaitingPacket[] = [];
+  private waiting: WaitingPacket[] | undefined;
   private ended = false;
-  private warnings = new Set<string>();
+  private warnings: Set<string> | undefined;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    currentMeter()?.add(QUIC_STATE_COST);
+  }
+
+  private warn(warning: string): void {
+    (this.warnings ??= new Set()).add(warning);
+  }
 
   onDatagram(dir: Direction, payload: Buffer): void {
     if (this.ended) return;
-    this.bytes[dir] += payload.length;
+    if (dir === 'c2s') this.clientBytes += payload.length;
+    else this.serverBytes += payload.length;
     this.firstTime ??= this.ctx.now;
     this.firstFrame ??= this.ctx.frame;
     this.lastTime = this.ctx.now;
@@ -210,7 +211,7 @@ class QuicParser implements UdpDatagramParser {
       }
       if (!knownVersion(version)) {
         this.ctx.count('quic.unknown_version_dropped');
-        this.warnings.add(`version 0x${version.toString(16).padStart(8, '0')}: not read`);
+        this.warn(`version 0x${version.toString(16).padStart(8, '0')}: not read`);
         this.version ||= version;
         return;
       }
@@ -254,8 +255,8 @@ class QuicParser implements UdpDatagramParser {
   private packet(dir: Direction, level: Level, packet: Buffer, pnOffset: number, long: boolean, version: number, retry = false): void {
     const keys = this.keysFor(level, dir, version);
     if (!keys) {
-      if (!retry && level !== 'initial' && this.waiting.length < MAX_WAITING_PACKETS && this.mayGetKeys()) {
-        this.waiting.push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
+      if (!retry && level !== 'initial' && (this.waiting?.length ?? 0) < MAX_WAITING_PACKETS && this.mayGetKeys()) {
+        (this.waiting ??= []).push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
       } else if (!retry) this.undecrypted(level);
       return;
     }
@@ -264,7 +265,7 @@ class QuicParser implements UdpDatagramParser {
       return;
     }
     const sample = packet.subarray(pnOffset + 4, pnOffset + 20);
-    const space = SPACE[level];
+    const slot = SPACE_INDEX[SPACE[level]] + (dir === 'c2s' ? 0 : 1);
     for (let i = 0; i < keys.candidates.length; i++) {
       const k = keys.candidates[i];
       const mask = headerMask(k, sample);
@@ -277,7 +278,7 @@ class QuicParser implements UdpDatagramParser {
         header[pnOffset + j] ^= mask[1 + j];
         truncated = truncated * 256 + header[pnOffset + j];
       }
-      const pn = decodePacketNumber(this.largest[space][dir], truncated, pnLength * 8);
+      const pn = decodePacketNumber(this.largest[slot], truncated, pnLength * 8);
       const phase = long ? 0 : (first >> 2) & 0x01;
       let aead = k;
       let plain: Buffer | null;
@@ -302,12 +303,12 @@ class QuicParser implements UdpDatagramParser {
         keys.phase = phase;
         keys.next = undefined;
       }
-      if (pn > this.largest[space][dir]) this.largest[space][dir] = pn;
+      if (pn > this.largest[slot]) this.largest[slot] = pn;
       if (level !== 'initial' && this.decrypted++ === 0) this.ctx.count('quic.decrypted_connections');
       const why = readFrames(plain, this.frames(level, dir));
       if (why) {
         this.ctx.count('quic.frames_malformed');
-        this.warnings.add(why);
+        this.warn(why);
       }
       return;
     }
@@ -340,8 +341,8 @@ class QuicParser implements UdpDatagramParser {
     if (known) return known;
     let made: DirectionKeys | undefined;
     if (level === 'initial') {
-      const k = this.originalDcid && initialKeys(version, this.originalDcid);
-      if (k) made = { candidates: [dir === 'c2s' ? k.client : k.server], phase: 0 };
+      const k = this.originalDcid && initialKeys(version, this.originalDcid, dir === 'c2s' ? 'client' : 'server');
+      if (k) made = { candidates: [k], phase: 0 };
     } else if (this.secrets) {
       const label = SECRET_LABEL[level][dir];
       const secret = label ? this.secrets.get(label) : undefined;
@@ -356,24 +357,9 @@ class QuicParser implements UdpDatagramParser {
       crypto: (offset, data) => this.cryptoStream(level, dir).assembler.add(offset, data, false),
       stream: (id, offset, data, fin) => {
         if (level === 'initial' || level === 'handshake') return; // STREAM frames are not allowed there
-        const key = `${id}:${dir}`;
-        if (this.finished.has(key)) return; // a retransmission of a stream already read to its end
-        const s = this.stream(id, dir);
-        if (!s) return;
-        if (level === 'early') this.earlyStreams.add(id);
-        const before = s.held;
-        s.add(offset, data, fin);
-        this.heldAll += s.held - before;
-        if (this.heldAll > MAX_HELD_ALL) this.releaseHeld();
-        if (s.complete) {
-          this.forgetStream(key);
-          this.h3session().end(id, dir);
-        }
+        this.streamTable().data(id, dir, offset, data, fin, level === 'early');
       },
-      resetStream: (id, code) => {
-        this.forgetStream(`${id}:${dir}`);
-        this.h3session().reset(id, dir, code);
-      },
+      resetStream: (id, code) => this.streamTable().reset(id, dir, code),
       connectionClose: (code, frameType, reason, application) => {
         this.close ??= { code, reason, application, by: dir };
         this.h3?.close(code, reason, application);
@@ -382,11 +368,21 @@ class QuicParser implements UdpDatagramParser {
   }
 
   private cryptoStream(level: Level, dir: Direction): CryptoStream {
-    const key = `${level}:${dir}` as const;
-    return (this.crypto[key] ??= new CryptoStream(
-      (type, body) => this.handshakeMessage(level, dir, type, body),
-      () => this.ctx.count('quic.crypto_gap'),
-    ));
+    const key = `${level}:${dir}`;
+    this.crypto ??= new Map();
+    let c = this.crypto.get(key);
+    if (!c) {
+      c = new CryptoStream(
+        (type, body) => this.handshakeMessage(level, dir, type, body),
+        () => this.ctx.count('quic.crypto_gap'),
+      );
+      this.crypto.set(key, c);
+    }
+    return c;
+  }
+
+  private streamTable(): StreamTable {
+    return (this.streams ??= new StreamTable(this.ctx, (this.h3 ??= new Http3Session(this.ctx))));
   }
 
   private handshakeMessage(level: Level, dir: Direction, type: number, body: Buffer): void {
@@ -395,7 +391,7 @@ class QuicParser implements UdpDatagramParser {
         this.clientHello = parseClientHello(body);
       } catch {
         this.clientHello = {};
-        this.warnings.add('malformed: ClientHello');
+        this.warn('malformed: ClientHello');
       }
       this.helloTime = this.ctx.now;
       this.helloFrame = this.ctx.frame;
@@ -409,7 +405,7 @@ class QuicParser implements UdpDatagramParser {
         this.serverHello = parseServerHello(body);
       } catch {
         this.serverHello = {};
-        this.warnings.add('malformed: ServerHello');
+        this.warn('malformed: ServerHello');
       }
       const fields = parseServerHelloKeys(body);
       const suite = fields ? SUITE_BY_CODE[fields.suite] : undefined;
@@ -425,15 +421,15 @@ class QuicParser implements UdpDatagramParser {
       // EncryptedExtensions: the ALPN the server chose, and whether it took the client's 0-RTT data.
       const ee = encryptedExtensions(Buffer.concat([Buffer.from([8, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]));
       if (ee?.alpn) this.alpn = ee.alpn;
-      if (ee && !ee.earlyData && this.earlyStreams.size > 0) this.rejectEarlyData();
+      if (ee && !ee.earlyData) this.streams?.rejectEarlyData();
     }
   }
 
   /** Packets that waited for their keys: tried again, in arrival order, stamped with their own packet's time. */
   private retryWaiting(): void {
-    if (this.waiting.length === 0 || !this.secrets) return;
+    if (!this.waiting || this.waiting.length === 0 || !this.secrets) return;
     const waiting = this.waiting;
-    this.waiting = [];
+    this.waiting = undefined;
     const ctx = this.ctx as { now: number; frame: number };
     const now = ctx.now;
     const frame = ctx.frame;
@@ -444,69 +440,6 @@ class QuicParser implements UdpDatagramParser {
     }
     ctx.now = now;
     ctx.frame = frame;
-  }
-
-  /**
-   * The server refused 0-RTT (RFC 9001 §4.6.2): what the client sent in it was
-   * discarded, and the client sends it again in 1-RTT packets from offset 0,
-   * so the early streams start over (and the client's QPACK encoder state with them).
-   */
-  private rejectEarlyData(): void {
-    this.ctx.count('quic.early_data_rejected');
-    for (const id of this.earlyStreams) {
-      this.heldAll -= this.streams.get(`${id}:c2s`)?.held ?? 0;
-      this.streams.delete(`${id}:c2s`);
-      this.finished.delete(`${id}:c2s`);
-    }
-    this.h3?.forgetClientStreams(this.earlyStreams);
-    this.earlyStreams.clear();
-  }
-
-  /** A stream direction read to its end (or reset): its assembler goes, and later copies of its frames are ignored. */
-  private forgetStream(key: string): void {
-    const s = this.streams.get(key);
-    if (s) this.heldAll -= s.held;
-    this.streams.delete(key);
-    this.finished.add(key);
-    if (this.finished.size > MAX_FINISHED) this.finished.delete(this.finished.values().next().value as string);
-  }
-
-  /** Too much waits behind holes in this connection: the streams holding most give their holes up until it fits. */
-  private releaseHeld(): void {
-    while (this.heldAll > MAX_HELD_ALL) {
-      let largest: StreamAssembler | undefined;
-      for (const s of this.streams.values()) if (!largest || s.held > largest.held) largest = s;
-      if (!largest || largest.held === 0) return;
-      const before = largest.held;
-      largest.skipHole();
-      this.heldAll += largest.held - before;
-    }
-  }
-
-  private stream(id: number, dir: Direction): StreamAssembler | undefined {
-    const key = `${id}:${dir}`;
-    let s = this.streams.get(key);
-    if (!s) {
-      if (this.streams.size >= MAX_STREAMS) {
-        this.ctx.count('quic.streams_dropped');
-        return undefined;
-      }
-      const h3 = this.h3session();
-      s = new StreamAssembler(
-        (data) => h3.data(id, dir, data),
-        (lost) => {
-          this.ctx.count('quic.stream_gap', lost);
-          h3.hole(id, dir);
-        },
-        MAX_STREAM_HELD,
-      );
-      this.streams.set(key, s);
-    }
-    return s;
-  }
-
-  private h3session(): Http3Session {
-    return (this.h3 ??= new Http3Session(this.ctx));
   }
 
   onTick(): void {
@@ -526,9 +459,9 @@ class QuicParser implements UdpDatagramParser {
   onEnd(): void {
     if (this.ended) return;
     this.ended = true;
-    for (const s of this.streams.values()) if (s.held > 0) s.skipHole();
-    for (const w of this.waiting) this.undecrypted(w.level);
-    this.waiting = [];
+    this.streams?.giveUpHoles();
+    for (const w of this.waiting ?? []) this.undecrypted(w.level);
+    this.waiting = undefined;
     const calls = this.h3?.finish() ?? 0;
     if (calls > 0) return;
     if (this.decrypted > 0 && this.h3 === undefined) this.ctx.count('quic.decrypted_not_http3');
@@ -555,7 +488,7 @@ class QuicParser implements UdpDatagramParser {
       if (response) response.close = close;
       else request.close = close;
     }
-    const warnings = [...this.warnings];
+    const warnings = [...(this.warnings ?? [])];
     if (this.undecryptable > 0) warnings.push(this.secrets ? `${this.undecryptable} packet(s) not decrypted` : 'encrypted: no key for this session');
     if (!this.clientHello) warnings.push('no ClientHello in the capture');
     const error = this.close !== undefined && this.close.code !== 0 && !(this.close.application && this.close.code === 0x100);
@@ -569,8 +502,8 @@ class QuicParser implements UdpDatagramParser {
       requestFrame: this.helloFrame ?? this.firstFrame,
       responseTime: this.lastTime,
       responseFrame: this.lastFrame,
-      requestSize: this.bytes.c2s,
-      responseSize: this.bytes.s2c,
+      requestSize: this.clientBytes,
+      responseSize: this.serverBytes,
       error,
       summary: `${versionName(this.version)} ${sni}${alpn ? ' ' + alpn : ''}${this.close && error ? ` → close 0x${this.close.code.toString(16)}` : ''}`,
     };
@@ -615,7 +548,7 @@ function opensAsFirstInitial(data: Buffer, version: number): boolean | undefined
   p += length.length;
   const end = p + length.value;
   if (end > data.length || end < p + 20) return undefined;
-  const keys = initialKeys(version, dcid)!.client;
+  const keys = initialKeys(version, dcid, 'client')!;
   const mask = headerMask(keys, data.subarray(p + 4, p + 20));
   const first = data[0] ^ (mask[0] & 0x0f);
   const pnLength = (first & 0x03) + 1;

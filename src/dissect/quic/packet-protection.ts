@@ -72,15 +72,26 @@ export function nextPhase(k: PacketKeys): PacketKeys {
   return { ...k, secret, key: hkdfExpandLabel(k.suite.hash, secret, l.key, k.suite.keyLen), iv: hkdfExpandLabel(k.suite.hash, secret, l.iv, 12) };
 }
 
-/** Both directions' Initial keys, from the Destination Connection ID of the client's first Initial. */
-export function initialKeys(version: number, dcid: Buffer): { client: PacketKeys; server: PacketKeys } | undefined {
+/**
+ * Initial keys made lately, by version and connection id: the probe that
+ * recognises a client's first Initial and the parser that then reads it need
+ * the same keys, and each key costs HMACs (a flood of Initials pays per packet).
+ */
+const recentInitial = new Map<string, { secret: Buffer; client?: PacketKeys; server?: PacketKeys }>();
+const RECENT_INITIAL = 64;
+
+/** One direction's Initial keys, from the Destination Connection ID of the client's first Initial. */
+export function initialKeys(version: number, dcid: Buffer, side: 'client' | 'server'): PacketKeys | undefined {
   const salt = INITIAL_SALT.get(version);
   if (!salt) return undefined;
-  const initial = createHmac('sha256', salt).update(dcid).digest();
-  return {
-    client: packetKeys(AES_128_GCM, version, hkdfExpandLabel('sha256', initial, 'client in', 32)),
-    server: packetKeys(AES_128_GCM, version, hkdfExpandLabel('sha256', initial, 'server in', 32)),
-  };
+  const id = `${version}:${dcid.toString('hex')}`;
+  let known = recentInitial.get(id);
+  if (!known) {
+    if (recentInitial.size >= RECENT_INITIAL) recentInitial.delete(recentInitial.keys().next().value as string);
+    known = { secret: createHmac('sha256', salt).update(dcid).digest() };
+    recentInitial.set(id, known);
+  }
+  return (known[side] ??= packetKeys(AES_128_GCM, version, hkdfExpandLabel('sha256', known.secret, side === 'client' ? 'client in' : 'server in', 32)));
 }
 
 /** The 5-byte header protection mask from a 16-byte sample of the ciphertext. */

@@ -102,10 +102,14 @@ class CryptoStream {
   private length = 0;
   readonly assembler: StreamAssembler;
 
-  constructor(onMessage: (type: number, body: Buffer) => void, onHole: () => void) {
+  constructor(onMessage: (type: number, body: Buffer) => void, onHole: () => void, onDropped: (n: number) => void) {
     this.assembler = new StreamAssembler(
       (data) => {
-        if (this.length + data.length > MAX_CRYPTO) return;
+        if (this.length + data.length > MAX_CRYPTO) {
+          // A handshake message larger than any real one (certificate chains included): not read.
+          onDropped(data.length);
+          return;
+        }
         this.bytes.push(Buffer.from(data));
         this.length += data.length;
         let all = Buffer.concat(this.bytes);
@@ -375,6 +379,7 @@ class QuicParser implements UdpDatagramParser {
       c = new CryptoStream(
         (type, body) => this.handshakeMessage(level, dir, type, body),
         () => this.ctx.count('quic.crypto_gap'),
+        (n) => this.ctx.count('quic.crypto_dropped', n),
       );
       this.crypto.set(key, c);
     }

@@ -19,8 +19,8 @@ export function h2frame(type: number, flags: number, stream: number, payload: Bu
 
 export const settings = (): Buffer => h2frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
 
-/** RFC 7541 5.1 integer with an N-bit prefix, `bits` holding the representation's leading flags. */
-function hpackInt(value: number, prefixBits: number, bits: number): Buffer {
+/** RFC 7541 5.1 integer with an N-bit prefix, `bits` holding the representation's leading flags (QPACK's too). */
+export function hpackInt(value: number, prefixBits: number, bits: number): Buffer {
   const max = (1 << prefixBits) - 1;
   if (value < max) return Buffer.from([bits | value]);
   const out = [bits | max];

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { headerMask, initialKeys, nextPhase, openPayload, packetKeys, QUIC_V1, QUIC_V2, type PacketKeys, type QuicSuite } from '../../src/dissect/quic/packet-protection.js';
 import { createCipheriv } from 'node:crypto';
 import { udpPacket } from './pcap-wire.js';
+import { hpackInt } from './http2-wire.js';
 import type { Packet } from '../../src/model/packet.js';
 
 export const CHACHA20: QuicSuite = { aead: 'chacha20-poly1305', hash: 'sha256', keyLen: 32 };
@@ -89,18 +90,8 @@ function qpackString(s: string, bits: number, flags = 0): Buffer {
   return Buffer.concat([qpackInt(data.length, bits, flags), data]);
 }
 
-function qpackInt(v: number, bits: number, flags: number): Buffer {
-  const max = (1 << bits) - 1;
-  if (v < max) return Buffer.from([flags | v]);
-  const out = [flags | max];
-  let rest = v - max;
-  while (rest >= 128) {
-    out.push((rest & 0x7f) | 0x80);
-    rest >>= 7;
-  }
-  out.push(rest);
-  return Buffer.from(out);
-}
+/** QPACK's prefixed integers are HPACK's (RFC 9204 §4.1.1). */
+const qpackInt = hpackInt;
 
 /** A QPACK field line: a static-table name reference with a literal value (01NT xxxx). */
 export const qpackLiteral = (staticIndex: number, value: string): Buffer => Buffer.concat([qpackInt(staticIndex, 4, 0x50), qpackString(value, 7)]);

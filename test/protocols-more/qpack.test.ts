@@ -2,6 +2,7 @@
 // two field sections from a real HTTP/3 capture, blocking on inserts not yet
 // seen, encoder-stream bytes split anywhere, and hostile input (every bound is
 // an error, never an exception). A seeded fuzz closes.
+import { mulberry32 } from '../helpers/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QPACK_STATIC_TABLE, QpackDecoder, type QpackField, type QpackResult } from '../../src/dissect/protocols/qpack.js';
@@ -318,17 +319,6 @@ test('setMaxTableCapacity and the constructor tolerate junk without throwing', (
   }
 });
 
-/** mulberry32: small seeded PRNG so a fuzz failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(input: Buffer, rnd: () => number): Buffer {
   const out = Buffer.from(input);
@@ -343,7 +333,7 @@ function mutate(input: Buffer, rnd: () => number): Buffer {
 }
 
 test('fuzz: 2,000 mutations of the sections and the encoder stream never throw', () => {
-  const rnd = seeded(9204);
+  const rnd = mulberry32(9204);
   const sections = [B1_STREAM0, B2_STREAM4, B4_STREAM8, REQUEST, RESPONSE, hex('0600 80 81 82 83')];
   const encoderParts = [B2_ENCODER, B3_ENCODER, B4_ENCODER, B5_ENCODER];
   for (let i = 0; i < 2000; i++) {

@@ -20,13 +20,13 @@ import {
   QUIC_V1,
   QUIC_V2,
   decodePacketNumber,
-  headerMask,
   initialKeys,
   knownVersion,
   nextPhase,
   openPayload,
   packetKeys,
   suitesForSecret,
+  unprotectHeader,
   type PacketKeys,
   type QuicSuite,
 } from '../quic/packet-protection.js';
@@ -268,22 +268,12 @@ class QuicParser implements UdpDatagramParser {
       this.ctx.count('quic.packet_truncated');
       return;
     }
-    const sample = packet.subarray(pnOffset + 4, pnOffset + 20);
     const slot = SPACE_INDEX[SPACE[level]] + (dir === 'c2s' ? 0 : 1);
     for (let i = 0; i < keys.candidates.length; i++) {
       const k = keys.candidates[i];
-      const mask = headerMask(k, sample);
-      const first = packet[0] ^ (mask[0] & (long ? 0x0f : 0x1f));
-      const pnLength = (first & 0x03) + 1;
-      const header = Buffer.from(packet.subarray(0, pnOffset + pnLength));
-      header[0] = first;
-      let truncated = 0;
-      for (let j = 0; j < pnLength; j++) {
-        header[pnOffset + j] ^= mask[1 + j];
-        truncated = truncated * 256 + header[pnOffset + j];
-      }
+      const { header, truncated, pnLength } = unprotectHeader(k, packet, pnOffset, long);
       const pn = decodePacketNumber(this.largest[slot], truncated, pnLength * 8);
-      const phase = long ? 0 : (first >> 2) & 0x01;
+      const phase = long ? 0 : (header[0] >> 2) & 0x01;
       let aead = k;
       let plain: Buffer | null;
       if (!long && phase !== keys.phase) {
@@ -554,17 +544,8 @@ function opensAsFirstInitial(data: Buffer, version: number): boolean | undefined
   const end = p + length.value;
   if (end > data.length || end < p + 20) return undefined;
   const keys = initialKeys(version, dcid, 'client')!;
-  const mask = headerMask(keys, data.subarray(p + 4, p + 20));
-  const first = data[0] ^ (mask[0] & 0x0f);
-  const pnLength = (first & 0x03) + 1;
-  const header = Buffer.from(data.subarray(0, p + pnLength));
-  header[0] = first;
-  let pn = 0;
-  for (let j = 0; j < pnLength; j++) {
-    header[p + j] ^= mask[1 + j];
-    pn = pn * 256 + header[p + j];
-  }
-  return openPayload(keys, pn, header, data.subarray(p + pnLength, end)) !== null;
+  const { header, truncated, pnLength } = unprotectHeader(keys, data.subarray(0, end), p, true);
+  return openPayload(keys, truncated, header, data.subarray(p + pnLength, end)) !== null;
 }
 
 export const quic: ProtocolDissector = {

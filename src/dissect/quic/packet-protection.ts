@@ -106,6 +106,25 @@ export function headerMask(k: PacketKeys, sample: Buffer): Buffer {
   return c.update(sample).subarray(0, 5);
 }
 
+/**
+ * Header protection taken off a packet (RFC 9001 §5.4): the unprotected
+ * header (its first byte and packet number in the clear, the AEAD's
+ * associated data) and the truncated packet number with its length.
+ */
+export function unprotectHeader(k: PacketKeys, packet: Buffer, pnOffset: number, long: boolean): { header: Buffer; truncated: number; pnLength: number } {
+  const mask = headerMask(k, packet.subarray(pnOffset + 4, pnOffset + 20));
+  const first = packet[0] ^ (mask[0] & (long ? 0x0f : 0x1f));
+  const pnLength = (first & 0x03) + 1;
+  const header = Buffer.from(packet.subarray(0, pnOffset + pnLength));
+  header[0] = first;
+  let truncated = 0;
+  for (let j = 0; j < pnLength; j++) {
+    header[pnOffset + j] ^= mask[1 + j];
+    truncated = truncated * 256 + header[pnOffset + j];
+  }
+  return { header, truncated, pnLength };
+}
+
 /** The payload of a packet whose header (`aad`, unprotected) is followed by `ciphertext` (tag included); null if it does not authenticate. */
 export function openPayload(k: PacketKeys, packetNumber: number, aad: Buffer, ciphertext: Buffer): Buffer | null {
   if (ciphertext.length < 16) return null;

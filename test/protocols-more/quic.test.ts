@@ -23,6 +23,7 @@ import { Ajv } from 'ajv';
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import { TlsKeyLog } from '../../src/dissect/tls/keylog.js';
 import { repoRoot } from '../helpers/paths.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const parse = (stdout: string): Entry[] => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
@@ -252,15 +253,7 @@ test('QUIC probe: which side sent a first datagram; other UDP is not QUIC', () =
 test('hostile peers: mutated HTTP/3 and QUIC frames that authenticate never crash the parsers or make invalid entries', () => {
   const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
   const validate = new Ajv({ strict: false }).compile(schema);
-  let seed = 0x9e3779b9;
-  const r = () => {
-    seed ^= seed << 13;
-    seed >>>= 0;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 0x100000000;
-  };
+  const r = mulberry32(0x9e3779b9);
   const mutate = (b: Buffer): Buffer => {
     const out = Buffer.from(b);
     const kind = Math.floor(r() * 4);

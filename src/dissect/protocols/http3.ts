@@ -116,7 +116,7 @@ class FrameReader {
 interface RequestStream extends Stream {
   readers: Record<Direction, FrameReader | null>;
   /** A field section waits for encoder-stream inserts: it and the bytes after it are held. */
-  blocked: Record<Direction, { section: Buffer; held: Buffer[]; heldBytes: number } | null>;
+  blocked: Record<Direction, { section: Buffer; held: Buffer[]; heldBytes: number; ended: boolean } | null>;
   /** A hole in this direction: its frame boundaries are lost, the rest is counted. */
   lostSide: Record<Direction, boolean>;
 }
@@ -175,12 +175,13 @@ export class Http3Session implements StreamSink {
     if ((id & 0x03) !== 0) return;
     const s = this.streams.get(id);
     if (!s) return;
-    if (s.readers[dir]?.midFrame) this.warn(s, 'stream ended inside a frame');
-    if (s.blocked[dir]) {
-      // The inserts it waits for never came: the fields are lost, the rest is kept.
-      this.warn(s, 'qpack: field section never unblocked');
-      s.blocked[dir] = null;
+    const blocked = s.blocked[dir];
+    if (blocked) {
+      // Its fields wait for the encoder stream, which may come after the FIN: the end waits with them.
+      blocked.ended = true;
+      return;
     }
+    if (s.readers[dir]?.midFrame) this.warn(s, 'stream ended inside a frame');
     this.half(s, dir).ended = true;
     if (dir === 's2c') this.write(s, []);
   }
@@ -225,7 +226,15 @@ export class Http3Session implements StreamSink {
 
   /** The connection ended: every stream still open is written. Returns the calls written in all. */
   finish(): number {
-    for (const s of [...this.streams.values()]) this.write(s, []);
+    for (const s of [...this.streams.values()]) {
+      for (const dir of ['c2s', 's2c'] as const) {
+        if (!s.blocked[dir]) continue;
+        // The inserts it waited for never came: its fields are lost, the rest is kept.
+        this.warn(s, 'qpack: field section never unblocked');
+        s.blocked[dir] = null;
+      }
+      this.write(s, []);
+    }
     return this.emitted;
   }
 
@@ -298,7 +307,7 @@ export class Http3Session implements StreamSink {
   private fieldSection(s: RequestStream, dir: Direction, section: Buffer): void {
     const result = this.decoders[dir].decode(section);
     if ('blocked' in result) {
-      s.blocked[dir] = { section: Buffer.from(section), held: [], heldBytes: 0 };
+      s.blocked[dir] = { section: Buffer.from(section), held: [], heldBytes: 0, ended: false };
       return;
     }
     if ('error' in result) {
@@ -328,12 +337,14 @@ export class Http3Session implements StreamSink {
       this.fieldSection(s, dir, b.section);
       const still = s.blocked[dir] as RequestStream['blocked'][Direction];
       if (still) {
-        // Still waiting: the held bytes stay behind it.
+        // Still waiting: the held bytes (and the FIN) stay behind it.
         still.held = b.held;
         still.heldBytes = b.heldBytes;
+        still.ended = b.ended;
         continue;
       }
       for (const part of b.held) s.readers[dir]!.push(part);
+      if (b.ended) this.end(s.id, dir);
     }
   }
 

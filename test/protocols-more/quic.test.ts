@@ -105,8 +105,12 @@ function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = fals
   const out: Array<{ from: 'client' | 'server'; data: Buffer }> = [];
   const client = (...packets: Buffer[]) => out.push({ from: 'client', data: Buffer.concat(packets) });
   const server = (...packets: Buffer[]) => out.push({ from: 'server', data: Buffer.concat(packets) });
-  // The client's Initial padded with zeros after the packet, as some stacks pad a datagram to 1200 bytes.
-  client(q.longPacket(c, 'initial', 'client', [q.crypto(0, q.clientHello(c.clientRandom, 'api.test', [0x1301, 0x1303]))]), Buffer.alloc(900));
+  // The ClientHello as Chrome sends a large one: over two Initial packets (two datagrams), its CRYPTO
+  // frames out of order with PINGs between them; the first datagram padded with zeros after its packet.
+  const hello = q.clientHello(c.clientRandom, 'api.test', [0x1301, 0x1303]);
+  const [h1, h2, h3] = [hello.subarray(0, 20), hello.subarray(20, 50), hello.subarray(50)];
+  client(q.longPacket(c, 'initial', 'client', [q.crypto(20, h2), q.ping, q.crypto(0, h1)]), Buffer.alloc(900));
+  client(q.longPacket(c, 'initial', 'client', [q.ping, q.crypto(50, h3)], { pad: 1162 }));
   server(
     q.longPacket(c, 'initial', 'server', [q.ack(0), q.crypto(0, q.serverHello(Buffer.alloc(32, 7), suiteCode))]),
     q.longPacket(c, 'handshake', 'server', [q.crypto(0, q.encryptedExtensionsH3())]),

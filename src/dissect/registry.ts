@@ -60,7 +60,8 @@ export function udpDissectors(): ProtocolDissector[] {
 
 /** All protocol names an entry can carry (for --protocols validation). */
 export function knownProtocols(): string[] {
-  return [...new Set([...dissectors.map((d) => d.name), 'tcp', 'udp', 'icmp', 'grpc', 'graphql'])].sort();
+  // Names entries carry that no dissector is called by: transports, and what HTTP/2 and QUIC streams become.
+  return [...new Set([...dissectors.map((d) => d.name), 'tcp', 'udp', 'sctp', 'icmp', 'grpc', 'graphql', 'http3'])].sort();
 }
 
 /** ICMP is per packet, not a stream: the engine hands every ICMP/ICMPv6 packet to one tracker. */

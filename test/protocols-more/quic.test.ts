@@ -57,6 +57,12 @@ test('real HTTP/3 over QUIC v2 (secrets in the pcapng): every request tshark dec
   // The refused 0-RTT request (frame 1) is not the call: the one the server read in 1-RTT is (frame 13, answered in frame 14).
   assert.deepEqual(entries[0].frames, { request: 13, response: 14 });
   assert.ok(entries[0].elapsedTime < 5, `${entries[0].elapsedTime} ms`);
+  // The names users filter by: --protocols and KFL's protocol flag.
+  const only = await runCli(['dissect', '--protocols', 'http3', path]);
+  assert.equal(only.code, 0, only.stderr);
+  assert.equal(parse(only.stdout).length, 3);
+  const filtered = await runCli(['filter', 'http3 && status_code == 404'], { input: run.stdout });
+  assert.deepEqual(parse(filtered.stdout).map((e) => e.summary), ['GET /test.html → 404']);
 });
 
 test('QUIC without the session secrets: one quic entry from the Initial packets (server name, ALPN, suite)', async () => {

@@ -484,7 +484,8 @@ class QuicParser implements UdpDatagramParser {
       else request.close = close;
     }
     const warnings = [...(this.warnings ?? [])];
-    if (this.undecryptable > 0) warnings.push(this.secrets ? `${this.undecryptable} packet(s) not decrypted` : 'encrypted: no key for this session');
+    if (!this.secrets) warnings.push('encrypted: no key for this session');
+    else if (this.undecryptable > 0) warnings.push(`${this.undecryptable} packet(s) not decrypted`);
     if (!this.clientHello) warnings.push('no ClientHello in the capture');
     const error = this.close !== undefined && this.close.code !== 0 && !(this.close.application && this.close.code === 0x100);
     const sni = request.sni || '-';

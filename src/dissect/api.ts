@@ -117,6 +117,12 @@ export interface TcpStreamParser {
 /** Parser for a UDP "conversation" (same 5-tuple), fed one datagram at a time. */
 export interface UdpDatagramParser {
   onDatagram(dir: Direction, payload: Buffer): void;
+  /**
+   * How long the conversation may be quiet before it ends, when the protocol
+   * keeps connections longer than the engine's UDP idle timeout (QUIC: its
+   * packets after a pause could not be read as a new conversation).
+   */
+  readonly idleTimeoutMs?: number;
   onTick?(nowMs: number, timeoutMs: number): void;
   /** As TcpStreamParser.pendingSince. */
   pendingSince?(): number | undefined;

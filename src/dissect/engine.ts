@@ -761,7 +761,7 @@ export class DissectionEngine {
       conv.ctx.now = now;
       conv.parser.onTick?.(now, timeout);
       const idle = now - conv.totals.lastTime;
-      if (idle > this.options.udpIdleTimeoutMs) this.endUdp(conv, 'timeout');
+      if (idle > (conv.parser.idleTimeoutMs ?? this.options.udpIdleTimeoutMs)) this.endUdp(conv, 'timeout');
       // A claimed conversation with every request answered holds nothing: a
       // resolver's one-query socket need not be kept for the idle timeout
       // (a later datagram on the same ports starts a fresh conversation).

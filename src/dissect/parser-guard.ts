@@ -58,6 +58,11 @@ class GuardedParser {
     this.call(this.parser.onData, dir, data);
   }
 
+  /** A UDP parser's own idle timeout (UdpDatagramParser.idleTimeoutMs), read through the guard. */
+  get idleTimeoutMs(): number | undefined {
+    return (this.parser as { idleTimeoutMs?: number }).idleTimeoutMs;
+  }
+
   onGap(dir: unknown, length: unknown): void {
     this.call(this.parser.onGap, dir, length);
   }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { dissectFile } from '../helpers/dissect.js';
 import { sharedCapture } from '../helpers/paths.js';
-import { writeRawPcap } from '../helpers/pcap-wire.js';
+import { udpPacket, writeRawPcap } from '../helpers/pcap-wire.js';
 import * as q from '../helpers/quic-wire.js';
 import { QUIC_V1, QUIC_V2 } from '../../src/dissect/quic/packet-protection.js';
 import { probeQuic } from '../../src/dissect/protocols/quic.js';
@@ -104,6 +104,7 @@ interface Lab {
  */
 function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = false, mutate?: (frames: Buffer) => Buffer, more = 0): Lab {
   const c = q.newConnection(seed, suite, version);
+  let pauseBefore: number | undefined;
   // Fuzzing: the plaintext of every 1-RTT packet is mutated before it is protected (a hostile peer's bytes authenticate).
   const short = (from: 'client' | 'server', frames: Buffer[], opts?: { keys?: ReturnType<typeof q.updated>; phase?: number }) =>
     q.shortPacket(c, from, mutate ? [mutate(Buffer.concat(frames))] : frames, opts);
@@ -165,14 +166,25 @@ function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = fals
   server(sA);
   server(sA2);
   if (!drop) server(sB);
-  // `more` requests after those, one after the other on streams 16, 20, …
+  // `more` requests after those, one after the other on streams 16, 20, …; after the first, a minute of quiet.
   for (let i = 0; i < more; i++) {
+    if (i === 1) pauseBefore = out.length;
     const id = 16 + 4 * i;
     client(short('client', [q.stream(id, 0, get(`/more/${i}`), true)], { keys: clientNext, phase: 1 }));
     server(short('server', [q.stream(id, 0, Buffer.concat([head, q.h3Data('ok')]), true)], { keys: serverNext, phase: 1 }));
   }
   client(short('client', [q.ack(3), q.connectionClose(0x100, '')], { keys: clientNext, phase: 1 }));
-  return { packets: q.datagrams(out), keylog: c.keylog };
+  const packets = q.datagrams(out);
+  if (pauseBefore !== undefined) {
+    // The pause: every packet from there on a minute later (past the engine's 15 s UDP idle timeout),
+    // and other traffic in it (a DNS query), whose packets move the capture's clock on meanwhile.
+    const resume = packets[pauseBefore];
+    for (const p of packets.slice(pauseBefore)) p.tsSec += 60;
+    const dns = udpPacket((resume.tsSec + 30) * 1000, 0, 1, 53000, 53, Buffer.from('abcd01000001000000000000036170690474657374000001000' + '1', 'hex'));
+    packets.splice(pauseBefore, 0, dns);
+    packets.forEach((p, i) => (p.frame = i + 1));
+  }
+  return { packets, keylog: c.keylog };
 }
 
 function write(dir: string, name: string, l: Lab): { pcap: string; keys: string } {
@@ -295,14 +307,15 @@ test('hostile peers: mutated HTTP/3 and QUIC frames that authenticate never cras
   assert.ok(entries > 150);
 });
 
-test('a long-lived connection: every one of 1,500 requests is read (finished streams let go)', async (t) => {
+test('a long-lived connection: every one of 1,500 requests is read (finished streams let go), across a minute of quiet', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'shark-quic-long-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { pcap, keys } = write(dir, 'long', lab('long', q.AES_128_GCM, QUIC_V1, false, undefined, 1500));
   const run = await runCli(['dissect', '--tls-keylog', keys, pcap]);
   assert.equal(run.code, 0, run.stderr);
   const entries = parse(run.stdout);
-  assert.equal(entries.length, 4 + 1500);
+  assert.equal(entries.filter((e) => e.protocol === 'http3').length, 4 + 1500);
+  assert.equal(entries.filter((e) => e.protocol !== 'http3' && e.protocol !== 'dns').length, 0, 'no packet of the connection read as another flow');
   assert.equal(entries.filter((e) => e.summary.startsWith('GET /more/') && e.summary.endsWith('→ 200')).length, 1500);
   assert.doesNotMatch(run.stderr, /dropped/);
 });

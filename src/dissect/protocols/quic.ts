@@ -129,7 +129,15 @@ class CryptoStream {
   }
 }
 
+/**
+ * A QUIC connection may be quiet this long and go on: its later packets have
+ * short headers, which cannot be read as a connection of their own. (QUIC's
+ * idle timeouts are typically 30 s to a few minutes; a keep-alive PING resets it.)
+ */
+const QUIC_IDLE_TIMEOUT_MS = 300_000;
+
 class QuicParser implements UdpDatagramParser {
+  readonly idleTimeoutMs = QUIC_IDLE_TIMEOUT_MS;
   private version = 0;
   /** The client's first Destination Connection ID (Initial keys come from it) and both sides' own ids' lengths. */
   private originalDcid: Buffer | undefined;

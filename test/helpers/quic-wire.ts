@@ -44,12 +44,14 @@ function ext(type: number, body: Buffer): Buffer {
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 const vec16 = (b: Buffer): Buffer => Buffer.concat([u16(b.length), b]);
 
-/** A TLS 1.3 ClientHello for QUIC: SNI, ALPN h3, supported_versions, transport parameters. */
-export function clientHello(random: Buffer, sni: string, suites: number[]): Buffer {
+/** A TLS 1.3 ClientHello for QUIC: SNI, ALPN (h3 unless told), supported_versions, transport parameters. */
+const alpnList = (alpn: string): Buffer => vec16(Buffer.concat([Buffer.from([alpn.length]), Buffer.from(alpn)]));
+
+export function clientHello(random: Buffer, sni: string, suites: number[], alpn = 'h3'): Buffer {
   const name = Buffer.from(sni);
   const extensions = Buffer.concat([
     ext(0, vec16(Buffer.concat([Buffer.from([0]), vec16(name)]))),
-    ext(16, vec16(Buffer.from([2, 0x68, 0x33]))),
+    ext(16, alpnList(alpn)),
     ext(43, Buffer.from([2, 0x03, 0x04])),
     ext(0x39, Buffer.from([0x04, 0x04, 0x80, 0x10, 0x00, 0x00])), // initial_max_data
   ]);
@@ -62,8 +64,8 @@ export function serverHello(random: Buffer, suite: number): Buffer {
   return handshake(2, Buffer.concat([u16(0x0303), random, Buffer.from([0]), u16(suite), Buffer.from([0]), vec16(extensions)]));
 }
 
-export function encryptedExtensionsH3(earlyData = false): Buffer {
-  const list = Buffer.concat([ext(16, vec16(Buffer.from([2, 0x68, 0x33]))), earlyData ? ext(42, Buffer.alloc(0)) : Buffer.alloc(0)]);
+export function encryptedExtensionsH3(earlyData = false, alpn = 'h3'): Buffer {
+  const list = Buffer.concat([ext(16, alpnList(alpn)), earlyData ? ext(42, Buffer.alloc(0)) : Buffer.alloc(0)]);
   return handshake(8, vec16(list));
 }
 

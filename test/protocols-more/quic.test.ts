@@ -319,3 +319,40 @@ test('a long-lived connection: every one of 1,500 requests is read (finished str
   assert.equal(entries.filter((e) => e.summary.startsWith('GET /more/') && e.summary.endsWith('→ 200')).length, 1500);
   assert.doesNotMatch(run.stderr, /dropped/);
 });
+
+test('DNS over QUIC (ALPN doq): each stream a query and its answer, as dns entries marked tls', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-doq-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const c = q.newConnection('doq');
+  const out: Array<{ from: 'client' | 'server'; data: Buffer }> = [];
+  const name = Buffer.from('03617069047465737400', 'hex'); // api.test
+  // DoQ messages carry id 0 (RFC 9250 §4.2.1) and a 2-byte length, as over TCP.
+  const framed = (m: Buffer) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
+  const query = (type: number) => framed(Buffer.concat([Buffer.from('000001000001000000000000', 'hex'), name, Buffer.from([0, type, 0, 1])]));
+  const answerA = framed(Buffer.concat([Buffer.from('000081800001000100000000', 'hex'), name, Buffer.from([0, 1, 0, 1]), Buffer.from('c00c000100010000003c0004c612000a', 'hex')]));
+  const nxdomain = framed(Buffer.concat([Buffer.from('000081830001000000000000', 'hex'), name, Buffer.from([0, 28, 0, 1])]));
+  out.push({ from: 'client', data: q.longPacket(c, 'initial', 'client', [q.crypto(0, q.clientHello(c.clientRandom, 'dns.test', [0x1301], 'doq'))], { pad: 1162 }) });
+  out.push({ from: 'server', data: Buffer.concat([
+    q.longPacket(c, 'initial', 'server', [q.ack(0), q.crypto(0, q.serverHello(Buffer.alloc(32, 3), 0x1301))]),
+    q.longPacket(c, 'handshake', 'server', [q.crypto(0, q.encryptedExtensionsH3(false, 'doq'))]),
+  ]) });
+  out.push({ from: 'client', data: Buffer.concat([
+    q.longPacket(c, 'handshake', 'client', [q.crypto(0, Buffer.from([20, 0, 0, 32, ...Buffer.alloc(32, 9)]))]),
+    q.shortPacket(c, 'client', [q.stream(0, 0, query(1), true), q.stream(4, 0, query(28), true)]),
+  ]) });
+  out.push({ from: 'server', data: q.shortPacket(c, 'server', [q.stream(4, 0, nxdomain, true), q.stream(0, 0, answerA, true)]) });
+  const pcap = join(dir, 'doq.pcap');
+  const keys = join(dir, 'doq.keys');
+  writeRawPcap(pcap, q.datagrams(out));
+  writeFileSync(keys, c.keylog);
+  // tshark 4.0 has no DoQ dissector, but decrypts the QUIC streams that carry it.
+  const streams = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-d', 'udp.port==443,quic', '-T', 'fields', '-e', 'quic.stream.stream_id'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.deepEqual([...new Set(streams.split(/[\s,]+/).filter(Boolean))].sort(), ['0', '4']);
+  const run = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(run.code, 0, run.stderr);
+  const entries = parse(run.stdout);
+  assert.deepEqual(entries.map((e) => [e.protocol, e.summary, e.tls]).sort(), [
+    ['dns', 'A api.test → 198.18.0.10', true],
+    ['dns', 'AAAA api.test → NXDOMAIN', true],
+  ].sort());
+});

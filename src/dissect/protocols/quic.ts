@@ -35,6 +35,7 @@ import { StreamAssembler } from '../quic/stream-assembler.js';
 import { StreamTable } from '../quic/stream-table.js';
 import { currentMeter } from '../memory-budget.js';
 import { Http3Session } from './http3.js';
+import { DoqSession } from './doq.js';
 
 /** Handshake bytes (CRYPTO frames) held per level and direction while waiting for a whole message. */
 const MAX_CRYPTO = 64 * 1024;
@@ -165,6 +166,7 @@ class QuicParser implements UdpDatagramParser {
   /** Made with the first stream frame decrypted (a connection read without keys has none). */
   private streams: StreamTable | undefined;
   private h3: Http3Session | undefined;
+  private doq: DoqSession | undefined;
   /** Packets decrypted with secrets from the key log (handshake, 0-RTT, 1-RTT). */
   private decrypted = 0;
   private undecryptable = 0;
@@ -384,8 +386,13 @@ class QuicParser implements UdpDatagramParser {
     return c;
   }
 
+  /** The streams, read as what the connection carries: DNS over QUIC when the ALPN says `doq`, else HTTP/3. */
   private streamTable(): StreamTable {
-    return (this.streams ??= new StreamTable(this.ctx, (this.h3 ??= new Http3Session(this.ctx))));
+    if (this.streams) return this.streams;
+    const offered: unknown = this.clientHello?.alpn;
+    const doq = this.alpn === 'doq' || (this.alpn === '' && Array.isArray(offered) && offered.includes('doq') && !offered.includes('h3'));
+    const sink = doq ? (this.doq = new DoqSession(this.ctx)) : (this.h3 = new Http3Session(this.ctx));
+    return (this.streams = new StreamTable(this.ctx, sink));
   }
 
   private handshakeMessage(level: Level, dir: Direction, type: number, body: Buffer): void {
@@ -453,9 +460,9 @@ class QuicParser implements UdpDatagramParser {
     // Never "nothing pending" while the connection lives: the engine would end the conversation, and the
     // connection's later packets would start another. Later calls are stamped now or after.
     if (this.ended) return undefined;
-    const calls = this.h3?.pendingSince();
+    const calls = this.h3?.pendingSince() ?? this.doq?.pendingSince();
     if (calls !== undefined) return calls;
-    if (!this.entryWritten && !(this.h3 && this.h3.emitted > 0)) return this.helloTime ?? this.firstTime ?? this.lastTime;
+    if (!this.entryWritten && !(this.h3 && this.h3.emitted > 0) && !this.doq) return this.helloTime ?? this.firstTime ?? this.lastTime;
     return this.lastTime;
   }
 
@@ -465,6 +472,11 @@ class QuicParser implements UdpDatagramParser {
     this.streams?.giveUpHoles();
     for (const w of this.waiting ?? []) this.undecrypted(w.level);
     this.waiting = undefined;
+    if (this.doq) {
+      // DNS queries are their own entries (an empty connection, too, says nothing more than they do).
+      this.doq.finish();
+      return;
+    }
     const calls = this.h3?.finish() ?? 0;
     if (calls > 0) return;
     if (this.decrypted > 0 && this.h3 === undefined) this.ctx.count('quic.decrypted_not_http3');

@@ -30,8 +30,8 @@ export interface QuicSuite {
 }
 
 export const AES_128_GCM: QuicSuite = { aead: 'aes-128-gcm', hash: 'sha256', keyLen: 16 };
-const AES_256_GCM: QuicSuite = { aead: 'aes-256-gcm', hash: 'sha384', keyLen: 32 };
-const CHACHA20: QuicSuite = { aead: 'chacha20-poly1305', hash: 'sha256', keyLen: 32 };
+export const AES_256_GCM: QuicSuite = { aead: 'aes-256-gcm', hash: 'sha384', keyLen: 32 };
+export const CHACHA20: QuicSuite = { aead: 'chacha20-poly1305', hash: 'sha256', keyLen: 32 };
 
 /** The suites a secret of this length may belong to (its hash's output length), most common first. */
 export function suitesForSecret(secret: Buffer): QuicSuite[] {

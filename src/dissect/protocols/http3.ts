@@ -12,6 +12,7 @@ import { buildStreamRecord, type Half, type Stream } from './util/http-stream-re
 import { QpackDecoder } from './qpack.js';
 import { readVarint } from '../quic/frames.js';
 import type { StreamSink } from '../quic/stream-table.js';
+import { currentMeter } from '../memory-budget.js';
 
 /** A HEADERS frame larger than this is not decoded (its fields are said to be lost). */
 const MAX_HEADER_BLOCK = 64 * 1024;
@@ -59,6 +60,8 @@ class FrameReader {
   private parts: Buffer[] = [];
   private kept = 0;
   private tooBig = false;
+  /** The flow's meter: a frame's payload held until it is whole is charged to it. */
+  private readonly meter = currentMeter();
 
   constructor(
     private readonly onWhole: (type: number, payload: Buffer | null) => void,
@@ -69,19 +72,19 @@ class FrameReader {
     let off = 0;
     while (off < data.length) {
       if (this.type < 0) {
-        // Gather just enough bytes for the frame header.
+        // The frame header: read where it lies, or gathered when it is split across deliveries.
+        const split = this.head.length > 0;
         const take = Math.min(16 - this.head.length, data.length - off);
-        const head = Buffer.concat([this.head, data.subarray(off, off + take)]);
+        const head = split ? Buffer.concat([this.head, data.subarray(off, off + take)]) : data.subarray(off, off + take);
         const t = readVarint(head, 0);
         const l = t && readVarint(head, t.length);
         if (!t || !l) {
-          this.head = head;
+          this.head = Buffer.from(head);
           off += take;
           continue;
         }
-        const used = t.length + l.length - this.head.length;
-        off += used;
-        this.head = Buffer.alloc(0);
+        off += t.length + l.length - this.head.length;
+        if (split) this.head = Buffer.alloc(0);
         this.type = t.value;
         this.remaining = l.value;
         this.parts = [];
@@ -94,6 +97,7 @@ class FrameReader {
         else if (!this.tooBig) {
           this.parts.push(Buffer.from(piece));
           this.kept += take;
+          this.meter?.add(take);
         }
         this.remaining -= take;
         off += take;
@@ -101,6 +105,7 @@ class FrameReader {
       if (this.type >= 0 && this.remaining === 0) {
         const type = this.type;
         this.type = -1;
+        this.meter?.add(-this.kept);
         if (type !== FRAME_DATA) this.onWhole(type, this.tooBig ? null : Buffer.concat(this.parts, this.kept));
       }
     }
@@ -139,6 +144,10 @@ export class Http3Session implements StreamSink {
   private capacity: Record<Direction, number> = { c2s: 0, s2c: 0 };
   private goawayCode: number | undefined;
   private closed: { code: number; application: boolean } | undefined;
+  /** Field sections waiting for the encoder stream, in all streams (none: nothing to try again). */
+  private blockedCount = 0;
+  /** The flow's meter: what blocked sections hold is charged to it. */
+  private readonly meter = currentMeter();
 
   constructor(private readonly ctx: ConnectionContext) {}
 
@@ -159,12 +168,13 @@ export class Http3Session implements StreamSink {
     if (blocked) {
       if (blocked.heldBytes + data.length > MAX_BLOCKED_BYTES) {
         this.ctx.count('http3.blocked_dropped');
-        s.blocked[dir] = null;
+        this.release(s, dir);
         this.loseSide(s, dir, 'qpack: field section blocked too long');
         return;
       }
       blocked.held.push(Buffer.from(data));
       blocked.heldBytes += data.length;
+      this.meter?.add(data.length);
       return;
     }
     s.readers[dir]!.push(data);
@@ -214,7 +224,10 @@ export class Http3Session implements StreamSink {
       if ((id & 0x02) !== 0) this.uni.delete(id);
       else {
         const s = this.streams.get(id);
-        if (s && !s.response) this.streams.delete(id);
+        if (s && !s.response) {
+          this.release(s, 'c2s');
+          this.streams.delete(id);
+        }
       }
     }
     this.decoders.c2s = new QpackDecoder(this.capacity.c2s);
@@ -226,15 +239,7 @@ export class Http3Session implements StreamSink {
 
   /** The connection ended: every stream still open is written. Returns the calls written in all. */
   finish(): number {
-    for (const s of [...this.streams.values()]) {
-      for (const dir of ['c2s', 's2c'] as const) {
-        if (!s.blocked[dir]) continue;
-        // The inserts it waited for never came: its fields are lost, the rest is kept.
-        this.warn(s, 'qpack: field section never unblocked');
-        s.blocked[dir] = null;
-      }
-      this.write(s, []);
-    }
+    for (const s of [...this.streams.values()]) this.write(s, []);
     return this.emitted;
   }
 
@@ -308,6 +313,8 @@ export class Http3Session implements StreamSink {
     const result = this.decoders[dir].decode(section);
     if ('blocked' in result) {
       s.blocked[dir] = { section: Buffer.from(section), held: [], heldBytes: 0, ended: false };
+      this.blockedCount++;
+      this.meter?.add(section.length);
       return;
     }
     if ('error' in result) {
@@ -330,10 +337,11 @@ export class Http3Session implements StreamSink {
 
   /** The encoder stream of `dir` moved on: field sections of `dir` that waited for it are tried again. */
   private unblock(dir: Direction): void {
+    if (this.blockedCount === 0) return;
     for (const s of this.streams.values()) {
       const b = s.blocked[dir];
       if (!b) continue;
-      s.blocked[dir] = null;
+      this.release(s, dir);
       this.fieldSection(s, dir, b.section);
       const still = s.blocked[dir] as RequestStream['blocked'][Direction];
       if (still) {
@@ -341,11 +349,21 @@ export class Http3Session implements StreamSink {
         still.held = b.held;
         still.heldBytes = b.heldBytes;
         still.ended = b.ended;
+        this.meter?.add(b.heldBytes);
         continue;
       }
       for (const part of b.held) s.readers[dir]!.push(part);
       if (b.ended) this.end(s.id, dir);
     }
+  }
+
+  /** A blocked section is let go (read, or given up): what it held is no longer charged. */
+  private release(s: RequestStream, dir: Direction): void {
+    const b = s.blocked[dir];
+    if (!b) return;
+    s.blocked[dir] = null;
+    this.blockedCount--;
+    this.meter?.add(-(b.section.length + b.heldBytes));
   }
 
   private loseSide(s: RequestStream, dir: Direction, warning: string): void {
@@ -361,6 +379,12 @@ export class Http3Session implements StreamSink {
   private write(s: RequestStream, warnings: string[]): void {
     if (this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
+    for (const dir of ['c2s', 's2c'] as const) {
+      if (!s.blocked[dir]) continue;
+      // The inserts it waited for never came: its fields are lost, the rest is kept.
+      this.warn(s, 'qpack: field section never unblocked');
+      this.release(s, dir);
+    }
     if (!s.request?.headers && !s.response?.headers && !s.lost) {
       this.ctx.count('http3.headerless_stream');
       return;

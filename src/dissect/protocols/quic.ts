@@ -103,6 +103,8 @@ class CryptoStream {
   private bytes: Buffer[] = [];
   private length = 0;
   readonly assembler: StreamAssembler;
+  /** The flow's meter: bytes waiting for a whole handshake message are charged to it. */
+  private readonly meter = currentMeter();
 
   constructor(onMessage: (type: number, body: Buffer) => void, onHole: () => void, onDropped: (n: number) => void) {
     this.assembler = new StreamAssembler(
@@ -114,6 +116,7 @@ class CryptoStream {
         }
         this.bytes.push(Buffer.from(data));
         this.length += data.length;
+        this.meter?.add(data.length);
         let all = Buffer.concat(this.bytes);
         // Handshake messages: a type byte, a 3-byte length, the body.
         while (all.length >= 4) {
@@ -123,6 +126,7 @@ class CryptoStream {
           all = all.subarray(4 + len);
         }
         this.bytes = all.length > 0 ? [all] : [];
+        this.meter?.add(all.length - this.length);
         this.length = all.length;
       },
       onHole,
@@ -150,6 +154,10 @@ class QuicParser implements UdpDatagramParser {
   /** The largest packet number decrypted, per number space and direction (SPACE_INDEX). */
   private largest = [-1, -1, -1, -1, -1, -1];
   private crypto: Map<string, CryptoStream> | undefined;
+  private clientFrames: FrameHandler | undefined;
+  private serverFrames: FrameHandler | undefined;
+  /** The flow's share of the memory budget: packets waiting for keys and handshake bytes are charged to it. */
+  private readonly meter = currentMeter();
   private suite: QuicSuite | undefined;
   private secrets: SessionSecrets | undefined;
   private clientHello: Record<string, any> | undefined;
@@ -178,7 +186,7 @@ class QuicParser implements UdpDatagramParser {
   private warnings: Set<string> | undefined;
 
   constructor(private readonly ctx: ConnectionContext) {
-    currentMeter()?.add(QUIC_STATE_COST);
+    this.meter?.add(QUIC_STATE_COST);
   }
 
   private warn(warning: string): void {
@@ -272,6 +280,7 @@ class QuicParser implements UdpDatagramParser {
     if (!keys) {
       if (!retry && level !== 'initial' && (this.waiting?.length ?? 0) < MAX_WAITING_PACKETS && this.mayGetKeys()) {
         (this.waiting ??= []).push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
+        this.meter?.add(packet.length);
       } else if (!retry) this.undecrypted(level);
       return;
     }
@@ -357,7 +366,17 @@ class QuicParser implements UdpDatagramParser {
     return made;
   }
 
+  /**
+   * The frame handler of a level and direction. 1-RTT packets are most of a
+   * decrypted connection: theirs is made once per direction. (Kept for every
+   * level, a flood of one-packet connections would hold one each.)
+   */
   private frames(level: Level, dir: Direction): FrameHandler {
+    if (level !== 'application') return this.makeFrames(level, dir);
+    return dir === 'c2s' ? (this.clientFrames ??= this.makeFrames(level, dir)) : (this.serverFrames ??= this.makeFrames(level, dir));
+  }
+
+  private makeFrames(level: Level, dir: Direction): FrameHandler {
     return {
       crypto: (offset, data) => this.cryptoStream(level, dir).assembler.add(offset, data, false),
       stream: (id, offset, data, fin) => {
@@ -441,6 +460,7 @@ class QuicParser implements UdpDatagramParser {
     if (!this.waiting || this.waiting.length === 0 || !this.secrets) return;
     const waiting = this.waiting;
     this.waiting = undefined;
+    for (const w of waiting) this.meter?.add(-w.packet.length);
     const ctx = this.ctx as { now: number; frame: number };
     const now = ctx.now;
     const frame = ctx.frame;

@@ -8,10 +8,11 @@
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
 # Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
-# lab-h2c.pcap, lab-grpc.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc)
+# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,
+# mysql-big,h2c,grpc,redis)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
-#               nghttp2-client python3-grpcio
+#               nghttp2-client python3-grpcio redis-server redis-tools
 set -euo pipefail
 
 readonly PREFIX=shp
@@ -213,4 +214,35 @@ if wanted grpc && /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
   PIDS+=($!)
   wait_port 50051
   record "$OUT/lab-grpc.pcap" in_cli /usr/bin/python3 "$REPO/scripts/lab/record-more-grpc.py" call "$SRV_IP:50051"
+fi
+
+# --- Redis: one client waiting for each reply, then pipelining clients ----------
+redis_session() {
+  local big
+  big="$(head -c 6000 /dev/zero | tr '\0' 'v')"
+  # A value over several segments, a long list, a hash, an error, a counter.
+  in_cli "$REPO/scripts/lab/redis-seq.sh" "$SRV_IP" 6379 <<EOF_CMDS
+PING
+SET greeting hello
+GET greeting
+SET big $big
+GET big
+GET missing
+RPUSH pets cat dog eel fox gnu hen
+LRANGE pets 0 -1
+HSET owner name ada city paris
+HGETALL owner
+INCR visits
+INCR visits
+NOSUCHCOMMAND arg
+DEL big
+EOF_CMDS
+  # redis-benchmark sends 8 commands, waits for their 8 replies, sends 8 more (LRANGE_100 replies are ~2 KB).
+  in_cli redis-benchmark -h "$SRV_IP" -p 6379 -c 2 -n 96 -P 8 -d 16 -t set,get,lpush,lrange_100 -q >/dev/null
+}
+if wanted redis && command -v redis-server >/dev/null 2>&1; then
+  ip netns exec "$SRV_NS" redis-server --bind "$SRV_IP" --port 6379 --save '' --appendonly no --protected-mode no >"$WORK/redis.log" 2>&1 &
+  PIDS+=($!)
+  wait_port 6379
+  record "$OUT/lab-redis.pcap" redis_session
 fi

@@ -212,3 +212,57 @@ test('long replies read the same however TCP splits them, damaged elements inclu
     { numRuns: 150, seed: 16 },
   );
 });
+
+test('after a gap: a false start is dropped, not malformed; subscribed, messages go on without a command', () => {
+  const ctx = fakeContext();
+  const p = redis.createTcpParser!(ctx);
+  const step = (dir: 'c2s' | 's2c', s: string) => {
+    ctx.frame++;
+    ctx.now++;
+    p.onData(dir, Buffer.from(s, 'latin1'));
+  };
+  step('c2s', cmd('GET', 'a'));
+  ctx.now++;
+  p.onGap('s2c', 100);
+  // The server's bytes wait for the client's next command; then a segment that starts inside a value
+  // ("+" then no CRLF-ended line a reply could be) is a false start, and the next segment is read.
+  step('s2c', '$5\r\nhello\r\n');
+  step('c2s', cmd('GET', 'b'));
+  step('s2c', ':12 not a number\r\n');
+  step('s2c', '$2\r\nbb\r\n');
+  step('c2s', cmd('SUBSCRIBE', 'news'));
+  step('s2c', '*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n');
+  ctx.now++;
+  p.onGap('s2c', 50);
+  step('s2c', '3\r\nlo\r\n');
+  step('s2c', '*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\nbye\r\n');
+  p.onEnd('eof');
+  assert.deepEqual(
+    ctx.calls.map((c) => `${c.summary} ${c.warnings ?? ''}`),
+    ['GET a → unanswered gap,unanswered', 'GET b → "bb" ', 'SUBSCRIBE news → [3 items] ', 'message news ', 'message news '],
+  );
+  assert.equal(ctx.counters['redis.malformed'], undefined);
+  assert.equal(ctx.counters['redis.gap'], 2);
+  assert.equal(ctx.counters['redis.gap_dropped'], '$5\r\nhello\r\n:12 not a number\r\n3\r\nlo\r\n'.length);
+});
+
+test('after a gap in the client\'s bytes, a reply begun before the next command answers one the gap took', () => {
+  const ctx = fakeContext();
+  const p = redis.createTcpParser!(ctx);
+  const step = (dir: 'c2s' | 's2c', s: string) => {
+    ctx.frame++;
+    ctx.now++;
+    p.onData(dir, Buffer.from(s, 'latin1'));
+  };
+  step('c2s', cmd('SET', 'a', '1'));
+  p.onGap('c2s', 40); // SET b 2, INCR n: lost
+  step('c2s', '$1\r\n3\r\n'); // the end of the lost command: not a command's start
+  step('s2c', '+OK\r\n+OK\r\n:7'); // SET a's reply, SET b's, and INCR's begun
+  step('c2s', cmd('GET', 'a'));
+  step('s2c', '\r\n$1\r\n1\r\n');
+  p.onEnd('eof');
+  assert.deepEqual(
+    ctx.calls.map((c) => `${c.request === null ? '-' : 'request'} ${c.summary} ${c.warnings ?? ''}`),
+    ['request SET a → OK ', '- (no command) → OK gap', '- (no command) → 7 gap', 'request GET a → "1" '],
+  );
+});

@@ -95,7 +95,7 @@ export class RespReader {
     private readonly allowInline: boolean,
     private readonly keepBytes: number,
     private readonly onMessage: (m: RespMessage) => void,
-    private readonly onMalformed: (why: string) => void,
+    private readonly onMalformed: (why: string, dropped: number) => void,
   ) {}
 
   /** When the message being read began (undefined between messages). */
@@ -135,18 +135,40 @@ export class RespReader {
     }
   }
 
-  /** Stop reading (gap, malformed input): the framing cannot be trusted any more. */
+  /** Stop reading (malformed input): the framing cannot be trusted any more. */
   kill(): void {
     this.dead = true;
+    this.clear();
+  }
+
+  /** Forget what was read in part (a gap cut it) and read again from the next bytes pushed; returns the bytes dropped. */
+  restart(): number {
+    const dropped = this.unread();
+    this.clear();
+    this.dead = false;
+    return dropped;
+  }
+
+  /** Bytes of the message read in part, and those queued behind it. */
+  private unread(): number {
+    return (this.inMessage ? this.size : 0) + this.queue.length;
+  }
+
+  private clear(): void {
     this.queue.clear();
     this.stack.length = 0;
     this.inBulk = false;
     this.bulk.parts.length = 0;
+    this.crlfOwed = 0;
+    this.inMessage = false;
+    this.pendingTag = '';
+    this.pendingText = '';
   }
 
   private fail(why: string): void {
+    const dropped = this.unread();
     this.kill();
-    this.onMalformed(why);
+    this.onMalformed(why, dropped);
   }
 
   /**
@@ -483,6 +505,8 @@ function isPlainAscii(buf: Buffer, start: number, end: number): boolean {
 
 interface PendingCommand {
   request: Record<string, any>;
+  /** Sent after a gap: a reply that began before it cannot be its answer (it answers a command the gap took). */
+  afterGap?: boolean;
   command: string;
   time: number;
   frame: number;
@@ -497,7 +521,7 @@ interface PendingCommand {
 export class RedisParser implements TcpStreamParser {
   private readonly readers: Record<Direction, RespReader>;
   private readonly pending: PendingCommand[] = [];
-  /** Problems that apply to calls emitted from now on (malformed stream, gap). */
+  /** Problems that apply to calls emitted from now on (a malformed stream). */
   private readonly streamWarnings = new Set<string>();
   /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
   private subscribed = false;
@@ -511,23 +535,64 @@ export class RedisParser implements TcpStreamParser {
    */
   private repliesOff = false;
   private skipReplies = 0;
+  /**
+   * After a gap a direction is read again from its next segment that starts
+   * with a message (a command array; a reply's type byte), and is on
+   * probation until a whole message is read: a false start (a segment that
+   * began inside a value) is dropped, not reported as malformed.
+   */
+  private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private readonly probation: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** After a gap in the server's bytes: they are dropped until the client's next command, whose reply starts afresh. */
+  private awaitingClient = false;
+  /** When the last gap was reported (commands read after it are marked `afterGap`). */
+  private gapAt: number | undefined;
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
     this.readers = {
-      c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why) => this.onMalformed(why)),
-      s2c: new RespReader(ctx, false, keep, (m) => this.onReply(m), (why) => this.onMalformed(why)),
+      c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why, dropped) => this.onMalformed('c2s', why, dropped)),
+      s2c: new RespReader(ctx, false, keep, (m) => this.onReply(m), (why, dropped) => this.onMalformed('s2c', why, dropped)),
     };
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (dir === 's2c' && this.awaitingClient) return this.dropAfterGap(data.length);
+    if (this.resync[dir]) {
+      if (!startsMessage(dir, data)) return this.dropAfterGap(data.length);
+      this.resync[dir] = false;
+      this.probation[dir] = true;
+    }
     this.readers[dir].push(data);
   }
 
+  /**
+   * Bytes are missing in `dir`: what was read of its current message is
+   * dropped and the direction is read again from its next segment that starts
+   * with a message. Replies come in order, so after a gap in the server's
+   * bytes no later reply can be paired with a waiting command: those are
+   * reported unanswered (warning `gap`) and the server's bytes are dropped
+   * until the client's next command. After a gap in the client's bytes the
+   * replies go on pairing with the commands read before it; the replies to
+   * the commands it took come out without a command (warning `gap`).
+   */
   onGap(dir: Direction, _length: number): void {
     this.ctx.count('redis.gap');
-    this.streamWarnings.add('gap');
-    this.readers[dir].kill();
+    this.gapAt = this.ctx.now;
+    const reader = this.readers[dir];
+    if (reader.dead) return; // malformed before: given up
+    this.dropAfterGap(reader.restart());
+    this.resync[dir] = true;
+    this.probation[dir] = false;
+    if (dir === 'c2s') return;
+    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null, 'gap');
+    this.expired = 0;
+    // Subscribed: the server's messages come without commands, and cannot wait for one.
+    if (!this.subscribed) this.awaitingClient = true;
+  }
+
+  private dropAfterGap(n: number): void {
+    if (n > 0) this.ctx.count('redis.gap_dropped', n);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -562,12 +627,22 @@ export class RedisParser implements TcpStreamParser {
     for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
   }
 
-  private onMalformed(why: string): void {
+  private onMalformed(dir: Direction, why: string, dropped: number): void {
+    if (this.probation[dir]) {
+      // Read again after a gap from a segment that began inside a value: try the next one.
+      this.readers[dir].restart();
+      this.dropAfterGap(dropped);
+      this.probation[dir] = false;
+      this.resync[dir] = true;
+      return;
+    }
     this.ctx.count('redis.malformed');
     this.streamWarnings.add(`malformed: ${why}`);
   }
 
   private onRequest(m: RespMessage): void {
+    this.probation.c2s = false;
+    if (this.gapAt !== undefined) this.awaitingClient = false;
     // redis-server ignores "*-1" and "*0" from a client: no command, no reply.
     if (m.value === null || (Array.isArray(m.value) && m.value.length === 0)) return;
     const words = Array.isArray(m.value) ? m.value.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))) : [String(m.value)];
@@ -597,6 +672,7 @@ export class RedisParser implements TcpStreamParser {
       expected: oneWay ? 0 : SUBSCRIBE_COMMANDS.has(command) ? Math.max(1, argCount) : 1,
       emitted: false,
       oneWay,
+      afterGap: this.gapAt !== undefined && m.time >= this.gapAt,
     });
     this.emitOneWay();
   }
@@ -634,6 +710,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   private onReply(m: RespMessage): void {
+    this.probation.s2c = false;
     this.pairReply(m);
     // The commands after the one answered that expect no reply are next.
     this.emitOneWay();
@@ -665,9 +742,15 @@ export class RedisParser implements TcpStreamParser {
     }
     // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
     while (this.pending[0]?.emitted) this.pending.shift();
-    const front = this.pending.shift();
+    const front = this.pending[0];
+    if (front?.afterGap && m.time < front.time) {
+      // Begun before the command was sent: it answers one the gap took.
+      this.emitStandalone(m, null, 'gap');
+      return;
+    }
+    this.pending.shift();
     if (front) this.emit(front, m);
-    else this.emitStandalone(m, null);
+    else this.emitStandalone(m, null, this.gapAt !== undefined ? 'gap' : undefined);
   }
 
   /**
@@ -675,7 +758,7 @@ export class RedisParser implements TcpStreamParser {
    * error, warning `unanswered`), or, for a command the server does not
    * answer (CLIENT REPLY OFF or SKIP: `oneWay`), no reply and not an error.
    */
-  private emit(p: PendingCommand, reply: RespMessage | null): void {
+  private emit(p: PendingCommand, reply: RespMessage | null, warning?: string): void {
     const oneWay = reply === null && p.oneWay === true;
     const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : 'unanswered';
     const call: CallRecord = {
@@ -693,8 +776,9 @@ export class RedisParser implements TcpStreamParser {
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
     }
-    if (this.streamWarnings.size > 0 || !reply) {
+    if (this.streamWarnings.size > 0 || !reply || warning) {
       const warnings = [...this.streamWarnings];
+      if (warning) warnings.push(warning);
       if (!reply) warnings.push(oneWay ? 'no reply expected' : 'unanswered');
       call.warnings = warnings;
     }
@@ -737,6 +821,17 @@ function pubsubKind(m: RespMessage, subscribed: boolean): string | null {
   const first = typeof m.value[0] === 'string' ? m.value[0].toLowerCase() : '';
   if (SUBSCRIBE_KINDS.has(first) || MESSAGE_KINDS.has(first)) return first;
   return m.type === 'push' ? first || 'push' : null;
+}
+
+/** RESP type bytes a reply can start with. */
+const REPLY_TYPES = new Set([...'+-:$*_#,(!=%~>|'].map((c) => c.charCodeAt(0)));
+
+/** Whether a segment starts with a message of its direction: a command array (not an inline command, which any text looks like), or a reply's type byte. */
+function startsMessage(dir: Direction, data: Buffer): boolean {
+  if (dir === 's2c') return data.length > 0 && REPLY_TYPES.has(data[0]);
+  if (data[0] !== 0x2a) return false;
+  const verdict = probeRedis(data, true);
+  return verdict === 'request' || (verdict === 'need-more' && data[1] >= 0x30 && data[1] <= 0x39);
 }
 
 function shortValue(m: RespMessage): string {

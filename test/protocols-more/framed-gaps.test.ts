@@ -1,5 +1,5 @@
 // The protocols whose answers pair with their requests by id (MongoDB, CQL,
-// LDAP, Diameter, Kafka) after a lost segment, on the shared captures: each data
+// LDAP, Diameter, Kafka), or by channel and method (AMQP), after a lost segment, on the shared captures: each data
 // segment in turn is replaced by a gap, as the engine reports a hole. Reading
 // resumes at the first segment that starts with a message, so the calls whose
 // request and answer came after that point in their directions are those of
@@ -11,6 +11,7 @@ import { cql } from '../../src/dissect/protocols/cql.js';
 import { ldap } from '../../src/dissect/protocols/ldap.js';
 import { diameter } from '../../src/dissect/protocols/diameter.js';
 import { kafka } from '../../src/dissect/protocols/kafka.js';
+import { amqp } from '../../src/dissect/protocols/amqp.js';
 import type { CallRecord, ProtocolDissector } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { feedWithGap, tcpSegments, type Segment } from './helpers.js';
@@ -21,6 +22,7 @@ const CASES: Array<{ dissector: ProtocolDissector; port: number; files: string[]
   { dissector: ldap, port: 389, files: ['suricata-ldap-search.pcap', 'zeek-ldap-who-am-i.pcap'] },
   { dissector: diameter, port: 3868, files: ['arkime-diameter-sctp-tcp.pcap'] },
   { dissector: kafka, port: 9092, files: ['ndpi-kafka.pcapng', 'deepflow-kafka-00-produce-v2.pcap'] },
+  { dissector: amqp, port: 5672, files: ['deepflow-amqp1.pcap', 'ndpi-amqp.pcap', 'lab-bookinfo-mix.pcap'] },
 ];
 
 /** A call by its frames and its answer (a request's text may depend on a message the loss took: CQL's PREPARE). */

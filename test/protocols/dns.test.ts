@@ -246,3 +246,46 @@ test('tcpdump-dns_tcp.pcap: DNS over TCP pairs and agrees with tshark', () => {
   const all = [...r.answers, ...r.authorities, ...r.additionals];
   assert.equal(all.filter((x: any) => x.type === 'A').map((x: any) => x.data).join('|'), names[0][1]);
 });
+
+test('DNS over TCP after a lost segment: each direction reads on from its next message, queries and answers still pair by id', () => {
+  const framed = (m: Buffer): Buffer => Buffer.concat([u16(m.length), m]);
+  const q = (id: number, n: string): Buffer => Buffer.concat([header(id, 0x0100, 1, 0), name(n), u16(1), u16(1)]);
+  const a = (id: number, n: string, last: number): Buffer =>
+    Buffer.concat([header(id, 0x8180, 1, 1), name(n), u16(1), u16(1), rr(12, 1, 30, Buffer.from([198, 18, 1, last]))]);
+  const names = ['a.svc', 'b.svc', 'c.svc', 'd.svc', 'e.svc'];
+  // A resolver keeping its connection open: two queries per segment, answers one per segment
+  // except the last two, which share one; the third answer is split over two segments.
+  const queries = [0, 2, 4].map((i) => Buffer.concat(names.slice(i, i + 2).map((n, j) => framed(q(i + j + 1, n)))));
+  const answers = names.map((n, i) => framed(a(i + 1, n, i + 1)));
+  const third = answers[2];
+  const segments: Array<{ dir: 'c2s' | 's2c'; data: Buffer }> = [
+    { dir: 'c2s', data: queries[0] },
+    { dir: 's2c', data: answers[0] },
+    { dir: 's2c', data: answers[1] },
+    { dir: 'c2s', data: queries[1] },
+    { dir: 's2c', data: third.subarray(0, 20) },
+    { dir: 's2c', data: third.subarray(20) },
+    { dir: 'c2s', data: queries[2] },
+    { dir: 's2c', data: Buffer.concat([answers[3], answers[4]]) },
+  ];
+  const outcome = (lost: number) => {
+    const ctx = fakeContext();
+    const p = dnsTcp.createTcpParser!(ctx);
+    segments.forEach((s, i) => {
+      ctx.frame++;
+      ctx.now++;
+      if (i === lost) p.onGap(s.dir, s.data.length);
+      else p.onData(s.dir, s.data);
+    });
+    p.onEnd('eof');
+    return { calls: ctx.calls.map((c) => `${c.request?.questions[0].name ?? '-'} → ${c.response ? c.response.answers[0].data : 'none'}`).sort(), counters: ctx.counters };
+  };
+  const whole = outcome(-1).calls;
+  assert.deepEqual(whole, ['a.svc → 198.18.1.1', 'b.svc → 198.18.1.2', 'c.svc → 198.18.1.3', 'd.svc → 198.18.1.4', 'e.svc → 198.18.1.5']);
+  // The second queries' segment lost: their answers come alone, the rest pair.
+  assert.deepEqual(outcome(3).calls, ['- → 198.18.1.3', '- → 198.18.1.4', 'a.svc → 198.18.1.1', 'b.svc → 198.18.1.2', 'e.svc → 198.18.1.5']);
+  // The third answer's first part lost: its rest is dropped (counted), the next answers are read.
+  const cut = outcome(4);
+  assert.deepEqual(cut.calls, ['a.svc → 198.18.1.1', 'b.svc → 198.18.1.2', 'c.svc → none', 'd.svc → 198.18.1.4', 'e.svc → 198.18.1.5']);
+  assert.equal(cut.counters['dns.gap_dropped'], third.length - 20);
+});

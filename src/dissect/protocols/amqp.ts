@@ -357,6 +357,23 @@ export function probeAmqp(data: Buffer, portMatch: boolean): Probe {
   return SERVER_ONLY.has(key) || /-ok$/.test(amqpMethodName(data.readUInt16BE(7), data.readUInt16BE(9))) ? 'response' : 'request';
 }
 
+/**
+ * Whether a segment after a gap starts with a frame: a known type, a length
+ * within bounds, and, for a frame the segment holds whole, its frame-end byte
+ * (a method frame also a known class). Only a body or content header frame
+ * may go on past its segment.
+ */
+function startsFrame(data: Buffer): boolean {
+  if (data.length < 7) return false;
+  const type = data[0];
+  const size = data.readUInt32BE(3);
+  if (![FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT].includes(type) || size > MAX_FRAME) return false;
+  if (data.length < 8 + size) return type === FRAME_BODY || type === FRAME_HEADER;
+  if (data[7 + size] !== FRAME_END) return false;
+  if (type === FRAME_METHOD) return size >= 4 && CLASSES[data.readUInt16BE(7)] !== undefined;
+  return type !== FRAME_HEARTBEAT || size === 0;
+}
+
 // ---------------------------------------------------------------- parsing
 
 interface Message {
@@ -383,6 +400,14 @@ interface Content {
 class AmqpParser implements TcpStreamParser {
   private queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /**
+   * After a gap a direction is read again from its next segment that starts
+   * with a frame, and is on probation until a whole frame is read there: a
+   * false start (a segment that began inside a body) is dropped, not taken
+   * for a malformed stream.
+   */
+  private resync: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private probation: Record<Direction, boolean> = { c2s: false, s2c: false };
   private headerChecked = false;
   /** Synchronous methods waiting for their reply, per channel. */
   private pending = new Map<number, Message[]>();
@@ -397,6 +422,14 @@ class AmqpParser implements TcpStreamParser {
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
+    if (this.resync[dir]) {
+      if (!startsFrame(data)) {
+        this.ctx.count('amqp.gap_dropped', data.length);
+        return;
+      }
+      this.resync[dir] = false;
+      this.probation[dir] = true;
+    }
     try {
       this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
@@ -407,11 +440,31 @@ class AmqpParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Frame boundaries are lost with the bytes: what is queued is dropped, and
+   * reading resumes at the direction's first segment that starts with a frame.
+   * Content being assembled may have lost a body frame: it is reported now
+   * (`gap`), and the rest of its body frames find no content to join. Replies
+   * pair by channel and method, so a lost reply leaves its request waiting:
+   * every request waiting is marked, since the next reply of its kind may
+   * close it in the lost one's place.
+   */
   onGap(dir: Direction, length: number): void {
     this.ctx.count('amqp.gap', length);
-    this.dead[dir] = true;
-    this.queues[dir].clear();
     for (const list of this.pending.values()) for (const m of list) m.args.gap = true;
+    if (this.dead[dir]) return;
+    this.dropQueued(dir);
+    for (const c of this.content[dir].values()) this.emitContent(c, ['gap']);
+    this.content[dir].clear();
+    this.resync[dir] = true;
+    this.probation[dir] = false;
+  }
+
+  private dropQueued(dir: Direction): void {
+    const q = this.queues[dir];
+    if (q.length > 0) this.ctx.count('amqp.gap_dropped', q.length);
+    q.clear();
+    this.starts.taken(dir, 0);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -478,6 +531,7 @@ class AmqpParser implements TcpStreamParser {
       const frame = q.peek(8 + size);
       if (frame[7 + size] !== FRAME_END) return this.giveUp(dir, 'missing frame end');
       const payload = frame.subarray(7, 7 + size);
+      this.probation[dir] = false;
       this.onFrame(dir, type, channel, payload, 8 + size, this.starts.head(dir));
       q.consume(8 + size);
       this.starts.taken(dir, q.length);
@@ -486,6 +540,13 @@ class AmqpParser implements TcpStreamParser {
   }
 
   private giveUp(dir: Direction, what: string): void {
+    if (this.probation[dir]) {
+      // Read again after a gap from a segment that began inside a body: try the next one.
+      this.dropQueued(dir);
+      this.probation[dir] = false;
+      this.resync[dir] = true;
+      return;
+    }
     this.ctx.count('amqp.malformed');
     this.dead[dir] = true;
     this.queues[dir].clear();

@@ -595,6 +595,8 @@ class DnsTcpParser implements TcpStreamParser {
   private readonly pairing: DnsPairing;
   private readonly queues: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** After a gap: segments are dropped (counted) until one starts with a message of its direction. */
+  private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** Where the message being read began (a query's time is its first packet's). */
   private readonly starts: MessageStarts;
 
@@ -605,6 +607,13 @@ class DnsTcpParser implements TcpStreamParser {
 
   onData(dir: Direction, data: Buffer): void {
     if (this.dead[dir]) return;
+    if (this.resync[dir]) {
+      if (!startsTcpMessage(dir, data)) {
+        this.ctx.count('dns.gap_dropped', data.length);
+        return;
+      }
+      this.resync[dir] = false;
+    }
     const q = this.queues[dir];
     this.starts.push(dir, q.length);
     q.push(data);
@@ -625,10 +634,19 @@ class DnsTcpParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * The length prefixes are lost with the bytes: what is queued is dropped and
+   * reading resumes at the direction's first segment that starts with a
+   * message (answers pair by id, so none is paired with another's query).
+   */
   onGap(dir: Direction): void {
-    // Without the length prefix the message boundaries are gone.
     this.ctx.count('dns.gap');
-    this.giveUp(dir);
+    if (this.dead[dir]) return;
+    const q = this.queues[dir];
+    if (q.length > 0) this.ctx.count('dns.gap_dropped', q.length);
+    q.clear();
+    this.starts.taken(dir, 0);
+    this.resync[dir] = true;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -655,6 +673,19 @@ class DnsTcpParser implements TcpStreamParser {
     this.dead[dir] = true;
     this.queues[dir].clear();
   }
+}
+
+/**
+ * Whether a segment after a gap starts with a length-prefixed message of its
+ * direction (a query from the client, an answer from the server) with a
+ * plausible header; where the segment holds it whole and more follows, the
+ * next length must be one too.
+ */
+function startsTcpMessage(dir: Direction, data: Buffer): boolean {
+  const verdict = probeDns(data, true, true);
+  if (verdict !== (dir === 'c2s' ? 'request' : 'response')) return false;
+  const end = 2 + data.readUInt16BE(0);
+  return data.length <= end + 1 || data.readUInt16BE(end) >= 12;
 }
 
 /**

@@ -507,6 +507,8 @@ interface PendingCommand {
   request: Record<string, any>;
   /** Sent after a gap: a reply that began before it cannot be its answer (it answers a command the gap took). */
   afterGap?: boolean;
+  /** Where the command ends in the client's stream (at most): a reply sent before the server had this much is not its answer. */
+  end: number;
   command: string;
   time: number;
   frame: number;
@@ -547,6 +549,16 @@ export class RedisParser implements TcpStreamParser {
   private awaitingClient = false;
   /** When the last gap was reported (commands read after it are marked `afterGap`). */
   private gapAt: number | undefined;
+  /**
+   * Since a gap, replies may be paired with the wrong commands: a client that
+   * pipelines can have replies to lost or flushed commands still coming.
+   * Commands sent after the gap and paired meanwhile carry `gap`. Once those
+   * waiting are all answered, any reply still owed comes out without a
+   * command, so pairing is in step again from there.
+   */
+  private unsure = false;
+  /** Bytes of the client's stream so far, lost ones included (the unit of the packets' acknowledgements). */
+  private clientOffset = 0;
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
@@ -557,6 +569,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (dir === 'c2s') this.clientOffset += data.length;
     if (dir === 's2c' && this.awaitingClient) return this.dropAfterGap(data.length);
     if (this.resync[dir]) {
       if (!startsMessage(dir, data)) return this.dropAfterGap(data.length);
@@ -578,7 +591,9 @@ export class RedisParser implements TcpStreamParser {
    */
   onGap(dir: Direction, _length: number): void {
     this.ctx.count('redis.gap');
+    if (dir === 'c2s') this.clientOffset += _length;
     this.gapAt = this.ctx.now;
+    this.unsure = true;
     const reader = this.readers[dir];
     if (reader.dead) return; // malformed before: given up
     this.dropAfterGap(reader.restart());
@@ -673,6 +688,7 @@ export class RedisParser implements TcpStreamParser {
       emitted: false,
       oneWay,
       afterGap: this.gapAt !== undefined && m.time >= this.gapAt,
+      end: this.clientOffset,
     });
     this.emitOneWay();
   }
@@ -743,14 +759,23 @@ export class RedisParser implements TcpStreamParser {
     // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
     while (this.pending[0]?.emitted) this.pending.shift();
     const front = this.pending[0];
-    if (front?.afterGap && m.time < front.time) {
-      // Begun before the command was sent: it answers one the gap took.
+    if (front && this.gapAt !== undefined && (this.sentBefore(front) || (front.afterGap && m.time < front.time))) {
+      // Sent before the server had the command, or begun before it was sent: it answers one a gap took.
       this.emitStandalone(m, null, 'gap');
       return;
     }
     this.pending.shift();
-    if (front) this.emit(front, m);
+    // Commands read before a gap in the client's bytes are the oldest, and their replies come first, in step.
+    const unsure = this.unsure && front?.afterGap === true;
+    if (front) this.emit(front, m, unsure ? 'gap' : undefined);
     else this.emitStandalone(m, null, this.gapAt !== undefined ? 'gap' : undefined);
+    if (unsure && this.pending.length === 0) this.unsure = false;
+  }
+
+  /** Whether the packet being read left the server before it had all of `p` (its acknowledgement says so). */
+  private sentBefore(p: PendingCommand): boolean {
+    const ack = this.ctx.ack;
+    return ack !== undefined && ack.from === 's2c' && this.clientOffset + ack.ahead < p.end;
   }
 
   /**

@@ -102,7 +102,7 @@ interface Lab {
  * response comes in three packets out of order, one of them twice.
  * `drop` leaves out the response's middle packet.
  */
-function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = false, mutate?: (frames: Buffer) => Buffer, more = 0): Lab {
+function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = false, mutate?: (frames: Buffer) => Buffer, more = 0, gso = 0): Lab {
   const c = q.newConnection(seed, suite, version);
   let pauseBefore: number | undefined;
   // Fuzzing: the plaintext of every 1-RTT packet is mutated before it is protected (a hostile peer's bytes authenticate).
@@ -157,15 +157,22 @@ function lab(seed: string, suite = q.AES_128_GCM, version = QUIC_V1, drop = fals
   const first = Buffer.concat([head, body.subarray(0, 7)]);
   const second = body.subarray(7, 14);
   const third = body.subarray(14);
-  const sA = short('server', [q.stream(12, 0, first)], { keys: serverNext, phase: 1 });
+  // `gso`: those packets in one datagram, each padded to `gso` bytes but the last, as a UDP GSO batch is
+  // captured before the kernel cuts it (1 + 8 + 2 bytes of header and 16 of tag around the frames).
+  const sized = (frames: Buffer[]): Buffer[] => (gso > 0 ? [...frames, Buffer.alloc(gso - 27 - Buffer.concat(frames).length)] : frames);
+  const sA = short('server', sized([q.stream(12, 0, first)]), { keys: serverNext, phase: 1 });
   const sB = short('server', [q.stream(12, first.length, second)], { keys: serverNext, phase: 1 });
-  const sC = short('server', [q.stream(12, first.length + second.length, third, true)], { keys: serverNext, phase: 1 });
-  const sA2 = short('server', [q.ping, q.stream(12, 0, first)], { keys: serverNext, phase: 1 });
-  server(sC);
-  server(late);
-  server(sA);
-  server(sA2);
-  if (!drop) server(sB);
+  const sC = short('server', sized([q.stream(12, first.length + second.length, third, true)]), { keys: serverNext, phase: 1 });
+  const sA2 = short('server', sized([q.ping, q.stream(12, 0, first)]), { keys: serverNext, phase: 1 });
+  const lateSized = gso > 0 ? short('server', sized([q.ping]), {}) : late;
+  if (gso > 0) server(sC, lateSized, sA, sA2, sB);
+  else {
+    server(sC);
+    server(late);
+    server(sA);
+    server(sA2);
+    if (!drop) server(sB);
+  }
   // `more` requests after those, one after the other on streams 16, 20, …; after the first, a minute of quiet.
   for (let i = 0; i < more; i++) {
     if (i === 1) pauseBefore = out.length;
@@ -259,6 +266,25 @@ test('a lost packet leaves its call marked, the others whole; without the key lo
   const other = await runCli(['dissect', '--tls-keylog', join(dir, 'other.keys'), pcap]);
   assert.equal(parse(other.stdout)[0].protocol, 'quic');
   assert.match(other.stderr, /QUIC: 0 of 1 connection decrypted; 1 without a key in the key log/);
+});
+
+test('a UDP GSO batch (packets in one datagram, as captured before the kernel cuts it) is cut into its packets: the calls are as sent one by one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-quic-gso-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const calls = (stdout: string) => parse(stdout).map((e) => `${e.summary} ${e.response?.bodySize ?? ''} ${JSON.stringify(e.response?.body ?? null)} ${e.warnings ?? ''}`);
+  const one = write(dir, 'one', lab('gso'));
+  const alone = await runCli(['dissect', '--tls-keylog', one.keys, one.pcap]);
+  assert.equal(alone.code, 0, alone.stderr);
+  // 1,350 bytes (an Ethernet MTU's datagram), and 1,100 (ngtcp2 was seen cutting batches below QUIC's 1,200).
+  for (const size of [1350, 1100]) {
+    const batch = write(dir, `batch${size}`, lab('gso', q.AES_128_GCM, QUIC_V1, false, undefined, 0, size));
+    const run = await runCli(['dissect', '--tls-keylog', batch.keys, batch.pcap]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(calls(run.stdout), calls(alone.stdout), `cut at ${size}`);
+    assert.match(run.stderr, /QUIC: 1 of 1 connection decrypted; 1 datagram that held a UDP GSO batch/);
+    assert.doesNotMatch(run.stderr, /did not authenticate/);
+  }
+  assert.equal(calls(alone.stdout).length, 4);
 });
 
 test('QUIC probe: which side sent a first datagram; other UDP is not QUIC', () => {

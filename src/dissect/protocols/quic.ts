@@ -37,6 +37,7 @@ import { readFrames, readVarint, type FrameHandler } from '../quic/frames.js';
 import { StreamAssembler } from '../quic/stream-assembler.js';
 import { StreamTable } from '../quic/stream-table.js';
 import { currentMeter } from '../memory-budget.js';
+import { GSO_MIN_SEGMENT, gsoSegmentSizes } from '../quic/gso.js';
 import { Http3Session } from './http3.js';
 import { DoqSession } from './doq.js';
 
@@ -51,6 +52,11 @@ const MAX_CRYPTO = 64 * 1024;
 const QUIC_STATE_COST = 2048;
 /** Packets that came before their keys could be known (0-RTT before the ClientHello, reordering), held to try again. */
 const MAX_WAITING_PACKETS = 32;
+/** Datagrams per direction searched for where a GSO batch was cut (quic/gso.ts), when the size known did not fit. */
+const MAX_GSO_SEARCHES = 16;
+
+/** What became of a packet: read, not authenticated by any key, or held/dropped for another reason (counted). */
+type PacketOutcome = 'opened' | 'failed' | 'other';
 
 type Level = 'initial' | 'handshake' | 'early' | 'application';
 /** Packet number spaces (0-RTT and 1-RTT share the application one). */
@@ -182,6 +188,8 @@ class QuicParser implements UdpDatagramParser {
   /** The connection's entry: waiting (it may be replaced by the HTTP/3 calls inside), or written. */
   private entryWritten = false;
   private waiting: WaitingPacket[] | undefined;
+  /** Per direction: the size its GSO batches were cut at, the largest datagram it sent that opened whole, searches left. */
+  private gso: Record<Direction, { size?: number; largest?: number; searches: number }> | undefined;
   private ended = false;
   private warnings: Set<string> | undefined;
 
@@ -208,7 +216,8 @@ class QuicParser implements UdpDatagramParser {
     }
   }
 
-  private datagram(dir: Direction, payload: Buffer): void {
+  /** One datagram's packets; `piece`: a piece of a GSO batch, not to be cut again. */
+  private datagram(dir: Direction, payload: Buffer, piece = false): void {
     let off = 0;
     while (off < payload.length) {
       const first = payload[off];
@@ -223,7 +232,7 @@ class QuicParser implements UdpDatagramParser {
           this.undecryptable++;
           return;
         }
-        this.packet(dir, 'application', payload.subarray(off), 1 + cidLength, false, this.version);
+        this.shortHeader(dir, payload, off, 1 + cidLength, false, piece);
         return;
       }
       if (off + 7 > payload.length) return;
@@ -274,19 +283,55 @@ class QuicParser implements UdpDatagramParser {
     }
   }
 
-  /** Remove header protection and decrypt one packet; its frames are read, or it waits for keys, or it is counted. */
-  private packet(dir: Direction, level: Level, packet: Buffer, pnOffset: number, long: boolean, version: number, retry = false): void {
+  /**
+   * A short-header (1-RTT) packet, from `off` to its datagram's end. A
+   * datagram that does not open whole may be a GSO batch (quic/gso.ts): it is
+   * cut where its packets' connection id repeats, and each piece is read as
+   * a datagram of its own.
+   */
+  private shortHeader(dir: Direction, datagram: Buffer, off: number, pnOffset: number, retry: boolean, piece = false): void {
+    const batch = !piece && datagram.length > 2 * GSO_MIN_SEGMENT;
+    const outcome = this.packet(dir, 'application', datagram.subarray(off), pnOffset, false, this.version, retry, batch);
+    const gso = (this.gso ??= { c2s: { searches: MAX_GSO_SEARCHES }, s2c: { searches: MAX_GSO_SEARCHES } })[dir];
+    if (outcome === 'opened' && !piece) gso.largest = Math.max(gso.largest ?? 0, datagram.length);
+    if (outcome !== 'failed' || !batch) return;
+    const dcid = datagram.subarray(off + 1, off + pnOffset);
+    const known = gso.size !== undefined && gso.size > off && gso.size < datagram.length ? [gso.size] : [];
+    let sizes = known.length > 0 ? gsoSegmentSizes(datagram, off, dcid, known) : [];
+    if (sizes.length === 0 && gso.searches > 0) {
+      gso.searches--;
+      sizes = gsoSegmentSizes(datagram, off, dcid, [gso.size, gso.largest]);
+    }
+    for (const size of sizes) {
+      if (this.packet(dir, 'application', datagram.subarray(off, size), pnOffset, false, this.version, true, true) !== 'opened') continue;
+      gso.size = size;
+      this.ctx.count('quic.gso_batches_split');
+      for (let at = size; at < datagram.length; at += size) this.datagram(dir, datagram.subarray(at, Math.min(at + size, datagram.length)), true);
+      return;
+    }
+    if (!retry) {
+      this.ctx.count('quic.decrypt_failed');
+      this.undecryptable++;
+    }
+  }
+
+  /**
+   * Remove header protection and decrypt one packet; its frames are read, or
+   * it waits for keys, or it is counted. A `tentative` packet that does not
+   * authenticate is not counted: the caller has another way to try.
+   */
+  private packet(dir: Direction, level: Level, packet: Buffer, pnOffset: number, long: boolean, version: number, retry = false, tentative = false): PacketOutcome {
     const keys = this.keysFor(level, dir, version);
     if (!keys) {
       if (!retry && level !== 'initial' && (this.waiting?.length ?? 0) < MAX_WAITING_PACKETS && this.mayGetKeys()) {
         (this.waiting ??= []).push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
         this.meter?.add(packet.length);
       } else if (!retry) this.undecrypted(level);
-      return;
+      return 'other';
     }
     if (packet.length < pnOffset + 4 + 16) {
       this.ctx.count('quic.packet_truncated');
-      return;
+      return 'other';
     }
     const slot = SPACE_INDEX[SPACE[level]] + (dir === 'c2s' ? 0 : 1);
     for (let i = 0; i < keys.candidates.length; i++) {
@@ -324,12 +369,13 @@ class QuicParser implements UdpDatagramParser {
         this.ctx.count('quic.frames_malformed');
         this.warn(why);
       }
-      return;
+      return 'opened';
     }
-    if (!retry) {
+    if (!retry && !tentative) {
       this.ctx.count('quic.decrypt_failed');
       this.undecryptable++;
     }
+    return 'failed';
   }
 
   /**
@@ -467,7 +513,8 @@ class QuicParser implements UdpDatagramParser {
     for (const w of waiting) {
       ctx.now = w.now;
       ctx.frame = w.frame;
-      this.packet(w.dir, w.level, w.packet, w.pnOffset, w.long, w.version, true);
+      if (w.long) this.packet(w.dir, w.level, w.packet, w.pnOffset, w.long, w.version, true);
+      else this.shortHeader(w.dir, w.packet, 0, w.pnOffset, true);
     }
     ctx.now = now;
     ctx.frame = frame;

@@ -239,11 +239,13 @@ export function describeDecryption(counters: Record<string, number>): string {
 /** The same for QUIC connections (their TLS secrets come from the same key log); undefined when none was seen. */
 export function describeQuicDecryption(counters: Record<string, number>): string | undefined {
   const n = (k: string): number => counters[k] ?? 0;
+  const count = (k: string, one: string): string => `${n(k)} ${one}${n(k) === 1 ? '' : 's'}`;
   if (n('quic.connections') === 0) return undefined;
   const parts = [`${n('quic.decrypted_connections')} of ${n('quic.connections')} connection${n('quic.connections') === 1 ? '' : 's'} decrypted`];
   if (n('quic.no_key') > 0) parts.push(`${n('quic.no_key')} without a key in the key log`);
   if (n('quic.packets_undecrypted') > 0) parts.push(`${n('quic.packets_undecrypted')} packets not decrypted`);
   if (n('quic.decrypt_failed') > 0) parts.push(`${n('quic.decrypt_failed')} packets that did not authenticate`);
+  if (n('quic.gso_batches_split') > 0) parts.push(`${count('quic.gso_batches_split', 'datagram')} that held a UDP GSO batch (captured before the kernel cut it) cut into its packets`);
   if (n('quic.decrypted_not_http3') > 0) parts.push(`${n('quic.decrypted_not_http3')} carrying a protocol other than HTTP/3 (kept as quic entries)`);
   return `QUIC: ${parts.join('; ')}`;
 }

@@ -296,11 +296,11 @@ class QuicParser implements UdpDatagramParser {
     if (outcome === 'opened' && !piece) gso.largest = Math.max(gso.largest ?? 0, datagram.length);
     if (outcome !== 'failed' || !batch) return;
     const dcid = datagram.subarray(off + 1, off + pnOffset);
-    const known = gso.size !== undefined && gso.size > off && gso.size < datagram.length ? [gso.size] : [];
-    let sizes = known.length > 0 ? gsoSegmentSizes(datagram, off, dcid, known) : [];
+    // The size this direction was cut at before, else (a bounded number of times) a search.
+    let sizes = gsoSegmentSizes(datagram, off, dcid, [gso.size], false);
     if (sizes.length === 0 && gso.searches > 0) {
       gso.searches--;
-      sizes = gsoSegmentSizes(datagram, off, dcid, [gso.size, gso.largest]);
+      sizes = gsoSegmentSizes(datagram, off, dcid, [gso.largest], true);
     }
     for (const size of sizes) {
       if (this.packet(dir, 'application', datagram.subarray(off, size), pnOffset, false, this.version, true, true) !== 'opened') continue;

@@ -589,9 +589,9 @@ export class RedisParser implements TcpStreamParser {
    * replies go on pairing with the commands read before it; the replies to
    * the commands it took come out without a command (warning `gap`).
    */
-  onGap(dir: Direction, _length: number): void {
+  onGap(dir: Direction, length: number): void {
     this.ctx.count('redis.gap');
-    if (dir === 'c2s') this.clientOffset += _length;
+    if (dir === 'c2s') this.clientOffset += length;
     this.gapAt = this.ctx.now;
     this.unsure = true;
     const reader = this.readers[dir];

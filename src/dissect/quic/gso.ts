@@ -24,12 +24,14 @@ export const GSO_MAX_SIZES = 8;
  * non-zero version). `first` is where the batch's first short-header packet
  * starts (long-header packets may come before it in the first segment).
  * `preferred` sizes (the size this direction was cut at before, the largest
- * datagram it sent whole) come first, then the rest from the smallest.
+ * datagram it sent whole) come first, then, when `search`, the rest from the
+ * smallest.
  */
-export function gsoSegmentSizes(datagram: Buffer, first: number, dcid: Buffer, preferred: Array<number | undefined>): number[] {
+export function gsoSegmentSizes(datagram: Buffer, first: number, dcid: Buffer, preferred: Array<number | undefined>, search: boolean): number[] {
   const sizes: number[] = [];
   const fits = (size: number): boolean => size > first && size < datagram.length && size >= GSO_MIN_SEGMENT && size <= GSO_MAX_SEGMENT && batchOf(datagram, size, dcid);
   for (const size of preferred) if (size !== undefined && !sizes.includes(size) && fits(size)) sizes.push(size);
+  if (!search) return sizes;
   const last = Math.min(GSO_MAX_SEGMENT, datagram.length - 1);
   for (let size = Math.max(GSO_MIN_SEGMENT, first + 1); size <= last && sizes.length < GSO_MAX_SIZES; size++) {
     if (!sizes.includes(size) && batchOf(datagram, size, dcid)) sizes.push(size);

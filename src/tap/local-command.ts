@@ -5,7 +5,7 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { outputFromFlags } from '../cli/output-flag.js';
 import { behindLine, runLocalTap, tapSummary } from './local.js';
-import { describeDecryption } from '../dissect/tls/keylog.js';
+import { describeDecryption, describeQuicDecryption } from '../dissect/tls/keylog.js';
 import { captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { snaplenFrom } from '../cli/snaplen-flag.js';
 import type { LiveStats } from '../capture/live.js';
@@ -77,7 +77,13 @@ export async function tapLocal(flags: TapFlags, io: CommandIo): Promise<number> 
   if (!packetsOut) await sink.finish();
   process.stderr.write(`tap: ${tapSummary(result, !packetsOut)}\n`);
   // As dissect says it: how decryption with the key log went.
-  if (flags['tls-keylog'] && !packetsOut && result.counters) process.stderr.write(`tap: ${describeDecryption(result.counters)}\n`);
+  if (flags['tls-keylog'] && !packetsOut && result.counters) {
+    const c = result.counters;
+    // A run with only QUIC sessions says how QUIC went, not "TLS: 0 sessions decrypted" (as dissect does).
+    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || !c['quic.connections']) process.stderr.write(`tap: ${describeDecryption(c)}\n`);
+    const quic = describeQuicDecryption(c);
+    if (quic) process.stderr.write(`tap: ${quic}\n`);
+  }
   if (sampler) process.stderr.write(`tap: --sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped\n`);
   return ExitCode.OK;
 }

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeVethLab, stopTcpdump, tcpdumpIn, type VethLab } from '../live/netns.js';
+import { finish, makeVethLab, sharkIn, stopTcpdump, tcpdumpIn, waitForStderr, type VethLab } from '../live/netns.js';
 import { runCli } from '../helpers/cli.js';
 
 const SECRET = 'quic-lab-token-5d1e77';
@@ -43,6 +43,15 @@ const CONNECTIONS: Connection[] = [
   { paths: ['/big.txt'], args: ['--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM'] },
   { paths: ['/big.txt', '/index.json', '/big.txt'], args: ['-t', '0.1', '-r', '0.1'] },
 ];
+
+/** One client connection (its requests in order) from the lab's client namespace; what the client saw. */
+async function fetch(c: Connection, keylog: string): Promise<string[]> {
+  const uris = c.paths.map((p) => `https://quic.lab${p}`);
+  const args = [...c.args, '--no-quic-dump', '--exit-on-all-streams-close', '--timeout=5s', lab.ipB, '4433', ...uris];
+  const r = await lab.sh(lab.nsA, `cd ${dir} && SSLKEYLOGFILE=${keylog} timeout 20 gtlsclient ${args.map((a) => `'${a}'`).join(' ')} 2>&1`, 30_000);
+  assert.equal(r.code, 0, `gtlsclient ${c.args.join(' ')}: ${r.stdout.slice(-500)}`);
+  return readClientLog(r.stdout, c.paths, c.args.includes('POST') ? 'POST' : 'GET');
+}
 
 /** Each stream's status and body bytes from the client's HTTP log ("http: stream 0x4 [:status: 404]", "… body 38 bytes"). */
 function readClientLog(log: string, paths: string[], method: string): string[] {
@@ -80,13 +89,7 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   const dump = await tcpdumpIn(lab, lab.nsA, lab.ifA, capture, 'udp port 4433');
-  for (const c of CONNECTIONS) {
-    const uris = c.paths.map((p) => `https://quic.lab${p}`);
-    const args = [...c.args, '--no-quic-dump', '--exit-on-all-streams-close', '--timeout=5s', lab.ipB, '4433', ...uris];
-    const r = await lab.sh(lab.nsA, `cd ${dir} && SSLKEYLOGFILE=${keys} timeout 20 gtlsclient ${args.map((a) => `'${a}'`).join(' ')} 2>&1`, 30_000);
-    assert.equal(r.code, 0, `gtlsclient ${c.args.join(' ')}: ${r.stdout.slice(-500)}`);
-    clientSaw.push(...readClientLog(r.stdout, c.paths, c.args.includes('POST') ? 'POST' : 'GET'));
-  }
+  for (const c of CONNECTIONS) clientSaw.push(...(await fetch(c, keys)));
   await new Promise((r) => setTimeout(r, 300));
   await stopTcpdump(dump);
 });
@@ -134,4 +137,20 @@ test('without the key log: one quic entry per connection, its server name and AL
   }
   // The suites the clients were told to use, in order.
   assert.deepEqual(entries.slice(3).map((e) => e.response.cipherSuite), ['TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256']);
+});
+
+test('live: `shark tap` on the client\'s veth, following the key log as the client writes it, reports every request', async () => {
+  const liveKeys = join(dir, 'live.keys'); // not there when the tap starts
+  const tap = sharkIn(lab, lab.nsA, ['tap', '-i', lab.ifA, '-f', 'udp port 4433', '--tls-keylog', liveKeys]);
+  const done = finish(tap);
+  await waitForStderr(tap, /listening on/);
+  const saw = [...(await fetch(CONNECTIONS[0], liveKeys)), ...(await fetch(CONNECTIONS[1], liveKeys))];
+  await new Promise((r) => setTimeout(r, 300));
+  tap.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  const calls = r.stdout.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.protocol === 'http3');
+  // Requests sent in one datagram share their time: compared as sets of calls.
+  assert.deepEqual(calls.map((e) => `${e.request.method} ${e.request.path} ${e.response?.status ?? '-'} ${e.response?.bodySize ?? 0}`).sort(), saw.sort(), r.stderr);
+  assert.match(r.stderr, /QUIC: 2 of 2 connections decrypted/);
 });

@@ -52,6 +52,15 @@ const MAX_CRYPTO = 64 * 1024;
 const QUIC_STATE_COST = 2048;
 /** Packets that came before their keys could be known (0-RTT before the ClientHello, reordering), held to try again. */
 const MAX_WAITING_PACKETS = 32;
+/**
+ * Live (a key log followed as clients write it): a client logs a session's
+ * secrets only once it has them, after its ClientHello went out, so the
+ * connection's packets wait for them, up to this many and this long (as a
+ * TLS connection waits, tls/decrypting-parser.ts).
+ */
+const MAX_WAITING_PACKETS_LIVE = 1024;
+const MAX_WAITING_BYTES_LIVE = 1024 * 1024;
+const KEY_WAIT_MS = 3000;
 /** Datagrams per direction searched for where a GSO batch was cut (quic/gso.ts), when the size known did not fit. */
 const MAX_GSO_SEARCHES = 16;
 
@@ -188,6 +197,10 @@ class QuicParser implements UdpDatagramParser {
   /** The connection's entry: waiting (it may be replaced by the HTTP/3 calls inside), or written. */
   private entryWritten = false;
   private waiting: WaitingPacket[] | undefined;
+  private waitingBytes = 0;
+  /** Live: the ClientHello's random, and since when its secrets are waited for (undefined: not waiting). */
+  private clientRandom: Buffer | undefined;
+  private keyWaitSince: number | undefined;
   /** Per direction: the size its GSO batches were cut at, the largest datagram it sent that opened whole, searches left. */
   private gso: Record<Direction, { size?: number; largest?: number; searches: number }> | undefined;
   private ended = false;
@@ -321,10 +334,12 @@ class QuicParser implements UdpDatagramParser {
    * authenticate is not counted: the caller has another way to try.
    */
   private packet(dir: Direction, level: Level, packet: Buffer, pnOffset: number, long: boolean, version: number, retry = false, tentative = false): PacketOutcome {
+    if (!retry && this.keyWaitSince !== undefined && level !== 'initial') this.checkKeys(false);
     const keys = this.keysFor(level, dir, version);
     if (!keys) {
-      if (!retry && level !== 'initial' && (this.waiting?.length ?? 0) < MAX_WAITING_PACKETS && this.mayGetKeys()) {
+      if (!retry && level !== 'initial' && this.mayGetKeys() && this.roomToWait(packet.length)) {
         (this.waiting ??= []).push({ dir, level, packet: Buffer.from(packet), pnOffset, long, version, now: this.ctx.now, frame: this.ctx.frame });
+        this.waitingBytes += packet.length;
         this.meter?.add(packet.length);
       } else if (!retry) this.undecrypted(level);
       return 'other';
@@ -391,7 +406,43 @@ class QuicParser implements UdpDatagramParser {
 
   /** Whether the keys a waiting packet needs may still come (a ClientHello or a ServerHello to read). */
   private mayGetKeys(): boolean {
-    return this.ctx.options.tlsKeys !== undefined && this.ctx.options.tlsKeys.size > 0 && (this.clientHello === undefined || this.suite === undefined);
+    const log = this.ctx.options.tlsKeys;
+    if (log === undefined || (log.size === 0 && !log.follows)) return false;
+    return this.clientHello === undefined || this.suite === undefined || this.keyWaitSince !== undefined;
+  }
+
+  private roomToWait(bytes: number): boolean {
+    const n = this.waiting?.length ?? 0;
+    if (!this.ctx.options.tlsKeys?.follows) return n < MAX_WAITING_PACKETS;
+    return n < MAX_WAITING_PACKETS_LIVE && this.waitingBytes + bytes <= MAX_WAITING_BYTES_LIVE;
+  }
+
+  /**
+   * Live: look in the followed key log again for the session's secrets; go on
+   * with them, or give up once waited too long (or at the end): the packets
+   * held are then counted as not decrypted, and the connection is a `quic` entry.
+   */
+  private checkKeys(final: boolean, now = this.ctx.now): void {
+    const log = this.ctx.options.tlsKeys;
+    if (this.keyWaitSince === undefined || !log || !this.clientRandom) return;
+    log.refresh(final);
+    this.secrets = log.lookup(this.clientRandom);
+    if (this.secrets) {
+      this.keyWaitSince = undefined;
+      this.retryWaiting();
+      return;
+    }
+    if (!final && now - this.keyWaitSince <= KEY_WAIT_MS) return;
+    this.keyWaitSince = undefined;
+    this.ctx.count('quic.no_key');
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const w of waiting) {
+      this.meter?.add(-w.packet.length);
+      this.undecrypted(w.level);
+    }
+    this.waitingBytes = 0;
+    if (this.serverHello !== undefined) this.writeEntry();
   }
 
   /** Keys for a level and direction: Initial ones from the connection id, the others from the key log's secrets. */
@@ -473,8 +524,13 @@ class QuicParser implements UdpDatagramParser {
       this.helloFrame = this.ctx.frame;
       this.ctx.count('quic.connections');
       const random = body.subarray(2, 34);
-      this.secrets = random.length === 32 ? this.ctx.options.tlsKeys?.lookup(random) : undefined;
-      if (this.ctx.options.tlsKeys && this.ctx.options.tlsKeys.size > 0 && !this.secrets) this.ctx.count('quic.no_key');
+      const log = this.ctx.options.tlsKeys;
+      this.secrets = random.length === 32 ? log?.lookup(random) : undefined;
+      if (!this.secrets && random.length === 32 && log?.follows) {
+        // Live: the client logs the secrets once it has them; the packets wait (checkKeys).
+        this.clientRandom = Buffer.from(random);
+        this.keyWaitSince = this.ctx.now;
+      } else if (log && log.size > 0 && !this.secrets) this.ctx.count('quic.no_key');
       this.retryWaiting();
     } else if (type === 2 && dir === 's2c' && this.serverHello === undefined) {
       try {
@@ -491,7 +547,7 @@ class QuicParser implements UdpDatagramParser {
         for (const k of this.keys.values()) if (k.candidates.length > 1) k.candidates = k.candidates.filter((c) => c.suite === suite);
       }
       // Without the session's secrets nothing more can be read: the connection's entry is written now.
-      if (!this.secrets) this.writeEntry();
+      if (!this.secrets && this.keyWaitSince === undefined) this.writeEntry();
       this.retryWaiting();
     } else if (type === 8 && dir === 's2c' && level === 'handshake') {
       // EncryptedExtensions: the ALPN the server chose, and whether it took the client's 0-RTT data.
@@ -506,6 +562,7 @@ class QuicParser implements UdpDatagramParser {
     if (!this.waiting || this.waiting.length === 0 || !this.secrets) return;
     const waiting = this.waiting;
     this.waiting = undefined;
+    this.waitingBytes = 0;
     for (const w of waiting) this.meter?.add(-w.packet.length);
     const ctx = this.ctx as { now: number; frame: number };
     const now = ctx.now;
@@ -520,8 +577,9 @@ class QuicParser implements UdpDatagramParser {
     ctx.frame = frame;
   }
 
-  onTick(): void {
-    // Calls end with their streams or the connection; nothing times out on its own here.
+  onTick(nowMs: number): void {
+    // Calls end with their streams or the connection; only a wait for a live key log times out.
+    if (this.keyWaitSince !== undefined) this.checkKeys(false, nowMs);
   }
 
   pendingSince(): number | undefined {
@@ -536,6 +594,7 @@ class QuicParser implements UdpDatagramParser {
 
   onEnd(): void {
     if (this.ended) return;
+    this.checkKeys(true);
     this.ended = true;
     this.streams?.giveUpHoles();
     for (const w of this.waiting ?? []) this.undecrypted(w.level);

@@ -8,12 +8,13 @@
 //
 // Connections: three requests (200, 200 with a 66 KB body, 404); key updates
 // every few milliseconds; a POST with a secret in its body; ChaCha20 and
-// AES-256 suites; and 10 % of packets lost each way (the client drops them),
-// so frames are sent again.
+// AES-256 suites; 10 % of packets lost each way (the client drops them), so
+// frames are sent again; and a session resumed with its requests sent as
+// 0-RTT early data. The server sends trailers with every response.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,8 @@ let dir: string;
 let capture: string;
 let keys: string;
 let server: ChildProcess | undefined;
+/** Whether the resumed connections sent their requests as 0-RTT (the client's log says so). */
+const early: boolean[] = [];
 /** What the client saw, per request in order: "METHOD path status bodyBytes". */
 const clientSaw: string[] = [];
 
@@ -42,14 +45,18 @@ const CONNECTIONS: Connection[] = [
   { paths: ['/index.json', '/big.txt'], args: ['--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305'] },
   { paths: ['/big.txt'], args: ['--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM'] },
   { paths: ['/big.txt', '/index.json', '/big.txt'], args: ['-t', '0.1', '-r', '0.1'] },
+  { paths: ['/index.json'], args: ['--session-file=session', '--tp-file=params'] },
+  { paths: ['/big.txt', '/index.json'], args: ['--session-file=session', '--tp-file=params'] },
 ];
 
 /** One client connection (its requests in order) from the lab's client namespace; what the client saw. */
 async function fetch(c: Connection, keylog: string): Promise<string[]> {
   const uris = c.paths.map((p) => `https://quic.lab${p}`);
   const args = [...c.args, '--no-quic-dump', '--exit-on-all-streams-close', '--timeout=5s', lab.ipB, '4433', ...uris];
+  const resumed = c.args.some((a) => a.startsWith('--session-file')) && existsSync(join(dir, 'params'));
   const r = await lab.sh(lab.nsA, `cd ${dir} && SSLKEYLOGFILE=${keylog} timeout 20 gtlsclient ${args.map((a) => `'${a}'`).join(' ')} 2>&1`, 30_000);
   assert.equal(r.code, 0, `gtlsclient ${c.args.join(' ')}: ${r.stdout.slice(-500)}`);
+  if (resumed) early.push(/0RTT STREAM/.test(r.stdout));
   return readClientLog(r.stdout, c.paths, c.args.includes('POST') ? 'POST' : 'GET');
 }
 
@@ -80,7 +87,7 @@ before(async () => {
   keys = join(dir, 'keys.log');
   lab = makeVethLab(`qu${process.pid % 100}`, '198.19.240', 'shq');
   // Started directly (`ip netns exec` execs it), so the lab's stop() kills the server itself.
-  server = lab.start(lab.nsB, ['gtlsserver', '-q', '-d', www, lab.ipB, '4433', join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+  server = lab.start(lab.nsB, ['gtlsserver', '-q', '--send-trailers', '-d', www, lab.ipB, '4433', join(dir, 'key.pem'), join(dir, 'cert.pem')]);
   server.stdout?.resume();
   server.stderr?.resume();
   for (let i = 0; i < 50; i++) {
@@ -102,7 +109,8 @@ after(() => {
 });
 
 test('every request the QUIC client made is an http3 entry with the status and body size it saw, GSO batches cut, the secret redacted', async () => {
-  assert.equal(clientSaw.length, 12);
+  assert.equal(clientSaw.length, 15);
+  assert.deepEqual(early, [true], 'the resumed session sent 0-RTT');
   assert.ok(clientSaw.every((c) => !c.includes(' - ')), clientSaw.join('\n'));
   const r = await runCli(['dissect', '--tls-keylog', keys, capture]);
   assert.equal(r.code, 0, r.stderr);
@@ -112,6 +120,7 @@ test('every request the QUIC client made is an http3 entry with the status and b
   assert.deepEqual(ours, clientSaw);
   assert.deepEqual(entries.filter((e) => e.protocol !== 'http3').map((e) => e.summary), [], 'every connection decrypted');
   assert.ok(calls.every((e) => e.tls === true && !e.warnings), 'nothing lost or unsure');
+  assert.ok(calls.every((e) => e.response.trailers?.['x-ngtcp2-stream-id'] !== undefined), 'trailers read');
   // The server's datagrams came as GSO batches (the capture on the veth is before the cut), and were cut.
   const batches = /(\d+) datagrams? that held a UDP GSO batch/.exec(r.stderr);
   assert.ok(batches && Number(batches[1]) > 0, r.stderr);
@@ -136,7 +145,7 @@ test('without the key log: one quic entry per connection, its server name and AL
     assert.deepEqual(e.request.alpn, ['h3']);
   }
   // The suites the clients were told to use, in order.
-  assert.deepEqual(entries.slice(3).map((e) => e.response.cipherSuite), ['TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256']);
+  assert.deepEqual(entries.slice(3, 6).map((e) => e.response.cipherSuite), ['TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256']);
 });
 
 test('live: `shark tap` on the client\'s veth, following the key log as the client writes it, reports every request', async () => {

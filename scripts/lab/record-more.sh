@@ -8,8 +8,8 @@
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
 # Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
-# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap. ONLY (comma-separated: pgsql,mysql,mysql-compressed,
-# mysql-big,h2c,grpc,redis)
+# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap. ONLY (comma-separated: pgsql,mysql,
+# mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio redis-server redis-tools
@@ -240,9 +240,25 @@ EOF_CMDS
   # redis-benchmark sends 8 commands, waits for their 8 replies, sends 8 more (LRANGE_100 replies are ~2 KB).
   in_cli redis-benchmark -h "$SRV_IP" -p 6379 -c 2 -n 96 -P 8 -d 16 -t set,get,lpush,lrange_100 -q >/dev/null
 }
-if wanted redis && command -v redis-server >/dev/null 2>&1; then
+# Mass insertion (redis-cli --pipe): 3,000 commands written at once, the replies read as they come.
+redis_pipe_session() {
+  /usr/bin/python3 - > "$WORK/pipe.resp" <<'EOF_PY'
+import random
+random.seed(1)
+out = []
+for i in range(3000):
+    k = 'k%d' % (i % 200)
+    r = random.random()
+    w = ['SET', k, 'v%d' % i] if r < 0.45 else ['GET', k] if r < 0.9 else ['INCR', 'n%d' % (i % 7)]
+    out.append('*%d\r\n' % len(w) + ''.join('$%d\r\n%s\r\n' % (len(x), x) for x in w))
+print(''.join(out), end='')
+EOF_PY
+  in_cli redis-cli -h "$SRV_IP" -p 6379 --pipe < "$WORK/pipe.resp" >/dev/null
+}
+if (wanted redis || wanted redis-pipe) && command -v redis-server >/dev/null 2>&1; then
   ip netns exec "$SRV_NS" redis-server --bind "$SRV_IP" --port 6379 --save '' --appendonly no --protected-mode no >"$WORK/redis.log" 2>&1 &
   PIDS+=($!)
   wait_port 6379
-  record "$OUT/lab-redis.pcap" redis_session
+  wanted redis && record "$OUT/lab-redis.pcap" redis_session
+  wanted redis-pipe && record "$OUT/lab-redis-pipe.pcap" redis_pipe_session
 fi

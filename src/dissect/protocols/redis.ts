@@ -7,6 +7,7 @@
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { looksLikeText, printable, truncate } from './util/text.js';
+import { currentMeter } from '../memory-budget.js';
 
 /** Nesting deeper than this is hostile (redis itself nests a few levels). */
 const MAX_DEPTH = 32;
@@ -21,7 +22,15 @@ const MAX_LINE = 64 * 1024;
 /** Redis' own limits (proto-max-bulk-len, proto-max-multibulk-len). */
 const MAX_BULK = 512 * 1024 * 1024;
 const MAX_COUNT = 1024 * 1024;
-const MAX_PENDING = 1024;
+/**
+ * Commands awaiting their replies, per connection: a count, and what they
+ * keep (their entries' text, estimated), charged to the flow's memory budget.
+ * `redis-cli --pipe` (mass insertion) has ~15,000 commands in flight.
+ */
+const MAX_PENDING = 65536;
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
+/** Runs of replies owed to commands already emitted (see `owed`). */
+const MAX_OWED_RUNS = 1024;
 
 const TYPE_NAMES: Record<string, string> = {
   '+': 'simple', '-': 'error', ':': 'integer', '$': 'bulk', '*': 'array', '_': 'null', '#': 'boolean',
@@ -518,6 +527,8 @@ interface PendingCommand {
   emitted: boolean;
   /** Not answered (CLIENT REPLY OFF or SKIP): emitted, in its turn, without a reply. */
   oneWay?: boolean;
+  /** What it keeps, estimated (bytes): its entry's strings. */
+  cost: number;
 }
 
 export class RedisParser implements TcpStreamParser {
@@ -527,8 +538,13 @@ export class RedisParser implements TcpStreamParser {
   private readonly streamWarnings = new Set<string>();
   /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
   private subscribed = false;
-  /** Commands emitted unanswered by onTick: replies come in order, so the next ones are theirs. */
-  private expired = 0;
+  /**
+   * Replies owed to commands already emitted, in order (replies come in
+   * command order, so the next ones are theirs): runs of those reported
+   * unanswered by onTick (`late`: their replies are entries of their own),
+   * and of those let go past MAX_PENDING (their replies are only counted).
+   */
+  private owed: Array<{ late: boolean; n: number }> = [];
   /**
    * `CLIENT REPLY OFF`: the server answers nothing until `CLIENT REPLY ON`
    * (whose +OK it sends). `CLIENT REPLY SKIP`: neither it nor the next
@@ -557,8 +573,13 @@ export class RedisParser implements TcpStreamParser {
    * command, so pairing is in step again from there.
    */
   private unsure = false;
+  /** After a gap in the server's bytes every command paired is unsure, not only those sent after the gap. */
+  private unsureAll = false;
   /** Bytes of the client's stream so far, lost ones included (the unit of the packets' acknowledgements). */
   private clientOffset = 0;
+  /** What the commands waiting keep (their `cost`), charged to the flow's memory budget. */
+  private pendingBytes = 0;
+  private readonly meter = currentMeter();
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
@@ -600,8 +621,10 @@ export class RedisParser implements TcpStreamParser {
     this.resync[dir] = true;
     this.probation[dir] = false;
     if (dir === 'c2s') return;
-    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null, 'gap');
-    this.expired = 0;
+    for (const p of this.takeAllPending()) if (!p.emitted) this.emit(p, null, 'gap');
+    this.owed = [];
+    // A command read in part at the gap is read whole after it, and its reply may come after replies still owed.
+    this.unsureAll = true;
     // Subscribed: the server's messages come without commands, and cannot wait for one.
     if (!this.subscribed) this.awaitingClient = true;
   }
@@ -612,10 +635,10 @@ export class RedisParser implements TcpStreamParser {
 
   onTick(nowMs: number, timeoutMs: number): void {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
-      const p = this.pending.shift()!;
+      const p = this.shiftPending()!;
       if (!p.emitted) {
         this.emit(p, null);
-        if (!p.oneWay) this.expired++;
+        if (!p.oneWay) this.owe(true);
       }
     }
     this.emitOneWay();
@@ -639,7 +662,7 @@ export class RedisParser implements TcpStreamParser {
   onEnd(): void {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
-    for (const p of this.pending.splice(0)) if (!p.emitted) this.emit(p, null);
+    for (const p of this.takeAllPending()) if (!p.emitted) this.emit(p, null);
   }
 
   private onMalformed(dir: Direction, why: string, dropped: number): void {
@@ -673,10 +696,16 @@ export class RedisParser implements TcpStreamParser {
     if (argCount > MAX_ARGS) request.argsTruncated = argCount;
     if (command === 'SUBSCRIBE' || command === 'PSUBSCRIBE' || command === 'SSUBSCRIBE') this.subscribed = true;
     const oneWay = this.expectsNoReply(command, words);
-    if (this.pending.length >= MAX_PENDING) {
-      this.ctx.count('redis.pending-overflow');
-      const p = this.pending.shift()!;
-      if (!p.emitted) this.emit(p, null);
+    const cost = 96 + 2 * (command.length + (request.key?.length ?? 0) + args.reduce((n, a) => n + a.length, 0));
+    while (this.pending.length > 0 && (this.pending.length >= MAX_PENDING || this.pendingBytes + cost > MAX_PENDING_BYTES)) {
+      // A client pipelining past the bound: the oldest command goes out now without its reply, which
+      // is still owed: it is skipped when it comes, so the next ones pair.
+      const p = this.shiftPending()!;
+      if (!p.emitted) {
+        this.ctx.count('redis.replies_dropped');
+        this.emit(p, null, undefined, true);
+        if (!p.oneWay) this.owe(false);
+      }
     }
     this.pending.push({
       request,
@@ -689,13 +718,15 @@ export class RedisParser implements TcpStreamParser {
       oneWay,
       afterGap: this.gapAt !== undefined && m.time >= this.gapAt,
       end: this.clientOffset,
+      cost,
     });
+    this.charge(cost);
     this.emitOneWay();
   }
 
   /** Commands the server will not answer, at the front of the queue: emitted now, so calls keep the order they were made in. */
   private emitOneWay(): void {
-    while (this.pending[0]?.oneWay) this.emit(this.pending.shift()!, null);
+    while (this.pending[0]?.oneWay) this.emit(this.shiftPending()!, null);
   }
 
   /** Whether the server will not answer this command (CLIENT REPLY OFF or SKIP in force, or this command sets them). */
@@ -743,33 +774,57 @@ export class RedisParser implements TcpStreamParser {
             this.emit(front, m);
             front.emitted = true;
           } else this.ctx.count('redis.subscribe-confirmations');
-          if (--front.expected <= 0) this.pending.shift();
+          if (--front.expected <= 0) this.shiftPending();
           return;
         }
       }
       this.emitStandalone(m, kind);
       return;
     }
-    if (this.expired > 0) {
-      // The reply of a command already reported unanswered.
-      this.expired--;
-      this.emitStandalone(m, null, 'late response');
+    const owed = this.owed[0];
+    if (owed !== undefined) {
+      // The reply of a command already reported: unanswered (a late response), or let go past the bound.
+      if (--owed.n === 0) this.owed.shift();
+      if (owed.late) this.emitStandalone(m, null, 'late response');
       return;
     }
     // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
-    while (this.pending[0]?.emitted) this.pending.shift();
+    while (this.pending[0]?.emitted) this.shiftPending();
     const front = this.pending[0];
     if (front && this.gapAt !== undefined && (this.sentBefore(front) || (front.afterGap && m.time < front.time))) {
       // Sent before the server had the command, or begun before it was sent: it answers one a gap took.
       this.emitStandalone(m, null, 'gap');
       return;
     }
-    this.pending.shift();
+    this.shiftPending();
     // Commands read before a gap in the client's bytes are the oldest, and their replies come first, in step.
-    const unsure = this.unsure && front?.afterGap === true;
+    const unsure = this.unsure && front !== undefined && (front.afterGap === true || this.unsureAll);
     if (front) this.emit(front, m, unsure ? 'gap' : undefined);
     else this.emitStandalone(m, null, this.gapAt !== undefined ? 'gap' : undefined);
-    if (unsure && this.pending.length === 0) this.unsure = false;
+    if (unsure && this.pending.length === 0) this.unsure = this.unsureAll = false;
+  }
+
+  private shiftPending(): PendingCommand | undefined {
+    const p = this.pending.shift();
+    if (p) this.charge(-p.cost);
+    return p;
+  }
+
+  private takeAllPending(): PendingCommand[] {
+    this.charge(-this.pendingBytes);
+    return this.pending.splice(0);
+  }
+
+  private charge(bytes: number): void {
+    this.pendingBytes += bytes;
+    this.meter?.add(bytes);
+  }
+
+  /** One more reply owed to a command already emitted (runs bounded: past it, the last run takes it). */
+  private owe(late: boolean): void {
+    const last = this.owed.at(-1);
+    if (last && (last.late === late || this.owed.length >= MAX_OWED_RUNS)) last.n++;
+    else this.owed.push({ late, n: 1 });
   }
 
   /** Whether the packet being read left the server before it had all of `p` (its acknowledgement says so). */
@@ -783,9 +838,9 @@ export class RedisParser implements TcpStreamParser {
    * error, warning `unanswered`), or, for a command the server does not
    * answer (CLIENT REPLY OFF or SKIP: `oneWay`), no reply and not an error.
    */
-  private emit(p: PendingCommand, reply: RespMessage | null, warning?: string): void {
+  private emit(p: PendingCommand, reply: RespMessage | null, warning?: string, untracked = false): void {
     const oneWay = reply === null && p.oneWay === true;
-    const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : 'unanswered';
+    const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : untracked ? '(reply not tracked)' : 'unanswered';
     const call: CallRecord = {
       protocol: 'redis',
       request: p.request,
@@ -794,7 +849,7 @@ export class RedisParser implements TcpStreamParser {
       requestFrame: p.frame,
       requestSize: p.size,
       responseSize: reply?.size ?? 0,
-      error: reply ? reply.type === 'error' : !oneWay,
+      error: reply ? reply.type === 'error' : !oneWay && !untracked,
       summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → ${outcome}`,
     };
     if (reply) {
@@ -804,7 +859,7 @@ export class RedisParser implements TcpStreamParser {
     if (this.streamWarnings.size > 0 || !reply || warning) {
       const warnings = [...this.streamWarnings];
       if (warning) warnings.push(warning);
-      if (!reply) warnings.push(oneWay ? 'no reply expected' : 'unanswered');
+        if (!reply) warnings.push(oneWay ? 'no reply expected' : untracked ? 'reply not tracked: too many commands in flight' : 'unanswered');
       call.warnings = warnings;
     }
     this.ctx.emit(call);

@@ -41,7 +41,8 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
 export function lossCounters(counters: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(counters)
-      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_/.test(k))
+      // A queue past its bound (`<protocol>.pending_overflow`) let calls go without their answers.
+      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_|overflow/.test(k))
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 }

@@ -127,3 +127,29 @@ test('Memcached binary: opaque pairing, quiet gets closed by NoOp, statuses, SAS
   assert.equal(records[1].request!.flags, 7);
   assert.equal(records[3].response!.value, 'B');
 });
+
+test('Memcached text: past 1,024 commands in flight, or after a timeout, a command let go does not take the next one\'s reply', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 64, noBodies: false });
+  const p = new MemcachedParser(ctx);
+  const n = 1030;
+  p.onData('c2s', Buffer.from(Array.from({ length: n }, (_, i) => `get k${i}\r\n`).join('')));
+  p.onData('s2c', Buffer.from(Array.from({ length: n }, (_, i) => `VALUE k${i} 0 ${String(i).length}\r\n${i}\r\nEND\r\n`).join('')));
+  // A command whose reply comes after the request timeout, then one answered at once.
+  (ctx as { now: number }).now += 1_000;
+  p.onData('c2s', Buffer.from('get slow\r\n'));
+  p.onTick(ctx.now + 60_000, 30_000);
+  p.onData('c2s', Buffer.from('get fast\r\n'));
+  p.onData('s2c', Buffer.from('VALUE slow 0 1\r\ns\r\nEND\r\nVALUE fast 0 1\r\nf\r\nEND\r\n'));
+  p.onEnd();
+  const paired = records.filter((r) => r.request !== null && r.response !== null);
+  assert.equal(paired.length, 1024 + 1);
+  for (const r of paired) assert.equal(r.response!.values[0].key, r.request!.key, r.summary);
+  // The 6 let go past the bound, and the slow one, are emitted without a reply; their replies come alone, late.
+  assert.equal(records.filter((r) => r.request !== null && r.response === null).length, 7);
+  const late = records.filter((r) => r.request === null);
+  assert.deepEqual(late.map((r) => r.response!.values[0].key), ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'slow']);
+  assert.ok(late.every((r) => r.warnings?.includes('late response')));
+  assert.equal(counters['memcached.pending_overflow'], 6);
+});

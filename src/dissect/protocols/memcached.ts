@@ -175,6 +175,13 @@ class TextReader {
 export class MemcachedParser implements TcpStreamParser {
   private mode: 'text' | 'binary' | null = null;
   private readonly pending: Pending[] = [];
+  /**
+   * Text protocol: replies owed to commands already emitted (timed out, or let
+   * go past MAX_PENDING). Replies come in command order, so the next ones are
+   * theirs: each is an entry of its own (`late response`), not paired with
+   * the next command.
+   */
+  private owed = 0;
   private readonly warnings = new Set<string>();
   private readonly keep: number;
   private text: Record<Direction, TextReader> | null = null;
@@ -210,7 +217,10 @@ export class MemcachedParser implements TcpStreamParser {
     if (this.text) {
       this.text[dir].gap();
       if (dir === 'c2s') this.cmd = null;
-      else this.reply = null;
+      else {
+        this.reply = null;
+        this.owed = 0; // whether the owed replies were in the lost bytes is not known
+      }
     } else {
       this.bin[dir].clear();
       this.binLost[dir] = true;
@@ -218,7 +228,13 @@ export class MemcachedParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
-    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emit(this.pending.shift()!, null);
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.letGo(this.pending.shift()!);
+  }
+
+  /** A command emitted before its reply came: in the text protocol its reply is then owed. */
+  private letGo(p: Pending): void {
+    this.emit(p, null);
+    if (this.text) this.owed++;
   }
 
   pendingSince(): number | undefined {
@@ -306,7 +322,7 @@ export class MemcachedParser implements TcpStreamParser {
     }
     if (this.pending.length >= MAX_PENDING) {
       this.ctx.count('memcached.pending_overflow');
-      this.emit(this.pending.shift()!, null);
+      this.letGo(this.pending.shift()!);
     }
     this.pending.push(p);
   }
@@ -368,6 +384,11 @@ export class MemcachedParser implements TcpStreamParser {
     if (cur.values.length > 0 || status === 'END') res.values = cur.values;
     if (cur.moreValues > 0) res.valuesTruncated = cur.values.length + cur.moreValues;
     if (cur.stats) res.stats = cur.stats;
+    if (this.owed > 0) {
+      this.owed--;
+      this.lone(cur, 'late response');
+      return;
+    }
     const p = this.pending.shift();
     if (!p) {
       this.lone(cur);
@@ -516,7 +537,7 @@ export class MemcachedParser implements TcpStreamParser {
     this.ctx.emit(call);
   }
 
-  private lone(m: Msg): void {
+  private lone(m: Msg, warning?: string): void {
     const call: CallRecord = {
       protocol: 'memcached',
       request: null,
@@ -530,7 +551,7 @@ export class MemcachedParser implements TcpStreamParser {
       error: isError({}, m.rec),
       summary: `(no command) → ${outcome(m.rec)}`,
     };
-    if (this.warnings.size > 0) call.warnings = [...this.warnings];
+    if (this.warnings.size > 0 || warning) call.warnings = [...this.warnings, ...(warning ? [warning] : [])];
     this.ctx.emit(call);
   }
 }

@@ -213,7 +213,8 @@ test('long replies read the same however TCP splits them, damaged elements inclu
   );
 });
 
-test('after a gap: a false start is dropped, not malformed; subscribed, messages go on without a command', () => {
+/** A parser fed one segment at a time, each its own packet (a frame and a millisecond apart). */
+function stepper() {
   const ctx = fakeContext();
   const p = redis.createTcpParser!(ctx);
   const step = (dir: 'c2s' | 's2c', s: string) => {
@@ -221,6 +222,11 @@ test('after a gap: a false start is dropped, not malformed; subscribed, messages
     ctx.now++;
     p.onData(dir, Buffer.from(s, 'latin1'));
   };
+  return { ctx, p, step };
+}
+
+test('after a gap: a false start is dropped, not malformed; subscribed, messages go on without a command', () => {
+  const { ctx, p, step } = stepper();
   step('c2s', cmd('GET', 'a'));
   ctx.now++;
   p.onGap('s2c', 100);
@@ -248,13 +254,7 @@ test('after a gap: a false start is dropped, not malformed; subscribed, messages
 });
 
 test('after a gap in the client\'s bytes, a reply begun before the next command answers one the gap took', () => {
-  const ctx = fakeContext();
-  const p = redis.createTcpParser!(ctx);
-  const step = (dir: 'c2s' | 's2c', s: string) => {
-    ctx.frame++;
-    ctx.now++;
-    p.onData(dir, Buffer.from(s, 'latin1'));
-  };
+  const { ctx, p, step } = stepper();
   step('c2s', cmd('SET', 'a', '1'));
   p.onGap('c2s', 40); // SET b 2, INCR n: lost
   step('c2s', '$1\r\n3\r\n'); // the end of the lost command: not a command's start

@@ -8,6 +8,7 @@ import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector
 import { ByteQueue } from '../byte-queue.js';
 import { looksLikeText, printable, truncate } from './util/text.js';
 import { currentMeter } from '../memory-budget.js';
+import { Fifo } from './util/fifo.js';
 
 /** Nesting deeper than this is hostile (redis itself nests a few levels). */
 const MAX_DEPTH = 32;
@@ -533,7 +534,7 @@ interface PendingCommand {
 
 export class RedisParser implements TcpStreamParser {
   private readonly readers: Record<Direction, RespReader>;
-  private readonly pending: PendingCommand[] = [];
+  private readonly pending = new Fifo<PendingCommand>();
   /** Problems that apply to calls emitted from now on (a malformed stream). */
   private readonly streamWarnings = new Set<string>();
   /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
@@ -634,7 +635,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
-    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) {
+    while (this.pending.length > 0 && nowMs - this.pending.at(0)!.time > timeoutMs) {
       const p = this.shiftPending()!;
       if (!p.emitted) {
         this.emit(p, null);
@@ -645,13 +646,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   pendingSince(): number | undefined {
-    let min: number | undefined;
-    for (const p of this.pending) {
-      if (!p.emitted) {
-        min = p.time;
-        break;
-      }
-    }
+    let min = this.pending.find((p) => !p.emitted)?.time;
     // A message read in part becomes a call stamped with its start (a request, or a reply without one).
     for (const t of [this.readers.c2s.messageStart, this.readers.s2c.messageStart]) {
       if (t !== undefined && (min === undefined || t < min)) min = t;
@@ -726,7 +721,7 @@ export class RedisParser implements TcpStreamParser {
 
   /** Commands the server will not answer, at the front of the queue: emitted now, so calls keep the order they were made in. */
   private emitOneWay(): void {
-    while (this.pending[0]?.oneWay) this.emit(this.shiftPending()!, null);
+    while (this.pending.at(0)?.oneWay) this.emit(this.shiftPending()!, null);
   }
 
   /** Whether the server will not answer this command (CLIENT REPLY OFF or SKIP in force, or this command sets them). */
@@ -768,7 +763,7 @@ export class RedisParser implements TcpStreamParser {
     if (kind !== null) {
       if (SUBSCRIBE_KINDS.has(kind)) {
         if (kind.endsWith('unsubscribe') && Array.isArray(m.value) && m.value[2] === 0) this.subscribed = false;
-        const front = this.pending[0];
+        const front = this.pending.at(0);
         if (front && front.command.toLowerCase() === kind) {
           if (!front.emitted) {
             this.emit(front, m);
@@ -789,8 +784,8 @@ export class RedisParser implements TcpStreamParser {
       return;
     }
     // A plain reply: drop a subscribe command still waiting for confirmations that will not come.
-    while (this.pending[0]?.emitted) this.shiftPending();
-    const front = this.pending[0];
+    while (this.pending.at(0)?.emitted) this.shiftPending();
+    const front = this.pending.at(0);
     if (front && this.gapAt !== undefined && (this.sentBefore(front) || (front.afterGap && m.time < front.time))) {
       // Sent before the server had the command, or begun before it was sent: it answers one a gap took.
       this.emitStandalone(m, null, 'gap');
@@ -812,7 +807,7 @@ export class RedisParser implements TcpStreamParser {
 
   private takeAllPending(): PendingCommand[] {
     this.charge(-this.pendingBytes);
-    return this.pending.splice(0);
+    return this.pending.takeAll();
   }
 
   private charge(bytes: number): void {

@@ -42,9 +42,9 @@ export class Fifo<T> {
     return all;
   }
 
-  /** The oldest item for which `test` holds, looking at no more than `limit` items. */
-  find(test: (item: T) => boolean, limit = Infinity): T | undefined {
-    for (let i = this.head; i < this.items.length && i - this.head < limit; i++) {
+  /** The oldest item for which `test` holds. */
+  find(test: (item: T) => boolean): T | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
       const item = this.items[i] as T;
       if (test(item)) return item;
     }

@@ -18,7 +18,7 @@ import type { StatsWire } from '../stats/aggregate.js';
 import { specToWire } from '../ndjson/project-object.js';
 import { growYoungGeneration } from '../cli/heap-flags.js';
 import { STOPPED, unlessStopped } from './unless-stopped.js';
-import { gunzipped, isGzip } from './gzip.js';
+import { compressionOf, decompressed } from './compressed.js';
 
 /** Entries after which reading them is long enough to give this thread a larger young generation (heap-flags.ts). */
 const GROW_AFTER_ENTRIES = 10_000;
@@ -101,14 +101,15 @@ function openFifo(path: string): Readable {
  * Stopped (`signal`) while a pipe has not written yet, the stream is empty: Ctrl-C or SIGTERM ends a
  * run waiting for `tcpdump -w fifo` to start.
  */
-export async function sniff(stream: Readable, name?: string, signal?: AbortSignal, inGzip = false): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
+export async function sniff(stream: Readable, name?: string, signal?: AbortSignal, inCompressed = false): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   try {
     const first = signal ? await unlessStopped(it.next(), signal) : await it.next();
     if (first === STOPPED) return { head: Buffer.alloc(0), rest: it };
     const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-    // A gzip file is read decompressed (one level: a gzip inside a gzip is not a capture).
-    if (!inGzip && isGzip(head)) return await sniff(gunzipped(head, it, name ?? '<input>'), name, signal, true);
+    // A compressed file is read decompressed (one level: a .gz inside a .gz is not a capture).
+    const compression = inCompressed ? undefined : compressionOf(head);
+    if (compression) return await sniff(decompressed(compression, head, it, name ?? '<input>'), name, signal, true);
     return { head: withoutBom(head), rest: it };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

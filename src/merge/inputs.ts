@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
 import { detectKind, inputName, isFifo, openInput, sniff, withoutBom, type InputKind } from '../input/entries.js';
-import { isGzip } from '../input/gzip.js';
+import { compressionOf } from '../input/compressed.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
 const SNIFF_BYTES = 64 * 1024;
@@ -61,7 +61,7 @@ async function openStream(stream: Readable, path: string, signal?: AbortSignal):
   };
 }
 
-/** A regular file, walked with synchronous reads; undefined for a gzip file (read decompressed, as a stream). */
+/** A regular file, walked with synchronous reads; undefined for a compressed file (read decompressed, as a stream). */
 function openFile(path: string): MergeInput | undefined {
   let fd: number;
   let head: Buffer;
@@ -78,7 +78,7 @@ function openFile(path: string): MergeInput | undefined {
     source.close();
     throw openError(err, path);
   }
-  if (isGzip(head)) {
+  if (compressionOf(head)) {
     source.close();
     return undefined;
   }

@@ -16,21 +16,25 @@ import { gunzipped, isGzip } from './gzip.js';
 interface Format {
   /** Its name in messages ("zstd data"). */
   name: string;
-  /** The command that decompresses it to stdout (`-dc`), and the Debian package that has it. */
+  /** The command that decompresses it to stdout, its arguments, and the Debian package that has it. */
   command: string;
+  args: string[];
   pkg: string;
   magic: number[];
 }
 
 /** The formats read through their command; magic numbers from each format's spec. */
 const BY_COMMAND: Format[] = [
-  { name: 'zstd', command: 'zstd', pkg: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
-  { name: 'xz', command: 'xz', pkg: 'xz-utils', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { name: 'lz4', command: 'lz4', pkg: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18] },
+  // The file's header says how large a window to decode with: bounded, since the file may be an
+  // attacker's (zstd's default is this bound already; xz has none by default, up to 1.5 GB).
+  { name: 'zstd', command: 'zstd', args: ['-dc', '--memory=128MB'], pkg: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'xz', command: 'xz', args: ['-dc', '--memlimit-decompress=256MiB'], pkg: 'xz-utils', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
+  // lz4 frames and bzip2 blocks are at most 4 MB and 900 KB.
+  { name: 'lz4', command: 'lz4', args: ['-dc'], pkg: 'lz4', magic: [0x04, 0x22, 0x4d, 0x18] },
 ];
 
 /** bzip2: "BZh" and a block size digit 1–9. */
-const BZIP2: Format = { name: 'bzip2', command: 'bzip2', pkg: 'bzip2', magic: [0x42, 0x5a, 0x68] };
+const BZIP2: Format = { name: 'bzip2', command: 'bzip2', args: ['-dc'], pkg: 'bzip2', magic: [0x42, 0x5a, 0x68] };
 
 /** The compression `head` opens with, if any. */
 export function compressionOf(head: Buffer): 'gzip' | Format | undefined {
@@ -56,7 +60,7 @@ const STDERR_KEPT = 4096;
 async function* throughCommand(format: Format, head: Buffer, rest: AsyncIterator<Buffer>, name: string): AsyncGenerator<Buffer> {
   // Its own process group: Ctrl-C reaches shark, which stops reading and flushes, not the command,
   // which would otherwise die first and make the input look damaged. It is killed when reading ends.
-  const child = spawn(format.command, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(format.command, format.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     if (stderr.length < STDERR_KEPT) stderr += d.toString('utf8');
@@ -87,7 +91,7 @@ async function* throughCommand(format: Format, head: Buffer, rest: AsyncIterator
     const { code, signal } = await exited;
     if (code !== 0) {
       const said = firstLine(stderr, format.command) ?? (signal ? `killed by ${signal}` : `exit ${code}`);
-      throw new InputError(name, '', `damaged ${format.name} data (${format.command}: ${said})`);
+      throw new InputError(name, '', `cannot decompress the ${format.name} data (${format.command}: ${said})`);
     }
   } finally {
     stopped = true;
@@ -101,7 +105,7 @@ async function* throughCommand(format: Format, head: Buffer, rest: AsyncIterator
 function firstLine(stderr: string, command: string): string | undefined {
   let line = stderr.split('\n').map((l) => l.trim()).find((l) => l !== '');
   if (line === undefined) return undefined;
-  for (const prefix of [`${command}: `, '(stdin): ']) if (line.startsWith(prefix)) line = line.slice(prefix.length);
+  for (const prefix of [`${command}: `, '(stdin): ', '/*stdin*\\ : ']) if (line.startsWith(prefix)) line = line.slice(prefix.length);
   return line.slice(0, 200);
 }
 

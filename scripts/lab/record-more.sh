@@ -8,11 +8,11 @@
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
 # Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
-# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap. ONLY (comma-separated: pgsql,mysql,
-# mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe)
+# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap, lab-kafka-groups.pcap. ONLY
+# (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
-#               nghttp2-client python3-grpcio redis-server redis-tools
+#               nghttp2-client python3-grpcio redis-server redis-tools python3-confluent-kafka
 set -euo pipefail
 
 readonly PREFIX=shp
@@ -261,4 +261,19 @@ if (wanted redis || wanted redis-pipe) && command -v redis-server >/dev/null 2>&
   wait_port 6379
   wanted redis && record "$OUT/lab-redis.pcap" redis_session
   wanted redis-pipe && record "$OUT/lab-redis-pipe.pcap" redis_pipe_session
+fi
+
+# --- Kafka consumer groups ------------------------------------------------------
+# librdkafka's mock cluster listens on 127.0.0.1 only: this one is captured on the client
+# namespace's loopback, clients and broker both inside it (scripts/lab/kafka-groups.py).
+if wanted kafka && /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null; then
+  log="$WORK/tcpdump-lo.log"
+  ip netns exec "$CLI_NS" tcpdump -i lo -U -c 20000 -s 0 -w "$OUT/lab-kafka-groups.pcap" 'tcp' >/dev/null 2>"$log" &
+  tpid=$!
+  for _ in $(seq 1 50); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+  ip netns exec "$CLI_NS" timeout 60 /usr/bin/python3 "$REPO/scripts/lab/kafka-groups.py" 2>&1 | grep -v '^%' >&2 || echo "record-more.sh: kafka client failed (continuing)" >&2
+  sleep 1
+  kill -INT "$tpid" 2>/dev/null || true
+  wait "$tpid" 2>/dev/null || true
+  echo "wrote $OUT/lab-kafka-groups.pcap ($(stat -c %s "$OUT/lab-kafka-groups.pcap") bytes)" >&2
 fi

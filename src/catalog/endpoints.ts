@@ -34,7 +34,7 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   src: { ip: true, port: true },
   request: {
     method: true, httpMethod: true, path: true, graphql: true, service: true, command: true, args: true, key: true,
-    query: true, type: true, topics: true, apiKeyName: true, apiKey: true, exchange: true, queue: true, routingKey: true,
+    query: true, type: true, topics: true, apiKeyName: true, apiKey: true, groupId: true, exchange: true, queue: true, routingKey: true,
     questions: true, sni: true,
   },
   response: { status: true, grpcStatus: true, grpcStatusName: true, rcode: true, rcodeName: true, type: true, value: true, errorCode: true, replyCode: true },
@@ -123,7 +123,9 @@ export function callOf(e: Entry): Call | undefined {
     case 'kafka': {
       const topics = Array.isArray(rq.topics) ? rq.topics.map((t: any) => (typeof t === 'string' ? t : t?.name)).filter((t: unknown) => typeof t === 'string') : [];
       const shown = topics.slice(0, 3).join(',') + (topics.length > 3 ? ',…' : '');
-      return { protocol: 'kafka', name: `${rq.apiKeyName ?? rq.apiKey ?? '?'}${shown ? ` ${shown}` : ''}` };
+      // A consumer group is an endpoint of its own: JoinGroup billing, OffsetCommit billing orders.
+      const group = typeof rq.groupId === 'string' && rq.groupId ? ` ${rq.groupId}` : '';
+      return { protocol: 'kafka', name: `${rq.apiKeyName ?? rq.apiKey ?? '?'}${group}${shown ? ` ${shown}` : ''}` };
     }
     case 'amqp':
       return { protocol: 'amqp', name: `${rq.method ?? '?'}${rq.exchange || rq.queue || rq.routingKey ? ` ${rq.exchange || rq.queue || rq.routingKey}` : ''}` };

@@ -155,6 +155,8 @@ function buildVariables(): Map<string, Variable> {
     // Kafka, AMQP
     kafka_api_key_name: { type: 'string', get: (e: Entry) => (is(e, 'kafka') ? str(req(e).apiKeyName) : undefined), doc: 'request.apiKeyName' },
     kafka_client_id: { type: 'string', get: (e: Entry) => (is(e, 'kafka') ? str(req(e).clientId) : undefined), doc: 'request.clientId' },
+    kafka_group_id: { type: 'string', get: (e: Entry) => (is(e, 'kafka') ? str(req(e).groupId) : undefined), doc: 'request.groupId: the consumer group of JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch' },
+    kafka_error_code: { type: 'int', get: (e: Entry) => (is(e, 'kafka') ? num(res(e).errorCode) : undefined), doc: 'response.errorCode: the first error of the response (0 when none)' },
     amqp_method: { type: 'string', get: (e: Entry) => (is(e, 'amqp') ? str(req(e).method) : undefined), doc: 'request.method' },
 
     // SQL
@@ -264,6 +266,8 @@ const READS: Record<string, string[]> = {
   redis_key: ['protocol', 'request.key'],
   kafka_api_key_name: ['protocol', 'request.apiKeyName'],
   kafka_client_id: ['protocol', 'request.clientId'],
+  kafka_group_id: ['protocol', 'request.groupId'],
+  kafka_error_code: ['protocol', 'response.errorCode'],
   amqp_method: ['protocol', 'request.method'],
   mysql_query: ['protocol', 'request.query'],
   mysql_error_code: ['protocol', 'response.errorCode'],

@@ -30,7 +30,7 @@ const corpora: Array<{ dissector: ProtocolDissector; files: string[]; cases: num
   { dissector: http2, files: [fixture('lab-grpc.pcap'), fixture('lab-h2c.pcap'), sharedCapture('arkime-http2-nghttp2.pcap')], cases: 1500 },
   { dissector: postgresql, files: [fixture('lab-pgsql.pcap')], cases: 1500 },
   { dissector: mysql, files: [fixture('lab-mysql.pcap'), fixture('lab-mysql-compressed.pcap')], cases: 1500 },
-  { dissector: kafka, files: [sharedCapture('ndpi-kafka.pcapng'), sharedCapture('deepflow-kafka-00-produce-v2.pcap')], cases: 1500 },
+  { dissector: kafka, files: [sharedCapture('ndpi-kafka.pcapng'), sharedCapture('deepflow-kafka-00-produce-v2.pcap'), fixture('lab-kafka-groups.pcap')], cases: 1500 },
   { dissector: amqp, files: [sharedCapture('deepflow-amqp1.pcap'), sharedCapture('ndpi-amqp.pcap')], cases: 1500 },
   { dissector: mongodb, files: [sharedCapture('deepflow-mongo-scram-opmsg-checksum.pcap'), sharedCapture('mongotools-op-compressed.pcap'), sharedCapture('arkime-mongo-op-query.pcap')], cases: 1500 },
   { dissector: cql, files: [sharedCapture('cqltrace-cql-v3-simple.pcap')], cases: 1500 },

@@ -2,7 +2,8 @@
 // id, client id) and responses paired by correlation id; the request's key and
 // version say how to read the response. Produce, Fetch and Metadata bodies are
 // read for topics, partitions and error codes (flexible versions included);
-// ApiVersions for its error code; other APIs are shown by header only. The
+// ApiVersions for its error code; the consumer-group, offset, admin and SASL
+// APIs in kafka-apis.ts; other APIs are shown by header only. The
 // records a Produce request carries and a Fetch response returns are read
 // (record batches v2 and the older message sets; gzip, snappy and lz4
 // unpacked): offset, timestamp, key, value as a body, headers.
@@ -17,6 +18,7 @@ import { MessageStarts, type Stamp } from './util/message-start.js';
 import { snappyDecompress } from './util/snappy.js';
 import { looksLikeText, truncate } from './util/text.js';
 import { zstdDecompressSync } from './util/zstd.js';
+import { GROUP_REQUEST_BODIES, GROUP_RESPONSE_BODIES, NEWEST_KNOWN } from './kafka-apis.js';
 
 export const API_KEYS = [
   'Produce', 'Fetch', 'ListOffsets', 'Metadata', 'LeaderAndIsr', 'StopReplica', 'UpdateMetadata',
@@ -55,13 +57,22 @@ const ERROR_NAMES: Record<number, string> = {
   36: 'TOPIC_ALREADY_EXISTS', 37: 'INVALID_PARTITIONS', 41: 'NOT_CONTROLLER', 42: 'INVALID_REQUEST',
   47: 'INVALID_PRODUCER_EPOCH', 58: 'SASL_AUTHENTICATION_FAILED', 74: 'FENCED_LEADER_EPOCH',
   75: 'UNKNOWN_LEADER_EPOCH', 100: 'UNKNOWN_TOPIC_ID',
+  // What the group, offset, transaction and SASL APIs answer (kafka-apis.ts).
+  23: 'INCONSISTENT_GROUP_PROTOCOL', 24: 'INVALID_GROUP_ID', 26: 'INVALID_SESSION_TIMEOUT', 28: 'INVALID_COMMIT_OFFSET_SIZE',
+  33: 'UNSUPPORTED_SASL_MECHANISM', 34: 'ILLEGAL_SASL_STATE', 38: 'INVALID_REPLICATION_FACTOR', 40: 'INVALID_CONFIG',
+  48: 'INVALID_TXN_STATE', 49: 'INVALID_PRODUCER_ID_MAPPING', 51: 'CONCURRENT_TRANSACTIONS',
+  53: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 56: 'KAFKA_STORAGE_ERROR', 68: 'NON_EMPTY_GROUP', 69: 'GROUP_ID_NOT_FOUND',
+  70: 'FETCH_SESSION_ID_NOT_FOUND', 71: 'INVALID_FETCH_SESSION_EPOCH', 73: 'TOPIC_DELETION_DISABLED',
+  78: 'OFFSET_NOT_AVAILABLE', 79: 'MEMBER_ID_REQUIRED', 80: 'PREFERRED_LEADER_NOT_AVAILABLE', 81: 'GROUP_MAX_SIZE_REACHED',
+  82: 'FENCED_INSTANCE_ID', 87: 'INVALID_RECORD', 88: 'UNSTABLE_OFFSET_COMMIT', 89: 'THROTTLING_QUOTA_EXCEEDED',
+  103: 'INCONSISTENT_TOPIC_ID', 106: 'FETCH_SESSION_TOPIC_ID_ERROR',
 };
 
 export function kafkaErrorName(code: number): string {
   return ERROR_NAMES[code] ?? `ERROR_${code}`;
 }
 
-function isFlexible(apiKey: number, version: number): boolean {
+export function isFlexible(apiKey: number, version: number): boolean {
   const first = apiKey < FIRST_FLEXIBLE.length ? FIRST_FLEXIBLE[apiKey] : 0;
   return first >= 0 && version >= first;
 }
@@ -78,7 +89,8 @@ const MAX_PARTITIONS_SHOWN = 100;
 
 class Short extends Error {}
 
-class Reader {
+/** Reads one message's fields in either encoding (classic or flexible). */
+export class Reader {
   pos = 0;
   constructor(
     private readonly buf: Buffer,
@@ -177,7 +189,7 @@ class Reader {
 
 // ---------------------------------------------------------------- bodies
 
-interface TopicOut {
+export interface TopicOut {
   name: string | null;
   topicId?: string;
   partitions: Array<Record<string, any>>;
@@ -334,8 +346,9 @@ function readMetadataResponse(r: Reader, v: number, out: Record<string, any>): v
 }
 
 type BodyReader = (r: Reader, v: number, out: Record<string, any>, records: RecordReader) => void;
-const REQUEST_BODIES: Record<number, BodyReader> = { 0: readProduceRequest, 1: readFetchRequest, 3: readMetadataRequest };
+const REQUEST_BODIES: Record<number, BodyReader> = { 0: readProduceRequest, 1: readFetchRequest, 3: readMetadataRequest, ...GROUP_REQUEST_BODIES };
 const RESPONSE_BODIES: Record<number, BodyReader> = {
+  ...GROUP_RESPONSE_BODIES,
   0: readProduceResponse,
   1: readFetchResponse,
   3: readMetadataResponse,
@@ -344,12 +357,32 @@ const RESPONSE_BODIES: Record<number, BodyReader> = {
   },
 };
 
-/** First non-zero error code of a response (top level, topic, partition). */
+/** The body reader for an api key at a version; undefined past the newest version a group/admin reader knows. */
+function bodyReader(table: Record<number, BodyReader>, apiKey: number, version: number): BodyReader | undefined {
+  const newest = NEWEST_KNOWN[apiKey];
+  if (newest !== undefined && version > newest) return undefined;
+  return table[apiKey];
+}
+
+/** First non-zero error code of a response (top level, then groups, coordinators, members, topics, partitions). */
 function firstError(res: Record<string, any>): number {
   if (typeof res.errorCode === 'number' && res.errorCode !== 0) return res.errorCode;
-  for (const t of (res.topics ?? []) as TopicOut[]) {
+  for (const list of [res.groups, res.coordinators, res.members]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list as Array<Record<string, any>>) {
+      if (typeof item.errorCode === 'number' && item.errorCode !== 0) return item.errorCode;
+      const inner = topicsError(item.topics);
+      if (inner !== 0) return inner;
+    }
+  }
+  return topicsError(res.topics);
+}
+
+function topicsError(topics: unknown): number {
+  if (!Array.isArray(topics)) return 0;
+  for (const t of topics as TopicOut[]) {
     if (t.errorCode) return t.errorCode;
-    for (const p of t.partitions) if (p.errorCode) return p.errorCode;
+    for (const p of t.partitions ?? []) if (p.errorCode) return p.errorCode;
   }
   return 0;
 }
@@ -616,6 +649,14 @@ function plausibleRequest(data: Buffer): boolean | 'short' {
   return true;
 }
 
+/** A request header (after the size) with a known api key and a sane version: not a bare SASL token. */
+function looksLikeRequestHeader(body: Buffer): boolean {
+  if (body.length < 10) return false;
+  const apiKey = body.readInt16BE(0);
+  const version = body.readInt16BE(2);
+  return apiKey >= 0 && apiKey < API_KEYS.length && version >= 0 && version <= 20;
+}
+
 export function probeKafka(data: Buffer, portMatch: boolean): Probe {
   const req = plausibleRequest(data);
   if (req === 'short') return data.length >= 4 && data.readInt32BE(0) > 0 && data.readInt32BE(0) < MAX_PLAUSIBLE && portMatch ? 'need-more' : false;
@@ -653,6 +694,9 @@ class KafkaParser implements TcpStreamParser {
   private responseStart: { time: number; frame: number } | null = null;
   /** First packet of the request being read (a request is stamped with it). */
   private readonly starts: MessageStarts;
+  /** A SaslHandshake v0 succeeded: bare SASL tokens follow (onSaslToken). */
+  private saslTokens = false;
+  private saslToken: { time: number; frame: number; size: number } | null = null;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.starts = new MessageStarts(ctx);
@@ -739,13 +783,15 @@ class KafkaParser implements TcpStreamParser {
     for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('kafka.truncated');
     for (const p of this.pending.values()) this.emitRequestOnly(p, ['unanswered'], true);
     this.pending.clear();
+    this.flushSaslToken();
   }
 
   private drain(dir: Direction): void {
     const q = this.queues[dir];
     while (q.length >= 4) {
       const size = q.peek(4).readInt32BE(0);
-      if (size < 4 || size > MAX_PLAUSIBLE) {
+      // A bare SASL token may be empty (a PLAIN server's success); a Kafka message holds at least a correlation id.
+      if (size < (this.saslTokens ? 0 : 4) || size > MAX_PLAUSIBLE) {
         this.ctx.count('kafka.malformed');
         this.dead[dir] = true;
         q.clear();
@@ -775,9 +821,66 @@ class KafkaParser implements TcpStreamParser {
   }
 
   private onMessage(dir: Direction, body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
+    if (this.saslTokens && this.onSaslToken(dir, body, wireSize, at)) return;
     if (dir === 'c2s') this.onRequest(body, wireSize, cut, at);
     else this.onResponse(body, wireSize, cut);
     if (dir === 's2c') this.responseStart = null;
+  }
+
+  /**
+   * After a SaslHandshake v0 the client and server trade SASL tokens as bare size-prefixed
+   * messages, with no Kafka header (KIP-43; a PLAIN token is the password). Each exchange is
+   * one call that shows the tokens' sizes, never their bytes; the first message with a
+   * request's header ends the exchange. True when `body` was a token.
+   */
+  private onSaslToken(dir: Direction, body: Buffer, wireSize: number, at: Stamp): boolean {
+    if (dir === 'c2s') {
+      if (looksLikeRequestHeader(body)) {
+        this.saslTokens = false;
+        this.flushSaslToken();
+        return false;
+      }
+      this.flushSaslToken();
+      this.saslToken = { time: at.time, frame: at.frame, size: wireSize };
+      this.ctx.count('kafka.sasl_tokens');
+      return true;
+    }
+    const token = this.saslToken;
+    if (!token || this.pending.size > 0) return false;
+    this.saslToken = null;
+    this.ctx.emit({
+      protocol: 'kafka',
+      request: { apiKeyName: 'SaslToken', authBytesSize: token.size - 4 },
+      response: { authBytesSize: wireSize - 4 },
+      requestTime: token.time,
+      requestFrame: token.frame,
+      responseTime: this.ctx.now,
+      responseFrame: this.ctx.frame,
+      requestSize: token.size,
+      responseSize: wireSize,
+      error: false,
+      summary: 'SASL token (after SaslHandshake v0) → answered',
+    });
+    this.responseStart = null;
+    return true;
+  }
+
+  private flushSaslToken(): void {
+    const token = this.saslToken;
+    if (!token) return;
+    this.saslToken = null;
+    this.ctx.emit({
+      protocol: 'kafka',
+      request: { apiKeyName: 'SaslToken', authBytesSize: token.size - 4 },
+      response: null,
+      requestTime: token.time,
+      requestFrame: token.frame,
+      requestSize: token.size,
+      responseSize: 0,
+      error: true,
+      summary: 'SASL token (after SaslHandshake v0) → (no response)',
+      warnings: ['unanswered'],
+    });
   }
 
   private onRequest(body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
@@ -804,7 +907,7 @@ class KafkaParser implements TcpStreamParser {
       const br = new Reader(body, flexible);
       br.pos = r.pos;
       br.taggedFields();
-      const read = REQUEST_BODIES[apiKey] as BodyReader | undefined;
+      const read = bodyReader(REQUEST_BODIES, apiKey, version);
       if (read && !cut) read(br, version, request, new RecordReader(this.ctx, warnings));
     } catch {
       warnings.push(`malformed: ${request.apiKeyName} v${version} request`);
@@ -850,8 +953,9 @@ class KafkaParser implements TcpStreamParser {
       r.pos = 4;
       try {
         if (flexible && req.apiKey !== 18) r.taggedFields();
-        const read = RESPONSE_BODIES[req.apiKey] as BodyReader | undefined;
+        const read = bodyReader(RESPONSE_BODIES, req.apiKey, req.version);
         if (read && !cut) read(r, req.version, response, new RecordReader(this.ctx, warnings));
+        if (req.apiKey === 17 && req.version === 0 && response.errorCode === 0) this.saslTokens = true;
         const code = firstError(response);
         if (code !== 0) {
           error = true;
@@ -901,7 +1005,10 @@ class KafkaParser implements TcpStreamParser {
 
 function summarize(req: Record<string, any> | null, res: Record<string, any> | null): string {
   const topics = (req?.topics ?? res?.topics ?? []) as TopicOut[];
-  const names = topics.map((t) => t.name ?? t.topicId).filter(Boolean).slice(0, 3).join(',');
+  const topicNames = topics.map((t) => t.name ?? t.topicId).filter(Boolean).slice(0, 3).join(',');
+  // The consumer group (or FindCoordinator's key) the call is about, before its topics.
+  const groups = req?.groupId ?? req?.key ?? req?.transactionalId ?? (Array.isArray(req?.groups) ? (req.groups as Array<{ groupId?: string }>).map((g) => g.groupId).filter(Boolean).slice(0, 3).join(',') : undefined);
+  const names = [groups, topicNames].filter(Boolean).join(' ');
   const left = req ? `${req.apiKeyName} v${req.apiVersion}${names ? ` ${names}` : ''}` : `response #${res?.correlationId}${names ? ` ${names}` : ''}`;
   if (!res) return req?.acks === 0 ? `${left} (acks=0)` : `${left} → (no response)`;
   return `${left} → ${res.errorName ?? (res.errorCode === 0 ? 'NONE' : 'ok')}`;

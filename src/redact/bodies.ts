@@ -4,6 +4,7 @@
 // sensitive, and re-serialised only when something changed.
 
 import { gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
+import { ZSTD_MAGIC, isOverflow, zstdDecompressSync } from '../dissect/protocols/util/zstd.js';
 import type { SensitiveNames } from './names.js';
 import { REDACTED, hasSensitiveParam, redactUrlText } from './urls.js';
 
@@ -65,15 +66,18 @@ const MAX_INFLATED = 8 * 1024 * 1024;
  * Its bytes are searched as text (latin1, one character per byte, so the
  * re-encoding is exact): a JSON, form or multipart body with one odd byte, a
  * protobuf holding a JSON document or `password=…`. What is found is
- * redacted and the body re-encoded. Bytes that are gzip or zlib data (a body
- * compressed twice, or sent without Content-Encoding) are inflated first; when
- * that text holds a secret the body cannot be redacted in place, so it is
- * withheld whole: `[REDACTED]` as a text body.
+ * redacted and the body re-encoded. Bytes that are gzip, zlib or zstd data (a
+ * body compressed twice, or sent without Content-Encoding) are inflated first;
+ * when that text holds a secret the body cannot be redacted in place, so it is
+ * withheld whole: `[REDACTED]` as a text body. So is compressed data that
+ * inflates past MAX_INFLATED: what lies beyond cannot be searched (a secret
+ * followed by megabytes of padding compresses to a few kilobytes).
  */
 export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonRedactor): { body: string; text: boolean } | undefined {
   if (b64.length > MAX_BASE64) return { body: REDACTED, text: true };
   const bytes = Buffer.from(b64, 'base64');
   const inflated = inflate(bytes);
+  if (inflated === 'too large') return { body: REDACTED, text: true };
   if (inflated !== undefined) {
     const text = inflated.toString('latin1');
     return redactBinaryText(text, names, json) === text ? undefined : { body: REDACTED, text: true };
@@ -96,14 +100,19 @@ function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedacto
 }
 const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
 
-/** gzip (1f 8b) or zlib (78 01/5e/9c/da) data inflated as far as it goes; undefined when it is neither. */
-function inflate(bytes: Buffer): Buffer | undefined {
+/**
+ * gzip (1f 8b), zlib (78 01/5e/9c/da) or zstd data inflated as far as it goes; 'too large' past
+ * MAX_INFLATED; undefined when it is none of them.
+ */
+function inflate(bytes: Buffer): Buffer | 'too large' | undefined {
   const options = { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED };
   try {
     if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, options);
     if (bytes[0] === 0x78 && (bytes[0] * 256 + bytes[1]) % 31 === 0) return inflateSync(bytes, options);
-  } catch {
-    // Not what the magic bytes promised (or larger than MAX_INFLATED): searched as raw bytes instead.
+    if (bytes.length >= 4 && bytes.readUInt32LE(0) === ZSTD_MAGIC) return zstdDecompressSync(bytes, options);
+  } catch (err) {
+    if (isOverflow(err)) return 'too large';
+    // Not what the magic bytes promised: searched as raw bytes instead.
   }
   return undefined;
 }

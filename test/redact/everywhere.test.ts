@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
@@ -25,7 +26,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The bytes of every base64 body in NDJSON lines, gunzipped when they are gzip: where a secret could hide from a plain search. */
+/** The bytes of every base64 body in NDJSON lines, gunzipped or unzstd'd when they are so: where a secret could hide from a plain search. */
 function hiddenBodies(text: string): string {
   let out = '';
   for (const line of text.split('\n')) {
@@ -36,9 +37,16 @@ function hiddenBodies(text: string): string {
       const bytes = Buffer.from(side.body, 'base64');
       out += bytes.toString('latin1');
       if (bytes[0] === 0x1f && bytes[1] === 0x8b) out += gunzipSync(bytes).toString('latin1');
+      if (bytes.length > 4 && bytes.readUInt32LE(0) === 0xfd2fb528) out += unzstd(bytes);
     }
   }
   return out;
+}
+
+/** What a reader of the output gets from zstd bytes: the zstd command's output, as far as it goes. */
+function unzstd(bytes: Buffer): string {
+  const r = spawnSync('zstd', ['-d', '-c', '-q'], { input: bytes });
+  return r.stdout.toString('latin1');
 }
 
 function leaked(text: string): string[] {

@@ -6,6 +6,7 @@
 // between 198.18.0.1 and 198.18.0.2), written as a pcap.
 
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { Wire } from '../helpers/engine-wire.js';
 import { h2frame } from '../helpers/http2-wire.js';
@@ -18,7 +19,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 50 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 53 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
@@ -169,6 +170,17 @@ export function buildPlantedCapture(): Wire {
   w.send(next(), 2, 3306, 40015, MYSQL_OK);
   http1(w, next(), 40016, `GET /ws?ticket=ok HTTP/1.1\r\nHost: api\r\nX-Auth-Token: ${S[46]}\r\nX-CSRF-Token: ${S[47]}\r\nX-Session-Id: ${S[48]}\r\n\r\n`, OK);
   http1(w, next(), 40017, `GET /cb#access_token=${S[49]}&state=visible-state HTTP/1.1\r\nHost: api\r\n\r\n`, OK);
+  // Compressed bodies a redactor must open: a secret followed by 10 MB of padding (10 KB gzip'd, past what
+  // is inflated to be searched), a zstd'd upload, and a response sent with Content-Encoding: zstd.
+  const padded = gzipSync(Buffer.concat([Buffer.from(JSON.stringify({ api_key: S[50] })), Buffer.alloc(10 * 1024 * 1024)]));
+  http1(w, next(), 40018, withBody('POST /blob HTTP/1.1', 'application/octet-stream', padded.toString('latin1')), OK);
+  // Documents long enough that zstd entropy-codes their text: the secret's bytes are not in the frame as they are.
+  const zstd = (text: string): Buffer => execFileSync('zstd', ['-q', '-c', '-19'], { input: text });
+  const items = Array.from({ length: 60 }, (_, i) => ({ id: i, name: `item-${i * 7919}`, note: 'lorem ipsum dolor sit amet' }));
+  http1(w, next(), 40019, withBody('POST /blob HTTP/1.1', 'application/octet-stream', zstd(JSON.stringify({ items, password: S[51] })).toString('latin1')), OK);
+  const encoded = zstd(JSON.stringify({ items, token: S[52], keyspace: 'keyspace-visible' }));
+  const zstdResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: zstd\r\nContent-Length: ${encoded.length}\r\n\r\n${encoded.toString('latin1')}`;
+  http1(w, next(), 40020, 'GET /session HTTP/1.1\r\nHost: api\r\n\r\n', zstdResponse);
   return w;
 }
 

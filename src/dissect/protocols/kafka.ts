@@ -5,7 +5,7 @@
 // ApiVersions for its error code; the consumer-group, offset, admin and SASL
 // APIs in kafka-apis.ts; other APIs are shown by header only. The
 // records a Produce request carries and a Fetch response returns are read
-// (record batches v2 and the older message sets; gzip, snappy and lz4
+// (record batches v2 and the older message sets; gzip, snappy, lz4 and zstd
 // unpacked): offset, timestamp, key, value as a body, headers.
 // Spec: https://kafka.apache.org/protocol.html
 
@@ -544,11 +544,8 @@ class RecordReader {
           return unsnappy(data);
         case 3:
           return lz4FrameDecompress(data, MAX_UNPACKED);
-        case 4: {
-          if (zstdDecompressSync) return zstdDecompressSync(data, { maxOutputLength: MAX_UNPACKED });
-          this.problem('kafka.records_zstd_not_shown', 'zstd is not supported by this Node.js');
-          return null;
-        }
+        case 4:
+          return zstdDecompressSync(data, { maxOutputLength: MAX_UNPACKED });
         default:
           this.problem('kafka.records_malformed', `unknown compression codec ${codec}`);
           return null;

@@ -3,7 +3,7 @@
 // carries the command as a BSON document (section kind 0) plus document
 // sequences (kind 1) and an optional CRC-32C trailer; legacy OP_QUERY/OP_REPLY
 // and the 3.2-era OP_COMMAND/OP_COMMANDREPLY are read too; OP_COMPRESSED is
-// undone for snappy and zlib (zstd only where node:zlib has it, else counted).
+// undone for snappy, zlib and zstd.
 // SASL payloads (SCRAM proofs and nonces) are replaced before anything is kept.
 // Spec: https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
 
@@ -115,7 +115,7 @@ function decompress(compressor: number, data: Buffer, size: number): Buffer | nu
     if (compressor === 0) return data;
     if (compressor === 1) return snappyDecompress(data, max);
     if (compressor === 2) return zlib.inflateSync(data, { maxOutputLength: max });
-    if (compressor === 3 && zstdDecompressSync) return zstdDecompressSync(data, { maxOutputLength: max });
+    if (compressor === 3) return zstdDecompressSync(data, { maxOutputLength: max });
   } catch {
     return null;
   }

@@ -13,7 +13,7 @@ import { ByteQueue } from '../byte-queue.js';
 import { truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
 import { TunnelStream } from './util/tunnel-stream.js';
-import { zstdDecompressSync } from './util/zstd.js';
+import { ZSTD_MAGIC, zstdDecompressSync } from './util/zstd.js';
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_COMPRESS = 0x20;
@@ -40,7 +40,6 @@ const FRAME_HEADER = 7;
  * and only for as long as its packets are read (a huge one by its head).
  */
 const MAX_FRAME = MAX_PACKET_KEPT + 64 * 1024;
-const ZSTD_MAGIC = 0xfd2fb528;
 
 const COMMANDS: Record<number, string> = {
   0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST',
@@ -98,6 +97,16 @@ export function compressedHead(data: Buffer): Buffer | null {
     let pos = 0;
     while (pos + 4 <= length) pos += 4 + data.readUIntLE(FRAME_HEADER + pos, 3);
     return pos === length ? data.subarray(FRAME_HEADER, FRAME_HEADER + Math.min(length, 128)) : null;
+  }
+  if (data.readUInt32LE(FRAME_HEADER) === ZSTD_MAGIC) {
+    // A zstd frame unpacks only whole: recognised when the segment holds all of a small one.
+    if (length > 64 * 1024 || data.length < FRAME_HEADER + length || unpacked > MAX_FRAME) return null;
+    try {
+      const head = zstdDecompressSync(data.subarray(FRAME_HEADER, FRAME_HEADER + length), { maxOutputLength: unpacked });
+      return head.length === unpacked && head.length >= 4 ? head.subarray(0, 128) : null;
+    } catch {
+      return null;
+    }
   }
   if (data[7] !== 0x78 || (data[7] * 256 + data[8]) % 31 !== 0) return null;
   try {
@@ -384,15 +393,11 @@ class MysqlParser implements TcpStreamParser {
 
   /** A frame's zlib (or zstd) stream, unpacked to the length its header gives; null (counted) if it does not unpack. */
   private inflate(body: Buffer, unpacked: number): Buffer | null {
-    // zstd: MySQL 8.0.18+, unpacked where Node.js has it.
+    // zstd: MySQL 8.0.18+ (--compression-algorithms=zstd).
     const zstd = body.length >= 4 && body.readUInt32LE(0) === ZSTD_MAGIC;
-    if (zstd && !zstdDecompressSync) {
-      this.ctx.count('mysql.zstd_dropped');
-      return null;
-    }
     try {
       const options = { maxOutputLength: unpacked };
-      const out = zstd ? zstdDecompressSync!(body, options) : zlib.inflateSync(body, options);
+      const out = zstd ? zstdDecompressSync(body, options) : zlib.inflateSync(body, options);
       if (out.length === unpacked) return out;
     } catch {
       // counted below

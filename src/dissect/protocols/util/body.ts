@@ -111,10 +111,9 @@ function decode(encoding: string, data: Buffer, partial: boolean): Buffer | null
           finishFlush: partial ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.BROTLI_OPERATION_FINISH,
           maxOutputLength: MAX_DECODED,
         });
-      case 'zstd': {
-        // On Node 20 (no zstd) the body stays as it came, with a warning.
-        return zstdDecompressSync ? zstdDecompressSync(data, { maxOutputLength: MAX_DECODED }) : null;
-      }
+      case 'zstd':
+        // A zstd body cut at maxBody does not decode (no partial output): it stays as it came, with a warning.
+        return zstdDecompressSync(data, { maxOutputLength: MAX_DECODED });
       default:
         return null;
     }

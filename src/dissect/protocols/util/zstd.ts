@@ -1,7 +1,22 @@
-// zstd from node:zlib where Node.js has it (22.15 and later). Node 20 has none:
-// callers then say that what is zstd-compressed is not shown.
+// zstd decompression for the dissectors (Kafka record batches, MongoDB and
+// MySQL compression, HTTP `Content-Encoding: zstd`) and the redactor: node:zlib's
+// where Node.js has it (22.15 and later), else the bounded TypeScript decoder
+// beside this file (Node 20 has none). Either way `maxOutputLength` bounds what
+// one call may produce, and bad data throws.
 import * as zlib from 'node:zlib';
+import { ZstdError, zstdDecompress } from './zstd-decoder.js';
 
 type Decompress = (data: Buffer, options: { maxOutputLength: number }) => Buffer;
 
-export const zstdDecompressSync: Decompress | undefined = (zlib as unknown as { zstdDecompressSync?: Decompress }).zstdDecompressSync;
+/** A zstd frame's first four bytes, read little-endian. */
+export const ZSTD_MAGIC = 0xfd2fb528;
+
+const native = (zlib as unknown as { zstdDecompressSync?: Decompress }).zstdDecompressSync;
+
+export const zstdDecompressSync: Decompress = native ?? ((data, options) => zstdDecompress(data, options.maxOutputLength));
+
+/** Whether a decompressor threw because the output would pass its maxOutputLength (not because the data is bad). */
+export function isOverflow(err: unknown): boolean {
+  if (err instanceof ZstdError) return err.message.startsWith('output over');
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ERR_BUFFER_TOO_LARGE';
+}

@@ -4,7 +4,7 @@
 // sensitive, and re-serialised only when something changed.
 
 import { gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
-import { ZSTD_MAGIC, isOverflow, zstdDecompressSync } from '../dissect/protocols/util/zstd.js';
+import { ZSTD_MAGIC, isOverflow, zstdDecompressPartial } from '../dissect/protocols/util/zstd.js';
 import type { SensitiveNames } from './names.js';
 import { REDACTED, hasSensitiveParam, redactUrlText } from './urls.js';
 
@@ -79,8 +79,12 @@ export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonR
   const inflated = inflate(bytes);
   if (inflated === 'too large') return { body: REDACTED, text: true };
   if (inflated !== undefined) {
+    // The compressed bytes are searched too: a stream cut short inflates only so far, and the
+    // rest may hold text as it stands (stored deflate blocks, raw zstd blocks and literals).
     const text = inflated.toString('latin1');
-    return redactBinaryText(text, names, json) === text ? undefined : { body: REDACTED, text: true };
+    const raw = bytes.toString('latin1');
+    const clean = redactBinaryText(text, names, json) === text && redactBinaryText(raw, names, json) === raw;
+    return clean ? undefined : { body: REDACTED, text: true };
   }
   const text = bytes.toString('latin1');
   const red = redactBinaryText(text, names, json);
@@ -109,7 +113,7 @@ function inflate(bytes: Buffer): Buffer | 'too large' | undefined {
   try {
     if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, options);
     if (bytes[0] === 0x78 && (bytes[0] * 256 + bytes[1]) % 31 === 0) return inflateSync(bytes, options);
-    if (bytes.length >= 4 && bytes.readUInt32LE(0) === ZSTD_MAGIC) return zstdDecompressSync(bytes, options);
+    if (bytes.length >= 4 && bytes.readUInt32LE(0) === ZSTD_MAGIC) return zstdDecompressPartial(bytes, MAX_INFLATED);
   } catch (err) {
     if (isOverflow(err)) return 'too large';
     // Not what the magic bytes promised: searched as raw bytes instead.

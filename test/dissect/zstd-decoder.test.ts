@@ -403,3 +403,32 @@ test('fuzz: thousands of seeded mutations, each a Buffer within the bound or a Z
   }
   assert.ok(errors > 1000, `most mutations are refused (${errors})`);
 });
+
+test('partial: a stream cut short gives the blocks before the cut, a prefix of the content; bad data still throws', () => {
+  // Small blocks, so that a cut anywhere leaves whole blocks before it.
+  const data = text.subarray(0, 200_000);
+  const packed = zstdStdin(data, ['-3', '--zstd=wlog=12']);
+  let previous = 0;
+  for (let cut = 0; cut <= packed.length; cut += Math.max(1, Math.floor(packed.length / 97))) {
+    const part = zstdDecompress(packed.subarray(0, cut), data.length, { partial: true });
+    assert.ok(data.subarray(0, part.length).equals(part), `cut at ${cut}: a prefix`);
+    assert.ok(part.length >= previous, `cut at ${cut}: no shorter than an earlier cut`);
+    previous = part.length;
+    if (cut > 0 && cut < packed.length) assert.throws(() => zstdDecompress(packed.subarray(0, cut), data.length), ZstdError);
+  }
+  assert.ok(previous > data.length / 2, 'most of the content comes out before the last blocks');
+  assert.ok(zstdDecompress(packed, data.length, { partial: true }).equals(data));
+  // A raw block cut short keeps what there is of it.
+  const noise = random.subarray(0, 5000);
+  const raw = zstdStdin(noise, ['-1']);
+  assert.ok(raw.length > noise.length, 'incompressible: a raw block');
+  const rawPart = zstdDecompress(raw.subarray(0, raw.length - 1000), noise.length, { partial: true });
+  assert.ok(rawPart.length > 3000 && noise.subarray(0, rawPart.length).equals(rawPart), `${rawPart.length} bytes`);
+  // Damage is not truncation: a reserved block type right after the frame header (6 bytes: from stdin,
+  // no content size) still throws.
+  assert.equal(packed[4] & 0xe0, 0, 'no content size, not single segment');
+  const damaged = Buffer.concat([packed.subarray(0, 6), Buffer.from([0x07, 0x00, 0x00])]);
+  assert.throws(() => zstdDecompress(damaged, data.length, { partial: true }), ZstdError);
+  // The bound holds in partial mode too.
+  assert.throws(() => zstdDecompress(packed.subarray(0, packed.length - 10), 1000, { partial: true }), /output over 1000 bytes/);
+});

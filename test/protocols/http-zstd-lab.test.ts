@@ -22,6 +22,8 @@ let server: ChildProcess | undefined;
 let dir = '';
 let pcap = '';
 let doc = '';
+/** Larger than a zstd block (128 KB), and than --max-body: cut in the capture's entry, and decoded as far as it goes. */
+let big = '';
 const printed: Record<string, string> = {};
 
 before(async () => {
@@ -30,19 +32,21 @@ before(async () => {
   const items = Array.from({ length: 400 }, (_, i) => ({ id: i, sku: `sku-${(i * 7919) % 10007}`, title: 'lorem ipsum dolor sit amet', price: (i * 37) % 1000 }));
   doc = JSON.stringify({ items, account: { user: 'alice', password: SECRET } });
   writeFileSync(join(dir, 'doc.json'), doc);
+  big = JSON.stringify(Array.from({ length: 6000 }, (_, i) => ({ id: i, sku: `sku-${(i * 7919) % 10007}`, note: `${(i * 2654435761) % 4294967296}` })));
+  writeFileSync(join(dir, 'big.json'), big);
   lab = await startLab({ prefix, net, nodes: 1 });
   const web = lab.pod('web');
   const client = lab.pod('client0').ns;
   pcap = join(dir, 'zstd.pcap');
   const capture = await lab.capture(0, pcap, { filter: `tcp port ${PORT}` });
-  server = spawn('ip', ['netns', 'exec', web.ns, 'timeout', '90', '/usr/bin/python3', join(repoRoot, 'test', 'fixtures', 'zstd-http', 'server.py'), web.ip, String(PORT), join(dir, 'doc.json')], { stdio: 'ignore' });
+  server = spawn('ip', ['netns', 'exec', web.ns, 'timeout', '90', '/usr/bin/python3', join(repoRoot, 'test', 'fixtures', 'zstd-http', 'server.py'), web.ip, String(PORT), join(dir, 'doc.json'), join(dir, 'big.json')], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 40; i++) {
       const r = await lab.exec(client, `curl -s -o /dev/null --max-time 1 http://${web.ip}:${PORT}/ready`);
       if (r.code === 0) break;
       await new Promise((res) => setTimeout(res, 250));
     }
-    for (const path of ['/plain', '/chunked']) {
+    for (const path of ['/plain', '/chunked', '/big']) {
       const r = await lab.exec(client, `curl -s --compressed --max-time 10 http://${web.ip}:${PORT}${path}`, { timeoutMs: 15_000 });
       assert.equal(r.code, 0, r.stderr);
       printed[path] = r.stdout;
@@ -61,11 +65,12 @@ after(async () => {
 
 test('zstd-encoded bodies (with a length, and chunked) come out as the document curl printed, the password redacted', async () => {
   for (const path of ['/plain', '/chunked']) assert.equal(printed[path], doc, `curl ${path}`);
+  assert.equal(printed['/big'], big, 'curl /big');
   const r = await runCli(['dissect', '--max-body', '64KB', '--no-redact', pcap]);
   assert.equal(r.code, 0, r.stderr);
   const calls = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.protocol === 'http' && e.request.path !== '/ready');
-  assert.deepEqual(calls.map((e) => e.request.path), ['/plain', '/chunked']);
-  for (const e of calls) {
+  assert.deepEqual(calls.map((e) => e.request.path), ['/plain', '/chunked', '/big']);
+  for (const e of calls.slice(0, 2)) {
     assert.equal(e.response.headers['content-encoding'], 'zstd');
     // It went packed: a few KB on the wire for a ~30 KB document.
     assert.ok(e.responseSize < doc.length / 3, `${e.request.path}: ${e.responseSize} bytes on the wire, document ${doc.length}`);
@@ -73,6 +78,12 @@ test('zstd-encoded bodies (with a length, and chunked) come out as the document 
     assert.equal(e.response.bodyEncoding, undefined);
     assert.equal(e.warnings, undefined, `${e.request.path}: ${e.warnings}`);
   }
+  // Past --max-body the packed body is cut: the blocks before the cut decode, shown up to --max-body.
+  const cut = await runCli(['dissect', '--max-body', '40KB', pcap]);
+  const bigCall = cut.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.request?.path === '/big');
+  assert.equal(bigCall.response.bodyTruncated, true);
+  assert.equal(bigCall.warnings, undefined, String(bigCall.warnings));
+  assert.ok(bigCall.response.body.length > 1000 && big.startsWith(bigCall.response.body), `${bigCall.response.body.length} bytes, a prefix of the document`);
   const redacted = await runCli(['dissect', '--max-body', '64KB', pcap]);
   assert.equal(redacted.code, 0, redacted.stderr);
   assert.ok(!redacted.stdout.includes(SECRET));

@@ -19,7 +19,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 53 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 54 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
@@ -181,6 +181,11 @@ export function buildPlantedCapture(): Wire {
   const encoded = zstd(JSON.stringify({ items, token: S[52], keyspace: 'keyspace-visible' }));
   const zstdResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: zstd\r\nContent-Length: ${encoded.length}\r\n\r\n${encoded.toString('latin1')}`;
   http1(w, next(), 40020, 'GET /session HTTP/1.1\r\nHost: api\r\n\r\n', zstdResponse);
+  // A zstd upload larger than --max-body (a streaming compressor's small blocks): the entry keeps its
+  // first 16 KB, whose first blocks still decode.
+  const many = Array.from({ length: 8000 }, (_, i) => ({ id: i, v: (i * 2654435761) % 1000003 }));
+  const upload = execFileSync('zstd', ['-q', '-c', '-19', '--zstd=wlog=14'], { input: JSON.stringify({ private_key: S[53], many }) });
+  http1(w, next(), 40021, withBody('POST /upload HTTP/1.1', 'application/octet-stream', upload.toString('latin1')), OK);
   return w;
 }
 

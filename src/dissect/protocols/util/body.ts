@@ -4,7 +4,7 @@
 import * as zlib from 'node:zlib';
 import type { DissectOptions } from '../../api.js';
 import { looksLikeText } from './text.js';
-import { zstdDecompressSync } from './zstd.js';
+import { zstdDecompressPartial, zstdDecompressSync } from './zstd.js';
 
 /** Keeps the first `limit` bytes of a body and counts the rest. */
 export class BodyCollector {
@@ -112,8 +112,7 @@ function decode(encoding: string, data: Buffer, partial: boolean): Buffer | null
           maxOutputLength: MAX_DECODED,
         });
       case 'zstd':
-        // A zstd body cut at maxBody does not decode (no partial output): it stays as it came, with a warning.
-        return zstdDecompressSync(data, { maxOutputLength: MAX_DECODED });
+        return partial ? zstdDecompressPartial(data, MAX_DECODED) : zstdDecompressSync(data, { maxOutputLength: MAX_DECODED });
       default:
         return null;
     }

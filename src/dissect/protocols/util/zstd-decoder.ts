@@ -9,6 +9,8 @@
 import { constants } from 'node:buffer';
 
 export class ZstdError extends Error {}
+/** The input ended before the frame did (a body cut at --max-body, a capture cut short), as opposed to bad data. */
+class ZstdTruncated extends ZstdError {}
 
 const FRAME_MAGIC = 0xfd2fb528;
 /** Skippable frames: magic 0x184D2A50 … 0x184D2A5F (§3.1.2). */
@@ -21,25 +23,35 @@ const WINDOW_MAX = 2 ** 31;
 
 /**
  * The content of the zstd frames in `src` (one or several back to back; skippable frames skipped),
- * at most `maxOutput` bytes: past it, ZstdError (a bomb is refused, not grown).
+ * at most `maxOutput` bytes: past it, ZstdError (a bomb is refused, not grown). With `partial`, input
+ * that ends inside a frame gives the blocks decoded before the end (as zlib's sync flush gives a cut
+ * gzip stream's), instead of an error; bad data is still an error.
  */
-export function zstdDecompress(src: Uint8Array, maxOutput: number): Buffer {
+export function zstdDecompress(src: Uint8Array, maxOutput: number, opts: { partial?: boolean } = {}): Buffer {
   const out = new Output(maxOutput >= 0 ? Math.min(Math.floor(maxOutput), constants.MAX_LENGTH) : 0); // NaN → 0
+  try {
+    frames(src, out);
+  } catch (err) {
+    if (!(opts.partial && err instanceof ZstdTruncated)) throw err;
+  }
+  return out.result();
+}
+
+function frames(src: Uint8Array, out: Output): void {
   let pos = 0;
   while (pos < src.length) {
-    if (pos + 4 > src.length) throw new ZstdError('short frame');
+    if (pos + 4 > src.length) throw new ZstdTruncated('short frame');
     const magic = u32(src, pos);
     if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
-      if (pos + 8 > src.length) throw new ZstdError('short skippable frame');
+      if (pos + 8 > src.length) throw new ZstdTruncated('short skippable frame');
       const size = u32(src, pos + 4);
-      if (size > src.length - pos - 8) throw new ZstdError('short skippable frame');
+      if (size > src.length - pos - 8) throw new ZstdTruncated('short skippable frame');
       pos += 8 + size;
       continue;
     }
     if (magic !== FRAME_MAGIC) throw new ZstdError('not a zstd frame');
     pos = frame(src, pos + 4, out);
   }
-  return out.result();
 }
 
 function u32(src: Uint8Array, pos: number): number {
@@ -80,7 +92,7 @@ const LITERALS = new Uint8Array(BLOCK_SIZE_MAX);
 
 /** One frame after its magic number; returns the position after it. */
 function frame(src: Uint8Array, pos: number, out: Output): number {
-  if (pos >= src.length) throw new ZstdError('short frame header');
+  if (pos >= src.length) throw new ZstdTruncated('short frame header');
   const descriptor = src[pos++];
   const fcsFlag = descriptor >>> 6;
   const singleSegment = (descriptor & 0x20) !== 0;
@@ -88,7 +100,7 @@ function frame(src: Uint8Array, pos: number, out: Output): number {
   const checksum = (descriptor & 0x04) !== 0;
   const didSize = [0, 1, 2, 4][descriptor & 3];
   const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag];
-  if (pos + (singleSegment ? 0 : 1) + didSize + fcsSize > src.length) throw new ZstdError('short frame header');
+  if (pos + (singleSegment ? 0 : 1) + didSize + fcsSize > src.length) throw new ZstdTruncated('short frame header');
 
   let windowSize = 0;
   if (!singleSegment) {
@@ -117,7 +129,7 @@ function frame(src: Uint8Array, pos: number, out: Output): number {
   if (contentSize > 0) out.reserve(contentSize);
   const state = new FrameState(out.length, Math.min(windowSize, BLOCK_SIZE_MAX));
   for (;;) {
-    if (pos + 3 > src.length) throw new ZstdError('short block header');
+    if (pos + 3 > src.length) throw new ZstdTruncated('short block header');
     const header = src[pos] | (src[pos + 1] << 8) | (src[pos + 2] << 16);
     pos += 3;
     const type = (header >>> 1) & 3;
@@ -125,15 +137,19 @@ function frame(src: Uint8Array, pos: number, out: Output): number {
     // Raw and RLE: size is what the block regenerates; compressed: what it takes in the input (§3.1.1.2.3).
     if (size > state.blockMax) throw new ZstdError('block over its maximum size');
     if (type === 0) {
-      if (pos + size > src.length) throw new ZstdError('short raw block');
+      if (pos + size > src.length) {
+        // Cut short: what there is of a raw block is content as it stands (a partial decode keeps it).
+        out.append(src, pos, Math.min(size, src.length - pos));
+        throw new ZstdTruncated('short raw block');
+      }
       out.append(src, pos, size);
       pos += size;
     } else if (type === 1) {
-      if (pos >= src.length) throw new ZstdError('short RLE block');
+      if (pos >= src.length) throw new ZstdTruncated('short RLE block');
       out.fill(src[pos], size);
       pos++;
     } else if (type === 2) {
-      if (pos + size > src.length) throw new ZstdError('short compressed block');
+      if (pos + size > src.length) throw new ZstdTruncated('short compressed block');
       compressedBlock(src, pos, pos + size, state, out);
       pos += size;
     } else {
@@ -142,7 +158,7 @@ function frame(src: Uint8Array, pos: number, out: Output): number {
     if (header & 1) break; // Last_Block
   }
   if (checksum) {
-    if (pos + 4 > src.length) throw new ZstdError('short content checksum');
+    if (pos + 4 > src.length) throw new ZstdTruncated('short content checksum');
     pos += 4; // XXH64 of the content: not verified (see the header comment)
   }
   if (contentSize >= 0 && out.length - state.frameStart !== contentSize) {

@@ -15,6 +15,15 @@ const native = (zlib as unknown as { zstdDecompressSync?: Decompress }).zstdDeco
 
 export const zstdDecompressSync: Decompress = native ?? ((data, options) => zstdDecompress(data, options.maxOutputLength));
 
+/**
+ * What a zstd stream cut short decodes to, up to where it was cut (the blocks before it), at most
+ * `maxOutput` bytes: for bodies cut at --max-body, as zlib's sync flush serves gzip. Bad data throws.
+ * Always shark's decoder: node:zlib has no such mode for zstd.
+ */
+export function zstdDecompressPartial(data: Buffer, maxOutput: number): Buffer {
+  return zstdDecompress(data, maxOutput, { partial: true });
+}
+
 /** Whether a decompressor threw because the output would pass its maxOutputLength (not because the data is bad). */
 export function isOverflow(err: unknown): boolean {
   if (err instanceof ZstdError) return err.message.startsWith('output over');

@@ -14,8 +14,11 @@ import { gunzipSync } from 'node:zlib';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
 
-/** The Redis dissector masks AUTH and HELLO … AUTH passwords itself: they never reach any output. */
-const MASKED_AT_DISSECTOR = new Set(['Zq34secretVal', 'Zq35secretVal']);
+/**
+ * The Redis dissector masks AUTH and HELLO … AUTH passwords itself: they never reach any output. Nor does
+ * a body whose Content-Encoding does not decode (here a brotli bomb): its compressed bytes are not shown.
+ */
+const MASKED_AT_DISSECTOR = new Set(['Zq34secretVal', 'Zq35secretVal', 'Zq54secretVal']);
 
 let dir = '';
 let pcap = '';

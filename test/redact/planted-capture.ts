@@ -7,7 +7,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Wire } from '../helpers/engine-wire.js';
 import { h2frame } from '../helpers/http2-wire.js';
 
@@ -19,7 +19,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 54 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 55 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
@@ -186,6 +186,10 @@ export function buildPlantedCapture(): Wire {
   const many = Array.from({ length: 8000 }, (_, i) => ({ id: i, v: (i * 2654435761) % 1000003 }));
   const upload = execFileSync('zstd', ['-q', '-c', '-19', '--zstd=wlog=14'], { input: JSON.stringify({ private_key: S[53], many }) });
   http1(w, next(), 40021, withBody('POST /upload HTTP/1.1', 'application/octet-stream', upload.toString('latin1')), OK);
+  // A brotli response that decodes past shark's 8 MB bound (brotli has no magic bytes to find it by later).
+  const bomb = brotliCompressSync(Buffer.concat([Buffer.from(JSON.stringify({ secret: S[54] })), Buffer.alloc(20 * 1024 * 1024, 0x20)]));
+  const brResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\nContent-Length: ${bomb.length}\r\n\r\n${bomb.toString('latin1')}`;
+  http1(w, next(), 40022, 'GET /report HTTP/1.1\r\nHost: api\r\n\r\n', brResponse);
   return w;
 }
 

@@ -54,6 +54,8 @@ export interface RenderedBody {
 
 /** Decoded output is capped too, so a small compressed bomb cannot grow memory. */
 const MAX_DECODED = 8 * 1024 * 1024;
+/** The content codings decode() undoes; any other is left as it came. */
+const COMPRESSIONS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
 
 /**
  * Render a collected body for the entry. `contentEncoding` is the header value
@@ -73,6 +75,12 @@ export function renderBody(collector: BodyCollector, contentEncoding: string | u
   for (let i = encodings.length - 1; i >= 0; i--) {
     const decoded = decode(encodings[i], data, truncated);
     if (decoded === null) {
+      // Compressed bytes that do not decode (damaged, or past MAX_DECODED: a bomb) are not shown:
+      // whoever reads the entry could decode their start, where the redactor could not look.
+      if (COMPRESSIONS.has(encodings[i])) {
+        out.warning = `body: cannot decode content-encoding ${encodings[i]} (not shown)`;
+        return out;
+      }
       out.warning = `body: cannot decode content-encoding ${encodings[i]}`;
       break;
     }

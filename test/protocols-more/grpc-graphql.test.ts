@@ -2,10 +2,12 @@
 // recordings, checked against tshark's gRPC dissector and by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { http2 } from '../../src/dissect/protocols/http2.js';
 import { decodeProtobuf } from '../../src/dissect/protocols/protobuf.js';
-import { parseGrpcPath } from '../../src/dissect/protocols/grpc.js';
+import { parseGrpcPath, splitGrpcMessages } from '../../src/dissect/protocols/grpc.js';
 import { annotateGraphql, applyGraphql, parseOperations } from '../../src/dissect/protocols/graphql.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
@@ -41,6 +43,24 @@ test('gRPC lab: unary, server/client streaming, error status, gzip; message leng
   assert.equal(upload.request!.messages.length, 2);
   assert.equal(zipped.request!.messages[0].compressed, true);
   assert.equal(zipped.request!.messages[0].fields[0].value, 'zipped'.repeat(20));
+});
+
+test('gRPC compressed messages: zstd unpacks (the zstd command packed it); one that does not unpack is not shown', () => {
+  const proto = Buffer.from([0x0a, 0x06, ...Buffer.from('zipped'), 0x10, 0x2a]);
+  const framed = (flag: number, payload: Buffer): Buffer => {
+    const prefix = Buffer.alloc(5);
+    prefix[0] = flag;
+    prefix.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([prefix, payload]);
+  };
+  const zstd = execFileSync('zstd', ['-q', '-c'], { input: proto });
+  const [unpacked] = splitGrpcMessages(framed(1, zstd), 'zstd', false);
+  assert.deepEqual(unpacked.fields, [{ field: 1, wireType: 'len', value: 'zipped' }, { field: 2, wireType: 'varint', value: 42 }]);
+  // A gzip bomb (a secret, then 20 MB of padding): past the bound it does not unpack, and its bytes are not shown.
+  const bomb = gzipSync(Buffer.concat([Buffer.from('password=grpc-bomb-secret'), Buffer.alloc(20 * 1024 * 1024)]));
+  const [refused, after] = splitGrpcMessages(Buffer.concat([framed(1, bomb), framed(0, proto)]), 'gzip', false);
+  assert.deepEqual(refused, { compressed: true, length: bomb.length, undecodable: 'gzip' });
+  assert.equal(after.fields?.[0].value, 'zipped', 'the next message is read');
 });
 
 test('gRPC lab-bookinfo-mix: statuses as in the trailers tshark decodes', () => {

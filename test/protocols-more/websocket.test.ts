@@ -162,3 +162,26 @@ test('WebSocket: close codes, gaps resync on the next frame, no-context-takeover
   assert.equal(records[4].error, true);
   assert.ok(counters['ws.resync_skipped'] > 0);
 });
+
+test('WebSocket: a compressed message that is not inflated (past 8 MB inflated, or its window lost to a gap) shows no bytes', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 64 * 1024, noBodies: false });
+  const p = new WebSocketParser(ctx, parseDeflate('permessage-deflate'));
+  const deflated = (b: Buffer) => zlib.deflateRawSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  // A secret, then 20 MB of padding: a few KB on the wire. Shown deflated, anyone could inflate the secret.
+  const bomb = deflated(Buffer.concat([Buffer.from('{"password":"ws-bomb-secret"}'), Buffer.alloc(20 * 1024 * 1024, 0x20)]));
+  p.onData('s2c', frame(1, bomb, { rsv1: true }));
+  // With context takeover, a gap loses the window: later messages cannot be inflated.
+  p.onData('c2s', frame(1, deflated(Buffer.from('{"token":"before-gap"}')), { rsv1: true, mask: true }));
+  p.onGap('c2s', 50);
+  p.onData('c2s', frame(1, deflated(Buffer.from('{"token":"ws-after-gap-secret"}')), { rsv1: true, mask: true }));
+  p.onEnd();
+  const [bombCall, before, after] = records;
+  assert.equal(bombCall.request!.body, undefined);
+  assert.ok(bombCall.warnings!.some((w) => w.startsWith('compressed: ')), String(bombCall.warnings));
+  assert.equal(before.request!.body, '{"token":"before-gap"}');
+  assert.equal(after.request!.body, undefined);
+  assert.ok(after.warnings!.includes('compressed: context lost after a gap, not inflated'), String(after.warnings));
+  assert.ok(!JSON.stringify(records).includes('secret'));
+});

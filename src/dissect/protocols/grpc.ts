@@ -7,6 +7,7 @@
 import * as zlib from 'node:zlib';
 import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
+import { zstdDecompressSync } from './util/zstd.js';
 import { decodeWithSchema } from './proto-decode.js';
 import type { ProtoSchema } from './proto-schema.js';
 
@@ -29,8 +30,10 @@ export interface GrpcMessage {
   length: number;
   /** Schema-less protobuf fields; absent when the bytes are not protobuf (or were cut). */
   fields?: ProtoField[];
-  /** base64 of the message when it could not be decoded. */
+  /** base64 of the message when it could not be decoded (never compressed bytes: see `undecodable`). */
   raw?: string;
+  /** A compressed message whose grpc-encoding did not decode: not shown, since a reader could unpack what the redactor never saw. */
+  undecodable?: string;
   /** With --proto: the message type and its fields by name. */
   type?: string;
   decoded?: Record<string, unknown>;
@@ -103,7 +106,15 @@ export function splitGrpcMessages(
       continue;
     }
     let payload: Buffer | null = body.subarray(start, end);
-    if (compressed) payload = decompress(payload, encoding);
+    if (compressed) {
+      payload = decompress(payload, encoding);
+      if (payload === null) {
+        msg.undecodable = encoding ?? 'identity';
+        out.push(msg);
+        pos = end;
+        continue;
+      }
+    }
     const decoded = payload && schema ? schema.decode(payload) : null;
     if (decoded) {
       msg.type = schema!.type;
@@ -168,6 +179,8 @@ function decompress(data: Buffer, encoding: string | undefined): Buffer | null {
         return zlib.gunzipSync(data, { maxOutputLength: MAX_DECOMPRESSED });
       case 'deflate':
         return zlib.inflateSync(data, { maxOutputLength: MAX_DECOMPRESSED });
+      case 'zstd':
+        return zstdDecompressSync(data, { maxOutputLength: MAX_DECOMPRESSED });
       default:
         return null;
     }

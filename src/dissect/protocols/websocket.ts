@@ -388,6 +388,8 @@ export class WebSocketParser implements TcpStreamParser {
     let data = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts, m.kept);
     let size = m.size;
     let truncated = m.kept < m.size;
+    /** Deflated bytes that were not inflated are not shown: a reader could inflate what the redactor never saw. */
+    let hidden = false;
     if (m.compressed && this.deflate && complete) {
       const r = this.inflate(dir, m);
       if (r.data) {
@@ -397,15 +399,17 @@ export class WebSocketParser implements TcpStreamParser {
         if (r.data.length >= MAX_INFLATED) warnings.push(`truncated: inflated over ${MAX_INFLATED} bytes`);
       } else {
         warnings.push(r.warning!);
-        data = data.subarray(0, this.keep);
-        truncated = m.size > data.length;
+        hidden = true;
       }
     } else if (m.compressed && !this.deflate) warnings.push('nonstandard: RSV1 set without permessage-deflate');
-    else if (m.compressed) this.windows[dir] = null;
+    else if (m.compressed) {
+      this.windows[dir] = null;
+      hidden = true;
+    }
     if (m.masked !== (dir === 'c2s')) warnings.push(`nonstandard: ${dir === 'c2s' ? 'client frame not masked' : 'server frame masked'}`);
     const request: Record<string, any> = { from: dir === 'c2s' ? 'client' : 'server', opcode: type, frames: m.frames, bodySize: size };
     if (m.compressed) request.compressed = true;
-    if (!this.ctx.options.noBodies) {
+    if (!this.ctx.options.noBodies && !hidden) {
       // The summary gives the size only: a message body may carry secrets the summary's redaction cannot recognise.
       if (type !== 'binary' && looksLikeText(data)) request.body = data.toString('utf8');
       else {

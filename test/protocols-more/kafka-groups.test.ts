@@ -17,7 +17,8 @@ import { AGG, tshark } from './helpers.js';
 import { feedConversation } from './kafka-wire.js';
 
 const capture = join(repoRoot, 'test', 'fixtures', 'captures', 'lab-kafka-groups.pcap');
-const GROUP_APIS = [2, 8, 9, 10, 11, 12, 13, 14];
+/** The group, offset and coordinator APIs, and the transaction calls tshark 4.0 reads at the versions librdkafka sent. */
+const GROUP_APIS = [2, 8, 9, 10, 11, 12, 13, 14, 24, 26];
 
 type Json = Record<string, any>;
 
@@ -40,6 +41,9 @@ const FIELDS: Record<string, string> = {
   host: 'kafka.host',
   port: 'kafka.port',
   key: 'kafka.coordinator_key',
+  txn: 'kafka.transactional_id',
+  producer: 'kafka.producer_id',
+  epoch: 'kafka.producer_epoch',
 };
 
 /** Per frame, the distinct values of each field tshark decodes; frames tshark calls malformed apart. */
@@ -94,6 +98,9 @@ function ours(side: Json | null, isRequest: boolean): Record<string, Set<string>
     row.port.add(String(side.coordinator.port));
   }
   if (side.key) row.key.add(side.key);
+  walk(side, 'transactionalId', row.txn);
+  walk(side, 'producerId', row.producer);
+  walk(side, 'producerEpoch', row.epoch);
   return row;
 }
 
@@ -129,10 +136,11 @@ test('consumer-group calls from real clients: every field tshark reads agrees, f
     compared++;
   }
   assert.ok(compared >= 60, `${compared} frames compared`);
+  assert.ok([...rows.values()].some((r) => r.txn.has('payments-tx') && r.producer.size > 0), 'transaction calls compared');
   // Every request got its response, with the API's own summary.
   for (const e of groupCalls) assert.ok(e.response, `${e.summary}: unanswered`);
   const summaries = groupCalls.map((e) => e.summary.replace(/0x[0-9a-f]+/g, 'M'));
-  for (const s of ['JoinGroup v5 billing → NONE', 'SyncGroup v3 billing → NONE', 'OffsetCommit v7 billing orders → NONE', 'OffsetFetch v5 billing orders → NONE', 'LeaveGroup v1 billing → NONE', 'FindCoordinator v2 billing → NONE', 'ListOffsets v2 orders → NONE']) {
+  for (const s of ['JoinGroup v5 billing → NONE', 'SyncGroup v3 billing → NONE', 'OffsetCommit v7 billing orders → NONE', 'OffsetFetch v5 billing orders → NONE', 'LeaveGroup v1 billing → NONE', 'FindCoordinator v2 billing → NONE', 'ListOffsets v2 orders → NONE', 'AddPartitionsToTxn v0 payments-tx payments → NONE', 'EndTxn v1 payments-tx → NONE']) {
     assert.ok(summaries.includes(s), `${s} in ${[...new Set(summaries)].join('; ')}`);
   }
   // The second consumer's join rebalanced the first: its Heartbeat was refused, and that is an error.
@@ -226,6 +234,24 @@ test('flexible versions and batched groups, as clients of Kafka 3.x send them (b
   assert.equal(future.request.groupId, undefined);
   for (const c of calls) assert.equal(c.warnings, undefined, `${c.summary}: ${c.warnings}`);
   assert.ok(!JSON.stringify(calls).includes('topic-secret'));
+});
+
+test('transactions in flexible versions: offsets committed in a transaction, a refused EndTxn is an error', () => {
+  const { calls } = feedConversation(kafka, [
+    { apiKey: 25, version: 3, request: (w) => w.str('payments-tx').i64(4242n).i16(3).str('billing'), response: (w) => w.i32(0).i16(0) },
+    { apiKey: 28, version: 3, request: (w) => w.str('payments-tx').str('billing').i64(4242n).i16(3).i32(7).str('m-1').nstr(null).arr([['orders', [[0, 120n], [1, 98n]]]], (w, [t, ps]) => w.str(t).arr(ps, (w, [p, off]) => w.i32(p).i64(off).i32(-1).nstr(null).tags()).tags()),
+      response: (w) => w.i32(0).arr([['orders', [[0, 0], [1, 0]]]], (w, [t, ps]) => w.str(t).arr(ps, (w, [p, err]) => w.i32(p).i16(err).tags()).tags()) },
+    { apiKey: 26, version: 3, request: (w) => w.str('payments-tx').i64(4242n).i16(3).i8(1), response: (w) => w.i32(0).i16(51) },
+  ]);
+  const [addOffsets, commit, end] = calls as Json[];
+  assert.equal(addOffsets.summary, 'AddOffsetsToTxn v3 billing → NONE');
+  assert.equal(addOffsets.request.transactionalId, 'payments-tx');
+  assert.deepEqual(commit.request.topics[0].partitions, [{ partition: 0, committedOffset: 120 }, { partition: 1, committedOffset: 98 }]);
+  assert.equal(commit.request.generationId, 7);
+  assert.equal(commit.error, false);
+  assert.equal(end.summary, 'EndTxn v3 payments-tx → CONCURRENT_TRANSACTIONS');
+  assert.equal(end.request.committed, true);
+  assert.equal(end.error, true);
 });
 
 test('SASL: the mechanism and the outcome show; the token (a PLAIN password) never does', async () => {

@@ -2,7 +2,8 @@
 // calls an SRE reads when consumers rebalance, lag or fail to authenticate
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
 // ListOffsets, FindCoordinator, DescribeGroups, ListGroups, DeleteGroups,
-// CreateTopics, DeleteTopics, InitProducerId, SaslHandshake, SaslAuthenticate).
+// CreateTopics, DeleteTopics, InitProducerId, SaslHandshake, SaslAuthenticate,
+// and the transaction calls AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit).
 // Each reader knows the versions up to the newest it was written for (field
 // layouts from Kafka's message definitions); a newer version is shown by
 // header only, never guessed at. What is shown: names (group, member, topic,
@@ -24,7 +25,8 @@ const MAX_GROUPS = 100;
 
 /** The newest version of each API that its readers below know; a newer one is shown by header only. */
 export const NEWEST_KNOWN: Record<number, number> = {
-  2: 10, 8: 8, 9: 8, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 5, 16: 5, 17: 1, 19: 7, 20: 6, 22: 4, 36: 2, 42: 2,
+  2: 10, 8: 8, 9: 8, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 5, 16: 5, 17: 1, 19: 7, 20: 6, 22: 4, 24: 3, 25: 3, 26: 4,
+  28: 3, 36: 2, 42: 2,
 };
 
 /** A member id, group instance id and the like: a nullable string, left out when null. */
@@ -102,9 +104,9 @@ function offsetCommitRequest(r: Reader, v: number, out: Record<string, any>): vo
   }, MAX_TOPICS).items;
 }
 
-function offsetCommitResponse(r: Reader, v: number, out: Record<string, any>): void {
-  if (v >= 3) out.throttleTimeMs = r.int32();
-  out.topics = r.array((): TopicOut => {
+/** Topics with an error code per partition: OffsetCommit's, AddPartitionsToTxn's and TxnOffsetCommit's answers. */
+function partitionErrors(r: Reader): TopicOut[] {
+  return r.array((): TopicOut => {
     const name = r.string();
     const partitions = r.array(() => {
       const p = { partition: r.int32(), errorCode: r.int16() };
@@ -114,6 +116,11 @@ function offsetCommitResponse(r: Reader, v: number, out: Record<string, any>): v
     r.taggedFields();
     return { name, partitions };
   }, MAX_TOPICS).items;
+}
+
+function offsetCommitResponse(r: Reader, v: number, out: Record<string, any>): void {
+  if (v >= 3) out.throttleTimeMs = r.int32();
+  out.topics = partitionErrors(r);
 }
 
 // ------------------------------------------------------------ OffsetFetch (9)
@@ -485,6 +492,64 @@ function initProducerIdResponse(r: Reader, _v: number, out: Record<string, any>)
   out.producerEpoch = r.int16();
 }
 
+// ------------------------------------- transactions (24 AddPartitionsToTxn, 25 AddOffsetsToTxn, 26 EndTxn, 28 TxnOffsetCommit)
+
+/** Every transaction call opens with these: the transactional id and the producer it fences. */
+function txnHead(r: Reader, out: Record<string, any>): void {
+  out.transactionalId = r.string();
+  out.producerId = r.int64();
+  out.producerEpoch = r.int16();
+}
+
+function addPartitionsToTxnRequest(r: Reader, _v: number, out: Record<string, any>): void {
+  txnHead(r, out);
+  out.topics = r.array((): TopicOut => {
+    const t: TopicOut = { name: r.string(), partitions: partitionIndexes(r) };
+    r.taggedFields();
+    return t;
+  }, MAX_TOPICS).items;
+}
+
+/** AddPartitionsToTxn's and TxnOffsetCommit's answers: a throttle time, then an error per partition. */
+function txnPartitionErrors(r: Reader, _v: number, out: Record<string, any>): void {
+  out.throttleTimeMs = r.int32();
+  out.topics = partitionErrors(r);
+}
+
+function addOffsetsToTxnRequest(r: Reader, _v: number, out: Record<string, any>): void {
+  txnHead(r, out);
+  out.groupId = r.string();
+}
+
+function endTxnRequest(r: Reader, _v: number, out: Record<string, any>): void {
+  txnHead(r, out);
+  out.committed = r.int8() !== 0;
+}
+
+function txnOffsetCommitRequest(r: Reader, v: number, out: Record<string, any>): void {
+  out.transactionalId = r.string();
+  out.groupId = r.string();
+  out.producerId = r.int64();
+  out.producerEpoch = r.int16();
+  if (v >= 3) {
+    out.generationId = r.int32();
+    out.memberId = r.string();
+    put(out, 'groupInstanceId', r.string());
+  }
+  out.topics = r.array((): TopicOut => {
+    const name = r.string();
+    const partitions = r.array(() => {
+      const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
+      if (v >= 2) r.int32(); // committed leader epoch
+      put(p, 'metadata', r.string());
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS).items;
+    r.taggedFields();
+    return { name, partitions };
+  }, MAX_TOPICS).items;
+}
+
 // ----------------------------------------------------------- DeleteGroups (42)
 
 function deleteGroupsRequest(r: Reader, _v: number, out: Record<string, any>): void {
@@ -515,6 +580,10 @@ export const GROUP_REQUEST_BODIES: Record<number, BodyReader> = {
   19: createTopicsRequest,
   20: deleteTopicsRequest,
   22: initProducerIdRequest,
+  24: addPartitionsToTxnRequest,
+  25: addOffsetsToTxnRequest,
+  26: endTxnRequest,
+  28: txnOffsetCommitRequest,
   36: saslAuthenticateRequest,
   42: deleteGroupsRequest,
 };
@@ -534,6 +603,10 @@ export const GROUP_RESPONSE_BODIES: Record<number, BodyReader> = {
   19: createTopicsResponse,
   20: deleteTopicsResponse,
   22: initProducerIdResponse,
+  24: txnPartitionErrors,
+  25: errorOnly(0),
+  26: errorOnly(0),
+  28: txnPartitionErrors,
   36: saslAuthenticateResponse,
   42: deleteGroupsResponse,
 };

@@ -10,19 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ZstdError, zstdDecompress } from '../../src/dissect/protocols/util/zstd-decoder.js';
+import { mulberry32 as rng } from '../helpers/random.js';
 
-/** xorshift32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 /** JSON lines with varying numbers and names: compressible the way logs and API bodies are. */
 function textLike(size: number, seed: number): Buffer {

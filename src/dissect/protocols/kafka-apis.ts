@@ -34,6 +34,23 @@ function put(out: Record<string, any>, key: string, value: string | null): void 
   if (value !== null) out[key] = value;
 }
 
+/**
+ * Kafka's usual nesting: topics, each a name and its partitions, read by `partition`
+ * (each followed by its tagged fields in flexible versions), both lists bounded as shown.
+ */
+function topicsOf(r: Reader, partition: () => Record<string, any>): TopicOut[] {
+  return r.array((): TopicOut => {
+    const name = r.string();
+    const partitions = r.array(() => {
+      const p = partition();
+      r.taggedFields();
+      return p;
+    }, MAX_PARTITIONS).items;
+    r.taggedFields();
+    return { name, partitions };
+  }, MAX_TOPICS).items;
+}
+
 /** A partition array of int32 indexes (OffsetFetch's request). */
 function partitionIndexes(r: Reader): Array<Record<string, any>> {
   return r.array(() => ({ partition: r.int32() }), MAX_PARTITIONS).items;
@@ -44,39 +61,27 @@ function partitionIndexes(r: Reader): Array<Record<string, any>> {
 function listOffsetsRequest(r: Reader, v: number, out: Record<string, any>): void {
   out.replicaId = r.int32();
   if (v >= 2) out.isolationLevel = r.int8();
-  out.topics = r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p: Record<string, any> = { partition: r.int32() };
-      if (v >= 4) r.int32(); // current leader epoch
-      p.timestamp = r.int64();
-      if (v === 0) p.maxNumOffsets = r.int32();
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  out.topics = topicsOf(r, () => {
+    const p: Record<string, any> = { partition: r.int32() };
+    if (v >= 4) r.int32(); // current leader epoch
+    p.timestamp = r.int64();
+    if (v === 0) p.maxNumOffsets = r.int32();
+    return p;
+  });
 }
 
 function listOffsetsResponse(r: Reader, v: number, out: Record<string, any>): void {
   if (v >= 2) out.throttleTimeMs = r.int32();
-  out.topics = r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p: Record<string, any> = { partition: r.int32(), errorCode: r.int16() };
-      if (v === 0) p.offsets = r.array(() => r.int64(), 100).items;
-      else {
-        p.timestamp = r.int64();
-        p.offset = r.int64();
-      }
-      if (v >= 4) r.int32(); // leader epoch
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  out.topics = topicsOf(r, () => {
+    const p: Record<string, any> = { partition: r.int32(), errorCode: r.int16() };
+    if (v === 0) p.offsets = r.array(() => r.int64(), 100).items;
+    else {
+      p.timestamp = r.int64();
+      p.offset = r.int64();
+    }
+    if (v >= 4) r.int32(); // leader epoch
+    return p;
+  });
 }
 
 // ----------------------------------------------------------- OffsetCommit (8)
@@ -89,33 +94,18 @@ function offsetCommitRequest(r: Reader, v: number, out: Record<string, any>): vo
   }
   if (v >= 7) put(out, 'groupInstanceId', r.string());
   if (v >= 2 && v <= 4) out.retentionTimeMs = r.int64();
-  out.topics = r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
-      if (v >= 6) r.int32(); // committed leader epoch
-      if (v === 1) r.int64(); // commit timestamp
-      put(p, 'metadata', r.string());
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  out.topics = topicsOf(r, () => {
+    const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
+    if (v >= 6) r.int32(); // committed leader epoch
+    if (v === 1) r.int64(); // commit timestamp
+    put(p, 'metadata', r.string());
+    return p;
+  });
 }
 
 /** Topics with an error code per partition: OffsetCommit's, AddPartitionsToTxn's and TxnOffsetCommit's answers. */
 function partitionErrors(r: Reader): TopicOut[] {
-  return r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p = { partition: r.int32(), errorCode: r.int16() };
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  return topicsOf(r, () => ({ partition: r.int32(), errorCode: r.int16() }));
 }
 
 function offsetCommitResponse(r: Reader, v: number, out: Record<string, any>): void {
@@ -157,19 +147,13 @@ function offsetFetchRequest(r: Reader, v: number, out: Record<string, any>): voi
 }
 
 function committedTopics(r: Reader, v: number): TopicOut[] {
-  return r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
-      if (v >= 5) r.int32(); // committed leader epoch
-      put(p, 'metadata', r.string());
-      p.errorCode = r.int16();
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  return topicsOf(r, () => {
+    const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
+    if (v >= 5) r.int32(); // committed leader epoch
+    put(p, 'metadata', r.string());
+    p.errorCode = r.int16();
+    return p;
+  });
 }
 
 function offsetFetchResponse(r: Reader, v: number, out: Record<string, any>): void {
@@ -251,7 +235,8 @@ function joinGroupResponse(r: Reader, v: number, out: Record<string, any>): void
 
 // -------------------------------------------------------------- Heartbeat (12)
 
-function heartbeatRequest(r: Reader, v: number, out: Record<string, any>): void {
+/** Heartbeat's request, and how SyncGroup's begins: who is speaking, in which generation of the group. */
+function memberOfGeneration(r: Reader, v: number, out: Record<string, any>): void {
   out.groupId = r.string();
   out.generationId = r.int32();
   out.memberId = r.string();
@@ -300,10 +285,7 @@ function leaveGroupResponse(r: Reader, v: number, out: Record<string, any>): voi
 // -------------------------------------------------------------- SyncGroup (14)
 
 function syncGroupRequest(r: Reader, v: number, out: Record<string, any>): void {
-  out.groupId = r.string();
-  out.generationId = r.int32();
-  out.memberId = r.string();
-  if (v >= 3) put(out, 'groupInstanceId', r.string());
+  memberOfGeneration(r, v, out);
   if (v >= 5) {
     put(out, 'protocolType', r.string());
     put(out, 'protocolName', r.string());
@@ -536,18 +518,12 @@ function txnOffsetCommitRequest(r: Reader, v: number, out: Record<string, any>):
     out.memberId = r.string();
     put(out, 'groupInstanceId', r.string());
   }
-  out.topics = r.array((): TopicOut => {
-    const name = r.string();
-    const partitions = r.array(() => {
-      const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
-      if (v >= 2) r.int32(); // committed leader epoch
-      put(p, 'metadata', r.string());
-      r.taggedFields();
-      return p;
-    }, MAX_PARTITIONS).items;
-    r.taggedFields();
-    return { name, partitions };
-  }, MAX_TOPICS).items;
+  out.topics = topicsOf(r, () => {
+    const p: Record<string, any> = { partition: r.int32(), committedOffset: r.int64() };
+    if (v >= 2) r.int32(); // committed leader epoch
+    put(p, 'metadata', r.string());
+    return p;
+  });
 }
 
 // ----------------------------------------------------------- DeleteGroups (42)
@@ -571,7 +547,7 @@ export const GROUP_REQUEST_BODIES: Record<number, BodyReader> = {
   9: offsetFetchRequest,
   10: findCoordinatorRequest,
   11: joinGroupRequest,
-  12: heartbeatRequest,
+  12: memberOfGeneration,
   13: leaveGroupRequest,
   14: syncGroupRequest,
   15: describeGroupsRequest,

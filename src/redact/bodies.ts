@@ -76,19 +76,28 @@ const MAX_INFLATED = 8 * 1024 * 1024;
 export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonRedactor): { body: string; text: boolean } | undefined {
   if (b64.length > MAX_BASE64) return { body: REDACTED, text: true };
   const bytes = Buffer.from(b64, 'base64');
-  const inflated = inflate(bytes);
-  if (inflated === 'too large') return { body: REDACTED, text: true };
-  if (inflated !== undefined) {
-    // The compressed bytes are searched too: a stream cut short inflates only so far, and the
-    // rest may hold text as it stands (stored deflate blocks, raw zstd blocks and literals).
-    const text = inflated.toString('latin1');
-    const raw = bytes.toString('latin1');
-    const clean = redactBinaryText(text, names, json) === text && redactBinaryText(raw, names, json) === raw;
-    return clean ? undefined : { body: REDACTED, text: true };
-  }
+  const compressed = compressedHoldsSecret(bytes, names, json);
+  if (compressed === true) return { body: REDACTED, text: true };
+  if (compressed === false) return undefined;
   const text = bytes.toString('latin1');
   const red = redactBinaryText(text, names, json);
   return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
+}
+
+/**
+ * For bytes that are gzip, zlib or zstd data: whether they may hold a secret (true: inflated past
+ * MAX_INFLATED, or a secret found); undefined when they are none of these. The compressed bytes are
+ * searched too: a stream cut short inflates only so far, and the rest may hold text as it stands
+ * (stored deflate blocks, raw zstd blocks and literals). Such bytes cannot be redacted in place:
+ * a caller withholds them whole.
+ */
+export function compressedHoldsSecret(bytes: Buffer, names: SensitiveNames, json: JsonRedactor): boolean | undefined {
+  const inflated = inflate(bytes);
+  if (inflated === undefined) return undefined;
+  if (inflated === 'too large') return true;
+  const text = inflated.toString('latin1');
+  const raw = bytes.toString('latin1');
+  return redactBinaryText(text, names, json) !== text || redactBinaryText(raw, names, json) !== raw;
 }
 
 /**

@@ -12,6 +12,7 @@ import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.j
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
 import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
@@ -97,7 +98,9 @@ class EntryRedaction {
 
   private readonly roles = new Map<string, FieldRole>();
 
-  constructor(private readonly names: SensitiveNames) {}
+  constructor(private readonly names: SensitiveNames) {
+    this.redis = new RedisValues(names, this.json, this.remember);
+  }
 
   private role(key: string): FieldRole {
     let r = this.roles.get(key);
@@ -112,21 +115,30 @@ class EntryRedaction {
   }
 
   private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
+  private readonly redis: RedisValues;
 
   entry(e: Entry): Entry {
     this.secrets = [];
     this.sql = SQL_PROTOCOLS.has(e.protocol);
     let req = this.side(e.request);
     let res = this.side(e.response);
+    let redisReplyRedacted = false;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
+      const args: unknown[] = req && Array.isArray(req.args) ? req.args : [];
       if (req && Array.isArray(req.args)) {
-        const args = redactRedisArgs(command, req.args, this.remember);
-        if (args !== req.args) req = { ...req, args };
+        const redacted = this.redis.args(command, redactRedisArgs(command, req.args, this.remember));
+        if (redacted !== req.args) req = { ...req, args: redacted };
       }
-      if (res && (command === 'CONFIG' || command === 'ACL') && 'value' in res) {
-        const value = command === 'CONFIG' ? redactRedisConfigReply(res.value, this.remember) : redactRedisAclReply(res.value);
-        if (value !== res.value) res = { ...res, value };
+      if (res && 'value' in res) {
+        let value = res.value;
+        if (command === 'CONFIG') value = redactRedisConfigReply(value, this.remember);
+        else if (command === 'ACL') value = redactRedisAclReply(value);
+        value = this.redis.reply(command, args, value);
+        if (value !== res.value) {
+          res = { ...res, value };
+          redisReplyRedacted = true;
+        }
       }
     }
     if (e.protocol === 'nats' && req && req.connect && typeof req.connect === 'object' && !Array.isArray(req.connect)) {
@@ -134,7 +146,10 @@ class EntryRedaction {
       if (connect !== req.connect) req = { ...req, connect };
     }
     if (e.protocol === 'memcached' && req) req = maskMemcachedSasl(req);
-    const summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
+    let summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
+    // A Redis summary quotes the start of the reply: once the reply was redacted, its outcome goes too
+    // (a long secret's quoted start is not the secret the summary search looks for).
+    if (redisReplyRedacted && typeof summary === 'string' && summary.includes(' → ')) summary = `${summary.slice(0, summary.lastIndexOf(' → '))} → ${REDACTED}`;
     const extra = this.extraFields(e);
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
     return { ...e, ...extra, request: req, response: res, summary };

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
 
@@ -29,9 +29,21 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The bytes of every base64 body in NDJSON lines, gunzipped or unzstd'd when they are so: where a secret could hide from a plain search. */
+/**
+ * The bytes of every base64 body in NDJSON lines, gunzipped or unzstd'd when they are so, and every
+ * gzip'd value shown with \xNN escapes (Redis), gunzipped: where a secret could hide from a plain search.
+ */
 function hiddenBodies(text: string): string {
   let out = '';
+  for (const line of text.split('\n')) {
+    if (!line.includes('\\\\x1f\\\\x8b')) continue;
+    const strings: string[] = [];
+    JSON.parse(line, (_k, v: unknown) => (typeof v === 'string' && v.startsWith('\\x1f\\x8b') && strings.push(v), v));
+    for (const s of strings) {
+      const bytes = Buffer.from(s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+      out += gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('latin1');
+    }
+  }
   for (const line of text.split('\n')) {
     if (!line.includes('"bodyEncoding":"base64"')) continue;
     const e = JSON.parse(line) as Record<string, { body?: string; bodyEncoding?: string } | null>;

@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 55 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 59 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible'];
+export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -140,11 +140,20 @@ export function buildPlantedCapture(): Wire {
     [['HELLO', '3', 'AUTH', 'default', S[34]], '-ERR nope\r\n'],
     [['AUTH', S[35]], '+OK\r\n'],
     [['SET', 'visible-redis-key', 'v'], '+OK\r\n'],
+    // What applications store: a session as JSON, a user as a hash, and the replies that read them back.
+    [['SET', 'session:42', JSON.stringify({ cart: 3, access_token: S[55] })], '+OK\r\n'],
+    [['HSET', 'user:42', 'password', S[56], 'display', 'visible-hash-value'], ':2\r\n'],
+    [['HGETALL', 'user:7'], `*4\r\n$5\r\ntoken\r\n$${S[58].length}\r\n${S[58]}\r\n$7\r\ndisplay\r\n$18\r\nvisible-hash-value\r\n`],
   ];
   for (const [words, reply] of redis) {
     w.send(next(), 1, 40006, 6379, resp(...words));
     w.send(next(), 2, 6379, 40006, reply);
   }
+
+  // A gzip'd session read back (Rails and Django cache stores compress): shown with \xNN escapes.
+  const session = gzipSync(JSON.stringify({ user_id: 7, api_key: S[57] }));
+  w.send(next(), 1, 40006, 6379, resp('GET', 'session:7'));
+  w.send(next(), 2, 6379, 40006, Buffer.concat([Buffer.from(`$${session.length}\r\n`), session, Buffer.from('\r\n')]).toString('latin1'));
 
   // PostgreSQL and MySQL: password literals in statements.
   w.send(next(), 1, 40007, 5432, pgQuery(`ALTER ROLE app WITH ENCRYPTED PASSWORD '${S[36]}'`));

@@ -1,0 +1,134 @@
+// Secrets in what Redis stores. Values are application data — sessions, tokens,
+// cached JSON documents, often gzip'd — so each value a command writes or a
+// reply returns is searched as a message body is: JSON at any depth,
+// form-encoded text, URLs with userinfo. A hash field named like a secret
+// (`HSET user:1 password …`, `HGET user:1 api_key`) has its value redacted,
+// in the command and in the reply. A value that is gzip, zlib or zstd data
+// (shown with \xNN escapes) and holds a secret is withheld whole. Keys,
+// command names and field names stay readable: they are the protocol's
+// structure (the key may still be redacted by a user's --redact path).
+
+import type { SensitiveNames } from './names.js';
+import { REDACTED } from './urls.js';
+import { compressedHoldsSecret, redactBodyText, type JsonRedactor } from './bodies.js';
+
+/** Commands whose arguments after the key are field/value pairs. */
+const HASH_WRITES = new Set(['HSET', 'HMSET', 'HSETNX']);
+/** Nesting of reply arrays and maps searched (deeper ones are left as they are: the dissector caps them). */
+const MAX_DEPTH = 8;
+/** A value this long is not unescaped to look for compressed data (the dissector keeps values shorter). */
+const MAX_ESCAPED = 4 * 1024 * 1024;
+
+export class RedisValues {
+  constructor(
+    private readonly names: SensitiveNames,
+    private readonly json: JsonRedactor,
+    private readonly remember: (s: string) => void,
+  ) {}
+
+  /** A command's arguments (the key first): the same array back when nothing changed. */
+  args(command: string, args: unknown[]): unknown[] {
+    let out: unknown[] | undefined;
+    const set = (i: number, v: unknown) => {
+      if (v === args[i]) return;
+      out ??= [...args];
+      out[i] = v;
+    };
+    const pairs = HASH_WRITES.has(command);
+    for (let i = 1; i < args.length; i++) {
+      const a = args[i];
+      if (typeof a !== 'string') continue;
+      // HSET key field value …: fields at odd positions, their values after them.
+      if (pairs && i % 2 === 0 && typeof args[i - 1] === 'string' && this.names.test(args[i - 1] as string, 'field')) set(i, this.hidden(a));
+      else set(i, this.value(a));
+    }
+    return out ?? args;
+  }
+
+  /** A reply's value for `command` with `args`: the same value back when nothing changed. */
+  reply(command: string, args: unknown[], value: unknown): unknown {
+    const field = (i: number): string => (typeof args[i] === 'string' ? (args[i] as string) : '');
+    if (command === 'HGET' && typeof value === 'string' && this.names.test(field(1), 'field')) return this.hidden(value);
+    if (command === 'HMGET' && Array.isArray(value)) {
+      // One reply item per field asked for (args: key, field…).
+      return this.items(value, (item, i) => (typeof item === 'string' && this.names.test(field(i + 1), 'field') ? this.hidden(item) : this.walk(item, 1)));
+    }
+    if (command === 'HGETALL' && Array.isArray(value)) {
+      // RESP2: field, value, field, value …
+      return this.items(value, (item, i) => {
+        const name = i % 2 === 1 ? value[i - 1] : undefined;
+        return typeof item === 'string' && typeof name === 'string' && this.names.test(name, 'field') ? this.hidden(item) : this.walk(item, 1);
+      });
+    }
+    return this.walk(value, 0);
+  }
+
+  /** Any reply: strings as values, arrays item by item, RESP3 maps by field name. */
+  private walk(v: unknown, depth: number): unknown {
+    if (typeof v === 'string') return this.value(v);
+    if (depth >= MAX_DEPTH || v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return this.items(v, (item) => this.walk(item, depth + 1));
+    let out: Record<string, unknown> | undefined;
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const nv = typeof o[k] === 'string' && this.names.test(k, 'field') ? this.hidden(o[k] as string) : this.walk(o[k], depth + 1);
+      if (nv !== o[k]) (out ??= { ...o })[k] = nv;
+    }
+    return out ?? v;
+  }
+
+  private items(list: unknown[], each: (item: unknown, i: number) => unknown): unknown[] {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const nv = each(list[i], i);
+      if (nv !== list[i]) (out ??= [...list])[i] = nv;
+    }
+    return out ?? list;
+  }
+
+  /** A stored value: as a body; escaped compressed data holding a secret, withheld. */
+  private value(s: string): string {
+    // Most values are counters, ids and short words: nothing a body rule could match (this runs on every value).
+    if (plainWord(s)) return s;
+    // Binary values come escaped; compressed data shows it in its first bytes (gzip \x1f\x8b, zlib x\x9c, zstd (\xb5/\xfd).
+    const escape = s.indexOf('\\x');
+    if (escape >= 0 && escape < 4 && s.length <= MAX_ESCAPED) {
+      const bytes = unescape(s);
+      if (compressedHoldsSecret(bytes, this.names, this.json)) return this.hidden(s);
+    }
+    return redactBodyText(s, this.names, this.json);
+  }
+
+  private hidden(s: string): string {
+    if (s === '' || s === REDACTED) return s;
+    this.remember(s);
+    return REDACTED;
+  }
+}
+
+const HEX_PAIR = /^[0-9a-f]{2}$/;
+
+/**
+ * No JSON, multipart, parameter (=), userinfo (@) or escape (\) can be in it: the body rules cannot
+ * match. Whitespace before a '{' counts as plain only when there is no '{' or '[' at all.
+ */
+function plainWord(s: string): boolean {
+  return !NOT_PLAIN.test(s);
+}
+/** = @ \ { [ anywhere, or the '-' that opens a multipart boundary. One character class: linear, and native. */
+const NOT_PLAIN = /[=@\\{[]|^-/;
+
+/** The bytes of a value the dissector showed with \xNN escapes (util/text.ts printable). */
+function unescape(s: string): Buffer {
+  const out = Buffer.allocUnsafe(s.length);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) === 0x5c && s[i + 1] === 'x' && i + 3 < s.length && HEX_PAIR.test(s.slice(i + 2, i + 4))) {
+      out[n++] = parseInt(s.slice(i + 2, i + 4), 16);
+      i += 3;
+      continue;
+    }
+    out[n++] = s.charCodeAt(i) & 0xff;
+  }
+  return out.subarray(0, n);
+}

@@ -145,7 +145,16 @@ class EntryRedaction {
       const connect = maskNatsConnect(req.connect, REDACTED, this.remember);
       if (connect !== req.connect) req = { ...req, connect };
     }
-    if (e.protocol === 'memcached' && req) req = maskMemcachedSasl(req);
+    if (e.protocol === 'memcached') {
+      if (req) req = this.memcachedValue(maskMemcachedSasl(req));
+      if (res) {
+        res = this.memcachedValue(res);
+        if (Array.isArray(res.values)) {
+          const values = res.values.map((v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? this.memcachedValue(v as Record<string, any>) : v));
+          if (values.some((v: unknown, i: number) => v !== res.values[i])) res = { ...res, values };
+        }
+      }
+    }
     let summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
     // A Redis summary quotes the start of the reply: once the reply was redacted, its outcome goes too
     // (a long secret's quoted start is not the secret the summary search looks for).
@@ -153,6 +162,21 @@ class EntryRedaction {
     const extra = this.extraFields(e);
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
     return { ...e, ...extra, request: req, response: res, summary };
+  }
+
+  /** A memcached item's `value` is what the application stored: searched as a body is (`valueEncoding` as `bodyEncoding`). */
+  private memcachedValue<T extends Record<string, any>>(o: T): T {
+    const v = o.value;
+    if (typeof v !== 'string' || v === REDACTED || v === '***') return o;
+    if (o.valueEncoding === 'base64') {
+      const red = redactBase64Body(v, this.names, this.json);
+      if (red === undefined) return o;
+      const out: Record<string, any> = { ...o, value: red.body };
+      if (red.text) delete out.valueEncoding;
+      return out as T;
+    }
+    const red = redactBodyText(v, this.names, this.json);
+    return red === v ? o : { ...o, value: red };
   }
 
   /** Fields an entry from elsewhere (NDJSON) carries beyond the entry format: searched like protocol structure. */

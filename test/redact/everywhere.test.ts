@@ -45,11 +45,17 @@ function hiddenBodies(text: string): string {
     }
   }
   for (const line of text.split('\n')) {
-    if (!line.includes('"bodyEncoding":"base64"')) continue;
-    const e = JSON.parse(line) as Record<string, { body?: string; bodyEncoding?: string } | null>;
-    for (const side of [e.request, e.response]) {
-      if (side?.bodyEncoding !== 'base64' || typeof side.body !== 'string') continue;
-      const bytes = Buffer.from(side.body, 'base64');
+    if (!line.includes('Encoding":"base64"')) continue;
+    // Bodies (bodyEncoding) and memcached items (valueEncoding), wherever they sit in the entry.
+    const encoded: string[] = [];
+    JSON.parse(line, (_k, v: unknown) => {
+      const o = v as Record<string, unknown> | null;
+      if (o && typeof o === 'object' && o.bodyEncoding === 'base64' && typeof o.body === 'string') encoded.push(o.body);
+      if (o && typeof o === 'object' && o.valueEncoding === 'base64' && typeof o.value === 'string') encoded.push(o.value);
+      return v;
+    });
+    for (const b64 of encoded) {
+      const bytes = Buffer.from(b64, 'base64');
       out += bytes.toString('latin1');
       if (bytes[0] === 0x1f && bytes[1] === 0x8b) out += gunzipSync(bytes).toString('latin1');
       if (bytes.length > 4 && bytes.readUInt32LE(0) === 0xfd2fb528) out += unzstd(bytes);

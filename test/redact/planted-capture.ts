@@ -19,7 +19,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 59 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 61 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
@@ -154,6 +154,14 @@ export function buildPlantedCapture(): Wire {
   const session = gzipSync(JSON.stringify({ user_id: 7, api_key: S[57] }));
   w.send(next(), 1, 40006, 6379, resp('GET', 'session:7'));
   w.send(next(), 2, 6379, 40006, Buffer.concat([Buffer.from(`$${session.length}\r\n`), session, Buffer.from('\r\n')]).toString('latin1'));
+
+  // memcached items: a session stored as JSON, and a gzip'd one read back (binary: kept as base64).
+  const item = JSON.stringify({ refresh_token: S[59], theme: 'visible-state' });
+  w.send(next(), 1, 40023, 11211, `set sess:9 0 0 ${item.length}\r\n${item}\r\n`);
+  w.send(next(), 2, 11211, 40023, 'STORED\r\n');
+  const zipped = gzipSync(JSON.stringify({ password: S[60] }));
+  w.send(next(), 1, 40023, 11211, 'get sess:8\r\n');
+  w.send(next(), 2, 11211, 40023, Buffer.concat([Buffer.from(`VALUE sess:8 0 ${zipped.length}\r\n`), zipped, Buffer.from('\r\nEND\r\n')]).toString('latin1'));
 
   // PostgreSQL and MySQL: password literals in statements.
   w.send(next(), 1, 40007, 5432, pgQuery(`ALTER ROLE app WITH ENCRYPTED PASSWORD '${S[36]}'`));

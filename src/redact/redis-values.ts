@@ -12,6 +12,11 @@ import type { SensitiveNames } from './names.js';
 import { REDACTED } from './urls.js';
 import { compressedHoldsSecret, redactBodyText, type JsonRedactor } from './bodies.js';
 
+/**
+ * Replies that describe the server, not data an application stored: left as they are (COMMAND DOCS
+ * is a map with hundreds of `token` fields naming the commands' keywords).
+ */
+const SERVER_REPLIES = new Set(['COMMAND', 'INFO', 'HELLO', 'CLUSTER', 'MEMORY', 'MODULE', 'LATENCY']);
 /** Commands whose arguments after the key are field/value pairs. */
 const HASH_WRITES = new Set(['HSET', 'HMSET', 'HSETNX']);
 /** Nesting of reply arrays and maps searched (deeper ones are left as they are: the dissector caps them). */
@@ -47,6 +52,7 @@ export class RedisValues {
 
   /** A reply's value for `command` with `args`: the same value back when nothing changed. */
   reply(command: string, args: unknown[], value: unknown): unknown {
+    if (SERVER_REPLIES.has(command)) return value;
     const field = (i: number): string => (typeof args[i] === 'string' ? (args[i] as string) : '');
     if (command === 'HGET' && typeof value === 'string' && this.names.test(field(1), 'field')) return this.hidden(value);
     if (command === 'HMGET' && Array.isArray(value)) {

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { cliBin } from '../helpers/paths.js';
 import { createRedactor, REDACTED } from '../../src/redact/entry.js';
 import type { Entry } from '../../src/model/entry.js';
@@ -206,6 +207,36 @@ test('Redis: CONFIG SET/GET, ACL SETUSER, MIGRATE AUTH/AUTH2, HELLO AUTH; the ke
   const hello = run('HELLO', ['3', 'AUTH', 'default', 'r-secret-5']);
   assert.deepEqual(hello.request!.args, ['3', 'AUTH', 'default', REDACTED]);
   assert.ok(!hello.summary.includes('r-secret-5'), hello.summary);
+});
+
+test('Redis values are application data: JSON and form values, hash fields named like secrets, gzip\'d values; server replies stay', () => {
+  const e = loginEntry();
+  e.protocol = 'redis';
+  const run = (command: string, args: string[], value: unknown = 'OK') => {
+    e.request = { command, args, key: args[0] };
+    e.response = { type: 'bulk', value };
+    e.summary = `${command} ${args[0]} → ${JSON.stringify(value).slice(0, 40)}`;
+    return createRedactor()(e);
+  };
+  assert.deepEqual(run('SET', ['s:1', '{"cart":2,"access_token":"rv-1"}']).request!.args, ['s:1', `{"cart":2,"access_token":"${REDACTED}"}`]);
+  assert.deepEqual(run('SET', ['s:2', 'name=ann&password=rv-2']).request!.args, ['s:2', `name=ann&password=${REDACTED}`]);
+  assert.deepEqual(run('HSET', ['u:1', 'password', 'rv-3', 'name', 'ann']).request!.args, ['u:1', 'password', REDACTED, 'name', 'ann']);
+  // A long secret: the summary quoted only its start, which the summary search would not find.
+  const long = 'rv-4-' + 'x'.repeat(80);
+  const hget = run('HGET', ['u:1', 'api_key'], long);
+  assert.equal(hget.response!.value, REDACTED);
+  assert.equal(hget.summary, `HGET u:1 → ${REDACTED}`);
+  assert.deepEqual(run('HMGET', ['u:1', 'name', 'secret'], ['ann', 'rv-5']).response!.value, ['ann', REDACTED]);
+  assert.deepEqual(run('HGETALL', ['u:1'], ['name', 'ann', 'token', 'rv-6']).response!.value, ['name', 'ann', 'token', REDACTED]);
+  assert.deepEqual(run('HGETALL', ['u:1'], { name: 'ann', token: 'rv-7' }).response!.value, { name: 'ann', token: REDACTED }, 'RESP3 map');
+  // A gzip'd value, as the dissector shows binary: \xNN escapes.
+  const gz = [...gzipSync('{"password":"rv-8"}')].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  assert.equal(run('GET', ['s:3'], gz).response!.value, REDACTED);
+  assert.equal(run('GET', ['s:4'], [...gzipSync('{"theme":"dark"}')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')).response!.value.startsWith('\\x1f\\x8b'), true, 'no secret: left');
+  // Plain values and the server's own replies stay as they are.
+  assert.deepEqual(run('SET', ['k', 'v-plain']).request!.args, ['k', 'v-plain']);
+  const docs = { get: { summary: 'Returns the string value of a key.', arguments: [{ name: 'key', token: 'KEY' }] } };
+  assert.equal(run('COMMAND', ['DOCS'], docs).response!.value, docs);
 });
 
 test('multipart: a part named like a secret is redacted, even in a body cut short; other parts stay', () => {

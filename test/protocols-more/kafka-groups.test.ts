@@ -254,6 +254,22 @@ test('transactions in flexible versions: offsets committed in a transaction, a r
   assert.equal(end.error, true);
 });
 
+test('KIP-848 consumers (Kafka 4): ConsumerGroupHeartbeat joins, heartbeats, is fenced', () => {
+  const { calls } = feedConversation(kafka, [
+    { apiKey: 68, version: 0, request: (w) => w.str('billing').str('').i32(0).nstr(null).nstr(null).i32(300000).arr(['orders'], (w, t) => w.str(t)).nstr('uniform').arr(null, () => undefined),
+      response: (w) => w.i32(0).i16(0).nstr(null).nstr('m-848').i32(1).i32(5000).i8(-1).tags() },
+    { apiKey: 68, version: 1, request: (w) => w.str('billing').str('m-848').i32(1).nstr(null).nstr(null).i32(-1).arr(null, () => undefined).nstr(null).nstr(null).arr(null, () => undefined),
+      response: (w) => w.i32(0).i16(110).nstr('The member epoch is fenced by the group coordinator.').nstr(null).i32(-1).i32(5000).i8(-1).tags() },
+  ]);
+  const [join, fenced] = calls as Json[];
+  assert.equal(join.summary, 'ConsumerGroupHeartbeat v0 billing → NONE');
+  assert.deepEqual([join.request.memberEpoch, join.response.memberId, join.response.memberEpoch, join.response.heartbeatIntervalMs], [0, 'm-848', 1, 5000]);
+  assert.equal(fenced.summary, 'ConsumerGroupHeartbeat v1 billing → FENCED_MEMBER_EPOCH');
+  assert.equal(fenced.error, true);
+  assert.equal(fenced.response.errorMessage, 'The member epoch is fenced by the group coordinator.');
+  for (const c of calls) assert.equal(c.warnings, undefined);
+});
+
 test('SASL: the mechanism and the outcome show; the token (a PLAIN password) never does', async () => {
   const { calls, pcap } = feedConversation(kafka, [
     { apiKey: 17, version: 1, request: (w) => w.str('PLAIN'), response: (w) => w.i16(0).arr(['PLAIN', 'SCRAM-SHA-512'], (w, m) => w.str(m)) },

@@ -3,7 +3,8 @@
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
 // ListOffsets, FindCoordinator, DescribeGroups, ListGroups, DeleteGroups,
 // CreateTopics, DeleteTopics, InitProducerId, SaslHandshake, SaslAuthenticate,
-// and the transaction calls AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit).
+// the transaction calls AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, and
+// ConsumerGroupHeartbeat, the whole group protocol of Kafka 4's consumers, KIP-848).
 // Each reader knows the versions up to the newest it was written for (field
 // layouts from Kafka's message definitions); a newer version is shown by
 // header only, never guessed at. What is shown: names (group, member, topic,
@@ -26,7 +27,7 @@ const MAX_GROUPS = 100;
 /** The newest version of each API that its readers below know; a newer one is shown by header only. */
 export const NEWEST_KNOWN: Record<number, number> = {
   2: 10, 8: 8, 9: 8, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 5, 16: 5, 17: 1, 19: 7, 20: 6, 22: 4, 24: 3, 25: 3, 26: 4,
-  28: 3, 36: 2, 42: 2,
+  28: 3, 36: 2, 42: 2, 68: 1,
 };
 
 /** A member id, group instance id and the like: a nullable string, left out when null. */
@@ -526,6 +527,28 @@ function txnOffsetCommitRequest(r: Reader, v: number, out: Record<string, any>):
   });
 }
 
+// ------------------------------------------------- ConsumerGroupHeartbeat (68)
+
+/**
+ * KIP-848's one call that joins, heartbeats and leaves (epoch 0 joins, -1 leaves). Only the fields
+ * every version begins with are read: later fields moved between the KIP's drafts and releases.
+ */
+function consumerGroupHeartbeatRequest(r: Reader, _v: number, out: Record<string, any>): void {
+  out.groupId = r.string();
+  out.memberId = r.string();
+  out.memberEpoch = r.int32();
+}
+
+/** Its answer up to the heartbeat interval (the assignment after it names topics by id only). */
+function consumerGroupHeartbeatResponse(r: Reader, _v: number, out: Record<string, any>): void {
+  out.throttleTimeMs = r.int32();
+  out.errorCode = r.int16();
+  put(out, 'errorMessage', r.string());
+  put(out, 'memberId', r.string());
+  out.memberEpoch = r.int32();
+  out.heartbeatIntervalMs = r.int32();
+}
+
 // ----------------------------------------------------------- DeleteGroups (42)
 
 function deleteGroupsRequest(r: Reader, _v: number, out: Record<string, any>): void {
@@ -562,6 +585,7 @@ export const GROUP_REQUEST_BODIES: Record<number, BodyReader> = {
   28: txnOffsetCommitRequest,
   36: saslAuthenticateRequest,
   42: deleteGroupsRequest,
+  68: consumerGroupHeartbeatRequest,
 };
 
 export const GROUP_RESPONSE_BODIES: Record<number, BodyReader> = {
@@ -585,4 +609,5 @@ export const GROUP_RESPONSE_BODIES: Record<number, BodyReader> = {
   28: txnPartitionErrors,
   36: saslAuthenticateResponse,
   42: deleteGroupsResponse,
+  68: consumerGroupHeartbeatResponse,
 };

@@ -10,6 +10,8 @@ import { decodeProtobuf } from '../../src/dissect/protocols/protobuf.js';
 import { parseGrpcPath, splitGrpcMessages } from '../../src/dissect/protocols/grpc.js';
 import { annotateGraphql, applyGraphql, parseOperations } from '../../src/dissect/protocols/graphql.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import type { Entry } from '../../src/model/entry.js';
+import { createRedactor } from '../../src/redact/entry.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { AGG, feedConnections, tcpSegments } from './helpers.js';
 
@@ -61,6 +63,22 @@ test('gRPC compressed messages: zstd unpacks (the zstd command packed it); one t
   const [refused, after] = splitGrpcMessages(Buffer.concat([framed(1, bomb), framed(0, proto)]), 'gzip', false);
   assert.deepEqual(refused, { compressed: true, length: bomb.length, undecodable: 'gzip' });
   assert.equal(after.fields?.[0].value, 'zipped', 'the next message is read');
+});
+
+test('gRPC messages that are not protobuf (JSON over gRPC, text, bytes) are bodies: readable, and searched by the redactor', () => {
+  const framed = (payload: Buffer): Buffer => {
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([prefix, payload]);
+  };
+  const json = Buffer.from('{"user":"ann","password":"grpc-json-secret"}');
+  const binary = Buffer.from([0xff, 0xfe, 0x00, 0x07]);
+  const [asJson, asBytes] = splitGrpcMessages(Buffer.concat([framed(json), framed(binary)]), undefined, false);
+  assert.deepEqual(asJson, { compressed: false, length: json.length, body: json.toString() });
+  assert.deepEqual(asBytes, { compressed: false, length: 4, body: binary.toString('base64'), bodyEncoding: 'base64' });
+  const entry = { id: '1', timestamp: 0, protocol: 'grpc', transport: 'tcp', elapsedTime: 0, src: {}, dst: {}, summary: 's/m', error: false, requestSize: 0, responseSize: 0, request: { service: 's', method: 'm', messages: [asJson] }, response: null };
+  const redacted = createRedactor()(entry as unknown as Entry);
+  assert.equal(JSON.parse(redacted.request!.messages[0].body).password, '[REDACTED]');
 });
 
 test('gRPC lab-bookinfo-mix: statuses as in the trailers tshark decodes', () => {

@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
 import { zstdDecompressSync } from './util/zstd.js';
+import { looksLikeText } from './util/text.js';
 import { decodeWithSchema } from './proto-decode.js';
 import type { ProtoSchema } from './proto-schema.js';
 
@@ -30,8 +31,12 @@ export interface GrpcMessage {
   length: number;
   /** Schema-less protobuf fields; absent when the bytes are not protobuf (or were cut). */
   fields?: ProtoField[];
-  /** base64 of the message when it could not be decoded (never compressed bytes: see `undecodable`). */
-  raw?: string;
+  /**
+   * A message that is not protobuf (JSON over gRPC, text): shown as a body is, text when printable,
+   * else base64 (`bodyEncoding`), so the redactor searches it as one. Never compressed bytes: see `undecodable`.
+   */
+  body?: string;
+  bodyEncoding?: 'base64';
   /** A compressed message whose grpc-encoding did not decode: not shown, since a reader could unpack what the redactor never saw. */
   undecodable?: string;
   /** With --proto: the message type and its fields by name. */
@@ -122,7 +127,15 @@ export function splitGrpcMessages(
     } else {
       const fields = payload ? decodeProtobuf(payload) : null;
       if (fields) msg.fields = fields;
-      else msg.raw = body.subarray(start, end).toString('base64');
+      else {
+        // The unpacked bytes: a compressed message that unpacked but is not protobuf is shown unpacked.
+        const bytes = payload ?? body.subarray(start, end);
+        if (looksLikeText(bytes)) msg.body = bytes.toString('utf8');
+        else {
+          msg.body = bytes.toString('base64');
+          msg.bodyEncoding = 'base64';
+        }
+      }
     }
     out.push(msg);
     pos = end;

@@ -113,6 +113,14 @@ function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedacto
 }
 const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
 
+/** Which compressed format `bytes` open with (their first four bytes are enough): gzip (1f 8b), zlib (78 01/5e/9c/da), zstd. */
+export function compressionMagic(bytes: Uint8Array): 'gzip' | 'zlib' | 'zstd' | undefined {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'gzip';
+  if (bytes[0] === 0x78 && (bytes[0] * 256 + bytes[1]) % 31 === 0) return 'zlib';
+  if (bytes.length >= 4 && (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0 === ZSTD_MAGIC) return 'zstd';
+  return undefined;
+}
+
 /**
  * gzip (1f 8b), zlib (78 01/5e/9c/da) or zstd data inflated as far as it goes; 'too large' past
  * MAX_INFLATED; undefined when it is none of them.
@@ -120,9 +128,16 @@ const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
 function inflate(bytes: Buffer): Buffer | 'too large' | undefined {
   const options = { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED };
   try {
-    if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, options);
-    if (bytes[0] === 0x78 && (bytes[0] * 256 + bytes[1]) % 31 === 0) return inflateSync(bytes, options);
-    if (bytes.length >= 4 && bytes.readUInt32LE(0) === ZSTD_MAGIC) return zstdDecompressPartial(bytes, MAX_INFLATED);
+    switch (compressionMagic(bytes)) {
+      case 'gzip':
+        return gunzipSync(bytes, options);
+      case 'zlib':
+        return inflateSync(bytes, options);
+      case 'zstd':
+        return zstdDecompressPartial(bytes, MAX_INFLATED);
+      default:
+        return undefined;
+    }
   } catch (err) {
     if (isOverflow(err)) return 'too large';
     // Not what the magic bytes promised: searched as raw bytes instead.

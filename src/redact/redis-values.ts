@@ -10,7 +10,7 @@
 
 import type { SensitiveNames } from './names.js';
 import { REDACTED } from './urls.js';
-import { compressedHoldsSecret, redactBodyText, type JsonRedactor } from './bodies.js';
+import { compressedHoldsSecret, compressionMagic, redactBodyText, type JsonRedactor } from './bodies.js';
 
 /**
  * Replies that describe the server, not data an application stored: left as they are (COMMAND DOCS
@@ -98,9 +98,10 @@ export class RedisValues {
     if (plainWord(s)) return s;
     // Binary values come escaped; compressed data shows it in its first bytes (gzip \x1f\x8b, zlib x\x9c, zstd (\xb5/\xfd).
     const escape = s.indexOf('\\x');
-    if (escape >= 0 && escape < 4 && s.length <= MAX_ESCAPED) {
-      const bytes = unescape(s);
-      if (compressedHoldsSecret(bytes, this.names, this.json)) return this.hidden(s);
+    // The magic number is in the first 4 bytes, at most 16 escaped characters: the whole value is
+    // unescaped only when it is compressed data.
+    if (escape >= 0 && escape < 4 && s.length <= MAX_ESCAPED && compressionMagic(unescape(s.slice(0, 16)))) {
+      if (compressedHoldsSecret(unescape(s), this.names, this.json)) return this.hidden(s);
     }
     return redactBodyText(s, this.names, this.json);
   }
@@ -112,7 +113,6 @@ export class RedisValues {
   }
 }
 
-const HEX_PAIR = /^[0-9a-f]{2}$/;
 
 /**
  * No JSON, multipart, parameter (=), userinfo (@) or escape (\) can be in it: the body rules cannot
@@ -124,13 +124,22 @@ function plainWord(s: string): boolean {
 /** = @ \ { [ anywhere, or the '-' that opens a multipart boundary. One character class: linear, and native. */
 const NOT_PLAIN = /[=@\\{[]|^-/;
 
+/** 0–15 for a lower-case hex digit (printable writes those), else -1 (NaN past the end included). */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
 /** The bytes of a value the dissector showed with \xNN escapes (util/text.ts printable). */
 function unescape(s: string): Buffer {
   const out = Buffer.allocUnsafe(s.length);
   let n = 0;
   for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) === 0x5c && s[i + 1] === 'x' && i + 3 < s.length && HEX_PAIR.test(s.slice(i + 2, i + 4))) {
-      out[n++] = parseInt(s.slice(i + 2, i + 4), 16);
+    const hi = s.charCodeAt(i) === 0x5c && s.charCodeAt(i + 1) === 0x78 ? hexDigit(s.charCodeAt(i + 2)) : -1;
+    const lo = hi >= 0 ? hexDigit(s.charCodeAt(i + 3)) : -1;
+    if (lo >= 0) {
+      out[n++] = hi * 16 + lo;
       i += 3;
       continue;
     }

@@ -843,42 +843,38 @@ class KafkaParser implements TcpStreamParser {
       this.ctx.count('kafka.sasl_tokens');
       return true;
     }
-    const token = this.saslToken;
-    if (!token || this.pending.size > 0) return false;
-    this.saslToken = null;
-    this.ctx.emit({
-      protocol: 'kafka',
-      request: { apiKeyName: 'SaslToken', authBytesSize: token.size - 4 },
-      response: { authBytesSize: wireSize - 4 },
-      requestTime: token.time,
-      requestFrame: token.frame,
-      responseTime: this.ctx.now,
-      responseFrame: this.ctx.frame,
-      requestSize: token.size,
-      responseSize: wireSize,
-      error: false,
-      summary: 'SASL token (after SaslHandshake v0) → answered',
-    });
+    if (!this.saslToken || this.pending.size > 0) return false;
+    this.emitSaslToken(wireSize);
     this.responseStart = null;
     return true;
   }
 
+  /** The token waiting, unanswered. */
   private flushSaslToken(): void {
-    const token = this.saslToken;
-    if (!token) return;
+    if (this.saslToken) this.emitSaslToken(null);
+  }
+
+  /** The token waiting as one call, with the size of the server's answer (null: none came). Sizes only, never bytes. */
+  private emitSaslToken(answerSize: number | null): void {
+    const token = this.saslToken!;
     this.saslToken = null;
-    this.ctx.emit({
+    const record: CallRecord = {
       protocol: 'kafka',
       request: { apiKeyName: 'SaslToken', authBytesSize: token.size - 4 },
-      response: null,
+      response: answerSize === null ? null : { authBytesSize: answerSize - 4 },
       requestTime: token.time,
       requestFrame: token.frame,
       requestSize: token.size,
-      responseSize: 0,
-      error: true,
-      summary: 'SASL token (after SaslHandshake v0) → (no response)',
-      warnings: ['unanswered'],
-    });
+      responseSize: answerSize ?? 0,
+      error: answerSize === null,
+      summary: `SASL token (after SaslHandshake v0) → ${answerSize === null ? '(no response)' : 'answered'}`,
+    };
+    if (answerSize === null) record.warnings = ['unanswered'];
+    else {
+      record.responseTime = this.ctx.now;
+      record.responseFrame = this.ctx.frame;
+    }
+    this.ctx.emit(record);
   }
 
   private onRequest(body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {

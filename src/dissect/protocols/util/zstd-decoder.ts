@@ -11,6 +11,8 @@ import { constants } from 'node:buffer';
 export class ZstdError extends Error {}
 /** The input ended before the frame did (a body cut at --max-body, a capture cut short), as opposed to bad data. */
 class ZstdTruncated extends ZstdError {}
+/** The content would pass the caller's bound (a bomb, or simply too large): not bad data either. */
+export class ZstdOverflow extends ZstdError {}
 
 const FRAME_MAGIC = 0xfd2fb528;
 /** Skippable frames: magic 0x184D2A50 … 0x184D2A5F (§3.1.2). */
@@ -729,7 +731,7 @@ class Output {
   constructor(readonly max: number) {}
 
   overError(): ZstdError {
-    return new ZstdError(`output over ${this.max} bytes`);
+    return new ZstdOverflow(`output over ${this.max} bytes`);
   }
 
   /** Room for `n` more bytes, `n` within the bound. */

@@ -4,7 +4,7 @@
 // beside this file (Node 20 has none). Either way `maxOutputLength` bounds what
 // one call may produce, and bad data throws.
 import * as zlib from 'node:zlib';
-import { ZstdError, zstdDecompress } from './zstd-decoder.js';
+import { ZstdOverflow, zstdDecompress } from './zstd-decoder.js';
 
 type Decompress = (data: Buffer, options: { maxOutputLength: number }) => Buffer;
 
@@ -26,6 +26,6 @@ export function zstdDecompressPartial(data: Buffer, maxOutput: number): Buffer {
 
 /** Whether a decompressor threw because the output would pass its maxOutputLength (not because the data is bad). */
 export function isOverflow(err: unknown): boolean {
-  if (err instanceof ZstdError) return err.message.startsWith('output over');
+  if (err instanceof ZstdOverflow) return true;
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ERR_BUFFER_TOO_LARGE';
 }

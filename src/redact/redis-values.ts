@@ -19,8 +19,11 @@ import { compressedHoldsSecret, compressionMagic, redactBodyText, type JsonRedac
 const SERVER_REPLIES = new Set(['COMMAND', 'INFO', 'HELLO', 'CLUSTER', 'MEMORY', 'MODULE', 'LATENCY']);
 /** Commands whose arguments after the key are field/value pairs. */
 const HASH_WRITES = new Set(['HSET', 'HMSET', 'HSETNX']);
-/** Nesting of reply arrays and maps searched (deeper ones are left as they are: the dissector caps them). */
-const MAX_DEPTH = 8;
+/**
+ * Nesting of reply arrays and maps searched: the dissector's own cap (32). Deeper ones (an entry from
+ * elsewhere) are withheld whole, as the entry redactor does past its depth: nesting cannot hide a secret.
+ */
+const MAX_DEPTH = 32;
 /** A value this long is not unescaped to look for compressed data (the dissector keeps values shorter). */
 const MAX_ESCAPED = 4 * 1024 * 1024;
 
@@ -72,7 +75,8 @@ export class RedisValues {
   /** Any reply: strings as values, arrays item by item, RESP3 maps by field name. */
   private walk(v: unknown, depth: number): unknown {
     if (typeof v === 'string') return this.value(v);
-    if (depth >= MAX_DEPTH || v === null || typeof v !== 'object') return v;
+    if (v === null || typeof v !== 'object') return v;
+    if (depth >= MAX_DEPTH) return REDACTED;
     if (Array.isArray(v)) return this.items(v, (item) => this.walk(item, depth + 1));
     let out: Record<string, unknown> | undefined;
     const o = v as Record<string, unknown>;

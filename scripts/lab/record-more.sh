@@ -8,11 +8,13 @@
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
 # Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
-# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap, lab-kafka-groups.pcap. ONLY
-# (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka)
+# lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap, lab-kafka-groups.pcap,
+# lab-prometheus-remote-write.pcap. ONLY
+# (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka,prometheus)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio redis-server redis-tools python3-confluent-kafka
+#               prometheus python3-snappy
 set -euo pipefail
 
 readonly PREFIX=shp
@@ -276,4 +278,38 @@ if wanted kafka && /usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null; the
   kill -INT "$tpid" 2>/dev/null || true
   wait "$tpid" 2>/dev/null || true
   echo "wrote $OUT/lab-kafka-groups.pcap ($(stat -c %s "$OUT/lab-kafka-groups.pcap") bytes)" >&2
+fi
+
+# --- Prometheus remote write (Debian's prometheus to a python3-snappy receiver) ---
+# Prometheus scrapes itself every second and remote-writes (snappy-packed protobuf) to
+# two endpoints of the receiver: one accepts (204), one refuses every batch (400).
+if wanted prometheus && command -v prometheus >/dev/null 2>&1 && /usr/bin/python3 -c 'import snappy' 2>/dev/null; then
+  in_srv /usr/bin/python3 "$REPO/scripts/lab/remote-write-receiver.py" "$SRV_IP" 9201 &
+  PIDS+=($!)
+  wait_port 9201
+  mkdir -p "$WORK/prom"
+  cat > "$WORK/prom/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:9090']
+remote_write:
+  - url: http://$SRV_IP:9201/api/v1/write
+    authorization:
+      credentials: lab-remote-write-token
+    queue_config: { batch_send_deadline: 1s, max_samples_per_send: 400, min_shards: 1, max_shards: 1 }
+    metadata_config: { send: true, send_interval: 2s }
+  - url: http://$SRV_IP:9201/api/v1/reject
+    basic_auth: { username: lab, password: lab-remote-write-password }
+    queue_config: { batch_send_deadline: 1s, max_samples_per_send: 400, min_shards: 1, max_shards: 1, max_backoff: 1s }
+    metadata_config: { send: false }
+YAML
+  prom_run() {
+    ip netns exec "$CLI_NS" timeout -s INT 7 prometheus --config.file="$WORK/prom/prometheus.yml" \
+      --storage.tsdb.path="$WORK/prom/data" --web.listen-address=127.0.0.1:9090 --log.level=error >/dev/null 2>&1 || true
+  }
+  record "$OUT/lab-prometheus-remote-write.pcap" prom_run
 fi

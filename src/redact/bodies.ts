@@ -7,6 +7,8 @@ import { gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
 import { ZSTD_MAGIC, isOverflow, zstdDecompressPartial } from '../dissect/protocols/util/zstd.js';
 import type { SensitiveNames } from './names.js';
 import { REDACTED, hasSensitiveParam, redactUrlText } from './urls.js';
+import { mayHoldToken } from './tokens.js';
+import { holdsKubernetesSecret } from './kubernetes.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -43,6 +45,10 @@ const JSON_KEY = /"([^"\\]{1,256})"\s*:/g;
  */
 export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\u') >= 0) return true;
+  // Tokens known by their shape, and Kubernetes Secrets (whose data sits under names like any other).
+  if (mayHoldToken(s) || s.indexOf('"Secret') >= 0) return true;
+  // A string of several lines may be a configuration file (`password: …` on its second line).
+  if (s.indexOf('\\n') >= 0) return true;
   JSON_KEY.lastIndex = 0;
   for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field')) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
@@ -76,6 +82,7 @@ const MAX_INFLATED = 8 * 1024 * 1024;
 export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonRedactor): { body: string; text: boolean } | undefined {
   if (b64.length > MAX_BASE64) return { body: REDACTED, text: true };
   const bytes = Buffer.from(b64, 'base64');
+  if (holdsKubernetesSecret(bytes)) return { body: REDACTED, text: true };
   const compressed = compressedHoldsSecret(bytes, names, json);
   if (compressed === true) return { body: REDACTED, text: true };
   if (compressed === false) return undefined;

@@ -14,6 +14,7 @@ import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
+import { isKubernetesSecret, redactKubernetesSecret } from './kubernetes.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -236,8 +237,10 @@ class EntryRedaction {
   }
 
   /** A request/response object or anything below it; the same object back when nothing changed. */
-  object(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
-    let copy: Record<string, any> | undefined;
+  object(input: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+    // A Kubernetes Secret in a body: its values go whatever their keys are called.
+    const o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
+    let copy: Record<string, any> | undefined = o === input ? undefined : o;
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
@@ -262,7 +265,7 @@ class EntryRedaction {
         copy[k] = nv;
       }
     }
-    return copy ?? o;
+    return copy ?? input;
   }
 
   private string(key: string, v: string, zone: Zone): string {

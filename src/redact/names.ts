@@ -27,6 +27,9 @@ const SHARK_WHOLE = [
 const SECRET_SUFFIXES = [
   'token', 'secret', 'password', 'passwd', 'passphrase', 'apikey', 'credential', 'credentials', 'privatekey',
   'signature', 'assertion', 'sessionid', 'sessid', 'sessionkey', 'authorization', 'cookie', 'auth', 'jwt',
+  // Cloud and crypto keys by their own names: AWS_SECRET_ACCESS_KEY, MinIO's secret_key, Azure's AccountKey and
+  // SharedAccessKey, a master, encryption, signing or HMAC key.
+  'secretkey', 'secretaccesskey', 'accountkey', 'sharedaccesskey', 'masterkey', 'encryptionkey', 'signingkey', 'hmackey',
 ];
 
 /**

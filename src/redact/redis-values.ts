@@ -10,6 +10,7 @@
 
 import type { SensitiveNames } from './names.js';
 import { REDACTED } from './urls.js';
+import { TOKEN_MARKER } from './tokens.js';
 import { compressedHoldsSecret, compressionMagic, redactBodyText, type JsonRedactor } from './bodies.js';
 
 /**
@@ -125,8 +126,11 @@ export class RedisValues {
 function plainWord(s: string): boolean {
   return !NOT_PLAIN.test(s);
 }
-/** = @ \ { [ anywhere, or the '-' that opens a multipart boundary. One character class: linear, and native. */
-const NOT_PLAIN = /[=@\\{[]|^-/;
+/**
+ * = @ \ { [ anywhere, the '-' that opens a multipart boundary, or a token's marker (a session's JWT
+ * stored as it came). Alternatives without repetition: linear, and native.
+ */
+const NOT_PLAIN = new RegExp(`[=@\\\\{[]|^-|${TOKEN_MARKER.source}`);
 
 /** 0–15 for a lower-case hex digit (printable writes those), else -1 (NaN past the end included). */
 function hexDigit(c: number): number {

@@ -2,15 +2,23 @@
 // password of `scheme://user:pw@host` (in any string: a Referer, a Redis value,
 // a connection string in SQL) and the values of sensitive parameters
 // (`?access_token=…`, `&code=…` of an OAuth redirect, a form body). Both are
-// scans without backtracking: indexOf for the markers, then a walk.
+// scans without backtracking: indexOf for the markers, then a walk. Every
+// string searched here is searched for secrets known by their shape too
+// (tokens.ts: private keys, JWTs, prefixed API keys).
 
 import type { SensitiveNames } from './names.js';
+import { REDACTED } from './redacted.js';
+import { redactTokens } from './tokens.js';
+import { redactNamedLines } from './lines.js';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
-
-/** `http://user:pw@host/` → `http://user:[REDACTED]@host/`; `http://tok@host` → `http://[REDACTED]@host`. */
-export function redactUserinfo(s: string): string {
+/**
+ * `http://user:pw@host/` → `http://user:[REDACTED]@host/`; `http://tok@host` → `http://[REDACTED]@host`;
+ * and before that, tokens known by their shape (the one pass every string the redactor reads takes).
+ */
+export function redactUserinfo(text: string): string {
+  const s = redactTokens(text);
   let from = s.indexOf('://');
   if (from < 0) return s;
   let out = '';
@@ -103,9 +111,9 @@ class Separators {
   }
 }
 
-/** A string that may hold URLs or a query string: userinfo and sensitive parameters. */
+/** A string that may hold URLs, a query string or configuration lines: userinfo, sensitive parameters and lines. */
 export function redactUrlText(s: string, names: SensitiveNames): string {
-  return redactQueryParams(redactUserinfo(s), names);
+  return redactNamedLines(redactQueryParams(redactUserinfo(s), names), names);
 }
 
 /** 1 for each of `chars` and for whitespace, by UTF-16 code unit. */

@@ -16,7 +16,7 @@ import { ldap } from '../../src/dissect/protocols/ldap.js';
 import { diameter } from '../../src/dissect/protocols/diameter.js';
 import { radius } from '../../src/dissect/protocols/radius.js';
 import { decodeBson } from '../../src/dissect/protocols/util/bson.js';
-import { snappyDecompress } from '../../src/dissect/protocols/util/snappy.js';
+import { SnappyError, snappyDecompress, snappyFramedDecompress } from '../../src/dissect/protocols/util/snappy.js';
 import { HpackDecoder, huffmanDecode } from '../../src/dissect/protocols/hpack.js';
 import { decodeProtobuf } from '../../src/dissect/protocols/protobuf.js';
 import { parseOperations } from '../../src/dissect/protocols/graphql.js';
@@ -25,6 +25,7 @@ import { conversations, fuzzDissector, makeContext, seededRandom, tcpSegments, t
 import type { CallRecord } from '../../src/dissect/api.js';
 
 const fixture = (name: string): string => join(repoRoot, 'test', 'fixtures', 'captures', name);
+const SNAPPY_STREAM_ID = Buffer.from([0xff, 6, 0, 0, ...Buffer.from('sNaPpY')]);
 
 const corpora: Array<{ dissector: ProtocolDissector; files: string[]; cases: number }> = [
   { dissector: http2, files: [fixture('lab-grpc.pcap'), fixture('lab-h2c.pcap'), sharedCapture('arkime-http2-nghttp2.pcap')], cases: 1500 },
@@ -69,10 +70,16 @@ test('fuzz probes, HPACK, Huffman, protobuf and GraphQL text with random bytes',
     } catch (e) {
       assert.ok(e instanceof Error && /BsonError|RangeError/.test(e.constructor.name), String(e));
     }
-    try {
-      snappyDecompress(buf, 1 << 20);
-    } catch (e) {
-      assert.equal((e as Error).constructor.name, 'SnappyError');
+    for (const decode of [
+      () => snappyDecompress(buf, 1 << 20),
+      () => snappyDecompress(buf, 1 << 20, true),
+      () => snappyFramedDecompress(Buffer.concat([SNAPPY_STREAM_ID, buf]), 1 << 20, rnd() < 0.5),
+    ]) {
+      try {
+        decode();
+      } catch (e) {
+        assert.ok(e instanceof SnappyError, String(e));
+      }
     }
   }
 });

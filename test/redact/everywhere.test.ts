@@ -10,15 +10,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { snappyDecompress, snappyFramedDecompress } from '../../src/dissect/protocols/util/snappy.js';
 import { SECRETS, VISIBLE, writePlantedCapture } from './planted-capture.js';
 
 /**
  * The Redis dissector masks AUTH and HELLO … AUTH passwords itself: they never reach any output. Nor does
  * a body whose Content-Encoding does not decode (here a brotli bomb): its compressed bytes are not shown.
  */
-const MASKED_AT_DISSECTOR = new Set(['Zq34secretVal', 'Zq35secretVal', 'Zq54secretVal']);
+const MASKED_AT_DISSECTOR = new Set(['Zq34secretVal', 'Zq35secretVal', 'Zq54secretVal', 'Zq64secretVal']);
 
 let dir = '';
 let pcap = '';
@@ -59,7 +60,27 @@ function hiddenBodies(text: string): string {
       out += bytes.toString('latin1');
       if (bytes[0] === 0x1f && bytes[1] === 0x8b) out += gunzipSync(bytes).toString('latin1');
       if (bytes.length > 4 && bytes.readUInt32LE(0) === 0xfd2fb528) out += unzstd(bytes);
+      // Codings with no magic number to find them by: a reader tries them all.
+      for (const unpack of [
+        () => snappyDecompress(bytes, 1 << 24, true),
+        () => snappyFramedDecompress(bytes, 1 << 24, true),
+        () => brotliDecompressSync(bytes, { finishFlush: zlibConstants.BROTLI_OPERATION_FLUSH }),
+      ]) {
+        try {
+          out += unpack().toString('latin1');
+        } catch {
+          // not in this coding
+        }
+      }
     }
+  }
+  // Text bodies in a framing a reader strips (S3's aws-chunked: a secret split across two chunks).
+  for (const line of text.split('\n')) {
+    if (!line.includes('chunk-signature=')) continue;
+    JSON.parse(line, (_k, v: unknown) => {
+      if (typeof v === 'string' && v.includes('chunk-signature=')) out += v.replace(/\r\n[0-9a-fA-F]+;chunk-signature=[0-9a-f]+\r\n/g, '');
+      return v;
+    });
   }
   return out;
 }

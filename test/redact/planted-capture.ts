@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 61 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 73 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -30,7 +30,7 @@ function http1(wire: Wire, t: number, port: number, request: string, response: s
 }
 
 function withBody(head: string, contentType: string, body: string): string {
-  return `${head}\r\nHost: api\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  return `${head}\r\nHost: api\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n\r\n${body}`;
 }
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
@@ -207,7 +207,73 @@ export function buildPlantedCapture(): Wire {
   const bomb = brotliCompressSync(Buffer.concat([Buffer.from(JSON.stringify({ secret: S[54] })), Buffer.alloc(20 * 1024 * 1024, 0x20)]));
   const brResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\nContent-Length: ${bomb.length}\r\n\r\n${bomb.toString('latin1')}`;
   http1(w, next(), 40022, 'GET /report HTTP/1.1\r\nHost: api\r\n\r\n', brResponse);
+  // Codings with no magic number. A snappy body (Prometheus remote write's coding) whose secret is
+  // made by a back-reference, so its bytes are never side by side in the frame.
+  const note = `{"note":"secretVal","password":"${S[61].slice(0, 4)}`;
+  const snappyBody = Buffer.concat([
+    Buffer.from([note.length + 9 + 2]),
+    snappyLiteral(note),
+    Buffer.from([((9 - 1) << 2) | 2, note.length - 9, 0]), // copy "secretVal" from offset 9
+    snappyLiteral('"}'),
+  ]);
+  http1(w, next(), 40030, withBody('POST /push HTTP/1.1', 'application/json\r\nContent-Encoding: snappy', snappyBody.toString('latin1')), OK);
+  // Snappy's framing format, the secret split across two uncompressed chunks (a checksum between).
+  const framed = Buffer.concat([
+    Buffer.from([0xff, 6, 0, 0]),
+    Buffer.from('sNaPpY'),
+    snappyChunk(`{"token":"${S[62].slice(0, 6)}`),
+    snappyChunk(`${S[62].slice(6)}","keyspace":"keyspace-visible"}`),
+  ]);
+  const framedResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: x-snappy-framed\r\nContent-Length: ${framed.length}\r\n\r\n${framed.toString('latin1')}`;
+  http1(w, next(), 40031, 'GET /framed HTTP/1.1\r\nHost: api\r\n\r\n', framedResponse);
+  // An S3 streaming upload (aws-chunked), the secret split across two signed chunks.
+  const signature = 'ab'.repeat(32);
+  const chunks = [`{"aws_secret_access_key":"${S[63].slice(0, 6)}`, `${S[63].slice(6)}","bucket":"visible-bucket"}`];
+  const chunked = chunks.map((c) => `${c.length.toString(16)};chunk-signature=${signature}\r\n${c}\r\n`).join('') + `0;chunk-signature=${signature}\r\n\r\n`;
+  http1(w, next(), 40032, withBody('PUT /bucket/creds.json HTTP/1.1', 'application/json\r\nContent-Encoding: aws-chunked', chunked), OK);
+  // Binary bytes in a coding shark does not know (brotli under another name): a reader could guess it.
+  const unknown = brotliCompressSync(JSON.stringify({ secret: S[64] }));
+  http1(w, next(), 40033, withBody('POST /custom HTTP/1.1', 'application/json\r\nContent-Encoding: x-acme', unknown.toString('latin1')), OK);
+  // Secrets known by their shape, under names that say nothing: a JWT (its signature is the secret), a PEM
+  // private key, a GitHub token; configuration files in a ConfigMap (YAML, .env).
+  const jwt = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YXBwIn0.${S[65]}`;
+  const pem = `-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg${S[66]}kqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n`;
+  const configMap = {
+    kind: 'ConfigMap',
+    data: { 'application.yml': `spring:\n  datasource:\n    password: ${S[69]}\n`, '.env': `MODE=visible-mode\nSTRIPE_API_TOKEN=${S[70]}\n` },
+  };
+  const shaped = JSON.stringify({ note: jwt, tls: pem, ci: `ghp_${S[67]}ABCDEFGHIJKLMNOPQRSTUVW`, config: configMap });
+  http1(w, next(), 40034, withBody('POST /notes HTTP/1.1', 'application/json', shaped), OK);
+  // A Kubernetes Secret applied as JSON (its values sit under any key), and one read as protobuf
+  // (client-go's encoding: the value is raw bytes among the fields).
+  const applied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'visible-secret-name' }, stringData: { 'db-conn': S[68] } });
+  http1(w, next(), 40035, withBody('POST /api/v1/namespaces/default/secrets HTTP/1.1', 'application/json', applied), OK);
+  const typeMeta = protoField(1, 'v1') + protoField(2, 'Secret');
+  const secretProto = protoField(1, protoField(1, 'db')) + protoField(2, protoField(1, 'db-conn') + protoField(2, S[71]));
+  const k8sProto = 'k8s\u0000' + protoField(1, typeMeta) + protoField(2, secretProto);
+  const protoResponse = `HTTP/1.1 200 OK\r\nContent-Type: application/vnd.kubernetes.protobuf\r\nContent-Length: ${k8sProto.length}\r\n\r\n${k8sProto}`;
+  http1(w, next(), 40036, 'GET /api/v1/namespaces/default/secrets/db HTTP/1.1\r\nHost: api\r\nAccept: application/vnd.kubernetes.protobuf\r\n\r\n', protoResponse);
+  // A session's JWT stored in Redis as it came.
+  w.send(next(), 1, 40037, 6379, resp('SET', 'sess:jwt', `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.${S[72]}`));
+  w.send(next(), 2, 6379, 40037, '+OK\r\n');
   return w;
+}
+
+/** A length-delimited protobuf field (short: one length byte). */
+function protoField(field: number, value: string): string {
+  return String.fromCharCode((field << 3) | 2, value.length) + value;
+}
+
+/** A Snappy literal element (up to 60 bytes). */
+function snappyLiteral(text: string): Buffer {
+  return Buffer.concat([Buffer.from([(text.length - 1) << 2]), Buffer.from(text, 'latin1')]);
+}
+
+/** An uncompressed chunk of Snappy's framing format (the checksum is not checked by readers of captures). */
+function snappyChunk(text: string): Buffer {
+  const data = Buffer.from(text, 'latin1');
+  const header = Buffer.from([0x01, (data.length + 4) & 0xff, (data.length + 4) >> 8, 0, 0x12, 0x34, 0x56, 0x78]);
+  return Buffer.concat([header, data]);
 }
 
 /** The capture as a pcap file (LINKTYPE_RAW). */

@@ -9,6 +9,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
+import { applyRemoteWrite, remoteWriteInspector, remoteWriteVersion } from './prometheus-remote-write.js';
 import { printable, truncate } from './util/text.js';
 
 /**
@@ -364,6 +365,8 @@ export class Http1Parser implements TcpStreamParser {
     if (this.reversed) call.reversed = true;
     // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
     applyGraphql(call);
+    // A POST of Prometheus remote write shows the series and samples it carried.
+    applyRemoteWrite(call);
     this.ctx.emit(call);
     return req;
   }
@@ -433,6 +436,7 @@ export class Http1Parser implements TcpStreamParser {
       warnings: [...new Set([...p.warnings, ...extra, 'unanswered'])],
     };
     if (this.reversed) call.reversed = true;
+    applyRemoteWrite(call);
     this.ctx.emit(call);
   }
 }
@@ -876,9 +880,14 @@ class HalfStream {
     this.bodyState = 'length';
     this.remaining = 0;
     const head = msg.head;
-    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options);
+    const bodyFields: Record<string, any> = {};
+    // A Prometheus remote write is counted from its whole decoded body, before the --max-body cut.
+    const remoteWrite =
+      head.kind === 'request' ? remoteWriteVersion(headerValue(head.headers, 'content-type'), headerValue(head.headers, 'x-prometheus-remote-write-version')) : undefined;
+    const inspect = remoteWrite ? remoteWriteInspector(remoteWrite, bodyFields) : undefined;
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options, inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
-    const bodyFields: Record<string, any> = { bodySize: rendered.bodySize };
+    bodyFields.bodySize = rendered.bodySize;
     if (rendered.body !== undefined) bodyFields.body = rendered.body;
     if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;

@@ -4,6 +4,7 @@
 import * as zlib from 'node:zlib';
 import type { DissectOptions } from '../../api.js';
 import { looksLikeText } from './text.js';
+import { snappyDecompress, snappyFramedDecompress } from './snappy.js';
 import { zstdDecompressPartial, zstdDecompressSync } from './zstd.js';
 
 /** Keeps the first `limit` bytes of a body and counts the rest. */
@@ -54,14 +55,30 @@ export interface RenderedBody {
 
 /** Decoded output is capped too, so a small compressed bomb cannot grow memory. */
 const MAX_DECODED = 8 * 1024 * 1024;
-/** The content codings decode() undoes; any other is left as it came. */
-const COMPRESSIONS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
+/** The compressions decode() undoes; a body in one of them that does not decode is not shown. */
+const COMPRESSIONS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd', 'snappy', 'x-snappy-framed']);
+/**
+ * Names servers put in Content-Encoding (or AMQP's content-encoding) that are
+ * charsets or transfer words, not codings: the body is as it came.
+ */
+const NOT_CODINGS = new Set(['identity', 'none', 'utf-8', 'utf8', 'us-ascii', 'ascii', 'iso-8859-1', 'latin1', 'binary', '7bit', '8bit', 'text', 'plain', 'chunked']);
+/** S3's signed-chunk framing (SigV4 streaming uploads); AWS lists it first whatever it frames. */
+const AWS_CHUNKED = 'aws-chunked';
 
 /**
  * Render a collected body for the entry. `contentEncoding` is the header value
- * (gzip, deflate, br, or a list); unknown encodings are left as they are.
+ * (gzip, deflate, br, zstd, snappy, or a list). A coding shark cannot undo
+ * leaves the body as it came when that reads as text; binary bytes in an
+ * unknown coding are not shown, since a reader might unpack what the redactor
+ * never saw. `inspect` sees the whole decoded body (before the --max-body cut), and whether the
+ * capture or --max-body cut it short: what a reader of a protocol inside a body (remote write) counts.
  */
-export function renderBody(collector: BodyCollector, contentEncoding: string | undefined, options: DissectOptions): RenderedBody {
+export function renderBody(
+  collector: BodyCollector,
+  contentEncoding: string | undefined,
+  options: DissectOptions,
+  inspect?: (decoded: Buffer, cut: boolean) => void,
+): RenderedBody {
   const out: RenderedBody = { bodySize: collector.size };
   if (options.noBodies || collector.size === 0) return out;
   let data = collector.bytes();
@@ -70,14 +87,24 @@ export function renderBody(collector: BodyCollector, contentEncoding: string | u
     .toLowerCase()
     .split(',')
     .map((e) => e.trim())
-    .filter((e) => e !== '' && e !== 'identity');
+    .filter((e) => e !== '' && !NOT_CODINGS.has(e));
+  if (encodings.includes(AWS_CHUNKED)) {
+    const unframed = awsUnchunk(data, truncated, MAX_DECODED);
+    if (unframed === null) {
+      out.warning = `body: cannot decode content-encoding ${AWS_CHUNKED} (not shown)`;
+      return out;
+    }
+    data = unframed;
+    encodings.splice(encodings.indexOf(AWS_CHUNKED), 1);
+  }
   // Encodings are listed in the order applied: undo them from the last.
   for (let i = encodings.length - 1; i >= 0; i--) {
     const decoded = decode(encodings[i], data, truncated);
     if (decoded === null) {
       // Compressed bytes that do not decode (damaged, or past MAX_DECODED: a bomb) are not shown:
       // whoever reads the entry could decode their start, where the redactor could not look.
-      if (COMPRESSIONS.has(encodings[i])) {
+      // So are binary bytes in a coding shark does not know.
+      if (COMPRESSIONS.has(encodings[i]) || !looksLikeText(data)) {
         out.warning = `body: cannot decode content-encoding ${encodings[i]} (not shown)`;
         return out;
       }
@@ -86,6 +113,7 @@ export function renderBody(collector: BodyCollector, contentEncoding: string | u
     }
     data = decoded;
   }
+  inspect?.(data, truncated);
   if (data.length > options.maxBody) {
     data = data.subarray(0, options.maxBody);
     truncated = true;
@@ -121,10 +149,46 @@ function decode(encoding: string, data: Buffer, partial: boolean): Buffer | null
         });
       case 'zstd':
         return partial ? zstdDecompressPartial(data, MAX_DECODED) : zstdDecompressSync(data, { maxOutputLength: MAX_DECODED });
+      case 'snappy': // Prometheus remote write, Loki and Mimir pushes: the raw block format
+        return snappyDecompress(data, MAX_DECODED, partial);
+      case 'x-snappy-framed':
+        return snappyFramedDecompress(data, MAX_DECODED, partial);
       default:
         return null;
     }
   } catch {
     return null;
   }
+}
+
+/** Longest chunk-size line of an aws-chunked body (a size, `;chunk-signature=` and 64 hex digits). */
+const MAX_CHUNK_LINE = 4096;
+
+/**
+ * The data of an aws-chunked body (S3 SigV4 streaming: `SIZE;chunk-signature=SIG` lines before each
+ * chunk, a zero-size chunk and trailers at the end). The signatures and trailing checksums are dropped:
+ * they describe the data, they are not it. `partial`: a body cut at --max-body gives its whole chunks
+ * and the start of the cut one. Null when the framing is not there.
+ */
+function awsUnchunk(data: Buffer, partial: boolean, max: number): Buffer | null {
+  const parts: Buffer[] = [];
+  let total = 0;
+  let p = 0;
+  while (p < data.length) {
+    const eol = data.indexOf('\r\n', p);
+    if (eol < 0 || eol - p > MAX_CHUNK_LINE) return partial && data.length - p <= MAX_CHUNK_LINE ? Buffer.concat(parts, total) : null;
+    const line = data.toString('latin1', p, eol);
+    const m = /^([0-9a-fA-F]{1,8})(?:;|$)/.exec(line);
+    if (!m) return null;
+    const size = parseInt(m[1], 16);
+    if (size === 0) return Buffer.concat(parts, total); // trailers follow
+    const start = eol + 2;
+    const end = Math.min(data.length, start + size);
+    if (total + (end - start) > max) return null;
+    parts.push(data.subarray(start, end));
+    total += end - start;
+    if (start + size > data.length) return partial ? Buffer.concat(parts, total) : null;
+    p = start + size + 2; // the chunk's CRLF
+  }
+  return partial ? Buffer.concat(parts, total) : null;
 }

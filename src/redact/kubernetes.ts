@@ -1,0 +1,58 @@
+// Kubernetes Secrets in API traffic (a controller's GET or watch, `kubectl
+// apply`, `kubectl proxy` on a laptop): the values of a Secret's `data` and
+// `stringData` are secrets whatever their keys are called (`db-pass`,
+// `tls.key`, `.dockerconfigjson`), so names alone would miss them. Lists and
+// watch events hold Secrets too: a SecretList's items carry no `kind` of
+// their own. In the protobuf encoding (`application/vnd.kubernetes.protobuf`,
+// client-go's default for built-in types) a Secret's values are raw bytes
+// among its fields: such a body is withheld whole.
+
+/** The JSON object is a Secret or a list of them. */
+export function isKubernetesSecret(o: Record<string, unknown>): boolean {
+  const kind = o.kind;
+  return (kind === 'Secret' && (o.data !== undefined || o.stringData !== undefined)) || (kind === 'SecretList' && Array.isArray(o.items));
+}
+
+/**
+ * A Secret with every value of `data` and `stringData` replaced by `redact` (keys stay: which
+ * secrets exist is what an SRE reads); a SecretList with each item's so. Copy-on-write.
+ */
+export function redactKubernetesSecret(o: Record<string, any>, redact: (v: unknown) => unknown): Record<string, any> {
+  if (o.kind === 'SecretList') {
+    const items = o.items as unknown[];
+    let copy: unknown[] | undefined;
+    items.forEach((item, i) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) return;
+      const red = secretValues(item as Record<string, any>, redact);
+      if (red !== item) (copy ??= [...items])[i] = red;
+    });
+    return copy ? { ...o, items: copy } : o;
+  }
+  return secretValues(o, redact);
+}
+
+function secretValues(secret: Record<string, any>, redact: (v: unknown) => unknown): Record<string, any> {
+  let out = secret;
+  for (const field of ['data', 'stringData']) {
+    const values = secret[field];
+    if (values === null || typeof values !== 'object') continue;
+    const red = redact(values);
+    if (red !== values) {
+      if (out === secret) out = { ...secret };
+      out[field] = red;
+    }
+  }
+  return out;
+}
+
+/** The protobuf envelope's magic number ("k8s" and a zero byte). */
+const PROTOBUF_MAGIC = 'k8s\u0000';
+/** TypeMeta's kind field (field 2, length-delimited) naming a Secret or a SecretList. */
+const SECRET_KINDS = ['\u0012\u0006Secret', '\u0012\u000aSecretList'];
+
+/** Bytes in Kubernetes' protobuf encoding that carry a Secret (an object, a list, or a watch event's object). */
+export function holdsKubernetesSecret(bytes: Buffer): boolean {
+  if (bytes.length < 8) return false;
+  const text = bytes.toString('latin1');
+  return text.includes(PROTOBUF_MAGIC) && SECRET_KINDS.some((kind) => text.includes(kind));
+}

@@ -1,0 +1,2 @@
+// What a redacted value becomes, in every output.
+export const REDACTED = '[REDACTED]';

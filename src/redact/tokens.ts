@@ -1,0 +1,154 @@
+// Secrets known by their shape, whatever field or line holds them: PEM private
+// keys, JSON Web Tokens (every Kubernetes service-account token is one), and
+// the API keys whose issuers give them a fixed prefix (GitHub, Slack, AWS,
+// Google; GitLab, Stripe, OpenAI, Anthropic, npm and Hugging Face keys too in a
+// string one of those marks). Names tell the
+// redactor where most secrets are; these are the ones that travel under any
+// name (a ConfigMap value, a log line, a kubeconfig in a body).
+//
+// Every scan is linear: a quick test for any marker, then one walk over the
+// string's token runs (indexOf for PEM markers). No regular expression with a
+// repeated class runs over attacker text, so no input can make one backtrack.
+
+import { REDACTED } from './redacted.js';
+
+/**
+ * A marker of each shape below (a JWT's "eyJ", a PEM header, an AWS key id, a GitHub or Slack
+ * prefix): strings without one (nearly all) cost this one test. Few alternatives on purpose: V8
+ * scans for a set of first characters, and each prefix with a new one costs every body ~10% more.
+ * The issuers' other prefixes are found once a string has one of these, or by the names they
+ * travel under (`Authorization`, `*_TOKEN`, `api_key`).
+ */
+export const TOKEN_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
+/** The shortest token found here (`xoxb-` and ten characters): shorter strings are not searched. */
+const MIN_TOKEN = 15;
+
+/** Could `s` hold a token these scans take out? */
+export function mayHoldToken(s: string): boolean {
+  return s.length >= MIN_TOKEN && TOKEN_MARKER.test(s);
+}
+
+/** `s` with every PEM private key, JWT and prefixed API key replaced by [REDACTED]; `s` itself when none. */
+export function redactTokens(s: string): string {
+  if (!mayHoldToken(s)) return s;
+  return redactTokenRuns(redactPemKeys(s));
+}
+
+const PEM_BEGIN = '-----BEGIN ';
+const PEM_DASHES = '-----';
+const PEM_END = '-----END ';
+const MAX_PEM_LABEL = 64;
+
+/**
+ * PEM blocks whose label names a private key (`RSA PRIVATE KEY`, `PRIVATE KEY`,
+ * `ENCRYPTED PRIVATE KEY`, `OPENSSH PRIVATE KEY`…): from the BEGIN line to the
+ * END line's closing dashes. A block without its END (a body cut short) is
+ * redacted to the end of the string. Certificates and public keys stay.
+ */
+function redactPemKeys(s: string): string {
+  let from = s.indexOf(PEM_BEGIN);
+  if (from < 0) return s;
+  let out = '';
+  let copied = 0;
+  while (from >= 0) {
+    const labelStart = from + PEM_BEGIN.length;
+    // A label is short: its closing dashes are looked for only that far (a long search per BEGIN would not be linear).
+    const labelLength = s.slice(labelStart, labelStart + MAX_PEM_LABEL + PEM_DASHES.length).indexOf(PEM_DASHES);
+    const labelEnd = labelStart + labelLength;
+    const label = s.slice(labelStart, labelEnd);
+    if (labelLength < 0 || !label.endsWith('PRIVATE KEY')) {
+      from = s.indexOf(PEM_BEGIN, labelStart);
+      continue;
+    }
+    const end = s.indexOf(PEM_END, labelEnd + PEM_DASHES.length);
+    const close = end < 0 ? -1 : s.indexOf(PEM_DASHES, end + PEM_END.length);
+    const blockEnd = close < 0 ? s.length : close + PEM_DASHES.length;
+    out += s.slice(copied, from) + REDACTED;
+    copied = blockEnd;
+    from = blockEnd >= s.length ? -1 : s.indexOf(PEM_BEGIN, blockEnd);
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** Characters of a token run: base64url, and '.' (a JWT's separator). */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.') TOKEN_CHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Each run of token characters is one candidate: a JWT (two `eyJ…` segments,
+ * then the signature) or a key with an issuer's prefix. Whole runs only: a
+ * token glued to other letters is not one anyone can lift out either.
+ */
+function redactTokenRuns(s: string): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHAR[c] === 0) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < n) {
+      const d = s.charCodeAt(end);
+      if (d >= 128 || TOKEN_CHAR[d] === 0) break;
+      end++;
+    }
+    const hit = tokenWithin(s, i, end);
+    if (hit) {
+      out += s.slice(copied, hit[0]) + REDACTED;
+      copied = hit[1];
+    }
+    i = end;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** Where a token lies in the run s[start, end), or undefined. Searches stay inside the run (linear in all). */
+function tokenWithin(s: string, start: number, end: number): [number, number] | undefined {
+  const run = s.slice(start, end);
+  // A JWT: header and payload segments are base64url JSON objects, so both open with "eyJ"; the
+  // signature (if any) is the segment after them. Walk the run's '.'-separated segments.
+  if (run.includes('eyJ')) {
+    let seg = 0;
+    let prevStart = -1;
+    let prevJson = false;
+    while (seg < run.length) {
+      let dot = run.indexOf('.', seg);
+      if (dot < 0) dot = run.length;
+      const json = dot - seg >= MIN_JWT_SEGMENT && run.startsWith('eyJ', seg);
+      if (json && prevJson) {
+        let sigEnd = dot;
+        if (dot < run.length) {
+          const next = run.indexOf('.', dot + 1);
+          sigEnd = next < 0 ? run.length : next;
+        }
+        return [start + prevStart, start + sigEnd];
+      }
+      prevJson = json;
+      prevStart = seg;
+      seg = dot + 1;
+    }
+  }
+  for (const [prefix, min] of PREFIXED) {
+    if (run.startsWith(prefix) && run.length >= prefix.length + min) return [start, end];
+  }
+  return undefined;
+}
+
+/** The shortest JWT header or payload: `{"alg":"x"}` is 15 characters of base64url. */
+const MIN_JWT_SEGMENT = 10;
+
+/** Issuer prefixes and the fewest characters after them (fewer is not one of their keys). */
+const PREFIXED: Array<[string, number]> = [
+  ['ghp_', 36], ['gho_', 36], ['ghu_', 36], ['ghs_', 36], ['ghr_', 36], ['github_pat_', 22], // GitHub
+  ['glpat-', 20], // GitLab
+  ['xoxb-', 10], ['xoxp-', 10], ['xoxa-', 10], ['xoxe-', 10], ['xoxr-', 10], ['xoxs-', 10], ['xapp-', 10], // Slack
+  ['sk_live_', 16], ['rk_live_', 16], // Stripe
+  ['sk-ant-', 20], ['sk-proj-', 20], // Anthropic, OpenAI
+  ['AKIA', 16], ['ASIA', 16], // AWS access key ids (what a secret access key is used with)
+  ['AIza', 35], // Google API keys
+  ['npm_', 36], ['hf_', 30], // npm, Hugging Face
+];

@@ -1,0 +1,170 @@
+// Prometheus remote write, recorded from Debian's prometheus (2.42) writing to a receiver built on
+// python3-snappy (scripts/lab/record-more.sh prometheus): one endpoint takes every batch (204), one
+// refuses it (400). The oracle is independent of shark at every step: tshark reassembles the TCP
+// streams, python-snappy (Google's library) unpacks the bodies, and a few lines of python count the
+// WriteRequest's series, samples, metadata and metric names.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
+import { followTcp, tcpStreamCount } from '../protocols/helpers.js';
+import { readWriteRequest } from '../../src/dissect/protocols/prometheus-remote-write.js';
+
+const capture = join(repoRoot, 'test', 'fixtures', 'captures', 'lab-prometheus-remote-write.pcap');
+
+/** Every HTTP/1 request body in the capture's client bytes, by tshark's reassembly (Content-Length framed). */
+function requestBodies(): Array<{ path: string; body: Buffer }> {
+  const out: Array<{ path: string; body: Buffer }> = [];
+  for (let stream = 0; stream < tcpStreamCount(capture); stream++) {
+    let bytes = Buffer.concat(followTcp(capture, stream).filter((s) => s.dir === 'c2s').map((s) => s.data));
+    while (bytes.length > 0) {
+      const headEnd = bytes.indexOf('\r\n\r\n');
+      if (headEnd < 0) break;
+      const head = bytes.subarray(0, headEnd).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      out.push({ path: head.split(' ')[1], body: bytes.subarray(headEnd + 4, headEnd + 4 + length) });
+      bytes = bytes.subarray(headEnd + 4 + length);
+    }
+  }
+  return out;
+}
+
+/** python-snappy's unpacking, and a count of the WriteRequest written from the proto definitions. */
+const ORACLE = `
+import json, sys, snappy
+def varint(b, p):
+    v = s = 0
+    while True:
+        c = b[p]; p += 1; v |= (c & 0x7f) << s; s += 7
+        if c < 0x80: return v, p
+def fields(b):
+    p = 0
+    while p < len(b):
+        k, p = varint(b, p); w = k & 7
+        if w == 0: _, p = varint(b, p); yield k >> 3, None
+        elif w == 1: p += 8; yield k >> 3, None
+        elif w == 5: p += 4; yield k >> 3, None
+        elif w == 2:
+            n, p = varint(b, p); yield k >> 3, b[p:p + n]; p += n
+        else: raise ValueError(w)
+out = []
+for hexbody in json.load(sys.stdin):
+    raw = snappy.uncompress(bytes.fromhex(hexbody))
+    r = {"raw": raw.hex(), "series": 0, "samples": 0, "metadata": 0, "metrics": []}
+    for f, v in fields(raw):
+        if f == 3: r["metadata"] += 1
+        if f != 1: continue
+        r["series"] += 1
+        for g, w in fields(v):
+            if g == 2: r["samples"] += 1
+            if g == 1:
+                label = dict(fields(w))
+                if label.get(1) == b"__name__" and label[2].decode() not in r["metrics"]: r["metrics"].append(label[2].decode())
+    out.append(r)
+json.dump(out, sys.stdout)
+`;
+
+test('remote write from a real Prometheus: every batch unpacked as python-snappy unpacks it, its series, samples and metrics counted', async () => {
+  const bodies = requestBodies();
+  assert.ok(bodies.length >= 5, `${bodies.length} writes recorded`);
+  const py = spawnSync('/usr/bin/python3', ['-c', ORACLE], { input: JSON.stringify(bodies.map((b) => b.body.toString('hex'))), maxBuffer: 64 << 20 });
+  assert.equal(py.status, 0, py.stderr.toString());
+  const expected = JSON.parse(py.stdout.toString()) as Array<{ raw: string; series: number; samples: number; metadata: number; metrics: string[] }>;
+
+  const r = await runCli(['dissect', '--max-body', '1MB', capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(entries.length, bodies.length, 'one entry a write');
+  // Entries come in request order, the bodies stream by stream: each entry is matched by its path and unpacked body.
+  const unmatched = new Map<string, number>();
+  bodies.forEach((b, i) => unmatched.set(`${b.path} ${expected[i].raw}`, i));
+  for (const e of entries) {
+    assert.equal(e.request.headers['content-encoding'], 'snappy');
+    const key = `${e.request.path} ${Buffer.from(e.request.body, 'base64').toString('hex')}`;
+    const i = unmatched.get(key);
+    assert.ok(i !== undefined, `${e.summary}: its body is a WriteRequest python-snappy unpacked from the same path`);
+    unmatched.delete(key);
+    const want = expected[i];
+    const rw = e.request.remoteWrite;
+    assert.deepEqual(
+      { series: rw.series, samples: rw.samples, metadata: rw.metadata, metrics: rw.metrics },
+      { series: want.series, samples: want.samples, metadata: want.metadata, metrics: want.metrics.slice(0, 50) },
+      `write ${i}`,
+    );
+    assert.equal(rw.metricsTruncated, want.metrics.length > 50 ? true : undefined);
+    assert.equal(rw.version, '1.0');
+    assert.equal(rw.incomplete, undefined);
+    const status = bodies[i].path === '/api/v1/reject' ? 400 : 204;
+    assert.equal(e.response.status, status);
+    const counts = want.series > 0 ? `${want.series} series, ${want.samples} samples` : `0 series, 0 samples, ${want.metadata} metadata`;
+    assert.equal(e.summary, `POST ${bodies[i].path} (${counts}) → ${status}`);
+  }
+  assert.equal(unmatched.size, 0);
+  assert.ok(expected.some((w) => w.metadata > 0), 'a metadata batch was recorded');
+  assert.ok(entries.some((e) => e.response.status === 400 && /out of order/.test(e.response.body)), "the refusal's text is shown");
+  // The bearer token and the basic-auth password Prometheus was given are credentials.
+  assert.ok(!r.stdout.includes('lab-remote-write-token') && !r.stdout.includes('bGFiOmxhYi1yZW1vdGUtd3JpdGUtcGFzc3dvcmQ'), 'credentials redacted');
+
+  // At the default --max-body (16 KB) the bodies are cut where they are kept, but the counts are the whole batch's.
+  const small = await runCli(['dissect', capture]);
+  const cut = small.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(cut.some((e) => e.request.bodyTruncated), 'some batch is past 16 KB unpacked');
+  assert.deepEqual(
+    cut.map((e) => [e.request.remoteWrite.series, e.request.remoteWrite.samples]),
+    entries.map((e) => [e.request.remoteWrite.series, e.request.remoteWrite.samples]),
+  );
+});
+
+/** Protobuf builders for the cases the recorded Prometheus does not send. */
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+};
+const len = (field: number, body: Buffer | string): Buffer => {
+  const b = typeof body === 'string' ? Buffer.from(body) : body;
+  return Buffer.concat([Buffer.from([(field << 3) | 2, ...varint(b.length)]), b]);
+};
+const sample = (value: number, ts: number): Buffer => {
+  const v = Buffer.alloc(9);
+  v[0] = (1 << 3) | 1;
+  v.writeDoubleLE(value, 1);
+  return Buffer.concat([v, Buffer.from([(2 << 3) | 0, ...varint(ts)])]);
+};
+
+test('remote write 2.0: metric names through the symbol table; histograms, exemplars and metadata counted', () => {
+  const symbols = ['', '__name__', 'http_requests_total', 'job', 'api', 'latency_seconds'];
+  const refs = (pairs: number[]): Buffer => len(1, Buffer.from(pairs.flatMap(varint)));
+  const series1 = Buffer.concat([refs([1, 2, 3, 4]), len(2, sample(1, 1_700_000_000_000)), len(2, sample(2, 1_700_000_001_000)), len(4, Buffer.alloc(0)), len(5, Buffer.from([8, 1]))]);
+  const series2 = Buffer.concat([refs([1, 5, 3, 4]), len(3, Buffer.from([8, 1])), (() => Buffer.from([(6 << 3) | 0, ...Array(9).fill(0xff), 0x01]))()]);
+  const body = Buffer.concat([...symbols.map((s) => len(4, s)), len(5, series1), len(5, series2)]);
+  assert.deepEqual(readWriteRequest(body, '2.0'), {
+    version: '2.0',
+    series: 2,
+    samples: 2,
+    histograms: 1,
+    exemplars: 1,
+    metadata: 1,
+    metrics: ['http_requests_total', 'latency_seconds'],
+  });
+});
+
+test('a malformed or cut WriteRequest gives what was read, marked incomplete, and never throws', () => {
+  const series = len(1, Buffer.concat([len(1, Buffer.concat([len(1, '__name__'), len(2, 'up')])), len(2, sample(1, 1))]));
+  const whole = Buffer.concat([series, series]);
+  for (let cut = 0; cut < whole.length; cut++) {
+    const r = readWriteRequest(whole.subarray(0, cut), '1.0');
+    assert.ok(r.series <= 2);
+    if (cut < whole.length && cut !== series.length && cut !== 0) assert.equal(r.incomplete, true, `cut at ${cut}`);
+  }
+  assert.deepEqual(readWriteRequest(whole, '1.0').metrics, ['up']);
+  // A group wire type, a length past the end, a varint that never ends.
+  for (const bad of [Buffer.from([0x0b]), Buffer.from([0x0a, 0x7f, 0x01]), Buffer.alloc(20, 0xff)]) {
+    assert.equal(readWriteRequest(bad, '1.0').incomplete, true);
+    assert.equal(readWriteRequest(bad, '2.0').incomplete, true);
+  }
+});

@@ -1,0 +1,141 @@
+// Secrets found by their shape or by what holds them, not by the name they travel under: PEM private
+// keys, JWTs and prefixed API keys anywhere; configuration lines (YAML, .env, properties) in text;
+// Kubernetes Secrets in JSON and in protobuf. And the hostile side: inputs built to make these scans
+// slow finish (a quadratic scan over them would run for hours and fail by the test's timeout).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRedactor, REDACTED } from '../../src/redact/entry.js';
+import type { Entry } from '../../src/model/entry.js';
+
+function entry(request: Record<string, any>, response: Record<string, any> | null = null, summary = 'POST /x → 200'): Entry {
+  return {
+    id: '1-1',
+    timestamp: 1_700_000_000_000,
+    protocol: 'http',
+    transport: 'tcp',
+    elapsedTime: 1,
+    src: { ip: '198.18.0.1', port: 40000, name: '', namespace: '', pod: '', service: '', node: '' },
+    dst: { ip: '198.18.0.2', port: 80, name: '', namespace: '', pod: '', service: '', node: '' },
+    request: { method: 'POST', path: '/x', url: '/x', headers: {}, ...request },
+    response,
+    error: false,
+    requestSize: 1,
+    responseSize: 1,
+    summary,
+  };
+}
+
+const redact = createRedactor();
+const JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50In0.sigSECRETpart_-x';
+
+test('a JWT is redacted wherever it stands: a header of no telling name, a JSON value, text, a query, the summary', () => {
+  const e = entry(
+    { url: `/x?state=${JWT}`, headers: { 'x-debug': `trace ${JWT} end` }, body: JSON.stringify({ note: JWT, keep: 'visible-note' }) },
+    { status: 200, headers: {}, body: `line one\ntoken was ${JWT}.` },
+    `POST /x?state=${JWT} → 200`,
+  );
+  const text = JSON.stringify(redact(e));
+  assert.ok(!text.includes('sigSECRETpart'), text);
+  assert.ok(!text.includes('eyJpc3Mi'), 'the payload goes with the signature');
+  assert.ok(text.includes('visible-note') && text.includes('trace [REDACTED] end') && text.includes('token was [REDACTED].'), text);
+});
+
+test('base64 that is not a JWT stays: one JSON segment, a short pair, eyJ inside a word', () => {
+  const values = ['eyJhIjoxfQ==', 'eyJhIjox.eyJiIjoy', 'keyJar.eyJoy.sig', 'visible eyJ text'];
+  const e = entry({ body: JSON.stringify({ values }) });
+  assert.equal(redact(e), e);
+});
+
+test('a PEM private key goes, from BEGIN to END; a certificate stays; a key cut short goes to the end', () => {
+  const key = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAkeySECRET\n-----END RSA PRIVATE KEY-----';
+  const cert = '-----BEGIN CERTIFICATE-----\nMIIvisibleCert\n-----END CERTIFICATE-----';
+  const cut = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXkcutSECRET';
+  const out = redact(entry({ body: JSON.stringify({ tls: `${cert}\n${key}\n`, ssh: cut }) }));
+  const body = JSON.parse(out.request!.body);
+  assert.equal(body.tls, `${cert}\n${REDACTED}\n`);
+  assert.equal(body.ssh, REDACTED);
+});
+
+test('API keys with an issuer prefix go: GitHub, Slack, AWS key ids, and the others in a string one of those marks', () => {
+  const keys = {
+    github: 'ghp_' + 'a'.repeat(36),
+    app: 'ghs_' + 'B1'.repeat(18),
+    slack: 'xoxb-1234567890-abcdefSECRET',
+    aws: 'AKIAIOSFODNN7EXAMPLE',
+    google: 'AIza' + 'c'.repeat(35),
+  };
+  const out = JSON.parse(redact(entry({ body: JSON.stringify({ ...keys, gitlab: `glpat-${'d'.repeat(20)} with ghp_${'e'.repeat(36)}` }) })).request!.body);
+  for (const k of Object.keys(keys)) assert.equal(out[k], REDACTED, k);
+  assert.equal(out.gitlab, `${REDACTED} with ${REDACTED}`);
+  // Too short to be one of their keys, or glued to other letters: left alone.
+  const plain = entry({ body: JSON.stringify({ a: 'ghp_short', b: 'xAKIAIOSFODNN7EXAMPLE', c: 'AKIA' }) });
+  assert.equal(redact(plain), plain);
+});
+
+test('configuration lines: YAML, .env and properties values of sensitive names go; code and other lines stay', () => {
+  const yaml = 'spring:\n  datasource:\n    url: jdbc:postgresql://db/app\n    password: yamlSECRET\n  mode: visible-mode\n';
+  const env = 'MODE=visible\nDB_PASSWORD=envSECRET\nexport API_TOKEN=exportSECRET\r\n';
+  const props = 'server.port=8080\nspring.datasource.password=propsSECRET\n';
+  const code = 'if (f == 1) {\n  _ubd.cookie="__utma="+a+"; path=/";\n  token: this.token,\n}\n';
+  const out = JSON.parse(redact(entry({ body: JSON.stringify({ 'application.yml': yaml, '.env': env, 'app.properties': props, 'ga.js': code }) })).request!.body);
+  assert.equal(out['application.yml'], yaml.replace('yamlSECRET', REDACTED));
+  assert.equal(out['.env'], env.replace('envSECRET', REDACTED).replace('exportSECRET', REDACTED));
+  assert.equal(out['app.properties'], props.replace('propsSECRET', REDACTED));
+  assert.equal(out['ga.js'], code, 'code is not configuration');
+  // The same as a text body.
+  const text = redact(entry({ body: env })).request!.body;
+  assert.equal(text, env.replace('envSECRET', REDACTED).replace('exportSECRET', REDACTED));
+});
+
+test('a Kubernetes Secret: data and stringData values go whatever their keys; lists, watch events, kubectl apply annotations', () => {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'db', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ apiVersion: 'v1', kind: 'Secret', stringData: { conn: 'annotationSECRET' } }) } },
+    data: { 'db-pass': 'ZGF0YVNFQ1JFVA==', 'tls.key': 'a2V5' },
+    stringData: { conn: 'stringDataSECRET' },
+    type: 'Opaque',
+  };
+  const list = { kind: 'SecretList', apiVersion: 'v1', items: [{ metadata: { name: 'a' }, data: { x: 'bGlzdFNFQ1JFVA==' } }] };
+  const event = { type: 'ADDED', object: { kind: 'Secret', apiVersion: 'v1', metadata: { name: 'w' }, data: { y: 'd2F0Y2hTRUNSRVQ=' } } };
+  const configMap = { kind: 'ConfigMap', data: { 'db-host': 'visible-host' } };
+  for (const doc of [secret, list, event]) {
+    const out = redact(entry({}, { status: 200, headers: {}, body: JSON.stringify(doc) }));
+    const text = JSON.stringify(out);
+    assert.ok(!/SECRET|ZGF0YVNFQ1JFVA|bGlzdFNFQ1JFVA|d2F0Y2hTRUNSRVQ|a2V5/.test(text), text);
+    assert.ok(text.includes('db-pass') || text.includes('\\"x\\"') || text.includes('\\"y\\"'), 'the keys stay: which secrets exist is readable');
+  }
+  const cm = entry({}, { status: 200, headers: {}, body: JSON.stringify(configMap) });
+  assert.equal(redact(cm), cm, 'a ConfigMap keeps its data');
+});
+
+test('a Kubernetes object in protobuf is withheld when it is a Secret; other kinds stay', () => {
+  const field = (n: number, v: string): string => String.fromCharCode((n << 3) | 2, v.length) + v;
+  const object = (kind: string, raw: string): string => 'k8s\u0000' + field(1, field(1, 'v1') + field(2, kind)) + field(2, raw);
+  const secret = Buffer.from(object('Secret', field(2, field(1, 'pw') + field(2, 'protoSECRET'))), 'latin1').toString('base64');
+  const configMap = Buffer.from(object('ConfigMap', field(2, field(1, 'k') + field(2, 'visible'))), 'latin1').toString('base64');
+  const out = redact(entry({}, { status: 200, headers: {}, body: secret, bodyEncoding: 'base64' }));
+  assert.equal(out.response!.body, REDACTED);
+  assert.equal(out.response!.bodyEncoding, undefined);
+  const kept = entry({}, { status: 200, headers: {}, body: configMap, bodyEncoding: 'base64' });
+  assert.equal(redact(kept), kept);
+});
+
+test('hostile inputs to the shape scans finish: markers by the million, runs without an end', { timeout: 60_000 }, () => {
+  const MB = 1 << 20;
+  const inputs = [
+    '-eyJ'.repeat(MB), // a JWT start at every word boundary, never a second segment
+    'eyJaaaaaaaaaaa.'.repeat(MB / 4), // segments that all look like a header, no payload after a header
+    '-----BEGIN '.repeat(MB / 4) + '-----', // BEGIN lines whose label never closes, then one far away
+    '-----BEGIN PRIVATE KEY-----'.repeat(MB / 16), // keys that never END
+    'ghp_'.repeat(MB), // prefixes with nothing after them
+    ' a'.repeat(MB) + ' eyJ', // a million short runs, the marker only at the end
+    'a: b\n'.repeat(MB / 2) + 'password: x', // a million configuration lines
+    'x=1\n'.repeat(MB / 2),
+  ];
+  for (const body of inputs) {
+    const out = redact(entry({ body }));
+    assert.equal(typeof out.request!.body, 'string');
+  }
+});

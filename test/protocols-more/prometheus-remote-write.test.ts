@@ -12,6 +12,11 @@ import { runCli } from '../helpers/cli.js';
 import { repoRoot } from '../helpers/paths.js';
 import { followTcp, tcpStreamCount } from '../protocols/helpers.js';
 import { readWriteRequest } from '../../src/dissect/protocols/prometheus-remote-write.js';
+import { http1 } from '../../src/dissect/protocols/http1.js';
+import { http2 } from '../../src/dissect/protocols/http2.js';
+import { snappyBlock } from '../helpers/snappy-block.js';
+import { Flags, FrameType, h2frame, hpack, preface, settings } from '../helpers/http2-wire.js';
+import { fakeContext, feed } from '../protocols/helpers.js';
 
 const capture = join(repoRoot, 'test', 'fixtures', 'captures', 'lab-prometheus-remote-write.pcap');
 
@@ -167,4 +172,62 @@ test('a malformed or cut WriteRequest gives what was read, marked incomplete, an
     assert.equal(readWriteRequest(bad, '1.0').incomplete, true);
     assert.equal(readWriteRequest(bad, '2.0').incomplete, true);
   }
+});
+
+test('remote write over HTTP/2 (a receiver behind an h2 proxy): counted from the unpacked DATA frames', () => {
+  const series = (name: string) => len(1, Buffer.concat([len(1, Buffer.concat([len(1, '__name__'), len(2, name)])), len(2, sample(1, 1)), len(2, sample(2, 2))]));
+  const write = Buffer.concat([series('up'), series('scrape_duration_seconds')]);
+  const block = snappyBlock(write);
+  const headers = Buffer.concat([
+    hpack.indexed(3), hpack.indexed(6), hpack.literalNamed(4, '/api/v1/push'), hpack.literalNamed(1, 'mimir'),
+    hpack.literalNamed(31, 'application/x-protobuf'), hpack.literal('content-encoding', 'snappy'), hpack.literal('x-prometheus-remote-write-version', '0.1.0'),
+  ]);
+  const ctx = fakeContext();
+  feed(http2.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, headers), h2frame(FrameType.DATA, Flags.END_STREAM, 1, block)]) },
+    { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.literalNamed(8, '204'))]) },
+  ], 'random');
+  assert.equal(ctx.calls.length, 1);
+  const call = ctx.calls[0];
+  assert.deepEqual(call.request!.remoteWrite, { version: '1.0', series: 2, samples: 4, histograms: 0, exemplars: 0, metadata: 0, metrics: ['up', 'scrape_duration_seconds'] });
+  assert.equal(Buffer.from(call.request!.body, 'base64').toString('hex'), write.toString('hex'));
+  assert.match(call.summary, /^POST \/api\/v1\/push \(2 series, 4 samples\) → 204$/);
+});
+
+// Loki pushes: the protobuf form is snappy-packed with no Content-Encoding (Promtail's client sends it so).
+
+function lokiPost(path: string, contentType: string, body: Buffer) {
+  const ctx = fakeContext({ maxBody: 1 << 20 });
+  const head = `POST ${path} HTTP/1.1\r\nHost: loki\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`;
+  feed(http1.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([Buffer.from(head), body]) },
+    { dir: 's2c', data: Buffer.from('HTTP/1.1 204 No Content\r\n\r\n') },
+  ], 'random');
+  assert.equal(ctx.calls.length, 1);
+  return ctx.calls[0];
+}
+
+test('Loki pushes, protobuf (snappy without Content-Encoding) and JSON: streams, lines, bytes and labels', () => {
+  const entry = (line: string) => len(2, Buffer.concat([len(1, Buffer.from([0x08, ...varint(1_700_000_000)])), len(2, line)]));
+  const lines = ['level=info msg="started"', 'level=warn msg="slow query" ms=812', 'GET /healthz 200'];
+  const push = Buffer.concat([
+    len(1, Buffer.concat([len(1, '{job="api", namespace="shop"}'), entry(lines[0]), entry(lines[1])])),
+    len(1, Buffer.concat([len(1, '{job="ingress"}'), entry(lines[2])])),
+  ]);
+  const call = lokiPost('/loki/api/v1/push', 'application/x-protobuf', snappyBlock(push));
+  assert.deepEqual(call.request!.lokiPush, {
+    format: 'protobuf', streams: 2, entries: 3, bytes: lines.join('').length, labels: ['{job="api", namespace="shop"}', '{job="ingress"}'],
+  });
+  assert.equal(Buffer.from(call.request!.body, 'base64').toString('hex'), push.toString('hex'), 'the body is the unpacked PushRequest');
+  assert.equal(call.summary, 'POST /loki/api/v1/push (2 streams, 3 lines) → 204');
+
+  const json = { streams: [{ stream: { job: 'api' }, values: [['1700000000000000000', 'one'], ['1700000000000000001', 'two']] }] };
+  const jsonCall = lokiPost('/loki/api/v1/push', 'application/json', Buffer.from(JSON.stringify(json)));
+  assert.deepEqual(jsonCall.request!.lokiPush, { format: 'json', streams: 1, entries: 2, bytes: 6, labels: ['{job="api"}'] });
+
+  // Not Loki's path, or a body that is not snappy: left as it came.
+  assert.equal(lokiPost('/other', 'application/x-protobuf', snappyBlock(push)).request!.lokiPush, undefined);
+  const notSnappy = lokiPost('/loki/api/v1/push', 'application/x-protobuf', Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  assert.equal(notSnappy.request!.lokiPush, undefined);
+  assert.equal(notSnappy.request!.body, undefined, 'bytes claimed to be snappy that do not unpack are not shown');
 });

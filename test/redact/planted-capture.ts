@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 73 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 75 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -209,13 +209,7 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40022, 'GET /report HTTP/1.1\r\nHost: api\r\n\r\n', brResponse);
   // Codings with no magic number. A snappy body (Prometheus remote write's coding) whose secret is
   // made by a back-reference, so its bytes are never side by side in the frame.
-  const note = `{"note":"secretVal","password":"${S[61].slice(0, 4)}`;
-  const snappyBody = Buffer.concat([
-    Buffer.from([note.length + 9 + 2]),
-    snappyLiteral(note),
-    Buffer.from([((9 - 1) << 2) | 2, note.length - 9, 0]), // copy "secretVal" from offset 9
-    snappyLiteral('"}'),
-  ]);
+  const snappyBody = snappySplitting(Buffer.from(`{"note":"secretVal","password":"${S[61]}"}`), S[61]);
   http1(w, next(), 40030, withBody('POST /push HTTP/1.1', 'application/json\r\nContent-Encoding: snappy', snappyBody.toString('latin1')), OK);
   // Snappy's framing format, the secret split across two uncompressed chunks (a checksum between).
   const framed = Buffer.concat([
@@ -256,17 +250,70 @@ export function buildPlantedCapture(): Wire {
   // A session's JWT stored in Redis as it came.
   w.send(next(), 1, 40037, 6379, resp('SET', 'sess:jwt', `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.${S[72]}`));
   w.send(next(), 2, 6379, 40037, '+OK\r\n');
+  // A Loki push (protobuf, snappy-packed with no Content-Encoding, as Promtail sends it): log lines
+  // holding a logfmt password and a JSON token, each secret split by a back-reference.
+  const line = (text: string) => protoField(2, protoField(1, '\u0008\u0001') + protoField(2, text));
+  const lokiLines = [`note=secretVal level=info password=${S[73]}`, `{"seen":"secretVal","token":"${S[74]}"}`];
+  const push = protoField(1, protoField(1, '{job="visible-job"}') + lokiLines.map(line).join(''));
+  const packed = snappySplitting(snappySplitting(Buffer.from(push, 'latin1'), S[73]), S[74], true);
+  http1(w, next(), 40038, withBody('POST /loki/api/v1/push HTTP/1.1', 'application/x-protobuf', packed.toString('latin1')), OK);
   return w;
 }
 
-/** A length-delimited protobuf field (short: one length byte). */
+/** A length-delimited protobuf field (the value as latin1 text, its length a varint). */
 function protoField(field: number, value: string): string {
-  return String.fromCharCode((field << 3) | 2, value.length) + value;
+  let length = '';
+  for (let n = value.length; ; n = Math.floor(n / 128)) {
+    if (n < 0x80) {
+      length += String.fromCharCode(n);
+      break;
+    }
+    length += String.fromCharCode((n & 0x7f) | 0x80);
+  }
+  return String.fromCharCode((field << 3) | 2) + length + value;
 }
 
-/** A Snappy literal element (up to 60 bytes). */
-function snappyLiteral(text: string): Buffer {
-  return Buffer.concat([Buffer.from([(text.length - 1) << 2]), Buffer.from(text, 'latin1')]);
+/**
+ * A Snappy block of `data` in which `secret` is never side by side: its first four characters are a
+ * literal and the rest a back-reference to an earlier copy of them ("secretVal" must come before it).
+ * `again`: `data` is already such a block's input (applied twice, for two secrets, it packs once).
+ */
+function snappySplitting(data: Buffer, secret: string, again = false): Buffer {
+  const input = again ? SPLIT_INPUTS.get(data)! : data;
+  const splits = [...(again ? SPLIT_AT.get(data)! : []), input.indexOf(secret) + 4];
+  const elements: Buffer[] = [];
+  let at = 0;
+  for (const split of splits.sort((x, y) => x - y)) {
+    elements.push(...snappyLiterals(input.subarray(at, split)));
+    const earlier = input.lastIndexOf(secret.slice(4), split - 1);
+    elements.push(Buffer.from([((secret.length - 4 - 1) << 2) | 2, (split - earlier) & 0xff, (split - earlier) >> 8]));
+    at = split + secret.length - 4;
+  }
+  elements.push(...snappyLiterals(input.subarray(at)));
+  const length: number[] = [];
+  for (let n = input.length; ; n = Math.floor(n / 128)) {
+    if (n < 0x80) {
+      length.push(n);
+      break;
+    }
+    length.push((n & 0x7f) | 0x80);
+  }
+  const block = Buffer.concat([Buffer.from(length), ...elements]);
+  SPLIT_INPUTS.set(block, input);
+  SPLIT_AT.set(block, splits);
+  return block;
+}
+const SPLIT_INPUTS = new Map<Buffer, Buffer>();
+const SPLIT_AT = new Map<Buffer, number[]>();
+
+/** Snappy literal elements (60 bytes each at most) for `data`. */
+function snappyLiterals(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += 60) {
+    const piece = data.subarray(at, at + 60);
+    out.push(Buffer.from([(piece.length - 1) << 2]), piece);
+  }
+  return out;
 }
 
 /** An uncompressed chunk of Snappy's framing format (the checksum is not checked by readers of captures). */

@@ -9,7 +9,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
-import { applyRemoteWrite, remoteWriteInspector, remoteWriteVersion } from './prometheus-remote-write.js';
+import { applyBodyCounts, requestBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 
 /**
@@ -365,8 +365,8 @@ export class Http1Parser implements TcpStreamParser {
     if (this.reversed) call.reversed = true;
     // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
     applyGraphql(call);
-    // A POST of Prometheus remote write shows the series and samples it carried.
-    applyRemoteWrite(call);
+    // A remote write or a Loki push shows what it carried.
+    applyBodyCounts(call);
     this.ctx.emit(call);
     return req;
   }
@@ -436,7 +436,7 @@ export class Http1Parser implements TcpStreamParser {
       warnings: [...new Set([...p.warnings, ...extra, 'unanswered'])],
     };
     if (this.reversed) call.reversed = true;
-    applyRemoteWrite(call);
+    applyBodyCounts(call);
     this.ctx.emit(call);
   }
 }
@@ -881,11 +881,12 @@ class HalfStream {
     this.remaining = 0;
     const head = msg.head;
     const bodyFields: Record<string, any> = {};
-    // A Prometheus remote write is counted from its whole decoded body, before the --max-body cut.
-    const remoteWrite =
-      head.kind === 'request' ? remoteWriteVersion(headerValue(head.headers, 'content-type'), headerValue(head.headers, 'x-prometheus-remote-write-version')) : undefined;
-    const inspect = remoteWrite ? remoteWriteInspector(remoteWrite, bodyFields) : undefined;
-    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, headerValue(head.headers, 'content-encoding'), this.ctx.options, inspect);
+    // A remote write or a Loki push is counted from its whole decoded body, before the --max-body cut.
+    const reading =
+      head.kind === 'request'
+        ? requestBodyReading({ path: head.target, header: (name) => headerValue(head.headers, name) }, bodyFields)
+        : { coding: headerValue(head.headers, 'content-encoding') };
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, reading.coding, this.ctx.options, reading.inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     bodyFields.bodySize = rendered.bodySize;
     if (rendered.body !== undefined) bodyFields.body = rendered.body;

@@ -11,7 +11,9 @@
 //       https://prometheus.io/docs/specs/prw/remote_write_spec_2_0/
 // The walk is a bounded read of the wire format, not a general decoder: it
 // reads only the fields it counts, and stops at the first malformed byte.
-import type { CallRecord } from '../api.js';
+import type { BodyReader, RequestHead } from './body-readers.js';
+import { counted } from './util/text.js';
+import { LEN, packedVarints, walk } from './util/protowire.js';
 
 /** Distinct metric names an entry lists; a write holds thousands of series of a few hundred metrics. */
 const MAX_METRICS = 50;
@@ -40,33 +42,30 @@ export interface RemoteWriteSummary {
  * when it is not a remote write: a protobuf body with Prometheus's version header, or 2.0's
  * content type.
  */
-export function remoteWriteVersion(contentType: string | undefined, declaredVersion: string | undefined): string | undefined {
-  const type = (contentType ?? '').toLowerCase();
+function remoteWriteVersion(request: RequestHead): string | undefined {
+  const type = (request.header('content-type') ?? '').toLowerCase();
   if (!type.startsWith('application/x-protobuf')) return undefined;
   if (type.includes('proto=io.prometheus.write.v2.request')) return '2.0';
-  if (declaredVersion === undefined) return undefined;
-  return declaredVersion.startsWith('2.') ? '2.0' : '1.0';
+  const declared = request.header('x-prometheus-remote-write-version');
+  if (declared === undefined) return undefined;
+  return declared.startsWith('2.') ? '2.0' : '1.0';
 }
 
-/** A renderBody inspector that counts a remote-write body into `into.remoteWrite`. */
-export function remoteWriteInspector(version: string, into: Record<string, unknown>): (decoded: Buffer, cut: boolean) => void {
-  return (decoded, cut) => {
-    const summary = readWriteRequest(decoded, version);
-    if (cut) summary.incomplete = true;
-    into.remoteWrite = summary;
-  };
-}
-
-/** Put a remote write's counts in its call's summary (`POST /api/v1/write (812 series, 812 samples) → 204`). */
-export function applyRemoteWrite(record: CallRecord): void {
-  const summary = record.request?.remoteWrite as RemoteWriteSummary | undefined;
-  if (!summary) return;
-  const at = summary.incomplete ? '≥' : '';
-  const counts = [`${at}${summary.series} series`, `${at}${summary.samples} samples`];
-  if (summary.histograms > 0) counts.push(`${at}${summary.histograms} histograms`);
-  if (summary.series === 0 && summary.metadata > 0) counts.push(`${at}${summary.metadata} metadata`);
-  record.summary = record.summary.replace(' → ', ` (${counts.join(', ')}) → `);
-}
+/** Remote write as a body reader: `request.remoteWrite`, and `(812 series, 812 samples)` in the summary. */
+export const remoteWriteReader: BodyReader<RemoteWriteSummary> = {
+  field: 'remoteWrite',
+  match(request) {
+    const version = remoteWriteVersion(request);
+    return version === undefined ? undefined : { read: (decoded) => readWriteRequest(decoded, version) };
+  },
+  counts(summary) {
+    const at = summary.incomplete;
+    const counts = [counted(summary.series, 'series', at), counted(summary.samples, 'sample', at)];
+    if (summary.histograms > 0) counts.push(counted(summary.histograms, 'histogram', at));
+    if (summary.series === 0 && summary.metadata > 0) counts.push(`${at ? '≥' : ''}${summary.metadata} metadata`);
+    return counts.join(', ');
+  },
+};
 
 /** Count what a WriteRequest holds. Never throws: a malformed body gives what was read, `incomplete`. */
 export function readWriteRequest(body: Buffer, version: string): RemoteWriteSummary {
@@ -146,73 +145,4 @@ function seriesV2(series: Buffer, symbols: string[], out: Counts, addName: (name
   });
   addName(name);
   return ok;
-}
-
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const I32 = 5;
-
-/**
- * Call `visit` for each top-level field of a message (value: the bytes of a
- * length-delimited field, empty otherwise). False when the message is
- * malformed or `visit` said stop.
- */
-function walk(buf: Buffer, visit: (field: number, wire: number, value: Buffer) => boolean): boolean {
-  let p = 0;
-  while (p < buf.length) {
-    const key = varint(buf, p);
-    if (!key) return false;
-    p = key.next;
-    const wire = key.value & 7;
-    const field = Math.floor(key.value / 8);
-    let value: Buffer = EMPTY;
-    if (wire === VARINT) {
-      const next = skipVarint(buf, p);
-      if (next < 0) return false;
-      p = next;
-    } else if (wire === I64) p += 8;
-    else if (wire === I32) p += 4;
-    else if (wire === LEN) {
-      const len = varint(buf, p);
-      if (!len || len.next + len.value > buf.length) return false;
-      value = buf.subarray(len.next, len.next + len.value);
-      p = len.next + len.value;
-    } else return false; // groups are not in these messages
-    if (p > buf.length) return false;
-    if (!visit(field, wire, value)) return false;
-  }
-  return true;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** A varint of up to 35 bits (keys, lengths and symbol references all fit); null past that or at the end. */
-function varint(buf: Buffer, p: number): { value: number; next: number } | null {
-  let value = 0;
-  for (let shift = 0; shift <= 28; shift += 7) {
-    if (p >= buf.length) return null;
-    const b = buf[p++];
-    value += (b & 0x7f) * 2 ** shift;
-    if ((b & 0x80) === 0) return { value, next: p };
-  }
-  return null;
-}
-
-/** Past a varint of any length protobuf allows (ten bytes: a negative int64); -1 when malformed. */
-function skipVarint(buf: Buffer, p: number): number {
-  for (let i = 0; i < 10 && p < buf.length; i++) if ((buf[p++] & 0x80) === 0) return p;
-  return -1;
-}
-
-function packedVarints(buf: Buffer): number[] | null {
-  const out: number[] = [];
-  let p = 0;
-  while (p < buf.length) {
-    const v = varint(buf, p);
-    if (!v) return null;
-    out.push(v.value);
-    p = v.next;
-  }
-  return out;
 }

@@ -9,7 +9,7 @@ import type { HeaderField } from '../hpack.js';
 import { BodyCollector, renderBody } from './body.js';
 import { annotateGrpc, isGrpcContentType } from '../grpc.js';
 import { applyGraphql } from '../graphql.js';
-import { applyRemoteWrite, remoteWriteInspector, remoteWriteVersion } from '../prometheus-remote-write.js';
+import { applyBodyCounts, requestBodyReading } from '../body-readers.js';
 import { printable } from './text.js';
 
 /** What differs between the protocols that share this record. */
@@ -99,8 +99,8 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     if (stream.pushed) request.pushed = true;
     if (stream.upgradedFrom) request.upgrade = 'h2c';
     if (req.trailers) request.trailers = splitHeaders(req.trailers).headers;
-    const remoteWrite = remoteWriteVersion(firstValue(h.headers['content-type']), firstValue(h.headers['x-prometheus-remote-write-version']));
-    const body = renderBody(req.body, firstValue(h.headers['content-encoding']), opts, remoteWrite ? remoteWriteInspector(remoteWrite, request) : undefined);
+    const reading = requestBodyReading({ path, header: (name) => firstValue(h.headers[name]) }, request);
+    const body = renderBody(req.body, reading.coding, opts, reading.inspect);
     Object.assign(request, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   }
@@ -176,7 +176,7 @@ if (kind.tls) record.tls = true;
     applyGraphql(record);
   }
   if (record.summary === '') record.summary = streamSummary(request, response, stream, kind);
-  applyRemoteWrite(record);
+  applyBodyCounts(record);
   if (warnings.length > 0) record.warnings = [...new Set([...(record.warnings ?? []), ...warnings])];
   return record;
 }

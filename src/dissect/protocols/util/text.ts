@@ -88,3 +88,8 @@ export function printable(buf: Buffer, max = 64): string {
   }
   return truncate(out, max);
 }
+
+/** `3 lines`, `1 line`, `≥2 lines` (a lower bound when counting stopped early). */
+export function counted(n: number, noun: string, atLeast: boolean | undefined): string {
+  return `${atLeast ? '≥' : ''}${n} ${noun}${n === 1 || noun.endsWith('s') ? '' : 's'}`;
+}

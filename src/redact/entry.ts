@@ -15,6 +15,7 @@ import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArg
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { isKubernetesSecret, redactKubernetesSecret } from './kubernetes.js';
+import { redactProtoPair } from './protobuf-pairs.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -286,6 +287,11 @@ class EntryRedaction {
   }
 
   private array(a: unknown[], depth: number, zone: Zone): unknown[] {
+    // A schema-less protobuf map entry or KeyValue (gRPC messages) whose key is sensitive.
+    if (zone === 'field' && a.length === 2) {
+      const pair = redactProtoPair(a, this.names, this.remember);
+      if (pair) return pair;
+    }
     let copy: unknown[] | undefined;
     for (let i = 0; i < a.length; i++) {
       const v = a[i];

@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 75 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 77 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -257,6 +257,16 @@ export function buildPlantedCapture(): Wire {
   const push = protoField(1, protoField(1, '{job="visible-job"}') + lokiLines.map(line).join(''));
   const packed = snappySplitting(snappySplitting(Buffer.from(push, 'latin1'), S[73]), S[74], true);
   http1(w, next(), 40038, withBody('POST /loki/api/v1/push HTTP/1.1', 'application/x-protobuf', packed.toString('latin1')), OK);
+  // gRPC without its .proto: Envoy's ext_authz CheckRequest carries the request's headers as a
+  // map<string, string> (key in field 1, value in field 2); an OTLP span attribute is a KeyValue whose
+  // value is one level down. Only the pairing says the value is a credential.
+  const headerEntry = protoField(3, protoField(1, 'authorization') + protoField(2, `Basic ${S[75]}`));
+  const checkRequest = protoField(1, protoField(2, protoField(2, headerEntry + protoField(4, 'visible-grpc-host'))));
+  const attribute = protoField(9, protoField(1, 'http.request.header.cookie') + protoField(2, protoField(1, `opaque-${S[76]}`)));
+  const grpcBody = (proto: string) => Buffer.concat([Buffer.from([0, 0, 0, 0, proto.length]), Buffer.from(proto, 'latin1')]);
+  const authz = hpack([[':method', 'POST'], [':scheme', 'http'], [':authority', 'authz:9001'], [':path', '/envoy.service.auth.v3.Authorization/Check'], ['content-type', 'application/grpc']]);
+  w.send(next(), 1, 40039, 9001, Buffer.concat([preface, settings, h2frame(1, 0x4, 1, authz), h2frame(0, 0, 1, grpcBody(checkRequest)), h2frame(0, 0x1, 1, grpcBody(attribute))]));
+  w.send(next(), 2, 9001, 40039, Buffer.concat([settings, h2frame(1, 0x4, 1, resHeaders), h2frame(0, 0, 1, grpcMessage('ok')), h2frame(1, 0x5, 1, hpack([['grpc-status', '0']]))]));
   return w;
 }
 

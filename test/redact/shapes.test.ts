@@ -139,3 +139,23 @@ test('hostile inputs to the shape scans finish: markers by the million, runs wit
     assert.equal(typeof out.request!.body, 'string');
   }
 });
+
+test('gRPC messages read without a schema: a map entry or KeyValue whose key is sensitive loses its value; other pairs stay', () => {
+  const text = (field: number, value: string) => ({ field, wireType: 'len', value });
+  const nested = (field: number, message: unknown[]) => ({ field, wireType: 'len', message });
+  const fields = [
+    nested(3, [text(1, 'authorization'), text(2, 'Basic pairSECRET')]), // ext_authz's headers map
+    nested(3, [text(1, 'x-request-id'), text(2, 'visible-id')]),
+    nested(9, [text(1, 'http.request.header.cookie'), nested(2, [text(1, 'kvSECRET')])]), // an OTLP KeyValue
+    nested(5, [text(1, 'password'), text(2, 'visible-third'), text(3, 'not a pair: three fields')]),
+  ];
+  const e = entry({ messages: [{ compressed: false, length: 99, fields }] });
+  e.protocol = 'grpc';
+  const out = redact(e);
+  const got = out.request!.messages[0].fields;
+  assert.deepEqual(got[0].message[1], { field: 2, wireType: 'len', value: REDACTED });
+  assert.deepEqual(got[1], fields[1]);
+  assert.deepEqual(got[2].message[1], { field: 2, wireType: 'len', value: REDACTED });
+  assert.deepEqual(got[3], fields[3], 'a message of three fields is not a map entry');
+  assert.ok(!JSON.stringify(out).includes('SECRET'));
+});

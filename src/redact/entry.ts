@@ -16,6 +16,7 @@ import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { isKubernetesSecret, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
+import { redactSqlValues } from './sql-values.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -212,7 +213,7 @@ class EntryRedaction {
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
   private summary(s: string): string {
     let out = redactUrlText(s, this.names);
-    if (this.sql) out = redactSql(out);
+    if (this.sql) out = redactSqlValues(redactSql(out), this.names);
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   }
@@ -275,7 +276,7 @@ class EntryRedaction {
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactUrlText(v, this.names);
-    if (this.sql && role.query) return redactUserinfo(redactSql(v, this.remember));
+    if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
     return redactUserinfo(v);
   }
 

@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 77 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 80 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -172,6 +172,13 @@ export function buildPlantedCapture(): Wire {
   w.send(next(), 2, 3306, 40008, MYSQL_OK);
   w.send(next(), 1, 40009, 3306, mysqlQuery(`SET PASSWORD FOR 'u'@'%' = '${S[39]}'`));
   w.send(next(), 2, 3306, 40009, MYSQL_OK);
+  // What applications store: a column named once, its values by position; a token set and compared.
+  w.send(next(), 1, 40007, 5432, pgQuery(`INSERT INTO api_keys (owner, label, secret) VALUES ('visible-owner', 'ci', '${S[77]}') RETURNING id`));
+  w.send(next(), 2, 5432, 40007, pgDone('INSERT 0 1'));
+  w.send(next(), 1, 40009, 3306, mysqlQuery(`UPDATE sessions SET refresh_token = '${S[78]}' WHERE user_id = 7`));
+  w.send(next(), 2, 3306, 40009, MYSQL_OK);
+  w.send(next(), 1, 40007, 5432, pgQuery(`SELECT id FROM users u WHERE u.api_token = '${S[79]}'`));
+  w.send(next(), 2, 5432, 40007, pgDone('SELECT 1'));
 
   // Bodies that are not text, so entries carry them as base64 (issue 22): JSON and a form gzip'd with no
   // Content-Encoding (an upload, or a body compressed twice), JSON after a binary byte, a protobuf-like

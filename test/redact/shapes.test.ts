@@ -159,3 +159,25 @@ test('gRPC messages read without a schema: a map entry or KeyValue whose key is 
   assert.deepEqual(got[3], fields[3], 'a message of three fields is not a map entry');
   assert.ok(!JSON.stringify(out).includes('SECRET'));
 });
+
+test('SQL: literals bound to sensitive columns go (SET, WHERE, INSERT by position, ON DUPLICATE KEY UPDATE); others stay', async () => {
+  const { redactSqlValues } = await import('../../src/redact/sql-values.js');
+  const { SensitiveNames } = await import('../../src/redact/names.js');
+  const names = new SensitiveNames();
+  const cases: Array<[string, string]> = [
+    ["INSERT INTO users (name, password) VALUES ('bob', 's1')", "INSERT INTO users (name, password) VALUES ('bob', '[REDACTED]')"],
+    ["INSERT INTO t (id, \"api_key\", note) VALUES (1, 'k1', 'n'), (2, 'k2', 'it''s')", "INSERT INTO t (id, \"api_key\", note) VALUES (1, '[REDACTED]', 'n'), (2, '[REDACTED]', 'it''s')"],
+    ["INSERT INTO t (a, b) VALUES (lower('x'), 'y') ON CONFLICT (a) DO UPDATE SET b = 'z'", "INSERT INTO t (a, b) VALUES (lower('x'), 'y') ON CONFLICT (a) DO UPDATE SET b = 'z'"],
+    ["UPDATE s SET refresh_token='r1', name = 'n' WHERE s.client_secret <> 'c1'", "UPDATE s SET refresh_token='[REDACTED]', name = 'n' WHERE s.client_secret <> '[REDACTED]'"],
+    ["INSERT INTO t (k, token) VALUES ('a', 'b') ON DUPLICATE KEY UPDATE token = 'c'", "INSERT INTO t (k, token) VALUES ('a', '[REDACTED]') ON DUPLICATE KEY UPDATE token = '[REDACTED]'"],
+    ["SELECT * FROM t WHERE note = 'password = ''x''' -- token = 'y'", "SELECT * FROM t WHERE note = 'password = ''x''' -- token = 'y'"],
+    ["UPDATE t SET secret = $$dollar$$", 'UPDATE t SET secret = $$[REDACTED]$$'],
+    ["UPDATE t SET `password` = 'open to the end", "UPDATE t SET `password` = '[REDACTED]"],
+  ];
+  for (const [sql, want] of cases) assert.equal(redactSqlValues(sql, names), want, sql);
+  // Hostile: a literal never closed, a million columns and commas, comments that never end.
+  const MB = 1 << 20;
+  for (const sql of [`UPDATE t SET x = '${'a'.repeat(4 * MB)}`, `INSERT INTO t (${'c,'.repeat(MB)}password) VALUES (${"'v',".repeat(MB)}'s')`, `/*${'x'.repeat(MB)}`, `${"token = '".repeat(MB)}`]) {
+    assert.equal(typeof redactSqlValues(sql, names), 'string');
+  }
+});

@@ -1,0 +1,146 @@
+// SQL literals that are secrets by the column they go to: `UPDATE users SET
+// api_token = 'x'`, `WHERE secret = 'x'`, and `INSERT INTO creds (user_id,
+// secret) VALUES (1, 'x'), (2, 'y')` where the column is named once and its
+// values follow by position. The column names are judged as JSON field names
+// are (`password`, `*_token`, `client_secret` …). commands.ts handles the
+// statements whose keywords say "password" (CREATE USER … PASSWORD,
+// IDENTIFIED BY); this is the data the application stores.
+//
+// One pass of a small lexer over the text: quotes ('…' with '' and \ escapes,
+// "…" and `…` identifiers, $tag$…$tag$), comments, words and punctuation.
+// Linear, whatever the input; a literal left open runs to the end.
+
+import type { SensitiveNames } from './names.js';
+import { REDACTED } from './redacted.js';
+
+/** Columns of one INSERT's list kept; a hostile list has any number. */
+const MAX_COLUMNS = 1024;
+
+type Token = { kind: 'word' | 'ident' | 'string' | 'punct' | 'other'; start: number; end: number; text: string };
+
+/** `sql` with literals bound to sensitive columns replaced by [REDACTED]; `sql` itself when none. */
+export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (s: string) => void): string {
+  if (sql.indexOf("'") < 0 && sql.indexOf('$') < 0) return sql;
+  const spans: Array<[number, number]> = [];
+  let prev: Token[] = []; // the last three tokens, most recent last
+  // INSERT state: collecting column names, then reading VALUES tuples by position.
+  let insert: 'none' | 'into' | 'columns' | 'afterColumns' | 'values' = 'none';
+  let columns: string[] = [];
+  let depth = 0;
+  let position = 0;
+  for (const t of tokens(sql)) {
+    const lower = t.kind === 'word' ? t.text.toLowerCase() : '';
+    if (lower === 'insert' || lower === 'replace') {
+      insert = 'into';
+      columns = [];
+    } else if (insert === 'into' && t.kind === 'punct' && t.text === '(') {
+      insert = 'columns';
+    } else if (insert === 'columns') {
+      if (t.kind === 'punct' && t.text === ')') insert = 'afterColumns';
+      else if ((t.kind === 'word' || t.kind === 'ident') && columns.length < MAX_COLUMNS) columns.push(t.text);
+    } else if (insert === 'afterColumns' && lower === 'values') {
+      insert = 'values';
+      depth = 0;
+    } else if (insert === 'values') {
+      if (t.kind === 'punct' && t.text === '(') {
+        depth++;
+        if (depth === 1) position = 0;
+      } else if (t.kind === 'punct' && t.text === ')') {
+        depth--;
+        if (depth < 0) insert = 'none';
+      } else if (t.kind === 'punct' && t.text === ',' && depth === 1) position++;
+      else if (t.kind === 'punct' && t.text === ';') insert = 'none';
+      else if (t.kind === 'string' && depth === 1 && position < columns.length && names.test(columns[position], 'field')) spans.push([t.start, t.end]);
+      else if (depth === 0 && t.kind === 'word' && lower !== 'values') insert = 'none'; // ON CONFLICT, RETURNING …
+    }
+    // `column = 'literal'` (SET, WHERE, ON DUPLICATE KEY UPDATE): the column is the word before the operator.
+    if (t.kind === 'string' && prev.length >= 2) {
+      const op = prev[prev.length - 1];
+      const column = prev[prev.length - 2];
+      if (op.kind === 'punct' && (op.text === '=' || op.text === '<>' || op.text === '!=') && (column.kind === 'word' || column.kind === 'ident') && names.test(column.text, 'field')) {
+        spans.push([t.start, t.end]);
+      }
+    }
+    prev.push(t);
+    if (prev.length > 3) prev = prev.slice(-3);
+  }
+  if (spans.length === 0) return sql;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let copied = 0;
+  for (const [start, end] of spans) {
+    if (start < copied) continue; // one literal found by both rules
+    const text = sql.slice(start, end);
+    if (text === REDACTED) continue;
+    onSecret?.(text);
+    out += sql.slice(copied, start) + REDACTED;
+    copied = end;
+  }
+  return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/** The tokens of `sql`; a string token's start and end are its content's (inside the quotes). */
+function* tokens(sql: string): Generator<Token> {
+  const n = sql.length;
+  let i = 0;
+  while (i < n) {
+    const c = sql[i];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const eol = sql.indexOf('\n', i);
+      i = eol < 0 ? n : eol + 1;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const close = sql.indexOf('*/', i + 2);
+      i = close < 0 ? n : close + 2;
+    } else if (c === "'") {
+      const end = closing(sql, i + 1, "'", true);
+      yield { kind: 'string', start: i + 1, end, text: '' };
+      i = end + 1;
+    } else if (c === '"' || c === '`') {
+      const end = closing(sql, i + 1, c, false);
+      yield { kind: 'ident', start: i + 1, end, text: sql.slice(i + 1, end) };
+      i = end + 1;
+    } else if (c === '$' && /^\$[A-Za-z_]{0,32}\$/.test(sql.slice(i, i + 34))) {
+      const tag = /^\$[A-Za-z_]{0,32}\$/.exec(sql.slice(i, i + 34))![0];
+      const close = sql.indexOf(tag, i + tag.length);
+      const end = close < 0 ? n : close;
+      yield { kind: 'string', start: i + tag.length, end, text: '' };
+      i = close < 0 ? n : close + tag.length;
+    } else if (WORD[sql.charCodeAt(i)] === 1) {
+      let j = i + 1;
+      while (j < n && (WORD[sql.charCodeAt(j)] === 1 || sql[j] === '.')) j++;
+      // A qualified name (`u.api_token`) is judged by its last part.
+      const word = sql.slice(i, j);
+      const dot = word.lastIndexOf('.');
+      yield { kind: 'word', start: i, end: j, text: dot >= 0 ? word.slice(dot + 1) : word };
+      i = j;
+    } else if ((c === '<' && sql[i + 1] === '>') || (c === '!' && sql[i + 1] === '=')) {
+      yield { kind: 'punct', start: i, end: i + 2, text: sql.slice(i, i + 2) };
+      i += 2;
+    } else if (c === '(' || c === ')' || c === ',' || c === '=' || c === ';') {
+      yield { kind: 'punct', start: i, end: i + 1, text: c };
+      i++;
+    } else {
+      yield { kind: 'other', start: i, end: i + 1, text: c };
+      i++;
+    }
+  }
+}
+
+/** Where a quoted text starting at `from` closes (doubled quotes, and backslashes in strings, escape). */
+function closing(sql: string, from: number, quote: string, backslash: boolean): number {
+  for (let i = from; i < sql.length; i++) {
+    const c = sql[i];
+    if (backslash && c === '\\') i++;
+    else if (c === quote) {
+      if (sql[i + 1] === quote) i++;
+      else return i;
+    }
+  }
+  return sql.length;
+}
+
+/** Letters, digits and `_` (words and unquoted identifiers; `.` joins qualified names). */
+const WORD = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_') WORD[c.charCodeAt(0)] = 1;

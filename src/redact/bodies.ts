@@ -49,6 +49,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (mayHoldToken(s) || s.indexOf('"Secret') >= 0) return true;
   // A string of several lines may be a configuration file (`password: …` on its second line).
   if (s.indexOf('\\n') >= 0) return true;
+  // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
+  if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
   JSON_KEY.lastIndex = 0;
   for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field')) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;

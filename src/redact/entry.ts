@@ -17,6 +17,7 @@ import { parseFieldPath, redactPath } from './paths.js';
 import { isKubernetesSecret, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues } from './sql-values.js';
+import { redactBearerSubprotocol } from './tokens.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -274,6 +275,7 @@ class EntryRedaction {
     const role = this.role(key);
     if (role.body) return redactBodyText(v, this.names, this.json);
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
+    if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactUrlText(v, this.names);
     if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
@@ -309,9 +311,13 @@ class EntryRedaction {
     return copy ?? a;
   }
 
-  /** Headers as `[{name, value}]` pairs (HAR style) are redacted by their name. */
+  /**
+   * `[{name, value}]` pairs are redacted by their name: headers and parameters (HAR style), and in
+   * bodies a Kubernetes container's `env` (`{"name": "DB_PASSWORD", "value": "…"}`), which every
+   * Deployment, Pod and watch event carries.
+   */
   private pairOrObject(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
-    if ((zone === 'header' || zone === 'param') && typeof o.name === 'string' && 'value' in o && this.names.test(o.name, zone)) {
+    if (zone !== 'structure' && typeof o.name === 'string' && 'value' in o && this.names.test(o.name, zone)) {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }

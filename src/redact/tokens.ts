@@ -152,3 +152,16 @@ const PREFIXED: Array<[string, number]> = [
   ['AIza', 35], // Google API keys
   ['npm_', 36], ['hf_', 30], // npm, Hugging Face
 ];
+
+/**
+ * Kubernetes' WebSocket bearer subprotocol: a browser cannot set `Authorization` on a WebSocket, so
+ * dashboards open exec and attach with `Sec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.<token
+ * in base64url>, v4.channel.k8s.io`. The token's encoding hides its JWT shape; the prefix names it.
+ */
+export function redactBearerSubprotocol(s: string): string {
+  if (s.indexOf(K8S_BEARER_PROTOCOL) < 0) return s;
+  return s.replace(K8S_BEARER_TOKEN, `$1${REDACTED}`);
+}
+const K8S_BEARER_PROTOCOL = 'bearer.authorization.k8s.io.';
+/** The literal prefix, then one run of base64url characters: each match is found once, linear. */
+const K8S_BEARER_TOKEN = /(bearer\.authorization\.k8s\.io\.)[A-Za-z0-9_=-]+/g;

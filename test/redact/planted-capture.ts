@@ -19,10 +19,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 80 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 82 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -264,6 +264,12 @@ export function buildPlantedCapture(): Wire {
   const push = protoField(1, protoField(1, '{job="visible-job"}') + lokiLines.map(line).join(''));
   const packed = snappySplitting(snappySplitting(Buffer.from(push, 'latin1'), S[73]), S[74], true);
   http1(w, next(), 40038, withBody('POST /loki/api/v1/push HTTP/1.1', 'application/x-protobuf', packed.toString('latin1')), OK);
+  // A Deployment read from the API server: a container's env var holds a password inline. And a
+  // dashboard's exec WebSocket, its bearer token in the subprotocol (browsers cannot set Authorization).
+  const deployment = JSON.stringify({ kind: 'Deployment', spec: { template: { spec: { containers: [{ name: 'api', env: [{ name: 'DB_PASSWORD', value: S[80] }, { name: 'MODE', value: 'visible-env' }] }] } } } });
+  http1(w, next(), 40040, 'GET /apis/apps/v1/namespaces/shop/deployments/api HTTP/1.1\r\nHost: api\r\n\r\n', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${deployment.length}\r\n\r\n${deployment}`);
+  const upgrade = `GET /api/v1/namespaces/shop/pods/api/exec?command=sh&stdin=true HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.${S[81]}, v4.channel.k8s.io\r\n\r\n`;
+  http1(w, next(), 40041, upgrade, 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
   // gRPC without its .proto: Envoy's ext_authz CheckRequest carries the request's headers as a
   // map<string, string> (key in field 1, value in field 2); an OTLP span attribute is a KeyValue whose
   // value is one level down. Only the pairing says the value is a credential.

@@ -181,3 +181,18 @@ test('SQL: literals bound to sensitive columns go (SET, WHERE, INSERT by positio
     assert.equal(typeof redactSqlValues(sql, names), 'string');
   }
 });
+
+test('Kubernetes objects: a container env var of a sensitive name loses its value; the WebSocket bearer subprotocol loses its token', () => {
+  const deployment = {
+    kind: 'Deployment',
+    spec: { template: { spec: { containers: [{ name: 'api', env: [{ name: 'DB_PASSWORD', value: 'envSECRET' }, { name: 'LOG_LEVEL', value: 'visible-level' }, { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'visible-ref', key: 'token' } } }] }] } } },
+  };
+  const out = JSON.stringify(redact(entry({}, { status: 200, headers: {}, body: JSON.stringify(deployment) })));
+  assert.ok(!out.includes('envSECRET') && out.includes('visible-level') && out.includes('visible-ref'), out);
+  // With no other name in the document that could be sensitive: the pair alone is enough.
+  const plain = { kind: 'Pod', spec: { containers: [{ env: [{ name: 'STRIPE_SECRET', value: 'aloneSECRET' }] }] } };
+  assert.ok(!JSON.stringify(redact(entry({}, { status: 200, headers: {}, body: JSON.stringify(plain) }))).includes('aloneSECRET'));
+  const token = Buffer.from(JWT).toString('base64url');
+  const ws = entry({ headers: { 'sec-websocket-protocol': `base64url.bearer.authorization.k8s.io.${token}, v4.channel.k8s.io` } });
+  assert.equal(redact(ws).request!.headers['sec-websocket-protocol'], `base64url.bearer.authorization.k8s.io.${REDACTED}, v4.channel.k8s.io`);
+});

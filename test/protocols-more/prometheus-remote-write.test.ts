@@ -15,6 +15,7 @@ import { readWriteRequest } from '../../src/dissect/protocols/prometheus-remote-
 import { http1 } from '../../src/dissect/protocols/http1.js';
 import { http2 } from '../../src/dissect/protocols/http2.js';
 import { snappyBlock } from '../helpers/snappy-block.js';
+import { len, varint } from '../helpers/protobuf-wire.js';
 import { Flags, FrameType, h2frame, hpack, preface, settings } from '../helpers/http2-wire.js';
 import { fakeContext, feed } from '../protocols/helpers.js';
 
@@ -123,17 +124,7 @@ test('remote write from a real Prometheus: every batch unpacked as python-snappy
   );
 });
 
-/** Protobuf builders for the cases the recorded Prometheus does not send. */
-const varint = (n: number): number[] => {
-  const out: number[] = [];
-  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
-  out.push(n);
-  return out;
-};
-const len = (field: number, body: Buffer | string): Buffer => {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.concat([Buffer.from([(field << 3) | 2, ...varint(b.length)]), b]);
-};
+/** Builders for the cases the recorded Prometheus does not send. */
 const sample = (value: number, ts: number): Buffer => {
   const v = Buffer.alloc(9);
   v[0] = (1 << 3) | 1;

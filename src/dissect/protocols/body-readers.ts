@@ -1,11 +1,12 @@
 // Protocols that travel inside HTTP request bodies and are worth reading:
-// Prometheus remote write and Loki pushes, what every cluster's metrics and
-// logs agents send. A reader sees the whole decoded body (before the
+// Prometheus remote write, Loki pushes and OTLP/HTTP exports, what every
+// cluster's metrics, logs and traces agents send. A reader sees the whole decoded body (before the
 // --max-body cut), adds a field of counts to the request, and its counts to
 // the summary (`POST /api/v1/write (812 series, 812 samples) → 204`). HTTP/1,
 // HTTP/2 and HTTP/3 call the same two functions.
 import type { CallRecord } from '../api.js';
 import { lokiPushReader } from './loki-push.js';
+import { otlpReader } from './otlp-http.js';
 import { remoteWriteReader } from './prometheus-remote-write.js';
 
 /** What a reader decides by: the request's path (its query may follow) and its header values (lower-case names). */
@@ -28,7 +29,7 @@ export interface BodyReader<T extends BodyCounts> {
   counts(value: T): string;
 }
 
-const READERS: Array<BodyReader<any>> = [remoteWriteReader, lokiPushReader];
+const READERS: Array<BodyReader<any>> = [remoteWriteReader, lokiPushReader, otlpReader];
 
 /**
  * How to render a request's body: the content coding to undo (the header's, or the one a reader

@@ -1,0 +1,215 @@
+// OpenTelemetry over HTTP (OTLP/HTTP): what SDKs and Collectors POST to
+// `/v1/traces`, `/v1/metrics` and `/v1/logs` (a gateway may put a prefix
+// before them: `/otlp/v1/metrics`), as protobuf or JSON, gzip'd or not. An
+// entry shows which services sent how many spans (and how many of them
+// failed), metrics and data points, or log records, so a telemetry pipeline
+// that drops or refuses data is readable without protoc.
+//   https://github.com/open-telemetry/opentelemetry-proto (collector/*/v1, trace, metrics, logs)
+// Counted by a bounded walk of the fields named below; anything else is skipped.
+import type { BodyReader, RequestHead } from './body-readers.js';
+import { LEN, VARINT, varint, walk } from './util/protowire.js';
+import { counted } from './util/text.js';
+
+/** Service names listed (a Collector batches many services into one export). */
+const MAX_SERVICES = 20;
+/** Metric names listed. */
+const MAX_METRICS = 50;
+
+export interface OtlpSummary {
+  signal: 'traces' | 'metrics' | 'logs';
+  format: 'protobuf' | 'json';
+  /** Resources (ResourceSpans, ResourceMetrics, ResourceLogs): one per process or pod, usually. */
+  resources: number;
+  /** `service.name` of each resource, distinct, at most MAX_SERVICES. */
+  services: string[];
+  spans?: number;
+  /** Spans whose status is ERROR. */
+  errorSpans?: number;
+  metrics?: number;
+  dataPoints?: number;
+  /** Metric names, distinct, at most MAX_METRICS. */
+  metricNames?: string[];
+  logRecords?: number;
+  incomplete?: true;
+}
+
+type Signal = OtlpSummary['signal'];
+
+function signalOf(path: string): Signal | undefined {
+  const p = path.split('?', 1)[0].replace(/\/+$/, '');
+  if (p.endsWith('/v1/traces')) return 'traces';
+  if (p.endsWith('/v1/metrics')) return 'metrics';
+  if (p.endsWith('/v1/logs')) return 'logs';
+  return undefined;
+}
+
+export const otlpReader: BodyReader<OtlpSummary> = {
+  field: 'otlp',
+  match(request: RequestHead) {
+    const signal = signalOf(request.path);
+    if (!signal) return undefined;
+    const type = (request.header('content-type') ?? '').toLowerCase();
+    if (type.startsWith('application/x-protobuf')) return { read: (body) => readProtobuf(body, signal) };
+    if (type.startsWith('application/json')) return { read: (body) => readJson(body, signal) };
+    return undefined;
+  },
+  counts(s) {
+    const at = s.incomplete;
+    const parts = [counted(s.services.length, 'service', false)];
+    if (s.signal === 'traces') {
+      parts.push(counted(s.spans ?? 0, 'span', at));
+      if (s.errorSpans) parts.push(`${at ? '≥' : ''}${s.errorSpans} failed`);
+    } else if (s.signal === 'metrics') {
+      parts.push(counted(s.metrics ?? 0, 'metric', at), counted(s.dataPoints ?? 0, 'point', at));
+    } else parts.push(counted(s.logRecords ?? 0, 'log record', at));
+    return parts.join(', ');
+  },
+};
+
+function emptySummary(signal: Signal, format: OtlpSummary['format']): OtlpSummary {
+  const out: OtlpSummary = { signal, format, resources: 0, services: [] };
+  if (signal === 'traces') Object.assign(out, { spans: 0, errorSpans: 0 });
+  else if (signal === 'metrics') Object.assign(out, { metrics: 0, dataPoints: 0, metricNames: [] });
+  else out.logRecords = 0;
+  return out;
+}
+
+function addDistinct(list: string[], value: string | undefined, max: number): void {
+  if (value !== undefined && list.length < max && !list.includes(value)) list.push(value);
+}
+
+/** Span status code ERROR (trace.proto Status.StatusCode). */
+const STATUS_ERROR = 2;
+/** Metric data fields holding data points (gauge, sum, histogram, exponential histogram, summary). */
+const METRIC_DATA_FIELDS = new Set([5, 7, 9, 10, 11]);
+
+/** The export request: resources (1), each a Resource (1) and scopes (2) holding the items (2). */
+export function readProtobuf(body: Buffer, signal: Signal): OtlpSummary {
+  const out = emptySummary(signal, 'protobuf');
+  const ok = walk(body, (field, wire, resource) => {
+    if (field !== 1 || wire !== LEN) return true;
+    out.resources++;
+    return walk(resource, (f, w, value) => {
+      if (w !== LEN) return true;
+      if (f === 1) addDistinct(out.services, serviceName(value), MAX_SERVICES);
+      else if (f === 2) return walk(value, (g, x, item) => (g === 2 && x === LEN ? countItem(item, signal, out) : true));
+      return true;
+    });
+  });
+  if (!ok) out.incomplete = true;
+  return out;
+}
+
+function countItem(item: Buffer, signal: Signal, out: OtlpSummary): boolean {
+  if (signal === 'logs') {
+    out.logRecords!++;
+    return true;
+  }
+  if (signal === 'traces') {
+    out.spans!++;
+    return walk(item, (f, w, status) => {
+      if (f === 15 && w === LEN && statusCode(status) === STATUS_ERROR) out.errorSpans!++;
+      return true;
+    });
+  }
+  out.metrics!++;
+  return walk(item, (f, w, value) => {
+    if (f === 1 && w === LEN) addDistinct(out.metricNames!, value.toString('utf8'), MAX_METRICS);
+    else if (METRIC_DATA_FIELDS.has(f) && w === LEN) {
+      return walk(value, (g, x) => {
+        if (g === 1 && x === LEN) out.dataPoints!++;
+        return true;
+      });
+    }
+    return true;
+  });
+}
+
+/** Status.code (field 3), read directly: walk does not hand varint values over. */
+function statusCode(status: Buffer): number | undefined {
+  let code: number | undefined;
+  let p = 0;
+  while (p < status.length) {
+    const key = varint(status, p);
+    if (!key) return code;
+    p = key.next;
+    const wire = key.value & 7;
+    if (wire === VARINT) {
+      const v = varint(status, p);
+      if (!v) return code;
+      if (key.value >>> 3 === 3) code = v.value;
+      p = v.next;
+    } else if (wire === LEN) {
+      const l = varint(status, p);
+      if (!l) return code;
+      p = l.next + l.value;
+    } else return code;
+  }
+  return code;
+}
+
+/** Resource.attributes (1) are KeyValue (key 1, AnyValue 2 with string_value 1): `service.name`'s value. */
+function serviceName(resource: Buffer): string | undefined {
+  let name: string | undefined;
+  walk(resource, (f, w, kv) => {
+    if (f !== 1 || w !== LEN) return true;
+    let key = '';
+    let value: Buffer | undefined;
+    walk(kv, (g, x, v) => {
+      if (g === 1 && x === LEN) key = v.toString('utf8');
+      else if (g === 2 && x === LEN) value = v;
+      return true;
+    });
+    if (key !== 'service.name' || !value) return true;
+    walk(value, (g, x, v) => {
+      if (g === 1 && x === LEN) name = v.toString('utf8');
+      return true;
+    });
+    return name === undefined;
+  });
+  return name;
+}
+
+const JSON_KEYS = {
+  traces: { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans' },
+  metrics: { resources: 'resourceMetrics', scopes: 'scopeMetrics', items: 'metrics' },
+  logs: { resources: 'resourceLogs', scopes: 'scopeLogs', items: 'logRecords' },
+} as const;
+
+/** The JSON encoding (lowerCamelCase field names); a body that does not parse is incomplete. */
+export function readJson(body: Buffer, signal: Signal): OtlpSummary {
+  const out = emptySummary(signal, 'json');
+  let doc: any;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    out.incomplete = true;
+    return out;
+  }
+  const keys = JSON_KEYS[signal];
+  for (const resource of list(doc?.[keys.resources])) {
+    out.resources++;
+    const attrs = list(resource?.resource?.attributes);
+    const service = attrs.find((a: any) => a?.key === 'service.name')?.value?.stringValue;
+    addDistinct(out.services, typeof service === 'string' ? service : undefined, MAX_SERVICES);
+    for (const scope of list(resource?.[keys.scopes])) {
+      for (const item of list(scope?.[keys.items])) {
+        if (signal === 'logs') out.logRecords!++;
+        else if (signal === 'traces') {
+          out.spans!++;
+          const code = item?.status?.code;
+          if (code === STATUS_ERROR || code === 'STATUS_CODE_ERROR') out.errorSpans!++;
+        } else {
+          out.metrics!++;
+          if (typeof item?.name === 'string') addDistinct(out.metricNames!, item.name, MAX_METRICS);
+          for (const kind of ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary']) out.dataPoints! += list(item?.[kind]?.dataPoints).length;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function list(v: unknown): any[] {
+  return Array.isArray(v) ? v : [];
+}

@@ -1,0 +1,80 @@
+// OTLP/HTTP exports (traces, metrics, logs; protobuf and JSON; gzip'd or not). No OpenTelemetry SDK or
+// Collector is in Debian, so the messages are built field by field from opentelemetry-proto's
+// definitions (collector/*/v1, trace/v1, metrics/v1, logs/v1, common/v1, resource/v1).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { http1 } from '../../src/dissect/protocols/http1.js';
+import { readProtobuf } from '../../src/dissect/protocols/otlp-http.js';
+import { fakeContext, feed } from '../protocols/helpers.js';
+import { len, uint } from '../helpers/protobuf-wire.js';
+
+function post(path: string, contentType: string, body: Buffer, gzip = false) {
+  const ctx = fakeContext({ maxBody: 1 << 20 });
+  const sent = gzip ? gzipSync(body) : body;
+  const head = `POST ${path} HTTP/1.1\r\nHost: otel-collector:4318\r\nContent-Type: ${contentType}\r\n${gzip ? 'Content-Encoding: gzip\r\n' : ''}Content-Length: ${sent.length}\r\n\r\n`;
+  feed(http1.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([Buffer.from(head), sent]) },
+    { dir: 's2c', data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n') },
+  ], 'random');
+  assert.equal(ctx.calls.length, 1);
+  return ctx.calls[0];
+}
+
+/** Resource{attributes: [service.name, k8s.pod.name]}. */
+const resource = (service: string) =>
+  len(1, Buffer.concat([
+    len(1, Buffer.concat([len(1, 'k8s.pod.name'), len(2, len(1, 'api-7d9f'))])),
+    len(1, Buffer.concat([len(1, 'service.name'), len(2, len(1, service))])),
+  ]));
+/** Span{name (5), status (15){code (3)}}. */
+const span = (name: string, code = 0) => len(2, Buffer.concat([len(5, name), ...(code ? [len(15, uint(3, code))] : [])]));
+
+test('OTLP traces (protobuf, gzip): resources, services, spans and failed spans', () => {
+  const request = Buffer.concat([
+    len(1, Buffer.concat([resource('checkout'), len(2, Buffer.concat([len(1, len(1, 'io.opentelemetry.http')), span('GET /cart'), span('charge', 2), span('SELECT', 1)]))])),
+    len(1, Buffer.concat([resource('payments'), len(2, span('authorize', 2))])),
+  ]);
+  const call = post('/v1/traces', 'application/x-protobuf', request, true);
+  assert.deepEqual(call.request!.otlp, { signal: 'traces', format: 'protobuf', resources: 2, services: ['checkout', 'payments'], spans: 4, errorSpans: 2 });
+  assert.equal(call.summary, 'POST /v1/traces (2 services, 4 spans, 2 failed) → 200');
+});
+
+test('OTLP metrics: metric names and data points over gauge, sum, histogram, exponential histogram and summary', () => {
+  const point = len(1, Buffer.alloc(0));
+  const metric = (name: string, dataField: number, points: number) => len(2, Buffer.concat([len(1, name), len(dataField, Buffer.concat(Array(points).fill(point)))]));
+  const request = len(1, Buffer.concat([resource('gateway'), len(2, Buffer.concat([metric('http.server.duration', 9, 3), metric('queue.depth', 5, 1), metric('requests', 7, 2), metric('latency', 10, 1), metric('rpc', 11, 1)]))]));
+  const call = post('/otlp/v1/metrics', 'application/x-protobuf', request);
+  assert.deepEqual(call.request!.otlp, {
+    signal: 'metrics', format: 'protobuf', resources: 1, services: ['gateway'], metrics: 5, dataPoints: 8,
+    metricNames: ['http.server.duration', 'queue.depth', 'requests', 'latency', 'rpc'],
+  });
+  assert.equal(call.summary, 'POST /otlp/v1/metrics (1 service, 5 metrics, 8 points) → 200');
+});
+
+test('OTLP logs, protobuf and JSON; the log bodies stay in the body, where the redactor searches them', () => {
+  const record = (text: string) => len(2, Buffer.concat([uint(2, 9), len(3, 'INFO'), len(5, len(1, text))]));
+  const request = len(1, Buffer.concat([resource('api'), len(2, Buffer.concat([record('started'), record('ready')]))]));
+  const call = post('/v1/logs', 'application/x-protobuf', request);
+  assert.deepEqual(call.request!.otlp, { signal: 'logs', format: 'protobuf', resources: 1, services: ['api'], logRecords: 2 });
+  assert.equal(call.summary, 'POST /v1/logs (1 service, 2 log records) → 200');
+
+  const json = {
+    resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'web' } }] }, scopeLogs: [{ logRecords: [{ body: { stringValue: 'a' } }] }] }],
+  };
+  assert.deepEqual(post('/v1/logs', 'application/json', Buffer.from(JSON.stringify(json))).request!.otlp, { signal: 'logs', format: 'json', resources: 1, services: ['web'], logRecords: 1 });
+  const traces = { resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ spans: [{ name: 'x', status: { code: 2 } }, { name: 'y' }] }] }] };
+  assert.deepEqual(post('/v1/traces', 'application/json', Buffer.from(JSON.stringify(traces))).request!.otlp, { signal: 'traces', format: 'json', resources: 1, services: [], spans: 2, errorSpans: 1 });
+});
+
+test('not OTLP, or malformed: nothing claimed, nothing thrown', () => {
+  assert.equal(post('/v1/traces/extra', 'application/x-protobuf', Buffer.from([0x0a, 0x00])).request!.otlp, undefined);
+  assert.equal(post('/v1/traces', 'text/plain', Buffer.from('x')).request!.otlp, undefined);
+  const cut = readProtobuf(Buffer.from([0x0a, 0x7f, 0x0a]), 'traces');
+  assert.equal(cut.incomplete, true);
+  for (let i = 0; i < 2000; i++) {
+    const junk = Buffer.from(Array.from({ length: 1 + (i % 64) }, (_, k) => (i * 131 + k * 17) & 0xff));
+    for (const signal of ['traces', 'metrics', 'logs'] as const) readProtobuf(junk, signal);
+  }
+});

@@ -2,19 +2,18 @@
 // what a compressor emits for input with nothing to repeat, and any reader must take it; tests that
 // need real compression use python-snappy.
 
+import { varint } from './protobuf-wire.js';
+
 export function snappyBlock(data: Buffer): Buffer {
-  const out: number[] = [];
-  for (let n = data.length; ; n = Math.floor(n / 128)) {
-    if (n < 0x80) {
-      out.push(n);
-      break;
-    }
-    out.push((n & 0x7f) | 0x80);
-  }
-  const parts: Buffer[] = [Buffer.from(out)];
+  return Buffer.concat([Buffer.from(varint(data.length)), ...snappyLiterals(data)]);
+}
+
+/** Snappy literal elements (60 bytes each at most) for `data`. */
+export function snappyLiterals(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
   for (let at = 0; at < data.length; at += 60) {
     const piece = data.subarray(at, at + 60);
-    parts.push(Buffer.from([(piece.length - 1) << 2]), piece);
+    out.push(Buffer.from([(piece.length - 1) << 2]), piece);
   }
-  return Buffer.concat(parts);
+  return out;
 }

@@ -10,6 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Wire } from '../helpers/engine-wire.js';
 import { h2frame } from '../helpers/http2-wire.js';
+import { snappyLiterals } from '../helpers/snappy-block.js';
+import { varint } from '../helpers/protobuf-wire.js';
 
 /** Every planted secret: none may appear in redacted output; all of them in `--no-redact` output. */
 export const SECRETS: string[] = [];
@@ -285,15 +287,7 @@ export function buildPlantedCapture(): Wire {
 
 /** A length-delimited protobuf field (the value as latin1 text, its length a varint). */
 function protoField(field: number, value: string): string {
-  let length = '';
-  for (let n = value.length; ; n = Math.floor(n / 128)) {
-    if (n < 0x80) {
-      length += String.fromCharCode(n);
-      break;
-    }
-    length += String.fromCharCode((n & 0x7f) | 0x80);
-  }
-  return String.fromCharCode((field << 3) | 2) + length + value;
+  return String.fromCharCode((field << 3) | 2, ...varint(value.length)) + value;
 }
 
 /**
@@ -313,31 +307,13 @@ function snappySplitting(data: Buffer, secret: string, again = false): Buffer {
     at = split + secret.length - 4;
   }
   elements.push(...snappyLiterals(input.subarray(at)));
-  const length: number[] = [];
-  for (let n = input.length; ; n = Math.floor(n / 128)) {
-    if (n < 0x80) {
-      length.push(n);
-      break;
-    }
-    length.push((n & 0x7f) | 0x80);
-  }
-  const block = Buffer.concat([Buffer.from(length), ...elements]);
+  const block = Buffer.concat([Buffer.from(varint(input.length)), ...elements]);
   SPLIT_INPUTS.set(block, input);
   SPLIT_AT.set(block, splits);
   return block;
 }
 const SPLIT_INPUTS = new Map<Buffer, Buffer>();
 const SPLIT_AT = new Map<Buffer, number[]>();
-
-/** Snappy literal elements (60 bytes each at most) for `data`. */
-function snappyLiterals(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < data.length; at += 60) {
-    const piece = data.subarray(at, at + 60);
-    out.push(Buffer.from([(piece.length - 1) << 2]), piece);
-  }
-  return out;
-}
 
 /** An uncompressed chunk of Snappy's framing format (the checksum is not checked by readers of captures). */
 function snappyChunk(text: string): Buffer {

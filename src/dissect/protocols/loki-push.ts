@@ -9,7 +9,7 @@
 // secrets more often than any other traffic.
 //   https://github.com/grafana/loki/blob/main/pkg/push/push.proto
 import type { BodyReader, RequestHead } from './body-readers.js';
-import { counted } from './util/text.js';
+import { counted, parseJsonBody } from './util/text.js';
 import { LEN, walk } from './util/protowire.js';
 
 /** Label sets an entry lists (a push holds a few streams; a hostile one, any number). */
@@ -74,10 +74,8 @@ export function readProtobufPush(body: Buffer): LokiPushSummary {
 /** The JSON form; a body that does not parse (cut at --max-body by the sender's size) is incomplete. */
 export function readJsonPush(body: Buffer): LokiPushSummary {
   const out: LokiPushSummary = { format: 'json', streams: 0, entries: 0, bytes: 0, labels: [] };
-  let doc: any;
-  try {
-    doc = JSON.parse(body.toString('utf8'));
-  } catch {
+  const doc = parseJsonBody(body);
+  if (doc === undefined) {
     out.incomplete = true;
     return out;
   }

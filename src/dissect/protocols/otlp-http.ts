@@ -7,8 +7,8 @@
 //   https://github.com/open-telemetry/opentelemetry-proto (collector/*/v1, trace, metrics, logs)
 // Counted by a bounded walk of the fields named below; anything else is skipped.
 import type { BodyReader, RequestHead } from './body-readers.js';
-import { LEN, VARINT, varint, walk } from './util/protowire.js';
-import { counted } from './util/text.js';
+import { LEN, VARINT, walk } from './util/protowire.js';
+import { counted, parseJsonBody } from './util/text.js';
 
 /** Service names listed (a Collector batches many services into one export). */
 const MAX_SERVICES = 20;
@@ -125,26 +125,13 @@ function countItem(item: Buffer, signal: Signal, out: OtlpSummary): boolean {
   });
 }
 
-/** Status.code (field 3), read directly: walk does not hand varint values over. */
+/** Status.code (field 3). */
 function statusCode(status: Buffer): number | undefined {
   let code: number | undefined;
-  let p = 0;
-  while (p < status.length) {
-    const key = varint(status, p);
-    if (!key) return code;
-    p = key.next;
-    const wire = key.value & 7;
-    if (wire === VARINT) {
-      const v = varint(status, p);
-      if (!v) return code;
-      if (key.value >>> 3 === 3) code = v.value;
-      p = v.next;
-    } else if (wire === LEN) {
-      const l = varint(status, p);
-      if (!l) return code;
-      p = l.next + l.value;
-    } else return code;
-  }
+  walk(status, (field, wire, _value, n) => {
+    if (field === 3 && wire === VARINT) code = n;
+    return true;
+  });
   return code;
 }
 
@@ -179,10 +166,8 @@ const JSON_KEYS = {
 /** The JSON encoding (lowerCamelCase field names); a body that does not parse is incomplete. */
 export function readJson(body: Buffer, signal: Signal): OtlpSummary {
   const out = emptySummary(signal, 'json');
-  let doc: any;
-  try {
-    doc = JSON.parse(body.toString('utf8'));
-  } catch {
+  const doc = parseJsonBody(body);
+  if (doc === undefined) {
     out.incomplete = true;
     return out;
   }

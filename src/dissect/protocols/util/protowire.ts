@@ -9,11 +9,11 @@ export const LEN = 2;
 export const I32 = 5;
 
 /**
- * Call `visit` for each top-level field of a message (value: the bytes of a
- * length-delimited field, empty otherwise). False when the message is
- * malformed or `visit` said stop.
+ * Call `visit` for each top-level field of a message: its bytes for a length-delimited field (else
+ * empty), and for a varint its value (NaN past 35 bits: the counters read here never are). False when
+ * the message is malformed or `visit` said stop.
  */
-export function walk(buf: Buffer, visit: (field: number, wire: number, value: Buffer) => boolean): boolean {
+export function walk(buf: Buffer, visit: (field: number, wire: number, value: Buffer, n: number) => boolean): boolean {
   let p = 0;
   while (p < buf.length) {
     const key = varint(buf, p);
@@ -22,10 +22,17 @@ export function walk(buf: Buffer, visit: (field: number, wire: number, value: Bu
     const wire = key.value & 7;
     const field = Math.floor(key.value / 8);
     let value: Buffer = EMPTY;
+    let n = NaN;
     if (wire === VARINT) {
-      const next = skipVarint(buf, p);
-      if (next < 0) return false;
-      p = next;
+      const v = varint(buf, p);
+      if (v) {
+        n = v.value;
+        p = v.next;
+      } else {
+        const next = skipVarint(buf, p);
+        if (next < 0) return false;
+        p = next;
+      }
     } else if (wire === I64) p += 8;
     else if (wire === I32) p += 4;
     else if (wire === LEN) {
@@ -35,7 +42,7 @@ export function walk(buf: Buffer, visit: (field: number, wire: number, value: Bu
       p = len.next + len.value;
     } else return false; // groups are not in these messages
     if (p > buf.length) return false;
-    if (!visit(field, wire, value)) return false;
+    if (!visit(field, wire, value, n)) return false;
   }
   return true;
 }

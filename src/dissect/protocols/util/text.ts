@@ -93,3 +93,12 @@ export function printable(buf: Buffer, max = 64): string {
 export function counted(n: number, noun: string, atLeast: boolean | undefined): string {
   return `${atLeast ? '≥' : ''}${n} ${noun}${n === 1 || noun.endsWith('s') ? '' : 's'}`;
 }
+
+/** A body's JSON document, or undefined when it does not parse (cut short, or not JSON). */
+export function parseJsonBody(body: Buffer): any {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

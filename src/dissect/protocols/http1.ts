@@ -365,7 +365,7 @@ export class Http1Parser implements TcpStreamParser {
     if (this.reversed) call.reversed = true;
     // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
     applyGraphql(call);
-    // A remote write or a Loki push shows what it carried.
+    // A body a reader knows (remote write, a Loki push, an OTLP export) shows what it carried.
     applyBodyCounts(call);
     this.ctx.emit(call);
     return req;
@@ -881,7 +881,7 @@ class HalfStream {
     this.remaining = 0;
     const head = msg.head;
     const bodyFields: Record<string, any> = {};
-    // A remote write or a Loki push is counted from its whole decoded body, before the --max-body cut.
+    // A body a reader knows (remote write, Loki, OTLP) is counted whole, before the --max-body cut.
     const reading =
       head.kind === 'request'
         ? requestBodyReading({ path: head.target, header: (name) => headerValue(head.headers, name) }, bodyFields)

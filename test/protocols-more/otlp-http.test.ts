@@ -1,4 +1,4 @@
-// OTLP/HTTP exports (traces, metrics, logs; protobuf and JSON; gzip'd or not). No OpenTelemetry SDK or
+// OTLP/HTTP exports (traces, metrics, logs; protobuf and JSON; gzip'd or not), and OTLP and Loki over gRPC. No OpenTelemetry SDK or
 // Collector is in Debian, so the messages are built field by field from opentelemetry-proto's
 // definitions (collector/*/v1, trace/v1, metrics/v1, logs/v1, common/v1, resource/v1).
 
@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { http1 } from '../../src/dissect/protocols/http1.js';
+import { http2 } from '../../src/dissect/protocols/http2.js';
+import { Flags, FrameType, grpcRequest, grpcResponseHeaders, grpcTrailers, h2frame, preface, settings } from '../helpers/http2-wire.js';
 import { readProtobuf } from '../../src/dissect/protocols/otlp-http.js';
 import { fakeContext, feed } from '../protocols/helpers.js';
 import { len, uint } from '../helpers/protobuf-wire.js';
@@ -77,4 +79,28 @@ test('not OTLP, or malformed: nothing claimed, nothing thrown', () => {
     const junk = Buffer.from(Array.from({ length: 1 + (i % 64) }, (_, k) => (i * 131 + k * 17) & 0xff));
     for (const signal of ['traces', 'metrics', 'logs'] as const) readProtobuf(junk, signal);
   }
+});
+
+test('OTLP over gRPC (port 4317) and Loki over gRPC: the Export and Push messages counted as their HTTP forms', () => {
+  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((s) => (message.length >>> s) & 0xff)]), message]);
+  const call = (path: string, message: Buffer) => {
+    const ctx = fakeContext();
+    feed(http2.createTcpParser!(ctx), ctx, [
+      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest(path)), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(message))]) },
+      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
+    ], 'random');
+    assert.equal(ctx.calls.length, 1);
+    return ctx.calls[0];
+  };
+  const traces = len(1, Buffer.concat([resource('checkout'), len(2, Buffer.concat([span('a'), span('b', 2)]))]));
+  const otlp = call('/opentelemetry.proto.collector.trace.v1.TraceService/Export', traces);
+  assert.equal(otlp.protocol, 'grpc');
+  assert.deepEqual(otlp.request!.otlp, { signal: 'traces', format: 'protobuf', resources: 1, services: ['checkout'], spans: 2, errorSpans: 1 });
+  assert.equal(otlp.summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (1 service, 2 spans, 1 failed) → OK');
+  assert.ok(Array.isArray(otlp.request!.messages[0].fields), 'the message is still shown');
+
+  const entry = len(2, Buffer.concat([len(1, Buffer.from([0x08, 1])), len(2, 'GET /healthz 200')]));
+  const loki = call('/logproto.Pusher/Push', len(1, Buffer.concat([len(1, '{app="web"}'), entry, entry])));
+  assert.deepEqual(loki.request!.lokiPush, { format: 'protobuf', streams: 1, entries: 2, bytes: 32, labels: ['{app="web"}'] });
+  assert.equal(loki.summary, 'logproto.Pusher/Push (1 stream, 2 lines) → OK');
 });

@@ -3,10 +3,11 @@
 // cluster's metrics, logs and traces agents send. A reader sees the whole decoded body (before the
 // --max-body cut), adds a field of counts to the request, and its counts to
 // the summary (`POST /api/v1/write (812 series, 812 samples) → 204`). HTTP/1,
-// HTTP/2 and HTTP/3 call the same two functions.
+// HTTP/2 and HTTP/3 call the same two functions; gRPC calls of the same
+// protocols (OTLP's Export, Loki's Pusher/Push) are read message by message.
 import type { CallRecord } from '../api.js';
-import { lokiPushReader } from './loki-push.js';
-import { otlpReader } from './otlp-http.js';
+import { lokiPushReader, readProtobufPush as readLokiProtobuf } from './loki-push.js';
+import { otlpReader, readProtobuf as readOtlpProtobuf } from './otlp-http.js';
 import { remoteWriteReader } from './prometheus-remote-write.js';
 
 /** What a reader decides by: the request's path (its query may follow) and its header values (lower-case names). */
@@ -67,3 +68,46 @@ export function applyBodyCounts(record: CallRecord): void {
   }
 }
 
+
+/** gRPC methods whose messages these readers read: OTLP's Export calls and Loki's push. */
+const GRPC_READERS: Record<string, { reader: BodyReader<any>; read(payload: Buffer): BodyCounts }> = {
+  '/opentelemetry.proto.collector.trace.v1.TraceService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'traces') },
+  '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'metrics') },
+  '/opentelemetry.proto.collector.logs.v1.LogsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'logs') },
+  '/logproto.Pusher/Push': { reader: lokiPushReader, read: readLokiProtobuf },
+};
+
+/** Lists in counts stay this short when messages are added up. */
+const MAX_MERGED_LIST = 50;
+
+/**
+ * For a gRPC call whose method a reader knows: an inspector for each whole request message, and a
+ * finisher that puts the counts (summed over the messages) in `into`, for applyBodyCounts.
+ */
+export function grpcBodyReading(path: string, into: Record<string, unknown>): { inspect(payload: Buffer): void; finish(incomplete: boolean): void } | undefined {
+  const known = GRPC_READERS[path];
+  if (!known) return undefined;
+  let total: Record<string, any> | undefined;
+  return {
+    inspect(payload) {
+      const counts = known.read(payload) as Record<string, any>;
+      if (!total) total = counts;
+      else addCounts(total, counts);
+    },
+    finish(incomplete) {
+      if (!total) return;
+      if (incomplete) total.incomplete = true;
+      into[known.reader.field] = total;
+    },
+  };
+}
+
+/** Numbers add up, lists join (distinct, bounded), flags stay set. */
+function addCounts(total: Record<string, any>, more: Record<string, any>): void {
+  for (const [k, v] of Object.entries(more)) {
+    if (typeof v === 'number') total[k] = (total[k] ?? 0) + v;
+    else if (Array.isArray(v)) {
+      for (const x of v) if (total[k].length < MAX_MERGED_LIST && !total[k].includes(x)) total[k].push(x);
+    } else if (v === true) total[k] = true;
+  }
+}

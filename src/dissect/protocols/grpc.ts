@@ -9,6 +9,7 @@ import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
 import { zstdDecompressSync } from './util/zstd.js';
 import { looksLikeText } from './util/text.js';
+import { grpcBodyReading } from './body-readers.js';
 import { decodeWithSchema } from './proto-decode.js';
 import type { ProtoSchema } from './proto-schema.js';
 
@@ -68,6 +69,7 @@ export function splitGrpcMessages(
   cutShort: boolean,
   schema?: { type: string; decode: (payload: Buffer) => Record<string, unknown> | null },
   holes?: BodyHoles,
+  inspect?: (payload: Buffer) => void,
 ): GrpcMessage[] {
   const out: GrpcMessage[] = [];
   const gaps = (holes?.holes ?? []).filter((h) => h.at < body.length);
@@ -120,6 +122,7 @@ export function splitGrpcMessages(
         continue;
       }
     }
+    if (payload && inspect) inspect(payload);
     const decoded = payload && schema ? schema.decode(payload) : null;
     if (decoded) {
       msg.type = schema!.type;
@@ -255,7 +258,12 @@ export function annotateGrpc(
     req.method = method;
     name = service ? `${service}/${method}` : method;
     const encoding = header(req.headers, 'grpc-encoding');
-    if (!opts.noBodies && requestBody) req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input), opts.requestHoles);
+    // OTLP exports and Loki pushes are counted as their HTTP forms are (the summary gets the counts with theirs).
+    const reading = grpcBodyReading(String(req.path ?? ''), req);
+    if (!opts.noBodies && requestBody) {
+      req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input), opts.requestHoles, reading?.inspect);
+      reading?.finish(req.messages.some((m: GrpcMessage) => m.truncated));
+    }
     dropRawBody(req);
   }
   if (res) {

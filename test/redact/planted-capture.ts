@@ -1,9 +1,13 @@
 // A crafted capture with secrets planted where real traffic carries them:
 // HTTP/1 headers, query strings, URL userinfo, Referer/Location/Link, cookies,
 // JSON at depth, form and multipart bodies; HTTP/2 gRPC metadata and a query
-// in :path; Redis CONFIG SET/ACL SETUSER/MIGRATE/HELLO/AUTH; PostgreSQL and
-// MySQL password statements. Built with the engine tests' TCP wire (raw IPv4
-// between 198.18.0.1 and 198.18.0.2), written as a pcap.
+// in :path; Redis CONFIG SET/ACL SETUSER/MIGRATE/HELLO/AUTH and stored values;
+// PostgreSQL and MySQL password statements and sensitive columns; bodies in
+// every content coding (gzip, zstd, brotli, snappy, aws-chunked, unknown);
+// secrets known by shape (JWT, PEM, API keys), configuration lines, Kubernetes
+// Secrets (JSON and protobuf), env vars and the WebSocket bearer subprotocol;
+// Loki pushes; gRPC map entries read without a schema. Built with the engine
+// tests' TCP wire (raw IPv4 between 198.18.0.1 and 198.18.0.2), written as a pcap.
 
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';

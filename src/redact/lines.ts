@@ -1,7 +1,7 @@
 // Secrets in configuration text: YAML (`password: …`, a ConfigMap's
 // application.yml), .env and properties files (`DB_PASSWORD=…`,
-// `export API_TOKEN=…`, `spring.datasource.password=…`), one name and value a
-// line. Query-string rules see `a=b&c=d` but not a second line's name; these
+// `export API_TOKEN=…`, `spring.datasource.password=…`), header-like lines
+// (STOMP's `passcode:…`, HTTP in a text body), one name and value a line. Query-string rules see `a=b&c=d` but not a second line's name; these
 // lines are read here. A walk over line starts with indexOf: linear.
 
 import type { SensitiveNames } from './names.js';
@@ -46,8 +46,8 @@ function namedValue(s: string, start: number, end: number, names: SensitiveNames
   const separator = s[i];
   if (separator !== ':' && separator !== '=') return undefined;
   i++;
-  // YAML wants a space after the colon (`http://x` is not a key); `name=value` does not.
-  if (separator === ':' && i < end && s[i] !== ' ' && s[i] !== '\t' && s[i] !== '\r') return undefined;
+  // A URL (`http://x`) is not a name and value; STOMP's `passcode:x` and a header line `Cookie:x` are.
+  if (separator === ':' && s[i] === '/' && s[i + 1] === '/') return undefined;
   while (i < end && (s[i] === ' ' || s[i] === '\t')) i++;
   let valueEnd = end;
   if (s[valueEnd - 1] === '\r') valueEnd--;

@@ -17,6 +17,8 @@ const SHARK_WHOLE = [
   'cookies', 'setcookie', 'proxyauthorization', 'authenticationinfo', 'proxyauthenticationinfo', 'secret',
   'pwd', 'passwd', 'passphrase', 'credential', 'credentials', 'privatekey', 'signature', 'sig', 'assertion',
   'session', 'sessionid', 'sid', 'otp', 'pin', 'requirepass', 'masterauth',
+  // Payment and identity numbers, beside Kubeshark's personal data.
+  'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
 ];
 
 /**
@@ -30,6 +32,7 @@ const SECRET_SUFFIXES = [
   // Cloud and crypto keys by their own names: AWS_SECRET_ACCESS_KEY, MinIO's secret_key, Azure's AccountKey and
   // SharedAccessKey, a master, encryption, signing or HMAC key.
   'secretkey', 'secretaccesskey', 'accountkey', 'sharedaccesskey', 'masterkey', 'encryptionkey', 'signingkey', 'hmackey',
+  'cardnumber', // card_number, credit_card_number
 ];
 
 /**

@@ -196,3 +196,14 @@ test('Kubernetes objects: a container env var of a sensitive name loses its valu
   const ws = entry({ headers: { 'sec-websocket-protocol': `base64url.bearer.authorization.k8s.io.${token}, v4.channel.k8s.io` } });
   assert.equal(redact(ws).request!.headers['sec-websocket-protocol'], `base64url.bearer.authorization.k8s.io.${REDACTED}, v4.channel.k8s.io`);
 });
+
+test('header-like lines in text (a STOMP CONNECT frame over WebSocket) and payment fields', () => {
+  const stomp = 'CONNECT\naccept-version:1.2\nhost:broker\nlogin:guest\npasscode:stompSECRET\n\n\u0000';
+  const out = redact(entry({ body: stomp })).request!.body as string;
+  assert.ok(!out.includes('stompSECRET') && out.includes('host:broker') && out.includes('accept-version:1.2'), out);
+  const pay = redact(entry({ body: JSON.stringify({ card_number: '4111111111111111', cvv: '123', amount: 'visible-amount' }) })).request!.body as string;
+  assert.ok(!pay.includes('4111') && !pay.includes('"123"') && pay.includes('visible-amount'), pay);
+  // A URL on a line of its own is not a name and a value.
+  const url = 'see:\nhttp://visible.example/path\n';
+  assert.equal(redact(entry({ body: url })).request!.body, url);
+});

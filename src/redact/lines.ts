@@ -1,8 +1,10 @@
 // Secrets in configuration text: YAML (`password: …`, a ConfigMap's
 // application.yml), .env and properties files (`DB_PASSWORD=…`,
 // `export API_TOKEN=…`, `spring.datasource.password=…`), header-like lines
-// (STOMP's `passcode:…`, HTTP in a text body), one name and value a line. Query-string rules see `a=b&c=d` but not a second line's name; these
-// lines are read here. A walk over line starts with indexOf: linear.
+// (STOMP's `passcode:…`, HTTP in a text body), one name and value a line.
+// Query-string rules see `a=b&c=d` but not a second line's name; these lines
+// are read here. A walk over line starts with indexOf: linear. A YAML block
+// scalar (`password: |` and the lines below it) is not followed.
 
 import type { SensitiveNames } from './names.js';
 import { REDACTED } from './redacted.js';

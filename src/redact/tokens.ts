@@ -2,9 +2,9 @@
 // keys, JSON Web Tokens (every Kubernetes service-account token is one), and
 // the API keys whose issuers give them a fixed prefix (GitHub, Slack, AWS,
 // Google; GitLab, Stripe, OpenAI, Anthropic, npm and Hugging Face keys too in a
-// string one of those marks). Names tell the
-// redactor where most secrets are; these are the ones that travel under any
-// name (a ConfigMap value, a log line, a kubeconfig in a body).
+// string one of those marks). Names tell the redactor where most secrets are;
+// these are the ones that travel under any name (a ConfigMap value, a log
+// line, a kubeconfig in a body).
 //
 // Every scan is linear: a quick test for any marker, then one walk over the
 // string's token runs (indexOf for PEM markers). No regular expression with a

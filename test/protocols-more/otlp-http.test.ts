@@ -104,3 +104,17 @@ test('OTLP over gRPC (port 4317) and Loki over gRPC: the Export and Push message
   assert.deepEqual(loki.request!.lokiPush, { format: 'protobuf', streams: 1, entries: 2, bytes: 32, labels: ['{app="web"}'] });
   assert.equal(loki.summary, 'logproto.Pusher/Push (1 stream, 2 lines) → OK');
 });
+
+test('the listed services, metric names and Loki label sets are bounded, and a list cut by its bound says so', async () => {
+  const { readProtobufPush } = await import('../../src/dissect/protocols/loki-push.js');
+  const resources = Array.from({ length: 25 }, (_, i) => len(1, Buffer.concat([resource(`svc-${i}`), len(2, span('s'))])));
+  const traces = readProtobuf(Buffer.concat(resources), 'traces');
+  assert.equal(traces.services.length, 20);
+  assert.equal(traces.servicesTruncated, true);
+  assert.equal(traces.spans, 25, 'the counts are whole');
+  const streams = Array.from({ length: 21 }, (_, i) => len(1, len(1, `{i="${i}"}`)));
+  const loki = readProtobufPush(Buffer.concat(streams));
+  assert.equal(loki.labels.length, 20);
+  assert.equal(loki.labelsTruncated, true);
+  assert.equal(loki.streams, 21);
+});

@@ -102,12 +102,16 @@ export function grpcBodyReading(path: string, into: Record<string, unknown>): { 
   };
 }
 
-/** Numbers add up, lists join (distinct, bounded), flags stay set. */
+/** Numbers add up, lists join (distinct, bounded, and marked when the bound is hit), flags stay set. */
 function addCounts(total: Record<string, any>, more: Record<string, any>): void {
   for (const [k, v] of Object.entries(more)) {
     if (typeof v === 'number') total[k] = (total[k] ?? 0) + v;
     else if (Array.isArray(v)) {
-      for (const x of v) if (total[k].length < MAX_MERGED_LIST && !total[k].includes(x)) total[k].push(x);
+      for (const x of v) {
+        if (total[k].includes(x)) continue;
+        if (total[k].length < MAX_MERGED_LIST) total[k].push(x);
+        else total[`${k}Truncated`] = true; // as the readers name it: labelsTruncated, servicesTruncated …
+      }
     } else if (v === true) total[k] = true;
   }
 }

@@ -25,6 +25,8 @@ export interface LokiPushSummary {
   bytes: number;
   /** Each stream's labels (`{job="app", namespace="shop"}`), the first MAX_STREAMS_LISTED. */
   labels: string[];
+  /** More streams than labels listed. */
+  labelsTruncated?: true;
   incomplete?: true;
 }
 
@@ -56,7 +58,10 @@ export function readProtobufPush(body: Buffer): LokiPushSummary {
     out.streams++;
     return walk(stream, (f, w, value) => {
       if (w !== LEN) return true;
-      if (f === 1 && out.labels.length < MAX_STREAMS_LISTED) out.labels.push(value.toString('utf8'));
+      if (f === 1) {
+        if (out.labels.length < MAX_STREAMS_LISTED) out.labels.push(value.toString('utf8'));
+        else out.labelsTruncated = true;
+      }
       else if (f === 2) {
         out.entries++;
         return walk(value, (g, x, line) => {
@@ -82,7 +87,8 @@ export function readJsonPush(body: Buffer): LokiPushSummary {
   const streams = Array.isArray(doc?.streams) ? doc.streams : [];
   for (const s of streams) {
     out.streams++;
-    if (out.labels.length < MAX_STREAMS_LISTED && s && typeof s.stream === 'object' && s.stream !== null) {
+    if (out.labels.length >= MAX_STREAMS_LISTED) out.labelsTruncated = true;
+    else if (s && typeof s.stream === 'object' && s.stream !== null) {
       out.labels.push(`{${Object.entries(s.stream).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join(', ')}}`);
     }
     for (const v of Array.isArray(s?.values) ? s.values : []) {

@@ -29,6 +29,9 @@ export interface OtlpSummary {
   dataPoints?: number;
   /** Metric names, distinct, at most MAX_METRICS. */
   metricNames?: string[];
+  /** More distinct services, or metric names, than listed. */
+  servicesTruncated?: true;
+  metricNamesTruncated?: true;
   logRecords?: number;
   incomplete?: true;
 }
@@ -74,8 +77,12 @@ function emptySummary(signal: Signal, format: OtlpSummary['format']): OtlpSummar
   return out;
 }
 
-function addDistinct(list: string[], value: string | undefined, max: number): void {
-  if (value !== undefined && list.length < max && !list.includes(value)) list.push(value);
+/** Add `value` to a bounded list of distinct values; false when it is new and the list is full. */
+function addDistinct(list: string[], value: string | undefined, max: number): boolean {
+  if (value === undefined || list.includes(value)) return true;
+  if (list.length >= max) return false;
+  list.push(value);
+  return true;
 }
 
 /** Span status code ERROR (trace.proto Status.StatusCode). */
@@ -91,7 +98,7 @@ export function readProtobuf(body: Buffer, signal: Signal): OtlpSummary {
     out.resources++;
     return walk(resource, (f, w, value) => {
       if (w !== LEN) return true;
-      if (f === 1) addDistinct(out.services, serviceName(value), MAX_SERVICES);
+      if (f === 1 && !addDistinct(out.services, serviceName(value), MAX_SERVICES)) out.servicesTruncated = true;
       else if (f === 2) return walk(value, (g, x, item) => (g === 2 && x === LEN ? countItem(item, signal, out) : true));
       return true;
     });
@@ -114,7 +121,9 @@ function countItem(item: Buffer, signal: Signal, out: OtlpSummary): boolean {
   }
   out.metrics!++;
   return walk(item, (f, w, value) => {
-    if (f === 1 && w === LEN) addDistinct(out.metricNames!, value.toString('utf8'), MAX_METRICS);
+    if (f === 1 && w === LEN) {
+      if (!addDistinct(out.metricNames!, value.toString('utf8'), MAX_METRICS)) out.metricNamesTruncated = true;
+    }
     else if (METRIC_DATA_FIELDS.has(f) && w === LEN) {
       return walk(value, (g, x) => {
         if (g === 1 && x === LEN) out.dataPoints!++;
@@ -176,7 +185,7 @@ export function readJson(body: Buffer, signal: Signal): OtlpSummary {
     out.resources++;
     const attrs = list(resource?.resource?.attributes);
     const service = attrs.find((a: any) => a?.key === 'service.name')?.value?.stringValue;
-    addDistinct(out.services, typeof service === 'string' ? service : undefined, MAX_SERVICES);
+    if (!addDistinct(out.services, typeof service === 'string' ? service : undefined, MAX_SERVICES)) out.servicesTruncated = true;
     for (const scope of list(resource?.[keys.scopes])) {
       for (const item of list(scope?.[keys.items])) {
         if (signal === 'logs') out.logRecords!++;
@@ -186,7 +195,7 @@ export function readJson(body: Buffer, signal: Signal): OtlpSummary {
           if (code === STATUS_ERROR || code === 'STATUS_CODE_ERROR') out.errorSpans!++;
         } else {
           out.metrics!++;
-          if (typeof item?.name === 'string') addDistinct(out.metricNames!, item.name, MAX_METRICS);
+          if (typeof item?.name === 'string' && !addDistinct(out.metricNames!, item.name, MAX_METRICS)) out.metricNamesTruncated = true;
           for (const kind of ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary']) out.dataPoints! += list(item?.[kind]?.dataPoints).length;
         }
       }

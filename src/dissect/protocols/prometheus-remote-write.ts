@@ -33,6 +33,8 @@ export interface RemoteWriteSummary {
   metrics: string[];
   /** More distinct metrics than listed. */
   metricsTruncated?: true;
+  /** 2.0: a symbol table past MAX_SYMBOLS; names referring beyond it are not listed. */
+  symbolsTruncated?: true;
   /** The body was cut (--max-body) or malformed where the count stopped: the counts are a lower bound. */
   incomplete?: true;
 }
@@ -83,7 +85,10 @@ export function readWriteRequest(body: Buffer, version: string): RemoteWriteSumm
   const ok =
     version === '2.0'
       ? walk(body, (field, wire, value) => {
-          if (field === 4 && wire === LEN && symbols.length < MAX_SYMBOLS) symbols.push(value.toString('utf8'));
+          if (field === 4 && wire === LEN) {
+            if (symbols.length < MAX_SYMBOLS) symbols.push(value.toString('utf8'));
+            else out.symbolsTruncated = true;
+          }
           else if (field === 5 && wire === LEN) {
             out.series++;
             if (!seriesV2(value, symbols, out, addName)) return false;

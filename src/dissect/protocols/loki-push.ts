@@ -32,8 +32,9 @@ export interface LokiPushSummary {
 
 /** Loki's push endpoints (and the old Cortex-era one). */
 function isPushPath(path: string): boolean {
-  const p = path.split('?', 1)[0];
-  return p.endsWith('/loki/api/v1/push') || p.endsWith('/api/prom/push');
+  const query = path.indexOf('?');
+  const end = query < 0 ? path.length : query;
+  return path.endsWith('/loki/api/v1/push', end) || path.endsWith('/api/prom/push', end);
 }
 
 export const lokiPushReader: BodyReader<LokiPushSummary> = {

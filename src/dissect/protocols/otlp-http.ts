@@ -38,11 +38,14 @@ export interface OtlpSummary {
 
 type Signal = OtlpSummary['signal'];
 
+/** The signal a path exports, by its end (before a query and trailing slashes); asked of every HTTP request, so without allocating. */
 function signalOf(path: string): Signal | undefined {
-  const p = path.split('?', 1)[0].replace(/\/+$/, '');
-  if (p.endsWith('/v1/traces')) return 'traces';
-  if (p.endsWith('/v1/metrics')) return 'metrics';
-  if (p.endsWith('/v1/logs')) return 'logs';
+  const query = path.indexOf('?');
+  let end = query < 0 ? path.length : query;
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f /* / */) end--;
+  if (path.endsWith('/v1/traces', end)) return 'traces';
+  if (path.endsWith('/v1/metrics', end)) return 'metrics';
+  if (path.endsWith('/v1/logs', end)) return 'logs';
   return undefined;
 }
 

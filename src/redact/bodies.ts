@@ -6,9 +6,11 @@
 import { gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
 import { ZSTD_MAGIC, isOverflow, zstdDecompressPartial } from '../dissect/protocols/util/zstd.js';
 import type { SensitiveNames } from './names.js';
-import { REDACTED, hasSensitiveParam, redactUrlText } from './urls.js';
+import { REDACTED, hasSensitiveParam } from './urls.js';
 import { mayHoldToken } from './tokens.js';
 import { holdsKubernetesSecret } from './kubernetes.js';
+import { redactContentText } from './text.js';
+import { hasInlinePair } from './inline-pairs.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -16,9 +18,9 @@ export type JsonRedactor = (value: object) => object;
 /** A body string: JSON, multipart, else form-encoded or text (parameters and userinfo). */
 export function redactBodyText(s: string, names: SensitiveNames, json: JsonRedactor, nested = false): string {
   const first = firstNonSpace(s);
-  if (first === '{' || first === '[') return redactJsonText(s, names, json);
+  if ((first === '{' || first === '[') && !startsWithSection(s)) return redactJsonText(s, names, json);
   if (!nested && s.startsWith('--')) return redactMultipart(s, names, json);
-  return redactUrlText(s, names);
+  return redactContentText(s, names);
 }
 
 /** A JSON document (or one cut short) with every sensitive key's value redacted. */
@@ -28,7 +30,7 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
   try {
     parsed = JSON.parse(s);
   } catch {
-    return redactUrlText(looseJson(s, names), names);
+    return redactContentText(looseJson(s, names), names);
   }
   if (parsed === null || typeof parsed !== 'object') return s;
   const red = json(parsed);
@@ -51,11 +53,26 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
   if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
+  // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
+  if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
   JSON_KEY.lastIndex = 0;
   for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field')) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
-  return hasSensitiveParam(s, names);
+  // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
+  return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0;
 }
+
+/** `[section]` on the first line: an INI file, not a JSON array. */
+function startsWithSection(s: string): boolean {
+  let i = s.indexOf('[') + 1;
+  while (i < s.length && SECTION_CHAR[s.charCodeAt(i)] === 1) i++;
+  if (s[i] !== ']') return false;
+  i++;
+  while (i < s.length && (s[i] === ' ' || s[i] === '\t' || s[i] === '\r')) i++;
+  return s[i] === '\n';
+}
+const SECTION_CHAR = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-. ') SECTION_CHAR[c.charCodeAt(0)] = 1;
 
 /** Truncated JSON cannot be parsed: redact `"key": value` pairs textually (an unquoted value stops at '{' or '[', so a nested object's pairs are seen). */
 function looseJson(s: string, names: SensitiveNames): string {
@@ -117,7 +134,7 @@ export function compressedHoldsSecret(bytes: Buffer, names: SensitiveNames, json
  */
 function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedactor): string {
   let out = redactBodyText(text, names, json);
-  if (out.indexOf('=') >= 0) out = out.replace(PRINTABLE_RUN, (run) => redactUrlText(run, names));
+  if (out.indexOf('=') >= 0) out = out.replace(PRINTABLE_RUN, (run) => redactContentText(run, names));
   return out.indexOf('"') >= 0 ? looseJson(out, names) : out;
 }
 const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
@@ -164,7 +181,7 @@ const MAX_PARTS = 1000;
  */
 export function redactMultipart(s: string, names: SensitiveNames, json: JsonRedactor): string {
   const eol = s.indexOf('\n');
-  if (eol < 3) return redactUrlText(s, names);
+  if (eol < 3) return redactContentText(s, names);
   const delimiter = s.slice(0, s[eol - 1] === '\r' ? eol - 1 : eol);
   let out = '';
   let copied = 0;

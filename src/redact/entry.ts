@@ -11,6 +11,9 @@ import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
 import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
+import { redactContentText } from './text.js';
+import { CleanTexts } from './clean-texts.js';
+import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
@@ -99,6 +102,8 @@ class EntryRedaction {
   /** Values taken out of the entry being redacted, to be taken out of its summary too. */
   private secrets: string[] = [];
   private sql = false;
+  /** Bodies searched before and found clean (a repeated page or reply is not searched again). */
+  private readonly clean = new CleanTexts();
 
   private readonly roles = new Map<string, FieldRole>();
 
@@ -179,7 +184,7 @@ class EntryRedaction {
       if (red.text) delete out.valueEncoding;
       return out as T;
     }
-    const red = redactBodyText(v, this.names, this.json);
+    const red = this.bodyText(v);
     return red === v ? o : { ...o, value: red };
   }
 
@@ -242,7 +247,9 @@ class EntryRedaction {
   /** A request/response object or anything below it; the same object back when nothing changed. */
   object(input: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
     // A Kubernetes Secret in a body: its values go whatever their keys are called.
-    const o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
+    let o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
+    // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
+    if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     for (const k in o) {
       const v = o[k];
@@ -271,9 +278,23 @@ class EntryRedaction {
     return copy ?? input;
   }
 
+  /** `{query, variables}` with the variables bound to sensitive arguments redacted (graphql.ts). */
+  private graphqlVariables(o: Record<string, any>): Record<string, any> {
+    const bound = sensitiveGraphqlVariables(o.query, this.names);
+    if (!bound) return o;
+    let variables: Record<string, any> | undefined;
+    for (const name of bound) {
+      if (!Object.prototype.hasOwnProperty.call(o.variables, name)) continue;
+      const v = o.variables[name];
+      const nv = this.redacted(v);
+      if (nv !== v) (variables ??= { ...o.variables })[name] = nv;
+    }
+    return variables ? { ...o, variables } : o;
+  }
+
   private string(key: string, v: string, zone: Zone): string {
     const role = this.role(key);
-    if (role.body) return redactBodyText(v, this.names, this.json);
+    if (role.body) return this.bodyText(v);
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
@@ -282,11 +303,19 @@ class EntryRedaction {
     return redactUserinfo(v);
   }
 
+  /** A body's text, unless the same text was searched before and found clean. */
+  private bodyText(v: string): string {
+    if (this.clean.has(v)) return v;
+    const red = redactBodyText(v, this.names, this.json);
+    if (red === v) this.clean.add(v);
+    return red;
+  }
+
   /** A string in a header, parameter or body: JSON held in it is redacted as JSON; anything else for URLs and parameters. */
   private contentString(v: string): string {
     const c = v.length > 0 ? v[0] : '';
     if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
-    return redactUrlText(v, this.names);
+    return redactContentText(v, this.names);
   }
 
   private array(a: unknown[], depth: number, zone: Zone): unknown[] {
@@ -323,4 +352,8 @@ class EntryRedaction {
     }
     return this.object(o, depth, zone);
   }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -3,11 +3,17 @@
 // `export API_TOKEN=…`, `spring.datasource.password=…`), header-like lines
 // (STOMP's `passcode:…`, HTTP in a text body), one name and value a line.
 // Query-string rules see `a=b&c=d` but not a second line's name; these lines
-// are read here. A walk over line starts with indexOf: linear. A YAML block
-// scalar (`password: |` and the lines below it) is not followed.
+// are read here. YAML goes further than one line in two places:
+// - a block scalar under a sensitive name (`tls.key: |` or `password: >-` and
+//   the more indented lines below it) is redacted whole;
+// - a Kubernetes Secret written as YAML (a document with `kind: Secret`, as
+//   `kubectl get secret -o yaml` prints it, or a manifest in a ConfigMap or a
+//   GitOps repository's response) has every value of its `data` and
+//   `stringData` maps redacted, whatever their keys are called.
+// A walk over line starts with indexOf: linear.
 
 import type { SensitiveNames } from './names.js';
-import { REDACTED } from './redacted.js';
+import { REDACTED, isRedacted } from './redacted.js';
 
 /** A name this long or longer is not a configuration key. */
 const MAX_NAME = 96;
@@ -15,28 +21,86 @@ const MAX_NAME = 96;
 /** Multi-line text with a `name: value` or `name=value` line whose name is sensitive gets that value redacted. */
 export function redactNamedLines(s: string, names: SensitiveNames): string {
   if (s.indexOf('\n') < 0) return s;
+  const secretDocuments = mayHoldYamlSecret(s) ? findSecretDocuments(s) : undefined;
   let out = '';
   let copied = 0;
+  const redact = (from: number, to: number): void => {
+    out += s.slice(copied, from) + REDACTED;
+    copied = to;
+  };
+  /** A block scalar being redacted: its key's indent, and its content's extent so far. */
+  let block: { indent: number; from: number; to: number } | undefined;
+  /** The indent of the `data:` or `stringData:` key of a Secret whose values are being redacted; -1: none. */
+  let dataIndent = -1;
+  let document = 0;
   for (let start = 0; start < s.length; ) {
     let end = s.indexOf('\n', start);
     if (end < 0) end = s.length;
-    const value = namedValue(s, start, end, names);
-    if (value) {
-      out += s.slice(copied, value[0]) + REDACTED;
-      copied = value[1];
+    let textEnd = end;
+    if (s.charCodeAt(textEnd - 1) === CR) textEnd--;
+    let first = start;
+    while (first < textEnd && (s[first] === ' ' || s[first] === '\t')) first++;
+    const blank = first === textEnd;
+    const indent = first - start;
+    const next = end + 1;
+    if (block) {
+      if (blank) {
+        start = next;
+        continue;
+      }
+      if (indent > block.indent) {
+        if (block.from < 0) block.from = first;
+        block.to = textEnd;
+        start = next;
+        continue;
+      }
+      if (block.from >= 0) redact(block.from, block.to);
+      block = undefined;
     }
-    start = end + 1;
+    if (isDocumentStart(s, start, textEnd)) {
+      document++;
+      dataIndent = -1;
+    }
+    if (dataIndent >= 0 && !blank && indent <= dataIndent) dataIndent = -1;
+    const line = blank ? undefined : readLine(s, start, textEnd);
+    start = next;
+    if (!line) continue;
+    if (secretDocuments?.has(document) && line.separator === ':' && line.valueEnd <= line.valueStart && (line.name === 'data' || line.name === 'stringData')) {
+      dataIndent = line.keyIndent;
+      continue;
+    }
+    const inSecretData = dataIndent >= 0 && line.keyIndent > dataIndent && line.separator === ':';
+    if (!inSecretData && (line.code || !names.test(line.name, 'field'))) continue;
+    if (line.separator === ':' && isBlockIndicator(s, line.valueStart, line.valueEnd)) {
+      block = { indent: line.keyIndent, from: -1, to: -1 };
+      continue;
+    }
+    if (line.valueEnd <= line.valueStart || isRedacted(s, line.valueStart, line.valueEnd)) continue;
+    redact(line.valueStart, line.valueEnd);
   }
+  if (block && block.from >= 0) redact(block.from, block.to);
   return copied === 0 ? s : out + s.slice(copied);
 }
 
-/** Where the value of line s[start, end) lies when its name is sensitive. */
-function namedValue(s: string, start: number, end: number, names: SensitiveNames): [number, number] | undefined {
+interface NamedLine {
+  name: string;
+  separator: ':' | '=';
+  /** The name's column: a list item's `- ` counts as indentation. */
+  keyIndent: number;
+  valueStart: number;
+  valueEnd: number;
+  /** Code rather than configuration (see readLine): judged by name only inside a Secret's data. */
+  code: boolean;
+}
+
+/** The name and value of line s[start, end), when it is a `name: value` or `name=value` line. */
+function readLine(s: string, start: number, end: number): NamedLine | undefined {
   let i = start;
   while (i < end && (s[i] === ' ' || s[i] === '\t')) i++;
   const indented = i > start;
   if (s[i] === '-' && s[i + 1] === ' ') i += 2; // a YAML list item
   if (s.startsWith('export ', i)) i += 7;
+  const keyIndent = i - start;
   const quote = s[i] === '"' || s[i] === "'" ? s[i] : '';
   if (quote) i++;
   const nameStart = i;
@@ -51,16 +115,58 @@ function namedValue(s: string, start: number, end: number, names: SensitiveNames
   // A URL (`http://x`) is not a name and value; STOMP's `passcode:x` and a header line `Cookie:x` are.
   if (separator === ':' && s[i] === '/' && s[i + 1] === '/') return undefined;
   while (i < end && (s[i] === ' ' || s[i] === '\t')) i++;
-  let valueEnd = end;
-  if (s[valueEnd - 1] === '\r') valueEnd--;
   // Code is not configuration: `  _ubd.cookie="__utma="+a;` in a script, `token: this.token,` in an
   // object literal. A `name=value` line starts its line; neither form ends in ; { or ,.
-  if (separator === '=' && indented) return undefined;
-  const last = s[valueEnd - 1];
-  if (last === ';' || last === '{' || last === ',') return undefined;
-  if (valueEnd <= i || s.slice(i, valueEnd) === REDACTED || !names.test(name, 'field')) return undefined;
-  return [i, valueEnd];
+  const last = s[end - 1];
+  const code = (separator === '=' && indented) || last === ';' || last === '{' || last === ',';
+  return { name, separator, keyIndent, valueStart: i, valueEnd: end, code };
 }
+
+/** `|`, `>`, `|-`, `>+`, `|2` (and a comment after it): a YAML block scalar, whose content is the lines below. */
+function isBlockIndicator(s: string, from: number, to: number): boolean {
+  const c = s[from];
+  if (from >= to || (c !== '|' && c !== '>')) return false;
+  for (let i = from + 1; i < to; i++) {
+    const d = s[i];
+    if (d === '#') return s[i - 1] === ' ' || s[i - 1] === '\t';
+    if (d !== '-' && d !== '+' && d !== ' ' && d !== '\t' && !(d >= '0' && d <= '9')) return false;
+  }
+  return true;
+}
+
+/** A quick test: could the text hold a YAML document of kind Secret? */
+function mayHoldYamlSecret(s: string): boolean {
+  return s.indexOf('Secret') >= 0;
+}
+
+/** The YAML documents (numbered from 0, one more at each `---` line) with a `kind: Secret` line. */
+function findSecretDocuments(s: string): Set<number> {
+  const found = new Set<number>();
+  let document = 0;
+  for (let start = 0; start < s.length; ) {
+    let end = s.indexOf('\n', start);
+    if (end < 0) end = s.length;
+    if (isDocumentStart(s, start, end)) document++;
+    let i = start;
+    while (i < end && (s[i] === ' ' || s[i] === '\t' || (s[i] === '-' && s[i + 1] === ' '))) i++;
+    if (s.startsWith('kind:', i)) {
+      let kind = s.slice(i + 5, end).trim();
+      if (kind.length >= 2 && (kind[0] === '"' || kind[0] === "'") && kind[kind.length - 1] === kind[0]) kind = kind.slice(1, -1);
+      if (kind === 'Secret') found.add(document);
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+/** `---` alone on its line (or before a comment or a document's content): a new YAML document. */
+function isDocumentStart(s: string, start: number, end: number): boolean {
+  if (!s.startsWith('---', start)) return false;
+  const c = s[start + 3];
+  return start + 3 >= end || c === ' ' || c === '\t' || c === '\r';
+}
+
+const CR = 0x0d;
 
 /** Letters, digits, `_`, `-`, `.`: what configuration keys are made of. */
 const NAME_CHAR = new Uint8Array(65536);

@@ -25,10 +25,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 82 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 92 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value'];
+export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -286,6 +286,28 @@ export function buildPlantedCapture(): Wire {
   const authz = hpack([[':method', 'POST'], [':scheme', 'http'], [':authority', 'authz:9001'], [':path', '/envoy.service.auth.v3.Authorization/Check'], ['content-type', 'application/grpc']]);
   w.send(next(), 1, 40039, 9001, Buffer.concat([preface, settings, h2frame(1, 0x4, 1, authz), h2frame(0, 0, 1, grpcBody(checkRequest)), h2frame(0, 0x1, 1, grpcBody(attribute))]));
   w.send(next(), 2, 9001, 40039, Buffer.concat([settings, h2frame(1, 0x4, 1, resHeaders), h2frame(0, 0, 1, grpcMessage('ok')), h2frame(1, 0x5, 1, hpack([['grpc-status', '0']]))]));
+  // Secrets in the middle of text: a logfmt log line, a metrics exposition's label, a curl command
+  // with its bearer token quoted in a JSON string.
+  const textResponse = (type: string, body: string) => `HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  http1(w, next(), 40042, 'GET /logs/tail HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/plain', `ts=2026-12-06T10:00:00Z level=warn msg="login failed" password=${S[82]} attempt=visible-attempt\n`));
+  http1(w, next(), 40043, 'GET /metrics HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/plain; version=0.0.4', `# TYPE app_info gauge\napp_info{job="visible-job2",api_token="${S[90]}"} 1\n`));
+  http1(w, next(), 40044, withBody('POST /jobs HTTP/1.1', 'application/json', JSON.stringify({ cmd: `curl -H 'Authorization: Bearer ${S[91]}' http://api/v1` })), OK);
+  // XML: a SOAP header's WS-Security password, a .NET configuration's name/value element (an S3
+  // listing's <Key> stays), a page's CSRF token in a meta element.
+  const soap = `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><wsse:Security><wsse:UsernameToken><wsse:Password Type="PasswordText">${S[83]}</wsse:Password></wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><GetOrder/></soap:Body></soap:Envelope>`;
+  http1(w, next(), 40045, withBody('POST /soap HTTP/1.1', 'text/xml', soap), OK);
+  const xmlConfig = `<configuration><appSettings><add key="DbPassword" value="${S[84]}"/><add key="Region" value="visible-region"/></appSettings><ListBucketResult><Contents><Key>visible-object-key</Key></Contents></ListBucketResult></configuration>`;
+  http1(w, next(), 40046, 'GET /config.xml HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('application/xml', xmlConfig));
+  http1(w, next(), 40047, 'GET /login HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/html', `<html><head><meta name="csrf-token" content="${S[85]}"><title>visible-login</title></head><body></body></html>`));
+  // YAML: a private key as a block scalar, and a Secret as `kubectl get secret -o yaml` prints it (data before kind).
+  http1(w, next(), 40048, 'GET /app.yaml HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('application/yaml', `tls:\n  private_key: |\n    MIIEvQIBADAN\n    ${S[86]}\n  mode: visible-mode\n`));
+  http1(w, next(), 40049, 'GET /api/v1/namespaces/shop/secrets/db HTTP/1.1\r\nHost: api\r\nAccept: application/yaml\r\n\r\n', textResponse('application/yaml', `apiVersion: v1\ndata:\n  db-conn: ${S[87]}\nkind: Secret\nmetadata:\n  name: visible-secret-name\n`));
+  // GraphQL: a password as an inline argument, and one as a variable whose own name says nothing.
+  const graphql = [
+    { query: `mutation { login(tenant: "visible-owner", password: "${S[88]}") { ok } }` },
+    { query: 'mutation Login($p: String!) { login(password: $p) { ok } }', variables: { p: S[89] } },
+  ];
+  http1(w, next(), 40050, withBody('POST /graphql HTTP/1.1', 'application/json', JSON.stringify(graphql)), OK);
   return w;
 }
 

@@ -1,0 +1,207 @@
+// Secrets written as `name=value` or `name: "value"` in the middle of text,
+// where neither the query-string rules (a name after `?`, `&`, `;` or `#`) nor
+// the configuration-line rules (a name at a line's start) look: logfmt log
+// lines (`level=info user=bob password=…`), label sets (`{job="api",
+// token="…"}`), XML attributes (`<auth password="…"/>`), command lines
+// (`--password=…`), code (`const apiKey = "…"`) and GraphQL arguments
+// (`login(username: "bob", password: "…")`). The value of such a pair is
+// redacted when its name is sensitive.
+//
+// One walk over the separators, each found by indexOf: a name is read
+// backwards from its separator (at most MAX_NAME characters), a value forwards
+// to its end. Linear in the text.
+
+import type { SensitiveNames } from './names.js';
+import { REDACTED, isRedacted } from './redacted.js';
+
+/** A name this long or longer is not a key (and bounds the backward read). */
+const MAX_NAME = 96;
+
+/** Authorization schemes: after `Authorization: Bearer` the credentials are the next word. */
+const SCHEMES = new Set(['bearer', 'basic', 'digest', 'token', 'negotiate', 'aws4-hmac-sha256']);
+const MAX_SCHEME = 16;
+
+/** `s` with the value of every inline pair whose name is sensitive replaced by [REDACTED]; `s` itself when none. */
+export function redactInlinePairs(s: string, names: SensitiveNames): string {
+  return scan(s, names, false) as string;
+}
+
+/**
+ * Could a JSON text hold such a pair inside one of its strings? A JSON key's own
+ * colon follows its closing quote and is not counted; `password=…` or
+ * `password: \"…\"` inside a string value is.
+ */
+export function hasInlinePair(s: string, names: SensitiveNames): boolean {
+  return scan(s, names, true) as boolean;
+}
+
+function scan(s: string, names: SensitiveNames, testOnly: boolean): string | boolean {
+  let out = '';
+  let copied = 0;
+  let eq = s.indexOf('=');
+  let colon = s.indexOf(':');
+  const stops = new BareEnds(s);
+  while (eq >= 0 || colon >= 0) {
+    const at = eq < 0 ? colon : colon < 0 ? eq : Math.min(eq, colon);
+    if (at === eq) eq = s.indexOf('=', at + 1);
+    else colon = s.indexOf(':', at + 1);
+    if (at < copied) continue;
+    const value = pairValue(s, at, names, testOnly, stops);
+    if (!value) continue;
+    if (testOnly) return true;
+    out += s.slice(copied, value[0]) + REDACTED;
+    copied = value[1];
+  }
+  if (testOnly) return false;
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** Where the value of the pair whose separator is s[at] lies, when its name is sensitive. */
+function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boolean, stops: BareEnds): [number, number] | undefined {
+  const separator = s.charCodeAt(at);
+  const next = s.charCodeAt(at + 1);
+  // `==`, `!=`, `<=`, `=>`, `:=` and `::` are operators; `://` is a URL.
+  if (next === EQUALS || (separator === COLON && next === COLON) || (separator === COLON && next === SLASH && s.charCodeAt(at + 2) === SLASH)) return undefined;
+  let nameEnd = at;
+  while (nameEnd > 0 && isBlank(s.charCodeAt(nameEnd - 1)) && at - nameEnd < 2) nameEnd--;
+  const before = s.charCodeAt(nameEnd - 1);
+  if (before === EQUALS || before === COLON || before === BANG || before === LT || before === GT) return undefined;
+  // A quoted name (`"password": "…"` in text that is not parsed as JSON).
+  let quote = 0;
+  if (before === QUOTE || before === APOSTROPHE) {
+    quote = before;
+    nameEnd--;
+    // A JSON key's closing quote: in raw JSON the key is what JSON_KEY reads; only its value is searched here.
+    if (testOnly && quote === QUOTE && separator === COLON) return undefined;
+  }
+  let nameStart = nameEnd;
+  while (nameStart > 0 && nameEnd - nameStart < MAX_NAME && NAME_CHAR[s.charCodeAt(nameStart - 1)] === 1) nameStart--;
+  if (nameStart === nameEnd || nameEnd - nameStart >= MAX_NAME) return undefined;
+  // The name starts the text or follows a boundary (so `Xpassword=` is not `password=`).
+  if (nameStart > 0) {
+    const b = s.charCodeAt(nameStart - 1);
+    if (quote !== 0 ? b !== quote : BOUNDARY[b] !== 1) return undefined;
+  }
+  // Look at the value before the name: most separators (a time, a URL, CSS) fail here.
+  let i = at + 1;
+  while (i < s.length && isBlank(s.charCodeAt(i)) && i - at <= 2) i++;
+  const range = valueRange(s, i, separator, stops);
+  if (!range) return undefined;
+  if (!isSecretName(s.slice(nameStart, nameEnd), names)) return undefined;
+  return range;
+}
+
+/** The value starting at s[i]: a quoted string (its inside) or a bare word; a scheme's credentials with it. */
+function valueRange(s: string, i: number, separator: number, stops: BareEnds): [number, number] | undefined {
+  const c = s.charCodeAt(i);
+  if (c === QUOTE || c === APOSTROPHE) {
+    const start = i + 1;
+    let end = start;
+    while (end < s.length) {
+      const d = s.charCodeAt(end);
+      if (d === c || d === NEWLINE) break;
+      end += d === BACKSLASH ? 2 : 1;
+    }
+    end = Math.min(end, s.length);
+    // `password=\"x\"` inside a string that holds JSON: the value ends at the escaped quote.
+    if (end > start && s.charCodeAt(end - 1) === BACKSLASH) end--;
+    if (end <= start || isRedacted(s, start, end)) return undefined;
+    // `cookie="__utma="+a+"…"`: a string being built is code, not a value.
+    if (s.charCodeAt(end) === c && s.charCodeAt(end + 1) === PLUS) return undefined;
+    return [start, end];
+  }
+  // `password: \"x\"` as raw JSON text shows it.
+  if (c === BACKSLASH && (s.charCodeAt(i + 1) === QUOTE || s.charCodeAt(i + 1) === APOSTROPHE)) {
+    const close = s.indexOf('\\' + s[i + 1], i + 2);
+    const end = close < 0 ? lineEnd(s, i + 2) : close;
+    if (end <= i + 2 || isRedacted(s, i + 2, end)) return undefined;
+    return [i + 2, end];
+  }
+  if (s.startsWith(REDACTED, i)) return undefined;
+  // After a colon only a quoted value or a scheme's credentials: `token: this.token,` is code and
+  // `password: ` in prose is a label (a line that starts with it is configuration: lines.ts).
+  if (separator === COLON) return schemeCredentials(s, i);
+  const end = stops.from(i);
+  return end === i ? undefined : [i, end];
+}
+
+/** `Authorization: Bearer abc`: the scheme (a short word at `i`) stays, its credentials go. */
+function schemeCredentials(s: string, i: number): [number, number] | undefined {
+  let end = i;
+  while (end < s.length && end - i <= MAX_SCHEME && BARE_END[s.charCodeAt(end)] !== 1) end++;
+  if (end === i || s.charCodeAt(end) !== SPACE || !SCHEMES.has(s.slice(i, end).toLowerCase())) return undefined;
+  let cred = end + 1;
+  while (cred < s.length && BARE_END[s.charCodeAt(cred)] !== 1) cred++;
+  if (cred === end + 1 || isRedacted(s, end + 1, cred)) return undefined;
+  return [end + 1, cred];
+}
+
+/**
+ * A sensitive name, except two of Kubeshark's words that mean something else as words in text:
+ * `key` names a key of any kind (a logfmt `key=orders/7`, an S3 listing's `<Key>`, .NET's
+ * `<add key="Region" …>`), and `address` a network address (`address=10.0.0.7:8080`) or the server
+ * signature of every Apache and nginx error page (`<address>Apache/2.4 …</address>`). As JSON fields
+ * they are still redacted; `apiKey` and `secret_key` count here too.
+ */
+export function isSecretName(name: string, names: SensitiveNames): boolean {
+  if (!names.test(name, 'field')) return false;
+  if (name.length !== 3 && name.length !== 7) return true;
+  const lower = name.toLowerCase();
+  return lower !== 'key' && lower !== 'address';
+}
+
+/**
+ * Where the bare value starting at a position ends. Separators are visited in order, so the stop found
+ * last is the answer for every position before it: `{a=b{a=b…` (each value running to the text's end)
+ * is read once, not once per separator.
+ */
+class BareEnds {
+  private start = -1;
+  private stop = -1;
+
+  constructor(private readonly s: string) {}
+
+  from(i: number): number {
+    if (i >= this.start && i <= this.stop) return this.stop;
+    let end = i;
+    while (end < this.s.length && BARE_END[this.s.charCodeAt(end)] !== 1) end++;
+    this.start = i;
+    this.stop = end;
+    return end;
+  }
+}
+
+function lineEnd(s: string, from: number): number {
+  const nl = s.indexOf('\n', from);
+  return nl < 0 ? s.length : nl;
+}
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === TAB;
+}
+
+const EQUALS = 0x3d;
+const COLON = 0x3a;
+const SLASH = 0x2f;
+const BANG = 0x21;
+const LT = 0x3c;
+const GT = 0x3e;
+const QUOTE = 0x22;
+const APOSTROPHE = 0x27;
+const BACKSLASH = 0x5c;
+const SPACE = 0x20;
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const PLUS = 0x2b;
+
+/** Letters, digits, `_`, `-`, `.`: what keys are made of. */
+const NAME_CHAR = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.') NAME_CHAR[c.charCodeAt(0)] = 1;
+
+/** What may stand before a name: the text's whitespace and punctuation that opens or separates pairs. */
+const BOUNDARY = new Uint8Array(65536);
+for (const c of ' \t\r\n,{([;|&?"\'') BOUNDARY[c.charCodeAt(0)] = 1;
+
+/** What ends a bare value: whitespace and the punctuation that closes or separates pairs. */
+const BARE_END = new Uint8Array(65536);
+for (const c of ' \t\r\n,;&)}]"\'<>|') BARE_END[c.charCodeAt(0)] = 1;

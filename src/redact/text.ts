@@ -1,0 +1,17 @@
+// A string of content (a text body, a JSON string value, a header value): every
+// scan for secrets in free text, in one place. A summary is not content: it is
+// shark's own line and keeps the URL rules only (urls.ts redactUrlText).
+
+import type { SensitiveNames } from './names.js';
+import { redactUrlText } from './urls.js';
+import { redactXml } from './xml.js';
+import { redactInlinePairs } from './inline-pairs.js';
+
+/**
+ * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
+ * pairs: `<add key="DbPassword" value="…"/>` is read by its `key` attribute before that attribute's
+ * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs.
+ */
+export function redactContentText(s: string, names: SensitiveNames): string {
+  return redactInlinePairs(redactXml(redactUrlText(s, names), names), names);
+}

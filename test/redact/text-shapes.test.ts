@@ -1,0 +1,132 @@
+// Secrets inside free text that neither a query string's nor a configuration line's rules reach:
+// `name=value` pairs mid-line (logfmt, label sets, command lines), `name: "value"` (GraphQL
+// arguments, code), `Authorization: Bearer …` quoted in text, XML and HTML elements and attributes,
+// YAML block scalars and YAML Kubernetes Secrets, GraphQL variables bound to a sensitive argument.
+// What is not a secret stays, and inputs built to make these scans slow finish.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRedactor, REDACTED } from '../../src/redact/entry.js';
+import type { Entry } from '../../src/model/entry.js';
+
+function entry(body: string): Entry {
+  return {
+    id: '1-1',
+    timestamp: 1_700_000_000_000,
+    protocol: 'http',
+    transport: 'tcp',
+    elapsedTime: 1,
+    src: { ip: '198.18.0.1', port: 40000, name: '', namespace: '', pod: '', service: '', node: '' },
+    dst: { ip: '198.18.0.2', port: 80, name: '', namespace: '', pod: '', service: '', node: '' },
+    request: { method: 'POST', path: '/x', url: '/x', headers: {}, body },
+    response: null,
+    error: false,
+    requestSize: 1,
+    responseSize: 1,
+    summary: 'POST /x → 200',
+  };
+}
+
+const redact = createRedactor();
+const body = (text: string): string => redact(entry(text)).request!.body;
+/** The same text held in a JSON string value, as a log shipper or a ConfigMap carries it. */
+const inJson = (text: string): string => JSON.parse(body(JSON.stringify({ text }))).text;
+
+test('name=value pairs mid-line: logfmt, label sets, command lines, connection strings, code', () => {
+  const cases: Array<[string, string]> = [
+    ['ts=1 level=warn msg="login failed" password=logfmtSECRET attempt=3', 'ts=1 level=warn msg="login failed" password=[REDACTED] attempt=3'],
+    ['level=info api_token="quoted SECRET" done=1', 'level=info api_token="[REDACTED]" done=1'],
+    ['app_info{job="api",client_secret="labelSECRET"} 1', 'app_info{job="api",client_secret="[REDACTED]"} 1'],
+    ['mysql -h db --password=cliSECRET shop', 'mysql -h db --password=[REDACTED] shop'],
+    ['Server=db;Database=shop;User Id=visible;Password = connSECRET;', 'Server=db;Database=shop;User Id=visible;Password = [REDACTED];'],
+    ['const apiKey = "codeSECRET"; if (a == b) x = y;', `const apiKey = "${REDACTED}"; if (a == b) x = y;`],
+  ];
+  for (const [text, expected] of cases) {
+    assert.equal(body(text), expected, text);
+    assert.equal(inJson(text), expected, `${text} in a JSON string`);
+  }
+});
+
+test('name: "value" pairs (GraphQL arguments) and an Authorization scheme quoted in text; a bare colon is prose', () => {
+  const query = { query: 'mutation { login(tenant: "visible", password: "gqlSECRET") { ok } }' };
+  assert.deepEqual(JSON.parse(body(JSON.stringify(query))), { query: `mutation { login(tenant: "visible", password: "${REDACTED}") { ok } }` });
+  assert.equal(inJson(`curl -H 'Authorization: Bearer curlSECRET' http://api`), `curl -H 'Authorization: Bearer ${REDACTED}' http://api`);
+  assert.equal(body('got "Authorization: Basic YmFzaWNTRUNSRVQ=" back'), `got "Authorization: Basic ${REDACTED}" back`);
+  // Not pairs: times, URLs, numbers after a colon, code reading a field, operators, a string being built.
+  const prose = 'at 12:30 see http://x/y?a=b retry: 5 token: this.token, if (password == x) _ubd.cookie="__utma="+a;';
+  assert.equal(body(`a\n${prose}`), `a\n${prose}`);
+  assert.equal(inJson(prose), prose);
+});
+
+test('GraphQL variables bound to a sensitive argument go whatever they are called; others stay', () => {
+  const request = {
+    query: 'mutation Login($p: String!, $t: String) { login(password: $p, tenant: $t) { ok } reset(input: { newPassword: $np }) }',
+    variables: { p: 'varSECRET', t: 'visible-tenant', np: 'nestedSECRET' },
+  };
+  const out = JSON.parse(body(JSON.stringify([request])))[0];
+  assert.deepEqual(out.variables, { p: REDACTED, t: 'visible-tenant', np: REDACTED });
+  assert.equal(out.query, request.query);
+});
+
+test('XML and HTML: sensitive elements, name/value elements, CDATA, a meta CSRF token; an S3 <Key> and other elements stay', () => {
+  const soap = '<s:Envelope><s:Header><wsse:UsernameToken><wsse:Password Type="PasswordText"> soapSECRET </wsse:Password></wsse:UsernameToken></s:Header><s:Body><id>7</id></s:Body></s:Envelope>';
+  assert.equal(body(soap), soap.replace(' soapSECRET ', ` ${REDACTED} `));
+  const config = '<appSettings><add key="DbPassword" value="netSECRET"/><add key="Region" value="eu"/><entry key="token">entrySECRET</entry></appSettings>';
+  assert.equal(body(config), config.replace('netSECRET', REDACTED).replace('entrySECRET', REDACTED));
+  const cdata = '<creds><clientSecret><![CDATA[cdataSECRET]]></clientSecret></creds>';
+  assert.equal(body(cdata), `<creds><clientSecret><![CDATA[${REDACTED}]]></clientSecret></creds>`);
+  const page = '<html><head><meta name="csrf-token" content="csrfSECRET"><title>Shop</title></head><body><form><input type="password" name="password" value="formSECRET"><input name="q" value="visible"></form></body></html>';
+  assert.equal(body(page), page.replace('csrfSECRET', REDACTED).replace('formSECRET', REDACTED));
+  const s3 = '<ListBucketResult><Name>visible-bucket</Name><Contents><Key>photos/visible.jpg</Key><Size>7</Size></Contents></ListBucketResult>';
+  assert.equal(body(s3), s3);
+  const attribute = '<auth user="visible" password="attrSECRET"/>';
+  assert.equal(body(attribute), `<auth user="${REDACTED}" password="${REDACTED}"/>`);
+});
+
+test('YAML: a block scalar under a sensitive name goes whole; the keys after it stay', () => {
+  const yaml = 'tls:\n  private_key: |-\n    -----BEGIN EC KEY-----\n    blockSECRET\n\n    more\n  mode: visible\nnext: 1\n';
+  assert.equal(body(yaml), `tls:\n  private_key: |-\n    ${REDACTED}\n  mode: visible\nnext: 1\n`);
+  const folded = 'password: >  # folded\n  foldedSECRET\n';
+  assert.equal(body(folded), `password: >  # folded\n  ${REDACTED}\n`);
+  // A block scalar under another name stays, and so does a `|` value on one line.
+  const other = 'script: |\n  echo visible\npipe: a | b\n';
+  assert.equal(body(other), other);
+});
+
+test('YAML Kubernetes Secrets: data and stringData values go whatever their keys (data before kind, as kubectl prints it; in a List); other documents stay', () => {
+  const secret = 'apiVersion: v1\ndata:\n  db-conn: c2VjcmV0U0VDUkVU\n  tls.crt: |\n    LS0tLS1CRUdJTg==\n    pemSECRET\nkind: Secret\nmetadata:\n  name: visible-name\ntype: Opaque\n';
+  assert.equal(body(secret), `apiVersion: v1\ndata:\n  db-conn: ${REDACTED}\n  tls.crt: |\n    ${REDACTED}\nkind: Secret\nmetadata:\n  name: visible-name\ntype: Opaque\n`);
+  const list = 'items:\n- apiVersion: v1\n  kind: "Secret"\n  stringData:\n    conn: listSECRET\n  metadata:\n    name: visible\nkind: List\n';
+  assert.equal(body(list), list.replace('listSECRET', REDACTED));
+  const documents = `apiVersion: v1\nkind: ConfigMap\ndata:\n  mode: visible-mode\n---\n${secret}---\nkind: SecretProviderClass\ndata:\n  provider: visible-provider\n`;
+  const out = inJson(documents);
+  assert.ok(out.includes('visible-mode') && out.includes('visible-provider') && out.includes('visible-name'), out);
+  assert.ok(!out.includes('c2VjcmV0') && !out.includes('pemSECRET'), out);
+});
+
+test('an INI file is text, not a JSON array: its [section] does not hide its values', () => {
+  assert.equal(body('[database]\nhost = db\npassword = iniSECRET\n'), `[database]\nhost = db\npassword = ${REDACTED}\n`);
+  assert.equal(body('[1, 2]'), '[1, 2]');
+});
+
+test('hostile inputs to the text scans finish: separators, tags, dollars and block lines by the million', { timeout: 60_000 }, () => {
+  const MB = 1 << 20;
+  const inputs = [
+    'a'.repeat(95) + '='.repeat(MB), // a long name, then separators with none between them
+    ('b'.repeat(90) + ':').repeat(MB / 91), // names just under the bound, each before a colon
+    '{a=b'.repeat(MB / 4), // bare values that each run to the text's end
+    '(token=Bearer '.repeat(MB / 14), // schemes whose credentials never end
+    'password="'.repeat(MB / 10), // quoted values never closed
+    'password=\\"'.repeat(MB / 11),
+    '<password>'.repeat(MB / 10) + '</x>', // sensitive elements, their text never closed
+    '<a name="token" value="'.repeat(MB / 22) + '/>',
+    '<'.repeat(MB) + '</',
+    '{"query":"' + 'password: $'.repeat(MB / 11) + '","variables":{}}',
+    'password: |\n' + '  x\n'.repeat(MB / 4), // one block scalar a million lines long
+    'kind: Secret\ndata:\n' + '  k: v\n'.repeat(MB / 6),
+  ];
+  for (const text of inputs) {
+    const out = redact(entry(text));
+    assert.equal(typeof out.request!.body, 'string');
+  }
+});

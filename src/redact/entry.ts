@@ -66,8 +66,8 @@ const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
 const PARAM_FIELDS = new Set(['query', 'queryparams', 'params', 'form', 'cookies']);
 /** Fields whose value is a message body (a string, or already parsed). */
 const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
-/** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables. */
-const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables']);
+/** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables, a Loki push's label sets. */
+const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush']);
 /** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
 const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);

@@ -25,7 +25,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 92 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 93 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login'];
@@ -267,7 +267,8 @@ export function buildPlantedCapture(): Wire {
   // holding a logfmt password and a JSON token, each secret split by a back-reference.
   const line = (text: string) => protoField(2, protoField(1, '\u0008\u0001') + protoField(2, text));
   const lokiLines = [`note=secretVal level=info password=${S[73]}`, `{"seen":"secretVal","token":"${S[74]}"}`];
-  const push = protoField(1, protoField(1, '{job="visible-job"}') + lokiLines.map(line).join(''));
+  // Its label set names a stream, but nothing stops a label from carrying a token.
+  const push = protoField(1, protoField(1, `{job="visible-job", api_token="${S[92]}"}`) + lokiLines.map(line).join(''));
   const packed = snappySplitting(snappySplitting(Buffer.from(push, 'latin1'), S[73]), S[74], true);
   http1(w, next(), 40038, withBody('POST /loki/api/v1/push HTTP/1.1', 'application/x-protobuf', packed.toString('latin1')), OK);
   // A Deployment read from the API server: a container's env var holds a password inline. And a

@@ -17,6 +17,8 @@ const SHARK_WHOLE = [
   'cookies', 'setcookie', 'proxyauthorization', 'authenticationinfo', 'proxyauthenticationinfo', 'secret',
   'pwd', 'passwd', 'passphrase', 'credential', 'credentials', 'privatekey', 'signature', 'sig', 'assertion',
   'session', 'sessionid', 'sid', 'otp', 'pin', 'requirepass', 'masterauth',
+  // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team).
+  'honeycombteam',
   // Payment and identity numbers, beside Kubeshark's personal data.
   'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
 ];

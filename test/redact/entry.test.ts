@@ -123,7 +123,7 @@ test('JSON keys in any case or written with \\u escapes are still found', () => 
 test('names: normalised, whole or by a secret suffix; look-alikes and protocol fields stay', async () => {
   const { SensitiveNames } = await import('../../src/redact/names.js');
   const n = new SensitiveNames();
-  for (const h of ['X-Api-Key', 'Authorization', 'Proxy-Authorization', 'Cookie', 'Set-Cookie', 'X-Amz-Security-Token', 'X-Goog-Api-Key', 'X-Jwt-Assertion', 'Authentication-Info', 'Ocp-Apim-Subscription-Key', 'X-CSRF-Token']) {
+  for (const h of ['X-Api-Key', 'Authorization', 'Proxy-Authorization', 'Cookie', 'Set-Cookie', 'X-Amz-Security-Token', 'X-Goog-Api-Key', 'X-Jwt-Assertion', 'Authentication-Info', 'Ocp-Apim-Subscription-Key', 'X-CSRF-Token', 'X-Honeycomb-Team']) {
     assert.ok(n.test(h, 'header'), h);
   }
   for (const f of ['client_secret', 'access_token', 'refresh_token', 'id_token', 'apiKey', 'private_key', 'privateKey', 'db_password', 'JSESSIONID', 'PHPSESSID', 'signature', 'credentials', 'passwd']) {

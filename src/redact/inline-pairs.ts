@@ -82,7 +82,7 @@ function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boole
     const b = s.charCodeAt(nameStart - 1);
     if (quote !== 0 ? b !== quote : BOUNDARY[b] !== 1) return undefined;
   }
-  // Look at the value before the name: most separators (a time, a URL, CSS) fail here.
+  // The value is read before the name is judged: most separators (a time, a URL, CSS) fail here, cheaply.
   let i = at + 1;
   while (i < s.length && isBlank(s.charCodeAt(i)) && i - at <= 2) i++;
   const range = valueRange(s, i, separator, stops);

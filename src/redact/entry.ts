@@ -17,7 +17,7 @@ import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
-import { isKubernetesSecret, redactKubernetesSecret } from './kubernetes.js';
+import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
@@ -245,16 +245,18 @@ class EntryRedaction {
   }
 
   /** A request/response object or anything below it; the same object back when nothing changed. */
-  object(input: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
+  object(input: Record<string, any>, depth: number, zone: Zone, parent = ''): Record<string, any> {
     // A Kubernetes Secret in a body: its values go whatever their keys are called.
     let o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
+    // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors.
+    const keyIsName = zone === 'field' && keyIsAName(o, parent);
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
-      if (this.names.test(k, zone)) nv = this.redacted(v);
+      if (this.names.test(k, zone) && !(keyIsName && k === 'key') && !(zone === 'field' && isSecretVolume(k, v))) nv = this.redacted(v);
       else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
         const red = redactBase64Body(v, this.names, this.json);
         if (red !== undefined) {
@@ -267,7 +269,7 @@ class EntryRedaction {
       } else if (typeof v === 'string') nv = this.string(k, v, zone);
       else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
-        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner);
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner, k);
       }
       if (nv !== v) {
         copy ??= { ...o };

@@ -56,3 +56,36 @@ export function holdsKubernetesSecret(bytes: Buffer): boolean {
   const text = bytes.toString('latin1');
   return text.includes(PROTOBUF_MAGIC) && SECRET_KINDS.some((kind) => text.includes(kind));
 }
+
+/**
+ * Kubernetes objects name keys in many places where the key is a name, not a secret: which key of a
+ * Secret or ConfigMap an env var reads (`secretKeyRef: {name: db, key: password}`), which a volume
+ * projects (`items: [{key: tls.crt, path: cert.pem}]`), which label a selector or a toleration
+ * tests (`{key: dedicated, operator: In, values: […]}`). Kubeshark's list calls every `key` field
+ * sensitive; in these objects its value stays readable (their other fields are judged as usual).
+ * `parent`: the field the object is the value of.
+ */
+export function keyIsAName(o: Record<string, unknown>, parent: string): boolean {
+  if (typeof o.key !== 'string') return false;
+  if (parent === 'secretKeyRef' || parent === 'configMapKeyRef') return true;
+  if (typeof o.operator === 'string') return true;
+  // A KeyToPath: key, path and, at most, mode.
+  if (typeof o.path !== 'string') return false;
+  for (const k in o) if (k !== 'key' && k !== 'path' && k !== 'mode') return false;
+  return true;
+}
+
+/** The fields of a Secret volume (SecretVolumeSource, and SecretProjection in a projected volume). */
+const SECRET_VOLUME_FIELDS = new Set(['secretName', 'name', 'items', 'defaultMode', 'optional']);
+
+/**
+ * `secret: {secretName: tls, items: […]}` in a Pod's volumes names a Secret to mount; the field's
+ * name is sensitive, its value is a reference (judged field by field, not redacted whole).
+ */
+export function isSecretVolume(field: string, v: unknown): boolean {
+  if (field !== 'secret' || v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.secretName !== 'string' && typeof o.name !== 'string') return false;
+  for (const k in o) if (!SECRET_VOLUME_FIELDS.has(k)) return false;
+  return true;
+}

@@ -197,6 +197,23 @@ test('Kubernetes objects: a container env var of a sensitive name loses its valu
   assert.equal(redact(ws).request!.headers['sec-websocket-protocol'], `base64url.bearer.authorization.k8s.io.${REDACTED}, v4.channel.k8s.io`);
 });
 
+test('Kubernetes objects: the key a reference, a volume item, a selector or a toleration names stays, and a Secret volume; a key that is a value still goes', () => {
+  const pod = {
+    kind: 'Pod',
+    spec: {
+      containers: [{ env: [{ name: 'DB_PASS', valueFrom: { secretKeyRef: { name: 'db', key: 'visible-secret-key' } } }, { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'visible-cm-key' } } }] }],
+      volumes: [{ name: 'tls', secret: { secretName: 'visible-volume-secret', items: [{ key: 'visible-tls-crt', path: 'cert.pem' }] } }],
+      tolerations: [{ key: 'visible-taint', operator: 'Exists', effect: 'NoSchedule' }],
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'visible-label', operator: 'In', values: ['a'] }] }] } } },
+    },
+    // Not a reference: an API key stored under `key` beside a name.
+    integrations: [{ name: 'stripe', key: 'keySECRET' }, { key: 'pathSECRET', path: '/x', extra: 1 }, { secret: { name: 'x', value: 'valueSECRET' } }],
+  };
+  const out = JSON.stringify(redact(entry({}, { status: 200, headers: {}, body: JSON.stringify(pod) })));
+  for (const visible of ['visible-secret-key', 'visible-cm-key', 'visible-volume-secret', 'visible-tls-crt', 'visible-taint', 'visible-label']) assert.ok(out.includes(visible), visible);
+  assert.ok(!out.includes('keySECRET') && !out.includes('pathSECRET') && !out.includes('valueSECRET'), out);
+});
+
 test('header-like lines in text (a STOMP CONNECT frame over WebSocket) and payment fields', () => {
   const stomp = 'CONNECT\naccept-version:1.2\nhost:broker\nlogin:guest\npasscode:stompSECRET\n\n\u0000';
   const out = redact(entry({ body: stomp })).request!.body as string;

@@ -10,6 +10,7 @@ import type { SensitiveNames } from './names.js';
 import { REDACTED } from './redacted.js';
 import { redactTokens } from './tokens.js';
 import { redactNamedLines } from './lines.js';
+import { redactInlinePairs } from './inline-pairs.js';
 
 export { REDACTED };
 
@@ -74,10 +75,19 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): s
       const valueStart = j + 1;
       let k = valueStart;
       while (k < s.length && !VALUE_END[s.charCodeAt(k)]) k++;
-      if (k > valueStart && s.slice(valueStart, k) !== REDACTED && names.test(safeDecode(s.slice(nameStart, j)), 'param')) {
+      const name = k > valueStart && s.slice(valueStart, k) !== REDACTED ? safeDecode(s.slice(nameStart, j)) : '';
+      if (name !== '' && names.test(name, 'param')) {
         if (testOnly) return true;
         out += s.slice(copied, valueStart) + REDACTED;
         copied = k;
+      } else if (name === 'query' || name === 'variables') {
+        // GraphQL over GET: `?query={user(token:"…")}` and `&variables={"password":"…"}`, URL-encoded.
+        const red = redactGraphqlParam(s.slice(valueStart, k), names);
+        if (red !== undefined) {
+          if (testOnly) return true;
+          out += s.slice(copied, valueStart) + red;
+          copied = k;
+        }
       }
       j = k;
     }
@@ -109,6 +119,17 @@ class Separators {
     }
     return first;
   }
+}
+
+const ENCODED_REDACTED = encodeURIComponent(REDACTED);
+
+/** A GraphQL document or its variables as a URL parameter's value: re-encoded with its inline pairs redacted; undefined when none. */
+function redactGraphqlParam(value: string, names: SensitiveNames): string | undefined {
+  const text = safeDecode(value);
+  if (text.indexOf(':') < 0 && text.indexOf('=') < 0) return undefined;
+  const red = redactInlinePairs(text, names);
+  // [REDACTED] stands as it does in every other parameter, not percent-encoded.
+  return red === text ? undefined : encodeURIComponent(red).split(ENCODED_REDACTED).join(REDACTED);
 }
 
 /** A string that may hold URLs, a query string or configuration lines: userinfo, sensitive parameters and lines. */

@@ -68,6 +68,20 @@ test('GraphQL variables bound to a sensitive argument go whatever they are calle
   assert.equal(out.query, request.query);
 });
 
+test('GraphQL over GET: inline arguments in ?query= and sensitive variables in &variables= go, the rest of the URL stays', () => {
+  const query = encodeURIComponent('query { user(id: 7, token: "getSECRET") { name } }');
+  const variables = encodeURIComponent('{"password":"varSECRET","id":7}');
+  const url = `/graphql?query=${query}&variables=${variables}&op=visible`;
+  const e = { ...entry(''), request: { method: 'GET', path: url, url, headers: {} } };
+  const out = redact(e).request!;
+  assert.ok(!out.url.includes('SECRET') && out.url.endsWith('&op=visible'), out.url);
+  const params = new URLSearchParams(out.url.slice(out.url.indexOf('?')));
+  assert.equal(params.get('query'), `query { user(id: 7, token: "${REDACTED}") { name } }`);
+  assert.deepEqual(JSON.parse(params.get('variables')!), { password: REDACTED, id: 7 });
+  const plain = `/graphql?query=${encodeURIComponent('{ books(first: 10) { title } }')}`;
+  assert.equal(redact({ ...entry(''), request: { method: 'GET', path: plain, url: plain, headers: {} } }).request!.url, plain);
+});
+
 test('XML and HTML: sensitive elements, name/value elements, CDATA, a meta CSRF token; an S3 <Key> and other elements stay', () => {
   const soap = '<s:Envelope><s:Header><wsse:UsernameToken><wsse:Password Type="PasswordText"> soapSECRET </wsse:Password></wsse:UsernameToken></s:Header><s:Body><id>7</id></s:Body></s:Envelope>';
   assert.equal(body(soap), soap.replace(' soapSECRET ', ` ${REDACTED} `));

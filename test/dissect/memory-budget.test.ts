@@ -105,6 +105,20 @@ function endlessHeads(flows: number, segments: number): Packet[] {
   return out;
 }
 
+/** `flows` remote-write uploads (bodies a reader keeps past --max-body), each `segments` × 1400 bytes of a 1 MB body never finished. */
+function remoteWriteUploads(flows: number, segments: number): Packet[] {
+  const out: Packet[] = [];
+  const head = Buffer.from('POST /api/v1/write HTTP/1.1\r\nHost: svc\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: 1048576\r\n\r\n', 'latin1');
+  const pad = Buffer.alloc(1400, 0x61);
+  let t = T0;
+  for (let i = 0; i < flows; i++) out.push(packet((t += 1), tcpSegment(client(i), SERVER, 40000, 80, 1000, SYN), out.length + 1));
+  for (let i = 0; i < flows; i++) out.push(packet((t += 1), tcpSegment(client(i), SERVER, 40000, 80, 1001, PSH_ACK, head), out.length + 1));
+  for (let j = 0; j < segments; j++) {
+    for (let i = 0; i < flows; i++) out.push(packet((t += 1), tcpSegment(client(i), SERVER, 40000, 80, 1001 + head.length + j * 1400, PSH_ACK, pad), out.length + 1));
+  }
+  return out;
+}
+
 interface Run {
   out: { entry: Entry; outAt: number }[];
   engine: DissectionEngine;
@@ -227,6 +241,19 @@ test('heads that never end: the bytes a parser holds are charged, flows are evic
   assert.ok(bounded.engine.budget.peak <= budget, `peak ${bounded.engine.budget.peak}`);
   assert.ok(bounded.engine.summary()['engine.flows_evicted'] > 0);
   assert.ok(bounded.out.some((o) => o.entry.warnings?.includes(EVICTED_WARNING)), 'what eviction cut short is marked');
+  assert.equal(bounded.engine.budget.used, 0);
+});
+
+test('bodies a reader keeps past --max-body (remote write) are charged: flows are evicted within the budget, and nothing stays accounted', () => {
+  // 20 uploads × 280 KB kept (the default --max-body would keep 16 KB of each).
+  const uploads = remoteWriteUploads(20, 200);
+  const unbounded = run(uploads, { memoryBudget: 1024 * MB });
+  assert.ok(unbounded.engine.budget.peak > 20 * 250 * 1024, `kept bytes accounted: ${unbounded.engine.budget.peak}`);
+  assert.equal(unbounded.engine.budget.used, 0);
+  const budget = 2 * MB;
+  const bounded = run(uploads, { memoryBudget: budget });
+  assert.ok(bounded.engine.budget.peak <= budget, `peak ${bounded.engine.budget.peak}`);
+  assert.ok(bounded.engine.summary()['engine.flows_evicted'] > 0);
   assert.equal(bounded.engine.budget.used, 0);
 });
 

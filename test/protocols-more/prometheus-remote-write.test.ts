@@ -185,6 +185,56 @@ test('remote write over HTTP/2 (a receiver behind an h2 proxy): counted from the
   assert.match(call.summary, /^POST \/api\/v1\/push \(2 series, 4 samples\) → 204$/);
 });
 
+test('a batch past --max-body is counted whole (HTTP/1 and HTTP/2); the body shown is still cut, and other bodies are kept only to --max-body', () => {
+  // 400 series of distinct names, random enough that the snappy block stays far past 16 KB.
+  let seed = 7;
+  const word = () => Array.from({ length: 24 }, () => ((seed = (seed * 48271) % 2147483647), 'abcdefghijklmnopqrstuvwxyz_'[seed % 27])).join('');
+  const names = Array.from({ length: 400 }, (_, i) => `m${i}_${word()}${word()}`);
+  const write = Buffer.concat(names.map((name, i) => len(1, Buffer.concat([len(1, Buffer.concat([len(1, '__name__'), len(2, name)])), len(2, sample(i, 1_700_000_000_000 + i))]))));
+  const block = snappyBlock(write);
+  const maxBody = 16 * 1024;
+  assert.ok(block.length > 2 * maxBody, `the batch is ${block.length} bytes packed`);
+  const expected = { version: '1.0', series: 400, samples: 400, histograms: 0, exemplars: 0, metadata: 0 };
+
+  const ctx = fakeContext({ maxBody });
+  const head = `POST /api/v1/write HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: ${block.length}\r\n\r\n`;
+  const other = Buffer.alloc(3 * maxBody, 'x');
+  const otherHead = `POST /upload HTTP/1.1\r\nHost: receiver\r\nContent-Type: text/plain\r\nContent-Length: ${other.length}\r\n\r\n`;
+  feed(http1.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([Buffer.from(head), block]) },
+    { dir: 's2c', data: Buffer.from('HTTP/1.1 204 No Content\r\n\r\n') },
+    { dir: 'c2s', data: Buffer.concat([Buffer.from(otherHead), other]) },
+    { dir: 's2c', data: Buffer.from('HTTP/1.1 204 No Content\r\n\r\n') },
+  ], 'random');
+  assert.equal(ctx.calls.length, 2);
+  const [batch, upload] = ctx.calls;
+  const { metrics, metricsTruncated, ...counts } = batch.request!.remoteWrite;
+  assert.deepEqual(counts, expected, 'counted whole, not marked incomplete');
+  assert.equal(metrics.length, 50);
+  assert.equal(metricsTruncated, true);
+  assert.equal(batch.summary, 'POST /api/v1/write (400 series, 400 samples) → 204');
+  assert.equal(Buffer.from(batch.request!.body, 'base64').length, maxBody, 'the body shown is cut at --max-body');
+  assert.equal(batch.request!.bodyTruncated, true);
+  assert.equal(batch.request!.bodySize, block.length);
+  assert.equal(upload.request!.body.length, maxBody);
+  assert.equal(upload.request!.bodySize, other.length);
+
+  const headers = Buffer.concat([
+    hpack.indexed(3), hpack.indexed(6), hpack.literalNamed(4, '/api/v1/write'), hpack.literalNamed(1, 'receiver'),
+    hpack.literalNamed(31, 'application/x-protobuf'), hpack.literal('content-encoding', 'snappy'), hpack.literal('x-prometheus-remote-write-version', '0.1.0'),
+  ]);
+  const frames = [];
+  for (let at = 0; at < block.length; at += 16_000) frames.push(h2frame(FrameType.DATA, at + 16_000 >= block.length ? Flags.END_STREAM : 0, 1, block.subarray(at, at + 16_000)));
+  const h2 = fakeContext({ maxBody });
+  feed(http2.createTcpParser!(h2), h2, [
+    { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, headers), ...frames]) },
+    { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, hpack.literalNamed(8, '204'))]) },
+  ], 'random');
+  assert.equal(h2.calls.length, 1);
+  assert.equal(h2.calls[0].request!.remoteWrite.series, 400);
+  assert.equal(h2.calls[0].request!.remoteWrite.incomplete, undefined);
+});
+
 // Loki pushes: the protobuf form is snappy-packed with no Content-Encoding (Promtail's client sends it so).
 
 function lokiPost(path: string, contentType: string, body: Buffer) {

@@ -33,6 +33,29 @@ export interface BodyReader<T extends BodyCounts> {
 const READERS: Array<BodyReader<any>> = [remoteWriteReader, lokiPushReader, otlpReader];
 
 /**
+ * What a request body a reader counts is kept up to (as sent, compressed), whatever --max-body says:
+ * a Prometheus batch of 2,000 samples or a Promtail batch is tens to hundreds of kilobytes, past the
+ * 16 KB default, and counted only so far it would be a lower bound. The body shown is still cut at
+ * --max-body; the bytes kept are charged to the flow's memory budget.
+ */
+export const READ_BODY_LIMIT = 1024 * 1024;
+
+/** How much of this request's body to keep: READ_BODY_LIMIT when a reader reads it, else `maxBody`. */
+export function requestBodyLimit(request: RequestHead, maxBody: number): number {
+  if (maxBody >= READ_BODY_LIMIT) return maxBody;
+  for (const reader of READERS) if (reader.match(request)) return READ_BODY_LIMIT;
+  return maxBody;
+}
+
+/** requestBodyLimit for a request given as HTTP/2 or HTTP/3 fields (`:path` and lower-case names). */
+export function requestBodyLimitOfFields(fields: ReadonlyArray<{ name: string; value: string }>, maxBody: number): number {
+  if (maxBody >= READ_BODY_LIMIT) return maxBody;
+  const path = fields.find((f) => f.name === ':path')?.value;
+  if (path === undefined) return maxBody;
+  return requestBodyLimit({ path, header: (name) => fields.find((f) => f.name === name)?.value }, maxBody);
+}
+
+/**
  * How to render a request's body: the content coding to undo (the header's, or the one a reader
  * knows the sender uses without saying) and an inspector that puts the reader's counts in `into`.
  */

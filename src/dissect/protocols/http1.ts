@@ -9,7 +9,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
-import { applyBodyCounts, requestBodyReading } from './body-readers.js';
+import { applyBodyCounts, requestBodyLimit, requestBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 
 /**
@@ -753,6 +753,10 @@ class HalfStream {
       bodyUnread,
       warnings: msgWarnings,
     };
+    // A body a reader counts (remote write, Loki, OTLP) is kept whole, up to its own bound.
+    if (head.kind === 'request' && !this.ctx.options.noBodies) {
+      this.msg.body.raiseLimit(requestBodyLimit({ path: head.target, header: (name) => headerValue(head.headers, name) }, this.ctx.options.maxBody));
+    }
     this.setFraming(head);
   }
 

@@ -18,6 +18,7 @@ import type {
 } from '../api.js';
 import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './hpack.js';
 import { BodyCollector } from './util/body.js';
+import { requestBodyLimitOfFields } from './body-readers.js';
 import { buildStreamRecord, firstValue, type Half, type Stream } from './util/http-stream-record.js';
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -860,6 +861,8 @@ class Http2Parser implements TcpStreamParser {
       else this.ctx.count('http2.informational_dropped');
     } else if (half.headers === null) {
       half.headers = decoded.headers;
+      // A body a reader counts (remote write, Loki, OTLP) is kept whole, up to its own bound.
+      if (names.has(':method') && !this.ctx.options.noBodies) half.body.raiseLimit(requestBodyLimitOfFields(decoded.headers, this.ctx.options.maxBody));
       this.holdHeaders(stream, decoded.headers);
     } else if (half.trailers === null) {
       half.trailers = decoded.headers;

@@ -8,6 +8,7 @@
 
 import type { ConnectionContext, Direction } from '../api.js';
 import { BodyCollector } from './util/body.js';
+import { requestBodyLimitOfFields } from './body-readers.js';
 import { buildStreamRecord, type Half, type Stream } from './util/http-stream-record.js';
 import { QpackDecoder } from './qpack.js';
 import { readVarint } from '../quic/frames.js';
@@ -331,8 +332,11 @@ export class Http3Session implements StreamSink {
         return;
       }
     }
-    if (half.headers === null) half.headers = fields;
-    else half.trailers = fields;
+    if (half.headers === null) {
+      half.headers = fields;
+      // A body a reader counts (remote write, Loki, OTLP) is kept whole, up to its own bound.
+      if (dir === 'c2s' && !this.ctx.options.noBodies) half.body.raiseLimit(requestBodyLimitOfFields(fields, this.ctx.options.maxBody));
+    } else half.trailers = fields;
   }
 
   /** The encoder stream of `dir` moved on: field sections of `dir` that waited for it are tried again. */

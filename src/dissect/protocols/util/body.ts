@@ -6,6 +6,7 @@ import type { DissectOptions } from '../../api.js';
 import { looksLikeText } from './text.js';
 import { snappyDecompress, snappyFramedDecompress } from './snappy.js';
 import { zstdDecompressPartial, zstdDecompressSync } from './zstd.js';
+import { currentMeter, type Meter } from '../../memory-budget.js';
 
 /** Keeps the first `limit` bytes of a body and counts the rest. */
 export class BodyCollector {
@@ -13,8 +14,23 @@ export class BodyCollector {
   private kept = 0;
   /** Body bytes seen (after transfer decoding, before content decoding). */
   size = 0;
+  /** The flow's meter, charged for what is kept past the first limit (raiseLimit); what it holds now. */
+  private meter: Meter | undefined;
+  private freeUpTo = 0;
+  private charged = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+
+  /**
+   * Keep up to `limit` bytes (a body a reader counts whole, body-readers.ts): what is kept past the
+   * first limit is charged to the memory budget of the flow being parsed, until the body is rendered.
+   */
+  raiseLimit(limit: number): void {
+    if (limit <= this.limit) return;
+    this.meter = currentMeter();
+    this.freeUpTo = this.limit;
+    this.limit = limit;
+  }
 
   add(data: Buffer): void {
     this.size += data.length;
@@ -23,6 +39,18 @@ export class BodyCollector {
     const part = data.length <= room ? data : data.subarray(0, room);
     this.parts.push(Buffer.from(part));
     this.kept += part.length;
+    if (this.meter && this.kept > this.freeUpTo) {
+      const owed = this.kept - this.freeUpTo - this.charged;
+      this.meter.add(owed);
+      this.charged += owed;
+    }
+  }
+
+  /** The body was rendered: give back what it charged (its bytes are garbage once the message is). */
+  release(): void {
+    if (this.charged === 0) return;
+    this.meter?.add(-this.charged);
+    this.charged = 0;
   }
 
   /** Nothing more will be kept: later bytes need only be counted (skip). */
@@ -82,6 +110,7 @@ export function renderBody(
   const out: RenderedBody = { bodySize: collector.size };
   if (options.noBodies || collector.size === 0) return out;
   let data = collector.bytes();
+  collector.release();
   let truncated = collector.truncated;
   const encodings = (contentEncoding ?? '')
     .toLowerCase()

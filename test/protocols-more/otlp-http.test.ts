@@ -105,6 +105,50 @@ test('OTLP over gRPC (port 4317) and Loki over gRPC: the Export and Push message
   assert.equal(loki.summary, 'logproto.Pusher/Push (1 stream, 2 lines) → OK');
 });
 
+test('the answer to an export: the items a receiver rejected (partial success) and why, over HTTP/1 (protobuf, JSON), HTTP/2 and gRPC', () => {
+  const exchange = (path: string, type: string, request: Buffer, status: string, answer: Buffer) => {
+    const ctx = fakeContext();
+    const head = `POST ${path} HTTP/1.1\r\nHost: otel-collector:4318\r\nContent-Type: ${type}\r\nContent-Length: ${request.length}\r\n\r\n`;
+    feed(http1.createTcpParser!(ctx), ctx, [
+      { dir: 'c2s', data: Buffer.concat([Buffer.from(head), request]) },
+      { dir: 's2c', data: Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${answer.length}\r\n\r\n`), answer]) },
+    ], 'random');
+    assert.equal(ctx.calls.length, 1);
+    return ctx.calls[0];
+  };
+  const traces = len(1, Buffer.concat([resource('checkout'), len(2, Buffer.concat([span('a'), span('b'), span('c')]))]));
+  // ExportTraceServiceResponse{partial_success (1){rejected_spans (1), error_message (2)}}.
+  const partial = len(1, Buffer.concat([uint(1, 2), len(2, 'attribute value too long')]));
+  const rejected = exchange('/v1/traces', 'application/x-protobuf', traces, '200 OK', partial);
+  assert.deepEqual(rejected.response!.otlp, { rejected: 2, errorMessage: 'attribute value too long' });
+  assert.equal(rejected.summary, 'POST /v1/traces (1 service, 3 spans) → 200 (2 spans rejected)');
+  // An empty answer, or an empty partial_success, rejected nothing: nothing is said.
+  for (const answer of [Buffer.alloc(0), len(1, Buffer.alloc(0))]) {
+    const taken = exchange('/v1/traces', 'application/x-protobuf', traces, '200 OK', answer);
+    assert.equal(taken.response!.otlp, undefined);
+    assert.equal(taken.summary, 'POST /v1/traces (1 service, 3 spans) → 200');
+  }
+  // A refusal is a google.rpc.Status (field 1 a code, not a message): not a partial success.
+  const refused = exchange('/v1/traces', 'application/x-protobuf', traces, '400 Bad Request', Buffer.concat([uint(1, 3), len(2, 'bad request')]));
+  assert.equal(refused.response!.otlp, undefined);
+
+  const metrics = Buffer.from(JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'up', gauge: { dataPoints: [{}, {}] } }] }] }] }));
+  const jsonAnswer = Buffer.from(JSON.stringify({ partialSuccess: { rejectedDataPoints: '1', errorMessage: 'out of order sample' } }));
+  const json = exchange('/v1/metrics', 'application/json', metrics, '200 OK', jsonAnswer);
+  assert.deepEqual(json.response!.otlp, { rejected: 1, errorMessage: 'out of order sample' });
+  assert.equal(json.summary, 'POST /v1/metrics (0 services, 1 metric, 2 points) → 200 (1 point rejected)');
+
+  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
+  const ctx = fakeContext();
+  feed(http2.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export')), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(traces))]) },
+    { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.DATA, 0, 1, grpcFrame(partial)), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
+  ], 'random');
+  assert.equal(ctx.calls.length, 1);
+  assert.deepEqual(ctx.calls[0].response!.otlp, { rejected: 2, errorMessage: 'attribute value too long' });
+  assert.equal(ctx.calls[0].summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (1 service, 3 spans) → OK (2 spans rejected)');
+});
+
 test('the listed services, metric names and Loki label sets are bounded, and a list cut by its bound says so', async () => {
   const { readProtobufPush } = await import('../../src/dissect/protocols/loki-push.js');
   const resources = Array.from({ length: 25 }, (_, i) => len(1, Buffer.concat([resource(`svc-${i}`), len(2, span('s'))])));

@@ -7,7 +7,7 @@
 // protocols (OTLP's Export, Loki's Pusher/Push) are read message by message.
 import type { CallRecord } from '../api.js';
 import { lokiPushReader, readProtobufPush as readLokiProtobuf } from './loki-push.js';
-import { otlpReader, readProtobuf as readOtlpProtobuf } from './otlp-http.js';
+import { otlpReader, readExportResponse, readProtobuf as readOtlpProtobuf, type OtlpResponse } from './otlp-http.js';
 import { remoteWriteReader } from './prometheus-remote-write.js';
 
 /** What a reader decides by: the request's path (its query may follow) and its header values (lower-case names). */
@@ -28,6 +28,11 @@ export interface BodyReader<T extends BodyCounts> {
   match(request: RequestHead): { coding?: string; read(decoded: Buffer): T } | undefined;
   /** The counts for the summary, without parentheses. */
   counts(value: T): string;
+  /** A reader of the response too (OTLP's partial success): the same field on the response, and its words after the outcome. */
+  answer?: {
+    read(decoded: Buffer, request: T): object | undefined;
+    counts(answer: any, request: T): string;
+  };
 }
 
 const READERS: Array<BodyReader<any>> = [remoteWriteReader, lokiPushReader, otlpReader];
@@ -79,7 +84,27 @@ export function requestBodyReading(
   return { coding: declared };
 }
 
-/** A reader's counts in the call's summary, before its outcome. */
+/**
+ * How to read a response's body whose request a reader read and whose answers it reads too (OTLP's
+ * partial success): an inspector that puts what the answer says in `into`, or undefined.
+ */
+export function responseBodyReading(request: Record<string, any> | null | undefined, into: Record<string, unknown>): ((decoded: Buffer, cut: boolean) => void) | undefined {
+  if (!request) return undefined;
+  for (const reader of READERS) {
+    const value = request[reader.field];
+    if (value === undefined || !reader.answer) continue;
+    const answer = reader.answer;
+    return (decoded, cut) => {
+      const read = answer.read(decoded, value) as Record<string, unknown> | undefined;
+      if (!read) return;
+      if (cut) read.incomplete = true;
+      into[reader.field] = read;
+    };
+  }
+  return undefined;
+}
+
+/** A reader's counts in the call's summary, before its outcome; what the answer said after it. */
 export function applyBodyCounts(record: CallRecord): void {
   const request = record.request;
   if (!request) return;
@@ -87,16 +112,18 @@ export function applyBodyCounts(record: CallRecord): void {
     const value = request[reader.field];
     if (value === undefined) continue;
     record.summary = record.summary.replace(' → ', ` (${reader.counts(value)}) → `);
+    const answer = record.response?.[reader.field];
+    if (answer !== undefined && reader.answer) record.summary += ` (${reader.answer.counts(answer, value)})`;
     return;
   }
 }
 
 
 /** gRPC methods whose messages these readers read: OTLP's Export calls and Loki's push. */
-const GRPC_READERS: Record<string, { reader: BodyReader<any>; read(payload: Buffer): BodyCounts }> = {
-  '/opentelemetry.proto.collector.trace.v1.TraceService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'traces') },
-  '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'metrics') },
-  '/opentelemetry.proto.collector.logs.v1.LogsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'logs') },
+const GRPC_READERS: Record<string, { reader: BodyReader<any>; read(payload: Buffer): BodyCounts; answer?(payload: Buffer): OtlpResponse | undefined }> = {
+  '/opentelemetry.proto.collector.trace.v1.TraceService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'traces'), answer: (p) => readExportResponse(p, 'traces', 'protobuf') },
+  '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'metrics'), answer: (p) => readExportResponse(p, 'metrics', 'protobuf') },
+  '/opentelemetry.proto.collector.logs.v1.LogsService/Export': { reader: otlpReader, read: (p) => readOtlpProtobuf(p, 'logs'), answer: (p) => readExportResponse(p, 'logs', 'protobuf') },
   '/logproto.Pusher/Push': { reader: lokiPushReader, read: readLokiProtobuf },
 };
 
@@ -121,6 +148,24 @@ export function grpcBodyReading(path: string, into: Record<string, unknown>): { 
       if (!total) return;
       if (incomplete) total.incomplete = true;
       into[known.reader.field] = total;
+    },
+  };
+}
+
+/**
+ * For a gRPC call whose answers a reader reads (OTLP's Export): an inspector for each response
+ * message; what they say (rejected items added up, the first reason kept) goes in `into`.
+ */
+export function grpcAnswerReading(path: string, into: Record<string, unknown>): { inspect(payload: Buffer): void } | undefined {
+  const known = GRPC_READERS[path];
+  const read = known?.answer;
+  if (!read) return undefined;
+  return {
+    inspect(payload) {
+      const answer = read(payload);
+      if (!answer) return;
+      const before = into[known.reader.field] as OtlpResponse | undefined;
+      into[known.reader.field] = before ? { ...before, rejected: before.rejected + answer.rejected, ...(answer.incomplete ? { incomplete: true } : {}) } : answer;
     },
   };
 }

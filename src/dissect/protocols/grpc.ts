@@ -9,7 +9,7 @@ import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
 import { zstdDecompressSync } from './util/zstd.js';
 import { looksLikeText } from './util/text.js';
-import { grpcBodyReading } from './body-readers.js';
+import { grpcAnswerReading, grpcBodyReading } from './body-readers.js';
 import { decodeWithSchema } from './proto-decode.js';
 import type { ProtoSchema } from './proto-schema.js';
 
@@ -279,7 +279,9 @@ export function annotateGrpc(
     }
     if (message !== undefined) res.grpcMessage = percentDecode(message);
     const encoding = header(res.headers, 'grpc-encoding');
-    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output), opts.responseHoles);
+    // OTLP's answers: how much of the export the receiver rejected (partial success).
+    const answer = req ? grpcAnswerReading(String(req.path ?? ''), res) : undefined;
+    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output), opts.responseHoles, answer?.inspect);
     dropRawBody(res);
   }
   const outcome = res

@@ -9,7 +9,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
-import { applyBodyCounts, requestBodyLimit, requestBodyReading } from './body-readers.js';
+import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 
 /**
@@ -889,7 +889,7 @@ class HalfStream {
     const reading =
       head.kind === 'request'
         ? requestBodyReading({ path: head.target, header: (name) => headerValue(head.headers, name) }, bodyFields)
-        : { coding: headerValue(head.headers, 'content-encoding') };
+        : { coding: headerValue(head.headers, 'content-encoding'), inspect: responseBodyReading(this.conn.answeringRecord(), bodyFields) };
     const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, reading.coding, this.ctx.options, reading.inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     bodyFields.bodySize = rendered.bodySize;

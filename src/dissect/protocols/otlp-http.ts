@@ -59,6 +59,10 @@ export const otlpReader: BodyReader<OtlpSummary> = {
     if (type.startsWith('application/json')) return { read: (body) => readJson(body, signal) };
     return undefined;
   },
+  answer: {
+    read: (decoded, request) => readExportResponse(decoded, request.signal, request.format),
+    counts: (answer: OtlpResponse, request) => rejectedCounts(answer, request.signal),
+  },
   counts(s) {
     const at = s.incomplete;
     const parts = [counted(s.services.length, 'service', false)];
@@ -209,4 +213,65 @@ export function readJson(body: Buffer, signal: Signal): OtlpSummary {
 
 function list(v: unknown): any[] {
   return Array.isArray(v) ? v : [];
+}
+
+/**
+ * An export's answer (Export*ServiceResponse): `partial_success` (field 1) says how many spans, data
+ * points or log records the receiver rejected (field 1) and why (field 2). A Collector that drops
+ * data for a quota or a bad attribute answers 200 with this: the one place the loss is said.
+ */
+export interface OtlpResponse {
+  rejected: number;
+  /** The receiver's reason, at most MAX_MESSAGE characters. */
+  errorMessage?: string;
+  incomplete?: true;
+}
+
+const MAX_MESSAGE = 256;
+/** The JSON names of the rejected count, per signal. */
+const REJECTED_KEYS = { traces: 'rejectedSpans', metrics: 'rejectedDataPoints', logs: 'rejectedLogRecords' } as const;
+/** What one rejected item is called in a summary. */
+const REJECTED_NOUN = { traces: 'span', metrics: 'point', logs: 'log record' } as const;
+
+/** The partial success an export's response body carries; undefined when it says none (all was taken). */
+export function readExportResponse(body: Buffer, signal: Signal, format: OtlpSummary['format']): OtlpResponse | undefined {
+  if (body.length === 0) return undefined;
+  if (format === 'json') {
+    const doc = parseJsonBody(body);
+    const partial = doc?.partialSuccess;
+    if (partial === null || typeof partial !== 'object') return undefined;
+    const rejected = Number(partial[REJECTED_KEYS[signal]] ?? 0);
+    const message = typeof partial.errorMessage === 'string' ? partial.errorMessage : '';
+    return partialSuccess(Number.isFinite(rejected) ? rejected : 0, message);
+  }
+  let rejected = 0;
+  let message = '';
+  let seen = false;
+  const ok = walk(body, (field, wire, partial) => {
+    if (field !== 1 || wire !== LEN) return true;
+    seen = true;
+    return walk(partial, (f, w, value, n) => {
+      if (f === 1 && w === VARINT) rejected = Number.isFinite(n) ? n : rejected;
+      else if (f === 2 && w === LEN) message = value.subarray(0, 4 * MAX_MESSAGE).toString('utf8');
+      return true;
+    });
+  });
+  if (!seen) return undefined;
+  const out = partialSuccess(rejected, message);
+  // Cut short inside partial_success: what was read, as a lower bound.
+  if (!ok) return { ...(out ?? { rejected }), incomplete: true };
+  return out;
+}
+
+function partialSuccess(rejected: number, message: string): OtlpResponse | undefined {
+  // An empty partial_success (`{"partialSuccess": {}}`, as some receivers always send) rejected nothing.
+  if (rejected === 0 && message === '') return undefined;
+  const out: OtlpResponse = { rejected };
+  if (message) out.errorMessage = message.slice(0, MAX_MESSAGE);
+  return out;
+}
+
+/** `3 spans rejected` for a summary. */
+export function rejectedCounts(response: OtlpResponse, signal: Signal): string {
+  return `${counted(response.rejected, REJECTED_NOUN[signal], response.incomplete)} rejected`;
 }

@@ -9,7 +9,7 @@ import type { HeaderField } from '../hpack.js';
 import { BodyCollector, renderBody } from './body.js';
 import { annotateGrpc, isGrpcContentType } from '../grpc.js';
 import { applyGraphql } from '../graphql.js';
-import { applyBodyCounts, requestBodyReading } from '../body-readers.js';
+import { applyBodyCounts, requestBodyReading, responseBodyReading } from '../body-readers.js';
 import { printable } from './text.js';
 
 /** What differs between the protocols that share this record. */
@@ -120,7 +120,7 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     };
     if (stream.informational.length > 0) response.informational = stream.informational;
     if (res.trailers) response.trailers = splitHeaders(res.trailers).headers;
-    const body = renderBody(res.body, firstValue(h.headers['content-encoding']), opts);
+    const body = renderBody(res.body, firstValue(h.headers['content-encoding']), opts, responseBodyReading(request, response));
     Object.assign(response, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   } else if (res && res.trailers) {

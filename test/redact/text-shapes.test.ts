@@ -8,24 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedactor, REDACTED } from '../../src/redact/entry.js';
 import type { Entry } from '../../src/model/entry.js';
+import { httpEntry } from './http-entry.js';
 
-function entry(body: string): Entry {
-  return {
-    id: '1-1',
-    timestamp: 1_700_000_000_000,
-    protocol: 'http',
-    transport: 'tcp',
-    elapsedTime: 1,
-    src: { ip: '198.18.0.1', port: 40000, name: '', namespace: '', pod: '', service: '', node: '' },
-    dst: { ip: '198.18.0.2', port: 80, name: '', namespace: '', pod: '', service: '', node: '' },
-    request: { method: 'POST', path: '/x', url: '/x', headers: {}, body },
-    response: null,
-    error: false,
-    requestSize: 1,
-    responseSize: 1,
-    summary: 'POST /x → 200',
-  };
-}
+const entry = (body: string): Entry => httpEntry({ body });
 
 const redact = createRedactor();
 const body = (text: string): string => redact(entry(text)).request!.body;

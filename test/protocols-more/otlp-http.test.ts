@@ -11,6 +11,7 @@ import { Flags, FrameType, grpcRequest, grpcResponseHeaders, grpcTrailers, h2fra
 import { readProtobuf } from '../../src/dissect/protocols/otlp-http.js';
 import { fakeContext, feed } from '../protocols/helpers.js';
 import { len, uint } from '../helpers/protobuf-wire.js';
+import { enterMeter, MemoryBudget, Meter } from '../../src/dissect/memory-budget.js';
 
 function post(path: string, contentType: string, body: Buffer, gzip = false) {
   const ctx = fakeContext({ maxBody: 1 << 20 });
@@ -147,6 +148,42 @@ test('the answer to an export: the items a receiver rejected (partial success) a
   assert.equal(ctx.calls.length, 1);
   assert.deepEqual(ctx.calls[0].response!.otlp, { rejected: 2, errorMessage: 'attribute value too long' });
   assert.equal(ctx.calls[0].summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (1 service, 3 spans) → OK (2 spans rejected)');
+});
+
+test('an OTLP gRPC export past --max-body is counted whole; the messages shown stop where --max-body does, as before', () => {
+  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
+  const spans = (n: number, service: string) => len(1, Buffer.concat([resource(service), len(2, Buffer.concat(Array.from({ length: n }, (_, i) => span(`span-${i}-${'x'.repeat(40)}`, i % 10 === 0 ? 2 : 0))))]));
+  const small = spans(10, 'cart');
+  const big = spans(600, 'checkout'); // ~36 KB: one export a BatchSpanProcessor sends
+  const maxBody = 16 * 1024;
+  const body = Buffer.concat([grpcFrame(small), grpcFrame(big)]);
+  const frames: Buffer[] = [];
+  for (let at = 0; at < body.length; at += 16_000) frames.push(h2frame(FrameType.DATA, at + 16_000 >= body.length ? Flags.END_STREAM : 0, 1, body.subarray(at, at + 16_000)));
+  const run = (options: { maxBody: number }) => {
+    const ctx = fakeContext(options);
+    // The flow's meter, as the engine makes it current around its parser.
+    const meter = new Meter(new MemoryBudget(1 << 30));
+    const before = enterMeter(meter);
+    feed(http2.createTcpParser!(ctx), ctx, [
+      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export')), ...frames]) },
+      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
+    ], 'random');
+    enterMeter(before);
+    assert.equal(ctx.calls.length, 1);
+    assert.equal(meter.bytes, 0, 'what was kept past --max-body is given back once the call is made');
+    return ctx.calls[0];
+  };
+  const call = run({ maxBody });
+  assert.deepEqual(call.request!.otlp, { signal: 'traces', format: 'protobuf', resources: 2, services: ['cart', 'checkout'], spans: 610, errorSpans: 61 });
+  assert.equal(call.summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (2 services, 610 spans, 61 failed) → OK');
+  const messages = call.request!.messages;
+  assert.equal(messages.length, 2);
+  assert.ok(Array.isArray(messages[0].fields), 'the first message, inside --max-body, is shown');
+  assert.deepEqual(messages[1], { compressed: false, length: big.length, truncated: true }, 'the second is said as a body cut at --max-body says it');
+  // With all of it shown, the same counts and both messages whole.
+  const whole = run({ maxBody: 1 << 20 });
+  assert.deepEqual(whole.request!.otlp, call.request!.otlp);
+  assert.ok(Array.isArray(whole.request!.messages[1].fields));
 });
 
 test('the listed services, metric names and Loki label sets are bounded, and a list cut by its bound says so', async () => {

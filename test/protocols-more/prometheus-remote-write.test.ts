@@ -223,7 +223,7 @@ test('a batch past --max-body is counted whole (HTTP/1 and HTTP/2); the body sho
     hpack.indexed(3), hpack.indexed(6), hpack.literalNamed(4, '/api/v1/write'), hpack.literalNamed(1, 'receiver'),
     hpack.literalNamed(31, 'application/x-protobuf'), hpack.literal('content-encoding', 'snappy'), hpack.literal('x-prometheus-remote-write-version', '0.1.0'),
   ]);
-  const frames = [];
+  const frames: Buffer[] = [];
   for (let at = 0; at < block.length; at += 16_000) frames.push(h2frame(FrameType.DATA, at + 16_000 >= block.length ? Flags.END_STREAM : 0, 1, block.subarray(at, at + 16_000)));
   const h2 = fakeContext({ maxBody });
   feed(http2.createTcpParser!(h2), h2, [

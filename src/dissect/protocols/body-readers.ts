@@ -49,6 +49,8 @@ export const READ_BODY_LIMIT = 1024 * 1024;
 export function requestBodyLimit(request: RequestHead, maxBody: number): number {
   if (maxBody >= READ_BODY_LIMIT) return maxBody;
   for (const reader of READERS) if (reader.match(request)) return READ_BODY_LIMIT;
+  // gRPC's OTLP exports and Loki pushes (their messages are shown up to --max-body, read whole).
+  if (Object.prototype.hasOwnProperty.call(GRPC_READERS, request.path)) return READ_BODY_LIMIT;
   return maxBody;
 }
 

@@ -69,19 +69,38 @@ export function splitGrpcMessages(
   cutShort: boolean,
   schema?: { type: string; decode: (payload: Buffer) => Record<string, unknown> | null },
   holes?: BodyHoles,
-  inspect?: (payload: Buffer) => void,
+  reader?: MessageReader,
+  shown = body.length,
 ): GrpcMessage[] {
   const out: GrpcMessage[] = [];
+  // Past `shown` (--max-body, when more was kept for a reader) messages are not shown, only read.
+  let showing = true;
+  /** Messages met past what is shown: they count toward MAX_MESSAGES as shown ones do. */
+  let unshown = 0;
+  const show = (msg: GrpcMessage): void => {
+    if (showing) out.push(msg);
+    else unshown++;
+  };
+  const stopShowing = (msg: GrpcMessage): void => {
+    show(msg);
+    showing = false;
+  };
   const gaps = (holes?.holes ?? []).filter((h) => h.at < body.length);
   let hole = 0; // index of the next hole at or after pos
   let pos = 0;
   const nextHoleAt = (): number => (hole < gaps.length ? gaps[hole].at : body.length);
-  while (out.length < MAX_MESSAGES) {
+  while (out.length + unshown < MAX_MESSAGES) {
     const limit = nextHoleAt();
+    if (showing && pos + 5 > shown && pos + 5 <= limit) {
+      // The next message's prefix crosses what is shown: said as the cut body said it.
+      if (out.length > 0 && !out[out.length - 1].truncated) out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
+      showing = false;
+    }
     if (pos + 5 > limit) {
       if (limit === body.length) break;
+      if (reader) reader.missed = true;
       // The prefix of the next message was lost: look for a message start after the hole.
-      if (pos < limit) out.push({ compressed: body[pos] === 1, length: 0, truncated: true, gap: true });
+      if (pos < limit) show({ compressed: body[pos] === 1, length: 0, truncated: true, gap: true });
       const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
       if (resumed < 0) break;
       pos = resumed;
@@ -95,12 +114,13 @@ export function splitGrpcMessages(
     const msg: GrpcMessage = { compressed, length };
     if (end > limit) {
       msg.truncated = true;
+      if (reader) reader.missed = true;
       if (limit === body.length) {
-        out.push(msg);
+        show(msg);
         break;
       }
       msg.gap = true;
-      out.push(msg);
+      show(msg);
       // The message runs into a hole: where it ends is known when the lost bytes are.
       const next = endAcrossHoles(end - limit, gaps, hole, body.length);
       if (next < 0) {
@@ -112,17 +132,31 @@ export function splitGrpcMessages(
       if (pos > body.length) break;
       continue;
     }
+    // Read whole, shown cut: a message that runs past what is shown is read for its counts only.
+    const cut = showing && end > shown;
+    if (!showing || cut) {
+      if (reader) {
+        const payload = compressed ? decompress(body.subarray(start, end), encoding) : body.subarray(start, end);
+        if (payload) reader.inspect(payload);
+        else reader.missed = true;
+      }
+      if (cut) stopShowing({ compressed, length, truncated: true });
+      else unshown++;
+      pos = end;
+      continue;
+    }
     let payload: Buffer | null = body.subarray(start, end);
     if (compressed) {
       payload = decompress(payload, encoding);
       if (payload === null) {
         msg.undecodable = encoding ?? 'identity';
+        if (reader) reader.missed = true;
         out.push(msg);
         pos = end;
         continue;
       }
     }
-    if (payload && inspect) inspect(payload);
+    if (payload && reader) reader.inspect(payload);
     const decoded = payload && schema ? schema.decode(payload) : null;
     if (decoded) {
       msg.type = schema!.type;
@@ -144,9 +178,17 @@ export function splitGrpcMessages(
     pos = end;
   }
   if (pos < body.length && out.length > 0 && !out[out.length - 1].truncated && cutShort) {
-    out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
+    show({ compressed: body[pos] === 1, length: 0, truncated: true });
   }
+  // Bytes kept but not read (past MAX_MESSAGES), or a body cut where nothing more was kept.
+  if (reader && (pos < body.length || cutShort)) reader.missed = true;
   return out;
+}
+
+/** A reader of whole messages (OTLP's and Loki's counts): `missed` is set when a message could not be read whole. */
+export interface MessageReader {
+  inspect(payload: Buffer): void;
+  missed: boolean;
 }
 
 /**
@@ -226,7 +268,8 @@ function header(obj: Record<string, any> | undefined, name: string): string | un
 
 /**
  * Turn a finished HTTP/2 record into a gRPC one. `requestBody`/`responseBody`
- * are the raw DATA bytes (at most maxBody of each).
+ * are the raw DATA bytes (at most maxBody of each, or more of a request a
+ * reader counts: what is shown stops at `shownBody`).
  */
 export function annotateGrpc(
   record: CallRecord,
@@ -239,6 +282,8 @@ export function annotateGrpc(
     schema?: ProtoSchema;
     requestHoles?: BodyHoles;
     responseHoles?: BodyHoles;
+    /** What of a body is shown as messages (--max-body): more may have been kept for a reader to count. */
+    shownBody?: number;
   },
 ): void {
   record.protocol = 'grpc';
@@ -261,8 +306,9 @@ export function annotateGrpc(
     // OTLP exports and Loki pushes are counted as their HTTP forms are (the summary gets the counts with theirs).
     const reading = grpcBodyReading(String(req.path ?? ''), req);
     if (!opts.noBodies && requestBody) {
-      req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input), opts.requestHoles, reading?.inspect);
-      reading?.finish(req.messages.some((m: GrpcMessage) => m.truncated));
+      const reader = reading && { inspect: reading.inspect, missed: false };
+      req.messages = splitGrpcMessages(requestBody, encoding, opts.requestTruncated, typed(rpc?.input), opts.requestHoles, reader, opts.shownBody);
+      if (reader) reading.finish(reader.missed);
     }
     dropRawBody(req);
   }
@@ -281,7 +327,8 @@ export function annotateGrpc(
     const encoding = header(res.headers, 'grpc-encoding');
     // OTLP's answers: how much of the export the receiver rejected (partial success).
     const answer = req ? grpcAnswerReading(String(req.path ?? ''), res) : undefined;
-    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output), opts.responseHoles, answer?.inspect);
+    const answerReader = answer && { inspect: answer.inspect, missed: false };
+    if (!opts.noBodies && responseBody) res.messages = splitGrpcMessages(responseBody, encoding, opts.responseTruncated, typed(rpc?.output), opts.responseHoles, answerReader, opts.shownBody);
     dropRawBody(res);
   }
   const outcome = res

@@ -167,6 +167,7 @@ if (kind.tls) record.tls = true;
     annotateGrpc(record, req?.body.bytes() ?? null, res?.body.bytes() ?? null, {
       requestTruncated: req?.body.truncated ?? false,
       responseTruncated: res?.body.truncated ?? false,
+      shownBody: opts.maxBody,
       requestHoles: req?.holes && { holes: req.holes, frameStarts: req.frameStarts ?? [] },
       responseHoles: res?.holes && { holes: res.holes, frameStarts: res.frameStarts ?? [] },
       noBodies: opts.noBodies,
@@ -178,6 +179,9 @@ if (kind.tls) record.tls = true;
   if (record.summary === '') record.summary = streamSummary(request, response, stream, kind);
   applyBodyCounts(record);
   if (warnings.length > 0) record.warnings = [...new Set([...(record.warnings ?? []), ...warnings])];
+  // What a reader's body kept past --max-body was charged to the budget: the call is made, give it back.
+  req?.body.release();
+  res?.body.release();
   return record;
 }
 

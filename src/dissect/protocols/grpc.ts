@@ -91,6 +91,8 @@ export function splitGrpcMessages(
   const nextHoleAt = (): number => (hole < gaps.length ? gaps[hole].at : body.length);
   while (out.length + unshown < MAX_MESSAGES) {
     const limit = nextHoleAt();
+    // A message that starts where what is shown ends is not said at all, as in a body cut there.
+    if (showing && pos >= shown) showing = false;
     if (showing && pos + 5 > shown && pos + 5 <= limit) {
       // The next message's prefix crosses what is shown: said as the cut body said it.
       if (out.length > 0 && !out[out.length - 1].truncated) out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
@@ -112,6 +114,9 @@ export function splitGrpcMessages(
     const start = pos + 5;
     const end = start + length;
     const msg: GrpcMessage = { compressed, length };
+    // A message that runs past what is shown is said as a body cut there says it; it and what follows
+    // are read for a reader's counts only.
+    if (showing && end > shown) stopShowing({ compressed, length, truncated: true });
     if (end > limit) {
       msg.truncated = true;
       if (reader) reader.missed = true;
@@ -132,16 +137,13 @@ export function splitGrpcMessages(
       if (pos > body.length) break;
       continue;
     }
-    // Read whole, shown cut: a message that runs past what is shown is read for its counts only.
-    const cut = showing && end > shown;
-    if (!showing || cut) {
+    if (!showing) {
       if (reader) {
         const payload = compressed ? decompress(body.subarray(start, end), encoding) : body.subarray(start, end);
         if (payload) reader.inspect(payload);
         else reader.missed = true;
       }
-      if (cut) stopShowing({ compressed, length, truncated: true });
-      else unshown++;
+      unshown++;
       pos = end;
       continue;
     }

@@ -27,8 +27,14 @@ test('what is shown past --max-body is what the cut body showed; the reader sees
     }
     const whole = Buffer.concat(payloads.map(frame));
     const shown = 1 + pick(Math.max(1, whole.length + 10));
-    const holes: BodyHoles | undefined = pick(4) === 0 ? { holes: [{ at: pick(whole.length), lost: pick(3) === 0 ? undefined : pick(50) }], frameStarts: [] } : undefined;
-    const cutHoles = holes && { holes: holes.holes.filter((h) => h.at < shown), frameStarts: [] };
+    // DATA frames started at message starts (where reading resumes after a hole) and elsewhere.
+    const starts: number[] = [];
+    for (let at = 0, i = 0; i < payloads.length; at += payloads[i].length + 5, i++) if (pick(2) === 0) starts.push(at);
+    if (pick(2) === 0) starts.push(pick(whole.length));
+    starts.sort((a, b) => a - b);
+    const holes: BodyHoles | undefined = pick(4) === 0 ? { holes: [{ at: pick(whole.length), lost: pick(3) === 0 ? undefined : pick(50) }], frameStarts: starts } : undefined;
+    // The cut body knew only what it kept: holes and frame starts before the cut.
+    const cutHoles = holes && { holes: holes.holes.filter((h) => h.at < shown), frameStarts: starts.filter((at) => at < shown) };
     const cut = whole.subarray(0, shown);
     const before = splitGrpcMessages(cut, undefined, whole.length > shown, undefined, cutHoles);
     const seen: number[] = [];
@@ -39,6 +45,10 @@ test('what is shown past --max-body is what the cut body showed; the reader sees
       assert.deepEqual(seen, payloads.map((p) => p.length), `round ${round}: every message read whole`);
       assert.equal(reader.missed, false);
     }
+    // A body kept no further than what is shown (every call no reader reads) is split as it always was.
+    const kept = whole.subarray(0, Math.min(whole.length, shown));
+    assert.deepEqual(splitGrpcMessages(kept, undefined, whole.length > shown, undefined, cutHoles, undefined, shown), before, `round ${round}: kept to ${shown}`);
+    assert.deepEqual(splitGrpcMessages(whole, undefined, false, undefined, holes, undefined, whole.length + pick(100)), splitGrpcMessages(whole, undefined, false, undefined, holes), `round ${round}: all shown`);
   }
 });
 

@@ -73,7 +73,9 @@ export function splitGrpcMessages(
   shown = body.length,
 ): GrpcMessage[] {
   const out: GrpcMessage[] = [];
-  // Past `shown` (--max-body, when more was kept for a reader) messages are not shown, only read.
+  // Past `shown` (--max-body, when more was kept for a reader) messages are not shown, only read. A body
+  // kept no further than that is shown as it always was.
+  if (shown >= body.length) shown = Infinity;
   let showing = true;
   /** Messages met past what is shown: they count toward MAX_MESSAGES as shown ones do. */
   let unshown = 0;
@@ -89,11 +91,19 @@ export function splitGrpcMessages(
   let hole = 0; // index of the next hole at or after pos
   let pos = 0;
   const nextHoleAt = (): number => (hole < gaps.length ? gaps[hole].at : body.length);
+  // While messages are shown, reading resumes after a hole as it did in a body cut where the showing
+  // ends: only what lies before that point is known (the holes met then all lie before it).
+  const cutEnd = Math.min(body.length, shown);
+  const shownGaps = (): BodyHoles['holes'] => (cutEnd < body.length ? gaps.filter((g) => g.at < cutEnd) : gaps);
+  const resume = (): number =>
+    showing && cutEnd < body.length
+      ? resumeAfter(body.subarray(0, cutEnd), shownGaps(), hole, holes?.frameStarts ?? [])
+      : resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
   while (out.length + unshown < MAX_MESSAGES) {
     const limit = nextHoleAt();
     // A message that starts where what is shown ends is not said at all, as in a body cut there.
     if (showing && pos >= shown) showing = false;
-    if (showing && pos + 5 > shown && pos + 5 <= limit) {
+    if (showing && pos + 5 > shown && limit >= shown) {
       // The next message's prefix crosses what is shown: said as the cut body said it.
       if (out.length > 0 && !out[out.length - 1].truncated) out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
       showing = false;
@@ -103,7 +113,7 @@ export function splitGrpcMessages(
       if (reader) reader.missed = true;
       // The prefix of the next message was lost: look for a message start after the hole.
       if (pos < limit) show({ compressed: body[pos] === 1, length: 0, truncated: true, gap: true });
-      const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
+      const resumed = resume();
       if (resumed < 0) break;
       pos = resumed;
       while (hole < gaps.length && gaps[hole].at <= pos) hole++;
@@ -116,7 +126,8 @@ export function splitGrpcMessages(
     const msg: GrpcMessage = { compressed, length };
     // A message that runs past what is shown is said as a body cut there says it; it and what follows
     // are read for a reader's counts only.
-    if (showing && end > shown) stopShowing({ compressed, length, truncated: true });
+    // (A hole before that point comes first: the message runs into it, as in the cut body.)
+    if (showing && end > shown && limit >= shown) stopShowing({ compressed, length, truncated: true });
     if (end > limit) {
       msg.truncated = true;
       if (reader) reader.missed = true;
@@ -127,14 +138,14 @@ export function splitGrpcMessages(
       msg.gap = true;
       show(msg);
       // The message runs into a hole: where it ends is known when the lost bytes are.
-      const next = endAcrossHoles(end - limit, gaps, hole, body.length);
+      const next = showing ? endAcrossHoles(end - limit, shownGaps(), hole, cutEnd) : endAcrossHoles(end - limit, gaps, hole, body.length);
       if (next < 0) {
-        const resumed = resumeAfter(body, gaps, hole, holes?.frameStarts ?? []);
+        const resumed = resume();
         if (resumed < 0) break;
         pos = resumed;
       } else pos = next;
       while (hole < gaps.length && gaps[hole].at <= pos) hole++;
-      if (pos > body.length) break;
+      if (pos > (showing ? cutEnd : body.length)) break;
       continue;
     }
     if (!showing) {
@@ -179,8 +190,9 @@ export function splitGrpcMessages(
     out.push(msg);
     pos = end;
   }
-  if (pos < body.length && out.length > 0 && !out[out.length - 1].truncated && cutShort) {
-    show({ compressed: body[pos] === 1, length: 0, truncated: true });
+  // Bytes left unread in a body cut short (by the capture, or by what is shown) end the list as a cut message.
+  if (showing && pos < cutEnd && out.length > 0 && !out[out.length - 1].truncated && (cutShort || cutEnd < body.length)) {
+    out.push({ compressed: body[pos] === 1, length: 0, truncated: true });
   }
   // Bytes kept but not read (past MAX_MESSAGES), or a body cut where nothing more was kept.
   if (reader && (pos < body.length || cutShort)) reader.missed = true;

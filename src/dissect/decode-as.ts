@@ -41,7 +41,7 @@ export function parseDecodeAs(spec: string): DecodeAsRule {
     throw new UserError(`${quoted}: ${ports} not within 1-65535`, ExitCode.USAGE);
   }
   const lower = m[5].toLowerCase();
-  const protocol = TSHARK_NAMES[lower] ?? lower;
+  const protocol = Object.hasOwn(TSHARK_NAMES, lower) ? TSHARK_NAMES[lower] : lower;
   const known = [...new Set(dissectorsFor(transport).map((d) => d.name))].sort();
   if (!known.includes(protocol)) {
     throw new UserError(`${quoted}: unknown ${transport} protocol '${m[5]}' (known: ${known.join(', ')}; see shark dissect --list-protocols)`, ExitCode.USAGE);

@@ -186,6 +186,21 @@ test('an OTLP gRPC export past --max-body is counted whole; the messages shown s
   assert.ok(Array.isArray(whole.request!.messages[1].fields));
 });
 
+test('a gRPC path named like the members of every object (__proto__, constructor, toString) is read by no reader, as any call is, nothing thrown', () => {
+  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
+  for (const path of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    const ctx = fakeContext();
+    feed(http2.createTcpParser!(ctx), ctx, [
+      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest(path)), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(len(1, 'x')))]) },
+      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.DATA, 0, 1, grpcFrame(len(1, 'y'))), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
+    ], 'random');
+    assert.equal(ctx.calls.length, 1, path);
+    assert.equal(ctx.calls[0].protocol, 'grpc');
+    assert.equal(ctx.calls[0].request!.otlp, undefined);
+    assert.equal(ctx.calls[0].response!.otlp, undefined);
+  }
+});
+
 test('the listed services, metric names and Loki label sets are bounded, and a list cut by its bound says so', async () => {
   const { readProtobufPush } = await import('../../src/dissect/protocols/loki-push.js');
   const resources = Array.from({ length: 25 }, (_, i) => len(1, Buffer.concat([resource(`svc-${i}`), len(2, span('s'))])));

@@ -50,7 +50,7 @@ export function requestBodyLimit(request: RequestHead, maxBody: number): number 
   if (maxBody >= READ_BODY_LIMIT) return maxBody;
   for (const reader of READERS) if (reader.match(request)) return READ_BODY_LIMIT;
   // gRPC's OTLP exports and Loki pushes (their messages are shown up to --max-body, read whole).
-  if (Object.prototype.hasOwnProperty.call(GRPC_READERS, request.path)) return READ_BODY_LIMIT;
+  if (grpcReader(request.path)) return READ_BODY_LIMIT;
   return maxBody;
 }
 
@@ -137,7 +137,7 @@ const MAX_MERGED_LIST = 50;
  * finisher that puts the counts (summed over the messages) in `into`, for applyBodyCounts.
  */
 export function grpcBodyReading(path: string, into: Record<string, unknown>): { inspect(payload: Buffer): void; finish(incomplete: boolean): void } | undefined {
-  const known = GRPC_READERS[path];
+  const known = grpcReader(path);
   if (!known) return undefined;
   let total: Record<string, any> | undefined;
   return {
@@ -154,12 +154,17 @@ export function grpcBodyReading(path: string, into: Record<string, unknown>): { 
   };
 }
 
+/** The reader of a gRPC method, by its path: own entries only (a path `__proto__` or `constructor` is none). */
+function grpcReader(path: string): (typeof GRPC_READERS)[string] | undefined {
+  return Object.prototype.hasOwnProperty.call(GRPC_READERS, path) ? GRPC_READERS[path] : undefined;
+}
+
 /**
  * For a gRPC call whose answers a reader reads (OTLP's Export): an inspector for each response
  * message; what they say (rejected items added up, the first reason kept) goes in `into`.
  */
 export function grpcAnswerReading(path: string, into: Record<string, unknown>): { inspect(payload: Buffer): void } | undefined {
-  const known = GRPC_READERS[path];
+  const known = grpcReader(path);
   const read = known?.answer;
   if (!read) return undefined;
   return {

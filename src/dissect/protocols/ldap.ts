@@ -389,7 +389,8 @@ class LdapParser extends FramedParser {
           if (x.tag === 0x80) out.requestName = text(b, x);
           else if (x.tag === 0x81 && !SECRET_EXTENDED.has(out.requestName)) out.requestValue = b.toString('base64', x.start, Math.min(x.end, x.start + MAX_TEXT));
         }
-        if (out.requestName && EXTENDED_NAMES[out.requestName]) out.extendedName = EXTENDED_NAMES[out.requestName];
+        // Own entries only: a request name `__proto__` or `constructor` names nothing.
+        if (out.requestName && Object.hasOwn(EXTENDED_NAMES, out.requestName)) out.extendedName = EXTENDED_NAMES[out.requestName];
         break;
       }
       default:

@@ -66,13 +66,17 @@ export const grpcResponseHeaders = (): Buffer => Buffer.concat([hpack.indexed(8)
 export const grpcTrailers = (status = 0, message = ''): Buffer =>
   Buffer.concat([hpack.literal('grpc-status', String(status)), hpack.literal('grpc-message', message)]);
 
+/** `payload` as one length-prefixed, uncompressed gRPC message. */
+export function grpcFrame(payload: Buffer): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([prefix, payload]);
+}
+
 /** One length-prefixed gRPC message holding protobuf field 1 = `text` (a string). */
 export function grpcMessage(text: string): Buffer {
   const value = Buffer.from(text, 'latin1');
-  const proto = Buffer.concat([Buffer.from([0x0a, value.length]), value]);
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(proto.length, 1);
-  return Buffer.concat([prefix, proto]);
+  return grpcFrame(Buffer.concat([Buffer.from([0x0a, value.length]), value]));
 }
 
 export const preface = (): Buffer => Buffer.concat([CONNECTION_PREFACE, settings()]);

@@ -5,13 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitGrpcMessages, type BodyHoles } from '../../src/dissect/protocols/grpc.js';
 import { mulberry32 } from '../helpers/random.js';
-
-/** `payload` as a length-prefixed, uncompressed gRPC message. */
-function frame(payload: Buffer): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([prefix, payload]);
-}
+import { grpcFrame } from '../helpers/http2-wire.js';
 
 test('what is shown past --max-body is what the cut body showed; the reader sees every whole message', () => {
   const random = mulberry32(2026);
@@ -25,7 +19,7 @@ test('what is shown past --max-body is what the cut body showed; the reader sees
       // A protobuf string field (shown as fields) or raw bytes (shown as a body).
       payloads.push(pick(2) === 0 ? Buffer.concat([Buffer.from([0x0a, ...varint(size)]), text]) : text);
     }
-    const whole = Buffer.concat(payloads.map(frame));
+    const whole = Buffer.concat(payloads.map(grpcFrame));
     const shown = 1 + pick(Math.max(1, whole.length + 10));
     // DATA frames started at message starts (where reading resumes after a hole) and elsewhere.
     const starts: number[] = [];

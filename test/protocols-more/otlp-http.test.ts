@@ -7,21 +7,41 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { http1 } from '../../src/dissect/protocols/http1.js';
 import { http2 } from '../../src/dissect/protocols/http2.js';
-import { Flags, FrameType, grpcRequest, grpcResponseHeaders, grpcTrailers, h2frame, preface, settings } from '../helpers/http2-wire.js';
+import { Flags, FrameType, grpcFrame, grpcRequest, grpcResponseHeaders, grpcTrailers, h2frame, preface, settings } from '../helpers/http2-wire.js';
 import { readProtobuf } from '../../src/dissect/protocols/otlp-http.js';
 import { fakeContext, feed } from '../protocols/helpers.js';
 import { len, uint } from '../helpers/protobuf-wire.js';
 import { enterMeter, MemoryBudget, Meter } from '../../src/dissect/memory-budget.js';
 
-function post(path: string, contentType: string, body: Buffer, gzip = false) {
+/** An OTLP/HTTP export over HTTP/1 and the receiver's answer (`status`, and `answer` as the body, in the request's type). */
+function post(path: string, contentType: string, body: Buffer, gzip = false, status = '200 OK', answer: Buffer = Buffer.alloc(0)) {
   const ctx = fakeContext({ maxBody: 1 << 20 });
   const sent = gzip ? gzipSync(body) : body;
   const head = `POST ${path} HTTP/1.1\r\nHost: otel-collector:4318\r\nContent-Type: ${contentType}\r\n${gzip ? 'Content-Encoding: gzip\r\n' : ''}Content-Length: ${sent.length}\r\n\r\n`;
   feed(http1.createTcpParser!(ctx), ctx, [
     { dir: 'c2s', data: Buffer.concat([Buffer.from(head), sent]) },
-    { dir: 's2c', data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n') },
+    { dir: 's2c', data: Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${contentType}\r\nContent-Length: ${answer.length}\r\n\r\n`), answer]) },
   ], 'random');
   assert.equal(ctx.calls.length, 1);
+  return ctx.calls[0];
+}
+
+/**
+ * A gRPC call over HTTP/2: `messages` sent (in DATA frames of at most 16,000 bytes), `answers` back,
+ * status OK; run with `meter` current, as the engine runs a flow's parser.
+ */
+function grpcCall(path: string, messages: Buffer[], answers: Buffer[] = [], options: { maxBody?: number; meter?: Meter } = {}) {
+  const ctx = fakeContext(options.maxBody === undefined ? {} : { maxBody: options.maxBody });
+  const body = Buffer.concat(messages.map(grpcFrame));
+  const data: Buffer[] = [];
+  for (let at = 0; at < body.length; at += 16_000) data.push(h2frame(FrameType.DATA, at + 16_000 >= body.length ? Flags.END_STREAM : 0, 1, body.subarray(at, at + 16_000)));
+  const before = enterMeter(options.meter);
+  feed(http2.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest(path)), ...data]) },
+    { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), ...answers.map((a) => h2frame(FrameType.DATA, 0, 1, grpcFrame(a))), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
+  ], 'random');
+  enterMeter(before);
+  assert.equal(ctx.calls.length, 1, path);
   return ctx.calls[0];
 }
 
@@ -83,16 +103,7 @@ test('not OTLP, or malformed: nothing claimed, nothing thrown', () => {
 });
 
 test('OTLP over gRPC (port 4317) and Loki over gRPC: the Export and Push messages counted as their HTTP forms', () => {
-  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((s) => (message.length >>> s) & 0xff)]), message]);
-  const call = (path: string, message: Buffer) => {
-    const ctx = fakeContext();
-    feed(http2.createTcpParser!(ctx), ctx, [
-      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest(path)), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(message))]) },
-      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
-    ], 'random');
-    assert.equal(ctx.calls.length, 1);
-    return ctx.calls[0];
-  };
+  const call = (path: string, message: Buffer) => grpcCall(path, [message]);
   const traces = len(1, Buffer.concat([resource('checkout'), len(2, Buffer.concat([span('a'), span('b', 2)]))]));
   const otlp = call('/opentelemetry.proto.collector.trace.v1.TraceService/Export', traces);
   assert.equal(otlp.protocol, 'grpc');
@@ -107,16 +118,7 @@ test('OTLP over gRPC (port 4317) and Loki over gRPC: the Export and Push message
 });
 
 test('the answer to an export: the items a receiver rejected (partial success) and why, over HTTP/1 (protobuf, JSON), HTTP/2 and gRPC', () => {
-  const exchange = (path: string, type: string, request: Buffer, status: string, answer: Buffer) => {
-    const ctx = fakeContext();
-    const head = `POST ${path} HTTP/1.1\r\nHost: otel-collector:4318\r\nContent-Type: ${type}\r\nContent-Length: ${request.length}\r\n\r\n`;
-    feed(http1.createTcpParser!(ctx), ctx, [
-      { dir: 'c2s', data: Buffer.concat([Buffer.from(head), request]) },
-      { dir: 's2c', data: Buffer.concat([Buffer.from(`HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${answer.length}\r\n\r\n`), answer]) },
-    ], 'random');
-    assert.equal(ctx.calls.length, 1);
-    return ctx.calls[0];
-  };
+  const exchange = (path: string, type: string, request: Buffer, status: string, answer: Buffer) => post(path, type, request, false, status, answer);
   const traces = len(1, Buffer.concat([resource('checkout'), len(2, Buffer.concat([span('a'), span('b'), span('c')]))]));
   // ExportTraceServiceResponse{partial_success (1){rejected_spans (1), error_message (2)}}.
   const partial = len(1, Buffer.concat([uint(1, 2), len(2, 'attribute value too long')]));
@@ -139,39 +141,22 @@ test('the answer to an export: the items a receiver rejected (partial success) a
   assert.deepEqual(json.response!.otlp, { rejected: 1, errorMessage: 'out of order sample' });
   assert.equal(json.summary, 'POST /v1/metrics (0 services, 1 metric, 2 points) → 200 (1 point rejected)');
 
-  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
-  const ctx = fakeContext();
-  feed(http2.createTcpParser!(ctx), ctx, [
-    { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export')), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(traces))]) },
-    { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.DATA, 0, 1, grpcFrame(partial)), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
-  ], 'random');
-  assert.equal(ctx.calls.length, 1);
-  assert.deepEqual(ctx.calls[0].response!.otlp, { rejected: 2, errorMessage: 'attribute value too long' });
-  assert.equal(ctx.calls[0].summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (1 service, 3 spans) → OK (2 spans rejected)');
+  const overGrpc = grpcCall('/opentelemetry.proto.collector.trace.v1.TraceService/Export', [traces], [partial]);
+  assert.deepEqual(overGrpc.response!.otlp, { rejected: 2, errorMessage: 'attribute value too long' });
+  assert.equal(overGrpc.summary, 'opentelemetry.proto.collector.trace.v1.TraceService/Export (1 service, 3 spans) → OK (2 spans rejected)');
 });
 
 test('an OTLP gRPC export past --max-body is counted whole; the messages shown stop where --max-body does, as before', () => {
-  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
   const spans = (n: number, service: string) => len(1, Buffer.concat([resource(service), len(2, Buffer.concat(Array.from({ length: n }, (_, i) => span(`span-${i}-${'x'.repeat(40)}`, i % 10 === 0 ? 2 : 0))))]));
   const small = spans(10, 'cart');
   const big = spans(600, 'checkout'); // ~36 KB: one export a BatchSpanProcessor sends
   const maxBody = 16 * 1024;
-  const body = Buffer.concat([grpcFrame(small), grpcFrame(big)]);
-  const frames: Buffer[] = [];
-  for (let at = 0; at < body.length; at += 16_000) frames.push(h2frame(FrameType.DATA, at + 16_000 >= body.length ? Flags.END_STREAM : 0, 1, body.subarray(at, at + 16_000)));
   const run = (options: { maxBody: number }) => {
-    const ctx = fakeContext(options);
     // The flow's meter, as the engine makes it current around its parser.
     const meter = new Meter(new MemoryBudget(1 << 30));
-    const before = enterMeter(meter);
-    feed(http2.createTcpParser!(ctx), ctx, [
-      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export')), ...frames]) },
-      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
-    ], 'random');
-    enterMeter(before);
-    assert.equal(ctx.calls.length, 1);
+    const call = grpcCall('/opentelemetry.proto.collector.trace.v1.TraceService/Export', [small, big], [], { maxBody: options.maxBody, meter });
     assert.equal(meter.bytes, 0, 'what was kept past --max-body is given back once the call is made');
-    return ctx.calls[0];
+    return call;
   };
   const call = run({ maxBody });
   assert.deepEqual(call.request!.otlp, { signal: 'traces', format: 'protobuf', resources: 2, services: ['cart', 'checkout'], spans: 610, errorSpans: 61 });
@@ -187,17 +172,11 @@ test('an OTLP gRPC export past --max-body is counted whole; the messages shown s
 });
 
 test('a gRPC path named like the members of every object (__proto__, constructor, toString) is read by no reader, as any call is, nothing thrown', () => {
-  const grpcFrame = (message: Buffer) => Buffer.concat([Buffer.from([0, ...[24, 16, 8, 0].map((sh) => (message.length >>> sh) & 0xff)]), message]);
   for (const path of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
-    const ctx = fakeContext();
-    feed(http2.createTcpParser!(ctx), ctx, [
-      { dir: 'c2s', data: Buffer.concat([preface(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcRequest(path)), h2frame(FrameType.DATA, Flags.END_STREAM, 1, grpcFrame(len(1, 'x')))]) },
-      { dir: 's2c', data: Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, grpcResponseHeaders()), h2frame(FrameType.DATA, 0, 1, grpcFrame(len(1, 'y'))), h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, grpcTrailers(0))]) },
-    ], 'random');
-    assert.equal(ctx.calls.length, 1, path);
-    assert.equal(ctx.calls[0].protocol, 'grpc');
-    assert.equal(ctx.calls[0].request!.otlp, undefined);
-    assert.equal(ctx.calls[0].response!.otlp, undefined);
+    const call = grpcCall(path, [len(1, 'x')], [len(1, 'y')]);
+    assert.equal(call.protocol, 'grpc');
+    assert.equal(call.request!.otlp, undefined);
+    assert.equal(call.response!.otlp, undefined);
   }
 });
 

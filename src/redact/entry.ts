@@ -66,8 +66,11 @@ const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
 const PARAM_FIELDS = new Set(['query', 'queryparams', 'params', 'form', 'cookies']);
 /** Fields whose value is a message body (a string, or already parsed). */
 const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
-/** Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables, a Loki push's label sets. */
-const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush']);
+/**
+ * Objects holding decoded message content: gRPC messages decoded with a schema, GraphQL variables, a
+ * Loki push's label sets, an OTLP export's service names and its receiver's error message.
+ */
+const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush', 'otlp']);
 /** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
 const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
@@ -286,7 +289,7 @@ class EntryRedaction {
     if (!bound) return o;
     let variables: Record<string, any> | undefined;
     for (const name of bound) {
-      if (!Object.prototype.hasOwnProperty.call(o.variables, name)) continue;
+      if (!Object.hasOwn(o.variables, name)) continue;
       const v = o.variables[name];
       const nv = this.redacted(v);
       if (nv !== v) (variables ??= { ...o.variables })[name] = nv;

@@ -67,6 +67,17 @@ test('GraphQL over GET: inline arguments in ?query= and sensitive variables in &
   assert.equal(redact({ ...entry(''), request: { method: 'GET', path: plain, url: plain, headers: {} } }).request!.url, plain);
 });
 
+test('what a reader read is content: a Loki label and the error message of an OTLP receiver lose their secrets', () => {
+  const e = {
+    ...entry(''),
+    request: { method: 'POST', path: '/loki/api/v1/push', url: '/loki/api/v1/push', headers: {}, lokiPush: { streams: 1, labels: ['{job="visible-job", api_token="labelSECRET"}'] } },
+    response: { status: 200, headers: {}, otlp: { rejected: 1, errorMessage: 'refused: tenant visible-tenant password=answerSECRET' } },
+  };
+  const out = JSON.stringify(redact(e as Entry));
+  assert.ok(!out.includes('labelSECRET') && !out.includes('answerSECRET'), out);
+  assert.ok(out.includes('visible-job') && out.includes('visible-tenant'), out);
+});
+
 test('XML and HTML: sensitive elements, name/value elements, CDATA, a meta CSRF token; an S3 <Key> and other elements stay', () => {
   const soap = '<s:Envelope><s:Header><wsse:UsernameToken><wsse:Password Type="PasswordText"> soapSECRET </wsse:Password></wsse:UsernameToken></s:Header><s:Body><id>7</id></s:Body></s:Envelope>';
   assert.equal(body(soap), soap.replace(' soapSECRET ', ` ${REDACTED} `));

@@ -156,7 +156,7 @@ export function grpcBodyReading(path: string, into: Record<string, unknown>): { 
 
 /** The reader of a gRPC method, by its path: own entries only (a path `__proto__` or `constructor` is none). */
 function grpcReader(path: string): (typeof GRPC_READERS)[string] | undefined {
-  return Object.prototype.hasOwnProperty.call(GRPC_READERS, path) ? GRPC_READERS[path] : undefined;
+  return Object.hasOwn(GRPC_READERS, path) ? GRPC_READERS[path] : undefined;
 }
 
 /**

@@ -52,6 +52,7 @@ struct active_call {
   __u64 len_ptr; /* _ex forms: where the byte count is written */
   int fd;        /* from the syscall inside the call; -1 until seen */
   int wfd;       /* a write counted in flight on this fd (write_begins); -1: none */
+  __u64 wino;    /* the socket inode wfd named when the write began (its stream, if the fd is closed meanwhile) */
   __u8 dir;
   __u8 ex;
   __u8 source;   /* tls_source */
@@ -184,6 +185,21 @@ static __always_inline struct conn_pos *conn_of(__u32 tgid, int fd) {
   return bpf_map_lookup_elem(&conns, &ck);
 }
 
+/* Streams closed while a write on them was still in its call. A Go server
+ * closes a connection on the goroutine that read the peer's close while
+ * another goroutine is still returning from the write that sent the last
+ * bytes (an HTTP/2 response's trailers): that write's probe fires after the
+ * close, when the fd names no socket (or already another one). Its bytes
+ * belong to the closed stream, at the offsets the close left; the close
+ * event is flagged so that user space puts it after them (write-order.ts).
+ * An entry goes when the last such write ends; LRU-bounded. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct conn_key);
+  __type(value, struct conn_pos);
+} closing SEC(".maps");
+
 /* A write call on a known fd begins: counted in flight until write_ends. */
 static __always_inline void write_begins(struct active_call *a, __u32 tgid, int fd) {
   struct conn_pos *p = conn_of(tgid, fd);
@@ -191,12 +207,29 @@ static __always_inline void write_begins(struct active_call *a, __u32 tgid, int 
   __sync_fetch_and_add(&p->writing, 1);
   p->write_at = bpf_ktime_get_ns();
   a->wfd = fd;
+  a->wino = p->ino;
+}
+
+/* The closed stream a write in flight at its close belongs to, if the fd was closed meanwhile. */
+static __always_inline struct conn_pos *closed_stream_of(struct active_call *a, __u32 tgid) {
+  if (a->wfd < 0 || a->wino == 0) return NULL;
+  struct conn_key ck = { .tgid = tgid, .fd = a->wfd };
+  struct conn_pos *c = bpf_map_lookup_elem(&closing, &ck);
+  return c && c->ino == a->wino ? c : NULL;
 }
 
 /* After the write's own events are in the ring: no longer in flight. */
 static __always_inline void write_ends(struct active_call *a, __u32 tgid) {
   if (a->wfd < 0) return;
   struct conn_key ck = { .tgid = tgid, .fd = a->wfd };
+  struct conn_pos *c = closed_stream_of(a, tgid);
+  if (c) {
+    /* The closed stream's last write: nothing more will come for it. */
+    if (c->writing <= 1) bpf_map_delete_elem(&closing, &ck);
+    else __sync_fetch_and_add(&c->writing, (__u32)-1);
+    a->wfd = -1;
+    return;
+  }
   struct conn_pos *p = bpf_map_lookup_elem(&conns, &ck);
   if (p && p->writing > 0) __sync_fetch_and_add(&p->writing, (__u32)-1); /* a decrement: subtraction has no BPF atomic before v3 */
   a->wfd = -1;
@@ -233,7 +266,9 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   } else {
     bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
   }
-  struct conn_pos *p = conn_of(tgid, fd);
+  /* A write whose fd was closed while it was in its call: the stream the close left. */
+  struct conn_pos *p = a->wfd == fd ? closed_stream_of(a, tgid) : NULL;
+  if (!p) p = conn_of(tgid, fd);
   if (!p) return;
   __u8 dir = a->dir & 1;
   __u64 start = p->pos[dir];
@@ -485,6 +520,12 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   ev->pos = p->pos[0];
   ev->skipped = (__u32)p->pos[1];
   ev->other_pos = p->pos[1];
+  /* A write still in its call (another thread's): its bytes come after this close (see `closing`). */
+  __u32 flags = 0;
+  if (p->writing > 0 && bpf_ktime_get_ns() - p->write_at < WRITE_STALE_NS) {
+    bpf_map_update_elem(&closing, &ck, p, BPF_ANY);
+    flags = EVF_WRITE_IN_FLIGHT;
+  }
   bpf_map_delete_elem(&conns, &ck);
   ev->kind = EV_CLOSE;
   ev->pid = ck.tgid;
@@ -494,7 +535,7 @@ int sys_close(struct trace_event_raw_sys_enter *ctx) {
   ev->len = 0;
   ev->dir = 0;
   ev->source = 0;
-  ev->flags = 0;
+  ev->flags = flags;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   ev->cgroup_id = bpf_get_current_cgroup_id();
   if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER, 0) != 0) count(C_LOST_EVENTS, 1);

@@ -21,7 +21,9 @@ enum tls_event_flag {
   /* A read that returned while a write on the same (process, fd) was still in
    * its call: that write's bytes went out before this read's came in (the
    * reply may answer them), but its event reaches the ring only when its call
-   * returns. User space puts this read after that write (write-order.ts). */
+   * returns. User space puts this read after that write (write-order.ts).
+   * On a close: a write on the fd was still in its call (another thread's);
+   * its bytes come after the close, and user space puts the close after them. */
   EVF_WRITE_IN_FLIGHT = 1,
 };
 

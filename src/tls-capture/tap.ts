@@ -251,8 +251,9 @@ export function tlsSummary(r: TlsTapResult): string {
   if (t.notInet > 0) parts.push(`${t.notInet} events on non-inet fds skipped`);
   if (t.evicted > 0) parts.push(`${t.evicted} connections evicted (table full)`);
   const o = r.order;
-  if (o && o.held > 0) {
-    parts.push(`${o.held} reads put after a write still in flight on their socket`);
+  if (o && (o.held > 0 || o.closesHeld > 0)) {
+    if (o.held > 0) parts.push(`${o.held} reads put after a write still in flight on their socket`);
+    if (o.closesHeld > 0) parts.push(`${o.closesHeld} closes put after a write still in flight on their socket`);
     if (o.timedOut > 0) parts.push(`${o.timedOut} of them let go after ${WRITE_WAIT_MS} ms without it`);
     if (o.cutShort > 0) parts.push(`${o.cutShort} holds let go early (too much held)`);
   }

@@ -65,7 +65,7 @@ test('a flagged read waits for its fd\'s next write, then follows it, no earlier
   assert.equal(r.out[2].tsNsec, request.tsNsec);
   assert.equal(r.out[3].timeMs, request.timeMs, 'nor is what was held behind it');
   assert.ok(more.timeMs < request.timeMs);
-  assert.deepEqual(r.order.counters, { held: 1, reordered: 1, timedOut: 0, cutShort: 0 });
+  assert.deepEqual(r.order.counters, { held: 1, closesHeld: 0, reordered: 1, timedOut: 0, cutShort: 0 });
   assert.equal(r.order.holding, false);
 });
 
@@ -146,4 +146,38 @@ test('a reply whose read came before its request\'s write is one whole call, not
   assert.equal(ordered.length, 1, JSON.stringify(ordered.map((e) => e.summary)));
   assert.equal(ordered[0].summary, 'GET /boom → 500');
   assert.ok(ordered[0].elapsedTime >= 0, `it does not end before it began: ${ordered[0].elapsedTime}`);
+});
+
+test('a flagged close waits for the write still in flight on its socket, then follows it; a write of the next connection on the fd lets it go first', () => {
+  const r = rig();
+  const close = { ...ev('write', 5, ''), kind: 'close' as const, afterWriteInFlight: true };
+  const late = ev('write', 5, 'trailers');
+  assert.deepEqual(r.push(close), [], 'held');
+  assert.deepEqual(r.push(late), ['trailers', 'close']);
+  assert.equal(r.order.counters.closesHeld, 1);
+  assert.equal(r.order.counters.held, 0, 'no read was held');
+  const s = rig();
+  const next = ev('write', 0, 'next connection', { local: { ...CLIENT, port: CLIENT.port + 1 } });
+  assert.deepEqual(s.push({ ...close }, next), ['close', 'next connection'], 'the old connection ends before the new one begins');
+});
+
+// A Go server (the end that fed the connection) closes it on its reading goroutine while the
+// goroutine that wrote the response's last bytes is still returning from that write: the
+// kernel puts the close first, flagged, and the write after it with the closed stream's offsets.
+test('a response whose last write returned after its connection\'s close is whole once the close waits for it', async () => {
+  const head = 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst';
+  const atServer = { local: SERVER, remote: CLIENT, comm: 'grpcserver' };
+  const events = () => [
+    ev('read', 0, REQ, atServer),
+    ev('write', 0, head, { ...atServer, otherPos: REQ.length }),
+    { ...ev('write', head.length, '', atServer), kind: 'close' as const, skipped: REQ.length, afterWriteInFlight: true },
+    ev('write', head.length, 'later', { ...atServer, otherPos: REQ.length }),
+  ];
+  const unordered = await entriesOf(events(), false);
+  assert.notEqual(unordered[0]?.response?.bodySize, 10, 'as the probes ran: the body ends at the close (what the order is for)');
+  const ordered = await entriesOf(events(), true);
+  assert.equal(ordered.length, 1, JSON.stringify(ordered.map((e) => e.summary)));
+  assert.equal(ordered[0].summary, 'GET /boom → 200');
+  assert.equal(ordered[0].response?.bodySize, 10);
+  assert.deepEqual(ordered[0].warnings ?? [], []);
 });

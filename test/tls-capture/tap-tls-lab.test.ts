@@ -52,6 +52,9 @@ let scannedStatus = 0;
 let grpcBin = '';
 let grpcPid = 0;
 let grpcStatus = 0;
+/** What the Go server's stalled Write returned (its "stalled write N" line), and what it printed. */
+let stalledWrite = 0;
+let grpcServerOut = '';
 let nodeServerStatuses: number[] = [];
 /** The two calls on one fd number (the first closed by close_range), with their client ports. */
 const reusedFd: { path: string; fd: number; port: number }[] = [];
@@ -197,7 +200,9 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
   }
 
   // A gRPC-shaped call (HTTP/2, application/grpc, a length-prefixed message, a grpc-status trailer): curl → the Go server.
-  grpcPid = lab.start(lab.nsB, [grpcBin, `${lab.ipB}:${GRPC_PORT}`, join(dir, 'tls.crt'), join(dir, 'tls.key')]).pid!;
+  const grpcServer = lab.start(lab.nsB, [grpcBin, `${lab.ipB}:${GRPC_PORT}`, join(dir, 'tls.crt'), join(dir, 'tls.key')]);
+  grpcServer.stdout!.on('data', (d: Buffer) => (grpcServerOut += d.toString()));
+  grpcPid = grpcServer.pid!;
   const grpc = await lab.sh(
     lab.nsA,
     `printf '\\0\\0\\0\\0\\4\\n\\2hi' > ${dir}/msg; for i in $(seq 50); do curl -sk -m 1 -o /dev/null https://${lab.ipB}:${GRPC_PORT}/ && break; sleep 0.2; done; ` +
@@ -205,6 +210,13 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
     30_000,
   );
   grpcStatus = Number(grpc.stdout.trim());
+
+  // A write still in its call when its connection is closed: the Go server's /stalled answer, read
+  // slowly by wget (GnuTLS: not hooked, so the server's end alone feeds the connection). The close
+  // syscall runs inside that Write, so the kernel sees the close before the write returns.
+  await lab.sh(lab.nsA, `wget -q -O /dev/null --no-check-certificate --limit-rate=2k -t 1 -T 10 https://${lab.ipB}:${GRPC_PORT}/stalled`, 30_000);
+  for (let i = 0; i < 50 && !/stalled write \d+/.test(grpcServerOut); i++) await new Promise((r) => setTimeout(r, 100));
+  stalledWrite = Number(/stalled write (\d+)/.exec(grpcServerOut)?.[1] ?? 0);
 
   // A Go server the tap was not told of (a copy of the binary: another file), found running by the scan.
   const scannedBin = join(dir, 'grpc', 'gosrv2');
@@ -416,6 +428,24 @@ test('a gRPC-shaped call (curl → a Go server, HTTP/2): one grpc entry with its
   assert.equal(e.peerProcess?.comm, 'grpcserver', summary);
   // Named with --tls-lib, it is hooked once: the scan for running Go binaries does not hook it again.
   assert.doesNotMatch(tapErr, new RegExp(`found in pid ${grpcPid}\\)|/proc/${grpcPid}/exe`));
+});
+
+test('a write still in its call when its connection was closed (the close ran inside it) comes before the close: the response is there, as long as the write said', () => {
+  assert.ok(stalledWrite > 0, `the Go server wrote part of its answer before the close: ${grpcServerOut}`);
+  const calls = tapOut
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.dst.ip === lab.ipB && e.dst.port === GRPC_PORT && e.request?.url === '/stalled');
+  assert.equal(calls.length, 1, JSON.stringify(calls.map((e) => e.summary)));
+  const e = calls[0];
+  const why = `${JSON.stringify({ summary: e.summary, warnings: e.warnings, response: e.response && { ...e.response, body: undefined } })}\n${tapErr.trim().split('\n').pop()}`;
+  // Without the order, the write's event named no socket (its fd was closed) and was dropped: a request-only call.
+  assert.equal(e.response?.status, 200, why);
+  const head = `HTTP/1.1 200 OK\r\nContent-Length: ${48 << 13}\r\n\r\n`;
+  assert.equal(e.response.bodySize, stalledWrite - head.length, `the body is what the write returned, less the head\n${why}`);
+  assert.equal(e.process?.comm, 'grpcserver', 'the server end alone was hooked');
+  assert.match(tapErr, /[1-9]\d* closes put after a write still in flight on their socket/);
 });
 
 test('a Go server not named with --tls-lib is found running, hooked once by its path, and its end of a call is seen', () => {

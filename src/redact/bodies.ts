@@ -11,6 +11,7 @@ import { mayHoldToken } from './tokens.js';
 import { holdsKubernetesSecret } from './kubernetes.js';
 import { redactContentText } from './text.js';
 import { hasInlinePair } from './inline-pairs.js';
+import { mayHoldCommandLine } from './command-lines.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -59,7 +60,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field')) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
-  return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0;
+  // `--password …`, `mysql -p…`: a command line in a string or an argv.
+  return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s);
 }
 
 /** `[section]` on the first line: an INI file, not a JSON array. */
@@ -193,6 +195,8 @@ export function redactMultipart(s: string, names: SensitiveNames, json: JsonReda
     const lf = s.indexOf('\n\n', headStart);
     const headEnd = crlf >= 0 && (lf < 0 || crlf <= lf) ? crlf + 4 : lf >= 0 ? lf + 2 : -1;
     if (headEnd < 0) break;
+    // A first "part" whose head is not header lines (a PEM block, a command's `--flag`): not multipart.
+    if (parts === 0 && !isPartHead(s, headStart, headEnd)) return redactContentText(s, names);
     const next = s.indexOf(delimiter, headEnd);
     // The content ends before the line break that precedes the next delimiter (or at the end of a body cut short).
     let contentEnd = next < 0 ? s.length : next;
@@ -207,7 +211,25 @@ export function redactMultipart(s: string, names: SensitiveNames, json: JsonReda
     }
     at = next;
   }
+  // No part at all: text that starts with two dashes, searched as text.
+  if (at === 0) return redactContentText(s, names);
   return copied === 0 ? s : out + s.slice(copied);
+}
+
+/**
+ * Is s[from, to) a part's head: after the delimiter's line break, `Name: value` lines (a folded
+ * line starts with a blank), at least one (a form's part has its Content-Disposition)?
+ */
+function isPartHead(s: string, from: number, to: number): boolean {
+  const lines = s.slice(from, to).split(/\r?\n/);
+  let headers = 0;
+  for (let k = 1; k < lines.length; k++) {
+    const line = lines[k];
+    if (line === '' || line[0] === ' ' || line[0] === '\t') continue;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}:/.test(line)) return false;
+    headers++;
+  }
+  return headers > 0;
 }
 
 /** The first character that is not white space or a byte order mark (however many lead). */

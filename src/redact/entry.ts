@@ -21,6 +21,7 @@ import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret 
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
+import { redactArgv } from './command-lines.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -329,7 +330,10 @@ class EntryRedaction {
       const pair = redactProtoPair(a, this.names, this.remember);
       if (pair) return pair;
     }
-    let copy: unknown[] | undefined;
+    // An argv (a Pod's `command` and `args`, an exec call): a flag and its value are two elements.
+    const argv = zone !== 'structure' && a.length >= 2 && typeof a[0] === 'string' ? redactArgv(a, this.names) : undefined;
+    if (argv) a = argv;
+    let copy: unknown[] | undefined = argv;
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       let nv: unknown = v;

@@ -6,12 +6,14 @@ import type { SensitiveNames } from './names.js';
 import { redactUrlText } from './urls.js';
 import { redactXml } from './xml.js';
 import { redactInlinePairs } from './inline-pairs.js';
+import { redactCommandLines } from './command-lines.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
  * pairs: `<add key="DbPassword" value="…"/>` is read by its `key` attribute before that attribute's
- * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs.
+ * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs, then
+ * command lines (`--password …`, `mysql -p…`: command-lines.ts).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  return redactInlinePairs(redactXml(redactUrlText(s, names), names), names);
+  return redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names);
 }

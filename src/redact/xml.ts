@@ -14,10 +14,11 @@ import type { SensitiveNames } from './names.js';
 import { REDACTED, isRedacted } from './redacted.js';
 import { isSecretName } from './inline-pairs.js';
 
-/** Could `s` be markup with elements (a closing tag or an empty-element tag)? */
+/** Could `s` be markup with elements (a closing tag, an empty-element tag, or HTML's `<input>` and `<meta>`, which have neither)? */
 export function mayBeMarkup(s: string): boolean {
-  return s.indexOf('<') >= 0 && (s.indexOf('</') >= 0 || s.indexOf('/>') >= 0);
+  return s.indexOf('<') >= 0 && (s.indexOf('</') >= 0 || s.indexOf('/>') >= 0 || VOID_HINT.test(s));
 }
+const VOID_HINT = /<(?:input|meta)\s/i;
 
 /** `s` with the text of sensitive elements and the values of sensitive name/value elements redacted; `s` itself when none. */
 export function redactXml(s: string, names: SensitiveNames): string {
@@ -49,11 +50,25 @@ export function redactXml(s: string, names: SensitiveNames): string {
         out += s.slice(copied, attrs.value[0]) + REDACTED;
         copied = attrs.value[1];
       }
-    } else if (!selfClosing && (named || !html) && (s.charCodeAt(gt + 1) !== LT || s.startsWith(CDATA, gt + 1))) {
-      const text = named || isSensitiveElement(s, nameStart, nameEnd, names) ? elementText(s, gt + 1) : undefined;
+    } else if (!selfClosing && (named || !html)) {
+      const opensWithText = s.charCodeAt(gt + 1) !== LT || s.startsWith(CDATA, gt + 1);
+      const sensitive = named || isSensitiveElement(s, nameStart, nameEnd, names);
+      const text = sensitive && opensWithText ? elementText(s, gt + 1) : undefined;
       if (text) {
         out += s.slice(copied, text[0]) + REDACTED;
         copied = text[1];
+      } else if (sensitive && opensChild(s, gt + 1)) {
+        // `<password><value>…</value></password>`: the secret is one element down. Every text
+        // inside goes, to the element's end; the elements inside are not read again.
+        const close = s.indexOf(`</${s.slice(nameStart, nameEnd)}`, gt + 1);
+        const end = close < 0 ? s.length : close;
+        for (const [a, b] of textsWithin(s, gt + 1, end)) {
+          if (a < copied) continue;
+          out += s.slice(copied, a) + REDACTED;
+          copied = b;
+        }
+        lt = close < 0 ? -1 : s.indexOf('<', close + 2);
+        continue;
       }
     }
     lt = s.indexOf('<', gt + 1);
@@ -126,6 +141,47 @@ function elementText(s: string, from: number): [number, number] | undefined {
   while (stop > start && WHITESPACE[s.charCodeAt(stop - 1)] === 1) stop--;
   if (stop <= start || isRedacted(s, start, stop)) return undefined;
   return [start, stop];
+}
+
+/** Does the element's content, from `from`, open with a child element (after white space)? */
+function opensChild(s: string, from: number): boolean {
+  let i = from;
+  while (i < s.length && WHITESPACE[s.charCodeAt(i)] === 1) i++;
+  return s.charCodeAt(i) === LT && TAG_NAME_CHAR[s.charCodeAt(i + 1)] === 1;
+}
+
+/** The texts between tags in s[from, to), without their white space (CDATA sections' insides included). */
+function textsWithin(s: string, from: number, to: number): [number, number][] {
+  const found: [number, number][] = [];
+  let i = from;
+  while (i < to) {
+    if (s.startsWith(CDATA, i)) {
+      const end = s.indexOf(']]>', i);
+      const stop = end < 0 || end > to ? to : end;
+      if (stop > i + CDATA.length) found.push([i + CDATA.length, stop]);
+      i = stop + 3;
+      continue;
+    }
+    if (s.charCodeAt(i) === LT) {
+      const gt = s.indexOf('>', i);
+      i = gt < 0 || gt >= to ? to : gt + 1;
+      continue;
+    }
+    let end = s.indexOf('<', i);
+    if (end < 0 || end > to) end = to;
+    const text = trimmed(s, i, end);
+    if (text && !isRedacted(s, text[0], text[1])) found.push(text);
+    i = end;
+  }
+  return found;
+}
+
+function trimmed(s: string, from: number, to: number): [number, number] | undefined {
+  let a = from;
+  while (a < to && WHITESPACE[s.charCodeAt(a)] === 1) a++;
+  let b = to;
+  while (b > a && WHITESPACE[s.charCodeAt(b - 1)] === 1) b--;
+  return b > a ? [a, b] : undefined;
 }
 
 /** The longest element or name attribute judged as a name. */

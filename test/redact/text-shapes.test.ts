@@ -134,9 +134,84 @@ test('hostile inputs to the text scans finish: separators, tags, dollars and blo
     '{"query":"' + 'password: $'.repeat(MB / 11) + '","variables":{}}',
     'password: |\n' + '  x\n'.repeat(MB / 4), // one block scalar a million lines long
     'kind: Secret\ndata:\n' + '  k: v\n'.repeat(MB / 6),
+    '--password '.repeat(MB / 11), // flags whose value is the next flag
+    'mysql -p'.repeat(MB / 8) + ' x', // tools and glued flags without end
+    '"'.repeat(MB) + ' --token x', // quoted words never closed
+    'htpasswd -b ' + 'a '.repeat(MB / 2), // positionals by the million
+    '<password>' + '<a>'.repeat(MB / 3), // a sensitive element whose children never close
+    '<password><a>' + '<b>x</b>'.repeat(MB / 8), // ... and its texts, one by one
+    '--x\n' + 'a: b\n'.repeat(MB / 5) + '\n', // text that starts like multipart, with a head a million lines long
   ];
   for (const text of inputs) {
     const out = redact(entry(text));
     assert.equal(typeof out.request!.body, 'string');
   }
+});
+
+test('command lines: a flag and its value as two words, tools\' own flags, literals of a Secret, passwords by position; what is not a secret stays', () => {
+  const cases: Array<[string, string]> = [
+    ['mysql -h db -u root -pglued1SECRET shop', `mysql -h db -u root -p${REDACTED} shop`],
+    ['kubectl exec db -- mysqldump -pglued2SECRET --all-databases', `kubectl exec db -- mysqldump -p${REDACTED} --all-databases`],
+    ['mongosh --username admin --password spaced3SECRET --host db', `mongosh --username ${REDACTED} --password ${REDACTED} --host db`],
+    ["docker login -u bot --password 'with space4SECRET' registry", `docker login -u bot --password '${REDACTED}' registry`],
+    ['docker login -u bot -p short5SECRET registry', `docker login -u bot -p ${REDACTED} registry`],
+    ['sshpass -p ssh6SECRET ssh deploy@host', `sshpass -p ${REDACTED} ssh deploy@host`],
+    ['redis-cli -h cache -a redis7SECRET ping', `redis-cli -h cache -a ${REDACTED} ping`],
+    ['ldapsearch -x -D cn=admin -w ldap8SECRET -b dc=ex', `ldapsearch -x -D cn=admin -w ${REDACTED} -b dc=ex`],
+    ['curl -u admin:curl9SECRET https://api/', `curl -u ${REDACTED} https://api/`],
+    ['smbclient //fs/share -U alice%smb10SECRET', `smbclient //fs/share -U ${REDACTED}`],
+    ['openssl pkcs12 -export -passout pass:ossl11SECRET -passin env:PW', `openssl pkcs12 -export -passout pass:${REDACTED} -passin env:PW`],
+    ['kubectl create secret generic db --from-literal=pw=lit12SECRET --from-literal=user=app', `kubectl create secret generic db --from-literal=pw=${REDACTED} --from-literal=user=${REDACTED}`],
+    ['aws configure set aws_secret_access_key aws13SECRET', `aws configure set aws_secret_access_key ${REDACTED}`],
+    ['redis-cli CONFIG SET requirepass cfg14SECRET', `redis-cli CONFIG SET requirepass ${REDACTED}`],
+    ['htpasswd -bc /etc/nginx/.htpasswd admin ht15SECRET', `htpasswd -bc /etc/nginx/.htpasswd admin ${REDACTED}`],
+    ['htpasswd -nb admin ht16SECRET; echo done', `htpasswd -nb admin ${REDACTED}; echo done`],
+    ['rabbitmqctl add_user admin rmq17SECRET', `rabbitmqctl add_user admin ${REDACTED}`],
+    ['vault login vault18SECRET', `vault login ${REDACTED}`],
+    ['sh -c "mysql -pquoted19SECRET shop"', `sh -c "mysql -p${REDACTED} shop"`],
+  ];
+  for (const [text, expected] of cases) {
+    assert.equal(body(text), expected, text);
+    assert.equal(inJson(text), expected, `${text} in a JSON string`);
+  }
+  // Not secrets: ports, a prompt, selectors, files, other tools' -p and -u, a login's user name.
+  for (const text of [
+    'docker run -p 8080:80 nginx',
+    'ssh -p 2222 host',
+    'psql -p 5432 -U app shop',
+    'mysql -p shop',
+    'kubectl get pods --selector app=x --namespace shop',
+    'npm install --save-dev typescript',
+    'kubectl create secret generic db --from-file=./pw',
+    'openssl pkcs12 -export -passin env:PW -passout file:/run/pw',
+    'vault login -method=oidc',
+    'rabbitmqctl list_users',
+    'mysql --password-file /run/pw',
+  ]) assert.equal(body(text), text, text);
+});
+
+test('an argv (a Pod\'s command and args): a flag and its value are two elements', () => {
+  const pod = { spec: { containers: [{ command: ['mysql', '-uroot', '-pargv1SECRET', 'shop'], args: ['--db-password', 'argv2SECRET', '--port', '5432'] }] } };
+  const out = JSON.parse(body(JSON.stringify(pod)));
+  assert.deepEqual(out.spec.containers[0].command, ['mysql', '-uroot', `-p${REDACTED}`, 'shop']);
+  assert.deepEqual(out.spec.containers[0].args, ['--db-password', REDACTED, '--port', '5432']);
+  const plain = { command: ['nginx', '-g', 'daemon off;'], args: ['--port', '8080'] };
+  assert.deepEqual(JSON.parse(body(JSON.stringify(plain))), plain);
+});
+
+test('markup: a secret one element down, and a lone input; text that starts with two dashes is not multipart', () => {
+  assert.equal(body('<config><password><value>nested1SECRET</value></password><port>5432</port></config>'), `<config><password><value>${REDACTED}</value></password><port>5432</port></config>`);
+  assert.equal(
+    body('<creds>\n  <password>\n    <value>nested2SECRET</value>\n    <hint>ask ops</hint>\n  </password>\n</creds>'),
+    `<creds>\n  <password>\n    <value>${REDACTED}</value>\n    <hint>${REDACTED}</hint>\n  </password>\n</creds>`,
+  );
+  assert.equal(body('<input type="hidden" name="api_key" value="form3SECRET">'), `<input type="hidden" name="api_key" value="${REDACTED}">`);
+  // A PEM key (its first line starts with dashes, as a multipart body does), and a command's flags.
+  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEApem4SECRET\n-----END RSA PRIVATE KEY-----';
+  assert.equal(body(pem), REDACTED);
+  assert.equal(body(`${pem}\n\nnext`), `${REDACTED}\n\nnext`);
+  assert.equal(body('--verbose --token flag5SECRET\n\nrest'), `--verbose --token ${REDACTED}\n\nrest`);
+  // A real multipart body still has its parts read by name.
+  const multipart = '--b1\r\nContent-Disposition: form-data; name="password"\r\n\r\npart6SECRET\r\n--b1--\r\n';
+  assert.equal(body(multipart), multipart.replace('part6SECRET', REDACTED));
 });

@@ -348,9 +348,9 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 const APOSTROPHE = 0x27;
 
-/** What opens a word around its value: quotes, brackets, `$(`. */
+/** What opens a word around its value: quotes, brackets, `$(` (not `[`: `[REDACTED]` is a value already taken out). */
 const LEAD = new Uint8Array(65536);
-for (const c of `"'([{\`$`) LEAD[c.charCodeAt(0)] = 1;
+for (const c of `"'({\`$`) LEAD[c.charCodeAt(0)] = 1;
 /** What closes a word after its value: quotes, brackets, separators. */
 const TRAIL = new Uint8Array(65536);
-for (const c of `"')]};,\``) TRAIL[c.charCodeAt(0)] = 1;
+for (const c of `"')};,\``) TRAIL[c.charCodeAt(0)] = 1;

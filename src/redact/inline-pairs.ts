@@ -87,12 +87,60 @@ function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boole
   while (i < s.length && isBlank(s.charCodeAt(i)) && i - at <= 2) i++;
   const range = valueRange(s, i, separator, stops);
   if (!range) return undefined;
-  if (!isSecretName(s.slice(nameStart, nameEnd), names)) return undefined;
-  return range;
+  const name = s.slice(nameStart, nameEnd);
+  if (!isSecretName(name, names)) return undefined;
+  // A bare word after a colon: a value only in a mapping (`{user: app, password: …}`), or after a
+  // password's own name when it looks like one (`the admin password: hunter2`).
+  if (separator === COLON && range[2]) {
+    const end = bareColonValue(s, range, name, quote === 0 && inMapping(s, nameStart, range[1]));
+    return end === undefined ? undefined : [range[0], end];
+  }
+  return [range[0], range[1]];
 }
 
-/** The value starting at s[i]: a quoted string (its inside) or a bare word; a scheme's credentials with it. */
-function valueRange(s: string, i: number, separator: number, stops: BareEnds): [number, number] | undefined {
+/** Names that make a bare word after a colon mid-line a value even in prose. */
+const PASSWORD_NAMES = /(?:password|passwd|pwd|passphrase|passcode|secret|token|apikey|privatekey|credentials?|authorization)$/;
+/** Words that are types, keywords or placeholders, not values (`password: string;` in code, `token: required`). */
+const NOT_VALUES = new Set(['true', 'false', 'null', 'nil', 'none', 'undefined', 'required', 'optional', 'string', 'str', 'number', 'int', 'integer', 'boolean', 'bool', 'any', 'object', 'bytes', 'text', 'empty', 'missing', 'invalid', 'set', 'unset', 'yes', 'no']);
+
+/**
+ * Where the bare word `range` after a colon ends, if it is a value. Never one with code in it (`this.token`, `f(x)`,
+ * `$var`, `a=b`); in a mapping, any other; in prose, only after a password's own name and only a word
+ * with a digit or a symbol in it (`retry: 5` is not a password's name; `password: required` is prose).
+ */
+function bareColonValue(s: string, range: [number, number, boolean], name: string, mapping: boolean): number | undefined {
+  let end = range[1];
+  // A sentence's full stop is not the value's.
+  if (s.charCodeAt(end - 1) === DOT) end--;
+  if (end <= range[0]) return undefined;
+  const word = s.slice(range[0], end);
+  if (CODE_CHARS.test(word) || NOT_VALUES.has(word.toLowerCase())) return undefined;
+  if (mapping || (PASSWORD_NAMES.test(normalise(name)) && /[0-9!@#%^&*+~?]/.test(word))) return end;
+  return undefined;
+}
+const CODE_CHARS = /[.(){}[\]$=\\]/;
+
+function normalise(name: string): string {
+  return name.toLowerCase().replace(/[-_.\s]+/g, '');
+}
+
+/**
+ * Is the pair in a YAML flow mapping or an object literal: its name after `{`, or after `,` with its
+ * value ending at `,` or `}` (`{user: app, password: …}`; `retry: 5, session: 42 of 50` is prose)?
+ */
+function inMapping(s: string, nameStart: number, valueEnd: number): boolean {
+  let k = nameStart - 1;
+  while (k >= 0 && nameStart - k <= 3 && isBlank(s.charCodeAt(k))) k--;
+  const c = s.charCodeAt(k);
+  const after = s.charCodeAt(valueEnd);
+  return c === LBRACE || (c === COMMA && (after === COMMA || after === RBRACE));
+}
+
+/**
+ * The value starting at s[i]: a quoted string (its inside) or a bare word; a scheme's credentials with it.
+ * The third member says a bare word after a colon (judged by its name and shape: bareColonValue).
+ */
+function valueRange(s: string, i: number, separator: number, stops: BareEnds): [number, number, boolean] | undefined {
   const c = s.charCodeAt(i);
   if (c === QUOTE || c === APOSTROPHE) {
     const start = i + 1;
@@ -108,21 +156,25 @@ function valueRange(s: string, i: number, separator: number, stops: BareEnds): [
     if (end <= start || isRedacted(s, start, end)) return undefined;
     // `cookie="__utma="+a+"…"`: a string being built is code, not a value.
     if (s.charCodeAt(end) === c && s.charCodeAt(end + 1) === PLUS) return undefined;
-    return [start, end];
+    return [start, end, false];
   }
   // `password: \"x\"` as raw JSON text shows it.
   if (c === BACKSLASH && (s.charCodeAt(i + 1) === QUOTE || s.charCodeAt(i + 1) === APOSTROPHE)) {
     const close = s.indexOf('\\' + s[i + 1], i + 2);
     const end = close < 0 ? lineEnd(s, i + 2) : close;
     if (end <= i + 2 || isRedacted(s, i + 2, end)) return undefined;
-    return [i + 2, end];
+    return [i + 2, end, false];
   }
   if (s.startsWith(REDACTED, i)) return undefined;
-  // After a colon only a quoted value or a scheme's credentials: `token: this.token,` is code and
-  // `password: ` in prose is a label (a line that starts with it is configuration: lines.ts).
-  if (separator === COLON) return schemeCredentials(s, i);
   const end = stops.from(i);
-  return end === i ? undefined : [i, end];
+  // After a colon: a scheme's credentials, or a bare word judged later (`token: this.token,` is code,
+  // `retry: 5` prose; a line that starts with `password:` is configuration: lines.ts).
+  if (separator === COLON) {
+    const scheme = schemeCredentials(s, i);
+    if (scheme) return [scheme[0], scheme[1], false];
+    return end === i ? undefined : [i, end, true];
+  }
+  return end === i ? undefined : [i, end, false];
 }
 
 /** `Authorization: Bearer abc`: the scheme (a short word at `i`) stays, its credentials go. */
@@ -193,6 +245,10 @@ const SPACE = 0x20;
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const PLUS = 0x2b;
+const DOT = 0x2e;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const COMMA = 0x2c;
 
 /** Letters, digits, `_`, `-`, `.`: what keys are made of. */
 const NAME_CHAR = new Uint8Array(65536);

@@ -25,7 +25,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 100 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 101 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port'];
@@ -310,7 +310,7 @@ export function buildPlantedCapture(): Wire {
   ];
   http1(w, next(), 40050, withBody('POST /graphql HTTP/1.1', 'application/json', JSON.stringify(graphql)), OK);
   // Command lines: a CI job's log, a Pod's argv, a Secret made from literals; a key one element down; a PEM key as text.
-  http1(w, next(), 40051, 'GET /jobs/7/log HTTP/1.1\r\nHost: ci\r\n\r\n', textResponse('text/plain', `$ mysql -h db -u root -p${S[93]} shop < seed.sql\n$ docker login -u bot --password ${S[94]} registry.local\n$ kubectl create secret generic db --from-literal=url=${S[95]}\n`));
+  http1(w, next(), 40051, 'GET /jobs/7/log HTTP/1.1\r\nHost: ci\r\n\r\n', textResponse('text/plain', `$ mysql -h db -u root -p${S[93]} shop < seed.sql\n$ docker login -u bot --password ${S[94]} registry.local\n$ kubectl create secret generic db --from-literal=url=${S[95]}\n$ echo "seeded; the admin password: ${S[100]}"\n`));
   const pod = JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'migrate', command: ['mysqldump', '-uroot', `-p${S[96]}`, 'shop'], args: ['--api-token', S[97], '--mode', 'visible-argv'] }] } });
   http1(w, next(), 40052, withBody('POST /api/v1/namespaces/shop/pods HTTP/1.1', 'application/json', pod), OK);
   http1(w, next(), 40053, 'GET /config.xml HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('application/xml', `<config><password><value>${S[98]}</value></password><port>visible-port</port></config>`));

@@ -141,6 +141,8 @@ test('hostile inputs to the text scans finish: separators, tags, dollars and blo
     '<password>' + '<a>'.repeat(MB / 3), // a sensitive element whose children never close
     '<password><a>' + '<b>x</b>'.repeat(MB / 8), // ... and its texts, one by one
     '--x\n' + 'a: b\n'.repeat(MB / 5) + '\n', // text that starts like multipart, with a head a million lines long
+    'password: '.repeat(MB / 10) + 'x1', // bare words after colons, each running on
+    '{a: b, '.repeat(MB / 7), // a mapping never closed
   ];
   for (const text of inputs) {
     const out = redact(entry(text));
@@ -214,4 +216,23 @@ test('markup: a secret one element down, and a lone input; text that starts with
   // A real multipart body still has its parts read by name.
   const multipart = '--b1\r\nContent-Disposition: form-data; name="password"\r\n\r\npart6SECRET\r\n--b1--\r\n';
   assert.equal(body(multipart), multipart.replace('part6SECRET', REDACTED));
+});
+
+test('a bare word after a colon: a value in a mapping, and after a password\'s own name when it looks like one; code and prose stay', () => {
+  const cases: Array<[string, string]> = [
+    ['db: {user: app, password: flow1SECRET}', `db: {user: ${REDACTED}, password: ${REDACTED}}`],
+    ['Hi team, the new admin password: prose2SECRET please rotate', `Hi team, the new admin password: ${REDACTED} please rotate`],
+    ['reset done; api token: tok3-SECRET.', `reset done; api token: ${REDACTED}.`],
+  ];
+  for (const [text, expected] of cases) {
+    assert.equal(body(text), expected, text);
+    assert.equal(inJson(text), expected, `${text} in a JSON string`);
+  }
+  for (const text of [
+    'interface Login { password: string; token: Token | null }',
+    'const o = { token: this.token, secret: getSecret(), key: k };',
+    'the password: required, and the token: missing',
+    'max tokens: 4096, retry: 5, session: 42 of 50',
+    'the password: hunter',
+  ]) assert.equal(body(text), text, text);
 });

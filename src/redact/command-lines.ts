@@ -66,9 +66,10 @@ const SET_HINT = /(?:^|\s)(?:set|SET)\s/;
 /** Could `s` hold a command line these rules read? Also asked of a JSON text before it is parsed (bodies.ts). */
 export function mayHoldCommandLine(s: string): boolean {
   // Literal searches first (nearly every text has none of these, and indexOf is far quicker than a
-  // pattern): every tool's secret but rabbitmqctl's and vault's follows a flag (` -`).
+  // pattern): every tool's secret but rabbitmqctl's and vault's follows a flag (` -`, or `"-` in a
+  // JSON text's argv array).
   if (s.length < MIN_COMMAND) return false;
-  if (s.indexOf(' -') >= 0 && (FLAG_HINT.test(s) || TOOL_HINT.test(s))) return true;
+  if ((s.indexOf(' -') >= 0 || s.indexOf('"-') >= 0) && (FLAG_HINT.test(s) || TOOL_HINT.test(s))) return true;
   if (s.indexOf('rabbitmqctl') >= 0 || s.indexOf('vault') >= 0) return true;
   return (s.indexOf('set ') >= 0 || s.indexOf('SET ') >= 0) && SET_HINT.test(s);
 }

@@ -9,6 +9,7 @@
 import type { SensitiveNames } from './names.js';
 import { REDACTED } from './redacted.js';
 import { redactTokens } from './tokens.js';
+import { sensitiveGraphqlVariables } from './graphql.js';
 import { redactNamedLines } from './lines.js';
 import { redactInlinePairs } from './inline-pairs.js';
 
@@ -81,8 +82,10 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): s
         out += s.slice(copied, valueStart) + REDACTED;
         copied = k;
       } else if (name === 'query' || name === 'variables') {
-        // GraphQL over GET: `?query={user(token:"…")}` and `&variables={"password":"…"}`, URL-encoded.
-        const red = redactGraphqlParam(s.slice(valueStart, k), names);
+        // GraphQL over GET: `?query={user(token:"…")}` and `&variables={"password":"…"}`, URL-encoded;
+        // a variable bound to a sensitive argument in the query goes whatever it is called.
+        const bound = name === 'variables' ? boundVariables(s, names) : undefined;
+        const red = redactGraphqlParam(s.slice(valueStart, k), names, bound);
         if (red !== undefined) {
           if (testOnly) return true;
           out += s.slice(copied, valueStart) + red;
@@ -123,13 +126,44 @@ class Separators {
 
 const ENCODED_REDACTED = encodeURIComponent(REDACTED);
 
-/** A GraphQL document or its variables as a URL parameter's value: re-encoded with its inline pairs redacted; undefined when none. */
-function redactGraphqlParam(value: string, names: SensitiveNames): string | undefined {
-  const text = safeDecode(value);
+/** The names of the variables a URL's `query=` parameter binds to sensitive arguments (graphql.ts). */
+function boundVariables(s: string, names: SensitiveNames): Set<string> | undefined {
+  const m = QUERY_PARAM.exec(s);
+  return m ? sensitiveGraphqlVariables(safeDecode(m[1]), names) : undefined;
+}
+const QUERY_PARAM = /(?:^|[?&;])query=([^&#;"'<>\s]*)/;
+
+/**
+ * A GraphQL document or its variables as a URL parameter's value: re-encoded with its inline pairs
+ * redacted, and the variables in `bound`; undefined when none.
+ */
+function redactGraphqlParam(value: string, names: SensitiveNames, bound?: Set<string>): string | undefined {
+  let text = safeDecode(value);
+  if (bound) text = withoutVariables(text, bound);
   if (text.indexOf(':') < 0 && text.indexOf('=') < 0) return undefined;
   const red = redactInlinePairs(text, names);
+  if (red === text && text === safeDecode(value)) return undefined;
   // [REDACTED] stands as it does in every other parameter, not percent-encoded.
-  return red === text ? undefined : encodeURIComponent(red).split(ENCODED_REDACTED).join(REDACTED);
+  return encodeURIComponent(red).split(ENCODED_REDACTED).join(REDACTED);
+}
+
+/** A variables object (JSON) with the variables named in `bound` redacted; the text itself when it is not one or none is there. */
+function withoutVariables(text: string, bound: Set<string>): string {
+  let vars: unknown;
+  try {
+    vars = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) return text;
+  let changed = false;
+  for (const name of bound) {
+    if (Object.hasOwn(vars, name) && (vars as Record<string, unknown>)[name] !== REDACTED) {
+      (vars as Record<string, unknown>)[name] = REDACTED;
+      changed = true;
+    }
+  }
+  return changed ? JSON.stringify(vars) : text;
 }
 
 /** A string that may hold URLs, a query string or configuration lines: userinfo, sensitive parameters and lines. */

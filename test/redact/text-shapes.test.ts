@@ -53,7 +53,7 @@ test('GraphQL variables bound to a sensitive argument go whatever they are calle
   assert.equal(out.query, request.query);
 });
 
-test('GraphQL over GET: inline arguments in ?query= and sensitive variables in &variables= go, the rest of the URL stays', () => {
+test('GraphQL over GET: inline arguments in ?query= and sensitive variables in &variables= go, and variables the query binds to a sensitive argument; the rest of the URL stays', () => {
   const query = encodeURIComponent('query { user(id: 7, token: "getSECRET") { name } }');
   const variables = encodeURIComponent('{"password":"varSECRET","id":7}');
   const url = `/graphql?query=${query}&variables=${variables}&op=visible`;
@@ -65,6 +65,10 @@ test('GraphQL over GET: inline arguments in ?query= and sensitive variables in &
   assert.deepEqual(JSON.parse(params.get('variables')!), { password: REDACTED, id: 7 });
   const plain = `/graphql?query=${encodeURIComponent('{ books(first: 10) { title } }')}`;
   assert.equal(redact({ ...entry(''), request: { method: 'GET', path: plain, url: plain, headers: {} } }).request!.url, plain);
+  // A variable bound to a sensitive argument, under a name that says nothing.
+  const bound = `/graphql?query=${encodeURIComponent('query Q($t: String, $n: Int) { user(token: $t, first: $n) { name } }')}&variables=${encodeURIComponent('{"t":"boundSECRET","n":3}')}`;
+  const red = redact({ ...entry(''), request: { method: 'GET', path: bound, url: bound, headers: {} } }).request!;
+  assert.deepEqual(JSON.parse(new URLSearchParams(red.url.slice(red.url.indexOf('?'))).get('variables')!), { t: REDACTED, n: 3 });
 });
 
 test('what a reader read is content: a Loki label and the error message of an OTLP receiver lose their secrets', () => {

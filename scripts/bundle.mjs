@@ -28,7 +28,10 @@ for (const worker of ['dissect/parallel/worker', 'tap/live-worker']) {
 }
 
 const BUNDLED_COMMANDS = ['stats', 'map', 'catalog', 'diff'];
-const entries = BUNDLED_COMMANDS.map((c) => `commands/${c}.js`);
+// `shark merge FILE…` without oclif (bin/run.js): one file to open rather than ~60. The ESM loader
+// reads a module's imports all at once, and a merge run with a low `ulimit -n` (the inputs are held
+// open) ran out of descriptors loading its own modules once the graph grew (no speed change).
+const entries = [...BUNDLED_COMMANDS.map((c) => `commands/${c}.js`), 'cli/fast-merge.js'];
 const bundled = [];
 const kept = [];
 for (const entry of entries) {

@@ -50,6 +50,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\u') >= 0) return true;
   // Tokens known by their shape, and Kubernetes Secrets (whose data sits under names like any other).
   if (mayHoldToken(s) || s.indexOf('"Secret') >= 0) return true;
+  // A JSON Web Key, whose private members have one- and two-letter names (jwk.ts).
+  if (s.indexOf('"kty"') >= 0) return true;
   // A string of several lines may be a configuration file (`password: …` on its second line).
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.

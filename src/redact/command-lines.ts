@@ -7,7 +7,8 @@
 // --from-literal=key=…`), `… set <secret name> <value>` (`aws configure set
 // aws_secret_access_key …`, `redis-cli config set requirepass …`), and
 // passwords given by position (`htpasswd -b file user …`, `rabbitmqctl
-// add_user user …`, `vault login <token>`). They travel in log lines, CI
+// add_user user …`, `vault login <token>`), and a .netrc file's `password …`
+// and `account …`. They travel in log lines, CI
 // webhooks, exec calls and a Pod's `command`/`args` (an argv array: see
 // redactArgv).
 //
@@ -70,7 +71,7 @@ export function mayHoldCommandLine(s: string): boolean {
   // JSON text's argv array).
   if (s.length < MIN_COMMAND) return false;
   if ((s.indexOf(' -') >= 0 || s.indexOf('"-') >= 0) && (FLAG_HINT.test(s) || TOOL_HINT.test(s))) return true;
-  if (s.indexOf('rabbitmqctl') >= 0 || s.indexOf('vault') >= 0) return true;
+  if (s.indexOf('rabbitmqctl') >= 0 || s.indexOf('vault') >= 0 || s.indexOf('machine ') >= 0) return true;
   return (s.indexOf('set ') >= 0 || s.indexOf('SET ') >= 0) && SET_HINT.test(s);
 }
 /** The shortest command line with a secret these rules read (`vault login x`). */
@@ -80,7 +81,7 @@ const MIN_COMMAND = 13;
 export function redactCommandLines(s: string, names: SensitiveNames): string {
   if (!mayHoldCommandLine(s)) return s;
   const hide: [number, number][] = [];
-  const command = new Command(s, names, hide);
+  const command = new Command(s, names, hide, false, isNetrc(s));
   let i = 0;
   const n = s.length;
   while (i < n) {
@@ -172,6 +173,8 @@ class Command {
     private readonly hide: [number, number][],
     /** Each word is one argv element: no quotes to take off, no separators inside. */
     private readonly argv = false,
+    /** A .netrc file: `password` and `account` are followed by their values. */
+    private readonly netrc = false,
   ) {}
 
   /** Is the next word a flag's value? */
@@ -193,6 +196,10 @@ class Command {
     if (pending !== undefined && !bare.startsWith('-')) {
       this.value(w, pending);
       this.after(w);
+      return;
+    }
+    if (this.netrc && (bare === 'password' || bare === 'account')) {
+      this.pending = 'whole';
       return;
     }
     if (this.setName) {
@@ -324,6 +331,11 @@ class Command {
     }
     if (b > a && !s.startsWith(REDACTED, a)) this.hide.push([a, b]);
   }
+}
+
+/** A .netrc file (`machine host login user password …`, on one line or several). */
+function isNetrc(s: string): boolean {
+  return s.indexOf('machine ') >= 0 && s.indexOf('password') >= 0 && /(?:^|\s)machine\s+\S+\s+(?:login|password)\s/.test(s);
 }
 
 /** The word without the quotes and brackets that open it. */

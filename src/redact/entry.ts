@@ -22,6 +22,7 @@ import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
 import { redactArgv } from './command-lines.js';
+import { isJwk, redactJwk } from './jwk.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -252,6 +253,8 @@ class EntryRedaction {
   object(input: Record<string, any>, depth: number, zone: Zone, parent = ''): Record<string, any> {
     // A Kubernetes Secret in a body: its values go whatever their keys are called.
     let o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
+    // A JSON Web Key: its private members have one- and two-letter names.
+    if (zone === 'field' && isJwk(o)) o = redactJwk(o);
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;

@@ -25,10 +25,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 101 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 103 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port'];
+export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -314,6 +314,9 @@ export function buildPlantedCapture(): Wire {
   const pod = JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'migrate', command: ['mysqldump', '-uroot', `-p${S[96]}`, 'shop'], args: ['--api-token', S[97], '--mode', 'visible-argv'] }] } });
   http1(w, next(), 40052, withBody('POST /api/v1/namespaces/shop/pods HTTP/1.1', 'application/json', pod), OK);
   http1(w, next(), 40053, 'GET /config.xml HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('application/xml', `<config><password><value>${S[98]}</value></password><port>visible-port</port></config>`));
+  // A JWK Set served with a private half, and a .netrc file.
+  http1(w, next(), 40055, 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: idp\r\n\r\n', textResponse('application/json', JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', kid: 'visible-kid', x: 'AAAA', y: 'BBBB', d: S[101] }] })));
+  http1(w, next(), 40056, 'GET /home/ci/.netrc HTTP/1.1\r\nHost: files\r\n\r\n', textResponse('text/plain', `machine git.local\n  login ci\n  password ${S[102]}\n`));
   http1(w, next(), 40054, 'GET /tls.key HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/plain', `-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B${S[99]}\n-----END PRIVATE KEY-----\n`));
   return w;
 }

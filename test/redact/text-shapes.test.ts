@@ -240,3 +240,14 @@ test('a bare word after a colon: a value in a mapping, and after a password\'s o
     'the password: hunter',
   ]) assert.equal(body(text), text, text);
 });
+
+test('a JSON Web Key\'s private members and a .netrc file\'s password go; public members and other text stay', () => {
+  const jwks = { keys: [{ kty: 'RSA', kid: 'visible-kid', n: 'visible-modulus', e: 'AQAB', d: 'jwkD1SECRET', p: 'jwkP2SECRET', q: 'jwkQ3SECRET', dp: 'x', dq: 'y', qi: 'z' }, { kty: 'oct', k: 'jwkK4SECRET', alg: 'HS256' }] };
+  const out = JSON.parse(body(JSON.stringify(jwks)));
+  assert.deepEqual(out.keys[0], { ...jwks.keys[0], d: REDACTED, p: REDACTED, q: REDACTED, dp: REDACTED, dq: REDACTED, qi: REDACTED });
+  assert.deepEqual(out.keys[1], { ...jwks.keys[1], k: REDACTED });
+  const publicOnly = { keys: [{ kty: 'EC', crv: 'P-256', x: 'visible-x', y: 'visible-y' }] };
+  assert.deepEqual(JSON.parse(body(JSON.stringify(publicOnly))), publicOnly);
+  assert.equal(body('machine api.github.com login bot password netrc5SECRET\nmachine registry\n  login ci\n  password netrc6SECRET\n'), `machine api.github.com login bot password ${REDACTED}\nmachine registry\n  login ci\n  password ${REDACTED}\n`);
+  assert.equal(body('the password field is required'), 'the password field is required');
+});

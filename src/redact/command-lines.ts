@@ -34,7 +34,6 @@ const SPACED: Record<string, Set<string>> = {};
 const GLUED_ONLY: Record<string, Set<string>> = {};
 /** Tools whose flags mean this only after their `login` subcommand (`docker run -p 8080:80` publishes a port). */
 const AFTER_LOGIN = new Set(['docker', 'podman', 'buildah', 'nerdctl', 'helm', 'skopeo', 'crane', 'oras', 'az', 'cf']);
-/** Flags whose value is `user:password` or `user%password`: the whole value goes (the user name is personal data too). */
 for (const t of ['mysql', 'mysqldump', 'mysqladmin', 'mysqlimport', 'mysqlcheck', 'mysqlshow', 'mysqlpump', 'mariadb', 'mariadb-dump', 'mariadb-admin']) GLUED_ONLY[t] = new Set(['p']);
 SPACED.sshpass = new Set(['p']);
 for (const t of AFTER_LOGIN) SPACED[t] = new Set(['p']);
@@ -42,12 +41,13 @@ SPACED['redis-cli'] = new Set(['a']);
 for (const t of ['mongo', 'mongosh', 'mongodump', 'mongorestore', 'mongoexport', 'mongoimport', 'mongostat', 'mongotop', 'mongofiles']) SPACED[t] = new Set(['p']);
 for (const t of ['ldapsearch', 'ldapadd', 'ldapmodify', 'ldapdelete', 'ldapwhoami', 'ldapcompare', 'ldapmodrdn', 'ldapexop']) SPACED[t] = new Set(['w']);
 SPACED.ldappasswd = new Set(['w', 's', 'a']);
+// `user:password` (curl) or `user%password` (Samba): the whole value goes (the user name is personal data too).
 SPACED.curl = new Set(['u', 'U']);
 SPACED.smbclient = new Set(['U']);
 SPACED.rpcclient = new Set(['U']);
-/** openssl's single-dash options whose value is `pass:<password>` (or env:, file:, fd:, stdin). */
-const OPENSSL_PASS = new Set(['-passin', '-passout', '-pass', '-kfile']);
-/** Tools that take a password by position: [subcommand or '' for any, index of the password among the positionals after it]. */
+/** openssl's single-dash options whose value is `pass:<password>` (or env:, file:, fd:, stdin: where it is). */
+const OPENSSL_PASS = new Set(['-passin', '-passout', '-pass']);
+/** Tools that take a password by position: [subcommand, index of the password among the positionals after it]. */
 const POSITIONAL: Record<string, [string, number][]> = {
   rabbitmqctl: [
     ['add_user', 1],
@@ -161,9 +161,13 @@ class Command {
   private afterLogin = false;
   /** The value of the previous word's flag is this word: the flag's kind. */
   private pending: 'whole' | 'openssl' | 'set' | undefined;
+  /** The previous word was `set`: a sensitive name now makes the word after it a value. */
   private setName = false;
+  /** Words that are not flags, after the tool (or its subcommand): passwords given by position. */
   private positionals: Word[] = [];
+  /** The subcommand positionals count from: '' not seen yet, '-' none that takes a password. */
   private positionalFrom = '';
+  /** htpasswd's -b (the password on the command line), and -n (no file before the user). */
   private batch = false;
   private batchNoFile = false;
 
@@ -274,6 +278,7 @@ class Command {
     const tool = this.tool;
     if (tool === 'openssl') {
       if (OPENSSL_PASS.has(w.bare)) this.pending = 'openssl';
+      else if (w.bare === '-k') this.pending = 'whole'; // `openssl enc -k <passphrase>`
       return;
     }
     if (tool === 'htpasswd') {

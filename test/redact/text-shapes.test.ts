@@ -167,6 +167,7 @@ test('command lines: a flag and its value as two words, tools\' own flags, liter
     ['curl -u admin:curl9SECRET https://api/', `curl -u ${REDACTED} https://api/`],
     ['smbclient //fs/share -U alice%smb10SECRET', `smbclient //fs/share -U ${REDACTED}`],
     ['openssl pkcs12 -export -passout pass:ossl11SECRET -passin env:PW', `openssl pkcs12 -export -passout pass:${REDACTED} -passin env:PW`],
+    ['openssl enc -aes-256-cbc -k enc20SECRET -in a', `openssl enc -aes-256-cbc -k ${REDACTED} -in a`],
     ['kubectl create secret generic db --from-literal=pw=lit12SECRET --from-literal=user=app', `kubectl create secret generic db --from-literal=pw=${REDACTED} --from-literal=user=${REDACTED}`],
     ['aws configure set aws_secret_access_key aws13SECRET', `aws configure set aws_secret_access_key ${REDACTED}`],
     ['redis-cli CONFIG SET requirepass cfg14SECRET', `redis-cli CONFIG SET requirepass ${REDACTED}`],

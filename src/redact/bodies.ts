@@ -9,7 +9,7 @@ import type { SensitiveNames } from './names.js';
 import { REDACTED, hasSensitiveParam } from './urls.js';
 import { mayHoldToken } from './tokens.js';
 import { holdsKubernetesSecret } from './kubernetes.js';
-import { redactContentText } from './text.js';
+import { mayHoldSql, redactContentText } from './text.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 
@@ -63,7 +63,7 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.
-  return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s);
+  return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s) || mayHoldSql(s);
 }
 
 /** `[section]` on the first line: an INI file, not a JSON array. */

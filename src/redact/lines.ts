@@ -32,6 +32,8 @@ export function redactNamedLines(s: string, names: SensitiveNames): string {
   let block: { indent: number; from: number; to: number } | undefined;
   /** The indent of the `data:` or `stringData:` key of a Secret whose values are being redacted; -1: none. */
   let dataIndent = -1;
+  /** The key indent of a list item `- name: DB_PASSWORD` whose `value:` is to go; -1: none. */
+  let namedItem = -1;
   let document = 0;
   for (let start = 0; start < s.length; ) {
     let end = s.indexOf('\n', start);
@@ -70,7 +72,15 @@ export function redactNamedLines(s: string, names: SensitiveNames): string {
       continue;
     }
     const inSecretData = dataIndent >= 0 && line.keyIndent > dataIndent && line.separator === ':';
-    if (!inSecretData && (line.code || !names.test(line.name, 'field'))) continue;
+    // `- name: DB_PASSWORD` then `value: …` (a container's env as `kubectl get -o yaml` prints it, a
+    // HAR header in YAML): the name is a value here, and the item's `value:` goes.
+    if (namedItem >= 0 && line.keyIndent < namedItem) namedItem = -1;
+    if (!inSecretData && line.separator === ':' && line.name === 'name') {
+      namedItem = line.valueEnd - line.valueStart <= MAX_NAME && names.test(unquoted(s, line.valueStart, line.valueEnd), 'field') ? line.keyIndent : -1;
+      continue;
+    }
+    const namedValue = namedItem === line.keyIndent && line.separator === ':' && line.name === 'value';
+    if (!inSecretData && !namedValue && (line.code || !names.test(line.name, 'field'))) continue;
     if (line.separator === ':' && isBlockIndicator(s, line.valueStart, line.valueEnd)) {
       block = { indent: line.keyIndent, from: -1, to: -1 };
       continue;
@@ -120,6 +130,18 @@ function readLine(s: string, start: number, end: number): NamedLine | undefined 
   const last = s[end - 1];
   const code = (separator === '=' && indented) || last === ';' || last === '{' || last === ',';
   return { name, separator, keyIndent, valueStart: i, valueEnd: end, code };
+}
+
+/** s[from, to) without the quotes around it, if any. */
+function unquoted(s: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (b > a && (s[b - 1] === ' ' || s[b - 1] === '\t')) b--;
+  if (b - a >= 2 && (s[a] === '"' || s[a] === "'") && s[b - 1] === s[a]) {
+    a++;
+    b--;
+  }
+  return s.slice(a, b);
 }
 
 /** `|`, `>`, `|-`, `>+`, `|2` (and a comment after it): a YAML block scalar, whose content is the lines below. */

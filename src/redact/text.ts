@@ -7,13 +7,23 @@ import { redactUrlText } from './urls.js';
 import { redactXml } from './xml.js';
 import { redactInlinePairs } from './inline-pairs.js';
 import { redactCommandLines } from './command-lines.js';
+import { redactCsvColumns } from './csv.js';
+import { redactSql } from './commands.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
  * pairs: `<add key="DbPassword" value="…"/>` is read by its `key` attribute before that attribute's
  * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs, then
- * command lines (`--password …`, `mysql -p…`: command-lines.ts).
+ * command lines (`--password …`, `mysql -p…`: command-lines.ts), SQL that sets a password
+ * (commands.ts redactSql) and CSV columns by their header (csv.ts).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  return redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names);
+  const text = redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names);
+  return redactCsvColumns(mayHoldSql(text) ? redactSql(text) : text, names);
 }
+
+/** SQL that sets a password (`CREATE USER … PASSWORD '…'`, `IDENTIFIED BY '…'`) in a log line or a migration: a quote and the word. */
+export function mayHoldSql(s: string): boolean {
+  return s.indexOf("'") >= 0 && SQL_HINT.test(s);
+}
+const SQL_HINT = /password|identified/i;

@@ -19,13 +19,18 @@ import { REDACTED } from './redacted.js';
  * The issuers' other prefixes are found once a string has one of these, or by the names they
  * travel under (`Authorization`, `*_TOKEN`, `api_key`).
  */
-export const TOKEN_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
+export const TOKEN_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|github_pat_|glpat-|xox[abeprs]-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-/;
+/** The markers of the most common tokens, tested first (one short pattern is quicker than all of them). */
+const COMMON_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
+/** The other issuers' prefixes: each key is at least this long, so shorter strings skip their pattern. */
+const MIN_PREFIXED = 20;
+const OTHER_MARKER = /github_pat_|glpat-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-/;
 /** The shortest token found here (`xoxb-` and ten characters): shorter strings are not searched. */
 const MIN_TOKEN = 15;
 
 /** Could `s` hold a token these scans take out? */
 export function mayHoldToken(s: string): boolean {
-  return s.length >= MIN_TOKEN && TOKEN_MARKER.test(s);
+  return s.length >= MIN_TOKEN && (COMMON_MARKER.test(s) || (s.length >= MIN_PREFIXED && OTHER_MARKER.test(s)));
 }
 
 /** `s` with every PEM private key, JWT and prefixed API key replaced by [REDACTED]; `s` itself when none. */
@@ -146,11 +151,12 @@ const PREFIXED: Array<[string, number]> = [
   ['ghp_', 36], ['gho_', 36], ['ghu_', 36], ['ghs_', 36], ['ghr_', 36], ['github_pat_', 22], // GitHub
   ['glpat-', 20], // GitLab
   ['xoxb-', 10], ['xoxp-', 10], ['xoxa-', 10], ['xoxe-', 10], ['xoxr-', 10], ['xoxs-', 10], ['xapp-', 10], // Slack
-  ['sk_live_', 16], ['rk_live_', 16], // Stripe
+  ['sk_live_', 16], ['rk_live_', 16], ['sk_test_', 16], ['rk_test_', 16], ['whsec_', 24], // Stripe (keys, webhook signing secrets)
   ['sk-ant-', 20], ['sk-proj-', 20], // Anthropic, OpenAI
   ['AKIA', 16], ['ASIA', 16], // AWS access key ids (what a secret access key is used with)
   ['AIza', 35], // Google API keys
   ['npm_', 36], ['hf_', 30], // npm, Hugging Face
+  ['SG.', 60], ['dop_v1_', 64], ['pypi-', 50], ['AGE-SECRET-KEY-', 50], // SendGrid, DigitalOcean, PyPI, age
 ];
 
 /**

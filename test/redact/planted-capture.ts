@@ -25,10 +25,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 103 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 106 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid'];
+export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -317,6 +317,10 @@ export function buildPlantedCapture(): Wire {
   // A JWK Set served with a private half, and a .netrc file.
   http1(w, next(), 40055, 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: idp\r\n\r\n', textResponse('application/json', JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', kid: 'visible-kid', x: 'AAAA', y: 'BBBB', d: S[101] }] })));
   http1(w, next(), 40056, 'GET /home/ci/.netrc HTTP/1.1\r\nHost: files\r\n\r\n', textResponse('text/plain', `machine git.local\n  login ci\n  password ${S[102]}\n`));
+  // A Deployment as `kubectl get -o yaml` prints it (its env a YAML list), SQL in a migration log, a CSV export.
+  http1(w, next(), 40057, 'GET /apis/apps/v1/namespaces/shop/deployments/api HTTP/1.1\r\nHost: api\r\nAccept: application/yaml\r\n\r\n', textResponse('application/yaml', `kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - env:\n        - name: STRIPE_API_KEY\n          value: ${S[103]}\n        - name: MODE\n          value: visible-yaml-env\n`));
+  http1(w, next(), 40058, 'GET /jobs/8/log HTTP/1.1\r\nHost: ci\r\n\r\n', textResponse('text/plain', `migrate: ALTER ROLE app WITH LOGIN PASSWORD '${S[104]}';\n`));
+  http1(w, next(), 40059, 'GET /export/users.csv HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/csv', `id,login,password\n1,visible-csv,${S[105]}\n`));
   http1(w, next(), 40054, 'GET /tls.key HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/plain', `-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B${S[99]}\n-----END PRIVATE KEY-----\n`));
   return w;
 }

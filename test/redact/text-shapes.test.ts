@@ -147,6 +147,9 @@ test('hostile inputs to the text scans finish: separators, tags, dollars and blo
     '--x\n' + 'a: b\n'.repeat(MB / 5) + '\n', // text that starts like multipart, with a head a million lines long
     'password: '.repeat(MB / 10) + 'x1', // bare words after colons, each running on
     '{a: b, '.repeat(MB / 7), // a mapping never closed
+    'a,password\n' + 'x\n'.repeat(MB / 2) + ',', // CSV rows without commas, one at the very end
+    'a,password\n"' + 'x'.repeat(MB), // a quoted field never closed
+    '- name: password\n'.repeat(MB / 17), // env items that never give their value
   ];
   for (const text of inputs) {
     const out = redact(entry(text));
@@ -251,4 +254,21 @@ test('a JSON Web Key\'s private members and a .netrc file\'s password go; public
   assert.deepEqual(JSON.parse(body(JSON.stringify(publicOnly))), publicOnly);
   assert.equal(body('machine api.github.com login bot password netrc5SECRET\nmachine registry\n  login ci\n  password netrc6SECRET\n'), `machine api.github.com login bot password ${REDACTED}\nmachine registry\n  login ci\n  password ${REDACTED}\n`);
   assert.equal(body('the password field is required'), 'the password field is required');
+});
+
+test('a YAML env list, SQL that sets a password, CSV columns by their header, more issuers\' key prefixes; what is not a secret stays', () => {
+  assert.equal(
+    body('env:\n  - name: API_TOKEN\n    value: env1SECRET\n  - name: MODE\n    value: visible\n  - name: "DB_PASSWORD"\n    value: |\n      env2SECRET\n'),
+    `env:\n  - name: API_TOKEN\n    value: ${REDACTED}\n  - name: MODE\n    value: visible\n  - name: "DB_PASSWORD"\n    value: |\n      ${REDACTED}\n`,
+  );
+  for (const [text, expected] of [
+    ["CREATE USER app WITH PASSWORD 'sql3SECRET';", `CREATE USER app WITH PASSWORD '${REDACTED}';`],
+    ["ALTER USER app IDENTIFIED BY 'sql4SECRET'", `ALTER USER app IDENTIFIED BY '${REDACTED}'`],
+    ['id,user,password\n1,app,csv5SECRET\n2,"bob, jr","csv6SECRET"\n', `id,user,password\n1,${REDACTED},${REDACTED}\n2,"${REDACTED}","${REDACTED}"\n`],
+  ]) {
+    assert.equal(body(text), expected, text);
+    assert.equal(inJson(text), expected, `${text} in a JSON string`);
+  }
+  for (const key of ['sk_test_4eC39HqLyjWDarjtT1zdp7dc', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'glpat-xxxxxxxxxxxxxxxxxxxx']) assert.equal(body(`key ${key} here`), `key ${REDACTED} here`, key);
+  for (const text of ["it's the password policy, don't share it", 'id,name\n1,visible\n', 'user,password\nfree text, with commas, not a row\n']) assert.equal(body(text), text, text);
 });

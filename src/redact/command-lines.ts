@@ -20,7 +20,7 @@ import type { SensitiveNames } from './names.js';
 import { REDACTED, isRedacted } from './redacted.js';
 import { isSecretName } from './inline-pairs.js';
 
-/** A word: where it lies, and where its value lies (inside its quotes, without trailing punctuation). */
+/** A word: where it lies in the text. */
 interface Word {
   start: number;
   end: number;
@@ -56,6 +56,9 @@ const POSITIONAL: Record<string, [string, number][]> = {
   ],
   vault: [['login', 0]],
 };
+
+/** Positionals kept per command: every password given by position is among the first few. */
+const MAX_POSITIONALS = 4;
 
 const TOOLS = new Set([...Object.keys(SPACED), ...Object.keys(GLUED_ONLY), ...Object.keys(POSITIONAL), 'htpasswd', 'openssl', 'kubectl', 'oc']);
 
@@ -160,7 +163,7 @@ class Command {
   private tool = '';
   private afterLogin = false;
   /** The value of the previous word's flag is this word: the flag's kind. */
-  private pending: 'whole' | 'openssl' | 'set' | undefined;
+  private pending: 'whole' | 'openssl' | undefined;
   /** The previous word was `set`: a sensitive name now makes the word after it a value. */
   private setName = false;
   /** Words that are not flags, after the tool (or its subcommand): passwords given by position. */
@@ -209,7 +212,7 @@ class Command {
     if (this.setName) {
       this.setName = false;
       if (isSecretName(trimValue(bare), this.names) && this.names.test(trimValue(bare), 'field')) {
-        this.pending = 'set';
+        this.pending = 'whole';
         this.after(w);
         return;
       }
@@ -293,15 +296,14 @@ class Command {
     if (AFTER_LOGIN.has(tool) && !this.afterLogin) return;
     if (w.bare.length > 2) {
       // `-pS3cret`: the value is glued to its flag.
-      const at = w.start + (w.end - w.start - w.bare.length) + 2;
-      this.value({ start: at, end: w.end, bare: '' }, 'whole');
+      this.value({ start: w.end - w.bare.length + 2, end: w.end, bare: '' }, 'whole');
     } else if (spaced?.has(letter)) this.pending = 'whole';
   }
 
   private positional(w: Word): void {
     const rules = POSITIONAL[this.tool];
     if (this.tool === 'htpasswd') {
-      if (this.positionals.length < 4) this.positionals.push(w);
+      if (this.positionals.length < MAX_POSITIONALS) this.positionals.push(w);
       return;
     }
     if (!rules) return;
@@ -315,13 +317,14 @@ class Command {
     }
     if (this.positionalFrom === '-') return;
     if (w.bare.indexOf('=') >= 0) return; // `vault login -method=userpass username=…`: pairs (inline-pairs.ts)
+    if (this.positionals.length >= MAX_POSITIONALS) return;
     this.positionals.push(w);
     const at = this.positionals.length - 1;
     if (rules.some(([sub, index]) => sub === this.positionalFrom && index === at)) this.value(w, 'whole');
   }
 
   /** Hide the value of word `w` (inside its quotes, without trailing punctuation). */
-  private value(w: Word, kind: 'whole' | 'openssl' | 'set'): void {
+  private value(w: Word, kind: 'whole' | 'openssl'): void {
     const s = this.s;
     let a = w.start;
     let b = w.end;

@@ -11,7 +11,7 @@
 // backwards from its separator (at most MAX_NAME characters), a value forwards
 // to its end. Linear in the text.
 
-import type { SensitiveNames } from './names.js';
+import { normaliseName, type SensitiveNames } from './names.js';
 import { REDACTED, isRedacted } from './redacted.js';
 
 /** A name this long or longer is not a key (and bounds the backward read). */
@@ -115,14 +115,11 @@ function bareColonValue(s: string, range: [number, number, boolean], name: strin
   if (end <= range[0]) return undefined;
   const word = s.slice(range[0], end);
   if (CODE_CHARS.test(word) || NOT_VALUES.has(word.toLowerCase())) return undefined;
-  if (mapping || (PASSWORD_NAMES.test(normalise(name)) && /[0-9!@#%^&*+~?]/.test(word))) return end;
+  if (mapping || (PASSWORD_NAMES.test(normaliseName(name)) && /[0-9!@#%^&*+~?]/.test(word))) return end;
   return undefined;
 }
 const CODE_CHARS = /[.(){}[\]$=\\]/;
 
-function normalise(name: string): string {
-  return name.toLowerCase().replace(/[-_.\s]+/g, '');
-}
 
 /**
  * Is the pair in a YAML flow mapping or an object literal: its name after `{`, or after `,` with its

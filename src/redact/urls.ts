@@ -138,11 +138,11 @@ const QUERY_PARAM = /(?:^|[?&;])query=([^&#;"'<>\s]*)/;
  * redacted, and the variables in `bound`; undefined when none.
  */
 function redactGraphqlParam(value: string, names: SensitiveNames, bound?: Set<string>): string | undefined {
-  let text = safeDecode(value);
-  if (bound) text = withoutVariables(text, bound);
+  const decoded = safeDecode(value);
+  const text = bound ? withoutVariables(decoded, bound) : decoded;
   if (text.indexOf(':') < 0 && text.indexOf('=') < 0) return undefined;
   const red = redactInlinePairs(text, names);
-  if (red === text && text === safeDecode(value)) return undefined;
+  if (red === decoded) return undefined;
   // [REDACTED] stands as it does in every other parameter, not percent-encoded.
   return encodeURIComponent(red).split(ENCODED_REDACTED).join(REDACTED);
 }

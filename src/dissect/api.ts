@@ -94,8 +94,12 @@ export type InnerParser = (ctx: ConnectionContext) => TcpStreamParser;
 export interface TcpStreamParser {
   /** In-order bytes. `data` is only valid during the call: copy what you keep. */
   onData(dir: Direction, data: Buffer): void;
-  /** `length` bytes are missing in `dir` (lost segments); resynchronise. */
-  onGap(dir: Direction, length: number): void;
+  /**
+   * `length` bytes are missing in `dir` (lost segments); resynchronise. A
+   * `slack` says the count is an upper bound: as many as `slack` fewer bytes
+   * may have been lost (TLS CBC records lost whole, their padding unseen).
+   */
+  onGap(dir: Direction, length: number, slack?: number): void;
   /**
    * Called when capture time advances (at most about once a second); emit
    * requests pending longer than `timeoutMs` as unanswered.

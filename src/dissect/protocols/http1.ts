@@ -28,6 +28,8 @@ const MAX_HEADERS = 200;
 const MAX_LINE = 4096;
 /** Requests waiting for a response; beyond this the oldest is emitted unanswered. */
 const MAX_PENDING = 256;
+/** Bytes past a body's counted end searched for the next start line after an inexact gap (Half.slack). */
+const MAX_SLACK = 64 * 1024;
 
 const KNOWN_METHODS = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -179,9 +181,9 @@ export class Http1Parser implements TcpStreamParser {
     else this.halves[dir].push(data);
   }
 
-  onGap(dir: Direction, length: number): void {
-    if (this.next) this.next.onGap(this.wire(dir), length);
-    else this.halves[dir].gap(length);
+  onGap(dir: Direction, length: number, slack = 0): void {
+    if (this.next) this.next.onGap(this.wire(dir), length, slack);
+    else this.halves[dir].gap(length, slack);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -487,6 +489,13 @@ class HalfStream {
   private stopped = false;
   /** After a gap in a head: drop bytes until a line looks like a start line. */
   private resync = false;
+  /**
+   * After a gap counted as an upper bound (onGap's `slack`): a body of known
+   * size may really end up to this many bytes after where it was counted to
+   * end, so the next start line is looked for at any byte within them, not
+   * only at a line's start (a body's last line has no newline of its own).
+   */
+  private slack = 0;
   private pendingGapWarning = false;
   /** The first bytes have not been looked at yet (a capture may start in the middle of a message). */
   private first = true;
@@ -521,19 +530,21 @@ class HalfStream {
     this.msg = null;
   }
 
-  gap(length: number): void {
+  gap(length: number, slack = 0): void {
     if (this.stopped) return;
     const start = this.offset;
     this.offset += length;
     this.ctx.count('http.gap');
     this.first = false;
+    this.slack = Math.min(this.slack + slack, MAX_SLACK);
     if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length <= this.remaining) {
-      // Lost bytes inside a body of known size: the framing survives (sizes count the lost bytes).
+      // Lost bytes inside a body of known size: the framing survives (sizes count the lost bytes),
+      // unless the count was only an upper bound: then the body's end is looked for (readBody).
       this.msg.warnings.push('gap');
       this.msg.body.size += length;
       this.msg.wireSize += length;
       this.remaining -= length;
-      if (this.remaining === 0) this.finishCutShort();
+      if (this.remaining === 0) this.finishBodyAfterGap();
       return;
     }
     if (this.msg && this.bodyState === 'close') {
@@ -598,6 +609,12 @@ class HalfStream {
     if (this.msg) this.finishCutShort();
   }
 
+  /** A body of known size ends where lost bytes were counted to: if they were counted high, the next start line is searched for. */
+  private finishBodyAfterGap(): void {
+    this.finishCutShort();
+    if (this.slack > 0) this.resync = true;
+  }
+
   /** Finish a message cut short: its last packet is the last one that brought its bytes. */
   private finishCutShort(): void {
     this.msg!.endTime = this.lastData?.time;
@@ -654,14 +671,18 @@ class HalfStream {
     // Once the sides are known, a body line that reads like the other kind ("GET /x HTTP/1.1" in a response body) is not a start.
     const want = this.conn.sidesKnown ? (this.conn.isRequestSide(this.dir) ? 'request' : 'response') : undefined;
     const buf = this.queue.peek();
+    if (this.slack > 0) {
+      // Bytes counted lost that were not: the previous body's last bytes, then (at any byte) the next start.
+      const window = Math.min(buf.length, this.slack + 1);
+      for (let i = 0; i < window; i++) {
+        if (looksLikeStartLine(buf.subarray(i, i + 16), want)) return this.startLineAt(i);
+      }
+      if (buf.length < this.slack + 16) return false;
+      this.slack = 0;
+    }
     let i = 0;
     while (i < buf.length) {
-      if (looksLikeStartLine(buf.subarray(i, i + 16), want)) {
-        this.dropQueued(i);
-        this.resync = false;
-        if (!this.conn.isRequestSide(this.dir)) this.conn.responseResync(this.offset - this.queue.length);
-        return true;
-      }
+      if (looksLikeStartLine(buf.subarray(i, i + 16), want)) return this.startLineAt(i);
       const nl = buf.indexOf(0x0a, i);
       if (nl < 0) break;
       i = nl + 1;
@@ -671,6 +692,15 @@ class HalfStream {
     const partial = buf.length - (lastNl + 1);
     this.dropQueued(partial > 16 ? buf.length : lastNl + 1);
     return false;
+  }
+
+  /** The next message starts `i` bytes into the queue: what is before it goes (counted). */
+  private startLineAt(i: number): true {
+    this.dropQueued(i);
+    this.resync = false;
+    this.slack = 0;
+    if (!this.conn.isRequestSide(this.dir)) this.conn.responseResync(this.offset - this.queue.length);
+    return true;
   }
 
   private readHead(): boolean {
@@ -806,6 +836,7 @@ class HalfStream {
         this.remaining -= n;
         if (this.remaining > 0) return false;
         this.finishMessage();
+        if (this.slack > 0) this.resync = true;
         return true;
       }
       case 'close': {

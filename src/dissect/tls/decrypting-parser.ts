@@ -248,10 +248,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
           h.records.consume(5 + len);
           h.resync = false;
           this.ctx.count('tls.records-lost-in-gap', Number(k));
-          const lostPlain = Math.max(0, h.lostCipherBytes + h.resyncBytes - Number(k) * recordOverhead(cipher.suite));
+          const lost = cipher.lostPlaintext(h.lostCipherBytes + h.resyncBytes, Number(k));
           h.lostCipherBytes = 0;
           h.resyncBytes = 0;
-          this.inner?.onGap(this.innerDir(dir), lostPlain);
+          this.inner?.onGap(this.innerDir(dir), lost.length, lost.slack);
           if (plain.type === 23) this.onPlaintext(dir, plain.data);
           return true;
         }
@@ -676,14 +676,6 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 
 function newHalf(): Half {
   return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
-}
-
-/** Bytes a record adds to its plaintext (header, tag, nonce, inner type; CBC: IV, MAC, average padding). */
-function recordOverhead(suite: CipherSuite): number {
-  if (suite.tls13) return 5 + suite.tagLen + 1;
-  if (suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm')) return 5 + 8 + suite.tagLen;
-  if (suite.cipher === 'chacha20-poly1305') return 5 + 16;
-  return 5 + 16 + (suite.macLen ?? 0) + 8;
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

@@ -60,6 +60,29 @@ export class RecordCipher {
   }
 
   /**
+   * The plaintext `records` lost records carried, `bytes` bytes of them in all
+   * (their headers included): at most `length`. CBC pads each record with 1 to
+   * 256 bytes that a lost record does not show, so its plaintext may be up to
+   * `slack` bytes less; AEAD records have no padding in TLS 1.2 (and TLS 1.3's
+   * optional padding is taken as unused), so there `slack` is 0.
+   */
+  lostPlaintext(bytes: number, records: number): { length: number; slack: number } {
+    const s = this.suite;
+    let overhead: number;
+    let slack = 0;
+    if (s.tls13) overhead = 5 + s.tagLen + 1;
+    else if (s.cipher === 'chacha20-poly1305') overhead = 5 + s.tagLen;
+    else if (!s.cipher.endsWith('cbc')) overhead = 5 + 8 + s.tagLen;
+    else {
+      // Header, the record's own IV (none in TLS 1.0), MAC, and the least padding: one byte.
+      overhead = 5 + (this.chainedIv ? 0 : 16) + s.macLen! + 1;
+      slack = 255 * records;
+    }
+    const length = Math.max(0, bytes - records * overhead);
+    return { length, slack: Math.min(slack, length) };
+  }
+
+  /**
    * Bytes of this direction were lost (a gap). In TLS 1.0 the IV of the next
    * record was in them. With encrypt-then-MAC that record still authenticates
    * and would decrypt with its first block garbled, so the first record that

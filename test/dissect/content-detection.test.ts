@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import { probeTls } from '../../src/dissect/protocols/tls.js';
 import { dnsTcp } from '../../src/dissect/protocols/dns.js';
+import { describeDecryption } from '../../src/dissect/tls/keylog.js';
 import type { Entry } from '../../src/model/entry.js';
 import type { Packet } from '../../src/model/packet.js';
 import { Wire } from '../helpers/engine-wire.js';
@@ -47,6 +48,30 @@ test('TLS probe: consecutive record headers claim the stream (side unknown); any
   assert.equal(probeTls(Buffer.concat([record(23, 0), record(23, 17)]), false), false, 'empty record');
   assert.equal(probeTls(Buffer.from([0x17, 0x03, 0x03, 0x48, 0x01, 0, 0]), false), false, 'longer than 2^14 + 2048');
   assert.equal(probeTls(Buffer.from([0x17, 0x04]), false), false);
+});
+
+test('TLS probe on a TLS port: one application-data record ending where the bytes end is enough', () => {
+  assert.equal(probeTls(record(23, 40), true), 'stream');
+  assert.equal(probeTls(record(23, 40), false), 'need-more', 'not on another port');
+  assert.equal(probeTls(record(23, 40).subarray(0, 30), true), 'need-more', 'the record not yet whole');
+  assert.equal(probeTls(record(22, 40), true), 'need-more', 'a handshake record alone is not application data');
+  assert.equal(probeTls(Buffer.concat([record(23, 40), Buffer.from('GET / HTTP/1.1')]), true), false);
+});
+
+test('TLS mid-connection on port 443, the server seen mid-record and the client in one record: tls, and the key log summary says why it was not decrypted', () => {
+  const w = new Wire();
+  // The capture starts inside a server record (its first bytes are ciphertext, no header); the client sends one record.
+  w.send(5000, 2, 443, 41002, Buffer.alloc(1448, 0x5c));
+  w.send(5001, 1, 41002, 443, record(23, 90));
+  w.send(5002, 2, 443, 41002, Buffer.alloc(600, 0x5d));
+  const counters: Record<string, number> = {};
+  const entries: Entry[] = [];
+  const engine = new DissectionEngine({}, (e) => entries.push(e));
+  for (const p of w.packets) engine.push(p);
+  engine.finish();
+  Object.assign(counters, engine.summary());
+  assert.deepEqual(entries.map((e) => [e.protocol, e.summary, e.src.port]), [['tls', 'TLS (handshake not captured)', 41002]]);
+  assert.match(describeDecryption(counters), /; 1 captured without its handshake \(not decryptable\)$/);
 });
 
 test('TLS mid-connection on a port nobody registered: one tls entry, handshake not captured', () => {

@@ -230,6 +230,21 @@ test('a gap in the ciphertext: decryption finds the next record and goes on; the
   assert.deepEqual(entries.filter((e) => e.protocol === 'http2').map((e) => e.response?.status), [200, 404, 200, 200, 200]);
 });
 
+test('TLS 1.3: the protocol the server chose (its encrypted EncryptedExtensions) is the tls entry ALPN once decrypted', async () => {
+  const capture = 'hotplace-tls13-aes128gcm-http2.pcapng';
+  const keys = sharedCapture('hotplace-tls13-aes128gcm-http2.keys');
+  // tshark: the client port of every session whose EncryptedExtensions it decrypted, with the ALPN in them.
+  const out = execFileSync('tshark', ['-r', sharedCapture(capture), '-o', `tls.keylog_file:${keys}`, '-Y', 'tls.handshake.type == 8', '-T', 'fields', '-e', 'tcp.dstport', '-e', 'tls.handshake.extensions_alpn_str'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const theirs = new Map(out.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  const { entries } = await dissect(capture, keys);
+  const chosen = entries.filter((e) => e.protocol === 'tls' && e.response?.alpn);
+  assert.ok(chosen.length >= 2, JSON.stringify(entries.map((e) => [e.protocol, e.src.port, e.response?.alpn])));
+  for (const e of chosen) assert.equal(e.response.alpn, theirs.get(String(e.src.port)), `port ${e.src.port}`);
+  // Without the key log the server choice stays hidden (TLS 1.3 sends it encrypted): the summary names the client first offer.
+  const plain = await dissect(capture);
+  assert.deepEqual(plain.entries.filter((e) => e.protocol === 'tls' && e.response?.alpn).length, 0);
+});
+
 test('stats, map and filter read TLS captures with --tls-keylog as dissect does (and see only tls without it)', async () => {
   const capture = sharedCapture('hotplace-tls13-aes128gcm-http2.pcapng');
   const keys = sharedCapture('hotplace-tls13-aes128gcm-http2.keys');

@@ -389,6 +389,8 @@ export class TlsParser implements TcpStreamParser {
       call.responseTime = s2c.time;
       call.responseFrame = s2c.frame;
     }
+    // Said in the key log's summary line: such a session cannot be decrypted whatever the log holds.
+    this.ctx.count('tls.no-handshake');
     this.ctx.emit(call);
   }
 
@@ -426,7 +428,6 @@ export class TlsParser implements TcpStreamParser {
     const s = this.halves[this.reversed ? 'c2s' : 's2c'];
     const req = this.request;
     const res = this.response;
-    const alpn = res?.alpn || req?.alpn?.[0] || '';
     const call: CallRecord = {
       protocol: 'tls',
       request: req,
@@ -436,7 +437,7 @@ export class TlsParser implements TcpStreamParser {
       requestSize: c.size,
       responseSize: s.size,
       error: res === null || res.alert !== undefined,
-      summary: `TLS ${req?.sni || '-'}${alpn ? ' ' + alpn : ''}${res?.alert ? ' → ' + res.alert.description : res ? '' : ' → unanswered'}`,
+      summary: helloSummary(req, res),
     };
     if (res) {
       call.responseTime = this.ctx.now;
@@ -448,6 +449,12 @@ export class TlsParser implements TcpStreamParser {
     if (this.reversed) call.reversed = true;
     this.ctx.emit(call);
   }
+}
+
+/** "TLS sni alpn": the protocol the server chose, else (TLS 1.3 hides it) the client's first offer. */
+export function helloSummary(req: Record<string, any> | null, res: Record<string, any> | null): string {
+  const alpn = res?.alpn || req?.alpn?.[0] || '';
+  return `TLS ${req?.sni || '-'}${alpn ? ' ' + alpn : ''}${res?.alert ? ' → ' + res.alert.description : res ? '' : ' → unanswered'}`;
 }
 
 function newHalf(): HalfState {
@@ -463,7 +470,7 @@ const MID_STREAM_RECORDS = 2;
  * version 0x0301–0x0304 throughout, lengths 1..2^14+2048, each record ending
  * where the next header begins. Which side sent them cannot be told.
  */
-function probeRecords(data: Buffer): Probe {
+function probeRecords(data: Buffer, portMatch: boolean): Probe {
   let off = 0;
   let seen = 0;
   while (off < data.length) {
@@ -476,6 +483,9 @@ function probeRecords(data: Buffer): Probe {
     if (len === 0 || len > MAX_RECORD) return false;
     if (++seen >= MID_STREAM_RECORDS) return 'stream';
     off += 5 + len;
+    // On a TLS port, one application-data record that ends exactly where the bytes so far end
+    // (a request in one record, the other side's first bytes seen mid-record) is enough.
+    if (portMatch && type === 23 && off === data.length) return 'stream';
   }
   return 'need-more';
 }
@@ -485,10 +495,10 @@ function probeRecords(data: Buffer): Probe {
  * ClientHello or ServerHello; else encrypted records of a connection whose
  * handshake was not captured.
  */
-export function probeTls(data: Buffer, _portMatch: boolean): Probe {
+export function probeTls(data: Buffer, portMatch: boolean): Probe {
   if (data.length === 0) return 'need-more';
   const hello = probeHello(data);
-  return hello === false ? probeRecords(data) : hello;
+  return hello === false ? probeRecords(data, portMatch) : hello;
 }
 
 function probeHello(data: Buffer): Probe {

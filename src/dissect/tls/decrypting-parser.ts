@@ -16,6 +16,7 @@ import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-sch
 import type { TlsKeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, encryptedExtensions, parseServerHelloKeys } from './handshake-fields.js';
+import { helloSummary } from '../protocols/tls.js';
 
 /** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
 const MAX_RECORD = 16384 + 2048;
@@ -649,6 +650,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const c = this.halves[this.clientDir].plainBytes;
     const s = this.halves[flip(this.clientDir)].plainBytes;
     if (this.warning) call.warnings = [...new Set([...(call.warnings ?? []), this.warning])];
+    if (this.alpn && call.request && call.response && !call.response.alpn) {
+      // TLS 1.3: the server's choice was in its EncryptedExtensions, read once decrypted.
+      call.response = { ...call.response, alpn: this.alpn };
+      call.summary = helloSummary(call.request, call.response);
+    }
     if (c + s > 0) {
       // Decrypted, but no dissector knew the protocol inside: say how much plaintext there was.
       if (call.request) call.request = { ...call.request, decryptedBytes: c };

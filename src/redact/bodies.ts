@@ -31,11 +31,42 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
   try {
     parsed = JSON.parse(s);
   } catch {
+    // A stream of documents, one a line (a Kubernetes watch, NDJSON logs): each is read as JSON.
+    if (s.indexOf('\n') > 0) return redactJsonLines(s, names, json);
     return redactContentText(looseJson(s, names), names);
   }
   if (parsed === null || typeof parsed !== 'object') return s;
   const red = json(parsed);
   return red === parsed ? s : JSON.stringify(red);
+}
+
+/** Newline-delimited JSON: each line redacted as a document of its own (one that is not JSON as text is). */
+function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): string {
+  let out = '';
+  for (let start = 0; start < s.length; ) {
+    let end = s.indexOf('\n', start);
+    if (end < 0) end = s.length;
+    const line = s.slice(start, end);
+    const first = firstNonSpace(line);
+    let red: string;
+    if (first !== '{' && first !== '[') red = redactContentText(line, names);
+    else {
+      try {
+        const doc: unknown = JSON.parse(line);
+        red = doc !== null && typeof doc === 'object' ? redactedJson(line, doc, json) : line;
+      } catch {
+        red = redactContentText(looseJson(line, names), names);
+      }
+    }
+    out += end < s.length ? red + '\n' : red;
+    start = end + 1;
+  }
+  return out;
+}
+
+function redactedJson(text: string, doc: object, json: JsonRedactor): string {
+  const red = json(doc);
+  return red === doc ? text : JSON.stringify(red);
 }
 
 /** Keys of a JSON text (without escapes; an escape anywhere means "maybe"). */
@@ -56,6 +87,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
   if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
+  // A JSON patch: the member an operation sets is named in its `path` (`/spec/password`), a value here.
+  if (s.indexOf('"op"') >= 0 && s.indexOf('"path"') >= 0) return true;
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
   JSON_KEY.lastIndex = 0;

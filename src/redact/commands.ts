@@ -230,7 +230,8 @@ export function maskNatsConnect(connect: Record<string, unknown>, mask = '***', 
   let out: Record<string, unknown> | undefined;
   for (const k of Object.keys(connect)) {
     const v = connect[k];
-    if (!NATS_SECRET_FIELDS.has(k) || v === '' || v === null || v === undefined || v === mask || v === '***') continue;
+    // The server matches CONNECT's keys in any case (Go's encoding/json): `Pass` is a password too.
+    if (!NATS_SECRET_FIELDS.has(k.toLowerCase()) || v === '' || v === null || v === undefined || v === mask || v === '***') continue;
     if (typeof v === 'string') onSecret?.(v);
     (out ??= { ...connect })[k] = mask;
   }
@@ -241,4 +242,17 @@ export function maskNatsConnect(connect: Record<string, unknown>, mask = '***', 
 export function maskMemcachedSasl(request: Record<string, unknown>, mask = REDACTED): Record<string, unknown> {
   if (typeof request.opcodeName !== 'string' || !request.opcodeName.startsWith('SASL') || request.value === undefined || request.value === mask || request.value === '***') return request;
   return { ...request, value: mask };
+}
+
+/** `(attr=value)` items of an LDAP search filter (RFC 4515): `=`, `~=`, `>=`, `<=`. */
+const LDAP_ITEM = /\(([A-Za-z][A-Za-z0-9.;-]{0,63})(~=|>=|<=|=)([^()]*)\)/g;
+
+/** An LDAP filter with the values tested against sensitive attributes (`(userPassword=…)`) redacted. */
+export function redactLdapFilter(filter: string, isSecret: (attribute: string) => boolean, onSecret?: (s: string) => void): string {
+  if (filter.indexOf('=') < 0) return filter;
+  return filter.replace(LDAP_ITEM, (item, attribute: string, op: string, value: string) => {
+    if (value === '' || value === REDACTED || value === '*' || !isSecret(attribute)) return item;
+    onSecret?.(value);
+    return `(${attribute}${op}${REDACTED})`;
+  });
 }

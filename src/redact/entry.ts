@@ -14,12 +14,12 @@ import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
-import { maskMemcachedSasl, maskNatsConnect, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
-import { redactSqlValues } from './sql-values.js';
+import { redactSqlValues, sensitiveParameters } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
 import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
@@ -62,6 +62,11 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
   };
 }
 
+/** A Secret (or the Secrets) of the core API: `/api/v1/namespaces/ns/secrets/db`, also behind `kubectl proxy` or a watch. */
+const SECRET_URL = /\/secrets(?:\/|\?|$)/;
+/** JSON patch paths into a Secret's values. */
+const SECRET_VALUE_PATH = /^\/(?:data|stringData)(?:\/|$)/;
+
 /** Objects whose keys are header names. */
 const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
 /** Objects whose keys are parameter names. */
@@ -75,7 +80,7 @@ const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
 const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush', 'otlp']);
 /** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
-const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
+const SQL_PROTOCOLS = new Set(['postgresql', 'mysql', 'cql']);
 /** The entry format's own top-level fields (docs/entry.md); request, response and summary are redacted on their own. */
 const ENTRY_FIELDS = new Set([
   'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
@@ -107,6 +112,11 @@ class EntryRedaction {
   /** Values taken out of the entry being redacted, to be taken out of its summary too. */
   private secrets: string[] = [];
   private sql = false;
+  /**
+   * The entry is a call on a Kubernetes Secret's URL: a merge patch (`{"data": {…}}`) or a JSON
+   * patch (`[{"op": "replace", "path": "/data/db-pass", "value": …}]`) sent there carries no `kind`.
+   */
+  private secretUrl = false;
   /** Bodies searched before and found clean (a repeated page or reply is not searched again). */
   private readonly clean = new CleanTexts();
 
@@ -134,8 +144,13 @@ class EntryRedaction {
   entry(e: Entry): Entry {
     this.secrets = [];
     this.sql = SQL_PROTOCOLS.has(e.protocol);
+    const path = e.request?.path;
+    this.secretUrl = typeof path === 'string' && SECRET_URL.test(path);
     let req = this.side(e.request);
+    if (this.sql && req) req = this.sqlParameters(e.request!, req);
     let res = this.side(e.response);
+    // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
+    if (this.sql && res && this.secrets.length > 0) res = this.scrubbed(res, 0) as Record<string, any>;
     let redisReplyRedacted = false;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
@@ -154,6 +169,10 @@ class EntryRedaction {
           redisReplyRedacted = true;
         }
       }
+    }
+    if (e.protocol === 'ldap' && req && typeof req.filter === 'string') {
+      const filter = redactLdapFilter(req.filter, (a) => this.names.test(a, 'field'), this.remember);
+      if (filter !== req.filter) req = { ...req, filter };
     }
     if (e.protocol === 'nats' && req && req.connect && typeof req.connect === 'object' && !Array.isArray(req.connect)) {
       const connect = maskNatsConnect(req.connect, REDACTED, this.remember);
@@ -252,7 +271,8 @@ class EntryRedaction {
   /** A request/response object or anything below it; the same object back when nothing changed. */
   object(input: Record<string, any>, depth: number, zone: Zone, parent = ''): Record<string, any> {
     // A Kubernetes Secret in a body: its values go whatever their keys are called.
-    let o = zone === 'field' && isKubernetesSecret(input) ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
+    const secret = zone === 'field' && (isKubernetesSecret(input) || (this.secretUrl && depth === 0));
+    let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
@@ -314,10 +334,69 @@ class EntryRedaction {
 
   /** A body's text, unless the same text was searched before and found clean. */
   private bodyText(v: string): string {
+    if (this.secretUrl) {
+      // A patch of a Secret: its values carry no sensitive name for the quick test to see, so it is read whole.
+      const red = this.secretPatch(v);
+      if (red !== undefined) return red;
+    }
     if (this.clean.has(v)) return v;
     const red = redactBodyText(v, this.names, this.json);
     if (red === v) this.clean.add(v);
     return red;
+  }
+
+  /**
+   * A prepared statement's parameters go apart from its text and under no name: those its text binds
+   * to a sensitive column (`SET api_token = $2`) are redacted; a startup's `options` (`-c
+   * app.api_token=…`) are read as text.
+   */
+  private sqlParameters(original: Record<string, any>, req: Record<string, any>): Record<string, any> {
+    const params = req.parameters;
+    if (Array.isArray(params) && typeof original.query === 'string') {
+      const hidden = sensitiveParameters(original.query, this.names);
+      if (hidden.size === 0) return req;
+      return { ...req, parameters: params.map((v: unknown, i: number) => (hidden.has(i) ? this.redacted(v) : v)) };
+    }
+    if (params !== null && typeof params === 'object' && typeof params.options === 'string') {
+      const options = redactContentText(params.options, this.names);
+      if (options !== params.options) return { ...req, parameters: { ...params, options } };
+    }
+    return req;
+  }
+
+  /** `v` with the secrets taken from this entry so far taken out of its strings (a few levels down). */
+  private scrubbed(v: unknown, depth: number): unknown {
+    if (typeof v === 'string') {
+      let out = v;
+      for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      return out;
+    }
+    if (v === null || typeof v !== 'object' || depth >= 4) return v;
+    let copy: any;
+    const src = v as any;
+    for (const k of Object.keys(src)) {
+      const nv = this.scrubbed(src[k], depth + 1);
+      if (nv !== src[k]) {
+        copy ??= Array.isArray(src) ? [...src] : { ...src };
+        copy[k] = nv;
+      }
+    }
+    return copy ?? v;
+  }
+
+  /** A JSON body sent to a Secret's URL, redacted (undefined when it is not JSON or nothing changed). */
+  private secretPatch(v: string): string | undefined {
+    const first = v.trimStart().charAt(0);
+    if (first !== '{' && first !== '[') return undefined;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+    if (doc === null || typeof doc !== 'object') return undefined;
+    const red = this.json(doc);
+    return red === doc ? undefined : JSON.stringify(red);
   }
 
   /** A string in a header, parameter or body: JSON held in it is redacted as JSON; anything else for URLs and parameters. */
@@ -358,11 +437,19 @@ class EntryRedaction {
    * Deployment, Pod and watch event carries.
    */
   private pairOrObject(o: Record<string, any>, depth: number, zone: Zone): Record<string, any> {
-    if (zone !== 'structure' && typeof o.name === 'string' && 'value' in o && this.names.test(o.name, zone)) {
+    if (zone !== 'structure' && 'value' in o && ((typeof o.name === 'string' && this.names.test(o.name, zone)) || (zone === 'field' && this.patchesSecret(o)))) {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }
     return this.object(o, depth, zone);
+  }
+
+  /** A JSON patch operation (RFC 6902) that sets a secret: a Secret's value, or a member with a sensitive name. */
+  private patchesSecret(o: Record<string, any>): boolean {
+    if (typeof o.op !== 'string' || typeof o.path !== 'string') return false;
+    if (this.secretUrl && SECRET_VALUE_PATH.test(o.path)) return true;
+    const last = o.path.slice(o.path.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
+    return last.length > 0 && this.names.test(last, 'field');
   }
 }
 

@@ -17,6 +17,11 @@ const SHARK_WHOLE = [
   'cookies', 'setcookie', 'proxyauthorization', 'authenticationinfo', 'proxyauthenticationinfo', 'secret',
   'pwd', 'passwd', 'passphrase', 'credential', 'credentials', 'privatekey', 'signature', 'sig', 'assertion',
   'session', 'sessionid', 'sid', 'otp', 'pin', 'requirepass', 'masterauth',
+  // Consul/Nomad ACL tokens (SecretID), Vault AppRole (secret_id), OAuth device and PKCE secrets, a SAML
+  // response (a signed assertion), a kubeconfig's private key.
+  'secretid', 'devicecode', 'codeverifier', 'samlresponse', 'clientkeydata',
+  // Password hashes (crackable offline) and Active Directory's password attribute.
+  'passwordhash', 'pwdhash', 'unicodepwd',
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team).
   'honeycombteam',
   // Payment and identity numbers, beside Kubeshark's personal data.
@@ -35,6 +40,8 @@ const SECRET_SUFFIXES = [
   // SharedAccessKey, a master, encryption, signing or HMAC key.
   'secretkey', 'secretaccesskey', 'accountkey', 'sharedaccesskey', 'masterkey', 'encryptionkey', 'signingkey', 'hmackey',
   'cardnumber', // card_number, credit_card_number
+  // A webhook's HMAC (X-Shopify-Hmac-Sha256: the digits after `sha` are taken off first).
+  'hmac', 'hmacsha',
 ];
 
 /**
@@ -70,11 +77,22 @@ const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field
 /** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
 const MAX_CACHED = 8192;
 
-/** `X-Api-Key` → `apikey`, `client_secret` → `clientsecret`. */
+/** `X-Api-Key` → `apikey`, `client_secret` → `clientsecret`, `user[password]` → `password`. */
 export function normaliseName(name: string): string {
   let n = name.toLowerCase();
+  // Rails and PHP nest form fields (`user[password]`, `user[tokens][]`): the innermost name is the field's.
+  if (n.endsWith(']')) n = innermostBracketName(n);
   if (n.length > 2 && n.charCodeAt(0) === 0x78 /* x */ && (n[1] === '-' || n[1] === '_')) n = n.slice(2);
   return n.replace(/[-_.\s]+/g, '');
+}
+
+/** `user[password]` → `password`, `a[b][]` → `b`; a name with no such part as it is. */
+function innermostBracketName(n: string): string {
+  let end = n.length;
+  while (end >= 2 && n.charCodeAt(end - 1) === 0x5d && n.charCodeAt(end - 2) === 0x5b) end -= 2; // `[]`
+  if (end < 2 || n.charCodeAt(end - 1) !== 0x5d) return n.slice(0, end);
+  const open = n.lastIndexOf('[', end - 1);
+  return open < 0 ? n : n.slice(open + 1, end - 1);
 }
 
 export class SensitiveNames {

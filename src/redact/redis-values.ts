@@ -43,12 +43,13 @@ export class RedisValues {
       out ??= [...args];
       out[i] = v;
     };
-    const pairs = HASH_WRITES.has(command);
+    // HSET key field value …: fields at odd positions, their values after them; XADD's pairs come after its entry id.
+    const pairsFrom = HASH_WRITES.has(command) ? 1 : command === 'XADD' ? streamEntryId(args) + 1 : args.length;
     for (let i = 1; i < args.length; i++) {
       const a = args[i];
       if (typeof a !== 'string') continue;
-      // HSET key field value …: fields at odd positions, their values after them.
-      if (pairs && i % 2 === 0 && typeof args[i - 1] === 'string' && this.names.test(args[i - 1] as string, 'field')) set(i, this.hidden(a));
+      const field = i > pairsFrom && (i - pairsFrom) % 2 === 1 ? args[i - 1] : undefined;
+      if (typeof field === 'string' && this.names.test(field, 'field')) set(i, this.hidden(a));
       else set(i, this.value(a));
     }
     return out ?? args;
@@ -155,3 +156,23 @@ function unescape(s: string): Buffer {
   }
   return out.subarray(0, n);
 }
+
+/** Where XADD's entry id (`*`, `1526919030474-55`) is among its arguments, after the key and options; past the end when none. */
+function streamEntryId(args: unknown[]): number {
+  for (let i = 1; i < args.length; i++) {
+    const a = typeof args[i] === 'string' ? (args[i] as string).toUpperCase() : '';
+    if (a === 'NOMKSTREAM') continue;
+    if (a === 'MAXLEN' || a === 'MINID') {
+      if (args[i + 1] === '=' || args[i + 1] === '~') i++;
+      i++; // the threshold
+      continue;
+    }
+    if (a === 'LIMIT') {
+      i++;
+      continue;
+    }
+    return STREAM_ID.test(a) ? i : args.length;
+  }
+  return args.length;
+}
+const STREAM_ID = /^(?:\*|\d{1,20}(?:-(?:\d{1,20}|\*))?)$/;

@@ -15,13 +15,55 @@ import { REDACTED } from './redacted.js';
 
 /** Columns of one INSERT's list kept; a hostile list has any number. */
 const MAX_COLUMNS = 1024;
+/** Parameters of one statement judged; PostgreSQL allows 65,535. */
+const MAX_PARAMETERS = 65536;
 
-type Token = { kind: 'word' | 'ident' | 'string' | 'punct' | 'other'; start: number; end: number; text: string };
+type Token = { kind: 'word' | 'ident' | 'string' | 'param' | 'punct' | 'other'; start: number; end: number; text: string };
 
 /** `sql` with literals bound to sensitive columns replaced by [REDACTED]; `sql` itself when none. */
 export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (s: string) => void): string {
   if (sql.indexOf("'") < 0 && sql.indexOf('$') < 0) return sql;
   const spans: Array<[number, number]> = [];
+  boundValues(sql, names, (t) => {
+    if (t.kind === 'string') spans.push([t.start, t.end]);
+  });
+  if (spans.length === 0) return sql;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let copied = 0;
+  for (const [start, end] of spans) {
+    if (start < copied) continue; // one literal found by both rules
+    const text = sql.slice(start, end);
+    if (text === REDACTED) continue;
+    onSecret?.(text);
+    out += sql.slice(copied, start) + REDACTED;
+    copied = end;
+  }
+  return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/**
+ * Which parameters of a prepared statement go to sensitive columns (0-based):
+ * `UPDATE users SET password_hash = $1, api_token = $2` → 0 and 1, and `?`
+ * placeholders by their order (MySQL, JDBC). The values travel apart from the
+ * text (PostgreSQL's Bind, MySQL's COM_STMT_EXECUTE), under no name at all.
+ */
+export function sensitiveParameters(sql: string, names: SensitiveNames): Set<number> {
+  const found = new Set<number>();
+  if (sql.indexOf('$') < 0 && sql.indexOf('?') < 0) return found;
+  let questionMarks = 0;
+  const index = new Map<number, number>(); // a `?` token's start → its position among them
+  for (const t of tokens(sql)) if (t.kind === 'param' && t.text === '?') index.set(t.start, questionMarks++);
+  boundValues(sql, names, (t) => {
+    if (t.kind !== 'param') return;
+    const n = t.text === '?' ? index.get(t.start)! : Number(t.text.slice(1)) - 1;
+    if (n >= 0 && n < MAX_PARAMETERS) found.add(n);
+  });
+  return found;
+}
+
+/** Every value (a literal or a placeholder) bound to a sensitive column, in one walk of the tokens. */
+function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => void): void {
   let prev: Token[] = []; // the last three tokens, most recent last
   // INSERT state: collecting column names, then reading VALUES tuples by position.
   let insert: 'none' | 'into' | 'columns' | 'afterColumns' | 'values' = 'none';
@@ -30,6 +72,7 @@ export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (
   let position = 0;
   for (const t of tokens(sql)) {
     const lower = t.kind === 'word' ? t.text.toLowerCase() : '';
+    const value = t.kind === 'string' || t.kind === 'param';
     if (lower === 'insert' || lower === 'replace') {
       insert = 'into';
       columns = [];
@@ -50,33 +93,20 @@ export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (
         if (depth < 0) insert = 'none';
       } else if (t.kind === 'punct' && t.text === ',' && depth === 1) position++;
       else if (t.kind === 'punct' && t.text === ';') insert = 'none';
-      else if (t.kind === 'string' && depth === 1 && position < columns.length && names.test(columns[position], 'field')) spans.push([t.start, t.end]);
+      else if (value && depth === 1 && position < columns.length && names.test(columns[position], 'field')) visit(t);
       else if (depth === 0 && t.kind === 'word' && lower !== 'values') insert = 'none'; // ON CONFLICT, RETURNING …
     }
     // `column = 'literal'` (SET, WHERE, ON DUPLICATE KEY UPDATE): the column is the word before the operator.
-    if (t.kind === 'string' && prev.length >= 2) {
+    if (value && prev.length >= 2) {
       const op = prev[prev.length - 1];
       const column = prev[prev.length - 2];
       if (op.kind === 'punct' && (op.text === '=' || op.text === '<>' || op.text === '!=') && (column.kind === 'word' || column.kind === 'ident') && names.test(column.text, 'field')) {
-        spans.push([t.start, t.end]);
+        visit(t);
       }
     }
     prev.push(t);
     if (prev.length > 3) prev = prev.slice(-3);
   }
-  if (spans.length === 0) return sql;
-  spans.sort((a, b) => a[0] - b[0]);
-  let out = '';
-  let copied = 0;
-  for (const [start, end] of spans) {
-    if (start < copied) continue; // one literal found by both rules
-    const text = sql.slice(start, end);
-    if (text === REDACTED) continue;
-    onSecret?.(text);
-    out += sql.slice(copied, start) + REDACTED;
-    copied = end;
-  }
-  return copied === 0 ? sql : out + sql.slice(copied);
 }
 
 /** The tokens of `sql`; a string token's start and end are its content's (inside the quotes). */
@@ -107,6 +137,15 @@ function* tokens(sql: string): Generator<Token> {
       const end = close < 0 ? n : close;
       yield { kind: 'string', start: i + tag.length, end, text: '' };
       i = close < 0 ? n : close + tag.length;
+    } else if (c === '$' && sql.charCodeAt(i + 1) >= 0x30 && sql.charCodeAt(i + 1) <= 0x39) {
+      // A PostgreSQL parameter ($1).
+      let j = i + 1;
+      while (j < n && j < i + 7 && sql.charCodeAt(j) >= 0x30 && sql.charCodeAt(j) <= 0x39) j++;
+      yield { kind: 'param', start: i, end: j, text: sql.slice(i, j) };
+      i = j;
+    } else if (c === '?') {
+      yield { kind: 'param', start: i, end: i + 1, text: '?' };
+      i++;
     } else if (WORD[sql.charCodeAt(i)] === 1) {
       let j = i + 1;
       while (j < n && (WORD[sql.charCodeAt(j)] === 1 || sql[j] === '.')) j++;

@@ -3,7 +3,8 @@
 // visible: the counter bar, the list narrowed by a filter typed in the box,
 // an error with its column for a half-typed filter, the detail pane of the
 // selected call, and a clean exit on `q` — also with the calls on stdin, and
-// after another program of the pipeline put the terminal back to line mode.
+// after another program of the pipeline put the terminal back to line mode;
+// at 60 and 40 columns each listed call still shows its status.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -31,13 +32,13 @@ async function waitFor(what: string, ok: (s: string) => boolean, timeoutMs = 60_
   assert.fail(`timed out waiting for ${what}; screen:\n${last}`);
 }
 
-function start(command: string): void {
+function start(command: string, size = { columns: 80, rows: 24 }): void {
   socket = `shark-view-test-${process.pid}-${sockets.length}`;
   sockets.push(socket);
   // ink draws only a final frame under CI=true; a person's terminal has no CI variable. Set for the
   // whole command line: every program of a pipeline sees them.
   const shell = `cd ${JSON.stringify(repoRoot)} && unset CI; export TZ=UTC NO_COLOR=1; ${command}; echo "EXIT=$?"; sleep 60`;
-  tmux('new-session', '-d', '-s', 'view', '-x', '80', '-y', '24', shell);
+  tmux('new-session', '-d', '-s', 'view', '-x', String(size.columns), '-y', String(size.rows), shell);
 }
 
 function stopAll(): void {
@@ -161,6 +162,22 @@ test('view keeps its keys when a program of the pipeline exits seconds after the
   await waitFor('g selects the first call', (t) => t.includes(`━━ ${calls[0].protocol}  ${calls[0].summary}`.slice(0, 70)) && t.includes('[done]'), 10_000);
   keys('q');
   await waitFor('a clean exit on q', (t) => t.includes('EXIT=0'), 10_000);
+});
+
+test('view at 60 and 40 columns still shows each call with its status in the list', async () => {
+  const r = await runCli(['dissect', join(examplesDir, 'http-errors.pcap')]);
+  const calls = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  for (const columns of [60, 40]) {
+    start(`node bin/run.js view ${join('examples', 'http-errors.pcap')}`, { columns, rows: 30 });
+    const s = await waitFor(`all calls read at ${columns} columns`, (t) => t.includes(`${calls.length} calls`) && t.includes('[done'));
+    const listed = s.split('\n').slice(1, 1 + calls.length);
+    calls.forEach((c, i) => {
+      assert.ok([...listed[i]].length <= columns, `fits ${columns} columns: ${listed[i]}`);
+      assert.match(listed[i], new RegExp(`${c.request.method} .* → ${c.response.status}( |$)`), `${columns} columns: call ${i + 1} shows its method and status ${c.response.status}:\n${s}`);
+    });
+    keys('q');
+    await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+  }
 });
 
 test('view refuses to draw into a pipe, pointing at -o compact', async () => {

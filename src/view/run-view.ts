@@ -10,6 +10,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import type { Redactor } from '../redact/entry.js';
 import { readEntries, type EntrySourceOptions } from '../input/entries.js';
 import { EntryStore } from './entry-store.js';
+import { guardRawMode } from './raw-mode-guard.js';
 
 export interface RunViewOptions {
   inputs: string[];
@@ -70,6 +71,8 @@ export async function runView(opts: RunViewOptions): Promise<number> {
     }),
     { stdin: keys as NodeJS.ReadStream, exitOnCtrlC: true, patchConsole: false },
   );
+  // Programs of the pipeline that exit can put the terminal back to cooked mode under view.
+  const rawMode = guardRawMode(keys as ReadStream);
   const reading = (async () => {
     try {
       for await (const batch of readEntries(opts.inputs, {
@@ -91,9 +94,11 @@ export async function runView(opts: RunViewOptions): Promise<number> {
       if (err instanceof UserError) failureCode = err.exitCode;
       status = `✗ ${failure}`;
     }
+    rawMode.inputEnded();
     changed();
   })();
   await Promise.race([app.waitUntilExit(), opts.signal.aborted ? Promise.resolve() : new Promise((r) => opts.signal.addEventListener('abort', r, { once: true }))]);
+  rawMode.stop();
   app.unmount();
   reader.abort();
   if (pending) clearTimeout(pending);

@@ -134,6 +134,26 @@ test('COLUMNS fits compact lines to the width, counting wide characters as two c
   assert.ok(lines.some((l) => l.replace(/\x1b\[[0-9;]*m/g, '').endsWith('…')), 'long lines are cut with an ellipsis');
 });
 
+test('narrow compact lines keep the outcome of each call and give up the middle of the path', async () => {
+  const capture = join(examplesDir, 'http-errors.pcap');
+  const nd = await runCli(['dissect', capture], { env: ENV });
+  const entries = nd.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(entries.some((e) => e.response.status === 404) && entries.some((e) => e.response.status === 500), 'the capture has 404s and 500s');
+  for (const columns of [40, 60, 80]) {
+    const r = await runCli(['dissect', '-o', 'compact', '--color', 'never', capture], { env: { ...ENV, COLUMNS: String(columns) } });
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, entries.length);
+    entries.forEach((e, i) => {
+      assert.ok([...lines[i]].length <= columns, `${columns} columns: line ${i + 1} too long: ${lines[i]}`);
+      assert.match(lines[i], new RegExp(` → ${e.response.status}( |$)`), `${columns} columns: line ${i + 1} shows its status ${e.response.status}: ${lines[i]}`);
+      assert.ok(lines[i].includes(e.request.method), `${columns} columns: line ${i + 1} shows its method: ${lines[i]}`);
+    });
+  }
+  // Where even the path cannot be whole, its middle goes: the start and the end stay.
+  const narrow = await runCli(['dissect', '-o', 'compact', '--color', 'never', capture], { env: { ...ENV, COLUMNS: '40' } });
+  assert.match(narrow.stdout, /GET \/api\S*…\S*ing → 404/, narrow.stdout);
+});
+
 /** Run the CLI on a pseudo-terminal (util-linux `script`), as a person at a terminal would. */
 function onTerminal(args: string, env: Record<string, string> = {}) {
   const quoted = `${JSON.stringify(process.execPath)} bin/run.js ${args}`;

@@ -2,7 +2,9 @@
 // typed with send-keys, the screen read with capture-pane. Asserts on what is
 // visible: the counter bar, the list narrowed by a filter typed in the box,
 // an error with its column for a half-typed filter, the detail pane of the
-// selected call, and a clean exit on `q` — also with the calls on stdin.
+// selected call, and a clean exit on `q` — also with the calls on stdin, and
+// after another program of the pipeline put the terminal back to line mode;
+// at 60 and 40 columns each listed call still shows its status.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -30,12 +32,13 @@ async function waitFor(what: string, ok: (s: string) => boolean, timeoutMs = 60_
   assert.fail(`timed out waiting for ${what}; screen:\n${last}`);
 }
 
-function start(command: string): void {
+function start(command: string, size = { columns: 80, rows: 24 }): void {
   socket = `shark-view-test-${process.pid}-${sockets.length}`;
   sockets.push(socket);
-  // ink draws only a final frame under CI=true; a person's terminal has no CI variable.
-  const shell = `cd ${JSON.stringify(repoRoot)} && env -u CI TZ=UTC NO_COLOR=1 ${command}; echo "EXIT=$?"; sleep 60`;
-  tmux('new-session', '-d', '-s', 'view', '-x', '80', '-y', '24', shell);
+  // ink draws only a final frame under CI=true; a person's terminal has no CI variable. Set for the
+  // whole command line: every program of a pipeline sees them.
+  const shell = `cd ${JSON.stringify(repoRoot)} && unset CI; export TZ=UTC NO_COLOR=1; ${command}; echo "EXIT=$?"; sleep 60`;
+  tmux('new-session', '-d', '-s', 'view', '-x', String(size.columns), '-y', String(size.rows), shell);
 }
 
 function stopAll(): void {
@@ -107,6 +110,74 @@ test('view reads calls from stdin and its keys from the terminal', async () => {
   keys('k');
   keys('q');
   await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+});
+
+/** The node processes of the tmux pane's session (the pipeline and their children), with their command lines. */
+function pipeline(): { pid: number; args: string }[] {
+  const shell = tmux('list-panes', '-t', 'view', '-F', '#{pane_pid}').trim();
+  const r = spawnSync('ps', ['-o', 'pid=,args=', '-s', shell], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().match(/^(\d+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2] }))
+    .filter((p) => p.args.startsWith('node '));
+}
+
+/** Wait until no process of the pane runs a command line containing `what`. */
+async function gone(what: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (pipeline().some((p) => p.args.includes(what))) {
+    assert.ok(Date.now() < until, `${what.trim()} did not exit`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(pipeline().some((p) => p.args.includes(' view')), 'view still runs');
+}
+
+// The upstream shark has the terminal on its stderr; Node puts back the terminal mode it found at
+// start when it exits (cooked), under a view that had made it raw: keys were echoed, never read.
+test('view fed by another shark command still takes its keys after that command exits', async () => {
+  start(`node bin/run.js dissect ${join('examples', 'bookinfo-mix.pcap')} | node bin/run.js view`);
+  const total = entries.length;
+  await waitFor('all calls read', (t) => t.includes(`${total} calls`) && t.includes('[done'));
+  await gone(' dissect ');
+  keys('g');
+  await waitFor('g selects the first call', (t) => t.includes(`━━ ${entries[0].protocol}  ${entries[0].summary}`.slice(0, 70)) && t.includes('[done]'), 10_000);
+  keys('j');
+  await waitFor('j moves to the second call', (t) => t.includes(`━━ ${entries[1].protocol}  ${entries[1].summary}`.slice(0, 70)), 10_000);
+  keys('q');
+  await waitFor('a clean exit on q', (t) => t.includes('EXIT=0'), 10_000);
+});
+
+// A program of the pipeline that restores the terminal seconds after view read its input to the end
+// (as `shark tap` behind `grep -m1` does at its next write): no end of input announces it.
+test('view keeps its keys when a program of the pipeline exits seconds after the input ended', async () => {
+  const linger = `node -e 'setTimeout(() => {}, 6000)' >/dev/null &`;
+  start(`{ ${linger} node bin/run.js dissect ${join('examples', 'http-errors.pcap')}; exec >&-; wait; } | node bin/run.js view`);
+  const r = await runCli(['dissect', join(examplesDir, 'http-errors.pcap')]);
+  const calls = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  await waitFor('all calls read', (t) => t.includes(`${calls.length} calls`) && t.includes('[done'));
+  await gone('setTimeout');
+  keys('g');
+  await waitFor('g selects the first call', (t) => t.includes(`━━ ${calls[0].protocol}  ${calls[0].summary}`.slice(0, 70)) && t.includes('[done]'), 10_000);
+  keys('q');
+  await waitFor('a clean exit on q', (t) => t.includes('EXIT=0'), 10_000);
+});
+
+test('view at 60 and 40 columns still shows each call with its status in the list', async () => {
+  const r = await runCli(['dissect', join(examplesDir, 'http-errors.pcap')]);
+  const calls = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  for (const columns of [60, 40]) {
+    start(`node bin/run.js view ${join('examples', 'http-errors.pcap')}`, { columns, rows: 30 });
+    const s = await waitFor(`all calls read at ${columns} columns`, (t) => t.includes(`${calls.length} calls`) && t.includes('[done'));
+    const listed = s.split('\n').slice(1, 1 + calls.length);
+    calls.forEach((c, i) => {
+      assert.ok([...listed[i]].length <= columns, `fits ${columns} columns: ${listed[i]}`);
+      assert.match(listed[i], new RegExp(`${c.request.method} .* → ${c.response.status}( |$)`), `${columns} columns: call ${i + 1} shows its method and status ${c.response.status}:\n${s}`);
+    });
+    keys('q');
+    await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+  }
 });
 
 test('view refuses to draw into a pipe, pointing at -o compact', async () => {

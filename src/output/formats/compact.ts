@@ -10,7 +10,7 @@ import { callLatency, isOneWay, type Endpoint, type Entry } from '../../model/en
 import { formatSize } from '../../cli/units.js';
 import { callOutcome, formatLatency, type OutcomeClass } from './call-outcome.js';
 import type { Styles } from './colour.js';
-import { escapeForTerminal, fitToWidth, padEnd, padStart } from './terminal-text.js';
+import { cutMiddle, displayWidth, escapeForTerminal, fitToWidth, padEnd, padStart } from './terminal-text.js';
 
 export interface LineOptions {
   styles: Styles;
@@ -100,16 +100,89 @@ export function compactLine(e: Entry, o: LineOptions): string {
   return o.columns > 0 ? fitToWidth(line, o.columns) : line;
 }
 
-/** `03:49:35.310 198.18.20.42 → bookinfo/details:9080 http GET /details/0 → 200 0.08ms`, the summary coloured by outcome. */
+/**
+ * Narrow layouts, widest first: the columns of time, source, destination and
+ * protocol (0 = left out). A line uses the first that leaves SUMMARY_ROOM
+ * columns for the summary: it is chosen by the width alone, so the rows of a
+ * list stay aligned. What goes first: some of each endpoint, the time, the
+ * source (its room partly back to the destination), more of the destination,
+ * the protocol, the destination. Endpoints are cut in their middle (the port
+ * stays).
+ */
+const NARROW_LAYOUTS: readonly { time: boolean; src: number; dst: number; protocol: number }[] = [
+  { time: true, src: 15, dst: 20, protocol: 5 },
+  { time: true, src: 12, dst: 17, protocol: 5 },
+  { time: false, src: 12, dst: 17, protocol: 5 },
+  { time: false, src: 0, dst: 20, protocol: 5 },
+  { time: false, src: 0, dst: 15, protocol: 5 },
+  { time: false, src: 0, dst: 15, protocol: 0 },
+  { time: false, src: 0, dst: 0, protocol: 0 },
+];
+/** Enough for `GET /missing/page → 404`: a method, a path one can recognise, the status. */
+const SUMMARY_ROOM = 24;
+const TIME_WIDTH = 12;
+
+function narrowLayout(columns: number): (typeof NARROW_LAYOUTS)[number] {
+  const used = (l: (typeof NARROW_LAYOUTS)[number]) =>
+    (l.time ? TIME_WIDTH + 1 : 0) + (l.src ? l.src + 3 : 0) + (l.dst ? l.dst + 1 : 0) + (l.protocol ? l.protocol + 1 : 0);
+  return NARROW_LAYOUTS.find((l) => columns - used(l) >= SUMMARY_ROOM) ?? NARROW_LAYOUTS[NARROW_LAYOUTS.length - 1];
+}
+
+/**
+ * `03:49:35.310 198.18.20.42 → bookinfo/details:9080 http GET /details/0 → 200 0.08ms`, the
+ * summary coloured by outcome. Narrower, the line gives up columns (NARROW_LAYOUTS) and then the
+ * middle of the summary, never its outcome: the status is what a person scans the list for.
+ */
 function narrowLine(e: Entry, o: LineOptions, protocol: string, cls: OutcomeClass, latency: string): string {
   const s = o.styles;
-  const time = localTime(e.timestamp).slice(7);
-  const src = endpointLabel(e.src).replace(/:\d+$/, '');
-  let summary = escapeForTerminal(text(e.summary));
-  const marks = markers(e);
-  if (marks) summary += ' ' + marks;
-  const line = [s.dim(time), `${padEnd(src, 15)} → ${padEnd(endpointLabel(e.dst), 20)}`, s.cyan(padEnd(protocol, 5)), paintOutcome(s, cls === 'ok' ? 'none' : cls, summary), s.dim(latency)].join(' ');
+  const layout = narrowLayout(o.columns);
+  const parts: string[] = [];
+  if (layout.time) parts.push(s.dim(localTime(e.timestamp).slice(7)));
+  const dst = layout.dst ? padEnd(cutMiddle(endpointLabel(e.dst), layout.dst), layout.dst) : '';
+  if (layout.src) parts.push(`${padEnd(cutMiddle(endpointLabel(e.src).replace(/:\d+$/, ''), layout.src), layout.src)} → ${dst}`);
+  else if (dst) parts.push(dst);
+  // A protocol longer than its column (`http+tls`) pushes the summary on rather than lose its name.
+  if (layout.protocol) parts.push(s.cyan(padEnd(protocol, layout.protocol)));
+  const prefix = parts.join(' ');
+  const room = o.columns - displayWidth(prefix) - (prefix ? 1 : 0);
+  const summary = fitSummary(escapeForTerminal(text(e.summary)), markers(e), room);
+  // The latency only beside a whole summary (a cut one fills the room).
+  const fits = latency !== '' && displayWidth(summary) + 1 + displayWidth(latency) <= room;
+  const line = [prefix, paintOutcome(s, cls === 'ok' ? 'none' : cls, summary), fits ? s.dim(latency) : ''].filter(Boolean).join(' ');
   return fitToWidth(line, o.columns);
+}
+
+/** Below this the request side of a summary is not worth keeping beside its outcome. */
+const HEAD_MIN = 10;
+
+/**
+ * The summary and its markers in `room` columns. Summaries read `request → outcome`
+ * (`GET /missing/page → 404`, `A api.example.com → NXDOMAIN`): when the whole does not fit,
+ * the request side gives up its middle and the outcome stays; an outcome too long for the
+ * room (a DNS answer list) keeps its start.
+ */
+function fitSummary(summary: string, marks: string, room: number): string {
+  const whole = marks ? `${summary} ${marks}` : summary;
+  if (displayWidth(whole) <= room) return whole;
+  const arrow = summary.lastIndexOf(' → ');
+  if (arrow <= 0) return fitToWidth(whole, room);
+  const head = summary.slice(0, arrow);
+  const tail = summary.slice(arrow) + (marks ? ` ${marks}` : '');
+  const headRoom = room - displayWidth(tail);
+  if (headRoom >= Math.min(displayWidth(head), HEAD_MIN)) return cutRequest(head, headRoom) + tail;
+  // The outcome side alone is too long: a little of the request, then as much of the outcome as fits.
+  const wanted = Math.min(displayWidth(head), HEAD_MIN);
+  const kept = room - wanted >= 7 ? wanted : 0;
+  return (kept ? cutRequest(head, kept) : '') + fitToWidth(kept ? tail : tail.trimStart(), room - kept);
+}
+
+/** `GET /missing…page`: the verb (method, query type, command) whole when there is room, the middle of the rest taken out. */
+function cutRequest(head: string, columns: number): string {
+  if (displayWidth(head) <= columns) return head;
+  const space = head.indexOf(' ');
+  const verb = space > 0 ? head.slice(0, space) : '';
+  if (verb && displayWidth(verb) + 4 <= columns) return `${verb} ${cutMiddle(head.slice(space + 1), columns - displayWidth(verb) - 1)}`;
+  return cutMiddle(head, columns);
 }
 
 function num(v: unknown): number {

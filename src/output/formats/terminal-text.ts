@@ -71,6 +71,34 @@ export function fitToWidth(line: string, columns: number): string {
   return out + '…' + (coloured ? '\x1b[0m' : '');
 }
 
+/**
+ * Cut plain (already escaped, uncoloured) text to `columns` by taking out its
+ * middle: "/api/v2/users/12345/orders" → "/api/v2…/orders". For what is read at
+ * both ends: a path, a host name, a pod name with its port.
+ */
+export function cutMiddle(text: string, columns: number): string {
+  if (displayWidth(text) <= columns) return text;
+  if (columns <= 1) return columns === 1 ? '…' : '';
+  const chars = [...text];
+  const back = Math.floor((columns - 1) / 2);
+  let front = '';
+  let width = 0;
+  for (const ch of chars) {
+    const w = displayWidth(ch);
+    if (width + w > columns - 1 - back) break;
+    front += ch;
+    width += w;
+  }
+  let end = '';
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const w = displayWidth(chars[i]);
+    if (width + w > columns - 1) break;
+    end = chars[i] + end;
+    width += w;
+  }
+  return front + '…' + end;
+}
+
 /** Pad (already escaped) text with spaces to `width` columns. */
 export function padEnd(text: string, width: number): string {
   const w = displayWidth(text);

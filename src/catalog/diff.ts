@@ -13,6 +13,7 @@
 
 import { OTHER_ENDPOINT, endpointKey, type Catalog, type EndpointStats, type BodyShape } from './endpoints.js';
 import { SchemaNode } from './schema-infer.js';
+import { SharedNames, type NameConflict } from './shared-names.js';
 
 export const CHANGE_KINDS = ['new-endpoint', 'vanished', 'errors', 'latency', 'schema'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
@@ -48,15 +49,22 @@ export interface DiffResult {
   baseline: { entries: number; endpoints: number };
   candidate: { entries: number; endpoints: number };
   changes: Change[];
+  /** IPs the two sides name differently (each side kept its own name): the command warns about them. */
+  nameConflicts: NameConflict[];
 }
 
-/** Compare two catalogues. Both are re-templated with the union of their folding decisions first. */
+/**
+ * Compare two catalogues. Both are re-templated with the union of their
+ * folding decisions first, and their servers named with the union of the
+ * names each learnt (shared-names.ts).
+ */
 export function diffCatalogs(a: Catalog, b: Catalog, opts: DiffOptions = DEFAULT_DIFF_OPTIONS): DiffResult {
   const foldedA = a.templater.foldedPositions();
   a.templater.adoptFolded(b.templater.foldedPositions());
   b.templater.adoptFolded(foldedA);
-  const listA = a.list();
-  const listB = b.list();
+  const names = new SharedNames(a.names, b.names);
+  const listA = a.list(names.forBaseline());
+  const listB = b.list(names.forCandidate());
   const mapA = new Map(listA.map((e) => [endpointKey(e.protocol, e.service, e.name), e]));
   const mapB = new Map(listB.map((e) => [endpointKey(e.protocol, e.service, e.name), e]));
   const changes: Change[] = [];
@@ -84,6 +92,7 @@ export function diffCatalogs(a: Catalog, b: Catalog, opts: DiffOptions = DEFAULT
     baseline: { entries: a.entries, endpoints: listA.length },
     candidate: { entries: b.entries, endpoints: listB.length },
     changes,
+    nameConflicts: names.conflicts(),
   };
 }
 

@@ -10,7 +10,7 @@
 
 import { callLatency, isOneWay, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
-import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS } from '../stats/names.js';
+import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, redisShape, sqlShape, keyShape } from './path-template.js';
@@ -539,12 +539,15 @@ export class Catalog {
     }
   }
 
-  /** Endpoints with service names resolved (DNS/Host names learned anywhere in the input). */
-  list(): EndpointStats[] {
+  /**
+   * Endpoints with service names resolved: by default from the DNS/Host names
+   * learned anywhere in the input; `diff` passes names shared with the other side.
+   */
+  list(names: IpNames = this.names): EndpointStats[] {
     if (this.templater.generation !== this.generation) this.refold();
     const named = new Map<string, EndpointStats>();
     for (const ep of this.endpoints.values()) {
-      const service = resolveKey(ep.service, this.names);
+      const service = resolveKey(ep.service, names);
       const key = endpointKey(ep.protocol, service, ep.name);
       const into = named.get(key);
       if (into) into.merge(ep);

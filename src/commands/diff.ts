@@ -13,6 +13,7 @@ import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers
 import { serviceMatches } from '../catalog/openapi.js';
 import { CHANGE_KINDS, DEFAULT_DIFF_OPTIONS, diffCatalogs, failsOn, type ChangeKind } from '../catalog/diff.js';
 import { renderDiff, type DiffFormat } from '../catalog/render.js';
+import { escapeForTerminal } from '../output/formats/terminal-text.js';
 
 export default class DiffCommand extends SharkCommand {
   static override summary = 'What changed in the API between two captures, entry files or recordings: a CI gate';
@@ -80,6 +81,14 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
     const a = await read(args.baseline);
     const b = await read(args.candidate);
     const result = diffCatalogs(a, b, opts);
+    const conflicts = result.nameConflicts;
+    if (conflicts.length) {
+      // A few examples, not one line per IP: a CDN behind round-robin DNS could name thousands.
+      // Names are from the traffic (attacker-written): escaped before they reach a terminal.
+      const shown = conflicts.slice(0, 3).map((c) => escapeForTerminal(`${c.ip} is ${c.baseline} in the baseline, ${c.candidate} in the candidate`));
+      const more = conflicts.length > shown.length ? ` (and ${conflicts.length - shown.length} more)` : '';
+      warn(`${conflicts.length} IP(s) named differently by the two sides' DNS/Host names, each side keeps its own: ${shown.join('; ')}${more}`);
+    }
     if (flags.service) result.changes = result.changes.filter((c) => serviceMatches(c.service, flags.service!));
     process.stdout.write(renderDiff(result, flags.format as DiffFormat, failOn, { baseline: args.baseline, candidate: args.candidate }));
     const failing = result.changes.filter((c) => failsOn(c, failOn));

@@ -88,7 +88,7 @@ function endpointVars(side: 'src' | 'dst'): Record<string, Variable> {
   return {
     [`${side}.ip`]: { type: 'string', get: (e) => ep(e)?.ip, doc: `${s} IP address` },
     [`${side}.port`]: { type: 'int', get: (e) => ep(e)?.port, doc: `${s} port` },
-    [`${side}.name`]: { type: 'string', get: (e) => ep(e)?.name, doc: `${s} display name (pod, service or DNS name)` },
+    [`${side}.name`]: { type: 'string', get: (e) => ep(e)?.name, doc: `${s} name: pod, else service, else node name, from Kubernetes enrichment (never a DNS name from the capture)` },
     [`${side}.namespace`]: { type: 'string', get: (e) => ep(e)?.namespace, doc: `${s} namespace` },
     [`${side}.pod.name`]: { type: 'string', get: (e) => ep(e)?.pod, doc: `${s} pod name` },
     [`${side}.pod.namespace`]: { type: 'string', get: (e) => (ep(e)?.pod ? ep(e)?.namespace : undefined), doc: `${s} pod's namespace` },

@@ -6,7 +6,7 @@
 export interface Endpoint {
   ip: string;
   port: number;
-  /** Best display name: pod/service name after enrichment, else DNS name, else "". */
+  /** Pod, else Service, else node name after Kubernetes enrichment, else "" (DNS answers in the capture never fill it). */
   name: string;
   namespace: string;
   pod: string;

@@ -7,7 +7,7 @@ import { isOneWay, type Endpoint, type Entry } from '../model/entry.js';
 import { UserError, ExitCode } from '../cli/errors.js';
 import { FilterSyntaxError } from '../filter/errors.js';
 import { compileGuardedJsonata, LIMIT_HIT, type GuardedEvaluate } from '../filter/jsonata.js';
-import { K8S_NAME_FIELDS, k8sName, type NameBook } from './names.js';
+import { K8S_NAME_FIELDS, k8sName, type IpNames } from './names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
@@ -25,7 +25,7 @@ export function unresolved(ep: Endpoint | undefined): string {
 const PLACEHOLDER = /\u0001([^\u0001]*)\u0001([^\u0001]*)\u0001/g;
 
 /** Replace placeholders with the DNS/Host name seen for the IP, else IP:port. */
-export function resolveKey(key: string, names: NameBook): string {
+export function resolveKey(key: string, names: IpNames): string {
   if (!key.includes(MARK)) return key;
   return key.replace(PLACEHOLDER, (_m, ip: string, port: string) => {
     const name = names.nameOf(ip);

@@ -20,6 +20,11 @@ export const MAX_NAMED_IPS = 50_000;
 
 type Tally = Map<string, number>;
 
+/** What naming an endpoint needs: a book, or two books shared between the sides of a diff. */
+export interface IpNames {
+  nameOf(ip: string): string | undefined;
+}
+
 /** A book as plain data (postMessage between threads): per IP, name and count pairs. */
 export interface NameBookWire {
   dns: [string, (string | number)[]][];
@@ -34,7 +39,7 @@ export const NAME_FIELDS: FieldSpec = {
   response: { answers: true },
 };
 
-export class NameBook {
+export class NameBook implements IpNames {
   private readonly dns = new FirstKeys<Tally>(MAX_NAMED_IPS);
   private readonly hosts = new FirstKeys<Tally>(MAX_NAMED_IPS);
 

@@ -54,6 +54,47 @@ function diff(a: Entry[], b: Entry[]): Change[] {
 
 const brief = (cs: Change[]) => cs.map((c) => `${c.kind} ${c.endpoint}`).sort();
 
+/** A Redis call to a server known only by its IP (no Kubernetes names). */
+function redisCall(ip: string, command: string, i: number): Entry {
+  const ep = (a: string, port: number) => ({ ip: a, port, name: '', namespace: '', pod: '', service: '', node: '' });
+  return {
+    id: `${i}-0`,
+    timestamp: 1_795_400_000_000 + i,
+    protocol: 'redis',
+    transport: 'tcp',
+    elapsedTime: 0.2,
+    src: ep('10.9.0.1', 40000 + i),
+    dst: ep(ip, 6379),
+    request: { command, args: [] },
+    response: { type: 'simple', value: 'OK' },
+    error: false,
+    requestSize: 14,
+    responseSize: 5,
+    summary: command,
+  };
+}
+
+/** A DNS answer naming `ip` (the way the DNS dissector writes it). */
+function dnsAnswer(name: string, ip: string, i: number): Entry {
+  return {
+    ...redisCall('10.9.0.53', 'x', i),
+    protocol: 'dns',
+    transport: 'udp',
+    dst: { ip: '10.9.0.53', port: 53, name: '', namespace: '', pod: '', service: '', node: '' },
+    request: { questions: [{ name, type: 'A', class: 'IN' }] },
+    response: { rcode: 0, rcodeName: 'NOERROR', answers: [{ name, type: 'A', class: 'IN', ttl: 30, data: ip }] },
+    summary: `A ${name} → ${ip}`,
+  };
+}
+
+function diffResult(a: Entry[], b: Entry[]) {
+  const ca = new Catalog({ details: true });
+  ca.addBatch(a);
+  const cb = new Catalog({ details: true });
+  cb.addBatch(b);
+  return diffCatalogs(ca, cb);
+}
+
 test('two runs of the same service: no change (latency noise and different ids are not changes)', () => {
   for (const [s1, s2] of [
     [1, 2],
@@ -93,6 +134,59 @@ test('a type change in a body field is reported as such', () => {
   const b = Array.from({ length: 5 }, (_v, i) => httpCall({ path: '/p', responseBody: { price: `${3 + i}`, tags: ['a'] }, i }));
   const [c] = diff(a, b);
   assert.equal(c.detail, 'response 200: type changed $.price number→string');
+});
+
+test('a server named by DNS in one input only is the same server in both (only the DNS calls themselves differ)', () => {
+  const calls = (from: number) => ['PING', 'GET', 'SET'].map((c, i) => redisCall('10.9.0.7', c, from + i));
+  const withDns = [dnsAnswer('redis.shop.svc.cluster.local', '10.9.0.7', 0), ...calls(1)];
+  const r = diffResult(withDns, calls(10));
+  assert.deepEqual(
+    r.changes.map((c) => `${c.kind} ${c.service} ${c.protocol} ${c.endpoint}`),
+    ['vanished 10.9.0.53:53 dns A redis.shop.svc.cluster.local'],
+  );
+  assert.deepEqual(r.nameConflicts, []);
+  // The other way round: the name learnt from the candidate names the baseline too.
+  const back = diffResult(calls(10), withDns);
+  assert.deepEqual(brief(back.changes), ['new-endpoint A redis.shop.svc.cluster.local']);
+  // Without DNS on either side, the same calls diff to nothing.
+  assert.deepEqual(diffResult(calls(1), calls(10)).changes, []);
+});
+
+test('a real change on a server named from one side only is still reported under that name', () => {
+  const base = [dnsAnswer('redis.shop.svc.cluster.local', '10.9.0.7', 0), redisCall('10.9.0.7', 'PING', 1), redisCall('10.9.0.7', 'GET', 2)];
+  const cand = [redisCall('10.9.0.7', 'PING', 11), redisCall('10.9.0.7', 'HGETALL', 12)];
+  const r = diffResult(base, cand);
+  assert.deepEqual(r.changes.filter((c) => c.protocol === 'redis').map((c) => `${c.kind} ${c.service} ${c.endpoint}`).sort(), [
+    'new-endpoint redis.shop.svc.cluster.local:6379 HGETALL',
+    'vanished redis.shop.svc.cluster.local:6379 GET',
+  ]);
+});
+
+test('two DNS names for one IP: each side keeps its own and the conflict is reported', async () => {
+  const a = [dnsAnswer('old.shop.svc.cluster.local', '10.9.0.7', 0), redisCall('10.9.0.7', 'PING', 1)];
+  const b = [dnsAnswer('new.shop.svc.cluster.local', '10.9.0.7', 0), redisCall('10.9.0.7', 'PING', 1)];
+  const r = diffResult(a, b);
+  assert.deepEqual(r.nameConflicts, [{ ip: '10.9.0.7', baseline: 'old.shop.svc.cluster.local', candidate: 'new.shop.svc.cluster.local' }]);
+  assert.deepEqual(r.changes.filter((c) => c.protocol === 'redis').map((c) => `${c.kind} ${c.service}`).sort(), [
+    'new-endpoint new.shop.svc.cluster.local:6379',
+    'vanished old.shop.svc.cluster.local:6379',
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), 's4k-diff-names-'));
+  try {
+    const write = (name: string, entries: Entry[]) => {
+      const f = join(dir, name);
+      writeFileSync(f, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      return f;
+    };
+    const cli = await runCli(['diff', write('a.ndjson', a), write('b.ndjson', b)]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(
+      cli.stderr,
+      "diff: 1 IP(s) named differently by the two sides' DNS/Host names, each side keeps its own: 10.9.0.7 is old.shop.svc.cluster.local in the baseline, new.shop.svc.cluster.local in the candidate\n",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('statistics: Mann-Whitney and two-proportion p-values', () => {
@@ -137,6 +231,45 @@ test('CLI: --fail-on gates, formats, usage errors', async () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--fail-on: unknown change "latncy"/);
     assert.equal((await runCli(['diff', a])).code, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CLI: a candidate without the DNS answers of the baseline diffs only in its DNS calls', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-diff-dns-'));
+  try {
+    const full = join(dir, 'bm.ndjson');
+    const noDns = join(dir, 'nodns.ndjson');
+    const fewer = join(dir, 'fewer.ndjson');
+    const run = async (args: string[], out?: string) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, r.stderr);
+      if (out) writeFileSync(out, r.stdout);
+      return r;
+    };
+    await run(['dissect', 'examples/bookinfo-mix.pcap'], full);
+    await run(['filter', '!dns', full], noDns);
+    await run(['filter', '!dns and request.path != "/productpage"', full], fewer);
+    const changes = async (args: string[]) => {
+      const r = await runCli(['diff', '--format', 'json', ...args]);
+      return { code: r.code, stderr: r.stderr, list: (JSON.parse(r.stdout) as { changes: Change[] }).changes.map((c) => `${c.kind} ${c.service} ${c.protocol} ${c.endpoint}`) };
+    };
+    const r = await changes(['--fail-on', 'vanished,new-endpoint', full, noDns]);
+    // The DNS server's own endpoints did vanish; every other server keeps its DNS name on both sides.
+    assert.equal(r.code, 1);
+    assert.equal(r.list.length, 7, r.list.join('\n'));
+    assert.ok(r.list.every((l) => l.startsWith('vanished 198.18.20.45:53 dns ')), r.list.join('\n'));
+    for (const service of ['redis.bookinfo.svc.cluster.local:6379', 'reviews.bookinfo.svc.cluster.local:80']) {
+      const one = await changes(['--fail-on', 'vanished,new-endpoint', '--service', service, full, noDns]);
+      assert.deepEqual(one.list, []);
+      assert.equal(one.code, 0, one.stderr);
+    }
+    assert.equal((await changes(['--fail-on', 'new-endpoint,errors,latency,schema', full, noDns])).code, 0);
+    // A real change is still found, under the name the baseline learnt.
+    const real = await changes(['--fail-on', 'vanished', '--service', 'reviews.bookinfo.svc.cluster.local:80', full, fewer]);
+    assert.deepEqual(real.list, ['vanished reviews.bookinfo.svc.cluster.local:80 http GET /productpage']);
+    assert.equal(real.code, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

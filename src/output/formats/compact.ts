@@ -32,7 +32,7 @@ export function localTime(ms: number): string {
 
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** namespace/pod, else namespace/service, else a DNS or workload name, else the IP; then ":port". */
+/** namespace/pod, else namespace/service, else the endpoint name (enrichment or NDJSON input), else the workload, else the IP; then ":port". */
 export function endpointLabel(ep: Endpoint | undefined): string {
   if (!ep || typeof ep !== 'object') return '?';
   const ns = text(ep.namespace);

@@ -132,6 +132,10 @@ docs/tls-capture.md.`;
       description: 'cluster: how long an unreachable API server pauses the tap (agent streams reconnect) before the run ends with exit 4',
       default: '5m',
     }),
+    'request-timeout': Flags.string({
+      description: "cluster: give up on a single API request after this long, as kubectl's (0 = never); connecting has 30s, the TLS handshake 10s",
+      default: '30s',
+    }),
     // Tuning for tests: exec heartbeats (kubectl: 5s pings, 60s without a pong) and backpressure bounds.
     'exec-ping': Flags.string({ description: 'cluster: websocket ping interval,timeout of agent streams', default: '5s,60s', hidden: true }),
     'stream-max-held': Flags.integer({ description: 'cluster: entries one agent stream may have held in the CLI before it is paused', default: 2000, min: 1, hidden: true }),
@@ -151,7 +155,9 @@ docs/tls-capture.md.`;
     if (flags.clean) {
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
       const { cleanCluster } = await import('../k8s/run-objects.js');
-      await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig, agentNamespace: flags['agent-namespace'] });
+      const { parseDuration } = await import('../cli/units.js');
+      const requestTimeoutMs = parseDuration(flags['request-timeout'], '--request-timeout');
+      await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig, agentNamespace: flags['agent-namespace'], requestTimeoutMs });
       return ExitCode.OK;
     }
     if (flags['dry-run']) {

@@ -3,8 +3,11 @@
 // failures get their own line, the rest a count at most every 2 s), decides
 // when every expected agent runs, and at the deadline gives the verdict: one
 // line per node that has no running agent, with the reason and what to do.
+// Nodes that can never run the agent (OS, architecture, an untolerated taint)
+// and nodes that are not Ready now (NotReady, unreachable) are told once and
+// not waited on; the run's summary names them.
 
-import { agentStates, describeState, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
+import { agentStates, describeState, notReadyReason, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
 
 type Obj = Record<string, any>;
 
@@ -23,31 +26,29 @@ export interface AgentProgressOptions {
 
 export class AgentProgress {
   private readonly last = new Map<string, string>();
-  private readonly skipped = new Set<string>();
+  /** Nodes not waited on, with a short reason for the summary ("NotReady", "windows node …"). */
+  private readonly skipped = new Map<string, string>();
+  /** Nodes read one by one (without -A, at the deadline: `lookUpNodes`), for their Ready condition. */
+  private readonly looked = new Map<string, Obj>();
   private states: NodeAgentState[] = [];
   private lastCount = '';
   private lastCountAt = 0;
+  /** Nodes are watched (-A): a node not Ready is skipped, so a slow agent is not a node that is down. */
+  private nodesKnown = false;
 
   constructor(private readonly opts: AgentProgressOptions) {}
 
   /** Recompute; print what changed. */
   update(): void {
     const view = this.opts.view();
+    this.nodesKnown = view.nodes !== undefined;
     let nodes: Obj[] | undefined;
     if (view.nodes) {
       nodes = [];
-      for (const n of view.nodes) {
-        const why = unsupportedReason(n, AGENT_ARCHS) ?? this.taintReason(n);
-        if (!why) {
-          nodes.push(n);
-          continue;
-        }
-        // Listed once, never waited on.
-        if (!this.skipped.has(n.metadata.name)) this.opts.say(`tap: ${n.metadata.name}: no agent: ${why}`);
-        this.skipped.add(n.metadata.name);
-      }
+      for (const n of view.nodes) if (!this.skip(n)) nodes.push(n);
     }
-    this.states = agentStates({ ...view, nodes });
+    // Without -A the states are per agent pod; a pod on a node read as NotReady is not waited on either.
+    this.states = agentStates({ ...view, nodes }).filter((s) => nodes || !s.node || !this.looked.has(s.node) || !this.skip(this.looked.get(s.node)!));
     const seen = new Set<string>();
     this.states.forEach((s, i) => {
       const id = s.node || s.pod || `#${i}`;
@@ -75,6 +76,48 @@ export class AgentProgress {
     this.opts.say(`tap: ${line}`);
   }
 
+  /** Whether the node is not waited on (said once); a NotReady node that is Ready again is waited on again (said). */
+  private skip(n: Obj): boolean {
+    const name: string = n.metadata?.name ?? '';
+    const unsupported = unsupportedReason(n, AGENT_ARCHS);
+    const taint = unsupported ? undefined : this.taintReason(n);
+    const notReady = unsupported || taint ? undefined : notReadyReason(n);
+    const why = unsupported ?? taint ?? (notReady ? `${notReady.text}: its agent cannot start there; the other nodes are tapped` : undefined);
+    if (!why) {
+      if (this.skipped.get(name) === 'NotReady' || this.skipped.get(name) === 'unreachable') {
+        this.opts.say(`tap: ${name}: node Ready again; its agent is tapped once it runs`);
+        this.skipped.delete(name);
+      }
+      return false;
+    }
+    // Listed once, never waited on.
+    if (!this.skipped.has(name)) this.opts.say(`tap: ${name}: no agent: ${why}`);
+    this.skipped.set(name, notReady?.short ?? (taint ? 'taint not tolerated' : unsupported!));
+    return true;
+  }
+
+  /** Nodes whose agent is not running (by name): the ones to read when nodes are not watched (-n). */
+  waitingNodes(): string[] {
+    return this.states.filter((s) => s.phase !== 'ready' && s.node).map((s) => s.node);
+  }
+
+  /** Read nodes (without -A, those of agents not running by the deadline): a NotReady one is then not waited on. */
+  async lookUpNodes(read: (name: string) => Promise<Obj | undefined>): Promise<void> {
+    await Promise.all(
+      this.waitingNodes().map(async (name) => {
+        const node = await read(name).catch(() => undefined); // 403 (no node access) and the like: not known
+        if (node) this.looked.set(name, node);
+      }),
+    );
+  }
+
+  /** "node1 (NotReady), win0 (windows node …)": the nodes without an agent now, for the run's summary. */
+  skippedSummary(): string | undefined {
+    if (this.skipped.size === 0) return undefined;
+    const shown = [...this.skipped].slice(0, 5).map(([n, why]) => `${n} (${why})`);
+    return `no agent on ${this.skipped.size} node(s): ${shown.join(', ')}${this.skipped.size > shown.length ? ', …' : ''}`;
+  }
+
   /** Every node that should run an agent runs one (and the DaemonSet has counted them). */
   allReady(): boolean {
     const ds = this.opts.view().daemonSet;
@@ -89,7 +132,10 @@ export class AgentProgress {
     if (this.states.length === 0) return ['no node can run the agent (see the lines above)'];
     return this.states
       .filter((s) => s.phase !== 'ready')
-      .map((s) => `${describeState(s)}${s.hint ? ` → ${s.hint}` : s.phase !== 'failed' ? ' → still starting: a slow image pull or node? raise --agent-timeout' : ''}`);
+      .map(
+        (s) =>
+          `${describeState(s)}${s.hint ? ` → ${s.hint}` : s.phase !== 'failed' ? this.nodesKnown ? ' → still starting: a slow image pull or node? raise --agent-timeout' : ` → still starting: a slow image pull (raise --agent-timeout), or a node that is down${s.node ? ` (kubectl get node ${s.node})` : ''}?` : ''}`,
+      );
   }
 
   get expected(): number {

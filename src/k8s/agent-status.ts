@@ -196,3 +196,25 @@ function tolerates(tol: Obj, taint: Obj): boolean {
   if (tol.operator === 'Exists') return !tol.key || tol.key === taint.key;
   return tol.key === taint.key && (tol.value ?? '') === (taint.value ?? '');
 }
+
+/** The taints the node lifecycle controller puts on a node whose kubelet is not Ready or stopped reporting. */
+const NOT_READY_TAINTS = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'];
+
+/**
+ * Why a node cannot start an agent now: its Ready condition is False or
+ * Unknown (the kubelet stopped posting status), or it carries the
+ * not-ready/unreachable taint. The agents tolerate every taint, so the
+ * DaemonSet still places a pod there, which stays Pending until the node is
+ * back: such a node is told once and not waited on. Undefined for a Ready node.
+ */
+export function notReadyReason(node: Obj): { short: string; text: string } | undefined {
+  const ready: Obj | undefined = (node.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready');
+  const taint: Obj | undefined = (node.spec?.taints ?? []).find((t: Obj) => NOT_READY_TAINTS.includes(t.key));
+  if ((!ready || ready.status === 'True') && !taint) return undefined;
+  const short = ready?.status === 'Unknown' || taint?.key === NOT_READY_TAINTS[0] ? 'unreachable' : 'NotReady';
+  const condition =
+    ready && ready.status !== 'True'
+      ? `Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}${ready.message ? `: ${oneLine(ready.message)}` : ''}`
+      : `taint ${taint!.key}`;
+  return { short, text: `node ${short === 'unreachable' ? 'unreachable' : 'NotReady'} (${condition})` };
+}

@@ -80,6 +80,16 @@ export class ClusterObjects {
     }
   }
 
+  /** A node as the API server has it; undefined when it does not exist (a 403 throws: the caller decides). */
+  async readNode(name: string): Promise<Obj | undefined> {
+    try {
+      return await this.core.readNode({ name });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** Label an existing namespace Pod Security `privileged`. */
   async labelPrivileged(name: string): Promise<void> {
     const body = { metadata: { labels: { [PSA_ENFORCE]: 'privileged' } } };

@@ -16,6 +16,9 @@
 // An API server that stops answering (a control-plane upgrade) pauses the
 // tap: per-node "paused" lines, the streams come back when it answers again;
 // only past `outageMs` (default 5 min) does the run end with exit 4.
+// Every request has a connect, TLS-handshake and request timeout
+// (api-timeouts.ts), and Ctrl-C ends any start-up step at once: a silent API
+// server can neither hang the run nor hold it after Ctrl-C.
 //   merge + enrich  agents' entries in time order, named, to stdout.
 
 import { hostname, userInfo } from 'node:os';
@@ -43,6 +46,7 @@ import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { currentGetters, enricherFor } from './enrich.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
+import { applyApiTimeouts } from './api-timeouts.js';
 import { TimeOrderMerger } from '../merge/time-order.js';
 import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from '../merge/agent-packets.js';
@@ -104,6 +108,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   keep?: (e: Entry) => boolean;
   /** How long the API server may be unreachable before the run ends with exit 4 (default 5 min). */
   outageMs?: number;
+  /** kubectl's --request-timeout: each typed API request (not watches, not agent streams); 0 = none (default 30 s). */
+  requestTimeoutMs?: number;
   /** Exec websocket heartbeats (default 5 s pings, 60 s without a pong ends the stream). */
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
@@ -116,6 +122,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
 export const DEFAULT_OUTAGE_MS = 5 * 60_000;
 /** Pod/node events within this much are handled in one pass. */
 const RECONCILE_DEBOUNCE_MS = 100;
+/** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
+const LATE_ANSWER_MS = 3000;
 
 export interface ClusterTapResult {
   entries: number;
@@ -149,6 +157,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     throw new UserError((e as Error).message, ExitCode.USAGE);
   }
   const cfg = loadKubeConfig(opts);
+  applyApiTimeouts(cfg.kc, { requestMs: opts.requestTimeoutMs });
   const namespaces = opts.allNamespaces ? undefined : opts.namespaces?.length ? opts.namespaces : [cfg.namespace];
   const agentNamespace = opts.agentNamespace ?? DEFAULT_NAMESPACE;
   const runId = newRunId();
@@ -156,9 +165,21 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   const stop = new AbortController();
   const abort = () => stop.abort();
-  opts.signal.addEventListener('abort', abort, { once: true });
+  // Ctrl-C may have come already (while the Kubernetes client loaded): then nothing is started.
+  if (opts.signal.aborted) abort();
+  else opts.signal.addEventListener('abort', abort, { once: true });
   const durationTimer = opts.durationMs !== undefined ? setTimeout(abort, opts.durationMs) : undefined;
   let fatal: UserError | undefined;
+  /** The start failed (an error thrown out of the run): no summary then, the error is the last line. */
+  let failed = false;
+  /** Start-up steps Ctrl-C did not wait for: what they still create is removed too. */
+  const late: Promise<unknown>[] = [];
+  function step<T>(p: Promise<T>, onLate?: (v: T) => void): Promise<T> {
+    return unlessStopped(p, stop.signal).catch((e: unknown) => {
+      if (e instanceof Stopped && onLate) late.push(p.then(onLate, () => {}));
+      throw e;
+    });
+  }
 
   let targets = new Map<string, TargetPod>();
   const slots = new Map<string, SessionSlot>();
@@ -205,7 +226,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }
     },
     onEvent: (kind) => {
-      if (kind === 'services' || kind === 'endpointslices') return;
+      // Once stopping, the run's own deletions are no news (nothing may follow the verdict).
+      if (stopping || kind === 'services' || kind === 'endpointslices') return;
       // Debounced: a rollout or a relist is hundreds of pod events; one pass over the pods handles them all.
       pendingReconcile ||= kind === 'pods' || kind === 'nodes';
       changeTimer ??= setTimeout(() => {
@@ -412,10 +434,31 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   let started = false;
   let deadline: NodeJS.Timeout | undefined;
   function checkStarted(): void {
-    if (started || !progress?.allReady()) return;
+    if (started || stopping || !progress?.allReady()) return;
     started = true;
     if (deadline) clearTimeout(deadline);
-    say(`tap: agents running on ${progress.expected} node(s)`);
+    spinner?.stop();
+    spinner = undefined;
+    const skipped = progress.skippedSummary();
+    say(`tap: agents running on ${progress.expected} node(s)${skipped ? `; ${skipped}` : ''}`);
+  }
+  /** At --agent-timeout: nodes whose agent is not running are read (without -A) and a NotReady one not waited on; the rest is the verdict. */
+  async function verdict(timeoutMs: number): Promise<void> {
+    if (started || stopping || !progress) return;
+    if (namespaces) await progress.lookUpNodes((name) => withTimeout(objects.readNode(name), 5000));
+    if (started || stopping) return;
+    progress.update();
+    checkStarted();
+    if (started) return;
+    const lines = progress.failures();
+    for (const l of lines) say(`tap: ${l}`);
+    const st = watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name)?.status ?? {};
+    const counts = `DaemonSet ${daemonSet.metadata.name}: ${st.desiredNumberScheduled ?? '?'} desired, ${st.numberReady ?? 0} ready, ${st.numberUnavailable ?? 0} unavailable`;
+    fatal ??= new UserError(
+      `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (${counts}; reasons above)`,
+      ExitCode.CAPTURE,
+    );
+    abort();
   }
 
   const created: Manifest[] = [];
@@ -423,32 +466,36 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   let renewTimer: NodeJS.Timeout | undefined;
   let result: ClusterTapResult = { entries: 0, agents: 0, removed: 0 };
   try {
+    // A namespace that does not exist (a typo) is one line before anything is deployed, not an endless wait.
+    if (namespaces) await step(checkNamespaces(objects, namespaces, cfg.server, !opts.namespaces?.length));
     try {
-      await watch.start();
+      await step(watch.start());
     } catch (e) {
+      if (e instanceof Stopped) throw e;
       throw listFailure(cfg.server, e, !namespaces);
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
-    createdNamespace = await prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000);
+    createdNamespace = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000), (made) => (createdNamespace = made));
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
     // A user who may not create Jobs still taps, rooted on the lease as before, and is told what that costs.
     let run = manifests;
     let createdRoot: Manifest;
+    const create = async (obj: Manifest, body = obj): Promise<Record<string, any>> => {
+      const made = await step(createOne(objects, body, cfg.server, say, stop.signal), () => created.push(obj));
+      created.push(obj);
+      return made;
+    };
     try {
-      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+      createdRoot = await create(run.root);
     } catch (e) {
-      if (run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
+      if (e instanceof Stopped || run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
       say(`tap: cannot create the run's keeper Job (${(e as Error).message.replace(/^.*?: cannot create Job \S+: /, '')}); if this CLI is killed, its objects stay until \`shark tap --clean\` (grant create/delete/list on jobs in ${agentNamespace} to have them expire by themselves)`);
       run = agentManifests({ ...manifestOptions, keeper: false });
-      createdRoot = await createOne(objects, run.root, cfg.server, say, stop.signal);
+      createdRoot = await create(run.root);
     }
-    created.push(run.root);
-    for (const obj of run.owned) {
-      await createOne(objects, ownedBy(obj, createdRoot), cfg.server, say, stop.signal);
-      created.push(obj);
-    }
+    for (const obj of run.owned) await create(obj, ownedBy(obj, createdRoot));
     const leaseMs = (opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
     let renewFailed = false;
     renewTimer = setInterval(() => {
@@ -485,23 +532,17 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }),
     });
     const timeoutMs = opts.agentTimeoutMs ?? 60_000;
-    deadline = setTimeout(() => {
-      if (started || !progress) return;
-      progress.update();
-      const lines = progress.failures();
-      for (const l of lines) say(`tap: ${l}`);
-      const st = watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name)?.status ?? {};
-      const counts = `DaemonSet ${daemonSet.metadata.name}: ${st.desiredNumberScheduled ?? '?'} desired, ${st.numberReady ?? 0} ready, ${st.numberUnavailable ?? 0} unavailable`;
-      fatal ??= new UserError(
-        `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (${counts}; reasons above)`,
-        ExitCode.CAPTURE,
-      );
-      abort();
-    }, timeoutMs);
+    deadline = setTimeout(() => void verdict(timeoutMs), timeoutMs);
     progress.update();
     reconcile();
     checkStarted();
     if (!stop.signal.aborted) await new Promise<void>((r) => stop.signal.addEventListener('abort', () => r(), { once: true }));
+  } catch (e) {
+    // Ctrl-C (or a fatal error, thrown below) ended a start-up step: the run ends as it would have after it.
+    if (!(e instanceof Stopped)) {
+      failed = true;
+      throw e;
+    }
   } finally {
     stopping = true;
     spinner?.stop();
@@ -517,6 +558,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     clearInterval(flushTimer);
     clearInterval(statsTimer);
     await opts.sink.flush();
+    // Creates sent before Ctrl-C: what they made is removed with the rest (they answer within their request timeout).
+    if (late.length > 0) await withTimeout(Promise.all(late), LATE_ANSWER_MS).catch(() => {});
     const removed = await removeCreated(objects, created, fatal && !started ? 5000 : fatal ? 1500 : 15000);
     if (createdNamespace && removed.failed.length === 0) {
       // Another run may have started in the namespace meanwhile: it stays then.
@@ -533,11 +576,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (removed.failed.length > 0) {
       say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\` once the lease (${opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS}s) has lapsed`);
     }
-    if (!fatal && startedSessions.size > 0) for (const line of board.summary()) say(line);
+    // A failed run ends with its error as the last line (the caller prints it): no summary before it.
+    const ok = !fatal && !failed;
+    if (ok && startedSessions.size > 0) for (const line of board.summary()) say(line);
     const flowLine = flowSummary(flow.counters);
     if (flowLine) say(flowLine);
-    if (!fatal && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
-    else if (!fatal) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); removed ${removed.done} object(s)`);
+    const skipped = progress?.skippedSummary();
+    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}`;
+    if (ok && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); ${tail}`);
+    else if (ok) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); ${tail}`);
     result = { entries, agents: startedSessions.size, removed: removed.done };
   }
   if (fatal) throw fatal;
@@ -550,6 +597,59 @@ function safeUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** Ctrl-C came while a start-up step waited (stop.signal aborted). */
+class Stopped extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
+
+/** `p`, or a Stopped rejection as soon as `signal` aborts (p runs on; its outcome is then ignored, errors included). */
+function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(new Stopped());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Each namespace to tap exists (-n nosuchns, a typo, would otherwise wait
+ * forever for pods). A user who may not read namespaces (403) is not checked:
+ * the lists then say what they can.
+ */
+async function checkNamespaces(objects: ClusterObjects, names: string[], server: string, fromContext: boolean): Promise<void> {
+  const missing: string[] = [];
+  await Promise.all(
+    [...new Set(names)].map(async (name) => {
+      try {
+        if (!(await objects.readNamespace(name))) missing.push(name);
+      } catch (e) {
+        if ((e as { code?: number }).code !== 403) throw apiUnreachable(server, e, `cannot read namespace ${name}`);
+      }
+    }),
+  );
+  if (missing.length === 0) return;
+  missing.sort();
+  const what = fromContext
+    ? `the context's namespace ${missing[0]} does not exist (pass -n NS or -A)`
+    : `${missing.length > 1 ? `namespaces ${missing.join(', ')} do` : `namespace ${missing[0]} does`} not exist (kubectl get namespaces lists them)`;
+  throw new UserError(`${server}: ${what}`, ExitCode.CAPTURE);
 }
 
 /** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */

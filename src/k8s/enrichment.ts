@@ -6,6 +6,7 @@ import type { ClusterSnapshot } from '../model/cluster.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { createEnricher, loadSnapshot } from './enrich.js';
 import { apiUnreachable, loadKubeConfig } from './kubeconfig.js';
+import { applyApiTimeouts } from './api-timeouts.js';
 import { ClusterWatch, WatchStartError } from './watch-cache.js';
 
 export interface EnrichmentFlags {
@@ -54,6 +55,8 @@ export async function makeEnrichment(flags: EnrichmentFlags): Promise<Enrichment
 /** List the cluster and keep watching it (names for --kube). */
 async function startWatch(flags: EnrichmentFlags): Promise<{ watch: ClusterWatch }> {
   const cfg = loadKubeConfig(flags);
+  // A silent API server (a dead load balancer) ends the start with one line, as in `tap`.
+  applyApiTimeouts(cfg.kc);
   const watch = new ClusterWatch(cfg.kc, {
     context: cfg.context,
     onFatal: (err) => {

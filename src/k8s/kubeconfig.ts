@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ExitCode, UserError } from '../cli/errors.js';
+import { timeoutText } from './api-timeouts.js';
 
 export interface KubeConfigFlags {
   kubeconfig?: string;
@@ -58,6 +59,8 @@ export function loadKubeConfig(flags: KubeConfigFlags = {}): LoadedKubeConfig {
 
 /** One line describing an API failure: HTTP status and the Status message, or the network error. */
 export function apiErrorText(err: unknown): string {
+  const timeout = timeoutText(err);
+  if (timeout) return timeout;
   const e = err as { code?: number | string; body?: unknown; message?: string; cause?: { code?: string } };
   if (typeof e?.code === 'number') {
     let msg = '';

@@ -9,6 +9,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
+import { applyApiTimeouts } from './api-timeouts.js';
 
 /**
  * Make the agents' namespace usable: wait while a previous run's namespace is
@@ -136,6 +137,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export interface CleanOptions extends KubeConfigFlags {
   agentNamespace?: string;
   now?: Date;
+  /** kubectl's --request-timeout (default 30 s; 0 = none). */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -146,6 +149,7 @@ export interface CleanOptions extends KubeConfigFlags {
  */
 export async function cleanCluster(opts: CleanOptions, stderr: Writable = process.stderr): Promise<number> {
   const cfg = loadKubeConfig(opts);
+  applyApiTimeouts(cfg.kc, { requestMs: opts.requestTimeoutMs });
   const namespace = opts.agentNamespace ?? DEFAULT_NAMESPACE;
   const objects = new ClusterObjects(cfg.kc);
   const now = (opts.now ?? new Date()).getTime();

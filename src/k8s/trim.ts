@@ -35,7 +35,12 @@ function trimNode(o: Obj): Obj {
   return {
     metadata: pick(o.metadata, META),
     spec: pick(o.spec, ['taints', 'providerID', 'unschedulable']),
-    status: { addresses: o.status?.addresses, nodeInfo: pick(o.status?.nodeInfo, ['operatingSystem', 'architecture']) },
+    status: {
+      addresses: o.status?.addresses,
+      nodeInfo: pick(o.status?.nodeInfo, ['operatingSystem', 'architecture']),
+      // Ready only: a NotReady node cannot start its agent (agent-status.ts), so it is not waited on.
+      conditions: (o.status?.conditions ?? []).filter((c: Obj) => c?.type === 'Ready').map((c: Obj) => pick(c, ['type', 'status', 'reason', 'message'])),
+    },
   };
 }
 

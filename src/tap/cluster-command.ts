@@ -28,6 +28,7 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
   const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
   const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
   const outageMs = parseDuration(flags['api-outage'], '--api-outage');
+  const requestTimeoutMs = parseDuration(flags['request-timeout'], '--request-timeout');
   const [pingIntervalMs, pongTimeoutMs] = flags['exec-ping'].split(',').map((d) => parseDuration(d, '--exec-ping'));
   const maxPendingBytes = parseSize(flags['stream-max-pending'], '--stream-max-pending');
   const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
@@ -67,6 +68,7 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
       ...(flags['sample-rate'] ? ['--sample-rate', String(sampleRateFromFlag(flags['sample-rate']))] : []),
     ],
     outageMs,
+    requestTimeoutMs,
     pingIntervalMs,
     pongTimeoutMs: pongTimeoutMs ?? 60_000,
     maxHeldPerStream: flags['stream-max-held'],

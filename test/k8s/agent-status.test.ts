@@ -106,3 +106,59 @@ test('progress: per-node lines in a small cluster; in a big one only failures, p
   assert.equal(progress.allReady(), false);
   assert.equal(progress.failures().length, 1);
 });
+
+test('progress: a NotReady or unreachable node is told once and not waited on, and waited on again once Ready; without -A nodes read at the deadline count', async () => {
+  const { AgentProgress } = await import('../../src/k8s/agent-progress.js');
+  const { notReadyReason } = await import('../../src/k8s/agent-status.js');
+  const withReady = (n: Obj, status: string, reason?: string, message?: string, taints: Obj[] = []) => ({
+    ...n,
+    spec: { taints },
+    status: { conditions: [{ type: 'Ready', status, ...(reason ? { reason } : {}), ...(message ? { message } : {}) }] },
+  });
+  assert.equal(notReadyReason(withReady(node('a'), 'True')), undefined);
+  assert.equal(notReadyReason(node('a')), undefined, 'no conditions known: not judged');
+  assert.deepEqual(notReadyReason(withReady(node('a'), 'False', 'KubeletNotReady', 'container runtime network not ready')), {
+    short: 'NotReady',
+    text: 'node NotReady (Ready=False KubeletNotReady: container runtime network not ready)',
+  });
+  assert.equal(notReadyReason({ ...node('a', {}, [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }]) })?.text, 'node unreachable (taint node.kubernetes.io/unreachable)');
+
+  const lines: string[] = [];
+  const ds = { metadata: { uid: 'ds', generation: 1 }, status: { observedGeneration: 1, desiredNumberScheduled: 2 } as Obj };
+  const ready = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] };
+  let nodes: Obj[] | undefined = [node('a'), withReady(node('b'), 'Unknown', 'NodeStatusUnknown', 'Kubelet stopped posting node status.')];
+  let pods: Obj[] = [pod('p-a', 'a', ready), pod('p-b', 'b', { phase: 'Pending' })];
+  const progress = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], view: () => ({ ...base, daemonSet: ds, pods, nodes }) });
+  progress.update();
+  progress.update();
+  assert.deepEqual(lines, [
+    'tap: b: no agent: node unreachable (Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.): its agent cannot start there; the other nodes are tapped',
+    'tap: a: agent running',
+  ]);
+  assert.equal(progress.allReady(), true, 'the NotReady node is not waited on');
+  assert.equal(progress.expected, 1);
+  assert.equal(progress.skippedSummary(), 'no agent on 1 node(s): b (unreachable)');
+  // Back: waited on again, and said.
+  lines.length = 0;
+  nodes = [node('a'), withReady(node('b'), 'True')];
+  progress.update();
+  assert.equal(lines[0], 'tap: b: node Ready again; its agent is tapped once it runs');
+  assert.equal(progress.allReady(), false);
+  assert.equal(progress.skippedSummary(), undefined);
+
+  // Without -A: per pod; the waiting pod's node is read (a 403 leaves it unknown, waited on).
+  lines.length = 0;
+  nodes = undefined;
+  pods = [pod('p-a', 'a', ready), pod('p-b', 'b', { phase: 'Pending' }), pod('p-c', 'c', { phase: 'Pending' })];
+  const other = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], view: () => ({ ...base, daemonSet: ds, pods, nodes }) });
+  other.update();
+  assert.deepEqual(other.waitingNodes(), ['b', 'c']);
+  await other.lookUpNodes(async (name) => {
+    if (name === 'c') throw Object.assign(new Error('forbidden'), { code: 403 });
+    return withReady(node(name), 'False', 'KubeletNotReady');
+  });
+  other.update();
+  assert.equal(other.expected, 2);
+  assert.match(lines.join('\n'), /^tap: b: no agent: node NotReady \(Ready=False KubeletNotReady\)/m);
+  assert.deepEqual(other.failures(), ['c: scheduled → still starting: a slow image pull (raise --agent-timeout), or a node that is down (kubectl get node c)?']);
+});

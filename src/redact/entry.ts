@@ -67,6 +67,9 @@ const SECRET_URL = /\/secrets(?:\/|\?|$)/;
 /** JSON patch paths into a Secret's values. */
 const SECRET_VALUE_PATH = /^\/(?:data|stringData)(?:\/|$)/;
 
+/** A database response's fields that quote the statement back (PostgreSQL's ErrorResponse, MySQL's ERR). */
+const ERROR_FIELD = /^(?:error|errorMessage|message|detail|hint|notices?)$/i;
+
 /** Objects whose keys are header names. */
 const HEADER_FIELDS = new Set(['headers', 'trailers', 'metadata']);
 /** Objects whose keys are parameter names. */
@@ -80,7 +83,12 @@ const BODY_FIELDS = new Set(['body', 'postdata', 'payload']);
 const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush', 'otlp']);
 /** Fields of request/response objects whose string value is a URL or query string (gRPC's method is cut from the path). */
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
-const SQL_PROTOCOLS = new Set(['postgresql', 'mysql', 'cql']);
+const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
+/**
+ * CQL: only statements that set a password (`CREATE ROLE … WITH PASSWORD = '…'`). Its literals by
+ * column are not judged: every driver asks `SELECT … FROM system.local WHERE key='local'` on connect.
+ */
+const PASSWORD_STATEMENT_PROTOCOLS = new Set(['cql']);
 /** The entry format's own top-level fields (docs/entry.md); request, response and summary are redacted on their own. */
 const ENTRY_FIELDS = new Set([
   'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
@@ -112,6 +120,7 @@ class EntryRedaction {
   /** Values taken out of the entry being redacted, to be taken out of its summary too. */
   private secrets: string[] = [];
   private sql = false;
+  private passwordStatements = false;
   /**
    * The entry is a call on a Kubernetes Secret's URL: a merge patch (`{"data": {…}}`) or a JSON
    * patch (`[{"op": "replace", "path": "/data/db-pass", "value": …}]`) sent there carries no `kind`.
@@ -144,13 +153,14 @@ class EntryRedaction {
   entry(e: Entry): Entry {
     this.secrets = [];
     this.sql = SQL_PROTOCOLS.has(e.protocol);
+    this.passwordStatements = this.sql || PASSWORD_STATEMENT_PROTOCOLS.has(e.protocol);
     const path = e.request?.path;
     this.secretUrl = typeof path === 'string' && SECRET_URL.test(path);
     let req = this.side(e.request);
     if (this.sql && req) req = this.sqlParameters(e.request!, req);
     let res = this.side(e.response);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
-    if (this.sql && res && this.secrets.length > 0) res = this.scrubbed(res, 0) as Record<string, any>;
+    if (this.sql && res && this.secrets.length > 0) res = this.scrubbedErrors(res);
     let redisReplyRedacted = false;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
@@ -244,6 +254,7 @@ class EntryRedaction {
   private summary(s: string): string {
     let out = redactUrlText(s, this.names);
     if (this.sql) out = redactSqlValues(redactSql(out), this.names);
+    else if (this.passwordStatements) out = redactSql(out);
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   }
@@ -329,6 +340,7 @@ class EntryRedaction {
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactUrlText(v, this.names);
     if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
+    if (this.passwordStatements && role.query) return redactUserinfo(redactSql(v, this.remember));
     return redactUserinfo(v);
   }
 
@@ -362,6 +374,17 @@ class EntryRedaction {
       if (options !== params.options) return { ...req, parameters: { ...params, options } };
     }
     return req;
+  }
+
+  /** A response with the secrets taken from this entry so far taken out of its error fields (the rest is data, not an echo). */
+  private scrubbedErrors(res: Record<string, any>): Record<string, any> {
+    let out: Record<string, any> | undefined;
+    for (const k of Object.keys(res)) {
+      if (!ERROR_FIELD.test(k)) continue;
+      const v = this.scrubbed(res[k], 0);
+      if (v !== res[k]) (out ??= { ...res })[k] = v;
+    }
+    return out ?? res;
   }
 
   /** `v` with the secrets taken from this entry so far taken out of its strings (a few levels down). */

@@ -57,6 +57,12 @@ export interface ConnectionContext {
   /** Endpoints as oriented by the engine: client = src, server = dst. */
   readonly client: Endpoint;
   readonly server: Endpoint;
+  /**
+   * True when the connection's start (its SYN) was not seen: `client` and
+   * `server` are the engine's guess (ports, the first bytes a probe read), which
+   * a parser that learns better corrects with `CallRecord.reversed`.
+   */
+  readonly clientGuessed?: boolean;
   readonly options: DissectOptions;
   /** Time (ms) and frame number of the packet whose bytes are being delivered. */
   readonly now: number;

@@ -24,6 +24,8 @@ export class MutableContext implements ConnectionContext {
    */
   touched = 0;
   ack: { from: Direction; ahead: number } | undefined = undefined;
+  /** The connection's start was not seen: its ends are a guess (api.ts). */
+  clientGuessed = false;
   /** The flow is being evicted: what it emits now is marked so. */
   evicting = false;
   constructor(

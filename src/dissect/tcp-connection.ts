@@ -152,6 +152,7 @@ export class TcpConnection {
     ctx.now = this.liteNow;
     ctx.frame = this.liteFrame;
     ctx.touched = this.liteFrame;
+    ctx.clientGuessed = !this.orientationKnown;
     this.ctxMade = ctx;
     return ctx;
   }

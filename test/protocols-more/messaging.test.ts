@@ -1,10 +1,16 @@
 // Kafka and AMQP 0-9-1 parsers against tshark on the shared captures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { kafka, probeKafka } from '../../src/dissect/protocols/kafka.js';
 import { amqp, amqpMethodName as amqpName, probeAmqp, PROTOCOL_HEADER } from '../../src/dissect/protocols/amqp.js';
 import type { CallRecord, Direction } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
+import { dissectFile } from '../helpers/dissect.js';
+import type { Entry } from '../../src/model/entry.js';
 import { AGG, feedConnections, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const KAFKA_FIELDS = ['kafka.api_key', 'kafka.correlation_id', 'kafka.request_frame', 'kafka.client_id', 'kafka.topic_name', 'kafka.api_version'];
@@ -300,4 +306,100 @@ test('AMQP: basic.publish has no response, not its own body frame', () => {
   assert.equal(r.requestFrame, 2);
   assert.equal(r.responseFrame, undefined);
   assert.equal(r.responseTime, undefined);
+});
+
+/** The calls a frame is part of (a frame that carries one method belongs to one call). */
+function callsWithFrame(entries: Entry[], frame: number): string[] {
+  return entries.filter((e) => e.frames?.request === frame || e.frames?.response === frame).map((e) => e.summary);
+}
+
+/** The AMQP calls of a pcap (classic format) with its records rearranged: `order` lists the 1-based records to keep, in order. */
+async function amqpCallsOf(file: string, order: (records: number) => number[]): Promise<Entry[]> {
+  const bytes = readFileSync(file);
+  const le = bytes.readUInt32LE(0) === 0xa1b2c3d4 || bytes.readUInt32LE(0) === 0xa1b23c4d;
+  const records: Buffer[] = [];
+  for (let off = 24; off + 16 <= bytes.length; ) {
+    const incl = le ? bytes.readUInt32LE(off + 8) : bytes.readUInt32BE(off + 8);
+    records.push(bytes.subarray(off, off + 16 + incl));
+    off += 16 + incl;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'shark-amqp-'));
+  try {
+    const out = join(dir, 'rearranged.pcap');
+    writeFileSync(out, Buffer.concat([bytes.subarray(0, 24), ...order(records.length).map((n) => records[n - 1])]));
+    const { entries, error } = await dissectFile(out);
+    assert.equal(error, undefined);
+    return entries.filter((e) => e.protocol === 'amqp');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+
+test('AMQP: a connection.start whose start-ok was lost is unanswered (gap), not answered by the client close (deepflow-amqp1 without frame 10)', async () => {
+  const file = sharedCapture('deepflow-amqp1.pcap');
+  // tshark agrees on what frame 10 was.
+  const info = execFileSync('tshark', ['-r', file, '-Y', 'frame.number==10', '-T', 'fields', '-e', '_ws.col.Info'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.match(info, /Connection\.Start-Ok/);
+  const entries = await amqpCallsOf(file, (n) => range(n).filter((f) => f !== 10));
+  // Frame 29 (28 once frame 10 is gone) is the client's connection.close.
+  assert.deepEqual(callsWithFrame(entries, 28), ['connection.close 200 Normal shutdown → connection.close-ok']);
+  const start = entries.find((e) => e.request?.method === 'connection.start')!;
+  assert.equal(start.response, null);
+  assert.deepEqual(start.warnings, ['unanswered', 'gap']);
+  assert.equal(start.elapsedTime, 0);
+  assert.equal(entries.filter((e) => e.response?.method === 'connection.close').length, 0);
+});
+
+test('AMQP: a reply captured before its request (two packets swapped) still pairs with it, by the ACK it carries', async () => {
+  const file = sharedCapture('deepflow-amqp1.pcap');
+  const clean = await amqpCallsOf(file, range);
+  const tune = clean.find((e) => e.request?.method === 'connection.tune')!;
+  assert.deepEqual(tune.frames, { request: 11, response: 12 });
+  // Frame 12 (tune-ok, acknowledging the tune) now comes before frame 11 (the tune).
+  const swapped = await amqpCallsOf(file, (n) => range(n).map((f) => (f === 11 ? 12 : f === 12 ? 11 : f)));
+  const summaries = (entries: Entry[]): string[] => entries.map((e) => `${e.summary} ${e.warnings ?? ''}`).sort();
+  assert.deepEqual(summaries(swapped), summaries(clean));
+  assert.deepEqual(swapped.find((e) => e.request?.method === 'connection.tune')!.frames, { request: 12, response: 11 });
+  assert.deepEqual(callsWithFrame(swapped, 11), ['connection.tune → connection.tune-ok']);
+  assert.deepEqual(callsWithFrame(swapped, 12), ['connection.tune → connection.tune-ok']);
+});
+
+test('AMQP: the client closing answers nothing the server awaits; a normal close refuses nothing', () => {
+  const tune = amqpMethod(0, 10, 30, u16(2047), Buffer.from([0, 2, 0, 0]), u16(60));
+  const records = amqpRun([
+    ['c2s', PROTOCOL_HEADER],
+    ['s2c', tune],
+    ['c2s', amqpClose(0, 200, 'Normal shutdown', 0, 0)],
+    ['s2c', amqpMethod(0, 10, 51)],
+  ]);
+  assert.deepEqual(
+    records.map((r) => [r.summary, r.requestFrame, r.responseFrame ?? null, r.warnings ?? null]),
+    [
+      ['connection.close 200 Normal shutdown → connection.close-ok', 3, 4, null],
+      ['connection.tune', 2, null, ['unanswered']],
+    ],
+  );
+  // The server closing normally (200) is no refusal of what the client awaits either.
+  const declare = amqpMethod(1, 50, 10, u16(0), shortstr('q'), Buffer.from([0]), Buffer.alloc(4));
+  const normal = amqpRun([
+    ['c2s', declare],
+    ['s2c', amqpClose(1, 200, 'bye', 0, 0)],
+    ['c2s', amqpMethod(1, 20, 41)],
+  ]);
+  assert.equal(normal.find((r) => r.request?.method === 'queue.declare')!.response, null);
+});
+
+test('AMQP: a close that names the method it refuses answers only that method', () => {
+  const declare = amqpMethod(1, 40, 10, u16(0), shortstr('logs'), shortstr('fanout'), Buffer.from([0x02]), Buffer.alloc(4));
+  const qos = amqpMethod(1, 60, 10, Buffer.alloc(4), u16(10), Buffer.from([0]));
+  const records = amqpRun([
+    ['c2s', qos],
+    ['c2s', declare],
+    ['s2c', amqpClose(1, 406, 'PRECONDITION_FAILED - inequivalent arg', 40, 10)],
+    ['c2s', amqpMethod(1, 20, 41)],
+  ]);
+  assert.equal(records.find((r) => r.request?.method === 'exchange.declare')!.response?.method, 'channel.close');
+  assert.equal(records.find((r) => r.request?.method === 'basic.qos')!.response, null);
 });

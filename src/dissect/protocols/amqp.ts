@@ -21,6 +21,8 @@ const FRAME_HEARTBEAT = 8;
 /** Frames above this are given up on (RabbitMQ's frame_max default is 128 KB). */
 const MAX_FRAME = 4 * 1024 * 1024;
 const MAX_PENDING_PER_CHANNEL = 100;
+/** Replies held per direction while the other side's bytes they acknowledge are awaited. */
+const MAX_EARLY = 16;
 const MAX_CHANNELS = 2048;
 
 const CLASSES: Record<number, [string, Record<number, string>]> = {
@@ -376,6 +378,15 @@ function startsFrame(data: Buffer): boolean {
 
 // ---------------------------------------------------------------- parsing
 
+function other(dir: Direction): Direction {
+  return dir === 'c2s' ? 's2c' : 'c2s';
+}
+
+/** A synchronous method's reply (`-ok`, basic.get-empty): a response, not a request. */
+function isReply(m: Message): boolean {
+  return /-ok$|get-empty$/.test(m.method);
+}
+
 interface Message {
   method: string;
   key: string;
@@ -387,6 +398,17 @@ interface Message {
   size: number;
   lastTime: number;
   lastFrame: number;
+}
+
+/**
+ * A reply with no request waiting, whose packet acknowledged bytes of the
+ * other side not read yet: the request it answers is probably in them (the
+ * capture recorded the two directions' packets out of order). `until`: the
+ * other direction's stream offset those bytes end at.
+ */
+interface EarlyReply {
+  reply: Message;
+  until: number;
 }
 
 interface Content {
@@ -415,12 +437,17 @@ class AmqpParser implements TcpStreamParser {
   private content: Record<Direction, Map<number, Content>> = { c2s: new Map(), s2c: new Map() };
   /** First packet of the frame being read: a method is stamped with it. */
   private readonly starts: MessageStarts;
+  /** Bytes given (or reported lost) per direction: a position in its stream. */
+  private received: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  /** Replies waiting for the request their packet showed was sent (EarlyReply), per the reply's direction. */
+  private early: Record<Direction, EarlyReply[]> = { c2s: [], s2c: [] };
 
   constructor(private readonly ctx: ConnectionContext) {
     this.starts = new MessageStarts(ctx);
   }
 
   onData(dir: Direction, data: Buffer): void {
+    this.received[dir] += data.length;
     if (this.dead[dir]) return;
     if (this.resync[dir]) {
       if (!startsFrame(data)) {
@@ -434,10 +461,17 @@ class AmqpParser implements TcpStreamParser {
       this.starts.push(dir, this.queues[dir].length);
       this.queues[dir].push(data);
       this.drain(dir);
+      this.releaseEarly(other(dir), this.received[dir]);
     } catch {
       this.ctx.count('amqp.internal');
       this.dead[dir] = true;
     }
+  }
+
+  /** Replies from `dir` whose acknowledged bytes have all been read (by `upTo`) without their request: they answer none seen. */
+  private releaseEarly(dir: Direction, upTo: number): void {
+    const early = this.early[dir];
+    while (early.length > 0 && early[0].until <= upTo) this.emitOrphan(early.shift()!.reply);
   }
 
   /**
@@ -451,6 +485,8 @@ class AmqpParser implements TcpStreamParser {
    */
   onGap(dir: Direction, length: number): void {
     this.ctx.count('amqp.gap', length);
+    this.received[dir] += length;
+    this.releaseEarly(other(dir), this.received[dir]);
     for (const list of this.pending.values()) for (const m of list) m.args.gap = true;
     if (this.dead[dir]) return;
     this.dropQueued(dir);
@@ -468,6 +504,10 @@ class AmqpParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    for (const dir of ['c2s', 's2c'] as const) {
+      const early = this.early[dir];
+      while (early.length > 0 && nowMs - early[0].reply.time > timeoutMs) this.emitOrphan(early.shift()!.reply);
+    }
     for (const [channel, list] of this.pending) {
       while (list.length > 0 && nowMs - list[0].time > timeoutMs) this.emitCall(list.shift()!, null, ['unanswered']);
       if (list.length === 0) this.pending.delete(channel);
@@ -485,6 +525,7 @@ class AmqpParser implements TcpStreamParser {
   pendingSince(): number | undefined {
     let min = Infinity;
     for (const list of this.pending.values()) if (list.length > 0 && list[0].time < min) min = list[0].time;
+    for (const dir of ['c2s', 's2c'] as const) if (this.early[dir].length > 0 && this.early[dir][0].reply.time < min) min = this.early[dir][0].reply.time;
     for (const map of [this.content.c2s, this.content.s2c]) {
       for (const c of map.values()) {
         const request = c.message.args.request as Message | undefined;
@@ -500,6 +541,7 @@ class AmqpParser implements TcpStreamParser {
   }
 
   onEnd(): void {
+    for (const dir of ['c2s', 's2c'] as const) this.releaseEarly(dir, Infinity);
     // A frame cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('amqp.truncated');
     for (const dir of ['c2s', 's2c'] as const) {
@@ -630,6 +672,8 @@ class AmqpParser implements TcpStreamParser {
     if (key === CONNECTION_CLOSE || key === CHANNEL_CLOSE) this.answerWithClose(m);
     if (WITH_CONTENT.has(key)) return this.startContent(dir, channel, m, null);
     if (REPLIES[key]) {
+      const early = this.earlyReplyTo(m);
+      if (early) return this.emitCall(m, early, []);
       let l = this.pending.get(channel);
       if (!l) {
         if (this.pending.size >= MAX_CHANNELS) {
@@ -643,22 +687,49 @@ class AmqpParser implements TcpStreamParser {
       l.push(m);
       return;
     }
-    // Asynchronous methods (ack, nack, reject, …) and replies whose request predates the capture.
-    this.emitCall(m, null, /-ok$|get-empty$/.test(m.method) ? ['request not captured'] : [], /-ok$|get-empty$/.test(m.method));
+    if (!isReply(m)) return this.emitCall(m, null, []); // ack, nack, reject, … are whole by themselves
+    const ack = this.ctx.ack;
+    if (ack && ack.from === dir && ack.ahead > 0) {
+      // Its packet acknowledged bytes of the other side not read yet: its request may be in them.
+      const early = this.early[dir];
+      if (early.length >= MAX_EARLY) this.emitOrphan(early.shift()!.reply);
+      early.push({ reply: m, until: this.received[other(dir)] + ack.ahead });
+      return;
+    }
+    this.emitOrphan(m);
+  }
+
+  /** A reply whose request predates the capture (or was lost). */
+  private emitOrphan(m: Message): void {
+    this.emitCall(m, null, ['request not captured'], true);
+  }
+
+  /** The reply read before `request` (EarlyReply) that answers it, taken from those waiting. */
+  private earlyReplyTo(request: Message): Message | undefined {
+    const early = this.early[other(request.dir)];
+    const classId = request.key.split('.')[0];
+    const i = early.findIndex(({ reply }) => reply.channel === request.channel && reply.key.startsWith(`${classId}.`) && (REPLIES[request.key] ?? []).includes(Number(reply.key.split('.')[1])));
+    return i >= 0 ? early.splice(i, 1)[0].reply : undefined;
   }
 
   /**
-   * A peer refuses a synchronous method by closing instead of replying
-   * (connection.open → connection.close 530, exchange.declare → channel.close
-   * 406): the close is that request's response, and its code makes it an
-   * error. A channel.close answers what the other side still awaits on its
-   * channel, a connection.close what it awaits on any channel. The close stays
-   * a request of its own too, answered by its close-ok.
+   * The server refuses a client's synchronous method by closing instead of
+   * replying (connection.open → connection.close 530, exchange.declare →
+   * channel.close 406): the close is that request's response, and its code
+   * makes it an error. A channel.close answers what the client still awaits on
+   * its channel, a connection.close what it awaits on any channel; a close that
+   * names the method it refuses answers only that method. The close stays a
+   * request of its own too, answered by its close-ok. A close refuses nothing
+   * when it is the client's (it ends the client's own session: a server method
+   * waiting then lost its reply, it was not refused) or its code is not an
+   * error (a normal shutdown answers no request).
    */
   private answerWithClose(close: Message): void {
+    if (close.dir !== 's2c' || (close.args.replyCode ?? 0) < 300) return;
+    const named = close.args.classId ? `${close.args.classId}.${close.args.methodId}` : undefined;
     for (const [channel, list] of this.pending) {
       if (close.key === CHANNEL_CLOSE && channel !== close.channel) continue;
-      const refused = list.filter((p) => p.dir !== close.dir && p.key !== CONNECTION_CLOSE && p.key !== CHANNEL_CLOSE);
+      const refused = list.filter((p) => p.dir === 'c2s' && p.key !== CONNECTION_CLOSE && p.key !== CHANNEL_CLOSE && (named === undefined || p.key === named));
       if (refused.length === 0) continue;
       const rest = list.filter((p) => !refused.includes(p));
       if (rest.length > 0) this.pending.set(channel, rest);

@@ -668,6 +668,72 @@ export function probeKafka(data: Buffer, portMatch: boolean): Probe {
   return false;
 }
 
+// ---------------------------------------------------------------- which side is the client
+
+/** Kafka's well-known broker port: the end on it is the broker when the connection's start was not seen. */
+const BROKER_PORTS = [9092];
+/** Messages held while the sides are unknown, at most (count and bytes): past that the first requester is taken. */
+const MAX_HELD = 16;
+const MAX_HELD_BYTES = 1024 * 1024;
+
+/** A whole message read before the parser knew which side sends requests. */
+interface Held {
+  dir: Direction;
+  body: Buffer;
+  wireSize: number;
+  cut: boolean;
+  /** The packet of its first byte; `start` stamps it as a response with no request (first packet seen of it); `end` its last packet. */
+  at: Stamp;
+  start: Stamp;
+  end: Stamp;
+}
+
+/**
+ * The correlation id a message carries if it is a request: its header makes
+ * sense as one (known api key, sane version, a client id of printable text).
+ * Only what the bytes could be: a response whose correlation id is small reads
+ * as a Produce request too (its id the "version", its first field the
+ * "correlation id", a topic name the "client id").
+ */
+function requestCorrelation(body: Buffer): number | undefined {
+  if (!looksLikeRequestHeader(body)) return undefined;
+  const len = body.readInt16BE(8);
+  if (len < -1 || 10 + Math.max(len, 0) > body.length) return undefined;
+  for (let i = 10; i < 10 + len; i++) if (body[i] < 0x20 || body[i] > 0x7e) return undefined;
+  return body.readInt32BE(4);
+}
+
+/**
+ * Which way requests travel when the connection's start was not seen: towards
+ * the end on the broker port, when only one end is on it.
+ */
+function requestDirByPort(ctx: ConnectionContext): Direction | undefined {
+  const clientOnIt = BROKER_PORTS.includes(ctx.client.port);
+  const serverOnIt = BROKER_PORTS.includes(ctx.server.port);
+  if (clientOnIt === serverOnIt) return undefined;
+  return serverOnIt ? 'c2s' : 's2c';
+}
+
+/**
+ * Which way requests travel, once the newest message held answers an earlier
+ * one: its first four bytes (a response's correlation id) are the correlation
+ * id an earlier message from the other side carries as a request. That other
+ * side is the client. Undefined while nothing pairs.
+ */
+function requestDirByAnswer(held: Held[]): Direction | undefined {
+  const last = held[held.length - 1];
+  if (last.body.length < 4) return undefined;
+  const id = last.body.readInt32BE(0);
+  for (const h of held) if (h.dir !== last.dir && requestCorrelation(h.body) === id) return h.dir;
+  return undefined;
+}
+
+/** The side that sent the first message held that reads as a request; `otherwise` when none did. */
+function firstRequester(held: Held[], otherwise: Direction): Direction {
+  for (const h of held) if (requestCorrelation(h.body) !== undefined) return h.dir;
+  return otherwise;
+}
+
 // ---------------------------------------------------------------- parsing
 
 interface Pending {
@@ -688,16 +754,36 @@ class KafkaParser implements TcpStreamParser {
   /** After a gap: segments are dropped (counted) until one starts with a message. */
   private resync: Record<Direction, boolean> = { c2s: false, s2c: false };
   private pending = new Map<number, Pending>();
-  /** Response bytes whose first segment was seen (for time/frame of the first packet). */
-  private responseStart: { time: number; frame: number } | null = null;
+  /** Per direction, the packet where the message read in part was first seen (a response with no request is stamped with it). */
+  private partialStart: Record<Direction, Stamp | null> = { c2s: null, s2c: null };
   /** First packet of the request being read (a request is stamped with it). */
   private readonly starts: MessageStarts;
   /** A SaslHandshake v0 succeeded: bare SASL tokens follow (onSaslToken). */
   private saslTokens = false;
   private saslToken: { time: number; frame: number; size: number } | null = null;
+  /**
+   * Which way the client's requests travel: c2s, unless the engine guessed the
+   * client (the connection's start was not seen) and the evidence says the other
+   * side. A Kafka response whose correlation id is small reads as a Produce
+   * request, so the first bytes seen cannot say it; a connection caught
+   * mid-stream usually starts with a response.
+   */
+  private requestDir: Direction = 'c2s';
+  /** Messages read while the sides are unknown (no start, no broker port to go by); null once they are known. */
+  private held: Held[] | null = null;
+  private heldBytes = 0;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.starts = new MessageStarts(ctx);
+    if (ctx.clientGuessed) {
+      const byPort = requestDirByPort(ctx);
+      if (byPort) this.requestDir = byPort;
+      else this.held = [];
+    }
+  }
+
+  private get responseDir(): Direction {
+    return this.requestDir === 'c2s' ? 's2c' : 'c2s';
   }
 
   onData(dir: Direction, data: Buffer): void {
@@ -725,6 +811,8 @@ class KafkaParser implements TcpStreamParser {
   }
 
   onGap(dir: Direction, length: number): void {
+    // Resynchronising needs to know which side sends requests.
+    if (this.held) this.release(firstRequester(this.held, this.requestDir));
     // Size prefixes are lost with the bytes: reading resumes at the first segment that starts
     // with a request, or with the response to one waiting (responses pair by correlation id).
     this.ctx.count('kafka.gap', length);
@@ -734,7 +822,7 @@ class KafkaParser implements TcpStreamParser {
       this.queues[dir].clear();
       this.skip[dir] = 0;
       this.starts.taken(dir, 0);
-      if (dir === 's2c') this.responseStart = null;
+      this.partialStart[dir] = null;
       this.resync[dir] = true;
     }
     for (const p of this.pending.values()) p.warnings.push('gap');
@@ -742,13 +830,14 @@ class KafkaParser implements TcpStreamParser {
 
   /** Whether a segment after a gap starts with a message: a plausible request, or the response to one waiting. */
   private startsMessage(dir: Direction, data: Buffer): boolean {
-    if (dir === 'c2s') return plausibleRequest(data) === true;
+    if (dir === this.requestDir) return plausibleRequest(data) === true;
     if (data.length < 8) return false;
     const size = data.readInt32BE(0);
     return size >= 4 && size <= MAX_PLAUSIBLE && this.pending.has(data.readInt32BE(4));
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    if (this.held && this.held.some((h) => nowMs - h.at.time > timeoutMs)) this.release(firstRequester(this.held, this.requestDir));
     for (const p of [...this.pending.values()]) {
       if (nowMs - p.time > timeoutMs) {
         this.pending.delete(p.correlationId);
@@ -761,22 +850,32 @@ class KafkaParser implements TcpStreamParser {
    * Requests are stamped with their first segment and kept in arrival order,
    * so the first one waiting is the oldest, unless a request read in part is
    * older still; a response read in part whose request was not seen will be
-   * stamped with its first segment.
+   * stamped with its first segment. While the sides are unknown, any message
+   * held or read in part may become a call.
    */
   pendingSince(): number | undefined {
     let min: number | undefined;
+    const earlier = (t: number | undefined): void => {
+      if (t !== undefined && (min === undefined || t < min)) min = t;
+    };
+    if (this.held) {
+      for (const h of this.held) earlier(h.at.time);
+      for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir]) earlier(this.starts.partial(dir, this.queues[dir].length));
+      return min;
+    }
     for (const p of this.pending.values()) {
       min = p.time;
       break;
     }
-    const start = this.dead.s2c ? undefined : this.responseStart?.time;
-    if (start !== undefined && (min === undefined || start < min)) min = start;
-    const reading = this.dead.c2s ? undefined : this.starts.partial('c2s', this.queues.c2s.length);
-    if (reading !== undefined && (min === undefined || reading < min)) min = reading;
+    const res = this.responseDir;
+    const req = this.requestDir;
+    if (!this.dead[res]) earlier(this.partialStart[res]?.time);
+    if (!this.dead[req]) earlier(this.starts.partial(req, this.queues[req].length));
     return min;
   }
 
   onEnd(): void {
+    if (this.held) this.release(firstRequester(this.held, this.requestDir));
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const dir of ['c2s', 's2c'] as const) if (!this.dead[dir] && this.queues[dir].length > 0) this.ctx.count('kafka.truncated');
     for (const p of this.pending.values()) this.emitRequestOnly(p, ['unanswered'], true);
@@ -808,7 +907,7 @@ class KafkaParser implements TcpStreamParser {
         continue;
       }
       if (q.length < 4 + size) {
-        if (dir === 's2c' && this.responseStart === null) this.responseStart = { time: this.ctx.now, frame: this.ctx.frame };
+        if (this.partialStart[dir] === null) this.partialStart[dir] = { time: this.ctx.now, frame: this.ctx.frame };
         return;
       }
       const at = this.starts.head(dir);
@@ -819,10 +918,42 @@ class KafkaParser implements TcpStreamParser {
   }
 
   private onMessage(dir: Direction, body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
-    if (this.saslTokens && this.onSaslToken(dir, body, wireSize, at)) return;
-    if (dir === 'c2s') this.onRequest(body, wireSize, cut, at);
-    else this.onResponse(body, wireSize, cut);
-    if (dir === 's2c') this.responseStart = null;
+    const end = { time: this.ctx.now, frame: this.ctx.frame };
+    const start = this.partialStart[dir] ?? end;
+    this.partialStart[dir] = null;
+    if (this.held) this.hold({ dir, body: Buffer.from(body), wireSize, cut, at, start, end });
+    else this.dispatch(dir, body, wireSize, cut, at, start, end);
+  }
+
+  /** Keep a message until the sides are known: an answer pairs with a request, or too much waits. */
+  private hold(m: Held): void {
+    const held = this.held as Held[];
+    held.push(m);
+    this.heldBytes += m.body.length;
+    const byAnswer = requestDirByAnswer(held);
+    if (byAnswer) this.release(byAnswer);
+    else if (held.length >= MAX_HELD || this.heldBytes >= MAX_HELD_BYTES) this.release(firstRequester(held, this.requestDir));
+  }
+
+  /** The sides are known: read what was held, in the order it came. */
+  private release(requestDir: Direction): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.heldBytes = 0;
+    this.requestDir = requestDir;
+    for (const m of held) this.dispatch(m.dir, m.body, m.wireSize, m.cut, m.at, m.start, m.end);
+  }
+
+  private dispatch(dir: Direction, body: Buffer, wireSize: number, cut: boolean, at: Stamp, start: Stamp, end: Stamp): void {
+    if (this.saslTokens && this.onSaslToken(dir, body, wireSize, at, end)) return;
+    if (dir === this.requestDir) this.onRequest(body, wireSize, cut, at);
+    else this.onResponse(body, wireSize, cut, start, end);
+  }
+
+  /** Calls go out with the engine's ends swapped when the client turned out to be the other side. */
+  private emit(record: CallRecord): void {
+    if (this.requestDir !== 'c2s') record.reversed = true;
+    this.ctx.emit(record);
   }
 
   /**
@@ -831,8 +962,8 @@ class KafkaParser implements TcpStreamParser {
    * one call that shows the tokens' sizes, never their bytes; the first message with a
    * request's header ends the exchange. True when `body` was a token.
    */
-  private onSaslToken(dir: Direction, body: Buffer, wireSize: number, at: Stamp): boolean {
-    if (dir === 'c2s') {
+  private onSaslToken(dir: Direction, body: Buffer, wireSize: number, at: Stamp, end: Stamp): boolean {
+    if (dir === this.requestDir) {
       if (looksLikeRequestHeader(body)) {
         this.saslTokens = false;
         this.flushSaslToken();
@@ -844,18 +975,17 @@ class KafkaParser implements TcpStreamParser {
       return true;
     }
     if (!this.saslToken || this.pending.size > 0) return false;
-    this.emitSaslToken(wireSize);
-    this.responseStart = null;
+    this.emitSaslToken(wireSize, end);
     return true;
   }
 
   /** The token waiting, unanswered. */
   private flushSaslToken(): void {
-    if (this.saslToken) this.emitSaslToken(null);
+    if (this.saslToken) this.emitSaslToken(null, undefined);
   }
 
   /** The token waiting as one call, with the size of the server's answer (null: none came). Sizes only, never bytes. */
-  private emitSaslToken(answerSize: number | null): void {
+  private emitSaslToken(answerSize: number | null, end: Stamp | undefined): void {
     const token = this.saslToken!;
     this.saslToken = null;
     const record: CallRecord = {
@@ -869,12 +999,12 @@ class KafkaParser implements TcpStreamParser {
       error: answerSize === null,
       summary: `SASL token (after SaslHandshake v0) → ${answerSize === null ? '(no response)' : 'answered'}`,
     };
-    if (answerSize === null) record.warnings = ['unanswered'];
+    if (answerSize === null || !end) record.warnings = ['unanswered'];
     else {
-      record.responseTime = this.ctx.now;
-      record.responseFrame = this.ctx.frame;
+      record.responseTime = end.time;
+      record.responseFrame = end.frame;
     }
-    this.ctx.emit(record);
+    this.emit(record);
   }
 
   private onRequest(body: Buffer, wireSize: number, cut: boolean, at: Stamp): void {
@@ -928,14 +1058,13 @@ class KafkaParser implements TcpStreamParser {
     this.pending.set(correlationId, pending);
   }
 
-  private onResponse(body: Buffer, wireSize: number, cut: boolean): void {
+  private onResponse(body: Buffer, wireSize: number, cut: boolean, start: Stamp, end: Stamp): void {
     if (body.length < 4) {
       this.ctx.count('kafka.malformed');
       return;
     }
     const correlationId = body.readInt32BE(0);
     const req = this.pending.get(correlationId);
-    const start = this.responseStart ?? { time: this.ctx.now, frame: this.ctx.frame };
     const response: Record<string, any> = { correlationId };
     const warnings: string[] = [];
     let error = false;
@@ -967,8 +1096,8 @@ class KafkaParser implements TcpStreamParser {
       response,
       requestTime: req ? req.time : start.time,
       requestFrame: req ? req.frame : start.frame,
-      responseTime: this.ctx.now,
-      responseFrame: this.ctx.frame,
+      responseTime: end.time,
+      responseFrame: end.frame,
       requestSize: req ? req.size : 0,
       responseSize: wireSize,
       error,
@@ -976,7 +1105,7 @@ class KafkaParser implements TcpStreamParser {
     };
     const all = [...(req?.warnings ?? []), ...warnings];
     if (all.length > 0) record.warnings = all;
-    this.ctx.emit(record);
+    this.emit(record);
   }
 
   private emitRequestOnly(p: Pending, warnings: string[], error: boolean): void {
@@ -993,7 +1122,7 @@ class KafkaParser implements TcpStreamParser {
       summary: summarize(p.request, null),
     };
     if (all.length > 0) record.warnings = all;
-    this.ctx.emit(record);
+    this.emit(record);
   }
 }
 

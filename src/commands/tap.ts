@@ -12,6 +12,7 @@ import { memoryBudgetFlag } from '../cli/memory-budget-flag.js';
 import { liveWorkersFlag } from '../cli/workers-flag.js';
 import { sampleRateFlag } from '../cli/sample-flag.js';
 import { tapCluster } from '../tap/cluster-command.js';
+import { checkAgentNamespace, checkClusterFlags } from '../tap/cluster-flags.js';
 import { tapLocal } from '../tap/local-command.js';
 import { tapTls } from '../tap/tls-command.js';
 
@@ -116,6 +117,10 @@ docs/tls-capture.md.`;
       hidden: true,
     }),
     'agent-namespace': Flags.string({ description: 'cluster: namespace for the node agents', default: 'shark-system' }),
+    'create-namespace': Flags.boolean({
+      description:
+        'cluster, with --dry-run: also print the Namespace of --agent-namespace, as shark\'s (`kubectl delete -f` then deletes it); shark-system is always printed, live runs create a missing namespace and remove only one they created',
+    }),
     'agent-priority-class': Flags.string({
       description: 'cluster: PriorityClass of the agent pods (must exist; e.g. system-node-critical where allowed outside kube-system)',
     }),
@@ -153,6 +158,7 @@ docs/tls-capture.md.`;
     const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'] || flags.selector !== undefined;
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n, -A or -l', ExitCode.USAGE);
     if (flags.clean) {
+      checkAgentNamespace(flags['agent-namespace']);
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
       const { cleanCluster } = await import('../k8s/run-objects.js');
       const { parseDuration } = await import('../cli/units.js');
@@ -160,33 +166,50 @@ docs/tls-capture.md.`;
       await cleanCluster({ context: flags.context, kubeconfig: flags.kubeconfig, agentNamespace: flags['agent-namespace'], requestTimeoutMs });
       return ExitCode.OK;
     }
+    if (flags['dry-run'] && local) throw new UserError('--dry-run is for cluster taps (a pod regex, -n or -A)', ExitCode.USAGE);
+    if (flags.tls) {
+      if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
+      if (flags['sample-rate']) throw new UserError('--sample-rate samples captured packets; --tls calls are not sampled', ExitCode.USAGE);
+      if (cluster) {
+        // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
+        if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
+        if (flags['service-mesh']) throw new UserError('--tls already sees loopback calls (it hooks the processes): drop --service-mesh', ExitCode.USAGE);
+      }
+    }
+    // `--tls` without a pod regex, -n or -A captures this machine's TLS calls.
+    const localTls = flags.tls && !cluster && !flags['dry-run'];
+    // Every cluster flag is checked before anything else, --dry-run included (exit 2, one line).
+    const checked = !local && !localTls ? await checkClusterFlags(args.podRegex, flags) : undefined;
     if (flags['dry-run']) {
-      if (local) throw new UserError('--dry-run is for cluster taps (a pod regex, -n or -A)', ExitCode.USAGE);
-      const { dryRunYaml } = await import('../k8s/dry-run.js');
-      const { newRunId } = await import('../k8s/agent-manifests.js');
+      const { dryRunCreatesNamespace, dryRunYaml } = await import('../k8s/dry-run.js');
+      const { DEFAULT_IMAGE, newRunId } = await import('../k8s/agent-manifests.js');
+      const namespace = flags['agent-namespace'];
+      const createNamespace = dryRunCreatesNamespace(namespace, flags['create-namespace']);
+      if (!flags['agent-image']) {
+        process.stderr.write(`tap: warning: no --agent-image: the manifests name ${DEFAULT_IMAGE}, which is not published; build the image (npm run image), push it where the nodes can pull and pass --agent-image\n`);
+      }
+      if (!createNamespace) {
+        process.stderr.write(
+          `tap: no Namespace object for ${namespace} (shark did not create it, so applying or deleting this file leaves it alone; --create-namespace adds one); it must exist and let privileged pods run: kubectl label namespace ${namespace} pod-security.kubernetes.io/enforce=privileged\n`,
+        );
+      }
       process.stdout.write(
         dryRunYaml({
           runId: newRunId(),
-          namespace: flags['agent-namespace'],
+          namespace,
           image: flags['agent-image'],
           tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
           serviceMesh: flags['service-mesh'],
           tls: flags.tls,
           priorityClassName: flags['agent-priority-class'],
+          createNamespace,
         }),
       );
       return ExitCode.OK;
     }
     const io = { signal: this.stop.signal, outputClosed: () => this.outputClosed() };
-    if (flags.tls) {
-      if (local) throw new UserError('--tls captures through eBPF, not on an interface: drop -i', ExitCode.USAGE);
-      if (flags['sample-rate']) throw new UserError('--sample-rate samples captured packets; --tls calls are not sampled', ExitCode.USAGE);
-      // With a pod regex, -n or -A the node agents run `shark agent --tls` (hostPID, CAP_BPF, CAP_PERFMON: docs/kubernetes.md).
-      if (!cluster) return tapTls(flags, io);
-      if (flags.pcap || flags.write) throw new UserError('--tls writes entries: there are no packets to write (--pcap, -w)', ExitCode.USAGE);
-      if (flags['service-mesh']) throw new UserError('--tls already sees loopback calls (it hooks the processes): drop --service-mesh', ExitCode.USAGE);
-    }
-    if (!local) return tapCluster(args.podRegex, flags, io);
+    if (localTls) return tapTls(flags, io);
+    if (checked) return tapCluster(args.podRegex, flags, io, checked);
     return tapLocal(flags, io);
   }
 }

@@ -1,13 +1,15 @@
 // Loads the kubeconfig the way kubectl does (--kubeconfig, else $KUBECONFIG,
-// else ~/.kube/config, else in-cluster) and picks the context and its
-// namespace. Every failure a user can fix becomes one line with exit code 4.
+// else ~/.kube/config, else in-cluster; kubeconfig-files.ts reads and merges
+// the files) and picks the context and its namespace. Every failure a user
+// can fix becomes one line with exit code 4.
 
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { timeoutText } from './api-timeouts.js';
+import { explainAuthError, rememberKubeconfig, statusMessage } from './auth-errors.js';
+import { kubeconfigPaths, loadKubeconfigFiles, type KubeconfigOrigins } from './kubeconfig-files.js';
+import { verifyIpServerNames } from './kube-transport.js';
 
 export interface KubeConfigFlags {
   kubeconfig?: string;
@@ -25,23 +27,18 @@ export interface LoadedKubeConfig {
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export function loadKubeConfig(flags: KubeConfigFlags = {}): LoadedKubeConfig {
-  const kc = new KubeConfig();
-  const source = flags.kubeconfig ?? process.env.KUBECONFIG;
-  try {
-    if (flags.kubeconfig) {
-      if (!existsSync(flags.kubeconfig)) throw new UserError(`${flags.kubeconfig}: kubeconfig not found`, ExitCode.CAPTURE);
-      kc.loadFromFile(flags.kubeconfig);
-    } else if (source || existsSync(join(homedir(), '.kube', 'config'))) {
-      kc.loadFromDefault();
-    } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
-      kc.loadFromCluster();
-    } else {
-      throw new UserError('no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config', ExitCode.CAPTURE);
-    }
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    const where = source ?? '~/.kube/config';
-    throw new UserError(`${where}: cannot read kubeconfig: ${firstLine(err)}`, ExitCode.CAPTURE);
+  let kc: KubeConfig;
+  let origins: KubeconfigOrigins | undefined;
+  const { paths, listed } = kubeconfigPaths(flags.kubeconfig);
+  if (paths.length > 0) {
+    ({ kc, origins } = loadKubeconfigFiles(paths));
+  } else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
+    kc = new KubeConfig();
+    kc.loadFromCluster();
+  } else if (listed.length > 0) {
+    throw new UserError(`no kubeconfig: none of the files in KUBECONFIG exists (${listed.join(', ')})`, ExitCode.CAPTURE);
+  } else {
+    throw new UserError('no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config', ExitCode.CAPTURE);
   }
   if (flags.context) {
     if (!kc.getContextObject(flags.context)) {
@@ -54,6 +51,8 @@ export function loadKubeConfig(flags: KubeConfigFlags = {}): LoadedKubeConfig {
   const ctx = kc.getContextObject(context);
   const cluster = kc.getCurrentCluster();
   if (!ctx || !cluster) throw new UserError(`kubeconfig has no usable current context${context ? ` ("${context}")` : ''}`, ExitCode.CAPTURE);
+  verifyIpServerNames(kc);
+  rememberKubeconfig(kc, origins);
   return { kc, context, namespace: ctx.namespace || 'default', server: cluster.server };
 }
 
@@ -61,15 +60,12 @@ export function loadKubeConfig(flags: KubeConfigFlags = {}): LoadedKubeConfig {
 export function apiErrorText(err: unknown): string {
   const timeout = timeoutText(err);
   if (timeout) return timeout;
+  // Auth and TLS failures (401, a missing exec plugin, an untrusted certificate) say what to fix.
+  const explained = explainAuthError(err);
+  if (explained) return explained;
   const e = err as { code?: number | string; body?: unknown; message?: string; cause?: { code?: string } };
   if (typeof e?.code === 'number') {
-    let msg = '';
-    try {
-      const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-      msg = (body as { message?: string })?.message ?? '';
-    } catch {
-      msg = '';
-    }
+    const msg = statusMessage(err);
     return `HTTP ${e.code}${msg ? `: ${msg}` : ''}`;
   }
   const code = e?.cause?.code ?? (typeof e?.code === 'string' ? e.code : undefined);

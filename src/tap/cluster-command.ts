@@ -1,36 +1,18 @@
-// `shark tap` on a cluster (a pod regex, -l, -n or -A): the flags checked
-// before anything is deployed, then turned into runClusterTap's options
+// `shark tap` on a cluster (a pod regex, -l, -n or -A): the flags, checked
+// before anything is deployed (cluster-flags.ts), turned into runClusterTap's options
 // (src/k8s/cluster-tap.ts does the run). The Kubernetes client costs ~1 s
 // to load, so it is imported only here, when a cluster run starts.
-import { ExitCode, UserError } from '../cli/errors.js';
-import { parseDuration, parseSize } from '../cli/units.js';
+import { ExitCode } from '../cli/errors.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { outputFromFlags } from '../cli/output-flag.js';
 import { redactorFromFlags } from '../redact/flags.js';
-import { workersFromFlag } from '../cli/workers-flag.js';
-import { sampleRateFromFlag } from '../cli/sample-flag.js';
 import type { CommandIo } from '../cli/command-io.js';
 import type { TapFlags } from './flags.js';
+import type { ClusterFlagValues } from './cluster-flags.js';
 
-export async function tapCluster(podRegex: string | undefined, flags: TapFlags, io: CommandIo): Promise<number> {
-  if (flags.write) throw new UserError('-w is not supported for cluster tap yet; use --pcap > FILE', ExitCode.USAGE);
-  if (flags.proto) throw new UserError('--proto is for local taps; for a cluster, tap with --pcap and run dissect --proto on the capture', ExitCode.USAGE);
-  if (flags['tls-keylog']) throw new UserError('--tls-keylog is for local taps; for a cluster, tap with --pcap and run dissect --tls-keylog on the capture', ExitCode.USAGE);
-  if (flags['decode-as']) throw new UserError('--decode-as is for local taps; for a cluster, tap with --pcap and run dissect -d on the capture', ExitCode.USAGE);
-  if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
-  if (flags.snaplen) throw new UserError('--snaplen is for local taps; cluster agents capture whole packets', ExitCode.USAGE);
-  // Checked before anything is deployed: a bad filter is a usage error, not a failed run.
-  const { pushdownArgs } = await import('../k8s/pushdown.js');
-  const pushdown = pushdownArgs({ filter: flags.filter, protocols: flags.protocols, packets: flags.pcap });
+export async function tapCluster(podRegex: string | undefined, flags: TapFlags, io: CommandIo, checked: ClusterFlagValues): Promise<number> {
+  const { pushdown, agentTimeoutMs, leaseSeconds, outageMs, requestTimeoutMs, pingIntervalMs, pongTimeoutMs, maxPendingBytes } = checked;
   if (pushdown.note) process.stderr.write(`tap: ${pushdown.note}\n`);
-  // A bad --workers is a usage error here, not a failure on every agent.
-  if (flags.workers) await workersFromFlag(flags.workers);
-  const agentTimeoutMs = parseDuration(flags['agent-timeout'], '--agent-timeout');
-  const leaseSeconds = Math.max(1, Math.round(parseDuration(flags['agent-lease'], '--agent-lease') / 1000));
-  const outageMs = parseDuration(flags['api-outage'], '--api-outage');
-  const requestTimeoutMs = parseDuration(flags['request-timeout'], '--request-timeout');
-  const [pingIntervalMs, pongTimeoutMs] = flags['exec-ping'].split(',').map((d) => parseDuration(d, '--exec-ping'));
-  const maxPendingBytes = parseSize(flags['stream-max-pending'], '--stream-max-pending');
   const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
   const sink = new LineSink(process.stdout, { onClosed: () => io.outputClosed(), format: formatter });
   const { runClusterTap } = await import('../k8s/cluster-tap.js');
@@ -41,7 +23,7 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
     allNamespaces: flags['all-namespaces'],
     context: flags.context,
     kubeconfig: flags.kubeconfig,
-    durationMs: flags.duration !== undefined ? parseDuration(flags.duration, '--duration') : undefined,
+    durationMs: checked.durationMs,
     signal: io.signal,
     sink,
     agentNamespace: flags['agent-namespace'],
@@ -58,14 +40,14 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
     tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
     priorityClassName: flags['agent-priority-class'],
     leaseSeconds,
-    leaseGraceSeconds: flags['agent-lease-grace'] !== undefined ? Math.max(0, Math.round(parseDuration(flags['agent-lease-grace'], '--agent-lease-grace') / 1000)) : undefined,
+    leaseGraceSeconds: checked.leaseGraceSeconds,
     serviceMesh: flags['service-mesh'],
     tls: flags.tls,
     // Each agent dissects on this many threads ("auto" is judged on the node, within the DaemonSet's CPU limit).
     agentExtraArgs: [
       ...pushdown.agentArgs,
       ...(flags.workers ? ['--workers', flags.workers] : []),
-      ...(flags['sample-rate'] ? ['--sample-rate', String(sampleRateFromFlag(flags['sample-rate']))] : []),
+      ...(checked.sampleRate !== undefined ? ['--sample-rate', String(checked.sampleRate)] : []),
     ],
     outageMs,
     requestTimeoutMs,

@@ -14,8 +14,10 @@
  * SSL_read (node reads the socket, then decrypts what came), the socket write
  * just after an SSL_write (node encrypts, then writes the record out before
  * returning to JavaScript) — see "memory BIOs" below. The offset lets the reader see every byte that did not arrive —
- * ring full, a call larger than CHUNK * MAX_CHUNKS, an unreadable page — as a
- * gap of known length instead of losing it silently; counters say why.
+ * ring full, a call larger than CHUNK * MAX_CHUNKS * MAX_BATCHES (16 MiB), an
+ * unreadable page — as a gap of known length instead of losing it silently;
+ * counters say why. A call's bytes are copied by copy_chunks, reached by
+ * tail calls (see there).
  * Compiled against the running kernel's BTF (CO-RE): build.sh. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -252,7 +254,64 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 len_ptr, __u8 dir, 
   return 0;
 }
 
-static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
+/* A call being copied, between the runs of copy_chunks, keyed by its thread.
+ * Not per CPU: a uprobe program runs with migration off but may be
+ * preempted (PREEMPT kernels), and a program of another task on that CPU
+ * would then overwrite a per-CPU state in the middle of the call. The
+ * per-CPU `scratch` only holds one chunk at a time, its header written
+ * again from here for each chunk. */
+struct copy_state {
+  __u64 buf;
+  __u64 start;   /* the call's offset in its stream */
+  __u64 total;   /* the call's bytes */
+  __u64 off;     /* bytes of the call handled so far (output, lost or unreadable) */
+  __u64 ino;     /* the stream's socket inode: its state is found again by (tgid, fd) and this */
+  __u64 wino;    /* the write counted in flight (active_call.wfd/wino): it ends after the last chunk */
+  __u32 tgid;
+  int fd;
+  int wfd;
+  __u32 batch;   /* runs of copy_chunks before this one */
+  __u8 dir;
+  __u8 closed;   /* the stream is a closed one, in `closing` */
+  __u8 head[TLS_EVENT_HEADER]; /* the event header every chunk carries (pos, len, skipped set per chunk) */
+};
+
+/* Not LRU: a state in use must not be evicted by another CPU's call. Full
+ * (never, in practice): the call is counted as skipped. Each entry goes at its
+ * call's end, and a thread's next call replaces one left over. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096); /* calls being copied at once: one per CPU, more only when preempted */
+  __type(key, __u64); /* pid_tgid */
+  __type(value, struct copy_state);
+} copying SEC(".maps");
+
+/* Where a copy state is made before it goes into `copying` (too large for the stack). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct copy_state);
+} copy_new SEC(".maps");
+
+int copy_chunks(struct pt_regs *ctx);
+
+/* copy_chunks, reached by bpf_tail_call: the chunk loop lives in a program of
+ * its own. Inlined into the return probes it made the verifier walk every
+ * chunk there (go_return: over a million instructions at 64 chunks). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __uint(max_entries, 1);
+  __uint(key_size, sizeof(__u32));
+  __array(values, int(struct pt_regs *));
+} copiers SEC(".maps") = {
+  .values = { [0] = (void *)&copy_chunks },
+};
+
+/* A call returned `total` bytes: it takes its place in its stream, and the
+ * event header and the copy state are filled for copy_chunks. 0: nothing to
+ * copy (the call's socket is not known). */
+static __always_inline int copy_begin(struct active_call *a, __u64 id, __u64 total) {
   __u32 tgid = id >> 32;
   struct ssl_key sk = { .tgid = tgid, .ssl = a->ssl };
   int fd = a->fd;
@@ -260,23 +319,25 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
     int *known = bpf_map_lookup_elem(&ssl_fds, &sk);
     if (!known) {
       count(C_NO_FD, 1);
-      return;
+      return 0;
     }
     fd = *known;
   } else {
     bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
   }
+  __u32 zero_key = 0;
+  struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
+  struct copy_state *s = bpf_map_lookup_elem(&copy_new, &zero_key);
+  if (!ev || !s) return 0;
   /* A write whose fd was closed while it was in its call: the stream the close left. */
   struct conn_pos *p = a->wfd == fd ? closed_stream_of(a, tgid) : NULL;
+  __u8 closed = p != NULL;
   if (!p) p = conn_of(tgid, fd);
-  if (!p) return;
+  if (!p) return 0;
   __u8 dir = a->dir & 1;
   __u64 start = p->pos[dir];
   p->pos[dir] = start + total;
 
-  __u32 zero_key = 0;
-  struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
-  if (!ev) return;
   ev->kind = EV_DATA;
   ev->pid = tgid;
   ev->tid = (__u32)id;
@@ -290,25 +351,75 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
   __builtin_memcpy(ev->laddr, p->laddr, 16);
   __builtin_memcpy(ev->raddr, p->raddr, 16);
   ev->other_pos = p->published[dir ^ 1];
-  /* `& dir` (1 for a read) rather than a test of dir: a branch on it would
-   * split the verifier's states for the whole chunk loop below (too large). */
   __u32 in_flight = 0;
   if (p->writing > 0 && ev->ts_ns - p->write_at < WRITE_STALE_NS) in_flight = EVF_WRITE_IN_FLIGHT;
   ev->flags = in_flight & dir;
   bpf_get_current_comm(ev->comm, sizeof(ev->comm));
   ev->cgroup_id = bpf_get_current_cgroup_id();
 
-  __u64 off = 0;
+  s->buf = a->buf;
+  s->start = start;
+  s->total = total;
+  s->off = 0;
+  s->ino = p->ino;
+  s->wino = a->wino;
+  s->tgid = tgid;
+  s->fd = fd;
+  s->wfd = a->wfd;
+  s->batch = 0;
+  s->dir = dir;
+  s->closed = closed;
+  __builtin_memcpy(s->head, ev, TLS_EVENT_HEADER);
+  if (bpf_map_update_elem(&copying, &id, s, BPF_ANY) != 0) {
+    /* Not copied: counted, and the next event's offset shows the gap. */
+    count(C_SKIPPED_BYTES, total);
+    p->published[dir] = start + total;
+    return 0;
+  }
+  return 1;
+}
+
+/* After the call's last chunk: what was not copied is counted, the stream's
+ * `published` offset moves past the call, and its write is no longer in flight. */
+static __always_inline void copy_end(struct copy_state *s, __u64 id) {
+  if (s->off < s->total) count(C_SKIPPED_BYTES, s->total - s->off);
+  struct conn_key ck = { .tgid = s->tgid, .fd = s->fd };
+  struct conn_pos *p;
+  if (s->closed) p = bpf_map_lookup_elem(&closing, &ck);
+  else p = bpf_map_lookup_elem(&conns, &ck);
+  /* Only after the output: an event that reads this value takes its place in
+   * the ring after every chunk of this call (places are handed out under the
+   * ring's lock, which these chunks' reservations have already taken and
+   * released). Not for another socket the fd names by now. */
+  if (p && p->ino == s->ino) p->published[s->dir & 1] = s->start + s->total;
+  struct active_call a = { .wfd = s->wfd, .wino = s->wino };
+  write_ends(&a, s->tgid);
+  bpf_map_delete_elem(&copying, &id);
+}
+
+/* Up to MAX_CHUNKS chunks of the call in `copying`, then the next run by a
+ * tail call (MAX_BATCHES runs at most), or the call's end. */
+SEC("uprobe")
+int copy_chunks(struct pt_regs *ctx) {
+  __u32 zero_key = 0;
+  __u64 id = bpf_get_current_pid_tgid();
+  struct copy_state *s = bpf_map_lookup_elem(&copying, &id);
+  struct tls_event *ev = bpf_map_lookup_elem(&scratch, &zero_key);
+  if (!s || !ev) return 0; /* cannot happen: copy_begin made the state before the tail call */
+  __u64 total = s->total, off = s->off, buf = s->buf, start = s->start;
+  /* The last run allowed: its last chunk says how much of the call follows uncopied. */
+  __u32 last = s->batch >= MAX_BATCHES - 1;
   for (int i = 0; i < MAX_CHUNKS; i++) {
     if (off >= total) break;
     __u64 left = total - off;
     /* In [1, CHUNK] in a form the verifier can follow. */
     __u32 n = ((__u32)(left > CHUNK ? CHUNK : left) - 1) & (CHUNK - 1);
     n += 1;
+    __builtin_memcpy(ev, s->head, TLS_EVENT_HEADER);
     ev->pos = start + off;
     ev->len = n;
-    ev->skipped = (i == MAX_CHUNKS - 1 && left > n) ? (__u32)(left - n) : 0;
-    if (bpf_probe_read_user(ev->data, n, (const void *)(a->buf + off)) != 0) {
+    ev->skipped = (last && i == MAX_CHUNKS - 1 && left > n) ? (__u32)(left - n) : 0;
+    if (bpf_probe_read_user(ev->data, n, (const void *)(buf + off)) != 0) {
       count(C_READ_FAILED, 1);
       count(C_LOST_BYTES, n);
     } else if (bpf_ringbuf_output(&events, ev, TLS_EVENT_HEADER + n, 0) != 0) {
@@ -319,11 +430,29 @@ static __always_inline void emit(struct active_call *a, __u64 id, __u64 total) {
     }
     off += n;
   }
-  if (off < total) count(C_SKIPPED_BYTES, total - off);
-  /* Only after the output: an event that reads this value takes its place in
-   * the ring after every chunk above (places are handed out under the ring's
-   * lock, which these chunks' reservations have already taken and released). */
-  p->published[dir] = start + total;
+  s->off = off;
+  if (off < total && !last) {
+    s->batch++;
+    bpf_tail_call(ctx, &copiers, 0);
+    /* Not taken (the kernel's tail-call limit was lower than MAX_BATCHES):
+     * the rest is counted as skipped, and the next event's offset shows it. */
+  }
+  copy_end(s, id);
+  return 0;
+}
+
+/* A call returned: its bytes are copied by copy_chunks (a tail call: nothing
+ * after it runs here) and its write ends there after them; or, with nothing
+ * to copy, it ends now. */
+static __always_inline void call_done(void *ctx, struct active_call *a, __u64 id, __u64 total) {
+  if (total > 0 && copy_begin(a, id, total)) {
+    bpf_tail_call(ctx, &copiers, 0);
+    /* Not taken (the program array is empty): nothing copied, all counted as skipped. */
+    struct copy_state *s = bpf_map_lookup_elem(&copying, &id);
+    if (s) copy_end(s, id);
+    return;
+  }
+  write_ends(a, id >> 32);
 }
 
 /* ---- memory BIOs ---------------------------------------------------------
@@ -403,7 +532,7 @@ static __always_inline void membio_leave(struct active_call *a, __u64 id, __u64 
   if (r) bpf_map_delete_elem(&last_read, &id);
 }
 
-static __always_inline int leave(int ret) {
+static __always_inline int leave(struct pt_regs *ctx, int ret) {
   __u64 id = bpf_get_current_pid_tgid();
   struct active_call *a = bpf_map_lookup_elem(&active, &id);
   if (!a) return 0;
@@ -417,9 +546,10 @@ static __always_inline int leave(int ret) {
     total = (__u64)ret;
   }
   if (a->source == SRC_OPENSSL && fd_unknown(a, id >> 32)) membio_leave(a, id, total);
-  if (total > 0) emit(a, id, total);
-  write_ends(a, id >> 32);
+  /* Gone from the table before the copy: the tail call does not come back here. */
+  struct active_call done = *a;
   bpf_map_delete_elem(&active, &id);
+  call_done(ctx, &done, id, total);
   return 0;
 }
 
@@ -445,7 +575,7 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_return, int ret) { /* SSL_read/SSL_write return an int: -1 is 0xffffffff in the register */
-  return leave(ret);
+  return leave(ctx, ret);
 }
 
 SEC("uprobe")
@@ -600,12 +730,13 @@ int go_return(struct pt_regs *ctx) {
   struct active_call *a = bpf_map_lookup_elem(&go_active, &k);
   if (!a) return 0;
   long n = (long)ctx->ax;
-  if (n > 0) {
-    if (a->fd < 0) count(C_NO_FD, 1);
-    else emit(a, bpf_get_current_pid_tgid(), (__u64)n);
-  }
-  write_ends(a, k.tgid);
+  struct active_call done = *a;
   bpf_map_delete_elem(&go_active, &k);
+  if (n > 0 && done.fd < 0) {
+    count(C_NO_FD, 1);
+    n = 0;
+  }
+  call_done(ctx, &done, bpf_get_current_pid_tgid(), n > 0 ? (__u64)n : 0);
   return 0;
 }
 #endif

@@ -8,9 +8,15 @@
  * events (consecutive stream offsets), never cut silently. Power of two: the
  * verifier accepts `len & (CHUNK - 1)` as a bound. */
 #define CHUNK 16384
-/* Events one call may be split into: at most CHUNK * MAX_CHUNKS bytes of a
- * single SSL_write/SSL_read are copied; the rest is reported as skipped. */
+/* Chunks one run of the copying program outputs (CHUNK * MAX_CHUNKS = 512 KiB).
+ * A larger call is copied by that program tail-calling itself, MAX_BATCHES
+ * runs at most: at most CHUNK * MAX_CHUNKS * MAX_BATCHES = 16 MiB of a single
+ * SSL_write/SSL_read/Go Write are copied; the rest is reported as skipped.
+ * Each run is verified on its own, so the verifier's work does not grow with
+ * the size copied. 32 tail calls is what every kernel allows (MAX_TAIL_CALL_CNT:
+ * 32 before 5.17, where some JITs stopped at 32, 33 since). */
 #define MAX_CHUNKS 32
+#define MAX_BATCHES 32
 
 enum tls_dir { DIR_WRITE = 0, DIR_READ = 1 };
 enum tls_event_kind { EV_DATA = 1, EV_CLOSE = 2 };
@@ -32,7 +38,7 @@ enum tls_counter {
   C_EVENTS = 0,         /* data events written to the ring */
   C_LOST_EVENTS = 1,    /* ring full: event not written (its bytes show as a gap) */
   C_LOST_BYTES = 2,
-  C_SKIPPED_BYTES = 3,  /* bytes beyond CHUNK * MAX_CHUNKS of one call */
+  C_SKIPPED_BYTES = 3,  /* bytes beyond CHUNK * MAX_CHUNKS * MAX_BATCHES of one call */
   C_NO_FD = 4,          /* calls whose socket was not known (no syscall seen, no SSL_set_fd) */
   C_READ_FAILED = 5,    /* bpf_probe_read_user failed (page not present) */
   C_ACTIVE_FULL = 6,    /* the in-flight call table was full */

@@ -230,7 +230,7 @@ export function tlsSummary(r: TlsTapResult): string {
   const parts = [`${r.events} TLS events`];
   if (k) {
     parts.push(`${k.lostEvents} lost (ring full${k.lostEvents > 0 ? `, ${k.lostBytes} bytes; raise --tls-ring-size` : ''})`);
-    if (k.skippedBytes > 0) parts.push(`${k.skippedBytes} bytes of calls over 512 KiB not copied`);
+    if (k.skippedBytes > 0) parts.push(`${k.skippedBytes} bytes of calls over 16 MiB not copied`);
     if (k.noFd > 0) parts.push(`${k.noFd} calls with no known socket`);
     if (k.fdInferred > 0) parts.push(`${k.fdInferred} memory-BIO calls tied to their socket by the thread's socket I/O`);
     if (k.readFailed > 0) parts.push(`${k.readFailed} chunks unreadable`);

@@ -64,7 +64,7 @@ export async function readInputs(
   opts: ConsumeOptions & { meta?: string },
 ): Promise<ReadResult> {
   const groups = (inputs.length ? inputs : ['-']).map(resolveInput);
-  checkInputs(groups.flatMap((g) => g.files));
+  checkInputs(groups.flatMap((g) => g.files), opts.stdin);
   const metaSnapshot = opts.meta ? loadSnapshot(opts.meta) : undefined;
   let badLines = 0;
   for (const g of groups) {

@@ -180,7 +180,7 @@ type Batch =
  */
 async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean, onWorkers: FilterWire | undefined): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
-  checkInputs(list);
+  checkInputs(list, opts.stdin);
   for (const path of list) {
     if (opts.signal?.aborted) return;
     const stream = openInput(path, opts.stdin);

@@ -178,6 +178,8 @@ function iterable(it: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
 export async function* readEntries(inputs: string[], opts: EntrySourceOptions = {}): AsyncGenerator<Entry[]> {
   const list = inputs.length === 0 ? ['-'] : inputs;
   checkInputs(list, opts.stdin ?? process.stdin);
+  // Entry ids are unique across the inputs (EngineOptions.numbering), unless the caller shares a sequence wider still.
+  opts = { ...opts, dissect: { ...opts.dissect, numbering: opts.dissect?.numbering ?? { seq: 0 } } };
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   for (const path of list) {
     if (opts.signal?.aborted) return;

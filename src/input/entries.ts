@@ -79,7 +79,8 @@ export function openInput(path: string, stdin: Readable = process.stdin): Readab
 /** Whether `path` names a pipe (read as a stream, never with blocking file reads). */
 export function isFifo(path: string): boolean {
   try {
-    return statSync(path).isFIFO();
+    // bigint: a plain stat of a pipe misleads fs.realpathSync, and the modules loaded after it (stdin.ts).
+    return statSync(path, { bigint: true }).isFIFO();
   } catch {
     return false; // the open reports it
   }

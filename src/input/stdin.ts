@@ -4,7 +4,7 @@
 // exit 0, and a gate that passes on nothing. Each is one line, exit 2, as a
 // missing file is.
 
-import { fstatSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { fstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
 
@@ -21,9 +21,12 @@ export function checkStdin(stdin: Readable = process.stdin): void {
 
 /** What is wrong with descriptor 0 as an input, if anything. */
 export function stdinProblem(): 'closed' | 'is a directory' | undefined {
-  let st: Stats;
+  let st: BigIntStats;
   try {
-    st = fstatSync(0);
+    // bigint: a plain stat of a pipe leaves its mode in the buffer fs.realpathSync reads next, and
+    // modules loaded after it were not resolved through symlinks (nodejs/node#51142): with a linked
+    // node_modules, `view` loaded a second React and failed on its first hook.
+    st = fstatSync(0, { bigint: true });
   } catch {
     return 'closed';
   }
@@ -39,9 +42,9 @@ export function stdinProblem(): 'closed' | 'is a directory' | undefined {
  * purpose and is read as such. Linux says how the descriptor was opened
  * (/proc/self/fdinfo); elsewhere a closed stdin is not told apart.
  */
-function isNullOpenedByNode(st: Stats): boolean {
+function isNullOpenedByNode(st: BigIntStats): boolean {
   try {
-    if (st.rdev !== statSync('/dev/null').rdev) return false;
+    if (st.rdev !== statSync('/dev/null', { bigint: true }).rdev) return false;
     const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/fdinfo/0', 'latin1'));
     // O_ACCMODE is the low two bits; O_RDWR is 2.
     return flags !== null && (parseInt(flags[1], 8) & 3) === 2;

@@ -10,7 +10,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runShell } from '../helpers/cli.js';
-import { cliBin } from '../helpers/paths.js';
+import { cliBin, repoRoot } from '../helpers/paths.js';
 
 const shark = `node ${cliBin}`;
 const capture = 'examples/bookinfo-mix.pcap';
@@ -91,4 +91,25 @@ test('view of a missing file says so at once, before taking the screen (exit 2)'
   const r = await runShell(`cd ${dir} && timeout 30 script -qec "${shark} view /nonexistent.pcap" /dev/null < /dev/null`);
   assert.equal(r.code, 2, r.stdout + r.stderr);
   assert.equal(r.stdout.replace(/\r/g, '').trim(), 'view: /nonexistent.pcap: no such file');
+});
+
+test('checking a piped stdin leaves module resolution alone: a package behind a symlink is still loaded by its real path', async () => {
+  // A plain fstat of a pipe left its mode where fs.realpathSync reads (nodejs/node#51142), and
+  // modules loaded after it were not resolved through symlinks: with a linked node_modules,
+  // `… | shark view` loaded a second React and failed on its first hook.
+  const app = join(dir, 'app');
+  // `first` is a plain folder: resolving it fills the loader's realpath cache with the folders above.
+  await runShell(`mkdir -p ${dir}/store/linked ${app}/node_modules/first && touch ${app}/node_modules/first/index.js ${dir}/store/linked/index.js && ln -sfn ${dir}/store/linked ${app}/node_modules/linked`);
+  const script = [
+    `import { stdinProblem } from ${JSON.stringify(join(repoRoot, 'src', 'input', 'stdin.ts'))};`,
+    `import { isFifo } from ${JSON.stringify(join(repoRoot, 'src', 'input', 'entries.ts'))};`,
+    'import { createRequire } from "node:module";',
+    `const require = createRequire(${JSON.stringify(join(app, 'main.js'))});`,
+    'require.resolve("first");',
+    'const said = [stdinProblem() ?? "fine", isFifo("/dev/stdin")];',
+    'console.log(said.join(" "), require.resolve("linked"));',
+  ].join('\n');
+  const r = await runShell(`echo entries | node --import tsx --input-type=module -e '${script}'`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `fine true ${join(dir, 'store', 'linked', 'index.js')}`);
 });

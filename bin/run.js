@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Entry point: hand argv to oclif; failures are mapped to exit codes by the commands themselves.
+// Entry point: hand argv to oclif; failures are mapped to exit codes by the commands themselves,
+// and those before a command runs by src/cli/main.ts.
 // V8's heap settings (src/cli/heap-flags.ts says which and why), before any bulk allocation.
 import { applyHeapFlags } from '../dist/cli/heap-flags.js';
 
@@ -13,5 +14,6 @@ if (process.argv[2] === 'merge') {
 // oclif checks the Node version against its own "engines" on every start, loading
 // semver (~50 modules, ~30 ms); shark's package.json already requires Node >= 20.
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
-const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+// oclif runs the command; what fails before one runs is reported as the commands report theirs (src/cli/main.ts).
+const { main } = await import('../dist/cli/main.js');
+await main(process.argv.slice(2), import.meta.url);

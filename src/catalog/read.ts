@@ -64,8 +64,10 @@ export async function readInputs(
   opts: ConsumeOptions & { meta?: string },
 ): Promise<ReadResult> {
   const groups = (inputs.length ? inputs : ['-']).map(resolveInput);
-  checkInputs(groups.flatMap((g) => g.files));
+  checkInputs(groups.flatMap((g) => g.files), opts.stdin);
   const metaSnapshot = opts.meta ? loadSnapshot(opts.meta) : undefined;
+  // Entry ids unique across every group's files, as across one group's (EngineOptions.numbering).
+  opts = { ...opts, dissect: { ...opts.dissect, numbering: { seq: 0 } } };
   let badLines = 0;
   for (const g of groups) {
     const snap = g.snapshot ?? metaSnapshot;

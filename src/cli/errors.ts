@@ -61,6 +61,8 @@ export function errnoText(code: string | undefined): string {
     EISDIR: 'is a directory',
     EROFS: 'read-only file system',
     ENAMETOOLONG: 'name too long',
+    EIO: 'input/output error',
+    EFBIG: 'file too large',
     EMFILE: 'too many open files',
     ENFILE: 'too many open files in the system',
   };

@@ -46,6 +46,11 @@ export class CommandRuntime {
   install(): void {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    this.watchStdout();
+  }
+
+  /** Take over stdout's errors: its reader leaving stops the run (exit 0), a failed write is reported once at exit (6). */
+  watchStdout(): void {
     // oclif's own stdout 'error' listener rethrows anything but EPIPE as an
     // uncaught exception (a stack trace for a full disk): replace it.
     process.stdout.removeAllListeners('error');
@@ -85,9 +90,9 @@ export class CommandRuntime {
       return err.exitCode;
     }
     // oclif's own flag/arg parsing errors are usage errors.
-    const e = err as { oclif?: { exit?: number }; message?: string; stack?: string };
+    const e = err as { oclif?: { exit?: number }; message?: string; stack?: string; args?: unknown };
     if (e && e.oclif) {
-      process.stderr.write(`${this.name()}: ${oneLine(e.message)}\n`);
+      process.stderr.write(`${this.name()}: ${missingArgs(e.args) ?? oneLine(e.message)}\n`);
       return ExitCode.USAGE;
     }
     process.stderr.write(`${this.name()}: internal error: ${firstLine(e?.message ?? String(err))} (a bug: run with DEBUG=1 and report it)\n`);
@@ -112,13 +117,26 @@ export class CommandRuntime {
   }
 }
 
-/** oclif's multi-line parse errors ("The following errors occurred: …") as one line. */
+/**
+ * oclif's multi-line parse errors ("The following errors occurred: …") as one
+ * line, without its advice on flags that take several values (a note on
+ * `--decode-as` under every missing argument) and its "see more help" line.
+ */
 function oneLine(s: string | undefined): string {
   const lines = (s ?? '')
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !/^The following errors occurred:?$/.test(l) && !/^See more help with/.test(l));
+    .filter((l) => l && !/^The following errors occurred:?$/.test(l) && !/^See more help with/.test(l) && !/^Note: .* allows? multiple values/.test(l) && !/^Alternatively, you can use "--"/.test(l));
   return lines.join('; ') + ' (see --help)';
+}
+
+/** oclif's "Missing 1 required arg" (a RequiredArgsError: the arguments it lacks) as one line naming them. */
+function missingArgs(args: unknown): string | undefined {
+  if (!Array.isArray(args) || args.length === 0) return undefined;
+  const named = args.filter((a): a is { name: string; description?: string } => typeof a?.name === 'string');
+  if (named.length !== args.length) return undefined;
+  const what = named.map((a) => (a.description ? `${a.name.toUpperCase()} (${a.description})` : a.name.toUpperCase())).join(', ');
+  return `missing argument${named.length === 1 ? '' : 's'} ${what} (see --help)`;
 }
 
 function firstLine(s: string | undefined): string {

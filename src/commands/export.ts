@@ -1,13 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { parseSize } from '../cli/units.js';
-import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
+import { ExitCode, UserError } from '../cli/errors.js';
+import { TextOut } from '../output/text-out.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
@@ -42,24 +40,14 @@ skipped and counted on stderr.`;
 
   protected async execute(): Promise<number> {
     const { flags, argv } = await this.parse(ExportCommand);
-    if (!flags.har) throw new UserError('export: name the format: --har', ExitCode.USAGE);
+    if (!flags.har) throw new UserError('name the format: --har', ExitCode.USAGE);
     const warn = (m: string) => process.stderr.write(`export: ${m}\n`);
     const maxBody = parseSize(flags['max-body'], '--max-body');
-    const out: Writable = flags.output ? createWriteStream(flags.output) : process.stdout;
-    if (flags.output) {
-      out.on('error', () => undefined);
-      await once(out, 'open').catch((err: Error) => {
-        throw new UserError(`${flags.output}: cannot write (${err.message})`, ExitCode.OUTPUT);
-      });
-    } else {
-      out.on('error', (err) => isEpipe(err) && this.outputClosed());
-    }
+    const out = await TextOut.open(flags.output, () => this.outputClosed());
     const opts = { maxBody, creatorVersion: this.config.version };
     let written = 0;
     let skipped = 0;
-    const write = async (s: string) => {
-      if (!out.write(s)) await once(out, 'drain');
-    };
+    const write = (s: string) => out.write(s);
     // The head waits for the first entry (or the end): an input that cannot
     // be opened is then one line on stderr, with no half document on stdout.
     let started = false;
@@ -102,10 +90,7 @@ skipped and counted on stderr.`;
     // Always a whole document, also after damage or Ctrl-C: what was read is valid HAR.
     await start();
     await write(HAR_TAIL);
-    if (flags.output) {
-      out.end();
-      await once(out, 'finish');
-    }
+    await out.end();
     if (skipped) warn(`${written} HTTP calls written; ${skipped} entries of other protocols (or without a request or a valid time) skipped`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;

@@ -11,6 +11,7 @@ import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.
 import { record, recordSummary, type RecordSource } from '../record/recorder.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
+import { stdinProblem } from '../input/stdin.js';
 
 export default class Record extends SharkCommand {
   static override description = `Record traffic for cron: bounded, rotated, checksummed, never half-written.
@@ -73,6 +74,9 @@ INCOMPLETE marker; the next run completes it. One run per name at a time
     if (interfaces.length === 0 && process.stdin.isTTY) {
       throw new UserError('nothing to record: give -i IFACE, or pipe a capture or entries into stdin', ExitCode.USAGE);
     }
+    // A directory or a closed stdin would be recorded as an empty recording.
+    const stdinWrong = interfaces.length === 0 ? stdinProblem() : undefined;
+    if (stdinWrong) throw new UserError(`<stdin>: ${stdinWrong}${stdinWrong === 'closed' ? ': give -i IFACE, or pipe a capture or entries into stdin' : ''}`, ExitCode.USAGE);
     if (interfaces.length === 0 && (flags.filter || flags.snaplen)) {
       throw new UserError('-f and --snaplen need -i (stdin is recorded as it comes)', ExitCode.USAGE);
     }

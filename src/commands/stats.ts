@@ -10,6 +10,7 @@ import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
 import { LiveView, parseDuration } from '../stats/live.js';
 import { MAX_NAMED_IPS } from '../stats/names.js';
+import { noValueWarning } from '../stats/group-by.js';
 import { loadRules } from '../stats/rules.js';
 import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
@@ -113,6 +114,8 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     if (live) live.finish();
     else process.stdout.write(render());
     // Names are bounded (names.ts): rows past the bound show addresses, and say so.
+    const noValue = noValueWarning(flags.by, stats.count, stats.valueless);
+    if (noValue) warn(noValue);
     if (stats.names.dropped > 0) warn(`the name book was full (${MAX_NAMED_IPS} addresses): ${stats.names.dropped} name(s) not kept, those rows show addresses`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;

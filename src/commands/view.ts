@@ -6,6 +6,7 @@ import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { consumerWorkerSpec, workersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { useColour, type ColourMode } from '../output/formats/colour.js';
+import { checkInputs } from '../input/entries.js';
 
 export default class View extends SharkCommand {
   static override summary = 'Browse calls in the terminal: a list, a detail pane and a KFL filter box';
@@ -40,6 +41,8 @@ are let go, and counted). q quits.`;
     const warn = (m: string) => process.stderr.write(`view: ${m}\n`);
     const { runView } = await import('../view/run-view.js');
     const inputs = inputsFrom(flags, argv);
+    // A missing or unreadable input (or no stdin) is said before the screen is taken, not after `q`.
+    checkInputs(inputs.length === 0 ? ['-'] : inputs);
     return runView({
       inputs,
       colour: useColour(flags.color as ColourMode, process.stdout.isTTY === true),

@@ -70,6 +70,17 @@ export interface EngineOptions extends DissectOptions {
    * engine then hands on what this returned (its `timestamp` orders it).
    */
   hold?: (e: Entry) => Held;
+  /**
+   * Where entry ids' sequence numbers come from: one counter shared by the
+   * engines of one run's inputs (one engine per file), so ids stay unique
+   * across them (frames restart at 1 in every file). Default: this engine's own.
+   */
+  numbering?: EntryNumbering;
+}
+
+/** The last sequence number given to an entry id (`<frame>-<seq>`). */
+export interface EntryNumbering {
+  seq: number;
 }
 
 /** What `hold` returns: anything with the entry's timestamp (and `line`: a serialised entry, weighed by its length). */
@@ -172,7 +183,7 @@ export class DissectionEngine {
    */
   private horizon = Infinity;
   private maxTime = -Infinity;
-  private entrySeq = 0;
+  private readonly numbering: EntryNumbering;
   packets = 0;
   /**
    * A parallel worker's engine (src/dissect/parallel/): the dispatcher, who
@@ -189,6 +200,7 @@ export class DissectionEngine {
   constructor(options: Partial<EngineOptions> & { external?: boolean }, onEntry: (e: Entry) => void) {
     this.options = { ...defaultEngineOptions, ...options };
     this.external = options.external === true;
+    this.numbering = options.numbering ?? { seq: 0 };
     this.budget = new MemoryBudget(this.options.memoryBudget);
     this.reorderMeter = new Meter(this.budget);
     this.fragMeter = new Meter(this.budget);
@@ -874,7 +886,7 @@ export class DissectionEngine {
     const elapsed = call.responseTime !== undefined && call.response ? Math.max(0, call.responseTime - requestTime) : 0;
     const frame = call.requestFrame ?? ctx.frame;
     const entry: Entry = {
-      id: `${frame}-${++this.entrySeq}`,
+      id: `${frame}-${++this.numbering.seq}`,
       timestamp: requestTime,
       protocol: call.protocol,
       transport: ctx.transport,

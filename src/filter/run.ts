@@ -180,7 +180,9 @@ type Batch =
  */
 async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, binary: boolean, onWorkers: FilterWire | undefined): AsyncGenerator<Batch> {
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
-  checkInputs(list);
+  checkInputs(list, opts.stdin);
+  // Entry ids unique across the inputs (EngineOptions.numbering).
+  const dissect = { ...opts.dissect, numbering: { seq: 0 } };
   for (const path of list) {
     if (opts.signal?.aborted) return;
     const stream = openInput(path, opts.stdin);
@@ -206,7 +208,7 @@ async function* entryBatches(opts: RunFilterOptions, warn: (m: string) => void, 
         for await (const lines of readRawLines(iterable, name, readOpts)) yield { kind: 'lines', lines, source: name, readOpts, binary };
       } else {
         const { dissectStream } = await import('../input/dissect-stream.js');
-        const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect: opts.dissect, workers: opts.workers, parallel: opts.parallel };
+        const sourceOpts: EntrySourceOptions = { strict: opts.strict, signal: opts.signal, onWarning: warn, dissect, workers: opts.workers, parallel: opts.parallel };
         for await (const entries of dissectStream(head, iterable, name, sourceOpts)) yield { kind: 'entries', entries };
       }
     } catch (err) {

@@ -3,7 +3,7 @@
 // on abort, or when the reader of stdout goes away.
 
 import type { Entry } from '../model/entry.js';
-import type { EngineOptions } from '../dissect/engine.js';
+import type { EngineOptions, EntryNumbering } from '../dissect/engine.js';
 import { PacketSummarizer } from '../dissect/packet-summary.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { JsonBytes } from '../output/json-bytes.js';
@@ -47,15 +47,17 @@ export interface DissectRunResult {
 
 export async function runDissect(opts: DissectRunOptions): Promise<DissectRunResult> {
   if (opts.packets) return runPackets(opts);
-  if ((opts.workers ?? 1) > 1 && opts.parallel) return runParallel(opts);
-  return runSingle(opts);
+  // One sequence for the ids of every input: unique in the run, and a lone file's as they were.
+  const numbering: EntryNumbering = { seq: 0 };
+  if ((opts.workers ?? 1) > 1 && opts.parallel) return runParallel(opts, numbering);
+  return runSingle({ ...opts, numbering });
 }
 
 /**
  * Captures on worker threads, input by input; anything else (entries) as
  * always. Output and counters are the single thread's (pool.ts says how).
  */
-async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
+async function runParallel(opts: DissectRunOptions, numbering: EntryNumbering): Promise<DissectRunResult> {
   const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
   const limit = opts.count ?? Infinity;
   const list = opts.inputs.length === 0 ? ['-'] : opts.inputs;
@@ -77,7 +79,7 @@ async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
       if (kind !== 'pcap' && kind !== 'pcapng') {
         // Entries (or garbage, or nothing): the one-thread path says what it says.
         const again = Readable.from(chain(head, rest));
-        add(await runSingle({ ...opts, inputs: ['-'], count: limit - result.entries, stdin: path === '-' ? again : undefined, reopen: path === '-' ? undefined : path }));
+        add(await runSingle({ ...opts, inputs: ['-'], count: limit - result.entries, stdin: path === '-' ? again : undefined, reopen: path === '-' ? undefined : path, numbering }));
         stream.destroy();
         continue;
       }
@@ -94,6 +96,7 @@ async function runParallel(opts: DissectRunOptions): Promise<DissectRunResult> {
             for (const t of opts.transforms ?? []) t(PLACEHOLDER);
           },
           pool,
+          numbering,
         });
         add(r);
       } finally {
@@ -119,11 +122,12 @@ async function* chain(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator
   }
 }
 
-async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: string }): Promise<DissectRunResult> {
+async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: string; numbering: EntryNumbering }): Promise<DissectRunResult> {
   const result: DissectRunResult = { entries: 0, packets: 0, counters: {} };
   const limit = opts.count ?? Infinity;
   const engineOptions: Partial<EngineOptions> & { engineRef?: unknown } = {
     ...opts.engine,
+    numbering: opts.numbering,
   };
   const engines: { packets: number; summary(): Record<string, number> }[] = [];
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);

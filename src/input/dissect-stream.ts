@@ -32,7 +32,8 @@ export async function* dissectStream(
       : fields
         ? { ...opts.parallel, project: specToWire(fields) }
         : opts.parallel;
-    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}), onAggregate: aggregate?.into });
+    const numbering = (opts.dissect as Partial<EngineOptions> | undefined)?.numbering;
+    yield* parallelEntries(head, rest, name, { workers: opts.workers as number, spec, signal: opts.signal, onWarning: opts.onWarning ?? (() => {}), onAggregate: aggregate?.into, numbering });
     return;
   }
   const engine = opts.dissect as Partial<EngineOptions> | undefined;

@@ -6,7 +6,7 @@
 import { accessSync, constants as fsConstants, createReadStream, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { UserError, ExitCode, InputError } from '../cli/errors.js';
+import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { readNdjson } from '../ndjson/read.js';
 import { readProjectedNdjson } from '../ndjson/read-projected.js';
@@ -19,6 +19,8 @@ import { specToWire } from '../ndjson/project-object.js';
 import { growYoungGeneration } from '../cli/heap-flags.js';
 import { STOPPED, unlessStopped } from './unless-stopped.js';
 import { compressionOf, decompressed } from './compressed.js';
+import { inputReadError, namedReadErrors } from './read-error.js';
+import { checkStdin } from './stdin.js';
 
 /** Entries after which reading them is long enough to give this thread a larger young generation (heap-flags.ts). */
 const GROW_AFTER_ENTRIES = 10_000;
@@ -63,9 +65,12 @@ export function inputName(path: string): string {
   return path === '-' ? '<stdin>' : path;
 }
 
-/** Open a file or stdin as a readable stream; missing files are user errors. */
+/** Open a file or stdin as a readable stream; missing files, and a stdin that is a terminal, a directory or closed, are user errors. */
 export function openInput(path: string, stdin: Readable = process.stdin): Readable {
-  if (path === '-') return stdin;
+  if (path === '-') {
+    checkStdin(stdin);
+    return stdin;
+  }
   if (isFifo(path)) return openFifo(path);
   const s = createReadStream(path, { highWaterMark: 1 << 20 });
   return s;
@@ -74,7 +79,8 @@ export function openInput(path: string, stdin: Readable = process.stdin): Readab
 /** Whether `path` names a pipe (read as a stream, never with blocking file reads). */
 export function isFifo(path: string): boolean {
   try {
-    return statSync(path).isFIFO();
+    // bigint: a plain stat of a pipe misleads fs.realpathSync, and the modules loaded after it (stdin.ts).
+    return statSync(path, { bigint: true }).isFIFO();
   } catch {
     return false; // the open reports it
   }
@@ -102,24 +108,15 @@ function openFifo(path: string): Readable {
  * run waiting for `tcpdump -w fifo` to start.
  */
 export async function sniff(stream: Readable, name?: string, signal?: AbortSignal, inCompressed = false): Promise<{ head: Buffer; rest: AsyncIterator<Buffer> }> {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  try {
-    const first = signal ? await unlessStopped(it.next(), signal) : await it.next();
-    if (first === STOPPED) return { head: Buffer.alloc(0), rest: it };
-    const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-    // A compressed file is read decompressed (one level: a .gz inside a .gz is not a capture).
-    const compression = inCompressed ? undefined : compressionOf(head);
-    if (compression) return await sniff(decompressed(compression, head, it, name ?? '<input>'), name, signal, true);
-    return { head: withoutBom(head), rest: it };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    // A read error (EISDIR) carries no path, unlike an open error (ENOENT).
-    const path = e.path ?? name ?? '<input>';
-    if (e.code === 'ENOENT') throw new UserError(`${path}: no such file`, ExitCode.USAGE);
-    if (e.code === 'EACCES') throw new UserError(`${path}: permission denied`, ExitCode.USAGE);
-    if (e.code === 'EISDIR') throw new UserError(`${path}: is a directory`, ExitCode.USAGE);
-    throw err;
-  }
+  // A read error, now or later, is one line naming the input (read-error.ts), not a bug.
+  const it = inCompressed ? (stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>) : namedReadErrors(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, name ?? '<input>');
+  const first = signal ? await unlessStopped(it.next(), signal) : await it.next();
+  if (first === STOPPED) return { head: Buffer.alloc(0), rest: it };
+  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
+  // A compressed file is read decompressed (one level: a .gz inside a .gz is not a capture).
+  const compression = inCompressed ? undefined : compressionOf(head);
+  if (compression) return await sniff(decompressed(compression, head, it, name ?? '<input>'), name, signal, true);
+  return { head: withoutBom(head), rest: it };
 }
 
 /**
@@ -134,18 +131,19 @@ export function withoutBom(head: Buffer): Buffer {
 /**
  * Every named input must exist and be readable before the first is read, as
  * mergecap checks: `shark dissect a.pcap typo.pcap` is a usage error (exit 2)
- * before any output, not a's entries followed by one. Stdin ('-') is not checked.
+ * before any output, not a's entries followed by one. Stdin ('-') must not be a
+ * terminal, a directory or closed (stdin.ts).
  */
-export function checkInputs(paths: string[]): void {
+export function checkInputs(paths: string[], stdin: Readable = process.stdin): void {
   for (const path of paths) {
-    if (path === '-') continue;
+    if (path === '-') {
+      checkStdin(stdin);
+      continue;
+    }
     try {
       accessSync(path, fsConstants.R_OK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`${path}: no such file`, ExitCode.USAGE);
-      if (code === 'EACCES') throw new UserError(`${path}: permission denied`, ExitCode.USAGE);
-      throw err;
+      throw inputReadError(err, path, 0);
     }
   }
 }
@@ -180,11 +178,9 @@ function iterable(it: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
 /** Entries from every input in turn, in batches. */
 export async function* readEntries(inputs: string[], opts: EntrySourceOptions = {}): AsyncGenerator<Entry[]> {
   const list = inputs.length === 0 ? ['-'] : inputs;
-  const stdin = opts.stdin ?? process.stdin;
-  if (list.includes('-') && (stdin as { isTTY?: boolean }).isTTY) {
-    throw new UserError('no input: give a file, or pipe a capture or entries into stdin', ExitCode.USAGE);
-  }
-  checkInputs(list);
+  checkInputs(list, opts.stdin ?? process.stdin);
+  // Entry ids are unique across the inputs (EngineOptions.numbering), unless the caller shares a sequence wider still.
+  opts = { ...opts, dissect: { ...opts.dissect, numbering: opts.dissect?.numbering ?? { seq: 0 } } };
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   for (const path of list) {
     if (opts.signal?.aborted) return;

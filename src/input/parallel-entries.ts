@@ -10,6 +10,7 @@ import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { LineOut } from '../dissect/parallel/pool.js';
 import { dissectionNotes } from './dissect-summary.js';
 import type { StatsWire } from '../stats/aggregate.js';
+import type { EntryNumbering } from '../dissect/engine.js';
 
 /** Entries per batch handed to the consumer (a one-thread batch is of the same order). */
 const BATCH = 1024;
@@ -23,6 +24,8 @@ export interface ParallelEntriesOptions {
   onWarning: (message: string) => void;
   /** With `spec.aggregate`: each worker's table, at the end (no entries are yielded then). */
   onAggregate?: (table: StatsWire) => void;
+  /** Entry ids' sequence, shared with the run's other inputs (EngineOptions.numbering). */
+  numbering?: EntryNumbering;
 }
 
 export async function* parallelEntries(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: ParallelEntriesOptions): AsyncGenerator<Entry[]> {
@@ -62,6 +65,7 @@ export async function* parallelEntries(head: Buffer, rest: AsyncIterable<Buffer>
     limit: Infinity,
     signal: opts.signal ?? new AbortController().signal,
     onWarning: opts.onWarning,
+    numbering: opts.numbering,
     // The one-thread path's notes (dissect-stream.ts), from the workers' counters.
     onTotals: (r) => {
       // Aggregated on the workers: the entries counted there were never written here.

@@ -11,6 +11,8 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { FileSource, RecordCursor, StreamSource } from '../capture/record-cursor.js';
 import { detectKind, inputName, isFifo, openInput, sniff, withoutBom, type InputKind } from '../input/entries.js';
 import { compressionOf } from '../input/compressed.js';
+import { inputReadError } from '../input/read-error.js';
+import { checkStdin } from '../input/stdin.js';
 
 /** Bytes read to tell the format (NDJSON may open with whitespace). */
 const SNIFF_BYTES = 64 * 1024;
@@ -35,7 +37,10 @@ export async function openMergeInputs(paths: string[], signal?: AbortSignal, std
   const opened: MergeInput[] = [];
   try {
     for (const path of paths) {
-      if (path === '-') opened.push(await openStream(stdin, path, signal));
+      if (path === '-') {
+        checkStdin(stdin);
+        opened.push(await openStream(stdin, path, signal));
+      }
       else if (isFifo(path)) opened.push(await openStream(openInput(path), path, signal));
       else opened.push(openFile(path) ?? (await openStream(openInput(path), path, signal)));
     }
@@ -99,9 +104,6 @@ function openFile(path: string): MergeInput | undefined {
 /** The same one-line messages as the streaming inputs of the other commands. */
 function openError(err: unknown, path: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return new UserError(`${path}: no such file`, ExitCode.USAGE);
-  if (code === 'EACCES') return new UserError(`${path}: permission denied`, ExitCode.USAGE);
-  if (code === 'EISDIR') return new UserError(`${path}: is a directory`, ExitCode.USAGE);
   // Every input stays open for the k-way merge: more inputs than descriptors is a usage limit, said as such.
   if (code === 'EMFILE' || code === 'ENFILE') {
     return new UserError(
@@ -109,5 +111,6 @@ function openError(err: unknown, path: string): unknown {
       ExitCode.USAGE,
     );
   }
-  return err;
+  // Nothing was read yet: a failing read (EIO) is at byte 0.
+  return inputReadError(err, path, 0);
 }

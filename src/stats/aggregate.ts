@@ -110,9 +110,11 @@ export class StatsAggregator {
   private first = Infinity;
   private last = -Infinity;
   private readonly keyOf: KeyOf;
+  /** Entries a JSONata `--by` gave no value (grouped as "(none)"). */
+  valueless = 0;
 
   constructor(readonly by: string = 'protocol') {
-    this.keyOf = groupKey(by);
+    this.keyOf = groupKey(by, () => this.valueless++);
   }
 
   async addBatch(batch: Entry[]): Promise<void> {

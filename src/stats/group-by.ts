@@ -110,8 +110,8 @@ export function statusOf(e: Entry): string {
   return `${protocolOf(e)} ${status}`;
 }
 
-/** Compile `--by` into a key function (JSONata for anything not built in). */
-export function groupKey(by: string): KeyOf {
+/** Compile `--by` into a key function (JSONata for anything not built in); `onNoValue` is told of each entry JSONata gave no value. */
+export function groupKey(by: string, onNoValue?: () => void): KeyOf {
   switch (by) {
     case 'protocol':
       return protocolOf;
@@ -126,11 +126,11 @@ export function groupKey(by: string): KeyOf {
     case 'status':
       return statusOf;
     default:
-      return jsonataKey(by);
+      return jsonataKey(by, onNoValue);
   }
 }
 
-function jsonataKey(expr: string): KeyOf {
+function jsonataKey(expr: string, onNoValue?: () => void): KeyOf {
   let evaluate: GuardedEvaluate;
   try {
     // Limits as for `filter --jsonata` (time, depth, RE2 regexes): a rules author's expression may never end.
@@ -141,7 +141,44 @@ function jsonataKey(expr: string): KeyOf {
   }
   return async (e) => {
     const v = await evaluate(e);
-    if (v === undefined || v === null || v === LIMIT_HIT) return NONE;
+    if (v === LIMIT_HIT) return NONE;
+    if (v === undefined || v === null) {
+      onNoValue?.();
+      return NONE;
+    }
     return typeof v === 'string' ? v : JSON.stringify(v);
   };
+}
+
+/**
+ * The warning for a JSONata `--by` that gave not one of `entries` a value: a
+ * misspelt grouping (`services`, `Service`) or field reads as JSONata, and
+ * the table would be a single "(none)" row with nothing said.
+ */
+export function noValueWarning(by: string, entries: number, valueless: number): string | undefined {
+  if (entries === 0 || valueless < entries) return undefined;
+  const near = nearestGrouping(by);
+  const why = near ? `did you mean --by ${near}?` : `not one of ${BUILTIN_GROUPINGS.join('|')}, so read as JSONata over each entry`;
+  return `--by ${by}: no entry has a value for it, so all ${entries} are in one "${NONE}" row (${why})`;
+}
+
+/** The built-in grouping `by` is a slip of (case, a plural, a letter or two), if any. */
+function nearestGrouping(by: string): string | undefined {
+  const b = by.trim().toLowerCase();
+  for (const g of BUILTIN_GROUPINGS) {
+    if (b === g || b === `${g}s` || editDistance(b, g) <= (g.length < 5 ? 1 : 2)) return g;
+  }
+  return undefined;
+}
+
+/** Levenshtein distance (short words only: two rows). */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }

@@ -280,3 +280,22 @@ test('past the name book\'s bound, stats says so on stderr (rows show addresses)
   assert.match(r.stderr, /^stats: the name book was full \(50000 addresses\): 5 name\(s\) not kept, those rows show addresses$/m);
   assert.match(r.stdout, /│ http\s+│\s+50005 │/);
 });
+
+test('a --by that gives no entry a value (a misspelt grouping or field) warns on stderr and names the grouping it is close to', () => {
+  for (const [by, hint] of [
+    ['services', 'did you mean --by service?'],
+    ['Service', 'did you mean --by service?'],
+    ['request.nosuchfield', 'not one of protocol|service|endpoint|namespace|pod|status, so read as JSONata over each entry'],
+  ]) {
+    const r = shark(['stats', '--by', by, '--format', 'json', fixture]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).rows.map((row: any) => row.name), ['(none)']);
+    assert.equal(r.stderr, `stats: --by ${by}: no entry has a value for it, so all 183 are in one "(none)" row (${hint})\n`);
+  }
+  // A field some entries have, and a built-in grouping: no warning.
+  for (const by of ['request.method', 'protocol']) {
+    const r = shark(['stats', '--by', by, fixture]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', by);
+  }
+});

@@ -20,7 +20,7 @@ import type { PacketBatch } from '../../model/packet-batch.js';
 import { FragmentReassembler } from '../decode/fragments.js';
 import type { IpPacket } from '../decode/ip.js';
 import { ReorderBuffer } from '../reorder.js';
-import { CUT_BY_SNAPLEN, defaultEngineOptions } from '../engine.js';
+import { CUT_BY_SNAPLEN, defaultEngineOptions, type EntryNumbering } from '../engine.js';
 import { earliest, horizons, inOrder, laterMinimum, LOOKAHEAD_WAIT_MS, settle, SLICE, TICK, within } from '../dissect-packets.js';
 import { workerShare } from '../memory-budget.js';
 import { openCapture } from '../../capture/reader.js';
@@ -91,6 +91,8 @@ export interface ParallelOptions {
   onTotals?: (result: ParallelResult) => void;
   /** Workers to use (and keep: a pool serves one run after another); default: started for this run and ended after it. */
   pool?: WorkerPool;
+  /** Entry ids' sequence, shared with the run's other inputs (EngineOptions.numbering); default: this input's own. */
+  numbering?: EntryNumbering;
 }
 
 export interface ParallelResult {
@@ -277,7 +279,7 @@ class ParallelRun implements PoolRun {
   private releases: Release[] = [];
   /** Per TICK/RELEASE position g: how many workers answered, their lowest pending request time, their flows. */
   private readonly lows = new Map<number, { n: number; low: number; flows: number }>();
-  private seq = 0;
+  private readonly numbering: EntryNumbering;
   private entries = 0;
   private stopped = false;
   private sinkWait: Promise<void> | undefined;
@@ -292,6 +294,7 @@ class ParallelRun implements PoolRun {
     pool: WorkerPool,
   ) {
     this.links = pool.links;
+    this.numbering = opts.numbering ?? { seq: 0 };
     pool.run = this;
     for (const l of this.links) l.reset();
     this.balancer = new FlowBalancer(this.links.length, flowIdleMs(opts.spec.engine));
@@ -634,7 +637,7 @@ class ParallelRun implements PoolRun {
     // A copy: a line held for ordering must not keep its worker's whole batch alive.
     const rest = Buffer.allocUnsafe(p.end - p.start);
     p.bytes.copy(rest, 0, p.start, p.end);
-    const held: Held = { timestamp: k[p.at + 4], frame: k[p.at + 5], seq: ++this.seq, rest };
+    const held: Held = { timestamp: k[p.at + 4], frame: k[p.at + 5], seq: ++this.numbering.seq, rest };
     this.reorder.add(held as unknown as Entry);
   }
 

@@ -100,7 +100,10 @@ type Found = Omit<Change, 'service' | 'protocol' | 'endpoint'>;
 
 /** Is this status an error of its protocol? */
 export function isErrorStatus(protocol: string, status: string): boolean {
-  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql')) return Number(status) >= 400;
+  const http = protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql';
+  if (/^\d{3}$/.test(status) && http) return Number(status) >= 400;
+  // An HTTP status the capture lost is unknown, not a new error.
+  if (status === '?' && http) return false;
   return !['OK', '0', 'NOERROR', 'no request'].includes(status);
 }
 

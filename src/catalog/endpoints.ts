@@ -152,7 +152,8 @@ export function statusOf(e: Entry): string {
     case 'http2':
     case 'http3':
     case 'graphql':
-      return r.status !== undefined ? String(r.status) : '?';
+      // null: the capture lost it (the response head went with a gap).
+      return r.status !== undefined && r.status !== null ? String(r.status) : '?';
     case 'grpc':
       return String(r.grpcStatusName ?? r.grpcStatus ?? '?');
     case 'dns':

@@ -552,6 +552,10 @@ export class DissectionEngine {
 
   private startFallback(conn: TcpConnection): void {
     conn.start(createTcpFallback(conn.ctx, () => conn.totals), 'tcp');
+    // Bytes lost while no parser was attached are still the flow's: its entry reports them.
+    const lost = conn.lostUnparsed;
+    conn.lostUnparsed = undefined;
+    if (lost) for (const side of [0, 1]) if (lost[side] > 0) (conn.parser as TcpStreamParser).onGap(conn.dir(side), lost[side]);
   }
 
   private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
@@ -573,6 +577,9 @@ export class DissectionEngine {
       // A lite connection's halves would hold only the SYN: nothing to flush.
       conn.halves[0].flush();
       conn.halves[1].flush();
+      // What the client's bytes lost first: a response read before its cut request would find no request.
+      conn.halves[conn.clientSide].gapToFin();
+      conn.halves[1 - conn.clientSide].gapToFin();
     }
     if (!conn.parser) this.startFallback(conn);
     (conn.parser as TcpStreamParser).onEnd(reason);

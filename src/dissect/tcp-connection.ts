@@ -91,6 +91,8 @@ export class TcpConnection {
   closing = false;
   /** Sequence number of the client's SYN, to tell a retransmitted SYN from port reuse. */
   synSeq: number | undefined;
+  /** Bytes lost per side before any parser was attached (made at the first such gap): the fallback entry reports them. */
+  lostUnparsed: [number, number] | undefined;
 
   constructor(
     readonly key: string,
@@ -221,6 +223,7 @@ export class TcpConnection {
       this.parser.onGap(this.dir(side), length);
       return;
     }
+    (this.lostUnparsed ??= [0, 0])[side] += length;
     // Bytes before a hole cannot be parsed reliably: start probing afresh after it.
     this.pending = this.pending.filter((c) => c.side !== side);
     this.meter.add(-this.pendingBytes[side]);
@@ -245,6 +248,7 @@ export class TcpConnection {
     this.pending = NO_PENDING;
     this.pendingBytes = NO_PENDING_BYTES;
     this.rejected = NO_REJECTED;
+    this.lostUnparsed = undefined;
   }
 
   /** Attach the chosen parser and replay what arrived while probing. */

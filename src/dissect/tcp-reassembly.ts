@@ -89,6 +89,24 @@ export class HalfStream {
     this.checkFin();
   }
 
+  /**
+   * End of connection or capture, after flush: bytes between what was
+   * delivered and the FIN were sent but never captured (the segments that
+   * carried them were lost, or a snap length cut them off): a gap, so a
+   * connection whose data the capture missed says so rather than looking
+   * empty or complete. The FIN's sequence number says where the stream ended.
+   */
+  gapToFin(): void {
+    if (this.finSeq === undefined || this.nextSeq === undefined || this.ooo.length > 0) return;
+    const hole = seqDiff(this.finSeq, this.nextSeq);
+    if (hole <= 0) return;
+    this.counters.gaps++;
+    this.counters.gapBytes += hole;
+    this.sink.gap(hole);
+    this.nextSeq = this.finSeq;
+    this.checkFin();
+  }
+
   private insert(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number): void {
     const next = this.nextSeq as number;
     const rel = seqDiff(seq, next);

@@ -152,20 +152,21 @@ function k1Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
   }
   const cmp = ORDER[op as keyof typeof ORDER];
   if (!cmp) throw new FilterSyntaxError(`operator '${op}' is not KFL1`, n.col);
+  // null has no order (an HTTP status the capture lost is null): unknown, as a missing field, not 0.
   if (n.right.kind === 'literal' && typeof n.right.value === 'number') {
     const lit = n.right.value;
     return (e) => {
       const v = l(e);
-      if (v === MISSING) return MISSING;
+      if (v === MISSING || v === null) return MISSING;
       return cmp(typeof v === 'number' ? v : kfl1Number(v), lit);
     };
   }
   const r = k1(n.right, ctx);
   return (e) => {
     const a = l(e);
-    if (a === MISSING) return MISSING;
+    if (a === MISSING || a === null) return MISSING;
     const b = r(e);
-    if (b === MISSING) return MISSING;
+    if (b === MISSING || b === null) return MISSING;
     return cmp(kfl1Number(a), kfl1Number(b));
   };
 }

@@ -10,7 +10,7 @@
 // ones the byte projection (ndjson-projected.ts) yields: a consumer reading a
 // few fields gets those few checked, with the same message.
 
-type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'object|null' | 'array';
+type Kind = 'string' | 'number' | 'integer' | 'integer|null' | 'boolean' | 'object' | 'object|null' | 'array';
 /** Field name → kind, without a prototype: a key "constructor" or "__proto__" in an entry finds nothing. */
 type Kinds = Record<string, Kind | undefined>;
 
@@ -56,7 +56,8 @@ const TOP = kinds({
 
 /** Per protocol, the request/response fields the schema types (its allOf/if/then). */
 const BY_PROTOCOL: Record<string, { request: Kinds; response: Kinds }> = {
-  http: { request: kinds({ method: 'string', path: 'string', url: 'string', headers: 'object' }), response: kinds({ status: 'integer', headers: 'object' }) },
+  // status null: unknown (the response head was lost with a gap, or its status line is malformed).
+  http: { request: kinds({ method: 'string', path: 'string', url: 'string', headers: 'object' }), response: kinds({ status: 'integer|null', headers: 'object' }) },
   // rcode: shark writes the number, entries from Kubeshark-style tools the name ("NOERROR"); both are read.
   dns: { request: kinds({ questions: 'array' }), response: kinds({ answers: 'array' }) },
   redis: { request: kinds({ command: 'string' }), response: kinds({ type: 'string' }) },
@@ -93,6 +94,8 @@ function fits(v: unknown, kind: Kind): boolean {
       return typeof v === 'number';
     case 'integer':
       return typeof v === 'number' && Number.isInteger(v);
+    case 'integer|null':
+      return v === null || (typeof v === 'number' && Number.isInteger(v));
     case 'boolean':
       return typeof v === 'boolean';
     case 'object':
@@ -108,6 +111,7 @@ const EXPECTED: Record<Kind, string> = {
   string: 'a string',
   number: 'a number',
   integer: 'an integer',
+  'integer|null': 'an integer or null',
   boolean: 'true or false',
   object: 'an object',
   'object|null': 'an object or null',

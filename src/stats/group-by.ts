@@ -103,6 +103,8 @@ export function statusOf(e: Entry): string {
   if (!res) status = isOneWay(e) ? 'one-way' : 'unanswered';
   else if (typeof res.grpcStatusName === 'string') status = res.grpcStatusName;
   else if (typeof res.rcodeName === 'string') status = res.rcodeName;
+  // null: an HTTP status the capture lost (the response head went with a gap): unknown, not 0.
+  else if (res.status === null) status = '?';
   else if (res.status !== undefined) status = String(res.status);
   else if (res.statusCode !== undefined) status = String(res.statusCode);
   else if (res.rcode !== undefined) status = String(res.rcode);

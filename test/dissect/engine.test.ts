@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { repoRoot, sharedCaptures, sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
-import { udpPacket } from '../helpers/pcap-wire.js';
+import { ipv4Packet, udpPacket } from '../helpers/pcap-wire.js';
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import type { Entry } from '../../src/model/entry.js';
+import { LinkType } from '../../src/model/packet.js';
 
 const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -127,4 +128,43 @@ test('a DNS conversation ends at the reply that leaves nothing pending, and the 
       ['A a.example → 198.18.0.9', 1, []],
     ],
   );
+});
+
+test('a TCP connection whose only data the capture lost: its entry says so (gap) and how many bytes each way, from the FINs', () => {
+  // As in a lossy capture of lab traffic: the handshake, ACKs and FINs seen, the 114-byte request and 339-byte answer not.
+  const out: Entry[] = [];
+  const engine = new DissectionEngine({}, (e) => out.push(e as Entry));
+  const seq: Record<1 | 2, number> = { 1: 1000, 2: 5000 };
+  let frame = 0;
+  const send = (from: 1 | 2, flags: number, len = 0): void => {
+    const to = from === 1 ? 2 : 1;
+    const b = ipv4Packet(from, 6, from === 1 ? 40000 : 7777, from === 1 ? 7777 : 40000, 20, Buffer.alloc(0));
+    b.writeUInt32BE(seq[from], 24);
+    b.writeUInt32BE(seq[to], 28);
+    b[32] = 0x50;
+    b[33] = flags;
+    engine.push({ tsSec: 1_700_000_000, tsNsec: ++frame * 1000, linkType: LinkType.RAW, data: b, origLen: b.length, interfaceId: 0, frame });
+    seq[from] += len;
+  };
+  const [FIN, SYN, ACK] = [0x01, 0x02, 0x10];
+  send(1, SYN, 1);
+  send(2, SYN | ACK, 1);
+  send(1, ACK);
+  seq[1] += 114; // the request, lost
+  send(2, ACK);
+  seq[2] += 339; // the answer, lost
+  send(1, ACK);
+  send(2, FIN | ACK, 1);
+  send(1, FIN | ACK, 1);
+  send(2, ACK);
+  engine.finish();
+  assert.equal(out.length, 1);
+  const e = out[0];
+  assert.equal(e.protocol, 'tcp');
+  assert.deepEqual(e.warnings, ['gap']);
+  assert.equal(e.request!.lostBytes, 114);
+  assert.equal(e.response!.lostBytes, 339);
+  assert.equal(e.requestSize, 0);
+  assert.equal(e.summary, 'TCP 0 B → 0 B (453 B lost)');
+  assert.equal(engine.summary()['tcp.gap_bytes'], 453);
 });

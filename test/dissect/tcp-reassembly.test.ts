@@ -82,3 +82,23 @@ test('mid-stream start (no SYN) begins at the first segment seen', () => {
   assert.equal(s.text(), 'GET / HTTP/1.1\r\n\r\n');
   assert.equal(s.half.finished, true);
 });
+
+test('bytes before a FIN that the capture never saw are a gap at the end (the FIN says where the stream ended)', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(1, false, false, b('GET /ratings/1 HTTP/1.0\r\nHos')); // what a snap length kept
+  s.half.segment(115, false, true, b('')); // the FIN: 114 bytes were sent
+  assert.deepEqual(s.out, ['GET /ratings/1 HTTP/1.0\r\nHos']);
+  assert.equal(s.half.finished, false);
+  s.half.flush();
+  s.half.gapToFin();
+  assert.deepEqual(s.out.slice(1), [86]);
+  assert.equal(s.counters.gapBytes, 86);
+  assert.equal(s.half.finished, true);
+  // Nothing more to report when the stream was whole.
+  const whole = stream();
+  whole.half.segment(0, true, false, b(''));
+  whole.half.segment(1, false, true, b('abc'));
+  whole.half.gapToFin();
+  assert.deepEqual(whole.out, ['abc']);
+});

@@ -492,7 +492,7 @@ test('HPACK table after loseSync: whole again once new insertions fill it, or a 
   assert.equal(e.incomplete, false);
 });
 
-test('a :status that is not three digits (a damaged or hostile header block) is status 0 with a warning, never NaN', () => {
+test('a :status that is not three digits (a damaged or hostile header block) is status null (unknown) with a warning, never 0 or NaN', () => {
   const steps: Step[] = [{ dir: 'c2s', data: preface() }, { dir: 's2c', data: settings() }];
   const statuses = ['2x0', '', '20', '2000', '\u0000\u00ff!', '404'];
   statuses.forEach((status, i) => {
@@ -506,11 +506,39 @@ test('a :status that is not three digits (a damaged or hostile header block) is 
   const byPath = new Map(records.map((r) => [r.request!.path, r]));
   statuses.forEach((status, i) => {
     const r = byPath.get(`/s${i}`)!;
-    const expected = i === statuses.length - 1 ? 404 : 0;
+    const expected = i === statuses.length - 1 ? 404 : null;
     assert.equal(r.response!.status, expected, `:status ${JSON.stringify(status)}`);
-    assert.ok(Number.isInteger(r.response!.status));
-    if (expected === 0) assert.ok(r.warnings?.some((w) => w.startsWith('malformed: :status')), JSON.stringify(r.warnings));
+    if (expected === null) {
+      assert.ok(r.warnings?.some((w) => w.startsWith('malformed: :status')), JSON.stringify(r.warnings));
+      assert.equal(r.summary, `GET /s${i} → ? (malformed)`);
+      assert.equal(r.error, false);
+    }
   });
   // What a warning quotes is printable.
   assert.ok(byPath.get('/s4')!.warnings!.includes('malformed: :status "\\x00\\xff!"'), JSON.stringify(byPath.get('/s4')!.warnings));
+});
+
+test('a response whose HEADERS a gap took: status null (unknown, not 0), a warning saying so, and the summary says it', () => {
+  // Stream 1's response HEADERS (a 503) are lost whole; its DATA and the next stream's answer arrive.
+  const body = Buffer.from('<html>503 Service Unavailable</html>');
+  const { records } = run([
+    { dir: 'c2s', data: preface() },
+    { dir: 's2c', data: settings() },
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 1, getRequest('/boom')) },
+    { dir: 's2c', gap: 9 + 1 },
+    { dir: 's2c', data: h2frame(FrameType.DATA, Flags.END_STREAM, 1, body) },
+    { dir: 'c2s', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, getRequest('/next')) },
+    { dir: 's2c', data: h2frame(FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, 3, hpack.indexed(8)) },
+  ]);
+  assert.equal(records.length, 2);
+  const [lost, next] = records;
+  assert.equal(lost.request!.path, '/boom');
+  assert.equal(lost.response!.status, null);
+  assert.equal(lost.response!.bodySize, body.length);
+  assert.equal(lost.summary, 'GET /boom → ? (headers lost)');
+  assert.ok(lost.warnings?.includes('gap: response headers lost'), JSON.stringify(lost.warnings));
+  // Unknown is not a failure the capture showed.
+  assert.equal(lost.error, false);
+  assert.equal(next.response!.status, 200);
+  assert.equal(next.warnings, undefined);
 });

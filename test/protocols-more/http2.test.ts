@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HpackDecoder, huffmanDecode } from '../../src/dissect/protocols/hpack.js';
 import { http2, probeHttp2, createHttp2ParserAfterUpgrade, CONNECTION_PREFACE } from '../../src/dissect/protocols/http2.js';
+import { http1 } from '../../src/dissect/protocols/http1.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { AGG, feedConnections, makeContext, onPort, tcpSegments, type Segment } from './helpers.js';
@@ -183,6 +184,35 @@ test('HTTP/2 after an HTTP/1.1 Upgrade (suricata-http2-range)', () => {
   assert.equal(r.requestFrame, 5);
   assert.equal(r.response!.status, 206); // tshark: frame 23, stream 1, :status 206
   assert.match(String(r.response!.headers['content-range']), /^bytes /);
+});
+
+test('h2c whose HTTP/1.1 Upgrade request was not captured: stream 1 has no request (not a guessed GET /), and says so', () => {
+  const segs = tcpSegments(sharedCapture('suricata-http2-range.pcap')).filter((s) => s.stream === 0);
+  const clientPort = segs.find((s) => s.syn)!.srcPort;
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = http1.createTcpParser!(ctx);
+  let first = true;
+  for (const s of segs) {
+    if (s.payload.length === 0) continue;
+    ctx.frame = s.frame;
+    ctx.now = s.time;
+    // The client's first segment, the "GET /eicar" Upgrade request, is lost: what follows it is reported as a gap.
+    if (s.srcPort === clientPort && first) {
+      first = false;
+      parser.onGap('c2s', s.payload.length);
+      continue;
+    }
+    parser.onData(s.srcPort === clientPort ? 'c2s' : 's2c', s.payload);
+  }
+  parser.onEnd('fin');
+  assert.deepEqual(records.map((r) => r.summary), ['(no request) → 101', 'stream 1 → 206']);
+  const r = records[1];
+  assert.equal(r.protocol, 'http2');
+  assert.equal(r.request, null);
+  assert.equal(r.response!.streamId, 1);
+  assert.equal(r.response!.status, 206);
+  assert.ok(r.warnings?.includes('request not captured'), JSON.stringify(r.warnings));
 });
 
 // Frames built by hand for what the shared captures lack: RST_STREAM and GOAWAY.

@@ -14,6 +14,7 @@ import { ipv4Packet } from '../helpers/pcap-wire.js';
 
 const CLIENT_PORT = 40000;
 
+const FIN = 0x01;
 const SYN = 0x02;
 const PSH = 0x08;
 const ACK = 0x10;
@@ -67,6 +68,25 @@ class AckedConnection {
 
   lose(from: 1 | 2, payload: string): void {
     this.seq[from] += Buffer.byteLength(payload, 'latin1');
+  }
+
+  /** A segment a snap length cut (`tcpdump -s`): the capture keeps the first `keep` bytes of its payload, the wire carried all. */
+  sendCut(atMs: number, from: 1 | 2, payload: string, keep: number): void {
+    const body = Buffer.from(payload, 'latin1');
+    const to = from === 1 ? 2 : 1;
+    const whole = this.packet(atMs, from, PSH, this.seq[to], body);
+    this.packets.push({ ...whole, data: whole.data.subarray(0, whole.data.length - body.length + keep) });
+    this.seq[from] += body.length;
+  }
+
+  fin(atMs: number, from: 1 | 2): void {
+    const to = from === 1 ? 2 : 1;
+    this.packets.push(this.packet(atMs, from, FIN, this.seq[to]));
+    this.seq[from]++;
+  }
+
+  ackOnly(atMs: number, from: 1 | 2): void {
+    this.packets.push(this.packet(atMs, from, 0, this.seq[from === 1 ? 2 : 1]));
   }
 }
 
@@ -389,4 +409,66 @@ test('after a gap, a line in a response body that reads like a request line is n
   p.onEnd('eof');
   assert.deepEqual(ctx.calls.map((c) => `${c.request?.path} ${c.response?.status}`), ['/log 200', '/next 200']);
   assert.equal(ctx.calls[1].response!.body, '/next');
+});
+
+test('a status line a snap length cut before its end still gives the status (connection close: the FINs say the rest was lost)', () => {
+  // tcpdump -s 96 with TCP timestamps keeps 30 bytes of payload: "HTTP/1.1 500 Internal Server E".
+  const conn = new AckedConnection(80);
+  conn.send(0, 1, request('/ratings/1'));
+  conn.sendCut(1, 2, 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 21\r\nConnection: close\r\n\r\nInternal Server Error', 30); // frame 5
+  conn.fin(2, 2);
+  conn.fin(3, 1);
+  conn.ackOnly(4, 2);
+  // A cut before the status is complete says nothing: that request stays unanswered.
+  const short = new AckedConnection(80, CLIENT_PORT + 1);
+  short.send(10, 1, request('/short'));
+  short.sendCut(11, 2, 'HTTP/1.1 503 Service Unavailable\r\n\r\n', 11);
+  short.fin(12, 2);
+  short.fin(13, 1);
+  short.ackOnly(14, 2);
+  const { entries } = dissect([...conn.packets, ...short.packets]);
+  assert.deepEqual(entries.map((e) => e.summary), ['GET /ratings/1 → 500', 'GET /short → unanswered']);
+  const [cut] = entries;
+  assert.equal(cut.error, true);
+  assert.equal(cut.frames!.response, 5);
+  assert.ok(cut.warnings!.includes('gap'), JSON.stringify(cut.warnings));
+  assert.equal(cut.response!.statusText, '');
+});
+
+test('keep-alive under a snap length: a cut status line gives the status and the next call pairs with its own response', () => {
+  const conn = new AckedConnection(80);
+  conn.send(0, 1, request('/a'));
+  conn.sendCut(1, 2, `HTTP/1.1 503 Service Unavailable\r\nContent-Length: 40\r\n\r\n${'x'.repeat(40)}`, 20);
+  conn.send(10, 1, request('/b'));
+  conn.send(11, 2, response('/b'));
+  const { entries } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => `${e.request?.path} ${e.response?.status ?? 'unanswered'}`), ['/a 503', '/b 200']);
+  assert.ok(entries[0].warnings!.includes('gap'));
+  assert.ok(rightlyPaired(entries[1]));
+});
+
+test('a request and its response both cut by a snap length, the capture ending before the client FIN: still one call', () => {
+  const conn = new AckedConnection(80);
+  // The request line fits, its headers do not; then the response's status line is cut, the server closes.
+  conn.sendCut(0, 1, 'GET /ratings/1 HTTP/1.0\r\nHost: ratings\r\nUser-Agent: x\r\n\r\n', 30);
+  conn.sendCut(1, 2, 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n', 30);
+  conn.fin(2, 2);
+  const { entries } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => e.summary), ['GET /ratings/1 → 500']);
+  assert.ok(entries[0].warnings!.includes('truncated'), JSON.stringify(entries[0].warnings));
+});
+
+test('a malformed status line leaves the status null (unknown), never 0, and the summary says so', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  p.onData('c2s', Buffer.from(request('/odd')));
+  p.onData('s2c', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+  p.onData('c2s', Buffer.from(request('/bad')));
+  p.onData('s2c', Buffer.from('HTTP/1.1 2xx Broken\r\nContent-Length: 0\r\n\r\n'));
+  p.onEnd('fin');
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['GET /odd → 200', 'GET /bad → ? (malformed)']);
+  const bad = ctx.calls[1];
+  assert.equal(bad.response!.status, null);
+  assert.equal(bad.error, false);
+  assert.ok(bad.warnings!.some((w) => w.startsWith('malformed: status line')), JSON.stringify(bad.warnings));
 });

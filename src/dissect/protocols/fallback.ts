@@ -4,7 +4,7 @@
 // long-lived flows, so a connection that lasts an hour shows up while it lasts
 // and entries stay in time order (like Hubble's periodic flow records).
 
-import type { CallRecord, ConnectionContext, TcpStreamParser, UdpDatagramParser } from '../api.js';
+import type { CallRecord, ConnectionContext, Direction, TcpStreamParser, UdpDatagramParser } from '../api.js';
 
 /** Per-flow counters the engine keeps up to date as packets arrive. */
 /**
@@ -69,6 +69,8 @@ function human(n: number): string {
 /** Reports a flow's traffic since the previous report. */
 class FlowReporter {
   private reported = { packets: [0, 0], bytes: [0, 0] };
+  /** Bytes the capture missed since the previous report (TCP gaps), client's and server's. */
+  private lost: { c2s: number; s2c: number } | undefined;
 
   constructor(
     private readonly protocol: 'tcp' | 'udp',
@@ -81,9 +83,14 @@ class FlowReporter {
     if (t.intervalTime !== undefined && now - t.intervalTime >= timeoutMs) this.report('active');
   }
 
+  /** `length` bytes of `dir` never reached the capture. */
+  gap(dir: Direction, length: number): void {
+    (this.lost ??= { c2s: 0, s2c: 0 })[dir] += length;
+  }
+
   end(reason: string): void {
     const t = this.totals();
-    if (t.intervalTime !== undefined || (t.packets0 + t.packets1 === 0 && this.protocol === 'tcp')) this.report(reason);
+    if (t.intervalTime !== undefined || this.lost !== undefined || (t.packets0 + t.packets1 === 0 && this.protocol === 'tcp')) this.report(reason);
   }
 
   private report(reason: string): void {
@@ -92,8 +99,11 @@ class FlowReporter {
     const s = 1 - c;
     const pk = (i: number) => packetsOf(t, i) - this.reported.packets[i];
     const by = (i: number) => bytesOf(t, i) - this.reported.bytes[i];
-    const req = { packets: pk(c), bytes: by(c) };
-    const res = { packets: pk(s), bytes: by(s), end: reason };
+    const lost = this.lost;
+    this.lost = undefined;
+    const req = { packets: pk(c), bytes: by(c), ...(lost?.c2s ? { lostBytes: lost.c2s } : {}) };
+    const res = { packets: pk(s), bytes: by(s), ...(lost?.s2c ? { lostBytes: lost.s2c } : {}), end: reason };
+    const lostNote = lost ? ` (${human(lost.c2s + lost.s2c)} lost)` : '';
     const start = t.intervalTime ?? t.firstTime;
     const call: CallRecord = {
       protocol: this.protocol,
@@ -106,8 +116,9 @@ class FlowReporter {
       requestSize: req.bytes,
       responseSize: res.bytes,
       error: t.reset && reason === 'rst',
-      summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}`,
+      summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}${lostNote}`,
     };
+    if (lost) call.warnings = ['gap'];
     this.reported = { packets: [t.packets0, t.packets1], bytes: [t.bytes0, t.bytes1] };
     t.intervalTime = undefined;
     t.intervalFrame = undefined;
@@ -120,7 +131,7 @@ export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTota
   const reporter = new FlowReporter('tcp', ctx, totals);
   return {
     onData() {},
-    onGap() {},
+    onGap: (dir, length) => reporter.gap(dir, length),
     onTick: (now, timeout) => reporter.tick(now, timeout),
     // The next report is stamped with the first packet it covers.
     pendingSince: () => totals().intervalTime,

@@ -9,6 +9,7 @@
 // Spec: https://spec.graphql.org/October2021/ and graphql.org/learn/serving-over-http
 
 import type { CallRecord } from '../api.js';
+import { statusText } from './util/status-text.js';
 
 export interface GraphqlInfo {
   operationName: string;
@@ -260,8 +261,11 @@ export function annotateGraphql(
   return { info, error };
 }
 
-/** Record-level wrapper used by the HTTP dissectors: renames the call and sets error/summary. */
-export function applyGraphql(record: CallRecord): boolean {
+/**
+ * Record-level wrapper used by the HTTP dissectors: renames the call and sets error/summary
+ * (`statusUnknown`: why the response's status is null, when it is).
+ */
+export function applyGraphql(record: CallRecord, statusUnknown?: string): boolean {
   const result = annotateGraphql(record.request, record.response);
   if (!result) return false;
   const { info, error } = result;
@@ -270,7 +274,7 @@ export function applyGraphql(record: CallRecord): boolean {
   const op = [info.operationType, info.operationName].filter(Boolean).join(' ');
   const fields = info.fields.length > 0 ? ` { ${info.fields.join(' ')} }` : '';
   const outcome = record.response
-    ? `${record.response.status}${error ? ` (${info.errors?.length ?? 0} errors)` : ''}`
+    ? `${statusText(record.response.status, statusUnknown)}${error ? ` (${info.errors?.length ?? 0} errors)` : ''}`
     : '(no response)';
   record.summary = `${op || 'graphql'}${fields} → ${outcome}`;
   return true;

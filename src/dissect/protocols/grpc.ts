@@ -9,6 +9,7 @@ import type { CallRecord } from '../api.js';
 import { decodeProtobuf, type ProtoField } from './protobuf.js';
 import { zstdDecompressSync } from './util/zstd.js';
 import { looksLikeText } from './util/text.js';
+import { statusText } from './util/status-text.js';
 import { grpcAnswerReading, grpcBodyReading } from './body-readers.js';
 import { decodeWithSchema } from './proto-decode.js';
 import type { ProtoSchema } from './proto-schema.js';
@@ -298,6 +299,8 @@ export function annotateGrpc(
     responseHoles?: BodyHoles;
     /** What of a body is shown as messages (--max-body): more may have been kept for a reader to count. */
     shownBody?: number;
+    /** Why the HTTP status is unknown (null), when it is: the summary says so. */
+    statusUnknown?: string;
   },
 ): void {
   record.protocol = 'grpc';
@@ -348,7 +351,9 @@ export function annotateGrpc(
   const outcome = res
     ? res.grpcStatus !== undefined
       ? `${res.grpcStatusName}${res.grpcStatus !== 0 ? ` (${res.grpcStatus})` : ''}`
-      : `HTTP ${res.status}`
+      : typeof res.status === 'number'
+        ? `HTTP ${res.status}`
+        : statusText(res.status, opts.statusUnknown)
     : '(no response)';
   record.summary = `${name || 'grpc'} → ${outcome}`;
   if (warnings.length > 0) record.warnings = [...(record.warnings ?? []), ...warnings];

@@ -11,6 +11,7 @@ import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
 import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
+import { statusText } from './util/status-text.js';
 
 /**
  * Bytes of one head held while waiting for its end. A longer head is reported
@@ -30,6 +31,8 @@ const MAX_LINE = 4096;
 const MAX_PENDING = 256;
 /** Bytes past a body's counted end searched for the next start line after an inexact gap (Half.slack). */
 const MAX_SLACK = 64 * 1024;
+/** Why a response's status is null: only a status line that does not read as one leaves it unknown. */
+const MALFORMED = 'malformed';
 
 const KNOWN_METHODS = new Set([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
@@ -55,7 +58,8 @@ interface Head {
   kind: 'request' | 'response';
   method: string;
   target: string;
-  status: number;
+  /** Null when unknown (a malformed status line; a request's head). */
+  status: number | null;
   statusText: string;
   version: string;
   headers: Headers;
@@ -101,6 +105,9 @@ interface ResponseLoss {
 }
 
 type BodyState = 'length' | 'chunk-size' | 'chunk-data' | 'chunk-crlf' | 'trailers' | 'close';
+
+/** The start of a status line up to its status, which a cut (a snap length) may end right after. */
+const CUT_STATUS_LINE = /^HTTP\/1\.\d +\d{3}(?: |$)/i;
 
 /** A status line at the start of a later line (the capture began inside a response body). */
 const LATER_STATUS_LINE = /\nHTTP\/1\.[01] [1-5]\d\d[ \r\n]/i;
@@ -360,17 +367,29 @@ export class Http1Parser implements TcpStreamParser {
       responseFrame: msg.endFrame ?? this.ctx.frame,
       requestSize: req?.size ?? 0,
       responseSize: msg.wireSize,
-      error: status >= 500,
-      summary: req ? `${req.method} ${summaryPath(req.record)} → ${status}` : `(no request) → ${status}`,
+      error: status !== null && status >= 500,
+      summary: `${req ? `${req.method} ${summaryPath(req.record)}` : '(no request)'} → ${statusText(status, MALFORMED)}`,
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
     // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
-    applyGraphql(call);
+    applyGraphql(call, MALFORMED);
     // A body a reader knows (remote write, a Loki push, an OTLP export) shows what it carried.
     applyBodyCounts(call);
     this.ctx.emit(call);
     return req;
+  }
+
+  /**
+   * A response head cut short by lost bytes is about to be read while no
+   * request waits for it: a request head the client side holds in part was
+   * sent whole before the server answered, so the rest of it is missing
+   * (the same snap length cut both). It is read first, as cut short, so the
+   * response answers it.
+   */
+  settleCutRequest(): void {
+    if (this.answerSerial < this.nextSerial) return;
+    this.halves[this.reversed ? 's2c' : 'c2s'].salvageCutHead();
   }
 
   /** True when the next response answers a request we saw (waiting, or already reported unanswered). */
@@ -405,16 +424,22 @@ export class Http1Parser implements TcpStreamParser {
       return;
     }
     if (to !== 'h2c') return;
+    // Without the upgrade request (not captured), stream 1's method and path are unknown, not a guessed "GET /".
     const r = upgradeRequest?.record;
-    this.next = createHttp2ParserAfterUpgrade(this.ctx, {
-      method: r?.method,
-      path: r?.url,
-      headers: r?.headers,
-      host: r?.host || undefined,
-      time: upgradeRequest?.time,
-      frame: upgradeRequest?.frame,
-      size: upgradeRequest?.size,
-    });
+    this.next = createHttp2ParserAfterUpgrade(
+      this.ctx,
+      upgradeRequest
+        ? {
+            method: r?.method,
+            path: r?.url,
+            headers: r?.headers,
+            host: r?.host || undefined,
+            time: upgradeRequest.time,
+            frame: upgradeRequest.frame,
+            size: upgradeRequest.size,
+          }
+        : null,
+    );
     for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
   }
 
@@ -537,6 +562,7 @@ class HalfStream {
     this.ctx.count('http.gap');
     this.first = false;
     this.slack = Math.min(this.slack + slack, MAX_SLACK);
+    if (this.msg === null && !this.conn.isRequestSide(this.dir) && this.salvageable()) this.conn.settleCutRequest();
     if (this.msg && this.bodyState === 'length' && this.queue.length === 0 && length <= this.remaining) {
       // Lost bytes inside a body of known size: the framing survives (sizes count the lost bytes),
       // unless the count was only an upper bound: then the body's end is looked for (readBody).
@@ -594,18 +620,40 @@ class HalfStream {
     this.queue.clear();
   }
 
-  /** Whether the bytes queued between messages hold part of a head (at least one complete line). */
-  private salvageable(): boolean {
-    return !this.resync && this.queue.indexOfByte(0x0a, MAX_HEAD_BYTES) > 0;
+  /** The head this side holds in part is cut short (its rest is missing): read what it has, then look for the next start line. */
+  salvageCutHead(): void {
+    if (this.stopped || this.msg !== null || !this.salvageable()) return;
+    this.salvagePartialHead('truncated');
+    this.dropQueued();
+    this.headStart = undefined;
+    this.scanFrom = 0;
+    this.resync = true;
   }
 
-  /** A head cut short (by a gap or the end of the capture): keep what its complete lines say. */
+  /** Whether the bytes queued between messages hold part of a head (a complete line, or a status line's status). */
+  private salvageable(): boolean {
+    return !this.resync && (this.queue.indexOfByte(0x0a, MAX_HEAD_BYTES) > 0 || this.cutStatusLine());
+  }
+
+  /**
+   * Whether the queued bytes are a status line cut before its end that still
+   * holds the status: a snap length keeps a packet's first bytes only (96 less
+   * the headers leaves 30 of payload, "HTTP/1.1 500 Internal Server E"), and
+   * what the capture kept is read.
+   */
+  private cutStatusLine(): boolean {
+    if (this.conn.isRequestSide(this.dir) || this.queue.length < 12) return false;
+    return CUT_STATUS_LINE.test(this.queue.peek(Math.min(this.queue.length, 16)).toString('latin1'));
+  }
+
+  /** A head cut short (by a gap or the end of the capture): keep what its complete lines say, or its cut status line. */
   private salvagePartialHead(warning: string): void {
     if (this.queue.length === 0) return;
     const raw = this.queue.peek(Math.min(this.queue.length, MAX_HEAD_BYTES));
     const lastNl = raw.lastIndexOf(0x0a);
-    if (lastNl <= 0) return;
-    this.startMessage(raw.subarray(0, lastNl + 1), raw.length, [warning]);
+    if (lastNl > 0) this.startMessage(raw.subarray(0, lastNl + 1), raw.length, [warning]);
+    else if (this.cutStatusLine()) this.startMessage(raw, raw.length, [warning], true);
+    else return;
     if (this.msg) this.finishCutShort();
   }
 
@@ -797,7 +845,8 @@ class HalfStream {
     this.remaining = 0;
     if (head.kind === 'response') {
       const method = this.conn.nextRequestMethod();
-      const s = head.status;
+      // An unknown status (malformed line) is framed as any final response is.
+      const s = head.status ?? 0;
       if ((s >= 100 && s < 200) || s === 204 || s === 304 || method === 'HEAD') return;
       if (method === 'CONNECT' && s >= 200 && s < 300) return;
     }
@@ -931,7 +980,7 @@ class HalfStream {
       this.conn.requestDone(msg, requestRecord(head, bodyFields));
       return;
     }
-    if (head.status >= 100 && head.status < 200 && head.status !== 101) {
+    if (head.status !== null && head.status >= 100 && head.status < 200 && head.status !== 101) {
       // Interim (100 Continue, 103 Early Hints): the final response follows and lists it.
       this.ctx.count('http.interim');
       if (this.conn.requestSeen()) {
@@ -949,7 +998,7 @@ class HalfStream {
     if (head.status === 101) {
       switchTo = (headerValue(head.headers, 'upgrade') ?? 'unknown').toLowerCase().split(',')[0].trim() || 'unknown';
       response.upgrade = switchTo;
-    } else if (method === 'CONNECT' && head.status >= 200 && head.status < 300) {
+    } else if (method === 'CONNECT' && head.status !== null && head.status >= 200 && head.status < 300) {
       switchTo = 'tunnel';
       response.upgrade = 'tunnel';
     }
@@ -979,7 +1028,7 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
   const firstLf = text.indexOf('\n');
   const startEnd = firstLf < 0 ? text.length : firstLf;
   const start = text.slice(0, startEnd > 0 && text.charCodeAt(startEnd - 1) === 13 ? startEnd - 1 : startEnd);
-  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
+  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: null, statusText: '', version: '', headers: {}, warnings: [] };
   const sm = STATUS_LINE.exec(start);
   const rm = sm ? null : REQUEST_LINE.exec(start);
   if (sm) {
@@ -1058,7 +1107,7 @@ function isSpace(c: number): boolean {
  */
 export function parseCutStartLine(raw: Buffer, expectRequest: boolean): Head {
   const start = raw.subarray(0, MAX_TARGET_KEPT + 64).toString('latin1');
-  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: 0, statusText: '', version: '', headers: {}, warnings: [] };
+  const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: null, statusText: '', version: '', headers: {}, warnings: [] };
   const sm = /^HTTP\/(\d)\.(\d) +(\d{3})/i.exec(start);
   const rm = sm ? null : /^([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}) +(\S*)/.exec(start);
   if (sm) {

@@ -286,9 +286,22 @@ class Http2Parser implements TcpStreamParser {
     this.frameNo = ctx.frame;
   }
 
-  /** Used after an HTTP/1.1 Upgrade: stream 1 carries the upgraded request. */
-  seedUpgrade(req: UpgradeRequest): void {
+  /**
+   * Used after an HTTP/1.1 Upgrade: stream 1 carries the upgraded request.
+   * When that request was not captured (lost, or before the capture began),
+   * stream 1's method and path are unknown: its response comes without one,
+   * as any response whose request was not seen.
+   */
+  seedUpgrade(req: UpgradeRequest | null): void {
     this.roleKnown = true;
+    this.time = this.ctx.now;
+    this.frameNo = this.ctx.frame;
+    if (req === null) {
+      // `lost`: the stream is an entry even if its response header block goes missing too.
+      this.streams.set(1, { id: 1, request: null, response: null, informational: [], warnings: ['request not captured'], pushed: false, upgradedFrom: { upgrade: 'h2c' }, lost: true, headerBytes: 0 });
+      this.maxStreamId = 1;
+      return;
+    }
     const headers: HeaderField[] = [
       { name: ':method', value: req.method ?? 'GET' },
       { name: ':path', value: req.path ?? '/' },
@@ -302,8 +315,6 @@ class Http2Parser implements TcpStreamParser {
       if (UPGRADE_ONLY_HEADERS.has(lower)) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.push({ name: lower, value: v });
     }
-    this.time = this.ctx.now;
-    this.frameNo = this.ctx.frame;
     const half = this.newHalf();
     half.headers = headers;
     half.ended = true;
@@ -1166,9 +1177,10 @@ export function createHttp2Parser(ctx: ConnectionContext): TcpStreamParser {
  * Continue a connection as HTTP/2 after `HTTP/1.1 101 Switching Protocols`
  * with `Upgrade: h2c`. Feed it the client's bytes that follow the upgrade
  * request (the preface comes first) and the server's bytes that follow the
- * 101 response. The upgrade request becomes stream 1 (RFC 7540 3.2).
+ * 101 response. The upgrade request becomes stream 1 (RFC 7540 3.2); null
+ * when it was not captured (the 101 answered no request seen).
  */
-export function createHttp2ParserAfterUpgrade(ctx: ConnectionContext, upgradeRequest: UpgradeRequest): TcpStreamParser {
+export function createHttp2ParserAfterUpgrade(ctx: ConnectionContext, upgradeRequest: UpgradeRequest | null): TcpStreamParser {
   const parser = new Http2Parser(ctx, false);
   parser.seedUpgrade(upgradeRequest);
   return parser;

@@ -32,6 +32,8 @@ export function callOutcome(e: Entry): Outcome {
     const cls: OutcomeClass = e.error || s >= 500 ? 'error' : s >= 400 ? 'client-error' : s >= 300 ? 'redirect' : 'ok';
     return { text: String(s), cls };
   }
+  // An HTTP status the capture lost (null) is unknown: neither ok nor an error of its own.
+  if (res.status === null && !e.error) return { text: '?', cls: 'none' };
   const rcode = str(res.rcodeName);
   if (rcode) return { text: rcode, cls: e.error ? 'error' : 'ok' };
   // A flow no dissector claimed has no outcome of its own, only an error when it was reset.

@@ -71,7 +71,8 @@ function httpLike(out: string[], req: Obj | null, res: Obj | null, o: DetailOpti
     body(out, req, o);
   } else out.push(s.dim('(no request seen)'));
   if (res) {
-    const status = res.status !== undefined ? `${esc(res.status)} ${esc(res.statusText ?? '')}`.trimEnd() : '';
+    // null: the capture lost the status (the response head went with a gap).
+    const status = res.status === null ? '?' : res.status !== undefined ? `${esc(res.status)} ${esc(res.statusText ?? '')}`.trimEnd() : '';
     out.push(s.magenta(`< ${esc(res.httpVersion ?? '')} ${status}`.trimEnd() || '<'));
     headers(out, '< ', res.headers, s.magenta);
     out.push(s.magenta('<'));

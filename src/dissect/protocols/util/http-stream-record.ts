@@ -11,6 +11,7 @@ import { annotateGrpc, isGrpcContentType } from '../grpc.js';
 import { applyGraphql } from '../graphql.js';
 import { applyBodyCounts, requestBodyReading, responseBodyReading } from '../body-readers.js';
 import { printable } from './text.js';
+import { statusText } from './status-text.js';
 
 /** What differs between the protocols that share this record. */
 export interface StreamProtocol {
@@ -104,15 +105,16 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     Object.assign(request, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   }
+  // Why the response's status is unknown (null), for the summary.
+  let statusUnknown: string | undefined;
   if (res && (res.headers || !res.trailers)) {
-    // A response whose header block a gap took still has its data: status 0 says it is unknown.
+    // A response whose header block a gap took still has its data: its status is null, unknown.
     const h = splitHeaders(res.headers ?? []);
-    // Three digits (RFC 9110 §15); anything else (a damaged or hostile block) is an unknown status, 0.
-    const given = h.pseudo[':status'];
-    const status = given !== undefined && /^[0-9]{3}$/.test(given) ? Number(given) : 0;
-    if (given !== undefined && status === 0) warnings.push(`malformed: :status "${printable(Buffer.from(given, 'latin1'), 32)}"`);
+    const read = readStatus(res.headers, h, stream);
+    statusUnknown = read.unknown;
+    if (read.warning) warnings.push(read.warning);
     response = {
-      status,
+      status: read.status,
       statusText: '',
       httpVersion: kind.httpVersion,
       headers: h.headers,
@@ -124,7 +126,10 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     Object.assign(response, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   } else if (res && res.trailers) {
-    response = { status: 0, httpVersion: kind.httpVersion, headers: {}, trailers: splitHeaders(res.trailers).headers };
+    const read = readStatus(null, { pseudo: {}, headers: {} }, stream);
+    statusUnknown = read.unknown;
+    if (read.warning) warnings.push(read.warning);
+    response = { status: read.status, httpVersion: kind.httpVersion, headers: {}, trailers: splitHeaders(res.trailers).headers };
   }
   // Without a request (its header block lost or before the capture), the response names the stream.
   if (request === null && response !== null) response.streamId = stream.id;
@@ -172,11 +177,12 @@ if (kind.tls) record.tls = true;
       responseHoles: res?.holes && { holes: res.holes, frameStarts: res.frameStarts ?? [] },
       noBodies: opts.noBodies,
       schema: opts.protoSchema,
+      statusUnknown,
     });
   } else if (request) {
-    applyGraphql(record);
+    applyGraphql(record, statusUnknown);
   }
-  if (record.summary === '') record.summary = streamSummary(request, response, stream, kind);
+  if (record.summary === '') record.summary = streamSummary(request, response, stream, kind, statusUnknown);
   applyBodyCounts(record);
   if (warnings.length > 0) record.warnings = [...new Set([...(record.warnings ?? []), ...warnings])];
   // What a reader's body kept past --max-body was charged to the budget: the call is made, give it back.
@@ -185,9 +191,32 @@ if (kind.tls) record.tls = true;
   return record;
 }
 
-function streamSummary(request: Record<string, any> | null, response: Record<string, any> | null, stream: Stream, kind: StreamProtocol): string {
+/**
+ * The response's status: three digits (RFC 9110 §15), else null with why
+ * (for the summary) and the warning that says so. A block that never came
+ * is lost when a gap may have taken it (else the peer sent DATA without
+ * HEADERS); one without `:status` lost it to an HPACK reference a gap made
+ * unknown (its own warning says so), or never had it.
+ */
+function readStatus(
+  fields: HeaderField[] | null,
+  h: ReturnType<typeof splitHeaders>,
+  stream: Stream,
+): { status: number | null; unknown?: string; warning?: string } {
+  if (fields === null) {
+    const lost = stream.lost === true || stream.warnings.some((w) => w === 'gap' || w.startsWith('gap:'));
+    return lost ? { status: null, unknown: 'headers lost', warning: 'gap: response headers lost' } : { status: null, unknown: 'no headers', warning: 'malformed: response without HEADERS' };
+  }
+  const given = h.pseudo[':status'];
+  if (given !== undefined && /^[0-9]{3}$/.test(given)) return { status: Number(given) };
+  if (given !== undefined) return { status: null, unknown: 'malformed', warning: `malformed: :status "${printable(Buffer.from(given, 'latin1'), 32)}"` };
+  if (Object.keys(h.headers).some((name) => name.startsWith('<unknown'))) return { status: null, unknown: 'headers unknown' };
+  return { status: null, unknown: 'malformed', warning: 'malformed: no :status' };
+}
+
+function streamSummary(request: Record<string, any> | null, response: Record<string, any> | null, stream: Stream, kind: StreamProtocol, statusUnknown: string | undefined): string {
   const left = request ? `${request.method} ${request.path}` : `stream ${stream.id}`;
-  if (response) return `${left} → ${response.status}`;
+  if (response) return `${left} → ${statusText(response.status, statusUnknown)}`;
   if (stream.reset) return `${left} → ${kind.resetWord ?? 'RST_STREAM'} ${kind.errorName(stream.reset.code)}`;
   return `${left} → (no response)`;
 }

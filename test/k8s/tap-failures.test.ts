@@ -19,7 +19,7 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
-import { cliBin } from '../helpers/paths.js';
+import { exited, spawnTap, until, type Tap } from '../helpers/tap-process.js';
 import { ApiServerFixture, type FixtureOptions } from '../fixtures/apiserver/server.js';
 import { findResource, type NodeSpec, type Obj } from '../fixtures/apiserver/store.js';
 
@@ -45,41 +45,6 @@ async function fixture(opts: Partial<FixtureOptions> = {}, kubeconfigOpts: { nam
   const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
   f.writeKubeconfig(kubeconfig, 'shark-lab', kubeconfigOpts.namespace ?? 'default', kubeconfigOpts.token);
   return { f, kubeconfig };
-}
-
-interface Tap {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnTap(args: string[]): Tap {
-  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function until(cond: () => boolean, what: string, ms: number, tap?: Tap): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${tap ? `\nstderr:\n${tap.stderr()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function exited(tap: Tap, ms = 30_000): Promise<number | null> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([tap.exit, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`tap did not exit\n${tap.stderr()}`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-    tap.child.kill('SIGKILL');
-  }
 }
 
 /** Run a command without blocking the event loop (the fixture answers from this process). */

@@ -8,12 +8,13 @@
 // store as a kubelet would (test/k8s/tap-failures.test.ts does the same).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliBin, repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../helpers/paths.js';
+import { exited, spawnTap, until, type Tap } from '../helpers/tap-process.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import type { NodeSpec, Obj } from '../fixtures/apiserver/store.js';
 
@@ -23,41 +24,6 @@ const NODES: NodeSpec[] = [
   { name: 'node0', ip: '198.19.120.1' },
   { name: 'node1', ip: '198.19.120.2' },
 ];
-
-interface Tap {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnTap(args: string[]): Tap {
-  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function until(cond: () => boolean, what: string, ms: number, tap?: Tap): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${tap ? `\nstderr:\n${tap.stderr()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function exited(tap: Tap, ms = 30_000): Promise<number | null> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([tap.exit, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`tap did not exit\n${tap.stderr()}`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-    tap.child.kill('SIGKILL');
-  }
-}
 
 const stderrLines = (tap: Tap) => tap.stderr().trimEnd().split('\n');
 

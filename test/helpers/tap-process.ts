@@ -1,0 +1,41 @@
+// `shark tap` run as a child process by the cluster tests: its output as it comes, a wait for a
+// condition on it, and its exit (killed if it does not come).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cliBin } from './paths.js';
+
+export interface Tap {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+export function spawnTap(args: string[]): Tap {
+  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Polls `cond` every 50 ms; throws after `ms`, with the tap's stderr when given. */
+export async function until(cond: () => boolean, what: string, ms: number, tap?: Tap): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${tap ? `\nstderr:\n${tap.stderr()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The tap's exit code; it is killed afterwards either way (a test that failed must not leave it running). */
+export async function exited(tap: Tap, ms = 30_000): Promise<number | null> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([tap.exit, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`tap did not exit\n${tap.stderr()}`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+    tap.child.kill('SIGKILL');
+  }
+}

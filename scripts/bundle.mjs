@@ -1,6 +1,6 @@
 // After tsc, for speed (why: src/dissect/parallel/worker-entry.ts):
-//  - each worker thread's module graph is bundled into one file beside it
-//    (*.bundle.js, which worker-entry.ts prefers);
+//  - each worker thread's module graph (and the JSONata child process's) is
+//    bundled into one file beside it (*.bundle.js, which worker-entry.ts prefers);
 //  - the command modules measured faster bundled (BUNDLED_COMMANDS) are
 //    replaced by a bundle of themselves and every shark module they import.
 // Packages stay external, loaded from node_modules as before.
@@ -23,7 +23,7 @@ const LAZY_PACKAGES = ['@kubernetes/client-node', 'ink', 'react', 'ora'];
 // Source maps follow tsc's back to src/.
 const options = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: 'linked', logLevel: 'warning' };
 
-for (const worker of ['dissect/parallel/worker', 'tap/live-worker']) {
+for (const worker of ['dissect/parallel/worker', 'tap/live-worker', 'filter/jsonata-child']) {
   await build({ ...options, entryPoints: [`${dist}${worker}.js`], outfile: `${dist}${worker}.bundle.js` });
 }
 
@@ -48,4 +48,4 @@ for (const entry of entries) {
   bundled.push(entry);
 }
 if (kept.length > 0) console.error(`bundle: not bundled, a lazily imported package would load at start: ${kept.join(', ')}`);
-console.log(`bundled: 2 workers, ${bundled.join(' ')}`);
+console.log(`bundled: 3 worker entries, ${bundled.join(' ')}`);

@@ -14,7 +14,7 @@ import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '.
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, redisShape, sqlShape, keyShape } from './path-template.js';
-import { SchemaNode, contentTypeOf, jsonBody } from './schema-infer.js';
+import { MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
 import { isDateTime } from '../output/iso-time.js';
 
 export const DEFAULT_MAX_ENDPOINTS = 10_000;
@@ -180,20 +180,28 @@ export class BodyShape {
   example: unknown;
   /** Bodies seen that were not JSON (text, binary, truncated). */
   opaque = 0;
+  /** Bodies nested deeper than the schema describes (MAX_DEPTH): never an example. */
+  deep = 0;
 
-  add(value: unknown): void {
+  /** Add one body; true when it nested deeper than MAX_DEPTH (its deep part is left undescribed). */
+  add(value: unknown): boolean {
     this.count++;
     if (value === undefined) {
       this.opaque++;
-      return;
+      return false;
     }
-    this.schema.add(value);
-    if (this.example === undefined && JSON.stringify(value).length <= MAX_EXAMPLE_CHARS) this.example = value;
+    const cut = this.schema.add(value) > 0;
+    if (cut) this.deep++;
+    // Checked before JSON.stringify, which recurses: a 10 KB body of `[` overflows the stack.
+    // An example deeper than its schema would not show what the schema says anyway.
+    else if (this.example === undefined && nestsWithin(value, MAX_DEPTH) && JSON.stringify(value).length <= MAX_EXAMPLE_CHARS) this.example = value;
+    return cut;
   }
 
   merge(o: BodyShape): void {
     this.count += o.count;
     this.opaque += o.opaque;
+    this.deep += o.deep;
     this.schema.merge(o.schema);
     if (this.example === undefined) this.example = o.example;
   }
@@ -316,8 +324,8 @@ export class EndpointStats {
     else this.statuses.set('(other)', (this.statuses.get('(other)') ?? 0) + 1);
   }
 
-  /** Parameters and bodies of an HTTP call (rawPath: the path before templating). */
-  addDetails(e: Entry, rawPath: string, template: string, status: string, auth: string[] = []): void {
+  /** Parameters and bodies of an HTTP call (rawPath: the path before templating); returns how many bodies nested past MAX_DEPTH. */
+  addDetails(e: Entry, rawPath: string, template: string, status: string, auth: string[] = []): number {
     const rq = e.request ?? {};
     this.detailed++;
     for (const a of auth) if (this.auth.size < MAX_PARAMS || this.auth.has(a)) this.auth.set(a, (this.auth.get(a) ?? 0) + 1);
@@ -339,39 +347,42 @@ export class EndpointStats {
     const raw = rawPath.split('/');
     const tpl = template.split('/');
     for (let i = 0; i < tpl.length && i < raw.length; i++) if (tpl[i].startsWith('{')) addParam(this.pathValues, String(i), decodeSegment(raw[i]));
+    let deep = 0;
     if (rq.bodySize > 0 || (typeof rq.body === 'string' && rq.body !== '')) {
-      addBody(this.requestBodies, contentTypeOf(rq) || 'application/octet-stream', jsonBody(rq));
+      deep += addBody(this.requestBodies, contentTypeOf(rq) || 'application/octet-stream', jsonBody(rq));
     }
     let byType = this.responseBodies.get(status);
     if (!byType) {
-      if (this.responseBodies.size >= MAX_STATUSES) return;
+      if (this.responseBodies.size >= MAX_STATUSES) return deep;
       this.responseBodies.set(status, (byType = new Map()));
     }
     const rs = e.response;
-    if (!rs) return;
+    if (!rs) return deep;
     const hasBody = rs.bodySize > 0 || (typeof rs.body === 'string' && rs.body !== '');
-    addBody(byType, hasBody ? contentTypeOf(rs) || 'application/octet-stream' : '', hasBody ? jsonBody(rs) : undefined);
+    return deep + addBody(byType, hasBody ? contentTypeOf(rs) || 'application/octet-stream' : '', hasBody ? jsonBody(rs) : undefined);
   }
 
   /**
    * gRPC messages decoded with `--proto` (request.messages[].decoded), by
    * message type: their schemas go where HTTP bodies go, so the catalogue
-   * shows them and diff compares their fields.
+   * shows them and diff compares their fields. Returns how many nested past MAX_DEPTH.
    */
-  addMessages(e: Entry, status: string): void {
+  addMessages(e: Entry, status: string): number {
+    let deep = 0;
     const each = (msgs: unknown, into: Map<string, BodyShape>) => {
       if (!Array.isArray(msgs)) return;
       for (const m of msgs.slice(0, 16)) {
-        if (m && typeof m === 'object' && typeof m.type === 'string' && m.decoded && typeof m.decoded === 'object') addBody(into, m.type, m.decoded);
+        if (m && typeof m === 'object' && typeof m.type === 'string' && m.decoded && typeof m.decoded === 'object') deep += addBody(into, m.type, m.decoded);
       }
     };
     each(e.request?.messages, this.requestBodies);
     let byType = this.responseBodies.get(status);
     if (!byType) {
-      if (this.responseBodies.size >= MAX_STATUSES) return;
+      if (this.responseBodies.size >= MAX_STATUSES) return deep;
       this.responseBodies.set(status, (byType = new Map()));
     }
     each(e.response?.messages, byType);
+    return deep;
   }
 
   merge(o: EndpointStats): void {
@@ -417,13 +428,14 @@ function addParam(map: Map<string, ParamShape>, name: string, value: string): vo
   p.add(value);
 }
 
-function addBody(map: Map<string, BodyShape>, type: string, value: unknown): void {
+/** 1 when the body nested past MAX_DEPTH (a body of a content type not kept is not looked at: 0). */
+function addBody(map: Map<string, BodyShape>, type: string, value: unknown): number {
   let b = map.get(type);
   if (!b) {
-    if (map.size >= MAX_PARAMS) return;
+    if (map.size >= MAX_PARAMS) return 0;
     map.set(type, (b = new BodyShape()));
   }
-  b.add(value);
+  return b.add(value) ? 1 : 0;
 }
 
 export interface CatalogOptions {
@@ -449,6 +461,8 @@ export interface CatalogLimits {
   maxEndpoints: number;
   /** Path positions not tracked for folding (MAX_FOLD_NODES). */
   untrackedPositions: number;
+  /** Bodies (and decoded gRPC messages) nested deeper than the schemas describe (schema-infer.ts MAX_DEPTH). */
+  deepBodies: number;
 }
 
 /** Streams entries into endpoints. */
@@ -458,6 +472,8 @@ export class Catalog {
   private readonly endpoints = new Map<string, EndpointStats>();
   private generation = 0;
   foldedCalls = 0;
+  /** Bodies nested past MAX_DEPTH: described to that depth, never an example. */
+  deepBodies = 0;
   entries = 0;
   /** Entries that named no call (responses whose request was not captured). */
   skipped = 0;
@@ -511,8 +527,8 @@ export class Catalog {
       this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, name)));
     }
     ep.add(e, status);
-    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status, auth);
-    else if (this.details && call.protocol === 'grpc') ep.addMessages(e, status);
+    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) this.deepBodies += ep.addDetails(e, call.path!, template, status, auth);
+    else if (this.details && call.protocol === 'grpc') this.deepBodies += ep.addMessages(e, status);
   }
 
   /** A position folded: endpoints stored under its literal values merge into the template. */
@@ -565,8 +581,13 @@ export class Catalog {
   }
 
   limits(): CatalogLimits {
-    return { foldedCalls: this.foldedCalls, maxEndpoints: this.maxEndpoints, untrackedPositions: this.templater.untracked };
+    return { foldedCalls: this.foldedCalls, maxEndpoints: this.maxEndpoints, untrackedPositions: this.templater.untracked, deepBodies: this.deepBodies };
   }
+}
+
+/** What catalog and diff say on stderr about bodies cut at the schema's depth. */
+export function deepBodiesNote(n: number): string {
+  return `${n} bod${n === 1 ? 'y' : 'ies'} nested deeper than ${MAX_DEPTH} levels: described to depth ${MAX_DEPTH}, no example kept`;
 }
 
 function pathOf(name: string): string {

@@ -7,11 +7,14 @@
 // further: send and receive are 0). Entries arrive already redacted.
 
 import type { Entry } from '../model/entry.js';
-import { contentTypeOf } from './schema-infer.js';
+import { contentTypeOf, nestsWithin } from './schema-infer.js';
 import { isoTime } from '../output/iso-time.js';
 
 /** Entry protocols that are HTTP exchanges. */
 export const HAR_PROTOCOLS = new Set(['http', 'http2', 'http3', 'grpc', 'graphql']);
+
+/** Deepest body given as JSON that is written (JSON.stringify recurses per level). */
+const MAX_BODY_DEPTH = 256;
 
 export interface HarOptions {
   /** Body characters kept per message (text beyond is cut, with `_truncated: true`). */
@@ -202,6 +205,9 @@ function queryList(query: unknown): NameValue[] {
 function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean } | undefined {
   const body = msg.body;
   if (body === undefined || body === null || body === '') return undefined;
+  // A body given as JSON (an NDJSON entry from elsewhere) may nest past what JSON.stringify's
+  // recursion survives (~5,000 levels, 10 KB of `[`): one that nests past MAX_BODY_DEPTH is cut whole.
+  if (typeof body !== 'string' && !nestsWithin(body, MAX_BODY_DEPTH)) return { text: '', truncated: true };
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const cut = text.length > max;
   // A base64 text cut anywhere but a 4-character boundary would not decode.

@@ -5,6 +5,8 @@
 // `enum`, and the formats date-time, date, uuid and email when every value
 // has them. Bounded: at most MAX_PROPERTIES properties per object, MAX_DEPTH
 // levels, MAX_ENUM + 1 distinct strings per field; what is cut is counted.
+// A body is written by whoever sent the request, and 16 KB of `[` nest 16,000
+// levels deep: nothing here recurses past MAX_DEPTH, whatever the input.
 
 export const MAX_PROPERTIES = 200;
 export const MAX_DEPTH = 10;
@@ -41,12 +43,20 @@ export class SchemaNode {
   private readonly formatHits = new Map<string, number>();
   /** Properties not tracked because the object had MAX_PROPERTIES already. */
   cutProperties = 0;
+  /** Objects and arrays at MAX_DEPTH whose contents were not described. */
+  cutDeep = 0;
 
-  add(value: unknown, depth = 0): void {
+  /** Add one observed value; returns how many of its objects and arrays lay past MAX_DEPTH, undescribed. */
+  add(value: unknown, depth = 0): number {
     this.count++;
     const type = typeOf(value);
     this.types.set(type, (this.types.get(type) ?? 0) + 1);
-    if (depth >= MAX_DEPTH) return;
+    if (depth >= MAX_DEPTH) {
+      const deeper = (type === 'object' && Object.keys(value as object).length > 0) || (type === 'array' && (value as unknown[]).length > 0);
+      if (deeper) this.cutDeep++;
+      return deeper ? 1 : 0;
+    }
+    let cut = 0;
     if (type === 'string') this.addString(value as string);
     else if (type === 'object') {
       this.properties ??= new Map();
@@ -59,13 +69,14 @@ export class SchemaNode {
           }
           this.properties.set(k, (p = new SchemaNode()));
         }
-        p.add(v, depth + 1);
+        cut += p.add(v, depth + 1);
       }
     } else if (type === 'array') {
       this.items ??= new SchemaNode();
       // A long array's first items say what its items are.
-      for (const v of (value as unknown[]).slice(0, 50)) this.items.add(v, depth + 1);
+      for (const v of (value as unknown[]).slice(0, 50)) cut += this.items.add(v, depth + 1);
     }
+    return cut;
   }
 
   private addString(s: string): void {
@@ -85,6 +96,7 @@ export class SchemaNode {
     this.count += o.count;
     for (const [t, n] of o.types) this.types.set(t, (this.types.get(t) ?? 0) + n);
     this.cutProperties += o.cutProperties;
+    this.cutDeep += o.cutDeep;
     this.stringCount += o.stringCount;
     for (const [f, n] of o.formatHits) this.formatHits.set(f, (this.formatHits.get(f) ?? 0) + n);
     if (this.strings) {
@@ -177,6 +189,24 @@ function typeOf(v: unknown): JsonType {
     default:
       return 'object';
   }
+}
+
+/**
+ * True when `value` nests no deeper than `max` levels of objects and arrays
+ * (a scalar is depth 0, `[]` and `[1]` depth 1). Walked with its own stack,
+ * never recursion, and stops at the first value past `max`: callers check
+ * before handing a value to JSON.stringify, which recurses.
+ */
+export function nestsWithin(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    // v is an object or array one level below `depth` of them.
+    if (depth >= max) return false;
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (c !== null && typeof c === 'object') stack.push([c, depth + 1]);
+  }
+  return true;
 }
 
 /** The JSON value a body holds, or undefined when it is not (whole) JSON. */

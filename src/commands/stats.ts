@@ -93,7 +93,8 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
       return results.every((r) => r.passed) ? ExitCode.OK : ExitCode.CHECK_FAILED;
     }
 
-    const stats = new StatsAggregator(flags.by);
+    // A JSONata --by is evaluated in a process of its own, until a stop.
+    const stats = new StatsAggregator(flags.by, { signal: this.stop.signal });
     const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top });
     render(); // validates --sort before any input is read
     const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
@@ -109,6 +110,8 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
     } catch (err) {
       live?.cancel();
       throw err;
+    } finally {
+      stats.close();
     }
     // Stopped (Ctrl-C), at end of input or at damage: the final table covers everything received.
     if (live) live.finish();

@@ -1,17 +1,21 @@
 // `--jsonata EXPR` (filter) and a JSONata `stats --by`: for what KFL cannot
-// say. jsonata 2.x evaluates asynchronously, so the expression is compiled
-// once and awaited per entry.
+// say. jsonata 2.x evaluates asynchronously; the expression is compiled once.
 //
 // A JSONata expression is a program, and the user's (or a rules author's)
-// program may never end: `($f := function($x){$f($x)}; $f(1))` is a tail
-// call JSONata turns into a loop. So every evaluation runs under limits:
-//  - a time limit and a depth limit per entry (JSONata's own guardrails);
-//  - regexes on RE2 (linear time), checked when the expression is compiled;
-//  - a yield to the event loop every few milliseconds (JSONata's
-//    `__evaluate_entry` hook), because an evaluation is one long chain of
-//    microtasks that would otherwise keep SIGINT/SIGTERM from being handled.
-// An entry that hits a limit is a non-match, reported once; an expression that
-// hits a limit on every one of the first entries is refused (exit 2).
+// program may never end or may fill memory: `($f := function($x){$f($x)}; $f(1))`
+// is a tail call JSONata turns into a loop, and one built-in call
+// (`$string($spread([1..100000]))`, `$sort([1..200000])`) runs for minutes
+// and gigabytes in a single synchronous step. So every evaluation runs under limits:
+//  - JSONata's own time and depth limits and its sequence size limit, checked
+//    between evaluation steps (cheap: the entry is a non-match, evaluation goes on);
+//  - in a process of its own (jsonata-process.ts) with a heap limit, watched
+//    from shark's: an evaluation still running past its time limit (a long
+//    built-in call, where JSONata checks nothing) or past the heap limit ends
+//    with that process, which is replaced; shark's own thread never runs the
+//    expression, so it answers SIGINT/SIGTERM at once;
+//  - regexes on RE2 (linear time), checked when the expression is compiled.
+// An entry that hits a limit is a non-match (stats: no group), reported once;
+// an expression that hits a limit on every one of the first entries is refused (exit 2).
 
 import { createRequire } from 'node:module';
 import type jsonataModule from 'jsonata';
@@ -20,8 +24,6 @@ import type { Entry } from '../model/entry.js';
 import { FilterSyntaxError } from './errors.js';
 import { LinearRegExpForJsonata } from './linear-regex.js';
 
-export type AsyncPredicate = (e: Entry) => Promise<boolean>;
-
 export interface JsonataLimits {
   /** Per-entry evaluation time limit (ms). */
   timeoutMs: number;
@@ -29,14 +31,31 @@ export interface JsonataLimits {
   depth: number;
   /** Longest sequence an evaluation may build. */
   sequence: number;
+  /** Heap of the evaluating process (MB): an evaluation that fills it ends with the process. */
+  heapMb: number;
 }
 
-export const DEFAULT_JSONATA_LIMITS: JsonataLimits = { timeoutMs: 500, depth: 300, sequence: 1_000_000 };
+export const DEFAULT_JSONATA_LIMITS: JsonataLimits = { timeoutMs: 500, depth: 300, sequence: 1_000_000, heapMb: 64 };
 
 /** Entries that must all hit a limit, with none evaluated in time, before the expression is refused. */
 const REFUSE_AFTER = 3;
-/** Give the event loop a turn (signals, stdout) at least this often during one evaluation. */
-const YIELD_EVERY_MS = 20;
+
+/**
+ * What one entry's evaluation came to, as the evaluating process sends it:
+ * `filter` gets whether it matched, `stats --by` its key (null: no value);
+ * a number is one of OUTCOME's.
+ */
+export type Outcome = boolean | string | null | number;
+export const OUTCOME = {
+  /** The line is not an entry (not JSON, not an object, a field of the wrong type): the caller reports it. */
+  BAD_LINE: 0,
+  TIME: 1,
+  DEPTH: 2,
+  SEQUENCE: 3,
+  MEMORY: 4,
+  /** The run was stopped (Ctrl-C, SIGTERM) before this entry's answer came. */
+  CANCELLED: 5,
+} as const;
 
 export interface JsonataOptions {
   limits?: Partial<JsonataLimits>;
@@ -48,17 +67,13 @@ export interface JsonataOptions {
   what?: string;
 }
 
-/** A compiled expression that evaluates one entry under the limits: its value, or `LIMIT_HIT`. */
-export type GuardedEvaluate = (e: Entry) => Promise<unknown>;
-export const LIMIT_HIT: unique symbol = Symbol('jsonata limit hit');
+export type CompiledJsonata = ReturnType<typeof jsonataModule>;
 
 /** Compile with RE2 regexes and evaluation limits; a bad expression throws FilterSyntaxError (exit 2). */
-export function compileGuardedJsonata(expr: string, opts: JsonataOptions = {}): GuardedEvaluate {
-  const what = opts.what ?? 'JSONata';
-  const limits = { ...DEFAULT_JSONATA_LIMITS, ...opts.limits };
+export function compileJsonataExpression(expr: string, limits: JsonataLimits, what = 'JSONata'): CompiledJsonata {
   // Loaded only when an expression uses it: the module costs ~50 ms of every start.
   const jsonata = createRequire(import.meta.url)('jsonata') as typeof jsonataModule;
-  let compiled: ReturnType<typeof jsonataModule>;
+  let compiled: CompiledJsonata;
   try {
     compiled = jsonata(expr, {
       RegexEngine: LinearRegExpForJsonata as unknown as RegExpConstructor,
@@ -75,57 +90,113 @@ export function compileGuardedJsonata(expr: string, opts: JsonataOptions = {}): 
     throw new FilterSyntaxError(`${what}: ${firstLine(e.message)}`, Math.max(1, col));
   }
   checkRegexes(compiled.ast(), what);
-
-  let lastYield = Date.now();
-  compiled.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, async () => {
-    if (opts.signal?.aborted) throw CANCELLED;
-    if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = Date.now();
-      if (opts.signal?.aborted) throw CANCELLED;
-    }
-  });
-
-  let hits = 0;
-  let inTime = 0;
-  return async (entry) => {
-    try {
-      const v = await compiled.evaluate(entry);
-      inTime++;
-      return v;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (err === CANCELLED) return LIMIT_HIT;
-      if (code !== 'D1011' && code !== 'D1012' && code !== 'D2014' && code !== 'D2015' && !(err instanceof RangeError)) {
-        // A runtime type error on one entry (e.g. arithmetic on a missing string) is a non-match.
-        return undefined;
-      }
-      hits++;
-      const limit = limitName(code, limits);
-      if (hits === 1) opts.onWarning?.(`${what}: an entry hit the expression's ${limit}; such entries are treated as non-matches`);
-      if (inTime === 0 && hits >= REFUSE_AFTER) {
-        throw new UserError(`${what}: the expression hit its ${limit} on every entry (${hits} of ${hits}); refusing to go on`, ExitCode.USAGE);
-      }
-      return LIMIT_HIT;
-    }
-  };
+  return compiled;
 }
 
-/** `filter --jsonata`: true when the entry matches. */
-export function compileJsonata(expr: string, opts: JsonataOptions = {}): AsyncPredicate {
-  const evaluate = compileGuardedJsonata(expr, opts);
-  return async (entry) => {
-    const v = await evaluate(entry);
-    return v !== LIMIT_HIT && truthy(v);
-  };
+/**
+ * One entry through the expression, in the process that runs it: its value,
+ * or the OUTCOME code of the limit it hit. A runtime error on one entry (a
+ * type error, arithmetic on a missing field) is no value (undefined).
+ */
+export async function evaluateEntry(compiled: CompiledJsonata, entry: Entry): Promise<{ value: unknown } | { limit: number }> {
+  try {
+    return { value: await compiled.evaluate(entry) };
+  } catch (err) {
+    if (err instanceof RangeError) return { limit: OUTCOME.DEPTH };
+    // `$eval` wraps what went wrong in the expression it evaluated (D3121): the limit inside counts.
+    let e = err as { code?: string; error?: unknown } | undefined;
+    while (e && e.code === 'D3121' && e.error && typeof e.error === 'object') e = e.error as typeof e;
+    if (e instanceof RangeError) return { limit: OUTCOME.DEPTH };
+    switch (e?.code) {
+      case 'D1012':
+        return { limit: OUTCOME.TIME };
+      case 'D1011':
+        return { limit: OUTCOME.DEPTH };
+      case 'D2014':
+      case 'D2015':
+        return { limit: OUTCOME.SEQUENCE };
+      default:
+        return { value: undefined };
+    }
+  }
 }
 
-const CANCELLED = { code: 'shark.cancelled' };
+/** A value to send back: whether it matched, or its key (what must cross is small and cloneable). */
+export function outcomeOf(r: { value: unknown } | { limit: number }, mode: 'match' | 'key'): Outcome {
+  if ('limit' in r) return r.limit;
+  const v = r.value;
+  if (mode === 'match') return truthy(v);
+  if (v === undefined || v === null || typeof v === 'function') return null;
+  if (typeof v === 'string') return v;
+  try {
+    return JSON.stringify(v) ?? null;
+  } catch {
+    // Nested too deeply to write (built by the expression itself): no key.
+    return null;
+  }
+}
 
-function limitName(code: string | undefined, limits: JsonataLimits): string {
-  if (code === 'D1012') return `time limit (${limits.timeoutMs} ms per entry)`;
-  if (code === 'D2014' || code === 'D2015') return `sequence limit (${limits.sequence} items)`;
-  return `depth limit (${limits.depth})`;
+/**
+ * The limits' bookkeeping where the outcomes are read: said on the
+ * first hit, refused (exit 2, that one line) when each of the first entries
+ * hit one and none was evaluated in time, counted at the end.
+ */
+export class LimitAccount {
+  private hits = 0;
+  private inTime = 0;
+  private readonly byLimit = new Map<number, number>();
+  /** The first hit's note, held while it may yet be a refusal. */
+  private pending: string | undefined;
+  private refused = false;
+
+  constructor(
+    private readonly limits: JsonataLimits,
+    private readonly what: string,
+    private readonly onWarning?: (message: string) => void,
+  ) {}
+
+  /** One entry's outcome, in entry order; throws the refusal (exit 2). */
+  note(o: Outcome): void {
+    if (o === OUTCOME.CANCELLED || o === OUTCOME.BAD_LINE) return;
+    if (typeof o !== 'number') {
+      this.inTime++;
+      this.say();
+      return;
+    }
+    this.hits++;
+    this.byLimit.set(o, (this.byLimit.get(o) ?? 0) + 1);
+    const limit = this.limitName(o);
+    if (this.hits === 1) this.pending = `${this.what}: an entry hit the expression's ${limit}; such entries are treated as non-matches`;
+    if (this.inTime > 0) this.say();
+    else if (this.hits >= REFUSE_AFTER) {
+      this.pending = undefined;
+      this.refused = true;
+      throw new UserError(`${this.what}: the expression hit its ${limit} on every entry (${this.hits} of ${this.hits}); refusing to go on`, ExitCode.USAGE);
+    }
+  }
+
+  /** At the end of the run: what is still to say, and how many entries hit which limit. */
+  finish(): void {
+    if (this.refused) return;
+    this.say();
+    if (this.hits > 1) {
+      const each = [...this.byLimit].map(([code, n]) => `${this.limitName(code).replace(/ \(.*/, '')}: ${n}`).join(', ');
+      this.onWarning?.(`${this.what}: ${this.hits} entries hit the expression's limits (${each}) and were treated as non-matches`);
+    }
+  }
+
+  private say(): void {
+    if (this.pending === undefined) return;
+    this.onWarning?.(this.pending);
+    this.pending = undefined;
+  }
+
+  private limitName(code: number): string {
+    if (code === OUTCOME.TIME) return `time limit (${this.limits.timeoutMs} ms per entry)`;
+    if (code === OUTCOME.SEQUENCE) return `sequence limit (${this.limits.sequence} items)`;
+    if (code === OUTCOME.MEMORY) return `memory limit (${this.limits.heapMb} MB)`;
+    return `depth limit (${this.limits.depth})`;
+  }
 }
 
 /** Regex literals are compiled on RE2 now, so a pattern RE2 rejects (backreferences, lookaround) is a usage error, not a per-entry non-match. */

@@ -9,10 +9,11 @@ import type { Entry } from '../model/entry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import type { LineFormatter } from '../output/formats/entry-format.js';
 import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
-import { parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
+import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type Dialect } from './index.js';
 import { asWritten, LineMatcher } from './line-matcher.js';
+import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 
 export interface RunFilterOptions {
@@ -61,15 +62,15 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`${m}\n`));
   let syncPredicate: ((e: Entry) => boolean) | undefined;
   let project: ((line: string) => Entry | undefined) | undefined;
-  let asyncPredicate: ((e: Entry) => Promise<boolean>) | undefined;
+  let jsonata: JsonataFilter | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
   // KFL2's now() is fixed once, for this thread and any workers filtering with it.
   const now = opts.now ?? Date.now();
   if (opts.jsonata !== undefined) {
     // Loaded only for --jsonata: the module costs ~50 ms of every start.
-    const { compileJsonata } = await import('./jsonata.js');
-    asyncPredicate = compileJsonata(opts.jsonata, { signal: opts.signal, onWarning: warn, limits: opts.jsonataTimeoutMs ? { timeoutMs: opts.jsonataTimeoutMs } : undefined });
+    const { JsonataFilter } = await import('./jsonata-guard.js');
+    jsonata = new JsonataFilter(opts.jsonata, { signal: opts.signal, onWarning: warn, limits: opts.jsonataTimeoutMs ? { timeoutMs: opts.jsonataTimeoutMs } : undefined });
   } else {
     const f = compileFilter(opts.expr, { dialect: opts.dialect, now, onWarning: (w) => warn(`warning: ${w}`) });
     syncPredicate = f.predicate;
@@ -97,8 +98,47 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   // A KFL filter of NDJSON files may run on workers (entryBatches decides), as this thread would run it.
   const onWorkers: FilterWire | undefined = matcher && (count || !opts.format) ? { expr: opts.expr, dialect: opts.dialect ?? 'auto', now, invert, count, redact: opts.redact ?? [], noRedact: opts.noRedact === true } : undefined;
 
+  // JSONata runs in a process of its own (jsonata-process.ts). Reading files, two batches go there
+  // at once, so this thread reads the next while that one evaluates; from a pipe one, so that each
+  // batch is written as soon as it is evaluated, not when the next comes.
+  const maxInFlight = opts.inputs.length > 0 && !opts.inputs.includes('-') ? 2 : 1;
+  const inFlight: Array<{ batch: Batch; answers: Promise<Array<boolean | undefined>> }> = [];
+  /** Write the oldest batch's matches, in order; true when the run is done. */
+  const settleOldest = async (): Promise<boolean> => {
+    const { batch, answers } = inFlight.shift()!;
+    const hits = await answers;
+    if (opts.signal?.aborted) return true;
+    if (batch.kind === 'lines') {
+      for (let i = 0; i < batch.lines.length; i++) {
+        if (hits[i] !== undefined) result.read++;
+        if (hits[i] === invert) continue;
+        if (count && hits[i] !== undefined) {
+          result.matched++;
+          if (done()) return true;
+          continue;
+        }
+        // Kept, or not an entry: parsed here, which reports a bad line (or, with --strict, ends the run).
+        const l = batch.binary ? { text: binaryToText(batch.lines[i].text), lineNo: batch.lines[i].lineNo } : batch.lines[i];
+        const entry = parseEntryLine(l, batch.source, batch.readOpts);
+        if (!entry || hits[i] === undefined) continue;
+        await emit(entry, l.text);
+        if (done()) return true;
+      }
+    } else if (batch.kind === 'entries') {
+      for (let i = 0; i < batch.entries.length; i++) {
+        result.read++;
+        if (hits[i] === invert) continue;
+        await emit(batch.entries[i], undefined);
+        if (done()) return true;
+      }
+    }
+    await sink.flush();
+    return done();
+  };
+
   // Lines are read as binary (latin1) strings when the projection can use them: cheaper than UTF-8 decoding every line.
-  outer: for await (const batch of entryBatches(opts, warn, project !== undefined, onWorkers)) {
+  // So are they for JSONata: only the lines it keeps are decoded here, the others there (jsonata-child.ts).
+  outer: for await (const batch of entryBatches(opts, warn, project !== undefined || jsonata !== undefined, onWorkers)) {
     if (batch.kind === 'lines' && matcher) {
       for (const l of batch.lines) {
         const text = matcher.match(l, batch.binary, batch.source, batch.readOpts, count);
@@ -110,18 +150,14 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         }
         if (done()) break outer;
       }
-    } else if (batch.kind === 'lines') {
-      // JSONata: asynchronous, and nothing to project.
-      for (const l of batch.lines) {
-        const entry = parseEntryLine(l, batch.source, batch.readOpts);
-        if (!entry) continue;
-        result.read++;
-        const hit = (await asyncPredicate!(entry)) !== invert;
-        if (opts.signal?.aborted) break outer;
-        if (!hit) continue;
-        await emit(entry, l.text);
-        if (done()) break outer;
-      }
+    } else if (jsonata && batch.kind !== 'filtered') {
+      const answers = batch.kind === 'lines' ? jsonata.matchLines(batch.lines.map((l) => l.text), batch.binary) : jsonata.matchEntries(batch.entries);
+      // Awaited in turn by settleOldest; a refusal (exit 2) must not count as unhandled meanwhile.
+      answers.catch(() => {});
+      inFlight.push({ batch, answers });
+      if (inFlight.length < maxInFlight) continue;
+      if (await settleOldest()) break outer;
+      continue;
     } else if (batch.kind === 'filtered') {
       // Workers' blocks, in the file's order: their kept lines (up to the limit) as they are, and the
       // warnings for bad lines one thread would have read (those before the limit's last line).
@@ -137,10 +173,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         }
         if (done()) break outer;
       }
-    } else {
+    } else if (batch.kind === 'entries') {
       for (const entry of batch.entries) {
         result.read++;
-        const hit = (syncPredicate ? syncPredicate(entry) : await asyncPredicate!(entry)) !== invert;
+        const hit = syncPredicate!(entry) !== invert;
         if (opts.signal?.aborted) break outer;
         if (!hit) continue;
         await emit(entry, undefined);
@@ -151,9 +187,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     // Entries reach the reader as each input chunk is done (live pipes), not only when 64 KB piled up.
     await sink.flush();
   }
+  while (inFlight.length > 0 && !done() && !(await settleOldest()));
   return finish();
 
   async function finish(): Promise<RunFilterResult> {
+    jsonata?.close();
     result.read += matcher?.read ?? 0;
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();

@@ -8,7 +8,7 @@
 import { callLatency, type Entry } from '../model/entry.js';
 import { LatencySketch, type SketchWire } from './latency-sketch.js';
 import { NAME_FIELDS, NameBook, type NameBookWire } from './names.js';
-import { groupFields, groupKey, resolveKey, type KeyOf } from './group-by.js';
+import { groupFields, groupKey, jsonataKeys, resolveKey, type BatchKeys, type KeyOf } from './group-by.js';
 import { FirstKeys } from './first-keys.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
@@ -109,26 +109,39 @@ export class StatsAggregator {
   private readonly total = new GroupStats();
   private first = Infinity;
   private last = -Infinity;
-  private readonly keyOf: KeyOf;
+  private readonly keyOf: KeyOf | undefined;
+  /** A JSONata `--by`: keys come a batch at a time from the expression's process. */
+  private readonly batchKeys: BatchKeys | undefined;
   /** Entries a JSONata `--by` gave no value (grouped as "(none)"). */
   valueless = 0;
 
-  constructor(readonly by: string = 'protocol') {
-    this.keyOf = groupKey(by, () => this.valueless++);
+  /** `signal`: a stop (Ctrl-C) ends a JSONata grouping's evaluation; the entries not yet keyed are left out. */
+  constructor(
+    readonly by: string = 'protocol',
+    opts: { signal?: AbortSignal } = {},
+  ) {
+    this.keyOf = groupKey(by);
+    if (!this.keyOf) this.batchKeys = jsonataKeys(by, opts.signal, () => this.valueless++);
   }
 
   async addBatch(batch: Entry[]): Promise<void> {
-    for (const e of batch) {
-      const k = this.keyOf(e);
-      this.addKeyed(e, typeof k === 'string' ? k : await k);
+    if (this.keyOf) {
+      for (const e of batch) this.addKeyed(e, this.keyOf(e));
+      return;
     }
+    const keys = await this.batchKeys!.keys(batch);
+    for (let i = 0; i < batch.length; i++) if (keys[i] !== undefined) this.addKeyed(batch[i], keys[i]!);
   }
 
-  /** One entry, for a built-in grouping (its key is not a JSONata promise). */
+  /** One entry, for a built-in grouping (a JSONata one is evaluated in batches). */
   add(e: Entry): void {
-    const k = this.keyOf(e);
-    if (typeof k !== 'string') throw new Error(`stats: --by ${this.by} needs addBatch`);
-    this.addKeyed(e, k);
+    if (!this.keyOf) throw new Error(`stats: --by ${this.by} needs addBatch`);
+    this.addKeyed(e, this.keyOf(e));
+  }
+
+  /** Ends a JSONata grouping's process. */
+  close(): void {
+    this.batchKeys?.close();
   }
 
   private addKeyed(e: Entry, key: string): void {

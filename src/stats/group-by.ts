@@ -6,13 +6,19 @@
 import { isOneWay, type Endpoint, type Entry } from '../model/entry.js';
 import { UserError, ExitCode } from '../cli/errors.js';
 import { FilterSyntaxError } from '../filter/errors.js';
-import { compileGuardedJsonata, LIMIT_HIT, type GuardedEvaluate } from '../filter/jsonata.js';
+import { JsonataKeys } from '../filter/jsonata-guard.js';
 import { K8S_NAME_FIELDS, k8sName, type IpNames } from './names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
 
-export type KeyOf = (e: Entry) => string | Promise<string>;
+export type KeyOf = (e: Entry) => string;
+
+/** Keys of a batch of entries (JSONata); undefined for an entry not evaluated because the run was stopped. */
+export interface BatchKeys {
+  keys(batch: Entry[]): Promise<Array<string | undefined>>;
+  close(): void;
+}
 
 const MARK = '\u0001';
 
@@ -72,7 +78,7 @@ export function groupFields(by: string): FieldSpec | undefined {
 }
 
 /** What a missing group value or protocol is shown as. */
-const NONE = '(none)';
+export const NONE = '(none)';
 
 /** An entry's protocol, "(none)" for an entry from elsewhere that names none. */
 export function protocolOf(e: Entry): string {
@@ -112,8 +118,8 @@ export function statusOf(e: Entry): string {
   return `${protocolOf(e)} ${status}`;
 }
 
-/** Compile `--by` into a key function (JSONata for anything not built in); `onNoValue` is told of each entry JSONata gave no value. */
-export function groupKey(by: string, onNoValue?: () => void): KeyOf {
+/** Compile `--by` into a key function; undefined when it is not a built-in grouping (then it is JSONata: jsonataKeys). */
+export function groupKey(by: string): KeyOf | undefined {
   switch (by) {
     case 'protocol':
       return protocolOf;
@@ -128,27 +134,29 @@ export function groupKey(by: string, onNoValue?: () => void): KeyOf {
     case 'status':
       return statusOf;
     default:
-      return jsonataKey(by, onNoValue);
+      return undefined;
   }
 }
 
-function jsonataKey(expr: string, onNoValue?: () => void): KeyOf {
-  let evaluate: GuardedEvaluate;
+/** `--by EXPR` as JSONata, evaluated in a process of its own (filter/jsonata-process.ts) until `signal` stops the run; `onNoValue` is told of each entry it gave no value (or that hit a limit). */
+export function jsonataKeys(expr: string, signal?: AbortSignal, onNoValue?: () => void): BatchKeys {
+  let keys: JsonataKeys;
   try {
-    // Limits as for `filter --jsonata` (time, depth, RE2 regexes): a rules author's expression may never end.
-    evaluate = compileGuardedJsonata(expr, { what: '--by', onWarning: (m) => process.stderr.write(`stats: ${m}\n`) });
+    // Limits as for `filter --jsonata` (time, memory, depth, RE2 regexes): a rules author's expression may never end.
+    keys = new JsonataKeys(expr, { what: '--by', signal, onWarning: (m) => process.stderr.write(`stats: ${m}\n`) });
   } catch (err) {
     if (!(err instanceof FilterSyntaxError)) throw err;
     throw new UserError(`${err.message} (not one of ${BUILTIN_GROUPINGS.join('|')}, so read as JSONata)`, ExitCode.USAGE);
   }
-  return async (e) => {
-    const v = await evaluate(e);
-    if (v === LIMIT_HIT) return NONE;
-    if (v === undefined || v === null) {
-      onNoValue?.();
-      return NONE;
-    }
-    return typeof v === 'string' ? v : JSON.stringify(v);
+  return {
+    // An entry over a limit, or with no value, is grouped as "(none)"; undefined: not evaluated (the run stopped).
+    keys: async (batch) =>
+      (await keys.keys(batch)).map((k) => {
+        if (k === undefined) return undefined;
+        if (k === null) onNoValue?.();
+        return k ?? NONE;
+      }),
+    close: () => keys.close(),
   };
 }
 

@@ -160,3 +160,13 @@ test('export --har | head: a reader that leaves ends the export quietly (exit 0)
   assert.match(r.stdout, /status=0/);
   assert.doesNotMatch(r.stderr, /EPIPE|Error/);
 });
+
+test('a body given as JSON nested 5000 levels deep is cut whole, not a crash', () => {
+  const e = httpCall({ method: 'POST', path: '/c', responseBody: { ok: true }, i: 4 });
+  (e.request as Record<string, unknown>).body = JSON.parse('['.repeat(5000) + ']'.repeat(5000));
+  const har = harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any;
+  assert.deepEqual({ ...har.request.postData, mimeType: undefined }, { mimeType: undefined, text: '', _truncated: true });
+  // A shallow one is written as JSON.
+  (e.request as Record<string, unknown>).body = [[1]];
+  assert.equal((harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any).request.postData.text, '[[1]]');
+});

@@ -11,6 +11,8 @@ import { openApiDocument, httpServices } from '../../src/catalog/openapi.js';
 import { runCli } from '../helpers/cli.js';
 import { examplesDir, repoRoot, sharedCapture } from '../helpers/paths.js';
 import { httpCall } from './entries.js';
+import { Wire } from '../helpers/engine-wire.js';
+import { writeRawPcap } from '../helpers/pcap-wire.js';
 
 /** Validate with a real OpenAPI 3.1 validator (schema of the spec + semantic checks); it mutates, so a copy. */
 async function validate(doc: unknown): Promise<void> {
@@ -127,4 +129,37 @@ test('--openapi with several services and no --out or --service is a usage error
   const r = await runCli(['catalog', '--openapi', join(examplesDir, 'bookinfo-mix.pcap')]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /2 HTTP services .*--service/);
+});
+
+test('a request body nested 5000 levels deep (10 KB of brackets): catalog --openapi and diff describe it to depth 10 and say so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-deep-'));
+  try {
+    const w = new Wire();
+    const body = '['.repeat(5000) + ']'.repeat(5000);
+    w.send(1_700_000_000_000, 1, 40000, 80, `POST /api/items HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    w.send(1_700_000_000_001, 2, 80, 40000, 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"ok":[1]}');
+    const capture = join(dir, 'deep.pcap');
+    writeRawPcap(capture, w.packets);
+    const out = join(dir, 'out');
+    const r = await runCli(['catalog', '--openapi', '--out', out, capture]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /catalog: 1 body nested deeper than 10 levels: described to depth 10, no example kept/);
+    const [file] = readdirSync(out);
+    const doc = JSON.parse(readFileSync(join(out, file), 'utf8'));
+    const media = doc.paths['/api/items'].post.requestBody.content['application/json'];
+    let schema = media.schema;
+    let levels = 0;
+    for (; schema.items; schema = schema.items) levels++;
+    assert.equal(levels, 10);
+    assert.equal(media.example, undefined);
+    // The shallow response keeps its example.
+    assert.deepEqual(doc.paths['/api/items'].post.responses['200'].content['application/json'].example, { ok: [1] });
+    await validate(doc);
+    const d = await runCli(['diff', capture, capture]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /no API changes/);
+    assert.equal(d.stderr.match(/1 body nested deeper than 10 levels/g)?.length, 2, d.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import fc from 'fast-check';
-import { SchemaNode } from '../../src/catalog/schema-infer.js';
+import { MAX_DEPTH, SchemaNode, nestsWithin } from '../../src/catalog/schema-infer.js';
 
 function infer(values: unknown[], ratio = 1): Record<string, any> {
   const n = new SchemaNode();
@@ -99,4 +99,27 @@ test('no enum when values other than strings were seen too (an enum constrains e
   const strings = new SchemaNode();
   for (const v of ['a', 'a', 'a', null]) strings.add(v);
   assert.deepEqual(strings.toSchema().enum, ['a', null]);
+});
+
+test('a value nested deeper than the schema depth is described to that depth, the cut counted, with no recursion past it', () => {
+  const deep = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000));
+  const n = new SchemaNode();
+  assert.equal(n.add(deep), 1);
+  assert.equal(n.add({ a: [1] }), 0);
+  let s: Record<string, any> = n.toSchema();
+  let levels = 0;
+  for (; s.items; s = s.items) levels++;
+  assert.equal(levels, MAX_DEPTH);
+  const into = new SchemaNode();
+  into.merge(n);
+  let at: SchemaNode | undefined = into;
+  let cut = 0;
+  for (; at; at = at.items) cut += at.cutDeep;
+  assert.equal(cut, 1);
+  // An empty array at the last level is not a cut: nothing in it went undescribed.
+  assert.equal(new SchemaNode().add(JSON.parse('['.repeat(MAX_DEPTH + 1) + ']'.repeat(MAX_DEPTH + 1))), 0);
+  assert.equal(nestsWithin(deep, 1000), false);
+  assert.equal(nestsWithin({ a: [{ b: 1 }] }, 3), true);
+  assert.equal(nestsWithin({ a: [{ b: 1 }] }, 2), false);
+  assert.equal(nestsWithin('x', 0), true);
 });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileFilter, FilterSyntaxError } from '../../src/filter/index.js';
-import { compileJsonata } from '../../src/filter/jsonata.js';
+import { JsonataFilter } from '../../src/filter/jsonata-guard.js';
 
 const cases: Array<{ q: string; dialect: 'kfl1' | 'kfl2' | 'auto'; message: RegExp; column: number }> = [
   // The issue's own example: the stray ')' is at column 14.
@@ -51,7 +51,7 @@ test('auto-detected dialects report columns too', () => {
 });
 
 test('JSONata errors carry a column', () => {
-  assert.throws(() => compileJsonata('response.status = 500 and )'), (err: unknown) => {
+  assert.throws(() => new JsonataFilter('response.status = 500 and )'), (err: unknown) => {
     assert.ok(err instanceof FilterSyntaxError);
     assert.equal(err.column, 27);
     assert.match(err.message, /^JSONata: .* at column 27$/);

@@ -166,6 +166,97 @@ test('SIGTERM ends a run in the middle of an endless evaluation', async () => {
   assert.equal(code, 0, stderr);
 });
 
+// One call of a built-in runs as long as its input makes it, with no evaluation step between
+// where JSONata could check its time: quadratic `$spread`/`$string`, `$distinct`, a time limit
+// hit inside `$eval`, a single allocation of 800 MB.
+const LONG_BUILTIN = '$string($spread([1..100000]))';
+
+test('a built-in call that runs past the time limit is cut there: slow on some entries only, the others match', async () => {
+  const expr = '$length(request.path) > 10 ? $distinct([1..30000]) : true';
+  const r = await runCli(['filter', '--jsonata-timeout', '100', '--jsonata', expr, entries], { timeoutMs: 60_000 });
+  assert.equal(r.signal, null, 'hung');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).request.path), PAIRS);
+  assert.equal(r.stderr.match(/hit the expression's time limit \(100 ms per entry\)/g)?.length, 1, r.stderr);
+  assert.match(r.stderr, /3 entries hit the expression's limits \(time limit: 3\)/);
+});
+
+test('built-ins over the time limit on every entry, a limit inside $eval too: refused (exit 2, one line)', async () => {
+  for (const expr of [LONG_BUILTIN, '$distinct([1..60000])', '$eval("$eval(\\"[1..999999].$string()\\")")']) {
+    const r = await runCli(['filter', '--jsonata-timeout', '100', '--jsonata', expr, entries], { timeoutMs: 60_000 });
+    assert.equal(r.signal, null, `${expr} hung`);
+    assert.equal(r.code, 2, `${expr}: ${r.stderr}`);
+    assert.deepEqual(r.stderr.trim().split('\n'), ['filter: JSONata: the expression hit its time limit (100 ms per entry) on every entry (3 of 3); refusing to go on'], expr);
+  }
+  const s = await runCli(['stats', '--by', LONG_BUILTIN, entries], { timeoutMs: 60_000 });
+  assert.equal(s.signal, null, 'stats --by hung');
+  assert.equal(s.code, 2, s.stderr);
+  assert.match(s.stderr, /--by: the expression hit its time limit \(500 ms per entry\) on every entry/);
+});
+
+test('an evaluation that fills its heap, even with one allocation, is cut at the memory limit; the run goes on', async () => {
+  // A minute per entry: only the memory limit can cut these. The second asks for an 800 MB array at once.
+  for (const expr of ['[1..999999].[1..999999]', '$count($split($pad("x", 100000000), ""))']) {
+    const r = await runCli(['filter', '-c', '--jsonata-timeout', '60000', '--jsonata', `$length(request.path) > 10 ? ${expr} : true`, entries], { timeoutMs: 60_000 });
+    assert.equal(r.signal, null, `${expr} hung`);
+    assert.equal(r.code, 0, `${expr}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), '2', expr);
+    assert.match(r.stderr, /an entry hit the expression's memory limit \(64 MB\)/, expr);
+  }
+});
+
+test('an entry with a body nested 5000 levels deep is evaluated, or at worst has no key; nothing crashes', async () => {
+  const file = join(dir, 'deep.ndjson');
+  const body = '['.repeat(5000) + ']'.repeat(5000);
+  writeFileSync(file, entry(7, '/deep').replace('"response":', `"body":${body},"response":`) + '\n' + entry(8, '/flat') + '\n');
+  const f = await runCli(['filter', '--no-redact', '-c', '--jsonata', 'protocol = "http"', file]);
+  assert.equal(f.code, 0, f.stderr);
+  assert.equal(f.stdout.trim(), '2');
+  // stats hands entries over as objects: one too deep to pass is grouped as "(none)", but counted.
+  const s = await runCli(['stats', '--no-redact', '--format', 'json', '--by', 'request.path', file]);
+  assert.equal(s.code, 0, s.stderr);
+  const snap = JSON.parse(s.stdout);
+  assert.equal(snap.total.entries, 2);
+  assert.equal(snap.rows.find((r: { name: string }) => r.name === '/flat')?.entries, 1);
+});
+
+/** Resolves once `pid` has a child process (the JSONata evaluation has started). */
+async function childOf(pid: number): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  for (let i = 0; i < 400; i++) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() !== '') return;
+    } catch {
+      // Not started yet, or no /proc: the wait below is all there is.
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const [signal, args] of [
+  ['SIGTERM', ['filter', '--jsonata-timeout', '60000', '--jsonata', LONG_BUILTIN]],
+  ['SIGINT', ['filter', '--jsonata-timeout', '60000', '--jsonata', LONG_BUILTIN]],
+  ['SIGTERM', ['stats', '--by', '$distinct([1..100000])']],
+] as const) {
+  test(`${signal} ends ${args[0]} within a second while a built-in call runs`, async () => {
+    const child = spawn(process.execPath, [cliBin, ...args, entries], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    await childOf(child.pid!);
+    await new Promise((r) => setTimeout(r, 1000));
+    const sentAt = Date.now();
+    child.kill(signal);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, sig] = await closed;
+    clearTimeout(killer);
+    const took = Date.now() - sentAt;
+    assert.equal(sig, null, `${signal} was not handled: ${stderr}`);
+    assert.equal(code, 0, stderr);
+    assert.ok(took < 2000, `${signal} took ${took} ms`);
+  });
+}
+
 test('a line giving `protocol` twice is what JSON.parse and jq read (the last), with one thread and with workers', async () => {
   const file = join(dir, 'twice.ndjson');
   const lines = [

@@ -217,6 +217,33 @@ static int is_candidate(const char *path) {
   return strncmp(base, "libssl.so", 9) == 0;
 }
 
+/* TLS libraries this loader does not hook: a process that maps one speaks TLS
+ * this tap cannot read. Said once per executable and library (bounded), so
+ * that an empty result is explained rather than silent. */
+static const struct { const char *prefix, *name; } UNHOOKED[] = {
+  { "libgnutls.so", "GnuTLS" }, { "libnss3.so", "NSS" }, { "libwolfssl.so", "wolfSSL" }, { "libmbedtls.so", "Mbed TLS" },
+};
+#define MAX_UNHOOKED_SAID 256
+static char *unhooked_said[MAX_UNHOOKED_SAID];
+static int nunhooked_said;
+
+static const char *unhooked_library(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  for (size_t i = 0; i < sizeof(UNHOOKED) / sizeof(UNHOOKED[0]); i++)
+    if (strncmp(base, UNHOOKED[i].prefix, strlen(UNHOOKED[i].prefix)) == 0) return UNHOOKED[i].name;
+  return NULL;
+}
+
+static void say_unhooked(unsigned long pid, const char *exe, const char *library) {
+  char key[PATH_MAX + 32];
+  snprintf(key, sizeof(key), "%s|%s", exe, library);
+  for (int i = 0; i < nunhooked_said; i++) if (strcmp(unhooked_said[i], key) == 0) return;
+  if (nunhooked_said == MAX_UNHOOKED_SAID) return;
+  unhooked_said[nunhooked_said++] = strdup(key);
+  warn("not hooked: %s (pid %lu) uses %s, which shark does not hook: its TLS traffic is not seen", exe[0] ? exe : "a process", pid, library);
+}
+
 /* Every process's mapped libssl, and its executable when it carries OpenSSL
  * itself (statically linked, symbols kept: node is one). */
 static void scan(void) {
@@ -248,6 +275,8 @@ static void scan(void) {
       if (!path) continue;
       path[strcspn(path, "\n")] = 0;
       int own_exe = exe[0] && strcmp(path, exe) == 0 && strstr(line, "r-xp");
+      const char *unhooked = unhooked_library(path);
+      if (unhooked) say_unhooked(pid, exe, unhooked);
       if (!is_candidate(path) && !own_exe) continue;
       if (strstr(path, " (deleted)")) continue;
       snprintf(full, sizeof(full), "/proc/%lu/root%s", pid, path);

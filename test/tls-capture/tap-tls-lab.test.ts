@@ -47,6 +47,8 @@ const EARLY_PORT = 8449;
 let earlyOut = '';
 const GRPC_PORT = 8447;
 const SCANNED_PORT = 8451;
+/** A server that accepts and never answers: a GnuTLS client (wget) waits on it across the loader's scans. */
+const SILENT_PORT = 8453;
 let scannedPid = 0;
 let scannedStatus = 0;
 let grpcBin = '';
@@ -217,6 +219,9 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
   await lab.sh(lab.nsA, `wget -q -O /dev/null --no-check-certificate --limit-rate=2k -t 1 -T 10 https://${lab.ipB}:${GRPC_PORT}/stalled`, 30_000);
   for (let i = 0; i < 50 && !/stalled write \d+/.test(grpcServerOut); i++) await new Promise((r) => setTimeout(r, 100));
   stalledWrite = Number(/stalled write (\d+)/.exec(grpcServerOut)?.[1] ?? 0);
+  // wget alive for 2.5 s (the loader scans every second), waiting on a server that never answers.
+  lab.start(lab.nsB, ['python3', '-c', `import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("${lab.ipB}",${SILENT_PORT}))\ns.listen()\ns.settimeout(8)\nc,_=s.accept()\ntime.sleep(3)`]);
+  await lab.sh(lab.nsA, `sleep 0.5; timeout 2.5 wget -q -O /dev/null --no-check-certificate -t 1 -T 5 https://${lab.ipB}:${SILENT_PORT}/ || true`, 10_000);
 
   // A Go server the tap was not told of (a copy of the binary: another file), found running by the scan.
   const scannedBin = join(dir, 'grpc', 'gosrv2');
@@ -446,6 +451,9 @@ test('a write still in its call when its connection was closed (the close ran in
   assert.equal(e.response.bodySize, stalledWrite - head.length, `the body is what the write returned, less the head\n${why}`);
   assert.equal(e.process?.comm, 'grpcserver', 'the server end alone was hooked');
   assert.match(tapErr, /[1-9]\d* closes put after a write still in flight on their socket/);
+  // wget itself speaks GnuTLS, which is not hooked: said once, by its path, not left silent.
+  assert.match(tapErr, /not hooked: \S*wget \(pid \d+\) uses GnuTLS, which shark does not hook/);
+  assert.equal(tapErr.match(/not hooked: \S*wget/g)?.length, 1, 'said once');
 });
 
 test('a Go server not named with --tls-lib is found running, hooked once by its path, and its end of a call is seen', () => {

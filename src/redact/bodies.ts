@@ -32,7 +32,8 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
     parsed = JSON.parse(s);
   } catch {
     // A stream of documents, one a line (a Kubernetes watch, NDJSON logs): each is read as JSON.
-    if (s.indexOf('\n') > 0) return redactJsonLines(s, names, json);
+    // (Pretty-printed JSON cut short also has newlines, but its first line is no document.)
+    if (firstLineIsJson(s)) return redactJsonLines(s, names, json);
     return redactContentText(looseJson(s, names), names);
   }
   if (parsed === null || typeof parsed !== 'object') return s;
@@ -49,7 +50,7 @@ function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): 
     const line = s.slice(start, end);
     const first = firstNonSpace(line);
     let red: string;
-    if (first !== '{' && first !== '[') red = redactContentText(line, names);
+    if (first !== '{' && first !== '[') red = redactContentText(looseJson(line, names), names);
     else {
       try {
         const doc: unknown = JSON.parse(line);
@@ -62,6 +63,18 @@ function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): 
     start = end + 1;
   }
   return out;
+}
+
+/** The text's first line is a JSON object or array of its own (newline-delimited JSON). */
+function firstLineIsJson(s: string): boolean {
+  const nl = s.indexOf('\n');
+  if (nl <= 0) return false;
+  try {
+    const doc: unknown = JSON.parse(s.slice(0, nl));
+    return doc !== null && typeof doc === 'object';
+  } catch {
+    return false;
+  }
 }
 
 function redactedJson(text: string, doc: object, json: JsonRedactor): string {

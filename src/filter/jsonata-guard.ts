@@ -8,17 +8,23 @@ import type { Entry } from '../model/entry.js';
 import { compileJsonataExpression, DEFAULT_JSONATA_LIMITS, LimitAccount, OUTCOME, type JsonataOptions } from './jsonata.js';
 import { JsonataProcess } from './jsonata-process.js';
 
+/** The expression compiled here (a bad one is a usage error now), its process, and the account of its limits. */
+function startEvaluation(expr: string, opts: JsonataOptions, mode: 'match' | 'key'): { evaluator: JsonataProcess; account: LimitAccount } {
+  const what = opts.what ?? 'JSONata';
+  const limits = { ...DEFAULT_JSONATA_LIMITS, ...opts.limits };
+  compileJsonataExpression(expr, limits, what);
+  const account = new LimitAccount(limits, what, opts.onWarning);
+  const evaluator = new JsonataProcess({ expr, limits, mode }, opts.signal, (o) => account.note(o));
+  return { evaluator, account };
+}
+
 /** `filter --jsonata`: whether each entry matches. */
 export class JsonataFilter {
   private readonly evaluator: JsonataProcess;
   private readonly account: LimitAccount;
 
   constructor(expr: string, opts: JsonataOptions = {}) {
-    const what = opts.what ?? 'JSONata';
-    const limits = { ...DEFAULT_JSONATA_LIMITS, ...opts.limits };
-    compileJsonataExpression(expr, limits, what);
-    this.account = new LimitAccount(limits, what, opts.onWarning);
-    this.evaluator = new JsonataProcess({ expr, limits, mode: 'match' }, opts.signal, (o) => this.account.note(o));
+    ({ evaluator: this.evaluator, account: this.account } = startEvaluation(expr, opts, 'match'));
   }
 
   /**
@@ -49,11 +55,7 @@ export class JsonataKeys {
   private readonly account: LimitAccount;
 
   constructor(expr: string, opts: JsonataOptions = {}) {
-    const what = opts.what ?? 'JSONata';
-    const limits = { ...DEFAULT_JSONATA_LIMITS, ...opts.limits };
-    compileJsonataExpression(expr, limits, what);
-    this.account = new LimitAccount(limits, what, opts.onWarning);
-    this.evaluator = new JsonataProcess({ expr, limits, mode: 'key' }, opts.signal, (o) => this.account.note(o));
+    ({ evaluator: this.evaluator, account: this.account } = startEvaluation(expr, opts, 'key'));
   }
 
   async keys(entries: Entry[]): Promise<Array<string | null | undefined>> {

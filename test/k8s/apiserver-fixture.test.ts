@@ -475,3 +475,101 @@ test('/openapi/v2: protobuf or JSON by Accept, ETag and 304, the same schemas as
     await f.close();
   }
 });
+
+/**
+ * What kube-apiserver refuses, as each kubectl release shows it: invalid
+ * names, labels and annotations (422 Invalid with one cause per field), a
+ * DaemonSet whose selector does not match its template or whose container
+ * lacks a name or image, a selector update (immutable), a server-side dry
+ * run into a namespace that does not exist (404), new content in a
+ * Terminating namespace (403), deleting the namespaces every cluster keeps
+ * (403); and what kubectl reads back: get's server-side Table (READY, STATUS,
+ * RESTARTS), get all, and pods/log (-c, --previous, --tail).
+ */
+async function refusals(f: ApiServerFixture, k: (args: string[], input?: string) => ReturnType<typeof run>): Promise<void> {
+  const json = (o: Obj) => JSON.stringify(o);
+  const cm = (metadata: Obj) => json({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'data', ...metadata } });
+  const ds = (name: string, selector: Obj, labels: Obj, containers: Obj[]) =>
+    json({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, namespace: 'data' }, spec: { selector: { matchLabels: selector }, template: { metadata: { labels }, spec: { containers } } } });
+  const refused = async (args: string[], input: string, re: RegExp) => {
+    const r = await k(args, input);
+    assert.notEqual(r.status, 0, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, re);
+  };
+
+  await refused(['apply', '-f', '-'], json({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'Team_A' } }),
+    /The Namespace "Team_A" is invalid: metadata\.name: Invalid value: "Team_A": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character \(e\.g\. 'my-name', {2}or '123-abc', regex used for validation is '\[a-z0-9\]\(\[-a-z0-9\]\*\[a-z0-9\]\)\?'\)/);
+  await refused(['apply', '-f', '-'], json({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } }), /metadata\.name: Invalid value: "a\.b": must not contain dots/);
+  await refused(['apply', '-f', '-'], cm({ name: `c${'x'.repeat(253)}` }), /metadata\.name: Invalid value: "cx+": must be no more than 253 characters/);
+  await refused(['apply', '-f', '-'], cm({ name: 'ok', labels: { 'bad key': 'v', k: 'v'.repeat(64), 'Example.com/x': 'y' } }),
+    /The ConfigMap "ok" is invalid: \n\* metadata\.labels: Invalid value: "Example\.com\/x": prefix part a lowercase RFC 1123 subdomain[^\n]*\n\* metadata\.labels: Invalid value: "bad key": name part must consist of alphanumeric characters[^\n]*\n\* metadata\.labels: Invalid value: "v{64}": must be no more than 63 characters/);
+  // create, not apply: apply would copy the annotation into last-applied-configuration as well.
+  await refused(['create', '-f', '-'], cm({ name: 'big', annotations: { note: 'x'.repeat(256 * 1024) } }), /metadata\.annotations: Too long: must have at most 262144 bytes/);
+  assert.equal(f.store.list('configmaps', 'data').length, 0, 'nothing invalid was stored');
+
+  await refused(['apply', '-f', '-'], ds('agents', { app: 'a' }, { app: 'b' }, [{ image: 'x' }]),
+    /The DaemonSet "agents" is invalid: \n\* spec\.template\.metadata\.labels: Invalid value: map\[string\]string\{"app":"b"\}: `selector` does not match template `labels`\n\* spec\.template\.spec\.containers\[0\]\.name: Required value/);
+  await refused(['apply', '-f', '-'], ds('agents', { app: 'a' }, { app: 'a' }, [{ name: 'agent' }]), /spec\.template\.spec\.containers\[0\]\.image: Required value/);
+  const made = await k(['apply', '-f', '-'], ds('agents', { app: 'a' }, { app: 'a' }, [{ name: 'agent', image: 'x' }]));
+  assert.equal(made.status, 0, made.stderr);
+  await refused(['apply', '-f', '-'], ds('agents', { app: 'a', v: '2' }, { app: 'a', v: '2' }, [{ name: 'agent', image: 'x' }]),
+    /The DaemonSet "agents" is invalid: spec\.selector: Invalid value: v1\.LabelSelector\{MatchLabels:map\[string\]string\{"app":"a", "v":"2"\}, MatchExpressions:\[\]v1\.LabelSelectorRequirement\(nil\)\}: field is immutable/);
+  assert.deepEqual(f.store.get('daemonsets', 'data', 'agents')!.spec.selector, { matchLabels: { app: 'a' } });
+
+  // Server-side dry run: admitted as the real request would be, nothing stored.
+  await refused(['apply', '--dry-run=server', '-f', '-'], json({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'nosuch' } }),
+    /Error from server \(NotFound\): error when creating "STDIN": namespaces "nosuch" not found/);
+  const dry = await k(['apply', '--dry-run=server', '-f', '-'], cm({ name: 'dry' }));
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /configmap\/dry created \(server dry run\)/);
+  assert.equal(f.store.get('configmaps', 'data', 'dry'), undefined);
+
+  for (const ns of ['default', 'kube-system', 'kube-public']) {
+    await refused(['delete', 'namespace', ns, '--wait=false'], '', new RegExp(`Error from server \\(Forbidden\\): namespaces "${ns}" is forbidden: this namespace may not be deleted`));
+    assert.equal(f.store.get('namespaces', undefined, ns)!.status.phase, 'Active');
+  }
+  const dryDelete = await k(['delete', 'namespace', 'data', '--dry-run=server']);
+  assert.equal(dryDelete.status, 0, dryDelete.stderr);
+  assert.equal(f.store.get('namespaces', undefined, 'data')!.status.phase, 'Active', 'a dry-run delete deletes nothing');
+
+  // Tables: READY, STATUS and RESTARTS as kubectl prints them from the server's columns.
+  const pod = f.store.get('pods', 'data', 'redis-0')!;
+  const finishedAt = new Date(Date.now() - 30_000).toISOString().replace(/\.\d+Z$/, 'Z');
+  pod.status.containerStatuses[0] = { ...pod.status.containerStatuses[0], ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error', finishedAt } } };
+  f.store.update('pods', pod);
+  f.logs.set('data/redis-0/main/previous', 'first\nsecond\npanic: no lease\n');
+  const pods = await k(['get', 'pods', '-n', 'data']);
+  assert.equal(pods.status, 0, pods.stderr);
+  assert.match(pods.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/m);
+  assert.match(pods.stdout, /^redis-0\s+0\/1\s+CrashLoopBackOff\s+3 \(3\ds ago\)\s+\d+s$/m);
+  const all = await k(['get', 'all', '-n', 'data']);
+  assert.equal(all.status, 0, all.stderr);
+  assert.match(all.stdout, /^pod\/redis-0\s+0\/1\s+CrashLoopBackOff/m);
+  assert.match(all.stdout, /^daemonset\.apps\/agents\s+1\s+1\s+\d\s+1\s+\d\s+<none>\s+\d+s$/m);
+  f.store.namespaceTerminateMs = 60_000;
+  f.store.delete('namespaces', undefined, 'data');
+  const nss = await k(['get', 'namespaces']);
+  assert.match(nss.stdout, /^data\s+Terminating\s+\d+s$/m);
+  assert.match(nss.stdout, /^kube-public\s+Active\s/m);
+  await refused(['apply', '-f', '-'], cm({ name: 'late' }), /is forbidden: unable to create new content in namespace data because it is being terminated/);
+
+  // pods/log: the previous instance's output, its tail; the kubelet's refusals.
+  const prev = await k(['logs', '-n', 'data', 'redis-0', '--previous', '--tail=1']);
+  assert.equal(prev.status, 0, prev.stderr);
+  assert.equal(prev.stdout, 'panic: no lease\n');
+  await refused(['logs', '-n', 'data', 'redis-0'], '', /container "main" in pod "redis-0" is waiting to start: CrashLoopBackOff/);
+  f.addPod({ namespace: 'web', name: 'fresh', ip: '198.18.31.12', node: 'n1' });
+  await refused(['logs', '-n', 'web', 'fresh', '-p'], '', /Error from server \(BadRequest\): previous terminated container "main" in pod "fresh" not found/);
+  await refused(['logs', '-n', 'web', 'nope'], '', /pods "nope" not found/);
+}
+
+for (const { version, bin } of kubectls()) {
+  test(`real kubectl (${version}): the fixture refuses what kube-apiserver refuses and prints tables and logs as it does`, { timeout: 60_000 }, async () => {
+    const { f, kubeconfig } = await setup();
+    try {
+      await refusals(f, (args, input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input));
+    } finally {
+      await f.close();
+    }
+  });
+}

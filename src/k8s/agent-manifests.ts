@@ -30,6 +30,11 @@ export const DEFAULT_IMAGE = 'ghcr.io/shark-cli/shark:0.1.0';
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 /** Pod Security Admission: the namespace's enforced level. */
 export const PSA_ENFORCE = 'pod-security.kubernetes.io/enforce';
+/**
+ * On an existing namespace `shark tap` relabelled privileged: the enforce label it had ('' for none),
+ * put back by the last run to leave (run-objects.ts restorePodSecurity) or by `tap --clean`.
+ */
+export const ENFORCE_BEFORE_ANNOTATION = 'shark.io/pod-security-enforce-before';
 /** On the root ConfigMap: when the CLI last renewed the run's lease (RFC 3339), and for how long it holds. */
 export const RENEW_ANNOTATION = 'shark.io/renew-time';
 export const LEASE_ANNOTATION = 'shark.io/lease-seconds';

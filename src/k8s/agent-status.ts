@@ -31,6 +31,12 @@ export interface AgentStatusInput {
   /** Nodes that should run an agent (with -A; undefined when nodes cannot be read). */
   nodes?: Obj[];
   namespace: string;
+  /**
+   * The namespace's pod-security.kubernetes.io/enforce label when the run
+   * could not make it privileged ('' for none: the cluster's default level);
+   * undefined when not known.
+   */
+  podSecurityLabel?: string;
   image: string;
 }
 
@@ -69,11 +75,24 @@ function noPodState(node: string, createFailure: Obj | undefined, input: AgentSt
     reason: 'FailedCreate',
     message: createFailure.message,
     hint: /PodSecurity/.test(createFailure.message ?? '')
-      ? `Pod Security refuses the agent (hostNetwork, NET_RAW): kubectl label namespace ${input.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite (an admin may have to)`
+      ? podSecurityHint(input, createFailure.message)
       : /quota/i.test(createFailure.message ?? '')
         ? `a ResourceQuota in namespace ${input.namespace} refuses the agent: use --agent-namespace with room for it`
         : `see kubectl -n ${input.namespace} describe daemonset`,
   };
+}
+
+/** Which label (or default) refuses the agent, and the two ways out. */
+function podSecurityHint(input: AgentStatusInput, message: string): string {
+  const level = /violates PodSecurity "(\w+):/.exec(message)?.[1] ?? 'baseline';
+  const ns = input.namespace;
+  const why =
+    input.podSecurityLabel === undefined
+      ? `Pod Security ${level} refuses the agent (hostNetwork, NET_RAW)`
+      : input.podSecurityLabel === ''
+        ? `namespace ${ns} has no pod-security.kubernetes.io/enforce label, so the cluster's default level (${level}) applies and refuses the agent (hostNetwork, NET_RAW)`
+        : `namespace ${ns} is labelled pod-security.kubernetes.io/enforce=${input.podSecurityLabel}, which refuses the agent (hostNetwork, NET_RAW)`;
+  return `${why}: kubectl label namespace ${ns} pod-security.kubernetes.io/enforce=privileged --overwrite (an admin may have to), or --agent-namespace a namespace that allows privileged pods`;
 }
 
 function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {

@@ -3,7 +3,7 @@
 // nothing here needs a cluster-wide permission.
 
 import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { COMPONENT_LABEL, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
+import { COMPONENT_LABEL, ENFORCE_BEFORE_ANNOTATION as ENFORCE_BEFORE, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 import { RENEW_KEY } from './lease-file.js';
 
 type Obj = Record<string, any>;
@@ -90,9 +90,18 @@ export class ClusterObjects {
     }
   }
 
-  /** Label an existing namespace Pod Security `privileged`. */
-  async labelPrivileged(name: string): Promise<void> {
-    const body = { metadata: { labels: { [PSA_ENFORCE]: 'privileged' } } };
+  /**
+   * Label an existing namespace Pod Security `privileged`; `before` (the label
+   * it had, '' for none) is noted on it for restoreEnforce, unless a run noted it already.
+   */
+  async labelPrivileged(name: string, before?: string): Promise<void> {
+    const body = { metadata: { labels: { [PSA_ENFORCE]: 'privileged' }, ...(before !== undefined ? { annotations: { [ENFORCE_BEFORE]: before } } : {}) } };
+    await this.core.patchNamespace({ name, body }, MERGE_PATCH);
+  }
+
+  /** The enforce label back as it was (`before` undefined: removed), and the note gone. */
+  async restoreEnforce(name: string, before: string | undefined): Promise<void> {
+    const body = { metadata: { labels: { [PSA_ENFORCE]: before ?? null }, annotations: { [ENFORCE_BEFORE]: null } } };
     await this.core.patchNamespace({ name, body }, MERGE_PATCH);
   }
 

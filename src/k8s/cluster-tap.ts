@@ -32,6 +32,7 @@ import {
   DEFAULT_IMAGE,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_NAMESPACE,
+  PSA_ENFORCE,
   RUN_LABEL,
   agentManifests,
   newRunId,
@@ -54,7 +55,7 @@ import { isPodReady } from './objects.js';
 import { parseLabelSelector, type LabelMatcher } from './label-selector.js';
 import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
-import { createOne, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
+import { createOne, prepareNamespace, removeCreated, restorePodSecurity, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
 import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
@@ -463,6 +464,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   const created: Manifest[] = [];
   let createdNamespace = false;
+  /** The namespace was looked at (and maybe relabelled): its Pod Security label may need putting back at the end. */
+  let preparedNamespace = false;
+  let blockingLabel: string | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let result: ClusterTapResult = { entries: 0, agents: 0, removed: 0 };
   try {
@@ -476,7 +480,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
-    createdNamespace = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000), (made) => (createdNamespace = made));
+    const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000), (s) => (createdNamespace = s.created));
+    createdNamespace = nsState.created;
+    blockingLabel = nsState.blockingLabel;
+    preparedNamespace = true;
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
     // A user who may not create Jobs still taps, rooted on the lease as before, and is told what that costs.
@@ -528,6 +535,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         events: watch.objects('events'),
         nodes: namespaces ? undefined : watch.objects('nodes'),
         namespace: agentNamespace,
+        podSecurityLabel: blockingLabel,
         image: opts.image ?? DEFAULT_IMAGE,
       }),
     });
@@ -570,6 +578,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         }
       } catch (e) {
         removed.failed.push(`Namespace/${agentNamespace} (${apiErrorText(e)})`);
+      }
+    }
+    if (!createdNamespace && preparedNamespace && removed.failed.length === 0) {
+      // The last run to leave an existing namespace puts back the Pod Security label a run replaced.
+      try {
+        const line = await withTimeout(restorePodSecurity(objects, agentNamespace), 3000);
+        if (line) say(line);
+      } catch (e) {
+        removed.failed.push(`the ${PSA_ENFORCE}=privileged label put on namespace ${agentNamespace} (${apiErrorText(e)})`);
       }
     }
     watch.stop();

@@ -6,16 +6,34 @@
 
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, ENFORCE_BEFORE_ANNOTATION, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
 import { applyApiTimeouts } from './api-timeouts.js';
 
+/** The agents' namespace as the run found it. */
+export interface AgentNamespaceState {
+  /** This run created it (and removes it at the end when no run is left in it). */
+  created: boolean;
+  /**
+   * Its Pod Security enforce label when this run could not make it
+   * `privileged` ('' for none: the cluster's default level applies);
+   * undefined when it is privileged now, or could not be read.
+   */
+  blockingLabel?: string;
+}
+
+/** Pod Security levels that refuse the agent (hostNetwork, NET_RAW); PSA reads an unknown value as restricted. */
+function refusesAgents(level: string | undefined): boolean {
+  return level !== undefined && level !== 'privileged';
+}
+
 /**
  * Make the agents' namespace usable: wait while a previous run's namespace is
  * still Terminating, create it (labelled Pod Security privileged) when
- * missing, or label an existing one, saying clearly when that is not allowed.
- * Returns whether this run created it.
+ * missing, or label an existing one — saying so, and noting the label it had
+ * so that the last run to leave puts it back —, saying clearly which label
+ * blocks the agents when that is not allowed.
  */
 export async function prepareNamespace(
   objects: ClusterObjects,
@@ -24,7 +42,7 @@ export async function prepareNamespace(
   say: (l: string) => void,
   signal: AbortSignal,
   waitMs: number,
-): Promise<boolean> {
+): Promise<AgentNamespaceState> {
   const until = Date.now() + Math.max(waitMs, 30_000);
   let told = false;
   for (;;) {
@@ -33,13 +51,13 @@ export async function prepareNamespace(
       ns = await objects.readNamespace(name);
     } catch (e) {
       // A user who may not read the namespace object may still create in it.
-      if ((e as { code?: number }).code === 403) return false;
+      if ((e as { code?: number }).code === 403) return { created: false };
       throw apiUnreachable(server, e, `cannot read namespace ${name}`);
     }
     if (ns?.metadata?.deletionTimestamp) {
       if (!told) say(`tap: namespace ${name} is terminating (a previous run's cleanup); waiting for it to go`);
       told = true;
-      if (signal.aborted) return false;
+      if (signal.aborted) return { created: false };
       if (Date.now() > until) throw new UserError(`${server}: namespace ${name} is still terminating; try again later or pass --agent-namespace`, ExitCode.CAPTURE);
       await sleep(500);
       continue;
@@ -47,23 +65,50 @@ export async function prepareNamespace(
     if (!ns) {
       try {
         await objects.create(agentNamespace(name));
-        return true;
+        return { created: true };
       } catch (e) {
         if ((e as { code?: number }).code === 409) continue; // another run created it just now
         throw new UserError(`${server}: cannot create namespace ${name}: ${apiErrorText(e)}; create it (labelled ${PSA_ENFORCE}=privileged) or pass --agent-namespace`, ExitCode.CAPTURE);
       }
     }
-    if (ns.metadata?.labels?.[PSA_ENFORCE] !== 'privileged') {
-      try {
-        await objects.labelPrivileged(name);
-      } catch (e) {
+    const before: string | undefined = ns.metadata?.labels?.[PSA_ENFORCE];
+    if (before === 'privileged') return { created: false };
+    try {
+      // A run before this one that relabelled it (and is still there, or was killed) noted the original already.
+      const noted = ns.metadata?.annotations?.[ENFORCE_BEFORE_ANNOTATION] !== undefined;
+      await objects.labelPrivileged(name, noted ? undefined : (before ?? ''));
+      if (refusesAgents(before)) {
         say(
-          `tap: cannot label namespace ${name} ${PSA_ENFORCE}=privileged (${apiErrorText(e)}); if Pod Security refuses the agents, ask an admin: kubectl label namespace ${name} ${PSA_ENFORCE}=privileged`,
+          `tap: namespace ${name} was labelled ${PSA_ENFORCE}=${before}, which refuses the agents (hostNetwork, NET_RAW); relabelled it privileged for this run (the last run to leave puts ${before} back)`,
         );
       }
+      return { created: false };
+    } catch (e) {
+      if (refusesAgents(before)) {
+        say(
+          `tap: namespace ${name} is labelled ${PSA_ENFORCE}=${before}, which refuses the agents (hostNetwork, NET_RAW), and it cannot be relabelled (${apiErrorText(e)}); ask an admin: kubectl label namespace ${name} ${PSA_ENFORCE}=privileged --overwrite, or pass --agent-namespace a namespace that allows privileged pods`,
+        );
+      } else {
+        say(
+          `tap: cannot label namespace ${name} ${PSA_ENFORCE}=privileged (${apiErrorText(e)}); it has no ${PSA_ENFORCE} label, so the cluster's default Pod Security level applies; if it refuses the agents, ask an admin: kubectl label namespace ${name} ${PSA_ENFORCE}=privileged`,
+        );
+      }
+      return { created: false, blockingLabel: before ?? '' };
     }
-    return false;
   }
+}
+
+/**
+ * Put back the Pod Security label a run replaced (ENFORCE_BEFORE_ANNOTATION),
+ * once no run is left in the namespace. Returns the line to say, if any.
+ */
+export async function restorePodSecurity(objects: ClusterObjects, name: string): Promise<string | undefined> {
+  const ns = await objects.readNamespace(name);
+  const before: string | undefined = ns?.metadata?.annotations?.[ENFORCE_BEFORE_ANNOTATION];
+  if (!ns || before === undefined || ns.metadata?.deletionTimestamp) return undefined;
+  if ((await objects.runRoots(name)).length > 0) return undefined;
+  await objects.restoreEnforce(name, before || undefined);
+  return before ? `tap: put back namespace ${name}'s label ${PSA_ENFORCE}=${before}` : `tap: removed the ${PSA_ENFORCE} label shark put on namespace ${name}`;
 }
 
 /** Create one object; while its namespace is still terminating (403 NamespaceTerminating), wait and retry. */
@@ -201,6 +246,10 @@ export async function cleanCluster(opts: CleanOptions, stderr: Writable = proces
       await objects.remove('Namespace', namespace);
       stderr.write(`tap: removed Namespace/${namespace}\n`);
       removed++;
+    } else if (alive.size === 0) {
+      // A run killed in a namespace it relabelled privileged: the label it replaced goes back.
+      const line = await restorePodSecurity(objects, namespace);
+      if (line) stderr.write(`${line}\n`);
     }
   } catch (e) {
     throw apiUnreachable(cfg.server, e, 'cannot clean up');

@@ -124,18 +124,43 @@ test('kubectl apply then delete -f of a --dry-run into an existing namespace lea
     assert.ok(f.store.get('namespaces', undefined, 'monitoring'), 'the namespace is still there');
     assert.ok(f.store.get('pods', 'monitoring', 'prometheus-0'), 'and so is its pod');
 
-    // A live run: an existing namespace is kept (labelled for Pod Security only), a missing one created and removed.
+    // A live run: an existing namespace is kept, relabelled Pod Security privileged only while the run
+    // lasts (said, and put back as it was), a missing one created and removed.
+    f.store.patch('namespaces', undefined, 'monitoring', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } });
     for (const ns of ['monitoring', 'tap-scratch']) {
       const live = await runCli(['tap', 'redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-namespace', ns, '--duration', '2s', '--agent-timeout', '20s'], { timeoutMs: 40_000 });
       assert.equal(live.code, 0, live.stderr);
       assert.match(live.stderr, new RegExp(`deployed agents \\(run \\w+\\) in namespace ${ns}`));
+      if (ns !== 'monitoring') continue;
+      assert.match(live.stderr, /^tap: namespace monitoring was labelled pod-security\.kubernetes\.io\/enforce=baseline, which refuses the agents \(hostNetwork, NET_RAW\); relabelled it privileged for this run \(the last run to leave puts baseline back\)$/m);
+      assert.match(live.stderr, /^tap: put back namespace monitoring's label pod-security\.kubernetes\.io\/enforce=baseline$/m);
     }
     const kept = f.store.get('namespaces', undefined, 'monitoring');
     assert.ok(kept && !kept.metadata.deletionTimestamp, 'the existing namespace was not deleted');
-    assert.equal(kept.metadata.labels['app.kubernetes.io/managed-by'], undefined);
+    assert.deepEqual(kept.metadata.labels, { team: 'obs', 'pod-security.kubernetes.io/enforce': 'baseline' }, 'its labels are as they were');
+    assert.equal(kept.metadata.annotations?.['shark.io/pod-security-enforce-before'], undefined);
     assert.ok(f.store.get('pods', 'monitoring', 'prometheus-0'));
     const scratch = f.store.get('namespaces', undefined, 'tap-scratch');
     assert.ok(!scratch || scratch.metadata.deletionTimestamp, 'the namespace the run created is removed');
+  } finally {
+    await f.close();
+  }
+});
+
+test('tap --clean puts back the Pod Security label a killed run replaced, once no run is left in the namespace', { timeout: 30_000 }, async () => {
+  const { f, kubeconfig } = await monitoringFixture();
+  try {
+    // What a run killed with kill -9 leaves on an existing namespace it relabelled (its objects went with its keeper).
+    f.store.patch('namespaces', undefined, 'monitoring', {
+      metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'privileged' }, annotations: { 'shark.io/pod-security-enforce-before': 'restricted' } },
+    });
+    const clean = await runCli(['tap', '--clean', '--kubeconfig', kubeconfig, '--agent-namespace', 'monitoring']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stderr, /^tap: put back namespace monitoring's label pod-security\.kubernetes\.io\/enforce=restricted$/m);
+    const ns = f.store.get('namespaces', undefined, 'monitoring')!;
+    assert.deepEqual(ns.metadata.labels, { team: 'obs', 'pod-security.kubernetes.io/enforce': 'restricted' });
+    assert.equal(ns.metadata.annotations?.['shark.io/pod-security-enforce-before'], undefined);
+    assert.ok(!ns.metadata.deletionTimestamp, 'a namespace shark did not create is never deleted');
   } finally {
     await f.close();
   }

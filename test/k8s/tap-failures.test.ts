@@ -140,12 +140,35 @@ test('Pod Security baseline refuses the agent in an existing namespace the user 
     const err = tap.stderr();
     assert.match(err, /^tap: cannot label namespace shark-system pod-security\.kubernetes\.io\/enforce=privileged \(HTTP 403: namespaces "shark-system" is forbidden: User "jane" cannot patch resource "namespaces"/m);
     assert.match(err, /failed: FailedCreate: Error creating: pods "shark-agent-\w+-\w+" is forbidden: violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), non-default capabilities \(container "agent" must not include "NET_RAW"/);
-    assert.match(err, /→ Pod Security refuses the agent \(hostNetwork, NET_RAW\): kubectl label namespace shark-system pod-security\.kubernetes\.io\/enforce=privileged/);
+    assert.match(err, /→ namespace shark-system has no pod-security\.kubernetes\.io\/enforce label, so the cluster's default level \(baseline\) applies and refuses the agent \(hostNetwork, NET_RAW\): kubectl label namespace shark-system pod-security\.kubernetes\.io\/enforce=privileged --overwrite/);
     const ds = f.store.findAll(MANAGED).find((o) => o.kind === 'DaemonSet');
     assert.equal(ds, undefined, 'the run removed its DaemonSet');
     // The controller's record: FailedCreate events on the DaemonSet, pods missing from its status.
     const events = f.store.list('events', 'shark-system').filter((e) => e.reason === 'FailedCreate');
     assert.ok(events.length >= 1 && events.every((e) => e.involvedObject.kind === 'DaemonSet'));
+  } finally {
+    await f.close();
+  }
+});
+
+test('a namespace labelled Pod Security restricted that the user may not relabel: the label is named at once and in the verdict, exit 4', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
+  f.store.create(findResource('', 'namespaces')!, undefined, { metadata: { name: 'shark-system', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+  grant(f, 'jane', 'shark-system', [{ apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'pods/exec', 'configmaps', 'serviceaccounts', 'daemonsets', 'jobs', 'events'], verbs: ['*'] }]);
+  grant(f, 'jane', 'shark-system', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'] }], 'ns-read');
+  grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '5s']);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    const err = tap.stderr();
+    assert.match(
+      err,
+      /^tap: namespace shark-system is labelled pod-security\.kubernetes\.io\/enforce=restricted, which refuses the agents \(hostNetwork, NET_RAW\), and it cannot be relabelled \(HTTP 403: namespaces "shark-system" is forbidden: User "jane" cannot patch resource "namespaces"[^\n]*\); ask an admin: kubectl label namespace shark-system pod-security\.kubernetes\.io\/enforce=privileged --overwrite, or pass --agent-namespace a namespace that allows privileged pods$/m,
+    );
+    assert.match(err, /failed: FailedCreate: Error creating: pods "shark-agent-\w+-\w+" is forbidden: violates PodSecurity "restricted:latest"/);
+    assert.match(err, /→ namespace shark-system is labelled pod-security\.kubernetes\.io\/enforce=restricted, which refuses the agent \(hostNetwork, NET_RAW\): kubectl label namespace shark-system pod-security\.kubernetes\.io\/enforce=privileged --overwrite/);
+    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on \d of \d node\(s\) after 5s/);
+    assert.equal(f.store.get('namespaces', undefined, 'shark-system')!.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
   } finally {
     await f.close();
   }

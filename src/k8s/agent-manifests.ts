@@ -355,14 +355,25 @@ function keeperJob(opts: AgentManifestOptions, namespace: string, labels: Record
   };
 }
 
-/** The agents' namespace: Pod Security `privileged` (baseline refuses hostNetwork and NET_RAW). */
+/**
+ * The agents' namespace: Pod Security `privileged` (baseline refuses hostNetwork and NET_RAW),
+ * enforced and warned: a cluster whose default warn level is stricter would otherwise print
+ * `Warning: would violate PodSecurity …` for the DaemonSet on every `kubectl apply` of it.
+ * The audit level stays the cluster's: the admins' audit log still records what the agents are.
+ */
 export function agentNamespace(namespace: string): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: namespace,
-      labels: { [MANAGED_BY]: 'shark', [PSA_ENFORCE]: 'privileged', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+      labels: {
+        [MANAGED_BY]: 'shark',
+        [PSA_ENFORCE]: 'privileged',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+        'pod-security.kubernetes.io/warn': 'privileged',
+        'pod-security.kubernetes.io/warn-version': 'latest',
+      },
     },
   };
 }

@@ -391,6 +391,35 @@ test('Pod Security: baseline refuses hostNetwork and NET_RAW unless the namespac
   }
 });
 
+test('Pod Security warn level: workloads are warned, never refused; shark tap --dry-run output applies without a warning', { timeout: 30_000 }, async () => {
+  const { f, kubeconfig } = await setup();
+  const k = (args: string[], input = '') => run('kubectl', ['--kubeconfig', kubeconfig, ...args], input);
+  try {
+    f.store.podSecurityWarnDefault = 'restricted'; // a hardened cluster's AdmissionConfiguration defaults.warn
+    const ds = JSON.stringify({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'netpod', namespace: 'data' },
+      spec: { selector: { matchLabels: { app: 'n' } }, template: { metadata: { labels: { app: 'n' } }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'x' }] } } },
+    });
+    const warned = await k(['apply', '-f', '-'], ds);
+    assert.equal(warned.status, 0, warned.stderr);
+    assert.match(warned.stderr, /^Warning: would violate PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\), allowPrivilegeEscalation != false \(container "c" must set securityContext\.allowPrivilegeEscalation=false\)/m);
+    assert.ok(f.store.get('daemonsets', 'data', 'netpod'), 'a workload is only warned about');
+    // A label that is not a level counts as restricted: the pod itself is refused.
+    f.store.patch('namespaces', undefined, 'data', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'Privileged' } } });
+    const pod = await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'data' }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'x' }] } }));
+    assert.notEqual(pod.status, 0);
+    assert.match(pod.stderr, /pods "p" is forbidden: violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true\)/);
+
+    const applied = await k(['apply', '-f', '-'], await dryRunManifests());
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.doesNotMatch(applied.stderr, /warning/i, 'shark labels its namespace warn=privileged too');
+  } finally {
+    await f.close();
+  }
+});
+
 test('a deleted namespace stays Terminating, refuses new content (403 NamespaceTerminating), then is gone', async () => {
   const { f } = await setup({ tls: false });
   try {

@@ -78,7 +78,9 @@ function noPodState(node: string, createFailure: Obj | undefined, input: AgentSt
       ? podSecurityHint(input, createFailure.message)
       : /quota/i.test(createFailure.message ?? '')
         ? `a ResourceQuota in namespace ${input.namespace} refuses the agent: use --agent-namespace with room for it`
-        : `see kubectl -n ${input.namespace} describe daemonset`,
+        : /no PriorityClass with name/.test(createFailure.message ?? '')
+          ? `--agent-priority-class names a PriorityClass the cluster does not have (kubectl get priorityclasses lists them): pass one of those, or leave the flag out`
+          : `see kubectl -n ${input.namespace} describe daemonset`,
   };
 }
 

@@ -174,6 +174,23 @@ test('a namespace labelled Pod Security restricted that the user may not relabel
   }
 });
 
+test('--agent-priority-class naming a PriorityClass the cluster lacks: FailedCreate on every node, what to do, exit 4', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture();
+  const tap = spawnTap(['-A', '--kubeconfig', kubeconfig, '--agent-timeout', '4s', '--agent-priority-class', 'shark-high']);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    const err = tap.stderr();
+    assert.match(
+      err,
+      /^tap: node0: failed: FailedCreate: Error creating: pods "shark-agent-\w+-\w+" is forbidden: no PriorityClass with name shark-high was found → --agent-priority-class names a PriorityClass the cluster does not have \(kubectl get priorityclasses lists them\): pass one of those, or leave the flag out$/m,
+    );
+    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 4s/);
+    await until(() => f.store.findAll(MANAGED).length === 0, 'objects removed', 5000, tap);
+  } finally {
+    await f.close();
+  }
+});
+
 function grant(f: ApiServerFixture, user: string, namespace: string, rules: Obj[], name = `${user}-role`): void {
   f.ensureNamespace(namespace);
   f.store.create(findResource('rbac.authorization.k8s.io', 'roles')!, namespace, { metadata: { name }, rules });

@@ -596,7 +596,9 @@ for (const { version, bin } of kubectls()) {
   test(`real kubectl (${version}): the fixture refuses what kube-apiserver refuses and prints tables and logs as it does`, { timeout: 60_000 }, async () => {
     const { f, kubeconfig } = await setup();
     try {
-      await refusals(f, (args, input = '') => run(bin, ['--kubeconfig', kubeconfig, ...args], input));
+      // A discovery cache of its own: kubectl keys its cache by host:port, which an earlier fixture may have had.
+      const cache = mkdtempSync(join(tmpdir(), 'shk-kcache-'));
+      await refusals(f, (args, input = '') => run(bin, ['--kubeconfig', kubeconfig, '--cache-dir', cache, ...args], input));
     } finally {
       await f.close();
     }

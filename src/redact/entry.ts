@@ -14,7 +14,7 @@ import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
-import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
@@ -23,6 +23,8 @@ import { redactSqlValues, sensitiveParameters } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
 import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
+import { grpcSecretFields, redactGrpcFields } from './grpc-fields.js';
+import { redactDnsTxt } from './dns-records.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -161,12 +163,19 @@ class EntryRedaction {
     let res = this.side(e.response);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
     if (this.sql && res && this.secrets.length > 0) res = this.scrubbedErrors(res);
+    // etcd's Auth and the KMS plugin API read without a schema: their secrets are known by field number.
+    if (e.protocol === 'grpc') {
+      req = this.grpcFields(e.request?.path, 'request', req);
+      res = this.grpcFields(e.request?.path, 'response', res);
+    }
+    if (e.protocol === 'dns' && res && typeof res === 'object') res = redactDnsTxt(res, this.names, this.remember);
     let redisReplyRedacted = false;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
       const args: unknown[] = req && Array.isArray(req.args) ? req.args : [];
       if (req && Array.isArray(req.args)) {
-        const redacted = this.redis.args(command, redactRedisArgs(command, req.args, this.remember));
+        const scripted = redactRedisScript(command, req.args, (name) => this.names.test(name, 'field'), this.remember);
+        const redacted = this.redis.args(command, redactRedisArgs(command, scripted, this.remember));
         if (redacted !== req.args) req = { ...req, args: redacted };
       }
       if (res && 'value' in res) {
@@ -205,6 +214,14 @@ class EntryRedaction {
     const extra = this.extraFields(e);
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
     return { ...e, ...extra, request: req, response: res, summary };
+  }
+
+  /** A gRPC request or response whose method carries secrets by field number (grpc-fields.ts). */
+  private grpcFields(path: unknown, side: 'request' | 'response', o: any): any {
+    const numbers = grpcSecretFields(path, side);
+    if (!numbers || o === null || typeof o !== 'object' || !Array.isArray(o.messages)) return o;
+    const messages = redactGrpcFields(o.messages, numbers, this.remember);
+    return messages === o.messages ? o : { ...o, messages };
   }
 
   /** A memcached item's `value` is what the application stored: searched as a body is (`valueEncoding` as `bodyEncoding`). */
@@ -291,10 +308,13 @@ class EntryRedaction {
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors.
     const keyIsName = zone === 'field' && keyIsAName(o, parent);
+    // Vault's `operator init` and rekey answers: `keys` beside `keys_base64` or the `root_token` are unseal key shares.
+    const vaultKeys = zone === 'field' && Array.isArray(o.keys) && (o.keys_base64 !== undefined || o.root_token !== undefined);
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
       if (this.names.test(k, zone) && !(keyIsName && k === 'key') && !(zone === 'field' && isSecretVolume(k, v))) nv = this.redacted(v);
+      else if (zone !== 'structure' && v !== null && typeof v === 'object' && (this.names.plural(k) || (k === 'keys' && vaultKeys))) nv = this.pluralValues(v, depth + 1, zone);
       else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
         const red = redactBase64Body(v, this.names, this.json);
         if (red !== undefined) {
@@ -316,6 +336,27 @@ class EntryRedaction {
       }
     }
     return copy ?? input;
+  }
+
+  /**
+   * The list or map under a plural of a secret's name (`passwords`, `apiKeys`): its text values go
+   * (numbers stay: `tokens` may be token ids), objects in it are judged member by member.
+   */
+  private pluralValues(v: object, depth: number, zone: Zone): unknown {
+    if (depth >= MAX_DEPTH) return REDACTED;
+    let copy: any;
+    const src = v as any;
+    for (const k of Object.keys(src)) {
+      const x = src[k];
+      let nx: unknown = x;
+      if (typeof x === 'string') nx = x === '' ? x : (this.remember(x), REDACTED);
+      else if (x !== null && typeof x === 'object') nx = Array.isArray(x) ? this.pluralValues(x, depth + 1, zone) : this.object(x, depth + 1, zone);
+      if (nx !== x) {
+        copy ??= Array.isArray(src) ? [...src] : { ...src };
+        copy[k] = nx;
+      }
+    }
+    return copy ?? v;
   }
 
   /** `{query, variables}` with the variables bound to sensitive arguments redacted (graphql.ts). */

@@ -174,9 +174,12 @@ class EntryRedaction {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
       const args: unknown[] = req && Array.isArray(req.args) ? req.args : [];
       if (req && Array.isArray(req.args)) {
-        const scripted = redactRedisScript(command, req.args, (name) => this.names.test(name, 'field'), this.remember);
+        const original: unknown[] = req.args;
+        const scripted = redactRedisScript(command, original, (name) => this.names.test(name, 'field'), this.remember);
         const redacted = this.redis.args(command, redactRedisArgs(command, scripted, this.remember));
-        if (redacted !== req.args) req = { ...req, args: redacted };
+        if (redacted !== original) req = { ...req, args: redacted };
+        // An entry from elsewhere (or from before EVAL_RO was keyless) may hold the script as its key too.
+        if (scripted[0] !== original[0] && typeof req.key === 'string' && req.key === original[0]) req = { ...req, key: scripted[0] };
       }
       if (res && 'value' in res) {
         let value = res.value;

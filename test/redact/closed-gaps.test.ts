@@ -170,3 +170,10 @@ test('a file that is neither a capture nor entries is named by its first four by
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a script given as a Redis entry key (EVAL_RO from an older entry file) loses its secret there too', () => {
+  const script = "redis.call('AUTH', 'keySECRET') return 1";
+  const e = redact(entry('redis', { command: 'EVAL_RO', key: script, args: [script, '0'] }, { value: 1 }, `EVAL_RO ${script} → 1`));
+  assert.equal(e.request!.key, `redis.call('AUTH', '${REDACTED}') return 1`);
+  assert.doesNotMatch(JSON.stringify(e), /keySECRET/);
+});

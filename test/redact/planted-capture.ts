@@ -28,7 +28,7 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 121 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 122 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
 export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2'];
@@ -332,6 +332,8 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40060, 'GET /api/v1/namespaces/shop/secrets/flow HTTP/1.1\r\nHost: api\r\nAccept: application/yaml\r\n\r\n', textResponse('application/yaml', `{apiVersion: v1, kind: Secret, metadata: {name: visible-secret-name}, data: {conn: ${S[106]}, 'pass': '${S[107]}'}}\n`));
   w.send(next(), 1, 40061, 6379, resp('EVAL', `redis.call('AUTH', '${S[108]}') return redis.call('CONFIG', 'SET', 'requirepass', ARGV[1])`, '0', S[109]));
   w.send(next(), 2, 6379, 40061, '+OK\r\n');
+  w.send(next(), 1, 40061, 6379, resp('EVAL_RO', `local v = redis.call('GET', KEYS[1]) redis.call('AUTH', '${S[121]}') return v`, '1', 'visible-redis-key'));
+  w.send(next(), 2, 6379, 40061, '$1\r\nv\r\n');
   w.send(next(), 1, 40061, 6379, resp('FCALL', 'set_user', '1', 'user:9', 'name', 'visible-argv2', 'password', S[110]));
   w.send(next(), 2, 6379, 40061, '+OK\r\n');
   w.send(next(), 1, 40062, 5432, pgQuery(`INSERT INTO notes (body) VALUES (pgp_sym_encrypt('visible-owner', '${S[111]}'))`));

@@ -17,7 +17,7 @@ import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
-import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
+import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues, sensitiveParameters } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
@@ -96,6 +96,8 @@ const ENTRY_FIELDS = new Set([
   'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
   'requestSize', 'responseSize', 'summary', 'warnings', 'frames', 'node',
 ]);
+/** `k8s\0`, the magic number of Kubernetes' protobuf encoding, in base64 at the start of a field's bytes. */
+const K8S_PROTOBUF_BASE64 = 'azhzAA';
 /** Short values are not searched for in the summary: "1" would hit everywhere. */
 const MIN_REPEATED_SECRET = 4;
 /** A bound on the values one entry remembers for the summary (an attacker controls how many). */
@@ -306,6 +308,9 @@ class EntryRedaction {
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
+    // A protobuf field read without a schema whose bytes are a Secret in Kubernetes' own encoding
+    // (etcd's Range and Put as the API server calls them): its values are raw bytes among the fields.
+    if (zone === 'field' && typeof o.bytes === 'string' && o.bytes.startsWith(K8S_PROTOBUF_BASE64) && typeof o.wireType === 'string' && holdsKubernetesSecret(Buffer.from(o.bytes, 'base64'))) o = { ...o, bytes: REDACTED };
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;

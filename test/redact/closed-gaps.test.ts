@@ -177,3 +177,16 @@ test('a script given as a Redis entry key (EVAL_RO from an older entry file) los
   assert.equal(e.request!.key, `redis.call('AUTH', '${REDACTED}') return 1`);
   assert.doesNotMatch(JSON.stringify(e), /keySECRET/);
 });
+
+test('a Kubernetes Secret in its protobuf encoding inside a schema-less gRPC field (etcd Range) is withheld; other bytes stay', () => {
+  const typeMeta = '\u000a\u0002v1\u0012\u0006Secret';
+  const raw = '\u000a\u0004\u000a\u0002db\u0012\u0014\u000a\u0004pass\u0012\u000cetcdSECRET!!';
+  const secret = Buffer.from(`k8s\u0000\u000a${String.fromCharCode(typeMeta.length)}${typeMeta}\u0012${String.fromCharCode(raw.length)}${raw}`, 'latin1').toString('base64');
+  const kv = (bytes: string) => ({ field: 2, wireType: 'len', message: [{ field: 1, wireType: 'len', value: '/registry/secrets/default/db' }, { field: 5, wireType: 'len', bytes }] });
+  const range = (bytes: string) => entry('grpc', { method: 'POST', path: '/etcdserverpb.KV/Range', headers: {}, messages: [] }, { status: 200, headers: {}, messages: [{ compressed: false, length: 1, fields: [kv(bytes)] }] });
+  const out = redact(range(secret));
+  assert.equal(out.response!.messages[0].fields[0].message[1].bytes, REDACTED);
+  assert.equal(out.response!.messages[0].fields[0].message[0].value, '/registry/secrets/default/db');
+  const configMap = range(Buffer.from('k8s\u0000\u000a\u0011\u000a\u0002v1\u0012\u0009ConfigMap', 'latin1').toString('base64'));
+  assert.equal(redact(configMap), configMap);
+});

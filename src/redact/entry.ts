@@ -25,6 +25,7 @@ import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
 import { grpcSecretFields, redactGrpcFields } from './grpc-fields.js';
 import { redactDnsTxt } from './dns-records.js';
+import { redactExecCommand } from './exec-query.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -274,7 +275,7 @@ class EntryRedaction {
 
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
   private summary(s: string): string {
-    let out = redactUrlText(s, this.names);
+    let out = redactExecCommand(redactUrlText(s, this.names), this.names);
     if (this.sql) out = redactSqlValues(redactSql(out), this.names);
     else if (this.passwordStatements) out = redactSql(out);
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
@@ -387,7 +388,7 @@ class EntryRedaction {
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
-    if (role.url) return redactUrlText(v, this.names);
+    if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
     if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
     if (this.passwordStatements && role.query) return redactUserinfo(redactSql(v, this.remember));
     return redactUserinfo(v);
@@ -513,6 +514,13 @@ class EntryRedaction {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }
+    // A key/value store's entries (Consul's KV `[{"Key": "app/db/password", "Value": "<base64>"}]`, tags,
+    // etcd's JSON gateway): judged by the key's last path segment.
+    const kv = zone === 'field' ? keyValueNames(o) : undefined;
+    if (kv && this.names.test(lastSegment(o[kv[0]]), 'field')) {
+      const value = this.redacted(o[kv[1]]);
+      return value === o[kv[1]] ? o : { ...o, [kv[1]]: value };
+    }
     return this.object(o, depth, zone);
   }
 
@@ -523,6 +531,18 @@ class EntryRedaction {
     const last = o.path.slice(o.path.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
     return last.length > 0 && this.names.test(last, 'field');
   }
+}
+
+/** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */
+function keyValueNames(o: Record<string, any>): [string, string] | undefined {
+  if (typeof o.Key === 'string' && 'Value' in o) return ['Key', 'Value'];
+  if (typeof o.key === 'string' && 'value' in o && o.operator === undefined && o.effect === undefined) return ['key', 'value'];
+  return undefined;
+}
+
+/** `app/db/password` → `password`. */
+function lastSegment(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -190,3 +190,17 @@ test('a Kubernetes Secret in its protobuf encoding inside a schema-less gRPC fie
   const configMap = range(Buffer.from('k8s\u0000\u000a\u0011\u000a\u0002v1\u0012\u0009ConfigMap', 'latin1').toString('base64'));
   assert.equal(redact(configMap), configMap);
 });
+
+test('kubectl exec: the words of the command= parameters are read as an argv in url, path and summary; Consul KV values by their key', () => {
+  const q = '/api/v1/namespaces/db/pods/mysql-0/exec?command=sh&command=-c&command=mysql+-uroot+-pshSECRET+shop&command=--password&command=pwSECRET&command=PGPASSWORD%3DenvSECRET&container=visible-container&stdin=true';
+  const e = redact(httpEntry({ method: 'GET', path: q, url: q }, null, `GET ${q} → 101`));
+  const red = '/api/v1/namespaces/db/pods/mysql-0/exec?command=sh&command=-c&command=mysql%20-uroot%20-p%5BREDACTED%5D%20shop&command=--password&command=%5BREDACTED%5D&command=PGPASSWORD%3D%5BREDACTED%5D&container=visible-container&stdin=true';
+  assert.equal(e.request!.url, red);
+  assert.equal(e.request!.path, red);
+  assert.equal(e.summary, `GET ${red} → 101`);
+  const plain = '/api/v1/namespaces/db/pods/mysql-0/exec?command=ls&command=-la&command=%2Fvar%2Flib&stdin=true';
+  const ls = httpEntry({ method: 'GET', path: plain, url: plain }, null, `GET ${plain} → 101`);
+  assert.equal(redact(ls), ls);
+  const consul = redact(httpEntry({ method: 'GET', path: '/v1/kv/app?recurse' }, { status: 200, body: JSON.stringify([{ Key: 'app/db/password', Value: 'Y29uc3VsU0VDUkVU', Flags: 0 }, { Key: 'app/db/host', Value: 'dmlzaWJsZQ==', Flags: 0 }]) }));
+  assert.deepEqual(JSON.parse(consul.response!.body).map((kv: any) => kv.Value), [REDACTED, 'dmlzaWJsZQ==']);
+});

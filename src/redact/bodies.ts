@@ -105,7 +105,7 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
   JSON_KEY.lastIndex = 0;
-  for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field') || names.plural(m[1])) return true;
+  for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.fieldOrPlural(m[1])) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.

@@ -151,6 +151,11 @@ export class SensitiveNames {
     return (this.bits(name) & PLURAL) !== 0;
   }
 
+  /** Sensitive as a field, or a plural of a secret's name: one lookup for a body's quick scan. */
+  fieldOrPlural(name: string): boolean {
+    return (this.bits(name) & (FIELD | PLURAL)) !== 0;
+  }
+
   /** The kinds in which `name` is sensitive, and PLURAL: from the cache, or classified once. */
   private bits(name: string): number {
     let bits = this.cache.get(name);

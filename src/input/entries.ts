@@ -165,9 +165,13 @@ export function detectKind(head: Buffer): InputKind {
   return 'ndjson';
 }
 
-/** The error for input that is neither a capture nor NDJSON entries, quoting its first bytes. */
+/**
+ * The error for input that is neither a capture nor NDJSON entries, quoting its first four bytes:
+ * enough to tell a file's kind (`"<htm"`, `"PK\u0003\u0004"`), too few to show a secret it starts with
+ * (a token file, `Authorization: …`), since stderr lands in CI logs too. The pcap reader quotes as many.
+ */
 export function notCaptureOrEntries(name: string, head: Buffer): InputError {
-  const start = JSON.stringify(head.subarray(0, 8).toString('latin1'));
+  const start = JSON.stringify(head.subarray(0, 4).toString('latin1'));
   return new InputError(name, 'at byte 0', `not a pcap/pcapng capture or NDJSON entries (starts with ${start})`);
 }
 

@@ -93,7 +93,7 @@ const JSON_KEY = /"([^"\\]{1,256})"\s*:/g;
 export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\u') >= 0) return true;
   // Tokens known by their shape, and Kubernetes Secrets (whose data sits under names like any other).
-  if (mayHoldToken(s) || s.indexOf('"Secret') >= 0) return true;
+  if (mayHoldToken(s) || s.indexOf('Secret') >= 0) return true;
   // A JSON Web Key, whose private members have one- and two-letter names (jwk.ts).
   if (s.indexOf('"kty"') >= 0) return true;
   // A string of several lines may be a configuration file (`password: …` on its second line).
@@ -105,7 +105,7 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
   JSON_KEY.lastIndex = 0;
-  for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.test(m[1], 'field')) return true;
+  for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.fieldOrPlural(m[1])) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.

@@ -1,6 +1,7 @@
 // Secrets that protocols carry as command arguments rather than under a name:
-// Redis AUTH/HELLO/MIGRATE/CONFIG SET/ACL SETUSER arguments, and the string
-// literal after PASSWORD / IDENTIFIED BY in SQL (PostgreSQL and MySQL).
+// Redis AUTH/HELLO/MIGRATE/CONFIG SET/ACL SETUSER arguments (also as a
+// script's own calls in EVAL), and the string literal after PASSWORD /
+// IDENTIFIED BY in SQL (PostgreSQL and MySQL).
 
 import { REDACTED } from './urls.js';
 
@@ -53,6 +54,130 @@ export function redactRedisArgs(command: string, args: unknown[], onSecret: (s: 
     onSecret(a);
     return REDACTED;
   });
+}
+
+/** Commands that run a server-side script or function: the script (EVAL), then numkeys, keys and ARGV. */
+const REDIS_SCRIPTS = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+/** Where the script's calls stand: `redis.call(`, `redis.pcall(`, `server.call(` (Valkey). */
+const LUA_CALL = 'call(';
+/** Arguments of one call in a script read; a hostile script has any number. */
+const MAX_CALL_ARGS = 64;
+/** Hash writes in a script: a literal field with a sensitive name has its value (the next argument) hidden. */
+const SCRIPT_HASH_WRITES = new Set(['HSET', 'HMSET', 'HSETNX']);
+
+/**
+ * EVAL and FCALL: the script's own calls are read as commands (`redis.call('AUTH', 'pw')`,
+ * `redis.call('CONFIG', 'SET', 'requirepass', ARGV[1])`, `redis.call('HSET', KEYS[1], 'password',
+ * ARGV[1])`), their secret literals redacted in the script and the ARGV they name redacted in the
+ * arguments; and an ARGV after a sensitive name (`FCALL set_pw 1 user:1 password …`) is hidden as a hash
+ * field's value is. The same array when nothing changed. One walk over the script: each call's
+ * arguments are read once, and the next call is looked for after them.
+ */
+export function redactRedisScript(command: string, args: unknown[], isSecretName: (name: string) => boolean, onSecret: (s: string) => void): unknown[] {
+  if (!REDIS_SCRIPTS.has(command) || args.length < 2) return args;
+  const numKeys = Number(args[1]);
+  const argvFrom = Number.isInteger(numKeys) && numKeys >= 0 ? 2 + numKeys : args.length;
+  const hide = new Set<number>();
+  let script = typeof args[0] === 'string' && (command === 'EVAL' || command === 'EVAL_RO') ? (args[0] as string) : undefined;
+  if (script !== undefined && script.indexOf(LUA_CALL) >= 0) {
+    const red = redactScriptCalls(script, isSecretName, (n) => hide.add(argvFrom + n - 1), onSecret);
+    script = red;
+  }
+  for (let i = argvFrom + 1; i < args.length; i++) if (typeof args[i - 1] === 'string' && isSecretName(args[i - 1] as string)) hide.add(i);
+  let out: unknown[] | undefined;
+  if (script !== undefined && script !== args[0]) (out ??= [...args])[0] = script;
+  for (const i of hide) {
+    const a = args[i];
+    if (i >= args.length || typeof a !== 'string' || a === REDACTED || a === '' || a === '***') continue;
+    onSecret(a);
+    (out ??= [...args])[i] = REDACTED;
+  }
+  return out ?? args;
+}
+
+interface ScriptArg {
+  /** A string literal's content (its span in the script), or undefined for an expression. */
+  text?: string;
+  start: number;
+  end: number;
+  /** `ARGV[n]`: n. */
+  argv?: number;
+}
+
+/** The script with each call's secret literals redacted; `hideArgv(n)` told each ARGV[n] a call takes as a secret. */
+function redactScriptCalls(script: string, isSecretName: (name: string) => boolean, hideArgv: (n: number) => void, onSecret: (s: string) => void): string {
+  let out = '';
+  let copied = 0;
+  for (let at = script.indexOf(LUA_CALL); at >= 0; ) {
+    const { list, end } = readCallArgs(script, at + LUA_CALL.length);
+    const first = list[0];
+    if (first?.text !== undefined && list.length > 1) {
+      const name = first.text.toUpperCase();
+      const rest = list.slice(1);
+      // Each argument as redactRedisArgs sees one: a literal's text, an ARGV a mark of its own.
+      const words = rest.map((a, i) => (a.text !== undefined ? a.text : `\u0000${i}`));
+      const red = redactRedisArgs(name, words, () => {});
+      const hidden = new Set<number>();
+      red.forEach((w, i) => {
+        if (w !== words[i]) hidden.add(i);
+      });
+      if (SCRIPT_HASH_WRITES.has(name)) for (let i = 2; i < rest.length; i += 2) if (rest[i - 1].text !== undefined && isSecretName(rest[i - 1].text!)) hidden.add(i);
+      for (const i of [...hidden].sort((a, b) => a - b)) {
+        const a = rest[i];
+        if (a.argv !== undefined) hideArgv(a.argv);
+        if (a.text === undefined || a.text === '' || a.text === REDACTED) continue;
+        const keep = name === 'ACL' && a.text.length > 1 ? 1 : 0; // `>pw`: the rule's sign stays
+        onSecret(a.text.slice(keep));
+        out += script.slice(copied, a.start + keep) + REDACTED;
+        copied = a.end;
+      }
+    }
+    at = end >= script.length ? -1 : script.indexOf(LUA_CALL, end);
+  }
+  return copied === 0 ? script : out + script.slice(copied);
+}
+
+/** The arguments of a Lua call from `from` (just after its `(`) to its `)`, and where reading stopped. */
+function readCallArgs(s: string, from: number): { list: ScriptArg[]; end: number } {
+  const list: ScriptArg[] = [];
+  let i = from;
+  const n = s.length;
+  while (i < n && list.length < MAX_CALL_ARGS) {
+    while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
+    const c = s[i];
+    if (c === "'" || c === '"') {
+      const close = closingLuaQuote(s, i + 1, c);
+      list.push({ text: s.slice(i + 1, close), start: i + 1, end: close });
+      i = close + 1;
+    } else {
+      // An expression (`ARGV[1]`, `KEYS[1]`, a variable, a nested call) to the `,` or `)` that ends it.
+      const start = i;
+      let depth = 0;
+      while (i < n) {
+        const d = s[i];
+        if (d === '(' || d === '[' || d === '{') depth++;
+        else if ((d === ')' || d === ']' || d === '}') && depth > 0) depth--;
+        else if (depth === 0 && (d === ',' || d === ')')) break;
+        i++;
+      }
+      const expr = s.slice(start, i).trim();
+      const m = /^ARGV\[(\d{1,6})\]$/.exec(expr);
+      list.push({ start, end: i, argv: m ? Number(m[1]) : undefined });
+    }
+    while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
+    if (s[i] !== ',') break;
+    i++;
+  }
+  return { list, end: Math.max(i, from) };
+}
+
+/** Where a Lua string quoted with `quote` from `from` closes (backslash escapes), or the end (a script cut short). */
+function closingLuaQuote(s: string, from: number, quote: string): number {
+  for (let i = from; i < s.length; i++) {
+    if (s[i] === '\\') i++;
+    else if (s[i] === quote) return i;
+  }
+  return s.length;
 }
 
 /** ACL rules `>pw` (add a password), `<pw` (remove one), `#hash`, `!hash`. */

@@ -14,15 +14,18 @@ import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
-import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactSql } from './commands.js';
+import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
 import { parseFieldPath, redactPath } from './paths.js';
-import { isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
+import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactSqlValues, sensitiveParameters } from './sql-values.js';
 import { redactBearerSubprotocol } from './tokens.js';
 import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
+import { grpcSecretFields, redactGrpcFields } from './grpc-fields.js';
+import { redactDnsTxt } from './dns-records.js';
+import { redactExecCommand } from './exec-query.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -94,6 +97,8 @@ const ENTRY_FIELDS = new Set([
   'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
   'requestSize', 'responseSize', 'summary', 'warnings', 'frames', 'node',
 ]);
+/** `k8s\0`, the magic number of Kubernetes' protobuf encoding, in base64 at the start of a field's bytes. */
+const K8S_PROTOBUF_BASE64 = 'azhzAA';
 /** Short values are not searched for in the summary: "1" would hit everywhere. */
 const MIN_REPEATED_SECRET = 4;
 /** A bound on the values one entry remembers for the summary (an attacker controls how many). */
@@ -161,13 +166,23 @@ class EntryRedaction {
     let res = this.side(e.response);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
     if (this.sql && res && this.secrets.length > 0) res = this.scrubbedErrors(res);
+    // etcd's Auth and the KMS plugin API read without a schema: their secrets are known by field number.
+    if (e.protocol === 'grpc') {
+      req = this.grpcFields(e.request?.path, 'request', req);
+      res = this.grpcFields(e.request?.path, 'response', res);
+    }
+    if (e.protocol === 'dns' && res && typeof res === 'object') res = redactDnsTxt(res, this.names, this.remember);
     let redisReplyRedacted = false;
     if (e.protocol === 'redis') {
       const command = typeof e.request?.command === 'string' ? e.request.command.toUpperCase() : '';
       const args: unknown[] = req && Array.isArray(req.args) ? req.args : [];
       if (req && Array.isArray(req.args)) {
-        const redacted = this.redis.args(command, redactRedisArgs(command, req.args, this.remember));
-        if (redacted !== req.args) req = { ...req, args: redacted };
+        const original: unknown[] = req.args;
+        const scripted = redactRedisScript(command, original, (name) => this.names.test(name, 'field'), this.remember);
+        const redacted = this.redis.args(command, redactRedisArgs(command, scripted, this.remember));
+        if (redacted !== original) req = { ...req, args: redacted };
+        // An entry from elsewhere (or from before EVAL_RO was keyless) may hold the script as its key too.
+        if (scripted[0] !== original[0] && typeof req.key === 'string' && req.key === original[0]) req = { ...req, key: scripted[0] };
       }
       if (res && 'value' in res) {
         let value = res.value;
@@ -205,6 +220,14 @@ class EntryRedaction {
     const extra = this.extraFields(e);
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
     return { ...e, ...extra, request: req, response: res, summary };
+  }
+
+  /** A gRPC request or response whose method carries secrets by field number (grpc-fields.ts). */
+  private grpcFields(path: unknown, side: 'request' | 'response', o: any): any {
+    const numbers = grpcSecretFields(path, side);
+    if (!numbers || o === null || typeof o !== 'object' || !Array.isArray(o.messages)) return o;
+    const messages = redactGrpcFields(o.messages, numbers, this.remember);
+    return messages === o.messages ? o : { ...o, messages };
   }
 
   /** A memcached item's `value` is what the application stored: searched as a body is (`valueEncoding` as `bodyEncoding`). */
@@ -252,7 +275,7 @@ class EntryRedaction {
 
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
   private summary(s: string): string {
-    let out = redactUrlText(s, this.names);
+    let out = redactExecCommand(redactUrlText(s, this.names), this.names);
     if (this.sql) out = redactSqlValues(redactSql(out), this.names);
     else if (this.passwordStatements) out = redactSql(out);
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
@@ -286,15 +309,21 @@ class EntryRedaction {
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
+    // A protobuf field read without a schema whose bytes are a Secret in Kubernetes' own encoding
+    // (etcd's Range and Put as the API server calls them): its values are raw bytes among the fields.
+    if (zone === 'field' && typeof o.bytes === 'string' && o.bytes.startsWith(K8S_PROTOBUF_BASE64) && typeof o.wireType === 'string' && holdsKubernetesSecret(Buffer.from(o.bytes, 'base64'))) o = { ...o, bytes: REDACTED };
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors.
     const keyIsName = zone === 'field' && keyIsAName(o, parent);
+    // Vault's `operator init` and rekey answers: `keys` beside `keys_base64` or the `root_token` are unseal key shares.
+    const vaultKeys = zone === 'field' && Array.isArray(o.keys) && (o.keys_base64 !== undefined || o.root_token !== undefined);
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
       if (this.names.test(k, zone) && !(keyIsName && k === 'key') && !(zone === 'field' && isSecretVolume(k, v))) nv = this.redacted(v);
+      else if (zone !== 'structure' && v !== null && typeof v === 'object' && (this.names.plural(k) || (k === 'keys' && vaultKeys))) nv = this.pluralValues(v, depth + 1, zone);
       else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
         const red = redactBase64Body(v, this.names, this.json);
         if (red !== undefined) {
@@ -318,6 +347,27 @@ class EntryRedaction {
     return copy ?? input;
   }
 
+  /**
+   * The list or map under a plural of a secret's name (`passwords`, `apiKeys`): its text values go
+   * (numbers stay: `tokens` may be token ids), objects in it are judged member by member.
+   */
+  private pluralValues(v: object, depth: number, zone: Zone): unknown {
+    if (depth >= MAX_DEPTH) return REDACTED;
+    let copy: any;
+    const src = v as any;
+    for (const k of Object.keys(src)) {
+      const x = src[k];
+      let nx: unknown = x;
+      if (typeof x === 'string') nx = x === '' ? x : (this.remember(x), REDACTED);
+      else if (x !== null && typeof x === 'object') nx = Array.isArray(x) ? this.pluralValues(x, depth + 1, zone) : this.object(x, depth + 1, zone);
+      if (nx !== x) {
+        copy ??= Array.isArray(src) ? [...src] : { ...src };
+        copy[k] = nx;
+      }
+    }
+    return copy ?? v;
+  }
+
   /** `{query, variables}` with the variables bound to sensitive arguments redacted (graphql.ts). */
   private graphqlVariables(o: Record<string, any>): Record<string, any> {
     const bound = sensitiveGraphqlVariables(o.query, this.names);
@@ -338,7 +388,7 @@ class EntryRedaction {
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
-    if (role.url) return redactUrlText(v, this.names);
+    if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
     if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
     if (this.passwordStatements && role.query) return redactUserinfo(redactSql(v, this.remember));
     return redactUserinfo(v);
@@ -464,6 +514,13 @@ class EntryRedaction {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }
+    // A key/value store's entries (Consul's KV `[{"Key": "app/db/password", "Value": "<base64>"}]`, tags,
+    // etcd's JSON gateway): judged by the key's last path segment.
+    const kv = zone === 'field' ? keyValueNames(o) : undefined;
+    if (kv && this.names.test(lastSegment(o[kv[0]]), 'field')) {
+      const value = this.redacted(o[kv[1]]);
+      return value === o[kv[1]] ? o : { ...o, [kv[1]]: value };
+    }
     return this.object(o, depth, zone);
   }
 
@@ -474,6 +531,18 @@ class EntryRedaction {
     const last = o.path.slice(o.path.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
     return last.length > 0 && this.names.test(last, 'field');
   }
+}
+
+/** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */
+function keyValueNames(o: Record<string, any>): [string, string] | undefined {
+  if (typeof o.Key === 'string' && 'Value' in o) return ['Key', 'Value'];
+  if (typeof o.key === 'string' && 'value' in o && o.operator === undefined && o.effect === undefined) return ['key', 'value'];
+  return undefined;
+}
+
+/** `app/db/password` → `password`. */
+function lastSegment(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

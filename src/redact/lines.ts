@@ -9,7 +9,9 @@
 // - a Kubernetes Secret written as YAML (a document with `kind: Secret`, as
 //   `kubectl get secret -o yaml` prints it, or a manifest in a ConfigMap or a
 //   GitOps repository's response) has every value of its `data` and
-//   `stringData` maps redacted, whatever their keys are called.
+//   `stringData` maps redacted, whatever their keys are called; so are those
+//   maps written in flow style (`data: {password: …}`, or the whole Secret as
+//   `{apiVersion: v1, kind: Secret, data: {…}}`), on one line or several.
 // A walk over line starts with indexOf: linear.
 
 import type { SensitiveNames } from './names.js';
@@ -20,6 +22,7 @@ const MAX_NAME = 96;
 
 /** Multi-line text with a `name: value` or `name=value` line whose name is sensitive gets that value redacted. */
 export function redactNamedLines(s: string, names: SensitiveNames): string {
+  s = redactFlowSecretMaps(s);
   if (s.indexOf('\n') < 0) return s;
   const secretDocuments = mayHoldYamlSecret(s) ? findSecretDocuments(s) : undefined;
   let out = '';
@@ -179,6 +182,75 @@ function findSecretDocuments(s: string): Set<number> {
     start = end + 1;
   }
   return found;
+}
+
+/** `kind: Secret` anywhere (a flow mapping has it mid-line): bounded, linear. */
+const SECRET_KIND = /kind["']?:[ \t]{0,8}["']?Secret\b/;
+/** A `data` or `stringData` key opening a flow mapping. */
+const FLOW_DATA = /\b(?:data|stringData)["']?:[ \t]{0,8}\{/g;
+
+/**
+ * A text that names a Secret's kind: the values of every `data: {…}` and `stringData: {…}` flow
+ * mapping in it are redacted (their keys stay), quoted or plain, to the `,` or `}` that ends each.
+ * One walk: each mapping is read once from its `{`, and the search resumes after it.
+ */
+export function redactFlowSecretMaps(s: string): string {
+  if (s.indexOf('Secret') < 0 || s.indexOf('{') < 0 || !SECRET_KIND.test(s)) return s;
+  let out = '';
+  let copied = 0;
+  FLOW_DATA.lastIndex = 0;
+  for (let m = FLOW_DATA.exec(s); m; m = FLOW_DATA.exec(s)) {
+    let i = m.index + m[0].length;
+    const n = s.length;
+    while (i < n) {
+      while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r' || s[i] === ',')) i++;
+      if (i >= n || s[i] === '}') break;
+      // The key: quoted, or plain up to its `:`.
+      if (s[i] === '"' || s[i] === "'") i = closingFlowQuote(s, i + 1, s[i]) + 1;
+      while (i < n && s[i] !== ':' && s[i] !== ',' && s[i] !== '}' && s[i] !== '\n') i++;
+      if (s[i] !== ':') continue;
+      i++;
+      while (i < n && (s[i] === ' ' || s[i] === '\t')) i++;
+      let from = i;
+      let to: number;
+      if (s[i] === '"' || s[i] === "'") {
+        from = i + 1;
+        to = closingFlowQuote(s, from, s[i]);
+        i = to + 1;
+      } else {
+        // A plain scalar (base64 in `data`), or a nested collection whole, to its closing bracket.
+        let depth = 0;
+        while (i < n) {
+          const c = s[i];
+          if (c === '{' || c === '[') depth++;
+          else if ((c === '}' || c === ']') && depth > 0) depth--;
+          else if (depth === 0 && (c === ',' || c === '}' || c === '\n')) break;
+          i++;
+        }
+        to = i;
+        while (to > from && (s[to - 1] === ' ' || s[to - 1] === '\t' || s[to - 1] === '\r')) to--;
+      }
+      if (to > from && !isRedacted(s, from, to)) {
+        out += s.slice(copied, from) + REDACTED;
+        copied = to;
+      }
+    }
+    FLOW_DATA.lastIndex = Math.max(i, m.index + m[0].length);
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** Where a flow scalar quoted with `quote` from `from` closes (`''` in single quotes, `\` in double), or the end. */
+function closingFlowQuote(s: string, from: number, quote: string): number {
+  for (let i = from; i < s.length; i++) {
+    const c = s[i];
+    if (quote === '"' && c === '\\') i++;
+    else if (c === quote) {
+      if (quote === "'" && s[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return s.length;
 }
 
 /** `---` alone on its line (or before a comment or a document's content): a new YAML document. */

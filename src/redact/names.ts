@@ -22,6 +22,14 @@ const SHARK_WHOLE = [
   'secretid', 'devicecode', 'codeverifier', 'samlresponse', 'clientkeydata',
   // Password hashes (crackable offline) and Active Directory's password attribute.
   'passwordhash', 'pwdhash', 'unicodepwd',
+  // Vault's unseal and recovery key shares (`vault operator init`, rekey): `keys` itself is judged by its neighbours (entry.ts).
+  'keysbase64', 'recoverykeys', 'recoverykeysbase64', 'unsealkey', 'unsealkeys', 'recoverykey',
+  // Two-factor codes and the one-time recovery codes that stand in for them.
+  'mfacode', 'totpcode', 'otpcode', 'recoverycodes', 'backupcodes',
+  // Passwords under a short `pass` after what they open (`DB_PASS`, keytool's `storepass`): `pass` is no
+  // suffix (`bypass`, `compass`, `lowpass` filters), so these are listed whole.
+  'dbpass', 'rootpass', 'adminpass', 'userpass', 'authpass', 'smtppass', 'mailpass', 'ldappass', 'redispass',
+  'mysqlpass', 'pgpass', 'keypass', 'storepass', 'keystorepass', 'truststorepass',
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team).
   'honeycombteam',
   // Payment and identity numbers, beside Kubeshark's personal data.
@@ -45,6 +53,15 @@ const SECRET_SUFFIXES = [
 ];
 
 /**
+ * Plurals that hold secrets when they hold a list or a map (`passwords: […]`, `apiKeys: {…}`,
+ * `client_secrets`): their text values go, their numbers stay (`max_tokens: 100`, `tokens: [15496, 995]`
+ * are counts and token ids) and objects in them are judged member by member (a ServiceAccount's
+ * `secrets: [{name: sa-token}]` and `imagePullSecrets` name Secrets, they are not secrets). `keys`
+ * is not one: `{"keys": ["user:1", …]}` is a listing everywhere.
+ */
+const PLURAL_STEMS = ['tokens', 'secrets', 'passwords', 'passwds', 'passphrases', 'apikeys', 'privatekeys', 'secretkeys', 'accesskeys', 'signingkeys', 'encryptionkeys', 'masterkeys', 'hmackeys'];
+
+/**
  * Names redacted even in protocol structure (a field of a request object
  * rather than a header, parameter or body field): only names nothing but a
  * secret is called. `apiKey` (Kafka's API number), `key` (Redis) and
@@ -54,6 +71,10 @@ const STRUCTURE_NAMES = [
   'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
   'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
 ];
+
+/** A hash or digest of a password (`passwordDigest`, `pwHash`, `secret_hash`) is crackable offline: the word before it says so. */
+const HASH_SUFFIXES = ['hash', 'hashed', 'digest', 'encrypted'];
+const HASHED_SECRETS = ['password', 'passwd', 'pwd', 'pw', 'pass', 'passphrase', 'secret', 'pin'];
 
 /**
  * Names a secret suffix would catch that the protocols define as something
@@ -73,6 +94,8 @@ const HEADER = 1;
 const PARAM = 2;
 const FIELD = 4;
 const STRUCTURE = 8;
+/** Not a kind: the name is a plural of a secret (PLURAL_STEMS). */
+const PLURAL = 16;
 const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD, structure: STRUCTURE };
 /** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
 const MAX_CACHED = 8192;
@@ -95,6 +118,16 @@ function innermostBracketName(n: string): string {
   return open < 0 ? n : n.slice(open + 1, end - 1);
 }
 
+/** `passworddigest`, `pwhash`, `secrethash`: a password's hash under a name the suffixes miss. */
+function isHashedSecret(n: string): boolean {
+  for (const h of HASH_SUFFIXES) {
+    if (!n.endsWith(h)) continue;
+    const before = n.slice(0, n.length - h.length);
+    return HASHED_SECRETS.some((s) => before.endsWith(s));
+  }
+  return false;
+}
+
 export class SensitiveNames {
   private readonly whole: Set<string>;
   private readonly structure: Set<string>;
@@ -110,13 +143,28 @@ export class SensitiveNames {
   }
 
   test(name: string, kind: NameKind): boolean {
+    return (this.bits(name) & KIND_BIT[kind]) !== 0;
+  }
+
+  /** A plural of a secret's name (`passwords`, `apiKeys`, `refresh_tokens`) that is not sensitive itself. */
+  plural(name: string): boolean {
+    return (this.bits(name) & PLURAL) !== 0;
+  }
+
+  /** Sensitive as a field, or a plural of a secret's name: one lookup for a body's quick scan. */
+  fieldOrPlural(name: string): boolean {
+    return (this.bits(name) & (FIELD | PLURAL)) !== 0;
+  }
+
+  /** The kinds in which `name` is sensitive, and PLURAL: from the cache, or classified once. */
+  private bits(name: string): number {
     let bits = this.cache.get(name);
     if (bits === undefined) {
       bits = this.classify(normaliseName(name));
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(name, bits);
     }
-    return (bits & KIND_BIT[kind]) !== 0;
+    return bits;
   }
 
   private classify(n: string): number {
@@ -126,9 +174,10 @@ export class SensitiveNames {
     let end = n.length;
     while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
     const stem = n.slice(0, end);
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s))) return bits | HEADER | PARAM | FIELD;
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem)) return bits | HEADER | PARAM | FIELD;
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;
+    if (PLURAL_STEMS.some((s) => stem.endsWith(s))) bits |= PLURAL;
     return bits;
   }
 }

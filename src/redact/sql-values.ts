@@ -62,8 +62,35 @@ export function sensitiveParameters(sql: string, names: SensitiveNames): Set<num
   return found;
 }
 
+/**
+ * Functions that take a key or a password as an argument (by 0-based position): pgcrypto's
+ * `pgp_sym_encrypt(data, 'key')`, `crypt('pw', gen_salt('bf'))`, `hmac(data, 'key', 'sha256')`,
+ * MySQL's `AES_ENCRYPT(str, 'key')`. `set_config` is judged by its first argument (below).
+ */
+const KEY_ARGUMENTS = new Map<string, number[]>([
+  ['pgp_sym_encrypt', [1]], ['pgp_sym_encrypt_bytea', [1]], ['pgp_sym_decrypt', [1]], ['pgp_sym_decrypt_bytea', [1]],
+  ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
+  ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]], ['hmac', [1]], ['crypt', [0]],
+  ['aes_encrypt', [1]], ['aes_decrypt', [1]],
+]);
+/** Open calls tracked at once: deeper nesting is followed for its parentheses only. */
+const MAX_CALLS = 64;
+
+/** A call being read: which function (undefined: a parenthesis that is no such call) and which argument. */
+interface Call {
+  secret?: number[];
+  /** `set_config(name, value, local)`: the value is a secret when the name is a sensitive one. */
+  setConfig: boolean;
+  arg: number;
+  /** set_config's first argument names a sensitive setting (`'app.api_token'`). */
+  sensitiveSetting: boolean;
+}
+
 /** Every value (a literal or a placeholder) bound to a sensitive column, in one walk of the tokens. */
 function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => void): void {
+  const calls: Call[] = [];
+  /** Parentheses opened past MAX_CALLS: closed before any tracked call is. */
+  let untracked = 0;
   let prev: Token[] = []; // the last three tokens, most recent last
   // INSERT state: collecting column names, then reading VALUES tuples by position.
   let insert: 'none' | 'into' | 'columns' | 'afterColumns' | 'values' = 'none';
@@ -95,6 +122,21 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
       else if (t.kind === 'punct' && t.text === ';') insert = 'none';
       else if (value && depth === 1 && position < columns.length && names.test(columns[position], 'field')) visit(t);
       else if (depth === 0 && t.kind === 'word' && lower !== 'values') insert = 'none'; // ON CONFLICT, RETURNING …
+    }
+    // A function that takes a key (`pgp_sym_encrypt(data, 'key')`, `set_config('app.token', $1, false)`).
+    if (t.kind === 'punct' && t.text === '(') {
+      const before = prev.length > 0 ? prev[prev.length - 1] : undefined;
+      const fn = before?.kind === 'word' ? before.text.toLowerCase() : '';
+      if (calls.length < MAX_CALLS) calls.push({ secret: KEY_ARGUMENTS.get(fn), setConfig: fn === 'set_config', arg: 0, sensitiveSetting: false });
+      else untracked++;
+    } else if (t.kind === 'punct' && t.text === ')') {
+      if (untracked > 0) untracked--;
+      else calls.pop();
+    } else if (t.kind === 'punct' && t.text === ',' && calls.length > 0 && untracked === 0) calls[calls.length - 1].arg++;
+    else if (value && calls.length > 0 && untracked === 0) {
+      const call = calls[calls.length - 1];
+      if (call.setConfig && call.arg === 0 && t.kind === 'string') call.sensitiveSetting = names.test(sql.slice(t.start, t.end), 'field');
+      else if ((call.setConfig && call.arg === 1 && call.sensitiveSetting) || call.secret?.includes(call.arg)) visit(t);
     }
     // `column = 'literal'` (SET, WHERE, ON DUPLICATE KEY UPDATE): the column is the word before the operator.
     if (value && prev.length >= 2) {

@@ -1,8 +1,9 @@
 // Secrets known by their shape, whatever field or line holds them: PEM private
-// keys, JSON Web Tokens (every Kubernetes service-account token is one), and
-// the API keys whose issuers give them a fixed prefix (GitHub, Slack, AWS,
-// Google; GitLab, Stripe, OpenAI, Anthropic, npm and Hugging Face keys too in a
-// string one of those marks). Names tell the redactor where most secrets are;
+// keys (and OpenPGP, PuTTY and SSH2 private keys), JSON Web Tokens (every
+// Kubernetes service-account token is one) and encrypted ones (JWE), the API
+// keys whose issuers give them a fixed prefix (GitHub, Slack, AWS, Google;
+// GitLab, Stripe, OpenAI, Anthropic, npm, Hugging Face, Vault…), and Slack and
+// Discord webhook URLs. Names tell the redactor where most secrets are;
 // these are the ones that travel under any name (a ConfigMap value, a log
 // line, a kubeconfig in a body).
 //
@@ -23,7 +24,7 @@ import { REDACTED } from './redacted.js';
 const COMMON_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
 /** The other issuers' prefixes: each key is at least this long, so shorter strings skip their pattern. */
 const MIN_PREFIXED = 20;
-const OTHER_MARKER = /github_pat_|glpat-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-/;
+const OTHER_MARKER = /github_pat_|glpat-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\//;
 /** Every marker in one pattern (redis-values.ts reads it as part of its own). */
 export const TOKEN_MARKER = new RegExp(`${COMMON_MARKER.source}|${OTHER_MARKER.source}`);
 /** The shortest token found here (`xoxb-` and ten characters): shorter strings are not searched. */
@@ -37,7 +38,7 @@ export function mayHoldToken(s: string): boolean {
 /** `s` with every PEM private key, JWT and prefixed API key replaced by [REDACTED]; `s` itself when none. */
 export function redactTokens(s: string): string {
   if (!mayHoldToken(s)) return s;
-  return redactTokenRuns(redactPemKeys(s));
+  return redactTokenRuns(redactWebhookUrls(redactPuttyKeys(redactPemKeys(s))));
 }
 
 const PEM_BEGIN = '-----BEGIN ';
@@ -62,7 +63,8 @@ function redactPemKeys(s: string): string {
     const labelLength = s.slice(labelStart, labelStart + MAX_PEM_LABEL + PEM_DASHES.length).indexOf(PEM_DASHES);
     const labelEnd = labelStart + labelLength;
     const label = s.slice(labelStart, labelEnd);
-    if (labelLength < 0 || !label.endsWith('PRIVATE KEY')) {
+    // OpenPGP armour names its secret keys `PGP PRIVATE KEY BLOCK` (`gpg --export-secret-keys -a`).
+    if (labelLength < 0 || !(label.endsWith('PRIVATE KEY') || label === 'PGP PRIVATE KEY BLOCK')) {
       from = s.indexOf(PEM_BEGIN, labelStart);
       continue;
     }
@@ -72,6 +74,103 @@ function redactPemKeys(s: string): string {
     out += s.slice(copied, from) + REDACTED;
     copied = blockEnd;
     from = blockEnd >= s.length ? -1 : s.indexOf(PEM_BEGIN, blockEnd);
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/**
+ * The SSH2 public key file format (RFC 4716) used for private keys too (ssh.com, `puttygen -O
+ * private-sshcom`): `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----` to its END line, like PEM's.
+ */
+function redactSsh2Keys(s: string): string {
+  let from = s.indexOf(SSH2_BEGIN);
+  if (from < 0) return s;
+  let out = '';
+  let copied = 0;
+  while (from >= 0) {
+    const end = s.indexOf(SSH2_END, from + SSH2_BEGIN.length);
+    const close = end < 0 ? -1 : s.indexOf(' ----', end + SSH2_END.length);
+    const blockEnd = close < 0 ? s.length : close + 5;
+    out += s.slice(copied, from) + REDACTED;
+    copied = blockEnd;
+    from = blockEnd >= s.length ? -1 : s.indexOf(SSH2_BEGIN, blockEnd);
+  }
+  return out + s.slice(copied);
+}
+const SSH2_BEGIN = '---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----';
+const SSH2_END = '---- END SSH2 ENCRYPTED PRIVATE KEY';
+
+/**
+ * Webhook URLs whose last path segment is the credential (anyone holding the URL can post):
+ * Slack's `hooks.slack.com/services/T…/B…/<secret>` (and its workflow triggers) and Discord's
+ * `discord.com/api/webhooks/<id>/<token>`, as an Alertmanager or CI configuration carries them. The host
+ * and the ids stay; the last segment goes. A path is read once, to its first character that
+ * cannot be in it.
+ */
+function redactWebhookUrls(s: string): string {
+  for (const marker of WEBHOOK_MARKERS) s = redactWebhookPaths(s, marker);
+  return s;
+}
+
+/** `s` with the last segment of each path after `marker` redacted. */
+function redactWebhookPaths(s: string, marker: string): string {
+  let at = s.indexOf(marker);
+  if (at < 0) return s;
+  let out = '';
+  let copied = 0;
+  while (at >= 0) {
+    const from = at + marker.length;
+    let end = from;
+    while (end < s.length && URL_PATH_CHAR[s.charCodeAt(end)] === 1) end++;
+    const slash = s.lastIndexOf('/', end - 1);
+    // An id before the secret, and a secret of some length: the host alone is no webhook.
+    if (slash > from && end - slash > 8) {
+      out += s.slice(copied, slash + 1) + REDACTED;
+      copied = end;
+    }
+    at = s.indexOf(marker, end > from ? end : from);
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+const WEBHOOK_MARKERS = ['hooks.slack.com/', 'discord.com/api/webhooks/', 'discordapp.com/api/webhooks/'];
+/** Characters of a webhook URL's path (no query, no fragment). */
+const URL_PATH_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/') URL_PATH_CHAR[c.charCodeAt(0)] = 1;
+
+const PUTTY_HEADER = 'PuTTY-User-Key-File-';
+const PUTTY_PRIVATE = 'Private-Lines:';
+const PUTTY_MAC = 'Private-MAC:';
+/** A PuTTY key file's header, type and public part fit in this much: the private lines are looked for only that far. */
+const MAX_PUTTY_HEAD = 4096;
+
+/**
+ * PuTTY key files (`.ppk`, versions 2 and 3): the header and the public lines stay (they say which
+ * key it is, as a certificate does); from `Private-Lines:` to the end of the `Private-MAC:` line is
+ * the private key (plain when `Encryption: none`), redacted whole; to the end of the string when
+ * the MAC line never comes (a body cut short).
+ */
+function redactPuttyKeys(s: string): string {
+  s = redactSsh2Keys(s);
+  let from = s.indexOf(PUTTY_HEADER);
+  if (from < 0) return s;
+  let out = '';
+  let copied = 0;
+  /** The next `Private-Lines:` at or after `from`, found once and reused by every header before it (linear). */
+  let next = -1;
+  while (from >= 0) {
+    if (next < from) next = s.indexOf(PUTTY_PRIVATE, from);
+    if (next < 0) break;
+    if (next - from > MAX_PUTTY_HEAD) {
+      from = s.indexOf(PUTTY_HEADER, from + PUTTY_HEADER.length);
+      continue;
+    }
+    const start = next;
+    const mac = s.indexOf(PUTTY_MAC, start);
+    const eol = mac < 0 ? -1 : s.indexOf('\n', mac);
+    const end = mac < 0 ? s.length : eol < 0 ? s.length : s.charCodeAt(eol - 1) === 0x0d ? eol - 1 : eol;
+    out += s.slice(copied, start) + REDACTED;
+    copied = end;
+    from = end >= s.length ? -1 : s.indexOf(PUTTY_HEADER, end);
   }
   return copied === 0 ? s : out + s.slice(copied);
 }
@@ -125,6 +224,9 @@ function tokenWithin(s: string, start: number, end: number): [number, number] | 
       let dot = run.indexOf('.', seg);
       if (dot < 0) dot = run.length;
       const json = dot - seg >= MIN_JWT_SEGMENT && run.startsWith('eyJ', seg);
+      // A JWE (RFC 7516 compact form): a JSON header naming its `enc`, then four segments (encrypted
+      // key, empty with `dir`; IV; ciphertext; tag), the whole run from the header on.
+      if (json && !prevJson && isJweHeader(run.slice(seg, dot)) && countDots(run, dot) === 3) return [start + seg, end];
       if (json && prevJson) {
         let sigEnd = dot;
         if (dot < run.length) {
@@ -144,6 +246,20 @@ function tokenWithin(s: string, start: number, end: number): [number, number] | 
   return undefined;
 }
 
+/** A base64url segment that decodes to a JOSE header with an `enc` member (a JWS header has none). */
+function isJweHeader(segment: string): boolean {
+  return segment.length <= MAX_JWE_HEADER && Buffer.from(segment, 'base64url').toString('latin1').includes('"enc"');
+}
+/** Longer headers are not decoded (a JWE header with a few members is ~100 characters). */
+const MAX_JWE_HEADER = 2048;
+
+/** The '.' in `run` after `from` (exclusive), counted up to 5. */
+function countDots(run: string, from: number): number {
+  let n = 0;
+  for (let i = run.indexOf('.', from + 1); i >= 0 && n < 5; i = run.indexOf('.', i + 1)) n++;
+  return n;
+}
+
 /** The shortest JWT header or payload: `{"alg":"x"}` is 15 characters of base64url. */
 const MIN_JWT_SEGMENT = 10;
 
@@ -158,6 +274,7 @@ const PREFIXED: Array<[string, number]> = [
   ['AIza', 35], // Google API keys
   ['npm_', 36], ['hf_', 30], // npm, Hugging Face
   ['SG.', 60], ['dop_v1_', 64], ['pypi-', 50], ['AGE-SECRET-KEY-', 50], // SendGrid, DigitalOcean, PyPI, age
+  ['hvs.', 24], ['hvb.', 24], ['hvr.', 24], // HashiCorp Vault service, batch and recovery tokens (1.10 and later)
 ];
 
 /**

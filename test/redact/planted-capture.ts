@@ -6,7 +6,10 @@
 // every content coding (gzip, zstd, brotli, snappy, aws-chunked, unknown);
 // secrets known by shape (JWT, PEM, API keys), configuration lines, Kubernetes
 // Secrets (JSON and protobuf), env vars and the WebSocket bearer subprotocol;
-// Loki pushes; gRPC map entries read without a schema. Built with the engine
+// Loki pushes; gRPC map entries read without a schema; and the shapes of
+// session 33's QA list (a flow-style YAML Secret, Redis scripts, pgcrypto keys,
+// etcd's Auth gRPC, PGP/PuTTY keys, JWE and Vault tokens, Vault's unseal keys,
+// plurals, a DNS TXT record over TCP). Built with the engine
 // tests' TCP wire (raw IPv4 between 198.18.0.1 and 198.18.0.2), written as a pcap.
 
 import { writeFileSync } from 'node:fs';
@@ -25,10 +28,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 106 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 122 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv'];
+export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -322,7 +325,60 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40058, 'GET /jobs/8/log HTTP/1.1\r\nHost: ci\r\n\r\n', textResponse('text/plain', `migrate: ALTER ROLE app WITH LOGIN PASSWORD '${S[104]}';\n`));
   http1(w, next(), 40059, 'GET /export/users.csv HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/csv', `id,login,password\n1,visible-csv,${S[105]}\n`));
   http1(w, next(), 40054, 'GET /tls.key HTTP/1.1\r\nHost: api\r\n\r\n', textResponse('text/plain', `-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B${S[99]}\n-----END PRIVATE KEY-----\n`));
+
+  // Secrets found by the QA round of session 33 (docs/security.md): a Secret in YAML flow style; a Redis
+  // script that authenticates and sets a password; pgcrypto's key; etcd's Auth gRPC read without a schema;
+  // PGP and PuTTY private keys, a JWE and a Vault token; Vault's unseal keys; a plural's list; a DNS TXT record.
+  http1(w, next(), 40060, 'GET /api/v1/namespaces/shop/secrets/flow HTTP/1.1\r\nHost: api\r\nAccept: application/yaml\r\n\r\n', textResponse('application/yaml', `{apiVersion: v1, kind: Secret, metadata: {name: visible-secret-name}, data: {conn: ${S[106]}, 'pass': '${S[107]}'}}\n`));
+  w.send(next(), 1, 40061, 6379, resp('EVAL', `redis.call('AUTH', '${S[108]}') return redis.call('CONFIG', 'SET', 'requirepass', ARGV[1])`, '0', S[109]));
+  w.send(next(), 2, 6379, 40061, '+OK\r\n');
+  w.send(next(), 1, 40061, 6379, resp('EVAL_RO', `local v = redis.call('GET', KEYS[1]) redis.call('AUTH', '${S[121]}') return v`, '1', 'visible-redis-key'));
+  w.send(next(), 2, 6379, 40061, '$1\r\nv\r\n');
+  w.send(next(), 1, 40061, 6379, resp('FCALL', 'set_user', '1', 'user:9', 'name', 'visible-argv2', 'password', S[110]));
+  w.send(next(), 2, 6379, 40061, '+OK\r\n');
+  w.send(next(), 1, 40062, 5432, pgQuery(`INSERT INTO notes (body) VALUES (pgp_sym_encrypt('visible-owner', '${S[111]}'))`));
+  w.send(next(), 2, 5432, 40062, pgDone('INSERT 0 1'));
+  const etcdAuth = hpack([[':method', 'POST'], [':scheme', 'http'], [':authority', 'etcd:2379'], [':path', '/etcdserverpb.Auth/Authenticate'], ['content-type', 'application/grpc']]);
+  const authRequest = protoField(1, 'visible-etcd-user') + protoField(2, S[112]);
+  const authResponse = protoField(1, String.fromCharCode(0x08, 0x01)) + protoField(2, `${S[113]}.42`);
+  w.send(next(), 1, 40063, 2379, Buffer.concat([preface, settings, h2frame(1, 0x4, 1, etcdAuth), h2frame(0, 0x1, 1, grpcBody(authRequest))]));
+  w.send(next(), 2, 2379, 40063, Buffer.concat([settings, h2frame(1, 0x4, 1, resHeaders), h2frame(0, 0, 1, grpcBody(authResponse)), h2frame(1, 0x5, 1, hpack([['grpc-status', '0']]))]));
+  const pgp = `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGN${S[114]}\n=Ab12\n-----END PGP PRIVATE KEY BLOCK-----\n`;
+  const putty = `PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: visible-login\nPublic-Lines: 1\nAAAAC3NzaC1lZDI1NTE5\nPrivate-Lines: 1\nAAAAI${S[115]}\nPrivate-MAC: 0a1b2c\n`;
+  http1(w, next(), 40064, 'GET /keys/backup HTTP/1.1\r\nHost: files\r\n\r\n', textResponse('text/plain', pgp + putty));
+  const jweHeader = Buffer.from('{"alg":"dir","enc":"A256GCM"}').toString('base64url');
+  const vault = { request_id: 'visible-state', auth: null, data: { jwe: `${jweHeader}..iv48V1ALb6US04U3b.${S[116]}.XFBoMYUZodetZdvTiFvSkQ`, wrapped: `hvs.CAESI${S[117]}abcdefghijkl` }, keys: [S[118]], keys_base64: ['a2V5'], root_token: 'visible-state-root' };
+  http1(w, next(), 40065, 'GET /v1/sys/init HTTP/1.1\r\nHost: vault\r\n\r\n', textResponse('application/json', JSON.stringify({ ...vault, passwords: [S[119]], max_tokens: 4096 })));
+  const txt = `v=app1 region=visible-txt password=${S[120]}`;
+  w.send(next(), 1, 40066, 53, dnsTcp(dnsMessage(0x1234, 0x0100, 'cfg.shop.local')));
+  w.send(next(), 2, 53, 40066, dnsTcp(dnsMessage(0x1234, 0x8180, 'cfg.shop.local', txt)));
   return w;
+}
+
+/** A DNS message asking for `name`'s TXT record, with `txt` as its one answer when given. */
+function dnsMessage(id: number, flags: number, name: string, txt?: string): Buffer {
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(id, 0);
+  head.writeUInt16BE(flags, 2);
+  head.writeUInt16BE(1, 4);
+  head.writeUInt16BE(txt === undefined ? 0 : 1, 6);
+  const qname = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const question = Buffer.concat([qname, Buffer.from([0, 16, 0, 1])]);
+  if (txt === undefined) return Buffer.concat([head, question]);
+  const rdata = Buffer.concat([Buffer.from([txt.length]), Buffer.from(txt)]);
+  const answer = Buffer.alloc(12);
+  answer.writeUInt16BE(0xc00c, 0);
+  answer.writeUInt16BE(16, 2);
+  answer.writeUInt16BE(1, 4);
+  answer.writeUInt32BE(60, 6);
+  answer.writeUInt16BE(rdata.length, 10);
+  return Buffer.concat([head, question, answer, rdata]);
+}
+/** DNS over TCP: the message after its two-byte length. */
+function dnsTcp(message: Buffer): Buffer {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(message.length);
+  return Buffer.concat([length, message]);
 }
 
 /** A length-delimited protobuf field (the value as latin1 text, its length a varint). */

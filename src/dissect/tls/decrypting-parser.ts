@@ -12,10 +12,10 @@
 import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
-import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
+import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
 import type { TlsKeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
-import { clientHelloHasExtension, encryptedExtensions, parseServerHelloKeys } from './handshake-fields.js';
+import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
 
 /** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
@@ -38,6 +38,14 @@ const MAX_UNDETECTED = 16 * 1024;
 const KEY_WAIT_MS = 3000;
 const MAX_KEY_WAIT_BYTES = 256 * 1024;
 const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
+
+/**
+ * TLS 1.0–1.2 with a premaster secret logged and extended_master_secret: the
+ * handshake up to the ClientKeyExchange is hashed into the master secret
+ * (RFC 7627), so its messages are kept until then (a long certificate chain
+ * past this: the session is counted as having no key).
+ */
+const MAX_TRANSCRIPT = 256 * 1024;
 
 /** TLS 1.3 0-RTT: client records taken for early data (bounded), and the bytes of them kept before the ServerHello. */
 const MAX_EARLY_RECORDS = 64;
@@ -71,6 +79,8 @@ interface Half {
   application: boolean;
   /** Some record of this direction authenticated (TLS 1.3: a client record failing before then may be 0-RTT). */
   authenticated: boolean;
+  /** TLS 1.0–1.2: a clear-text handshake message after the hellos was too long to read; the rest of them are not read. */
+  handshakeOff: boolean;
   /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
   lost: boolean;
   /** After a gap: looking for the next record (see resync). */
@@ -95,6 +105,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** The negotiated version (0x0301 TLS 1.0 … 0x0304 TLS 1.3): TLS 1.0 and 1.1 derive keys with their own PRF. */
   private version = TLS12;
   private encryptThenMac = false;
+  private extendedMasterSecret = false;
+  /** TLS 1.0–1.2: what the ClientHello offered to resume (session id, ticket), and the session id the ServerHello gave. */
+  private offered: { sessionId: Buffer; ticket: Buffer } | undefined;
+  private serverSessionId: Buffer | undefined;
+  /** TLS 1.0–1.2: the master secret comes from a logged premaster secret, at the ClientKeyExchange. */
+  private premasterPending = false;
+  /** The handshake messages so far, while a premaster secret may need them (MAX_TRANSCRIPT). */
+  private transcript: { parts: Buffer[]; bytes: number } | undefined;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
   /** TLS 1.3 0-RTT: the ClientHello offered early data; early records seen so far (the early keys' next sequence number). */
@@ -135,6 +153,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     private readonly inside?: InnerParser,
   ) {
     this.hello = createHelloParser(forward(ctx, (call) => this.onHelloCall(call)));
+    if (keyLog.hasPremasters) this.transcript = { parts: [], bytes: 0 };
   }
 
   onData(dir: Direction, data: Buffer): void {
@@ -274,7 +293,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       return;
     }
     if (!h.cipher) {
-      if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
+      // TLS 1.0–1.2: the handshake stays clear until ChangeCipherSpec (session ticket, ClientKeyExchange).
+      if (type === 22 && (!this.helloDone || !this.tls13)) this.readHandshake(dir, h, body);
       // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys; which
       // suite they are for, the ServerHello is yet to say (keepEarly, openEarly).
       else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.keepEarly(header, body);
@@ -406,23 +426,40 @@ export class DecryptingTlsParser implements TcpStreamParser {
   // ---- clear-text handshake: the hellos ---------------------------------
 
   private readHandshake(dir: Direction, h: Half, body: Buffer): void {
+    if (h.handshakeOff) return;
     h.handshake.push(body);
-    while (h.handshake.length >= 4) {
+    while (!h.lost && h.handshake.length >= 4) {
       const hdr = h.handshake.peek(4);
       const len = (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
       if (len > MAX_HANDSHAKE) {
-        this.lose(dir, 'tls.decrypt-malformed');
+        if (!this.helloDone) return this.lose(dir, 'tls.decrypt-malformed');
+        // After the hellos (a long certificate chain): nothing decryption needs is lost but a premaster's transcript.
+        h.handshakeOff = true;
+        h.handshake.clear();
+        this.transcript = undefined;
         return;
       }
       if (h.handshake.length < 4 + len) return;
-      const msg = h.handshake.take(4 + len);
-      if (msg[0] === 1) this.onClientHello(dir, msg.subarray(4));
-      else if (msg[0] === 2) this.onServerHello(msg.subarray(4));
-      if (this.helloDone) {
+      const msg = Buffer.from(h.handshake.take(4 + len));
+      this.keepTranscript(msg);
+      if (msg[0] === 1 && !this.helloDone) this.onClientHello(dir, msg.subarray(4));
+      else if (msg[0] === 2 && !this.helloDone) this.onServerHello(msg.subarray(4));
+      else if (msg[0] === 4 && dir !== this.clientDir) this.onNewSessionTicket(msg.subarray(4));
+      else if (msg[0] === 16 && dir === this.clientDir) this.onClientKeyExchange(msg.subarray(4));
+      // TLS 1.3 encrypts the rest of the handshake.
+      if (this.helloDone && this.tls13) {
         h.handshake.clear();
         return;
       }
     }
+  }
+
+  private keepTranscript(msg: Buffer): void {
+    const t = this.transcript;
+    if (!t) return;
+    t.parts.push(msg);
+    t.bytes += msg.length;
+    if (t.bytes > MAX_TRANSCRIPT) this.transcript = undefined;
   }
 
   private onClientHello(dir: Direction, b: Buffer): void {
@@ -430,6 +467,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.clientDir = dir;
     this.clientRandom = Buffer.from(b.subarray(2, 34));
     this.offeredEarlyData = clientHelloHasExtension(b, 42);
+    this.offered = clientHelloResumption(b);
   }
 
   private onServerHello(b: Buffer): void {
@@ -445,10 +483,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.serverRandom = hello.random;
     this.alpn = hello.alpn;
     this.encryptThenMac = hello.encryptThenMac;
+    this.extendedMasterSecret = hello.extendedMasterSecret;
+    this.serverSessionId = hello.sessionId;
     this.tls13 = hello.version === 0x0304;
     this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
-    this.secrets = this.keyLog.lookup(this.clientRandom);
+    if (this.tls13) this.transcript = undefined;
+    this.secrets = this.findSecrets();
+    if (!this.premasterPending) this.transcript = undefined;
     if (!this.secretsReady() && this.keyLog.follows && this.suite && (this.tls13 || hello.version >= TLS10)) {
       // Live: the client logs its secrets as it computes them, just after the ServerHello the capture shows.
       this.awaiting = { since: this.ctx.now, bytes: 0, chunks: [] };
@@ -457,11 +499,75 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.useSecrets();
   }
 
+  /** The session's secrets: the key log's for its client random; TLS 1.0–1.2 also those of the session it resumes, or a premaster secret. */
+  private findSecrets(): SessionSecrets | undefined {
+    const logged = this.keyLog.lookup(this.clientRandom!);
+    if (this.tls13 || logged?.has('CLIENT_RANDOM')) return logged;
+    const found = this.resumedMaster();
+    if (found) {
+      if (found.resumed) this.ctx.count('tls.resumed-sessions');
+      return new Map([['CLIENT_RANDOM', found.master]]);
+    }
+    // Derived at the ClientKeyExchange (PMS_CLIENT_RANDOM, or an `RSA` line found by the encrypted premaster).
+    if (logged?.has('PMS_CLIENT_RANDOM') || this.keyLog.hasPremasters) {
+      this.premasterPending = true;
+      return logged ?? new Map();
+    }
+    return logged;
+  }
+
+  /**
+   * TLS 1.0–1.2: the master secret of the earlier session this one resumes.
+   * A server resuming by session id echoes the id the client offered (RFC
+   * 5246 §7.4.1.3); one taking the client's ticket echoes its session id too,
+   * or sends none when the client sent none (RFC 5077 §3.4). An `RSA
+   * Session-ID:` line in the log names a session by the ServerHello's id.
+   */
+  private resumedMaster(): { master: Buffer; resumed: boolean } | undefined {
+    const sid = this.serverSessionId ?? Buffer.alloc(0);
+    const offered = this.offered;
+    const echoed = offered !== undefined && sid.length > 0 && sid.equals(offered.sessionId);
+    const master =
+      (echoed ? this.keyLog.recallMaster('id', sid) : undefined) ??
+      (offered && offered.ticket.length > 0 && (echoed || sid.length === 0) ? this.keyLog.recallMaster('ticket', offered.ticket) : undefined);
+    if (master) return { master, resumed: true };
+    const logged = sid.length > 0 ? this.keyLog.lookupSessionId(sid) : undefined;
+    return logged && { master: logged, resumed: echoed };
+  }
+
+  /** TLS 1.0–1.2: a session with a master secret is remembered by its session id for the connections that resume it. */
+  private rememberSession(): void {
+    const master = this.secrets?.get('CLIENT_RANDOM');
+    if (master && this.serverSessionId) this.keyLog.rememberMaster('id', this.serverSessionId, master);
+  }
+
+  /** TLS 1.2: the server's NewSessionTicket (clear, before its ChangeCipherSpec) resumes this session's master secret later. */
+  private onNewSessionTicket(b: Buffer): void {
+    const master = this.secrets?.get('CLIENT_RANDOM');
+    const ticket = newSessionTicket(b);
+    if (master && ticket) this.keyLog.rememberMaster('ticket', ticket, master);
+  }
+
+  /** TLS 1.0–1.2 with a premaster secret logged: the master secret, from it and the hellos (or the handshake's hash). */
+  private onClientKeyExchange(b: Buffer): void {
+    if (!this.premasterPending || !this.suite || this.suite.tls13 || !this.clientRandom || !this.serverRandom) return;
+    this.premasterPending = false;
+    const transcript = this.transcript;
+    this.transcript = undefined;
+    // RSA: the premaster encrypted to the server's key, after a 2-byte length (TLS 1.0 on).
+    const premaster = this.secrets?.get('PMS_CLIENT_RANDOM') ?? this.keyLog.lookupRsaPremaster(b.subarray(2));
+    if (!premaster || (this.extendedMasterSecret && !transcript)) return this.noDecryption('tls.no-key');
+    const hash = this.extendedMasterSecret ? Buffer.concat(transcript!.parts) : undefined;
+    const master = masterFromPremaster(this.suite, premaster, this.clientRandom, this.serverRandom, this.version, hash);
+    this.secrets = new Map([...(this.secrets ?? []), ['CLIENT_RANDOM', master]]);
+    this.rememberSession();
+  }
+
   /** The secrets this session's records need are all in the key log. */
   private secretsReady(): boolean {
     const s = this.secrets;
     if (!s) return false;
-    if (!this.tls13) return s.has('CLIENT_RANDOM');
+    if (!this.tls13) return s.has('CLIENT_RANDOM') || this.premasterPending;
     return ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'].every((l) => s.has(l));
   }
 
@@ -484,7 +590,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
       client.trafficSecret = capp;
       server.trafficSecret = sapp;
       this.openEarly();
-    } else if (!this.secrets.get('CLIENT_RANDOM')) {
+    } else if (this.secrets.get('CLIENT_RANDOM')) {
+      this.rememberSession();
+    } else if (!this.premasterPending) {
       this.noDecryption('tls.no-key');
     }
   }
@@ -502,7 +610,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private checkSecrets(final: boolean): void {
     const a = this.awaiting!;
     this.keyLog.refresh(final);
-    this.secrets = this.keyLog.lookup(this.clientRandom!);
+    this.secrets = this.findSecrets();
     const ready = this.secretsReady();
     if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
     this.awaiting = undefined;
@@ -517,6 +625,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   private startCipher12(dir: Direction): void {
+    // The ClientKeyExchange that was to give the master secret did not come (or was not read).
+    if (this.premasterPending && dir === this.clientDir) return this.noDecryption('tls.no-key');
     const master = this.secrets?.get('CLIENT_RANDOM');
     if (!master || !this.suite || this.suite.tls13 || !this.serverRandom || !this.clientRandom) return;
     const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom, this.version);
@@ -681,7 +791,7 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

@@ -341,3 +341,35 @@ test('NSS RSA key log lines: "RSA Session-ID:… Master-Key:…" and "RSA <encry
   assert.deepEqual(pathsOf(r.stdout), ['tls', 'tls']);
   assert.match(r.stderr, /TLS: 0 sessions decrypted; 2 without a key in the key log$/m);
 });
+
+test('TLS 1.3 KeyUpdate both ways (ChaCha20-Poly1305): every record after it decrypts, byte for byte as tshark, and OpenSSL _N key log lines are no warning', async () => {
+  const web = lab.pod('web');
+  const port = 18730;
+  const pcap = join(dir, 'keyupdate.pcap');
+  const keys = join(dir, 'keyupdate.keys');
+  // -rev: s_server answers each line reversed. s_client sends a KeyUpdate on a line "k", and one asking the server for its own on "K".
+  await lab.exec(web.ns, `timeout 20 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -rev >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  let out = '';
+  try {
+    out = (await lab.exec(lab.pod('client0').ns, `(printf 'hello\\n'; sleep 0.3; printf 'k\\n'; sleep 0.3; printf 'world\\n'; sleep 0.3; printf 'K\\n'; sleep 0.3; printf 'again\\n'; sleep 0.5) | timeout 8 openssl s_client -connect ${web.ip}:${port} -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -keylogfile ${keys} 2>&1`, { timeoutMs: 12_000 })).stdout;
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true`);
+  }
+  assert.equal(out.match(/^KEYUPDATE$/gm)?.length, 2, 'the client sent two KeyUpdates');
+  assert.match(readFileSync(keys, 'utf8'), /^CLIENT_TRAFFIC_SECRET_N /m, 'OpenSSL logged its key-update line');
+  // tshark's decrypted bytes per node (follow raw: the second node's lines are indented; which node is which, tshark decides).
+  const follow = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-q', '-z', 'follow,tls,raw,0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const bytes = [0, 0];
+  for (const l of follow.split('\n')) if (/^\t?[0-9a-f]+$/.test(l)) bytes[l.startsWith('\t') ? 1 : 0] += l.trim().length / 2;
+  // hello, world and again (the last after both updates), and the server's answers (it may not answer the last before the close).
+  assert.ok(bytes.includes(18) && bytes[0] + bytes[1] >= 30, `tshark decrypts past both updates: ${bytes}`);
+  const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  const [e] = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual([e.protocol, e.request.decryptedBytes, e.warnings], ['tls', 18, undefined]);
+  assert.deepEqual([e.request.decryptedBytes, e.response.decryptedBytes].sort(), [...bytes].sort());
+  assert.doesNotMatch(r.stderr, /not a key log line|undecryptable/);
+});

@@ -36,6 +36,15 @@ const LABELS = new Set([
 /** More sessions than any real key log holds; past it lines are counted, not kept (memory bound). */
 export const MAX_SESSIONS = 1_000_000;
 
+/**
+ * Labels of the NSS format that give no secret shark needs, read without a
+ * warning: OpenSSL 3 logs `CLIENT_TRAFFIC_SECRET_N` / `SERVER_TRAFFIC_SECRET_N`
+ * (a literal N) at each TLS 1.3 KeyUpdate, whose secrets shark derives from
+ * generation 0 itself; `ECH_SECRET` and `ECH_CONFIG` are Encrypted Client
+ * Hello's (the outer ClientHello is what the capture shows and shark reads).
+ */
+const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N', 'ECH_SECRET', 'ECH_CONFIG']);
+
 /** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
 export const MAX_RESUMABLE = 100_000;
 
@@ -145,6 +154,7 @@ export class TlsKeyLog {
     if (written === 'RSA') return this.addRsaLine(random, secret);
     // Early QUIC stacks (quicly, ngtcp2 drafts) wrote the TLS 1.3 labels with a QUIC_ prefix; Wireshark reads both.
     const label = written.startsWith('QUIC_') && LABELS.has(written.slice(5)) ? written.slice(5) : written;
+    if (UNUSED_LABELS.has(label)) return undefined;
     if (!LABELS.has(label)) return `unknown label ${JSON.stringify(label.slice(0, 40))}`;
     if (random.length !== 64 || !HEX.test(random)) return 'client random is not 32 bytes of hex';
     // A premaster of finite-field DH is as long as the group's prime (up to 8192 bits); the rest are at most 64 bytes.

@@ -373,3 +373,49 @@ test('TLS 1.3 KeyUpdate both ways (ChaCha20-Poly1305): every record after it dec
   assert.deepEqual([e.request.decryptedBytes, e.response.decryptedBytes].sort(), [...bytes].sort());
   assert.doesNotMatch(r.stderr, /not a key log line|undecryptable/);
 });
+
+test('TLS 1.2: a segment of the server certificate flight lost after the ServerHello: both directions still decrypt from ChangeCipherSpec on, as tshark does', async () => {
+  // A 4096-bit RSA certificate: the server's flight (ServerHello, Certificate, ServerKeyExchange, ServerHelloDone) spans segments.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-keyout', join(dir, 'big-key.pem'), '-out', join(dir, 'big-cert.pem'), '-days', '2', '-subj', `/CN=${'w'.repeat(60)}`], { stdio: 'ignore' });
+  const { pcap, keys } = await recordResumed('hs-gap', 18740, `-no_ticket -cert ${dir}/big-cert.pem -key ${dir}/big-key.pem`, 'ECDHE-RSA-AES128-GCM-SHA256');
+  // The server's data segments of the first connection: the first holds the ServerHello, the second part of the certificate.
+  const server = tshark(pcap, keys, ['frame.number', 'tls.handshake.type'], 'tcp.stream == 0 && tcp.srcport == 18740 && tcp.len > 0');
+  assert.ok(server.length >= 3 && server[0][1].split(',').includes('2') && !server[1][1].split(',').includes('2'), JSON.stringify(server));
+  const holed = join(dir, 'hs-gap-holed.pcap');
+  execFileSync('editcap', [pcap, holed, server[1][0]]);
+  assert.equal(followTls(holed, keys, 0), 'GET /full 200', 'tshark decrypts both directions after the hole');
+  const r = await runCli(['dissect', '--tls-keylog', keys, holed]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'http /resumed 200']);
+  assert.match(r.stderr, /1 gap in the clear handshake after the hellos \(decrypted from ChangeCipherSpec on\)/);
+});
+
+test('TLS 1.2: a ticket the server turns down (a full handshake follows) is not taken for a resumption: that session has no key, not a wrong one', async () => {
+  const web = lab.pod('web');
+  const client = lab.pod('client0').ns;
+  const [a, b] = [18750, 18751];
+  const pcap = join(dir, 'ticket-declined.pcap');
+  const keys = join(dir, 'ticket-declined.keys');
+  const sess = join(dir, 'ticket-declined.sess');
+  // Two s_server processes: each has its own ticket keys, so the second cannot read the first one's ticket.
+  for (const port of [a, b]) await lab.exec(web.ns, `timeout 20 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -www -tls1_2 >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${b} ' && ss -ltn | grep -q ':${a} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${a} or tcp port ${b}` });
+  let second = '';
+  try {
+    const run = (port: number, path: string, sessArg: string) => lab.exec(client, `printf 'GET ${path} HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n' | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_2 ${sessArg} -keylogfile ${keys} -ign_eof 2>&1`, { timeoutMs: 10_000 });
+    await run(a, '/full', `-sess_out ${sess}`);
+    second = (await run(b, '/declined', `-sess_in ${sess}`)).stdout;
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${a} ' || true; pkill -f 'accept ${b} ' || true`);
+  }
+  assert.match(second, /^New, TLSv1\.2/m, 'the second server made a new session');
+  const firstOnly = join(dir, 'ticket-declined-first.keys');
+  writeFileSync(firstOnly, `${readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM'))[0]}\n`);
+  const r = await runCli(['dissect', '--tls-keylog', firstOnly, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'tls']);
+  assert.match(r.stderr, /TLS: 1 session decrypted; 1 without a key in the key log$/m);
+  assert.doesNotMatch(r.stderr, /undecryptable|resumed/);
+});

@@ -86,6 +86,12 @@ interface Half {
   /** After a gap: looking for the next record (see resync). */
   resync: boolean;
   resyncBytes: number;
+  /**
+   * TLS 1.0–1.2, after a gap in the clear handshake that followed the hellos
+   * (a lost segment of a certificate chain): looking for the ChangeCipherSpec
+   * record, from which this direction decrypts as if nothing was lost.
+   */
+  seekCcs: boolean;
   /** Ciphertext lost in the current gap (the partial record before it, and the gap). */
   lostCipherBytes: number;
   plainBytes: number;
@@ -109,6 +115,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** TLS 1.0–1.2: what the ClientHello offered to resume (session id, ticket), and the session id the ServerHello gave. */
   private offered: { sessionId: Buffer; ticket: Buffer } | undefined;
   private serverSessionId: Buffer | undefined;
+  /** TLS 1.0–1.2: the master secret is an earlier session's (counted once the session decrypts). */
+  private resumed = false;
   /** TLS 1.0–1.2: the master secret comes from a logged premaster secret, at the ClientKeyExchange. */
   private premasterPending = false;
   /** The handshake messages so far, while a premaster secret may need them (MAX_TRANSCRIPT). */
@@ -172,6 +180,17 @@ export class DecryptingTlsParser implements TcpStreamParser {
   onGap(dir: Direction, length: number): void {
     this.hello.onGap(dir, length);
     const h = this.halves[dir];
+    if (!h.lost && !h.cipher && this.helloDone && !this.tls13 && this.secrets) {
+      // The hellos are read: what was lost is handshake this direction's keys do not need
+      // (ChangeCipherSpec is still to come). A premaster's transcript went with it.
+      this.ctx.count('tls.handshake-gap');
+      h.records.clear();
+      h.handshake.clear();
+      h.handshakeOff = true;
+      h.seekCcs = true;
+      if (dir === this.clientDir && this.premasterPending) this.transcript = undefined;
+      return;
+    }
     if (h.lost || !h.cipher) {
       this.inner?.onGap(this.innerDir(dir), length);
       if (!h.lost) this.lose(dir, 'tls.decrypt-gap');
@@ -218,6 +237,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   // ---- records -------------------------------------------------------------
 
   private readRecords(dir: Direction, h: Half): void {
+    if (h.seekCcs && !this.seekCcs(dir, h)) return;
     if (h.resync && !this.resync(dir, h)) return;
     // While waiting for secrets, what follows the ServerHello stays queued.
     while (!h.lost && !this.awaiting && h.records.length >= 5) {
@@ -231,6 +251,33 @@ export class DecryptingTlsParser implements TcpStreamParser {
       const record = h.records.take(5 + len);
       this.onRecord(dir, h, record.subarray(0, 5), record.subarray(5));
     }
+  }
+
+  /** After a gap in the clear handshake: slide to the ChangeCipherSpec record (true once there); bounded like resync. */
+  private seekCcs(dir: Direction, h: Half): boolean {
+    while (h.records.length >= 6) {
+      const buf = h.records.peek();
+      let at = -1;
+      for (let i = 0; i + 6 <= buf.length; i++) {
+        if (buf[i] === 20 && buf[i + 1] === 3 && buf[i + 2] <= 3 && buf[i + 3] === 0 && buf[i + 4] === 1 && buf[i + 5] === 1) {
+          at = i;
+          break;
+        }
+      }
+      if (at >= 0) {
+        h.records.consume(at);
+        h.seekCcs = false;
+        h.resyncBytes = 0;
+        return true;
+      }
+      h.resyncBytes += buf.length - 5;
+      h.records.consume(buf.length - 5);
+      if (h.resyncBytes > MAX_RESYNC_BYTES) {
+        this.lose(dir, 'tls.decrypt-gap');
+        return false;
+      }
+    }
+    return false;
   }
 
   /**
@@ -445,6 +492,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (msg[0] === 1 && !this.helloDone) this.onClientHello(dir, msg.subarray(4));
       else if (msg[0] === 2 && !this.helloDone) this.onServerHello(msg.subarray(4));
       else if (msg[0] === 4 && dir !== this.clientDir) this.onNewSessionTicket(msg.subarray(4));
+      // A Certificate, ServerKeyExchange or ServerHelloDone: a full handshake after all (the server
+      // turned the ticket down), whose master secret is not the earlier session's.
+      else if ((msg[0] === 11 || msg[0] === 12 || msg[0] === 14) && dir !== this.clientDir && this.resumed) {
+        this.resumed = false;
+        this.noDecryption('tls.no-key');
+      }
       else if (msg[0] === 16 && dir === this.clientDir) this.onClientKeyExchange(msg.subarray(4));
       // TLS 1.3 encrypts the rest of the handshake.
       if (this.helloDone && this.tls13) {
@@ -505,7 +558,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (this.tls13 || logged?.has('CLIENT_RANDOM')) return logged;
     const found = this.resumedMaster();
     if (found) {
-      if (found.resumed) this.ctx.count('tls.resumed-sessions');
+      this.resumed = found.resumed;
       return new Map([['CLIENT_RANDOM', found.master]]);
     }
     // Derived at the ClientKeyExchange (PMS_CLIENT_RANDOM, or an `RSA` line found by the encrypted premaster).
@@ -642,6 +695,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!this.decrypted) {
       this.decrypted = true;
       this.ctx.count('tls.decrypted-sessions');
+      if (this.resumed) this.ctx.count('tls.resumed-sessions');
     }
     h.plainBytes += data.length;
     this.ctx.count('tls.decrypted-bytes', data.length);
@@ -791,7 +845,7 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, seekCcs: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

@@ -310,6 +310,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);

@@ -554,6 +554,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /** The session's secrets: the key log's for its client random; TLS 1.0–1.2 also those of the session it resumes, or a premaster secret. */
   private findSecrets(): SessionSecrets | undefined {
+    // Looked for again while a live key log is awaited: each look decides afresh.
+    this.premasterPending = false;
+    this.resumed = false;
     const logged = this.keyLog.lookup(this.clientRandom!);
     if (this.tls13 || logged?.has('CLIENT_RANDOM')) return logged;
     const found = this.resumedMaster();
@@ -620,7 +623,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private secretsReady(): boolean {
     const s = this.secrets;
     if (!s) return false;
-    if (!this.tls13) return s.has('CLIENT_RANDOM') || this.premasterPending;
+    // A followed log may yet get this session's line: an `RSA` premaster line (of another session
+    // perhaps) is no reason to stop waiting for it; its own PMS_CLIENT_RANDOM is.
+    if (!this.tls13) return s.has('CLIENT_RANDOM') || s.has('PMS_CLIENT_RANDOM') || (this.premasterPending && !this.keyLog.follows);
     return ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'].every((l) => s.has(l));
   }
 

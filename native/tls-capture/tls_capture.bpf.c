@@ -155,6 +155,12 @@ static __always_inline void socket_of(struct sock *sk, struct conn_pos *c) {
   }
   c->family = family;
   c->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  /* A connection already reset or closed when the fd's first call is seen (a
+   * server reading a request whose client has sent RST behind it) has left the
+   * port hash: inet_put_port zeroed skc_num, and the entry came out with port
+   * 0 as its server's port (and, not matching the other end's copy, twice).
+   * The port the connection was made or accepted with stays in inet_sport. */
+  if (c->lport == 0) c->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
   c->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 

@@ -24,6 +24,8 @@ export interface ProcessRef extends CgroupIdentity {
 export interface ConnectionProcesses {
   /** Hooked process per end, by its local "ip:port". */
   ends: Map<string, ProcessRef>;
+  /** Gaps in the connection while one end alone was known (counted as both ends' once the other shows). */
+  gaps?: number;
 }
 
 interface Conn {
@@ -65,7 +67,7 @@ export class ConnectionTable {
   /** By socket pair: the connection (open or closed) and its processes. */
   private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string; closed?: { feeder: string; atMs: number } }>();
   private frame = 0;
-  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, stale: 0, staleBytes: 0, notInet: 0, evicted: 0, afterClose: 0 };
+  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, gapsBothEnds: 0, stale: 0, staleBytes: 0, notInet: 0, noAddress: 0, noAddressBytes: 0, evicted: 0, afterClose: 0 };
   private readonly maxConnections: number;
   private readonly maxClosed: number;
 
@@ -78,6 +80,14 @@ export class ConnectionTable {
   onEvent(ev: TlsEvent, who: CgroupIdentity = {}): Packet[] {
     if (ev.family === 0) {
       this.counters.notInet++;
+      return [];
+    }
+    // A socket whose address the kernel could not give (port 0: not connected, or gone from the
+    // port hash before the kernel side's fallback could name it): no connection to put it in, and
+    // an entry with port 0 would name a wrong one. Counted, not guessed.
+    if (ev.local.port === 0 || ev.remote.port === 0) {
+      this.counters.noAddress++;
+      this.counters.noAddressBytes += ev.data.length;
       return [];
     }
     const id = `${ev.pid}:${ev.fd}`;
@@ -103,7 +113,11 @@ export class ConnectionTable {
       const afterClose = known?.feeder === undefined && known?.closed !== undefined && known.closed.feeder !== id && ev.timeMs - known.closed.atMs < CLOSED_COPY_MS;
       if (fedByOther || afterClose) {
         if (afterClose) this.counters.afterClose++;
-        if (!known!.ends.has(addr(ev.local))) this.counters.bothEnds++;
+        if (!known!.ends.has(addr(ev.local))) {
+          this.counters.bothEnds++;
+          this.counters.gapsBothEnds += known!.gaps ?? 0;
+          known!.gaps = 0;
+        }
         known!.ends.set(addr(ev.local), { pid: ev.pid, comm: ev.comm, ...who });
         return [];
       }
@@ -167,6 +181,11 @@ export class ConnectionTable {
       // which makes the engine report the hole as a gap now rather than wait for it.
       this.counters.gaps++;
       this.counters.gapBytes += Math.max(ev.pos - expected, 0) + ev.skipped;
+      // The other end's copy of these bytes, when it was hooked too, is not used to fill the hole
+      // (its offsets count from its own first call, which need not be this end's): said apart.
+      const pair = this.byPair.get(c.key);
+      if (c.procs.ends.size > 1) this.counters.gapsBothEnds++;
+      else if (pair) pair.gaps = (pair.gaps ?? 0) + 1;
       out.push(tcpPacket(dst, src, peerIsn + c.next[other], isn + end, TCP_ACK, Buffer.alloc(0), ev, ++this.frame));
     }
     c.next[sent] = end;

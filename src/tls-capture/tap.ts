@@ -246,9 +246,10 @@ export function tlsSummary(r: TlsTapResult): string {
   const t = r.table;
   parts.push(`${t.connections} connections`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);
-  if (t.gaps > 0) parts.push(`${t.gaps} gaps (${t.gapBytes} bytes)`);
+  if (t.gaps > 0) parts.push(`${t.gaps} gaps (${t.gapBytes} bytes${t.gapsBothEnds > 0 ? `; ${t.gapsBothEnds} on connections hooked at both ends, not filled from the other end's copy` : ''})`);
   if (t.stale > 0) parts.push(`${t.stale} stale events dropped (${t.staleBytes} bytes already passed on)`);
   if (t.notInet > 0) parts.push(`${t.notInet} events on non-inet fds skipped`);
+  if (t.noAddress > 0) parts.push(`${t.noAddress} events on sockets with no address (port 0) skipped (${t.noAddressBytes} bytes)`);
   if (t.evicted > 0) parts.push(`${t.evicted} connections evicted (table full)`);
   const o = r.order;
   if (o && (o.held > 0 || o.closesHeld > 0)) {

@@ -251,3 +251,171 @@ test('TLS 1.3 0-RTT: accepted early data decrypts (CLIENT_EARLY_TRAFFIC_SECRET),
   assert.deepEqual(r2.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).request?.path), ['/again'], 'the refused early request is no call');
   assert.match(r2.stderr, /TLS: 1 session decrypted; 1 record of 0-RTT early data the server refused/);
 });
+
+/**
+ * Two s_client sessions against one s_server on `port` (TLS 1.2, `-www`): a
+ * full handshake that saves its session, and one that resumes it (by session
+ * id with `-no_ticket`, else by ticket). The key log is the client's (it
+ * logs both); `first` is the first client's output (its Session-ID and
+ * Master-Key).
+ */
+async function recordResumed(name: string, port: number, server: string, cipher: string): Promise<{ pcap: string; keys: string; first: string; second: string }> {
+  const pcap = join(dir, `${name}.pcap`);
+  const keys = join(dir, `${name}.keys`);
+  const sess = join(dir, `${name}.sess`);
+  const web = lab.pod('web');
+  const client = lab.pod('client0').ns;
+  await lab.exec(web.ns, `timeout 20 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -www -tls1_2 ${server} >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0, `s_server ${name} did not listen`);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  const run = async (path: string, sessArg: string): Promise<string> =>
+    (await lab.exec(client, `printf 'GET ${path} HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n' | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_2 -cipher ${cipher} ${sessArg} -keylogfile ${keys} -ign_eof 2>&1`, { timeoutMs: 10_000 })).stdout;
+  let first = '';
+  let second = '';
+  try {
+    first = await run('/full', `-sess_out ${sess}`);
+    second = await run('/resumed', `-sess_in ${sess}`);
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true`);
+  }
+  assert.match(first, /^New, TLSv1\.2/m, `${name}: a full handshake first`);
+  assert.match(second, /^Reused, TLSv1\.2/m, `${name}: the second session resumed the first`);
+  return { pcap, keys, first, second };
+}
+
+const pathsOf = (out: string): string[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((e) => `${e.protocol} ${e.request?.path ?? ''} ${e.response?.status ?? ''}`.trim());
+
+test('TLS 1.2 sessions resumed by session id and by ticket decrypt with the full handshake key alone, as tshark does', async () => {
+  let port = 18710;
+  for (const way of ['session id', 'ticket']) {
+    const { pcap, keys } = await recordResumed(`resume-${way.replace(' ', '-')}`, ++port, way === 'ticket' ? '' : '-no_ticket', 'ECDHE-RSA-AES128-GCM-SHA256');
+    // OpenSSL logs both sessions; a log from elsewhere (a server, another client) may hold the first alone.
+    const lines = readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM'));
+    assert.equal(lines.length, 2, way);
+    const firstOnly = join(dir, `resume-${way.replace(' ', '-')}-first.keys`);
+    writeFileSync(firstOnly, `${lines[0]}\n`);
+    assert.deepEqual(tshark(pcap, firstOnly, ['http.request.uri'], 'http.request').flat(), ['/full', '/resumed'], `${way}: tshark decrypts both`);
+    const r = await runCli(['dissect', '--tls-keylog', firstOnly, pcap]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'http /resumed 200'], way);
+    assert.match(r.stderr, /TLS: 2 sessions decrypted \(1 resumed with the master secret of an earlier session\)$/m, way);
+    // The resumed session alone in the capture: its master secret is nowhere (not guessed).
+    const alone = join(dir, `resume-${way.replace(' ', '-')}-alone.pcap`);
+    execFileSync('editcap', ['-r', pcap, alone, `${Number(tshark(pcap, firstOnly, ['frame.number'], 'tcp.stream == 1')[0][0])}-1000`]);
+    const r2 = await runCli(['dissect', '--tls-keylog', firstOnly, alone]);
+    assert.deepEqual(pathsOf(r2.stdout), ['tls'], way);
+    assert.match(r2.stderr, /TLS: 0 sessions decrypted; 1 without a key in the key log$/m, way);
+  }
+});
+
+test('NSS RSA key log lines: "RSA Session-ID:… Master-Key:…" and "RSA <encrypted premaster> <premaster>" decrypt (extended master secret too), as tshark does', async () => {
+  const { pcap, keys, first } = await recordResumed('rsa-lines', 18720, '-no_ticket', 'AES128-GCM-SHA256');
+  const log = readFileSync(keys, 'utf8');
+  const rsa = log.split('\n').filter((l) => l.startsWith('RSA '));
+  const randoms = log.split('\n').filter((l) => l.startsWith('CLIENT_RANDOM'));
+  assert.equal(rsa.length, 1, 'OpenSSL logs the premaster of the one RSA key exchange');
+  assert.match(first, /Extended master secret: yes/);
+  const sid = /Session-ID: ([0-9A-F]{64})/.exec(first)![1];
+  const master = /Master-Key: ([0-9A-F]{96})/.exec(first)![1];
+  const premaster = rsa[0].split(' ')[2];
+  const forms: Array<[string, string]> = [
+    ['session id', `# written by hand\r\nRSA Session-ID:${sid} Master-Key:${master}\r\n`],
+    ['premaster', `${rsa[0]}\n`],
+    ['PMS_CLIENT_RANDOM', `PMS_CLIENT_RANDOM ${randoms[0].split(' ')[1]} ${premaster}\n`],
+  ];
+  for (const [form, text] of forms) {
+    const file = join(dir, `rsa-${form.replace(/ /g, '-')}.keys`);
+    writeFileSync(file, text);
+    assert.deepEqual(tshark(pcap, file, ['http.request.uri'], 'http.request').flat(), ['/full', '/resumed'], `${form}: tshark decrypts both`);
+    const r = await runCli(['dissect', '--tls-keylog', file, pcap]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'http /resumed 200'], form);
+    assert.match(r.stderr, /TLS: 2 sessions decrypted \(1 resumed with the master secret of an earlier session\)$/m, form);
+    assert.doesNotMatch(r.stderr, /not a key log line|no TLS secrets/, form);
+  }
+  // A premaster for another session: nothing decrypted, said once.
+  const wrong = join(dir, 'rsa-wrong.keys');
+  writeFileSync(wrong, `RSA 0011223344556677 ${premaster}\n`);
+  const r = await runCli(['dissect', '--tls-keylog', wrong, pcap]);
+  assert.deepEqual(pathsOf(r.stdout), ['tls', 'tls']);
+  assert.match(r.stderr, /TLS: 0 sessions decrypted; 2 without a key in the key log$/m);
+});
+
+test('TLS 1.3 KeyUpdate both ways (ChaCha20-Poly1305): every record after it decrypts, byte for byte as tshark, and OpenSSL _N key log lines are no warning', async () => {
+  const web = lab.pod('web');
+  const port = 18730;
+  const pcap = join(dir, 'keyupdate.pcap');
+  const keys = join(dir, 'keyupdate.keys');
+  // -rev: s_server answers each line reversed. s_client sends a KeyUpdate on a line "k", and one asking the server for its own on "K".
+  await lab.exec(web.ns, `timeout 20 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -rev >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  let out = '';
+  try {
+    out = (await lab.exec(lab.pod('client0').ns, `(printf 'hello\\n'; sleep 0.3; printf 'k\\n'; sleep 0.3; printf 'world\\n'; sleep 0.3; printf 'K\\n'; sleep 0.3; printf 'again\\n'; sleep 0.5) | timeout 8 openssl s_client -connect ${web.ip}:${port} -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -keylogfile ${keys} 2>&1`, { timeoutMs: 12_000 })).stdout;
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true`);
+  }
+  assert.equal(out.match(/^KEYUPDATE$/gm)?.length, 2, 'the client sent two KeyUpdates');
+  assert.match(readFileSync(keys, 'utf8'), /^CLIENT_TRAFFIC_SECRET_N /m, 'OpenSSL logged its key-update line');
+  // tshark's decrypted bytes per node (follow raw: the second node's lines are indented; which node is which, tshark decides).
+  const follow = execFileSync('tshark', ['-r', pcap, '-o', `tls.keylog_file:${keys}`, '-q', '-z', 'follow,tls,raw,0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const bytes = [0, 0];
+  for (const l of follow.split('\n')) if (/^\t?[0-9a-f]+$/.test(l)) bytes[l.startsWith('\t') ? 1 : 0] += l.trim().length / 2;
+  // hello, world and again (the last after both updates), and the server's answers (it may not answer the last before the close).
+  assert.ok(bytes.includes(18) && bytes[0] + bytes[1] >= 30, `tshark decrypts past both updates: ${bytes}`);
+  const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  const [e] = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual([e.protocol, e.request.decryptedBytes, e.warnings], ['tls', 18, undefined]);
+  assert.deepEqual([e.request.decryptedBytes, e.response.decryptedBytes].sort(), [...bytes].sort());
+  assert.doesNotMatch(r.stderr, /not a key log line|undecryptable/);
+});
+
+test('TLS 1.2: a segment of the server certificate flight lost after the ServerHello: both directions still decrypt from ChangeCipherSpec on, as tshark does', async () => {
+  // A 4096-bit RSA certificate: the server's flight (ServerHello, Certificate, ServerKeyExchange, ServerHelloDone) spans segments.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-keyout', join(dir, 'big-key.pem'), '-out', join(dir, 'big-cert.pem'), '-days', '2', '-subj', `/CN=${'w'.repeat(60)}`], { stdio: 'ignore' });
+  const { pcap, keys } = await recordResumed('hs-gap', 18740, `-no_ticket -cert ${dir}/big-cert.pem -key ${dir}/big-key.pem`, 'ECDHE-RSA-AES128-GCM-SHA256');
+  // The server's data segments of the first connection: the first holds the ServerHello, the second part of the certificate.
+  const server = tshark(pcap, keys, ['frame.number', 'tls.handshake.type'], 'tcp.stream == 0 && tcp.srcport == 18740 && tcp.len > 0');
+  assert.ok(server.length >= 3 && server[0][1].split(',').includes('2') && !server[1][1].split(',').includes('2'), JSON.stringify(server));
+  const holed = join(dir, 'hs-gap-holed.pcap');
+  execFileSync('editcap', [pcap, holed, server[1][0]]);
+  assert.equal(followTls(holed, keys, 0), 'GET /full 200', 'tshark decrypts both directions after the hole');
+  const r = await runCli(['dissect', '--tls-keylog', keys, holed]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'http /resumed 200']);
+  assert.match(r.stderr, /1 gap in the clear handshake after the hellos \(decrypted from ChangeCipherSpec on\)/);
+});
+
+test('TLS 1.2: a ticket the server turns down (a full handshake follows) is not taken for a resumption: that session has no key, not a wrong one', async () => {
+  const web = lab.pod('web');
+  const client = lab.pod('client0').ns;
+  const [a, b] = [18750, 18751];
+  const pcap = join(dir, 'ticket-declined.pcap');
+  const keys = join(dir, 'ticket-declined.keys');
+  const sess = join(dir, 'ticket-declined.sess');
+  // Two s_server processes: each has its own ticket keys, so the second cannot read the first one's ticket.
+  for (const port of [a, b]) await lab.exec(web.ns, `timeout 20 openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -www -tls1_2 >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${b} ' && ss -ltn | grep -q ':${a} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${a} or tcp port ${b}` });
+  let second = '';
+  try {
+    const run = (port: number, path: string, sessArg: string) => lab.exec(client, `printf 'GET ${path} HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n' | timeout 5 openssl s_client -connect ${web.ip}:${port} -tls1_2 ${sessArg} -keylogfile ${keys} -ign_eof 2>&1`, { timeoutMs: 10_000 });
+    await run(a, '/full', `-sess_out ${sess}`);
+    second = (await run(b, '/declined', `-sess_in ${sess}`)).stdout;
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${a} ' || true; pkill -f 'accept ${b} ' || true`);
+  }
+  assert.match(second, /^New, TLSv1\.2/m, 'the second server made a new session');
+  const firstOnly = join(dir, 'ticket-declined-first.keys');
+  writeFileSync(firstOnly, `${readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM'))[0]}\n`);
+  const r = await runCli(['dissect', '--tls-keylog', firstOnly, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'tls']);
+  assert.match(r.stderr, /TLS: 1 session decrypted; 1 without a key in the key log$/m);
+  assert.doesNotMatch(r.stderr, /undecryptable|resumed/);
+});

@@ -7,13 +7,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { loadKeyLogFile, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { openCapture } from '../../src/capture/reader.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
+import type { DissectionEngine } from '../../src/dissect/engine.js';
 
 const schema = JSON.parse(readFileSync(join(repoRoot, 'docs', 'entry.schema.json'), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
@@ -261,4 +264,30 @@ test('stats, map and filter read TLS captures with --tls-keylog as dissect does 
   // Without the key log the same commands see no HTTP/2 (the check above could fail).
   const plain = await runCli(['stats', '--format', 'json', capture]);
   assert.equal((JSON.parse(plain.stdout).rows as { name: string }[]).some((r) => r.name === 'http2'), false);
+});
+
+test('a followed key log holding an RSA premaster line of another session still waits for this session CLIENT_RANDOM line (live)', async () => {
+  const keys = join(dir, 'live-rsa.keys');
+  writeFileSync(keys, 'RSA 0011223344556677 ' + '03'.repeat(48) + '\n');
+  const log = loadKeyLogFile(keys, () => {}, undefined, true);
+  const capture = sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.pcap');
+  const reader = openCapture(Buffer.alloc(0), createReadStream(capture), capture);
+  // Packets one by one; the client logs its line only once the ServerHello has gone by.
+  async function* slowly() {
+    let n = 0;
+    for await (const batch of reader.batches()) {
+      for (const p of batch) {
+        yield [p];
+        if (++n === 6) {
+          appendFileSync(keys, readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'utf8'));
+          await new Promise((r) => setTimeout(r, 60));
+        }
+      }
+    }
+  }
+  let engine: DissectionEngine | undefined;
+  for await (const batch of dissectPackets(slowly(), { tlsKeys: log, engineRef: (e) => (engine = e) })) void batch;
+  const c = engine!.summary();
+  assert.equal(c['tls.decrypted-sessions'], 1, JSON.stringify(c));
+  assert.equal(c['tls.no-key'], undefined);
 });

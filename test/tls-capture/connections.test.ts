@@ -247,3 +247,48 @@ test('an fd reused for another connection with no close event between (close_ran
   assert.equal(table.counters.connections, 2);
   assert.equal(table.counters.gaps, 0);
 });
+
+test('an event whose socket gave no port (0) is skipped and counted, never an entry with port 0', async () => {
+  const table = new ConnectionTable();
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 200, dir: 'read', pos: 0, local: { ip: SERVER.ip, port: 0 } }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0, local: { ip: SERVER.ip, port: 0 } }, RES_A),
+    ],
+    table,
+  );
+  assert.deepEqual(entries, []);
+  assert.equal(table.counters.connections, 0);
+  assert.equal(table.counters.noAddress, 2);
+  assert.match(tlsSummary({ entries: 0, filtered: 0, events: 2, otherPods: 0, table: table.counters }), /2 events on sockets with no address \(port 0\) skipped \(\d+ bytes\)/);
+});
+
+test('a gap at the feeding end of a connection hooked at both ends is said apart: the other end copy does not fill it', async () => {
+  const table = new ConnectionTable();
+  // The client feeds; its read of the first response was lost (ring full), the server's write of it was not.
+  await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'read', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0 }, RES_A),
+      ev({ pid: 100, dir: 'write', pos: REQ_A.length, otherPos: RES_A.length }, REQ_B),
+      ev({ pid: 100, dir: 'read', pos: RES_A.length }, RES_B),
+    ],
+    table,
+  );
+  assert.equal(table.counters.gaps, 1);
+  assert.equal(table.counters.gapsBothEnds, 1);
+  assert.match(tlsSummary({ entries: 2, filtered: 0, events: 5, otherPods: 0, table: table.counters }), /1 gaps \(\d+ bytes; 1 on connections hooked at both ends, not filled from the other end.s copy\)/);
+  // The other end shows up only after the gap: counted then.
+  const later = new ConnectionTable();
+  await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 100, dir: 'write', pos: REQ_A.length, otherPos: RES_A.length }, REQ_B),
+      ev({ pid: 100, dir: 'read', pos: RES_A.length }, RES_B),
+      ev({ pid: 200, dir: 'write', pos: RES_A.length }, RES_B),
+    ],
+    later,
+  );
+  assert.deepEqual([later.counters.gaps, later.counters.gapsBothEnds], [1, 1]);
+});

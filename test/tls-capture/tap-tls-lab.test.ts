@@ -58,6 +58,10 @@ let grpcStatus = 0;
 let stalledWrite = 0;
 let grpcServerOut = '';
 let nodeServerStatuses: number[] = [];
+/** A python3 server that reads each request only after its client has reset the connection. */
+const RESET_PORT = 8455;
+let resetServerOut = '';
+let resetClient: { code: number | null; stderr: string } | undefined;
 /** The two calls on one fd number (the first closed by close_range), with their client ports. */
 const reusedFd: { path: string; fd: number; port: number }[] = [];
 
@@ -292,6 +296,47 @@ c.close()
   const early = await lab.sh(lab.nsA, `exec ${goBin} -early ${lab.ipB}:${EARLY_PORT}`, 30_000);
   earlyOut = early.stdout + early.stderr;
 
+  // A connection reset before the server's first call on it is seen: a python3 client sends its request and
+  // closes with SO_LINGER 0 (RST); the server reads the request 0.2 s later, from a socket already closed,
+  // whose local port the kernel has cleared from the port hash (the entry's server port came out as 0).
+  const resetServer = lab.start(lab.nsB, [
+    'python3',
+    '-c',
+    `import socket, ssl, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("${dir}/tls.crt", "${dir}/tls.key")
+# TLS 1.2: a TLS 1.3 server has written session tickets the client never read, and reads EOF after the reset.
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("${lab.ipB}", ${RESET_PORT}))
+ls.listen(4)
+ls.settimeout(10)
+for i in range(2):
+    c = ctx.wrap_socket(ls.accept()[0], server_side=True)
+    time.sleep(0.2)
+    print(c.recv(1000).split(b" ")[1].decode(), flush=True)
+    c.close()`,
+  ]);
+  resetServer.stdout!.on('data', (d: Buffer) => (resetServerOut += d.toString()));
+  resetServer.stderr!.on('data', (d: Buffer) => (resetServerOut += d.toString()));
+  await lab.sh(lab.nsB, `for i in $(seq 100); do ss -ltn | grep -q ':${RESET_PORT} ' && break; sleep 0.1; done`, 15_000);
+  resetClient = await lab.sh(
+    lab.nsA,
+    `exec /usr/bin/python3 -c '
+import socket, ssl, struct, time
+ctx = ssl._create_unverified_context()
+for path in ("/reset1", "/reset2"):
+    s = ctx.wrap_socket(socket.create_connection(("${lab.ipB}", ${RESET_PORT}), timeout=5))
+    s.sendall(("GET %s HTTP/1.1\\r\\nHost: lab\\r\\n\\r\\n" % path).encode())
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    time.sleep(0.4)
+'`,
+    15_000,
+  );
+  for (let i = 0; i < 30 && !resetServerOut.includes('/reset2'); i++) await new Promise((r) => setTimeout(r, 100));
+
   // Let the last events through the ring and the engine, then stop the tap as a user does.
   await new Promise((r) => setTimeout(r, 1500));
   tap.kill('SIGINT');
@@ -383,6 +428,16 @@ test('an fd closed by close_range (no close event) and reused by the next connec
     assert.equal(e.src.port, seen.port, `${seen.path}: the entry's client port`);
     assert.equal(e.response?.status, 200);
   }
+});
+
+test('a connection reset before the server read its request: one entry per call, with the server port (not 0), both processes', () => {
+  assert.equal(resetClient?.code, 0, `the resetting client: ${resetClient?.stderr}`);
+  assert.deepEqual(resetServerOut.trim().split('\n'), ['/reset1', '/reset2'], 'the server read both requests after the reset');
+  const all = tapOut.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const calls = all.filter((e) => e.request?.path?.startsWith('/reset'));
+  assert.deepEqual(calls.map((e) => `${e.request.path} ${e.dst.ip}:${e.dst.port}`), [`/reset1 ${lab.ipB}:${RESET_PORT}`, `/reset2 ${lab.ipB}:${RESET_PORT}`]);
+  for (const e of calls) assert.deepEqual([e.process?.comm, e.peerProcess?.comm], ['python3', 'python3'], 'both ends of one connection');
+  assert.ok(!all.some((e) => e.src.port === 0 || e.dst.port === 0), 'no entry has port 0');
 });
 
 test('a node client (OpenSSL over memory BIOs): its call is attributed to the node process, tied to its socket by the neighbouring socket I/O', () => {

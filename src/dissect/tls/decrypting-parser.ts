@@ -12,10 +12,10 @@
 import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
-import { nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
+import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
 import type { TlsKeyLog, SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
-import { clientHelloHasExtension, encryptedExtensions, parseServerHelloKeys } from './handshake-fields.js';
+import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
 
 /** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
@@ -38,6 +38,14 @@ const MAX_UNDETECTED = 16 * 1024;
 const KEY_WAIT_MS = 3000;
 const MAX_KEY_WAIT_BYTES = 256 * 1024;
 const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
+
+/**
+ * TLS 1.0–1.2 with a premaster secret logged and extended_master_secret: the
+ * handshake up to the ClientKeyExchange is hashed into the master secret
+ * (RFC 7627), so its messages are kept until then (a long certificate chain
+ * past this: the session is counted as having no key).
+ */
+const MAX_TRANSCRIPT = 256 * 1024;
 
 /** TLS 1.3 0-RTT: client records taken for early data (bounded), and the bytes of them kept before the ServerHello. */
 const MAX_EARLY_RECORDS = 64;
@@ -71,11 +79,19 @@ interface Half {
   application: boolean;
   /** Some record of this direction authenticated (TLS 1.3: a client record failing before then may be 0-RTT). */
   authenticated: boolean;
+  /** TLS 1.0–1.2: a clear-text handshake message after the hellos was too long to read; the rest of them are not read. */
+  handshakeOff: boolean;
   /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
   lost: boolean;
   /** After a gap: looking for the next record (see resync). */
   resync: boolean;
   resyncBytes: number;
+  /**
+   * TLS 1.0–1.2, after a gap in the clear handshake that followed the hellos
+   * (a lost segment of a certificate chain): looking for the ChangeCipherSpec
+   * record, from which this direction decrypts as if nothing was lost.
+   */
+  seekCcs: boolean;
   /** Ciphertext lost in the current gap (the partial record before it, and the gap). */
   lostCipherBytes: number;
   plainBytes: number;
@@ -95,6 +111,16 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** The negotiated version (0x0301 TLS 1.0 … 0x0304 TLS 1.3): TLS 1.0 and 1.1 derive keys with their own PRF. */
   private version = TLS12;
   private encryptThenMac = false;
+  private extendedMasterSecret = false;
+  /** TLS 1.0–1.2: what the ClientHello offered to resume (session id, ticket), and the session id the ServerHello gave. */
+  private offered: { sessionId: Buffer; ticket: Buffer } | undefined;
+  private serverSessionId: Buffer | undefined;
+  /** TLS 1.0–1.2: the master secret is an earlier session's (counted once the session decrypts). */
+  private resumed = false;
+  /** TLS 1.0–1.2: the master secret comes from a logged premaster secret, at the ClientKeyExchange. */
+  private premasterPending = false;
+  /** The handshake messages so far, while a premaster secret may need them (MAX_TRANSCRIPT). */
+  private transcript: { parts: Buffer[]; bytes: number } | undefined;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
   /** TLS 1.3 0-RTT: the ClientHello offered early data; early records seen so far (the early keys' next sequence number). */
@@ -135,6 +161,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     private readonly inside?: InnerParser,
   ) {
     this.hello = createHelloParser(forward(ctx, (call) => this.onHelloCall(call)));
+    if (keyLog.hasPremasters) this.transcript = { parts: [], bytes: 0 };
   }
 
   onData(dir: Direction, data: Buffer): void {
@@ -153,6 +180,17 @@ export class DecryptingTlsParser implements TcpStreamParser {
   onGap(dir: Direction, length: number): void {
     this.hello.onGap(dir, length);
     const h = this.halves[dir];
+    if (!h.lost && !h.cipher && this.helloDone && !this.tls13 && this.secrets) {
+      // The hellos are read: what was lost is handshake this direction's keys do not need
+      // (ChangeCipherSpec is still to come). A premaster's transcript went with it.
+      this.ctx.count('tls.handshake-gap');
+      h.records.clear();
+      h.handshake.clear();
+      h.handshakeOff = true;
+      h.seekCcs = true;
+      if (dir === this.clientDir && this.premasterPending) this.transcript = undefined;
+      return;
+    }
     if (h.lost || !h.cipher) {
       this.inner?.onGap(this.innerDir(dir), length);
       if (!h.lost) this.lose(dir, 'tls.decrypt-gap');
@@ -199,6 +237,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   // ---- records -------------------------------------------------------------
 
   private readRecords(dir: Direction, h: Half): void {
+    if (h.seekCcs && !this.seekCcs(dir, h)) return;
     if (h.resync && !this.resync(dir, h)) return;
     // While waiting for secrets, what follows the ServerHello stays queued.
     while (!h.lost && !this.awaiting && h.records.length >= 5) {
@@ -212,6 +251,33 @@ export class DecryptingTlsParser implements TcpStreamParser {
       const record = h.records.take(5 + len);
       this.onRecord(dir, h, record.subarray(0, 5), record.subarray(5));
     }
+  }
+
+  /** After a gap in the clear handshake: slide to the ChangeCipherSpec record (true once there); bounded like resync. */
+  private seekCcs(dir: Direction, h: Half): boolean {
+    while (h.records.length >= 6) {
+      const buf = h.records.peek();
+      let at = -1;
+      for (let i = 0; i + 6 <= buf.length; i++) {
+        if (buf[i] === 20 && buf[i + 1] === 3 && buf[i + 2] <= 3 && buf[i + 3] === 0 && buf[i + 4] === 1 && buf[i + 5] === 1) {
+          at = i;
+          break;
+        }
+      }
+      if (at >= 0) {
+        h.records.consume(at);
+        h.seekCcs = false;
+        h.resyncBytes = 0;
+        return true;
+      }
+      h.resyncBytes += buf.length - 5;
+      h.records.consume(buf.length - 5);
+      if (h.resyncBytes > MAX_RESYNC_BYTES) {
+        this.lose(dir, 'tls.decrypt-gap');
+        return false;
+      }
+    }
+    return false;
   }
 
   /**
@@ -274,7 +340,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       return;
     }
     if (!h.cipher) {
-      if (type === 22 && !this.helloDone) this.readHandshake(dir, h, body);
+      // TLS 1.0–1.2: the handshake stays clear until ChangeCipherSpec (session ticket, ClientKeyExchange).
+      if (type === 22 && (!this.helloDone || !this.tls13)) this.readHandshake(dir, h, body);
       // TLS 1.3 0-RTT: application data right after the ClientHello, under early keys; which
       // suite they are for, the ServerHello is yet to say (keepEarly, openEarly).
       else if (type === 23 && this.clientRandom && !this.helloDone && dir === this.clientDir) this.keepEarly(header, body);
@@ -406,23 +473,46 @@ export class DecryptingTlsParser implements TcpStreamParser {
   // ---- clear-text handshake: the hellos ---------------------------------
 
   private readHandshake(dir: Direction, h: Half, body: Buffer): void {
+    if (h.handshakeOff) return;
     h.handshake.push(body);
-    while (h.handshake.length >= 4) {
+    while (!h.lost && h.handshake.length >= 4) {
       const hdr = h.handshake.peek(4);
       const len = (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
       if (len > MAX_HANDSHAKE) {
-        this.lose(dir, 'tls.decrypt-malformed');
+        if (!this.helloDone) return this.lose(dir, 'tls.decrypt-malformed');
+        // After the hellos (a long certificate chain): nothing decryption needs is lost but a premaster's transcript.
+        h.handshakeOff = true;
+        h.handshake.clear();
+        this.transcript = undefined;
         return;
       }
       if (h.handshake.length < 4 + len) return;
-      const msg = h.handshake.take(4 + len);
-      if (msg[0] === 1) this.onClientHello(dir, msg.subarray(4));
-      else if (msg[0] === 2) this.onServerHello(msg.subarray(4));
-      if (this.helloDone) {
+      const msg = Buffer.from(h.handshake.take(4 + len));
+      this.keepTranscript(msg);
+      if (msg[0] === 1 && !this.helloDone) this.onClientHello(dir, msg.subarray(4));
+      else if (msg[0] === 2 && !this.helloDone) this.onServerHello(msg.subarray(4));
+      else if (msg[0] === 4 && dir !== this.clientDir) this.onNewSessionTicket(msg.subarray(4));
+      // A Certificate, ServerKeyExchange or ServerHelloDone: a full handshake after all (the server
+      // turned the ticket down), whose master secret is not the earlier session's.
+      else if ((msg[0] === 11 || msg[0] === 12 || msg[0] === 14) && dir !== this.clientDir && this.resumed) {
+        this.resumed = false;
+        this.noDecryption('tls.no-key');
+      }
+      else if (msg[0] === 16 && dir === this.clientDir) this.onClientKeyExchange(msg.subarray(4));
+      // TLS 1.3 encrypts the rest of the handshake.
+      if (this.helloDone && this.tls13) {
         h.handshake.clear();
         return;
       }
     }
+  }
+
+  private keepTranscript(msg: Buffer): void {
+    const t = this.transcript;
+    if (!t) return;
+    t.parts.push(msg);
+    t.bytes += msg.length;
+    if (t.bytes > MAX_TRANSCRIPT) this.transcript = undefined;
   }
 
   private onClientHello(dir: Direction, b: Buffer): void {
@@ -430,6 +520,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.clientDir = dir;
     this.clientRandom = Buffer.from(b.subarray(2, 34));
     this.offeredEarlyData = clientHelloHasExtension(b, 42);
+    this.offered = clientHelloResumption(b);
   }
 
   private onServerHello(b: Buffer): void {
@@ -445,10 +536,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.serverRandom = hello.random;
     this.alpn = hello.alpn;
     this.encryptThenMac = hello.encryptThenMac;
+    this.extendedMasterSecret = hello.extendedMasterSecret;
+    this.serverSessionId = hello.sessionId;
     this.tls13 = hello.version === 0x0304;
     this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
-    this.secrets = this.keyLog.lookup(this.clientRandom);
+    if (this.tls13) this.transcript = undefined;
+    this.secrets = this.findSecrets();
+    if (!this.premasterPending) this.transcript = undefined;
     if (!this.secretsReady() && this.keyLog.follows && this.suite && (this.tls13 || hello.version >= TLS10)) {
       // Live: the client logs its secrets as it computes them, just after the ServerHello the capture shows.
       this.awaiting = { since: this.ctx.now, bytes: 0, chunks: [] };
@@ -457,11 +552,80 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.useSecrets();
   }
 
+  /** The session's secrets: the key log's for its client random; TLS 1.0–1.2 also those of the session it resumes, or a premaster secret. */
+  private findSecrets(): SessionSecrets | undefined {
+    // Looked for again while a live key log is awaited: each look decides afresh.
+    this.premasterPending = false;
+    this.resumed = false;
+    const logged = this.keyLog.lookup(this.clientRandom!);
+    if (this.tls13 || logged?.has('CLIENT_RANDOM')) return logged;
+    const found = this.resumedMaster();
+    if (found) {
+      this.resumed = found.resumed;
+      return new Map([['CLIENT_RANDOM', found.master]]);
+    }
+    // Derived at the ClientKeyExchange (PMS_CLIENT_RANDOM, or an `RSA` line found by the encrypted premaster).
+    if (logged?.has('PMS_CLIENT_RANDOM') || this.keyLog.hasPremasters) {
+      this.premasterPending = true;
+      return logged ?? new Map();
+    }
+    return logged;
+  }
+
+  /**
+   * TLS 1.0–1.2: the master secret of the earlier session this one resumes.
+   * A server resuming by session id echoes the id the client offered (RFC
+   * 5246 §7.4.1.3); one taking the client's ticket echoes its session id too,
+   * or sends none when the client sent none (RFC 5077 §3.4). An `RSA
+   * Session-ID:` line in the log names a session by the ServerHello's id.
+   */
+  private resumedMaster(): { master: Buffer; resumed: boolean } | undefined {
+    const sid = this.serverSessionId ?? Buffer.alloc(0);
+    const offered = this.offered;
+    const echoed = offered !== undefined && sid.length > 0 && sid.equals(offered.sessionId);
+    const master =
+      (echoed ? this.keyLog.recallMaster('id', sid) : undefined) ??
+      (offered && offered.ticket.length > 0 && (echoed || sid.length === 0) ? this.keyLog.recallMaster('ticket', offered.ticket) : undefined);
+    if (master) return { master, resumed: true };
+    const logged = sid.length > 0 ? this.keyLog.lookupSessionId(sid) : undefined;
+    return logged && { master: logged, resumed: echoed };
+  }
+
+  /** TLS 1.0–1.2: a session with a master secret is remembered by its session id for the connections that resume it. */
+  private rememberSession(): void {
+    const master = this.secrets?.get('CLIENT_RANDOM');
+    if (master && this.serverSessionId) this.keyLog.rememberMaster('id', this.serverSessionId, master);
+  }
+
+  /** TLS 1.2: the server's NewSessionTicket (clear, before its ChangeCipherSpec) resumes this session's master secret later. */
+  private onNewSessionTicket(b: Buffer): void {
+    const master = this.secrets?.get('CLIENT_RANDOM');
+    const ticket = newSessionTicket(b);
+    if (master && ticket) this.keyLog.rememberMaster('ticket', ticket, master);
+  }
+
+  /** TLS 1.0–1.2 with a premaster secret logged: the master secret, from it and the hellos (or the handshake's hash). */
+  private onClientKeyExchange(b: Buffer): void {
+    if (!this.premasterPending || !this.suite || this.suite.tls13 || !this.clientRandom || !this.serverRandom) return;
+    this.premasterPending = false;
+    const transcript = this.transcript;
+    this.transcript = undefined;
+    // RSA: the premaster encrypted to the server's key, after a 2-byte length (TLS 1.0 on).
+    const premaster = this.secrets?.get('PMS_CLIENT_RANDOM') ?? this.keyLog.lookupRsaPremaster(b.subarray(2));
+    if (!premaster || (this.extendedMasterSecret && !transcript)) return this.noDecryption('tls.no-key');
+    const hash = this.extendedMasterSecret ? Buffer.concat(transcript!.parts) : undefined;
+    const master = masterFromPremaster(this.suite, premaster, this.clientRandom, this.serverRandom, this.version, hash);
+    this.secrets = new Map([...(this.secrets ?? []), ['CLIENT_RANDOM', master]]);
+    this.rememberSession();
+  }
+
   /** The secrets this session's records need are all in the key log. */
   private secretsReady(): boolean {
     const s = this.secrets;
     if (!s) return false;
-    if (!this.tls13) return s.has('CLIENT_RANDOM');
+    // A followed log may yet get this session's line: an `RSA` premaster line (of another session
+    // perhaps) is no reason to stop waiting for it; its own PMS_CLIENT_RANDOM is.
+    if (!this.tls13) return s.has('CLIENT_RANDOM') || s.has('PMS_CLIENT_RANDOM') || (this.premasterPending && !this.keyLog.follows);
     return ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'].every((l) => s.has(l));
   }
 
@@ -484,7 +648,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
       client.trafficSecret = capp;
       server.trafficSecret = sapp;
       this.openEarly();
-    } else if (!this.secrets.get('CLIENT_RANDOM')) {
+    } else if (this.secrets.get('CLIENT_RANDOM')) {
+      this.rememberSession();
+    } else if (!this.premasterPending) {
       this.noDecryption('tls.no-key');
     }
   }
@@ -502,7 +668,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private checkSecrets(final: boolean): void {
     const a = this.awaiting!;
     this.keyLog.refresh(final);
-    this.secrets = this.keyLog.lookup(this.clientRandom!);
+    this.secrets = this.findSecrets();
     const ready = this.secretsReady();
     if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
     this.awaiting = undefined;
@@ -517,6 +683,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   private startCipher12(dir: Direction): void {
+    // The ClientKeyExchange that was to give the master secret did not come (or was not read).
+    if (this.premasterPending && dir === this.clientDir) return this.noDecryption('tls.no-key');
     const master = this.secrets?.get('CLIENT_RANDOM');
     if (!master || !this.suite || this.suite.tls13 || !this.serverRandom || !this.clientRandom) return;
     const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom, this.version);
@@ -532,6 +700,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!this.decrypted) {
       this.decrypted = true;
       this.ctx.count('tls.decrypted-sessions');
+      if (this.resumed) this.ctx.count('tls.resumed-sessions');
     }
     h.plainBytes += data.length;
     this.ctx.count('tls.decrypted-bytes', data.length);
@@ -681,7 +850,7 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, seekCcs: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

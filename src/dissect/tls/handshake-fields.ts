@@ -19,6 +19,32 @@ export function clientHelloHasExtension(b: Buffer, type: number): boolean {
   return false;
 }
 
+/** A TLS 1.2 ClientHello's way back to an earlier session: its session id and its SessionTicket extension's ticket (both may be empty). */
+export function clientHelloResumption(b: Buffer): { sessionId: Buffer; ticket: Buffer } {
+  const none = Buffer.alloc(0);
+  let off = 34;
+  if (off + 1 > b.length) return { sessionId: none, ticket: none };
+  const sessionId = Buffer.from(b.subarray(off + 1, Math.min(b.length, off + 1 + b[off])));
+  off += 1 + b[off];
+  if (off + 2 > b.length) return { sessionId, ticket: none };
+  off += 2 + b.readUInt16BE(off); // cipher suites
+  if (off + 1 > b.length) return { sessionId, ticket: none };
+  off += 1 + b[off]; // compression methods
+  if (off + 2 > b.length) return { sessionId, ticket: none };
+  const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
+  for (off += 2; off + 4 <= end; off += 4 + b.readUInt16BE(off + 2)) {
+    if (b.readUInt16BE(off) === 35) return { sessionId, ticket: Buffer.from(b.subarray(off + 4, Math.min(end, off + 4 + b.readUInt16BE(off + 2)))) };
+  }
+  return { sessionId, ticket: none };
+}
+
+/** The ticket of a TLS 1.2 NewSessionTicket body (RFC 5077 §3.3: a 4-byte lifetime hint, then the ticket with a 2-byte length). */
+export function newSessionTicket(b: Buffer): Buffer | undefined {
+  if (b.length < 6) return undefined;
+  const len = b.readUInt16BE(4);
+  return len > 0 && 6 + len <= b.length ? Buffer.from(b.subarray(6, 6 + len)) : undefined;
+}
+
 /**
  * What TLS 1.3's EncryptedExtensions (handshake type 8) in a decrypted
  * handshake record says: the ALPN chosen ('' when none) and whether the server
@@ -47,12 +73,13 @@ export function encryptedExtensions(b: Buffer): { alpn: string; earlyData: boole
   return undefined;
 }
 
-/** What decryption needs from a ServerHello: random, suite, negotiated version, ALPN, encrypt_then_mac. */
-export function parseServerHelloKeys(b: Buffer): { random: Buffer; suite: number; version: number; alpn: string; encryptThenMac: boolean } | undefined {
+/** What decryption needs from a ServerHello: random, session id, suite, negotiated version, ALPN, encrypt_then_mac, extended_master_secret. */
+export function parseServerHelloKeys(b: Buffer): { random: Buffer; sessionId: Buffer; suite: number; version: number; alpn: string; encryptThenMac: boolean; extendedMasterSecret: boolean } | undefined {
   if (b.length < 38) return undefined;
   const random = Buffer.from(b.subarray(2, 34));
   let off = 34;
   const sid = b[off];
+  const sessionId = Buffer.from(b.subarray(off + 1, Math.min(b.length, off + 1 + sid)));
   off += 1 + sid;
   if (off + 3 > b.length) return undefined;
   const suite = b.readUInt16BE(off);
@@ -60,6 +87,7 @@ export function parseServerHelloKeys(b: Buffer): { random: Buffer; suite: number
   let version = b.readUInt16BE(0);
   let alpn = '';
   let encryptThenMac = false;
+  let extendedMasterSecret = false;
   if (off + 2 <= b.length) {
     const end = Math.min(b.length, off + 2 + b.readUInt16BE(off));
     off += 2;
@@ -70,8 +98,9 @@ export function parseServerHelloKeys(b: Buffer): { random: Buffer; suite: number
       off += 4 + len;
       if (type === 43 && body.length >= 2) version = body.readUInt16BE(0);
       else if (type === 22) encryptThenMac = true;
+      else if (type === 23) extendedMasterSecret = true;
       else if (type === 16 && body.length >= 3) alpn = body.subarray(3, 3 + body[2]).toString('latin1');
     }
   }
-  return { random, suite, version, alpn, encryptThenMac };
+  return { random, sessionId, suite, version, alpn, encryptThenMac, extendedMasterSecret };
 }

@@ -1,7 +1,7 @@
 // From logged secrets to record keys: the PRF key block of TLS 1.2 (RFC 5246
 // §6.3) and of TLS 1.0/1.1 (RFC 2246 §5–6.3: MD5 and SHA-1 combined), and TLS
 // 1.3's HKDF-Expand-Label (RFC 8446 §7.1, §7.3).
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { CipherSuite, Hash } from './cipher-suites.js';
 
 export interface RecordKeys {
@@ -63,6 +63,19 @@ export function tls12Keys(suite: CipherSuite, master: Buffer, clientRandom: Buff
     client: { key: clientKey, iv: clientIv, macKey: macLen ? clientMac : undefined },
     server: { key: serverKey, iv: serverIv, macKey: macLen ? serverMac : undefined },
   };
+}
+
+/**
+ * TLS 1.0–1.2: the master secret from a logged premaster secret (RFC 5246
+ * §8.1), or with extended_master_secret from the hash of the handshake up to
+ * the ClientKeyExchange (RFC 7627 §4: the PRF's hash in TLS 1.2, MD5 and SHA-1
+ * side by side before).
+ */
+export function masterFromPremaster(suite: CipherSuite, premaster: Buffer, clientRandom: Buffer, serverRandom: Buffer, version: number, transcript?: Buffer): Buffer {
+  const seed = transcript
+    ? Buffer.concat([Buffer.from('extended master secret', 'latin1'), version < TLS12 ? Buffer.concat([createHash('md5').update(transcript).digest(), createHash('sha1').update(transcript).digest()]) : createHash(suite.hash).update(transcript).digest()])
+    : Buffer.concat([Buffer.from('master secret', 'latin1'), clientRandom, serverRandom]);
+  return version < TLS12 ? prf10(premaster, seed, 48) : pHash(suite.hash, premaster, seed, 48);
 }
 
 /** HKDF-Expand (RFC 5869) with an already extracted key. */

@@ -3,7 +3,15 @@
 //   CLIENT_RANDOM <client random, 64 hex> <TLS 1.2 master secret, 96 hex>
 //   CLIENT_HANDSHAKE_TRAFFIC_SECRET / SERVER_HANDSHAKE_TRAFFIC_SECRET /
 //   CLIENT_TRAFFIC_SECRET_0 / SERVER_TRAFFIC_SECRET_0 <client random> <secret>  (TLS 1.3)
-// Secrets are keyed by the ClientHello's random, which the capture shows.
+//   PMS_CLIENT_RANDOM <client random> <TLS 1.0–1.2 premaster secret>
+//   RSA Session-ID:<session id hex> Master-Key:<master secret hex>
+//   RSA <first 8 bytes of the RSA-encrypted premaster, 16 hex> <premaster, 96 hex>
+// Secrets are keyed by the ClientHello's random, which the capture shows; the
+// two `RSA` forms (NSS's, and what OpenSSL logs beside CLIENT_RANDOM for an RSA
+// key exchange) by the ServerHello's session id or the ClientKeyExchange.
+// TLS 1.2 sessions resumed (by session id or ticket) reuse the master secret
+// of the session they resume: the log may hold only the full handshake's line,
+// so the master secrets of the sessions seen are remembered (rememberMaster).
 // A key log is input too: lines that are not key log lines are counted and
 // the first few reported with their line number, never fatal.
 
@@ -22,23 +30,36 @@ const LABELS = new Set([
   'EXPORTER_SECRET',
   'EARLY_EXPORTER_SECRET',
   'CLIENT_EARLY_TRAFFIC_SECRET',
+  'PMS_CLIENT_RANDOM',
 ]);
 
 /** More sessions than any real key log holds; past it lines are counted, not kept (memory bound). */
 export const MAX_SESSIONS = 1_000_000;
 
 /**
- * Labels of the NSS format that give no secret shark needs: OpenSSL logs an
- * `RSA` line (the premaster secret by its encryption's first bytes) next to
- * the CLIENT_RANDOM line of every RSA key exchange. Skipped without a warning;
- * a session logged only that way is counted as having no key.
+ * Labels of the NSS format that give no secret shark needs, read without a
+ * warning: OpenSSL 3 logs `CLIENT_TRAFFIC_SECRET_N` / `SERVER_TRAFFIC_SECRET_N`
+ * (a literal N) at each TLS 1.3 KeyUpdate, whose secrets shark derives from
+ * generation 0 itself; `ECH_SECRET` and `ECH_CONFIG` are Encrypted Client
+ * Hello's (the outer ClientHello is what the capture shows and shark reads).
  */
-const UNUSED_LABELS = new Set(['RSA', 'PMS_CLIENT_RANDOM']);
+const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N', 'ECH_SECRET', 'ECH_CONFIG']);
+
+/** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
+export const MAX_RESUMABLE = 100_000;
 
 const HEX = /^[0-9a-fA-F]+$/;
+const SESSION_ID = /^Session-ID:((?:[0-9a-fA-F]{2}){1,32})$/;
+const MASTER_KEY = /^Master-Key:([0-9a-fA-F]{96})$/;
 
 export class TlsKeyLog {
   private readonly sessions = new Map<string, SessionSecrets>();
+  /** `RSA Session-ID:… Master-Key:…` lines: master secrets by session id (hex). */
+  private readonly bySessionId = new Map<string, Buffer>();
+  /** `RSA <encrypted premaster prefix> <premaster>` lines: premaster secrets by the ClientKeyExchange's first 8 encrypted bytes (hex). */
+  private readonly rsaPremasters = new Map<string, Buffer>();
+  /** TLS 1.2 master secrets of sessions decrypted in this run, by `id:`/`ticket:` + hex (see rememberMaster). */
+  private readonly resumable = new Map<string, Buffer>();
   /** Lines that were not key log lines (bad label, length or hex). */
   badLines = 0;
   /** Sessions left out because the log held more than MAX_SESSIONS. */
@@ -50,8 +71,15 @@ export class TlsKeyLog {
   awaitingBytes = 0;
 
   get size(): number {
-    return this.sessions.size;
+    return this.sessions.size + this.bySessionId.size + this.rsaPremasters.size;
   }
+
+  /** Some secret in the log is a premaster secret: the handshake (ClientKeyExchange, transcript) is needed to use it. */
+  get hasPremasters(): boolean {
+    return this.rsaPremasters.size > 0 || this.premasterRandoms > 0;
+  }
+
+  private premasterRandoms = 0;
 
   /** The log is a file still being written (`tap`: SSLKEYLOGFILE grows as clients connect). */
   get follows(): boolean {
@@ -90,16 +118,48 @@ export class TlsKeyLog {
     return this.sessions.get(clientRandom.toString('hex'));
   }
 
+  /** The master secret an `RSA Session-ID:` line gave for a session id. */
+  lookupSessionId(sessionId: Buffer): Buffer | undefined {
+    return this.bySessionId.get(sessionId.toString('hex'));
+  }
+
+  /** The premaster secret an `RSA` line gave for an RSA ClientKeyExchange (by its encrypted premaster's first 8 bytes). */
+  lookupRsaPremaster(encrypted: Buffer): Buffer | undefined {
+    return encrypted.length < 8 ? undefined : this.rsaPremasters.get(encrypted.subarray(0, 8).toString('hex'));
+  }
+
+  /**
+   * A TLS 1.2 session's master secret, by the session id and the ticket the
+   * server gave it, for a later connection that resumes it (its own
+   * CLIENT_RANDOM line may be missing: the log is another process's, or the
+   * client logs full handshakes only). Bounded: the oldest is forgotten first.
+   */
+  rememberMaster(kind: 'id' | 'ticket', id: Buffer, master: Buffer): void {
+    if (id.length === 0) return;
+    const key = `${kind}:${id.toString('hex')}`;
+    this.resumable.delete(key);
+    this.resumable.set(key, master);
+    if (this.resumable.size > MAX_RESUMABLE) this.resumable.delete(this.resumable.keys().next().value!);
+  }
+
+  /** The master secret of an earlier session with this session id or ticket. */
+  recallMaster(kind: 'id' | 'ticket', id: Buffer): Buffer | undefined {
+    return id.length === 0 ? undefined : this.resumable.get(`${kind}:${id.toString('hex')}`);
+  }
+
   private addLine(line: string): string | undefined {
     const parts = line.split(/\s+/);
     if (parts.length !== 3) return 'not "LABEL CLIENT_RANDOM SECRET"';
     const [written, random, secret] = parts;
+    if (written === 'RSA') return this.addRsaLine(random, secret);
     // Early QUIC stacks (quicly, ngtcp2 drafts) wrote the TLS 1.3 labels with a QUIC_ prefix; Wireshark reads both.
     const label = written.startsWith('QUIC_') && LABELS.has(written.slice(5)) ? written.slice(5) : written;
     if (UNUSED_LABELS.has(label)) return undefined;
     if (!LABELS.has(label)) return `unknown label ${JSON.stringify(label.slice(0, 40))}`;
     if (random.length !== 64 || !HEX.test(random)) return 'client random is not 32 bytes of hex';
-    if (secret.length < 32 || secret.length > 256 || secret.length % 2 !== 0 || !HEX.test(secret)) return 'secret is not hex of a sane length';
+    // A premaster of finite-field DH is as long as the group's prime (up to 8192 bits); the rest are at most 64 bytes.
+    const longest = label === 'PMS_CLIENT_RANDOM' ? 2048 : 256;
+    if (secret.length < 32 || secret.length > longest || secret.length % 2 !== 0 || !HEX.test(secret)) return 'secret is not hex of a sane length';
     const key = random.toLowerCase();
     let s = this.sessions.get(key);
     if (!s) {
@@ -110,7 +170,28 @@ export class TlsKeyLog {
       s = new Map();
       this.sessions.set(key, s);
     }
+    if (label === 'PMS_CLIENT_RANDOM' && !s.has(label)) this.premasterRandoms++;
     s.set(label, Buffer.from(secret, 'hex'));
+    return undefined;
+  }
+
+  /** `RSA Session-ID:<id> Master-Key:<master>` or `RSA <encrypted premaster's first 8 bytes> <premaster>`. */
+  private addRsaLine(first: string, second: string): string | undefined {
+    const id = SESSION_ID.exec(first);
+    if (id) {
+      const master = MASTER_KEY.exec(second);
+      if (!master) return 'Master-Key is not 48 bytes of hex';
+      return this.keep(() => this.bySessionId.set(id[1].toLowerCase(), Buffer.from(master[1], 'hex')));
+    }
+    if (first.length !== 16 || !HEX.test(first)) return 'RSA line is neither "Session-ID:… Master-Key:…" nor 8 bytes of encrypted premaster';
+    if (second.length !== 96 || !HEX.test(second)) return 'RSA premaster secret is not 48 bytes of hex';
+    return this.keep(() => this.rsaPremasters.set(first.toLowerCase(), Buffer.from(second, 'hex')));
+  }
+
+  /** Adds a secret unless the log already holds MAX_SESSIONS (then counted, not kept). */
+  private keep(add: () => void): undefined {
+    if (this.size >= MAX_SESSIONS) this.dropped++;
+    else add();
     return undefined;
   }
 }
@@ -223,11 +304,13 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
 export function describeDecryption(counters: Record<string, number>): string {
   const n = (k: string): number => counters[k] ?? 0;
   const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
-  const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted`];
+  const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session)` : '';
+  const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);

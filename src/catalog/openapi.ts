@@ -12,6 +12,13 @@ import { isDateTime, isoTime } from '../output/iso-time.js';
 export interface OpenApiOptions {
   /** A property (or query parameter) present in at least this share of observations is required. Default 1. */
   requiredRatio?: number;
+  /**
+   * Told each endpoint OpenAPI cannot describe: a method outside its eight
+   * (WebDAV's PROPFIND, a scanner's CCM_POST) or a target that is not a path
+   * (`OPTIONS *`, a proxy's absolute URL). Left out of the document, so the
+   * command counts them on stderr rather than losing them silently.
+   */
+  onOmitted?: (endpoint: string) => void;
 }
 
 export type OpenApiDocument = Record<string, any>;
@@ -46,7 +53,10 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     const sp = ep.name.indexOf(' ');
     const method = ep.name.slice(0, sp).toLowerCase();
     const template = ep.name.slice(sp + 1);
-    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) continue;
+    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
+      opts.onOmitted?.(ep.name);
+      continue;
+    }
     const { path, params } = nameParameters(template);
     const signature = path.replace(/\{[^}]*\}/g, '{}');
     const pathKey = bySignature.get(signature) ?? path;

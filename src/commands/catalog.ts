@@ -14,6 +14,7 @@ import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
 import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
+import { escapeForTerminal } from '../output/formats/terminal-text.js';
 
 export default class CatalogCommand extends SharkCommand {
   static override summary = 'The API catalogue: every endpoint seen, per service, with calls, errors and latency; --openapi writes OpenAPI 3.1';
@@ -84,6 +85,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
 
     if (flags.openapi) {
       const services = httpServices(endpoints);
+      const omitted: string[] = [];
+      const docOf = (s: string) => openApiDocument(s, endpoints, { requiredRatio: ratio, onOmitted: (name) => omitted.push(`${s} ${name}`) });
       if (services.length === 0) {
         warn(flags.service ? `no HTTP endpoints of service "${flags.service}"` : 'no HTTP endpoints in the input');
         if (input.damage) throw input.damage;
@@ -95,7 +98,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         });
         for (const s of services) {
           const file = join(flags.out, `${s.replace(/[^A-Za-z0-9._-]+/g, '_')}.openapi.json`);
-          await writeFile(file, JSON.stringify(openApiDocument(s, endpoints, { requiredRatio: ratio }), null, 2) + '\n').catch((err: Error) => {
+          await writeFile(file, JSON.stringify(docOf(s), null, 2) + '\n').catch((err: Error) => {
             throw new UserError(`${file}: cannot write (${err.message})`, ExitCode.OUTPUT);
           });
           warn(`${s}: ${file}`);
@@ -103,7 +106,12 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       } else if (services.length > 1) {
         throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
       } else {
-        process.stdout.write(JSON.stringify(openApiDocument(services[0], endpoints, { requiredRatio: ratio }), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(docOf(services[0]), null, 2) + '\n');
+      }
+      if (omitted.length) {
+        // Names come from the traffic (attacker-written): escaped before they reach a terminal.
+        const shown = omitted.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
+        warn(`${omitted.length} endpoint(s) left out of OpenAPI (a method it has no field for, or a target that is not a /path): ${shown}${omitted.length > 3 ? ` (and ${omitted.length - 3} more)` : ''}`);
       }
     } else {
       process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat));

@@ -163,3 +163,32 @@ test('a request body nested 5000 levels deep (10 KB of brackets): catalog --open
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('literal braces, odd methods and non-path targets from the wire: a valid document, no invented parameters, omissions said on stderr', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-odd-paths-'));
+  try {
+    const calls = [
+      httpCall({ path: '/a/{b}/c', i: 1 }),
+      httpCall({ path: '/{}', i: 2 }),
+      httpCall({ path: '/x}y{z', i: 3 }),
+      httpCall({ path: '/users/7/orders', i: 4 }),
+      httpCall({ method: 'PROPFIND', path: '/dav', i: 5 }),
+      httpCall({ method: 'OPTIONS', path: '*', i: 6 }),
+    ];
+    const file = join(dir, 'odd.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/%7B%7D', '/a/%7Bb%7D/c', '/users/{id}/orders', '/x%7Dy%7Bz']);
+    // A literal segment is no parameter: only /users/{id}/orders has one.
+    const pathParams = Object.values(doc.paths).flatMap((item: any) => (item.get.parameters ?? []).filter((p: any) => p.in === 'path').map((p: any) => p.name));
+    assert.deepEqual(pathParams, ['id']);
+    assert.match(r.stderr, /catalog: 2 endpoint\(s\) left out of OpenAPI .*PROPFIND \/dav/);
+    assert.match(r.stderr, /OPTIONS \*/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

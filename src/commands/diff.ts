@@ -20,7 +20,9 @@ export default class DiffCommand extends SharkCommand {
   static override description = `Compares baseline A with candidate B per service and endpoint (templated as in shark catalog): new and
 vanished endpoints, error status mix changes, new error statuses, latency changes (p95 by default) beyond
 --latency-threshold and --latency-floor with a significance check (Mann-Whitney U on bounded samples, p < 0.01,
-at least --min-samples calls each side), and JSON body schema changes (fields added, removed, type changed).
+at least --min-samples calls each side), and contract changes of JSON bodies and query parameters (fields added,
+removed, type or enum changed; new parameters), rated breaking or compatible as oasdiff rates them in a spec:
+--fail-on schema fails only on breaking ones.
 A and B may be recording folders of shark record: their saved Kubernetes context names the services.
 Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2 usage, 3 damaged input.`;
   static override examples = [

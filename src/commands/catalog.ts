@@ -15,18 +15,21 @@ import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
 import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
 import { escapeForTerminal } from '../output/formats/terminal-text.js';
+import { prose } from '../cli/prose.js';
 
 export default class CatalogCommand extends SharkCommand {
   static override summary = 'The API catalogue: every endpoint seen, per service, with calls, errors and latency; --openapi writes OpenAPI 3.1';
-  static override description = `Reads entries (NDJSON), captures (pcap/pcapng, dissected on the fly) or shark record recording folders
+  static override description = prose(`Reads entries (NDJSON), captures (pcap/pcapng, dissected on the fly) or shark record recording folders
 (their saved Kubernetes context names the services) from FILEs or stdin. Paths are templated: numbers, UUIDs,
 hashes, dates and tokens become {id}, {uuid}, {hash}, {date}, {token}; a position with more distinct values
 than --fold-threshold becomes {param}. gRPC is service/method, GraphQL the operation, Redis the command and key
 shape, SQL the statement with literals as ?, Kafka the API and topics.
+
 Memory grows with the number of distinct endpoints (at most --max-endpoints; beyond, calls are counted into
 the service's "(other)" row and said on stderr), not with the number of calls.
+
 With --openapi, writes one OpenAPI 3.1 document per HTTP service: to stdout when there is one (or --service
-picks one), else to --out DIR as <service>.openapi.json. Examples in it are taken from redacted traffic.`;
+picks one), else to --out DIR as <service>.openapi.json. Examples in it are taken from redacted traffic.`);
   static override examples = [
     'shark catalog examples/bookinfo-mix.pcap',
     'shark catalog --format markdown examples/http-errors.pcap > api.md',

@@ -16,14 +16,16 @@ import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { prose } from '../cli/prose.js';
 
 export default class Stats extends SharkCommand {
   static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
-  static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
+  static override description = prose(`Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
 Latency percentiles come from a log-bucket sketch with at most 1% relative error (max is exact).
+
 With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule failed) or 2 (bad rules file).
 A damaged input is used up to the damage: the table (or check) is printed, then one line says where, and the
-exit code is 3; with --check also when any input line was bad and skipped.`;
+exit code is 3; with --check also when any input line was bad and skipped.`);
   static override examples = [
     'shark stats capture.pcap',
     'shark stats --by service --sort p95 --top 10 entries.ndjson',

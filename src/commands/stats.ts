@@ -8,6 +8,7 @@ import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { StatsAggregator, statsFields, type StatsWire } from '../stats/aggregate.js';
 import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
+import { tableWidth } from '../output/table.js';
 import { LiveView, parseDuration } from '../stats/live.js';
 import { MAX_NAMED_IPS } from '../stats/names.js';
 import { noValueWarning } from '../stats/group-by.js';
@@ -97,7 +98,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`);
 
     // A JSONata --by is evaluated in a process of its own, until a stop.
     const stats = new StatsAggregator(flags.by, { signal: this.stop.signal });
-    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top });
+    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top, width: tableWidth(process.stdout) });
     render(); // validates --sort before any input is read
     const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
     // `… | shark stats --interval 5s | head`: when the reader leaves, stop reading too.

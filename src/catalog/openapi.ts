@@ -19,6 +19,12 @@ export interface OpenApiOptions {
    * command counts them on stderr rather than losing them silently.
    */
   onOmitted?: (endpoint: string) => void;
+  /**
+   * Told each body example left out because it holds a `"$ref": "…"` member
+   * (a MongoDB DBRef, a JSON Schema served by the API): every OpenAPI tool
+   * follows such a member as a reference, wherever it sits, and fails on it.
+   */
+  onExampleDropped?: (operation: string) => void;
 }
 
 export type OpenApiDocument = Record<string, any>;
@@ -87,11 +93,12 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       summary: `${method.toUpperCase()} ${pathKey}`,
     };
     if (parameters.length) op.parameters = parameters;
+    const dropped = () => opts.onExampleDropped?.(`${method.toUpperCase()} ${pathKey}`);
     const bodies = [...ep.requestBodies].filter(([type]) => type !== '');
     if (bodies.length) {
       op.requestBody = {
         required: true,
-        content: Object.fromEntries(bodies.map(([type, b]) => [type, mediaType(b, ratio)])),
+        content: Object.fromEntries(bodies.map(([type, b]) => [type, mediaType(b, ratio, dropped)])),
       };
     }
     const responses: Record<string, unknown> = {};
@@ -100,7 +107,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       const content = [...byType].filter(([type]) => type !== '');
       responses[status] = {
         description: `${status} (seen ${ep.statuses.get(status) ?? 0} times)`,
-        ...(content.length ? { content: Object.fromEntries(content.map(([type, b]) => [type, mediaType(b, ratio)])) } : {}),
+        ...(content.length ? { content: Object.fromEntries(content.map(([type, b]) => [type, mediaType(b, ratio, dropped)])) } : {}),
       };
     }
     // Statuses seen without details (no --details run) still belong in the document.
@@ -156,11 +163,30 @@ function security(ep: EndpointStats, schemes: Record<string, Record<string, stri
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
-function mediaType(b: { schema: { count: number; toSchema(r: number): unknown }; example: unknown }, ratio: number): Record<string, unknown> {
+function mediaType(b: { schema: { count: number; toSchema(r: number): unknown }; example: unknown }, ratio: number, dropped: () => void): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (b.schema.count > 0) out.schema = b.schema.toSchema(ratio);
-  if (b.example !== undefined) out.example = b.example;
+  if (b.example !== undefined) {
+    if (holdsRef(b.example)) dropped();
+    else out.example = b.example;
+  }
   return out;
+}
+
+/**
+ * Does a value hold an object member `"$ref"` with a string value, at any
+ * depth? Walked with its own stack (examples nest at most 10 levels, see
+ * schema-infer's nestsWithin, but nothing here relies on it).
+ */
+function holdsRef(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ref') && typeof (v as Record<string, unknown>).$ref === 'string') return true;
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (c !== null && typeof c === 'object') stack.push(c);
+  }
+  return false;
 }
 
 function paramSchema(p: ParamShape | undefined, kind?: string): Record<string, unknown> {

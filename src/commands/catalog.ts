@@ -90,7 +90,9 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     if (flags.openapi) {
       const services = httpServices(endpoints);
       const omitted: string[] = [];
-      const docOf = (s: string) => openApiDocument(s, endpoints, { requiredRatio: ratio, onOmitted: (name) => omitted.push(`${s} ${name}`) });
+      const refExamples: string[] = [];
+      const docOf = (s: string) =>
+        openApiDocument(s, endpoints, { requiredRatio: ratio, onOmitted: (name) => omitted.push(`${s} ${name}`), onExampleDropped: (op) => refExamples.push(`${s} ${op}`) });
       if (services.length === 0) {
         warn(flags.service ? `no HTTP endpoints of service "${flags.service}"` : 'no HTTP endpoints in the input');
         if (input.damage) throw input.damage;
@@ -111,6 +113,10 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
       } else {
         process.stdout.write(JSON.stringify(docOf(services[0]), null, 2) + '\n');
+      }
+      if (refExamples.length) {
+        const shown = refExamples.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
+        warn(`${refExamples.length} body example(s) left out of OpenAPI: they hold a "$ref" member, which OpenAPI tools follow as a reference: ${shown}${refExamples.length > 3 ? ` (and ${refExamples.length - 3} more)` : ''}`);
       }
       if (omitted.length) {
         // Names come from the traffic (attacker-written): escaped before they reach a terminal.

@@ -192,3 +192,27 @@ test('literal braces, odd methods and non-path targets from the wire: a valid do
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a body holding a "$ref" member (a MongoDB DBRef) keeps its schema, loses its example, and the document validates', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-ref-body-'));
+  try {
+    const calls = [0, 1].map((i) =>
+      httpCall({ path: '/orders/latest', responseBody: { id: i, customer: { $ref: 'customers', $id: `c${i}` }, tags: [{ $ref: '#/definitions/none' }] }, i }),
+    );
+    calls.push(httpCall({ path: '/plain', responseBody: { ok: true }, i: 3 }));
+    const file = join(dir, 'dbref.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    const media = doc.paths['/orders/latest'].get.responses['200'].content['application/json'];
+    assert.equal(media.example, undefined);
+    assert.deepEqual(Object.keys(media.schema.properties.customer.properties).sort(), ['$id', '$ref']);
+    assert.deepEqual(doc.paths['/plain'].get.responses['200'].content['application/json'].example, { ok: true });
+    assert.match(r.stderr, /catalog: 1 body example\(s\) left out of OpenAPI: they hold a "\$ref" member.*GET \/orders\/latest/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

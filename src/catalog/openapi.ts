@@ -216,7 +216,9 @@ function serverUrl(service: string): string {
   // "ns/name" (Kubernetes) → the in-cluster DNS name; a host:port as it is.
   const slash = service.indexOf('/');
   const host = slash >= 0 ? `${service.slice(slash + 1)}.${service.slice(0, slash)}` : service;
-  return `http://${host}`;
+  // The name came from a Host header or SNI (written by a client): whatever a URI authority cannot
+  // hold is percent-encoded, and `{…}` above all, which OpenAPI reads as a server variable.
+  return `http://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
 }
 
 function round(v: number | null): number | null {

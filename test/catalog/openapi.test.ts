@@ -216,3 +216,25 @@ test('a body holding a "$ref" member (a MongoDB DBRef) keeps its schema, loses i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a service named by a client-written Host header ("a{b}c", spaces, quotes) gives a server URL with no undefined variable', async () => {
+  const c = new Catalog({ details: true });
+  const calls = ['a{b}c', 'evil host', 'x"y<z>'].map((host, i) => {
+    const e = httpCall({ path: '/p', i });
+    e.dst = { ip: `10.9.0.${i + 1}`, port: 80, name: '', namespace: '', pod: '', service: '', node: '' };
+    e.request!.headers = { host };
+    e.request!.host = host;
+    return e;
+  });
+  c.addBatch(calls);
+  const services = httpServices(c.list());
+  assert.deepEqual(services, ['a{b}c:80', 'evil host:80', 'x"y<z>:80']);
+  const urls = [];
+  for (const s of services) {
+    const doc = openApiDocument(s, c.list());
+    urls.push(doc.servers[0].url);
+    await validate(doc);
+    redoclyLint(doc);
+  }
+  assert.deepEqual(urls, ['http://a%7Bb%7Dc:80', 'http://evil%20host:80', 'http://x%22y%3Cz%3E:80']);
+});

@@ -25,7 +25,7 @@ export interface Change {
   endpoint: string;
   /** One human line. */
   detail: string;
-  /** For latency: true when the candidate is slower (only regressions fail `--fail-on latency`). */
+  /** A regression: slower (latency), more errors, a breaking contract change (schema); only these fail `--fail-on` of those kinds. */
   regression: boolean;
   data?: Record<string, unknown>;
 }
@@ -162,24 +162,82 @@ function latencyChange(a: EndpointStats, b: EndpointStats, o: DiffOptions): Foun
   };
 }
 
+/**
+ * Contract changes of JSON bodies and query parameters, split as oasdiff
+ * splits an OpenAPI diff: a change that can break a client that worked
+ * against the baseline is `breaking` (regression: true, what `--fail-on
+ * schema` fails on), the rest is reported as compatible.
+ *  - response: a field removed or of another type, an enum value added
+ *    (clients may not know it) break; a field added, an enum value no longer
+ *    seen do not;
+ *  - request: a field of another type, a new field every call sends (a new
+ *    required property), an enum value no longer accepted break; an optional
+ *    new field or a field no longer sent do not;
+ *  - query: a parameter every candidate call sends that no baseline call did
+ *    (a new required parameter) breaks; an optional or dropped one does not.
+ */
 function schemaChanges(a: EndpointStats, b: EndpointStats): Found[] {
   const out: Found[] = [];
-  const compare = (where: string, sa: SchemaNode | undefined, sb: SchemaNode | undefined) => {
+  // One change per place (a renamed field is one change), breaking parts first.
+  const push = (where: string, breaking: string[], compatible: string[], data: Record<string, unknown>) => {
+    if (!breaking.length && !compatible.length) return;
+    const detail = `${where}${breaking.length ? ' (breaking)' : ''}: ${[...breaking, ...compatible].join('; ')}`;
+    out.push({ kind: 'schema', detail, regression: breaking.length > 0, data: { where, breaking, compatible, ...data } });
+  };
+  const compare = (where: string, side: 'request' | 'response', sa: SchemaNode | undefined, sb: SchemaNode | undefined) => {
     if (!sa || !sb || sa.count === 0 || sb.count === 0) return;
-    const fa = sa.fieldTypes();
-    const fb = sb.fieldTypes();
+    const fa = sa.fieldFacts();
+    const fb = sb.fieldFacts();
     const added = [...fb.keys()].filter((k) => !fa.has(k)).sort();
     const removed = [...fa.keys()].filter((k) => !fb.has(k)).sort();
-    const changed = [...fa.keys()].filter((k) => fb.has(k) && fa.get(k) !== fb.get(k) && fa.get(k) !== 'null' && fb.get(k) !== 'null').sort();
-    const parts: string[] = [];
-    if (added.length) parts.push(`added ${added.join(', ')}`);
-    if (removed.length) parts.push(`removed ${removed.join(', ')}`);
-    if (changed.length) parts.push(`type changed ${changed.map((k) => `${k} ${fa.get(k)}→${fb.get(k)}`).join(', ')}`);
-    if (parts.length) out.push({ kind: 'schema', detail: `${where}: ${parts.join('; ')}`, regression: true, data: { where, added, removed, changed } });
+    const both = [...fa.keys()].filter((k) => fb.has(k)).sort();
+    const changed = both.filter((k) => fa.get(k)!.type !== fb.get(k)!.type && fa.get(k)!.type !== 'null' && fb.get(k)!.type !== 'null');
+    const enumAdded: string[] = [];
+    const enumRemoved: string[] = [];
+    for (const k of both) {
+      const ea = fa.get(k)!.enum;
+      const eb = fb.get(k)!.enum;
+      if (!ea || !eb) continue; // an enum on one side only is a matter of how often values repeated
+      const plus = eb.filter((v) => !ea.includes(v));
+      const minus = ea.filter((v) => !eb.includes(v));
+      if (plus.length) enumAdded.push(`${k} ${plus.map((v) => JSON.stringify(v)).join(', ')}`);
+      if (minus.length) enumRemoved.push(`${k} ${minus.map((v) => JSON.stringify(v)).join(', ')}`);
+    }
+    const breaking: string[] = [];
+    const compatible: string[] = [];
+    const part = (to: string[], label: string, list: string[]) => {
+      if (list.length) to.push(`${label} ${list.join(', ')}`);
+    };
+    if (side === 'response') {
+      part(breaking, 'removed', removed);
+      part(breaking, 'type changed', changed.map((k) => `${k} ${fa.get(k)!.type}→${fb.get(k)!.type}`));
+      part(breaking, 'enum value added', enumAdded);
+      part(compatible, 'added', added);
+      part(compatible, 'enum value no longer seen', enumRemoved);
+    } else {
+      const required = added.filter((k) => fb.get(k)!.always);
+      part(breaking, 'type changed', changed.map((k) => `${k} ${fa.get(k)!.type}→${fb.get(k)!.type}`));
+      part(breaking, 'new required field', required);
+      part(breaking, 'enum value removed', enumRemoved);
+      part(compatible, 'added optional', added.filter((k) => !required.includes(k)));
+      part(compatible, 'no longer sent', removed);
+      part(compatible, 'enum value added', enumAdded);
+    }
+    push(where, breaking, compatible, { added, removed, changed, enumAdded, enumRemoved });
   };
-  compare('request body', jsonSchemaOf(a.requestBodies), jsonSchemaOf(b.requestBodies));
+  compare('request body', 'request', jsonSchemaOf(a.requestBodies), jsonSchemaOf(b.requestBodies));
   for (const status of [...a.responseBodies.keys()].filter((s) => b.responseBodies.has(s)).sort()) {
-    compare(`response ${status}`, jsonSchemaOf(a.responseBodies.get(status)!), jsonSchemaOf(b.responseBodies.get(status)!));
+    compare(`response ${status}`, 'response', jsonSchemaOf(a.responseBodies.get(status)!), jsonSchemaOf(b.responseBodies.get(status)!));
+  }
+  // Query parameters: only with details on both sides (a side read without them knows none).
+  if (a.detailed > 0 && b.detailed > 0) {
+    const added = [...b.query.keys()].filter((k) => !a.query.has(k)).sort();
+    const required = added.filter((k) => b.query.get(k)!.count >= b.detailed);
+    const optional = added.filter((k) => !required.includes(k));
+    const dropped = [...a.query.keys()].filter((k) => !b.query.has(k)).sort();
+    const breaking = required.length ? [`new required parameter ${required.join(', ')}`] : [];
+    const compatible = [...(optional.length ? [`new optional parameter ${optional.join(', ')}`] : []), ...(dropped.length ? [`parameter no longer sent ${dropped.join(', ')}`] : [])];
+    push('query', breaking, compatible, { added, removed: dropped, changed: [] });
   }
   return out;
 }
@@ -248,8 +306,8 @@ function ms(v: number): string {
   return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
 }
 
-/** Does a change fail the run under `--fail-on kinds`? Latency fails only when slower. */
+/** Does a change fail the run under `--fail-on kinds`? Latency only when slower, errors when more, schema when breaking. */
 export function failsOn(c: Change, kinds: Set<ChangeKind>): boolean {
   if (!kinds.has(c.kind)) return false;
-  return c.kind === 'latency' || c.kind === 'errors' ? c.regression : true;
+  return c.kind === 'latency' || c.kind === 'errors' || c.kind === 'schema' ? c.regression : true;
 }

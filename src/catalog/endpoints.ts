@@ -13,7 +13,7 @@ import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
-import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, redisShape, sqlShape, keyShape } from './path-template.js';
+import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, literalBraces, redisShape, sqlShape, keyShape } from './path-template.js';
 import { MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
 import { isDateTime } from '../output/iso-time.js';
 
@@ -105,7 +105,7 @@ export function callOf(e: Entry): Call | undefined {
     case 'http2':
     case 'http3': {
       const method = String(rq.method ?? rq.httpMethod ?? '').toUpperCase() || 'GET';
-      const path = typeof rq.path === 'string' ? pathOnly(rq.path) : '/';
+      const path = typeof rq.path === 'string' ? literalBraces(pathOnly(rq.path)) : '/';
       return { protocol: e.protocol, name: `${method} ${path}`, method, path };
     }
     case 'graphql': {

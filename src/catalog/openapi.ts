@@ -12,6 +12,19 @@ import { isDateTime, isoTime } from '../output/iso-time.js';
 export interface OpenApiOptions {
   /** A property (or query parameter) present in at least this share of observations is required. Default 1. */
   requiredRatio?: number;
+  /**
+   * Told each endpoint OpenAPI cannot describe: a method outside its eight
+   * (WebDAV's PROPFIND, a scanner's CCM_POST) or a target that is not a path
+   * (`OPTIONS *`, a proxy's absolute URL). Left out of the document, so the
+   * command counts them on stderr rather than losing them silently.
+   */
+  onOmitted?: (endpoint: string) => void;
+  /**
+   * Told each body example left out because it holds a `"$ref": "…"` member
+   * (a MongoDB DBRef, a JSON Schema served by the API): every OpenAPI tool
+   * follows such a member as a reference, wherever it sits, and fails on it.
+   */
+  onExampleDropped?: (operation: string) => void;
 }
 
 export type OpenApiDocument = Record<string, any>;
@@ -46,7 +59,10 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     const sp = ep.name.indexOf(' ');
     const method = ep.name.slice(0, sp).toLowerCase();
     const template = ep.name.slice(sp + 1);
-    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) continue;
+    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
+      opts.onOmitted?.(ep.name);
+      continue;
+    }
     const { path, params } = nameParameters(template);
     const signature = path.replace(/\{[^}]*\}/g, '{}');
     const pathKey = bySignature.get(signature) ?? path;
@@ -77,11 +93,12 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       summary: `${method.toUpperCase()} ${pathKey}`,
     };
     if (parameters.length) op.parameters = parameters;
+    const dropped = () => opts.onExampleDropped?.(`${method.toUpperCase()} ${pathKey}`);
     const bodies = [...ep.requestBodies].filter(([type]) => type !== '');
     if (bodies.length) {
       op.requestBody = {
         required: true,
-        content: Object.fromEntries(bodies.map(([type, b]) => [type, mediaType(b, ratio)])),
+        content: Object.fromEntries(bodies.map(([type, b]) => [type, mediaType(b, ratio, dropped)])),
       };
     }
     const responses: Record<string, unknown> = {};
@@ -90,7 +107,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       const content = [...byType].filter(([type]) => type !== '');
       responses[status] = {
         description: `${status} (seen ${ep.statuses.get(status) ?? 0} times)`,
-        ...(content.length ? { content: Object.fromEntries(content.map(([type, b]) => [type, mediaType(b, ratio)])) } : {}),
+        ...(content.length ? { content: Object.fromEntries(content.map(([type, b]) => [type, mediaType(b, ratio, dropped)])) } : {}),
       };
     }
     // Statuses seen without details (no --details run) still belong in the document.
@@ -146,11 +163,30 @@ function security(ep: EndpointStats, schemes: Record<string, Record<string, stri
 
 const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
-function mediaType(b: { schema: { count: number; toSchema(r: number): unknown }; example: unknown }, ratio: number): Record<string, unknown> {
+function mediaType(b: { schema: { count: number; toSchema(r: number): unknown }; example: unknown }, ratio: number, dropped: () => void): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (b.schema.count > 0) out.schema = b.schema.toSchema(ratio);
-  if (b.example !== undefined) out.example = b.example;
+  if (b.example !== undefined) {
+    if (holdsRef(b.example)) dropped();
+    else out.example = b.example;
+  }
   return out;
+}
+
+/**
+ * Does a value hold an object member `"$ref"` with a string value, at any
+ * depth? Walked with its own stack (examples nest at most 10 levels, see
+ * schema-infer's nestsWithin, but nothing here relies on it).
+ */
+function holdsRef(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$ref') && typeof (v as Record<string, unknown>).$ref === 'string') return true;
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (c !== null && typeof c === 'object') stack.push(c);
+  }
+  return false;
 }
 
 function paramSchema(p: ParamShape | undefined, kind?: string): Record<string, unknown> {
@@ -180,7 +216,9 @@ function serverUrl(service: string): string {
   // "ns/name" (Kubernetes) → the in-cluster DNS name; a host:port as it is.
   const slash = service.indexOf('/');
   const host = slash >= 0 ? `${service.slice(slash + 1)}.${service.slice(0, slash)}` : service;
-  return `http://${host}`;
+  // The name came from a Host header or SNI (written by a client): whatever a URI authority cannot
+  // hold is percent-encoded, and `{…}` above all, which OpenAPI reads as a server variable.
+  return `http://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
 }
 
 function round(v: number | null): number | null {

@@ -44,6 +44,17 @@ export function pathOnly(path: string): string {
   return p === '' ? '/' : p;
 }
 
+/**
+ * A path from the wire with its literal `{` and `}` percent-encoded. Braces
+ * in a template mean placeholders (`/users/{id}`): a client that sent
+ * `/a/{b}/c` as it is must not invent a parameter `b` (nor `/{}` one with no
+ * name, which no OpenAPI tool accepts). RFC 3986 does not allow them
+ * unencoded anyway, so `%7B`/`%7D` is what a correct client would have sent.
+ */
+export function literalBraces(path: string): string {
+  return path.replace(/[{}]/g, (c) => (c === '{' ? '%7B' : '%7D'));
+}
+
 /** Step 1 only: kinds of value-like segments, no learning. */
 export function templateSegments(path: string): string[] {
   const segs = pathOnly(path).split('/');

@@ -42,18 +42,19 @@ function grpcSchemas(e: EndpointStats): Record<string, unknown> {
   return { request: of(e.requestBodies), response };
 }
 
-export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits, format: CatalogFormat): string {
+export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits, format: CatalogFormat, width = 0): string {
   if (format === 'json') {
     return JSON.stringify({ endpoints: endpoints.map(catalogJson), limits }) + '\n';
   }
   const columns: Column[] = [
-    { title: 'service' },
+    { title: 'service', shrink: true },
     { title: 'protocol' },
-    { title: 'endpoint' },
-    ...['calls', 'error %', 'p50 ms', 'p95 ms', 'p99 ms'].map((title) => ({ title, align: 'right' as const })),
-    { title: 'statuses' },
-    { title: 'first seen' },
-    { title: 'last seen' },
+    { title: 'endpoint', shrink: true },
+    ...['calls', 'error %', 'p50 ms', 'p95 ms', 'p99 ms'].map((title) => ({ title, align: 'right' as const, drop: { 'p50 ms': 3, 'p99 ms': 4 }[title] })),
+    // On a narrow terminal: the times go first, then p99, p50, the statuses.
+    { title: 'statuses', drop: 2 },
+    { title: 'first seen', drop: 5 },
+    { title: 'last seen', drop: 6 },
   ];
   const rows = endpoints.map((e) => [
     e.service,
@@ -68,7 +69,7 @@ export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits,
     shortTime(e.first),
     shortTime(e.last),
   ]);
-  return renderRows(columns, rows, format);
+  return renderRows(columns, rows, format, { width });
 }
 
 function shortTime(ms: number): string {

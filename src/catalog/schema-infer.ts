@@ -140,11 +140,9 @@ export class SchemaNode {
     if (this.types.has('string') && this.stringCount > 0) {
       const format = FORMATS.find(([name]) => this.formatHits.get(name) === this.stringCount)?.[0];
       if (format) schema.format = format;
-      // An enum constrains values of every type: only when nothing but strings (and null) was seen.
-      else if (this.strings && this.strings.size > 0 && this.stringCount >= ENUM_MIN_REPEAT * this.strings.size && types.every((x) => x === 'string' || x === 'null')) {
-        const values: unknown[] = [...this.strings].sort();
-        if (this.types.has('null')) values.push(null);
-        schema.enum = values;
+      else {
+        const strings = this.enumStrings();
+        if (strings) schema.enum = this.types.has('null') ? [...strings, null] : strings;
       }
     }
     if (this.properties && this.properties.size > 0) {
@@ -164,6 +162,35 @@ export class SchemaNode {
   }
 
   /**
+   * The string values that make this node an enum, sorted, or undefined: at
+   * most MAX_ENUM of them, each seen ENUM_MIN_REPEAT times on average, and
+   * nothing but strings (and null) seen, since an enum constrains every type.
+   * A date, uuid … format wins over an enum (toSchema checks it first).
+   */
+  enumStrings(): string[] | undefined {
+    if (!this.strings || this.strings.size === 0 || this.stringCount < ENUM_MIN_REPEAT * this.strings.size) return undefined;
+    if (![...this.types.keys()].every((x) => x === 'string' || x === 'null')) return undefined;
+    if (FORMATS.some(([name]) => this.formatHits.get(name) === this.stringCount)) return undefined;
+    return [...this.strings].sort();
+  }
+
+  /**
+   * What diff compares per field path: its type (as fieldTypes), whether it
+   * was present in every object that could hold it (an array's items count
+   * as one parent), and its enum values if it is one.
+   */
+  fieldFacts(prefix = '$', out = new Map<string, FieldFacts>(), always = true): Map<string, FieldFacts> {
+    const types = [...new Set([...this.types.keys()].map((t) => (t === 'integer' ? 'number' : t)))].filter((t) => t !== 'null').sort();
+    out.set(prefix, { type: types.join('|') || 'null', always, enum: this.enumStrings() });
+    if (this.properties) {
+      const base = this.objectCount;
+      for (const [k, p] of this.properties) p.fieldFacts(`${prefix}.${k}`, out, always && base > 0 && p.count >= base);
+    }
+    if (this.items && this.items.count > 0) this.items.fieldFacts(`${prefix}[]`, out, always);
+    return out;
+  }
+
+  /**
    * Field paths and their types, for diffs: `$.items[].price` → `number`.
    * integer is reported as number (a price of 3 then 3.5 is not a change of type).
    */
@@ -174,6 +201,16 @@ export class SchemaNode {
     if (this.items && this.items.count > 0) this.items.fieldTypes(`${prefix}[]`, out);
     return out;
   }
+}
+
+/** One field of a body as diff sees it (SchemaNode.fieldFacts). */
+export interface FieldFacts {
+  /** `number`, `string`, `number|string` …; `null` when only null was seen. */
+  type: string;
+  /** Present in every observation of its parents (what OpenAPI would call required). */
+  always: boolean;
+  /** Its enum values when it has been inferred to be one. */
+  enum?: string[];
 }
 
 function typeOf(v: unknown): JsonType {

@@ -13,10 +13,11 @@ import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../
 import { runCaptureAgent } from '../k8s/agent-capture-run.js';
 import { runTlsAgent } from '../k8s/agent-tls-run.js';
 import type { AgentRun } from '../k8s/agent-run.js';
+import { prose } from '../cli/prose.js';
 
 export default class Agent extends SharkCommand {
   static override hidden = true;
-  static override description = `Node agent (run by \`shark tap\` inside its DaemonSet pod through exec).
+  static override description = prose(`Node agent (run by \`shark tap\` inside its DaemonSet pod through exec).
 
 Captures on this node with libpcap, dissects, redacts secrets, and writes
 NDJSON entries (each tagged with the node's name) or pcap (--pcap) to stdout;
@@ -31,7 +32,7 @@ TLS calls are kept; each entry's process carries its container and pod uid.
 SIGINT, then exits 0. --until-lapse is the run's keeper (a Job's pod): it
 exits 0 once the lease in --lease-dir lapsed, which ends the Job and so
 deletes the run; SIGTERM or SIGINT before that exits 1, so the Job restarts
-it instead of finishing.`;
+it instead of finishing.`);
 
   static override examples = [
     '<%= config.bin %> agent --node node-a -i any -f "host 10.244.1.7"',

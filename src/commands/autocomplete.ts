@@ -3,17 +3,18 @@ import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode } from '../cli/errors.js';
 import { SHELLS, completionScript, type CompletionCommand, type Shell } from '../cli/completion/scripts.js';
 import { VALUE_KINDS, completionValues, type ValueKind } from '../cli/completion/values.js';
+import { prose } from '../cli/prose.js';
 
 export default class Autocomplete extends SharkCommand {
   static override summary = 'Print the shell completion script for bash, zsh or fish';
-  static override description = `Completes commands, flags and flag values: formats for -o, protocols for --protocols, and, when a
+  static override description = prose(`Completes commands, flags and flag values: formats for -o, protocols for --protocols, and, when a
 kubeconfig is reachable, namespaces for -n and pod names for tap's pod regex (asked of the cluster at Tab time,
-with a 2 s limit).
-
-  bash:  echo 'eval "$(shark autocomplete bash)"' >> ~/.bashrc
-  zsh:   echo 'eval "$(shark autocomplete zsh)"' >> ~/.zshrc     (after compinit)
-  fish:  shark autocomplete fish > ~/.config/fish/completions/shark.fish`;
-  static override examples = ['<%= config.bin %> autocomplete bash', '<%= config.bin %> autocomplete --values protocols'];
+with a 2 s limit). Install it once with one of the lines below (zsh: after compinit in ~/.zshrc).`);
+  static override examples = [
+    { description: 'bash', command: `echo 'eval "$(<%= config.bin %> autocomplete bash)"' >> ~/.bashrc` },
+    { description: 'zsh (after compinit)', command: `echo 'eval "$(<%= config.bin %> autocomplete zsh)"' >> ~/.zshrc` },
+    { description: 'fish', command: '<%= config.bin %> autocomplete fish > ~/.config/fish/completions/shark.fish' },
+  ];
   static override args = { shell: Args.string({ description: 'bash, zsh or fish', options: [...SHELLS], required: false }) };
   static override flags = {
     values: Flags.string({ description: 'print the completion values of a kind, one per line (used by the scripts)', options: [...VALUE_KINDS], hidden: true }),

@@ -14,18 +14,23 @@ import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
 import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
+import { tableWidth } from '../output/table.js';
+import { escapeForTerminal } from '../output/formats/terminal-text.js';
+import { prose } from '../cli/prose.js';
 
 export default class CatalogCommand extends SharkCommand {
   static override summary = 'The API catalogue: every endpoint seen, per service, with calls, errors and latency; --openapi writes OpenAPI 3.1';
-  static override description = `Reads entries (NDJSON), captures (pcap/pcapng, dissected on the fly) or shark record recording folders
+  static override description = prose(`Reads entries (NDJSON), captures (pcap/pcapng, dissected on the fly) or shark record recording folders
 (their saved Kubernetes context names the services) from FILEs or stdin. Paths are templated: numbers, UUIDs,
 hashes, dates and tokens become {id}, {uuid}, {hash}, {date}, {token}; a position with more distinct values
 than --fold-threshold becomes {param}. gRPC is service/method, GraphQL the operation, Redis the command and key
 shape, SQL the statement with literals as ?, Kafka the API and topics.
+
 Memory grows with the number of distinct endpoints (at most --max-endpoints; beyond, calls are counted into
 the service's "(other)" row and said on stderr), not with the number of calls.
+
 With --openapi, writes one OpenAPI 3.1 document per HTTP service: to stdout when there is one (or --service
-picks one), else to --out DIR as <service>.openapi.json. Examples in it are taken from redacted traffic.`;
+picks one), else to --out DIR as <service>.openapi.json. Examples in it are taken from redacted traffic.`);
   static override examples = [
     'shark catalog examples/bookinfo-mix.pcap',
     'shark catalog --format markdown examples/http-errors.pcap > api.md',
@@ -84,6 +89,10 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
 
     if (flags.openapi) {
       const services = httpServices(endpoints);
+      const omitted: string[] = [];
+      const refExamples: string[] = [];
+      const docOf = (s: string) =>
+        openApiDocument(s, endpoints, { requiredRatio: ratio, onOmitted: (name) => omitted.push(`${s} ${name}`), onExampleDropped: (op) => refExamples.push(`${s} ${op}`) });
       if (services.length === 0) {
         warn(flags.service ? `no HTTP endpoints of service "${flags.service}"` : 'no HTTP endpoints in the input');
         if (input.damage) throw input.damage;
@@ -95,7 +104,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         });
         for (const s of services) {
           const file = join(flags.out, `${s.replace(/[^A-Za-z0-9._-]+/g, '_')}.openapi.json`);
-          await writeFile(file, JSON.stringify(openApiDocument(s, endpoints, { requiredRatio: ratio }), null, 2) + '\n').catch((err: Error) => {
+          await writeFile(file, JSON.stringify(docOf(s), null, 2) + '\n').catch((err: Error) => {
             throw new UserError(`${file}: cannot write (${err.message})`, ExitCode.OUTPUT);
           });
           warn(`${s}: ${file}`);
@@ -103,10 +112,19 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
       } else if (services.length > 1) {
         throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
       } else {
-        process.stdout.write(JSON.stringify(openApiDocument(services[0], endpoints, { requiredRatio: ratio }), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(docOf(services[0]), null, 2) + '\n');
+      }
+      if (refExamples.length) {
+        const shown = refExamples.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
+        warn(`${refExamples.length} body example(s) left out of OpenAPI: they hold a "$ref" member, which OpenAPI tools follow as a reference: ${shown}${refExamples.length > 3 ? ` (and ${refExamples.length - 3} more)` : ''}`);
+      }
+      if (omitted.length) {
+        // Names come from the traffic (attacker-written): escaped before they reach a terminal.
+        const shown = omitted.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
+        warn(`${omitted.length} endpoint(s) left out of OpenAPI (a method it has no field for, or a target that is not a /path): ${shown}${omitted.length > 3 ? ` (and ${omitted.length - 3} more)` : ''}`);
       }
     } else {
-      process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat));
+      process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat, tableWidth(process.stdout)));
     }
     if (input.damage) throw input.damage;
     return ExitCode.OK;

@@ -14,15 +14,20 @@ import { serviceMatches } from '../catalog/openapi.js';
 import { CHANGE_KINDS, DEFAULT_DIFF_OPTIONS, diffCatalogs, failsOn, type ChangeKind } from '../catalog/diff.js';
 import { renderDiff, type DiffFormat } from '../catalog/render.js';
 import { escapeForTerminal } from '../output/formats/terminal-text.js';
+import { prose } from '../cli/prose.js';
 
 export default class DiffCommand extends SharkCommand {
   static override summary = 'What changed in the API between two captures, entry files or recordings: a CI gate';
-  static override description = `Compares baseline A with candidate B per service and endpoint (templated as in shark catalog): new and
+  static override description = prose(`Compares baseline A with candidate B per service and endpoint (templated as in shark catalog): new and
 vanished endpoints, error status mix changes, new error statuses, latency changes (p95 by default) beyond
 --latency-threshold and --latency-floor with a significance check (Mann-Whitney U on bounded samples, p < 0.01,
-at least --min-samples calls each side), and JSON body schema changes (fields added, removed, type changed).
+at least --min-samples calls each side), and contract changes of JSON bodies and query parameters (fields added,
+removed, type or enum changed; new parameters), rated breaking or compatible as oasdiff rates them in a spec:
+--fail-on schema fails only on breaking ones.
+
 A and B may be recording folders of shark record: their saved Kubernetes context names the services.
-Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2 usage, 3 damaged input.`;
+
+Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2 usage, 3 damaged input.`);
   static override examples = [
     'shark diff examples/node-a.pcap examples/node-b.pcap',
     'shark diff --fail-on new-endpoint,errors,latency,schema --format junit baseline/ candidate/ > diff.xml',

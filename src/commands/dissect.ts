@@ -17,16 +17,17 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
 import { workersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import type { ClusterSnapshot } from '../model/cluster.js';
+import { prose } from '../cli/prose.js';
 
 export default class Dissect extends SharkCommand {
-  static override description = `Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
+  static override description = prose(`Dissect pcap/pcapng captures into API-call entries (NDJSON, one per line).
 
 On a terminal each call is one readable line instead (-o compact); pipes and
 files get NDJSON unless -o says otherwise.
 
 Reads files, or stdin when none (or "-") is given. Entries come out in order of
 their requests' first packets. A damaged capture is dissected up to the damage,
-then one line on stderr says where, and the exit code is 3.`;
+then one line on stderr says where, and the exit code is 3.`);
 
   static override examples = [
     '<%= config.bin %> dissect examples/bookinfo-mix.pcap',

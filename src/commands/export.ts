@@ -10,14 +10,15 @@ import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { HAR_TAIL, harEntry, harHead } from '../catalog/har.js';
+import { prose } from '../cli/prose.js';
 
 export default class ExportCommand extends SharkCommand {
   static override summary = 'Export HTTP calls as HAR 1.2 (browser dev tools, HAR viewers, replay tools)';
-  static override description = `Reads entries (NDJSON), captures (dissected on the fly) or recording folders from FILEs or stdin and writes
+  static override description = prose(`Reads entries (NDJSON), captures (dissected on the fly) or recording folders from FILEs or stdin and writes
 one HAR 1.2 document of their HTTP/1, HTTP/2, gRPC and GraphQL calls, in capture order, streamed (memory does
 not grow with the input). Times come from the capture (startedDateTime: the request's first packet; time and
 timings.wait: until the response's last packet). Secrets are redacted unless --no-redact. Other protocols are
-skipped and counted on stderr.`;
+skipped and counted on stderr.`);
   static override examples = [
     'shark export --har examples/bookinfo-mix.pcap > bookinfo.har',
     'shark export --har -o calls.har --max-body 4KB examples/http-errors.pcap',

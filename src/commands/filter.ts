@@ -7,11 +7,12 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactList } from '../redact/flags.js';
 import { outputFlags, outputFromFlags } from '../cli/output-flag.js';
+import { prose } from '../cli/prose.js';
 
 export default class Filter extends SharkCommand {
-  static override description = `Keep the entries that match a filter: KFL1 or KFL2 (Kubeshark's filter languages), or JSONata.
+  static override description = prose(`Keep the entries that match a filter: KFL1 or KFL2 (Kubeshark's filter languages), or JSONata.
 
-Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, or stdin when none (or "-") is given, and writes matching entries unchanged as NDJSON (on a terminal: one readable line per call, see -o), except that secrets (tokens, passwords, cookies…) are redacted unless --no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1) unless --dialect says. See docs/filters.md.`;
+Reads NDJSON entries or pcap/pcapng captures (dissected on the fly) from files, or stdin when none (or "-") is given, and writes matching entries unchanged as NDJSON (on a terminal: one readable line per call, see -o), except that secrets (tokens, passwords, cookies…) are redacted unless --no-redact. The dialect is told from the expression (&& || → KFL2, and/or → KFL1) unless --dialect says. See docs/filters.md.`);
 
   static override examples = [
     `<%= config.bin %> filter '!dns and !error and request.path != "/healthz"' entries.ndjson`,

@@ -12,13 +12,15 @@ import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { prose } from '../cli/prose.js';
 
 export default class MapCommand extends SharkCommand {
   static override summary = 'Service map as Graphviz DOT, Mermaid or JSON';
-  static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin and draws
+  static override description = prose(`Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin and draws
 who talks to whom: one node per pod/workload/service/namespace, one edge per (source, destination, protocol).
 Names: Kubernetes metadata, else DNS names answered in the capture, else HTTP Host / TLS SNI, else IP:port.
-A damaged input is used up to the damage: the map is printed, then one line says where, and the exit code is 3.`;
+
+A damaged input is used up to the damage: the map is printed, then one line says where, and the exit code is 3.`);
   static override examples = [
     'shark map capture.pcap | dot -Tsvg > map.svg',
     'shark map --level service --min-requests 10 entries.ndjson | dot -Tpng > map.png',

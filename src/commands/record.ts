@@ -12,9 +12,10 @@ import { record, recordSummary, type RecordSource } from '../record/recorder.js'
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { liveWorkersFlag, workersFromFlag } from '../cli/workers-flag.js';
 import { stdinProblem } from '../input/stdin.js';
+import { prose } from '../cli/prose.js';
 
 export default class Record extends SharkCommand {
-  static override description = `Record traffic for cron: bounded, rotated, checksummed, never half-written.
+  static override description = prose(`Record traffic for cron: bounded, rotated, checksummed, never half-written.
 
 Captures live (-i IFACE) or reads a capture or entry stream on stdin, into
 DIR/<name>-<UTC time>/: rotated pcap files, the dissected entries (NDJSON,
@@ -22,7 +23,7 @@ DIR/<name>-<UTC time>/: rotated pcap files, the dissected entries (NDJSON,
 command line, Kubernetes objects). Retention (--keep, --max-total) is applied
 at every run, oldest first. A run killed midway leaves whole files plus an
 INCOMPLETE marker; the next run completes it. One run per name at a time
-(exit 5 otherwise); disk full exits 6 keeping every whole file.`;
+(exit 5 otherwise); disk full exits 6 keeping every whole file.`);
 
   static override examples = [
     '<%= config.bin %> record --name nightly --out /var/lib/shark -i eth0 --duration 10m --keep 7d',

@@ -8,6 +8,7 @@ import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
 import { StatsAggregator, statsFields, type StatsWire } from '../stats/aggregate.js';
 import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
+import { tableWidth } from '../output/table.js';
 import { LiveView, parseDuration } from '../stats/live.js';
 import { MAX_NAMED_IPS } from '../stats/names.js';
 import { noValueWarning } from '../stats/group-by.js';
@@ -16,14 +17,16 @@ import { RuleChecker, renderResults } from '../stats/check.js';
 import { junitXml } from '../stats/junit.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
+import { prose } from '../cli/prose.js';
 
 export default class Stats extends SharkCommand {
   static override summary = 'Per-protocol / per-service traffic tables, live refresh, and CI checks';
-  static override description = `Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
+  static override description = prose(`Reads entries (NDJSON, or pcap/pcapng dissected on the fly) from FILEs or stdin.
 Latency percentiles come from a log-bucket sketch with at most 1% relative error (max is exact).
+
 With --check, evaluates a YAML rules file and exits 0 (all pass), 1 (a rule failed) or 2 (bad rules file).
 A damaged input is used up to the damage: the table (or check) is printed, then one line says where, and the
-exit code is 3; with --check also when any input line was bad and skipped.`;
+exit code is 3; with --check also when any input line was bad and skipped.`);
   static override examples = [
     'shark stats capture.pcap',
     'shark stats --by service --sort p95 --top 10 entries.ndjson',
@@ -95,7 +98,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`;
 
     // A JSONata --by is evaluated in a process of its own, until a stop.
     const stats = new StatsAggregator(flags.by, { signal: this.stop.signal });
-    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top });
+    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top, width: tableWidth(process.stdout) });
     render(); // validates --sort before any input is read
     const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
     // `… | shark stats --interval 5s | head`: when the reader leaves, stop reading too.

@@ -15,9 +15,10 @@ import { tapCluster } from '../tap/cluster-command.js';
 import { checkAgentNamespace, checkClusterFlags } from '../tap/cluster-flags.js';
 import { tapLocal } from '../tap/local-command.js';
 import { tapTls } from '../tap/tls-command.js';
+import { prose } from '../cli/prose.js';
 
 export default class Tap extends SharkCommand {
-  static override description = `Capture live traffic: on local interfaces (-i), or across a Kubernetes cluster.
+  static override description = prose(`Capture live traffic: on local interfaces (-i), or across a Kubernetes cluster.
 
 Local: captures with libpcap on one or more interfaces and writes entries
 (NDJSON, dissected live), or packets with --pcap (pcap; pcapng when several
@@ -38,7 +39,7 @@ tls: true and the process. Needs root (or CAP_BPF + CAP_PERFMON), a kernel
 with BTF and the loader built by scripts/install.sh; without them it says why
 and exits 4. With a pod regex, -n or -A the node agents do it (their DaemonSet
 then gets hostPID and the eBPF capabilities: --dry-run --tls shows them). See
-docs/tls-capture.md.`;
+docs/tls-capture.md.`);
 
   static override examples = [
     '<%= config.bin %> tap --list-interfaces',

@@ -7,17 +7,18 @@ import { consumerWorkerSpec, workersFlag, workersFromFlag } from '../cli/workers
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { useColour, type ColourMode } from '../output/formats/colour.js';
 import { checkInputs } from '../input/entries.js';
+import { prose } from '../cli/prose.js';
 
 export default class View extends SharkCommand {
   static override summary = 'Browse calls in the terminal: a list, a detail pane and a KFL filter box';
-  static override description = `An interactive terminal view of calls, like termshark for tshark or Kubeshark's dashboard:
+  static override description = prose(`An interactive terminal view of calls, like termshark for tshark or Kubeshark's dashboard:
 a scrolling list (one line per call), the selected call's request and response, a filter box opened with /
 (KFL1 or KFL2, applied as you type, errors shown with their column, Enter keeps it, Esc restores the last one),
 per-protocol counts, and follow mode for live input.
 
 Reads captures (pcap/pcapng, dissected on the fly), entry files (NDJSON), or stdin, e.g. from a live tap.
 Keys come from the terminal even when stdin carries the calls. The last --keep calls are held (the oldest
-are let go, and counted). q quits.`;
+are let go, and counted). q quits.`);
   static override examples = [
     '<%= config.bin %> view examples/bookinfo-mix.pcap',
     "<%= config.bin %> view --filter 'http and response.status >= 500' examples/http-errors.pcap",

@@ -12,6 +12,7 @@ import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.
 import { OPERATION_FIELDS, operationOf, protocolOf } from '../stats/group-by.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { TopK } from './top-k.js';
+import { literalBraces, templateSegments } from '../catalog/path-template.js';
 
 export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';
 export const MAP_LEVELS: MapLevel[] = ['pod', 'workload', 'service', 'namespace'];
@@ -42,7 +43,8 @@ export interface MapEdge {
   bytesIn: number;
   bytesOut: number;
   latency: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
-  paths: { path: string; count: number }[];
+  /** count may overestimate once an edge had more than 20 distinct paths; atLeast is certain. */
+  paths: { path: string; count: number; atLeast: number }[];
 }
 
 export interface MapGraph {
@@ -90,7 +92,7 @@ class EdgeAcc {
     this.bytesOut += typeof e.responseSize === 'number' ? e.responseSize : 0;
     const ms = callLatency(e);
     if (ms !== undefined) this.latency.add(ms);
-    this.paths.add(operationOf(e));
+    this.paths.add(pathShape(e));
   }
 
   merge(o: EdgeAcc): void {
@@ -101,6 +103,19 @@ class EdgeAcc {
     this.latency.merge(o.latency);
     this.paths.merge(o.paths);
   }
+}
+
+/**
+ * What an edge's top paths count: the operation, with HTTP paths templated
+ * as the catalogue's first step does (`GET /details/58` → `GET /details/{id}`),
+ * so a hundred ids are one row of 100 calls rather than a hundred rows of 1
+ * that crowd the counter out.
+ */
+function pathShape(e: Entry): string {
+  const r = e.request;
+  const http = e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3';
+  if (!http || !r || typeof r.path !== 'string' || typeof r.method !== 'string') return operationOf(e);
+  return `${r.method} ${templateSegments(literalBraces(r.path.split('?')[0])).join('/')}`;
 }
 
 const SEP = '\u0000';
@@ -241,7 +256,7 @@ export class MapAggregator {
           p99: m.acc.latency.quantile(0.99),
           max: m.acc.latency.count ? m.acc.latency.max : null,
         },
-        paths: m.acc.paths.top(topPaths).map(({ key, count }) => ({ path: key, count })),
+        paths: m.acc.paths.top(topPaths).map(({ key, count, atLeast }) => ({ path: key, count, atLeast })),
       }))
       .sort((a, b) => cmpId(a.source, b.source) || cmpId(a.target, b.target) || cmp(a.protocol, b.protocol));
     return { level: this.level, nodes, edges };

@@ -36,7 +36,8 @@ export function edgeLabelLines(e: MapEdge, opts: EdgeLabelOptions): string[] {
   if (opts.parts.includes('errors') && e.errors > 0) bits.push(`${formatRate(e.errorRate)} err`);
   const lines = bits.length ? [bits.join(' · ')] : [];
   // A protocol without paths (raw TCP, PostgreSQL …) reports its own name as the path: noise.
-  for (const p of e.paths.filter((x) => x.path !== e.protocol).slice(0, opts.paths)) lines.push(`${p.path} ×${humanCount(p.count)}`);
+  // A count the bounded counter may have overestimated shows what is certain: ×≥N.
+  for (const p of e.paths.filter((x) => x.path !== e.protocol).slice(0, opts.paths)) lines.push(`${p.path} ×${p.atLeast < p.count ? '≥' : ''}${humanCount(p.atLeast)}`);
   return lines;
 }
 

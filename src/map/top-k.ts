@@ -1,10 +1,14 @@
 // Space-saving top-k counter (Metwally et al., 2005): the most frequent keys of
 // a stream in fixed memory. A key's count is overestimated by at most the
 // smallest count held when it entered; keys more frequent than n/capacity are
-// always kept. Used for the top paths of each map edge.
+// always kept. Used for the top paths of each map edge. Each key also keeps
+// that overestimate (the count it inherited), so a reader is told which
+// counts are exact and the least each approximate one certainly is.
 
 export class TopK {
   private readonly counts = new Map<string, number>();
+  /** Per key: how much of its count it may owe to the key it evicted (0: exact). */
+  private readonly errors = new Map<string, number>();
 
   constructor(private readonly capacity = 20) {}
 
@@ -27,18 +31,29 @@ export class TopK {
       }
     }
     this.counts.delete(minKey);
+    this.errors.delete(minKey);
     this.counts.set(key, min + n);
+    this.errors.set(key, min);
   }
 
   merge(other: TopK): void {
-    for (const [k, v] of other.counts) this.add(k, v);
+    for (const [k, v] of other.counts) {
+      this.add(k, v);
+      // The other side's overestimate of k carries over.
+      const extra = other.errors.get(k) ?? 0;
+      if (extra > 0) this.errors.set(k, (this.errors.get(k) ?? 0) + extra);
+    }
   }
 
-  /** The n largest, most frequent first, ties alphabetically. */
-  top(n: number): { key: string; count: number }[] {
+  /**
+   * The n largest, most frequent first, ties alphabetically. `atLeast` is
+   * the count certainly seen (count minus the overestimate); equal to count
+   * when the key was never evicted into.
+   */
+  top(n: number): { key: string; count: number; atLeast: number }[] {
     return [...this.counts]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, n)
-      .map(([key, count]) => ({ key, count }));
+      .map(([key, count]) => ({ key, count, atLeast: Math.max(0, count - (this.errors.get(key) ?? 0)) }));
   }
 }

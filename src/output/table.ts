@@ -3,23 +3,87 @@
 // raw numbers belong in it. Cells are already strings here.
 
 import { formatSize } from '../cli/units.js';
+import { cutMiddle } from './formats/terminal-text.js';
 
 export type TextFormat = 'table' | 'csv' | 'markdown';
 
 export interface Column {
   title: string;
   align?: 'left' | 'right';
+  /**
+   * On a terminal too narrow for the whole table, columns with a `drop`
+   * rank are left out, highest rank first, until it fits; columns without
+   * one are always shown. CSV and Markdown always have every column.
+   */
+  drop?: number;
+  /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), not below 16 columns. */
+  shrink?: boolean;
 }
 
-export function renderRows(columns: Column[], rows: string[][], format: TextFormat): string {
+const MIN_SHRUNK = 16;
+
+export interface RenderRowsOptions {
+  /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
+  width?: number;
+}
+
+export function renderRows(columns: Column[], rows: string[][], format: TextFormat, opts: RenderRowsOptions = {}): string {
   switch (format) {
     case 'csv':
       return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
     case 'markdown':
       return renderMarkdown(columns, rows);
     default:
-      return renderTerminal(columns, rows);
+      return renderFitted(columns, rows, opts.width ?? 0);
   }
+}
+
+/** The width to fit tables to when writing to this stream: a terminal's columns, else no limit. */
+export function tableWidth(out: NodeJS.WriteStream): number {
+  return out.isTTY && out.columns > 0 ? out.columns : 0;
+}
+
+/**
+ * A box table that fits `width` columns: a table wider than the terminal
+ * wraps every row into two broken lines, so the least needed columns are
+ * left out instead, and one line under the table names them.
+ */
+function renderFitted(columns: Column[], rows: string[][], width: number): string {
+  const cells = rows.map((r) => columns.map((_c, i) => oneLine(r[i] ?? '')));
+  const widths = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, displayWidth(r[i])), displayWidth(oneLine(c.title))));
+  const keep = columns.map(() => true);
+  const total = () => widths.reduce((sum, w, i) => sum + (keep[i] ? w + 3 : 0), 1);
+  if (width > 0) {
+    const order = columns
+      .map((c, i) => ({ rank: c.drop, i }))
+      .filter((c): c is { rank: number; i: number } => c.rank !== undefined)
+      .sort((a, b) => b.rank - a.rank || b.i - a.i);
+    for (const { i } of order) {
+      if (total() <= width) break;
+      keep[i] = false;
+    }
+  }
+  // Still too wide (long service names, paths): narrow the widest shrinkable column, one column at a time.
+  const cut = widths.slice();
+  if (width > 0) {
+    let excess = total() - width;
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < columns.length; i++) if (keep[i] && columns[i].shrink && cut[i] > MIN_SHRUNK && (widest < 0 || cut[i] > cut[widest])) widest = i;
+      if (widest < 0) break;
+      cut[widest]--;
+      widths[widest]--;
+      excess--;
+    }
+  }
+  const shown = columns.filter((_c, i) => keep[i]);
+  const table = renderTerminal(
+    shown,
+    cells.map((r) => r.map((cell, i) => (columns[i].shrink ? cutMiddle(cell, cut[i]) : cell)).filter((_c, i) => keep[i])),
+  );
+  const left = columns.filter((_c, i) => !keep[i]).map((c) => c.title);
+  if (left.length === 0) return table;
+  return `${table}(${left.length} column${left.length > 1 ? 's' : ''} hidden to fit ${width}: ${left.join(', ')})\n`;
 }
 
 // Box-drawn like cli-table3's compact style (the look users know), but laid

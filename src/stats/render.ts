@@ -33,6 +33,8 @@ export interface RenderOptions {
   format: StatsFormat;
   sort?: string;
   top?: number;
+  /** Terminal width for the table format (0: no limit; see renderRows). */
+  width?: number;
 }
 
 export function sortRows(rows: StatsRow[], sort = 'entries'): StatsRow[] {
@@ -52,10 +54,14 @@ export function renderStats(snap: StatsSnapshot, opts: RenderOptions): string {
   let rows = sortRows(snap.rows, opts.sort);
   if (opts.top !== undefined && opts.top > 0) rows = rows.slice(0, opts.top);
   if (opts.format === 'json') return JSON.stringify({ ...snap, rows }) + '\n';
+  // On a narrow terminal the columns go in this order (highest first): what is left answers
+  // "how much, how many failed, how slow" (entries, errors, error %, p95 and the --sort column).
+  const dropRank: Record<string, number> = { 'avg ms': 10, 'bytes in': 9, 'bytes out': 8, 'max ms': 7, ok: 6, share: 5, 'p50 ms': 4, 'req/s': 3, 'p99 ms': 2 };
+  const sortTitle = SORT_TITLES[opts.sort ?? 'entries'];
   const columns: Column[] = [
-    { title: snap.by },
+    { title: snap.by, shrink: true },
     ...['entries', 'ok', 'share', 'req/s', 'bytes in', 'bytes out', 'errors', 'error %', 'avg ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'].map(
-      (title) => ({ title, align: 'right' as const }),
+      (title) => ({ title, align: 'right' as const, drop: title === sortTitle ? undefined : dropRank[title] }),
     ),
   ];
   const human = opts.format === 'table';
@@ -78,5 +84,11 @@ export function renderStats(snap: StatsSnapshot, opts: RenderOptions): string {
   const body = rows.map(cells);
   // The total row helps a human; CSV consumers would count it twice.
   if (opts.format !== 'csv' && snap.rows.length > 1) body.push(cells(snap.total));
-  return renderRows(columns, body, opts.format);
+  return renderRows(columns, body, opts.format, { width: opts.width });
 }
+
+/** The column a --sort key shows (kept on a narrow terminal: the user sorted by it). */
+const SORT_TITLES: Record<string, string> = {
+  entries: 'entries', requests: 'entries', ok: 'ok', share: 'share', rate: 'req/s', in: 'bytes in', out: 'bytes out',
+  errors: 'errors', 'error%': 'error %', err: 'error %', avg: 'avg ms', p50: 'p50 ms', p95: 'p95 ms', p99: 'p99 ms', max: 'max ms',
+};

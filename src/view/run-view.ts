@@ -59,6 +59,9 @@ export async function runView(opts: RunViewOptions): Promise<number> {
   const reader = new AbortController();
   opts.signal.addEventListener('abort', () => reader.abort(), { once: true });
 
+  // Draw on the terminal's alternate screen, as less, top and termshark do: on quit the shell
+  // comes back as it was, not under the last frame of the list.
+  const screen = alternateScreen(process.stdout);
   const app = render(
     createElement(ViewApp, {
       store,
@@ -100,6 +103,7 @@ export async function runView(opts: RunViewOptions): Promise<number> {
   await Promise.race([app.waitUntilExit(), opts.signal.aborted ? Promise.resolve() : new Promise((r) => opts.signal.addEventListener('abort', r, { once: true }))]);
   rawMode.stop();
   app.unmount();
+  screen.leave();
   reader.abort();
   if (pending) clearTimeout(pending);
   if (keys !== process.stdin) (keys as ReadStream).destroy();
@@ -119,4 +123,22 @@ function openTerminalInput(): ReadStream {
   } catch {
     throw new UserError('view needs a terminal for its keys (no /dev/tty)', ExitCode.USAGE);
   }
+}
+
+/** Enter the alternate screen now; leave() (also run at process exit, once) restores the main one. */
+function alternateScreen(out: NodeJS.WriteStream): { leave(): void } {
+  let inside = true;
+  const leave = () => {
+    if (!inside) return;
+    inside = false;
+    process.removeListener('exit', leave);
+    try {
+      out.write('\x1b[?1049l');
+    } catch {
+      // The terminal went away: nothing to restore.
+    }
+  };
+  out.write('\x1b[?1049h');
+  process.once('exit', leave);
+  return { leave };
 }

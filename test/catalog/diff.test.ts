@@ -116,7 +116,9 @@ test('exactly the changes made: new, vanished, slower, failing, renamed field', 
     'vanished GET /legacy',
   ]);
   const schema = changes.find((c) => c.kind === 'schema')!;
-  assert.equal(schema.detail, 'response 200: added $.fullName; removed $.name');
+  // Clients reading name break; the added fullName alone would not.
+  assert.equal(schema.detail, 'response 200 (breaking): removed $.name; added $.fullName');
+  assert.ok(schema.regression);
   const lat = changes.find((c) => c.kind === 'latency')!;
   assert.ok(lat.regression);
   assert.match(lat.detail, /^p95 .* → .* n=120→120, Mann-Whitney p=/);
@@ -133,7 +135,7 @@ test('a type change in a body field is reported as such', () => {
   const a = Array.from({ length: 5 }, (_v, i) => httpCall({ path: '/p', responseBody: { price: 3 + i, tags: ['a'] }, i }));
   const b = Array.from({ length: 5 }, (_v, i) => httpCall({ path: '/p', responseBody: { price: `${3 + i}`, tags: ['a'] }, i }));
   const [c] = diff(a, b);
-  assert.equal(c.detail, 'response 200: type changed $.price number→string');
+  assert.equal(c.detail, 'response 200 (breaking): type changed $.price number→string');
 });
 
 test('a server named by DNS in one input only is the same server in both (only the DNS calls themselves differ)', () => {
@@ -270,6 +272,59 @@ test('CLI: a candidate without the DNS answers of the baseline diffs only in its
     const real = await changes(['--fail-on', 'vanished', '--service', 'reviews.bookinfo.svc.cluster.local:80', full, fewer]);
     assert.deepEqual(real.list, ['vanished reviews.bookinfo.svc.cluster.local:80 http GET /productpage']);
     assert.equal(real.code, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('schema changes are split as oasdiff splits them: only breaking ones fail --fail-on schema', async () => {
+  const calls = (variant: 'base' | 'additive' | 'breaking') => {
+    const out: Entry[] = [];
+    for (let i = 0; i < 12; i++) {
+      const states = variant === 'breaking' ? ['on', 'off', 'idle', 'gone'] : ['on', 'off', 'idle'];
+      const item: Record<string, unknown> = { id: i, name: 'n', state: states[i % states.length] };
+      if (variant === 'additive') item.color = 'red'; // a new response field: clients ignore it
+      if (variant === 'breaking') delete item.name; // a response field clients read is gone
+      out.push(httpCall({ path: '/items', responseBody: item, i }));
+      const order: Record<string, unknown> = { qty: 1, ...(variant === 'additive' && i % 2 ? { note: 'x' } : {}), ...(variant === 'breaking' ? { tenant: 't' } : {}) };
+      out.push(httpCall({ method: 'POST', path: '/orders', requestBody: order, responseBody: { ok: true }, i: 100 + i }));
+      const query: Record<string, string> = { q: 'x', ...(variant === 'additive' && i % 2 ? { sort: 'asc' } : {}), ...(variant === 'breaking' ? { page: '1' } : {}) };
+      out.push(httpCall({ path: '/search', query, responseBody: { r: [] }, i: 200 + i }));
+    }
+    return out;
+  };
+  const additive = diff(calls('base'), calls('additive'));
+  assert.deepEqual(
+    additive.map((c) => [c.endpoint, c.detail, c.regression]).sort(),
+    [
+      ['GET /items', 'response 200: added $.color', false],
+      ['GET /search', 'query: new optional parameter sort', false],
+      ['POST /orders', 'request body: added optional $.note', false],
+    ],
+  );
+  const breaking = diff(calls('base'), calls('breaking'));
+  assert.deepEqual(
+    breaking.map((c) => [c.endpoint, c.detail, c.regression]).sort(),
+    [
+      ['GET /items', 'response 200 (breaking): removed $.name; enum value added $.state "gone"', true],
+      ['GET /search', 'query (breaking): new required parameter page', true],
+      ['POST /orders', 'request body (breaking): new required field $.tenant', true],
+    ],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 's4k-diff-breaking-'));
+  try {
+    const write = (name: string, entries: Entry[]) => {
+      const f = join(dir, name);
+      writeFileSync(f, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      return f;
+    };
+    const base = write('base.ndjson', calls('base'));
+    const ok = await runCli(['diff', '--fail-on', 'schema', base, write('additive.ndjson', calls('additive'))]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /response 200: added \$\.color/);
+    const bad = await runCli(['diff', '--fail-on', 'schema', '--format', 'junit', base, write('breaking.ndjson', calls('breaking'))]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal((bad.stdout.match(/<failure /g) ?? []).length, 3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

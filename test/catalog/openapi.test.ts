@@ -163,3 +163,78 @@ test('a request body nested 5000 levels deep (10 KB of brackets): catalog --open
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('literal braces, odd methods and non-path targets from the wire: a valid document, no invented parameters, omissions said on stderr', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-odd-paths-'));
+  try {
+    const calls = [
+      httpCall({ path: '/a/{b}/c', i: 1 }),
+      httpCall({ path: '/{}', i: 2 }),
+      httpCall({ path: '/x}y{z', i: 3 }),
+      httpCall({ path: '/users/7/orders', i: 4 }),
+      httpCall({ method: 'PROPFIND', path: '/dav', i: 5 }),
+      httpCall({ method: 'OPTIONS', path: '*', i: 6 }),
+    ];
+    const file = join(dir, 'odd.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/%7B%7D', '/a/%7Bb%7D/c', '/users/{id}/orders', '/x%7Dy%7Bz']);
+    // A literal segment is no parameter: only /users/{id}/orders has one.
+    const pathParams = Object.values(doc.paths).flatMap((item: any) => (item.get.parameters ?? []).filter((p: any) => p.in === 'path').map((p: any) => p.name));
+    assert.deepEqual(pathParams, ['id']);
+    assert.match(r.stderr, /catalog: 2 endpoint\(s\) left out of OpenAPI .*PROPFIND \/dav/);
+    assert.match(r.stderr, /OPTIONS \*/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a body holding a "$ref" member (a MongoDB DBRef) keeps its schema, loses its example, and the document validates', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-ref-body-'));
+  try {
+    const calls = [0, 1].map((i) =>
+      httpCall({ path: '/orders/latest', responseBody: { id: i, customer: { $ref: 'customers', $id: `c${i}` }, tags: [{ $ref: '#/definitions/none' }] }, i }),
+    );
+    calls.push(httpCall({ path: '/plain', responseBody: { ok: true }, i: 3 }));
+    const file = join(dir, 'dbref.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    const media = doc.paths['/orders/latest'].get.responses['200'].content['application/json'];
+    assert.equal(media.example, undefined);
+    assert.deepEqual(Object.keys(media.schema.properties.customer.properties).sort(), ['$id', '$ref']);
+    assert.deepEqual(doc.paths['/plain'].get.responses['200'].content['application/json'].example, { ok: true });
+    assert.match(r.stderr, /catalog: 1 body example\(s\) left out of OpenAPI: they hold a "\$ref" member.*GET \/orders\/latest/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a service named by a client-written Host header ("a{b}c", spaces, quotes) gives a server URL with no undefined variable', async () => {
+  const c = new Catalog({ details: true });
+  const calls = ['a{b}c', 'evil host', 'x"y<z>'].map((host, i) => {
+    const e = httpCall({ path: '/p', i });
+    e.dst = { ip: `10.9.0.${i + 1}`, port: 80, name: '', namespace: '', pod: '', service: '', node: '' };
+    e.request!.headers = { host };
+    e.request!.host = host;
+    return e;
+  });
+  c.addBatch(calls);
+  const services = httpServices(c.list());
+  assert.deepEqual(services, ['a{b}c:80', 'evil host:80', 'x"y<z>:80']);
+  const urls = [];
+  for (const s of services) {
+    const doc = openApiDocument(s, c.list());
+    urls.push(doc.servers[0].url);
+    await validate(doc);
+    redoclyLint(doc);
+  }
+  assert.deepEqual(urls, ['http://a%7Bb%7Dc:80', 'http://evil%20host:80', 'http://x%22y%3Cz%3E:80']);
+});

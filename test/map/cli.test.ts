@@ -22,7 +22,7 @@ test('map | dot: a KFL --filter narrows the drawing, --paths adds paths', () => 
   assert.deepEqual(g.nodes.map((n) => n.label).filter((l) => !l.startsWith('<')).sort(), ['details-v1', 'productpage-v1']);
   assert.equal(g.edges.length, 1);
   // Latencies 1, 11 … 91 ms: p95 is rank 8 (81 ms), shown within the sketch's 1 %.
-  assert.equal(g.edges[0].label, 'HTTP 10 req · 11 KB · p95 80.6 ms · 100% err\\nGET /details/0 ×10');
+  assert.equal(g.edges[0].label, 'HTTP 10 req · 11 KB · p95 80.6 ms · 100% err\\nGET /details/{id} ×10');
 });
 
 test('--format json --level service --min-requests; a bad filter is exit 2 with its column', () => {

@@ -32,10 +32,8 @@ test('workload level: Kubernetes owners, DNS-named external node, one edge per (
   assert.equal(d.requests, 100);
   assert.equal(d.errors, 10);
   assert.equal(d.bytesIn + d.bytesOut, 110_000);
-  assert.deepEqual(d.paths.slice(0, 2), [
-    { path: 'GET /details/0', count: 20 },
-    { path: 'GET /details/1', count: 20 },
-  ]);
+  // /details/0 … /details/4: one templated path, as the catalogue names it.
+  assert.deepEqual(d.paths.slice(0, 2), [{ path: 'GET /details/{id}', count: 100, atLeast: 100 }]);
 });
 
 test('levels: pod, service, namespace', () => {
@@ -97,8 +95,8 @@ test('real dot draws it: nodes, clusters, edges and labels read back from -Tplai
   assert.deepEqual(nodes.map((n) => n.label).sort(), ['api.example.com', 'coredns', 'details-v1', 'productpage-v1', 'redis', 'reviews-v2']);
   assert.equal(g.edges.length, 5);
   const label = (to: string) => g.edges.find((e) => e.head === nodes.find((n) => n.label === to)!.name)!.label;
-  assert.equal(label('details-v1'), 'HTTP 100 req · 107 KB · p95 94.6 ms · 10% err\\nGET /details/0 ×20\\nGET /details/1 ×20');
-  assert.equal(label('reviews-v2'), 'HTTP 50 req · 54 KB · p95 20.0 ms\\nGET /reviews/0 ×50');
+  assert.equal(label('details-v1'), 'HTTP 100 req · 107 KB · p95 94.6 ms · 10% err\\nGET /details/{id} ×100');
+  assert.equal(label('reviews-v2'), 'HTTP 50 req · 54 KB · p95 20.0 ms\\nGET /reviews/{id} ×50');
   const texts = svgTexts(source);
   for (const t of ['namespace bookinfo', 'namespace data', 'external', 'legend', '━━ HTTP', '━━ DNS', '━━ errors ≥ 5% (edge end)', '━━ REDIS', 'REDIS 8 req · 270 B · p95 0.500 ms · 25% err'])
     assert.ok(texts.includes(t), `svg shows "${t}"`);
@@ -172,4 +170,21 @@ test('a scan cannot grow the map without bound: at most MAX_EDGES edges (two nod
   assert.equal(m.droppedCalls, 51);
   assert.equal(g.edges.reduce((n, e) => n + e.requests, 0), MAX_EDGES + 1);
   assert.equal(m.entries, MAX_EDGES + 52, 'every entry was read');
+});
+
+test('--paths counts: ids are templated, and counts the bounded counter may have inflated show only what is certain', () => {
+  const entries: ReturnType<typeof http>[] = [];
+  // 200 calls over 200 ids (one path), then 30 slugs once each, more than the counter's 20 slots.
+  for (let i = 0; i < 200; i++) entries.push(http(productpage(), details(), 'GET', `/details/${i}`, 200, 1, 1_700_000_000_000 + i));
+  for (let i = 0; i < 30; i++) entries.push(http(productpage(), details(), 'GET', `/books/title-${String.fromCharCode(97 + (i % 26))}${i}`, 200, 1, 1_700_000_001_000 + i));
+  const m = new MapAggregator('workload');
+  m.add(entries);
+  const [edge] = m.graph({ topPaths: 5 }).edges;
+  assert.deepEqual(edge.paths[0], { path: 'GET /details/{id}', count: 200, atLeast: 200 });
+  // Every slug was called once: whatever a slot inherited is not claimed as seen.
+  for (const p of edge.paths.slice(1)) assert.equal(p.atLeast, 1, JSON.stringify(p));
+  const lines = renderMermaid(m.graph({ topPaths: 5 }), { parts: ['protocol'], paths: 3 });
+  assert.match(lines, /GET \/details\/\{id\} ×200/);
+  assert.match(lines, /GET \/books\/title-\w+ ×≥1/);
+  assert.doesNotMatch(lines, /title-\w+ ×[2-9]/);
 });

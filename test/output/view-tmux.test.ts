@@ -2,7 +2,8 @@
 // typed with send-keys, the screen read with capture-pane. Asserts on what is
 // visible: the counter bar, the list narrowed by a filter typed in the box,
 // an error with its column for a half-typed filter, the detail pane of the
-// selected call, and a clean exit on `q` — also with the calls on stdin, and
+// selected call, and a clean exit on `q` back to the shell's own screen (the
+// view draws on the alternate screen) — also with the calls on stdin, and
 // after another program of the pipeline put the terminal back to line mode;
 // at 60 and 40 columns each listed call still shows its status.
 import { test, before, after } from 'node:test';
@@ -178,6 +179,16 @@ test('view at 60 and 40 columns still shows each call with its status in the lis
     keys('q');
     await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
   }
+});
+
+test('view draws on the alternate screen: after q the shell screen is back as it was, no list left over', async () => {
+  start(`echo BEFORE-VIEW; node bin/run.js view ${join('examples', 'http-errors.pcap')}`);
+  const s = await waitFor('the view', (t) => t.includes('calls [done'));
+  assert.ok(!s.includes('BEFORE-VIEW'), 'the view has the whole screen');
+  keys('q');
+  const after = await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+  const shown = after.trimEnd().split('\n');
+  assert.deepEqual(shown, ['BEFORE-VIEW', 'EXIT=0'], `the screen after quitting:\n${after}`);
 });
 
 test('view refuses to draw into a pipe, pointing at -o compact', async () => {

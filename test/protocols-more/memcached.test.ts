@@ -165,3 +165,11 @@ test('Memcached: the first command lost from the capture, its data block is not 
   assert.equal(counters['memcached.resync_skipped'], 5);
   assert.deepEqual(entries.slice(1).map((e) => e.summary), ['get foo → 1 hit, 0 misses', 'quit → (no response)']);
 });
+
+test('Memcached: a capture that begins inside a set, at its data block, does not read the block as a command', () => {
+  // Frames 1-5 (the handshake and `set foo 0 0 3`) not captured: the capture starts at `bar`.
+  const packets = readPcap(sharedCapture('deepflow-memcached-text.pcap'));
+  const { entries } = dissectPacketList(packets.slice(5).map((p, i) => ({ ...p, frame: i + 1 })));
+  assert.ok(!entries.some((e) => e.request?.command === 'bar'), entries.map((e) => e.summary).join(' | '));
+  assert.ok(entries.some((e) => e.summary === 'get foo → 1 hit, 0 misses'), entries.map((e) => e.summary).join(' | '));
+});

@@ -32,7 +32,7 @@ import { FlowTable } from './flow-table.js';
 import { DEFAULT_MEMORY_BUDGET, enterMeter, MemoryBudget, Meter } from './memory-budget.js';
 import { countPacket, createTcpFallback, createUdpFallback } from './protocols/fallback.js';
 import { MutableContext } from './flow-context.js';
-import { isHalfOpen, TcpConnection } from './tcp-connection.js';
+import { isHalfOpen, TcpConnection, type HeldSegment } from './tcp-connection.js';
 import { UdpConversation } from './udp-conversation.js';
 import { guarded } from './parser-guard.js';
 import { createIcmpTracker, tcpDissectors, udpDissectors, type IcmpHandler } from './registry.js';
@@ -128,6 +128,18 @@ export const TOMBSTONE_MS = 10_000;
 /** Ended connections remembered for TOMBSTONE_MS; a flood of SYN+RST pairs would otherwise fill the map without bound. */
 const MAX_TOMBSTONES = 65_536;
 const MAX_ENCAP_DEPTH = 4;
+/**
+ * A segment whose packet acknowledged bytes of the other direction not yet
+ * captured waits for them at most this long (capture time), this many bytes
+ * and segments of its side: packets recorded out of order are apart by
+ * microseconds; bytes not there by then were lost, and what waited is read as
+ * it would have been without waiting.
+ */
+const HOLD_ACKED_MS = 500;
+const HOLD_ACKED_BYTES = 256 * 1024;
+const HOLD_ACKED_SEGMENTS = 64;
+/** An acknowledgement further ahead than this is no reordering of the capture (a lost stretch, a bogus ACK): never waited for. */
+const MAX_HOLD_AHEAD = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** Ports on which a side is probably the server when the handshake was not seen. */
@@ -439,14 +451,95 @@ export class DissectionEngine {
       peer.ackHint(ack);
       // Relative to what the parser has of the other direction once the hint delivered what it could.
       const expected = peer.expectedSeq;
-      if (expected !== undefined) conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, expected) };
+      if (expected !== undefined) {
+        // Held bytes of the other side count as had: this packet may well acknowledge them.
+        const had = conn.held !== undefined && conn.heldSide !== side && seqDiff(conn.heldEnd, expected) > 0 ? conn.heldEnd : expected;
+        conn.ctx.ack = { from: conn.dir(side), ahead: seqDiff(ack, had) };
+      }
     }
+    if (conn.held !== undefined) {
+      if (conn.heldSide === side) {
+        // This side's later segments wait behind its held ones (a bare ACK's hint was taken above).
+        if (payload.length > 0 || flags & (TCP_FIN | TCP_SYN)) this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        else if (now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
+        return;
+      }
+      // The other side sent past what the held segments acknowledged: the bytes they wait for were
+      // lost, not late. What waited goes first, as it would have without waiting.
+      if ((payload.length > 0 || flags & TCP_FIN) && seqDiff(seq, (conn.held[0] as HeldSegment).ack) >= 0) this.releaseHeld(conn, true);
+    } else if (payload.length > 0 && flags & TCP_ACK && conn.ctx.ack !== undefined && conn.ctx.ack.ahead > 0) {
+      const unseen = conn.halves[1 - side].unseenAcked(ack);
+      if (unseen !== undefined && unseen > 0 && unseen <= MAX_HOLD_AHEAD) {
+        // The packet acknowledges bytes of the other side the capture has not shown yet: the two
+        // directions' packets were recorded out of order (`-i any`, several queues). Read the bytes
+        // it answers first, or a response would be read before its request.
+        this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        return;
+      }
+    }
+    this.feedSegment(conn, side, seq, flags, payload, now, frame, ack);
+    if (conn.held !== undefined && !conn.ended) this.releaseHeld(conn, now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS);
+  }
+
+  private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
     conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;
       else this.endTcp(conn, 'fin');
     }
+  }
+
+  /** Keep a segment until the other side's bytes its packet acknowledged have been read (bounded: HOLD_ACKED_*). */
+  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
+    if (conn.held === undefined) {
+      conn.held = [];
+      conn.heldSide = side;
+      conn.heldEnd = seq;
+      this.count('tcp.held_for_acked_bytes');
+    }
+    const data = Buffer.from(payload);
+    conn.held.push({ seq, flags, data, now, frame, ack });
+    conn.heldBytes += data.length;
+    conn.meter.add(data.length);
+    const end = (seq + data.length + (flags & TCP_SYN ? 1 : 0)) >>> 0;
+    if (seqDiff(end, conn.heldEnd) > 0) conn.heldEnd = end;
+    if (conn.heldBytes > HOLD_ACKED_BYTES || conn.held.length > HOLD_ACKED_SEGMENTS) this.releaseHeld(conn, true);
+  }
+
+  /**
+   * Feed the held segments whose acknowledged bytes have now been read (`all`:
+   * every one, the bytes they wait for having been lost, or waited for long
+   * enough), each with its own packet's time, frame and ACK.
+   */
+  private releaseHeld(conn: TcpConnection, all: boolean, ending = false): void {
+    const held = conn.held as HeldSegment[];
+    const side = conn.heldSide;
+    const peer = conn.halves[1 - side];
+    const { now, frame } = conn.ctx;
+    while (held.length > 0 && (ending || !conn.ended)) {
+      const h = held[0];
+      // Still ahead when all go: the bytes it acknowledged were lost, and the other side's reassembly
+      // reports them when its next bytes come, after this segment (as without waiting: a reply read
+      // before that gap is still shown, `request: null`, where after it the parser would skip it).
+      if (!all && (peer.unseenAcked(h.ack) ?? 0) > 0) break;
+      held.shift();
+      conn.heldBytes -= h.data.length;
+      conn.meter.add(-h.data.length);
+      conn.ctx.now = h.now;
+      conn.ctx.frame = h.frame;
+      const expected = peer.expectedSeq;
+      conn.ctx.ack = expected === undefined ? undefined : { from: conn.dir(side), ahead: seqDiff(h.ack, expected) };
+      this.feedSegment(conn, side, h.seq, h.flags, h.data, h.now, h.frame, h.ack);
+    }
+    if (held.length === 0 || (conn.ended && !ending)) {
+      conn.held = undefined;
+      conn.meter.add(-conn.heldBytes);
+      conn.heldBytes = 0;
+    }
+    conn.ctx.now = now;
+    conn.ctx.frame = frame;
+    conn.ctx.ack = undefined;
   }
 
   private openTcp(
@@ -551,11 +644,8 @@ export class DissectionEngine {
   }
 
   private startFallback(conn: TcpConnection): void {
+    // Bytes lost while no parser was attached are still the flow's: its entry reports them (conn.start).
     conn.start(createTcpFallback(conn.ctx, () => conn.totals), 'tcp');
-    // Bytes lost while no parser was attached are still the flow's: its entry reports them.
-    const lost = conn.lostUnparsed;
-    conn.lostUnparsed = undefined;
-    if (lost) for (const side of [0, 1]) if (lost[side] > 0) (conn.parser as TcpStreamParser).onGap(conn.dir(side), lost[side]);
   }
 
   private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
@@ -574,6 +664,8 @@ export class DissectionEngine {
       this.tombstones.set(conn.key, conn.totals.lastTime);
     }
     if (!conn.lite) {
+      // What waited for the other side's bytes goes first: they will not come now.
+      if (conn.held !== undefined) this.releaseHeld(conn, true, true);
       // A lite connection's halves would hold only the SYN: nothing to flush.
       conn.halves[0].flush();
       conn.halves[1].flush();
@@ -773,6 +865,9 @@ export class DissectionEngine {
       }
       // Still undecided after a request timeout: it is nothing we know.
       if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
+      // Bytes a held segment waits for that have not come by now were lost.
+      if (conn.held !== undefined && now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
+      if (conn.ended) return;
       conn.parser?.onTick?.(now, timeout);
       if (idle > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
     });
@@ -840,6 +935,8 @@ export class DissectionEngine {
         t = conn.totals.intervalTime ?? now;
         if (conn.pending.length > 0 && conn.pending[0].now < t) t = conn.pending[0].now;
       }
+      // Segments waiting for the other side's bytes are not the parser's yet.
+      if (conn.held !== undefined && (conn.held[0] as HeldSegment).now < t) t = (conn.held[0] as HeldSegment).now;
       if (t < low) low = t;
       if (low <= floor) return floor;
     }

@@ -30,6 +30,19 @@ export interface TcpConnectionOwner {
   detect(conn: TcpConnection, side: number): void;
 }
 
+/**
+ * A segment held back because its packet acknowledged bytes of the other
+ * direction that the capture has not shown yet (engine.ts, `holdAhead`).
+ */
+export interface HeldSegment {
+  seq: number;
+  flags: number;
+  data: Buffer;
+  now: number;
+  frame: number;
+  ack: number;
+}
+
 interface PendingChunk {
   side: number;
   data: Buffer;
@@ -93,6 +106,12 @@ export class TcpConnection {
   synSeq: number | undefined;
   /** Bytes lost per side before any parser was attached (made at the first such gap): the fallback entry reports them. */
   lostUnparsed: [number, number] | undefined;
+  /** Segments of side `heldSide` waiting for the other side's bytes their packets acknowledged (none: undefined). */
+  held: HeldSegment[] | undefined;
+  heldSide = 0;
+  heldBytes = 0;
+  /** Sequence number just past the held segments' bytes. */
+  heldEnd = 0;
 
   constructor(
     readonly key: string,
@@ -249,12 +268,22 @@ export class TcpConnection {
     this.pendingBytes = NO_PENDING_BYTES;
     this.rejected = NO_REJECTED;
     this.lostUnparsed = undefined;
+    this.held = undefined;
   }
 
-  /** Attach the chosen parser and replay what arrived while probing. */
+  /**
+   * Attach the chosen parser and replay what arrived while probing. Bytes a
+   * side lost before then come first, as a gap: what was kept of that side
+   * began after it (onGap dropped the rest), so the parser must read it as it
+   * reads bytes after any gap (a memcached data block is no command, a
+   * response whose request was lost is no answer to the next one).
+   */
   start(parser: TcpStreamParser, protocol: string): void {
     this.parser = parser;
     this.protocol = protocol;
+    const lost = this.lostUnparsed;
+    this.lostUnparsed = undefined;
+    if (lost) for (const side of [0, 1]) if (lost[side] > 0) parser.onGap(this.dir(side), lost[side]);
     const pending = this.pending;
     this.pending = [];
     this.meter.add(-(this.pendingBytes[0] + this.pendingBytes[1]));

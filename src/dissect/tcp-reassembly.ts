@@ -75,6 +75,17 @@ export class HalfStream {
     this.checkFin();
   }
 
+  /**
+   * How many bytes the peer's `ack` acknowledges beyond what this half has
+   * delivered (or reported lost); a FIN's sequence number is not a byte.
+   * Undefined before this half's first segment.
+   */
+  unseenAcked(ack: number): number | undefined {
+    if (this.nextSeq === undefined) return undefined;
+    const ahead = seqDiff(ack, this.nextSeq);
+    return this.finished ? ahead - 1 : ahead;
+  }
+
   /** The peer acknowledged `ack`: holes below it were lost from the capture, not in flight. */
   ackHint(ack: number): void {
     if (this.peerAck === undefined || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack;

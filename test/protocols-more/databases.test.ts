@@ -7,6 +7,7 @@ import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresq
 import { mysql, probeMysql } from '../../src/dissect/protocols/mysql.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import { dissectPacketList, readPcap, without } from '../helpers/pcap-edit.js';
 import { AGG, feedConnections, feedWithGap, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const fixture = (name: string): string => join(repoRoot, 'test', 'fixtures', 'captures', name);
@@ -245,4 +246,11 @@ test('PostgreSQL after a lost segment: calls from the client\'s next whole query
     }
   }
   assert.ok(gaps > 30, String(gaps));
+});
+
+test('PostgreSQL: a StartupMessage lost whole from the capture, the queries after it are still read', () => {
+  // lab-bookinfo-mix.pcap, port 56048: SSLRequest (2925) refused, StartupMessage (2929), then a failing query.
+  const { entries } = dissectPacketList(without(readPcap(sharedCapture('lab-bookinfo-mix.pcap')), 2929));
+  const conn = entries.filter((e) => e.protocol === 'postgresql' && e.src.port === 56048);
+  assert.deepEqual(conn.map((e) => e.summary), ['SSLRequest → refused', '(request not captured) → ok', 'select * from no_such_table → ERROR 42P01']);
 });

@@ -9,6 +9,7 @@ import { sharedCapture } from '../helpers/paths.js';
 import { makeContext, tshark } from './helpers.js';
 import { MemcachedParser, probeMemcached } from '../../src/dissect/protocols/memcached.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import { dissectPacketList, readPcap, without } from '../helpers/pcap-edit.js';
 
 test('Memcached deepflow-memcached-text.pcap: commands, keys, values and replies as tshark', async () => {
   const path = sharedCapture('deepflow-memcached-text.pcap');
@@ -152,4 +153,23 @@ test('Memcached text: past 1,024 commands in flight, or after a timeout, a comma
   assert.deepEqual(late.map((r) => r.response!.values[0].key), ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'slow']);
   assert.ok(late.every((r) => r.warnings?.includes('late response')));
   assert.equal(counters['memcached.pending_overflow'], 6);
+});
+
+test('Memcached: the first command lost from the capture, its data block is not read as a command', () => {
+  // Frame 4 is `set foo 0 0 3`; frame 6 its data block `bar`, answered STORED in frame 8.
+  const { entries, counters } = dissectPacketList(without(readPcap(sharedCapture('deepflow-memcached-text.pcap')), 4));
+  assert.ok(!entries.some((e) => e.request?.command === 'bar'), entries.map((e) => e.summary).join(' | '));
+  const stored = entries.find((e) => e.response?.status === 'STORED')!;
+  assert.equal(stored.request, null);
+  assert.ok(stored.warnings!.includes('gap'));
+  assert.equal(counters['memcached.resync_skipped'], 5);
+  assert.deepEqual(entries.slice(1).map((e) => e.summary), ['get foo → 1 hit, 0 misses', 'quit → (no response)']);
+});
+
+test('Memcached: a capture that begins inside a set, at its data block, does not read the block as a command', () => {
+  // Frames 1-5 (the handshake and `set foo 0 0 3`) not captured: the capture starts at `bar`.
+  const packets = readPcap(sharedCapture('deepflow-memcached-text.pcap'));
+  const { entries } = dissectPacketList(packets.slice(5).map((p, i) => ({ ...p, frame: i + 1 })));
+  assert.ok(!entries.some((e) => e.request?.command === 'bar'), entries.map((e) => e.summary).join(' | '));
+  assert.ok(entries.some((e) => e.summary === 'get foo → 1 hit, 0 misses'), entries.map((e) => e.summary).join(' | '));
 });

@@ -205,6 +205,10 @@ export class MemcachedParser implements TcpStreamParser {
           c2s: new TextReader(this.ctx, this.keep, (l, r) => this.commandLine(l, r), (w) => this.malformed(w), RESYNC_COMMAND),
           s2c: new TextReader(this.ctx, this.keep, (l, r) => this.replyLine(l, r), (w) => this.malformed(w), RESYNC_REPLY),
         };
+        // A gap before the first bytes (the connection's first command lost), or a capture that
+        // began mid-connection: those bytes may be the rest of a command, a data block, so each
+        // side starts where a known word starts a packet.
+        for (const d of ['c2s', 's2c'] as const) if (this.binLost[d] || this.ctx.clientGuessed) this.text[d].gap();
       }
     }
     if (this.text) this.text[dir].push(data);

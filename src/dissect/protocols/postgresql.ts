@@ -170,9 +170,16 @@ class PostgresParser implements TcpStreamParser {
     for (const c of this.pending) c.warnings.push('gap');
     this.flush([]);
     if (this.dead || this.encrypted) return;
+    if (!this.clientStarted && dir === 'c2s') {
+      // Lost before a client message began (the connection's first message, its SSLRequest): what
+      // follows is read as a capture that began there (a StartupMessage, or the calls after it).
+      if (this.queues.c2s.length === 0) return;
+      // The startup cut short: its parameters are gone, the calls after it are not.
+      this.clientStarted = true;
+    }
     if (!this.clientStarted) {
       this.queues[dir].clear();
-      this.dead = true; // the startup cut short
+      this.dead = true; // the server's side of the startup cut short
       return;
     }
     // Message boundaries are lost in `dir`; the calls waiting were reported above. The server's

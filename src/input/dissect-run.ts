@@ -133,17 +133,23 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
   const transforms = opts.transforms ?? [];
   // A capture's entries are transformed and serialised as the engine emits them, and wait for their place as
-  // lines, each in a buffer of its own size: what the reorder buffer weighs and counts is then what is held.
-  // (A view into a shared buffer, or Buffer's 8 KB pool, would keep all of it for one line held long, and a
-  // crafted capture can hold one line in every buffer's worth.)
+  // lines, each its own size: what the reorder buffer weighs and counts is then what is held. (A view into a
+  // shared buffer, or Buffer's 8 KB pool, would keep all of it for one line held long, and a crafted capture
+  // can hold one line in every buffer's worth.) A line waits as a one-byte string of its UTF-8 bytes, not a
+  // Buffer of its own: each such Buffer was a backing store outside V8's heap, made, tracked and freed per
+  // entry, whose external bytes also started full collections; the string is one allocation in the heap.
+  // One thread on the bench capture: 12–14% less CPU (docs/performance.md, round 31).
   const json = new JsonBytes();
   engineOptions.hold = (entry: Entry) => {
     let e = entry;
     for (const t of transforms) e = t(e) ?? e;
     const bytes = json.serialise(e) as Buffer;
-    const line = Buffer.allocUnsafeSlow(bytes.length);
-    bytes.copy(line);
-    return new HeldLine(entry.timestamp, line);
+    if (bytes.length > MAX_STRING_LINE) {
+      const line = Buffer.allocUnsafeSlow(bytes.length);
+      bytes.copy(line);
+      return new HeldLine(entry.timestamp, line);
+    }
+    return new HeldLine(entry.timestamp, bytes.toString('latin1'));
   };
   try {
     for await (const batch of readEntries(opts.reopen ? [opts.reopen] : opts.inputs, {
@@ -155,7 +161,7 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
     })) {
       for (let e of batch) {
         let wait: Promise<void> | undefined;
-        if (e instanceof HeldLine) wait = opts.sink.writeBytes(e.line);
+        if (e instanceof HeldLine) wait = typeof e.line === 'string' ? opts.sink.writeByteString(e.line) : opts.sink.writeBytes(e.line);
         else {
           // Entries read as NDJSON.
           for (const t of transforms) e = t(e) ?? e;
@@ -178,11 +184,14 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   return result;
 }
 
-/** An entry serialised when it was emitted (EngineOptions.hold). */
+/** Longer lines wait as a Buffer (V8's strings end at 2^29 characters). */
+const MAX_STRING_LINE = 64 * 1024 * 1024;
+
+/** An entry serialised when it was emitted (EngineOptions.hold): its UTF-8 bytes, as a Buffer or one character a byte. */
 class HeldLine {
   constructor(
     readonly timestamp: number,
-    readonly line: Buffer,
+    readonly line: string | Buffer,
   ) {}
 }
 

@@ -102,6 +102,21 @@ export class LineSink {
   }
 
   /**
+   * Queue one line given as its UTF-8 bytes in a string, one character a byte
+   * (latin1; `dissect` holds lines waiting for their order so). Returns a
+   * promise only when the caller must wait.
+   */
+  writeByteString(line: string): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    if (this.opts.format) return this.write(Buffer.from(line, 'latin1').toString('utf8'));
+    this.room(line.length + 1);
+    this.used += this.buf.write(line, this.used, 'latin1');
+    this.buf[this.used++] = 0x0a;
+    if (this.used >= this.batchChars) return this.flush();
+    return undefined;
+  }
+
+  /**
    * Queue several lines at once, each already ended by its newline (workers'
    * filtered blocks, parallel-ndjson.ts). NDJSON only: a formatter renders
    * line by line (write()).

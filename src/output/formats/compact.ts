@@ -65,7 +65,8 @@ export function paintOutcome(s: Styles, cls: OutcomeClass, t: string): string {
 
 // Widths that keep columns aligned for the usual cases; longer values push the line on.
 const ENDPOINT_WIDTH = 21;
-const PROTOCOL_WIDTH = 6;
+/** `postgresql`, the longest protocol name, and `http2+tls`: a list mixing protocols stays aligned. */
+const PROTOCOL_WIDTH = 10;
 const OUTCOME_WIDTH = 8;
 const LATENCY_WIDTH = 8;
 

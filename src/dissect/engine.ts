@@ -464,9 +464,12 @@ export class DissectionEngine {
         else if (now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
         return;
       }
-      // The other side sent past what the held segments acknowledged: the bytes they wait for were
-      // lost, not late. What waited goes first, as it would have without waiting.
-      if ((payload.length > 0 || flags & TCP_FIN) && seqDiff(seq, (conn.held[0] as HeldSegment).ack) >= 0) this.releaseHeld(conn, true);
+      // What waited goes first, as it would have without waiting, when the other side sent past what
+      // the held segments acknowledged (the bytes they wait for were lost, not late), or when this
+      // packet acknowledges held bytes (they were sent before it; `tap --tls` writes such pairs: a
+      // write call that returned after the read of its reply acknowledges that reply).
+      const first = conn.held[0] as HeldSegment;
+      if ((payload.length > 0 || flags & TCP_FIN) && (seqDiff(seq, first.ack) >= 0 || (flags & TCP_ACK && seqDiff(ack, first.seq) > 0))) this.releaseHeld(conn, true);
     } else if (payload.length > 0 && flags & TCP_ACK && conn.ctx.ack !== undefined && conn.ctx.ack.ahead > 0) {
       const unseen = conn.halves[1 - side].unseenAcked(ack);
       if (unseen !== undefined && unseen > 0 && unseen <= MAX_HOLD_AHEAD) {

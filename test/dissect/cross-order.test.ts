@@ -132,3 +132,21 @@ test('a response captured before its request waits for it, and keeps its own fra
   assert.deepEqual(two.frames, { request: 7, response: 6 });
   assert.equal(counters['tcp.held_for_acked_bytes'], 1);
 });
+
+test('a request whose packet acknowledges its own reply (tap --tls: a write that returned after the read of its reply) is read before it', () => {
+  const c = new Conn();
+  c.send(1, get('/one'));
+  c.send(2, ok('1'));
+  c.send(1, get('/up'));
+  const request = c.packets[c.packets.length - 1];
+  c.send(2, ok('created'));
+  // Each packet acknowledges the other: the request is held for the reply's bytes, and the reply
+  // proves by its own acknowledgement that the request came first.
+  request.data.writeUInt32BE((request.data.readUInt32BE(28) + ok('created').length) >>> 0, 28);
+  const { entries } = dissect(c.packets);
+  assert.deepEqual(
+    entries.map((e) => e.summary),
+    ['GET /one → 200', 'GET /up → 200'],
+  );
+  assert.equal(entries[1].response?.body, 'created');
+});

@@ -195,7 +195,7 @@ test('diff on recordings of a lab service: nothing when unchanged, exactly the c
   };
   const lossOnly = lostSegments('cand') ? kinds.filter((k) => !expected.includes(k) && !lostInCand.includes(k) && onlyUnanswered(k)) : [];
   assert.deepEqual(kinds, [...expected, ...lostInCand, ...lossOnly].sort(), JSON.stringify(doc.changes.map((c) => c.detail)));
-  assert.ok(doc.changes.some((c) => c.detail === 'response 200: added $.fullName; removed $.name'));
+  assert.ok(doc.changes.some((c) => c.detail === 'response 200 (breaking): removed $.name; added $.fullName'));
   // 20 stock calls answer 503, as many as the capture holds with their requests: a busy CI machine's
   // tcpdump has missed a dozen whole calls (14 of 20 once), so tshark's count of them is the measure.
   const paired503 = spawnSync('tshark', ['-2', '-r', join(work, 'cand.pcap'), '-Y', 'http.response.code == 503 && http.request_in', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' })

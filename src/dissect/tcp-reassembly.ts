@@ -94,6 +94,23 @@ export class HalfStream {
     }
   }
 
+  /**
+   * The bytes before `seq` will not come (the peer has answered past them and
+   * this side has sent past them): report the hole now, before the peer's
+   * bytes that waited on it are read, so the parser knows the question they
+   * answer was lost.
+   */
+  lostBefore(seq: number): void {
+    if (this.nextSeq === undefined || seqDiff(seq, this.nextSeq) <= 0) return;
+    if (this.ooo.length > 0 && seqDiff(this.ooo[0].seq, seq) < 0) return;
+    const hole = seqDiff(seq, this.nextSeq);
+    this.counters.gaps++;
+    this.counters.gapBytes += hole;
+    this.sink.gap(hole);
+    this.nextSeq = seq;
+    this.drain();
+  }
+
   /** End of connection or capture: deliver whatever is held, reporting holes. */
   flush(): void {
     while (this.ooo.length > 0) this.skipGap();

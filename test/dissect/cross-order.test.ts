@@ -8,11 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { LinkType, type Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { ipv4Packet } from '../helpers/pcap-wire.js';
-import { dissectPacketList, readPcap, swapped } from '../helpers/pcap-edit.js';
+import { dissectPacketList, readPcap, swapped, without } from '../helpers/pcap-edit.js';
 
 const dissect = dissectPacketList;
 
@@ -149,4 +149,17 @@ test('a request whose packet acknowledges its own reply (tap --tls: a write that
     ['GET /one → 200', 'GET /up → 200'],
   );
   assert.equal(entries[1].response?.body, 'created');
+});
+
+test('a request lost from the capture: the lone response that answers it says gap (HTTP/1 and gRPC)', () => {
+  // http-errors.pcap frame 4: the first request of its connection; its response comes alone.
+  const http = dissect(without(readPcap(join(repoRoot, 'examples', 'http-errors.pcap')), 4)).entries;
+  const lone = http.find((e) => e.request === null);
+  assert.ok(lone, http.map((e) => e.summary).join(' | '));
+  assert.deepEqual(lone.warnings, ['gap'], lone.summary);
+  // lab-bookinfo-mix.pcap frame 1595: a gRPC request (HEADERS and DATA) whose response the next packet carries.
+  const grpc = dissect(without(readPcap(sharedCapture('lab-bookinfo-mix.pcap')), 1595)).entries;
+  const orphans = grpc.filter((e) => e.protocol === 'grpc' && e.request === null);
+  assert.equal(orphans.length, 1, orphans.map((e) => e.summary).join(' | '));
+  assert.ok(orphans[0].warnings?.includes('gap'), JSON.stringify(orphans[0].warnings));
 });

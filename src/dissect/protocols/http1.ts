@@ -357,6 +357,9 @@ export class Http1Parser implements TcpStreamParser {
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
     if (late) warnings.push('late response');
+    // No request for it, and the client side lost bytes with no request read since: its request
+    // was in them (a lone response is damage to show, not a capture that began after its request).
+    else if (!req && this.halves[this.isRequestSide('c2s') ? 'c2s' : 's2c'].lostSinceLastMessage) warnings.push('gap');
     const call: CallRecord = {
       protocol: 'http',
       request: req?.record ?? null,
@@ -522,6 +525,10 @@ class HalfStream {
    */
   private slack = 0;
   private pendingGapWarning = false;
+  /** Bytes were lost since the last message this side read began (the next one will say `gap`). */
+  get lostSinceLastMessage(): boolean {
+    return this.pendingGapWarning;
+  }
   /** The first bytes have not been looked at yet (a capture may start in the middle of a message). */
   private first = true;
 

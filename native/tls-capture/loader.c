@@ -239,7 +239,13 @@ static void say_unhooked(unsigned long pid, const char *exe, const char *library
   char key[PATH_MAX + 32];
   snprintf(key, sizeof(key), "%s|%s", exe, library);
   for (int i = 0; i < nunhooked_said; i++) if (strcmp(unhooked_said[i], key) == 0) return;
-  if (nunhooked_said == MAX_UNHOOKED_SAID) return;
+  if (nunhooked_said == MAX_UNHOOKED_SAID) {
+    // Past the bound no more are remembered, so none is said again: said once that the rest go unsaid.
+    static int told_full;
+    if (!told_full) warn("not hooked: more than %d executables use TLS libraries shark does not hook; the rest are not named", MAX_UNHOOKED_SAID);
+    told_full = 1;
+    return;
+  }
   unhooked_said[nunhooked_said++] = strdup(key);
   warn("not hooked: %s (pid %lu) uses %s, which shark does not hook: its TLS traffic is not seen", exe[0] ? exe : "a process", pid, library);
 }

@@ -10,8 +10,9 @@ export interface Tap {
   exit: Promise<number | null>;
 }
 
-export function spawnTap(args: string[]): Tap {
-  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `shark tap ARGS`, with `env` added to this process's environment. */
+export function spawnTap(args: string[], env: Record<string, string> = {}): Tap {
+  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

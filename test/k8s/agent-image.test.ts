@@ -6,12 +6,11 @@
 // `shark tap` exec'ing the agent into it through the API-server fixture.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labIdentity, startLab, type Lab } from '../helpers/lab.js';
-import { cliBin } from '../helpers/paths.js';
 import { agentImage, podmanMissing } from '../helpers/agent-image.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import { PodmanKubelet } from '../fixtures/apiserver/kubelet.js';
@@ -19,6 +18,7 @@ import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { agentManifests } from '../../src/k8s/agent-manifests.js';
 import type { Entry } from '../../src/model/entry.js';
 import { until } from '../helpers/until.js';
+import { spawnTap } from '../helpers/tap-process.js';
 
 const MANAGED = 'app.kubernetes.io/managed-by=shark';
 const skip = podmanMissing();
@@ -159,23 +159,6 @@ test('a missing image is ErrImagePull then ImagePullBackOff; a failing command i
     assert.equal(podmanOut(['ps', '--all', '--quiet', '--filter', `label=${kubelet.label}`]), '', 'no container left');
   }
 });
-
-interface Tap {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnTap(args: string[], env: Record<string, string> = {}): Tap {
-  const child = spawn(process.execPath, [cliBin, 'tap', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
 
 test('shark tap with the real image over v4 exec: entries from the container, secrets redacted on the node, last entries and counters arrive, everything removed', { skip, timeout: 240_000 }, async () => {
   // An API server before 1.30: v4 only, where closing stdin closes the whole stream.

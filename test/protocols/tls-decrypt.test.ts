@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
-import { loadKeyLogFile, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { describeDecryption, loadKeyLogFile, MAX_RESUMABLE, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
 import { openCapture } from '../../src/capture/reader.js';
 import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { DissectionEngine } from '../../src/dissect/engine.js';
@@ -290,4 +290,16 @@ test('a followed key log holding an RSA premaster line of another session still 
   const c = engine!.summary();
   assert.equal(c['tls.decrypted-sessions'], 1, JSON.stringify(c));
   assert.equal(c['tls.no-key'], undefined);
+});
+
+test('master secrets remembered for resumption are bounded, and one forgotten is counted and said', () => {
+  const log = new TlsKeyLog();
+  const master = Buffer.alloc(48, 1);
+  const id = (i: number): Buffer => Buffer.from(i.toString(16).padStart(8, '0'), 'hex');
+  let forgotten = 0;
+  for (let i = 0; i <= MAX_RESUMABLE; i++) if (log.rememberMaster('id', id(i), master)) forgotten++;
+  assert.equal(forgotten, 1);
+  assert.equal(log.recallMaster('id', id(0)), undefined, 'the oldest went first');
+  assert.deepEqual(log.recallMaster('id', id(MAX_RESUMABLE)), master);
+  assert.match(describeDecryption({ 'tls.resumable-forgotten': 1 }), new RegExp(`1 earlier master secrets forgotten \\(more than ${MAX_RESUMABLE} kept for resumption\\)`));
 });

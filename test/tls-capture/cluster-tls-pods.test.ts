@@ -18,11 +18,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin } from '../helpers/paths.js';
+import { spawnTap as spawnTapProcess, type Tap } from '../helpers/tap-process.js';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
 import { PodCgroups, type PodCgroup } from '../helpers/pod-cgroups.js';
 import { makeVethLab, type VethLab } from '../live/netns.js';
@@ -76,26 +77,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Tap {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function spawnTap(args: string[]): Tap {
-  // DEBUG: the agents' own stderr lines (hooked files, the pods they were told, their final counters) are shown.
-  const child = spawn(process.execPath, [cliBin, 'tap', '--tls', '--kubeconfig', kubeconfig, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DEBUG: '1' },
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
+// DEBUG: the agents' own stderr lines (hooked files, the pods they were told, their final counters) are shown.
+const spawnTap = (args: string[]): Tap => spawnTapProcess(['--tls', '--kubeconfig', kubeconfig, ...args], { DEBUG: '1' });
 
 async function until(cond: () => boolean, what: string, ms: number, tap: Tap): Promise<void> {
   const end = Date.now() + ms;

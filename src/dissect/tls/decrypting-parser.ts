@@ -594,14 +594,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** TLS 1.0–1.2: a session with a master secret is remembered by its session id for the connections that resume it. */
   private rememberSession(): void {
     const master = this.secrets?.get('CLIENT_RANDOM');
-    if (master && this.serverSessionId) this.keyLog.rememberMaster('id', this.serverSessionId, master);
+    if (master && this.serverSessionId && this.keyLog.rememberMaster('id', this.serverSessionId, master)) this.ctx.count('tls.resumable-forgotten');
   }
 
   /** TLS 1.2: the server's NewSessionTicket (clear, before its ChangeCipherSpec) resumes this session's master secret later. */
   private onNewSessionTicket(b: Buffer): void {
     const master = this.secrets?.get('CLIENT_RANDOM');
     const ticket = newSessionTicket(b);
-    if (master && ticket) this.keyLog.rememberMaster('ticket', ticket, master);
+    if (master && ticket && this.keyLog.rememberMaster('ticket', ticket, master)) this.ctx.count('tls.resumable-forgotten');
   }
 
   /** TLS 1.0–1.2 with a premaster secret logged: the master secret, from it and the hellos (or the handshake's hash). */

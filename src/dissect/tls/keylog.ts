@@ -132,14 +132,17 @@ export class TlsKeyLog {
    * A TLS 1.2 session's master secret, by the session id and the ticket the
    * server gave it, for a later connection that resumes it (its own
    * CLIENT_RANDOM line may be missing: the log is another process's, or the
-   * client logs full handshakes only). Bounded: the oldest is forgotten first.
+   * client logs full handshakes only). Bounded: the oldest is forgotten first;
+   * returns true when one was (the caller counts it).
    */
-  rememberMaster(kind: 'id' | 'ticket', id: Buffer, master: Buffer): void {
-    if (id.length === 0) return;
+  rememberMaster(kind: 'id' | 'ticket', id: Buffer, master: Buffer): boolean {
+    if (id.length === 0) return false;
     const key = `${kind}:${id.toString('hex')}`;
     this.resumable.delete(key);
     this.resumable.set(key, master);
-    if (this.resumable.size > MAX_RESUMABLE) this.resumable.delete(this.resumable.keys().next().value!);
+    if (this.resumable.size <= MAX_RESUMABLE) return false;
+    this.resumable.delete(this.resumable.keys().next().value!);
+    return true;
   }
 
   /** The master secret of an earlier session with this session id or ticket. */
@@ -214,7 +217,12 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
   log.addText(text, (line, why) => warn(`${path}:${line}: not a key log line (${why}); skipped`));
   if (log.badLines > 3) warn(`${path}: ${log.badLines} lines in all were not key log lines`);
   if (log.size === 0) warn(`${path}: no TLS secrets in this file; nothing will be decrypted`);
+  if (log.dropped > 0) warn(droppedSecrets(path, log.dropped));
   return log;
+}
+
+function droppedSecrets(path: string, dropped: number): string {
+  return `${path}: more than ${MAX_SESSIONS} sessions; ${dropped} secret line(s) past that not kept (their sessions are not decrypted)`;
 }
 
 /** Wall-clock ms between two looks at a followed key log (a look is a stat, and a read when it grew). */
@@ -232,6 +240,7 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
   let offset = 0;
   let partial = '';
   let tooLarge = false;
+  let toldDropped = false;
   let lastLook = -Infinity;
   let lineBase = 0;
   const onBadLine = (line: number, why: string): void => warn(`${path}:${lineBase + line}: not a key log line (${why}); skipped`);
@@ -242,6 +251,10 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     let any = false;
     // A megabyte at a time, until caught up (a long log already there at start).
     while (pull()) any = true;
+    if (log.dropped > 0 && !toldDropped) {
+      toldDropped = true;
+      warn(droppedSecrets(path, log.dropped));
+    }
     return any;
   };
   const pull = (): boolean => {
@@ -310,6 +323,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);

@@ -7,10 +7,10 @@
 #
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
-# Writes: lab-pgsql.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
+# Writes: lab-pgsql.pcap, lab-pgsql-pipeline.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
 # lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap, lab-kafka-groups.pcap,
 # lab-prometheus-remote-write.pcap. ONLY
-# (comma-separated: pgsql,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka,prometheus)
+# (comma-separated: pgsql,pgsql-pipeline,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka,prometheus)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio redis-server redis-tools python3-confluent-kafka
@@ -125,7 +125,21 @@ SQL
   in_cli psql -X -q -c 'delete from pets' -c 'drop table pets' >/dev/null
   PGSSLMODE=prefer in_cli psql -X -q -c "select 2" >/dev/null 2>&1 || true
 }
-if wanted pgsql && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# Pipelines (several statements before one Sync, pgbench's \startpipeline): one that
+# succeeds, one whose second statement fails (the server skips the rest until the Sync);
+# then Flush before Sync, as asyncpg sends it (scripts/lab/pg-flush-client.py).
+pg_pipeline_session() {
+  export PGHOST=$SRV_IP PGUSER=shark PGDATABASE=shark PGPASSWORD=sharkpw PGSSLMODE=disable PGCONNECT_TIMEOUT=5
+  in_cli psql -X -q -c 'create table if not exists kv (k int primary key, v text)' -c 'truncate kv' >/dev/null
+  printf '%s\n' '\startpipeline' "insert into kv values (1, 'one'), (2, 'two');" 'select v from kv order by k;' \
+    "update kv set v = 'uno' where k = 1;" '\endpipeline' > "$WORK/pipeline-ok.sql"
+  printf '%s\n' '\startpipeline' 'select count(*) from kv;' "insert into kv values (1, 'dup');" "select 'skipped';" \
+    'delete from kv where k = 2;' '\endpipeline' > "$WORK/pipeline-bad.sql"
+  in_cli /usr/lib/postgresql/*/bin/pgbench -n -M extended -t 1 -f "$WORK/pipeline-ok.sql" >/dev/null 2>&1 || true
+  in_cli /usr/lib/postgresql/*/bin/pgbench -n -M prepared -t 1 -f "$WORK/pipeline-bad.sql" >/dev/null 2>&1 || true
+  in_cli /usr/bin/python3 "$REPO/scripts/lab/pg-flush-client.py" "$SRV_IP" 5432 shark sharkpw shark
+}
+if { wanted pgsql || wanted pgsql-pipeline; } && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   mkdir -p "$WORK/pg" "$WORK/pgsock"
   chown postgres "$WORK/pg" "$WORK/pgsock"
   chmod 755 "$WORK"
@@ -134,7 +148,8 @@ if wanted pgsql && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; 
   in_srv runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -l "$WORK/pg/server.log" -w \
     -o "-c listen_addresses=$SRV_IP -c unix_socket_directories=$WORK/pgsock -c password_encryption=md5 -p 5432" start >/dev/null
   in_srv runuser -u postgres -- psql -h "$WORK/pgsock" -q -c "create user shark password 'sharkpw'" -c 'create database shark owner shark' >/dev/null
-  record "$OUT/lab-pgsql.pcap" pg_session
+  if wanted pgsql; then record "$OUT/lab-pgsql.pcap" pg_session; fi
+  if wanted pgsql-pipeline; then record "$OUT/lab-pgsql-pipeline.pcap" pg_pipeline_session; fi
   in_srv runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -m fast stop >/dev/null
 fi
 

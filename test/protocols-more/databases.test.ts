@@ -86,6 +86,49 @@ test('PostgreSQL lab: queries, command tags and SQLSTATEs agree with tshark', ()
   for (const r of records) assert.ok(r.responseTime === undefined || r.responseTime >= r.requestTime);
 });
 
+test('PostgreSQL pipelines: one call per statement, the error on the statement that failed, the skipped ones aborted; Flush before Sync', () => {
+  const segments = tcpSegments(fixture('lab-pgsql-pipeline.pcap'), { fields: PG_FIELDS });
+  const { records, counters } = feedConnections(postgresql, segments);
+  assert.deepEqual(counters, {});
+  // Every query tshark shows (a Parse's) starts a call of its own (three in one segment: three calls); the other
+  // calls run prepared statements (Bind/Execute, their text resolved); and every call has its request.
+  const calls = records.filter((r) => r.request?.query !== undefined);
+  const theirs = pairs(segments, 0);
+  const parsed = calls.filter((r) => theirs.includes(`${r.requestFrame} ${r.request!.query}`));
+  assert.deepEqual(parsed.map((r) => `${r.requestFrame} ${r.request!.query}`).sort(), theirs);
+  assert.deepEqual(calls.filter((r) => !parsed.includes(r)).map((r) => r.request!.statement), ['P_0', 'P_1', 'P_2', 'P_3']);
+  assert.ok(records.every((r) => r.request !== null && !r.warnings?.includes('unanswered')), JSON.stringify(records.filter((r) => !r.request || r.warnings)));
+  // Each call carries its own command tag and SQLSTATE, in the frame tshark shows them (or the ReadyForQuery just after).
+  const tagsAt = new Set(pairs(segments, 1));
+  const codesAt = new Set(pairs(segments, 2));
+  const near = (set: Set<string>, frame: number, value: string) => [0, 1, 2].some((d) => set.has(`${frame - d} ${value}`));
+  for (const r of calls) {
+    assert.ok((r.response?.commandTags ?? []).length <= 1, `${r.request!.query}: ${r.response?.commandTags}`);
+    if (r.response?.commandTag) assert.ok(near(tagsAt, r.responseFrame!, r.response.commandTag), `${r.request!.query} → ${r.response.commandTag} at ${r.responseFrame}`);
+    if (r.response?.errorCode) assert.ok(near(codesAt, r.responseFrame!, r.response.errorCode), `${r.request!.query} → ${r.response.errorCode} at ${r.responseFrame}`);
+  }
+  // pgbench -M prepared first prepares each statement on its own (Parse, Sync): not the statement run.
+  const byQuery = (q: string) => calls.filter((r) => r.request!.query === q && (r.request!.executes || r.request!.type === 'query'));
+  const outcome = (q: string) => byQuery(q).map((r) => r.summary.slice(q.length + 3));
+  assert.deepEqual(outcome("insert into kv values (1, 'one'), (2, 'two');"), ['INSERT 0 2']);
+  assert.deepEqual(byQuery('select v from kv order by k;').map((r) => [r.response!.columns, r.response!.rowsReturned]), [[['v'], 2]]);
+  assert.deepEqual(outcome("update kv set v = 'uno' where k = 1;"), ['UPDATE 1']);
+  // The failing pipeline: its first statement succeeds, its second fails, the server skips the other two.
+  assert.deepEqual(outcome('select count(*) from kv;'), ['SELECT 1']);
+  const dup = byQuery("insert into kv values (1, 'dup');");
+  assert.deepEqual(dup.map((r) => [r.error, r.response!.errorCode]), [[true, '23505']]);
+  for (const q of ["select 'skipped';", 'delete from kv where k = 2;']) {
+    assert.deepEqual(byQuery(q).map((r) => [r.error, r.response!.aborted, r.response!.commandTag]), [[true, true, undefined]], q);
+  }
+  // Flush before Sync (asyncpg): the prepare's answer and the statement are one call; the next query pairs with its own reply.
+  const prepared = calls.find((r) => r.request!.query === 'select $1::int + 1')!;
+  assert.deepEqual([prepared.request!.parameters, prepared.response!.rowsReturned, prepared.response!.commandTag], [['5'], 1, 'SELECT 1']);
+  assert.deepEqual(outcome('select 42'), ['SELECT 1']);
+  const refused = calls.find((r) => r.request!.query === 'selec 1')!;
+  assert.deepEqual([refused.error, refused.response!.errorCode], [true, '42601']);
+  assert.deepEqual(outcome('select 43'), ['SELECT 1']);
+});
+
 test('PostgreSQL lab-bookinfo-mix: 180 calls, like tshark', () => {
   const segments = tcpSegments(sharedCapture('lab-bookinfo-mix.pcap'), { fields: PG_FIELDS, bpf: 'tcp port 5432' });
   const { records } = feedConnections(postgresql, segments);

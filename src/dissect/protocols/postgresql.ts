@@ -4,6 +4,10 @@
 // Query, extended query (Parse/Bind/Execute … Sync), COPY. A call runs from
 // the client's message(s) to the server's ReadyForQuery; CommandComplete tags
 // give row counts and ErrorResponse (SQLSTATE, message) marks the call an error.
+// A pipeline (several Parse/Bind … Execute before one Sync: libpq pipeline
+// mode, pgx batches, JDBC batches) is one call per Execute, each ended by its
+// own outcome, so an error names the statement that failed; the statements
+// the server skipped after it are `aborted`.
 // Spec: https://www.postgresql.org/docs/current/protocol-message-formats.html
 
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
@@ -24,6 +28,8 @@ const MAX_QUERY_TEXT = 16 * 1024;
 const MAX_PARAMS_SHOWN = 32;
 const MAX_STATEMENTS = 1000;
 
+/** Backend messages that can begin the answer to extended-query messages before their Sync. */
+const EXTENDED_REPLY_START = new Set(['1', '2', 't', 'n', 'E']);
 const FRONTEND_TYPES = new Set('QPBDESHCXpdcfF'.split(''));
 const BACKEND_TYPES = new Set('RSKZTDCEIN12 3ntsGHWdcAVv'.replace(/ /g, '').split(''));
 
@@ -90,6 +96,14 @@ interface Call {
   requestSize: number;
   /** Extended queries gather until Sync; startup and simple queries are complete at once. */
   sealed: boolean;
+  /**
+   * A pipelined statement another one followed before the Sync: its reply ends with its
+   * Execute's outcome (CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse),
+   * not with ReadyForQuery.
+   */
+  endsAtOutcome?: boolean;
+  /** The server sent this call's Execute outcome. */
+  outcome?: boolean;
   response: Record<string, any> | null;
   responseSize: number;
   responseTime?: number;
@@ -114,6 +128,8 @@ class PostgresParser implements TcpStreamParser {
   /** After a gap in the client's bytes: they are dropped (counted) until a segment starts with a query. */
   private clientResync = false;
   private pending: Call[] = [];
+  /** A pipelined statement failed: the server skips the rest until the Sync, whose ReadyForQuery ends their calls. */
+  private pipelineAborted = false;
   private statements = new Map<string, string>();
   private portals = new Map<string, string>();
   private session: { user?: string; database?: string } = {};
@@ -243,7 +259,7 @@ class PostgresParser implements TcpStreamParser {
       const c = this.pending.at(-1);
       if (c) c.requestSize += n;
     } else {
-      const c = this.pending.find((p) => p.sealed);
+      const c = this.answered();
       if (c) c.responseSize += n;
     }
   }
@@ -381,7 +397,7 @@ class PostgresParser implements TcpStreamParser {
         const name = cstring(body, 0);
         const query = cstring(body, name.next);
         if (this.statements.size < MAX_STATEMENTS || this.statements.has(name.text)) this.statements.set(name.text, query.text);
-        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        const call = this.statementCall(extendedOpen);
         call.requestSize += size;
         call.request.query ??= truncate(query.text, MAX_QUERY_TEXT);
         if (name.text) call.request.statement = name.text;
@@ -391,7 +407,7 @@ class PostgresParser implements TcpStreamParser {
         const portal = cstring(body, 0);
         const stmt = cstring(body, portal.next);
         this.portals.set(portal.text, stmt.text);
-        const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
+        const call = this.statementCall(extendedOpen);
         call.requestSize += size;
         if (call.request.query === undefined && this.statements.has(stmt.text)) call.request.query = truncate(this.statements.get(stmt.text)!, MAX_QUERY_TEXT);
         if (stmt.text) call.request.statement = stmt.text;
@@ -440,6 +456,25 @@ class PostgresParser implements TcpStreamParser {
         if (type === 'd' && req) req.copyBytes = (req.copyBytes ?? 0) + body.length;
       }
     }
+  }
+
+  /**
+   * The call a Parse or Bind belongs to: the extended call being gathered, unless it has
+   * executed already. Then the client pipelines (a new statement before the Sync): the next
+   * statement is a call of its own, and the one before ends with its Execute's outcome.
+   */
+  private statementCall(open: Call | null): Call {
+    if (open && !(open.request.executes >= 1)) return open;
+    if (open) {
+      open.endsAtOutcome = true;
+      open.sealed = true;
+      // Its outcome came already (the client flushed, or the server's buffer filled, before this statement).
+      if (open.outcome) {
+        if (open.response?.error) this.pipelineAborted = true;
+        this.complete(open);
+      }
+    }
+    return this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
   }
 
   private sessionFields(): Record<string, string> {
@@ -517,9 +552,21 @@ class PostgresParser implements TcpStreamParser {
     }
   }
 
-  /** The call a backend message answers: the oldest one that is complete on the client side. */
-  private current(): Call {
-    const call = this.pending.find((c) => c.sealed);
+  /**
+   * The call the server's message of `type` answers: the oldest call complete on the client
+   * side, or an extended one still being gathered. The server answers each extended message as
+   * it reads it, and sends before the Sync when the client sends Flush (asyncpg does after
+   * Parse/Describe) or its output buffer fills during a long pipeline: such a reply starts with
+   * what only extended messages get (ParseComplete, BindComplete, ParameterDescription, NoData,
+   * or an error). Anything else before the Sync answers a request the capture missed.
+   */
+  private answered(type?: string): Call | undefined {
+    return this.pending.find((c) => c.sealed || (c.kind === 'extended' && (c.response !== null || (type !== undefined && EXTENDED_REPLY_START.has(type)))));
+  }
+
+  /** The call a backend message of `type` answers; an orphan (request not captured) when there is none. */
+  private current(type: string): Call {
+    const call = this.answered(type);
     if (call) return call;
     // Capture started mid-call: a response without its request.
     const orphan: Call = {
@@ -541,7 +588,8 @@ class PostgresParser implements TcpStreamParser {
     // Asynchronous messages belong to no call.
     if (type === 'A' || (type === 'S' && !this.pending.some((c) => c.kind === 'startup'))) return;
     if (type === 'N' && this.pending.length === 0) return;
-    const call = this.current();
+    if (type === 'Z') this.endAborted();
+    const call = this.current(type);
     const res = (call.response ??= {});
     call.responseSize += size;
     call.responseTime = this.ctx.now;
@@ -584,6 +632,7 @@ class PostgresParser implements TcpStreamParser {
         res.commandTag = tag;
         const m = /(\d+)$/.exec(tag);
         if (m) res.rows = (res.rows ?? 0) + Number(m[1]);
+        this.outcome(call, false);
         return;
       }
       case 'E':
@@ -606,10 +655,16 @@ class PostgresParser implements TcpStreamParser {
         res.errorMessage = fields.M ?? '';
         // A startup failure ends the connection without ReadyForQuery.
         if (call.kind === 'startup') this.complete(call);
+        else this.outcome(call, true);
         return;
       }
       case 'I':
         res.emptyQuery = true;
+        this.outcome(call, false);
+        return;
+      case 's':
+        res.portalSuspended = true;
+        this.outcome(call, false);
         return;
       case 'G':
       case 'H':
@@ -621,10 +676,35 @@ class PostgresParser implements TcpStreamParser {
         return;
       case 'Z':
         res.transactionStatus = String.fromCharCode(body[0] ?? 0x3f);
+        if (this.pipelineAborted && call.kind === 'extended' && !call.outcome) res.aborted = true;
+        this.pipelineAborted = false;
         this.complete(call);
         return;
       default:
         return; // ParseComplete, BindComplete, NoData, ParameterDescription, …
+    }
+  }
+
+  /** An Execute's outcome: a pipelined statement's call ends with it; after an error the server skips to the Sync. */
+  private outcome(call: Call, failed: boolean): void {
+    if (call.kind !== 'extended') return;
+    call.outcome = true;
+    if (!call.endsAtOutcome) return;
+    if (failed) this.pipelineAborted = true;
+    this.complete(call);
+  }
+
+  /**
+   * Before a ReadyForQuery: the pipelined statements still waiting ahead of the Sync's call
+   * have no outcome, so the server skipped them (a statement before them failed). They end here.
+   */
+  private endAborted(): void {
+    while (this.pending.length > 1 && this.pending[0].endsAtOutcome && !this.pending[0].outcome) {
+      const call = this.pending.shift()!;
+      call.response = { ...(call.response ?? {}), aborted: true };
+      call.responseTime = this.ctx.now;
+      call.responseFrame = this.ctx.frame;
+      this.emit(call, []);
     }
   }
 
@@ -644,7 +724,7 @@ class PostgresParser implements TcpStreamParser {
 
   private emit(call: Call, warnings: string[]): void {
     const res = call.response;
-    const error = res?.error !== undefined || res === null;
+    const error = res?.error !== undefined || res === null || res.aborted === true;
     const all = [...call.warnings, ...warnings];
     const record: CallRecord = {
       protocol: 'postgresql',
@@ -677,6 +757,7 @@ function summarize(call: Call): string {
   if (call.kind === 'cancel') return left;
   if (!res) return `${left} → (no response)`;
   if (res.error) return `${left} → ${res.error.severity} ${res.error.code}`;
+  if (res.aborted) return `${left} → aborted (an earlier statement of the pipeline failed)`;
   if (res.accepted !== undefined) return `${left} → ${res.accepted ? 'accepted (encrypted)' : 'refused'}`;
   if (req?.type === 'startup') return `${left} → ${res.authenticated ? 'ready' : (res.authentication ?? 'no auth')}`;
   return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : 'ok')}`;

@@ -37,6 +37,36 @@ test('Memcached deepflow-memcached-text.pcap: commands, keys, values and replies
   assert.deepEqual([quit.response, quit.error, quit.warnings], [null, false, undefined]);
 });
 
+test('Memcached meta commands with q: the replies q leaves out end the quiet calls before the next reply (memcached 1.6 bytes)', () => {
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}, { maxBody: 64, noBodies: false }));
+  // A quiet batch ended by mn, as memcached 1.6.18 answered it: the hit, the delete of a missing key, MN.
+  p.onData('c2s', Buffer.from('mg a q v Oa1 k\r\nmg nokey q v\r\nms a 2 q\r\nyo\r\nms b 1 q MR\r\nz\r\nmd nokey q\r\nmd a q\r\nmn\r\n'));
+  p.onData('s2c', Buffer.from('VA 2 Oa1 ka\r\nhi\r\nNS\r\nNF\r\nMN\r\n'));
+  // A reply echoing another opaque is not the quiet one's; an error answers the first (a server without meta commands).
+  p.onData('c2s', Buffer.from('mg x q Ox1\r\nmg y Oy1\r\nma c q\r\nmn\r\nmg z q\r\n'));
+  p.onData('s2c', Buffer.from('EN Oy1\r\nMN\r\nERROR\r\n'));
+  p.onData('c2s', Buffer.from('mg after v\r\n'));
+  p.onData('s2c', Buffer.from('EN\r\n'));
+  assert.deepEqual(records.map((r) => r.summary), [
+    'mg a → VA',
+    'mg nokey → (no response)',
+    'ms a → (no response)',
+    'ms b → NS',
+    'md nokey → NF',
+    'md a → (no response)',
+    'mn → MN',
+    'mg x → (no response)',
+    'mg y → EN',
+    'ma c → (no response)',
+    'mn → MN',
+    'mg z → ERROR',
+    'mg after → EN',
+  ]);
+  assert.deepEqual(records.filter((r) => r.error).map((r) => r.summary), ['mg z → ERROR']);
+  assert.deepEqual([records[0].request!.quiet, records[0].request!.opaque, records[0].response!.values[0].value], [true, 'a1', 'hi']);
+});
+
 test('Memcached text: misses, noreply, incr, errors, stats, pipelining, body cap, gap resync', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

@@ -116,6 +116,16 @@ before(async () => {
       'b.sendall(req(0, b"bk", opaque=8)); time.sleep(0.05); b.recv(4096)',
       'b.sendall(req(0, b"missing", opaque=9)); time.sleep(0.05); b.recv(4096)',
       'b.close()',
+      // Meta commands with q (mg/ms/md/ma): a miss or a success is not answered, a hit or a not-found is; mn ends the batch.
+      `m = socket.create_connection(("${SRV_IP}", 11211))`,
+      'def mrt(b, until):',
+      '    m.sendall(b); d = b""',
+      '    while not d.endswith(until): d += m.recv(65536)',
+      'mrt(b"ms mk 2 T0\\r\\nhi\\r\\n", b"\\r\\n")',
+      'mrt(b"mg mk q v Oa1 k\\r\\nmg nokey q v Oa2 k\\r\\nms mk 2 q\\r\\nyo\\r\\nmd nokey q\\r\\nmn\\r\\n", b"MN\\r\\n")',
+      'mrt(b"mg nokey v\\r\\n", b"EN\\r\\n")',
+      'mrt(b"ma nocnt q\\r\\nmn\\r\\n", b"MN\\r\\n")',
+      'm.close()',
     ].join('\n'));
     client(`${PY} ${join(work, 'mc.py')}`);
 
@@ -187,8 +197,8 @@ test('lab memcached: text and binary calls as tshark reads them, hits, misses an
     .map((r) => r.split('\t'))
     .filter((r) => r[0] !== '' || r[2] === '128');
   assert.equal(rows.length, 6, JSON.stringify(rows));
-  // tshark has no "bogus" command; ours is the ERROR it gets.
-  assert.deepEqual(mc.filter((e) => e.request!.command !== 'bogus').map((e) => e.request!.command ?? String(e.request!.opcode)), rows.map((r) => r[0] || r[1]));
+  // tshark has no "bogus" command (ours is the ERROR it gets), and no meta commands.
+  assert.deepEqual(mc.filter((e) => e.request!.command !== 'bogus' && !/^m[gsdan]$/.test(e.request!.command)).map((e) => e.request!.command ?? String(e.request!.opcode)), rows.map((r) => r[0] || r[1]));
   const get = mc.find((e) => e.request!.command === 'get')!;
   assert.deepEqual([get.response!.hits, get.response!.misses, get.error], [1, 1, false]);
   assert.equal(mc.find((e) => e.request!.command === 'bogus')!.error, true);
@@ -196,6 +206,24 @@ test('lab memcached: text and binary calls as tshark reads them, hits, misses an
   const binGets = mc.filter((e) => e.request!.opcodeName === 'Get');
   assert.deepEqual(binGets.map((e) => e.response!.statusName), ['No error', 'Key not found']);
   assert.equal(binGets[0].response!.value, 'binval');
+});
+
+test('lab memcached meta commands with q: unanswered misses and successes end when a later reply comes, hits and failures pair', { skip }, () => {
+  const meta = of('memcached').filter((e) => /^m[gsdan]$/.test(e.request!.command));
+  assert.deepEqual(meta.map((e) => e.summary), [
+    'ms mk → HD',
+    'mg mk → VA',
+    'mg nokey → (no response)',
+    'ms mk → (no response)',
+    'md nokey → NF',
+    'mn → MN',
+    'mg nokey → EN',
+    'ma nocnt → NF',
+    'mn → MN',
+  ]);
+  const hit = meta[1];
+  assert.deepEqual([hit.request!.quiet, hit.request!.opaque, hit.response!.values[0].value], [true, 'a1', 'hi']);
+  assert.ok(meta.every((e) => !e.error && !e.warnings), JSON.stringify(meta.filter((e) => e.error || e.warnings)));
 });
 
 test('lab MQTT: mosquitto_pub QoS 1 (3.1.1) and QoS 2 (5) flows as tshark reads them; password masked', { skip }, () => {

@@ -3,9 +3,12 @@
 // first client byte picks the protocol (0x80 = binary). Text: commands pair
 // with replies in order (a FIFO; `noreply` and `quit` expect none); a
 // retrieval reply is VALUE blocks up to END, so hits and misses are counted
-// per key. Binary: requests pair with responses by opaque; quiet commands
-// (GetQ, SetQ …) are answered only on failure, so a later response closes
-// the quiet requests before it. SASL auth data never leaves the dissector.
+// per key. Meta commands with the q flag (mg/ms/md/ma … q, ended by mn) are
+// answered only when the outcome is worth it (a hit, a failure): a reply such a
+// command would not send goes to the next request. Binary: requests pair with
+// responses by opaque; quiet commands (GetQ, SetQ …) are answered only on
+// failure, so a later response closes the quiet requests before it. SASL auth
+// data never leaves the dissector.
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { maskMemcachedSasl } from '../../redact/commands.js';
@@ -39,6 +42,20 @@ const STATUS: Record<number, string> = {
   0x08: 'Authentication error', 0x09: 'Authentication continue', 0x20: 'Authentication error', 0x21: 'Authentication continue',
   0x81: 'Unknown command', 0x82: 'Out of memory', 0x83: 'Not supported', 0x84: 'Internal error', 0x85: 'Busy', 0x86: 'Temporary failure',
 };
+/**
+ * The replies a meta command with the q flag still sends (besides ERROR, CLIENT_ERROR and
+ * SERVER_ERROR): q leaves out a get's miss (EN) and a success (HD; ma's VA too), as memcached
+ * 1.6 does. Any other reply answers a later request. A set fails only in a mode other than
+ * set (M: add, append, prepend, replace) or with a compare-and-swap (C): see quietReplies.
+ */
+const QUIET_REPLIES: Record<string, string[]> = {
+  mg: ['VA', 'HD'],
+  ms: [],
+  md: ['NF', 'EX'],
+  ma: ['NF', 'NS', 'EX'],
+};
+/** Meta reply codes, whose flags echo the request's opaque (O) and key (k). */
+const META_REPLIES = new Set(['HD', 'VA', 'EN', 'NF', 'NS', 'EX', 'MN', 'ME']);
 /** Outcomes, not failures (as their text twins NOT_FOUND, EXISTS, NOT_STORED are): a miss, a lost CAS race. */
 const BINARY_OUTCOMES = new Set([0x00, 0x01, 0x02, 0x05, 0x09, 0x21]);
 
@@ -52,8 +69,16 @@ interface Msg {
 interface Pending extends Msg {
   /** Binary: the opaque that pairs it; quiet requests are answered only on failure. */
   opaque?: number;
+  /** Binary quiet opcodes, and meta commands with the q flag. */
   quiet?: boolean;
+  /** A meta command's opaque token (O flag), echoed by its reply. */
+  metaOpaque?: string;
+  /** A quiet meta command: the replies it can still get (errors aside). */
+  quietReplies?: Set<string>;
 }
+
+/** A reply being read: its values or stats, and a meta reply's flags. */
+type Reply = Msg & { values: Record<string, any>[]; stats?: Record<string, string>; moreValues: number; metaFlags?: string[] };
 
 /** Keeps at most `keep` bytes of a value while counting them all. */
 function render(data: Buffer, into: Record<string, any>, noBodies: boolean, size: number): void {
@@ -190,7 +215,7 @@ export class MemcachedParser implements TcpStreamParser {
   /** The command being read (a storage command waits for its data block). */
   private cmd: Pending | null = null;
   /** The reply being read (retrievals and stats run to END). */
-  private reply: (Msg & { values: Record<string, any>[]; stats?: Record<string, string>; moreValues: number }) | null = null;
+  private reply: Reply | null = null;
 
   constructor(private readonly ctx: ConnectionContext) {
     this.keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
@@ -235,8 +260,12 @@ export class MemcachedParser implements TcpStreamParser {
     while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.letGo(this.pending.shift()!);
   }
 
-  /** A command emitted before its reply came: in the text protocol its reply is then owed. */
+  /** A command emitted before its reply came: in the text protocol its reply is then owed (a quiet one's may never come). */
   private letGo(p: Pending): void {
+    if (p.quiet) {
+      this.emit(p, null, true);
+      return;
+    }
     this.emit(p, null);
     if (this.text) this.owed++;
   }
@@ -251,7 +280,7 @@ export class MemcachedParser implements TcpStreamParser {
 
   onEnd(): void {
     if (this.cmd || this.reply) this.ctx.count('memcached.truncated');
-    for (const p of this.pending.splice(0)) this.emit(p, null);
+    for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
 
   private malformed(why: string): void {
@@ -277,6 +306,16 @@ export class MemcachedParser implements TcpStreamParser {
       args.pop();
     }
     if (!KNOWN.has(command)) rec.unknownCommand = true;
+    if (Object.hasOwn(QUIET_REPLIES, command)) {
+      // mg/md/ma <key> <flags>* · ms <key> <datalen> <flags>*
+      const flags = args.slice(command === 'ms' ? 2 : 1);
+      if (flags.includes('q')) {
+        p.quiet = rec.quiet = true;
+        p.quietReplies = quietReplies(command, flags);
+      }
+      const opaque = flags.find((f) => f.startsWith('O'));
+      if (opaque !== undefined) p.metaOpaque = rec.opaque = truncate(opaque.slice(1), 32);
+    }
     if (STORAGE.has(command) || command === 'ms') {
       // set <key> <flags> <exptime> <bytes> [cas] · ms <key> <datalen> <flags>*
       const bytes = Number(command === 'ms' ? args[1] : args[3]);
@@ -310,7 +349,7 @@ export class MemcachedParser implements TcpStreamParser {
       rec.keys = keys.slice(0, MAX_ITEMS).map((k) => truncate(k, 250));
       if (keys.length > MAX_ITEMS) rec.keysTruncated = keys.length;
       rec.key = rec.keys[0] ?? '';
-    } else if (['delete', 'incr', 'decr', 'touch', 'mg', 'md', 'ma'].includes(command)) {
+    } else if (['delete', 'incr', 'decr', 'touch', 'mg', 'md', 'ma', 'me'].includes(command)) {
       rec.key = truncate(args[0] ?? '', 250);
       if (command === 'incr' || command === 'decr') rec.delta = args[1];
       if (command === 'touch') setInteger(rec, 'exptime', args[1]);
@@ -347,6 +386,7 @@ export class MemcachedParser implements TcpStreamParser {
         return;
       }
       this.reply = cur;
+      if (word === 'VA') cur.metaFlags = a.slice(1, 40);
       const v: Record<string, any> = word === 'VALUE' ? { key: truncate(a[0], 250) } : {};
       if (word === 'VALUE') setInteger(v, 'flags', a[1]);
       if (word === 'VALUE' && a[3] !== undefined) v.cas = a[3];
@@ -376,10 +416,11 @@ export class MemcachedParser implements TcpStreamParser {
     else if (word === 'VERSION') cur.rec.version = truncate(rest, 64);
     else if (/^\d+$/.test(word)) cur.rec.value = word;
     else if (rest !== '') cur.rec.args = rest.split(' ').slice(0, 20);
+    if (META_REPLIES.has(word)) cur.metaFlags = rest === '' ? [] : rest.split(' ', 40);
     this.replyDone(cur, /^\d+$/.test(word) ? 'NUMBER' : truncate(word, 32), r);
   }
 
-  private replyDone(cur: Msg & { values: Record<string, any>[]; stats?: Record<string, string>; moreValues: number }, status: string, r: TextReader): void {
+  private replyDone(cur: Reply, status: string, r: TextReader): void {
     this.reply = null;
     cur.size = r.size;
     r.finish();
@@ -393,6 +434,8 @@ export class MemcachedParser implements TcpStreamParser {
       this.lone(cur, 'late response');
       return;
     }
+    // Quiet meta commands ahead that this reply cannot be for got none: their outcome was one q leaves out.
+    while (this.pending[0]?.quiet && !answersQuiet(this.pending[0], status, cur.metaFlags)) this.emit(this.pending.shift()!, null, true);
     const p = this.pending.shift();
     if (!p) {
       this.lone(cur);
@@ -558,6 +601,30 @@ export class MemcachedParser implements TcpStreamParser {
     if (this.warnings.size > 0 || warning) call.warnings = [...this.warnings, ...(warning ? [warning] : [])];
     this.ctx.emit(call);
   }
+}
+
+function quietReplies(command: string, flags: string[]): Set<string> {
+  const replies = new Set(QUIET_REPLIES[command]);
+  if (command === 'ms') {
+    const mode = flags.find((f) => f.startsWith('M'))?.[1]?.toUpperCase();
+    if (mode !== undefined && mode !== 'S') replies.add('NS').add('NF');
+    if (flags.some((f) => f.startsWith('C'))) replies.add('EX').add('NF');
+  }
+  return replies;
+}
+
+/**
+ * Whether a text reply can answer a quiet meta command: an error, or a reply q does not leave
+ * out whose echoed opaque (O) and key (k), when given, are the command's.
+ */
+function answersQuiet(p: Pending, status: string, flags: string[] | undefined): boolean {
+  if (/ERROR$/.test(status)) return true;
+  if (!p.quietReplies?.has(status)) return false;
+  if (!flags) return true;
+  const opaque = flags.find((f) => f.startsWith('O'));
+  if (p.metaOpaque !== undefined && opaque !== undefined && opaque.slice(1) !== p.metaOpaque) return false;
+  const key = flags.find((f) => f.startsWith('k'));
+  return key === undefined || typeof p.rec.key !== 'string' || key.slice(1) === p.rec.key;
 }
 
 function isError(req: Record<string, any>, res: Record<string, any> | null): boolean {

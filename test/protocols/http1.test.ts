@@ -73,6 +73,28 @@ test('100-continue is skipped, 5xx is an error, unanswered requests are emitted 
   assert.deepEqual(ctx.calls[1].warnings, ['unanswered']);
 });
 
+for (const how of chunkings) {
+  test(`Expect: 100-continue answered with a final status: the body never sent, the next request read (${how})`, () => {
+    // curl sends a big upload with Expect: 100-continue; the server asks for credentials first, and the
+    // client sends the request again on the same connection instead of the body (RFC 9110 §10.1.1).
+    const ctx = run([
+      c2s('POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 20000\r\n\r\n'),
+      s2c('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n'),
+      c2s('POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic eA==\r\nExpect: 100-continue\r\nContent-Length: 20\r\n\r\n'),
+      s2c('HTTP/1.1 100 Continue\r\n\r\n'),
+      c2s('01234567890123456789'),
+      s2c('HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n'),
+      c2s('PUT /chunked HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      s2c('HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n'),
+      c2s('GET /done HTTP/1.1\r\nHost: x\r\n\r\n'),
+      s2c('HTTP/1.1 204 No Content\r\n\r\n'),
+    ], {}, how);
+    assert.deepEqual(ctx.calls.map((c) => c.summary), ['POST /upload → 401', 'POST /upload → 201', 'PUT /chunked → 413', 'GET /done → 204']);
+    assert.deepEqual(ctx.calls.map((c) => c.request!.bodySize), [0, 20, 0, 0]);
+    assert.ok(ctx.calls.every((c) => c.warnings === undefined), JSON.stringify(ctx.calls.map((c) => c.warnings)));
+  });
+}
+
 test('onTick emits requests pending longer than the timeout', () => {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);

@@ -80,6 +80,12 @@ interface Message {
   body: BodyCollector;
   /** Only sized: nobody reads this response's body (EngineOptions.bodiesUnread), decided when its head came. */
   bodyUnread?: boolean;
+  /**
+   * A request sent with Expect: 100-continue whose body has not begun: the client may never send
+   * it (RFC 9110 §10.1.1: the server answered with a final status instead of 100) and go on with
+   * its next request.
+   */
+  awaitingContinue?: boolean;
   warnings: string[];
 }
 
@@ -843,6 +849,9 @@ class HalfStream {
       this.msg.body.raiseLimit(requestBodyLimit({ path: head.target, header: (name) => headerValue(head.headers, name) }, this.ctx.options.maxBody));
     }
     this.setFraming(head);
+    if (head.kind === 'request' && (this.remaining > 0 || this.bodyState === 'chunk-size') && /100-continue/i.test(headerValue(head.headers, 'expect') ?? '')) {
+      this.msg.awaitingContinue = true;
+    }
   }
 
   private setFraming(head: Head): void {
@@ -884,6 +893,19 @@ class HalfStream {
   /** Consume body bytes; false when more input is needed. */
   private readBody(): boolean {
     const msg = this.msg!;
+    if (msg.awaitingContinue) {
+      // Its first line (or 16 bytes, or the whole body) tells a body from the client's next request.
+      const enough = this.queue.length >= 16 || this.queue.indexOfByte(0x0a) >= 0 || (this.bodyState === 'length' && this.queue.length >= this.remaining);
+      if (!enough) return false;
+      msg.awaitingContinue = false;
+      if (looksLikeStartLine(this.queue.peek(Math.min(16, this.queue.length)), 'request')) {
+        this.ctx.count('http.expect_body_not_sent');
+        this.remaining = 0;
+        this.bodyState = 'length';
+        this.finishMessage();
+        return true;
+      }
+    }
     switch (this.bodyState) {
       case 'length': {
         const n = Math.min(this.remaining, this.queue.length);

@@ -71,6 +71,29 @@ test('UDP: query and answer pair by id; rcode ≠ 0 is an error; responses witho
   assert.deepEqual(lost.warnings, ['unanswered']);
 });
 
+test('UDP: a query to a multicast group (mDNS, LLMNR) without an answer on its conversation is one-way, not unanswered', () => {
+  const ptr = Buffer.concat([header(0, 0x0000, 1, 0), name('_googlecast._tcp.local'), u16(12), u16(1)]);
+  const calls = [
+    ['224.0.0.251', 5353],
+    ['ff02::fb', 5353],
+    ['224.0.0.252', 5355],
+    ['FF02::1:3', 5355],
+    ['198.18.64.2', 5353],
+    ['fe80::1', 53],
+  ].map(([ip, port]) => {
+    const ctx = fakeContext({}, 'udp');
+    Object.assign(ctx, { server: { ...ctx.server, ip, port } });
+    const p = dns.createUdpParser!(ctx);
+    p.onDatagram('c2s', ptr);
+    p.onEnd('eof');
+    return ctx.calls[0];
+  });
+  assert.deepEqual(calls.map((c) => [c.summary, c.error, c.response, c.warnings]), [
+    ...Array(4).fill(['PTR _googlecast._tcp.local → (no response)', false, null, undefined]),
+    ...Array(2).fill(['PTR _googlecast._tcp.local → unanswered', true, null, ['unanswered']]),
+  ]);
+});
+
 test('UDP: several queries waiting on one socket pair in any order, expire and end oldest first; past 1,024 the oldest goes out', () => {
   const q = (id: number, host: string) => Buffer.concat([header(id, 0x0100, 1, 0), name(host), u16(1), u16(1)]);
   const a = (id: number, host: string) => Buffer.concat([header(id, 0x8180, 1, 1), name(host), u16(1), u16(1), rr(12, 1, 30, Buffer.from([198, 18, 9, id & 0xff]))]);

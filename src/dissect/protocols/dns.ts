@@ -366,15 +366,22 @@ function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, a
 }
 
 /** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */
-function summarize(q: DnsMessage | null, r: DnsMessage | null): string {
+function summarize(q: DnsMessage | null, r: DnsMessage | null, oneWay = false): string {
   const question = (q ?? r)?.questions[0];
   const left = question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[(q ?? r)!.opcode] ?? 'DNS'} (no question)`;
-  if (!r) return `${left} → unanswered`;
+  if (!r) return `${left} → ${oneWay ? '(no response)' : 'unanswered'}`;
   if (r.rcode !== 0) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
   if (r.answers.length === 0) return `${left} → (no answer)`;
   const wanted = question ? r.answers.filter((a) => a.type === question.type) : [];
   const shown = (wanted.length > 0 ? wanted : r.answers).map((a) => a.data);
   return `${left} → ${truncate(shown.slice(0, 3).join(', ') + (shown.length > 3 ? ` (+${shown.length - 3})` : ''), 200)}`;
+}
+
+/** An IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address. */
+function isMulticast(ip: string): boolean {
+  if (ip.includes(':')) return /^ff/i.test(ip);
+  const first = Number(ip.slice(0, ip.indexOf('.')));
+  return first >= 224 && first <= 239;
 }
 
 /** A message as it arrived: parsed, with its time, frame and wire size. */
@@ -477,8 +484,16 @@ class DnsPairing {
   private readonly pending = new WaitingQueries();
   /** The conversation's memory budget meter: pending queries are charged to it. */
   private readonly meter = currentMeter();
+  /**
+   * Queries to a multicast group (mDNS 224.0.0.251 / ff02::fb, LLMNR 224.0.0.252 / ff02::1:3)
+   * are answered, if at all, by whichever host has the name, to the group or from another
+   * address: not on this conversation. One without an answer here is one-way, not unanswered.
+   */
+  private readonly multicast: boolean;
 
-  constructor(private readonly ctx: ConnectionContext) {}
+  constructor(private readonly ctx: ConnectionContext) {
+    this.multicast = isMulticast(ctx.server.ip);
+  }
 
   private hold(id: number, p: PendingQuery): void {
     this.pending.add(id, p);
@@ -548,7 +563,8 @@ class DnsPairing {
     const warnings: string[] = [];
     if (q !== null) for (const w of q.msg.warnings) warnings.push(w);
     if (r !== null) for (const w of r.msg.warnings) warnings.push(w);
-    if (!r) warnings.push('unanswered');
+    const oneWay = r === null && this.multicast;
+    if (!r && !oneWay) warnings.push('unanswered');
     if (extraWarning) warnings.push(extraWarning);
     const first = (q ?? r)!;
     const call: CallRecord = {
@@ -559,8 +575,8 @@ class DnsPairing {
       requestFrame: first.frame,
       requestSize: q?.size ?? 0,
       responseSize: r?.size ?? 0,
-      error: r === null || r.msg.rcode !== 0,
-      summary: summarize(q?.msg ?? null, r?.msg ?? null),
+      error: r === null ? !oneWay : r.msg.rcode !== 0,
+      summary: summarize(q?.msg ?? null, r?.msg ?? null, oneWay),
     };
     if (r) {
       call.responseTime = r.time;

@@ -129,6 +129,39 @@ test('PostgreSQL pipelines: one call per statement, the error on the statement t
   assert.deepEqual(outcome('select 43'), ['SELECT 1']);
 });
 
+test('PostgreSQL SCRAM login: the method is sasl with its mechanisms, not its last step; a refused password is the error', () => {
+  const msg = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  const auth = (code: number, rest = Buffer.alloc(0)) => msg('R', Buffer.concat([Buffer.from([0, 0, 0, code]), rest]));
+  const params = Buffer.from('user\0sc\0database\0postgres\0\0', 'latin1');
+  const startup = Buffer.alloc(8);
+  startup.writeUInt32BE(8 + params.length, 0);
+  startup.writeUInt32BE(196608, 4);
+  for (const refused of [false, true]) {
+    const records: CallRecord[] = [];
+    const parser = postgresql.createTcpParser!(makeContext(records, {}));
+    parser.onData('c2s', Buffer.concat([startup, params]));
+    parser.onData('s2c', auth(10, Buffer.from('SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0', 'latin1')));
+    parser.onData('c2s', msg('p', Buffer.from('SCRAM-SHA-256\0\0\0\0\x20n,,n=,r=clientnonce0123456789abcd', 'latin1')));
+    parser.onData('s2c', auth(11, Buffer.from('r=clientnonce0123456789abcdserver,s=c2FsdA==,i=4096', 'latin1')));
+    parser.onData('c2s', msg('p', Buffer.from('c=biws,r=clientnonce0123456789abcdserver,p=cHJvb2Y=', 'latin1')));
+    if (refused) parser.onData('s2c', msg('E', Buffer.from('SFATAL\0C28P01\0Mpassword authentication failed for user "sc"\0\0', 'latin1')));
+    else parser.onData('s2c', Buffer.concat([auth(12, Buffer.from('v=c2lnbmF0dXJl', 'latin1')), auth(0), msg('Z', Buffer.from('I'))]));
+    parser.onEnd('fin');
+    assert.equal(records.length, 1);
+    const [login] = records;
+    assert.deepEqual([login.response!.authentication, login.response!.saslMechanisms], ['sasl', ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256']]);
+    assert.deepEqual([login.error, login.response!.authenticated, login.summary], refused
+      ? [true, undefined, 'startup user=sc db=postgres → FATAL 28P01']
+      : [false, true, 'startup user=sc db=postgres → ready']);
+    assert.doesNotMatch(JSON.stringify(login), /cHJvb2Y|clientnonce/);
+  }
+});
+
 test('PostgreSQL lab-bookinfo-mix: 180 calls, like tshark', () => {
   const segments = tcpSegments(sharedCapture('lab-bookinfo-mix.pcap'), { fields: PG_FIELDS, bpf: 'tcp port 5432' });
   const { records } = feedConnections(postgresql, segments);

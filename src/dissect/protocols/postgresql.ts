@@ -597,8 +597,17 @@ class PostgresParser implements TcpStreamParser {
     switch (type) {
       case 'R': {
         const code = body.length >= 4 ? body.readUInt32BE(0) : -1;
-        if (code === 10) res.authentication = 'sasl';
-        else if (code !== 0 || res.authentication === undefined) res.authentication = AUTH_METHODS[code] ?? String(code);
+        // The method is the server's first request; SASL and GSS exchanges go on with "continue"/"final" steps of the same method.
+        res.authentication ??= AUTH_METHODS[code] ?? String(code);
+        if (code === 10) {
+          const mechanisms: string[] = [];
+          for (let pos = 4; pos < body.length && body[pos] !== 0 && mechanisms.length < 8; ) {
+            const m = cstring(body, pos);
+            mechanisms.push(truncate(m.text, 64));
+            pos = m.next;
+          }
+          res.saslMechanisms = mechanisms;
+        }
         if (code === 0) res.authenticated = true;
         return;
       }

@@ -129,13 +129,41 @@ test('PostgreSQL pipelines: one call per statement, the error on the statement t
   assert.deepEqual(outcome('select 43'), ['SELECT 1']);
 });
 
+/** One PostgreSQL protocol message: type byte, length, body. */
+function pgMsg(type: string, body: Buffer | string): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32BE(b.length + 4, 1);
+  return Buffer.concat([head, b]);
+}
+
+test('PostgreSQL: a pipeline of 300 statements holds at most 256 calls; the rest join the last one, counted, and every outcome pairs with its statement', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const parser = postgresql.createTcpParser!(makeContext(records, counters));
+  const statements: Buffer[] = [];
+  for (let i = 1; i <= 300; i++) {
+    statements.push(pgMsg('P', `\0insert into t values (${i})\0\0\0`), pgMsg('B', '\0\0\0\0\0\0\0\0'), pgMsg('E', '\0\0\0\0\0'));
+  }
+  parser.onData('c2s', Buffer.concat([...statements, pgMsg('S', '')]));
+  const replies: Buffer[] = [];
+  for (let i = 1; i <= 300; i++) replies.push(pgMsg('1', ''), pgMsg('2', ''), pgMsg('C', `INSERT 0 ${i}\0`));
+  parser.onData('s2c', Buffer.concat([...replies, pgMsg('Z', 'I')]));
+  parser.onEnd('fin');
+  assert.equal(records.length, 256);
+  assert.deepEqual(counters, { 'postgresql.pipeline_overflow_folded': 44 });
+  for (const [n, r] of records.entries()) {
+    // Call n (from 0) runs statement n+1; the last one the 45 from 256 on.
+    const executes = n === 255 ? 45 : 1;
+    assert.equal(r.request!.query, `insert into t values (${n + 1})`);
+    assert.deepEqual([r.request!.executes, r.response!.commandTags.length, r.response!.commandTags[0], r.error], [executes, executes, `INSERT 0 ${n + 1}`, false]);
+  }
+  assert.deepEqual(records[255].warnings, ['folded: 44 more pipelined statements in this call (over 256 waiting)']);
+});
+
 test('PostgreSQL SCRAM login: the method is sasl with its mechanisms, not its last step; a refused password is the error', () => {
-  const msg = (type: string, body: Buffer) => {
-    const head = Buffer.alloc(5);
-    head.write(type, 0, 'latin1');
-    head.writeUInt32BE(body.length + 4, 1);
-    return Buffer.concat([head, body]);
-  };
+  const msg = pgMsg;
   const auth = (code: number, rest = Buffer.alloc(0)) => msg('R', Buffer.concat([Buffer.from([0, 0, 0, code]), rest]));
   const params = Buffer.from('user\0sc\0database\0postgres\0\0', 'latin1');
   const startup = Buffer.alloc(8);

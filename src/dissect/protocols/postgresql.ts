@@ -24,6 +24,12 @@ const CANCEL_REQUEST = 80877102;
 /** A single message larger than this is skipped unparsed, not buffered. */
 const MAX_MESSAGE = 1024 * 1024;
 const MAX_PENDING_CALLS = 1000;
+/**
+ * Pipelined statements waiting for their outcome, each a call of its own; past this a
+ * statement joins the call before it (counted, postgresql.pipeline_overflow_folded) until answers
+ * come, so a pipeline of thousands holds a bounded number of calls and still pairs right.
+ */
+const MAX_PIPELINED_CALLS = 256;
 const MAX_QUERY_TEXT = 16 * 1024;
 const MAX_PARAMS_SHOWN = 32;
 const MAX_STATEMENTS = 1000;
@@ -102,8 +108,14 @@ interface Call {
    * not with ReadyForQuery.
    */
   endsAtOutcome?: boolean;
-  /** The server sent this call's Execute outcome. */
-  outcome?: boolean;
+  /** Outcomes the server sent for this call's Executes (more than one when a long pipeline folded statements into it). */
+  outcomes?: number;
+  /** An outcome was an error: the server skips the rest of the pipeline. */
+  failed?: boolean;
+  /** Pipelined statements that joined this call (too many calls were waiting). */
+  folded?: number;
+  /** Its last statement has been executed: a Parse or Bind from here on starts the next statement. */
+  executedLast?: boolean;
   response: Record<string, any> | null;
   responseSize: number;
   responseTime?: number;
@@ -425,6 +437,7 @@ class PostgresParser implements TcpStreamParser {
           if (stmt !== undefined && this.statements.has(stmt)) call.request.query = this.statements.get(stmt);
         }
         call.request.executes = (call.request.executes ?? 0) + 1;
+        call.executedLast = true;
         return;
       }
       case 'D':
@@ -464,13 +477,19 @@ class PostgresParser implements TcpStreamParser {
    * statement is a call of its own, and the one before ends with its Execute's outcome.
    */
   private statementCall(open: Call | null): Call {
-    if (open && !(open.request.executes >= 1)) return open;
+    if (open && !open.executedLast) return open;
+    if (open && this.pending.length >= MAX_PIPELINED_CALLS) {
+      this.ctx.count('postgresql.pipeline_overflow_folded');
+      open.folded = (open.folded ?? 0) + 1;
+      open.executedLast = false;
+      return open;
+    }
     if (open) {
       open.endsAtOutcome = true;
       open.sealed = true;
-      // Its outcome came already (the client flushed, or the server's buffer filled, before this statement).
-      if (open.outcome) {
-        if (open.response?.error) this.pipelineAborted = true;
+      // Its outcomes came already (the client flushed, or the server's buffer filled, before this statement).
+      if (open.failed || (open.outcomes ?? 0) >= open.request.executes) {
+        if (open.failed) this.pipelineAborted = true;
         this.complete(open);
       }
     }
@@ -685,7 +704,7 @@ class PostgresParser implements TcpStreamParser {
         return;
       case 'Z':
         res.transactionStatus = String.fromCharCode(body[0] ?? 0x3f);
-        if (this.pipelineAborted && call.kind === 'extended' && !call.outcome) res.aborted = true;
+        if (this.pipelineAborted && call.kind === 'extended' && !call.outcomes) res.aborted = true;
         this.pipelineAborted = false;
         this.complete(call);
         return;
@@ -697,8 +716,9 @@ class PostgresParser implements TcpStreamParser {
   /** An Execute's outcome: a pipelined statement's call ends with it; after an error the server skips to the Sync. */
   private outcome(call: Call, failed: boolean): void {
     if (call.kind !== 'extended') return;
-    call.outcome = true;
-    if (!call.endsAtOutcome) return;
+    call.outcomes = (call.outcomes ?? 0) + 1;
+    if (failed) call.failed = true;
+    if (!call.endsAtOutcome || (!failed && call.outcomes < call.request.executes)) return;
     if (failed) this.pipelineAborted = true;
     this.complete(call);
   }
@@ -708,7 +728,7 @@ class PostgresParser implements TcpStreamParser {
    * have no outcome, so the server skipped them (a statement before them failed). They end here.
    */
   private endAborted(): void {
-    while (this.pending.length > 1 && this.pending[0].endsAtOutcome && !this.pending[0].outcome) {
+    while (this.pending.length > 1 && this.pending[0].endsAtOutcome && !this.pending[0].outcomes) {
       const call = this.pending.shift()!;
       call.response = { ...(call.response ?? {}), aborted: true };
       call.responseTime = this.ctx.now;
@@ -735,6 +755,7 @@ class PostgresParser implements TcpStreamParser {
     const res = call.response;
     const error = res?.error !== undefined || res === null || res.aborted === true;
     const all = [...call.warnings, ...warnings];
+    if (call.folded) all.push(`folded: ${call.folded} more pipelined statements in this call (over ${MAX_PIPELINED_CALLS} waiting)`);
     const record: CallRecord = {
       protocol: 'postgresql',
       request: call.request,

@@ -62,6 +62,22 @@ test('RESP2 pub/sub: confirmations pair with SUBSCRIBE, messages become their ow
   assert.deepEqual(ctx.calls[1].response!.value, ['message', 'a', 'hello']);
 });
 
+test('MONITOR: after its +OK each feed line is a monitor event named by its command, replies to RESET and PING still pair', () => {
+  const ctx = run([
+    c2s(cmd('MONITOR')),
+    s2c('+OK\r\n+1796639227.324205 [0 198.18.250.1:41832] "SET" "session:1" "s3cr3t"\r\n'),
+    s2c('+1796639227.424325 [0 unix:/run/redis.sock] "ping"\r\n'),
+    c2s(cmd('RESET')),
+    s2c('+1796639227.500000 [0 198.18.250.1:41840] "GET" "k"\r\n+RESET\r\n'),
+    c2s(cmd('PING')),
+    s2c('+PONG\r\n'),
+  ]);
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['MONITOR → OK', 'monitor SET', 'monitor PING', 'monitor GET', 'RESET → RESET', 'PING → PONG']);
+  const set = ctx.calls[1];
+  assert.deepEqual([set.request, set.error, set.response!.push, set.response!.command], [null, false, 'monitor', 'SET']);
+  assert.doesNotMatch(set.summary, /s3cr3t/);
+});
+
 test('RESP3 push frames and attributes', () => {
   const ctx = run([c2s(cmd('GET', 'k')), s2c('>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nx\r\n|1\r\n+ttl\r\n:3\r\n$2\r\nok\r\n')]);
   assert.deepEqual(ctx.calls.map((c) => c.summary), ['message ch', 'GET k → "ok"']);

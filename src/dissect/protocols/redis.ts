@@ -54,6 +54,8 @@ const KEYLESS = new Set([
 const SUBSCRIBE_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 const SUBSCRIBE_COMMANDS = new Set([...SUBSCRIBE_KINDS].map((k) => k.toUpperCase()));
 const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
+/** A MONITOR feed line: `1700000000.123456 [0 10.0.0.1:5000] "SET" "k" "v"` (the command name captured; linear: no nested quantifiers). */
+const MONITOR_LINE = /^\d{1,12}\.\d{1,9} \[[^\]]{1,300}\] "([^"]{1,64})"/;
 
 type Value = string | number | boolean | null | Value[] | { [k: string]: Value };
 
@@ -542,6 +544,8 @@ export class RedisParser implements TcpStreamParser {
   private readonly streamWarnings = new Set<string>();
   /** In RESP2 subscribed mode, plain arrays carry pub/sub messages. */
   private subscribed = false;
+  /** After MONITOR's +OK the server streams one status line per command it runs: events, not replies. */
+  private monitoring = false;
   /**
    * Replies owed to commands already emitted, in order (replies come in
    * command order, so the next ones are theirs): runs of those reported
@@ -779,6 +783,10 @@ export class RedisParser implements TcpStreamParser {
       this.emitStandalone(m, kind);
       return;
     }
+    if (this.monitoring && m.type === 'simple' && MONITOR_LINE.test(String(m.value))) {
+      this.emitMonitored(m);
+      return;
+    }
     const owed = this.owed[0];
     if (owed !== undefined) {
       // The reply of a command already reported: unanswered (a late response), or let go past the bound.
@@ -797,6 +805,8 @@ export class RedisParser implements TcpStreamParser {
     this.shiftPending();
     // Commands read before a gap in the client's bytes are the oldest, and their replies come first, in step.
     const unsure = this.unsure && front !== undefined && (front.afterGap === true || this.unsureAll);
+    if (front?.command === 'MONITOR' && m.type === 'simple') this.monitoring = true;
+    if (front?.command === 'RESET') this.monitoring = false;
     if (front) this.emit(front, m, unsure ? 'gap' : undefined);
     else this.emitStandalone(m, null, this.gapAt !== undefined ? 'gap' : undefined);
     if (unsure && this.pending.length === 0) this.unsure = this.unsureAll = false;
@@ -864,6 +874,31 @@ export class RedisParser implements TcpStreamParser {
   }
 
   /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
+  /**
+   * A line of the MONITOR feed: `<time> [<db> <client>] "CMD" "arg" …`. An entry of its own,
+   * `response.push: "monitor"`, summarised by the command's name only (its arguments may be
+   * values nobody wants in a summary; they stay in `response.value`, where redaction sees them).
+   */
+  private emitMonitored(m: RespMessage): void {
+    const line = String(m.value);
+    const command = MONITOR_LINE.exec(line)?.[1];
+    this.ctx.count('redis.monitor_lines');
+    this.ctx.emit({
+      protocol: 'redis',
+      request: null,
+      response: { type: m.type, value: m.value, push: 'monitor', ...(command !== undefined ? { command: command.toUpperCase() } : {}) },
+      requestTime: m.time,
+      responseTime: this.ctx.now,
+      requestFrame: m.frame,
+      responseFrame: this.ctx.frame,
+      requestSize: 0,
+      responseSize: m.size,
+      error: false,
+      summary: `monitor ${command !== undefined ? command.toUpperCase() : truncate(line, 40)}`,
+      ...(this.streamWarnings.size > 0 ? { warnings: [...this.streamWarnings] } : {}),
+    });
+  }
+
   private emitStandalone(m: RespMessage, kind: string | null, warning?: string): void {
     const v = Array.isArray(m.value) ? m.value : [];
     const summary = kind !== null ? `${kind} ${truncate(String(v[kind === 'pmessage' ? 2 : 1] ?? ''), 60)}` : `(no command) → ${shortValue(m)}`;

@@ -86,7 +86,7 @@ export interface EntryNumbering {
 /** What `hold` returns: anything with the entry's timestamp (and `line`: a serialised entry, weighed by its length). */
 export interface Held {
   timestamp: number;
-  line?: string | Uint8Array;
+  line?: { readonly length: number };
 }
 
 export const defaultEngineOptions: EngineOptions = {

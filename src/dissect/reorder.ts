@@ -13,7 +13,7 @@ import type { Meter } from './memory-budget.js';
 /** Rough heap bytes of an entry (its objects, strings and kept bodies), to charge the budget. */
 export function entryWeight(e: Entry): number {
   // Held as its NDJSON line (EngineOptions.hold): the line is most of it.
-  const line = (e as { line?: string | Uint8Array }).line;
+  const line = (e as { line?: { readonly length: number } }).line;
   if (line !== undefined) return 256 + line.length;
   const budget = { nodes: 256 };
   return 1024 + approxBytes(e.request, 0, budget) + approxBytes(e.response, 0, budget);

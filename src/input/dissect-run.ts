@@ -6,6 +6,7 @@ import type { Entry } from '../model/entry.js';
 import type { EngineOptions, EntryNumbering } from '../dissect/engine.js';
 import { PacketSummarizer } from '../dissect/packet-summary.js';
 import { LineSink } from '../output/stdout-sink.js';
+import { ArenaLine, LineArena } from '../output/line-arena.js';
 import { JsonBytes } from '../output/json-bytes.js';
 import { readEntries, openInput, sniff, detectKind, inputName, notCaptureOrEntries } from './entries.js';
 import { openCapture } from '../capture/reader.js';
@@ -133,23 +134,17 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   (engineOptions as any).engineRef = (e: { packets: number; summary(): Record<string, number> }) => engines.push(e);
   const transforms = opts.transforms ?? [];
   // A capture's entries are transformed and serialised as the engine emits them, and wait for their place as
-  // lines, each its own size: what the reorder buffer weighs and counts is then what is held. (A view into a
-  // shared buffer, or Buffer's 8 KB pool, would keep all of it for one line held long, and a crafted capture
-  // can hold one line in every buffer's worth.) A line waits as a one-byte string of its UTF-8 bytes, not a
-  // Buffer of its own: each such Buffer was a backing store outside V8's heap, made, tracked and freed per
-  // entry, whose external bytes also started full collections; the string is one allocation in the heap.
-  // One thread on the bench capture: 12–14% less CPU (docs/performance.md, round 31).
+  // lines, each its own size: what the reorder buffer weighs and counts is then what is held. The lines are
+  // copied into a LineArena's slabs (line-arena.ts says why and how it stays bounded); a line is written and
+  // its room freed when the reorder buffer lets it out. As one-byte strings on V8's heap (round 31) the held
+  // lines were the run's largest allocation and most of what its collections copied.
   const json = new JsonBytes();
+  const arena = new LineArena();
   engineOptions.hold = (entry: Entry) => {
     let e = entry;
     for (const t of transforms) e = t(e) ?? e;
     const bytes = json.serialise(e) as Buffer;
-    if (bytes.length > MAX_STRING_LINE) {
-      const line = Buffer.allocUnsafeSlow(bytes.length);
-      bytes.copy(line);
-      return new HeldLine(entry.timestamp, line);
-    }
-    return new HeldLine(entry.timestamp, bytes.toString('latin1'));
+    return new HeldLine(entry.timestamp, arena.put(bytes, 0, bytes.length));
   };
   try {
     for await (const batch of readEntries(opts.reopen ? [opts.reopen] : opts.inputs, {
@@ -161,7 +156,11 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
     })) {
       for (let e of batch) {
         let wait: Promise<void> | undefined;
-        if (e instanceof HeldLine) wait = typeof e.line === 'string' ? opts.sink.writeByteString(e.line) : opts.sink.writeBytes(e.line);
+        if (e instanceof HeldLine) {
+          const line = e.line;
+          wait = opts.sink.writeRange(line.buffer, line.start, line.start + line.length);
+          arena.release(line);
+        }
         else {
           // Entries read as NDJSON.
           for (const t of transforms) e = t(e) ?? e;
@@ -184,14 +183,11 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
   return result;
 }
 
-/** Longer lines wait as a Buffer (V8's strings end at 2^29 characters). */
-const MAX_STRING_LINE = 64 * 1024 * 1024;
-
-/** An entry serialised when it was emitted (EngineOptions.hold): its UTF-8 bytes, as a Buffer or one character a byte. */
+/** An entry serialised when it was emitted (EngineOptions.hold): its UTF-8 bytes, waiting in the run's LineArena. */
 class HeldLine {
   constructor(
     readonly timestamp: number,
-    readonly line: string | Buffer,
+    readonly line: ArenaLine,
   ) {}
 }
 

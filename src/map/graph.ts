@@ -9,10 +9,9 @@
 import { callLatency, type Endpoint, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.js';
-import { OPERATION_FIELDS, operationOf, protocolOf } from '../stats/group-by.js';
+import { OPERATION_FIELDS, operationShape, protocolOf } from '../stats/group-by.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { TopK } from './top-k.js';
-import { literalBraces, templateSegments } from '../catalog/path-template.js';
 
 export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';
 export const MAP_LEVELS: MapLevel[] = ['pod', 'workload', 'service', 'namespace'];
@@ -92,7 +91,7 @@ class EdgeAcc {
     this.bytesOut += typeof e.responseSize === 'number' ? e.responseSize : 0;
     const ms = callLatency(e);
     if (ms !== undefined) this.latency.add(ms);
-    this.paths.add(pathShape(e));
+    this.paths.add(operationShape(e));
   }
 
   merge(o: EdgeAcc): void {
@@ -103,19 +102,6 @@ class EdgeAcc {
     this.latency.merge(o.latency);
     this.paths.merge(o.paths);
   }
-}
-
-/**
- * What an edge's top paths count: the operation, with HTTP paths templated
- * as the catalogue's first step does (`GET /details/58` → `GET /details/{id}`),
- * so a hundred ids are one row of 100 calls rather than a hundred rows of 1
- * that crowd the counter out.
- */
-function pathShape(e: Entry): string {
-  const r = e.request;
-  const http = e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3';
-  if (!http || !r || typeof r.path !== 'string' || typeof r.method !== 'string') return operationOf(e);
-  return `${r.method} ${templateSegments(literalBraces(r.path.split('?')[0])).join('/')}`;
 }
 
 const SEP = '\u0000';

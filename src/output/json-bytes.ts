@@ -20,6 +20,8 @@ const MAX_KEPT_BYTES = 1024 * 1024;
 const MAX_DEPTH = 256;
 
 const HEX = '0123456789abcdef';
+/** Below this magnitude a double's spacing is under 0.0005 (2^41: spacing 2^-11), so three decimals name one double (JsonBytes.milli). */
+const MILLI_EXACT_BELOW = 2 ** 41;
 /** 1 for the ASCII characters JSON writes as they are (printable, not `"` or `\`). */
 const PLAIN = new Uint8Array(128);
 for (let c = 0x20; c < 0x80; c++) if (c !== 0x22 && c !== 0x5c) PLAIN[c] = 1;
@@ -193,6 +195,7 @@ export class JsonBytes {
       this.ascii('null');
       return;
     }
+    if (x > -MILLI_EXACT_BELOW && x < MILLI_EXACT_BELOW && this.milli(x)) return;
     if (Number.isInteger(x) && x > -1e15 && x < 1e15) {
       this.ensure(17);
       const b = this.buf;
@@ -212,6 +215,56 @@ export class JsonBytes {
       return;
     }
     this.ascii(String(x));
+  }
+
+  /**
+   * Writes `x` if it has at most three decimals, as Number.prototype.toString
+   * would (true), else nothing (false). Timestamps and latencies in ms with
+   * microsecond precision are most of an entry's numbers, and String(x)
+   * (the shortest digits that read back as x) was most of the writer's time
+   * on numbers. Exact: if r / 1000 === x, the decimal r·10⁻³ reads back as x;
+   * below MILLI_EXACT_BELOW a double's spacing is under 0.0005, so no other
+   * decimal with as few digits does, and the shortest is r·10⁻³ without
+   * its trailing zeros.
+   */
+  private milli(x: number): boolean {
+    const r = Math.round(x * 1000);
+    if (r / 1000 !== x || r === 0) return false;
+    this.ensure(24);
+    const b = this.buf;
+    let p = this.pos;
+    let n = r;
+    if (n < 0) {
+      b[p++] = 0x2d;
+      n = -n;
+    }
+    const whole = Math.floor(n / 1000);
+    let frac = n - whole * 1000;
+    let digits = 1;
+    for (let t = whole; t >= 10; t = Math.floor(t / 10)) digits++;
+    let w = whole;
+    for (let i = digits - 1; i >= 0; i--) {
+      const q = Math.floor(w / 10);
+      b[p + i] = 0x30 + (w - q * 10);
+      w = q;
+    }
+    p += digits;
+    if (frac !== 0) {
+      b[p++] = 0x2e;
+      let width = 3;
+      while (frac % 10 === 0) {
+        frac /= 10;
+        width--;
+      }
+      for (let i = width - 1; i >= 0; i--) {
+        const q = Math.floor(frac / 10);
+        b[p + i] = 0x30 + (frac - q * 10);
+        frac = q;
+      }
+      p += width;
+    }
+    this.pos = p;
+    return true;
   }
 
   /** `"k":` (from the cache when it was met before). */

@@ -102,15 +102,15 @@ export class LineSink {
   }
 
   /**
-   * Queue one line given as its UTF-8 bytes in a string, one character a byte
-   * (latin1; `dissect` holds lines waiting for their order so). Returns a
-   * promise only when the caller must wait.
+   * Queue one line given as the UTF-8 bytes `src[start, end)` (a line held in
+   * a LineArena's slab: copied now, so the slab may be reused at once).
+   * Returns a promise only when the caller must wait.
    */
-  writeByteString(line: string): Promise<void> | undefined {
+  writeRange(src: Buffer, start: number, end: number): Promise<void> | undefined {
     if (this.closed) return undefined;
-    if (this.opts.format) return this.write(Buffer.from(line, 'latin1').toString('utf8'));
-    this.room(line.length + 1);
-    this.used += this.buf.write(line, this.used, 'latin1');
+    if (this.opts.format) return this.write(src.toString('utf8', start, end));
+    this.room(end - start + 1);
+    this.used += src.copy(this.buf, this.used, start, end);
     this.buf[this.used++] = 0x0a;
     if (this.used >= this.batchChars) return this.flush();
     return undefined;

@@ -9,6 +9,7 @@ import { FilterSyntaxError } from '../filter/errors.js';
 import { JsonataKeys } from '../filter/jsonata-guard.js';
 import { K8S_NAME_FIELDS, k8sName, type IpNames } from './names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
+import { literalBraces, templateSegments } from '../catalog/path-template.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
 
@@ -102,6 +103,19 @@ export function operationOf(e: Entry): string {
   return protocolOf(e);
 }
 
+/**
+ * The operation with HTTP paths templated as the catalogue's first step does
+ * (`GET /details/58` → `GET /details/{id}`): what `stats --by endpoint` and
+ * a map edge's top paths count, so a hundred ids are one row of 100 calls
+ * rather than a hundred rows of 1 (which also crowd a bounded table out).
+ */
+export function operationShape(e: Entry): string {
+  const r = e.request;
+  const http = e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3';
+  if (!http || !r || typeof r.path !== 'string' || typeof r.method !== 'string') return operationOf(e);
+  return `${r.method} ${templateSegments(literalBraces(r.path.split('?')[0])).join('/')}`;
+}
+
 /** "200", "NXDOMAIN", "unanswered", "one-way" … prefixed by the protocol. */
 export function statusOf(e: Entry): string {
   const res = e.response;
@@ -126,7 +140,7 @@ export function groupKey(by: string): KeyOf | undefined {
     case 'service':
       return serviceKey;
     case 'endpoint':
-      return (e) => `${serviceKey(e)} ${operationOf(e)}`;
+      return (e) => `${serviceKey(e)} ${operationShape(e)}`;
     case 'namespace':
       return (e) => e.dst?.namespace || '(no namespace)';
     case 'pod':

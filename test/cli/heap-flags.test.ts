@@ -1,5 +1,6 @@
 // The main thread's young generation: kept at its first size by the heap
-// flags (floods), grown once to 8 MB semi-spaces for a long run, and left
+// flags (floods), grown once to an 8 MB new space (`space_size`: two 4 MB
+// semi-spaces, heap-flags.ts says why that is the figure) for a long run, and left
 // alone in worker threads (sized when they are made). Each case runs in a
 // fresh process: V8's heap is per process and the growth happens once.
 import { test } from 'node:test';
@@ -36,7 +37,7 @@ test('without growing, the heap flags keep the young generation small however mu
   assert.ok(r.after <= 2 * MB, `new space ${r.after}`);
 });
 
-test('growYoungGeneration gives 8 MB semi-spaces, and they stay 8 MB (not V8’s 16) under the same load', () => {
+test('growYoungGeneration gives an 8 MB new space (4 MB semi-spaces), and it stays so (not V8’s 2 × 16 MB) under the same load', () => {
   const r = inFreshNode(`
     const before = newSpace();
     const t0 = performance.now();

@@ -136,3 +136,16 @@ test('an enumerable member added to Object.prototype is left out, as JSON.string
   }
   same(w, { a: 1, b: { c: 2 } }, 'after');
 });
+
+test('numbers with up to three decimals (timestamps and latencies in ms) come out as JSON.stringify writes them', () => {
+  const writer = new JsonBytes();
+  const rand = mulberry32(11);
+  const edges = [0.001, -0.001, 0.0005, 0.1 + 0.2, 2 ** 41 - 0.001, 2 ** 41 + 0.5, 2 ** 41 - 1 / 1024, 1e-7, 0.5, -0, 123.45, 1796598046241.851, 0.999, 999.999, 1.1, -2.05];
+  const values = [...edges];
+  for (let i = 0; i < 50_000; i++) {
+    values.push(Math.round((1.7e12 + rand() * 5e11) * 1000) / 1000); // capture timestamps, some past 2^41
+    values.push(Math.round(rand() * 1e7) / 10 ** Math.floor(rand() * 5) - 500); // latencies, 0–4 decimals
+    values.push(1.7e12 + rand() * 1e11); // more decimals than three
+  }
+  for (const x of values) assert.equal(writer.serialise(x)?.toString('utf8'), JSON.stringify(x), String(x));
+});

@@ -40,14 +40,14 @@ test('writeWithId (an id\'s frame and sequence, then UTF-8 bytes) gives the byte
   assert.equal(await run(true), joined);
 });
 
-test('writeByteString (UTF-8 bytes held one character a byte) gives the bytes write() gives, past the batch size, and renders for -o formats', async () => {
+test('writeRange (UTF-8 bytes inside a larger buffer) gives the bytes write() gives, past the batch size, and renders for -o formats', async () => {
   const lines = ['{"s":"héllo → 😀"}', '{"b":"' + 'ü'.repeat(700) + '"}', '', '{"a":1}'];
   const run = async (asBytes: boolean, format?: { line(l: string): string }): Promise<string> => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c) => chunks.push(c));
     const sink = new LineSink(out, { batchChars: 16, format });
-    for (const l of lines) await (asBytes ? sink.writeByteString(Buffer.from(l, 'utf8').toString('latin1')) : sink.write(l));
+    for (const l of lines) await (asBytes ? sink.writeRange(Buffer.from(`[[${l}]]`, 'utf8'), 2, 2 + Buffer.byteLength(l)) : sink.write(l));
     await sink.flush();
     return Buffer.concat(chunks).toString('utf8');
   };

@@ -76,7 +76,7 @@ test('names fall back to the Host header, then IP:port', async () => {
 
 test('--by endpoint, status, namespace, pod', async () => {
   const endpoint = await statsOf('endpoint');
-  assert.ok(endpoint.rows.some((r) => r.name === 'bookinfo/reviews GET /reviews/0' && r.entries === 50), 'query string dropped');
+  assert.ok(endpoint.rows.some((r) => r.name === 'bookinfo/reviews GET /reviews/{id}' && r.entries === 50), 'query string dropped, id templated');
   assert.ok(endpoint.rows.some((r) => r.name === 'api.example.com:443 POST /v1/charge' && r.entries === 20));
   const status = await statsOf('status');
   const byName = Object.fromEntries(status.rows.map((r) => [r.name, r.entries]));
@@ -90,6 +90,18 @@ test('--by endpoint, status, namespace, pod', async () => {
   assert.ok(pod.rows.some((r) => r.name === 'bookinfo/details-v1-xyz' && r.entries === 100));
 });
 
+test('--by endpoint templates ids in HTTP paths as catalog and map do: one row for /users/{id}, not one per user', async () => {
+  const entries = [1, 2, 3, 42].map((n, i) => http(productpage, details, 'GET', `/users/${n}/orders?page=${n}`, 200, 5, 1000 + i));
+  entries.push(http(productpage, details, 'GET', '/users/me/orders', 200, 5, 2000));
+  entries.push(http(productpage, details, 'DELETE', '/files/0123456789abcdef0123/x', 404, 5, 2001));
+  const rows = (await statsOf('endpoint', entries)).rows.map((r) => [r.name.replace(/^\S+ /, ''), r.entries]);
+  assert.deepEqual(rows.sort(), [
+    ['DELETE /files/{hash}/x', 1],
+    ['GET /users/me/orders', 1],
+    ['GET /users/{id}/orders', 4],
+  ]);
+});
+
 test('--by JSONata expression; a bad expression is a usage error with its column', async () => {
   const snap = await statsOf('request.method & " " & $string(response.status)');
   assert.equal(snap.rows.find((r) => r.name === 'GET 500')!.entries, 10);
@@ -99,7 +111,7 @@ test('--by JSONata expression; a bad expression is a usage error with its column
 test('group count is capped: memory does not grow with distinct keys', async () => {
   const s = new StatsAggregator('endpoint');
   const batch = [];
-  for (let i = 0; i < MAX_GROUPS + 500; i++) batch.push(http(productpage(), external(), 'GET', `/item/${i}`, 200, 1, i));
+  for (let i = 0; i < MAX_GROUPS + 500; i++) batch.push(http(productpage(), external(), 'GET', `/item/x${i}`, 200, 1, i));
   await s.addBatch(batch);
   const snap = s.snapshot();
   assert.equal(snap.rows.length, MAX_GROUPS + 1);
@@ -108,15 +120,16 @@ test('group count is capped: memory does not grow with distinct keys', async () 
 
 test('past the cap, the alphabetically first keys keep their rows, whatever order entries come in', async () => {
   const entries = [];
-  for (let i = 0; i < MAX_GROUPS + 500; i++) entries.push(http(productpage(), external(), 'GET', `/item/${i}`, 200, 1, i));
+  for (let i = 0; i < MAX_GROUPS + 500; i++) entries.push(http(productpage(), external(), 'GET', `/item/x${i}`, 200, 1, i));
   const kept = (snap: Awaited<ReturnType<typeof statsOf>>) => snap.rows.map((r) => `${r.name}=${r.entries}`).sort();
   const forward = await statsOf('endpoint', entries);
   const backward = await statsOf('endpoint', [...entries].reverse());
   assert.deepEqual(kept(backward), kept(forward));
-  // "/item/9999" sorts after "/item/10000"…"/item/10499": it is one of the 500 folded away, and "/item/10499" is kept.
+  // "/item/x9999" sorts after "/item/x10000"…"/item/x10499": it is one of the 500 folded away, and "/item/x10499" is kept.
+  // (Slugs, not numbers: `/item/9999` is templated to `/item/{id}`.)
   const names = new Set(forward.rows.map((r) => r.name.split(' ').pop()));
-  assert.ok(names.has('/item/10499'), 'a late but alphabetically early key is kept');
-  assert.ok(!names.has('/item/9999'));
+  assert.ok(names.has('/item/x10499'), 'a late but alphabetically early key is kept');
+  assert.ok(!names.has('/item/x9999'));
 });
 
 test('tables filled apart and merged (as workers do) equal one table, in any split and order', async () => {

@@ -82,8 +82,13 @@ function redactedJson(text: string, doc: object, json: JsonRedactor): string {
   return red === doc ? text : JSON.stringify(red);
 }
 
-/** Keys of a JSON text (without escapes; an escape anywhere means "maybe"). */
-const JSON_KEY = /"([^"\\]{1,256})"\s*:/g;
+/**
+ * Keys of a JSON text, and of JSON held in its strings (`{"msg": "{\\"password\\": …}"}`: a log
+ * line, an event's payload, a ConfigMap's `config.json`) whose quotes are escaped, up to 8 backslashes
+ * (a bound keeps the scan linear on a run of backslashes). A key with an escape inside
+ * (`\\u0070assword`) is caught by the test for `\\u` first.
+ */
+const JSON_KEY = /\\{0,8}"([^"\\]{1,256})\\{0,8}"\s*:/g;
 
 /**
  * Could this JSON text hold a secret? False only when it certainly cannot: no
@@ -94,6 +99,9 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\u') >= 0) return true;
   // Tokens known by their shape, and Kubernetes Secrets (whose data sits under names like any other).
   if (mayHoldToken(s) || s.indexOf('Secret') >= 0) return true;
+  // A PEM block in base64 (`LS0tLS1CRUdJTi…` is `-----BEGIN `: a Helm value, a ConfigMap's key file), read
+  // decoded (entry.ts contentString). JSON in base64 opens with `eyJ`, a token marker above.
+  if (s.indexOf('LS0tLS1CRUdJTi') >= 0) return true;
   // A JSON Web Key, whose private members have one- and two-letter names (jwk.ts).
   if (s.indexOf('"kty"') >= 0) return true;
   // A string of several lines may be a configuration file (`password: …` on its second line).
@@ -159,6 +167,39 @@ export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonR
   const red = redactBinaryText(text, names, json);
   return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
 }
+
+/** Shorter strings are not read as base64 (`{"a":1}` is 12 characters of it). */
+const MIN_BASE64_TEXT = 16;
+
+/**
+ * Is this string base64 (or base64url) whose bytes may be text or compressed data: only that
+ * alphabet, padded right, and a first byte that is printable or a compression's magic? A Pub/Sub push
+ * (`{"message": {"data": "eyJwYXNzd29yZCI6…"}}`), a CloudEvent's `data_base64`, a value encoded
+ * once more. Hex and UUIDs are not read; random bytes fail the nine printable first bytes (1 in 10⁴
+ * passes, for one decode).
+ */
+export function mayBeBase64Text(s: string): boolean {
+  if (s.length < MIN_BASE64_TEXT || s.length > MAX_BASE64) return false;
+  let end = s.length;
+  while (end > s.length - 2 && s.charCodeAt(end - 1) === 0x3d /* = */) end--;
+  if (end < s.length && s.length % 4 !== 0) return false;
+  let hex = true;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (BASE64_CHAR[c] !== 1) return false;
+    if (hex && HEX_CHAR[c] !== 1) hex = false;
+  }
+  // Hex (a trace id, a digest) and UUIDs are base64's alphabet too, and never text in it.
+  if (hex) return false;
+  const head = Buffer.from(s.slice(0, 12), 'base64');
+  if (compressionMagic(head) !== undefined) return true;
+  for (const b of head) if (!((b >= 0x20 && b <= 0x7e) || b === 0x0a || b === 0x0d || b === 0x09)) return false;
+  return true;
+}
+const HEX_CHAR = new Uint8Array(65536);
+for (const c of '0123456789abcdefABCDEF-') HEX_CHAR[c.charCodeAt(0)] = 1;
+const BASE64_CHAR = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64_CHAR[c.charCodeAt(0)] = 1;
 
 /**
  * For bytes that are gzip, zlib or zstd data: whether they may hold a secret (true: inflated past

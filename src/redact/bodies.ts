@@ -221,14 +221,65 @@ export function compressedHoldsSecret(bytes: Buffer, names: SensitiveNames, json
  * Text made of arbitrary bytes: as a body; then each run of printable
  * characters as URL text of its own (a protobuf string `password=…` follows a
  * length byte, not a URL separator); then `"key": value` pairs wherever they
- * stand (JSON inside a binary frame).
+ * stand (JSON inside a binary frame); then names and values framed in binary.
  */
 function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedactor): string {
   let out = redactBodyText(text, names, json);
   if (out.indexOf('=') >= 0) out = out.replace(PRINTABLE_RUN, (run) => redactContentText(run, names));
-  return out.indexOf('"') >= 0 ? looseJson(out, names) : out;
+  if (out.indexOf('"') >= 0) out = looseJson(out, names);
+  return redactBinaryPairs(out, names);
 }
 const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
+
+/** A name this short (`key`, `pin`, `user`) is too likely a chance run of bytes to judge what follows it. */
+const MIN_BINARY_NAME = 5;
+/** Bytes of framing between a name and its value: a length (protobuf, msgpack), a type and a length (BSON). */
+const MAX_BINARY_FRAMING = 8;
+
+/**
+ * A sensitive name as a run of its own in binary, then its value as the next run after a few bytes
+ * of framing: a protobuf map entry (`\n\x08password\x12\x0a…`), a msgpack map (`\xa8password\xaa…`),
+ * a BSON string element (`\x02password\x00\x0b\x00\x00\x00…`) in a body kept as base64. The value
+ * run goes. (CBOR's length bytes are letters, which glue name and value into one run: not read.) One
+ * walk over the runs, linear.
+ */
+function redactBinaryPairs(s: string, names: SensitiveNames): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    if (!isNameByte(s.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < n && isNameByte(s.charCodeAt(end))) end++;
+    const name = end - i >= MIN_BINARY_NAME && end - i <= 64 ? s.slice(i, end) : '';
+    i = end;
+    if (name === '' || end >= n || isTextByte(s.charCodeAt(end)) || !names.test(name, 'field')) continue;
+    // The framing: non-text bytes, a few of them, then the value's printable run.
+    let v = end;
+    while (v < n && v - end < MAX_BINARY_FRAMING && !isTextByte(s.charCodeAt(v))) v++;
+    if (v >= n || !isTextByte(s.charCodeAt(v)) || v === end) continue;
+    let vEnd = v;
+    while (vEnd < n && isTextByte(s.charCodeAt(vEnd))) vEnd++;
+    if (s.slice(v, vEnd) === REDACTED) continue;
+    out += s.slice(copied, v) + REDACTED;
+    copied = vEnd;
+    i = vEnd;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** A byte of a name: printable, no space. */
+function isNameByte(c: number): boolean {
+  return c >= 0x21 && c <= 0x7e;
+}
+/** A byte of a value: printable or a space. */
+function isTextByte(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e;
+}
 
 /** Which compressed format `bytes` open with (their first four bytes are enough): gzip (1f 8b), zlib (78 01/5e/9c/da), zstd. */
 export function compressionMagic(bytes: Uint8Array): 'gzip' | 'zlib' | 'zstd' | undefined {

@@ -36,8 +36,8 @@ const MIN_TOKEN = 15;
 export function mayHoldToken(s: string): boolean {
   if (s.length < MIN_TOKEN) return false;
   if (COMMON_MARKER.test(s) || (s.length >= MIN_PREFIXED && OTHER_MARKER.test(s))) return true;
-  // A Telegram bot token's `:AA` by indexOf: as a pattern's first character `:` (every JSON text's) cost each test.
-  return (s.length >= MIN_TELEGRAM && s.indexOf(':AA') >= 0) || (s.length >= LEGACY_VAULT_LENGTH && hasLegacyVaultToken(s));
+  // A Telegram bot token's `:A` by indexOf: as a pattern's first character `:` (every JSON text's) cost each test.
+  return (s.length >= MIN_TELEGRAM && s.indexOf(':A') >= 0) || (s.length >= LEGACY_VAULT_LENGTH && hasLegacyVaultToken(s));
 }
 
 /**
@@ -352,12 +352,13 @@ const MIN_TELEGRAM_SECRET = 34;
 
 /**
  * A Telegram bot token, `<bot id>:<35 characters>` (`/bot123456789:AAH…/sendMessage`, a bot
- * framework's configuration): the run after the `:` starts with `AA` (every token Telegram issues
- * does), is 34 or 35 characters of base64url (a `.` ending a sentence aside) and follows 5 to 16
- * digits. The bot id stays (it is the bot's public user id); the secret goes.
+ * framework's configuration): the run after the `:` starts with `A` (every token Telegram issues
+ * starts `AA`; its documentation's example `123456:ABC-DEF…`), is 34 or 35 characters of base64url (a
+ * `.` ending a sentence aside) and follows 5 to 16 digits. The bot id stays (it is the bot's public
+ * user id); the secret goes.
  */
 function telegramSecret(s: string, start: number, run: string): number {
-  if (start < 6 || s.charCodeAt(start - 1) !== 0x3a /* : */ || !run.startsWith('AA')) return 0;
+  if (start < 6 || s.charCodeAt(start - 1) !== 0x3a /* : */ || run.charCodeAt(0) !== 0x41 /* A */) return 0;
   const length = run.endsWith('.') ? run.length - 1 : run.length;
   if (length < MIN_TELEGRAM_SECRET || length > TELEGRAM_SECRET) return 0;
   for (let i = 0; i < length; i++) if (run.charCodeAt(i) === 0x2e /* . */) return 0;

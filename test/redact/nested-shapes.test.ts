@@ -97,6 +97,8 @@ test('a Telegram bot token loses its secret in a path, a URL and text; the bot i
   assert.equal(e.summary, `POST /bot110201543:${REDACTED}/sendMessage → 200`);
   const config = redact(httpEntry({ body: JSON.stringify({ bot: `token ${token.replace('AAHd', 'AAEx')}1.` }) })).request!.body;
   assert.equal(JSON.parse(config).bot, `token 110201543:${REDACTED}.`);
+  // Telegram's documentation's own example.
+  assert.equal(redact(httpEntry({ body: 'TELEGRAM=123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11 ok' })).request!.body, `TELEGRAM=123456:${REDACTED} ok`);
   // Not after digits, or not of a token's length: a time, a hash after a label.
   const plain = httpEntry({ body: JSON.stringify({ a: 'at 12:AAbbccddeeffgghhiijjkkllmmnnooppq', b: 'id:AAbbccddeeffgghhiijjkkllmmnnooppqq', c: '123456789:AAshort' }) });
   assert.equal(redact(plain), plain);
@@ -214,6 +216,22 @@ test('text sent as base64 in a field is searched decoded and re-encoded; random 
   assert.equal(cm.data.caBundle, cert);
   const plain = httpEntry({ body: JSON.stringify({ id: '123e4567-e89b-12d3-a456-426614174000', digest: b64('\u00ff\u0001binary-bytes-here') }) });
   assert.equal(redact(plain), plain);
+});
+
+test('a body of binary key/value framing (protobuf, msgpack, BSON) kept as base64 loses the value after a sensitive name', () => {
+  const redact = createRedactor();
+  const decoded = (raw: string) => {
+    const out = redact(httpEntry({ bodyEncoding: 'base64', body: Buffer.from(raw, 'latin1').toString('base64') })).request!;
+    return Buffer.from(out.body, 'base64').toString('latin1');
+  };
+  assert.equal(decoded('\n\x08password\x12\x0bprotoSECRET\x1a\x07visible'), `\n\x08password\x12\x0b${REDACTED}\x1a\x07visible`);
+  assert.equal(decoded('\x82\xa8password\xaamsgpSECRET\xa4name\xa7visible'), `\x82\xa8password\xaa${REDACTED}\xa4name\xa7visible`);
+  assert.equal(decoded('\x1f\x00\x00\x00\x02api_token\x00\x0b\x00\x00\x00bsonSECRET\x00\x00'), `\x1f\x00\x00\x00\x02api_token\x00\x0b\x00\x00\x00${REDACTED}\x00\x00`);
+  // Short names (`key`, `pin`) after chance bytes, and names with nothing printable after them, stay.
+  for (const raw of ['\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', '\x00key\x01\x02visible', '\x00password\x01\x02\x03']) {
+    const e = httpEntry({ bodyEncoding: 'base64', body: Buffer.from(raw, 'latin1').toString('base64') });
+    assert.equal(redact(e), e);
+  }
 });
 
 test('warnings that quote the wire lose the secrets in it', () => {

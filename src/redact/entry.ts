@@ -308,8 +308,9 @@ class EntryRedaction {
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
   private summary(s: string): string {
     let out = redactExecCommand(redactUrlText(s, this.names), this.names);
-    if (this.sql) out = redactSqlValues(redactSql(out), this.names);
-    else if (this.passwordStatements) out = redactSql(out);
+    // A summary quotes the statement cut short: a JSON literal in it is read loosely, to where it was cut.
+    if (this.sql) out = redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names);
+    else if (this.passwordStatements) out = redactSql(redactJsonLiterals(out, this.jsonText));
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   }

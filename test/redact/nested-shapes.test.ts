@@ -41,6 +41,9 @@ test('SQL: a JSON literal loses its sensitive values whatever column it goes to,
   const e = redact(entry('postgresql', { type: 'query', query: update }, null, update));
   assert.equal(e.request!.query, `UPDATE cfg SET doc = '{"api_token":"${REDACTED}","mode":"visible-mode"}'::jsonb WHERE id = 1`);
   assert.doesNotMatch(e.summary, /jsonbSECRET/);
+  // A summary cut inside the literal, before the end of the secret: the part shown is not searched for whole.
+  const cut = redact(entry('postgresql', { type: 'query', query: update }, null, `${update.slice(0, 44)}…`));
+  assert.equal(cut.summary, `UPDATE cfg SET doc = '{"api_token": "${REDACTED}"`);
   // `"password"` inside the literal was read as the keyword: its closing quote taken for an opening one.
   const insert = `INSERT INTO t VALUES (1, '{"password":"insertSECRET","it''s":"visible"}')`;
   assert.equal(redact(entry('mysql', { query: insert })).request!.query, `INSERT INTO t VALUES (1, '{"password":"${REDACTED}","it''s":"visible"}')`);

@@ -237,6 +237,14 @@ test('a body of binary key/value framing (protobuf, msgpack, BSON) kept as base6
   }
 });
 
+test('an argv that starts with a flag (the args of a container) loses the value of a sensitive one', () => {
+  const redact = createRedactor();
+  const pod = (args: string[]) => JSON.parse(redact(httpEntry({ body: JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'c', args }] } }) })).request!.body).spec.containers[0].args;
+  assert.deepEqual(pod(['--requirepass', 'argsSECRET']), ['--requirepass', REDACTED]);
+  assert.deepEqual(pod(['--api-token', 'argsSECRET', '--v', '2']), ['--api-token', REDACTED, '--v', '2']);
+  assert.deepEqual(pod(['--port', '8080', '--mode', 'visible-mode']), ['--port', '8080', '--mode', 'visible-mode']);
+});
+
 test('warnings that quote the wire lose the secrets in it', () => {
   const redact = createRedactor();
   const e = { ...httpEntry({ path: '/cb?access_token=lineSECRET', url: '/cb?access_token=lineSECRET' }), warnings: ['malformed: request line "GET /cb?access_token=lineSECRET HTTX/1.1"', 'unanswered'] };

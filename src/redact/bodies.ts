@@ -82,8 +82,13 @@ function redactedJson(text: string, doc: object, json: JsonRedactor): string {
   return red === doc ? text : JSON.stringify(red);
 }
 
-/** Keys of a JSON text (without escapes; an escape anywhere means "maybe"). */
-const JSON_KEY = /"([^"\\]{1,256})"\s*:/g;
+/**
+ * Keys of a JSON text, and of JSON held in its strings (`{"msg": "{\\"password\\": …}"}`: a log
+ * line, an event's payload, a ConfigMap's `config.json`) whose quotes are escaped, up to 8 backslashes
+ * (a bound keeps the scan linear on a run of backslashes). A key with an escape inside
+ * (`\\u0070assword`) is caught by the test for `\\u` first.
+ */
+const JSON_KEY = /\\{0,8}"([^"\\]{1,256})\\{0,8}"\s*:/g;
 
 /**
  * Could this JSON text hold a secret? False only when it certainly cannot: no
@@ -94,6 +99,9 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\u') >= 0) return true;
   // Tokens known by their shape, and Kubernetes Secrets (whose data sits under names like any other).
   if (mayHoldToken(s) || s.indexOf('Secret') >= 0) return true;
+  // A PEM block in base64 (`LS0tLS1CRUdJTi…` is `-----BEGIN `: a Helm value, a ConfigMap's key file), read
+  // decoded (entry.ts contentString). JSON in base64 opens with `eyJ`, a token marker above.
+  if (s.indexOf('LS0tLS1CRUdJTi') >= 0) return true;
   // A JSON Web Key, whose private members have one- and two-letter names (jwk.ts).
   if (s.indexOf('"kty"') >= 0) return true;
   // A string of several lines may be a configuration file (`password: …` on its second line).
@@ -160,6 +168,39 @@ export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonR
   return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
 }
 
+/** Shorter strings are not read as base64 (`{"a":1}` is 12 characters of it). */
+const MIN_BASE64_TEXT = 16;
+
+/**
+ * Is this string base64 (or base64url) whose bytes may be text or compressed data: only that
+ * alphabet, padded right, and a first byte that is printable or a compression's magic? A Pub/Sub push
+ * (`{"message": {"data": "eyJwYXNzd29yZCI6…"}}`), a CloudEvent's `data_base64`, a value encoded
+ * once more. Hex and UUIDs are not read; random bytes fail the nine printable first bytes (1 in 10⁴
+ * passes, for one decode).
+ */
+export function mayBeBase64Text(s: string): boolean {
+  if (s.length < MIN_BASE64_TEXT || s.length > MAX_BASE64) return false;
+  let end = s.length;
+  while (end > s.length - 2 && s.charCodeAt(end - 1) === 0x3d /* = */) end--;
+  if (end < s.length && s.length % 4 !== 0) return false;
+  let hex = true;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (BASE64_CHAR[c] !== 1) return false;
+    if (hex && HEX_CHAR[c] !== 1) hex = false;
+  }
+  // Hex (a trace id, a digest) and UUIDs are base64's alphabet too, and never text in it.
+  if (hex) return false;
+  const head = Buffer.from(s.slice(0, 12), 'base64');
+  if (compressionMagic(head) !== undefined) return true;
+  for (const b of head) if (!((b >= 0x20 && b <= 0x7e) || b === 0x0a || b === 0x0d || b === 0x09)) return false;
+  return true;
+}
+const HEX_CHAR = new Uint8Array(65536);
+for (const c of '0123456789abcdefABCDEF-') HEX_CHAR[c.charCodeAt(0)] = 1;
+const BASE64_CHAR = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64_CHAR[c.charCodeAt(0)] = 1;
+
 /**
  * For bytes that are gzip, zlib or zstd data: whether they may hold a secret (true: inflated past
  * MAX_INFLATED, or a secret found); undefined when they are none of these. The compressed bytes are
@@ -180,14 +221,65 @@ export function compressedHoldsSecret(bytes: Buffer, names: SensitiveNames, json
  * Text made of arbitrary bytes: as a body; then each run of printable
  * characters as URL text of its own (a protobuf string `password=…` follows a
  * length byte, not a URL separator); then `"key": value` pairs wherever they
- * stand (JSON inside a binary frame).
+ * stand (JSON inside a binary frame); then names and values framed in binary.
  */
 function redactBinaryText(text: string, names: SensitiveNames, json: JsonRedactor): string {
   let out = redactBodyText(text, names, json);
   if (out.indexOf('=') >= 0) out = out.replace(PRINTABLE_RUN, (run) => redactContentText(run, names));
-  return out.indexOf('"') >= 0 ? looseJson(out, names) : out;
+  if (out.indexOf('"') >= 0) out = looseJson(out, names);
+  return redactBinaryPairs(out, names);
 }
 const PRINTABLE_RUN = /[\x21-\x7e]{3,}/g;
+
+/** A name this short (`key`, `pin`, `user`) is too likely a chance run of bytes to judge what follows it. */
+const MIN_BINARY_NAME = 5;
+/** Bytes of framing between a name and its value: a length (protobuf, msgpack), a type and a length (BSON). */
+const MAX_BINARY_FRAMING = 8;
+
+/**
+ * A sensitive name as a run of its own in binary, then its value as the next run after a few bytes
+ * of framing: a protobuf map entry (`\n\x08password\x12\x0a…`), a msgpack map (`\xa8password\xaa…`),
+ * a BSON string element (`\x02password\x00\x0b\x00\x00\x00…`) in a body kept as base64. The value
+ * run goes. (CBOR's length bytes are letters, which glue name and value into one run: not read.) One
+ * walk over the runs, linear.
+ */
+function redactBinaryPairs(s: string, names: SensitiveNames): string {
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    if (!isNameByte(s.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i + 1;
+    while (end < n && isNameByte(s.charCodeAt(end))) end++;
+    const name = end - i >= MIN_BINARY_NAME && end - i <= 64 ? s.slice(i, end) : '';
+    i = end;
+    if (name === '' || end >= n || isTextByte(s.charCodeAt(end)) || !names.test(name, 'field')) continue;
+    // The framing: non-text bytes, a few of them, then the value's printable run.
+    let v = end;
+    while (v < n && v - end < MAX_BINARY_FRAMING && !isTextByte(s.charCodeAt(v))) v++;
+    if (v >= n || !isTextByte(s.charCodeAt(v)) || v === end) continue;
+    let vEnd = v;
+    while (vEnd < n && isTextByte(s.charCodeAt(vEnd))) vEnd++;
+    if (s.slice(v, vEnd) === REDACTED) continue;
+    out += s.slice(copied, v) + REDACTED;
+    copied = vEnd;
+    i = vEnd;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** A byte of a name: printable, no space. */
+function isNameByte(c: number): boolean {
+  return c >= 0x21 && c <= 0x7e;
+}
+/** A byte of a value: printable or a space. */
+function isTextByte(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e;
+}
 
 /** Which compressed format `bytes` open with (their first four bytes are enough): gzip (1f 8b), zlib (78 01/5e/9c/da), zstd. */
 export function compressionMagic(bytes: Uint8Array): 'gzip' | 'zlib' | 'zstd' | undefined {

@@ -138,7 +138,8 @@ export function redactArgv(argv: unknown[], names: SensitiveNames): string[] | u
     words.push([text.length, text.length + a.length]);
     text += a;
   }
-  if (!mayHoldCommandLine(text)) return undefined;
+  // The gate looks for a flag after a space: an argv may start with one (a container's `args: ["--password", …]`).
+  if (!mayHoldCommandLine(` ${text}`)) return undefined;
   const hide: [number, number][] = [];
   const command = new Command(text, names, hide, true);
   for (const [a, b] of words) command.word(a, b);

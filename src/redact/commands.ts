@@ -72,16 +72,29 @@ const SCRIPT_HASH_WRITES = new Set(['HSET', 'HMSET', 'HSETNX']);
  * arguments; and an ARGV after a sensitive name (`FCALL set_pw 1 user:1 password …`) is hidden as a hash
  * field's value is. The same array when nothing changed. One walk over the script: each call's
  * arguments are read once, and the next call is looked for after them.
+ *
+ * With `known` (redis-scripts.ts): the code `SCRIPT LOAD` and `FUNCTION LOAD` send is read so too, and
+ * what each script or function takes as a secret is remembered, so that `EVALSHA <sha1>` and `FCALL
+ * <name>` (whose code is not in their entry) hide the same arguments. `reply`: SCRIPT LOAD's answer, the
+ * script's SHA1 (the dissector keeps 256 characters of an argument: a longer script's own hash is not
+ * the one EVALSHA names).
  */
-export function redactRedisScript(command: string, args: unknown[], isSecretName: (name: string) => boolean, onSecret: (s: string) => void): unknown[] {
+export function redactRedisScript(command: string, args: unknown[], isSecretName: (name: string) => boolean, onSecret: (s: string) => void, known?: KnownScripts, reply?: unknown): unknown[] {
+  if (command === 'SCRIPT' || command === 'FUNCTION') return redactLoadedCode(command, args, isSecretName, onSecret, known, reply);
   if (!REDIS_SCRIPTS.has(command) || args.length < 2) return args;
   const numKeys = Number(args[1]);
   const argvFrom = Number.isInteger(numKeys) && numKeys >= 0 ? 2 + numKeys : args.length;
   const hide = new Set<number>();
-  let script = typeof args[0] === 'string' && (command === 'EVAL' || command === 'EVAL_RO') ? (args[0] as string) : undefined;
+  const original = args[0];
+  let script = typeof original === 'string' && (command === 'EVAL' || command === 'EVAL_RO') ? original : undefined;
   if (script !== undefined && script.indexOf(LUA_CALL) >= 0) {
-    const red = redactScriptCalls(script, isSecretName, (n) => hide.add(argvFrom + n - 1), onSecret);
-    script = red;
+    const argv = new Set<number>();
+    script = redactScriptCalls(script, isSecretName, (n) => argv.add(n), onSecret);
+    for (const n of argv) hide.add(argvFrom + n - 1);
+    known?.learnScript(original as string, argv);
+  } else if (known && script === undefined && typeof original === 'string') {
+    const argv = command === 'EVALSHA' || command === 'EVALSHA_RO' ? known.scriptArgv(original) : known.functionArgv(original);
+    if (argv) for (const n of argv) hide.add(argvFrom + n - 1);
   }
   for (let i = argvFrom + 1; i < args.length; i++) if (typeof args[i - 1] === 'string' && isSecretName(args[i - 1] as string)) hide.add(i);
   let out: unknown[] | undefined;
@@ -95,6 +108,132 @@ export function redactRedisScript(command: string, args: unknown[], isSecretName
   return out ?? args;
 }
 
+/** A script's SHA1 as SCRIPT LOAD answers it. */
+const SHA1_HEX = /^[0-9a-fA-F]{40}$/;
+
+/** What redis-scripts.ts remembers: the ARGV numbers a script (by SHA1) or a function (by name) takes as secrets. */
+export interface KnownScripts {
+  /** `sha1`: the hash the server answered with, else the script's own. */
+  learnScript(script: string, argv: ReadonlySet<number>, sha1?: string): void;
+  learnFunction(name: string, argv: ReadonlySet<number>): void;
+  scriptArgv(sha1: string): ReadonlySet<number> | undefined;
+  functionArgv(name: string): ReadonlySet<number> | undefined;
+}
+
+/**
+ * `SCRIPT LOAD <script>` and `FUNCTION LOAD [REPLACE] <code>`: the code's secret literals redacted as
+ * EVAL's are; what each script or registered function takes as a secret told to `known`.
+ */
+function redactLoadedCode(command: string, args: unknown[], isSecretName: (name: string) => boolean, onSecret: (s: string) => void, known?: KnownScripts, reply?: unknown): unknown[] {
+  const at = args.length - 1;
+  const code = args[at];
+  if (at < 1 || typeof args[0] !== 'string' || args[0].toUpperCase() !== 'LOAD' || typeof code !== 'string' || code.indexOf(LUA_CALL) < 0) return args;
+  let red: string;
+  if (command === 'SCRIPT') {
+    const argv = new Set<number>();
+    red = redactScriptCalls(code, isSecretName, (n) => argv.add(n), onSecret);
+    known?.learnScript(code, argv, typeof reply === 'string' && SHA1_HEX.test(reply) ? reply : undefined);
+  } else {
+    red = redactLibrary(code, isSecretName, onSecret, known);
+  }
+  if (red === code) return args;
+  const out = [...args];
+  out[at] = red;
+  return out;
+}
+
+/**
+ * A function library (`#!lua name=lib` then `redis.register_function('set_pw', function(keys, args) …
+ * end)`): cut at each `function` definition, each piece read as a script whose ARGV is the function's
+ * second parameter (`args[1]`); a registered function's name is remembered with what its piece takes.
+ * A piece ends where the next definition starts (a nested function cuts its parent short: only the
+ * ARGV it hides are lost, its literals are still read).
+ */
+function redactLibrary(code: string, isSecretName: (name: string) => boolean, onSecret: (s: string) => void, known?: KnownScripts): string {
+  const defs = functionDefinitions(code);
+  let out = '';
+  const argvOf = new Map<number, Set<number>>(); // a definition's index → its ARGV numbers
+  for (let d = -1; d < defs.length; d++) {
+    const from = d < 0 ? 0 : defs[d].at;
+    const to = d + 1 < defs.length ? defs[d + 1].at : code.length;
+    const argv = new Set<number>();
+    out += redactScriptCalls(code.slice(from, to), isSecretName, (n) => argv.add(n), onSecret, d < 0 ? 'ARGV' : defs[d].argv);
+    if (d >= 0) argvOf.set(d, argv);
+  }
+  if (known) {
+    for (const reg of registrations(code)) {
+      // The callback: a definition starting at or after the name (inline), else the definition named so.
+      const d = reg.callback === undefined ? defs.findIndex((f) => f.at >= reg.end) : defs.findIndex((f) => f.name === reg.callback);
+      const argv = d >= 0 ? argvOf.get(d) : undefined;
+      if (argv) known.learnFunction(reg.name, argv);
+    }
+  }
+  return out;
+}
+
+interface FunctionDefinition {
+  /** Where `function` stands. */
+  at: number;
+  /** `local function set_pw(…)`: set_pw; undefined for an anonymous function. */
+  name?: string;
+  /** The second parameter (what FCALL's arguments are called), or `ARGV`. */
+  argv: string;
+}
+
+/** A Lua name. */
+const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}/;
+/** A definition's parameter list, a registered name: this long at most. */
+const MAX_PARAMETERS = 256;
+/** Definitions read in one library; a hostile one has any number. */
+const MAX_DEFINITIONS = 1024;
+
+/** Each `function [name](p1, p2 …)` of `code`, in order. */
+function functionDefinitions(code: string): FunctionDefinition[] {
+  const defs: FunctionDefinition[] = [];
+  for (let at = code.indexOf('function'); at >= 0 && defs.length < MAX_DEFINITIONS; at = code.indexOf('function', at + 8)) {
+    if (at > 0 && /[A-Za-z0-9_.]/.test(code[at - 1])) continue; // `register_function`, `myfunction`
+    let p = skipLuaBlanks(code, at + 8);
+    const name = LUA_NAME.exec(code.slice(p, p + 64))?.[0];
+    if (name !== undefined) p = skipLuaBlanks(code, p + name.length);
+    if (code[p] !== '(') continue;
+    // Looked for only so far (a search to the end per definition would not be linear).
+    const close = code.slice(p, p + MAX_PARAMETERS).indexOf(')') + p;
+    if (close < p) continue;
+    const params = code.slice(p + 1, close).split(',').map((x) => x.trim());
+    defs.push({ at, name, argv: params.length >= 2 && LUA_NAME.test(params[1]) ? params[1] : 'ARGV' });
+  }
+  return defs;
+}
+
+/** Each `register_function('name', callback)` (or `{function_name='name', callback=…}`): the name, where it ends, and a named callback. */
+function registrations(code: string): Array<{ name: string; end: number; callback?: string }> {
+  const out: Array<{ name: string; end: number; callback?: string }> = [];
+  const marker = 'register_function';
+  for (let at = code.indexOf(marker); at >= 0 && out.length < MAX_DEFINITIONS; at = code.indexOf(marker, at + marker.length)) {
+    let p = at + marker.length;
+    const limit = Math.min(code.length, p + 64);
+    while (p < limit && code[p] !== "'" && code[p] !== '"') p++;
+    if (p >= limit) continue;
+    const close = code.slice(p + 1, p + 1 + MAX_PARAMETERS).indexOf(code[p]) + p + 1;
+    if (close <= p) continue;
+    const name = code.slice(p + 1, close);
+    let q = close + 1;
+    while (q < code.length && q - close < 64 && /[\s,=]/.test(code[q])) q++;
+    if (code.startsWith('callback', q)) {
+      q += 8;
+      while (q < code.length && q - close < 64 && /[\s=]/.test(code[q])) q++;
+    }
+    const word = LUA_NAME.exec(code.slice(q, q + 64))?.[0];
+    out.push({ name, end: close + 1, callback: word === undefined || word === 'function' ? undefined : word });
+  }
+  return out;
+}
+
+function skipLuaBlanks(s: string, p: number): number {
+  while (p < s.length && (s[p] === ' ' || s[p] === '\t' || s[p] === '\n' || s[p] === '\r')) p++;
+  return p;
+}
+
 interface ScriptArg {
   /** A string literal's content (its span in the script), or undefined for an expression. */
   text?: string;
@@ -104,12 +243,12 @@ interface ScriptArg {
   argv?: number;
 }
 
-/** The script with each call's secret literals redacted; `hideArgv(n)` told each ARGV[n] a call takes as a secret. */
-function redactScriptCalls(script: string, isSecretName: (name: string) => boolean, hideArgv: (n: number) => void, onSecret: (s: string) => void): string {
+/** The script with each call's secret literals redacted; `hideArgv(n)` told each ARGV[n] (`argvName[n]`) a call takes as a secret. */
+function redactScriptCalls(script: string, isSecretName: (name: string) => boolean, hideArgv: (n: number) => void, onSecret: (s: string) => void, argvName = 'ARGV'): string {
   let out = '';
   let copied = 0;
   for (let at = script.indexOf(LUA_CALL); at >= 0; ) {
-    const { list, end } = readCallArgs(script, at + LUA_CALL.length);
+    const { list, end } = readCallArgs(script, at + LUA_CALL.length, argvName);
     const first = list[0];
     if (first?.text !== undefined && list.length > 1) {
       const name = first.text.toUpperCase();
@@ -137,8 +276,11 @@ function redactScriptCalls(script: string, isSecretName: (name: string) => boole
   return copied === 0 ? script : out + script.slice(copied);
 }
 
-/** The arguments of a Lua call from `from` (just after its `(`) to its `)`, and where reading stopped. */
-function readCallArgs(s: string, from: number): { list: ScriptArg[]; end: number } {
+/**
+ * The arguments of a Lua call from `from` (just after its `(`) to its `)`, and where reading stopped.
+ * A literal is quoted (`'…'`, `"…"`) or a long bracket (`[[…]]`, `[==[…]==]`, no escapes inside).
+ */
+function readCallArgs(s: string, from: number, argvName = 'ARGV'): { list: ScriptArg[]; end: number } {
   const list: ScriptArg[] = [];
   let i = from;
   const n = s.length;
@@ -149,6 +291,14 @@ function readCallArgs(s: string, from: number): { list: ScriptArg[]; end: number
       const close = closingLuaQuote(s, i + 1, c);
       list.push({ text: s.slice(i + 1, close), start: i + 1, end: close });
       i = close + 1;
+    } else if (c === '[' && longBracketLevel(s, i) >= 0) {
+      const level = longBracketLevel(s, i);
+      const open = i + level + 2;
+      const closer = ']' + '='.repeat(level) + ']';
+      const close = s.indexOf(closer, open);
+      const end = close < 0 ? n : close;
+      list.push({ text: s.slice(open, end), start: open, end });
+      i = close < 0 ? n : close + closer.length;
     } else {
       // An expression (`ARGV[1]`, `KEYS[1]`, a variable, a nested call) to the `,` or `)` that ends it.
       const start = i;
@@ -161,7 +311,7 @@ function readCallArgs(s: string, from: number): { list: ScriptArg[]; end: number
         i++;
       }
       const expr = s.slice(start, i).trim();
-      const m = /^ARGV\[(\d{1,6})\]$/.exec(expr);
+      const m = expr.startsWith(argvName) ? /^\[(\d{1,6})\]$/.exec(expr.slice(argvName.length)) : null;
       list.push({ start, end: i, argv: m ? Number(m[1]) : undefined });
     }
     while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
@@ -169,6 +319,13 @@ function readCallArgs(s: string, from: number): { list: ScriptArg[]; end: number
     i++;
   }
   return { list, end: Math.max(i, from) };
+}
+
+/** `[[` → 0, `[==[` → 2: the level of a Lua long bracket opening at `i`; -1 when none opens there (`[1]`). */
+function longBracketLevel(s: string, i: number): number {
+  let j = i + 1;
+  while (s[j] === '=' && j - i <= 16) j++;
+  return s[j] === '[' ? j - i - 1 : -1;
 }
 
 /** Where a Lua string quoted with `quote` from `from` closes (backslash escapes), or the end (a script cut short). */
@@ -262,6 +419,26 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
   let copied = 0;
   for (let m = SQL_TRIGGER.exec(sql); m; m = SQL_TRIGGER.exec(sql)) {
     let p = m.index + m[0].length;
+    // A quoted name: a JSON or dict key inside a literal (`'{"password": "pw"}'`) has its value after a
+    // colon; a quoted column (`SET "password" = 'pw'`) is walked past as the bare word would be. (The
+    // closing quote read as an opening one took `": "` for the literal and left the value.)
+    const before = sql[m.index - 1];
+    if ((before === '"' || before === "'" || before === '`') && sql[p] === before) {
+      p = skipBlanks(sql, p + 1);
+      if (sql[p] === ':') {
+        p = skipBlanks(sql, p + 1);
+        const q = sql[p];
+        if (q !== '"' && q !== "'") continue;
+        const end = closingQuote(sql, p + 1, q);
+        if (end > p + 1 && sql.slice(p + 1, end) !== REDACTED) {
+          onSecret?.(sql.slice(p + 1, end));
+          out += sql.slice(copied, p + 1) + REDACTED;
+          copied = end;
+          SQL_TRIGGER.lastIndex = Math.max(SQL_TRIGGER.lastIndex, end);
+        }
+        continue;
+      }
+    }
     // A connection string inside a literal (`dblink_connect('host=h password=pw')`): the bare value.
     if (sql[p] === '=' && p + 1 < sql.length && !/[\s'"$(]/.test(sql[p + 1])) {
       let end = p + 1;
@@ -312,6 +489,12 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
     SQL_TRIGGER.lastIndex = Math.max(SQL_TRIGGER.lastIndex, end);
   }
   return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/** The first position from `p` that is not a space, tab or line break. */
+function skipBlanks(sql: string, p: number): number {
+  while (p < sql.length && (sql[p] === ' ' || sql[p] === '\t' || sql[p] === '\n' || sql[p] === '\r')) p++;
+  return p;
 }
 
 /** `'u'@'h'`, `"u"`, `u@h` after FOR: skipped up to the '='. */

@@ -10,20 +10,23 @@
 import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
-import { redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
+import { mayBeBase64Text, redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
+import { RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
-import { redactSqlValues, sensitiveParameters } from './sql-values.js';
-import { redactBearerSubprotocol } from './tokens.js';
+import { redactJsonLiterals, redactSqlValues, sensitiveParameters } from './sql-values.js';
+import { closesPemBlock, isWebhookHost, opensPrivateKey, redactBearerSubprotocol, redactWebhookPath } from './tokens.js';
 import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
 import { grpcSecretFields, redactGrpcFields } from './grpc-fields.js';
+import { holdsSecretObject, kvKeyText } from './etcd-gateway.js';
+import { isTextTokens } from './text-tokens.js';
 import { redactDnsTxt } from './dns-records.js';
 import { redactExecCommand } from './exec-query.js';
 
@@ -152,8 +155,12 @@ class EntryRedaction {
     return r;
   }
 
+  /** A JSON document in a text (a SQL literal): redacted as a JSON body is. */
+  private readonly jsonText = (s: string): string => redactJsonText(s, this.names, this.json);
   private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
   private readonly redis: RedisValues;
+  /** Scripts and functions loaded earlier in the run: what EVALSHA and FCALL pass as secrets. */
+  private readonly redisScripts = new RedisScripts();
 
   entry(e: Entry): Entry {
     this.secrets = [];
@@ -162,6 +169,7 @@ class EntryRedaction {
     const path = e.request?.path;
     this.secretUrl = typeof path === 'string' && SECRET_URL.test(path);
     let req = this.side(e.request);
+    if (req && typeof req === 'object') req = this.webhookPath(req);
     if (this.sql && req) req = this.sqlParameters(e.request!, req);
     let res = this.side(e.response);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
@@ -178,7 +186,7 @@ class EntryRedaction {
       const args: unknown[] = req && Array.isArray(req.args) ? req.args : [];
       if (req && Array.isArray(req.args)) {
         const original: unknown[] = req.args;
-        const scripted = redactRedisScript(command, original, (name) => this.names.test(name, 'field'), this.remember);
+        const scripted = redactRedisScript(command, original, (name) => this.names.test(name, 'field'), this.remember, this.redisScripts, e.response?.value);
         const redacted = this.redis.args(command, redactRedisArgs(command, scripted, this.remember));
         if (redacted !== original) req = { ...req, args: redacted };
         // An entry from elsewhere (or from before EVAL_RO was keyless) may hold the script as its key too.
@@ -218,8 +226,32 @@ class EntryRedaction {
     // (a long secret's quoted start is not the secret the summary search looks for).
     if (redisReplyRedacted && typeof summary === 'string' && summary.includes(' → ')) summary = `${summary.slice(0, summary.lastIndexOf(' → '))} → ${REDACTED}`;
     const extra = this.extraFields(e);
-    if (req === e.request && res === e.response && summary === e.summary && extra === undefined) return e;
-    return { ...e, ...extra, request: req, response: res, summary };
+    const warnings = Array.isArray(e.warnings) ? this.warnings(e.warnings) : e.warnings;
+    if (req === e.request && res === e.response && summary === e.summary && extra === undefined && warnings === e.warnings) return e;
+    const out = { ...e, ...extra, request: req, response: res, summary };
+    if (warnings !== e.warnings) out.warnings = warnings;
+    return out;
+  }
+
+  /**
+   * A request to a webhook host (`hooks.slack.com`, `discord.com`) whose path ends in its secret: the
+   * host stands apart (`host`, `authority`, the Host header), so the path alone is not a webhook URL.
+   */
+  private webhookPath(req: Record<string, any>): Record<string, any> {
+    const headers = req.headers !== null && typeof req.headers === 'object' ? req.headers : undefined;
+    const host = firstString(req.host, req.authority, headers?.host, headers?.Host, headers?.[':authority']);
+    if (host === undefined || !isWebhookHost(host)) return req;
+    let out: Record<string, any> | undefined;
+    for (const k of ['path', 'url']) {
+      const v = req[k];
+      if (typeof v !== 'string') continue;
+      const red = redactWebhookPath(host, v);
+      if (red === v) continue;
+      const end = v.search(/[?#]|$/);
+      this.remember(v.slice(v.lastIndexOf('/', end - 1) + 1, end));
+      (out ??= { ...req })[k] = red;
+    }
+    return out ?? req;
   }
 
   /** A gRPC request or response whose method carries secrets by field number (grpc-fields.ts). */
@@ -276,10 +308,28 @@ class EntryRedaction {
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
   private summary(s: string): string {
     let out = redactExecCommand(redactUrlText(s, this.names), this.names);
-    if (this.sql) out = redactSqlValues(redactSql(out), this.names);
-    else if (this.passwordStatements) out = redactSql(out);
+    // A summary quotes the statement cut short: a JSON literal in it is read loosely, to where it was cut.
+    if (this.sql) out = redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names);
+    else if (this.passwordStatements) out = redactSql(redactJsonLiterals(out, this.jsonText));
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
+  }
+
+  /**
+   * An entry's warnings quote the wire where it broke (`malformed: request line "GET /cb?token=…"`):
+   * read as text is, and cleared of what was taken out of the entry. The same list when nothing changed.
+   */
+  private warnings(list: unknown[]): string[] {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const w = list[i];
+      // Only a warning that quotes the wire (`"…"`) has anything to hide: shark's own words are the rest.
+      if (typeof w !== 'string' || w.indexOf('"') < 0) continue;
+      let red = redactContentText(w, this.names);
+      for (const secret of this.secrets) if (red.includes(secret)) red = red.split(secret).join(REDACTED);
+      if (red !== w) (copy ??= [...list])[i] = red;
+    }
+    return (copy ?? list) as string[];
   }
 
   /** The value of a sensitive name: a scalar becomes [REDACTED]; an object or array keeps its shape, every value in it redacted. */
@@ -312,18 +362,27 @@ class EntryRedaction {
     // A protobuf field read without a schema whose bytes are a Secret in Kubernetes' own encoding
     // (etcd's Range and Put as the API server calls them): its values are raw bytes among the fields.
     if (zone === 'field' && typeof o.bytes === 'string' && o.bytes.startsWith(K8S_PROTOBUF_BASE64) && typeof o.wireType === 'string' && holdsKubernetesSecret(Buffer.from(o.bytes, 'base64'))) o = { ...o, bytes: REDACTED };
+    // A key/value store's entry (Consul's KV, etcd's JSON gateway): its key names the entry, its value
+    // goes when that name is sensitive.
+    const kv = zone === 'field' ? keyValueNames(o) : undefined;
+    if (kv) o = this.keyValue(o, kv);
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
-    // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors.
-    const keyIsName = zone === 'field' && keyIsAName(o, parent);
+    // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors,
+    // and a key/value store's entry.
+    const nameKey = kv ? kv[0] : zone === 'field' && keyIsAName(o, parent) ? 'key' : undefined;
     // Vault's `operator init` and rekey answers: `keys` beside `keys_base64` or the `root_token` are unseal key shares.
     const vaultKeys = zone === 'field' && Array.isArray(o.keys) && (o.keys_base64 !== undefined || o.root_token !== undefined);
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
-      if (this.names.test(k, zone) && !(keyIsName && k === 'key') && !(zone === 'field' && isSecretVolume(k, v))) nv = this.redacted(v);
-      else if (zone !== 'structure' && v !== null && typeof v === 'object' && (this.names.plural(k) || (k === 'keys' && vaultKeys))) nv = this.pluralValues(v, depth + 1, zone);
+      let sensitive = this.names.test(k, zone) && k !== nameKey && !(zone === 'field' && isSecretVolume(k, v));
+      let plural = !sensitive && zone !== 'structure' && v !== null && typeof v === 'object' && (this.names.plural(k) || (k === 'keys' && vaultKeys));
+      // A tokenizer's or a language model's `token` and `tokens` are text (text-tokens.ts): searched as text, not withheld.
+      if ((sensitive || plural) && zone === 'field' && isTextTokens(o, k, v)) sensitive = plural = false;
+      if (sensitive) nv = this.redacted(v);
+      else if (plural) nv = this.pluralValues(v as object, depth + 1, zone);
       else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
         const red = redactBase64Body(v, this.names, this.json);
         if (red !== undefined) {
@@ -389,8 +448,8 @@ class EntryRedaction {
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
-    if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(v, this.remember), this.names, this.remember));
-    if (this.passwordStatements && role.query) return redactUserinfo(redactSql(v, this.remember));
+    if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(redactJsonLiterals(v, this.jsonText), this.remember), this.names, this.remember));
+    if (this.passwordStatements && role.query) return redactUserinfo(redactSql(redactJsonLiterals(v, this.jsonText), this.remember));
     return redactUserinfo(v);
   }
 
@@ -476,6 +535,12 @@ class EntryRedaction {
   private contentString(v: string): string {
     const c = v.length > 0 ? v[0] : '';
     if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
+    // Text sent as base64 inside a field (a Pub/Sub push's `data`, a CloudEvent's `data_base64`): its
+    // bytes are searched as a base64 body's are, and re-encoded (or withheld when compressed).
+    if (mayBeBase64Text(v)) {
+      const red = redactBase64Body(v, this.names, this.json);
+      if (red !== undefined) return red.body;
+    }
     return redactContentText(v, this.names);
   }
 
@@ -489,11 +554,18 @@ class EntryRedaction {
     const argv = zone !== 'structure' && a.length >= 2 && typeof a[0] === 'string' ? redactArgv(a, this.names) : undefined;
     if (argv) a = argv;
     let copy: unknown[] | undefined = argv;
+    /** Inside a private key kept as a list of its lines (tokens.ts opensPrivateKey): every line goes to its END. */
+    let inKey = false;
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       let nv: unknown = v;
-      if (typeof v === 'string') nv = zone === 'structure' ? redactUserinfo(v) : this.contentString(v);
-      else if (v !== null && typeof v === 'object') {
+      if (typeof v === 'string' && inKey) {
+        inKey = !closesPemBlock(v);
+        nv = v === '' ? v : REDACTED;
+      } else if (typeof v === 'string') {
+        inKey = opensPrivateKey(v);
+        nv = zone === 'structure' ? redactUserinfo(v) : this.contentString(v);
+      } else if (v !== null && typeof v === 'object') {
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }
       if (nv !== v) {
@@ -514,14 +586,20 @@ class EntryRedaction {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
     }
-    // A key/value store's entries (Consul's KV `[{"Key": "app/db/password", "Value": "<base64>"}]`, tags,
-    // etcd's JSON gateway): judged by the key's last path segment.
-    const kv = zone === 'field' ? keyValueNames(o) : undefined;
-    if (kv && this.names.test(lastSegment(o[kv[0]]), 'field')) {
-      const value = this.redacted(o[kv[1]]);
-      return value === o[kv[1]] ? o : { ...o, [kv[1]]: value };
-    }
     return this.object(o, depth, zone);
+  }
+
+  /**
+   * A key/value store's entry (Consul's KV `{"Key": "app/db/password", "Value": "<base64>"}`, tags,
+   * etcd's JSON gateway, whose keys are base64 too: etcd-gateway.ts), in a list or on its own (etcd's
+   * `put` body, a watch event's `kv`): its value redacted when the key's last path segment is a
+   * sensitive name or the value is a Kubernetes Secret. `kv`: the names of its key and value fields.
+   */
+  private keyValue(o: Record<string, any>, kv: [string, string]): Record<string, any> {
+    const key = kvKeyText(o[kv[0]]);
+    if (!this.names.test(lastSegment(key), 'field') && !holdsSecretObject(key, o[kv[1]])) return o;
+    const value = this.redacted(o[kv[1]]);
+    return value === o[kv[1]] ? o : { ...o, [kv[1]]: value };
   }
 
   /** A JSON patch operation (RFC 6902) that sets a secret: a Secret's value, or a member with a sensitive name. */
@@ -543,6 +621,12 @@ function keyValueNames(o: Record<string, any>): [string, string] | undefined {
 /** `app/db/password` → `password`. */
 function lastSegment(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
+}
+
+/** The first of `values` that is a string with something in it. */
+function firstString(...values: unknown[]): string | undefined {
+  for (const v of values) if (typeof v === 'string' && v !== '') return v;
+  return undefined;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

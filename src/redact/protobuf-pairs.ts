@@ -23,6 +23,18 @@ function isProtoField(v: unknown): v is ProtoFieldLike {
 }
 
 /**
+ * Is a map key sensitive? Judged as a header name when it reads as one (words joined by `-`:
+ * `x-api-key`, `Ocp-Apim-Subscription-Key`, where a name ending in `key` is a key), as a path by its
+ * last segment (`/app/db/password`; a key/value store's keys), else as a field name: a bare word
+ * ending in `key` (`monkey`, `/zoo/monkey`) is not a key, `authorization` and `api_key` are.
+ */
+function sensitiveKey(key: string, names: SensitiveNames): boolean {
+  const slash = key.lastIndexOf('/');
+  if (slash >= 0) return names.test(key.slice(slash + 1), 'field');
+  return key.indexOf('-') > 0 ? names.test(key, 'header') || names.test(key, 'field') : names.test(key, 'field');
+}
+
+/**
  * A field list that is a key and its value (fields 1 and 2, once each) whose key is sensitive: the
  * list with the value replaced by `[REDACTED]` (a nested value message too, whole). Undefined when
  * the list is not such a pair or its key is not sensitive.
@@ -32,7 +44,7 @@ export function redactProtoPair(list: unknown[], names: SensitiveNames, remember
   const key = list.find((f) => (f as ProtoFieldLike).field === 1) as ProtoFieldLike | undefined;
   const valueAt = list.findIndex((f) => (f as ProtoFieldLike).field === 2);
   if (!key || valueAt < 0 || key.wireType !== 'len' || typeof key.value !== 'string') return undefined;
-  if (!names.test(key.value, 'header') && !names.test(key.value, 'field')) return undefined;
+  if (!sensitiveKey(key.value, names)) return undefined;
   const value = list[valueAt] as ProtoFieldLike;
   if (value.value === REDACTED) return undefined;
   if (typeof value.value === 'string') remember(value.value);

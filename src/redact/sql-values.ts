@@ -43,6 +43,27 @@ export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (
 }
 
 /**
+ * `sql` with each string literal that holds a JSON document (`'{"api_token": "…"}'::jsonb`, a JSON
+ * column's INSERT) redacted as a JSON body is, by `redactJson`: its keys name what the document
+ * holds, whatever column it goes to. `sql` itself when nothing changed.
+ */
+export function redactJsonLiterals(sql: string, redactJson: (text: string) => string): string {
+  if (sql.indexOf("'") < 0 || (sql.indexOf("'{") < 0 && sql.indexOf("'[") < 0)) return sql;
+  let out = '';
+  let copied = 0;
+  for (const t of tokens(sql)) {
+    if (t.kind !== 'string' || (sql[t.start] !== '{' && sql[t.start] !== '[')) continue;
+    const literal = sql.slice(t.start, t.end);
+    const text = literal.indexOf("''") >= 0 ? literal.replace(/''/g, "'") : literal;
+    const red = redactJson(text);
+    if (red === text) continue;
+    out += sql.slice(copied, t.start) + red.replace(/'/g, "''");
+    copied = t.end;
+  }
+  return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/**
  * Which parameters of a prepared statement go to sensitive columns (0-based):
  * `UPDATE users SET password_hash = $1, api_token = $2` → 0 and 1, and `?`
  * placeholders by their order (MySQL, JDBC). The values travel apart from the

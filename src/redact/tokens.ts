@@ -27,12 +27,64 @@ const MIN_PREFIXED = 20;
 const OTHER_MARKER = /github_pat_|glpat-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\//;
 /** Every marker in one pattern (redis-values.ts reads it as part of its own). */
 export const TOKEN_MARKER = new RegExp(`${COMMON_MARKER.source}|${OTHER_MARKER.source}`);
+/** A Telegram bot token: 5 digits, `:` and 34 characters at the least. */
+const MIN_TELEGRAM = 40;
 /** The shortest token found here (`xoxb-` and ten characters): shorter strings are not searched. */
 const MIN_TOKEN = 15;
 
 /** Could `s` hold a token these scans take out? */
 export function mayHoldToken(s: string): boolean {
-  return s.length >= MIN_TOKEN && (COMMON_MARKER.test(s) || (s.length >= MIN_PREFIXED && OTHER_MARKER.test(s)));
+  if (s.length < MIN_TOKEN) return false;
+  if (COMMON_MARKER.test(s) || (s.length >= MIN_PREFIXED && OTHER_MARKER.test(s))) return true;
+  // A Telegram bot token's `:A` by indexOf: as a pattern's first character `:` (every JSON text's) cost each test.
+  return (s.length >= MIN_TELEGRAM && s.indexOf(':A') >= 0) || (s.length >= LEGACY_VAULT_LENGTH && hasLegacyVaultToken(s));
+}
+
+/**
+ * A Vault token from before Vault 1.10: `s.` and 24 random letters and digits. `s.` alone starts too
+ * much text to be a marker (`items.`, `this.s.x`), so each one is looked at where it stands: a run of
+ * its own (no letter, digit, `.`, `-` or `_` before the `s` or after the 24), and random-looking
+ * (legacyVaultToken). indexOf is the scan, each look is bounded: linear.
+ */
+function hasLegacyVaultToken(s: string): boolean {
+  for (let at = s.indexOf('s.'); at >= 0; at = s.indexOf('s.', at + 2)) {
+    const before = at > 0 ? s.charCodeAt(at - 1) : 0x20;
+    if (before < 128 && TOKEN_CHAR[before] === 1) continue;
+    let end = at + 2;
+    while (end < s.length && end - at <= LEGACY_VAULT_LENGTH) {
+      const c = s.charCodeAt(end);
+      if (c >= 128 || TOKEN_CHAR[c] === 0) break;
+      end++;
+    }
+    // Only a run of the token's length (a `.` after it aside) is looked at closer.
+    if (end - at >= LEGACY_VAULT_LENGTH && legacyVaultToken(s.slice(at, end))) return true;
+  }
+  return false;
+}
+
+/** `s.` and 24 characters. */
+const LEGACY_VAULT_LENGTH = 26;
+
+/**
+ * A run that is a legacy Vault token: `s.` then 24 letters and digits (a `.` closing a sentence
+ * after it aside), both cases, and a digit or six capitals. A random one has them nearly always (no
+ * digit in 24: 1.5 %; then fewer than six capitals: rarer still); a name in camel case
+ * (`s.getElementsByClassName`) has neither.
+ */
+function legacyVaultToken(run: string): boolean {
+  if (run.length === LEGACY_VAULT_LENGTH + 1 && run.endsWith('.')) run = run.slice(0, -1);
+  if (run.length !== LEGACY_VAULT_LENGTH || !run.startsWith('s.')) return false;
+  let upper = 0;
+  let lower = 0;
+  let digit = 0;
+  for (let i = 2; i < run.length; i++) {
+    const c = run.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) upper++;
+    else if (c >= 0x61 && c <= 0x7a) lower++;
+    else if (c >= 0x30 && c <= 0x39) digit++;
+    else return false;
+  }
+  return upper > 0 && lower > 0 && (digit > 0 || upper >= 6);
 }
 
 /** `s` with every PEM private key, JWT and prefixed API key replaced by [REDACTED]; `s` itself when none. */
@@ -76,6 +128,26 @@ function redactPemKeys(s: string): string {
     from = blockEnd >= s.length ? -1 : s.indexOf(PEM_BEGIN, blockEnd);
   }
   return copied === 0 ? s : out + s.slice(copied);
+}
+
+/**
+ * Does `s` open a private key block it does not close (`-----BEGIN RSA PRIVATE KEY-----` and no END
+ * after it)? A key kept as a list of its lines (`["-----BEGIN …", "MIIE…", "-----END …"]`, a
+ * configuration's array) goes on in the strings that follow, to the one that closes it.
+ */
+export function opensPrivateKey(s: string): boolean {
+  const begin = s.lastIndexOf(PEM_BEGIN);
+  if (begin < 0) return false;
+  const labelStart = begin + PEM_BEGIN.length;
+  const labelLength = s.slice(labelStart, labelStart + MAX_PEM_LABEL + PEM_DASHES.length).indexOf(PEM_DASHES);
+  if (labelLength < 0) return false;
+  const label = s.slice(labelStart, labelStart + labelLength);
+  return (label.endsWith('PRIVATE KEY') || label === 'PGP PRIVATE KEY BLOCK') && s.indexOf(PEM_END, labelStart) < 0;
+}
+
+/** Does `s` hold a PEM END line (the last line of a key kept as a list of lines)? */
+export function closesPemBlock(s: string): boolean {
+  return s.indexOf(PEM_END) >= 0;
 }
 
 /**
@@ -133,6 +205,31 @@ function redactWebhookPaths(s: string, marker: string): string {
   return copied === 0 ? s : out + s.slice(copied);
 }
 const WEBHOOK_MARKERS = ['hooks.slack.com/', 'discord.com/api/webhooks/', 'discordapp.com/api/webhooks/'];
+const WEBHOOK_HOSTS = new Set(WEBHOOK_MARKERS.map((m) => m.slice(0, m.indexOf('/'))));
+
+/** Is `host` (a Host header or an authority, with a port or not) a webhook host? */
+export function isWebhookHost(host: string): boolean {
+  return host.length <= MAX_WEBHOOK_HOST && WEBHOOK_HOSTS.has(hostName(host));
+}
+const MAX_WEBHOOK_HOST = 32;
+
+function hostName(host: string): string {
+  const colon = host.indexOf(':');
+  return (colon >= 0 ? host.slice(0, colon) : host).toLowerCase();
+}
+
+/**
+ * A request's path to a webhook host (`hooks.slack.com`, its `Host` header or HTTP/2 authority, a
+ * port after it or not): the path with its secret segment redacted as the whole URL's would be (a
+ * call decrypted with a key log has the host apart from the path). The path itself when the host is
+ * another or nothing changed.
+ */
+export function redactWebhookPath(host: string, path: string): string {
+  const name = hostName(host);
+  if (!WEBHOOK_HOSTS.has(name) || !path.startsWith('/')) return path;
+  const red = redactWebhookUrls(name + path);
+  return red.startsWith(name) && red !== name + path ? red.slice(name.length) : path;
+}
 /** Characters of a webhook URL's path (no query, no fragment). */
 const URL_PATH_CHAR = new Uint8Array(128);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_/') URL_PATH_CHAR[c.charCodeAt(0)] = 1;
@@ -243,7 +340,35 @@ function tokenWithin(s: string, start: number, end: number): [number, number] | 
   for (const [prefix, min] of PREFIXED) {
     if (run.startsWith(prefix) && run.length >= prefix.length + min) return [start, end];
   }
+  if (legacyVaultToken(run)) return [start, start + LEGACY_VAULT_LENGTH];
+  const telegram = telegramSecret(s, start, run);
+  if (telegram > 0) return [start, start + telegram];
   return undefined;
+}
+
+/** The secret half of a Telegram bot token: 35 characters (34 in Telegram's own documentation); a run this long at most is looked at. */
+const TELEGRAM_SECRET = 35;
+const MIN_TELEGRAM_SECRET = 34;
+
+/**
+ * A Telegram bot token, `<bot id>:<35 characters>` (`/bot123456789:AAH…/sendMessage`, a bot
+ * framework's configuration): the run after the `:` starts with `A` (every token Telegram issues
+ * starts `AA`; its documentation's example `123456:ABC-DEF…`), is 34 or 35 characters of base64url (a
+ * `.` ending a sentence aside) and follows 5 to 16 digits. The bot id stays (it is the bot's public
+ * user id); the secret goes.
+ */
+function telegramSecret(s: string, start: number, run: string): number {
+  if (start < 6 || s.charCodeAt(start - 1) !== 0x3a /* : */ || run.charCodeAt(0) !== 0x41 /* A */) return 0;
+  const length = run.endsWith('.') ? run.length - 1 : run.length;
+  if (length < MIN_TELEGRAM_SECRET || length > TELEGRAM_SECRET) return 0;
+  for (let i = 0; i < length; i++) if (run.charCodeAt(i) === 0x2e /* . */) return 0;
+  let digits = 0;
+  for (let i = start - 2; i >= 0 && digits <= 16; i--) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    digits++;
+  }
+  return digits >= 5 && digits <= 16 ? length : 0;
 }
 
 /** A base64url segment that decodes to a JOSE header with an `enc` member (a JWS header has none). */

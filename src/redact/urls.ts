@@ -61,12 +61,13 @@ export function hasSensitiveParam(s: string, names: SensitiveNames): boolean {
   return scanQueryParams(s, names, true) as boolean;
 }
 
-function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): string | boolean {
+function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean, depth = 0): string | boolean {
   if (s.indexOf('=') < 0) return testOnly ? false : s;
   let out = '';
   let copied = 0;
   let i = 0;
   const seps = new Separators(s);
+  const percents = new NextIndex(s, '%');
   while (i < s.length) {
     // A parameter name starts at 0 or just after a separator.
     const nameStart = i;
@@ -86,6 +87,16 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean): s
         // a variable bound to a sensitive argument in the query goes whatever it is called.
         const bound = name === 'variables' ? boundVariables(s, names) : undefined;
         const red = redactGraphqlParam(s.slice(valueStart, k), names, bound);
+        if (red !== undefined) {
+          if (testOnly) return true;
+          out += s.slice(copied, valueStart) + red;
+          copied = k;
+        }
+      } else if (name !== '' && name !== 'command' && depth < MAX_NESTED_URL && percents.within(valueStart, k) && hasEncodedParam(s, valueStart, k)) {
+        // A URL or query string as a parameter's value (`?next=%2Flogin%3Fpassword%3D…`, an OAuth
+        // `redirect_uri` carrying a token): decoded and read as its own, re-encoded when it changed.
+        // (`command=`, an exec call's argv word, is read as a command line by exec-query.ts.)
+        const red = redactEncodedUrl(s.slice(valueStart, k), names, depth + 1);
         if (red !== undefined) {
           if (testOnly) return true;
           out += s.slice(copied, valueStart) + red;
@@ -124,7 +135,50 @@ class Separators {
   }
 }
 
+/** Where `char` next stands in a string read forwards: each occurrence found once (linear however many parameters ask). */
+class NextIndex {
+  private at = -2;
+
+  constructor(
+    private readonly s: string,
+    private readonly char: string,
+  ) {}
+
+  /** Does `char` stand in [from, to)? `from` never goes back between calls. */
+  within(from: number, to: number): boolean {
+    if (this.at !== -1 && this.at < from) this.at = this.s.indexOf(this.char, from);
+    return this.at >= 0 && this.at < to;
+  }
+}
+
 const ENCODED_REDACTED = encodeURIComponent(REDACTED);
+
+/** URLs inside URLs read: a redirect's own redirect, and no further (each level decodes the value once). */
+const MAX_NESTED_URL = 3;
+
+/**
+ * Does s[from, to) hold a percent-encoded `=` (`%3D`, a parameter once decoded) or `://` and `@` (a
+ * URL's userinfo once decoded), or either encoded twice (`%253D`)?
+ */
+function hasEncodedParam(s: string, from: number, to: number): boolean {
+  const d = s.slice(from, to).toUpperCase();
+  return d.indexOf('%3D') >= 0 || d.indexOf('%253D') >= 0 || (d.indexOf('%3A%2F%2F') >= 0 && d.indexOf('%40') >= 0);
+}
+
+/**
+ * A parameter's value that is itself a URL or query string, percent-encoded: decoded, its sensitive
+ * parameters and userinfo redacted, re-encoded (`[REDACTED]` as it stands elsewhere); undefined when
+ * nothing in it changed.
+ */
+function redactEncodedUrl(value: string, names: SensitiveNames, depth: number): string | undefined {
+  const decoded = safeDecode(value);
+  if (decoded === value) return undefined;
+  let red = scanQueryParams(redactUserinfo(decoded), names, false, depth) as string;
+  // Encoded twice (`%253D`): the value decoded once is still one value.
+  if (red === decoded && depth < MAX_NESTED_URL && hasEncodedParam(decoded, 0, decoded.length)) red = redactEncodedUrl(decoded, names, depth + 1) ?? decoded;
+  if (red === decoded) return undefined;
+  return encodeURIComponent(red).split(ENCODED_REDACTED).join(REDACTED);
+}
 
 /** The names of the variables a URL's `query=` parameter binds to sensitive arguments (graphql.ts). */
 function boundVariables(s: string, names: SensitiveNames): Set<string> | undefined {

@@ -14,6 +14,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Wire } from '../helpers/engine-wire.js';
 import { h2frame } from '../helpers/http2-wire.js';
@@ -28,10 +29,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 122 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 136 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2'];
+export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -352,6 +353,38 @@ export function buildPlantedCapture(): Wire {
   const txt = `v=app1 region=visible-txt password=${S[120]}`;
   w.send(next(), 1, 40066, 53, dnsTcp(dnsMessage(0x1234, 0x0100, 'cfg.shop.local')));
   w.send(next(), 2, 53, 40066, dnsTcp(dnsMessage(0x1234, 0x8180, 'cfg.shop.local', txt)));
+
+  // The QA round of session 40 (docs/security.md): JSON held in a JSON string; JSON in SQL literals;
+  // Redis scripts loaded once and called by SHA1 or name, and a Lua long string; a Telegram bot token
+  // in a path; a legacy Vault token in text; etcd's JSON gateway; a private key as a list of lines; a
+  // URL with a token encoded in another URL's query; a Slack webhook whose host is a header; a token
+  // quoted by a warning on a broken request line. Beside them, a tokenizer's tokens stay.
+  http1(w, next(), 40067, withBody('POST /events HTTP/1.1', 'application/json', JSON.stringify({ level: 'info', msg: JSON.stringify({ owner: 'visible-nested', password: S[122] }) })), OK);
+  w.send(next(), 1, 40068, 5432, pgQuery(`UPDATE cfg SET doc = '{"api_token": "${S[123]}", "mode": "visible-doc"}'::jsonb WHERE id = 1`));
+  w.send(next(), 2, 5432, 40068, pgDone('UPDATE 1'));
+  const loaded = "return redis.call('CONFIG', 'SET', 'requirepass', ARGV[1])";
+  w.send(next(), 1, 40069, 6379, resp('SCRIPT', 'LOAD', loaded));
+  const sha = createHash('sha1').update(loaded).digest('hex');
+  w.send(next(), 2, 6379, 40069, `$40\r\n${sha}\r\n`);
+  w.send(next(), 1, 40069, 6379, resp('EVALSHA', sha, '0', S[124]));
+  w.send(next(), 2, 6379, 40069, '+OK\r\n');
+  const library = "#!lua name=acl\nredis.register_function('set_pw', function(keys, args) return redis.call('HSET', keys[1], 'password', args[1]) end)";
+  w.send(next(), 1, 40069, 6379, resp('FUNCTION', 'LOAD', library));
+  w.send(next(), 2, 6379, 40069, '$3\r\nacl\r\n');
+  w.send(next(), 1, 40069, 6379, resp('FCALL', 'set_pw', '1', 'visible-fn-key', S[125]));
+  w.send(next(), 2, 6379, 40069, ':1\r\n');
+  w.send(next(), 1, 40069, 6379, resp('EVAL', `return redis.call('AUTH', [[${S[126]}]])`, '0'));
+  w.send(next(), 2, 6379, 40069, '+OK\r\n');
+  http1(w, next(), 40070, withBody(`POST /bot123456789:AA${S[127]}abcdefghij_klmnopqr/sendMessage HTTP/1.1`, 'application/json', '{"chat_id":"visible-chat","text":"hi"}'), OK);
+  http1(w, next(), 40071, 'GET /ops/notes HTTP/1.1\r\nHost: wiki\r\n\r\n', textResponse('text/plain', `use the old token s.${S[128]}Ab12Cd34Ef to unseal\n`));
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  http1(w, next(), 40072, withBody('POST /v3/kv/put HTTP/1.1', 'application/json', JSON.stringify({ key: b64('/app/db/password'), value: S[129] })), OK);
+  http1(w, next(), 40073, withBody('POST /v3/kv/put HTTP/1.1', 'application/json', JSON.stringify({ key: b64('/registry/secrets/shop/db'), value: S[130] })), OK);
+  http1(w, next(), 40074, withBody('POST /api/certs HTTP/1.1', 'application/json', JSON.stringify({ name: 'visible-owner', chain: ['-----BEGIN RSA PRIVATE KEY-----', `MIIEow${S[131]}`, '-----END RSA PRIVATE KEY-----'] })), OK);
+  http1(w, next(), 40075, `GET /login?next=%2Fcb%3Fstate%3Dvisible-state%26token%3D${S[132]} HTTP/1.1\r\nHost: api\r\n\r\n`, OK);
+  http1(w, next(), 40076, `POST /services/T0001/B0001/${S[133]}xx HTTP/1.1\r\nHost: hooks.slack.com\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"text":"deploy"}`, OK);
+  http1(w, next(), 40077, `GET /cb?access_token=${S[134]} HTTX/1.1\r\nHost: api\r\n\r\n`, OK);
+  http1(w, next(), 40078, 'GET /tokenize HTTP/1.1\r\nHost: llm\r\n\r\n', textResponse('application/json', JSON.stringify({ tokens: ['visible-tokenizer', ' world', '!'], api_token: S[135] })));
   return w;
 }
 

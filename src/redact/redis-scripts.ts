@@ -1,0 +1,42 @@
+// What the Redis scripts and functions a capture loaded take as secrets. An
+// application loads its scripts once (`SCRIPT LOAD`, or EVAL the first time)
+// and then calls them by SHA1 (`EVALSHA`), and a function library once
+// (`FUNCTION LOAD`) and then calls its functions by name (`FCALL`): those
+// calls carry the password as a bare ARGV, with no name beside it and no code
+// in their entry. commands.ts reads the code when it passes; this remembers,
+// by SHA1 and by function name, which ARGV numbers it hides, for the calls
+// that follow on the same run. A capture that starts after the load has
+// nothing to go by (docs/security.md, known gaps).
+
+import { createHash } from 'node:crypto';
+import type { KnownScripts } from './commands.js';
+
+/** Scripts and functions remembered; an attacker can load any number, so past this the memory starts over. */
+const MAX_KNOWN = 4096;
+
+export class RedisScripts implements KnownScripts {
+  private readonly bySha = new Map<string, ReadonlySet<number>>();
+  private readonly byName = new Map<string, ReadonlySet<number>>();
+
+  learnScript(script: string, argv: ReadonlySet<number>, sha1?: string): void {
+    if (argv.size > 0) remember(this.bySha, sha1?.toLowerCase() ?? createHash('sha1').update(script).digest('hex'), argv);
+  }
+
+  learnFunction(name: string, argv: ReadonlySet<number>): void {
+    if (argv.size > 0) remember(this.byName, name, argv);
+  }
+
+  /** EVALSHA's first argument (Redis takes it in either case). */
+  scriptArgv(sha1: string): ReadonlySet<number> | undefined {
+    return this.bySha.get(sha1.toLowerCase());
+  }
+
+  functionArgv(name: string): ReadonlySet<number> | undefined {
+    return this.byName.get(name);
+  }
+}
+
+function remember(map: Map<string, ReadonlySet<number>>, key: string, argv: ReadonlySet<number>): void {
+  if (map.size >= MAX_KNOWN && !map.has(key)) map.clear();
+  map.set(key, argv);
+}

@@ -142,6 +142,49 @@ test('a wrong key: records that do not authenticate are counted, the connection 
   assert.match(stderr, /0 sessions decrypted; .*stopped at an undecryptable record/);
 });
 
+test('a key log of another capture says so: no ClientHello random of the capture is in it', async () => {
+  const { stderr } = await dissect('hotplace-tls12-chacha20-http1.pcapng', sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'));
+  assert.match(stderr, /TLS: 0 sessions decrypted; 1 without a key in the key log: no ClientHello random of this capture is in the key log/);
+});
+
+test('a session named in the key log without the secrets its version needs is said apart from one not named at all', async () => {
+  // The server logged no CLIENT_TRAFFIC_SECRET_0 for the three connections the client never finished (as tshark, none decrypts).
+  const { stderr } = await dissect('hotplace-tls13-aes128gcm-http2.pcapng', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'));
+  assert.match(stderr, /TLS: 2 sessions decrypted; 3 without a key in the key log \(named in the key log without the secrets their versions need/);
+  const partial = join(dir, 'no-client-traffic.keys');
+  writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^CLIENT_TRAFFIC_SECRET_0 .*$/gm, ''));
+  const one = await dissect('snet-tls13-chacha20-poly1305.pcap', partial);
+  assert.match(one.stderr, /1 without a key in the key log \(named in the key log without the secrets its version needs/);
+  assert.doesNotMatch(one.stderr, /another capture/);
+});
+
+test('secrets logged for a session that do not open its first record are said with the version and suite', async () => {
+  const bad = join(dir, 'damaged.keys');
+  // One hex digit of the master secret changed: the client random still matches.
+  writeFileSync(bad, readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'latin1').replace(/^(CLIENT_RANDOM \S+ )(.)/m, (_m, head: string, d: string) => head + (d === '0' ? '1' : '0')));
+  const { entries, stderr } = await dissect('snet-tls12-ecdhe-rsa-aes128-gcm.pcap', bad);
+  assert.equal(entries.filter((e) => e.protocol === 'tls').length, 1);
+  assert.match(stderr, /1 session in the key log whose first encrypted record did not decrypt with the logged secrets \(TLS 1\.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 1\)/);
+  assert.doesNotMatch(stderr, /without a key/);
+});
+
+test('a key log saved with a byte order mark (UTF-8, or UTF-16 as PowerShell writes it) is read as its text', async () => {
+  const text = readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'latin1').replace(/^#.*\n/m, '').replace(/\n/g, '\r\n');
+  const be = Buffer.from(text, 'utf16le').swap16();
+  const files = {
+    'utf8-bom.keys': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'latin1')]),
+    'utf16le.keys': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    'utf16be.keys': Buffer.concat([Buffer.from([0xfe, 0xff]), be]),
+  };
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    const { stderr } = await dissect('snet-tls12-ecdhe-rsa-aes128-gcm.pcap', path);
+    assert.doesNotMatch(stderr, /not a key log line/, name);
+    assert.match(stderr, /TLS: 1 session decrypted/, name);
+  }
+});
+
 test('key log problems: a missing file is a usage error; bad lines are reported with their line number and skipped', async () => {
   const missing = await runCli(['dissect', '--tls-keylog', join(dir, 'nope.keys'), sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.pcap')]);
   assert.equal(missing.code, 2);

@@ -13,7 +13,7 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import type { TlsKeyLog, SessionSecrets } from './keylog.js';
+import { keyMismatchCounter, type TlsKeyLog, type SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
@@ -123,6 +123,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private transcript: { parts: Buffer[]; bytes: number } | undefined;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
+  /** The session's first encrypted record did not open under its logged secrets (counted once). */
+  private mismatchCounted = false;
   /** TLS 1.3 0-RTT: the ClientHello offered early data; early records seen so far (the early keys' next sequence number). */
   private offeredEarlyData = false;
   private earlyRecords = 0;
@@ -382,6 +384,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
       }
     }
     h.cipher!.skip(body);
+    if (!h.authenticated && !this.decrypted && !this.mismatchCounted) {
+      // Not one record of the session opened: the secrets found for it are not its own, or its
+      // keys are derived another way than shark's; counted by version and suite for the summary.
+      this.mismatchCounted = true;
+      this.ctx.count('tls.key-mismatch');
+      this.ctx.count(keyMismatchCounter(this.tls13 ? 0x0304 : this.version, this.suite!.code));
+    }
     this.lose(dir, 'tls.undecryptable');
     return null;
   }
@@ -795,6 +804,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private noDecryption(counter: string): void {
     this.helloDone = true;
     this.ctx.count(counter);
+    // The log names this session, but not with what its version needs: said apart from a
+    // session the log does not name at all (the whole log being another capture's, see describeDecryption).
+    if (counter === 'tls.no-key' && this.clientRandom && this.keyLog.lookup(this.clientRandom)) this.ctx.count('tls.no-key-incomplete');
     for (const d of ['c2s', 's2c'] as Direction[]) {
       this.halves[d].lost = true;
       this.halves[d].records.clear();

@@ -17,6 +17,7 @@
 
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { ExitCode, UserError } from '../../cli/errors.js';
+import { cipherName, versionName } from '../protocols/tls.js';
 
 /** The secrets one TLS session logged, by label. */
 export type SessionSecrets = Map<string, Buffer>;
@@ -101,7 +102,7 @@ export class TlsKeyLog {
    */
   addText(text: string, onBadLine?: (lineNo: number, why: string) => void): void {
     let lineNo = 0;
-    for (const raw of text.split('\n')) {
+    for (const raw of withoutByteOrderMark(text).split('\n')) {
       lineNo++;
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) continue;
@@ -197,6 +198,22 @@ export class TlsKeyLog {
     else add();
     return undefined;
   }
+}
+
+/**
+ * Text read as latin1 whose first bytes are a byte order mark: a key log saved
+ * by a Windows editor (UTF-8 with a BOM), or by PowerShell's `>` / `Out-File`
+ * (UTF-16 little-endian), is read as the text it is, not as a first line with
+ * an unknown label and NULs between the characters of the rest.
+ */
+function withoutByteOrderMark(text: string): string {
+  if (text.startsWith('\xef\xbb\xbf')) return text.slice(3);
+  if (text.startsWith('\xff\xfe')) return Buffer.from(text.slice(2), 'latin1').toString('utf16le');
+  if (text.startsWith('\xfe\xff')) {
+    const be = Buffer.from(text.slice(2, 2 + ((text.length - 2) & ~1)), 'latin1');
+    return be.swap16().toString('utf16le');
+  }
+  return text;
 }
 
 /** Larger than any honest key log (a line per session, ~200 bytes). */
@@ -319,7 +336,9 @@ export function describeDecryption(counters: Record<string, number>): string {
   const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
   const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session)` : '';
   const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
-  if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
+  if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log${noKeyHint(n)}`);
+  const mismatched = keyMismatches(counters);
+  if (mismatched) parts.push(mismatched);
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
@@ -332,6 +351,40 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.decrypt-unsupported-version') > 0) parts.push(`${n('tls.decrypt-unsupported-version')} in SSL 3.0 (not decrypted)`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;
+}
+
+/** Why sessions had no key, when the counters can tell (empty when they cannot). */
+function noKeyHint(n: (k: string) => number): string {
+  const incomplete = n('tls.no-key-incomplete');
+  if (incomplete > 0) {
+    const of = incomplete === n('tls.no-key') ? '' : `${incomplete} of them `;
+    return ` (${of}named in the key log without the secrets ${incomplete === 1 ? 'its version needs' : 'their versions need'}: TLS 1.3 the four *_TRAFFIC_SECRET lines, TLS 1.2 CLIENT_RANDOM)`;
+  }
+  // Not one session of the capture is named in the log: the commonest mistake is a log of something else.
+  if (n('tls.decrypted-sessions') === 0 && n('tls.key-mismatch') === 0) {
+    return ": no ClientHello random of this capture is in the key log (is it another capture's, or another client's? SSLKEYLOGFILE must be set for the process that made these connections)";
+  }
+  return '';
+}
+
+/** Counter of a session whose first encrypted record did not open under its logged secrets, by version and suite. */
+export function keyMismatchCounter(version: number, suite: number): string {
+  return `tls.key-mismatch.${version.toString(16).padStart(4, '0')}.${suite.toString(16).padStart(4, '0')}`;
+}
+
+const KEY_MISMATCH = /^tls\.key-mismatch\.([0-9a-f]{4})\.([0-9a-f]{4})$/;
+
+/** Sessions named in the key log whose records the logged secrets did not open, with their versions and suites. */
+function keyMismatches(counters: Record<string, number>): string | undefined {
+  const total = counters['tls.key-mismatch'] ?? 0;
+  const kinds: string[] = [];
+  for (const [k, v] of Object.entries(counters)) {
+    const m = KEY_MISMATCH.exec(k);
+    if (!m || !v) continue;
+    kinds.push(`${versionName(parseInt(m[1], 16))} ${cipherName(parseInt(m[2], 16))}: ${v}`);
+  }
+  if (total === 0) return undefined;
+  return `${total} ${total === 1 ? 'session' : 'sessions'} in the key log whose first encrypted record did not decrypt with the logged secrets (${kinds.sort().join(', ')}): a damaged line or another run's secrets for the same client random, or keys shark derives wrongly for this version and suite (please report it)`;
 }
 
 /** The same for QUIC connections (their TLS secrets come from the same key log); undefined when none was seen. */

@@ -300,12 +300,26 @@ test('TLS 1.2 sessions resumed by session id and by ticket decrypt with the full
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'http /resumed 200'], way);
     assert.match(r.stderr, /TLS: 2 sessions decrypted \(1 resumed with the master secret of an earlier session\)$/m, way);
-    // The resumed session alone in the capture: its master secret is nowhere (not guessed).
+    // The resumed session alone in the capture (the capture began after the full handshake, or
+    // another worker read it): the key log's master secrets are tried on its Finished, and the right one opens it.
     const alone = join(dir, `resume-${way.replace(' ', '-')}-alone.pcap`);
     execFileSync('editcap', ['-r', pcap, alone, `${Number(tshark(pcap, firstOnly, ['frame.number'], 'tcp.stream == 1')[0][0])}-1000`]);
-    const r2 = await runCli(['dissect', '--tls-keylog', firstOnly, alone]);
-    assert.deepEqual(pathsOf(r2.stdout), ['tls'], way);
-    assert.match(r2.stderr, /TLS: 0 sessions decrypted; 1 without a key in the key log$/m, way);
+    assert.deepEqual(tshark(alone, firstOnly, ['http.request.uri'], 'http.request').flat(), [], `${way}: tshark cannot`);
+    const noise = Array.from({ length: 50 }, (_, i) => `CLIENT_RANDOM ${i.toString(16).padStart(64, '0')} ${'5a'.repeat(48)}`);
+    const many = join(dir, `resume-${way.replace(' ', '-')}-many.keys`);
+    writeFileSync(many, [noise.slice(0, 25), lines[0], noise.slice(25)].flat().join('\n') + '\n');
+    const r2 = await runCli(['dissect', '--tls-keylog', many, alone]);
+    assert.deepEqual(pathsOf(r2.stdout), ['http /resumed 200'], way);
+    assert.match(r2.stderr, /TLS: 1 session decrypted \(1 resumed with the master secret of an earlier session; 1 of them by trying the key log's master secrets/, way);
+    // No master secret of the log is its own: none opens it, nothing is made up.
+    const others = join(dir, `resume-${way.replace(' ', '-')}-others.keys`);
+    writeFileSync(others, noise.join('\n') + '\n');
+    const r3 = await runCli(['dissect', '--tls-keylog', others, alone]);
+    assert.deepEqual(pathsOf(r3.stdout), ['tls'], way);
+    assert.match(r3.stderr, /TLS: 0 sessions decrypted; 1 without a key in the key log/, way);
+    // Whichever worker reads the full handshake, the resumed session decrypts.
+    const split = await runCli(['dissect', '--workers', '2', '--tls-keylog', firstOnly, pcap]);
+    assert.deepEqual(pathsOf(split.stdout), ['http /full 200', 'http /resumed 200'], `${way}: --workers 2`);
   }
 });
 
@@ -418,4 +432,37 @@ test('TLS 1.2: a ticket the server turns down (a full handshake follows) is not 
   assert.deepEqual(pathsOf(r.stdout), ['http /full 200', 'tls']);
   assert.match(r.stderr, /TLS: 1 session decrypted; 1 without a key in the key log$/m);
   assert.doesNotMatch(r.stderr, /undecryptable|resumed/);
+});
+
+test('TLS 1.2 renegotiation: the requests after it decrypt under the new handshake keys, as tshark sees them', async () => {
+  const web = lab.pod('web');
+  const port = 18760;
+  const pcap = join(dir, 'renegotiation.pcap');
+  const keys = join(dir, 'renegotiation.keys');
+  // s_server echo mode (no answers; its stdin held open and ended); the client asks for renegotiation with "R".
+  await lab.exec(web.ns, `timeout 20 sh -c 'sleep 19.5 | openssl s_server -accept ${port} -cert ${dir}/cert.pem -key ${dir}/key.pem -tls1_2 -client_renegotiation' >/dev/null 2>&1 &`);
+  assert.equal((await lab.exec(web.ns, `for i in $(seq 1 50); do ss -ltn | grep -q ':${port} ' && exit 0; sleep 0.1; done; exit 1`)).code, 0);
+  const capture = await lab.capture(0, pcap, { filter: `tcp port ${port}` });
+  let out = '';
+  try {
+    const script = `printf 'GET /before HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 1; echo R; sleep 2; printf 'GET /after HTTP/1.1\\r\\nHost: web\\r\\n\\r\\n'; sleep 1`;
+    out = (await lab.exec(lab.pod('client0').ns, `(${script}) | timeout 10 openssl s_client -connect ${web.ip}:${port} -tls1_2 -keylogfile ${keys} 2>&1`, { timeoutMs: 15_000 })).stdout;
+  } finally {
+    await capture.stop();
+    await lab.exec(web.ns, `pkill -f 'accept ${port} ' || true; pkill -f 'sleep 19.5' || true`);
+  }
+  assert.match(out, /RENEGOTIATING/);
+  assert.equal(readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM')).length, 2, 'the client logged both handshakes');
+  assert.deepEqual(tshark(pcap, keys, ['http.request.uri'], 'http.request').flat(), ['/before', '/after'], 'tshark decrypts both');
+  const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(pathsOf(r.stdout), ['http /before', 'http /after']);
+  assert.match(r.stderr, /TLS: 1 session decrypted; 1 renegotiation followed/);
+  assert.doesNotMatch(r.stderr, /undecryptable/);
+  // The renegotiated handshake's line missing: what came before it decrypts, and the rest is said.
+  const firstOnly = join(dir, 'renegotiation-first.keys');
+  writeFileSync(firstOnly, `${readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM'))[0]}\n`);
+  const r2 = await runCli(['dissect', '--tls-keylog', firstOnly, pcap]);
+  assert.deepEqual(pathsOf(r2.stdout), ['http /before']);
+  assert.match(r2.stderr, /1 session renegotiated with a handshake whose secrets are not in the key log/);
 });

@@ -46,6 +46,15 @@ export const MAX_SESSIONS = 1_000_000;
  */
 const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N', 'ECH_SECRET', 'ECH_CONFIG']);
 
+/**
+ * A resumed TLS 1.2 session whose master secret no earlier session of this
+ * run gave is tried against the key log's last this many master secrets
+ * (~0.1 ms each: the key block and one record).
+ */
+export const MAX_TRIED_MASTERS = 2048;
+/** Master secrets tried in all, per run (per worker): a capture of made-up resumptions costs at most ~10 s. */
+export const MAX_TRIALS = 100_000;
+
 /** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
 export const MAX_RESUMABLE = 100_000;
 
@@ -61,6 +70,10 @@ export class TlsKeyLog {
   private readonly rsaPremasters = new Map<string, Buffer>();
   /** TLS 1.2 master secrets of sessions decrypted in this run, by `id:`/`ticket:` + hex (see rememberMaster). */
   private readonly resumable = new Map<string, Buffer>();
+  /** TLS 1.0–1.2 master secrets in log order (CLIENT_RANDOM and `RSA Session-ID:` lines), for resumptions tried against them (recentMasters). */
+  private readonly masters: Buffer[] = [];
+  /** Resumed sessions (`id:`/`ticket:` + hex) that no master secret of the log opened: not tried again (bounded). */
+  private readonly triedInVain = new Set<string>();
   /** Lines that were not key log lines (bad label, length or hex). */
   badLines = 0;
   /** Sessions left out because the log held more than MAX_SESSIONS. */
@@ -146,6 +159,35 @@ export class TlsKeyLog {
     return true;
   }
 
+  /** The log names sessions by their client random (CLIENT_RANDOM, TLS 1.3 or PMS_CLIENT_RANDOM lines). */
+  get hasRandoms(): boolean {
+    return this.sessions.size > 0;
+  }
+
+  /** The log's TLS 1.0–1.2 master secrets, the `max` last logged first, and how many there are in all. */
+  recentMasters(max: number): { masters: Buffer[]; total: number } {
+    return { masters: this.masters.slice(-max).reverse(), total: this.masters.length };
+  }
+
+  private trialsLeft = MAX_TRIALS;
+
+  /** How many of `wanted` master secrets may still be tried in this run (MAX_TRIALS in all). */
+  takeTrials(wanted: number): number {
+    const n = Math.min(wanted, this.trialsLeft);
+    this.trialsLeft -= n;
+    return n;
+  }
+
+  /** A resumed session that no master secret of the log opened (not remembered while the log still grows). */
+  triedMastersInVain(kind: 'id' | 'ticket', id: Buffer): void {
+    if (this.follows || id.length === 0 || this.triedInVain.size >= MAX_RESUMABLE) return;
+    this.triedInVain.add(`${kind}:${id.toString('hex')}`);
+  }
+
+  mastersTriedInVain(kind: 'id' | 'ticket', id: Buffer): boolean {
+    return id.length > 0 && this.triedInVain.has(`${kind}:${id.toString('hex')}`);
+  }
+
   /** The master secret of an earlier session with this session id or ticket. */
   recallMaster(kind: 'id' | 'ticket', id: Buffer): Buffer | undefined {
     return id.length === 0 ? undefined : this.resumable.get(`${kind}:${id.toString('hex')}`);
@@ -175,7 +217,9 @@ export class TlsKeyLog {
       this.sessions.set(key, s);
     }
     if (label === 'PMS_CLIENT_RANDOM' && !s.has(label)) this.premasterRandoms++;
-    s.set(label, Buffer.from(secret, 'hex'));
+    const value = Buffer.from(secret, 'hex');
+    if (label === 'CLIENT_RANDOM' && value.length === 48) this.masters.push(value);
+    s.set(label, value);
     return undefined;
   }
 
@@ -185,7 +229,11 @@ export class TlsKeyLog {
     if (id) {
       const master = MASTER_KEY.exec(second);
       if (!master) return 'Master-Key is not 48 bytes of hex';
-      return this.keep(() => this.bySessionId.set(id[1].toLowerCase(), Buffer.from(master[1], 'hex')));
+      return this.keep(() => {
+        const value = Buffer.from(master[1], 'hex');
+        this.bySessionId.set(id[1].toLowerCase(), value);
+        this.masters.push(value);
+      });
     }
     if (first.length !== 16 || !HEX.test(first)) return 'RSA line is neither "Session-ID:… Master-Key:…" nor 8 bytes of encrypted premaster';
     if (second.length !== 96 || !HEX.test(second)) return 'RSA premaster secret is not 48 bytes of hex';
@@ -334,7 +382,8 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
 export function describeDecryption(counters: Record<string, number>): string {
   const n = (k: string): number => counters[k] ?? 0;
   const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
-  const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session)` : '';
+  const tried = n('tls.resumed-by-trial') > 0 ? `; ${n('tls.resumed-by-trial')} of them by trying the key log's master secrets: the full handshake was not in this capture, or another worker read it` : '';
+  const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session${tried})` : '';
   const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log${noKeyHint(n)}`);
   const mismatched = keyMismatches(counters);
@@ -342,6 +391,10 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.resume-trial-budget') > 0) parts.push(`${count('tls.resume-trial-budget', 'resumed session')} not tried against the key log (${MAX_TRIALS} master secrets tried in this run already)`);
+  if (n('tls.renegotiations') > 0) parts.push(`${count('tls.renegotiations', 'renegotiation')} followed`);
+  if (n('tls.renegotiation-no-key') > 0) parts.push(`${count('tls.renegotiation-no-key', 'session')} renegotiated with a handshake whose secrets are not in the key log (not decrypted after it)`);
+  if (n('tls.resume-trial-limited') > 0) parts.push(`${n('tls.resume-trial-limited')} resumed ${n('tls.resume-trial-limited') === 1 ? 'session' : 'sessions'} tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`);
   if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
@@ -361,7 +414,7 @@ function noKeyHint(n: (k: string) => number): string {
     return ` (${of}named in the key log without the secrets ${incomplete === 1 ? 'its version needs' : 'their versions need'}: TLS 1.3 the four *_TRAFFIC_SECRET lines, TLS 1.2 CLIENT_RANDOM)`;
   }
   // Not one session of the capture is named in the log: the commonest mistake is a log of something else.
-  if (n('tls.decrypted-sessions') === 0 && n('tls.key-mismatch') === 0) {
+  if (n('tls.no-key-unnamed') === n('tls.no-key') && n('tls.decrypted-sessions') === 0 && n('tls.key-mismatch') === 0) {
     return ": no ClientHello random of this capture is in the key log (is it another capture's, or another client's? SSLKEYLOGFILE must be set for the process that made these connections)";
   }
   return '';

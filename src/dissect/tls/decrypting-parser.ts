@@ -238,6 +238,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     if (this.awaiting) this.checkSecrets(true);
+    // A resumption whose master secret was to be found on its first encrypted record, which never came.
+    if (this.trial) {
+      this.trial = false;
+      this.noDecryption('tls.no-key');
+    }
     // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
     if (this.early.plain.length > 0) this.ctx.count('tls.early-data-skipped', this.early.plain.length);
     this.hello.onEnd(reason);

@@ -111,6 +111,21 @@ test('TLS 1.0, 1.1, 1.2 CCM/CCM_8 and 1.3 CCM/CCM_8 from OpenSSL decrypt to the 
   }
 });
 
+test('a cipher suite shark does not decrypt (ARIA, Camellia) stays a tls entry, and the summary names the suite', async () => {
+  const cases = [
+    { name: 'tls12-aria256-gcm', cipher: 'ECDHE-ARIA256-GCM-SHA384', said: '0xc061' },
+    { name: 'tls12-camellia128-sha256', cipher: 'CAMELLIA128-SHA256', said: '0x00ba' },
+  ];
+  let port = 18680;
+  for (const c of cases) {
+    const { pcap, keys } = await record(c.name, ++port, `-tls1_2 -cipher ${LEGACY}`, `-tls1_2 -cipher ${c.cipher}:@SECLEVEL=0`, 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n', '-www', 1);
+    const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).protocol), ['tls'], c.name);
+    assert.match(r.stderr, new RegExp(`TLS: 0 sessions decrypted; 1 with a cipher suite shark cannot decrypt \\(${c.said}: 1\\)`), c.name);
+  }
+});
+
 test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV was in the hole), the ones after it decrypt', async () => {
   // Twelve requests on one connection, one packet each (s_server only reads: no responses).
   const lines = Array.from({ length: 12 }, (_, i) => `GET /r${i + 1} HTTP/1.1\r\nHost: web\r\n\r\n`);

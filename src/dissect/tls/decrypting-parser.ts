@@ -13,7 +13,7 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import { keyMismatchCounter, MAX_TRIED_MASTERS, type TlsKeyLog, type SessionSecrets } from './keylog.js';
+import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, type TlsKeyLog, type SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
@@ -107,6 +107,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private clientRandom: Buffer | undefined;
   private serverRandom: Buffer | undefined;
   private suite: CipherSuite | undefined;
+  /** The ServerHello's cipher suite, known to shark or not. */
+  private suiteCode = 0;
   private tls13 = false;
   /** The negotiated version (0x0301 TLS 1.0 … 0x0304 TLS 1.3): TLS 1.0 and 1.1 derive keys with their own PRF. */
   private version = TLS12;
@@ -370,9 +372,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const plain = this.decrypt(dir, h, header, body);
     if (!plain) return;
     if (plain.type === 23) this.onPlaintext(dir, plain.data);
-    // TLS 1.3 moved ALPN (and the server's answer to 0-RTT) into the (encrypted) EncryptedExtensions.
     // TLS 1.0–1.2 renegotiation: a new handshake under the current keys, whose hellos give the next ones.
     else if (plain.type === 22 && !this.tls13) this.readHandshake(dir, h, plain.data);
+    // TLS 1.3 moved ALPN (and the server's answer to 0-RTT) into the (encrypted) EncryptedExtensions.
     else if (plain.type === 22 && this.tls13 && this.early.accepted === undefined && dir !== this.clientDir) {
       const ee = encryptedExtensions(plain.data);
       if (ee) {
@@ -587,6 +589,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.tls13 = hello.version === 0x0304;
     this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
+    this.suiteCode = hello.suite;
     if (this.tls13) this.transcript = undefined;
     this.secrets = this.findSecrets();
     if (!this.premasterPending) this.transcript = undefined;
@@ -729,7 +732,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** Keys from the secrets found (or the reason there are none, counted). */
   private useSecrets(): void {
     if (!this.secrets && !this.trial) return this.noDecryption('tls.no-key');
-    if (!this.suite) return this.noDecryption('tls.decrypt-unsupported-cipher');
+    if (!this.suite) {
+      // Which one, for the summary (ARIA, Camellia, 3DES, RC4 …).
+      this.ctx.count(unsupportedSuiteCounter(this.suiteCode));
+      return this.noDecryption('tls.decrypt-unsupported-cipher');
+    }
     // SSL 3.0 MACs and derives keys its own way (and is long gone): counted, not guessed at.
     if (!this.tls13 && this.version < TLS10) return this.noDecryption('tls.decrypt-unsupported-version');
     if (!this.secrets) return;

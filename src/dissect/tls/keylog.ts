@@ -74,6 +74,8 @@ export class TlsKeyLog {
   private readonly masters: Buffer[] = [];
   /** Resumed sessions (`id:`/`ticket:` + hex) that no master secret of the log opened: not tried again (bounded). */
   private readonly triedInVain = new Set<string>();
+  /** Master secrets that may still be tried in this run (takeTrials). */
+  private trialsLeft = MAX_TRIALS;
   /** Lines that were not key log lines (bad label, length or hex). */
   badLines = 0;
   /** Sessions left out because the log held more than MAX_SESSIONS. */
@@ -168,8 +170,6 @@ export class TlsKeyLog {
   recentMasters(max: number): { masters: Buffer[]; total: number } {
     return { masters: this.masters.slice(-max).reverse(), total: this.masters.length };
   }
-
-  private trialsLeft = MAX_TRIALS;
 
   /** How many of `wanted` master secrets may still be tried in this run (MAX_TRIALS in all). */
   takeTrials(wanted: number): number {
@@ -398,7 +398,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
-  if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
+  if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt${unsupportedSuites(counters)}`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);
   if (n('tls.early-data-refused') > 0) parts.push(`${count('tls.early-data-refused', 'record')} of 0-RTT early data the server refused (sent again after the handshake)`);
   if (n('tls.decrypt-unsupported-version') > 0) parts.push(`${n('tls.decrypt-unsupported-version')} in SSL 3.0 (not decrypted)`);
@@ -438,6 +438,23 @@ function keyMismatches(counters: Record<string, number>): string | undefined {
   }
   if (total === 0) return undefined;
   return `${total} ${total === 1 ? 'session' : 'sessions'} in the key log whose first encrypted record did not decrypt with the logged secrets (${kinds.sort().join(', ')}): a damaged line or another run's secrets for the same client random, or keys shark derives wrongly for this version and suite (please report it)`;
+}
+
+/** Counter of a session whose cipher suite shark cannot decrypt, by suite. */
+export function unsupportedSuiteCounter(suite: number): string {
+  return `tls.decrypt-unsupported-cipher.${suite.toString(16).padStart(4, '0')}`;
+}
+
+const UNSUPPORTED_SUITE = /^tls\.decrypt-unsupported-cipher\.([0-9a-f]{4})$/;
+
+/** " (TLS_RSA_WITH_3DES_EDE_CBC_SHA: 1, …)": which suites were not decrypted. */
+function unsupportedSuites(counters: Record<string, number>): string {
+  const kinds: string[] = [];
+  for (const [k, v] of Object.entries(counters)) {
+    const m = UNSUPPORTED_SUITE.exec(k);
+    if (m && v) kinds.push(`${cipherName(parseInt(m[1], 16))}: ${v}`);
+  }
+  return kinds.length > 0 ? ` (${kinds.sort().join(', ')})` : '';
 }
 
 /** The same for QUIC connections (their TLS secrets come from the same key log); undefined when none was seen. */

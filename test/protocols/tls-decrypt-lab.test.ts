@@ -1,7 +1,8 @@
 // `dissect --tls-keylog` on the record protections the public captures do not
 // cover, recorded here between OpenSSL's s_client and s_server in lab pods:
 // TLS 1.0 (its own PRF and a CBC IV chained from record to record), TLS 1.1,
-// TLS 1.2 AES-CCM and CCM_8, TLS 1.3 AES-128-CCM and CCM_8. tshark decrypts
+// TLS 1.2 AES-CCM and CCM_8, ARIA-GCM and Camellia-CBC, TLS 1.3 AES-128-CCM
+// and CCM_8. tshark decrypts (all but ARIA: this one's libgcrypt lacks it)
 // the same files with the same key logs; both must see the same calls. A
 // TLS 1.0 stream with a record cut out must pick the chain up again after it.
 
@@ -21,6 +22,8 @@ interface Case {
   client: string;
   /** The suite tshark names in the ServerHello. */
   suite: number;
+  /** tshark here cannot decrypt it (its libgcrypt has no ARIA): AEAD tags that authenticate are the proof. */
+  tsharkCannot?: boolean;
 }
 
 const LEGACY = 'ALL:@SECLEVEL=0';
@@ -29,6 +32,8 @@ const CASES: Case[] = [
   { name: 'tls11-ecdhe-aes256-cbc-sha', server: `-tls1_1 -cipher ${LEGACY}`, client: `-tls1_1 -cipher ECDHE-RSA-AES256-SHA:@SECLEVEL=0`, suite: 0xc014 },
   { name: 'tls12-aes128-ccm8', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher AES128-CCM8:@SECLEVEL=0`, suite: 0xc0a0 },
   { name: 'tls12-dhe-aes256-ccm', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher DHE-RSA-AES256-CCM:@SECLEVEL=0`, suite: 0xc09f },
+  { name: 'tls12-ecdhe-aria256-gcm', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher ECDHE-ARIA256-GCM-SHA384:@SECLEVEL=0`, suite: 0xc061, tsharkCannot: true },
+  { name: 'tls12-camellia128-sha256', server: `-tls1_2 -cipher ${LEGACY}`, client: `-tls1_2 -cipher CAMELLIA128-SHA256:@SECLEVEL=0`, suite: 0x00ba },
   { name: 'tls13-aes128-ccm', server: '-tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256', client: '-tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256', suite: 0x1304 },
   { name: 'tls13-aes128-ccm8', server: '-tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256', client: '-tls1_3 -ciphersuites TLS_AES_128_CCM_8_SHA256', suite: 0x1305 },
 ];
@@ -88,7 +93,7 @@ function followTls(pcap: string, keys: string, stream: number): string {
   return `${request} ${status}`;
 }
 
-test('TLS 1.0, 1.1, 1.2 CCM/CCM_8 and 1.3 CCM/CCM_8 from OpenSSL decrypt to the calls tshark decrypts', async () => {
+test('TLS 1.0, 1.1, 1.2 CCM/CCM_8, ARIA-GCM, Camellia-CBC and 1.3 CCM/CCM_8 from OpenSSL decrypt to the calls tshark decrypts', async () => {
   let port = 18600;
   for (const c of CASES) {
     const { pcap, keys } = await record(c.name, ++port, c.server, c.client, 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n');
@@ -96,7 +101,7 @@ test('TLS 1.0, 1.1, 1.2 CCM/CCM_8 and 1.3 CCM/CCM_8 from OpenSSL decrypt to the 
     assert.equal(Number(suite), c.suite, `${c.name}: the suite negotiated`);
     // tshark's decrypted streams: a request line and a status line each (s_server's reply ends at the close).
     const theirs = [0, 1].map((stream) => followTls(pcap, keys, stream));
-    assert.deepEqual(theirs, ['GET /hello 200', 'GET /hello 200'], `${c.name}: tshark decrypts the capture`);
+    if (!c.tsharkCannot) assert.deepEqual(theirs, ['GET /hello 200', 'GET /hello 200'], `${c.name}: tshark decrypts the capture`);
     const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
     assert.equal(r.code, 0, r.stderr);
     const calls = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -111,19 +116,12 @@ test('TLS 1.0, 1.1, 1.2 CCM/CCM_8 and 1.3 CCM/CCM_8 from OpenSSL decrypt to the 
   }
 });
 
-test('a cipher suite shark does not decrypt (ARIA, Camellia) stays a tls entry, and the summary names the suite', async () => {
-  const cases = [
-    { name: 'tls12-aria256-gcm', cipher: 'ECDHE-ARIA256-GCM-SHA384', said: '0xc061' },
-    { name: 'tls12-camellia128-sha256', cipher: 'CAMELLIA128-SHA256', said: '0x00ba' },
-  ];
-  let port = 18680;
-  for (const c of cases) {
-    const { pcap, keys } = await record(c.name, ++port, `-tls1_2 -cipher ${LEGACY}`, `-tls1_2 -cipher ${c.cipher}:@SECLEVEL=0`, 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n', '-www', 1);
-    const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).protocol), ['tls'], c.name);
-    assert.match(r.stderr, new RegExp(`TLS: 0 sessions decrypted; 1 with a cipher suite shark cannot decrypt \\(${c.said}: 1\\)`), c.name);
-  }
+test('a cipher suite shark does not decrypt (NULL encryption) stays a tls entry, and the summary names the suite', async () => {
+  const { pcap, keys } = await record('tls12-null-sha256', 18681, '-tls1_2 -cipher ALL:eNULL:@SECLEVEL=0', '-tls1_2 -cipher NULL-SHA256:@SECLEVEL=0', 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n', '-www', 1);
+  const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).protocol), ['tls']);
+  assert.match(r.stderr, /TLS: 0 sessions decrypted; 1 with a cipher suite shark cannot decrypt \(0x003b: 1\)/);
 });
 
 test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV was in the hole), the ones after it decrypt', async () => {

@@ -26,6 +26,23 @@ export interface ConnectionProcesses {
   ends: Map<string, ProcessRef>;
   /** Gaps in the connection while one end alone was known (counted as both ends' once the other shows). */
   gaps?: number;
+  /**
+   * An end used by several processes in turn (see ConnectionTable.share): from
+   * which frame on each one did, by end, so a call is named after the process
+   * that made it (at most MAX_TURNS a connection end; the last one holds past it).
+   */
+  turns?: Map<string, Array<{ frame: number; proc: ProcessRef }>>;
+}
+
+const MAX_TURNS = 64;
+
+/** The process at `end` when frame `frame` was made: the one whose turn it was, else the end's last known one. */
+export function processAt(procs: ConnectionProcesses, end: string, frame: number | undefined): ProcessRef | undefined {
+  const turns = procs.turns?.get(end);
+  if (!turns || frame === undefined) return procs.ends.get(end);
+  let at: ProcessRef | undefined;
+  for (const t of turns) if (t.frame <= frame) at = t.proc;
+  return at ?? turns[0].proc;
 }
 
 interface Conn {
@@ -40,6 +57,13 @@ interface Conn {
   /** Both directions have had a segment (the engine reads acknowledgements only then). */
   started: boolean;
   procs: ConnectionProcesses;
+  /**
+   * Once another process uses the feeding end's socket too (a child forked
+   * with the connection, an fd passed over a unix socket): each (pid, fd)
+   * of that end, by "pid:fd", with where its own offsets stood after its
+   * last event (each counts from its own first call; see shared).
+   */
+  own?: Map<string, { write: number; read: number }>;
 }
 
 /**
@@ -67,7 +91,7 @@ export class ConnectionTable {
   /** By socket pair: the connection (open or closed) and its processes. */
   private readonly byPair = new Map<string, ConnectionProcesses & { feeder?: string; closed?: { feeder: string; atMs: number } }>();
   private frame = 0;
-  readonly counters = { connections: 0, bothEnds: 0, gaps: 0, gapBytes: 0, gapsBothEnds: 0, stale: 0, staleBytes: 0, notInet: 0, noAddress: 0, noAddressBytes: 0, evicted: 0, afterClose: 0 };
+  readonly counters = { connections: 0, shared: 0, bothEnds: 0, gaps: 0, gapBytes: 0, gapsBothEnds: 0, stale: 0, staleBytes: 0, notInet: 0, noAddress: 0, noAddressBytes: 0, evicted: 0, afterClose: 0 };
   private readonly maxConnections: number;
   private readonly maxClosed: number;
 
@@ -96,7 +120,8 @@ export class ConnectionTable {
     // The fd was closed and reused without a close event (close_range, dup2, a lost event): the
     // old connection ends here, as at its close, at the offsets it had reached.
     if (c && c.key !== pair) {
-      const ended = this.close(id, c, { ...ev, pos: c.next.write, skipped: c.next.read });
+      const own = c.own?.get(id);
+      const ended = own ? this.shared(id, c, { ...ev, kind: 'close', pos: own.write, skipped: own.read }, who) : this.close(id, c, { ...ev, pos: c.next.write, skipped: c.next.read });
       return ended.concat(this.packetsOf(id, undefined, pair, ev, who));
     }
     return this.packetsOf(id, c, pair, ev, who);
@@ -110,6 +135,9 @@ export class ConnectionTable {
       // The other end of a connection already fed from its first end (same bytes, seen twice),
       // or still reading what that end had before it closed.
       const fedByOther = known !== undefined && known.feeder !== undefined && known.feeder !== id;
+      const feeder = fedByOther ? this.open.get(known.feeder!) : undefined;
+      // Not the other end but this end again in another process: new bytes of the same end.
+      if (feeder && addr(feeder.local) === addr(ev.local)) return this.share(id, feeder, ev, who);
       const afterClose = known?.feeder === undefined && known?.closed !== undefined && known.closed.feeder !== id && ev.timeMs - known.closed.atMs < CLOSED_COPY_MS;
       if (fedByOther || afterClose) {
         if (afterClose) this.counters.afterClose++;
@@ -139,7 +167,89 @@ export class ConnectionTable {
       this.open.delete(id); // re-inserted below: most recently active last
     }
     this.open.set(id, c);
+    if (c.own) return this.shared(id, c, ev, who);
     return ev.kind === 'close' ? this.close(id, c, ev) : this.data(c, ev);
+  }
+
+  /**
+   * A (pid, fd) of the feeding end's side that is not the feeder: a child that
+   * inherited the connection across fork (python's os.fork, a pre-fork
+   * server), or a process the fd was passed to. Its calls are bytes of this
+   * end that no other copy carries (the other end's copy of them is dropped as
+   * usual), so it feeds the connection too. Before this its calls were taken
+   * for the other end's copy and dropped, uncounted.
+   */
+  private share(id: string, c: Conn, ev: TlsEvent, who: CgroupIdentity): Packet[] {
+    // Its copy of the fd closed before it wrote anything: the socket lives on in the feeder.
+    if (ev.kind === 'close') return [];
+    if (!c.own) {
+      this.counters.shared++;
+      // The feeder's own offsets are the connection's until now.
+      c.own = new Map([[`${c.pid}:${c.fd}`, { ...c.next }]]);
+    }
+    // Its own offsets begin where its first call found them.
+    c.own.set(id, ev.dir === 'write' ? { write: ev.pos, read: ev.otherPos } : { write: ev.otherPos, read: ev.pos });
+    this.open.set(id, c);
+    return this.shared(id, c, ev, who);
+  }
+
+  /**
+   * An event of a connection whose end is shared by several (pid, fd)s: its
+   * offsets, counted in its own stream, are moved to where the connection
+   * stands (the processes take turns, as a parent waiting for its child
+   * does; bytes one of them lost are still a hole). A close ends the
+   * connection only when the last of them closes.
+   */
+  private shared(id: string, c: Conn, ev: TlsEvent, who: CgroupIdentity): Packet[] {
+    const own = c.own!.get(id)!;
+    const moved = (dir: 'write' | 'read', pos: number): number => c.next[dir] + Math.max(0, pos - own[dir]);
+    if (ev.kind === 'close') {
+      c.own!.delete(id);
+      this.open.delete(id);
+      const next = c.own!.keys().next().value;
+      if (next === undefined) return this.close(id, c, { ...ev, pos: moved('write', ev.pos), skipped: moved('read', ev.skipped) });
+      // Another process still holds the socket: it feeds the connection from now on.
+      const [pid, fd] = next.split(':').map(Number);
+      Object.assign(c, { pid, fd });
+      const pair = this.byPair.get(c.key);
+      if (pair) pair.feeder = next;
+      return [];
+    }
+    const dir = ev.dir;
+    const other = dir === 'write' ? 'read' : 'write';
+    const end = ev.pos + ev.data.length + ev.skipped;
+    if (end <= own[dir]) {
+      this.counters.stale++;
+      this.counters.staleBytes += ev.data.length;
+      return [];
+    }
+    // Bytes of it this process had passed on already (an event reaching past its offset keeps its new bytes).
+    const already = Math.max(0, own[dir] - ev.pos);
+    const data = ev.data.subarray(Math.min(already, ev.data.length));
+    const skipped = ev.skipped - Math.max(0, already - ev.data.length);
+    const pos = moved(dir, ev.pos + already);
+    own[dir] = end;
+    own[other] = Math.max(own[other], ev.otherPos);
+    // Each call is named after the process whose turn it was (processAt).
+    const at = addr(ev.local);
+    const proc = { pid: ev.pid, comm: ev.comm, ...who };
+    if (!c.procs.turns) {
+      // The same map where entries look processes up (byPair holds a copy of procs, sharing its maps).
+      c.procs.turns = new Map();
+      const pair = this.byPair.get(c.key);
+      if (pair) pair.turns = c.procs.turns;
+    }
+    let turns = c.procs.turns.get(at);
+    if (!turns) {
+      const before = c.procs.ends.get(at);
+      turns = before ? [{ frame: 0, proc: before }] : [];
+      c.procs.turns.set(at, turns);
+    }
+    if (turns.at(-1)?.proc.pid !== ev.pid && turns.length < MAX_TURNS) turns.push({ frame: this.frame + 1, proc });
+    c.procs.ends.set(at, proc);
+    // What the other direction had carried is where the connection stands: another process's
+    // count of it says nothing of lost bytes.
+    return this.data(c, { ...ev, data, skipped, pos, otherPos: c.next[other] });
   }
 
   /** Processes of the connection between `a` and `b` (either order), if it was hooked. */

@@ -12,7 +12,7 @@ import type { DissectionEngine, EngineOptions } from '../dissect/engine.js';
 import { dissectPackets } from '../dissect/dissect-packets.js';
 import type { LineSink } from '../output/stdout-sink.js';
 import { describeLosses } from '../input/dissect-run.js';
-import { ConnectionTable, endpointKey, type ProcessRef } from './connections.js';
+import { ConnectionTable, endpointKey, processAt, type ProcessRef } from './connections.js';
 import { MAX_WAITING, OtherEndWait } from './other-end-wait.js';
 import type { TlsCounters, TlsEvent } from './frames.js';
 import { WriteOrder, WRITE_WAIT_MS } from './write-order.js';
@@ -209,8 +209,9 @@ export function annotate(e: Entry, table: ConnectionTable): void {
   const procs = table.processes(e.src, e.dst);
   if (!procs) return;
   e.tls = true;
-  const client = procs.ends.get(endpointKey(e.src));
-  const server = procs.ends.get(endpointKey(e.dst));
+  const frame = e.frames?.request ?? e.frames?.response;
+  const client = processAt(procs, endpointKey(e.src), frame);
+  const server = processAt(procs, endpointKey(e.dst), frame);
   const info = (p: ProcessRef, role: ProcessInfo['role']): ProcessInfo => ({
     pid: p.pid,
     comm: p.comm,
@@ -245,6 +246,7 @@ export function tlsSummary(r: TlsTapResult): string {
   }
   const t = r.table;
   parts.push(`${t.connections} connections`);
+  if (t.shared > 0) parts.push(`${t.shared} used by more than one process (a forked child, an fd passed on)`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);
   if (t.gaps > 0) parts.push(`${t.gaps} gaps (${t.gapBytes} bytes${t.gapsBothEnds > 0 ? `; ${t.gapsBothEnds} on connections hooked at both ends, not filled from the other end's copy` : ''})`);
   if (t.stale > 0) parts.push(`${t.stale} stale events dropped (${t.staleBytes} bytes already passed on)`);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
-import { describeDecryption, loadKeyLogFile, MAX_RESUMABLE, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { describeDecryption, loadKeyLogFile, MAX_RESUMABLE, MAX_TRIALS, MAX_TRIED_MASTERS, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
 import { openCapture } from '../../src/capture/reader.js';
 import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { DissectionEngine } from '../../src/dissect/engine.js';
@@ -140,6 +140,49 @@ test('a wrong key: records that do not authenticate are counted, the connection 
   const tls = entries.filter((e) => e.protocol === 'tls');
   assert.ok(tls.some((e) => e.warnings?.includes('undecryptable records')), JSON.stringify(tls.map((e) => e.warnings)));
   assert.match(stderr, /0 sessions decrypted; .*stopped at an undecryptable record/);
+});
+
+test('a key log of another capture says so: no ClientHello random of the capture is in it', async () => {
+  const { stderr } = await dissect('hotplace-tls12-chacha20-http1.pcapng', sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'));
+  assert.match(stderr, /TLS: 0 sessions decrypted; 1 without a key in the key log: no ClientHello random of this capture is in the key log/);
+});
+
+test('a session named in the key log without the secrets its version needs is said apart from one not named at all', async () => {
+  // The server logged no CLIENT_TRAFFIC_SECRET_0 for the three connections the client never finished (as tshark, none decrypts).
+  const { stderr } = await dissect('hotplace-tls13-aes128gcm-http2.pcapng', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'));
+  assert.match(stderr, /TLS: 2 sessions decrypted; 3 without a key in the key log \(named in the key log without the secrets their versions need/);
+  const partial = join(dir, 'no-client-traffic.keys');
+  writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^CLIENT_TRAFFIC_SECRET_0 .*$/gm, ''));
+  const one = await dissect('snet-tls13-chacha20-poly1305.pcap', partial);
+  assert.match(one.stderr, /1 without a key in the key log \(named in the key log without the secrets its version needs/);
+  assert.doesNotMatch(one.stderr, /another capture/);
+});
+
+test('secrets logged for a session that do not open its first record are said with the version and suite', async () => {
+  const bad = join(dir, 'damaged.keys');
+  // One hex digit of the master secret changed: the client random still matches.
+  writeFileSync(bad, readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'latin1').replace(/^(CLIENT_RANDOM \S+ )(.)/m, (_m, head: string, d: string) => head + (d === '0' ? '1' : '0')));
+  const { entries, stderr } = await dissect('snet-tls12-ecdhe-rsa-aes128-gcm.pcap', bad);
+  assert.equal(entries.filter((e) => e.protocol === 'tls').length, 1);
+  assert.match(stderr, /1 session in the key log whose first encrypted record did not decrypt with the logged secrets \(TLS 1\.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 1\)/);
+  assert.doesNotMatch(stderr, /without a key/);
+});
+
+test('a key log saved with a byte order mark (UTF-8, or UTF-16 as PowerShell writes it) is read as its text', async () => {
+  const text = readFileSync(sharedCapture('snet-tls12-ecdhe-rsa-aes128-gcm.keys'), 'latin1').replace(/^#.*\n/m, '').replace(/\n/g, '\r\n');
+  const be = Buffer.from(text, 'utf16le').swap16();
+  const files = {
+    'utf8-bom.keys': Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'latin1')]),
+    'utf16le.keys': Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    'utf16be.keys': Buffer.concat([Buffer.from([0xfe, 0xff]), be]),
+  };
+  for (const [name, bytes] of Object.entries(files)) {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    const { stderr } = await dissect('snet-tls12-ecdhe-rsa-aes128-gcm.pcap', path);
+    assert.doesNotMatch(stderr, /not a key log line/, name);
+    assert.match(stderr, /TLS: 1 session decrypted/, name);
+  }
 });
 
 test('key log problems: a missing file is a usage error; bad lines are reported with their line number and skipped', async () => {
@@ -302,4 +345,23 @@ test('master secrets remembered for resumption are bounded, and one forgotten is
   assert.equal(log.recallMaster('id', id(0)), undefined, 'the oldest went first');
   assert.deepEqual(log.recallMaster('id', id(MAX_RESUMABLE)), master);
   assert.match(describeDecryption({ 'tls.resumable-forgotten': 1 }), new RegExp(`1 earlier master secrets forgotten \\(more than ${MAX_RESUMABLE} kept for resumption\\)`));
+});
+
+test('master secrets tried on a resumed session: the last logged first, at most MAX_TRIED_MASTERS a session and MAX_TRIALS a run, each bound said', () => {
+  const log = new TlsKeyLog();
+  const lines = Array.from({ length: MAX_TRIED_MASTERS + 5 }, (_, i) => `CLIENT_RANDOM ${i.toString(16).padStart(64, '0')} ${i.toString(16).padStart(96, '0')}`);
+  log.addText(`${lines.join('\n')}\nRSA Session-ID:${'ab'.repeat(32)} Master-Key:${'ff'.repeat(48)}\n`);
+  const { masters, total } = log.recentMasters(MAX_TRIED_MASTERS);
+  assert.equal(total, MAX_TRIED_MASTERS + 6);
+  assert.equal(masters.length, MAX_TRIED_MASTERS);
+  assert.deepEqual(masters[0], Buffer.alloc(48, 0xff), 'the last logged first');
+  assert.equal(masters[1].readUInt16BE(46), MAX_TRIED_MASTERS + 4);
+  let taken = 0;
+  while (log.takeTrials(MAX_TRIED_MASTERS) === MAX_TRIED_MASTERS) taken += MAX_TRIED_MASTERS;
+  assert.equal(taken, Math.floor(MAX_TRIALS / MAX_TRIED_MASTERS) * MAX_TRIED_MASTERS);
+  assert.equal(log.takeTrials(1), 0, 'the run budget is spent');
+  const said = describeDecryption({ 'tls.decrypted-sessions': 1, 'tls.resumed-sessions': 1, 'tls.resumed-by-trial': 1, 'tls.resume-trial-limited': 1, 'tls.resume-trial-budget': 2 });
+  assert.match(said, /1 resumed with the master secret of an earlier session; 1 of them by trying the key log's master secrets/);
+  assert.match(said, new RegExp(`1 resumed session tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`));
+  assert.match(said, new RegExp(`2 resumed sessions not tried against the key log \\(${MAX_TRIALS} master secrets tried in this run already\\)`));
 });

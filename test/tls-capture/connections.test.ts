@@ -292,3 +292,38 @@ test('a gap at the feeding end of a connection hooked at both ends is said apart
   );
   assert.deepEqual([later.counters.gaps, later.counters.gapsBothEnds], [1, 1]);
 });
+
+test('a child forked with the connection (its own offsets from 0) feeds it too: its call between the parent calls is an entry, named after it', async () => {
+  const table = new ConnectionTable();
+  // The child (pid 101, same fd and socket as the parent 100) counts its offsets from its own first call.
+  const child = (over: Partial<TlsEvent> & Pick<TlsEvent, 'dir' | 'pos'>, data = ''): TlsEvent => ({ ...ev({ pid: 100, ...over }, data), pid: 101, tid: 101, comm: 'python3-child' });
+  const a = REQ_A.length;
+  const ra = RES_A.length;
+  const { entries } = await entriesOf(
+    [
+      ev({ pid: 100, dir: 'write', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'read', pos: 0 }, REQ_A),
+      ev({ pid: 200, dir: 'write', pos: 0, otherPos: a }, RES_A),
+      ev({ pid: 100, dir: 'read', pos: 0, otherPos: a }, RES_A),
+      // The child's call: the server's copy of it (offsets past the first call) is dropped as the other end's.
+      child({ dir: 'write', pos: 0 }, REQ_B),
+      ev({ pid: 200, dir: 'read', pos: a, otherPos: ra }, REQ_B),
+      ev({ pid: 200, dir: 'write', pos: ra, otherPos: a + REQ_B.length }, RES_B),
+      child({ dir: 'read', pos: 0, otherPos: REQ_B.length }, RES_B),
+      // The child exits (no close event: its fds close at exit); the parent calls again from its own offsets.
+      ev({ pid: 100, dir: 'write', pos: a, otherPos: ra }, REQ_A),
+      ev({ pid: 100, dir: 'read', pos: ra, otherPos: 2 * a }, RES_A),
+      { ...ev({ pid: 100, dir: 'write', pos: 2 * a }), kind: 'close', skipped: 2 * ra },
+    ],
+    table,
+  );
+  const http = entries.filter((e) => e.protocol === 'http');
+  assert.deepEqual(
+    http.map((e) => `${e.summary} ${e.process?.pid}`),
+    ['GET /a → 200 100', 'GET /b → 404 101', 'GET /a → 200 100'],
+  );
+  assert.ok(http.every((e) => !e.warnings?.length), JSON.stringify(http.map((e) => e.warnings)));
+  assert.equal(table.counters.shared, 1);
+  assert.equal(table.counters.gaps, 0);
+  assert.match(tlsSummary({ events: 11, table: table.counters } as any), /1 used by more than one process \(a forked child, an fd passed on\)/);
+});

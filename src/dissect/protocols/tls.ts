@@ -46,7 +46,7 @@ const ALERT_NAMES: Record<number, string> = {
 const HRR_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c';
 
 export const versionName = (v: number): string => VERSION_NAMES[v] ?? `0x${v.toString(16).padStart(4, '0')}`;
-const cipherName = (c: number): string => CIPHER_NAMES[c] ?? `0x${c.toString(16).padStart(4, '0')}`;
+export const cipherName = (c: number): string => CIPHER_NAMES[c] ?? `0x${c.toString(16).padStart(4, '0')}`;
 /** RFC 8701 GREASE values (0x?a?a) are noise by design. */
 const isGrease = (v: number): boolean => (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
 

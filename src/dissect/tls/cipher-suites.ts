@@ -1,7 +1,7 @@
 // The cipher suites shark can decrypt with a key log, and what each needs.
-// AEAD suites (GCM, CCM, CCM_8, ChaCha20-Poly1305) for TLS 1.2 and 1.3;
-// AES-CBC with HMAC for TLS 1.0–1.2 (MAC-then-encrypt, or encrypt-then-MAC
-// per RFC 7366). The key exchange does not matter: the key log gives the
+// AEAD suites (GCM, CCM, CCM_8, ChaCha20-Poly1305; ARIA-GCM) for TLS 1.2 and 1.3;
+// AES-CBC and Camellia-CBC with HMAC for TLS 1.0–1.2 (MAC-then-encrypt, or
+// encrypt-then-MAC per RFC 7366). The key exchange does not matter: the key log gives the
 // master secret (TLS 1.2) or the traffic secrets (TLS 1.3), so RSA, (EC)DH,
 // (EC)DHE, PSK and SRP suites with the same record protection are the same here.
 
@@ -11,7 +11,7 @@ export interface CipherSuite {
   code: number;
   tls13: boolean;
   /** node:crypto cipher name. */
-  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
+  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'aria-128-gcm' | 'aria-256-gcm' | 'camellia-128-cbc' | 'camellia-256-cbc';
   keyLen: number;
   /** PRF / HKDF hash (TLS 1.2 and 1.3; TLS 1.0 and 1.1 have their own PRF). */
   hash: Hash;
@@ -55,6 +55,15 @@ const SUITES: CipherSuite[] = [
   ...tls12([0x003c, 0x003e, 0x003f, 0x0040, 0x0067, 0x006c, 0x00ae, 0x00b2, 0x00b6, 0xc023, 0xc025, 0xc027, 0xc029, 0xc037], 'aes-128-cbc', 'sha256', 'sha256'),
   ...tls12([0x003d, 0x0068, 0x0069, 0x006a, 0x006b, 0x006d], 'aes-256-cbc', 'sha256', 'sha256'),
   ...tls12([0x00af, 0x00b3, 0x00b7, 0xc024, 0xc026, 0xc028, 0xc02a, 0xc038], 'aes-256-cbc', 'sha384', 'sha384'),
+  // ARIA-GCM (RFC 6209): 128-bit blocks like AES, PRF SHA-256 / SHA-384 by key size (Wireshark decrypts them too).
+  ...tls12([0xc050, 0xc052, 0xc054, 0xc056, 0xc058, 0xc05a, 0xc05c, 0xc05e, 0xc060, 0xc062, 0xc06a, 0xc06c, 0xc06e], 'aria-128-gcm', 'sha256'),
+  ...tls12([0xc051, 0xc053, 0xc055, 0xc057, 0xc059, 0xc05b, 0xc05d, 0xc05f, 0xc061, 0xc063, 0xc06b, 0xc06d, 0xc06f], 'aria-256-gcm', 'sha384'),
+  // Camellia-CBC (RFC 5932) with HMAC-SHA1 (also TLS 1.0 and 1.1) and HMAC-SHA256/384 (TLS 1.2); its GCM suites node cannot open.
+  ...tls12([0x0041, 0x0042, 0x0043, 0x0044, 0x0045, 0x0046], 'camellia-128-cbc', 'sha256', 'sha1'),
+  ...tls12([0x0084, 0x0085, 0x0086, 0x0087, 0x0088, 0x0089], 'camellia-256-cbc', 'sha256', 'sha1'),
+  ...tls12([0x00ba, 0x00bb, 0x00bc, 0x00bd, 0x00be, 0x00bf, 0xc072, 0xc074, 0xc076, 0xc078, 0xc094, 0xc096, 0xc098, 0xc09a], 'camellia-128-cbc', 'sha256', 'sha256'),
+  ...tls12([0x00c0, 0x00c1, 0x00c2, 0x00c3, 0x00c4, 0x00c5], 'camellia-256-cbc', 'sha256', 'sha256'),
+  ...tls12([0xc073, 0xc075, 0xc077, 0xc079, 0xc095, 0xc097, 0xc099, 0xc09b], 'camellia-256-cbc', 'sha384', 'sha384'),
 ];
 
 const BY_CODE = new Map(SUITES.map((s) => [s.code, s]));

@@ -13,7 +13,7 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import type { TlsKeyLog, SessionSecrets } from './keylog.js';
+import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, type TlsKeyLog, type SessionSecrets } from './keylog.js';
 import { RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
@@ -107,6 +107,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private clientRandom: Buffer | undefined;
   private serverRandom: Buffer | undefined;
   private suite: CipherSuite | undefined;
+  /** The ServerHello's cipher suite, known to shark or not. */
+  private suiteCode = 0;
   private tls13 = false;
   /** The negotiated version (0x0301 TLS 1.0 … 0x0304 TLS 1.3): TLS 1.0 and 1.1 derive keys with their own PRF. */
   private version = TLS12;
@@ -117,12 +119,25 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private serverSessionId: Buffer | undefined;
   /** TLS 1.0–1.2: the master secret is an earlier session's (counted once the session decrypts). */
   private resumed = false;
+  /**
+   * TLS 1.0–1.2: a resumption whose master secret no earlier session gave: the
+   * key log's master secrets are tried on its first encrypted record
+   * (resumeByTrial), so it decrypts whichever worker read its full handshake,
+   * or when the capture began after it.
+   */
+  private trial = false;
+  /** TLS 1.0–1.2: a renegotiation's handshake was seen (its session's secrets replace the first's). */
+  private renegotiating = false;
+  /** TLS 1.0–1.2: the directions whose ChangeCipherSpec was seen. */
+  private readonly ccsSeen: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** TLS 1.0–1.2: the master secret comes from a logged premaster secret, at the ClientKeyExchange. */
   private premasterPending = false;
   /** The handshake messages so far, while a premaster secret may need them (MAX_TRANSCRIPT). */
   private transcript: { parts: Buffer[]; bytes: number } | undefined;
   /** Some record of this connection decrypted (counted once in tls.decrypted-sessions). */
   private decrypted = false;
+  /** The session's first encrypted record did not open under its logged secrets (counted once). */
+  private mismatchCounted = false;
   /** TLS 1.3 0-RTT: the ClientHello offered early data; early records seen so far (the early keys' next sequence number). */
   private offeredEarlyData = false;
   private earlyRecords = 0;
@@ -225,6 +240,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {
     if (this.awaiting) this.checkSecrets(true);
+    // A resumption whose master secret was to be found on its first encrypted record, which never came.
+    if (this.trial) {
+      this.trial = false;
+      this.noDecryption('tls.no-key');
+    }
     // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
     if (this.early.plain.length > 0) this.ctx.count('tls.early-data-skipped', this.early.plain.length);
     this.hello.onEnd(reason);
@@ -339,6 +359,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (!this.tls13 && this.helloDone) this.startCipher12(dir);
       return;
     }
+    // TLS 1.0–1.2 resumption with no master secret known yet: the first encrypted record tells which (resumeByTrial).
+    if (!h.cipher && this.trial && this.ccsSeen[dir] && !this.resumeByTrial(dir, header, body)) return;
     if (!h.cipher) {
       // TLS 1.0–1.2: the handshake stays clear until ChangeCipherSpec (session ticket, ClientKeyExchange).
       if (type === 22 && (!this.helloDone || !this.tls13)) this.readHandshake(dir, h, body);
@@ -350,6 +372,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const plain = this.decrypt(dir, h, header, body);
     if (!plain) return;
     if (plain.type === 23) this.onPlaintext(dir, plain.data);
+    // TLS 1.0–1.2 renegotiation: a new handshake under the current keys, whose hellos give the next ones.
+    else if (plain.type === 22 && !this.tls13) this.readHandshake(dir, h, plain.data);
     // TLS 1.3 moved ALPN (and the server's answer to 0-RTT) into the (encrypted) EncryptedExtensions.
     else if (plain.type === 22 && this.tls13 && this.early.accepted === undefined && dir !== this.clientDir) {
       const ee = encryptedExtensions(plain.data);
@@ -382,6 +406,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
       }
     }
     h.cipher!.skip(body);
+    if (!h.authenticated && !this.decrypted && !this.mismatchCounted) {
+      // Not one record of the session opened: the secrets found for it are not its own, or its
+      // keys are derived another way than shark's; counted by version and suite for the summary.
+      this.mismatchCounted = true;
+      this.ctx.count('tls.key-mismatch');
+      this.ctx.count(keyMismatchCounter(this.tls13 ? 0x0304 : this.version, this.suite!.code));
+    }
     this.lose(dir, 'tls.undecryptable');
     return null;
   }
@@ -489,13 +520,15 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (h.handshake.length < 4 + len) return;
       const msg = Buffer.from(h.handshake.take(4 + len));
       this.keepTranscript(msg);
-      if (msg[0] === 1 && !this.helloDone) this.onClientHello(dir, msg.subarray(4));
+      if (msg[0] === 1 && h.cipher && dir === this.clientDir) this.renegotiate(dir, msg.subarray(4));
+      else if (msg[0] === 1 && !this.helloDone) this.onClientHello(dir, msg.subarray(4));
       else if (msg[0] === 2 && !this.helloDone) this.onServerHello(msg.subarray(4));
       else if (msg[0] === 4 && dir !== this.clientDir) this.onNewSessionTicket(msg.subarray(4));
       // A Certificate, ServerKeyExchange or ServerHelloDone: a full handshake after all (the server
       // turned the ticket down), whose master secret is not the earlier session's.
-      else if ((msg[0] === 11 || msg[0] === 12 || msg[0] === 14) && dir !== this.clientDir && this.resumed) {
+      else if ((msg[0] === 11 || msg[0] === 12 || msg[0] === 14) && dir !== this.clientDir && (this.resumed || this.trial)) {
         this.resumed = false;
+        this.trial = false;
         this.noDecryption('tls.no-key');
       }
       else if (msg[0] === 16 && dir === this.clientDir) this.onClientKeyExchange(msg.subarray(4));
@@ -505,6 +538,21 @@ export class DecryptingTlsParser implements TcpStreamParser {
         return;
       }
     }
+  }
+
+  /**
+   * TLS 1.0–1.2 renegotiation: a ClientHello under the current keys starts a
+   * new handshake; its ServerHello gives the new randoms, suite and session,
+   * and each direction moves to the new keys at its ChangeCipherSpec, as at
+   * the first handshake (the key log names the new session by its own random).
+   */
+  private renegotiate(dir: Direction, hello: Buffer): void {
+    this.ctx.count('tls.renegotiations');
+    this.renegotiating = true;
+    this.helloDone = false;
+    this.ccsSeen.c2s = false;
+    this.ccsSeen.s2c = false;
+    this.onClientHello(dir, hello);
   }
 
   private keepTranscript(msg: Buffer): void {
@@ -541,6 +589,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.tls13 = hello.version === 0x0304;
     this.version = hello.version;
     this.suite = cipherSuite(hello.suite);
+    this.suiteCode = hello.suite;
     if (this.tls13) this.transcript = undefined;
     this.secrets = this.findSecrets();
     if (!this.premasterPending) this.transcript = undefined;
@@ -557,6 +606,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // Looked for again while a live key log is awaited: each look decides afresh.
     this.premasterPending = false;
     this.resumed = false;
+    this.trial = false;
     const logged = this.keyLog.lookup(this.clientRandom!);
     if (this.tls13 || logged?.has('CLIENT_RANDOM')) return logged;
     const found = this.resumedMaster();
@@ -569,6 +619,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
       this.premasterPending = true;
       return logged ?? new Map();
     }
+    this.trial = logged === undefined && this.resumptionIds().length > 0;
     return logged;
   }
 
@@ -589,6 +640,55 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (master) return { master, resumed: true };
     const logged = sid.length > 0 ? this.keyLog.lookupSessionId(sid) : undefined;
     return logged && { master: logged, resumed: echoed };
+  }
+
+  /** TLS 1.0–1.2: what names the session this one may resume (the echoed session id, the offered ticket). */
+  private resumptionIds(): Array<['id' | 'ticket', Buffer]> {
+    const sid = this.serverSessionId ?? Buffer.alloc(0);
+    const offered = this.offered;
+    if (!offered) return [];
+    const ids: Array<['id' | 'ticket', Buffer]> = [];
+    if (sid.length > 0 && sid.equals(offered.sessionId)) ids.push(['id', sid]);
+    if (offered.ticket.length > 0) ids.push(['ticket', offered.ticket]);
+    return ids;
+  }
+
+  /**
+   * TLS 1.0–1.2 resumption with no master secret known: the key log's master
+   * secrets (the last MAX_TRIED_MASTERS) are tried on this direction's first
+   * encrypted record (its Finished), which authenticates under the right one
+   * only; the session then decrypts as any other, and the secret is
+   * remembered for the next resumption of it. False, and no decryption, when
+   * none opens it.
+   */
+  private resumeByTrial(dir: Direction, header: Buffer, body: Buffer): boolean {
+    this.trial = false;
+    const ids = this.resumptionIds();
+    const suite = this.suite!;
+    if (ids.some(([kind, id]) => this.keyLog.mastersTriedInVain(kind, id))) {
+      this.noDecryption('tls.no-key');
+      return false;
+    }
+    const recent = this.keyLog.recentMasters(MAX_TRIED_MASTERS);
+    if (recent.total > recent.masters.length) this.ctx.count('tls.resume-trial-limited');
+    const allowed = this.keyLog.takeTrials(recent.masters.length);
+    if (allowed < recent.masters.length) this.ctx.count('tls.resume-trial-budget');
+    const masters = recent.masters.slice(0, allowed);
+    const implicitIv = this.version <= TLS10 && suite.cipher.endsWith('cbc');
+    for (const master of masters) {
+      const keys = tls12Keys(suite, master, this.clientRandom!, this.serverRandom!, this.version);
+      const cipher = new RecordCipher(suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac, implicitIv);
+      if (!cipher.decrypt(header, body)) continue;
+      this.ctx.count('tls.resumed-by-trial');
+      this.resumed = true;
+      this.secrets = new Map([['CLIENT_RANDOM', master]]);
+      for (const [kind, id] of ids) if (this.keyLog.rememberMaster(kind, id, master)) this.ctx.count('tls.resumable-forgotten');
+      for (const d of ['c2s', 's2c'] as Direction[]) if (this.ccsSeen[d]) this.startCipher12(d);
+      return true;
+    }
+    for (const [kind, id] of ids) this.keyLog.triedMastersInVain(kind, id);
+    this.noDecryption('tls.no-key');
+    return false;
   }
 
   /** TLS 1.0–1.2: a session with a master secret is remembered by its session id for the connections that resume it. */
@@ -631,10 +731,15 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /** Keys from the secrets found (or the reason there are none, counted). */
   private useSecrets(): void {
-    if (!this.secrets) return this.noDecryption('tls.no-key');
-    if (!this.suite) return this.noDecryption('tls.decrypt-unsupported-cipher');
+    if (!this.secrets && !this.trial) return this.noDecryption('tls.no-key');
+    if (!this.suite) {
+      // Which one, for the summary (ARIA, Camellia, 3DES, RC4 …).
+      this.ctx.count(unsupportedSuiteCounter(this.suiteCode));
+      return this.noDecryption('tls.decrypt-unsupported-cipher');
+    }
     // SSL 3.0 MACs and derives keys its own way (and is long gone): counted, not guessed at.
     if (!this.tls13 && this.version < TLS10) return this.noDecryption('tls.decrypt-unsupported-version');
+    if (!this.secrets) return;
     if (this.tls13) {
       const c = this.secrets.get('CLIENT_HANDSHAKE_TRAFFIC_SECRET');
       const s = this.secrets.get('SERVER_HANDSHAKE_TRAFFIC_SECRET');
@@ -673,7 +778,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
     this.awaiting = undefined;
     this.keyLog.awaitingBytes -= a.bytes;
-    if (!ready) return this.noDecryption('tls.no-key');
+    if (!ready && !this.trial) return this.noDecryption('tls.no-key');
     this.useSecrets();
     // What queued behind the ServerHello, then what came since, each with its own packet's time and frame.
     const serverDir = flip(this.clientDir);
@@ -683,6 +788,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   private startCipher12(dir: Direction): void {
+    this.ccsSeen[dir] = true;
+    // The handshake messages after this are encrypted ones (Finished, a renegotiation's), read whole again.
+    this.halves[dir].handshake.clear();
+    this.halves[dir].handshakeOff = false;
     // The ClientKeyExchange that was to give the master secret did not come (or was not read).
     if (this.premasterPending && dir === this.clientDir) return this.noDecryption('tls.no-key');
     const master = this.secrets?.get('CLIENT_RANDOM');
@@ -788,19 +897,26 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private onHelloCall(call: CallRecord): void {
     if (this.innerEmitted) return;
     this.held = call;
-    if (this.secrets === undefined && this.helloDone && !this.awaiting) this.releaseHeld();
+    if (this.secrets === undefined && this.helloDone && !this.awaiting && !this.trial) this.releaseHeld();
   }
 
   /** Decryption will not happen: the tls entry goes out as it would without a key log. */
   private noDecryption(counter: string): void {
+    // A renegotiated session without a key: what came before it decrypted, what follows cannot.
+    const before = this.renegotiating && this.decrypted;
+    if (before && counter === 'tls.no-key') counter = 'tls.renegotiation-no-key';
     this.helloDone = true;
     this.ctx.count(counter);
+    // The log names this session, but not with what its version needs: said apart from a
+    // session the log does not name at all (the whole log being another capture's, see describeDecryption).
+    if (counter === 'tls.no-key' && this.clientRandom) this.ctx.count(this.keyLog.lookup(this.clientRandom) ? 'tls.no-key-incomplete' : this.keyLog.hasRandoms ? 'tls.no-key-unnamed' : 'tls.no-key-other');
     for (const d of ['c2s', 's2c'] as Direction[]) {
       this.halves[d].lost = true;
       this.halves[d].records.clear();
     }
     this.secrets = undefined;
-    this.releaseHeld();
+    // The calls decrypted before it go out at the end in place of the tls entry, as always.
+    if (!before) this.releaseHeld();
   }
 
   private lose(dir: Direction, counter: string): void {

@@ -17,6 +17,7 @@
 
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { ExitCode, UserError } from '../../cli/errors.js';
+import { cipherName, versionName } from '../protocols/tls.js';
 
 /** The secrets one TLS session logged, by label. */
 export type SessionSecrets = Map<string, Buffer>;
@@ -45,6 +46,15 @@ export const MAX_SESSIONS = 1_000_000;
  */
 const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N', 'ECH_SECRET', 'ECH_CONFIG']);
 
+/**
+ * A resumed TLS 1.2 session whose master secret no earlier session of this
+ * run gave is tried against the key log's last this many master secrets
+ * (~0.1 ms each: the key block and one record).
+ */
+export const MAX_TRIED_MASTERS = 2048;
+/** Master secrets tried in all, per run (per worker): a capture of made-up resumptions costs at most ~10 s. */
+export const MAX_TRIALS = 100_000;
+
 /** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
 export const MAX_RESUMABLE = 100_000;
 
@@ -60,6 +70,12 @@ export class TlsKeyLog {
   private readonly rsaPremasters = new Map<string, Buffer>();
   /** TLS 1.2 master secrets of sessions decrypted in this run, by `id:`/`ticket:` + hex (see rememberMaster). */
   private readonly resumable = new Map<string, Buffer>();
+  /** TLS 1.0–1.2 master secrets in log order (CLIENT_RANDOM and `RSA Session-ID:` lines), for resumptions tried against them (recentMasters). */
+  private readonly masters: Buffer[] = [];
+  /** Resumed sessions (`id:`/`ticket:` + hex) that no master secret of the log opened: not tried again (bounded). */
+  private readonly triedInVain = new Set<string>();
+  /** Master secrets that may still be tried in this run (takeTrials). */
+  private trialsLeft = MAX_TRIALS;
   /** Lines that were not key log lines (bad label, length or hex). */
   badLines = 0;
   /** Sessions left out because the log held more than MAX_SESSIONS. */
@@ -101,7 +117,7 @@ export class TlsKeyLog {
    */
   addText(text: string, onBadLine?: (lineNo: number, why: string) => void): void {
     let lineNo = 0;
-    for (const raw of text.split('\n')) {
+    for (const raw of withoutByteOrderMark(text).split('\n')) {
       lineNo++;
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) continue;
@@ -145,6 +161,33 @@ export class TlsKeyLog {
     return true;
   }
 
+  /** The log names sessions by their client random (CLIENT_RANDOM, TLS 1.3 or PMS_CLIENT_RANDOM lines). */
+  get hasRandoms(): boolean {
+    return this.sessions.size > 0;
+  }
+
+  /** The log's TLS 1.0–1.2 master secrets, the `max` last logged first, and how many there are in all. */
+  recentMasters(max: number): { masters: Buffer[]; total: number } {
+    return { masters: this.masters.slice(-max).reverse(), total: this.masters.length };
+  }
+
+  /** How many of `wanted` master secrets may still be tried in this run (MAX_TRIALS in all). */
+  takeTrials(wanted: number): number {
+    const n = Math.min(wanted, this.trialsLeft);
+    this.trialsLeft -= n;
+    return n;
+  }
+
+  /** A resumed session that no master secret of the log opened (not remembered while the log still grows). */
+  triedMastersInVain(kind: 'id' | 'ticket', id: Buffer): void {
+    if (this.follows || id.length === 0 || this.triedInVain.size >= MAX_RESUMABLE) return;
+    this.triedInVain.add(`${kind}:${id.toString('hex')}`);
+  }
+
+  mastersTriedInVain(kind: 'id' | 'ticket', id: Buffer): boolean {
+    return id.length > 0 && this.triedInVain.has(`${kind}:${id.toString('hex')}`);
+  }
+
   /** The master secret of an earlier session with this session id or ticket. */
   recallMaster(kind: 'id' | 'ticket', id: Buffer): Buffer | undefined {
     return id.length === 0 ? undefined : this.resumable.get(`${kind}:${id.toString('hex')}`);
@@ -174,7 +217,9 @@ export class TlsKeyLog {
       this.sessions.set(key, s);
     }
     if (label === 'PMS_CLIENT_RANDOM' && !s.has(label)) this.premasterRandoms++;
-    s.set(label, Buffer.from(secret, 'hex'));
+    const value = Buffer.from(secret, 'hex');
+    if (label === 'CLIENT_RANDOM' && value.length === 48) this.masters.push(value);
+    s.set(label, value);
     return undefined;
   }
 
@@ -184,7 +229,11 @@ export class TlsKeyLog {
     if (id) {
       const master = MASTER_KEY.exec(second);
       if (!master) return 'Master-Key is not 48 bytes of hex';
-      return this.keep(() => this.bySessionId.set(id[1].toLowerCase(), Buffer.from(master[1], 'hex')));
+      return this.keep(() => {
+        const value = Buffer.from(master[1], 'hex');
+        this.bySessionId.set(id[1].toLowerCase(), value);
+        this.masters.push(value);
+      });
     }
     if (first.length !== 16 || !HEX.test(first)) return 'RSA line is neither "Session-ID:… Master-Key:…" nor 8 bytes of encrypted premaster';
     if (second.length !== 96 || !HEX.test(second)) return 'RSA premaster secret is not 48 bytes of hex';
@@ -197,6 +246,22 @@ export class TlsKeyLog {
     else add();
     return undefined;
   }
+}
+
+/**
+ * Text read as latin1 whose first bytes are a byte order mark: a key log saved
+ * by a Windows editor (UTF-8 with a BOM), or by PowerShell's `>` / `Out-File`
+ * (UTF-16 little-endian), is read as the text it is, not as a first line with
+ * an unknown label and NULs between the characters of the rest.
+ */
+function withoutByteOrderMark(text: string): string {
+  if (text.startsWith('\xef\xbb\xbf')) return text.slice(3);
+  if (text.startsWith('\xff\xfe')) return Buffer.from(text.slice(2), 'latin1').toString('utf16le');
+  if (text.startsWith('\xfe\xff')) {
+    const be = Buffer.from(text.slice(2, 2 + ((text.length - 2) & ~1)), 'latin1');
+    return be.swap16().toString('utf16le');
+  }
+  return text;
 }
 
 /** Larger than any honest key log (a line per session, ~200 bytes). */
@@ -317,21 +382,79 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
 export function describeDecryption(counters: Record<string, number>): string {
   const n = (k: string): number => counters[k] ?? 0;
   const count = (k: string, one: string, many = `${one}s`): string => `${n(k)} ${n(k) === 1 ? one : many}`;
-  const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session)` : '';
+  const tried = n('tls.resumed-by-trial') > 0 ? `; ${n('tls.resumed-by-trial')} of them by trying the key log's master secrets: the full handshake was not in this capture, or another worker read it` : '';
+  const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session${tried})` : '';
   const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
-  if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log`);
+  if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log${noKeyHint(n)}`);
+  const mismatched = keyMismatches(counters);
+  if (mismatched) parts.push(mismatched);
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.resume-trial-budget') > 0) parts.push(`${count('tls.resume-trial-budget', 'resumed session')} not tried against the key log (${MAX_TRIALS} master secrets tried in this run already)`);
+  if (n('tls.renegotiations') > 0) parts.push(`${count('tls.renegotiations', 'renegotiation')} followed`);
+  if (n('tls.renegotiation-no-key') > 0) parts.push(`${count('tls.renegotiation-no-key', 'session')} renegotiated with a handshake whose secrets are not in the key log (not decrypted after it)`);
+  if (n('tls.resume-trial-limited') > 0) parts.push(`${n('tls.resume-trial-limited')} resumed ${n('tls.resume-trial-limited') === 1 ? 'session' : 'sessions'} tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`);
   if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
-  if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt`);
+  if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt${unsupportedSuites(counters)}`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);
   if (n('tls.early-data-refused') > 0) parts.push(`${count('tls.early-data-refused', 'record')} of 0-RTT early data the server refused (sent again after the handshake)`);
   if (n('tls.decrypt-unsupported-version') > 0) parts.push(`${n('tls.decrypt-unsupported-version')} in SSL 3.0 (not decrypted)`);
   if (n('tls.decrypted-unknown-protocol') > 0) parts.push(`${n('tls.decrypted-unknown-protocol')} carrying a protocol shark does not know (kept as tls entries)`);
   return `TLS: ${parts.join('; ')}`;
+}
+
+/** Why sessions had no key, when the counters can tell (empty when they cannot). */
+function noKeyHint(n: (k: string) => number): string {
+  const incomplete = n('tls.no-key-incomplete');
+  if (incomplete > 0) {
+    const of = incomplete === n('tls.no-key') ? '' : `${incomplete} of them `;
+    return ` (${of}named in the key log without the secrets ${incomplete === 1 ? 'its version needs' : 'their versions need'}: TLS 1.3 the four *_TRAFFIC_SECRET lines, TLS 1.2 CLIENT_RANDOM)`;
+  }
+  // Not one session of the capture is named in the log: the commonest mistake is a log of something else.
+  if (n('tls.no-key-unnamed') === n('tls.no-key') && n('tls.decrypted-sessions') === 0 && n('tls.key-mismatch') === 0) {
+    return ": no ClientHello random of this capture is in the key log (is it another capture's, or another client's? SSLKEYLOGFILE must be set for the process that made these connections)";
+  }
+  return '';
+}
+
+/** Counter of a session whose first encrypted record did not open under its logged secrets, by version and suite. */
+export function keyMismatchCounter(version: number, suite: number): string {
+  return `tls.key-mismatch.${version.toString(16).padStart(4, '0')}.${suite.toString(16).padStart(4, '0')}`;
+}
+
+const KEY_MISMATCH = /^tls\.key-mismatch\.([0-9a-f]{4})\.([0-9a-f]{4})$/;
+
+/** Sessions named in the key log whose records the logged secrets did not open, with their versions and suites. */
+function keyMismatches(counters: Record<string, number>): string | undefined {
+  const total = counters['tls.key-mismatch'] ?? 0;
+  const kinds: string[] = [];
+  for (const [k, v] of Object.entries(counters)) {
+    const m = KEY_MISMATCH.exec(k);
+    if (!m || !v) continue;
+    kinds.push(`${versionName(parseInt(m[1], 16))} ${cipherName(parseInt(m[2], 16))}: ${v}`);
+  }
+  if (total === 0) return undefined;
+  return `${total} ${total === 1 ? 'session' : 'sessions'} in the key log whose first encrypted record did not decrypt with the logged secrets (${kinds.sort().join(', ')}): a damaged line or another run's secrets for the same client random, or keys shark derives wrongly for this version and suite (please report it)`;
+}
+
+/** Counter of a session whose cipher suite shark cannot decrypt, by suite. */
+export function unsupportedSuiteCounter(suite: number): string {
+  return `tls.decrypt-unsupported-cipher.${suite.toString(16).padStart(4, '0')}`;
+}
+
+const UNSUPPORTED_SUITE = /^tls\.decrypt-unsupported-cipher\.([0-9a-f]{4})$/;
+
+/** " (TLS_RSA_WITH_3DES_EDE_CBC_SHA: 1, …)": which suites were not decrypted. */
+function unsupportedSuites(counters: Record<string, number>): string {
+  const kinds: string[] = [];
+  for (const [k, v] of Object.entries(counters)) {
+    const m = UNSUPPORTED_SUITE.exec(k);
+    if (m && v) kinds.push(`${cipherName(parseInt(m[1], 16))}: ${v}`);
+  }
+  return kinds.length > 0 ? ` (${kinds.sort().join(', ')})` : '';
 }
 
 /** The same for QUIC connections (their TLS secrets come from the same key log); undefined when none was seen. */

@@ -105,6 +105,12 @@ test('progress: per-node lines in a small cluster; in a big one only failures, p
   assert.equal(progress.allReady(), false, 'the controller has not observed this generation');
   ds.status = { observedGeneration: 1, desiredNumberScheduled: 2 };
   assert.equal(progress.allReady(), true);
+  // A node removed (scale-down): said once, its agent gone with it.
+  nodes = [node('a')];
+  pods = pods.filter((p) => p.spec.nodeName === 'a');
+  progress.update();
+  progress.update();
+  assert.deepEqual(lines.slice(2), ['tap: b: node left the cluster; its agent went with it']);
 
   lines.length = 0;
   nodes = Array.from({ length: 12 }, (_, i) => node(`n${i}`));

@@ -633,6 +633,18 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   } finally {
     stopping = true;
+    // A second Ctrl-C exits at once (runtime.ts), mid-cleanup too: say what may be left and what removes it.
+    const leaseSeconds = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    const keeperSeconds = leaseSeconds + manifestOptions.keeperGraceSeconds + 5;
+    const cutShort = () => {
+      if (created.length === 0 && !createdNamespace) return;
+      err.write(
+        `tap: stopped before its cleanup finished: run ${runId}'s objects may be left in namespace ${agentNamespace}; ${
+          keeperJob ? `its keeper Job ${agentNamespace}/${keeperJob} removes them once the run's lease lapses (within about ${Math.ceil(keeperSeconds / 60)} min), or` : 'run'
+        } \`shark tap --clean${agentNamespace === DEFAULT_NAMESPACE ? '' : ` --agent-namespace ${agentNamespace}`}\` once the lease (${leaseSeconds}s) has lapsed\n`,
+      );
+    };
+    process.on('exit', cutShort);
     spinner?.stop();
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
@@ -661,10 +673,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }
     }
     watch.stop();
-    if (removed.failed.length > 0) {
-      const leaseSeconds = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-      say(leftBehindLine(removed.failed, { namespace: agentNamespace, keeperJob, leaseSeconds, keeperSeconds: leaseSeconds + manifestOptions.keeperGraceSeconds + 5 }));
-    }
+    process.off('exit', cutShort);
+    if (removed.failed.length > 0) say(leftBehindLine(removed.failed, { namespace: agentNamespace, keeperJob, leaseSeconds, keeperSeconds }));
     // A failed run ends with its error as the last line (the caller prints it): no summary before it.
     const ok = !fatal && !failed;
     if (ok && startedSessions.size > 0) for (const line of board.summary()) say(line);

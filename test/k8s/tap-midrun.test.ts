@@ -139,3 +139,23 @@ test('-A: a deleted agent pod is replaced and tapped again; a node removed mid-r
     await f.close();
   }
 });
+
+test('a second Ctrl-C during a slow cleanup exits 130 and says what may be left and what removes it', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture();
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
+    f.delayFor = (method) => (method === 'DELETE' ? 10_000 : 0); // deletes hang (finalizers, a loaded etcd)
+    tap.child.kill('SIGINT');
+    await until(() => f.requests.some((r) => r.startsWith('DELETE ')), 'the cleanup under way', 10_000, tap);
+    await new Promise((r) => setTimeout(r, 500));
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 130, tap.stderr());
+    const last = tap.stderr().trimEnd().split('\n').at(-1)!;
+    assert.match(last, /^tap: stopped before its cleanup finished: run \w+'s objects may be left in namespace shark-system; its keeper Job shark-system\/shark-keeper-\w+ removes them once the run's lease lapses \(within about 8 min\), or `shark tap --clean` once the lease \(30s\) has lapsed$/);
+    assert.ok(f.store.findAll(MANAGED).length > 0, 'the objects are indeed still there');
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});

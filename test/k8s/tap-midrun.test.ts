@@ -159,3 +159,31 @@ test('a second Ctrl-C during a slow cleanup exits 130 and says what may be left 
     await f.close();
   }
 });
+
+test('the built-in roles: edit in shark-system and view in data are enough for -n data; view cluster-wide is not enough for -A', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, 'jane-token');
+  f.ensureNamespace('shark-system');
+  const bind = (kind: 'RoleBinding' | 'ClusterRoleBinding', role: string, ns?: string) =>
+    f.store.create(findResource('rbac.authorization.k8s.io', kind === 'RoleBinding' ? 'rolebindings' : 'clusterrolebindings')!, ns, {
+      metadata: { name: `jane-${role}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'User', name: 'jane', apiGroup: 'rbac.authorization.k8s.io' }],
+    });
+  bind('RoleBinding', 'edit', 'shark-system');
+  bind('RoleBinding', 'view', 'data');
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
+    await until(() => tap.stdout().length > 0, 'entries', 10_000, tap);
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 0, tap.stderr());
+    assert.doesNotMatch(tap.stderr(), /could not remove/);
+    bind('ClusterRoleBinding', 'view');
+    const all = spawnTap(['-A', '--kubeconfig', kubeconfig]);
+    assert.equal(await exited(all), 4, all.stderr());
+    assert.match(all.stderr(), /cannot list nodes .*HTTP 403: nodes is forbidden: User "jane" cannot list resource "nodes"/);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});

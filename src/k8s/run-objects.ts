@@ -132,14 +132,13 @@ export async function leaveNamespace(objects: ClusterObjects, name: string, crea
   const ns = await objects.readNamespace(name);
   if (!ns || ns.metadata?.deletionTimestamp) return { removed: false };
   const creator: string | undefined = ns.metadata?.annotations?.[CREATED_BY_RUN_ANNOTATION];
+  // A namespace no live run created (the user's own, or applied from --dry-run) is never removed.
+  if (!createdHere && !creator) return { removed: false, line: await restorePodSecurity(objects, name) };
   if ((await objects.runRoots(name)).length > 0) {
     return { removed: false, line: createdHere ? `tap: namespace ${name} stays: another run uses it (the last run to leave removes it)` : undefined };
   }
-  if (createdHere || creator) {
-    await objects.remove('Namespace', name);
-    return { removed: true, line: createdHere ? undefined : `tap: removed namespace ${name} (created by run ${creator}, which left first)` };
-  }
-  return { removed: false, line: await restorePodSecurity(objects, name) };
+  await objects.remove('Namespace', name);
+  return { removed: true, line: createdHere ? undefined : `tap: removed namespace ${name} (created by run ${creator}, which left first)` };
 }
 
 /** Create one object; while its namespace is still terminating (403 NamespaceTerminating), wait and retry. */

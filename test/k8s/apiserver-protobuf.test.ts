@@ -46,7 +46,7 @@ function kubectls(): { minor: number; bin: string }[] {
 }
 
 for (const { minor, bin } of kubectls()) {
-  test(`kubectl 1.${minor} creates a namespace, configmap, secret, serviceaccount and job imperatively`, { timeout: 60_000 }, async () => {
+  test(`kubectl 1.${minor} creates a namespace, configmap, secret, serviceaccount and job imperatively; errors name the group`, { timeout: 60_000 }, async () => {
     const f = new ApiServerFixture({ nodes: [{ name: 'n1', ip: '198.18.32.1' }], tls: true });
     await f.listen();
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
@@ -81,6 +81,11 @@ for (const { minor, bin } of kubectls()) {
       assert.deepEqual([...(c.command ?? []), ...(c.args ?? [])], ['sleep', '1']);
       assert.equal(job.spec.template.spec.restartPolicy, 'Never');
       assert.equal(c.stdin, undefined);
+      // Outside the core group the API server names a resource with its group.
+      const again = await k('create', 'job', 'once', '-n', 'shop', '--image=busybox:1.36');
+      assert.match(again.stderr, /jobs\.batch "once" already exists/);
+      assert.match((await k('get', 'daemonset', 'nosuch', '-n', 'shop')).stderr, /Error from server \(NotFound\): daemonsets\.apps "nosuch" not found/);
+      assert.match((await k('get', 'configmap', 'nosuch', '-n', 'shop')).stderr, /Error from server \(NotFound\): configmaps "nosuch" not found/);
       const got = await k('get', 'secret', 'db', '-n', 'shop', '-o', 'jsonpath={.data.password}');
       assert.equal(Buffer.from(got.stdout, 'base64').toString(), 's3cret');
     } finally {

@@ -30,6 +30,7 @@ import type { LineSink } from '../output/stdout-sink.js';
 import {
   AGENT_NAME_LABEL,
   DEFAULT_IMAGE,
+  KEEPER_NAME,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_NAMESPACE,
   PSA_ENFORCE,
@@ -42,7 +43,7 @@ import {
   type TolerationPolicy,
 } from './agent-manifests.js';
 import { AGENT_ARCHS, AgentProgress } from './agent-progress.js';
-import { notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
+import { agentStates, describeState, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
@@ -406,6 +407,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       spinner = undefined;
     }
     checkUncovered(agents);
+    checkKeeper();
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
         slots.delete(name);
@@ -419,6 +421,26 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         else slot.session.setFilter(filter);
       }
     }
+  }
+
+  /** The keeper's failure last said ('' once it runs). */
+  let keeperSaid = '';
+  /**
+   * The keeper pod that cannot run (its image, no node with room) ends
+   * nothing: a killed CLI's run would then stay until --clean. Said once per
+   * reason, after the start (the agents' verdict covers a shared image failure).
+   */
+  function checkKeeper(): void {
+    if (!started || stopping || !keeperJob) return;
+    const pod = watch
+      .objects('pods')
+      .find((p) => p.metadata?.namespace === agentNamespace && p.metadata?.labels?.[AGENT_NAME_LABEL] === KEEPER_NAME && p.metadata?.labels?.[RUN_LABEL] === runId && !p.metadata?.deletionTimestamp);
+    if (!pod) return;
+    const [state] = agentStates({ pods: [pod], events: watch.objects('events'), namespace: agentNamespace, image: opts.image ?? DEFAULT_IMAGE });
+    const why = state?.phase === 'failed' ? describeState({ ...state, node: '' }).replace(/^an agent pod: /, '') : '';
+    if (why === keeperSaid) return;
+    keeperSaid = why;
+    if (why) say(`tap: the run's keeper (pod ${pod.metadata.name}) is not running (${why}): if this CLI is killed, its objects stay until \`shark tap --clean\`; the tap goes on`);
   }
 
   /** Tapped pods said to be on a node without an agent, by node. */

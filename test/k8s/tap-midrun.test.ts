@@ -187,3 +187,29 @@ test('the built-in roles: edit in shark-system and view in data are enough for -
     await f.close();
   }
 });
+
+test('a keeper pod that cannot be scheduled is said (a killed CLI would leave the run), and the tap goes on', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture();
+  // The scheduler finds no room for the keeper (the agents tolerate and fit; the keeper's pod does not).
+  f.store.on('pods', (ev: { type: string; object: Record<string, any> }) => {
+    if (ev.type !== 'ADDED' || ev.object.metadata.labels?.['app.kubernetes.io/name'] !== 'shark-keeper') return;
+    setTimeout(() => {
+      const pod = f.store.get('pods', ev.object.metadata.namespace, ev.object.metadata.name);
+      if (!pod) return;
+      pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' }] };
+      f.store.update('pods', pod);
+    }, 400);
+  });
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    await until(() => /the run's keeper/.test(tap.stderr()), 'the keeper said', 30_000, tap);
+    assert.match(tap.stderr(), /^tap: the run's keeper \(pod shark-keeper-\w+-\w+\) is not running \(failed: Unschedulable: 0\/1 nodes are available: 1 Insufficient cpu\.\): if this CLI is killed, its objects stay until `shark tap --clean`; the tap goes on$/m);
+    await until(() => tap.stdout().length > 0, 'entries', 10_000, tap);
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 0, tap.stderr());
+    assert.equal((tap.stderr().match(/the run's keeper/g) ?? []).length, 1, tap.stderr());
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});

@@ -35,6 +35,11 @@ export const PSA_ENFORCE = 'pod-security.kubernetes.io/enforce';
  * put back by the last run to leave (run-objects.ts restorePodSecurity) or by `tap --clean`.
  */
 export const ENFORCE_BEFORE_ANNOTATION = 'shark.io/pod-security-enforce-before';
+/**
+ * On a namespace a live run created: that run's id. The last run to leave removes such a
+ * namespace even when its creator left first (a namespace applied from `--dry-run` has none).
+ */
+export const CREATED_BY_RUN_ANNOTATION = 'shark.io/created-by-run';
 /** On the root ConfigMap: when the CLI last renewed the run's lease (RFC 3339), and for how long it holds. */
 export const RENEW_ANNOTATION = 'shark.io/renew-time';
 export const LEASE_ANNOTATION = 'shark.io/lease-seconds';

@@ -60,7 +60,13 @@ export class AgentProgress {
       if (this.last.get(id) !== line && !quiet) this.opts.say(`tap: ${line}`);
       this.last.set(id, line);
     });
-    for (const id of this.last.keys()) if (!seen.has(id)) this.last.delete(id);
+    const present = new Set((view.nodes ?? []).map((n) => n.metadata?.name));
+    for (const id of this.last.keys()) {
+      if (seen.has(id)) continue;
+      // A node removed (scale-down, a replaced VM): its agent went with it. Said in a small cluster; a big one's counts say it.
+      if (view.nodes && !present.has(id) && this.states.length <= PER_NODE_LINES) this.opts.say(`tap: ${id}: node left the cluster; its agent went with it`);
+      this.last.delete(id);
+    }
     if (this.states.length > PER_NODE_LINES) this.sayCounts();
   }
 

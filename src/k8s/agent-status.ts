@@ -133,7 +133,11 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
       message: [waiting.message, code !== undefined ? `last exit code ${code}${terminated?.reason ? ` (${terminated.reason})` : ''}` : '']
         .filter(Boolean)
         .join('; '),
-      hint: `the agent container does not stay up: kubectl -n ${input.namespace} logs ${base.pod} --previous`,
+      // The kernel killed it at the container's memory limit: its logs end mid-sentence and say nothing of why.
+      hint:
+        terminated?.reason === 'OOMKilled'
+          ? `the agent ran out of its memory limit (${memoryLimit(pod) ?? 'the DaemonSet\'s'}) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the DaemonSet's memory limit`
+          : `the agent container does not stay up: kubectl -n ${input.namespace} logs ${base.pod} --previous`,
     };
   }
   if (status.phase === 'Failed') {
@@ -149,6 +153,11 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
   }
   if (base.node) return { ...base, phase: 'scheduled', reason: waiting?.reason };
   return { ...base, phase: 'pending' };
+}
+
+/** The agent container's memory limit as the pod spec says it ("512Mi"). */
+function memoryLimit(pod: Obj): string | undefined {
+  return pod.spec?.containers?.[0]?.resources?.limits?.memory;
 }
 
 /** The pod's node: spec.nodeName, else the DaemonSet controller's node affinity (set before scheduling). */

@@ -30,6 +30,7 @@ import type { LineSink } from '../output/stdout-sink.js';
 import {
   AGENT_NAME_LABEL,
   DEFAULT_IMAGE,
+  KEEPER_NAME,
   DEFAULT_LEASE_SECONDS,
   DEFAULT_NAMESPACE,
   PSA_ENFORCE,
@@ -41,7 +42,8 @@ import {
   type Manifest,
   type TolerationPolicy,
 } from './agent-manifests.js';
-import { AgentProgress } from './agent-progress.js';
+import { AGENT_ARCHS, AgentProgress } from './agent-progress.js';
+import { agentStates, describeState, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
@@ -55,7 +57,7 @@ import { isPodReady } from './objects.js';
 import { parseLabelSelector, type LabelMatcher } from './label-selector.js';
 import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
-import { createOne, prepareNamespace, removeCreated, restorePodSecurity, withTimeout } from './run-objects.js';
+import { NamespaceGone, createOne, leaveNamespace, leftBehindLine, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
 import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
@@ -219,7 +221,12 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     onReachability: (reachable, e) => {
       if (!reachable) {
         apiDownSince = Date.now();
-        say(`tap: API server unreachable (${apiErrorText(e)}); tap paused, retrying for up to ${Math.round(outageMs / 1000)}s`);
+        // Refused credentials (an expired token) are no outage: the open agent streams go on; the watches and the lease wait.
+        if (isUnauthorized(e)) {
+          say(
+            `tap: the API server refuses this CLI's credentials (${apiErrorText(e)}); the agents' open streams go on, but pods that come and go are not seen and the run's lease is not renewed; retrying for up to ${Math.round(outageMs / 1000)}s`,
+          );
+        } else say(`tap: API server unreachable (${apiErrorText(e)}); tap paused, retrying for up to ${Math.round(outageMs / 1000)}s`);
       } else {
         say(`tap: API server answers again after ${Math.round((Date.now() - apiDownSince) / 1000)}s; resuming`);
         apiDownSince = 0;
@@ -240,7 +247,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }, RECONCILE_DEBOUNCE_MS);
     },
     onFatal: (e) => {
-      fatal ??= apiUnreachable(cfg.server, e, `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
+      fatal ??= apiUnreachable(cfg.server, e, isUnauthorized(e) ? `credentials refused for ${Math.round(outageMs / 1000)}s` : `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
       abort();
     },
   });
@@ -399,6 +406,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       spinner.stop();
       spinner = undefined;
     }
+    checkUncovered(agents);
+    checkKeeper();
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
         slots.delete(name);
@@ -412,6 +421,72 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         else slot.session.setFilter(filter);
       }
     }
+  }
+
+  /** The keeper's failure last said ('' once it runs). */
+  let keeperSaid = '';
+  /**
+   * The keeper pod that cannot run (its image, no node with room) ends
+   * nothing: a killed CLI's run would then stay until --clean. Said once per
+   * reason, after the start (the agents' verdict covers a shared image failure).
+   */
+  function checkKeeper(): void {
+    if (!started || stopping || !keeperJob) return;
+    const pod = watch
+      .objects('pods')
+      .find((p) => p.metadata?.namespace === agentNamespace && p.metadata?.labels?.[AGENT_NAME_LABEL] === KEEPER_NAME && p.metadata?.labels?.[RUN_LABEL] === runId && !p.metadata?.deletionTimestamp);
+    if (!pod) return;
+    const [state] = agentStates({ pods: [pod], events: watch.objects('events'), namespace: agentNamespace, image: opts.image ?? DEFAULT_IMAGE });
+    const why = state?.phase === 'failed' ? describeState({ ...state, node: '' }).replace(/^an agent pod: /, '') : '';
+    if (why === keeperSaid) return;
+    keeperSaid = why;
+    if (why) say(`tap: the run's keeper (pod ${pod.metadata.name}) is not running (${why}): if this CLI is killed, its objects stay until \`shark tap --clean\`; the tap goes on`);
+  }
+
+  /** Tapped pods said to be on a node without an agent, by node. */
+  const uncoveredSaid = new Map<string, Set<string>>();
+  /**
+   * Tapped pods on a node where the run has no agent pod at all are not
+   * captured: said once per node (and again for pods that appear there later),
+   * with why when the node can be read. With -n nothing else would say it: the
+   * DaemonSet leaves a node it may not run on (an untolerated taint) out of its
+   * counts without a word.
+   */
+  function checkUncovered(agents: Obj[]): void {
+    if (!started || stopping) return;
+    const covered = new Set(agents.map(podNode));
+    const byNode = new Map<string, string[]>();
+    for (const t of targets.values()) {
+      if (!t.node || covered.has(t.node) || uncoveredSaid.get(t.node)?.has(t.key)) continue;
+      byNode.set(t.node, [...(byNode.get(t.node) ?? []), t.key]);
+    }
+    for (const node of uncoveredSaid.keys()) if (covered.has(node)) uncoveredSaid.delete(node);
+    for (const [node, keys] of byNode) {
+      const said = uncoveredSaid.get(node) ?? new Set<string>();
+      for (const k of keys) said.add(k);
+      uncoveredSaid.set(node, said);
+      void uncoveredReason(node).then((why) => {
+        if (stopping) return;
+        const shown = keys.slice(0, 3).join(', ') + (keys.length > 3 ? `, … (${keys.length} in all)` : '');
+        say(`tap: ${keys.length === 1 ? `${shown} is` : `${keys.length} tapped pods (${shown}) are`} on node ${node}, which has no agent: not captured (${why})`);
+      });
+    }
+  }
+  async function uncoveredReason(name: string): Promise<string> {
+    let node: Obj | undefined;
+    try {
+      node = namespaces ? await withTimeout(objects.readNode(name), 5000) : watch.objects('nodes').find((n) => n.metadata?.name === name);
+      if (!node) return 'the node is gone';
+    } catch {
+      return `the DaemonSet placed no agent there; kubectl describe node ${name} says why (taints, labels)`;
+    }
+    const taints = untoleratedTaints(node, daemonSet.spec.template.spec.tolerations ?? []);
+    return (
+      unsupportedReason(node, AGENT_ARCHS) ??
+      (taints.length ? `taint ${taints.join(', ')} is not tolerated: --agent-tolerate all tolerates every taint` : undefined) ??
+      notReadyReason(node)?.text ??
+      `the DaemonSet placed no agent there; kubectl describe node ${name} says why`
+    );
   }
 
   const manifestOptions = {
@@ -442,6 +517,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner = undefined;
     const skipped = progress.skippedSummary();
     say(`tap: agents running on ${progress.expected} node(s)${skipped ? `; ${skipped}` : ''}`);
+    reconcile();
   }
   /** At --agent-timeout: nodes whose agent is not running are read (without -A) and a NotReady one not waited on; the rest is the verdict. */
   async function verdict(timeoutMs: number): Promise<void> {
@@ -467,6 +543,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   /** The namespace was looked at (and maybe relabelled): its Pod Security label may need putting back at the end. */
   let preparedNamespace = false;
   let blockingLabel: string | undefined;
+  /** The run's root is its keeper Job (it removes the run once the lease lapses). */
+  let keeperJob: string | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let result: ClusterTapResult = { entries: 0, agents: 0, removed: 0 };
   try {
@@ -480,29 +558,53 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
-    const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000), (s) => (createdNamespace = s.created));
-    createdNamespace = nsState.created;
-    blockingLabel = nsState.blockingLabel;
-    preparedNamespace = true;
+    const prepare = async () => {
+      const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => (createdNamespace ||= s.created));
+      createdNamespace ||= nsState.created;
+      blockingLabel = nsState.blockingLabel;
+      preparedNamespace = true;
+      return nsState;
+    };
+    await prepare();
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
     // A user who may not create Jobs still taps, rooted on the lease as before, and is told what that costs.
     let run = manifests;
-    let createdRoot: Manifest;
     const create = async (obj: Manifest, body = obj): Promise<Record<string, any>> => {
       const made = await step(createOne(objects, body, cfg.server, say, stop.signal), () => created.push(obj));
       created.push(obj);
       return made;
     };
-    try {
-      createdRoot = await create(run.root);
-    } catch (e) {
-      if (e instanceof Stopped || run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
-      say(`tap: cannot create the run's keeper Job (${(e as Error).message.replace(/^.*?: cannot create Job \S+: /, '')}); if this CLI is killed, its objects stay until \`shark tap --clean\` (grant create/delete/list on jobs in ${agentNamespace} to have them expire by themselves)`);
-      run = agentManifests({ ...manifestOptions, keeper: false });
-      createdRoot = await create(run.root);
+    const createRun = async () => {
+      let createdRoot: Manifest;
+      try {
+        createdRoot = await create(run.root);
+      } catch (e) {
+        if (e instanceof Stopped || e instanceof NamespaceGone || run.root.kind !== 'Job' || !/HTTP 403/.test((e as Error).message)) throw e;
+        say(`tap: cannot create the run's keeper Job (${(e as Error).message.replace(/^.*?: cannot create Job \S+: /, '')}); if this CLI is killed, its objects stay until \`shark tap --clean\` (grant create/delete/list on jobs in ${agentNamespace} to have them expire by themselves)`);
+        run = agentManifests({ ...manifestOptions, keeper: false });
+        createdRoot = await create(run.root);
+      }
+      if (run.root.kind === 'Job') keeperJob = run.root.metadata.name;
+      for (const obj of run.owned) await create(obj, ownedBy(obj, createdRoot));
+    };
+    // Another run that created the namespace may remove it as this one starts (it had not seen this
+    // run's root yet): what was made in it went with it, so the namespace is made again and the run too.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await createRun();
+        break;
+      } catch (e) {
+        if (!(e instanceof NamespaceGone) || attempt === 3) {
+          if (e instanceof NamespaceGone) throw new UserError(`${cfg.server}: namespace ${agentNamespace} was removed ${attempt} times while this run started; pass --agent-namespace`, ExitCode.CAPTURE);
+          throw e;
+        }
+        created.length = 0; // gone with the namespace
+        const again = await prepare();
+        if (stop.signal.aborted) return result;
+        say(`tap: namespace ${agentNamespace} was removed (another run's cleanup) as this run started; ${again.created ? 'created it again' : 'it is back'}`);
+      }
     }
-    for (const obj of run.owned) await create(obj, ownedBy(obj, createdRoot));
     const leaseMs = (opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
     let renewFailed = false;
     renewTimer = setInterval(() => {
@@ -553,6 +655,18 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     }
   } finally {
     stopping = true;
+    // A second Ctrl-C exits at once (runtime.ts), mid-cleanup too: say what may be left and what removes it.
+    const leaseSeconds = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    const keeperSeconds = leaseSeconds + manifestOptions.keeperGraceSeconds + 5;
+    const cutShort = () => {
+      if (created.length === 0 && !createdNamespace) return;
+      err.write(
+        `tap: stopped before its cleanup finished: run ${runId}'s objects may be left in namespace ${agentNamespace}; ${
+          keeperJob ? `its keeper Job ${agentNamespace}/${keeperJob} removes them once the run's lease lapses (within about ${Math.ceil(keeperSeconds / 60)} min), or` : 'run'
+        } \`shark tap --clean${agentNamespace === DEFAULT_NAMESPACE ? '' : ` --agent-namespace ${agentNamespace}`}\` once the lease (${leaseSeconds}s) has lapsed\n`,
+      );
+    };
+    process.on('exit', cutShort);
     spinner?.stop();
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
@@ -569,30 +683,20 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     // Creates sent before Ctrl-C: what they made is removed with the rest (they answer within their request timeout).
     if (late.length > 0) await withTimeout(Promise.all(late), LATE_ANSWER_MS).catch(() => {});
     const removed = await removeCreated(objects, created, fatal && !started ? 5000 : fatal ? 1500 : 15000);
-    if (createdNamespace && removed.failed.length === 0) {
-      // Another run may have started in the namespace meanwhile: it stays then.
+    if ((createdNamespace || preparedNamespace) && removed.failed.length === 0) {
+      // The last run to leave removes the namespace a run created (another run may have started in it
+      // meanwhile: it stays then), or puts back the Pod Security label a run replaced on an existing one.
       try {
-        if ((await withTimeout(objects.runRoots(agentNamespace), 2000)).length === 0) {
-          await withTimeout(objects.remove('Namespace', agentNamespace), 2000);
-          removed.done++;
-        }
+        const left = await withTimeout(leaveNamespace(objects, agentNamespace, createdNamespace), 4000);
+        if (left.removed) removed.done++;
+        if (left.line) say(left.line);
       } catch (e) {
-        removed.failed.push(`Namespace/${agentNamespace} (${apiErrorText(e)})`);
-      }
-    }
-    if (!createdNamespace && preparedNamespace && removed.failed.length === 0) {
-      // The last run to leave an existing namespace puts back the Pod Security label a run replaced.
-      try {
-        const line = await withTimeout(restorePodSecurity(objects, agentNamespace), 3000);
-        if (line) say(line);
-      } catch (e) {
-        removed.failed.push(`the ${PSA_ENFORCE}=privileged label put on namespace ${agentNamespace} (${apiErrorText(e)})`);
+        removed.failed.push({ what: createdNamespace ? `Namespace/${agentNamespace}` : `the ${PSA_ENFORCE}=privileged label put on namespace ${agentNamespace}`, why: apiErrorText(e) });
       }
     }
     watch.stop();
-    if (removed.failed.length > 0) {
-      say(`tap: could not remove ${removed.failed.join(', ')}; run \`shark tap --clean\` once the lease (${opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS}s) has lapsed`);
-    }
+    process.off('exit', cutShort);
+    if (removed.failed.length > 0) say(leftBehindLine(removed.failed, { namespace: agentNamespace, keeperJob, leaseSeconds, keeperSeconds }));
     // A failed run ends with its error as the last line (the caller prints it): no summary before it.
     const ok = !fatal && !failed;
     if (ok && startedSessions.size > 0) for (const line of board.summary()) say(line);
@@ -606,6 +710,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   }
   if (fatal) throw fatal;
   return result;
+}
+
+/** HTTP 401 from the API server: the credentials expired or were revoked. */
+function isUnauthorized(e: unknown): boolean {
+  return (e as { code?: number })?.code === 401 || /\bHTTP 401\b/.test(apiErrorText(e));
 }
 
 function safeUser(): string {

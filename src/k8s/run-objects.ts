@@ -6,7 +6,7 @@
 
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, ENFORCE_BEFORE_ANNOTATION, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
+import { CREATED_BY_RUN_ANNOTATION, DEFAULT_LEASE_SECONDS, DEFAULT_NAMESPACE, ENFORCE_BEFORE_ANNOTATION, LEASE_ANNOTATION, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, agentNamespace, type Manifest } from './agent-manifests.js';
 import { ClusterObjects } from './cluster-objects.js';
 import { apiErrorText, apiUnreachable, loadKubeConfig, type KubeConfigFlags } from './kubeconfig.js';
 import { applyApiTimeouts } from './api-timeouts.js';
@@ -42,6 +42,7 @@ export async function prepareNamespace(
   say: (l: string) => void,
   signal: AbortSignal,
   waitMs: number,
+  runId?: string,
 ): Promise<AgentNamespaceState> {
   const until = Date.now() + Math.max(waitMs, 30_000);
   let told = false;
@@ -64,7 +65,9 @@ export async function prepareNamespace(
     }
     if (!ns) {
       try {
-        await objects.create(agentNamespace(name));
+        const manifest = agentNamespace(name);
+        if (runId) manifest.metadata.annotations = { ...manifest.metadata.annotations, [CREATED_BY_RUN_ANNOTATION]: runId };
+        await objects.create(manifest);
         return { created: true };
       } catch (e) {
         if ((e as { code?: number }).code === 409) continue; // another run created it just now
@@ -111,6 +114,33 @@ export async function restorePodSecurity(objects: ClusterObjects, name: string):
   return before ? `tap: put back namespace ${name}'s label ${PSA_ENFORCE}=${before}` : `tap: removed the ${PSA_ENFORCE} label shark put on namespace ${name}`;
 }
 
+/**
+ * The namespace an object was to be created in is gone: deleted after the run
+ * looked at it (the cleanup of another run that created it, which had not seen
+ * this run yet). The caller makes the namespace again and starts over.
+ */
+export class NamespaceGone extends Error {}
+
+/**
+ * The run leaves the agents' namespace (its own objects are removed): the
+ * namespace goes when a live run created it — this one, or one that left
+ * first (CREATED_BY_RUN_ANNOTATION) — and no run's root is left in it;
+ * otherwise the Pod Security label a run replaced is put back. Returns the
+ * line to say, if any, and whether the namespace was removed.
+ */
+export async function leaveNamespace(objects: ClusterObjects, name: string, createdHere: boolean): Promise<{ line?: string; removed: boolean }> {
+  const ns = await objects.readNamespace(name);
+  if (!ns || ns.metadata?.deletionTimestamp) return { removed: false };
+  const creator: string | undefined = ns.metadata?.annotations?.[CREATED_BY_RUN_ANNOTATION];
+  // A namespace no live run created (the user's own, or applied from --dry-run) is never removed.
+  if (!createdHere && !creator) return { removed: false, line: await restorePodSecurity(objects, name) };
+  if ((await objects.runRoots(name)).length > 0) {
+    return { removed: false, line: createdHere ? `tap: namespace ${name} stays: another run uses it (the last run to leave removes it)` : undefined };
+  }
+  await objects.remove('Namespace', name);
+  return { removed: true, line: createdHere ? undefined : `tap: removed namespace ${name} (created by run ${creator}, which left first)` };
+}
+
 /** Create one object; while its namespace is still terminating (403 NamespaceTerminating), wait and retry. */
 export async function createOne(objects: ClusterObjects, obj: Manifest, server: string, say: (l: string) => void, signal: AbortSignal): Promise<Record<string, any>> {
   const until = Date.now() + 60_000;
@@ -125,6 +155,7 @@ export async function createOne(objects: ClusterObjects, obj: Manifest, server: 
         await sleep(500);
         continue;
       }
+      if (isNamespaceMissing(e, obj.metadata.namespace)) throw new NamespaceGone(`namespace ${obj.metadata.namespace} was removed`);
       throw new UserError(`${server}: cannot create ${obj.kind} ${obj.metadata.name}: ${apiErrorText(e)}`, ExitCode.CAPTURE);
     }
   }
@@ -137,30 +168,95 @@ function isNamespaceTerminating(e: unknown): boolean {
   return text.includes('NamespaceTerminating') || text.includes('being terminated');
 }
 
+/** A create refused because its namespace does not exist: 404 whose Status names the namespace, not the object. */
+function isNamespaceMissing(e: unknown, namespace: string | undefined): boolean {
+  const err = e as { code?: number; body?: unknown };
+  if (err?.code !== 404 || !namespace) return false;
+  let status = err.body as { details?: { kind?: string; name?: string } } | undefined;
+  if (typeof err.body === 'string') {
+    try {
+      status = JSON.parse(err.body);
+    } catch {
+      return false;
+    }
+  }
+  return status?.details?.kind === 'namespaces' && status.details.name === namespace;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** What a run could not remove, and why (one line of the API server's, or "timeout"). */
+export interface RemovalFailure {
+  what: string;
+  why: string;
+}
+
 /** Delete in reverse creation order, giving up after `timeoutMs` in total. */
-export async function removeCreated(objects: ClusterObjects, created: Manifest[], timeoutMs: number): Promise<{ done: number; failed: string[] }> {
+export async function removeCreated(objects: ClusterObjects, created: Manifest[], timeoutMs: number): Promise<{ done: number; failed: RemovalFailure[] }> {
   let done = 0;
-  const failed: string[] = [];
+  const failed: RemovalFailure[] = [];
   const deadline = Date.now() + timeoutMs;
   for (const obj of [...created].reverse()) {
     const left = deadline - Date.now();
-    const label = `${obj.kind}/${obj.metadata.name}`;
+    const what = `${obj.kind}/${obj.metadata.name}`;
     if (left <= 0) {
-      failed.push(label);
+      failed.push({ what, why: 'no time left' });
       continue;
     }
     try {
       await withTimeout(objects.remove(obj.kind, obj.metadata.name, obj.metadata.namespace), left);
       done++;
     } catch (e) {
-      failed.push(`${label} (${apiErrorText(e)})`);
+      failed.push({ what, why: apiErrorText(e) });
     }
   }
   return { done, failed };
+}
+
+/**
+ * Reasons that differ only in the names they quote are one reason: `daemonsets
+ * "x" is forbidden: … resource "daemonsets"` and `jobs "y" is forbidden: …
+ * resource "jobs"` alike. The quoted parts go, and the word before each.
+ */
+function reasonKey(why: string): string {
+  const outside = why.split('"').filter((_, i) => i % 2 === 0);
+  return outside
+    .map((text, i) => {
+      if (i === outside.length - 1) return text;
+      const t = text.trimEnd();
+      return t.slice(0, t.lastIndexOf(' ') + 1);
+    })
+    .join('""');
+}
+
+/**
+ * One line for what a run left behind, with what will remove it: the same
+ * reason is said once (an expired token or a missing right refuses every
+ * delete alike, and naming it per object made a line of a screen); a run
+ * rooted on its keeper Job goes by itself once the lease lapses; a user who
+ * may not delete needs someone who may.
+ */
+export function leftBehindLine(failed: RemovalFailure[], o: { namespace: string; keeperJob?: string; keeperSeconds: number; leaseSeconds: number }): string {
+  const groups = new Map<string, { why: string; what: string[] }>();
+  for (const f of failed) {
+    const key = reasonKey(f.why);
+    const g = groups.get(key) ?? { why: f.why, what: [] };
+    g.what.push(f.what);
+    groups.set(key, g);
+  }
+  const parts = [...groups.values()].map((g) => `${g.what.join(', ')} (${g.why}${g.what.length > 1 ? ', and alike for each' : ''})`);
+  const forbidden = failed.some((f) => /\bHTTP 403\b/.test(f.why));
+  const unauthorized = failed.some((f) => /\bHTTP 401\b/.test(f.why));
+  // The keeper removes the run's objects (all owned by it), not the namespace nor its label.
+  const runObjectsOnly = failed.every((f) => !f.what.startsWith('Namespace/') && !f.what.startsWith('the '));
+  const then = o.keeperJob && runObjectsOnly
+    ? `its keeper Job ${o.namespace}/${o.keeperJob} removes them once the run's lease lapses (within about ${Math.ceil(o.keeperSeconds / 60)} min)`
+    : forbidden
+      ? `ask someone who may delete in ${o.namespace} to run \`shark tap --clean --agent-namespace ${o.namespace}\` once the lease (${o.leaseSeconds}s) has lapsed`
+      : `run \`shark tap --clean${o.namespace === DEFAULT_NAMESPACE ? '' : ` --agent-namespace ${o.namespace}`}\` once the lease (${o.leaseSeconds}s) has lapsed${unauthorized ? ', after logging in again' : ''}`;
+  return `tap: could not remove ${parts.join('; ')}; ${then}`;
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

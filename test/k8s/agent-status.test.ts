@@ -39,6 +39,20 @@ test('container states: CreateContainerConfigError and Unschedulable are failure
   assert.match(states[1].hint!, /taint|CPU/);
 });
 
+test('an agent OOM-killed at its memory limit is a crash loop whose hint names the limit, not the logs', () => {
+  const crashed = (reason: string, code: number) =>
+    pod('p-' + reason, 'a', {
+      phase: 'Running',
+      containerStatuses: [{ state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, lastState: { terminated: { exitCode: code, reason } } }],
+    });
+  const oom = { ...crashed('OOMKilled', 137), spec: { nodeName: 'a', containers: [{ name: 'agent', resources: { limits: { memory: '512Mi' } } }] } };
+  const [s] = agentStates({ ...base, nodes: [node('a')], pods: [oom] });
+  assert.equal(describeState(s), 'a: failed: CrashLoopBackOff: back-off 40s; last exit code 137 (OOMKilled)');
+  assert.match(s.hint!, /^the agent ran out of its memory limit \(512Mi\) and was killed: tap fewer pods, pass --no-bodies/);
+  const [other] = agentStates({ ...base, nodes: [node('a')], pods: [crashed('Error', 2)] });
+  assert.match(other.hint!, /logs p-Error --previous/);
+});
+
 test('image pulls: the Pulling event means pulling; ErrImagePull takes the event message when the status has none', () => {
   const pulling = pod('p', 'a', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ContainerCreating' } } }] });
   const ev = (reason: string, message: string, uid = 'uid-p') => ({ involvedObject: { uid }, reason, message, lastTimestamp: '2026-01-01T00:00:00Z' });
@@ -91,6 +105,12 @@ test('progress: per-node lines in a small cluster; in a big one only failures, p
   assert.equal(progress.allReady(), false, 'the controller has not observed this generation');
   ds.status = { observedGeneration: 1, desiredNumberScheduled: 2 };
   assert.equal(progress.allReady(), true);
+  // A node removed (scale-down): said once, its agent gone with it.
+  nodes = [node('a')];
+  pods = pods.filter((p) => p.spec.nodeName === 'a');
+  progress.update();
+  progress.update();
+  assert.deepEqual(lines.slice(2), ['tap: b: node left the cluster; its agent went with it']);
 
   lines.length = 0;
   nodes = Array.from({ length: 12 }, (_, i) => node(`n${i}`));

@@ -12,7 +12,7 @@ import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import { findResource } from '../fixtures/apiserver/store.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { ClusterObjects } from '../../src/k8s/cluster-objects.js';
-import { cleanCluster, createOne } from '../../src/k8s/run-objects.js';
+import { cleanCluster, createOne, leftBehindLine } from '../../src/k8s/run-objects.js';
 import { UserError } from '../../src/cli/errors.js';
 
 test('a create into a terminating namespace waits for it and succeeds once it is back; a real refusal is exit 4', { timeout: 30_000 }, async () => {
@@ -80,4 +80,21 @@ test('--clean removes the ClusterRole and binding older versions gave the agent;
   } finally {
     await f.close();
   }
+});
+
+test('what a run left behind: one reason said once, and what removes it with or without a keeper', () => {
+  const forbidden = (kind: string, name: string) => ({
+    what: `${kind}/${name}`,
+    why: `HTTP 403: ${kind.toLowerCase()}s "${name}" is forbidden: User "jane" cannot delete resource "${kind.toLowerCase()}s" in API group "" in the namespace "obs"`,
+  });
+  const o = { namespace: 'obs', keeperSeconds: 455, leaseSeconds: 30 };
+  const denied = [forbidden('ConfigMap', 'shark-run-a'), forbidden('ServiceAccount', 'shark-agent-a')];
+  assert.equal(
+    leftBehindLine(denied, o),
+    `tap: could not remove ConfigMap/shark-run-a, ServiceAccount/shark-agent-a (${denied[0].why}, and alike for each); ask someone who may delete in obs to run \`shark tap --clean --agent-namespace obs\` once the lease (30s) has lapsed`,
+  );
+  assert.match(leftBehindLine(denied, { ...o, keeperJob: 'shark-keeper-a' }), /; its keeper Job obs\/shark-keeper-a removes them once the run's lease lapses \(within about 8 min\)$/);
+  // Different reasons are each said; the keeper does not remove a namespace.
+  const mixed = leftBehindLine([{ what: 'DaemonSet/shark-agent-a', why: 'timeout' }, { what: 'Namespace/obs', why: 'HTTP 401: Unauthorized' }], { ...o, keeperJob: 'shark-keeper-a' });
+  assert.equal(mixed, 'tap: could not remove DaemonSet/shark-agent-a (timeout); Namespace/obs (HTTP 401: Unauthorized); run `shark tap --clean --agent-namespace obs` once the lease (30s) has lapsed, after logging in again');
 });

@@ -362,7 +362,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (apiDownSince || !session.opened) {
           if (!pausedNodes.has(node)) say(`tap: ${node}: paused (${why}); reconnecting`);
           pausedNodes.add(node);
-        } else say(`tap: agent on node ${node} ended (${why}); restarting`);
+        } else say(`tap: agent on node ${node} ended (${why}); reconnecting when it is ready`);
         restartAt.set(name, Date.now() + delay);
         // Timers may fire a millisecond "early" by Date.now(): clear the gate here.
         setTimeout(() => {

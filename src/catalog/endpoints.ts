@@ -40,6 +40,14 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   response: { status: true, grpcStatus: true, grpcStatusName: true, rcode: true, rcodeName: true, type: true, value: true, errorCode: true, replyCode: true },
 });
 export const OTHER_ENDPOINT = '(other)';
+/** The service of the one `(other)` row per protocol that takes calls once MAX_OTHER_ROWS are kept. */
+export const OTHER_SERVICE = '(other)';
+/**
+ * `(other)` rows (one per service and protocol, past --max-endpoints) kept at
+ * most: 400,000 entries to as many services made as many rows (each with its
+ * latency sketch and samples), 2 GB and a 70 MB table.
+ */
+export const MAX_OTHER_ROWS = 1000;
 /** Latency samples kept per endpoint for diff's significance test. */
 export const RESERVOIR_SIZE = 512;
 const MAX_STATUSES = 64;
@@ -463,6 +471,8 @@ export interface CatalogOptions {
 export interface CatalogLimits {
   /** Calls counted into `(other)` because maxEndpoints was reached. */
   foldedCalls: number;
+  /** Of those, calls counted under service `(other)`: their service came past MAX_OTHER_ROWS `(other)` rows. */
+  foldedServiceCalls: number;
   /** Distinct endpoints that were not kept apart. */
   maxEndpoints: number;
   /** Path positions not tracked for folding (MAX_FOLD_NODES). */
@@ -480,6 +490,9 @@ export class Catalog {
   private readonly endpoints = new Map<string, EndpointStats>();
   private generation = 0;
   foldedCalls = 0;
+  /** Of those, calls whose service had no `(other)` row of its own (past MAX_OTHER_ROWS): counted under service `(other)`. */
+  foldedServiceCalls = 0;
+  private otherRows = 0;
   /** Bodies nested past MAX_DEPTH (described to that depth, never an example) or over MAX_BODY_CHARS (not described). */
   readonly bodies: BodyTally = { deep: 0, large: 0 };
   entries = 0;
@@ -528,7 +541,16 @@ export class Catalog {
         key = endpointKey(call.protocol, service, OTHER_ENDPOINT);
         ep = this.endpoints.get(key);
         // (other) rows may go over the cap by one per service and protocol: they are the count of what was cut.
-        if (!ep) this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, OTHER_ENDPOINT)));
+        if (!ep && this.otherRows < MAX_OTHER_ROWS) {
+          this.otherRows++;
+          this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, OTHER_ENDPOINT)));
+        } else if (!ep) {
+          // Past those, one row per protocol for every later service.
+          this.foldedServiceCalls++;
+          key = endpointKey(call.protocol, OTHER_SERVICE, OTHER_ENDPOINT);
+          ep = this.endpoints.get(key);
+          if (!ep) this.endpoints.set(key, (ep = new EndpointStats(call.protocol, OTHER_SERVICE, OTHER_ENDPOINT)));
+        }
         ep.add(e, status);
         return;
       }
@@ -591,12 +613,21 @@ export class Catalog {
   limits(): CatalogLimits {
     return {
       foldedCalls: this.foldedCalls,
+      foldedServiceCalls: this.foldedServiceCalls,
       maxEndpoints: this.maxEndpoints,
       untrackedPositions: this.templater.untracked,
       deepBodies: this.bodies.deep,
       largeBodies: this.bodies.large,
     };
   }
+}
+
+/** What catalog and diff say on stderr about calls past --max-endpoints. */
+export function foldedNote(c: { foldedCalls: number; foldedServiceCalls: number; maxEndpoints: number }): string {
+  const services = c.foldedServiceCalls
+    ? `; ${c.foldedServiceCalls} of them, to services past ${MAX_OTHER_ROWS} such rows, under service "${OTHER_SERVICE}"`
+    : '';
+  return `more than ${c.maxEndpoints} endpoints: ${c.foldedCalls} calls to later new ones counted as "${OTHER_ENDPOINT}" (--max-endpoints)${services}`;
 }
 
 /** What catalog and diff say on stderr about bodies cut at the schema's depth. */

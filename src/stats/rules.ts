@@ -12,13 +12,13 @@
 //     - { type: expect, filter: "dns", min: 10 }
 //     - { type: forbid, filter: "http and request.headers.authorization and dst.port != 443" }
 
-import { open } from 'node:fs/promises';
 import { Lexer, LineCounter, isMap, isSeq, isScalar, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { UserError, ExitCode } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { compileKfl } from './kfl.js';
 import { k8sName } from './names.js';
 import { LinearRegex } from '../filter/linear-regex.js';
+import { readFileBounded } from '../input/bounded-file.js';
 
 export type RuleType = 'latency' | 'error-rate' | 'expect' | 'forbid';
 
@@ -72,7 +72,7 @@ class RulesError extends UserError {
 export async function loadRules(path: string): Promise<Rule[]> {
   let text: string;
   try {
-    text = await readBounded(path, MAX_RULES_BYTES);
+    text = readBounded(path, MAX_RULES_BYTES);
   } catch (err) {
     if (err instanceof UserError) throw err;
     const e = err as NodeJS.ErrnoException;
@@ -82,21 +82,10 @@ export async function loadRules(path: string): Promise<Rule[]> {
 }
 
 /** A file's text, read up to `max` bytes (a FIFO or /dev/zero too): a longer one is a usage error. */
-async function readBounded(path: string, max: number): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(max + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    if (n > max) throw new UserError(`${path}: rules file larger than ${max / 1024} KB (a rules file lists at most ${MAX_RULES} rules)`, ExitCode.USAGE);
-    return buf.toString('utf8', 0, n);
-  } finally {
-    await fh.close();
-  }
+function readBounded(path: string, max: number): string {
+  const bytes = readFileBounded(path, max);
+  if (!bytes) throw new UserError(`${path}: rules file larger than ${max / 1024} KB (a rules file lists at most ${MAX_RULES} rules)`, ExitCode.USAGE);
+  return bytes.toString('utf8');
 }
 
 /**

@@ -4,9 +4,10 @@
 // .proto under DIR. Only what decoding needs is kept; options, reserved
 // ranges and extensions are read past. A syntax error names the file and line.
 
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../../cli/errors.js';
+import { readFileBounded } from '../../input/bounded-file.js';
 
 export interface FieldDef {
   name: string;
@@ -406,20 +407,7 @@ export function loadProtoDir(dir: string): ProtoSchema {
 
 /** A file's text, read no further than MAX_PROTO_FILE_BYTES (a device or a FIFO too). */
 function readBounded(path: string): string {
-  const fd = openSync(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(65536);
-      const got = readSync(fd, chunk, 0, chunk.length, null);
-      if (got === 0) break;
-      chunks.push(chunk.subarray(0, got));
-      n += got;
-      if (n > MAX_PROTO_FILE_BYTES) throw new UserError(`--proto: ${path}: larger than ${MAX_PROTO_FILE_BYTES / (1024 * 1024)} MB`);
-    }
-    return Buffer.concat(chunks, n).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  const bytes = readFileBounded(path, MAX_PROTO_FILE_BYTES);
+  if (!bytes) throw new UserError(`--proto: ${path}: larger than ${MAX_PROTO_FILE_BYTES / (1024 * 1024)} MB`);
+  return bytes.toString('utf8');
 }

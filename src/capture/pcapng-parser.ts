@@ -27,8 +27,15 @@ const BLOCK_CUSTOM_NOCOPY = 0x40000bad;
 export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 
 const BLOCK_HEADER = 12; // type + length + (for an SHB) the byte-order magic
-/** Largest block accepted (Wireshark: a maximal packet plus room for options). */
-const MAX_BLOCK_BYTES = 32 + MAX_PACKET_BYTES + 131072;
+/** Largest packet block accepted (Wireshark: a maximal packet plus room for options). */
+const MAX_PACKET_BLOCK_BYTES = 32 + MAX_PACKET_BYTES + 131072;
+/**
+ * Largest other block. A Decryption Secrets Block carries a whole key log:
+ * `editcap --inject-secrets` of 4,000 TLS sessions makes a 700 KB one, which
+ * was refused as a corrupt block (exit 3, no packet read) while tshark reads
+ * and decrypts the file. A block is held whole while it is read: still bounded.
+ */
+const MAX_BLOCK_BYTES = 16 * 1024 * 1024;
 
 export const OPT_END = 0;
 export const OPT_IF_NAME = 2;
@@ -93,7 +100,8 @@ export class PcapngParser implements RecordParser {
       } else if (!this.littleEndian) type = buf.readUInt32BE(off);
       const le = this.littleEndian;
       const len = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4);
-      if (len < BLOCK_HEADER || len % 4 !== 0 || len > MAX_BLOCK_BYTES) {
+      const max = type === BLOCK_EPB || type === BLOCK_PB || type === BLOCK_SPB ? MAX_PACKET_BLOCK_BYTES : MAX_BLOCK_BYTES;
+      if (len < BLOCK_HEADER || len % 4 !== 0 || len > max) {
         this.fail(where, `corrupt block (type 0x${type.toString(16)}, length ${len})`);
         break;
       }

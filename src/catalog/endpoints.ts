@@ -14,7 +14,7 @@ import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '.
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, literalBraces, redisShape, sqlShape, keyShape } from './path-template.js';
-import { MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
+import { LARGE_BODY, MAX_BODY_CHARS, MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
 import { isDateTime } from '../output/iso-time.js';
 
 export const DEFAULT_MAX_ENDPOINTS = 10_000;
@@ -40,6 +40,14 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   response: { status: true, grpcStatus: true, grpcStatusName: true, rcode: true, rcodeName: true, type: true, value: true, errorCode: true, replyCode: true },
 });
 export const OTHER_ENDPOINT = '(other)';
+/** The service of the one `(other)` row per protocol that takes calls once MAX_OTHER_ROWS are kept. */
+export const OTHER_SERVICE = '(other)';
+/**
+ * `(other)` rows (one per service and protocol, past --max-endpoints) kept at
+ * most: 400,000 entries to as many services made as many rows (each with its
+ * latency sketch and samples), 2 GB and a 70 MB table.
+ */
+export const MAX_OTHER_ROWS = 1000;
 /** Latency samples kept per endpoint for diff's significance test. */
 export const RESERVOIR_SIZE = 512;
 const MAX_STATUSES = 64;
@@ -173,6 +181,12 @@ export function statusOf(e: Entry): string {
   }
 }
 
+/** Bodies a catalogue could not describe whole: nested past MAX_DEPTH, or over MAX_BODY_CHARS (not read). */
+export interface BodyTally {
+  deep: number;
+  large: number;
+}
+
 /** Schemas and examples of one kind of message body (one content type). */
 export class BodyShape {
   readonly schema = new SchemaNode();
@@ -183,19 +197,22 @@ export class BodyShape {
   /** Bodies nested deeper than the schema describes (MAX_DEPTH): never an example. */
   deep = 0;
 
-  /** Add one body; true when it nested deeper than MAX_DEPTH (its deep part is left undescribed). */
-  add(value: unknown): boolean {
+  /** Add one body; tells `tally` when it nested deeper than MAX_DEPTH (its deep part is left undescribed) or was too long to read. */
+  add(value: unknown, tally: BodyTally): void {
     this.count++;
-    if (value === undefined) {
+    if (value === undefined || value === LARGE_BODY) {
       this.opaque++;
-      return false;
+      if (value === LARGE_BODY) tally.large++;
+      return;
     }
     const cut = this.schema.add(value) > 0;
-    if (cut) this.deep++;
+    if (cut) {
+      this.deep++;
+      tally.deep++;
+    }
     // Checked before JSON.stringify, which recurses: a 10 KB body of `[` overflows the stack.
     // An example deeper than its schema would not show what the schema says anyway.
     else if (this.example === undefined && nestsWithin(value, MAX_DEPTH) && JSON.stringify(value).length <= MAX_EXAMPLE_CHARS) this.example = value;
-    return cut;
   }
 
   merge(o: BodyShape): void {
@@ -324,8 +341,8 @@ export class EndpointStats {
     else this.statuses.set('(other)', (this.statuses.get('(other)') ?? 0) + 1);
   }
 
-  /** Parameters and bodies of an HTTP call (rawPath: the path before templating); returns how many bodies nested past MAX_DEPTH. */
-  addDetails(e: Entry, rawPath: string, template: string, status: string, auth: string[] = []): number {
+  /** Parameters and bodies of an HTTP call (rawPath: the path before templating); bodies not described whole go into `tally`. */
+  addDetails(e: Entry, rawPath: string, template: string, status: string, tally: BodyTally, auth: string[] = []): void {
     const rq = e.request ?? {};
     this.detailed++;
     for (const a of auth) if (this.auth.size < MAX_PARAMS || this.auth.has(a)) this.auth.set(a, (this.auth.get(a) ?? 0) + 1);
@@ -347,42 +364,39 @@ export class EndpointStats {
     const raw = rawPath.split('/');
     const tpl = template.split('/');
     for (let i = 0; i < tpl.length && i < raw.length; i++) if (tpl[i].startsWith('{')) addParam(this.pathValues, String(i), decodeSegment(raw[i]));
-    let deep = 0;
     if (rq.bodySize > 0 || (typeof rq.body === 'string' && rq.body !== '')) {
-      deep += addBody(this.requestBodies, contentTypeOf(rq) || 'application/octet-stream', jsonBody(rq));
+      addBody(this.requestBodies, contentTypeOf(rq) || 'application/octet-stream', jsonBody(rq), tally);
     }
     let byType = this.responseBodies.get(status);
     if (!byType) {
-      if (this.responseBodies.size >= MAX_STATUSES) return deep;
+      if (this.responseBodies.size >= MAX_STATUSES) return;
       this.responseBodies.set(status, (byType = new Map()));
     }
     const rs = e.response;
-    if (!rs) return deep;
+    if (!rs) return;
     const hasBody = rs.bodySize > 0 || (typeof rs.body === 'string' && rs.body !== '');
-    return deep + addBody(byType, hasBody ? contentTypeOf(rs) || 'application/octet-stream' : '', hasBody ? jsonBody(rs) : undefined);
+    addBody(byType, hasBody ? contentTypeOf(rs) || 'application/octet-stream' : '', hasBody ? jsonBody(rs) : undefined, tally);
   }
 
   /**
    * gRPC messages decoded with `--proto` (request.messages[].decoded), by
    * message type: their schemas go where HTTP bodies go, so the catalogue
-   * shows them and diff compares their fields. Returns how many nested past MAX_DEPTH.
+   * shows them and diff compares their fields. Those nested past MAX_DEPTH go into `tally`.
    */
-  addMessages(e: Entry, status: string): number {
-    let deep = 0;
+  addMessages(e: Entry, status: string, tally: BodyTally): void {
     const each = (msgs: unknown, into: Map<string, BodyShape>) => {
       if (!Array.isArray(msgs)) return;
       for (const m of msgs.slice(0, 16)) {
-        if (m && typeof m === 'object' && typeof m.type === 'string' && m.decoded && typeof m.decoded === 'object') deep += addBody(into, m.type, m.decoded);
+        if (m && typeof m === 'object' && typeof m.type === 'string' && m.decoded && typeof m.decoded === 'object') addBody(into, m.type, m.decoded, tally);
       }
     };
     each(e.request?.messages, this.requestBodies);
     let byType = this.responseBodies.get(status);
     if (!byType) {
-      if (this.responseBodies.size >= MAX_STATUSES) return deep;
+      if (this.responseBodies.size >= MAX_STATUSES) return;
       this.responseBodies.set(status, (byType = new Map()));
     }
     each(e.response?.messages, byType);
-    return deep;
   }
 
   merge(o: EndpointStats): void {
@@ -428,14 +442,14 @@ function addParam(map: Map<string, ParamShape>, name: string, value: string): vo
   p.add(value);
 }
 
-/** 1 when the body nested past MAX_DEPTH (a body of a content type not kept is not looked at: 0). */
-function addBody(map: Map<string, BodyShape>, type: string, value: unknown): number {
+/** One body into its content type's shape (a body of a content type not kept is not looked at). */
+function addBody(map: Map<string, BodyShape>, type: string, value: unknown, tally: BodyTally): void {
   let b = map.get(type);
   if (!b) {
-    if (map.size >= MAX_PARAMS) return 0;
+    if (map.size >= MAX_PARAMS) return;
     map.set(type, (b = new BodyShape()));
   }
-  return b.add(value) ? 1 : 0;
+  b.add(value, tally);
 }
 
 export interface CatalogOptions {
@@ -457,12 +471,16 @@ export interface CatalogOptions {
 export interface CatalogLimits {
   /** Calls counted into `(other)` because maxEndpoints was reached. */
   foldedCalls: number;
+  /** Of those, calls counted under service `(other)`: their service came past MAX_OTHER_ROWS `(other)` rows. */
+  foldedServiceCalls: number;
   /** Distinct endpoints that were not kept apart. */
   maxEndpoints: number;
   /** Path positions not tracked for folding (MAX_FOLD_NODES). */
   untrackedPositions: number;
   /** Bodies (and decoded gRPC messages) nested deeper than the schemas describe (schema-infer.ts MAX_DEPTH). */
   deepBodies: number;
+  /** JSON bodies too long to read for their schema (schema-infer.ts MAX_BODY_CHARS). */
+  largeBodies: number;
 }
 
 /** Streams entries into endpoints. */
@@ -472,8 +490,11 @@ export class Catalog {
   private readonly endpoints = new Map<string, EndpointStats>();
   private generation = 0;
   foldedCalls = 0;
-  /** Bodies nested past MAX_DEPTH: described to that depth, never an example. */
-  deepBodies = 0;
+  /** Of those, calls whose service had no `(other)` row of its own (past MAX_OTHER_ROWS): counted under service `(other)`. */
+  foldedServiceCalls = 0;
+  private otherRows = 0;
+  /** Bodies nested past MAX_DEPTH (described to that depth, never an example) or over MAX_BODY_CHARS (not described). */
+  readonly bodies: BodyTally = { deep: 0, large: 0 };
   entries = 0;
   /** Entries that named no call (responses whose request was not captured). */
   skipped = 0;
@@ -520,15 +541,24 @@ export class Catalog {
         key = endpointKey(call.protocol, service, OTHER_ENDPOINT);
         ep = this.endpoints.get(key);
         // (other) rows may go over the cap by one per service and protocol: they are the count of what was cut.
-        if (!ep) this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, OTHER_ENDPOINT)));
+        if (!ep && this.otherRows < MAX_OTHER_ROWS) {
+          this.otherRows++;
+          this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, OTHER_ENDPOINT)));
+        } else if (!ep) {
+          // Past those, one row per protocol for every later service.
+          this.foldedServiceCalls++;
+          key = endpointKey(call.protocol, OTHER_SERVICE, OTHER_ENDPOINT);
+          ep = this.endpoints.get(key);
+          if (!ep) this.endpoints.set(key, (ep = new EndpointStats(call.protocol, OTHER_SERVICE, OTHER_ENDPOINT)));
+        }
         ep.add(e, status);
         return;
       }
       this.endpoints.set(key, (ep = new EndpointStats(call.protocol, service, name)));
     }
     ep.add(e, status);
-    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) this.deepBodies += ep.addDetails(e, call.path!, template, status, auth);
-    else if (this.details && call.protocol === 'grpc') this.deepBodies += ep.addMessages(e, status);
+    if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status, this.bodies, auth);
+    else if (this.details && call.protocol === 'grpc') ep.addMessages(e, status, this.bodies);
   }
 
   /** A position folded: endpoints stored under its literal values merge into the template. */
@@ -581,13 +611,33 @@ export class Catalog {
   }
 
   limits(): CatalogLimits {
-    return { foldedCalls: this.foldedCalls, maxEndpoints: this.maxEndpoints, untrackedPositions: this.templater.untracked, deepBodies: this.deepBodies };
+    return {
+      foldedCalls: this.foldedCalls,
+      foldedServiceCalls: this.foldedServiceCalls,
+      maxEndpoints: this.maxEndpoints,
+      untrackedPositions: this.templater.untracked,
+      deepBodies: this.bodies.deep,
+      largeBodies: this.bodies.large,
+    };
   }
+}
+
+/** What catalog and diff say on stderr about calls past --max-endpoints. */
+export function foldedNote(c: { foldedCalls: number; foldedServiceCalls: number; maxEndpoints: number }): string {
+  const services = c.foldedServiceCalls
+    ? `; ${c.foldedServiceCalls} of them, to services past ${MAX_OTHER_ROWS} such rows, under service "${OTHER_SERVICE}"`
+    : '';
+  return `more than ${c.maxEndpoints} endpoints: ${c.foldedCalls} calls to later new ones counted as "${OTHER_ENDPOINT}" (--max-endpoints)${services}`;
 }
 
 /** What catalog and diff say on stderr about bodies cut at the schema's depth. */
 export function deepBodiesNote(n: number): string {
   return `${n} bod${n === 1 ? 'y' : 'ies'} nested deeper than ${MAX_DEPTH} levels: described to depth ${MAX_DEPTH}, no example kept`;
+}
+
+/** What catalog and diff say on stderr about JSON bodies too long to read for their schema. */
+export function largeBodiesNote(n: number): string {
+  return `${n} JSON bod${n === 1 ? 'y' : 'ies'} over ${MAX_BODY_CHARS / (1024 * 1024)} MB not read: no schema, no example`;
 }
 
 function pathOf(name: string): string {

@@ -8,7 +8,7 @@ import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
-import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS, deepBodiesNote } from '../catalog/endpoints.js';
+import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS, deepBodiesNote, foldedNote, largeBodiesNote } from '../catalog/endpoints.js';
 import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
@@ -83,9 +83,10 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     let endpoints = catalog.list();
     if (flags.service) endpoints = endpoints.filter((e) => serviceMatches(e.service, flags.service!));
     const limits = catalog.limits();
-    if (limits.foldedCalls) warn(`more than ${limits.maxEndpoints} endpoints: ${limits.foldedCalls} calls to later new ones counted as "(other)" (--max-endpoints)`);
+    if (limits.foldedCalls) warn(foldedNote(limits));
     if (limits.untrackedPositions) warn(`${limits.untrackedPositions} path positions not tracked for folding (limit reached)`);
     if (limits.deepBodies) warn(deepBodiesNote(limits.deepBodies));
+    if (limits.largeBodies) warn(largeBodiesNote(limits.largeBodies));
 
     if (flags.openapi) {
       const services = httpServices(endpoints);

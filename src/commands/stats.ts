@@ -5,7 +5,7 @@ import { SharkCommand } from '../cli/base-command.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
 import { ExitCode, UserError, isEpipe } from '../cli/errors.js';
-import { StatsAggregator, statsFields, type StatsWire } from '../stats/aggregate.js';
+import { MAX_KEY_CHARS, StatsAggregator, statsFields, type StatsWire } from '../stats/aggregate.js';
 import { consumeEntries, type ConsumeOptions } from '../stats/consume.js';
 import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js';
 import { tableWidth } from '../output/table.js';
@@ -122,6 +122,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`);
     // Names are bounded (names.ts): rows past the bound show addresses, and say so.
     const noValue = noValueWarning(flags.by, stats.count, stats.valueless);
     if (noValue) warn(noValue);
+    if (stats.cutKeys > 0) warn(`${stats.cutKeys} entr${stats.cutKeys === 1 ? 'y' : 'ies'} grouped by a value longer than ${MAX_KEY_CHARS} characters: rows named by its start (…)`);
     if (stats.names.dropped > 0) warn(`the name book was full (${MAX_NAMED_IPS} addresses): ${stats.names.dropped} name(s) not kept, those rows show addresses`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;

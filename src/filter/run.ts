@@ -15,6 +15,7 @@ import { compileFilter, type Dialect } from './index.js';
 import { asWritten, LineMatcher } from './line-matcher.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
+import { entryJson } from '../ndjson/stringify.js';
 
 export interface RunFilterOptions {
   inputs: string[];
@@ -90,7 +91,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   const emit = async (entry: Entry, line: string | undefined): Promise<void> => {
     result.matched++;
     if (opts.count) return;
-    const wait = sink.write(line === undefined ? JSON.stringify(redactor(entry)) : asWritten(line, entry, redactor, redacting));
+    const wait = sink.write(line === undefined ? entryJson(redactor(entry)) : asWritten(line, entry, redactor, redacting));
     if (wait) await wait;
   };
   const count = opts.count === true;

@@ -15,6 +15,7 @@ import { STOPPED, unlessStopped } from './unless-stopped.js';
 import { Readable } from 'node:stream';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
 import type { WorkerPool } from '../dissect/parallel/pool.js';
+import { entryJson } from '../ndjson/stringify.js';
 
 export interface DissectRunOptions {
   inputs: string[];
@@ -164,7 +165,7 @@ async function runSingle(opts: DissectRunOptions & { stdin?: Readable; reopen?: 
         else {
           // Entries read as NDJSON.
           for (const t of transforms) e = t(e) ?? e;
-          wait = opts.sink.write(JSON.stringify(e));
+          wait = opts.sink.write(entryJson(e));
         }
         if (wait) await wait;
         if (++result.entries >= limit || opts.sink.closed) break;

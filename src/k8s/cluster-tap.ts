@@ -61,6 +61,7 @@ import { NamespaceGone, createOne, leaveNamespace, leftBehindLine, prepareNamesp
 import { StreamFlow, flowSummary } from './stream-flow.js';
 import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
+import { entryJson } from '../ndjson/stringify.js';
 
 type Obj = Record<string, any>;
 
@@ -268,7 +269,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (opts.keep && !opts.keep(e)) return;
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
-    void opts.sink.write(JSON.stringify(e));
+    void opts.sink.write(entryJson(e));
     flow.check();
   }, opts.mergeWindowMs ?? 500);
   // stdout drains on its own: look again at each flush whether paused streams may resume.

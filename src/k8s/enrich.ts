@@ -10,6 +10,7 @@ import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/c
 import type { Endpoint, Entry } from '../model/entry.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { parseProblem } from '../ndjson/read.js';
+import { readFileBounded } from '../input/bounded-file.js';
 
 export type SnapshotProvider = () => ClusterSnapshot;
 
@@ -192,12 +193,21 @@ export function enricherFor(current: () => K8sGetters): (e: Entry) => void {
   };
 }
 
+/**
+ * A cluster snapshot larger than this is refused: --meta /dev/zero was read
+ * until killed. A 10,000-pod cluster's snapshot is about 20 MB.
+ */
+const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+
 /** Read a ClusterSnapshot from a recording's manifest.json ({cluster: …}) or a bare snapshot file. */
 export function loadSnapshot(file: string): ClusterSnapshot {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const bytes = readFileBounded(file, MAX_SNAPSHOT_BYTES);
+    if (!bytes) throw new UserError(`${file}: cluster snapshot larger than ${MAX_SNAPSHOT_BYTES / 1024 / 1024} MB`, ExitCode.USAGE);
+    text = bytes.toString('utf8');
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new UserError(`${file}: cannot read cluster snapshot (${code})`, ExitCode.USAGE);
   }

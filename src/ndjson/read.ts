@@ -10,6 +10,7 @@
 import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { entryShapeProblem } from './entry-shape.js';
+import { entryJson } from './stringify.js';
 
 /** The longest NDJSON line read (bytes) unless a reader is told otherwise; a longer one is a bad line. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -240,7 +241,7 @@ export function isBlank(s: string): boolean {
   return s.trim() === '';
 }
 
-/** One entry as one NDJSON line (no newline). */
+/** One entry as one NDJSON line (no newline), however deep it nests. */
 export function formatEntry(entry: Entry): string {
-  return JSON.stringify(entry);
+  return entryJson(entry);
 }

@@ -14,6 +14,12 @@ import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 
 export const MAX_GROUPS = 10_000;
 export const OTHER_GROUP = '(other)';
+/**
+ * A row's name is cut here (and ends in `…`): a `--by` expression's value or a
+ * field read from an entry may be megabytes long, and 10,000 rows of
+ * `$pad(request.path, 200000, "x")` held 2 GB. Counted and said on stderr.
+ */
+export const MAX_KEY_CHARS = 1024;
 
 /** The entry fields GroupStats.add reads (of `request` and `response` only whether they are there: empty specs). */
 const GROUP_STATS_FIELDS: FieldSpec = { error: true, requestSize: true, responseSize: true, request: {}, response: {}, elapsedTime: true };
@@ -41,6 +47,8 @@ export interface StatsWire {
   other: GroupWire;
   groups: [string, GroupWire][];
   names: NameBookWire;
+  /** Entries whose group name was cut at MAX_KEY_CHARS. */
+  cutKeys?: number;
 }
 
 export class GroupStats {
@@ -114,6 +122,8 @@ export class StatsAggregator {
   private readonly batchKeys: BatchKeys | undefined;
   /** Entries a JSONata `--by` gave no value (grouped as "(none)"). */
   valueless = 0;
+  /** Entries whose group name was cut at MAX_KEY_CHARS. */
+  cutKeys = 0;
 
   /** `signal`: a stop (Ctrl-C) ends a JSONata grouping's evaluation; the entries not yet keyed are left out. */
   constructor(
@@ -145,6 +155,10 @@ export class StatsAggregator {
   }
 
   private addKeyed(e: Entry, key: string): void {
+    if (key.length > MAX_KEY_CHARS) {
+      key = `${key.slice(0, MAX_KEY_CHARS)}…`;
+      this.cutKeys++;
+    }
     this.names.learn(e);
     const t = e.timestamp;
     if (typeof t === 'number' && Number.isFinite(t)) {
@@ -168,6 +182,7 @@ export class StatsAggregator {
       other: this.other.toWire(),
       groups: [...this.groups.map].map(([k, g]): [string, GroupWire] => [k, g.toWire()]),
       names: this.names.toWire(),
+      cutKeys: this.cutKeys,
     };
   }
 
@@ -179,6 +194,7 @@ export class StatsAggregator {
     this.other.mergeWire(w.other);
     for (const [key, g] of w.groups) this.group(key).mergeWire(g);
     this.names.mergeWire(w.names);
+    this.cutKeys += w.cutKeys ?? 0;
   }
 
   get count(): number {

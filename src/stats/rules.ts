@@ -12,13 +12,13 @@
 //     - { type: expect, filter: "dns", min: 10 }
 //     - { type: forbid, filter: "http and request.headers.authorization and dst.port != 443" }
 
-import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isSeq, isScalar, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { Lexer, LineCounter, isMap, isSeq, isScalar, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { UserError, ExitCode } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { compileKfl } from './kfl.js';
 import { k8sName } from './names.js';
 import { LinearRegex } from '../filter/linear-regex.js';
+import { readFileBounded } from '../input/bounded-file.js';
 
 export type RuleType = 'latency' | 'error-rate' | 'expect' | 'forbid';
 
@@ -52,6 +52,17 @@ const ALLOWED: Record<RuleType, string[]> = {
 /** Default latency percentile: Kubeshark checks every call against the limit, i.e. the max. */
 export const DEFAULT_PERCENTILE = 'max';
 
+/**
+ * Bounds on a rules file, which may come from a shared repository: it was read
+ * whole (`--check /dev/zero` grew to 620 MB before failing), 40,000 rules took
+ * 12 s and 550 MB before the first entry, and 1 MB of `[` took YAML's parser
+ * 10 s and 600 MB to refuse. A rules file holds tens of small rules.
+ */
+export const MAX_RULES_BYTES = 256 * 1024;
+export const MAX_RULES = 1000;
+/** Flow collections (`[`, `{`) or compact block items (`- - -`) open at once: a rule is a mapping in a list. */
+export const MAX_YAML_NESTING = 64;
+
 class RulesError extends UserError {
   constructor(file: string, line: number, what: string) {
     super(`${file}: ${what} at line ${line}`, ExitCode.USAGE);
@@ -61,15 +72,49 @@ class RulesError extends UserError {
 export async function loadRules(path: string): Promise<Rule[]> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readBounded(path, MAX_RULES_BYTES);
   } catch (err) {
+    if (err instanceof UserError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new UserError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, ExitCode.USAGE);
   }
   return parseRules(text, path);
 }
 
+/** A file's text, read up to `max` bytes (a FIFO or /dev/zero too): a longer one is a usage error. */
+function readBounded(path: string, max: number): string {
+  const bytes = readFileBounded(path, max);
+  if (!bytes) throw new UserError(`${path}: rules file larger than ${max / 1024} KB (a rules file lists at most ${MAX_RULES} rules)`, ExitCode.USAGE);
+  return bytes.toString('utf8');
+}
+
+/**
+ * The line where YAML opens more than MAX_YAML_NESTING collections at once, or
+ * undefined. YAML's lexer is a linear generator holding one token at a time;
+ * its document parser recurses per level and holds every token.
+ */
+function tooDeep(text: string): number | undefined {
+  if (text.length > MAX_RULES_BYTES) return undefined; // parseRules refuses it first
+  let flow = 0;
+  let compact = 0;
+  let line = 1;
+  for (const token of new Lexer().lex(text)) {
+    if (token === '[' || token === '{') flow++;
+    else if (token === ']' || token === '}') flow = Math.max(0, flow - 1);
+    else if (token === '-' || token === '?') compact++;
+    if (flow > MAX_YAML_NESTING || compact > MAX_YAML_NESTING) return line;
+    for (let i = token.indexOf('\n'); i >= 0; i = token.indexOf('\n', i + 1)) {
+      line++;
+      compact = 0;
+    }
+  }
+  return undefined;
+}
+
 export async function parseRules(text: string, file: string): Promise<Rule[]> {
+  if (text.length > MAX_RULES_BYTES) throw new RulesError(file, 1, `rules file larger than ${MAX_RULES_BYTES / 1024} KB`);
+  const deep = tooDeep(text);
+  if (deep !== undefined) throw new RulesError(file, deep, `bad YAML: nested deeper than ${MAX_YAML_NESTING} levels`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -92,6 +137,7 @@ export async function parseRules(text: string, file: string): Promise<Rule[]> {
   }
   if (!isSeq(list)) throw new RulesError(file, lineOf(list), 'expected a list of rules');
   if (list.items.length === 0) throw new RulesError(file, lineOf(list), 'the list of rules is empty');
+  if (list.items.length > MAX_RULES) throw new RulesError(file, lineOf(list.items[MAX_RULES] as YamlNode), `more than ${MAX_RULES} rules`);
   const rules: Rule[] = [];
   const seen = new Set<string>();
   for (const item of list.items as YamlNode[]) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PathTemplater, keyShape, nameParameters, redisShape, segmentKind, sqlShape, templateSegments } from '../../src/catalog/path-template.js';
-import { Catalog } from '../../src/catalog/endpoints.js';
+import { Catalog, MAX_OTHER_ROWS } from '../../src/catalog/endpoints.js';
 import { readEntries } from '../../src/input/entries.js';
 import { sharedCapture } from '../helpers/paths.js';
 
@@ -60,6 +60,28 @@ test('memory is bounded by --max-endpoints: later new endpoints are counted into
   const other = list.find((e) => e.name === '(other)')!;
   assert.equal(other.calls, 90);
   assert.equal(c.limits().foldedCalls, 90);
+});
+
+test('calls past --max-endpoints to ever new services: at most 1000 (other) rows, later services share one (other) row', () => {
+  // Before: one (other) row per service, each with its latency sketch and samples: 400,000 services took 2 GB.
+  const c = new Catalog({ maxEndpoints: 10, foldThreshold: 1000 });
+  const n = 10 + MAX_OTHER_ROWS + 500;
+  c.addBatch(
+    Array.from({ length: n }, (_v, i) => {
+      const e = httpEntry(`/p${i}/x`, 200, i);
+      e.dst = { ...e.dst, service: `svc-${i}` };
+      return e;
+    }),
+  );
+  const list = c.list();
+  assert.equal(list.length, 10 + MAX_OTHER_ROWS + 1);
+  const shared = list.filter((e) => e.service === '(other)');
+  assert.equal(shared.length, 1);
+  assert.equal(shared[0].name, '(other)');
+  assert.equal(shared[0].calls, 500);
+  assert.equal(list.reduce((sum, e) => sum + e.calls, 0), n, 'every call is counted somewhere');
+  assert.equal(c.limits().foldedCalls, n - 10);
+  assert.equal(c.limits().foldedServiceCalls, 500);
 });
 
 test('OpenAPI parameter names are unique within a path', () => {

@@ -123,7 +123,7 @@ test('well-typed hostile values: every consumer takes them (map, stats, catalog,
       }
       const catalog = new Catalog({ details: true });
       catalog.addBatch(entries);
-      for (const format of ['table', 'json', 'markdown'] as const) renderCatalog(catalog.list(), { foldedCalls: 0, maxEndpoints: 10_000, untrackedPositions: 0, deepBodies: 0 }, format);
+      for (const format of ['table', 'json', 'markdown'] as const) renderCatalog(catalog.list(), { foldedCalls: 0, foldedServiceCalls: 0, maxEndpoints: 10_000, untrackedPositions: 0, deepBodies: 0, largeBodies: 0 }, format);
       for (const service of httpServices(catalog.list())) JSON.stringify(openApiDocument(service, catalog.list()));
       for (const e of entries) {
         const h = harEntry(e, { maxBody: 1024, creatorVersion: '0' });

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresql.js';
-import { mysql, probeMysql } from '../../src/dissect/protocols/mysql.js';
+import { mysql, probeMysql, SQL_START } from '../../src/dissect/protocols/mysql.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 import { dissectPacketList, readPcap, without } from '../helpers/pcap-edit.js';
@@ -261,6 +262,18 @@ test('MySQL probe: greeting is the server, COM_QUERY the client', () => {
   const query = segments.find((s) => s.extra[0] !== '')!;
   assert.equal(probeMysql(query.payload, false), 'request');
   assert.equal(probeMysql(Buffer.from('GET / HTTP/1.1\r\n\r\n'), true), false);
+});
+
+test('MySQL probe: comments before the first word are read in linear time, in one line or several', () => {
+  // The lazy `.*?` in a starred group tried every split of `/**/` runs into comments:
+  // exponential in their number (40 of them: hours). A VM timeout interrupts a regex, a test timeout cannot.
+  const hostile = '/**/'.repeat(40) + 'x';
+  assert.equal(runInNewContext('re.test(s)', { re: SQL_START, s: hostile }, { timeout: 2000 }), false);
+  const command = (text: string) => myPacket(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(text)]));
+  for (const sql of ['select 1', '/* c */ SELECT 1', '/*+ hint */ update t set a = 1', '/***/select', '/* a * b */ /* c */ show tables', '/* two\nlines */ select 1']) {
+    assert.equal(probeMysql(command(sql), false), 'request', sql);
+  }
+  for (const text of ['/* c */ nope', '/* unterminated select', '/* a */x select', hostile]) assert.equal(probeMysql(command(text), false), false, text);
 });
 
 /** MySQL packet: 3-byte little-endian length, sequence id, payload. */

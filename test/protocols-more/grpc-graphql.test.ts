@@ -126,6 +126,36 @@ function httpRecord(request: Record<string, any>, response: Record<string, any> 
   return { protocol: 'http', request, response, requestTime: 0, requestSize: 0, responseSize: 0, error: false, summary: '' };
 }
 
+test('GraphQL: a large JSON body is not parsed to look for an operation; past 1 MB it is counted, not read', () => {
+  // A JSON upload of 2M keys was parsed whole on every call (9 s and 470 MB for 24 MB with --max-body 64MB).
+  const parse = JSON.parse;
+  const parsed: number[] = [];
+  JSON.parse = ((text: string, reviver?: (this: any, key: string, value: any) => any) => {
+    parsed.push(text.length);
+    return parse(text, reviver);
+  }) as typeof JSON.parse;
+  const counted: string[] = [];
+  const count = (c: string) => counted.push(c);
+  const keys = (n: number) => Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(',');
+  let upload: CallRecord, big: CallRecord, bigErrors: CallRecord;
+  try {
+    upload = httpRecord({ method: 'POST', path: '/api', headers: { 'content-type': 'application/json' }, body: `{${keys(200_000)}}` }, { status: 200, body: `{${keys(200_000)}}` });
+    assert.equal(applyGraphql(upload, undefined, count), false);
+    big = httpRecord({ method: 'POST', path: '/graphql', body: `{"query":"{ a }","variables":{${keys(120_000)}}}` }, { status: 200, body: '{"data":{"a":1}}' });
+    assert.equal(applyGraphql(big, undefined, count), false);
+    bigErrors = httpRecord({ method: 'POST', path: '/graphql', body: '{"query":"{ a }"}' }, { status: 200, body: `{"errors":[{"message":"boom"}],"data":{${keys(120_000)}}}` });
+    assert.equal(applyGraphql(bigErrors, undefined, count), true);
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.deepEqual(parsed, [17], 'only the small request was parsed');
+  assert.equal(upload.protocol, 'http');
+  assert.equal(big.protocol, 'http');
+  assert.equal(bigErrors.protocol, 'graphql');
+  assert.equal(bigErrors.error, false, 'errors in an answer past the limit are not looked for');
+  assert.deepEqual(counted, ['graphql.large_body_dropped', 'graphql.large_body_dropped']);
+});
+
 test('GraphQL: GET ?query=, mutations with aliases/fragments, batches, errors mark the call', () => {
   const ops = parseOperations(`
     fragment F on Pet { name }

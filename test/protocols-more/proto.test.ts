@@ -110,3 +110,17 @@ test('a broken .proto is a usage error naming the file and line', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr.trim(), /^dissect: --proto: \/nonexistent-dir: no such file or directory$/);
 });
+
+test('.proto files are bounded: 8 MB read (a device too), messages nested 64 levels; past either a usage error naming the file', () => {
+  // Before: --proto /dev/zero read until memory ran out; 20,000 nested messages were an internal error (exit 70).
+  const nested = (n: number) => `syntax = "proto3";\n${'message M { '.repeat(n)}${'}'.repeat(n)}\n`;
+  const deep = parseProtoSources([{ name: 'ok.proto', text: nested(64) }]);
+  assert.equal(deep.messages.size, 64);
+  for (const n of [65, 20_000]) {
+    assert.throws(
+      () => parseProtoSources([{ name: 'deep.proto', text: nested(n) }]),
+      (err: any) => err.exitCode === 2 && err.message === 'deep.proto:2: messages nested deeper than 64 levels',
+    );
+  }
+  assert.throws(() => loadProtoDir('/dev/zero'), (err: any) => err.exitCode === 2 && err.message === '--proto: /dev/zero: larger than 8 MB');
+});

@@ -262,6 +262,23 @@ test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap -
   assert.match(r.stderr, /TLS: 1 session decrypted/);
 });
 
+test('a Decryption Secrets Block larger than a packet block (the key log of 4,000 sessions, 700 KB) is read, as tshark reads it', async () => {
+  // Before: any block over 400 KB was "corrupt" (exit 3, nothing read).
+  const keys = join(dir, 'many-sessions.keys');
+  const hex = (i: number, bytes: number) => (i.toString(16).padStart(8, '0') + 'ab').repeat(bytes).slice(0, bytes * 2);
+  const others = Array.from({ length: 4000 }, (_, i) => `CLIENT_RANDOM ${hex(i, 32)} ${hex(i, 48)}\n`).join('');
+  writeFileSync(keys, others + readFileSync(sharedCapture('hotplace-tls12-chacha20-http1.keys'), 'utf8'));
+  const withSecrets = join(dir, 'dsb-large.pcapng');
+  execFileSync('editcap', ['--inject-secrets', `tls,${keys}`, sharedCapture('hotplace-tls12-chacha20-http1.pcapng'), withSecrets], { stdio: 'ignore' });
+  assert.ok(readFileSync(withSecrets).length > 700_000);
+  const r = await runCli(['dissect', withSecrets]);
+  assert.equal(r.code, 0, r.stderr);
+  const http = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.protocol === 'http');
+  assert.deepEqual(http.map((e) => `${e.request.method} ${e.request.path} ${e.response.status}`), ['GET / 200']);
+  const tshark = execFileSync('tshark', ['-r', withSecrets, '-Y', 'http', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').map(Number);
+  assert.deepEqual([http[0].frames.request, http[0].frames.response], tshark);
+});
+
 test('a gap in the ciphertext: decryption finds the next record and goes on; the protocol inside hears of the plaintext it lost', async () => {
   // Frame 123 is the client's encrypted SETTINGS ack (one 26-byte TLS 1.3 record: 9 bytes of HTTP/2).
   const lossy = join(dir, 'gap.pcapng');

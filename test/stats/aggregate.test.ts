@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsAggregator, MAX_GROUPS, OTHER_GROUP } from '../../src/stats/aggregate.js';
+import { StatsAggregator, MAX_GROUPS, MAX_KEY_CHARS, OTHER_GROUP } from '../../src/stats/aggregate.js';
 import { renderStats, sortRows } from '../../src/stats/render.js';
 import { mixedEntries, http, ep, external, productpage, details } from './entries.js';
 
@@ -116,6 +116,22 @@ test('group count is capped: memory does not grow with distinct keys', async () 
   const snap = s.snapshot();
   assert.equal(snap.rows.length, MAX_GROUPS + 1);
   assert.equal(snap.rows.find((r) => r.name === OTHER_GROUP)!.entries, 500);
+});
+
+test('a row name is cut at 1024 characters and counted: 10,000 rows of a megabyte each are not held', async () => {
+  // Before: names were kept whole (10,000 rows of `$pad(request.path, 200000, "x")`: 2 GB).
+  const s = new StatsAggregator('endpoint');
+  const long = (c: string) => `/${c.repeat(100_000)}`;
+  await s.addBatch([long('a'), long('a'), long('b'), '/short'].map((path, i) => http(productpage(), external(), 'GET', path, 200, 1, i)));
+  const names = s.snapshot().rows.map((r) => r.name);
+  assert.equal(names.length, 3);
+  assert.ok(names.every((n) => n.length <= MAX_KEY_CHARS + 20), names.map((n) => n.length).join(' '));
+  assert.equal(names.filter((n) => n.endsWith('…')).length, 2);
+  assert.equal(s.cutKeys, 3);
+  // A worker's table carries its count.
+  const merged = new StatsAggregator('endpoint');
+  merged.mergeWire(s.toWire());
+  assert.equal(merged.cutKeys, 3);
 });
 
 test('past the cap, the alphabetically first keys keep their rows, whatever order entries come in', async () => {

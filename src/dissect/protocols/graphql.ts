@@ -23,6 +23,17 @@ export interface GraphqlInfo {
 }
 
 const MAX_QUERY = 64 * 1024;
+/**
+ * A JSON body larger than this is not parsed to look for GraphQL (a request's
+ * operation, a response's `errors`): every JSON upload was parsed whole, and a
+ * 24 MB one of 2M keys (`--max-body 64MB`) took 9 s and 470 MB to dissect.
+ * Operations are small, and a body cut at `--max-body` never parses anyway.
+ * Counted as `graphql.large_body_dropped`.
+ */
+export const MAX_GRAPHQL_JSON = 1024 * 1024;
+
+/** Told when a body is too large to be read (MAX_GRAPHQL_JSON). */
+type Skipped = () => void;
 
 function header(headers: Record<string, any> | undefined, name: string): string {
   const v = headers?.[name];
@@ -38,16 +49,16 @@ function pathOnly(path: string): string {
 export function mayBeGraphql(request: Record<string, any> | null | undefined): boolean {
   if (!request) return false;
   try {
-    return extractOperation(request) !== null;
+    return extractOperation(request, undefined) !== null;
   } catch {
     return false;
   }
 }
 
 /** The query text and operation name a request carries, or null when it is not GraphQL. */
-function extractOperation(request: Record<string, any>): { query: string; operationName: string; batch?: number } | null {
+function extractOperation(request: Record<string, any>, skipped: Skipped | undefined): { query: string; operationName: string; batch?: number } | null {
   const path = String(request.path ?? '');
-  const op = extractFromRequest(request);
+  const op = extractFromRequest(request, skipped);
   if (!op) return null;
   // On /graphql anything goes; on other endpoints (gqlgen's /query, /gql, or
   // any path with a JSON body) the query text must read as a GraphQL document.
@@ -57,7 +68,7 @@ function extractOperation(request: Record<string, any>): { query: string; operat
   return /\/(gql|query)\/?$/i.test(pathOnly(path)) || op.fromJson ? op : null;
 }
 
-function extractFromRequest(request: Record<string, any>): { query: string; operationName: string; batch?: number; fromJson?: boolean } | null {
+function extractFromRequest(request: Record<string, any>, skipped: Skipped | undefined): { query: string; operationName: string; batch?: number; fromJson?: boolean } | null {
   const method = String(request.httpMethod ?? request.method ?? '').toUpperCase();
   if (method === 'GET') {
     const query = request.query?.query;
@@ -70,6 +81,12 @@ function extractFromRequest(request: Record<string, any>): { query: string; oper
   const contentType = header(request.headers, 'content-type').toLowerCase();
   if (contentType.startsWith('application/graphql') && !contentType.includes('json')) {
     return { query: request.body, operationName: '' };
+  }
+  // Without the key no parse can find an operation (a client never escapes it).
+  if (!request.body.includes('"query"')) return null;
+  if (request.body.length > MAX_GRAPHQL_JSON) {
+    skipped?.();
+    return null;
   }
   let parsed: unknown;
   try {
@@ -220,11 +237,12 @@ export function parseOperations(query: string): Operation[] {
 export function annotateGraphql(
   request: Record<string, any> | null,
   response: Record<string, any> | null,
+  skipped?: Skipped,
 ): { info: GraphqlInfo; error: boolean } | null {
   if (!request) return null;
   let operation;
   try {
-    operation = extractOperation(request);
+    operation = extractOperation(request, skipped);
   } catch {
     return null;
   }
@@ -238,9 +256,11 @@ export function annotateGraphql(
   };
   if (operation.batch !== undefined) info.batch = operation.batch;
   let error = false;
-  if (response && typeof response.body === 'string' && response.bodyEncoding !== 'base64') {
+  const answer = response && typeof response.body === 'string' && response.bodyEncoding !== 'base64' ? (response.body as string) : '';
+  if (answer.length > MAX_GRAPHQL_JSON && answer.includes('"errors"')) skipped?.();
+  else if (response && answer.includes('"errors"')) {
     try {
-      const body = JSON.parse(response.body);
+      const body = JSON.parse(answer);
       const results = Array.isArray(body) ? body : [body];
       const messages: string[] = [];
       for (const r of results) {
@@ -263,10 +283,10 @@ export function annotateGraphql(
 
 /**
  * Record-level wrapper used by the HTTP dissectors: renames the call and sets error/summary
- * (`statusUnknown`: why the response's status is null, when it is).
+ * (`statusUnknown`: why the response's status is null, when it is; `count`: the flow's counters).
  */
-export function applyGraphql(record: CallRecord, statusUnknown?: string): boolean {
-  const result = annotateGraphql(record.request, record.response);
+export function applyGraphql(record: CallRecord, statusUnknown?: string, count?: (counter: string) => void): boolean {
+  const result = annotateGraphql(record.request, record.response, count && (() => count('graphql.large_body_dropped')));
   if (!result) return false;
   const { info, error } = result;
   record.protocol = 'graphql';

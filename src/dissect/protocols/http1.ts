@@ -382,7 +382,7 @@ export class Http1Parser implements TcpStreamParser {
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
     // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
-    applyGraphql(call, MALFORMED);
+    applyGraphql(call, MALFORMED, (c) => this.ctx.count(c));
     // A body a reader knows (remote write, a Loki push, an OTLP export) shows what it carried.
     applyBodyCounts(call);
     this.ctx.emit(call);

@@ -4,9 +4,10 @@
 // .proto under DIR. Only what decoding needs is kept; options, reserved
 // ranges and extensions are read past. A syntax error names the file and line.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { UserError } from '../../cli/errors.js';
+import { readFileBounded } from '../../input/bounded-file.js';
 
 export interface FieldDef {
   name: string;
@@ -48,6 +49,16 @@ export const SCALARS = new Set([
   'double', 'float', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64',
   'fixed32', 'fixed64', 'sfixed32', 'sfixed64', 'bool', 'string', 'bytes',
 ]);
+
+/**
+ * A .proto file may come from anywhere (a shared repository, a vendor's
+ * bundle): `--proto /dev/zero` read until memory ran out, and 20,000 nested
+ * messages overflowed the parser's stack (an internal error, exit 70), their
+ * dotted names growing with the square of the depth. The largest real files
+ * (googleapis) are well under 1 MB and nest a few levels.
+ */
+export const MAX_PROTO_FILE_BYTES = 8 * 1024 * 1024;
+export const MAX_PROTO_NESTING = 64;
 
 interface Token {
   text: string;
@@ -127,7 +138,7 @@ class ProtoFileParser {
           this.expect(';');
           break;
         case 'message':
-          this.message(this.pkg);
+          this.message(this.pkg, 1, t);
           break;
         case 'enum':
           this.enumDef(this.pkg);
@@ -146,7 +157,8 @@ class ProtoFileParser {
     }
   }
 
-  private message(scope: string): void {
+  private message(scope: string, depth: number, at: Token): void {
+    if (depth > MAX_PROTO_NESTING) this.fail(at, `messages nested deeper than ${MAX_PROTO_NESTING} levels`);
     const name = this.next().text;
     const fullName = scope ? `${scope}.${name}` : name;
     const def: MessageDef = { fullName, fields: new Map() };
@@ -156,7 +168,7 @@ class ProtoFileParser {
       const t = this.next();
       switch (t.text) {
         case 'message':
-          this.message(fullName);
+          this.message(fullName, depth + 1, t);
           break;
         case 'enum':
           this.enumDef(fullName);
@@ -390,5 +402,12 @@ export function loadProtoDir(dir: string): ProtoSchema {
     throw new UserError(`--proto: ${dir}: no such file or directory`);
   }
   if (files.length === 0) throw new UserError(`--proto: ${dir}: no .proto files`);
-  return parseProtoSources(files.map((f) => ({ name: relative(process.cwd(), f) || f, text: readFileSync(f, 'utf8') })));
+  return parseProtoSources(files.map((f) => ({ name: relative(process.cwd(), f) || f, text: readBounded(f) })));
+}
+
+/** A file's text, read no further than MAX_PROTO_FILE_BYTES (a device or a FIFO too). */
+function readBounded(path: string): string {
+  const bytes = readFileBounded(path, MAX_PROTO_FILE_BYTES);
+  if (!bytes) throw new UserError(`--proto: ${path}: larger than ${MAX_PROTO_FILE_BYTES / (1024 * 1024)} MB`);
+  return bytes.toString('utf8');
 }

@@ -15,9 +15,10 @@
 // A key log is input too: lines that are not key log lines are counted and
 // the first few reported with their line number, never fatal.
 
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { ExitCode, UserError } from '../../cli/errors.js';
 import { cipherName, versionName } from '../protocols/tls.js';
+import { readFileBounded } from '../../input/bounded-file.js';
 
 /** The secrets one TLS session logged, by label. */
 export type SessionSecrets = Map<string, Buffer>;
@@ -272,8 +273,10 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
   if (follow) return followKeyLog(path, warn, log);
   let text: string;
   try {
-    if (statSync(path).size > MAX_KEYLOG_BYTES) throw new UserError(`--tls-keylog ${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB, not a key log`, ExitCode.USAGE);
-    text = readFileSync(path, 'latin1');
+    // Read no further than the bound: a FIFO (`<(kubectl exec … cat keys)`) or /dev/zero has no size to check first.
+    const bytes = readFileBounded(path, MAX_KEYLOG_BYTES);
+    if (!bytes) throw new UserError(`--tls-keylog ${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB, not a key log`, ExitCode.USAGE);
+    text = bytes.toString('latin1');
   } catch (err) {
     if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -180,7 +180,7 @@ if (kind.tls) record.tls = true;
       statusUnknown,
     });
   } else if (request) {
-    applyGraphql(record, statusUnknown);
+    applyGraphql(record, statusUnknown, (c) => ctx.count(c));
   }
   if (record.summary === '') record.summary = streamSummary(request, response, stream, kind, statusUnknown);
   applyBodyCounts(record);

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileBounded } from '../../src/input/bounded-file.js';
+
+test('a file a flag names is read no further than its bound: /dev/zero and a FIFO too, whose size stat gives as 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-bounded-'));
+  try {
+    const small = join(dir, 'small.txt');
+    writeFileSync(small, 'x'.repeat(100_000));
+    assert.equal(readFileBounded(small, 100_000)?.length, 100_000);
+    assert.equal(readFileBounded(small, 99_999), undefined);
+    assert.equal(readFileBounded('/dev/zero', 1024 * 1024), undefined);
+    const fifo = join(dir, 'keys.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `printf 'CLIENT_RANDOM aa bb\\n' > ${fifo}`]);
+    assert.equal(readFileBounded(fifo, 1024)?.toString(), 'CLIENT_RANDOM aa bb\n');
+    await new Promise((resolve) => writer.on('close', resolve));
+    assert.throws(() => readFileBounded(join(dir, 'missing'), 10), { code: 'ENOENT' });
+    assert.throws(() => readFileBounded(dir, 10), { code: 'EISDIR' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -91,9 +91,9 @@ test('--by endpoint, status, namespace, pod', async () => {
 });
 
 test('--by endpoint templates ids in HTTP paths as catalog and map do: one row for /users/{id}, not one per user', async () => {
-  const entries = [1, 2, 3, 42].map((n, i) => http(productpage, details, 'GET', `/users/${n}/orders?page=${n}`, 200, 5, 1000 + i));
-  entries.push(http(productpage, details, 'GET', '/users/me/orders', 200, 5, 2000));
-  entries.push(http(productpage, details, 'DELETE', '/files/0123456789abcdef0123/x', 404, 5, 2001));
+  const entries = [1, 2, 3, 42].map((n, i) => http(productpage(), details(), 'GET', `/users/${n}/orders?page=${n}`, 200, 5, 1000 + i));
+  entries.push(http(productpage(), details(), 'GET', '/users/me/orders', 200, 5, 2000));
+  entries.push(http(productpage(), details(), 'DELETE', '/files/0123456789abcdef0123/x', 404, 5, 2001));
   const rows = (await statsOf('endpoint', entries)).rows.map((r) => [r.name.replace(/^\S+ /, ''), r.entries]);
   assert.deepEqual(rows.sort(), [
     ['DELETE /files/{hash}/x', 1],

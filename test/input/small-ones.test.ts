@@ -37,13 +37,14 @@ function entry(i: number, path: string, bytes = 10): string {
 
 test('stats --by endpoint with 10,000 distinct paths, and --check with 300 rules, run in one pass (no quadratic layout)', async () => {
   const file = join(dir, 'paths.ndjson');
-  writeFileSync(file, Array.from({ length: 10_000 }, (_, i) => entry(i, `/p/${i}`)).join('\n') + '\n');
+  // Slugs, not numbers: `/p/7` would be templated to `/p/{id}` (one row).
+  writeFileSync(file, Array.from({ length: 10_000 }, (_, i) => entry(i, `/p/x${i}`)).join('\n') + '\n');
   const r = await runCli(['stats', '--by', 'endpoint', file], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout.split('\n').filter((l) => l.startsWith('│ 198.18.0.2:80 GET /p/'));
   assert.equal(rows.length, 10_000);
   const rules = join(dir, 'rules.yaml');
-  const list = Array.from({ length: 150 }, (_, i) => `  - {name: l${i}, type: latency, path: /p/${i}, latency: 300, percentile: p95}\n  - {name: e${i}, type: error-rate, scope: http, max: 2}\n`);
+  const list = Array.from({ length: 150 }, (_, i) => `  - {name: l${i}, type: latency, path: /p/x${i}, latency: 300, percentile: p95}\n  - {name: e${i}, type: error-rate, scope: http, max: 2}\n`);
   writeFileSync(rules, `rules:\n${list.join('')}`);
   const check = await runCli(['stats', '--check', rules, '--format', 'json', file], { timeoutMs: 60_000 });
   assert.equal(check.code, 0, check.stderr);

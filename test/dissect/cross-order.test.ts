@@ -163,3 +163,21 @@ test('a request lost from the capture: the lone response that answers it says ga
   assert.equal(orphans.length, 1, orphans.map((e) => e.summary).join(' | '));
   assert.ok(orphans[0].warnings?.includes('gap'), JSON.stringify(orphans[0].warnings));
 });
+
+test('the whole request after the lone response of a lost request is not marked gap, and a pipelined one still is', () => {
+  // http-errors.pcap frame 4 lost: GET /details/1, whose response comes alone; GET /ratings/1 follows on the same connection.
+  const http = dissect(without(readPcap(join(repoRoot, 'examples', 'http-errors.pcap')), 4)).entries;
+  const next = http.find((e) => e.request?.path === '/ratings/1');
+  assert.ok(next, http.map((e) => e.summary).join(' | '));
+  assert.equal(next.summary, 'GET /ratings/1 → 500');
+  assert.equal(next.warnings, undefined);
+  // Pipelined: the request after the hole is read before the lost one's response, which then pairs with it: that must say gap.
+  const c = new Conn();
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(1, get('/b'));
+  c.send(2, ok('lost'));
+  c.send(2, ok('b'));
+  const piped = dissect(c.packets).entries;
+  const b = piped.find((e) => e.request?.path === '/b');
+  assert.ok(b?.warnings?.includes('gap'), JSON.stringify(b?.warnings));
+});

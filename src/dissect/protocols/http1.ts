@@ -365,7 +365,13 @@ export class Http1Parser implements TcpStreamParser {
     if (late) warnings.push('late response');
     // No request for it, and the client side lost bytes with no request read since: its request
     // was in them (a lone response is damage to show, not a capture that began after its request).
-    else if (!req && this.halves[this.isRequestSide('c2s') ? 'c2s' : 's2c'].lostSinceLastMessage) warnings.push('gap');
+    else if (!req) {
+      const requestHalf = this.halves[this.isRequestSide('c2s') ? 'c2s' : 's2c'];
+      if (requestHalf.lostSinceLastMessage) {
+        warnings.push('gap');
+        requestHalf.lossShown();
+      }
+    }
     const call: CallRecord = {
       protocol: 'http',
       request: req?.record ?? null,
@@ -531,9 +537,19 @@ class HalfStream {
    */
   private slack = 0;
   private pendingGapWarning = false;
+  /**
+   * A lone response already said the loss (its request was in the lost bytes): the next request
+   * read whole after it is not touched by the gap (keep-alive: it was sent after that response).
+   */
+  private lossSaid = false;
   /** Bytes were lost since the last message this side read began (the next one will say `gap`). */
   get lostSinceLastMessage(): boolean {
     return this.pendingGapWarning;
+  }
+
+  /** A response with no request read says this side's loss (lostSinceLastMessage). */
+  lossShown(): void {
+    this.lossSaid = true;
   }
   /** The first bytes have not been looked at yet (a capture may start in the middle of a message). */
   private first = true;
@@ -617,6 +633,7 @@ class HalfStream {
     this.scanFrom = 0;
     this.resync = true;
     this.pendingGapWarning = true;
+    this.lossSaid = false;
   }
 
   end(): void {
@@ -825,8 +842,10 @@ class HalfStream {
     if (head.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('http.malformed');
     const msgWarnings = [...warnings, ...head.warnings];
     if (this.pendingGapWarning) {
-      msgWarnings.push('gap');
+      // Found after resynchronising on its start line, it is whole; only the pairing around it is in doubt, unless a lone response took the loss.
+      if (!this.lossSaid) msgWarnings.push('gap');
       this.pendingGapWarning = false;
+      this.lossSaid = false;
     }
     const start = this.headStart ?? { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
     this.headStart = undefined;

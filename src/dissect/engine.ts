@@ -469,13 +469,12 @@ export class DissectionEngine {
       // packet acknowledges held bytes (they were sent before it; `tap --tls` writes such pairs: a
       // write call that returned after the read of its reply acknowledges that reply).
       const first = conn.held[0] as HeldSegment;
-      if (payload.length > 0 || flags & TCP_FIN) {
-        if (seqDiff(seq, first.ack) >= 0) {
-          // The gap is reported before the held segments are read: they answer what it took.
-          conn.halves[side].lostBefore(seq);
-          this.releaseHeld(conn, true);
-        } else if (flags & TCP_ACK && seqDiff(ack, first.seq) > 0) this.releaseHeld(conn, true);
-      }
+      // A bare ACK's sequence number says as much as a data packet's: its sender had sent every byte before it.
+      if (seqDiff(seq, first.ack) >= 0 && (payload.length > 0 || (flags & (TCP_FIN | TCP_ACK)) !== 0)) {
+        // The gap is reported before the held segments are read: they answer what it took.
+        conn.halves[side].lostBefore(seq);
+        this.releaseHeld(conn, true);
+      } else if ((payload.length > 0 || flags & TCP_FIN) && flags & TCP_ACK && seqDiff(ack, first.seq) > 0) this.releaseHeld(conn, true);
     } else if (payload.length > 0 && flags & TCP_ACK && conn.ctx.ack !== undefined && conn.ctx.ack.ahead > 0) {
       const unseen = conn.halves[1 - side].unseenAcked(ack);
       if (unseen !== undefined && unseen > 0 && unseen <= MAX_HOLD_AHEAD) {

@@ -181,3 +181,17 @@ test('the whole request after the lone response of a lost request is not marked 
   const b = piped.find((e) => e.request?.path === '/b');
   assert.ok(b?.warnings?.includes('gap'), JSON.stringify(b?.warnings));
 });
+
+test('a reply held for a request the capture lost says gap when the client next sends only a bare ACK past it', () => {
+  const c = new Conn();
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(2, ok('x'));
+  // The client's ACK of that reply: its sequence number is past the lost request.
+  c.send(1, '', ACK);
+  const { entries, counters } = dissect(c.packets);
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['(no request) → 200 ["gap"]'],
+  );
+  assert.equal(counters['tcp.gaps'], 1);
+});

@@ -411,6 +411,8 @@ export class DissectionEngine {
     }
     // A fifth of segments are bare ACKs: no view for them.
     const payload = dataOff === seg.length ? EMPTY : seg.subarray(dataOff);
+    // Payload bytes a snap length cut off (the IP header says how many): lost, reported as soon as the segment is read.
+    const cut = ip.cut ?? 0;
     const { key, senderIsA } = flowKey('t', ip.src, sport, ip.dst, dport);
     let conn = this.tcp.get(key);
     if (!conn) {
@@ -460,7 +462,7 @@ export class DissectionEngine {
     if (conn.held !== undefined) {
       if (conn.heldSide === side) {
         // This side's later segments wait behind its held ones (a bare ACK's hint was taken above).
-        if (payload.length > 0 || flags & (TCP_FIN | TCP_SYN)) this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        if (payload.length > 0 || flags & (TCP_FIN | TCP_SYN)) this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
         else if (now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
         return;
       }
@@ -481,16 +483,16 @@ export class DissectionEngine {
         // The packet acknowledges bytes of the other side the capture has not shown yet: the two
         // directions' packets were recorded out of order (`-i any`, several queues). Read the bytes
         // it answers first, or a response would be read before its request.
-        this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
         return;
       }
     }
-    this.feedSegment(conn, side, seq, flags, payload, now, frame, ack);
+    this.feedSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
     if (conn.held !== undefined && !conn.ended) this.releaseHeld(conn, now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS);
   }
 
-  private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
-    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined);
+  private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut = 0): void {
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined, cut);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;
@@ -499,7 +501,7 @@ export class DissectionEngine {
   }
 
   /** Keep a segment until the other side's bytes its packet acknowledged have been read (bounded: HOLD_ACKED_*). */
-  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
+  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut: number): void {
     if (conn.held === undefined) {
       conn.held = [];
       conn.heldSide = side;
@@ -507,10 +509,10 @@ export class DissectionEngine {
       this.count('tcp.held_for_acked_bytes');
     }
     const data = Buffer.from(payload);
-    conn.held.push({ seq, flags, data, now, frame, ack });
+    conn.held.push({ seq, flags, data, now, frame, ack, cut });
     conn.heldBytes += data.length;
     conn.meter.add(data.length);
-    const end = (seq + data.length + (flags & TCP_SYN ? 1 : 0)) >>> 0;
+    const end = (seq + data.length + cut + (flags & TCP_SYN ? 1 : 0)) >>> 0;
     if (seqDiff(end, conn.heldEnd) > 0) conn.heldEnd = end;
     if (conn.heldBytes > HOLD_ACKED_BYTES || conn.held.length > HOLD_ACKED_SEGMENTS) this.releaseHeld(conn, true);
   }
@@ -538,7 +540,7 @@ export class DissectionEngine {
       conn.ctx.frame = h.frame;
       const expected = peer.expectedSeq;
       conn.ctx.ack = expected === undefined ? undefined : { from: conn.dir(side), ahead: seqDiff(h.ack, expected) };
-      this.feedSegment(conn, side, h.seq, h.flags, h.data, h.now, h.frame, h.ack);
+      this.feedSegment(conn, side, h.seq, h.flags, h.data, h.now, h.frame, h.ack, h.cut);
     }
     if (held.length === 0 || (conn.ended && !ending)) {
       conn.held = undefined;

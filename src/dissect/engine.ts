@@ -476,7 +476,10 @@ export class DissectionEngine {
         // The gap is reported before the held segments are read: they answer what it took.
         conn.halves[side].lostBefore(seq);
         this.releaseHeld(conn, true);
-      } else if ((payload.length > 0 || flags & TCP_FIN) && flags & TCP_ACK && seqDiff(ack, first.seq) > 0) this.releaseHeld(conn, true);
+      } else if ((payload.length > 0 || flags & TCP_FIN) && flags & TCP_ACK && seqDiff(ack, first.seq) > 0) {
+        // The bytes the held segments wait for are this packet's own: not lost, they come next.
+        this.releaseHeld(conn, true, false, false);
+      }
     } else if (payload.length > 0 && flags & TCP_ACK && conn.ctx.ack !== undefined && conn.ctx.ack.ahead > 0) {
       const unseen = conn.halves[1 - side].unseenAcked(ack);
       if (unseen !== undefined && unseen > 0 && unseen <= MAX_HOLD_AHEAD) {
@@ -520,19 +523,22 @@ export class DissectionEngine {
   /**
    * Feed the held segments whose acknowledged bytes have now been read (`all`:
    * every one, the bytes they wait for having been lost, or waited for long
-   * enough), each with its own packet's time, frame and ACK.
+   * enough), each with its own packet's time, frame and ACK. `lost`: the
+   * bytes they wait for will not come (reported as a gap before each is read).
    */
-  private releaseHeld(conn: TcpConnection, all: boolean, ending = false): void {
+  private releaseHeld(conn: TcpConnection, all: boolean, ending = false, lost = all): void {
     const held = conn.held as HeldSegment[];
     const side = conn.heldSide;
     const peer = conn.halves[1 - side];
     const { now, frame } = conn.ctx;
     while (held.length > 0 && (ending || !conn.ended)) {
       const h = held[0];
-      // Still ahead when all go: the bytes it acknowledged were lost, and the other side's reassembly
-      // reports them when its next bytes come, after this segment (as without waiting: a reply read
-      // before that gap is still shown, `request: null`, where after it the parser would skip it).
-      if (!all && (peer.unseenAcked(h.ack) ?? 0) > 0) break;
+      const unseen = peer.unseenAcked(h.ack) ?? 0;
+      if (!all && unseen > 0) break;
+      // Still ahead when all go: the bytes it acknowledged were sent before it and never captured. The
+      // gap is reported first, as when the other side sends past them: the segment answers what it took
+      // (a reply read before it would pass for one whose request the capture began after, with no warning).
+      if (lost && unseen > 0) peer.lostBefore(h.ack);
       held.shift();
       conn.heldBytes -= h.data.length;
       conn.meter.add(-h.data.length);

@@ -195,3 +195,22 @@ test('a reply held for a request the capture lost says gap when the client next 
   );
   assert.equal(counters['tcp.gaps'], 1);
 });
+
+test('a reply held longer than the wait for the bytes its packet acknowledged says gap: they were lost', () => {
+  const c = new Conn();
+  c.send(1, get('/a'));
+  c.send(2, ok('a'));
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(2, ok('lost'));
+  // The client says nothing more: the reply waits, then (the server's keep-alive two seconds on, or the
+  // end of the capture) is read after the hole it answers.
+  (c as unknown as { ms: number }).ms += 2000;
+  c.send(2, '', ACK);
+  const { entries } = dissect(c.packets);
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['GET /a → 200 []', '(no request) → 200 ["gap"]'],
+  );
+  const ending = dissect(c.packets.slice(0, -1)).entries;
+  assert.deepEqual(ending[1].warnings, ['gap']);
+});

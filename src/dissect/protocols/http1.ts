@@ -202,7 +202,7 @@ export class Http1Parser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     this.next?.onTick?.(nowMs, timeoutMs);
     // Its response may still come: answerSerial stays, so that response is reported late, not paired with the next request.
-    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, []);
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, this.lossUnsettled());
     // Its request still has not ended: the response goes alone rather than wait without bound.
     if (this.early && nowMs - this.early.time > timeoutMs) this.releaseEarly();
   }
@@ -219,7 +219,13 @@ export class Http1Parser implements TcpStreamParser {
     this.halves.s2c.end();
     // Its request ended with the connection (and answered it), unless its head was dropped.
     this.releaseEarly();
-    for (const p of this.pending.splice(0)) this.emitUnanswered(p, []);
+    const lost = this.lossUnsettled();
+    for (const p of this.pending.splice(0)) this.emitUnanswered(p, lost);
+  }
+
+  /** Response bytes were lost and no status line came after them: a request still waiting may have had its response there. */
+  private lossUnsettled(): string[] {
+    return this.responseLoss ? ['gap'] : [];
   }
 
   /** Bytes held for messages not yet complete (each direction's are capped by MAX_HEAD_BYTES while reading a head). */

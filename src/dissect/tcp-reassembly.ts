@@ -99,6 +99,10 @@ export class HalfStream {
     if (this.ooo.length > 0 && this.nextSeq !== undefined && seqDiff(this.ooo[0].seq, ack) < 0) {
       this.skipGap();
     }
+    // The peer acknowledged this side's FIN: every byte before it reached the peer, so a hole there was
+    // lost from the capture. Said now, the connection closes on its FINs (it stayed open, reported as
+    // ongoing, until the idle timeout).
+    if (this.finSeq !== undefined && !this.finished && this.ooo.length === 0 && seqDiff(ack, this.finSeq) > 0) this.gapToFin();
   }
 
   /**

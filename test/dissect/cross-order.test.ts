@@ -214,3 +214,12 @@ test('a reply held longer than the wait for the bytes its packet acknowledged sa
   const ending = dissect(c.packets.slice(0, -1)).entries;
   assert.deepEqual(ending[1].warnings, ['gap']);
 });
+
+test('a connection whose response was lost still closes on its FINs: one entry, not an ongoing report and then another', () => {
+  // zeek-http-methods.pcap frame 16 is the only response of the connection from port 46563 (`OPTIONS HTTP/1.1`).
+  const { entries } = dissect(without(readPcap(sharedCapture('zeek-http-methods.pcap')), 16));
+  const conn = entries.filter((e) => e.src.port === 46563);
+  assert.equal(conn.length, 1, conn.map((e) => e.summary).join(' | '));
+  assert.ok(conn[0].warnings?.includes('gap'));
+  assert.equal(conn[0].response?.end, 'fin');
+});

@@ -120,3 +120,16 @@ test('bytes a snap length cut off a segment are a gap right after its captured b
   assert.equal(s.half.finished, true);
   assert.deepEqual([s.counters.gaps, s.counters.gapBytes], [3, 14]);
 });
+
+test('a FIN after a hole the peer acknowledged past: the hole is a gap at once and the half is finished', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(1, false, false, b('ab'));
+  // Bytes 3..9 lost; the FIN comes at 10 and waits for them.
+  s.half.segment(10, false, true, b(''));
+  assert.equal(s.half.finished, false);
+  // The peer's ACK covers the FIN: it had every byte before it.
+  s.half.ackHint(11);
+  assert.deepEqual(s.out, ['ab', 7]);
+  assert.equal(s.half.finished, true);
+});

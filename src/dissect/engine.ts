@@ -489,6 +489,13 @@ export class DissectionEngine {
         this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
         return;
       }
+    } else if (payload.length > 0 && flags & TCP_ACK && conn.synSeq === undefined && conn.halves[side].expectedSeq === undefined && conn.halves[1 - side].expectedSeq === undefined) {
+      // A connection captured mid-way, and nothing of either side read yet: the other side's first packet
+      // may have been sent before this one and recorded after it (a request and its response swapped at
+      // the capture's start, which read this way split into a lone response and an unanswered request).
+      // This one waits for it (bounded as above); one sent after it is not held back.
+      this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut, false);
+      return;
     }
     this.feedSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
     if (conn.held !== undefined && !conn.ended) this.releaseHeld(conn, now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS);
@@ -504,12 +511,12 @@ export class DissectionEngine {
   }
 
   /** Keep a segment until the other side's bytes its packet acknowledged have been read (bounded: HOLD_ACKED_*). */
-  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut: number): void {
+  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut: number, counted = true): void {
     if (conn.held === undefined) {
       conn.held = [];
       conn.heldSide = side;
       conn.heldEnd = seq;
-      this.count('tcp.held_for_acked_bytes');
+      if (counted) this.count('tcp.held_for_acked_bytes');
     }
     const data = Buffer.from(payload);
     conn.held.push({ seq, flags, data, now, frame, ack, cut });
@@ -879,11 +886,11 @@ export class DissectionEngine {
         this.endTcp(conn, 'timeout');
         return;
       }
-      // Still undecided after a request timeout: it is nothing we know.
-      if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
-      // Bytes a held segment waits for that have not come by now were lost.
+      // Bytes a held segment waits for that have not come by now were lost (read first: what waited may name the protocol).
       if (conn.held !== undefined && now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
       if (conn.ended) return;
+      // Still undecided after a request timeout: it is nothing we know.
+      if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
       conn.parser?.onTick?.(now, timeout);
       if (idle > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
     });

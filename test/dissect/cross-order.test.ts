@@ -223,3 +223,25 @@ test('a connection whose response was lost still closes on its FINs: one entry, 
   assert.ok(conn[0].warnings?.includes('gap'));
   assert.equal(conn[0].response?.end, 'fin');
 });
+
+test('a connection captured mid-way whose first two packets are swapped (response, then request) is one call', () => {
+  const c = new Conn();
+  c.send(1, get('/first'));
+  c.send(2, ok('1'));
+  c.send(1, get('/second'));
+  c.send(2, ok('22'));
+  // No handshake in the capture, and its first request recorded after its response.
+  const midway = c.packets.slice(3).map((p, i) => ({ ...p, frame: i + 1 }));
+  const { entries, counters } = dissect(swapped(midway, 0));
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['GET /first → 200 []', 'GET /second → 200 []'],
+  );
+  assert.deepEqual(entries[0].frames, { request: 2, response: 1 });
+  // A routine wait, not a reordering found: not counted as one.
+  assert.equal(counters['tcp.held_for_acked_bytes'], undefined);
+  // In order, nothing changes, and a one-way capture (only the client's packets) still comes out.
+  assert.deepEqual(dissect(midway).entries.map((e) => e.summary), ['GET /first → 200', 'GET /second → 200']);
+  const oneWay = midway.filter((p) => p.data.readUInt16BE(20) === 40000);
+  assert.deepEqual(dissect(oneWay).entries.map((e) => e.summary), ['GET /first → unanswered', 'GET /second → unanswered']);
+});

@@ -444,7 +444,7 @@ export class NatsParser implements TcpStreamParser {
   private learnMode(verbose: boolean): void {
     this.modeKnown = true;
     this.verbose = verbose;
-    this.ctx.count(verbose ? 'nats.verbose_inferred' : 'nats.quiet_inferred');
+    if (verbose || this.acks.some((p) => p.maybeAck)) this.ctx.count(verbose ? 'nats.verbose_inferred' : 'nats.quiet_inferred');
     if (verbose) {
       for (const p of this.acks) p.maybeAck = false;
       return;

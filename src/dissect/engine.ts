@@ -237,10 +237,13 @@ export class DissectionEngine {
       ],
       count: (name, n) => this.count(name, n),
     });
-    this.icmp = createIcmpTracker((call, src, dst) => {
-      const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
-      this.emitCall(call, ctx);
-    });
+    this.icmp = createIcmpTracker(
+      (call, src, dst) => {
+        const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
+        this.emitCall(call, ctx);
+      },
+      (name) => this.count(name),
+    );
   }
 
   count(name: string, n = 1): void {

@@ -237,10 +237,13 @@ export class DissectionEngine {
       ],
       count: (name, n) => this.count(name, n),
     });
-    this.icmp = createIcmpTracker((call, src, dst) => {
-      const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
-      this.emitCall(call, ctx);
-    });
+    this.icmp = createIcmpTracker(
+      (call, src, dst) => {
+        const ctx = this.newContext('icmp', emptyEndpoint(src.ip, 0), emptyEndpoint(dst.ip, 0));
+        this.emitCall(call, ctx);
+      },
+      (name) => this.count(name),
+    );
   }
 
   count(name: string, n = 1): void {
@@ -411,6 +414,8 @@ export class DissectionEngine {
     }
     // A fifth of segments are bare ACKs: no view for them.
     const payload = dataOff === seg.length ? EMPTY : seg.subarray(dataOff);
+    // Payload bytes a snap length cut off (the IP header says how many): lost, reported as soon as the segment is read.
+    const cut = ip.cut ?? 0;
     const { key, senderIsA } = flowKey('t', ip.src, sport, ip.dst, dport);
     let conn = this.tcp.get(key);
     if (!conn) {
@@ -460,7 +465,7 @@ export class DissectionEngine {
     if (conn.held !== undefined) {
       if (conn.heldSide === side) {
         // This side's later segments wait behind its held ones (a bare ACK's hint was taken above).
-        if (payload.length > 0 || flags & (TCP_FIN | TCP_SYN)) this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        if (payload.length > 0 || flags & (TCP_FIN | TCP_SYN)) this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
         else if (now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
         return;
       }
@@ -469,12 +474,14 @@ export class DissectionEngine {
       // packet acknowledges held bytes (they were sent before it; `tap --tls` writes such pairs: a
       // write call that returned after the read of its reply acknowledges that reply).
       const first = conn.held[0] as HeldSegment;
-      if (payload.length > 0 || flags & TCP_FIN) {
-        if (seqDiff(seq, first.ack) >= 0) {
-          // The gap is reported before the held segments are read: they answer what it took.
-          conn.halves[side].lostBefore(seq);
-          this.releaseHeld(conn, true);
-        } else if (flags & TCP_ACK && seqDiff(ack, first.seq) > 0) this.releaseHeld(conn, true);
+      // A bare ACK's sequence number says as much as a data packet's: its sender had sent every byte before it.
+      if (seqDiff(seq, first.ack) >= 0 && (payload.length > 0 || (flags & (TCP_FIN | TCP_ACK)) !== 0)) {
+        // The gap is reported before the held segments are read: they answer what it took.
+        conn.halves[side].lostBefore(seq);
+        this.releaseHeld(conn, true);
+      } else if ((payload.length > 0 || flags & TCP_FIN) && flags & TCP_ACK && seqDiff(ack, first.seq) > 0) {
+        // The bytes the held segments wait for are this packet's own: not lost, they come next.
+        this.releaseHeld(conn, true, false, false);
       }
     } else if (payload.length > 0 && flags & TCP_ACK && conn.ctx.ack !== undefined && conn.ctx.ack.ahead > 0) {
       const unseen = conn.halves[1 - side].unseenAcked(ack);
@@ -482,16 +489,23 @@ export class DissectionEngine {
         // The packet acknowledges bytes of the other side the capture has not shown yet: the two
         // directions' packets were recorded out of order (`-i any`, several queues). Read the bytes
         // it answers first, or a response would be read before its request.
-        this.holdSegment(conn, side, seq, flags, payload, now, frame, ack);
+        this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
         return;
       }
+    } else if (payload.length > 0 && flags & TCP_ACK && conn.synSeq === undefined && conn.halves[side].expectedSeq === undefined && conn.halves[1 - side].expectedSeq === undefined) {
+      // A connection captured mid-way, and nothing of either side read yet: the other side's first packet
+      // may have been sent before this one and recorded after it (a request and its response swapped at
+      // the capture's start, which read this way split into a lone response and an unanswered request).
+      // This one waits for it (bounded as above); one sent after it is not held back.
+      this.holdSegment(conn, side, seq, flags, payload, now, frame, ack, cut, false);
+      return;
     }
-    this.feedSegment(conn, side, seq, flags, payload, now, frame, ack);
+    this.feedSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
     if (conn.held !== undefined && !conn.ended) this.releaseHeld(conn, now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS);
   }
 
-  private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
-    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined);
+  private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut = 0): void {
+    conn.halves[side].segment(seq, (flags & TCP_SYN) !== 0, (flags & TCP_FIN) !== 0, payload, now, frame, flags & TCP_ACK ? ack : undefined, cut);
     if (conn.halves[0].finished && conn.halves[1].finished) {
       // Wait for the final ACK (tshark counts it in the conversation); the next tick ends it otherwise.
       if (flags & TCP_FIN) conn.closing = true;
@@ -500,18 +514,18 @@ export class DissectionEngine {
   }
 
   /** Keep a segment until the other side's bytes its packet acknowledged have been read (bounded: HOLD_ACKED_*). */
-  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number): void {
+  private holdSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut: number, counted = true): void {
     if (conn.held === undefined) {
       conn.held = [];
       conn.heldSide = side;
       conn.heldEnd = seq;
-      this.count('tcp.held_for_acked_bytes');
+      if (counted) this.count('tcp.held_for_acked_bytes');
     }
     const data = Buffer.from(payload);
-    conn.held.push({ seq, flags, data, now, frame, ack });
+    conn.held.push({ seq, flags, data, now, frame, ack, cut });
     conn.heldBytes += data.length;
     conn.meter.add(data.length);
-    const end = (seq + data.length + (flags & TCP_SYN ? 1 : 0)) >>> 0;
+    const end = (seq + data.length + cut + (flags & TCP_SYN ? 1 : 0)) >>> 0;
     if (seqDiff(end, conn.heldEnd) > 0) conn.heldEnd = end;
     if (conn.heldBytes > HOLD_ACKED_BYTES || conn.held.length > HOLD_ACKED_SEGMENTS) this.releaseHeld(conn, true);
   }
@@ -519,19 +533,22 @@ export class DissectionEngine {
   /**
    * Feed the held segments whose acknowledged bytes have now been read (`all`:
    * every one, the bytes they wait for having been lost, or waited for long
-   * enough), each with its own packet's time, frame and ACK.
+   * enough), each with its own packet's time, frame and ACK. `lost`: the
+   * bytes they wait for will not come (reported as a gap before each is read).
    */
-  private releaseHeld(conn: TcpConnection, all: boolean, ending = false): void {
+  private releaseHeld(conn: TcpConnection, all: boolean, ending = false, lost = all): void {
     const held = conn.held as HeldSegment[];
     const side = conn.heldSide;
     const peer = conn.halves[1 - side];
     const { now, frame } = conn.ctx;
     while (held.length > 0 && (ending || !conn.ended)) {
       const h = held[0];
-      // Still ahead when all go: the bytes it acknowledged were lost, and the other side's reassembly
-      // reports them when its next bytes come, after this segment (as without waiting: a reply read
-      // before that gap is still shown, `request: null`, where after it the parser would skip it).
-      if (!all && (peer.unseenAcked(h.ack) ?? 0) > 0) break;
+      const unseen = peer.unseenAcked(h.ack) ?? 0;
+      if (!all && unseen > 0) break;
+      // Still ahead when all go: the bytes it acknowledged were sent before it and never captured. The
+      // gap is reported first, as when the other side sends past them: the segment answers what it took
+      // (a reply read before it would pass for one whose request the capture began after, with no warning).
+      if (lost && unseen > 0) peer.lostBefore(h.ack);
       held.shift();
       conn.heldBytes -= h.data.length;
       conn.meter.add(-h.data.length);
@@ -539,7 +556,7 @@ export class DissectionEngine {
       conn.ctx.frame = h.frame;
       const expected = peer.expectedSeq;
       conn.ctx.ack = expected === undefined ? undefined : { from: conn.dir(side), ahead: seqDiff(h.ack, expected) };
-      this.feedSegment(conn, side, h.seq, h.flags, h.data, h.now, h.frame, h.ack);
+      this.feedSegment(conn, side, h.seq, h.flags, h.data, h.now, h.frame, h.ack, h.cut);
     }
     if (held.length === 0 || (conn.ended && !ending)) {
       conn.held = undefined;
@@ -872,11 +889,11 @@ export class DissectionEngine {
         this.endTcp(conn, 'timeout');
         return;
       }
-      // Still undecided after a request timeout: it is nothing we know.
-      if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
-      // Bytes a held segment waits for that have not come by now were lost.
+      // Bytes a held segment waits for that have not come by now were lost (read first: what waited may name the protocol).
       if (conn.held !== undefined && now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS) this.releaseHeld(conn, true);
       if (conn.ended) return;
+      // Still undecided after a request timeout: it is nothing we know.
+      if (!conn.parser && now - conn.totals.firstTime >= timeout) this.startFallback(conn);
       conn.parser?.onTick?.(now, timeout);
       if (idle > this.options.tcpIdleTimeoutMs) this.endTcp(conn, 'timeout');
     });

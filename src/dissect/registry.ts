@@ -75,6 +75,6 @@ export interface IcmpHandler {
 
 export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
 
-export function createIcmpTracker(emit: IcmpEmit): IcmpHandler {
-  return new IcmpTracker(emit);
+export function createIcmpTracker(emit: IcmpEmit, count?: (name: string) => void): IcmpHandler {
+  return new IcmpTracker(emit, count);
 }

@@ -41,6 +41,8 @@ export interface HeldSegment {
   now: number;
   frame: number;
   ack: number;
+  /** Bytes a snap length cut off its payload. */
+  cut: number;
 }
 
 interface PendingChunk {

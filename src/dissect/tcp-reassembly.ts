@@ -31,6 +31,8 @@ interface Segment {
   now?: number;
   frame?: number;
   ack?: number;
+  /** Bytes the segment carried past what was captured (a snap length cut it): lost, right after `data`. */
+  cut?: number;
 }
 
 /** Signed distance a - b in sequence space. */
@@ -62,16 +64,21 @@ export class HalfStream {
     private readonly meter?: Meter,
   ) {}
 
-  /** Feed one segment of this direction (`now`/`frame`: its packet's, kept if it must wait for a hole). */
-  segment(seq: number, syn: boolean, fin: boolean, payload: Buffer, now?: number, frame?: number, ack?: number): void {
+  /**
+   * Feed one segment of this direction (`now`/`frame`: its packet's, kept if it must wait for a hole).
+   * `cut`: bytes it carried past what was captured (a snap length cut the packet), reported as a gap
+   * right after its bytes, so a parser knows at once that the rest of the message is missing (the
+   * last segment of a direction would otherwise never say so).
+   */
+  segment(seq: number, syn: boolean, fin: boolean, payload: Buffer, now?: number, frame?: number, ack?: number, cut = 0): void {
     if (syn) {
       // The SYN consumes one sequence number; a retransmitted SYN resets nothing.
       if (this.nextSeq === undefined || this.delivered === 0) this.nextSeq = (seq + 1) >>> 0;
       seq = (seq + 1) >>> 0;
     }
     if (this.nextSeq === undefined) this.nextSeq = seq;
-    if (payload.length > 0) this.insert(seq, payload, now, frame, ack);
-    if (fin) this.finSeq = (seq + payload.length) >>> 0;
+    if (payload.length > 0 || cut > 0) this.insert(seq, payload, now, frame, ack, cut);
+    if (fin) this.finSeq = (seq + payload.length + cut) >>> 0;
     this.checkFin();
   }
 
@@ -92,6 +99,10 @@ export class HalfStream {
     if (this.ooo.length > 0 && this.nextSeq !== undefined && seqDiff(this.ooo[0].seq, ack) < 0) {
       this.skipGap();
     }
+    // The peer acknowledged this side's FIN: every byte before it reached the peer, so a hole there was
+    // lost from the capture. Said now, the connection closes on its FINs (it stayed open, reported as
+    // ongoing, until the idle timeout).
+    if (this.finSeq !== undefined && !this.finished && this.ooo.length === 0 && seqDiff(ack, this.finSeq) > 0) this.gapToFin();
   }
 
   /**
@@ -135,16 +146,17 @@ export class HalfStream {
     this.checkFin();
   }
 
-  private insert(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number): void {
+  private insert(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number, cut = 0): void {
     const next = this.nextSeq as number;
     const rel = seqDiff(seq, next);
-    if (rel + payload.length <= 0) {
+    if (rel + payload.length + cut <= 0) {
       this.counters.retransmitted++;
       return;
     }
     if (rel <= 0) {
       // In order (the usual case) needs no view: subarray(0) would still make one.
-      this.deliver(rel === 0 ? payload : payload.subarray(-rel));
+      if (rel + payload.length > 0) this.deliver(rel === 0 ? payload : payload.subarray(-rel));
+      if (cut > 0) this.cutTail(seq, payload.length, cut);
       this.drain();
       return;
     }
@@ -152,16 +164,17 @@ export class HalfStream {
     this.counters.outOfOrder++;
     if (this.oooBytes + payload.length > this.maxBuffered || this.ooo.length >= this.maxSegments) {
       // Too much waiting on a hole: give it up rather than grow.
-      this.storeSorted(seq, payload, now, frame, ack);
+      this.storeSorted(seq, payload, now, frame, ack, cut);
       this.skipGap();
       return;
     }
-    this.storeSorted(seq, payload, now, frame, ack);
+    this.storeSorted(seq, payload, now, frame, ack, cut);
     if (this.peerAck !== undefined && seqDiff(this.peerAck, seq) > 0) this.skipGap();
   }
 
-  private storeSorted(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number): void {
-    const seg = { seq, data: Buffer.from(payload), now, frame, ack };
+  private storeSorted(seq: number, payload: Buffer, now?: number, frame?: number, ack?: number, cut = 0): void {
+    const seg: Segment = { seq, data: Buffer.from(payload), now, frame, ack };
+    if (cut > 0) seg.cut = cut;
     let i = this.ooo.length;
     while (i > 0 && seqDiff(this.ooo[i - 1].seq, seq) > 0) i--;
     if (i > 0 && this.ooo[i - 1].seq === seq && this.ooo[i - 1].data.length >= payload.length) {
@@ -191,8 +204,25 @@ export class HalfStream {
       this.oooBytes -= first.data.length;
       this.meter?.add(-first.data.length);
       if (rel + first.data.length > 0) this.deliver(first.data.subarray(-rel), first.now, first.frame, first.ack);
-      else this.counters.retransmitted++;
+      else if (!first.cut) this.counters.retransmitted++;
+      if (first.cut) this.cutTail(first.seq, first.data.length, first.cut);
     }
+  }
+
+  /**
+   * The bytes a snap length cut off the segment at `seq` (`length` captured)
+   * are lost: a gap now, up to what a held segment still brings.
+   */
+  private cutTail(seq: number, length: number, cut: number): void {
+    const end = (seq + length + cut) >>> 0;
+    let hole = seqDiff(end, this.nextSeq as number);
+    const first = this.ooo[0];
+    if (first && seqDiff(first.seq, this.nextSeq as number) < hole) hole = seqDiff(first.seq, this.nextSeq as number);
+    if (hole <= 0) return;
+    this.counters.gaps++;
+    this.counters.gapBytes += hole;
+    this.sink.gap(hole);
+    this.nextSeq = ((this.nextSeq as number) + hole) >>> 0;
   }
 
   /** Declare the hole before the first held segment lost and continue after it. */

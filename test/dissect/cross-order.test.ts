@@ -163,3 +163,85 @@ test('a request lost from the capture: the lone response that answers it says ga
   assert.equal(orphans.length, 1, orphans.map((e) => e.summary).join(' | '));
   assert.ok(orphans[0].warnings?.includes('gap'), JSON.stringify(orphans[0].warnings));
 });
+
+test('the whole request after the lone response of a lost request is not marked gap, and a pipelined one still is', () => {
+  // http-errors.pcap frame 4 lost: GET /details/1, whose response comes alone; GET /ratings/1 follows on the same connection.
+  const http = dissect(without(readPcap(join(repoRoot, 'examples', 'http-errors.pcap')), 4)).entries;
+  const next = http.find((e) => e.request?.path === '/ratings/1');
+  assert.ok(next, http.map((e) => e.summary).join(' | '));
+  assert.equal(next.summary, 'GET /ratings/1 → 500');
+  assert.equal(next.warnings, undefined);
+  // Pipelined: the request after the hole is read before the lost one's response, which then pairs with it: that must say gap.
+  const c = new Conn();
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(1, get('/b'));
+  c.send(2, ok('lost'));
+  c.send(2, ok('b'));
+  const piped = dissect(c.packets).entries;
+  const b = piped.find((e) => e.request?.path === '/b');
+  assert.ok(b?.warnings?.includes('gap'), JSON.stringify(b?.warnings));
+});
+
+test('a reply held for a request the capture lost says gap when the client next sends only a bare ACK past it', () => {
+  const c = new Conn();
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(2, ok('x'));
+  // The client's ACK of that reply: its sequence number is past the lost request.
+  c.send(1, '', ACK);
+  const { entries, counters } = dissect(c.packets);
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['(no request) → 200 ["gap"]'],
+  );
+  assert.equal(counters['tcp.gaps'], 1);
+});
+
+test('a reply held longer than the wait for the bytes its packet acknowledged says gap: they were lost', () => {
+  const c = new Conn();
+  c.send(1, get('/a'));
+  c.send(2, ok('a'));
+  c.send(1, get('/lost'), PSH | ACK, true, false);
+  c.send(2, ok('lost'));
+  // The client says nothing more: the reply waits, then (the server's keep-alive two seconds on, or the
+  // end of the capture) is read after the hole it answers.
+  (c as unknown as { ms: number }).ms += 2000;
+  c.send(2, '', ACK);
+  const { entries } = dissect(c.packets);
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['GET /a → 200 []', '(no request) → 200 ["gap"]'],
+  );
+  const ending = dissect(c.packets.slice(0, -1)).entries;
+  assert.deepEqual(ending[1].warnings, ['gap']);
+});
+
+test('a connection whose response was lost still closes on its FINs: one entry, not an ongoing report and then another', () => {
+  // zeek-http-methods.pcap frame 16 is the only response of the connection from port 46563 (`OPTIONS HTTP/1.1`).
+  const { entries } = dissect(without(readPcap(sharedCapture('zeek-http-methods.pcap')), 16));
+  const conn = entries.filter((e) => e.src.port === 46563);
+  assert.equal(conn.length, 1, conn.map((e) => e.summary).join(' | '));
+  assert.ok(conn[0].warnings?.includes('gap'));
+  assert.equal(conn[0].response?.end, 'fin');
+});
+
+test('a connection captured mid-way whose first two packets are swapped (response, then request) is one call', () => {
+  const c = new Conn();
+  c.send(1, get('/first'));
+  c.send(2, ok('1'));
+  c.send(1, get('/second'));
+  c.send(2, ok('22'));
+  // No handshake in the capture, and its first request recorded after its response.
+  const midway = c.packets.slice(3).map((p, i) => ({ ...p, frame: i + 1 }));
+  const { entries, counters } = dissect(swapped(midway, 0));
+  assert.deepEqual(
+    entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`),
+    ['GET /first → 200 []', 'GET /second → 200 []'],
+  );
+  assert.deepEqual(entries[0].frames, { request: 2, response: 1 });
+  // A routine wait, not a reordering found: not counted as one.
+  assert.equal(counters['tcp.held_for_acked_bytes'], undefined);
+  // In order, nothing changes, and a one-way capture (only the client's packets) still comes out.
+  assert.deepEqual(dissect(midway).entries.map((e) => e.summary), ['GET /first → 200', 'GET /second → 200']);
+  const oneWay = midway.filter((p) => p.data.readUInt16BE(20) === 40000);
+  assert.deepEqual(dissect(oneWay).entries.map((e) => e.summary), ['GET /first → unanswered', 'GET /second → unanswered']);
+});

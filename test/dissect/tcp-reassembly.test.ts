@@ -102,3 +102,34 @@ test('bytes before a FIN that the capture never saw are a gap at the end (the FI
   whole.half.gapToFin();
   assert.deepEqual(whole.out, ['abc']);
 });
+
+test('bytes a snap length cut off a segment are a gap right after its captured bytes, in order or once a hole fills', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  // 'hello' captured of a 12-byte segment: 7 lost at once, before anything else comes.
+  s.half.segment(1, false, false, b('hello'), undefined, undefined, undefined, 7);
+  assert.deepEqual(s.out, ['hello', 7]);
+  // A segment held behind a hole keeps its cut: reported when it is delivered.
+  s.half.segment(20, false, false, b('yy'), undefined, undefined, undefined, 3);
+  s.half.segment(13, false, false, b('xxxxxxx'));
+  assert.deepEqual(s.out, ['hello', 7, 'xxxxxxx', 'yy', 3]);
+  // A FIN after a cut segment ends where the whole segment ended: no gap is left.
+  s.half.segment(25, false, true, b('z'), undefined, undefined, undefined, 4);
+  s.half.gapToFin();
+  assert.deepEqual(s.out.slice(5), ['z', 4]);
+  assert.equal(s.half.finished, true);
+  assert.deepEqual([s.counters.gaps, s.counters.gapBytes], [3, 14]);
+});
+
+test('a FIN after a hole the peer acknowledged past: the hole is a gap at once and the half is finished', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.segment(1, false, false, b('ab'));
+  // Bytes 3..9 lost; the FIN comes at 10 and waits for them.
+  s.half.segment(10, false, true, b(''));
+  assert.equal(s.half.finished, false);
+  // The peer's ACK covers the FIN: it had every byte before it.
+  s.half.ackHint(11);
+  assert.deepEqual(s.out, ['ab', 7]);
+  assert.equal(s.half.finished, true);
+});

@@ -1,7 +1,8 @@
 // Damage a real capture the way lossy capture points do, in memory, for
 // property tests: one packet lost, two recorded the other way round. Classic
 // little-endian microsecond pcaps (the examples and most shared captures).
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import { openCapture } from '../../src/capture/reader.js';
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
@@ -18,6 +19,14 @@ export function readPcap(path: string): Packet[] {
     out.push({ tsSec: b.readUInt32LE(off), tsNsec: b.readUInt32LE(off + 4) * 1000, linkType, data, origLen: b.readUInt32LE(off + 12), interfaceId: 0, frame: out.length + 1 });
     off += 16 + incl;
   }
+  return out;
+}
+
+/** The packets of any capture shark reads (pcapng, modified pcap …), copied out of the reader's chunks, numbered from 1. */
+export async function readCapture(path: string): Promise<Packet[]> {
+  const reader = openCapture(Buffer.alloc(0), createReadStream(path, { highWaterMark: 1 << 16 }), path);
+  const out: Packet[] = [];
+  for await (const batch of reader.batches()) for (const p of batch) out.push({ ...p, data: Buffer.from(p.data), frame: out.length + 1 });
   return out;
 }
 

@@ -90,3 +90,17 @@ test('-s 0 means whole packets, as in tcpdump; 1–63 is refused in one line', (
     assert.equal(small.stderr, `${cmd}: --snaplen 10: at least 64 bytes (or 0 for whole packets)\n`);
   }
 });
+
+test('the last packet of a direction cut by the snap length says what it lost (the IP header tells)', async () => {
+  // arkime-mongo-op-query.pcap: the connection to port 30000 carries one OP_QUERY (73 bytes) and no reply;
+  // with 96 bytes a packet, 26 bytes of it are captured and nothing after it shows the rest was sent.
+  const { readPcap, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const packets = readPcap(sharedCapture('arkime-mongo-op-query.pcap')).map((p) => ({ ...p, data: p.data.subarray(0, Math.min(p.data.length, 96)) }));
+  const { entries, counters } = dissectPacketList(packets);
+  const off = entries.find((e) => e.dst.port === 30000);
+  assert.ok(off, entries.map((e) => e.summary).join(' | '));
+  assert.equal(off.request?.lostBytes, 47, off.summary);
+  assert.ok(off.warnings?.includes('gap'), JSON.stringify(off.warnings));
+  assert.ok(counters['tcp.gap_bytes'] >= 47);
+});

@@ -219,6 +219,32 @@ test('PostgreSQL: a capture begun after the SSLRequest reads the refusal as one,
   assert.deepEqual(cut.records.map(key).sort(), whole.map(key).sort());
 });
 
+test('PostgreSQL under a snap length of 96: startups and queries cut short are read from what is there, and their replies still pair', () => {
+  // tcpdump -s 96 with TCP timestamps keeps 30 bytes of payload: each StartupMessage (63 bytes) and each
+  // `select * from no_such_table` (33) is cut, and its ErrorResponse (113), whose ReadyForQuery comes in the next segment.
+  const whole = readPcap(sharedCapture('lab-bookinfo-mix.pcap'));
+  const clean = dissectPacketList(whole).entries.filter((e) => e.protocol === 'postgresql');
+  const packets = whole.map((p) => ({ ...p, data: p.data.subarray(0, Math.min(p.data.length, 96)) }));
+  const pg = dissectPacketList(packets).entries.filter((e) => e.protocol === 'postgresql');
+  const startups = pg.filter((e) => e.request?.type === 'startup');
+  const sslRequests = pg.filter((e) => e.request?.type === 'SSLRequest');
+  assert.equal(startups.length, sslRequests.length, pg.map((e) => e.summary).join(' | '));
+  assert.equal(startups.length, clean.filter((e) => e.request?.type === 'startup').length);
+  for (const s of startups) {
+    assert.equal(s.request!.user, 'postgres');
+    // The database parameter lay past the cut: not known, not taken to be the user.
+    assert.equal(s.request!.database, undefined);
+    assert.ok(s.warnings?.includes('gap'), JSON.stringify(s.warnings));
+  }
+  const failed = pg.filter((e) => e.response?.errorCode === '42P01');
+  assert.equal(failed.length, clean.filter((e) => e.response?.errorCode === '42P01').length);
+  assert.ok(failed.length > 0);
+  for (const f of failed) {
+    assert.equal(f.request!.query, 'select * from no_such_tab');
+    assert.deepEqual(f.warnings, ['gap']);
+  }
+});
+
 test('PostgreSQL probe: startup, SSLRequest, mid-connection query; not HTTP', () => {
   const startup = Buffer.from('0000000f00030000757365720000', 'hex');
   startup.writeUInt32BE(startup.length, 0);

@@ -203,3 +203,46 @@ test('Memcached: a capture that begins inside a set, at its data block, does not
   assert.ok(!entries.some((e) => e.request?.command === 'bar'), entries.map((e) => e.summary).join(' | '));
   assert.ok(entries.some((e) => e.summary === 'get foo → 1 hit, 0 misses'), entries.map((e) => e.summary).join(' | '));
 });
+
+test('Memcached: a lost reply is not paired with the next command, whatever kind it is (ACKs, then reply kinds)', () => {
+  // deepflow-memcached-text.pcap frame 8 is STORED, the reply to `set foo`; frame 10 is `get foo`, whose packet acknowledges it.
+  const { entries, counters } = dissectPacketList(without(readPcap(sharedCapture('deepflow-memcached-text.pcap')), 8));
+  const summaries = entries.map((e) => e.summary);
+  assert.deepEqual(summaries, ['set foo → unanswered', 'get foo → 1 hit, 0 misses', 'quit → (no response)'], summaries.join(' | '));
+  assert.deepEqual(entries[0].warnings, ['gap', 'unanswered']);
+  assert.equal(counters['memcached.reply_lost_in_gap'], 1);
+  // Nothing from before the gap sticks to the calls after it.
+  assert.equal(entries[2].warnings, undefined);
+
+  // Without ACKs to go by (a parser fed bytes), the reply's kind settles it: VALUE … END does not answer a set.
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}, { maxBody: 64, noBodies: false }));
+  p.onData('c2s', Buffer.from('set b 0 0 1\r\ny\r\nget a\r\n'));
+  p.onGap('s2c', 8); // STORED
+  p.onData('s2c', Buffer.from('VALUE a 0 1\r\nx\r\nEND\r\n'));
+  p.onData('c2s', Buffer.from('delete a\r\n'));
+  p.onData('s2c', Buffer.from('DELETED\r\n'));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => r.summary), ['set b → unanswered', 'get a → 1 hit, 0 misses', 'delete a → DELETED']);
+  assert.equal(records[2].warnings, undefined);
+});
+
+test('Memcached: after lost client bytes, a reply that no waiting command can get comes alone (gap), and the command after it pairs', () => {
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}, { maxBody: 64, noBodies: false }));
+  p.onData('c2s', Buffer.from('get a\r\n'));
+  p.onData('s2c', Buffer.from('END\r\n'));
+  p.onGap('c2s', 7); // get b, pipelined before the set
+  p.onData('c2s', Buffer.from('set a 0 0 1\r\nx\r\n'));
+  p.onData('s2c', Buffer.from('END\r\n'));
+  p.onData('s2c', Buffer.from('STORED\r\n'));
+  p.onData('c2s', Buffer.from('get a\r\n'));
+  p.onData('s2c', Buffer.from('VALUE a 0 1\r\nx\r\nEND\r\n'));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${JSON.stringify(r.warnings ?? [])}`), [
+    'get a → 0 hits, 1 miss []',
+    '(no command) → END ["gap"]',
+    'set a → STORED ["gap"]',
+    'get a → 1 hit, 0 misses []',
+  ]);
+});

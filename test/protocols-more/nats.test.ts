@@ -11,6 +11,7 @@ import { makeContext, tshark } from './helpers.js';
 import { NatsParser, probeNats } from '../../src/dissect/protocols/nats.js';
 import type { CallRecord } from '../../src/dissect/api.js';
 import { createRedactor } from '../../src/redact/entry.js';
+import { dissectPacketList, readCapture, readPcap } from '../helpers/pcap-edit.js';
 
 const OP_LINE = /^(INFO|CONNECT|PUB|HPUB|SUB|UNSUB|MSG|HMSG|PING|PONG|\+OK|-ERR)(?=[ \t]|$)/;
 
@@ -117,4 +118,45 @@ test('NATS: credentials masked in the dissector and at the output edge; -ERR; no
   const redact = createRedactor();
   const e = redact({ protocol: 'nats', request: { op: 'CONNECT', connect: { pass: 'p4ssword-x' } }, response: null, summary: 'CONNECT' } as any);
   assert.equal(e.request!.connect.pass, '[REDACTED]');
+});
+
+test('NATS captured after its CONNECT: a verbose connection pairs each operation with its +OK, a quiet one leaves them one-way', async () => {
+  // deepflow-nats-headers.pcap (verbose) from frame 13: SUB, HPUB, UNSUB … each acknowledged, the CONNECT not captured.
+  const verbose = readPcap(sharedCapture('deepflow-nats-headers.pcap')).slice(12).map((p, i) => ({ ...p, frame: i + 1 }));
+  const v = dissectPacketList(verbose);
+  const summaries = v.entries.map((e) => e.summary);
+  assert.ok(!summaries.some((s) => s.startsWith('+OK')), summaries.join(' | '));
+  assert.deepEqual(summaries.slice(0, 3), ['SUB FOO → +OK', 'SUB FRONT.DOOR → +OK', 'HPUB FOO → +OK']);
+  assert.equal(v.counters['nats.verbose_inferred'], 1);
+  // deepflow-nats-nrpc1.pcap (not verbose) from frame 11: the server's PING does not make the server the client,
+  // and the client's operations, never acknowledged, are not reported unanswered.
+  const quiet = (await readCapture(sharedCapture('deepflow-nats-nrpc1.pcap'))).slice(10).map((p, i) => ({ ...p, frame: i + 1 }));
+  const q = dissectPacketList(quiet);
+  assert.ok(q.entries.length >= 3, q.entries.map((e) => e.summary).join(' | '));
+  for (const e of q.entries) {
+    assert.equal(e.dst.port, 4222, e.summary);
+    assert.equal(e.warnings, undefined, e.summary);
+  }
+});
+
+test('NATS with no CONNECT read: operations wait for an +OK only until a PONG or two seconds show the server is not verbose', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const p = new NatsParser(ctx);
+  p.onData('c2s', Buffer.from('SUB a 1\r\nPING\r\n'));
+  assert.equal(records.length, 0);
+  p.onData('s2c', Buffer.from('PONG\r\n'));
+  assert.deepEqual(records.map((r) => r.summary), ['SUB a → (no response)', 'PING → PONG']);
+  p.onData('c2s', Buffer.from('PUB b 2\r\nhi\r\n'));
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onEnd();
+  // Quiet is known now: the +OK answers nothing waiting.
+  assert.deepEqual(records.slice(2).map((r) => r.summary), ['PUB b → (no response)', '+OK → (no response)']);
+
+  const later: CallRecord[] = [];
+  const ctx2 = makeContext(later, {});
+  const p2 = new NatsParser(ctx2);
+  p2.onData('c2s', Buffer.from('PUB b 2\r\nhi\r\n'));
+  p2.onTick(ctx2.now + 2_500, 30_000);
+  assert.deepEqual(later.map((r) => `${r.summary} ${r.error}`), ['PUB b → (no response) false']);
 });

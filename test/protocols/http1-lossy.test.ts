@@ -455,7 +455,8 @@ test('a request and its response both cut by a snap length, the capture ending b
   conn.fin(2, 2);
   const { entries } = dissect(conn.packets);
   assert.deepEqual(entries.map((e) => e.summary), ['GET /ratings/1 → 500']);
-  assert.ok(entries[0].warnings!.includes('truncated'), JSON.stringify(entries[0].warnings));
+  // The IP header says how much the snap length cut: those bytes are a gap as soon as the request is read.
+  assert.ok(entries[0].warnings!.includes('gap'), JSON.stringify(entries[0].warnings));
 });
 
 test('a malformed status line leaves the status null (unknown), never 0, and the summary says so', () => {
@@ -471,4 +472,14 @@ test('a malformed status line leaves the status null (unknown), never 0, and the
   assert.equal(bad.response!.status, null);
   assert.equal(bad.error, false);
   assert.ok(bad.warnings!.some((w) => w.startsWith('malformed: status line')), JSON.stringify(bad.warnings));
+});
+
+test('a request whose response was in lost bytes after which no status line came (the 101 of a WebSocket upgrade) says gap', async () => {
+  // suricata-websocket-basic.pcap frame 5 is the 101; the connection then carries WebSocket frames, never a status line.
+  const { readPcap, without, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const { entries } = dissectPacketList(without(readPcap(sharedCapture('suricata-websocket-basic.pcap')), 5));
+  const upgrade = entries.find((e) => e.request?.path === '/service');
+  assert.ok(upgrade, entries.map((e) => e.summary).join(' | '));
+  assert.deepEqual(upgrade.warnings, ['gap', 'unanswered']);
 });

@@ -91,3 +91,18 @@ test('tcpdump-icmpv6.pcap through the engine: one entry per message, types as ts
   const ra = icmp.find((e) => e.request!.typeName === 'router-advertisement')!;
   assert.equal(typeof ra.request!.routerLifetime, 'number');
 });
+
+test('an echo captured twice (tcpdump -i any: the veth and the bridge) is one call, its copies counted', () => {
+  const out: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const t = new IcmpTracker((call) => out.push(call), (name) => (counters[name] = (counters[name] ?? 0) + 1));
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 7, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 7, 1), 1000.01, 2);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 7, 1), 1000.5, 3);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 7, 1), 1000.51, 4);
+  // A second later the same id and seq again (a ping sent anew, not a copy): a call of its own.
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 7, 1), 2000, 5);
+  t.end();
+  assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=7 seq=1 → reply', 'echo 198.18.64.2 id=7 seq=1 → unanswered']);
+  assert.equal(counters['icmp.duplicate_copies'], 2);
+});

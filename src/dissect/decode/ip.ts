@@ -16,6 +16,11 @@ export interface IpPacket {
   /** Transport header + payload (reassembled when fragmented). */
   payload: Buffer;
   ttl: number;
+  /**
+   * Bytes the IP header says the datagram had past what was captured (a snap
+   * length cut it: `tcpdump -s 96`); absent when it was captured whole.
+   */
+  cut?: number;
 }
 
 export type IpResult = IpPacket | { skip: string } | null; // null: a fragment held for reassembly
@@ -33,6 +38,8 @@ function decodeIpv4(buf: Buffer, off: number, frags: FragmentReassembler, now: n
   const totalLen = buf.readUInt16BE(off + 2);
   // TSO/GRO captures carry total length 0 or less than the frame; trust the frame then.
   let end = off + totalLen;
+  // Past the frame: the capture's snap length cut it (what it cut is said, for TCP to report as lost).
+  const cut = totalLen >= ihl && end > buf.length ? end - buf.length : 0;
   if (totalLen < ihl || end > buf.length) end = buf.length;
   const flagsFrag = buf.readUInt16BE(off + 6);
   const more = (flagsFrag & 0x2000) !== 0;
@@ -51,7 +58,9 @@ function decodeIpv4(buf: Buffer, off: number, frags: FragmentReassembler, now: n
   }
   if (protocol === IpProto.IPIP) return decodeIpv4(payload, 0, frags, now);
   if (protocol === IpProto.IPV6) return decodeIpv6(payload, 0, frags, now);
-  return { version: 4, src, dst, protocol, payload, ttl: buf[off + 8] };
+  const ip: IpPacket = { version: 4, src, dst, protocol, payload, ttl: buf[off + 8] };
+  if (cut > 0 && !more && fragOffset === 0) ip.cut = cut;
+  return ip;
 }
 
 const HOP_BY_HOP = 0;
@@ -74,6 +83,7 @@ function decodeIpv6(buf: Buffer, off: number, frags: FragmentReassembler, now: n
   const src = ipv6ToString(buf, off + 8);
   const dst = ipv6ToString(buf, off + 24);
   let end = off + 40 + payloadLen;
+  const cut = payloadLen > 0 && end > buf.length ? end - buf.length : 0;
   // Jumbograms (payloadLen 0) and TSO frames: trust what was captured.
   if (payloadLen === 0 || end > buf.length) end = buf.length;
   let p = off + 40;
@@ -116,7 +126,9 @@ function decodeIpv6(buf: Buffer, off: number, frags: FragmentReassembler, now: n
     break;
   }
   if (p > end) return { skip: 'ipv6.truncated-extension' };
-  return finishIpv6(next, buf, p, end, src, dst, hopLimit, frags, now);
+  const ip = finishIpv6(next, buf, p, end, src, dst, hopLimit, frags, now);
+  if (cut > 0 && ip !== null && 'payload' in ip && ip.src === src && ip.dst === dst) ip.cut = cut;
+  return ip;
 }
 
 function finishIpv6(

@@ -202,7 +202,7 @@ export class Http1Parser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     this.next?.onTick?.(nowMs, timeoutMs);
     // Its response may still come: answerSerial stays, so that response is reported late, not paired with the next request.
-    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, []);
+    while (this.pending.length > 0 && nowMs - this.pending[0].time > timeoutMs) this.emitUnanswered(this.pending.shift()!, this.lossUnsettled());
     // Its request still has not ended: the response goes alone rather than wait without bound.
     if (this.early && nowMs - this.early.time > timeoutMs) this.releaseEarly();
   }
@@ -219,7 +219,13 @@ export class Http1Parser implements TcpStreamParser {
     this.halves.s2c.end();
     // Its request ended with the connection (and answered it), unless its head was dropped.
     this.releaseEarly();
-    for (const p of this.pending.splice(0)) this.emitUnanswered(p, []);
+    const lost = this.lossUnsettled();
+    for (const p of this.pending.splice(0)) this.emitUnanswered(p, lost);
+  }
+
+  /** Response bytes were lost and no status line came after them: a request still waiting may have had its response there. */
+  private lossUnsettled(): string[] {
+    return this.responseLoss ? ['gap'] : [];
   }
 
   /** Bytes held for messages not yet complete (each direction's are capped by MAX_HEAD_BYTES while reading a head). */
@@ -365,7 +371,13 @@ export class Http1Parser implements TcpStreamParser {
     if (late) warnings.push('late response');
     // No request for it, and the client side lost bytes with no request read since: its request
     // was in them (a lone response is damage to show, not a capture that began after its request).
-    else if (!req && this.halves[this.isRequestSide('c2s') ? 'c2s' : 's2c'].lostSinceLastMessage) warnings.push('gap');
+    else if (!req) {
+      const requestHalf = this.halves[this.isRequestSide('c2s') ? 'c2s' : 's2c'];
+      if (requestHalf.lostSinceLastMessage) {
+        warnings.push('gap');
+        requestHalf.lossShown();
+      }
+    }
     const call: CallRecord = {
       protocol: 'http',
       request: req?.record ?? null,
@@ -531,9 +543,19 @@ class HalfStream {
    */
   private slack = 0;
   private pendingGapWarning = false;
+  /**
+   * A lone response already said the loss (its request was in the lost bytes): the next request
+   * read whole after it is not touched by the gap (keep-alive: it was sent after that response).
+   */
+  private lossSaid = false;
   /** Bytes were lost since the last message this side read began (the next one will say `gap`). */
   get lostSinceLastMessage(): boolean {
     return this.pendingGapWarning;
+  }
+
+  /** A response with no request read says this side's loss (lostSinceLastMessage). */
+  lossShown(): void {
+    this.lossSaid = true;
   }
   /** The first bytes have not been looked at yet (a capture may start in the middle of a message). */
   private first = true;
@@ -617,6 +639,7 @@ class HalfStream {
     this.scanFrom = 0;
     this.resync = true;
     this.pendingGapWarning = true;
+    this.lossSaid = false;
   }
 
   end(): void {
@@ -825,8 +848,10 @@ class HalfStream {
     if (head.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('http.malformed');
     const msgWarnings = [...warnings, ...head.warnings];
     if (this.pendingGapWarning) {
-      msgWarnings.push('gap');
+      // Found after resynchronising on its start line, it is whole; only the pairing around it is in doubt, unless a lone response took the loss.
+      if (!this.lossSaid) msgWarnings.push('gap');
       this.pendingGapWarning = false;
+      this.lossSaid = false;
     }
     const start = this.headStart ?? { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
     this.headStart = undefined;

@@ -7,6 +7,14 @@ import { ipv4Text as ipv4, ipv6Text as ipv6 } from './util/addr.js';
 
 /** Echo requests waiting for a reply; beyond this the oldest is emitted unanswered. */
 const MAX_PENDING = 4096;
+/**
+ * The same echo seen again this soon (capture time) is a copy of it, not a
+ * new one: `tcpdump -i any` records a packet on the veth and on the bridge,
+ * microseconds apart, while ping numbers each echo anew (a second apart).
+ */
+const COPY_MS = 200;
+/** Echoes answered lately, remembered to tell a reply's copy from a reply with no request. */
+const MAX_ANSWERED = 4096;
 
 const V4_TYPES: Record<number, string> = {
   0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
@@ -45,8 +53,13 @@ interface PendingEcho {
 
 export class IcmpTracker {
   private readonly pending = new Map<string, PendingEcho>();
+  /** Echoes answered lately (key → the reply's time), oldest first. */
+  private readonly answered = new Map<string, number>();
 
-  constructor(private readonly emit: IcmpEmit) {}
+  constructor(
+    private readonly emit: IcmpEmit,
+    private readonly count: (name: string) => void = () => {},
+  ) {}
 
   /** `icmp` is the ICMP header and body as captured (possibly cut by the snaplen). */
   onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void {
@@ -104,6 +117,11 @@ export class IcmpTracker {
   private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
     const key = echoKey(v6, src, dst, rec.id, rec.seq);
     const previous = this.pending.get(key);
+    if (previous && tsMs - previous.time <= COPY_MS && previous.size === size) {
+      // A copy of the request waiting (its reply answers the first): not a request left unanswered.
+      this.count('icmp.duplicate_copies');
+      return;
+    }
     if (previous) {
       this.pending.delete(key);
       this.emitEcho(previous, null, 0, 0, 0);
@@ -133,7 +151,14 @@ export class IcmpTracker {
     }
     if (p) {
       this.pending.delete(pKey);
+      this.remember(pKey, tsMs);
       this.emitEcho(p, rec, size, tsMs, frame);
+      return;
+    }
+    const at = this.answered.get(key);
+    if (at !== undefined && tsMs - at <= COPY_MS) {
+      // A copy of a reply already paired: not a reply whose request the capture missed.
+      this.count('icmp.duplicate_copies');
       return;
     }
     const call: CallRecord = {
@@ -151,6 +176,12 @@ export class IcmpTracker {
     };
     // Shown from the requester's side, like a paired call.
     this.emit(call, { ip: dst }, { ip: src });
+  }
+
+  private remember(key: string, tsMs: number): void {
+    this.answered.delete(key);
+    if (this.answered.size >= MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value as string);
+    this.answered.set(key, tsMs);
   }
 
   private emitEcho(p: PendingEcho, reply: Record<string, any> | null, size: number, tsMs: number, frame: number): void {

@@ -64,6 +64,8 @@ interface Msg {
   size: number;
   time: number;
   frame: number;
+  /** This call's own warnings (gap, malformed, nonstandard). */
+  warnings?: string[];
 }
 
 interface Pending extends Msg {
@@ -75,6 +77,37 @@ interface Pending extends Msg {
   metaOpaque?: string;
   /** A quiet meta command: the replies it can still get (errors aside). */
   quietReplies?: Set<string>;
+  /** Text: how far into the server's stream its first packet acknowledged (undefined: not known). */
+  acked?: number;
+}
+
+/** Server bytes lost (text protocol), as offsets in that direction's stream, until the next reply is read. */
+interface ReplyLoss {
+  start: number;
+  end: number;
+  /** The command whose reply began (or was being read) in the lost bytes. */
+  first: Pending | undefined;
+}
+
+/** The text replies each classic command can get (protocol.txt); errors answer any. */
+const REPLIES: Record<string, string[]> = {
+  get: ['END'], gets: ['END'], gat: ['END'], gats: ['END'], stats: ['END'],
+  set: ['STORED', 'NOT_STORED'], add: ['STORED', 'NOT_STORED'], replace: ['STORED', 'NOT_STORED'],
+  append: ['STORED', 'NOT_STORED'], prepend: ['STORED', 'NOT_STORED'], cas: ['STORED', 'NOT_STORED', 'EXISTS', 'NOT_FOUND'],
+  delete: ['DELETED', 'NOT_FOUND'], incr: ['NUMBER', 'NOT_FOUND'], decr: ['NUMBER', 'NOT_FOUND'], touch: ['TOUCHED', 'NOT_FOUND'],
+  version: ['VERSION'], flush_all: ['OK'], verbosity: ['OK'],
+};
+const CLASSIC_REPLIES = new Set(Object.values(REPLIES).flat());
+
+/** Whether a text reply can answer a command: undefined when the words do not say (errors, meta commands, others). */
+function canAnswer(command: string, status: string): boolean | undefined {
+  const replies = REPLIES[command];
+  if (replies === undefined || !CLASSIC_REPLIES.has(status)) return undefined;
+  return replies.includes(status);
+}
+
+function addWarning(m: Msg, w: string): void {
+  if (!(m.warnings ??= []).includes(w)) m.warnings.push(w);
 }
 
 /** A reply being read: its values or stats, and a meta reply's flags. */
@@ -98,9 +131,12 @@ class TextReader {
   /** A data block being read: bytes still due, the part kept. */
   private block: { remaining: number; total: number; parts: Buffer[]; kept: number; done: (data: Buffer, total: number) => void } | null = null;
   private crlfOwed = 0;
-  start: { time: number; frame: number } | null = null;
+  /** The message being read: its first packet's time, frame and acknowledgement, and its offset in the stream. */
+  start: { time: number; frame: number; acked?: number; at: number } | null = null;
   size = 0;
   lost = false;
+  /** Bytes delivered or reported lost: a position in this direction's stream. */
+  offset = 0;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -109,9 +145,12 @@ class TextReader {
     private readonly onMalformed: (why: string) => void,
     /** What a packet must start with to resume reading after lost bytes (a known command, or reply, word). */
     private readonly resync: RegExp,
+    /** How far into the other direction the packet being read acknowledged (undefined: not known). */
+    private readonly acked: () => number | undefined = () => undefined,
   ) {}
 
   push(data: Buffer): void {
+    this.offset += data.length;
     if (this.lost) {
       if (!this.resync.test(data.subarray(0, 300).toString('latin1'))) {
         this.ctx.count('memcached.resync_skipped', data.length);
@@ -123,7 +162,7 @@ class TextReader {
     while (!this.lost && this.queue.length > 0) {
       // A message starts with a line (the CRLF after a data block still belongs to the one before).
       if (this.start === null && this.block === null && this.crlfOwed === 0) {
-        this.start = { time: this.ctx.now, frame: this.ctx.frame };
+        this.start = { time: this.ctx.now, frame: this.ctx.frame, acked: this.acked(), at: this.offset - this.queue.length };
         this.size = 0;
       }
       if (this.block) {
@@ -162,7 +201,13 @@ class TextReader {
     this.start = null;
   }
 
-  gap(): void {
+  /** A message was being read when bytes were lost (its start seen, not its end). */
+  get inMessage(): boolean {
+    return this.start !== null || this.block !== null || this.crlfOwed > 0;
+  }
+
+  gap(length = 0): void {
+    this.offset += length;
     this.queue.clear();
     this.block = null;
     this.crlfOwed = 0;
@@ -207,7 +252,20 @@ export class MemcachedParser implements TcpStreamParser {
    * the next command.
    */
   private owed = 0;
+  /** Binary protocol: warnings of every call after a gap or malformed packet (its pairing is by opaque, so only the text protocol's are per call). */
   private readonly warnings = new Set<string>();
+  /** Text: warnings the next command read gets (a malformed one before it). */
+  private carry: string[] = [];
+  /** Text: warnings the next reply read gets (the server's bytes before it were lost or malformed). */
+  private replyCarry: string[] = [];
+  /** Text: server bytes lost, until the next reply settles which commands they answered. */
+  private replyLoss: ReplyLoss | null = null;
+  /**
+   * Text: client bytes lost. Their commands' replies come with none to pair
+   * with (lone, `gap`), or before those of commands read after them: those
+   * say `gap` until a lone reply has taken the loss ('said').
+   */
+  private commandLoss: 'none' | 'open' | 'said' = 'none';
   private readonly keep: number;
   private text: Record<Direction, TextReader> | null = null;
   private readonly bin: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
@@ -227,30 +285,49 @@ export class MemcachedParser implements TcpStreamParser {
       this.mode = data[0] === 0x80 || data[0] === 0x81 ? 'binary' : 'text';
       if (this.mode === 'text') {
         this.text = {
-          c2s: new TextReader(this.ctx, this.keep, (l, r) => this.commandLine(l, r), (w) => this.malformed(w), RESYNC_COMMAND),
-          s2c: new TextReader(this.ctx, this.keep, (l, r) => this.replyLine(l, r), (w) => this.malformed(w), RESYNC_REPLY),
+          c2s: new TextReader(this.ctx, this.keep, (l, r) => this.commandLine(l, r), (w) => this.malformed(w, 'c2s'), RESYNC_COMMAND, () => this.ackedReplies()),
+          s2c: new TextReader(this.ctx, this.keep, (l, r) => this.replyLine(l, r), (w) => this.malformed(w, 's2c'), RESYNC_REPLY),
         };
         // A gap before the first bytes (the connection's first command lost), or a capture that
         // began mid-connection: those bytes may be the rest of a command, a data block, so each
         // side starts where a known word starts a packet.
         for (const d of ['c2s', 's2c'] as const) if (this.binLost[d] || this.ctx.clientGuessed) this.text[d].gap();
-      }
+        // Lost bytes (not a capture begun mid-way) are a loss to say, as after any gap.
+        if (this.binLost.c2s) this.commandLoss = 'open';
+        if (this.binLost.s2c) this.replyCarry = ['gap'];
+      } else if (this.binLost.c2s || this.binLost.s2c) this.warnings.add('gap');
     }
     if (this.text) this.text[dir].push(data);
     else this.binary(dir, data);
   }
 
-  onGap(dir: Direction, _length: number): void {
+  onGap(dir: Direction, length: number): void {
     this.ctx.count('memcached.gap');
-    this.warnings.add('gap');
     if (this.text) {
-      this.text[dir].gap();
-      if (dir === 'c2s') this.cmd = null;
-      else {
+      const reader = this.text[dir];
+      if (dir === 'c2s') {
+        // A storage command whose data block was cut: its reply still comes, so it waits for it (its value unread).
+        const cut = this.cmd;
+        this.cmd = null;
+        reader.gap(length);
+        if (cut) {
+          addWarning(cut, 'gap');
+          this.queueCommand(cut);
+        }
+        this.commandLoss = 'open';
+      } else {
+        // The calls waiting are touched: the reply being read, or the one that began in the lost bytes, was one of theirs.
+        for (const p of this.pending) addWarning(p, 'gap');
+        const start = reader.offset;
+        if (this.replyLoss) this.replyLoss.end = start + length;
+        else if (this.owed > 0) this.owed--; // the lost reply was one owed to a command already emitted
+        else this.replyLoss = { start, end: start + length, first: this.pending[0] };
         this.reply = null;
-        this.owed = 0; // whether the owed replies were in the lost bytes is not known
+        reader.gap(length);
+        this.replyCarry = ['gap'];
       }
     } else {
+      if (this.mode === 'binary') this.warnings.add('gap');
       this.bin[dir].clear();
       this.binLost[dir] = true;
     }
@@ -283,9 +360,24 @@ export class MemcachedParser implements TcpStreamParser {
     for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
 
-  private malformed(why: string): void {
+  private malformed(why: string, dir?: Direction): void {
     this.ctx.count('memcached.malformed');
-    this.warnings.add(`malformed: ${why}`);
+    const w = `malformed: ${why}`;
+    if (!this.text) {
+      this.warnings.add(w);
+      return;
+    }
+    // The reader drops what follows up to a known word: the calls waiting, and the next message of that side, say so.
+    for (const p of this.pending) addWarning(p, w);
+    if (dir === 'c2s') this.carry.push(w);
+    else this.replyCarry.push(w);
+  }
+
+  /** How far into the server's stream the client's packet being read acknowledged. */
+  private ackedReplies(): number | undefined {
+    const ack = this.ctx.ack;
+    if (!ack || ack.from !== 'c2s' || !this.text) return undefined;
+    return this.text.s2c.offset + ack.ahead;
   }
 
   // ---- text protocol -------------------------------------------------------
@@ -298,8 +390,8 @@ export class MemcachedParser implements TcpStreamParser {
       return;
     }
     const rec: Record<string, any> = { protocol: 'text', command };
-    const start = r.start ?? { time: this.ctx.now, frame: this.ctx.frame };
-    const p: Pending = { rec, size: r.size, time: start.time, frame: start.frame };
+    const start = r.start ?? { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedReplies() };
+    const p: Pending = { rec, size: r.size, time: start.time, frame: start.frame, acked: start.acked };
     const args = words.slice(1);
     if (args[args.length - 1] === 'noreply') {
       rec.noreply = true;
@@ -328,7 +420,8 @@ export class MemcachedParser implements TcpStreamParser {
       if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_VALUE) {
         // memcached answers CLIENT_ERROR bad command line format and reads no data.
         rec.malformed = 'bad data length';
-        this.queueCommand(p, r);
+        r.finish();
+        this.queueCommand(p);
         return;
       }
       this.cmd = p;
@@ -338,7 +431,8 @@ export class MemcachedParser implements TcpStreamParser {
         this.cmd = null;
         if (c) {
           c.size = r.size + 2;
-          this.queueCommand(c, r);
+          r.finish();
+          this.queueCommand(c);
         }
       });
       return;
@@ -354,11 +448,15 @@ export class MemcachedParser implements TcpStreamParser {
       if (command === 'incr' || command === 'decr') rec.delta = args[1];
       if (command === 'touch') setInteger(rec, 'exptime', args[1]);
     } else if (args.length > 0) rec.args = args.slice(0, 20).map((a) => truncate(a, 250));
-    this.queueCommand(p, r);
+    r.finish();
+    this.queueCommand(p);
   }
 
-  private queueCommand(p: Pending, r: TextReader): void {
-    r.finish();
+  private queueCommand(p: Pending): void {
+    for (const w of this.carry.splice(0)) addWarning(p, w);
+    // Read after lost client bytes: a lost command's reply may come first and be paired with it, unless a lone reply already took the loss.
+    if (this.commandLoss === 'open') addWarning(p, 'gap');
+    else this.commandLoss = 'none';
     if (p.rec.noreply || p.rec.command === 'quit') {
       this.emit(p, null, true);
       return;
@@ -429,15 +527,24 @@ export class MemcachedParser implements TcpStreamParser {
     if (cur.values.length > 0 || status === 'END') res.values = cur.values;
     if (cur.moreValues > 0) res.valuesTruncated = cur.values.length + cur.moreValues;
     if (cur.stats) res.stats = cur.stats;
+    for (const w of this.replyCarry.splice(0)) addWarning(cur, w);
+    if (this.replyLoss) this.settleReplyLoss(this.replyLoss, status, r.start?.at ?? r.offset);
     if (this.owed > 0) {
       this.owed--;
-      this.lone(cur, 'late response');
+      addWarning(cur, 'late response');
+      this.lone(cur);
       return;
     }
     // Quiet meta commands ahead that this reply cannot be for got none: their outcome was one q leaves out.
     while (this.pending[0]?.quiet && !answersQuiet(this.pending[0], status, cur.metaFlags)) this.emit(this.pending.shift()!, null, true);
-    const p = this.pending.shift();
+    // After lost client bytes, a reply no command waiting can get answers a lost one.
+    const fits = this.pending.length > 0 && canAnswer(this.pending[0].rec.command, status) !== false;
+    const p = this.commandLoss !== 'none' && !fits ? undefined : this.pending.shift();
     if (!p) {
+      if (this.commandLoss !== 'none') {
+        addWarning(cur, 'gap');
+        this.commandLoss = 'said';
+      }
       this.lone(cur);
       return;
     }
@@ -447,8 +554,37 @@ export class MemcachedParser implements TcpStreamParser {
       res.misses = Math.max(0, (p.rec.keysTruncated ?? p.rec.keys?.length ?? 0) - hits);
     }
     // A multi-line command answered by one line (an error) or the reverse: say so, pair anyway (the FIFO is all we have).
-    if (MULTI_LINE.has(p.rec.command) !== (status === 'END') && !/ERROR$/.test(status)) this.warnings.add(`nonstandard: ${status} answers ${p.rec.command}`);
+    if (MULTI_LINE.has(p.rec.command) !== (status === 'END') && !/ERROR$/.test(status)) addWarning(p, `nonstandard: ${status} answers ${p.rec.command}`);
     this.emit(p, cur);
+  }
+
+  /**
+   * The first reply after lost server bytes, starting at stream offset `at`:
+   * decide which commands had their replies in the lost bytes and report
+   * them unanswered (`gap`), as HTTP/1 does for its responses. The reply
+   * that began in them answered the oldest command waiting then (unless its
+   * packet was sent once the client had every lost byte: the lost bytes
+   * answered a command the capture lost too). A command whose packet
+   * acknowledged more of the lost bytes than the command before it was sent
+   * once that one's reply had ended in them. Last, a reply cannot answer a
+   * command of another kind (VALUE … END no set, STORED no get).
+   */
+  private settleReplyLoss(loss: ReplyLoss, status: string, at: number): void {
+    this.replyLoss = null;
+    const sentAfter = (p: Pending) => p.acked !== undefined && p.acked >= loss.end;
+    const drop = () => {
+      this.ctx.count('memcached.reply_lost_in_gap');
+      this.emit(this.pending.shift()!, null);
+    };
+    if (loss.first !== undefined && this.pending[0] === loss.first && !sentAfter(loss.first)) drop();
+    for (;;) {
+      const cur = this.pending[0];
+      const after = this.pending[1];
+      if (cur?.acked === undefined || after?.acked === undefined || sentAfter(cur)) break;
+      if (!(after.acked > cur.acked && after.acked > loss.start && after.acked <= at)) break;
+      drop();
+    }
+    while (this.pending.length > 0 && canAnswer(this.pending[0].rec.command, status) === false) drop();
   }
 
   // ---- binary protocol -----------------------------------------------------
@@ -578,13 +714,13 @@ export class MemcachedParser implements TcpStreamParser {
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
     }
-    const warnings = [...this.warnings];
-    if (!oneWay && res === null) warnings.push('unanswered');
-    if (warnings.length > 0) call.warnings = warnings;
+    const warnings = new Set([...this.warnings, ...(p.warnings ?? []), ...(reply?.warnings ?? [])]);
+    if (!oneWay && res === null) warnings.add('unanswered');
+    if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
   }
 
-  private lone(m: Msg, warning?: string): void {
+  private lone(m: Msg): void {
     const call: CallRecord = {
       protocol: 'memcached',
       request: null,
@@ -598,7 +734,8 @@ export class MemcachedParser implements TcpStreamParser {
       error: isError({}, m.rec),
       summary: `(no command) → ${outcome(m.rec)}`,
     };
-    if (this.warnings.size > 0 || warning) call.warnings = [...this.warnings, ...(warning ? [warning] : [])];
+    const warnings = new Set([...this.warnings, ...(m.warnings ?? [])]);
+    if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
   }
 }

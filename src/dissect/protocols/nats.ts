@@ -42,7 +42,16 @@ interface Pending {
   reply: Op | null;
   /** Only an acknowledgement to swallow (the reply half already belongs to another entry). */
   silent: boolean;
+  /** Sent while the connection's mode was not known (its CONNECT not captured): an acknowledgement may or may not come. */
+  maybeAck?: boolean;
 }
+
+/**
+ * With no CONNECT captured, how long a client operation waits for an `+OK`
+ * (capture time) before the connection is taken as not verbose: a verbose
+ * server acknowledges at once, in a round trip.
+ */
+const VERBOSE_UNKNOWN_MS = 2000;
 
 /** Reads one direction's control lines and payloads into operations. */
 class OpReader {
@@ -259,6 +268,13 @@ function parseHeaders(rec: Record<string, any>, h: Buffer): void {
 export class NatsParser implements TcpStreamParser {
   private readonly readers: Record<Direction, OpReader>;
   private verbose = false;
+  /**
+   * Whether the connection is in verbose mode is known: its CONNECT was read,
+   * or the server's `+OK`, a PONG or the time since a client operation showed
+   * it. Until then (captured mid-connection, or its CONNECT lost) client
+   * operations wait for an acknowledgement that may not come.
+   */
+  private modeKnown = false;
   private readonly acks: Pending[] = [];
   private readonly replies = new Map<string, Pending>();
   private readonly pings: Record<Direction, Op[]> = { c2s: [], s2c: [] };
@@ -302,6 +318,7 @@ export class NatsParser implements TcpStreamParser {
   onTick(nowMs: number, timeoutMs: number): void {
     this.tls?.onTick(nowMs, timeoutMs);
     const old = (p: Pending) => nowMs - p.op.time > timeoutMs;
+    if (!this.modeKnown && this.acks.length > 0 && nowMs - this.acks[0].op.time > VERBOSE_UNKNOWN_MS) this.learnMode(false);
     while (this.acks.length > 0 && old(this.acks[0])) this.expire(this.acks.shift()!);
     for (const [k, p] of this.replies) if (old(p)) {
       this.replies.delete(k);
@@ -331,6 +348,8 @@ export class NatsParser implements TcpStreamParser {
   onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
     this.tls?.onEnd(reason);
     for (const dir of ['c2s', 's2c'] as const) if (this.readers[dir].messageStart !== undefined) this.ctx.count('nats.truncated');
+    // No +OK came for them: not verbose.
+    if (!this.modeKnown) this.learnMode(false);
     const left = new Set<Pending>([...this.acks, ...this.replies.values()]);
     this.acks.length = 0;
     this.replies.clear();
@@ -352,6 +371,8 @@ export class NatsParser implements TcpStreamParser {
         this.pings[dir].push(o);
         return;
       case 'PONG': {
+        // A verbose server acknowledges every operation before it answers a PING sent after them.
+        if (dir === 's2c' && !this.modeKnown && this.acks.some((p) => p.maybeAck && p.op.time <= (this.pings.c2s[0]?.time ?? -Infinity))) this.learnMode(false);
         const ping = this.pings[other].shift();
         if (ping) this.emit(other, ping, o, false);
         else this.ctx.count('nats.pong_unsolicited');
@@ -359,7 +380,9 @@ export class NatsParser implements TcpStreamParser {
       }
       case '+OK':
       case '-ERR': {
-        const p = dir === 's2c' ? this.acks.shift() : undefined;
+        // Only a verbose server says +OK: the operations waiting had it coming.
+        if (dir === 's2c' && o.op === '+OK' && !this.modeKnown && this.acks.length > 0) this.learnMode(true);
+        const p = dir === 's2c' && !this.acks[0]?.maybeAck ? this.acks.shift() : undefined;
         if (!p) {
           // Non-verbose servers send -ERR on their own (and close the connection).
           this.emit(dir, o, null, true);
@@ -375,27 +398,33 @@ export class NatsParser implements TcpStreamParser {
         if (dir === 's2c') this.upgradeAllowed = true;
         return;
     }
-    if (o.op === 'CONNECT' && o.rec.connect?.verbose === true) this.verbose = true;
+    if (o.op === 'CONNECT' && dir === 'c2s') {
+      // Operations read before it (a capture whose CONNECT came late, after a gap) are not acknowledged by what follows.
+      if (this.acks.some((p) => p.maybeAck)) this.learnMode(false);
+      this.modeKnown = true;
+      this.verbose = o.rec.connect?.verbose === true;
+    }
     const isMessage = o.op === 'PUB' || o.op === 'HPUB' || o.op === 'MSG' || o.op === 'HMSG';
     // The reply to an earlier request?
     const answered = isMessage ? this.replies.get(o.rec.subject) : undefined;
-    const needsAck = dir === 'c2s' && this.verbose;
+    const maybeAck = dir === 'c2s' && !this.modeKnown && o.op !== 'CONNECT';
+    const needsAck = dir === 'c2s' && (this.verbose || maybeAck);
     if (answered) {
       this.replies.delete(o.rec.subject);
       answered.reply = o;
       answered.awaitReply = null;
       this.settle(answered);
-      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true });
+      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true, maybeAck });
       return;
     }
     const echoOf = isMessage && typeof o.rec.replyTo === 'string' ? this.replies.get(o.rec.replyTo) : undefined;
     if (echoOf && echoOf.from !== dir && echoOf.op.rec.subject === o.rec.subject) {
       // Our own request delivered back to us (we subscribe to its subject): a delivery, not a second request.
       this.emit(dir, o, null, true);
-      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true });
+      if (needsAck) this.pushAck({ op: o, from: dir, awaitAck: true, awaitReply: null, ack: null, reply: null, silent: true, maybeAck });
       return;
     }
-    const p: Pending = { op: o, from: dir, awaitAck: needsAck, awaitReply: isMessage && typeof o.rec.replyTo === 'string' ? o.rec.replyTo : null, ack: null, reply: null, silent: false };
+    const p: Pending = { op: o, from: dir, awaitAck: needsAck, awaitReply: isMessage && typeof o.rec.replyTo === 'string' ? o.rec.replyTo : null, ack: null, reply: null, silent: false, maybeAck };
     if (p.awaitReply !== null) {
       if (this.replies.size >= MAX_PENDING) {
         this.ctx.count('nats.pending_overflow');
@@ -409,6 +438,26 @@ export class NatsParser implements TcpStreamParser {
     }
     if (needsAck) this.pushAck(p);
     this.settle(p);
+  }
+
+  /** What the connection showed of its mode: the operations that waited for an acknowledgement that may not come are settled. */
+  private learnMode(verbose: boolean): void {
+    this.modeKnown = true;
+    this.verbose = verbose;
+    if (verbose || this.acks.some((p) => p.maybeAck)) this.ctx.count(verbose ? 'nats.verbose_inferred' : 'nats.quiet_inferred');
+    if (verbose) {
+      for (const p of this.acks) p.maybeAck = false;
+      return;
+    }
+    const waiting = this.acks.filter((p) => p.maybeAck);
+    const kept = this.acks.filter((p) => !p.maybeAck);
+    this.acks.length = 0;
+    this.acks.push(...kept);
+    for (const p of waiting) {
+      p.awaitAck = false;
+      p.maybeAck = false;
+      this.settle(p);
+    }
   }
 
   private pushAck(p: Pending): void {
@@ -487,7 +536,9 @@ function describe(o: Op): string {
   }
 }
 
-const CLIENT_OPS = /^(CONNECT \{|PUB |HPUB |SUB |UNSUB |PING\r?\n|PONG\r?\n)/i;
+const CLIENT_OPS = /^(CONNECT \{|PUB |HPUB |SUB |UNSUB )/i;
+/** Either side pings (a server checks on idle clients): they say nothing of which side is the client. */
+const EITHER_OPS = /^(PING|PONG)\r?\n/i;
 const SERVER_OPS = /^(INFO \{|MSG |HMSG |\+OK\r?\n|-ERR )/i;
 
 /** `INFO {` (server greeting) and `CONNECT {` are NATS on any port; on 4222 any operation is. */
@@ -500,6 +551,7 @@ export function probeNats(data: Buffer, portMatch: boolean): Probe {
   if (!portMatch) return false;
   if (CLIENT_OPS.test(head)) return 'request';
   if (SERVER_OPS.test(head)) return 'response';
+  if (EITHER_OPS.test(head)) return 'stream';
   return head.length < 6 && /^[A-Z+-]*$/i.test(head) ? 'need-more' : false;
 }
 

@@ -195,6 +195,7 @@ class PostgresParser implements TcpStreamParser {
       return;
     }
     this.ctx.count('postgresql.gap', length);
+    if (this.gapInsideMessage(dir, length)) return;
     for (const c of this.pending) c.warnings.push('gap');
     this.flush([]);
     if (this.dead || this.encrypted) return;
@@ -219,6 +220,79 @@ class PostgresParser implements TcpStreamParser {
       this.dropQueued('c2s');
       this.clientResync = true;
     }
+  }
+
+  /**
+   * Lost bytes that end inside the message being read, whose header gave
+   * its length (a snap length cuts each packet's tail: `tcpdump -s 96` keeps
+   * 30 bytes of a query; a lost middle segment of a long one): the framing
+   * survives. The message is read from the part there is (a query's text cut
+   * short, an error's SQLSTATE; a StartupMessage's whole parameters), its call
+   * says `gap`, and the rest of it is skipped as it comes. Nothing else was
+   * lost, so the calls around it go on pairing.
+   */
+  private gapInsideMessage(dir: Direction, length: number): boolean {
+    if (this.dead || this.encrypted || this.awaitingEncryptionReply) return false;
+    const q = this.queues[dir];
+    if (this.skip[dir] > 0) {
+      // Inside a message over MAX_MESSAGE already being skipped.
+      if (q.length > 0 || length > this.skip[dir]) return false;
+      this.skip[dir] -= length;
+      this.addSize(dir, length);
+      this.touched(dir)?.warnings.push('gap');
+      return true;
+    }
+    if (dir === 'c2s' ? this.clientResync : this.awaitingClient) return false;
+    if (dir === 'c2s' && !this.clientStarted) {
+      if (q.length < 8) return false;
+      const len = q.peek(8).readUInt32BE(0);
+      if (q.peek(8).readUInt32BE(4) !== PROTOCOL_V3 || len > 10000 || q.length >= len || q.length + length > len) return false;
+      this.clientAt = this.starts.head('c2s');
+      const have = q.length;
+      this.onStartup(PROTOCOL_V3, q.take(have), true);
+      this.starts.taken('c2s', 0);
+      this.clientStarted = true;
+      const call = this.pending.at(-1);
+      if (call) {
+        // The rest of it is counted as it is skipped.
+        call.requestSize = have + length;
+        call.warnings.push('gap');
+      }
+      this.skip.c2s = len - have - length;
+      return true;
+    }
+    if (dir === 's2c' && !this.serverStarted) return false;
+    if (q.length < 5) return false;
+    const head = q.peek(5);
+    const type = String.fromCharCode(head[0]);
+    const total = 1 + head.readUInt32BE(1);
+    if (!(dir === 'c2s' ? FRONTEND_TYPES : BACKEND_TYPES).has(type) || total < 5 || total > 1 + MAX_MESSAGE) return false;
+    if (q.length >= total || q.length + length > total) return false;
+    const have = q.length;
+    if (dir === 'c2s') this.clientAt = this.starts.head('c2s');
+    const part = q.take(have);
+    this.starts.taken(dir, 0);
+    // Sizes count what is accounted for now; the rest is counted as it is skipped.
+    const size = have + length;
+    this.skip[dir] = total - size;
+    if (dir === 'c2s') {
+      // What a query's text keeps is still the query (cut short).
+      if (type === 'Q' || type === 'P') this.onFrontend(type, part.subarray(5), size);
+      else this.addSize(dir, size);
+      this.touched(dir)?.warnings.push('gap');
+      return true;
+    }
+    // Said before the message is read: an error ends a startup call at once.
+    this.current(type).warnings.push('gap');
+    // The fields there are (an error's severity and SQLSTATE come first) answer the call.
+    if (type === 'E' || type === 'C') this.onBackend(type, part.subarray(5), size);
+    else this.addSize(dir, size);
+    return true;
+  }
+
+  /** The call a message of `dir` belongs to: the client's latest, or the one the server answers. */
+  private touched(dir: Direction): Call | undefined {
+    return dir === 'c2s' ? this.pending.at(-1) : this.answered();
   }
 
   private dropQueued(dir: Direction): void {
@@ -351,7 +425,8 @@ class PostgresParser implements TcpStreamParser {
     return call;
   }
 
-  private onStartup(code: number, msg: Buffer): void {
+  /** `cut`: the message's end was lost (its parameters are those read whole; an absent database is not known, not the user's). */
+  private onStartup(code: number, msg: Buffer, cut = false): void {
     if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
       const type = code === SSL_REQUEST ? 'SSLRequest' : 'GSSENCRequest';
       this.awaitingEncryptionReply = {
@@ -384,14 +459,16 @@ class PostgresParser implements TcpStreamParser {
       params[msg.toString('utf8', pos, kEnd)] = msg.toString('utf8', kEnd + 1, vEnd);
       pos = vEnd + 1;
     }
-    this.session = { user: params.user, database: params.database ?? params.user };
+    const database = params.database ?? (cut ? undefined : params.user);
+    this.session = { user: params.user, database };
     const request: Record<string, any> = {
       type: 'startup',
       protocolVersion: '3.0',
       user: params.user ?? '',
-      database: params.database ?? params.user ?? '',
+      database: database ?? '',
       parameters: params,
     };
+    if (database === undefined && cut) delete request.database;
     if (params.application_name) request.applicationName = params.application_name;
     this.newCall('startup', request, msg.length, true);
   }
@@ -781,7 +858,7 @@ function summarize(call: Call): string {
   const res = call.response;
   let left: string;
   if (!req) left = '(request not captured)';
-  else if (req.type === 'startup') left = `startup user=${req.user} db=${req.database}`;
+  else if (req.type === 'startup') left = `startup user=${req.user} db=${req.database ?? '?'}`;
   else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
   else left = String(req.type);
   if (call.kind === 'cancel') return left;

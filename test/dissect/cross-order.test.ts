@@ -245,3 +245,13 @@ test('a connection captured mid-way whose first two packets are swapped (respons
   const oneWay = midway.filter((p) => p.data.readUInt16BE(20) === 40000);
   assert.deepEqual(dissect(oneWay).entries.map((e) => e.summary), ['GET /first → unanswered', 'GET /second → unanswered']);
 });
+
+test('HTTP/2: a pushed stream whose PUSH_PROMISE was lost says gap (arkime-http2-nghttp2 without frame 26)', () => {
+  const packets = readPcap(sharedCapture('arkime-http2-nghttp2.pcap'));
+  const whole = dissectPacketList(packets).entries.find((e) => e.protocol === 'http2' && e.request === null);
+  assert.equal(whole, undefined, 'every stream has its request (or promise) in the whole capture');
+  const { entries } = dissectPacketList(without(packets, 26));
+  const lone = entries.filter((e) => e.protocol === 'http2' && e.request === null);
+  assert.ok(lone.length > 0, 'the pushed response comes out');
+  for (const e of lone) assert.ok(e.warnings?.includes('gap'), `${e.summary}: ${JSON.stringify(e.warnings)}`);
+});

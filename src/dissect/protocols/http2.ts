@@ -1080,7 +1080,9 @@ class Http2Parser implements TcpStreamParser {
     const stream = this.newStream(id);
     if (stream && dir) {
       const opener: Direction = (id % 2 === 1) === (this.roleOf('c2s') === 'client') ? 'c2s' : 's2c';
-      const opening = byHeaders && dir === opener;
+      // HEADERS open a client's (odd) stream; a pushed (even) stream is opened by its PUSH_PROMISE, so
+      // HEADERS first seen on one mean the promise was not read (a gap on the server's side took it).
+      const opening = byHeaders && dir === opener && id % 2 === 1;
       if (!opening && !this.recentlyFinished.has(id) && (this.dirs[dir].hadGap || this.dirs[opener].hadGap)) {
         stream.lost = true;
         stream.warnings.push('gap');

@@ -873,7 +873,6 @@ export class RedisParser implements TcpStreamParser {
     this.ctx.emit(call);
   }
 
-  /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
   /**
    * A line of the MONITOR feed: `<time> [<db> <client>] "CMD" "arg" …`. An entry of its own,
    * `response.push: "monitor"`, summarised by the command's name only (its arguments may be
@@ -883,36 +882,31 @@ export class RedisParser implements TcpStreamParser {
     const line = String(m.value);
     const command = MONITOR_LINE.exec(line)?.[1];
     this.ctx.count('redis.monitor_lines');
-    this.ctx.emit({
-      protocol: 'redis',
-      request: null,
-      response: { type: m.type, value: m.value, push: 'monitor', ...(command !== undefined ? { command: command.toUpperCase() } : {}) },
-      requestTime: m.time,
-      responseTime: this.ctx.now,
-      requestFrame: m.frame,
-      responseFrame: this.ctx.frame,
-      requestSize: 0,
-      responseSize: m.size,
-      error: false,
-      summary: `monitor ${command !== undefined ? command.toUpperCase() : truncate(line, 40)}`,
-      ...(this.streamWarnings.size > 0 ? { warnings: [...this.streamWarnings] } : {}),
-    });
+    const response = { type: m.type, value: m.value, push: 'monitor', ...(command !== undefined ? { command: command.toUpperCase() } : {}) };
+    this.emitUnrequested(m, response, `monitor ${command !== undefined ? command.toUpperCase() : truncate(line, 40)}`, false);
   }
 
+  /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
   private emitStandalone(m: RespMessage, kind: string | null, warning?: string): void {
     const v = Array.isArray(m.value) ? m.value : [];
     const summary = kind !== null ? `${kind} ${truncate(String(v[kind === 'pmessage' ? 2 : 1] ?? ''), 60)}` : `(no command) → ${shortValue(m)}`;
+    const response = { type: m.type, value: m.value, ...(kind !== null ? { push: kind } : {}) };
+    this.emitUnrequested(m, response, summary, m.type === 'error', warning);
+  }
+
+  /** A server message no captured command asked for, as an entry of its own. */
+  private emitUnrequested(m: RespMessage, response: Record<string, unknown>, summary: string, error: boolean, warning?: string): void {
     const call: CallRecord = {
       protocol: 'redis',
       request: null,
-      response: { type: m.type, value: m.value, ...(kind !== null ? { push: kind } : {}) },
+      response,
       requestTime: m.time,
       responseTime: this.ctx.now,
       requestFrame: m.frame,
       responseFrame: this.ctx.frame,
       requestSize: 0,
       responseSize: m.size,
-      error: m.type === 'error',
+      error,
       summary,
     };
     const warnings = [...this.streamWarnings, ...(warning ? [warning] : [])];

@@ -113,7 +113,8 @@ test('stats --workers 2 and 3 of an NDJSON file: the lines are read on the worke
       const one = await runCli(['stats', '--format', 'json', '--by', by, '--workers', '1', file], { timeoutMs: 60_000 });
       assert.equal(one.code, 0, one.stderr);
       const warnings = one.stderr.trim().split('\n');
-      assert.ok(warnings.length > 20 && warnings.every((w) => /: line \d+: .*; skipped$/.test(w)), one.stderr.slice(0, 500));
+      // Every line said is a bad line skipped, but for the long values some damaged lines group by (rows are named by their start).
+      assert.ok(warnings.length > 20 && warnings.every((w) => /: line \d+: .*; skipped$/.test(w) || /entries grouped by a value longer than 1024 characters/.test(w)), one.stderr.slice(0, 500));
       for (const workers of ['2', '3']) {
         const many = await runCli(['stats', '--format', 'json', '--by', by, '--workers', workers, file], { timeoutMs: 60_000 });
         assert.equal(many.code, one.code, many.stderr);

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServiceInfo } from '../model/cluster.js';
 import type { Endpoint, Entry } from '../model/entry.js';
-import { ExitCode, UserError } from '../cli/errors.js';
+import { ExitCode, UserError, errnoText } from '../cli/errors.js';
 import { parseProblem } from '../ndjson/read.js';
 import { readFileBounded } from '../input/bounded-file.js';
 
@@ -208,8 +208,7 @@ export function loadSnapshot(file: string): ClusterSnapshot {
     text = bytes.toString('utf8');
   } catch (err) {
     if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new UserError(`${file}: cannot read cluster snapshot (${code})`, ExitCode.USAGE);
+    throw new UserError(`${file}: cannot read cluster snapshot (${errnoText((err as NodeJS.ErrnoException).code)})`, ExitCode.USAGE);
   }
   let doc: unknown;
   try {

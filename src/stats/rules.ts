@@ -13,7 +13,7 @@
 //     - { type: forbid, filter: "http and request.headers.authorization and dst.port != 443" }
 
 import { Lexer, LineCounter, isMap, isSeq, isScalar, parseDocument, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
-import { UserError, ExitCode } from '../cli/errors.js';
+import { UserError, ExitCode, errnoText } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { compileKfl } from './kfl.js';
 import { k8sName } from './names.js';
@@ -76,7 +76,7 @@ export async function loadRules(path: string): Promise<Rule[]> {
   } catch (err) {
     if (err instanceof UserError) throw err;
     const e = err as NodeJS.ErrnoException;
-    throw new UserError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, ExitCode.USAGE);
+    throw new UserError(`${path}: ${e.code === 'ENOENT' ? 'no such file' : errnoText(e.code)}`, ExitCode.USAGE);
   }
   return parseRules(text, path);
 }

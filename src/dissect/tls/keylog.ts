@@ -16,7 +16,7 @@
 // the first few reported with their line number, never fatal.
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { ExitCode, UserError } from '../../cli/errors.js';
+import { ExitCode, UserError, errnoText } from '../../cli/errors.js';
 import { cipherName, versionName } from '../protocols/tls.js';
 import { readFileBounded } from '../../input/bounded-file.js';
 
@@ -280,7 +280,7 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
   } catch (err) {
     if (err instanceof UserError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`--tls-keylog ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, ExitCode.USAGE);
+    throw new UserError(`--tls-keylog ${path}: ${code === 'ENOENT' ? 'no such file' : errnoText(code)}`, ExitCode.USAGE);
   }
   log.addText(text, (line, why) => warn(`${path}:${line}: not a key log line (${why}); skipped`));
   if (log.badLines > 3) warn(`${path}: ${log.badLines} lines in all were not key log lines`);

@@ -180,7 +180,12 @@ export class IcmpTracker {
 
   private remember(key: string, tsMs: number): void {
     this.answered.delete(key);
-    if (this.answered.size >= MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value as string);
+    if (this.answered.size >= MAX_ANSWERED) {
+      const oldest = this.answered.keys().next().value as string;
+      // Forgotten while a copy of it could still come: that copy would be taken for an orphan reply.
+      if (tsMs - (this.answered.get(oldest) as number) <= COPY_MS) this.count('icmp.duplicate_check_skipped');
+      this.answered.delete(oldest);
+    }
     this.answered.set(key, tsMs);
   }
 

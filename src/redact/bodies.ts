@@ -12,6 +12,7 @@ import { holdsKubernetesSecret } from './kubernetes.js';
 import { mayHoldSql, redactContentText } from './text.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
+import { someJsonKey } from './json-keys.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -83,14 +84,6 @@ function redactedJson(text: string, doc: object, json: JsonRedactor): string {
 }
 
 /**
- * Keys of a JSON text, and of JSON held in its strings (`{"msg": "{\\"password\\": …}"}`: a log
- * line, an event's payload, a ConfigMap's `config.json`) whose quotes are escaped, up to 8 backslashes
- * (a bound keeps the scan linear on a run of backslashes). A key with an escape inside
- * (`\\u0070assword`) is caught by the test for `\\u` first.
- */
-const JSON_KEY = /\\{0,8}"([^"\\]{1,256})\\{0,8}"\s*:/g;
-
-/**
  * Could this JSON text hold a secret? False only when it certainly cannot: no
  * sensitive key, no escape that could spell one, no URL with userinfo and no
  * URL parameter that could be sensitive.
@@ -112,8 +105,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('"op"') >= 0 && s.indexOf('"path"') >= 0) return true;
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
-  JSON_KEY.lastIndex = 0;
-  for (let m = JSON_KEY.exec(s); m; m = JSON_KEY.exec(s)) if (names.fieldOrPlural(m[1])) return true;
+  // Keys, and keys of JSON held in strings (json-keys.ts).
+  if (someJsonKey(s, (key) => names.fieldOrPlural(key))) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.

@@ -71,7 +71,7 @@ function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boole
   if (before === QUOTE || before === APOSTROPHE) {
     quote = before;
     nameEnd--;
-    // A JSON key's closing quote: in raw JSON the key is what JSON_KEY reads; only its value is searched here.
+    // A JSON key's closing quote: in raw JSON the key is what someJsonKey (json-keys.ts) reads; only its value is searched here.
     if (testOnly && quote === QUOTE && separator === COLON) return undefined;
   }
   let nameStart = nameEnd;

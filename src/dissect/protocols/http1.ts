@@ -2,6 +2,7 @@
 // chunked and read-until-close bodies, keep-alive and pipelining (a FIFO of
 // requests waiting for their response, as Zeek's HTTP analyzer keeps), 1xx
 // interim responses, Upgrade/CONNECT hand-off. One call per request/response.
+import { readRequestLine, readStatusLine } from './util/http1-start-line.js';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
@@ -43,9 +44,6 @@ const KNOWN_METHODS = new Set([
 
 const TOKEN_CHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) +(\S+) +(HTTP)\/(\d)\.(\d) *$/i;
-// "HTTP" is case-sensitive (RFC 9112 §2.3), yet some servers send "http/1.1"
-// and clients (curl, browsers, Zeek) accept it: so do we, with a warning.
-const STATUS_LINE = /^(HTTP)\/(\d)\.(\d) +(\d{3})(?: (.*))?$/i;
 
 type Headers = Record<string, string | string[]>;
 
@@ -1083,20 +1081,8 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
   const startEnd = firstLf < 0 ? text.length : firstLf;
   const start = text.slice(0, startEnd > 0 && text.charCodeAt(startEnd - 1) === 13 ? startEnd - 1 : startEnd);
   const head: Head = { kind: expectRequest ? 'request' : 'response', method: '', target: '', status: null, statusText: '', version: '', headers: {}, warnings: [] };
-  const sm = STATUS_LINE.exec(start);
-  const rm = sm ? null : REQUEST_LINE.exec(start);
-  if (sm) {
-    head.kind = 'response';
-    head.version = `HTTP/${sm[2]}.${sm[3]}`;
-    head.status = Number(sm[4]);
-    head.statusText = sm[5] ?? '';
-    if (sm[1] !== 'HTTP') head.warnings.push(`nonstandard: "${sm[1]}/" in status line`);
-  } else if (rm) {
-    head.kind = 'request';
-    head.method = rm[1];
-    head.target = rm[2];
-    head.version = `HTTP/${rm[4]}.${rm[5]}`;
-    if (rm[3] !== 'HTTP') head.warnings.push(`nonstandard: "${rm[3]}/" in request line`);
+  if (readStatusLine(start, head) || readRequestLine(start, head)) {
+    // Read (util/http1-start-line.ts).
   } else if (expectRequest) {
     // Junk request line (scanners send "OPTIONS", "OPTIONSHTTP/1.1" …): keep what is there.
     const parts = start.trim().split(/ +/);

@@ -3,6 +3,7 @@
 // requests waiting for their response, as Zeek's HTTP analyzer keeps), 1xx
 // interim responses, Upgrade/CONNECT hand-off. One call per request/response.
 import { readRequestLine, readStatusLine } from './util/http1-start-line.js';
+import { headerName } from './util/header-names.js';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { BodyCollector, renderBody } from './util/body.js';
@@ -1117,7 +1118,11 @@ export function parseHead(raw: Buffer, expectRequest: boolean): Head {
       continue;
     }
     if (++count > MAX_HEADERS) continue;
-    const name = trimmedSlice(text, begin, colon).toLowerCase();
+    let nameStart = begin;
+    let nameEnd = colon;
+    while (nameStart < nameEnd && isSpace(text.charCodeAt(nameStart))) nameStart++;
+    while (nameEnd > nameStart && isSpace(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    const name = headerName(text, nameStart, nameEnd);
     // Header values are bytes; most are ASCII, UTF-8 is the common non-ASCII case.
     const raw = trimmedSlice(text, colon + 1, end);
     const value = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { findNetwork, EtherType } from '../../src/dissect/decode/link.js';
 import { decodeIp, IpProto } from '../../src/dissect/decode/ip.js';
 import { FragmentReassembler } from '../../src/dissect/decode/fragments.js';
-import { ipv6ToString } from '../../src/dissect/decode/addresses.js';
+import { ipv4ToString, ipv6ToString } from '../../src/dissect/decode/addresses.js';
 import { LinkType } from '../../src/model/packet.js';
 
 function ipv4(id: number, fragOffset8: number, more: boolean, payload: Buffer, proto = 17): Buffer {
@@ -76,4 +76,14 @@ test('IPv6 addresses print in RFC 5952 form', () => {
   assert.equal(ipv6ToString(a, 0), '2001:db8::1');
   const b = Buffer.from('fe800000000000000202b3fffe1e8329', 'hex');
   assert.equal(ipv6ToString(b, 0), 'fe80::202:b3ff:fe1e:8329');
+});
+
+test('ipv4 text: addresses at and past 2^31 read right, from the cache too', () => {
+  for (let round = 0; round < 2; round++) {
+    assert.equal(ipv4ToString(0xc6120001), '198.18.0.1');
+    assert.equal(ipv4ToString(0x80000000), '128.0.0.0');
+    assert.equal(ipv4ToString(0x7fffffff), '127.255.255.255');
+    assert.equal(ipv4ToString(0xffffffff), '255.255.255.255');
+    assert.equal(ipv4ToString(0), '0.0.0.0');
+  }
 });

@@ -6,11 +6,14 @@ const v6Cache = new Map<string, string>();
 const CACHE_LIMIT = 65536;
 
 export function ipv4ToString(n: number): string {
-  let s = v4Cache.get(n);
+  // Keyed by the address as a signed 32-bit integer, which V8 keeps unboxed: half of all IPv4
+  // addresses are 2^31 or more, and a key that large was a new heap number per lookup.
+  const key = n | 0;
+  let s = v4Cache.get(key);
   if (s === undefined) {
     s = formatIpv4(n);
     if (v4Cache.size >= CACHE_LIMIT) v4Cache.clear();
-    v4Cache.set(n, s);
+    v4Cache.set(key, s);
   }
   return s;
 }

@@ -2,7 +2,9 @@
 # A PostgreSQL frontend that prepares several statements before one Sync,
 # with no Bind or Execute (what JDBC and psycopg send to prepare a batch of
 # statements), once where all succeed and once where the second is refused
-# (the server skips the third); then LISTEN on one connection while another
+# (the server skips the third); a portal fetched a few rows at a time
+# (JDBC's fetch size: Execute with a row limit, PortalSuspended) and closed;
+# then LISTEN on one connection while another
 # NOTIFYs (NotificationResponse, between calls and inside the reply to the
 # session's own NOTIFY). psql and pgbench send neither shape, so the lab
 # needs this client. Every wait is bounded.
@@ -79,6 +81,17 @@ read_until(sock, b'Z')
 sock.sendall(parse('ok1', 'select 10') + parse('bad2', 'selec 20') + parse('skip3', 'select 30') + msg(b'S', b''))
 read_until(sock, b'Z')
 query(sock, 'select 44')
+# A portal read three rows at a time inside a transaction, then closed.
+query(sock, 'begin')
+sock.sendall(parse('', 'select g from generate_series(1, 7) g') + msg(b'B', cstr('cur') + cstr('') + b'\0\0\0\0\0\0')
+             + msg(b'D', b'P' + cstr('cur')) + msg(b'E', cstr('cur') + struct.pack('!I', 3)) + msg(b'S', b''))
+read_until(sock, b'Z')
+for limit in (3, 3):
+    sock.sendall(msg(b'E', cstr('cur') + struct.pack('!I', limit)) + msg(b'S', b''))
+    read_until(sock, b'Z')
+sock.sendall(msg(b'C', b'P' + cstr('cur')) + msg(b'S', b''))
+read_until(sock, b'Z')
+query(sock, 'commit')
 sock.sendall(msg(b'X', b''))
 sock.close()
 

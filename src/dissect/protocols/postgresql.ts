@@ -121,6 +121,8 @@ interface Call {
   /** Parse, Describe and Close messages it holds, and the replies that end each (ParseComplete, RowDescription or NoData, CloseComplete). */
   prepares?: number;
   prepared?: number;
+  /** A Parse is among its messages. */
+  parsed?: boolean;
   /** A Bind is among its messages: a Parse after it belongs to it (Parse, Bind, Parse … is not a prepare-only batch). */
   bound?: boolean;
   /**
@@ -502,6 +504,7 @@ class PostgresParser implements TcpStreamParser {
         const call = extendedOpen && this.preparedOnly(extendedOpen) ? this.nextPrepare(extendedOpen) : this.statementCall(extendedOpen);
         call.requestSize += size;
         call.prepares = (call.prepares ?? 0) + 1;
+        call.parsed = true;
         call.request.query ??= truncate(query.text, MAX_QUERY_TEXT);
         if (name.text) call.request.statement = name.text;
         return;
@@ -539,6 +542,10 @@ class PostgresParser implements TcpStreamParser {
         call.requestSize += size;
         // Describe and Close are each answered by one ending reply; Flush by none.
         if (type !== 'H') call.prepares = (call.prepares ?? 0) + 1;
+        if (type === 'C' && call.request.query === undefined && body.length >= 1) {
+          // What a call of Close alone closes (JDBC closes a fetched portal, psycopg a statement).
+          call.request.close = `${body[0] === 0x50 ? 'portal' : 'statement'} ${truncate(cstring(body, 1).text, 64)}`.trim();
+        }
         return;
       }
       case 'S': {
@@ -947,6 +954,7 @@ function summarize(call: Call): string {
   if (!req) left = '(request not captured)';
   else if (req.type === 'startup') left = `startup user=${req.user} db=${req.database ?? '?'}`;
   else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
+  else if (req.close !== undefined) left = `close ${req.close}`;
   else left = String(req.type);
   if (call.kind === 'cancel') return left;
   if (!res) return `${left} → (no response)`;
@@ -955,8 +963,10 @@ function summarize(call: Call): string {
   if (res.accepted !== undefined) return `${left} → ${res.accepted ? 'accepted (encrypted)' : 'refused'}`;
   if (req?.type === 'startup') return `${left} → ${res.authenticated ? 'ready' : (res.authentication ?? 'no auth')}`;
   // Parse (and Describe) only: the statement was prepared, not run.
-  const preparedOnly = call.kind === 'extended' && (call.prepares ?? 0) > 0 && !call.bound && !req?.executes;
-  return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : preparedOnly ? 'prepared' : 'ok')}`;
+  const preparedOnly = call.kind === 'extended' && call.parsed && !call.bound && !req?.executes;
+  // An Execute with a row limit (JDBC fetch size): the portal has more rows to give.
+  const suspended = res.portalSuspended && res.commandTag === undefined;
+  return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : preparedOnly ? 'prepared' : suspended ? 'suspended' : 'ok')}`;
 }
 
 function cstring(buf: Buffer, pos: number): { text: string; next: number } {

@@ -157,7 +157,7 @@ for (const how of chunkings) {
   });
 }
 
-test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut off by the end of the connection is one call that says truncated', () => {
+test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut off by the end of the connection says truncated, one with a lost message says gap', () => {
   const framed = (m: Buffer) => Buffer.concat([u16(m.length), m]);
   const soa = (serial: number) => rr(12, 6, 300, Buffer.concat([name('ns.zone.test'), name('admin.zone.test'), u32(serial), u32(1), u32(2), u32(3), u32(4)]));
   const a = (last: number) => rr(12, 1, 300, Buffer.from([198, 18, 0, last]));
@@ -180,10 +180,21 @@ test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut 
     { dir: 's2c', data: framed(reply(0x52, [soa(9), a(1), a(2)], true)) },
   ], 'whole');
   p.onEnd('eof');
+  // One whose middle message was lost: the rest still ends it, and it says gap.
+  const lossy = fakeContext();
+  const q = dnsTcp.createTcpParser!(lossy);
+  feed(q, lossy, [
+    { dir: 'c2s', data: framed(ask(0x53, 252)) },
+    { dir: 's2c', data: framed(reply(0x53, [soa(9), a(1)], true)) },
+  ], 'whole');
+  q.onGap('s2c', 30);
+  feed(q, lossy, [{ dir: 's2c', data: framed(later(0x53, [a(3), soa(9)])) }], 'whole');
+  q.onEnd('fin');
   assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.response?.messages, c.warnings]), [
     ['IXFR zone.test → 10 records in 3 messages', 2, 5, 3, undefined],
     ['AXFR zone.test → 3 records in 1 message', 6, 7, 1, ['truncated']],
   ]);
+  assert.deepEqual(lossy.calls.map((c) => [c.summary, c.warnings]), [['AXFR zone.test → 4 records in 2 messages', ['gap']]]);
   assert.equal(ctx.calls[0].response!.answers.length, 10);
 });
 

@@ -622,6 +622,11 @@ class DnsPairing {
     this.emit(t.query, { msg, time: t.last.time, frame: t.last.frame, size: t.size }, warning, { messages: t.messages, records: t.records });
   }
 
+  /** Lost server bytes: a transfer under way misses what they held (its call says so when it ends). */
+  gap(): void {
+    if (this.transfers !== undefined) for (const t of this.transfers.values()) t.warnings.add('gap');
+  }
+
   /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
   tick(nowMs: number, timeoutMs: number): void {
     // A transfer the server stopped sending: what came is its answer.
@@ -756,6 +761,7 @@ class DnsTcpParser implements TcpStreamParser {
    */
   onGap(dir: Direction): void {
     this.ctx.count('dns.gap');
+    if (dir === 's2c') this.pairing.gap();
     if (this.dead[dir]) return;
     const q = this.queues[dir];
     if (q.length > 0) this.ctx.count('dns.gap_dropped', q.length);

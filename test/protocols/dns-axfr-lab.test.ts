@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dissectFile } from '../helpers/dissect.js';
+import { tshark } from '../protocols-more/helpers.js';
 import type { Entry } from '../../src/model/entry.js';
 
 const tag = String(process.pid % 100000);
@@ -69,6 +70,8 @@ before(async () => {
       ...Array.from({ length: NAMES }, (_, i) => `h${i} IN A 198.18.${(i >> 8) & 0xff}.${i & 0xff}`),
     ].join('\n');
     writeFileSync(join(work, 'zone.test.db'), `${zone}\n`);
+    // A zone open to updates has a file of its own (named refuses two zones writing one).
+    writeFileSync(join(work, 'closed.test.db'), `${zone}\n`);
     writeFileSync(join(work, 'named.conf'), [
       'options {',
       `  directory "${work}";`,
@@ -79,8 +82,8 @@ before(async () => {
       '  allow-transfer { any; };',
       '  transfer-message-size 16384;',
       '};',
-      `zone "zone.test" { type primary; file "${join(work, 'zone.test.db')}"; };`,
-      `zone "closed.test" { type primary; file "${join(work, 'zone.test.db')}"; allow-transfer { none; }; };`,
+      `zone "zone.test" { type primary; file "${join(work, 'zone.test.db')}"; allow-update { any; }; };`,
+      `zone "closed.test" { type primary; file "${join(work, 'closed.test.db')}"; allow-transfer { none; }; };`,
     ].join('\n'));
     const tcpdump = spawn('ip', ['netns', 'exec', SRV, 'tcpdump', '-i', VS, '-B', '65536', '-U', '-s', '0', '-w', pcap, 'port 53'], { stdio: 'ignore' });
     servers.push(tcpdump);
@@ -96,6 +99,10 @@ before(async () => {
     dig(`zone.test IXFR=${SERIAL}`); // current copy: the SOA alone
     dig('closed.test AXFR');
     dig('+tcp h7.zone.test A');
+    // RFC 2136 UPDATEs over TCP after the transfers: one added, one refused by its prerequisite (records without RDATA).
+    writeFileSync(join(work, 'update.txt'), `server ${SRV_IP}\nzone zone.test\nupdate add new.zone.test 300 A 198.18.9.9\nsend\n`
+      + 'prereq yxdomain nosuch.zone.test\nupdate delete nosuch.zone.test A\nsend\n');
+    spawnSync('ip', ['netns', 'exec', CLI, 'timeout', '15', 'nsupdate', '-v', join(work, 'update.txt')], { stdio: 'ignore' });
     spawnSync('sleep', ['1']);
     tcpdump.kill('SIGINT');
     await new Promise((r) => tcpdump.once('exit', r));
@@ -128,10 +135,10 @@ function tsharkMessages(): Array<{ frame: number; stream: string; id: string; re
   return rows;
 }
 
-test('lab zone transfers: each is one call with every message tshark pairs with its query, in order, with all their records', { skip }, () => {
+test('lab zone transfers: each is one call with every message tshark pairs with its query, with all their records; UPDATEs read whole', { skip }, () => {
   const theirs = tsharkMessages();
   const queries = theirs.filter((m) => !m.response);
-  assert.equal(queries.length, 5, JSON.stringify(queries));
+  assert.equal(queries.length, 7, JSON.stringify(queries));
   // As many calls as queries: no message after the first comes out as an entry without its request.
   assert.deepEqual(entries.filter((e) => e.request === null).map((e) => e.summary), []);
   assert.equal(entries.length, queries.length);
@@ -161,4 +168,12 @@ test('lab zone transfers: each is one call with every message tshark pairs with 
   assert.equal(closed.error, true);
   assert.equal(closed.response!.rcodeName, 'REFUSED');
   assert.match(byType('A')[0].summary, /^A h7\.zone\.test → 198\.18\.0\.7$/);
+  // UPDATEs: their rcodes as tshark reads them, their changes and prerequisites shown, nothing called malformed.
+  const updates = entries.filter((e) => (e.request as any).opcodeName === 'UPDATE');
+  assert.deepEqual(updates.map((e) => [e.summary, e.error, e.warnings]), [['UPDATE zone.test → NOERROR', false, undefined], ['UPDATE zone.test → NXDOMAIN', true, undefined]]);
+  const rcodes = tshark(['-r', pcap, '-Y', 'dns.flags.opcode == 5 && dns.flags.response == 1', '-T', 'fields', '-e', 'dns.flags.rcode']);
+  assert.deepEqual(rcodes, ['0', '3']);
+  assert.deepEqual((updates[0].request as any).updates.map((r: any) => `${r.name} ${r.type} ${r.data}`), ['new.zone.test A 198.18.9.9']);
+  assert.deepEqual((updates[1].request as any).prerequisites.map((r: any) => `${r.name} ${r.class} ${r.type} ${r.data}`), ['nosuch.zone.test ANY ANY ']);
+  assert.deepEqual((updates[1].request as any).updates.map((r: any) => `${r.name} ${r.class} ${r.type} ${r.data}`), ['nosuch.zone.test ANY A ']);
 });

@@ -221,6 +221,8 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
     rr.data = ipv4Text(buf, start);
     return;
   }
+  // RFC 2136 2.4-2.5: an UPDATE's prerequisites and deletions (class ANY or NONE) have no RDATA.
+  if (len === 0 && (cls === 255 || cls === 254)) return;
   const rd = buf.subarray(start, start + len);
   const need = (n: number): void => {
     if (len < n) throw new Malformed(`${rr.type} data too short`);
@@ -355,6 +357,10 @@ function requestRecord(m: DnsMessage): Record<string, any> {
     flags: { rd: m.flags.rd, ad: m.flags.ad, cd: m.flags.cd },
     questions: m.questions,
   };
+  // An UPDATE's prerequisites and changes ride in the answer and authority sections (RFC 2136 2);
+  // other requests rarely carry records there (an IXFR its copy's SOA, a NOTIFY the new SOA).
+  if (m.answers.length > 0) request[m.opcode === 5 ? 'prerequisites' : 'answers'] = m.answers;
+  if (m.authorities.length > 0) request[m.opcode === 5 ? 'updates' : 'authorities'] = m.authorities;
   if (m.additionals.length > 0) request.additionals = m.additionals;
   return request;
 }
@@ -376,9 +382,12 @@ function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, a
 /** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */
 function summarize(q: DnsMessage | null, r: DnsMessage | null, oneWay = false): string {
   const question = (q ?? r)?.questions[0];
-  const left = question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[(q ?? r)!.opcode] ?? 'DNS'} (no question)`;
+  const opcode = (q ?? r)!.opcode;
+  // UPDATE and NOTIFY name a zone (its SOA) where a query has its question: `UPDATE zone.test → NOERROR`.
+  const zoneOp = (opcode === 4 || opcode === 5) && question !== undefined;
+  const left = zoneOp ? `${OPCODE_NAMES[opcode]} ${question.name}` : question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[opcode] ?? 'DNS'} (no question)`;
   if (!r) return `${left} → ${oneWay ? '(no response)' : 'unanswered'}`;
-  if (r.rcode !== 0) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
+  if (r.rcode !== 0 || zoneOp) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
   if (r.answers.length === 0) return `${left} → (no answer)`;
   const wanted = question ? r.answers.filter((a) => a.type === question.type) : [];
   const shown = (wanted.length > 0 ? wanted : r.answers).map((a) => a.data);

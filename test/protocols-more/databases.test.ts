@@ -137,9 +137,9 @@ test('PostgreSQL prepare-only batches: each Parse before one Sync is a call of i
   // Every query tshark shows (three Parses in one segment: three calls) starts exactly one call; the
   // other calls with a query are the later Executes of a portal (its text resolved).
   const parseFrames = new Set(pairs(segments, 0).map((p) => Number(p.split(' ')[0])));
-  const calls = records.filter((r) => r.request?.query !== undefined && parseFrames.has(r.requestFrame));
+  const calls = records.filter((r) => r.request?.query !== undefined && parseFrames.has(r.requestFrame!));
   assert.deepEqual(calls.map((r) => `${r.requestFrame} ${r.request!.query}`).sort(), pairs(segments, 0));
-  const executesOnly = records.filter((r) => r.request?.query !== undefined && !parseFrames.has(r.requestFrame));
+  const executesOnly = records.filter((r) => r.request?.query !== undefined && !parseFrames.has(r.requestFrame!));
   assert.deepEqual(executesOnly.map((r) => [r.request!.query, r.request!.executes]), Array(2).fill(['select g from generate_series(1, 7) g', 1]));
   const byStatement = (name: string) => records.find((r) => r.request?.statement === name)!;
   // All prepared: each ends with the reply to its last message (st2 was described: its columns).

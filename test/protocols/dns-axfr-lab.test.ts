@@ -117,12 +117,14 @@ after(teardown);
 
 const skip = haveTools ? false : 'needs root and bind9 (named), dnsutils (dig), tcpdump, tshark';
 
+interface TsharkMessage { frame: number; stream: string; id: string; response: boolean; type: string; answers: number; to: string }
+
 /** tshark's DNS messages over TCP: frame, stream, id, response?, query type, answers, the query frame it pairs a response with. */
-function tsharkMessages(): Array<{ frame: number; stream: string; id: string; response: boolean; type: string; answers: number; to: string }> {
+function tsharkMessages(): TsharkMessage[] {
   const out = execFileSync('tshark', ['-r', pcap, '-Y', 'dns && tcp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
     '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'dns.id', '-e', 'dns.flags.response', '-e', 'dns.qry.type', '-e', 'dns.count.answers', '-e', 'dns.response_to'],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const rows = [];
+  const rows: TsharkMessage[] = [];
   for (const line of out.split('\n').filter(Boolean)) {
     const [frame, stream, ids, rs, types, ans, to] = line.split('\t');
     const idList = ids.split('|');

@@ -10,6 +10,7 @@ import { tshark } from './helpers.js';
 import { makeContext } from './helpers.js';
 import { createWebSocketParserAfterUpgrade, parseDeflate, WebSocketParser } from '../../src/dissect/protocols/websocket.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import { lossCounters } from '../../src/input/dissect-summary.js';
 import type { Entry } from '../../src/model/entry.js';
 
 interface TsharkMessage {
@@ -163,7 +164,7 @@ test('WebSocket: close codes, gaps resync on the next frame, no-context-takeover
   assert.ok(counters['ws.resync_skipped'] > 0);
 });
 
-test('WebSocket subprotocol mqtt: packets read across and within messages, inflated, and resumed after a gap; control frames stay ws', () => {
+test('WebSocket subprotocol mqtt: packets read across and within messages, inflated, and resumed after a gap; control frames stay ws; a message not inflated is a reported loss', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};
   const ctx = makeContext(records, counters);
@@ -205,6 +206,18 @@ test('WebSocket subprotocol mqtt: packets read across and within messages, infla
   ]);
   assert.deepEqual(records.map((r) => r.request?.body).filter(Boolean), ['first', 'second', 'after gap']);
   assert.equal(counters['ws.subprotocol.mqtt'], 1);
+  // A compressed message that does not inflate is a gap in that side's MQTT stream, reported as a loss;
+  // without context takeover the next one inflates, and the flow pairs again.
+  const again: CallRecord[] = [];
+  const lossy: Record<string, number> = {};
+  const q = createWebSocketParserAfterUpgrade(makeContext(again, lossy), 'permessage-deflate; server_no_context_takeover', 'mqttv3.1');
+  q.onData('c2s', frame1(Buffer.concat([connect, one]), true));
+  q.onData('s2c', frame1(Buffer.from([0xff, 0xff, 0xff, 0xff]), false, true));
+  q.onData('c2s', frame1(publish(2, 'a/c', 'second'), true));
+  q.onData('s2c', frame1(deflated(puback(2)), false, true));
+  q.onEnd('fin');
+  assert.deepEqual(again.map((r) => r.summary).sort(), ['CONNECT ws-unit → unanswered', 'PUBLISH a/b qos=1 → unanswered', 'PUBLISH a/c qos=1 → PUBACK']);
+  assert.equal(lossCounters(lossy)['ws.inner_dropped'], 1);
 });
 
 /** One data frame (binary, FIN), masked as a client sends it, or compressed (RSV1) as a server does. */

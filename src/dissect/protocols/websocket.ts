@@ -462,13 +462,13 @@ export class WebSocketParser implements TcpStreamParser {
    */
   private passMessage(dir: Direction, m: Message, complete: boolean): void {
     if (!m.compressed) {
-      if (!complete) this.ctx.count('ws.inner_cut');
+      if (!complete) this.ctx.count('ws.inner_truncated');
       return;
     }
     const r = complete && this.deflate ? this.inflate(dir, m) : { warning: 'not inflated' };
     if (r.data && r.data.length < MAX_INFLATED) this.inner!.onData(dir, r.data);
     else {
-      this.ctx.count('ws.inner_not_inflated');
+      this.ctx.count('ws.inner_dropped');
       this.inner!.onGap(dir, m.size);
     }
   }

@@ -194,6 +194,7 @@ test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut 
     ['IXFR zone.test → 10 records in 3 messages', 2, 5, 3, undefined],
     ['AXFR zone.test → 3 records in 1 message', 6, 7, 1, ['truncated']],
   ]);
+  assert.deepEqual(ctx.counters, { 'dns.transfer_truncated': 1 });
   assert.deepEqual(lossy.calls.map((c) => [c.summary, c.warnings]), [['AXFR zone.test → 4 records in 2 messages', ['gap']]]);
   assert.equal(ctx.calls[0].response!.answers.length, 10);
 });

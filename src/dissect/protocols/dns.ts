@@ -624,6 +624,8 @@ class DnsPairing {
 
   private endTransfer(id: number, t: Transfer, warning?: string): void {
     this.transfers!.delete(id);
+    // Cut off before its closing SOA (connection end, timeout): the rest of the zone is missing.
+    if (warning === 'truncated') this.ctx.count('dns.transfer_truncated');
     this.meter?.add(-(PENDING_QUERY_COST + t.query.size));
     const kept = t.answers.length;
     if (t.records > kept) t.warnings.add(`truncated: ${t.records - kept} records not kept`);

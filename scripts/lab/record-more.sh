@@ -7,10 +7,10 @@
 #
 #   scripts/lab/record-more.sh [OUT_DIR [ONLY]]   # default: test/fixtures/captures, all
 #
-# Writes: lab-pgsql.pcap, lab-pgsql-pipeline.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
+# Writes: lab-pgsql.pcap, lab-pgsql-pipeline.pcap, lab-pgsql-prepare.pcap, lab-mysql.pcap, lab-mysql-compressed.pcap, lab-mysql-big.pcap.gz,
 # lab-h2c.pcap, lab-grpc.pcap, lab-redis.pcap, lab-redis-pipe.pcap, lab-kafka-groups.pcap,
 # lab-prometheus-remote-write.pcap. ONLY
-# (comma-separated: pgsql,pgsql-pipeline,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka,prometheus)
+# (comma-separated: pgsql,pgsql-pipeline,pgsql-prepare,mysql,mysql-compressed,mysql-big,h2c,grpc,redis,redis-pipe,kafka,prometheus)
 # records just those, leaving the other fixtures as they are.
 # Needs (root): iproute2 tcpdump postgresql mariadb-server nghttp2-server
 #               nghttp2-client python3-grpcio redis-server redis-tools python3-confluent-kafka
@@ -139,7 +139,12 @@ pg_pipeline_session() {
   in_cli /usr/lib/postgresql/*/bin/pgbench -n -M prepared -t 1 -f "$WORK/pipeline-bad.sql" >/dev/null 2>&1 || true
   in_cli /usr/bin/python3 "$REPO/scripts/lab/pg-flush-client.py" "$SRV_IP" 5432 shark sharkpw shark
 }
-if { wanted pgsql || wanted pgsql-pipeline; } && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# Several statements prepared before one Sync (JDBC, psycopg), and LISTEN/NOTIFY
+# (scripts/lab/pg-prepare-client.py).
+pg_prepare_session() {
+  in_cli /usr/bin/python3 "$REPO/scripts/lab/pg-prepare-client.py" "$SRV_IP" 5432 shark sharkpw shark
+}
+if { wanted pgsql || wanted pgsql-pipeline || wanted pgsql-prepare; } && command -v /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   mkdir -p "$WORK/pg" "$WORK/pgsock"
   chown postgres "$WORK/pg" "$WORK/pgsock"
   chmod 755 "$WORK"
@@ -150,6 +155,7 @@ if { wanted pgsql || wanted pgsql-pipeline; } && command -v /usr/lib/postgresql/
   in_srv runuser -u postgres -- psql -h "$WORK/pgsock" -q -c "create user shark password 'sharkpw'" -c 'create database shark owner shark' >/dev/null
   if wanted pgsql; then record "$OUT/lab-pgsql.pcap" pg_session; fi
   if wanted pgsql-pipeline; then record "$OUT/lab-pgsql-pipeline.pcap" pg_pipeline_session; fi
+  if wanted pgsql-prepare; then record "$OUT/lab-pgsql-prepare.pcap" pg_prepare_session; fi
   in_srv runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$WORK/pg" -m fast stop >/dev/null
 fi
 

@@ -130,6 +130,53 @@ test('PostgreSQL pipelines: one call per statement, the error on the statement t
   assert.deepEqual(outcome('select 43'), ['SELECT 1']);
 });
 
+test('PostgreSQL prepare-only batches: each Parse before one Sync is a call of its own, like tshark shows them; a refused one fails, the next is aborted; a portal fetched in steps says suspended', () => {
+  const segments = tcpSegments(fixture('lab-pgsql-prepare.pcap'), { fields: PG_FIELDS });
+  const { records, counters } = feedConnections(postgresql, segments);
+  assert.deepEqual(counters, {});
+  // Every query tshark shows (three Parses in one segment: three calls) starts exactly one call; the
+  // other calls with a query are the later Executes of a portal (its text resolved).
+  const parseFrames = new Set(pairs(segments, 0).map((p) => Number(p.split(' ')[0])));
+  const calls = records.filter((r) => r.request?.query !== undefined && parseFrames.has(r.requestFrame!));
+  assert.deepEqual(calls.map((r) => `${r.requestFrame} ${r.request!.query}`).sort(), pairs(segments, 0));
+  const executesOnly = records.filter((r) => r.request?.query !== undefined && !parseFrames.has(r.requestFrame!));
+  assert.deepEqual(executesOnly.map((r) => [r.request!.query, r.request!.executes]), Array(2).fill(['select g from generate_series(1, 7) g', 1]));
+  const byStatement = (name: string) => records.find((r) => r.request?.statement === name)!;
+  // All prepared: each ends with the reply to its last message (st2 was described: its columns).
+  assert.deepEqual(['st1', 'st2', 'st3'].map((n) => [byStatement(n).summary, byStatement(n).error]), [
+    ['select 1 → prepared', false], ['select $1::text as word → prepared', false], ["select 'three' → prepared", false],
+  ]);
+  assert.deepEqual(byStatement('st2').response!.columns, ['word']);
+  assert.equal(byStatement('st1').response!.columns, undefined);
+  // The second of the next batch is refused (with the code and frame tshark shows); the server skips the third.
+  const [ok, bad, skipped] = ['ok1', 'bad2', 'skip3'].map(byStatement);
+  assert.deepEqual([ok.error, ok.summary], [false, 'select 10 → prepared']);
+  assert.deepEqual([bad.error, bad.response!.errorCode], [true, '42601']);
+  assert.ok(pairs(segments, 2).includes(`${bad.responseFrame} 42601`));
+  assert.deepEqual([skipped.error, skipped.response!.aborted], [true, true]);
+  assert.equal(records.find((r) => r.request?.query === 'select 44')!.summary, 'select 44 → SELECT 1');
+  // A portal fetched three rows at a time (JDBC fetch size): each Execute a call, the suspended ones say so; then closed.
+  const fetches = records.filter((r) => r.request?.query === 'select g from generate_series(1, 7) g');
+  assert.deepEqual(fetches.map((r) => [r.summary.split(' → ')[1], r.response!.rowsReturned, r.error]), [['suspended', 3, false], ['suspended', 3, false], ['SELECT 1', 1, false]]);
+  assert.deepEqual(records.filter((r) => r.request?.close).map((r) => r.summary), ['close portal cur → ok']);
+});
+
+test('PostgreSQL LISTEN/NOTIFY: each NotificationResponse is an entry of its own with its channel and payload, in the frame tshark shows it', () => {
+  const segments = tcpSegments(fixture('lab-pgsql-prepare.pcap'), { fields: ['pgsql.condition', 'pgsql.text'] });
+  const { records } = feedConnections(postgresql, segments);
+  const notes = records.filter((r) => r.response?.type === 'notification');
+  assert.deepEqual(notes.map((r) => `${r.responseFrame} ${r.response!.channel}`).sort(), pairs(segments, 0));
+  // pgsql.text is also an error's severity: only the notification frames' payloads.
+  const noteFrames = new Set(pairs(segments, 0).map((p) => p.split(' ')[0]));
+  const payloads = pairs(segments, 1).filter((p) => noteFrames.has(p.split(' ')[0]));
+  assert.deepEqual(notes.map((r) => `${r.responseFrame} ${r.response!.payload}`).sort(), payloads);
+  assert.ok(notes.length === 2 && notes.every((r) => r.request === null && !r.error && r.summary === 'notification shark_events'));
+  // The one inside the reply to the session's own pg_notify() leaves that call whole.
+  const own = records.find((r) => r.request?.query?.startsWith('select pg_notify'))!;
+  assert.deepEqual([own.summary, own.response!.rowsReturned], ["select pg_notify('shark_events', 'from myself') → SELECT 1", 1]);
+  assert.equal(records.find((r) => r.request?.query === 'select 45')!.summary, 'select 45 → SELECT 1');
+});
+
 /** One PostgreSQL protocol message: type byte, length, body. */
 function pgMsg(type: string, body: Buffer | string): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;

@@ -13,7 +13,8 @@ import { mqtt } from '../../src/dissect/protocols/mqtt.js';
 import { nats } from '../../src/dissect/protocols/nats.js';
 import { memcached } from '../../src/dissect/protocols/memcached.js';
 import { http1 } from '../../src/dissect/protocols/http1.js';
-import { WebSocketParser, parseDeflate, websocket } from '../../src/dissect/protocols/websocket.js';
+import * as zlib from 'node:zlib';
+import { WebSocketParser, createWebSocketParserAfterUpgrade, parseDeflate, websocket } from '../../src/dissect/protocols/websocket.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { conversations, fuzzDissector, makeContext, seededRandom, tcpSegments } from './helpers.js';
 
@@ -37,6 +38,38 @@ for (const { dissector, files, cases } of corpora) {
     assert.equal(counters[`${dissector.name}.internal`] ?? 0, 0, JSON.stringify(counters));
   });
 }
+
+/** A WebSocket data frame around `payload`: masked from the client, compressed (RSV1, no context takeover) from the server. */
+function wsFrame(dir: Direction, payload: Buffer): Buffer {
+  const compress = dir === 's2c';
+  const body = compress ? zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4) : payload;
+  const len = body.length < 126 ? [body.length] : [126, body.length >> 8, body.length & 0xff];
+  const mask = dir === 'c2s' ? Buffer.from([0x5a, 0x13, 0xc7, 0x02]) : null;
+  const head = Buffer.from([0x82 | (compress ? 0x40 : 0), (mask ? 0x80 : 0) | len[0], ...len.slice(1)]);
+  const masked = mask ? Buffer.from(body.map((b, i) => b ^ mask[i & 3])) : body;
+  return Buffer.concat([head, ...(mask ? [mask] : []), masked]);
+}
+
+test('fuzz MQTT over WebSocket (subprotocol mqtt, deflate on): the MQTT captures framed as messages, mutated; nothing escapes', { timeout: 60_000 }, () => {
+  const files = ['suricata-mqtt311-pub-qos1.pcap', 'suricata-mqtt5-pub-qos2.pcap', 'deepflow-mqtt-multi-publish-one-segment.pcap'];
+  // Each segment one message; the server's compressed, as permessage-deflate sends them.
+  const convs = files.flatMap((f) => conversations(tcpSegments(sharedCapture(f)))).map((conv) => conv.map((c) => ({ dir: c.dir, data: wsFrame(c.dir, c.data) })));
+  const mqttOverWs: ProtocolDissector = {
+    ...websocket,
+    createTcpParser: (ctx) => createWebSocketParserAfterUpgrade(ctx, 'permessage-deflate; server_no_context_takeover', 'mqtt'),
+  };
+  const counters: Record<string, number> = {};
+  assert.equal(fuzzDissector(mqttOverWs, convs, 1500, 0x5eed18, counters), 1500);
+  assert.equal((counters['mqtt.internal'] ?? 0) + (counters['ws.internal'] ?? 0), 0, JSON.stringify(counters));
+  // Unmutated, the conversations read as MQTT calls.
+  const records: CallRecord[] = [];
+  for (const conv of convs) {
+    const p = mqttOverWs.createTcpParser!(makeContext(records, {}));
+    for (const c of conv) p.onData(c.dir, c.data);
+    p.onEnd('fin');
+  }
+  assert.ok(records.length >= 10 && records.every((r) => r.protocol === 'mqtt' && !r.warnings), JSON.stringify(records.map((r) => [r.summary, r.warnings])));
+});
 
 test('fuzz the WebSocket frame parser directly (deflate on), and the probes with random bytes', { timeout: 60_000 }, () => {
   const rnd = seededRandom(18);

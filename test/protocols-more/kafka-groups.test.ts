@@ -301,3 +301,22 @@ test('SASL: the mechanism and the outcome show; the token (a PLAIN password) nev
     assert.ok(!r.stdout.includes('hunter2') && !r.stdout.includes('alice'), r.stdout);
   }
 });
+
+test('OffsetFetch v9 and OffsetCommit v9 (KIP-848 consumers, Kafka 3.7+): the member and its epoch read, the offsets after them right', () => {
+  const { calls } = feedConversation(kafka, [
+    // OffsetFetch v9: each group names the member asking and its epoch before its topics.
+    { apiKey: 9, version: 9, request: (w) => w.arr(['billing'], (w, g) => w.str(g).nstr('m-9').i32(12).arr([['orders', [0, 1]]], (w, [t, ps]) => w.str(t).arr(ps, (w, p) => w.i32(p)).tags()).tags()).i8(1),
+      response: (w) => w.i32(0).arr([['billing', 0]], (w, [g, err]) => w.str(g).arr([['orders', [[0, 42n], [1, 7n]]]], (w, [t, ps]) => w.str(t).arr(ps, (w, [p, off]) => w.i32(p).i64(off).i32(-1).nstr('').i16(0).tags()).tags()).i16(err).tags()) },
+    // OffsetCommit v9: the layout of v8 (the generation field carries the member epoch).
+    { apiKey: 8, version: 9, request: (w) => w.str('billing').i32(12).str('m-9').nstr(null).arr([['orders', [[0, 43n]]]], (w, [t, ps]) => w.str(t).arr(ps, (w, [p, off]) => w.i32(p).i64(off).i32(-1).nstr('').tags()).tags()),
+      response: (w) => w.i32(0).arr([['orders', [[0, 0]]]], (w, [t, ps]) => w.str(t).arr(ps, (w, [p, err]) => w.i32(p).i16(err).tags()).tags()) },
+  ]);
+  const [fetch, commit] = calls as Json[];
+  assert.equal(fetch.summary, 'OffsetFetch v9 billing → NONE');
+  assert.deepEqual([fetch.request.groups[0].memberId, fetch.request.groups[0].memberEpoch, fetch.request.requireStable], ['m-9', 12, true]);
+  assert.deepEqual(fetch.request.groups[0].topics, [{ name: 'orders', partitions: [{ partition: 0 }, { partition: 1 }] }]);
+  assert.deepEqual(fetch.response.groups[0].topics[0].partitions.map((p: Json) => p.committedOffset), [42, 7]);
+  assert.equal(commit.summary, 'OffsetCommit v9 billing orders → NONE');
+  assert.deepEqual(commit.request.topics[0].partitions.map((p: Json) => p.committedOffset), [43]);
+  for (const c of calls) assert.equal(c.warnings, undefined, `${c.summary}: ${c.warnings}`);
+});

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallRecord, Direction, ProtocolDissector } from '../../src/dissect/api.js';
-import { kafka } from '../../src/dissect/protocols/kafka.js';
+import { isFlexible, kafka } from '../../src/dissect/protocols/kafka.js';
 import { emptyEndpoint, type Entry } from '../../src/model/entry.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
@@ -160,4 +160,10 @@ test('fuzz Kafka with its sides unknown (messages held until they pair): nothing
   const counters: Record<string, number> = {};
   assert.equal(fuzzDissector(guessing, convs, 1500, 0x51de5, counters), 1500);
   assert.equal(counters['kafka.internal'] ?? 0, 0, JSON.stringify(counters));
+});
+
+test('Kafka flexible versions: KRaft quorum APIs become flexible at v1, not v0, as their message specs say', () => {
+  // BeginQuorumEpoch (53) and EndQuorumEpoch (54): "flexibleVersions": "1+"; Vote (52) and later keys from v0.
+  assert.deepEqual([[53, 0], [53, 1], [54, 0], [54, 1], [52, 0], [55, 0], [68, 0], [18, 2], [18, 3], [17, 1]].map(([k, v]) => isFlexible(k, v)),
+    [false, true, false, true, true, true, true, false, true, false]);
 });

@@ -8,8 +8,9 @@ import { dissectFile } from '../helpers/dissect.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { tshark } from './helpers.js';
 import { makeContext } from './helpers.js';
-import { parseDeflate, WebSocketParser } from '../../src/dissect/protocols/websocket.js';
+import { createWebSocketParserAfterUpgrade, parseDeflate, WebSocketParser } from '../../src/dissect/protocols/websocket.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import { lossCounters } from '../../src/input/dissect-summary.js';
 import type { Entry } from '../../src/model/entry.js';
 
 interface TsharkMessage {
@@ -162,6 +163,67 @@ test('WebSocket: close codes, gaps resync on the next frame, no-context-takeover
   assert.equal(records[4].error, true);
   assert.ok(counters['ws.resync_skipped'] > 0);
 });
+
+test('WebSocket subprotocol mqtt: packets read across and within messages, inflated, and resumed after a gap; control frames stay ws; a message not inflated is a reported loss', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters);
+  const p = createWebSocketParserAfterUpgrade(ctx, 'permessage-deflate', 'mqtt');
+  const deflated = (b: Buffer) => zlib.deflateRawSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  const str = (s: string) => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s)]);
+  const connectBody = Buffer.concat([str('MQTT'), Buffer.from([4, 2, 0, 30]), str('ws-unit')]);
+  const connect = Buffer.concat([Buffer.from([0x10, connectBody.length]), connectBody]);
+  const publish = (id: number, topic: string, body: string) => {
+    const rest = Buffer.concat([str(topic), Buffer.from([0, id]), Buffer.from(body)]);
+    return Buffer.concat([Buffer.from([0x32, rest.length]), rest]);
+  };
+  const puback = (id: number) => Buffer.from([0x40, 2, 0, id]);
+  let n = 0;
+  const send = (dir: 'c2s' | 's2c', bytes: Buffer) => {
+    ctx.frame = ++n;
+    p.onData(dir, bytes);
+  };
+  // CONNECT across two messages, CONNACK and a PUBLISH's PUBACK compressed together in one.
+  const one = publish(1, 'a/b', 'first');
+  send('c2s', frame1(connect.subarray(0, 5), true));
+  send('c2s', frame1(connect.subarray(5), true));
+  send('c2s', frame1(Buffer.concat([one, publish(2, 'a/c', 'second')]), true));
+  send('s2c', frame1(deflated(Buffer.concat([Buffer.from([0x20, 2, 0, 0]), puback(1)])), false, true));
+  send('s2c', frame1(deflated(puback(2)), false, true));
+  // A ping is still a ws entry; lost client bytes end the stream there, the next packet start resumes it.
+  send('c2s', frame(9, Buffer.from('hb'), { mask: true }));
+  send('s2c', frame(10, Buffer.from('hb')));
+  p.onGap('c2s', 40);
+  send('c2s', frame1(publish(3, 'a/d', 'after gap'), true));
+  send('s2c', frame1(deflated(puback(3)), false, true));
+  p.onEnd('fin');
+  assert.deepEqual(records.map((r) => [r.protocol, r.summary, r.requestFrame, r.responseFrame]), [
+    ['mqtt', 'CONNECT ws-unit → CONNACK Connection Accepted', 1, 4],
+    ['mqtt', 'PUBLISH a/b qos=1 → PUBACK', 3, 4],
+    ['mqtt', 'PUBLISH a/c qos=1 → PUBACK', 3, 5],
+    ['ws', 'client ping → pong', 6, 7],
+    ['mqtt', 'PUBLISH a/d qos=1 → PUBACK', 8, 9],
+  ]);
+  assert.deepEqual(records.map((r) => r.request?.body).filter(Boolean), ['first', 'second', 'after gap']);
+  assert.equal(counters['ws.subprotocol.mqtt'], 1);
+  // A compressed message that does not inflate is a gap in that side's MQTT stream, reported as a loss;
+  // without context takeover the next one inflates, and the flow pairs again.
+  const again: CallRecord[] = [];
+  const lossy: Record<string, number> = {};
+  const q = createWebSocketParserAfterUpgrade(makeContext(again, lossy), 'permessage-deflate; server_no_context_takeover', 'mqttv3.1');
+  q.onData('c2s', frame1(Buffer.concat([connect, one]), true));
+  q.onData('s2c', frame1(Buffer.from([0xff, 0xff, 0xff, 0xff]), false, true));
+  q.onData('c2s', frame1(publish(2, 'a/c', 'second'), true));
+  q.onData('s2c', frame1(deflated(puback(2)), false, true));
+  q.onEnd('fin');
+  assert.deepEqual(again.map((r) => r.summary).sort(), ['CONNECT ws-unit → unanswered', 'PUBLISH a/b qos=1 → unanswered', 'PUBLISH a/c qos=1 → PUBACK']);
+  assert.equal(lossCounters(lossy)['ws.inner_dropped'], 1);
+});
+
+/** One data frame (binary, FIN), masked as a client sends it, or compressed (RSV1) as a server does. */
+function frame1(payload: Buffer, mask: boolean, rsv1 = false): Buffer {
+  return frame(2, payload, { mask, rsv1 });
+}
 
 test('WebSocket: a compressed message that is not inflated (past 8 MB inflated, or its window lost to a gap) shows no bytes', () => {
   const records: CallRecord[] = [];

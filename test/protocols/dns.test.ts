@@ -157,6 +157,48 @@ for (const how of chunkings) {
   });
 }
 
+test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut off by the end of the connection says truncated, one with a lost message says gap', () => {
+  const framed = (m: Buffer) => Buffer.concat([u16(m.length), m]);
+  const soa = (serial: number) => rr(12, 6, 300, Buffer.concat([name('ns.zone.test'), name('admin.zone.test'), u32(serial), u32(1), u32(2), u32(3), u32(4)]));
+  const a = (last: number) => rr(12, 1, 300, Buffer.from([198, 18, 0, last]));
+  const ask = (id: number, type: number, auth: Buffer[] = []) => Buffer.concat([header(id, 0x0000, 1, 0, auth.length), name('zone.test'), u16(type), u16(1), ...auth]);
+  const reply = (id: number, records: Buffer[], question: boolean) => Buffer.concat([
+    header(id, 0x8400, question ? 1 : 0, records.length), ...(question ? [name('zone.test'), u16(251), u16(1)] : [Buffer.alloc(0)]), ...records,
+  ]);
+  // Without a question after the first message, the answers' name pointers (offset 12) still land on a name: the zone's own.
+  const later = (id: number, records: Buffer[]) => Buffer.concat([header(id, 0x8400, 1, records.length), name('zone.test'), u16(251), u16(1), ...records]);
+  const ctx = fakeContext();
+  const p = dnsTcp.createTcpParser!(ctx);
+  // IXFR from serial 7 to 9: SOA 9, (SOA 7, deleted, SOA 8, added), (SOA 8, deleted, SOA 9, added), SOA 9, in three messages.
+  feed(p, ctx, [
+    { dir: 'c2s', data: framed(ask(0x51, 251, [soa(7)])) },
+    { dir: 's2c', data: framed(reply(0x51, [soa(9), soa(7), a(1), soa(8)], true)) },
+    { dir: 's2c', data: framed(later(0x51, [a(2), soa(8), a(3), soa(9)])) },
+    { dir: 's2c', data: framed(later(0x51, [a(4), soa(9)])) },
+    // An AXFR the connection's end cuts off after its first message.
+    { dir: 'c2s', data: framed(ask(0x52, 252)) },
+    { dir: 's2c', data: framed(reply(0x52, [soa(9), a(1), a(2)], true)) },
+  ], 'whole');
+  p.onEnd('eof');
+  // One whose middle message was lost: the rest still ends it, and it says gap.
+  const lossy = fakeContext();
+  const q = dnsTcp.createTcpParser!(lossy);
+  feed(q, lossy, [
+    { dir: 'c2s', data: framed(ask(0x53, 252)) },
+    { dir: 's2c', data: framed(reply(0x53, [soa(9), a(1)], true)) },
+  ], 'whole');
+  q.onGap('s2c', 30);
+  feed(q, lossy, [{ dir: 's2c', data: framed(later(0x53, [a(3), soa(9)])) }], 'whole');
+  q.onEnd('fin');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.response?.messages, c.warnings]), [
+    ['IXFR zone.test → 10 records in 3 messages', 2, 5, 3, undefined],
+    ['AXFR zone.test → 3 records in 1 message', 6, 7, 1, ['truncated']],
+  ]);
+  assert.deepEqual(ctx.counters, { 'dns.transfer_truncated': 1 });
+  assert.deepEqual(lossy.calls.map((c) => [c.summary, c.warnings]), [['AXFR zone.test → 4 records in 2 messages', ['gap']]]);
+  assert.equal(ctx.calls[0].response!.answers.length, 10);
+});
+
 test('record types: AAAA, MX, TXT, SRV, SOA, OPT', () => {
   const v6 = Buffer.from('20010db8000000000000000000000001', 'hex');
   const soa = Buffer.concat([name('ns.example'), name('admin.example'), u32(1), u32(2), u32(3), u32(4), u32(5)]);

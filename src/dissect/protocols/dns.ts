@@ -1,7 +1,8 @@
 // DNS (RFC 1035 and successors) over UDP and over TCP (2-byte length prefix,
 // RFC 7766); mDNS (5353) and LLMNR (5355) share the wire format. Queries and
 // responses pair by message id within a conversation; a response without its
-// query is still emitted. Names follow compression pointers with loop and
+// query is still emitted; a zone transfer's many answer messages are one call.
+// Names follow compression pointers with loop and
 // length protection, so crafted packets become "malformed" marks.
 import type {
   CallRecord,
@@ -78,6 +79,10 @@ export interface DnsMessage {
   additionals: DnsRecord[];
   /** Problems met while parsing; what was parsed before them is kept. */
   warnings: string[];
+  /** Answers the header announces (more than `answers` keeps past MAX_RECORDS). */
+  answerCount: number;
+  /** The serial of every SOA among the answers, kept or not, in order: where a zone transfer ends. */
+  answerSoas?: string[];
 }
 
 /** Parse one DNS message; null when shorter than the 12-byte header. Never throws. */
@@ -102,8 +107,10 @@ export function parseDnsMessage(buf: Buffer): DnsMessage | null {
     authorities: [],
     additionals: [],
     warnings: [],
+    answerCount: 0,
   };
   const counts = [buf.readUInt16BE(4), buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)];
+  msg.answerCount = counts[1];
   let off = 12;
   try {
     for (let i = 0; i < counts[0]; i++) {
@@ -119,6 +126,7 @@ export function parseDnsMessage(buf: Buffer): DnsMessage | null {
       for (let i = 0; i < counts[s + 1]; i++) {
         const [rr, next] = readRecord(buf, off);
         if (sections[s].length < MAX_RECORDS) sections[s].push(rr);
+        if (s === 0 && rr.type === 'SOA') (msg.answerSoas ??= []).push(soaSerial(rr)!);
         off = next;
       }
     }
@@ -213,6 +221,8 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
     rr.data = ipv4Text(buf, start);
     return;
   }
+  // RFC 2136 2.4-2.5: an UPDATE's prerequisites and deletions (class ANY or NONE) have no RDATA.
+  if (len === 0 && (cls === 255 || cls === 254)) return;
   const rd = buf.subarray(start, start + len);
   const need = (n: number): void => {
     if (len < n) throw new Malformed(`${rr.type} data too short`);
@@ -347,6 +357,10 @@ function requestRecord(m: DnsMessage): Record<string, any> {
     flags: { rd: m.flags.rd, ad: m.flags.ad, cd: m.flags.cd },
     questions: m.questions,
   };
+  // An UPDATE's prerequisites and changes ride in the answer and authority sections (RFC 2136 2);
+  // other requests rarely carry records there (an IXFR its copy's SOA, a NOTIFY the new SOA).
+  if (m.answers.length > 0) request[m.opcode === 5 ? 'prerequisites' : 'answers'] = m.answers;
+  if (m.authorities.length > 0) request[m.opcode === 5 ? 'updates' : 'authorities'] = m.authorities;
   if (m.additionals.length > 0) request.additionals = m.additionals;
   return request;
 }
@@ -368,9 +382,12 @@ function responseRecord(m: DnsMessage, withQuestions: boolean): Record<string, a
 /** `A reviews.bookinfo.svc → 198.18.1.5`, `A nope.example → NXDOMAIN`. */
 function summarize(q: DnsMessage | null, r: DnsMessage | null, oneWay = false): string {
   const question = (q ?? r)?.questions[0];
-  const left = question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[(q ?? r)!.opcode] ?? 'DNS'} (no question)`;
+  const opcode = (q ?? r)!.opcode;
+  // UPDATE and NOTIFY name a zone (its SOA) where a query has its question: `UPDATE zone.test → NOERROR`.
+  const zoneOp = (opcode === 4 || opcode === 5) && question !== undefined;
+  const left = zoneOp ? `${OPCODE_NAMES[opcode]} ${question.name}` : question ? `${question.type} ${question.name}` : `${OPCODE_NAMES[opcode] ?? 'DNS'} (no question)`;
   if (!r) return `${left} → ${oneWay ? '(no response)' : 'unanswered'}`;
-  if (r.rcode !== 0) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
+  if (r.rcode !== 0 || zoneOp) return `${left} → ${RCODE_NAMES[r.rcode] ?? `RCODE${r.rcode}`}`;
   if (r.answers.length === 0) return `${left} → (no answer)`;
   const wanted = question ? r.answers.filter((a) => a.type === question.type) : [];
   const shown = (wanted.length > 0 ? wanted : r.answers).map((a) => a.data);
@@ -479,9 +496,42 @@ class WaitingQueries {
   }
 }
 
+/**
+ * A zone transfer (AXFR, IXFR over TCP) being answered: the server sends the
+ * zone in as many messages as it needs, all with the query's id, the first
+ * and the last answer the zone's SOA (RFC 5936 2.2, RFC 1995 4). One call
+ * gathers them; answers past MAX_RECORDS are counted, not kept.
+ */
+interface Transfer {
+  query: PendingQuery;
+  type: 'AXFR' | 'IXFR';
+  first: DnsMessage;
+  answers: DnsRecord[];
+  /** Answers the messages announced, kept or not. */
+  records: number;
+  messages: number;
+  size: number;
+  /** The first SOA's serial: the transfer ends with that SOA again. */
+  serial: string | undefined;
+  /**
+   * The next SOA would start an IXFR difference (the old serial, then deletions, the new
+   * serial, additions) or end the transfer (the first serial again). An AXFR's second SOA ends it.
+   */
+  expectOld: boolean;
+  warnings: Set<string>;
+  last: { time: number; frame: number };
+}
+
+/** The serial of an SOA record's data (`mname rname serial refresh retry expire minimum`). */
+function soaSerial(rr: DnsRecord | undefined): string | undefined {
+  return rr?.type === 'SOA' ? rr.data.split(' ')[2] : undefined;
+}
+
 /** Pairs queries with responses by id for one conversation (UDP 5-tuple or TCP connection). */
 class DnsPairing {
   private readonly pending = new WaitingQueries();
+  /** Zone transfers under way (TCP only), by id; made at the first. */
+  private transfers: Map<number, Transfer> | undefined;
   /** The conversation's memory budget meter: pending queries are charged to it. */
   private readonly meter = currentMeter();
   /**
@@ -491,7 +541,7 @@ class DnsPairing {
    */
   private readonly multicast: boolean;
 
-  constructor(private readonly ctx: ConnectionContext) {
+  constructor(private readonly ctx: ConnectionContext, private readonly stream = false) {
     this.multicast = isMulticast(ctx.server.ip);
   }
 
@@ -529,13 +579,69 @@ class DnsPairing {
       this.hold(msg.id, { raw: payload.toString('latin1'), time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
       return;
     }
+    const transfer = this.transfers?.get(msg.id);
+    if (transfer) return this.continueTransfer(transfer, msg, payload.length);
     const query = this.pending.get(msg.id);
     if (query) this.forget(msg.id, query);
+    const type = query && this.stream ? (msg.questions[0] ?? reparse(query).msg.questions[0])?.type : undefined;
+    if (query && (type === 'AXFR' || type === 'IXFR') && msg.rcode === 0 && soaSerial(msg.answers[0]) !== undefined) {
+      const t: Transfer = {
+        query, type, first: msg, answers: [], records: 0, messages: 0, size: 0,
+        serial: soaSerial(msg.answers[0]), expectOld: true, warnings: new Set(), last: { time: this.ctx.now, frame: this.ctx.frame },
+      };
+      (this.transfers ??= new Map()).set(msg.id, t);
+      this.meter?.add(PENDING_QUERY_COST + query.size);
+      return this.continueTransfer(t, msg, payload.length);
+    }
     this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
+  }
+
+  /** One more message of a zone transfer; the call comes out with the one that ends it. */
+  private continueTransfer(t: Transfer, msg: DnsMessage, size: number): void {
+    const firstMessage = t.messages === 0;
+    t.messages++;
+    t.size += size;
+    t.last = { time: this.ctx.now, frame: this.ctx.frame };
+    for (const w of msg.warnings) if (!w.startsWith('truncated:')) t.warnings.add(w);
+    for (const rr of msg.answers) if (t.answers.length < MAX_RECORDS) t.answers.push(rr);
+    t.records += msg.answerCount;
+    let done = msg.rcode !== 0 || msg.answerCount === 0 || msg.warnings.some((w) => w.startsWith('malformed'));
+    // It ends with the first SOA again (AXFR; IXFR in full or as differences, RFC 1995 4).
+    const soas = msg.answerSoas ?? [];
+    for (let i = firstMessage ? 1 : 0; i < soas.length && !done; i++) {
+      if (t.expectOld && soas[i] === t.serial) done = true;
+      else t.expectOld = !t.expectOld;
+    }
+    // IXFR answered by the SOA alone: the client's copy (the SOA the query carries) is current.
+    if (firstMessage && msg.answerCount === 1 && t.type === 'IXFR') {
+      const had = soaSerial(reparse(t.query).msg.authorities.find((rr) => rr.type === 'SOA'));
+      // Serial arithmetic (RFC 1982): the server's is not newer when the difference is 0 or wraps past half.
+      const diff = had === undefined ? 0 : (Number(t.serial) - Number(had)) >>> 0;
+      if (diff === 0 || diff >= 0x80000000) done = true;
+    }
+    if (done) this.endTransfer(msg.id, t);
+  }
+
+  private endTransfer(id: number, t: Transfer, warning?: string): void {
+    this.transfers!.delete(id);
+    // Cut off before its closing SOA (connection end, timeout): the rest of the zone is missing.
+    if (warning === 'truncated') this.ctx.count('dns.transfer_truncated');
+    this.meter?.add(-(PENDING_QUERY_COST + t.query.size));
+    const kept = t.answers.length;
+    if (t.records > kept) t.warnings.add(`truncated: ${t.records - kept} records not kept`);
+    const msg: DnsMessage = { ...t.first, answers: t.answers, warnings: [...t.warnings] };
+    this.emit(t.query, { msg, time: t.last.time, frame: t.last.frame, size: t.size }, warning, { messages: t.messages, records: t.records });
+  }
+
+  /** Lost server bytes: a transfer under way misses what they held (its call says so when it ends). */
+  gap(): void {
+    if (this.transfers !== undefined) for (const t of this.transfers.values()) t.warnings.add('gap');
   }
 
   /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
   tick(nowMs: number, timeoutMs: number): void {
+    // A transfer the server stopped sending: what came is its answer.
+    if (this.transfers !== undefined) for (const [id, t] of this.transfers) if (nowMs - t.last.time > timeoutMs) this.endTransfer(id, t, 'truncated');
     const lone = this.pending.size === 1 ? this.pending.oldest() : undefined;
     // A lone query still in time: nothing to walk.
     if (lone !== undefined && nowMs - lone.time <= timeoutMs) return;
@@ -548,17 +654,20 @@ class DnsPairing {
 
   /** Insertion order is arrival order, so the first query waiting is the oldest. */
   since(): number | undefined {
-    return this.pending.oldest()?.time;
+    let min = this.pending.oldest()?.time;
+    if (this.transfers !== undefined) for (const t of this.transfers.values()) if (min === undefined || t.query.time < min) min = t.query.time;
+    return min;
   }
 
   end(): void {
+    if (this.transfers !== undefined) for (const [id, t] of this.transfers) this.endTransfer(id, t, 'truncated');
     for (const [id, p] of this.pending.inOrder()) {
       this.forget(id, p);
       this.emit(p, null);
     }
   }
 
-  private emit(held: PendingQuery | null, r: Arrived | null, extraWarning?: string): void {
+  private emit(held: PendingQuery | null, r: Arrived | null, extraWarning?: string, transfer?: { messages: number; records: number }): void {
     const q = held === null ? null : reparse(held);
     const warnings: string[] = [];
     if (q !== null) for (const w of q.msg.warnings) warnings.push(w);
@@ -578,6 +687,12 @@ class DnsPairing {
       error: r === null ? !oneWay : r.msg.rcode !== 0,
       summary: summarize(q?.msg ?? null, r?.msg ?? null, oneWay),
     };
+    if (transfer && r && call.response) {
+      call.response.messages = transfer.messages;
+      call.response.records = transfer.records;
+      const question = q?.msg.questions[0];
+      if (r.msg.rcode === 0 && question) call.summary = `${question.type} ${question.name} → ${transfer.records} record${transfer.records === 1 ? '' : 's'} in ${transfer.messages} message${transfer.messages === 1 ? '' : 's'}`;
+    }
     if (r) {
       call.responseTime = r.time;
       call.responseFrame = r.frame;
@@ -617,7 +732,7 @@ class DnsTcpParser implements TcpStreamParser {
   private readonly starts: MessageStarts;
 
   constructor(private readonly ctx: ConnectionContext) {
-    this.pairing = new DnsPairing(ctx);
+    this.pairing = new DnsPairing(ctx, true);
     this.starts = new MessageStarts(ctx);
   }
 
@@ -657,6 +772,7 @@ class DnsTcpParser implements TcpStreamParser {
    */
   onGap(dir: Direction): void {
     this.ctx.count('dns.gap');
+    if (dir === 's2c') this.pairing.gap();
     if (this.dead[dir]) return;
     const q = this.queues[dir];
     if (q.length > 0) this.ctx.count('dns.gap_dropped', q.length);

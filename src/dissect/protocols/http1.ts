@@ -433,7 +433,10 @@ export class Http1Parser implements TcpStreamParser {
     if (to === 'websocket') {
       // RFC 6455: frames follow the 101 at once (often in the same segment); the extensions the server accepted say how to inflate them.
       const ext = response?.headers?.['sec-websocket-extensions'];
-      this.next = createWebSocketParserAfterUpgrade(this.ctx, Array.isArray(ext) ? ext.join(', ') : typeof ext === 'string' ? ext : undefined);
+      // The subprotocol it accepted may be one shark reads inside the messages (MQTT over WebSocket).
+      const sub = response?.headers?.['sec-websocket-protocol'];
+      this.next = createWebSocketParserAfterUpgrade(this.ctx, Array.isArray(ext) ? ext.join(', ') : typeof ext === 'string' ? ext : undefined,
+        Array.isArray(sub) ? sub[0] : typeof sub === 'string' ? sub : undefined);
       for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
       return;
     }

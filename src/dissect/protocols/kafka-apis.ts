@@ -26,7 +26,7 @@ const MAX_GROUPS = 100;
 
 /** The newest version of each API that its readers below know; a newer one is shown by header only. */
 export const NEWEST_KNOWN: Record<number, number> = {
-  2: 10, 8: 8, 9: 8, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 5, 16: 5, 17: 1, 19: 7, 20: 6, 22: 4, 24: 3, 25: 3, 26: 4,
+  2: 10, 8: 9, 9: 9, 10: 6, 11: 9, 12: 4, 13: 5, 14: 5, 15: 5, 16: 5, 17: 1, 19: 7, 20: 6, 22: 4, 24: 3, 25: 3, 26: 4,
   28: 3, 36: 2, 42: 2, 68: 1,
 };
 
@@ -139,6 +139,11 @@ function offsetFetchRequest(r: Reader, v: number, out: Record<string, any>): voi
   } else {
     out.groups = r.array(() => {
       const g: Record<string, any> = { groupId: r.string() };
+      if (v >= 9) {
+        // KIP-848's consumer protocol: the member asking, and its epoch (-1 for the classic protocol).
+        put(g, 'memberId', r.string());
+        g.memberEpoch = r.int32();
+      }
       offsetFetchTopics(r, g);
       r.taggedFields();
       return g;

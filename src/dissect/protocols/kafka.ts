@@ -43,6 +43,8 @@ export const API_KEYS = [
 const FIRST_FLEXIBLE = [
   9, 12, 6, 9, 4, 2, 6, 3, 8, 6, 3, 6, 4, 4, 4, 5, 3, -1, 3, 5, 4, 2, 2, 4, 3, 3, 3, 1, 3, 2, 2, 2, 4, 2, 2, 2, 2,
   2, 2, 2, 2, 2, 2, 2, 1, 0, 0, -1, 1, 1, 0, 0,
+  // Vote; BeginQuorumEpoch and EndQuorumEpoch (KRaft) became flexible with their v1.
+  0, 1, 1,
 ];
 
 const ERROR_NAMES: Record<number, string> = {

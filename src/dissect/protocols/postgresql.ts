@@ -7,7 +7,9 @@
 // A pipeline (several Parse/Bind … Execute before one Sync: libpq pipeline
 // mode, pgx batches, JDBC batches) is one call per Execute, each ended by its
 // own outcome, so an error names the statement that failed; the statements
-// the server skipped after it are `aborted`.
+// the server skipped after it are `aborted`. Statements only prepared (several
+// Parses before one Sync) are a call each too. A NotificationResponse (LISTEN/
+// NOTIFY) is an entry of its own, with no request.
 // Spec: https://www.postgresql.org/docs/current/protocol-message-formats.html
 
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
@@ -116,6 +118,19 @@ interface Call {
   folded?: number;
   /** Its last statement has been executed: a Parse or Bind from here on starts the next statement. */
   executedLast?: boolean;
+  /** Parse, Describe and Close messages it holds, and the replies that end each (ParseComplete, RowDescription or NoData, CloseComplete). */
+  prepares?: number;
+  prepared?: number;
+  /** A Parse is among its messages. */
+  parsed?: boolean;
+  /** A Bind is among its messages: a Parse after it belongs to it (Parse, Bind, Parse … is not a prepare-only batch). */
+  bound?: boolean;
+  /**
+   * Only prepared (Parse, Describe, Close; no Bind or Execute) and another Parse followed before
+   * the Sync (JDBC, psycopg, pgbench -M prepared prepare several statements at once): its reply
+   * ends with the answer to its last message, not with ReadyForQuery.
+   */
+  prepareOnly?: boolean;
   response: Record<string, any> | null;
   responseSize: number;
   responseTime?: number;
@@ -486,8 +501,10 @@ class PostgresParser implements TcpStreamParser {
         const name = cstring(body, 0);
         const query = cstring(body, name.next);
         if (this.statements.size < MAX_STATEMENTS || this.statements.has(name.text)) this.statements.set(name.text, query.text);
-        const call = this.statementCall(extendedOpen);
+        const call = extendedOpen && this.preparedOnly(extendedOpen) ? this.nextPrepare(extendedOpen) : this.statementCall(extendedOpen);
         call.requestSize += size;
+        call.prepares = (call.prepares ?? 0) + 1;
+        call.parsed = true;
         call.request.query ??= truncate(query.text, MAX_QUERY_TEXT);
         if (name.text) call.request.statement = name.text;
         return;
@@ -498,6 +515,7 @@ class PostgresParser implements TcpStreamParser {
         this.portals.set(portal.text, stmt.text);
         const call = this.statementCall(extendedOpen);
         call.requestSize += size;
+        call.bound = true;
         if (call.request.query === undefined && this.statements.has(stmt.text)) call.request.query = truncate(this.statements.get(stmt.text)!, MAX_QUERY_TEXT);
         if (stmt.text) call.request.statement = stmt.text;
         if (portal.text) call.request.portal = portal.text;
@@ -522,6 +540,12 @@ class PostgresParser implements TcpStreamParser {
       case 'H': {
         const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
         call.requestSize += size;
+        // Describe and Close are each answered by one ending reply; Flush by none.
+        if (type !== 'H') call.prepares = (call.prepares ?? 0) + 1;
+        if (type === 'C' && call.request.query === undefined && body.length >= 1) {
+          // What a call of Close alone closes (JDBC closes a fetched portal, psycopg a statement).
+          call.request.close = `${body[0] === 0x50 ? 'portal' : 'statement'} ${truncate(cstring(body, 1).text, 64)}`.trim();
+        }
         return;
       }
       case 'S': {
@@ -546,6 +570,32 @@ class PostgresParser implements TcpStreamParser {
         if (type === 'd' && req) req.copyBytes = (req.copyBytes ?? 0) + body.length;
       }
     }
+  }
+
+  /** The extended call being gathered has only prepared so far (no Bind, no Execute). */
+  private preparedOnly(open: Call): boolean {
+    return (open.prepares ?? 0) > 0 && !open.bound && !open.request.executes && !open.folded;
+  }
+
+  /**
+   * A Parse after a call that only prepared: the next statement's call. The one before ends
+   * when its last message is answered (or when the server fails one and skips the rest).
+   */
+  private nextPrepare(open: Call): Call {
+    if (this.pending.length >= MAX_PIPELINED_CALLS) {
+      this.ctx.count('postgresql.pipeline_overflow_folded');
+      open.folded = (open.folded ?? 0) + 1;
+      return open;
+    }
+    open.prepareOnly = true;
+    open.endsAtOutcome = true;
+    open.sealed = true;
+    // Its answers came already (the client sent Flush before this Parse).
+    if (open.failed || (open.prepared ?? 0) >= (open.prepares ?? 0)) {
+      if (open.failed) this.pipelineAborted = true;
+      this.complete(open);
+    }
+    return this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
   }
 
   /**
@@ -681,8 +731,9 @@ class PostgresParser implements TcpStreamParser {
   }
 
   private onBackend(type: string, body: Buffer, size: number): void {
-    // Asynchronous messages belong to no call.
-    if (type === 'A' || (type === 'S' && !this.pending.some((c) => c.kind === 'startup'))) return;
+    // Asynchronous messages belong to no call; a notification is an entry of its own.
+    if (type === 'A') return this.notification(body, size);
+    if (type === 'S' && !this.pending.some((c) => c.kind === 'startup')) return;
     if (type === 'N' && this.pending.length === 0) return;
     if (type === 'Z') this.endAborted();
     const call = this.current(type);
@@ -726,6 +777,7 @@ class PostgresParser implements TcpStreamParser {
           pos = name.next + 18;
         }
         res.columns = names;
+        this.prepareAnswered(call);
         return;
       }
       case 'D':
@@ -785,9 +837,22 @@ class PostgresParser implements TcpStreamParser {
         this.pipelineAborted = false;
         this.complete(call);
         return;
+      case '1':
+      case 'n':
+      case '3':
+        // ParseComplete, NoData (a Describe's answer when there are no rows), CloseComplete.
+        this.prepareAnswered(call);
+        return;
       default:
-        return; // ParseComplete, BindComplete, NoData, ParameterDescription, …
+        return; // BindComplete, ParameterDescription, …
     }
+  }
+
+  /** A reply that ends the answer to a Parse, Describe or Close; a prepare-only call ends with its last. */
+  private prepareAnswered(call: Call): void {
+    if (call.kind !== 'extended') return;
+    call.prepared = (call.prepared ?? 0) + 1;
+    if (call.prepareOnly && call.prepared >= (call.prepares ?? 0)) this.complete(call);
   }
 
   /** An Execute's outcome: a pipelined statement's call ends with it; after an error the server skips to the Sync. */
@@ -807,11 +872,40 @@ class PostgresParser implements TcpStreamParser {
   private endAborted(): void {
     while (this.pending.length > 1 && this.pending[0].endsAtOutcome && !this.pending[0].outcomes) {
       const call = this.pending.shift()!;
+      if (call.prepareOnly && call.response !== null && !call.failed) {
+        // Answered in part (a reply not counted as ending): not skipped.
+        this.emit(call, []);
+        continue;
+      }
       call.response = { ...(call.response ?? {}), aborted: true };
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
       this.emit(call, []);
     }
+  }
+
+  /**
+   * NotificationResponse: a NOTIFY on a channel this session LISTENs to, sent whenever the
+   * server has it (between calls, or inside the reply to the session's own NOTIFY). No
+   * request asked for it: `request: null`, like Redis's pub/sub messages.
+   */
+  private notification(body: Buffer, size: number): void {
+    const processId = body.length >= 4 ? body.readUInt32BE(0) : 0;
+    const channel = cstring(body, 4);
+    const payload = cstring(body, channel.next);
+    this.ctx.emit({
+      protocol: 'postgresql',
+      request: null,
+      response: { type: 'notification', processId, channel: truncate(channel.text, 256), payload: truncate(payload.text, MAX_QUERY_TEXT) },
+      requestTime: this.ctx.now,
+      requestFrame: this.ctx.frame,
+      responseTime: this.ctx.now,
+      responseFrame: this.ctx.frame,
+      requestSize: 0,
+      responseSize: size,
+      error: false,
+      summary: `notification ${truncate(channel.text, 80)}`,
+    });
   }
 
   private complete(call: Call): void {
@@ -860,6 +954,7 @@ function summarize(call: Call): string {
   if (!req) left = '(request not captured)';
   else if (req.type === 'startup') left = `startup user=${req.user} db=${req.database ?? '?'}`;
   else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
+  else if (req.close !== undefined) left = `close ${req.close}`;
   else left = String(req.type);
   if (call.kind === 'cancel') return left;
   if (!res) return `${left} → (no response)`;
@@ -867,7 +962,11 @@ function summarize(call: Call): string {
   if (res.aborted) return `${left} → aborted (an earlier statement of the pipeline failed)`;
   if (res.accepted !== undefined) return `${left} → ${res.accepted ? 'accepted (encrypted)' : 'refused'}`;
   if (req?.type === 'startup') return `${left} → ${res.authenticated ? 'ready' : (res.authentication ?? 'no auth')}`;
-  return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : 'ok')}`;
+  // Parse (and Describe) only: the statement was prepared, not run.
+  const preparedOnly = call.kind === 'extended' && call.parsed && !call.bound && !req?.executes;
+  // An Execute with a row limit (JDBC fetch size): the portal has more rows to give.
+  const suspended = res.portalSuspended && res.commandTag === undefined;
+  return `${left} → ${res.commandTag ?? (res.emptyQuery ? 'empty' : preparedOnly ? 'prepared' : suspended ? 'suspended' : 'ok')}`;
 }
 
 function cstring(buf: Buffer, pos: number): { text: string; next: number } {

@@ -6,9 +6,18 @@
 // one is its own entry (`request.from` says which side sent it, `response`
 // is null and that is not an error). Only control frames pair: a ping with
 // the other side's pong (latency), a close with the other side's close.
+//
+// A subprotocol the server accepted (`Sec-WebSocket-Protocol`) that shark
+// dissects carries its own byte stream in the data messages: MQTT over
+// WebSocket (`mqtt`, `mqttv3.1`; OASIS MQTT 3.1.1 §6, 5.0 §6) may put
+// several MQTT packets in one message or one packet across several. Their
+// payloads, unmasked and inflated, go to that protocol's parser as one
+// stream per direction, whose calls are the entries; control frames stay
+// `ws` entries.
 import * as zlib from 'node:zlib';
 import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { MqttParser } from './mqtt.js';
 import { looksLikeText, truncate } from './util/text.js';
 
 const OPCODES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
@@ -98,6 +107,8 @@ export class WebSocketParser implements TcpStreamParser {
   constructor(
     private readonly ctx: ConnectionContext,
     private readonly deflate: DeflateParams | null = null,
+    /** The subprotocol's parser, fed the data messages' payloads (null: they are `ws` entries). */
+    private readonly inner: TcpStreamParser | null = null,
   ) {
     this.keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
   }
@@ -133,8 +144,9 @@ export class WebSocketParser implements TcpStreamParser {
     }
   }
 
-  onGap(dir: Direction, _length: number): void {
+  onGap(dir: Direction, length: number): void {
     this.ctx.count('ws.gap');
+    this.inner?.onGap(dir, length);
     this.queues[dir].clear();
     this.frames[dir] = null;
     this.lost[dir] = true;
@@ -149,6 +161,7 @@ export class WebSocketParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    this.inner?.onTick?.(nowMs, timeoutMs);
     for (const dir of ['c2s', 's2c'] as const) {
       const pings = this.pings[dir];
       while (pings.length > 0 && nowMs - pings[0].time > timeoutMs) this.emitControl(dir, pings.shift()!, null);
@@ -171,10 +184,11 @@ export class WebSocketParser implements TcpStreamParser {
       see(this.closes[dir]?.time);
       // A frame header read in part becomes a message stamped now or later; nothing earlier.
     }
+    see(this.inner?.pendingSince?.());
     return min;
   }
 
-  onEnd(): void {
+  onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
     for (const dir of ['c2s', 's2c'] as const) {
       if (this.frames[dir] !== null || this.queues[dir].length > 0) this.ctx.count('ws.truncated');
       const m = this.messages[dir];
@@ -190,6 +204,7 @@ export class WebSocketParser implements TcpStreamParser {
         this.emitControl(dir, c, null);
       }
     }
+    this.inner?.onEnd(reason);
   }
 
   /** Read a frame header when it is all queued; false when more bytes are needed (or the stream died). */
@@ -238,6 +253,8 @@ export class WebSocketParser implements TcpStreamParser {
   /** Garbage where a frame header should be: stop reading this direction until a packet looks like a frame again. */
   private malformed(dir: Direction, why: string): boolean {
     this.ctx.count('ws.malformed');
+    // The subprotocol's bytes until a frame reads again are lost to it.
+    this.inner?.onGap(dir, this.queues[dir].length);
     this.queues[dir].clear();
     this.lost[dir] = true;
     this.windows[dir] = null;
@@ -299,6 +316,11 @@ export class WebSocketParser implements TcpStreamParser {
     }
     const m = this.messages[dir];
     if (!m) return;
+    if (this.inner && !m.compressed) {
+      // The subprotocol's stream: passed on as it comes, nothing kept here.
+      this.inner.onData(dir, unmask(chunk, f.mask, f.read));
+      return;
+    }
     // Compressed messages are kept whole (up to a cap) to be inflated; plain ones up to the body limit.
     const limit = m.compressed && this.deflate ? MAX_COMPRESSED : this.keep;
     const room = limit - m.kept;
@@ -383,6 +405,7 @@ export class WebSocketParser implements TcpStreamParser {
   }
 
   private emitMessage(dir: Direction, m: Message, complete: boolean): void {
+    if (this.inner) return this.passMessage(dir, m, complete);
     const type = OPCODES[m.opcode] === 'continuation' ? 'unknown' : OPCODES[m.opcode];
     const warnings = [...m.warnings];
     let data = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts, m.kept);
@@ -431,6 +454,23 @@ export class WebSocketParser implements TcpStreamParser {
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     this.ctx.emit(call);
+  }
+
+  /**
+   * A data message of the subprotocol's: its payload went to the inner parser as it came, or,
+   * compressed, goes now inflated. One cut short or not inflated leaves the stream with a gap.
+   */
+  private passMessage(dir: Direction, m: Message, complete: boolean): void {
+    if (!m.compressed) {
+      if (!complete) this.ctx.count('ws.inner_truncated');
+      return;
+    }
+    const r = complete && this.deflate ? this.inflate(dir, m) : { warning: 'not inflated' };
+    if (r.data && r.data.length < MAX_INFLATED) this.inner!.onData(dir, r.data);
+    else {
+      this.ctx.count('ws.inner_dropped');
+      this.inner!.onGap(dir, m.size);
+    }
   }
 
   /** A ping or close from `dir` with the other side's answer (null: none came). */
@@ -505,8 +545,18 @@ function plausibleFrames(data: Buffer, dir: Direction): boolean {
 }
 
 /** After `101 Switching Protocols` with `Upgrade: websocket`: the parser that carries the connection on. */
-export function createWebSocketParserAfterUpgrade(ctx: ConnectionContext, extensions: string | undefined): TcpStreamParser {
-  return new WebSocketParser(ctx, parseDeflate(extensions));
+export function createWebSocketParserAfterUpgrade(ctx: ConnectionContext, extensions: string | undefined, subprotocol?: string): TcpStreamParser {
+  return new WebSocketParser(ctx, parseDeflate(extensions), innerParser(ctx, subprotocol));
+}
+
+/** The parser for the subprotocol the server accepted, when shark dissects it (MQTT: `mqtt`, `mqttv3.1`, `mqttv5`…). */
+function innerParser(ctx: ConnectionContext, subprotocol: string | undefined): TcpStreamParser | null {
+  const name = subprotocol?.split(',')[0].trim().toLowerCase() ?? '';
+  if (/^mqtt(v[0-9.]{1,8})?$/.test(name)) {
+    ctx.count('ws.subprotocol.mqtt');
+    return new MqttParser(ctx);
+  }
+  return null;
 }
 
 export const websocket: ProtocolDissector = {

@@ -176,6 +176,15 @@ export class Http1Parser implements TcpStreamParser {
   private early: { msg: Message; response: Record<string, any>; time: number } | null = null;
   /** Response bytes were lost (a gap in the response direction) and the next status line has not been found yet. */
   private responseLoss: ResponseLoss | null = null;
+  /**
+   * Request bytes were lost with the framing (requests may have been in
+   * them), and the responses have not caught up yet: how many of the
+   * responses coming answer lost requests is unknown, so every call paired
+   * until then says `gap` (see settleRequestLoss).
+   */
+  private requestLoss = false;
+  /** Responses read since request bytes were lost: none yet means a lost request's may still come. */
+  private responsesSinceRequestLoss = 0;
   /** True once we learned the engine's client is really the server. */
   private reversed = false;
   private sawFirstLine = false;
@@ -271,7 +280,29 @@ export class Http1Parser implements TcpStreamParser {
     return this.answering()?.method;
   }
 
+  /** Request bytes were lost with the framing (HalfStream.gap): the pairing is in doubt until settleRequestLoss. */
+  requestGap(): void {
+    this.requestLoss = true;
+    this.responsesSinceRequestLoss = 0;
+  }
+
+  /**
+   * A request read while no request waits and responses came after the
+   * loss: when its packet acknowledged every response byte read so far, the
+   * client had all the answers before it asked again, so the responses have
+   * caught up with the requests (those lost included) and this one's
+   * response is its own. Without acknowledgements to go by, an empty queue
+   * is taken for the same. A request read before any response came after
+   * the loss may have been pipelined behind a lost one, still unanswered.
+   */
+  private settleRequestLoss(msg: Message): void {
+    if (!this.requestLoss || this.responsesSinceRequestLoss === 0 || this.pending.length > 0 || this.early !== null) return;
+    if (msg.ackedPeerOffset !== undefined && msg.ackedPeerOffset < this.halves[this.reversed ? 'c2s' : 's2c'].offset) return;
+    this.requestLoss = false;
+  }
+
   requestDone(msg: Message, rendered: Record<string, any>): void {
+    this.settleRequestLoss(msg);
     if (this.pending.length >= MAX_PENDING) {
       // Its response may still come: like a timeout, the next response is then reported late.
       this.ctx.count('http.pending_evicted');
@@ -368,6 +399,11 @@ export class Http1Parser implements TcpStreamParser {
     if (this.answerSerial < this.nextSerial) this.answerSerial++;
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
+    // Requests were lost and the responses have not caught up: this one may answer a lost request.
+    if (this.requestLoss) {
+      warnings.push('gap');
+      this.responsesSinceRequestLoss++;
+    }
     if (late) warnings.push('late response');
     // No request for it, and the client side lost bytes with no request read since: its request
     // was in them (a lone response is damage to show, not a capture that began after its request).
@@ -629,6 +665,7 @@ class HalfStream {
     }
     // Framing is lost: finish what we have (marked) and look for the next start line.
     if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, this.offset, between);
+    else this.conn.requestGap();
     if (this.msg) {
       this.msg.warnings.push('gap');
       // Its last packet is the last one we saw, not the one that showed bytes were lost.

@@ -106,3 +106,36 @@ test('an echo captured twice (tcpdump -i any: the veth and the bridge) is one ca
   assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=7 seq=1 → reply', 'echo 198.18.64.2 id=7 seq=1 → unanswered']);
   assert.equal(counters['icmp.duplicate_copies'], 2);
 });
+
+test('a one-way ICMPv6 message captured twice (an MLD report on the veth and the bridge) is one entry, its copy counted', async () => {
+  const { readPcap } = await import('../helpers/pcap-edit.js');
+  const packets = readPcap(sharedCapture('tcpdump-icmpv6.pcap'));
+  const out: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const t = new IcmpTracker((call) => out.push(call), (name) => (counters[name] = (counters[name] ?? 0) + 1));
+  // Each message's ICMPv6 bytes after its Ethernet and IPv6 headers (hop-by-hop options included, as the capture has them).
+  const icmpv6 = (data: Buffer): { src: string; dst: string; body: Buffer } => {
+    let next = data[14 + 6];
+    let off = 14 + 40;
+    while (next === 0) {
+      next = data[off];
+      off += (data[off + 1] + 1) * 8;
+    }
+    const addr = (at: number) => data.toString('hex', at, at + 16);
+    return { src: addr(14 + 8), dst: addr(14 + 24), body: data.subarray(off) };
+  };
+  packets.forEach((p, i) => {
+    const m = icmpv6(p.data);
+    const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
+    t.onPacket(true, m.src, m.dst, m.body, ms, 2 * i + 1);
+    t.onPacket(true, m.src, m.dst, m.body, ms + 0.02, 2 * i + 2);
+  });
+  t.end();
+  assert.equal(out.length, packets.length, out.map((c) => c.summary).join(' | '));
+  assert.equal(counters['icmp.duplicate_copies'], packets.length);
+  // The same report sent again a second later (MLD repeats unsolicited reports) is a message of its own.
+  const m = icmpv6(packets[1].data);
+  t.onPacket(true, m.src, m.dst, m.body, 5_000_000, 100);
+  t.onPacket(true, m.src, m.dst, m.body, 5_001_000, 101);
+  assert.equal(out.length, packets.length + 2);
+});

@@ -15,6 +15,16 @@ const MAX_PENDING = 4096;
 const COPY_MS = 200;
 /** Echoes answered lately, remembered to tell a reply's copy from a reply with no request. */
 const MAX_ANSWERED = 4096;
+/**
+ * Another ICMP message (an MLD report, a router advertisement, an error)
+ * seen again byte for byte this soon is a copy (`-i any`: microseconds
+ * apart, either order); a host repeats such messages a second or more apart
+ * (MLD's unsolicited report interval, NDP's retransmit timer), and errors
+ * quote packets that differ. As UDP datagrams' copies (udp-duplicates.ts).
+ */
+const ONE_WAY_COPY_MS = 2;
+/** One-way messages remembered at once for that; past it the oldest is forgotten. */
+const MAX_RECENT = 4096;
 
 const V4_TYPES: Record<number, string> = {
   0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
@@ -55,6 +65,8 @@ export class IcmpTracker {
   private readonly pending = new Map<string, PendingEcho>();
   /** Echoes answered lately (key → the reply's time), oldest first. */
   private readonly answered = new Map<string, number>();
+  /** One-way messages of the last ONE_WAY_COPY_MS (addresses, length, hash of the bytes → time), oldest first. */
+  private readonly recent = new Map<string, number>();
 
   constructor(
     private readonly emit: IcmpEmit,
@@ -83,6 +95,10 @@ export class IcmpTracker {
       const rec = { ...base, id, seq, dataSize: icmp.length - 8 };
       if (isRequest) this.onEchoRequest(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
       else this.onEchoReply(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
+      return;
+    }
+    if (this.isOneWayCopy(v6, srcIp, dstIp, icmp, tsMs)) {
+      this.count('icmp.duplicate_copies');
       return;
     }
     const warnings: string[] = [];
@@ -178,6 +194,21 @@ export class IcmpTracker {
     this.emit(call, { ip: dst }, { ip: src });
   }
 
+  /** Whether this message was just seen, byte for byte, between the same addresses (then remembered for its own copies). */
+  private isOneWayCopy(v6: boolean, src: string, dst: string, icmp: Buffer, tsMs: number): boolean {
+    const key = `${v6 ? 6 : 4}|${src}|${dst}|${icmp.length}|${fnv1a(icmp)}`;
+    const at = this.recent.get(key);
+    if (at !== undefined && Math.abs(tsMs - at) <= ONE_WAY_COPY_MS) return true;
+    // Oldest first: what is past the window goes (a capture whose time steps back keeps the rest until the bound).
+    for (const [k, t] of this.recent) {
+      if (tsMs - t <= ONE_WAY_COPY_MS && this.recent.size < MAX_RECENT) break;
+      this.recent.delete(k);
+    }
+    this.recent.delete(key);
+    this.recent.set(key, tsMs);
+    return false;
+  }
+
   private remember(key: string, tsMs: number): void {
     this.answered.delete(key);
     if (this.answered.size >= MAX_ANSWERED) {
@@ -233,6 +264,13 @@ export class IcmpTracker {
     if (warnings.length > 0) call.warnings = warnings;
     this.emit(call, { ip: src }, { ip: dst });
   }
+}
+
+/** FNV-1a over the message's bytes: copies agree, different messages of one length almost never do. */
+function fnv1a(b: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
 }
 
 function echoKey(v6: boolean, requester: string, target: string, id: number, seq: number): string {

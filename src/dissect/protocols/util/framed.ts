@@ -45,6 +45,8 @@ export abstract class FramedParser implements TcpStreamParser {
   protected readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** After a gap: segments are dropped (counted) until one starts with a message. */
   private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** Bytes were lost: an answer whose request is not known may have lost it there (it says `gap`). */
+  private lossSeen = false;
   /** Requests awaiting their answer, in arrival order (Map keeps insertion order). */
   protected readonly pending = new Map<string | number, PendingCall>();
   protected readonly starts: MessageStarts;
@@ -128,6 +130,7 @@ export abstract class FramedParser implements TcpStreamParser {
       return;
     }
     this.ctx.count(`${this.name}.gap`, length);
+    this.lossSeen = true;
     if (this.dead[dir]) {
       // already given up on
     } else if (this.ctx.transport !== 'sctp' && !this.canResync(dir)) {
@@ -272,7 +275,7 @@ export abstract class FramedParser implements TcpStreamParser {
       error,
       summary: this.summarize(req?.request ?? null, response),
     };
-    const all = [...(req?.warnings ?? []), ...warnings, ...(req || unsolicited ? [] : ['request not captured'])];
+    const all = [...(req?.warnings ?? []), ...warnings, ...(req || unsolicited ? [] : this.lossSeen ? ['request not captured', 'gap'] : ['request not captured'])];
     if (all.length > 0) record.warnings = [...new Set(all)];
     this.ctx.emit(record);
   }

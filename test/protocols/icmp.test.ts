@@ -139,3 +139,10 @@ test('a one-way ICMPv6 message captured twice (an MLD report on the veth and the
   t.onPacket(true, m.src, m.dst, m.body, 5_001_000, 101);
   assert.equal(out.length, packets.length + 2);
 });
+
+test('copies of ICMP messages read once are said on stderr beside the UDP ones', async () => {
+  const { describeCopies } = await import('../../src/input/dissect-summary.js');
+  assert.equal(describeCopies({ 'icmp.duplicate_copies': 5 }), "5 ICMP messages captured more than once (as on 'any') read once");
+  assert.equal(describeCopies({ 'udp.duplicate_copies': 1, 'icmp.duplicate_copies': 1 }), "1 UDP datagram and 1 ICMP message captured more than once (as on 'any') read once");
+  assert.equal(describeCopies({}), undefined);
+});

@@ -396,14 +396,53 @@ test('a malformed status line leaves the status null (unknown), never 0, and the
   assert.ok(bad.warnings!.some((w) => w.startsWith('malformed: status line')), JSON.stringify(bad.warnings));
 });
 
-test('a request whose response was in lost bytes after which no status line came (the 101 of a WebSocket upgrade) says gap', async () => {
-  // suricata-websocket-basic.pcap frame 5 is the 101; the connection then carries WebSocket frames, never a status line.
+test('a lost 101 before WebSocket: the frames after it switch the connection, the upgrade says gap (suricata-websocket-basic)', async () => {
+  // suricata-websocket-basic.pcap frame 5 is the 101 (with the first server frame); the connection then carries WebSocket frames.
   const { readPcap, without, dissectPacketList } = await import('../helpers/pcap-edit.js');
   const { sharedCapture } = await import('../helpers/paths.js');
-  const { entries } = dissectPacketList(without(readPcap(sharedCapture('suricata-websocket-basic.pcap')), 5));
+  const packets = readPcap(sharedCapture('suricata-websocket-basic.pcap'));
+  const whole = dissectPacketList(packets).entries.filter((e) => e.protocol === 'ws');
+  const { entries, counters } = dissectPacketList(without(packets, 5));
   const upgrade = entries.find((e) => e.request?.path === '/service');
   assert.ok(upgrade, entries.map((e) => e.summary).join(' | '));
-  assert.deepEqual(upgrade.warnings, ['gap', 'unanswered']);
+  assert.deepEqual(upgrade.warnings, ['gap']);
+  assert.equal(upgrade.summary, 'GET /service → ? (switched to websocket)');
+  assert.deepEqual(upgrade.response, { status: null, upgrade: 'websocket' });
+  assert.equal(upgrade.error, false);
+  // Every frame but the one that shared the lost segment with the 101.
+  const ws = entries.filter((e) => e.protocol === 'ws');
+  assert.equal(ws.length, whole.length - 1);
+  assert.equal(counters['http.upgrade_inferred'], 1);
+  assert.equal(counters['http.bytes_dropped'], undefined);
+});
+
+test('a lost 101 before h2c: the HTTP/2 preface after the upgrade request switches the connection, stream 1 says gap (suricata-http2-range)', async () => {
+  // suricata-http2-range.pcap: three upgrades to h2c; frame 51 is the second 101.
+  const { readPcap, without, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const packets = readPcap(sharedCapture('suricata-http2-range.pcap'));
+  const whole = dissectPacketList(packets).entries;
+  const { entries } = dissectPacketList(without(packets, 51));
+  // The same calls but the 101 entry, none read as HTTP/1 "PRI *" requests.
+  assert.deepEqual(entries.map((e) => e.summary), whole.map((e) => e.summary).filter((s, i) => !(s === 'GET /eicar → 101' && i === 3)));
+  const stream1 = entries.filter((e) => e.protocol === 'http2')[1];
+  assert.deepEqual(stream1.warnings, ['gap']);
+  assert.equal(stream1.response!.status, 206);
+});
+
+test('a lost 101 before h2c seen first in the server bytes: its SETTINGS frame after the lost ones switches the connection', () => {
+  const conn = new AckedConnection(80);
+  conn.send(0, 1, 'GET / HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+  conn.lose(2, 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  conn.send(2, 2, Buffer.from('000000040000000000', 'hex'));
+  conn.send(3, 1, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from('000000040000000000', 'hex')]));
+  // Stream 1's response (:status 200), then a second request on stream 3 and its response.
+  conn.send(4, 2, Buffer.from('000001010500000001' + '88', 'hex'));
+  conn.send(5, 1, Buffer.from('000008010500000003' + '82868441' + '03737663', 'hex'));
+  conn.send(6, 2, Buffer.from('000001010500000003' + '88', 'hex'));
+  const { entries, counters } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => `${e.protocol} ${e.summary} ${JSON.stringify(e.warnings ?? [])}`), ['http2 GET / → 200 ["gap"]', 'http2 GET / → 200 []']);
+  assert.equal(counters['http.upgrade_inferred'], 1);
 });
 
 test('pipelined requests, the first lost from the capture: every call until the responses catch up says gap, then pairing is clean', () => {

@@ -190,3 +190,22 @@ test('NATS after lost bytes: reading resumes at the next operation line, and onl
   assert.equal(records.find((r) => r.summary === 'MSG a → (no response)' && r.warnings?.includes('gap'))?.request?.body, 'world');
   assert.equal(counters['nats.resync_skipped'], 5);
 });
+
+test('NATS verbose: the +OK of an operation lost from the capture comes alone and says gap, as does the first operation read after the loss', () => {
+  const records: CallRecord[] = [];
+  const p = new NatsParser(makeContext(records, {}, { maxBody: 64, noBodies: false }));
+  p.onData('s2c', Buffer.from('INFO {"server_id":"S"}\r\n'));
+  p.onData('c2s', Buffer.from('CONNECT {"verbose":true}\r\n'));
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onGap('c2s', 11); // SUB a 1\r\n … lost
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onData('c2s', Buffer.from('SUB b 2\r\n'));
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${JSON.stringify(r.warnings ?? [])}`), [
+    'INFO S → (no response) []',
+    'CONNECT → +OK []',
+    '+OK → (no response) ["gap"]',
+    'SUB b → +OK ["gap"]',
+  ]);
+});

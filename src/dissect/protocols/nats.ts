@@ -420,6 +420,8 @@ export class NatsParser implements TcpStreamParser {
         // Only a verbose server says +OK: the operations waiting had it coming.
         if (dir === 's2c' && o.op === '+OK' && !this.modeKnown && this.acks.length > 0) this.learnMode(true);
         const p = dir === 's2c' && !this.acks[0]?.maybeAck ? this.acks.shift() : undefined;
+        // An acknowledgement of nothing waiting, after lost client bytes: the operation it answers was in them.
+        if (!p && dir === 's2c' && o.op === '+OK' && this.ackLoss) o.gap = true;
         if (this.acks.length === 0) this.ackLoss = false;
         if (!p) {
           // Non-verbose servers send -ERR on their own (and close the connection).

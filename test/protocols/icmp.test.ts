@@ -146,3 +146,17 @@ test('copies of ICMP messages read once are said on stderr beside the UDP ones',
   assert.equal(describeCopies({ 'udp.duplicate_copies': 1, 'icmp.duplicate_copies': 1 }), "1 UDP datagram and 1 ICMP message captured more than once (as on 'any') read once");
   assert.equal(describeCopies({}), undefined);
 });
+
+test('an echo reply recorded just before its request (two capture queues) pairs with it; a reply whose request never comes is alone', () => {
+  const out: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const t = new IcmpTracker((call) => out.push(call), (name) => (counters[name] = (counters[name] ?? 0) + 1));
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 9, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 9, 1), 1000.05, 2);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 9, 2), 2000, 3);
+  t.onTick(5000, 30_000);
+  t.end();
+  assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=9 seq=1 → reply', 'echo-reply id=9 seq=2 (no request)']);
+  assert.deepEqual([out[0].requestFrame, out[0].responseFrame], [2, 1]);
+  assert.equal(counters['icmp.reply_before_request'], 1);
+});

@@ -52,6 +52,16 @@ const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 5
 
 export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
 
+/** An echo reply with no request seen yet: recorded before it (`-i any`: two queues), or its request lost. */
+interface EarlyReply {
+  rec: Record<string, any>;
+  src: string;
+  dst: string;
+  time: number;
+  frame: number;
+  size: number;
+}
+
 interface PendingEcho {
   request: Record<string, any>;
   src: string;
@@ -65,6 +75,12 @@ export class IcmpTracker {
   private readonly pending = new Map<string, PendingEcho>();
   /** Echoes answered lately (key → the reply's time), oldest first. */
   private readonly answered = new Map<string, number>();
+  /**
+   * Replies whose request has not been seen, by the request's key, oldest
+   * first: a request recorded just after its reply (within COPY_MS) pairs
+   * with it; past that the reply is one whose request the capture missed.
+   */
+  private readonly early = new Map<string, EarlyReply>();
   /** One-way messages of the last ONE_WAY_COPY_MS (addresses, length, hash of the bytes → time), oldest first. */
   private readonly recent = new Map<string, number>();
 
@@ -113,11 +129,21 @@ export class IcmpTracker {
 
   /** Echoes are keyed in arrival order, so the first one waiting is the oldest. */
   pendingSince(): number | undefined {
-    for (const p of this.pending.values()) return p.time;
-    return undefined;
+    let since: number | undefined;
+    for (const p of this.pending.values()) {
+      since = p.time;
+      break;
+    }
+    for (const r of this.early.values()) return since === undefined || r.time < since ? r.time : since;
+    return since;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    for (const [key, r] of this.early) {
+      if (nowMs - r.time <= COPY_MS) break;
+      this.early.delete(key);
+      this.emitLoneReply(r);
+    }
     for (const [key, p] of this.pending) {
       if (nowMs - p.time <= timeoutMs) continue;
       this.pending.delete(key);
@@ -126,12 +152,23 @@ export class IcmpTracker {
   }
 
   end(): void {
+    for (const r of this.early.values()) this.emitLoneReply(r);
+    this.early.clear();
     for (const p of this.pending.values()) this.emitEcho(p, null, 0, 0, 0);
     this.pending.clear();
   }
 
   private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
     const key = echoKey(v6, src, dst, rec.id, rec.seq);
+    const reply = this.early.get(key);
+    if (reply && tsMs - reply.time <= COPY_MS) {
+      // Its reply was recorded first (the two directions on different queues): they pair all the same.
+      this.early.delete(key);
+      this.count('icmp.reply_before_request');
+      this.remember(key, reply.time);
+      this.emitEcho({ request: rec, src, dst, time: tsMs, frame, size }, reply.rec, reply.size, Math.max(tsMs, reply.time), reply.frame);
+      return;
+    }
     const previous = this.pending.get(key);
     if (previous && tsMs - previous.time <= COPY_MS && previous.size === size) {
       // A copy of the request waiting (its reply answers the first): not a request left unanswered.
@@ -171,12 +208,26 @@ export class IcmpTracker {
       this.emitEcho(p, rec, size, tsMs, frame);
       return;
     }
-    const at = this.answered.get(key);
-    if (at !== undefined && tsMs - at <= COPY_MS) {
-      // A copy of a reply already paired: not a reply whose request the capture missed.
+    const at = this.answered.get(key) ?? this.early.get(key)?.time;
+    if (at !== undefined && Math.abs(tsMs - at) <= COPY_MS) {
+      // A copy of a reply already paired (or waiting for its request): not a reply whose request the capture missed.
       this.count('icmp.duplicate_copies');
       return;
     }
+    // Its request may have been recorded after it: it waits a moment (bounded as requests are).
+    if (this.early.size >= MAX_PENDING) {
+      const [oldestKey, oldest] = this.early.entries().next().value as [string, EarlyReply];
+      this.early.delete(oldestKey);
+      this.emitLoneReply(oldest);
+    }
+    this.early.set(key, { rec, src, dst, time: tsMs, frame, size });
+  }
+
+  /** A reply whose request the capture does not hold. */
+  private emitLoneReply(r: EarlyReply): void {
+    const { rec, src, dst, size } = r;
+    const tsMs = r.time;
+    const frame = r.frame;
     const call: CallRecord = {
       protocol: 'icmp',
       request: null,

@@ -47,6 +47,8 @@ interface DataChunk {
   data: Buffer;
   now: number;
   frame: number;
+  /** Payload bytes a snap length cut off (its chunk length says how many): the chunk is lost to the parser. */
+  cut?: number;
 }
 
 /** One direction: TSN order restored, fragments joined per stream. */
@@ -94,6 +96,8 @@ class Association {
   lastFrame: number;
   ended = false;
   aborted = false;
+  /** A chunk was cut by the capture's snap length. */
+  truncated = false;
 
   constructor(
     readonly key: string,
@@ -168,14 +172,20 @@ export class SctpLayer {
       const type = p[off];
       const flags = p[off + 1];
       const len = p.readUInt16BE(off + 2);
-      if (len < 4 || off + len > p.length) {
+      // Past the packet's captured end with the IP header saying it was sent whole: a snap length cut it.
+      const cut = len >= 4 && off + len > p.length && (ip.cut ?? 0) >= off + len - p.length ? off + len - p.length : 0;
+      if (len < 4 || (off + len > p.length && cut === 0)) {
         this.host.count('sctp.malformed_chunk');
         break;
       }
+      if (cut > 0) {
+        this.host.count('sctp.truncated_chunks');
+        a.truncated = true;
+      }
       const name = CHUNK_NAMES[type] ?? `chunk_${type}`;
       a.chunks[name] = (a.chunks[name] ?? 0) + 1;
-      const value = p.subarray(off + 4, off + len);
-      if (type === 0) this.onData(a, side, flags, value, now, frame);
+      const value = p.subarray(off + 4, off + len - cut);
+      if (type === 0) this.onData(a, side, flags, value, now, frame, cut);
       else if (type === 3) this.onSack(a, side, value);
       else if ((type === 1 || type === 2) && value.length >= 16) {
         // INIT names the client; its initial TSN (and INIT-ACK's) says where each direction's DATA starts.
@@ -186,18 +196,21 @@ export class SctpLayer {
         a.halves[side].next ??= value.readUInt32BE(12);
       } else if (type === 64) this.host.count('sctp.idata_unsupported');
       else if (type === 6) a.aborted = true;
+      if (cut > 0) break;
       off += len + ((4 - (len % 4)) % 4);
     }
     if (a.aborted || a.chunks.SHUTDOWN_COMPLETE) this.end(a, a.aborted ? 'rst' : 'fin');
   }
 
-  private onData(a: Association, side: number, flags: number, value: Buffer, now: number, frame: number): void {
+  private onData(a: Association, side: number, flags: number, value: Buffer, now: number, frame: number, cut = 0): void {
     if (value.length < 12) {
-      this.host.count('sctp.malformed_chunk');
+      // A header the snap length cut leaves no TSN: the hole it leaves is given up as any other.
+      if (cut === 0) this.host.count('sctp.malformed_chunk');
       return;
     }
     const h = a.halves[side];
     const chunk: DataChunk = { tsn: value.readUInt32BE(0), stream: value.readUInt16BE(4), flags, data: Buffer.from(value.subarray(12)), now, frame };
+    if (cut > 0) chunk.cut = cut;
     a.ppids.add(value.readUInt32BE(8));
     h.dataChunks++;
     h.bytes += chunk.data.length;
@@ -299,6 +312,20 @@ export class SctpLayer {
       h.heldBytes -= c.data.length;
       a.meter.add(-c.data.length);
       h.next = (c.tsn + 1) >>> 0;
+      if (c.cut !== undefined) {
+        // Its payload's end was not captured: lost to the parser (with the message it was part of), as a lost chunk is.
+        h.lostChunks++;
+        this.host.count('sctp.lost_chunks');
+        const part = h.partial.get(c.stream);
+        const joined = part?.size ?? 0;
+        if (part) {
+          this.host.count('sctp.fragments_dropped');
+          this.release(a, h, part.size);
+          h.partial.delete(c.stream);
+        }
+        this.gap(a, side, joined + c.data.length + c.cut);
+        continue;
+      }
       const begin = (c.flags & 0x02) !== 0;
       const end = (c.flags & 0x01) !== 0;
       if (begin && end) {
@@ -486,7 +513,8 @@ export class SctpLayer {
       error: a.aborted,
       summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}${lost > 0 ? ` (${lost} chunks lost)` : ''}`,
     };
-    if (lost > 0) call.warnings = ['gap'];
+    const warnings = [...(lost > 0 ? ['gap'] : []), ...(a.truncated ? ['truncated'] : [])];
+    if (warnings.length > 0) call.warnings = warnings;
     a.ctx.emit(call);
   }
 }

@@ -258,3 +258,25 @@ test('SCTP loss on an association no dissector reads: chunks held behind a hole 
   assert.match(e.summary, /\(1 chunks lost\)$/);
   assert.equal(counters['sctp.lost_chunks'], 1);
 });
+
+test('SCTP under a snap length: a DATA chunk cut short is a lost chunk, said on the call its message belonged to and counted', () => {
+  const request = crcLessSctp(1, 40003, 3868, [data(10, 0, 0x03, diameterMessage(true, 272, 1, 'session;' + 'x'.repeat(200)))]);
+  const { entries, counters } = run([
+    crcLessSctp(1, 40003, 3868, [init(1, 10)]),
+    crcLessSctp(2, 3868, 40003, [init(2, 500)]),
+    request.subarray(0, 20 + 12 + 16 + 30), // IP, SCTP common header, DATA chunk header, 30 bytes of the message
+    crcLessSctp(2, 3868, 40003, [sack(10), data(500, 0, 0x03, diameterMessage(false, 272, 1, 's', 2001))]),
+    crcLessSctp(1, 40003, 3868, [sack(500), data(11, 0, 0x03, diameterMessage(true, 280, 2, 'dwr'))]),
+    crcLessSctp(2, 3868, 40003, [sack(11), data(501, 0, 0x03, diameterMessage(false, 280, 2, 'dwr', 2001))]),
+  ]);
+  assert.deepEqual(entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`), [
+    'CCR Diameter Credit Control → 2001 DIAMETER_SUCCESS ["request not captured","gap"]',
+    'DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS []',
+  ]);
+  assert.equal(counters['sctp.truncated_chunks'], 1);
+  assert.equal(counters['sctp.lost_chunks'], 1);
+  // Cut on an association no dissector reads: its entry says truncated.
+  const m3ua = crcLessSctp(1, 2906, 6303, [data(100, 0, 0x03, Buffer.alloc(64, 1), 3)]);
+  const flow = run([crcLessSctp(1, 2906, 6303, [init(1, 100)]), crcLessSctp(2, 6303, 2906, [init(2, 900)]), m3ua.subarray(0, m3ua.length - 20)]);
+  assert.deepEqual(flow.entries.map((e) => e.warnings), [['gap', 'truncated']]);
+});

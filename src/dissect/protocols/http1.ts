@@ -461,6 +461,11 @@ export class Http1Parser implements TcpStreamParser {
    * (RFC 9113 §3.2: the upgrade request becomes stream 1) with the bytes
    * already queued behind the upgrade; other protocols are only counted.
    */
+  /** A request asking to upgrade waits for its response (cheap: checked before a head is looked at). */
+  get upgradeWaiting(): boolean {
+    return this.upgradeAsked() !== undefined;
+  }
+
   /**
    * The protocol the request waiting for its response asked to switch to
    * (`Upgrade: h2c` or `websocket`), while no response has answered it.
@@ -468,6 +473,7 @@ export class Http1Parser implements TcpStreamParser {
   private upgradeAsked(): 'h2c' | 'websocket' | undefined {
     const req = this.answering();
     const upgrade = req?.record.headers?.upgrade;
+    if (upgrade === undefined) return undefined;
     const value = (Array.isArray(upgrade) ? upgrade.join(',') : typeof upgrade === 'string' ? upgrade : '').toLowerCase();
     if (/(^|,)\s*h2c\s*(,|$)/.test(value)) return 'h2c';
     if (/(^|,)\s*websocket\s*(,|$)/.test(value)) return 'websocket';
@@ -847,7 +853,8 @@ class HalfStream {
       if (this.resync && !this.findStartLine()) return;
       if (this.msg === null) {
         // A lost 101: the client goes on in the protocol it asked for (HTTP/2 preface, WebSocket frames).
-        if (this.conn.isRequestSide(this.dir) && this.queue.length >= 2 && this.conn.inferUpgrade(this.dir, this.queue.peek(Math.min(16, this.queue.length)), false)) return;
+        // (Looked at only while an upgrade request waits: a head's hot path peeks at nothing.)
+        if (this.conn.upgradeWaiting && this.conn.isRequestSide(this.dir) && this.queue.length >= 2 && this.conn.inferUpgrade(this.dir, this.queue.peek(Math.min(16, this.queue.length)), false)) return;
         if (!this.readHead()) return;
       } else if (!this.readBody()) return;
     }

@@ -77,6 +77,12 @@ export interface ConnectionContext {
    * tells an HTTP/1 parser which request the lost response answered.
    */
   readonly ack?: { from: Direction; ahead: number };
+  /**
+   * UDP: bytes of the datagram being delivered that the capture's snap length
+   * cut off (its IP and UDP lengths say how long it was); 0 or undefined when
+   * it is whole. A parser reads what is there and says `truncated`.
+   */
+  readonly cut?: number;
   /** Emit one finished (or abandoned) call. */
   emit(call: CallRecord): void;
   /** Count something the dissector dropped or could not parse (shown in run stats). */
@@ -164,8 +170,9 @@ export interface ProtocolDissector {
   /**
    * Content probe. Must never throw and must be cheap. `portMatch` is true when
    * either endpoint uses one of `ports` (heuristics may be looser then).
+   * `cut` (UDP): bytes a snap length cut off the datagram, as ConnectionContext.cut.
    */
-  probe(data: Buffer, portMatch: boolean): Probe;
+  probe(data: Buffer, portMatch: boolean, cut?: number): Probe;
   /** `inside` (TLS only): the parser for the plaintext, instead of probing for it. */
   createTcpParser?(ctx: ConnectionContext, inside?: InnerParser): TcpStreamParser;
   createUdpParser?(ctx: ConnectionContext): UdpDatagramParser;

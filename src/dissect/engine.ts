@@ -719,6 +719,9 @@ export class DissectionEngine {
     const len = d.readUInt16BE(4);
     const end = len >= 8 && len <= d.length ? len : d.length;
     const payload = d.subarray(8, end);
+    // What a snap length cut off the datagram (the IP header says; a UDP length past the packet alone is damage, not a cut):
+    // its parser reads the rest and says so.
+    const cut = ip.cut ?? 0;
     if (depth < MAX_ENCAP_DEPTH && this.decapsulate(udpTunnel(sport, dport, payload), payload, now, frame, depth)) return;
     const { key, senderIsA } = flowKey('u', ip.src, sport, ip.dst, dport);
     // The same datagram captured twice (`-i any`: the veth and the bridge) is one datagram.
@@ -728,13 +731,15 @@ export class DissectionEngine {
     }
     let conv = this.udp.get(key);
     const side = senderIsA ? 0 : 1;
-    if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame);
+    if (!conv) conv = this.openUdp(key, ip, sport, dport, senderIsA, payload, now, frame, cut);
     countPacket(conv.totals, side, payload.length, now, frame);
     this.udp.touch(conv);
     conv.ctx.now = now;
     conv.ctx.frame = frame;
     conv.ctx.touched = frame;
+    conv.ctx.cut = cut;
     conv.parser.onDatagram(side === conv.clientSide ? 'c2s' : 's2c', payload);
+    conv.ctx.cut = 0;
     if (conv.claimed) this.udpCopies.remember(key, senderIsA, payload, now);
     // A reply that leaves nothing pending ends the conversation now, as the
     // next tick would (below): a resolver's one-query socket is done. Kept
@@ -768,6 +773,7 @@ export class DissectionEngine {
     payload: Buffer,
     now: number,
     frame: number,
+    cut: number,
   ): UdpConversation {
     if (this.udp.size >= this.options.maxFlows) {
       this.count('udp.flows_evicted');
@@ -790,7 +796,7 @@ export class DissectionEngine {
     for (const d of ordered) {
       let verdict;
       try {
-        verdict = d.probe(payload, d.ports.includes(sport) || d.ports.includes(dport));
+        verdict = d.probe(payload, d.ports.includes(sport) || d.ports.includes(dport), cut);
       } catch {
         verdict = false;
       }

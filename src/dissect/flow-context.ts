@@ -24,6 +24,8 @@ export class MutableContext implements ConnectionContext {
    */
   touched = 0;
   ack: { from: Direction; ahead: number } | undefined = undefined;
+  /** Bytes a snap length cut off the datagram being delivered (UDP; api.ts). */
+  cut = 0;
   /** The connection's start was not seen: its ends are a guess (api.ts). */
   clientGuessed = false;
   /** The flow is being evicted: what it emits now is marked so. */

@@ -47,6 +47,8 @@ interface DataChunk {
   data: Buffer;
   now: number;
   frame: number;
+  /** Payload bytes a snap length cut off (its chunk length says how many): the chunk is lost to the parser. */
+  cut?: number;
 }
 
 /** One direction: TSN order restored, fragments joined per stream. */
@@ -62,6 +64,12 @@ class SctpHalf {
   messages = 0;
   bytes = 0;
   packets = 0;
+  /** DATA chunks sent that the capture missed (holes in the TSNs, or acknowledged by the peer and never seen). */
+  lostChunks = 0;
+  /** The peer's highest cumulative TSN ack (SACK): chunks up to it reached the peer, captured or not. */
+  acked: number | undefined;
+  /** The largest DATA chunk payload seen: what a lost chunk may have carried at most. */
+  maxChunk = 1;
 }
 
 const tsnAfter = (a: number, b: number): number => (a - b) | 0;
@@ -74,6 +82,11 @@ class Association {
   protocol: string | undefined;
   /** Messages that arrived before a dissector was chosen (the first one decides). */
   undecided = false;
+  /** Bytes lost per side before a dissector was chosen: said to it first (the message that chose it may answer what they held). */
+  readonly unsaid: [{ length: number; slack: number }, { length: number; slack: number }] = [
+    { length: 0, slack: 0 },
+    { length: 0, slack: 0 },
+  ];
   ctx: ConnectionContext & { now: number; frame: number; touched: number };
   readonly chunks: Record<string, number> = {};
   readonly ppids = new Set<number>();
@@ -83,6 +96,8 @@ class Association {
   lastFrame: number;
   ended = false;
   aborted = false;
+  /** A chunk was cut by the capture's snap length. */
+  truncated = false;
 
   constructor(
     readonly key: string,
@@ -157,14 +172,21 @@ export class SctpLayer {
       const type = p[off];
       const flags = p[off + 1];
       const len = p.readUInt16BE(off + 2);
-      if (len < 4 || off + len > p.length) {
+      // Past the packet's captured end with the IP header saying it was sent whole: a snap length cut it.
+      const cut = len >= 4 && off + len > p.length && (ip.cut ?? 0) >= off + len - p.length ? off + len - p.length : 0;
+      if (len < 4 || (off + len > p.length && cut === 0)) {
         this.host.count('sctp.malformed_chunk');
         break;
       }
+      if (cut > 0) {
+        this.host.count('sctp.truncated_chunks');
+        a.truncated = true;
+      }
       const name = CHUNK_NAMES[type] ?? `chunk_${type}`;
       a.chunks[name] = (a.chunks[name] ?? 0) + 1;
-      const value = p.subarray(off + 4, off + len);
-      if (type === 0) this.onData(a, side, flags, value, now, frame);
+      const value = p.subarray(off + 4, off + len - cut);
+      if (type === 0) this.onData(a, side, flags, value, now, frame, cut);
+      else if (type === 3) this.onSack(a, side, value);
       else if ((type === 1 || type === 2) && value.length >= 16) {
         // INIT names the client; its initial TSN (and INIT-ACK's) says where each direction's DATA starts.
         if (!a.orientationKnown) {
@@ -174,22 +196,29 @@ export class SctpLayer {
         a.halves[side].next ??= value.readUInt32BE(12);
       } else if (type === 64) this.host.count('sctp.idata_unsupported');
       else if (type === 6) a.aborted = true;
+      if (cut > 0) break;
       off += len + ((4 - (len % 4)) % 4);
     }
     if (a.aborted || a.chunks.SHUTDOWN_COMPLETE) this.end(a, a.aborted ? 'rst' : 'fin');
   }
 
-  private onData(a: Association, side: number, flags: number, value: Buffer, now: number, frame: number): void {
+  private onData(a: Association, side: number, flags: number, value: Buffer, now: number, frame: number, cut = 0): void {
     if (value.length < 12) {
-      this.host.count('sctp.malformed_chunk');
+      // A header the snap length cut leaves no TSN: the hole it leaves is given up as any other.
+      if (cut === 0) this.host.count('sctp.malformed_chunk');
       return;
     }
     const h = a.halves[side];
     const chunk: DataChunk = { tsn: value.readUInt32BE(0), stream: value.readUInt16BE(4), flags, data: Buffer.from(value.subarray(12)), now, frame };
+    if (cut > 0) chunk.cut = cut;
     a.ppids.add(value.readUInt32BE(8));
     h.dataChunks++;
     h.bytes += chunk.data.length;
+    if (chunk.data.length > h.maxChunk) h.maxChunk = chunk.data.length;
     h.next ??= chunk.tsn;
+    // The other side acknowledged chunks of this one's peer that the capture never showed, and now
+    // sends: they were lost, and what this answers may have been in them (said before it is read).
+    this.settleAcked(a, 1 - side, true);
     const ahead = tsnAfter(chunk.tsn, h.next);
     if (ahead < 0 || h.held.has(chunk.tsn)) {
       this.host.count('sctp.retransmitted_chunks');
@@ -199,22 +228,77 @@ export class SctpLayer {
     h.heldBytes += chunk.data.length;
     a.meter.add(chunk.data.length);
     this.deliver(a, side);
-    if (h.held.size > MAX_HELD_CHUNKS) {
-      // A hole that never fills: skip to the oldest chunk held, the stream parser told of a gap.
-      let lowest = h.next;
-      let best = Infinity;
-      for (const t of h.held.keys()) {
-        const d = tsnAfter(t, h.next);
-        if (d < best) {
-          best = d;
-          lowest = t;
-        }
+    // A hole the peer acknowledged past was lost from the capture, not reordered: no need to wait.
+    this.settleAcked(a, side, false);
+    // A hole that never fills: skip to the oldest chunk held, the stream parser told of a gap.
+    if (h.held.size > MAX_HELD_CHUNKS) this.skipHole(a, side);
+  }
+
+  /** The lowest TSN held: the hole before it is given up (the capture missed those chunks). */
+  private skipHole(a: Association, side: number): void {
+    const h = a.halves[side];
+    let lowest = h.next as number;
+    let best = Infinity;
+    for (const t of h.held.keys()) {
+      const d = tsnAfter(t, h.next as number);
+      if (d < best) {
+        best = d;
+        lowest = t;
       }
-      this.host.count('sctp.gaps');
-      h.next = lowest;
-      this.dropPartials(a, h);
-      this.gap(a, side);
-      this.deliver(a, side);
+    }
+    this.lostUpTo(a, side, lowest);
+  }
+
+  /**
+   * The chunks from the next expected TSN up to (not including) `tsn` were
+   * lost from the capture: counted, the messages being joined dropped, the
+   * parser told of a gap, and what is held after them delivered.
+   */
+  private lostUpTo(a: Association, side: number, tsn: number): void {
+    const h = a.halves[side];
+    const n = tsnAfter(tsn, h.next as number);
+    if (n <= 0) return;
+    this.host.count('sctp.gaps');
+    this.host.count('sctp.lost_chunks', n);
+    h.lostChunks += n;
+    h.next = tsn;
+    // The stream parser's bytes lost: the messages being joined, and what the chunks carried (each
+    // at least a byte, at most the largest chunk seen: an upper bound, said as such).
+    const joined = h.partialBytes;
+    this.dropPartials(a, h);
+    const most = n * h.maxChunk;
+    this.gap(a, side, joined + most, most - n);
+    this.deliver(a, side);
+  }
+
+  /** A SACK from `side`: the other direction's chunks up to its cumulative TSN ack reached the peer. */
+  private onSack(a: Association, side: number, value: Buffer): void {
+    if (value.length < 4) return;
+    const h = a.halves[1 - side];
+    const cum = value.readUInt32BE(0);
+    if (h.acked === undefined || tsnAfter(cum, h.acked) > 0) h.acked = cum;
+    this.settleAcked(a, 1 - side, false);
+  }
+
+  /**
+   * The chunks of `side` up to the peer's cumulative TSN ack that the capture
+   * has not shown were lost from it: each hole is given up and what is held
+   * after it read. A hole with nothing captured after it is given up only
+   * when `final` (the peer has sent since, or the association ends): until
+   * then its chunks may still come, recorded out of order.
+   */
+  private settleAcked(a: Association, side: number, final: boolean): void {
+    const h = a.halves[side];
+    // Each pass gives up one hole and reads at least one held chunk, or returns.
+    for (let passes = h.held.size + 1; passes > 0; passes--) {
+      if (h.acked === undefined || h.next === undefined || tsnAfter(h.acked, h.next) < 0) return;
+      let lowest: number | undefined;
+      for (const t of h.held.keys()) if (lowest === undefined || tsnAfter(t, lowest) < 0) lowest = t;
+      if (lowest !== undefined && tsnAfter(lowest, h.acked) <= 0) this.lostUpTo(a, side, lowest);
+      else {
+        if (lowest !== undefined || final) this.lostUpTo(a, side, (h.acked + 1) >>> 0);
+        return;
+      }
     }
   }
 
@@ -228,6 +312,20 @@ export class SctpLayer {
       h.heldBytes -= c.data.length;
       a.meter.add(-c.data.length);
       h.next = (c.tsn + 1) >>> 0;
+      if (c.cut !== undefined) {
+        // Its payload's end was not captured: lost to the parser (with the message it was part of), as a lost chunk is.
+        h.lostChunks++;
+        this.host.count('sctp.lost_chunks');
+        const part = h.partial.get(c.stream);
+        const joined = part?.size ?? 0;
+        if (part) {
+          this.host.count('sctp.fragments_dropped');
+          this.release(a, h, part.size);
+          h.partial.delete(c.stream);
+        }
+        this.gap(a, side, joined + c.data.length + c.cut);
+        continue;
+      }
       const begin = (c.flags & 0x02) !== 0;
       const end = (c.flags & 0x01) !== 0;
       if (begin && end) {
@@ -239,19 +337,21 @@ export class SctpLayer {
         if (part) {
           this.host.count('sctp.fragments_dropped');
           this.release(a, h, part.size);
+          this.gap(a, side, part.size);
         }
         part = { parts: [], size: 0, now: c.now, frame: c.frame };
         h.partial.set(c.stream, part);
       } else if (!part) {
-        // A middle or last fragment whose first was lost.
+        // A middle or last fragment whose first was lost: its bytes are lost to the parser too.
         this.host.count('sctp.fragments_dropped');
+        this.gap(a, side, c.data.length);
         continue;
       }
       if (part.size + c.data.length > MAX_MESSAGE || h.partialBytes + c.data.length > MAX_PARTIAL_BYTES) {
         this.host.count('sctp.message_too_large');
         this.release(a, h, part.size);
         h.partial.delete(c.stream);
-        this.gap(a, side);
+        this.gap(a, side, part.size + c.data.length);
         continue;
       }
       part.size += c.data.length;
@@ -278,8 +378,13 @@ export class SctpLayer {
     h.partial.clear();
   }
 
-  private gap(a: Association, side: number): void {
-    if (a.parser) this.call(a, () => a.parser?.onGap(a.dir(side), 1));
+  /** `length` bytes of the direction's stream are lost to its parser (`slack`: as many fewer may have been, api.ts). */
+  private gap(a: Association, side: number, length: number, slack = 0): void {
+    if (a.parser) this.call(a, () => a.parser?.onGap(a.dir(side), Math.max(1, length), slack > 0 ? slack : undefined));
+    else if (!a.undecided) {
+      a.unsaid[side].length += Math.max(1, length);
+      a.unsaid[side].slack += slack;
+    }
   }
 
   /** One whole user message: choose the dissector on the first, then feed it as stream bytes. */
@@ -289,7 +394,13 @@ export class SctpLayer {
     const was = { now: a.ctx.now, frame: a.ctx.frame };
     a.ctx.now = now;
     a.ctx.frame = frame;
-    if (!a.parser && !a.undecided) this.choose(a, side, data);
+    if (!a.parser && !a.undecided) {
+      this.choose(a, side, data);
+      for (let s = 0; s < 2; s++) {
+        const { length, slack } = a.unsaid[s];
+        if (length > 0) this.gap(a, s, length, slack);
+      }
+    }
     if (a.parser) this.call(a, () => a.parser?.onData(a.dir(side), data));
     a.ctx.now = was.now;
     a.ctx.frame = was.frame;
@@ -371,7 +482,14 @@ export class SctpLayer {
     if (a.ended) return;
     a.ended = true;
     this.assocs.delete(a.key);
-    for (const h of a.halves) if (h.held.size > 0 || h.partial.size > 0) this.host.count('sctp.unfinished_messages', h.held.size + h.partial.size);
+    for (let side = 0; side < 2; side++) {
+      const h = a.halves[side];
+      // Chunks held behind a hole are read now, the hole reported lost (they were captured; only what is before them was not).
+      for (let left = h.held.size; h.held.size > 0 && left > 0; left--) this.skipHole(a, side);
+      // Chunks the peer acknowledged that the capture never showed (the last ones, or a direction's only ones).
+      this.settleAcked(a, side, true);
+      if (h.partial.size > 0) this.host.count('sctp.unfinished_messages', h.partial.size);
+    }
     if (a.parser) this.call(a, () => a.parser?.onEnd(reason));
     else this.report(a, reason);
     a.meter.close();
@@ -381,10 +499,11 @@ export class SctpLayer {
   private report(a: Association, reason: string): void {
     const c = a.halves[a.clientSide];
     const s = a.halves[1 - a.clientSide];
+    const lost = c.lostChunks + s.lostChunks;
     const call: CallRecord = {
       protocol: 'sctp',
-      request: { packets: c.packets, dataChunks: c.dataChunks, messages: c.messages, bytes: c.bytes, chunks: a.chunks, ppids: [...a.ppids].slice(0, 16) },
-      response: { packets: s.packets, dataChunks: s.dataChunks, messages: s.messages, bytes: s.bytes, end: reason },
+      request: { packets: c.packets, dataChunks: c.dataChunks, messages: c.messages, bytes: c.bytes, ...(c.lostChunks > 0 ? { lostChunks: c.lostChunks } : {}), chunks: a.chunks, ppids: [...a.ppids].slice(0, 16) },
+      response: { packets: s.packets, dataChunks: s.dataChunks, messages: s.messages, bytes: s.bytes, ...(s.lostChunks > 0 ? { lostChunks: s.lostChunks } : {}), end: reason },
       requestTime: a.firstTime,
       requestFrame: a.firstFrame,
       responseTime: a.lastTime,
@@ -392,8 +511,10 @@ export class SctpLayer {
       requestSize: c.bytes,
       responseSize: s.bytes,
       error: a.aborted,
-      summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}`,
+      summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}${lost > 0 ? ` (${lost} chunks lost)` : ''}`,
     };
+    const warnings = [...(lost > 0 ? ['gap'] : []), ...(a.truncated ? ['truncated'] : [])];
+    if (warnings.length > 0) call.warnings = warnings;
     a.ctx.emit(call);
   }
 }

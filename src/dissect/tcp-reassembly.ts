@@ -35,6 +35,9 @@ interface Segment {
   cut?: number;
 }
 
+/** Acknowledged bytes past the last captured one, at the end, above this are a bogus ACK's, not a loss. */
+const MAX_ACKED_LOSS = 1 << 30;
+
 /** Signed distance a - b in sequence space. */
 export function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
@@ -133,16 +136,21 @@ export class HalfStream {
    * delivered and the FIN were sent but never captured (the segments that
    * carried them were lost, or a snap length cut them off): a gap, so a
    * connection whose data the capture missed says so rather than looking
-   * empty or complete. The FIN's sequence number says where the stream ended.
+   * empty or complete. The FIN's sequence number says where the stream ended;
+   * without a FIN, the peer's highest acknowledgement.
    */
   gapToFin(): void {
-    if (this.finSeq === undefined || this.nextSeq === undefined || this.ooo.length > 0) return;
-    const hole = seqDiff(this.finSeq, this.nextSeq);
-    if (hole <= 0) return;
+    if (this.nextSeq === undefined || this.ooo.length > 0) return;
+    // Without a FIN, the peer's highest ACK says how far the stream went (a connection whose only
+    // data segment was lost, then idle or cut off by the capture's end).
+    const end = this.finSeq ?? this.peerAck;
+    if (end === undefined) return;
+    const hole = seqDiff(end, this.nextSeq);
+    if (hole <= 0 || (this.finSeq === undefined && hole > MAX_ACKED_LOSS)) return;
     this.counters.gaps++;
     this.counters.gapBytes += hole;
     this.sink.gap(hole);
-    this.nextSeq = this.finSeq;
+    this.nextSeq = end;
     this.checkFin();
   }
 

@@ -53,10 +53,15 @@ export function describeLosses(counters: Record<string, number>): string | undef
   return parts.length > 0 ? parts.join(' ') : undefined;
 }
 
-/** Datagrams seen twice (a capture on `any`: the veth and the bridge), read once: said, so counts that differ from tshark's are explained. */
+/** Datagrams and ICMP messages seen twice (a capture on `any`: the veth and the bridge), read once: said, so counts that differ from tshark's are explained. */
 export function describeCopies(counters: Record<string, number>): string | undefined {
   const n = counters['udp.duplicate_copies'] ?? 0;
-  return n > 0 ? `${n} UDP datagram${n === 1 ? '' : 's'} captured more than once (as on 'any') read once` : undefined;
+  const icmp = counters['icmp.duplicate_copies'] ?? 0;
+  const parts = [
+    ...(n > 0 ? [`${n} UDP datagram${n === 1 ? '' : 's'}`] : []),
+    ...(icmp > 0 ? [`${icmp} ICMP message${icmp === 1 ? '' : 's'}`] : []),
+  ];
+  return parts.length > 0 ? `${parts.join(' and ')} captured more than once (as on 'any') read once` : undefined;
 }
 
 /**

@@ -133,3 +133,20 @@ test('a FIN after a hole the peer acknowledged past: the hole is a gap at once a
   assert.deepEqual(s.out, ['ab', 7]);
   assert.equal(s.half.finished, true);
 });
+
+test('without a FIN, bytes the peer acknowledged that the capture never saw are a gap at the end', () => {
+  const s = stream();
+  s.half.segment(0, true, false, b(''));
+  s.half.ackHint(454); // the peer had 453 bytes; the segment that carried them was lost
+  s.half.flush();
+  s.half.gapToFin();
+  assert.deepEqual(s.out, [453]);
+  assert.equal(s.counters.gapBytes, 453);
+  // An acknowledgement of what was captured leaves nothing to report.
+  const whole = stream();
+  whole.half.segment(0, true, false, b(''));
+  whole.half.segment(1, false, false, b('abc'));
+  whole.half.ackHint(4);
+  whole.half.gapToFin();
+  assert.deepEqual(whole.out, ['abc']);
+});

@@ -214,3 +214,69 @@ test('Diameter probe and parser edges: other protocols refused, 1-byte pieces, a
   parser.onEnd('eof');
   assert.deepEqual(records.map((r) => `${r.summary} ${r.warnings ?? ''}`), ['DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS ', 'DWR Diameter Credit Control → (no answer) gap,unanswered']);
 });
+
+function sack(cumTsn: number): Buffer {
+  const v = Buffer.alloc(12);
+  v.writeUInt32BE(cumTsn, 0);
+  v.writeUInt32BE(65535, 4);
+  return chunk(3, 0, v);
+}
+
+test('SCTP loss: a request chunk the server acknowledged but the capture missed makes its answer say gap, counted; later calls pair clean', () => {
+  const { entries, counters } = run([
+    crcLessSctp(1, 40002, 3868, [init(1, 10)]),
+    crcLessSctp(2, 3868, 40002, [init(2, 500)]),
+    // TSN 10 (a CCR, hop-by-hop 1) never reaches the capture; the server acknowledges it and answers.
+    crcLessSctp(2, 3868, 40002, [sack(10), data(500, 0, 0x03, diameterMessage(false, 272, 1, 's1', 2001))]),
+    crcLessSctp(1, 40002, 3868, [sack(500), data(11, 0, 0x03, diameterMessage(true, 280, 2, 'dwr'))]),
+    crcLessSctp(2, 3868, 40002, [sack(11), data(501, 0, 0x03, diameterMessage(false, 280, 2, 'dwr', 2001))]),
+  ]);
+  assert.deepEqual(entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`), [
+    'CCR Diameter Credit Control → 2001 DIAMETER_SUCCESS ["request not captured","gap"]',
+    'DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS []',
+  ]);
+  assert.equal(counters['sctp.lost_chunks'], 1);
+  assert.equal(counters['sctp.gaps'], 1);
+});
+
+test('SCTP loss on an association no dissector reads: chunks held behind a hole are counted at the end, and the entry says what was lost', () => {
+  const m3ua = (n: number) => data(n, 0, 0x03, Buffer.alloc(16, n), 3);
+  const { entries, counters } = run([
+    crcLessSctp(1, 2906, 6303, [init(1, 100)]),
+    crcLessSctp(2, 6303, 2906, [init(2, 900)]),
+    crcLessSctp(1, 2906, 6303, [m3ua(100)]),
+    // TSN 101 is lost from the capture; 102 and 103 wait behind the hole, nothing acknowledges past it.
+    crcLessSctp(1, 2906, 6303, [m3ua(102)]),
+    crcLessSctp(1, 2906, 6303, [m3ua(103)]),
+    crcLessSctp(2, 6303, 2906, [data(900, 0, 0x03, Buffer.alloc(16, 1), 3)]),
+  ]);
+  assert.equal(entries.length, 1);
+  const e = entries[0];
+  assert.equal(e.request!.messages, 3, 'the chunks after the hole are messages too');
+  assert.equal(e.request!.lostChunks, 1);
+  assert.deepEqual(e.warnings, ['gap']);
+  assert.match(e.summary, /\(1 chunks lost\)$/);
+  assert.equal(counters['sctp.lost_chunks'], 1);
+});
+
+test('SCTP under a snap length: a DATA chunk cut short is a lost chunk, said on the call its message belonged to and counted', () => {
+  const request = crcLessSctp(1, 40003, 3868, [data(10, 0, 0x03, diameterMessage(true, 272, 1, 'session;' + 'x'.repeat(200)))]);
+  const { entries, counters } = run([
+    crcLessSctp(1, 40003, 3868, [init(1, 10)]),
+    crcLessSctp(2, 3868, 40003, [init(2, 500)]),
+    request.subarray(0, 20 + 12 + 16 + 30), // IP, SCTP common header, DATA chunk header, 30 bytes of the message
+    crcLessSctp(2, 3868, 40003, [sack(10), data(500, 0, 0x03, diameterMessage(false, 272, 1, 's', 2001))]),
+    crcLessSctp(1, 40003, 3868, [sack(500), data(11, 0, 0x03, diameterMessage(true, 280, 2, 'dwr'))]),
+    crcLessSctp(2, 3868, 40003, [sack(11), data(501, 0, 0x03, diameterMessage(false, 280, 2, 'dwr', 2001))]),
+  ]);
+  assert.deepEqual(entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`), [
+    'CCR Diameter Credit Control → 2001 DIAMETER_SUCCESS ["request not captured","gap"]',
+    'DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS []',
+  ]);
+  assert.equal(counters['sctp.truncated_chunks'], 1);
+  assert.equal(counters['sctp.lost_chunks'], 1);
+  // Cut on an association no dissector reads: its entry says truncated.
+  const m3ua = crcLessSctp(1, 2906, 6303, [data(100, 0, 0x03, Buffer.alloc(64, 1), 3)]);
+  const flow = run([crcLessSctp(1, 2906, 6303, [init(1, 100)]), crcLessSctp(2, 6303, 2906, [init(2, 900)]), m3ua.subarray(0, m3ua.length - 20)]);
+  assert.deepEqual(flow.entries.map((e) => e.warnings), [['gap', 'truncated']]);
+});

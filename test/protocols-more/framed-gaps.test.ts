@@ -14,7 +14,7 @@ import { kafka } from '../../src/dissect/protocols/kafka.js';
 import { amqp } from '../../src/dissect/protocols/amqp.js';
 import type { CallRecord, ProtocolDissector } from '../../src/dissect/api.js';
 import { sharedCapture } from '../helpers/paths.js';
-import { feedWithGap, tcpSegments, type Segment } from './helpers.js';
+import { feedWithGap, makeContext, tcpSegments, type Segment } from './helpers.js';
 
 const CASES: Array<{ dissector: ProtocolDissector; port: number; files: string[] }> = [
   { dissector: mongodb, port: 27017, files: ['deepflow-mongo-scram-opmsg-checksum.pcap', 'arkime-mongo-op-query.pcap', 'mongotools-op-compressed.pcap'] },
@@ -74,3 +74,47 @@ function knows(dissector: ProtocolDissector, s: Segment): boolean {
   const verdict = dissector.probe(s.payload, true);
   return verdict === 'request' || verdict === 'response' || verdict === 'stream';
 }
+
+/** Every segment as a snap length keeps it: its first `keep` payload bytes, then the rest reported lost. */
+function feedCut(dissector: ProtocolDissector, list: Segment[], port: number, keep: number): CallRecord[] {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = dissector.createTcpParser!(ctx);
+  for (const s of list) {
+    ctx.now = s.time;
+    ctx.frame = s.frame;
+    const dir = s.dstPort === port ? 'c2s' : 's2c';
+    parser.onData(dir, s.payload.subarray(0, keep));
+    if (s.payload.length > keep) parser.onGap(dir, s.payload.length - keep);
+  }
+  parser.onEnd('eof');
+  return records;
+}
+
+test('length-prefixed protocols under a snap length: a message cut keeps the framing, so every call pairs as in the whole capture, each cut one saying gap', () => {
+  // tcpdump -s 96 with TCP timestamps keeps 30 bytes of payload; 60 bytes: a wider snap length.
+  for (const { dissector, port, files } of CASES.filter((c) => ['diameter', 'ldap', 'mongodb', 'cql'].includes(c.dissector.name))) {
+    for (const file of files) {
+      const segments = tcpSegments(sharedCapture(file), { decodeAs: [`tcp.port==${port},${dissector.name === 'mongodb' ? 'mongo' : dissector.name}`] }).filter(
+        (s) => s.payload.length > 0 && (s.srcPort === port || s.dstPort === port),
+      );
+      for (const stream of new Set(segments.map((s) => s.stream))) {
+        const list = segments.filter((s) => s.stream === stream);
+        // Messages that span segments lose their later segments whole: only single-segment messages are compared.
+        if (list.some((s, i) => i > 0 && list[i - 1].dstPort === s.dstPort)) continue;
+        const whole = feedWithGap(dissector, list, port).filter((r) => r.request !== null && r.response !== null);
+        for (const keep of [30, 60]) {
+          const cut = feedCut(dissector, list, port, keep);
+          const frames = (r: CallRecord) => `${r.requestFrame}>${r.responseFrame}`;
+          const got = new Map(cut.map((r) => [frames(r), r]));
+          for (const r of whole) {
+            const c = got.get(frames(r));
+            assert.ok(c, `${file} -s ${keep}: call ${frames(r)} ${r.summary} missing: ${cut.map((x) => `${frames(x)} ${x.summary}`).join(' | ')}`);
+            const touched = list.some((s) => (s.frame === r.requestFrame || s.frame === r.responseFrame) && s.payload.length > keep);
+            if (touched) assert.ok(c.warnings?.includes('gap'), `${file} -s ${keep}: ${frames(r)} ${JSON.stringify(c.warnings)}`);
+          }
+        }
+      }
+    }
+  }
+});

@@ -160,3 +160,52 @@ test('NATS with no CONNECT read: operations wait for an +OK only until a PONG or
   p2.onTick(ctx2.now + 2_500, 30_000);
   assert.deepEqual(later.map((r) => `${r.summary} ${r.error}`), ['PUB b → (no response) false']);
 });
+
+test('NATS after lost bytes: reading resumes at the next operation line, and only the calls the loss touched say gap', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const p = new NatsParser(makeContext(records, counters, { maxBody: 64, noBodies: false }));
+  p.onData('s2c', Buffer.from('INFO {"server_id":"S"}\r\n'));
+  p.onData('c2s', Buffer.from('CONNECT {}\r\nSUB a 1\r\nPUB a 5\r\nhello\r\n'));
+  p.onData('c2s', Buffer.from('PING\r\n'));
+  // The server's PONG and the start of a MSG are lost; the packet after them ends the MSG's payload, then a whole MSG.
+  p.onGap('s2c', 17);
+  p.onData('s2c', Buffer.from('llo\r\nMSG a 1 5\r\nworld\r\n'));
+  p.onData('c2s', Buffer.from('PUB a 2\r\nhi\r\n'));
+  p.onData('c2s', Buffer.from('PING\r\n'));
+  p.onData('s2c', Buffer.from('PONG\r\nMSG a 1 2\r\nhi\r\n'));
+  p.onEnd();
+  const shown = records.map((r) => `${r.summary}${r.warnings?.includes('gap') ? ' [gap]' : ''}`);
+  assert.deepEqual([...shown].sort(), [
+    'INFO S → (no response)',
+    'CONNECT → (no response)',
+    'SUB a → (no response)',
+    'PUB a → (no response)',
+    'MSG a → (no response) [gap]', // the first operation read after the loss
+    'PUB a → (no response)',
+    'PING → PONG [gap]', // two PINGs, one PONG: which PING it answers is in doubt
+    'MSG a → (no response)',
+    'PING → unanswered [gap]', // its PONG was in the lost bytes
+  ].sort(), [...shown].sort().join('\n'));
+  assert.equal(records.find((r) => r.summary === 'MSG a → (no response)' && r.warnings?.includes('gap'))?.request?.body, 'world');
+  assert.equal(counters['nats.resync_skipped'], 5);
+});
+
+test('NATS verbose: the +OK of an operation lost from the capture comes alone and says gap, as does the first operation read after the loss', () => {
+  const records: CallRecord[] = [];
+  const p = new NatsParser(makeContext(records, {}, { maxBody: 64, noBodies: false }));
+  p.onData('s2c', Buffer.from('INFO {"server_id":"S"}\r\n'));
+  p.onData('c2s', Buffer.from('CONNECT {"verbose":true}\r\n'));
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onGap('c2s', 11); // SUB a 1\r\n … lost
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onData('c2s', Buffer.from('SUB b 2\r\n'));
+  p.onData('s2c', Buffer.from('+OK\r\n'));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${JSON.stringify(r.warnings ?? [])}`), [
+    'INFO S → (no response) []',
+    'CONNECT → +OK []',
+    '+OK → (no response) ["gap"]',
+    'SUB b → +OK ["gap"]',
+  ]);
+});

@@ -7,88 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DissectionEngine } from '../../src/dissect/engine.js';
 import { http1, MAX_HEAD_BYTES, type Http1Parser } from '../../src/dissect/protocols/http1.js';
-import { LinkType, type Packet } from '../../src/model/packet.js';
+import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { fakeContext } from './helpers.js';
-import { ipv4Packet } from '../helpers/pcap-wire.js';
-
-const CLIENT_PORT = 40000;
-
-const FIN = 0x01;
-const SYN = 0x02;
-const PSH = 0x08;
-const ACK = 0x10;
-
-/** Raw IPv4 + TCP from 198.18.0.<src>; PSH|ACK unless `flags` says otherwise, no ACK when `ack` is undefined. */
-function tcpPacket(src: 1 | 2, sport: number, dport: number, seq: number, ack: number | undefined, body: Buffer, flags = PSH): Buffer {
-  const b = ipv4Packet(src, 6, sport, dport, 20, body);
-  b.writeUInt32BE(seq >>> 0, 24);
-  b.writeUInt32BE((ack ?? 0) >>> 0, 28);
-  b[32] = 0x50;
-  b[33] = ack === undefined ? flags : flags | ACK;
-  return b;
-}
-
-/**
- * One TCP connection (client 198.18.0.1:port → server 198.18.0.2:serverPort),
- * opened with a handshake unless the capture is to start mid-connection, whose packets carry real sequence and
- * acknowledgement numbers. `lose`
- * sends bytes that never reach the capture: the sender's sequence moves on
- * and the receiver acknowledges them, as on a real network where only the
- * capture point missed them.
- */
-class AckedConnection {
-  readonly packets: Packet[] = [];
-  private seq: Record<1 | 2, number> = { 1: 1000, 2: 50000 };
-  constructor(
-    private readonly serverPort = 8080,
-    private readonly clientPort = CLIENT_PORT,
-    handshake = true,
-  ) {
-    if (!handshake) return;
-    this.packets.push(this.packet(0, 1, SYN, undefined));
-    this.seq[1]++;
-    this.packets.push(this.packet(0, 2, SYN, this.seq[1]));
-    this.seq[2]++;
-    this.packets.push(this.packet(0, 1, ACK, this.seq[2]));
-  }
-
-  private packet(atMs: number, from: 1 | 2, flags: number, ack: number | undefined, body: Buffer = Buffer.alloc(0)): Packet {
-    const [sport, dport] = from === 1 ? [this.clientPort, this.serverPort] : [this.serverPort, this.clientPort];
-    const data = tcpPacket(from, sport, dport, this.seq[from], ack, body, flags);
-    return { tsSec: Math.floor(atMs / 1000), tsNsec: Math.round((atMs % 1000) * 1e6), linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: 0 };
-  }
-
-  send(atMs: number, from: 1 | 2, payload: string | Buffer): void {
-    const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-    const to = from === 1 ? 2 : 1;
-    this.packets.push(this.packet(atMs, from, PSH, this.seq[to], body));
-    this.seq[from] += body.length;
-  }
-
-  lose(from: 1 | 2, payload: string): void {
-    this.seq[from] += Buffer.byteLength(payload, 'latin1');
-  }
-
-  /** A segment a snap length cut (`tcpdump -s`): the capture keeps the first `keep` bytes of its payload, the wire carried all. */
-  sendCut(atMs: number, from: 1 | 2, payload: string, keep: number): void {
-    const body = Buffer.from(payload, 'latin1');
-    const to = from === 1 ? 2 : 1;
-    const whole = this.packet(atMs, from, PSH, this.seq[to], body);
-    this.packets.push({ ...whole, data: whole.data.subarray(0, whole.data.length - body.length + keep) });
-    this.seq[from] += body.length;
-  }
-
-  fin(atMs: number, from: 1 | 2): void {
-    const to = from === 1 ? 2 : 1;
-    this.packets.push(this.packet(atMs, from, FIN, this.seq[to]));
-    this.seq[from]++;
-  }
-
-  ackOnly(atMs: number, from: 1 | 2): void {
-    this.packets.push(this.packet(atMs, from, 0, this.seq[from === 1 ? 2 : 1]));
-  }
-}
+import { AckedConnection, CLIENT_PORT } from '../helpers/acked-connection.js';
 
 /** Dissect packets (numbered in order) and return the entries and the run's counters. */
 function dissect(packets: Packet[]): { entries: Entry[]; counters: Record<string, number> } {
@@ -474,12 +396,82 @@ test('a malformed status line leaves the status null (unknown), never 0, and the
   assert.ok(bad.warnings!.some((w) => w.startsWith('malformed: status line')), JSON.stringify(bad.warnings));
 });
 
-test('a request whose response was in lost bytes after which no status line came (the 101 of a WebSocket upgrade) says gap', async () => {
-  // suricata-websocket-basic.pcap frame 5 is the 101; the connection then carries WebSocket frames, never a status line.
+test('a lost 101 before WebSocket: the frames after it switch the connection, the upgrade says gap (suricata-websocket-basic)', async () => {
+  // suricata-websocket-basic.pcap frame 5 is the 101 (with the first server frame); the connection then carries WebSocket frames.
   const { readPcap, without, dissectPacketList } = await import('../helpers/pcap-edit.js');
   const { sharedCapture } = await import('../helpers/paths.js');
-  const { entries } = dissectPacketList(without(readPcap(sharedCapture('suricata-websocket-basic.pcap')), 5));
+  const packets = readPcap(sharedCapture('suricata-websocket-basic.pcap'));
+  const whole = dissectPacketList(packets).entries.filter((e) => e.protocol === 'ws');
+  const { entries, counters } = dissectPacketList(without(packets, 5));
   const upgrade = entries.find((e) => e.request?.path === '/service');
   assert.ok(upgrade, entries.map((e) => e.summary).join(' | '));
-  assert.deepEqual(upgrade.warnings, ['gap', 'unanswered']);
+  assert.deepEqual(upgrade.warnings, ['gap']);
+  assert.equal(upgrade.summary, 'GET /service → ? (switched to websocket)');
+  assert.deepEqual(upgrade.response, { status: null, upgrade: 'websocket' });
+  assert.equal(upgrade.error, false);
+  // Every frame but the one that shared the lost segment with the 101.
+  const ws = entries.filter((e) => e.protocol === 'ws');
+  assert.equal(ws.length, whole.length - 1);
+  assert.equal(counters['http.upgrade_inferred'], 1);
+  assert.equal(counters['http.bytes_dropped'], undefined);
+});
+
+test('a lost 101 before h2c: the HTTP/2 preface after the upgrade request switches the connection, stream 1 says gap (suricata-http2-range)', async () => {
+  // suricata-http2-range.pcap: three upgrades to h2c; frame 51 is the second 101.
+  const { readPcap, without, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const packets = readPcap(sharedCapture('suricata-http2-range.pcap'));
+  const whole = dissectPacketList(packets).entries;
+  const { entries } = dissectPacketList(without(packets, 51));
+  // The same calls but the 101 entry, none read as HTTP/1 "PRI *" requests.
+  assert.deepEqual(entries.map((e) => e.summary), whole.map((e) => e.summary).filter((s, i) => !(s === 'GET /eicar → 101' && i === 3)));
+  const stream1 = entries.filter((e) => e.protocol === 'http2')[1];
+  assert.deepEqual(stream1.warnings, ['gap']);
+  assert.equal(stream1.response!.status, 206);
+});
+
+test('a lost 101 before h2c seen first in the server bytes: its SETTINGS frame after the lost ones switches the connection', () => {
+  const conn = new AckedConnection(80);
+  conn.send(0, 1, 'GET / HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+  conn.lose(2, 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n');
+  conn.send(2, 2, Buffer.from('000000040000000000', 'hex'));
+  conn.send(3, 1, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from('000000040000000000', 'hex')]));
+  // Stream 1's response (:status 200), then a second request on stream 3 and its response.
+  conn.send(4, 2, Buffer.from('000001010500000001' + '88', 'hex'));
+  conn.send(5, 1, Buffer.from('000008010500000003' + '82868441' + '03737663', 'hex'));
+  conn.send(6, 2, Buffer.from('000001010500000003' + '88', 'hex'));
+  const { entries, counters } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => `${e.protocol} ${e.summary} ${JSON.stringify(e.warnings ?? [])}`), ['http2 GET / → 200 ["gap"]', 'http2 GET / → 200 []']);
+  assert.equal(counters['http.upgrade_inferred'], 1);
+});
+
+test('pipelined requests, the first lost from the capture: every call until the responses catch up says gap, then pairing is clean', () => {
+  const conn = new AckedConnection();
+  conn.lose(1, request('/a'));
+  conn.send(1, 1, request('/b'));
+  conn.send(2, 1, request('/c'));
+  conn.send(10, 2, response('/a') + response('/b'));
+  conn.send(11, 2, response('/c'));
+  conn.send(20, 1, request('/d'));
+  conn.send(21, 2, response('/d'));
+  const { entries } = dissect(conn.packets);
+  // The lost request shifts the pairing by one: no call may come out wrong without saying so.
+  const silentlyWrong = entries.filter((e) => !rightlyPaired(e) && !e.warnings?.includes('gap'));
+  assert.deepEqual(silentlyWrong.map((e) => e.summary), []);
+  assert.equal(entries.length, 4);
+  const last = entries[3];
+  assert.ok(rightlyPaired(last), last.summary);
+  assert.equal(last.warnings, undefined, 'a request sent after every response came is not touched by the loss');
+});
+
+test('keep-alive, a request lost from the capture: only its lone response says gap', () => {
+  const conn = new AckedConnection();
+  conn.send(0, 1, request('/a'));
+  conn.send(1, 2, response('/a'));
+  conn.lose(1, request('/b'));
+  conn.send(11, 2, response('/b'));
+  conn.send(20, 1, request('/c'));
+  conn.send(21, 2, response('/c'));
+  const { entries } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`), ['GET /a → 200 []', '(no request) → 200 ["gap"]', 'GET /c → 200 []']);
 });

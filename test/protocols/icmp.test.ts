@@ -106,3 +106,57 @@ test('an echo captured twice (tcpdump -i any: the veth and the bridge) is one ca
   assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=7 seq=1 → reply', 'echo 198.18.64.2 id=7 seq=1 → unanswered']);
   assert.equal(counters['icmp.duplicate_copies'], 2);
 });
+
+test('a one-way ICMPv6 message captured twice (an MLD report on the veth and the bridge) is one entry, its copy counted', async () => {
+  const { readPcap } = await import('../helpers/pcap-edit.js');
+  const packets = readPcap(sharedCapture('tcpdump-icmpv6.pcap'));
+  const out: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const t = new IcmpTracker((call) => out.push(call), (name) => (counters[name] = (counters[name] ?? 0) + 1));
+  // Each message's ICMPv6 bytes after its Ethernet and IPv6 headers (hop-by-hop options included, as the capture has them).
+  const icmpv6 = (data: Buffer): { src: string; dst: string; body: Buffer } => {
+    let next = data[14 + 6];
+    let off = 14 + 40;
+    while (next === 0) {
+      next = data[off];
+      off += (data[off + 1] + 1) * 8;
+    }
+    const addr = (at: number) => data.toString('hex', at, at + 16);
+    return { src: addr(14 + 8), dst: addr(14 + 24), body: data.subarray(off) };
+  };
+  packets.forEach((p, i) => {
+    const m = icmpv6(p.data);
+    const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
+    t.onPacket(true, m.src, m.dst, m.body, ms, 2 * i + 1);
+    t.onPacket(true, m.src, m.dst, m.body, ms + 0.02, 2 * i + 2);
+  });
+  t.end();
+  assert.equal(out.length, packets.length, out.map((c) => c.summary).join(' | '));
+  assert.equal(counters['icmp.duplicate_copies'], packets.length);
+  // The same report sent again a second later (MLD repeats unsolicited reports) is a message of its own.
+  const m = icmpv6(packets[1].data);
+  t.onPacket(true, m.src, m.dst, m.body, 5_000_000, 100);
+  t.onPacket(true, m.src, m.dst, m.body, 5_001_000, 101);
+  assert.equal(out.length, packets.length + 2);
+});
+
+test('copies of ICMP messages read once are said on stderr beside the UDP ones', async () => {
+  const { describeCopies } = await import('../../src/input/dissect-summary.js');
+  assert.equal(describeCopies({ 'icmp.duplicate_copies': 5 }), "5 ICMP messages captured more than once (as on 'any') read once");
+  assert.equal(describeCopies({ 'udp.duplicate_copies': 1, 'icmp.duplicate_copies': 1 }), "1 UDP datagram and 1 ICMP message captured more than once (as on 'any') read once");
+  assert.equal(describeCopies({}), undefined);
+});
+
+test('an echo reply recorded just before its request (two capture queues) pairs with it; a reply whose request never comes is alone', () => {
+  const out: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const t = new IcmpTracker((call) => out.push(call), (name) => (counters[name] = (counters[name] ?? 0) + 1));
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 9, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, 9, 1), 1000.05, 2);
+  t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 9, 2), 2000, 3);
+  t.onTick(5000, 30_000);
+  t.end();
+  assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=9 seq=1 → reply', 'echo-reply id=9 seq=2 (no request)']);
+  assert.deepEqual([out[0].requestFrame, out[0].responseFrame], [2, 1]);
+  assert.equal(counters['icmp.reply_before_request'], 1);
+});

@@ -424,6 +424,8 @@ interface PendingQuery {
   time: number;
   frame: number;
   size: number;
+  /** Bytes a snap length cut off the datagram (ConnectionContext.cut). */
+  cut?: number;
 }
 
 /** Heap bytes of a pending query besides its wire size (parsed message, map slot), for the memory budget. */
@@ -431,7 +433,18 @@ const PENDING_QUERY_COST = 512;
 
 /** A held query as it was on arrival (parsed, it was not null then: the same bytes parse the same). */
 function reparse(p: PendingQuery): Arrived {
-  return { msg: parseDnsMessage(Buffer.from(p.raw, 'latin1')) as DnsMessage, time: p.time, frame: p.frame, size: p.size };
+  const msg = parseDnsMessage(Buffer.from(p.raw, 'latin1')) as DnsMessage;
+  if (p.cut) markCut(msg);
+  return { msg, time: p.time, frame: p.frame, size: p.size };
+}
+
+/**
+ * A message a snap length cut (`tcpdump -s`): what ran past the capture's
+ * end is missing, not malformed. The records read whole are kept and the
+ * call says `truncated` (counted `dns.truncated`, not `dns.malformed`).
+ */
+function markCut(msg: DnsMessage): void {
+  msg.warnings = [...msg.warnings.filter((w) => !(w.startsWith('malformed: ') && w.endsWith('truncated'))), 'truncated'];
 }
 
 /**
@@ -562,6 +575,11 @@ class DnsPairing {
       this.ctx.count('dns.malformed');
       return;
     }
+    const cut = this.ctx.cut ?? 0;
+    if (cut > 0) {
+      markCut(msg);
+      this.ctx.count('dns.truncated');
+    }
     if (msg.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('dns.malformed');
     if (!msg.qr) {
       const previous = this.pending.get(msg.id);
@@ -576,7 +594,7 @@ class DnsPairing {
         this.forget(this.pending.oldestId(), oldest);
         this.emit(oldest, null);
       }
-      this.hold(msg.id, { raw: payload.toString('latin1'), time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length });
+      this.hold(msg.id, { raw: payload.toString('latin1'), time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length + cut, ...(cut > 0 ? { cut } : {}) });
       return;
     }
     const transfer = this.transfers?.get(msg.id);
@@ -593,7 +611,7 @@ class DnsPairing {
       this.meter?.add(PENDING_QUERY_COST + query.size);
       return this.continueTransfer(t, msg, payload.length);
     }
-    this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length });
+    this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length + cut });
   }
 
   /** One more message of a zone transfer; the call comes out with the one that ends it. */

@@ -71,6 +71,8 @@ class FlowReporter {
   private reported = { packets: [0, 0], bytes: [0, 0] };
   /** Bytes the capture missed since the previous report (TCP gaps), client's and server's. */
   private lost: { c2s: number; s2c: number } | undefined;
+  /** A datagram since the previous report was cut by the capture's snap length (UDP). */
+  private cut = false;
 
   constructor(
     private readonly protocol: 'tcp' | 'udp',
@@ -86,6 +88,11 @@ class FlowReporter {
   /** `length` bytes of `dir` never reached the capture. */
   gap(dir: Direction, length: number): void {
     (this.lost ??= { c2s: 0, s2c: 0 })[dir] += length;
+  }
+
+  /** A datagram arrived: one a snap length cut makes the report say `truncated` (its sizes are what was captured). */
+  datagram(): void {
+    if ((this.ctx.cut ?? 0) > 0) this.cut = true;
   }
 
   end(reason: string): void {
@@ -119,6 +126,8 @@ class FlowReporter {
       summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}${lostNote}`,
     };
     if (lost) call.warnings = ['gap'];
+    if (this.cut) call.warnings = [...(call.warnings ?? []), 'truncated'];
+    this.cut = false;
     this.reported = { packets: [t.packets0, t.packets1], bytes: [t.bytes0, t.bytes1] };
     t.intervalTime = undefined;
     t.intervalFrame = undefined;
@@ -143,7 +152,7 @@ export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTota
 export function createUdpFallback(ctx: ConnectionContext, totals: () => FlowTotals): UdpDatagramParser {
   const reporter = new FlowReporter('udp', ctx, totals);
   return {
-    onDatagram() {},
+    onDatagram: () => reporter.datagram(),
     onTick: (now, timeout) => reporter.tick(now, timeout),
     // The next report is stamped with the first packet it covers.
     pendingSince: () => totals().intervalTime,

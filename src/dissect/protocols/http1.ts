@@ -175,6 +175,15 @@ export class Http1Parser implements TcpStreamParser {
   private early: { msg: Message; response: Record<string, any>; time: number } | null = null;
   /** Response bytes were lost (a gap in the response direction) and the next status line has not been found yet. */
   private responseLoss: ResponseLoss | null = null;
+  /**
+   * Request bytes were lost with the framing (requests may have been in
+   * them), and the responses have not caught up yet: how many of the
+   * responses coming answer lost requests is unknown, so every call paired
+   * until then says `gap` (see settleRequestLoss).
+   */
+  private requestLoss = false;
+  /** Responses read since request bytes were lost: none yet means a lost request's may still come. */
+  private responsesSinceRequestLoss = 0;
   /** True once we learned the engine's client is really the server. */
   private reversed = false;
   private sawFirstLine = false;
@@ -270,7 +279,29 @@ export class Http1Parser implements TcpStreamParser {
     return this.answering()?.method;
   }
 
+  /** Request bytes were lost with the framing (HalfStream.gap): the pairing is in doubt until settleRequestLoss. */
+  requestGap(): void {
+    this.requestLoss = true;
+    this.responsesSinceRequestLoss = 0;
+  }
+
+  /**
+   * A request read while no request waits and responses came after the
+   * loss: when its packet acknowledged every response byte read so far, the
+   * client had all the answers before it asked again, so the responses have
+   * caught up with the requests (those lost included) and this one's
+   * response is its own. Without acknowledgements to go by, an empty queue
+   * is taken for the same. A request read before any response came after
+   * the loss may have been pipelined behind a lost one, still unanswered.
+   */
+  private settleRequestLoss(msg: Message): void {
+    if (!this.requestLoss || this.responsesSinceRequestLoss === 0 || this.pending.length > 0 || this.early !== null) return;
+    if (msg.ackedPeerOffset !== undefined && msg.ackedPeerOffset < this.halves[this.reversed ? 'c2s' : 's2c'].offset) return;
+    this.requestLoss = false;
+  }
+
   requestDone(msg: Message, rendered: Record<string, any>): void {
+    this.settleRequestLoss(msg);
     if (this.pending.length >= MAX_PENDING) {
       // Its response may still come: like a timeout, the next response is then reported late.
       this.ctx.count('http.pending_evicted');
@@ -367,6 +398,11 @@ export class Http1Parser implements TcpStreamParser {
     if (this.answerSerial < this.nextSerial) this.answerSerial++;
     const status = msg.head.status;
     const warnings = [...(req?.warnings ?? []), ...msg.warnings];
+    // Requests were lost and the responses have not caught up: this one may answer a lost request.
+    if (this.requestLoss) {
+      warnings.push('gap');
+      this.responsesSinceRequestLoss++;
+    }
     if (late) warnings.push('late response');
     // No request for it, and the client side lost bytes with no request read since: its request
     // was in them (a lone response is damage to show, not a capture that began after its request).
@@ -424,20 +460,87 @@ export class Http1Parser implements TcpStreamParser {
    * (RFC 9113 §3.2: the upgrade request becomes stream 1) with the bytes
    * already queued behind the upgrade; other protocols are only counted.
    */
-  switchProtocols(to: string, upgradeRequest: PendingRequest | undefined, response?: Record<string, any>): void {
+  /** A request asking to upgrade waits for its response (cheap: checked before a head is looked at). */
+  get upgradeWaiting(): boolean {
+    return this.upgradeAsked() !== undefined;
+  }
+
+  /**
+   * The protocol the request waiting for its response asked to switch to
+   * (`Upgrade: h2c` or `websocket`), while no response has answered it.
+   */
+  private upgradeAsked(): 'h2c' | 'websocket' | undefined {
+    const req = this.answering();
+    const upgrade = req?.record.headers?.upgrade;
+    if (upgrade === undefined) return undefined;
+    const value = (Array.isArray(upgrade) ? upgrade.join(',') : typeof upgrade === 'string' ? upgrade : '').toLowerCase();
+    if (/(^|,)\s*h2c\s*(,|$)/.test(value)) return 'h2c';
+    if (/(^|,)\s*websocket\s*(,|$)/.test(value)) return 'websocket';
+    return undefined;
+  }
+
+  /**
+   * A `101 Switching Protocols` lost from the capture shows in what follows
+   * it: after a request asking to upgrade, the client's next bytes are the
+   * HTTP/2 preface or a masked WebSocket frame (`dir` the request side), or
+   * the server's first bytes after lost ones an HTTP/2 SETTINGS frame or an
+   * unmasked WebSocket frame. The connection switches as the 101 would have
+   * made it (the upgrade request says `gap`; counted `http.upgrade_inferred`).
+   * `head` is the first bytes queued in `dir`; true when it switched.
+   */
+  inferUpgrade(dir: Direction, head: Buffer, afterGap: boolean): boolean {
+    const to = this.upgradeAsked();
+    if (to === undefined) return false;
+    const requests = this.isRequestSide(dir);
+    if (!requests && !afterGap) return false;
+    const seen = to === 'h2c' ? (requests ? startsH2Preface(head) : startsH2Settings(head)) : startsWsFrame(head, requests);
+    if (!seen) return false;
+    this.ctx.count('http.upgrade_inferred');
+    // What `dir` holds begins with the new protocol's first frame: handed over as it is.
+    this.halves[dir].frameStartsHere();
+    const req = this.pending.shift()!;
+    this.answerSerial++;
+    req.warnings = [...req.warnings, 'gap'];
+    const response: Record<string, any> = { status: null, upgrade: to };
+    if (to === 'websocket') {
+      // The call that switched, its 101 not captured: shown as one with its status unknown.
+      const call: CallRecord = {
+        protocol: 'http',
+        request: req.record,
+        response,
+        requestTime: req.time,
+        requestFrame: req.frame,
+        responseTime: req.time,
+        responseFrame: req.frame,
+        requestSize: req.size,
+        responseSize: 0,
+        error: false,
+        summary: `${req.method} ${summaryPath(req.record)} → ? (switched to websocket)`,
+        warnings: [...new Set(req.warnings)],
+      };
+      if (this.reversed) call.reversed = true;
+      this.ctx.emit(call);
+    }
+    // The extensions the 101 accepted are not known: those the client offered are the best guess (servers
+    // accept permessage-deflate as offered); a message that does not inflate then says so.
+    this.switchProtocols(to, req, response, headerText(req.record.headers?.['sec-websocket-extensions']));
+    return true;
+  }
+
+  switchProtocols(to: string, upgradeRequest: PendingRequest | undefined, response?: Record<string, any>, offered?: string): void {
     this.upgradedTo = to;
     this.ctx.count(`http.upgrade.${to}`);
     const leftover = { c2s: this.halves.c2s.drain(), s2c: this.halves.s2c.drain() };
+    // Bytes a side held while looking for a start line after lost ones are not where a frame begins.
+    const lost = { c2s: this.halves.c2s.resyncing, s2c: this.halves.s2c.resyncing };
     this.halves.c2s.stop();
     this.halves.s2c.stop();
     if (to === 'websocket') {
       // RFC 6455: frames follow the 101 at once (often in the same segment); the extensions the server accepted say how to inflate them.
-      const ext = response?.headers?.['sec-websocket-extensions'];
       // The subprotocol it accepted may be one shark reads inside the messages (MQTT over WebSocket).
-      const sub = response?.headers?.['sec-websocket-protocol'];
-      this.next = createWebSocketParserAfterUpgrade(this.ctx, Array.isArray(ext) ? ext.join(', ') : typeof ext === 'string' ? ext : undefined,
-        Array.isArray(sub) ? sub[0] : typeof sub === 'string' ? sub : undefined);
-      for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
+      const sub = headerText(response?.headers?.['sec-websocket-protocol']);
+      this.next = createWebSocketParserAfterUpgrade(this.ctx, headerText(response?.headers?.['sec-websocket-extensions']) ?? offered, sub?.split(',')[0].trim());
+      this.handOver(leftover, lost);
       return;
     }
     if (to === 'tunnel') {
@@ -460,10 +563,20 @@ export class Http1Parser implements TcpStreamParser {
             time: upgradeRequest.time,
             frame: upgradeRequest.frame,
             size: upgradeRequest.size,
+            ...(upgradeRequest.warnings.includes('gap') ? { warnings: ['gap'] } : {}),
           }
         : null,
     );
-    for (const dir of ['c2s', 's2c'] as const) if (leftover[dir].length > 0) this.next.onData(this.wire(dir), leftover[dir]);
+    this.handOver(leftover, lost);
+  }
+
+  /** What the halves held goes to the parser that carries on; a side that was resynchronising says a gap instead. */
+  private handOver(leftover: Record<Direction, Buffer>, lost: Record<Direction, boolean>): void {
+    const next = this.next as TcpStreamParser;
+    for (const dir of ['c2s', 's2c'] as const) {
+      if (lost[dir]) next.onGap(this.wire(dir), Math.max(1, leftover[dir].length));
+      else if (leftover[dir].length > 0) next.onData(this.wire(dir), leftover[dir]);
+    }
   }
 
   /** Our request side is the client's unless the connection turned out reversed. */
@@ -586,6 +699,16 @@ class HalfStream {
     return this.stopped ? Buffer.alloc(0) : Buffer.from(this.queue.peek());
   }
 
+  /** Looking for the next start line after lost bytes (what is queued may begin anywhere). */
+  get resyncing(): boolean {
+    return this.resync;
+  }
+
+  /** What is queued was found to begin a message (of the protocol the connection switches to). */
+  frameStartsHere(): void {
+    this.resync = false;
+  }
+
   stop(): void {
     this.stopped = true;
     this.queue.clear();
@@ -631,6 +754,7 @@ class HalfStream {
     }
     // Framing is lost: finish what we have (marked) and look for the next start line.
     if (!this.conn.isRequestSide(this.dir)) this.conn.responseGap(lossStart, this.offset, between);
+    else this.conn.requestGap();
     if (this.msg) {
       this.msg.warnings.push('gap');
       // Its last packet is the last one we saw, not the one that showed bytes were lost.
@@ -729,6 +853,9 @@ class HalfStream {
       if (this.first && !this.checkFirstBytes()) return;
       if (this.resync && !this.findStartLine()) return;
       if (this.msg === null) {
+        // A lost 101: the client goes on in the protocol it asked for (HTTP/2 preface, WebSocket frames).
+        // (Looked at only while an upgrade request waits: a head's hot path peeks at nothing.)
+        if (this.conn.upgradeWaiting && this.conn.isRequestSide(this.dir) && this.queue.length >= 2 && this.conn.inferUpgrade(this.dir, this.queue.peek(Math.min(16, this.queue.length)), false)) return;
         if (!this.readHead()) return;
       } else if (!this.readBody()) return;
     }
@@ -757,6 +884,8 @@ class HalfStream {
     // Once the sides are known, a body line that reads like the other kind ("GET /x HTTP/1.1" in a response body) is not a start.
     const want = this.conn.sidesKnown ? (this.conn.isRequestSide(this.dir) ? 'request' : 'response') : undefined;
     const buf = this.queue.peek();
+    // The first bytes after the loss: frames of the protocol a lost 101 switched to, not a status line.
+    if (this.queue.length >= 2 && this.conn.inferUpgrade(this.dir, buf.subarray(0, 16), true)) return false;
     if (this.slack > 0) {
       // Bytes counted lost that were not: the previous body's last bytes, then (at any byte) the next start.
       const window = Math.min(buf.length, this.slack + 1);
@@ -1065,6 +1194,41 @@ class HalfStream {
     const answered = this.conn.responseDone(msg, response);
     if (switchTo !== null) this.conn.switchProtocols(switchTo, answered, response);
   }
+}
+
+/** A header's value as one string (repeated fields joined), undefined when absent. */
+function headerText(v: unknown): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : undefined;
+}
+
+const H2_PREFACE_LINE = Buffer.from('PRI * HTTP/2.0\r\n', 'latin1');
+
+/** The HTTP/2 client preface's first line (RFC 9113 §3.4). */
+function startsH2Preface(b: Buffer): boolean {
+  return b.length >= H2_PREFACE_LINE.length && b.subarray(0, H2_PREFACE_LINE.length).equals(H2_PREFACE_LINE);
+}
+
+/** An HTTP/2 SETTINGS frame header (the server's first frame): type 4, stream 0, a length of whole settings. */
+function startsH2Settings(b: Buffer): boolean {
+  if (b.length < 9) return false;
+  const length = b.readUIntBE(0, 3);
+  return b[3] === 4 && (b[4] & ~1) === 0 && b.readUInt32BE(5) === 0 && length % 6 === 0 && length <= 16384;
+}
+
+/**
+ * A WebSocket frame header (RFC 6455 §5.2) as `client` (masked) or server
+ * (unmasked) send it: a known opcode, RSV2/RSV3 clear, control frames final
+ * and short. A request or status line's first two bytes are ASCII letters,
+ * never this with the mask bit set; a server frame is told from a status
+ * line by its first byte (0x81, 0x82, 0x88 …, never a letter).
+ */
+function startsWsFrame(b: Buffer, client: boolean): boolean {
+  if (b.length < 2) return false;
+  const op = b[0] & 0x0f;
+  if ((b[0] & 0x30) !== 0 || ![0, 1, 2, 8, 9, 10].includes(op)) return false;
+  if ((b[1] & 0x80) !== (client ? 0x80 : 0)) return false;
+  if (op >= 8 && ((b[0] & 0x80) === 0 || (b[1] & 0x7f) > 125)) return false;
+  return (b[0] & 0x80) !== 0 || op === 0 || op === 1 || op === 2;
 }
 
 /** Whether `b` starts like a start line: of either kind, or only of `kind`. */

@@ -235,6 +235,8 @@ export interface UpgradeRequest {
   time?: number;
   frame?: number;
   size?: number;
+  /** Said on stream 1's entry (`gap`: the 101 that switched was not captured). */
+  warnings?: string[];
 }
 
 function headerListBytes(fields: HeaderField[] | null): number {
@@ -326,7 +328,7 @@ class Http2Parser implements TcpStreamParser {
       request: half,
       response: null,
       informational: [],
-      warnings: [],
+      warnings: [...(req.warnings ?? [])],
       pushed: false,
       upgradedFrom: { upgrade: 'h2c' },
       headerBytes: 0,

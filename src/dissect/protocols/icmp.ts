@@ -15,6 +15,16 @@ const MAX_PENDING = 4096;
 const COPY_MS = 200;
 /** Echoes answered lately, remembered to tell a reply's copy from a reply with no request. */
 const MAX_ANSWERED = 4096;
+/**
+ * Another ICMP message (an MLD report, a router advertisement, an error)
+ * seen again byte for byte this soon is a copy (`-i any`: microseconds
+ * apart, either order); a host repeats such messages a second or more apart
+ * (MLD's unsolicited report interval, NDP's retransmit timer), and errors
+ * quote packets that differ. As UDP datagrams' copies (udp-duplicates.ts).
+ */
+const ONE_WAY_COPY_MS = 2;
+/** One-way messages remembered at once for that; past it the oldest is forgotten. */
+const MAX_RECENT = 4096;
 
 const V4_TYPES: Record<number, string> = {
   0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
@@ -42,6 +52,16 @@ const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 5
 
 export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
 
+/** An echo reply with no request seen yet: recorded before it (`-i any`: two queues), or its request lost. */
+interface EarlyReply {
+  rec: Record<string, any>;
+  src: string;
+  dst: string;
+  time: number;
+  frame: number;
+  size: number;
+}
+
 interface PendingEcho {
   request: Record<string, any>;
   src: string;
@@ -55,6 +75,14 @@ export class IcmpTracker {
   private readonly pending = new Map<string, PendingEcho>();
   /** Echoes answered lately (key → the reply's time), oldest first. */
   private readonly answered = new Map<string, number>();
+  /**
+   * Replies whose request has not been seen, by the request's key, oldest
+   * first: a request recorded just after its reply (within COPY_MS) pairs
+   * with it; past that the reply is one whose request the capture missed.
+   */
+  private readonly early = new Map<string, EarlyReply>();
+  /** One-way messages of the last ONE_WAY_COPY_MS (addresses, length, hash of the bytes → time), oldest first. */
+  private readonly recent = new Map<string, number>();
 
   constructor(
     private readonly emit: IcmpEmit,
@@ -85,6 +113,10 @@ export class IcmpTracker {
       else this.onEchoReply(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
       return;
     }
+    if (this.isOneWayCopy(v6, srcIp, dstIp, icmp, tsMs)) {
+      this.count('icmp.duplicate_copies');
+      return;
+    }
     const warnings: string[] = [];
     try {
       describe(v6, type, code, icmp, base);
@@ -97,11 +129,21 @@ export class IcmpTracker {
 
   /** Echoes are keyed in arrival order, so the first one waiting is the oldest. */
   pendingSince(): number | undefined {
-    for (const p of this.pending.values()) return p.time;
-    return undefined;
+    let since: number | undefined;
+    for (const p of this.pending.values()) {
+      since = p.time;
+      break;
+    }
+    for (const r of this.early.values()) return since === undefined || r.time < since ? r.time : since;
+    return since;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    for (const [key, r] of this.early) {
+      if (nowMs - r.time <= COPY_MS) break;
+      this.early.delete(key);
+      this.emitLoneReply(r);
+    }
     for (const [key, p] of this.pending) {
       if (nowMs - p.time <= timeoutMs) continue;
       this.pending.delete(key);
@@ -110,12 +152,23 @@ export class IcmpTracker {
   }
 
   end(): void {
+    for (const r of this.early.values()) this.emitLoneReply(r);
+    this.early.clear();
     for (const p of this.pending.values()) this.emitEcho(p, null, 0, 0, 0);
     this.pending.clear();
   }
 
   private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
     const key = echoKey(v6, src, dst, rec.id, rec.seq);
+    const reply = this.early.get(key);
+    if (reply && tsMs - reply.time <= COPY_MS) {
+      // Its reply was recorded first (the two directions on different queues): they pair all the same.
+      this.early.delete(key);
+      this.count('icmp.reply_before_request');
+      this.remember(key, reply.time);
+      this.emitEcho({ request: rec, src, dst, time: tsMs, frame, size }, reply.rec, reply.size, Math.max(tsMs, reply.time), reply.frame);
+      return;
+    }
     const previous = this.pending.get(key);
     if (previous && tsMs - previous.time <= COPY_MS && previous.size === size) {
       // A copy of the request waiting (its reply answers the first): not a request left unanswered.
@@ -155,12 +208,26 @@ export class IcmpTracker {
       this.emitEcho(p, rec, size, tsMs, frame);
       return;
     }
-    const at = this.answered.get(key);
-    if (at !== undefined && tsMs - at <= COPY_MS) {
-      // A copy of a reply already paired: not a reply whose request the capture missed.
+    const at = this.answered.get(key) ?? this.early.get(key)?.time;
+    if (at !== undefined && Math.abs(tsMs - at) <= COPY_MS) {
+      // A copy of a reply already paired (or waiting for its request): not a reply whose request the capture missed.
       this.count('icmp.duplicate_copies');
       return;
     }
+    // Its request may have been recorded after it: it waits a moment (bounded as requests are).
+    if (this.early.size >= MAX_PENDING) {
+      const [oldestKey, oldest] = this.early.entries().next().value as [string, EarlyReply];
+      this.early.delete(oldestKey);
+      this.emitLoneReply(oldest);
+    }
+    this.early.set(key, { rec, src, dst, time: tsMs, frame, size });
+  }
+
+  /** A reply whose request the capture does not hold. */
+  private emitLoneReply(r: EarlyReply): void {
+    const { rec, src, dst, size } = r;
+    const tsMs = r.time;
+    const frame = r.frame;
     const call: CallRecord = {
       protocol: 'icmp',
       request: null,
@@ -176,6 +243,21 @@ export class IcmpTracker {
     };
     // Shown from the requester's side, like a paired call.
     this.emit(call, { ip: dst }, { ip: src });
+  }
+
+  /** Whether this message was just seen, byte for byte, between the same addresses (then remembered for its own copies). */
+  private isOneWayCopy(v6: boolean, src: string, dst: string, icmp: Buffer, tsMs: number): boolean {
+    const key = `${v6 ? 6 : 4}|${src}|${dst}|${icmp.length}|${fnv1a(icmp)}`;
+    const at = this.recent.get(key);
+    if (at !== undefined && Math.abs(tsMs - at) <= ONE_WAY_COPY_MS) return true;
+    // Oldest first: what is past the window goes (a capture whose time steps back keeps the rest until the bound).
+    for (const [k, t] of this.recent) {
+      if (tsMs - t <= ONE_WAY_COPY_MS && this.recent.size < MAX_RECENT) break;
+      this.recent.delete(k);
+    }
+    this.recent.delete(key);
+    this.recent.set(key, tsMs);
+    return false;
   }
 
   private remember(key: string, tsMs: number): void {
@@ -233,6 +315,13 @@ export class IcmpTracker {
     if (warnings.length > 0) call.warnings = warnings;
     this.emit(call, { ip: src }, { ip: dst });
   }
+}
+
+/** FNV-1a over the message's bytes: copies agree, different messages of one length almost never do. */
+function fnv1a(b: Buffer): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
 }
 
 function echoKey(v6: boolean, requester: string, target: string, id: number, seq: number): string {

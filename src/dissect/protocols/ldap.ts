@@ -82,6 +82,25 @@ function tlv(b: Buffer, off: number, limit = b.length): Tlv {
   return { tag, start, end: start + len };
 }
 
+/**
+ * As tlv and children for a message whose end the capture lost (a snap
+ * length cut it): an element running past the bytes there ends with them.
+ */
+function clippedTlv(b: Buffer, off: number): Tlv {
+  const t = tlv(b, off, Math.max(b.length, off + 2 + 4 + 0xffffffff));
+  return { ...t, end: Math.min(t.end, b.length) };
+}
+
+function clippedChildren(b: Buffer, t: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let p = t.start; p + 2 <= t.end && out.length < 3; ) {
+    const c = clippedTlv(b, p);
+    out.push(c);
+    p = c.end;
+  }
+  return out;
+}
+
 function children(b: Buffer, t: Tlv): Tlv[] {
   const out: Tlv[] = [];
   for (let p = t.start; p < t.end; ) {
@@ -242,8 +261,9 @@ class LdapParser extends FramedParser {
     let body: Tlv;
     let all: Tlv[];
     try {
-      const top = tlv(msg, 0, msg.length);
-      all = children(msg, top);
+      // A message a snap length cut is read as far as it goes (its id and operation come first).
+      const top = cut ? clippedTlv(msg, 0) : tlv(msg, 0, msg.length);
+      all = cut ? clippedChildren(msg, top) : children(msg, top);
       if (all.length < 2 || all[0].tag !== 0x02) throw new Short();
       messageId = int(msg, all[0]);
       body = all[1];

@@ -31,6 +31,8 @@ interface Op {
   size: number;
   time: number;
   frame: number;
+  /** Lost bytes touched it: read first after them, or waiting while they went, or paired in order while answers may be missing. */
+  gap?: boolean;
 }
 
 interface Pending {
@@ -61,6 +63,8 @@ class OpReader {
   private crlfOwed = 0;
   private start: { time: number; frame: number } | null = null;
   lost = false;
+  /** The next operation read is the first after lost bytes (its call says `gap`). */
+  private afterGap = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -75,12 +79,12 @@ class OpReader {
 
   push(data: Buffer): void {
     if (this.lost) {
-      // Resume where a packet starts with an operation name.
-      if (!/^(INFO|CONNECT|PUB|HPUB|SUB|UNSUB|MSG|HMSG|PING|PONG|\+OK|-ERR)[ \t\r\n]/i.test(data.subarray(0, 8).toString('latin1'))) {
-        this.ctx.count('nats.resync_skipped', data.length);
-        return;
-      }
+      // Resume at the first line that starts with an operation name (the rest of a lost payload goes).
+      const at = nextOperationLine(data);
+      if (at > 0) this.ctx.count('nats.resync_skipped', at);
+      if (at === data.length) return;
       this.lost = false;
+      data = data.subarray(at);
     }
     this.queue.push(data);
     while (!this.lost && this.queue.length > 0) {
@@ -102,8 +106,13 @@ class OpReader {
     }
   }
 
-  /** Bytes lost: the framing is unknown until a packet starts with an operation. */
+  /** Bytes lost: the framing is unknown until a line starts with an operation. */
   gap(): void {
+    this.drop();
+    this.afterGap = true;
+  }
+
+  private drop(): void {
     this.queue.clear();
     this.payload = null;
     this.crlfOwed = 0;
@@ -113,7 +122,16 @@ class OpReader {
 
   private fail(why: string): void {
     this.onMalformed(why);
-    this.gap();
+    this.drop();
+  }
+
+  /** Hand an operation on, marked when it is the first read after lost bytes. */
+  private deliver(o: Op): void {
+    if (this.afterGap) {
+      o.gap = true;
+      this.afterGap = false;
+    }
+    this.onOp(o);
   }
 
   private readLine(): boolean {
@@ -194,7 +212,7 @@ class OpReader {
         return this.bad(line);
     }
     this.start = null;
-    this.onOp(o);
+    this.deliver(o);
     return true;
   }
 
@@ -236,7 +254,7 @@ class OpReader {
       }
       if (shown.length < bodySize) rec.bodyTruncated = true;
     }
-    this.onOp(p.op);
+    this.deliver(p.op);
     return true;
   }
 }
@@ -279,6 +297,13 @@ export class NatsParser implements TcpStreamParser {
   private readonly replies = new Map<string, Pending>();
   private readonly pings: Record<Direction, Op[]> = { c2s: [], s2c: [] };
   private readonly warnings = new Set<string>();
+  /**
+   * Lost bytes may have held a PING (by the side named) or its PONG: PONGs
+   * answer PINGs in order, so the pairing is in doubt until the side's PINGs
+   * have all been answered. The same for the verbose server's +OKs (`acks`).
+   */
+  private readonly pingLoss: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private ackLoss = false;
   /** The server's INFO was read and the client has sent nothing yet: a TLS upgrade may start here. */
   private upgradeAllowed = false;
   /** After the upgrade: the TLS session, read as TLS (its tls entry, or with --tls-keylog the NATS inside). */
@@ -311,8 +336,17 @@ export class NatsParser implements TcpStreamParser {
       return;
     }
     this.ctx.count('nats.gap');
-    this.warnings.add('gap');
     this.readers[dir].gap();
+    // What waited for an answer may have had it in the lost bytes; answers paired in order are in doubt.
+    for (const p of this.acks) p.op.gap = true;
+    for (const p of this.replies.values()) p.op.gap = true;
+    for (const d of ['c2s', 's2c'] as const) for (const o of this.pings[d]) o.gap = true;
+    // PINGs (and, client side, acknowledged operations) lost in them leave later answers paired one off;
+    // answers lost in them, the ones still awaited.
+    const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
+    this.pingLoss[dir] = true;
+    if (this.pings[other].length > 0) this.pingLoss[other] = true;
+    if (dir === 'c2s' || this.acks.length > 0) this.ackLoss = true;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -368,6 +402,7 @@ export class NatsParser implements TcpStreamParser {
     switch (o.op) {
       case 'PING':
         if (this.pings[dir].length >= MAX_PENDING) this.emit(dir, this.pings[dir].shift()!, null, false);
+        if (this.pingLoss[dir]) o.gap = true;
         this.pings[dir].push(o);
         return;
       case 'PONG': {
@@ -376,6 +411,8 @@ export class NatsParser implements TcpStreamParser {
         const ping = this.pings[other].shift();
         if (ping) this.emit(other, ping, o, false);
         else this.ctx.count('nats.pong_unsolicited');
+        // Every PING of that side answered: the PONGs have caught up.
+        if (this.pings[other].length === 0) this.pingLoss[other] = false;
         return;
       }
       case '+OK':
@@ -383,6 +420,9 @@ export class NatsParser implements TcpStreamParser {
         // Only a verbose server says +OK: the operations waiting had it coming.
         if (dir === 's2c' && o.op === '+OK' && !this.modeKnown && this.acks.length > 0) this.learnMode(true);
         const p = dir === 's2c' && !this.acks[0]?.maybeAck ? this.acks.shift() : undefined;
+        // An acknowledgement of nothing waiting, after lost client bytes: the operation it answers was in them.
+        if (!p && dir === 's2c' && o.op === '+OK' && this.ackLoss) o.gap = true;
+        if (this.acks.length === 0) this.ackLoss = false;
         if (!p) {
           // Non-verbose servers send -ERR on their own (and close the connection).
           this.emit(dir, o, null, true);
@@ -461,6 +501,7 @@ export class NatsParser implements TcpStreamParser {
   }
 
   private pushAck(p: Pending): void {
+    if (this.ackLoss) p.op.gap = true;
     if (this.acks.length >= MAX_PENDING) {
       this.ctx.count('nats.pending_overflow');
       const old = this.acks.shift()!;
@@ -509,6 +550,7 @@ export class NatsParser implements TcpStreamParser {
     }
     void dir;
     const warnings = [...this.warnings];
+    if (o.gap || answer?.gap || ack?.gap) warnings.push('gap');
     if (unanswered) warnings.push('unanswered');
     if (warnings.length > 0) call.warnings = warnings;
     this.ctx.emit(call);
@@ -534,6 +576,19 @@ function describe(o: Op): string {
     default:
       return o.op;
   }
+}
+
+const OPERATION = /^(INFO|CONNECT|PUB|HPUB|SUB|UNSUB|MSG|HMSG|PING|PONG|\+OK|-ERR)[ \t\r\n]/i;
+
+/** Offset of the first line of `data` (its start, or just after a LF) that begins with an operation name; `data.length` when none does. */
+function nextOperationLine(data: Buffer): number {
+  for (let at = 0; at < data.length; ) {
+    if (OPERATION.test(data.subarray(at, at + 8).toString('latin1'))) return at;
+    const nl = data.indexOf(0x0a, at);
+    if (nl < 0) break;
+    at = nl + 1;
+  }
+  return data.length;
 }
 
 const CLIENT_OPS = /^(CONNECT \{|PUB |HPUB |SUB |UNSUB )/i;

@@ -204,6 +204,9 @@ class PostgresParser implements TcpStreamParser {
     }
   }
 
+  /** The client's bytes lost some: a response with no request read may answer what they held (it says `gap`). */
+  private clientLoss = false;
+
   onGap(dir: Direction, length: number): void {
     if (this.tls) {
       this.tls.onGap(dir, length);
@@ -211,6 +214,7 @@ class PostgresParser implements TcpStreamParser {
     }
     this.ctx.count('postgresql.gap', length);
     if (this.gapInsideMessage(dir, length)) return;
+    if (dir === 'c2s') this.clientLoss = true;
     for (const c of this.pending) c.warnings.push('gap');
     this.flush([]);
     if (this.dead || this.encrypted) return;
@@ -714,7 +718,7 @@ class PostgresParser implements TcpStreamParser {
   private current(type: string): Call {
     const call = this.answered(type);
     if (call) return call;
-    // Capture started mid-call: a response without its request.
+    // Capture started mid-call, or the client's bytes lost it (its StartupMessage lost whole): a response without its request.
     const orphan: Call = {
       kind: 'query',
       request: null as unknown as Record<string, any>,
@@ -724,7 +728,7 @@ class PostgresParser implements TcpStreamParser {
       sealed: true,
       response: null,
       responseSize: 0,
-      warnings: [],
+      warnings: this.clientLoss ? ['gap'] : [],
     };
     this.pending.unshift(orphan);
     return orphan;

@@ -61,14 +61,18 @@ const MAX_PENDING = 256;
 
 // ---------------------------------------------------------------- probing
 
-/** Code, length and attribute chain agree with the datagram. */
-function wellFormed(data: Buffer): boolean {
+/**
+ * Code, length and attribute chain agree with the datagram. `cut`: bytes a
+ * snap length cut off it; the length may then run that far past what was
+ * captured, and the chain is checked as far as it goes.
+ */
+function wellFormed(data: Buffer, cut = 0): boolean {
   if (data.length < HEADER || CODES[data[0]] === undefined) return false;
   const len = data.readUInt16BE(2);
-  if (len < HEADER || len > 4096 || len > data.length) return false;
+  if (len < HEADER || len > 4096 || len > data.length + cut) return false;
   let p = HEADER;
-  while (p < len) {
-    if (p + 2 > len) return false;
+  while (p < Math.min(len, data.length)) {
+    if (p + 2 > data.length) return cut > 0;
     const l = data[p + 1];
     if (l < 2 || p + l > len) return false;
     p += l;
@@ -76,10 +80,10 @@ function wellFormed(data: Buffer): boolean {
   return true;
 }
 
-export function probeRadius(data: Buffer, portMatch: boolean): Probe {
-  if (!wellFormed(data)) return false;
+export function probeRadius(data: Buffer, portMatch: boolean, cut = 0): Probe {
+  if (!wellFormed(data, cut)) return false;
   // Away from 1812/1813 a request must carry attributes (every real one does) and fill the datagram.
-  if (!portMatch && (data.readUInt16BE(2) !== data.length || data.length === HEADER)) return false;
+  if (!portMatch && (data.readUInt16BE(2) !== data.length + cut || data.length === HEADER)) return false;
   return REQUEST_CODES.has(data[0]) ? 'request' : 'response';
 }
 
@@ -153,7 +157,8 @@ class RadiusParser implements UdpDatagramParser {
   constructor(private readonly ctx: ConnectionContext) {}
 
   onDatagram(dir: Direction, payload: Buffer): void {
-    if (!wellFormed(payload)) {
+    const cut = this.ctx.cut ?? 0;
+    if (!wellFormed(payload, cut)) {
       this.ctx.count('radius.malformed');
       return;
     }
@@ -161,12 +166,15 @@ class RadiusParser implements UdpDatagramParser {
     const identifier = payload[1];
     const len = payload.readUInt16BE(2);
     if (len < payload.length) this.ctx.count('radius.trailing_bytes', payload.length - len);
-    const fields: Record<string, any> = { code: CODES[code], identifier, attributes: decodeAttributes(payload, len) };
-    if (REQUEST_CODES.has(code)) this.onRequest(fields, payload.toString('hex', 4, 20), len);
-    else this.onResponse(fields, len, dir);
+    // Cut by the snap length: the attributes captured whole are read, the call says `truncated`.
+    const truncated = len > payload.length;
+    if (truncated) this.ctx.count('radius.truncated');
+    const fields: Record<string, any> = { code: CODES[code], identifier, attributes: decodeAttributes(payload, Math.min(len, payload.length)) };
+    if (REQUEST_CODES.has(code)) this.onRequest(fields, payload.toString('hex', 4, 20), len, truncated);
+    else this.onResponse(fields, len, dir, truncated);
   }
 
-  private onRequest(fields: Record<string, any>, authenticator: string, size: number): void {
+  private onRequest(fields: Record<string, any>, authenticator: string, size: number, truncated: boolean): void {
     this.answered.delete(fields.identifier);
     const previous = this.pending.get(fields.identifier);
     if (previous && previous.authenticator === authenticator) {
@@ -186,10 +194,10 @@ class RadiusParser implements UdpDatagramParser {
       this.ctx.count('radius.pending_overflow');
       this.emitUnanswered(oldest);
     }
-    this.pending.set(fields.identifier, { request: fields, authenticator, time: this.ctx.now, frame: this.ctx.frame, size, warnings: [] });
+    this.pending.set(fields.identifier, { request: fields, authenticator, time: this.ctx.now, frame: this.ctx.frame, size, warnings: truncated ? ['truncated'] : [] });
   }
 
-  private onResponse(fields: Record<string, any>, size: number, _dir: Direction): void {
+  private onResponse(fields: Record<string, any>, size: number, _dir: Direction, truncated: boolean): void {
     const req = this.pending.get(fields.identifier);
     if (req) this.pending.delete(fields.identifier);
     else if (this.answered.has(fields.identifier)) {
@@ -211,7 +219,7 @@ class RadiusParser implements UdpDatagramParser {
       error: ERROR_CODES.has(CODE_NUMBERS[fields.code] ?? 0),
       summary: summarize(req?.request ?? null, fields),
     };
-    const warnings = [...(req?.warnings ?? []), ...(req ? [] : ['request not captured'])];
+    const warnings = [...new Set([...(req?.warnings ?? []), ...(truncated ? ['truncated'] : []), ...(req ? [] : ['request not captured'])])];
     if (warnings.length > 0) record.warnings = warnings;
     this.ctx.emit(record);
   }
@@ -272,9 +280,9 @@ export const radius: ProtocolDissector = {
   ports: [1812, 1813, 1645, 1646, 3799],
   priority: 50,
   reference: 'RFC 2865, RFC 2866, RFC 5176 (https://www.rfc-editor.org/rfc/rfc2865)',
-  probe: (data, portMatch) => {
+  probe: (data, portMatch, cut) => {
     try {
-      return probeRadius(data, portMatch);
+      return probeRadius(data, portMatch, cut);
     } catch {
       return false;
     }

@@ -45,6 +45,10 @@ export abstract class FramedParser implements TcpStreamParser {
   protected readonly dead: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** After a gap: segments are dropped (counted) until one starts with a message. */
   private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
+  /** Bytes were lost: an answer whose request is not known may have lost it there (it says `gap`). */
+  private lossSeen = false;
+  /** The message being handed to onMessage lost bytes (its call says `gap`). */
+  private messageLostBytes = false;
   /** Requests awaiting their answer, in arrival order (Map keeps insertion order). */
   protected readonly pending = new Map<string | number, PendingCall>();
   protected readonly starts: MessageStarts;
@@ -128,6 +132,10 @@ export abstract class FramedParser implements TcpStreamParser {
       return;
     }
     this.ctx.count(`${this.name}.gap`, length);
+    this.lossSeen = true;
+    // The framing survives (SCTP's lengths are estimates: not there): reading goes on at the next message,
+    // and only the message the loss cut is in doubt.
+    if (!this.dead[dir] && this.ctx.transport !== 'sctp' && this.gapInsideMessage(dir, length)) return;
     if (this.dead[dir]) {
       // already given up on
     } else if (this.ctx.transport !== 'sctp' && !this.canResync(dir)) {
@@ -144,6 +152,41 @@ export abstract class FramedParser implements TcpStreamParser {
       if (this.ctx.transport !== 'sctp') this.resync[dir] = true;
     }
     for (const p of this.pending.values()) p.warnings.push('gap');
+  }
+
+  /**
+   * Lost bytes that end inside the message being read (a snap length's cut:
+   * `tcpdump -s 96` keeps a segment's first bytes, the rest is a gap right
+   * after them): its length, in its header, says where the next one starts.
+   * The message is read from what is there (cut, its call says `gap`) and the
+   * rest of it skipped. False when the loss runs past its end (or no head is
+   * queued): the framing is lost with the bytes.
+   */
+  private gapInsideMessage(dir: Direction, length: number): boolean {
+    if (this.skip[dir] > 0) {
+      // Inside a message too big to keep, already read by its head.
+      if (length > this.skip[dir]) return false;
+      this.skip[dir] -= length;
+      return true;
+    }
+    const q = this.queues[dir];
+    if (q.length < this.headerBytes) return false;
+    const size = this.frameLength(dir, q.peek(this.headerBytes));
+    if (typeof size !== 'number' || size < this.headerBytes || q.length >= size || q.length + length > size) return false;
+    const at = this.starts.head(dir);
+    const have = q.length;
+    const head = Buffer.from(q.peek(Math.min(have, this.limits.headBytes)));
+    q.consume(have);
+    this.starts.taken(dir, 0);
+    this.skip[dir] = size - have - length;
+    this.ctx.count(`${this.name}.cut_messages`);
+    this.messageLostBytes = true;
+    try {
+      this.onMessage(dir, head, size, true, at);
+    } finally {
+      this.messageLostBytes = false;
+    }
+    return true;
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -272,7 +315,12 @@ export abstract class FramedParser implements TcpStreamParser {
       error,
       summary: this.summarize(req?.request ?? null, response),
     };
-    const all = [...(req?.warnings ?? []), ...warnings, ...(req || unsolicited ? [] : ['request not captured'])];
+    const all = [
+      ...(req?.warnings ?? []),
+      ...warnings,
+      ...(req || unsolicited ? [] : this.lossSeen ? ['request not captured', 'gap'] : ['request not captured']),
+      ...(this.messageLostBytes ? ['gap'] : []),
+    ];
     if (all.length > 0) record.warnings = [...new Set(all)];
     this.ctx.emit(record);
   }
@@ -291,11 +339,11 @@ export abstract class FramedParser implements TcpStreamParser {
       error: expected,
       summary: this.summarize(p.request, null),
     };
-    if (all.length > 0) record.warnings = all;
+    if (all.length > 0) record.warnings = [...new Set(all)];
     this.ctx.emit(record);
   }
 
   protected pendingCall(request: Record<string, any>, size: number, at: Stamp, warnings: string[] = []): PendingCall {
-    return { request, time: at.time, frame: at.frame, size, warnings };
+    return { request, time: at.time, frame: at.frame, size, warnings: this.messageLostBytes && !warnings.includes('gap') ? [...warnings, 'gap'] : warnings };
   }
 }

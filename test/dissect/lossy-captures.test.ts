@@ -1,0 +1,86 @@
+// Loss a capture point suffers, seen from what a user reads: a connection
+// whose data the capture missed, datagrams a snap length cut, copies of one
+// message. The rule: calls may be lost, never reported wrong without a
+// warning, and every loss counted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DissectionEngine } from '../../src/dissect/engine.js';
+import type { Packet } from '../../src/model/packet.js';
+import type { Entry } from '../../src/model/entry.js';
+import { AckedConnection } from '../helpers/acked-connection.js';
+import { udpPacket } from '../helpers/pcap-wire.js';
+
+/** Entries and counters of one engine over `packets`, numbered in order. */
+function dissect(packets: Packet[]): { entries: Entry[]; counters: Record<string, number> } {
+  const entries: Entry[] = [];
+  const engine = new DissectionEngine({}, (e) => entries.push(e));
+  packets.forEach((p, i) => engine.push({ ...p, frame: i + 1 }));
+  engine.finish();
+  return { entries, counters: engine.summary() };
+}
+
+test('a connection whose only data segment was lost, then quiet until the capture ends, says how many bytes were lost', () => {
+  const conn = new AckedConnection(9999);
+  conn.lose(1, 'x'.repeat(453));
+  conn.ackOnly(10, 2); // the server acknowledged the 453 bytes the capture missed
+  const { entries, counters } = dissect(conn.packets);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].summary, 'TCP 0 B → 0 B (453 B lost)');
+  assert.deepEqual(entries[0].warnings, ['gap']);
+  assert.equal(entries[0].request!.lostBytes, 453);
+  assert.equal(counters['tcp.gap_bytes'], 453);
+});
+
+/** A datagram as `tcpdump -s` keeps it: the first `keep` bytes of its UDP payload, the IP header saying how long it was. */
+function cutDatagram(atMs: number, src: 1 | 2, sport: number, dport: number, body: Buffer, keep: number): Packet {
+  const whole = udpPacket(atMs, 0, src, sport, dport, body);
+  return { ...whole, data: whole.data.subarray(0, 28 + keep) };
+}
+
+function dnsMessage(id: number, flags: number, answer?: Buffer): Buffer {
+  const question = Buffer.concat([Buffer.from('\x03api\x07example\x03com\x00', 'latin1'), Buffer.from([0, 1, 0, 1])]);
+  const header = Buffer.from([id >> 8, id & 255, flags >> 8, flags & 255, 0, 1, 0, answer ? 1 : 0, 0, 0, 0, 0]);
+  return Buffer.concat([header, question, answer ?? Buffer.alloc(0)]);
+}
+
+test('a DNS answer a snap length cut is still DNS: the call says truncated, counted, not malformed, its size the wire size', () => {
+  // Two A records: the second runs past the capture's end.
+  const a = (ip: number[]) => Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip]);
+  const answer = Buffer.concat([a([198, 18, 0, 9]), a([198, 18, 0, 10])]);
+  const response = dnsMessage(7, 0x8180, answer);
+  response.writeUInt16BE(2, 6);
+  const packets = [udpPacket(0, 0, 1, 40000, 53, dnsMessage(7, 0x0100)), cutDatagram(1, 2, 53, 40000, response, response.length - 8)];
+  const { entries, counters } = dissect(packets);
+  assert.equal(entries.length, 1);
+  const e = entries[0];
+  assert.equal(e.protocol, 'dns');
+  assert.equal(e.summary, 'A api.example.com → 198.18.0.9');
+  assert.deepEqual(e.warnings, ['truncated']);
+  assert.equal(e.responseSize, response.length);
+  assert.equal(counters['dns.truncated'], 1);
+  assert.equal(counters['dns.malformed'], undefined);
+});
+
+test('a RADIUS request and answer a snap length cut are still RADIUS, read as far as captured, and say truncated', () => {
+  const attr = (type: number, value: string) => Buffer.concat([Buffer.from([type, value.length + 2]), Buffer.from(value, 'latin1')]);
+  const radius = (code: number, attrs: Buffer) => {
+    const b = Buffer.concat([Buffer.from([code, 42, 0, 0]), Buffer.alloc(16, 0xab), attrs]);
+    b.writeUInt16BE(b.length, 2);
+    return b;
+  };
+  const request = radius(1, Buffer.concat([attr(1, 'steve'), attr(31, 'x'.repeat(60))]));
+  const accept = radius(2, attr(18, 'welcome, this reply is long enough to be cut'));
+  const packets = [cutDatagram(0, 1, 40000, 1812, request, 40), cutDatagram(1, 2, 1812, 40000, accept, 30)];
+  const { entries, counters } = dissect(packets);
+  assert.deepEqual(entries.map((e) => `${e.protocol} ${e.summary} ${JSON.stringify(e.warnings)}`), ['radius Access-Request steve → Access-Accept ["truncated"]']);
+  assert.equal(entries[0].requestSize, request.length);
+  assert.equal(counters['radius.truncated'], 2);
+});
+
+test('datagrams of an unknown protocol a snap length cut: the udp entry says truncated', () => {
+  const body = Buffer.alloc(200, 0x5a);
+  const { entries } = dissect([cutDatagram(0, 1, 40000, 7777, body, 64), udpPacket(1, 0, 2, 7777, 40000, Buffer.alloc(10, 1))]);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].protocol, 'udp');
+  assert.deepEqual(entries[0].warnings, ['truncated']);
+});

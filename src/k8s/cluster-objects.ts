@@ -5,6 +5,7 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, ENFORCE_BEFORE_ANNOTATION as ENFORCE_BEFORE, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 import { RENEW_KEY } from './lease-file.js';
+import type { WorkloadKind } from './workload-ref.js';
 
 type Obj = Record<string, any>;
 
@@ -24,6 +25,8 @@ export class ClusterObjects {
   private readonly ops: Record<string, KindOps>;
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly batch: BatchV1Api;
 
   constructor(kc: KubeConfig) {
     const core = kc.makeApiClient(CoreV1Api);
@@ -31,6 +34,8 @@ export class ClusterObjects {
     const apps = kc.makeApiClient(AppsV1Api);
     const batch = kc.makeApiClient(BatchV1Api);
     this.core = core;
+    this.apps = apps;
+    this.batch = batch;
     this.ops = {
       Namespace: {
         create: (body) => core.createNamespace({ body }),
@@ -68,6 +73,29 @@ export class ClusterObjects {
         },
       },
     };
+  }
+
+  /** A workload (`deploy/NAME` …) in `namespace`; undefined when it does not exist (404). */
+  async readWorkload(kind: WorkloadKind, name: string, namespace: string): Promise<Obj | undefined> {
+    try {
+      switch (kind) {
+        case 'Deployment':
+          return await this.apps.readNamespacedDeployment({ name, namespace });
+        case 'StatefulSet':
+          return await this.apps.readNamespacedStatefulSet({ name, namespace });
+        case 'DaemonSet':
+          return await this.apps.readNamespacedDaemonSet({ name, namespace });
+        case 'ReplicaSet':
+          return await this.apps.readNamespacedReplicaSet({ name, namespace });
+        case 'Job':
+          return await this.batch.readNamespacedJob({ name, namespace });
+        case 'Pod':
+          return await this.core.readNamespacedPod({ name, namespace });
+      }
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
   }
 
   /** The namespace as the API server has it; undefined when it does not exist. */

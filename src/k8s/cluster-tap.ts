@@ -55,12 +55,13 @@ import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from '../merge/agent-packets.js';
 import { isPodReady } from './objects.js';
 import { parseLabelSelector, type LabelMatcher } from './label-selector.js';
-import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
+import { compilePodTarget, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { NamespaceGone, createOne, leaveNamespace, leftBehindLine, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
 import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
+import type { WorkloadRef } from './workload-ref.js';
 import { entryJson } from '../ndjson/stringify.js';
 
 type Obj = Record<string, any>;
@@ -153,9 +154,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner?.render();
   };
   let regex: LinearRegex | undefined;
+  let workload: WorkloadRef | undefined;
   let labels: LabelMatcher | undefined;
   try {
-    regex = compilePodRegex(opts.podRegex);
+    ({ regex, workload } = compilePodTarget(opts.podRegex));
     if (opts.labelSelector !== undefined) labels = parseLabelSelector(opts.labelSelector);
   } catch (e) {
     throw new UserError((e as Error).message, ExitCode.USAGE);
@@ -381,7 +383,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   function reconcile(): void {
     if (stopping) return;
-    const next = selectTargets(watch.objects('pods'), { regex, labels, namespaces });
+    const next = selectTargets(watch.objects('pods'), { regex, workload, labels, namespaces });
     const { added, removed } = diffTargets(targets, next);
     targets = next;
     for (const t of removed) say(`-${t.namespace}/${t.name}`);
@@ -551,6 +553,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   try {
     // A namespace that does not exist (a typo) is one line before anything is deployed, not an endless wait.
     if (namespaces) await step(checkNamespaces(objects, namespaces, cfg.server, !opts.namespaces?.length));
+    // `deploy/NAME` with a typo would wait for pods forever: the workload must exist (kubectl's NotFound), when it may be read.
+    if (namespaces && workload) await step(checkWorkload(objects, workload, namespaces, cfg.server));
     try {
       await step(watch.start());
     } catch (e) {
@@ -558,7 +562,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       throw listFailure(cfg.server, e, !namespaces);
     }
     reconcile();
-    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
+    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${workload ? ` ${workload.text}` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
     const prepare = async () => {
       const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => (createdNamespace ||= s.created));
       createdNamespace ||= nsState.created;
@@ -777,6 +781,42 @@ async function checkNamespaces(objects: ClusterObjects, names: string[], server:
     ? `the context's namespace ${missing[0]} does not exist (pass -n NS or -A)`
     : `${missing.length > 1 ? `namespaces ${missing.join(', ')} do` : `namespace ${missing[0]} does`} not exist (kubectl get namespaces lists them)`;
   throw new UserError(`${server}: ${what}`, ExitCode.CAPTURE);
+}
+
+/** kubectl's resource name for a kind, as NotFound messages and hints spell it. */
+const RESOURCE_OF: Record<WorkloadRef['kind'], { resource: string; short: string }> = {
+  Deployment: { resource: 'deployments.apps', short: 'deploy' },
+  StatefulSet: { resource: 'statefulsets.apps', short: 'sts' },
+  DaemonSet: { resource: 'daemonsets.apps', short: 'ds' },
+  ReplicaSet: { resource: 'replicasets.apps', short: 'rs' },
+  Job: { resource: 'jobs.batch', short: 'jobs' },
+  Pod: { resource: 'pods', short: 'pods' },
+};
+
+/**
+ * The workload of `deploy/NAME` exists in one of the namespaces tapped (a
+ * typo would otherwise wait for pods forever). A user who may not read that
+ * kind (403) is not checked: its pods are still matched by their owners.
+ */
+async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: string[], server: string): Promise<void> {
+  let unknown = false;
+  const found = await Promise.all(
+    [...new Set(names)].map(async (ns) => {
+      try {
+        return (await objects.readWorkload(ref.kind, ref.name, ns)) !== undefined;
+      } catch (e) {
+        if ((e as { code?: number }).code === 403) {
+          unknown = true;
+          return false;
+        }
+        throw apiUnreachable(server, e, `cannot read ${ref.text} in namespace ${ns}`);
+      }
+    }),
+  );
+  if (unknown || found.some(Boolean)) return;
+  const { resource, short } = RESOURCE_OF[ref.kind];
+  const where = names.length > 1 ? `namespaces ${[...new Set(names)].sort().join(', ')}` : `namespace ${names[0]}`;
+  throw new UserError(`${server}: ${resource} "${ref.name}" not found in ${where} (kubectl get ${short} -n ${names[0]} lists them; -A looks in every namespace)`, ExitCode.CAPTURE);
 }
 
 /** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */

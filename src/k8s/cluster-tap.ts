@@ -127,6 +127,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
 export const DEFAULT_OUTAGE_MS = 5 * 60_000;
 /** Pod/node events within this much are handled in one pass. */
 const RECONCILE_DEBOUNCE_MS = 100;
+/** The API server's answer to an exec upgrade the authorizer refused (the ws client keeps only the status line). */
+const EXEC_FORBIDDEN = /\bUnexpected server response: 403\b/;
 /** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
 const LATE_ANSWER_MS = 3000;
 
@@ -358,6 +360,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         flow.remove(name);
         board.sessionEnded(node);
         if (asked || stopping) return;
+        // RBAC refusing the exec is no outage: retrying would tap nothing, silently, until Ctrl-C.
+        if (!session.opened && EXEC_FORBIDDEN.test(why)) {
+          fatal ??= new UserError(
+            `${cfg.server}: cannot exec into agent pod ${agentNamespace}/${name} on node ${node} (HTTP 403 Forbidden): this user may not create pods/exec in namespace ${agentNamespace}, so no entry can leave the agents; ask for create and get on pods/exec there (kubectl auth can-i create pods/exec -n ${agentNamespace})`,
+            ExitCode.CAPTURE,
+          );
+          abort();
+          return;
+        }
         const n = (restarts.get(name) ?? 0) + 1;
         restarts.set(name, n);
         const delay = Math.min(250 * 2 ** (n - 1), 5000);

@@ -239,6 +239,29 @@ test('a user who may read one namespace: -n works (only that namespace is read),
   }
 });
 
+test('a user who may not exec into the agent pods: one line naming the pod, node and right, exit 4, nothing left', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
+  f.ensureNamespace('shark-system');
+  f.store.patch('namespaces', undefined, 'shark-system', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+  // Everything a run needs but pods/exec (RBAC '*' would grant subresources too: named one by one).
+  grant(f, 'jane', 'shark-system', [{ apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'configmaps', 'serviceaccounts', 'daemonsets', 'jobs', 'events'], verbs: ['*'] }]);
+  grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    const agent = f.requests.find((r) => r.startsWith('UPGRADE '))!.match(/pods\/(shark-agent-[^/]+)\/exec/)![1];
+    assert.deepEqual(f.store.findAll(MANAGED), [], 'nothing of the run is left');
+    assert.match(
+      tap.stderr().trim().split('\n').at(-1)!,
+      new RegExp(`^tap: ${f.url.replace(/[.]/g, '\\.')}: cannot exec into agent pod shark-system/${agent} on node node[01] \\(HTTP 403 Forbidden\\): this user may not create pods/exec in namespace shark-system, so no entry can leave the agents; ask for create and get on pods/exec there \\(kubectl auth can-i create pods/exec -n shark-system\\)$`),
+    );
+    assert.doesNotMatch(tap.stderr(), /paused|reconnecting/);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
 test('a namespace still terminating is waited for; the agents get the least privilege; two runs own their objects; --clean removes only the lapsed one', { timeout: 90_000 }, async () => {
   const { f, kubeconfig } = await fixture();
   f.store.namespaceTerminateMs = 600_000; // ends when the test says so, below

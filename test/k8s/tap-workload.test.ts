@@ -1,7 +1,8 @@
 // `shark tap deploy/NAME` as an SRE runs it beside kubectl: the Deployment is
 // made and scaled by real kubectl against the fixture (its Deployment and
 // ReplicaSet controllers: pods owned by `<deploy>-<pod-template-hash>`), the
-// tap follows the scale-up and the scale-down, and taps that Deployment's pods
+// tap follows the scale-up, the scale-down and a rollout (`kubectl set image`),
+// and taps that Deployment's pods
 // only — not a pod whose name merely looks like them. A typo (`deploy/nosuch`)
 // is one line and exit 4 before anything is deployed; a TYPE kubectl knows but
 // shark does not tap (`svc/x`) is exit 2 with no request. Agents are a stand-in
@@ -54,7 +55,7 @@ function said(stderr: string, sign: '+' | '-'): string[] {
     .map((l) => l.slice(sign.length + 'bookinfo/'.length));
 }
 
-test('deploy/NAME taps the pods of that Deployment only, and follows kubectl scale up and down mid-tap', { timeout: 120_000 }, async () => {
+test('deploy/NAME taps the pods of that Deployment only, and follows kubectl scale up and down and a rollout mid-tap', { timeout: 120_000 }, async () => {
   const { f, kubeconfig } = await fixture();
   try {
     for (const [name, n] of [['reviews', '2'], ['ratings', '1']]) {
@@ -91,6 +92,15 @@ test('deploy/NAME taps the pods of that Deployment only, and follows kubectl sca
         f.store.list('pods', 'bookinfo').filter((p) => p.metadata.name.startsWith('reviews-') && p.metadata.name !== 'reviews-debug').map((p) => p.metadata.name),
         left,
       );
+
+      // A rollout (new image: a new ReplicaSet, another pod-template-hash) is followed too.
+      const image = await kubectl(kubeconfig, 'set', 'image', 'deploy/reviews', 'bookinfo=registry.example/bookinfo:2');
+      assert.equal(image.status, 0, image.out);
+      await until(() => said(tap.stderr(), '+').length === 5 && said(tap.stderr(), '-').length === 4, 'the rolled-out pod tapped, the old one gone', 15_000, tap);
+      const rolledOut = said(tap.stderr(), '+')[4];
+      assert.equal(said(tap.stderr(), '-')[3], left[0]);
+      assert.notEqual(rolledOut.split('-')[1], left[0].split('-')[1], 'another template hash');
+      await until(() => f.execs.some((e) => e.stderr.includes(`"name":"${rolledOut}"`)), 'the agent told the new pod', 10_000, tap);
       tap.child.kill('SIGINT');
       assert.equal(await exited(tap), 0, tap.stderr());
       // The namespace the run created goes last (Terminating a moment).

@@ -570,7 +570,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       await step(watch.start());
     } catch (e) {
       if (e instanceof Stopped) throw e;
-      throw listFailure(cfg.server, e, !namespaces);
+      throw listFailure(cfg.server, e, namespaces, agentNamespace);
     }
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${workload ? ` ${workload.text}` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
@@ -831,13 +831,17 @@ async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: s
 }
 
 /** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */
-function listFailure(server: string, e: unknown, allNamespaces: boolean): UserError {
+function listFailure(server: string, e: unknown, namespaces: string[] | undefined, agentNamespace: string): UserError {
   if (!(e instanceof WatchStartError)) return apiUnreachable(server, e, 'cannot list cluster objects');
   const forbidden = (e.error as { code?: number })?.code === 403;
-  const hint = forbidden
-    ? allNamespaces
-      ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
-      : '; ask for get/list/watch on pods, services and endpointslices there'
-    : '';
+  // The agents' DaemonSet, pods and events are watched in their namespace whatever is tapped: a refusal there is about it.
+  const agents = e.namespace === agentNamespace && (e.kind !== 'pods' || !namespaces?.includes(agentNamespace));
+  const hint = !forbidden
+    ? ''
+    : agents
+      ? `; the run watches its agents there: ask for get/list/watch on pods, events and daemonsets in namespace ${agentNamespace} (or pass --agent-namespace NS where you have them)`
+      : !namespaces
+        ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
+        : '; ask for get/list/watch on pods, services and endpointslices there';
   return new UserError(`${server}: cannot list ${e.scope}: ${apiErrorText(e.error)}${hint}`, ExitCode.CAPTURE);
 }

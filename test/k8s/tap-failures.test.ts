@@ -239,6 +239,25 @@ test('a user who may read one namespace: -n works (only that namespace is read),
   }
 });
 
+test('a user who may not watch events in the agents namespace is told that namespace needs them, not the tapped one', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
+  f.ensureNamespace('shark-system');
+  grant(f, 'jane', 'shark-system', [{ apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'pods/exec', 'configmaps', 'serviceaccounts', 'daemonsets', 'jobs'], verbs: ['*'] }]);
+  grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig]);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    assert.equal(
+      tap.stderr(),
+      `tap: ${f.url}: cannot list events in namespace shark-system: HTTP 403: events is forbidden: User "jane" cannot list resource "events" in API group "" in the namespace "shark-system"; the run watches its agents there: ask for get/list/watch on pods, events and daemonsets in namespace shark-system (or pass --agent-namespace NS where you have them)\n`,
+    );
+    assert.ok(!f.requests.some((r) => r.startsWith('POST')), 'nothing was created');
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
 test('a user who may not exec into the agent pods: one line naming the pod, node and right, exit 4, nothing left', { timeout: 60_000 }, async () => {
   const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
   f.ensureNamespace('shark-system');

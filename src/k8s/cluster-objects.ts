@@ -2,7 +2,7 @@
 // clients, all inside the agents' namespace (plus the namespace itself):
 // nothing here needs a cluster-wide permission.
 
-import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, ENFORCE_BEFORE_ANNOTATION as ENFORCE_BEFORE, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 import { RENEW_KEY } from './lease-file.js';
 import type { WorkloadKind } from './workload-ref.js';
@@ -26,6 +26,7 @@ export class ClusterObjects {
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
   private readonly apps: AppsV1Api;
+  private readonly authz: AuthorizationV1Api;
   private readonly batch: BatchV1Api;
 
   constructor(kc: KubeConfig) {
@@ -35,6 +36,7 @@ export class ClusterObjects {
     const batch = kc.makeApiClient(BatchV1Api);
     this.core = core;
     this.apps = apps;
+    this.authz = kc.makeApiClient(AuthorizationV1Api);
     this.batch = batch;
     this.ops = {
       Namespace: {
@@ -73,6 +75,22 @@ export class ClusterObjects {
         },
       },
     };
+  }
+
+  /**
+   * Whether this user may exec into pods in `namespace`, as the API server
+   * would authorize it (SelfSubjectAccessReview, what `kubectl auth can-i`
+   * asks): `create` on pods/exec (1.30 on, websocket upgrades) or `get`
+   * (before). undefined when the review itself cannot be made.
+   */
+  async mayExec(namespace: string): Promise<boolean | undefined> {
+    const may = async (verb: string) =>
+      (await this.authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace, verb, resource: 'pods', subresource: 'exec' } } } })).status?.allowed === true;
+    try {
+      return (await may('create')) || (await may('get'));
+    } catch {
+      return undefined;
+    }
   }
 
   /** A workload (`deploy/NAME` …) in `namespace`; undefined when it does not exist (404). */

@@ -581,6 +581,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       preparedNamespace = true;
       return nsState;
     };
+    // Agents a user may deploy but not exec into would tap nothing: said before anything is deployed.
+    if ((await step(objects.mayExec(agentNamespace))) === false) {
+      throw new UserError(
+        `${cfg.server}: this user may not exec into pods in namespace ${agentNamespace} (kubectl auth can-i create pods/exec -n ${agentNamespace}: no), and entries leave the agents only through exec; ask for create and get on pods/exec there, or pass --agent-namespace a namespace where you have them`,
+        ExitCode.CAPTURE,
+      );
+    }
     await prepare();
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.

@@ -116,6 +116,20 @@ export class ClusterObjects {
     }
   }
 
+  /** Whether a workload of that name exists in some namespace (`tap -A deploy/NAME`): one list, by field selector. */
+  async workloadAnywhere(kind: WorkloadKind, name: string): Promise<boolean> {
+    const q = { fieldSelector: `metadata.name=${name}`, limit: 1 };
+    const lists: Record<WorkloadKind, () => Promise<{ items: unknown[] }>> = {
+      Deployment: () => this.apps.listDeploymentForAllNamespaces(q),
+      StatefulSet: () => this.apps.listStatefulSetForAllNamespaces(q),
+      DaemonSet: () => this.apps.listDaemonSetForAllNamespaces(q),
+      ReplicaSet: () => this.apps.listReplicaSetForAllNamespaces(q),
+      Job: () => this.batch.listJobForAllNamespaces(q),
+      Pod: () => this.core.listPodForAllNamespaces(q),
+    };
+    return (await lists[kind]()).items.length > 0;
+  }
+
   /** The namespace as the API server has it; undefined when it does not exist. */
   async readNamespace(name: string): Promise<Obj | undefined> {
     try {

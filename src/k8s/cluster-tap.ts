@@ -565,7 +565,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     // A namespace that does not exist (a typo) is one line before anything is deployed, not an endless wait.
     if (namespaces) await step(checkNamespaces(objects, namespaces, cfg.server, !opts.namespaces?.length));
     // `deploy/NAME` with a typo would wait for pods forever: the workload must exist (kubectl's NotFound), when it may be read.
-    if (namespaces && workload) await step(checkWorkload(objects, workload, namespaces, cfg.server));
+    if (workload) await step(checkWorkload(objects, workload, namespaces, cfg.server));
     try {
       await step(watch.start());
     } catch (e) {
@@ -812,11 +812,24 @@ const RESOURCE_OF: Record<WorkloadRef['kind'], { resource: string; short: string
 };
 
 /**
- * The workload of `deploy/NAME` exists in one of the namespaces tapped (a
- * typo would otherwise wait for pods forever). A user who may not read that
- * kind (403) is not checked: its pods are still matched by their owners.
+ * The workload of `deploy/NAME` exists in one of the namespaces tapped, or
+ * with -A in some namespace (a typo would otherwise wait for pods forever).
+ * A user who may not read that kind (403) is not checked: its pods are still
+ * matched by their owners.
  */
-async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: string[], server: string): Promise<void> {
+async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: string[] | undefined, server: string): Promise<void> {
+  const { resource, short } = RESOURCE_OF[ref.kind];
+  if (!names) {
+    let found: boolean;
+    try {
+      found = await objects.workloadAnywhere(ref.kind, ref.name);
+    } catch (e) {
+      if ((e as { code?: number }).code === 403) return;
+      throw apiUnreachable(server, e, `cannot look for ${ref.text} in every namespace`);
+    }
+    if (!found) throw new UserError(`${server}: ${resource} "${ref.name}" not found in any namespace (kubectl get ${short} -A lists them)`, ExitCode.CAPTURE);
+    return;
+  }
   let unknown = false;
   const found = await Promise.all(
     [...new Set(names)].map(async (ns) => {
@@ -832,7 +845,6 @@ async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: s
     }),
   );
   if (unknown || found.some(Boolean)) return;
-  const { resource, short } = RESOURCE_OF[ref.kind];
   const where = names.length > 1 ? `namespaces ${[...new Set(names)].sort().join(', ')}` : `namespace ${names[0]}`;
   throw new UserError(`${server}: ${resource} "${ref.name}" not found in ${where} (kubectl get ${short} -n ${names[0]} lists them; -A looks in every namespace)`, ExitCode.CAPTURE);
 }

@@ -113,7 +113,7 @@ test('deploy/NAME taps the pods of that Deployment only, and follows kubectl sca
   }
 });
 
-test('a deploy/NAME that does not exist is one line and exit 4 with nothing created; a TYPE shark does not tap is exit 2 with no request', { timeout: 60_000 }, async () => {
+test('a deploy/NAME that does not exist is one line and exit 4 with nothing created, with -n or -A; a TYPE shark does not tap is exit 2 with no request', { timeout: 90_000 }, async () => {
   const { f, kubeconfig } = await fixture();
   try {
     const typo = spawnTap(['deploy/reveiws', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
@@ -121,6 +121,18 @@ test('a deploy/NAME that does not exist is one line and exit 4 with nothing crea
     assert.equal(typo.stderr(), `tap: ${f.url}: deployments.apps "reveiws" not found in namespace bookinfo (kubectl get deploy -n bookinfo lists them; -A looks in every namespace)\n`);
     assert.ok(!f.requests.some((r) => !r.startsWith('GET ')), f.requests.join('\n'));
     assert.deepEqual(f.store.findAll(MANAGED), []);
+    // With -A it is looked for in every namespace, by name: found in one, the run goes on; in none, one line.
+    const anywhere = spawnTap(['-A', 'deploy/reveiws', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+    assert.equal(await exited(anywhere), 4, anywhere.stderr());
+    assert.equal(anywhere.stderr(), `tap: ${f.url}: deployments.apps "reveiws" not found in any namespace (kubectl get deploy -A lists them)\n`);
+    assert.ok(f.requests.some((r) => r.startsWith('GET /apis/apps/v1/deployments?') && r.includes('fieldSelector=metadata.name%3Dreveiws')), f.requests.join('\n'));
+    assert.deepEqual(f.store.findAll(MANAGED), []);
+    f.ensureNamespace('elsewhere');
+    assert.equal((await kubectl(kubeconfig, 'create', 'deployment', 'reviews', '--image=registry.example/bookinfo:1', '-n', 'elsewhere')).status, 0);
+    const found = spawnTap(['-A', 'deploy/reviews', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+    await until(() => /^\+elsewhere\/reviews-/m.test(found.stderr()), 'the pod in the other namespace tapped', 30_000, found);
+    found.child.kill('SIGINT');
+    assert.equal(await exited(found), 0, found.stderr());
 
     const before = f.requests.length;
     const svc = spawnTap(['svc/reviews', '--kubeconfig', kubeconfig]);

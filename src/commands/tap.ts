@@ -25,7 +25,7 @@ Local: captures with libpcap on one or more interfaces and writes entries
 interfaces) or -w FILE. Ctrl-C stops, flushes pending calls and prints a
 summary on stderr. Needs CAP_NET_RAW (root or setcap).
 
-Cluster: with a pod regex, -n or -A, taps pods through node agents (a
+Cluster: with a pod regex (or deploy/NAME …), -n or -A, taps pods through node agents (a
 DaemonSet the run creates and removes). While agents start, each node's
 state is shown; agents not running by --agent-timeout end the run (exit 4)
 with the reason per node. -f/--filter is then a KFL expression run on the
@@ -49,6 +49,7 @@ docs/tls-capture.md.`);
     '<%= config.bin %> tap -i eth0 --ring 256MB --spool 4GB --spool-dir /var/tmp > calls.ndjson',
     '<%= config.bin %> tap -i eth0 | <%= config.bin %> filter \'http and response.status >= 500\'',
     '<%= config.bin %> tap \'reviews|ratings\' -n bookinfo --duration 1m > calls.ndjson',
+    '<%= config.bin %> tap deploy/reviews -n bookinfo --duration 5m > calls.ndjson',
     '<%= config.bin %> tap -A | <%= config.bin %> filter dns | <%= config.bin %> stats',
     "<%= config.bin %> tap -n bookinfo -l 'app in (reviews,ratings)' --duration 5m > calls.ndjson",
     '<%= config.bin %> tap -A -f \'http and response.status >= 500\' --protocols http',
@@ -59,7 +60,10 @@ docs/tls-capture.md.`);
   ];
 
   static override args = {
-    podRegex: Args.string({ description: 'tap cluster pods whose name matches this regex', required: false }),
+    podRegex: Args.string({
+      description: "tap cluster pods whose name matches this regex, or a workload's pods named as kubectl does (deploy/NAME, sts/NAME, ds/NAME, rs/NAME, job/NAME, pod/NAME)",
+      required: false,
+    }),
   };
 
   static override flags = {

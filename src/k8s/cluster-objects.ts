@@ -2,9 +2,10 @@
 // clients, all inside the agents' namespace (plus the namespace itself):
 // nothing here needs a cluster-wide permission.
 
-import { AppsV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { COMPONENT_LABEL, ENFORCE_BEFORE_ANNOTATION as ENFORCE_BEFORE, MANAGED_BY, PSA_ENFORCE, RENEW_ANNOTATION, RUN_LABEL, runRootName, type Manifest } from './agent-manifests.js';
 import { RENEW_KEY } from './lease-file.js';
+import type { WorkloadKind } from './workload-ref.js';
 
 type Obj = Record<string, any>;
 
@@ -24,6 +25,9 @@ export class ClusterObjects {
   private readonly ops: Record<string, KindOps>;
   private readonly core: CoreV1Api;
   private readonly rbac: RbacAuthorizationV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly authz: AuthorizationV1Api;
+  private readonly batch: BatchV1Api;
 
   constructor(kc: KubeConfig) {
     const core = kc.makeApiClient(CoreV1Api);
@@ -31,6 +35,9 @@ export class ClusterObjects {
     const apps = kc.makeApiClient(AppsV1Api);
     const batch = kc.makeApiClient(BatchV1Api);
     this.core = core;
+    this.apps = apps;
+    this.authz = kc.makeApiClient(AuthorizationV1Api);
+    this.batch = batch;
     this.ops = {
       Namespace: {
         create: (body) => core.createNamespace({ body }),
@@ -68,6 +75,59 @@ export class ClusterObjects {
         },
       },
     };
+  }
+
+  /**
+   * Whether this user may exec into pods in `namespace`, as the API server
+   * would authorize it (SelfSubjectAccessReview, what `kubectl auth can-i`
+   * asks): `create` on pods/exec (1.30 on, websocket upgrades) or `get`
+   * (before). undefined when the review itself cannot be made.
+   */
+  async mayExec(namespace: string): Promise<boolean | undefined> {
+    const may = async (verb: string) =>
+      (await this.authz.createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: { namespace, verb, resource: 'pods', subresource: 'exec' } } } })).status?.allowed === true;
+    try {
+      return (await may('create')) || (await may('get'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A workload (`deploy/NAME` …) in `namespace`; undefined when it does not exist (404). */
+  async readWorkload(kind: WorkloadKind, name: string, namespace: string): Promise<Obj | undefined> {
+    try {
+      switch (kind) {
+        case 'Deployment':
+          return await this.apps.readNamespacedDeployment({ name, namespace });
+        case 'StatefulSet':
+          return await this.apps.readNamespacedStatefulSet({ name, namespace });
+        case 'DaemonSet':
+          return await this.apps.readNamespacedDaemonSet({ name, namespace });
+        case 'ReplicaSet':
+          return await this.apps.readNamespacedReplicaSet({ name, namespace });
+        case 'Job':
+          return await this.batch.readNamespacedJob({ name, namespace });
+        case 'Pod':
+          return await this.core.readNamespacedPod({ name, namespace });
+      }
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Whether a workload of that name exists in some namespace (`tap -A deploy/NAME`): one list, by field selector. */
+  async workloadAnywhere(kind: WorkloadKind, name: string): Promise<boolean> {
+    const q = { fieldSelector: `metadata.name=${name}`, limit: 1 };
+    const lists: Record<WorkloadKind, () => Promise<{ items: unknown[] }>> = {
+      Deployment: () => this.apps.listDeploymentForAllNamespaces(q),
+      StatefulSet: () => this.apps.listStatefulSetForAllNamespaces(q),
+      DaemonSet: () => this.apps.listDaemonSetForAllNamespaces(q),
+      ReplicaSet: () => this.apps.listReplicaSetForAllNamespaces(q),
+      Job: () => this.batch.listJobForAllNamespaces(q),
+      Pod: () => this.core.listPodForAllNamespaces(q),
+    };
+    return (await lists[kind]()).items.length > 0;
   }
 
   /** The namespace as the API server has it; undefined when it does not exist. */

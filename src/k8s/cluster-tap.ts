@@ -55,12 +55,13 @@ import { CrossNodeDeduper } from './dedupe.js';
 import { ClusterPcapWriter } from '../merge/agent-packets.js';
 import { isPodReady } from './objects.js';
 import { parseLabelSelector, type LabelMatcher } from './label-selector.js';
-import { compilePodRegex, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
+import { compilePodTarget, diffTargets, nodeFilter, nodePods, selectTargets, type TargetPod } from './targets.js';
 import { ClusterWatch, WatchStartError, type Kind } from './watch-cache.js';
 import { NamespaceGone, createOne, leaveNamespace, leftBehindLine, prepareNamespace, removeCreated, withTimeout } from './run-objects.js';
 import { StreamFlow, flowSummary } from './stream-flow.js';
 import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
+import type { WorkloadRef } from './workload-ref.js';
 import { entryJson } from '../ndjson/stringify.js';
 
 type Obj = Record<string, any>;
@@ -126,6 +127,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
 export const DEFAULT_OUTAGE_MS = 5 * 60_000;
 /** Pod/node events within this much are handled in one pass. */
 const RECONCILE_DEBOUNCE_MS = 100;
+/** The API server's answer to an exec upgrade the authorizer refused (the ws client keeps only the status line). */
+const EXEC_FORBIDDEN = /\bUnexpected server response: 403\b/;
 /** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
 const LATE_ANSWER_MS = 3000;
 
@@ -153,9 +156,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner?.render();
   };
   let regex: LinearRegex | undefined;
+  let workload: WorkloadRef | undefined;
   let labels: LabelMatcher | undefined;
   try {
-    regex = compilePodRegex(opts.podRegex);
+    ({ regex, workload } = compilePodTarget(opts.podRegex));
     if (opts.labelSelector !== undefined) labels = parseLabelSelector(opts.labelSelector);
   } catch (e) {
     throw new UserError((e as Error).message, ExitCode.USAGE);
@@ -356,6 +360,15 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         flow.remove(name);
         board.sessionEnded(node);
         if (asked || stopping) return;
+        // RBAC refusing the exec is no outage: retrying would tap nothing, silently, until Ctrl-C.
+        if (!session.opened && EXEC_FORBIDDEN.test(why)) {
+          fatal ??= new UserError(
+            `${cfg.server}: cannot exec into agent pod ${agentNamespace}/${name} on node ${node} (HTTP 403 Forbidden): this user may not create pods/exec in namespace ${agentNamespace}, so no entry can leave the agents; ask for create and get on pods/exec there (kubectl auth can-i create pods/exec -n ${agentNamespace})`,
+            ExitCode.CAPTURE,
+          );
+          abort();
+          return;
+        }
         const n = (restarts.get(name) ?? 0) + 1;
         restarts.set(name, n);
         const delay = Math.min(250 * 2 ** (n - 1), 5000);
@@ -381,7 +394,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   function reconcile(): void {
     if (stopping) return;
-    const next = selectTargets(watch.objects('pods'), { regex, labels, namespaces });
+    const next = selectTargets(watch.objects('pods'), { regex, workload, labels, namespaces });
     const { added, removed } = diffTargets(targets, next);
     targets = next;
     for (const t of removed) say(`-${t.namespace}/${t.name}`);
@@ -551,14 +564,16 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   try {
     // A namespace that does not exist (a typo) is one line before anything is deployed, not an endless wait.
     if (namespaces) await step(checkNamespaces(objects, namespaces, cfg.server, !opts.namespaces?.length));
+    // `deploy/NAME` with a typo would wait for pods forever: the workload must exist (kubectl's NotFound), when it may be read.
+    if (workload) await step(checkWorkload(objects, workload, namespaces, cfg.server));
     try {
       await step(watch.start());
     } catch (e) {
       if (e instanceof Stopped) throw e;
-      throw listFailure(cfg.server, e, !namespaces);
+      throw listFailure(cfg.server, e, namespaces, agentNamespace);
     }
     reconcile();
-    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
+    if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${workload ? ` ${workload.text}` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
     const prepare = async () => {
       const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => (createdNamespace ||= s.created));
       createdNamespace ||= nsState.created;
@@ -566,6 +581,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       preparedNamespace = true;
       return nsState;
     };
+    // Agents a user may deploy but not exec into would tap nothing: said before anything is deployed.
+    if ((await step(objects.mayExec(agentNamespace))) === false) {
+      throw new UserError(
+        `${cfg.server}: this user may not exec into pods in namespace ${agentNamespace} (kubectl auth can-i create pods/exec -n ${agentNamespace}: no), and entries leave the agents only through exec; ask for create and get on pods/exec there, or pass --agent-namespace a namespace where you have them`,
+        ExitCode.CAPTURE,
+      );
+    }
     await prepare();
     if (stop.signal.aborted) return result; // Ctrl-C while waiting for the namespace: nothing was created
     // The keeper Job first (the root: everything else is owned by it), then the lease and the rest.
@@ -779,14 +801,66 @@ async function checkNamespaces(objects: ClusterObjects, names: string[], server:
   throw new UserError(`${server}: ${what}`, ExitCode.CAPTURE);
 }
 
+/** kubectl's resource name for a kind, as NotFound messages and hints spell it. */
+const RESOURCE_OF: Record<WorkloadRef['kind'], { resource: string; short: string }> = {
+  Deployment: { resource: 'deployments.apps', short: 'deploy' },
+  StatefulSet: { resource: 'statefulsets.apps', short: 'sts' },
+  DaemonSet: { resource: 'daemonsets.apps', short: 'ds' },
+  ReplicaSet: { resource: 'replicasets.apps', short: 'rs' },
+  Job: { resource: 'jobs.batch', short: 'jobs' },
+  Pod: { resource: 'pods', short: 'pods' },
+};
+
+/**
+ * The workload of `deploy/NAME` exists in one of the namespaces tapped, or
+ * with -A in some namespace (a typo would otherwise wait for pods forever).
+ * A user who may not read that kind (403) is not checked: its pods are still
+ * matched by their owners.
+ */
+async function checkWorkload(objects: ClusterObjects, ref: WorkloadRef, names: string[] | undefined, server: string): Promise<void> {
+  const { resource, short } = RESOURCE_OF[ref.kind];
+  if (!names) {
+    let found: boolean;
+    try {
+      found = await objects.workloadAnywhere(ref.kind, ref.name);
+    } catch (e) {
+      if ((e as { code?: number }).code === 403) return;
+      throw apiUnreachable(server, e, `cannot look for ${ref.text} in every namespace`);
+    }
+    if (!found) throw new UserError(`${server}: ${resource} "${ref.name}" not found in any namespace (kubectl get ${short} -A lists them)`, ExitCode.CAPTURE);
+    return;
+  }
+  let unknown = false;
+  const found = await Promise.all(
+    [...new Set(names)].map(async (ns) => {
+      try {
+        return (await objects.readWorkload(ref.kind, ref.name, ns)) !== undefined;
+      } catch (e) {
+        if ((e as { code?: number }).code === 403) {
+          unknown = true;
+          return false;
+        }
+        throw apiUnreachable(server, e, `cannot read ${ref.text} in namespace ${ns}`);
+      }
+    }),
+  );
+  if (unknown || found.some(Boolean)) return;
+  const where = names.length > 1 ? `namespaces ${[...new Set(names)].sort().join(', ')}` : `namespace ${names[0]}`;
+  throw new UserError(`${server}: ${resource} "${ref.name}" not found in ${where} (kubectl get ${short} -n ${names[0]} lists them; -A looks in every namespace)`, ExitCode.CAPTURE);
+}
+
 /** A failed initial list as one line: what could not be read, why, and (for 403) what to do instead. */
-function listFailure(server: string, e: unknown, allNamespaces: boolean): UserError {
+function listFailure(server: string, e: unknown, namespaces: string[] | undefined, agentNamespace: string): UserError {
   if (!(e instanceof WatchStartError)) return apiUnreachable(server, e, 'cannot list cluster objects');
   const forbidden = (e.error as { code?: number })?.code === 403;
-  const hint = forbidden
-    ? allNamespaces
-      ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
-      : '; ask for get/list/watch on pods, services and endpointslices there'
-    : '';
+  // The agents' DaemonSet, pods and events are watched in their namespace whatever is tapped: a refusal there is about it.
+  const agents = e.namespace === agentNamespace && (e.kind !== 'pods' || !namespaces?.includes(agentNamespace));
+  const hint = !forbidden
+    ? ''
+    : agents
+      ? `; the run watches its agents there: ask for get/list/watch on pods, events and daemonsets in namespace ${agentNamespace} (or pass --agent-namespace NS where you have them)`
+      : !namespaces
+        ? '; -A needs cluster-wide list/watch of pods, services, endpointslices and nodes: tap named namespaces with -n NS instead'
+        : '; ask for get/list/watch on pods, services and endpointslices there';
   return new UserError(`${server}: cannot list ${e.scope}: ${apiErrorText(e.error)}${hint}`, ExitCode.CAPTURE);
 }

@@ -301,8 +301,18 @@ export async function cleanCluster(opts: CleanOptions, stderr: Writable = proces
       stderr.write(`tap: removed ${r} (left by an older shark)\n`);
       removed++;
     }
-    const ns = await objects.readNamespace(namespace);
-    if (!ns) {
+    // A Role in the agents' namespace often grants its objects but not the Namespace itself:
+    // the runs are cleaned all the same, only the namespace's own fate is left undecided.
+    let ns: Record<string, any> | undefined;
+    let nsHidden = false;
+    try {
+      ns = await objects.readNamespace(namespace);
+    } catch (e) {
+      if ((e as { code?: number }).code !== 403) throw e;
+      nsHidden = true;
+      stderr.write(`tap: cannot read namespace ${namespace} (${apiErrorText(e)}); cleaning the runs in it all the same, the namespace itself is left as it is\n`);
+    }
+    if (!ns && !nsHidden) {
       stderr.write(`tap: namespace ${namespace} does not exist: nothing else to clean\n`);
       stderr.write(`tap: ${removed} leftover object(s) removed\n`);
       return removed;
@@ -338,11 +348,12 @@ export async function cleanCluster(opts: CleanOptions, stderr: Writable = proces
       stderr.write(`tap: removed ${kind}/${namespace}/${obj.metadata.name} (run ${run} has no root)\n`);
       removed++;
     }
-    if (alive.size === 0 && ns.metadata?.labels?.[MANAGED_BY] === 'shark' && !ns.metadata?.deletionTimestamp) {
+    // A namespace that could not be read (above) is neither removed nor relabelled.
+    if (ns && alive.size === 0 && ns.metadata?.labels?.[MANAGED_BY] === 'shark' && !ns.metadata?.deletionTimestamp) {
       await objects.remove('Namespace', namespace);
       stderr.write(`tap: removed Namespace/${namespace}\n`);
       removed++;
-    } else if (alive.size === 0) {
+    } else if (ns && alive.size === 0) {
       // A run killed in a namespace it relabelled privileged: the label it replaced goes back.
       const line = await restorePodSecurity(objects, namespace);
       if (line) stderr.write(`${line}\n`);

@@ -7,6 +7,7 @@ import { filterForIps } from './agent-control.js';
 import { MANAGED_BY } from './agent-manifests.js';
 import { LinearRegex } from '../filter/linear-regex.js';
 import { podContainerIds } from './objects.js';
+import { parseWorkloadRef, workloadOwns, type WorkloadRef } from './workload-ref.js';
 import type { PodTarget } from '../capture/per-pod/capture.js';
 
 type Obj = Record<string, any>;
@@ -14,6 +15,8 @@ type Obj = Record<string, any>;
 export interface TargetSpec {
   /** Pods whose name matches (a LinearRegex from compilePodRegex). */
   regex?: { test(name: string): boolean };
+  /** Pods this workload controls (`deploy/NAME` …, workload-ref.ts). */
+  workload?: WorkloadRef;
   /** Pods whose labels match (kubectl's -l, parseLabelSelector). */
   labels?: (labels: Record<string, string> | undefined) => boolean;
   /** Namespaces to consider; undefined = all. */
@@ -39,6 +42,7 @@ export function selectTargets(pods: Obj[], spec: TargetSpec): Map<string, Target
     if (meta.labels?.[MANAGED_BY] === 'shark') continue;
     if (spec.namespaces && !spec.namespaces.includes(meta.namespace)) continue;
     if (spec.regex && !spec.regex.test(meta.name ?? '')) continue;
+    if (spec.workload && !workloadOwns(spec.workload, p)) continue;
     if (spec.labels && !spec.labels(meta.labels)) continue;
     if (p.spec?.hostNetwork) continue;
     if (meta.deletionTimestamp) continue;
@@ -73,6 +77,12 @@ export function nodePods(targets: Map<string, TargetPod>, node: string): PodTarg
     .filter((t) => t.node === node)
     .map((t) => ({ name: t.name, namespace: t.namespace, ips: [...t.ips], ...(t.uid ? { uid: t.uid } : {}), ...(t.containers ? { containers: [...t.containers] } : {}) }))
     .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+}
+
+/** The tap's argument: kubectl's TYPE/NAME (`deploy/reviews`) or a pod regex; throws (a usage error) when it is neither. */
+export function compilePodTarget(arg: string | undefined): { regex?: LinearRegex; workload?: WorkloadRef } {
+  const workload = parseWorkloadRef(arg);
+  return workload ? { workload } : { regex: compilePodRegex(arg) };
 }
 
 /** Compile the user's pod regex, as a usage error when it is not one. */

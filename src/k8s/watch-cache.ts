@@ -104,6 +104,11 @@ class Reflector {
     return this.failingSince > 0;
   }
 
+  /** The namespace listed; undefined for a cluster-wide list. */
+  get listNamespace(): string | undefined {
+    return this.namespace;
+  }
+
   /** What this reflector reads, for error messages: "pods in namespace data" / "pods in every namespace". */
   get scope(): string {
     return `${this.kind} ${this.namespace ? `in namespace ${this.namespace}` : this.kind === 'nodes' ? '(cluster-wide)' : 'in every namespace'}`;
@@ -262,7 +267,7 @@ export class ClusterWatch {
     await Promise.all(
       this.reflectors.map((r) =>
         r.start().catch((err: unknown) => {
-          throw new WatchStartError(r.scope, err);
+          throw new WatchStartError(r.scope, err, r.kind, r.listNamespace);
         }),
       ),
     );
@@ -301,6 +306,9 @@ export class WatchStartError extends Error {
   constructor(
     readonly scope: string,
     readonly error: unknown,
+    /** What failed: the kind, and its namespace (none: cluster-wide). */
+    readonly kind?: Kind,
+    readonly namespace?: string,
   ) {
     super(`cannot list ${scope}`);
   }

@@ -39,11 +39,11 @@ export async function checkClusterFlags(podRegex: string | undefined, flags: Tap
   if (image !== undefined && !isImageReference(image)) {
     throw new UserError(`--agent-image: '${image}' is not an image reference (e.g. registry.example/shark:0.1.0; repository names are lower case)`, ExitCode.USAGE);
   }
-  // The pod regex and -l are usage errors too, never a failed run.
-  const { compilePodRegex } = await import('../k8s/targets.js');
+  // The pod regex (or TYPE/NAME) and -l are usage errors too, never a failed run.
+  const { compilePodTarget } = await import('../k8s/targets.js');
   const { parseLabelSelector } = await import('../k8s/label-selector.js');
   try {
-    compilePodRegex(podRegex);
+    compilePodTarget(podRegex);
     if (flags.selector !== undefined) parseLabelSelector(flags.selector);
   } catch (e) {
     throw new UserError((e as Error).message, ExitCode.USAGE);

@@ -604,3 +604,69 @@ for (const { version, bin } of kubectls()) {
     }
   });
 }
+
+for (const { version, bin } of kubectls()) {
+  test(`real kubectl (${version}): a Deployment is created, scaled, rolled out and described as on a cluster (ReplicaSet, generated names, events)`, { timeout: 60_000 }, async () => {
+    const { f, kubeconfig } = await setup({ nodes: [{ name: 'n1', ip: '198.18.31.1' }, { name: 'n2', ip: '198.18.31.2' }] });
+    const cache = mkdtempSync(join(tmpdir(), 'shk-kcache-'));
+    const k = (args: string[], input = '') => run(bin, ['--kubeconfig', kubeconfig, '--cache-dir', cache, '-n', 'data', ...args], input);
+    try {
+      const made = await k(['create', 'deployment', 'web', '--image=registry.example/web:1', '--replicas=2']);
+      assert.equal(made.status, 0, made.stderr);
+      const rolled = await k(['rollout', 'status', 'deploy/web', '--timeout=20s']);
+      assert.equal(rolled.status, 0, rolled.stderr);
+      assert.match(rolled.stdout, /deployment "web" successfully rolled out/);
+      const scaled = await k(['scale', 'deploy/web', '--replicas=3']);
+      assert.equal(scaled.status, 0, scaled.stderr);
+      assert.match(scaled.stdout, /deployment.apps\/web scaled/);
+      const again = await k(['rollout', 'status', 'deploy/web', '--timeout=20s']);
+      assert.equal(again.status, 0, again.stderr);
+
+      // One ReplicaSet named after the template's hash; pods named after it with five generated characters (no vowels).
+      const [rs, ...more] = f.store.list('replicasets', 'data');
+      assert.equal(more.length, 0);
+      const hash = rs.metadata.labels['pod-template-hash'];
+      assert.match(hash, /^[bcdfghjklmnpqrstvwxz2456789]{6,10}$/);
+      assert.equal(rs.metadata.name, `web-${hash}`);
+      const pods = f.store.list('pods', 'data').filter((p) => p.metadata.ownerReferences?.[0]?.kind === 'ReplicaSet');
+      assert.equal(pods.length, 3);
+      for (const p of pods) {
+        assert.match(p.metadata.name, new RegExp(`^web-${hash}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+        assert.equal(p.metadata.labels['pod-template-hash'], hash);
+        assert.equal(p.metadata.ownerReferences[0].name, rs.metadata.name);
+      }
+      assert.equal(new Set(pods.map((p) => p.status.podIP)).size, 3, 'each pod has its own IP');
+      assert.deepEqual([...new Set(pods.map((p) => p.spec.nodeName))].sort(), ['n1', 'n2'], 'spread over the nodes');
+
+      const got = await k(['get', 'deploy,rs']);
+      assert.equal(got.status, 0, got.stderr);
+      assert.match(got.stdout, /^deployment\.apps\/web\s+3\/3\s+3\s+3\s/m);
+      assert.match(got.stdout, new RegExp(`^replicaset\\.apps/web-${hash}\\s+3\\s+3\\s+3\\s`, 'm'));
+      const described = await k(['describe', 'deploy', 'web']);
+      assert.equal(described.status, 0, described.stderr);
+      assert.match(described.stdout, new RegExp(`NewReplicaSet:\\s+web-${hash} \\(3/3 replicas created\\)`));
+      assert.match(described.stdout, new RegExp(`ScalingReplicaSet\\s+\\S+\\s+deployment-controller\\s+Scaled up replica set web-${hash} from 0 to 2`));
+      assert.match(described.stdout, new RegExp(`Scaled up replica set web-${hash} from 2 to 3`));
+      const events = await k(['get', 'events']);
+      assert.equal(events.status, 0, events.stderr);
+      assert.match(events.stdout, new RegExp(`Normal\\s+SuccessfulCreate\\s+replicaset/web-${hash}\\s+Created pod: ${pods[0].metadata.name}`));
+      assert.match(events.stdout, new RegExp(`Normal\\s+Scheduled\\s+pod/${pods[0].metadata.name}\\s+Successfully assigned data/${pods[0].metadata.name} to n[12]`));
+      assert.match(events.stdout, new RegExp(`Normal\\s+Started\\s+pod/${pods[0].metadata.name}\\s+Started container web`));
+
+      // Scaled down: the ReplicaSet deletes the extra pods and says so; the Deployment's deletion takes the rest with it.
+      const down = await k(['scale', 'deploy/web', '--replicas=1']);
+      assert.equal(down.status, 0, down.stderr);
+      const end = Date.now() + 10_000;
+      while (f.store.list('pods', 'data').filter((p) => p.metadata.name.startsWith('web-')).length !== 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(f.store.list('pods', 'data').filter((p) => p.metadata.name.startsWith('web-')).length, 1);
+      assert.equal(f.store.list('events', 'data').filter((e) => e.reason === 'SuccessfulDelete').length, 2);
+      const deleted = await k(['delete', 'deploy/web', '--wait=true', '--timeout=20s']);
+      assert.equal(deleted.status, 0, deleted.stderr);
+      while (f.store.list('pods', 'data').some((p) => p.metadata.name.startsWith('web-')) && Date.now() < end + 10_000) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(f.store.list('replicasets', 'data'), []);
+      assert.deepEqual(f.store.list('pods', 'data').map((p) => p.metadata.name), ['redis-0']);
+    } finally {
+      await f.close();
+    }
+  });
+}

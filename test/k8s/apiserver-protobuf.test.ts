@@ -115,9 +115,9 @@ test('protobuf bodies: pointer fields keep false, an unmodelled kind is 415 and 
     }
     assert.fail('accepted');
   };
-  const kind = refused(envelope('apps/v1', 'Deployment', meta));
+  const kind = refused(envelope('apps/v1', 'StatefulSet', meta));
   assert.equal(kind.code, 415);
-  assert.match(kind.message, /not apps\/v1\/Deployment/);
+  assert.match(kind.message, /not apps\/v1\/StatefulSet/);
   const field = refused(envelope('v1', 'ConfigMap', Buffer.concat([meta, len(9, 'x')])));
   assert.equal(field.code, 400);
   assert.match(field.message, /field 9 of ConfigMap/);

@@ -71,12 +71,53 @@ test('--clean removes the ClusterRole and binding older versions gave the agent;
   };
   try {
     // Not allowed to list ClusterRoles: skipped; what stops it is the next thing it may not read.
-    await assert.rejects(cleanCluster({ kubeconfig: join(dir, 'ro') }, err().stream), /cannot clean up: HTTP 403: namespaces "shark-system" is forbidden/);
+    await assert.rejects(cleanCluster({ kubeconfig: join(dir, 'ro') }, err().stream), /cannot clean up: HTTP 403: configmaps is forbidden/);
     assert.equal(f.store.findAll('app.kubernetes.io/managed-by=shark').length, 2);
     const admin = err();
     assert.equal(await cleanCluster({ kubeconfig: join(dir, 'admin') }, admin.stream), 2, admin.text);
     assert.match(admin.text, /removed ClusterRoleBinding\/shark-agent-old1 \(left by an older shark\)/);
     assert.deepEqual(f.store.findAll('app.kubernetes.io/managed-by=shark'), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('--clean by a user whose Role in the agents namespace does not cover the Namespace object: the lapsed run is removed, the namespace left', { timeout: 30_000 }, async () => {
+  const f = new ApiServerFixture({ users: { 'jane-token': { name: 'jane', groups: [] } } });
+  await f.listen();
+  const dir = mkdtempSync(join(tmpdir(), 'shk-kc-'));
+  f.writeKubeconfig(join(dir, 'jane'), 'shark-lab', 'default', 'jane-token');
+  try {
+    f.ensureNamespace('obs');
+    const rbac = (plural: string) => findResource('rbac.authorization.k8s.io', plural)!;
+    f.store.create(rbac('roles'), 'obs', {
+      metadata: { name: 'shark-user' },
+      rules: [{ apiGroups: ['', 'apps', 'batch'], resources: ['configmaps', 'serviceaccounts', 'daemonsets', 'jobs', 'pods', 'events'], verbs: ['*'] }],
+    });
+    f.store.create(rbac('rolebindings'), 'obs', {
+      metadata: { name: 'shark-user' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'shark-user' },
+      subjects: [{ kind: 'User', name: 'jane', apiGroup: 'rbac.authorization.k8s.io' }],
+    });
+    // A run whose CLI died an hour ago: its root (the lease ConfigMap) and its DaemonSet.
+    const labels = { 'app.kubernetes.io/managed-by': 'shark', 'shark.io/run': 'dead1' };
+    f.store.create(findResource('', 'configmaps')!, 'obs', {
+      metadata: {
+        name: 'shark-run-dead1',
+        labels: { ...labels, 'app.kubernetes.io/component': 'run' },
+        annotations: { 'shark.io/lease-seconds': '30', 'shark.io/renew-time': new Date(Date.now() - 3600_000).toISOString() },
+      },
+      data: {},
+    });
+    f.store.create(findResource('', 'serviceaccounts')!, 'obs', { metadata: { name: 'shark-agent-dead1', labels } });
+    const out = { text: '' };
+    const stream = new Writable({ write: (c: Buffer, _e, cb) => ((out.text += c.toString()), cb()) });
+    const removed = await cleanCluster({ kubeconfig: join(dir, 'jane'), agentNamespace: 'obs' }, stream);
+    assert.equal(removed, 2, out.text);
+    assert.match(out.text, /^tap: cannot read namespace obs \(HTTP 403: namespaces "obs" is forbidden: User "jane" cannot get resource "namespaces" .*\); cleaning the runs in it all the same, the namespace itself is left as it is$/m);
+    assert.match(out.text, /^tap: removed ConfigMap\/obs\/shark-run-dead1 \(run dead1, lease lapsed\)$/m);
+    assert.deepEqual(f.store.findAll('app.kubernetes.io/managed-by=shark'), []);
+    assert.ok(f.store.get('namespaces', undefined, 'obs'));
   } finally {
     await f.close();
   }

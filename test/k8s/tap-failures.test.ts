@@ -239,6 +239,63 @@ test('a user who may read one namespace: -n works (only that namespace is read),
   }
 });
 
+test('a user who may not watch events in the agents namespace is told that namespace needs them, not the tapped one', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
+  f.ensureNamespace('shark-system');
+  grant(f, 'jane', 'shark-system', [{ apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'pods/exec', 'configmaps', 'serviceaccounts', 'daemonsets', 'jobs'], verbs: ['*'] }]);
+  grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig]);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    assert.equal(
+      tap.stderr(),
+      `tap: ${f.url}: cannot list events in namespace shark-system: HTTP 403: events is forbidden: User "jane" cannot list resource "events" in API group "" in the namespace "shark-system"; the run watches its agents there: ask for get/list/watch on pods, events and daemonsets in namespace shark-system (or pass --agent-namespace NS where you have them)\n`,
+    );
+    assert.ok(!f.requests.some((r) => r.startsWith('POST')), 'nothing was created');
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
+test('a user who may not exec into the agent pods: one line before anything is deployed; one whose get is not enough: one line naming the pod and node, exit 4, nothing left', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture({ users: { 'jane-token': { name: 'jane', groups: [] } } }, { token: 'jane-token' });
+  f.ensureNamespace('shark-system');
+  f.store.patch('namespaces', undefined, 'shark-system', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+  // Everything a run needs but pods/exec (RBAC '*' would grant subresources too: named one by one).
+  const rules = [{ apiGroups: ['', 'apps', 'batch'], resources: ['pods', 'configmaps', 'serviceaccounts', 'daemonsets', 'jobs', 'events'], verbs: ['*'] }];
+  grant(f, 'jane', 'shark-system', rules);
+  grant(f, 'jane', 'data', [{ apiGroups: ['', 'discovery.k8s.io'], resources: ['pods', 'services', 'endpointslices'], verbs: ['get', 'list', 'watch'] }]);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    assert.equal(await exited(tap), 4, tap.stderr());
+    assert.equal(
+      tap.stderr().split('\n').filter((l) => l.startsWith('tap: ')).join('\n'),
+      `tap: ${f.url}: this user may not exec into pods in namespace shark-system (kubectl auth can-i create pods/exec -n shark-system: no), and entries leave the agents only through exec; ask for create and get on pods/exec there, or pass --agent-namespace a namespace where you have them`,
+    );
+    assert.deepEqual(
+      f.requests.filter((r) => !r.startsWith('GET ')),
+      ['POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews', 'POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews'],
+      'nothing but the access reviews (create, then get) was sent',
+    );
+
+    // `get` passes the review (API servers before 1.30 authorize exec with it), but this one asks `create` of a websocket exec.
+    grant(f, 'jane', 'shark-system', [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get'] }], 'exec-get');
+    const late = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+    assert.equal(await exited(late), 4, late.stderr());
+    const agent = f.requests.find((r) => r.startsWith('UPGRADE '))!.match(/pods\/(shark-agent-[^/]+)\/exec/)![1];
+    assert.deepEqual(f.store.findAll(MANAGED), [], 'nothing of the run is left');
+    assert.match(
+      late.stderr().trim().split('\n').at(-1)!,
+      new RegExp(`^tap: ${f.url.replace(/[.]/g, '\\.')}: cannot exec into agent pod shark-system/${agent} on node node[01] \\(HTTP 403 Forbidden\\): this user may not create pods/exec in namespace shark-system, so no entry can leave the agents; ask for create and get on pods/exec there \\(kubectl auth can-i create pods/exec -n shark-system\\)$`),
+    );
+    assert.doesNotMatch(late.stderr(), /paused|reconnecting/);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
 test('a namespace still terminating is waited for; the agents get the least privilege; two runs own their objects; --clean removes only the lapsed one', { timeout: 90_000 }, async () => {
   const { f, kubeconfig } = await fixture();
   f.store.namespaceTerminateMs = 600_000; // ends when the test says so, below
@@ -249,7 +306,7 @@ test('a namespace still terminating is waited for; the agents get the least priv
   try {
     await until(() => /namespace shark-system is terminating .*waiting/.test(a.stderr()), 'run A waiting', 30_000, a);
     await new Promise((r) => setTimeout(r, 600));
-    assert.ok(!f.requests.some((r) => r.startsWith('POST')), 'nothing created into a terminating namespace');
+    assert.ok(!f.requests.some((r) => r.startsWith('POST') && !r.includes('selfsubjectaccessreviews')), 'nothing created into a terminating namespace');
     f.store.finishTerminating('shark-system');
     f.store.namespaceTerminateMs = 300;
     await until(() => /agents running on 2 node\(s\)/.test(a.stderr()), 'run A running', 30_000, a);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliBin, repoRoot } from '../helpers/paths.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
+import { findResource } from '../fixtures/apiserver/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shark-complete-'));
 // `shark` on PATH, as after `npm link`.
@@ -83,6 +84,12 @@ test('namespaces for -n and pod names for tap come from the cluster at Tab time'
   fixture.writeKubeconfig(kubeconfig);
   assert.deepEqual(await bashCompleteAsync(['shark', 'tap', '--kubeconfig', kubeconfig, '-n', 'book']), ['bookinfo']);
   assert.deepEqual(await bashCompleteAsync(['shark', 'tap', '--kubeconfig', kubeconfig, '-n', 'bookinfo', 'rev']), ['reviews-v2-5d8b']);
+  // kubectl's deploy/NAME too (the fixture's Deployment controller names its pods after it).
+  fixture.store.create(findResource('apps', 'deployments')!, 'bookinfo', {
+    metadata: { name: 'ratings' },
+    spec: { replicas: 1, selector: { matchLabels: { app: 'ratings' } }, template: { metadata: { labels: { app: 'ratings' } }, spec: { containers: [{ name: 'r', image: 'registry.example/ratings:1' }] } } },
+  });
+  assert.deepEqual(await bashCompleteAsync(['shark', 'tap', '--kubeconfig', kubeconfig, '-n', 'bookinfo', 'deploy/']), ['deploy/ratings']);
   // No cluster reachable: nothing offered, quickly, and no error on the terminal.
   const none = execFileSync(process.execPath, [cliBin, 'autocomplete', '--values', 'namespaces', '--kubeconfig', join(dir, 'missing')], { encoding: 'utf8' });
   assert.equal(none, '');

@@ -1,6 +1,6 @@
 // The values a completion script asks shark for while the user presses Tab
 // (`shark autocomplete --values KIND`): protocols and formats from shark
-// itself, namespaces and pod names from the current cluster — the way
+// itself, namespaces and pod names (and deploy/NAME) from the current cluster — the way
 // kubectl's `__complete` works. Cluster lookups are bounded by a short
 // timeout and fail silently: a Tab must never hang or print an error.
 
@@ -44,6 +44,12 @@ async function clusterNames(kind: 'namespaces' | 'pods', o: ValueOptions): Promi
     return list.items.map((n) => n.metadata?.name ?? '').filter(Boolean).sort();
   }
   const namespace = o.namespace ?? loaded.namespace;
-  const list = await Promise.race([api.listNamespacedPod({ namespace, limit: 500 }), timeout]);
-  return list.items.map((p) => p.metadata?.name ?? '').filter(Boolean).sort();
+  // `tap` also takes kubectl's deploy/NAME: the namespace's Deployments are offered so (none when they may not be listed).
+  const { AppsV1Api } = await import('@kubernetes/client-node');
+  const deployments = loaded.kc
+    .makeApiClient(AppsV1Api)
+    .listNamespacedDeployment({ namespace, limit: 500 })
+    .then((l) => l.items.map((d) => `deploy/${d.metadata?.name ?? ''}`).filter((n) => n !== 'deploy/'), () => [] as string[]);
+  const [list, deploys] = await Promise.race([Promise.all([api.listNamespacedPod({ namespace, limit: 500 }), deployments]), timeout]);
+  return [...list.items.map((p) => p.metadata?.name ?? '').filter(Boolean), ...deploys].sort();
 }

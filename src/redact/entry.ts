@@ -16,7 +16,7 @@ import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
-import { RedisScripts } from './redis-scripts.js';
+import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
@@ -37,6 +37,8 @@ export interface RedactorOptions {
   enabled?: boolean;
   /** Field paths (KFL1 redact("request.headers.x") and `--redact a.b`) to replace wherever present. */
   paths?: string[];
+  /** Where a limit the redactor hit is told (one line, no secret in it); default: stderr, `shark: ` before it. */
+  warn?: (message: string) => void;
 }
 
 export type Redactor = (e: Entry) => Entry;
@@ -60,7 +62,7 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
     if (explicitPaths.length === 0) return (e) => e;
     return (e) => explicitPaths.reduce(redactPath, e);
   }
-  const r = new EntryRedaction(new SensitiveNames(extraNames));
+  const r = new EntryRedaction(new SensitiveNames(extraNames), opts.warn ?? ((m) => process.stderr.write(`shark: ${m}\n`)));
   return (e) => {
     let out = r.entry(e);
     for (const p of paths) out = redactPath(out, p);
@@ -139,8 +141,15 @@ class EntryRedaction {
 
   private readonly roles = new Map<string, FieldRole>();
 
-  constructor(private readonly names: SensitiveNames) {
+  constructor(
+    private readonly names: SensitiveNames,
+    warn: (message: string) => void,
+  ) {
     this.redis = new RedisValues(names, this.json, this.remember);
+    // Told the 1st, 2nd, 4th, 8th… time: a flood of loaded scripts cannot flood stderr.
+    this.redisScripts = new RedisScripts((times) => {
+      if ((times & (times - 1)) === 0) warn(`redact: ${MAX_KNOWN.toLocaleString('en-US')} Redis scripts or functions were remembered and forgotten to make room (${times} time${times === 1 ? '' : 's'} so far): EVALSHA and FCALL of those loaded earlier lose only arguments after a sensitive name`);
+    });
   }
 
   private role(key: string): FieldRole {
@@ -160,7 +169,7 @@ class EntryRedaction {
   private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
   private readonly redis: RedisValues;
   /** Scripts and functions loaded earlier in the run: what EVALSHA and FCALL pass as secrets. */
-  private readonly redisScripts = new RedisScripts();
+  private readonly redisScripts: RedisScripts;
 
   entry(e: Entry): Entry {
     this.secrets = [];

@@ -72,3 +72,19 @@ test('other Redis arguments are still cut at 256 characters, and a script at --m
   assert.equal(set.request.args[1].length, 256);
   assert.match(evalEntry.request.args[0], new RegExp(`^local v0 .{280,300}…\\(${Buffer.byteLength(script)} bytes\\)$`));
 });
+
+test('when the Redis scripts remembered for EVALSHA pass 4,096, forgetting them is told on stderr once, not silently', async () => {
+  const w = new Wire();
+  let t = 1_700_000_000_000;
+  for (let i = 0; i <= 4096; i++) {
+    const code = `return redis.call('CONFIG', 'SET', 'requirepass', ARGV[1]) -- ${i}`;
+    w.send(t++, 1, 40003, 6379, resp('SCRIPT', 'LOAD', code));
+    w.send(t++, 2, 6379, 40003, `$40\r\n${createHash('sha1').update(code).digest('hex')}\r\n`);
+  }
+  const path = join(dir, 'many.pcap');
+  writeRawPcap(path, w.packets);
+  const r = await runCli(['dissect', path, '-o', 'compact']);
+  assert.equal(r.code, 0, r.stderr);
+  const told = r.stderr.split('\n').filter((l) => l.includes('Redis scripts or functions'));
+  assert.deepEqual(told, ['dissect: redact: 4,096 Redis scripts or functions were remembered and forgotten to make room (1 time so far): EVALSHA and FCALL of those loaded earlier lose only arguments after a sensitive name']);
+});

@@ -13,6 +13,7 @@ import { mayHoldSql, redactContentText } from './text.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 import { someJsonKey } from './json-keys.js';
+import { mayBeCbor, redactCbor } from './cbor.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -160,9 +161,11 @@ export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonR
   const compressed = compressedHoldsSecret(bytes, names, json);
   if (compressed === true) return { body: REDACTED, text: true };
   if (compressed === false) return undefined;
-  const text = bytes.toString('latin1');
+  // CBOR frames its keys with letters for lengths (`hpassword`): walked as items, not searched as text.
+  const cbor = mayBeCbor(bytes) ? redactCbor(bytes, (name) => names.test(name, 'field')) : undefined;
+  const text = (cbor ?? bytes).toString('latin1');
   const red = redactBinaryText(text, names, json);
-  return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
+  return red === text && cbor === undefined ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
 }
 
 /** Shorter strings are not read as base64 (`{"a":1}` is 12 characters of it). */

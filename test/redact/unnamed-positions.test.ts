@@ -70,3 +70,10 @@ test('a token as a path segment after reset, invite or token goes, in path, url 
     assert.equal(path(p), p);
   }
 });
+
+test('MYSQL_PWD in a container env and the X-JFrog-Art-Api header go; a cwd stays', () => {
+  const env = json({ env: [{ name: 'MYSQL_PWD', value: 'mysqlPwdSECRET' }, { name: 'CWD', value: '/visible' }] });
+  assert.deepEqual(JSON.parse(redact(env).request!.body).env, [{ name: 'MYSQL_PWD', value: REDACTED }, { name: 'CWD', value: '/visible' }]);
+  const jfrog = redact(httpEntry({ method: 'GET', headers: { 'x-jfrog-art-api': 'AKCp8jfrogSECRET' } }));
+  assert.equal(jfrog.request!.headers['x-jfrog-art-api'], REDACTED);
+});

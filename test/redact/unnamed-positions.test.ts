@@ -77,3 +77,14 @@ test('MYSQL_PWD in a container env and the X-JFrog-Art-Api header go; a cwd stay
   const jfrog = redact(httpEntry({ method: 'GET', headers: { 'x-jfrog-art-api': 'AKCp8jfrogSECRET' } }));
   assert.equal(jfrog.request!.headers['x-jfrog-art-api'], REDACTED);
 });
+
+test('JSON as a form field or a query parameter, percent-encoded, loses its secret pairs; other encoded values stay', () => {
+  const form = (body: string) => redact(httpEntry({ body, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).request!.body;
+  const payload = `payload=${encodeURIComponent(JSON.stringify({ type: 'visible-type', password: 'formJsonSECRET1', nested: { api_token: 'tok9SECRET' } }))}`;
+  assert.equal(decodeURIComponent(form(payload).slice('payload='.length)), JSON.stringify({ type: 'visible-type', password: REDACTED, nested: { api_token: REDACTED } }));
+  const plain = `payload=${encodeURIComponent(JSON.stringify({ type: 'block_actions', channel: { name: 'visible' } }))}&a=%7Bnot json%7D`;
+  assert.equal(form(plain), plain);
+  const path = `/search?filter=${encodeURIComponent(JSON.stringify({ token: 'qJsonSECRET2', q: 'visible' }))}`;
+  const e = redact(httpEntry({ method: 'GET', path, url: path }));
+  assert.equal(decodeURIComponent(e.request!.path), `/search?filter=${JSON.stringify({ token: REDACTED, q: 'visible' })}`);
+});

@@ -88,3 +88,15 @@ test('JSON as a form field or a query parameter, percent-encoded, loses its secr
   const e = redact(httpEntry({ method: 'GET', path, url: path }));
   assert.equal(decodeURIComponent(e.request!.path), `/search?filter=${JSON.stringify({ token: REDACTED, q: 'visible' })}`);
 });
+
+test('an Authorization header quoted in text loses its credentials whatever the scheme; prose and the fields after it stay', () => {
+  const text = (body: string) => redact(httpEntry({ body, headers: { 'content-type': 'text/plain' } })).request!.body;
+  assert.equal(text('log: Authorization: NTLM TlRMTVNTUAADntlmSECRET1 status=401'), `log: Authorization: NTLM ${REDACTED} status=401`);
+  assert.equal(text('Authorization: SharedKey myaccount:ctzMq410TV3wS7upTBcunJTDLEJwMAZuFPfr0mrrA08='), `Authorization: SharedKey ${REDACTED}`);
+  assert.equal(text('401 for Authorization: Digest username="a", realm="my realm", response="6629fae4" visible-after\nnext'), `401 for Authorization: Digest ${REDACTED} visible-after\nnext`);
+  assert.equal(text(`curl -H 'Authorization: ApiKey abcSECRET7' https://x/visible`), `curl -H 'Authorization: ApiKey ${REDACTED}' https://x/visible`);
+  assert.equal(text('Authorization: AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg='), `Authorization: AWS ${REDACTED}`);
+  // Already redacted text stays as it is (it read `[REDACTED]]` before); prose stays.
+  assert.equal(text('x=1 Authorization: Bearer [REDACTED], y=2'), 'x=1 Authorization: Bearer [REDACTED], y=2');
+  for (const prose of ['the authorization: required field', 'see the Authorization: header for details']) assert.equal(text(prose), prose);
+});

@@ -88,3 +88,46 @@ test('when the Redis scripts remembered for EVALSHA pass 4,096, forgetting them 
   const told = r.stderr.split('\n').filter((l) => l.includes('Redis scripts or functions'));
   assert.deepEqual(told, ['dissect: redact: 4,096 Redis scripts or functions were remembered and forgotten to make room (1 time so far): EVALSHA and FCALL of those loaded earlier lose only arguments after a sensitive name']);
 });
+
+test('lab: redis-cli against redis-server, a script past 256 characters by EVAL, SCRIPT LOAD and EVALSHA loses its secrets', async () => {
+  const { startLab, labIdentity } = await import('../helpers/lab.js');
+  const { prefix, net } = labIdentity('shrs');
+  const lab = await startLab({ prefix, net, nodes: 1 });
+  const pidFile = join(dir, 'redis.pid');
+  const file = join(dir, 'lab-redis.pcap');
+  const late = `${prelude}redis.call('HSET', KEYS[1], 'api_token', 'labLiteral1secret') return redis.call('HSET', KEYS[1], 'password', ARGV[1])`;
+  try {
+    const server = lab.pod('web');
+    const client = lab.pod('client0').ns;
+    const started = await lab.exec(server.ns, ['redis-server', '--bind', server.ip, '--port', '6379', '--daemonize', 'yes', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--pidfile', pidFile]);
+    assert.equal(started.code, 0, started.stderr);
+    const cli = ['timeout', '10', 'redis-cli', '-h', server.ip];
+    // redis-server answers once it listens: wait for its PING (bounded).
+    for (let i = 0; i < 50 && (await lab.exec(client, [...cli, 'PING'])).stdout.trim() !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 100));
+    const capture = await lab.capture(0, file, { filter: 'tcp port 6379' });
+    try {
+      await lab.exec(client, [...cli, 'EVAL', late, '1', 'user:1', 'labArgv2secret']);
+      const loaded = (await lab.exec(client, [...cli, 'SCRIPT', 'LOAD', late])).stdout.trim();
+      assert.equal(loaded, createHash('sha1').update(late).digest('hex'));
+      await lab.exec(client, [...cli, 'EVALSHA', loaded, '1', 'user:2', 'labSha3secret']);
+    } finally {
+      await capture.stop();
+    }
+  } finally {
+    try {
+      const { readFileSync } = await import('node:fs');
+      process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+    } catch {
+      // not started
+    }
+    await lab.stop();
+  }
+  const secrets = ['labLiteral1secret', 'labArgv2secret', 'labSha3secret'];
+  const plain = await runCli(['dissect', file, '--no-redact']);
+  for (const s of secrets) assert.ok(plain.stdout.includes(s), `${s} is in the capture`);
+  for (const format of ['json', 'compact', 'detail']) {
+    const r = await runCli(['dissect', file, '-o', format]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const s of secrets) assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `${s} leaked in -o ${format}`);
+  }
+});

@@ -13,6 +13,7 @@ import { mayHoldSql, redactContentText } from './text.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 import { someJsonKey } from './json-keys.js';
+import { mayBeCbor, redactCbor } from './cbor.js';
 
 /** Redacts a parsed JSON value; returns the same value when nothing changed. */
 export type JsonRedactor = (value: object) => object;
@@ -105,6 +106,10 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('"op"') >= 0 && s.indexOf('"path"') >= 0) return true;
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
+  // A JSON-RPC call: its secrets are known by the method's name and a position (json-rpc.ts).
+  if (s.indexOf('"method"') >= 0 && (s.indexOf('"params"') >= 0 || s.indexOf('"args"') >= 0)) return true;
+  // Text in base64 under a name that says nothing (`{"env": "REJfUEFTU1dPUkQ9…"}`): read decoded (entry.ts contentString).
+  if (holdsBase64String(s)) return true;
   // Keys, and keys of JSON held in strings (json-keys.ts).
   if (someJsonKey(s, (key) => names.fieldOrPlural(key))) return true;
   if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
@@ -156,9 +161,11 @@ export function redactBase64Body(b64: string, names: SensitiveNames, json: JsonR
   const compressed = compressedHoldsSecret(bytes, names, json);
   if (compressed === true) return { body: REDACTED, text: true };
   if (compressed === false) return undefined;
-  const text = bytes.toString('latin1');
+  // CBOR frames its keys with letters for lengths (`hpassword`): walked as items, not searched as text.
+  const cbor = mayBeCbor(bytes) ? redactCbor(bytes, (name) => names.test(name, 'field')) : undefined;
+  const text = (cbor ?? bytes).toString('latin1');
   const red = redactBinaryText(text, names, json);
-  return red === text ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
+  return red === text && cbor === undefined ? undefined : { body: Buffer.from(red, 'latin1').toString('base64'), text: false };
 }
 
 /** Shorter strings are not read as base64 (`{"a":1}` is 12 characters of it). */
@@ -189,6 +196,36 @@ export function mayBeBase64Text(s: string): boolean {
   for (const b of head) if (!((b >= 0x20 && b <= 0x7e) || b === 0x0a || b === 0x0d || b === 0x09)) return false;
   return true;
 }
+/**
+ * Does this JSON text hold a string that may be base64 text (mayBeBase64Text)? One walk: each run of
+ * base64's alphabet is scanned once, from the quote before it, and judged when a quote closes it.
+ */
+function holdsBase64String(s: string): boolean {
+  for (let q = s.indexOf('"'); q >= 0 && q < s.length; ) {
+    let end = q + 1;
+    while (end < s.length && BASE64_CHAR[s.charCodeAt(end)] === 1) end++;
+    const pad = end;
+    while (end < s.length && end - pad < 2 && s.charCodeAt(end) === 0x3d /* = */) end++;
+    if (end - q - 1 >= MIN_BASE64_TEXT && (s.charCodeAt(end) === 0x22 || s.charCodeAt(end) === 0x5c) && mayBeBase64Text(s.slice(q + 1, end))) return true;
+    q = s.indexOf('"', end);
+  }
+  return false;
+}
+
+/**
+ * Base64 whose bytes are `user:password` and nothing else: what HTTP Basic sends, kept under a name
+ * that says nothing (`{"data": "dXNlcjpwYXNzd29yZA=="}`). A `host:port` (a password of digits only)
+ * and a URL (`https://…`) are not credentials.
+ */
+export function isBase64Credentials(s: string): boolean {
+  if (s.length > 512) return false;
+  const text = Buffer.from(s, 'base64').toString('latin1');
+  const m = CREDENTIALS.exec(text);
+  return m !== null && !/^\d+$/.test(m[2]) && !m[2].startsWith('//');
+}
+/** A user (letters, digits, `.`, `_`, `@`, `+`, `-`), a colon, a password of printable characters without a colon. */
+const CREDENTIALS = /^([\w.@+-]{1,128}):([\x21-\x39\x3b-\x7e]{1,256})$/;
+
 const HEX_CHAR = new Uint8Array(65536);
 for (const c of '0123456789abcdefABCDEF-') HEX_CHAR[c.charCodeAt(0)] = 1;
 const BASE64_CHAR = new Uint8Array(65536);

@@ -10,18 +10,19 @@
 import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
-import { mayBeBase64Text, redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
+import { isBase64Credentials, mayBeBase64Text, redactBase64Body, redactBodyText, redactJsonText } from './bodies.js';
 import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues } from './redis-values.js';
-import { RedisScripts } from './redis-scripts.js';
+import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
 import { redactProtoPair } from './protobuf-pairs.js';
 import { redactJsonLiterals, redactSqlValues, sensitiveParameters } from './sql-values.js';
-import { closesPemBlock, isWebhookHost, opensPrivateKey, redactBearerSubprotocol, redactWebhookPath } from './tokens.js';
+import { closesPemBlock, isWebhookHost, opensPrivateKey, redactBearerSubprotocol, redactSubprotocolTokens, redactWebhookPath } from './tokens.js';
+import { redactPathTokens } from './path-tokens.js';
 import { redactArgv } from './command-lines.js';
 import { isJwk, redactJwk } from './jwk.js';
 import { grpcSecretFields, redactGrpcFields } from './grpc-fields.js';
@@ -29,6 +30,7 @@ import { holdsSecretObject, kvKeyText } from './etcd-gateway.js';
 import { isTextTokens } from './text-tokens.js';
 import { redactDnsTxt } from './dns-records.js';
 import { redactExecCommand } from './exec-query.js';
+import { resultIsSecret, secretPositions } from './json-rpc.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -37,6 +39,8 @@ export interface RedactorOptions {
   enabled?: boolean;
   /** Field paths (KFL1 redact("request.headers.x") and `--redact a.b`) to replace wherever present. */
   paths?: string[];
+  /** Where a limit the redactor hit is told (one line, no secret in it); default: stderr, `shark: ` before it. */
+  warn?: (message: string) => void;
 }
 
 export type Redactor = (e: Entry) => Entry;
@@ -60,7 +64,7 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
     if (explicitPaths.length === 0) return (e) => e;
     return (e) => explicitPaths.reduce(redactPath, e);
   }
-  const r = new EntryRedaction(new SensitiveNames(extraNames));
+  const r = new EntryRedaction(new SensitiveNames(extraNames), opts.warn ?? ((m) => process.stderr.write(`shark: ${m}\n`)));
   return (e) => {
     let out = r.entry(e);
     for (const p of paths) out = redactPath(out, p);
@@ -136,11 +140,20 @@ class EntryRedaction {
   private secretUrl = false;
   /** Bodies searched before and found clean (a repeated page or reply is not searched again). */
   private readonly clean = new CleanTexts();
+  /** The entry's request is a JSON-RPC call whose answer is a secret (`dumpprivkey`, a login's token). */
+  private rpcSecretResult = false;
 
   private readonly roles = new Map<string, FieldRole>();
 
-  constructor(private readonly names: SensitiveNames) {
+  constructor(
+    private readonly names: SensitiveNames,
+    warn: (message: string) => void,
+  ) {
     this.redis = new RedisValues(names, this.json, this.remember);
+    // Told the 1st, 2nd, 4th, 8th… time: a flood of loaded scripts cannot flood stderr.
+    this.redisScripts = new RedisScripts((times) => {
+      if ((times & (times - 1)) === 0) warn(`redact: ${MAX_KNOWN.toLocaleString('en-US')} Redis scripts or functions were remembered and forgotten to make room (${times} time${times === 1 ? '' : 's'} so far): EVALSHA and FCALL of those loaded earlier lose only arguments after a sensitive name`);
+    });
   }
 
   private role(key: string): FieldRole {
@@ -160,18 +173,21 @@ class EntryRedaction {
   private readonly json = (v: object): object => (Array.isArray(v) ? this.array(v, 0, 'field') : this.object(v as Record<string, any>, 0, 'field'));
   private readonly redis: RedisValues;
   /** Scripts and functions loaded earlier in the run: what EVALSHA and FCALL pass as secrets. */
-  private readonly redisScripts = new RedisScripts();
+  private readonly redisScripts: RedisScripts;
 
   entry(e: Entry): Entry {
     this.secrets = [];
+    this.rpcSecretResult = false;
     this.sql = SQL_PROTOCOLS.has(e.protocol);
     this.passwordStatements = this.sql || PASSWORD_STATEMENT_PROTOCOLS.has(e.protocol);
     const path = e.request?.path;
     this.secretUrl = typeof path === 'string' && SECRET_URL.test(path);
     let req = this.side(e.request);
-    if (req && typeof req === 'object') req = this.webhookPath(req);
+    if (req && typeof req === 'object') req = this.pathTokens(this.webhookPath(req));
     if (this.sql && req) req = this.sqlParameters(e.request!, req);
     let res = this.side(e.response);
+    // The answer of a JSON-RPC call that returns a secret (a login's token, a private key): its body's quick scan finds no name.
+    if (this.rpcSecretResult && res && typeof res === 'object' && typeof res.body === 'string') res = this.rpcResult(res);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
     if (this.sql && res && this.secrets.length > 0) res = this.scrubbedErrors(res);
     // etcd's Auth and the KMS plugin API read without a schema: their secrets are known by field number.
@@ -250,6 +266,18 @@ class EntryRedaction {
       const end = v.search(/[?#]|$/);
       this.remember(v.slice(v.lastIndexOf('/', end - 1) + 1, end));
       (out ??= { ...req })[k] = red;
+    }
+    return out ?? req;
+  }
+
+  /** A token as a path segment (`/reset/<token>`, `/api/token/<token>`; path-tokens.ts), in `path` and `url`. */
+  private pathTokens(req: Record<string, any>): Record<string, any> {
+    let out: Record<string, any> | undefined;
+    for (const k of ['path', 'url']) {
+      const v = req[k];
+      if (typeof v !== 'string') continue;
+      const red = redactPathTokens(v, this.remember);
+      if (red !== v) (out ??= { ...req })[k] = red;
     }
     return out ?? req;
   }
@@ -368,6 +396,9 @@ class EntryRedaction {
     if (kv) o = this.keyValue(o, kv);
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
+    // A JSON-RPC call: positional parameters its method takes as secrets; an answer that is one.
+    // (An Odoo call's inner `{service, method, args}` sits under `params`: a parameter zone.)
+    if (zone !== 'structure' && typeof o.method === 'string') o = this.rpcCall(o);
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors,
     // and a key/value store's entry.
@@ -445,6 +476,7 @@ class EntryRedaction {
     const role = this.role(key);
     if (role.body) return this.bodyText(v);
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
+    if (zone === 'header' && key.toLowerCase() === 'sec-websocket-protocol') return this.contentString(redactSubprotocolTokens(redactBearerSubprotocol(v), (n) => this.names.test(n, 'header')));
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
     if (zone !== 'structure') return this.contentString(v);
     if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
@@ -540,6 +572,8 @@ class EntryRedaction {
     if (mayBeBase64Text(v)) {
       const red = redactBase64Body(v, this.names, this.json);
       if (red !== undefined) return red.body;
+      // `user:password` in base64 (HTTP Basic's credentials) under a name that says nothing.
+      if (isBase64Credentials(v)) return this.redacted(v) as string;
     }
     return redactContentText(v, this.names);
   }
@@ -574,6 +608,40 @@ class EntryRedaction {
       }
     }
     return copy ?? a;
+  }
+
+  /** A JSON-RPC answer's (or a batch's) text `result`, when the call returns a secret. */
+  private rpcResult(res: Record<string, any>): Record<string, any> {
+    const body = res.body as string;
+    if (body.indexOf('"result"') < 0) return res;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body);
+    } catch {
+      return res;
+    }
+    const one = (o: unknown): unknown => (isPlainObject(o) && typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o);
+    const red = Array.isArray(doc) ? doc.map(one) : one(doc);
+    const changed = Array.isArray(doc) ? (red as unknown[]).some((v, i) => v !== doc[i]) : red !== doc;
+    return changed ? { ...res, body: JSON.stringify(red) } : res;
+  }
+
+  /** `{"method": "login", "params": ["alice", "…"]}`: the parameters its method takes as secrets (json-rpc.ts). */
+  private rpcCall(o: Record<string, any>): Record<string, any> {
+    if (('params' in o || 'args' in o || 'jsonrpc' in o) && resultIsSecret(o.method)) this.rpcSecretResult = true;
+    const field = Array.isArray(o.params) ? 'params' : Array.isArray(o.args) ? 'args' : undefined;
+    if (field === undefined) return o;
+    const params = o[field] as unknown[];
+    const positions = secretPositions(o.method, params, o.service);
+    if (positions === undefined) return o;
+    let copy: unknown[] | undefined;
+    for (const i of positions) {
+      const v = params[i];
+      if (typeof v !== 'string' && (v === null || typeof v !== 'object')) continue;
+      const nv = this.redacted(v);
+      if (nv !== v) (copy ??= [...params])[i] = nv;
+    }
+    return copy ? { ...o, [field]: copy } : o;
   }
 
   /**

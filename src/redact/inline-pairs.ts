@@ -89,6 +89,12 @@ function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boole
   if (!range) return undefined;
   const name = s.slice(nameStart, nameEnd);
   if (!isSecretName(name, names)) return undefined;
+  // `Authorization: NTLM …`, `SharedKey account:sig`, `Digest username="a", response="…"` quoted in a log
+  // line or a curl command: whatever the scheme, all its credentials go, to the end of the header.
+  if (separator === COLON && quote === 0 && AUTHORIZATION.test(normaliseName(name))) {
+    const line = headerCredentials(s, i, nameStart > 0 ? s.charCodeAt(nameStart - 1) : 0);
+    if (line) return line;
+  }
   // A bare word after a colon: a value only in a mapping (`{user: app, password: …}`), or after a
   // password's own name when it looks like one (`the admin password: hunter2`).
   if (separator === COLON && range[2]) {
@@ -174,11 +180,73 @@ function valueRange(s: string, i: number, separator: number, stops: BareEnds): [
   return end === i ? undefined : [i, end, false];
 }
 
+/** `Authorization`, `Proxy-Authorization`, `X-Authorization`: a header line's whole value is credentials. */
+const AUTHORIZATION = /authorization$/;
+/** A scheme's name (`NTLM`, `SharedKey`, `AWS4-HMAC-SHA256`) is a word this long at most. */
+const MAX_ANY_SCHEME = 24;
+
+/**
+ * An Authorization header's credentials as text quotes it, after its scheme's name (a known scheme or
+ * a capitalised word, then a space): one word (`NTLM TlRM…`, `SharedKey account:sig`), or a list of
+ * `name=value` items joined by commas (`Digest username="a", response="…"`), quoted values read
+ * whole. It stops at a blank after the last item, the end of the line, the quote that encloses the
+ * header (`-H 'Authorization: …'`) or a backslash (an escaped quote in JSON text). Each character is
+ * looked at once.
+ */
+function headerCredentials(s: string, i: number, enclosing: number): [number, number] | undefined {
+  let w = i;
+  while (w < s.length && w - i <= MAX_ANY_SCHEME && SCHEME_CHAR[s.charCodeAt(w)] === 1) w++;
+  // A scheme is a known one or a capitalised word (`NTLM`, `SharedKey`): `authorization: required field` is prose.
+  if (w === i || w - i > MAX_ANY_SCHEME || s.charCodeAt(w) !== SPACE) return undefined;
+  const first = s.charCodeAt(i);
+  if (!(first >= 0x41 && first <= 0x5a) && !SCHEMES.has(s.slice(i, w).toLowerCase())) return undefined;
+  const start = w + 1;
+  const close = enclosing === QUOTE || enclosing === APOSTROPHE ? enclosing : -1;
+  let end = start;
+  // The credentials are a list of `name=value` items (Digest's): only then does an item after a comma belong to them.
+  let list = false;
+  while (end < s.length) {
+    const c = s.charCodeAt(end);
+    if (c === NEWLINE || c === CR || c === close || c === BACKSLASH) break;
+    if (c === EQUALS) list = true;
+    if (c === QUOTE && close !== QUOTE) {
+      // A quoted value (`realm="my realm"`): to its closing quote, on this line.
+      let q = end + 1;
+      while (q < s.length && s.charCodeAt(q) !== QUOTE && s.charCodeAt(q) !== NEWLINE) q++;
+      if (s.charCodeAt(q) !== QUOTE) break;
+      end = q + 1;
+      continue;
+    }
+    if (isBlank(c)) {
+      // Another item follows a comma (`, response=…`); otherwise the credentials ended.
+      if (!list || s.charCodeAt(end - 1) !== COMMA || !nextIsItem(s, end)) break;
+    }
+    end++;
+  }
+  while (end > start && (isBlank(s.charCodeAt(end - 1)) || s.charCodeAt(end - 1) === COMMA)) end--;
+  // Credentials have a digit or a symbol of base64 or a pair (`header for details` is prose).
+  if (end <= start || isRedacted(s, start, end) || !/[0-9=+/:]/.test(s.slice(start, Math.min(end, start + 256)))) return undefined;
+  return [start, end];
+}
+
+/** After blanks at `at`: a `name=` item of a credentials list. */
+function nextIsItem(s: string, at: number): boolean {
+  let k = at;
+  while (k < s.length && k - at < 4 && isBlank(s.charCodeAt(k))) k++;
+  const from = k;
+  while (k < s.length && k - from <= 32 && SCHEME_CHAR[s.charCodeAt(k)] === 1) k++;
+  return k > from && s.charCodeAt(k) === EQUALS;
+}
+const SCHEME_CHAR = new Uint8Array(65536);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') SCHEME_CHAR[c.charCodeAt(0)] = 1;
+
 /** `Authorization: Bearer abc`: the scheme (a short word at `i`) stays, its credentials go. */
 function schemeCredentials(s: string, i: number): [number, number] | undefined {
   let end = i;
   while (end < s.length && end - i <= MAX_SCHEME && BARE_END[s.charCodeAt(end)] !== 1) end++;
   if (end === i || s.charCodeAt(end) !== SPACE || !SCHEMES.has(s.slice(i, end).toLowerCase())) return undefined;
+  // Already redacted (its `]` ends a bare word: `[REDACTED` alone would be taken again, leaving `]`).
+  if (s.startsWith(REDACTED, end + 1)) return undefined;
   let cred = end + 1;
   while (cred < s.length && BARE_END[s.charCodeAt(cred)] !== 1) cred++;
   if (cred === end + 1 || isRedacted(s, end + 1, cred)) return undefined;
@@ -241,6 +309,7 @@ const BACKSLASH = 0x5c;
 const SPACE = 0x20;
 const TAB = 0x09;
 const NEWLINE = 0x0a;
+const CR = 0x0d;
 const PLUS = 0x2b;
 const DOT = 0x2e;
 const LBRACE = 0x7b;

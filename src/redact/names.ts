@@ -30,8 +30,9 @@ const SHARK_WHOLE = [
   // suffix (`bypass`, `compass`, `lowpass` filters), so these are listed whole.
   'dbpass', 'rootpass', 'adminpass', 'userpass', 'authpass', 'smtppass', 'mailpass', 'ldappass', 'redispass',
   'mysqlpass', 'pgpass', 'keypass', 'storepass', 'keystorepass', 'truststorepass',
-  // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team).
-  'honeycombteam',
+  // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team), JFrog
+  // Artifactory's X-JFrog-Art-Api, and MySQL's password variable MYSQL_PWD (`pwd` is no suffix: `cwd`-like names).
+  'honeycombteam', 'jfrogartapi', 'mysqlpwd',
   // Payment and identity numbers, beside Kubeshark's personal data.
   'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
 ];

@@ -12,18 +12,26 @@ import { createHash } from 'node:crypto';
 import type { KnownScripts } from './commands.js';
 
 /** Scripts and functions remembered; an attacker can load any number, so past this the memory starts over. */
-const MAX_KNOWN = 4096;
+export const MAX_KNOWN = 4096;
 
 export class RedisScripts implements KnownScripts {
   private readonly bySha = new Map<string, ReadonlySet<number>>();
   private readonly byName = new Map<string, ReadonlySet<number>>();
+  /** Times a table was full and started over. */
+  private forgotten = 0;
+
+  /**
+   * `onForget(times)`: a table was full and forgot what it held (`times` so far), so calls of what it
+   * held lose only the arguments after a sensitive name; told to the user, not done silently.
+   */
+  constructor(private readonly onForget: (times: number) => void = () => {}) {}
 
   learnScript(script: string, argv: ReadonlySet<number>, sha1?: string): void {
-    if (argv.size > 0) remember(this.bySha, sha1?.toLowerCase() ?? createHash('sha1').update(script).digest('hex'), argv);
+    if (argv.size > 0) this.remember(this.bySha, sha1?.toLowerCase() ?? createHash('sha1').update(script).digest('hex'), argv);
   }
 
   learnFunction(name: string, argv: ReadonlySet<number>): void {
-    if (argv.size > 0) remember(this.byName, name, argv);
+    if (argv.size > 0) this.remember(this.byName, name, argv);
   }
 
   /** EVALSHA's first argument (Redis takes it in either case). */
@@ -34,9 +42,12 @@ export class RedisScripts implements KnownScripts {
   functionArgv(name: string): ReadonlySet<number> | undefined {
     return this.byName.get(name);
   }
-}
 
-function remember(map: Map<string, ReadonlySet<number>>, key: string, argv: ReadonlySet<number>): void {
-  if (map.size >= MAX_KNOWN && !map.has(key)) map.clear();
-  map.set(key, argv);
+  private remember(map: Map<string, ReadonlySet<number>>, key: string, argv: ReadonlySet<number>): void {
+    if (map.size >= MAX_KNOWN && !map.has(key)) {
+      map.clear();
+      this.onForget(++this.forgotten);
+    }
+    map.set(key, argv);
+  }
 }

@@ -412,5 +412,27 @@ export function redactBearerSubprotocol(s: string): string {
   return s.replace(K8S_BEARER_TOKEN, `$1${REDACTED}`);
 }
 const K8S_BEARER_PROTOCOL = 'bearer.authorization.k8s.io.';
+
+/**
+ * A token sent as the subprotocol after one that names it (`Sec-WebSocket-Protocol: access_token,
+ * <token>`: a browser cannot set `Authorization` on a WebSocket, so Hasura, Home Assistant-style
+ * gateways and many SPAs pass it so). `isSecretName` judges the item before; the item after it goes.
+ */
+export function redactSubprotocolTokens(s: string, isSecretName: (name: string) => boolean): string {
+  if (s.indexOf(',') < 0 || s.length > MAX_SUBPROTOCOLS) return s;
+  const items = s.split(',');
+  let changed = false;
+  for (let i = 1; i < items.length; i++) {
+    const name = items[i - 1].trim();
+    const value = items[i].trim();
+    if (value === '' || value === REDACTED || !(SUBPROTOCOL_NAMES.has(name.toLowerCase()) || isSecretName(name))) continue;
+    items[i] = items[i].replace(value, REDACTED);
+    changed = true;
+  }
+  return changed ? items.join(',') : s;
+}
+/** Items that name a token after them but are not sensitive names of their own. */
+const SUBPROTOCOL_NAMES = new Set(['bearer', 'authorization', 'auth']);
+const MAX_SUBPROTOCOLS = 64 * 1024;
 /** The literal prefix, then one run of base64url characters: each match is found once, linear. */
 const K8S_BEARER_TOKEN = /(bearer\.authorization\.k8s\.io\.)[A-Za-z0-9_=-]+/g;

@@ -92,6 +92,15 @@ function scanQueryParams(s: string, names: SensitiveNames, testOnly: boolean, de
           out += s.slice(copied, valueStart) + red;
           copied = k;
         }
+      } else if (name !== '' && isEncodedJson(s, valueStart, k)) {
+        // JSON as a form field's value (`payload=%7B%22password%22%3A…`: Slack's interactive payloads,
+        // GitHub's form-encoded webhooks) or a query parameter: decoded, its pairs redacted, re-encoded.
+        const red = redactGraphqlParam(s.slice(valueStart, k), names);
+        if (red !== undefined) {
+          if (testOnly) return true;
+          out += s.slice(copied, valueStart) + red;
+          copied = k;
+        }
       } else if (name !== '' && name !== 'command' && depth < MAX_NESTED_URL && percents.within(valueStart, k) && hasEncodedParam(s, valueStart, k)) {
         // A URL or query string as a parameter's value (`?next=%2Flogin%3Fpassword%3D…`, an OAuth
         // `redirect_uri` carrying a token): decoded and read as its own, re-encoded when it changed.
@@ -163,6 +172,15 @@ const MAX_NESTED_URL = 3;
 function hasEncodedParam(s: string, from: number, to: number): boolean {
   const d = s.slice(from, to).toUpperCase();
   return d.indexOf('%3D') >= 0 || d.indexOf('%253D') >= 0 || (d.indexOf('%3A%2F%2F') >= 0 && d.indexOf('%40') >= 0);
+}
+
+/** Does s[from, to) start as percent-encoded JSON (`%7B%22`, `%5B%7B`, `%7B"`) and hold a quoted name and a colon? */
+function isEncodedJson(s: string, from: number, to: number): boolean {
+  if (to - from < 12 || s.charCodeAt(from) !== 0x25 /* % */) return false;
+  const head = s.slice(from, from + 6).toUpperCase();
+  if (!head.startsWith('%7B') && !head.startsWith('%5B')) return false;
+  const d = s.slice(from, to).toUpperCase();
+  return d.indexOf('%3A') >= 0 && (d.indexOf('%22') >= 0 || d.indexOf('"') >= 0);
 }
 
 /**

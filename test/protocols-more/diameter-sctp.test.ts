@@ -5,7 +5,7 @@
 // that never fills. No Diameter server is in Debian; the captures are the proof.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diameter, probeDiameter } from '../../src/dissect/protocols/diameter.js';
+import { decodeAvps, diameter, probeDiameter } from '../../src/dissect/protocols/diameter.js';
 import { LinkType, type Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { DissectionEngine } from '../../src/dissect/engine.js';
@@ -279,4 +279,36 @@ test('SCTP under a snap length: a DATA chunk cut short is a lost chunk, said on 
   const m3ua = crcLessSctp(1, 2906, 6303, [data(100, 0, 0x03, Buffer.alloc(64, 1), 3)]);
   const flow = run([crcLessSctp(1, 2906, 6303, [init(1, 100)]), crcLessSctp(2, 6303, 2906, [init(2, 900)]), m3ua.subarray(0, m3ua.length - 20)]);
   assert.deepEqual(flow.entries.map((e) => e.warnings), [['gap', 'truncated']]);
+});
+
+test('Diameter: 3GPP authentication vectors, Cx keys, the EAP master session key and EAP password answers are not kept; other AVPs stay', () => {
+  const avp = (code: number, value: Buffer, vendor = 0) => {
+    const hdr = vendor ? 12 : 8;
+    const b = Buffer.alloc(hdr + value.length + ((4 - (value.length % 4)) % 4));
+    b.writeUInt32BE(code, 0);
+    b[4] = vendor ? 0xc0 : 0x40;
+    b.writeUIntBE(hdr + value.length, 5, 3);
+    if (vendor) b.writeUInt32BE(vendor, 8);
+    value.copy(b, hdr);
+    return b;
+  };
+  const tgpp = 10415;
+  const vector = avp(1414, Buffer.concat([avp(1447, Buffer.from('visible-rand-16b'), tgpp), avp(1448, Buffer.from('xresSECRET1'), tgpp), avp(1450, Buffer.from('kasmeSECRET2-32-bytes-of-key-xx'), tgpp)]), tgpp);
+  const body = Buffer.concat([
+    avp(1, Buffer.from('visible-user')),
+    avp(1413, vector, tgpp),
+    avp(625, Buffer.from('ckSECRET3'), tgpp),
+    avp(464, Buffer.from('mskSECRET4')),
+    avp(462, Buffer.from([2, 9, 0, 15, 6, ...Buffer.from('gtcSECRET5')])),
+    avp(462, Buffer.from([2, 8, 0, 17, 1, ...Buffer.from('visible-ident')])),
+  ]);
+  const out = decodeAvps(body, 0, body.length);
+  const text = JSON.stringify(out);
+  for (const s of ['xresSECRET1', 'kasmeSECRET2', 'ckSECRET3', 'mskSECRET4', 'gtcSECRET5']) {
+    assert.ok(!text.includes(s) && !text.includes(Buffer.from(s).toString('hex').slice(0, 12)), `${s} kept`);
+  }
+  assert.equal(out['User-Name'], 'visible-user');
+  assert.equal(out['AVP-10415-1413'], '[REDACTED]');
+  assert.equal(out['AVP-464'], '[REDACTED]');
+  assert.deepEqual(out['AVP-462'], ['[REDACTED]', Buffer.from([2, 8, 0, 17, 1, ...Buffer.from('visible-ident')]).toString('hex')]);
 });

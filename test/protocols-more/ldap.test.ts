@@ -101,6 +101,8 @@ let labEntries: Entry[] = [];
 let labCapture = '';
 const ADMIN_PW = 'Adm1n-lab-pw';
 const USER_PW = 'Al1ce-lab-pw';
+/** The password slapd generated for ldappasswd (its Password Modify answer's genPasswd). */
+let generatedPassword = '';
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 's4b-ldap-'));
@@ -146,6 +148,9 @@ before(async () => {
   ];
   try {
     for (const step of steps) await lab.exec(client, ['timeout', '10', ...step], { timeoutMs: 15_000 });
+    // A Password Modify without a new password: slapd generates one and answers with it (genPasswd).
+    const changed = await lab.exec(client, ['timeout', '10', 'ldappasswd', ...admin, `cn=alice,${suffix}`], { timeoutMs: 15_000 });
+    generatedPassword = /New password: (\S+)/.exec(changed.stdout)?.[1] ?? '';
   } finally {
     await capture.stop();
     const pid = Number(readFileSync(join(dir, 'slapd.pid'), 'utf8').trim());
@@ -212,6 +217,17 @@ test('LDAP lab (slapd + ldap-utils): every operation, its DN, filter and result 
   // before redaction the only copies are the bind requests' own `password`.
   const raw = JSON.stringify(ours.map((e) => ({ ...e, request: e.request && { ...e.request, password: undefined } })));
   assert.ok(!raw.includes(USER_PW));
+});
+
+test('LDAP Password Modify: the password slapd generated and answered with is in no entry, redacted or not', async () => {
+  assert.ok(generatedPassword.length >= 6, 'ldappasswd printed the generated password');
+  const modify = labEntries.find((e) => e.request?.extendedName === 'PasswordModify')!;
+  assert.equal(modify.response!.resultName, 'success');
+  assert.equal(modify.response!.responseValue, '[REDACTED]');
+  const r = await runCli(['dissect', labCapture, '--no-redact']);
+  assert.equal(r.code, 0, r.stderr);
+  const bytes = Buffer.from(generatedPassword).toString('base64').slice(0, 8);
+  assert.ok(!r.stdout.includes(generatedPassword) && !r.stdout.includes(bytes), 'the generated password reached the output');
 });
 
 test('LDAP probe and parser edges: other protocols refused, 1-byte segments, a gap ends the direction', () => {

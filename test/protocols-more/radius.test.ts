@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { probeRadius, radius } from '../../src/dissect/protocols/radius.js';
+import { decodeAttributes, probeRadius, radius } from '../../src/dissect/protocols/radius.js';
 import type { Entry } from '../../src/model/entry.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { dissectFile } from '../helpers/dissect.js';
@@ -150,4 +150,36 @@ test('RADIUS probe and parser edges', () => {
   parser.onEnd('eof');
   assert.equal(ctx.calls.length, 1);
   assert.equal(ctx.counters['radius.malformed'], 1);
+});
+
+test('RADIUS: Tunnel-Password, Microsoft MS-CHAP2-Response and MPPE keys, and EAP responses that carry a password or its hash are not kept', () => {
+  const attr = (type: number, value: Buffer) => Buffer.concat([Buffer.from([type, value.length + 2]), value]);
+  const vsa = (vendor: number, type: number, value: Buffer) => {
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(vendor);
+    return attr(26, Buffer.concat([id, Buffer.from([type, value.length + 2]), value]));
+  };
+  const eap = (code: number, id: number, method: number, data: Buffer) => {
+    const head = Buffer.from([code, id, 0, 0, method]);
+    head.writeUInt16BE(5 + data.length, 2);
+    return attr(79, Buffer.concat([head, data]));
+  };
+  const attrs = Buffer.concat([
+    attr(1, Buffer.from('visible-user')),
+    attr(69, Buffer.from('\x00\x80tunnelSECRET1', 'latin1')),
+    vsa(311, 25, Buffer.from('mschapv2SECRET2-response-bytes-here')),
+    vsa(311, 16, Buffer.from('mppeSECRET3-send-key')),
+    vsa(9, 1, Buffer.from('cisco-avpair=visible')),
+    eap(2, 7, 6, Buffer.from('gtcSECRET4')),
+    eap(2, 8, 1, Buffer.from('visible-identity')),
+  ]);
+  const packet = Buffer.concat([Buffer.from([1, 1, 0, 0]), Buffer.alloc(16), attrs]);
+  packet.writeUInt16BE(packet.length, 2);
+  const out = decodeAttributes(packet, packet.length);
+  const text = JSON.stringify(out);
+  for (const hex of ['tunnelSECRET1', 'mschapv2SECRET2', 'mppeSECRET3', 'gtcSECRET4']) assert.ok(!text.includes(Buffer.from(hex).toString('hex').slice(0, 16)), `${hex} kept`);
+  assert.equal(out['Tunnel-Password'], '[REDACTED]');
+  assert.deepEqual(out['Vendor-Specific'], [{ vendorId: 311, data: '[REDACTED]' }, { vendorId: 311, data: '[REDACTED]' }, { vendorId: 9, data: Buffer.from([1, 22]).toString('hex') + Buffer.from('cisco-avpair=visible').toString('hex') }]);
+  assert.deepEqual(out['EAP-Message'], ['0207000f06[REDACTED]', eap(2, 8, 1, Buffer.from('visible-identity')).subarray(2).toString('hex')]);
+  assert.equal(out['User-Name'], 'visible-user');
 });

@@ -29,10 +29,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 136 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 141 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2'];
+export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -385,6 +385,12 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40076, `POST /services/T0001/B0001/${S[133]}xx HTTP/1.1\r\nHost: hooks.slack.com\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{"text":"deploy"}`, OK);
   http1(w, next(), 40077, `GET /cb?access_token=${S[134]} HTTX/1.1\r\nHost: api\r\n\r\n`, OK);
   http1(w, next(), 40078, 'GET /tokenize HTTP/1.1\r\nHost: llm\r\n\r\n', textResponse('application/json', JSON.stringify({ tokens: ['visible-tokenizer', ' world', '!'], api_token: S[135] })));
+  // Secrets by position and by place: JSON-RPC parameters a method takes as secrets and a login's
+  // answer, a token as a WebSocket subprotocol after its name, a password reset link's token.
+  http1(w, next(), 40079, withBody('POST /rpc HTTP/1.1', 'application/json', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'login', params: ['visible-rpc-user', S[136]] })), textResponse('application/json', JSON.stringify({ jsonrpc: '2.0', id: 1, result: S[137] })));
+  http1(w, next(), 40080, withBody('POST / HTTP/1.1', 'application/json', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'personal_unlockAccount', params: ['0xvisible', S[138], 300] })), OK);
+  http1(w, next(), 40081, `GET /graphql HTTP/1.1\r\nHost: api\r\nSec-WebSocket-Protocol: access_token, ${S[139]}\r\n\r\n`, OK);
+  http1(w, next(), 40082, `GET /reset/MQ/${S[140]}9x/ HTTP/1.1\r\nHost: api\r\n\r\n`, OK);
   return w;
 }
 

@@ -186,7 +186,10 @@ export function decodeAvps(b: Buffer, off: number, end: number, depth = 0, budge
     let name: string;
     let value: unknown;
     const known = vendorId === 0 ? AVPS[code] : undefined;
-    if (known) {
+    if (secretAvp(vendorId, code, v)) {
+      name = known ? known[0] : vendorId === 0 ? `AVP-${code}` : `AVP-${vendorId}-${code}`;
+      value = REDACTED;
+    } else if (known) {
       name = known[0];
       value = avpValue(code, known[1], v, depth, budget);
     } else {
@@ -202,6 +205,29 @@ export function decodeAvps(b: Buffer, off: number, end: number, depth = 0, budge
     p += len + ((4 - (len % 4)) % 4);
   }
   return out;
+}
+
+/**
+ * AVPs that carry keys or what an authentication expects, never kept: 3GPP's authentication vectors
+ * (TS 29.272 S6a Authentication-Info and its E-UTRAN, UTRAN and GERAN vectors: XRES, KASME, CK, IK,
+ * Kc, SRES; TS 29.229 Cx SIP-Auth-Data-Item, SIP-Authorization, Confidentiality-Key, Integrity-Key;
+ * codes as Wireshark's TGPP.xml gives them), RFC 4740's own SIP-Auth-Data-Item and SIP-Authorization,
+ * RFC 4072's EAP-Master-Session-Key, and an EAP-Payload answering with a password or its hash (as
+ * RADIUS's EAP-Message). These vendor AVPs are otherwise shown as hex, a grouped one whole.
+ */
+const SECRET_3GPP = new Set([1413, 1414, 1415, 1416, 1448, 1450, 1453, 1454, 612, 610, 625, 626]);
+const THREE_GPP = 10415;
+const EAP_MASTER_SESSION_KEY = 464;
+/** RFC 4740's SIP-Auth-Data-Item and SIP-Authorization (a Digest answer), vendor 0. */
+const SIP_SECRETS = new Set([376, 380]);
+const EAP_PAYLOAD = 462;
+const EAP_SECRET_METHODS = new Set([4, 5, 6, 17, 26]);
+
+function secretAvp(vendorId: number, code: number, v: Buffer): boolean {
+  if (vendorId === THREE_GPP) return SECRET_3GPP.has(code);
+  if (vendorId !== 0) return false;
+  if (code === EAP_MASTER_SESSION_KEY || SIP_SECRETS.has(code)) return true;
+  return code === EAP_PAYLOAD && v.length > 5 && v[0] === 2 && EAP_SECRET_METHODS.has(v[4]);
 }
 
 // ---------------------------------------------------------------- parsing

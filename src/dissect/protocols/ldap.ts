@@ -49,6 +49,12 @@ export const EXTENDED_NAMES: Record<string, string> = {
 /** Extended operations whose values carry secrets. */
 const SECRET_EXTENDED = new Set(['1.3.6.1.4.1.4203.1.11.1']);
 
+/** `PasswdModifyResponseValue ::= SEQUENCE { genPasswd [0] OCTET STRING OPTIONAL }` as readResponse kept it (base64: not text). */
+function isPasswordModifyValue(v: string): boolean {
+  const b = Buffer.from(v, 'base64');
+  return b.length >= 4 && b[0] === 0x30 && b[2] === 0x80 && b[1] === b.length - 2 && b[3] === b.length - 4;
+}
+
 const MAX_PLAUSIBLE = 64 * 1024 * 1024;
 const MAX_TEXT = 4096;
 const MAX_LIST = 100;
@@ -330,6 +336,10 @@ class LdapParser extends FramedParser {
         if (s.dns.length > 0) fields.entryDns = s.dns;
       }
     }
+    // A Password Modify answer (RFC 3062) carries the password the server generated (`genPasswd`): it
+    // never leaves the dissector, as the request's new and old passwords do not. Without its request
+    // (lost to a gap) the answer is known by its shape: a SEQUENCE holding only [0].
+    if (op === 24 && typeof fields.responseValue === 'string' && (SECRET_EXTENDED.has(req?.request.requestName) || SECRET_EXTENDED.has(fields.responseName as string) || (!req && isPasswordModifyValue(fields.responseValue)))) fields.responseValue = REDACTED;
     const code = fields.resultCode as number | undefined;
     this.emitCall(req, fields, size, code !== undefined && !NOT_ERRORS.has(code), at, warnings);
     // StartTLS accepted (RFC 4511 §4.14): TLS follows at once, and the operations after it travel inside.

@@ -40,6 +40,8 @@ const ATTRIBUTES: Record<number, [string, Kind]> = {
   49: ['Acct-Terminate-Cause', 'int'], 50: ['Acct-Multi-Session-Id', 'text'], 51: ['Acct-Link-Count', 'int'],
   52: ['Acct-Input-Gigawords', 'int'], 53: ['Acct-Output-Gigawords', 'int'], 55: ['Event-Timestamp', 'time'],
   60: ['CHAP-Challenge', 'octets'], 61: ['NAS-Port-Type', 'int'], 62: ['Port-Limit', 'int'], 63: ['Login-LAT-Port', 'text'],
+  // RFC 2868's Tunnel-Password and RFC 2869's ARAP-Password are hidden with the shared secret as User-Password is.
+  69: ['Tunnel-Password', 'secret'], 70: ['ARAP-Password', 'secret'],
   77: ['Connect-Info', 'text'], 79: ['EAP-Message', 'octets'], 80: ['Message-Authenticator', 'secret'],
   85: ['Acct-Interim-Interval', 'int'], 87: ['NAS-Port-Id', 'text'], 88: ['Framed-Pool', 'text'],
   95: ['NAS-IPv6-Address', 'ipv6'], 101: ['Error-Cause', 'int'],
@@ -128,8 +130,11 @@ export function decodeAttributes(data: Buffer, len: number): Record<string, unkn
     if (l < 2 || p + l > len) break;
     const v = data.subarray(p + 2, p + l);
     if (type === 26) {
-      const vsa = v.length >= 4 ? { vendorId: v.readUInt32BE(0), data: v.toString('hex', 4, Math.min(v.length, 4 + MAX_OCTETS)) } : { data: v.toString('hex') };
+      const vsa = v.length >= 4 ? { vendorId: v.readUInt32BE(0), data: secretVendorData(v) ? REDACTED : v.toString('hex', 4, Math.min(v.length, 4 + MAX_OCTETS)) } : { data: v.toString('hex') };
       add('Vendor-Specific', vsa);
+    } else if (type === 79 && secretEapResponse(v)) {
+      // The EAP header (code, identifier, length, method) stays; what the method answers does not.
+      add('EAP-Message', `${v.toString('hex', 0, 5)}${REDACTED}`);
     } else {
       const [name, kind] = ATTRIBUTES[type] ?? [`Attr-${type}`, 'octets'];
       add(name, attributeValue(type, kind, v));
@@ -137,6 +142,36 @@ export function decodeAttributes(data: Buffer, len: number): Record<string, unkn
     p += l;
   }
   return out;
+}
+
+/**
+ * Microsoft's vendor attributes (RFC 2548, vendor 311) that carry a password's hash or a session key:
+ * MS-CHAP-Response (1), MS-CHAP-CPW-1/2 (4, 5), MS-CHAP-LM/NT-Enc-PW (6, 9), MS-CHAP-MPPE-Keys (12),
+ * MS-MPPE-Send/Recv-Key (16, 17), MS-CHAP2-Response (25), MS-CHAP2-CPW (27). An MS-CHAPv2 response
+ * is cracked offline to the NT hash; the MPPE keys encrypt the session.
+ */
+const MICROSOFT = 311;
+const MICROSOFT_SECRETS = new Set([1, 4, 5, 6, 9, 12, 16, 17, 25, 27]);
+
+/** A Vendor-Specific value (vendor id, then type-length-value items) holding one of those. */
+function secretVendorData(v: Buffer): boolean {
+  if (v.readUInt32BE(0) !== MICROSOFT) return false;
+  for (let p = 4; p + 2 <= v.length; ) {
+    if (MICROSOFT_SECRETS.has(v[p])) return true;
+    if (v[p + 1] < 2) return false;
+    p += v[p + 1];
+  }
+  return false;
+}
+
+/**
+ * EAP methods whose Response (code 2) carries a password or what cracks one (RFC 3748): the OTP (5)
+ * and Generic Token Card (6) send it in clear, MD5-Challenge (4), LEAP (17) and EAP-MSCHAPv2 (26) a
+ * hash of it with the challenge. Identity (1), TLS-based methods and Nak stay readable.
+ */
+const EAP_SECRET_METHODS = new Set([4, 5, 6, 17, 26]);
+function secretEapResponse(v: Buffer): boolean {
+  return v.length > 5 && v[0] === 2 && EAP_SECRET_METHODS.has(v[4]);
 }
 
 // ---------------------------------------------------------------- parsing

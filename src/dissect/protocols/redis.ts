@@ -18,6 +18,14 @@ const MAX_ITEMS = 100;
 const MAX_VALUES = 2000;
 /** Arguments kept per command in the entry. */
 const MAX_ARGS = 20;
+/**
+ * Commands that carry a script or a function library (EVAL's script, SCRIPT LOAD's, FUNCTION LOAD's
+ * code): their arguments are kept up to `--max-body` (at most MAX_SCRIPT), as a body is, and the
+ * script is not cut to 256 characters, so the redactor reads all of it (a secret literal, or an ARGV
+ * it passes to AUTH, past the 256th character was shown or not known).
+ */
+const SCRIPT_COMMANDS = new Set(['EVAL', 'EVAL_RO', 'SCRIPT', 'FUNCTION']);
+const MAX_SCRIPT = 1024 * 1024;
 /** A type line (simple string, length, inline command) longer than this is garbage. */
 const MAX_LINE = 64 * 1024;
 /** Redis' own limits (proto-max-bulk-len, proto-max-multibulk-len). */
@@ -87,6 +95,8 @@ interface Bulk {
   total: number;
   /** The aggregate it belongs to keeps no more values: read past it without rendering it. */
   unkept: boolean;
+  /** Bytes of it kept (the reader's keepBytes, or its scriptBytes for a script command's argument). */
+  limit: number;
 }
 
 /** Streaming RESP reader for one direction. */
@@ -94,7 +104,7 @@ export class RespReader {
   private readonly queue = new ByteQueue();
   private readonly stack: Aggregate[] = [];
   /** The bulk string being read, when `inBulk`; one object reused for every bulk (millions in a long LRANGE stream). */
-  private readonly bulk: Bulk = { tag: '', remaining: 0, parts: [], kept: 0, total: 0, unkept: false };
+  private readonly bulk: Bulk = { tag: '', remaining: 0, parts: [], kept: 0, total: 0, unkept: false, limit: 0 };
   private inBulk = false;
   /** CRLF still owed after a bulk payload. */
   private crlfOwed = 0;
@@ -111,6 +121,8 @@ export class RespReader {
     private readonly keepBytes: number,
     private readonly onMessage: (m: RespMessage) => void,
     private readonly onMalformed: (why: string, dropped: number) => void,
+    /** What a script command's arguments keep (a client's reader only). */
+    private readonly scriptBytes = keepBytes,
   ) {}
 
   /** When the message being read began (undefined between messages). */
@@ -237,7 +249,7 @@ export class RespReader {
       this.pendingText = '';
       return true;
     }
-    if (n > 0 && n === b.remaining && b.parts.length === 0 && n <= this.keepBytes) {
+    if (n > 0 && n === b.remaining && b.parts.length === 0 && n <= b.limit) {
       // The whole value is queued (the usual case): render it where it lies,
       // or from a view when it spans chunks; no copies either way.
       const chunk = this.queue.frontChunk;
@@ -253,7 +265,7 @@ export class RespReader {
       return true;
     }
     if (n > 0) {
-      const room = this.keepBytes - b.kept;
+      const room = b.limit - b.kept;
       if (room > 0) {
         const part = this.queue.take(Math.min(room, n)); // take copies out of the queue
         b.parts.push(part);
@@ -391,6 +403,7 @@ export class RespReader {
         b.kept = 0;
         b.total = len;
         b.unkept = !this.keepsNextValue();
+        b.limit = this.keepLimit();
         this.inBulk = true;
         return true;
       }
@@ -426,6 +439,14 @@ export class RespReader {
   }
 
   /** Whether the value being read next is kept (`complete` adds it to its aggregate) rather than only counted. */
+  /** A script command's arguments (`*3 $4 EVAL $<script> …`, the command read first) keep more than other values. */
+  private keepLimit(): number {
+    if (this.scriptBytes <= this.keepBytes || this.stack.length !== 1) return this.keepBytes;
+    const top = this.stack[0];
+    const command = top.tag === '*' ? top.items[0] : undefined;
+    return typeof command === 'string' && command.length <= 8 && SCRIPT_COMMANDS.has(command.toUpperCase()) ? this.scriptBytes : this.keepBytes;
+  }
+
   private keepsNextValue(): boolean {
     const top = this.stack[this.stack.length - 1];
     if (top === undefined) return true;
@@ -591,8 +612,9 @@ export class RedisParser implements TcpStreamParser {
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
+    const script = Math.max(keep, Math.min(ctx.options.maxBody, MAX_SCRIPT));
     this.readers = {
-      c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why, dropped) => this.onMalformed('c2s', why, dropped)),
+      c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why, dropped) => this.onMalformed('c2s', why, dropped), script),
       s2c: new RespReader(ctx, false, keep, (m) => this.onReply(m), (why, dropped) => this.onMalformed('s2c', why, dropped)),
     };
   }
@@ -693,7 +715,8 @@ export class RedisParser implements TcpStreamParser {
     // Passwords stay off the wire record: AUTH and HELLO … AUTH user pass.
     const helloAuth = command === 'HELLO' ? helloPasswordIndex(words) : -1;
     const args: string[] = [];
-    for (let i = 1; i < words.length && args.length < MAX_ARGS; i++) args.push(command === 'AUTH' || i === helloAuth ? '***' : truncate(words[i], 256));
+    const script = scriptIndex(command, words);
+    for (let i = 1; i < words.length && args.length < MAX_ARGS; i++) args.push(command === 'AUTH' || i === helloAuth ? '***' : i === script ? words[i] : truncate(words[i], 256));
     request.args = args;
     if (argCount > MAX_ARGS) request.argsTruncated = argCount;
     if (command === 'SUBSCRIBE' || command === 'PSUBSCRIBE' || command === 'SSUBSCRIBE') this.subscribed = true;
@@ -913,6 +936,16 @@ export class RedisParser implements TcpStreamParser {
     if (warnings.length > 0) call.warnings = warnings;
     this.ctx.emit(call);
   }
+}
+
+/**
+ * Where a script or a library's code is among a command's words (`EVAL <script>`, `SCRIPT LOAD <script>`,
+ * `FUNCTION LOAD [REPLACE] <code>`), or -1: kept whole (as the reader kept it) for the redactor to read.
+ */
+function scriptIndex(command: string, words: string[]): number {
+  if (command === 'EVAL' || command === 'EVAL_RO') return 1;
+  if ((command === 'SCRIPT' || command === 'FUNCTION') && words.length >= 3 && words[1].toUpperCase() === 'LOAD') return words.length - 1;
+  return -1;
 }
 
 /** Where the password is in `HELLO [protover] AUTH user pass …` (an index into the command's words), or -1. */

@@ -20,5 +20,5 @@ export function redactList(flags: RedactFlagValues): string[] {
  */
 export function redactorFromFlags(flags: RedactFlagValues, who: string, stderr: NodeJS.WritableStream = process.stderr): Redactor {
   if (flags['no-redact']) stderr.write(`${who}: redaction is off: secrets in the traffic appear in the output\n`);
-  return createRedactor(redactList(flags), { enabled: !flags['no-redact'] });
+  return createRedactor(redactList(flags), { enabled: !flags['no-redact'], onLimit: (m) => stderr.write(`${who}: ${m}\n`) });
 }

@@ -95,8 +95,9 @@ function limitReporter(limits: RedactionLimits, say: (message: string) => void):
   let exitHooked = false;
   const totals = (): string => {
     const parts: string[] = [];
-    if (limits.valuesCut > 0) parts.push(`${limits.valuesCut} entries with a value over ${MAX_VALUE_CHARS / 1024 / 1024} MB cut to that before redaction`);
-    if (limits.entriesOverBudget > 0) parts.push(`${limits.entriesOverBudget} entries too large to search whole, values past ${MAX_ENTRY_WORK / 1024 / 1024} MB of work withheld`);
+    const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+    if (limits.valuesCut > 0) parts.push(`${entries(limits.valuesCut)} with a value over ${MAX_VALUE_CHARS / 1024 / 1024} MB cut to that before redaction`);
+    if (limits.entriesOverBudget > 0) parts.push(`${entries(limits.entriesOverBudget)} too large to search whole, values past ${MAX_ENTRY_WORK / 1024 / 1024} MB of work withheld`);
     return `redaction: ${parts.join('; ')}`;
   };
   return () => {

@@ -210,6 +210,29 @@ test('PostgreSQL: a pipeline of 300 statements holds at most 256 calls; the rest
   assert.deepEqual(records[255].warnings, ['folded: 44 more pipelined statements in this call (over 256 waiting)']);
 });
 
+test('PostgreSQL: a query answered by 100,000 CommandCompletes and notices lists 100 of each, counts the rest and still sums the rows', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const parser = postgresql.createTcpParser!(makeContext(records, counters));
+  parser.onData('c2s', pgMsg('Q', 'select 1\0'));
+  const tag = pgMsg('C', 'SELECT 1\0');
+  const notice = pgMsg('N', `SNOTICE\0Mnote ${'x'.repeat(5000)}\0\0`);
+  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => tag));
+  for (let i = 0; i < 100; i++) parser.onData('s2c', chunk);
+  for (let i = 0; i < 150; i++) parser.onData('s2c', notice);
+  parser.onData('s2c', pgMsg('Z', 'I'));
+  parser.onEnd('fin');
+  assert.equal(records.length, 1);
+  const res = records[0].response!;
+  assert.equal(res.commandTags.length, 100);
+  assert.equal(res.commandTagsNotListed, 99_900);
+  assert.equal(res.rows, 100_000);
+  assert.equal(res.notices.length, 100);
+  assert.equal(res.noticesNotListed, 50);
+  assert.ok(res.notices[0].length <= 1025, 'a notice keeps its first 1 KB');
+  assert.equal(counters['postgresql.list_truncated'], 2);
+});
+
 test('PostgreSQL SCRAM login: the method is sasl with its mechanisms, not its last step; a refused password is the error', () => {
   const msg = pgMsg;
   const auth = (code: number, rest = Buffer.alloc(0)) => msg('R', Buffer.concat([Buffer.from([0, 0, 0, code]), rest]));

@@ -35,6 +35,14 @@ const MAX_PIPELINED_CALLS = 256;
 const MAX_QUERY_TEXT = 16 * 1024;
 const MAX_PARAMS_SHOWN = 32;
 const MAX_STATEMENTS = 1000;
+/**
+ * CommandComplete tags and notices one call lists: a server may send millions for one query (a
+ * 22 MB capture made an entry of 1.6M tags). Past it they are counted (`commandTagsNotListed`,
+ * `noticesNotListed`; `postgresql.list_truncated`), and `rows` still sums every tag.
+ */
+const MAX_LISTED = 100;
+/** A notice's text kept (its message may be up to MAX_MESSAGE). */
+const MAX_NOTICE_TEXT = 1024;
 
 /** Backend messages that can begin the answer to extended-query messages before their Sync. */
 const EXTENDED_REPLY_START = new Set(['1', '2', 't', 'n', 'E']);
@@ -785,7 +793,7 @@ class PostgresParser implements TcpStreamParser {
         return;
       case 'C': {
         const tag = cstring(body, 0).text;
-        (res.commandTags ??= []).push(tag);
+        this.listed(res, 'commandTags', tag);
         res.commandTag = tag;
         const m = /(\d+)$/.exec(tag);
         if (m) res.rows = (res.rows ?? 0) + Number(m[1]);
@@ -796,7 +804,8 @@ class PostgresParser implements TcpStreamParser {
       case 'N': {
         const fields = errorFields(body);
         if (type === 'N') {
-          (res.notices ??= []).push(fields.M ?? '');
+          const text = fields.M ?? '';
+          this.listed(res, 'notices', text.length > MAX_NOTICE_TEXT ? `${text.slice(0, MAX_NOTICE_TEXT)}…` : text);
           return;
         }
         const position = decimalInteger(fields.P, 9);
@@ -853,6 +862,18 @@ class PostgresParser implements TcpStreamParser {
     if (call.kind !== 'extended') return;
     call.prepared = (call.prepared ?? 0) + 1;
     if (call.prepareOnly && call.prepared >= (call.prepares ?? 0)) this.complete(call);
+  }
+
+  /** `value` added to the response's list `key`, or counted past MAX_LISTED (`<key>NotListed`). */
+  private listed(res: Record<string, any>, key: 'commandTags' | 'notices', value: string): void {
+    const list: string[] = (res[key] ??= []);
+    if (list.length < MAX_LISTED) {
+      list.push(value);
+      return;
+    }
+    const more = `${key}NotListed`;
+    if (res[more] === undefined) this.ctx.count('postgresql.list_truncated');
+    res[more] = (res[more] ?? 0) + 1;
   }
 
   /** An Execute's outcome: a pipelined statement's call ends with it; after an error the server skips to the Sync. */

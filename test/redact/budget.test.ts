@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedactor, MAX_VALUE_CHARS, OVER_BUDGET_WARNING, REDACTED } from '../../src/redact/entry.js';
+import { RedisScripts } from '../../src/redact/redis-scripts.js';
 import { httpEntry } from './http-entry.js';
 
 test('a body over 4 MB is cut to 4 MB before it is searched and says bodyTruncated; its start is still redacted', () => {
@@ -53,4 +54,14 @@ test('a request object of 300,000 keys (an entry file from anywhere) is withheld
   assert.equal(out.summary, REDACTED);
   assert.deepEqual(out.warnings, [OVER_BUDGET_WARNING]);
   assert.equal(out.id, e.id);
+});
+
+test('a Redis function name or script SHA1 longer than 256 characters is not remembered: 4,096 such keys would hold gigabytes', () => {
+  const scripts = new RedisScripts();
+  scripts.learnFunction('set_pw', new Set([1]));
+  scripts.learnFunction('f'.repeat(300), new Set([1]));
+  scripts.learnScript('return 1', new Set([2]), 'a'.repeat(300));
+  assert.deepEqual([...(scripts.functionArgv('set_pw') ?? [])], [1]);
+  assert.equal(scripts.functionArgv('f'.repeat(300)), undefined);
+  assert.equal(scripts.scriptArgv('a'.repeat(300)), undefined);
 });

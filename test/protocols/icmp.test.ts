@@ -106,3 +106,25 @@ test('an echo captured twice (tcpdump -i any: the veth and the bridge) is one ca
   assert.deepEqual(out.map((c) => c.summary), ['echo 198.18.64.2 id=7 seq=1 → reply', 'echo 198.18.64.2 id=7 seq=1 → unanswered']);
   assert.equal(counters['icmp.duplicate_copies'], 2);
 });
+
+test('a reply to a broadcast ping pairs with the oldest request of its requester, id and seq, by lookup', async () => {
+  const { t, out } = tracker();
+  t.onPacket(false, '198.18.64.1', '198.18.64.255', echo(8, 9, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.254', echo(8, 9, 1), 1001, 2);
+  t.onPacket(false, '198.18.64.7', '198.18.64.1', echo(0, 9, 1), 1002, 3);
+  assert.equal(out.length, 1);
+  assert.equal(out[0].call.requestFrame, 1);
+  assert.equal(out[0].call.responseFrame, 3);
+});
+
+test('a flood of replies answering none of 4,096 waiting requests is read in linear time (each searched them all: 14 s for 1 MB)', { timeout: 30_000 }, async () => {
+  const { t, out } = tracker();
+  for (let i = 0; i < 4096; i++) t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, i, 1), 1000, i + 1);
+  // In chunks, so that the test's timeout can end a quadratic run.
+  for (let chunk = 0; chunk < 100; chunk++) {
+    for (let i = 0; i < 2000; i++) t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 60_000, i), 2000, 5000 + i);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(out.length, 200_000);
+  assert.equal(out[0].call.request, null);
+});

@@ -71,6 +71,7 @@ export async function* dissectPackets(
   let packets = 0;
   // A damaged capture throws after its last good packet: finish what was read first.
   let failure: unknown;
+  let turnStarted = performance.now();
   for (;;) {
     // A stop does not wait for a silent pipe's next packet (`tcpdump -w fifo` with no traffic).
     const result = options.live ? await within(next, 500) : options.signal ? await unlessStopped(next, options.signal) : await next;
@@ -91,19 +92,28 @@ export async function* dissectPackets(
         // stamped earlier than those before it must still find its place.
         const ahead = await within(next, LOOKAHEAD_WAIT_MS);
         const after = ahead === TICK || 'error' in ahead || ahead.done ? Infinity : earliest(asBatch(ahead.value));
-        if (batch.length <= SLICE) pushWithHorizon(engine, batch, 0, batch.length, after);
-        else {
+        const later = laterMinimum(batch, after);
+        let sliceStart = 0;
+        for (let i = 0; i < batch.length; ) {
+          const end = Math.min(i + CLOCK_EVERY, batch.length);
+          pushWithHorizon(engine, batch, i, end, later[end]);
+          i = end;
+          // A packet may cost milliseconds (a resumed TLS session tried against 2,048 logged master
+          // secrets): past TURN_MS the event loop gets a turn, so that a signal is seen mid-batch.
+          const turn = performance.now() - turnStarted > TURN_MS;
+          if (!turn && i - sliceStart < SLICE) continue;
+          sliceStart = i;
           // A chunk of tiny packets (a flood) is tens of thousands: hand their
           // entries on a slice at a time rather than all of them at once.
-          const later = laterMinimum(batch, after);
-          for (let i = 0; i < batch.length; i += SLICE) {
-            const end = Math.min(i + SLICE, batch.length);
-            pushWithHorizon(engine, batch, i, end, later[end]);
-            if (out.length > 0 && i + SLICE < batch.length) {
-              const ready = out;
-              out = [];
-              yield ready;
-            }
+          if (out.length > 0 && i < batch.length) {
+            const ready = out;
+            out = [];
+            yield ready;
+          }
+          if (turn) {
+            await nextTurn();
+            turnStarted = performance.now();
+            if (options.signal?.aborted) break;
           }
         }
       }
@@ -125,6 +135,18 @@ const GROW_AFTER_PACKETS = 20_000;
 
 /** Packets pushed between two hand-offs of entries. */
 export const SLICE = 2048;
+/** Packets pushed between two looks at the clock. */
+const CLOCK_EVERY = 16;
+/**
+ * Work (ms) between two turns of the event loop: a signal (Ctrl-C, SIGTERM) is handled only on a
+ * turn, and one 50 KB batch of made-up TLS resumptions held the thread for seconds.
+ */
+const TURN_MS = 100;
+
+/** A turn of the event loop (signals, I/O), not only of the microtask queue a `yield` gives. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** `later[i]`: the earliest time among packets i… of the batch and `after` (later[length] = after). */
 export function laterMinimum(batch: PacketBatch, after: number): Float64Array {

@@ -79,7 +79,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
   }
-  const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths });
+  const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths, warn });
   // KFL1 redact() paths apply even with --no-redact.
   const redacting = !opts.noRedact || redactPaths.length > 0;
   const sink = new LineSink(opts.stdout ?? process.stdout, { onClosed: opts.onClosed, format: opts.count ? undefined : opts.format });

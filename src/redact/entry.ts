@@ -39,17 +39,29 @@ export interface RedactorOptions {
   enabled?: boolean;
   /** Field paths (KFL1 redact("request.headers.x") and `--redact a.b`) to replace wherever present. */
   paths?: string[];
-  /** Where a limit the redactor hit is told (one line, no secret in it); default: stderr, `shark: ` before it. */
+  /**
+   * Where a limit the redactor hit is told (one line, no secret in it): a value cut or an entry too
+   * large to search whole (once a kind, then with the run's totals at exit), Redis scripts forgotten.
+   * Default: stderr, as `shark: …`.
+   */
   warn?: (message: string) => void;
 }
 
 export type Redactor = (e: Entry) => Entry;
 
+/** What redaction left unsearched (a run's totals): said on stderr by the command (redaction-budget.ts). */
+export interface RedactionLimits {
+  /** Strings over MAX_VALUE_CHARS cut to it before they were searched. */
+  valuesCut: number;
+  /** Entries whose search ran out of its work budget: values past that point withheld. */
+  entriesOverBudget: number;
+}
+
 /**
  * Build an entry redactor. `extraFields` adds names (normalised like the
  * defaults); an item containing '.' or '[' is a field path instead.
  */
-export function createRedactor(extraFields: string[] = [], opts: RedactorOptions = {}): Redactor {
+export function createRedactor(extraFields: string[] = [], opts: RedactorOptions = {}): Redactor & { limits?: RedactionLimits } {
   const extraNames: string[] = [];
   const paths: Array<Array<string | number>> = [];
   for (const f of [...extraFields, ...(opts.paths ?? [])]) {
@@ -64,11 +76,49 @@ export function createRedactor(extraFields: string[] = [], opts: RedactorOptions
     if (explicitPaths.length === 0) return (e) => e;
     return (e) => explicitPaths.reduce(redactPath, e);
   }
-  const r = new EntryRedaction(new SensitiveNames(extraNames), opts.warn ?? ((m) => process.stderr.write(`shark: ${m}\n`)));
-  return (e) => {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`shark: ${m}\n`));
+  const r = new EntryRedaction(new SensitiveNames(extraNames), warn);
+  const say = limitReporter(r.limits, warn);
+  const redact = (e: Entry): Entry => {
+    const { valuesCut, entriesOverBudget } = r.limits;
     let out = r.entry(e);
+    if (r.limits.valuesCut !== valuesCut || r.limits.entriesOverBudget !== entriesOverBudget) say();
     for (const p of paths) out = redactPath(out, p);
     return out;
+  };
+  return Object.assign(redact, { limits: r.limits });
+}
+
+/**
+ * Says on stderr (through `say`) the first time a value is cut and the first time an entry is over
+ * its budget, and the run's totals when the process exits (a run may cut thousands).
+ */
+function limitReporter(limits: RedactionLimits, say: (message: string) => void): () => void {
+  let cutSaid = false;
+  let budgetSaid = false;
+  let exitHooked = false;
+  const totals = (): string => {
+    const parts: string[] = [];
+    const entries = (n: number): string => `${n} ${n === 1 ? 'entry' : 'entries'}`;
+    if (limits.valuesCut > 0) parts.push(`${entries(limits.valuesCut)} with a value over ${MAX_VALUE_CHARS / 1024 / 1024} MB cut to that before redaction`);
+    if (limits.entriesOverBudget > 0) parts.push(`${entries(limits.entriesOverBudget)} too large to search whole, values past ${MAX_ENTRY_WORK / 1024 / 1024} MB of work withheld`);
+    return `redaction: ${parts.join('; ')}`;
+  };
+  return () => {
+    if (!cutSaid && limits.valuesCut > 0) {
+      cutSaid = true;
+      say(`redaction: a value over ${MAX_VALUE_CHARS / 1024 / 1024} MB was cut to that before it was searched (a body says bodyTruncated)`);
+    }
+    if (!budgetSaid && limits.entriesOverBudget > 0) {
+      budgetSaid = true;
+      say(`redaction: an entry was too large to search whole: values past ${MAX_ENTRY_WORK / 1024 / 1024} MB of work withheld ([REDACTED], warning on the entry)`);
+    }
+    if (!exitHooked) {
+      exitHooked = true;
+      process.once('exit', () => {
+        if (limits.valuesCut + limits.entriesOverBudget > 1) say(totals());
+      });
+    }
   };
 }
 
@@ -112,6 +162,26 @@ const MIN_REPEATED_SECRET = 4;
 const MAX_REMEMBERED = 64;
 /** Deeper than this, an object or list is not searched but replaced whole: nesting cannot hide a secret. */
 const MAX_DEPTH = 64;
+/**
+ * A string longer than this is cut to it before it is searched (a body: `bodyTruncated: true`), as
+ * `--max-body` cuts one: searching is linear, but a 59 MB body took seconds, deaf to Ctrl-C.
+ */
+export const MAX_VALUE_CHARS = 4 * 1024 * 1024;
+/**
+ * The work one entry's search may take, so that every entry is redacted in a bounded time (a signal
+ * is seen between entries, never inside one): a string searched costs its length, a member walked
+ * (an object's key, a list's element) MEMBER_COST, and past an object's first DICTIONARY_MEMBERS
+ * keys DICTIONARY_COST (V8 keeps such an object as a hash table, several times slower to walk:
+ * 2M keys took 10 s). Past the budget, what the entry has not been searched yet is withheld.
+ */
+export const MAX_ENTRY_WORK = 16 * 1024 * 1024;
+const MEMBER_COST = 16;
+const DICTIONARY_MEMBERS = 4096;
+const DICTIONARY_COST = 64;
+/** Past the budget, an object or list that has walked this many members is withheld whole rather than finished. */
+const MEMBERS_AFTER_BUDGET = 1024;
+/** The warning an entry gets when its search ran out of budget. */
+export const OVER_BUDGET_WARNING = `redaction: too large to search whole (over ${MAX_ENTRY_WORK / 1024 / 1024} MB of work); values past that withheld`;
 
 /** Where a value sits: in protocol structure, or in headers, parameters or body content. */
 type Zone = NameKind;
@@ -142,6 +212,13 @@ class EntryRedaction {
   private readonly clean = new CleanTexts();
   /** The entry's request is a JSON-RPC call whose answer is a secret (`dumpprivkey`, a login's token). */
   private rpcSecretResult = false;
+  /** Work spent searching the entry being redacted (MAX_ENTRY_WORK). */
+  private work = 0;
+  /** The entry's search ran past MAX_ENTRY_WORK: what is not searched yet is withheld. */
+  private exhausted = false;
+  /** A string of the entry was cut to MAX_VALUE_CHARS. */
+  private cut = false;
+  readonly limits: RedactionLimits = { valuesCut: 0, entriesOverBudget: 0 };
 
   private readonly roles = new Map<string, FieldRole>();
 
@@ -178,6 +255,9 @@ class EntryRedaction {
   entry(e: Entry): Entry {
     this.secrets = [];
     this.rpcSecretResult = false;
+    this.work = 0;
+    this.exhausted = false;
+    this.cut = false;
     this.sql = SQL_PROTOCOLS.has(e.protocol);
     this.passwordStatements = this.sql || PASSWORD_STATEMENT_PROTOCOLS.has(e.protocol);
     const path = e.request?.path;
@@ -186,6 +266,9 @@ class EntryRedaction {
     if (req && typeof req === 'object') req = this.pathTokens(this.webhookPath(req));
     if (this.sql && req) req = this.sqlParameters(e.request!, req);
     let res = this.side(e.response);
+    // Past the work budget a side may be withheld whole ("[REDACTED]"): nothing in it is left to search.
+    if (typeof req === 'string' && typeof e.request === 'object') return this.overBudget(e, req, res);
+    if (typeof res === 'string' && e.response !== null && typeof e.response === 'object') return this.overBudget(e, req, res);
     // The answer of a JSON-RPC call that returns a secret (a login's token, a private key): its body's quick scan finds no name.
     if (this.rpcSecretResult && res && typeof res === 'object' && typeof res.body === 'string') res = this.rpcResult(res);
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
@@ -237,16 +320,62 @@ class EntryRedaction {
         }
       }
     }
-    let summary = typeof e.summary === 'string' ? this.summary(e.summary) : e.summary;
+    let summary = typeof e.summary === 'string' ? this.boundedText(e.summary, (t) => this.summary(t)) : e.summary;
     // A Redis summary quotes the start of the reply: once the reply was redacted, its outcome goes too
     // (a long secret's quoted start is not the secret the summary search looks for).
     if (redisReplyRedacted && typeof summary === 'string' && summary.includes(' → ')) summary = `${summary.slice(0, summary.lastIndexOf(' → '))} → ${REDACTED}`;
     const extra = this.extraFields(e);
-    const warnings = Array.isArray(e.warnings) ? this.warnings(e.warnings) : e.warnings;
+    let warnings = Array.isArray(e.warnings) ? this.warnings(e.warnings) : e.warnings;
+    if (this.exhausted) {
+      this.limits.entriesOverBudget++;
+      warnings = [...(Array.isArray(warnings) ? warnings : []), OVER_BUDGET_WARNING];
+    }
     if (req === e.request && res === e.response && summary === e.summary && extra === undefined && warnings === e.warnings) return e;
     const out = { ...e, ...extra, request: req, response: res, summary };
     if (warnings !== e.warnings) out.warnings = warnings;
     return out;
+  }
+
+  /** An entry one of whose sides was withheld whole past the work budget: its summary and extra fields go too. */
+  private overBudget(e: Entry, req: any, res: any): Entry {
+    this.limits.entriesOverBudget++;
+    const out: Record<string, unknown> = { ...e, request: req, response: res };
+    for (const k in e) if (!ENTRY_FIELDS.has(k)) out[k] = this.redacted((e as unknown as Record<string, unknown>)[k]);
+    if (typeof e.summary === 'string' && e.summary !== '') out.summary = REDACTED;
+    out.warnings = [...(Array.isArray(e.warnings) ? e.warnings.map((w) => (typeof w === 'string' && w.indexOf('"') >= 0 ? REDACTED : w)) : []), OVER_BUDGET_WARNING];
+    return out as unknown as Entry;
+  }
+
+  /**
+   * Charge `n` units of work to the entry's budget; false once it is spent (then, and for the rest of
+   * the entry, what is not searched yet is withheld).
+   */
+  private charge(n: number): boolean {
+    if (this.exhausted) return false;
+    this.work += n;
+    if (this.work <= MAX_ENTRY_WORK) return true;
+    this.exhausted = true;
+    return false;
+  }
+
+  /**
+   * `v` searched by `search`, within the budget: cut to MAX_VALUE_CHARS first, withheld ("[REDACTED]")
+   * when the budget is spent. `onCut` is told when it was cut (a body says `bodyTruncated`).
+   */
+  private boundedText(v: string, search: (t: string) => string, onCut?: () => void): string {
+    if (v === '' || v === REDACTED) return v;
+    let t = v;
+    if (t.length > MAX_VALUE_CHARS) {
+      t = t.slice(0, MAX_VALUE_CHARS);
+      if (!this.cut) this.limits.valuesCut++;
+      this.cut = true;
+      onCut?.();
+    }
+    if (!this.charge(t.length)) return REDACTED;
+    const red = search(t);
+    // The budget ran out inside it (a JSON body of 2M keys): what it holds was not all searched.
+    if (this.exhausted) return REDACTED;
+    return red === t ? (t.length === v.length ? v : t) : red;
   }
 
   /**
@@ -313,7 +442,7 @@ class EntryRedaction {
       const v = (e as unknown as Record<string, unknown>)[k];
       let nv: unknown = v;
       if (this.names.test(k, 'structure')) nv = this.redacted(v);
-      else if (typeof v === 'string') nv = redactUserinfo(v);
+      else if (typeof v === 'string') nv = this.boundedText(v, redactUserinfo);
       else if (v !== null && typeof v === 'object') nv = Array.isArray(v) ? this.array(v, 1, 'structure') : this.object(v as Record<string, any>, 1, 'structure');
       // No prototype: a key "__proto__" (JSON.parse makes it an own field) must be set as a field here too.
       if (nv !== v) (changed ??= Object.create(null) as Record<string, unknown>)[k] = nv;
@@ -324,7 +453,7 @@ class EntryRedaction {
   /** A request or response: an object as the format says, or whatever an entry from elsewhere holds there. */
   private side(v: Record<string, any> | null): any {
     if (v === null || v === undefined) return v;
-    if (typeof v === 'string') return redactUrlText(v, this.names);
+    if (typeof v === 'string') return this.boundedText(v, (t) => redactUrlText(t, this.names));
     if (typeof v !== 'object') return v;
     return Array.isArray(v) ? this.array(v, 0, 'structure') : this.object(v, 0, 'structure');
   }
@@ -353,7 +482,7 @@ class EntryRedaction {
       const w = list[i];
       // Only a warning that quotes the wire (`"…"`) has anything to hide: shark's own words are the rest.
       if (typeof w !== 'string' || w.indexOf('"') < 0) continue;
-      let red = redactContentText(w, this.names);
+      let red = this.boundedText(w, (t) => redactContentText(t, this.names));
       for (const secret of this.secrets) if (red.includes(secret)) red = red.split(secret).join(REDACTED);
       if (red !== w) (copy ??= [...list])[i] = red;
     }
@@ -371,6 +500,8 @@ class EntryRedaction {
     let copy: any;
     const src = v as any;
     for (const k of Object.keys(src)) {
+      // Everything in it is withheld anyway: past the budget, the whole of it.
+      if (!this.charge(MEMBER_COST)) return REDACTED;
       const nv = this.redacted(src[k], depth + 1);
       if (nv !== src[k]) {
         copy ??= Array.isArray(src) ? [...src] : { ...src };
@@ -382,6 +513,9 @@ class EntryRedaction {
 
   /** A request/response object or anything below it; the same object back when nothing changed. */
   object(input: Record<string, any>, depth: number, zone: Zone, parent = ''): Record<string, any> {
+    // Past the work budget nothing more is searched: withheld whole (a request or response keeps
+    // its numbers, each text in it withheld, below).
+    if (this.exhausted && (depth > 0 || zone !== 'structure')) return REDACTED as unknown as Record<string, any>;
     // A Kubernetes Secret in a body: its values go whatever their keys are called.
     const secret = zone === 'field' && (isKubernetesSecret(input) || (this.secretUrl && depth === 0));
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
@@ -405,9 +539,18 @@ class EntryRedaction {
     const nameKey = kv ? kv[0] : zone === 'field' && keyIsAName(o, parent) ? 'key' : undefined;
     // Vault's `operator init` and rekey answers: `keys` beside `keys_base64` or the `root_token` are unseal key shares.
     const vaultKeys = zone === 'field' && Array.isArray(o.keys) && (o.keys_base64 !== undefined || o.root_token !== undefined);
+    let members = 0;
     for (const k in o) {
       const v = o[k];
       let nv: unknown = v;
+      if (!this.charge(++members <= DICTIONARY_MEMBERS ? MEMBER_COST : DICTIONARY_COST)) {
+        // Past the budget: a large object is withheld whole (finishing it would cost as much again);
+        // in a small one, each value not searched yet is.
+        if (members > MEMBERS_AFTER_BUDGET) return REDACTED as unknown as Record<string, any>;
+        nv = withheld(v);
+        if (nv !== v) (copy ??= { ...o })[k] = nv;
+        continue;
+      }
       let sensitive = this.names.test(k, zone) && k !== nameKey && !(zone === 'field' && isSecretVolume(k, v));
       let plural = !sensitive && zone !== 'structure' && v !== null && typeof v === 'object' && (this.names.plural(k) || (k === 'keys' && vaultKeys));
       // A tokenizer's or a language model's `token` and `tokens` are text (text-tokens.ts): searched as text, not withheld.
@@ -415,7 +558,8 @@ class EntryRedaction {
       if (sensitive) nv = this.redacted(v);
       else if (plural) nv = this.pluralValues(v as object, depth + 1, zone);
       else if (typeof v === 'string' && o.bodyEncoding === 'base64' && this.role(k).body) {
-        const red = redactBase64Body(v, this.names, this.json);
+        // (Base64 bodies are bounded on their own: past 16 MB they are withheld.)
+        const red = this.charge(v.length) ? redactBase64Body(v, this.names, this.json) : { body: REDACTED, text: true };
         if (red !== undefined) {
           copy ??= { ...o };
           copy[k] = red.body;
@@ -423,8 +567,11 @@ class EntryRedaction {
           if (red.text) delete copy.bodyEncoding;
         }
         continue;
-      } else if (typeof v === 'string') nv = this.string(k, v, zone);
-      else if (v !== null && typeof v === 'object') {
+      } else if (typeof v === 'string') {
+        nv = this.boundedText(v, (t) => this.string(k, t, zone), () => {
+          if (this.role(k).body) (copy ??= { ...o }).bodyTruncated = true;
+        });
+      } else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner, k);
       }
@@ -446,6 +593,7 @@ class EntryRedaction {
     let copy: any;
     const src = v as any;
     for (const k of Object.keys(src)) {
+      if (!this.charge(MEMBER_COST)) return REDACTED;
       const x = src[k];
       let nx: unknown = x;
       if (typeof x === 'string') nx = x === '' ? x : (this.remember(x), REDACTED);
@@ -579,6 +727,7 @@ class EntryRedaction {
   }
 
   private array(a: unknown[], depth: number, zone: Zone): unknown[] {
+    if (this.exhausted) return REDACTED as unknown as unknown[];
     // A schema-less protobuf map entry or KeyValue (gRPC messages) whose key is sensitive.
     if (zone === 'field' && a.length === 2) {
       const pair = redactProtoPair(a, this.names, this.remember);
@@ -593,12 +742,15 @@ class EntryRedaction {
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       let nv: unknown = v;
-      if (typeof v === 'string' && inKey) {
+      if (!this.charge(MEMBER_COST)) {
+        if (i >= MEMBERS_AFTER_BUDGET) return REDACTED as unknown as unknown[];
+        nv = withheld(v);
+      } else if (typeof v === 'string' && inKey) {
         inKey = !closesPemBlock(v);
         nv = v === '' ? v : REDACTED;
       } else if (typeof v === 'string') {
         inKey = opensPrivateKey(v);
-        nv = zone === 'structure' ? redactUserinfo(v) : this.contentString(v);
+        nv = this.boundedText(v, (t) => (zone === 'structure' ? redactUserinfo(t) : this.contentString(t)));
       } else if (v !== null && typeof v === 'object') {
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }
@@ -677,6 +829,12 @@ class EntryRedaction {
     const last = o.path.slice(o.path.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~');
     return last.length > 0 && this.names.test(last, 'field');
   }
+}
+
+/** A value past the work budget: text and anything holding text withheld; numbers, booleans and null stay. */
+function withheld(v: unknown): unknown {
+  if (typeof v === 'string') return v === '' ? v : REDACTED;
+  return v !== null && typeof v === 'object' ? REDACTED : v;
 }
 
 /** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */

@@ -13,6 +13,11 @@ import type { KnownScripts } from './commands.js';
 
 /** Scripts and functions remembered; an attacker can load any number, so past this the memory starts over. */
 export const MAX_KNOWN = 4096;
+/**
+ * A longer key is no SHA1 (40 hex digits) and no function name Redis takes: not remembered (an
+ * entry file's 4 MB "names" would have made the 4,096 kept hold gigabytes).
+ */
+const MAX_KEY = 256;
 
 export class RedisScripts implements KnownScripts {
   private readonly bySha = new Map<string, ReadonlySet<number>>();
@@ -44,6 +49,7 @@ export class RedisScripts implements KnownScripts {
   }
 
   private remember(map: Map<string, ReadonlySet<number>>, key: string, argv: ReadonlySet<number>): void {
+    if (key.length > MAX_KEY) return;
     if (map.size >= MAX_KNOWN && !map.has(key)) {
       map.clear();
       this.onForget(++this.forgotten);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { postgresql, probePostgres } from '../../src/dissect/protocols/postgresql.js';
+import { MemoryBudget, Meter, enterMeter } from '../../src/dissect/memory-budget.js';
 import { mysql, probeMysql, SQL_START } from '../../src/dissect/protocols/mysql.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import type { CallRecord } from '../../src/dissect/api.js';
@@ -208,6 +209,56 @@ test('PostgreSQL: a pipeline of 300 statements holds at most 256 calls; the rest
     assert.deepEqual([r.request!.executes, r.response!.commandTags.length, r.response!.commandTags[0], r.error], [executes, executes, `INSERT 0 ${n + 1}`, false]);
   }
   assert.deepEqual(records[255].warnings, ['folded: 44 more pipelined statements in this call (over 256 waiting)']);
+});
+
+test('PostgreSQL: a query answered by 100,000 CommandCompletes and notices lists 100 of each, counts the rest and still sums the rows', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const parser = postgresql.createTcpParser!(makeContext(records, counters));
+  parser.onData('c2s', pgMsg('Q', 'select 1\0'));
+  const tag = pgMsg('C', 'SELECT 1\0');
+  const notice = pgMsg('N', `SNOTICE\0Mnote ${'x'.repeat(5000)}\0\0`);
+  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => tag));
+  for (let i = 0; i < 100; i++) parser.onData('s2c', chunk);
+  for (let i = 0; i < 150; i++) parser.onData('s2c', notice);
+  parser.onData('s2c', pgMsg('Z', 'I'));
+  parser.onEnd('fin');
+  assert.equal(records.length, 1);
+  const res = records[0].response!;
+  assert.equal(res.commandTags.length, 100);
+  assert.equal(res.commandTagsNotListed, 99_900);
+  assert.equal(res.rows, 100_000);
+  assert.equal(res.notices.length, 100);
+  assert.equal(res.noticesNotListed, 50);
+  assert.ok(res.notices[0].length <= 1025, 'a notice keeps its first 1 KB');
+  assert.equal(counters['postgresql.list_truncated'], 2);
+});
+
+test('PostgreSQL: prepared statements and portals keep 16 KB of text each, charged to the memory budget, and at most 1,000 of each, counted', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const budget = new MemoryBudget(1 << 30);
+  const meter = new Meter(budget);
+  const previous = enterMeter(meter);
+  let parser;
+  try {
+    parser = postgresql.createTcpParser!(makeContext(records, counters));
+  } finally {
+    enterMeter(previous);
+  }
+  const text = `select '${'x'.repeat(200_000)}'`;
+  for (let i = 0; i < 20; i++) parser.onData('c2s', Buffer.concat([pgMsg('P', `s${i}\0${text}\0\0\0`), pgMsg('S', '')]));
+  // 20 statements of 200 KB: what is kept is their first 16 KB.
+  assert.ok(budget.used > 20 * 16_000 && budget.used < 20 * 17_000, `${budget.used} bytes charged`);
+  const binds: Buffer[] = [];
+  for (let i = 0; i < 1100; i++) binds.push(pgMsg('B', `p${i}\0s${i % 20}\0\0\0\0\0\0\0`));
+  parser.onData('c2s', Buffer.concat([...binds, pgMsg('S', '')]));
+  assert.equal(counters['postgresql.statements_dropped'], 100);
+  parser.onData('c2s', Buffer.concat([pgMsg('B', `p0\0s3\0\0\0\0\0\0\0`), pgMsg('E', 'p0\0\0\0\0\0'), pgMsg('S', '')]));
+  parser.onEnd('fin');
+  const last = records.at(-1)!;
+  assert.equal(last.request!.query.length, 16 * 1024);
+  assert.ok(last.request!.query.endsWith('…'));
 });
 
 test('PostgreSQL SCRAM login: the method is sasl with its mechanisms, not its last step; a refused password is the error', () => {

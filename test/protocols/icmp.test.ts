@@ -160,3 +160,25 @@ test('an echo reply recorded just before its request (two capture queues) pairs 
   assert.deepEqual([out[0].requestFrame, out[0].responseFrame], [2, 1]);
   assert.equal(counters['icmp.reply_before_request'], 1);
 });
+
+test('a reply to a broadcast ping pairs with the oldest request of its requester, id and seq, by lookup', async () => {
+  const { t, out } = tracker();
+  t.onPacket(false, '198.18.64.1', '198.18.64.255', echo(8, 9, 1), 1000, 1);
+  t.onPacket(false, '198.18.64.1', '198.18.64.254', echo(8, 9, 1), 1001, 2);
+  t.onPacket(false, '198.18.64.7', '198.18.64.1', echo(0, 9, 1), 1002, 3);
+  assert.equal(out.length, 1);
+  assert.equal(out[0].call.requestFrame, 1);
+  assert.equal(out[0].call.responseFrame, 3);
+});
+
+test('a flood of replies answering none of 4,096 waiting requests is read in linear time (each searched them all: 14 s for 1 MB)', { timeout: 30_000 }, async () => {
+  const { t, out } = tracker();
+  for (let i = 0; i < 4096; i++) t.onPacket(false, '198.18.64.1', '198.18.64.2', echo(8, i, 1), 1000, i + 1);
+  // In chunks, so that the test's timeout can end a quadratic run.
+  for (let chunk = 0; chunk < 100; chunk++) {
+    for (let i = 0; i < 2000; i++) t.onPacket(false, '198.18.64.2', '198.18.64.1', echo(0, 60_000, i), 2000, 5000 + i);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(out.length, 200_000);
+  assert.equal(out[0].call.request, null);
+});

@@ -75,3 +75,40 @@ test('probe', () => {
   assert.equal(probeTls(Buffer.from([0x16, 0x03, 0x09]), false), false);
   assert.equal(probeTls(Buffer.from('GET / HTTP/1.1'), false), false);
 });
+
+/** A ClientHello claiming `claimed` bytes (its first record's worth of it sent): SNI, ALPN, then a padding extension that never ends. */
+function hugeClientHello(sni: string, claimed: number): Buffer {
+  const name = Buffer.from(sni, 'latin1');
+  const sniExt = Buffer.concat([Buffer.from([0, 0]), u16(name.length + 5), u16(name.length + 3), Buffer.from([0]), u16(name.length), name]);
+  const alpnName = Buffer.from('h2');
+  const alpnExt = Buffer.concat([Buffer.from([0, 16]), u16(alpnName.length + 3), u16(alpnName.length + 1), Buffer.from([alpnName.length]), alpnName]);
+  const padding = Buffer.concat([Buffer.from([0, 21]), u16(0xffff - sniExt.length - alpnExt.length - 4), Buffer.alloc(8000)]);
+  const exts = Buffer.concat([sniExt, alpnExt, padding]);
+  const body = Buffer.concat([u16(0x0303), Buffer.alloc(32, 7), Buffer.from([0]), u16(4), u16(0x1301), u16(0x1302), Buffer.from([1, 0]), u16(0xffff), exts]);
+  const hs = Buffer.concat([Buffer.from([1, (claimed >> 16) & 0xff, (claimed >> 8) & 0xff, claimed & 0xff]), body]);
+  return Buffer.concat([Buffer.from([0x16, 0x03, 0x01]), u16(hs.length), hs]);
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
+
+test('a ClientHello claiming more than 64 KB is a tls entry with its SNI and a warning, not only a count', () => {
+  const ctx = fakeContext();
+  const p = tls.createTcpParser!(ctx);
+  p.onData('c2s', hugeClientHello('big.example', 100_000));
+  p.onData('c2s', Buffer.alloc(16_000, 0x41));
+  p.onEnd('fin');
+  assert.equal(ctx.calls.length, 1);
+  const [call] = ctx.calls;
+  assert.equal(call.protocol, 'tls');
+  assert.equal(call.request!.sni, 'big.example');
+  assert.deepEqual(call.request!.alpn, ['h2']);
+  assert.equal(call.request!.truncated, true);
+  assert.equal(call.request!.ja3, undefined);
+  assert.deepEqual(call.warnings, ['malformed: hello too large (100000 bytes)', 'unanswered']);
+  assert.equal(ctx.counters['tls.hello-truncated'], 1);
+  assert.match(call.summary, /^TLS big\.example h2 → unanswered$/);
+});

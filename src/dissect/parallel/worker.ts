@@ -254,7 +254,8 @@ class LinesFilter {
 
   constructor(source: string, wire: FilterWire) {
     const f = compileFilter(wire.expr, { dialect: wire.dialect, now: wire.now });
-    const redactor = createRedactor(wire.redact, { enabled: !wire.noRedact, paths: f.redactions ?? [] });
+    // Its limits are said as the filter's own (run.ts), from this thread's stderr.
+    const redactor = createRedactor(wire.redact, { enabled: !wire.noRedact, paths: f.redactions ?? [], warn: (m) => process.stderr.write(`filter: ${m}\n`) });
     this.matcher = new LineMatcher(f.predicate, f.projectBinary, wire.invert, redactor, !wire.noRedact || (f.redactions ?? []).length > 0);
     this.binary = f.projectBinary !== undefined;
     this.count = wire.count;

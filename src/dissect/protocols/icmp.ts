@@ -73,6 +73,8 @@ interface PendingEcho {
 
 export class IcmpTracker {
   private readonly pending = new Map<string, PendingEcho>();
+  /** Keys of `pending` by requester, id, sequence and IP version (requesterKey), in `pending`'s order. */
+  private readonly byRequester = new Map<string, Set<string>>();
   /** Echoes answered lately (key → the reply's time), oldest first. */
   private readonly answered = new Map<string, number>();
   /**
@@ -146,7 +148,7 @@ export class IcmpTracker {
     }
     for (const [key, p] of this.pending) {
       if (nowMs - p.time <= timeoutMs) continue;
-      this.pending.delete(key);
+      this.deletePending(key);
       this.emitEcho(p, null, 0, 0, 0);
     }
   }
@@ -156,6 +158,7 @@ export class IcmpTracker {
     this.early.clear();
     for (const p of this.pending.values()) this.emitEcho(p, null, 0, 0, 0);
     this.pending.clear();
+    this.byRequester.clear();
   }
 
   private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
@@ -176,15 +179,30 @@ export class IcmpTracker {
       return;
     }
     if (previous) {
-      this.pending.delete(key);
+      this.deletePending(key);
       this.emitEcho(previous, null, 0, 0, 0);
     }
     if (this.pending.size >= MAX_PENDING) {
       const [oldestKey, oldest] = this.pending.entries().next().value as [string, PendingEcho];
-      this.pending.delete(oldestKey);
+      this.deletePending(oldestKey);
       this.emitEcho(oldest, null, 0, 0, 0);
     }
-    this.pending.set(key, { request: rec, src, dst, time: tsMs, frame, size });
+    const p: PendingEcho = { request: rec, src, dst, time: tsMs, frame, size };
+    this.pending.set(key, p);
+    const r = requesterKey(p.request.version, src, rec.id, rec.seq);
+    let keys = this.byRequester.get(r);
+    if (!keys) this.byRequester.set(r, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private deletePending(key: string): void {
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    const r = requesterKey(p.request.version, p.src, p.request.id, p.request.seq);
+    const keys = this.byRequester.get(r);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byRequester.delete(r);
   }
 
   private onEchoReply(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
@@ -194,16 +212,16 @@ export class IcmpTracker {
     let p = this.pending.get(key);
     let pKey = key;
     if (!p) {
-      for (const [k, cand] of this.pending) {
-        if (cand.src === dst && cand.request.id === rec.id && cand.request.seq === rec.seq && cand.request.version === rec.version) {
-          p = cand;
-          pKey = k;
-          break;
-        }
+      // The oldest request of that requester, id and sequence, whatever its target (looked up, not
+      // searched: a flood of replies answering nothing scanned all 4,096 waiting each, 14 s for 1 MB).
+      for (const k of this.byRequester.get(requesterKey(rec.version, dst, rec.id, rec.seq)) ?? []) {
+        p = this.pending.get(k);
+        pKey = k;
+        break;
       }
     }
     if (p) {
-      this.pending.delete(pKey);
+      this.deletePending(pKey);
       this.remember(pKey, tsMs);
       this.emitEcho(p, rec, size, tsMs, frame);
       return;
@@ -322,6 +340,11 @@ function fnv1a(b: Buffer): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h >>> 0;
+}
+
+/** What pairs a reply from another address than the request's target (a broadcast ping's). */
+function requesterKey(version: unknown, requester: string, id: number, seq: number): string {
+  return `${String(version)}|${requester}|${id}|${seq}`;
 }
 
 function echoKey(v6: boolean, requester: string, target: string, id: number, seq: number): string {

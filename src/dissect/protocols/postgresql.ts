@@ -17,6 +17,7 @@ import { ByteQueue } from '../byte-queue.js';
 import { decimalInteger, truncate } from './util/text.js';
 import { MessageStarts, type Stamp } from './util/message-start.js';
 import { TunnelStream } from './util/tunnel-stream.js';
+import { currentMeter } from '../memory-budget.js';
 
 const PROTOCOL_V3 = 196608;
 const SSL_REQUEST = 80877103;
@@ -34,7 +35,22 @@ const MAX_PENDING_CALLS = 1000;
 const MAX_PIPELINED_CALLS = 256;
 const MAX_QUERY_TEXT = 16 * 1024;
 const MAX_PARAMS_SHOWN = 32;
+/**
+ * Prepared statements and portals remembered per connection (by name, for the Bind and Execute
+ * that use them). A statement keeps the MAX_QUERY_TEXT its calls show, a name MAX_NAME (the
+ * server's own names stop at 63 bytes): they kept whole messages, 1,000 Parses of 1 MB held 1 GB.
+ * What they keep is charged to the flow's memory budget; past the count, `postgresql.statements_dropped`.
+ */
 const MAX_STATEMENTS = 1000;
+const MAX_NAME = 256;
+/**
+ * CommandComplete tags and notices one call lists: a server may send millions for one query (a
+ * 22 MB capture made an entry of 1.6M tags). Past it they are counted (`commandTagsNotListed`,
+ * `noticesNotListed`; `postgresql.list_truncated`), and `rows` still sums every tag.
+ */
+const MAX_LISTED = 100;
+/** A notice's text kept (its message may be up to MAX_MESSAGE). */
+const MAX_NOTICE_TEXT = 1024;
 
 /** Backend messages that can begin the answer to extended-query messages before their Sync. */
 const EXTENDED_REPLY_START = new Set(['1', '2', 't', 'n', 'E']);
@@ -159,6 +175,8 @@ class PostgresParser implements TcpStreamParser {
   private pipelineAborted = false;
   private statements = new Map<string, string>();
   private portals = new Map<string, string>();
+  /** What `statements` and `portals` keep, charged to the flow's memory budget. */
+  private readonly meter = currentMeter();
   private session: { user?: string; database?: string } = {};
   private readonly starts: MessageStarts;
   /** First packet of the client message being handled: a call is stamped with its first message's. */
@@ -497,30 +515,31 @@ class PostgresParser implements TcpStreamParser {
     const extendedOpen = open && open.kind === 'extended' && !open.sealed ? open : null;
     switch (type) {
       case 'Q': {
-        const query = cstring(body, 0).text;
-        this.newCall('query', { type: 'query', query: truncate(query, MAX_QUERY_TEXT), ...this.sessionFields() }, size, true);
+        const query = cstringCut(body, 0, MAX_QUERY_TEXT).text;
+        this.newCall('query', { type: 'query', query, ...this.sessionFields() }, size, true);
         return;
       }
       case 'P': {
-        const name = cstring(body, 0);
-        const query = cstring(body, name.next);
-        if (this.statements.size < MAX_STATEMENTS || this.statements.has(name.text)) this.statements.set(name.text, query.text);
+        const name = cstringCut(body, 0, MAX_NAME);
+        const query = cstringCut(body, name.next, MAX_QUERY_TEXT);
+        this.remember(this.statements, name.text, query.text);
         const call = extendedOpen && this.preparedOnly(extendedOpen) ? this.nextPrepare(extendedOpen) : this.statementCall(extendedOpen);
         call.requestSize += size;
         call.prepares = (call.prepares ?? 0) + 1;
         call.parsed = true;
-        call.request.query ??= truncate(query.text, MAX_QUERY_TEXT);
+        call.request.query ??= query.text;
         if (name.text) call.request.statement = name.text;
         return;
       }
       case 'B': {
-        const portal = cstring(body, 0);
-        const stmt = cstring(body, portal.next);
-        this.portals.set(portal.text, stmt.text);
+        const portal = cstringCut(body, 0, MAX_NAME);
+        const stmt = cstringCut(body, portal.next, MAX_NAME);
+        this.remember(this.portals, portal.text, stmt.text);
         const call = this.statementCall(extendedOpen);
         call.requestSize += size;
         call.bound = true;
-        if (call.request.query === undefined && this.statements.has(stmt.text)) call.request.query = truncate(this.statements.get(stmt.text)!, MAX_QUERY_TEXT);
+        const known = this.statements.get(stmt.text);
+        if (call.request.query === undefined && known !== undefined) call.request.query = known;
         if (stmt.text) call.request.statement = stmt.text;
         if (portal.text) call.request.portal = portal.text;
         const params = bindParameters(body, stmt.next);
@@ -528,7 +547,7 @@ class PostgresParser implements TcpStreamParser {
         return;
       }
       case 'E': {
-        const portal = cstring(body, 0);
+        const portal = cstringCut(body, 0, MAX_NAME);
         const call = extendedOpen ?? this.newCall('extended', { type: 'extended', ...this.sessionFields() }, 0, false);
         call.requestSize += size;
         if (call.request.query === undefined) {
@@ -789,7 +808,7 @@ class PostgresParser implements TcpStreamParser {
         return;
       case 'C': {
         const tag = cstring(body, 0).text;
-        (res.commandTags ??= []).push(tag);
+        this.listed(res, 'commandTags', tag);
         res.commandTag = tag;
         const m = /(\d+)$/.exec(tag);
         if (m) res.rows = (res.rows ?? 0) + Number(m[1]);
@@ -800,7 +819,8 @@ class PostgresParser implements TcpStreamParser {
       case 'N': {
         const fields = errorFields(body);
         if (type === 'N') {
-          (res.notices ??= []).push(fields.M ?? '');
+          const text = fields.M ?? '';
+          this.listed(res, 'notices', text.length > MAX_NOTICE_TEXT ? `${text.slice(0, MAX_NOTICE_TEXT)}…` : text);
           return;
         }
         const position = decimalInteger(fields.P, 9);
@@ -857,6 +877,29 @@ class PostgresParser implements TcpStreamParser {
     if (call.kind !== 'extended') return;
     call.prepared = (call.prepared ?? 0) + 1;
     if (call.prepareOnly && call.prepared >= (call.prepares ?? 0)) this.complete(call);
+  }
+
+  /** A statement's text or a portal's statement, by its name (cut to MAX_NAME), within MAX_STATEMENTS and charged to the budget. */
+  private remember(map: Map<string, string>, key: string, value: string): void {
+    const old = map.get(key);
+    if (old === undefined && map.size >= MAX_STATEMENTS) {
+      this.ctx.count('postgresql.statements_dropped');
+      return;
+    }
+    this.meter?.add(value.length - (old === undefined ? -key.length : old.length));
+    map.set(key, value);
+  }
+
+  /** `value` added to the response's list `key`, or counted past MAX_LISTED (`<key>NotListed`). */
+  private listed(res: Record<string, any>, key: 'commandTags' | 'notices', value: string): void {
+    const list: string[] = (res[key] ??= []);
+    if (list.length < MAX_LISTED) {
+      list.push(value);
+      return;
+    }
+    const more = `${key}NotListed`;
+    if (res[more] === undefined) this.ctx.count('postgresql.list_truncated');
+    res[more] = (res[more] ?? 0) + 1;
   }
 
   /** An Execute's outcome: a pipelined statement's call ends with it; after an error the server skips to the Sync. */
@@ -977,6 +1020,22 @@ function cstring(buf: Buffer, pos: number): { text: string; next: number } {
   const end = buf.indexOf(0, pos);
   if (end < 0) return { text: buf.toString('utf8', Math.min(pos, buf.length)), next: buf.length };
   return { text: buf.toString('utf8', pos, end), next: end + 1 };
+}
+
+/**
+ * As cstring, the text cut to `max` characters as truncate() cuts it, decoded from no more bytes
+ * than that needs: a cut string is a copy, not a slice of the whole (V8 keeps a slice's parent
+ * alive, so a 16 KB statement kept its 1 MB message).
+ */
+function cstringCut(buf: Buffer, pos: number, max: number): { text: string; next: number } {
+  const end = buf.indexOf(0, pos);
+  const stop = end < 0 ? buf.length : end;
+  const from = Math.min(pos, buf.length);
+  const limit = Math.min(stop, from + 4 * max);
+  const text = buf.toString('utf8', from, limit);
+  const next = end < 0 ? buf.length : end + 1;
+  if (limit === stop && text.length <= max) return { text, next };
+  return { text: Buffer.from(`${text.slice(0, Math.max(0, max - 1))}…`, 'utf8').toString('utf8'), next };
 }
 
 function errorFields(body: Buffer): Record<string, string> {

@@ -78,6 +78,14 @@ class Reader {
     this.off += n;
     return v;
   }
+  /** A sub-reader over a length-prefixed vector cut short: skips the length, reads what is left. */
+  rest(lenBytes: 1 | 2): Reader {
+    this.need(lenBytes);
+    this.off += lenBytes;
+    const r = new Reader(this.b, this.off, this.end);
+    this.off = this.end;
+    return r;
+  }
   /** A sub-reader over a length-prefixed vector (`lenBytes` = 1 or 2). */
   vec(lenBytes: 1 | 2): Reader {
     const n = lenBytes === 1 ? this.u8() : this.u16();
@@ -100,10 +108,19 @@ interface Extensions {
   types: number[];
 }
 
-function readExtensions(r: Reader, isClient: boolean): Extensions {
+function readExtensions(r: Reader, isClient: boolean, partial = false): Extensions {
   const ext: Extensions = { alpn: [], versions: [], groups: [], pointFormats: [], types: [] };
   if (r.left() === 0) return ext; // extensions are optional before TLS 1.3
-  const all = r.vec(2);
+  try {
+    readExtensionList(partial ? r.rest(2) : r.vec(2), isClient, ext);
+  } catch (e) {
+    // The start of a hello too large to keep: the extensions read before the cut are what it says.
+    if (!partial || !(e instanceof Malformed)) throw e;
+  }
+  return ext;
+}
+
+function readExtensionList(all: Reader, isClient: boolean, ext: Extensions): void {
   while (all.left() > 0) {
     const type = all.u16();
     const body = all.vec(2);
@@ -146,11 +163,13 @@ function readExtensions(r: Reader, isClient: boolean): Extensions {
       }
     }
   }
-  return ext;
 }
 
-/** ClientHello body (after the 4-byte handshake header) → request record. */
-export function parseClientHello(b: Buffer): Record<string, any> {
+/**
+ * ClientHello body (after the 4-byte handshake header) → request record. `partial`: `b` is the
+ * start of a hello too large to keep, read up to where it was cut.
+ */
+export function parseClientHello(b: Buffer, partial = false): Record<string, any> {
   const r = new Reader(b);
   const legacy = r.u16();
   r.bytes(32); // random
@@ -159,7 +178,7 @@ export function parseClientHello(b: Buffer): Record<string, any> {
   const suites: number[] = [];
   while (suitesVec.left() >= 2) suites.push(suitesVec.u16());
   r.vec(1); // compression methods
-  const ext = readExtensions(r, true);
+  const ext = readExtensions(r, true, partial);
   const versions = ext.versions.filter((v) => !isGrease(v));
   // JA3 (https://github.com/salesforce/ja3): decimal fields, GREASE left out.
   const ja3 = [
@@ -181,15 +200,15 @@ export function parseClientHello(b: Buffer): Record<string, any> {
   return rec;
 }
 
-/** ServerHello body → response record. */
-export function parseServerHello(b: Buffer): Record<string, any> {
+/** ServerHello body → response record (`partial`: as parseClientHello's). */
+export function parseServerHello(b: Buffer, partial = false): Record<string, any> {
   const r = new Reader(b);
   const legacy = r.u16();
   const random = r.bytes(32);
   r.vec(1); // session id
   const suite = r.u16();
   r.u8(); // compression
-  const ext = readExtensions(r, false);
+  const ext = readExtensions(r, false, partial);
   const negotiated = ext.versions[0] ?? legacy;
   const rec: Record<string, any> = {
     version: versionName(negotiated),
@@ -334,13 +353,12 @@ export class TlsParser implements TcpStreamParser {
     const type = hdr[0];
     const len = (hdr[1] << 16) | (hdr[2] << 8) | hdr[3];
     if (len > MAX_HELLO) {
-      this.malformed(h, 'hello too large');
+      // Not kept (a hello that large is an attack or a broken peer), but the connection is still a
+      // TLS call: what its first record says (the SNI, the offers) makes the entry, with a warning.
+      this.tooLarge(dir, h, type, len);
       return;
     }
-    if (h.handshake.length < 4 + len) {
-      if (h.handshake.length > MAX_HELLO) this.malformed(h, 'hello too large');
-      return;
-    }
+    if (h.handshake.length < 4 + len) return;
     const body = h.handshake.peek(4 + len).subarray(4);
     try {
       if (type === 1) this.onHello(dir, 'request', parseClientHello(body), h);
@@ -349,6 +367,30 @@ export class TlsParser implements TcpStreamParser {
     } catch (e) {
       this.malformed(h, e instanceof Malformed ? e.message : 'bad hello');
     }
+  }
+
+  /**
+   * A hello claiming more than MAX_HELLO: read from the bytes held so far (its first record), then
+   * given up; `tls.hello-truncated`, warning `malformed: hello too large (N bytes)`.
+   */
+  private tooLarge(dir: Direction, h: HalfState, type: number, len: number): void {
+    this.ctx.count('tls.hello-truncated');
+    const why = `hello too large (${len} bytes)`;
+    if (type !== 1 && type !== 2) return this.malformed(h, why);
+    const held = h.handshake.peek(Math.min(h.handshake.length, 4 + MAX_HELLO)).subarray(4);
+    let rec: Record<string, any>;
+    try {
+      rec = type === 1 ? parseClientHello(held, true) : parseServerHello(held, true);
+    } catch {
+      // Cut before its extensions: the record layer's version is all there is to say.
+      rec = type === 1 ? { sni: '', alpn: [], version: '', versions: [] } : { version: '', cipherSuite: '', alpn: '' };
+    }
+    // A fingerprint of part of the offers would name a client that never was.
+    delete rec.ja3;
+    delete rec.ja3Hash;
+    rec.truncated = true;
+    this.warnings.push(`malformed: ${why}`);
+    this.onHello(dir, type === 1 ? 'request' : 'response', rec, h);
   }
 
   private onHello(dir: Direction, kind: 'request' | 'response', rec: Record<string, any>, h: HalfState): void {

@@ -3,7 +3,7 @@
 // raw numbers belong in it. Cells are already strings here.
 
 import { formatSize } from '../cli/units.js';
-import { cutMiddle } from './formats/terminal-text.js';
+import { cutMiddle, escapeForTerminal } from './formats/terminal-text.js';
 
 export type TextFormat = 'table' | 'csv' | 'markdown';
 
@@ -160,10 +160,14 @@ function csvCell(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Table cells are one line: newlines and other control characters become visible escapes. */
+/**
+ * Table cells are one line of text a terminal only prints: newlines and every
+ * character a terminal could obey or that reorders what is shown (C0 and C1
+ * controls such as the one-byte CSI U+009B, bidi overrides, zero-width
+ * characters) become visible escapes, as in `-o compact`. Tabs are one space.
+ */
 function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return escapeForTerminal(s.replace(/\t/g, ' '));
 }
 
 /** Bytes for a cell or label: 1234567 → "1.2 MB" (KB = 1024, as in every size shark reads or prints). */

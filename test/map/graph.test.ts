@@ -128,6 +128,20 @@ test('any name survives quoting: quotes, backslashes, newlines, unicode, markup'
   assert.match(mermaid, /\["two<br\/>lines"\]/);
 });
 
+test('a C1 control or a bidi override in a name is shown as an escape in DOT, in the SVG dot draws and in Mermaid', () => {
+  const entries = [http(productpage(), ep('198.18.7.1', 80, { namespace: 'shop', workload: 'pay\u202egnp.exe' }), 'GET', '/c1/\u009b2J\u200b', 200, 1, 1)];
+  const g = build('workload', entries);
+  const labels = { parts: [...LABEL_PARTS], paths: 1 };
+  const source = renderDot(g, labels);
+  assert.doesNotMatch(source, /[\u0080-\u009f\u202e\u200b]/, 'no raw C1 or format character in DOT');
+  const texts = svgTexts(source);
+  assert.ok(texts.includes('pay\\u202egnp.exe'), JSON.stringify(texts));
+  assert.ok(texts.some((t) => t.startsWith('GET /c1/\\x9b2J\\u200b')), JSON.stringify(texts));
+  const mermaid = renderMermaid(g, labels);
+  assert.doesNotMatch(mermaid, /[\u0080-\u009f\u202e\u200b]/, 'no raw C1 or format character in Mermaid');
+  assert.ok(mermaid.includes('pay\\u202egnp.exe'), mermaid);
+});
+
 test('Mermaid: one subgraph per namespace, one linkStyle per edge', () => {
   const m = renderMermaid(build('workload'), ALL).split('\n');
   assert.equal(m[0], 'flowchart LR');

@@ -46,3 +46,41 @@ test('stats and catalog on an 80-column terminal fit it and say which columns th
   assert.match(piped.stdout.split('\n')[1], /bytes in │ bytes out │.*│ max ms │$/);
   assert.doesNotMatch(piped.stdout, /hidden to fit/);
 });
+
+test('table cells show C1 controls, bidi overrides and zero-width characters as escapes, in box and Markdown tables', () => {
+  // U+009B is a one-byte CSI (terminals that take 8-bit controls obey it); U+202E turns what follows around.
+  const rows = [['GET /c1/\u009b31mred\u0085x', 'GET /bidi/\u202egnp.exe\u200b']];
+  const columns = [{ title: 'a' }, { title: 'b' }];
+  for (const format of ['table', 'markdown'] as const) {
+    const out = renderRows(columns, rows, format);
+    assert.doesNotMatch(out, /[\u0080-\u009f\u202e\u200b]/, `${format}: no raw control or format character`);
+    // Markdown doubles the backslash, so that the page shows one.
+    const bs = format === 'markdown' ? '\\\\' : '\\';
+    assert.ok(out.includes(`GET /c1/${bs}x9b31mred${bs}x85x`), out);
+    assert.ok(out.includes(`GET /bidi/${bs}u202egnp.exe${bs}u200b`), out);
+  }
+  // Tabs stay one space, as before.
+  assert.match(renderRows([{ title: 'a' }], [['x\ty']], 'table'), /│ x y │/);
+});
+
+test('stats, catalog and diff tables of traffic with a C1 CSI or a bidi override in a path print neither raw', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { httpCall } = await import('../catalog/entries.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-table-escape-'));
+  try {
+    const file = join(dir, 'calls.ndjson');
+    const other = join(dir, 'other.ndjson');
+    writeFileSync(file, [httpCall({ path: '/c1/\u009b2J', i: 1 }), httpCall({ path: '/bidi/\u202egnp.exe', i: 2 })].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    writeFileSync(other, JSON.stringify(httpCall({ path: '/plain', i: 3 })) + '\n');
+    for (const args of [['stats', '--by', 'endpoint', file], ['catalog', file], ['catalog', '--format', 'markdown', file], ['diff', other, file]]) {
+      const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8' });
+      assert.ok(r.status === 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /[\u0080-\u009f\u202e]/, `${args.join(' ')} prints a raw control:\n${r.stdout}`);
+      const bs = args.includes('markdown') ? '\\\\' : '\\';
+      assert.ok(r.stdout.includes(`/c1/${bs}x9b2J`) && r.stdout.includes(`/bidi/${bs}u202egnp.exe`), `${args.join(' ')}:\n${r.stdout}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

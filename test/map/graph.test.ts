@@ -202,3 +202,17 @@ test('--paths counts: ids are templated, and counts the bounded counter may have
   assert.match(lines, /GET \/books\/title-\w+ ×≥1/);
   assert.doesNotMatch(lines, /title-\w+ ×[2-9]/);
 });
+
+test('--paths: a path seen twice ranks above one whose count of two was half inherited from an evicted path', async () => {
+  const { TopK } = await import('../../src/map/top-k.js');
+  const k = new TopK(20);
+  k.add('GET /b-twice');
+  k.add('GET /b-twice');
+  for (let i = 0; i < 19; i++) k.add(`GET /once-${String(i).padStart(2, '0')}`);
+  // Full: the newcomer takes a count-1 slot and its count (2, of which 1 is certain).
+  k.add('GET /a-late');
+  assert.deepEqual(k.top(2), [
+    { key: 'GET /b-twice', count: 2, atLeast: 2 },
+    { key: 'GET /a-late', count: 2, atLeast: 1 },
+  ]);
+});

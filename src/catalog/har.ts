@@ -55,9 +55,17 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   if (e.protocol === 'grpc') request.method = 'POST';
   const reqBody = bodyText(rq, opts.maxBody);
   if (reqBody || (typeof rq.bodySize === 'number' && rq.bodySize > 0)) {
-    request.postData = { mimeType: contentTypeOf(rq) || 'application/octet-stream', text: reqBody?.text ?? '', ...(reqBody?.truncated ? { _truncated: true } : {}) };
+    // HAR 1.2 gives postData no `encoding`; a binary body is base64 and says so as `content` does, or a reader would take the base64 for the body.
+    request.postData = {
+      mimeType: contentTypeOf(rq) || 'application/octet-stream',
+      text: reqBody?.text ?? '',
+      ...(reqBody?.encoding ? { encoding: reqBody.encoding } : {}),
+      ...(reqBody?.truncated ? { _truncated: true } : {}),
+    };
   }
   const resBody = rs ? bodyText(rs, opts.maxBody) : undefined;
+  const wire = rs && typeof rs.bodySize === 'number' ? rs.bodySize : undefined;
+  const size = rs ? contentSize(rs, resBody, wire) : 0;
   const response: Record<string, unknown> = rs
     ? {
         status: httpStatus(rs.status),
@@ -66,7 +74,9 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
         cookies: [],
         headers: [...headerList(rs.headers), ...headerList(rs.trailers)],
         content: {
-          size: typeof rs.bodySize === 'number' ? rs.bodySize : 0,
+          size,
+          // Bytes the content-encoding saved (HAR: size - bodySize), when the decoded size is known.
+          ...(wire !== undefined && size > wire ? { compression: size - wire } : {}),
           mimeType: contentTypeOf(rs) || 'x-unknown',
           ...(resBody ? { text: resBody.text } : {}),
           ...(resBody?.encoding ? { encoding: resBody.encoding } : {}),
@@ -74,7 +84,7 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
         },
         redirectURL: headerValue(rs.headers, 'location') ?? '',
         headersSize: -1,
-        bodySize: typeof rs.bodySize === 'number' ? rs.bodySize : -1,
+        bodySize: wire ?? -1,
       }
     : // Unanswered: HAR has no "no response"; browsers write status 0 for a request that got none.
       { status: 0, statusText: '', httpVersion, cookies: [], headers: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: -1 };
@@ -200,6 +210,21 @@ function queryList(query: unknown): NameValue[] {
     else out.push({ name, value: String(v) });
   }
   return out;
+}
+
+/**
+ * HAR's `content.size`: the length of the content as delivered, after its
+ * content-encoding is undone, where `bodySize` counts the bytes on the wire
+ * (a gzip page of 16 KB sent as 1 KB). A body decoded and kept whole gives
+ * it; else (no coding, cut at --max-body, not shown) the wire size is all
+ * that is known. A redacted body is counted as written.
+ */
+function contentSize(rs: Record<string, any>, body: { text: string; encoding?: string; truncated: boolean } | undefined, wire: number | undefined): number {
+  const coding = headerValue(rs.headers, 'content-encoding')?.trim().toLowerCase();
+  if (body && !body.truncated && coding && coding !== 'identity') {
+    return body.encoding === 'base64' ? Buffer.byteLength(body.text, 'base64') : Buffer.byteLength(body.text, 'utf8');
+  }
+  return wire ?? 0;
 }
 
 function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean } | undefined {

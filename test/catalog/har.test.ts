@@ -170,3 +170,55 @@ test('a body given as JSON nested 5000 levels deep is cut whole, not a crash', (
   (e.request as Record<string, unknown>).body = [[1]];
   assert.equal((harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any).request.postData.text, '[[1]]');
 });
+
+test('a gzip response: content.size is the decoded length tshark finds, bodySize the bytes on the wire, compression the difference', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const capture = join(examplesDir, 'bookinfo-mix.pcap');
+  // tshark's de-chunked, decompressed body per response (its text output escapes \n, \r, \t and \\).
+  const decoded = new Map<string, number>();
+  const fields = execFileSync('tshark', ['-r', capture, '-Y', 'http.response and http.content_encoding == "gzip"', '-T', 'fields', '-e', 'http.response_for.uri', '-e', 'http.file_data'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  for (const line of fields.split('\n').filter(Boolean)) {
+    const [uri, text] = line.split('\t');
+    const raw = text.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
+    decoded.set(new URL(uri).pathname, Buffer.byteLength(raw, 'utf8'));
+  }
+  assert.ok(decoded.size >= 3, `tshark found gzip responses: ${[...decoded.keys()].join(', ')}`);
+  const { har } = await exportHar(capture);
+  const gzip = har.log.entries.filter((h: any) => h.response.headers.some((x: any) => x.name === 'content-encoding' && x.value === 'gzip'));
+  assert.ok(gzip.length >= 3);
+  for (const h of gzip) {
+    const size: number = h.response.content.size;
+    const compression: number = h.response.content.compression;
+    const path = new URL(h.request.url).pathname;
+    assert.equal(size, decoded.get(path), `${path}: content.size is the decoded length`);
+    assert.ok(h.response.bodySize > 0 && h.response.bodySize < size, `${path}: bodySize ${h.response.bodySize} is the smaller wire size`);
+    assert.equal(compression, size - h.response.bodySize, path);
+  }
+  // A response without a content-encoding: size is bodySize and nothing was saved.
+  const plain = har.log.entries.find((h: any) => h.request.url.endsWith('/details/0'));
+  assert.equal(plain.response.content.size, plain.response.bodySize);
+  assert.equal(plain.response.content.compression, undefined);
+});
+
+test('a binary request body is base64 and postData says so, as content does; cut, it still decodes', () => {
+  const validate = harValidator();
+  const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x7f, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06]);
+  const e = httpCall({ method: 'POST', path: '/upload', responseBody: { ok: true }, i: 5 });
+  Object.assign(e.request!, { body: bytes.toString('base64'), bodyEncoding: 'base64', bodySize: bytes.length, headers: { host: 'orders:8080', 'content-type': 'application/octet-stream' } });
+  const whole = harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any;
+  assert.equal(whole.request.postData.encoding, 'base64');
+  assert.deepEqual(Buffer.from(whole.request.postData.text, 'base64'), bytes);
+  const cut = harEntry(e, { maxBody: 10, creatorVersion: 't' }) as any;
+  assert.equal(cut.request.postData.encoding, 'base64');
+  assert.equal(cut.request.postData._truncated, true);
+  assert.equal(cut.request.postData.text.length % 4, 0);
+  assert.deepEqual(Buffer.from(cut.request.postData.text, 'base64'), bytes.subarray(0, 6));
+  // A text body says nothing of an encoding.
+  const text = harEntry(httpCall({ method: 'POST', path: '/c', requestBody: { a: 1 }, i: 6 }), { maxBody: 1 << 20, creatorVersion: 't' }) as any;
+  assert.equal(text.request.postData.encoding, undefined);
+  const har = { log: { version: '1.2', creator: { name: 'shark', version: 't' }, pages: [], entries: [whole, cut, text] } };
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+});

@@ -5,7 +5,7 @@
 // about each operation (calls, errors, latency) rides along as `x-shark-*`
 // extensions, which OpenAPI tools ignore.
 
-import { HTTP_PROTOCOLS, OTHER_ENDPOINT, type EndpointStats, type ParamShape } from './endpoints.js';
+import { EndpointStats, HTTP_PROTOCOLS, OTHER_ENDPOINT, type ParamShape } from './endpoints.js';
 import { nameParameters } from './path-template.js';
 import { isDateTime, isoTime } from '../output/iso-time.js';
 
@@ -55,20 +55,12 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
   let calls = 0;
   let first = Infinity;
   let last = -Infinity;
-  for (const ep of mine) {
-    const sp = ep.name.indexOf(' ');
-    const method = ep.name.slice(0, sp).toLowerCase();
-    const template = ep.name.slice(sp + 1);
-    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
-      opts.onOmitted?.(ep.name);
-      continue;
-    }
+  for (const { ep, method, template } of operations(mine, opts.onOmitted)) {
     const { path, params } = nameParameters(template);
     const signature = path.replace(/\{[^}]*\}/g, '{}');
     const pathKey = bySignature.get(signature) ?? path;
     bySignature.set(signature, pathKey);
     const item = (paths[pathKey] ??= {});
-    if (item[method]) continue;
     calls += ep.calls;
     first = Math.min(first, ep.first);
     last = Math.max(last, ep.last);
@@ -139,6 +131,43 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(Object.keys(schemes).length ? { components: { securitySchemes: schemes } } : {}),
   };
+}
+
+/**
+ * The catalogue's HTTP endpoints as OpenAPI operations, one per method and
+ * path shape. Templates that differ only in their placeholders' kinds
+ * (`GET /items/{id}`, `GET /items/{uuid}`: ids and UUIDs under one route) are
+ * one path to OpenAPI, so their calls, statuses, parameters and bodies are
+ * merged into one operation (none is left out), and a placeholder whose kind
+ * differs between them is a `{param}` typed from the values seen. Endpoints
+ * OpenAPI has no place for go to `onOmitted`.
+ */
+function operations(mine: EndpointStats[], onOmitted?: (endpoint: string) => void): Array<{ ep: EndpointStats; method: string; template: string }> {
+  const groups = new Map<string, { method: string; templates: string[]; members: EndpointStats[] }>();
+  for (const ep of mine) {
+    const sp = ep.name.indexOf(' ');
+    const method = ep.name.slice(0, sp).toLowerCase();
+    const template = ep.name.slice(sp + 1);
+    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
+      onOmitted?.(ep.name);
+      continue;
+    }
+    const key = `${method} ${template.replace(/\{[^}]*\}/g, '{}')}`;
+    const group = groups.get(key);
+    if (group) {
+      group.templates.push(template);
+      group.members.push(ep);
+    } else groups.set(key, { method, templates: [template], members: [ep] });
+  }
+  return [...groups.values()].map(({ method, templates, members }) => {
+    if (members.length === 1) return { ep: members[0], method, template: templates[0] };
+    const merged = new EndpointStats(members[0].protocol, members[0].service, members[0].name);
+    for (const m of members) merged.merge(m);
+    // Same shape, so the same segments: where the placeholders' kinds differ, the kind is {param}.
+    const split = templates.map((t) => t.split('/'));
+    const template = split[0].map((seg, i) => (split.every((t) => t[i] === seg) ? seg : '{param}')).join('/');
+    return { ep: merged, method, template };
+  });
 }
 
 /**

@@ -163,7 +163,7 @@ test('edge labels: --edge-label parts', () => {
 });
 
 test('public vs internal addresses', () => {
-  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '127.0.0.1', '198.18.0.1', '198.19.255.1', '100.64.0.1', 'fd00::1', '::1', 'fe80::1', '169.254.1.1'])
+  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '127.0.0.1', '198.18.0.1', '198.19.255.1', '100.64.0.1', 'fd00::1', '::1', 'fe80::1', '169.254.1.1', '224.0.0.251', 'ff02::2', 'ff02::1:ff30:ed70'])
     assert.equal(isPublicIp(ip), false, ip);
   for (const ip of ['203.0.113.50', '8.8.8.8', '2001:db8::1', '172.32.0.1']) assert.equal(isPublicIp(ip), true, ip);
   void details;
@@ -215,4 +215,19 @@ test('--paths: a path seen twice ranks above one whose count of two was half inh
     { key: 'GET /b-twice', count: 2, atLeast: 2 },
     { key: 'GET /a-late', count: 2, atLeast: 1 },
   ]);
+});
+
+test('an ICMP destination is named by its IP, not IP:0, and a ping to a web server keeps it IP:port; IPv6 multicast is not external', () => {
+  const icmp = (src: ReturnType<typeof ep>, dst: ReturnType<typeof ep>, t: number) =>
+    ({ id: `icmp-${t}`, timestamp: t, protocol: 'icmp', transport: 'icmp', elapsedTime: 0.1, src, dst, request: { type: 8 }, response: { type: 0 }, error: false, requestSize: 64, responseSize: 64, summary: 'echo' }) as any;
+  const client = ep('198.18.9.1', 0);
+  const entries = [
+    http(ep('198.18.9.1', 40000), ep('198.18.9.2', 80), 'GET', '/', 200, 1, 1),
+    icmp(client, ep('198.18.9.2', 0), 2),
+    icmp(client, ep('198.18.9.3', 0), 3),
+    icmp(ep('fe80::1', 0), ep('ff02::2', 0), 4),
+  ];
+  const g = build('workload', entries);
+  assert.deepEqual(names(g).sort(), ['198.18.9.1', '198.18.9.2:80', '198.18.9.3', '[fe80::1]', '[ff02::2]']);
+  assert.ok(g.nodes.every((n) => !n.external), JSON.stringify(g.nodes));
 });

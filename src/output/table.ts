@@ -16,11 +16,19 @@ export interface Column {
    * one are always shown. CSV and Markdown always have every column.
    */
   drop?: number;
-  /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), not below 16 columns. */
+  /**
+   * On a terminal too narrow even once the `drop` columns are gone and the
+   * names are cut to 16 columns (a 60- or 40-column pane), columns with a
+   * `dropLast` rank go too, highest first, before names are cut shorter.
+   */
+  dropLast?: number;
+  /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), to 16 columns, and to 7 as a last resort. */
   shrink?: boolean;
 }
 
 const MIN_SHRUNK = 16;
+/** The least a name is cut to when nothing else is left to give ("198…:80": a 40-column pane still shows entries, error %, p95). */
+const LAST_SHRUNK = 7;
 
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
@@ -52,31 +60,44 @@ function renderFitted(columns: Column[], rows: string[][], width: number): strin
   const cells = rows.map((r) => columns.map((_c, i) => oneLine(r[i] ?? '')));
   const widths = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, displayWidth(r[i])), displayWidth(oneLine(c.title))));
   const keep = columns.map(() => true);
-  const total = () => widths.reduce((sum, w, i) => sum + (keep[i] ? w + 3 : 0), 1);
-  if (width > 0) {
+  const total = (w: number[]) => w.reduce((sum, x, i) => sum + (keep[i] ? x + 3 : 0), 1);
+  // The widths once the widest kept shrinkable column is narrowed, one column at a time, until the table fits or none is above `min`.
+  const shrunk = (min: number): number[] => {
+    const cut = widths.slice();
+    let excess = total(cut) - width;
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < columns.length; i++) if (keep[i] && columns[i].shrink && cut[i] > min && (widest < 0 || cut[i] > cut[widest])) widest = i;
+      if (widest < 0) break;
+      cut[widest]--;
+      excess--;
+    }
+    return cut;
+  };
+  // Columns of a rank go, highest first, until the table (its names cut to MIN_SHRUNK at most) fits.
+  const dropBy = (rank: (c: Column) => number | undefined, fits: () => boolean) => {
     const order = columns
-      .map((c, i) => ({ rank: c.drop, i }))
+      .map((c, i) => ({ rank: rank(c), i }))
       .filter((c): c is { rank: number; i: number } => c.rank !== undefined)
       .sort((a, b) => b.rank - a.rank || b.i - a.i);
     for (const { i } of order) {
-      if (total() <= width) break;
+      if (fits()) break;
       keep[i] = false;
     }
-  }
-  // Still too wide (long service names, paths): narrow the widest shrinkable column, one column at a time.
-  const cut = widths.slice();
+  };
+  let cut = widths.slice();
   if (width > 0) {
-    let excess = total() - width;
-    while (excess > 0) {
-      let widest = -1;
-      for (let i = 0; i < columns.length; i++) if (keep[i] && columns[i].shrink && cut[i] > MIN_SHRUNK && (widest < 0 || cut[i] > cut[widest])) widest = i;
-      if (widest < 0) break;
-      cut[widest]--;
-      widths[widest]--;
-      excess--;
+    dropBy((c) => c.drop, () => total(widths) <= width);
+    // Still too wide (long service names, paths): cut names, then give up the last-resort columns, then cut names shorter.
+    cut = shrunk(MIN_SHRUNK);
+    if (total(cut) > width) {
+      dropBy((c) => c.dropLast, () => total(shrunk(MIN_SHRUNK)) <= width);
+      cut = shrunk(MIN_SHRUNK);
+      if (total(cut) > width) cut = shrunk(LAST_SHRUNK);
     }
   }
-  const shown = columns.filter((_c, i) => keep[i]);
+  // A name column cut below its title's width has its title cut too (a 40-column pane: "pro…col").
+  const shown = columns.map((c, i) => (c.shrink && cut[i] < widths[i] ? { ...c, title: cutMiddle(oneLine(c.title), cut[i]) } : c)).filter((_c, i) => keep[i]);
   const table = renderTerminal(
     shown,
     cells.map((r) => r.map((cell, i) => (columns[i].shrink ? cutMiddle(cell, cut[i]) : cell)).filter((_c, i) => keep[i])),

@@ -47,6 +47,25 @@ test('stats and catalog on an 80-column terminal fit it and say which columns th
   assert.doesNotMatch(piped.stdout, /hidden to fit/);
 });
 
+test('narrower panes: catalog fits 60 columns by giving up the protocol, stats fits 40 by giving up errors; names and their titles are cut shorter', () => {
+  const capture = join(examplesDir, 'bookinfo-mix.pcap');
+  const box = (out: string) => out.split('\n').filter((l) => /^[┌│├└]/.test(l));
+  const catalog60 = onTerminal(60, ['catalog', capture]);
+  for (const l of box(catalog60)) assert.ok(displayWidth(l) <= 60, `catalog: line wider than 60 columns:\n${l}`);
+  assert.match(box(catalog60)[1], /^│ service +│ endpoint +│ calls │ error % │ p95 ms │$/);
+  assert.match(catalog60, /\(6 columns hidden to fit 60: protocol, p50 ms, p99 ms, statuses, first seen, last seen\)/);
+  // At 80 the protocol stays: names cut to 16 columns are enough there.
+  assert.match(box(onTerminal(80, ['catalog', capture]))[1], /│ protocol │/);
+  for (const args of [['stats', capture], ['stats', '--by', 'endpoint', capture]]) {
+    const out = onTerminal(40, args);
+    for (const l of box(out)) assert.ok(displayWidth(l) <= 40, `${args.join(' ')}: line wider than 40 columns:\n${l}`);
+    assert.match(box(out)[1], /│ entries │ error % │ p95 ms │$/);
+    assert.match(out, /hidden to fit 40: .*errors/);
+  }
+  // Sorted by errors, errors is never the one to go.
+  assert.match(box(onTerminal(40, ['stats', '--sort', 'errors', capture]))[1], /│ errors │/);
+});
+
 test('table cells show C1 controls, bidi overrides and zero-width characters as escapes, in box and Markdown tables', () => {
   // U+009B is a one-byte CSI (terminals that take 8-bit controls obey it); U+202E turns what follows around.
   const rows = [['GET /c1/\u009b31mred\u0085x', 'GET /bidi/\u202egnp.exe\u200b']];

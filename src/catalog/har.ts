@@ -61,6 +61,7 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
       text: reqBody?.text ?? '',
       ...(reqBody?.encoding ? { encoding: reqBody.encoding } : {}),
       ...(reqBody?.truncated ? { _truncated: true } : {}),
+      ...(reqBody?.comment ? { comment: reqBody.comment } : {}),
     };
   }
   const resBody = rs ? bodyText(rs, opts.maxBody) : undefined;
@@ -81,6 +82,7 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
           ...(resBody ? { text: resBody.text } : {}),
           ...(resBody?.encoding ? { encoding: resBody.encoding } : {}),
           ...(resBody?.truncated ? { _truncated: true } : {}),
+          ...(resBody?.comment ? { comment: resBody.comment } : {}),
         },
         redirectURL: headerValue(rs.headers, 'location') ?? '',
         headersSize: -1,
@@ -219,16 +221,26 @@ function queryList(query: unknown): NameValue[] {
  * it; else (no coding, cut at --max-body, not shown) the wire size is all
  * that is known. A redacted body is counted as written.
  */
-function contentSize(rs: Record<string, any>, body: { text: string; encoding?: string; truncated: boolean } | undefined, wire: number | undefined): number {
+function contentSize(rs: Record<string, any>, body: { text: string; encoding?: string; truncated: boolean; comment?: string } | undefined, wire: number | undefined): number {
   const coding = headerValue(rs.headers, 'content-encoding')?.trim().toLowerCase();
-  if (body && !body.truncated && coding && coding !== 'identity') {
+  // Decoded gRPC messages (a comment says so) are no content the wire delivered: their JSON has no length to give.
+  if (body && !body.truncated && !body.comment && coding && coding !== 'identity') {
     return body.encoding === 'base64' ? Buffer.byteLength(body.text, 'base64') : Buffer.byteLength(body.text, 'utf8');
   }
   return wire ?? 0;
 }
 
-function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean } | undefined {
-  const body = msg.body;
+/** Said beside a gRPC message list given as the body's text: the wire held protobuf frames, not this JSON. */
+const GRPC_MESSAGES_COMMENT = 'gRPC messages as shark decoded them (JSON); the wire held length-prefixed protobuf';
+
+function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean; comment?: string } | undefined {
+  let body = msg.body;
+  // gRPC keeps no body but its decoded messages: without them a HAR reader would see an empty request of 90 bytes.
+  let comment: string | undefined;
+  if ((body === undefined || body === null || body === '') && Array.isArray(msg.messages) && msg.messages.length > 0) {
+    body = msg.messages;
+    comment = GRPC_MESSAGES_COMMENT;
+  }
   if (body === undefined || body === null || body === '') return undefined;
   // A body given as JSON (an NDJSON entry from elsewhere) may nest past what JSON.stringify's
   // recursion survives (~5,000 levels, 10 KB of `[`): one that nests past MAX_BODY_DEPTH is cut whole.
@@ -239,7 +251,8 @@ function bodyText(msg: Record<string, any>, max: number): { text: string; encodi
   const keep = msg.bodyEncoding === 'base64' ? max - (max % 4) : max;
   return {
     text: cut ? text.slice(0, keep) : text,
-    ...(msg.bodyEncoding === 'base64' ? { encoding: 'base64' } : {}),
+    ...(msg.bodyEncoding === 'base64' && !comment ? { encoding: 'base64' } : {}),
     truncated: cut || msg.bodyTruncated === true,
+    ...(comment ? { comment } : {}),
   };
 }

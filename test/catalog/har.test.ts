@@ -222,3 +222,25 @@ test('a binary request body is base64 and postData says so, as content does; cut
   const har = { log: { version: '1.2', creator: { name: 'shark', version: 't' }, pages: [], entries: [whole, cut, text] } };
   assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
 });
+
+test('a gRPC call: postData and content hold its decoded messages as JSON, with a comment saying so, not an empty text', async () => {
+  const validate = harValidator();
+  const capture = sharedCapture('deepflow-grpc-service-name.pcap');
+  const r = await runCli(['export', '--har', '-d', 'tcp.port==38888,http2', capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const har = JSON.parse(r.stdout);
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+  const [entry] = await (async () => {
+    const d = await runCli(['dissect', '-d', 'tcp.port==38888,http2', capture]);
+    return d.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.protocol === 'grpc');
+  })();
+  const h = har.log.entries.find((x: any) => x._shark.id === entry.id);
+  assert.equal(h.request.postData.mimeType, 'application/grpc', 'the wire type stays');
+  assert.deepEqual(JSON.parse(h.request.postData.text), entry.request.messages);
+  assert.match(h.request.postData.comment, /gRPC messages as shark decoded them/);
+  assert.ok(h.request.postData.text.includes('Client Stream Message 0'));
+  assert.deepEqual(JSON.parse(h.response.content.text), entry.response.messages);
+  assert.match(h.response.content.comment, /gRPC messages/);
+  assert.equal(h.response.content.encoding, undefined);
+  assert.equal(h.response.content.size, entry.response.bodySize, 'size: the bytes on the wire');
+});

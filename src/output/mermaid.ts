@@ -16,6 +16,8 @@ export function mermaidText(s: string): string {
       .replace(/</g, '#lt;')
       .replace(/>/g, '#gt;')
       .replace(/\|/g, '#124;')
+      // A label quoted in backticks ("`…`") is a Markdown string to Mermaid: a Host header could make itself bold or a link.
+      .replace(/`/g, '#96;')
       .replace(/\r\n|\r|\n/g, '<br/>')
   );
 }

@@ -142,6 +142,13 @@ test('a C1 control or a bidi override in a name is shown as an escape in DOT, in
   assert.ok(mermaid.includes('pay\\u202egnp.exe'), mermaid);
 });
 
+test('Mermaid: a name quoted in backticks stays text, not a Markdown string', () => {
+  const entries = [http(productpage(), ep('198.18.7.2', 80, { namespace: 'shop', workload: '`**bold** [x](http://evil)`' }), 'GET', '/', 200, 1, 1)];
+  const mermaid = renderMermaid(build('workload', entries), ALL);
+  assert.doesNotMatch(mermaid, /`/, mermaid);
+  assert.ok(mermaid.includes('["#96;**bold** [x](http://evil)#96;"]'), mermaid);
+});
+
 test('Mermaid: one subgraph per namespace, one linkStyle per edge', () => {
   const m = renderMermaid(build('workload'), ALL).split('\n');
   assert.equal(m[0], 'flowchart LR');

@@ -168,7 +168,10 @@ function isWide(cp: number): boolean {
 }
 
 function renderMarkdown(columns: Column[], rows: string[][]): string {
-  const cell = (s: string) => oneLine(s).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  // Markdown's active punctuation is backslash-escaped (CommonMark allows it before any ASCII punctuation):
+  // a path from traffic stays text in a step summary or a PR comment, never a link, an image, code, or an
+  // HTML comment that hides the rows after it.
+  const cell = (s: string) => oneLine(s).replace(/[\\`*_[\]<>|~&!]/g, '\\$&');
   const lines = [
     `| ${columns.map((c) => cell(c.title)).join(' | ')} |`,
     `|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`,

@@ -82,6 +82,20 @@ test('table cells show C1 controls, bidi overrides and zero-width characters as 
   assert.match(renderRows([{ title: 'a' }], [['x\ty']], 'table'), /│ x y │/);
 });
 
+test('Markdown tables keep a path from traffic as text: links, images, code, emphasis and HTML comments are escaped', () => {
+  const path = 'GET /<!-- [x](http://e) ![i](http://t/p.png) *a* `c` _u_ ~s~ &lt; |';
+  const out = renderRows([{ title: 'endpoint' }, { title: 'calls' }], [[path, '1']], 'markdown');
+  const row = out.split('\n')[2];
+  // Every active character is preceded by a backslash (an odd run of them), so CommonMark shows it as it is.
+  for (const m of row.matchAll(/[`*_[\]<>|~&!]/g)) {
+    const before = row.slice(0, m.index);
+    const slashes = before.length - before.replace(/\\+$/, '').length;
+    const isCellBorder = m[0] === '|' && (m.index === 0 || m.index === row.length - 1 || row.slice(m.index - 1, m.index + 2) === ' | ');
+    if (!isCellBorder) assert.equal(slashes % 2, 1, `unescaped ${m[0]} at ${m.index} in ${row}`);
+  }
+  assert.equal(row, '| GET /\\<\\!-- \\[x\\](http://e) \\!\\[i\\](http://t/p.png) \\*a\\* \\`c\\` \\_u\\_ \\~s\\~ \\&lt; \\| | 1 |');
+});
+
 test('stats, catalog and diff tables of traffic with a C1 CSI or a bidi override in a path print neither raw', async () => {
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

@@ -53,6 +53,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
   const operationIds = new Set<string>();
   const schemes: Record<string, Record<string, string>> = {};
   let calls = 0;
+  let tlsCalls = 0;
   let first = Infinity;
   let last = -Infinity;
   for (const { ep, method, template } of operations(mine, opts.onOmitted)) {
@@ -62,6 +63,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     bySignature.set(signature, pathKey);
     const item = (paths[pathKey] ??= {});
     calls += ep.calls;
+    tlsCalls += ep.tlsCalls;
     first = Math.min(first, ep.first);
     last = Math.max(last, ep.last);
     // Placeholder names as the path key has them (the first template seen with this shape).
@@ -127,7 +129,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       version: 'observed',
       description: `Inferred by shark catalog from ${calls} observed calls${isDateTime(first) && isDateTime(last) ? ` between ${isoTime(first)} and ${isoTime(last)}` : ''}. Schemas describe what was seen, not what the service allows.`,
     },
-    servers: [{ url: serverUrl(service) }],
+    servers: servers(service, tlsCalls, calls),
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(Object.keys(schemes).length ? { components: { securitySchemes: schemes } } : {}),
   };
@@ -241,13 +243,21 @@ function uniqueId(seen: Set<string>, id: string): string {
   return out;
 }
 
-function serverUrl(service: string): string {
+/** https for a service whose calls were read inside TLS, http for the others; both when it served both (https first). */
+function servers(service: string, tlsCalls: number, calls: number): Array<{ url: string }> {
+  const out: Array<{ url: string }> = [];
+  if (tlsCalls > 0) out.push({ url: serverUrl(service, 'https') });
+  if (tlsCalls < calls || calls === 0) out.push({ url: serverUrl(service, 'http') });
+  return out;
+}
+
+function serverUrl(service: string, scheme: 'http' | 'https'): string {
   // "ns/name" (Kubernetes) → the in-cluster DNS name; a host:port as it is.
   const slash = service.indexOf('/');
   const host = slash >= 0 ? `${service.slice(slash + 1)}.${service.slice(0, slash)}` : service;
   // The name came from a Host header or SNI (written by a client): whatever a URI authority cannot
   // hold is percent-encoded, and `{…}` above all, which OpenAPI reads as a server variable.
-  return `http://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
+  return `${scheme}://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
 }
 
 function round(v: number | null): number | null {

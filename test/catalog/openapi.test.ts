@@ -299,3 +299,19 @@ test('templates that differ only in their placeholders (ids, UUIDs, dates under 
   assert.match(doc.info.description, /from 9 observed calls/);
   redoclyLint(doc);
 });
+
+test('a service read inside TLS (--tls-keylog) is served over https in servers; one seen both ways lists both', async () => {
+  const capture = sharedCapture('scapy-tls12-tls13-aes256gcm-http.pcap');
+  const r = await runCli(['catalog', '--openapi', '--tls-keylog', capture.replace(/\.pcap$/, '.keys'), capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  await validate(doc);
+  assert.deepEqual(doc.servers, [{ url: 'https://127.0.0.1:443' }]);
+  // From NDJSON too (the catalogue reads `tls` with the fields it projects), and mixed.
+  const c = new Catalog({ details: true });
+  const plain = httpCall({ path: '/a', i: 1 });
+  const inside = { ...httpCall({ path: '/b', i: 2 }), tls: true };
+  c.addBatch([plain, inside]);
+  const [service] = httpServices(c.list());
+  assert.deepEqual(openApiDocument(service, c.list()).servers, [{ url: 'https://orders.shop' }, { url: 'http://orders.shop' }]);
+});

@@ -41,7 +41,9 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   const http2 = e.protocol !== 'http' || String(rq.httpVersion ?? '').startsWith('HTTP/2');
   const httpVersion = String(rq.httpVersion ?? (http2 ? 'HTTP/2.0' : 'HTTP/1.1'));
   const elapsed = Math.max(0, typeof e.elapsedTime === 'number' && rs ? e.elapsedTime : 0);
-  const reqHeaders = headerList(rq.headers);
+  // HTTP/2 and HTTP/3 name the method, target and status in pseudo-headers (a GraphQL call may be HTTP/1.1).
+  const pseudo = /^HTTP\/[23]/.test(httpVersion);
+  const reqHeaders = pseudo ? [...requestPseudoHeaders(e, rq, reqHeadersHave(rq.headers)), ...headerList(rq.headers)] : headerList(rq.headers);
   const request: Record<string, unknown> = {
     method: String(rq.method && e.protocol !== 'grpc' ? rq.method : (rq.httpMethod ?? rq.method ?? 'GET')).toUpperCase(),
     url: absoluteUrl(e),
@@ -73,7 +75,12 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
         statusText: String(rs.statusText ?? ''),
         httpVersion: String(rs.httpVersion ?? httpVersion),
         cookies: [],
-        headers: [...headerList(rs.headers), ...headerList(rs.trailers)],
+        // HTTP/2 carries the status as :status, which browsers' HAR lists first.
+        headers: [
+          ...(pseudo && !reqHeadersHave(rs.headers).has(':status') && Number.isInteger(Number(rs.status)) && rs.status !== null ? [{ name: ':status', value: String(rs.status) }] : []),
+          ...headerList(rs.headers),
+          ...headerList(rs.trailers),
+        ],
         content: {
           size,
           // Bytes the content-encoding saved (HAR: size - bodySize), when the decoded size is known.
@@ -175,6 +182,33 @@ function uriPart(text: string, allowed: RegExp): string {
     }
   }
   return out;
+}
+
+/**
+ * HTTP/2's request pseudo-headers, which the entry keeps as fields (method,
+ * authority, scheme, path) rather than headers: browsers' HAR lists them
+ * first (`:method: POST`), and tools that replay or diff HAR read them.
+ * Those the entry's headers already hold are not repeated.
+ */
+function requestPseudoHeaders(e: Entry, rq: Record<string, any>, have: Set<string>): NameValue[] {
+  const method = e.protocol === 'grpc' ? 'POST' : (rq.httpMethod ?? rq.method);
+  const authority = rq.authority ?? rq.host;
+  const path = typeof rq.path === 'string' ? rq.path : typeof rq.url === 'string' && rq.url.startsWith('/') ? rq.url : undefined;
+  const out: NameValue[] = [];
+  for (const [name, value] of [
+    [':method', method],
+    [':authority', authority],
+    [':scheme', rq.scheme ?? (e.tls ? 'https' : 'http')],
+    [':path', path],
+  ] as const) {
+    if (typeof value === 'string' && value !== '' && !have.has(name)) out.push({ name, value });
+  }
+  return out;
+}
+
+/** Lower-cased names of an entry's headers object. */
+function reqHeadersHave(headers: unknown): Set<string> {
+  return new Set(headers && typeof headers === 'object' && !Array.isArray(headers) ? Object.keys(headers).map((k) => k.toLowerCase()) : []);
 }
 
 /** HAR's integer status: 0 (unknown, as for no response) for anything that is not a whole number. */

@@ -244,3 +244,22 @@ test('a gRPC call: postData and content hold its decoded messages as JSON, with 
   assert.equal(h.response.content.encoding, undefined);
   assert.equal(h.response.content.size, entry.response.bodySize, 'size: the bytes on the wire');
 });
+
+test('HTTP/2 requests list their pseudo-headers first (:method, :authority, :scheme, :path) and responses :status, as browsers write them; HTTP/1 ones none', async () => {
+  const validate = harValidator();
+  const { har } = await exportHar(sharedCapture('arkime-http2-nghttp2.pcap'));
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+  const h = har.log.entries.find((x: any) => x.request.url === 'http://nghttp2.org/');
+  assert.deepEqual(h.request.headers.slice(0, 4), [
+    { name: ':method', value: 'GET' },
+    { name: ':authority', value: 'nghttp2.org' },
+    { name: ':scheme', value: 'http' },
+    { name: ':path', value: '/' },
+  ]);
+  assert.deepEqual(h.response.headers[0], { name: ':status', value: String(h.response.status) });
+  const grpc = harEntry({ ...httpCall({ path: '/shop.Orders/Get', i: 7 }), protocol: 'grpc', request: { ...httpCall({ path: '/shop.Orders/Get', i: 7 }).request, method: 'Get', httpMethod: 'POST', httpVersion: 'HTTP/2.0' } } as any, { maxBody: 100, creatorVersion: 't' }) as any;
+  assert.deepEqual(grpc.request.headers[0], { name: ':method', value: 'POST' });
+  const http1 = harEntry(httpCall({ path: '/a', i: 8 }), { maxBody: 100, creatorVersion: 't' }) as any;
+  assert.ok(http1.request.headers.every((x: any) => !x.name.startsWith(':')));
+  assert.ok(http1.response.headers.every((x: any) => !x.name.startsWith(':')));
+});

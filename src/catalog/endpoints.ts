@@ -29,6 +29,8 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   timestamp: true,
   elapsedTime: true,
   error: true,
+  // Decrypted with --tls-keylog: OpenAPI's server URL is https.
+  tls: true,
   dst: mergeSpecs(K8S_NAME_FIELDS, { ip: true, port: true, name: true }),
   // Enrichment from a recording's snapshot fills src as well as dst.
   src: { ip: true, port: true },
@@ -298,6 +300,8 @@ export class Reservoir {
 export class EndpointStats {
   calls = 0;
   errors = 0;
+  /** Calls read from inside TLS (decrypted with a key log, `tls: true`). */
+  tlsCalls = 0;
   first = Infinity;
   last = -Infinity;
   readonly latency = new LatencySketch();
@@ -325,6 +329,7 @@ export class EndpointStats {
   add(e: Entry, status: string): void {
     this.calls++;
     if (e.error) this.errors++;
+    if (e.tls === true) this.tlsCalls++;
     const t = e.timestamp;
     if (isDateTime(t)) {
       if (t < this.first) this.first = t;
@@ -402,6 +407,7 @@ export class EndpointStats {
   merge(o: EndpointStats): void {
     this.calls += o.calls;
     this.errors += o.errors;
+    this.tlsCalls += o.tlsCalls;
     this.first = Math.min(this.first, o.first);
     this.detailed += o.detailed;
     for (const [k, n] of o.auth) this.auth.set(k, (this.auth.get(k) ?? 0) + n);

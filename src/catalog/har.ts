@@ -41,7 +41,9 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   const http2 = e.protocol !== 'http' || String(rq.httpVersion ?? '').startsWith('HTTP/2');
   const httpVersion = String(rq.httpVersion ?? (http2 ? 'HTTP/2.0' : 'HTTP/1.1'));
   const elapsed = Math.max(0, typeof e.elapsedTime === 'number' && rs ? e.elapsedTime : 0);
-  const reqHeaders = headerList(rq.headers);
+  // HTTP/2 and HTTP/3 name the method, target and status in pseudo-headers (a GraphQL call may be HTTP/1.1).
+  const pseudo = /^HTTP\/[23]/.test(httpVersion);
+  const reqHeaders = pseudo ? [...requestPseudoHeaders(e, rq, reqHeadersHave(rq.headers)), ...headerList(rq.headers)] : headerList(rq.headers);
   const request: Record<string, unknown> = {
     method: String(rq.method && e.protocol !== 'grpc' ? rq.method : (rq.httpMethod ?? rq.method ?? 'GET')).toUpperCase(),
     url: absoluteUrl(e),
@@ -55,26 +57,43 @@ export function harEntry(e: Entry, opts: HarOptions): Record<string, unknown> | 
   if (e.protocol === 'grpc') request.method = 'POST';
   const reqBody = bodyText(rq, opts.maxBody);
   if (reqBody || (typeof rq.bodySize === 'number' && rq.bodySize > 0)) {
-    request.postData = { mimeType: contentTypeOf(rq) || 'application/octet-stream', text: reqBody?.text ?? '', ...(reqBody?.truncated ? { _truncated: true } : {}) };
+    // HAR 1.2 gives postData no `encoding`; a binary body is base64 and says so as `content` does, or a reader would take the base64 for the body.
+    request.postData = {
+      mimeType: contentTypeOf(rq) || 'application/octet-stream',
+      text: reqBody?.text ?? '',
+      ...(reqBody?.encoding ? { encoding: reqBody.encoding } : {}),
+      ...(reqBody?.truncated ? { _truncated: true } : {}),
+      ...(reqBody?.comment ? { comment: reqBody.comment } : {}),
+    };
   }
   const resBody = rs ? bodyText(rs, opts.maxBody) : undefined;
+  const wire = rs && typeof rs.bodySize === 'number' ? rs.bodySize : undefined;
+  const size = rs ? contentSize(rs, resBody, wire) : 0;
   const response: Record<string, unknown> = rs
     ? {
         status: httpStatus(rs.status),
         statusText: String(rs.statusText ?? ''),
         httpVersion: String(rs.httpVersion ?? httpVersion),
         cookies: [],
-        headers: [...headerList(rs.headers), ...headerList(rs.trailers)],
+        // HTTP/2 carries the status as :status, which browsers' HAR lists first.
+        headers: [
+          ...(pseudo && !reqHeadersHave(rs.headers).has(':status') && Number.isInteger(Number(rs.status)) && rs.status !== null ? [{ name: ':status', value: String(rs.status) }] : []),
+          ...headerList(rs.headers),
+          ...headerList(rs.trailers),
+        ],
         content: {
-          size: typeof rs.bodySize === 'number' ? rs.bodySize : 0,
+          size,
+          // Bytes the content-encoding saved (HAR: size - bodySize), when the decoded size is known.
+          ...(wire !== undefined && size > wire ? { compression: size - wire } : {}),
           mimeType: contentTypeOf(rs) || 'x-unknown',
           ...(resBody ? { text: resBody.text } : {}),
           ...(resBody?.encoding ? { encoding: resBody.encoding } : {}),
           ...(resBody?.truncated ? { _truncated: true } : {}),
+          ...(resBody?.comment ? { comment: resBody.comment } : {}),
         },
         redirectURL: headerValue(rs.headers, 'location') ?? '',
         headersSize: -1,
-        bodySize: typeof rs.bodySize === 'number' ? rs.bodySize : -1,
+        bodySize: wire ?? -1,
       }
     : // Unanswered: HAR has no "no response"; browsers write status 0 for a request that got none.
       { status: 0, statusText: '', httpVersion, cookies: [], headers: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: -1 };
@@ -165,6 +184,33 @@ function uriPart(text: string, allowed: RegExp): string {
   return out;
 }
 
+/**
+ * HTTP/2's request pseudo-headers, which the entry keeps as fields (method,
+ * authority, scheme, path) rather than headers: browsers' HAR lists them
+ * first (`:method: POST`), and tools that replay or diff HAR read them.
+ * Those the entry's headers already hold are not repeated.
+ */
+function requestPseudoHeaders(e: Entry, rq: Record<string, any>, have: Set<string>): NameValue[] {
+  const method = e.protocol === 'grpc' ? 'POST' : (rq.httpMethod ?? rq.method);
+  const authority = rq.authority ?? rq.host;
+  const path = typeof rq.path === 'string' ? rq.path : typeof rq.url === 'string' && rq.url.startsWith('/') ? rq.url : undefined;
+  const out: NameValue[] = [];
+  for (const [name, value] of [
+    [':method', method],
+    [':authority', authority],
+    [':scheme', rq.scheme ?? (e.tls ? 'https' : 'http')],
+    [':path', path],
+  ] as const) {
+    if (typeof value === 'string' && value !== '' && !have.has(name)) out.push({ name, value });
+  }
+  return out;
+}
+
+/** Lower-cased names of an entry's headers object. */
+function reqHeadersHave(headers: unknown): Set<string> {
+  return new Set(headers && typeof headers === 'object' && !Array.isArray(headers) ? Object.keys(headers).map((k) => k.toLowerCase()) : []);
+}
+
 /** HAR's integer status: 0 (unknown, as for no response) for anything that is not a whole number. */
 function httpStatus(v: unknown): number {
   const n = typeof v === 'number' ? v : Number(v);
@@ -202,8 +248,33 @@ function queryList(query: unknown): NameValue[] {
   return out;
 }
 
-function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean } | undefined {
-  const body = msg.body;
+/**
+ * HAR's `content.size`: the length of the content as delivered, after its
+ * content-encoding is undone, where `bodySize` counts the bytes on the wire
+ * (a gzip page of 16 KB sent as 1 KB). A body decoded and kept whole gives
+ * it; else (no coding, cut at --max-body, not shown) the wire size is all
+ * that is known. A redacted body is counted as written.
+ */
+function contentSize(rs: Record<string, any>, body: { text: string; encoding?: string; truncated: boolean; comment?: string } | undefined, wire: number | undefined): number {
+  const coding = headerValue(rs.headers, 'content-encoding')?.trim().toLowerCase();
+  // Decoded gRPC messages (a comment says so) are no content the wire delivered: their JSON has no length to give.
+  if (body && !body.truncated && !body.comment && coding && coding !== 'identity') {
+    return body.encoding === 'base64' ? Buffer.byteLength(body.text, 'base64') : Buffer.byteLength(body.text, 'utf8');
+  }
+  return wire ?? 0;
+}
+
+/** Said beside a gRPC message list given as the body's text: the wire held protobuf frames, not this JSON. */
+const GRPC_MESSAGES_COMMENT = 'gRPC messages as shark decoded them (JSON); the wire held length-prefixed protobuf';
+
+function bodyText(msg: Record<string, any>, max: number): { text: string; encoding?: string; truncated: boolean; comment?: string } | undefined {
+  let body = msg.body;
+  // gRPC keeps no body but its decoded messages: without them a HAR reader would see an empty request of 90 bytes.
+  let comment: string | undefined;
+  if ((body === undefined || body === null || body === '') && Array.isArray(msg.messages) && msg.messages.length > 0) {
+    body = msg.messages;
+    comment = GRPC_MESSAGES_COMMENT;
+  }
   if (body === undefined || body === null || body === '') return undefined;
   // A body given as JSON (an NDJSON entry from elsewhere) may nest past what JSON.stringify's
   // recursion survives (~5,000 levels, 10 KB of `[`): one that nests past MAX_BODY_DEPTH is cut whole.
@@ -214,7 +285,8 @@ function bodyText(msg: Record<string, any>, max: number): { text: string; encodi
   const keep = msg.bodyEncoding === 'base64' ? max - (max % 4) : max;
   return {
     text: cut ? text.slice(0, keep) : text,
-    ...(msg.bodyEncoding === 'base64' ? { encoding: 'base64' } : {}),
+    ...(msg.bodyEncoding === 'base64' && !comment ? { encoding: 'base64' } : {}),
     truncated: cut || msg.bodyTruncated === true,
+    ...(comment ? { comment } : {}),
   };
 }

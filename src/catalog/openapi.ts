@@ -5,7 +5,7 @@
 // about each operation (calls, errors, latency) rides along as `x-shark-*`
 // extensions, which OpenAPI tools ignore.
 
-import { HTTP_PROTOCOLS, OTHER_ENDPOINT, type EndpointStats, type ParamShape } from './endpoints.js';
+import { EndpointStats, HTTP_PROTOCOLS, OTHER_ENDPOINT, type ParamShape } from './endpoints.js';
 import { nameParameters } from './path-template.js';
 import { isDateTime, isoTime } from '../output/iso-time.js';
 
@@ -53,23 +53,17 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
   const operationIds = new Set<string>();
   const schemes: Record<string, Record<string, string>> = {};
   let calls = 0;
+  let tlsCalls = 0;
   let first = Infinity;
   let last = -Infinity;
-  for (const ep of mine) {
-    const sp = ep.name.indexOf(' ');
-    const method = ep.name.slice(0, sp).toLowerCase();
-    const template = ep.name.slice(sp + 1);
-    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
-      opts.onOmitted?.(ep.name);
-      continue;
-    }
+  for (const { ep, method, template } of operations(mine, opts.onOmitted)) {
     const { path, params } = nameParameters(template);
     const signature = path.replace(/\{[^}]*\}/g, '{}');
     const pathKey = bySignature.get(signature) ?? path;
     bySignature.set(signature, pathKey);
     const item = (paths[pathKey] ??= {});
-    if (item[method]) continue;
     calls += ep.calls;
+    tlsCalls += ep.tlsCalls;
     first = Math.min(first, ep.first);
     last = Math.max(last, ep.last);
     // Placeholder names as the path key has them (the first template seen with this shape).
@@ -135,10 +129,47 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       version: 'observed',
       description: `Inferred by shark catalog from ${calls} observed calls${isDateTime(first) && isDateTime(last) ? ` between ${isoTime(first)} and ${isoTime(last)}` : ''}. Schemas describe what was seen, not what the service allows.`,
     },
-    servers: [{ url: serverUrl(service) }],
+    servers: servers(service, tlsCalls, calls),
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : 1))),
     ...(Object.keys(schemes).length ? { components: { securitySchemes: schemes } } : {}),
   };
+}
+
+/**
+ * The catalogue's HTTP endpoints as OpenAPI operations, one per method and
+ * path shape. Templates that differ only in their placeholders' kinds
+ * (`GET /items/{id}`, `GET /items/{uuid}`: ids and UUIDs under one route) are
+ * one path to OpenAPI, so their calls, statuses, parameters and bodies are
+ * merged into one operation (none is left out), and a placeholder whose kind
+ * differs between them is a `{param}` typed from the values seen. Endpoints
+ * OpenAPI has no place for go to `onOmitted`.
+ */
+function operations(mine: EndpointStats[], onOmitted?: (endpoint: string) => void): Array<{ ep: EndpointStats; method: string; template: string }> {
+  const groups = new Map<string, { method: string; templates: string[]; members: EndpointStats[] }>();
+  for (const ep of mine) {
+    const sp = ep.name.indexOf(' ');
+    const method = ep.name.slice(0, sp).toLowerCase();
+    const template = ep.name.slice(sp + 1);
+    if (!HTTP_METHODS.has(method) || !template.startsWith('/')) {
+      onOmitted?.(ep.name);
+      continue;
+    }
+    const key = `${method} ${template.replace(/\{[^}]*\}/g, '{}')}`;
+    const group = groups.get(key);
+    if (group) {
+      group.templates.push(template);
+      group.members.push(ep);
+    } else groups.set(key, { method, templates: [template], members: [ep] });
+  }
+  return [...groups.values()].map(({ method, templates, members }) => {
+    if (members.length === 1) return { ep: members[0], method, template: templates[0] };
+    const merged = new EndpointStats(members[0].protocol, members[0].service, members[0].name);
+    for (const m of members) merged.merge(m);
+    // Same shape, so the same segments: where the placeholders' kinds differ, the kind is {param}.
+    const split = templates.map((t) => t.split('/'));
+    const template = split[0].map((seg, i) => (split.every((t) => t[i] === seg) ? seg : '{param}')).join('/');
+    return { ep: merged, method, template };
+  });
 }
 
 /**
@@ -212,13 +243,21 @@ function uniqueId(seen: Set<string>, id: string): string {
   return out;
 }
 
-function serverUrl(service: string): string {
+/** https for a service whose calls were read inside TLS, http for the others; both when it served both (https first). */
+function servers(service: string, tlsCalls: number, calls: number): Array<{ url: string }> {
+  const out: Array<{ url: string }> = [];
+  if (tlsCalls > 0) out.push({ url: serverUrl(service, 'https') });
+  if (tlsCalls < calls || calls === 0) out.push({ url: serverUrl(service, 'http') });
+  return out;
+}
+
+function serverUrl(service: string, scheme: 'http' | 'https'): string {
   // "ns/name" (Kubernetes) → the in-cluster DNS name; a host:port as it is.
   const slash = service.indexOf('/');
   const host = slash >= 0 ? `${service.slice(slash + 1)}.${service.slice(0, slash)}` : service;
   // The name came from a Host header or SNI (written by a client): whatever a URI authority cannot
   // hold is percent-encoded, and `{…}` above all, which OpenAPI reads as a server variable.
-  return `http://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
+  return `${scheme}://${host.replace(/[^A-Za-z0-9._~!$&'()*+,;=:@[\]-]/gu, (c) => encodeURIComponent(c))}`;
 }
 
 function round(v: number | null): number | null {

@@ -48,7 +48,8 @@ export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits,
   }
   const columns: Column[] = [
     { title: 'service', shrink: true },
-    { title: 'protocol' },
+    // The endpoint says most of it (GET /x, A name): on a pane too narrow for 16-column names, it goes.
+    { title: 'protocol', dropLast: 1 },
     { title: 'endpoint', shrink: true },
     ...['calls', 'error %', 'p50 ms', 'p95 ms', 'p99 ms'].map((title) => ({ title, align: 'right' as const, drop: { 'p50 ms': 3, 'p99 ms': 4 }[title] })),
     // On a narrow terminal: the times go first, then p99, p50, the statuses.

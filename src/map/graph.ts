@@ -183,7 +183,8 @@ export class MapAggregator {
   private keepNode(node: { key: string; namespace: string; k8s: string; ip: string }, ep: Endpoint, server: boolean): void {
     let n = this.nodes.get(node.key);
     if (!n) this.nodes.set(node.key, (n = { namespace: node.namespace, k8s: node.k8s, ip: node.ip, ports: new Set() }));
-    if (server && !node.k8s && n.ports.size < 4) n.ports.add(ep.port);
+    // Port 0 is no port (ICMP): a ping to a web server leaves it 198.18.0.5:80, and a pinged address is its IP, not IP:0.
+    if (server && !node.k8s && n.ports.size < 4 && typeof ep.port === 'number' && ep.port > 0) n.ports.add(ep.port);
   }
 
   /** Build the named, merged, sorted graph. */
@@ -284,6 +285,8 @@ export function isPublicIp(ip: string): boolean {
     const l = ip.toLowerCase();
     if (l === '::1' || l === '::' || l.startsWith('fe8') || l.startsWith('fe9') || l.startsWith('fea') || l.startsWith('feb')) return false;
     if (l.startsWith('fc') || l.startsWith('fd')) return false;
+    // Multicast (ff00::/8: ff02::2 all-routers, ff02::1:ff… solicited-node) is no outside host, as IPv4's 224/4 is not.
+    if (l.startsWith('ff')) return false;
     if (l.startsWith('::ffff:')) return isPublicIp(l.slice(7));
     return true;
   }

@@ -46,14 +46,16 @@ export class TopK {
   }
 
   /**
-   * The n largest, most frequent first, ties alphabetically. `atLeast` is
+   * The n largest, most frequent first; among equal counts the ones more
+   * certainly seen first (a key that inherited its count from an evicted one
+   * is no match for one seen that often), then alphabetically. `atLeast` is
    * the count certainly seen (count minus the overestimate); equal to count
    * when the key was never evicted into.
    */
   top(n: number): { key: string; count: number; atLeast: number }[] {
     return [...this.counts]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .slice(0, n)
-      .map(([key, count]) => ({ key, count, atLeast: Math.max(0, count - (this.errors.get(key) ?? 0)) }));
+      .map(([key, count]) => ({ key, count, atLeast: Math.max(0, count - (this.errors.get(key) ?? 0)) }))
+      .sort((a, b) => b.count - a.count || b.atLeast - a.atLeast || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, n);
   }
 }

@@ -6,10 +6,11 @@
 import type { MapEdge, MapGraph, MapNode } from '../map/graph.js';
 import { edgeColor, dotEdgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
 import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
+import { escapeKeepingLines } from './formats/terminal-text.js';
 
 /** A double-quoted DOT string whose text shows exactly `s` in a label. */
 export function dotString(s: string): string {
-  const body = stripControls(s)
+  const body = labelText(s)
     // Graphviz decodes HTML entities (&amp; …) even in plain labels.
     .replace(/&/g, '&amp;')
     .replace(/\\/g, '\\\\')
@@ -20,12 +21,19 @@ export function dotString(s: string): string {
 
 /** Text inside an HTML-like label (<…>). */
 export function dotHtml(s: string): string {
-  return stripControls(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return labelText(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function stripControls(s: string): string {
+/**
+ * A label's text without C0 control bytes (line breaks kept), and with every
+ * other character a terminal could obey or that reorders the text (C1
+ * controls, bidi overrides, zero-width characters) shown as an escape: a
+ * map is printed on terminals and read in SVG, where `\u202e` would turn
+ * `gnp.exe` around.
+ */
+export function labelText(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '');
+  return escapeKeepingLines(s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '')).join('\n');
 }
 
 export function renderDot(g: MapGraph, labels: EdgeLabelOptions): string {

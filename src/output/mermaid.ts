@@ -5,18 +5,19 @@
 import type { MapGraph } from '../map/graph.js';
 import { edgeColor, penWidth } from '../map/palette.js';
 import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
+import { labelText } from './dot.js';
 
 export function mermaidText(s: string): string {
   return (
-    s
-      // eslint-disable-next-line no-control-regex
-      .replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '')
+    labelText(s)
       .replace(/#/g, '#35;')
       .replace(/&/g, '#amp;')
       .replace(/"/g, '#quot;')
       .replace(/</g, '#lt;')
       .replace(/>/g, '#gt;')
       .replace(/\|/g, '#124;')
+      // A label quoted in backticks ("`…`") is a Markdown string to Mermaid: a Host header could make itself bold or a link.
+      .replace(/`/g, '#96;')
       .replace(/\r\n|\r|\n/g, '<br/>')
   );
 }

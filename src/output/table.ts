@@ -3,7 +3,7 @@
 // raw numbers belong in it. Cells are already strings here.
 
 import { formatSize } from '../cli/units.js';
-import { cutMiddle } from './formats/terminal-text.js';
+import { cutMiddle, escapeForTerminal } from './formats/terminal-text.js';
 
 export type TextFormat = 'table' | 'csv' | 'markdown';
 
@@ -16,11 +16,19 @@ export interface Column {
    * one are always shown. CSV and Markdown always have every column.
    */
   drop?: number;
-  /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), not below 16 columns. */
+  /**
+   * On a terminal too narrow even once the `drop` columns are gone and the
+   * names are cut to 16 columns (a 60- or 40-column pane), columns with a
+   * `dropLast` rank go too, highest first, before names are cut shorter.
+   */
+  dropLast?: number;
+  /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), to 16 columns, and to 7 as a last resort. */
   shrink?: boolean;
 }
 
 const MIN_SHRUNK = 16;
+/** The least a name is cut to when nothing else is left to give ("198…:80": a 40-column pane still shows entries, error %, p95). */
+const LAST_SHRUNK = 7;
 
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
@@ -52,31 +60,44 @@ function renderFitted(columns: Column[], rows: string[][], width: number): strin
   const cells = rows.map((r) => columns.map((_c, i) => oneLine(r[i] ?? '')));
   const widths = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, displayWidth(r[i])), displayWidth(oneLine(c.title))));
   const keep = columns.map(() => true);
-  const total = () => widths.reduce((sum, w, i) => sum + (keep[i] ? w + 3 : 0), 1);
-  if (width > 0) {
+  const total = (w: number[]) => w.reduce((sum, x, i) => sum + (keep[i] ? x + 3 : 0), 1);
+  // The widths once the widest kept shrinkable column is narrowed, one column at a time, until the table fits or none is above `min`.
+  const shrunk = (min: number): number[] => {
+    const cut = widths.slice();
+    let excess = total(cut) - width;
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < columns.length; i++) if (keep[i] && columns[i].shrink && cut[i] > min && (widest < 0 || cut[i] > cut[widest])) widest = i;
+      if (widest < 0) break;
+      cut[widest]--;
+      excess--;
+    }
+    return cut;
+  };
+  // Columns of a rank go, highest first, until the table (its names cut to MIN_SHRUNK at most) fits.
+  const dropBy = (rank: (c: Column) => number | undefined, fits: () => boolean) => {
     const order = columns
-      .map((c, i) => ({ rank: c.drop, i }))
+      .map((c, i) => ({ rank: rank(c), i }))
       .filter((c): c is { rank: number; i: number } => c.rank !== undefined)
       .sort((a, b) => b.rank - a.rank || b.i - a.i);
     for (const { i } of order) {
-      if (total() <= width) break;
+      if (fits()) break;
       keep[i] = false;
     }
-  }
-  // Still too wide (long service names, paths): narrow the widest shrinkable column, one column at a time.
-  const cut = widths.slice();
+  };
+  let cut = widths.slice();
   if (width > 0) {
-    let excess = total() - width;
-    while (excess > 0) {
-      let widest = -1;
-      for (let i = 0; i < columns.length; i++) if (keep[i] && columns[i].shrink && cut[i] > MIN_SHRUNK && (widest < 0 || cut[i] > cut[widest])) widest = i;
-      if (widest < 0) break;
-      cut[widest]--;
-      widths[widest]--;
-      excess--;
+    dropBy((c) => c.drop, () => total(widths) <= width);
+    // Still too wide (long service names, paths): cut names, then give up the last-resort columns, then cut names shorter.
+    cut = shrunk(MIN_SHRUNK);
+    if (total(cut) > width) {
+      dropBy((c) => c.dropLast, () => total(shrunk(MIN_SHRUNK)) <= width);
+      cut = shrunk(MIN_SHRUNK);
+      if (total(cut) > width) cut = shrunk(LAST_SHRUNK);
     }
   }
-  const shown = columns.filter((_c, i) => keep[i]);
+  // A name column cut below its title's width has its title cut too (a 40-column pane: "pro…col").
+  const shown = columns.map((c, i) => (c.shrink && cut[i] < widths[i] ? { ...c, title: cutMiddle(oneLine(c.title), cut[i]) } : c)).filter((_c, i) => keep[i]);
   const table = renderTerminal(
     shown,
     cells.map((r) => r.map((cell, i) => (columns[i].shrink ? cutMiddle(cell, cut[i]) : cell)).filter((_c, i) => keep[i])),
@@ -147,7 +168,10 @@ function isWide(cp: number): boolean {
 }
 
 function renderMarkdown(columns: Column[], rows: string[][]): string {
-  const cell = (s: string) => oneLine(s).replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+  // Markdown's active punctuation is backslash-escaped (CommonMark allows it before any ASCII punctuation):
+  // a path from traffic stays text in a step summary or a PR comment, never a link, an image, code, or an
+  // HTML comment that hides the rows after it.
+  const cell = (s: string) => oneLine(s).replace(/[\\`*_[\]<>|~&!]/g, '\\$&');
   const lines = [
     `| ${columns.map((c) => cell(c.title)).join(' | ')} |`,
     `|${columns.map((c) => (c.align === 'right' ? ' ---: ' : ' --- ')).join('|')}|`,
@@ -160,10 +184,14 @@ function csvCell(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** Table cells are one line: newlines and other control characters become visible escapes. */
+/**
+ * Table cells are one line of text a terminal only prints: newlines and every
+ * character a terminal could obey or that reorders what is shown (C0 and C1
+ * controls such as the one-byte CSI U+009B, bidi overrides, zero-width
+ * characters) become visible escapes, as in `-o compact`. Tabs are one space.
+ */
 function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return escapeForTerminal(s.replace(/\t/g, ' '));
 }
 
 /** Bytes for a cell or label: 1234567 → "1.2 MB" (KB = 1024, as in every size shark reads or prints). */

@@ -61,7 +61,8 @@ export function renderStats(snap: StatsSnapshot, opts: RenderOptions): string {
   const columns: Column[] = [
     { title: snap.by, shrink: true },
     ...['entries', 'ok', 'share', 'req/s', 'bytes in', 'bytes out', 'errors', 'error %', 'avg ms', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'].map(
-      (title) => ({ title, align: 'right' as const, drop: title === sortTitle ? undefined : dropRank[title] }),
+      // errors: error % says it, and goes only on a pane too narrow for 16-column names.
+      (title) => ({ title, align: 'right' as const, drop: title === sortTitle ? undefined : dropRank[title], dropLast: title === 'errors' && title !== sortTitle ? 1 : undefined }),
     ),
   ];
   const human = opts.format === 'table';

@@ -170,3 +170,96 @@ test('a body given as JSON nested 5000 levels deep is cut whole, not a crash', (
   (e.request as Record<string, unknown>).body = [[1]];
   assert.equal((harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any).request.postData.text, '[[1]]');
 });
+
+test('a gzip response: content.size is the decoded length tshark finds, bodySize the bytes on the wire, compression the difference', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const capture = join(examplesDir, 'bookinfo-mix.pcap');
+  // tshark's de-chunked, decompressed body per response (its text output escapes \n, \r, \t and \\).
+  const decoded = new Map<string, number>();
+  const fields = execFileSync('tshark', ['-r', capture, '-Y', 'http.response and http.content_encoding == "gzip"', '-T', 'fields', '-e', 'http.response_for.uri', '-e', 'http.file_data'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  for (const line of fields.split('\n').filter(Boolean)) {
+    const [uri, text] = line.split('\t');
+    const raw = text.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
+    decoded.set(new URL(uri).pathname, Buffer.byteLength(raw, 'utf8'));
+  }
+  assert.ok(decoded.size >= 3, `tshark found gzip responses: ${[...decoded.keys()].join(', ')}`);
+  const { har } = await exportHar(capture);
+  const gzip = har.log.entries.filter((h: any) => h.response.headers.some((x: any) => x.name === 'content-encoding' && x.value === 'gzip'));
+  assert.ok(gzip.length >= 3);
+  for (const h of gzip) {
+    const size: number = h.response.content.size;
+    const compression: number = h.response.content.compression;
+    const path = new URL(h.request.url).pathname;
+    assert.equal(size, decoded.get(path), `${path}: content.size is the decoded length`);
+    assert.ok(h.response.bodySize > 0 && h.response.bodySize < size, `${path}: bodySize ${h.response.bodySize} is the smaller wire size`);
+    assert.equal(compression, size - h.response.bodySize, path);
+  }
+  // A response without a content-encoding: size is bodySize and nothing was saved.
+  const plain = har.log.entries.find((h: any) => h.request.url.endsWith('/details/0'));
+  assert.equal(plain.response.content.size, plain.response.bodySize);
+  assert.equal(plain.response.content.compression, undefined);
+});
+
+test('a binary request body is base64 and postData says so, as content does; cut, it still decodes', () => {
+  const validate = harValidator();
+  const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80, 0x7f, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06]);
+  const e = httpCall({ method: 'POST', path: '/upload', responseBody: { ok: true }, i: 5 });
+  Object.assign(e.request!, { body: bytes.toString('base64'), bodyEncoding: 'base64', bodySize: bytes.length, headers: { host: 'orders:8080', 'content-type': 'application/octet-stream' } });
+  const whole = harEntry(e, { maxBody: 1 << 20, creatorVersion: 't' }) as any;
+  assert.equal(whole.request.postData.encoding, 'base64');
+  assert.deepEqual(Buffer.from(whole.request.postData.text, 'base64'), bytes);
+  const cut = harEntry(e, { maxBody: 10, creatorVersion: 't' }) as any;
+  assert.equal(cut.request.postData.encoding, 'base64');
+  assert.equal(cut.request.postData._truncated, true);
+  assert.equal(cut.request.postData.text.length % 4, 0);
+  assert.deepEqual(Buffer.from(cut.request.postData.text, 'base64'), bytes.subarray(0, 6));
+  // A text body says nothing of an encoding.
+  const text = harEntry(httpCall({ method: 'POST', path: '/c', requestBody: { a: 1 }, i: 6 }), { maxBody: 1 << 20, creatorVersion: 't' }) as any;
+  assert.equal(text.request.postData.encoding, undefined);
+  const har = { log: { version: '1.2', creator: { name: 'shark', version: 't' }, pages: [], entries: [whole, cut, text] } };
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+});
+
+test('a gRPC call: postData and content hold its decoded messages as JSON, with a comment saying so, not an empty text', async () => {
+  const validate = harValidator();
+  const capture = sharedCapture('deepflow-grpc-service-name.pcap');
+  const r = await runCli(['export', '--har', '-d', 'tcp.port==38888,http2', capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const har = JSON.parse(r.stdout);
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+  const [entry] = await (async () => {
+    const d = await runCli(['dissect', '-d', 'tcp.port==38888,http2', capture]);
+    return d.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.protocol === 'grpc');
+  })();
+  const h = har.log.entries.find((x: any) => x._shark.id === entry.id);
+  assert.equal(h.request.postData.mimeType, 'application/grpc', 'the wire type stays');
+  assert.deepEqual(JSON.parse(h.request.postData.text), entry.request.messages);
+  assert.match(h.request.postData.comment, /gRPC messages as shark decoded them/);
+  assert.ok(h.request.postData.text.includes('Client Stream Message 0'));
+  assert.deepEqual(JSON.parse(h.response.content.text), entry.response.messages);
+  assert.match(h.response.content.comment, /gRPC messages/);
+  assert.equal(h.response.content.encoding, undefined);
+  assert.equal(h.response.content.size, entry.response.bodySize, 'size: the bytes on the wire');
+});
+
+test('HTTP/2 requests list their pseudo-headers first (:method, :authority, :scheme, :path) and responses :status, as browsers write them; HTTP/1 ones none', async () => {
+  const validate = harValidator();
+  const { har } = await exportHar(sharedCapture('arkime-http2-nghttp2.pcap'));
+  assert.ok(validate(har), JSON.stringify(validate.errors?.slice(0, 3)));
+  const h = har.log.entries.find((x: any) => x.request.url === 'http://nghttp2.org/');
+  assert.deepEqual(h.request.headers.slice(0, 4), [
+    { name: ':method', value: 'GET' },
+    { name: ':authority', value: 'nghttp2.org' },
+    { name: ':scheme', value: 'http' },
+    { name: ':path', value: '/' },
+  ]);
+  assert.deepEqual(h.response.headers[0], { name: ':status', value: String(h.response.status) });
+  const grpc = harEntry({ ...httpCall({ path: '/shop.Orders/Get', i: 7 }), protocol: 'grpc', request: { ...httpCall({ path: '/shop.Orders/Get', i: 7 }).request, method: 'Get', httpMethod: 'POST', httpVersion: 'HTTP/2.0' } } as any, { maxBody: 100, creatorVersion: 't' }) as any;
+  assert.deepEqual(grpc.request.headers[0], { name: ':method', value: 'POST' });
+  const http1 = harEntry(httpCall({ path: '/a', i: 8 }), { maxBody: 100, creatorVersion: 't' }) as any;
+  assert.ok(http1.request.headers.every((x: any) => !x.name.startsWith(':')));
+  assert.ok(http1.response.headers.every((x: any) => !x.name.startsWith(':')));
+});

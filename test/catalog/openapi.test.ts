@@ -269,3 +269,49 @@ test('a service named by a client-written Host header ("a{b}c", spaces, quotes) 
   }
   assert.deepEqual(urls, ['http://a%7Bb%7Dc:80', 'http://evil%20host:80', 'http://x%22y%3Cz%3E:80']);
 });
+
+test('templates that differ only in their placeholders (ids, UUIDs, dates under one route) are one operation holding every call', async () => {
+  const c = new Catalog({ details: true });
+  const calls = [];
+  for (let i = 0; i < 3; i++) calls.push(httpCall({ path: `/items/${i + 1}`, responseBody: { id: i + 1 }, i }));
+  for (let i = 0; i < 3; i++) calls.push(httpCall({ path: `/items/7f3c2a10-5b4e-4c1d-9a8e-0d2f6b1c3e5${i}`, status: 404, responseBody: { error: 'not found' }, i: 10 + i }));
+  for (let i = 0; i < 2; i++) calls.push(httpCall({ path: `/items/2024-01-0${i + 1}`, responseBody: { day: 'x' }, i: 20 + i }));
+  calls.push(httpCall({ method: 'DELETE', path: '/items/4', status: 204, i: 30 }));
+  c.addBatch(calls);
+  // The catalogue keeps them apart ...
+  assert.deepEqual(c.list().map((e) => e.name).sort(), ['DELETE /items/{id}', 'GET /items/{date}', 'GET /items/{id}', 'GET /items/{uuid}']);
+  const [service] = httpServices(c.list());
+  const doc = openApiDocument(service, c.list());
+  await validate(doc);
+  // ... OpenAPI has one path for them, and its GET holds all 8 calls, the 404s included.
+  assert.deepEqual(Object.keys(doc.paths), ['/items/{param}']);
+  const get = doc.paths['/items/{param}'].get;
+  assert.equal(get['x-shark-observed'].calls, 8);
+  assert.deepEqual(Object.keys(get.responses).sort(), ['200', '404']);
+  assert.deepEqual(get.responses['404'].content['application/json'].example, { error: 'not found' });
+  const [param] = get.parameters.filter((p: any) => p.in === 'path');
+  assert.equal(param.name, 'param');
+  assert.deepEqual(param.schema.type, ['integer', 'string'], 'not only integer, nor uuid: both were seen');
+  assert.equal(param.schema.format, undefined);
+  // DELETE was only ever called with ids: its own kind, under the path's name.
+  const del = doc.paths['/items/{param}'].delete;
+  assert.deepEqual(del.parameters.filter((p: any) => p.in === 'path').map((p: any) => [p.name, p.schema.type]), [['param', 'integer']]);
+  assert.match(doc.info.description, /from 9 observed calls/);
+  redoclyLint(doc);
+});
+
+test('a service read inside TLS (--tls-keylog) is served over https in servers; one seen both ways lists both', async () => {
+  const capture = sharedCapture('scapy-tls12-tls13-aes256gcm-http.pcap');
+  const r = await runCli(['catalog', '--openapi', '--tls-keylog', capture.replace(/\.pcap$/, '.keys'), capture]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  await validate(doc);
+  assert.deepEqual(doc.servers, [{ url: 'https://127.0.0.1:443' }]);
+  // From NDJSON too (the catalogue reads `tls` with the fields it projects), and mixed.
+  const c = new Catalog({ details: true });
+  const plain = httpCall({ path: '/a', i: 1 });
+  const inside = { ...httpCall({ path: '/b', i: 2 }), tls: true };
+  c.addBatch([plain, inside]);
+  const [service] = httpServices(c.list());
+  assert.deepEqual(openApiDocument(service, c.list()).servers, [{ url: 'https://orders.shop' }, { url: 'http://orders.shop' }]);
+});

@@ -128,6 +128,27 @@ test('any name survives quoting: quotes, backslashes, newlines, unicode, markup'
   assert.match(mermaid, /\["two<br\/>lines"\]/);
 });
 
+test('a C1 control or a bidi override in a name is shown as an escape in DOT, in the SVG dot draws and in Mermaid', () => {
+  const entries = [http(productpage(), ep('198.18.7.1', 80, { namespace: 'shop', workload: 'pay\u202egnp.exe' }), 'GET', '/c1/\u009b2J\u200b', 200, 1, 1)];
+  const g = build('workload', entries);
+  const labels = { parts: [...LABEL_PARTS], paths: 1 };
+  const source = renderDot(g, labels);
+  assert.doesNotMatch(source, /[\u0080-\u009f\u202e\u200b]/, 'no raw C1 or format character in DOT');
+  const texts = svgTexts(source);
+  assert.ok(texts.includes('pay\\u202egnp.exe'), JSON.stringify(texts));
+  assert.ok(texts.some((t) => t.startsWith('GET /c1/\\x9b2J\\u200b')), JSON.stringify(texts));
+  const mermaid = renderMermaid(g, labels);
+  assert.doesNotMatch(mermaid, /[\u0080-\u009f\u202e\u200b]/, 'no raw C1 or format character in Mermaid');
+  assert.ok(mermaid.includes('pay\\u202egnp.exe'), mermaid);
+});
+
+test('Mermaid: a name quoted in backticks stays text, not a Markdown string', () => {
+  const entries = [http(productpage(), ep('198.18.7.2', 80, { namespace: 'shop', workload: '`**bold** [x](http://evil)`' }), 'GET', '/', 200, 1, 1)];
+  const mermaid = renderMermaid(build('workload', entries), ALL);
+  assert.doesNotMatch(mermaid, /`/, mermaid);
+  assert.ok(mermaid.includes('["#96;**bold** [x](http://evil)#96;"]'), mermaid);
+});
+
 test('Mermaid: one subgraph per namespace, one linkStyle per edge', () => {
   const m = renderMermaid(build('workload'), ALL).split('\n');
   assert.equal(m[0], 'flowchart LR');
@@ -149,7 +170,7 @@ test('edge labels: --edge-label parts', () => {
 });
 
 test('public vs internal addresses', () => {
-  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '127.0.0.1', '198.18.0.1', '198.19.255.1', '100.64.0.1', 'fd00::1', '::1', 'fe80::1', '169.254.1.1'])
+  for (const ip of ['10.1.2.3', '172.20.0.1', '192.168.1.1', '127.0.0.1', '198.18.0.1', '198.19.255.1', '100.64.0.1', 'fd00::1', '::1', 'fe80::1', '169.254.1.1', '224.0.0.251', 'ff02::2', 'ff02::1:ff30:ed70'])
     assert.equal(isPublicIp(ip), false, ip);
   for (const ip of ['203.0.113.50', '8.8.8.8', '2001:db8::1', '172.32.0.1']) assert.equal(isPublicIp(ip), true, ip);
   void details;
@@ -187,4 +208,33 @@ test('--paths counts: ids are templated, and counts the bounded counter may have
   assert.match(lines, /GET \/details\/\{id\} ×200/);
   assert.match(lines, /GET \/books\/title-\w+ ×≥1/);
   assert.doesNotMatch(lines, /title-\w+ ×[2-9]/);
+});
+
+test('--paths: a path seen twice ranks above one whose count of two was half inherited from an evicted path', async () => {
+  const { TopK } = await import('../../src/map/top-k.js');
+  const k = new TopK(20);
+  k.add('GET /b-twice');
+  k.add('GET /b-twice');
+  for (let i = 0; i < 19; i++) k.add(`GET /once-${String(i).padStart(2, '0')}`);
+  // Full: the newcomer takes a count-1 slot and its count (2, of which 1 is certain).
+  k.add('GET /a-late');
+  assert.deepEqual(k.top(2), [
+    { key: 'GET /b-twice', count: 2, atLeast: 2 },
+    { key: 'GET /a-late', count: 2, atLeast: 1 },
+  ]);
+});
+
+test('an ICMP destination is named by its IP, not IP:0, and a ping to a web server keeps it IP:port; IPv6 multicast is not external', () => {
+  const icmp = (src: ReturnType<typeof ep>, dst: ReturnType<typeof ep>, t: number) =>
+    ({ id: `icmp-${t}`, timestamp: t, protocol: 'icmp', transport: 'icmp', elapsedTime: 0.1, src, dst, request: { type: 8 }, response: { type: 0 }, error: false, requestSize: 64, responseSize: 64, summary: 'echo' }) as any;
+  const client = ep('198.18.9.1', 0);
+  const entries = [
+    http(ep('198.18.9.1', 40000), ep('198.18.9.2', 80), 'GET', '/', 200, 1, 1),
+    icmp(client, ep('198.18.9.2', 0), 2),
+    icmp(client, ep('198.18.9.3', 0), 3),
+    icmp(ep('fe80::1', 0), ep('ff02::2', 0), 4),
+  ];
+  const g = build('workload', entries);
+  assert.deepEqual(names(g).sort(), ['198.18.9.1', '198.18.9.2:80', '198.18.9.3', '[fe80::1]', '[ff02::2]']);
+  assert.ok(g.nodes.every((n) => !n.external), JSON.stringify(g.nodes));
 });

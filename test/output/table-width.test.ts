@@ -46,3 +46,74 @@ test('stats and catalog on an 80-column terminal fit it and say which columns th
   assert.match(piped.stdout.split('\n')[1], /bytes in │ bytes out │.*│ max ms │$/);
   assert.doesNotMatch(piped.stdout, /hidden to fit/);
 });
+
+test('narrower panes: catalog fits 60 columns by giving up the protocol, stats fits 40 by giving up errors; names and their titles are cut shorter', () => {
+  const capture = join(examplesDir, 'bookinfo-mix.pcap');
+  const box = (out: string) => out.split('\n').filter((l) => /^[┌│├└]/.test(l));
+  const catalog60 = onTerminal(60, ['catalog', capture]);
+  for (const l of box(catalog60)) assert.ok(displayWidth(l) <= 60, `catalog: line wider than 60 columns:\n${l}`);
+  assert.match(box(catalog60)[1], /^│ service +│ endpoint +│ calls │ error % │ p95 ms │$/);
+  assert.match(catalog60, /\(6 columns hidden to fit 60: protocol, p50 ms, p99 ms, statuses, first seen, last seen\)/);
+  // At 80 the protocol stays: names cut to 16 columns are enough there.
+  assert.match(box(onTerminal(80, ['catalog', capture]))[1], /│ protocol │/);
+  for (const args of [['stats', capture], ['stats', '--by', 'endpoint', capture]]) {
+    const out = onTerminal(40, args);
+    for (const l of box(out)) assert.ok(displayWidth(l) <= 40, `${args.join(' ')}: line wider than 40 columns:\n${l}`);
+    assert.match(box(out)[1], /│ entries │ error % │ p95 ms │$/);
+    assert.match(out, /hidden to fit 40: .*errors/);
+  }
+  // Sorted by errors, errors is never the one to go.
+  assert.match(box(onTerminal(40, ['stats', '--sort', 'errors', capture]))[1], /│ errors │/);
+});
+
+test('table cells show C1 controls, bidi overrides and zero-width characters as escapes, in box and Markdown tables', () => {
+  // U+009B is a one-byte CSI (terminals that take 8-bit controls obey it); U+202E turns what follows around.
+  const rows = [['GET /c1/\u009b31mred\u0085x', 'GET /bidi/\u202egnp.exe\u200b']];
+  const columns = [{ title: 'a' }, { title: 'b' }];
+  for (const format of ['table', 'markdown'] as const) {
+    const out = renderRows(columns, rows, format);
+    assert.doesNotMatch(out, /[\u0080-\u009f\u202e\u200b]/, `${format}: no raw control or format character`);
+    // Markdown doubles the backslash, so that the page shows one.
+    const bs = format === 'markdown' ? '\\\\' : '\\';
+    assert.ok(out.includes(`GET /c1/${bs}x9b31mred${bs}x85x`), out);
+    assert.ok(out.includes(`GET /bidi/${bs}u202egnp.exe${bs}u200b`), out);
+  }
+  // Tabs stay one space, as before.
+  assert.match(renderRows([{ title: 'a' }], [['x\ty']], 'table'), /│ x y │/);
+});
+
+test('Markdown tables keep a path from traffic as text: links, images, code, emphasis and HTML comments are escaped', () => {
+  const path = 'GET /<!-- [x](http://e) ![i](http://t/p.png) *a* `c` _u_ ~s~ &lt; |';
+  const out = renderRows([{ title: 'endpoint' }, { title: 'calls' }], [[path, '1']], 'markdown');
+  const row = out.split('\n')[2];
+  // Every active character is preceded by a backslash (an odd run of them), so CommonMark shows it as it is.
+  for (const m of row.matchAll(/[`*_[\]<>|~&!]/g)) {
+    const before = row.slice(0, m.index);
+    const slashes = before.length - before.replace(/\\+$/, '').length;
+    const isCellBorder = m[0] === '|' && (m.index === 0 || m.index === row.length - 1 || row.slice(m.index - 1, m.index + 2) === ' | ');
+    if (!isCellBorder) assert.equal(slashes % 2, 1, `unescaped ${m[0]} at ${m.index} in ${row}`);
+  }
+  assert.equal(row, '| GET /\\<\\!-- \\[x\\](http://e) \\!\\[i\\](http://t/p.png) \\*a\\* \\`c\\` \\_u\\_ \\~s\\~ \\&lt; \\| | 1 |');
+});
+
+test('stats, catalog and diff tables of traffic with a C1 CSI or a bidi override in a path print neither raw', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { httpCall } = await import('../catalog/entries.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-table-escape-'));
+  try {
+    const file = join(dir, 'calls.ndjson');
+    const other = join(dir, 'other.ndjson');
+    writeFileSync(file, [httpCall({ path: '/c1/\u009b2J', i: 1 }), httpCall({ path: '/bidi/\u202egnp.exe', i: 2 })].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    writeFileSync(other, JSON.stringify(httpCall({ path: '/plain', i: 3 })) + '\n');
+    for (const args of [['stats', '--by', 'endpoint', file], ['catalog', file], ['catalog', '--format', 'markdown', file], ['diff', other, file]]) {
+      const r = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8' });
+      assert.ok(r.status === 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /[\u0080-\u009f\u202e]/, `${args.join(' ')} prints a raw control:\n${r.stdout}`);
+      const bs = args.includes('markdown') ? '\\\\' : '\\';
+      assert.ok(r.stdout.includes(`/c1/${bs}x9b2J`) && r.stdout.includes(`/bidi/${bs}u202egnp.exe`), `${args.join(' ')}:\n${r.stdout}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -180,9 +180,17 @@ function renderMarkdown(columns: Column[], rows: string[][]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * An RFC 4180 field. A cell a spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`, `+cmd|…`:
+ * a path or a name from the traffic, opened by whoever reads the report) starts with an apostrophe,
+ * as OWASP advises for CSV injection; numbers (`-3`, `+1.5`, `12%`) and a lone `-` stay as they are.
+ */
 function csvCell(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const text = FORMULA_START.test(s) && !NUMBER.test(s) && s !== '-' ? `'${s}` : s;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NUMBER = /^[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?$/i;
 
 /**
  * Table cells are one line of text a terminal only prints: newlines and every

@@ -117,3 +117,28 @@ test('stats, catalog and diff tables of traffic with a C1 CSI or a bidi override
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('renderRows csv: a cell a spreadsheet would run as a formula starts with an apostrophe; numbers stay', () => {
+  const columns = [
+    { title: 'name', align: 'left' as const },
+    { title: 'delta', align: 'right' as const },
+  ];
+  const rows = [
+    ['=HYPERLINK("http://evil.example","x")', '-3'],
+    ['@SUM(A1:A2)', '+1.5'],
+    ['+cmd|calc', '12%'],
+    ['-2+3', '-'],
+    ['\tTAB', '1e3'],
+    ['/api/users', '0'],
+  ];
+  const csv = renderRows(columns, rows, 'csv').trim().split('\n');
+  assert.deepEqual(csv, [
+    'name,delta',
+    `"'=HYPERLINK(""http://evil.example"",""x"")",-3`,
+    "'@SUM(A1:A2),+1.5",
+    "'+cmd|calc,12%",
+    "'-2+3,-",
+    "'\tTAB,1e3",
+    '/api/users,0',
+  ]);
+});

@@ -317,3 +317,26 @@ test('after a gap, a client that pipelines on: replies its packet\'s ACK shows w
     'GET k5 → "v5" ',
   ]);
 });
+
+for (const how of chunkings) {
+  test(`a refusal on accept (protected mode) answers the first command; the ones after it are unanswered (${how})`, () => {
+    const denied = '-DENIED Redis is running in protected mode because protected mode is enabled\r\n';
+    const ctx = run([s2c(denied), c2s(cmd('PUBLISH', 'ch', 'x') + cmd('PING'))], how);
+    assert.deepEqual(ctx.calls.map((c) => c.summary), ['PUBLISH ch → DENIED Redis is running in protected mode because protected…', 'PING → unanswered']);
+    assert.equal(ctx.calls[0].error, true);
+    assert.equal(ctx.calls[0].response!.type, 'error');
+    assert.equal(ctx.calls[0].warnings, undefined);
+  });
+}
+
+test('a refusal no command follows is an entry of its own; mid-connection an early error stays unpaired', () => {
+  const alone = run([s2c('-ERR max number of clients reached\r\n')]);
+  assert.deepEqual(alone.calls.map((c) => c.summary), ['(no command) → ERR max number of clients reached']);
+  // The start of the connection not captured: an error before any command answers a command the capture missed.
+  const ctx = fakeContext({ maxBody: 1024 }) as ReturnType<typeof fakeContext> & { clientGuessed?: boolean };
+  ctx.clientGuessed = true;
+  const p = redis.createTcpParser!(ctx);
+  feed(p, ctx, [s2c('-ERR wrong number of arguments\r\n'), c2s(cmd('GET', 'k')), s2c('$1\r\nv\r\n')], 'whole');
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => c.summary), ['(no command) → ERR wrong number of arguments', 'GET k → "v"']);
+});

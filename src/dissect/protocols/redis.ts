@@ -567,6 +567,14 @@ export class RedisParser implements TcpStreamParser {
   private subscribed = false;
   /** After MONITOR's +OK the server streams one status line per command it runs: events, not replies. */
   private monitoring = false;
+  /** A command has been read on this connection. */
+  private commandSeen = false;
+  /**
+   * An error the server sent before any command, on a connection whose start was captured: a
+   * refusal on accept (`-DENIED` in protected mode, `-ERR max number of clients reached`), after
+   * which it closes. It answers the client's first command, which is often already on its way.
+   */
+  private refusal: RespMessage | undefined;
   /**
    * Replies owed to commands already emitted, in order (replies come in
    * command order, so the next ones are theirs): runs of those reported
@@ -642,6 +650,7 @@ export class RedisParser implements TcpStreamParser {
    */
   onGap(dir: Direction, length: number): void {
     this.ctx.count('redis.gap');
+    this.releaseRefusal();
     if (dir === 'c2s') this.clientOffset += length;
     this.gapAt = this.ctx.now;
     this.unsure = true;
@@ -664,6 +673,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
+    if (this.refusal !== undefined && nowMs - this.refusal.time > timeoutMs) this.releaseRefusal();
     while (this.pending.length > 0 && nowMs - this.pending.at(0)!.time > timeoutMs) {
       const p = this.shiftPending()!;
       if (!p.emitted) {
@@ -675,7 +685,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   pendingSince(): number | undefined {
-    let min = this.pending.find((p) => !p.emitted)?.time;
+    let min = this.refusal?.time ?? this.pending.find((p) => !p.emitted)?.time;
     // A message read in part becomes a call stamped with its start (a request, or a reply without one).
     for (const t of [this.readers.c2s.messageStart, this.readers.s2c.messageStart]) {
       if (t !== undefined && (min === undefined || t < min)) min = t;
@@ -684,6 +694,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   onEnd(): void {
+    this.releaseRefusal();
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     for (const r of [this.readers.c2s, this.readers.s2c]) if (r.messageStart !== undefined) this.ctx.count('redis.truncated');
     for (const p of this.takeAllPending()) if (!p.emitted) this.emit(p, null);
@@ -746,6 +757,12 @@ export class RedisParser implements TcpStreamParser {
       cost,
     });
     this.charge(cost);
+    this.commandSeen = true;
+    const refusal = this.refusal;
+    if (refusal !== undefined && this.pending.length === 1 && !this.pending.at(0)!.oneWay) {
+      this.refusal = undefined;
+      this.emit(this.shiftPending()!, refusal, undefined, false, refusal);
+    }
     this.emitOneWay();
   }
 
@@ -789,6 +806,12 @@ export class RedisParser implements TcpStreamParser {
   }
 
   private pairReply(m: RespMessage): void {
+    // A second message from the server: what it sent first was no refusal on accept.
+    this.releaseRefusal();
+    if (!this.commandSeen && this.pending.length === 0 && m.type === 'error' && this.ctx.clientGuessed !== true && this.gapAt === undefined) {
+      this.refusal = m;
+      return;
+    }
     const kind = pubsubKind(m, this.subscribed);
     if (kind !== null) {
       if (SUBSCRIBE_KINDS.has(kind)) {
@@ -869,7 +892,7 @@ export class RedisParser implements TcpStreamParser {
    * error, warning `unanswered`), or, for a command the server does not
    * answer (CLIENT REPLY OFF or SKIP: `oneWay`), no reply and not an error.
    */
-  private emit(p: PendingCommand, reply: RespMessage | null, warning?: string, untracked = false): void {
+  private emit(p: PendingCommand, reply: RespMessage | null, warning?: string, untracked = false, answeredAt?: RespMessage): void {
     const oneWay = reply === null && p.oneWay === true;
     const outcome = reply ? shortValue(reply) : oneWay ? '(no reply: CLIENT REPLY)' : untracked ? '(reply not tracked)' : 'unanswered';
     const call: CallRecord = {
@@ -884,8 +907,8 @@ export class RedisParser implements TcpStreamParser {
       summary: `${p.command}${p.request.key !== undefined ? ' ' + truncate(p.request.key, 60) : ''} → ${outcome}`,
     };
     if (reply) {
-      call.responseTime = this.ctx.now;
-      call.responseFrame = this.ctx.frame;
+      call.responseTime = answeredAt?.time ?? this.ctx.now;
+      call.responseFrame = answeredAt?.frame ?? this.ctx.frame;
     }
     if (this.streamWarnings.size > 0 || !reply || warning) {
       const warnings = [...this.streamWarnings];
@@ -909,24 +932,33 @@ export class RedisParser implements TcpStreamParser {
     this.emitUnrequested(m, response, `monitor ${command !== undefined ? command.toUpperCase() : truncate(line, 40)}`, false);
   }
 
+  /** A held refusal no command came for: an entry of its own. */
+  private releaseRefusal(): void {
+    const refusal = this.refusal;
+    if (refusal === undefined) return;
+    this.refusal = undefined;
+    // Read in the packet it started in (a refusal is one line): said as of then, not of the packet that released it.
+    this.emitStandalone(refusal, null, undefined, refusal);
+  }
+
   /** A reply nobody asked for in this capture: a pub/sub push, or a reply whose command we missed. */
-  private emitStandalone(m: RespMessage, kind: string | null, warning?: string): void {
+  private emitStandalone(m: RespMessage, kind: string | null, warning?: string, endedAt?: RespMessage): void {
     const v = Array.isArray(m.value) ? m.value : [];
     const summary = kind !== null ? `${kind} ${truncate(String(v[kind === 'pmessage' ? 2 : 1] ?? ''), 60)}` : `(no command) → ${shortValue(m)}`;
     const response = { type: m.type, value: m.value, ...(kind !== null ? { push: kind } : {}) };
-    this.emitUnrequested(m, response, summary, m.type === 'error', warning);
+    this.emitUnrequested(m, response, summary, m.type === 'error', warning, endedAt);
   }
 
   /** A server message no captured command asked for, as an entry of its own. */
-  private emitUnrequested(m: RespMessage, response: Record<string, unknown>, summary: string, error: boolean, warning?: string): void {
+  private emitUnrequested(m: RespMessage, response: Record<string, unknown>, summary: string, error: boolean, warning?: string, endedAt?: RespMessage): void {
     const call: CallRecord = {
       protocol: 'redis',
       request: null,
       response,
       requestTime: m.time,
-      responseTime: this.ctx.now,
+      responseTime: endedAt?.time ?? this.ctx.now,
       requestFrame: m.frame,
-      responseFrame: this.ctx.frame,
+      responseFrame: endedAt?.frame ?? this.ctx.frame,
       requestSize: 0,
       responseSize: m.size,
       error,

@@ -128,6 +128,10 @@ test('NATS captured after its CONNECT: a verbose connection pairs each operation
   assert.ok(!summaries.some((s) => s.startsWith('+OK')), summaries.join(' | '));
   assert.deepEqual(summaries.slice(0, 3), ['SUB FOO → +OK', 'SUB FRONT.DOOR → +OK', 'HPUB FOO → +OK']);
   assert.equal(v.counters['nats.verbose_inferred'], 1);
+  // A request (a reply subject) the server acknowledged but nobody answered: the summary says so, not only +OK.
+  const request = v.entries.find((e) => e.request?.subject === 'FRONT.DOOR' && e.request?.op === 'HPUB');
+  assert.equal(request?.summary, 'HPUB FRONT.DOOR → +OK, no reply');
+  assert.deepEqual([request?.error, request?.warnings], [true, ['unanswered']]);
   // deepflow-nats-nrpc1.pcap (not verbose) from frame 11: the server's PING does not make the server the client,
   // and the client's operations, never acknowledged, are not reported unanswered.
   const quiet = (await readCapture(sharedCapture('deepflow-nats-nrpc1.pcap'))).slice(10).map((p, i) => ({ ...p, frame: i + 1 }));

@@ -542,7 +542,8 @@ export class NatsParser implements TcpStreamParser {
       requestSize: o.size,
       responseSize: (answer?.size ?? 0) + (ack?.size ?? 0),
       error: err,
-      summary: `${describe(o)} → ${answer ? describe(answer) : unanswered ? 'unanswered' : '(no response)'}`,
+      // A request acknowledged (+OK) whose reply never came: the ack alone would read as a success.
+      summary: `${describe(o)} → ${answer ? describe(answer) + (unanswered ? ', no reply' : '') : unanswered ? 'unanswered' : '(no response)'}`,
     };
     if (answer) {
       call.responseTime = answer.time;

@@ -37,7 +37,8 @@ export class RecordCipher {
   decrypt(header: Buffer, body: Buffer): Plaintext | null {
     let out: Plaintext | null;
     try {
-      out = this.suite.tls13 ? this.open13(header, body) : this.suite.cipher.endsWith('cbc') ? this.openCbc(header, body) : this.open12(header, body);
+      const c = this.suite.cipher;
+      out = this.suite.tls13 ? this.open13(header, body) : c === 'null' ? this.openNull(header, body) : c.endsWith('cbc') ? this.openCbc(header, body) : this.open12(header, body);
     } catch {
       out = null;
     }
@@ -70,7 +71,8 @@ export class RecordCipher {
     const s = this.suite;
     let overhead: number;
     let slack = 0;
-    if (s.tls13) overhead = 5 + s.tagLen + 1;
+    if (s.cipher === 'null') overhead = 5 + s.macLen!;
+    else if (s.tls13) overhead = 5 + s.tagLen + 1;
     else if (s.cipher === 'chacha20-poly1305') overhead = 5 + s.tagLen;
     else if (!s.cipher.endsWith('cbc')) overhead = 5 + 8 + s.tagLen;
     else {
@@ -132,6 +134,23 @@ export class RecordCipher {
     const ciphertext = body.subarray(explicit, body.length - tag);
     const plain = this.aead(nonce, this.aad12(header, ciphertext.length), ciphertext, body.subarray(body.length - tag));
     return { type: header[0], data: plain };
+  }
+
+  /**
+   * NULL encryption: the plaintext, then its MAC, checked when the keys are
+   * known (`macKey`); without them (a session the key log does not name) the
+   * plaintext is taken as it is, unchecked: the caller says so.
+   */
+  private openNull(header: Buffer, body: Buffer): Plaintext | null {
+    const macLen = this.suite.macLen!;
+    if (body.length < macLen) return null;
+    const data = body.subarray(0, body.length - macLen);
+    const macKey = this.keys.macKey;
+    if (macKey) {
+      const mac = createHmac(this.suite.mac!, macKey).update(this.aad12(header, data.length)).update(data).digest();
+      if (!timingSafeEqual(mac, body.subarray(data.length))) return null;
+    }
+    return { type: header[0], data };
   }
 
   /** TLS 1.2 CBC: an explicit IV, then (MAC-then-encrypt) data‖MAC‖padding, or (encrypt-then-MAC) a MAC over the ciphertext. */

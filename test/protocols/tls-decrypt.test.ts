@@ -248,6 +248,32 @@ test('a followed key log (live tap) is read as it grows: a line half written wai
   assert.throws(() => loadKeyLogFile(dir, () => {}, undefined, true), /is a directory/);
 });
 
+test('a followed key log in UTF-16 (PowerShell) is read as it grows, every chunk after the first too, a character split between writes included', () => {
+  const line = (r: string) => `CLIENT_RANDOM ${r} ${'11'.repeat(48)}\r\n`;
+  const randoms = ['d1', 'd2', 'd3'].map((b) => b.repeat(32));
+  for (const [name, bom, encode] of [
+    ['le', [0xff, 0xfe], (t: string) => Buffer.from(t, 'utf16le')],
+    ['be', [0xfe, 0xff], (t: string) => Buffer.from(t, 'utf16le').swap16()],
+  ] as const) {
+    const path = join(dir, `growing-utf16${name}.keys`);
+    writeFileSync(path, Buffer.concat([Buffer.from(bom), encode(line(randoms[0]))]));
+    const warnings: string[] = [];
+    const log = loadKeyLogFile(path, (m) => warnings.push(m), undefined, true);
+    assert.ok(log.lookup(Buffer.from(randoms[0], 'hex')), `${name}: the first chunk`);
+    appendFileSync(path, encode(line(randoms[1])));
+    log.refresh(true);
+    assert.ok(log.lookup(Buffer.from(randoms[1], 'hex')), `${name}: a line appended later, with no byte order mark of its own`);
+    // The writer flushed in the middle of a character: its first byte waits for its second.
+    const third = encode(line(randoms[2]));
+    appendFileSync(path, third.subarray(0, 51));
+    log.refresh(true);
+    appendFileSync(path, third.subarray(51));
+    log.refresh(true);
+    assert.ok(log.lookup(Buffer.from(randoms[2], 'hex')), `${name}: a character split between two writes`);
+    assert.deepEqual(warnings, [], name);
+  }
+});
+
 test('secrets carried in the capture (pcapng Decryption Secrets Block, editcap --inject-secrets) decrypt without --tls-keylog', async () => {
   const withSecrets = join(dir, 'dsb.pcapng');
   execFileSync('editcap', ['--inject-secrets', `tls,${sharedCapture('hotplace-tls12-chacha20-http1.keys')}`, sharedCapture('hotplace-tls12-chacha20-http1.pcapng'), withSecrets], { stdio: 'ignore' });

@@ -307,6 +307,10 @@ const MAX_PARTIAL_LINE = 4096;
 function followKeyLog(path: string, warn: (message: string) => void, log: TlsKeyLog): TlsKeyLog {
   let offset = 0;
   let partial = '';
+  // The file's encoding, told by its first bytes (a UTF-16 byte order mark: PowerShell's `>`), and
+  // the odd byte of a UTF-16 character whose second byte was not written yet.
+  let encoding: 'latin1' | 'utf16le' | 'utf16be' = 'latin1';
+  let oddByte: Buffer | undefined;
   let tooLarge = false;
   let toldDropped = false;
   let lastLook = -Infinity;
@@ -336,6 +340,8 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
       offset = 0;
       partial = '';
     }
+    // Too few bytes yet to tell a byte order mark from text (checked again when the file grows).
+    if (offset === 0 && size < 3) return false;
     if (size > MAX_KEYLOG_BYTES) {
       if (!tooLarge) warn(`${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB; not read further`);
       tooLarge = true;
@@ -354,8 +360,8 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     } catch {
       return false;
     }
+    const text = partial + decode(chunk.subarray(0, got), offset === 0);
     offset += got;
-    const text = partial + chunk.toString('latin1', 0, got);
     // A line being written is read whole next time; one that never ends (no key log line is
     // longer than a few hundred bytes) is not kept growing: it is counted as a bad line.
     const end = text.lastIndexOf('\n') + 1;
@@ -368,6 +374,21 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     log.addText(lines, onBadLine);
     lineBase += lines.split('\n').length - 1;
     return lines.length > 0;
+  };
+  /** A chunk of the file as text: every chunk of a UTF-16 log is UTF-16 too, not only the first, which says so. */
+  const decode = (bytes: Buffer, first: boolean): string => {
+    if (first) {
+      oddByte = undefined;
+      encoding = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf16be' : 'latin1';
+      // A UTF-8 byte order mark is left to addText (text read as latin1).
+      if (encoding !== 'latin1') bytes = bytes.subarray(2);
+    }
+    if (encoding === 'latin1') return bytes.toString('latin1');
+    const all = oddByte ? Buffer.concat([oddByte, bytes]) : bytes;
+    const even = all.length & ~1;
+    oddByte = even < all.length ? Buffer.from(all.subarray(even)) : undefined;
+    const units = Buffer.from(all.subarray(0, even));
+    return (encoding === 'utf16be' ? units.swap16() : units).toString('utf16le');
   };
   let there: ReturnType<typeof statSync> | undefined;
   try {

@@ -37,8 +37,13 @@ export interface TlsConversation {
   server?: tls.TlsOptions;
 }
 
-/** Runs the conversation; its segments go to `wire`; resolves with the client's key log lines and the suite used. */
-export async function tlsConversation(wire: Wire, c: TlsConversation): Promise<{ keylog: string[]; cipher: string }> {
+/**
+ * Runs the conversation; its segments go to `wire`; resolves with the client's
+ * key log lines, the suite used, whether the session was resumed (give the
+ * client `session`, and both servers one `secureContext` for its ticket
+ * keys) and the session to resume later.
+ */
+export async function tlsConversation(wire: Wire, c: TlsConversation): Promise<{ keylog: string[]; cipher: string; reused: boolean; session: Buffer | undefined }> {
   let at = c.atMs;
   const segment = (from: 1 | 2, data: Buffer): void => (from === 1 ? wire.send(at++, 1, c.sport, c.dport, data) : wire.send(at++, 2, c.dport, c.sport, data));
   const toServer: Duplex = new Duplex({ read() {}, write(chunk: Buffer, _e, cb) { segment(1, Buffer.from(chunk)); toClient.push(chunk); cb(); } });
@@ -48,6 +53,8 @@ export async function tlsConversation(wire: Wire, c: TlsConversation): Promise<{
   const client = tls.connect({ socket: toServer, rejectUnauthorized: false, ...c.client });
   const keylog: string[] = [];
   client.on('keylog', (line: Buffer) => keylog.push(line.toString('latin1').trim()));
+  let session: Buffer | undefined;
+  client.on('session', (s: Buffer) => (session = s));
   const responses = c.exchanges.map((e) => Buffer.from(e.response));
   let answered = 0;
   let pending = Buffer.alloc(0);
@@ -81,9 +88,10 @@ export async function tlsConversation(wire: Wire, c: TlsConversation): Promise<{
       if (next < c.exchanges.length) return send();
       clearTimeout(timer);
       const cipher = client.getCipher().standardName;
+      const reused = client.isSessionReused();
       client.destroy();
       server.destroy();
-      resolve({ keylog, cipher });
+      resolve({ keylog, cipher, reused, session });
     });
   });
 }

@@ -13,8 +13,8 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
-import { RecordCipher } from './record-cipher.js';
+import { keyMismatchCounter, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
+import { mayBeFinished, RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
 
@@ -686,11 +686,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /**
    * TLS 1.0–1.2 resumption with no master secret known: the key log's master
-   * secrets (the last MAX_TRIED_MASTERS) are tried on this direction's first
-   * encrypted record (its Finished), which authenticates under the right one
-   * only; the session then decrypts as any other, and the secret is
-   * remembered for the next resumption of it. False, and no decryption, when
-   * none opens it.
+   * secrets, every one, the last logged first (MAX_TRIALS in a run), are tried
+   * on this direction's first encrypted record (its Finished), which
+   * authenticates under the right one only; the session then decrypts as any
+   * other, and the secret is remembered for the next resumption of it. So
+   * whichever worker read the full handshake (`--workers N`), the resumption
+   * decrypts as with one worker, however many sessions the log holds. False,
+   * and no decryption, when none opens it.
    */
   private resumeByTrial(dir: Direction, header: Buffer, body: Buffer): boolean {
     this.trial = false;
@@ -700,15 +702,17 @@ export class DecryptingTlsParser implements TcpStreamParser {
       this.noDecryption('tls.no-key');
       return false;
     }
-    const recent = this.keyLog.recentMasters(MAX_TRIED_MASTERS);
-    if (recent.total > recent.masters.length) this.count('tls.resume-trial-limited');
-    const allowed = this.keyLog.takeTrials(recent.masters.length);
-    if (allowed < recent.masters.length) this.count('tls.resume-trial-budget');
-    const masters = recent.masters.slice(0, allowed);
     const implicitIv = this.version <= TLS10 && suite.cipher.endsWith('cbc');
-    for (const master of masters) {
+    for (const master of this.keyLog.mastersNewestFirst()) {
+      if (this.keyLog.takeTrials(1) === 0) {
+        this.count('tls.resume-trial-budget');
+        break;
+      }
       const keys = tls12Keys(suite, master, this.clientRandom!, this.serverRandom!, this.version);
-      const cipher = new RecordCipher(suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac, implicitIv);
+      const own = dir === this.clientDir ? keys.client : keys.server;
+      // One block first: a wrong key nearly never makes a Finished's head, and failing a full authentication costs far more.
+      if (!mayBeFinished(suite, own, body, implicitIv)) continue;
+      const cipher = new RecordCipher(suite, own, this.encryptThenMac, implicitIv);
       if (!cipher.decrypt(header, body)) continue;
       this.count('tls.resumed-by-trial');
       this.resumed = true;
@@ -718,6 +722,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
       return true;
     }
     for (const [kind, id] of ids) this.keyLog.triedMastersInVain(kind, id);
+    if (suite.cipher === 'null') {
+      // NULL encryption: no master secret of the log checks its MACs, but its plaintext is there.
+      this.readUnverified();
+      for (const d of ['c2s', 's2c'] as Direction[]) if (this.ccsSeen[d]) this.startCipher12(d);
+      return true;
+    }
     this.noDecryption('tls.no-key');
     return false;
   }

@@ -386,6 +386,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (!this.tls13 && this.helloDone) this.startCipher12(dir);
       return;
     }
+    // No key log, and application data before any ServerHello (a connection captured mid-way): no NULL cipher to find.
+    if (this.nullOnly && !this.helloDone && type === 23) return this.stepAside();
     // TLS 1.0–1.2 resumption with no master secret known yet: the first encrypted record tells which (resumeByTrial).
     if (!h.cipher && this.trial && this.ccsSeen[dir] && !this.resumeByTrial(dir, header, body)) return;
     if (!h.cipher) {

@@ -12,6 +12,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { loadKeyLogFile } from '../../src/dissect/tls/keylog.js';
+import { dissectPackets } from '../../src/dissect/dissect-packets.js';
+import type { Packet } from '../../src/model/packet.js';
 import { Wire } from '../helpers/engine-wire.js';
 import { writeRawPcap } from '../helpers/pcap-wire.js';
 import { tlsConversation } from '../helpers/tls-session.js';
@@ -32,7 +35,7 @@ const entriesOf = (stdout: string): any[] => stdout.split('\n').filter(Boolean).
 const calls = (stdout: string): string[] => entriesOf(stdout).map((e) => `${e.protocol} ${e.tls} ${e.request?.path ?? ''} ${e.response?.status ?? ''}`.trim());
 
 /** Two HTTP/1.1 calls on one NULL-cipher session: the capture and the client's key log. */
-async function record(suite: string): Promise<{ pcap: string; keys: string }> {
+async function record(suite: string): Promise<{ pcap: string; keys: string; packets: Packet[] }> {
   const wire = new Wire();
   const tlsOpts = { ciphers: `${suite}:@SECLEVEL=0`, maxVersion: 'TLSv1.2' as const };
   const { keylog, cipher } = await tlsConversation(wire, {
@@ -48,7 +51,7 @@ async function record(suite: string): Promise<{ pcap: string; keys: string }> {
   const keys = join(dir, `${suite}.keys`);
   writeRawPcap(pcap, wire.packets);
   writeFileSync(keys, `${keylog.join('\n')}\n`);
-  return { pcap, keys };
+  return { pcap, keys, packets: wire.packets };
 }
 
 test('NULL cipher suites with their keys logged: the calls inside, MACs checked, as tshark reads them', async () => {
@@ -84,4 +87,30 @@ test('NULL cipher suites without a key: the calls are read as they are, each say
   assert.deepEqual(calls(r.stdout), ['tls undefined']);
   assert.deepEqual(entriesOf(r.stdout)[0].warnings, ['undecryptable records']);
   assert.match(r.stderr, /TLS 1\.2 TLS_RSA_WITH_NULL_SHA256: 1/);
+});
+
+test('live (a followed key log): a NULL-cipher session waits for its keys like any other, and is read unchecked when they never come', async () => {
+  const { keys, packets } = await record('ECDHE-RSA-NULL-SHA');
+  for (const logged of [true, false]) {
+    const live = join(dir, `live-${logged}.keys`);
+    writeFileSync(live, '');
+    const log = loadKeyLogFile(live, () => {}, undefined, true);
+    // Packets one by one; the client logs its line once the ServerHello has gone by (or never).
+    async function* slowly(): AsyncGenerator<Packet[]> {
+      for (const [i, p] of packets.entries()) {
+        yield [p];
+        if (i === 1 && logged) {
+          writeFileSync(live, readFileSync(keys));
+          await new Promise((r) => setTimeout(r, 60));
+        }
+      }
+    }
+    const entries = [];
+    for await (const batch of dissectPackets(slowly(), { tlsKeys: log })) entries.push(...batch);
+    assert.deepEqual(
+      entries.map((e) => `${e.protocol} ${e.request && 'path' in e.request ? e.request.path : ''} ${e.warnings ?? ''}`.trim()),
+      logged ? ['http /a', 'http /b'] : ['http /a TLS NULL cipher: plaintext read as is, MAC not checked (no key)', 'http /b TLS NULL cipher: plaintext read as is, MAC not checked (no key)'],
+      logged ? 'the keys came: MACs checked' : 'the keys never came',
+    );
+  }
 });

@@ -623,8 +623,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.secrets = this.findSecrets();
     if (this.nullOnly) this.trial = false;
     if (!this.premasterPending) this.transcript = undefined;
-    // NULL encryption: the plaintext is there whether or not the log has the keys (with them, MACs are checked).
-    if (this.suite?.cipher === 'null' && !this.secretsReady() && !this.trial) return this.readUnverified();
+    // NULL encryption: the plaintext is there whether or not the log has the keys (with them, MACs are
+    // checked; a followed log is waited for as for any suite, checkSecrets).
+    if (this.suite?.cipher === 'null' && !this.secretsReady() && !this.trial && !this.keyLog.follows) return this.readUnverified();
     if (this.nullOnly) return this.stepAside();
     if (!this.secretsReady() && this.keyLog.follows && this.suite && (this.tls13 || hello.version >= TLS10)) {
       // Live: the client logs its secrets as it computes them, just after the ServerHello the capture shows.
@@ -842,8 +843,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
     this.awaiting = undefined;
     this.keyLog.awaitingBytes -= a.bytes;
-    if (!ready && !this.trial) return this.noDecryption('tls.no-key');
-    this.useSecrets();
+    // A NULL-cipher session whose keys never came is read all the same, unchecked.
+    if (!ready && !this.trial && this.suite?.cipher === 'null') this.readUnverified();
+    else if (!ready && !this.trial) return this.noDecryption('tls.no-key');
+    else this.useSecrets();
     // What queued behind the ServerHello, then what came since, each with its own packet's time and frame.
     const serverDir = flip(this.clientDir);
     this.readRecords(serverDir, this.halves[serverDir]);

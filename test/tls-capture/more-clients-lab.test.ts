@@ -5,7 +5,7 @@
 // Needs root and BPF: fails (never skips) without them.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,16 @@ import { makeVethLab, waitForStderr } from '../live/netns.js';
 const lab = makeVethLab(`m${process.pid % 100}`, '198.19.121', 's4m');
 const dir = mkdtempSync(join(tmpdir(), 'shark-ebpf-more-'));
 const PY_PORT = 8447;
+let nginx: ChildProcess | undefined;
+let python: ChildProcess | undefined;
 takeTurnsWithOtherBpfTests();
-after(() => {
+after(async () => {
+  // nginx's master by its pid file (its worker holds our pipes too), then everything the lab started.
+  await lab.sh(lab.nsB, `kill -TERM $(cat ${dir}/nginx.pid) 2>/dev/null; for i in $(seq 50); do [ -e ${dir}/nginx.pid ] || break; sleep 0.1; done`, 10_000);
+  for (const c of [nginx, python]) {
+    c?.stdout?.destroy();
+    c?.stderr?.destroy();
+  }
   lab.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -61,10 +69,12 @@ print(got.split(b"\\r\\n")[0].decode())
 `;
 
 test('tap --tls: nginx HTTP/2, a python asyncio server and a client reading 5 bytes at a time: each call one entry', { timeout: 180_000 }, async () => {
-  await startTlsNginx(lab, dir, 'tok');
+  nginx = await startTlsNginx(lab, dir, 'tok');
   writeFileSync(join(dir, 'server.py'), PY_SERVER);
   writeFileSync(join(dir, 'small.py'), PY_SMALL_READS);
-  lab.start(lab.nsB, ['python3', join(dir, 'server.py'), join(dir, 'tls.crt'), join(dir, 'tls.key')]).stderr?.resume();
+  python = lab.start(lab.nsB, ['python3', join(dir, 'server.py'), join(dir, 'tls.crt'), join(dir, 'tls.key')]);
+  python.stdout?.resume();
+  python.stderr?.resume();
   const up = await lab.sh(lab.nsA, `for i in $(seq 50); do curl -sk -o /dev/null -m 1 https://${lab.ipB}:${PY_PORT}/up && exit 0; sleep 0.2; done; exit 1`);
   assert.equal(up.code, 0, 'the python server did not come up');
 

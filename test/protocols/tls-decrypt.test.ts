@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { runCli } from '../helpers/cli.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
-import { describeDecryption, loadKeyLogFile, MAX_RESUMABLE, MAX_TRIALS, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { describeDecryption, loadKeyLogFile, MAX_RESUMABLE, MAX_TRIALS, MAX_TRIED_MASTERS, TlsKeyLog } from '../../src/dissect/tls/keylog.js';
 import { openCapture } from '../../src/capture/reader.js';
 import { dissectPackets } from '../../src/dissect/dissect-packets.js';
 import type { DissectionEngine } from '../../src/dissect/engine.js';
@@ -390,20 +390,22 @@ test('master secrets remembered for resumption are bounded, and one forgotten is
   assert.match(describeDecryption({ 'tls.resumable-forgotten': 1 }), new RegExp(`1 earlier master secrets forgotten \\(more than ${MAX_RESUMABLE} kept for resumption\\)`));
 });
 
-test('master secrets tried on a resumed session: all of them, the last logged first, at most MAX_TRIALS a run, the bound said', () => {
+test('master secrets tried on a resumed session: the last MAX_TRIED_MASTERS logged, newest first, at most MAX_TRIALS a run, each bound said', () => {
   const log = new TlsKeyLog();
-  const lines = Array.from({ length: 5000 }, (_, i) => `CLIENT_RANDOM ${i.toString(16).padStart(64, '0')} ${i.toString(16).padStart(96, '0')}`);
+  const lines = Array.from({ length: MAX_TRIED_MASTERS + 5 }, (_, i) => `CLIENT_RANDOM ${i.toString(16).padStart(64, '0')} ${i.toString(16).padStart(96, '0')}`);
   log.addText(`${lines.join('\n')}\nRSA Session-ID:${'ab'.repeat(32)} Master-Key:${'ff'.repeat(48)}\n`);
-  const masters = [...log.mastersNewestFirst()];
-  assert.equal(masters.length, 5001, 'every one, not the last 2,048');
+  assert.equal(log.masterCount, MAX_TRIED_MASTERS + 6);
+  const masters = [...log.mastersNewestFirst(MAX_TRIED_MASTERS)];
+  assert.equal(masters.length, MAX_TRIED_MASTERS);
+  assert.ok(MAX_TRIED_MASTERS > 2048 * 4, 'far more than the 2,048 of before');
   assert.deepEqual(masters[0], Buffer.alloc(48, 0xff), 'the last logged first');
-  assert.equal(masters[1].readUInt16BE(46), 4999);
-  assert.equal(masters[5000].readUInt16BE(46), 0);
+  assert.equal(masters[1].readUInt16BE(46), MAX_TRIED_MASTERS + 4);
   let taken = 0;
   while (log.takeTrials(50_000) === 50_000) taken += 50_000;
   assert.equal(taken, MAX_TRIALS);
   assert.equal(log.takeTrials(1), 0, 'the run budget is spent');
-  const said = describeDecryption({ 'tls.decrypted-sessions': 1, 'tls.resumed-sessions': 1, 'tls.resumed-by-trial': 1, 'tls.resume-trial-budget': 2 });
+  const said = describeDecryption({ 'tls.decrypted-sessions': 1, 'tls.resumed-sessions': 1, 'tls.resumed-by-trial': 1, 'tls.resume-trial-limited': 1, 'tls.resume-trial-budget': 2 });
   assert.match(said, /1 resumed with the master secret of an earlier session; 1 of them by trying the key log's master secrets/);
+  assert.match(said, new RegExp(`1 resumed session tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`));
   assert.match(said, new RegExp(`2 resumed sessions not tried against all of the key log \\(${MAX_TRIALS} master secrets tried in this run already\\)`));
 });

@@ -1,7 +1,7 @@
 // A TLS 1.0–1.2 session resumed (by ticket) whose full handshake this run
 // did not read (another worker did, or the capture began after it) is opened
-// by trying the key log's master secrets on its Finished. Every one of them,
-// not the last 2,048: a log holding thousands of sessions logged after the
+// by trying the key log's master secrets on its Finished: the last 16,384
+// logged, not 2,048, so a log holding thousands of sessions logged after the
 // one resumed decrypts the resumption with --workers 2 as with one worker.
 // Each cipher family's one-block sieve (mayBeFinished) must let the right
 // master secret through. Sessions made here by node's TLS (OpenSSL).

@@ -13,7 +13,7 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import { keyMismatchCounter, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
+import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
 import { mayBeFinished, RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
@@ -689,13 +689,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /**
    * TLS 1.0–1.2 resumption with no master secret known: the key log's master
-   * secrets, every one, the last logged first (MAX_TRIALS in a run), are tried
-   * on this direction's first encrypted record (its Finished), which
-   * authenticates under the right one only; the session then decrypts as any
-   * other, and the secret is remembered for the next resumption of it. So
-   * whichever worker read the full handshake (`--workers N`), the resumption
-   * decrypts as with one worker, however many sessions the log holds. False,
-   * and no decryption, when none opens it.
+   * secrets, the last MAX_TRIED_MASTERS logged, newest first (MAX_TRIALS in a
+   * run), are tried on this direction's first encrypted record (its
+   * Finished), which authenticates under the right one only; the session then
+   * decrypts as any other, and the secret is remembered for the next
+   * resumption of it. So whichever worker read the full handshake
+   * (`--workers N`), the resumption decrypts as with one worker while its
+   * line is among them. False, and no decryption, when none opens it.
    */
   private resumeByTrial(dir: Direction, header: Buffer, body: Buffer): boolean {
     this.trial = false;
@@ -706,7 +706,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       return false;
     }
     const implicitIv = this.version <= TLS10 && suite.cipher.endsWith('cbc');
-    for (const master of this.keyLog.mastersNewestFirst()) {
+    if (this.keyLog.masterCount > MAX_TRIED_MASTERS) this.count('tls.resume-trial-limited');
+    for (const master of this.keyLog.mastersNewestFirst(MAX_TRIED_MASTERS)) {
       if (this.keyLog.takeTrials(1) === 0) {
         this.count('tls.resume-trial-budget');
         break;

@@ -48,10 +48,13 @@ export const MAX_SESSIONS = 1_000_000;
 const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET_N', 'ECH_SECRET', 'ECH_CONFIG']);
 
 /**
- * Master secrets tried in all on resumed TLS 1.2 sessions no earlier session
- * of the run gave, per run (per worker; ~10 µs each: the key block and one
- * block of the cipher): a capture of made-up resumptions costs seconds, not minutes.
+ * A resumed TLS 1.2 session whose master secret no earlier session of this
+ * run gave is tried against the key log's last this many master secrets
+ * (~10 µs each: the key block and one block of the cipher; a packet must not
+ * hold the thread much past the 100 ms between turns of the event loop).
  */
+export const MAX_TRIED_MASTERS = 16_384;
+/** Master secrets tried in all, per run (per worker): a capture of made-up resumptions costs seconds, not minutes. */
 export const MAX_TRIALS = 500_000;
 
 /** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
@@ -165,9 +168,14 @@ export class TlsKeyLog {
     return this.sessions.size > 0;
   }
 
-  /** The log's TLS 1.0–1.2 master secrets, the last logged first (a followed log's new ones too). */
-  *mastersNewestFirst(): Generator<Buffer> {
-    for (let i = this.masters.length - 1; i >= 0; i--) yield this.masters[i];
+  /** The log's TLS 1.0–1.2 master secrets, the last logged first, at most `max` of them. */
+  *mastersNewestFirst(max = Infinity): Generator<Buffer> {
+    for (let i = this.masters.length - 1; i >= 0 && i >= this.masters.length - max; i--) yield this.masters[i];
+  }
+
+  /** How many TLS 1.0–1.2 master secrets the log holds. */
+  get masterCount(): number {
+    return this.masters.length;
   }
 
   /** How many of `wanted` master secrets may still be tried in this run (MAX_TRIALS in all). */
@@ -413,6 +421,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
+  if (n('tls.resume-trial-limited') > 0) parts.push(`${n('tls.resume-trial-limited')} resumed ${n('tls.resume-trial-limited') === 1 ? 'session' : 'sessions'} tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`);
   if (n('tls.resume-trial-budget') > 0) parts.push(`${count('tls.resume-trial-budget', 'resumed session')} not tried against all of the key log (${MAX_TRIALS} master secrets tried in this run already)`);
   if (n('tls.renegotiations') > 0) parts.push(`${count('tls.renegotiations', 'renegotiation')} followed`);
   if (n('tls.renegotiation-no-key') > 0) parts.push(`${count('tls.renegotiation-no-key', 'session')} renegotiated with a handshake whose secrets are not in the key log (not decrypted after it)`);

@@ -28,9 +28,11 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
   if (cut) notes.push(`${at}${cut}`);
   const copies = describeCopies(c);
   if (copies) notes.push(`${at}${copies}`);
-  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key']) {
+  // A NULL-cipher session is read without a key log too, and said so.
+  const nullRead = c['tls.null-cipher-unverified'];
+  if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key'] || nullRead) {
     // A run with only QUIC sessions says how QUIC went, not "TLS: 0 sessions decrypted".
-    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || !c['quic.connections']) notes.push(`${at}${describeDecryption(c)}`);
+    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || nullRead || !c['quic.connections']) notes.push(`${at}${describeDecryption(c)}`);
     const quic = describeQuicDecryption(c);
     if (quic) notes.push(`${at}${quic}`);
   }

@@ -116,12 +116,16 @@ test('TLS 1.0, 1.1, 1.2 CCM/CCM_8, ARIA-GCM, Camellia-CBC and 1.3 CCM/CCM_8 from
   }
 });
 
-test('a cipher suite shark does not decrypt (NULL encryption) stays a tls entry, and the summary names the suite', async () => {
+test('a NULL-encryption suite from OpenSSL: its plaintext is read, MACs checked with the key log, unchecked and said without it', async () => {
   const { pcap, keys } = await record('tls12-null-sha256', 18681, '-tls1_2 -cipher ALL:eNULL:@SECLEVEL=0', '-tls1_2 -cipher NULL-SHA256:@SECLEVEL=0', 'GET /hello HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n', '-www', 1);
+  assert.equal(followTls(pcap, keys, 0), 'GET /hello 200', 'tshark reads the call');
   const r = await runCli(['dissect', '--tls-keylog', keys, pcap]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).protocol), ['tls']);
-  assert.match(r.stderr, /TLS: 0 sessions decrypted; 1 with a cipher suite shark cannot decrypt \(0x003b: 1\)/);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((e) => `${e.protocol} ${e.tls} ${e.request?.path} ${e.response?.status} ${e.warnings}`), ['http true /hello 200 undefined']);
+  assert.match(r.stderr, /TLS: 1 session decrypted$/m);
+  const without = await runCli(['dissect', pcap]);
+  assert.deepEqual(without.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((e) => `${e.protocol} ${e.tls} ${e.request?.path} ${e.response?.status} ${e.warnings}`), ['http true /hello 200 TLS NULL cipher: plaintext read as is, MAC not checked (no key)']);
+  assert.match(without.stderr, /1 session with a NULL cipher \(not encrypted\) read as it is/);
 });
 
 test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV was in the hole), the ones after it decrypt', async () => {

@@ -4,31 +4,36 @@
 // encrypt-then-MAC per RFC 7366). The key exchange does not matter: the key log gives the
 // master secret (TLS 1.2) or the traffic secrets (TLS 1.3), so RSA, (EC)DH,
 // (EC)DHE, PSK and SRP suites with the same record protection are the same here.
+// NULL-encryption suites (HMAC only, RFC 5246 §A.5, 4785, 5487, 4492, 5489)
+// carry their plaintext as is: it is read, with the MAC checked when the key
+// log gives the session's keys.
 
 export type Hash = 'sha256' | 'sha384' | 'sha1';
+/** A record MAC's hash: the PRF's, or MD5 (TLS_RSA_WITH_NULL_MD5). */
+export type MacHash = Hash | 'md5';
 
 export interface CipherSuite {
   code: number;
   tls13: boolean;
   /** node:crypto cipher name. */
-  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'aria-128-gcm' | 'aria-256-gcm' | 'camellia-128-cbc' | 'camellia-256-cbc';
+  cipher: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'aria-128-gcm' | 'aria-256-gcm' | 'camellia-128-cbc' | 'camellia-256-cbc' | 'null';
   keyLen: number;
   /** PRF / HKDF hash (TLS 1.2 and 1.3; TLS 1.0 and 1.1 have their own PRF). */
   hash: Hash;
   /** AEAD suites: the tag's length (8 for the CCM_8 suites, else 16). */
   tagLen: number;
-  /** CBC suites: the record MAC's hash and key length. */
-  mac?: Hash;
+  /** CBC and NULL suites: the record MAC's hash and key length. */
+  mac?: MacHash;
   macLen?: number;
 }
 
-function suite(code: number, cipher: CipherSuite['cipher'], hash: Hash, tls13 = false, mac?: Hash, tagLen = 16): CipherSuite {
-  const keyLen = cipher.includes('128') ? 16 : 32;
-  const macLen = mac === undefined ? undefined : mac === 'sha1' ? 20 : mac === 'sha256' ? 32 : 48;
+function suite(code: number, cipher: CipherSuite['cipher'], hash: Hash, tls13 = false, mac?: MacHash, tagLen = 16): CipherSuite {
+  const keyLen = cipher === 'null' ? 0 : cipher.includes('128') ? 16 : 32;
+  const macLen = mac === undefined ? undefined : { md5: 16, sha1: 20, sha256: 32, sha384: 48 }[mac];
   return { code, tls13, cipher, keyLen, hash, tagLen, mac, macLen };
 }
 
-const tls12 = (codes: number[], cipher: CipherSuite['cipher'], hash: Hash, mac?: Hash, tagLen = 16): CipherSuite[] => codes.map((c) => suite(c, cipher, hash, false, mac, tagLen));
+const tls12 = (codes: number[], cipher: CipherSuite['cipher'], hash: Hash, mac?: MacHash, tagLen = 16): CipherSuite[] => codes.map((c) => suite(c, cipher, hash, false, mac, tagLen));
 
 // Code points from the IANA TLS Cipher Suites registry (checked against `openssl ciphers -V`).
 const SUITES: CipherSuite[] = [
@@ -64,6 +69,11 @@ const SUITES: CipherSuite[] = [
   ...tls12([0x00ba, 0x00bb, 0x00bc, 0x00bd, 0x00be, 0x00bf, 0xc072, 0xc074, 0xc076, 0xc078, 0xc094, 0xc096, 0xc098, 0xc09a], 'camellia-128-cbc', 'sha256', 'sha256'),
   ...tls12([0x00c0, 0x00c1, 0x00c2, 0x00c3, 0x00c4, 0x00c5], 'camellia-256-cbc', 'sha256', 'sha256'),
   ...tls12([0xc073, 0xc075, 0xc077, 0xc079, 0xc095, 0xc097, 0xc099, 0xc09b], 'camellia-256-cbc', 'sha384', 'sha384'),
+  // NULL encryption: HMAC-MD5 and -SHA1 (also TLS 1.0 and 1.1), HMAC-SHA256/384 (TLS 1.2; RSA, PSK, (EC)DH(E)).
+  ...tls12([0x0001], 'null', 'sha256', 'md5'),
+  ...tls12([0x0002, 0x002c, 0x002d, 0x002e, 0xc001, 0xc006, 0xc00b, 0xc010, 0xc015, 0xc039], 'null', 'sha256', 'sha1'),
+  ...tls12([0x003b, 0x00b0, 0x00b4, 0x00b8, 0xc03a], 'null', 'sha256', 'sha256'),
+  ...tls12([0x00b1, 0x00b5, 0x00b9, 0xc03b], 'null', 'sha384', 'sha384'),
 ];
 
 const BY_CODE = new Map(SUITES.map((s) => [s.code, s]));

@@ -13,8 +13,8 @@ import type { CallRecord, ConnectionContext, Direction, InnerParser, ProtocolDis
 import { ByteQueue } from '../byte-queue.js';
 import { cipherSuite, type CipherSuite } from './cipher-suites.js';
 import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TLS12 } from './key-schedule.js';
-import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, type TlsKeyLog, type SessionSecrets } from './keylog.js';
-import { RecordCipher } from './record-cipher.js';
+import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
+import { mayBeFinished, RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
 import { helloSummary } from '../protocols/tls.js';
 
@@ -46,6 +46,11 @@ const MAX_KEY_WAIT_BYTES_ALL = 16 * 1024 * 1024;
  * past this: the session is counted as having no key).
  */
 const MAX_TRANSCRIPT = 256 * 1024;
+
+/** On the calls of a NULL-cipher session whose MACs could not be checked (no key for it). */
+const NULL_UNCHECKED = 'TLS NULL cipher: plaintext read as is, MAC not checked (no key)';
+/** NULL encryption without a key: records carry their plaintext; only the MAC goes unchecked. */
+const NO_KEYS = { key: Buffer.alloc(0), iv: Buffer.alloc(0) };
 
 /** TLS 1.3 0-RTT: client records taken for early data (bounded), and the bytes of them kept before the ServerHello. */
 const MAX_EARLY_RECORDS = 64;
@@ -165,6 +170,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /** Today's parser of the hellos: it makes the connection's tls entry. */
   private readonly hello: TcpStreamParser;
+  /**
+   * A NULL-encryption session read without its keys (none logged, or no key
+   * log at all): its records' plaintext is dissected, their MACs unchecked.
+   */
+  private unverified = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -174,15 +184,32 @@ export class DecryptingTlsParser implements TcpStreamParser {
     private readonly candidates: () => ProtocolDissector[],
     /** The plaintext's parser, when the connection said what TLS carries (MySQL after its SSLRequest). */
     private readonly inside?: InnerParser,
+    /**
+     * No key log: only a NULL-encryption session is read (its plaintext is on
+     * the wire); any other steps aside at its ServerHello, counting nothing,
+     * and the connection is the hello parser's alone, as without this class.
+     */
+    private readonly nullOnly = false,
   ) {
     this.hello = createHelloParser(forward(ctx, (call) => this.onHelloCall(call)));
     if (keyLog.hasPremasters) this.transcript = { parts: [], bytes: 0 };
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.nullOnly) {
+      // The hello parser after: the tls entry it makes at the ServerHello finds the suite known (onHelloCall).
+      this.records(dir, data);
+      this.hello.onData(dir, data);
+      return;
+    }
     this.hello.onData(dir, data);
     if (this.awaiting) return this.waitWith(dir, data);
     this.records(dir, data);
+  }
+
+  /** Counters, except while a run without a key log has not found a NULL-cipher session here (its output is as before). */
+  private count(name: string, n?: number): void {
+    if (!this.nullOnly || this.unverified) this.ctx.count(name, n);
   }
 
   private records(dir: Direction, data: Buffer): void {
@@ -198,7 +225,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!h.lost && !h.cipher && this.helloDone && !this.tls13 && this.secrets) {
       // The hellos are read: what was lost is handshake this direction's keys do not need
       // (ChangeCipherSpec is still to come). A premaster's transcript went with it.
-      this.ctx.count('tls.handshake-gap');
+      this.count('tls.handshake-gap');
       h.records.clear();
       h.handshake.clear();
       h.handshakeOff = true;
@@ -214,7 +241,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // Record boundaries and sequence numbers went with the bytes: find the next record
     // that authenticates under one of the next sequence numbers (records lost in the gap are counted).
     // The protocol inside hears of the gap then, with the plaintext it lost.
-    this.ctx.count('tls.decrypt-gap');
+    this.count('tls.decrypt-gap');
     h.cipher.chainBroken();
     h.lostCipherBytes += h.records.length + length;
     h.records.clear();
@@ -246,7 +273,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
       this.noDecryption('tls.no-key');
     }
     // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
-    if (this.early.plain.length > 0) this.ctx.count('tls.early-data-skipped', this.early.plain.length);
+    if (this.early.plain.length > 0) this.count('tls.early-data-skipped', this.early.plain.length);
     this.hello.onEnd(reason);
     this.inner?.onEnd(reason);
     // Plaintext that no dissector claimed by the end (one side never spoke, or spoke too little).
@@ -334,7 +361,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
         if (plain) {
           h.records.consume(5 + len);
           h.resync = false;
-          this.ctx.count('tls.records-lost-in-gap', Number(k));
+          this.count('tls.records-lost-in-gap', Number(k));
           const lost = cipher.lostPlaintext(h.lostCipherBytes + h.resyncBytes, Number(k));
           h.lostCipherBytes = 0;
           h.resyncBytes = 0;
@@ -359,6 +386,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (!this.tls13 && this.helloDone) this.startCipher12(dir);
       return;
     }
+    // No key log, and application data before any ServerHello (a connection captured mid-way): no NULL cipher to find.
+    if (this.nullOnly && !this.helloDone && type === 23) return this.stepAside();
     // TLS 1.0–1.2 resumption with no master secret known yet: the first encrypted record tells which (resumeByTrial).
     if (!h.cipher && this.trial && this.ccsSeen[dir] && !this.resumeByTrial(dir, header, body)) return;
     if (!h.cipher) {
@@ -410,8 +439,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       // Not one record of the session opened: the secrets found for it are not its own, or its
       // keys are derived another way than shark's; counted by version and suite for the summary.
       this.mismatchCounted = true;
-      this.ctx.count('tls.key-mismatch');
-      this.ctx.count(keyMismatchCounter(this.tls13 ? 0x0304 : this.version, this.suite!.code));
+      this.count('tls.key-mismatch');
+      this.count(keyMismatchCounter(this.tls13 ? 0x0304 : this.version, this.suite!.code));
     }
     this.lose(dir, 'tls.undecryptable');
     return null;
@@ -434,7 +463,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (this.earlyCipher && !opened) return false;
     this.earlyRecords++;
     // EndOfEarlyData (a handshake record) closes the early data: nothing to hand on.
-    if (!opened) this.ctx.count('tls.early-data-skipped');
+    if (!opened) this.count('tls.early-data-skipped');
     else if (opened.type === 23) this.earlyPlaintext({ data: opened.data, now: this.ctx.now, frame: this.ctx.frame });
     return true;
   }
@@ -445,7 +474,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!this.offeredEarlyData || e.records.length >= MAX_EARLY_RECORDS || e.bytes + 5 + body.length > MAX_EARLY_BYTES) {
       // After the kept ones: numbered once they are (openEarly).
       e.passed++;
-      this.ctx.count('tls.early-data-skipped');
+      this.count('tls.early-data-skipped');
       return;
     }
     e.records.push({ data: Buffer.concat([header, body]), now: this.ctx.now, frame: this.ctx.frame });
@@ -461,7 +490,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
       if (this.earlyCipher) this.earlyCipher.seq = BigInt(this.earlyRecords);
       this.earlyRecords++;
       const opened = this.earlyCipher?.decrypt(r.data.subarray(0, 5), r.data.subarray(5));
-      if (!opened) this.ctx.count('tls.early-data-skipped');
+      if (!opened) this.count('tls.early-data-skipped');
       else if (opened.type === 23) this.earlyPlaintext({ data: opened.data, now: r.now, frame: r.frame });
     }
     this.earlyRecords += e.passed;
@@ -475,7 +504,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const e = this.early;
     if (e.accepted === undefined) e.plain.push(p);
     else if (e.accepted) this.at(p, () => this.onPlaintext(this.clientDir, p.data));
-    else this.ctx.count('tls.early-data-refused');
+    else this.count('tls.early-data-refused');
   }
 
   /** The EncryptedExtensions said whether the server took the 0-RTT data. */
@@ -547,7 +576,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
    * the first handshake (the key log names the new session by its own random).
    */
   private renegotiate(dir: Direction, hello: Buffer): void {
-    this.ctx.count('tls.renegotiations');
+    this.count('tls.renegotiations');
     this.renegotiating = true;
     this.helloDone = false;
     this.ccsSeen.c2s = false;
@@ -577,7 +606,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // TLS 1.3 HelloRetryRequest (the server wants another key share, as PostgreSQL's P-256-only default asks of
     // clients that lead with X25519): a second ClientHello, with the same random, and the real ServerHello follow.
     if (hello.random.equals(HELLO_RETRY_REQUEST)) {
-      this.ctx.count('tls.hello-retry');
+      this.count('tls.hello-retry');
       return;
     }
     this.helloDone = true;
@@ -592,7 +621,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.suiteCode = hello.suite;
     if (this.tls13) this.transcript = undefined;
     this.secrets = this.findSecrets();
+    if (this.nullOnly) this.trial = false;
     if (!this.premasterPending) this.transcript = undefined;
+    // NULL encryption: the plaintext is there whether or not the log has the keys (with them, MACs are
+    // checked; a followed log is waited for as for any suite, checkSecrets).
+    if (this.suite?.cipher === 'null' && !this.secretsReady() && !this.trial && !this.keyLog.follows) return this.readUnverified();
+    if (this.nullOnly) return this.stepAside();
     if (!this.secretsReady() && this.keyLog.follows && this.suite && (this.tls13 || hello.version >= TLS10)) {
       // Live: the client logs its secrets as it computes them, just after the ServerHello the capture shows.
       this.awaiting = { since: this.ctx.now, bytes: 0, chunks: [] };
@@ -655,11 +689,13 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   /**
    * TLS 1.0–1.2 resumption with no master secret known: the key log's master
-   * secrets (the last MAX_TRIED_MASTERS) are tried on this direction's first
-   * encrypted record (its Finished), which authenticates under the right one
-   * only; the session then decrypts as any other, and the secret is
-   * remembered for the next resumption of it. False, and no decryption, when
-   * none opens it.
+   * secrets, the last MAX_TRIED_MASTERS logged, newest first (MAX_TRIALS in a
+   * run), are tried on this direction's first encrypted record (its
+   * Finished), which authenticates under the right one only; the session then
+   * decrypts as any other, and the secret is remembered for the next
+   * resumption of it. So whichever worker read the full handshake
+   * (`--workers N`), the resumption decrypts as with one worker while its
+   * line is among them. False, and no decryption, when none opens it.
    */
   private resumeByTrial(dir: Direction, header: Buffer, body: Buffer): boolean {
     this.trial = false;
@@ -669,24 +705,33 @@ export class DecryptingTlsParser implements TcpStreamParser {
       this.noDecryption('tls.no-key');
       return false;
     }
-    const recent = this.keyLog.recentMasters(MAX_TRIED_MASTERS);
-    if (recent.total > recent.masters.length) this.ctx.count('tls.resume-trial-limited');
-    const allowed = this.keyLog.takeTrials(recent.masters.length);
-    if (allowed < recent.masters.length) this.ctx.count('tls.resume-trial-budget');
-    const masters = recent.masters.slice(0, allowed);
     const implicitIv = this.version <= TLS10 && suite.cipher.endsWith('cbc');
-    for (const master of masters) {
+    if (this.keyLog.masterCount > MAX_TRIED_MASTERS) this.count('tls.resume-trial-limited');
+    for (const master of this.keyLog.mastersNewestFirst(MAX_TRIED_MASTERS)) {
+      if (this.keyLog.takeTrials(1) === 0) {
+        this.count('tls.resume-trial-budget');
+        break;
+      }
       const keys = tls12Keys(suite, master, this.clientRandom!, this.serverRandom!, this.version);
-      const cipher = new RecordCipher(suite, dir === this.clientDir ? keys.client : keys.server, this.encryptThenMac, implicitIv);
+      const own = dir === this.clientDir ? keys.client : keys.server;
+      // One block first: a wrong key nearly never makes a Finished's head, and failing a full authentication costs far more.
+      if (!mayBeFinished(suite, own, body, implicitIv)) continue;
+      const cipher = new RecordCipher(suite, own, this.encryptThenMac, implicitIv);
       if (!cipher.decrypt(header, body)) continue;
-      this.ctx.count('tls.resumed-by-trial');
+      this.count('tls.resumed-by-trial');
       this.resumed = true;
       this.secrets = new Map([['CLIENT_RANDOM', master]]);
-      for (const [kind, id] of ids) if (this.keyLog.rememberMaster(kind, id, master)) this.ctx.count('tls.resumable-forgotten');
+      for (const [kind, id] of ids) if (this.keyLog.rememberMaster(kind, id, master)) this.count('tls.resumable-forgotten');
       for (const d of ['c2s', 's2c'] as Direction[]) if (this.ccsSeen[d]) this.startCipher12(d);
       return true;
     }
     for (const [kind, id] of ids) this.keyLog.triedMastersInVain(kind, id);
+    if (suite.cipher === 'null') {
+      // NULL encryption: no master secret of the log checks its MACs, but its plaintext is there.
+      this.readUnverified();
+      for (const d of ['c2s', 's2c'] as Direction[]) if (this.ccsSeen[d]) this.startCipher12(d);
+      return true;
+    }
     this.noDecryption('tls.no-key');
     return false;
   }
@@ -694,14 +739,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
   /** TLS 1.0–1.2: a session with a master secret is remembered by its session id for the connections that resume it. */
   private rememberSession(): void {
     const master = this.secrets?.get('CLIENT_RANDOM');
-    if (master && this.serverSessionId && this.keyLog.rememberMaster('id', this.serverSessionId, master)) this.ctx.count('tls.resumable-forgotten');
+    if (master && this.serverSessionId && this.keyLog.rememberMaster('id', this.serverSessionId, master)) this.count('tls.resumable-forgotten');
   }
 
   /** TLS 1.2: the server's NewSessionTicket (clear, before its ChangeCipherSpec) resumes this session's master secret later. */
   private onNewSessionTicket(b: Buffer): void {
     const master = this.secrets?.get('CLIENT_RANDOM');
     const ticket = newSessionTicket(b);
-    if (master && ticket && this.keyLog.rememberMaster('ticket', ticket, master)) this.ctx.count('tls.resumable-forgotten');
+    if (master && ticket && this.keyLog.rememberMaster('ticket', ticket, master)) this.count('tls.resumable-forgotten');
   }
 
   /** TLS 1.0–1.2 with a premaster secret logged: the master secret, from it and the hellos (or the handshake's hash). */
@@ -734,7 +779,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!this.secrets && !this.trial) return this.noDecryption('tls.no-key');
     if (!this.suite) {
       // Which one, for the summary (ARIA, Camellia, 3DES, RC4 …).
-      this.ctx.count(unsupportedSuiteCounter(this.suiteCode));
+      this.count(unsupportedSuiteCounter(this.suiteCode));
       return this.noDecryption('tls.decrypt-unsupported-cipher');
     }
     // SSL 3.0 MACs and derives keys its own way (and is long gone): counted, not guessed at.
@@ -760,6 +805,27 @@ export class DecryptingTlsParser implements TcpStreamParser {
     }
   }
 
+  /** A NULL-cipher session with no key: read as is, said on its calls and counted. */
+  private readUnverified(): void {
+    this.unverified = true;
+    this.secrets = undefined;
+    this.premasterPending = false;
+    this.transcript = undefined;
+    this.count('tls.null-cipher-unverified');
+  }
+
+  /** No key log and no NULL cipher: nothing to read; the hello parser's entry goes out as it comes. */
+  private stepAside(): void {
+    this.helloDone = true;
+    for (const d of ['c2s', 's2c'] as Direction[]) {
+      this.halves[d].lost = true;
+      this.halves[d].records.clear();
+      this.halves[d].handshake.clear();
+    }
+    this.transcript = undefined;
+    this.releaseHeld();
+  }
+
   /** Live: bytes that came while this connection waits for its secrets (copied: the engine reuses its buffers). */
   private waitWith(dir: Direction, data: Buffer): void {
     const a = this.awaiting!;
@@ -778,8 +844,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (!ready && !final && this.ctx.now - a.since <= KEY_WAIT_MS && a.bytes <= MAX_KEY_WAIT_BYTES && this.keyLog.awaitingBytes <= MAX_KEY_WAIT_BYTES_ALL) return;
     this.awaiting = undefined;
     this.keyLog.awaitingBytes -= a.bytes;
-    if (!ready && !this.trial) return this.noDecryption('tls.no-key');
-    this.useSecrets();
+    // A NULL-cipher session whose keys never came is read all the same, unchecked.
+    if (!ready && !this.trial && this.suite?.cipher === 'null') this.readUnverified();
+    else if (!ready && !this.trial) return this.noDecryption('tls.no-key');
+    else this.useSecrets();
     // What queued behind the ServerHello, then what came since, each with its own packet's time and frame.
     const serverDir = flip(this.clientDir);
     this.readRecords(serverDir, this.halves[serverDir]);
@@ -794,6 +862,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.halves[dir].handshakeOff = false;
     // The ClientKeyExchange that was to give the master secret did not come (or was not read).
     if (this.premasterPending && dir === this.clientDir) return this.noDecryption('tls.no-key');
+    if (this.unverified && this.suite) {
+      this.halves[dir].cipher = new RecordCipher(this.suite, NO_KEYS);
+      return;
+    }
     const master = this.secrets?.get('CLIENT_RANDOM');
     if (!master || !this.suite || this.suite.tls13 || !this.serverRandom || !this.clientRandom) return;
     const keys = tls12Keys(this.suite, master, this.clientRandom, this.serverRandom, this.version);
@@ -808,11 +880,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // Once per connection (an empty record, as TLS 1.0's 1/n−1 split sends first, counts too).
     if (!this.decrypted) {
       this.decrypted = true;
-      this.ctx.count('tls.decrypted-sessions');
-      if (this.resumed) this.ctx.count('tls.resumed-sessions');
+      // A NULL-cipher session without keys was read, not decrypted: counted as such (readUnverified).
+      if (!this.unverified) this.count('tls.decrypted-sessions');
+      if (this.resumed) this.count('tls.resumed-sessions');
     }
     h.plainBytes += data.length;
-    this.ctx.count('tls.decrypted-bytes', data.length);
+    this.count('tls.decrypted-bytes', data.length);
     if (data.length === 0 || this.innerFailed) return;
     const side = this.innerDir(dir);
     if (!this.inner && this.inside) this.startInner(this.inside);
@@ -866,6 +939,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.inner = create(
       forward(outer, (call) => {
         call.tls = true;
+        if (this.unverified) call.warnings = [...(call.warnings ?? []), NULL_UNCHECKED];
         if (reversed) call.reversed = !call.reversed;
         this.innerEmitted = true;
         // The calls inside replace the connection's tls entry.
@@ -879,7 +953,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     try {
       this.inner!.onData(side, data);
     } catch {
-      this.ctx.count('tls.inner-parser-threw');
+      this.count('tls.inner-parser-threw');
       this.innerFailed = true;
       this.inner = undefined;
     }
@@ -887,7 +961,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   private giveUpInner(): void {
     this.innerFailed = true;
-    this.ctx.count('tls.decrypted-unknown-protocol');
+    this.count('tls.decrypted-unknown-protocol');
     this.undetected.c2s.clear();
     this.undetected.s2c.clear();
   }
@@ -897,7 +971,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private onHelloCall(call: CallRecord): void {
     if (this.innerEmitted) return;
     this.held = call;
-    if (this.secrets === undefined && this.helloDone && !this.awaiting && !this.trial) this.releaseHeld();
+    // Without a key log, an entry made before a NULL cipher was found (mid-stream, an unanswered hello) goes out as ever.
+    if (this.nullOnly && !this.unverified) return this.stepAside();
+    if (this.secrets === undefined && this.helloDone && !this.awaiting && !this.trial && !this.unverified) this.releaseHeld();
   }
 
   /** Decryption will not happen: the tls entry goes out as it would without a key log. */
@@ -906,10 +982,10 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const before = this.renegotiating && this.decrypted;
     if (before && counter === 'tls.no-key') counter = 'tls.renegotiation-no-key';
     this.helloDone = true;
-    this.ctx.count(counter);
+    this.count(counter);
     // The log names this session, but not with what its version needs: said apart from a
     // session the log does not name at all (the whole log being another capture's, see describeDecryption).
-    if (counter === 'tls.no-key' && this.clientRandom) this.ctx.count(this.keyLog.lookup(this.clientRandom) ? 'tls.no-key-incomplete' : this.keyLog.hasRandoms ? 'tls.no-key-unnamed' : 'tls.no-key-other');
+    if (counter === 'tls.no-key' && this.clientRandom) this.count(this.keyLog.lookup(this.clientRandom) ? 'tls.no-key-incomplete' : this.keyLog.hasRandoms ? 'tls.no-key-unnamed' : 'tls.no-key-other');
     for (const d of ['c2s', 's2c'] as Direction[]) {
       this.halves[d].lost = true;
       this.halves[d].records.clear();
@@ -924,7 +1000,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (h.lost) return;
     h.lost = true;
     h.records.clear();
-    this.ctx.count(counter);
+    this.count(counter);
     if (h.cipher) this.warning = counter === 'tls.decrypt-gap' ? 'gap: not decrypted after it' : 'undecryptable records';
   }
 
@@ -934,7 +1010,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.held = undefined;
     const c = this.halves[this.clientDir].plainBytes;
     const s = this.halves[flip(this.clientDir)].plainBytes;
-    if (this.warning) call.warnings = [...new Set([...(call.warnings ?? []), this.warning])];
+    const extra = [...(this.warning ? [this.warning] : []), ...(this.unverified && c + s > 0 ? [NULL_UNCHECKED] : [])];
+    if (extra.length > 0) call.warnings = [...new Set([...(call.warnings ?? []), ...extra])];
     if (this.alpn && call.request && call.response && !call.response.alpn) {
       // TLS 1.3: the server's choice was in its EncryptedExtensions, read once decrypted.
       call.response = { ...call.response, alpn: this.alpn };
@@ -960,7 +1037,9 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
     createTcpParser(ctx, inside) {
       const keys = ctx.options.tlsKeys;
       // A followed key log may be empty yet: its secrets come as clients connect.
-      return keys && (keys.size > 0 || keys.follows) ? new DecryptingTlsParser(ctx, keys, plain, candidates, inside) : plain(ctx);
+      if (keys && (keys.size > 0 || keys.follows)) return new DecryptingTlsParser(ctx, keys, plain, candidates, inside);
+      // No key log: a NULL-cipher session's plaintext is still on the wire, and read.
+      return new DecryptingTlsParser(ctx, keys ?? new TlsKeyLog(), plain, candidates, inside, true);
     },
   };
 }

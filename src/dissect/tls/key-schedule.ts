@@ -47,7 +47,8 @@ export function tls12Keys(suite: CipherSuite, master: Buffer, clientRandom: Buff
   // GCM, CCM: a 4-byte salt; ChaCha20-Poly1305: a 12-byte IV; CBC: IVs travel in each
   // record, except in TLS 1.0, where the first comes from here and each next is the
   // last ciphertext block before it.
-  const ivLen = suite.cipher === 'chacha20-poly1305' ? 12 : suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm') ? 4 : version <= TLS10 ? 16 : 0;
+  // NULL encryption: MAC keys alone.
+  const ivLen = suite.cipher === 'null' ? 0 : suite.cipher === 'chacha20-poly1305' ? 12 : suite.cipher.endsWith('gcm') || suite.cipher.endsWith('ccm') ? 4 : version <= TLS10 ? 16 : 0;
   const seed = Buffer.concat([Buffer.from('key expansion', 'latin1'), serverRandom, clientRandom]);
   const length = 2 * (macLen + suite.keyLen + ivLen);
   const block = version < TLS12 ? prf10(master, seed, length) : pHash(suite.hash, master, seed, length);

@@ -50,11 +50,12 @@ const UNUSED_LABELS = new Set(['CLIENT_TRAFFIC_SECRET_N', 'SERVER_TRAFFIC_SECRET
 /**
  * A resumed TLS 1.2 session whose master secret no earlier session of this
  * run gave is tried against the key log's last this many master secrets
- * (~0.1 ms each: the key block and one record).
+ * (~10 µs each: the key block and one block of the cipher; a packet must not
+ * hold the thread much past the 100 ms between turns of the event loop).
  */
-export const MAX_TRIED_MASTERS = 2048;
-/** Master secrets tried in all, per run (per worker): a capture of made-up resumptions costs at most ~10 s. */
-export const MAX_TRIALS = 100_000;
+export const MAX_TRIED_MASTERS = 16_384;
+/** Master secrets tried in all, per run (per worker): a capture of made-up resumptions costs seconds, not minutes. */
+export const MAX_TRIALS = 500_000;
 
 /** Master secrets of sessions seen in the capture, kept for their resumptions (oldest forgotten first). */
 export const MAX_RESUMABLE = 100_000;
@@ -71,7 +72,7 @@ export class TlsKeyLog {
   private readonly rsaPremasters = new Map<string, Buffer>();
   /** TLS 1.2 master secrets of sessions decrypted in this run, by `id:`/`ticket:` + hex (see rememberMaster). */
   private readonly resumable = new Map<string, Buffer>();
-  /** TLS 1.0–1.2 master secrets in log order (CLIENT_RANDOM and `RSA Session-ID:` lines), for resumptions tried against them (recentMasters). */
+  /** TLS 1.0–1.2 master secrets in log order (CLIENT_RANDOM and `RSA Session-ID:` lines), for resumptions tried against them (mastersNewestFirst). */
   private readonly masters: Buffer[] = [];
   /** Resumed sessions (`id:`/`ticket:` + hex) that no master secret of the log opened: not tried again (bounded). */
   private readonly triedInVain = new Set<string>();
@@ -167,9 +168,14 @@ export class TlsKeyLog {
     return this.sessions.size > 0;
   }
 
-  /** The log's TLS 1.0–1.2 master secrets, the `max` last logged first, and how many there are in all. */
-  recentMasters(max: number): { masters: Buffer[]; total: number } {
-    return { masters: this.masters.slice(-max).reverse(), total: this.masters.length };
+  /** The log's TLS 1.0–1.2 master secrets, the last logged first, at most `max` of them. */
+  *mastersNewestFirst(max = Infinity): Generator<Buffer> {
+    for (let i = this.masters.length - 1; i >= 0 && i >= this.masters.length - max; i--) yield this.masters[i];
+  }
+
+  /** How many TLS 1.0–1.2 master secrets the log holds. */
+  get masterCount(): number {
+    return this.masters.length;
   }
 
   /** How many of `wanted` master secrets may still be tried in this run (MAX_TRIALS in all). */
@@ -307,6 +313,10 @@ const MAX_PARTIAL_LINE = 4096;
 function followKeyLog(path: string, warn: (message: string) => void, log: TlsKeyLog): TlsKeyLog {
   let offset = 0;
   let partial = '';
+  // The file's encoding, told by its first bytes (a UTF-16 byte order mark: PowerShell's `>`), and
+  // the odd byte of a UTF-16 character whose second byte was not written yet.
+  let encoding: 'latin1' | 'utf16le' | 'utf16be' = 'latin1';
+  let oddByte: Buffer | undefined;
   let tooLarge = false;
   let toldDropped = false;
   let lastLook = -Infinity;
@@ -336,6 +346,8 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
       offset = 0;
       partial = '';
     }
+    // Too few bytes yet to tell a byte order mark from text (checked again when the file grows).
+    if (offset === 0 && size < 3) return false;
     if (size > MAX_KEYLOG_BYTES) {
       if (!tooLarge) warn(`${path}: larger than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB; not read further`);
       tooLarge = true;
@@ -354,8 +366,8 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     } catch {
       return false;
     }
+    const text = partial + decode(chunk.subarray(0, got), offset === 0);
     offset += got;
-    const text = partial + chunk.toString('latin1', 0, got);
     // A line being written is read whole next time; one that never ends (no key log line is
     // longer than a few hundred bytes) is not kept growing: it is counted as a bad line.
     const end = text.lastIndexOf('\n') + 1;
@@ -368,6 +380,21 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     log.addText(lines, onBadLine);
     lineBase += lines.split('\n').length - 1;
     return lines.length > 0;
+  };
+  /** A chunk of the file as text: every chunk of a UTF-16 log is UTF-16 too, not only the first, which says so. */
+  const decode = (bytes: Buffer, first: boolean): string => {
+    if (first) {
+      oddByte = undefined;
+      encoding = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf16be' : 'latin1';
+      // A UTF-8 byte order mark is left to addText (text read as latin1).
+      if (encoding !== 'latin1') bytes = bytes.subarray(2);
+    }
+    if (encoding === 'latin1') return bytes.toString('latin1');
+    const all = oddByte ? Buffer.concat([oddByte, bytes]) : bytes;
+    const even = all.length & ~1;
+    oddByte = even < all.length ? Buffer.from(all.subarray(even)) : undefined;
+    const units = Buffer.from(all.subarray(0, even));
+    return (encoding === 'utf16be' ? units.swap16() : units).toString('utf16le');
   };
   let there: ReturnType<typeof statSync> | undefined;
   try {
@@ -394,13 +421,14 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);
   const stopped = n('tls.undecryptable') + n('tls.decrypt-malformed');
   if (n('tls.decrypt-gap') > 0) parts.push(`${count('tls.decrypt-gap', 'gap')} in the ciphertext (${count('tls.records-lost-in-gap', 'record')} lost in ${n('tls.decrypt-gap') === 1 ? 'it' : 'them'})`);
-  if (n('tls.resume-trial-budget') > 0) parts.push(`${count('tls.resume-trial-budget', 'resumed session')} not tried against the key log (${MAX_TRIALS} master secrets tried in this run already)`);
+  if (n('tls.resume-trial-limited') > 0) parts.push(`${n('tls.resume-trial-limited')} resumed ${n('tls.resume-trial-limited') === 1 ? 'session' : 'sessions'} tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`);
+  if (n('tls.resume-trial-budget') > 0) parts.push(`${count('tls.resume-trial-budget', 'resumed session')} not tried against all of the key log (${MAX_TRIALS} master secrets tried in this run already)`);
   if (n('tls.renegotiations') > 0) parts.push(`${count('tls.renegotiations', 'renegotiation')} followed`);
   if (n('tls.renegotiation-no-key') > 0) parts.push(`${count('tls.renegotiation-no-key', 'session')} renegotiated with a handshake whose secrets are not in the key log (not decrypted after it)`);
-  if (n('tls.resume-trial-limited') > 0) parts.push(`${n('tls.resume-trial-limited')} resumed ${n('tls.resume-trial-limited') === 1 ? 'session' : 'sessions'} tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`);
   if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
+  if (n('tls.null-cipher-unverified') > 0) parts.push(`${count('tls.null-cipher-unverified', 'session')} with a NULL cipher (not encrypted) read as ${n('tls.null-cipher-unverified') === 1 ? 'it is' : 'they are'}, MACs not checked (no key for them)`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt${unsupportedSuites(counters)}`);
   if (n('tls.early-data-skipped') > 0) parts.push(`${count('tls.early-data-skipped', 'record')} of 0-RTT early data not decrypted`);
   if (n('tls.early-data-refused') > 0) parts.push(`${count('tls.early-data-refused', 'record')} of 0-RTT early data the server refused (sent again after the handshake)`);

@@ -4,7 +4,7 @@
 // not authenticate returns null and leaves the sequence number alone, so the
 // caller may try other keys (TLS 1.3 moves from handshake to application
 // keys, and on KeyUpdate to the next generation, without a clear-text sign).
-import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import type { CipherSuite } from './cipher-suites.js';
 import type { RecordKeys } from './key-schedule.js';
 
@@ -37,7 +37,8 @@ export class RecordCipher {
   decrypt(header: Buffer, body: Buffer): Plaintext | null {
     let out: Plaintext | null;
     try {
-      out = this.suite.tls13 ? this.open13(header, body) : this.suite.cipher.endsWith('cbc') ? this.openCbc(header, body) : this.open12(header, body);
+      const c = this.suite.cipher;
+      out = this.suite.tls13 ? this.open13(header, body) : c === 'null' ? this.openNull(header, body) : c.endsWith('cbc') ? this.openCbc(header, body) : this.open12(header, body);
     } catch {
       out = null;
     }
@@ -70,7 +71,8 @@ export class RecordCipher {
     const s = this.suite;
     let overhead: number;
     let slack = 0;
-    if (s.tls13) overhead = 5 + s.tagLen + 1;
+    if (s.cipher === 'null') overhead = 5 + s.macLen!;
+    else if (s.tls13) overhead = 5 + s.tagLen + 1;
     else if (s.cipher === 'chacha20-poly1305') overhead = 5 + s.tagLen;
     else if (!s.cipher.endsWith('cbc')) overhead = 5 + 8 + s.tagLen;
     else {
@@ -134,6 +136,23 @@ export class RecordCipher {
     return { type: header[0], data: plain };
   }
 
+  /**
+   * NULL encryption: the plaintext, then its MAC, checked when the keys are
+   * known (`macKey`); without them (a session the key log does not name) the
+   * plaintext is taken as it is, unchecked: the caller says so.
+   */
+  private openNull(header: Buffer, body: Buffer): Plaintext | null {
+    const macLen = this.suite.macLen!;
+    if (body.length < macLen) return null;
+    const data = body.subarray(0, body.length - macLen);
+    const macKey = this.keys.macKey;
+    if (macKey) {
+      const mac = createHmac(this.suite.mac!, macKey).update(this.aad12(header, data.length)).update(data).digest();
+      if (!timingSafeEqual(mac, body.subarray(data.length))) return null;
+    }
+    return { type: header[0], data };
+  }
+
   /** TLS 1.2 CBC: an explicit IV, then (MAC-then-encrypt) data‖MAC‖padding, or (encrypt-then-MAC) a MAC over the ciphertext. */
   private openCbc(header: Buffer, body: Buffer): Plaintext | null {
     const macLen = this.suite.macLen!;
@@ -192,4 +211,64 @@ export class RecordCipher {
     a.writeUInt16BE(length, 11);
     return a;
   }
+}
+
+/** A TLS 1.0–1.2 Finished message's first bytes: its type (20) and length (12: verify_data). */
+const FINISHED_HEAD = Buffer.from([20, 0, 0, 12]);
+
+/**
+ * Whether `body`, a direction's first record under `keys` (sequence number 0),
+ * may be a TLS 1.0–1.2 Finished: its first plaintext bytes, found with one
+ * block of the cipher and no authentication, read as one. A cheap sieve for
+ * trying many master secrets on a resumed session (false for nearly all wrong
+ * ones, without the cost of an authentication failing); the record is then
+ * opened for real with the one that passes.
+ */
+export function mayBeFinished(suite: CipherSuite, keys: RecordKeys, body: Buffer, implicitIv: boolean): boolean {
+  try {
+    const head = firstPlaintextBytes(suite, keys, body, implicitIv);
+    return head === undefined || head.subarray(0, 4).equals(FINISHED_HEAD);
+  } catch {
+    return true;
+  }
+}
+
+/** The record's first plaintext bytes (unauthenticated), or undefined when this suite is not sieved. */
+function firstPlaintextBytes(suite: CipherSuite, keys: RecordKeys, body: Buffer, implicitIv: boolean): Buffer | undefined {
+  const c = suite.cipher;
+  if (c === 'null') return body;
+  if (c.endsWith('cbc')) {
+    // TLS 1.1 on: an explicit IV, then the first block; TLS 1.0: the key block's IV.
+    const [iv, block] = implicitIv ? [keys.iv, body.subarray(0, 16)] : [body.subarray(0, 16), body.subarray(16, 32)];
+    if (block.length < 16) return Buffer.alloc(0);
+    const d = createDecipheriv(c, keys.key, iv);
+    d.setAutoPadding(false);
+    return d.update(block);
+  }
+  const counter = Buffer.alloc(16);
+  let stream: 'aes-128-ctr' | 'aes-256-ctr' | 'aria-128-ctr' | 'aria-256-ctr' | 'chacha20';
+  let data: Buffer;
+  if (c === 'chacha20-poly1305') {
+    // RFC 8439: nonce = IV xor sequence number (0 here); the plaintext's keystream starts at block 1 (little-endian counter first, as node takes it).
+    counter.writeUInt32LE(1, 0);
+    keys.iv.copy(counter, 4);
+    stream = 'chacha20';
+    data = body;
+  } else if (c.endsWith('gcm')) {
+    // GCM: salt ‖ explicit nonce ‖ counter 2 (1 is the tag's).
+    keys.iv.copy(counter, 0);
+    body.copy(counter, 4, 0, 8);
+    counter.writeUInt32BE(2, 12);
+    stream = `${c.slice(0, -4)}-ctr` as typeof stream;
+    data = body.subarray(8);
+  } else {
+    // CCM (RFC 3610, 6655): flags L−1 = 2 ‖ salt ‖ explicit nonce ‖ counter 1 (0 is the tag's).
+    counter[0] = 2;
+    keys.iv.copy(counter, 1);
+    body.copy(counter, 5, 0, 8);
+    counter[15] = 1;
+    stream = `${c.slice(0, -4)}-ctr` as typeof stream;
+    data = body.subarray(8);
+  }
+  return createCipheriv(stream, keys.key, counter).update(data.subarray(0, 4));
 }

@@ -2,7 +2,7 @@
 // chunked and read-until-close bodies, keep-alive and pipelining (a FIFO of
 // requests waiting for their response, as Zeek's HTTP analyzer keeps), 1xx
 // interim responses, Upgrade/CONNECT hand-off. One call per request/response.
-import { readRequestLine, readStatusLine } from './util/http1-start-line.js';
+import { readRequestLine, readStatusLine, type StartLine } from './util/http1-start-line.js';
 import { headerName } from './util/header-names.js';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
@@ -53,16 +53,9 @@ const NON_ASCII = /[\x80-\xff]/;
 const LF_CRLF = Buffer.from('\n\r\n');
 const LF_LF = Buffer.from('\n\n');
 
-interface Head {
-  kind: 'request' | 'response';
-  method: string;
-  target: string;
-  /** Null when unknown (a malformed status line; a request's head). */
-  status: number | null;
-  statusText: string;
-  version: string;
+/** A message's head: its start line's parts (`status` null when unknown: a malformed status line, a request) and headers. */
+interface Head extends StartLine {
   headers: Headers;
-  warnings: string[];
 }
 
 /** A message being read in one direction. */

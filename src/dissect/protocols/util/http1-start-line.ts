@@ -10,6 +10,7 @@ export interface StartLine {
   kind: 'request' | 'response';
   method: string;
   target: string;
+  /** Null when unknown (a malformed status line; a request's head). */
   status: number | null;
   statusText: string;
   version: string;

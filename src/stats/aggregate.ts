@@ -201,6 +201,11 @@ export class StatsAggregator {
     return this.total.entries;
   }
 
+  /** Entries counted in the "(other)" row: their groups came past MAX_GROUPS. */
+  get folded(): number {
+    return this.other.entries;
+  }
+
   /** Rows named as well as the traffic seen so far allows, unsorted. */
   snapshot(): StatsSnapshot {
     // Several raw keys can resolve to one name (an IP seen before its DNS answer): merge them.

@@ -299,3 +299,14 @@ test('a --by that gives no entry a value (a misspelt grouping or field) warns on
     assert.equal(r.stderr, '', by);
   }
 });
+
+test('groups past the first 10,000 are counted in the (other) row, and stderr says how many entries went there', () => {
+  const lines: string[] = [];
+  // A JSONata grouping by the path keeps each path a row of its own (no templating): 10,050 groups.
+  for (let i = 0; i < 10_050; i++) lines.push(JSON.stringify(http(ep('198.18.0.1', 40000), ep('198.18.0.2', 80), 'GET', `/p${i}`, 200, 1, 1000 + i)));
+  const r = shark(['stats', '--by', 'request.path', '--top', '5', '--format', 'json', '-'], lines.join('\n') + '\n');
+  assert.equal(r.code, 0, r.stderr);
+  const other = JSON.parse(r.stdout).rows.find((row: any) => row.name === '(other)');
+  assert.equal(other?.entries, 50);
+  assert.match(r.stderr, /^stats: 50 entries of groups past the first 10000 counted in the \(other\) row$/m);
+});

@@ -76,11 +76,11 @@ export function diffCatalogs(a: Catalog, b: Catalog, opts: DiffOptions = DEFAULT
     if (ref.name === OTHER_ENDPOINT) continue;
     const at = { service: ref.service, protocol: ref.protocol, endpoint: ref.name };
     if (!ea) {
-      changes.push({ kind: 'new-endpoint', ...at, detail: `new endpoint (${eb!.calls} calls)`, regression: true, data: { calls: eb!.calls } });
+      changes.push({ kind: 'new-endpoint', ...at, detail: `new endpoint (${calls(eb!.calls)})`, regression: true, data: { calls: eb!.calls } });
       continue;
     }
     if (!eb) {
-      changes.push({ kind: 'vanished', ...at, detail: `vanished (${ea.calls} calls in the baseline)`, regression: true, data: { calls: ea.calls } });
+      changes.push({ kind: 'vanished', ...at, detail: `vanished (${calls(ea.calls)} in the baseline)`, regression: true, data: { calls: ea.calls } });
       continue;
     }
     changes.push(...statusChanges(ea, eb, opts).map((c) => ({ ...at, ...c })));
@@ -310,4 +310,9 @@ function ms(v: number): string {
 export function failsOn(c: Change, kinds: Set<ChangeKind>): boolean {
   if (!kinds.has(c.kind)) return false;
   return c.kind === 'latency' || c.kind === 'errors' || c.kind === 'schema' ? c.regression : true;
+}
+
+/** `1 call`, `3 calls`. */
+function calls(n: number): string {
+  return `${n} call${n === 1 ? '' : 's'}`;
 }

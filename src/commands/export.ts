@@ -92,7 +92,7 @@ skipped and counted on stderr.`);
     await start();
     await write(HAR_TAIL);
     await out.end();
-    if (skipped) warn(`${written} HTTP calls written; ${skipped} entries of other protocols (or without a request or a valid time) skipped`);
+    if (skipped) warn(`${written} HTTP call${written === 1 ? '' : 's'} written; ${skipped} entr${skipped === 1 ? 'y' : 'ies'} of other protocols (or without a request or a valid time) skipped`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;
   }

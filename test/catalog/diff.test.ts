@@ -126,6 +126,13 @@ test('exactly the changes made: new, vanished, slower, failing, renamed field', 
   assert.ok(changes.some((c) => c.kind === 'errors' && c.detail === 'new error status 503 (40×)'));
 });
 
+test('counts of calls in change details read as English: 1 call, 2 calls', () => {
+  const one = [httpCall({ path: '/only', i: 0 })];
+  const two = [httpCall({ path: '/pair', i: 0 }), httpCall({ path: '/pair', i: 1 })];
+  const details = diff(one, two).map((c) => c.detail).sort();
+  assert.deepEqual(details, ['new endpoint (2 calls)', 'vanished (1 call in the baseline)']);
+});
+
 test('few samples are not evidence: 3 slow calls do not make a latency change', () => {
   const few = (slow: boolean) => Array.from({ length: 3 }, (_v, i) => httpCall({ path: '/x', elapsed: slow ? 500 : 5, i }));
   assert.deepEqual(diff(few(false), few(true)), []);

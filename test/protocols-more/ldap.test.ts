@@ -82,6 +82,7 @@ test('LDAP captures: bind, WhoAmI, search with entries, Global Catalog on 3268 i
   const search = await compare(sharedCapture('suricata-ldap-search.pcap'));
   assert.equal(search[0].request!.scope, 'wholeSubtree');
   assert.deepEqual(search[0].request!.attributes, ['*', '+']);
+  assert.match(search[0].summary, /→ success \(1 entry\)$/);
   const gc = await compare(sharedCapture('zeek-ldap-simpleauth-gc-3268.pcap'), ['-d', 'tcp.port==3268,ldap']);
   assert.equal(gc.length, 3);
   // Simple-bind passwords are in the entry only until the redactor every writer uses; never after it.

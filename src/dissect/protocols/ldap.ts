@@ -458,7 +458,7 @@ class LdapParser extends FramedParser {
     if (req?.filter) left += ` ${truncate(String(req.filter), 120)}`;
     if (!res) return req && (req.operation === 'unbindRequest' || req.operation === 'abandonRequest') ? left : `${left} → (no response)`;
     let right = res.resultName ?? res.operation;
-    if (res.entries !== undefined) right += ` (${res.entries} entries)`;
+    if (res.entries !== undefined) right += ` (${res.entries} entr${res.entries === 1 ? 'y' : 'ies'})`;
     if (res.responseValue && req?.extendedName === 'WhoAmI') right += ` ${truncate(res.responseValue, 80)}`;
     return `${left} → ${right}`;
   }

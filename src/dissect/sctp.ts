@@ -511,7 +511,7 @@ export class SctpLayer {
       requestSize: c.bytes,
       responseSize: s.bytes,
       error: a.aborted,
-      summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}${lost > 0 ? ` (${lost} chunks lost)` : ''}`,
+      summary: `SCTP ${c.messages} messages (${c.bytes} B) → ${s.messages} messages (${s.bytes} B)${a.aborted ? ' [ABORT]' : ''}${lost > 0 ? ` (${lost} chunk${lost === 1 ? '' : 's'} lost)` : ''}`,
     };
     const warnings = [...(lost > 0 ? ['gap'] : []), ...(a.truncated ? ['truncated'] : [])];
     if (warnings.length > 0) call.warnings = warnings;

@@ -255,7 +255,7 @@ test('SCTP loss on an association no dissector reads: chunks held behind a hole 
   assert.equal(e.request!.messages, 3, 'the chunks after the hole are messages too');
   assert.equal(e.request!.lostChunks, 1);
   assert.deepEqual(e.warnings, ['gap']);
-  assert.match(e.summary, /\(1 chunks lost\)$/);
+  assert.match(e.summary, /\(1 chunk lost\)$/);
   assert.equal(counters['sctp.lost_chunks'], 1);
 });
 

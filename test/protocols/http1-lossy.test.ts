@@ -407,7 +407,7 @@ test('a lost 101 before WebSocket: the frames after it switch the connection, th
   assert.ok(upgrade, entries.map((e) => e.summary).join(' | '));
   assert.deepEqual(upgrade.warnings, ['gap']);
   assert.equal(upgrade.summary, 'GET /service → ? (switched to websocket)');
-  assert.deepEqual(upgrade.response, { status: null, upgrade: 'websocket' });
+  assert.deepEqual(upgrade.response, { status: null, headers: {}, upgrade: 'websocket' });
   assert.equal(upgrade.error, false);
   // Every frame but the one that shared the lost segment with the 101.
   const ws = entries.filter((e) => e.protocol === 'ws');

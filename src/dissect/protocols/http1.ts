@@ -494,7 +494,8 @@ export class Http1Parser implements TcpStreamParser {
     const req = this.pending.shift()!;
     this.answerSerial++;
     req.warnings = [...req.warnings, 'gap'];
-    const response: Record<string, any> = { status: null, upgrade: to };
+    // As any response whose head was lost: status unknown, no headers (docs/entry.schema.json).
+    const response: Record<string, any> = { status: null, headers: {}, upgrade: to };
     if (to === 'websocket') {
       // The call that switched, its 101 not captured: shown as one with its status unknown.
       const call: CallRecord = {

@@ -320,7 +320,7 @@ class EntryRedaction {
         }
       }
     }
-    let summary = typeof e.summary === 'string' ? this.boundedText(e.summary, (t) => this.summary(t)) : e.summary;
+    let summary = typeof e.summary === 'string' ? this.boundedText(e.summary, this.summaryText) : e.summary;
     // A Redis summary quotes the start of the reply: once the reply was redacted, its outcome goes too
     // (a long secret's quoted start is not the secret the summary search looks for).
     if (redisReplyRedacted && typeof summary === 'string' && summary.includes(' → ')) summary = `${summary.slice(0, summary.lastIndexOf(' → '))} → ${REDACTED}`;
@@ -360,23 +360,36 @@ class EntryRedaction {
 
   /**
    * `v` searched by `search`, within the budget: cut to MAX_VALUE_CHARS first, withheld ("[REDACTED]")
-   * when the budget is spent. `onCut` is told when it was cut (a body says `bodyTruncated`).
+   * when the budget is spent.
    */
-  private boundedText(v: string, search: (t: string) => string, onCut?: () => void): string {
+  private boundedText(v: string, search: (t: string) => string): string {
     if (v === '' || v === REDACTED) return v;
+    const t = this.searchable(v);
+    return t === undefined ? REDACTED : this.settled(v, t, search(t));
+  }
+
+  /**
+   * What of `v` is searched: all of it, or its first MAX_VALUE_CHARS (counted); undefined when the
+   * work budget cannot pay for it. With `settled`, boundedText in two halves for the paths every
+   * string of every entry takes: a closure per string there was a sixth of all a run allocated.
+   */
+  private searchable(v: string): string | undefined {
     let t = v;
     if (t.length > MAX_VALUE_CHARS) {
       t = t.slice(0, MAX_VALUE_CHARS);
       if (!this.cut) this.limits.valuesCut++;
       this.cut = true;
-      onCut?.();
     }
-    if (!this.charge(t.length)) return REDACTED;
-    const red = search(t);
+    return this.charge(t.length) ? t : undefined;
+  }
+
+  /** `v` after the search of its searchable text `t` gave `red`. */
+  private settled(v: string, t: string, red: string): string {
     // The budget ran out inside it (a JSON body of 2M keys): what it holds was not all searched.
     if (this.exhausted) return REDACTED;
     return red === t ? (t.length === v.length ? v : t) : red;
   }
+
 
   /**
    * A request to a webhook host (`hooks.slack.com`, `discord.com`) whose path ends in its secret: the
@@ -463,14 +476,14 @@ class EntryRedaction {
   };
 
   /** The summary repeats the path, the query, a Redis argument or SQL: redact it the same way. */
-  private summary(s: string): string {
+  private readonly summaryText = (s: string): string => {
     let out = redactExecCommand(redactUrlText(s, this.names), this.names);
     // A summary quotes the statement cut short: a JSON literal in it is read loosely, to where it was cut.
     if (this.sql) out = redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names);
     else if (this.passwordStatements) out = redactSql(redactJsonLiterals(out, this.jsonText));
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
-  }
+  };
 
   /**
    * An entry's warnings quote the wire where it broke (`malformed: request line "GET /cb?token=…"`):
@@ -568,9 +581,11 @@ class EntryRedaction {
         }
         continue;
       } else if (typeof v === 'string') {
-        nv = this.boundedText(v, (t) => this.string(k, t, zone), () => {
-          if (this.role(k).body) (copy ??= { ...o }).bodyTruncated = true;
-        });
+        if (v !== '' && v !== REDACTED) {
+          if (v.length > MAX_VALUE_CHARS && this.role(k).body) (copy ??= { ...o }).bodyTruncated = true;
+          const t = this.searchable(v);
+          nv = t === undefined ? REDACTED : this.settled(v, t, this.string(k, t, zone));
+        }
       } else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner, k);
@@ -750,7 +765,10 @@ class EntryRedaction {
         nv = v === '' ? v : REDACTED;
       } else if (typeof v === 'string') {
         inKey = opensPrivateKey(v);
-        nv = this.boundedText(v, (t) => (zone === 'structure' ? redactUserinfo(t) : this.contentString(t)));
+        if (v !== '' && v !== REDACTED) {
+          const t = this.searchable(v);
+          nv = t === undefined ? REDACTED : this.settled(v, t, zone === 'structure' ? redactUserinfo(t) : this.contentString(t));
+        }
       } else if (v !== null && typeof v === 'object') {
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }

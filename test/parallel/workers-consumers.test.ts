@@ -156,7 +156,8 @@ test('Ctrl-C on stats --workers 2 reading an NDJSON file that is a FIFO left ope
     // Every line, then the start of one more, and the FIFO stays open: the read after it waits.
     const fd = openSync(fifo, 'w');
     writeSync(fd, `${lines.join('\n')}\n{"id":"cut sh`);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // (stats prints only at the end, so there is nothing to wait for but time: enough for a busy machine.)
+    await new Promise((resolve) => setTimeout(resolve, 5000));
     child.kill('SIGINT');
     await new Promise((resolve) => setTimeout(resolve, 1000));
     // The writer goes away (a pipe's reader finishes once it does, on one thread as on the workers).

@@ -9,16 +9,18 @@ import { redactInlinePairs } from './inline-pairs.js';
 import { redactCommandLines } from './command-lines.js';
 import { redactCsvColumns } from './csv.js';
 import { redactSql } from './commands.js';
+import { redactEncodedPairs } from './percent-pairs.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
  * pairs: `<add key="DbPassword" value="…"/>` is read by its `key` attribute before that attribute's
  * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs, then
  * command lines (`--password …`, `mysql -p…`: command-lines.ts), SQL that sets a password
- * (commands.ts redactSql) and CSV columns by their header (csv.ts).
+ * (commands.ts redactSql) and CSV columns by their header (csv.ts); last, pairs and userinfo that
+ * stand percent-encoded where no parameter holds them (percent-pairs.ts: `"password%3D…"`).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  const text = redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names);
+  const text = redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names);
   return redactCsvColumns(mayHoldSql(text) ? redactSql(text) : text, names);
 }
 

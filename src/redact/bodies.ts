@@ -11,6 +11,7 @@ import { mayHoldToken } from './tokens.js';
 import { holdsKubernetesSecret } from './kubernetes.js';
 import { mayHoldSql, redactContentText } from './text.js';
 import { mayHoldEncodedPairs } from './percent-pairs.js';
+import { mayHoldCryptHash, redactCryptHashes } from './crypt-hashes.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 import { someJsonKey } from './json-keys.js';
@@ -113,9 +114,11 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (holdsBase64String(s)) return true;
   // Keys, and keys of JSON held in strings (json-keys.ts).
   if (someJsonKey(s, (key) => names.fieldOrPlural(key))) return true;
-  if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
+  if ((s.indexOf('://') >= 0 || s.indexOf('oracle:') >= 0) && s.indexOf('@') >= 0) return true;
   // `password%3D…`, `https%3A%2F%2Fuser%3Apw%40…`: a query string or URL kept percent-encoded (percent-pairs.ts).
   if (mayHoldEncodedPairs(s)) return true;
+  // `"$2y$10$…"`, `"$argon2id$…"`: a password's hash in the Modular Crypt Format under any name (crypt-hashes.ts).
+  if (mayHoldCryptHash(s) && redactCryptHashes(s) !== s) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.
   return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s) || mayHoldSql(s);

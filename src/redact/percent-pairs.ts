@@ -49,10 +49,23 @@ function redactPairs(s: string, names: SensitiveNames, onSecret?: (v: string) =>
     if (!twice && (d < 1 || upper.charCodeAt(d - 1) !== 0x25)) continue;
     const nameEnd = twice ? d - 3 : d - 1;
     if (nameEnd < copied) continue;
+    // Back to the name's start: a character that is in no name, or an encoded separator (`%26`, `%3F`,
+    // `%2526`; `%5B`, `%5D` are `user[password]`'s and stay in it). Each walk stops at the `%` of the
+    // equals sign before it, so a run of them is walked once.
     let start = nameEnd;
-    while (start > copied && nameEnd - start < MAX_NAME && s.charCodeAt(start - 1) < 128 && NAME_CHAR[s.charCodeAt(start - 1)] === 1) start--;
-    // The name starts after an encoded separator (`%26`, `%3F`) or stands alone.
-    const nameText = trimEncodedLead(s.slice(start, nameEnd));
+    while (start > copied && nameEnd - start < MAX_NAME) {
+      // An encoded character just before: `%XX`, or `%25XX` encoded twice.
+      const pct = start - 3 >= copied && s.charCodeAt(start - 3) === 0x25 ? start - 3 : start - 5 >= copied && s.charCodeAt(start - 5) === 0x25 && upper.slice(start - 4, start - 2) === '25' ? start - 5 : -1;
+      if (pct >= 0) {
+        if (!isNameBracket(upper, pct)) break;
+        start = pct;
+        continue;
+      }
+      const c = s.charCodeAt(start - 1);
+      if (c >= 128 || NAME_CHAR[c] !== 1 || c === 0x25) break;
+      start--;
+    }
+    const nameText = s.slice(start, nameEnd);
     if (nameText === '') continue;
     const name = safeDecode(safeDecode(nameText));
     if (!names.test(name, 'param')) continue;
@@ -69,19 +82,10 @@ function redactPairs(s: string, names: SensitiveNames, onSecret?: (v: string) =>
   return copied === 0 ? s : out + s.slice(copied);
 }
 
-/** A name's run taken back to its start may begin with encoded separators (`%26`, `%3F`, `%2F`): what follows the last one. */
-function trimEncodedLead(run: string): string {
-  let from = 0;
-  for (let p = run.indexOf('%'); p >= 0; p = run.indexOf('%', p + 1)) {
-    let code = run.slice(p + 1, p + 3).toUpperCase();
-    // `%25` begins a character encoded twice (`%253F`).
-    const width = code === '25' ? 5 : 3;
-    if (code === '25') code = run.slice(p + 3, p + 5).toUpperCase();
-    // `%5B`/`%5D` (`user[password]`) belong to the name.
-    if (code === '5B' || code === '5D') continue;
-    from = p + width;
-  }
-  return run.slice(from);
+/** Is the `%` at `p` an encoded `[` or `]`, once or twice (`%5B`, `%255D`)? */
+function isNameBracket(upper: string, p: number): boolean {
+  const code = upper.slice(p + 1, p + 3) === '25' ? upper.slice(p + 3, p + 5) : upper.slice(p + 1, p + 3);
+  return code === '5B' || code === '5D';
 }
 
 /** `https%3A%2F%2Fuser%3Apw%40host`: the password between the encoded `:` and `@` of the authority. */

@@ -52,6 +52,7 @@ test('a query string kept percent-encoded in a JSON string or a header loses its
   const redact = createRedactor();
   const body = (b: unknown) => JSON.parse(redact(httpEntry({ body: JSON.stringify(b) })).request!.body);
   assert.deepEqual(body({ q: 'password%3DpctSECRET%26lang%3Dvisible' }), { q: `password%3D${REDACTED}%26lang%3Dvisible` });
+  assert.deepEqual(body({ q: 'page%3D2%26api_key%3DpctSECRET7%26lang%3Dvisible' }), { q: `page%3D2%26api_key%3D${REDACTED}%26lang%3Dvisible` });
   assert.deepEqual(body({ next: 'https://app/cb?access_token%3DpctSECRET2%23frag' }), { next: `https://app/cb?access_token%3D${REDACTED}%23frag` });
   assert.deepEqual(body({ q: 'x%253Fapi_key%253DpctSECRET3%2526page%253D2' }), { q: `x%253Fapi_key%253D${REDACTED}%2526page%253D2` });
   assert.deepEqual(body({ q: 'a%3Fuser%5Bpassword%5D%3DpctSECRET4' }), { q: `a%3Fuser%5Bpassword%5D%3D${REDACTED}` });
@@ -121,4 +122,40 @@ test('base64 identifiers of two parts stay (GraphQL global ids, namespace:name u
   assert.deepEqual(body({ data: b64('alice:hunter2') }), { data: REDACTED });
   assert.deepEqual(body({ id: b64('alice:S3cret!pw') }), { id: REDACTED });
   assert.deepEqual(body({ data: b64('default:my-service') }), { data: REDACTED });
+});
+
+test('password hashes in the Modular Crypt Format go whatever holds them (htpasswd, shadow, bcrypt, Argon2); the scheme, dollar amounts and SQL placeholders stay', () => {
+  const redact = createRedactor();
+  const text = (body: string) => redact(httpEntry({ body })).request!.body;
+  assert.equal(text('visible-admin:$apr1$abc12345$htpwSECRETabcdefghijk\n'), `visible-admin:$apr1$${REDACTED}\n`);
+  assert.equal(text('root:$6$saltsalt$shadowSECRETabcdefghijklmnopqrstuvwxyz0123:19000:0:99999:7:::\n'), `root:$6$${REDACTED}:19000:0:99999:7:::\n`);
+  assert.deepEqual(JSON.parse(text(JSON.stringify({ visible: 'x', h: '$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy' }))), { visible: 'x', h: `$2y$${REDACTED}` });
+  assert.deepEqual(JSON.parse(text(JSON.stringify({ h: '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG' }))), { h: `$argon2id$${REDACTED}` });
+  for (const body of ['price is $5$ today and $6$ tomorrow; PS1=$HOME$PATH; echo $1$2', 'SELECT $1, $2 FROM t WHERE a = $3', JSON.stringify({ total: '$200.50', tag: '$1$visible' })]) {
+    const e = httpEntry({ body });
+    assert.equal(redact(e), e, body);
+  }
+});
+
+test('an Oracle JDBC URL loses the password of its logon (user/password@), quoted or not; a URL without a logon stays', () => {
+  const redact = createRedactor();
+  const text = (body: string) => redact(httpEntry({ body })).request!.body;
+  assert.deepEqual(JSON.parse(text(JSON.stringify({ url: 'jdbc:oracle:thin:visible_user/oraSECRET1@//db:1521/ORCL' }))), { url: `jdbc:oracle:thin:visible_user/${REDACTED}@//db:1521/ORCL` });
+  assert.equal(text('spring.datasource.url=jdbc:oracle:thin:app/oraSECRET2@db:1521:XE\n'), `spring.datasource.url=jdbc:oracle:thin:app/${REDACTED}@db:1521:XE\n`);
+  assert.equal(text('conn jdbc:oracle:oci:sys/"ora@SECRET3"@tns as sysdba'), `conn jdbc:oracle:oci:sys/${REDACTED}@tns as sysdba`);
+  for (const url of ['jdbc:oracle:thin:@//db:1521/visible_svc', 'jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(HOST=visible)))', 'oracle:thin/visible@x']) {
+    const e = httpEntry({ body: JSON.stringify({ url }) });
+    assert.equal(redact(e), e, url);
+  }
+});
+
+test('the new scans stay linear: megabytes of equals signs, dollar signs, Oracle markers and challenges built to make them slow finish', { timeout: 60_000 }, () => {
+  const redact = createRedactor([], { warn: () => {} });
+  const n = 2_000_000;
+  for (const body of ['%3D'.repeat(n / 3), `${'a'.repeat(100)}%3D`.repeat(n / 103), `${'%5B'.repeat(n / 3)}%3D`, '%3A%2F%2F'.repeat(n / 9) + '%40', '$2y$'.repeat(n / 4), `$argon2id$${'a$'.repeat(n / 2)}`, 'oracle:thin:'.repeat(n / 12) + '/@', `oracle:thin:a/${'b'.repeat(n)}@`]) {
+    redact(httpEntry({ body }));
+    redact(httpEntry({ body: JSON.stringify({ v: body }) }));
+  }
+  redact(httpEntry({}, { status: 401, headers: { 'www-authenticate': `${'Negotiate '.repeat(n / 10)}, ${'a'.repeat(n)}` } }));
+  redact(entry('postgresql', { query: "COPY t FROM PROGRAM '".repeat(n / 22) }));
 });

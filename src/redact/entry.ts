@@ -598,7 +598,9 @@ class EntryRedaction {
         });
       } else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
-        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner, k);
+        // A challenge header given as a list of its values (an entry from elsewhere): each read as one.
+        const list = zone === 'header' && Array.isArray(v) && isChallengeHeader(k) ? this.challengeList(v) : v;
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(list) ? this.array(list, depth + 1, inner) : this.object(v, depth + 1, inner, k);
       }
       if (nv !== v) {
         copy ??= { ...o };
@@ -802,6 +804,18 @@ class EntryRedaction {
     const red = Array.isArray(doc) ? doc.map(one) : one(doc);
     const changed = Array.isArray(doc) ? (red as unknown[]).some((v, i) => v !== doc[i]) : red !== doc;
     return changed ? { ...res, body: JSON.stringify(red) } : res;
+  }
+
+  /** A challenge header's values (`["Negotiate …", "NTLM"]`) with their tokens redacted (challenges.ts); the same list when none. */
+  private challengeList(values: unknown[]): unknown[] {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') continue;
+      const red = redactChallenges(v, this.remember);
+      if (red !== v) (copy ??= [...values])[i] = red;
+    }
+    return copy ?? values;
   }
 
   /** A side whose body answers calls awaited on `connection` (AwaitedAnswers): their text `result` redacted. */

@@ -99,6 +99,9 @@ test('challenges: Negotiate, NTLM and SCRAM tokens in WWW-Authenticate and Proxy
   assert.deepEqual(res({ 'Proxy-Authenticate': 'NTLM TlRMTVNTUAACAAAADAAMADgAAAAFgoqintlmSECRET' }), { 'Proxy-Authenticate': `NTLM ${REDACTED}` });
   assert.deepEqual(res({ 'WWW-Authenticate': 'SCRAM-SHA-256 realm="visible-realm", data="cj1yT2ZzSECRET"' }), { 'WWW-Authenticate': `SCRAM-SHA-256 realm="visible-realm", data="${REDACTED}"` });
   assert.deepEqual(res([{ name: 'WWW-Authenticate', value: 'Negotiate YIIGharSECRET' }]), [{ name: 'WWW-Authenticate', value: `Negotiate ${REDACTED}` }]);
+  // Each value of a repeated header kept as a list (an entry from elsewhere).
+  const listed = redact(httpEntry({}, { status: 401, headers: { 'WWW-Authenticate': ['Negotiate YIIGlistSECRET', 'Basic realm="visible-realm"'] } })).response!.headers;
+  assert.deepEqual(listed, { 'WWW-Authenticate': [`Negotiate ${REDACTED}`, 'Basic realm="visible-realm"'] });
   // A challenge that carries no token, and a Bearer challenge's parameters, stay.
   for (const value of ['Negotiate', 'NTLM', 'Basic realm="visible"', 'Bearer realm="visible", error="invalid_token"', 'Digest realm="visible", nonce="abc", qop="auth"']) {
     const e = httpEntry({}, { status: 401, headers: { 'www-authenticate': value } });

@@ -10,6 +10,8 @@ import { REDACTED, hasSensitiveParam } from './urls.js';
 import { mayHoldToken } from './tokens.js';
 import { holdsKubernetesSecret } from './kubernetes.js';
 import { mayHoldSql, redactContentText } from './text.js';
+import { mayHoldEncodedPairs } from './percent-pairs.js';
+import { mayHoldCryptHash, redactCryptHashes } from './crypt-hashes.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 import { someJsonKey } from './json-keys.js';
@@ -112,7 +114,11 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (holdsBase64String(s)) return true;
   // Keys, and keys of JSON held in strings (json-keys.ts).
   if (someJsonKey(s, (key) => names.fieldOrPlural(key))) return true;
-  if (s.indexOf('://') >= 0 && s.indexOf('@') >= 0) return true;
+  if ((s.indexOf('://') >= 0 || s.indexOf('oracle:') >= 0) && s.indexOf('@') >= 0) return true;
+  // `password%3D…`, `https%3A%2F%2Fuser%3Apw%40…`: a query string or URL kept percent-encoded (percent-pairs.ts).
+  if (mayHoldEncodedPairs(s)) return true;
+  // `"$2y$10$…"`, `"$argon2id$…"`: a password's hash in the Modular Crypt Format under any name (crypt-hashes.ts).
+  if (mayHoldCryptHash(s) && redactCryptHashes(s) !== s) return true;
   // `password=…` in a log line, `password: \"…\"` in a GraphQL query, `<password>` in XML, held in a string.
   // `--password …`, `mysql -p…`: a command line in a string or an argv.
   return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s) || mayHoldSql(s);
@@ -217,14 +223,34 @@ function holdsBase64String(s: string): boolean {
  * that says nothing (`{"data": "dXNlcjpwYXNzd29yZA=="}`). A `host:port` (a password of digits only)
  * and a URL (`https://…`) are not credentials.
  */
-export function isBase64Credentials(s: string): boolean {
+export function isBase64Credentials(s: string, key = ''): boolean {
   if (s.length > 512) return false;
   const text = Buffer.from(s, 'base64').toString('latin1');
   const m = CREDENTIALS.exec(text);
-  return m !== null && !/^\d+$/.test(m[2]) && !m[2].startsWith('//');
+  if (m === null || /^\d+$/.test(m[2]) || m[2].startsWith('//')) return false;
+  return !isIdentifierPair(m[1], m[2], key);
 }
 /** A user (letters, digits, `.`, `_`, `@`, `+`, `-`), a colon, a password of printable characters without a colon. */
 const CREDENTIALS = /^([\w.@+-]{1,128}):([\x21-\x39\x3b-\x7e]{1,256})$/;
+
+/**
+ * `a:b` that is an identifier made of two parts, not a user and a password: a GraphQL global id
+ * (GitHub's `04:User583231`, `010:Repository1296269`: a number, then a type and its number; Relay's
+ * `Post:<uuid>`), and under a name that says it holds an identifier (`id`, `nodeId`, `owner_ref`,
+ * `cursor`) a Kubernetes-style `namespace:name` (lower case, digits, `-` and `.`). A password with
+ * anything else in it (a capital, a symbol) under such a name is still one.
+ */
+function isIdentifierPair(user: string, rest: string, key: string): boolean {
+  if (/^\d{1,4}$/.test(user) && /^[A-Z][A-Za-z]{1,63}\d{1,20}$/.test(rest)) return true;
+  if (/^[A-Z][A-Za-z]{1,63}$/.test(user) && UUID.test(rest)) return true;
+  return (ID_KEY.test(key.toLowerCase()) || CAMEL_ID_KEY.test(key)) && DNS_NAME.test(user) && DNS_NAME.test(rest);
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** `id`, `ids`, `uid`, `ref`, `cursor`, `name`, `namespace`, `node`, alone or as the last word (`owner_ref`, `parent-id`; `nodeId` by CAMEL_ID_KEY). */
+const ID_KEY = /(?:^|[_.-])(?:id|ids|uid|ref|cursor|name|namespace|node)$/;
+const CAMEL_ID_KEY = /[a-z0-9](?:Id|ID|Ids|IDs|Uid|UID|Ref|Cursor|Name|Namespace|Node)$/;
+/** A DNS-1123 name as Kubernetes names things: lower case letters, digits, `-` and `.`, a letter or digit at each end. */
+const DNS_NAME = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 const HEX_CHAR = new Uint8Array(65536);
 for (const c of '0123456789abcdefABCDEF-') HEX_CHAR[c.charCodeAt(0)] = 1;

@@ -469,6 +469,8 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
       p += w[0].length;
       if (word === 'for') p = skipAccountName(sql, p);
     }
+    // PostgreSQL's escape string (`PASSWORD E'pw'`): the literal after the `E`.
+    if ((sql[p] === 'E' || sql[p] === 'e') && sql[p + 1] === "'") p++;
     const quote = sql[p];
     let end: number;
     let open: number;
@@ -514,7 +516,7 @@ function skipAccountName(sql: string, p: number): number {
 }
 
 /** Index of the quote closing a literal that starts at `from` ('' and backslash escapes), or the end. */
-function closingQuote(sql: string, from: number, quote: string): number {
+export function closingQuote(sql: string, from: number, quote: string): number {
   for (let i = from; i < sql.length; i++) {
     const c = sql[i];
     if (c === '\\') i++;

@@ -30,7 +30,9 @@ import { holdsSecretObject, kvKeyText } from './etcd-gateway.js';
 import { isTextTokens } from './text-tokens.js';
 import { redactDnsTxt } from './dns-records.js';
 import { redactExecCommand } from './exec-query.js';
-import { resultIsSecret, secretPositions } from './json-rpc.js';
+import { AwaitedAnswers, MAX_AWAITED, connectionKey, resultIsSecret, secretPositions } from './json-rpc.js';
+import { isChallengeHeader, redactChallenges } from './challenges.js';
+import { redactSqlPrograms } from './sql-program.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -212,6 +214,10 @@ class EntryRedaction {
   private readonly clean = new CleanTexts();
   /** The entry's request is a JSON-RPC call whose answer is a secret (`dumpprivkey`, a login's token). */
   private rpcSecretResult = false;
+  /** The ids of this entry's JSON-RPC calls whose answer is a secret: awaited on the connection when unanswered here. */
+  private rpcIds: Array<string | number> = [];
+  /** Calls whose answer comes as an entry of its own (a WebSocket message): by connection and id (json-rpc.ts). */
+  private readonly rpcAwaited: AwaitedAnswers;
   /** Work spent searching the entry being redacted (MAX_ENTRY_WORK). */
   private work = 0;
   /** The entry's search ran past MAX_ENTRY_WORK: what is not searched yet is withheld. */
@@ -227,6 +233,10 @@ class EntryRedaction {
     warn: (message: string) => void,
   ) {
     this.redis = new RedisValues(names, this.json, this.remember);
+    // Told the 1st, 2nd, 4th, 8th… time, as the scripts below.
+    this.rpcAwaited = new AwaitedAnswers((times) => {
+      if ((times & (times - 1)) === 0) warn(`redact: ${MAX_AWAITED.toLocaleString('en-US')} JSON-RPC calls awaiting a secret answer in a message of its own were remembered and the oldest forgotten to make room (${times} time${times === 1 ? '' : 's'} so far): an answer to one of those is judged as any message is`);
+    });
     // Told the 1st, 2nd, 4th, 8th… time: a flood of loaded scripts cannot flood stderr.
     this.redisScripts = new RedisScripts((times) => {
       if ((times & (times - 1)) === 0) warn(`redact: ${MAX_KNOWN.toLocaleString('en-US')} Redis scripts or functions were remembered and forgotten to make room (${times} time${times === 1 ? '' : 's'} so far): EVALSHA and FCALL of those loaded earlier lose only arguments after a sensitive name`);
@@ -255,6 +265,7 @@ class EntryRedaction {
   entry(e: Entry): Entry {
     this.secrets = [];
     this.rpcSecretResult = false;
+    this.rpcIds = [];
     this.work = 0;
     this.exhausted = false;
     this.cut = false;
@@ -271,6 +282,20 @@ class EntryRedaction {
     if (typeof res === 'string' && e.response !== null && typeof e.response === 'object') return this.overBudget(e, req, res);
     // The answer of a JSON-RPC call that returns a secret (a login's token, a private key): its body's quick scan finds no name.
     if (this.rpcSecretResult && res && typeof res === 'object' && typeof res.body === 'string') res = this.rpcResult(res);
+    // A JSON-RPC answer in an entry of its own (a WebSocket message): its call, seen earlier on the
+    // connection, said whether its result is a secret.
+    if (this.rpcAwaited.size > 0) {
+      const connection = connectionKey(e);
+      if (connection !== undefined) {
+        if (req && typeof req === 'object' && typeof req.body === 'string') req = this.rpcAnswer(req, connection);
+        if (res && typeof res === 'object' && typeof res.body === 'string') res = this.rpcAnswer(res, connection);
+      }
+    }
+    // A call whose answer is not in its entry: awaited on its connection.
+    if (this.rpcIds.length > 0 && (e.response === null || e.response === undefined)) {
+      const connection = connectionKey(e);
+      if (connection !== undefined) for (const id of this.rpcIds) this.rpcAwaited.add(connection, id);
+    }
     // A server's error quotes the statement (`syntax error at or near "…"`): what went from the request goes from it too.
     if (this.sql && res && this.secrets.length > 0) res = this.scrubbedErrors(res);
     // etcd's Auth and the KMS plugin API read without a schema: their secrets are known by field number.
@@ -479,7 +504,7 @@ class EntryRedaction {
   private readonly summaryText = (s: string): string => {
     let out = redactExecCommand(redactUrlText(s, this.names), this.names);
     // A summary quotes the statement cut short: a JSON literal in it is read loosely, to where it was cut.
-    if (this.sql) out = redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names);
+    if (this.sql) out = redactSqlPrograms(redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names), this.names);
     else if (this.passwordStatements) out = redactSql(redactJsonLiterals(out, this.jsonText));
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
@@ -588,7 +613,9 @@ class EntryRedaction {
         }
       } else if (v !== null && typeof v === 'object') {
         const inner = this.role(k).child ?? zone;
-        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, inner) : this.object(v, depth + 1, inner, k);
+        // A challenge header given as a list of its values (an entry from elsewhere): each read as one.
+        const list = zone === 'header' && Array.isArray(v) && isChallengeHeader(k) ? this.challengeList(v) : v;
+        nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(list) ? this.array(list, depth + 1, inner) : this.object(v, depth + 1, inner, k);
       }
       if (nv !== v) {
         copy ??= { ...o };
@@ -640,10 +667,11 @@ class EntryRedaction {
     if (role.body) return this.bodyText(v);
     if (role.authority && v.indexOf('@') >= 0) return redactUserinfo(`://${v}`).slice(3);
     if (zone === 'header' && key.toLowerCase() === 'sec-websocket-protocol') return this.contentString(redactSubprotocolTokens(redactBearerSubprotocol(v), (n) => this.names.test(n, 'header')));
+    if (zone === 'header' && isChallengeHeader(key)) return this.contentString(redactChallenges(v, this.remember));
     if (zone === 'header') return this.contentString(redactBearerSubprotocol(v));
-    if (zone !== 'structure') return this.contentString(v);
+    if (zone !== 'structure') return this.contentString(v, key);
     if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
-    if (this.sql && role.query) return redactUserinfo(redactSqlValues(redactSql(redactJsonLiterals(v, this.jsonText), this.remember), this.names, this.remember));
+    if (this.sql && role.query) return redactUserinfo(redactSqlPrograms(redactSqlValues(redactSql(redactJsonLiterals(v, this.jsonText), this.remember), this.names, this.remember), this.names));
     if (this.passwordStatements && role.query) return redactUserinfo(redactSql(redactJsonLiterals(v, this.jsonText), this.remember));
     return redactUserinfo(v);
   }
@@ -727,7 +755,7 @@ class EntryRedaction {
   }
 
   /** A string in a header, parameter or body: JSON held in it is redacted as JSON; anything else for URLs and parameters. */
-  private contentString(v: string): string {
+  private contentString(v: string, key = ''): string {
     const c = v.length > 0 ? v[0] : '';
     if ((c === '{' || c === '[') && v.length > 1) return redactJsonText(v, this.names, this.json);
     // Text sent as base64 inside a field (a Pub/Sub push's `data`, a CloudEvent's `data_base64`): its
@@ -736,7 +764,7 @@ class EntryRedaction {
       const red = redactBase64Body(v, this.names, this.json);
       if (red !== undefined) return red.body;
       // `user:password` in base64 (HTTP Basic's credentials) under a name that says nothing.
-      if (isBase64Credentials(v)) return this.redacted(v) as string;
+      if (isBase64Credentials(v, key)) return this.redacted(v) as string;
     }
     return redactContentText(v, this.names);
   }
@@ -796,9 +824,44 @@ class EntryRedaction {
     return changed ? { ...res, body: JSON.stringify(red) } : res;
   }
 
+  /** A challenge header's values (`["Negotiate …", "NTLM"]`) with their tokens redacted (challenges.ts); the same list when none. */
+  private challengeList(values: unknown[]): unknown[] {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') continue;
+      const red = redactChallenges(v, this.remember);
+      if (red !== v) (copy ??= [...values])[i] = red;
+    }
+    return copy ?? values;
+  }
+
+  /** A side whose body answers calls awaited on `connection` (AwaitedAnswers): their text `result` redacted. */
+  private rpcAnswer(side: Record<string, any>, connection: string): Record<string, any> {
+    const body = side.body as string;
+    if (body.indexOf('"result"') < 0 || body.indexOf('"id"') < 0) return side;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body);
+    } catch {
+      return side;
+    }
+    const one = (o: unknown): unknown => {
+      if (!isPlainObject(o) || !('result' in o) || 'method' in o) return o;
+      if ((typeof o.id !== 'string' && typeof o.id !== 'number') || !this.rpcAwaited.take(connection, o.id)) return o;
+      return typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o;
+    };
+    const red = Array.isArray(doc) ? doc.map(one) : one(doc);
+    const changed = Array.isArray(doc) ? (red as unknown[]).some((v, i) => v !== doc[i]) : red !== doc;
+    return changed ? { ...side, body: JSON.stringify(red) } : side;
+  }
+
   /** `{"method": "login", "params": ["alice", "…"]}`: the parameters its method takes as secrets (json-rpc.ts). */
   private rpcCall(o: Record<string, any>): Record<string, any> {
-    if (('params' in o || 'args' in o || 'jsonrpc' in o) && resultIsSecret(o.method)) this.rpcSecretResult = true;
+    if (('params' in o || 'args' in o || 'jsonrpc' in o) && resultIsSecret(o.method)) {
+      this.rpcSecretResult = true;
+      if ((typeof o.id === 'string' && o.id.length <= 128) || typeof o.id === 'number') this.rpcIds.push(o.id);
+    }
     const field = Array.isArray(o.params) ? 'params' : Array.isArray(o.args) ? 'args' : undefined;
     if (field === undefined) return o;
     const params = o[field] as unknown[];
@@ -823,6 +886,11 @@ class EntryRedaction {
     if (zone !== 'structure' && 'value' in o && ((typeof o.name === 'string' && this.names.test(o.name, zone)) || (zone === 'field' && this.patchesSecret(o)))) {
       const value = this.redacted(o.value);
       return value === o.value ? o : { ...o, value };
+    }
+    // A HAR-style header list's challenge (`{"name": "WWW-Authenticate", "value": "Negotiate …"}`).
+    if (zone === 'header' && typeof o.name === 'string' && typeof o.value === 'string' && isChallengeHeader(o.name)) {
+      const value = redactChallenges(o.value, this.remember);
+      if (value !== o.value) o = { ...o, value };
     }
     return this.object(o, depth, zone);
   }

@@ -76,3 +76,61 @@ function lastWord(m: string): string {
   if (LOGIN_WORDS.has(word)) return word;
   return word.slice(word.lastIndexOf('_') + 1);
 }
+
+/** Calls awaited at once, over every connection: past this the oldest is forgotten (and told). */
+export const MAX_AWAITED = 4096;
+
+/**
+ * Over WebSocket each JSON-RPC message is an entry of its own: a login's call in one, its token in
+ * the answer, another. The calls whose answer is a secret are remembered by connection and id until
+ * an answer with that id comes (then forgotten), bounded by MAX_AWAITED.
+ */
+export class AwaitedAnswers {
+  private readonly calls = new Set<string>();
+  private forgotten = 0;
+
+  /** `onForget(times)`: the oldest call was forgotten to make room, the `times`th time in the run. */
+  constructor(private readonly onForget: (times: number) => void) {}
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  add(connection: string, id: string | number): void {
+    const key = awaitedKey(connection, id);
+    this.calls.delete(key);
+    if (this.calls.size >= MAX_AWAITED) {
+      this.calls.delete(this.calls.values().next().value as string);
+      this.onForget(++this.forgotten);
+    }
+    this.calls.add(key);
+  }
+
+  /** Was a call with this id awaited on this connection? It is not any more. */
+  take(connection: string, id: string | number): boolean {
+    return this.calls.delete(awaitedKey(connection, id));
+  }
+}
+
+/** A number id and the same digits as a string are two ids (JSON-RPC answers with the id as it was sent). */
+function awaitedKey(connection: string, id: string | number): string {
+  return `${connection}\0${typeof id === 'number' ? 'n' : 's'}${id}`;
+}
+
+interface Endpoint {
+  ip?: unknown;
+  port?: unknown;
+}
+
+/** The connection an entry belongs to, whichever side sent it: its protocol and both endpoints in one order; undefined without them. */
+export function connectionKey(e: { protocol?: unknown; src?: Endpoint | null; dst?: Endpoint | null }): string | undefined {
+  const a = endpoint(e.src);
+  const b = endpoint(e.dst);
+  if (a === undefined || b === undefined) return undefined;
+  return `${String(e.protocol)} ${a < b ? `${a} ${b}` : `${b} ${a}`}`;
+}
+
+function endpoint(p: Endpoint | null | undefined): string | undefined {
+  if (p === null || typeof p !== 'object' || typeof p.ip !== 'string' || (typeof p.port !== 'number' && typeof p.port !== 'string')) return undefined;
+  return `${p.ip}:${p.port}`;
+}

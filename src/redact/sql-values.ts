@@ -75,12 +75,43 @@ export function sensitiveParameters(sql: string, names: SensitiveNames): Set<num
   let questionMarks = 0;
   const index = new Map<number, number>(); // a `?` token's start → its position among them
   for (const t of tokens(sql)) if (t.kind === 'param' && t.text === '?') index.set(t.start, questionMarks++);
-  boundValues(sql, names, (t) => {
+  const add = (t: Token): void => {
     if (t.kind !== 'param') return;
     const n = t.text === '?' ? index.get(t.start)! : Number(t.text.slice(1)) - 1;
     if (n >= 0 && n < MAX_PARAMETERS) found.add(n);
-  });
+  };
+  boundValues(sql, names, add);
+  passwordPlaceholders(sql, add);
   return found;
+}
+
+/**
+ * Placeholders a statement that sets a password takes it from: `ALTER USER ? IDENTIFIED BY ?`, `SET
+ * PASSWORD FOR ? = ?`, `SET PASSWORD = PASSWORD(?)`, `WITH PASSWORD = ?` (what commands.ts redactSql
+ * reads as literals). A placeholder within two tokens of `PASSWORD` or `IDENTIFIED … BY`; after
+ * `FOR` the account's name comes first, and the password after its `=`.
+ */
+function passwordPlaceholders(sql: string, visit: (t: Token) => void): void {
+  let steps = 0;
+  let identified = false;
+  let waitingEquals = false;
+  for (const t of tokens(sql)) {
+    const lower = t.kind === 'word' ? t.text.toLowerCase() : '';
+    if (lower === 'password') steps = 3;
+    else if (lower === 'identified') identified = true;
+    else if (lower === 'by' && identified) steps = 2;
+    else if (lower === 'for' && steps > 0) {
+      steps = 0;
+      waitingEquals = true;
+    } else if (t.kind === 'punct' && t.text === '=' && waitingEquals) {
+      waitingEquals = false;
+      steps = 2;
+    } else if (t.kind === 'param' && steps > 0) {
+      visit(t);
+      steps = 0;
+    } else if (steps > 0) steps--;
+    if (t.kind === 'punct' && t.text === ';') identified = waitingEquals = false;
+  }
 }
 
 /**

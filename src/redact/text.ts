@@ -9,16 +9,20 @@ import { redactInlinePairs } from './inline-pairs.js';
 import { redactCommandLines } from './command-lines.js';
 import { redactCsvColumns } from './csv.js';
 import { redactSql } from './commands.js';
+import { redactEncodedPairs } from './percent-pairs.js';
+import { redactCryptHashes } from './crypt-hashes.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
  * pairs: `<add key="DbPassword" value="…"/>` is read by its `key` attribute before that attribute's
  * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs, then
  * command lines (`--password …`, `mysql -p…`: command-lines.ts), SQL that sets a password
- * (commands.ts redactSql) and CSV columns by their header (csv.ts).
+ * (commands.ts redactSql) and CSV columns by their header (csv.ts); last, pairs and userinfo that
+ * stand percent-encoded where no parameter holds them (percent-pairs.ts: `"password%3D…"`), and
+ * password hashes in the Modular Crypt Format (crypt-hashes.ts: `admin:$apr1$…`).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  const text = redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names);
+  const text = redactCryptHashes(redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names));
   return redactCsvColumns(mayHoldSql(text) ? redactSql(text) : text, names);
 }
 

@@ -20,7 +20,8 @@ export { REDACTED };
  * and before that, tokens known by their shape (the one pass every string the redactor reads takes).
  */
 export function redactUserinfo(text: string): string {
-  const s = redactTokens(text);
+  let s = redactTokens(text);
+  if (s.indexOf('oracle:') >= 0) s = redactOracleLogon(s);
   let from = s.indexOf('://');
   if (from < 0) return s;
   let out = '';
@@ -47,6 +48,48 @@ export function redactUserinfo(text: string): string {
   }
   return copied === 0 ? s : out + s.slice(copied);
 }
+
+/**
+ * Oracle's JDBC URL puts the logon before the `@` with a slash and no `://`:
+ * `jdbc:oracle:thin:scott/tiger@//db:1521/svc` → `jdbc:oracle:thin:scott/[REDACTED]@//db:1521/svc`
+ * (`oci`, `oci8` and `kprb` drivers alike). A URL without a logon (`jdbc:oracle:thin:@db:1521:X`) stays.
+ */
+function redactOracleLogon(s: string): string {
+  let out = '';
+  let copied = 0;
+  for (let at = s.indexOf('oracle:'); at >= 0; at = s.indexOf('oracle:', at + 7)) {
+    const driverEnd = s.indexOf(':', at + 7);
+    if (driverEnd < 0 || driverEnd - at > 12 || !ORACLE_DRIVERS.has(s.slice(at + 7, driverEnd))) continue;
+    // The logon runs to the first `@` (a password holds one only quoted) before a blank or a quote.
+    let end = driverEnd + 1;
+    let slash = -1;
+    let atSign = -1;
+    for (; end < s.length && end - driverEnd < 512; end++) {
+      const c = s.charCodeAt(end);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x27 || c === 0x3c || c === 0x3e || c === 0x2c || c === 0x3b) break;
+      // A user's name holds no `:` or quote (another `oracle:` is its own URL).
+      if ((c === 0x22 /* " */ || c === 0x3a /* : */) && slash < 0) break;
+      if (c === 0x2f /* / */ && slash < 0 && atSign < 0) {
+        slash = end;
+        // A quoted password (`sys/"p@ss"@tns`): to its closing quote.
+        if (s.charCodeAt(end + 1) === 0x22) {
+          const close = s.indexOf('"', end + 2);
+          if (close < 0 || close - end > 256) break;
+          end = close;
+        }
+      } else if (c === 0x40 /* @ */) {
+        atSign = end;
+        break;
+      }
+    }
+    if (slash < 0 || atSign < slash + 2 || s.slice(slash + 1, atSign) === REDACTED) continue;
+    out += s.slice(copied, slash + 1) + REDACTED;
+    copied = atSign;
+    at = atSign;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+const ORACLE_DRIVERS = new Set(['thin', 'oci', 'oci8', 'kprb']);
 
 /**
  * `…?a=1&token=x` → `…?a=1&token=[REDACTED]`. A parameter starts the string or

@@ -185,3 +185,36 @@ test('record: the entry files hold no secret (the pcap files keep the packets as
   assert.ok(entries.includes('visible-redis-key'));
   assert.ok(leaked(await read('raw', ['--no-redact'])).length > 0);
 });
+
+/** The text of every base64 `content`/`postData` in a HAR document, decoded (and gunzipped): where a secret could hide from a plain search. */
+function harHidden(har: string): string {
+  let out = '';
+  JSON.parse(har, (_k, v: unknown) => {
+    const o = v as Record<string, unknown> | null;
+    if (o && typeof o === 'object' && o.encoding === 'base64' && typeof o.text === 'string') {
+      const bytes = Buffer.from(o.text, 'base64');
+      out += bytes.toString('latin1');
+      if (bytes[0] === 0x1f && bytes[1] === 0x8b) out += gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('latin1');
+    }
+    return v;
+  });
+  return out;
+}
+
+test('the other writers: -o compact, wide and detail, export --har, catalog --openapi and diff hold no secret; --no-redact shows them', async () => {
+  const texts: string[] = [];
+  for (const format of ['compact', 'wide', 'detail']) texts.push((await ok(['dissect', '-o', format, pcap])).stdout);
+  const har = (await ok(['export', '--har', pcap])).stdout;
+  texts.push(har, harHidden(har));
+  texts.push((await ok(['catalog', '--openapi', pcap])).stdout);
+  texts.push((await ok(['diff', pcap, pcap])).stdout);
+  // Tables and documents, not entries: searched as they are (HAR's base64 bodies decoded above).
+  const plain = (text: string) => SECRETS.filter((x) => text.includes(x));
+  assert.deepEqual(plain(texts.join('\n')), []);
+  assert.ok(texts[2].includes('visible-ws-user') && texts[2].includes('visible-realm'), 'detail shows what is not a secret');
+  // The same writers without redaction: the secrets do reach them (the newest planted ones included).
+  const rawDetail = (await ok(['dissect', '--no-redact', '-o', 'detail', pcap])).stdout;
+  const rawHar = (await ok(['export', '--har', '--no-redact', pcap])).stdout;
+  const shown = plain(rawDetail + rawHar + harHidden(rawHar));
+  for (const n of [141, 142, 143, 144, 145, 146, 147]) assert.ok(shown.includes(`Zq${n}secretVal`), `Zq${n}secretVal reaches detail or HAR`);
+});

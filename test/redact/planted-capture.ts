@@ -29,10 +29,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 141 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 148 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible'];
+export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible', 'visible-ws-user', 'visible-realm', 'visible_program'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -391,7 +391,30 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40080, withBody('POST / HTTP/1.1', 'application/json', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'personal_unlockAccount', params: ['0xvisible', S[138], 300] })), OK);
   http1(w, next(), 40081, `GET /graphql HTTP/1.1\r\nHost: api\r\nSec-WebSocket-Protocol: access_token, ${S[139]}\r\n\r\n`, OK);
   http1(w, next(), 40082, `GET /reset/MQ/${S[140]}9x/ HTTP/1.1\r\nHost: api\r\n\r\n`, OK);
+  // The tokens of connection-based authentication in a server's challenges; a query string kept
+  // percent-encoded in a JSON string; a shell command a COPY runs and an escape string's password;
+  // a JSON-RPC login over WebSocket, its token answered in a message of its own.
+  http1(w, next(), 40083, 'GET /intranet HTTP/1.1\r\nHost: api\r\n\r\n', `HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate oYGg${S[141]}MIGdoAMKAQA=\r\nWWW-Authenticate: Basic realm="visible-realm"\r\nContent-Length: 0\r\n\r\n`);
+  http1(w, next(), 40084, 'GET http://api/x HTTP/1.1\r\nHost: api\r\n\r\n', `HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM TlRMTVNTUAAC${S[142]}AAAA\r\nContent-Length: 0\r\n\r\n`);
+  http1(w, next(), 40085, withBody('POST /search HTTP/1.1', 'application/json', JSON.stringify({ q: `password%3D${S[143]}%26lang%3Den` })), OK);
+  w.send(next(), 1, 40086, 5432, pgQuery(`COPY visible_program FROM PROGRAM 'curl -u admin:${S[144]} http://files/x.csv'`));
+  w.send(next(), 2, 5432, 40086, pgDone('COPY 0'));
+  w.send(next(), 1, 40086, 5432, pgQuery(`ALTER ROLE app PASSWORD E'${S[145]}'`));
+  w.send(next(), 2, 5432, 40086, pgDone('ALTER ROLE'));
+  w.send(next(), 1, 40087, 80, 'GET /rpc HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  w.send(next(), 2, 80, 40087, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+  w.send(next(), 1, 40087, 80, wsFrame(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'user.login', params: ['visible-ws-user', S[146]] }), true));
+  w.send(next(), 2, 80, 40087, wsFrame(JSON.stringify({ jsonrpc: '2.0', result: S[147], id: 9 }), false));
   return w;
+}
+
+/** One unfragmented WebSocket text frame (RFC 6455 §5.2), masked as a client sends it. */
+function wsFrame(text: string, masked: boolean): Buffer {
+  const payload = Buffer.from(text);
+  if (payload.length > 125) throw new Error('wsFrame: short frames only');
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const body = masked ? Buffer.from(payload.map((b, i) => b ^ mask[i % 4])) : payload;
+  return Buffer.concat([Buffer.from([0x81, (masked ? 0x80 : 0) | payload.length]), masked ? mask : Buffer.alloc(0), body]);
 }
 
 /** A DNS message asking for `name`'s TXT record, with `txt` as its one answer when given. */

@@ -1,0 +1,50 @@
+// Password hashes in the Modular Crypt Format, whatever line or name holds them: an `.htpasswd`
+// (`admin:$apr1$…`), `/etc/shadow` (`root:$6$…`), a bcrypt column in a JSON answer, an Argon2 hash in a
+// log line. A weak password falls to an offline crack of its hash, so the hash is a secret as the
+// password is. The scheme's id stays readable (`$2y$[REDACTED]`), the salt, cost and digest go.
+// One indexOf walk over the `$` signs, each look bounded: linear.
+
+import { REDACTED } from './redacted.js';
+
+/** Scheme ids after the first `$` (`$1$` MD5-crypt, `$apr1$` Apache, `$5$`/`$6$` SHA-crypt, bcrypt, yescrypt, scrypt, Argon2, PBKDF2). */
+const SCHEMES = new Set(['1', 'apr1', '5', '6', '2a', '2b', '2x', '2y', 'y', 'gy', '7', 'argon2i', 'argon2d', 'argon2id', 'pbkdf2', 'pbkdf2-sha256', 'pbkdf2-sha512', 'scrypt', 'sha1', 'md5-crypt']);
+/** The longest id above, and what a hash may hold after it: crypt's base64 (`./0-9A-Za-z`), `$`, and Argon2's `=`, `,`, `+`. */
+const MAX_ID = 16;
+const HASH_CHAR = new Uint8Array(128);
+for (const c of './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$=,+-') HASH_CHAR[c.charCodeAt(0)] = 1;
+/** Shorter runs after the id are not hashes (`$5$ off`, a price). */
+const MIN_HASH = 16;
+
+/** Could `s` hold a crypt hash? The cheap test: a `$` with room after it for a hash. */
+export function mayHoldCryptHash(s: string): boolean {
+  const at = s.indexOf('$');
+  return at >= 0 && s.length - at > MIN_HASH;
+}
+
+/** `s` with each Modular Crypt Format hash's salt and digest redacted; `s` when none. `onSecret` hears each. */
+export function redactCryptHashes(s: string, onSecret?: (hash: string) => void): string {
+  if (!mayHoldCryptHash(s)) return s;
+  let out = '';
+  let copied = 0;
+  for (let at = s.indexOf('$'); at >= 0 && at < s.length; at = s.indexOf('$', at + 1)) {
+    // A hash starts a run: not glued to a word or to another hash's characters before it.
+    const before = at > 0 ? s.charCodeAt(at - 1) : 0x20;
+    if (before < 128 && HASH_CHAR[before] === 1 && before !== 0x2d /* - */) continue;
+    const close = s.indexOf('$', at + 1);
+    if (close < 0) break;
+    if (close - at - 1 > MAX_ID || !SCHEMES.has(s.slice(at + 1, close))) continue;
+    let end = close + 1;
+    while (end < s.length && s.charCodeAt(end) < 128 && HASH_CHAR[s.charCodeAt(end)] === 1) end++;
+    const hash = s.slice(close + 1, end);
+    // A salt or cost and a digest: another `$` in it, and length enough.
+    if (hash.length < MIN_HASH || hash.indexOf('$') < 0 || hash === REDACTED) {
+      at = end - 1;
+      continue;
+    }
+    onSecret?.(hash);
+    out += s.slice(copied, close + 1) + REDACTED;
+    copied = end;
+    at = end - 1;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}

@@ -403,6 +403,12 @@ function isPartHead(s: string, from: number, to: number): boolean {
 }
 
 /** The first character that is not white space or a byte order mark (however many lead). */
+/** The text's first character past white space opens a JSON object or array. */
+export function startsAsJson(s: string): boolean {
+  const first = firstNonSpace(s);
+  return first === '{' || first === '[';
+}
+
 function firstNonSpace(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s[i];

@@ -228,6 +228,31 @@ function quicFlood(path: string, n: number, perSecond: number): number {
   return w.count;
 }
 
+/**
+ * One datagram's last fragment, then `n` one-byte fragments at offset 8 that never fill the hole at
+ * 0 (each made the reassembler sort every piece it held), `datagrams` times.
+ */
+function tinyFragments(path: string, datagrams: number, n: number): number {
+  const w = new PcapStream(path);
+  let t = T0;
+  for (let d = 0; d < datagrams; d++) {
+    const frag = (units: number, more: boolean, data: Buffer): Buffer => {
+      const b = ipv4(17, addr(1), addr(2), data, d);
+      b.writeUInt16BE((more ? 0x2000 : 0) | units, 6);
+      let sum = 0;
+      b.writeUInt16BE(0, 10);
+      for (let i = 0; i < 20; i += 2) sum += b.readUInt16BE(i);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+      b.writeUInt16BE(~sum & 0xffff, 10);
+      return b;
+    };
+    w.ipv4((t += 0.01), frag(8, false, Buffer.alloc(8)));
+    for (let i = 0; i < n; i++) w.ipv4((t += 0.01), frag(1, true, Buffer.alloc(1)));
+  }
+  w.close();
+  return w.count;
+}
+
 export interface HostileCapture {
   name: string;
   file: string;
@@ -246,6 +271,7 @@ export const hostileCaptures: HostileCapture[] = [
   { name: 'syn1m', file: 'syn-1m.pcap', what: '1,000,000 unanswered SYNs (20k/s)', target: '< 200 MB, < 10 s', targetMb: 200, make: (p) => synFlood(p, 1_000_000, 20_000) },
   // Its own target: the bound issue 16 sets a run with a worker thread (every Initial is decrypted, as tshark does, for its server name).
   { name: 'quic100k', file: 'quic-100k.pcap', what: '100,000 unanswered QUIC Initials (10k/s)', target: '< 256 MB', targetMb: 256, make: (p) => quicFlood(p, 100_000, 10_000) },
+  { name: 'frags', file: 'frags-4x30k.pcap', what: '4 datagrams × 30,000 one-byte IP fragments after their last', target: '< 200 MB, seconds', targetMb: 200, make: (p) => tinyFragments(p, 4, 30_000) },
   { name: 'dns300k', file: 'dns-300k.pcap', what: '300,000 unanswered DNS queries over 300 s', target: '< 200 MB', targetMb: 200, make: (p) => dnsFlood(p, 300_000, 300) },
 ];
 

@@ -11,6 +11,7 @@ import { InputError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { entryShapeProblem } from './entry-shape.js';
 import { entryJson } from './stringify.js';
+import { holdsMoreValues, MAX_JSON_VALUES } from './value-count.js';
 
 /** The longest NDJSON line read (bytes) unless a reader is told otherwise; a longer one is a bad line. */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -22,6 +23,8 @@ export interface NdjsonReadOptions {
   onBadLine?: (message: string) => void;
   /** Longest line accepted (bytes); longer lines are reported and skipped. */
   maxLineBytes?: number;
+  /** Most JSON values a line may hold (value-count.ts); a line with more is reported and skipped, unparsed. */
+  maxLineValues?: number;
   /** Entries per yielded batch. */
   batchSize?: number;
   /** Bytes already read from the stream (a sniffed prefix) that belong before it. */
@@ -79,6 +82,12 @@ export async function* readNdjsonLines(
 
 /** Parse one line as an entry; a bad line is reported (or thrown with `strict`) and gives undefined. */
 export function parseEntryLine(l: RawLine, source: string, opts: NdjsonReadOptions = {}): Entry | undefined {
+  // JSON.parse cannot be interrupted: a line that would keep it busy for seconds is refused before it starts.
+  const maxValues = opts.maxLineValues ?? MAX_JSON_VALUES;
+  if (holdsMoreValues(l.text, maxValues)) {
+    badLine(source, l.lineNo, `more than ${maxValues} JSON values in one line`, opts);
+    return undefined;
+  }
   let value: unknown;
   try {
     value = JSON.parse(l.text);

@@ -428,6 +428,12 @@ function isPartHead(s: string, from: number, to: number): boolean {
   return headers > 0;
 }
 
+/** The text's first character past white space opens a JSON object or array. */
+export function startsAsJson(s: string): boolean {
+  const first = firstNonSpace(s);
+  return first === '{' || first === '[';
+}
+
 /** The first character that is not white space or a byte order mark (however many lead). */
 function firstNonSpace(s: string): string {
   for (let i = 0; i < s.length; i++) {

@@ -1,5 +1,5 @@
 // What `shark view` shows, without the screen: the calls read so far (a
-// bounded window: the oldest go first, counted), the filter typed in the
+// bounded window, in calls and in bytes: the oldest go first, counted), the filter typed in the
 // filter box (compiled as the user types; an error keeps the last good one),
 // per-protocol counts, and which call is selected. The terminal UI
 // (app.ts) only draws this state and sends keys to it.
@@ -14,8 +14,17 @@ export interface FilterState {
   predicate: ((e: Entry) => boolean) | undefined;
 }
 
+/** The window's bytes (entrySize): 20,000 calls of 8 MB bodies held 20,000 × 8 MB before. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+/** Protocols counted by name in the counter bar; calls of later ones are counted as `(other)` (an entry file may name a million). */
+export const MAX_PROTOCOLS = 64;
+const OTHER = '(other)';
+
 export class EntryStore {
   private all: Entry[] = [];
+  /** entrySize of each call in `all`, and their sum. */
+  private sizes: number[] = [];
+  private bytes = 0;
   /** Indexes into `all` of the calls the filter keeps. */
   private shown: number[] = [];
   private start = 0;
@@ -27,22 +36,34 @@ export class EntryStore {
   /** Follow mode: the selection stays on the newest call as calls arrive. */
   follow = true;
 
-  constructor(private readonly capacity = 20_000) {}
+  constructor(
+    private readonly capacity = 20_000,
+    private readonly maxBytes = DEFAULT_MAX_BYTES,
+  ) {}
 
   add(batch: Entry[]): void {
     for (const e of batch) {
-      const protocol = typeof e.protocol === 'string' ? e.protocol : '?';
+      let protocol = typeof e.protocol === 'string' ? e.protocol : '?';
+      if (!this.counts.has(protocol) && this.counts.size >= MAX_PROTOCOLS) protocol = OTHER;
       this.counts.set(protocol, (this.counts.get(protocol) ?? 0) + 1);
       this.all.push(e);
+      const size = entrySize(e);
+      this.sizes.push(size);
+      this.bytes += size;
       if (this.matches(e)) this.shown.push(this.start + this.all.length - 1);
     }
-    const excess = this.all.length - this.capacity;
+    let excess = Math.max(0, this.all.length - this.capacity);
+    let held = this.bytes;
+    for (let i = 0; i < excess; i++) held -= this.sizes[i];
+    // Past the bytes too the oldest go; the newest call stays whatever its size.
+    while (held > this.maxBytes && excess < this.all.length - 1) held -= this.sizes[excess++];
     if (excess > 0) this.evict(excess);
     if (this.follow) this.selected = Math.max(0, this.shown.length - 1);
   }
 
   private evict(n: number): void {
     this.all.splice(0, n);
+    for (const size of this.sizes.splice(0, n)) this.bytes -= size;
     this.dropped += n;
     this.start += n;
     const firstKept = this.start;
@@ -125,4 +146,23 @@ export class EntryStore {
     this.selected = 0;
     this.follow = this.shown.length <= 1;
   }
+}
+
+/** Bytes a call holds, roughly: its strings' characters and 32 a value (an entry is walked once, when it is added). */
+export function entrySize(e: Entry): number {
+  let bytes = 0;
+  const stack: unknown[] = [e];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    bytes += 32;
+    if (typeof v === 'string') bytes += v.length;
+    else if (Array.isArray(v)) for (const item of v) stack.push(item);
+    else if (v !== null && typeof v === 'object') {
+      for (const k in v) {
+        bytes += k.length;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return bytes;
 }

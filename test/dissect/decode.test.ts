@@ -87,3 +87,19 @@ test('ipv4 text: addresses at and past 2^31 read right, from the cache too', () 
     assert.equal(ipv4ToString(0), '0.0.0.0');
   }
 });
+
+test('a datagram in more than 2,048 pieces is dropped as malformed; one of 1,365 pieces (64 KiB at the smallest IPv4 MTU) is reassembled', () => {
+  const frags = new FragmentReassembler();
+  // The last fragment first, then 5,000 one-byte fragments that never fill the hole at 0: each was a sort of all the pieces.
+  assert.equal(frags.add('a', 64, false, Buffer.alloc(8), 0), null);
+  for (let i = 0; i < 5000; i++) frags.add('a', 8, true, Buffer.alloc(1), 0);
+  // Dropped at its 2,049th piece; the pieces after start a new datagram, dropped in turn, and 903 wait.
+  assert.equal(frags.counters.malformed, 2);
+  assert.equal(frags.size, 1);
+  const payload = Buffer.alloc(1365 * 48);
+  for (let i = 0; i < payload.length; i++) payload[i] = i & 255;
+  let whole: Buffer | null = null;
+  for (let i = 1364; i >= 0; i--) whole = frags.add('b', i * 48, i < 1364, payload.subarray(i * 48, (i + 1) * 48), 0);
+  assert.deepEqual(whole, payload);
+  assert.equal(frags.counters.reassembled, 1);
+});

@@ -13,6 +13,7 @@ import { tsharkFields } from '../protocols/helpers.js';
 import { makeContext } from './helpers.js';
 import { frame, int, longStr, map, query, rowsResult, short, str } from './cql-wire.js';
 import type { CallRecord } from '../../src/dissect/api.js';
+import { enterMeter, MemoryBudget, Meter } from '../../src/dissect/memory-budget.js';
 
 const OPS = ['ERROR', 'STARTUP', 'READY', 'AUTHENTICATE', 'CREDENTIALS', 'OPTIONS', 'SUPPORTED', 'QUERY', 'RESULT', 'PREPARE', 'EXECUTE', 'REGISTER'];
 
@@ -169,4 +170,54 @@ test('CQL probe: frames yes, other protocols no; after a gap, reading resumes at
   // The answer pairs by its stream id: the call is whole, and says a gap came while it waited.
   assert.deepEqual(records.map((r) => [r.response?.resultKind, r.warnings]), [['Void', ['gap']]]);
   assert.equal(counters['cql.gap_dropped'], 26);
+});
+
+test('CQL prepared statements are charged to the memory budget; an id over 64 bytes is shown cut and not remembered; past 1,000 the oldest go, counted', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const budget = new MemoryBudget(1 << 30);
+  const previous = enterMeter(new Meter(budget));
+  let parser;
+  try {
+    parser = cql.createTcpParser!(makeContext(records, counters));
+  } finally {
+    enterMeter(previous);
+  }
+  const startup = Buffer.concat([short(1), str('CQL_VERSION'), str('3.0.0')]);
+  parser.onData('c2s', frame(4, 0, 0x01, startup));
+  parser.onData('s2c', frame(0x84, 0, 0x02, Buffer.alloc(0)));
+  const prepared = (id: Buffer) => Buffer.concat([int(4), short(id.length), id, int(0), int(0), int(0), int(0), int(0)]);
+  const text = (i: number) => `SELECT ${i} FROM t WHERE k = ?`;
+  // 20 PREPAREs answered with 64 KB ids: 20 × 128 KB of hex were held, uncharged.
+  for (let i = 1; i <= 20; i++) {
+    parser.onData('c2s', frame(4, i, 0x09, longStr(text(i))));
+    parser.onData('s2c', frame(0x84, i, 0x08, prepared(Buffer.alloc(65_535, i))));
+  }
+  assert.equal(counters['cql.statements_dropped'], 20);
+  assert.ok(budget.used < 10_000, `${budget.used} bytes charged`);
+  const long = records.at(-1)!;
+  assert.equal(long.response!.preparedId, `${Buffer.alloc(64, 20).toString('hex')}…`);
+  // 1,001 PREPAREs of 16-byte ids: the first is forgotten, each is charged while it is kept.
+  const id = (i: number) => {
+    const b = Buffer.alloc(16);
+    b.writeUInt32BE(i);
+    return b;
+  };
+  for (let i = 0; i <= 1000; i++) {
+    parser.onData('c2s', frame(4, 100, 0x09, longStr(text(i))));
+    parser.onData('s2c', frame(0x84, 100, 0x08, prepared(id(i))));
+  }
+  assert.equal(counters['cql.statements_evicted'], 1);
+  const held = 1000 * (32 + text(500).length);
+  assert.ok(budget.used > held * 0.9 && budget.used < held * 1.2, `${budget.used} bytes charged for ${held}`);
+  const execute = (i: number) => Buffer.concat([short(16), id(i), short(1), Buffer.from([0])]);
+  parser.onData('c2s', frame(4, 101, 0x0a, execute(1000)));
+  parser.onData('s2c', frame(0x84, 101, 0x08, int(1)));
+  parser.onData('c2s', frame(4, 102, 0x0a, execute(0)));
+  parser.onData('s2c', frame(0x84, 102, 0x08, int(1)));
+  parser.onEnd('fin');
+  const [last, forgotten] = records.slice(-2);
+  assert.equal(last.request!.query, text(1000));
+  assert.equal(forgotten.request!.query, undefined);
+  assert.equal(forgotten.request!.preparedId, id(0).toString('hex'));
 });

@@ -246,3 +246,36 @@ test('Memcached: after lost client bytes, a reply that no waiting command can ge
     'get a → 1 hit, 0 misses []',
   ]);
 });
+
+test('Memcached binary: a response no waiting request carries the opaque of is not searched for among them, and pairing stays by opaque', () => {
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}));
+  const gets: Buffer[] = [];
+  for (let i = 1; i <= 1024; i++) gets.push(bin(0x80, 0x00, { key: `k${i}`, opaque: i }));
+  p.onData('c2s', Buffer.concat(gets));
+  const strays: Buffer[] = [];
+  for (let i = 0; i < 2000; i++) strays.push(bin(0x81, 0x00, { status: 1, value: Buffer.from('Not found'), opaque: 5000 + i }));
+  // Each stray response searched the 1,024 waiting requests: count the searches.
+  const findIndex = Array.prototype.findIndex;
+  let searches = 0;
+  Array.prototype.findIndex = function (this: unknown[], ...args: Parameters<typeof findIndex>) {
+    searches++;
+    return findIndex.apply(this, args);
+  } as typeof findIndex;
+  try {
+    p.onData('s2c', Buffer.concat(strays));
+  } finally {
+    Array.prototype.findIndex = findIndex;
+  }
+  assert.equal(searches, 0);
+  assert.equal(records.length, 2000);
+  // Request 3's answer ends requests 1 and 2 unanswered (responses come in request order) and pairs with 3.
+  p.onData('s2c', bin(0x81, 0x00, { status: 1, value: Buffer.from('Not found'), opaque: 3 }));
+  assert.deepEqual(records.slice(2000).map((r) => [r.request?.opaque, r.response?.opaque ?? null]), [[1, null], [2, null], [3, 3]]);
+  // A response to an opaque already answered is alone again.
+  p.onData('s2c', bin(0x81, 0x00, { status: 1, value: Buffer.from('Not found'), opaque: 3 }));
+  assert.equal(records.at(-1)!.request ?? null, null);
+  assert.equal(records.at(-1)!.response!.opaque, 3);
+  p.onEnd();
+  assert.equal(records.filter((r) => r.request != null && r.response == null).length, 2 + 1021);
+});

@@ -44,6 +44,25 @@ test('a body of 300,000 keys is withheld whole past the work budget, the fields 
   assert.equal(redact(small), small);
 });
 
+test('a JSON body text of 300,000 one-key objects is withheld unparsed (JSON.parse of it cannot be interrupted); one of 1,000 is searched', () => {
+  const said: string[] = [];
+  const redact = createRedactor([], { warn: (m) => said.push(m) });
+  const items = (n: number) => `[{"password":"hunter2secret"},${Array.from({ length: n }, (_, i) => `{"k${i}":1}`).join(',')}]`;
+  const big = items(300_000);
+  assert.ok(big.length < MAX_VALUE_CHARS, 'under the 4 MB cut: only the value count withholds it');
+  const out = redact(httpEntry({ headers: { 'x-keep': 'visible' }, body: big }, { status: 200, headers: {}, body: 'fine' }));
+  const req = out.request as Record<string, any>;
+  assert.equal(req.body, REDACTED);
+  assert.equal(req.headers['x-keep'], 'visible');
+  assert.deepEqual(out.warnings, [OVER_BUDGET_WARNING]);
+  assert.equal(said.length, 1);
+  assert.match(said[0]!, /too large to search whole/);
+  const small = redact(httpEntry({ body: items(1000) }, { status: 200, headers: {}, body: 'fine' }));
+  const body = (small.request as Record<string, any>).body as string;
+  assert.ok(body.startsWith(`[{"password":"${REDACTED}"},{"k0":1}`), body.slice(0, 60));
+  assert.equal(small.warnings, undefined);
+});
+
 test('a request object of 300,000 keys (an entry file from anywhere) is withheld whole with its summary', () => {
   const redact = createRedactor([], { warn: () => {} });
   const request: Record<string, unknown> = { method: 'GET' };

@@ -16,6 +16,7 @@ import { lz4BlockDecompress } from './util/lz4.js';
 import type { Stamp } from './util/message-start.js';
 import { snappyDecompress } from './util/snappy.js';
 import { truncate } from './util/text.js';
+import { currentMeter } from '../memory-budget.js';
 
 export const OPCODES = [
   'ERROR', 'STARTUP', 'READY', 'AUTHENTICATE', 'CREDENTIALS', 'OPTIONS', 'SUPPORTED', 'QUERY', 'RESULT', 'PREPARE',
@@ -40,6 +41,11 @@ const MAX_PLAUSIBLE = 256 * 1024 * 1024;
 const MAX_FRAME_KEPT = 2 * 1024 * 1024;
 const MAX_QUERY = 16 * 1024;
 const MAX_PREPARED = 1000;
+/**
+ * Prepared ids longer than this (bytes) are shown cut and not remembered: Cassandra's are MD5s (16
+ * bytes), and an id may be 64 KB on the wire (1,000 of them held 131 MB of hex before).
+ */
+const MAX_PREPARED_ID = 64;
 const MAX_LIST = 100;
 /** v5 segments carry at most 128 KiB of payload. */
 const MAX_SEGMENT_PAYLOAD = 0x1ffff;
@@ -242,18 +248,42 @@ interface Frame {
   cut: boolean;
 }
 
+/** A prepared id as hex; one over MAX_PREPARED_ID bytes cut there and marked `…` (never remembered). */
+function preparedId(b: Buffer): string {
+  return b.length <= MAX_PREPARED_ID ? b.toString('hex') : `${b.toString('hex', 0, MAX_PREPARED_ID)}…`;
+}
+
 class CqlParser extends FramedParser {
   protected readonly headerBytes = HEADER;
   /** v5 after STARTUP is answered: both directions carry segments. */
   private readonly segmented: Record<Direction, boolean> = { c2s: false, s2c: false };
   private readonly inner: Record<Direction, ByteQueue> = { c2s: new ByteQueue(), s2c: new ByteQueue() };
   private compression = '';
-  /** Prepared statement id (hex) → text, filled from PREPARE results. */
+  /** Prepared statement id (hex) → text, filled from PREPARE results; at most MAX_PREPARED, charged to the flow's memory budget. */
   private readonly prepared = new Map<string, string>();
+  private readonly meter = currentMeter();
 
   constructor(ctx: ConnectionContext) {
     // A frame over 2 MB (a huge result set) is read by its first 64 KB; the rest is skipped, never buffered.
     super(ctx, 'cql', { maxMessage: MAX_FRAME_KEPT, headBytes: 64 * 1024 });
+  }
+
+  /** A PREPARE's text by its id, for the EXECUTEs and BATCHes that name it; the oldest forgotten past MAX_PREPARED. */
+  private remember(id: string, text: string): void {
+    if (id.endsWith('…')) {
+      this.ctx.count('cql.statements_dropped');
+      return;
+    }
+    const old = this.prepared.get(id);
+    if (old !== undefined) this.prepared.delete(id);
+    else if (this.prepared.size >= MAX_PREPARED) {
+      const [oldestId, oldestText] = this.prepared.entries().next().value as [string, string];
+      this.prepared.delete(oldestId);
+      this.meter?.add(-(oldestId.length + oldestText.length));
+      this.ctx.count('cql.statements_evicted');
+    }
+    this.meter?.add(text.length - (old === undefined ? -id.length : old.length));
+    this.prepared.set(id, text);
   }
 
   /** v5 segments carry no header a segment could be recognised by: after a gap, that direction is given up. */
@@ -421,7 +451,7 @@ class CqlParser extends FramedParser {
         out.query = truncate(r.longString(), MAX_QUERY);
         break;
       case 10: {
-        const id = r.shortBytes().toString('hex');
+        const id = preparedId(r.shortBytes());
         out.preparedId = id;
         const text = this.prepared.get(id);
         if (text !== undefined) out.query = text;
@@ -442,7 +472,7 @@ class CqlParser extends FramedParser {
           let text: string;
           if (kind === 0) text = truncate(r.longString(), MAX_QUERY);
           else {
-            const id = r.shortBytes().toString('hex');
+            const id = preparedId(r.shortBytes());
             text = this.prepared.get(id) ?? `<prepared ${id}>`;
           }
           r.values(false);
@@ -498,13 +528,10 @@ class CqlParser extends FramedParser {
           if (out.columns !== undefined || out.keyspace === undefined) out.rows = r.int();
         } else if (kind === 3) out.keyspace = r.string();
         else if (kind === 4) {
-          const id = r.shortBytes().toString('hex');
+          const id = preparedId(r.shortBytes());
           out.preparedId = id;
           const req = this.pending.get(f.stream);
-          if (req?.request.query !== undefined) {
-            if (this.prepared.size >= MAX_PREPARED) this.prepared.delete(this.prepared.keys().next().value as string);
-            this.prepared.set(id, req.request.query);
-          }
+          if (req?.request.query !== undefined) this.remember(id, req.request.query as string);
         } else if (kind === 5) {
           out.change = r.string();
           out.target = r.string();

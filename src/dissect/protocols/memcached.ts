@@ -246,6 +246,13 @@ export class MemcachedParser implements TcpStreamParser {
   private mode: 'text' | 'binary' | null = null;
   private readonly pending: Pending[] = [];
   /**
+   * Binary: how many waiting requests carry each opaque, so that a response no request waits for is
+   * not searched for among 1,024 (40,000 such responses took 0.5 s more CPU than the same entries
+   * otherwise). Requests let go by other paths (timeout, overflow, end) stay counted until a
+   * response misses them; the table is rebuilt when it grows past twice the queue.
+   */
+  private readonly opaques = new Map<number, number>();
+  /**
    * Text protocol: replies owed to commands already emitted (timed out, or let
    * go past MAX_PENDING). Replies come in command order, so the next ones are
    * theirs: each is an entry of its own (`late response`), not paired with
@@ -676,16 +683,37 @@ export class MemcachedParser implements TcpStreamParser {
         this.emit(this.pending.shift()!, null);
       }
       this.pending.push(p);
+      this.opaques.set(opaque, (this.opaques.get(opaque) ?? 0) + 1);
+      if (this.opaques.size > 2 * MAX_PENDING) this.recountOpaques();
       return;
     }
     // Responses come in request order; quiet requests before the answered one succeeded silently.
-    const i = this.pending.findIndex((p) => p.opaque === opaque);
+    const i = this.opaques.has(opaque) ? this.pending.findIndex((p) => p.opaque === opaque) : -1;
     if (i < 0) {
+      this.opaques.delete(opaque);
       this.lone(m);
       return;
     }
-    for (const quiet of this.pending.splice(0, i)) this.emit(quiet, null, quiet.quiet === true);
+    for (const quiet of this.pending.splice(0, i)) {
+      this.forgetOpaque(quiet.opaque);
+      this.emit(quiet, null, quiet.quiet === true);
+    }
+    this.forgetOpaque(opaque);
     this.emit(this.pending.shift()!, m);
+  }
+
+  private forgetOpaque(opaque: number | undefined): void {
+    if (opaque === undefined) return;
+    const n = this.opaques.get(opaque);
+    if (n === undefined) return;
+    if (n <= 1) this.opaques.delete(opaque);
+    else this.opaques.set(opaque, n - 1);
+  }
+
+  /** The opaques of the requests waiting now (some counted were let go by timeouts, overflow or a gap). */
+  private recountOpaques(): void {
+    this.opaques.clear();
+    for (const p of this.pending) if (p.opaque !== undefined) this.opaques.set(p.opaque, (this.opaques.get(p.opaque) ?? 0) + 1);
   }
 
   /** Consume the rest of a big value: what is queued now, the remainder as it arrives. */

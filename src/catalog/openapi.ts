@@ -7,6 +7,8 @@
 
 import { EndpointStats, HTTP_PROTOCOLS, OTHER_ENDPOINT, type ParamShape } from './endpoints.js';
 import { nameParameters } from './path-template.js';
+import { NONE } from '../stats/group-by.js';
+import { domainToASCII } from 'node:url';
 import { isDateTime, isoTime } from '../output/iso-time.js';
 
 export interface OpenApiOptions {
@@ -25,6 +27,8 @@ export interface OpenApiOptions {
    * follows such a member as a reference, wherever it sits, and fails on it.
    */
   onExampleDropped?: (operation: string) => void;
+  /** Told each query parameter (or header) with an empty name (`?=x`), left out: a parameter named "" is valid OpenAPI but nothing a client can send by name. */
+  onNamelessParameter?: (operation: string) => void;
 }
 
 export type OpenApiDocument = Record<string, any>;
@@ -77,13 +81,22 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       ...example(ep.pathValues.get(String(segIndexes[i]))),
     }));
     for (const [name, q] of sorted(ep.query)) {
+      // `?=x` has a query parameter with no name: nothing a client could be generated to send.
+      if (name === '') {
+        opts.onNamelessParameter?.(`${method.toUpperCase()} ${pathKey}`);
+        continue;
+      }
       parameters.push({ name, in: 'query', required: q.count / ep.calls >= ratio, schema: paramSchema(q), ...example(q) });
     }
     for (const [name, h] of sorted(ep.headers)) {
+      if (name === '') {
+        opts.onNamelessParameter?.(`${method.toUpperCase()} ${pathKey}`);
+        continue;
+      }
       parameters.push({ name, in: 'header', required: h.count / ep.calls >= ratio, schema: paramSchema(h), ...example(h) });
     }
     const op: Record<string, unknown> = {
-      operationId: uniqueId(operationIds, `${method}${pathKey.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`),
+      operationId: uniqueId(operationIds, operationId(method, pathKey)),
       summary: `${method.toUpperCase()} ${pathKey}`,
     };
     if (parameters.length) op.parameters = parameters;
@@ -236,6 +249,28 @@ function sorted<T>(m: Map<string, T>): Array<[string, T]> {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * `getBooksId` for GET /books/{id}: the method, then each run of letters and
+ * digits with its first letter upper-cased. Letters beyond ASCII keep the
+ * name stable and distinct (with only A-Z every non-Latin path was `get`,
+ * `get2`, `get3`, numbered in traffic order): accents are dropped (`héllo` →
+ * `Hello`) and other scripts are written as their IDNA (punycode) label
+ * (`/книги` → `getXnc1ajbfp`), since linters and code generators want an
+ * operationId of URL-safe ASCII (redocly's operation-operationId-url-safe).
+ */
+function operationId(method: string, path: string): string {
+  const words = path.normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+  return method + words.map((w) => upperFirst(/^[A-Za-z0-9]+$/.test(w) ? w : asciiWord(w))).join('');
+}
+
+function asciiWord(word: string): string {
+  return domainToASCII(word).replace(/[^A-Za-z0-9]/g, '') || [...word].map((c) => `u${c.codePointAt(0)!.toString(16)}`).join('');
+}
+
+function upperFirst(w: string): string {
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
 function uniqueId(seen: Set<string>, id: string): string {
   let out = id || 'operation';
   for (let n = 2; seen.has(out); n++) out = `${id}${n}`;
@@ -245,6 +280,8 @@ function uniqueId(seen: Set<string>, id: string): string {
 
 /** https for a service whose calls were read inside TLS, http for the others; both when it served both (https first). */
 function servers(service: string, tlsCalls: number, calls: number): Array<{ url: string }> {
+  // Calls with no destination address (entries from elsewhere): no host to name, so the document's own (OpenAPI's default).
+  if (service === NONE) return [{ url: '/' }];
   const out: Array<{ url: string }> = [];
   if (tlsCalls > 0) out.push({ url: serverUrl(service, 'https') });
   if (tlsCalls < calls || calls === 0) out.push({ url: serverUrl(service, 'http') });

@@ -29,13 +29,19 @@ export interface OpenApiOptions {
   onExampleDropped?: (operation: string) => void;
   /** Told each query parameter (or header) with an empty name (`?=x`), left out: a parameter named "" is valid OpenAPI but nothing a client can send by name. */
   onNamelessParameter?: (operation: string) => void;
+  /**
+   * The HTTP sides of GraphQL endpoints (Catalog.graphqlTargets: `POST
+   * /graphql` with the operations sent to it): described as HTTP operations,
+   * the GraphQL operations named in their description.
+   */
+  graphql?: EndpointStats[];
 }
 
 export type OpenApiDocument = Record<string, any>;
 
-/** Names of the services with HTTP endpoints. */
-export function httpServices(endpoints: EndpointStats[]): string[] {
-  return [...new Set(endpoints.filter((e) => HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT).map((e) => e.service))].sort();
+/** Names of the services with HTTP endpoints (GraphQL endpoints' HTTP sides among them). */
+export function httpServices(endpoints: EndpointStats[], graphql: EndpointStats[] = []): string[] {
+  return [...new Set([...endpoints.filter((e) => HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT), ...graphql].map((e) => e.service))].sort();
 }
 
 /** Does `wanted` (`--service`) name this service: exactly, or by its name without the namespace. */
@@ -50,7 +56,10 @@ export function serviceMatches(service: string, wanted: string): boolean {
 
 export function openApiDocument(service: string, endpoints: EndpointStats[], opts: OpenApiOptions = {}): OpenApiDocument {
   const ratio = opts.requiredRatio ?? 1;
-  const mine = endpoints.filter((e) => e.service === service && HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT);
+  const mine = [
+    ...endpoints.filter((e) => e.service === service && HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT),
+    ...(opts.graphql ?? []).filter((e) => e.service === service),
+  ];
   const paths: Record<string, Record<string, unknown>> = {};
   // Paths that differ only in placeholder names are one path to OpenAPI.
   const bySignature = new Map<string, string>();
@@ -99,6 +108,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       operationId: uniqueId(operationIds, operationId(method, pathKey)),
       summary: `${method.toUpperCase()} ${pathKey}`,
     };
+    if (ep.operations.size) op.description = graphqlDescription(ep.operations);
     if (parameters.length) op.parameters = parameters;
     const dropped = () => opts.onExampleDropped?.(`${method.toUpperCase()} ${pathKey}`);
     const bodies = [...ep.requestBodies].filter(([type]) => type !== '');
@@ -124,6 +134,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     if (Object.keys(responses).length === 0) responses.default = { description: 'no response observed' };
     op.responses = responses;
     if (ep.detailed > 0) op.security = security(ep, schemes);
+    if (ep.operations.size) op['x-shark-graphql-operations'] = [...ep.operations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, calls]) => ({ name, calls }));
     op['x-shark-observed'] = {
       calls: ep.calls,
       errors: ep.errors,
@@ -247,6 +258,17 @@ function example(p: ParamShape | undefined): Record<string, unknown> {
 
 function sorted<T>(m: Map<string, T>): Array<[string, T]> {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * A GraphQL endpoint's operations in words: OpenAPI has no place for a
+ * GraphQL schema (the service's contract is its SDL), so what was sent is
+ * said, most called first.
+ */
+function graphqlDescription(operations: Map<string, number>): string {
+  const byCalls = [...operations].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  const list = byCalls.map(([name, n]) => `\`${name}\` (${n} call${n === 1 ? '' : 's'})`).join(', ');
+  return `GraphQL endpoint. Operations seen: ${list}.`;
 }
 
 /**

@@ -89,13 +89,17 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     if (limits.largeBodies) warn(largeBodiesNote(limits.largeBodies));
 
     if (flags.openapi) {
-      const services = httpServices(endpoints);
+      let graphql = catalog.graphqlTargets();
+      if (flags.service) graphql = graphql.filter((e) => serviceMatches(e.service, flags.service!));
+      const services = httpServices(endpoints, graphql);
+      if (catalog.graphqlUntracked) warn(`more than ${catalog.maxEndpoints} GraphQL HTTP endpoints: ${catalog.graphqlUntracked} GraphQL call(s) to later ones not described in OpenAPI (--max-endpoints)`);
       const omitted: string[] = [];
       const refExamples: string[] = [];
       const nameless: string[] = [];
       const docOf = (s: string) =>
         openApiDocument(s, endpoints, {
           requiredRatio: ratio,
+          graphql,
           onOmitted: (name) => omitted.push(`${s} ${name}`),
           onExampleDropped: (op) => refExamples.push(`${s} ${op}`),
           onNamelessParameter: (op) => nameless.push(`${s} ${op}`),

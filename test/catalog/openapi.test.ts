@@ -378,3 +378,34 @@ test('--out: services whose names differ only in characters a file name cannot h
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('GraphQL calls are described as the HTTP operation carrying them (POST /graphql), the operations seen named in its description', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-graphql-'));
+  try {
+    const calls = [0, 1, 2, 3, 4].map((i) => {
+      const [type, name] = i % 2 ? ['mutation', 'AddBook'] : ['query', 'GetBooks'];
+      const e = httpCall({ method: 'POST', path: '/graphql', requestBody: { query: `${type} ${name} { books { id } }`, operationName: name, variables: { id: i } }, responseBody: { data: { books: [{ id: i }] } }, i });
+      e.protocol = 'graphql';
+      e.request!.graphql = { operationName: name, operationType: type, fields: ['books'] };
+      e.request!.headers['content-type'] = 'application/json';
+      return e;
+    });
+    const file = join(dir, 'graphql.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    const op = doc.paths['/graphql'].post;
+    assert.equal(op['x-shark-observed'].calls, 5);
+    assert.equal(op.description, 'GraphQL endpoint. Operations seen: `query GetBooks` (3 calls), `mutation AddBook` (2 calls).');
+    assert.deepEqual(op['x-shark-graphql-operations'], [{ name: 'mutation AddBook', calls: 2 }, { name: 'query GetBooks', calls: 3 }]);
+    assert.deepEqual(Object.keys(op.requestBody.content['application/json'].schema.properties).sort(), ['operationName', 'query', 'variables']);
+    // The catalogue still has one row per GraphQL operation, none for POST /graphql.
+    const table = await runCli(['catalog', '--format', 'json', file]);
+    assert.deepEqual(JSON.parse(table.stdout).endpoints.map((e: any) => e.endpoint ?? e.name).sort(), ['mutation AddBook', 'query GetBooks']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

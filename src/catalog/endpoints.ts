@@ -104,6 +104,8 @@ export interface Call {
   /** HTTP only: method, and path (query stripped) to template. */
   method?: string;
   path?: string;
+  /** GraphQL only: the HTTP request carrying the operation (`POST /graphql`), for OpenAPI. */
+  target?: { method: string; path: string };
 }
 
 /** What a call asks for, before folding; undefined for entries that name no call (a bare request-less response). */
@@ -121,7 +123,8 @@ export function callOf(e: Entry): Call | undefined {
     case 'graphql': {
       const g = rq.graphql ?? {};
       const op = `${g.operationType ?? 'query'} ${g.operationName || (Array.isArray(g.fields) && g.fields.length ? `{${g.fields.slice(0, 3).join(',')}}` : '(anonymous)')}`;
-      return { protocol: 'graphql', name: op };
+      const target = typeof rq.path === 'string' ? { method: String(rq.method ?? rq.httpMethod ?? 'POST').toUpperCase(), path: literalBraces(pathOnly(rq.path)) } : undefined;
+      return { protocol: 'graphql', name: op, ...(target ? { target } : {}) };
     }
     case 'grpc':
       return { protocol: 'grpc', name: `${rq.service ?? ''}/${rq.method ?? ''}` };
@@ -319,6 +322,8 @@ export class EndpointStats {
   readonly requestBodies = new Map<string, BodyShape>();
   /** Response bodies by status, then content type ("" = no body). */
   readonly responseBodies = new Map<string, Map<string, BodyShape>>();
+  /** A GraphQL endpoint's HTTP side (`POST /graphql`): the operations sent to it (`query GetBooks`) and their calls. */
+  readonly operations = new Map<string, number>();
 
   constructor(
     readonly protocol: string,
@@ -424,6 +429,7 @@ export class EndpointStats {
       if (!into) this.responseBodies.set(status, (into = new Map()));
       mergeMaps(into, byType, () => new BodyShape(), MAX_PARAMS);
     }
+    for (const [k, n] of o.operations) if (this.operations.size < MAX_PARAMS || this.operations.has(k)) this.operations.set(k, (this.operations.get(k) ?? 0) + n);
   }
 
   get errorRate(): number {
@@ -504,6 +510,10 @@ export class Catalog {
   entries = 0;
   /** Entries that named no call (responses whose request was not captured). */
   skipped = 0;
+  /** GraphQL endpoints' HTTP sides (details only): see addGraphqlTarget. */
+  private readonly graphql = new Map<string, EndpointStats>();
+  /** GraphQL calls to targets past maxEndpoints: not described in OpenAPI. */
+  graphqlUntracked = 0;
   readonly maxEndpoints: number;
   private readonly details: boolean;
   private readonly redact?: (e: Entry) => Entry;
@@ -565,6 +575,35 @@ export class Catalog {
     ep.add(e, status);
     if (this.details && template !== undefined && HTTP_PROTOCOLS.has(call.protocol)) ep.addDetails(e, call.path!, template, status, this.bodies, auth);
     else if (this.details && call.protocol === 'grpc') ep.addMessages(e, status, this.bodies);
+    else if (this.details && call.target) this.addGraphqlTarget(e, service, call.name, call.target, status, auth);
+  }
+
+  /**
+   * A GraphQL call, once more, as the HTTP request it is (`POST /graphql`):
+   * what OpenAPI describes, one operation per target, the GraphQL operations
+   * sent to it named in its description. Kept apart from the catalogue's
+   * rows (a call is one row). At most maxEndpoints targets; calls to later
+   * ones are counted (graphqlUntracked), not described.
+   */
+  private addGraphqlTarget(e: Entry, service: string, operation: string, target: { method: string; path: string }, status: string, auth: string[]): void {
+    const name = `${target.method} ${target.path}`;
+    const key = endpointKey('graphql', service, name);
+    let t = this.graphql.get(key);
+    if (!t) {
+      if (this.graphql.size >= this.maxEndpoints) {
+        this.graphqlUntracked++;
+        return;
+      }
+      this.graphql.set(key, (t = new EndpointStats('graphql', service, name)));
+    }
+    t.add(e, status);
+    t.addDetails(e, target.path, target.path, status, this.bodies, auth);
+    if (t.operations.size < MAX_PARAMS || t.operations.has(operation)) t.operations.set(operation, (t.operations.get(operation) ?? 0) + 1);
+  }
+
+  /** The GraphQL endpoints' HTTP sides (with `details`), services named as list() names them. */
+  graphqlTargets(names: IpNames = this.names): EndpointStats[] {
+    return [...named(this.graphql.values(), names).values()];
   }
 
   /** A position folded: endpoints stored under its literal values merge into the template. */
@@ -598,20 +637,7 @@ export class Catalog {
    */
   list(names: IpNames = this.names): EndpointStats[] {
     if (this.templater.generation !== this.generation) this.refold();
-    const named = new Map<string, EndpointStats>();
-    for (const ep of this.endpoints.values()) {
-      const service = resolveKey(ep.service, names);
-      const key = endpointKey(ep.protocol, service, ep.name);
-      const into = named.get(key);
-      if (into) into.merge(ep);
-      else if (service === ep.service) named.set(key, ep);
-      else {
-        const copy = new EndpointStats(ep.protocol, service, ep.name);
-        copy.merge(ep);
-        named.set(key, copy);
-      }
-    }
-    return [...named.values()].sort(
+    return [...named(this.endpoints.values(), names).values()].sort(
       (a, b) => cmp(a.service, b.service) || cmp(a.protocol, b.protocol) || cmp(pathOf(a.name), pathOf(b.name)) || cmp(a.name, b.name),
     );
   }
@@ -644,6 +670,24 @@ export function deepBodiesNote(n: number): string {
 /** What catalog and diff say on stderr about JSON bodies too long to read for their schema. */
 export function largeBodiesNote(n: number): string {
   return `${n} JSON bod${n === 1 ? 'y' : 'ies'} over ${MAX_BODY_CHARS / (1024 * 1024)} MB not read: no schema, no example`;
+}
+
+/** Endpoints with their service placeholders resolved to names; those that then share a name merge. */
+function named(endpoints: Iterable<EndpointStats>, names: IpNames): Map<string, EndpointStats> {
+  const out = new Map<string, EndpointStats>();
+  for (const ep of endpoints) {
+    const service = resolveKey(ep.service, names);
+    const key = endpointKey(ep.protocol, service, ep.name);
+    const into = out.get(key);
+    if (into) into.merge(ep);
+    else if (service === ep.service) out.set(key, ep);
+    else {
+      const copy = new EndpointStats(ep.protocol, service, ep.name);
+      copy.merge(ep);
+      out.set(key, copy);
+    }
+  }
+  return out;
 }
 
 function pathOf(name: string): string {

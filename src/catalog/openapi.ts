@@ -7,6 +7,8 @@
 
 import { EndpointStats, HTTP_PROTOCOLS, OTHER_ENDPOINT, type ParamShape } from './endpoints.js';
 import { nameParameters } from './path-template.js';
+import { NONE } from '../stats/group-by.js';
+import { domainToASCII } from 'node:url';
 import { isDateTime, isoTime } from '../output/iso-time.js';
 
 export interface OpenApiOptions {
@@ -25,13 +27,21 @@ export interface OpenApiOptions {
    * follows such a member as a reference, wherever it sits, and fails on it.
    */
   onExampleDropped?: (operation: string) => void;
+  /** Told each query parameter (or header) with an empty name (`?=x`), left out: a parameter named "" is valid OpenAPI but nothing a client can send by name. */
+  onNamelessParameter?: (operation: string) => void;
+  /**
+   * The HTTP sides of GraphQL endpoints (Catalog.graphqlTargets: `POST
+   * /graphql` with the operations sent to it): described as HTTP operations,
+   * the GraphQL operations named in their description.
+   */
+  graphql?: EndpointStats[];
 }
 
 export type OpenApiDocument = Record<string, any>;
 
-/** Names of the services with HTTP endpoints. */
-export function httpServices(endpoints: EndpointStats[]): string[] {
-  return [...new Set(endpoints.filter((e) => HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT).map((e) => e.service))].sort();
+/** Names of the services with HTTP endpoints (GraphQL endpoints' HTTP sides among them). */
+export function httpServices(endpoints: EndpointStats[], graphql: EndpointStats[] = []): string[] {
+  return [...new Set([...endpoints.filter((e) => HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT), ...graphql].map((e) => e.service))].sort();
 }
 
 /** Does `wanted` (`--service`) name this service: exactly, or by its name without the namespace. */
@@ -46,7 +56,10 @@ export function serviceMatches(service: string, wanted: string): boolean {
 
 export function openApiDocument(service: string, endpoints: EndpointStats[], opts: OpenApiOptions = {}): OpenApiDocument {
   const ratio = opts.requiredRatio ?? 1;
-  const mine = endpoints.filter((e) => e.service === service && HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT);
+  const mine = [
+    ...endpoints.filter((e) => e.service === service && HTTP_PROTOCOLS.has(e.protocol) && e.name !== OTHER_ENDPOINT),
+    ...(opts.graphql ?? []).filter((e) => e.service === service),
+  ];
   const paths: Record<string, Record<string, unknown>> = {};
   // Paths that differ only in placeholder names are one path to OpenAPI.
   const bySignature = new Map<string, string>();
@@ -77,15 +90,25 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
       ...example(ep.pathValues.get(String(segIndexes[i]))),
     }));
     for (const [name, q] of sorted(ep.query)) {
+      // `?=x` has a query parameter with no name: nothing a client could be generated to send.
+      if (name === '') {
+        opts.onNamelessParameter?.(`${method.toUpperCase()} ${pathKey}`);
+        continue;
+      }
       parameters.push({ name, in: 'query', required: q.count / ep.calls >= ratio, schema: paramSchema(q), ...example(q) });
     }
     for (const [name, h] of sorted(ep.headers)) {
+      if (name === '') {
+        opts.onNamelessParameter?.(`${method.toUpperCase()} ${pathKey}`);
+        continue;
+      }
       parameters.push({ name, in: 'header', required: h.count / ep.calls >= ratio, schema: paramSchema(h), ...example(h) });
     }
     const op: Record<string, unknown> = {
-      operationId: uniqueId(operationIds, `${method}${pathKey.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`),
+      operationId: uniqueId(operationIds, operationId(method, pathKey)),
       summary: `${method.toUpperCase()} ${pathKey}`,
     };
+    if (ep.operations.size) op.description = graphqlDescription(ep.operations);
     if (parameters.length) op.parameters = parameters;
     const dropped = () => opts.onExampleDropped?.(`${method.toUpperCase()} ${pathKey}`);
     const bodies = [...ep.requestBodies].filter(([type]) => type !== '');
@@ -111,6 +134,7 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     if (Object.keys(responses).length === 0) responses.default = { description: 'no response observed' };
     op.responses = responses;
     if (ep.detailed > 0) op.security = security(ep, schemes);
+    if (ep.operations.size) op['x-shark-graphql-operations'] = [...ep.operations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, calls]) => ({ name, calls }));
     op['x-shark-observed'] = {
       calls: ep.calls,
       errors: ep.errors,
@@ -236,6 +260,39 @@ function sorted<T>(m: Map<string, T>): Array<[string, T]> {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * A GraphQL endpoint's operations in words: OpenAPI has no place for a
+ * GraphQL schema (the service's contract is its SDL), so what was sent is
+ * said, most called first.
+ */
+function graphqlDescription(operations: Map<string, number>): string {
+  const byCalls = [...operations].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
+  const list = byCalls.map(([name, n]) => `\`${name}\` (${n} call${n === 1 ? '' : 's'})`).join(', ');
+  return `GraphQL endpoint. Operations seen: ${list}.`;
+}
+
+/**
+ * `getBooksId` for GET /books/{id}: the method, then each run of letters and
+ * digits with its first letter upper-cased. Letters beyond ASCII keep the
+ * name stable and distinct (with only A-Z every non-Latin path was `get`,
+ * `get2`, `get3`, numbered in traffic order): accents are dropped (`héllo` →
+ * `Hello`) and other scripts are written as their IDNA (punycode) label
+ * (`/книги` → `getXnc1ajbfp`), since linters and code generators want an
+ * operationId of URL-safe ASCII (redocly's operation-operationId-url-safe).
+ */
+function operationId(method: string, path: string): string {
+  const words = path.normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+  return method + words.map((w) => upperFirst(/^[A-Za-z0-9]+$/.test(w) ? w : asciiWord(w))).join('');
+}
+
+function asciiWord(word: string): string {
+  return domainToASCII(word).replace(/[^A-Za-z0-9]/g, '') || [...word].map((c) => `u${c.codePointAt(0)!.toString(16)}`).join('');
+}
+
+function upperFirst(w: string): string {
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
 function uniqueId(seen: Set<string>, id: string): string {
   let out = id || 'operation';
   for (let n = 2; seen.has(out); n++) out = `${id}${n}`;
@@ -245,6 +302,8 @@ function uniqueId(seen: Set<string>, id: string): string {
 
 /** https for a service whose calls were read inside TLS, http for the others; both when it served both (https first). */
 function servers(service: string, tlsCalls: number, calls: number): Array<{ url: string }> {
+  // Calls with no destination address (entries from elsewhere): no host to name, so the document's own (OpenAPI's default).
+  if (service === NONE) return [{ url: '/' }];
   const out: Array<{ url: string }> = [];
   if (tlsCalls > 0) out.push({ url: serverUrl(service, 'https') });
   if (tlsCalls < calls || calls === 0) out.push({ url: serverUrl(service, 'http') });

@@ -51,7 +51,13 @@ export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits,
     // The endpoint says most of it (GET /x, A name): on a pane too narrow for 16-column names, it goes.
     { title: 'protocol', dropLast: 1 },
     { title: 'endpoint', shrink: true },
-    ...['calls', 'error %', 'p50 ms', 'p95 ms', 'p99 ms'].map((title) => ({ title, align: 'right' as const, drop: { 'p50 ms': 3, 'p99 ms': 4 }[title] })),
+    // A 40-column pane, its names cut to 7 columns, still has no room for p95: it goes last of all.
+    ...['calls', 'error %', 'p50 ms', 'p95 ms', 'p99 ms'].map((title) => ({
+      title,
+      align: 'right' as const,
+      drop: { 'p50 ms': 3, 'p99 ms': 4 }[title],
+      dropFinal: title === 'p95 ms' ? 1 : undefined,
+    })),
     // On a narrow terminal: the times go first, then p99, p50, the statuses.
     { title: 'statuses', drop: 2 },
     { title: 'first seen', drop: 5 },

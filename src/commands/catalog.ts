@@ -89,11 +89,21 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     if (limits.largeBodies) warn(largeBodiesNote(limits.largeBodies));
 
     if (flags.openapi) {
-      const services = httpServices(endpoints);
+      let graphql = catalog.graphqlTargets();
+      if (flags.service) graphql = graphql.filter((e) => serviceMatches(e.service, flags.service!));
+      const services = httpServices(endpoints, graphql);
+      if (catalog.graphqlUntracked) warn(`more than ${catalog.maxEndpoints} GraphQL HTTP endpoints: ${catalog.graphqlUntracked} GraphQL call(s) to later ones not described in OpenAPI (--max-endpoints)`);
       const omitted: string[] = [];
       const refExamples: string[] = [];
+      const nameless: string[] = [];
       const docOf = (s: string) =>
-        openApiDocument(s, endpoints, { requiredRatio: ratio, onOmitted: (name) => omitted.push(`${s} ${name}`), onExampleDropped: (op) => refExamples.push(`${s} ${op}`) });
+        openApiDocument(s, endpoints, {
+          requiredRatio: ratio,
+          graphql,
+          onOmitted: (name) => omitted.push(`${s} ${name}`),
+          onExampleDropped: (op) => refExamples.push(`${s} ${op}`),
+          onNamelessParameter: (op) => nameless.push(`${s} ${op}`),
+        });
       if (services.length === 0) {
         warn(flags.service ? `no HTTP endpoints of service "${flags.service}"` : 'no HTTP endpoints in the input');
         if (input.damage) throw input.damage;
@@ -103,8 +113,9 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         await mkdir(flags.out, { recursive: true }).catch((err: Error) => {
           throw new UserError(`${flags.out}: cannot create folder (${err.message})`, ExitCode.OUTPUT);
         });
+        const taken = new Set<string>();
         for (const s of services) {
-          const file = join(flags.out, `${s.replace(/[^A-Za-z0-9._-]+/g, '_')}.openapi.json`);
+          const file = join(flags.out, `${uniqueFileStem(taken, s)}.openapi.json`);
           await writeFile(file, JSON.stringify(docOf(s), null, 2) + '\n').catch((err: Error) => {
             throw new UserError(`${file}: cannot write (${err.message})`, ExitCode.OUTPUT);
           });
@@ -119,6 +130,10 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         const shown = refExamples.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
         warn(`${refExamples.length} body example(s) left out of OpenAPI: they hold a "$ref" member, which OpenAPI tools follow as a reference: ${shown}${refExamples.length > 3 ? ` (and ${refExamples.length - 3} more)` : ''}`);
       }
+      if (nameless.length) {
+        const shown = nameless.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
+        warn(`${nameless.length} parameter(s) with an empty name left out of OpenAPI (\`?=value\`): ${shown}${nameless.length > 3 ? ` (and ${nameless.length - 3} more)` : ''}`);
+      }
       if (omitted.length) {
         // Names come from the traffic (attacker-written): escaped before they reach a terminal.
         const shown = omitted.slice(0, 3).map((o) => escapeForTerminal(o)).join('; ');
@@ -130,4 +145,17 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     if (input.damage) throw input.damage;
     return ExitCode.OK;
   }
+}
+
+/**
+ * A file name for a service's document, unique in this run: names that differ
+ * only in characters a file name cannot hold (`日本:80`, `中国:80`; `a/b`,
+ * `a_b`) would otherwise write one file, the last service's, over the others.
+ */
+function uniqueFileStem(taken: Set<string>, service: string): string {
+  const stem = service.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\./, '_') || '_';
+  let out = stem;
+  for (let n = 2; taken.has(out); n++) out = `${stem}-${n}`;
+  taken.add(out);
+  return out;
 }

@@ -128,6 +128,8 @@ interface RawEdge {
  */
 const keyOf = (...parts: string[]): string => JSON.stringify(parts);
 
+const NO_ENDPOINT: Endpoint = { ip: '', port: 0, name: '', namespace: '', pod: '', service: '', node: '' };
+
 export class MapAggregator {
   readonly names = new NameBook();
   private readonly nodes = new Map<string, RawNode>();
@@ -149,10 +151,13 @@ export class MapAggregator {
       const shown = this.redact(e);
       this.names.learn(shown);
       if (this.filter && !this.filter(e)) continue;
-      if (!e.src || !e.dst) continue;
+      // An entry from elsewhere that names no source or destination: its calls go to the "?" node (as an
+      // endpoint without an address does) rather than vanish, so the map counts what stats counts.
+      const from = e.src ?? NO_ENDPOINT;
+      const to = e.dst ?? NO_ENDPOINT;
       this.entries++;
-      const src = this.nodeOf(e.src);
-      const dst = this.nodeOf(e.dst);
+      const src = this.nodeOf(from);
+      const dst = this.nodeOf(to);
       const protocol = protocolOf(e);
       const key = keyOf(src.key, dst.key, protocol);
       let edge = this.edges.get(key);
@@ -164,8 +169,8 @@ export class MapAggregator {
         this.edges.set(key, (edge = { s: src.key, d: dst.key, protocol, acc: new EdgeAcc() }));
       }
       // Nodes are made only for kept edges: at most two per edge.
-      this.keepNode(src, e.src, false);
-      this.keepNode(dst, e.dst, true);
+      this.keepNode(src, from, false);
+      this.keepNode(dst, to, true);
       edge.acc.add(shown);
     }
   }

@@ -22,6 +22,12 @@ export interface Column {
    * `dropLast` rank go too, highest first, before names are cut shorter.
    */
   dropLast?: number;
+  /**
+   * On a terminal too narrow even once names are cut to 7 columns (a 40-column
+   * pane), columns with a `dropFinal` rank go too, highest first: a table
+   * wider than the terminal wraps every row, which is worse than one number fewer.
+   */
+  dropFinal?: number;
   /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), to 16 columns, and to 7 as a last resort. */
   shrink?: boolean;
 }
@@ -94,6 +100,12 @@ function renderFitted(columns: Column[], rows: string[][], width: number): strin
       dropBy((c) => c.dropLast, () => total(shrunk(MIN_SHRUNK)) <= width);
       cut = shrunk(MIN_SHRUNK);
       if (total(cut) > width) cut = shrunk(LAST_SHRUNK);
+      if (total(cut) > width) {
+        dropBy((c) => c.dropFinal, () => total(shrunk(LAST_SHRUNK)) <= width);
+        // What the dropped columns gave back goes to the names again (cut to 16 when that fits).
+        cut = shrunk(MIN_SHRUNK);
+        if (total(cut) > width) cut = shrunk(LAST_SHRUNK);
+      }
     }
   }
   // A name column cut below its title's width has its title cut too (a 40-column pane: "pro…col").
@@ -104,7 +116,24 @@ function renderFitted(columns: Column[], rows: string[][], width: number): strin
   );
   const left = columns.filter((_c, i) => !keep[i]).map((c) => c.title);
   if (left.length === 0) return table;
-  return `${table}(${left.length} column${left.length > 1 ? 's' : ''} hidden to fit ${width}: ${left.join(', ')})\n`;
+  // Broken between column names, never inside one ("first seen"), so the note fits the pane it is for.
+  const words = `(${left.length} column${left.length > 1 ? 's' : ''} hidden to fit ${width}:`.split(' ');
+  left.forEach((title, i) => words.push(i < left.length - 1 ? `${title},` : `${title})`));
+  return table + wrapWords(words, width);
+}
+
+/** Words joined by spaces in lines of at most `width` columns (a word longer than that stays whole). */
+function wrapWords(words: string[], width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    if (line && displayWidth(line) + 1 + displayWidth(word) > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join('\n') + '\n';
 }
 
 // Box-drawn like cli-table3's compact style (the look users know), but laid

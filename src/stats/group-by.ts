@@ -35,6 +35,8 @@ const PLACEHOLDER = /\u0001([^\u0001]*)\u0001([^\u0001]*)\u0001/g;
 export function resolveKey(key: string, names: IpNames): string {
   if (!key.includes(MARK)) return key;
   return key.replace(PLACEHOLDER, (_m, ip: string, port: string) => {
+    // An entry with no destination address (NDJSON from elsewhere) is "(none)", not an empty name (" GET /a").
+    if (!ip) return NONE;
     const name = names.nameOf(ip);
     const host = name ?? (ip.includes(':') ? `[${ip}]` : ip);
     // Port 0: ICMP and other portless traffic.

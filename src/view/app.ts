@@ -45,6 +45,9 @@ export function ViewApp(props: ViewProps): ReactElement {
   };
   const [error, setError] = useState<{ error?: string; column?: number }>({});
   const [detailOffset, setDetailOffset] = useState(0);
+  // The furthest the detail pane can scroll, as last drawn: `]` stops there, so `[` scrolls back at once
+  // (an offset left growing past the end took as many `[` as extra `]` before the pane moved).
+  const detailEnd = useRef(0);
   const [size, setSize] = useState({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
 
   useEffect(() => props.subscribe(redraw), []);
@@ -125,8 +128,8 @@ export function ViewApp(props: ViewProps): ReactElement {
         return;
       }
     }
-    if (input === ']') setDetailOffset((o) => o + Math.max(1, detailRows - 1));
-    else if (input === '[') setDetailOffset((o) => Math.max(0, o - Math.max(1, detailRows - 1)));
+    if (input === ']') setDetailOffset((o) => Math.min(detailEnd.current, o + Math.max(1, detailRows - 1)));
+    else if (input === '[') setDetailOffset((o) => Math.max(0, Math.min(o, detailEnd.current) - Math.max(1, detailRows - 1)));
   }
 
   const width = size.columns;
@@ -156,7 +159,8 @@ export function ViewApp(props: ViewProps): ReactElement {
   // Detail pane of the selected call.
   const sel = store.selectedEntry();
   const detail = sel ? detailLines(sel, { styles: painted, columns: width }) : ['(no call selected)'];
-  const offset = Math.min(detailOffset, Math.max(0, detail.length - detailRows));
+  detailEnd.current = Math.max(0, detail.length - detailRows);
+  const offset = Math.min(detailOffset, detailEnd.current);
   const detailShown = detail.slice(offset, offset + detailRows);
   while (detailShown.length < detailRows) detailShown.push(' ');
 

@@ -315,3 +315,97 @@ test('a service read inside TLS (--tls-keylog) is served over https in servers; 
   const [service] = httpServices(c.list());
   assert.deepEqual(openApiDocument(service, c.list()).servers, [{ url: 'https://orders.shop' }, { url: 'http://orders.shop' }]);
 });
+
+test('paths in other scripts get distinct URL-safe operationIds that do not depend on traffic order; a query parameter with no name is left out and said', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-opids-'));
+  try {
+    const calls = [
+      httpCall({ path: '/книги', i: 1 }),
+      httpCall({ path: '/日本', i: 2 }),
+      httpCall({ path: '/héllo', i: 3 }),
+      httpCall({ path: '/search', query: { '': 'x', q: 'y' }, i: 4 }),
+    ];
+    const ids = async (order: typeof calls) => {
+      const file = join(dir, 'calls.ndjson');
+      writeFileSync(file, order.map((c) => JSON.stringify(c)).join('\n') + '\n');
+      const r = await runCli(['catalog', '--openapi', file]);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout);
+      await validate(doc);
+      redoclyLint(doc);
+      return { doc, stderr: r.stderr, ids: Object.fromEntries(Object.entries(doc.paths).map(([path, item]: [string, any]) => [path, item.get.operationId])) };
+    };
+    const first = await ids(calls);
+    assert.equal(first.ids['/héllo'], 'getHello');
+    assert.match(first.ids['/книги'], /^getXn[a-z0-9]+$/);
+    assert.match(first.ids['/日本'], /^getXn[a-z0-9]+$/);
+    assert.equal(new Set(Object.values(first.ids)).size, 4);
+    // The same calls in another order: the same names (get, get2 swapped places before).
+    assert.deepEqual((await ids([...calls].reverse())).ids, first.ids);
+    assert.deepEqual(
+      first.doc.paths['/search'].get.parameters.map((p: any) => p.name),
+      ['q'],
+    );
+    assert.match(first.stderr, /catalog: 1 parameter\(s\) with an empty name left out of OpenAPI .*GET \/search/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--out: services whose names differ only in characters a file name cannot hold get a file each; no destination address is service (none)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-out-names-'));
+  try {
+    const calls = ['日本', '中国'].map((host, i) => {
+      const e = httpCall({ path: `/p${i}`, i });
+      e.dst = { ip: `10.9.0.${i + 1}`, port: 80, name: '', namespace: '', pod: '', service: '', node: '' };
+      e.request!.headers = { host };
+      e.request!.host = host;
+      return e;
+    });
+    const nowhere = httpCall({ path: '/q', i: 3 });
+    delete (nowhere as any).dst;
+    calls.push(nowhere);
+    const file = join(dir, 'calls.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const out = join(dir, 'specs');
+    const r = await runCli(['catalog', '--openapi', '--out', out, file]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = readdirSync(out).map((f) => JSON.parse(readFileSync(join(out, f), 'utf8')));
+    assert.deepEqual(docs.map((d) => d.info.title).sort(), ['(none)', '中国:80', '日本:80']);
+    for (const d of docs) await validate(d);
+    assert.deepEqual(docs.find((d) => d.info.title === '(none)').servers, [{ url: '/' }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GraphQL calls are described as the HTTP operation carrying them (POST /graphql), the operations seen named in its description', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 's4k-graphql-'));
+  try {
+    const calls = [0, 1, 2, 3, 4].map((i) => {
+      const [type, name] = i % 2 ? ['mutation', 'AddBook'] : ['query', 'GetBooks'];
+      const e = httpCall({ method: 'POST', path: '/graphql', requestBody: { query: `${type} ${name} { books { id } }`, operationName: name, variables: { id: i } }, responseBody: { data: { books: [{ id: i }] } }, i });
+      e.protocol = 'graphql';
+      e.request!.graphql = { operationName: name, operationType: type, fields: ['books'] };
+      e.request!.headers['content-type'] = 'application/json';
+      return e;
+    });
+    const file = join(dir, 'graphql.ndjson');
+    writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    const r = await runCli(['catalog', '--openapi', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    await validate(doc);
+    redoclyLint(doc);
+    const op = doc.paths['/graphql'].post;
+    assert.equal(op['x-shark-observed'].calls, 5);
+    assert.equal(op.description, 'GraphQL endpoint. Operations seen: `query GetBooks` (3 calls), `mutation AddBook` (2 calls).');
+    assert.deepEqual(op['x-shark-graphql-operations'], [{ name: 'mutation AddBook', calls: 2 }, { name: 'query GetBooks', calls: 3 }]);
+    assert.deepEqual(Object.keys(op.requestBody.content['application/json'].schema.properties).sort(), ['operationName', 'query', 'variables']);
+    // The catalogue still has one row per GraphQL operation, none for POST /graphql.
+    const table = await runCli(['catalog', '--format', 'json', file]);
+    assert.deepEqual(JSON.parse(table.stdout).endpoints.map((e: any) => e.endpoint ?? e.name).sort(), ['mutation AddBook', 'query GetBooks']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -238,3 +238,16 @@ test('an ICMP destination is named by its IP, not IP:0, and a ping to a web serv
   assert.deepEqual(names(g).sort(), ['198.18.9.1', '198.18.9.2:80', '198.18.9.3', '[fe80::1]', '[ff02::2]']);
   assert.ok(g.nodes.every((n) => !n.external), JSON.stringify(g.nodes));
 });
+
+test('entries that name no source or destination (NDJSON from elsewhere) are counted on the "?" node, as stats counts them, not dropped', () => {
+  const noEnds = [
+    { id: '1', timestamp: 1, protocol: 'http', request: { method: 'GET', path: '/a' }, response: { status: 200 }, elapsedTime: 1 },
+    { id: '2', timestamp: 2, protocol: 'http', dst: { ip: '198.18.0.9', port: 80 }, request: { method: 'GET', path: '/b' }, response: { status: 200 }, elapsedTime: 1 },
+  ];
+  const m = new MapAggregator('workload');
+  m.add(noEnds as never);
+  assert.equal(m.entries, 2);
+  const g = m.graph();
+  assert.equal(g.edges.reduce((n, e) => n + e.requests, 0), 2);
+  assert.ok(g.nodes.some((n) => n.name === '?'), JSON.stringify(g.nodes));
+});

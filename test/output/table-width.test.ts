@@ -53,14 +53,15 @@ test('narrower panes: catalog fits 60 columns by giving up the protocol, stats f
   const catalog60 = onTerminal(60, ['catalog', capture]);
   for (const l of box(catalog60)) assert.ok(displayWidth(l) <= 60, `catalog: line wider than 60 columns:\n${l}`);
   assert.match(box(catalog60)[1], /^│ service +│ endpoint +│ calls │ error % │ p95 ms │$/);
-  assert.match(catalog60, /\(6 columns hidden to fit 60: protocol, p50 ms, p99 ms, statuses, first seen, last seen\)/);
+  // The note is wrapped to the pane: its lines joined again.
+  assert.match(catalog60.replace(/\n(?=[^│┌├└(\n])/g, ' '), /\(6 columns hidden to fit 60: protocol, p50 ms, p99 ms, statuses, first seen, last seen\)/);
   // At 80 the protocol stays: names cut to 16 columns are enough there.
   assert.match(box(onTerminal(80, ['catalog', capture]))[1], /│ protocol │/);
   for (const args of [['stats', capture], ['stats', '--by', 'endpoint', capture]]) {
     const out = onTerminal(40, args);
     for (const l of box(out)) assert.ok(displayWidth(l) <= 40, `${args.join(' ')}: line wider than 40 columns:\n${l}`);
     assert.match(box(out)[1], /│ entries │ error % │ p95 ms │$/);
-    assert.match(out, /hidden to fit 40: .*errors/);
+    assert.match(out.replace(/\n(?=[^│┌├└(\n])/g, ' '), /hidden to fit 40: .*errors/);
   }
   // Sorted by errors, errors is never the one to go.
   assert.match(box(onTerminal(40, ['stats', '--sort', 'errors', capture]))[1], /│ errors │/);
@@ -141,4 +142,20 @@ test('renderRows csv: a cell a spreadsheet would run as a formula starts with an
     "'\tTAB,1e3",
     '/api/users,0',
   ]);
+});
+
+test('a 40-column pane: catalog gives up p95 rather than overflow, and the note under each table is wrapped to the pane too', () => {
+  const capture = join(examplesDir, 'bookinfo-mix.pcap');
+  for (const args of [['catalog', capture], ['stats', capture], ['stats', '--by', 'endpoint', capture]]) {
+    const out = onTerminal(40, args);
+    const lines = out.trimEnd().split('\n');
+    for (const l of lines) assert.ok(displayWidth(l) <= 40, `${args.join(' ')}: line wider than 40 columns:\n${l}`);
+    // The note names every hidden column, none broken in two.
+    const note = lines.slice(lines.findIndex((l) => l.startsWith('('))).join(' ');
+    assert.match(note, /^\(\d+ columns hidden to fit 40: .*\)$/);
+    if (args[0] === 'catalog') {
+      assert.match(lines[1], /^│ service +│ endpoint +│ calls │ error % │$/);
+      assert.match(note, /protocol, p50 ms, p95 ms, p99 ms, statuses, first seen, last seen\)$/);
+    }
+  }
 });

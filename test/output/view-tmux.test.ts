@@ -196,3 +196,23 @@ test('view refuses to draw into a pipe, pointing at -o compact', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /-o compact/);
 });
+
+test('view: ] scrolls the detail pane to its end and no further, so one [ scrolls back at once', async () => {
+  start(`node bin/run.js view ${join('examples', 'bookinfo-mix.pcap')}`);
+  const total = entries.length;
+  await waitFor('all calls read', (t) => t.includes(`${total} calls`) && t.includes('[done'));
+  // An HTTP call with a body: a detail longer than its pane.
+  keys('/');
+  literally('http and response.status == 200 and request.path == "/productpage"');
+  keys('Enter');
+  const detailOf = (t: string) => t.split('\n').slice(12, 22).join('\n');
+  const top = detailOf(await waitFor('the filter applied', (t) => t.includes('filter: http')));
+  for (let i = 0; i < 8; i++) keys(']');
+  await new Promise((r) => setTimeout(r, 1500));
+  const end = detailOf(screen());
+  assert.notEqual(end, top, 'the detail pane scrolled');
+  keys('[');
+  await waitFor('one [ scrolls back from the end', (t) => detailOf(t) !== end, 10_000);
+  keys('q');
+  await waitFor('a clean exit', (t) => t.includes('EXIT=0'), 30_000);
+});

@@ -313,3 +313,22 @@ test('groups past the first 10,000 are counted in the (other) row, and stderr sa
   assert.equal(other?.entries, 50);
   assert.match(r.stderr, /^stats: 50 entries of groups past the first 10000 counted in the \(other\) row$/m);
 });
+
+test('entries with no destination address (NDJSON from elsewhere) are grouped as (none): no endpoint name starts with a space, no service is empty', () => {
+  const f = file(
+    'no-dst.ndjson',
+    [
+      { id: '1', timestamp: 1795400000000, protocol: 'http', request: { method: 'GET', path: '/a' }, response: { status: 200 }, elapsedTime: 1 },
+      { id: '2', timestamp: 1795400000001, protocol: 'http', dst: {}, request: { method: 'GET', path: '/b' }, response: { status: 200 }, elapsedTime: 1 },
+    ]
+      .map((e) => JSON.stringify(e))
+      .join('\n') + '\n',
+  );
+  const rows = (by: string) =>
+    JSON.parse(shark(['stats', '--by', by, '--format', 'json', f]).stdout)
+      .rows.map((r: { name: string }) => r.name)
+      .sort();
+  assert.deepEqual(rows('endpoint'), ['(none) GET /a', '(none) GET /b']);
+  assert.deepEqual(rows('service'), ['(none)']);
+  assert.deepEqual(rows('pod'), ['(none)']);
+});

@@ -61,7 +61,7 @@ export function fitToWidth(line: string, columns: number): string {
         continue;
       }
     }
-    const ch = String.fromCodePoint(line.codePointAt(i)!);
+    const ch = unitAt(line, i);
     const w = displayWidth(ch);
     if (width + w > columns - 1) break;
     out += ch;
@@ -79,7 +79,7 @@ export function fitToWidth(line: string, columns: number): string {
 export function cutMiddle(text: string, columns: number): string {
   if (displayWidth(text) <= columns) return text;
   if (columns <= 1) return columns === 1 ? '…' : '';
-  const chars = [...text];
+  const chars = units(text);
   const back = Math.floor((columns - 1) / 2);
   let front = '';
   let width = 0;
@@ -97,6 +97,32 @@ export function cutMiddle(text: string, columns: number): string {
     width += w;
   }
   return front + '…' + end;
+}
+
+// An escape escapeForTerminal wrote (`\x1b`, `\u202e`, `\n`): cut as one character, so a cut never leaves
+// half of one (`\x…`, `…1b`), which reads as different text. A backslash sent as text is not escaped, so
+// `\x41` written by a client is kept whole too: harmless.
+const ESCAPE = /\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|[nrt])/y;
+
+/** The character, or the whole escape, that starts at `i`. */
+function unitAt(text: string, i: number): string {
+  if (text.charCodeAt(i) === 0x5c) {
+    ESCAPE.lastIndex = i;
+    const m = ESCAPE.exec(text);
+    if (m) return m[0];
+  }
+  return String.fromCodePoint(text.codePointAt(i)!);
+}
+
+/** Text as the characters and whole escapes a cut may keep or leave out. */
+function units(text: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < text.length; ) {
+    const u = unitAt(text, i);
+    out.push(u);
+    i += u.length;
+  }
+  return out;
 }
 
 /** Pad (already escaped) text with spaces to `width` columns. */

@@ -78,6 +78,9 @@ interface Message {
    * its next request.
    */
   awaitingContinue?: boolean;
+  /** Fields of a chunked body's trailer section (RFC 9112 §7.1.2), and how many there were. */
+  trailers?: Headers;
+  trailerCount?: number;
   warnings: string[];
 }
 
@@ -1107,10 +1110,17 @@ class HalfStream {
       case 'trailers': {
         const line = this.takeLine();
         if (line === null) return false;
+        const colon = line.indexOf(':');
         if (line === '') this.finishMessage();
-        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) {
-          msg.warnings.push('malformed: trailer line');
-          this.ctx.count('http.malformed');
+        else if (colon <= 0) {
+          if (!msg.warnings.includes('malformed: trailer line')) {
+            msg.warnings.push('malformed: trailer line');
+            this.ctx.count('http.malformed');
+          }
+        } else if ((msg.trailerCount = (msg.trailerCount ?? 0) + 1) <= MAX_HEADERS) {
+          // Kept as tshark shows them (its trailer-part): a checksum, a gRPC-style status, a signature.
+          const raw = line.slice(colon + 1).trim();
+          addHeader((msg.trailers ??= {}), line.slice(0, colon).trim().toLowerCase(), NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw);
         }
         return true;
       }
@@ -1149,12 +1159,16 @@ class HalfStream {
       head.kind === 'request'
         ? requestBodyReading({ path: head.target, header: (name) => headerValue(head.headers, name) }, bodyFields)
         : { coding: headerValue(head.headers, 'content-encoding'), inspect: responseBodyReading(this.conn.answeringRecord(), bodyFields) };
-    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, reading.coding, this.ctx.options, reading.inspect);
+    // Transfer codings other than chunked (`Transfer-Encoding: gzip, chunked`) were applied after the content coding.
+    const coding = withTransferCodings(reading.coding, headerValue(head.headers, 'transfer-encoding'));
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, coding, this.ctx.options, reading.inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     bodyFields.bodySize = rendered.bodySize;
     if (rendered.body !== undefined) bodyFields.body = rendered.body;
     if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;
+    if (msg.trailers) bodyFields.trailers = msg.trailers;
+    if ((msg.trailerCount ?? 0) > MAX_HEADERS) msg.warnings.push(`truncated: ${msg.trailerCount! - MAX_HEADERS} trailer fields dropped`);
     if (head.kind === 'request') {
       this.conn.requestDone(msg, requestRecord(head, bodyFields));
       return;
@@ -1188,6 +1202,15 @@ class HalfStream {
     const answered = this.conn.responseDone(msg, response);
     if (switchTo !== null) this.conn.switchProtocols(switchTo, answered, response);
   }
+}
+
+/**
+ * The codings to undo, in the order applied: the content coding, then the transfer codings
+ * (RFC 9112 §6.1: `chunked` last, framing only, which renderBody skips).
+ */
+function withTransferCodings(contentCoding: string | undefined, transferEncoding: string | undefined): string | undefined {
+  if (transferEncoding === undefined || /^\s*chunked\s*$/i.test(transferEncoding)) return contentCoding;
+  return contentCoding === undefined ? transferEncoding : `${contentCoding}, ${transferEncoding}`;
 }
 
 /** A header's value as one string (repeated fields joined), undefined when absent. */

@@ -203,6 +203,11 @@ export class Http1Parser implements TcpStreamParser {
     else this.halves[dir].gap(length, slack);
   }
 
+  onFin(dir: Direction): void {
+    if (this.next) this.next.onFin?.(this.wire(dir));
+    else this.halves[dir].closed();
+  }
+
   onTick(nowMs: number, timeoutMs: number): void {
     this.next?.onTick?.(nowMs, timeoutMs);
     // Its response may still come: answerSerial stays, so that response is reported late, not paired with the next request.
@@ -763,6 +768,12 @@ class HalfStream {
     this.resync = true;
     this.pendingGapWarning = true;
     this.lossSaid = false;
+  }
+
+  /** Its sender's FIN: a body read until the close is whole now, its last packet the FIN's (tshark's response frame). */
+  closed(): void {
+    if (this.stopped || this.msg === null || this.bodyState !== 'close') return;
+    this.finishMessage();
   }
 
   end(): void {

@@ -11,6 +11,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
+import { applyGrpcWeb, shownBodyBytes } from './grpc-web.js';
 import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 import { statusText } from './util/status-text.js';
@@ -429,8 +430,8 @@ export class Http1Parser implements TcpStreamParser {
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
-    // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
-    applyGraphql(call, MALFORMED, (c) => this.ctx.count(c));
+    // gRPC-Web (a browser's gRPC through Envoy) becomes a grpc entry; a POST /graphql (or GET ?query=) a graphql one.
+    if (!this.applyGrpcWeb(call)) applyGraphql(call, MALFORMED, (c) => this.ctx.count(c));
     // A body a reader knows (remote write, a Loki push, an OTLP export) shows what it carried.
     applyBodyCounts(call);
     this.ctx.emit(call);
@@ -601,8 +602,21 @@ export class Http1Parser implements TcpStreamParser {
       warnings: [...new Set([...p.warnings, ...extra, 'unanswered'])],
     };
     if (this.reversed) call.reversed = true;
+    this.applyGrpcWeb(call);
     applyBodyCounts(call);
     this.ctx.emit(call);
+  }
+
+  /** A gRPC-Web call read from the bodies as shown (cut at --max-body: a trailer frame past it is not read). */
+  private applyGrpcWeb(call: CallRecord): boolean {
+    const o = this.ctx.options;
+    return applyGrpcWeb(call, shownBodyBytes(call.request), shownBodyBytes(call.response), {
+      requestTruncated: call.request?.bodyTruncated === true,
+      responseTruncated: call.response?.bodyTruncated === true,
+      noBodies: o.noBodies,
+      schema: o.protoSchema,
+      statusUnknown: MALFORMED,
+    });
   }
 }
 

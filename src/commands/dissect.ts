@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { inputsFrom, readFileFlag } from '../cli/read-file-flag.js';
 import { SharkCommand } from '../cli/base-command.js';
 import { ExitCode, UserError } from '../cli/errors.js';
-import { knownProtocols, dissectors } from '../dissect/registry.js';
+import { knownProtocols, dissectors, decodeAsOnly } from '../dissect/registry.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { runDissect } from '../input/dissect-run.js';
 import { dissectionNotes } from '../input/dissect-summary.js';
@@ -69,7 +69,7 @@ then one line on stderr says where, and the exit code is 3.`);
     const { argv, flags } = await this.parse(Dissect);
     const inputs = inputsFrom(flags, argv);
     if (flags['list-protocols']) {
-      for (const d of [...dissectors].sort((a, b) => a.name.localeCompare(b.name))) {
+      for (const d of [...dissectors, ...decodeAsOnly].sort((a, b) => a.name.localeCompare(b.name))) {
         process.stdout.write(`${d.name}\t${d.transport}\t${d.ports.join(',') || '-'}\t${d.reference}\n`);
       }
       return ExitCode.OK;

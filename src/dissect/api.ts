@@ -113,6 +113,12 @@ export interface TcpStreamParser {
    */
   onGap(dir: Direction, length: number, slack?: number): void;
   /**
+   * `dir`'s sender closed its direction (its FIN, reached in order, in the
+   * FIN's packet): nothing more comes from it. A message delimited by the
+   * close (an HTTP/1 body without a length) ends here, as tshark ends it.
+   */
+  onFin?(dir: Direction): void;
+  /**
    * Called when capture time advances (at most about once a second); emit
    * requests pending longer than `timeoutMs` as unanswered.
    */

@@ -6,7 +6,7 @@
 import { UserError, ExitCode } from '../cli/errors.js';
 import type { Transport } from '../model/entry.js';
 import type { ProtocolDissector } from './api.js';
-import { tcpDissectors, udpDissectors } from './registry.js';
+import { decodeAsOnly, tcpDissectors, udpDissectors } from './registry.js';
 
 /** One `-d` rule: traffic with `transport` on a port in [from, to] is `protocol`. */
 export interface DecodeAsRule {
@@ -22,7 +22,7 @@ const TSHARK_NAMES: Record<string, string> = { resp: 'redis', pgsql: 'postgresql
 const SPEC = /^(tcp|udp)\.port==(\d{1,5})(?:-(\d{1,5})|:(\d{1,5}))?,([A-Za-z0-9_.-]+)$/;
 
 function dissectorsFor(transport: 'tcp' | 'udp'): ProtocolDissector[] {
-  return transport === 'tcp' ? tcpDissectors() : udpDissectors();
+  return transport === 'tcp' ? [...tcpDissectors(), ...decodeAsOnly.filter((d) => d.transport === 'tcp')] : udpDissectors();
 }
 
 /**

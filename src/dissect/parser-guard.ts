@@ -21,7 +21,7 @@ export function guarded<P extends object>(parser: P, name: string, engine: Count
   return guard as unknown as P;
 }
 
-type ParserMethods = Partial<Record<'onData' | 'onGap' | 'onDatagram' | 'onTick' | 'onEnd' | 'pendingSince', (a?: unknown, b?: unknown) => unknown>>;
+type ParserMethods = Partial<Record<'onData' | 'onGap' | 'onFin' | 'onDatagram' | 'onTick' | 'onEnd' | 'pendingSince', (a?: unknown, b?: unknown) => unknown>>;
 
 /**
  * The guard around one parser: one object, not a closure per method (a
@@ -65,6 +65,10 @@ class GuardedParser {
 
   onGap(dir: unknown, length: unknown): void {
     this.call(this.parser.onGap, dir, length);
+  }
+
+  onFin(dir: unknown): void {
+    this.call(this.parser.onFin, dir);
   }
 
   onDatagram(dir: unknown, payload: unknown): void {

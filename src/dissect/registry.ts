@@ -18,7 +18,7 @@ import { diameter } from './protocols/diameter.js';
 import { tls } from './protocols/tls.js';
 import { decryptingTls } from './tls/decrypting-parser.js';
 import { IcmpTracker } from './protocols/icmp.js';
-import { websocket } from './protocols/websocket.js';
+import { mqttOverWebSocket, websocket } from './protocols/websocket.js';
 import { mqtt } from './protocols/mqtt.js';
 import { nats } from './protocols/nats.js';
 import { memcached } from './protocols/memcached.js';
@@ -49,6 +49,12 @@ export const dissectors: ProtocolDissector[] = [
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];
+
+/**
+ * Reached only by `-d` (decode-as), never probed: a protocol inside another whose start the capture
+ * may miss (MQTT in WebSocket frames). Their calls carry the inner protocol's name.
+ */
+export const decodeAsOnly: ProtocolDissector[] = [mqttOverWebSocket];
 
 export function tcpDissectors(): ProtocolDissector[] {
   return dissectors.filter((d) => d.transport === 'tcp' && d.createTcpParser);

@@ -64,6 +64,9 @@ class SideSink implements StreamSink {
   gap(length: number): void {
     this.conn.onGap(this.side, length);
   }
+  fin(): void {
+    this.conn.onFin(this.side);
+  }
 }
 
 /**
@@ -237,6 +240,11 @@ export class TcpConnection {
     this.pendingBytes[side] += data.length;
     this.meter.add(data.length);
     this.engine.detect(this, side);
+  }
+
+  /** A side's FIN, in order: its parser learns that side said all it will (a body read until the close ends there). */
+  onFin(side: number): void {
+    this.parser?.onFin?.(this.dir(side));
   }
 
   onGap(side: number, length: number): void {

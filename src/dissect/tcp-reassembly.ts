@@ -15,6 +15,8 @@ export interface StreamSink {
    */
   data(bytes: Buffer, now?: number, frame?: number, ack?: number): void;
   gap(length: number): void;
+  /** The sender's FIN, reached in order: no more bytes come this way. */
+  fin?(): void;
 }
 
 export interface ReassemblyCounters {
@@ -248,8 +250,9 @@ export class HalfStream {
   }
 
   private checkFin(): void {
-    if (this.finSeq !== undefined && this.nextSeq !== undefined && seqDiff(this.nextSeq, this.finSeq) >= 0) {
+    if (!this.finished && this.finSeq !== undefined && this.nextSeq !== undefined && seqDiff(this.nextSeq, this.finSeq) >= 0) {
       this.finished = true;
+      this.sink.fin?.();
     }
   }
 }

@@ -497,3 +497,30 @@ test('PostgreSQL: a StartupMessage lost whole from the capture, the queries afte
   // The answer to the lost startup says the loss; the calls after it are whole.
   assert.deepEqual(conn.map((e) => e.warnings ?? []), [[], ['gap'], []]);
 });
+
+test('MySQL multi-result replies: a CALL answered with two result sets and its closing OK, and two statements in one query, say their rows and sets', () => {
+  const records: CallRecord[] = [];
+  const parser = mysql.createTcpParser!(makeContext(records, {}));
+  // EOFs carrying SERVER_MORE_RESULTS_EXISTS (0x0008) or not; the closing OK likewise.
+  const eof = (status: number) => Buffer.from(`fe0000${(status & 0xff).toString(16).padStart(2, '0')}${(status >> 8).toString(16).padStart(2, '0')}`, 'hex');
+  const row = (v: string) => Buffer.concat([Buffer.from([v.length]), Buffer.from(v)]);
+  const resultSet = (seq: number, column: string, rows: string[], status: number): Buffer[] => [
+    myPacket(seq, Buffer.from([1])), myPacket(seq + 1, columnDef(column)), myPacket(seq + 2, eof(0x0002)),
+    ...rows.map((v, i) => myPacket(seq + 3 + i, row(v))), myPacket(seq + 3 + rows.length, eof(status)),
+  ];
+  parser.onData('c2s', myPacket(0, Buffer.concat([Buffer.from([0x03]), Buffer.from('call p()')])));
+  parser.onData('s2c', Buffer.concat([
+    ...resultSet(1, 'one', ['1'], 0x000a), ...resultSet(6, 'name', ['rex', 'tom'], 0x002a),
+    myPacket(12, Buffer.from('000000220000', 'hex')),
+  ]));
+  parser.onData('c2s', myPacket(0, Buffer.concat([Buffer.from([0x03]), Buffer.from('select 1; select 2')])));
+  parser.onData('s2c', Buffer.concat([...resultSet(1, '1', ['1'], 0x000a), ...resultSet(6, '2', ['2'], 0x0002)]));
+  parser.onData('c2s', myPacket(0, Buffer.concat([Buffer.from([0x03]), Buffer.from('select name from pets')])));
+  parser.onData('s2c', Buffer.concat(resultSet(1, 'name', ['rex'], 0x0002)));
+  parser.onEnd('fin');
+  assert.deepEqual(records.map((r) => [r.summary, r.response!.rows, r.error]), [
+    ['call p() → 3 rows in 2 result sets', 3, false],
+    ['select 1; select 2 → 2 rows in 2 result sets', 2, false],
+    ['select name from pets → 1 rows', 1, false],
+  ]);
+});

@@ -36,6 +36,8 @@ const work = mkdtempSync(join(tmpdir(), 'mqw-lab-'));
 const pcap = join(work, 'mqtt-ws.pcap');
 const servers: ChildProcess[] = [];
 let entries: Entry[] = [];
+/** The calls on 8084, whose server does not name the subprotocol. */
+let unnamed: Entry[] = [];
 
 function sh(cmd: string, timeoutMs = 30_000): string {
   return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,18 +96,20 @@ before(async () => {
       '        await ws.close()',
       '    await asyncio.gather(up(), down(), return_exceptions=True)',
       'async def main():',
-      `    async with websockets.serve(bridge, "${SRV_IP}", 8083, subprotocols=["mqtt"]):`,
+      // 8084 accepts MQTT without naming the subprotocol back (its 101 has no Sec-WebSocket-Protocol).
+      `    async with websockets.serve(bridge, "${SRV_IP}", 8083, subprotocols=["mqtt"]), websockets.serve(bridge, "${SRV_IP}", 8084):`,
       '        await asyncio.sleep(60)',
       'asyncio.run(main())',
     ].join('\n'));
     writeFileSync(join(work, 'client.py'), [
-      'import time, paho.mqtt.client as mqtt',
+      'import sys, time, paho.mqtt.client as mqtt',
+      'port, cid = int(sys.argv[1]), sys.argv[2]',
       'done = {"sub": False, "got": 0}',
-      'c = mqtt.Client(client_id="lab-ws", transport="websockets")',
+      'c = mqtt.Client(client_id=cid, transport="websockets")',
       'c.ws_set_options(path="/mqtt")',
       'c.on_subscribe = lambda *a: done.__setitem__("sub", True)',
       'c.on_message = lambda cl, u, m: done.__setitem__("got", done["got"] + 1)',
-      `c.connect("${SRV_IP}", 8083, keepalive=30)`,
+      `c.connect("${SRV_IP}", port, keepalive=30)`,
       'c.loop_start()',
       'def wait(cond):',
       '    end = time.time() + 5',
@@ -119,17 +123,21 @@ before(async () => {
       'c.disconnect()',
       'c.loop_stop()',
     ].join('\n'));
-    const tcpdump = spawn('ip', ['netns', 'exec', SRV, 'tcpdump', '-i', VS, '-B', '65536', '-U', '-s', '0', '-w', pcap, 'tcp port 8083'], { stdio: 'ignore' });
+    const tcpdump = spawn('ip', ['netns', 'exec', SRV, 'tcpdump', '-i', VS, '-B', '65536', '-U', '-s', '0', '-w', pcap, 'tcp port 8083 or tcp port 8084'], { stdio: 'ignore' });
     servers.push(tcpdump);
     startServer(['mosquitto', '-c', join(work, 'mosquitto.conf')]);
     startServer([PY, join(work, 'bridge.py')]);
     waitPort(8083);
+    waitPort(8084);
     spawnSync('sleep', ['0.5']); // tcpdump is listening by now (started first)
-    sh(`ip netns exec ${CLI} timeout 20 ${PY} ${join(work, 'client.py')}`);
+    sh(`ip netns exec ${CLI} timeout 20 ${PY} ${join(work, 'client.py')} 8083 lab-ws`);
+    sh(`ip netns exec ${CLI} timeout 20 ${PY} ${join(work, 'client.py')} 8084 lab-ws-unnamed`);
     spawnSync('sleep', ['1']);
     tcpdump.kill('SIGINT');
     await new Promise((r) => tcpdump.once('exit', r));
-    entries = (await dissectFile(pcap)).entries.filter((e) => e.protocol !== 'tcp');
+    const all = (await dissectFile(pcap)).entries.filter((e) => e.protocol !== 'tcp');
+    entries = all.filter((e) => e.dst.port === 8083);
+    unnamed = all.filter((e) => e.dst.port === 8084);
   } catch (e) {
     teardown();
     throw e;
@@ -147,7 +155,7 @@ test('lab MQTT over WebSocket: the MQTT calls inside the binary messages, as tsh
   const MSG_TYPES = ['', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK', 'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT'];
   const theirs: Array<{ frame: number; end: number; type: string }> = [];
   const streams: Record<string, Array<{ frame: number; byte: number }>> = {};
-  for (const l of tshark(['-r', pcap, '-Y', 'websocket && data', '-T', 'fields', '-e', 'frame.number', '-e', 'tcp.srcport', '-e', 'data.data'])) {
+  for (const l of tshark(['-r', pcap, '-Y', 'websocket && data && tcp.port == 8083', '-T', 'fields', '-e', 'frame.number', '-e', 'tcp.srcport', '-e', 'data.data'])) {
     const [frame, sport, hex] = l.split('\t');
     for (const byte of Buffer.from(hex.replace(/:/g, ''), 'hex')) (streams[sport] ??= []).push({ frame: Number(frame), byte });
   }
@@ -190,4 +198,19 @@ test('lab MQTT over WebSocket: the MQTT calls inside the binary messages, as tsh
   // The handshake stays an http entry that says what it switched to.
   const upgrade = entries.find((e) => e.protocol === 'http')!;
   assert.equal((upgrade.response as any).upgrade, 'websocket');
+});
+
+test('lab MQTT over WebSocket from a server that does not name the subprotocol: found by the CONNECT, read as when it is named', { skip }, () => {
+  const upgrade = unnamed.find((e) => e.protocol === 'http')!;
+  assert.equal((upgrade.response as any).upgrade, 'websocket');
+  assert.equal((upgrade.response as any).headers['sec-websocket-protocol'], undefined, 'the 101 names no subprotocol');
+  // Before: every data message a `ws` binary entry, no MQTT.
+  assert.deepEqual(unnamed.filter((e) => e.protocol === 'ws' && (e.request as any)?.opcode === 'binary').map((e) => e.summary), []);
+  const shape = (list: Entry[]) => list.filter((e) => e.protocol === 'mqtt')
+    .map((e) => `${(e.request as any).from ?? 'client'} ${(e.request as any).type} ${(e.request as any).topic ?? ''} → ${(e.response as any)?.type ?? '-'} ${e.error}`).sort();
+  assert.ok(shape(unnamed).length >= 8, JSON.stringify(shape(unnamed)));
+  assert.deepEqual(shape(unnamed), shape(entries));
+  const connect = unnamed.find((e) => e.protocol === 'mqtt' && (e.request as any).type === 'CONNECT')!;
+  assert.equal((connect.request as any).clientId, 'lab-ws-unnamed');
+  assert.ok(unnamed.every((e) => !e.warnings), JSON.stringify(unnamed.filter((e) => e.warnings).map((e) => [e.summary, e.warnings])));
 });

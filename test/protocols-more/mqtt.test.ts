@@ -150,3 +150,23 @@ test('MQTT 5: reason codes, user properties and authentication data redacted', (
   assert.equal(records[0].request!.properties.authenticationData, '*** (9 bytes)');
   assert.doesNotMatch(JSON.stringify(records), /token-xyz/);
 });
+
+test('MQTT 3.1 (MQIsdp): a CONNECT is recognised on port 1883 and off it, as 3.1.1 and 5.0 ones are', async () => {
+  const { Wire, runEngine } = await import('../helpers/engine-wire.js');
+  const connect31 = packet(1, 0, Buffer.concat([str('MQIsdp'), Buffer.from([3, 0x02]), u16(60), str('old-client')]));
+  assert.equal(probeMqtt(connect31, false), 'request');
+  for (const port of [1883, 11883]) {
+    const wire = new Wire();
+    wire.send(0, 1, 40000, port, connect31);
+    wire.send(1, 2, port, 40000, packet(2, 0, Buffer.from([0, 0])));
+    wire.send(2, 1, 40000, port, packet(3, 2, Buffer.concat([str('legacy/t'), u16(5), Buffer.from('v3.1')])));
+    wire.send(3, 2, port, 40000, packet(4, 0, u16(5)));
+    const calls = runEngine(wire.packets).map((o) => o.entry).filter((e) => e.protocol !== 'tcp');
+    assert.deepEqual(calls.map((e) => [e.protocol, e.summary]), [
+      ['mqtt', 'CONNECT old-client → CONNACK Connection Accepted'],
+      ['mqtt', 'PUBLISH legacy/t qos=1 → PUBACK'],
+    ], `port ${port}`);
+    assert.equal((calls[0].request as any).protocolName, 'MQIsdp');
+    assert.equal((calls[0].request as any).protocolVersion, 3);
+  }
+});

@@ -220,6 +220,54 @@ test('WebSocket subprotocol mqtt: packets read across and within messages, infla
   assert.equal(lossCounters(lossy)['ws.inner_dropped'], 1);
 });
 
+test('WebSocket without a subprotocol named: a client first message that is an MQTT CONNECT (compressed or not) makes the messages MQTT; any other first message keeps them ws', async () => {
+  const str = (s: string) => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s)]);
+  const connectOf = (name: string, level: number) => {
+    // MQTT 5 puts its properties' length (none here) after the keep-alive.
+    const body = Buffer.concat([str(name), Buffer.from(level === 5 ? [level, 2, 0, 30, 0] : [level, 2, 0, 30]), str('unnamed')]);
+    return Buffer.concat([Buffer.from([0x10, body.length]), body]);
+  };
+  const publishOf = (level: number) => Buffer.concat([Buffer.from([0x32, level === 5 ? 11 : 10]), str('a/b'), Buffer.from(level === 5 ? [0, 1, 0] : [0, 1]), Buffer.from('hi!')]);
+  const publish = publishOf(4);
+  const deflated = (b: Buffer) => zlib.deflateRawSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  for (const [name, level, compressed] of [['MQTT', 4, false], ['MQTT', 5, true], ['MQIsdp', 3, false]] as const) {
+    const records: CallRecord[] = [];
+    const counters: Record<string, number> = {};
+    const p = createWebSocketParserAfterUpgrade(makeContext(records, counters), compressed ? 'permessage-deflate' : undefined, undefined);
+    const connect = connectOf(name, level);
+    p.onData('c2s', compressed ? frame1(deflated(connect), true, true) : frame1(connect, true));
+    p.onData('s2c', frame1(level === 5 ? Buffer.from([0x20, 3, 0, 0, 0]) : Buffer.from([0x20, 2, 0, 0]), false));
+    p.onData('c2s', frame1(publishOf(level), true));
+    p.onData('s2c', frame1(level === 5 ? Buffer.from([0x40, 3, 0, 1, 0]) : Buffer.from([0x40, 2, 0, 1]), false));
+    p.onEnd('fin');
+    assert.deepEqual(records.map((r) => [r.protocol, (r.request as any)?.type, (r.response as any)?.type]), [['mqtt', 'CONNECT', 'CONNACK'], ['mqtt', 'PUBLISH', 'PUBACK']], name);
+    assert.equal(records[0].request!.protocolName, name);
+    assert.equal(counters['ws.subprotocol.mqtt'], 1);
+  }
+  // Another protocol's first message (even one that is a CONNECT later) stays ws, shown to --max-body only.
+  const records: CallRecord[] = [];
+  const p = createWebSocketParserAfterUpgrade(makeContext(records, {}, { maxBody: 8, noBodies: false }), undefined, undefined);
+  p.onData('c2s', frame1(Buffer.alloc(300, 7), true));
+  p.onData('c2s', frame1(connectOf('MQTT', 4), true));
+  p.onData('c2s', frame(1, Buffer.from('\x10 text is not MQTT'), { mask: true }));
+  p.onEnd('fin');
+  assert.deepEqual(records.map((r) => r.summary), ['client binary 300 bytes', 'client binary 21 bytes', 'client text 18 bytes']);
+  assert.equal(records[0].request!.body, Buffer.alloc(8, 7).toString('base64'));
+  assert.equal(records[0].request!.bodyTruncated, true);
+  // The --decode-as path for a capture that holds neither the handshake nor the CONNECT.
+  const { parseDecodeAs, DecodeAsTable } = await import('../../src/dissect/decode-as.js');
+  const forced = new DecodeAsTable([parseDecodeAs('tcp.port==8083,mqttws')]).lookup('tcp', 40000, 8083)!;
+  assert.equal(forced.dissector.name, 'mqttws');
+  const mid: CallRecord[] = [];
+  const q = forced.dissector.createTcpParser!(makeContext(mid, {}));
+  q.onData('c2s', frame1(publish, true));
+  q.onData('s2c', frame1(Buffer.from([0x40, 2, 0, 1]), false));
+  q.onData('c2s', frame(9, Buffer.from('hb'), { mask: true }));
+  q.onData('s2c', frame(10, Buffer.from('hb')));
+  q.onEnd('fin');
+  assert.deepEqual(mid.map((r) => [r.protocol, r.summary]), [['mqtt', 'PUBLISH a/b qos=1 → PUBACK'], ['ws', 'client ping → pong']]);
+});
+
 /** One data frame (binary, FIN), masked as a client sends it, or compressed (RSV1) as a server does. */
 function frame1(payload: Buffer, mask: boolean, rsv1 = false): Buffer {
   return frame(2, payload, { mask, rsv1 });

@@ -117,21 +117,21 @@ after(teardown);
 
 const skip = haveTools ? false : 'needs root and bind9 (named), dnsutils (dig), tcpdump, tshark';
 
-interface TsharkMessage { frame: number; stream: string; id: string; response: boolean; type: string; answers: number; to: string }
+interface TsharkMessage { frame: number; stream: string; id: string; response: boolean; type: string; answers: number; to: string; responseIn: string }
 
 /** tshark's DNS messages over TCP: frame, stream, id, response?, query type, answers, the query frame it pairs a response with. */
 function tsharkMessages(): TsharkMessage[] {
-  const out = execFileSync('tshark', ['-r', pcap, '-Y', 'dns && tcp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
-    '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'dns.id', '-e', 'dns.flags.response', '-e', 'dns.qry.type', '-e', 'dns.count.answers', '-e', 'dns.response_to'],
+  const out = execFileSync('tshark', ['-2', '-r', pcap, '-Y', 'dns && tcp', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|',
+    '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'dns.id', '-e', 'dns.flags.response', '-e', 'dns.qry.type', '-e', 'dns.count.answers', '-e', 'dns.response_to', '-e', 'dns.response_in'],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const rows: TsharkMessage[] = [];
   for (const line of out.split('\n').filter(Boolean)) {
-    const [frame, stream, ids, rs, types, ans, to] = line.split('\t');
+    const [frame, stream, ids, rs, types, ans, to, responseIn] = line.split('\t');
     const idList = ids.split('|');
     // Several messages in one segment: one value each (the query type only where a question is).
     idList.forEach((id, i) => rows.push({
       frame: Number(frame), stream, id, response: ['1', 'True'].includes(rs.split('|')[i]), type: types.split('|')[0] ?? '',
-      answers: Number(ans.split('|')[i]), to: to.split('|')[0] ?? '',
+      answers: Number(ans.split('|')[i]), to: to.split('|')[0] ?? '', responseIn: responseIn?.split('|')[0] ?? '',
     }));
   }
   return rows;
@@ -148,7 +148,10 @@ test('lab zone transfers: each is one call with every message tshark pairs with 
     const answers = theirs.filter((m) => m.response && m.stream === q.stream && m.id === q.id);
     const e = entries.find((x) => x.frames?.request === q.frame)!;
     assert.ok(e, `no call for the query in frame ${q.frame}`);
-    assert.equal(e.frames!.response, answers.at(-1)!.frame, e.summary);
+    // The response frame is tshark's response_in (a transfer's first message); a transfer's last is lastFrame.
+    assert.equal(e.frames!.response, Number(q.responseIn), e.summary);
+    assert.equal(e.frames!.response, answers[0].frame, e.summary);
+    if (answers.length > 1) assert.equal(e.response!.lastFrame, answers.at(-1)!.frame, e.summary);
     const records = answers.reduce((n, m) => n + m.answers, 0);
     const type = (e.request as any).questions[0].type;
     if (type === 'AXFR' || type === 'IXFR') {

@@ -190,10 +190,12 @@ test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut 
   q.onGap('s2c', 30);
   feed(q, lossy, [{ dir: 's2c', data: framed(later(0x53, [a(3), soa(9)])) }], 'whole');
   q.onEnd('fin');
-  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.response?.messages, c.warnings]), [
-    ['IXFR zone.test → 10 records in 3 messages', 2, 5, 3, undefined],
-    ['AXFR zone.test → 3 records in 1 message', 6, 7, 1, ['truncated']],
+  // The response frame is the first message's (tshark's dns.response_in), the last one's is lastFrame; the time is the last's.
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.response?.lastFrame, c.response?.messages, c.warnings]), [
+    ['IXFR zone.test → 10 records in 3 messages', 2, 3, 5, 3, undefined],
+    ['AXFR zone.test → 3 records in 1 message', 6, 7, 7, 1, ['truncated']],
   ]);
+  assert.equal(ctx.calls[0].responseTime! - ctx.calls[0].requestTime!, 3, 'timed to the last message (one ms a segment)');
   assert.deepEqual(ctx.counters, { 'dns.transfer_truncated': 1 });
   assert.deepEqual(lossy.calls.map((c) => [c.summary, c.warnings]), [['AXFR zone.test → 4 records in 2 messages', ['gap']]]);
   assert.equal(ctx.calls[0].response!.answers.length, 10);

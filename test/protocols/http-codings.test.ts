@@ -108,3 +108,67 @@ test('a coding shark does not know: text stays (with a warning), binary is withh
   assert.equal(charset.request!.bodyEncoding, 'base64');
   assert.equal(charset.warnings, undefined);
 });
+
+/** A chunked response (`headers` name its Transfer-Encoding) cut in `size`-byte chunks, with trailer lines after the last chunk. */
+function chunkedResponse(headers: string, body: Buffer, trailers: string, size = 50): Buffer {
+  const parts: Buffer[] = [Buffer.from(`HTTP/1.1 200 OK\r\n${headers}\r\n`)];
+  for (let at = 0; at < body.length; at += size) {
+    const piece = body.subarray(at, at + size);
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\n${trailers}\r\n`));
+  return Buffer.concat(parts);
+}
+
+function get(response: Buffer, how: (typeof chunkings)[number] = 'whole') {
+  const ctx = fakeContext({ maxBody: 64 * 1024 });
+  feed(http1.createTcpParser!(ctx), ctx, [
+    { dir: 'c2s', data: Buffer.from('GET /x HTTP/1.1\r\nHost: api\r\n\r\n') },
+    { dir: 's2c', data: response },
+  ], how);
+  assert.equal(ctx.calls.length, 1);
+  return ctx.calls[0];
+}
+
+test('a chunked body s trailer fields are kept as trailers (lower-case names), in any segmentation', () => {
+  const body = Buffer.from('abc'.repeat(30));
+  for (const how of chunkings) {
+    const call = get(chunkedResponse('Trailer: X-Checksum, Grpc-Status\r\nTransfer-Encoding: chunked\r\n', body, 'X-Checksum: 1234\r\nGrpc-Status: 0\r\nX-Checksum: 5678\r\n'), how);
+    assert.equal(call.response!.body, body.toString(), how);
+    assert.deepEqual(call.response!.trailers, { 'x-checksum': '1234, 5678', 'grpc-status': '0' }, how);
+    assert.equal(call.response!.headers['x-checksum'], undefined, 'trailers are not headers');
+    assert.equal(call.warnings, undefined, how);
+  }
+  assert.equal(get(chunkedResponse('Transfer-Encoding: chunked\r\n', body, '')).response!.trailers, undefined, 'no trailer section, no trailers field');
+});
+
+test('Transfer-Encoding gzip, chunked: the transfer coding is undone as a content coding would be', () => {
+  const text = Buffer.from('hello world '.repeat(40));
+  for (const how of chunkings) {
+    const call = get(chunkedResponse('Content-Type: text/plain\r\nTransfer-Encoding: gzip, chunked\r\n', gzipSync(text), ''), how);
+    assert.equal(call.response!.body, text.toString(), how);
+    assert.equal(call.response!.bodyEncoding, undefined, how);
+  }
+  // Content coding applied first, transfer coding after it: undone in the reverse order.
+  const twice = get(chunkedResponse('Content-Encoding: gzip\r\nTransfer-Encoding: gzip, chunked\r\n', gzipSync(gzipSync(text)), ''));
+  assert.equal(twice.response!.body, text.toString());
+});
+
+test('the chunked trailers of a real capture read as tshark reads them (bare-LF lines, chunk extensions)', async () => {
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const { dissectFile } = await import('../helpers/dissect.js');
+  const { tsharkFields } = await import('./helpers.js');
+  const capture = sharedCapture('suricata-http-chunked-trailers-lf.pcap');
+  const rows = tsharkFields(capture, 'http.chunked_trailer_part', ['frame.number', 'http.chunked_trailer_part']);
+  assert.equal(rows.length, 1, 'tshark finds one trailer part');
+  const expected: Record<string, string> = {};
+  for (const line of rows[0][1].split('\\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !/^[0-9a-f]+\s*;/i.test(line)) expected[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  assert.ok(Object.keys(expected).length >= 2, JSON.stringify(rows));
+  const { entries } = await dissectFile(capture);
+  const call = entries.find((e) => e.frames?.request === Number(rows[0][0]));
+  assert.ok(call, 'the request tshark reads');
+  assert.deepEqual(call.request!.trailers, expected);
+});

@@ -303,3 +303,20 @@ test('an early response waits no longer than the request timeout for its request
   p.onTick!(ctx.now + 5000, 1000);
   assert.deepEqual(ctx.calls.map((c) => c.summary), ['(no request) → 401']);
 });
+
+test('a response read until the connection closes ends at the server FIN, the frame tshark gives as response_in (not the last ACK)', async () => {
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const { dissectFile } = await import('../helpers/dissect.js');
+  const { parseDecodeAs } = await import('../../src/dissect/decode-as.js');
+  const { tsharkFields } = await import('./helpers.js');
+  for (const [file, port] of [['zeek-http-port-22.pcap', 22], ['suricata-http-chunked-trailers-lf.pcap', 8008]] as const) {
+    const capture = sharedCapture(file);
+    const theirs = tsharkFields(capture, 'http.request', ['frame.number', 'http.response_in'], ['-2', '-d', `tcp.port==${port},http`]);
+    assert.equal(theirs.length, 1, file);
+    const fin = tsharkFields(capture, `tcp.srcport == ${port} && tcp.flags.fin == 1`, ['frame.number']);
+    assert.equal(theirs[0][1], fin[0][0], `${file}: tshark ends the body at the FIN`);
+    const { entries } = await dissectFile(capture, { decodeAs: [parseDecodeAs(`tcp.port==${port},http`)] });
+    const calls = entries.filter((e) => e.protocol === 'http');
+    assert.deepEqual(calls.map((e) => [e.frames!.request, e.frames!.response]), [[Number(theirs[0][0]), Number(theirs[0][1])]], file);
+  }
+});

@@ -532,6 +532,8 @@ interface Transfer {
    */
   expectOld: boolean;
   warnings: Set<string>;
+  /** The frame that completed the first message: tshark's `dns.response_in`, the call's response frame. */
+  firstFrame: number;
   last: { time: number; frame: number };
 }
 
@@ -605,7 +607,7 @@ class DnsPairing {
     if (query && (type === 'AXFR' || type === 'IXFR') && msg.rcode === 0 && soaSerial(msg.answers[0]) !== undefined) {
       const t: Transfer = {
         query, type, first: msg, answers: [], records: 0, messages: 0, size: 0,
-        serial: soaSerial(msg.answers[0]), expectOld: true, warnings: new Set(), last: { time: this.ctx.now, frame: this.ctx.frame },
+        serial: soaSerial(msg.answers[0]), expectOld: true, warnings: new Set(), firstFrame: this.ctx.frame, last: { time: this.ctx.now, frame: this.ctx.frame },
       };
       (this.transfers ??= new Map()).set(msg.id, t);
       this.meter?.add(PENDING_QUERY_COST + query.size);
@@ -648,7 +650,8 @@ class DnsPairing {
     const kept = t.answers.length;
     if (t.records > kept) t.warnings.add(`truncated: ${t.records - kept} records not kept`);
     const msg: DnsMessage = { ...t.first, answers: t.answers, warnings: [...t.warnings] };
-    this.emit(t.query, { msg, time: t.last.time, frame: t.last.frame, size: t.size }, warning, { messages: t.messages, records: t.records });
+    // Timed to the last message (the transfer's duration), framed at the first as tshark pairs it.
+    this.emit(t.query, { msg, time: t.last.time, frame: t.firstFrame, size: t.size }, warning, { messages: t.messages, records: t.records, lastFrame: t.last.frame });
   }
 
   /** Lost server bytes: a transfer under way misses what they held (its call says so when it ends). */
@@ -685,7 +688,7 @@ class DnsPairing {
     }
   }
 
-  private emit(held: PendingQuery | null, r: Arrived | null, extraWarning?: string, transfer?: { messages: number; records: number }): void {
+  private emit(held: PendingQuery | null, r: Arrived | null, extraWarning?: string, transfer?: { messages: number; records: number; lastFrame: number }): void {
     const q = held === null ? null : reparse(held);
     const warnings: string[] = [];
     if (q !== null) for (const w of q.msg.warnings) warnings.push(w);
@@ -708,6 +711,7 @@ class DnsPairing {
     if (transfer && r && call.response) {
       call.response.messages = transfer.messages;
       call.response.records = transfer.records;
+      call.response.lastFrame = transfer.lastFrame;
       const question = q?.msg.questions[0];
       if (r.msg.rcode === 0 && question) call.summary = `${question.type} ${question.name} → ${transfer.records} record${transfer.records === 1 ? '' : 's'} in ${transfer.messages} message${transfer.messages === 1 ? '' : 's'}`;
     }

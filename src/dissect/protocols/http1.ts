@@ -11,6 +11,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
+import { applyGrpcWeb, shownBodyBytes } from './grpc-web.js';
 import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 import { statusText } from './util/status-text.js';
@@ -78,6 +79,9 @@ interface Message {
    * its next request.
    */
   awaitingContinue?: boolean;
+  /** Fields of a chunked body's trailer section (RFC 9112 §7.1.2), and how many there were. */
+  trailers?: Headers;
+  trailerCount?: number;
   warnings: string[];
 }
 
@@ -198,6 +202,11 @@ export class Http1Parser implements TcpStreamParser {
   onGap(dir: Direction, length: number, slack = 0): void {
     if (this.next) this.next.onGap(this.wire(dir), length, slack);
     else this.halves[dir].gap(length, slack);
+  }
+
+  onFin(dir: Direction): void {
+    if (this.next) this.next.onFin?.(this.wire(dir));
+    else this.halves[dir].closed();
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -421,8 +430,8 @@ export class Http1Parser implements TcpStreamParser {
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     if (this.reversed) call.reversed = true;
-    // A POST /graphql (or GET ?query=) becomes a graphql entry with its operation.
-    applyGraphql(call, MALFORMED, (c) => this.ctx.count(c));
+    // gRPC-Web (a browser's gRPC through Envoy) becomes a grpc entry; a POST /graphql (or GET ?query=) a graphql one.
+    if (!this.applyGrpcWeb(call)) applyGraphql(call, MALFORMED, (c) => this.ctx.count(c));
     // A body a reader knows (remote write, a Loki push, an OTLP export) shows what it carried.
     applyBodyCounts(call);
     this.ctx.emit(call);
@@ -593,8 +602,21 @@ export class Http1Parser implements TcpStreamParser {
       warnings: [...new Set([...p.warnings, ...extra, 'unanswered'])],
     };
     if (this.reversed) call.reversed = true;
+    this.applyGrpcWeb(call);
     applyBodyCounts(call);
     this.ctx.emit(call);
+  }
+
+  /** A gRPC-Web call read from the bodies as shown (cut at --max-body: a trailer frame past it is not read). */
+  private applyGrpcWeb(call: CallRecord): boolean {
+    const o = this.ctx.options;
+    return applyGrpcWeb(call, shownBodyBytes(call.request), shownBodyBytes(call.response), {
+      requestTruncated: call.request?.bodyTruncated === true,
+      responseTruncated: call.response?.bodyTruncated === true,
+      noBodies: o.noBodies,
+      schema: o.protoSchema,
+      statusUnknown: MALFORMED,
+    });
   }
 }
 
@@ -760,6 +782,12 @@ class HalfStream {
     this.resync = true;
     this.pendingGapWarning = true;
     this.lossSaid = false;
+  }
+
+  /** Its sender's FIN: a body read until the close is whole now, its last packet the FIN's (tshark's response frame). */
+  closed(): void {
+    if (this.stopped || this.msg === null || this.bodyState !== 'close') return;
+    this.finishMessage();
   }
 
   end(): void {
@@ -1107,10 +1135,17 @@ class HalfStream {
       case 'trailers': {
         const line = this.takeLine();
         if (line === null) return false;
+        const colon = line.indexOf(':');
         if (line === '') this.finishMessage();
-        else if (line.indexOf(':') <= 0 && !msg.warnings.includes('malformed: trailer line')) {
-          msg.warnings.push('malformed: trailer line');
-          this.ctx.count('http.malformed');
+        else if (colon <= 0) {
+          if (!msg.warnings.includes('malformed: trailer line')) {
+            msg.warnings.push('malformed: trailer line');
+            this.ctx.count('http.malformed');
+          }
+        } else if ((msg.trailerCount = (msg.trailerCount ?? 0) + 1) <= MAX_HEADERS) {
+          // Kept as tshark shows them (its trailer-part): a checksum, a gRPC-style status, a signature.
+          const raw = line.slice(colon + 1).trim();
+          addHeader((msg.trailers ??= {}), line.slice(0, colon).trim().toLowerCase(), NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw);
         }
         return true;
       }
@@ -1149,12 +1184,16 @@ class HalfStream {
       head.kind === 'request'
         ? requestBodyReading({ path: head.target, header: (name) => headerValue(head.headers, name) }, bodyFields)
         : { coding: headerValue(head.headers, 'content-encoding'), inspect: responseBodyReading(this.conn.answeringRecord(), bodyFields) };
-    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, reading.coding, this.ctx.options, reading.inspect);
+    // Transfer codings other than chunked (`Transfer-Encoding: gzip, chunked`) were applied after the content coding.
+    const coding = withTransferCodings(reading.coding, headerValue(head.headers, 'transfer-encoding'));
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, coding, this.ctx.options, reading.inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     bodyFields.bodySize = rendered.bodySize;
     if (rendered.body !== undefined) bodyFields.body = rendered.body;
     if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;
+    if (msg.trailers) bodyFields.trailers = msg.trailers;
+    if ((msg.trailerCount ?? 0) > MAX_HEADERS) msg.warnings.push(`truncated: ${msg.trailerCount! - MAX_HEADERS} trailer fields dropped`);
     if (head.kind === 'request') {
       this.conn.requestDone(msg, requestRecord(head, bodyFields));
       return;
@@ -1188,6 +1227,15 @@ class HalfStream {
     const answered = this.conn.responseDone(msg, response);
     if (switchTo !== null) this.conn.switchProtocols(switchTo, answered, response);
   }
+}
+
+/**
+ * The codings to undo, in the order applied: the content coding, then the transfer codings
+ * (RFC 9112 §6.1: `chunked` last, framing only, which renderBody skips).
+ */
+function withTransferCodings(contentCoding: string | undefined, transferEncoding: string | undefined): string | undefined {
+  if (transferEncoding === undefined || /^\s*chunked\s*$/i.test(transferEncoding)) return contentCoding;
+  return contentCoding === undefined ? transferEncoding : `${contentCoding}, ${transferEncoding}`;
 }
 
 /** A header's value as one string (repeated fields joined), undefined when absent. */

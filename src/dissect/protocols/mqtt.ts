@@ -649,7 +649,8 @@ export function probeMqtt(data: Buffer, portMatch: boolean): Probe {
     const len = varintAt(data, 1);
     if (len === null) return data.length < 5 ? 'need-more' : false;
     const at = 1 + len.size;
-    const name = data.subarray(at, at + 8).toString('latin1');
+    // The longer name ("MQIsdp", 8 bytes with its length) and the level after it.
+    const name = data.subarray(at, at + 9).toString('latin1');
     const want = ['\x00\x04MQTT', '\x00\x06MQIsdp'];
     for (const w of want) {
       if (name.length < w.length + 1) {

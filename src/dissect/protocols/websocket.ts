@@ -13,11 +13,13 @@
 // several MQTT packets in one message or one packet across several. Their
 // payloads, unmasked and inflated, go to that protocol's parser as one
 // stream per direction, whose calls are the entries; control frames stay
-// `ws` entries.
+// `ws` entries. Servers that accept MQTT without echoing the subprotocol
+// (or a handshake the capture missed, read with `-d …,ws`) are found by
+// content: a client's first data message that is an MQTT CONNECT.
 import * as zlib from 'node:zlib';
 import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
-import { MqttParser } from './mqtt.js';
+import { MqttParser, probeMqtt } from './mqtt.js';
 import { looksLikeText, truncate } from './util/text.js';
 
 const OPCODES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
@@ -25,6 +27,8 @@ const OPCODES: Record<number, string> = { 0: 'continuation', 1: 'text', 2: 'bina
 const MAX_COMPRESSED = 1024 * 1024;
 /** Inflated output is capped too (a small message can inflate to gigabytes). */
 const MAX_INFLATED = 8 * 1024 * 1024;
+/** A client's first message is kept up to this to be read for a subprotocol (an MQTT CONNECT is far smaller). */
+const MAX_SNIFFED = 64 * 1024;
 /** Pings (and closes) awaiting the other side's answer, per direction. */
 const MAX_PENDING_CONTROL = 32;
 
@@ -103,14 +107,17 @@ export class WebSocketParser implements TcpStreamParser {
   private readonly pings: Record<Direction, Control[]> = { c2s: [], s2c: [] };
   private readonly closes: Record<Direction, Control | null> = { c2s: null, s2c: null };
   private readonly keep: number;
+  /** No subprotocol named: the client's first data message may still show one (an MQTT CONNECT). */
+  private sniffing: boolean;
 
   constructor(
     private readonly ctx: ConnectionContext,
     private readonly deflate: DeflateParams | null = null,
     /** The subprotocol's parser, fed the data messages' payloads (null: they are `ws` entries). */
-    private readonly inner: TcpStreamParser | null = null,
+    private inner: TcpStreamParser | null = null,
   ) {
     this.keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
+    this.sniffing = inner === null;
   }
 
   onData(dir: Direction, data: Buffer): void {
@@ -321,8 +328,10 @@ export class WebSocketParser implements TcpStreamParser {
       this.inner.onData(dir, unmask(chunk, f.mask, f.read));
       return;
     }
-    // Compressed messages are kept whole (up to a cap) to be inflated; plain ones up to the body limit.
-    const limit = m.compressed && this.deflate ? MAX_COMPRESSED : this.keep;
+    // Compressed messages are kept whole (up to a cap) to be inflated; plain ones up to the body limit,
+    // and a client's first message whole up to a CONNECT's size, to be read for a subprotocol.
+    const sniff = this.sniffing && dir === 'c2s' ? MAX_SNIFFED : 0;
+    const limit = m.compressed && this.deflate ? MAX_COMPRESSED : Math.max(this.keep, sniff);
     const room = limit - m.kept;
     if (room <= 0) return;
     const part = unmask(chunk.length <= room ? chunk : chunk.subarray(0, room), f.mask, f.read);
@@ -413,8 +422,19 @@ export class WebSocketParser implements TcpStreamParser {
     let truncated = m.kept < m.size;
     /** Deflated bytes that were not inflated are not shown: a reader could inflate what the redactor never saw. */
     let hidden = false;
+    const inflated = m.compressed && this.deflate && complete ? this.inflate(dir, m) : undefined;
+    if (this.sniffing && dir === 'c2s') {
+      this.sniffing = false;
+      const whole = !complete ? undefined : m.compressed ? inflated?.data : m.kept === m.size ? data : undefined;
+      if (whole && type === 'binary' && this.startsSubprotocol(whole)) return;
+      // Kept past the body limit only to be read: shown as any message is.
+      if (!m.compressed && data.length > this.keep) {
+        data = data.subarray(0, this.keep);
+        truncated = true;
+      }
+    }
     if (m.compressed && this.deflate && complete) {
-      const r = this.inflate(dir, m);
+      const r = inflated!;
       if (r.data) {
         size = r.data.length;
         truncated = r.data.length > this.keep;
@@ -454,6 +474,20 @@ export class WebSocketParser implements TcpStreamParser {
     };
     if (warnings.length > 0) call.warnings = [...new Set(warnings)];
     this.ctx.emit(call);
+  }
+
+  /**
+   * A client's first message that opens a protocol shark reads (an MQTT CONNECT, MQTT 3.1.1 §6 and
+   * 5.0 §6 allowing a server to accept MQTT without naming the subprotocol back): the messages from
+   * here on are that protocol's stream, as if the 101 had named it. `payload` is the whole message.
+   */
+  private startsSubprotocol(payload: Buffer): boolean {
+    if (probeMqtt(payload, false) !== 'request') return false;
+    this.ctx.count('ws.subprotocol.mqtt');
+    this.ctx.count('ws.subprotocol_by_content');
+    this.inner = new MqttParser(this.ctx);
+    this.inner.onData('c2s', payload);
+    return true;
   }
 
   /**
@@ -571,5 +605,24 @@ export const websocket: ProtocolDissector = {
   },
   createTcpParser(ctx) {
     return new WebSocketParser(ctx, null);
+  },
+};
+
+/**
+ * `-d tcp.port==N,mqttws`: WebSocket frames carrying MQTT on a connection whose handshake (and
+ * CONNECT) the capture does not hold, read as the subprotocol `mqtt` would be. Never probed.
+ */
+export const mqttOverWebSocket: ProtocolDissector = {
+  name: 'mqttws',
+  transport: 'tcp',
+  ports: [],
+  priority: 90,
+  reference: 'OASIS MQTT 3.1.1 §6 and 5.0 §6 (MQTT over WebSocket), RFC 6455; by -d only',
+  probe() {
+    return false;
+  },
+  createTcpParser(ctx) {
+    ctx.count('ws.subprotocol.mqtt');
+    return new WebSocketParser(ctx, null, new MqttParser(ctx));
   },
 };

@@ -248,6 +248,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
     h.resync = true;
   }
 
+  onFin(dir: Direction): void {
+    // Plaintext still waiting for its secrets has not reached the inner parser: its end is the connection's.
+    if (!this.awaiting) this.inner?.onFin?.(this.innerDir(dir));
+  }
+
   onTick(nowMs: number, timeoutMs: number): void {
     // A connection gone quiet while waiting for its secrets is not kept waiting.
     if (this.awaiting) this.checkSecrets(false);

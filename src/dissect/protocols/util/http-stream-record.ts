@@ -8,6 +8,7 @@ import type { CallRecord, ConnectionContext } from '../../api.js';
 import type { HeaderField } from '../hpack.js';
 import { BodyCollector, renderBody } from './body.js';
 import { annotateGrpc, isGrpcContentType } from '../grpc.js';
+import { applyGrpcWeb, grpcWebKind } from '../grpc-web.js';
 import { applyGraphql } from '../graphql.js';
 import { applyBodyCounts, requestBodyReading, responseBodyReading } from '../body-readers.js';
 import { printable } from './text.js';
@@ -175,6 +176,15 @@ if (kind.tls) record.tls = true;
       shownBody: opts.maxBody,
       requestHoles: req?.holes && { holes: req.holes, frameStarts: req.frameStarts ?? [] },
       responseHoles: res?.holes && { holes: res.holes, frameStarts: res.frameStarts ?? [] },
+      noBodies: opts.noBodies,
+      schema: opts.protoSchema,
+      statusUnknown,
+    });
+  } else if (grpcWebKind(contentType)) {
+    applyGrpcWeb(record, req?.body.bytes() ?? null, res?.body.bytes() ?? null, {
+      requestTruncated: req?.body.truncated ?? false,
+      responseTruncated: res?.body.truncated ?? false,
+      shownBody: opts.maxBody,
       noBodies: opts.noBodies,
       schema: opts.protoSchema,
       statusUnknown,

@@ -19,7 +19,7 @@ import { smtp } from '../../src/dissect/protocols/smtp.js';
 import { pop3 } from '../../src/dissect/protocols/pop3.js';
 import { imap } from '../../src/dissect/protocols/imap.js';
 import type { CallRecord } from '../../src/dissect/api.js';
-import { makeContext } from './helpers.js';
+import { conversations, fuzzDissector, makeContext, tcpSegments } from './helpers.js';
 
 const SECRET = 'hunter2-mail-secret';
 const PLAIN = Buffer.from(`\0bob\0${SECRET}`).toString('base64');
@@ -204,4 +204,13 @@ test('probes: each protocol by its greeting or its first command, not one anothe
   assert.equal(pop3.probe(b('+OK POP3 server ready\r\n'), false), 'response');
   assert.equal(pop3.probe(b('+OK\r\n'), false), false, 'a Redis +OK is not POP3');
   assert.equal(pop3.probe(b('CAPA\r\n'), false), 'request');
+});
+
+test('fuzz smtp, imap, pop3: their conversations (clear, then TLS) mutated, nothing escapes', { timeout: 120_000 }, () => {
+  for (const [name, dissector] of [['smtp', smtp], ['imap', imap], ['pop3', pop3]] as const) {
+    const convs = conversations(tcpSegments(files[name].pcap));
+    assert.ok(convs.length > 0);
+    const counters: Record<string, number> = {};
+    assert.equal(fuzzDissector(dissector, convs, 600, 0x5eed + name.length * 11, counters), 600);
+  }
 });

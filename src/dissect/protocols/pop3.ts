@@ -24,7 +24,7 @@ class Pop3Dialect implements Dialect {
     if (last?.request.command === 'AUTH' && last.request.challenged) return { cmd: null };
     const m = VERB.exec(line);
     if (!m) {
-      this.ctx.count('pop3.unknown_line');
+      this.ctx.count('pop3.malformed_line');
       return { cmd: null };
     }
     const command = m[1].toUpperCase();
@@ -57,7 +57,7 @@ class Pop3Dialect implements Dialect {
     }
     const ok = line.startsWith('+OK');
     if (!ok && !line.startsWith('-ERR')) {
-      this.ctx.count('pop3.unknown_line');
+      this.ctx.count('pop3.malformed_line');
       return { kind: 'more' };
     }
     const status = ok ? '+OK' : '-ERR';

@@ -39,7 +39,7 @@ class SmtpDialect implements Dialect {
     if (last?.request.command === 'AUTH' && last.request.challenged) return { cmd: null };
     const m = VERB.exec(line);
     if (!m) {
-      this.ctx.count('smtp.unknown_line');
+      this.ctx.count('smtp.malformed_line');
       return { cmd: null };
     }
     const command = m[1].toUpperCase();
@@ -62,7 +62,7 @@ class SmtpDialect implements Dialect {
   reply(line: string, pending: readonly MailCommand[]): ReplyLine {
     const m = REPLY.exec(line);
     if (!m) {
-      this.ctx.count('smtp.unknown_line');
+      this.ctx.count('smtp.malformed_line');
       return { kind: 'more' };
     }
     const text = m[3];

@@ -160,7 +160,7 @@ export class CommandLineParser implements TcpStreamParser {
       if (nl < 0) {
         if (q.length >= MAX_LINE) {
           // Not a line protocol after all (or a line past any server's limit): stop reading it, counted.
-          this.ctx.count(`${this.dialect.name}.line_too_long`);
+          this.ctx.count(`${this.dialect.name}.malformed_line_too_long`);
           this.dead = true;
           q.clear();
         }

@@ -17,7 +17,7 @@ export interface DecodeAsRule {
 }
 
 /** tshark's names for protocols shark calls otherwise (so a tshark command line works as is). */
-const TSHARK_NAMES: Record<string, string> = { resp: 'redis', pgsql: 'postgresql', http1: 'http', websocket: 'ws', memcache: 'memcached', mongo: 'mongodb' };
+const TSHARK_NAMES: Record<string, string> = { resp: 'redis', pgsql: 'postgresql', http1: 'http', websocket: 'ws', memcache: 'memcached', mongo: 'mongodb', pop: 'pop3' };
 
 const SPEC = /^(tcp|udp)\.port==(\d{1,5})(?:-(\d{1,5})|:(\d{1,5}))?,([A-Za-z0-9_.-]+)$/;
 

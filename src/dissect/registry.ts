@@ -24,6 +24,9 @@ import { nats } from './protocols/nats.js';
 import { memcached } from './protocols/memcached.js';
 import { socks } from './protocols/socks.js';
 import { quic } from './protocols/quic.js';
+import { smtp } from './protocols/smtp.js';
+import { imap } from './protocols/imap.js';
+import { pop3 } from './protocols/pop3.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -46,6 +49,9 @@ export const dissectors: ProtocolDissector[] = [
   ldap,
   radius,
   diameter,
+  smtp,
+  imap,
+  pop3,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

@@ -68,6 +68,8 @@ export const PROTOCOL_NAMES = new Set([
   'ws',
   'websocket',
   'smtp',
+  'imap',
+  'pop3',
   'sip',
   'mqtt',
   'nats',

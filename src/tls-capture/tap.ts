@@ -18,6 +18,7 @@ import type { TlsCounters, TlsEvent } from './frames.js';
 import { WriteOrder, WRITE_WAIT_MS } from './write-order.js';
 import { startLoader, type RunningLoader } from './loader.js';
 import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
+import { watchUnhookedTls, type UnhookedProcess } from './unhooked.js';
 import type { ProcessIdentities } from './process-identity.js';
 import type { PodSelection } from './pod-selection.js';
 
@@ -56,6 +57,8 @@ export interface TlsTapResult {
   table: ConnectionTable['counters'];
   /** Reads put after a write that was still in flight (write-order.ts). */
   order?: WriteOrder['counters'];
+  /** Processes whose TLS library --tls does not hook (unhooked.ts), by library. */
+  unhooked?: Record<string, number>;
   counters?: Record<string, number>;
 }
 
@@ -85,6 +88,15 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
     loader.hookGo(spec);
   };
   const stopWatching = opts.scan ? watchGoBinaries(hookFound, (line) => opts.onNote?.(line), undefined, goPaths) : undefined;
+  // What --tls cannot see is said, once per process, not left for the user to guess from missing calls.
+  const unhooked: Record<string, number> = {};
+  const sayUnhooked = (p: UnhookedProcess): void => {
+    unhooked[p.library] = (unhooked[p.library] ?? 0) + 1;
+    opts.onNote?.(`not hooked: ${p.exe ?? p.comm} (pid ${p.pid}) uses ${p.library}, which shark does not hook: its TLS traffic is not seen`);
+  };
+  // The agent says only what concerns the tapped pods (the node's other processes are not the user's question).
+  const selection = opts.selection;
+  const unhookedWatch = opts.scan ? watchUnhookedTls(sayUnhooked, { wanted: selection ? (id) => selection.allows(id) : undefined }) : undefined;
   const named = (text: string): string => {
     for (const [path, label] of labels) if (text.includes(path)) return text.replace(path, label);
     return text;
@@ -92,7 +104,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
   const seenAttached = loader.attached.length;
   const table = new ConnectionTable();
   const order = new WriteOrder();
-  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, order: order.counters, identities: opts.identities?.counters };
+  const result: TlsTapResult = { entries: 0, filtered: 0, events: 0, otherPods: 0, table: table.counters, order: order.counters, identities: opts.identities?.counters, unhooked };
   opts.live?.(() => ({ ...result, kernel: loader.counters() }));
   const stop = () => loader.stop();
   opts.signal.addEventListener('abort', stop, { once: true });
@@ -146,6 +158,7 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
     if (waiting.cutShort > 0) opts.onNote?.(`${waiting.cutShort} entries named before their other end could be (over ${MAX_WAITING} waiting)`);
     if (timer) clearTimeout(timer);
     stopWatching?.();
+    unhookedWatch?.stop();
     opts.signal.removeEventListener('abort', stop);
     stop();
     await loader.exited;
@@ -245,6 +258,11 @@ export function tlsSummary(r: TlsTapResult): string {
     if (id.evicted > 0) parts.push(`${id.evicted} processes forgotten (table full)`);
   }
   const t = r.table;
+  const unhooked = Object.entries(r.unhooked ?? {});
+  if (unhooked.length > 0) {
+    const n = unhooked.reduce((sum, [, c]) => sum + c, 0);
+    parts.push(`${n} ${n === 1 ? 'process' : 'processes'} whose TLS --tls cannot see (${unhooked.map(([lib, c]) => `${lib}: ${c}`).join(', ')})`);
+  }
   parts.push(`${t.connections} connections`);
   if (t.shared > 0) parts.push(`${t.shared} used by more than one process (a forked child, an fd passed on)`);
   if (t.bothEnds > 0) parts.push(`${t.bothEnds} seen at both ends (one entry each call)`);

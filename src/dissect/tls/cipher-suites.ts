@@ -6,7 +6,10 @@
 // (EC)DHE, PSK and SRP suites with the same record protection are the same here.
 // NULL-encryption suites (HMAC only, RFC 5246 §A.5, 4785, 5487, 4492, 5489)
 // carry their plaintext as is: it is read, with the MAC checked when the key
-// log gives the session's keys.
+// log gives the session's keys. The TLS 1.3 integrity-only suites (RFC 9150:
+// TLS_SHA256_SHA256, TLS_SHA384_SHA384) are their TLS 1.3 kin: each record's
+// inner plaintext as is, then an HMAC over nonce, header and plaintext whose
+// key and IV are as long as the hash.
 
 export type Hash = 'sha256' | 'sha384' | 'sha1';
 /** A record MAC's hash: the PRF's, or MD5 (TLS_RSA_WITH_NULL_MD5). */
@@ -74,6 +77,9 @@ const SUITES: CipherSuite[] = [
   ...tls12([0x0002, 0x002c, 0x002d, 0x002e, 0xc001, 0xc006, 0xc00b, 0xc010, 0xc015, 0xc039], 'null', 'sha256', 'sha1'),
   ...tls12([0x003b, 0x00b0, 0x00b4, 0x00b8, 0xc03a], 'null', 'sha256', 'sha256'),
   ...tls12([0x00b1, 0x00b5, 0x00b9, 0xc03b], 'null', 'sha384', 'sha384'),
+  // TLS 1.3 integrity only (RFC 9150 §5): HMAC key, IV and tag all the hash's length.
+  { ...suite(0xc0b4, 'null', 'sha256', true, 'sha256', 32), keyLen: 32 },
+  { ...suite(0xc0b5, 'null', 'sha384', true, 'sha384', 48), keyLen: 48 },
 ];
 
 const BY_CODE = new Map(SUITES.map((s) => [s.code, s]));

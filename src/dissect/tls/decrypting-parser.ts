@@ -817,6 +817,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.premasterPending = false;
     this.transcript = undefined;
     this.count('tls.null-cipher-unverified');
+    // TLS 1.3 (RFC 9150's integrity-only suites) protects every record after the ServerHello, with no ChangeCipherSpec to wait for.
+    if (this.tls13 && this.suite) for (const d of ['c2s', 's2c'] as Direction[]) this.halves[d].cipher = new RecordCipher(this.suite, NO_KEYS);
   }
 
   /** No key log and no NULL cipher: nothing to read; the hello parser's entry goes out as it comes. */

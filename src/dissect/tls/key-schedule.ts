@@ -100,7 +100,9 @@ export function hkdfExpandLabel(hash: Hash, secret: Buffer, label: string, lengt
 
 /** TLS 1.3: a traffic secret's record key and IV. */
 export function tls13Keys(suite: CipherSuite, secret: Buffer): RecordKeys {
-  return { key: hkdfExpandLabel(suite.hash, secret, 'key', suite.keyLen), iv: hkdfExpandLabel(suite.hash, secret, 'iv', 12) };
+  // RFC 9150's integrity-only suites: an IV as long as the HMAC's hash (its nonce too); AEADs: 12 bytes.
+  const ivLen = suite.cipher === 'null' ? suite.keyLen : 12;
+  return { key: hkdfExpandLabel(suite.hash, secret, 'key', suite.keyLen), iv: hkdfExpandLabel(suite.hash, secret, 'iv', ivLen) };
 }
 
 /** TLS 1.3 KeyUpdate: the next generation of a traffic secret (RFC 8446 §7.2). */

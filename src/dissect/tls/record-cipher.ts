@@ -71,8 +71,8 @@ export class RecordCipher {
     const s = this.suite;
     let overhead: number;
     let slack = 0;
-    if (s.cipher === 'null') overhead = 5 + s.macLen!;
-    else if (s.tls13) overhead = 5 + s.tagLen + 1;
+    if (s.tls13) overhead = 5 + s.tagLen + 1;
+    else if (s.cipher === 'null') overhead = 5 + s.macLen!;
     else if (s.cipher === 'chacha20-poly1305') overhead = 5 + s.tagLen;
     else if (!s.cipher.endsWith('cbc')) overhead = 5 + 8 + s.tagLen;
     else {
@@ -117,11 +117,27 @@ export class RecordCipher {
   private open13(header: Buffer, body: Buffer): Plaintext | null {
     const tag = this.suite.tagLen;
     if (body.length < tag + 1) return null;
-    const plain = this.aead(this.nonce(this.keys.iv), header, body.subarray(0, body.length - tag), body.subarray(body.length - tag));
+    const plain = this.suite.cipher === 'null' ? this.openIntegrityOnly(header, body) : this.aead(this.nonce(this.keys.iv), header, body.subarray(0, body.length - tag), body.subarray(body.length - tag));
+    if (!plain) return null;
     let end = plain.length;
     while (end > 0 && plain[end - 1] === 0) end--;
     if (end === 0) return null;
     return { type: plain[end - 1], data: plain.subarray(0, end - 1) };
+  }
+
+  /**
+   * RFC 9150: the inner plaintext travels as is, followed by HMAC(key, nonce ‖
+   * header ‖ inner plaintext); checked when the key is known, else (a session
+   * the key log does not name) taken unchecked: the caller says so.
+   */
+  private openIntegrityOnly(header: Buffer, body: Buffer): Buffer | null {
+    const tag = this.suite.tagLen;
+    const plain = body.subarray(0, body.length - tag);
+    if (this.keys.key.length > 0) {
+      const mac = createHmac(this.suite.mac!, this.keys.key).update(this.nonce(this.keys.iv)).update(header).update(plain).digest();
+      if (!timingSafeEqual(mac, body.subarray(body.length - tag))) return null;
+    }
+    return plain;
   }
 
   /** TLS 1.2 AEAD: GCM and CCM carry an 8-byte explicit nonce after the salt; ChaCha20-Poly1305 uses IV xor seq. */

@@ -186,7 +186,7 @@ function eventTime(e: Obj): string {
 export function describeState(s: NodeAgentState): string {
   const where = s.node || 'an agent pod';
   const what =
-    s.phase === 'ready' ? 'agent running'
+    s.phase === 'ready' ? 'agent pod ready'
     : s.phase === 'failed' ? `failed: ${s.reason ?? 'unknown'}`
     : s.phase === 'pulling' ? 'pulling the agent image'
     : s.phase === 'starting' ? 'agent starting'

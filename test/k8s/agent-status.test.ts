@@ -87,6 +87,13 @@ test('nodes that cannot run the agent: Windows, virtual-kubelet, Fargate, an arc
   ]);
   assert.deepEqual(untoleratedTaints(tainted, []), ['gpu=true:NoSchedule']);
   assert.deepEqual(untoleratedTaints(tainted, [{ operator: 'Exists', effect: 'NoSchedule' }]), []);
+  // The DaemonSet controller tolerates these on every pod it makes: a cordoned or pressured node keeps its agent.
+  const cordoned = node('c', {}, [
+    { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' },
+    { key: 'node.kubernetes.io/disk-pressure', effect: 'NoSchedule' },
+    { key: 'dedicated', value: 'db', effect: 'NoExecute' },
+  ]);
+  assert.deepEqual(untoleratedTaints(cordoned, []), ['dedicated=db:NoExecute']);
   // A DaemonSet pod not yet bound names its node through the controller's node affinity.
   const unbound = { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n7'] }] }] } } } } };
   assert.equal(podNode(unbound), 'n7');

@@ -79,3 +79,47 @@ test('each kubectl 1.27 to 1.33: a rolling update stays within maxSurge and maxU
     }
   }
 });
+
+test('a DaemonSet rolls node by node: kubectl set image, then rollout status, never more than one node without a ready pod', { timeout: 120_000 }, async () => {
+  const nodes = ['d0', 'd1', 'd2'].map((name, i) => ({ name, ip: `198.18.38.${10 + i}` }));
+  const f = new ApiServerFixture({ nodes, tls: true });
+  f.ensureNamespace('ops');
+  await f.listen();
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
+  f.writeKubeconfig(kubeconfig, 'shark-lab', 'ops');
+  const unready: number[] = [];
+  const look = () => {
+    const pods = f.store.list('pods', 'ops');
+    unready.push(nodes.filter((n) => !pods.some((p) => p.spec.nodeName === n.name && ready(p))).length);
+  };
+  try {
+    const ds = {
+      metadata: { name: 'logs' },
+      spec: {
+        selector: { matchLabels: { app: 'logs' } },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: { metadata: { labels: { app: 'logs' } }, spec: { containers: [{ name: 'logs', image: 'registry.example/logs:1' }] } },
+      },
+    };
+    const applied = await new Promise<{ status: number | null; out: string }>((resolve) => {
+      const child = spawn('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stdin.end(JSON.stringify({ apiVersion: 'apps/v1', kind: 'DaemonSet', ...ds }));
+      child.on('close', (status) => resolve({ status, out }));
+    });
+    assert.equal(applied.status, 0, applied.out);
+    assert.equal((await kubectl('kubectl', kubeconfig, ['rollout', 'status', 'ds/logs', '--timeout=20s'])).status, 0);
+    f.store.on('pods', look);
+    assert.equal((await kubectl('kubectl', kubeconfig, ['set', 'image', 'ds/logs', 'logs=registry.example/logs:2'])).status, 0);
+    const rolled = await kubectl('kubectl', kubeconfig, ['rollout', 'status', 'ds/logs', '--timeout=20s']);
+    assert.equal(rolled.status, 0, rolled.out);
+    assert.match(rolled.out, /daemon set "logs" successfully rolled out/);
+    assert.deepEqual(f.store.list('pods', 'ops').map((p) => p.spec.containers[0].image), Array(3).fill('registry.example/logs:2'));
+    assert.ok(unready.length > 0 && Math.max(...unready) <= 1, `nodes without a ready pod, at each change: ${unready.join(',')}`);
+  } finally {
+    f.store.off('pods', look);
+    await f.close();
+  }
+});

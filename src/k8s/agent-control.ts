@@ -15,11 +15,17 @@
 // not always kill an exec'd process when its stream closes).
 // Agent → CLI, on the agent's stderr (stdout carries only entries or packets):
 //   shark-agent-stats {"packets":…,"kernelDropped":…,"ifDropped":…,"lost":…,"entries":…,"final":…}
-// every few seconds and once more, with "final": true, as the agent ends.
+// every few seconds and once more, with "final": true, as the agent ends;
+//   agent NODE: capturing on any   (or `agent NODE: --tls: hooked …`) once its
+// capture is open: only then does the CLI count that node as tapped (an exec
+// that opens and dies, say in an image without shark, is not an agent running).
 
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { PodTarget } from '../capture/per-pod/capture.js';
+
+/** The agent's line saying its capture is open (agent-capture-run.ts, agent-tls-run.ts). Anchored, no nested quantifier: linear. */
+export const AGENT_CAPTURING = /^agent\b[^:]*: (?:capturing on |--tls: hooked )/;
 
 /** BPF that matches nothing: the agent's filter while its node has no tapped pod. */
 export const MATCH_NOTHING = 'less 1';

@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { Exec, type KubeConfig } from '@kubernetes/client-node';
 import { AGENT_CONTAINER } from './agent-manifests.js';
-import { STOP_MESSAGE, filterMessage, podsMessage, parseAgentStats, type AgentStats } from './agent-control.js';
+import { AGENT_CAPTURING, STOP_MESSAGE, filterMessage, podsMessage, parseAgentStats, type AgentStats } from './agent-control.js';
 import type { PodTarget } from '../capture/per-pod/capture.js';
 
 export interface AgentSessionOptions {
@@ -30,8 +30,10 @@ export interface AgentSessionOptions {
   onStderr?(line: string): void;
   /** The agent's drop/loss counters (every few seconds, and a final report). */
   onStats?(stats: AgentStats): void;
-  /** The exec stream is open (the agent runs). */
+  /** The exec stream is open (the command may still fail to start). */
   onOpen?(): void;
+  /** The agent captures: it said so, or sent an entry, packets or counters (once per session). */
+  onRunning?(): void;
   /** The exec ended: `why` is the status message or the socket error; `stopped` when we asked. */
   onEnd(why: string, stopped: boolean): void;
   /** Websocket ping interval and how long without a pong ends the stream (default 5 s / 60 s, as kubectl). */
@@ -63,18 +65,34 @@ export class AgentSession {
   private heartbeat: NodeJS.Timeout | undefined;
   /** Whether the exec stream ever opened (an outage fails before it does). */
   opened = false;
+  /** Whether the agent was seen capturing (AGENT_CAPTURING, or any output). */
+  running = false;
+  /** The agent's last stderr line (not counters): why an agent that ended before capturing failed. */
+  lastStderr = '';
 
   constructor(private readonly opts: AgentSessionOptions) {}
 
   async start(): Promise<void> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    if (this.opts.onData) stdout.on('data', (c: Buffer) => this.opts.onData!(c));
-    else createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => this.opts.onLine?.(l));
+    if (this.opts.onData)
+      stdout.on('data', (c: Buffer) => {
+        this.markRunning();
+        this.opts.onData!(c);
+      });
+    else
+      createInterface({ input: stdout, crlfDelay: Infinity }).on('line', (l) => {
+        this.markRunning();
+        this.opts.onLine?.(l);
+      });
     createInterface({ input: stderr, crlfDelay: Infinity }).on('line', (l) => {
       const stats = parseAgentStats(l);
+      if (stats || AGENT_CAPTURING.test(l)) this.markRunning();
       if (stats) this.opts.onStats?.(stats);
-      else this.opts.onStderr?.(l);
+      else {
+        if (l.trim()) this.lastStderr = l.length > 300 ? `${l.slice(0, 300)}…` : l;
+        this.opts.onStderr?.(l);
+      }
     });
     const exec = new Exec(this.opts.kc);
     try {
@@ -103,6 +121,12 @@ export class AgentSession {
       const e = err as { message?: string; code?: string; error?: { code?: string; message?: string } };
       this.finish(e.error?.code ?? e.code ?? e.error?.message ?? e.message ?? String(err));
     }
+  }
+
+  private markRunning(): void {
+    if (this.running || this.ended) return;
+    this.running = true;
+    this.opts.onRunning?.();
   }
 
   /** Stop reading the stream (backpressure): the agent's output waits in the network and its own queue. */

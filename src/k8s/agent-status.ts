@@ -186,7 +186,7 @@ function eventTime(e: Obj): string {
 export function describeState(s: NodeAgentState): string {
   const where = s.node || 'an agent pod';
   const what =
-    s.phase === 'ready' ? 'agent running'
+    s.phase === 'ready' ? 'agent pod ready'
     : s.phase === 'failed' ? `failed: ${s.reason ?? 'unknown'}`
     : s.phase === 'pulling' ? 'pulling the agent image'
     : s.phase === 'starting' ? 'agent starting'
@@ -213,11 +213,27 @@ export function unsupportedReason(node: Obj, archs: string[]): string | undefine
   return undefined;
 }
 
-/** Taints of a node that the agent's tolerations do not cover (NoSchedule/NoExecute only). */
+/**
+ * The tolerations the DaemonSet controller adds to every pod it makes, whatever
+ * its template says (Kubernetes docs, "DaemonSet": taints and tolerations;
+ * network-unavailable only for hostNetwork pods, as the agents are): a
+ * cordoned node (`kubectl drain`) or one under disk pressure keeps its agent.
+ */
+const DAEMONSET_TOLERATIONS: Obj[] = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/network-unavailable', operator: 'Exists', effect: 'NoSchedule' },
+];
+
+/** The node's NoSchedule/NoExecute taints that neither the agents' tolerations nor the DaemonSet controller's own tolerate. */
 export function untoleratedTaints(node: Obj, tolerations: Obj[]): string[] {
   return (node.spec?.taints ?? [])
     .filter((t: Obj) => t.effect === 'NoSchedule' || t.effect === 'NoExecute')
-    .filter((t: Obj) => !tolerations.some((tol) => tolerates(tol, t)))
+    .filter((t: Obj) => ![...tolerations, ...DAEMONSET_TOLERATIONS].some((tol) => tolerates(tol, t)))
     .map((t: Obj) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`);
 }
 

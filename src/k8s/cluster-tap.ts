@@ -129,6 +129,10 @@ export const DEFAULT_OUTAGE_MS = 5 * 60_000;
 const RECONCILE_DEBOUNCE_MS = 100;
 /** The API server's answer to an exec upgrade the authorizer refused (the ws client keeps only the status line). */
 const EXEC_FORBIDDEN = /\bUnexpected server response: 403\b/;
+/** A node seen with tapped pods and no agent pod, nothing on it refusing one: how long the DaemonSet controller has to make it before that is said. */
+const UNCOVERED_GRACE_MS = 10_000;
+/** How long a ready agent pod's `shark agent` may take to say it captures before --agent-timeout counts it as failed. */
+const CAPTURE_START_MS = 15_000;
 /** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
 const LATE_ANSWER_MS = 3000;
 
@@ -352,8 +356,14 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       pingIntervalMs: opts.pingIntervalMs,
       pongTimeoutMs: opts.pongTimeoutMs,
       onOpen: () => {
-        restarts.delete(name);
         if (pausedNodes.delete(node)) say(`tap: ${node}: resumed (new agent stream)`);
+      },
+      // Only an agent seen capturing resets the back-off: an exec that opens and dies at once
+      // (an image without shark) would otherwise be retried every 250 ms forever.
+      onRunning: () => {
+        restarts.delete(name);
+        endSaid.delete(node);
+        checkRunning();
       },
       onEnd: (why, asked) => {
         packets?.end();
@@ -376,7 +386,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (apiDownSince || !session.opened) {
           if (!pausedNodes.has(node)) say(`tap: ${node}: paused (${why}); reconnecting`);
           pausedNodes.add(node);
-        } else say(`tap: agent on node ${node} ended (${why}); reconnecting when it is ready`);
+        } else if (session.running) say(`tap: agent on node ${node} ended (${why}); reconnecting when it is ready`);
+        else {
+          // Said once per reason: it is retried with a growing back-off, and --agent-timeout ends the run if it never captures.
+          const full = session.lastStderr ? `${why}: ${session.lastStderr}` : why;
+          if (endSaid.get(node) !== full) say(`tap: agent on node ${node} (pod ${agentNamespace}/${name}) ended before capturing (${full}); retrying`);
+          endSaid.set(node, full);
+        }
         restartAt.set(name, Date.now() + delay);
         // Timers may fire a millisecond "early" by Date.now(): clear the gate here.
         setTimeout(() => {
@@ -392,6 +408,22 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     void session.start();
   }
 
+  /** Nodes whose agent ended before capturing, with the reason last said. */
+  const endSaid = new Map<string, string>();
+  /** "agents running on N node(s)" was said: every ready agent pod's `shark agent` captures. */
+  let runningSaid = false;
+  /** Agent pods ready, but their `shark agent` not capturing yet (by node). */
+  function notCapturing(): [string, SessionSlot][] {
+    return [...slots].filter(([, s]) => !s.session.running);
+  }
+  function checkRunning(): void {
+    if (runningSaid || !started || stopping || slots.size === 0 || notCapturing().length > 0) return;
+    runningSaid = true;
+    if (deadline) clearTimeout(deadline);
+    const skipped = progress?.skippedSummary();
+    say(`tap: agents running on ${new Set([...slots.values()].map((s) => s.node)).size} node(s)${skipped ? `; ${skipped}` : ''}`);
+  }
+
   function reconcile(): void {
     if (stopping) return;
     const next = selectTargets(watch.objects('pods'), { regex, workload, labels, namespaces });
@@ -399,13 +431,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     targets = next;
     for (const t of removed) say(`-${t.namespace}/${t.name}`);
     for (const t of added) say(`+${t.namespace}/${t.name}`);
-    const agents = watch
-      .objects('pods')
-      .filter(
-        (p) =>
-          p.metadata?.namespace === agentNamespace &&
-          Object.entries(agentSelector).every(([k, v]) => p.metadata?.labels?.[k] === v),
-      );
+    const agents = agentPods();
     const alive = new Set<string>();
     for (const pod of agents) {
       const name: string = pod.metadata.name;
@@ -459,48 +485,77 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 
   /** Tapped pods said to be on a node without an agent, by node. */
   const uncoveredSaid = new Map<string, Set<string>>();
+  /** When each node was first seen with tapped pods and no agent pod. */
+  const uncoveredSince = new Map<string, number>();
+  /** Nodes whose reason is being read, or whose grace runs: looked at again when that ends. */
+  const uncoveredPending = new Set<string>();
+  /** This run's agent pods, whatever their state. */
+  function agentPods(): Obj[] {
+    return watch.objects('pods').filter((p) => p.metadata?.namespace === agentNamespace && Object.entries(agentSelector).every(([k, v]) => p.metadata?.labels?.[k] === v));
+  }
+  /** Tapped pods on `node` not said yet, when the run has no agent pod there. */
+  function uncoveredOn(node: string, covered: Set<string>): string[] {
+    if (covered.has(node)) return [];
+    return [...targets.values()].filter((t) => t.node === node && !uncoveredSaid.get(node)?.has(t.key)).map((t) => t.key);
+  }
   /**
    * Tapped pods on a node where the run has no agent pod at all are not
    * captured: said once per node (and again for pods that appear there later),
    * with why when the node can be read. With -n nothing else would say it: the
    * DaemonSet leaves a node it may not run on (an untolerated taint) out of its
-   * counts without a word.
+   * counts without a word. Without such a reason (the node is not known yet,
+   * or nothing on it refuses the agent), the DaemonSet controller may simply
+   * not have made the new node's agent pod yet: said only if there is still
+   * none after UNCOVERED_GRACE_MS.
    */
   function checkUncovered(agents: Obj[]): void {
     if (!started || stopping) return;
     const covered = new Set(agents.map(podNode));
-    const byNode = new Map<string, string[]>();
-    for (const t of targets.values()) {
-      if (!t.node || covered.has(t.node) || uncoveredSaid.get(t.node)?.has(t.key)) continue;
-      byNode.set(t.node, [...(byNode.get(t.node) ?? []), t.key]);
-    }
-    for (const node of uncoveredSaid.keys()) if (covered.has(node)) uncoveredSaid.delete(node);
-    for (const [node, keys] of byNode) {
-      const said = uncoveredSaid.get(node) ?? new Set<string>();
-      for (const k of keys) said.add(k);
-      uncoveredSaid.set(node, said);
-      void uncoveredReason(node).then((why) => {
+    for (const node of [...uncoveredSaid.keys()]) if (covered.has(node)) uncoveredSaid.delete(node);
+    for (const node of [...uncoveredSince.keys()]) if (covered.has(node)) uncoveredSince.delete(node);
+    const nodes = new Set([...targets.values()].map((t) => t.node).filter((n) => n && !covered.has(n) && !uncoveredPending.has(n)));
+    for (const node of nodes) {
+      if (uncoveredOn(node, covered).length === 0) continue;
+      const since = uncoveredSince.get(node) ?? Date.now();
+      uncoveredSince.set(node, since);
+      uncoveredPending.add(node);
+      void uncoveredReason(node).then(({ why, certain }) => {
         if (stopping) return;
+        const wait = certain ? 0 : since + UNCOVERED_GRACE_MS - Date.now();
+        if (wait > 0) {
+          setTimeout(() => {
+            uncoveredPending.delete(node);
+            checkUncovered(agentPods());
+          }, wait).unref();
+          return;
+        }
+        uncoveredPending.delete(node);
+        // Looked at again now: the agent pod may have come meanwhile, and pods gone or come.
+        const keys = uncoveredOn(node, new Set(agentPods().map(podNode)));
+        if (keys.length === 0) return;
+        const said = uncoveredSaid.get(node) ?? new Set<string>();
+        for (const k of keys) said.add(k);
+        uncoveredSaid.set(node, said);
         const shown = keys.slice(0, 3).join(', ') + (keys.length > 3 ? `, … (${keys.length} in all)` : '');
         say(`tap: ${keys.length === 1 ? `${shown} is` : `${keys.length} tapped pods (${shown}) are`} on node ${node}, which has no agent: not captured (${why})`);
       });
     }
   }
-  async function uncoveredReason(name: string): Promise<string> {
+  /** Why a node has no agent; `certain` when something on the node refuses it (not a DaemonSet controller that is merely late). */
+  async function uncoveredReason(name: string): Promise<{ why: string; certain: boolean }> {
     let node: Obj | undefined;
     try {
       node = namespaces ? await withTimeout(objects.readNode(name), 5000) : watch.objects('nodes').find((n) => n.metadata?.name === name);
-      if (!node) return 'the node is gone';
+      if (!node) return { why: 'the node is gone', certain: false };
     } catch {
-      return `the DaemonSet placed no agent there; kubectl describe node ${name} says why (taints, labels)`;
+      return { why: `the DaemonSet placed no agent there; kubectl describe node ${name} says why (taints, labels)`, certain: false };
     }
     const taints = untoleratedTaints(node, daemonSet.spec.template.spec.tolerations ?? []);
-    return (
+    const why =
       unsupportedReason(node, AGENT_ARCHS) ??
       (taints.length ? `taint ${taints.join(', ')} is not tolerated: --agent-tolerate all tolerates every taint` : undefined) ??
-      notReadyReason(node)?.text ??
-      `the DaemonSet placed no agent there; kubectl describe node ${name} says why`
-    );
+      notReadyReason(node)?.text;
+    return why ? { why, certain: true } : { why: `the DaemonSet placed no agent there; kubectl describe node ${name} says why`, certain: false };
   }
 
   const manifestOptions = {
@@ -522,25 +577,27 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const daemonSet = manifests.owned.find((o) => o.kind === 'DaemonSet')!;
   let progress: AgentProgress | undefined;
   let started = false;
+  let startedAt = 0;
   let deadline: NodeJS.Timeout | undefined;
   function checkStarted(): void {
     if (started || stopping || !progress?.allReady()) return;
     started = true;
-    if (deadline) clearTimeout(deadline);
+    startedAt = Date.now();
     spinner?.stop();
     spinner = undefined;
-    const skipped = progress.skippedSummary();
-    say(`tap: agents running on ${progress.expected} node(s)${skipped ? `; ${skipped}` : ''}`);
+    // The pods are ready; the run is tapping once each one's `shark agent` says it captures (checkRunning).
     reconcile();
+    checkRunning();
   }
   /** At --agent-timeout: nodes whose agent is not running are read (without -A) and a NotReady one not waited on; the rest is the verdict. */
   async function verdict(timeoutMs: number): Promise<void> {
-    if (started || stopping || !progress) return;
+    if (runningSaid || stopping || !progress) return;
+    if (started) return captureVerdict(timeoutMs);
     if (namespaces) await progress.lookUpNodes((name) => withTimeout(objects.readNode(name), 5000));
     if (started || stopping) return;
     progress.update();
     checkStarted();
-    if (started) return;
+    if (started) return captureVerdict(timeoutMs);
     const lines = progress.failures();
     for (const l of lines) say(`tap: ${l}`);
     const st = watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name)?.status ?? {};
@@ -549,6 +606,34 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       `agents not running on ${lines.length} of ${Math.max(progress.expected, lines.length)} node(s) after ${Math.round(timeoutMs / 1000)}s (${counts}; reasons above)`,
       ExitCode.CAPTURE,
     );
+    abort();
+  }
+
+  /**
+   * At --agent-timeout, every agent pod is ready but some `shark agent` never
+   * started capturing (the exec fails: an --agent-image without shark, a
+   * capture the node refuses): one line per such node with its last reason,
+   * then exit 4, as for pods that never ran. An API server away pauses the
+   * streams, not the agents: that is the outage's business, not this verdict's.
+   */
+  function captureVerdict(timeoutMs: number): void {
+    if (runningSaid || stopping || apiDownSince) return;
+    // Pods ready just before the deadline get a while to exec and open their capture.
+    const grace = startedAt + CAPTURE_START_MS - Date.now();
+    if (grace > 0) {
+      deadline = setTimeout(() => captureVerdict(timeoutMs), grace);
+      return;
+    }
+    const waiting = notCapturing();
+    if (waiting.length === 0) return;
+    for (const [pod, s] of waiting) {
+      const why = endSaid.get(s.node);
+      say(
+        `tap: ${s.node}: agent pod ${agentNamespace}/${pod} is ready, but \`shark agent\` in it is not capturing (${why ? `it ended: ${why}` : 'no word from it yet'}) → kubectl exec -n ${agentNamespace} ${pod} -- shark agent --help; is --agent-image a shark image?`,
+      );
+    }
+    const nodes = new Set([...slots.values()].map((s) => s.node)).size;
+    fatal ??= new UserError(`agents not capturing on ${waiting.length} of ${nodes} node(s) after ${Math.round(timeoutMs / 1000)}s (reasons above)`, ExitCode.CAPTURE);
     abort();
   }
 

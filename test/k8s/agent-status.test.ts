@@ -87,6 +87,13 @@ test('nodes that cannot run the agent: Windows, virtual-kubelet, Fargate, an arc
   ]);
   assert.deepEqual(untoleratedTaints(tainted, []), ['gpu=true:NoSchedule']);
   assert.deepEqual(untoleratedTaints(tainted, [{ operator: 'Exists', effect: 'NoSchedule' }]), []);
+  // The DaemonSet controller tolerates these on every pod it makes: a cordoned or pressured node keeps its agent.
+  const cordoned = node('c', {}, [
+    { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' },
+    { key: 'node.kubernetes.io/disk-pressure', effect: 'NoSchedule' },
+    { key: 'dedicated', value: 'db', effect: 'NoExecute' },
+  ]);
+  assert.deepEqual(untoleratedTaints(cordoned, []), ['dedicated=db:NoExecute']);
   // A DaemonSet pod not yet bound names its node through the controller's node affinity.
   const unbound = { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n7'] }] }] } } } } };
   assert.equal(podNode(unbound), 'n7');
@@ -101,7 +108,7 @@ test('progress: per-node lines in a small cluster; in a big one only failures, p
   const progress = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], view: () => ({ ...base, daemonSet: ds, pods, nodes }) });
   pods = nodes.map((n) => pod(`p-${n.metadata.name}`, n.metadata.name, { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }));
   progress.update();
-  assert.deepEqual(lines, ['tap: a: agent running', 'tap: b: agent running']);
+  assert.deepEqual(lines, ['tap: a: agent pod ready', 'tap: b: agent pod ready']);
   assert.equal(progress.allReady(), false, 'the controller has not observed this generation');
   ds.status = { observedGeneration: 1, desiredNumberScheduled: 2 };
   assert.equal(progress.allReady(), true);
@@ -153,7 +160,7 @@ test('progress: a NotReady or unreachable node is told once and not waited on, a
   progress.update();
   assert.deepEqual(lines, [
     'tap: b: no agent: node unreachable (Ready=Unknown NodeStatusUnknown: Kubelet stopped posting node status.): its agent cannot start there; the other nodes are tapped',
-    'tap: a: agent running',
+    'tap: a: agent pod ready',
   ]);
   assert.equal(progress.allReady(), true, 'the NotReady node is not waited on');
   assert.equal(progress.expected, 1);

@@ -9,10 +9,10 @@
 // Terminating, and a DaemonSet controller that honours nodeSelector and taints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, realpathSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Watch } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ApiServerFixture, type FixtureOptions } from '../fixtures/apiserver/server.js';
@@ -20,6 +20,7 @@ import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { ClusterWatch } from '../../src/k8s/watch-cache.js';
 import { runCli } from '../helpers/cli.js';
+import { kubectls } from '../helpers/kubectls.js';
 
 const podType = findResource('', 'pods')!;
 
@@ -43,34 +44,6 @@ function run(cmd: string, args: string[], input = '', env: Record<string, string
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(input);
   });
-}
-
-/** Minor version ("1.27") of a kubectl binary, from its own `version --client`. */
-function minorOf(bin: string): string | undefined {
-  const r = spawnSync(bin, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 });
-  const v = r.status === 0 ? (JSON.parse(r.stdout).clientVersion ?? {}) : {};
-  return v.major && v.minor ? `${v.major}.${String(v.minor).replace(/\D+$/, '')}` : undefined;
-}
-
-/** kubectl on PATH and every release installed beside it (kubectl.1.27 …), one per minor version. */
-function kubectls(): { version: string; bin: string }[] {
-  const onPath = spawnPath('kubectl');
-  if (!onPath) return [];
-  const dir = dirname(realpathSync(onPath));
-  const found = new Map<string, string>();
-  const pathMinor = minorOf(onPath);
-  if (pathMinor) found.set(pathMinor, onPath);
-  for (const name of readdirSync(dir).filter((n) => /^kubectl\.\d+\.\d+$/.test(n)).sort()) {
-    const minor = minorOf(join(dir, name));
-    if (minor && !found.has(minor)) found.set(minor, join(dir, name));
-  }
-  const minors = [...found.keys()].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
-  return minors.map((m) => ({ version: found.get(m) === onPath ? `${m}, PATH` : m, bin: found.get(m)! }));
-}
-
-function spawnPath(cmd: string): string | undefined {
-  for (const d of (process.env.PATH ?? '').split(':')) if (d && existsSync(join(d, cmd))) return join(d, cmd);
-  return undefined;
 }
 
 function grantRead(f: ApiServerFixture, user: string, namespace: string): void {

@@ -213,3 +213,25 @@ test('a keeper pod that cannot be scheduled is said (a killed CLI would leave th
     await f.close();
   }
 });
+
+test('a node that joins mid-run: its pod is tapped once the DaemonSet makes its agent, with no word that it has none', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await fixture();
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
+    // A real DaemonSet controller makes the new node's pod from its queue, a moment after the scheduler placed redis-1 there.
+    f.store.daemonSetLagMs = 2000;
+    f.addNode({ name: 'node1', ip: '198.18.34.3' });
+    f.addPod({ namespace: 'data', name: 'redis-1', ip: '198.18.34.14', node: 'node1' });
+    await until(() => /\+data\/redis-1/.test(tap.stderr()), 'redis-1 tapped', 10_000, tap);
+    await until(() => f.execs.some((e) => e.node === 'node1' && e.stderr.includes('capturing on')), 'the agent on node1', 20_000, tap);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.doesNotMatch(tap.stderr(), /which has no agent/);
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 0, tap.stderr());
+    assert.match(tap.stderr(), /from 2 agent\(s\)/);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});

@@ -236,3 +236,62 @@ test('a failed start ends with its error: alone when nothing was deployed, after
     await f.close();
   }
 });
+
+/** An agent pod whose `shark agent` says it captures only after `delayMs`, or (delayMs < 0) fails as in an image without shark. */
+function lateAgent(delayMs: number) {
+  const script =
+    delayMs < 0
+      ? `process.stderr.write('exec: "shark": executable file not found in $PATH\\n'); process.exit(127)`
+      : `setTimeout(() => process.stderr.write('agent node0: capturing on any\\n'), ${delayMs});
+         process.stdin.on('data', (d) => { if (String(d).includes('"stop"')) process.exit(0); });
+         process.stdin.on('end', () => process.exit(0));`;
+  return () => spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+test('agents running is said once the agent captures, not when its pod is ready', { timeout: 60_000 }, async () => {
+  const f = new ApiServerFixture({ nodes: [NODES[0]], spawnExec: lateAgent(2000) });
+  f.addPod({ namespace: 'data', name: 'redis-0', ip: '198.19.120.12', node: 'node0' });
+  await f.listen();
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
+  f.writeKubeconfig(kubeconfig);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+  try {
+    await until(() => /agent pod ready/.test(tap.stderr()), 'the agent pod ready', 30_000, tap);
+    await until(() => /agents running on 1 node\(s\)/.test(tap.stderr()), 'agents running', 30_000, tap);
+    // The fixture keeps what the exec wrote before it reaches the CLI: the agent had said it captures.
+    assert.ok(f.execs.some((e) => e.stderr.includes('capturing on')), tap.stderr());
+    assert.match(tap.stderr(), /^tap: node0: agent pod ready\n(?:.*\n)*tap: agents running on 1 node\(s\)$/m);
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 0, tap.stderr());
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});
+
+test('an agent pod whose shark agent fails at once is said once with its error, and the run ends with exit 4 at --agent-timeout', { timeout: 60_000 }, async () => {
+  const f = new ApiServerFixture({ nodes: [NODES[0]], spawnExec: lateAgent(-1) });
+  f.addPod({ namespace: 'data', name: 'redis-0', ip: '198.19.120.12', node: 'node0' });
+  await f.listen();
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'shk-kc-')), 'config');
+  f.writeKubeconfig(kubeconfig);
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '3s']);
+  try {
+    assert.equal(await exited(tap, 45_000), 4, tap.stderr());
+    const err = tap.stderr();
+    assert.doesNotMatch(err, /agents running/);
+    // Retried with a growing back-off, said once (the exec fails the same way each time).
+    assert.ok(f.execs.length >= 2, `${f.execs.length} exec(s)`);
+    assert.ok(f.execs.length < 20, `${f.execs.length} execs: no back-off`);
+    const ended = err.split('\n').filter((l) => /ended before capturing/.test(l));
+    assert.equal(ended.length, 1, err);
+    assert.match(ended[0], /^tap: agent on node node0 \(pod shark-system\/shark-agent-\w+-\w+\) ended before capturing \(command terminated with non-zero exit code: 127: exec: "shark": executable file not found in \$PATH\); retrying$/);
+    assert.match(err, /^tap: node0: agent pod shark-system\/shark-agent-\w+-\w+ is ready, but `shark agent` in it is not capturing \(it ended: .*127.*\) → kubectl exec -n shark-system shark-agent-\w+-\w+ -- shark agent --help; is --agent-image a shark image\?$/m);
+    assert.equal(stderrLines(tap).at(-1), 'tap: agents not capturing on 1 of 1 node(s) after 3s (reasons above)');
+    // The namespace the run made goes too, once it has finished Terminating.
+    await until(() => f.store.findAll(MANAGED).length === 0, 'nothing left behind', 5000, tap);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
+  }
+});

@@ -147,3 +147,38 @@ test('a deploy/NAME that does not exist is one line and exit 4 with nothing crea
     await f.close();
   }
 });
+
+test('kubectl drain of a node mid-tap: the evicted pod is said gone, its replacement tapped, the cordoned node keeps its agent even with --agent-tolerate none', { timeout: 120_000 }, async () => {
+  const { f, kubeconfig } = await fixture();
+  try {
+    const made = await kubectl(kubeconfig, 'create', 'deployment', 'reviews', '--image=registry.example/bookinfo:1', '--replicas=2');
+    assert.equal(made.status, 0, made.out);
+    assert.equal((await kubectl(kubeconfig, 'rollout', 'status', 'deploy/reviews', '--timeout=20s')).status, 0);
+    const onNode1 = () => f.store.list('pods', 'bookinfo').filter((p) => p.spec.nodeName === 'node1').map((p) => p.metadata.name);
+    const [evicted] = onNode1();
+    assert.ok(evicted, 'the ReplicaSet spread a pod to node1');
+    const tap = spawnTap(['-A', 'deploy/reviews', '--kubeconfig', kubeconfig, '--agent-timeout', '20s', '--agent-tolerate', 'none']);
+    try {
+      await until(() => /agents running on 2 node/.test(tap.stderr()) && said(tap.stderr(), '+').length === 2, 'the two pods tapped', 30_000, tap);
+      const drained = await kubectl(kubeconfig, 'drain', 'node1', '--ignore-daemonsets', '--timeout=20s');
+      assert.equal(drained.status, 0, drained.out);
+      assert.match(drained.out, new RegExp(`pod/${evicted} evicted`));
+      await until(() => said(tap.stderr(), '-').includes(evicted) && said(tap.stderr(), '+').length === 3, 'the evicted pod gone, its replacement tapped', 15_000, tap);
+      const replacement = said(tap.stderr(), '+')[2];
+      assert.equal(f.store.get('pods', 'bookinfo', replacement)!.spec.nodeName, 'node0', 'the cordoned node takes no new pod');
+      await until(() => f.execs.some((e) => e.node === 'node0' && e.stderr.includes(`"name":"${replacement}"`)), 'node0 agent told the replacement', 10_000, tap);
+      // The DaemonSet controller tolerates the unschedulable taint on its own: node1 keeps its agent and is no news.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(f.store.list('pods', 'shark-system').some((p) => p.spec.nodeName === 'node1' && p.metadata.name.startsWith('shark-agent-')));
+      assert.doesNotMatch(tap.stderr(), /node1: no agent|not tolerated/);
+      assert.equal((await kubectl(kubeconfig, 'uncordon', 'node1')).status, 0);
+      tap.child.kill('SIGINT');
+      assert.equal(await exited(tap), 0, tap.stderr());
+      assert.doesNotMatch(tap.stderr(), /no agent on/);
+    } finally {
+      tap.child.kill('SIGKILL');
+    }
+  } finally {
+    await f.close();
+  }
+});

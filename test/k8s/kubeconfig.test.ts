@@ -80,9 +80,11 @@ async function connectProxy(): Promise<{ url: string; tunnels: string[]; server:
 /** No proxy from the test runner's own environment. */
 const NO_ENV_PROXY = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '', NO_PROXY: '', no_proxy: '' };
 
-function tap(args: string[], env: Record<string, string> = {}) {
-  return runCli(['tap', 'redis', '-n', 'data', '--duration', '2s', '--agent-timeout', '20s', ...args], { env: { ...NO_ENV_PROXY, ...env }, timeoutMs: 40_000 });
+function tap(args: string[], env: Record<string, string> = {}, duration = '2s') {
+  return runCli(['tap', 'redis', '-n', 'data', '--duration', duration, '--agent-timeout', '20s', ...args], { env: { ...NO_ENV_PROXY, ...env }, timeoutMs: 40_000 });
 }
+/** Long enough for an agent to be exec-ed and send its entry on a machine at load 20 (2 s was not). */
+const TO_AN_ENTRY = '5s';
 
 test('HTTPS_PROXY and NO_PROXY follow Go: loopback and NO_PROXY hosts go direct, each scheme reads its own variable, a kubeconfig proxy-url wins', () => {
   const env = { HTTPS_PROXY: 'http://proxy.corp:3128', HTTP_PROXY: 'proxy.corp:8080', NO_PROXY: 'internal.example, .svc.local,10.0.0.0/8,192.0.2.7:6443,[fd00::1]' };
@@ -128,7 +130,7 @@ test('tap goes through HTTPS_PROXY for API calls and exec streams, verifies an I
   const kc = join(dir, 'proxied');
   writeFileSync(kc, kubeconfig({ server: `https://apiserver.shark.test:${port}`, ca: f.caPem, cluster: { 'tls-server-name': '127.0.0.1' }, user: { token: ADMIN_TOKEN } }));
   try {
-    const r = await tap(['--kubeconfig', kc], { HTTPS_PROXY: proxy.url, NO_PROXY: 'localhost,10.0.0.0/8' });
+    const r = await tap(['--kubeconfig', kc], { HTTPS_PROXY: proxy.url, NO_PROXY: 'localhost,10.0.0.0/8' }, TO_AN_ENTRY);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /DeprecationWarning|DEP0123/);
     assert.ok(proxy.tunnels.length > 0 && proxy.tunnels.every((t) => t === `apiserver.shark.test:${port}`), proxy.tunnels.join(' '));
@@ -160,7 +162,7 @@ test('tls-server-name given as an IP verifies the certificate against it with no
   // The certificate holds IP 127.0.0.1 only: reached as localhost, it verifies through tls-server-name.
   writeFileSync(kc, kubeconfig({ server: f.url.replace('127.0.0.1', 'localhost'), ca: f.caPem, cluster: { 'tls-server-name': '127.0.0.1' }, user: { token: ADMIN_TOKEN } }));
   try {
-    const r = await tap(['--kubeconfig', kc]);
+    const r = await tap(['--kubeconfig', kc], {}, TO_AN_ENTRY);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(f.execs.length >= 1, 'the exec websocket verified too');
     assert.doesNotMatch(r.stderr, /DeprecationWarning|DEP0123/);

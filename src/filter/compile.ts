@@ -499,7 +499,16 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         return c !== undefined && cmp(c, 0);
       };
     }
-    case 'in':
+    case 'in': {
+      // Header and cookie names ignore case here as in lookups (`"Host" in request.headers`), whether the
+      // headers are a map or HTTP/2's [{name, value}] list.
+      if (isHeaderMap(n.right)) {
+        return (e) => {
+          const c = r(e);
+          if (c === null || typeof c !== 'object') return false;
+          return step(c, { key: celString(l(e)), ci: true }) !== undefined;
+        };
+      }
       return (e) => {
         const x = l(e);
         const c = r(e);
@@ -508,6 +517,7 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         if (c !== null && typeof c === 'object') return Object.prototype.hasOwnProperty.call(c, celString(x));
         return false;
       };
+    }
     case '+':
       return (e) => {
         const a = l(e);

@@ -125,7 +125,8 @@ function buildVariables(): Map<string, Variable> {
     method: { type: 'string', get: (e: Entry) => (isHttpish(e) ? str(req(e).method) : undefined), doc: 'request.method (HTTP, HTTP/2)' },
     url: { type: 'string', get: (e: Entry) => (isHttpish(e) ? (str(req(e).url) ?? str(req(e).path)) : undefined), doc: 'request.url (else request.path)' },
     path: { type: 'string', get: (e: Entry) => (isHttpish(e) ? pathOnly(e) : undefined), doc: 'request.path without the query string' },
-    status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : undefined), doc: 'response.status (HTTP, HTTP/2)' },
+    // Kubeshark gives DNS entries a status too, the rcode: its docs find failed lookups with `dns && dns_response && status_code != 0`.
+    status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : is(e, 'dns') ? num(res(e).rcode) : undefined), doc: 'response.status (HTTP, HTTP/2); response.rcode for DNS (as Kubeshark)' },
     http_version: { type: 'string', get: (e: Entry) => str(req(e).httpVersion) ?? str(req(e).version), doc: 'request.httpVersion' },
     query_string: { type: 'string', get: (e: Entry) => (isHttpish(e) ? queryString(e) : undefined), doc: 'the URL after "?"' },
     'request.headers': { type: 'map', get: (e: Entry) => req(e).headers, doc: 'request.headers (lookups ignore case)' },
@@ -148,7 +149,8 @@ function buildVariables(): Map<string, Variable> {
     grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? num(res(e).grpcStatus) : undefined), fallback: -1, doc: 'response.grpcStatus; −1 when not gRPC or unanswered' },
 
     // Redis
-    redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(res(e).type) : undefined), doc: 'response.type (simple, error, integer, bulk, array …)' },
+    // Kubeshark's redis_type is the command's verb (its docs: `redis && redis_type == "GET"`); the reply's RESP type is response.type.
+    redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command, the verb (GET, SET …), as Kubeshark; the reply\'s RESP type is `response.type`' },
     redis_command: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command' },
     redis_key: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).key) : undefined), doc: 'request.key' },
 
@@ -245,7 +247,7 @@ const READS: Record<string, string[]> = {
   url: HTTP_REQ('url', 'path'),
   path: HTTP_REQ('url', 'path'),
   query_string: HTTP_REQ('url', 'path', 'queryString', 'query'),
-  status_code: ['protocol', 'response.status'],
+  status_code: ['protocol', 'response.status', 'response.rcode'],
   http_version: HTTP_REQ('httpVersion', 'version'),
   'request.headers': ['request.headers'],
   'response.headers': ['response.headers'],
@@ -261,7 +263,7 @@ const READS: Record<string, string[]> = {
   dns_response: ['protocol', 'response'],
   grpc_method: ['protocol', 'request.method', 'request.service', 'request.path'],
   grpc_status: ['protocol', 'response.grpcStatus'],
-  redis_type: ['protocol', 'response.type'],
+  redis_type: ['protocol', 'request.command'],
   redis_command: ['protocol', 'request.command'],
   redis_key: ['protocol', 'request.key'],
   kafka_api_key_name: ['protocol', 'request.apiKeyName'],

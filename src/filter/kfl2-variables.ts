@@ -219,6 +219,7 @@ function buildVariables(): Map<string, Variable> {
     diameter_application: { type: 'string', get: (e: Entry) => (is(e, 'diameter') ? str(req(e).application) : undefined), doc: 'request.application (Diameter Common Messages, Diameter Credit Control …)' },
     diameter_result_code: { type: 'int', get: (e: Entry) => (is(e, 'diameter') ? num(res(e).resultCode) : undefined), doc: 'response.resultCode (2001 success)' },
   });
+  Object.assign(v, kubesharkProtocolVars());
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
   for (const k of Object.keys(v)) {
@@ -313,6 +314,38 @@ const READS: Record<string, string[]> = {
   diameter_application: ['protocol', 'request.application'],
   diameter_result_code: ['protocol', 'response.resultCode'],
 };
+
+// Kubeshark gives most protocols the same few variables, named after the protocol: its sizes
+// (`redis_request_size`; `_length` for some), whether the call has a request or a response
+// (`kafka_request`), and its summary line (`amqp_summary`). They read shark's own fields.
+const SIZE_SUFFIX: Record<string, 'size' | 'length'> = {
+  redis: 'size', mysql: 'size', postgresql: 'size', tls: 'size', kafka: 'size',
+  dns: 'length', amqp: 'length', ldap: 'length', radius: 'length', diameter: 'length',
+};
+const WITH_REQUEST_RESPONSE = ['kafka', 'amqp', 'ldap', 'radius', 'diameter', 'ws'];
+const SUMMARY_NAMES: Record<string, string> = {
+  tls_summary: 'tls', amqp_summary: 'amqp', ldap_summary: 'ldap', diameter_summary: 'diameter', kafka_request_summary: 'kafka',
+};
+
+function kubesharkProtocolVars(): Record<string, Variable> {
+  const v: Record<string, Variable> = {};
+  for (const [p, suffix] of Object.entries(SIZE_SUFFIX)) {
+    const reads = ['protocol', 'requestSize', 'responseSize'];
+    v[`${p}_request_${suffix}`] = { type: 'int', get: (e) => (is(e, p) ? num(e.requestSize) : undefined), doc: `entry.requestSize of a ${p} entry`, reads };
+    v[`${p}_response_${suffix}`] = { type: 'int', get: (e) => (is(e, p) ? num(e.responseSize) : undefined), doc: `entry.responseSize of a ${p} entry`, reads };
+    v[`${p}_total_size`] = { type: 'int', get: (e) => (is(e, p) ? (num(e.requestSize) ?? 0) + (num(e.responseSize) ?? 0) : undefined), doc: `requestSize + responseSize of a ${p} entry`, reads };
+  }
+  for (const p of WITH_REQUEST_RESPONSE) {
+    const proto = PROTOCOL_ALIASES[p] ?? p;
+    v[`${p}_request`] = { type: 'bool', get: (e) => is(e, proto) && e.request !== null && e.request !== undefined, doc: `a ${p} entry with a request`, reads: ['protocol', 'request'] };
+    v[`${p}_response`] = { type: 'bool', get: (e) => is(e, proto) && e.response !== null && e.response !== undefined, doc: `a ${p} entry with a response`, reads: ['protocol', 'response'] };
+  }
+  for (const [name, p] of Object.entries(SUMMARY_NAMES)) {
+    v[name] = { type: 'string', get: (e) => (is(e, p) ? str(e.summary) : undefined), doc: `entry.summary of a ${p} entry`, reads: ['protocol', 'summary'] };
+  }
+  v.radius_code_name = { type: 'string', get: (e) => (is(e, 'radius') ? str(req(e).code) : undefined), doc: 'request.code (Access-Request …), as radius_code', reads: ['protocol', 'request.code'] };
+  return v;
+}
 
 function isHttpish(e: Entry): boolean {
   return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3' || e.protocol === 'grpc';

@@ -128,6 +128,11 @@ const rows: Row[] = [
   { dialect: 'kfl2', q: 'dst.service.name == "svc"', jq: '.dst.service == "svc"' },
   // Kubeshark: redis_type is the command verb; a DNS status_code is its rcode.
   { dialect: 'kfl2', q: 'redis && redis_type == "GET"', jq: '.protocol=="redis" and .request.command == "GET"' },
+  // Kubeshark's per-protocol sizes, request/response flags and summaries.
+  { dialect: 'kfl2', q: 'redis && redis_response_size > 237', jq: '.protocol=="redis" and .responseSize > 237' },
+  { dialect: 'kfl2', q: 'redis_total_size >= 375', jq: '.protocol=="redis" and .requestSize + .responseSize >= 375' },
+  { dialect: 'kfl2', q: 'kafka && kafka_response', jq: '.protocol=="kafka" and .response != null' },
+  { dialect: 'kfl2', q: 'amqp_request && !amqp_response', jq: '.protocol=="amqp" and .request != null and .response == null' },
   { dialect: 'kfl2', q: 'http && "X-Api-Key" in request.headers', jq: '.protocol=="http" and (.request.headers | has("x-api-key"))' },
   { dialect: 'kfl2', q: 'dns && dns_response && status_code != 0', jq: '.protocol=="dns" and .response != null and (.response.rcode // 0) != 0' },
 ];

@@ -146,7 +146,9 @@ function buildVariables(): Map<string, Variable> {
 
     // gRPC
     grpc_method: { type: 'string', get: (e: Entry) => (is(e, 'grpc') ? grpcMethod(e) : undefined), doc: '"/<service>/<method>" from request.service and request.method' },
-    grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? num(res(e).grpcStatus) : undefined), fallback: -1, doc: 'response.grpcStatus; −1 when not gRPC or unanswered' },
+    // Another protocol's entry has the int default 0, as in Kubeshark, so `grpc_status != 0` alone finds failed
+    // gRPC calls only; a gRPC call whose status the capture lacks is −1, never taken for OK.
+    grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? (num(res(e).grpcStatus) ?? -1) : undefined), doc: 'response.grpcStatus; −1 for a gRPC call without one (unanswered, trailers lost); 0 on other protocols' },
 
     // Redis
     // Kubeshark's redis_type is the command's verb (its docs: `redis && redis_type == "GET"`); the reply's RESP type is response.type.

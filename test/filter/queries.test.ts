@@ -133,6 +133,7 @@ const rows: Row[] = [
   { dialect: 'kfl2', q: 'redis_total_size >= 375', jq: '.protocol=="redis" and .requestSize + .responseSize >= 375' },
   { dialect: 'kfl2', q: 'kafka && kafka_response', jq: '.protocol=="kafka" and .response != null' },
   { dialect: 'kfl2', q: 'amqp_request && !amqp_response', jq: '.protocol=="amqp" and .request != null and .response == null' },
+  { dialect: 'kfl2', q: 'grpc_status != 0', jq: '.protocol=="grpc" and ((.response.grpcStatus // -1) != 0)' },
   { dialect: 'kfl2', q: 'http && "X-Api-Key" in request.headers', jq: '.protocol=="http" and (.request.headers | has("x-api-key"))' },
   { dialect: 'kfl2', q: 'dns && dns_response && status_code != 0', jq: '.protocol=="dns" and .response != null and (.response.rcode // 0) != 0' },
 ];

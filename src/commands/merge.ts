@@ -16,7 +16,8 @@ when every input has the same ones, else one interface per input interface;
 
 NDJSON entry streams merge by their "timestamp" field into NDJSON (on a
 terminal: one readable line per call; see -o), secrets redacted as every
-writer of entries does (--no-redact to keep them).
+writer of entries does (--no-redact to keep them). With several inputs each
+id is prefixed with its input's number (2:4-1), so ids stay unique.
 
 Captures and NDJSON cannot be mixed. Output goes to stdout unless -w is given
 (binary output is not written to a terminal). A damaged input is merged up to

@@ -203,6 +203,7 @@ function k1Path(n: Node, ctx: CompileContext): Fn {
   if (cur.kind === 'ident') {
     steps.unshift({ key: cur.name, ci: false });
     names.unshift(cur.name);
+    warnUnknownRoot(names, ctx);
   } else base = k1(cur, ctx);
   for (let i = 1; i < steps.length; i++) {
     parentName = names[i - 1];
@@ -222,6 +223,24 @@ function k1Path(n: Node, ctx: CompileContext): Fn {
     const v = read(root);
     return v === undefined ? MISSING : v;
   };
+}
+
+/** Entry fields some entries carry (docs/entry.schema.json) beyond the roots KFL2 paths may start with. */
+const OTHER_ENTRY_FIELDS = new Set(['mesh', 'peerProcess', 'process', 'tapped', 'tls']);
+
+/**
+ * A KFL1 path that cannot exist in shark's entries matches nothing, silently: a typo, a Kubeshark
+ * KFL2 variable shark lacks (`local_process_name`), or a KFL2 path written with `and` (`src.pod.name`).
+ * Said once on stderr; still read, for entries from elsewhere that carry such a field.
+ */
+function warnUnknownRoot(names: string[], ctx: CompileContext): void {
+  let note: string | undefined;
+  if (!ENTRY_ROOTS.has(names[0]) && !OTHER_ENTRY_FIELDS.has(names[0])) {
+    note = `'${names[0]}' is not a field of shark's entries${KFL2_VARIABLES.has(names[0]) ? '' : ' nor a KFL2 variable'}: it matches only entries from elsewhere that carry it`;
+  } else if ((names[0] === 'src' || names[0] === 'dst') && ['pod', 'service', 'node'].includes(names[1]) && names.length > 2) {
+    note = `${names.slice(0, 3).join('.')} is KFL2 (${names[0]}.${names[1]} is a name in shark's entries): in KFL1 write ${names[0]}.${names[2] === 'namespace' ? 'namespace' : names[1]}`;
+  }
+  if (note && !ctx.warnings.includes(note)) ctx.warnings.push(note);
 }
 
 function k1Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
@@ -499,7 +518,16 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         return c !== undefined && cmp(c, 0);
       };
     }
-    case 'in':
+    case 'in': {
+      // Header and cookie names ignore case here as in lookups (`"Host" in request.headers`), whether the
+      // headers are a map or HTTP/2's [{name, value}] list.
+      if (isHeaderMap(n.right)) {
+        return (e) => {
+          const c = r(e);
+          if (c === null || typeof c !== 'object') return false;
+          return step(c, { key: celString(l(e)), ci: true }) !== undefined;
+        };
+      }
       return (e) => {
         const x = l(e);
         const c = r(e);
@@ -508,6 +536,7 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         if (c !== null && typeof c === 'object') return Object.prototype.hasOwnProperty.call(c, celString(x));
         return false;
       };
+    }
     case '+':
       return (e) => {
         const a = l(e);

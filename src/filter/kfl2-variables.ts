@@ -125,7 +125,8 @@ function buildVariables(): Map<string, Variable> {
     method: { type: 'string', get: (e: Entry) => (isHttpish(e) ? str(req(e).method) : undefined), doc: 'request.method (HTTP, HTTP/2)' },
     url: { type: 'string', get: (e: Entry) => (isHttpish(e) ? (str(req(e).url) ?? str(req(e).path)) : undefined), doc: 'request.url (else request.path)' },
     path: { type: 'string', get: (e: Entry) => (isHttpish(e) ? pathOnly(e) : undefined), doc: 'request.path without the query string' },
-    status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : undefined), doc: 'response.status (HTTP, HTTP/2)' },
+    // Kubeshark gives DNS entries a status too, the rcode: its docs find failed lookups with `dns && dns_response && status_code != 0`.
+    status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : is(e, 'dns') ? num(res(e).rcode) : undefined), doc: 'response.status (HTTP, HTTP/2); response.rcode for DNS (as Kubeshark)' },
     http_version: { type: 'string', get: (e: Entry) => str(req(e).httpVersion) ?? str(req(e).version), doc: 'request.httpVersion' },
     query_string: { type: 'string', get: (e: Entry) => (isHttpish(e) ? queryString(e) : undefined), doc: 'the URL after "?"' },
     'request.headers': { type: 'map', get: (e: Entry) => req(e).headers, doc: 'request.headers (lookups ignore case)' },
@@ -145,10 +146,13 @@ function buildVariables(): Map<string, Variable> {
 
     // gRPC
     grpc_method: { type: 'string', get: (e: Entry) => (is(e, 'grpc') ? grpcMethod(e) : undefined), doc: '"/<service>/<method>" from request.service and request.method' },
-    grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? num(res(e).grpcStatus) : undefined), fallback: -1, doc: 'response.grpcStatus; −1 when not gRPC or unanswered' },
+    // Another protocol's entry has the int default 0, as in Kubeshark, so `grpc_status != 0` alone finds failed
+    // gRPC calls only; a gRPC call whose status the capture lacks is −1, never taken for OK.
+    grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? (num(res(e).grpcStatus) ?? -1) : undefined), doc: 'response.grpcStatus; −1 for a gRPC call without one (unanswered, trailers lost); 0 on other protocols' },
 
     // Redis
-    redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(res(e).type) : undefined), doc: 'response.type (simple, error, integer, bulk, array …)' },
+    // Kubeshark's redis_type is the command's verb (its docs: `redis && redis_type == "GET"`); the reply's RESP type is response.type.
+    redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command, the verb (GET, SET …), as Kubeshark; the reply\'s RESP type is `response.type`' },
     redis_command: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command' },
     redis_key: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).key) : undefined), doc: 'request.key' },
 
@@ -217,6 +221,7 @@ function buildVariables(): Map<string, Variable> {
     diameter_application: { type: 'string', get: (e: Entry) => (is(e, 'diameter') ? str(req(e).application) : undefined), doc: 'request.application (Diameter Common Messages, Diameter Credit Control …)' },
     diameter_result_code: { type: 'int', get: (e: Entry) => (is(e, 'diameter') ? num(res(e).resultCode) : undefined), doc: 'response.resultCode (2001 success)' },
   });
+  Object.assign(v, kubesharkProtocolVars());
   for (const [name, reads] of Object.entries(READS)) if (v[name]) v[name].reads = reads;
   for (const name of PROTOCOL_NAMES) v[name].reads = ['protocol'];
   for (const k of Object.keys(v)) {
@@ -245,7 +250,7 @@ const READS: Record<string, string[]> = {
   url: HTTP_REQ('url', 'path'),
   path: HTTP_REQ('url', 'path'),
   query_string: HTTP_REQ('url', 'path', 'queryString', 'query'),
-  status_code: ['protocol', 'response.status'],
+  status_code: ['protocol', 'response.status', 'response.rcode'],
   http_version: HTTP_REQ('httpVersion', 'version'),
   'request.headers': ['request.headers'],
   'response.headers': ['response.headers'],
@@ -261,7 +266,7 @@ const READS: Record<string, string[]> = {
   dns_response: ['protocol', 'response'],
   grpc_method: ['protocol', 'request.method', 'request.service', 'request.path'],
   grpc_status: ['protocol', 'response.grpcStatus'],
-  redis_type: ['protocol', 'response.type'],
+  redis_type: ['protocol', 'request.command'],
   redis_command: ['protocol', 'request.command'],
   redis_key: ['protocol', 'request.key'],
   kafka_api_key_name: ['protocol', 'request.apiKeyName'],
@@ -311,6 +316,38 @@ const READS: Record<string, string[]> = {
   diameter_application: ['protocol', 'request.application'],
   diameter_result_code: ['protocol', 'response.resultCode'],
 };
+
+// Kubeshark gives most protocols the same few variables, named after the protocol: its sizes
+// (`redis_request_size`; `_length` for some), whether the call has a request or a response
+// (`kafka_request`), and its summary line (`amqp_summary`). They read shark's own fields.
+const SIZE_SUFFIX: Record<string, 'size' | 'length'> = {
+  redis: 'size', mysql: 'size', postgresql: 'size', tls: 'size', kafka: 'size',
+  dns: 'length', amqp: 'length', ldap: 'length', radius: 'length', diameter: 'length',
+};
+const WITH_REQUEST_RESPONSE = ['kafka', 'amqp', 'ldap', 'radius', 'diameter', 'ws'];
+const SUMMARY_NAMES: Record<string, string> = {
+  tls_summary: 'tls', amqp_summary: 'amqp', ldap_summary: 'ldap', diameter_summary: 'diameter', kafka_request_summary: 'kafka',
+};
+
+function kubesharkProtocolVars(): Record<string, Variable> {
+  const v: Record<string, Variable> = {};
+  for (const [p, suffix] of Object.entries(SIZE_SUFFIX)) {
+    const reads = ['protocol', 'requestSize', 'responseSize'];
+    v[`${p}_request_${suffix}`] = { type: 'int', get: (e) => (is(e, p) ? num(e.requestSize) : undefined), doc: `entry.requestSize of a ${p} entry`, reads };
+    v[`${p}_response_${suffix}`] = { type: 'int', get: (e) => (is(e, p) ? num(e.responseSize) : undefined), doc: `entry.responseSize of a ${p} entry`, reads };
+    v[`${p}_total_size`] = { type: 'int', get: (e) => (is(e, p) ? (num(e.requestSize) ?? 0) + (num(e.responseSize) ?? 0) : undefined), doc: `requestSize + responseSize of a ${p} entry`, reads };
+  }
+  for (const p of WITH_REQUEST_RESPONSE) {
+    const proto = PROTOCOL_ALIASES[p] ?? p;
+    v[`${p}_request`] = { type: 'bool', get: (e) => is(e, proto) && e.request !== null && e.request !== undefined, doc: `a ${p} entry with a request`, reads: ['protocol', 'request'] };
+    v[`${p}_response`] = { type: 'bool', get: (e) => is(e, proto) && e.response !== null && e.response !== undefined, doc: `a ${p} entry with a response`, reads: ['protocol', 'response'] };
+  }
+  for (const [name, p] of Object.entries(SUMMARY_NAMES)) {
+    v[name] = { type: 'string', get: (e) => (is(e, p) ? str(e.summary) : undefined), doc: `entry.summary of a ${p} entry`, reads: ['protocol', 'summary'] };
+  }
+  v.radius_code_name = { type: 'string', get: (e) => (is(e, 'radius') ? str(req(e).code) : undefined), doc: 'request.code (Access-Request …), as radius_code', reads: ['protocol', 'request.code'] };
+  return v;
+}
 
 function isHttpish(e: Entry): boolean {
   return e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3' || e.protocol === 'grpc';

@@ -1,5 +1,6 @@
 // `shark merge` for entries: NDJSON streams merged by `timestamp` (stable:
-// equal timestamps keep input order), written as NDJSON lines.
+// equal timestamps keep input order), written as NDJSON lines; with several
+// inputs each id gets its input's number (`2:4-1`) so ids stay unique.
 
 import type { Entry } from '../model/entry.js';
 import type { LineSink } from '../output/stdout-sink.js';
@@ -27,8 +28,13 @@ export async function mergeEntries(
   let entries = 0;
   // Entry files come from anywhere (another run's --no-redact, a hand-written line): merged output is redacted like every writer's.
   const redact = opts.redact ?? ((e: Entry) => e);
-  for await (const { items } of mergeOrdered(inputs, compareEntryTime, opts)) {
-    for (const e of items) {
+  // Ids are unique within one run only (frames restart at 1 in every capture): two nodes' streams both
+  // hold a "4-1". Prefixing each with its input's number keeps them unique without remembering any.
+  const several = inputs.length > 1;
+  for await (const { items, sources } of mergeOrdered(inputs, compareEntryTime, opts)) {
+    for (let i = 0; i < items.length; i++) {
+      const e = items[i];
+      if (several) e.id = `${sources[i] + 1}:${String(e.id ?? '')}`;
       const wait = sink.write(formatEntry(redact(e)));
       if (wait) await wait;
     }

@@ -347,7 +347,7 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
       ? `${kept} complete file${kept === 1 ? '' : 's'} kept, manifest written`
       : `${kept} complete file${kept === 1 ? '' : 's'} kept; the next run completes the manifest`;
     throw new UserError(
-      `${failedFile ?? path}: ${diskErrorText(failure)} after ${manifest.packets || state.packets} packets; ${note}`,
+      `${failedFile ?? path}: ${diskErrorText(failure)} after ${counted(manifest.packets || state.packets, 'packet', 'packets')}; ${note}`,
       ExitCode.OUTPUT,
     );
   }
@@ -492,7 +492,7 @@ async function recordEntries(
 
 export function describeRecovery(r: RecoveryReport): string {
   const who = r.pid ? ` (pid ${r.pid})` : '';
-  let line = `${r.folder}: completed a run that was killed${who}: ${r.files} whole files kept (${r.packets} packets, ${r.entries} entries)`;
+  let line = `${r.folder}: completed a run that was killed${who}: ${counted(r.files, 'whole file', 'whole files')} kept (${counted(r.packets, 'packet', 'packets')}, ${counted(r.entries, 'entry', 'entries')})`;
   if (r.salvaged.length > 0) line += `, cut back to whole records: ${r.salvaged.join(', ')}`;
   if (r.removed.length > 0) line += `, removed (nothing whole): ${r.removed.join(', ')}`;
   return line;
@@ -503,7 +503,7 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   const m = r.manifest;
   const bytes = m.files.reduce((s, f) => s + f.bytes, 0);
   const parts = [
-    `${r.folder}: ${m.packets} packets, ${m.entries} entries in ${m.files.length} files (${formatBytes(bytes)}), ${(elapsedMs / 1000).toFixed(1)} s, stopped: ${m.stopReason}`,
+    `${r.folder}: ${counted(m.packets, 'packet', 'packets')}, ${counted(m.entries, 'entry', 'entries')} in ${counted(m.files.length, 'file', 'files')} (${formatBytes(bytes)}), ${(elapsedMs / 1000).toFixed(1)} s, stopped: ${m.stopReason}`,
   ];
   if (m.dropped && ((m.dropped.kernel ?? 0) > 0 || (m.dropped.lost ?? 0) > 0)) {
     parts.push(`dropped: ${m.dropped.kernel ?? 0} by kernel, ${m.dropped.lost ?? 0} lost`);
@@ -517,6 +517,11 @@ export function recordSummary(r: RecordResult, elapsedMs: number): string {
   if (r.removed.length > 0) parts.push(`removed ${r.removed.length} old recording${r.removed.length === 1 ? '' : 's'}`);
   if (m.clusterError) parts.push(`no cluster snapshot (${m.clusterError})`);
   return parts.join('; ');
+}
+
+/** `1 entry`, `2 entries`: the summary is read by people (cron mail). */
+function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** Sizes in the summary line, in the units of --rotate-size and --max-total (KB = 1024). */

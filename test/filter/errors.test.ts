@@ -69,3 +69,18 @@ test('KFL1 warns when and/or mix without parentheses, saying how it grouped', ()
   compileFilter('http and dns and redis', { onWarning: (w) => none.push(w) });
   assert.deepEqual(none, []);
 });
+
+test('KFL1 says once when a path cannot be in shark entries (a typo, a Kubeshark variable shark lacks, a KFL2 path)', () => {
+  const warningsOf = (q: string) => compileFilter(q, { dialect: 'auto' }).warnings;
+  assert.deepEqual(warningsOf('stauts_code == 200 or stauts_code == 404'), [
+    "'stauts_code' is not a field of shark's entries nor a KFL2 variable: it matches only entries from elsewhere that carry it",
+  ]);
+  assert.match(warningsOf('local_process_name == "nginx"')[0], /^'local_process_name' is not a field of shark's entries/);
+  assert.deepEqual(warningsOf('dns and src.pod.namespace == "kube-system"'), [
+    "src.pod.namespace is KFL2 (src.pod is a name in shark's entries): in KFL1 write src.namespace",
+  ]);
+  // Fields of the entry format say nothing.
+  for (const q of ['response.status == 200', 'tapped.pod == "x" and src.namespace == "a"', 'request.headers["x"] == "y"', 'node.name == "n"', 'dns']) {
+    assert.deepEqual(warningsOf(q), [], q);
+  }
+});

@@ -121,6 +121,21 @@ const rows: Row[] = [
   { dialect: 'kfl2', q: 'response.status == 404', jq: '.response.status == 404', force: true },
   { dialect: 'kfl2', q: 'size(path) > 8 && method != "GET"', jq: `${HTTPISH} and ((.request.path // "") | length) > 8 and .request.method != "GET"` },
   { dialect: 'kfl2', q: 'dst.port == 8080 && src.ip.startsWith("10.1.0.")', jq: '.dst.port == 8080 and (.src.ip|startswith("10.1.0."))' },
+  // Kubeshark's examples written alone: paths through an endpoint's pod or service exist only in KFL2.
+  { dialect: 'kfl2', q: 'dst.pod.namespace == "production"', jq: '.dst.pod != "" and .dst.namespace == "production"' },
+  { dialect: 'kfl2', q: '!(src.pod.namespace == "kube-system")', jq: '(.src.pod != "" and .src.namespace == "kube-system") | not' },
+  { dialect: 'kfl2', q: 'src.pod.name.startsWith("client-1")', jq: '.src.pod | startswith("client-1")' },
+  { dialect: 'kfl2', q: 'dst.service.name == "svc"', jq: '.dst.service == "svc"' },
+  // Kubeshark: redis_type is the command verb; a DNS status_code is its rcode.
+  { dialect: 'kfl2', q: 'redis && redis_type == "GET"', jq: '.protocol=="redis" and .request.command == "GET"' },
+  // Kubeshark's per-protocol sizes, request/response flags and summaries.
+  { dialect: 'kfl2', q: 'redis && redis_response_size > 237', jq: '.protocol=="redis" and .responseSize > 237' },
+  { dialect: 'kfl2', q: 'redis_total_size >= 375', jq: '.protocol=="redis" and .requestSize + .responseSize >= 375' },
+  { dialect: 'kfl2', q: 'kafka && kafka_response', jq: '.protocol=="kafka" and .response != null' },
+  { dialect: 'kfl2', q: 'amqp_request && !amqp_response', jq: '.protocol=="amqp" and .request != null and .response == null' },
+  { dialect: 'kfl2', q: 'grpc_status != 0', jq: '.protocol=="grpc" and ((.response.grpcStatus // -1) != 0)' },
+  { dialect: 'kfl2', q: 'http && "X-Api-Key" in request.headers', jq: '.protocol=="http" and (.request.headers | has("x-api-key"))' },
+  { dialect: 'kfl2', q: 'dns && dns_response && status_code != 0', jq: '.protocol=="dns" and .response != null and (.response.rcode // 0) != 0' },
 ];
 
 function jqCount(expr: string): number {

@@ -20,7 +20,7 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 const FIELDS = ['frame.time_epoch', 'frame.cap_len', 'frame.len', 'frame.interface_id', 'frame.encap_type', 'frame.md5_hash'];
 const MD5 = ['-o', 'frame.generate_md5_hash:TRUE'];
 
-function shark(args: string[], input?: string): { code: number; stdout: Buffer; stderr: string } {
+function shark(args: string[], input?: string | Buffer): { code: number; stdout: Buffer; stderr: string } {
   const r = spawnSync(process.execPath, [cliBin, ...args], { cwd: repoRoot, input, maxBuffer: 64 * 1024 * 1024 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
 }
@@ -149,14 +149,34 @@ test('NDJSON inputs merge by timestamp, stable, stdin as "-"', async () => {
   const r = shark(['merge', aPath, '-'], b.join('\n') + '\n');
   assert.equal(r.code, 0, r.stderr);
   const ids = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l).id);
-  assert.deepEqual(ids, ['a0', 'b0', 'a1', 'a2', 'b1', 'a3', 'b2']);
+  // Each id carries its input's number, so ids from different inputs never collide.
+  assert.deepEqual(ids, ['1:a0', '2:b0', '1:a1', '1:a2', '2:b1', '1:a3', '2:b2']);
 
   // The other input order puts b's timestamp-3 entry first (library level: no CLI start-up).
   const lines: string[] = [];
   const sink = new LineSink(new Writable({ write: (chunk, _enc, cb) => (lines.push(...chunk.toString().trim().split('\n')), cb()) }));
   const source = (list: string[]) => readNdjson(Readable.from([Buffer.from(list.join('\n') + '\n')]), 'x');
   assert.equal(await mergeEntries([source(b), source(a)], sink), 7);
-  assert.deepEqual(lines.map((l) => JSON.parse(l).id), ['a0', 'b0', 'b1', 'a1', 'a2', 'a3', 'b2']);
+  assert.deepEqual(lines.map((l) => JSON.parse(l).id), ['2:a0', '1:b0', '1:b1', '2:a1', '2:a2', '2:a3', '1:b2']);
+});
+
+test('entries dissected from two nodes merge with unique ids; one input keeps its ids', () => {
+  const a = shark(['dissect', join(examplesDir, 'node-a.pcap')]);
+  const b = shark(['dissect', join(examplesDir, 'node-b.pcap')]);
+  const idsOf = (out: Buffer | string) => out.toString().trim().split('\n').map((l) => JSON.parse(l).id as string);
+  const aIds = idsOf(a.stdout);
+  const bIds = idsOf(b.stdout);
+  assert.ok(aIds.some((id) => bIds.includes(id)), 'the two runs number their calls alike');
+  const aPath = join(dir, 'node-a.ndjson');
+  writeFileSync(aPath, a.stdout);
+  const r = shark(['merge', aPath, '-'], b.stdout);
+  assert.equal(r.code, 0, r.stderr);
+  const ids = idsOf(r.stdout);
+  assert.equal(ids.length, aIds.length + bIds.length);
+  assert.equal(new Set(ids).size, ids.length, 'ids unique');
+  assert.deepEqual(ids.filter((id) => id.startsWith('1:')).map((id) => id.slice(2)), aIds);
+  assert.deepEqual(ids.filter((id) => id.startsWith('2:')).map((id) => id.slice(2)), bIds);
+  assert.deepEqual(idsOf(shark(['merge', aPath]).stdout), aIds);
 });
 
 test('refusals: NDJSON with captures, binary to a terminal', () => {

@@ -110,6 +110,18 @@ describe('shark record', { timeout: 300_000 }, () => {
     assert.equal(m.cluster, undefined);
   });
 
+  it('the summary line counts in English: 1 entry in 1 file, not 1 entries in 1 files', () => {
+    const out = join(dir, 'one');
+    const input = join(dir, 'one.ndjson');
+    writeFileSync(input, JSON.stringify({ id: '1', timestamp: 1_700_000_000_000, protocol: 'http', summary: 'GET /' }) + '\n');
+    const r = record(['--name', 'one', '--out', out], input);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^record: one-\d{8}T\d{6}Z: 0 packets, 1 entry in 1 file \(.*\), .* stopped: end-of-input\n$/);
+    const two = record(['--name', 'two', '--out', out], sharedCapture('tcpdump-dns_udp.pcap'));
+    assert.equal(two.status, 0, two.stderr);
+    assert.match(two.stderr, /: 2 packets, 1 entry in 2 files \(/);
+  });
+
   it('records an NDJSON entry stream as entry files only, --packets bounding it', () => {
     const out = join(dir, 'b');
     const input = join(dir, 'in.ndjson');
@@ -167,7 +179,7 @@ describe('shark record', { timeout: 300_000 }, () => {
     const next = record(['--name', 'cron', '--out', out, '--packets', '10'], SOURCE);
     assert.equal(next.status, 0, next.stderr);
     assert.match(next.stderr, new RegExp(`took over the lock of a run that is gone \\(pid ${first.pid}\\)`));
-    assert.match(next.stderr, new RegExp(`record: ${folderOf()}: completed a run that was killed \\(pid ${first.pid}\\): \\d+ whole files kept`));
+    assert.match(next.stderr, new RegExp(`record: ${folderOf()}: completed a run that was killed \\(pid ${first.pid}\\): \\d+ whole files? kept`));
     assert.ok(!existsSync(join(path, 'INCOMPLETE')));
     assert.deepEqual(readdirSync(path).filter((n) => n.endsWith('.partial')), []);
     const m = manifestOf(path);

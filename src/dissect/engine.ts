@@ -386,7 +386,7 @@ export class DissectionEngine {
         break;
       case IpProto.ICMP:
       case IpProto.ICMPV6:
-        this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame);
+        this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame, ip.cut);
         break;
       default:
         if (depth < MAX_ENCAP_DEPTH && this.decapsulate(ipTunnel(ip.protocol, ip.payload), ip.payload, now, frame, depth)) break;

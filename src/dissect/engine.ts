@@ -671,7 +671,9 @@ export class DissectionEngine {
 
   private startFallback(conn: TcpConnection): void {
     // Bytes lost while no parser was attached are still the flow's: its entry reports them (conn.start).
-    conn.start(createTcpFallback(conn.ctx, () => conn.totals), 'tcp');
+    // A hole the peer acknowledged, not yet said as a gap (no later segment yet), is in the interval an interim report covers.
+    const lossPending = () => !conn.lite && (conn.halves[0].lossPending || conn.halves[1].lossPending);
+    conn.start(createTcpFallback(conn.ctx, () => conn.totals, lossPending), 'tcp');
   }
 
   private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {

@@ -96,6 +96,16 @@ export class HalfStream {
     return this.finished ? ahead - 1 : ahead;
   }
 
+  /**
+   * The peer has acknowledged bytes this half has neither delivered nor
+   * reported lost: a hole the capture missed, said as a gap only when a later
+   * segment of this side shows where it ends. A report made meanwhile (a
+   * long connection's interim entry) covers bytes it does not hold.
+   */
+  get lossPending(): boolean {
+    return this.peerAck !== undefined && (this.unseenAcked(this.peerAck) ?? 0) > 0;
+  }
+
   /** The peer acknowledged `ack`: holes below it were lost from the capture, not in flight. */
   ackHint(ack: number): void {
     if (this.peerAck === undefined || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack;

@@ -82,6 +82,8 @@ class FlowReporter {
     private readonly protocol: 'tcp' | 'udp',
     private readonly ctx: ConnectionContext,
     private readonly totals: () => FlowTotals,
+    /** TCP: whether bytes the capture missed are known (acknowledged by the peer) but not yet said as a gap. */
+    private readonly lossPending?: () => boolean,
   ) {
     if (protocol === 'udp') this.quic = new QuicShapeWatch();
   }
@@ -132,7 +134,8 @@ class FlowReporter {
       error: t.reset && reason === 'rst',
       summary: `${this.protocol.toUpperCase()} ${human(req.bytes)} → ${human(res.bytes)}${reason === 'rst' ? ' [RST]' : reason === 'active' ? ' (ongoing)' : ''}${lostNote}`,
     };
-    if (lost) call.warnings = ['gap'];
+    // An interim report made while a hole waits to be said (the lost bytes are counted in the next one) lacks them too.
+    if (lost || (reason === 'active' && this.lossPending?.())) call.warnings = ['gap'];
     if (this.cut) call.warnings = [...(call.warnings ?? []), 'truncated'];
     if (this.quic?.looksLikeQuic) {
       // Named, not claimed: what the bytes show is a shape, and the user knows the port (docs/entry.md, QUIC).
@@ -151,8 +154,8 @@ class FlowReporter {
 }
 
 /** TCP connection of unknown protocol. */
-export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTotals): TcpStreamParser {
-  const reporter = new FlowReporter('tcp', ctx, totals);
+export function createTcpFallback(ctx: ConnectionContext, totals: () => FlowTotals, lossPending?: () => boolean): TcpStreamParser {
+  const reporter = new FlowReporter('tcp', ctx, totals, lossPending);
   return {
     onData() {},
     onGap: (dir, length) => reporter.gap(dir, length),

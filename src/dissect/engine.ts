@@ -621,7 +621,15 @@ export class DissectionEngine {
       }
       if (verdict === 'need-more') needMore = true;
       if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') return false;
-      if (!conn.orientationKnown && verdict !== 'stream') conn.setClient(verdict === 'request' ? side : 1 - side);
+      if (!conn.orientationKnown && verdict !== 'stream') {
+        const client = verdict === 'request' ? side : 1 - side;
+        // Caught mid-connection on the dissector's own port, which one end alone has: that end serves. Bytes
+        // that read the other way round are a piece of a message out of its context (the text of a Redis
+        // reply read as an inline command made thousands of bogus calls), so the port is kept.
+        const served = portMatch && d.ports.includes(conn.ends[0].port) !== d.ports.includes(conn.ends[1].port);
+        if (!(served && d.ports.includes(conn.ends[client].port))) conn.setClient(client);
+        else this.count('tcp.orientation_kept_by_port');
+      }
       this.startParser(conn, d);
       return true;
     };

@@ -110,3 +110,19 @@ test('a long connection of an unknown protocol: the interim report whose interva
   // Reports with no loss in them stay clean.
   assert.ok(reports.slice(2).every((r) => r.endsWith('[]')), reports.join('\n'));
 });
+
+test('Redis caught in the middle of a large reply, on its own port: the port names the server, no reply text becomes commands, and the calls after it pair as in the whole capture', async () => {
+  const { readCapture, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-redis-pubsub-resp3.pcap'));
+  const whole = new Set(dissectPacketList(all).entries.map((e) => e.summary));
+  // Frame 19 on is the rest of the server's COMMAND DOCS reply (text such as "…EING the number of elements popped.").
+  const { entries, counters } = dissectPacketList(all.slice(18).map((p, i) => ({ ...p, frame: i + 1 })));
+  const invented = entries.filter((e) => !whole.has(e.summary)).map((e) => e.summary);
+  assert.deepEqual(invented, []);
+  for (const s of ['SUBSCRIBE Foo → [3 items]', 'PSUBSCRIBE F* → [3 items]', 'SET random_key → OK', 'PING → PONG']) {
+    assert.ok(entries.some((e) => e.summary === s), s);
+  }
+  assert.equal(counters['redis.malformed'], undefined);
+  assert.ok(counters['redis.gap_dropped'] > 0, 'the reply read in part is counted as dropped');
+});

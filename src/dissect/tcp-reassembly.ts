@@ -51,6 +51,8 @@ export class HalfStream {
   private oooBytes = 0;
   /** Highest ACK the peer sent: bytes below it reached the peer, captured or not. */
   private peerAck: number | undefined;
+  /** The peer's first ACK, sent before this side's first segment here: where this side's bytes began. */
+  private firstPeerAck: number | undefined;
   finished = false;
   delivered = 0;
 
@@ -79,7 +81,15 @@ export class HalfStream {
       if (this.nextSeq === undefined || this.delivered === 0) this.nextSeq = (seq + 1) >>> 0;
       seq = (seq + 1) >>> 0;
     }
-    if (this.nextSeq === undefined) this.nextSeq = seq;
+    if (this.nextSeq === undefined) {
+      this.nextSeq = seq;
+      // The peer acknowledged this side's bytes from an earlier point (its handshake ACK or a request's
+      // ACK, this side's SYN-ACK and first segments lost): those bytes were sent and lost from the
+      // capture. The stream starts there, so the segment waits behind a hole said as a gap as any
+      // other, and an HTTP/1 response lost with it is not paired with the next request.
+      const from = this.firstPeerAck;
+      if (!syn && from !== undefined && seqDiff(seq, from) > 0 && seqDiff(seq, from) <= MAX_ACKED_LOSS) this.nextSeq = from;
+    }
     if (payload.length > 0 || cut > 0) this.insert(seq, payload, now, frame, ack, cut);
     if (fin) this.finSeq = (seq + payload.length + cut) >>> 0;
     this.checkFin();
@@ -108,6 +118,7 @@ export class HalfStream {
 
   /** The peer acknowledged `ack`: holes below it were lost from the capture, not in flight. */
   ackHint(ack: number): void {
+    if (this.nextSeq === undefined && this.firstPeerAck === undefined) this.firstPeerAck = ack;
     if (this.peerAck === undefined || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack;
     if (this.ooo.length > 0 && this.nextSeq !== undefined && seqDiff(this.ooo[0].seq, ack) < 0) {
       this.skipGap();

@@ -126,3 +126,18 @@ test('Redis caught in the middle of a large reply, on its own port: the port nam
   assert.equal(counters['redis.malformed'], undefined);
   assert.ok(counters['redis.gap_dropped'] > 0, 'the reply read in part is counted as dropped');
 });
+
+test('pipelined HTTP/1 whose SYN-ACK and first response were lost: the requests are not paired one response off, the first says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-http-pipelined-requests.pcap'));
+  const line = (e: { summary: string; warnings?: string[]; response: unknown }) => `${e.summary} ${(e.response as { bodySize?: number } | null)?.bodySize ?? '-'} ${JSON.stringify(e.warnings ?? [])}`;
+  const whole = dissectPacketList(all).entries.map(line);
+  // Frame 2 is the server's SYN-ACK, frame 5 the whole answer to the first GET: the client's ACKs still say where the server's bytes began.
+  const lossy = dissectPacketList(without(without(all, 5), 2)).entries.map(line);
+  assert.deepEqual(lossy, [
+    'GET /style/enhanced.css → unanswered - ["gap","unanswered"]',
+    'GET /script/urchin.js → 200 6716 ["gap"]',
+    ...whole.slice(2),
+  ]);
+});

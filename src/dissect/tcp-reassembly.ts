@@ -84,11 +84,13 @@ export class HalfStream {
     if (this.nextSeq === undefined) {
       this.nextSeq = seq;
       // The peer acknowledged this side's bytes from an earlier point (its handshake ACK or a request's
-      // ACK, this side's SYN-ACK and first segments lost): those bytes were sent and lost from the
-      // capture. The stream starts there, so the segment waits behind a hole said as a gap as any
-      // other, and an HTTP/1 response lost with it is not paired with the next request.
+      // ACK, this side's SYN-ACK and first segments lost), and acknowledged more since: those bytes were
+      // sent and lost from the capture. (An acknowledgement that never moves says nothing: a tool that
+      // writes ACK with 0.) The stream starts there, so the segment waits behind a hole said as a gap as
+      // any other, and an HTTP/1 response lost with it is not paired with the next request.
       const from = this.firstPeerAck;
-      if (!syn && from !== undefined && seqDiff(seq, from) > 0 && seqDiff(seq, from) <= MAX_ACKED_LOSS) this.nextSeq = from;
+      const moved = from !== undefined && this.peerAck !== undefined && seqDiff(this.peerAck, from) > 0;
+      if (!syn && moved && seqDiff(seq, from) > 0 && seqDiff(seq, from) <= MAX_ACKED_LOSS) this.nextSeq = from;
     }
     if (payload.length > 0 || cut > 0) this.insert(seq, payload, now, frame, ack, cut);
     if (fin) this.finSeq = (seq + payload.length + cut) >>> 0;

@@ -386,7 +386,7 @@ export class DissectionEngine {
         break;
       case IpProto.ICMP:
       case IpProto.ICMPV6:
-        this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame);
+        this.icmp.onPacket(ip.protocol === IpProto.ICMPV6, ip.src, ip.dst, ip.payload, now, frame, ip.cut);
         break;
       default:
         if (depth < MAX_ENCAP_DEPTH && this.decapsulate(ipTunnel(ip.protocol, ip.payload), ip.payload, now, frame, depth)) break;
@@ -621,7 +621,15 @@ export class DissectionEngine {
       }
       if (verdict === 'need-more') needMore = true;
       if (verdict !== 'request' && verdict !== 'response' && verdict !== 'stream') return false;
-      if (!conn.orientationKnown && verdict !== 'stream') conn.setClient(verdict === 'request' ? side : 1 - side);
+      if (!conn.orientationKnown && verdict !== 'stream') {
+        const client = verdict === 'request' ? side : 1 - side;
+        // Caught mid-connection on the dissector's own port, which one end alone has: that end serves. Bytes
+        // that read the other way round are a piece of a message out of its context (the text of a Redis
+        // reply read as an inline command made thousands of bogus calls), so the port is kept.
+        const served = portMatch && d.ports.includes(conn.ends[0].port) !== d.ports.includes(conn.ends[1].port);
+        if (!(served && d.ports.includes(conn.ends[client].port))) conn.setClient(client);
+        else this.count('tcp.orientation_kept_by_port');
+      }
       this.startParser(conn, d);
       return true;
     };
@@ -671,7 +679,9 @@ export class DissectionEngine {
 
   private startFallback(conn: TcpConnection): void {
     // Bytes lost while no parser was attached are still the flow's: its entry reports them (conn.start).
-    conn.start(createTcpFallback(conn.ctx, () => conn.totals), 'tcp');
+    // A hole the peer acknowledged, not yet said as a gap (no later segment yet), is in the interval an interim report covers.
+    const lossPending = () => !conn.lite && (conn.halves[0].lossPending || conn.halves[1].lossPending);
+    conn.start(createTcpFallback(conn.ctx, () => conn.totals, lossPending), 'tcp');
   }
 
   private endTcp(conn: TcpConnection, reason: 'fin' | 'rst' | 'timeout' | 'eof'): void {

@@ -78,7 +78,8 @@ export function knownProtocols(): string[] {
 
 /** ICMP is per packet, not a stream: the engine hands every ICMP/ICMPv6 packet to one tracker. */
 export interface IcmpHandler {
-  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void;
+  /** `cut`: bytes a snap length cut off the message (the IP header says). */
+  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number, cut?: number): void;
   onTick(nowMs: number, timeoutMs: number): void;
   /** Earliest request time of an echo still awaiting its reply (see TcpStreamParser.pendingSince). */
   pendingSince?(): number | undefined;

@@ -53,6 +53,8 @@ export class HalfStream {
   private oooBytes = 0;
   /** Highest ACK the peer sent: bytes below it reached the peer, captured or not. */
   private peerAck: number | undefined;
+  /** The peer's first ACK, sent before this side's first segment here: where this side's bytes began. */
+  private firstPeerAck: number | undefined;
   finished = false;
   delivered = 0;
 
@@ -81,7 +83,17 @@ export class HalfStream {
       if (this.nextSeq === undefined || this.delivered === 0) this.nextSeq = (seq + 1) >>> 0;
       seq = (seq + 1) >>> 0;
     }
-    if (this.nextSeq === undefined) this.nextSeq = seq;
+    if (this.nextSeq === undefined) {
+      this.nextSeq = seq;
+      // The peer acknowledged this side's bytes from an earlier point (its handshake ACK or a request's
+      // ACK, this side's SYN-ACK and first segments lost), and acknowledged more since: those bytes were
+      // sent and lost from the capture. (An acknowledgement that never moves says nothing: a tool that
+      // writes ACK with 0.) The stream starts there, so the segment waits behind a hole said as a gap as
+      // any other, and an HTTP/1 response lost with it is not paired with the next request.
+      const from = this.firstPeerAck;
+      const moved = from !== undefined && this.peerAck !== undefined && seqDiff(this.peerAck, from) > 0;
+      if (!syn && moved && seqDiff(seq, from) > 0 && seqDiff(seq, from) <= MAX_ACKED_LOSS) this.nextSeq = from;
+    }
     if (payload.length > 0 || cut > 0) this.insert(seq, payload, now, frame, ack, cut);
     if (fin) this.finSeq = (seq + payload.length + cut) >>> 0;
     this.checkFin();
@@ -98,8 +110,19 @@ export class HalfStream {
     return this.finished ? ahead - 1 : ahead;
   }
 
+  /**
+   * The peer has acknowledged bytes this half has neither delivered nor
+   * reported lost: a hole the capture missed, said as a gap only when a later
+   * segment of this side shows where it ends. A report made meanwhile (a
+   * long connection's interim entry) covers bytes it does not hold.
+   */
+  get lossPending(): boolean {
+    return this.peerAck !== undefined && (this.unseenAcked(this.peerAck) ?? 0) > 0;
+  }
+
   /** The peer acknowledged `ack`: holes below it were lost from the capture, not in flight. */
   ackHint(ack: number): void {
+    if (this.nextSeq === undefined && this.firstPeerAck === undefined) this.firstPeerAck = ack;
     if (this.peerAck === undefined || seqDiff(ack, this.peerAck) > 0) this.peerAck = ack;
     if (this.ooo.length > 0 && this.nextSeq !== undefined && seqDiff(this.ooo[0].seq, ack) < 0) {
       this.skipGap();

@@ -84,3 +84,60 @@ test('datagrams of an unknown protocol a snap length cut: the udp entry says tru
   assert.equal(entries[0].protocol, 'udp');
   assert.deepEqual(entries[0].warnings, ['truncated']);
 });
+
+test('a long connection of an unknown protocol: the interim report whose interval lost a segment says gap, though the hole is said only after it', () => {
+  const conn = new AckedConnection(9999);
+  // 24 bytes from the server every second, each acknowledged; the one at 29.5 s never reaches the capture
+  // (its ACK does), then a pause: the next segment, which shows where the hole ends, comes after the
+  // 30 s interim report is due.
+  for (let t = 0; t < 29_000; t += 1000) {
+    conn.send(t + 1, 2, 'x'.repeat(24));
+    conn.ackOnly(t + 2, 1);
+  }
+  conn.lose(2, 'x'.repeat(24));
+  conn.ackOnly(29_502, 1);
+  for (let t = 35_000; t < 75_000; t += 1000) {
+    conn.send(t, 2, 'x'.repeat(24));
+    conn.ackOnly(t + 1, 1);
+  }
+  const { entries, counters } = dissect(conn.packets);
+  const reports = entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.ok(entries.length >= 2, reports.join('\n'));
+  // The first report falls due with the segment at 35 s (no packet came between) and holds it, out of
+  // order behind the hole: 30 segments captured, the 31st sent in its time lost.
+  assert.equal(reports[0], 'TCP 0 B → 720 B (ongoing) ["gap"]');
+  assert.equal(counters['tcp.gap_bytes'], 24);
+  // Reports with no loss in them stay clean.
+  assert.ok(reports.slice(2).every((r) => r.endsWith('[]')), reports.join('\n'));
+});
+
+test('Redis caught in the middle of a large reply, on its own port: the port names the server, no reply text becomes commands, and the calls after it pair as in the whole capture', async () => {
+  const { readCapture, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-redis-pubsub-resp3.pcap'));
+  const whole = new Set(dissectPacketList(all).entries.map((e) => e.summary));
+  // Frame 19 on is the rest of the server's COMMAND DOCS reply (text such as "…EING the number of elements popped.").
+  const { entries, counters } = dissectPacketList(all.slice(18).map((p, i) => ({ ...p, frame: i + 1 })));
+  const invented = entries.filter((e) => !whole.has(e.summary)).map((e) => e.summary);
+  assert.deepEqual(invented, []);
+  for (const s of ['SUBSCRIBE Foo → [3 items]', 'PSUBSCRIBE F* → [3 items]', 'SET random_key → OK', 'PING → PONG']) {
+    assert.ok(entries.some((e) => e.summary === s), s);
+  }
+  assert.equal(counters['redis.malformed'], undefined);
+  assert.ok(counters['redis.gap_dropped'] > 0, 'the reply read in part is counted as dropped');
+});
+
+test('pipelined HTTP/1 whose SYN-ACK and first response were lost: the requests are not paired one response off, the first says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-http-pipelined-requests.pcap'));
+  const line = (e: { summary: string; warnings?: string[]; response: unknown }) => `${e.summary} ${(e.response as { bodySize?: number } | null)?.bodySize ?? '-'} ${JSON.stringify(e.warnings ?? [])}`;
+  const whole = dissectPacketList(all).entries.map(line);
+  // Frame 2 is the server's SYN-ACK, frame 5 the whole answer to the first GET: the client's ACKs still say where the server's bytes began.
+  const lossy = dissectPacketList(without(without(all, 5), 2)).entries.map(line);
+  assert.deepEqual(lossy, [
+    'GET /style/enhanced.css → unanswered - ["gap","unanswered"]',
+    'GET /script/urchin.js → 200 6716 ["gap"]',
+    ...whole.slice(2),
+  ]);
+});

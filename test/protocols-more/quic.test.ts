@@ -418,3 +418,73 @@ test('DNS over QUIC (ALPN doq): each stream a query and its answer, as dns entri
     ['dns', 'AAAA api.test → NXDOMAIN', true],
   ].sort());
 });
+
+/** One engine's entries and counters over `packets`. */
+function dissectPackets(packets: ReturnType<typeof q.datagrams>): { entries: Entry[]; counters: Record<string, number> } {
+  const entries: Entry[] = [];
+  const engine = new DissectionEngine({}, (e) => entries.push(e));
+  for (const p of packets) engine.push(p);
+  engine.finish();
+  return { entries, counters: engine.summary() };
+}
+
+/** A connection past its handshake: 1-RTT packets only, the server's first (the capture started mid-connection). */
+function midConnection(seed: string): Array<{ from: 'client' | 'server'; data: Buffer }> {
+  const c = q.newConnection(seed);
+  const out: Array<{ from: 'client' | 'server'; data: Buffer }> = [];
+  for (let i = 0; i < 4; i++) {
+    out.push({ from: 'server', data: q.shortPacket(c, 'server', [q.stream(3, i * 10, Buffer.alloc(10, 0x61)), q.ack(i)]) });
+    out.push({ from: 'client', data: q.shortPacket(c, 'client', [q.ack(i), q.ping]) });
+  }
+  return out;
+}
+
+test('a QUIC connection caught mid-way on 443 (short headers only, the server first) is one quic entry that says its handshake was not captured', () => {
+  const { entries, counters } = dissectPackets(q.datagrams(midConnection('mid443')));
+  assert.equal(entries.length, 1);
+  const e = entries[0];
+  assert.equal(e.protocol, 'quic');
+  assert.equal(e.summary, 'QUIC (handshake not captured)');
+  assert.deepEqual(e.request, { handshake: 'not captured' });
+  assert.ok(e.warnings?.includes('handshake not captured'), String(e.warnings));
+  // Oriented by the port, though the server spoke first.
+  assert.equal(e.src.port, 50000);
+  assert.equal(e.dst.port, 443);
+  assert.equal(counters['quic.short_header_without_handshake_dropped'], 8);
+});
+
+test('a QUIC connection caught mid-way off a QUIC port stays udp and says it looks like QUIC, with the -d that reads it as QUIC', () => {
+  const off = (p: ReturnType<typeof q.datagrams>[number]) => {
+    const data = Buffer.from(p.data);
+    // The UDP ports (after the raw IPv4 header): 443 becomes 7443.
+    for (const at of [20, 22]) if (data.readUInt16BE(at) === 443) data.writeUInt16BE(7443, at);
+    return { ...p, data };
+  };
+  const { entries, counters } = dissectPackets(q.datagrams(midConnection('mid7443')).map(off));
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0].protocol, 'udp');
+  assert.deepEqual(entries[0].warnings, ['looks like QUIC whose handshake was not captured: -d udp.port==7443,quic reads it as QUIC']);
+  assert.equal(counters['quic.mid_connection_unclaimed'], 1);
+  // A protocol whose first byte is constant (NTP client requests: 0x23) has no such word.
+  const ntp = Buffer.alloc(48);
+  ntp[0] = 0x23;
+  ntp.writeUInt32BE(0x0006e900, 1);
+  const ntpPackets = [0, 1, 2, 3].map((i) => udpPacket(1_700_000_000_000 + i, i + 1, 1, 40123, 7123, ntp));
+  const plain = dissectPackets(ntpPackets);
+  assert.equal(plain.entries[0].warnings, undefined);
+});
+
+test('QUIC probe: a short-header datagram is QUIC on a QUIC port only, and not DTLS, WireGuard or text there', () => {
+  const c = q.newConnection('probe-short');
+  const packet = q.shortPacket(c, 'server', [q.ping]);
+  assert.equal(probeQuic(packet, true), 'stream');
+  assert.equal(probeQuic(packet, false), false);
+  const greased = Buffer.from(packet);
+  greased[0] &= ~0x40;
+  assert.equal(probeQuic(greased, true), false, 'without the fixed bit a first datagram is not taken for QUIC (a DNS query is not): the udp entry says what it looks like');
+  const dtls = Buffer.concat([Buffer.from([0x17, 0xfe, 0xfd]), Buffer.alloc(40, 7)]);
+  assert.equal(probeQuic(dtls, true), false);
+  const wireguard = Buffer.concat([Buffer.from([0x04, 0, 0, 0]), Buffer.alloc(40, 9)]);
+  assert.equal(probeQuic(wireguard, true), false);
+  assert.equal(probeQuic(Buffer.from('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'), true), false);
+});

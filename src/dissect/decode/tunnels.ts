@@ -14,7 +14,7 @@
 // (recognised, but what it carries is not IP: counted, not dissected).
 
 import { LinkType } from '../../model/packet.js';
-import { EtherType, afterMpls, afterPpp } from './link.js';
+import { EtherType, afterMpls, afterPpp, findNetwork } from './link.js';
 
 export interface Tunnelled {
   /** Counter name, `encap.<kind>`. */
@@ -39,8 +39,17 @@ const ERSPAN_II = 0x88be;
 const ERSPAN_III = 0x22eb;
 const PPP = 0x880b;
 
-/** The tunnel a UDP datagram's payload (after the UDP header) carries, if any. */
+/**
+ * The tunnel a UDP datagram's payload (after the UDP header) carries, if any:
+ * not when the inner headers are cut short (a snap length cut into them,
+ * `tcpdump -s 60` on a Geneve link), as the inner packet could not be a flow
+ * of its own; the datagram is then dissected as the UDP it is (`truncated`).
+ */
 export function udpTunnel(sport: number, dport: number, payload: Buffer): Tunnelled | undefined {
+  return withWholeInner(udpTunnelHeader(sport, dport, payload), payload);
+}
+
+function udpTunnelHeader(sport: number, dport: number, payload: Buffer): Tunnelled | undefined {
   if (VXLAN_PORTS.has(dport) && payload.length >= 8 + 14 && (payload[0] & 0x08) !== 0) {
     return { kind: 'vxlan', linkType: LinkType.ETHERNET, offset: 8 };
   }
@@ -65,9 +74,15 @@ export function udpTunnel(sport: number, dport: number, payload: Buffer): Tunnel
   return undefined;
 }
 
-/** The tunnel an IP packet of `protocol` carries in `payload`, if any (IP-in-IP is decoded with IP itself). */
+/** The tunnel an IP packet of `protocol` carries in `payload`, if any (IP-in-IP is decoded with IP itself); as udpTunnel, not when its inner headers are cut short. */
 export function ipTunnel(protocol: number, payload: Buffer): Tunnelled | undefined {
-  return protocol === 47 ? gre(payload, 'gre') : undefined;
+  return protocol === 47 ? withWholeInner(gre(payload, 'gre'), payload) : undefined;
+}
+
+/** `tunnel`, unless the inner frame it points at lacks its headers. */
+function withWholeInner(tunnel: Tunnelled | undefined, payload: Buffer): Tunnelled | undefined {
+  if (tunnel?.linkType === undefined) return tunnel;
+  return innerHeadersWhole(tunnel.linkType, payload.subarray(tunnel.offset)) ? tunnel : undefined;
 }
 
 /** A GRE header (version 0, or PPTP's version 1) and what follows it. */
@@ -187,4 +202,31 @@ function teredo(b: Buffer): Tunnelled | undefined {
   const payloadLength = b.readUInt16BE(off + 4);
   if (off + 40 + payloadLength !== b.length) return undefined;
   return { kind: 'teredo', linkType: LinkType.RAW, offset: off };
+}
+
+/** The least of a transport header a flow is keyed and read from: TCP's and UDP's fixed parts. */
+const TRANSPORT_HEADER: Record<number, number> = { 6: 20, 17: 8 };
+
+/**
+ * Whether an inner frame holds its link, IP and TCP/UDP headers whole: what
+ * a packet cut by a snap length must keep to be dissected as a flow. (ICMP
+ * is read as far as it goes, and says `truncated` itself.)
+ */
+function innerHeadersWhole(linkType: number, frame: Buffer): boolean {
+  const net = findNetwork(linkType, frame);
+  if (!net) return false;
+  const off = net.offset;
+  if (net.etherType === EtherType.IPV4) {
+    if (frame.length < off + 20) return false;
+    const ihl = (frame[off] & 0x0f) * 4;
+    // A later fragment carries no transport header.
+    if ((frame.readUInt16BE(off + 6) & 0x1fff) !== 0) return frame.length >= off + ihl;
+    return frame.length >= off + ihl + (TRANSPORT_HEADER[frame[off + 9]] ?? 0);
+  }
+  if (net.etherType === EtherType.IPV6) {
+    // Extension headers are walked by the IP decoder; the fixed header and a transport header right after it are checked here.
+    if (frame.length < off + 40) return false;
+    return frame.length >= off + 40 + (TRANSPORT_HEADER[frame[off + 6]] ?? 0);
+  }
+  return true;
 }

@@ -60,6 +60,8 @@ interface EarlyReply {
   time: number;
   frame: number;
   size: number;
+  /** A snap length cut it: its data is not all in the capture. */
+  cut?: boolean;
 }
 
 interface PendingEcho {
@@ -69,6 +71,7 @@ interface PendingEcho {
   time: number;
   frame: number;
   size: number;
+  cut?: boolean;
 }
 
 export class IcmpTracker {
@@ -85,16 +88,27 @@ export class IcmpTracker {
   private readonly early = new Map<string, EarlyReply>();
   /** One-way messages of the last ONE_WAY_COPY_MS (addresses, length, hash of the bytes → time), oldest first. */
   private readonly recent = new Map<string, number>();
+  /**
+   * Echo requests a snap length cut before their id and sequence, by
+   * version, requester and target (the last one of each): the reply that
+   * comes back next between the two, which names them, answers it.
+   */
+  private readonly headless = new Map<string, PendingEcho>();
 
   constructor(
     private readonly emit: IcmpEmit,
     private readonly count: (name: string) => void = () => {},
   ) {}
 
-  /** `icmp` is the ICMP header and body as captured (possibly cut by the snaplen). */
-  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number): void {
+  /**
+   * `icmp` is the ICMP header and body as captured; `cut`, the bytes a snap
+   * length cut off after it (the IP header says): what they hid is
+   * `truncated`, not `malformed`, and sizes count them.
+   */
+  onPacket(v6: boolean, srcIp: string, dstIp: string, icmp: Buffer, tsMs: number, frame: number, cut = 0): void {
+    const size = icmp.length + cut;
     if (icmp.length < 4) {
-      this.emitSingle(v6, srcIp, dstIp, { version: v6 ? 6 : 4, type: -1, code: -1, typeName: 'truncated' }, icmp.length, tsMs, frame, ['malformed: ICMP header truncated'], false);
+      this.emitSingle(v6, srcIp, dstIp, { version: v6 ? 6 : 4, type: -1, code: -1, typeName: 'truncated' }, size, tsMs, frame, [cut > 0 ? 'truncated' : 'malformed: ICMP header truncated'], false);
       return;
     }
     const type = icmp[0];
@@ -105,14 +119,15 @@ export class IcmpTracker {
     const isReply = v6 ? type === 129 : type === 0;
     if (isRequest || isReply) {
       if (icmp.length < 8) {
-        this.emitSingle(v6, srcIp, dstIp, base, icmp.length, tsMs, frame, ['malformed: echo header truncated'], false);
+        if (cut > 0 && isRequest) this.onHeadlessRequest(v6, srcIp, dstIp, base, size, tsMs, frame);
+        else this.emitSingle(v6, srcIp, dstIp, base, size, tsMs, frame, [cut > 0 ? 'truncated' : 'malformed: echo header truncated'], false);
         return;
       }
       const id = icmp.readUInt16BE(4);
       const seq = icmp.readUInt16BE(6);
-      const rec = { ...base, id, seq, dataSize: icmp.length - 8 };
-      if (isRequest) this.onEchoRequest(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
-      else this.onEchoReply(v6, srcIp, dstIp, rec, icmp.length, tsMs, frame);
+      const rec = { ...base, id, seq, dataSize: size - 8 };
+      if (isRequest) this.onEchoRequest(v6, srcIp, dstIp, rec, size, tsMs, frame, cut > 0);
+      else this.onEchoReply(v6, srcIp, dstIp, rec, size, tsMs, frame, cut > 0);
       return;
     }
     if (this.isOneWayCopy(v6, srcIp, dstIp, icmp, tsMs)) {
@@ -123,10 +138,11 @@ export class IcmpTracker {
     try {
       describe(v6, type, code, icmp, base);
     } catch {
-      warnings.push('malformed: ICMP body truncated');
+      warnings.push(cut > 0 ? 'truncated' : 'malformed: ICMP body truncated');
     }
+    if (cut > 0 && warnings.length === 0) warnings.push('truncated');
     const isError = v6 ? type === 1 || type === 3 : type === 3 || type === 11;
-    this.emitSingle(v6, srcIp, dstIp, base, icmp.length, tsMs, frame, warnings, isError);
+    this.emitSingle(v6, srcIp, dstIp, base, size, tsMs, frame, warnings, isError);
   }
 
   /** Echoes are keyed in arrival order, so the first one waiting is the oldest. */
@@ -136,6 +152,7 @@ export class IcmpTracker {
       since = p.time;
       break;
     }
+    for (const h of this.headless.values()) if (since === undefined || h.time < since) since = h.time;
     for (const r of this.early.values()) return since === undefined || r.time < since ? r.time : since;
     return since;
   }
@@ -151,6 +168,11 @@ export class IcmpTracker {
       this.deletePending(key);
       this.emitEcho(p, null, 0, 0, 0);
     }
+    for (const [key, h] of this.headless) {
+      if (nowMs - h.time <= timeoutMs) continue;
+      this.headless.delete(key);
+      this.emitEcho(h, null, 0, 0, 0);
+    }
   }
 
   end(): void {
@@ -158,10 +180,33 @@ export class IcmpTracker {
     this.early.clear();
     for (const p of this.pending.values()) this.emitEcho(p, null, 0, 0, 0);
     this.pending.clear();
+    for (const h of this.headless.values()) this.emitEcho(h, null, 0, 0, 0);
+    this.headless.clear();
     this.byRequester.clear();
   }
 
-  private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
+  /**
+   * An echo request cut before its id and sequence: it waits for the next
+   * reply between the two addresses, which says them (a reply echoes its
+   * request's). Only the last one per pair waits: an earlier one is
+   * emitted unanswered, so no reply is given to a request it may not answer.
+   */
+  private onHeadlessRequest(v6: boolean, src: string, dst: string, base: Record<string, any>, size: number, tsMs: number, frame: number): void {
+    const key = pairKey(v6, src, dst);
+    const previous = this.headless.get(key);
+    if (previous) {
+      this.headless.delete(key);
+      this.emitEcho(previous, null, 0, 0, 0);
+    }
+    if (this.headless.size >= MAX_PENDING) {
+      const [oldestKey, oldest] = this.headless.entries().next().value as [string, PendingEcho];
+      this.headless.delete(oldestKey);
+      this.emitEcho(oldest, null, 0, 0, 0);
+    }
+    this.headless.set(key, { request: { ...base, dataSize: size - 8 }, src, dst, time: tsMs, frame, size, cut: true });
+  }
+
+  private onEchoRequest(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number, cut: boolean): void {
     const key = echoKey(v6, src, dst, rec.id, rec.seq);
     const reply = this.early.get(key);
     if (reply && tsMs - reply.time <= COPY_MS) {
@@ -169,7 +214,7 @@ export class IcmpTracker {
       this.early.delete(key);
       this.count('icmp.reply_before_request');
       this.remember(key, reply.time);
-      this.emitEcho({ request: rec, src, dst, time: tsMs, frame, size }, reply.rec, reply.size, Math.max(tsMs, reply.time), reply.frame);
+      this.emitEcho({ request: rec, src, dst, time: tsMs, frame, size, cut }, reply.rec, reply.size, Math.max(tsMs, reply.time), reply.frame, reply.cut);
       return;
     }
     const previous = this.pending.get(key);
@@ -187,7 +232,7 @@ export class IcmpTracker {
       this.deletePending(oldestKey);
       this.emitEcho(oldest, null, 0, 0, 0);
     }
-    const p: PendingEcho = { request: rec, src, dst, time: tsMs, frame, size };
+    const p: PendingEcho = { request: rec, src, dst, time: tsMs, frame, size, cut };
     this.pending.set(key, p);
     const r = requesterKey(p.request.version, src, rec.id, rec.seq);
     let keys = this.byRequester.get(r);
@@ -205,7 +250,7 @@ export class IcmpTracker {
     if (keys?.size === 0) this.byRequester.delete(r);
   }
 
-  private onEchoReply(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number): void {
+  private onEchoReply(v6: boolean, src: string, dst: string, rec: Record<string, any>, size: number, tsMs: number, frame: number, cut: boolean): void {
     // A reply travels back: its source is the request's destination. A reply to a
     // multicast/broadcast ping comes from a unicast address, so fall back to id/seq/requester.
     const key = echoKey(v6, dst, src, rec.id, rec.seq);
@@ -223,7 +268,15 @@ export class IcmpTracker {
     if (p) {
       this.deletePending(pKey);
       this.remember(pKey, tsMs);
-      this.emitEcho(p, rec, size, tsMs, frame);
+      this.emitEcho(p, rec, size, tsMs, frame, cut);
+      return;
+    }
+    const headless = this.headless.get(pairKey(v6, dst, src));
+    if (headless && tsMs >= headless.time) {
+      // The request a snap length cut before its id and sequence: this reply names them.
+      this.headless.delete(pairKey(v6, dst, src));
+      this.remember(key, tsMs);
+      this.emitEcho({ ...headless, request: { ...headless.request, id: rec.id, seq: rec.seq } }, rec, size, tsMs, frame, cut);
       return;
     }
     const at = this.answered.get(key) ?? this.early.get(key)?.time;
@@ -238,7 +291,7 @@ export class IcmpTracker {
       this.early.delete(oldestKey);
       this.emitLoneReply(oldest);
     }
-    this.early.set(key, { rec, src, dst, time: tsMs, frame, size });
+    this.early.set(key, { rec, src, dst, time: tsMs, frame, size, cut });
   }
 
   /** A reply whose request the capture does not hold. */
@@ -259,6 +312,7 @@ export class IcmpTracker {
       error: false,
       summary: `echo-reply id=${rec.id} seq=${rec.seq} (no request)`,
     };
+    if (r.cut) call.warnings = ['truncated'];
     // Shown from the requester's side, like a paired call.
     this.emit(call, { ip: dst }, { ip: src });
   }
@@ -289,7 +343,7 @@ export class IcmpTracker {
     this.answered.set(key, tsMs);
   }
 
-  private emitEcho(p: PendingEcho, reply: Record<string, any> | null, size: number, tsMs: number, frame: number): void {
+  private emitEcho(p: PendingEcho, reply: Record<string, any> | null, size: number, tsMs: number, frame: number, replyCut = false): void {
     const call: CallRecord = {
       protocol: 'icmp',
       request: p.request,
@@ -299,12 +353,15 @@ export class IcmpTracker {
       requestSize: p.size,
       responseSize: size,
       error: reply === null,
-      summary: `echo ${p.dst} id=${p.request.id} seq=${p.request.seq} → ${reply ? 'reply' : 'unanswered'}`,
+      summary: `echo ${p.dst}${p.request.id === undefined ? '' : ` id=${p.request.id} seq=${p.request.seq}`} → ${reply ? 'reply' : 'unanswered'}`,
     };
+    const warnings: string[] = [];
     if (reply) {
       call.responseTime = tsMs;
       call.responseFrame = frame;
-    } else call.warnings = ['unanswered'];
+    } else warnings.push('unanswered');
+    if (p.cut || replyCut) warnings.push('truncated');
+    if (warnings.length > 0) call.warnings = warnings;
     this.emit(call, { ip: p.src }, { ip: p.dst });
   }
 
@@ -345,6 +402,11 @@ function fnv1a(b: Buffer): number {
 /** What pairs a reply from another address than the request's target (a broadcast ping's). */
 function requesterKey(version: unknown, requester: string, id: number, seq: number): string {
   return `${String(version)}|${requester}|${id}|${seq}`;
+}
+
+/** A requester and its target, for echoes that do not say their id and sequence. */
+function pairKey(v6: boolean, requester: string, target: string): string {
+  return `${v6 ? 6 : 4}|${requester}|${target}`;
 }
 
 function echoKey(v6: boolean, requester: string, target: string, id: number, seq: number): string {

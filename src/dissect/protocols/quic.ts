@@ -631,7 +631,9 @@ class QuicParser implements UdpDatagramParser {
 
   /** The connection as one entry, as a `tls` entry shows a TCP one: what its Initial packets say. */
   private connectionRecord(): CallRecord {
-    const request: Record<string, any> = { quicVersion: versionName(this.version), ...(this.clientHello ?? {}) };
+    // Only short headers seen (the capture started mid-connection): they name no version.
+    const midConnection = this.version === 0;
+    const request: Record<string, any> = midConnection ? { handshake: 'not captured' } : { quicVersion: versionName(this.version), ...(this.clientHello ?? {}) };
     let response: Record<string, any> | null = null;
     if (this.serverHello) {
       response = { ...this.serverHello };
@@ -645,7 +647,8 @@ class QuicParser implements UdpDatagramParser {
     const warnings = [...(this.warnings ?? [])];
     if (!this.secrets) warnings.push('encrypted: no key for this session');
     else if (this.undecryptable > 0) warnings.push(`${this.undecryptable} packet(s) not decrypted`);
-    if (!this.clientHello) warnings.push('no ClientHello in the capture');
+    if (midConnection) warnings.push('handshake not captured');
+    else if (!this.clientHello) warnings.push('no ClientHello in the capture');
     const error = this.close !== undefined && this.close.code !== 0 && !(this.close.application && this.close.code === 0x100);
     const sni = request.sni || '-';
     const alpn = response?.alpn || (Array.isArray(request.alpn) ? request.alpn.join(',') : '');
@@ -660,7 +663,7 @@ class QuicParser implements UdpDatagramParser {
       requestSize: this.clientBytes,
       responseSize: this.serverBytes,
       error,
-      summary: `${versionName(this.version)} ${sni}${alpn ? ' ' + alpn : ''}${this.close && error ? ` → close 0x${this.close.code.toString(16)}` : ''}`,
+      summary: `${midConnection ? 'QUIC (handshake not captured)' : `${versionName(this.version)} ${sni}${alpn ? ' ' + alpn : ''}`}${this.close && error ? ` → close 0x${this.close.code.toString(16)}` : ''}`,
     };
     if (warnings.length > 0) record.warnings = warnings;
     return record;
@@ -675,8 +678,10 @@ class QuicParser implements UdpDatagramParser {
  * so size says nothing. A packet cut short (a snap length) cannot be opened:
  * the ports decide then, as for Handshake packets.
  */
-export function probeQuic(data: Buffer, _portMatch: boolean): Probe {
-  if (data.length < 7 || (data[0] & 0xc0) !== 0xc0) return false;
+export function probeQuic(data: Buffer, portMatch: boolean): Probe {
+  if (portMatch && shortHeaderShape(data)) return 'stream';
+  // The fixed bit may be greased (RFC 9287) on a QUIC port; elsewhere it keeps RTP (0x80) and the like out.
+  if (data.length < 7 || (data[0] & 0x80) === 0 || ((data[0] & 0x40) === 0 && !portMatch)) return false;
   const version = data.readUInt32BE(1);
   if (!knownVersion(version)) return false;
   const dcidLength = data[5];
@@ -687,6 +692,27 @@ export function probeQuic(data: Buffer, _portMatch: boolean): Probe {
   if (type !== 'initial') return false;
   const opens = opensAsFirstInitial(data, version);
   return opens === undefined ? 'stream' : opens ? 'request' : 'response';
+}
+
+/**
+ * A short-header (1-RTT) packet: the form bit clear, the fixed bit set, and
+ * room for a header protection sample (RFC 9001 §5.4.2: 4 bytes past the
+ * packet number's start, then 16). The first datagram of a connection whose
+ * handshake the capture missed (it started mid-connection) looks so; nothing
+ * else in it says QUIC, so only on a QUIC port is it taken for QUIC (as
+ * tshark does on 443), and not when it reads as what else runs there: DTLS
+ * (a record type, then version 0xfeXX), WireGuard (a type, then three zero
+ * bytes), text. A packet whose fixed bit a peer greased (RFC 9287) is not
+ * taken: a DNS query's first byte looks as much like one. Such a connection
+ * is a `udp` entry that says it looks like QUIC (quic/mid-connection.ts).
+ */
+export function shortHeaderShape(data: Buffer): boolean {
+  if (data.length < 1 + 4 + 16 || (data[0] & 0xc0) !== 0x40) return false;
+  if (data[0] >= 0x14 && data[0] <= 0x19 && data[1] === 0xfe) return false;
+  if (data[1] === 0 && data[2] === 0 && data[3] === 0) return false;
+  // A connection id and a sealed payload are random bytes: twenty printable ones in a row are text ('GET /…').
+  for (let i = 1; i <= 20; i++) if (data[i] < 0x20 || data[i] > 0x7e) return true;
+  return false;
 }
 
 /** Whether a datagram's first packet, an Initial, opens with the keys of its own Destination Connection ID; undefined when it is cut short. */

@@ -597,7 +597,7 @@ export class RedisParser implements TcpStreamParser {
    * began inside a value) is dropped, not reported as malformed.
    */
   private readonly resync: Record<Direction, boolean> = { c2s: false, s2c: false };
-  private readonly probation: Record<Direction, boolean> = { c2s: false, s2c: false };
+  private probation: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** After a gap in the server's bytes: they are dropped until the client's next command, whose reply starts afresh. */
   private awaitingClient = false;
   /** When the last gap was reported (commands read after it are marked `afterGap`). */
@@ -625,6 +625,9 @@ export class RedisParser implements TcpStreamParser {
       c2s: new RespReader(ctx, true, keep, (m) => this.onRequest(m), (why, dropped) => this.onMalformed('c2s', why, dropped), script),
       s2c: new RespReader(ctx, false, keep, (m) => this.onReply(m), (why, dropped) => this.onMalformed('s2c', why, dropped)),
     };
+    // Caught mid-connection: either side's first bytes may be inside a value, as after a gap; a false start is
+    // dropped and the next segment that starts a message read, rather than the side given up as malformed.
+    if (ctx.clientGuessed) this.probation = { c2s: true, s2c: true };
   }
 
   onData(dir: Direction, data: Buffer): void {

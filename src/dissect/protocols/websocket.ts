@@ -17,7 +17,7 @@
 // (or a handshake the capture missed, read with `-d …,ws`) are found by
 // content: a client's first data message that is an MQTT CONNECT.
 import * as zlib from 'node:zlib';
-import type { CallRecord, ConnectionContext, Direction, ProtocolDissector, TcpStreamParser } from '../api.js';
+import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
 import { MqttParser, probeMqtt } from './mqtt.js';
 import { looksLikeText, truncate } from './util/text.js';
@@ -115,6 +115,8 @@ export class WebSocketParser implements TcpStreamParser {
     private readonly deflate: DeflateParams | null = null,
     /** The subprotocol's parser, fed the data messages' payloads (null: they are `ws` entries). */
     private inner: TcpStreamParser | null = null,
+    /** Found by its frames, its Upgrade not read (a capture started mid-connection): every entry says so. */
+    private readonly midConnection = false,
   ) {
     this.keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
     this.sniffing = inner === null;
@@ -450,6 +452,7 @@ export class WebSocketParser implements TcpStreamParser {
       hidden = true;
     }
     if (m.masked !== (dir === 'c2s')) warnings.push(`nonstandard: ${dir === 'c2s' ? 'client frame not masked' : 'server frame masked'}`);
+    if (this.midConnection) warnings.push(HANDSHAKE_NOT_CAPTURED);
     const request: Record<string, any> = { from: dir === 'c2s' ? 'client' : 'server', opcode: type, frames: m.frames, bodySize: size };
     if (m.compressed) request.compressed = true;
     if (!this.ctx.options.noBodies && !hidden) {
@@ -532,6 +535,7 @@ export class WebSocketParser implements TcpStreamParser {
       call.responseTime = answer.time;
       call.responseFrame = answer.frame;
     } else call.warnings = ['unanswered'];
+    if (this.midConnection) call.warnings = [...(call.warnings ?? []), HANDSHAKE_NOT_CAPTURED];
     this.ctx.emit(call);
   }
 }
@@ -593,18 +597,77 @@ function innerParser(ctx: ConnectionContext, subprotocol: string | undefined): T
   return null;
 }
 
+const HANDSHAKE_NOT_CAPTURED = 'handshake not captured';
+
+/**
+ * A connection caught after its Upgrade (the capture started mid-connection;
+ * tshark has no heuristic for it and shows TCP): a client's first bytes that
+ * are nothing but whole masked frames, back to back to the segment's end.
+ * Clients mask every frame and servers none (RFC 6455 §5.1), so a server
+ * speaking first is rejected and its client's bytes decide. Each frame must
+ * read as RFC 6455 writes one: a data or control opcode (a message's start,
+ * not a continuation), no RSV bits (compressed frames are left alone: whether
+ * permessage-deflate was agreed was in the Upgrade), a control frame whole
+ * and short, a length in its shortest form, and a text frame's payload,
+ * unmasked, valid UTF-8. A frame that runs past the bytes so far asks for
+ * more (up to the engine's probe limit).
+ */
+export function probeWebSocket(data: Buffer): Probe {
+  let off = 0;
+  let frames = 0;
+  while (off < data.length) {
+    if (data.length - off < 2) return 'need-more';
+    const b0 = data[off];
+    const b1 = data[off + 1];
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x70) !== 0 || (b1 & 0x80) === 0) return false;
+    if (OPCODES[opcode] === undefined || (opcode === 0 && frames === 0)) return false;
+    const len7 = b1 & 0x7f;
+    if (opcode >= 8 && (len7 > 125 || (b0 & 0x80) === 0)) return false;
+    const hs = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + 4;
+    if (data.length - off < hs) return 'need-more';
+    let len = len7;
+    if (len7 === 126) {
+      len = data.readUInt16BE(off + 2);
+      if (len < 126) return false;
+    } else if (len7 === 127) {
+      const big = data.readBigUInt64BE(off + 2);
+      if (big < 65536n || big > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+      len = Number(big);
+    }
+    if (data.length - off - hs < len) return frames === 0 && len <= MAX_PROBED_FRAME ? 'need-more' : false;
+    if (opcode === 1 && (b0 & 0x80) !== 0 && !validUtf8(unmask(data.subarray(off + hs, off + hs + len), data.subarray(off + hs - 4, off + hs), 0))) return false;
+    off += hs + len;
+    frames++;
+  }
+  return frames > 0 ? 'request' : false;
+}
+
+/** A first frame larger than this is not waited for: the probe gives up rather than buffer it. */
+const MAX_PROBED_FRAME = 8 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function validUtf8(b: Buffer): boolean {
+  try {
+    utf8.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const websocket: ProtocolDissector = {
   name: 'ws',
   transport: 'tcp',
-  // Reached through HTTP/1's Upgrade (or `-d tcp.port==N,ws`), never by probing: frames have no signature.
+  // Reached through HTTP/1's Upgrade (or `-d tcp.port==N,ws`), or, caught mid-connection, by a client's masked frames.
   ports: [],
   priority: 90,
   reference: 'RFC 6455 (https://www.rfc-editor.org/rfc/rfc6455), RFC 7692 permessage-deflate',
-  probe() {
-    return false;
+  probe(data) {
+    return probeWebSocket(data);
   },
   createTcpParser(ctx) {
-    return new WebSocketParser(ctx, null);
+    return new WebSocketParser(ctx, null, null, true);
   },
 };
 

@@ -3,7 +3,7 @@
 // both directions of a connection land on the same worker, which the
 // balancer (balance.ts) picked when the flow's first packet came. ICMP errors
 // go with the flow whose header they quote, ICMP echoes by their requester
-// and id (echoHash). IP fragments are reassembled
+// (echoHash). IP fragments are reassembled
 // here, so the fragments of one datagram can arrive in any batch.
 
 import { EtherType, findNetwork } from '../decode/link.js';
@@ -192,21 +192,23 @@ function innerHash(linkType: number, data: Buffer, depth: number): number {
 }
 
 /**
- * An echo request or reply: the hash of its requester and identifier, not of
- * the address pair. A ping to a broadcast or multicast address is answered
- * from unicast addresses, and the ICMP tracker pairs such a reply with its
- * request by requester, id and sequence (protocols/icmp.ts): by the pair,
- * request and reply went to different workers and stayed unpaired there.
+ * An echo request or reply: the hash of its requester, not of the address
+ * pair. A ping to a broadcast or multicast address is answered from unicast
+ * addresses, and the ICMP tracker pairs such a reply with its request by
+ * requester, id and sequence (protocols/icmp.ts): by the pair, request and
+ * reply went to different workers and stayed unpaired there. Not by the id
+ * too: a request a snap length cut before its id pairs with the next reply
+ * from its target, which must find it on the same worker.
  */
 function echoHash(ip: IpPacket): number | undefined {
   const p = ip.payload;
-  if (p.length < 8) return undefined;
+  if (p.length < 1) return undefined;
   const type = p[0];
   const v4 = ip.protocol === IpProto.ICMP;
   const request = v4 ? type === 8 : type === 128;
   const reply = v4 ? type === 0 : type === 129;
   if (!request && !reply) return undefined;
-  return mix(endpointHash(request ? ip.src : ip.dst, p.readUInt16BE(4)) ^ IpProto.ICMP);
+  return mix(endpointHash(request ? ip.src : ip.dst, 0) ^ IpProto.ICMP);
 }
 
 /** ICMP destination unreachable, time exceeded, parameter problem…: the hash of the flow they quote. */

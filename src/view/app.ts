@@ -11,6 +11,7 @@ import { compactLine } from '../output/formats/compact.js';
 import { detailLines } from '../output/formats/detail.js';
 import { styles } from '../output/formats/colour.js';
 import { escapeForTerminal, fitToWidth } from '../output/formats/terminal-text.js';
+import { withoutLastCharacter } from './line-edit.js';
 
 export interface ViewProps {
   store: EntryStore;
@@ -90,7 +91,7 @@ export function ViewApp(props: ViewProps): ReactElement {
       }
       const current = box.draft;
       let next: string;
-      if (key.backspace || key.delete) next = current.slice(0, -1);
+      if (key.backspace || key.delete) next = withoutLastCharacter(current);
       else if (key.ctrl && input === 'u') next = ''; // as in a shell: clear the line
       else if (input && !key.ctrl && !key.meta) next = current + input;
       else return;

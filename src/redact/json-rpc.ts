@@ -5,6 +5,8 @@
 // (`{"service": "object", "method": "execute_kw", "args": [db, uid, password, …]}`) is the same shape
 // under `args`. Parameters passed by name (`"params": {"password": …}`) are judged by name elsewhere.
 
+import { createHash } from 'node:crypto';
+
 /** Positions of the parameters that are secrets, by method name in lower case. */
 const POSITIONS = new Map<string, readonly number[]>([
   // geth / Parity / OpenEthereum: the account's passphrase, or the raw private key to import.
@@ -112,9 +114,14 @@ export class AwaitedAnswers {
   }
 }
 
+/** Ids longer than this are remembered by their hash: 4,096 ids of a body's length each would be tens of MB. */
+const MAX_KEPT_ID = 128;
+
 /** A number id and the same digits as a string are two ids (JSON-RPC answers with the id as it was sent). */
 function awaitedKey(connection: string, id: string | number): string {
-  return `${connection}\0${typeof id === 'number' ? 'n' : 's'}${id}`;
+  const text = String(id);
+  const kept = text.length > MAX_KEPT_ID ? `#${createHash('sha256').update(text).digest('base64')}` : text;
+  return `${connection}\0${typeof id === 'number' ? 'n' : 's'}${kept}`;
 }
 
 interface Endpoint {

@@ -141,3 +141,13 @@ test('pipelined HTTP/1 whose SYN-ACK and first response were lost: the requests 
     ...whole.slice(2),
   ]);
 });
+
+test('Redis bytes skipped before the first message of a connection caught mid-way are counted as such, not as a gap: nothing was lost', async () => {
+  const { readCapture, dissectPacketList } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  // One segment on port 6379 that does not start a message (a crafted capture from tcpdump's tests).
+  const { counters } = dissectPacketList(await readCapture(sharedCapture('tcpdump-resp_4_infiniteloop.pcapng')));
+  assert.ok(counters['redis.midstream_dropped'] > 0, JSON.stringify(counters));
+  assert.equal(counters['redis.gap_dropped'], undefined);
+  assert.equal(counters['tcp.gaps'], undefined);
+});

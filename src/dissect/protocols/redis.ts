@@ -617,6 +617,12 @@ export class RedisParser implements TcpStreamParser {
   /** What the commands waiting keep (their `cost`), charged to the flow's memory budget. */
   private pendingBytes = 0;
   private readonly meter = currentMeter();
+  /**
+   * What skipped bytes are counted as: bytes after a gap, or (until a gap) the bytes before the first
+   * message of a connection caught mid-way, which nothing lost: a capture that began there reads as
+   * one with loss otherwise.
+   */
+  private droppedCounter = 'redis.gap_dropped';
 
   constructor(private readonly ctx: ConnectionContext) {
     const keep = Math.max(64, Math.min(ctx.options.maxBody, 4096));
@@ -627,7 +633,10 @@ export class RedisParser implements TcpStreamParser {
     };
     // Caught mid-connection: either side's first bytes may be inside a value, as after a gap; a false start is
     // dropped and the next segment that starts a message read, rather than the side given up as malformed.
-    if (ctx.clientGuessed) this.probation = { c2s: true, s2c: true };
+    if (ctx.clientGuessed) {
+      this.probation = { c2s: true, s2c: true };
+      this.droppedCounter = 'redis.midstream_dropped';
+    }
   }
 
   onData(dir: Direction, data: Buffer): void {
@@ -653,6 +662,7 @@ export class RedisParser implements TcpStreamParser {
    */
   onGap(dir: Direction, length: number): void {
     this.ctx.count('redis.gap');
+    this.droppedCounter = 'redis.gap_dropped';
     this.releaseRefusal();
     if (dir === 'c2s') this.clientOffset += length;
     this.gapAt = this.ctx.now;
@@ -672,7 +682,7 @@ export class RedisParser implements TcpStreamParser {
   }
 
   private dropAfterGap(n: number): void {
-    if (n > 0) this.ctx.count('redis.gap_dropped', n);
+    if (n > 0) this.ctx.count(this.droppedCounter, n);
   }
 
   onTick(nowMs: number, timeoutMs: number): void {

@@ -7,24 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { plainEntry } from '../helpers/plain-entry.js';
 import { deepJson, entryJson } from '../../src/ndjson/stringify.js';
 
-const entry = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  timestamp: 1_795_400_000_000,
-  protocol: 'http',
-  transport: 'tcp',
-  elapsedTime: 1,
-  src: { ip: '198.18.0.1', port: 40000, name: '', namespace: '', pod: '', service: '', node: '' },
-  dst: { ip: '198.18.0.2', port: 80, name: '', namespace: '', pod: '', service: '', node: '' },
-  request: { method: 'GET', path: '/', url: '/', headers: {} },
-  response: { status: 200, headers: {} },
-  error: false,
-  requestSize: 1,
-  responseSize: 1,
-  summary: 'GET / → 200',
-  ...extra,
-});
+const entry = plainEntry;
 
 test('deepJson writes what JSON.stringify writes: key order, escapes, left-out members, arrays, numbers', () => {
   let nested: unknown = { leaf: ['a', 1.5, null, true, undefined, () => 1] };

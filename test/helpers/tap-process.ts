@@ -40,3 +40,14 @@ export async function exited(tap: Tap, ms = 30_000): Promise<number | null> {
     tap.child.kill('SIGKILL');
   }
 }
+
+/**
+ * An agent for the API-server fixture's exec that captures nothing: it says it captures (so the tap
+ * counts it running), echoes what the CLI tells it on stderr (`told: …`), and ends at "stop".
+ */
+export function echoAgent(command: string[]): ChildProcess {
+  const script = `process.stderr.write('agent: capturing on any\\n');
+    process.stdin.setEncoding('utf8').on('data', (d) => { process.stderr.write('told: ' + d); if (d.includes('"stop"')) process.exit(0); });
+    process.stdin.on('end', () => process.exit(0));`;
+  return spawn(process.execPath, ['-e', script, '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+}

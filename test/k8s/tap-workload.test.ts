@@ -9,23 +9,16 @@
 // that says on stderr every control line it is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, spawnTap, until } from '../helpers/tap-process.js';
+import { echoAgent, exited, spawnTap, until } from '../helpers/tap-process.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 
 const MANAGED = 'app.kubernetes.io/managed-by=shark';
 /** A generated pod name: `<deploy>-<pod-template-hash>-<5>` in the alphabet of generated names (no vowels). */
 const GENERATED = '[bcdfghjklmnpqrstvwxz2456789]';
-
-function echoAgent(command: string[]): ChildProcess {
-  const script = `process.stderr.write('agent: capturing on any\\n');
-    process.stdin.setEncoding('utf8').on('data', (d) => { process.stderr.write('told: ' + d); if (d.includes('"stop"')) process.exit(0); });
-    process.stdin.on('end', () => process.exit(0));`;
-  return spawn(process.execPath, ['-e', script, '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
-}
 
 async function fixture(): Promise<{ f: ApiServerFixture; kubeconfig: string }> {
   const f = new ApiServerFixture({ nodes: [{ name: 'node0', ip: '198.18.36.1' }, { name: 'node1', ip: '198.18.36.2' }], spawnExec: echoAgent, tls: true });

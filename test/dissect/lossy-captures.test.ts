@@ -4,19 +4,15 @@
 // warning, and every loss counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DissectionEngine } from '../../src/dissect/engine.js';
 import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { AckedConnection } from '../helpers/acked-connection.js';
 import { udpPacket } from '../helpers/pcap-wire.js';
+import { dissectPacketList } from '../helpers/pcap-edit.js';
 
 /** Entries and counters of one engine over `packets`, numbered in order. */
 function dissect(packets: Packet[]): { entries: Entry[]; counters: Record<string, number> } {
-  const entries: Entry[] = [];
-  const engine = new DissectionEngine({}, (e) => entries.push(e));
-  packets.forEach((p, i) => engine.push({ ...p, frame: i + 1 }));
-  engine.finish();
-  return { entries, counters: engine.summary() };
+  return dissectPacketList(packets.map((p, i) => ({ ...p, frame: i + 1 })));
 }
 
 test('a connection whose only data segment was lost, then quiet until the capture ends, says how many bytes were lost', () => {

@@ -11,14 +11,11 @@ import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
 import { fakeContext } from './helpers.js';
 import { AckedConnection, CLIENT_PORT } from '../helpers/acked-connection.js';
+import { dissectPacketList } from '../helpers/pcap-edit.js';
 
 /** Dissect packets (numbered in order) and return the entries and the run's counters. */
 function dissect(packets: Packet[]): { entries: Entry[]; counters: Record<string, number> } {
-  const entries: Entry[] = [];
-  const engine = new DissectionEngine({}, (e) => entries.push(e));
-  packets.forEach((p, i) => engine.push({ ...p, frame: i + 1 }));
-  engine.finish();
-  return { entries, counters: engine.summary() };
+  return dissectPacketList(packets.map((p, i) => ({ ...p, frame: i + 1 })));
 }
 
 const request = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: svc\r\n\r\n`;

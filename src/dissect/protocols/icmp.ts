@@ -52,9 +52,8 @@ const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 5
 
 export type IcmpEmit = (call: CallRecord, src: { ip: string }, dst: { ip: string }) => void;
 
-/** An echo reply with no request seen yet: recorded before it (`-i any`: two queues), or its request lost. */
-interface EarlyReply {
-  rec: Record<string, any>;
+/** One echo message as captured, waiting for the other half of its exchange. */
+interface EchoMessage {
   src: string;
   dst: string;
   time: number;
@@ -64,14 +63,13 @@ interface EarlyReply {
   cut?: boolean;
 }
 
-interface PendingEcho {
+/** An echo reply with no request seen yet: recorded before it (`-i any`: two queues), or its request lost. */
+interface EarlyReply extends EchoMessage {
+  rec: Record<string, any>;
+}
+
+interface PendingEcho extends EchoMessage {
   request: Record<string, any>;
-  src: string;
-  dst: string;
-  time: number;
-  frame: number;
-  size: number;
-  cut?: boolean;
 }
 
 export class IcmpTracker {

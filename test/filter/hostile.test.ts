@@ -14,6 +14,7 @@ import { compileFilter } from '../../src/filter/index.js';
 import { MAX_NESTING } from '../../src/filter/parser.js';
 import { runCli } from '../helpers/cli.js';
 import { cliBin } from '../helpers/paths.js';
+import { childStarted } from '../helpers/signals.js';
 
 // A path on which `^/(a+)+$` backtracks 2^41 times on a backtracking engine.
 const EVIL_PATH = `/${'a'.repeat(41)}b`;
@@ -157,7 +158,9 @@ test('SIGTERM ends a run in the middle of an endless evaluation', async () => {
   const child = spawn(process.execPath, [cliBin, 'filter', '--jsonata-timeout', '60000', '--jsonata', '($f := function($x){$f($x)}; $f(1))', entries], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  await new Promise((r) => setTimeout(r, 1500));
+  // The endless evaluation runs in JSONata's child process, started once shark is past its start-up.
+  await childStarted(child.pid!);
+  await new Promise((r) => setTimeout(r, 500));
   child.kill('SIGTERM');
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));

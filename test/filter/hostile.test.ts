@@ -14,7 +14,7 @@ import { compileFilter } from '../../src/filter/index.js';
 import { MAX_NESTING } from '../../src/filter/parser.js';
 import { runCli } from '../helpers/cli.js';
 import { cliBin } from '../helpers/paths.js';
-import { childStarted } from '../helpers/signals.js';
+import { childStarted } from '../helpers/process-state.js';
 
 // A path on which `^/(a+)+$` backtracks 2^41 times on a backtracking engine.
 const EVIL_PATH = `/${'a'.repeat(41)}b`;

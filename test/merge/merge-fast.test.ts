@@ -15,6 +15,7 @@ import { FileSource, RecordCursor, StreamSource } from '../../src/capture/record
 import { RecordHeap } from '../../src/merge/record-heap.js';
 import { parsePlainMergeArgs } from '../../src/cli/fast-merge.js';
 import { cliBin, examplesDir, repoRoot } from '../helpers/paths.js';
+import { idle } from '../helpers/process-state.js';
 import { chunked, readCapture, sharedCaptureFiles, sharedPath } from '../capture/helpers.js';
 
 async function walk(cursor: RecordCursor) {
@@ -158,7 +159,8 @@ test('merge: Ctrl-C while stdin stays open finishes the file with what was merge
   child.stdout.on('data', (c: Buffer) => out.push(c));
   child.stderr.on('data', (c: Buffer) => (err += c));
   child.stdin.write(a); // and never end it
-  await new Promise((r) => setTimeout(r, 1500));
+  // Ctrl-C once merge waits for more: what was merged is then all that was written.
+  await idle(child.pid!);
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 0, err);

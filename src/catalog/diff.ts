@@ -8,14 +8,19 @@
 //    (relative) and the floor (absolute ms), both sides have `minSamples`
 //    answered calls, and a Mann-Whitney U test on the endpoints' bounded
 //    reservoirs (512 samples each) gives p < alpha;
-//  - new error codes, new and vanished endpoints, JSON body fields added,
-//    removed or of another type: facts, no test (a field seen once is seen).
+//  - HTTP status mix: the share of a class (1xx, 2xx, 3xx) among the answers
+//    that are not errors moves by at least 1 percentage point, with the same
+//    guard and test (a 200 that became a 302 is a change even though neither
+//    is an error; error shares are the errors line's, not counted twice);
+//  - new error codes, new HTTP statuses, new and vanished endpoints, JSON
+//    body fields added, removed or of another type: facts, no test (a field
+//    seen once is seen).
 
 import { OTHER_ENDPOINT, endpointKey, type Catalog, type EndpointStats, type BodyShape } from './endpoints.js';
 import { SchemaNode } from './schema-infer.js';
 import { SharedNames, type NameConflict } from './shared-names.js';
 
-export const CHANGE_KINDS = ['new-endpoint', 'vanished', 'errors', 'latency', 'schema'] as const;
+export const CHANGE_KINDS = ['new-endpoint', 'vanished', 'errors', 'status', 'latency', 'schema'] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 export interface Change {
@@ -25,7 +30,7 @@ export interface Change {
   endpoint: string;
   /** One human line. */
   detail: string;
-  /** A regression: slower (latency), more errors, a breaking contract change (schema); only these fail `--fail-on` of those kinds. */
+  /** A regression: slower (latency), more errors, fewer 2xx answers (status), a breaking contract change (schema); only these fail `--fail-on` of those kinds. */
   regression: boolean;
   data?: Record<string, unknown>;
 }
@@ -84,6 +89,7 @@ export function diffCatalogs(a: Catalog, b: Catalog, opts: DiffOptions = DEFAULT
       continue;
     }
     changes.push(...statusChanges(ea, eb, opts).map((c) => ({ ...at, ...c })));
+    changes.push(...statusMixChanges(ea, eb, opts).map((c) => ({ ...at, ...c })));
     const lat = latencyChange(ea, eb, opts);
     if (lat) changes.push({ ...at, ...lat });
     changes.push(...schemaChanges(ea, eb).map((c) => ({ ...at, ...c })));
@@ -98,9 +104,13 @@ export function diffCatalogs(a: Catalog, b: Catalog, opts: DiffOptions = DEFAULT
 
 type Found = Omit<Change, 'service' | 'protocol' | 'endpoint'>;
 
+function isHttp(protocol: string): boolean {
+  return protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql';
+}
+
 /** Is this status an error of its protocol? */
 export function isErrorStatus(protocol: string, status: string): boolean {
-  const http = protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql';
+  const http = isHttp(protocol);
   if (/^\d{3}$/.test(status) && http) return Number(status) >= 400;
   // An HTTP status the capture lost is unknown, not a new error.
   if (status === '?' && http) return false;
@@ -109,7 +119,7 @@ export function isErrorStatus(protocol: string, status: string): boolean {
 
 /** The class a status is counted in for the mix: 5xx, 4xx, … for HTTP, the status itself otherwise. */
 function statusClass(protocol: string, status: string): string {
-  if (/^\d{3}$/.test(status) && (protocol === 'http' || protocol === 'http2' || protocol === 'http3' || protocol === 'graphql')) return `${status[0]}xx`;
+  if (/^\d{3}$/.test(status) && isHttp(protocol)) return `${status[0]}xx`;
   return status;
 }
 
@@ -140,6 +150,55 @@ function statusChanges(a: EndpointStats, b: EndpointStats, o: DiffOptions): Foun
       data: { class: cls, baseline: pa, candidate: pb, p },
     });
   }
+  return out;
+}
+
+/**
+ * HTTP answers that are not errors (1xx-3xx): a new status is a fact (a
+ * redirect a client never got before); a class whose share of these answers
+ * moved is tested as the error shares are. The shares are of the non-error
+ * answers only, so a 200 that became a 503 is the errors line's alone, and a
+ * 200 that became a 302 is this one's. Fewer 2xx answers is the regression
+ * (oasdiff rates a removed success status breaking).
+ */
+function statusMixChanges(a: EndpointStats, b: EndpointStats, o: DiffOptions): Found[] {
+  if (!isHttp(b.protocol)) return [];
+  const answers = (e: EndpointStats) => new Map([...e.statuses].filter(([s]) => /^\d{3}$/.test(s) && !isErrorStatus(e.protocol, s)));
+  const sa = answers(a);
+  const sb = answers(b);
+  const out: Found[] = [];
+  const newCodes = [...sb.keys()].filter((s) => !sa.has(s)).sort();
+  if (newCodes.length) {
+    out.push({ kind: 'status', detail: `new status ${newCodes.map((s) => `${s} (${sb.get(s)}×)`).join(', ')}`, regression: false, data: { newStatuses: newCodes } });
+  }
+  const total = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
+  const na = total(sa);
+  const nb = total(sb);
+  if (na < o.minSamples || nb < o.minSamples) return out;
+  const classes = (m: Map<string, number>) => {
+    const c = new Map<string, number>();
+    for (const [s, n] of m) c.set(`${s[0]}xx`, (c.get(`${s[0]}xx`) ?? 0) + n);
+    return c;
+  };
+  const ca = classes(sa);
+  const cb = classes(sb);
+  const moved: { class: string; baseline: number; candidate: number; p: number }[] = [];
+  for (const cls of [...new Set([...ca.keys(), ...cb.keys()])].sort()) {
+    const pa = (ca.get(cls) ?? 0) / na;
+    const pb = (cb.get(cls) ?? 0) / nb;
+    if (Math.abs(pb - pa) < 0.01) continue;
+    const p = twoProportionP(ca.get(cls) ?? 0, na, cb.get(cls) ?? 0, nb);
+    if (p < o.alpha) moved.push({ class: cls, baseline: pa, candidate: pb, p });
+  }
+  if (!moved.length) return out;
+  // One line for one shift (2xx down and 3xx up are the same change); the largest p of the classes listed.
+  const p = Math.max(...moved.map((m) => m.p));
+  out.push({
+    kind: 'status',
+    detail: `${moved.map((m) => `${m.class} ${pct(m.baseline)} → ${pct(m.candidate)}`).join(', ')} of non-error answers (n=${na}→${nb}, p=${p.toPrecision(2)})`,
+    regression: moved.some((m) => m.class === '2xx' && m.candidate < m.baseline),
+    data: { classes: moved, n: [na, nb], p },
+  });
   return out;
 }
 
@@ -306,10 +365,10 @@ function ms(v: number): string {
   return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
 }
 
-/** Does a change fail the run under `--fail-on kinds`? Latency only when slower, errors when more, schema when breaking. */
+/** Does a change fail the run under `--fail-on kinds`? Latency only when slower, errors when more, status when fewer 2xx, schema when breaking. */
 export function failsOn(c: Change, kinds: Set<ChangeKind>): boolean {
   if (!kinds.has(c.kind)) return false;
-  return c.kind === 'latency' || c.kind === 'errors' || c.kind === 'schema' ? c.regression : true;
+  return c.kind === 'new-endpoint' || c.kind === 'vanished' ? true : c.regression;
 }
 
 /** `1 call`, `3 calls`. */

@@ -83,7 +83,7 @@ function shortTime(ms: number): string {
   return isoTime(ms)?.replace('T', ' ').replace(/\.\d+Z$/, 'Z') ?? '-';
 }
 
-export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<ChangeKind>, names: { baseline: string; candidate: string }): string {
+export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<ChangeKind>, names: { baseline: string; candidate: string }, width = 0): string {
   if (format === 'json') {
     return JSON.stringify({ ...names, ...result, failing: result.changes.filter((c) => failsOn(c, failOn)).length }) + '\n';
   }
@@ -91,9 +91,11 @@ export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<C
   if (result.changes.length === 0) {
     return `no API changes (${result.baseline.endpoints} endpoints in ${names.baseline}, ${result.candidate.endpoints} in ${names.candidate})\n`;
   }
-  const columns: Column[] = [{ title: 'service' }, { title: 'endpoint' }, { title: 'change' }, { title: 'detail' }];
+  // On a narrow terminal the text wraps rather than being cut: every word of a change counts, and the
+  // service and endpoint name the row (a cut name could be two endpoints).
+  const columns: Column[] = [{ title: 'service', wrap: true }, { title: 'endpoint', wrap: true }, { title: 'change' }, { title: 'detail', wrap: true }];
   const rows = result.changes.map((c) => [c.service, `${c.protocol} ${c.endpoint}`, failsOn(c, failOn) ? `${c.kind} ✗` : c.kind, c.detail]);
-  return renderRows(columns, rows, format);
+  return renderRows(columns, rows, format, { width });
 }
 
 /** One testcase per changed endpoint; a <failure> for each change `--fail-on` names. */

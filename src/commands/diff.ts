@@ -14,12 +14,14 @@ import { serviceMatches } from '../catalog/openapi.js';
 import { CHANGE_KINDS, DEFAULT_DIFF_OPTIONS, diffCatalogs, failsOn, type ChangeKind } from '../catalog/diff.js';
 import { renderDiff, type DiffFormat } from '../catalog/render.js';
 import { escapeForTerminal } from '../output/formats/terminal-text.js';
+import { tableWidth } from '../output/table.js';
 import { prose } from '../cli/prose.js';
 
 export default class DiffCommand extends SharkCommand {
   static override summary = 'What changed in the API between two captures, entry files or recordings: a CI gate';
   static override description = prose(`Compares baseline A with candidate B per service and endpoint (templated as in shark catalog): new and
-vanished endpoints, error status mix changes, new error statuses, latency changes (p95 by default) beyond
+vanished endpoints, error status mix changes, new error statuses, HTTP status shifts among the answers that are
+not errors (a 200 that became a 302: status), latency changes (p95 by default) beyond
 --latency-threshold and --latency-floor with a significance check (Mann-Whitney U on bounded samples, p < 0.01,
 at least --min-samples calls each side), and contract changes of JSON bodies and query parameters (fields added,
 removed, type or enum changed; new parameters), rated breaking or compatible as oasdiff rates them in a spec:
@@ -97,7 +99,7 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
       warn(`${conflicts.length} IP(s) named differently by the two sides' DNS/Host names, each side keeps its own: ${shown.join('; ')}${more}`);
     }
     if (flags.service) result.changes = result.changes.filter((c) => serviceMatches(c.service, flags.service!));
-    process.stdout.write(renderDiff(result, flags.format as DiffFormat, failOn, { baseline: args.baseline, candidate: args.candidate }));
+    process.stdout.write(renderDiff(result, flags.format as DiffFormat, failOn, { baseline: args.baseline, candidate: args.candidate }, tableWidth(process.stdout)));
     const failing = result.changes.filter((c) => failsOn(c, failOn));
     if (failing.length && flags.format !== 'table') warn(`${failing.length} change(s) named by --fail-on`);
     return failing.length ? ExitCode.CHECK_FAILED : ExitCode.OK;

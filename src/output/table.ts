@@ -30,11 +30,20 @@ export interface Column {
   dropFinal?: number;
   /** On a terminal still too narrow once columns were dropped, this text column's cells are cut in their middle (…), to 16 columns, and to 7 as a last resort. */
   shrink?: boolean;
+  /**
+   * On a terminal still too narrow once the steps above are done, this
+   * column's cells are wrapped onto more lines (at spaces, a longer word
+   * broken), the widest such column first, down to 12 columns: for text
+   * whose every part counts (a diff's detail), where a cut would lose it.
+   */
+  wrap?: boolean;
 }
 
 const MIN_SHRUNK = 16;
 /** The least a name is cut to when nothing else is left to give ("198…:80": a 40-column pane still shows entries, error %, p95). */
 const LAST_SHRUNK = 7;
+/** The narrowest a wrapped column gets: a dozen columns still hold a word or two a line. */
+const MIN_WRAPPED = 12;
 
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
@@ -107,12 +116,28 @@ function renderFitted(columns: Column[], rows: string[][], width: number): strin
         if (total(cut) > width) cut = shrunk(LAST_SHRUNK);
       }
     }
+    // Wrapped columns give what is still missing, the widest first (never below their title).
+    let excess = total(cut) - width;
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < columns.length; i++) {
+        const floor = Math.max(MIN_WRAPPED, displayWidth(oneLine(columns[i].title)));
+        if (keep[i] && columns[i].wrap && cut[i] > floor && (widest < 0 || cut[i] > cut[widest])) widest = i;
+      }
+      if (widest < 0) break;
+      cut[widest]--;
+      excess--;
+    }
   }
   // A name column cut below its title's width has its title cut too (a 40-column pane: "pro…col").
   const shown = columns.map((c, i) => (c.shrink && cut[i] < widths[i] ? { ...c, title: cutMiddle(oneLine(c.title), cut[i]) } : c)).filter((_c, i) => keep[i]);
   const table = renderTerminal(
     shown,
-    cells.map((r) => r.map((cell, i) => (columns[i].shrink ? cutMiddle(cell, cut[i]) : cell)).filter((_c, i) => keep[i])),
+    cells.map((r) =>
+      r
+        .map((cell, i) => (columns[i].wrap && cut[i] < widths[i] ? wrapText(cell, cut[i]) : columns[i].shrink ? cutMiddle(cell, cut[i]) : cell))
+        .filter((_c, i) => keep[i]),
+    ),
   );
   const left = columns.filter((_c, i) => !keep[i]).map((c) => c.title);
   if (left.length === 0) return table;
@@ -136,15 +161,61 @@ function wrapWords(words: string[], width: number): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * A one-line cell as lines of at most `width` columns: broken at spaces, a
+ * word wider than that after a `/ . : - _ , ;` (a host or a path reads on
+ * from there) and else where it reaches the edge. One pass, linear.
+ */
+function wrapText(cell: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  let lineWidth = 0;
+  const newLine = () => {
+    lines.push(line);
+    line = '';
+    lineWidth = 0;
+  };
+  // `text` on the current line (after a space when `spaced`), else on a new one.
+  const put = (text: string, w: number, spaced: boolean) => {
+    const gap = spaced && line ? 1 : 0;
+    if (line && lineWidth + gap + w > width) return put(text, w, (newLine(), false));
+    line += gap ? ` ${text}` : text;
+    lineWidth += gap + w;
+  };
+  for (const word of cell.split(' ')) {
+    const w = displayWidth(word);
+    if (w <= width) {
+      put(word, w, true);
+      continue;
+    }
+    // Wider than the column: it starts a line of its own, then goes on part by part (a part still too wide, character by character).
+    if (line) newLine();
+    for (const part of word.match(WORD_PARTS) ?? [word]) {
+      const pw = displayWidth(part);
+      if (pw <= width) put(part, pw, false);
+      else for (const ch of part) put(ch, displayWidth(ch), false);
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+/** A word's parts, each up to and with its run of `/ . : - _ , ;` (simple classes: linear). */
+const WORD_PARTS = /[^/.:_,;-]*[/.:_,;-]*/g;
+
 // Box-drawn like cli-table3's compact style (the look users know), but laid
 // out in one pass: cli-table3's layout manager checks every cell against
-// every other for spans, which took a minute for 10,000 rows.
-function renderTerminal(columns: Column[], rows: string[][]): string {
+// every other for spans, which took a minute for 10,000 rows. A cell given
+// as lines (wrapped) makes its row that many lines high.
+function renderTerminal(columns: Column[], rows: (string | string[])[][]): string {
   const head = columns.map((c) => oneLine(c.title));
-  const body = rows.map((r) => columns.map((_c, i) => oneLine(r[i] ?? '')));
+  const body = rows.map((r) => columns.map((_c, i) => (Array.isArray(r[i]) ? (r[i] as string[]) : oneLine((r[i] as string | undefined) ?? ''))));
   const widths = head.map(displayWidth);
   for (const r of body) {
-    for (let i = 0; i < r.length; i++) widths[i] = Math.max(widths[i], displayWidth(r[i]));
+    for (let i = 0; i < r.length; i++) {
+      const cell = r[i];
+      if (typeof cell === 'string') widths[i] = Math.max(widths[i], displayWidth(cell));
+      else for (const l of cell) widths[i] = Math.max(widths[i], displayWidth(l));
+    }
   }
   const rule = (left: string, mid: string, right: string) => left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right;
   const line = (cells: string[]) =>
@@ -157,7 +228,12 @@ function renderTerminal(columns: Column[], rows: string[][]): string {
       .join('│') +
     '│';
   const out = [rule('┌', '┬', '┐'), line(head), rule('├', '┼', '┤')];
-  for (const r of body) out.push(line(r));
+  for (const r of body) {
+    let height = 1;
+    for (const cell of r) if (typeof cell !== 'string') height = Math.max(height, cell.length);
+    if (height === 1) out.push(line(r.map((cell) => (typeof cell === 'string' ? cell : cell[0]))));
+    else for (let k = 0; k < height; k++) out.push(line(r.map((cell) => (typeof cell === 'string' ? (k === 0 ? cell : '') : (cell[k] ?? '')))));
+  }
   out.push(rule('└', '┴', '┘'));
   return out.join('\n') + '\n';
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog } from '../../src/catalog/endpoints.js';
-import { diffCatalogs, mannWhitneyP, twoProportionP, DEFAULT_DIFF_OPTIONS, type Change } from '../../src/catalog/diff.js';
+import { diffCatalogs, failsOn, mannWhitneyP, twoProportionP, DEFAULT_DIFF_OPTIONS, type Change } from '../../src/catalog/diff.js';
 import type { Entry } from '../../src/model/entry.js';
 import { runCli } from '../helpers/cli.js';
 import { httpCall } from './entries.js';
@@ -124,6 +124,40 @@ test('exactly the changes made: new, vanished, slower, failing, renamed field', 
   assert.match(lat.detail, /^p95 .* → .* n=120→120, Mann-Whitney p=/);
   assert.ok(changes.some((c) => c.kind === 'errors' && /^5xx 0\.0 % → 33\.3 %/.test(c.detail)));
   assert.ok(changes.some((c) => c.kind === 'errors' && c.detail === 'new error status 503 (40×)'));
+});
+
+test('a 200 that became a 302 is a status change (class shares of the non-error answers); a 200 that became a 503 is only an errors change', () => {
+  // 60 calls of each endpoint: /login answers 200, then 302 to all but a few; /cart answers 200, then 503 to a third.
+  const calls = (candidate: boolean) =>
+    Array.from({ length: 60 }, (_, i) => [
+      httpCall({ method: 'POST', path: '/login', status: candidate && i >= 3 ? 302 : 200, i: 2 * i }),
+      httpCall({ path: '/cart', status: candidate && i % 3 === 0 ? 503 : 200, i: 2 * i + 1 }),
+    ]).flat();
+  const changes = diff(calls(false), calls(true));
+  assert.deepEqual(
+    changes.filter((c) => c.kind === 'status').map((c) => [c.endpoint, c.detail.replace(/p=[^)]+/, 'p=…'), c.regression]),
+    [
+      ['POST /login', 'new status 302 (57×)', false],
+      ['POST /login', '2xx 100.0 % → 5.0 %, 3xx 0.0 % → 95.0 % of non-error answers (n=60→60, p=…)', true],
+    ],
+  );
+  assert.deepEqual(brief(changes.filter((c) => c.kind !== 'status')), ['errors GET /cart', 'errors GET /cart']);
+  const mix = changes.find((c) => c.kind === 'status' && c.regression)!;
+  assert.ok((mix.data!.p as number) < DEFAULT_DIFF_OPTIONS.alpha);
+  // Only the fewer-2xx change fails --fail-on status; a new status alone is reported, not failed.
+  assert.deepEqual(
+    changes.filter((c) => failsOn(c, new Set(['status']))).map((c) => c.endpoint),
+    ['POST /login'],
+  );
+  // The reverse move (302s back to 200s) is reported, and is no regression.
+  const back = diff(calls(true), calls(false)).filter((c) => c.kind === 'status');
+  assert.deepEqual(back.map((c) => c.regression), [false]);
+  assert.match(back[0].detail, /^2xx 5\.0 % → 100\.0 %, 3xx 95\.0 % → 0\.0 % of non-error answers/);
+  // Few answers are no evidence of a shift, but a new status is still a fact.
+  assert.deepEqual(
+    diff(calls(false).slice(0, 8), calls(true).slice(0, 8)).map((c) => `${c.kind} ${c.detail}`),
+    ['errors new error status 503 (2×)', 'status new status 302 (1×)'],
+  );
 });
 
 test('counts of calls in change details read as English: 1 call, 2 calls', () => {

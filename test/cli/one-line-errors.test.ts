@@ -70,6 +70,13 @@ test('oclif says nothing in its own voice: a missing argument, an unknown comman
   const unknown = await runShell(`${shark} nosuchcmd`);
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.deepEqual(lines(unknown.stderr), ['shark: nosuchcmd: no such command (see shark --help)']);
+  // oclif looks up "record:out.pcap" for `record out.pcap`: the user hears of their words, not of that id.
+  const extra = await runShell(`${shark} record out.pcap; ${shark} nosuchcmd more words`);
+  assert.equal(extra.code, 2, extra.stderr);
+  assert.deepEqual(lines(extra.stderr), [
+    'shark: record: unexpected argument "out.pcap": it takes none (see shark record --help)',
+    'shark: nosuchcmd: no such command (see shark --help)',
+  ]);
   const format = await runShell(`${shark} export ${capture}`);
   assert.equal(format.code, 2, format.stderr);
   assert.deepEqual(lines(format.stderr), ['export: name the format: --har']);

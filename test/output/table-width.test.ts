@@ -159,3 +159,53 @@ test('a 40-column pane: catalog gives up p95 rather than overflow, and the note 
     }
   }
 });
+
+test('renderRows wrap columns: a too-wide table wraps their text onto more lines, widest first, and loses no word', () => {
+  const columns = [{ title: 'service', wrap: true }, { title: 'change' }, { title: 'detail', wrap: true }];
+  const detail = 'response 200 (breaking): removed $.name; added $.fullName; type changed $.averyveryverylongfieldname_without_spaces string→integer';
+  const rows = [['reviews.bookinfo.svc.cluster.local:9080', 'schema ✗', detail], ['db:5432', 'vanished', 'vanished (1 call in the baseline)']];
+  for (const width of [50, 80, 200]) {
+    const out = renderRows(columns, rows, 'table', { width });
+    const lines = out.trimEnd().split('\n');
+    for (const l of lines) assert.ok(displayWidth(l) <= width, `width ${width}: line wider than the terminal:\n${l}`);
+    // Each column read down its lines gives its text back (a wrapped word broken in two joins without a space).
+    const cells = (col: number) => lines.slice(3, -1).map((l) => l.split('│')[col + 1].trim());
+    // The second row starts where its service does; spaces aside, the first row's detail is all there, in order.
+    const second = cells(0).indexOf('db:5432');
+    assert.equal(cells(2).slice(0, second).join('').replace(/ /g, ''), detail.replace(/ /g, ''));
+    assert.equal(cells(2).slice(second).join(' '), 'vanished (1 call in the baseline)');
+    assert.ok(cells(0).join('').startsWith('reviews.bookinfo.svc.cluster.local:9080'.slice(0, 8)));
+    assert.ok(!out.includes('…'), 'nothing cut');
+    // No wrapping where the table fits: one line a row.
+    if (width === 200) assert.equal(lines.length, 6);
+  }
+  // The narrowest a wrapped column gets is 12: a 40-column pane overflows (by 2) rather than show a letter or two a line.
+  assert.ok(renderRows(columns, rows, "table", { width: 40 }).split("\n").every((l) => displayWidth(l) <= 42));
+  // Without a width (a pipe) nothing wraps.
+  assert.equal(renderRows(columns, rows, 'table').split('\n').length, 7);
+});
+
+test('diff on an 80-column terminal fits it, wrapping its detail; into a pipe each change is one line', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { httpCall } = await import('../catalog/entries.js');
+  const dir = mkdtempSync(join(tmpdir(), 'shark-diff-width-'));
+  try {
+    const write = (name: string, calls: ReturnType<typeof httpCall>[]) => {
+      writeFileSync(join(dir, name), calls.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      return join(dir, name);
+    };
+    const svc = 'reviews-v2-canary.bookinfo.svc.cluster.local';
+    const a = write('a.ndjson', [httpCall({ path: '/api/v1/products/reviews', responseBody: { id: 1, reviewerName: 'x', rating: 5 }, service: svc })]);
+    const b = write('b.ndjson', [httpCall({ path: '/api/v1/products/reviews', responseBody: { id: 1, reviewer: { name: 'x' }, ratingStars: 5 }, service: svc })]);
+    const out = onTerminal(80, ['diff', a, b]);
+    const lines = out.trimEnd().split('\n');
+    for (const l of lines) assert.ok(displayWidth(l) <= 80, `diff: line wider than 80 columns:\n${l}`);
+    assert.ok(lines.length > 5, out);
+    const piped = spawnSync(process.execPath, [cliBin, 'diff', a, b], { encoding: 'utf8' });
+    assert.equal(piped.stdout.trimEnd().split('\n').length, 5, piped.stdout);
+    assert.ok(displayWidth(piped.stdout.split('\n')[3]) > 80);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

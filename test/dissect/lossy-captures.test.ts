@@ -147,3 +147,21 @@ test('Redis bytes skipped before the first message of a connection caught mid-wa
   assert.equal(counters['redis.gap_dropped'], undefined);
   assert.equal(counters['tcp.gaps'], undefined);
 });
+
+test('DNS over TCP whose query or answer the capture lost: the lone answer and the query left waiting say gap, and an intact copy changes nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('tcpdump-dns_tcp.pcap'));
+  const line = (e: Entry) => `${e.request ? 'q' : '-'}${e.response ? 'r' : '-'} ${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const answer = 'A www.tcpdump.org → 192.139.46.66, 198.199.88.104';
+  assert.deepEqual(dissectPacketList(all).entries.map(line), [`qr ${answer} []`]);
+  // Frame 4 is the query (the server's ACK in frame 5 says it was sent): the answer is alone, and says why.
+  assert.deepEqual(dissectPacketList(without(all, 4)).entries.map(line), [`-r ${answer} ["gap"]`]);
+  // Frame 6 is the answer (the client's ACK in frame 7 says it was sent): not an unanswered query as if the server were silent.
+  assert.deepEqual(dissectPacketList(without(all, 6)).entries.map(line), ['q- A www.tcpdump.org → unanswered ["unanswered","gap"]']);
+  // The `any` interface records a packet twice: the copy is a retransmission, not a second query or answer.
+  for (const frame of [4, 6]) {
+    const twice = all.flatMap((p) => (p.frame === frame ? [p, p] : [p])).map((p, i) => ({ ...p, frame: i + 1 }));
+    assert.deepEqual(dissectPacketList(twice).entries.map(line), [`qr ${answer} []`]);
+  }
+});

@@ -165,3 +165,15 @@ test('DNS over TCP whose query or answer the capture lost: the lone answer and t
     assert.deepEqual(dissectPacketList(twice).entries.map(line), [`qr ${answer} []`]);
   }
 });
+
+test('AMQP: a reply whose method the capture lost says gap beside request not captured; one whose method came before the capture began does not', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('deepflow-amqp1.pcap'));
+  const lone = (packets: Packet[]) => dissectPacketList(packets).entries.filter((e) => e.protocol === 'amqp' && !e.request).map((e) => `${e.summary} ${JSON.stringify(e.warnings)}`);
+  // Frame 8 is the server's connection.start, frame 11 its connection.tune: the client's ACKs say both were sent.
+  assert.deepEqual(lone(without(all, 8)), ['connection.start-ok ["request not captured","gap"]']);
+  assert.deepEqual(lone(without(all, 11)), ['connection.tune-ok ["request not captured","gap"]']);
+  // The capture begun after connection.start (frame 9 on, no handshake): nothing was lost.
+  assert.deepEqual(lone(all.slice(8).map((p, i) => ({ ...p, frame: i + 1 }))), ['connection.start-ok ["request not captured"]']);
+});

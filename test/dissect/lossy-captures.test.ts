@@ -177,3 +177,22 @@ test('AMQP: a reply whose method the capture lost says gap beside request not ca
   // The capture begun after connection.start (frame 9 on, no handshake): nothing was lost.
   assert.deepEqual(lone(all.slice(8).map((p, i) => ({ ...p, frame: i + 1 }))), ['connection.start-ok ["request not captured"]']);
 });
+
+test('PostgreSQL whose one-byte answer to an SSLRequest was lost: the client next bytes say refused or accepted, and the connection is still read', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture, repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  // lab-bookinfo-mix frame 428 is the server's N (refused); the StartupMessage in the clear follows.
+  const mix = (await readCapture(sharedCapture('lab-bookinfo-mix.pcap'))).filter((p) => p.frame >= 389 && p.frame <= 450);
+  const refused = dissectPacketList(without(mix, 428 - 388));
+  assert.deepEqual(refused.entries.filter((e) => e.protocol === 'postgresql').map(line), [
+    'SSLRequest → refused ["gap"]',
+    'startup user=postgres db=postgres → ready []',
+    'select 1 as n, now() → SELECT 1 []',
+  ]);
+  assert.equal(refused.counters['postgresql.encryption_reply_inferred'], 1);
+  // lab-pgsql-tls frame 6 is the server's S (accepted); the ClientHello follows: TLS is read.
+  const tls = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql-tls.pcap'));
+  assert.deepEqual(dissectPacketList(without(tls, 6)).entries.map(line), ['SSLRequest → accepted (encrypted) ["gap"]', 'TLS db.shark.test []']);
+});

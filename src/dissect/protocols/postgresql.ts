@@ -162,6 +162,8 @@ class PostgresParser implements TcpStreamParser {
   /** A server byte has been read: its first one may still be the answer to an SSLRequest sent before the capture. */
   private serverStarted = false;
   private awaitingEncryptionReply: Call | null = null;
+  /** The server's one-byte answer to `awaitingEncryptionReply` was lost: the client's next bytes tell which it was. */
+  private encryptionReplyLost = false;
   private encrypted = false;
   /** After the server accepted an SSLRequest: the TLS session, dissected as a tunnel (its tls entry, or with --tls-keylog the connection inside). */
   private tls: TunnelStream | null = null;
@@ -187,6 +189,7 @@ class PostgresParser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.encryptionReplyLost) this.settleLostEncryptionReply(dir, data);
     if (this.tls) {
       this.tls.onData(dir, data);
       return;
@@ -231,6 +234,15 @@ class PostgresParser implements TcpStreamParser {
       return;
     }
     this.ctx.count('postgresql.gap', length);
+    const encryption = this.awaitingEncryptionReply;
+    if (encryption) {
+      encryption.warnings.push('gap');
+      // Exactly its one-byte answer lost (the server sends nothing else before the client's next message).
+      if (dir === 's2c' && length === 1 && this.queues.s2c.length === 0 && !this.encryptionReplyLost) {
+        this.encryptionReplyLost = true;
+        return;
+      }
+    }
     if (this.gapInsideMessage(dir, length)) return;
     if (dir === 'c2s') this.clientLoss = true;
     for (const c of this.pending) c.warnings.push('gap');
@@ -367,6 +379,37 @@ class PostgresParser implements TcpStreamParser {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('postgresql.truncated');
     this.flush([]);
+  }
+
+  /**
+   * The server's answer to an SSLRequest (GSSENCRequest) was lost: what the
+   * client sends next shows it, as what follows a lost 101 shows the upgrade
+   * (HTTP). A StartupMessage in the clear: refused; a TLS record: accepted,
+   * and TLS is read. The call says `gap`, its `reply` unknown (null), counted
+   * `postgresql.encryption_reply_inferred`. Anything else, or server bytes
+   * first, cannot be told: it is unanswered and the connection's dissection
+   * ends, as after any gap in the startup.
+   */
+  private settleLostEncryptionReply(dir: Direction, data: Buffer): void {
+    const call = this.awaitingEncryptionReply as Call;
+    this.encryptionReplyLost = false;
+    this.awaitingEncryptionReply = null;
+    const startup = dir === 'c2s' && data.length >= 8 && data.readUInt32BE(4) === PROTOCOL_V3;
+    const tls = dir === 'c2s' && call.request.type === 'SSLRequest' && data.length >= 3 && data[0] === 0x16 && data[1] === 0x03;
+    if (!startup && !tls) {
+      this.emit(call, ['unanswered']);
+      this.dead = true;
+      return;
+    }
+    this.ctx.count('postgresql.encryption_reply_inferred');
+    call.response = { accepted: tls, reply: null };
+    call.responseSize = 1;
+    this.emit(call, []);
+    if (tls) {
+      this.encrypted = true;
+      this.ctx.count('postgresql.encrypted');
+      this.tls = TunnelStream.takingOver(this.ctx, 'postgresql.tls', this.queues);
+    }
   }
 
   private flush(extra: string[]): void {

@@ -196,3 +196,18 @@ test('PostgreSQL whose one-byte answer to an SSLRequest was lost: the client nex
   const tls = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql-tls.pcap'));
   assert.deepEqual(dissectPacketList(without(tls, 6)).entries.map(line), ['SSLRequest → accepted (encrypted) ["gap"]', 'TLS db.shark.test []']);
 });
+
+test('Redis pipeline whose client segment was lost and found lost only later (the server ACK past it): every command read after the hole says gap, none is paired one off in silence', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-redis-pipe.pcap'));
+  const whole = new Set(dissectPacketList(all).entries.map((e) => e.summary));
+  // Frame 5 is the client's second segment of 3,000 pipelined commands; frames 6 to 8 wait behind the hole.
+  const { entries, counters } = dissectPacketList(without(all, 5));
+  const silentlyWrong = entries.filter((e) => !e.warnings?.includes('gap') && !whole.has(e.summary)).map((e) => e.summary);
+  assert.deepEqual(silentlyWrong.slice(0, 3), []);
+  // The commands of frame 4, before the hole, pair as in the whole capture, and say nothing.
+  assert.ok(entries.slice(0, 50).every((e) => e.warnings === undefined && whole.has(e.summary)));
+  assert.equal(counters['tcp.gap_bytes'], 1448);
+});

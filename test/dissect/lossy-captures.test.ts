@@ -211,3 +211,20 @@ test('Redis pipeline whose client segment was lost and found lost only later (th
   assert.ok(entries.slice(0, 50).every((e) => e.warnings === undefined && whole.has(e.summary)));
   assert.equal(counters['tcp.gap_bytes'], 1448);
 });
+
+test('Kafka: a response to no request seen says gap when the client bytes were lost, not when the capture began after its request', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture, repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const lone = (packets: Packet[]) => dissectPacketList(packets).entries.filter((e) => e.protocol === 'kafka' && !e.request).map((e) => `${e.summary} ${JSON.stringify(e.warnings)}`);
+  // ndpi-kafka, captured mid-connection: the server's frame 5 acknowledges 44 client bytes never captured (request #131);
+  // #140 and #141 answer requests sent before the capture began.
+  assert.deepEqual(lone(await readCapture(sharedCapture('ndpi-kafka.pcapng'))).slice(0, 3), [
+    'response #131 → ok ["request not captured","gap"]',
+    'response #140 → ok ["request not captured"]',
+    'response #141 → ok ["request not captured"]',
+  ]);
+  // lab-kafka-groups frame 4 is the client first request (its answer is frame 6).
+  const groups = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-kafka-groups.pcap'));
+  assert.deepEqual(lone(without(groups, 4)), ['response #1 → ok ["request not captured","gap"]']);
+});

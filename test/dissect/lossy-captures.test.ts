@@ -228,3 +228,14 @@ test('Kafka: a response to no request seen says gap when the client bytes were l
   const groups = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-kafka-groups.pcap'));
   assert.deepEqual(lone(without(groups, 4)), ['response #1 → ok ["request not captured","gap"]']);
 });
+
+test('PostgreSQL whose server bytes were lost before a Close and its Sync: the Close keeps its own answer, the next query its own', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql-prepare.pcap'));
+  // Frame 25 is the server's rows for an Execute; frame 26 the client's Close/Sync (answered by 27), frame 28 its commit.
+  const { entries } = dissectPacketList(without(all, 25));
+  const lines = entries.filter((e) => e.src.port === 43654).slice(-3).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines, ['select g from generate_series(1, 7) g → (no response) ["gap","unanswered"]', 'close portal cur → ok []', 'commit → COMMIT []']);
+});

@@ -55,6 +55,8 @@ const MAX_NOTICE_TEXT = 1024;
 /** Backend messages that can begin the answer to extended-query messages before their Sync. */
 const EXTENDED_REPLY_START = new Set(['1', '2', 't', 'n', 'E']);
 const FRONTEND_TYPES = new Set('QPBDESHCXpdcfF'.split(''));
+/** Frontend messages the server answers (with the Sync or Flush after the extended ones); not Terminate or COPY data. */
+const ANSWERED_FRONTEND = new Set('QPBDESHCF'.split(''));
 const BACKEND_TYPES = new Set('RSKZTDCEIN12 3ntsGHWdcAVv'.replace(/ /g, '').split(''));
 
 const AUTH_METHODS: Record<number, string> = {
@@ -197,7 +199,7 @@ class PostgresParser implements TcpStreamParser {
     if (this.dead || this.encrypted) return;
     try {
       if (dir === 'c2s' && (this.clientResync || this.awaitingClient)) {
-        const query = probePostgres(data, true) === 'request';
+        const query = probePostgres(data, true) === 'request' || this.answeredMessageStarts(data);
         if (this.clientResync && !query) {
           this.ctx.count('postgresql.gap_dropped', data.length);
           return;
@@ -223,6 +225,18 @@ class PostgresParser implements TcpStreamParser {
       this.ctx.count('postgresql.internal');
       this.dead = true;
     }
+  }
+
+  /**
+   * After a gap in the server's bytes only: the client's stream is whole, so a
+   * segment that begins when no message is in part begins one. One the server
+   * answers (a Close or Describe and its Sync, not only a query) starts the
+   * replies afresh: its answer, read as a gap's leftovers, would leave it
+   * waiting and pair the next query's answer with it.
+   */
+  private answeredMessageStarts(data: Buffer): boolean {
+    if (this.clientResync || this.queues.c2s.length > 0 || this.skip.c2s > 0 || !this.clientStarted) return false;
+    return ANSWERED_FRONTEND.has(String.fromCharCode(data[0])) && plausibleTyped(data, FRONTEND_TYPES);
   }
 
   /** The client's bytes lost some: a response with no request read may answer what they held (it says `gap`). */

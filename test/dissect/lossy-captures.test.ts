@@ -229,7 +229,7 @@ test('Kafka: a response to no request seen says gap when the client bytes were l
   assert.deepEqual(lone(without(groups, 4)), ['response #1 → ok ["request not captured","gap"]']);
 });
 
-test('PostgreSQL whose server bytes were lost before a Close and its Sync: the Close keeps its own answer, the next query its own', async () => {
+test('PostgreSQL whose server bytes were lost before a Close and its Sync, or after statements sent before their end: each call keeps its own answer', async () => {
   const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
   const { repoRoot } = await import('../helpers/paths.js');
   const { join } = await import('node:path');
@@ -238,4 +238,14 @@ test('PostgreSQL whose server bytes were lost before a Close and its Sync: the C
   const { entries } = dissectPacketList(without(all, 25));
   const lines = entries.filter((e) => e.src.port === 43654).slice(-3).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
   assert.deepEqual(lines, ['select g from generate_series(1, 7) g → (no response) ["gap","unanswered"]', 'close portal cur → ok []', 'commit → COMMIT []']);
+  // Frames 9 and 11, the startup answer and the answer to frame 10's statements, are one hole: frame 10 was sent
+  // before the server sent its end (its ACK says so), so frame 12's statements keep their own answers.
+  const hole = dissectPacketList(without(without(all, 11), 9)).entries.slice(1, 6).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(hole, [
+    'select 1 → (no response) ["gap","unanswered"]',
+    'select $1::text as word → (no response) ["gap","unanswered"]',
+    'select \'three\' → (no response) ["gap","unanswered"]',
+    'select 10 → prepared []',
+    'selec 20 → ERROR 42601 []',
+  ]);
 });

@@ -205,7 +205,7 @@ class PostgresParser implements TcpStreamParser {
           return;
         }
         this.clientResync = false;
-        if (query) this.awaitingClient = false;
+        if (query && this.awaitingClient) this.resumeReplies();
       }
       if (dir === 's2c' && this.awaitingClient) {
         this.ctx.count('postgresql.gap_dropped', data.length);
@@ -221,10 +221,27 @@ class PostgresParser implements TcpStreamParser {
       this.queues[dir].push(data);
       if (dir === 'c2s') this.drainClient();
       else this.drainServer();
+      // Calls made while the server's bytes are dropped: their answers go with them.
+      if (dir === 'c2s' && this.awaitingClient) for (const c of this.pending) if (!c.warnings.includes('gap')) c.warnings.push('gap');
     } catch {
       this.ctx.count('postgresql.internal');
       this.dead = true;
     }
+  }
+
+  /**
+   * A client message after a gap in the server's bytes starts the replies
+   * afresh, unless its packet shows the server sent some of the lost bytes
+   * after it (it acknowledges less than they reach): its answers may be among
+   * them, so the server's bytes are still dropped, and the calls made
+   * meanwhile come out unanswered (`gap`) when a message sent after all of
+   * them ends the wait.
+   */
+  private resumeReplies(): void {
+    const ack = this.ctx.ack;
+    if (ack !== undefined && ack.from === 'c2s' && ack.ahead < 0) return;
+    this.awaitingClient = false;
+    this.flush([]);
   }
 
   /**

@@ -249,3 +249,17 @@ test('PostgreSQL whose server bytes were lost before a Close and its Sync, or af
     'selec 20 → ERROR 42601 []',
   ]);
 });
+
+test('MySQL whose lost server bytes ran past a query sent before their end: that query is unanswered with gap, and the next reply pairs with its own command', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-compressed.pcap'));
+  // Frames 22 and 24 are one hole: the end of a result set, then the reply to frame 23 (whose ACK stops before it).
+  const lines = dissectPacketList(without(without(all, 24), 22)).entries.slice(3, 6).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines, [
+    'select id, v from docs → (no response) ["gap","unanswered"]',
+    'select \'after\' as small → (no response) ["gap","unanswered"]',
+    'drop table docs → OK []',
+  ]);
+});

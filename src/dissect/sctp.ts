@@ -70,9 +70,34 @@ class SctpHalf {
   acked: number | undefined;
   /** The largest DATA chunk payload seen: what a lost chunk may have carried at most. */
   maxChunk = 1;
+  /**
+   * The latest holes given up, as [first TSN, TSN after): a chunk of one that
+   * comes after all (recorded late, not lost) is told from a retransmission
+   * of a chunk read. At most MAX_GIVEN_UP; older ones are forgotten.
+   */
+  readonly givenUp: [number, number][] = [];
 }
 
+/** Holes remembered per direction for late chunks: loss comes in few holes, and an older hole's chunks are long overdue. */
+const MAX_GIVEN_UP = 16;
+
 const tsnAfter = (a: number, b: number): number => (a - b) | 0;
+
+/** Whether `tsn` is in a hole `h` gave up; if so it is taken out of it (a second copy is a retransmission). */
+function takeGivenUp(h: SctpHalf, tsn: number): boolean {
+  const list = h.givenUp;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const [from, to] = list[i];
+    if (tsnAfter(tsn, from) < 0 || tsnAfter(to, tsn) <= 0) continue;
+    const pieces: [number, number][] = [];
+    if (tsn !== from) pieces.push([from, tsn]);
+    if (((tsn + 1) >>> 0) !== to) pieces.push([(tsn + 1) >>> 0, to]);
+    list.splice(i, 1, ...pieces);
+    if (list.length > MAX_GIVEN_UP) list.shift();
+    return true;
+  }
+  return false;
+}
 
 class Association {
   readonly halves: [SctpHalf, SctpHalf] = [new SctpHalf(), new SctpHalf()];
@@ -220,6 +245,11 @@ export class SctpLayer {
     // sends: they were lost, and what this answers may have been in them (said before it is read).
     this.settleAcked(a, 1 - side, true);
     const ahead = tsnAfter(chunk.tsn, h.next);
+    if (ahead < 0 && takeGivenUp(h, chunk.tsn)) {
+      // Its hole was given up (the parser told of a gap, what followed read): captured after all, too late to read.
+      this.host.count('sctp.late_chunks');
+      return;
+    }
     if (ahead < 0 || h.held.has(chunk.tsn)) {
       this.host.count('sctp.retransmitted_chunks');
       return;
@@ -261,6 +291,8 @@ export class SctpLayer {
     this.host.count('sctp.gaps');
     this.host.count('sctp.lost_chunks', n);
     h.lostChunks += n;
+    if (h.givenUp.length >= MAX_GIVEN_UP) h.givenUp.shift();
+    h.givenUp.push([h.next as number, tsn]);
     h.next = tsn;
     // The stream parser's bytes lost: the messages being joined, and what the chunks carried (each
     // at least a byte, at most the largest chunk seen: an upper bound, said as such).

@@ -147,3 +147,119 @@ test('Redis bytes skipped before the first message of a connection caught mid-wa
   assert.equal(counters['redis.gap_dropped'], undefined);
   assert.equal(counters['tcp.gaps'], undefined);
 });
+
+test('DNS over TCP whose query or answer the capture lost: the lone answer and the query left waiting say gap, and an intact copy changes nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('tcpdump-dns_tcp.pcap'));
+  const line = (e: Entry) => `${e.request ? 'q' : '-'}${e.response ? 'r' : '-'} ${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const answer = 'A www.tcpdump.org → 192.139.46.66, 198.199.88.104';
+  assert.deepEqual(dissectPacketList(all).entries.map(line), [`qr ${answer} []`]);
+  // Frame 4 is the query (the server's ACK in frame 5 says it was sent): the answer is alone, and says why.
+  assert.deepEqual(dissectPacketList(without(all, 4)).entries.map(line), [`-r ${answer} ["gap"]`]);
+  // Frame 6 is the answer (the client's ACK in frame 7 says it was sent): not an unanswered query as if the server were silent.
+  assert.deepEqual(dissectPacketList(without(all, 6)).entries.map(line), ['q- A www.tcpdump.org → unanswered ["unanswered","gap"]']);
+  // The `any` interface records a packet twice: the copy is a retransmission, not a second query or answer.
+  for (const frame of [4, 6]) {
+    const twice = all.flatMap((p) => (p.frame === frame ? [p, p] : [p])).map((p, i) => ({ ...p, frame: i + 1 }));
+    assert.deepEqual(dissectPacketList(twice).entries.map(line), [`qr ${answer} []`]);
+  }
+});
+
+test('AMQP: a reply whose method the capture lost says gap beside request not captured; one whose method came before the capture began does not', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('deepflow-amqp1.pcap'));
+  const lone = (packets: Packet[]) => dissectPacketList(packets).entries.filter((e) => e.protocol === 'amqp' && !e.request).map((e) => `${e.summary} ${JSON.stringify(e.warnings)}`);
+  // Frame 8 is the server's connection.start, frame 11 its connection.tune: the client's ACKs say both were sent.
+  assert.deepEqual(lone(without(all, 8)), ['connection.start-ok ["request not captured","gap"]']);
+  assert.deepEqual(lone(without(all, 11)), ['connection.tune-ok ["request not captured","gap"]']);
+  // The capture begun after connection.start (frame 9 on, no handshake): nothing was lost.
+  assert.deepEqual(lone(all.slice(8).map((p, i) => ({ ...p, frame: i + 1 }))), ['connection.start-ok ["request not captured"]']);
+});
+
+test('PostgreSQL whose one-byte answer to an SSLRequest was lost: the client next bytes say refused or accepted, and the connection is still read', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture, repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  // lab-bookinfo-mix frame 428 is the server's N (refused); the StartupMessage in the clear follows.
+  const mix = (await readCapture(sharedCapture('lab-bookinfo-mix.pcap'))).filter((p) => p.frame >= 389 && p.frame <= 450);
+  const refused = dissectPacketList(without(mix, 428 - 388));
+  assert.deepEqual(refused.entries.filter((e) => e.protocol === 'postgresql').map(line), [
+    'SSLRequest → refused ["gap"]',
+    'startup user=postgres db=postgres → ready []',
+    'select 1 as n, now() → SELECT 1 []',
+  ]);
+  assert.equal(refused.counters['postgresql.encryption_reply_inferred'], 1);
+  // lab-pgsql-tls frame 6 is the server's S (accepted); the ClientHello follows: TLS is read.
+  const tls = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql-tls.pcap'));
+  assert.deepEqual(dissectPacketList(without(tls, 6)).entries.map(line), ['SSLRequest → accepted (encrypted) ["gap"]', 'TLS db.shark.test []']);
+});
+
+test('Redis pipeline whose client segment was lost and found lost only later (the server ACK past it): every command read after the hole says gap, none is paired one off in silence', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-redis-pipe.pcap'));
+  const whole = new Set(dissectPacketList(all).entries.map((e) => e.summary));
+  // Frame 5 is the client's second segment of 3,000 pipelined commands; frames 6 to 8 wait behind the hole.
+  const { entries, counters } = dissectPacketList(without(all, 5));
+  const silentlyWrong = entries.filter((e) => !e.warnings?.includes('gap') && !whole.has(e.summary)).map((e) => e.summary);
+  assert.deepEqual(silentlyWrong.slice(0, 3), []);
+  // The commands of frame 4, before the hole, pair as in the whole capture, and say nothing.
+  assert.ok(entries.slice(0, 50).every((e) => e.warnings === undefined && whole.has(e.summary)));
+  assert.equal(counters['tcp.gap_bytes'], 1448);
+});
+
+test('Kafka: a response to no request seen says gap when the client bytes were lost, not when the capture began after its request', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture, repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const lone = (packets: Packet[]) => dissectPacketList(packets).entries.filter((e) => e.protocol === 'kafka' && !e.request).map((e) => `${e.summary} ${JSON.stringify(e.warnings)}`);
+  // ndpi-kafka, captured mid-connection: the server's frame 5 acknowledges 44 client bytes never captured (request #131);
+  // #140 and #141 answer requests sent before the capture began.
+  assert.deepEqual(lone(await readCapture(sharedCapture('ndpi-kafka.pcapng'))).slice(0, 3), [
+    'response #131 → ok ["request not captured","gap"]',
+    'response #140 → ok ["request not captured"]',
+    'response #141 → ok ["request not captured"]',
+  ]);
+  // lab-kafka-groups frame 4 is the client first request (its answer is frame 6).
+  const groups = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-kafka-groups.pcap'));
+  assert.deepEqual(lone(without(groups, 4)), ['response #1 → ok ["request not captured","gap"]']);
+});
+
+test('PostgreSQL whose server bytes were lost before a Close and its Sync, or after statements sent before their end: each call keeps its own answer', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-pgsql-prepare.pcap'));
+  // Frame 25 is the server's rows for an Execute; frame 26 the client's Close/Sync (answered by 27), frame 28 its commit.
+  const { entries } = dissectPacketList(without(all, 25));
+  const lines = entries.filter((e) => e.src.port === 43654).slice(-3).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines, ['select g from generate_series(1, 7) g → (no response) ["gap","unanswered"]', 'close portal cur → ok []', 'commit → COMMIT []']);
+  // Frames 9 and 11, the startup answer and the answer to frame 10's statements, are one hole: frame 10 was sent
+  // before the server sent its end (its ACK says so), so frame 12's statements keep their own answers.
+  const hole = dissectPacketList(without(without(all, 11), 9)).entries.slice(1, 6).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(hole, [
+    'select 1 → (no response) ["gap","unanswered"]',
+    'select $1::text as word → (no response) ["gap","unanswered"]',
+    'select \'three\' → (no response) ["gap","unanswered"]',
+    'select 10 → prepared []',
+    'selec 20 → ERROR 42601 []',
+  ]);
+});
+
+test('MySQL whose lost server bytes ran past a query sent before their end: that query is unanswered with gap, and the next reply pairs with its own command', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const all = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-compressed.pcap'));
+  // Frames 22 and 24 are one hole: the end of a result set, then the reply to frame 23 (whose ACK stops before it).
+  const lines = dissectPacketList(without(without(all, 24), 22)).entries.slice(3, 6).map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines, [
+    'select id, v from docs → (no response) ["gap","unanswered"]',
+    'select \'after\' as small → (no response) ["gap","unanswered"]',
+    'drop table docs → OK []',
+  ]);
+});

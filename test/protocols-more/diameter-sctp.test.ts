@@ -312,3 +312,20 @@ test('Diameter: 3GPP authentication vectors, Cx keys, the EAP master session key
   assert.equal(out['AVP-464'], '[REDACTED]');
   assert.deepEqual(out['AVP-462'], ['[REDACTED]', Buffer.from([2, 8, 0, 17, 1, ...Buffer.from('visible-ident')]).toString('hex')]);
 });
+
+test('SCTP: a chunk whose hole was given up, recorded late, is counted late, not as a retransmission; a second copy of it is one', () => {
+  const ccr = data(10, 0, 0x03, diameterMessage(true, 272, 1, 's1'));
+  const { entries, counters } = run([
+    crcLessSctp(1, 40003, 3868, [init(1, 10)]),
+    crcLessSctp(2, 3868, 40003, [init(2, 500)]),
+    // The server acknowledges TSN 10 and answers before the capture shows it: its hole is given up.
+    crcLessSctp(2, 3868, 40003, [sack(10), data(500, 0, 0x03, diameterMessage(false, 272, 1, 's1', 2001))]),
+    // TSN 10 recorded after all (another interface's copy, merged late), then once more.
+    crcLessSctp(1, 40003, 3868, [ccr]),
+    crcLessSctp(1, 40003, 3868, [ccr]),
+  ]);
+  assert.deepEqual(entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`), ['CCR Diameter Credit Control → 2001 DIAMETER_SUCCESS ["request not captured","gap"]']);
+  assert.equal(counters['sctp.lost_chunks'], 1);
+  assert.equal(counters['sctp.late_chunks'], 1);
+  assert.equal(counters['sctp.retransmitted_chunks'], 1);
+});

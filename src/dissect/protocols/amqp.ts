@@ -441,6 +441,8 @@ class AmqpParser implements TcpStreamParser {
   private received: Record<Direction, number> = { c2s: 0, s2c: 0 };
   /** Replies waiting for the request their packet showed was sent (EarlyReply), per the reply's direction. */
   private early: Record<Direction, EarlyReply[]> = { c2s: [], s2c: [] };
+  /** Bytes of the direction were lost: a reply read later that answers none seen may answer a method they held. */
+  private lost: Record<Direction, boolean> = { c2s: false, s2c: false };
 
   constructor(private readonly ctx: ConnectionContext) {
     this.starts = new MessageStarts(ctx);
@@ -485,6 +487,7 @@ class AmqpParser implements TcpStreamParser {
    */
   onGap(dir: Direction, length: number): void {
     this.ctx.count('amqp.gap', length);
+    this.lost[dir] = true;
     this.received[dir] += length;
     this.releaseEarly(other(dir), this.received[dir]);
     for (const list of this.pending.values()) for (const m of list) m.args.gap = true;
@@ -699,9 +702,9 @@ class AmqpParser implements TcpStreamParser {
     this.emitOrphan(m);
   }
 
-  /** A reply whose request predates the capture (or was lost). */
+  /** A reply whose request predates the capture, or was lost: then it says `gap` (the capture missed it, it was sent). */
   private emitOrphan(m: Message): void {
-    this.emitCall(m, null, ['request not captured'], true);
+    this.emitCall(m, null, this.lost[other(m.dir)] ? ['request not captured', 'gap'] : ['request not captured'], true);
   }
 
   /** The reply read before `request` (EarlyReply) that answers it, taken from those waiting. */

@@ -426,6 +426,8 @@ interface PendingQuery {
   size: number;
   /** Bytes a snap length cut off the datagram (ConnectionContext.cut). */
   cut?: number;
+  /** Server bytes were lost while it waited (TCP): its answer may have been in them. */
+  gap?: true;
 }
 
 /** Heap bytes of a pending query besides its wire size (parsed message, map slot), for the memory budget. */
@@ -555,6 +557,12 @@ class DnsPairing {
    * address: not on this conversation. One without an answer here is one-way, not unanswered.
    */
   private readonly multicast: boolean;
+  /**
+   * Client bytes were lost (TCP): an answer no waiting query takes may answer
+   * a query they held, so it says `gap` (a capture that began mid-connection
+   * without loss leaves such an answer as it is).
+   */
+  private clientGap = false;
 
   constructor(private readonly ctx: ConnectionContext, private readonly stream = false) {
     this.multicast = isMulticast(ctx.server.ip);
@@ -613,7 +621,7 @@ class DnsPairing {
       this.meter?.add(PENDING_QUERY_COST + query.size);
       return this.continueTransfer(t, msg, payload.length);
     }
-    this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length + cut });
+    this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length + cut }, !query && this.clientGap ? 'gap' : undefined);
   }
 
   /** One more message of a zone transfer; the call comes out with the one that ends it. */
@@ -654,9 +662,19 @@ class DnsPairing {
     this.emit(t.query, { msg, time: t.last.time, frame: t.firstFrame, size: t.size }, warning, { messages: t.messages, records: t.records, lastFrame: t.last.frame });
   }
 
-  /** Lost server bytes: a transfer under way misses what they held (its call says so when it ends). */
-  gap(): void {
+  /**
+   * Lost server bytes: a transfer under way misses what they held (its call
+   * says so when it ends), and so may the queries waiting: one never answered
+   * after it says `gap` with `unanswered`, its answer lost from the capture,
+   * not never sent. Lost client bytes may have held queries: see `clientGap`.
+   */
+  gap(dir: Direction): void {
+    if (dir === 'c2s') {
+      this.clientGap = true;
+      return;
+    }
     if (this.transfers !== undefined) for (const t of this.transfers.values()) t.warnings.add('gap');
+    for (const [, p] of this.pending.inOrder()) p.gap = true;
   }
 
   /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
@@ -695,6 +713,7 @@ class DnsPairing {
     if (r !== null) for (const w of r.msg.warnings) warnings.push(w);
     const oneWay = r === null && this.multicast;
     if (!r && !oneWay) warnings.push('unanswered');
+    if (!r && held?.gap) warnings.push('gap');
     if (extraWarning) warnings.push(extraWarning);
     const first = (q ?? r)!;
     const call: CallRecord = {
@@ -794,7 +813,7 @@ class DnsTcpParser implements TcpStreamParser {
    */
   onGap(dir: Direction): void {
     this.ctx.count('dns.gap');
-    if (dir === 's2c') this.pairing.gap();
+    this.pairing.gap(dir);
     if (this.dead[dir]) return;
     const q = this.queues[dir];
     if (q.length > 0) this.ctx.count('dns.gap_dropped', q.length);

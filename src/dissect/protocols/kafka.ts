@@ -756,6 +756,8 @@ class KafkaParser implements TcpStreamParser {
   /** After a gap: segments are dropped (counted) until one starts with a message. */
   private resync: Record<Direction, boolean> = { c2s: false, s2c: false };
   private pending = new Map<number, Pending>();
+  /** Bytes of the direction were lost: a response to no request seen may answer one they held (it says `gap`). */
+  private lost: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** Per direction, the packet where the message read in part was first seen (a response with no request is stamped with it). */
   private partialStart: Record<Direction, Stamp | null> = { c2s: null, s2c: null };
   /** First packet of the request being read (a request is stamped with it). */
@@ -818,6 +820,7 @@ class KafkaParser implements TcpStreamParser {
     // Size prefixes are lost with the bytes: reading resumes at the first segment that starts
     // with a request, or with the response to one waiting (responses pair by correlation id).
     this.ctx.count('kafka.gap', length);
+    this.lost[dir] = true;
     if (!this.dead[dir]) {
       const queued = this.queues[dir].length;
       if (queued > 0) this.ctx.count('kafka.gap_dropped', queued);
@@ -1091,7 +1094,7 @@ class KafkaParser implements TcpStreamParser {
         warnings.push(`malformed: ${req.request.apiKeyName} v${req.version} response`);
         this.ctx.count('kafka.malformed');
       }
-    } else warnings.push('request not captured');
+    } else warnings.push(...(this.lost[this.requestDir] ? ['request not captured', 'gap'] : ['request not captured']));
     const record: CallRecord = {
       protocol: 'kafka',
       request: req ? req.request : null,

@@ -481,7 +481,7 @@ class MysqlParser implements TcpStreamParser {
       if (c) c.requestSize += size; // e.g. LOCAL INFILE data
       return;
     }
-    if (!this.sawGreeting || this.awaitingCommand) this.settleMidway();
+    if (!this.sawGreeting || (this.awaitingCommand && !this.sentBeforeLostEnd())) this.settleMidway();
     const command = p[0];
     const name = COMMANDS[command] ?? `COM_0x${command.toString(16)}`;
     const request: Record<string, any> = { command: name, ...this.sessionFields() };
@@ -513,6 +513,8 @@ class MysqlParser implements TcpStreamParser {
       default:
     }
     const call = this.newCall(command, request, size, at);
+    // Still dropping the server's bytes: its reply goes with them.
+    if (this.awaitingCommand && !NO_REPLY.has(command)) call.warnings.push('gap');
     if (NO_REPLY.has(command)) {
       this.pending.splice(this.pending.indexOf(call), 1);
       this.emit(call, []);
@@ -529,11 +531,28 @@ class MysqlParser implements TcpStreamParser {
    */
   private settleMidway(): void {
     this.awaitingCommand = false;
+    // Commands sent while the server's bytes were dropped (sentBeforeLostEnd): their replies went with them.
+    while (this.pending.length > 0 && this.pending[0].request !== null && this.pending[0].response === null && this.pending[0].warnings.includes('gap')) {
+      this.emit(this.pending.shift()!, ['unanswered']);
+    }
     while (this.pending.length > 0 && this.pending[0].request === null && this.pending[0].command === -1) {
       const orphan = this.pending.shift()!;
       this.emit(orphan, orphan.response ? ['truncated'] : []);
     }
     if (this.pending.length === 0) this.skipQueued('s2c');
+  }
+
+  /**
+   * After a gap in the server's bytes: the command's packet acknowledges less
+   * than the lost bytes reach, so the server sent some of them after it (a
+   * client sends its next command once it has the last reply): its reply may
+   * be among them, and reading it from the next bytes would pair the reply
+   * after it. The server's bytes are still dropped until a command sent
+   * after them all.
+   */
+  private sentBeforeLostEnd(): boolean {
+    const ack = this.ctx.ack;
+    return this.dropCounter === 'mysql.gap_dropped' && ack !== undefined && ack.from === 'c2s' && ack.ahead < 0;
   }
 
   private newCall(command: number, request: Record<string, any> | null, size: number, at: Stamp = this.starts.now()): Call {

@@ -55,6 +55,8 @@ const MAX_NOTICE_TEXT = 1024;
 /** Backend messages that can begin the answer to extended-query messages before their Sync. */
 const EXTENDED_REPLY_START = new Set(['1', '2', 't', 'n', 'E']);
 const FRONTEND_TYPES = new Set('QPBDESHCXpdcfF'.split(''));
+/** Frontend messages the server answers (with the Sync or Flush after the extended ones); not Terminate or COPY data. */
+const ANSWERED_FRONTEND = new Set('QPBDESHCF'.split(''));
 const BACKEND_TYPES = new Set('RSKZTDCEIN12 3ntsGHWdcAVv'.replace(/ /g, '').split(''));
 
 const AUTH_METHODS: Record<number, string> = {
@@ -162,6 +164,8 @@ class PostgresParser implements TcpStreamParser {
   /** A server byte has been read: its first one may still be the answer to an SSLRequest sent before the capture. */
   private serverStarted = false;
   private awaitingEncryptionReply: Call | null = null;
+  /** The server's one-byte answer to `awaitingEncryptionReply` was lost: the client's next bytes tell which it was. */
+  private encryptionReplyLost = false;
   private encrypted = false;
   /** After the server accepted an SSLRequest: the TLS session, dissected as a tunnel (its tls entry, or with --tls-keylog the connection inside). */
   private tls: TunnelStream | null = null;
@@ -187,6 +191,7 @@ class PostgresParser implements TcpStreamParser {
   }
 
   onData(dir: Direction, data: Buffer): void {
+    if (this.encryptionReplyLost) this.settleLostEncryptionReply(dir, data);
     if (this.tls) {
       this.tls.onData(dir, data);
       return;
@@ -194,13 +199,13 @@ class PostgresParser implements TcpStreamParser {
     if (this.dead || this.encrypted) return;
     try {
       if (dir === 'c2s' && (this.clientResync || this.awaitingClient)) {
-        const query = probePostgres(data, true) === 'request';
+        const query = probePostgres(data, true) === 'request' || this.answeredMessageStarts(data);
         if (this.clientResync && !query) {
           this.ctx.count('postgresql.gap_dropped', data.length);
           return;
         }
         this.clientResync = false;
-        if (query) this.awaitingClient = false;
+        if (query && this.awaitingClient) this.resumeReplies();
       }
       if (dir === 's2c' && this.awaitingClient) {
         this.ctx.count('postgresql.gap_dropped', data.length);
@@ -216,10 +221,39 @@ class PostgresParser implements TcpStreamParser {
       this.queues[dir].push(data);
       if (dir === 'c2s') this.drainClient();
       else this.drainServer();
+      // Calls made while the server's bytes are dropped: their answers go with them.
+      if (dir === 'c2s' && this.awaitingClient) for (const c of this.pending) if (!c.warnings.includes('gap')) c.warnings.push('gap');
     } catch {
       this.ctx.count('postgresql.internal');
       this.dead = true;
     }
+  }
+
+  /**
+   * A client message after a gap in the server's bytes starts the replies
+   * afresh, unless its packet shows the server sent some of the lost bytes
+   * after it (it acknowledges less than they reach): its answers may be among
+   * them, so the server's bytes are still dropped, and the calls made
+   * meanwhile come out unanswered (`gap`) when a message sent after all of
+   * them ends the wait.
+   */
+  private resumeReplies(): void {
+    const ack = this.ctx.ack;
+    if (ack !== undefined && ack.from === 'c2s' && ack.ahead < 0) return;
+    this.awaitingClient = false;
+    this.flush([]);
+  }
+
+  /**
+   * After a gap in the server's bytes only: the client's stream is whole, so a
+   * segment that begins when no message is in part begins one. One the server
+   * answers (a Close or Describe and its Sync, not only a query) starts the
+   * replies afresh: its answer, read as a gap's leftovers, would leave it
+   * waiting and pair the next query's answer with it.
+   */
+  private answeredMessageStarts(data: Buffer): boolean {
+    if (this.clientResync || this.queues.c2s.length > 0 || this.skip.c2s > 0 || !this.clientStarted) return false;
+    return ANSWERED_FRONTEND.has(String.fromCharCode(data[0])) && plausibleTyped(data, FRONTEND_TYPES);
   }
 
   /** The client's bytes lost some: a response with no request read may answer what they held (it says `gap`). */
@@ -231,6 +265,15 @@ class PostgresParser implements TcpStreamParser {
       return;
     }
     this.ctx.count('postgresql.gap', length);
+    const encryption = this.awaitingEncryptionReply;
+    if (encryption) {
+      encryption.warnings.push('gap');
+      // Exactly its one-byte answer lost (the server sends nothing else before the client's next message).
+      if (dir === 's2c' && length === 1 && this.queues.s2c.length === 0 && !this.encryptionReplyLost) {
+        this.encryptionReplyLost = true;
+        return;
+      }
+    }
     if (this.gapInsideMessage(dir, length)) return;
     if (dir === 'c2s') this.clientLoss = true;
     for (const c of this.pending) c.warnings.push('gap');
@@ -367,6 +410,37 @@ class PostgresParser implements TcpStreamParser {
     // A message cut off by the end of the capture cannot be read: counted, not silently gone.
     if (!this.dead && !this.encrypted) for (const dir of ['c2s', 's2c'] as const) if (this.queues[dir].length > 0) this.ctx.count('postgresql.truncated');
     this.flush([]);
+  }
+
+  /**
+   * The server's answer to an SSLRequest (GSSENCRequest) was lost: what the
+   * client sends next shows it, as what follows a lost 101 shows the upgrade
+   * (HTTP). A StartupMessage in the clear: refused; a TLS record: accepted,
+   * and TLS is read. The call says `gap`, its `reply` unknown (null), counted
+   * `postgresql.encryption_reply_inferred`. Anything else, or server bytes
+   * first, cannot be told: it is unanswered and the connection's dissection
+   * ends, as after any gap in the startup.
+   */
+  private settleLostEncryptionReply(dir: Direction, data: Buffer): void {
+    const call = this.awaitingEncryptionReply as Call;
+    this.encryptionReplyLost = false;
+    this.awaitingEncryptionReply = null;
+    const startup = dir === 'c2s' && data.length >= 8 && data.readUInt32BE(4) === PROTOCOL_V3;
+    const tls = dir === 'c2s' && call.request.type === 'SSLRequest' && data.length >= 3 && data[0] === 0x16 && data[1] === 0x03;
+    if (!startup && !tls) {
+      this.emit(call, ['unanswered']);
+      this.dead = true;
+      return;
+    }
+    this.ctx.count('postgresql.encryption_reply_inferred');
+    call.response = { accepted: tls, reply: null };
+    call.responseSize = 1;
+    this.emit(call, []);
+    if (tls) {
+      this.encrypted = true;
+      this.ctx.count('postgresql.encrypted');
+      this.tls = TunnelStream.takingOver(this.ctx, 'postgresql.tls', this.queues);
+    }
   }
 
   private flush(extra: string[]): void {

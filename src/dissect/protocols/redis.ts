@@ -603,6 +603,12 @@ export class RedisParser implements TcpStreamParser {
   /** When the last gap was reported (commands read after it are marked `afterGap`). */
   private gapAt: number | undefined;
   /**
+   * A gap in the client's bytes was reported: every command read since comes
+   * after it in the client's stream, though its packet may be older than the
+   * report (segments held behind the hole until the server's ACK showed it lost).
+   */
+  private clientGapRead = false;
+  /**
    * Since a gap, replies may be paired with the wrong commands: a client that
    * pipelines can have replies to lost or flushed commands still coming.
    * Commands sent after the gap and paired meanwhile carry `gap`. Once those
@@ -664,7 +670,10 @@ export class RedisParser implements TcpStreamParser {
     this.ctx.count('redis.gap');
     this.droppedCounter = 'redis.gap_dropped';
     this.releaseRefusal();
-    if (dir === 'c2s') this.clientOffset += length;
+    if (dir === 'c2s') {
+      this.clientOffset += length;
+      this.clientGapRead = true;
+    }
     this.gapAt = this.ctx.now;
     this.unsure = true;
     const reader = this.readers[dir];
@@ -765,7 +774,7 @@ export class RedisParser implements TcpStreamParser {
       expected: oneWay ? 0 : SUBSCRIBE_COMMANDS.has(command) ? Math.max(1, argCount) : 1,
       emitted: false,
       oneWay,
-      afterGap: this.gapAt !== undefined && m.time >= this.gapAt,
+      afterGap: this.gapAt !== undefined && (m.time >= this.gapAt || this.clientGapRead),
       end: this.clientOffset,
       cost,
     });

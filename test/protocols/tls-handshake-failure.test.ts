@@ -1,7 +1,7 @@
-// TLS 1.2 handshakes that fail after the ServerHello, between real OpenSSL
+// TLS handshakes that fail after the ServerHello, between real OpenSSL
 // (`openssl s_client`) and node's TLS server over a unix socket: the client
-// refusing the server's self-signed certificate, the server refusing a client
-// without a certificate. The bytes each way are recorded at node's end and fed
+// refusing the server's self-signed certificate (TLS 1.2 and 1.3), the server
+// refusing a client without a certificate (TLS 1.2); and one that succeeds. The bytes each way are recorded at node's end and fed
 // to the TLS dissector (plain, and decrypting as with a key log) in every
 // chunking: the alert sent in clear is the entry's, and the entry an error.
 import { test } from 'node:test';
@@ -56,16 +56,16 @@ const dir = mkdtempSync(join(tmpdir(), 'shark-tls-fail-'));
 const { key, cert } = testIdentity();
 
 /**
- * openssl s_client (TLS 1.2) against node's server: `verify` makes the client
- * check the server's self-signed certificate and refuse it with an alert; else
- * the server asks for a client certificate, gets none and refuses the client.
+ * openssl s_client against node's server: `verify` makes the client check the
+ * server's self-signed certificate (and refuse it with an alert); `clientCert`
+ * makes the server ask for a client certificate, get none and refuse the client.
  */
-async function refused(verify: boolean, sni: string): Promise<Segment[]> {
+async function session(sni: string, version: '-tls1_2' | '-tls1_3', verify: boolean, clientCert: boolean): Promise<Segment[]> {
   const path = join(dir, `${sni}.sock`);
   const segments: Segment[] = [];
   const closed = new Promise<void>((resolve) => {
     const server = net.createServer((raw) => {
-      const s = new tls.TLSSocket(recorded(raw, segments, 's2c'), { isServer: true, key, cert, requestCert: !verify, rejectUnauthorized: !verify });
+      const s = new tls.TLSSocket(recorded(raw, segments, 's2c'), { isServer: true, key, cert, requestCert: clientCert, rejectUnauthorized: clientCert });
       s.on('error', () => {});
       raw.on('close', () => {
         server.close();
@@ -75,17 +75,27 @@ async function refused(verify: boolean, sni: string): Promise<Segment[]> {
     server.listen(path);
   });
   await new Promise((r) => setTimeout(r, 50));
-  await openssl(['s_client', '-unix', path, '-tls1_2', '-servername', sni, ...(verify ? ['-verify_return_error'] : [])]);
+  await openssl(['s_client', '-unix', path, version, '-servername', sni, ...(verify ? ['-verify_return_error'] : [])]);
   await closed;
   return segments;
 }
 
-test('a TLS 1.2 handshake refused after the ServerHello is an error entry with the alert', async (t) => {
+test('a TLS 1.2 or 1.3 handshake refused after the ServerHello is an error entry with the alert; one that succeeds is not', async (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cases = [
-    { segments: await refused(true, 'web.test'), sni: 'web.test', from: 'client', description: 'unknown_ca' },
-    { segments: await refused(false, 'api.test'), sni: 'api.test', from: 'server', description: 'handshake_failure' },
+    { segments: await session('web.test', '-tls1_2', true, false), sni: 'web.test', version: 'TLS 1.2', from: 'client', description: 'unknown_ca' },
+    { segments: await session('api.test', '-tls1_2', false, true), sni: 'api.test', version: 'TLS 1.2', from: 'server', description: 'handshake_failure' },
+    // OpenSSL's TLS 1.3 client fails on the certificate before it takes its handshake keys: its alert goes in clear.
+    { segments: await session('web13.test', '-tls1_3', true, false), sni: 'web13.test', version: 'TLS 1.3', from: 'client', description: 'unknown_ca' },
   ];
+  const good = await session('ok13.test', '-tls1_3', false, false);
+  for (const how of chunkings) {
+    const ctx = fakeContext();
+    const p = tlsDissector.createTcpParser!(ctx);
+    feed(p, ctx, good, how);
+    p.onEnd('fin');
+    assert.deepEqual(ctx.calls.map((c) => [c.summary, c.error, c.response?.alert]), [['TLS ok13.test', false, undefined]], how);
+  }
   for (const c of cases) {
     // Real OpenSSL sent its alert in clear after the ServerHello (an alert record: 0x15, two bytes).
     const alertAt = c.segments.findIndex((s) => s.data[0] === 0x15 && s.data.readUInt16BE(3) === 2);
@@ -103,7 +113,7 @@ test('a TLS 1.2 handshake refused after the ServerHello is an error entry with t
         const [call] = ctx.calls;
         assert.equal(call.error, true, `${c.sni} ${how} ${name}`);
         assert.equal(call.request!.sni, c.sni);
-        assert.equal(call.response!.version, 'TLS 1.2');
+        assert.equal(call.response!.version, c.version);
         assert.deepEqual(call.response!.alert, { level: 'fatal', description: c.description, from: c.from });
         assert.equal(call.summary, `TLS ${c.sni} → ${c.description}`);
         // The response is the ServerHello's packet, not the alert's (feed numbers segment i as frame i + 2).

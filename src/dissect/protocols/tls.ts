@@ -3,7 +3,8 @@
 // reassembled across records and TCP segments. TLS 1.0–1.2 go on in clear
 // after the ServerHello (certificates, key exchange), so a handshake that
 // fails there (a client's bad_certificate) is seen: the entry waits for the
-// server's ChangeCipherSpec or an alert (HandshakeEnd). After that the
+// server's ChangeCipherSpec or an alert (HandshakeEnd); in TLS 1.3 for the
+// client's first encrypted record or its alert in clear. After that the
 // encrypted rest is only counted. A connection whose handshake was not
 // captured (the capture started mid-connection) is still TLS when its
 // records line up: one entry pairs the first records each way, marked
@@ -294,6 +295,7 @@ interface HandshakeEnd {
   /** The ServerHello's packet: the entry's response time and frame, whenever it goes out. */
   time: number;
   frame: number;
+  tls13: boolean;
 }
 
 export class TlsParser implements TcpStreamParser {
@@ -463,26 +465,29 @@ export class TlsParser implements TcpStreamParser {
     if ((dir === 'c2s') !== (kind === 'request')) this.reversed = true;
     if (kind === 'request') this.request = rec;
     else this.response = rec;
-    // TLS 1.3 encrypts all after its ServerHello; a HelloRetryRequest and a cut hello end the reading as before.
-    const clear = kind === 'response' && this.request !== null && rec.version !== 'TLS 1.3' && rec.version !== '' && !rec.helloRetryRequest && !rec.truncated;
+    // A HelloRetryRequest and a cut hello end the reading as before.
+    const clear = kind === 'response' && this.request !== null && rec.version !== '' && !rec.helloRetryRequest && !rec.truncated;
     const rest = clear && h.records.length > 0 ? h.records.take(h.records.length) : undefined;
     if (rest) this.ctx.count('tls.encrypted-bytes', rest.length);
     this.finishHalf(h);
     if (kind !== 'response') return;
     if (!clear) return this.emit();
-    this.ending = { records: { c2s: new RecordTypes(), s2c: new RecordTypes() }, time: this.ctx.now, frame: this.ctx.frame };
+    this.ending = { records: { c2s: new RecordTypes(), s2c: new RecordTypes() }, time: this.ctx.now, frame: this.ctx.frame, tls13: rec.version === 'TLS 1.3' };
     // The rest of the server's flight (Certificate … ServerHelloDone) may have come in the ServerHello's segment.
     if (rest) this.ending.records[dir].push(rest, (type, len, alert) => this.watchRecord(dir, type, len, alert));
   }
 
   /**
-   * A record after a TLS 1.0–1.2 ServerHello. The handshake succeeded once
-   * the server sends its ChangeCipherSpec (it has checked the client's
+   * A record after the ServerHello. TLS 1.0–1.2: the handshake succeeded
+   * once the server sends its ChangeCipherSpec (it has checked the client's
    * Finished, or resumes a session) or either side application data (a
    * client's False Start); it failed when either side sends an alert in
    * clear first (a client rejecting the certificate: bad_certificate,
    * unknown_ca; a server rejecting a client certificate): the alert is the
-   * entry's and makes it an error. False stops reading.
+   * entry's and makes it an error. TLS 1.3: all the server sends is
+   * encrypted, but a client that fails on the server's certificate before it
+   * took its own handshake keys (OpenSSL does) sends its alert in clear; its
+   * first encrypted record (its Finished) ends the wait. False stops reading.
    */
   private watchRecord(dir: Direction, type: number, _len: number, alert?: Buffer): boolean {
     if (!this.ending) return false;
@@ -492,6 +497,8 @@ export class TlsParser implements TcpStreamParser {
       this.endHandshake();
       return false;
     }
+    // TLS 1.3: the server's records and the client's ChangeCipherSpec (for middleboxes) say nothing of how it ends.
+    if (this.ending.tls13 && type !== -1 && (fromServer || type === 20 || type === 22)) return true;
     // Not a record (the bytes are not what they should be), an encrypted alert, the end: the entry goes as it stands.
     if (type === -1 || type === 21 || type === 23 || (type === 20 && fromServer)) {
       this.endHandshake();

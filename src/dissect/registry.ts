@@ -27,6 +27,7 @@ import { quic } from './protocols/quic.js';
 import { smtp } from './protocols/smtp.js';
 import { imap } from './protocols/imap.js';
 import { pop3 } from './protocols/pop3.js';
+import { ftp } from './protocols/ftp.js';
 
 export const dissectors: ProtocolDissector[] = [
   http2,
@@ -52,6 +53,7 @@ export const dissectors: ProtocolDissector[] = [
   smtp,
   imap,
   pop3,
+  ftp,
   // TLS decrypts the sessions a key log covers and hands the plaintext to the dissectors above.
   decryptingTls(tls, () => tcpDissectors()),
 ];

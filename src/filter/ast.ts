@@ -70,6 +70,7 @@ export const PROTOCOL_NAMES = new Set([
   'smtp',
   'imap',
   'pop3',
+  'ftp',
   'sip',
   'mqtt',
   'nats',

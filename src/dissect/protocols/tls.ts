@@ -1,6 +1,10 @@
 // TLS (RFC 8446, RFC 5246) without decryption: the ClientHello and the
 // ServerHello (or an alert in their place) make one entry per connection,
-// reassembled across records and TCP segments. After the hellos the
+// reassembled across records and TCP segments. TLS 1.0–1.2 go on in clear
+// after the ServerHello (certificates, key exchange), so a handshake that
+// fails there (a client's bad_certificate) is seen: the entry waits for the
+// server's ChangeCipherSpec or an alert (HandshakeEnd); in TLS 1.3 for the
+// client's first encrypted record or its alert in clear. After that the
 // encrypted rest is only counted. A connection whose handshake was not
 // captured (the capture started mid-connection) is still TLS when its
 // records line up: one entry pairs the first records each way, marked
@@ -241,6 +245,59 @@ interface HalfState {
   midStream?: number;
 }
 
+/**
+ * One direction's records after the hellos, read for their type alone: bodies
+ * are skipped as they come (nothing is held but a header and an alert's two
+ * bytes), so waiting for the handshake's end costs no memory whatever the
+ * certificate chains weigh.
+ */
+class RecordTypes {
+  private readonly head = Buffer.alloc(7);
+  private have = 0;
+  private skip = 0;
+
+  /** Calls `on` for each record as it completes its header (an alert's with its body); false from `on` stops. */
+  push(data: Buffer, on: (type: number, len: number, alert?: Buffer) => boolean): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, data.length - off);
+        this.skip -= n;
+        off += n;
+        continue;
+      }
+      const clearAlert = this.have >= 5 && this.head[0] === 21 && this.head.readUInt16BE(3) === 2;
+      const need = clearAlert ? 7 : 5;
+      const n = Math.min(need - this.have, data.length - off);
+      data.copy(this.head, this.have, off, off + n);
+      this.have += n;
+      off += n;
+      if (this.have < need) return;
+      const type = this.head[0];
+      const len = this.head.readUInt16BE(3);
+      if (need === 5 && (this.head[1] !== 3 || type < 20 || type > 24 || len > MAX_RECORD)) {
+        this.have = 0;
+        if (!on(-1, len)) return;
+        continue;
+      }
+      // A clear alert: its two bytes are read before it is told.
+      if (need === 5 && type === 21 && len === 2) continue;
+      this.have = 0;
+      this.skip = need === 7 ? 0 : len;
+      if (!on(type, len, need === 7 ? this.head.subarray(5, 7) : undefined)) return;
+    }
+  }
+}
+
+/** TLS 1.0–1.2 between the ServerHello and the end of the handshake: the entry waits (see watchRecord). */
+interface HandshakeEnd {
+  records: Record<Direction, RecordTypes>;
+  /** The ServerHello's packet: the entry's response time and frame, whenever it goes out. */
+  time: number;
+  frame: number;
+  tls13: boolean;
+}
+
 export class TlsParser implements TcpStreamParser {
   private readonly halves: Record<Direction, HalfState> = { c2s: newHalf(), s2c: newHalf() };
   private request: Record<string, any> | null = null;
@@ -248,14 +305,16 @@ export class TlsParser implements TcpStreamParser {
   private readonly warnings: string[] = [];
   private emitted = false;
   private reversed = false;
+  private ending: HandshakeEnd | undefined;
 
   constructor(private readonly ctx: ConnectionContext) {}
 
   onData(dir: Direction, data: Buffer): void {
     const h = this.halves[dir];
     if (h.done) {
-      // After the hello everything is encrypted: counted, not kept.
+      // After the hello everything is encrypted: counted, not kept (only record types are read while the handshake ends).
       this.ctx.count('tls.encrypted-bytes', data.length);
+      this.ending?.records[dir].push(data, (type, len, alert) => this.watchRecord(dir, type, len, alert));
       return;
     }
     if (!h.started) {
@@ -269,6 +328,8 @@ export class TlsParser implements TcpStreamParser {
 
   onGap(dir: Direction, _length: number): void {
     const h = this.halves[dir];
+    // Record boundaries went with the bytes: how the handshake ended is not known; the entry goes as it stands.
+    if (this.ending) this.endHandshake();
     if (h.done) return;
     this.ctx.count('tls.gap');
     this.warnings.push('gap');
@@ -299,6 +360,7 @@ export class TlsParser implements TcpStreamParser {
   }
 
   onEnd(): void {
+    if (this.ending) return this.endHandshake();
     if (this.emitted) return;
     if (this.request === null && this.response === null) {
       if (this.halves.c2s.midStream !== undefined || this.halves.s2c.midStream !== undefined) return this.emitMidStream();
@@ -403,8 +465,53 @@ export class TlsParser implements TcpStreamParser {
     if ((dir === 'c2s') !== (kind === 'request')) this.reversed = true;
     if (kind === 'request') this.request = rec;
     else this.response = rec;
+    // A HelloRetryRequest and a cut hello end the reading as before.
+    const clear = kind === 'response' && this.request !== null && rec.version !== '' && !rec.helloRetryRequest && !rec.truncated;
+    const rest = clear && h.records.length > 0 ? h.records.take(h.records.length) : undefined;
+    if (rest) this.ctx.count('tls.encrypted-bytes', rest.length);
     this.finishHalf(h);
-    if (kind === 'response') this.emit();
+    if (kind !== 'response') return;
+    if (!clear) return this.emit();
+    this.ending = { records: { c2s: new RecordTypes(), s2c: new RecordTypes() }, time: this.ctx.now, frame: this.ctx.frame, tls13: rec.version === 'TLS 1.3' };
+    // The rest of the server's flight (Certificate … ServerHelloDone) may have come in the ServerHello's segment.
+    if (rest) this.ending.records[dir].push(rest, (type, len, alert) => this.watchRecord(dir, type, len, alert));
+  }
+
+  /**
+   * A record after the ServerHello. TLS 1.0–1.2: the handshake succeeded
+   * once the server sends its ChangeCipherSpec (it has checked the client's
+   * Finished, or resumes a session) or either side application data (a
+   * client's False Start); it failed when either side sends an alert in
+   * clear first (a client rejecting the certificate: bad_certificate,
+   * unknown_ca; a server rejecting a client certificate): the alert is the
+   * entry's and makes it an error. TLS 1.3: all the server sends is
+   * encrypted, but a client that fails on the server's certificate before it
+   * took its own handshake keys (OpenSSL does) sends its alert in clear; its
+   * first encrypted record (its Finished) ends the wait. False stops reading.
+   */
+  private watchRecord(dir: Direction, type: number, _len: number, alert?: Buffer): boolean {
+    if (!this.ending) return false;
+    const fromServer = (dir === 's2c') !== this.reversed;
+    if (type === 21 && alert) {
+      this.response = { ...this.response, alert: { level: alert[0] === 2 ? 'fatal' : 'warning', description: ALERT_NAMES[alert[1]] ?? `alert ${alert[1]}`, from: fromServer ? 'server' : 'client' } };
+      this.endHandshake();
+      return false;
+    }
+    // TLS 1.3: the server's records and the client's ChangeCipherSpec (for middleboxes) say nothing of how it ends.
+    if (this.ending.tls13 && type !== -1 && (fromServer || type === 20 || type === 22)) return true;
+    // Not a record (the bytes are not what they should be), an encrypted alert, the end: the entry goes as it stands.
+    if (type === -1 || type === 21 || type === 23 || (type === 20 && fromServer)) {
+      this.endHandshake();
+      return false;
+    }
+    return true;
+  }
+
+  private endHandshake(): void {
+    const e = this.ending;
+    if (!e) return;
+    this.ending = undefined;
+    this.emit(e);
   }
 
   private noHello(): boolean {
@@ -469,7 +576,7 @@ export class TlsParser implements TcpStreamParser {
     h.handshake.clear();
   }
 
-  private emit(): void {
+  private emit(at?: { time: number; frame: number }): void {
     if (this.emitted) return;
     this.emitted = true;
     const c = this.halves[this.reversed ? 's2c' : 'c2s'];
@@ -488,8 +595,8 @@ export class TlsParser implements TcpStreamParser {
       summary: helloSummary(req, res),
     };
     if (res) {
-      call.responseTime = this.ctx.now;
-      call.responseFrame = this.ctx.frame;
+      call.responseTime = at?.time ?? this.ctx.now;
+      call.responseFrame = at?.frame ?? this.ctx.frame;
     }
     const warnings = [...this.warnings];
     if (!res) warnings.push('unanswered');

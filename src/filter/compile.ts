@@ -528,6 +528,17 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
           return step(c, { key: celString(l(e)), ci: true }) !== undefined;
         };
       }
+      // A list written out in the expression is looked up in a Set: `x in [15,000 paths]` compared each
+      // entry with every item (0.35 ms an entry). A missing field (equal to an item's default) takes the walk.
+      if (n.right.kind === 'list' && n.right.items.length > 8 && n.right.items.every((i) => i.kind === 'literal')) {
+        const items = n.right.items.map((i) => (i as { value: unknown }).value);
+        const set = new Set(items);
+        return (e) => {
+          const x = l(e);
+          if (x === undefined) return items.some((y) => celEqual(x, y));
+          return (x === null || typeof x !== 'object') && set.has(x);
+        };
+      }
       return (e) => {
         const x = l(e);
         const c = r(e);

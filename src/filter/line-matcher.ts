@@ -11,6 +11,7 @@ import type { Redactor } from '../redact/entry.js';
 import { entryShapeProblem } from '../ndjson/entry-shape.js';
 import { binaryToText, parseEntryLine, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { repeatsKeys } from '../ndjson/repeated-keys.js';
+import { entryJson } from '../ndjson/stringify.js';
 
 export class LineMatcher {
   /** Lines read as entries (bad lines not counted). */
@@ -58,6 +59,6 @@ export class LineMatcher {
  */
 export function asWritten(text: string, entry: Entry, redactor: Redactor, redacting: boolean): string {
   const out = redactor(entry);
-  if (out !== entry) return JSON.stringify(out);
-  return redacting && repeatsKeys(text, entry) ? JSON.stringify(entry) : text;
+  if (out !== entry) return entryJson(out);
+  return redacting && repeatsKeys(text, entry) ? entryJson(entry) : text;
 }

@@ -82,6 +82,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
+  if (v === Infinity || v === -Infinity) return 'a number out of range (JSON.parse reads it as infinite)';
   if (typeof v === 'number') return Number.isInteger(v) ? 'a number' : 'a fraction';
   return `a ${typeof v}`;
 }
@@ -91,7 +92,8 @@ function fits(v: unknown, kind: Kind): boolean {
     case 'string':
       return typeof v === 'string';
     case 'number':
-      return typeof v === 'number';
+      // A time or a size of 1e309 is no measure: every sum and order made from it would be wrong.
+      return typeof v === 'number' && Number.isFinite(v);
     case 'integer':
       return typeof v === 'number' && Number.isInteger(v);
     case 'integer|null':

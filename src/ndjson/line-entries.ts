@@ -9,6 +9,7 @@ import type { Entry } from '../model/entry.js';
 import { LineSplitter } from './line-spans.js';
 import { makeProjector, type FieldSpec } from './project.js';
 import { badLine, checkedEntry, isBlank, MAX_LINE_BYTES, parseEntryLine, type NdjsonReadOptions } from './read.js';
+import { bytesHoldMoreValues, MAX_JSON_VALUES } from './value-count.js';
 
 export class LineEntries {
   private readonly splitter: LineSplitter;
@@ -18,9 +19,13 @@ export class LineEntries {
   constructor(source: string, spec: FieldSpec, onEntry: (e: Entry) => void, opts: NdjsonReadOptions = {}) {
     const project = makeProjector(spec);
     const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+    const maxValues = opts.maxLineValues ?? MAX_JSON_VALUES;
     this.splitter = new LineSplitter(
       (buf, start, end, lineNo) => {
         this.line = lineNo;
+        // The line `filter` and `merge` refuse unparsed (read.ts) is refused here too, though projecting it would
+        // be cheap: every reader of one file counts the same entries (`stats` said 3 where `filter` kept 2).
+        if (bytesHoldMoreValues(buf, start, end, maxValues)) return badLine(source, lineNo, `more than ${maxValues} JSON values in one line`, opts);
         const projected = project(buf, start, end);
         // The projected fields are type-checked as a whole line would be (entry-shape.ts).
         const e = projected ? checkedEntry(projected, source, lineNo, opts) : parseEntryLine({ text: buf.toString('utf8', start, end), lineNo }, source, opts);

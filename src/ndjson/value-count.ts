@@ -42,6 +42,33 @@ export function countValues(text: string, limit: number): number {
   return values;
 }
 
+/**
+ * holdsMoreValues on a line's UTF-8 bytes, b[start, end): the same answer as
+ * on its decoded text (no byte of a multi-byte character is a quote, a
+ * backslash or a bracket), for readers that never decode a whole line
+ * (`stats`, `map`, `catalog` project a few fields from the bytes).
+ */
+export function bytesHoldMoreValues(b: Buffer, start: number, end: number, limit: number = MAX_JSON_VALUES): boolean {
+  if (end - start <= limit) return false;
+  let values = 0;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c === QUOTE) i = closingQuoteByte(b, i + 1, end);
+    else if ((c === COMMA || c === BRACE || c === BRACKET) && ++values > limit) return true;
+  }
+  return false;
+}
+
+/** The index of the quote that ends the string starting at b[from] (`end` when none does before it). A plain walk: the line is walked by the projector's own loop anyway, and memchr per escaped quote would cost a call each. */
+function closingQuoteByte(b: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = b[i];
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i;
+  }
+  return end;
+}
+
 /** The index of the quote that ends the string starting at `from` (the text's length when none does). */
 function closingQuote(s: string, from: number, jumps: { n: number }): number {
   let i = from;

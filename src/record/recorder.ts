@@ -22,6 +22,7 @@ import { openLive, type LiveCapture, type LiveOptions } from '../capture/live.js
 import { openCapture } from '../capture/reader.js';
 import { detectKind, sniff } from '../input/entries.js';
 import { readNdjson } from '../ndjson/read.js';
+import { entryJson } from '../ndjson/stringify.js';
 import { followCluster } from './cluster-context.js';
 import { acquireLock } from './lock.js';
 import {
@@ -463,7 +464,7 @@ async function recordPackets(
 
 function addEntries(series: FileSeries, batch: Entry[], state: RunState, redact: (e: Entry) => Entry = (e) => e): void {
   for (const e of batch) {
-    series.add(Buffer.from(JSON.stringify(redact(e)) + '\n'), typeof e.timestamp === 'number' ? e.timestamp : undefined);
+    series.add(Buffer.from(entryJson(redact(e)) + '\n'), typeof e.timestamp === 'number' ? e.timestamp : undefined);
   }
   state.entries += batch.length;
 }

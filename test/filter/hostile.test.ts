@@ -303,3 +303,20 @@ test('a secret in the first copy of a key given twice is not passed on: the line
   const raw = await runCli(['filter', '--no-redact', 'http', file]);
   assert.deepEqual(raw.stdout.trim().split('\n'), lines);
 });
+
+test('a long literal list after in answers as item by item does (missing fields, types, null)', () => {
+  // `x in [15,000 paths]` compared every entry with every item; the list is now a Set lookup.
+  const items = ['"/a"', '""', '0', '200', 'true', 'null', '"200"', '"/b"', '"/c"', '"/d"'];
+  const values: unknown[] = [undefined, '/a', '', 0, -0, 200, '200', true, false, null, '/z', 7, { a: 1 }, ['/a']];
+  for (const dialect of ['kfl2'] as const) {
+    for (const n of [items.length, 3]) {
+      const list = items.slice(0, n);
+      const inList = compileFilter(`request.x in [${list.join(', ')}]`, { dialect }).predicate;
+      const orChain = compileFilter(list.map((i) => `request.x == ${i}`).join(' || '), { dialect }).predicate;
+      for (const x of values) {
+        const e = { id: '1', protocol: 'http', request: x === undefined ? {} : { x } } as never;
+        assert.equal(inList(e), orChain(e), `${dialect} ${JSON.stringify(x)} in ${n} items`);
+      }
+    }
+  }
+});

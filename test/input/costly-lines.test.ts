@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { plainEntry } from '../helpers/plain-entry.js';
-import { holdsMoreValues, MAX_JSON_VALUES } from '../../src/ndjson/value-count.js';
+import { bytesHoldMoreValues, holdsMoreValues, MAX_JSON_VALUES } from '../../src/ndjson/value-count.js';
+import { readProjectedNdjson } from '../../src/ndjson/read-projected.js';
 
 const entry = plainEntry;
 
@@ -30,6 +31,12 @@ test('holdsMoreValues counts objects, arrays and items, not commas or brackets i
   assert.equal(holdsMoreValues(JSON.stringify({ body: '\\"'.repeat(5000) + '\\' }) + items(20, '1'), 10), true);
   // An unterminated string ends the count.
   assert.equal(holdsMoreValues('{"a":"' + ','.repeat(100), 10), false);
+  // The same answers on a line's bytes, the line cut out of a larger buffer (non-ASCII text included).
+  const texts = [items(10, '1'), items(12, '1'), JSON.stringify({ body: 'é",[{'.repeat(100) }), quoted + items(20, '1'), '{"a":"' + ','.repeat(100)];
+  for (const t of texts) {
+    const b = Buffer.from(`[[[[${t}]]]]`);
+    assert.equal(bytesHoldMoreValues(b, 4, b.length - 4, 10), holdsMoreValues(t, 10), t.slice(0, 40));
+  }
 });
 
 test('filter and merge skip a line of more JSON values than the bound, named on stderr, and keep the entries around it', async () => {
@@ -56,6 +63,20 @@ test('filter and merge skip a line of more JSON values than the bound, named on 
       assert.match(r.stderr, new RegExp(`costly\\.ndjson: line 2: more than ${MAX_JSON_VALUES} JSON values in one line; skipped`));
       assert.doesNotMatch(r.stderr, /line [134]/);
     }
+    // The readers that project a few fields from the bytes (`stats`, `map`, `catalog`) skip the same line:
+    // they counted it where filter and merge did not.
+    const bad: string[] = [];
+    const seen: string[] = [];
+    const { createReadStream } = await import('node:fs');
+    for await (const batch of readProjectedNdjson(createReadStream(file), 'costly.ndjson', { id: true }, { onBadLine: (m) => bad.push(m) })) {
+      for (const e of batch) seen.push(e.id);
+    }
+    assert.deepEqual(seen, ['a', 'c', 'd']);
+    assert.deepEqual(bad, [`costly.ndjson: line 2: more than ${MAX_JSON_VALUES} JSON values in one line; skipped`]);
+    const stats = await runCli(['stats', '--format', 'json', file]);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stderr, /line 2: more than \d+ JSON values in one line; skipped/);
+    assert.match(stats.stdout, /"total":\{"name":"total","entries":3,/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

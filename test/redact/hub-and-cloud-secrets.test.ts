@@ -98,3 +98,10 @@ test('the new scans stay linear on inputs built to make them slow', () => {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   assert.ok(ms < 2000, `took ${ms} ms`);
 });
+
+test('a form field of type password loses its value whatever its name; its label and other fields stay', () => {
+  const page = '<!DOCTYPE html><html><form><label>visible-label</label><input type="password" name="pw" value="formSECRET1"><input type="text" name="q" value="visible-q">visible-after</form></html>';
+  assert.equal(body(page, 'text/html'), page.replace('formSECRET1', REDACTED));
+  const empty = httpEntry({ body: '<input type="password" name="pw">visible-text', headers: { 'content-type': 'text/html' } });
+  assert.equal(redact(empty), empty);
+});

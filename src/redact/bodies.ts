@@ -50,20 +50,26 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
 /** The record separator: ends a SignalR message, begins an RFC 7464 JSON text. */
 const RS = '\u001e';
 
-/** The next newline or record separator at or after `from`; the text's length when none. `rs`: where the next separator is, kept between calls (one walk). */
-function nextSeparator(s: string, from: number, rs: { at: number }): number {
-  if (rs.at >= 0 && rs.at < from) rs.at = s.indexOf(RS, from);
-  const nl = s.indexOf('\n', from);
-  const end = nl < 0 ? rs.at : rs.at < 0 ? nl : Math.min(nl, rs.at);
+/** Where the next newline and record separator are (-1: none left), kept between calls so the text is searched once. */
+interface Separators {
+  nl: number;
+  rs: number;
+}
+
+/** The next newline or record separator at or after `from`; the text's length when none. */
+function nextSeparator(s: string, from: number, at: Separators): number {
+  if (at.nl >= 0 && at.nl < from) at.nl = s.indexOf('\n', from);
+  if (at.rs >= 0 && at.rs < from) at.rs = s.indexOf(RS, from);
+  const end = at.nl < 0 ? at.rs : at.rs < 0 ? at.nl : Math.min(at.nl, at.rs);
   return end < 0 ? s.length : end;
 }
 
 /** Newline-delimited JSON (or records apart by U+001E): each line redacted as a document of its own (one that is not JSON as text is). */
 function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): string {
   let out = '';
-  const rs = { at: s.indexOf(RS) };
+  const at: Separators = { nl: s.indexOf('\n'), rs: s.indexOf(RS) };
   for (let start = 0; start < s.length; ) {
-    const end = nextSeparator(s, start, rs);
+    const end = nextSeparator(s, start, at);
     const line = s.slice(start, end);
     const first = firstNonSpace(line);
     let red: string;

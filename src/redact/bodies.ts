@@ -37,7 +37,9 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
   } catch {
     // A stream of documents, one a line (a Kubernetes watch, NDJSON logs): each is read as JSON.
     // (Pretty-printed JSON cut short also has newlines, but its first line is no document.)
-    if (firstLineIsJson(s)) return redactJsonLines(s, names, json);
+    // SignalR's JSON hub protocol ends each message with the record separator (U+001E), as RFC 7464's
+    // JSON text sequences begin each: the same stream, one document a record.
+    if (s.indexOf(RS) >= 0 || firstLineIsJson(s)) return redactJsonLines(s, names, json);
     return redactContentText(looseJson(s, names), names);
   }
   if (parsed === null || typeof parsed !== 'object') return s;
@@ -45,12 +47,29 @@ export function redactJsonText(s: string, names: SensitiveNames, json: JsonRedac
   return red === parsed ? s : JSON.stringify(red);
 }
 
-/** Newline-delimited JSON: each line redacted as a document of its own (one that is not JSON as text is). */
+/** The record separator: ends a SignalR message, begins an RFC 7464 JSON text. */
+const RS = '\u001e';
+
+/** Where the next newline and record separator are (-1: none left), kept between calls so the text is searched once. */
+interface Separators {
+  nl: number;
+  rs: number;
+}
+
+/** The next newline or record separator at or after `from`; the text's length when none. */
+function nextSeparator(s: string, from: number, at: Separators): number {
+  if (at.nl >= 0 && at.nl < from) at.nl = s.indexOf('\n', from);
+  if (at.rs >= 0 && at.rs < from) at.rs = s.indexOf(RS, from);
+  const end = at.nl < 0 ? at.rs : at.rs < 0 ? at.nl : Math.min(at.nl, at.rs);
+  return end < 0 ? s.length : end;
+}
+
+/** Newline-delimited JSON (or records apart by U+001E): each line redacted as a document of its own (one that is not JSON as text is). */
 function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): string {
   let out = '';
+  const at: Separators = { nl: s.indexOf('\n'), rs: s.indexOf(RS) };
   for (let start = 0; start < s.length; ) {
-    let end = s.indexOf('\n', start);
-    if (end < 0) end = s.length;
+    const end = nextSeparator(s, start, at);
     const line = s.slice(start, end);
     const first = firstNonSpace(line);
     let red: string;
@@ -63,7 +82,7 @@ function redactJsonLines(s: string, names: SensitiveNames, json: JsonRedactor): 
         red = redactContentText(looseJson(line, names), names);
       }
     }
-    out += end < s.length ? red + '\n' : red;
+    out += end < s.length ? red + s[end] : red;
     start = end + 1;
   }
   return out;
@@ -104,12 +123,20 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
   if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
+  // AWS's `{"Name": "/prod/db/password", "Value": …}` (SSM) and `{"ParameterKey": …, "ParameterValue": …}` (CloudFormation).
+  if ((s.indexOf('"Value"') >= 0 && s.indexOf('"Name"') >= 0) || s.indexOf('"ParameterValue"') >= 0) return true;
+  // A Vault KV v2 secret read: its values sit under the application's own keys (vault.ts).
+  if (s.indexOf('"created_time"') >= 0 && s.indexOf('"metadata"') >= 0) return true;
+  // A list of [name, value] pairs (`[["Authorization", "Bearer …"]]`): the name is a value here.
+  if (PAIR_LIST.test(s)) return true;
   // A JSON patch: the member an operation sets is named in its `path` (`/spec/password`), a value here.
   if (s.indexOf('"op"') >= 0 && s.indexOf('"path"') >= 0) return true;
   // A GraphQL request: a variable bound to a sensitive argument may have any name (graphql.ts).
   if (s.indexOf('"variables"') >= 0 && s.indexOf('"query"') >= 0) return true;
   // A JSON-RPC call: its secrets are known by the method's name and a position (json-rpc.ts).
   if (s.indexOf('"method"') >= 0 && (s.indexOf('"params"') >= 0 || s.indexOf('"args"') >= 0)) return true;
+  // A SignalR hub invocation: a JSON-RPC call under other names (`target`, `arguments`).
+  if (s.indexOf('"target"') >= 0 && s.indexOf('"arguments"') >= 0) return true;
   // Text in base64 under a name that says nothing (`{"env": "REJfUEFTU1dPUkQ9…"}`): read decoded (entry.ts contentString).
   if (holdsBase64String(s)) return true;
   // Keys, and keys of JSON held in strings (json-keys.ts).
@@ -123,6 +150,9 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   // `--password …`, `mysql -p…`: a command line in a string or an argv.
   return hasSensitiveParam(s, names) || hasInlinePair(s, names) || s.indexOf('</') >= 0 || mayHoldCommandLine(s) || mayHoldSql(s);
 }
+
+/** An array whose first item is an array opening with a string. Linear: each `[` is followed by one run of blanks. */
+const PAIR_LIST = /\[[ \t\r\n]*\[[ \t\r\n]*"/;
 
 /** `[section]` on the first line: an INI file, not a JSON array. */
 function startsWithSection(s: string): boolean {

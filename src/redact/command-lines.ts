@@ -45,6 +45,9 @@ SPACED.ldappasswd = new Set(['w', 's', 'a']);
 SPACED.curl = new Set(['u', 'U']);
 SPACED.smbclient = new Set(['U']);
 SPACED.rpcclient = new Set(['U']);
+// SQL Server's command-line tools: `sqlcmd -S db -U sa -P …` (`-U` is the login, `-P` its password).
+SPACED.sqlcmd = new Set(['P']);
+SPACED.bcp = new Set(['P']);
 /** openssl's single-dash options whose value is `pass:<password>` (or env:, file:, fd:, stdin: where it is). */
 const OPENSSL_PASS = new Set(['-passin', '-passout', '-pass']);
 /** Tools that take a password by position: [subcommand, index of the password among the positionals after it]. */
@@ -63,7 +66,7 @@ const MAX_POSITIONALS = 4;
 const TOOLS = new Set([...Object.keys(SPACED), ...Object.keys(GLUED_ONLY), ...Object.keys(POSITIONAL), 'htpasswd', 'openssl', 'kubectl', 'oc']);
 
 /** A tool these rules know, a long flag that may name a secret, or `set` (most texts have none: quick tests). */
-const TOOL_HINT = /mysql|mariadb|mongo|sshpass|login|redis-cli|ldap|curl|smbclient|rpcclient|htpasswd|openssl|rabbitmqctl|vault|from-literal/;
+const TOOL_HINT = /mysql|mariadb|mongo|sshpass|login|redis-cli|ldap|curl|smbclient|rpcclient|htpasswd|openssl|rabbitmqctl|vault|from-literal|sqlcmd|bcp/;
 const FLAG_HINT = /--[\w-]{0,40}(?:pass|pwd|token|secret|key|auth|cred|user|jwt|session|cookie|otp|pin|sig)/i;
 const SET_HINT = /(?:^|\s)(?:set|SET)\s/;
 

@@ -425,8 +425,10 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
     const before = sql[m.index - 1];
     if ((before === '"' || before === "'" || before === '`') && sql[p] === before) {
       p = skipBlanks(sql, p + 1);
-      if (sql[p] === ':') {
-        p = skipBlanks(sql, p + 1);
+      // (Or a PHP or Ruby hash's key, `'password' => 'pw'`, in a log line or a configuration file.)
+      const rocket = sql[p] === '=' && sql[p + 1] === '>';
+      if (sql[p] === ':' || rocket) {
+        p = skipBlanks(sql, p + (rocket ? 2 : 1));
         const q = sql[p];
         if (q !== '"' && q !== "'") continue;
         const end = closingQuote(sql, p + 1, q);
@@ -440,7 +442,7 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
       }
     }
     // A connection string inside a literal (`dblink_connect('host=h password=pw')`): the bare value.
-    if (sql[p] === '=' && p + 1 < sql.length && !/[\s'"$(]/.test(sql[p + 1])) {
+    if (sql[p] === '=' && p + 1 < sql.length && !/[\s'"$(>]/.test(sql[p + 1])) {
       let end = p + 1;
       while (end < sql.length && !/[\s'";(),]/.test(sql[end])) end++;
       // `password=crypt('pw', password)`: the literal inside the call is the password (below).

@@ -20,7 +20,7 @@ import { RedisValues } from './redis-values.js';
 import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
-import { redactProtoPair } from './protobuf-pairs.js';
+import { redactProtoPair, sensitiveKey } from './protobuf-pairs.js';
 import { redactJsonLiterals, redactSqlValues, sensitiveParameters } from './sql-values.js';
 import { closesPemBlock, isWebhookHost, opensPrivateKey, redactBearerSubprotocol, redactSubprotocolTokens, redactWebhookPath } from './tokens.js';
 import { redactPathTokens } from './path-tokens.js';
@@ -34,6 +34,7 @@ import { redactExecCommand } from './exec-query.js';
 import { AwaitedAnswers, MAX_AWAITED, connectionKey, resultIsSecret, secretPositions } from './json-rpc.js';
 import { isChallengeHeader, redactChallenges } from './challenges.js';
 import { redactSqlPrograms } from './sql-program.js';
+import { isVaultKvPath, isVaultKvRead, isVaultKvWrite } from './vault.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -223,6 +224,8 @@ class EntryRedaction {
    * patch (`[{"op": "replace", "path": "/data/db-pass", "value": …}]`) sent there carries no `kind`.
    */
   private secretUrl = false;
+  /** The request's path of the entry being redacted (a Vault KV write is known by it). */
+  private path: unknown;
   /** Bodies searched before and found clean (a repeated page or reply is not searched again). */
   private readonly clean = new CleanTexts();
   /** The entry's request is a JSON-RPC call whose answer is a secret (`dumpprivkey`, a login's token). */
@@ -286,6 +289,7 @@ class EntryRedaction {
     this.passwordStatements = this.sql || PASSWORD_STATEMENT_PROTOCOLS.has(e.protocol);
     const path = e.request?.path;
     this.secretUrl = typeof path === 'string' && SECRET_URL.test(path);
+    this.path = path;
     let req = this.side(e.request);
     if (req && typeof req === 'object') req = this.pathTokens(this.webhookPath(req));
     if (this.sql && req) req = this.sqlParameters(e.request!, req);
@@ -576,6 +580,11 @@ class EntryRedaction {
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
+    // A Vault KV v2 secret read or written (vault.ts): its values go whatever their keys, which stay.
+    if (zone === 'field' && (isVaultKvRead(o) || (depth === 0 && isVaultKvWrite(o, this.path)))) {
+      const data = this.redacted(o.data);
+      if (data !== o.data) o = { ...o, data };
+    }
     // A protobuf field read without a schema whose bytes are a Secret in Kubernetes' own encoding
     // (etcd's Range and Put as the API server calls them): its values are raw bytes among the fields.
     if (zone === 'field' && typeof o.bytes === 'string' && o.bytes.startsWith(K8S_PROTOBUF_BASE64) && typeof o.wireType === 'string' && holdsKubernetesSecret(Buffer.from(o.bytes, 'base64'))) o = { ...o, bytes: REDACTED };
@@ -588,6 +597,9 @@ class EntryRedaction {
     // A JSON-RPC call: positional parameters its method takes as secrets; an answer that is one.
     // (An Odoo call's inner `{service, method, args}` sits under `params`: a parameter zone.)
     if (zone !== 'structure' && typeof o.method === 'string') o = this.rpcCall(o);
+    // A SignalR hub invocation (`{"type": 1, "target": "Login", "arguments": ["alice", "…"]}`, 4 a stream's):
+    // a JSON-RPC call under other names, its secrets known by the target's name and a position as a method's.
+    if (zone !== 'structure' && typeof o.target === 'string' && Array.isArray(o.arguments) && (o.type === 1 || o.type === 4)) o = this.positional(o, o.target, 'arguments');
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors,
     // and a key/value store's entry.
@@ -695,8 +707,8 @@ class EntryRedaction {
 
   /** A body's text, unless the same text was searched before and found clean. */
   private bodyText(v: string): string {
-    if (this.secretUrl) {
-      // A patch of a Secret: its values carry no sensitive name for the quick test to see, so it is read whole.
+    if (this.secretUrl || isVaultKvPath(this.path)) {
+      // A patch of a Secret, a Vault KV write: its values carry no sensitive name for the quick test to see, so it is read whole.
       const red = this.secretPatch(v);
       if (red !== undefined) return red;
     }
@@ -797,6 +809,9 @@ class EntryRedaction {
     const argv = zone !== 'structure' && a.length >= 2 && typeof a[0] === 'string' ? redactArgv(a, this.names) : undefined;
     if (argv) a = argv;
     let copy: unknown[] | undefined = argv;
+    // A list of [name, value] pairs (`[...headers]` of a Fetch Headers, Python's `list(d.items())`, a
+    // Map written as JSON): each value judged by its name, as a header's or a field's is.
+    const pairs = zone !== 'structure' && isPairList(a);
     /** Inside a private key kept as a list of its lines (tokens.ts opensPrivateKey): every line goes to its END. */
     let inKey = false;
     for (let i = 0; i < a.length; i++) {
@@ -814,6 +829,9 @@ class EntryRedaction {
           const t = this.searchable(v);
           nv = t === undefined ? REDACTED : this.settled(v, t, zone === 'structure' ? redactUserinfo(t) : this.contentString(t));
         }
+      } else if (pairs && sensitiveKey((v as unknown[])[0] as string, this.names)) {
+        const value = this.redacted((v as unknown[])[1]);
+        if (value !== (v as unknown[])[1]) nv = [(v as unknown[])[0], value];
       } else if (v !== null && typeof v === 'object') {
         nv = depth >= MAX_DEPTH ? REDACTED : Array.isArray(v) ? this.array(v, depth + 1, zone) : this.pairOrObject(v as Record<string, any>, depth + 1, zone);
       }
@@ -881,8 +899,13 @@ class EntryRedaction {
     }
     const field = Array.isArray(o.params) ? 'params' : Array.isArray(o.args) ? 'args' : undefined;
     if (field === undefined) return o;
+    return this.positional(o, o.method, field, o.service);
+  }
+
+  /** `o[field]`'s parameters that `method` takes as secrets (json-rpc.ts secretPositions), redacted. */
+  private positional(o: Record<string, any>, method: string, field: string, service?: unknown): Record<string, any> {
     const params = o[field] as unknown[];
-    const positions = secretPositions(o.method, params, o.service);
+    const positions = secretPositions(method, params, service);
     if (positions === undefined) return o;
     let copy: unknown[] | undefined;
     for (const i of positions) {
@@ -920,7 +943,9 @@ class EntryRedaction {
    */
   private keyValue(o: Record<string, any>, kv: [string, string]): Record<string, any> {
     const key = kvKeyText(o[kv[0]]);
-    if (!this.names.test(lastSegment(key), 'field') && !holdsSecretObject(key, o[kv[1]])) return o;
+    // An SSM SecureString is a secret whatever it is called: that is what the type is for.
+    const secure = kv[0] === 'Name' && o.Type === 'SecureString';
+    if (!secure && !this.names.test(lastSegment(key), 'field') && !holdsSecretObject(key, o[kv[1]])) return o;
     const value = this.redacted(o[kv[1]]);
     return value === o[kv[1]] ? o : { ...o, [kv[1]]: value };
   }
@@ -943,8 +968,20 @@ function withheld(v: unknown): unknown {
 /** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */
 function keyValueNames(o: Record<string, any>): [string, string] | undefined {
   if (typeof o.Key === 'string' && 'Value' in o) return ['Key', 'Value'];
+  // AWS: an SSM parameter (`{"Name": "/prod/db/password", "Type": "SecureString", "Value": …}`, what
+  // every pod that reads its configuration from Parameter Store is answered) and a CloudFormation
+  // stack's parameters (`{"ParameterKey": "DbPassword", "ParameterValue": …}`).
+  if (typeof o.Name === 'string' && 'Value' in o) return ['Name', 'Value'];
+  if (typeof o.ParameterKey === 'string' && 'ParameterValue' in o) return ['ParameterKey', 'ParameterValue'];
   if (typeof o.key === 'string' && 'value' in o && o.operator === undefined && o.effect === undefined) return ['key', 'value'];
   return undefined;
+}
+
+/** Every item a two-item array whose first is a name (a string of a name's length). */
+function isPairList(a: unknown[]): boolean {
+  if (a.length === 0) return false;
+  for (const v of a) if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || v[0].length === 0 || v[0].length > 128) return false;
+  return true;
 }
 
 /** `app/db/password` → `password`. */

@@ -60,6 +60,9 @@ function scan(s: string, names: SensitiveNames, testOnly: boolean): string | boo
 function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boolean, stops: BareEnds): [number, number] | undefined {
   const separator = s.charCodeAt(at);
   const next = s.charCodeAt(at + 1);
+  // `'password' => '…'`, `"password"=>"…"`, `:password => "…"`: a PHP, Ruby or Perl hash (a Rails log's
+  // parameters). Its value is read when quoted; a bare one is code (`password => $pw`).
+  const rocket = separator === EQUALS && next === GT;
   // `==`, `!=`, `<=`, `=>`, `:=` and `::` are operators; `://` is a URL.
   if (next === EQUALS || (separator === COLON && next === COLON) || (separator === COLON && next === SLASH && s.charCodeAt(at + 2) === SLASH)) return undefined;
   let nameEnd = at;
@@ -80,11 +83,13 @@ function pairValue(s: string, at: number, names: SensitiveNames, testOnly: boole
   // The name starts the text or follows a boundary (so `Xpassword=` is not `password=`).
   if (nameStart > 0) {
     const b = s.charCodeAt(nameStart - 1);
-    if (quote !== 0 ? b !== quote : BOUNDARY[b] !== 1) return undefined;
+    if (quote !== 0 ? b !== quote : BOUNDARY[b] !== 1 && !(rocket && BOUNDARY[b] === 2 && (nameStart === 1 || BOUNDARY[s.charCodeAt(nameStart - 2)] === 1))) return undefined;
   }
   // The value is read before the name is judged: most separators (a time, a URL, CSS) fail here, cheaply.
-  let i = at + 1;
-  while (i < s.length && isBlank(s.charCodeAt(i)) && i - at <= 2) i++;
+  const valueAt = rocket ? at + 2 : at + 1;
+  let i = valueAt;
+  while (i < s.length && isBlank(s.charCodeAt(i)) && i - valueAt <= 1) i++;
+  if (rocket && s.charCodeAt(i) !== QUOTE && s.charCodeAt(i) !== APOSTROPHE) return undefined;
   const range = valueRange(s, i, separator, stops);
   if (!range) return undefined;
   const name = s.slice(nameStart, nameEnd);
@@ -323,6 +328,8 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_
 /** What may stand before a name: the text's whitespace and punctuation that opens or separates pairs. */
 const BOUNDARY = new Uint8Array(65536);
 for (const c of ' \t\r\n,{([;|&?"\'') BOUNDARY[c.charCodeAt(0)] = 1;
+// A Ruby symbol's colon (`:password => "…"`); `a:password=x` is no pair (the colon then follows a word, below).
+BOUNDARY[COLON] = 2;
 
 /** What ends a bare value: whitespace and the punctuation that closes or separates pairs. */
 const BARE_END = new Uint8Array(65536);

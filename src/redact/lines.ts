@@ -23,7 +23,7 @@ const MAX_NAME = 96;
 /** Multi-line text with a `name: value` or `name=value` line whose name is sensitive gets that value redacted. */
 export function redactNamedLines(s: string, names: SensitiveNames): string {
   s = redactFlowSecretMaps(s);
-  if (s.indexOf('\n') < 0) return s;
+  if (s.indexOf('\n') < 0) return redactHeaderLine(s, names);
   const secretDocuments = mayHoldYamlSecret(s) ? findSecretDocuments(s) : undefined;
   let out = '';
   let copied = 0;
@@ -94,6 +94,25 @@ export function redactNamedLines(s: string, names: SensitiveNames): string {
   if (block && block.from >= 0) redact(block.from, block.to);
   return copied === 0 ? s : out + s.slice(copied);
 }
+
+/**
+ * A text that is one HTTP header line and nothing else (`X-Vault-Token: s.…`, `X-Api-Key: …`: a body
+ * that quotes a header, a log field): its value redacted when the name is sensitive. Text of one line
+ * is otherwise prose or a value (`token: expired`), so only a header's shape counts: a name with a
+ * hyphen, a colon, and one word with a digit or a symbol in it (`X-Auth-Token: missing` stays).
+ */
+function redactHeaderLine(s: string, names: SensitiveNames): string {
+  if (s.length > MAX_HEADER_LINE) return s;
+  const m = HEADER_LINE.exec(s);
+  if (!m || !/[^A-Za-z]/.test(m[3]) || !names.test(m[1], 'header')) return s;
+  const from = m[2].length;
+  const to = from + m[3].length;
+  return isRedacted(s, from, to) ? s : s.slice(0, from) + REDACTED + s.slice(to);
+}
+/** Longer than this, a text is not one header line (a header is a few KB at most). */
+const MAX_HEADER_LINE = 16384;
+/** `Name-With-Hyphen: value`: the name, what precedes the value, the value (one word). Linear: no class overlaps its neighbour. */
+const HEADER_LINE = /^(?=[ \t]*([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+))([ \t]*[A-Za-z0-9-]+[ \t]*:[ \t]*)([^ \t\r\n]+)[ \t\r]*$/;
 
 interface NamedLine {
   name: string;

@@ -33,8 +33,17 @@ const SHARK_WHOLE = [
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team), JFrog
   // Artifactory's X-JFrog-Art-Api, and MySQL's password variable MYSQL_PWD (`pwd` is no suffix: `cwd`-like names).
   'honeycombteam', 'jfrogartapi', 'mysqlpwd',
+  // sshpass's own variable (`SSHPASS=… sshpass -e ssh host`).
+  'sshpass',
+  // Alerting and telemetry keys under their own names: PagerDuty's Events v1 `service_key` (Alertmanager's
+  // pagerduty_configs), New Relic's `license_key`, Firebase Cloud Messaging's legacy `serverKey`.
+  'servicekey', 'licensekey', 'serverkey',
+  // A wallet's recovery words and raw key, and the answer to an account's security question.
+  'mnemonic', 'seedphrase', 'privkey', 'securityanswer',
   // Payment and identity numbers, beside Kubeshark's personal data.
   'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
+  // What AWS Secrets Manager answers GetSecretValue with: the secret itself, text or bytes.
+  'secretstring', 'secretbinary',
 ];
 
 /**

@@ -28,7 +28,7 @@ function isProtoField(v: unknown): v is ProtoFieldLike {
  * last segment (`/app/db/password`; a key/value store's keys), else as a field name: a bare word
  * ending in `key` (`monkey`, `/zoo/monkey`) is not a key, `authorization` and `api_key` are.
  */
-function sensitiveKey(key: string, names: SensitiveNames): boolean {
+export function sensitiveKey(key: string, names: SensitiveNames): boolean {
   const slash = key.lastIndexOf('/');
   if (slash >= 0) return names.test(key.slice(slash + 1), 'field');
   return key.indexOf('-') > 0 ? names.test(key, 'header') || names.test(key, 'field') : names.test(key, 'field');

@@ -136,6 +136,41 @@ interface Call {
   arg: number;
   /** set_config's first argument names a sensitive setting (`'app.api_token'`). */
   sensitiveSetting: boolean;
+  /** `format(fmt, …)`: known once `fmt` is read, the arguments it places where a secret goes (formatSecrets). */
+  format?: Set<number>;
+  isFormat: boolean;
+}
+
+/** Specifiers of one format string judged; a hostile one has any number. */
+const MAX_SPECIFIERS = 256;
+/** How much of the format string before a specifier says what it stands for. */
+const BEFORE_WINDOW = 64;
+/** The text before a specifier: `PASSWORD `, `IDENTIFIED BY '`, `password=` (a conninfo), or `column = ` (the column is judged). Bounded by BEFORE_WINDOW. */
+const BEFORE_SPECIFIER = /(?:\b(password|identified[ \t\r\n]+by)[ \t\r\n]*=?|\b([A-Za-z_][A-Za-z0-9_]*)[ \t\r\n]*(?:=|<>|!=))[ \t\r\n]*'?$/i;
+
+/**
+ * PostgreSQL's `format('CREATE USER %I PASSWORD %L', $1, $2)` builds its statement at run time: the
+ * arguments (1-based, as format numbers them: `%2$L` too) its specifiers place after `PASSWORD`,
+ * `IDENTIFIED BY`, `password=` or a sensitive column's `=`.
+ */
+export function formatSecrets(fmt: string, names: SensitiveNames): Set<number> {
+  const found = new Set<number>();
+  let next = 1;
+  let seen = 0;
+  for (let i = fmt.indexOf('%'); i >= 0 && seen < MAX_SPECIFIERS; i = fmt.indexOf('%', i + 1)) {
+    if (fmt[i + 1] === '%') {
+      i++;
+      continue;
+    }
+    const spec = /^(?:(\d{1,5})\$)?-?(?:\d{1,5}|\*(?:\d{1,5}\$)?)?([sIL])/.exec(fmt.slice(i + 1, i + 16));
+    if (!spec) continue;
+    seen++;
+    const arg = spec[1] !== undefined ? Number(spec[1]) : next;
+    next = arg + 1;
+    const m = BEFORE_SPECIFIER.exec(fmt.slice(Math.max(0, i - BEFORE_WINDOW), i));
+    if (m && (m[1] !== undefined || names.test(m[2], 'field'))) found.add(arg);
+  }
+  return found;
 }
 
 /** Every value (a literal or a placeholder) bound to a sensitive column, in one walk of the tokens. */
@@ -179,7 +214,7 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
     if (t.kind === 'punct' && t.text === '(') {
       const before = prev.length > 0 ? prev[prev.length - 1] : undefined;
       const fn = before?.kind === 'word' ? before.text.toLowerCase() : '';
-      if (calls.length < MAX_CALLS) calls.push({ secret: KEY_ARGUMENTS.get(fn), setConfig: fn === 'set_config', arg: 0, sensitiveSetting: false });
+      if (calls.length < MAX_CALLS) calls.push({ secret: KEY_ARGUMENTS.get(fn), setConfig: fn === 'set_config', arg: 0, sensitiveSetting: false, isFormat: fn === 'format' });
       else untracked++;
     } else if (t.kind === 'punct' && t.text === ')') {
       if (untracked > 0) untracked--;
@@ -188,6 +223,8 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
     else if (value && calls.length > 0 && untracked === 0) {
       const call = calls[calls.length - 1];
       if (call.setConfig && call.arg === 0 && t.kind === 'string') call.sensitiveSetting = names.test(sql.slice(t.start, t.end), 'field');
+      else if (call.isFormat && call.arg === 0 && t.kind === 'string') call.format = formatSecrets(sql.slice(t.start, t.end), names);
+      else if (call.format?.has(call.arg)) visit(t);
       else if ((call.setConfig && call.arg === 1 && call.sensitiveSetting) || call.secret?.includes(call.arg)) visit(t);
     }
     // `column = 'literal'` (SET, WHERE, ON DUPLICATE KEY UPDATE): the column is the word before the operator.

@@ -11,6 +11,7 @@ import { redactCsvColumns } from './csv.js';
 import { redactSql } from './commands.js';
 import { redactEncodedPairs } from './percent-pairs.js';
 import { redactCryptHashes } from './crypt-hashes.js';
+import { redactPgpass } from './pgpass.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
@@ -18,11 +19,12 @@ import { redactCryptHashes } from './crypt-hashes.js';
  * own value goes, `key` being a sensitive name), then `name=value` and `name: "value"` pairs, then
  * command lines (`--password …`, `mysql -p…`: command-lines.ts), SQL that sets a password
  * (commands.ts redactSql) and CSV columns by their header (csv.ts); last, pairs and userinfo that
- * stand percent-encoded where no parameter holds them (percent-pairs.ts: `"password%3D…"`), and
- * password hashes in the Modular Crypt Format (crypt-hashes.ts: `admin:$apr1$…`).
+ * stand percent-encoded where no parameter holds them (percent-pairs.ts: `"password%3D…"`),
+ * password hashes in the Modular Crypt Format (crypt-hashes.ts: `admin:$apr1$…`) and the lines of
+ * PostgreSQL's password file (pgpass.ts: `db.example:5432:app:app:…`).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  const text = redactCryptHashes(redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names));
+  const text = redactPgpass(redactCryptHashes(redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names)));
   return redactCsvColumns(mayHoldSql(text) ? redactSql(text) : text, names);
 }
 

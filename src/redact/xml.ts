@@ -45,7 +45,7 @@ export function redactXml(s: string, names: SensitiveNames): string {
     const attrs = equals >= 0 && equals < gt ? readAttributes(s, nameEnd, selfClosing ? gt - 1 : gt) : NO_ATTRIBUTES;
     // The element's name/key attribute, or its own name, says what its value is.
     const named = attrs.name !== undefined && isSecretName(attrs.name, names);
-    if (named && attrs.value) {
+    if ((named || attrs.password) && attrs.value) {
       if (attrs.value[0] >= copied) {
         out += s.slice(copied, attrs.value[0]) + REDACTED;
         copied = attrs.value[1];
@@ -89,6 +89,8 @@ interface Attributes {
   name?: string;
   /** Where the value of a `value` or `content` attribute lies (inside its quotes). */
   value?: [number, number];
+  /** `type="password"`: a form's password field, whatever its name (`pw`, `j_password`, `login[p]`). */
+  password?: boolean;
 }
 
 /** The name/value attributes of the tag between `from` and `to` (its attributes' part). */
@@ -107,6 +109,7 @@ function readAttributes(s: string, from: number, to: number): Attributes {
     if (close < 0 || close > to) close = to;
     if ((isWord(s, start, end, 'name') || isWord(s, start, end, 'key')) && close - i - 1 <= MAX_NAME) found.name = s.slice(i + 1, close);
     else if ((isWord(s, start, end, 'value') || isWord(s, start, end, 'content')) && close > i + 1 && !isRedacted(s, i + 1, close)) found.value = [i + 1, close];
+    else if (isWord(s, start, end, 'type') && isWord(s, i + 1, close, 'password')) found.password = true;
     i = close + 1;
   }
   return found;

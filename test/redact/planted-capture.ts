@@ -29,10 +29,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 148 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 154 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible', 'visible-ws-user', 'visible-realm', 'visible_program'];
+export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible', 'visible-ws-user', 'visible-realm', 'visible_program', '/prod/visible-param', 'visible-kv-key', 'visible-accept', 'visible-pg-user'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -405,7 +405,44 @@ export function buildPlantedCapture(): Wire {
   w.send(next(), 2, 80, 40087, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
   w.send(next(), 1, 40087, 80, wsFrame(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'user.login', params: ['visible-ws-user', S[146]] }), true));
   w.send(next(), 2, 80, 40087, wsFrame(JSON.stringify({ jsonrpc: '2.0', result: S[147], id: 9 }), false));
+  // The third secrets round: a SignalR hub login over WebSocket (records end in U+001E), a body of
+  // one header line, an SSM SecureString, a Vault KV v2 read, a list of header pairs, and
+  // PostgreSQL's format() given the password as a Bind parameter.
+  w.send(next(), 1, 40088, 80, 'GET /hub?id=visible-hub HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  w.send(next(), 2, 80, 40088, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+  w.send(next(), 1, 40088, 80, wsFrame(`${JSON.stringify({ type: 1, invocationId: '1', target: 'Login', arguments: ['visible-hub-user', S[148]] })}\u001e`, true));
+  http1(w, next(), 40089, withBody('POST /v1/sys/wrapping/lookup HTTP/1.1', 'text/plain', `X-Vault-Token: s.${S[149]}`), OK);
+  const ssm = JSON.stringify({ Parameter: { Name: '/prod/visible-param', Type: 'SecureString', Value: S[150] } });
+  http1(w, next(), 40090, withBody('POST / HTTP/1.1', 'application/x-amz-json-1.1', '{"Name":"/prod/visible-param","WithDecryption":true}'), `HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: ${ssm.length}\r\n\r\n${ssm}`);
+  const kv = JSON.stringify({ request_id: 'r', data: { data: { 'visible-kv-key': S[151] }, metadata: { created_time: '2024-01-01T00:00:00Z', version: 2 } } });
+  http1(w, next(), 40091, 'GET /v1/secret/data/app HTTP/1.1\r\nHost: vault\r\n\r\n', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${kv.length}\r\n\r\n${kv}`);
+  http1(w, next(), 40092, withBody('POST /log HTTP/1.1', 'application/json', JSON.stringify({ headers: [['Authorization', `Bearer ${S[152]}`], ['Accept', 'visible-accept']] })), OK);
+  w.send(next(), 1, 40093, 5432, pgExtended("SELECT format('CREATE USER %I PASSWORD %L', $1, $2)", ['visible-pg-user', S[153]]));
+  w.send(next(), 2, 5432, 40093, Buffer.concat([Buffer.from([0x31, 0, 0, 0, 4, 0x32, 0, 0, 0, 4]), pgDone('SELECT 1')]));
   return w;
+}
+
+/** PostgreSQL's extended query: Parse, Bind (text parameters), Execute and Sync, as every driver sends a prepared statement. */
+function pgExtended(sql: string, params: string[]): Buffer {
+  const message = (type: string, body: Buffer): Buffer => {
+    const h = Buffer.alloc(5);
+    h[0] = type.charCodeAt(0);
+    h.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([h, body]);
+  };
+  const int16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+  const int32 = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const values = params.flatMap((p) => [int32(Buffer.byteLength(p)), Buffer.from(p)]);
+  return Buffer.concat([
+    message('P', Buffer.concat([Buffer.from('\0'), Buffer.from(sql + '\0'), int16(0)])),
+    message('B', Buffer.concat([Buffer.from('\0\0'), int16(0), int16(params.length), ...values, int16(0)])),
+    message('E', Buffer.concat([Buffer.from('\0'), int32(0)])),
+    message('S', Buffer.alloc(0)),
+  ]);
 }
 
 /** One unfragmented WebSocket text frame (RFC 6455 §5.2), masked as a client sends it. */

@@ -192,7 +192,8 @@ export class JsonBytes {
       return;
     }
     if (!Number.isFinite(x)) {
-      this.ascii('null');
+      // As entryJson writes it (ndjson/stringify.ts): an infinite number is 1e309, which reads back as the same value.
+      this.ascii(Number.isNaN(x) ? 'null' : x > 0 ? '1e309' : '-1e309');
       return;
     }
     if (x > -MILLI_EXACT_BELOW && x < MILLI_EXACT_BELOW && this.milli(x)) return;

@@ -151,7 +151,7 @@ export async function record(opts: RecordOptions): Promise<RecordResult> {
   const note = opts.onNote ?? (() => {});
   try {
     if (lock.staleFrom !== undefined) note(`${lock.path}: took over the lock of a run that is gone (pid ${lock.staleFrom})`);
-    const recovered = recoverAll(opts.outDir, opts.name, now());
+    const recovered = await recoverAll(opts.outDir, opts.name, now());
     for (const r of recovered) note(describeRecovery(r));
     const removed = applyRetention(opts.outDir, planRetention(listRecordings(opts.outDir, opts.name), opts, now().getTime()), opts.name);
     const result = await recordOnce(opts, now);

@@ -5,9 +5,11 @@
 // writes the manifest and removes the marker.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, renameSync, ftruncateSync, fsyncSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, renameSync, ftruncateSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync, constants as zlibConstants } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import { INCOMPLETE, MANIFEST, MANIFEST_VERSION, type IncompleteMarker, type Manifest, type ManifestFile } from './manifest.js';
 import { PARTIAL_SUFFIX, syncDir, writeFileAtomic } from './safe-file.js';
 import { listRecordings } from './retention.js';
@@ -127,12 +129,67 @@ function countFileLines(path: string): number {
   }
 }
 
-/** A gzip entry file is inflated whole (bounded by --rotate-size when given). */
-function entryText(path: string, gzipped = path.endsWith('.gz')): Buffer {
-  const raw = readFileSync(path);
-  if (!gzipped) return raw;
-  // A killed writer leaves a cut gzip member: take what inflates.
-  return gunzipSync(raw, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+/**
+ * Calls `each` with a gzip entry file's text, chunk by chunk as it inflates: memory stays a chunk
+ * whatever the file inflates to (a recording folder may hold a file of any size, or a gzip bomb).
+ * A killed writer leaves a cut gzip member: what inflates is taken.
+ */
+async function inflateChunks(path: string, each: (chunk: Buffer) => void): Promise<void> {
+  await pipeline(
+    createReadStream(path),
+    createGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH }),
+    new Writable({ write: (chunk: Buffer, _enc, done) => (each(chunk), done()) }),
+  );
+}
+
+/** Lines of a gzip entry file and the inflated length up to its last newline (-1: none). */
+async function gzipLines(path: string): Promise<{ count: number; wholeBytes: number }> {
+  let count = 0;
+  let seen = 0;
+  let wholeBytes = -1;
+  await inflateChunks(path, (chunk) => {
+    count += countLines(chunk);
+    const last = chunk.lastIndexOf(10);
+    if (last >= 0) wholeBytes = seen + last + 1;
+    seen += chunk.length;
+  });
+  return { count, wholeBytes };
+}
+
+/** Length of a plain file up to its last newline (0: none), read backwards in chunks. */
+function plainWholeBytes(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    for (let end = fstatSync(fd).size; end > 0; ) {
+      const start = Math.max(0, end - CHUNK);
+      const last = readAt(fd, start, end - start).lastIndexOf(10);
+      if (last >= 0) return start + last + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Cut a gzip entry file to its first `bytes` inflated bytes, gzipped again, written to `to` and synced. */
+async function rewriteGzipPrefix(from: string, to: string, bytes: number): Promise<void> {
+  const out = createGzip();
+  const written = pipeline(out, createWriteStream(to));
+  let left = bytes;
+  await inflateChunks(from, (chunk) => {
+    if (left <= 0) return;
+    out.write(left >= chunk.length ? chunk : chunk.subarray(0, left));
+    left -= chunk.length;
+  });
+  out.end();
+  await written;
+  const fd = openSync(to, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function kindOf(name: string): ManifestFile['kind'] | undefined {
@@ -143,48 +200,51 @@ function kindOf(name: string): ManifestFile['kind'] | undefined {
 }
 
 /** Cut a partial file back to whole records and give it its final name; false when nothing whole was in it. */
-function salvage(folder: string, partial: string): boolean {
+async function salvage(folder: string, partial: string): Promise<boolean> {
   const finalName = partial.slice(0, -PARTIAL_SUFFIX.length);
   const path = join(folder, partial);
   const kind = kindOf(finalName);
+  let keep: number;
   if (kind === 'pcap' || kind === 'pcapng') {
     const whole = wholeCaptureLength(path);
     if (whole.count === 0) return false;
-    const fd = openSync(path, 'r+');
+    keep = whole.bytes;
+  } else if (kind === 'entries' && finalName.endsWith('.gz')) {
+    let whole: { wholeBytes: number };
     try {
-      ftruncateSync(fd, whole.bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(path, join(folder, finalName));
-    return true;
-  }
-  if (kind === 'entries') {
-    let text: Buffer;
-    try {
-      text = entryText(path, finalName.endsWith('.gz'));
+      whole = await gzipLines(path);
     } catch {
-      return false;
+      return false; // not gzip at all
     }
-    const cut = text.lastIndexOf(10);
-    if (cut < 0) return false;
-    const lines = text.subarray(0, cut + 1);
-    const out = finalName.endsWith('.gz') ? gzipSync(lines) : lines;
-    // The rewrite goes through the same "<name>.partial" temp name, replacing the cut file.
-    writeFileAtomic(join(folder, finalName), out);
+    if (whole.wholeBytes < 0) return false;
+    // Written beside it, then renamed over the final name: a kill now leaves the partial file to salvage again.
+    const temp = join(folder, `${finalName}.salvage`);
+    await rewriteGzipPrefix(path, temp, whole.wholeBytes);
+    renameSync(temp, join(folder, finalName));
+    unlinkSync(path);
     return true;
+  } else if (kind === 'entries') {
+    keep = plainWholeBytes(path);
+    if (keep === 0) return false;
+  } else return false;
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, keep);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
-  return false;
+  renameSync(path, join(folder, finalName));
+  return true;
 }
 
-export function describeFile(folder: string, name: string): ManifestFile | undefined {
+export async function describeFile(folder: string, name: string): Promise<ManifestFile | undefined> {
   const kind = kindOf(name);
   if (!kind) return undefined;
   const path = join(folder, name);
   const { sha256, bytes } = sha256File(path);
   if (kind === 'entries') {
-    const count = name.endsWith('.gz') ? countLines(entryText(path)) : countFileLines(path);
+    const count = name.endsWith('.gz') ? (await gzipLines(path).catch(() => ({ count: 0 }))).count : countFileLines(path);
     return { name, kind, bytes, sha256, count };
   }
   const whole = wholeCaptureLength(path);
@@ -203,12 +263,12 @@ function readMarker(folder: string): Partial<IncompleteMarker> {
 }
 
 /** Complete one killed recording. */
-export function recoverFolder(path: string, folder: string, name: string, now: Date): RecoveryReport {
+export async function recoverFolder(path: string, folder: string, name: string, now: Date): Promise<RecoveryReport> {
   const marker = readMarker(path);
   const report: RecoveryReport = { folder, pid: marker.pid, files: 0, packets: 0, entries: 0, salvaged: [], removed: [] };
   for (const f of readdirSync(path).sort()) {
     if (!f.endsWith(PARTIAL_SUFFIX)) continue;
-    if (salvage(path, f)) report.salvaged.push(f.slice(0, -PARTIAL_SUFFIX.length));
+    if (await salvage(path, f)) report.salvaged.push(f.slice(0, -PARTIAL_SUFFIX.length));
     else {
       unlinkSync(join(path, f));
       report.removed.push(f);
@@ -216,7 +276,7 @@ export function recoverFolder(path: string, folder: string, name: string, now: D
   }
   const files: ManifestFile[] = [];
   for (const f of readdirSync(path).sort()) {
-    const d = describeFile(path, f);
+    const d = await describeFile(path, f);
     if (!d) continue;
     files.push(d);
     if (d.kind === 'entries') report.entries += d.count;
@@ -247,10 +307,10 @@ export function recoverFolder(path: string, folder: string, name: string, now: D
 }
 
 /** Recover every killed recording of `name` in `dir`. Call with the lock held. */
-export function recoverAll(dir: string, name: string, now: Date): RecoveryReport[] {
+export async function recoverAll(dir: string, name: string, now: Date): Promise<RecoveryReport[]> {
   const out: RecoveryReport[] = [];
   for (const r of listRecordings(dir, name)) {
-    if (existsSync(join(r.path, INCOMPLETE))) out.push(recoverFolder(r.path, r.folder, name, now));
+    if (existsSync(join(r.path, INCOMPLETE))) out.push(await recoverFolder(r.path, r.folder, name, now));
   }
   return out;
 }

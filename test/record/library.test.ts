@@ -192,7 +192,7 @@ describe('lock', () => {
 });
 
 describe('recovery', () => {
-  it('cuts partial files back to whole records, checksums everything and writes the manifest', () => {
+  it('cuts partial files back to whole records, checksums everything and writes the manifest', async () => {
     const dir = tmp();
     try {
       const folder = 'n-20261123T010000Z';
@@ -206,7 +206,7 @@ describe('recovery', () => {
       writeFileSync(join(path, 'n-00003.pcap.partial'), enc.header().subarray(0, 10)); // nothing whole
       writeFileSync(join(path, 'n-entries-00001.ndjson.partial'), '{"id":"1"}\n{"id":"2"}\n{"id":');
       writeFileSync(join(path, INCOMPLETE), JSON.stringify({ pid: 4242, name: 'n', start: '2026-11-23T01:00:00.000Z', command: ['record'], source: { kind: 'live' } }));
-      const report = recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
+      const report = await recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
       assert.deepEqual(report.salvaged, ['n-00002.pcap', 'n-entries-00001.ndjson']);
       assert.deepEqual(report.removed, ['n-00003.pcap.partial']);
       assert.equal(report.packets, 4);
@@ -229,7 +229,29 @@ describe('recovery', () => {
     }
   });
 
-  it('salvages a cut gzip entry file: every whole line that inflates is kept, and the result is valid gzip', () => {
+  it('salvages entry files read in pieces: a plain one whose cut line spans two read chunks, a gzip one inflating past one', async () => {
+    // Recovery reads a file by the megabyte (backwards for a plain file, inflating as it goes for gzip), never whole.
+    const dir = tmp();
+    try {
+      const folder = 'n-20261123T010000Z';
+      const path = join(dir, folder);
+      mkdirSync(path);
+      const whole = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ id: `${i}`, pad: 'x'.repeat(100) }) + '\n').join('');
+      writeFileSync(join(path, 'n-entries-00001.ndjson.partial'), whole + '{"id":"cut","pad":"' + 'y'.repeat(1_500_000));
+      writeFileSync(join(path, 'n-entries-00002.ndjson.gz.partial'), gzipSync(whole + '{"id":"cut"').subarray(0, -4));
+      writeFileSync(join(path, INCOMPLETE), '{}');
+      const report = await recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
+      assert.deepEqual(report.salvaged, ['n-entries-00001.ndjson', 'n-entries-00002.ndjson.gz']);
+      assert.equal(report.entries, 60_000);
+      assert.equal(readFileSync(join(path, 'n-entries-00001.ndjson'), 'utf8'), whole);
+      assert.equal(gunzipSync(readFileSync(join(path, 'n-entries-00002.ndjson.gz'))).toString(), whole);
+      assert.deepEqual(readdirSync(path).sort(), ['manifest.json', 'n-entries-00001.ndjson', 'n-entries-00002.ndjson.gz']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('salvages a cut gzip entry file: every whole line that inflates is kept, and the result is valid gzip', async () => {
     const dir = tmp();
     try {
       const folder = 'n-20261123T010000Z';
@@ -241,7 +263,7 @@ describe('recovery', () => {
       const cut = Buffer.concat([gzipSync(Buffer.alloc(0)), gzipSync(lines(0, 10)), gzipSync(lines(10, 10)), third.subarray(0, third.length - 40)]);
       writeFileSync(join(path, 'n-entries-00001.ndjson.gz.partial'), cut);
       writeFileSync(join(path, INCOMPLETE), '{}');
-      const report = recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
+      const report = await recoverFolder(path, folder, 'n', new Date('2026-11-23T02:00:00Z'));
       assert.deepEqual(report.salvaged, ['n-entries-00001.ndjson.gz']);
       const text = gunzipSync(readFileSync(join(path, 'n-entries-00001.ndjson.gz'))).toString();
       assert.ok(text.startsWith(lines(0, 20)));

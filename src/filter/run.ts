@@ -12,7 +12,8 @@ import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sni
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type Dialect } from './index.js';
-import { asWritten, LineMatcher } from './line-matcher.js';
+import { asWritten, LineMatcher, teachFromLine } from './line-matcher.js';
+import { teachesRedaction } from '../redact/teaching.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 import { entryJson } from '../ndjson/stringify.js';
@@ -112,7 +113,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     if (batch.kind === 'lines') {
       for (let i = 0; i < batch.lines.length; i++) {
         if (hits[i] !== undefined) result.read++;
-        if (hits[i] === invert) continue;
+        if (hits[i] === invert) {
+          if (redacting) teachFromLine(batch.lines[i].text, batch.binary, redactor);
+          continue;
+        }
         if (count && hits[i] !== undefined) {
           result.matched++;
           if (done()) return true;
@@ -128,7 +132,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     } else if (batch.kind === 'entries') {
       for (let i = 0; i < batch.entries.length; i++) {
         result.read++;
-        if (hits[i] === invert) continue;
+        if (hits[i] === invert) {
+          if (redacting && teachesRedaction(batch.entries[i])) redactor(batch.entries[i]);
+          continue;
+        }
         await emit(batch.entries[i], undefined);
         if (done()) return true;
       }
@@ -179,7 +186,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         result.read++;
         const hit = syncPredicate!(entry) !== invert;
         if (opts.signal?.aborted) break outer;
-        if (!hit) continue;
+        if (!hit) {
+          // A left-out call may say what a kept answer's secret is (redact/teaching.ts).
+          if (redacting && teachesRedaction(entry)) redactor(entry);
+          continue;
+        }
         await emit(entry, undefined);
         if (done()) break outer;
       }

@@ -14,6 +14,7 @@ import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import { KFL2_VARIABLES, ENTRY_ROOTS, typeDefault } from './kfl2-variables.js';
 import { compileRegex } from './parser.js';
+import { compileMacro, MACROS, MacroBudget, MAX_MACRO_STEPS as MAX_STEPS, OVER_BUDGET, type Slot } from './cel-macros.js';
 import {
   CASE_INSENSITIVE_PARENTS,
   MISSING,
@@ -44,6 +45,10 @@ export interface CompileContext {
   /** Paths given to KFL1 redact("…"). */
   redactions: string[];
   warnings: string[];
+  /** KFL2: the loop variables of the macros around the node being compiled (cel-macros.ts). */
+  scope?: ReadonlyMap<string, Slot>;
+  /** KFL2: set when the expression has a macro; bounds each entry's work. */
+  macros?: MacroBudget;
 }
 
 const always = (v: unknown): Fn => () => v;
@@ -362,7 +367,18 @@ function parseJsonValue(v: unknown): unknown {
 export function compileKfl2(ast: Node | null, ctx: CompileContext): (e: Entry) => boolean {
   if (!ast) return () => true;
   const f = k2(ast, ctx);
-  return (e) => celTruthy(f(e));
+  const budget = ctx.macros;
+  if (!budget) return (e) => celTruthy(f(e));
+  return (e) => {
+    budget.left = MAX_STEPS;
+    try {
+      return celTruthy(f(e));
+    } catch (err) {
+      if (err !== OVER_BUDGET) throw err;
+      budget.entriesOver++;
+      return false;
+    }
+  };
 }
 
 function k2(n: Node, ctx: CompileContext): Fn {
@@ -373,6 +389,8 @@ function k2(n: Node, ctx: CompileContext): Fn {
       return always(n.re);
     case 'protocol': {
       const p = n.name;
+      const slot = ctx.scope?.get(p);
+      if (slot) return () => slot.value;
       return (e) => e.protocol === p;
     }
     case 'list': {
@@ -455,6 +473,12 @@ function k2Name(n: Node, ctx: CompileContext): Fn {
     const steps = names.map((key, i) => ({ key, ci: i === 0 ? isHeaderMap(cur) : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) }));
     const read = pathReader(steps);
     return (e) => read(base(e));
+  }
+  // A macro's loop variable (`q` in `dns_questions.exists(q, q.endsWith(".local"))`) comes first.
+  const slot = ctx.scope?.get(cur.name);
+  if (slot) {
+    const read = pathReader(names.map((key, i) => ({ key, ci: i === 0 ? false : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) })));
+    return () => read(slot.value);
   }
   names.unshift(cur.name);
   for (let len = names.length; len > 0; len--) {
@@ -581,6 +605,10 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
   if (n.target) {
     // has(x.y) is a macro on its argument, not a method; methods below.
     const t = k2(n.target, ctx);
+    if (MACROS.has(n.name)) {
+      const budget = (ctx.macros ??= new MacroBudget());
+      return compileMacro(n, t, budget, (body, name, slot) => k2(body, { ...ctx, scope: new Map(ctx.scope ?? []).set(name, slot) }));
+    }
     switch (n.name) {
       case 'contains':
       case 'startsWith':

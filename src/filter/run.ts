@@ -14,6 +14,7 @@ import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type Dialect } from './index.js';
 import { asWritten, LineMatcher, teachFromLine } from './line-matcher.js';
 import { teachesRedaction } from '../redact/teaching.js';
+import { MAX_MACRO_STEPS } from './cel-macros.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 import { entryJson } from '../ndjson/stringify.js';
@@ -67,6 +68,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   let jsonata: JsonataFilter | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
+  let entriesOverLimit: (() => number) | undefined;
+  /** The same, counted on worker threads. */
+  let overLimitOnWorkers = 0;
   // KFL2's now() is fixed once, for this thread and any workers filtering with it.
   const now = opts.now ?? Date.now();
   if (opts.jsonata !== undefined) {
@@ -79,6 +83,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     project = f.projectBinary;
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
+    entriesOverLimit = f.entriesOverLimit;
   }
   const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths, warn });
   // KFL1 redact() paths apply even with --no-redact.
@@ -171,6 +176,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
       // warnings for bad lines one thread would have read (those before the limit's last line).
       for (const b of batch.blocks) {
         result.read += b.read;
+        overLimitOnWorkers += b.overLimit ?? 0;
         const room = limit === undefined ? Infinity : limit - result.matched;
         const kept = Math.min(b.kept, room);
         if (b.bad) for (const bad of b.bad) if (bad.kept < room) warn(bad.message);
@@ -205,6 +211,8 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   async function finish(): Promise<RunFilterResult> {
     jsonata?.close();
     result.read += matcher?.read ?? 0;
+    const over = (entriesOverLimit?.() ?? 0) + overLimitOnWorkers;
+    if (over > 0) warn(`warning: ${over} ${over === 1 ? 'entry' : 'entries'} took the expression's macros over ${MAX_MACRO_STEPS.toLocaleString('en-US')} steps and did not match`);
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();
     return result;

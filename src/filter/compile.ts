@@ -516,6 +516,7 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
     case '==':
     case '!=': {
       const neg = n.op === '!=';
+      if (typeof rightLit === 'string') grpcPathNote(n.left, rightLit, ctx);
       if (typeof rightLit === 'string' || typeof rightLit === 'number') {
         const lit = rightLit;
         return (e) => {
@@ -584,6 +585,16 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         return b === 0 ? 0 : toNum(l(e)) % b;
       };
   }
+}
+
+/**
+ * shark's grpc_method was the whole path until it followed Kubeshark's (the method's name alone):
+ * `grpc_method == "/pkg.Svc/Get"` now matches nothing, so say what to write instead.
+ */
+function grpcPathNote(left: Node, lit: string, ctx: CompileContext): void {
+  if (left.kind !== 'ident' || left.name !== 'grpc_method' || !lit.includes('/') || ctx.scope?.has('grpc_method')) return;
+  const note = `grpc_method is the method's name alone, as in Kubeshark (${JSON.stringify(lit.slice(lit.lastIndexOf('/') + 1))}); the whole path is path == ${JSON.stringify(lit)}`;
+  if (!ctx.warnings.includes(note)) ctx.warnings.push(note);
 }
 
 function toNum(v: unknown): number {

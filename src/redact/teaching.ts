@@ -32,3 +32,9 @@ export function lineTeachesRedaction(text: string): boolean {
   if (text.includes(LUA_CALL)) return true;
   return text.includes('method') && (text.includes('params') || text.includes('args') || text.includes('jsonrpc'));
 }
+
+/** lineTeachesRedaction over a block of lines, on its bytes (parallel-ndjson.ts; the words are ASCII). */
+export function bytesMayTeachRedaction(b: Buffer): boolean {
+  if (b.includes(LUA_CALL)) return true;
+  return b.includes('method') && (b.includes('params') || b.includes('args') || b.includes('jsonrpc'));
+}

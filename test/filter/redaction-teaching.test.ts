@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import { cliBin } from '../helpers/paths.js';
 import { runFilter, type RunFilterOptions } from '../../src/filter/run.js';
 import { REDACTED } from '../../src/redact/entry.js';
 
@@ -66,4 +68,21 @@ test('a kept answer or script call loses the secret its left-out call or script 
   }
   // --no-redact writes what was captured, as asked.
   assert.match(await filter('ws_from == "server"', { noRedact: true }), /tokenSECRET0424bd59/);
+});
+
+test('on worker threads too: the login read by one worker, its answer by another, the token is not written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-teach-workers-'));
+  try {
+    // Blocks of lines go to the workers in turn (256 KB each): the login in the first, its answer in the second.
+    const pad = (i: number) => JSON.stringify({ ...base, ...ends(41000), id: `p${i}`, protocol: 'http', request: { method: 'GET', path: `/${'x'.repeat(1000)}` }, response: { status: 200 }, summary: 'GET' });
+    const lines = [LINES[0], ...Array.from({ length: 260 }, (_, i) => pad(i)), LINES[1], ...Array.from({ length: 300 }, (_, i) => pad(1000 + i))];
+    const file = join(dir, 'e.ndjson');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const r = spawnSync(process.execPath, [cliBin, 'filter', '--workers', '2', 'ws', file], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id), ['w1', 'w2']);
+    assert.doesNotMatch(r.stdout, /SECRET/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -14,6 +14,7 @@ import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import { KFL2_VARIABLES, ENTRY_ROOTS, typeDefault } from './kfl2-variables.js';
 import { compileRegex } from './parser.js';
+import { compileMacro, MACROS, MacroBudget, MAX_MACRO_STEPS as MAX_STEPS, OVER_BUDGET, type Slot } from './cel-macros.js';
 import {
   CASE_INSENSITIVE_PARENTS,
   MISSING,
@@ -44,6 +45,10 @@ export interface CompileContext {
   /** Paths given to KFL1 redact("…"). */
   redactions: string[];
   warnings: string[];
+  /** KFL2: the loop variables of the macros around the node being compiled (cel-macros.ts). */
+  scope?: ReadonlyMap<string, Slot>;
+  /** KFL2: set when the expression has a macro; bounds each entry's work. */
+  macros?: MacroBudget;
 }
 
 const always = (v: unknown): Fn => () => v;
@@ -362,7 +367,18 @@ function parseJsonValue(v: unknown): unknown {
 export function compileKfl2(ast: Node | null, ctx: CompileContext): (e: Entry) => boolean {
   if (!ast) return () => true;
   const f = k2(ast, ctx);
-  return (e) => celTruthy(f(e));
+  const budget = ctx.macros;
+  if (!budget) return (e) => celTruthy(f(e));
+  return (e) => {
+    budget.left = MAX_STEPS;
+    try {
+      return celTruthy(f(e));
+    } catch (err) {
+      if (err !== OVER_BUDGET) throw err;
+      budget.entriesOver++;
+      return false;
+    }
+  };
 }
 
 function k2(n: Node, ctx: CompileContext): Fn {
@@ -373,6 +389,8 @@ function k2(n: Node, ctx: CompileContext): Fn {
       return always(n.re);
     case 'protocol': {
       const p = n.name;
+      const slot = ctx.scope?.get(p);
+      if (slot) return () => slot.value;
       return (e) => e.protocol === p;
     }
     case 'list': {
@@ -456,6 +474,12 @@ function k2Name(n: Node, ctx: CompileContext): Fn {
     const read = pathReader(steps);
     return (e) => read(base(e));
   }
+  // A macro's loop variable (`q` in `dns_questions.exists(q, q.endsWith(".local"))`) comes first.
+  const slot = ctx.scope?.get(cur.name);
+  if (slot) {
+    const read = pathReader(names.map((key, i) => ({ key, ci: i === 0 ? false : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) })));
+    return () => read(slot.value);
+  }
   names.unshift(cur.name);
   for (let len = names.length; len > 0; len--) {
     const name = names.slice(0, len).join('.');
@@ -492,6 +516,7 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
     case '==':
     case '!=': {
       const neg = n.op === '!=';
+      if (typeof rightLit === 'string') grpcPathNote(n.left, rightLit, ctx);
       if (typeof rightLit === 'string' || typeof rightLit === 'number') {
         const lit = rightLit;
         return (e) => {
@@ -573,6 +598,16 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
   }
 }
 
+/**
+ * shark's grpc_method was the whole path until it followed Kubeshark's (the method's name alone):
+ * `grpc_method == "/pkg.Svc/Get"` now matches nothing, so say what to write instead.
+ */
+function grpcPathNote(left: Node, lit: string, ctx: CompileContext): void {
+  if (left.kind !== 'ident' || left.name !== 'grpc_method' || !lit.includes('/') || ctx.scope?.has('grpc_method')) return;
+  const note = `grpc_method is the method's name alone, as in Kubeshark (${JSON.stringify(lit.slice(lit.lastIndexOf('/') + 1))}); the whole path is path == ${JSON.stringify(lit)}`;
+  if (!ctx.warnings.includes(note)) ctx.warnings.push(note);
+}
+
 function toNum(v: unknown): number {
   return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : 0;
 }
@@ -592,6 +627,10 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
   if (n.target) {
     // has(x.y) is a macro on its argument, not a method; methods below.
     const t = k2(n.target, ctx);
+    if (MACROS.has(n.name)) {
+      const budget = (ctx.macros ??= new MacroBudget());
+      return compileMacro(n, t, budget, (body, name, slot) => k2(body, { ...ctx, scope: new Map(ctx.scope ?? []).set(name, slot) }));
+    }
     switch (n.name) {
       case 'contains':
       case 'startsWith':

@@ -11,6 +11,8 @@ import { ENTRY_ROOTS, KFL2_VARIABLES } from './kfl2-variables.js';
 import { PROTOCOL_NAMES } from './ast.js';
 
 const KFL2_FUNCTIONS = new Set(['size', 'map_get', 'now', 'duration', 'timestamp', 'matches', 'string', 'int', 'double', 'has', 'lowerAscii', 'upperAscii']);
+/** CEL's macros, called as methods (`dns_questions.exists(q, …)`): KFL1 has no such helper. */
+const KFL2_METHODS = new Set(['exists', 'all', 'exists_one', 'filter', 'map']);
 const KFL1_FUNCTIONS = new Set(['datetime', 'limit', 'rlimit', 'leftOff', 'redact', 'json', 'len']);
 
 // KFL2 variables that start like an entry path but go through one of the
@@ -50,6 +52,7 @@ export function detectDialect(expr: string): Dialect {
     if (name === 'in') kfl2++;
     const isCall = next?.type === 'op' && next.value === '(';
     if (isCall && KFL2_FUNCTIONS.has(name)) kfl2++;
+    if (isCall && prev?.type === 'op' && prev.value === '.' && KFL2_METHODS.has(name)) kfl2++;
     if (isCall && KFL1_FUNCTIONS.has(name)) kfl1++;
     const isRoot = !(prev?.type === 'op' && prev.value === '.');
     if (isRoot && !isCall && !ENTRY_ROOTS.has(name) && !PROTOCOL_NAMES.has(name) && KFL2_VARIABLES.has(name)) kfl2++;

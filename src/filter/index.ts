@@ -44,6 +44,8 @@ export interface CompiledFilter {
   projectBinary?: (line: string) => Entry | undefined;
   /** The notes also passed to onWarning. */
   warnings: string[];
+  /** With a KFL2 macro: the entries so far that took more than its step limit (cel-macros.ts) and were not matched. */
+  entriesOverLimit?: () => number;
 }
 
 /** Compile a KFL1 or KFL2 expression; throws FilterSyntaxError (exit code 2) with the column. An empty expression matches everything. */
@@ -56,6 +58,8 @@ export function compileFilter(expr: string, opts: CompileFilterOptions = {}): Co
   const result: CompiledFilter = { predicate, dialect, warnings: ctx.warnings };
   if (ctx.limit !== undefined) result.limit = ctx.limit;
   if (ctx.redactions.length > 0) result.redactions = ctx.redactions;
+  const macros = ctx.macros;
+  if (macros) result.entriesOverLimit = () => macros.entriesOver;
   const protocols = ast ? requiredProtocols(ast) : undefined;
   if (protocols) result.protocols = protocols;
   const fields = neededFields(ast, dialect);

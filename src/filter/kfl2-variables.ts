@@ -145,7 +145,8 @@ function buildVariables(): Map<string, Variable> {
     dns_response: { type: 'bool', get: (e: Entry) => is(e, 'dns') && e.response !== null, doc: 'a DNS entry with a response' },
 
     // gRPC
-    grpc_method: { type: 'string', get: (e: Entry) => (is(e, 'grpc') ? grpcMethod(e) : undefined), doc: '"/<service>/<method>" from request.service and request.method' },
+    // Kubeshark's grpc_method is the method's name alone, the last segment of :path (its docs: `grpc_method == "SayHello"`); the full path is `path`.
+    grpc_method: { type: 'string', get: (e: Entry) => (is(e, 'grpc') ? grpcMethod(e) : undefined), doc: 'the method\'s name, the last segment of the path ("SayHello" of /helloworld.Greeter/SayHello), as Kubeshark; the whole path is `path`' },
     // Another protocol's entry has the int default 0, as in Kubeshark, so `grpc_status != 0` alone finds failed
     // gRPC calls only; a gRPC call whose status the capture lacks is −1, never taken for OK.
     grpc_status: { type: 'int', get: (e: Entry) => (is(e, 'grpc') ? (num(res(e).grpcStatus) ?? -1) : undefined), doc: 'response.grpcStatus; −1 for a gRPC call without one (unanswered, trailers lost); 0 on other protocols' },
@@ -153,7 +154,8 @@ function buildVariables(): Map<string, Variable> {
     // Redis
     // Kubeshark's redis_type is the command's verb (its docs: `redis && redis_type == "GET"`); the reply's RESP type is response.type.
     redis_type: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command, the verb (GET, SET …), as Kubeshark; the reply\'s RESP type is `response.type`' },
-    redis_command: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).command) : undefined), doc: 'request.command' },
+    // Kubeshark's redis_command is the whole command line (its docs: `"GET session:1234"`); the verb alone is redis_type.
+    redis_command: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? redisCommandLine(e) : undefined), doc: 'the command line, verb and arguments ("GET session:1234"), as Kubeshark; the verb alone is `redis_type`' },
     redis_key: { type: 'string', get: (e: Entry) => (is(e, 'redis') ? str(req(e).key) : undefined), doc: 'request.key' },
 
     // Kafka, AMQP
@@ -166,9 +168,17 @@ function buildVariables(): Map<string, Variable> {
     // SQL
     mysql_query: { type: 'string', get: (e: Entry) => (is(e, 'mysql') ? str(req(e).query) : undefined), doc: 'request.query' },
     mysql_error_code: { type: 'int', get: (e: Entry) => (is(e, 'mysql') ? num(res(e).errorCode) : undefined), doc: 'response.errorCode (0 when none)' },
+    mysql_command: { type: 'string', get: (e: Entry) => (is(e, 'mysql') ? str(req(e).command) : undefined), doc: 'request.command (query, prepare, execute, init_db …)' },
+    mysql_database: { type: 'string', get: (e: Entry) => (is(e, 'mysql') ? str(req(e).database) : undefined), doc: 'request.database' },
+    mysql_statement_id: { type: 'int', get: (e: Entry) => (is(e, 'mysql') ? num(req(e).statementId ?? res(e).statementId) : undefined), doc: 'request.statementId, else response.statementId (a prepare\'s answer)' },
+    mysql_error_message: { type: 'string', get: (e: Entry) => (is(e, 'mysql') ? str(res(e).errorMessage) : undefined), doc: 'response.errorMessage ("" when none)' },
     mysql_success: { type: 'bool', get: (e: Entry) => is(e, 'mysql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
     postgresql_query: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).query) : undefined), doc: 'request.query' },
     postgresql_error_code: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorCode) : undefined), doc: 'response.errorCode (SQLSTATE, "" when none)' },
+    postgresql_command: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? sqlCommand(res(e).commandTag, req(e).query) : undefined), doc: 'the command: the first word of response.commandTag ("SELECT", "INSERT" …), else of request.query' },
+    postgresql_database: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).database) : undefined), doc: 'request.database' },
+    postgresql_user: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(req(e).user) : undefined), doc: 'request.user' },
+    postgresql_error_message: { type: 'string', get: (e: Entry) => (is(e, 'postgresql') ? str(res(e).errorMessage) : undefined), doc: 'response.errorMessage ("" when none)' },
     postgresql_success: { type: 'bool', get: (e: Entry) => is(e, 'postgresql') && e.response !== null && !e.error && !res(e).errorCode, doc: 'answered without error' },
 
     // WebSocket (entry.protocol "ws")
@@ -206,6 +216,10 @@ function buildVariables(): Map<string, Variable> {
     mongodb_command: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).command) : undefined), doc: 'request.command (find, insert, saslStart …)' },
     mongodb_database: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).database) : undefined), doc: 'request.database' },
     mongodb_collection: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(req(e).collection) : undefined), doc: 'request.collection' },
+    mongodb_success: { type: 'bool', get: (e: Entry) => is(e, 'mongodb') && e.response !== null && e.response !== undefined && !e.error && res(e).errmsg === undefined && res(e).ok !== 0, doc: 'answered without error' },
+    mongodb_error_code: { type: 'int', get: (e: Entry) => (is(e, 'mongodb') ? num(res(e).code) : undefined), doc: 'response.code (0 when none), as mongodb_code' },
+    mongodb_error_message: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(res(e).errmsg) : undefined), doc: 'response.errmsg' },
+    mongodb_error_code_name: { type: 'string', get: (e: Entry) => (is(e, 'mongodb') ? str(res(e).codeName) : undefined), doc: 'response.codeName' },
     mongodb_code: { type: 'int', get: (e: Entry) => (is(e, 'mongodb') ? num(res(e).code) : undefined), doc: 'response.code (0 when none)' },
     cql_opcode: { type: 'string', get: (e: Entry) => (is(e, 'cql') ? str(req(e).opcode) : undefined), doc: 'request.opcode (QUERY, PREPARE, EXECUTE, BATCH …)' },
     cql_query: { type: 'string', get: (e: Entry) => (is(e, 'cql') ? str(req(e).query) : undefined), doc: 'request.query (statement text)' },
@@ -264,10 +278,10 @@ const READS: Record<string, string[]> = {
   dns_rcode: ['protocol', 'response.rcode'],
   dns_request: ['protocol', 'request'],
   dns_response: ['protocol', 'response'],
-  grpc_method: ['protocol', 'request.method', 'request.service', 'request.path'],
+  grpc_method: ['protocol', 'request.method', 'request.path'],
   grpc_status: ['protocol', 'response.grpcStatus'],
   redis_type: ['protocol', 'request.command'],
-  redis_command: ['protocol', 'request.command'],
+  redis_command: ['protocol', 'request.command', 'request.args'],
   redis_key: ['protocol', 'request.key'],
   kafka_api_key_name: ['protocol', 'request.apiKeyName'],
   kafka_client_id: ['protocol', 'request.clientId'],
@@ -277,9 +291,17 @@ const READS: Record<string, string[]> = {
   mysql_query: ['protocol', 'request.query'],
   mysql_error_code: ['protocol', 'response.errorCode'],
   mysql_success: ['protocol', 'response', 'error'],
+  mysql_command: ['protocol', 'request.command'],
+  mysql_database: ['protocol', 'request.database'],
+  mysql_statement_id: ['protocol', 'request.statementId', 'response.statementId'],
+  mysql_error_message: ['protocol', 'response.errorMessage'],
   postgresql_query: ['protocol', 'request.query'],
   postgresql_error_code: ['protocol', 'response.errorCode'],
   postgresql_success: ['protocol', 'response', 'error'],
+  postgresql_command: ['protocol', 'response.commandTag', 'request.query'],
+  postgresql_database: ['protocol', 'request.database'],
+  postgresql_user: ['protocol', 'request.user'],
+  postgresql_error_message: ['protocol', 'response.errorMessage'],
   ws_opcode: ['protocol', 'request.opcode'],
   ws_from: ['protocol', 'request.from'],
   ws_close_code: ['protocol', 'request.closeCode'],
@@ -302,6 +324,10 @@ const READS: Record<string, string[]> = {
   mongodb_database: ['protocol', 'request.database'],
   mongodb_collection: ['protocol', 'request.collection'],
   mongodb_code: ['protocol', 'response.code'],
+  mongodb_success: ['protocol', 'response', 'error'],
+  mongodb_error_code: ['protocol', 'response.code'],
+  mongodb_error_message: ['protocol', 'response.errmsg'],
+  mongodb_error_code_name: ['protocol', 'response.codeName'],
   cql_opcode: ['protocol', 'request.opcode'],
   cql_query: ['protocol', 'request.query'],
   cql_error_code: ['protocol', 'response.errorCode'],
@@ -359,13 +385,29 @@ function mqttTopics(e: Entry): string[] {
   return list(r.topics, (t) => str(t?.topic)) ?? [];
 }
 
+/** The method's name: request.method when it is one (shark's gRPC entries), else the last segment of the path. */
 function grpcMethod(e: Entry): string | undefined {
   const r = req(e);
-  const m = str(r.method);
-  const s = str(r.service);
-  if (m === undefined) return str(r.path);
-  if (m.startsWith('/') || s === undefined) return m;
-  return `/${s}/${m}`;
+  const m = str(r.method) ?? str(r.path);
+  if (m === undefined) return undefined;
+  return m.slice(m.lastIndexOf('/') + 1);
+}
+
+/** `GET session:1234`: the verb and its arguments, as the client sent them (the dissector masks AUTH's password). */
+function redisCommandLine(e: Entry): string | undefined {
+  const r = req(e);
+  const verb = str(r.command);
+  if (verb === undefined) return undefined;
+  if (!Array.isArray(r.args) || r.args.length === 0) return verb;
+  return `${verb} ${r.args.map((a: unknown) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`;
+}
+
+/** `SELECT 1` → SELECT; without a tag (an error, no answer) the statement's first word, upper case. */
+function sqlCommand(tag: unknown, query: unknown): string | undefined {
+  const from = str(tag) ?? str(query);
+  if (from === undefined) return undefined;
+  const word = /^\s*([A-Za-z]+)/.exec(from);
+  return word ? word[1].toUpperCase() : '';
 }
 
 export const KFL2_VARIABLES: ReadonlyMap<string, Variable> = buildVariables();

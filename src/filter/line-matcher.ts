@@ -12,6 +12,7 @@ import { entryShapeProblem } from '../ndjson/entry-shape.js';
 import { binaryToText, parseEntryLine, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { repeatsKeys } from '../ndjson/repeated-keys.js';
 import { entryJson } from '../ndjson/stringify.js';
+import { lineTeachesRedaction, teachesRedaction } from '../redact/teaching.js';
 
 export class LineMatcher {
   /** Lines read as entries (bad lines not counted). */
@@ -38,6 +39,7 @@ export class LineMatcher {
       const p = this.project(l.text);
       if (p !== undefined && entryShapeProblem(p) === undefined && this.predicate(p) === this.invert) {
         this.read++;
+        if (this.redacting) teachFromLine(l.text, binary, this.redactor);
         return undefined;
       }
     }
@@ -45,10 +47,28 @@ export class LineMatcher {
     const entry = parseEntryLine(line, source, readOpts);
     if (!entry) return undefined;
     this.read++;
-    if (this.predicate(entry) === this.invert) return undefined;
+    if (this.predicate(entry) === this.invert) {
+      if (this.redacting && teachesRedaction(entry)) this.redactor(entry);
+      return undefined;
+    }
     if (count) return '';
     return asWritten(line.text, entry, this.redactor, this.redacting);
   }
+}
+
+/**
+ * A left-out line that may hold what a later entry's redaction needs (redact/teaching.ts): parsed
+ * and shown to the redactor, nothing written. `binary`: the line's bytes as latin1.
+ */
+export function teachFromLine(text: string, binary: boolean, redactor: Redactor): void {
+  if (!lineTeachesRedaction(text)) return;
+  let entry: Entry;
+  try {
+    entry = JSON.parse(binary ? binaryToText(text) : text) as Entry;
+  } catch {
+    return; // A damaged line left out is not reported (docs/filters.md); it teaches nothing.
+  }
+  if (entry !== null && typeof entry === 'object' && !Array.isArray(entry) && entryShapeProblem(entry) === undefined && teachesRedaction(entry)) redactor(entry);
 }
 
 /**

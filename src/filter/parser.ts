@@ -93,7 +93,23 @@ class Parser {
     if (t.type !== 'eof') throw this.unexpected(t);
     checkNesting(ast);
     if (this.dialect === 'kfl1') this.checkMixedLogic(ast);
+    else this.noteRawStrings();
     return { ast, warnings: this.warnings };
+  }
+
+  /**
+   * Kubeshark's KFL1 examples compare with a regex, `response.status == r"4.*"`; written beside a
+   * `&&` the expression is KFL2, where `r"4.*"` is CEL's raw string, compared as text: it matched
+   * nothing, unsaid. Say so once, with what to write.
+   */
+  private noteRawStrings(): void {
+    for (let i = 1; i < this.tokens.length; i++) {
+      const t = this.tokens[i];
+      const prev = this.tokens[i - 1];
+      if (t.type !== 'string' || !/^[rR]["']/.test(t.text) || prev.type !== 'op' || (prev.value !== '==' && prev.value !== '!=')) continue;
+      this.warnings.push(`${t.text} at column ${t.col} is a raw string in KFL2 (CEL), compared as text, not a regex: write x.matches(${JSON.stringify(t.value)}), or use KFL1 (and, or, not)`);
+      return;
+    }
   }
 
   private peek(): Token {

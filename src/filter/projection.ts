@@ -7,6 +7,7 @@
 // Lines that match (and anything the scanner cannot walk) are then parsed in
 // full with JSON.parse, which also reports bad lines.
 
+import { MACROS } from './cel-macros.js';
 import type { Entry } from '../model/entry.js';
 import type { Node } from './ast.js';
 import { children, type Dialect } from './parser.js';
@@ -50,10 +51,11 @@ function add(tree: FieldTree, path: string[]): void {
   }
 }
 
-function collect(n: Node, dialect: Dialect, tree: FieldTree): void {
+/** `bound`: the loop variables of the KFL2 macros around `n` (cel-macros.ts); they read no field. */
+function collect(n: Node, dialect: Dialect, tree: FieldTree, bound: ReadonlySet<string> = NONE): void {
   switch (n.kind) {
     case 'protocol':
-      add(tree, ['protocol']);
+      if (!bound.has(n.name)) add(tree, ['protocol']);
       return;
     case 'ident':
     case 'member':
@@ -61,9 +63,10 @@ function collect(n: Node, dialect: Dialect, tree: FieldTree): void {
       const chain = staticChain(n);
       if (!chain) {
         // A path over a computed value (`x.json().y`, `m[k]`): what the value is computed from is enough.
-        for (const c of children(n)) collect(c, dialect, tree);
+        for (const c of children(n)) collect(c, dialect, tree, bound);
         return;
       }
+      if (bound.has(chain.keys[0])) return;
       if (dialect === 'kfl1') return add(tree, truncate(chain.keys));
       // KFL2: the longest known variable, else an entry path.
       for (let len = chain.keys.length; len > 0; len--) {
@@ -76,10 +79,22 @@ function collect(n: Node, dialect: Dialect, tree: FieldTree): void {
       if (ENTRY_ROOTS.has(chain.keys[0])) return add(tree, truncate(chain.keys));
       throw new NotProjectable();
     }
+    case 'call':
+      if (dialect === 'kfl2' && n.target && MACROS.has(n.name) && n.args.length > 0 && (n.args[0].kind === 'ident' || n.args[0].kind === 'protocol')) {
+        // `range.exists(x, body)`: the range's fields, and the body's with x bound.
+        collect(n.target, dialect, tree, bound);
+        const inner = new Set(bound).add(n.args[0].name);
+        for (const b of n.args.slice(1)) collect(b, dialect, tree, inner);
+        return;
+      }
+      for (const c of children(n)) collect(c, dialect, tree, bound);
+      return;
     default:
-      for (const c of children(n)) collect(c, dialect, tree);
+      for (const c of children(n)) collect(c, dialect, tree, bound);
   }
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** `a.b["c"]` → ['a','b','c']; undefined when a step is computed. */
 function staticChain(n: Node): { keys: string[] } | undefined {

@@ -12,7 +12,9 @@ import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sni
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type Dialect } from './index.js';
-import { asWritten, LineMatcher } from './line-matcher.js';
+import { asWritten, LineMatcher, teachFromLine } from './line-matcher.js';
+import { teachesRedaction } from '../redact/teaching.js';
+import { MAX_MACRO_STEPS } from './cel-macros.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 import { entryJson } from '../ndjson/stringify.js';
@@ -66,6 +68,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   let jsonata: JsonataFilter | undefined;
   let limit = opts.first;
   let redactPaths: string[] = [];
+  let entriesOverLimit: (() => number) | undefined;
+  /** The same, counted on worker threads. */
+  let overLimitOnWorkers = 0;
   // KFL2's now() is fixed once, for this thread and any workers filtering with it.
   const now = opts.now ?? Date.now();
   if (opts.jsonata !== undefined) {
@@ -78,6 +83,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     project = f.projectBinary;
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
+    entriesOverLimit = f.entriesOverLimit;
   }
   const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths, warn });
   // KFL1 redact() paths apply even with --no-redact.
@@ -112,7 +118,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     if (batch.kind === 'lines') {
       for (let i = 0; i < batch.lines.length; i++) {
         if (hits[i] !== undefined) result.read++;
-        if (hits[i] === invert) continue;
+        if (hits[i] === invert) {
+          if (redacting) teachFromLine(batch.lines[i].text, batch.binary, redactor);
+          continue;
+        }
         if (count && hits[i] !== undefined) {
           result.matched++;
           if (done()) return true;
@@ -128,7 +137,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     } else if (batch.kind === 'entries') {
       for (let i = 0; i < batch.entries.length; i++) {
         result.read++;
-        if (hits[i] === invert) continue;
+        if (hits[i] === invert) {
+          if (redacting && teachesRedaction(batch.entries[i])) redactor(batch.entries[i]);
+          continue;
+        }
         await emit(batch.entries[i], undefined);
         if (done()) return true;
       }
@@ -164,6 +176,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
       // warnings for bad lines one thread would have read (those before the limit's last line).
       for (const b of batch.blocks) {
         result.read += b.read;
+        overLimitOnWorkers += b.overLimit ?? 0;
         const room = limit === undefined ? Infinity : limit - result.matched;
         const kept = Math.min(b.kept, room);
         if (b.bad) for (const bad of b.bad) if (bad.kept < room) warn(bad.message);
@@ -179,7 +192,11 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
         result.read++;
         const hit = syncPredicate!(entry) !== invert;
         if (opts.signal?.aborted) break outer;
-        if (!hit) continue;
+        if (!hit) {
+          // A left-out call may say what a kept answer's secret is (redact/teaching.ts).
+          if (redacting && teachesRedaction(entry)) redactor(entry);
+          continue;
+        }
         await emit(entry, undefined);
         if (done()) break outer;
       }
@@ -194,6 +211,8 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   async function finish(): Promise<RunFilterResult> {
     jsonata?.close();
     result.read += matcher?.read ?? 0;
+    const over = (entriesOverLimit?.() ?? 0) + overLimitOnWorkers;
+    if (over > 0) warn(`warning: ${over} ${over === 1 ? 'entry' : 'entries'} took the expression's macros over ${MAX_MACRO_STEPS.toLocaleString('en-US')} steps and did not match`);
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();
     return result;

@@ -16,6 +16,7 @@
 // Only from a file (a pipe is read as it comes, for live use), and not
 // --strict (the first bad line ends reading: what follows must not count).
 
+import { bytesMayTeachRedaction } from '../redact/teaching.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { writeRecord, WorkerPool, type Link, type PoolRun } from '../dissect/parallel/pool.js';
 import { STOPPED, unlessStopped } from './unless-stopped.js';
@@ -79,7 +80,8 @@ export interface FilterNdjsonOptions {
 export async function* filterNdjson(head: Buffer, rest: AsyncIterable<Buffer>, name: string, opts: FilterNdjsonOptions): AsyncGenerator<FilteredBlock[]> {
   const pool = new WorkerPool(opts.workers);
   // Bad lines come in the blocks (FilteredBlock.bad), for the consumer to tell.
-  const run = new LinesRun(pool.links, () => {}, true);
+  // Redacting, a block that may teach the redactor (a login whose token comes later) pins the rest of the file to its worker.
+  const run = new LinesRun(pool.links, () => {}, true, !opts.filter.noRedact);
   pool.run = run;
   let fed = false;
   let failure: { error: unknown } | undefined;
@@ -162,12 +164,20 @@ class LinesRun implements PoolRun {
   private continuing = -1;
   /** The worker next in turn for a block. */
   private turn = 0;
+  /**
+   * With `pinTeachers`: the worker that was sent a block holding a line that may teach redaction
+   * (redact/teaching.ts: a JSON-RPC login whose token comes in a later message, a Redis script
+   * whose EVALSHA calls follow), which takes every later block; -1 until then. Each worker has a
+   * redactor of its own: the answer, in a block another worker read, kept its token.
+   */
+  private pinned = -1;
 
   constructor(
     private readonly links: Link[],
     private readonly onBadLine: (message: string) => void,
     /** Each block's result comes back to be given on in the order sent (filterNdjson), not into tables. */
     private readonly ordered: boolean,
+    private readonly pinTeachers = false,
   ) {
     for (const l of links) l.reset();
     this.sent = links.map(() => []);
@@ -285,8 +295,9 @@ class LinesRun implements PoolRun {
       await this.changed();
     }
     const continued = this.continuing >= 0;
-    const link = continued ? this.links[this.continuing] : this.withRoom(LINES_HEADER + bytes.length);
+    const link = continued ? this.links[this.continuing] : this.pinned >= 0 ? this.links[this.pinned] : this.withRoom(LINES_HEADER + bytes.length);
     this.continuing = whole ? -1 : link.index;
+    if (this.pinTeachers && this.pinned < 0 && bytesMayTeachRedaction(bytes)) this.pinned = link.index;
     const head = Buffer.allocUnsafe(LINES_HEADER - 1);
     head.writeDoubleLE(this.nextLine, 0);
     head[8] = continued ? 1 : 0;

@@ -134,6 +134,7 @@ export async function runCaptureAgent(run: AgentRun, flags: AgentFlags, onFinall
             kind: 'entries',
             sink: run.sink,
             keep: run.keep,
+            teach: run.redact,
             transforms: [
               (e) => {
                 entries++;

@@ -42,6 +42,7 @@ export async function runTlsAgent(run: AgentRun, podsOnly: boolean): Promise<num
     signal: run.stop.signal,
     sink: run.sink,
     keep: run.keep,
+    teach: run.redact,
     transforms: [(e) => void (e.node = { name: run.node }), run.redact],
     engine: { maxBody: run.maxBody, noBodies: run.noBodies, reorderWindowMs: 0, protocols: run.protocols },
     onReady: (files) => {

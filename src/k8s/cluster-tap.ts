@@ -63,6 +63,7 @@ import { DEFAULT_LEASE_GRACE_MS, LEASE_DIR } from './lease-file.js';
 import type { LinearRegex } from '../filter/linear-regex.js';
 import type { WorkloadRef } from './workload-ref.js';
 import { entryJson } from '../ndjson/stringify.js';
+import { teachesRedaction } from '../redact/teaching.js';
 
 type Obj = Record<string, any>;
 
@@ -111,6 +112,8 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   agentExtraArgs?: string[];
   /** Entries refused here (after enrichment) are not written: a filter that reads names. */
   keep?: (e: Entry) => boolean;
+  /** Shown the entries `keep` refuses that may teach redaction (redact/teaching.ts): the redactor, which then writes nothing. */
+  teach?: (e: Entry) => void;
   /** How long the API server may be unreachable before the run ends with exit 4 (default 5 min). */
   outageMs?: number;
   /** kubectl's --request-timeout: each typed API request (not watches, not agent streams); 0 = none (default 30 s). */
@@ -274,7 +277,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     const from = origin.get(e);
     if (from !== undefined) flow.released(from);
     enrich(e);
-    if (opts.keep && !opts.keep(e)) return;
+    if (opts.keep && !opts.keep(e)) {
+      // A refused login may say what a kept answer's secret is.
+      if (opts.teach && teachesRedaction(e)) opts.teach(e);
+      return;
+    }
     for (const t of opts.transforms ?? []) e = t(e) ?? e;
     entries++;
     void opts.sink.write(entryJson(e));

@@ -4,8 +4,6 @@
 // chosen, and captures go to the k-way capture merge, entries to the entry
 // merge; damaged inputs are reported once each, the last as the error.
 
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ExitCode, UserError } from '../cli/errors.js';
@@ -17,6 +15,7 @@ import { readNdjson } from '../ndjson/read.js';
 import { outputFromFlags } from '../cli/output-flag.js';
 import type { LineFormatter } from '../output/formats/entry-format.js';
 import { createRedactor, type Redactor } from '../redact/entry.js';
+import { OutputFile } from './output-file.js';
 
 export type MergeFormat = 'pcap' | 'pcapng' | 'ndjson';
 export const MERGE_FORMATS: readonly MergeFormat[] = ['pcap', 'pcapng', 'ndjson'];
@@ -54,45 +53,51 @@ export async function runMerge(paths: string[], opts: MergeRunOptions): Promise<
     if (!toFile && format !== 'ndjson' && process.stdout.isTTY) {
       throw new UserError('refusing to write a binary capture to a terminal: use -w FILE or a pipe');
     }
-    const out: Writable = toFile ? await openOutput(opts.write!) : process.stdout;
-    let code: number;
+    // A -w file takes its name only when the merge is done (output-file.ts): it may be one of the inputs.
+    const file = toFile ? await openOutput(opts.write!) : undefined;
+    const out: Writable = file?.stream ?? process.stdout;
+    let damage: UserError[];
     try {
-      if (format !== 'ndjson') code = await mergePackets(packetInputs, out, format, opts);
+      if (format !== 'ndjson') damage = await mergePackets(packetInputs, out, format, opts);
       else {
         // A file gets NDJSON unless -o asks otherwise; stdout follows the terminal rule.
         const entryFormat = toFile && !opts.output ? undefined : outputFromFlags(opts, process.stdout).formatter;
-        code = await mergeNdjson(entryInputs, out, opts, entryFormat);
+        damage = await mergeNdjson(entryInputs, out, opts, entryFormat);
       }
     } catch (err) {
-      if (toFile) {
+      if (file) {
         out.end();
         await finished(out).catch(() => undefined);
+        file.discard();
       }
       throw outputError(err, opts.write ?? '<stdout>');
     }
-    if (toFile) {
+    if (file) {
       out.end();
       // finished(), not once('close'): a stream that already failed closed before this line. A small
       // output is written only now, so a full disk shows here first: exit 6, never a silent 0.
       await finished(out).catch((err: unknown) => {
+        file.discard();
         throw outputError(err, opts.write!);
       });
+      file.commit();
     }
-    return code;
+    // A damaged input: what was read of it is merged (and kept), then exit 3.
+    return reportDamage(damage);
   } finally {
     opts.signal.removeEventListener('abort', interrupt);
     inputs.forEach((i) => i.close());
   }
 }
 
-async function mergePackets(inputs: MergeInput[], out: Writable, format: 'pcap' | 'pcapng', opts: MergeRunOptions): Promise<number> {
+async function mergePackets(inputs: MergeInput[], out: Writable, format: 'pcap' | 'pcapng', opts: MergeRunOptions): Promise<UserError[]> {
   const captures = inputs.map((i) => ({ name: i.name, open: (window: Buffer) => i.cursor(window) }));
   // `out` is process.stdout or a file stream of ours: both are done with a buffer when they call back.
   const result = await mergeCaptures(captures, out, { format, signal: opts.signal, onClosed: opts.onClosed, reuseOutputBuffers: true });
-  return reportDamage(result.errors);
+  return result.errors;
 }
 
-async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOptions, format: LineFormatter | undefined): Promise<number> {
+async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOptions, format: LineFormatter | undefined): Promise<UserError[]> {
   const warn = (m: string) => process.stderr.write(`merge: ${m}\n`);
   const sources = inputs.map((i) => readNdjson(i.rest(), i.name, { prefix: i.head, onBadLine: warn }));
   const sink = new LineSink(out, { onClosed: opts.onClosed, format });
@@ -105,7 +110,7 @@ async function mergeNdjson(inputs: MergeInput[], out: Writable, opts: MergeRunOp
       else if (!opts.signal.aborted) throw err;
     },
   });
-  return reportDamage(errors);
+  return errors;
 }
 
 /** Every damaged input gets its line; the last one is the command's error (exit 3). */
@@ -116,14 +121,12 @@ function reportDamage(errors: UserError[]): number {
 }
 
 /** Open the -w file now, so a bad path is a one-line error before any input is read. */
-async function openOutput(path: string): Promise<Writable> {
-  const out = createWriteStream(path);
+async function openOutput(path: string): Promise<OutputFile> {
   try {
-    await once(out, 'open');
+    return await OutputFile.open(path);
   } catch (err) {
     throw outputError(err, path);
   }
-  return out;
 }
 
 function chooseFormat(flag: MergeFormat | undefined, packets: MergeInput[], entries: MergeInput[]): MergeFormat {

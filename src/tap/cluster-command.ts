@@ -16,6 +16,7 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
   const { formatter } = outputFromFlags(flags, process.stdout, { entriesOnly: !flags.pcap, what: '--pcap' });
   const sink = new LineSink(process.stdout, { onClosed: () => io.outputClosed(), format: formatter });
   const { runClusterTap } = await import('../k8s/cluster-tap.js');
+  const redact = flags.pcap ? undefined : redactorFromFlags(flags, 'tap');
   await runClusterTap({
     podRegex,
     labelSelector: flags.selector,
@@ -34,8 +35,9 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
     redactOnAgent: !flags['no-redact'],
     packets: flags.pcap ? { out: process.stdout, onClosed: () => io.outputClosed() } : undefined,
     // The agents redact before entries leave their node (redactOnAgent); the CLI redacts again (names from --redact, idempotent).
-    transforms: flags.pcap ? [] : [redactorFromFlags(flags, 'tap')],
+    transforms: redact ? [redact] : [],
     keep: pushdown.keep,
+    teach: redact,
     agentTimeoutMs,
     tolerate: flags['agent-tolerate'] as 'all' | 'control-plane' | 'none',
     priorityClassName: flags['agent-priority-class'],

@@ -19,6 +19,7 @@ import { dissectLiveParallel } from './live-workers.js';
 import { PcapngWriter, PcapWriter } from '../capture/writer.js';
 import type { LiveOptions } from '../capture/live.js';
 import { describeBacklog, describeShed } from '../capture/live-stats.js';
+import { teachesRedaction } from '../redact/teaching.js';
 
 export type TapOutput =
   | {
@@ -26,6 +27,8 @@ export type TapOutput =
       sink: LineSink;
       transforms?: ((e: Entry) => Entry | void)[];
       keep?: (e: Entry) => boolean;
+      /** Shown the entries `keep` refuses that may teach redaction (redact/teaching.ts): the redactor, which then writes nothing. */
+      teach?: (e: Entry) => void;
       /** After the transforms: true when the caller takes the entry over (writes it later itself, or drops it). */
       take?: (e: Entry) => boolean;
     }
@@ -186,6 +189,8 @@ async function writeEntries(
         // A pushed-down filter (shark agent --kfl): refused entries never leave the node.
         if (out.keep && !out.keep(e)) {
           result.filtered = (result.filtered ?? 0) + 1;
+          // A refused login may say what a kept answer's secret is.
+          if (out.teach && teachesRedaction(e)) out.teach(e);
           continue;
         }
         for (const t of out.transforms ?? []) e = t(e) ?? e;

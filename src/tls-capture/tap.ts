@@ -16,6 +16,7 @@ import { ConnectionTable, endpointKey, processAt, type ProcessRef } from './conn
 import { MAX_WAITING, OtherEndWait } from './other-end-wait.js';
 import type { TlsCounters, TlsEvent } from './frames.js';
 import { WriteOrder, WRITE_WAIT_MS } from './write-order.js';
+import { teachesRedaction } from '../redact/teaching.js';
 import { startLoader, type RunningLoader } from './loader.js';
 import { goProbes, goSpec, goVersion, watchGoBinaries } from './go-binaries.js';
 import { watchUnhookedTls, type UnhookedProcess } from './unhooked.js';
@@ -33,6 +34,8 @@ export interface TlsTapOptions {
   sink: LineSink;
   transforms?: ((e: Entry) => Entry | void)[];
   keep?: (e: Entry) => boolean;
+  /** Shown the entries `keep` refuses that may teach redaction (redact/teaching.ts): the redactor, which then writes nothing. */
+  teach?: (e: Entry) => void;
   engine?: Partial<EngineOptions>;
   /** Told once the probes are attached: traffic from then on is seen. */
   onReady?: (attached: string[]) => void;
@@ -125,6 +128,8 @@ export async function runTlsTap(opts: TlsTapOptions): Promise<TlsTapResult> {
       annotate(e, table);
       if (opts.keep && !opts.keep(e)) {
         result.filtered++;
+        // A refused login may say what a kept answer's secret is.
+        if (opts.teach && teachesRedaction(e)) opts.teach(e);
         return;
       }
       for (const t of opts.transforms ?? []) e = t(e) ?? e;

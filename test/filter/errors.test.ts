@@ -84,3 +84,14 @@ test('KFL1 says once when a path cannot be in shark entries (a typo, a Kubeshark
     assert.deepEqual(warningsOf(q), [], q);
   }
 });
+
+test('a KFL1 regex written beside && is a KFL2 raw string: said once on stderr with what to write, not left to match nothing unsaid', () => {
+  const warnings: string[] = [];
+  const f = compileFilter('http && response.status == r"4.*" && request.path != r"/x"', { onWarning: (w) => warnings.push(w) });
+  assert.equal(f.dialect, 'kfl2');
+  assert.deepEqual(warnings, ['r"4.*" at column 28 is a raw string in KFL2 (CEL), compared as text, not a regex: write x.matches("4.*"), or use KFL1 (and, or, not)']);
+  const quiet: string[] = [];
+  compileFilter('http and response.status == r"4.*"', { onWarning: (w) => quiet.push(w) });
+  compileFilter('http && request.path.matches(r"^/api/\\d+")', { onWarning: (w) => quiet.push(w) });
+  assert.deepEqual(quiet, []);
+});

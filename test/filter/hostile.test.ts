@@ -320,3 +320,24 @@ test('a long literal list after in answers as item by item does (missing fields,
     }
   }
 });
+
+test('CEL macros nested over an attacker-sized list stop at their step limit: a non-match, counted and told; a single pass still matches', async () => {
+  const { MAX_MACRO_STEPS } = await import('../../src/filter/cel-macros.js');
+  const { runFilter } = await import('../../src/filter/run.js');
+  const { Writable } = await import('node:stream');
+  // 400 answers: one pass is 400 steps, a macro inside a macro 160,000 (over the limit).
+  const answers = Array.from({ length: 400 }, (_, i) => ({ name: 'a.example', type: 'A', data: `198.18.${i >> 8}.${i & 255}` }));
+  const big = JSON.stringify({ id: 'big', protocol: 'dns', request: { questions: [{ name: 'a.example', type: 'A' }] }, response: { rcode: 0, answers } });
+  const small = JSON.stringify({ id: 'small', protocol: 'dns', request: { questions: [{ name: 'b.example', type: 'A' }] }, response: { rcode: 0, answers: answers.slice(0, 3) } });
+  const nested = 'dns_answers.all(a, size(dns_answers.filter(b, b == a)) == 1)';
+  assert.ok(400 * 400 > MAX_MACRO_STEPS);
+  assert.equal(compileFilter('dns_answers.exists(a, a == "198.18.1.143")').predicate(JSON.parse(big)), true);
+  const file = join(dir, 'macros.ndjson');
+  writeFileSync(file, `${big}\n${small}\n`);
+  const warnings: string[] = [];
+  let out = '';
+  const stdout = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
+  await runFilter({ inputs: [file], expr: nested, stdout, onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(out.split('\n').filter(Boolean).map((l) => JSON.parse(l).id), ['small']);
+  assert.deepEqual(warnings, [`warning: 1 entry took the expression's macros over 100,000 steps and did not match`]);
+});

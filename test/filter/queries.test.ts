@@ -106,6 +106,14 @@ const rows: Row[] = [
   { dialect: 'kfl2', q: 'method == "POST" && status_code == 201', jq: `${HTTPISH} and .request.method == "POST" and .response.status == 201` },
   { dialect: 'kfl2', q: 'status_code >= 400 && status_code < 500 && !http2', jq: `${HTTPISH} and (.response.status // 0) >= 400 and (.response.status // 0) < 500 and .protocol != "http2"` },
   { dialect: 'kfl2', q: 'size(dns_answers) > 0', jq: '.protocol=="dns" and ((.response.answers // []) | length) > 0' },
+  // CEL's macros (cel-macros.ts): over lists their items, over maps their keys; a loop variable shadows a variable's name.
+  { dialect: 'kfl2', q: 'dns_questions.exists(q, q.endsWith(".local"))', jq: '.protocol=="dns" and ([.request.questions[]?.name] | any(endswith(".local")))' },
+  { dialect: 'kfl2', q: 'dns && dns_answers.all(a, a.contains(":"))', jq: '.protocol=="dns" and ([.response.answers[]?.data] | all(contains(":")))' },
+  { dialect: 'kfl2', q: 'response.answers.exists_one(a, a.type == "A")', jq: '[.response.answers[]? | select(.type=="A")] | length == 1' },
+  { dialect: 'kfl2', q: 'size(dns_questions.filter(path, path.contains("bookinfo"))) > 0', jq: '.protocol=="dns" and ([.request.questions[]?.name | select(contains("bookinfo"))] | length > 0)' },
+  { dialect: 'kfl2', q: 'dns_answers.map(a, a.size()).exists(n, n > 8)', jq: '.protocol=="dns" and ([.response.answers[]?.data | length] | any(. > 8))' },
+  { dialect: 'kfl2', q: 'request.headers.exists(h, h.startsWith("x-"))', jq: '(.request.headers // {}) | keys | any(startswith("x-"))' },
+  { dialect: 'kfl2', q: 'http && !request.headers.all(h, h != "x-api-key")', jq: '.protocol=="http" and ((.request.headers // {}) | has("x-api-key"))' },
   { dialect: 'kfl2', q: 'dns && "AAAA" in dns_question_types', jq: '.protocol=="dns" and ([.request.questions[]?.type] | index("AAAA") != null)' },
   { dialect: 'kfl2', q: 'src.namespace in ["bookinfo", "guestbook"]', jq: '.src.namespace == "bookinfo" or .src.namespace == "guestbook"' },
   { dialect: 'kfl2', q: 'request.headers["User-Agent"].matches("^curl/")', jq: '(.request.headers["user-agent"] // "") | test("^curl/")' },
@@ -117,7 +125,11 @@ const rows: Row[] = [
   { dialect: 'kfl2', q: 'mysql && mysql_error_code == 1146', jq: '.protocol=="mysql" and .response.errorCode == 1146' },
   { dialect: 'kfl2', q: 'error && !(http || http2)', jq: '.error and .protocol != "http" and .protocol != "http2"' },
   { dialect: 'kfl2', q: 'src.port % 2 == 0 && !tcp', jq: '.src.port % 2 == 0 and .protocol != "tcp"' },
-  { dialect: 'kfl2', q: 'grpc_method == "/bookinfo.Ratings/Get"', jq: '.protocol=="grpc" and .request.path == "/bookinfo.Ratings/Get"' },
+  // Kubeshark: grpc_method is the method's name alone (the last segment of the path), redis_command the whole command line.
+  { dialect: 'kfl2', q: 'grpc_method == "Get"', jq: '.protocol=="grpc" and .request.path == "/bookinfo.Ratings/Get"' },
+  { dialect: 'kfl2', q: 'grpc && path == "/bookinfo.Ratings/Get"', jq: '.protocol=="grpc" and .request.path == "/bookinfo.Ratings/Get"' },
+  { dialect: 'kfl2', q: 'redis_command == "GET session:1"', jq: '.protocol=="redis" and .request.command == "GET" and .request.args == ["session:1"]' },
+  { dialect: 'kfl2', q: 'redis_command.startsWith("SET session")', jq: '.protocol=="redis" and .request.command == "SET" and (.request.args[0] | startswith("session"))' },
   { dialect: 'kfl2', q: 'response.status == 404', jq: '.response.status == 404', force: true },
   { dialect: 'kfl2', q: 'size(path) > 8 && method != "GET"', jq: `${HTTPISH} and ((.request.path // "") | length) > 8 and .request.method != "GET"` },
   { dialect: 'kfl2', q: 'dst.port == 8080 && src.ip.startsWith("10.1.0.")', jq: '.dst.port == 8080 and (.src.ip|startswith("10.1.0."))' },
@@ -288,4 +300,24 @@ test('--count counts only whole lines: a matching line cut short is reported and
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('Kubeshark database variables read what the PostgreSQL, MySQL and MongoDB dissectors write; grpc_method against a path is told', () => {
+  const pg = (request: Record<string, unknown>, response: Record<string, unknown> | null, error = false) => ({ protocol: 'postgresql', request, response, error }) as unknown as Entry;
+  const select = pg({ type: 'query', query: 'select 1 as n, now()', user: 'app', database: 'shop' }, { commandTag: 'SELECT 1', rows: 1 });
+  const failed = pg({ type: 'query', query: '  insert into no_such_table values (1)', user: 'app', database: 'shop' }, { errorCode: '42P01', errorMessage: 'relation "no_such_table" does not exist' }, true);
+  const match = (q: string, e: Entry) => compileFilter(q).predicate(e);
+  assert.equal(match('postgresql_command == "SELECT" && postgresql_success && postgresql_user == "app" && postgresql_database == "shop"', select), true);
+  assert.equal(match('postgresql_command == "INSERT" && !postgresql_success && postgresql_error_message.contains("no_such_table")', failed), true);
+  assert.equal(match('postgresql_command == "SELECT"', failed), false);
+  const my = { protocol: 'mysql', request: { command: 'query', query: 'SELECT 1', database: 'orders' }, response: { errorCode: 1146, errorMessage: "Table 'orders.x' doesn't exist" }, error: true } as unknown as Entry;
+  assert.equal(match('mysql_command == "query" && mysql_database == "orders" && mysql_error_message.startsWith("Table") && !mysql_success', my), true);
+  const mongo = (response: Record<string, unknown>, error = false) => ({ protocol: 'mongodb', request: { command: 'find', collection: 'users' }, response, error }) as unknown as Entry;
+  assert.equal(match('mongodb_success && mongodb_error_code == 0', mongo({ ok: 1 })), true);
+  assert.equal(match('!mongodb_success && mongodb_error_code == 13 && mongodb_error_code_name == "Unauthorized" && mongodb_error_message != ""', mongo({ ok: 0, code: 13, codeName: 'Unauthorized', errmsg: 'not authorized' }, true)), true);
+  // Another protocol's entry: each its type's default.
+  assert.equal(match('postgresql_command == "" && !mongodb_success && mysql_statement_id == 0', { protocol: 'http' } as unknown as Entry), true);
+  const warnings: string[] = [];
+  compileFilter('grpc && grpc_method == "/bookinfo.Ratings/Get"', { onWarning: (w) => warnings.push(w) });
+  assert.deepEqual(warnings, [`grpc_method is the method's name alone, as in Kubeshark ("Get"); the whole path is path == "/bookinfo.Ratings/Get"`]);
 });

@@ -217,3 +217,25 @@ test('a reader that goes away (| head -c) ends the merge quietly with status 0',
   assert.match(stdout, /^1000\nstatus 0\n$/);
   assert.equal(stderr, '');
 });
+
+test('-w names one of the inputs: it is read whole before it is replaced; a refused run leaves an existing file as it was', async () => {
+  const { copyFileSync, chmodSync, readdirSync } = await import('node:fs');
+  const work = mkdtempSync(join(dir, 'in-place-'));
+  // 2.6 MB, far more than one read: writing into it as it was read cut it to its first packets (exit 3).
+  const big = join(work, 'big.pcap');
+  copyFileSync(sharedPath('suricata-decode-sll2-02.pcap'), big);
+  chmodSync(big, 0o644);
+  const small = sharedPath('zeek-linux_dlt_sll2.pcap');
+  const fresh = join(work, 'fresh.pcapng');
+  assert.equal(shark(['merge', big, small, '-w', fresh]).code, 0);
+  const inPlace = shark(['merge', big, small, '-w', big]);
+  assert.equal(inPlace.code, 0, inPlace.stderr);
+  assert.ok(readFileSync(big).equals(readFileSync(fresh)), 'the same bytes as a merge into a new file');
+  // Refused (exit 2, pcap of two link types) with an existing -w file: it keeps its bytes; nothing is left beside it.
+  const before = readFileSync(fresh);
+  const refused = shark(['merge', '-F', 'pcap', fresh, sharedPath('tcpdump-dns_udp.pcap'), '-w', fresh]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /different link types/);
+  assert.ok(readFileSync(fresh).equals(before));
+  assert.deepEqual(readdirSync(work).sort(), ['big.pcap', 'fresh.pcapng']);
+});

@@ -119,4 +119,6 @@ export interface FilteredBlock {
    * the kept lines (a limit reached before it means one thread never read it).
    */
   bad?: { kept: number; message: string }[];
+  /** Entries among them over the KFL2 macros' step limit (cel-macros.ts): non-matches, told at the end by the main thread. */
+  overLimit?: number;
 }

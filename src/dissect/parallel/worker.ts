@@ -249,6 +249,7 @@ class LinesFilter {
   /** Lines are read as latin1 text when the filter has a projection for it (as run.ts reads them). */
   private readonly binary: boolean;
   private readonly count: boolean;
+  private readonly overLimit: () => number;
   private kept: string[] = [];
   private bad: { kept: number; message: string }[] = [];
 
@@ -259,6 +260,7 @@ class LinesFilter {
     this.matcher = new LineMatcher(f.predicate, f.projectBinary, wire.invert, redactor, !wire.noRedact || (f.redactions ?? []).length > 0);
     this.binary = f.projectBinary !== undefined;
     this.count = wire.count;
+    this.overLimit = f.entriesOverLimit ?? (() => 0);
     const readOpts = { onBadLine: (message: string) => this.bad.push({ kept: this.kept.length, message }) };
     this.splitter = new LineSplitter(
       (buf, start, end, lineNo) => {
@@ -278,9 +280,12 @@ class LinesFilter {
   /** One record's lines: what they gave. */
   feed(bytes: Buffer): FilteredBlock {
     const readBefore = this.matcher.read;
+    const overBefore = this.overLimit();
     this.splitter.feed(bytes);
     const block: FilteredBlock = { text: this.count || this.kept.length === 0 ? '' : this.kept.join('\n') + '\n', kept: this.kept.length, read: this.matcher.read - readBefore };
     if (this.bad.length > 0) block.bad = this.bad;
+    const over = this.overLimit() - overBefore;
+    if (over > 0) block.overLimit = over;
     this.kept = [];
     this.bad = [];
     return block;

@@ -11,7 +11,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
-import { applyGrpcWeb, shownBodyBytes } from './grpc-web.js';
+import { applyGrpcWeb, GrpcWebTrailerTap, grpcWebKind, shownBodyBytes } from './grpc-web.js';
 import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 import { statusText } from './util/status-text.js';
@@ -82,6 +82,8 @@ interface Message {
   /** Fields of a chunked body's trailer section (RFC 9112 §7.1.2), and how many there were. */
   trailers?: Headers;
   trailerCount?: number;
+  /** A gRPC-Web response's frames followed past the --max-body cut, for the trailer frame that ends it. */
+  grpcWebTap?: GrpcWebTrailerTap;
   warnings: string[];
 }
 
@@ -1027,6 +1029,10 @@ class HalfStream {
       this.msg.body.raiseLimit(requestBodyLimit({ path: head.target, header: (name) => headerValue(head.headers, name) }, this.ctx.options.maxBody));
     }
     this.setFraming(head);
+    if (head.kind === 'response' && headerValue(head.headers, 'content-encoding') === undefined) {
+      const kind = grpcWebKind(headerValue(head.headers, 'content-type'));
+      if (kind) this.msg.grpcWebTap = new GrpcWebTrailerTap(kind === 'grpc-web-text');
+    }
     if (head.kind === 'request' && (this.remaining > 0 || this.bodyState === 'chunk-size') && /100-continue/i.test(headerValue(head.headers, 'expect') ?? '')) {
       this.msg.awaitingContinue = true;
     }
@@ -1063,6 +1069,7 @@ class HalfStream {
 
   /** `n` queued body bytes into the message's collector: copied only as far as it keeps them (it copies what it keeps). */
   private moveBody(msg: Message, n: number): void {
+    msg.grpcWebTap?.add(this.queue.peek(n));
     if (msg.body.full) msg.body.skip(n);
     else msg.body.add(this.queue.peek(n));
     this.queue.consume(n);
@@ -1193,6 +1200,9 @@ class HalfStream {
     if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;
     if (msg.trailers) bodyFields.trailers = msg.trailers;
+    // A gRPC-Web body cut at --max-body (or not kept) lost its trailer frame from what is shown: the tap read it.
+    const grpcWebTrailers = msg.body.truncated ? msg.grpcWebTap?.trailers() : undefined;
+    if (grpcWebTrailers) bodyFields.trailers = { ...grpcWebTrailers, ...(msg.trailers ?? {}) };
     if ((msg.trailerCount ?? 0) > MAX_HEADERS) msg.warnings.push(`truncated: ${msg.trailerCount! - MAX_HEADERS} trailer fields dropped`);
     if (head.kind === 'request') {
       this.conn.requestDone(msg, requestRecord(head, bodyFields));

@@ -336,6 +336,11 @@ export class Http1Parser implements TcpStreamParser {
   /** Holds such a response until its request ends (requestDone), the connection ends, or the request timeout passes. */
   holdEarly(msg: Message, response: Record<string, any>): void {
     this.ctx.count('http.early_response');
+    // It went out now: its time and frame are this packet's, not those of the packet that ends the request.
+    if (msg.endFrame === undefined) {
+      msg.endTime = this.ctx.now;
+      msg.endFrame = this.ctx.frame;
+    }
     this.early = { msg, response, time: this.ctx.now };
   }
 
@@ -788,7 +793,18 @@ class HalfStream {
 
   /** Its sender's FIN: a body read until the close is whole now, its last packet the FIN's (tshark's response frame). */
   closed(): void {
-    if (this.stopped || this.msg === null || this.bodyState !== 'close') return;
+    if (this.stopped || this.msg === null) return;
+    // A request sent with Expect: 100-continue whose client closed without a byte of its body
+    // did not send it (it had a final answer instead of 100): not a body the capture cut short.
+    if (this.msg.awaitingContinue && this.queue.length === 0) {
+      this.msg.awaitingContinue = false;
+      this.ctx.count('http.expect_body_not_sent');
+      this.remaining = 0;
+      this.bodyState = 'length';
+      this.finishMessage();
+      return;
+    }
+    if (this.bodyState !== 'close') return;
     this.finishMessage();
   }
 

@@ -319,6 +319,22 @@ test('an early response keeps its own frame and time; an Expect: 100-continue re
   assert.equal(ctx.counters['http.expect_body_not_sent'], 1);
 });
 
+test('a first request line split over packets is stamped with its first packet, as any later head is (docs/entry.md: frames.request)', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  const at = (frame: number, dir: 'c2s' | 's2c', data: string) => {
+    ctx.frame = frame;
+    ctx.now = 1000 + frame;
+    p.onData(dir, Buffer.from(data, 'latin1'));
+  };
+  at(4, 'c2s', 'GET /sp');
+  at(5, 'c2s', 'lit HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo');
+  at(6, 'c2s', 'st: x\r\n\r\n');
+  at(7, 's2c', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n');
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.requestTime]), [['GET /split → 200', 4, 1004], ['GET /next → 204', 5, 1005]]);
+});
+
 test('an early response waits no longer than the request timeout for its request', () => {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);

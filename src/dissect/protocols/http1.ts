@@ -908,13 +908,18 @@ class HalfStream {
    */
   private checkFirstBytes(): boolean {
     const nl = this.queue.indexOfByte(0x0a, 8192);
-    if (nl < 0 && this.queue.length < 8192) return false;
+    if (nl < 0 && this.queue.length < 8192) {
+      // A first line split over packets: the message is stamped with the packet that began it (readHead keeps this).
+      this.headStart ??= { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
+      return false;
+    }
     this.first = false;
     if (this.conn.isRequestSide(this.dir)) return true;
     const line = this.queue.peek(nl < 0 ? 16 : Math.min(nl, 16));
     if (!looksLikeStartLine(line)) {
       this.ctx.count('http.midstream');
       this.resync = true;
+      this.headStart = undefined;
     }
     return true;
   }

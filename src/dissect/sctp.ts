@@ -51,6 +51,13 @@ interface DataChunk {
   cut?: number;
 }
 
+/** One fragment of a user message, with the time and frame of the chunk that carried it. */
+interface Piece {
+  data: Buffer;
+  now: number;
+  frame: number;
+}
+
 /** One direction: TSN order restored, fragments joined per stream. */
 class SctpHalf {
   /** Next TSN to deliver; undefined until the first DATA (or INIT) says. */
@@ -58,7 +65,7 @@ class SctpHalf {
   readonly held = new Map<number, DataChunk>();
   heldBytes = 0;
   /** Fragments of the message being joined, per stream. */
-  readonly partial = new Map<number, { parts: Buffer[]; size: number; now: number; frame: number }>();
+  readonly partial = new Map<number, { parts: Piece[]; size: number }>();
   partialBytes = 0;
   dataChunks = 0;
   messages = 0;
@@ -361,7 +368,7 @@ export class SctpLayer {
       const begin = (c.flags & 0x02) !== 0;
       const end = (c.flags & 0x01) !== 0;
       if (begin && end) {
-        this.message(a, side, c.data, c.now, c.frame);
+        this.message(a, side, [c]);
         continue;
       }
       let part = h.partial.get(c.stream);
@@ -371,7 +378,7 @@ export class SctpLayer {
           this.release(a, h, part.size);
           this.gap(a, side, part.size);
         }
-        part = { parts: [], size: 0, now: c.now, frame: c.frame };
+        part = { parts: [], size: 0 };
         h.partial.set(c.stream, part);
       } else if (!part) {
         // A middle or last fragment whose first was lost: its bytes are lost to the parser too.
@@ -389,11 +396,11 @@ export class SctpLayer {
       part.size += c.data.length;
       h.partialBytes += c.data.length;
       a.meter.add(c.data.length);
-      part.parts.push(c.data);
+      part.parts.push(c);
       if (end) {
         h.partial.delete(c.stream);
         this.release(a, h, part.size);
-        this.message(a, side, Buffer.concat(part.parts, part.size), part.now, part.frame);
+        this.message(a, side, part.parts);
       }
     }
   }
@@ -419,21 +426,31 @@ export class SctpLayer {
     }
   }
 
-  /** One whole user message: choose the dissector on the first, then feed it as stream bytes. */
-  private message(a: Association, side: number, data: Buffer, now: number, frame: number): void {
+  /**
+   * One whole user message: choose the dissector on the first, then feed it as stream bytes,
+   * fragment by fragment with each fragment's own time and frame, as TCP feeds segments: a
+   * parser stamps a message with the packet that began it and completes it on the one that
+   * ended it (a response split over fragments is its last fragment's frame, as over TCP).
+   */
+  private message(a: Association, side: number, pieces: Piece[]): void {
     const h = a.halves[side];
     h.messages++;
     const was = { now: a.ctx.now, frame: a.ctx.frame };
-    a.ctx.now = now;
-    a.ctx.frame = frame;
     if (!a.parser && !a.undecided) {
-      this.choose(a, side, data);
+      a.ctx.now = pieces[0].now;
+      a.ctx.frame = pieces[0].frame;
+      this.choose(a, side, pieces.length === 1 ? pieces[0].data : Buffer.concat(pieces.map((p) => p.data)));
       for (let s = 0; s < 2; s++) {
         const { length, slack } = a.unsaid[s];
         if (length > 0) this.gap(a, s, length, slack);
       }
     }
-    if (a.parser) this.call(a, () => a.parser?.onData(a.dir(side), data));
+    for (const p of pieces) {
+      if (!a.parser) break;
+      a.ctx.now = p.now;
+      a.ctx.frame = p.frame;
+      this.call(a, () => a.parser?.onData(a.dir(side), p.data));
+    }
     a.ctx.now = was.now;
     a.ctx.frame = was.frame;
   }

@@ -61,6 +61,16 @@ test('HTTP over SCTP: requests, statuses and body sizes agree with tshark; an un
   assert.deepEqual(http.map((e) => `${e.frames!.request} ${e.request!.path}`), reqs.map(([f, uri]) => `${f} ${uri}`));
   assert.deepEqual(http.map((e) => `${e.response!.status} ${e.response!.bodySize}`), resps.map(([, code, len]) => `${code} ${len}`));
   assert.ok(http.every((e) => e.transport === 'sctp' && !e.warnings));
+  // A response is complete on the last DATA chunk of its body (an E flag, the last before the
+  // association's next request), as over TCP; its body comes in several fragmented messages.
+  const chunks = tsharkFields(file, 'sctp.chunk_type == 0', ['frame.number', 'sctp.srcport', 'sctp.dstport', 'sctp.data_e_bit']);
+  const lastOfResponse = http.map((e) => {
+    const next = http.find((o) => o.src.port === e.src.port && o.frames!.request > e.frames!.request)?.frames!.request ?? Infinity;
+    const ends = chunks.filter(([f, sp, dp, endBit]) => Number(sp) === e.dst.port && Number(dp) === e.src.port && endBit === '1' && Number(f) < next);
+    return Number(ends.at(-1)![0]);
+  });
+  assert.deepEqual(http.map((e) => e.frames!.response), lastOfResponse);
+  assert.ok(http.every((e) => e.frames!.response! - e.frames!.request > 5), 'each body is fragmented');
   const flows = entries.filter((e) => e.protocol === 'sctp');
   assert.equal(flows.length, 1);
   // An INIT sent again and again to a host that never answered.

@@ -84,6 +84,47 @@ test('gRPC-Web over HTTP/1.1, binary and text: grpc calls with their messages an
   }
 });
 
+test('gRPC-Web over HTTP/1.1 past --max-body: the trailer frame after the cut still gives the grpc-status, binary and text, also chunked and with --no-bodies', async () => {
+  const wire = new Wire();
+  const send = (port: number, at: number, contentType: string, response: Buffer, framing: 'length' | 'chunked') => {
+    const request = grpcMessage('who');
+    wire.send(at, 1, port, 8080, Buffer.concat([Buffer.from(`POST /users.Users/Find HTTP/1.1\r\nHost: api\r\nContent-Type: ${contentType}\r\nContent-Length: ${request.length}\r\n\r\n`), request]));
+    const body = framing === 'length' ? response : Buffer.concat([Buffer.from(`${response.length.toString(16)}\r\n`), response, Buffer.from('\r\n0\r\n\r\n')]);
+    const head = `HTTP/1.1 200 OK\r\nContent-Type: ${contentType}\r\n${framing === 'length' ? `Content-Length: ${body.length}` : 'Transfer-Encoding: chunked'}\r\n\r\n`;
+    const all = Buffer.concat([Buffer.from(head), body]);
+    // In 1000-byte segments, so a frame prefix and the trailer frame straddle segments.
+    for (let i = 0; i < all.length; i += 1000) wire.send(at + 1 + i / 1e4, 2, 8080, port, all.subarray(i, i + 1000));
+  };
+  const binary = Buffer.concat([grpcMessage('a'.repeat(5000)), grpcMessage('b'.repeat(3001)), trailerFrame('grpc-status:5\r\ngrpc-message:no%20match\r\n')]);
+  const text = Buffer.from(grpcMessage('c'.repeat(5000)).toString('base64') + grpcMessage('d').toString('base64') + trailerFrame('grpc-status:8\r\n').toString('base64'));
+  send(40020, 0, 'application/grpc-web+proto', binary, 'length');
+  send(40021, 100, 'application/grpc-web-text', text, 'length');
+  send(40022, 200, 'application/grpc-web+proto', binary, 'chunked');
+  send(40023, 300, 'application/grpc-web-text', text, 'chunked');
+  const dir = mkdtempSync(join(tmpdir(), 'grpc-web-cut-'));
+  try {
+    const file = join(dir, 'c.pcap');
+    writeRawPcap(file, wire.packets);
+    // tshark 4.0 reads no grpc-status from a gRPC-Web trailer frame: the statuses are the ones written above.
+    const theirs = [5, 8, 5, 8];
+    for (const opts of [{ maxBody: 1024 }, { noBodies: true }]) {
+      const entries = (await dissectFile(file, opts)).entries.filter((e) => e.protocol !== 'tcp');
+      const what = JSON.stringify(opts);
+      assert.deepEqual(entries.map((e) => [e.summary, e.error, e.warnings]), [
+        ['users.Users/Find → NOT_FOUND (5)', true, undefined],
+        ['users.Users/Find → RESOURCE_EXHAUSTED (8)', true, undefined],
+        ['users.Users/Find → NOT_FOUND (5)', true, undefined],
+        ['users.Users/Find → RESOURCE_EXHAUSTED (8)', true, undefined],
+      ], what);
+      assert.deepEqual(entries.map((e) => (e.response as any).grpcStatus), theirs, what);
+      assert.equal((entries[0].response as any).grpcMessage, 'no match', what);
+      assert.ok(entries.every((e) => e.response!.bodySize > 1024), what);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('gRPC-Web over HTTP/2: the trailer frame in the DATA is read as HTTP/2 trailers are', async () => {
   const wire = new Wire();
   const port = 40010;
@@ -100,5 +141,29 @@ test('gRPC-Web over HTTP/2: the trailer frame in the DATA is read as HTTP/2 trai
     assert.equal((entries[0].response as any).grpcMessage, 'backend down');
   } finally {
     done();
+  }
+});
+
+test('gRPC-Web over HTTP/2 past --max-body: the trailer frame after the cut still gives the grpc-status', async () => {
+  const wire = new Wire();
+  const port = 40030;
+  const req = Buffer.concat([hpack.indexed(3), hpack.indexed(6), hpack.literalNamed(4, '/users.Users/List'), hpack.literalNamed(1, 'svc'), hpack.literalNamed(31, 'application/grpc-web-text')]);
+  wire.send(0, 1, port, 8080, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings(),
+    h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, req), h2frame(FrameType.DATA, Flags.END_STREAM, 1, Buffer.from(grpcMessage('all').toString('base64')))]));
+  const res = Buffer.concat([hpack.indexed(8), hpack.literalNamed(31, 'application/grpc-web-text')]);
+  const body = Buffer.from(grpcMessage('e'.repeat(6000)).toString('base64') + trailerFrame('grpc-status:14\r\ngrpc-message:backend%20down\r\n').toString('base64'));
+  wire.send(1, 2, 8080, port, Buffer.concat([settings(), h2frame(FrameType.HEADERS, Flags.END_HEADERS, 1, res),
+    h2frame(FrameType.DATA, 0, 1, body.subarray(0, 5003)), h2frame(FrameType.DATA, Flags.END_STREAM, 1, body.subarray(5003))]));
+  const dir = mkdtempSync(join(tmpdir(), 'grpc-web-h2-cut-'));
+  try {
+    const file = join(dir, 'c.pcap');
+    writeRawPcap(file, wire.packets);
+    for (const opts of [{ maxBody: 1024 }, { noBodies: true }]) {
+      const entries = (await dissectFile(file, opts)).entries.filter((e) => e.protocol !== 'tcp');
+      assert.deepEqual(entries.map((e) => [e.protocol, e.summary, e.error, e.warnings]), [['grpc', 'users.Users/List → UNAVAILABLE (14)', true, undefined]], JSON.stringify(opts));
+      assert.equal((entries[0].response as any).grpcMessage, 'backend down');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -213,3 +213,36 @@ test('NATS verbose: the +OK of an operation lost from the capture comes alone an
     'SUB b → +OK ["gap"]',
   ]);
 });
+
+test('NATS: a malformed control line is said on the operation read after it, not on every later call of the connection (nats-server lab)', () => {
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters);
+  const p = new NatsParser(ctx);
+  p.onData('c2s', Buffer.from('CONNECT {"verbose":false}\r\nPING\r\n'));
+  p.onData('s2c', Buffer.from('PONG\r\n'));
+  p.onData('c2s', Buffer.from('PUB bad subject with spaces 1\r\nx\r\nSUB a 1\r\nPING\r\n'));
+  p.onData('s2c', Buffer.from('PONG\r\n'));
+  p.onData('c2s', Buffer.from('UNSUB 1\r\nPING\r\n'));
+  p.onData('s2c', Buffer.from('PONG\r\n'));
+  p.onEnd();
+  const bad = 'malformed: bad control line "PUB bad subject with spaces 1"';
+  assert.deepEqual(records.map((r) => [r.summary, r.warnings]), [
+    ['CONNECT → (no response)', undefined],
+    ['PING → PONG', undefined],
+    ['SUB a → (no response)', [bad]],
+    ['PING → PONG', undefined],
+    ['UNSUB 1 → (no response)', undefined],
+    ['PING → PONG', undefined],
+  ]);
+  assert.equal(counters['nats.malformed'], 1);
+  // Many malformed lines in one packet: each skipped in turn (no recursion), the operation after them read.
+  const more: CallRecord[] = [];
+  const counted: Record<string, number> = {};
+  const ctx2 = makeContext(more, counted);
+  const q = new NatsParser(ctx2);
+  q.onData('c2s', Buffer.from('CONNECT {"verbose":false}\r\n' + 'PUB a b c d\r\n'.repeat(10_000) + 'PING\r\n'));
+  q.onData('s2c', Buffer.from('PONG\r\n'));
+  assert.equal(counted['nats.malformed'], 10_000);
+  assert.deepEqual(more.map((r) => [r.summary, r.warnings]), [['CONNECT → (no response)', undefined], ['PING → PONG', ['malformed: bad control line "PUB a b c d"']]]);
+});

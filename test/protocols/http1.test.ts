@@ -292,6 +292,49 @@ test('an early response whose request never ends goes out with it, cut short, wh
   assert.deepEqual(ctx.calls[0].warnings, ['truncated']);
 });
 
+test('an early response keeps its own frame and time; an Expect: 100-continue request whose client closes after a final answer sent no body (nginx: 100 then 201, then 405 and FIN)', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  const at = (frame: number, dir: 'c2s' | 's2c', data: string) => {
+    ctx.frame = frame;
+    ctx.now = 1000 + frame;
+    p.onData(dir, Buffer.from(data, 'latin1'));
+  };
+  at(60, 'c2s', 'POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n');
+  at(62, 's2c', 'HTTP/1.1 100 Continue\r\n\r\n');
+  at(64, 's2c', 'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n');
+  at(69, 'c2s', 'abcdef');
+  at(70, 'c2s', 'POST /index.html HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3000\r\n\r\n');
+  at(72, 's2c', 'HTTP/1.1 405 Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  ctx.frame = 73;
+  ctx.now = 1073;
+  p.onFin!('c2s');
+  ctx.frame = 75;
+  ctx.now = 1075;
+  p.onEnd('fin');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.responseTime! - c.requestTime, c.request!.bodySize, c.warnings]), [
+    ['POST /upload → 201', 60, 64, 4, 6, undefined],
+    ['POST /index.html → 405', 70, 72, 2, 0, undefined],
+  ]);
+  assert.equal(ctx.counters['http.expect_body_not_sent'], 1);
+});
+
+test('a first request line split over packets is stamped with its first packet, as any later head is (docs/entry.md: frames.request)', () => {
+  const ctx = fakeContext();
+  const p = http1.createTcpParser!(ctx);
+  const at = (frame: number, dir: 'c2s' | 's2c', data: string) => {
+    ctx.frame = frame;
+    ctx.now = 1000 + frame;
+    p.onData(dir, Buffer.from(data, 'latin1'));
+  };
+  at(4, 'c2s', 'GET /sp');
+  at(5, 'c2s', 'lit HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo');
+  at(6, 'c2s', 'st: x\r\n\r\n');
+  at(7, 's2c', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n');
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.requestTime]), [['GET /split → 200', 4, 1004], ['GET /next → 204', 5, 1005]]);
+});
+
 test('an early response waits no longer than the request timeout for its request', () => {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);

@@ -38,6 +38,16 @@ function fromBase64Chunks(text: Buffer): Buffer {
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
 
+/** The `name:value` lines of a trailer frame's payload (at most MAX_TRAILERS of them) into `into`. */
+function readTrailerLines(payload: Buffer, into: Record<string, string>): void {
+  let count = 0;
+  for (const line of payload.toString('latin1').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || ++count > MAX_TRAILERS) continue;
+    into[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+}
+
 /** A response body's data frames (the gRPC messages) and the trailers its trailer frame carries. */
 function splitTrailers(body: Buffer): { data: Buffer; trailers: Record<string, string> | undefined } {
   const data: Buffer[] = [];
@@ -51,16 +61,90 @@ function splitTrailers(body: Buffer): { data: Buffer; trailers: Record<string, s
     const end = Math.min(body.length, off + 5 + body.readUInt32BE(off + 1));
     if ((body[off] & TRAILER_FLAG) !== 0) {
       trailers ??= {};
-      let count = 0;
-      for (const line of body.toString('latin1', off + 5, end).split('\n')) {
-        const colon = line.indexOf(':');
-        if (colon <= 0 || ++count > MAX_TRAILERS) continue;
-        trailers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
+      readTrailerLines(body.subarray(off + 5, end), trailers);
     } else data.push(body.subarray(off, end));
     off = end;
   }
   return { data: data.length === 1 ? data[0] : Buffer.concat(data), trailers };
+}
+
+/** Bytes of a trailer frame's payload kept by GrpcWebTrailerTap (its lines are few and short). */
+const MAX_TRAILER_BYTES = 8 * 1024;
+
+/**
+ * Follows the frames of a gRPC-Web response body as all its bytes pass, also those past the
+ * --max-body cut (or a body not kept at all), and keeps the payload of its trailer frame: the
+ * trailer frame comes last, so a body cut anywhere before it would lose the call's grpc-status.
+ * Holds at most 3 base64 characters, a 5-byte frame prefix and MAX_TRAILER_BYTES.
+ */
+export class GrpcWebTrailerTap {
+  /** `-text`: base64 characters short of a whole 4-character quantum. */
+  private carry = '';
+  private readonly prefix = Buffer.alloc(5);
+  private prefixHave = 0;
+  /** Payload bytes of the current frame still to come; reading a prefix when null. */
+  private left: number | null = null;
+  private inTrailer = false;
+  private trailer: Buffer[] = [];
+  private kept = 0;
+  /** The trailer frame ran past MAX_TRAILER_BYTES: its last kept line may be cut. */
+  private cut = false;
+  private seen = false;
+
+  constructor(private readonly text: boolean) {}
+
+  add(data: Buffer): void {
+    if (!this.text) {
+      this.frames(data);
+      return;
+    }
+    // Each chunk is padded to whole quanta, so decoding whole quanta never splits one.
+    const s = this.carry + data.toString('latin1');
+    const whole = s.length - (s.length % 4);
+    this.carry = s.slice(whole);
+    if (whole > 0) this.frames(fromBase64Chunks(Buffer.from(s.slice(0, whole), 'latin1')));
+  }
+
+  private frames(data: Buffer): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.left === null) {
+        const n = Math.min(5 - this.prefixHave, data.length - off);
+        data.copy(this.prefix, this.prefixHave, off, off + n);
+        this.prefixHave += n;
+        off += n;
+        if (this.prefixHave < 5) return;
+        this.prefixHave = 0;
+        this.left = this.prefix.readUInt32BE(1);
+        this.inTrailer = (this.prefix[0] & TRAILER_FLAG) !== 0;
+        if (this.inTrailer) {
+          this.trailer = [];
+          this.kept = 0;
+          this.cut = false;
+          this.seen = true;
+        }
+      }
+      const n = Math.min(this.left, data.length - off);
+      if (this.inTrailer && this.kept < MAX_TRAILER_BYTES) {
+        const part = data.subarray(off, off + Math.min(n, MAX_TRAILER_BYTES - this.kept));
+        this.trailer.push(Buffer.from(part));
+        this.kept += part.length;
+        if (part.length < n) this.cut = true;
+      } else if (this.inTrailer && n > 0) this.cut = true;
+      off += n;
+      this.left -= n;
+      if (this.left === 0) this.left = null;
+    }
+  }
+
+  /** The trailers of the trailer frame seen (as far as it came), or undefined when none began. */
+  trailers(): Record<string, string> | undefined {
+    if (!this.seen) return undefined;
+    const out: Record<string, string> = {};
+    const payload = Buffer.concat(this.trailer, this.kept);
+    readTrailerLines(this.cut ? payload.subarray(0, payload.lastIndexOf(0x0a) + 1) : payload, out);
+    return out;
+  }
 }
 
 /**

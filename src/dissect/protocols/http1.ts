@@ -11,7 +11,7 @@ import { createHttp2ParserAfterUpgrade } from './http2.js';
 import { createWebSocketParserAfterUpgrade } from './websocket.js';
 import { TunnelStream } from './util/tunnel-stream.js';
 import { applyGraphql, mayBeGraphql } from './graphql.js';
-import { applyGrpcWeb, shownBodyBytes } from './grpc-web.js';
+import { applyGrpcWeb, GrpcWebTrailerTap, grpcWebKind, shownBodyBytes } from './grpc-web.js';
 import { applyBodyCounts, requestBodyLimit, requestBodyReading, responseBodyReading } from './body-readers.js';
 import { printable, truncate } from './util/text.js';
 import { statusText } from './util/status-text.js';
@@ -82,6 +82,8 @@ interface Message {
   /** Fields of a chunked body's trailer section (RFC 9112 §7.1.2), and how many there were. */
   trailers?: Headers;
   trailerCount?: number;
+  /** A gRPC-Web response's frames followed past the --max-body cut, for the trailer frame that ends it. */
+  grpcWebTap?: GrpcWebTrailerTap;
   warnings: string[];
 }
 
@@ -334,6 +336,11 @@ export class Http1Parser implements TcpStreamParser {
   /** Holds such a response until its request ends (requestDone), the connection ends, or the request timeout passes. */
   holdEarly(msg: Message, response: Record<string, any>): void {
     this.ctx.count('http.early_response');
+    // It went out now: its time and frame are this packet's, not those of the packet that ends the request.
+    if (msg.endFrame === undefined) {
+      msg.endTime = this.ctx.now;
+      msg.endFrame = this.ctx.frame;
+    }
     this.early = { msg, response, time: this.ctx.now };
   }
 
@@ -786,7 +793,18 @@ class HalfStream {
 
   /** Its sender's FIN: a body read until the close is whole now, its last packet the FIN's (tshark's response frame). */
   closed(): void {
-    if (this.stopped || this.msg === null || this.bodyState !== 'close') return;
+    if (this.stopped || this.msg === null) return;
+    // A request sent with Expect: 100-continue whose client closed without a byte of its body
+    // did not send it (it had a final answer instead of 100): not a body the capture cut short.
+    if (this.msg.awaitingContinue && this.queue.length === 0) {
+      this.msg.awaitingContinue = false;
+      this.ctx.count('http.expect_body_not_sent');
+      this.remaining = 0;
+      this.bodyState = 'length';
+      this.finishMessage();
+      return;
+    }
+    if (this.bodyState !== 'close') return;
     this.finishMessage();
   }
 
@@ -890,13 +908,18 @@ class HalfStream {
    */
   private checkFirstBytes(): boolean {
     const nl = this.queue.indexOfByte(0x0a, 8192);
-    if (nl < 0 && this.queue.length < 8192) return false;
+    if (nl < 0 && this.queue.length < 8192) {
+      // A first line split over packets: the message is stamped with the packet that began it (readHead keeps this).
+      this.headStart ??= { time: this.ctx.now, frame: this.ctx.frame, acked: this.ackedPeerOffset() };
+      return false;
+    }
     this.first = false;
     if (this.conn.isRequestSide(this.dir)) return true;
     const line = this.queue.peek(nl < 0 ? 16 : Math.min(nl, 16));
     if (!looksLikeStartLine(line)) {
       this.ctx.count('http.midstream');
       this.resync = true;
+      this.headStart = undefined;
     }
     return true;
   }
@@ -1027,6 +1050,10 @@ class HalfStream {
       this.msg.body.raiseLimit(requestBodyLimit({ path: head.target, header: (name) => headerValue(head.headers, name) }, this.ctx.options.maxBody));
     }
     this.setFraming(head);
+    if (head.kind === 'response' && headerValue(head.headers, 'content-encoding') === undefined) {
+      const kind = grpcWebKind(headerValue(head.headers, 'content-type'));
+      if (kind) this.msg.grpcWebTap = new GrpcWebTrailerTap(kind === 'grpc-web-text');
+    }
     if (head.kind === 'request' && (this.remaining > 0 || this.bodyState === 'chunk-size') && /100-continue/i.test(headerValue(head.headers, 'expect') ?? '')) {
       this.msg.awaitingContinue = true;
     }
@@ -1063,6 +1090,7 @@ class HalfStream {
 
   /** `n` queued body bytes into the message's collector: copied only as far as it keeps them (it copies what it keeps). */
   private moveBody(msg: Message, n: number): void {
+    msg.grpcWebTap?.add(this.queue.peek(n));
     if (msg.body.full) msg.body.skip(n);
     else msg.body.add(this.queue.peek(n));
     this.queue.consume(n);
@@ -1193,6 +1221,9 @@ class HalfStream {
     if (rendered.bodyEncoding) bodyFields.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated) bodyFields.bodyTruncated = true;
     if (msg.trailers) bodyFields.trailers = msg.trailers;
+    // A gRPC-Web body cut at --max-body (or not kept) lost its trailer frame from what is shown: the tap read it.
+    const grpcWebTrailers = msg.body.truncated ? msg.grpcWebTap?.trailers() : undefined;
+    if (grpcWebTrailers) bodyFields.trailers = { ...grpcWebTrailers, ...(msg.trailers ?? {}) };
     if ((msg.trailerCount ?? 0) > MAX_HEADERS) msg.warnings.push(`truncated: ${msg.trailerCount! - MAX_HEADERS} trailer fields dropped`);
     if (head.kind === 'request') {
       this.conn.requestDone(msg, requestRecord(head, bodyFields));

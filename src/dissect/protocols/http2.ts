@@ -19,7 +19,7 @@ import type {
 import { HpackDecoder, fieldSize, firstStaticIndex, type HeaderField } from './hpack.js';
 import { BodyCollector } from './util/body.js';
 import { requestBodyLimitOfFields } from './body-readers.js';
-import { buildStreamRecord, firstValue, type Half, type Stream } from './util/http-stream-record.js';
+import { addBody, buildStreamRecord, firstValue, type Half, type Stream } from './util/http-stream-record.js';
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -611,7 +611,7 @@ class Http2Parser implements TcpStreamParser {
     }
     const body = data.subarray(0, Math.min(data.length, f.dataLeft));
     f.dataLeft -= body.length;
-    if (half && body.length > 0) half.body.add(body);
+    if (half && body.length > 0) addBody(half, body);
   }
 
   /** Part of `f`'s payload (`lost` bytes) never reached the capture. */

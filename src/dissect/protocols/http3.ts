@@ -9,7 +9,7 @@
 import type { ConnectionContext, Direction } from '../api.js';
 import { BodyCollector } from './util/body.js';
 import { requestBodyLimitOfFields } from './body-readers.js';
-import { buildStreamRecord, type Half, type Stream } from './util/http-stream-record.js';
+import { addBody, buildStreamRecord, type Half, type Stream } from './util/http-stream-record.js';
 import { QpackDecoder } from './qpack.js';
 import { readVarint } from '../quic/frames.js';
 import type { StreamSink } from '../quic/stream-table.js';
@@ -278,7 +278,7 @@ export class Http3Session implements StreamSink {
     for (const dir of ['c2s', 's2c'] as const) {
       made.readers[dir] = new FrameReader(
         (type, payload) => this.wholeFrame(made, dir, type, payload),
-        (data) => this.half(made, dir).body.add(data),
+        (data) => addBody(this.half(made, dir), data),
       );
     }
     this.streams.set(id, s);

@@ -56,6 +56,8 @@ interface Packet {
   wireSize: number;
   time: number;
   frame: number;
+  /** Lost or malformed bytes its side skipped just before it. */
+  warnings?: string[];
 }
 
 class Malformed extends Error {}
@@ -119,6 +121,8 @@ interface Pending {
   responseTime?: number;
   responseFrame?: number;
   error: boolean;
+  /** Lost or malformed bytes touched this flow: in flight when they went, or read first after them. */
+  warnings?: string[];
 }
 
 export class MqttParser implements TcpStreamParser {
@@ -133,7 +137,8 @@ export class MqttParser implements TcpStreamParser {
   private readonly byId = new Map<string, Pending>();
   /** CONNECT and PINGREQ, answered in order. */
   private readonly ordered: Pending[] = [];
-  private readonly warnings = new Set<string>();
+  /** Lost or malformed bytes each side skipped since its last packet: said on the next one (not on every later call). */
+  private readonly carry: Record<Direction, string[]> = { c2s: [], s2c: [] };
   private readonly keep: number;
 
   constructor(private readonly ctx: ConnectionContext) {
@@ -182,7 +187,7 @@ export class MqttParser implements TcpStreamParser {
 
   onGap(dir: Direction, _length: number): void {
     this.ctx.count('mqtt.gap');
-    this.warnings.add('gap');
+    this.mark(dir, 'gap');
     this.queues[dir].clear();
     if (this.reading[dir]) this.ctx.count('mqtt.truncated');
     this.reading[dir] = null;
@@ -250,13 +255,20 @@ export class MqttParser implements TcpStreamParser {
 
   private malformed(dir: Direction, why: string): false {
     this.ctx.count('mqtt.malformed');
-    this.warnings.add(`malformed: ${why}`);
+    this.mark(dir, `malformed: ${why}`);
     this.queues[dir].clear();
     this.lost[dir] = true;
     return false;
   }
 
+  /** Bytes of `dir` were lost or skipped: the flows in flight, and the next packet of that side, say so. */
+  private mark(dir: Direction, warning: string): void {
+    for (const pend of [...this.byId.values(), ...this.ordered]) addWarning(pend, warning);
+    if (this.carry[dir].length < 4 && !this.carry[dir].includes(warning)) this.carry[dir].push(warning);
+  }
+
   private packet(dir: Direction, p: Packet): void {
+    if (this.carry[dir].length > 0) p.warnings = this.carry[dir].splice(0);
     let rec: Record<string, any>;
     try {
       rec = this.decode(p);
@@ -320,6 +332,7 @@ export class MqttParser implements TcpStreamParser {
         if (!pend) return this.lone(rec, p);
         pend.flow.push('PUBREL');
         pend.responseSize += p.wireSize;
+        for (const w of p.warnings ?? []) addWarning(pend, w);
         if (typeof rec.reasonCode === 'number' && rec.reasonCode >= 0x80) pend.error = true;
         return;
       }
@@ -354,7 +367,7 @@ export class MqttParser implements TcpStreamParser {
   }
 
   private pending(rec: Record<string, any>, p: Packet): Pending {
-    return { request: rec, time: p.time, frame: p.frame, size: p.wireSize, flow: [], responseSize: 0, lastResponse: null, error: isError(rec), };
+    return { request: rec, time: p.time, frame: p.frame, size: p.wireSize, flow: [], responseSize: 0, lastResponse: null, error: isError(rec), ...(p.warnings ? { warnings: [...p.warnings] } : {}) };
   }
 
   private answer(pend: Pending, rec: Record<string, any>, p: Packet): void {
@@ -364,6 +377,7 @@ export class MqttParser implements TcpStreamParser {
     pend.responseTime = this.ctx.now;
     pend.responseFrame = this.ctx.frame;
     if (isError(rec)) pend.error = true;
+    for (const w of p.warnings ?? []) addWarning(pend, w);
   }
 
   /** Emit a flow; `oneWay` calls are complete without an answer. */
@@ -385,7 +399,7 @@ export class MqttParser implements TcpStreamParser {
       call.responseTime = p.responseTime;
       call.responseFrame = p.responseFrame;
     }
-    const warnings = [...this.warnings];
+    const warnings = [...(p.warnings ?? [])];
     if (!oneWay && response === null) warnings.push('unanswered');
     if (type === 'PUBLISH' && p.request.qos === 2 && response && !p.flow.includes('PUBCOMP') && !p.error) warnings.push('QoS 2 flow not completed');
     if (warnings.length > 0) call.warnings = warnings;
@@ -407,7 +421,7 @@ export class MqttParser implements TcpStreamParser {
       error: isError(rec),
       summary: `(no request) → ${rec.type} ${outcome(rec)}`.trim(),
     };
-    if (this.warnings.size > 0) call.warnings = [...this.warnings];
+    if (p.warnings) call.warnings = [...p.warnings];
     this.ctx.emit(call);
   }
 
@@ -692,3 +706,8 @@ export const mqtt: ProtocolDissector = {
     return new MqttParser(ctx);
   },
 };
+
+function addWarning(p: Pending, warning: string): void {
+  if (!p.warnings) p.warnings = [warning];
+  else if (!p.warnings.includes(warning)) p.warnings.push(warning);
+}

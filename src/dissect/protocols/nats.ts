@@ -33,6 +33,8 @@ interface Op {
   frame: number;
   /** Lost bytes touched it: read first after them, or waiting while they went, or paired in order while answers may be missing. */
   gap?: boolean;
+  /** Malformed bytes its side skipped just before it (said on the first operation read after them, not on every later call). */
+  malformed?: string[];
 }
 
 interface Pending {
@@ -87,7 +89,12 @@ class OpReader {
       data = data.subarray(at);
     }
     this.queue.push(data);
-    while (!this.lost && this.queue.length > 0) {
+    while (this.queue.length > 0) {
+      // After a malformed line the bytes queued behind it may hold good operations: resume at the next one.
+      if (this.lost) {
+        if (!this.skipToOperation()) return;
+        continue;
+      }
       if (this.start === null) this.start = { time: this.ctx.now, frame: this.ctx.frame };
       if (this.payload) {
         if (!this.readPayload()) return;
@@ -101,9 +108,27 @@ class OpReader {
         }
         // The payload did not end where its size said: the framing is lost.
         this.fail('payload not followed by CRLF');
-        return;
-      } else if (!this.readLine()) return;
+      } else if (!this.readLine() && !this.lost) return; // more bytes needed (a malformed line: resume after it)
     }
+  }
+
+  /**
+   * After a malformed line: queued lines are dropped (counted) up to one that starts with an
+   * operation, in place, line by line (linear however many bad lines a packet holds). False when
+   * none is queued: a line not ended yet goes too, and the next packet resumes as after lost bytes.
+   */
+  private skipToOperation(): boolean {
+    while (this.queue.length > 0) {
+      if (OPERATION.test(this.queue.peek(Math.min(8, this.queue.length)).toString('latin1'))) {
+        this.lost = false;
+        return true;
+      }
+      const nl = this.queue.indexOfByte(0x0a, MAX_LINE);
+      const n = nl < 0 ? this.queue.length : nl + 1;
+      this.ctx.count('nats.resync_skipped', n);
+      this.queue.consume(n);
+    }
+    return false;
   }
 
   /** Bytes lost: the framing is unknown until a line starts with an operation. */
@@ -120,9 +145,18 @@ class OpReader {
     this.lost = true;
   }
 
-  private fail(why: string): void {
+  /** `resume`: the bytes queued after the malformed line stay, read from the next operation line among them (skipToOperation). */
+  private fail(why: string, resume = true): void {
     this.onMalformed(why);
-    this.drop();
+    if (!resume) {
+      // A line too long has not ended: nothing after it is queued to resume in.
+      this.drop();
+      return;
+    }
+    this.payload = null;
+    this.crlfOwed = 0;
+    this.start = null;
+    this.lost = true;
   }
 
   /** Hand an operation on, marked when it is the first read after lost bytes. */
@@ -137,7 +171,7 @@ class OpReader {
   private readLine(): boolean {
     const nl = this.queue.indexOfByte(0x0a, MAX_LINE);
     if (nl < 0) {
-      if (this.queue.length >= MAX_LINE) this.fail('control line too long');
+      if (this.queue.length >= MAX_LINE) this.fail('control line too long', false);
       return false;
     }
     const raw = this.queue.peek(nl + 1);
@@ -296,7 +330,8 @@ export class NatsParser implements TcpStreamParser {
   private readonly acks: Pending[] = [];
   private readonly replies = new Map<string, Pending>();
   private readonly pings: Record<Direction, Op[]> = { c2s: [], s2c: [] };
-  private readonly warnings = new Set<string>();
+  /** Malformed bytes skipped on each side since its last operation: said on the next one. */
+  private readonly badBytes: Record<Direction, string[]> = { c2s: [], s2c: [] };
   /**
    * Lost bytes may have held a PING (by the side named) or its PONG: PONGs
    * answer PINGs in order, so the pairing is in doubt until the side's PINGs
@@ -312,8 +347,8 @@ export class NatsParser implements TcpStreamParser {
   constructor(private readonly ctx: ConnectionContext) {
     const keep = ctx.options.noBodies ? 0 : ctx.options.maxBody;
     this.readers = {
-      c2s: new OpReader(ctx, keep, (o) => this.onOp('c2s', o), (w) => this.malformed(w)),
-      s2c: new OpReader(ctx, keep, (o) => this.onOp('s2c', o), (w) => this.malformed(w)),
+      c2s: new OpReader(ctx, keep, (o) => this.onOp('c2s', o), (w) => this.malformed('c2s', w)),
+      s2c: new OpReader(ctx, keep, (o) => this.onOp('s2c', o), (w) => this.malformed('s2c', w)),
     };
   }
 
@@ -391,13 +426,16 @@ export class NatsParser implements TcpStreamParser {
     for (const dir of ['c2s', 's2c'] as const) for (const p of this.pings[dir].splice(0)) this.emit(dir, p, null, false);
   }
 
-  private malformed(why: string): void {
+  private malformed(dir: Direction, why: string): void {
     this.ctx.count('nats.malformed');
-    this.warnings.add(`malformed: ${why}`);
+    const bad = this.badBytes[dir];
+    const w = `malformed: ${why}`;
+    if (bad.length < 4 && !bad.includes(w)) bad.push(w);
   }
 
   private onOp(dir: Direction, o: Op): void {
     o.rec.from = dir === 'c2s' ? 'client' : 'server';
+    if (this.badBytes[dir].length > 0) o.malformed = this.badBytes[dir].splice(0);
     const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
     switch (o.op) {
       case 'PING':
@@ -550,7 +588,7 @@ export class NatsParser implements TcpStreamParser {
       call.responseFrame = answer.frame;
     }
     void dir;
-    const warnings = [...this.warnings];
+    const warnings = [...new Set([...(o.malformed ?? []), ...(answer?.malformed ?? []), ...(ack?.malformed ?? [])])];
     if (o.gap || answer?.gap || ack?.gap) warnings.push('gap');
     if (unanswered) warnings.push('unanswered');
     if (warnings.length > 0) call.warnings = warnings;

@@ -8,7 +8,7 @@ import type { CallRecord, ConnectionContext } from '../../api.js';
 import type { HeaderField } from '../hpack.js';
 import { BodyCollector, renderBody } from './body.js';
 import { annotateGrpc, isGrpcContentType } from '../grpc.js';
-import { applyGrpcWeb, grpcWebKind } from '../grpc-web.js';
+import { applyGrpcWeb, GrpcWebTrailerTap, grpcWebKind } from '../grpc-web.js';
 import { applyGraphql } from '../graphql.js';
 import { applyBodyCounts, requestBodyReading, responseBodyReading } from '../body-readers.js';
 import { printable } from './text.js';
@@ -54,6 +54,22 @@ export interface Half {
   /** Holes in the body, and the body offsets where DATA frames began after the first one. */
   holes?: BodyHole[];
   frameStarts?: number[];
+  /** A gRPC-Web body's frames followed past the --max-body cut (null: not gRPC-Web), decided on its first DATA. */
+  grpcWebTap?: GrpcWebTrailerTap | null;
+}
+
+/**
+ * Body bytes of a half: kept up to --max-body, and a gRPC-Web body's frames followed to its end,
+ * so the trailer frame that carries the grpc-status is read even when the body shown is cut.
+ */
+export function addBody(half: Half, data: Buffer): void {
+  half.body.add(data);
+  if (half.grpcWebTap === undefined) {
+    const field = (name: string) => half.headers?.find((f) => f.name === name)?.value;
+    const kind = field('content-encoding') === undefined ? grpcWebKind(field('content-type')) : undefined;
+    half.grpcWebTap = kind ? new GrpcWebTrailerTap(kind === 'grpc-web-text') : null;
+  }
+  half.grpcWebTap?.add(data);
 }
 
 export interface Stream {
@@ -181,6 +197,9 @@ if (kind.tls) record.tls = true;
       statusUnknown,
     });
   } else if (grpcWebKind(contentType)) {
+    // A body cut at --max-body lost its trailer frame from what is kept: the tap read it.
+    const tapped = res?.body.truncated ? res.grpcWebTap?.trailers() : undefined;
+    if (tapped && response) response.trailers = { ...tapped, ...(response.trailers ?? {}) };
     applyGrpcWeb(record, req?.body.bytes() ?? null, res?.body.bytes() ?? null, {
       requestTruncated: req?.body.truncated ?? false,
       responseTruncated: res?.body.truncated ?? false,

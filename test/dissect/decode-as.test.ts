@@ -61,7 +61,7 @@ test('bad specs are usage errors (exit 2) quoting the spec; an unknown protocol 
   fails('tcp.port==70000,dns', /port 70000 not within/);
   fails('tcp.port==9000-8000,dns', /ports 9000-8000 not within/);
   // The known list grows with every protocol added: checked by its shape and a few names, not whole.
-  fails('tcp.port==8053,ftp', /unknown tcp protocol 'ftp' \(known: amqp, [a-z0-9, ]*\bhttp, http2, [a-z0-9, ]*\bkafka, [a-z0-9, ]*\btls(, [a-z0-9]+)*; see shark dissect --list-protocols\)/);
+  fails('tcp.port==8053,gopher', /unknown tcp protocol 'gopher' \(known: amqp, [a-z0-9, ]*\bhttp, http2, [a-z0-9, ]*\bkafka, [a-z0-9, ]*\btls(, [a-z0-9]+)*; see shark dissect --list-protocols\)/);
   fails('udp.port==8053,redis', /unknown udp protocol 'redis' \(known: dns[a-z0-9, ]*;/);
 });
 
@@ -119,9 +119,9 @@ test('CLI: -d and --decode-as on dissect, stats, map and filter; bad specs exit 
     assert.equal(bad.stdout, '');
     assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
     assert.match(bad.stderr, /--decode-as 'tcp\.port=47000,redis': expected tcp\.port==PORT,PROTOCOL/);
-    const unknown = run('stats', '-d', 'tcp.port==47000,ftp', capture);
+    const unknown = run('stats', '-d', 'tcp.port==47000,gopher', capture);
     assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /unknown tcp protocol 'ftp' \(known: amqp, [a-z0-9, ]*\bdns, http/);
+    assert.match(unknown.stderr, /unknown tcp protocol 'gopher' \(known: amqp, [a-z0-9, ]*\bdns, http/);
     // tap: checked before any capture starts; a cluster tap says where decode-as works instead.
     const tapBad = run('tap', '-i', 'lo', '-w', join(dir, 'never.pcap'), '-d', 'tcp.port==1,nope');
     assert.equal(tapBad.status, 2, tapBad.stderr);

@@ -33,6 +33,8 @@ function tlsHello(type: 1 | 2): Buffer {
   return Buffer.concat([hex('160301'), Buffer.from([hs.length >> 8, hs.length & 0xff]), hs]);
 }
 const tlsAppData = (): Buffer => hex('1703030005 0102030405');
+/** The server's ChangeCipherSpec: a TLS 1.2 handshake's entry waits for it (a refusal after the ServerHello is an alert before it). */
+const tlsChangeCipherSpec = (): Buffer => hex('1403030001 01');
 
 function h2frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(9);
@@ -129,7 +131,7 @@ function holdsBack(protocol: string, port: number, steps: Step[]): void {
 test('TLS: a ClientHello waiting for its ServerHello holds newer calls back', () => {
   holdsBack('tls', 443, [
     { at: 1_000, from: 1, data: tlsHello(1) },
-    { at: 6_000, from: 2, data: tlsHello(2) },
+    { at: 6_000, from: 2, data: Buffer.concat([tlsHello(2), tlsChangeCipherSpec()]) },
   ]);
 });
 
@@ -189,7 +191,7 @@ function parserOf(d: ProtocolDissector): { ctx: FakeContext; parser: TcpStreamPa
   return { ctx, parser, send };
 }
 
-test('TLS pendingSince: the ClientHello until the ServerHello; a connection caught mid-stream until both sides were read', () => {
+test('TLS pendingSince: the ClientHello until the server changes cipher; a connection caught mid-stream until both sides were read', () => {
   const { ctx, parser, send } = parserOf(tls);
   assert.equal(parser.pendingSince!(), undefined);
   send(100, 'c2s', tlsHello(1).subarray(0, 20)); // a hello read in part: the call will carry this time
@@ -197,6 +199,9 @@ test('TLS pendingSince: the ClientHello until the ServerHello; a connection caug
   send(150, 'c2s', tlsHello(1).subarray(20));
   assert.equal(parser.pendingSince!(), 100);
   send(300, 's2c', tlsHello(2));
+  assert.equal(parser.pendingSince!(), 100, 'a handshake may still be refused after the ServerHello');
+  assert.equal(ctx.calls.length, 0);
+  send(320, 's2c', tlsChangeCipherSpec());
   assert.equal(ctx.calls.length, 1);
   assert.equal(ctx.calls[0].requestTime, 100);
   assert.equal(parser.pendingSince!(), undefined);

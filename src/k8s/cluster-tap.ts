@@ -43,6 +43,7 @@ import {
   type TolerationPolicy,
 } from './agent-manifests.js';
 import { AGENT_ARCHS, AgentProgress } from './agent-progress.js';
+import { LateAgents } from './late-agents.js';
 import { agentStates, describeState, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
@@ -198,6 +199,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const startedSessions = new Set<string>();
   const restartAt = new Map<string, number>();
   const restarts = new Map<string, number>();
+  const lateAgents = new LateAgents({ timeoutMs: opts.agentTimeoutMs ?? 60_000, overdue: (pod, node) => lateOverdue(pod, node) });
   let stopping = false;
   let entries = 0;
   // Agents' drop/loss counters: per node on change (every node, periodically, on a terminal), totals at the end.
@@ -363,12 +365,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       onRunning: () => {
         restarts.delete(name);
         endSaid.delete(node);
+        if (lateAgents.capturing(name) && !stopping) say(`tap: ${node}: agent capturing now; its tapped pods are captured`);
         checkRunning();
       },
       onEnd: (why, asked) => {
         packets?.end();
         flow.remove(name);
-        board.sessionEnded(node);
+        board.sessionEnded(node, session.running);
         if (asked || stopping) return;
         // RBAC refusing the exec is no outage: retrying would tap nothing, silently, until Ctrl-C.
         if (!session.opened && EXEC_FORBIDDEN.test(why)) {
@@ -404,8 +407,26 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     slots.set(name, { session, node, filter });
     if (perPod) session.setPods(nodePods(targets, node));
     startedSessions.add(name);
+    if (runningSaid) lateAgents.started(name, node);
     flow.add(name, session);
     void session.start();
+  }
+
+  /** A late agent (lateAgents) still not capturing at its deadline: said with the tapped pods it leaves out; retried, the run goes on. */
+  function lateOverdue(pod: string, node: string): void {
+    const slot = slots.get(pod);
+    if (stopping || !slot || slot.session.running) return;
+    // An API server away pauses the streams: the outage is said; look again once it is over.
+    if (apiDownSince) return lateAgents.started(pod, node);
+    lateAgents.markOverdue(pod, node);
+    const why = endSaid.get(node);
+    const pods = [...targets.values()].filter((t) => t.node === node).map((t) => t.key);
+    const shown = pods.slice(0, 3).join(', ') + (pods.length > 3 ? `, … (${pods.length} in all)` : '');
+    say(
+      `tap: ${node}: agent pod ${agentNamespace}/${pod} is ready, but \`shark agent\` in it is not capturing after ${Math.round((opts.agentTimeoutMs ?? 60_000) / 1000)}s (${why ? `it ended: ${why}` : 'no word from it yet'}); ${
+        pods.length ? `not captured: ${shown}` : 'no tapped pod there yet'
+      }; retrying, the other nodes are tapped → kubectl exec -n ${agentNamespace} ${pod} -- shark agent --help; is --agent-image a shark image for this node?`,
+    );
   }
 
   /** Nodes whose agent ended before capturing, with the reason last said. */
@@ -451,6 +472,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
         slots.delete(name);
+        lateAgents.gone(name);
         void slot.session.stop(200);
         continue;
       }
@@ -779,6 +801,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
     if (deadline) clearTimeout(deadline);
+    lateAgents.stop();
     if (renewTimer) clearInterval(renewTimer);
     if (changeTimer) clearTimeout(changeTimer);
     opts.signal.removeEventListener('abort', abort);
@@ -811,7 +834,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     const flowLine = flowSummary(flow.counters);
     if (flowLine) say(flowLine);
     const skipped = progress?.skippedSummary();
-    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}`;
+    const overdue = lateAgents.nodes();
+    const notCapturing = overdue.length ? `; no agent capturing on ${overdue.length} node(s): ${overdue.slice(0, 5).join(', ')}${overdue.length > 5 ? ', …' : ''}` : '';
+    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}${notCapturing}`;
     if (ok && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); ${tail}`);
     else if (ok) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); ${tail}`);
     result = { entries, agents: startedSessions.size, removed: removed.done };

@@ -237,6 +237,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
           say(
             `tap: the API server refuses this CLI's credentials (${apiErrorText(e)}); the agents' open streams go on, but pods that come and go are not seen and the run's lease is not renewed; retrying for up to ${Math.round(outageMs / 1000)}s`,
           );
+        } else if (isForbidden(e)) {
+          // RBAC changed under the run (a RoleBinding removed): the server answers, so it is no outage either.
+          say(
+            `tap: the API server no longer lets this CLI read what the tap watches (${apiErrorText(e)}): its access changed mid-run; the agents' open streams go on, but pods that come and go are not seen; retrying for up to ${Math.round(outageMs / 1000)}s`,
+          );
         } else say(`tap: API server unreachable (${apiErrorText(e)}); tap paused, retrying for up to ${Math.round(outageMs / 1000)}s`);
       } else {
         say(`tap: API server answers again after ${Math.round((Date.now() - apiDownSince) / 1000)}s; resuming`);
@@ -258,7 +263,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }, RECONCILE_DEBOUNCE_MS);
     },
     onFatal: (e) => {
-      fatal ??= apiUnreachable(cfg.server, e, isUnauthorized(e) ? `credentials refused for ${Math.round(outageMs / 1000)}s` : `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
+      const s = Math.round(outageMs / 1000);
+      fatal ??= apiUnreachable(cfg.server, e, isUnauthorized(e) ? `credentials refused for ${s}s` : isForbidden(e) ? `access refused for ${s}s` : `API server lost (unreachable for ${s}s)`);
       abort();
     },
   });
@@ -848,6 +854,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 /** HTTP 401 from the API server: the credentials expired or were revoked. */
 function isUnauthorized(e: unknown): boolean {
   return (e as { code?: number })?.code === 401 || /\bHTTP 401\b/.test(apiErrorText(e));
+}
+
+/** HTTP 403 from the API server: the user's RBAC no longer allows a read the tap needs. */
+function isForbidden(e: unknown): boolean {
+  return (e as { code?: number })?.code === 403 || /\bHTTP 403\b/.test(apiErrorText(e));
 }
 
 function safeUser(): string {

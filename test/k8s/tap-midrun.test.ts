@@ -56,12 +56,19 @@ test('-n: tapped pods on a node whose taint the agents do not tolerate are named
   }
 });
 
-test('credentials that expire mid-run are said as such, not as an outage, and the agent streams go on', { timeout: 60_000 }, async () => {
+test('access revoked mid-run (403), then credentials that expire (401): each said as such, not as an outage, and the agent streams go on', { timeout: 60_000 }, async () => {
   const users: Record<string, User> = { 'jane-token': { name: 'jane', groups: ['system:masters'] } };
   const { f, kubeconfig } = await fixture({ users }, 'jane-token');
   const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
   try {
     await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
+    // Her access is taken away (a ClusterRoleBinding removed), then given back. Before: "API server unreachable (HTTP 403 …)".
+    users['jane-token'].groups = [];
+    f.dropWatches();
+    await until(() => /no longer lets this CLI read/.test(tap.stderr()), 'the 403 said', 15_000, tap);
+    assert.match(tap.stderr(), /^tap: the API server no longer lets this CLI read what the tap watches \(HTTP 403: .*User "jane" cannot list resource .*\): its access changed mid-run; the agents' open streams go on, but pods that come and go are not seen; retrying for up to 300s$/m);
+    users['jane-token'].groups = ['system:masters'];
+    await until(() => /API server answers again/.test(tap.stderr()), 'access back', 15_000, tap);
     delete users['jane-token']; // the token expires
     f.dropWatches(); // the watches come back with it and are refused
     await until(() => /refuses this CLI's credentials/.test(tap.stderr()), 'the 401 said', 15_000, tap);

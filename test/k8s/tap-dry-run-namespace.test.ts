@@ -87,6 +87,7 @@ test('bad cluster flags are exit 2 and one line before anything else, with --dry
       [['--sample-rate', '200%'], /^tap: --sample-rate: '200%' is not a share/],
       [['--duration', '-5s'], /^tap: --duration: '-5s' is not a duration/],
       [['--agent-namespace', 'Bad_NS'], /^tap: --agent-namespace: 'Bad_NS' is not a namespace name \(a DNS-1123 label/],
+      [['-n', 'data', '-n', 'Bad_NS'], /^tap: -n: 'Bad_NS' is not a namespace name \(a DNS-1123 label/],
       [['--agent-image', 'Registry.example/Shark:1'], /^tap: --agent-image: 'Registry\.example\/Shark:1' is not an image reference/],
       [['--agent-priority-class', 'Critical!'], /^tap: --agent-priority-class: 'Critical!' is not a PriorityClass name/],
       [['--max-body', 'lots'], /^tap: --max-body: 'lots' is not a size/],

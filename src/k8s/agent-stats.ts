@@ -72,10 +72,13 @@ export class AgentStatsBoard {
     this.slot(node).current = stats;
   }
 
-  /** The node's session ended: keep its counters; note when its final report never came. */
-  sessionEnded(node: string): void {
+  /**
+   * The node's session ended: keep its counters; note when its final report never came.
+   * A session that never captured (an exec that failed at once, retried) had no seconds to lose.
+   */
+  sessionEnded(node: string, captured = true): void {
     const n = this.slot(node);
-    if (!n.current?.final) n.unreported++;
+    if (captured && !n.current?.final) n.unreported++;
     if (n.current) n.done = add(n.done, n.current);
     n.current = undefined;
   }

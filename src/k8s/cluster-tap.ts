@@ -43,6 +43,7 @@ import {
   type TolerationPolicy,
 } from './agent-manifests.js';
 import { AGENT_ARCHS, AgentProgress } from './agent-progress.js';
+import { LateAgents } from './late-agents.js';
 import { agentStates, describeState, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
@@ -201,6 +202,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   const startedSessions = new Set<string>();
   const restartAt = new Map<string, number>();
   const restarts = new Map<string, number>();
+  const lateAgents = new LateAgents({ timeoutMs: opts.agentTimeoutMs ?? 60_000, overdue: (pod, node) => lateOverdue(pod, node) });
   let stopping = false;
   let entries = 0;
   // Agents' drop/loss counters: per node on change (every node, periodically, on a terminal), totals at the end.
@@ -238,6 +240,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
           say(
             `tap: the API server refuses this CLI's credentials (${apiErrorText(e)}); the agents' open streams go on, but pods that come and go are not seen and the run's lease is not renewed; retrying for up to ${Math.round(outageMs / 1000)}s`,
           );
+        } else if (isForbidden(e)) {
+          // RBAC changed under the run (a RoleBinding removed): the server answers, so it is no outage either.
+          say(
+            `tap: the API server no longer lets this CLI read what the tap watches (${apiErrorText(e)}): its access changed mid-run; the agents' open streams go on, but pods that come and go are not seen; retrying for up to ${Math.round(outageMs / 1000)}s`,
+          );
         } else say(`tap: API server unreachable (${apiErrorText(e)}); tap paused, retrying for up to ${Math.round(outageMs / 1000)}s`);
       } else {
         say(`tap: API server answers again after ${Math.round((Date.now() - apiDownSince) / 1000)}s; resuming`);
@@ -259,7 +266,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       }, RECONCILE_DEBOUNCE_MS);
     },
     onFatal: (e) => {
-      fatal ??= apiUnreachable(cfg.server, e, isUnauthorized(e) ? `credentials refused for ${Math.round(outageMs / 1000)}s` : `API server lost (unreachable for ${Math.round(outageMs / 1000)}s)`);
+      const s = Math.round(outageMs / 1000);
+      fatal ??= apiUnreachable(cfg.server, e, isUnauthorized(e) ? `credentials refused for ${s}s` : isForbidden(e) ? `access refused for ${s}s` : `API server lost (unreachable for ${s}s)`);
       abort();
     },
   });
@@ -370,12 +378,13 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       onRunning: () => {
         restarts.delete(name);
         endSaid.delete(node);
+        if (lateAgents.capturing(name) && !stopping) say(`tap: ${node}: agent capturing now; its tapped pods are captured`);
         checkRunning();
       },
       onEnd: (why, asked) => {
         packets?.end();
         flow.remove(name);
-        board.sessionEnded(node);
+        board.sessionEnded(node, session.running);
         if (asked || stopping) return;
         // RBAC refusing the exec is no outage: retrying would tap nothing, silently, until Ctrl-C.
         if (!session.opened && EXEC_FORBIDDEN.test(why)) {
@@ -411,8 +420,26 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     slots.set(name, { session, node, filter });
     if (perPod) session.setPods(nodePods(targets, node));
     startedSessions.add(name);
+    if (runningSaid) lateAgents.started(name, node);
     flow.add(name, session);
     void session.start();
+  }
+
+  /** A late agent (lateAgents) still not capturing at its deadline: said with the tapped pods it leaves out; retried, the run goes on. */
+  function lateOverdue(pod: string, node: string): void {
+    const slot = slots.get(pod);
+    if (stopping || !slot || slot.session.running) return;
+    // An API server away pauses the streams: the outage is said; look again once it is over.
+    if (apiDownSince) return lateAgents.started(pod, node);
+    lateAgents.markOverdue(pod, node);
+    const why = endSaid.get(node);
+    const pods = [...targets.values()].filter((t) => t.node === node).map((t) => t.key);
+    const shown = pods.slice(0, 3).join(', ') + (pods.length > 3 ? `, … (${pods.length} in all)` : '');
+    say(
+      `tap: ${node}: agent pod ${agentNamespace}/${pod} is ready, but \`shark agent\` in it is not capturing after ${Math.round((opts.agentTimeoutMs ?? 60_000) / 1000)}s (${why ? `it ended: ${why}` : 'no word from it yet'}); ${
+        pods.length ? `not captured: ${shown}` : 'no tapped pod there yet'
+      }; retrying, the other nodes are tapped → kubectl exec -n ${agentNamespace} ${pod} -- shark agent --help; is --agent-image a shark image for this node?`,
+    );
   }
 
   /** Nodes whose agent ended before capturing, with the reason last said. */
@@ -458,6 +485,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
         slots.delete(name);
+        lateAgents.gone(name);
         void slot.session.stop(200);
         continue;
       }
@@ -786,6 +814,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     spinner = undefined;
     if (durationTimer) clearTimeout(durationTimer);
     if (deadline) clearTimeout(deadline);
+    lateAgents.stop();
     if (renewTimer) clearInterval(renewTimer);
     if (changeTimer) clearTimeout(changeTimer);
     opts.signal.removeEventListener('abort', abort);
@@ -818,7 +847,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     const flowLine = flowSummary(flow.counters);
     if (flowLine) say(flowLine);
     const skipped = progress?.skippedSummary();
-    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}`;
+    const overdue = lateAgents.nodes();
+    const notCapturing = overdue.length ? `; no agent capturing on ${overdue.length} node(s): ${overdue.slice(0, 5).join(', ')}${overdue.length > 5 ? ', …' : ''}` : '';
+    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}${notCapturing}`;
     if (ok && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); ${tail}`);
     else if (ok) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); ${tail}`);
     result = { entries, agents: startedSessions.size, removed: removed.done };
@@ -830,6 +861,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
 /** HTTP 401 from the API server: the credentials expired or were revoked. */
 function isUnauthorized(e: unknown): boolean {
   return (e as { code?: number })?.code === 401 || /\bHTTP 401\b/.test(apiErrorText(e));
+}
+
+/** HTTP 403 from the API server: the user's RBAC no longer allows a read the tap needs. */
+function isForbidden(e: unknown): boolean {
+  return (e as { code?: number })?.code === 403 || /\bHTTP 403\b/.test(apiErrorText(e));
 }
 
 function safeUser(): string {

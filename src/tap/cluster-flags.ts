@@ -31,6 +31,8 @@ export async function checkClusterFlags(podRegex: string | undefined, flags: Tap
   if (flags['memory-budget']) throw new UserError('--memory-budget is for local taps; cluster agents dissect with the default budget', ExitCode.USAGE);
   if (flags.snaplen) throw new UserError('--snaplen is for local taps; cluster agents capture whole packets', ExitCode.USAGE);
   checkAgentNamespace(flags['agent-namespace']);
+  // A malformed -n (a typo's capital or underscore) can name no namespace: exit 2, as kubectl's client-side check, not a lookup that says it does not exist.
+  for (const ns of flags.namespace ?? []) if (ns !== '' && !isDnsLabel(ns)) throw new UserError(`-n: '${ns}' ${NOT_A_NAMESPACE}`, ExitCode.USAGE);
   const priorityClass = flags['agent-priority-class'];
   if (priorityClass !== undefined && !isDnsSubdomain(priorityClass)) {
     throw new UserError(`--agent-priority-class: '${priorityClass}' is not a PriorityClass name (lower-case letters, digits, '-' and '.', at most 253)`, ExitCode.USAGE);
@@ -73,11 +75,13 @@ export async function checkClusterFlags(podRegex: string | undefined, flags: Tap
   };
 }
 
+const NOT_A_NAMESPACE = "is not a namespace name (a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)";
+
 /** The agents' namespace is a Namespace name: a DNS-1123 label (the API server refuses anything else, after the run began). */
 export function checkAgentNamespace(name: string): void {
   if (!isDnsLabel(name)) {
     throw new UserError(
-      `--agent-namespace: '${name}' is not a namespace name (a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)`,
+      `--agent-namespace: '${name}' ${NOT_A_NAMESPACE}`,
       ExitCode.USAGE,
     );
   }

@@ -2,7 +2,8 @@
 // it: every real kubectl release installed (1.27 … 1.33) for apply -f of
 // `shark tap -A --dry-run` output and a re-apply that needs a strategic merge
 // patch (1.27/1.28 read the protobuf OpenAPI v2 for it, later releases v3),
-// get, get -w, auth can-i, wait, events, explain and exec; and the behaviours the
+// get, get -w, auth can-i, wait, events, explain and exec; server-side apply
+// (managed fields, conflicts, --force-conflicts); and the behaviours the
 // Kubernetes docs describe that shark's CLI must cope with: list pagination
 // (limit/continue, 410 on an expired token), watch bookmarks and 410 Gone →
 // relist, Pod Security admission, RBAC 403 wording, namespaces that stay
@@ -252,6 +253,53 @@ for (const { version, bin } of kubectls()) {
     }
   });
 }
+
+test('server-side apply (kubectl apply --server-side, as Flux and Argo CD apply): shark tap --dry-run output, a field left out, a conflict with kubectl set image, --force-conflicts, a duplicate key', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await setup();
+  const k = (args: string[], input = '') => run('kubectl', ['--kubeconfig', kubeconfig, ...args], input);
+  try {
+    const yaml = await dryRunManifests();
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS() as Obj);
+    const ds = docs.find((o) => o.kind === 'DaemonSet')!;
+    const ns = ds.metadata.namespace;
+    const stored = () => f.store.get('daemonsets', ns, ds.metadata.name)!;
+    // Before: 415 UnsupportedMediaType; a real API server creates every object and records kubectl as its manager.
+    const first = await k(['apply', '--server-side', '-f', '-'], yaml);
+    assert.equal(first.status, 0, first.stderr);
+    for (const o of docs) assert.match(first.stdout, new RegExp(`${o.kind.toLowerCase()}(\\.apps)?/${o.metadata.name} serverside-applied`), first.stdout);
+    assert.deepEqual(stored().spec.template.spec, ds.spec.template.spec);
+    assert.deepEqual(stored().metadata.managedFields.map((m: Obj) => [m.manager, m.operation]), [['kubectl', 'Apply']]);
+    assert.ok(stored().metadata.managedFields[0].fieldsV1['f:spec']['f:template']['f:spec']['f:containers']['k:{"name":"agent"}']['f:env']['k:{"name":"HOME"}'], 'env is keyed by name');
+
+    // A field this manager applied before and leaves out now is removed.
+    const noHome = yaml.replace(/^( +)- name: HOME\n\1 {2}value: \/tmp\n/m, '');
+    assert.notEqual(noHome, yaml);
+    const second = await k(['apply', '--server-side', '-f', '-'], noHome);
+    assert.equal(second.status, 0, second.stderr);
+    assert.deepEqual(stored().spec.template.spec.containers[0].env.map((e: Obj) => e.name), ['NODE_NAME']);
+
+    // Another manager changes the image: re-applying is a conflict naming it, and nothing changes.
+    const set = await k(['set', 'image', '-n', ns, `daemonset/${ds.metadata.name}`, 'agent=registry.example/shark:set']);
+    assert.equal(set.status, 0, set.stderr);
+    const conflict = await k(['apply', '--server-side', '-f', '-'], noHome);
+    assert.equal(conflict.status, 1, conflict.stdout + conflict.stderr);
+    assert.match(conflict.stderr, /Apply failed with 1 conflict: conflict with "kubectl-set" using apps\/v1: \.spec\.template\.spec\.containers\[name="agent"\]\.image/);
+    assert.match(conflict.stderr, /--force-conflicts/);
+    assert.equal(stored().spec.template.spec.containers[0].image, 'registry.example/shark:set');
+    const forced = await k(['apply', '--server-side', '--force-conflicts', '-f', '-'], noHome);
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.equal(stored().spec.template.spec.containers[0].image, ds.spec.template.spec.containers[0].image);
+    assert.deepEqual(stored().metadata.managedFields.map((m: Obj) => m.manager), ['kubectl'], 'the forced field left kubectl-set, which owns nothing else');
+
+    // Two elements of one key: refused as the API server's typed conversion refuses it.
+    const twice = yaml.replace(/^( +)- name: HOME\n/m, '$1- name: HOME\n$1  value: /x\n$1- name: HOME\n');
+    const dup = await k(['apply', '--server-side', '-f', '-'], twice);
+    assert.notEqual(dup.status, 0);
+    assert.match(dup.stderr, /\.spec\.template\.spec\.containers\[name="agent"\]\.env: duplicate entries for key \[name="HOME"\]/);
+  } finally {
+    await f.close();
+  }
+});
 
 test('RBAC: a user who may read one namespace — kubectl auth can-i and the 403 wording', { timeout: 30_000 }, async () => {
   const { f, kubeconfig } = await setup({}, 'jane-token');

@@ -56,12 +56,19 @@ test('-n: tapped pods on a node whose taint the agents do not tolerate are named
   }
 });
 
-test('credentials that expire mid-run are said as such, not as an outage, and the agent streams go on', { timeout: 60_000 }, async () => {
+test('access revoked mid-run (403), then credentials that expire (401): each said as such, not as an outage, and the agent streams go on', { timeout: 60_000 }, async () => {
   const users: Record<string, User> = { 'jane-token': { name: 'jane', groups: ['system:masters'] } };
   const { f, kubeconfig } = await fixture({ users }, 'jane-token');
   const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
   try {
     await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
+    // Her access is taken away (a ClusterRoleBinding removed), then given back. Before: "API server unreachable (HTTP 403 …)".
+    users['jane-token'].groups = [];
+    f.dropWatches();
+    await until(() => /no longer lets this CLI read/.test(tap.stderr()), 'the 403 said', 15_000, tap);
+    assert.match(tap.stderr(), /^tap: the API server no longer lets this CLI read what the tap watches \(HTTP 403: .*User "jane" cannot list resource .*\): its access changed mid-run; the agents' open streams go on, but pods that come and go are not seen; retrying for up to 300s$/m);
+    users['jane-token'].groups = ['system:masters'];
+    await until(() => /API server answers again/.test(tap.stderr()), 'access back', 15_000, tap);
     delete users['jane-token']; // the token expires
     f.dropWatches(); // the watches come back with it and are refused
     await until(() => /refuses this CLI's credentials/.test(tap.stderr()), 'the 401 said', 15_000, tap);
@@ -214,22 +221,34 @@ test('a keeper pod that cannot be scheduled is said (a killed CLI would leave th
   }
 });
 
-test('a node that joins mid-run: its pod is tapped once the DaemonSet makes its agent, with no word that it has none', { timeout: 60_000 }, async () => {
-  const { f, kubeconfig } = await fixture();
-  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '20s']);
+test('a node that joins mid-run: its pod is tapped once the DaemonSet makes its agent, with no word that it has none; a late agent that never captures is said at --agent-timeout, the run goes on', { timeout: 60_000 }, async () => {
+  // node2's image has no shark (an exec that fails at once, as on a node of another architecture).
+  const noShark = (command: string[]) => spawn(process.execPath, ['-e', `process.stderr.write('exec: "shark": executable file not found in $PATH\\n'); process.exit(127)`, '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const { f, kubeconfig } = await fixture({ spawnExec: (command, node) => (node?.name === 'node2' ? noShark(command) : entryAgent(command)) });
+  const tap = spawnTap(['-n', 'data', '--kubeconfig', kubeconfig, '--agent-timeout', '6s']);
   try {
     await until(() => /agents running on 1 node/.test(tap.stderr()), 'agents running', 30_000, tap);
     // A real DaemonSet controller makes the new node's pod from its queue, a moment after the scheduler placed redis-1 there.
     f.store.daemonSetLagMs = 2000;
     f.addNode({ name: 'node1', ip: '198.18.34.3' });
     f.addPod({ namespace: 'data', name: 'redis-1', ip: '198.18.34.14', node: 'node1' });
+    f.addNode({ name: 'node2', ip: '198.18.34.4' });
+    f.addPod({ namespace: 'data', name: 'redis-2', ip: '198.18.34.15', node: 'node2' });
     await until(() => /\+data\/redis-1/.test(tap.stderr()), 'redis-1 tapped', 10_000, tap);
     await until(() => f.execs.some((e) => e.node === 'node1' && e.stderr.includes('capturing on')), 'the agent on node1', 20_000, tap);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Before: node2's failing exec was said once as "retrying" and nothing more, its pod uncaptured all run long.
+    await until(() => /^tap: node2: agent pod .* is not capturing after 6s/m.test(tap.stderr()), 'the late agent said overdue', 20_000, tap);
+    assert.match(tap.stderr(), /^tap: node2: agent pod shark-system\/shark-agent-\w+-\w+ is ready, but `shark agent` in it is not capturing after 6s \(it ended: command terminated with non-zero exit code: 127: exec: "shark": executable file not found in \$PATH\); not captured: data\/redis-2; retrying, the other nodes are tapped → kubectl exec /m);
     assert.doesNotMatch(tap.stderr(), /which has no agent/);
+    assert.doesNotMatch(tap.stderr(), /node1: agent pod .* is not capturing/);
+    assert.equal(tap.child.exitCode, null, 'the run goes on');
     tap.child.kill('SIGINT');
     assert.equal(await exited(tap), 0, tap.stderr());
-    assert.match(tap.stderr(), /from 2 agent\(s\)/);
+    const last = tap.stderr().trimEnd().split('\n').at(-1)!;
+    assert.match(last, /from 3 agent\(s\); removed \d+ object\(s\); no agent capturing on 1 node\(s\): node2$/);
+    // The stand-in agents send no counters: node0's and node1's sessions lack them. node2's failed execs never
+    // captured: they are no sessions whose last seconds were lost (before, each retry was counted).
+    assert.match(tap.stderr(), /^tap: 2 agent session\(s\) ended without their last counters/m);
   } finally {
     tap.child.kill('SIGKILL');
     await f.close();

@@ -292,14 +292,20 @@ test('an early response whose request never ends goes out with it, cut short, wh
   assert.deepEqual(ctx.calls[0].warnings, ['truncated']);
 });
 
-test('an early response keeps its own frame and time; an Expect: 100-continue request whose client closes after a final answer sent no body (nginx: 100 then 201, then 405 and FIN)', () => {
+/** An HTTP/1 parser fed packet by packet: `at(frame, dir, data)` sets the frame and its time (1000 + frame) first. */
+function framedParser() {
   const ctx = fakeContext();
   const p = http1.createTcpParser!(ctx);
-  const at = (frame: number, dir: 'c2s' | 's2c', data: string) => {
+  const at = (frame: number, dir: 'c2s' | 's2c', data: string): void => {
     ctx.frame = frame;
     ctx.now = 1000 + frame;
     p.onData(dir, Buffer.from(data, 'latin1'));
   };
+  return { ctx, p, at };
+}
+
+test('an early response keeps its own frame and time; an Expect: 100-continue request whose client closes after a final answer sent no body (nginx: 100 then 201, then 405 and FIN)', () => {
+  const { ctx, p, at } = framedParser();
   at(60, 'c2s', 'POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n');
   at(62, 's2c', 'HTTP/1.1 100 Continue\r\n\r\n');
   at(64, 's2c', 'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n');
@@ -320,13 +326,7 @@ test('an early response keeps its own frame and time; an Expect: 100-continue re
 });
 
 test('a first request line split over packets is stamped with its first packet, as any later head is (docs/entry.md: frames.request)', () => {
-  const ctx = fakeContext();
-  const p = http1.createTcpParser!(ctx);
-  const at = (frame: number, dir: 'c2s' | 's2c', data: string) => {
-    ctx.frame = frame;
-    ctx.now = 1000 + frame;
-    p.onData(dir, Buffer.from(data, 'latin1'));
-  };
+  const { ctx, p, at } = framedParser();
   at(4, 'c2s', 'GET /sp');
   at(5, 'c2s', 'lit HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo');
   at(6, 'c2s', 'st: x\r\n\r\n');

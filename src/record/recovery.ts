@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, renameSync, ftruncateSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
 import { INCOMPLETE, MANIFEST, MANIFEST_VERSION, type IncompleteMarker, type Manifest, type ManifestFile } from './manifest.js';
@@ -174,16 +174,16 @@ function plainWholeBytes(path: string): number {
 
 /** Cut a gzip entry file to its first `bytes` inflated bytes, gzipped again, written to `to` and synced. */
 async function rewriteGzipPrefix(from: string, to: string, bytes: number): Promise<void> {
-  const out = createGzip();
-  const written = pipeline(out, createWriteStream(to));
   let left = bytes;
-  await inflateChunks(from, (chunk) => {
-    if (left <= 0) return;
-    out.write(left >= chunk.length ? chunk : chunk.subarray(0, left));
-    left -= chunk.length;
+  // One pipeline end to end, so the inflating waits for the deflating and the disk (memory stays a few chunks).
+  const prefix = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const keep = Math.max(0, Math.min(left, chunk.length));
+      left -= keep;
+      done(null, keep > 0 ? chunk.subarray(0, keep) : undefined);
+    },
   });
-  out.end();
-  await written;
+  await pipeline(createReadStream(from), createGunzip({ finishFlush: zlibConstants.Z_SYNC_FLUSH }), prefix, createGzip(), createWriteStream(to));
   const fd = openSync(to, 'r');
   try {
     fsyncSync(fd);

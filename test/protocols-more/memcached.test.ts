@@ -159,6 +159,33 @@ test('Memcached binary: opaque pairing, quiet gets closed by NoOp, statuses, SAS
   assert.equal(records[3].response!.value, 'B');
 });
 
+test('Memcached binary: lost or malformed bytes mark the calls they touched, not every later call of the connection', () => {
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}));
+  const get = (key: string, opaque: number) => bin(0x80, 0x00, { key, opaque });
+  const hit = (opaque: number) => bin(0x81, 0x00, { extras: Buffer.alloc(4), value: Buffer.from('v'), opaque });
+  p.onData('c2s', Buffer.concat([get('a', 1), get('b', 2)]));
+  p.onGap('s2c', 29); // the answer to a
+  p.onData('s2c', hit(2));
+  p.onData('c2s', get('c', 3));
+  p.onData('s2c', hit(3));
+  // A server packet with a bad magic: the answer to d is skipped with it, e's resyncs.
+  p.onData('c2s', Buffer.concat([get('d', 4), get('e', 5)]));
+  p.onData('s2c', Buffer.from([0x99, ...Buffer.from('garbage garbage garbage')]));
+  p.onData('s2c', hit(5));
+  p.onData('c2s', get('f', 6));
+  p.onData('s2c', hit(6));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${JSON.stringify(r.warnings ?? [])}`), [
+    'Get a → unanswered ["gap","unanswered"]',
+    'Get b → No error ["gap"]',
+    'Get c → No error []',
+    'Get d → unanswered ["malformed: bad binary header (magic 0x99)","unanswered"]',
+    'Get e → No error ["malformed: bad binary header (magic 0x99)"]',
+    'Get f → No error []',
+  ]);
+});
+
 test('Memcached text: past 1,024 commands in flight, or after a timeout, a command let go does not take the next one\'s reply', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

@@ -259,8 +259,11 @@ export class MemcachedParser implements TcpStreamParser {
    * the next command.
    */
   private owed = 0;
-  /** Binary protocol: warnings of every call after a gap or malformed packet (its pairing is by opaque, so only the text protocol's are per call). */
-  private readonly warnings = new Set<string>();
+  /**
+   * Binary: what each side lost or skipped since its last packet, said on the next packet read there
+   * (the requests in flight then say it too); a connection-wide set marked every later call.
+   */
+  private readonly binCarry: Record<Direction, string[]> = { c2s: [], s2c: [] };
   /** Text: warnings the next command read gets (a malformed one before it). */
   private carry: string[] = [];
   /** Text: warnings the next reply read gets (the server's bytes before it were lost or malformed). */
@@ -302,7 +305,7 @@ export class MemcachedParser implements TcpStreamParser {
         // Lost bytes (not a capture begun mid-way) are a loss to say, as after any gap.
         if (this.binLost.c2s) this.commandLoss = 'open';
         if (this.binLost.s2c) this.replyCarry = ['gap'];
-      } else if (this.binLost.c2s || this.binLost.s2c) this.warnings.add('gap');
+      } else for (const d of ['c2s', 's2c'] as const) if (this.binLost[d]) this.binaryMark(d, 'gap');
     }
     if (this.text) this.text[dir].push(data);
     else this.binary(dir, data);
@@ -334,7 +337,7 @@ export class MemcachedParser implements TcpStreamParser {
         this.replyCarry = ['gap'];
       }
     } else {
-      if (this.mode === 'binary') this.warnings.add('gap');
+      if (this.mode === 'binary') this.binaryMark(dir, 'gap');
       this.bin[dir].clear();
       this.binLost[dir] = true;
     }
@@ -367,11 +370,11 @@ export class MemcachedParser implements TcpStreamParser {
     for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
 
-  private malformed(why: string, dir?: Direction): void {
+  private malformed(why: string, dir: Direction): void {
     this.ctx.count('memcached.malformed');
     const w = `malformed: ${why}`;
     if (!this.text) {
-      this.warnings.add(w);
+      this.binaryMark(dir, w);
       return;
     }
     // The reader drops what follows up to a known word: the calls waiting, and the next message of that side, say so.
@@ -596,6 +599,12 @@ export class MemcachedParser implements TcpStreamParser {
 
   // ---- binary protocol -----------------------------------------------------
 
+  /** Binary bytes of `dir` lost or skipped: the requests in flight, and the next packet of that side, say so. */
+  private binaryMark(dir: Direction, w: string): void {
+    for (const p of this.pending) addWarning(p, w);
+    if (this.binCarry[dir].length < 4 && !this.binCarry[dir].includes(w)) this.binCarry[dir].push(w);
+  }
+
   private binary(dir: Direction, data: Buffer): void {
     const q = this.bin[dir];
     if (this.skip[dir] > 0) {
@@ -617,7 +626,7 @@ export class MemcachedParser implements TcpStreamParser {
       const magic = h[0];
       const total = h.readUInt32BE(8);
       if (magic !== (dir === 'c2s' ? 0x80 : 0x81) || total > MAX_VALUE + 1024) {
-        this.malformed(`bad binary header (magic 0x${magic.toString(16)})`);
+        this.malformed(`bad binary header (magic 0x${magic.toString(16)})`, dir);
         q.clear();
         this.binLost[dir] = true;
         return;
@@ -644,7 +653,7 @@ export class MemcachedParser implements TcpStreamParser {
     const name = OPCODES[opcode] ?? `0x${opcode.toString(16)}`;
     const rec: Record<string, any> = { protocol: 'binary', opcode, opcodeName: name, opaque };
     if (keyLen + extras > total) {
-      this.malformed('key and extras longer than the body');
+      this.malformed('key and extras longer than the body', dir);
       q.clear();
       this.binLost[dir] = true;
       return;
@@ -667,6 +676,7 @@ export class MemcachedParser implements TcpStreamParser {
       if (extras >= 8) rec.exptime = pkt.readUInt32BE(28);
     }
     const m: Msg = { rec: maskMemcachedSasl(rec, '***'), size: 24 + total, time: this.ctx.now, frame: this.ctx.frame };
+    if (this.binCarry[dir].length > 0) m.warnings = this.binCarry[dir].splice(0);
     q.consume(24 + avail);
     if (avail < total) {
       // The rest of a big value: consume it as it arrives.
@@ -742,7 +752,7 @@ export class MemcachedParser implements TcpStreamParser {
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
     }
-    const warnings = new Set([...this.warnings, ...(p.warnings ?? []), ...(reply?.warnings ?? [])]);
+    const warnings = new Set([...(p.warnings ?? []), ...(reply?.warnings ?? [])]);
     if (!oneWay && res === null) warnings.add('unanswered');
     if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
@@ -762,7 +772,7 @@ export class MemcachedParser implements TcpStreamParser {
       error: isError({}, m.rec),
       summary: `(no command) → ${outcome(m.rec)}`,
     };
-    const warnings = new Set([...this.warnings, ...(m.warnings ?? [])]);
+    const warnings = new Set(m.warnings ?? []);
     if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
   }

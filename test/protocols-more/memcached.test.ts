@@ -186,6 +186,34 @@ test('Memcached binary: lost or malformed bytes mark the calls they touched, not
   ]);
 });
 
+test('Memcached binary: a Stat reply (one packet per statistic, an empty one last) is one call; Quit is answered, QuitQ is not', () => {
+  // As memcached 1.6 answers (recorded in a lab): Stat, then Quit on the same connection.
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const p = new MemcachedParser(makeContext(records, counters));
+  const stat = (name: string, value: string) => bin(0x81, 0x10, { key: name, value: Buffer.from(value), opaque: 1 });
+  p.onData('c2s', bin(0x80, 0x10, { opaque: 1 }));
+  p.onData('s2c', Buffer.concat([stat('pid', '4242'), stat('uptime', '17')]));
+  p.onData('s2c', Buffer.concat([stat('curr_items', '3'), bin(0x81, 0x10, { opaque: 1 })]));
+  p.onData('c2s', bin(0x80, 0x07, { opaque: 2 }));
+  p.onData('s2c', bin(0x81, 0x07, { opaque: 2 }));
+  // A second connection's worth on the same parser: a Stat reply the capture ends inside, then QuitQ.
+  p.onData('c2s', bin(0x80, 0x10, { opaque: 3 }));
+  p.onData('s2c', bin(0x81, 0x10, { key: 'pid', value: Buffer.from('1'), opaque: 3 }));
+  p.onData('c2s', bin(0x80, 0x17, { opaque: 4 }));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.error} ${JSON.stringify(r.warnings ?? [])}`), [
+    'Stat → No error false []',
+    'Quit → No error false []',
+    'QuitQ → (no response) false []',
+    'Stat → No error false ["truncated: Stat reply without its end"]',
+  ]);
+  assert.deepEqual(records[0].response!.stats, { pid: '4242', uptime: '17', curr_items: '3' });
+  assert.equal(records[0].responseSize, 3 * 24 + 7 + 8 + 11 + 24);
+  assert.deepEqual(records[3].response!.stats, { pid: '1' });
+  assert.equal(counters['memcached.truncated'], 1);
+});
+
 test('Memcached text: past 1,024 commands in flight, or after a timeout, a command let go does not take the next one\'s reply', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

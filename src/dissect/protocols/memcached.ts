@@ -21,6 +21,8 @@ const MAX_VALUE = 1024 * 1024 * 1024;
 const MAX_PENDING = 1024;
 /** Keys and values kept per entry; the rest are counted. */
 const MAX_ITEMS = 100;
+/** Statistics kept of one stats reply (text STAT lines, binary Stat packets); the rest are counted. */
+const MAX_STATS = 500;
 
 const STORAGE = new Set(['set', 'add', 'replace', 'append', 'prepend', 'cas']);
 const RETRIEVAL = new Set(['get', 'gets', 'gat', 'gats']);
@@ -367,6 +369,7 @@ export class MemcachedParser implements TcpStreamParser {
 
   onEnd(): void {
     if (this.cmd || this.reply) this.ctx.count('memcached.truncated');
+    this.endStatReply();
     for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
 
@@ -511,7 +514,7 @@ export class MemcachedParser implements TcpStreamParser {
       this.reply = cur;
       cur.stats ??= {};
       const i = rest.indexOf(' ');
-      if (Object.keys(cur.stats).length < 500) cur.stats[i < 0 ? rest : rest.slice(0, i)] = i < 0 ? '' : truncate(rest.slice(i + 1), 256);
+      if (Object.keys(cur.stats).length < MAX_STATS) cur.stats[i < 0 ? rest : rest.slice(0, i)] = i < 0 ? '' : truncate(rest.slice(i + 1), 256);
       return;
     }
     if (this.reply !== null && word !== 'END' && !/ERROR$/.test(word)) {
@@ -638,6 +641,13 @@ export class MemcachedParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Binary: the Stat reply being gathered. The server answers Stat with one packet per statistic
+   * (its name the key, its value the value) and ends with one whose key is empty: one call, as the
+   * text protocol's STAT lines up to END are (before: each statistic was a call without a command).
+   */
+  private statReply: { opaque: number; msg: Msg; stats: Record<string, string>; more: number } | null = null;
+
   /** A skip still owed for a big binary value, per direction. */
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
 
@@ -677,14 +687,37 @@ export class MemcachedParser implements TcpStreamParser {
     }
     const m: Msg = { rec: maskMemcachedSasl(rec, '***'), size: 24 + total, time: this.ctx.now, frame: this.ctx.frame };
     if (this.binCarry[dir].length > 0) m.warnings = this.binCarry[dir].splice(0);
+    // One statistic of a Stat reply, read before its bytes are let go.
+    const stat = dir === 's2c' && opcode === 0x10 && status === 0 && keyLen > 0 && avail === total
+      ? { name: printable(key, 1000), value: value.toString('utf8', 0, Math.min(value.length, 1024)) }
+      : null;
     q.consume(24 + avail);
     if (avail < total) {
       // The rest of a big value: consume it as it arrives.
       this.bigSkip(dir, q, total - avail);
     }
+    if (dir === 's2c' && opcode === 0x10 && status === 0) {
+      if (stat) {
+        this.statLine(opaque, m, stat.name, stat.value);
+        return;
+      }
+      if (this.statReply?.opaque === opaque) {
+        // The empty Stat packet that ends the reply: the call is the statistics read before it.
+        const { msg, stats, more } = this.statReply;
+        this.statReply = null;
+        msg.size += m.size;
+        for (const w of m.warnings ?? []) addWarning(msg, w);
+        msg.rec.stats = stats;
+        if (more > 0) msg.rec.statsTruncated = Object.keys(stats).length + more;
+        this.pairResponse(opaque, msg);
+        return;
+      }
+    }
+    if (dir === 's2c') this.endStatReply();
     if (dir === 'c2s') {
       const p: Pending = { ...m, opaque, quiet: /Q$/.test(name) };
-      if (opcode === 0x07 || opcode === 0x17) {
+      // QuitQ closes without a word; Quit is answered (an empty response) before the server closes.
+      if (opcode === 0x17) {
         this.emit(p, null, true);
         return;
       }
@@ -697,6 +730,36 @@ export class MemcachedParser implements TcpStreamParser {
       if (this.opaques.size > 2 * MAX_PENDING) this.recountOpaques();
       return;
     }
+    this.pairResponse(opaque, m);
+  }
+
+  /** One statistic of a binary Stat reply: kept (the first 500) until the empty packet that ends it. */
+  private statLine(opaque: number, m: Msg, name: string, value: string): void {
+    if (this.statReply?.opaque !== opaque) {
+      this.endStatReply();
+      const rec = { protocol: 'binary', opcode: 0x10, opcodeName: 'Stat', opaque, status: 0, statusName: STATUS[0] };
+      this.statReply = { opaque, msg: { ...m, rec, size: 0, warnings: undefined }, stats: {}, more: 0 };
+    }
+    const cur = this.statReply!;
+    cur.msg.size += m.size;
+    for (const w of m.warnings ?? []) addWarning(cur.msg, w);
+    if (Object.keys(cur.stats).length < MAX_STATS) cur.stats[truncate(name, 250)] = truncate(value, 256);
+    else cur.more++;
+  }
+
+  /** A Stat reply whose ending packet never came (another response, the end): the call is what was read, marked. */
+  private endStatReply(): void {
+    const cur = this.statReply;
+    if (!cur) return;
+    this.statReply = null;
+    cur.msg.rec.stats = cur.stats;
+    if (cur.more > 0) cur.msg.rec.statsTruncated = Object.keys(cur.stats).length + cur.more;
+    addWarning(cur.msg, 'truncated: Stat reply without its end');
+    this.ctx.count('memcached.truncated');
+    this.pairResponse(cur.opaque, cur.msg);
+  }
+
+  private pairResponse(opaque: number, m: Msg): void {
     // Responses come in request order; quiet requests before the answered one succeeded silently.
     const i = this.opaques.has(opaque) ? this.pending.findIndex((p) => p.opaque === opaque) : -1;
     if (i < 0) {

@@ -214,6 +214,47 @@ test('Memcached binary: a Stat reply (one packet per statistic, an empty one las
   assert.equal(counters['memcached.truncated'], 1);
 });
 
+test('Memcached binary: a response whose big value comes in several packets is stamped with the packet that completes it, as tshark does', () => {
+  // memcached 1.6 in a lab: Get of a 300,000-byte value, answered over 12 segments (tshark: response_in the last).
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 64, noBodies: false });
+  const p = new MemcachedParser(ctx);
+  const at = (frame: number, dir: 'c2s' | 's2c', bytes: Buffer) => {
+    ctx.frame = frame;
+    ctx.now = frame * 10;
+    p.onData(dir, bytes);
+  };
+  const value = Buffer.alloc(3000, 0x61);
+  const reply = (opaque: number) => bin(0x81, 0x00, { extras: Buffer.alloc(4), value, opaque });
+  at(1, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 1 }));
+  const whole = reply(1);
+  at(2, 's2c', whole.subarray(0, 1000));
+  at(3, 's2c', whole.subarray(1000, 2000));
+  at(4, 's2c', whole.subarray(2000));
+  // Bytes lost inside the value: that response says so and ends where its length says; then a gap
+  // past the value's end (reading resyncs at the next header, whose packet says gap); last, one the
+  // capture ends inside.
+  at(5, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 2 }));
+  at(6, 's2c', reply(2).subarray(0, 1500));
+  p.onGap('s2c', 1000);
+  at(7, 's2c', reply(2).subarray(2500));
+  at(8, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 3 }));
+  at(9, 's2c', reply(3).subarray(0, 1500));
+  p.onGap('s2c', 1528 + 10);
+  at(10, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 4 }));
+  at(11, 's2c', reply(4).subarray(0, 1500));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => [r.summary, r.requestFrame, r.responseFrame, r.responseTime, r.responseSize, r.warnings ?? []]), [
+    ['Get big → No error', 1, 4, 40, 24 + 4 + 3000, []],
+    ['Get big → No error', 5, 7, 70, 24 + 4 + 3000, ['gap']],
+    ['Get big → No error', 8, 9, 90, 24 + 4 + 3000, ['gap']],
+    ['Get big → No error', 10, 11, 110, 24 + 4 + 3000, ['gap', 'truncated']],
+  ]);
+  assert.equal(records[0].response!.value, 'a'.repeat(64));
+  assert.equal(counters['memcached.truncated'], 1);
+});
+
 test('Memcached text: past 1,024 commands in flight, or after a timeout, a command let go does not take the next one\'s reply', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

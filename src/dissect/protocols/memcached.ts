@@ -339,7 +339,17 @@ export class MemcachedParser implements TcpStreamParser {
         this.replyCarry = ['gap'];
       }
     } else {
+      const skipped = dir === 's2c' ? this.bigReply?.msg : this.bigRequest;
+      if (this.skip[dir] >= length && skipped) {
+        // Lost bytes inside a big value being skipped: that message lost them, the next header is where the count says.
+        addWarning(skipped, 'gap');
+        this.skip[dir] -= length;
+        if (this.skip[dir] === 0) this.skipDone(dir);
+        return;
+      }
       if (this.mode === 'binary') this.binaryMark(dir, 'gap');
+      // Past lost bytes the skip's count means nothing: reading resumes at the next header.
+      this.bigReplyCut(dir, 'gap');
       this.bin[dir].clear();
       this.binLost[dir] = true;
     }
@@ -368,7 +378,8 @@ export class MemcachedParser implements TcpStreamParser {
   }
 
   onEnd(): void {
-    if (this.cmd || this.reply) this.ctx.count('memcached.truncated');
+    if (this.cmd || this.reply || this.bigReply) this.ctx.count('memcached.truncated');
+    this.bigReplyCut('s2c', 'truncated');
     this.endStatReply();
     for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
@@ -614,6 +625,7 @@ export class MemcachedParser implements TcpStreamParser {
       const drop = Math.min(this.skip[dir], data.length);
       this.skip[dir] -= drop;
       data = data.subarray(drop);
+      if (this.skip[dir] === 0) this.skipDone(dir);
       if (data.length === 0) return;
     }
     if (this.binLost[dir]) {
@@ -650,6 +662,31 @@ export class MemcachedParser implements TcpStreamParser {
 
   /** A skip still owed for a big binary value, per direction. */
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  /**
+   * A response whose big value is still being skipped: paired when its last byte comes, so that its
+   * frame and time are the packet that completed it (tshark's, as for every response), not its first.
+   */
+  private bigReply: { opaque: number; msg: Msg } | null = null;
+  /** The request whose big value is being skipped (it waits for its response already). */
+  private bigRequest: Pending | null = null;
+
+  /** The rest of a big value has been skipped: the response it belonged to is whole now. */
+  private skipDone(dir: Direction): void {
+    if (dir === 'c2s') this.bigRequest = null;
+    const big = this.bigReply;
+    if (dir !== 's2c' || !big) return;
+    this.bigReply = null;
+    this.pairResponse(big.opaque, big.msg);
+  }
+
+  /** The rest of a big value will not come (lost, or the end): its response goes out as read, marked. */
+  private bigReplyCut(dir: Direction, w: string): void {
+    this.skip[dir] = 0;
+    if (dir === 'c2s') this.bigRequest = null;
+    if (dir !== 's2c' || !this.bigReply) return;
+    addWarning(this.bigReply.msg, w);
+    this.skipDone(dir);
+  }
 
   private binaryPacket(dir: Direction, q: ByteQueue, total: number): void {
     const avail = Math.min(q.length - 24, total);
@@ -714,6 +751,10 @@ export class MemcachedParser implements TcpStreamParser {
       }
     }
     if (dir === 's2c') this.endStatReply();
+    if (dir === 's2c' && this.skip.s2c > 0) {
+      this.bigReply = { opaque, msg: m };
+      return;
+    }
     if (dir === 'c2s') {
       const p: Pending = { ...m, opaque, quiet: /Q$/.test(name) };
       // QuitQ closes without a word; Quit is answered (an empty response) before the server closes.
@@ -726,6 +767,7 @@ export class MemcachedParser implements TcpStreamParser {
         this.emit(this.pending.shift()!, null);
       }
       this.pending.push(p);
+      if (this.skip.c2s > 0) this.bigRequest = p;
       this.opaques.set(opaque, (this.opaques.get(opaque) ?? 0) + 1);
       if (this.opaques.size > 2 * MAX_PENDING) this.recountOpaques();
       return;

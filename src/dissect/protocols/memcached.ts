@@ -738,7 +738,7 @@ export class MemcachedParser implements TcpStreamParser {
         this.statLine(opaque, m, stat.name, stat.value);
         return;
       }
-      if (this.statReply?.opaque === opaque) {
+      if (keyLen === 0 && this.statReply?.opaque === opaque) {
         // The empty Stat packet that ends the reply: the call is the statistics read before it.
         const { msg, stats, more } = this.statReply;
         this.statReply = null;

@@ -159,6 +159,102 @@ test('Memcached binary: opaque pairing, quiet gets closed by NoOp, statuses, SAS
   assert.equal(records[3].response!.value, 'B');
 });
 
+test('Memcached binary: lost or malformed bytes mark the calls they touched, not every later call of the connection', () => {
+  const records: CallRecord[] = [];
+  const p = new MemcachedParser(makeContext(records, {}));
+  const get = (key: string, opaque: number) => bin(0x80, 0x00, { key, opaque });
+  const hit = (opaque: number) => bin(0x81, 0x00, { extras: Buffer.alloc(4), value: Buffer.from('v'), opaque });
+  p.onData('c2s', Buffer.concat([get('a', 1), get('b', 2)]));
+  p.onGap('s2c', 29); // the answer to a
+  p.onData('s2c', hit(2));
+  p.onData('c2s', get('c', 3));
+  p.onData('s2c', hit(3));
+  // A server packet with a bad magic: the answer to d is skipped with it, e's resyncs.
+  p.onData('c2s', Buffer.concat([get('d', 4), get('e', 5)]));
+  p.onData('s2c', Buffer.from([0x99, ...Buffer.from('garbage garbage garbage')]));
+  p.onData('s2c', hit(5));
+  p.onData('c2s', get('f', 6));
+  p.onData('s2c', hit(6));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${JSON.stringify(r.warnings ?? [])}`), [
+    'Get a → unanswered ["gap","unanswered"]',
+    'Get b → No error ["gap"]',
+    'Get c → No error []',
+    'Get d → unanswered ["malformed: bad binary header (magic 0x99)","unanswered"]',
+    'Get e → No error ["malformed: bad binary header (magic 0x99)"]',
+    'Get f → No error []',
+  ]);
+});
+
+test('Memcached binary: a Stat reply (one packet per statistic, an empty one last) is one call; Quit is answered, QuitQ is not', () => {
+  // As memcached 1.6 answers (recorded in a lab): Stat, then Quit on the same connection.
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const p = new MemcachedParser(makeContext(records, counters));
+  const stat = (name: string, value: string) => bin(0x81, 0x10, { key: name, value: Buffer.from(value), opaque: 1 });
+  p.onData('c2s', bin(0x80, 0x10, { opaque: 1 }));
+  p.onData('s2c', Buffer.concat([stat('pid', '4242'), stat('uptime', '17')]));
+  p.onData('s2c', Buffer.concat([stat('curr_items', '3'), bin(0x81, 0x10, { opaque: 1 })]));
+  p.onData('c2s', bin(0x80, 0x07, { opaque: 2 }));
+  p.onData('s2c', bin(0x81, 0x07, { opaque: 2 }));
+  // A second connection's worth on the same parser: a Stat reply the capture ends inside, then QuitQ.
+  p.onData('c2s', bin(0x80, 0x10, { opaque: 3 }));
+  p.onData('s2c', bin(0x81, 0x10, { key: 'pid', value: Buffer.from('1'), opaque: 3 }));
+  p.onData('c2s', bin(0x80, 0x17, { opaque: 4 }));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.error} ${JSON.stringify(r.warnings ?? [])}`), [
+    'Stat → No error false []',
+    'Quit → No error false []',
+    'QuitQ → (no response) false []',
+    'Stat → No error false ["truncated: Stat reply without its end"]',
+  ]);
+  assert.deepEqual(records[0].response!.stats, { pid: '4242', uptime: '17', curr_items: '3' });
+  assert.equal(records[0].responseSize, 3 * 24 + 7 + 8 + 11 + 24);
+  assert.deepEqual(records[3].response!.stats, { pid: '1' });
+  assert.equal(counters['memcached.truncated'], 1);
+});
+
+test('Memcached binary: a response whose big value comes in several packets is stamped with the packet that completes it, as tshark does', () => {
+  // memcached 1.6 in a lab: Get of a 300,000-byte value, answered over 12 segments (tshark: response_in the last).
+  const records: CallRecord[] = [];
+  const counters: Record<string, number> = {};
+  const ctx = makeContext(records, counters, { maxBody: 64, noBodies: false });
+  const p = new MemcachedParser(ctx);
+  const at = (frame: number, dir: 'c2s' | 's2c', bytes: Buffer) => {
+    ctx.frame = frame;
+    ctx.now = frame * 10;
+    p.onData(dir, bytes);
+  };
+  const value = Buffer.alloc(3000, 0x61);
+  const reply = (opaque: number) => bin(0x81, 0x00, { extras: Buffer.alloc(4), value, opaque });
+  at(1, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 1 }));
+  const whole = reply(1);
+  at(2, 's2c', whole.subarray(0, 1000));
+  at(3, 's2c', whole.subarray(1000, 2000));
+  at(4, 's2c', whole.subarray(2000));
+  // Bytes lost inside the value: that response says so and ends where its length says; then a gap
+  // past the value's end (reading resyncs at the next header, whose packet says gap); last, one the
+  // capture ends inside.
+  at(5, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 2 }));
+  at(6, 's2c', reply(2).subarray(0, 1500));
+  p.onGap('s2c', 1000);
+  at(7, 's2c', reply(2).subarray(2500));
+  at(8, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 3 }));
+  at(9, 's2c', reply(3).subarray(0, 1500));
+  p.onGap('s2c', 1528 + 10);
+  at(10, 'c2s', bin(0x80, 0x00, { key: 'big', opaque: 4 }));
+  at(11, 's2c', reply(4).subarray(0, 1500));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => [r.summary, r.requestFrame, r.responseFrame, r.responseTime, r.responseSize, r.warnings ?? []]), [
+    ['Get big → No error', 1, 4, 40, 24 + 4 + 3000, []],
+    ['Get big → No error', 5, 7, 70, 24 + 4 + 3000, ['gap']],
+    ['Get big → No error', 8, 9, 90, 24 + 4 + 3000, ['gap']],
+    ['Get big → No error', 10, 11, 110, 24 + 4 + 3000, ['gap', 'truncated']],
+  ]);
+  assert.equal(records[0].response!.value, 'a'.repeat(64));
+  assert.equal(counters['memcached.truncated'], 1);
+});
+
 test('Memcached text: past 1,024 commands in flight, or after a timeout, a command let go does not take the next one\'s reply', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

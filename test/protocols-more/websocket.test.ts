@@ -164,6 +164,28 @@ test('WebSocket: close codes, gaps resync on the next frame, no-context-takeover
   assert.ok(counters['ws.resync_skipped'] > 0);
 });
 
+test('WebSocket: a frame with no payload (a close without a code, an empty ping or pong) is done when its header is, not when more bytes come', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {}, { maxBody: 64, noBodies: false }) as ReturnType<typeof makeContext> & { frame: number };
+  const p = new WebSocketParser(ctx, null);
+  const at = (frameNo: number, dir: 'c2s' | 's2c', bytes: Buffer) => {
+    ctx.frame = frameNo;
+    p.onData(dir, bytes);
+  };
+  // Each frame alone in its packet, as servers send them.
+  at(5, 's2c', frame(8, Buffer.alloc(0)));
+  at(6, 'c2s', frame(8, Buffer.from([0x03, 0xe8]), { mask: true }));
+  at(7, 's2c', frame(1, Buffer.alloc(0)));
+  at(8, 'c2s', frame(9, Buffer.alloc(0), { mask: true }));
+  at(9, 's2c', frame(10, Buffer.alloc(0)));
+  p.onEnd();
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.requestFrame} ${r.responseFrame ?? '-'}`), [
+    'server close → close 1000 5 6',
+    'server text 0 bytes 7 -',
+    'client ping → pong 8 9',
+  ]);
+});
+
 test('WebSocket subprotocol mqtt: packets read across and within messages, inflated, and resumed after a gap; control frames stay ws; a message not inflated is a reported loss', () => {
   const records: CallRecord[] = [];
   const counters: Record<string, number> = {};

@@ -21,6 +21,8 @@ const MAX_VALUE = 1024 * 1024 * 1024;
 const MAX_PENDING = 1024;
 /** Keys and values kept per entry; the rest are counted. */
 const MAX_ITEMS = 100;
+/** Statistics kept of one stats reply (text STAT lines, binary Stat packets); the rest are counted. */
+const MAX_STATS = 500;
 
 const STORAGE = new Set(['set', 'add', 'replace', 'append', 'prepend', 'cas']);
 const RETRIEVAL = new Set(['get', 'gets', 'gat', 'gats']);
@@ -259,8 +261,11 @@ export class MemcachedParser implements TcpStreamParser {
    * the next command.
    */
   private owed = 0;
-  /** Binary protocol: warnings of every call after a gap or malformed packet (its pairing is by opaque, so only the text protocol's are per call). */
-  private readonly warnings = new Set<string>();
+  /**
+   * Binary: what each side lost or skipped since its last packet, said on the next packet read there
+   * (the requests in flight then say it too); a connection-wide set marked every later call.
+   */
+  private readonly binCarry: Record<Direction, string[]> = { c2s: [], s2c: [] };
   /** Text: warnings the next command read gets (a malformed one before it). */
   private carry: string[] = [];
   /** Text: warnings the next reply read gets (the server's bytes before it were lost or malformed). */
@@ -302,7 +307,7 @@ export class MemcachedParser implements TcpStreamParser {
         // Lost bytes (not a capture begun mid-way) are a loss to say, as after any gap.
         if (this.binLost.c2s) this.commandLoss = 'open';
         if (this.binLost.s2c) this.replyCarry = ['gap'];
-      } else if (this.binLost.c2s || this.binLost.s2c) this.warnings.add('gap');
+      } else for (const d of ['c2s', 's2c'] as const) if (this.binLost[d]) this.binaryMark(d, 'gap');
     }
     if (this.text) this.text[dir].push(data);
     else this.binary(dir, data);
@@ -334,7 +339,17 @@ export class MemcachedParser implements TcpStreamParser {
         this.replyCarry = ['gap'];
       }
     } else {
-      if (this.mode === 'binary') this.warnings.add('gap');
+      const skipped = dir === 's2c' ? this.bigReply?.msg : this.bigRequest;
+      if (this.skip[dir] >= length && skipped) {
+        // Lost bytes inside a big value being skipped: that message lost them, the next header is where the count says.
+        addWarning(skipped, 'gap');
+        this.skip[dir] -= length;
+        if (this.skip[dir] === 0) this.skipDone(dir);
+        return;
+      }
+      if (this.mode === 'binary') this.binaryMark(dir, 'gap');
+      // Past lost bytes the skip's count means nothing: reading resumes at the next header.
+      this.bigReplyCut(dir, 'gap');
       this.bin[dir].clear();
       this.binLost[dir] = true;
     }
@@ -363,15 +378,17 @@ export class MemcachedParser implements TcpStreamParser {
   }
 
   onEnd(): void {
-    if (this.cmd || this.reply) this.ctx.count('memcached.truncated');
+    if (this.cmd || this.reply || this.bigReply) this.ctx.count('memcached.truncated');
+    this.bigReplyCut('s2c', 'truncated');
+    this.endStatReply();
     for (const p of this.pending.splice(0)) this.emit(p, null, p.quiet === true);
   }
 
-  private malformed(why: string, dir?: Direction): void {
+  private malformed(why: string, dir: Direction): void {
     this.ctx.count('memcached.malformed');
     const w = `malformed: ${why}`;
     if (!this.text) {
-      this.warnings.add(w);
+      this.binaryMark(dir, w);
       return;
     }
     // The reader drops what follows up to a known word: the calls waiting, and the next message of that side, say so.
@@ -508,7 +525,7 @@ export class MemcachedParser implements TcpStreamParser {
       this.reply = cur;
       cur.stats ??= {};
       const i = rest.indexOf(' ');
-      if (Object.keys(cur.stats).length < 500) cur.stats[i < 0 ? rest : rest.slice(0, i)] = i < 0 ? '' : truncate(rest.slice(i + 1), 256);
+      if (Object.keys(cur.stats).length < MAX_STATS) cur.stats[i < 0 ? rest : rest.slice(0, i)] = i < 0 ? '' : truncate(rest.slice(i + 1), 256);
       return;
     }
     if (this.reply !== null && word !== 'END' && !/ERROR$/.test(word)) {
@@ -596,12 +613,19 @@ export class MemcachedParser implements TcpStreamParser {
 
   // ---- binary protocol -----------------------------------------------------
 
+  /** Binary bytes of `dir` lost or skipped: the requests in flight, and the next packet of that side, say so. */
+  private binaryMark(dir: Direction, w: string): void {
+    for (const p of this.pending) addWarning(p, w);
+    if (this.binCarry[dir].length < 4 && !this.binCarry[dir].includes(w)) this.binCarry[dir].push(w);
+  }
+
   private binary(dir: Direction, data: Buffer): void {
     const q = this.bin[dir];
     if (this.skip[dir] > 0) {
       const drop = Math.min(this.skip[dir], data.length);
       this.skip[dir] -= drop;
       data = data.subarray(drop);
+      if (this.skip[dir] === 0) this.skipDone(dir);
       if (data.length === 0) return;
     }
     if (this.binLost[dir]) {
@@ -617,7 +641,7 @@ export class MemcachedParser implements TcpStreamParser {
       const magic = h[0];
       const total = h.readUInt32BE(8);
       if (magic !== (dir === 'c2s' ? 0x80 : 0x81) || total > MAX_VALUE + 1024) {
-        this.malformed(`bad binary header (magic 0x${magic.toString(16)})`);
+        this.malformed(`bad binary header (magic 0x${magic.toString(16)})`, dir);
         q.clear();
         this.binLost[dir] = true;
         return;
@@ -629,8 +653,40 @@ export class MemcachedParser implements TcpStreamParser {
     }
   }
 
+  /**
+   * Binary: the Stat reply being gathered. The server answers Stat with one packet per statistic
+   * (its name the key, its value the value) and ends with one whose key is empty: one call, as the
+   * text protocol's STAT lines up to END are (before: each statistic was a call without a command).
+   */
+  private statReply: { opaque: number; msg: Msg; stats: Record<string, string>; more: number } | null = null;
+
   /** A skip still owed for a big binary value, per direction. */
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
+  /**
+   * A response whose big value is still being skipped: paired when its last byte comes, so that its
+   * frame and time are the packet that completed it (tshark's, as for every response), not its first.
+   */
+  private bigReply: { opaque: number; msg: Msg } | null = null;
+  /** The request whose big value is being skipped (it waits for its response already). */
+  private bigRequest: Pending | null = null;
+
+  /** The rest of a big value has been skipped: the response it belonged to is whole now. */
+  private skipDone(dir: Direction): void {
+    if (dir === 'c2s') this.bigRequest = null;
+    const big = this.bigReply;
+    if (dir !== 's2c' || !big) return;
+    this.bigReply = null;
+    this.pairResponse(big.opaque, big.msg);
+  }
+
+  /** The rest of a big value will not come (lost, or the end): its response goes out as read, marked. */
+  private bigReplyCut(dir: Direction, w: string): void {
+    this.skip[dir] = 0;
+    if (dir === 'c2s') this.bigRequest = null;
+    if (dir !== 's2c' || !this.bigReply) return;
+    addWarning(this.bigReply.msg, w);
+    this.skipDone(dir);
+  }
 
   private binaryPacket(dir: Direction, q: ByteQueue, total: number): void {
     const avail = Math.min(q.length - 24, total);
@@ -644,7 +700,7 @@ export class MemcachedParser implements TcpStreamParser {
     const name = OPCODES[opcode] ?? `0x${opcode.toString(16)}`;
     const rec: Record<string, any> = { protocol: 'binary', opcode, opcodeName: name, opaque };
     if (keyLen + extras > total) {
-      this.malformed('key and extras longer than the body');
+      this.malformed('key and extras longer than the body', dir);
       q.clear();
       this.binLost[dir] = true;
       return;
@@ -667,14 +723,42 @@ export class MemcachedParser implements TcpStreamParser {
       if (extras >= 8) rec.exptime = pkt.readUInt32BE(28);
     }
     const m: Msg = { rec: maskMemcachedSasl(rec, '***'), size: 24 + total, time: this.ctx.now, frame: this.ctx.frame };
+    if (this.binCarry[dir].length > 0) m.warnings = this.binCarry[dir].splice(0);
+    // One statistic of a Stat reply, read before its bytes are let go.
+    const stat = dir === 's2c' && opcode === 0x10 && status === 0 && keyLen > 0 && avail === total
+      ? { name: printable(key, 1000), value: value.toString('utf8', 0, Math.min(value.length, 1024)) }
+      : null;
     q.consume(24 + avail);
     if (avail < total) {
       // The rest of a big value: consume it as it arrives.
       this.bigSkip(dir, q, total - avail);
     }
+    if (dir === 's2c' && opcode === 0x10 && status === 0) {
+      if (stat) {
+        this.statLine(opaque, m, stat.name, stat.value);
+        return;
+      }
+      if (keyLen === 0 && this.statReply?.opaque === opaque) {
+        // The empty Stat packet that ends the reply: the call is the statistics read before it.
+        const { msg, stats, more } = this.statReply;
+        this.statReply = null;
+        msg.size += m.size;
+        for (const w of m.warnings ?? []) addWarning(msg, w);
+        msg.rec.stats = stats;
+        if (more > 0) msg.rec.statsTruncated = Object.keys(stats).length + more;
+        this.pairResponse(opaque, msg);
+        return;
+      }
+    }
+    if (dir === 's2c') this.endStatReply();
+    if (dir === 's2c' && this.skip.s2c > 0) {
+      this.bigReply = { opaque, msg: m };
+      return;
+    }
     if (dir === 'c2s') {
       const p: Pending = { ...m, opaque, quiet: /Q$/.test(name) };
-      if (opcode === 0x07 || opcode === 0x17) {
+      // QuitQ closes without a word; Quit is answered (an empty response) before the server closes.
+      if (opcode === 0x17) {
         this.emit(p, null, true);
         return;
       }
@@ -683,10 +767,41 @@ export class MemcachedParser implements TcpStreamParser {
         this.emit(this.pending.shift()!, null);
       }
       this.pending.push(p);
+      if (this.skip.c2s > 0) this.bigRequest = p;
       this.opaques.set(opaque, (this.opaques.get(opaque) ?? 0) + 1);
       if (this.opaques.size > 2 * MAX_PENDING) this.recountOpaques();
       return;
     }
+    this.pairResponse(opaque, m);
+  }
+
+  /** One statistic of a binary Stat reply: kept (the first 500) until the empty packet that ends it. */
+  private statLine(opaque: number, m: Msg, name: string, value: string): void {
+    if (this.statReply?.opaque !== opaque) {
+      this.endStatReply();
+      const rec = { protocol: 'binary', opcode: 0x10, opcodeName: 'Stat', opaque, status: 0, statusName: STATUS[0] };
+      this.statReply = { opaque, msg: { ...m, rec, size: 0, warnings: undefined }, stats: {}, more: 0 };
+    }
+    const cur = this.statReply!;
+    cur.msg.size += m.size;
+    for (const w of m.warnings ?? []) addWarning(cur.msg, w);
+    if (Object.keys(cur.stats).length < MAX_STATS) cur.stats[truncate(name, 250)] = truncate(value, 256);
+    else cur.more++;
+  }
+
+  /** A Stat reply whose ending packet never came (another response, the end): the call is what was read, marked. */
+  private endStatReply(): void {
+    const cur = this.statReply;
+    if (!cur) return;
+    this.statReply = null;
+    cur.msg.rec.stats = cur.stats;
+    if (cur.more > 0) cur.msg.rec.statsTruncated = Object.keys(cur.stats).length + cur.more;
+    addWarning(cur.msg, 'truncated: Stat reply without its end');
+    this.ctx.count('memcached.truncated');
+    this.pairResponse(cur.opaque, cur.msg);
+  }
+
+  private pairResponse(opaque: number, m: Msg): void {
     // Responses come in request order; quiet requests before the answered one succeeded silently.
     const i = this.opaques.has(opaque) ? this.pending.findIndex((p) => p.opaque === opaque) : -1;
     if (i < 0) {
@@ -742,7 +857,7 @@ export class MemcachedParser implements TcpStreamParser {
       call.responseTime = this.ctx.now;
       call.responseFrame = this.ctx.frame;
     }
-    const warnings = new Set([...this.warnings, ...(p.warnings ?? []), ...(reply?.warnings ?? [])]);
+    const warnings = new Set([...(p.warnings ?? []), ...(reply?.warnings ?? [])]);
     if (!oneWay && res === null) warnings.add('unanswered');
     if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
@@ -762,7 +877,7 @@ export class MemcachedParser implements TcpStreamParser {
       error: isError({}, m.rec),
       summary: `(no command) → ${outcome(m.rec)}`,
     };
-    const warnings = new Set([...this.warnings, ...(m.warnings ?? [])]);
+    const warnings = new Set(m.warnings ?? []);
     if (warnings.size > 0) call.warnings = [...warnings];
     this.ctx.emit(call);
   }

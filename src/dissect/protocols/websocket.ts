@@ -133,10 +133,12 @@ export class WebSocketParser implements TcpStreamParser {
       this.lost[dir] = false;
     }
     q.push(data);
-    while (q.length > 0) {
+    // Not `while (q.length > 0)`: a frame whose header ends the packet may have no payload (an
+    // empty ping or pong, a close without a code) and is done then, not when more bytes come.
+    for (;;) {
       const f = this.frames[dir];
       if (f === null) {
-        if (!this.readHeader(dir)) return;
+        if (q.length === 0 || !this.readHeader(dir)) return;
         continue;
       }
       const n = Math.min(f.remaining, q.length);

@@ -658,7 +658,7 @@ export class MemcachedParser implements TcpStreamParser {
    * (its name the key, its value the value) and ends with one whose key is empty: one call, as the
    * text protocol's STAT lines up to END are (before: each statistic was a call without a command).
    */
-  private statReply: { opaque: number; msg: Msg; stats: Record<string, string>; more: number } | null = null;
+  private statReply: { opaque: number; msg: Msg; stats: Record<string, string>; kept: number; more: number } | null = null;
 
   /** A skip still owed for a big binary value, per direction. */
   private skip: Record<Direction, number> = { c2s: 0, s2c: 0 };
@@ -740,12 +740,12 @@ export class MemcachedParser implements TcpStreamParser {
       }
       if (keyLen === 0 && this.statReply?.opaque === opaque) {
         // The empty Stat packet that ends the reply: the call is the statistics read before it.
-        const { msg, stats, more } = this.statReply;
+        const { msg, stats, kept, more } = this.statReply;
         this.statReply = null;
         msg.size += m.size;
         for (const w of m.warnings ?? []) addWarning(msg, w);
         msg.rec.stats = stats;
-        if (more > 0) msg.rec.statsTruncated = Object.keys(stats).length + more;
+        if (more > 0) msg.rec.statsTruncated = kept + more;
         this.pairResponse(opaque, msg);
         return;
       }
@@ -780,13 +780,18 @@ export class MemcachedParser implements TcpStreamParser {
     if (this.statReply?.opaque !== opaque) {
       this.endStatReply();
       const rec = { protocol: 'binary', opcode: 0x10, opcodeName: 'Stat', opaque, status: 0, statusName: STATUS[0] };
-      this.statReply = { opaque, msg: { ...m, rec, size: 0, warnings: undefined }, stats: {}, more: 0 };
+      this.statReply = { opaque, msg: { ...m, rec, size: 0, warnings: undefined }, stats: {}, kept: 0, more: 0 };
     }
     const cur = this.statReply!;
     cur.msg.size += m.size;
     for (const w of m.warnings ?? []) addWarning(cur.msg, w);
-    if (Object.keys(cur.stats).length < MAX_STATS) cur.stats[truncate(name, 250)] = truncate(value, 256);
-    else cur.more++;
+    // Counted, not Object.keys() per packet: a reply of a million statistics stays linear.
+    const stat = truncate(name, 250);
+    if (Object.hasOwn(cur.stats, stat)) cur.stats[stat] = truncate(value, 256);
+    else if (cur.kept < MAX_STATS) {
+      cur.stats[stat] = truncate(value, 256);
+      cur.kept++;
+    } else cur.more++;
   }
 
   /** A Stat reply whose ending packet never came (another response, the end): the call is what was read, marked. */
@@ -795,7 +800,7 @@ export class MemcachedParser implements TcpStreamParser {
     if (!cur) return;
     this.statReply = null;
     cur.msg.rec.stats = cur.stats;
-    if (cur.more > 0) cur.msg.rec.statsTruncated = Object.keys(cur.stats).length + cur.more;
+    if (cur.more > 0) cur.msg.rec.statsTruncated = cur.kept + cur.more;
     addWarning(cur.msg, 'truncated: Stat reply without its end');
     this.ctx.count('memcached.truncated');
     this.pairResponse(cur.opaque, cur.msg);

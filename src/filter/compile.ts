@@ -12,7 +12,7 @@ import { LinearRegex } from './linear-regex.js';
 import type { Entry } from '../model/entry.js';
 import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
-import { KFL2_VARIABLES, ENTRY_ROOTS, typeDefault } from './kfl2-variables.js';
+import { KFL2_VARIABLES, ENTRY_ROOTS, queryMap, typeDefault } from './kfl2-variables.js';
 import { compileRegex } from './parser.js';
 import { compileMacro, MACROS, MacroBudget, MAX_MACRO_STEPS as MAX_STEPS, OVER_BUDGET, type Slot } from './cel-macros.js';
 import { CelEvalError, EvalErrors } from './cel-errors.js';
@@ -425,7 +425,7 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'member':
       return k2Name(n, ctx);
     case 'index': {
-      const t = k2(n.target, ctx);
+      const t = queryMapRead(n.target, ctx) ?? k2(n.target, ctx);
       const ci = isHeaderMap(n.target);
       if (n.index.kind === 'literal' && (typeof n.index.value === 'string' || typeof n.index.value === 'number')) {
         const s: PathStep = { key: n.index.value, ci };
@@ -488,6 +488,18 @@ function k2(n: Node, ctx: CompileContext): Fn {
   }
 }
 
+const NO_PARAMETERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+
+/**
+ * `query_string` is text in shark (`query_string.contains("id=7")`, as users of shark wrote it) and a
+ * map in Kubeshark (`query_string["id"]`): where the expression asks for a map — an index, a field,
+ * `in`, map_get(), a macro, has() — it reads the map (kfl2-variables.ts queryMap), elsewhere the text.
+ */
+function queryMapRead(n: Node, ctx: CompileContext): Fn | undefined {
+  if (n.kind !== 'ident' || n.name !== 'query_string' || ctx.scope?.has('query_string')) return undefined;
+  return (e) => queryMap(e) ?? NO_PARAMETERS;
+}
+
 function isHeaderMap(n: Node): boolean {
   const name = n.kind === 'member' ? n.name : n.kind === 'ident' ? n.name : '';
   return CASE_INSENSITIVE_PARENTS.has(name);
@@ -513,6 +525,13 @@ function k2Name(n: Node, ctx: CompileContext): Fn {
   if (slot) {
     const read = pathReader(names.map((key, i) => ({ key, ci: i === 0 ? false : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) })));
     return () => read(slot.value);
+  }
+  if (names.length > 0) {
+    const params = queryMapRead(cur, ctx);
+    if (params) {
+      const read = pathReader(names.map((key) => ({ key, ci: false })));
+      return (e) => read(params(e));
+    }
   }
   names.unshift(cur.name);
   for (let len = names.length; len > 0; len--) {
@@ -544,7 +563,7 @@ function firstCol(n: Node): number {
 
 function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn {
   const l = k2(n.left, ctx);
-  const r = k2(n.right, ctx);
+  const r = (n.op === 'in' ? queryMapRead(n.right, ctx) : undefined) ?? k2(n.right, ctx);
   const rightLit = n.right.kind === 'literal' ? n.right.value : undefined;
   switch (n.op) {
     case '==':
@@ -682,7 +701,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
     const t = k2(n.target, ctx);
     if (MACROS.has(n.name)) {
       const budget = (ctx.macros ??= new MacroBudget());
-      return compileMacro(n, t, budget, (body, name, slot) => k2(body, { ...ctx, errors: errorsOf(ctx), scope: new Map(ctx.scope ?? []).set(name, slot) }));
+      return compileMacro(n, queryMapRead(n.target, ctx) ?? t, budget, (body, name, slot) => k2(body, { ...ctx, errors: errorsOf(ctx), scope: new Map(ctx.scope ?? []).set(name, slot) }));
     }
     switch (n.name) {
       case 'contains':
@@ -729,7 +748,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
     }
     case 'map_get': {
       arity(3);
-      const m = k2(args[0], ctx);
+      const m = queryMapRead(args[0], ctx) ?? k2(args[0], ctx);
       const k = k2(args[1], ctx);
       const d = k2(args[2], ctx);
       return (e) => {
@@ -780,7 +799,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
       arity(1);
       const a = args[0];
       if (a.kind !== 'member') throw new FilterSyntaxError('has() takes a field selection like has(request.headers.x)', a.col);
-      const target = k2(a.target, ctx);
+      const target = queryMapRead(a.target, ctx) ?? k2(a.target, ctx);
       const s: PathStep = { key: a.name, ci: isHeaderMap(a.target) };
       return (e) => step(target(e), s) !== undefined;
     }

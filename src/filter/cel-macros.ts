@@ -17,6 +17,7 @@ import type { Entry } from '../model/entry.js';
 import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import { celTruthy } from './values.js';
+import { CelEvalError } from './cel-errors.js';
 
 type Fn = (e: Entry) => unknown;
 
@@ -82,15 +83,38 @@ export function compileMacro(
   };
   const test = bodies[0];
   switch (n.name) {
+    // As CEL's: an item whose test is an error (`x / 0`) is outweighed by one that decides (a false
+    // for all, a true for exists); with none, the macro is that error.
     case 'all':
       return (e) => {
         let all = true;
-        return each(e, () => (all = celTruthy(test(e)))) && all;
+        let error: CelEvalError | undefined;
+        const iterable = each(e, () => {
+          try {
+            all = celTruthy(test(e));
+          } catch (x) {
+            if (!(x instanceof CelEvalError)) throw x;
+            error ??= x;
+          }
+          return all;
+        });
+        if (iterable && all && error) throw error;
+        return iterable && all;
       };
     case 'exists':
       return (e) => {
         let found = false;
-        each(e, () => !(found = celTruthy(test(e))));
+        let error: CelEvalError | undefined;
+        each(e, () => {
+          try {
+            found = celTruthy(test(e));
+          } catch (x) {
+            if (!(x instanceof CelEvalError)) throw x;
+            error ??= x;
+          }
+          return !found;
+        });
+        if (!found && error) throw error;
         return found;
       };
     case 'exists_one':

@@ -12,9 +12,10 @@ import { LinearRegex } from './linear-regex.js';
 import type { Entry } from '../model/entry.js';
 import type { Node } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
-import { KFL2_VARIABLES, ENTRY_ROOTS, typeDefault } from './kfl2-variables.js';
+import { KFL2_VARIABLES, ENTRY_ROOTS, queryMap, typeDefault } from './kfl2-variables.js';
 import { compileRegex } from './parser.js';
 import { compileMacro, MACROS, MacroBudget, MAX_MACRO_STEPS as MAX_STEPS, OVER_BUDGET, type Slot } from './cel-macros.js';
+import { CelEvalError, EvalErrors } from './cel-errors.js';
 import {
   CASE_INSENSITIVE_PARENTS,
   MISSING,
@@ -23,6 +24,7 @@ import {
   celSize,
   celString,
   celTruthy,
+  defaultLike,
   kfl1Equal,
   kfl1Number,
   kfl1String,
@@ -49,6 +51,8 @@ export interface CompileContext {
   scope?: ReadonlyMap<string, Slot>;
   /** KFL2: set when the expression has a macro; bounds each entry's work. */
   macros?: MacroBudget;
+  /** KFL2: CEL's evaluation errors (`x / 0`, `1 + "a"`), their sites and the entries that met one (cel-errors.ts). */
+  errors?: EvalErrors;
 }
 
 const always = (v: unknown): Fn => () => v;
@@ -366,19 +370,27 @@ function parseJsonValue(v: unknown): unknown {
 
 export function compileKfl2(ast: Node | null, ctx: CompileContext): (e: Entry) => boolean {
   if (!ast) return () => true;
+  const errors = (ctx.errors ??= new EvalErrors());
   const f = k2(ast, ctx);
   const budget = ctx.macros;
-  if (!budget) return (e) => celTruthy(f(e));
+  if (!budget && errors.sites === 0) return (e) => celTruthy(f(e));
   return (e) => {
-    budget.left = MAX_STEPS;
+    if (budget) budget.left = MAX_STEPS;
     try {
       return celTruthy(f(e));
     } catch (err) {
-      if (err !== OVER_BUDGET) throw err;
-      budget.entriesOver++;
+      // An entry that met CEL's error, or took the macros over their steps, is a non-match, counted.
+      if (err instanceof CelEvalError) errors.count(err);
+      else if (err === OVER_BUDGET && budget) budget.entriesOver++;
+      else throw err;
       return false;
     }
   };
+}
+
+/** The run's evaluation errors, made on first use (k2 may be reached without compileKfl2 in tests). */
+function errorsOf(ctx: CompileContext): EvalErrors {
+  return (ctx.errors ??= new EvalErrors());
 }
 
 function k2(n: Node, ctx: CompileContext): Fn {
@@ -413,7 +425,7 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'member':
       return k2Name(n, ctx);
     case 'index': {
-      const t = k2(n.target, ctx);
+      const t = queryMapRead(n.target, ctx) ?? k2(n.target, ctx);
       const ci = isHeaderMap(n.target);
       if (n.index.kind === 'literal' && (typeof n.index.value === 'string' || typeof n.index.value === 'number')) {
         const s: PathStep = { key: n.index.value, ci };
@@ -430,16 +442,38 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'unary': {
       const a = k2(n.arg, ctx);
       if (n.op === '!') return (e) => !celTruthy(a(e));
+      const err = errorsOf(ctx).site("'-' of a value that is not a number", n.col);
       return (e) => {
         const v = a(e);
-        return typeof v === 'number' ? -v : 0;
+        if (typeof v === 'number') return -v;
+        if (v === undefined || v === null) return 0;
+        throw err;
       };
     }
     case 'logical': {
+      const errors = errorsOf(ctx);
+      const sitesBefore = errors.sites;
       const terms = n.terms.map((t) => k2(t, ctx));
       const decides = n.op === 'or';
+      if (errors.sites === sitesBefore) {
+        return (e) => {
+          for (const term of terms) if (celTruthy(term(e)) === decides) return decides;
+          return !decides;
+        };
+      }
+      // CEL's || and && are commutative over errors: a term that decides wins over an error in
+      // another (on either side); with none deciding, the first error is the answer.
       return (e) => {
-        for (const term of terms) if (celTruthy(term(e)) === decides) return decides;
+        let error: CelEvalError | undefined;
+        for (const term of terms) {
+          try {
+            if (celTruthy(term(e)) === decides) return decides;
+          } catch (x) {
+            if (!(x instanceof CelEvalError)) throw x;
+            error ??= x;
+          }
+        }
+        if (error) throw error;
         return !decides;
       };
     }
@@ -452,6 +486,18 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'binary':
       return k2Binary(n, ctx);
   }
+}
+
+const NO_PARAMETERS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+
+/**
+ * `query_string` is text in shark (`query_string.contains("id=7")`, as users of shark wrote it) and a
+ * map in Kubeshark (`query_string["id"]`): where the expression asks for a map — an index, a field,
+ * `in`, map_get(), a macro, has() — it reads the map (kfl2-variables.ts queryMap), elsewhere the text.
+ */
+function queryMapRead(n: Node, ctx: CompileContext): Fn | undefined {
+  if (n.kind !== 'ident' || n.name !== 'query_string' || ctx.scope?.has('query_string')) return undefined;
+  return (e) => queryMap(e) ?? NO_PARAMETERS;
 }
 
 function isHeaderMap(n: Node): boolean {
@@ -479,6 +525,13 @@ function k2Name(n: Node, ctx: CompileContext): Fn {
   if (slot) {
     const read = pathReader(names.map((key, i) => ({ key, ci: i === 0 ? false : CASE_INSENSITIVE_PARENTS.has(names[i - 1]) })));
     return () => read(slot.value);
+  }
+  if (names.length > 0) {
+    const params = queryMapRead(cur, ctx);
+    if (params) {
+      const read = pathReader(names.map((key) => ({ key, ci: false })));
+      return (e) => read(params(e));
+    }
   }
   names.unshift(cur.name);
   for (let len = names.length; len > 0; len--) {
@@ -510,7 +563,7 @@ function firstCol(n: Node): number {
 
 function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn {
   const l = k2(n.left, ctx);
-  const r = k2(n.right, ctx);
+  const r = (n.op === 'in' ? queryMapRead(n.right, ctx) : undefined) ?? k2(n.right, ctx);
   const rightLit = n.right.kind === 'literal' ? n.right.value : undefined;
   switch (n.op) {
     case '==':
@@ -573,29 +626,52 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
         return false;
       };
     }
-    case '+':
+    case '+': {
+      // CEL adds numbers, joins strings and lists; anything else (`1 + "a"`) is an error. A missing
+      // field (undefined, or a null the capture lost) takes the other side's default, as in comparisons.
+      const err = errorsOf(ctx).site("'+' of values of different types", n.col);
       return (e) => {
-        const a = l(e);
-        const b = r(e);
-        if (typeof a === 'string' || typeof b === 'string') return celString(a) + celString(b);
-        if (Array.isArray(a) || Array.isArray(b)) return [...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])];
-        return toNum(a) + toNum(b);
+        let a = l(e);
+        let b = r(e);
+        if (a === undefined || a === null) a = b === undefined || b === null ? 0 : defaultLike(b);
+        if (b === undefined || b === null) b = defaultLike(a);
+        if (typeof a === 'number' && typeof b === 'number') return a + b;
+        if (typeof a === 'string' && typeof b === 'string') return a + b;
+        if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+        throw err;
       };
+    }
     case '-':
-      return (e) => toNum(l(e)) - toNum(r(e));
-    case '*':
-      return (e) => toNum(l(e)) * toNum(r(e));
+    case '*': {
+      const err = errorsOf(ctx).site(`'${n.op}' of a value that is not a number`, n.col);
+      const times = n.op === '*';
+      return (e) => {
+        const a = num(l(e), err);
+        const b = num(r(e), err);
+        return times ? a * b : a - b;
+      };
+    }
     case '/':
+    case '%': {
+      const errors = errorsOf(ctx);
+      const err = errors.site(`'${n.op}' of a value that is not a number`, n.col);
+      const byZero = errors.site(n.op === '/' ? 'division by zero' : 'modulus by zero', n.col);
+      const divide = n.op === '/';
       return (e) => {
-        const b = toNum(r(e));
-        return b === 0 ? 0 : toNum(l(e)) / b;
+        const a = num(l(e), err);
+        const b = num(r(e), err);
+        if (b === 0) throw byZero;
+        return divide ? a / b : a % b;
       };
-    case '%':
-      return (e) => {
-        const b = toNum(r(e));
-        return b === 0 ? 0 : toNum(l(e)) % b;
-      };
+    }
   }
+}
+
+/** An arithmetic operand: a number, 0 for a missing field, else CEL's error. */
+function num(v: unknown, err: CelEvalError): number {
+  if (typeof v === 'number') return v;
+  if (v === undefined || v === null) return 0;
+  throw err;
 }
 
 /**
@@ -606,10 +682,6 @@ function grpcPathNote(left: Node, lit: string, ctx: CompileContext): void {
   if (left.kind !== 'ident' || left.name !== 'grpc_method' || !lit.includes('/') || ctx.scope?.has('grpc_method')) return;
   const note = `grpc_method is the method's name alone, as in Kubeshark (${JSON.stringify(lit.slice(lit.lastIndexOf('/') + 1))}); the whole path is path == ${JSON.stringify(lit)}`;
   if (!ctx.warnings.includes(note)) ctx.warnings.push(note);
-}
-
-function toNum(v: unknown): number {
-  return typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : 0;
 }
 
 function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
@@ -629,7 +701,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
     const t = k2(n.target, ctx);
     if (MACROS.has(n.name)) {
       const budget = (ctx.macros ??= new MacroBudget());
-      return compileMacro(n, t, budget, (body, name, slot) => k2(body, { ...ctx, scope: new Map(ctx.scope ?? []).set(name, slot) }));
+      return compileMacro(n, queryMapRead(n.target, ctx) ?? t, budget, (body, name, slot) => k2(body, { ...ctx, errors: errorsOf(ctx), scope: new Map(ctx.scope ?? []).set(name, slot) }));
     }
     switch (n.name) {
       case 'contains':
@@ -676,7 +748,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
     }
     case 'map_get': {
       arity(3);
-      const m = k2(args[0], ctx);
+      const m = queryMapRead(args[0], ctx) ?? k2(args[0], ctx);
       const k = k2(args[1], ctx);
       const d = k2(args[2], ctx);
       return (e) => {
@@ -727,7 +799,7 @@ function k2Call(n: Extract<Node, { kind: 'call' }>, ctx: CompileContext): Fn {
       arity(1);
       const a = args[0];
       if (a.kind !== 'member') throw new FilterSyntaxError('has() takes a field selection like has(request.headers.x)', a.col);
-      const target = k2(a.target, ctx);
+      const target = queryMapRead(a.target, ctx) ?? k2(a.target, ctx);
       const s: PathStep = { key: a.name, ci: isHeaderMap(a.target) };
       return (e) => step(target(e), s) !== undefined;
     }

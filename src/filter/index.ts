@@ -46,6 +46,8 @@ export interface CompiledFilter {
   warnings: string[];
   /** With a KFL2 macro: the entries so far that took more than its step limit (cel-macros.ts) and were not matched. */
   entriesOverLimit?: () => number;
+  /** KFL2: the entries so far whose evaluation met CEL's error (`x / 0`, `1 + "a"`) and were not matched, and the first error (cel-errors.ts). */
+  evalErrors?: () => { entries: number; first: string | undefined };
 }
 
 /** Compile a KFL1 or KFL2 expression; throws FilterSyntaxError (exit code 2) with the column. An empty expression matches everything. */
@@ -60,6 +62,8 @@ export function compileFilter(expr: string, opts: CompileFilterOptions = {}): Co
   if (ctx.redactions.length > 0) result.redactions = ctx.redactions;
   const macros = ctx.macros;
   if (macros) result.entriesOverLimit = () => macros.entriesOver;
+  const errors = ctx.errors;
+  if (errors && errors.sites > 0) result.evalErrors = () => ({ entries: errors.entries, first: errors.first });
   const protocols = ast ? requiredProtocols(ast) : undefined;
   if (protocols) result.protocols = protocols;
   const fields = neededFields(ast, dialect);

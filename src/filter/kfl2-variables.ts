@@ -58,6 +58,46 @@ function queryString(e: Entry): string | undefined {
   return url === undefined ? undefined : '';
 }
 
+/**
+ * `query_string` indexed as Kubeshark's map (`query_string["id"]`, `"id" in query_string`): each
+ * parameter's first value, as text (Go's url.Values.Get). The dissector's decoded `request.query`
+ * when the entry has one, else the text after "?" split and percent-decoded. Keys land on an object
+ * without a prototype, so a parameter named `constructor` or `__proto__` is a parameter like another.
+ */
+export function queryMap(e: Entry): Record<string, string> | undefined {
+  if (!isHttpish(e)) return undefined;
+  const out: Record<string, string> = Object.create(null);
+  const q = req(e).query;
+  if (q && typeof q === 'object' && !Array.isArray(q) && Object.keys(q).length > 0) {
+    for (const [k, v] of Object.entries(q as Record<string, unknown>)) {
+      const first = Array.isArray(v) ? v[0] : v;
+      out[k] = first === undefined || first === null ? '' : typeof first === 'string' ? first : String(first);
+    }
+    return out;
+  }
+  const text = queryString(e);
+  if (!text) return out;
+  const hash = text.indexOf('#');
+  for (const pair of (hash >= 0 ? text.slice(0, hash) : text).split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const k = unescapeQuery(eq >= 0 ? pair.slice(0, eq) : pair);
+    if (!(k in out)) out[k] = eq >= 0 ? unescapeQuery(pair.slice(eq + 1)) : '';
+  }
+  return out;
+}
+
+/** `+` is a space and `%XX` a byte in a query; a malformed escape stays as written. */
+function unescapeQuery(s: string): string {
+  const t = s.replace(/\+/g, ' ');
+  if (!t.includes('%')) return t;
+  try {
+    return decodeURIComponent(t);
+  } catch {
+    return t;
+  }
+}
+
 function pathOnly(e: Entry): string | undefined {
   const r = req(e);
   const p = str(r.path) ?? str(r.url);
@@ -128,7 +168,7 @@ function buildVariables(): Map<string, Variable> {
     // Kubeshark gives DNS entries a status too, the rcode: its docs find failed lookups with `dns && dns_response && status_code != 0`.
     status_code: { type: 'int', get: (e: Entry) => (isHttpish(e) ? num(res(e).status) : is(e, 'dns') ? num(res(e).rcode) : undefined), doc: 'response.status (HTTP, HTTP/2); response.rcode for DNS (as Kubeshark)' },
     http_version: { type: 'string', get: (e: Entry) => str(req(e).httpVersion) ?? str(req(e).version), doc: 'request.httpVersion' },
-    query_string: { type: 'string', get: (e: Entry) => (isHttpish(e) ? queryString(e) : undefined), doc: 'the URL after "?"' },
+    query_string: { type: 'string', get: (e: Entry) => (isHttpish(e) ? queryString(e) : undefined), doc: 'the URL after "?"; indexed, a map of each parameter\'s first value (query_string["id"], "id" in query_string)' },
     'request.headers': { type: 'map', get: (e: Entry) => req(e).headers, doc: 'request.headers (lookups ignore case)' },
     'response.headers': { type: 'map', get: (e: Entry) => res(e).headers, doc: 'response.headers (lookups ignore case)' },
     'request.cookies': { type: 'map', get: (e: Entry) => req(e).cookies, doc: 'request.cookies' },

@@ -117,12 +117,20 @@ function readString(src: string, q: number, raw: boolean): { value: string; end:
     if (c === '\\' && !raw) {
       const e = src[i + 1];
       if (e === undefined) break;
-      if (e === 'u' || e === 'x') {
-        const len = e === 'u' ? 4 : 2;
+      if (e === 'u' || e === 'x' || e === 'U') {
+        const len = e === 'u' ? 4 : e === 'U' ? 8 : 2;
         const hex = src.slice(i + 2, i + 2 + len);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) throw new FilterSyntaxError(`bad escape '\\${e}${hex}'`, i + 1);
-        out += String.fromCharCode(parseInt(hex, 16));
+        const code = /^[0-9a-fA-F]+$/.test(hex) && hex.length === len ? parseInt(hex, 16) : -1;
+        if (code < 0 || code > 0x10ffff) throw new FilterSyntaxError(`bad escape '\\${e}${hex}'`, i + 1);
+        out += String.fromCodePoint(code);
         i += 2 + len;
+        continue;
+      }
+      // CEL's (and Go's) octal escape, three digits: "\101" is "A". One or two digits stay as written ("\1" in a regex).
+      const octal = /^[0-3][0-7]{2}$/.exec(src.slice(i + 1, i + 4));
+      if (octal) {
+        out += String.fromCharCode(parseInt(octal[0], 8));
+        i += 4;
         continue;
       }
       // Unknown escapes keep the backslash: regex sources like "\d" survive.

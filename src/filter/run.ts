@@ -11,10 +11,11 @@ import type { LineFormatter } from '../output/formats/entry-format.js';
 import { checkInputs, detectKind, inputName, notCaptureOrEntries, openInput, sniff, type EntrySourceOptions } from '../input/entries.js';
 import { binaryToText, parseEntryLine, readRawLines, type NdjsonReadOptions, type RawLine } from '../ndjson/read.js';
 import { createRedactor } from '../redact/entry.js';
-import { compileFilter, type Dialect } from './index.js';
+import { compileFilter, type CompiledFilter, type Dialect } from './index.js';
 import { asWritten, LineMatcher, teachFromLine } from './line-matcher.js';
 import { teachesRedaction } from '../redact/teaching.js';
 import { MAX_MACRO_STEPS } from './cel-macros.js';
+import { evalErrorWarning } from './cel-errors.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 import { entryJson } from '../ndjson/stringify.js';
@@ -71,6 +72,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   let entriesOverLimit: (() => number) | undefined;
   /** The same, counted on worker threads. */
   let overLimitOnWorkers = 0;
+  let evalErrors: CompiledFilter['evalErrors'];
+  /** CEL's evaluation errors met on worker threads: entries, and the first error. */
+  const errorsOnWorkers = { entries: 0, first: undefined as string | undefined };
   // KFL2's now() is fixed once, for this thread and any workers filtering with it.
   const now = opts.now ?? Date.now();
   if (opts.jsonata !== undefined) {
@@ -84,6 +88,7 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     if (f.limit !== undefined) limit = limit === undefined ? f.limit : Math.min(limit, f.limit);
     redactPaths = f.redactions ?? [];
     entriesOverLimit = f.entriesOverLimit;
+    evalErrors = f.evalErrors;
   }
   const redactor = createRedactor(opts.redact ?? [], { enabled: !opts.noRedact, paths: redactPaths, warn });
   // KFL1 redact() paths apply even with --no-redact.
@@ -177,6 +182,10 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
       for (const b of batch.blocks) {
         result.read += b.read;
         overLimitOnWorkers += b.overLimit ?? 0;
+        if (b.evalErrors) {
+          errorsOnWorkers.entries += b.evalErrors;
+          errorsOnWorkers.first ??= b.evalError;
+        }
         const room = limit === undefined ? Infinity : limit - result.matched;
         const kept = Math.min(b.kept, room);
         if (b.bad) for (const bad of b.bad) if (bad.kept < room) warn(bad.message);
@@ -213,6 +222,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
     result.read += matcher?.read ?? 0;
     const over = (entriesOverLimit?.() ?? 0) + overLimitOnWorkers;
     if (over > 0) warn(`warning: ${over} ${over === 1 ? 'entry' : 'entries'} took the expression's macros over ${MAX_MACRO_STEPS.toLocaleString('en-US')} steps and did not match`);
+    const mine = evalErrors?.();
+    const failed = evalErrorWarning((mine?.entries ?? 0) + errorsOnWorkers.entries, mine?.first ?? errorsOnWorkers.first);
+    if (failed) warn(failed);
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();
     return result;

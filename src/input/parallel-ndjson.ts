@@ -16,7 +16,7 @@
 // Only from a file (a pipe is read as it comes, for live use), and not
 // --strict (the first bad line ends reading: what follows must not count).
 
-import { bytesMayTeachRedaction } from '../redact/teaching.js';
+import { RecordTeachingScan } from '../redact/teaching.js';
 import { ExitCode, UserError } from '../cli/errors.js';
 import { writeRecord, WorkerPool, type Link, type PoolRun } from '../dissect/parallel/pool.js';
 import { STOPPED, unlessStopped } from './unless-stopped.js';
@@ -171,6 +171,8 @@ class LinesRun implements PoolRun {
    * redactor of its own: the answer, in a block another worker read, kept its token.
    */
   private pinned = -1;
+  /** Looks for a teaching line across the pieces of a long one, as they are sent. */
+  private readonly teaching = new RecordTeachingScan();
 
   constructor(
     private readonly links: Link[],
@@ -297,7 +299,7 @@ class LinesRun implements PoolRun {
     const continued = this.continuing >= 0;
     const link = continued ? this.links[this.continuing] : this.pinned >= 0 ? this.links[this.pinned] : this.withRoom(LINES_HEADER + bytes.length);
     this.continuing = whole ? -1 : link.index;
-    if (this.pinTeachers && this.pinned < 0 && bytesMayTeachRedaction(bytes)) this.pinned = link.index;
+    if (this.pinTeachers && this.pinned < 0 && this.teaching.feed(bytes, whole)) this.pinned = link.index;
     const head = Buffer.allocUnsafe(LINES_HEADER - 1);
     head.writeDoubleLE(this.nextLine, 0);
     head[8] = continued ? 1 : 0;

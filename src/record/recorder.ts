@@ -180,6 +180,9 @@ function newFolder(outDir: string, name: string, start: Date): { folder: string;
   }
 }
 
+/** How often buffered records are looked at while the input may be paused (they are written once 1 s old). */
+const FLUSH_CHECK_MS = 250;
+
 interface RunState {
   packets: number;
   entries: number;
@@ -242,17 +245,37 @@ async function recordOnce(opts: RecordOptions, now: () => Date): Promise<RecordR
   if (opts.signal.aborted) onAbort();
   else opts.signal.addEventListener('abort', onAbort, { once: true });
   if (opts.durationMs !== undefined) timers.push(setTimeout(() => stopper.stop('duration'), opts.durationMs));
+  // What is buffered reaches the disk within about a second even while the input pauses (a quiet
+  // interface, a stalled pipe): flushIfDue ran only when the next batch came, so a run killed in a
+  // pause lost up to 256 KB that had come before it. A write that fails here stops the run as one
+  // failing on the data path does.
+  let flushFailure: { err: unknown; file: string | undefined } | undefined;
+  const flusher = setInterval(() => {
+    if (flushFailure) return;
+    for (const series of [state.captureSeries, state.entrySeries]) {
+      try {
+        series?.flushIfDue(Date.now());
+      } catch (err) {
+        flushFailure = { err, file: series?.currentPath };
+        stopper.stop('disk-full');
+        return;
+      }
+    }
+  }, FLUSH_CHECK_MS);
+  flusher.unref();
+  timers.push(flusher);
 
   let failure: NodeJS.ErrnoException | undefined;
   let failedFile: string | undefined;
   try {
     touch();
     await runSource(opts, source, path, state, stopper, touch);
+    if (flushFailure) throw flushFailure.err;
     if (!stopper.reason) stopper.stop('end-of-input');
   } catch (err) {
     if (!isDiskError(err)) throw err;
     failure = err;
-    failedFile = state.captureSeries?.currentPath ?? state.entrySeries?.currentPath;
+    failedFile = flushFailure?.file ?? state.captureSeries?.currentPath ?? state.entrySeries?.currentPath;
     stopper.stop('disk-full');
     state.capture?.close();
   } finally {

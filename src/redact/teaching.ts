@@ -33,8 +33,38 @@ export function lineTeachesRedaction(text: string): boolean {
   return text.includes('method') && (text.includes('params') || text.includes('args') || text.includes('jsonrpc'));
 }
 
-/** lineTeachesRedaction over a block of lines, on its bytes (parallel-ndjson.ts; the words are ASCII). */
-export function bytesMayTeachRedaction(b: Buffer): boolean {
-  if (b.includes(LUA_CALL)) return true;
-  return b.includes('method') && (b.includes('params') || b.includes('args') || b.includes('jsonrpc'));
+/** Bytes of a piece's end that a word looked for may start in (its length less one: `jsonrpc`). */
+const SEAM = 6;
+
+/**
+ * lineTeachesRedaction over the records of lines parallel-ndjson.ts sends, on their bytes (the words
+ * are ASCII; a record of several lines may say yes for words of different lines: it only pins the
+ * rest of the file to one worker), where a line longer than a
+ * record comes in pieces: the words an earlier piece of the same line held still count (`method`
+ * in the first 256 KB, `params` in the next), and a word cut between two pieces (`met|hod`) is
+ * found. Only the last few bytes of a piece are kept.
+ */
+export class RecordTeachingScan {
+  private lua = false;
+  private method = false;
+  private other = false;
+  private tail: Buffer | undefined;
+
+  /** The next record; `endsLine`: it ends a line (the one after starts afresh). True when the line so far may teach. */
+  feed(bytes: Buffer, endsLine: boolean): boolean {
+    const seam = this.tail ? Buffer.concat([this.tail, bytes.subarray(0, SEAM)]) : undefined;
+    const has = (word: string): boolean => bytes.includes(word) || (seam !== undefined && seam.includes(word));
+    this.lua ||= has(LUA_CALL);
+    this.method ||= has('method');
+    this.other ||= has('params') || has('args') || has('jsonrpc');
+    const teaches = this.lua || (this.method && this.other);
+    if (endsLine) {
+      this.lua = this.method = this.other = false;
+      this.tail = undefined;
+    } else {
+      // Copied: a view would keep the whole record.
+      this.tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - SEAM)));
+    }
+    return teaches;
+  }
 }

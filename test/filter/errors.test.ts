@@ -95,3 +95,13 @@ test('a KFL1 regex written beside && is a KFL2 raw string: said once on stderr w
   compileFilter('http && request.path.matches(r"^/api/\\d+")', { onWarning: (w) => quiet.push(w) });
   assert.deepEqual(quiet, []);
 });
+
+test('string escapes as CEL and Go read them: three octal digits and \\U with eight hex digits; a bad one names its column', () => {
+  const e = { id: '1', protocol: 'http', summary: 'A😀\n', request: {}, response: {} } as never;
+  for (const q of ['summary == "\\101\\U0001F600\\012"', 'summary == "\\x41\\uD83D\\uDE00\\n"', 'summary.matches("^\\101")']) {
+    assert.equal(compileFilter(q, { dialect: 'kfl2' }).predicate(e), true, q);
+  }
+  // One or two digits stay as written, as before (a regex's "\1" is RE2's to judge).
+  assert.equal(compileFilter('summary == "\\10"', { dialect: 'kfl2' }).predicate({ ...(e as object), summary: '\\10' } as never), true);
+  assert.throws(() => compileFilter('summary == "\\U0011FFFF"', { dialect: 'kfl2' }), /bad escape '\\U0011FFFF' at column 13/);
+});

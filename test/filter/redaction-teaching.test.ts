@@ -75,14 +75,34 @@ test('on worker threads too: the login read by one worker, its answer by another
   try {
     // Blocks of lines go to the workers in turn (256 KB each): the login in the first, its answer in the second.
     const pad = (i: number) => JSON.stringify({ ...base, ...ends(41000), id: `p${i}`, protocol: 'http', request: { method: 'GET', path: `/${'x'.repeat(1000)}` }, response: { status: 200 }, summary: 'GET' });
-    const lines = [LINES[0], ...Array.from({ length: 260 }, (_, i) => pad(i)), LINES[1], ...Array.from({ length: 300 }, (_, i) => pad(1000 + i))];
+    // First a login longer than a block, sent in pieces: `method` in its first 256 KB, `params` in the next
+    // (each piece was tested alone, so it pinned nothing and its answer went to the other worker).
+    const longLogin = ws('l1', 'client', { method: 'user.login', note: 'n'.repeat(300_000), params: ['long-user', 'longLoginSECRET'], id: 9 }, 40002);
+    const longAnswer = ws('l2', 'server', { id: 9, result: 'tokenSECRETlong5e7f' }, 40002);
+    // Lines that do not hold `method` after it: the record with the login's end must not say yes for them.
+    const dns = (i: number) => JSON.stringify({ ...base, ...ends(41001), id: `d${i}`, protocol: 'dns', request: { questions: [{ name: `${'x'.repeat(1000)}.example`, type: 'A' }] }, response: { rcode: 0 }, summary: 'A' });
+    const lines = [longLogin, ...Array.from({ length: 260 }, (_, i) => dns(i)), longAnswer, LINES[0], ...Array.from({ length: 260 }, (_, i) => pad(500 + i)), LINES[1], ...Array.from({ length: 300 }, (_, i) => pad(1000 + i))];
     const file = join(dir, 'e.ndjson');
     writeFileSync(file, lines.join('\n') + '\n');
     const r = spawnSync(process.execPath, [cliBin, 'filter', '--workers', '2', 'ws', file], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id), ['w1', 'w2']);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id), ['l1', 'l2', 'w1', 'w2']);
     assert.doesNotMatch(r.stdout, /SECRET/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the pieces of a line longer than a block are looked at together for a teaching entry, words cut between two pieces too', async () => {
+  const { RecordTeachingScan } = await import('../../src/redact/teaching.js');
+  const feed = (records: Array<[string, boolean]>): boolean[] => {
+    const scan = new RecordTeachingScan();
+    return records.map(([text, endsLine]) => scan.feed(Buffer.from(text, 'latin1'), endsLine));
+  };
+  assert.deepEqual(feed([['{"method":"login",', false], ['"params":["u","p"]}\n', true]]), [false, true]);
+  assert.deepEqual(feed([['{"met', false], ['hod":"login","jsonrpc":"2.0"}\n', true]]), [false, true]);
+  assert.deepEqual(feed([['{"args":["return redis.cal', false], ['l(\'GET\')"]}\n', true]]), [false, true]);
+  // A line's words do not outlive it: the next line starts afresh.
+  assert.deepEqual(feed([['{"method":"x"}\n', true], ['{"params":[1]}\n', true]]), [false, false]);
+  assert.deepEqual(feed([['{"method":"x","params":[1]}\n', true]]), [true]);
 });

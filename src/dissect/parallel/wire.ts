@@ -121,4 +121,7 @@ export interface FilteredBlock {
   bad?: { kept: number; message: string }[];
   /** Entries among them over the KFL2 macros' step limit (cel-macros.ts): non-matches, told at the end by the main thread. */
   overLimit?: number;
+  /** Entries among them whose evaluation met CEL's error (cel-errors.ts), and the first such error. */
+  evalErrors?: number;
+  evalError?: string;
 }

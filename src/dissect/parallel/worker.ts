@@ -250,6 +250,7 @@ class LinesFilter {
   private readonly binary: boolean;
   private readonly count: boolean;
   private readonly overLimit: () => number;
+  private readonly evalErrors: () => { entries: number; first: string | undefined };
   private kept: string[] = [];
   private bad: { kept: number; message: string }[] = [];
 
@@ -261,6 +262,7 @@ class LinesFilter {
     this.binary = f.projectBinary !== undefined;
     this.count = wire.count;
     this.overLimit = f.entriesOverLimit ?? (() => 0);
+    this.evalErrors = f.evalErrors ?? (() => ({ entries: 0, first: undefined }));
     const readOpts = { onBadLine: (message: string) => this.bad.push({ kept: this.kept.length, message }) };
     this.splitter = new LineSplitter(
       (buf, start, end, lineNo) => {
@@ -281,11 +283,17 @@ class LinesFilter {
   feed(bytes: Buffer): FilteredBlock {
     const readBefore = this.matcher.read;
     const overBefore = this.overLimit();
+    const errorsBefore = this.evalErrors().entries;
     this.splitter.feed(bytes);
     const block: FilteredBlock = { text: this.count || this.kept.length === 0 ? '' : this.kept.join('\n') + '\n', kept: this.kept.length, read: this.matcher.read - readBefore };
     if (this.bad.length > 0) block.bad = this.bad;
     const over = this.overLimit() - overBefore;
     if (over > 0) block.overLimit = over;
+    const errors = this.evalErrors();
+    if (errors.entries > errorsBefore) {
+      block.evalErrors = errors.entries - errorsBefore;
+      block.evalError = errors.first;
+    }
     this.kept = [];
     this.bad = [];
     return block;

@@ -1,0 +1,73 @@
+// KFL2's evaluation errors, as CEL's: `x / 0` and `1 + "a"` have no value, so an entry that meets
+// one matches nothing (not even negated), `||`/`&&` and the macros absorb an error where another
+// term decides, and every entry left out so is counted and told on stderr at the end of the run.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { compileFilter } from '../../src/filter/index.js';
+import { runFilter } from '../../src/filter/run.js';
+import { runCli } from '../helpers/cli.js';
+
+const http = { id: '1-1', protocol: 'http', request: { method: 'GET', path: '/a' }, response: { status: 200 } } as never;
+const redis = { id: '2-1', protocol: 'redis', request: { command: 'GET', key: 'k' }, response: { type: 'bulk' } } as never;
+
+test('CEL evaluation errors: no match even negated, absorbed by a deciding term of || && exists all, counted with the first site', () => {
+  // [expression, matches the HTTP entry, matches the Redis entry]
+  const cases: Array<[string, boolean, boolean]> = [
+    ['!(status_code / 0 == 1)', false, false],
+    ['!(status_code % 0 == 1)', false, false],
+    ['1 + "a" != 2', false, false],
+    ['!(-"a" == 1)', false, false],
+    ['!(true * 2 == 2)', false, false],
+    ['status_code / 0 == 1 || http', true, false],
+    ['http || status_code / 0 == 1', true, false],
+    ['(1 / 0 == 1) && http', false, false],
+    ['http && (1 / 0 == 1)', false, false],
+    ['[1, 0].exists(x, 1 / x == 1)', true, true],
+    ['[0, 2].all(x, 1 / x == 1)', false, false],
+    ['!([1, 0].all(x, 1 / x == 1))', false, false],
+    // What stays as it was: numbers, strings, lists; a missing field takes the other side's default.
+    ['status_code / 2 == 100 || redis', true, true],
+    ['"a" + redis_key == "ak"', false, true],
+    ['request.path + "x" == "x"', false, true],
+    ['[1] + [2] == [1, 2] && http', true, false],
+    ['timestamp > now() - duration("5m") || true', true, true],
+  ];
+  for (const [q, onHttp, onRedis] of cases) {
+    const f = compileFilter(q, { dialect: 'kfl2' });
+    assert.equal(f.predicate(http), onHttp, `${q} on HTTP`);
+    assert.equal(f.predicate(redis), onRedis, `${q} on Redis`);
+    assert.ok(f.evalErrors, `${q}: has error sites`);
+  }
+  const f = compileFilter('http && status_code / 0 == 1 || 1 + "a" == 2', { dialect: 'kfl2' });
+  f.predicate(http);
+  f.predicate(redis);
+  assert.deepEqual(f.evalErrors!(), { entries: 2, first: 'division by zero at column 21' });
+  // No arithmetic: no error sites, no catching on the hot path.
+  assert.equal(compileFilter('http && status_code >= 500').evalErrors, undefined);
+});
+
+test('filter tells how many entries met an evaluation error, on one thread and on workers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-cel-errors-'));
+  try {
+    const file = join(dir, 'e.ndjson');
+    writeFileSync(file, [http, redis, http].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const warnings: string[] = [];
+    let out = '';
+    const stdout = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
+    await runFilter({ inputs: [file], expr: 'redis || status_code / 0 == 1', count: true, stdout, onWarning: (m) => warnings.push(m) });
+    assert.equal(out.trim(), '1');
+    const told = 'warning: 2 entries met an evaluation error of the expression (division by zero at column 22) and did not match';
+    assert.deepEqual(warnings, [told]);
+    const r = await runCli(['filter', '--workers', '2', 'redis || status_code / 0 == 1', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).id), ['2-1']);
+    assert.equal(r.stderr.trim(), `filter: ${told}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -263,3 +263,20 @@ test('MySQL whose lost server bytes ran past a query sent before their end: that
     'drop table docs → OK []',
   ]);
 });
+
+test('MQTT whose CONNECT or PUBLISH was lost: the lone acknowledgement says gap and names its packet once; one whose CONNECT came before the capture began says nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  // Frame 4 is the CONNECT, frame 8 the QoS 1 PUBLISH; frame 5 is the server's ACK of the CONNECT.
+  const all = await readCapture(sharedCapture('suricata-mqtt311-pub-qos1.pcap'));
+  const lostConnect = dissectPacketList(without(all, 4)).entries.map(line);
+  assert.equal(lostConnect[0], '(no request) → CONNACK Connection Accepted ["gap"]');
+  const lostPublish = dissectPacketList(without(all, 8)).entries.map(line);
+  assert.ok(lostPublish.includes('(no request) → PUBACK ["gap"]'), lostPublish.join('\n'));
+  assert.equal(lostPublish[0], 'CONNECT myvoiceismypassport → CONNACK Connection Accepted []');
+  // Begun after the CONNECT (its handshake and CONNECT not captured): nothing was lost.
+  const late = dissectPacketList(all.slice(4).map((p, i) => ({ ...p, frame: i + 1 })));
+  assert.equal(line(late.entries[0]), '(no request) → CONNACK Connection Accepted []');
+  assert.equal(late.counters['mqtt.gap'], undefined);
+});

@@ -280,3 +280,19 @@ test('MQTT whose CONNECT or PUBLISH was lost: the lone acknowledgement says gap 
   assert.equal(line(late.entries[0]), '(no request) → CONNACK Connection Accepted []');
   assert.equal(late.counters['mqtt.gap'], undefined);
 });
+
+test('NATS whose HPUB naming a reply subject was lost: the server delivering it back is not an unanswered request in silence, it says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('deepflow-nats-headers.pcap'));
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const whole = dissectPacketList(all).entries.map(line);
+  // Frame 24 is the client's HPUB FRONT.DOOR with a reply subject; frame 25 the server's HMSG delivering it back.
+  assert.ok(whole.includes('HMSG FRONT.DOOR → (no response) []'), whole.join('\n'));
+  const lossy = dissectPacketList(without(all, 24)).entries.map(line);
+  const hmsg = lossy.filter((l) => l.startsWith('HMSG FRONT.DOOR'));
+  assert.deepEqual(hmsg, ['HMSG FRONT.DOOR → unanswered ["gap","unanswered"]']);
+  // The calls before the loss are as in the whole capture, and no one else is unanswered.
+  assert.deepEqual(lossy.slice(0, 7), whole.slice(0, 7));
+  assert.equal(lossy.filter((l) => l.includes('"unanswered"')).length, 1, lossy.join('\n'));
+});

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
-import { AckedConnection } from '../helpers/acked-connection.js';
+import { AckedConnection, tcpPacket } from '../helpers/acked-connection.js';
 import { udpPacket } from '../helpers/pcap-wire.js';
 import { dissectPacketList } from '../helpers/pcap-edit.js';
 
@@ -295,4 +295,33 @@ test('NATS whose HPUB naming a reply subject was lost: the server delivering it 
   // The calls before the loss are as in the whole capture, and no one else is unanswered.
   assert.deepEqual(lossy.slice(0, 7), whole.slice(0, 7));
   assert.equal(lossy.filter((l) => l.includes('"unanswered"')).length, 1, lossy.join('\n'));
+});
+
+test('a connection reset recorded after the SYN of the next one on the same ports ends neither: no empty TCP RST entry, both calls read', () => {
+  const at = (ms: number, data: Buffer): Packet => ({ tsSec: 0, tsNsec: ms * 1e6, linkType: 101, data, origLen: data.length, interfaceId: 0, frame: 0 });
+  const none = Buffer.alloc(0);
+  const get = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+  const ok = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  /** Handshake, GET, 200, then the client's RST or FIN (random-looking ISNs, as stacks choose them). */
+  const conn = (t: number, c: number, s: number, end: 'rst' | 'fin'): Packet[] => {
+    const [c1, s1] = [(c + 1) >>> 0, (s + 1) >>> 0];
+    const [c2, s2] = [(c1 + get.length) >>> 0, (s1 + ok.length) >>> 0];
+    const out = [at(t, tcpPacket(1, 40000, 8080, c, undefined, none, 0x02)), at(t + 1, tcpPacket(2, 8080, 40000, s, c1, none, 0x02)), at(t + 2, tcpPacket(1, 40000, 8080, c1, s1, get)), at(t + 3, tcpPacket(2, 8080, 40000, s1, c2, ok))];
+    if (end === 'rst') return [...out, at(t + 4, tcpPacket(1, 40000, 8080, c2, s2, none, 0x04))];
+    return [...out, at(t + 4, tcpPacket(1, 40000, 8080, c2, s2, none, 0x01)), at(t + 5, tcpPacket(2, 8080, 40000, s2, (c2 + 1) >>> 0, none, 0x01)), at(t + 6, tcpPacket(1, 40000, 8080, (c2 + 1) >>> 0, (s2 + 1) >>> 0, none, 0))];
+  };
+  const first = conn(0, 0x9e3779b9, 0x7f4a7c15, 'rst');
+  const second = conn(10, 0x3c6ef372, 0xdaa66d2b, 'fin');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const inOrder = dissect([...first, ...second]);
+  // The reset swapped with the next SYN, each keeping its time slot.
+  const swapped = [...first.slice(0, -1), { ...second[0], tsNsec: first[4].tsNsec }, { ...first[4], tsNsec: second[0].tsNsec }, ...second.slice(1)];
+  const lossy = dissect(swapped);
+  assert.deepEqual(lossy.entries.map(line), inOrder.entries.map(line));
+  assert.deepEqual(lossy.entries.map(line), ['GET / → 200 []', 'GET / → 200 []']);
+  assert.equal(lossy.counters['tcp.rst_stray'], 1);
+  // A reset that is the connection's own still ends it: a refused SYN, a client's abort.
+  const refused = dissect([at(0, tcpPacket(1, 40001, 8080, 0x11111111, undefined, none, 0x02)), at(1, tcpPacket(2, 8080, 40001, 0, 0x11111112, none, 0x04))]);
+  assert.deepEqual(refused.entries.map(line), ['TCP 0 B → 0 B [RST] []']);
+  assert.equal(inOrder.counters['tcp.rst_stray'], undefined);
 });

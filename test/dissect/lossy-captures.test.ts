@@ -325,3 +325,28 @@ test('a connection reset recorded after the SYN of the next one on the same port
   assert.deepEqual(refused.entries.map(line), ['TCP 0 B → 0 B [RST] []']);
   assert.equal(inOrder.counters['tcp.rst_stray'], undefined);
 });
+
+test('PostgreSQL whose Parse of the unnamed statement was lost: the Bind after it does not take the previous statement text, its call says gap', () => {
+  const msg = (t: string, body: Buffer) => Buffer.concat([Buffer.from(t, 'latin1'), Buffer.from([0, 0, 0, 0].map((_, i) => ((body.length + 4) >> (24 - 8 * i)) & 255)), body]);
+  const z = (s: string) => Buffer.from(`${s}\0`, 'latin1');
+  const none = (n: number) => Buffer.alloc(n);
+  const startupBody = Buffer.concat([Buffer.from([0, 3, 0, 0]), z('user'), z('app'), z('database'), z('shop'), none(1)]);
+  const startup = Buffer.concat([Buffer.from([0, 0, 0, startupBody.length + 4]), startupBody]);
+  const ready = msg('Z', Buffer.from('I'));
+  const parse = (q: string) => msg('P', Buffer.concat([z(''), z(q), none(2)]));
+  const bindExecSync = Buffer.concat([msg('B', Buffer.concat([z(''), z(''), none(6)])), msg('E', Buffer.concat([z(''), none(4)])), msg('S', none(0))]);
+  const done = (tag: string) => Buffer.concat([msg('1', none(0)), msg('2', none(0)), msg('C', z(tag)), ready]);
+  const conn = new AckedConnection(5432);
+  conn.send(1, 1, startup);
+  conn.send(2, 2, Buffer.concat([msg('R', none(4)), ready]));
+  conn.send(3, 1, Buffer.concat([parse('SELECT 1'), bindExecSync]));
+  conn.send(4, 2, done('SELECT 1'));
+  conn.lose(1, parse('UPDATE t SET a = 1').toString('latin1')); // its own segment, lost
+  conn.send(5, 1, bindExecSync);
+  conn.send(6, 2, done('UPDATE 3'));
+  conn.send(7, 1, Buffer.concat([parse('SELECT 2'), bindExecSync]));
+  conn.send(8, 2, done('SELECT 1'));
+  const { entries } = dissect(conn.packets);
+  const lines = entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])} ${e.request?.query ?? '-'}`);
+  assert.deepEqual(lines.slice(1), ['SELECT 1 → SELECT 1 [] SELECT 1', 'extended → UPDATE 3 ["gap"] -', 'SELECT 2 → SELECT 1 [] SELECT 2']);
+});

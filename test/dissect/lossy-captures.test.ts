@@ -326,19 +326,21 @@ test('a connection reset recorded after the SYN of the next one on the same port
   assert.equal(inOrder.counters['tcp.rst_stray'], undefined);
 });
 
+/** PostgreSQL v3 wire messages for crafted connections. */
+const pgMsg = (t: string, body: Buffer) => Buffer.concat([Buffer.from(t, 'latin1'), Buffer.from([0, 0, 0, 0].map((_, i) => ((body.length + 4) >> (24 - 8 * i)) & 255)), body]);
+const cstr = (s: string) => Buffer.from(`${s}\0`, 'latin1');
+const zeros = (n: number) => Buffer.alloc(n);
+const pgStartupBody = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstr('user'), cstr('app'), cstr('database'), cstr('shop'), zeros(1)]);
+const pgStartup = Buffer.concat([Buffer.from([0, 0, 0, pgStartupBody.length + 4]), pgStartupBody]);
+const pgReady = pgMsg('Z', Buffer.from('I'));
+
 test('PostgreSQL whose Parse of the unnamed statement was lost: the Bind after it does not take the previous statement text, its call says gap', () => {
-  const msg = (t: string, body: Buffer) => Buffer.concat([Buffer.from(t, 'latin1'), Buffer.from([0, 0, 0, 0].map((_, i) => ((body.length + 4) >> (24 - 8 * i)) & 255)), body]);
-  const z = (s: string) => Buffer.from(`${s}\0`, 'latin1');
-  const none = (n: number) => Buffer.alloc(n);
-  const startupBody = Buffer.concat([Buffer.from([0, 3, 0, 0]), z('user'), z('app'), z('database'), z('shop'), none(1)]);
-  const startup = Buffer.concat([Buffer.from([0, 0, 0, startupBody.length + 4]), startupBody]);
-  const ready = msg('Z', Buffer.from('I'));
-  const parse = (q: string) => msg('P', Buffer.concat([z(''), z(q), none(2)]));
-  const bindExecSync = Buffer.concat([msg('B', Buffer.concat([z(''), z(''), none(6)])), msg('E', Buffer.concat([z(''), none(4)])), msg('S', none(0))]);
-  const done = (tag: string) => Buffer.concat([msg('1', none(0)), msg('2', none(0)), msg('C', z(tag)), ready]);
+  const parse = (q: string) => pgMsg('P', Buffer.concat([cstr(''), cstr(q), zeros(2)]));
+  const bindExecSync = Buffer.concat([pgMsg('B', Buffer.concat([cstr(''), cstr(''), zeros(6)])), pgMsg('E', Buffer.concat([cstr(''), zeros(4)])), pgMsg('S', zeros(0))]);
+  const done = (tag: string) => Buffer.concat([pgMsg('1', zeros(0)), pgMsg('2', zeros(0)), pgMsg('C', cstr(tag)), pgReady]);
   const conn = new AckedConnection(5432);
-  conn.send(1, 1, startup);
-  conn.send(2, 2, Buffer.concat([msg('R', none(4)), ready]));
+  conn.send(1, 1, pgStartup);
+  conn.send(2, 2, Buffer.concat([pgMsg('R', zeros(4)), pgReady]));
   conn.send(3, 1, Buffer.concat([parse('SELECT 1'), bindExecSync]));
   conn.send(4, 2, done('SELECT 1'));
   conn.lose(1, parse('UPDATE t SET a = 1').toString('latin1')); // its own segment, lost
@@ -349,4 +351,17 @@ test('PostgreSQL whose Parse of the unnamed statement was lost: the Bind after i
   const { entries } = dissect(conn.packets);
   const lines = entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])} ${e.request?.query ?? '-'}`);
   assert.deepEqual(lines.slice(1), ['SELECT 1 → SELECT 1 [] SELECT 1', 'extended → UPDATE 3 ["gap"] -', 'SELECT 2 → SELECT 1 [] SELECT 2']);
+});
+
+test('PostgreSQL whose SSLRequest and the server one-byte refusal were both lost: the startup and the query after it are still read', () => {
+  const conn = new AckedConnection(5432);
+  conn.lose(1, '\0\0\0\x08\x04\xd2\x16\x2f'); // SSLRequest
+  conn.lose(2, 'N');
+  conn.send(1, 1, pgStartup);
+  conn.send(2, 2, Buffer.concat([pgMsg('R', zeros(4)), pgReady]));
+  conn.send(3, 1, pgMsg('Q', cstr('select 1')));
+  conn.send(4, 2, Buffer.concat([pgMsg('C', cstr('SELECT 1')), pgReady]));
+  const { entries, counters } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => e.summary), ['startup user=app db=shop → ready', 'select 1 → SELECT 1']);
+  assert.equal(counters['tcp.gap_bytes'], 9);
 });

@@ -293,6 +293,11 @@ class PostgresParser implements TcpStreamParser {
       // The startup cut short: its parameters are gone, the calls after it are not.
       this.clientStarted = true;
     }
+    if (!this.clientStarted && !encryption && this.queues.c2s.length === 0 && this.queues.s2c.length === 0) {
+      // Server bytes lost before any client message was read (the answer to an SSLRequest lost with it):
+      // nothing is cut short, the client's next bytes are its startup or the calls after it.
+      return;
+    }
     if (!this.clientStarted) {
       this.queues[dir].clear();
       this.dead = true; // the server's side of the startup cut short

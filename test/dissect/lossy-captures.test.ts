@@ -365,3 +365,14 @@ test('PostgreSQL whose SSLRequest and the server one-byte refusal were both lost
   assert.deepEqual(entries.map((e) => e.summary), ['startup user=app db=shop → ready', 'select 1 → SELECT 1']);
   assert.equal(counters['tcp.gap_bytes'], 9);
 });
+
+test('Redis whose SUBSCRIBE was lost: the server confirmation, alone, says gap; the next subscription still pairs', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-redis-pubsub-resp3.pcap'));
+  // Frame 41 is SUBSCRIBE Foo (RESP3: its confirmation, frame 43, is a push).
+  const lines = dissectPacketList(without(all, 41)).entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines.slice(2, 4), ['subscribe Foo ["gap"]', 'PSUBSCRIBE F* → [3 items] []']);
+  // Messages pushed on a subscription are entries of their own and say nothing.
+  assert.ok(lines.includes('message Foo []'), lines.join('\n'));
+});

@@ -376,3 +376,24 @@ test('Redis whose SUBSCRIBE was lost: the server confirmation, alone, says gap; 
   // Messages pushed on a subscription are entries of their own and say nothing.
   assert.ok(lines.includes('message Foo []'), lines.join('\n'));
 });
+
+test('MySQL whose greeting, login or login OK was lost: the commands after it are still read and paired, the login says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const plain = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql.pcap'));
+  // Frame 4 is the server greeting, 6 the login, 8 its OK, 9/10 the first query and its rows.
+  const whole = dissectPacketList(plain).entries.filter((e) => e.protocol === 'mysql').map(line);
+  assert.equal(whole[1], 'select 1 as one, "hello" as greeting → 1 rows []');
+  for (const [frame, login] of [[4, 'login user=shark → OK ["gap"]'], [8, 'login user=shark → reply ["gap","truncated"]']] as const) {
+    const lossy = dissectPacketList(without(plain, frame)).entries.map(line);
+    assert.deepEqual(lossy.slice(0, 2), [login, whole[1]], `without frame ${frame}`);
+    assert.deepEqual(lossy.slice(2), whole.slice(2), `without frame ${frame}`);
+  }
+  // Compression agreed in the login: read from the client's flags when the greeting was lost.
+  const compressed = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-compressed.pcap'));
+  const wholeZ = dissectPacketList(compressed).entries.map(line);
+  const lossyZ = dissectPacketList(without(compressed, 4)).entries.map(line);
+  assert.deepEqual(lossyZ, [wholeZ[0].replace('[]', '["gap"]'), ...wholeZ.slice(1)]);
+});

@@ -57,6 +57,25 @@ test('a DNS answer a snap length cut is still DNS: the call says truncated, coun
   assert.equal(counters['dns.malformed'], undefined);
 });
 
+test('DNS over UDP: a query asked again after its resolver timeout is one call timed from the first, and the answer to each copy gives one entry, the second counted', () => {
+  const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 9]);
+  const packets = [
+    udpPacket(0, 0, 1, 40000, 53, dnsMessage(7, 0x0100)),
+    udpPacket(5000, 0, 1, 40000, 53, dnsMessage(7, 0x0100)), // the resolver's 5 s retry (a lost datagram, the conntrack race)
+    udpPacket(5001, 0, 2, 53, 40000, dnsMessage(7, 0x8180, answer)),
+    udpPacket(5040, 0, 2, 53, 40000, dnsMessage(7, 0x8180, answer)), // the server answered both copies
+    udpPacket(6000, 0, 1, 40000, 53, dnsMessage(8, 0x0100)),
+    udpPacket(6001, 0, 2, 53, 40000, dnsMessage(8, 0x8180, answer)),
+  ];
+  const { entries, counters } = dissect(packets);
+  assert.deepEqual(entries.map((e) => [e.summary, e.error, e.elapsedTime, e.warnings ?? [], e.request?.retransmissions, e.frames]), [
+    ['A api.example.com → 198.18.0.9', false, 5001, ['retransmitted'], 1, { request: 1, response: 3 }],
+    ['A api.example.com → 198.18.0.9', false, 1, [], undefined, { request: 5, response: 6 }],
+  ]);
+  assert.equal(counters['dns.retransmitted_queries'], 1);
+  assert.equal(counters['dns.duplicate_responses'], 1);
+});
+
 test('a RADIUS request and answer a snap length cut are still RADIUS, read as far as captured, and say truncated', () => {
   const attr = (type: number, value: string) => Buffer.concat([Buffer.from([type, value.length + 2]), Buffer.from(value, 'latin1')]);
   const radius = (code: number, attrs: Buffer) => {

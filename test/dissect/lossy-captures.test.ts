@@ -421,3 +421,16 @@ test('MySQL whose greeting, login or login OK was lost: the commands after it ar
   const lossyZ = dissectPacketList(without(compressed, 4)).entries.map(line);
   assert.deepEqual(lossyZ, [wholeZ[0].replace('[]', '["gap"]'), ...wholeZ.slice(1)]);
 });
+
+test('CQL whose PREPARE was lost: the EXECUTEs that name its id without its text say gap; in the whole capture an unknown id says nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('cqltrace-cql-v3-simple.pcap'));
+  const unknown = (entries: Entry[]) => entries.filter((e) => e.summary.startsWith('EXECUTE <prepared')).map((e) => `${e.summary.replace(/ \(either.*/, '')} ${JSON.stringify(e.warnings ?? [])}`);
+  // The server forgot one id (its error names it): no loss there.
+  assert.deepEqual(unknown(dissectPacketList(all).entries), ['EXECUTE <prepared 654772b3d4cfa251a111b33f9f6f9338> → ERROR Unprepared: Prepared query with ID 654772b3d4cfa251a111b33f9f6f9338 not found []']);
+  // Frame 53 is the PREPARE of that id on another connection.
+  const lossy = unknown(dissectPacketList(without(all, 53)).entries);
+  assert.equal(lossy.filter((l) => l.endsWith('→ Void ["gap"]')).length, 5, lossy.join('\n'));
+  assert.ok(lossy.every((l) => l.endsWith('["gap"]') || l.includes('Unprepared')), lossy.join('\n'));
+});

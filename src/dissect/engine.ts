@@ -432,6 +432,13 @@ export class DissectionEngine {
     }
     if (flags & TCP_SYN && !(flags & TCP_ACK) && conn.synSeq === undefined) conn.synSeq = seq;
     const side = senderIsA ? 0 : 1;
+    if (flags & TCP_RST && conn.synSeq !== undefined && this.strayReset(conn, side, flags, seq, ack)) {
+      // A reset nowhere near this side's sequence: the previous connection on these ports, recorded
+      // after the new one's SYN (the capture swapped them). It would end the new connection at its
+      // first packet (an empty `TCP 0 B [RST]` entry, the rest read as one captured mid-way).
+      this.count('tcp.rst_stray');
+      return;
+    }
     countPacket(conn.totals, side, payload.length, now, frame);
     this.tcp.touch(conn);
     conn.setTime(now, frame);
@@ -502,6 +509,21 @@ export class DissectionEngine {
     }
     this.feedSegment(conn, side, seq, flags, payload, now, frame, ack, cut);
     if (conn.held !== undefined && !conn.ended) this.releaseHeld(conn, now - (conn.held[0] as HeldSegment).now > HOLD_ACKED_MS);
+  }
+
+  /**
+   * A reset that cannot be this connection's (random ISNs put an earlier connection's sequence numbers
+   * anywhere): with only the client's SYN seen, one that neither continues that SYN (the client's) nor
+   * acknowledges it (the server's refusal); later, one far outside what its sender has sent.
+   */
+  private strayReset(conn: TcpConnection, side: number, flags: number, seq: number, ack: number): boolean {
+    const syn = conn.synSeq as number;
+    if (conn.lite) {
+      if (side === conn.clientSide) return seq !== syn && seq !== ((syn + 1) >>> 0);
+      return (flags & TCP_ACK) !== 0 && ack !== ((syn + 1) >>> 0);
+    }
+    const expected = conn.halves[side].expectedSeq;
+    return expected !== undefined && Math.abs(seqDiff(seq, expected)) > MAX_RST_DISTANCE;
   }
 
   private feedSegment(conn: TcpConnection, side: number, seq: number, flags: number, payload: Buffer, now: number, frame: number, ack: number, cut = 0): void {
@@ -1081,3 +1103,6 @@ function pendingTime(parser: { pendingSince?(): number | undefined }, floor: num
   return parser.pendingSince() ?? Infinity;
 }
 
+
+/** How far from the sender's next sequence number a reset may be and still be its own (RFC 5961 takes only in-window resets). */
+const MAX_RST_DISTANCE = 1 << 24;

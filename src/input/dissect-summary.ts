@@ -28,6 +28,8 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
   if (cut) notes.push(`${at}${cut}`);
   const copies = describeCopies(c);
   if (copies) notes.push(`${at}${copies}`);
+  const repeated = describeRepeats(c);
+  if (repeated) notes.push(`${at}${repeated}`);
   // A NULL-cipher session is read without a key log too, and said so.
   const nullRead = c['tls.null-cipher-unverified'];
   if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key'] || nullRead) {
@@ -64,6 +66,21 @@ export function describeCopies(counters: Record<string, number>): string | undef
     ...(icmp > 0 ? [`${icmp} ICMP message${icmp === 1 ? '' : 's'}`] : []),
   ];
   return parts.length > 0 ? `${parts.join(' and ')} captured more than once (as on 'any') read once` : undefined;
+}
+
+/**
+ * Packets read and deliberately not made entries, though nothing was lost: a
+ * second DNS answer to a query asked twice, a reset that belongs to an earlier
+ * connection on the same ports. Said, so a count that differs from tshark's is explained.
+ */
+export function describeRepeats(counters: Record<string, number>): string | undefined {
+  const dns = counters['dns.duplicate_responses'] ?? 0;
+  const rst = counters['tcp.rst_stray'] ?? 0;
+  const parts = [
+    ...(dns > 0 ? [`${dns} DNS answer${dns === 1 ? '' : 's'} to a query already answered (asked twice, answered twice)`] : []),
+    ...(rst > 0 ? [`${rst} TCP reset${rst === 1 ? '' : 's'} of an earlier connection on the same ports (recorded after the new one's SYN)`] : []),
+  ];
+  return parts.length > 0 ? `not made entries: ${parts.join('; ')}` : undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Packet } from '../../src/model/packet.js';
 import type { Entry } from '../../src/model/entry.js';
-import { AckedConnection } from '../helpers/acked-connection.js';
+import { AckedConnection, tcpPacket } from '../helpers/acked-connection.js';
 import { udpPacket } from '../helpers/pcap-wire.js';
 import { dissectPacketList } from '../helpers/pcap-edit.js';
 
@@ -55,6 +55,28 @@ test('a DNS answer a snap length cut is still DNS: the call says truncated, coun
   assert.equal(e.responseSize, response.length);
   assert.equal(counters['dns.truncated'], 1);
   assert.equal(counters['dns.malformed'], undefined);
+});
+
+test('DNS over UDP: a query asked again after its resolver timeout is one call timed from the first, and the answer to each copy gives one entry, the second counted', async () => {
+  const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 18, 0, 9]);
+  const packets = [
+    udpPacket(0, 0, 1, 40000, 53, dnsMessage(7, 0x0100)),
+    udpPacket(5000, 0, 1, 40000, 53, dnsMessage(7, 0x0100)), // the resolver's 5 s retry (a lost datagram, the conntrack race)
+    udpPacket(5001, 0, 2, 53, 40000, dnsMessage(7, 0x8180, answer)),
+    udpPacket(5040, 0, 2, 53, 40000, dnsMessage(7, 0x8180, answer)), // the server answered both copies
+    udpPacket(6000, 0, 1, 40000, 53, dnsMessage(8, 0x0100)),
+    udpPacket(6001, 0, 2, 53, 40000, dnsMessage(8, 0x8180, answer)),
+  ];
+  const { entries, counters } = dissect(packets);
+  assert.deepEqual(entries.map((e) => [e.summary, e.error, e.elapsedTime, e.warnings ?? [], e.request?.retransmissions, e.frames]), [
+    ['A api.example.com → 198.18.0.9', false, 5001, ['retransmitted'], 1, { request: 1, response: 3 }],
+    ['A api.example.com → 198.18.0.9', false, 1, [], undefined, { request: 5, response: 6 }],
+  ]);
+  assert.equal(counters['dns.retransmitted_queries'], 1);
+  assert.equal(counters['dns.duplicate_responses'], 1);
+  // Said on stderr with the run's notes: nothing was lost, but a datagram made no entry.
+  const { dissectionNotes } = await import('../../src/input/dissect-summary.js');
+  assert.deepEqual(dissectionNotes(undefined, { packets: 6, entries: 2, counters }, false), ['not made entries: 1 DNS answer to a query already answered (asked twice, answered twice)']);
 });
 
 test('a RADIUS request and answer a snap length cut are still RADIUS, read as far as captured, and say truncated', () => {
@@ -262,4 +284,153 @@ test('MySQL whose lost server bytes ran past a query sent before their end: that
     'select \'after\' as small → (no response) ["gap","unanswered"]',
     'drop table docs → OK []',
   ]);
+});
+
+test('MQTT whose CONNECT or PUBLISH was lost: the lone acknowledgement says gap and names its packet once; one whose CONNECT came before the capture began says nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  // Frame 4 is the CONNECT, frame 8 the QoS 1 PUBLISH; frame 5 is the server's ACK of the CONNECT.
+  const all = await readCapture(sharedCapture('suricata-mqtt311-pub-qos1.pcap'));
+  const lostConnect = dissectPacketList(without(all, 4)).entries.map(line);
+  assert.equal(lostConnect[0], '(no request) → CONNACK Connection Accepted ["gap"]');
+  const lostPublish = dissectPacketList(without(all, 8)).entries.map(line);
+  assert.ok(lostPublish.includes('(no request) → PUBACK ["gap"]'), lostPublish.join('\n'));
+  assert.equal(lostPublish[0], 'CONNECT myvoiceismypassport → CONNACK Connection Accepted []');
+  // Begun after the CONNECT (its handshake and CONNECT not captured): nothing was lost.
+  const late = dissectPacketList(all.slice(4).map((p, i) => ({ ...p, frame: i + 1 })));
+  assert.equal(line(late.entries[0]), '(no request) → CONNACK Connection Accepted []');
+  assert.equal(late.counters['mqtt.gap'], undefined);
+});
+
+test('NATS whose HPUB naming a reply subject was lost: the server delivering it back is not an unanswered request in silence, it says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('deepflow-nats-headers.pcap'));
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const whole = dissectPacketList(all).entries.map(line);
+  // Frame 24 is the client's HPUB FRONT.DOOR with a reply subject; frame 25 the server's HMSG delivering it back.
+  assert.ok(whole.includes('HMSG FRONT.DOOR → (no response) []'), whole.join('\n'));
+  const lossy = dissectPacketList(without(all, 24)).entries.map(line);
+  const hmsg = lossy.filter((l) => l.startsWith('HMSG FRONT.DOOR'));
+  assert.deepEqual(hmsg, ['HMSG FRONT.DOOR → unanswered ["gap","unanswered"]']);
+  // The calls before the loss are as in the whole capture, and no one else is unanswered.
+  assert.deepEqual(lossy.slice(0, 7), whole.slice(0, 7));
+  assert.equal(lossy.filter((l) => l.includes('"unanswered"')).length, 1, lossy.join('\n'));
+});
+
+test('a connection reset recorded after the SYN of the next one on the same ports ends neither: no empty TCP RST entry, both calls read', async () => {
+  const at = (ms: number, data: Buffer): Packet => ({ tsSec: 0, tsNsec: ms * 1e6, linkType: 101, data, origLen: data.length, interfaceId: 0, frame: 0 });
+  const none = Buffer.alloc(0);
+  const get = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+  const ok = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  /** Handshake, GET, 200, then the client's RST or FIN (random-looking ISNs, as stacks choose them). */
+  const conn = (t: number, c: number, s: number, end: 'rst' | 'fin'): Packet[] => {
+    const [c1, s1] = [(c + 1) >>> 0, (s + 1) >>> 0];
+    const [c2, s2] = [(c1 + get.length) >>> 0, (s1 + ok.length) >>> 0];
+    const out = [at(t, tcpPacket(1, 40000, 8080, c, undefined, none, 0x02)), at(t + 1, tcpPacket(2, 8080, 40000, s, c1, none, 0x02)), at(t + 2, tcpPacket(1, 40000, 8080, c1, s1, get)), at(t + 3, tcpPacket(2, 8080, 40000, s1, c2, ok))];
+    if (end === 'rst') return [...out, at(t + 4, tcpPacket(1, 40000, 8080, c2, s2, none, 0x04))];
+    return [...out, at(t + 4, tcpPacket(1, 40000, 8080, c2, s2, none, 0x01)), at(t + 5, tcpPacket(2, 8080, 40000, s2, (c2 + 1) >>> 0, none, 0x01)), at(t + 6, tcpPacket(1, 40000, 8080, (c2 + 1) >>> 0, (s2 + 1) >>> 0, none, 0))];
+  };
+  const first = conn(0, 0x9e3779b9, 0x7f4a7c15, 'rst');
+  const second = conn(10, 0x3c6ef372, 0xdaa66d2b, 'fin');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const inOrder = dissect([...first, ...second]);
+  // The reset swapped with the next SYN, each keeping its time slot.
+  const swapped = [...first.slice(0, -1), { ...second[0], tsNsec: first[4].tsNsec }, { ...first[4], tsNsec: second[0].tsNsec }, ...second.slice(1)];
+  const lossy = dissect(swapped);
+  assert.deepEqual(lossy.entries.map(line), inOrder.entries.map(line));
+  assert.deepEqual(lossy.entries.map(line), ['GET / → 200 []', 'GET / → 200 []']);
+  assert.equal(lossy.counters['tcp.rst_stray'], 1);
+  const { describeRepeats } = await import('../../src/input/dissect-summary.js');
+  assert.equal(describeRepeats(lossy.counters), "not made entries: 1 TCP reset of an earlier connection on the same ports (recorded after the new one's SYN)");
+  // A reset that is the connection's own still ends it: a refused SYN, a client's abort.
+  const refused = dissect([at(0, tcpPacket(1, 40001, 8080, 0x11111111, undefined, none, 0x02)), at(1, tcpPacket(2, 8080, 40001, 0, 0x11111112, none, 0x04))]);
+  assert.deepEqual(refused.entries.map(line), ['TCP 0 B → 0 B [RST] []']);
+  assert.equal(inOrder.counters['tcp.rst_stray'], undefined);
+});
+
+/** PostgreSQL v3 wire messages for crafted connections. */
+const pgMsg = (t: string, body: Buffer) => Buffer.concat([Buffer.from(t, 'latin1'), Buffer.from([0, 0, 0, 0].map((_, i) => ((body.length + 4) >> (24 - 8 * i)) & 255)), body]);
+const cstr = (s: string) => Buffer.from(`${s}\0`, 'latin1');
+const zeros = (n: number) => Buffer.alloc(n);
+const pgStartupBody = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstr('user'), cstr('app'), cstr('database'), cstr('shop'), zeros(1)]);
+const pgStartup = Buffer.concat([Buffer.from([0, 0, 0, pgStartupBody.length + 4]), pgStartupBody]);
+const pgReady = pgMsg('Z', Buffer.from('I'));
+
+test('PostgreSQL whose Parse of the unnamed statement was lost: the Bind after it does not take the previous statement text, its call says gap', () => {
+  const parse = (q: string) => pgMsg('P', Buffer.concat([cstr(''), cstr(q), zeros(2)]));
+  const bindExecSync = Buffer.concat([pgMsg('B', Buffer.concat([cstr(''), cstr(''), zeros(6)])), pgMsg('E', Buffer.concat([cstr(''), zeros(4)])), pgMsg('S', zeros(0))]);
+  const done = (tag: string) => Buffer.concat([pgMsg('1', zeros(0)), pgMsg('2', zeros(0)), pgMsg('C', cstr(tag)), pgReady]);
+  const conn = new AckedConnection(5432);
+  conn.send(1, 1, pgStartup);
+  conn.send(2, 2, Buffer.concat([pgMsg('R', zeros(4)), pgReady]));
+  conn.send(3, 1, Buffer.concat([parse('SELECT 1'), bindExecSync]));
+  conn.send(4, 2, done('SELECT 1'));
+  conn.lose(1, parse('UPDATE t SET a = 1').toString('latin1')); // its own segment, lost
+  conn.send(5, 1, bindExecSync);
+  conn.send(6, 2, done('UPDATE 3'));
+  conn.send(7, 1, Buffer.concat([parse('SELECT 2'), bindExecSync]));
+  conn.send(8, 2, done('SELECT 1'));
+  const { entries } = dissect(conn.packets);
+  const lines = entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])} ${e.request?.query ?? '-'}`);
+  assert.deepEqual(lines.slice(1), ['SELECT 1 → SELECT 1 [] SELECT 1', 'extended → UPDATE 3 ["gap"] -', 'SELECT 2 → SELECT 1 [] SELECT 2']);
+});
+
+test('PostgreSQL whose SSLRequest and the server one-byte refusal were both lost: the startup and the query after it are still read', () => {
+  const conn = new AckedConnection(5432);
+  conn.lose(1, '\0\0\0\x08\x04\xd2\x16\x2f'); // SSLRequest
+  conn.lose(2, 'N');
+  conn.send(1, 1, pgStartup);
+  conn.send(2, 2, Buffer.concat([pgMsg('R', zeros(4)), pgReady]));
+  conn.send(3, 1, pgMsg('Q', cstr('select 1')));
+  conn.send(4, 2, Buffer.concat([pgMsg('C', cstr('SELECT 1')), pgReady]));
+  const { entries, counters } = dissect(conn.packets);
+  assert.deepEqual(entries.map((e) => e.summary), ['startup user=app db=shop → ready', 'select 1 → SELECT 1']);
+  assert.equal(counters['tcp.gap_bytes'], 9);
+});
+
+test('Redis whose SUBSCRIBE was lost: the server confirmation, alone, says gap; the next subscription still pairs', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('zeek-redis-pubsub-resp3.pcap'));
+  // Frame 41 is SUBSCRIBE Foo (RESP3: its confirmation, frame 43, is a push).
+  const lines = dissectPacketList(without(all, 41)).entries.map((e) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`);
+  assert.deepEqual(lines.slice(2, 4), ['subscribe Foo ["gap"]', 'PSUBSCRIBE F* → [3 items] []']);
+  // Messages pushed on a subscription are entries of their own and say nothing.
+  assert.ok(lines.includes('message Foo []'), lines.join('\n'));
+});
+
+test('MySQL whose greeting, login or login OK was lost: the commands after it are still read and paired, the login says gap', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const { join } = await import('node:path');
+  const line = (e: Entry) => `${e.summary} ${JSON.stringify(e.warnings ?? [])}`;
+  const plain = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql.pcap'));
+  // Frame 4 is the server greeting, 6 the login, 8 its OK, 9/10 the first query and its rows.
+  const whole = dissectPacketList(plain).entries.filter((e) => e.protocol === 'mysql').map(line);
+  assert.equal(whole[1], 'select 1 as one, "hello" as greeting → 1 rows []');
+  for (const [frame, login] of [[4, 'login user=shark → OK ["gap"]'], [8, 'login user=shark → reply ["gap","truncated"]']] as const) {
+    const lossy = dissectPacketList(without(plain, frame)).entries.map(line);
+    assert.deepEqual(lossy.slice(0, 2), [login, whole[1]], `without frame ${frame}`);
+    assert.deepEqual(lossy.slice(2), whole.slice(2), `without frame ${frame}`);
+  }
+  // Compression agreed in the login: read from the client's flags when the greeting was lost.
+  const compressed = await readCapture(join(repoRoot, 'test', 'fixtures', 'captures', 'lab-mysql-compressed.pcap'));
+  const wholeZ = dissectPacketList(compressed).entries.map(line);
+  const lossyZ = dissectPacketList(without(compressed, 4)).entries.map(line);
+  assert.deepEqual(lossyZ, [wholeZ[0].replace('[]', '["gap"]'), ...wholeZ.slice(1)]);
+});
+
+test('CQL whose PREPARE was lost: the EXECUTEs that name its id without its text say gap; in the whole capture an unknown id says nothing', async () => {
+  const { readCapture, dissectPacketList, without } = await import('../helpers/pcap-edit.js');
+  const { sharedCapture } = await import('../helpers/paths.js');
+  const all = await readCapture(sharedCapture('cqltrace-cql-v3-simple.pcap'));
+  const unknown = (entries: Entry[]) => entries.filter((e) => e.summary.startsWith('EXECUTE <prepared')).map((e) => `${e.summary.replace(/ \(either.*/, '')} ${JSON.stringify(e.warnings ?? [])}`);
+  // The server forgot one id (its error names it): no loss there.
+  assert.deepEqual(unknown(dissectPacketList(all).entries), ['EXECUTE <prepared 654772b3d4cfa251a111b33f9f6f9338> → ERROR Unprepared: Prepared query with ID 654772b3d4cfa251a111b33f9f6f9338 not found []']);
+  // Frame 53 is the PREPARE of that id on another connection.
+  const lossy = unknown(dissectPacketList(without(all, 53)).entries);
+  assert.equal(lossy.filter((l) => l.endsWith('→ Void ["gap"]')).length, 5, lossy.join('\n'));
+  assert.ok(lossy.every((l) => l.endsWith('["gap"]') || l.includes('Unprepared')), lossy.join('\n'));
 });

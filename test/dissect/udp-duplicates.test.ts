@@ -86,7 +86,7 @@ test('mergecap doubling a capture gives its calls once; a retransmission a timeo
   execFileSync('mergecap', ['-w', later, join(dir, 'first.pcap'), shifted]);
   const r = await runCli(['dissect', later]);
   assert.doesNotMatch(r.stderr, /captured more than once/);
-  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).warnings ?? []), [['unanswered', 'retransmitted'], ['unanswered']]);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => [JSON.parse(l).warnings, JSON.parse(l).request.retransmissions]), [[['unanswered', 'retransmitted'], 1]]);
 });
 
 test('what a datagram is a copy of depends on its own flow and the releases alone: one remembered before a step back in time is forgotten as if alone', async () => {

@@ -262,10 +262,17 @@ class CqlParser extends FramedParser {
   /** Prepared statement id (hex) → text, filled from PREPARE results; at most MAX_PREPARED, charged to the flow's memory budget. */
   private readonly prepared = new Map<string, string>();
   private readonly meter = currentMeter();
+  /** Either side lost bytes: a PREPARE or its RESULT (the id's text) may have been among them. */
+  private prepareMayBeLost = false;
 
   constructor(ctx: ConnectionContext) {
     // A frame over 2 MB (a huge result set) is read by its first 64 KB; the rest is skipped, never buffered.
     super(ctx, 'cql', { maxMessage: MAX_FRAME_KEPT, headBytes: 64 * 1024 });
+  }
+
+  override onGap(dir: Direction, length: number): void {
+    this.prepareMayBeLost = true;
+    super.onGap(dir, length);
   }
 
   /** A PREPARE's text by its id, for the EXECUTEs and BATCHes that name it; the oldest forgotten past MAX_PREPARED. */
@@ -375,6 +382,9 @@ class CqlParser extends FramedParser {
       }
     }
     if (!isResponse) {
+      // An EXECUTE of a statement whose text is unknown after lost bytes: its PREPARE may have been in them
+      // (a capture that began after it says nothing).
+      if (fields.preparedId !== undefined && fields.query === undefined && this.prepareMayBeLost && !warnings.includes('gap')) warnings.push('gap');
       this.addPending(f.stream, this.pendingCall(fields, f.size, at, warnings));
       return;
     }

@@ -428,6 +428,24 @@ interface PendingQuery {
   cut?: number;
   /** Server bytes were lost while it waited (TCP): its answer may have been in them. */
   gap?: true;
+  /** The same question asked again under the same id while it waited (the resolver's timeout passed). */
+  retransmissions?: number;
+}
+
+/** Answered queries remembered per conversation, so a second answer to a retransmitted one is known as such. */
+const MAX_ANSWERED = 64;
+/** How long after an answer a second one to the same id and question is its duplicate (resolvers retry within seconds). */
+const DUPLICATE_ANSWER_MS = 30_000;
+/**
+ * How long (capture time) a conversation whose answered query had been retransmitted is kept for the
+ * answer to the other copy: the server had both, and answers the second at once (a conversation with
+ * nothing pending ends at its answer, and a second answer would start a new one, without a question).
+ */
+const SECOND_ANSWER_WAIT_MS = 1000;
+
+/** What makes a query the same question: its questions (a retransmission repeats them; the id is checked apart). */
+function questionKey(m: DnsMessage): string {
+  return m.questions.map((q) => `${q.name}/${q.type}/${q.class}`).join(' ');
 }
 
 /** Heap bytes of a pending query besides its wire size (parsed message, map slot), for the memory budget. */
@@ -557,6 +575,10 @@ class DnsPairing {
    * address: not on this conversation. One without an answer here is one-way, not unanswered.
    */
   private readonly multicast: boolean;
+  /** Recently answered queries by id (question key, answer time): a second answer to one is a duplicate. */
+  private readonly answered = new Map<number, { key: string; time: number }>();
+  /** When a query that had been retransmitted was answered (UDP): the conversation waits for a second answer. */
+  private secondAnswerSince: number | undefined;
   /**
    * Client bytes were lost (TCP): an answer no waiting query takes may answer
    * a query they held, so it says `gap` (a capture that began mid-connection
@@ -593,8 +615,15 @@ class DnsPairing {
     if (msg.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('dns.malformed');
     if (!msg.qr) {
       const previous = this.pending.get(msg.id);
+      if (previous && !this.multicast && cut === 0 && !previous.cut && questionKey(reparse(previous).msg) === questionKey(msg)) {
+        // The resolver asked again (its timeout passed: a datagram lost, the Kubernetes conntrack race's
+        // 5 s): one lookup, as tshark pairs it, timed from the first query, which is what the client waited.
+        previous.retransmissions = (previous.retransmissions ?? 0) + 1;
+        this.ctx.count('dns.retransmitted_queries');
+        return;
+      }
       if (previous) {
-        // A retransmitted query (or an id reused early): the older one stays unanswered.
+        // An id reused early for another question (or a multicast query repeated): the older one stays unanswered.
         this.forget(msg.id, previous);
         this.emit(previous, null, 'retransmitted');
       }
@@ -611,6 +640,17 @@ class DnsPairing {
     if (transfer) return this.continueTransfer(transfer, msg, payload.length);
     const query = this.pending.get(msg.id);
     if (query) this.forget(msg.id, query);
+    if (!query && !this.stream && this.isDuplicateAnswer(msg)) {
+      // A second answer to a query already answered (both copies of a retransmitted query answered):
+      // counted, not a call of its own without a question.
+      this.ctx.count('dns.duplicate_responses');
+      this.secondAnswerSince = undefined;
+      return;
+    }
+    if (query && !this.stream) {
+      this.rememberAnswered(msg.id, questionKey(msg));
+      if (query.retransmissions) this.secondAnswerSince = this.ctx.now;
+    }
     const type = query && this.stream ? (msg.questions[0] ?? reparse(query).msg.questions[0])?.type : undefined;
     if (query && (type === 'AXFR' || type === 'IXFR') && msg.rcode === 0 && soaSerial(msg.answers[0]) !== undefined) {
       const t: Transfer = {
@@ -622,6 +662,18 @@ class DnsPairing {
       return this.continueTransfer(t, msg, payload.length);
     }
     this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length + cut }, !query && this.clientGap ? 'gap' : undefined);
+  }
+
+  private rememberAnswered(id: number, key: string): void {
+    this.answered.delete(id);
+    if (this.answered.size >= MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value as number);
+    this.answered.set(id, { key, time: this.ctx.now });
+  }
+
+  /** An answer to the id and question of a query answered in the last DUPLICATE_ANSWER_MS. */
+  private isDuplicateAnswer(msg: DnsMessage): boolean {
+    const had = this.answered.get(msg.id);
+    return had !== undefined && this.ctx.now - had.time <= DUPLICATE_ANSWER_MS && had.key === questionKey(msg);
   }
 
   /** One more message of a zone transfer; the call comes out with the one that ends it. */
@@ -679,6 +731,7 @@ class DnsPairing {
 
   /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
   tick(nowMs: number, timeoutMs: number): void {
+    if (this.secondAnswerSince !== undefined && nowMs - this.secondAnswerSince > SECOND_ANSWER_WAIT_MS) this.secondAnswerSince = undefined;
     // A transfer the server stopped sending: what came is its answer.
     if (this.transfers !== undefined) for (const [id, t] of this.transfers) if (nowMs - t.last.time > timeoutMs) this.endTransfer(id, t, 'truncated');
     const lone = this.pending.size === 1 ? this.pending.oldest() : undefined;
@@ -693,7 +746,8 @@ class DnsPairing {
 
   /** Insertion order is arrival order, so the first query waiting is the oldest. */
   since(): number | undefined {
-    let min = this.pending.oldest()?.time;
+    // Waiting for a second answer holds the conversation open; that answer makes no call of its own.
+    let min = this.pending.oldest()?.time ?? this.secondAnswerSince;
     if (this.transfers !== undefined) for (const t of this.transfers.values()) if (min === undefined || t.query.time < min) min = t.query.time;
     return min;
   }
@@ -715,6 +769,7 @@ class DnsPairing {
     if (!r && !oneWay) warnings.push('unanswered');
     if (!r && held?.gap) warnings.push('gap');
     if (extraWarning) warnings.push(extraWarning);
+    if (held?.retransmissions) warnings.push('retransmitted');
     const first = (q ?? r)!;
     const call: CallRecord = {
       protocol: 'dns',
@@ -727,6 +782,7 @@ class DnsPairing {
       error: r === null ? !oneWay : r.msg.rcode !== 0,
       summary: summarize(q?.msg ?? null, r?.msg ?? null, oneWay),
     };
+    if (held?.retransmissions && call.request) call.request.retransmissions = held.retransmissions;
     if (transfer && r && call.response) {
       call.response.messages = transfer.messages;
       call.response.records = transfer.records;

@@ -137,6 +137,8 @@ export class MqttParser implements TcpStreamParser {
   private readonly byId = new Map<string, Pending>();
   /** CONNECT and PINGREQ, answered in order. */
   private readonly ordered: Pending[] = [];
+  /** Sides that lost bytes at some point: an acknowledgement with no packet of theirs to answer may answer one the loss took. */
+  private readonly everLost: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** Lost or malformed bytes each side skipped since its last packet: said on the next one (not on every later call). */
   private readonly carry: Record<Direction, string[]> = { c2s: [], s2c: [] };
   private readonly keep: number;
@@ -187,6 +189,7 @@ export class MqttParser implements TcpStreamParser {
 
   onGap(dir: Direction, _length: number): void {
     this.ctx.count('mqtt.gap');
+    this.everLost[dir] = true;
     this.mark(dir, 'gap');
     this.queues[dir].clear();
     if (this.reading[dir]) this.ctx.count('mqtt.truncated');
@@ -291,7 +294,7 @@ export class MqttParser implements TcpStreamParser {
       case 'PINGRESP': {
         const want = name === 'CONNACK' ? 'CONNECT' : 'PINGREQ';
         const i = this.ordered.findIndex((o) => o.request.type === want);
-        if (i < 0) return this.lone(rec, p);
+        if (i < 0) return this.lone(dir, rec, p);
         const [pend] = this.ordered.splice(i, 1);
         this.answer(pend, rec, p);
         this.finish(pend);
@@ -318,7 +321,7 @@ export class MqttParser implements TcpStreamParser {
         // Answers a packet the other side sent with the same identifier.
         const key = `${other}:${rec.packetId}`;
         const pend = this.byId.get(key);
-        if (!pend) return this.lone(rec, p);
+        if (!pend) return this.lone(dir, rec, p);
         this.answer(pend, rec, p);
         if (name !== 'PUBREC' || rec.reasonCode >= 0x80) {
           this.byId.delete(key);
@@ -329,7 +332,7 @@ export class MqttParser implements TcpStreamParser {
       case 'PUBREL': {
         // QoS 2's second step, from the publisher: part of the flow its PUBLISH began.
         const pend = this.byId.get(`${dir}:${rec.packetId}`);
-        if (!pend) return this.lone(rec, p);
+        if (!pend) return this.lone(dir, rec, p);
         pend.flow.push('PUBREL');
         pend.responseSize += p.wireSize;
         for (const w of p.warnings ?? []) addWarning(pend, w);
@@ -407,7 +410,7 @@ export class MqttParser implements TcpStreamParser {
   }
 
   /** An acknowledgement whose packet the capture did not show (started mid-connection, or lost). */
-  private lone(rec: Record<string, any>, p: Packet): void {
+  private lone(dir: Direction, rec: Record<string, any>, p: Packet): void {
     const call: CallRecord = {
       protocol: 'mqtt',
       request: null,
@@ -419,9 +422,14 @@ export class MqttParser implements TcpStreamParser {
       requestSize: 0,
       responseSize: p.wireSize,
       error: isError(rec),
-      summary: `(no request) → ${rec.type} ${outcome(rec)}`.trim(),
+      summary: `(no request) → ${outcome(rec)}`,
     };
-    if (p.warnings) call.warnings = [...p.warnings];
+    // The other side lost bytes: the packet this answers may have been among them (a CONNACK whose CONNECT
+    // the capture missed), so the lone answer says gap, as Kafka's and AMQP's do; a capture begun after
+    // the request is not a loss and says nothing.
+    const warnings = [...(p.warnings ?? [])];
+    if (this.everLost[dir === 'c2s' ? 's2c' : 'c2s'] && !warnings.includes('gap')) warnings.push('gap');
+    if (warnings.length > 0) call.warnings = warnings;
     this.ctx.emit(call);
   }
 

@@ -74,6 +74,10 @@ export function probeMysql(data: Buffer, portMatch: boolean): Probe {
     const version = data.toString('latin1', 5, end < 0 ? Math.min(data.length, 5 + 40) : end);
     if (/^\d+\.\d+/.test(version)) return 'response';
   }
+  // The client's login (HandshakeResponse41, sequence 1) after a greeting the capture lost, on the port:
+  // capability flags with CLIENT_PROTOCOL_41, then a zero filler (23 bytes; MariaDB keeps its extended
+  // capabilities in the last 4), which nothing else sends.
+  if (portMatch && seq === 1 && len < 1 << 16 && looksLikeLogin(data.subarray(4))) return 'request';
   // Mid-connection: a command packet (sequence 0) whose text reads as SQL.
   if (seq === 0 && (data[4] === 0x03 || data[4] === 0x16) && len < 1 << 24) {
     const text = data.toString('latin1', 5, Math.min(data.length, 5 + 64));
@@ -86,6 +90,11 @@ export function probeMysql(data: Buffer, portMatch: boolean): Probe {
     if (SQL_START.test(inner.toString('latin1', 5, Math.min(inner.length, 5 + 64)))) return 'request';
   }
   return false;
+}
+
+/** A HandshakeResponse41's payload: CLIENT_PROTOCOL_41 among its capabilities, then max packet size, charset and a zero filler (its first 19 bytes). */
+function looksLikeLogin(p: Buffer): boolean {
+  return p.length >= 28 && (p[1] & 0x02) !== 0 && p.subarray(9, 28).every((b) => b === 0);
 }
 
 /**
@@ -243,10 +252,13 @@ class MysqlParser implements TcpStreamParser {
     for (const c of this.pending) c.warnings.push('gap');
     this.flush();
     if (this.dead || this.encrypted) return;
-    if (this.handshake || this.compressionAgreed) {
-      this.dead = true; // a login cut short: what follows cannot be told apart
+    if (this.compressionAgreed) {
+      this.dead = true; // compressed frames cut: what follows cannot be told apart
       return;
     }
+    // A login cut short (its response or the server's OK lost) was reported above; the commands after it
+    // are read as on a connection met mid-way, from the client's next command (they were all dropped).
+    this.handshake = null;
     // Packet boundaries are lost in `dir`; the calls waiting were reported above. The server's
     // bytes from here on answer what the gap hid, until the client's next command; after a
     // gap in the client's bytes, that command is the first segment that starts with one.
@@ -474,6 +486,19 @@ class MysqlParser implements TcpStreamParser {
     if (this.handshake && this.handshake.phase === 'auth' && seq !== 0) {
       if (this.handshake.request === null) this.onHandshakeResponse(this.handshake, p, size, at);
       else this.handshake.requestSize += size; // auth switch / more data replies
+      return;
+    }
+    if (seq === 1 && !this.sawGreeting && this.pending.length === 0 && looksLikeLogin(p)) {
+      // The login of a connection whose greeting the capture lost (or began after): its call, as after a
+      // greeting. After lost server bytes it is the command their reading resumes at (its OK follows), and
+      // says gap: the greeting was in them.
+      const afterGap = this.awaitingCommand;
+      if (afterGap && !this.sentBeforeLostEnd()) this.settleMidway();
+      // A client asks only for what the server offered: its capabilities are the agreed ones (compression).
+      this.serverCaps = 0xffffffff;
+      this.awaitHandshakeResponse(0);
+      if (afterGap) this.handshake!.warnings.push('gap');
+      this.onHandshakeResponse(this.handshake!, p, size, at);
       return;
     }
     if (seq !== 0 || p.length === 0) {

@@ -339,6 +339,8 @@ export class NatsParser implements TcpStreamParser {
    */
   private readonly pingLoss: Record<Direction, boolean> = { c2s: false, s2c: false };
   private ackLoss = false;
+  /** Bytes of this side lost and none of its operations read since: the one the loss took may explain what the other side sends next. */
+  private readonly lossUnread: Record<Direction, boolean> = { c2s: false, s2c: false };
   /** The server's INFO was read and the client has sent nothing yet: a TLS upgrade may start here. */
   private upgradeAllowed = false;
   /** After the upgrade: the TLS session, read as TLS (its tls entry, or with --tls-keylog the NATS inside). */
@@ -380,6 +382,7 @@ export class NatsParser implements TcpStreamParser {
     // answers lost in them, the ones still awaited.
     const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
     this.pingLoss[dir] = true;
+    this.lossUnread[dir] = true;
     if (this.pings[other].length > 0) this.pingLoss[other] = true;
     if (dir === 'c2s' || this.acks.length > 0) this.ackLoss = true;
   }
@@ -437,6 +440,8 @@ export class NatsParser implements TcpStreamParser {
     o.rec.from = dir === 'c2s' ? 'client' : 'server';
     if (this.badBytes[dir].length > 0) o.malformed = this.badBytes[dir].splice(0);
     const other: Direction = dir === 'c2s' ? 's2c' : 'c2s';
+    const otherLost = this.lossUnread[other];
+    this.lossUnread[dir] = false;
     switch (o.op) {
       case 'PING':
         if (this.pings[dir].length >= MAX_PENDING) this.emit(dir, this.pings[dir].shift()!, null, false);
@@ -503,6 +508,9 @@ export class NatsParser implements TcpStreamParser {
       return;
     }
     const p: Pending = { op: o, from: dir, awaitAck: needsAck, awaitReply: isMessage && typeof o.rec.replyTo === 'string' ? o.rec.replyTo : null, ack: null, reply: null, silent: false, maybeAck };
+    // A server message naming a reply subject, read right after lost client bytes: it may deliver back the
+    // client's own request the loss took (not a request to this client), so what becomes of it says gap.
+    if (p.awaitReply !== null && dir === 's2c' && otherLost) o.gap = true;
     if (p.awaitReply !== null) {
       if (this.replies.size >= MAX_PENDING) {
         this.ctx.count('nats.pending_overflow');

@@ -275,7 +275,14 @@ class PostgresParser implements TcpStreamParser {
       }
     }
     if (this.gapInsideMessage(dir, length)) return;
-    if (dir === 'c2s') this.clientLoss = true;
+    if (dir === 'c2s') {
+      this.clientLoss = true;
+      // Every Parse or Bind without a name redefines the unnamed statement or portal: the lost bytes may
+      // have held one, so what they named before is no longer known (a Bind after them would show the
+      // previous statement's text). Named ones stay: a name is redefined only after a Close.
+      this.forget(this.statements, '');
+      this.forget(this.portals, '');
+    }
     for (const c of this.pending) c.warnings.push('gap');
     this.flush([]);
     if (this.dead || this.encrypted) return;
@@ -285,6 +292,11 @@ class PostgresParser implements TcpStreamParser {
       if (this.queues.c2s.length === 0) return;
       // The startup cut short: its parameters are gone, the calls after it are not.
       this.clientStarted = true;
+    }
+    if (!this.clientStarted && !encryption && this.queues.c2s.length === 0 && this.queues.s2c.length === 0) {
+      // Server bytes lost before any client message was read (the answer to an SSLRequest lost with it):
+      // nothing is cut short, the client's next bytes are its startup or the calls after it.
+      return;
     }
     if (!this.clientStarted) {
       this.queues[dir].clear();
@@ -614,6 +626,8 @@ class PostgresParser implements TcpStreamParser {
         call.bound = true;
         const known = this.statements.get(stmt.text);
         if (call.request.query === undefined && known !== undefined) call.request.query = known;
+        // Its Parse may have been in bytes the client's side lost: the statement's text is unknown for that reason.
+        if (call.request.query === undefined && this.clientLoss && !call.warnings.includes('gap')) call.warnings.push('gap');
         if (stmt.text) call.request.statement = stmt.text;
         if (portal.text) call.request.portal = portal.text;
         const params = bindParameters(body, stmt.next);
@@ -627,6 +641,7 @@ class PostgresParser implements TcpStreamParser {
         if (call.request.query === undefined) {
           const stmt = this.portals.get(portal.text);
           if (stmt !== undefined && this.statements.has(stmt)) call.request.query = this.statements.get(stmt);
+          if (call.request.query === undefined && this.clientLoss && !call.warnings.includes('gap')) call.warnings.push('gap');
         }
         call.request.executes = (call.request.executes ?? 0) + 1;
         call.executedLast = true;
@@ -954,6 +969,13 @@ class PostgresParser implements TcpStreamParser {
   }
 
   /** A statement's text or a portal's statement, by its name (cut to MAX_NAME), within MAX_STATEMENTS and charged to the budget. */
+  private forget(map: Map<string, string>, key: string): void {
+    const old = map.get(key);
+    if (old === undefined) return;
+    this.meter?.add(-(key.length + old.length));
+    map.delete(key);
+  }
+
   private remember(map: Map<string, string>, key: string, value: string): void {
     const old = map.get(key);
     if (old === undefined && map.size >= MAX_STATEMENTS) {

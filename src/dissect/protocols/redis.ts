@@ -847,6 +847,9 @@ export class RedisParser implements TcpStreamParser {
           if (--front.expected <= 0) this.shiftPending();
           return;
         }
+        // A confirmation answers a command: with none waiting for it after a gap, the command was in the lost bytes.
+        this.emitStandalone(m, kind, this.gapAt !== undefined ? 'gap' : undefined);
+        return;
       }
       this.emitStandalone(m, kind);
       return;

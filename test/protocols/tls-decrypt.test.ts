@@ -148,9 +148,19 @@ test('a key log of another capture says so: no ClientHello random of the capture
 });
 
 test('a session named in the key log without the secrets its version needs is said apart from one not named at all', async () => {
-  // The server logged no CLIENT_TRAFFIC_SECRET_0 for the three connections the client never finished (as tshark, none decrypts).
-  const { stderr } = await dissect('hotplace-tls13-aes128gcm-http2.pcapng', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'));
-  assert.match(stderr, /TLS: 2 sessions decrypted; 3 without a key in the key log \(named in the key log without the secrets their versions need/);
+  // The log has no CLIENT_TRAFFIC_SECRET_0 for the three connections whose client (Chrome) refused the
+  // certificate: their handshakes are read with the handshake secrets, and the encrypted alert named, as tshark does.
+  const capture = 'hotplace-tls13-aes128gcm-http2.pcapng';
+  const keys = sharedCapture('hotplace-tls13-aes128gcm-http2.keys');
+  const { stderr, entries } = await dissect(capture, keys);
+  assert.match(stderr, /TLS: 2 sessions decrypted; 3 handshakes refused by an encrypted alert \(decrypted: on the tls entry\)/);
+  assert.doesNotMatch(stderr, /without a key/);
+  const out = execFileSync('tshark', ['-r', sharedCapture(capture), '-o', `tls.keylog_file:${keys}`, '-Y', 'tls.alert_message', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.alert_message.desc'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const theirs = out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([port, desc]) => `${port} ${desc === '46' ? 'certificate_unknown' : desc} client`);
+  assert.equal(theirs.length, 3, out);
+  const ours = entries.filter((e) => e.response?.alert).map((e) => `${e.src.port} ${e.response.alert.description} ${e.response.alert.from}`);
+  assert.deepEqual(ours, theirs);
+  assert.ok(entries.filter((e) => e.response?.alert).every((e) => e.error && e.response.alert.level === 'fatal'));
   const partial = join(dir, 'no-client-traffic.keys');
   writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^CLIENT_TRAFFIC_SECRET_0 .*$/gm, ''));
   const one = await dissect('snet-tls13-chacha20-poly1305.pcap', partial);
@@ -409,3 +419,4 @@ test('master secrets tried on a resumed session: the last MAX_TRIED_MASTERS logg
   assert.match(said, new RegExp(`1 resumed session tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`));
   assert.match(said, new RegExp(`2 resumed sessions not tried against all of the key log \\(${MAX_TRIALS} master secrets tried in this run already\\)`));
 });
+

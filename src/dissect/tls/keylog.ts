@@ -416,6 +416,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session${tried})` : '';
   const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log${noKeyHint(n)}`);
+  if (n('tls.handshake-alerts') > 0) parts.push(`${count('tls.handshake-alerts', 'handshake')} refused by an encrypted alert (decrypted: on the tls entry)`);
   const mismatched = keyMismatches(counters);
   if (mismatched) parts.push(mismatched);
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);

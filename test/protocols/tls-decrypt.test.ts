@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -420,3 +420,38 @@ test('master secrets tried on a resumed session: the last MAX_TRIED_MASTERS logg
   assert.match(said, new RegExp(`2 resumed sessions not tried against all of the key log \\(${MAX_TRIALS} master secrets tried in this run already\\)`));
 });
 
+test('a key log given as a FIFO: read once, its secrets reach every worker; followed live, its lines are read as they are written', async () => {
+  const keys = readFileSync(sharedCapture('hotplace-tls12-chacha20-http1.keys'), 'latin1');
+  const fifo = join(dir, 'keys.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // The writer opens once shark opens its end (as `<(cat keys)` does).
+  const writer = createWriteStream(fifo);
+  writer.end(keys);
+  const r = await runCli(['dissect', '--workers', '2', '--tls-keylog', fifo, sharedCapture('hotplace-tls12-chacha20-http1.pcapng')]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual(entries.map((e) => `${e.protocol} ${e.tls} ${e.summary}`), ['http true GET / → 200']);
+  assert.match(r.stderr, /TLS: 1 session decrypted/);
+
+  // Live (`tap --tls-keylog <(kubectl exec … tail -f keys)`): a FIFO has no size to watch; it is read as written.
+  const live = join(dir, 'live.fifo');
+  execFileSync('mkfifo', [live]);
+  const warnings: string[] = [];
+  const log = loadKeyLogFile(live, (m) => warnings.push(m), undefined, true);
+  const fd = openSync(live, 'w');
+  try {
+    const line = keys.split('\n').find((l) => l.startsWith('CLIENT_RANDOM '))!;
+    const random = Buffer.from(line.split(' ')[1], 'hex');
+    assert.equal(log.lookup(random), undefined);
+    // A line written in two pieces is read once whole.
+    writeSync(fd, line.slice(0, 40));
+    log.refresh(true);
+    assert.equal(log.lookup(random), undefined);
+    writeSync(fd, line.slice(40) + '\nnot a key log line\n');
+    log.refresh(true);
+    assert.equal(log.lookup(random)?.get('CLIENT_RANDOM')?.toString('hex'), line.split(' ')[2]);
+    assert.deepEqual(warnings, [`${live}:2: not a key log line (not "LABEL CLIENT_RANDOM SECRET"); skipped`]);
+  } finally {
+    closeSync(fd);
+  }
+});

@@ -12,6 +12,7 @@ import { statSync } from 'node:fs';
 import { ExitCode, UserError } from './errors.js';
 import type { EngineOptions } from '../dissect/engine.js';
 import type { WorkerSpec } from '../dissect/parallel/wire.js';
+import { keyLogTextForWorkers } from './tls-keylog-file.js';
 
 /**
  * The default for live capture (tap, agent, record): `auto`. A node agent's
@@ -47,7 +48,7 @@ export const liveWorkersFlag = Flags.string({
  * prints, as it does with one thread).
  */
 export function consumerWorkerSpec(flags: { 'tls-keylog'?: string; proto?: string }, engine: Partial<EngineOptions>): Omit<WorkerSpec, 'index'> {
-  return { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { 'no-redact': true } };
+  return { engine, tlsKeylog: flags['tls-keylog'], tlsKeylogText: keyLogTextForWorkers(flags['tls-keylog']), proto: flags.proto, redact: { 'no-redact': true } };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Entry } from '../model/entry.js';
 import { InputProgress } from '../output/progress.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { tlsKeylogFlag, tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { keyLogTextForWorkers } from '../cli/tls-keylog-file.js';
 import { decodeAsFlag, decodeAsRules } from '../cli/decode-as-flag.js';
 import { memoryBudgetFlag, memoryBudgetOption } from '../cli/memory-budget-flag.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
@@ -115,7 +116,7 @@ then one line on stderr says where, and the exit code is 3.`);
         inputs,
         engine: { ...engine, protoSchema: flags.proto ? loadProtoDir(flags.proto) : undefined, tlsKeys },
         workers,
-        parallel: { engine, tlsKeylog: flags['tls-keylog'], proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] }, snapshot },
+        parallel: { engine, tlsKeylog: flags['tls-keylog'], tlsKeylogText: keyLogTextForWorkers(flags['tls-keylog']), proto: flags.proto, redact: { redact: flags.redact, 'no-redact': flags['no-redact'] }, snapshot },
         count: flags.count,
         packets: flags.packets,
         transforms: [...transforms.fns, counting],

@@ -34,7 +34,7 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
   const nullRead = c['tls.null-cipher-unverified'];
   if (keyLogGiven || c['tls.decrypted-sessions'] || c['tls.no-key'] || nullRead) {
     // A run with only QUIC sessions says how QUIC went, not "TLS: 0 sessions decrypted".
-    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || nullRead || !c['quic.connections']) notes.push(`${at}${describeDecryption(c)}`);
+    if (c['tls.decrypted-sessions'] || c['tls.no-key'] || c['tls.handshake-alerts'] || nullRead || !c['quic.connections']) notes.push(`${at}${describeDecryption(c)}`);
     const quic = describeQuicDecryption(c);
     if (quic) notes.push(`${at}${quic}`);
   }

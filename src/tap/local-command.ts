@@ -10,6 +10,7 @@ import { captureBufferOptions } from '../cli/capture-buffer-flags.js';
 import { snaplenFrom } from '../cli/snaplen-flag.js';
 import type { LiveStats } from '../capture/live.js';
 import { tlsKeysFromFlag } from '../cli/tls-keylog-flag.js';
+import { isRegularFile } from '../cli/tls-keylog-file.js';
 import { redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { decodeAsRules } from '../cli/decode-as-flag.js';
@@ -67,7 +68,7 @@ export async function tapLocal(flags: TapFlags, io: CommandIo): Promise<number> 
       decodeAs,
       ...memoryBudgetOption(flags['memory-budget']),
     },
-    parallel: { workers: await workersFromFlag(flags.workers), proto: flags.proto, tlsKeylog: flags['tls-keylog'] },
+    parallel: { workers: await liveWorkers(flags), proto: flags.proto, tlsKeylog: flags['tls-keylog'] },
     output: flags.write
       ? { kind: 'file', path: flags.write }
       : flags.pcap
@@ -86,4 +87,17 @@ export async function tapLocal(flags: TapFlags, io: CommandIo): Promise<number> 
   }
   if (sampler) process.stderr.write(`tap: --sample-rate ${rate}: ${sampler.skipped} packets of connections outside the sample skipped\n`);
   return ExitCode.OK;
+}
+
+/**
+ * Live dissection threads. Each follows the key log itself; a FIFO's lines go
+ * to whichever thread reads them first, so with a FIFO one thread dissects
+ * (said on stderr), and it has every secret.
+ */
+async function liveWorkers(flags: TapFlags): Promise<number> {
+  const workers = await workersFromFlag(flags.workers);
+  const keylog = flags['tls-keylog'];
+  if (workers === 1 || !keylog || isRegularFile(keylog)) return workers;
+  process.stderr.write(`tap: --tls-keylog ${keylog} is not a regular file (a FIFO): dissected by one thread, not ${workers}, so that it reads every line\n`);
+  return 1;
 }

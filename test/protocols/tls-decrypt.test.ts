@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -148,9 +148,19 @@ test('a key log of another capture says so: no ClientHello random of the capture
 });
 
 test('a session named in the key log without the secrets its version needs is said apart from one not named at all', async () => {
-  // The server logged no CLIENT_TRAFFIC_SECRET_0 for the three connections the client never finished (as tshark, none decrypts).
-  const { stderr } = await dissect('hotplace-tls13-aes128gcm-http2.pcapng', sharedCapture('hotplace-tls13-aes128gcm-http2.keys'));
-  assert.match(stderr, /TLS: 2 sessions decrypted; 3 without a key in the key log \(named in the key log without the secrets their versions need/);
+  // The log has no CLIENT_TRAFFIC_SECRET_0 for the three connections whose client (Chrome) refused the
+  // certificate: their handshakes are read with the handshake secrets, and the encrypted alert named, as tshark does.
+  const capture = 'hotplace-tls13-aes128gcm-http2.pcapng';
+  const keys = sharedCapture('hotplace-tls13-aes128gcm-http2.keys');
+  const { stderr, entries } = await dissect(capture, keys);
+  assert.match(stderr, /TLS: 2 sessions decrypted; 3 handshakes refused by an encrypted alert \(decrypted: on the tls entry\)/);
+  assert.doesNotMatch(stderr, /without a key/);
+  const out = execFileSync('tshark', ['-r', sharedCapture(capture), '-o', `tls.keylog_file:${keys}`, '-Y', 'tls.alert_message', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.alert_message.desc'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const theirs = out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([port, desc]) => `${port} ${desc === '46' ? 'certificate_unknown' : desc} client`);
+  assert.equal(theirs.length, 3, out);
+  const ours = entries.filter((e) => e.response?.alert).map((e) => `${e.src.port} ${e.response.alert.description} ${e.response.alert.from}`);
+  assert.deepEqual(ours, theirs);
+  assert.ok(entries.filter((e) => e.response?.alert).every((e) => e.error && e.response.alert.level === 'fatal'));
   const partial = join(dir, 'no-client-traffic.keys');
   writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^CLIENT_TRAFFIC_SECRET_0 .*$/gm, ''));
   const one = await dissect('snet-tls13-chacha20-poly1305.pcap', partial);
@@ -408,4 +418,40 @@ test('master secrets tried on a resumed session: the last MAX_TRIED_MASTERS logg
   assert.match(said, /1 resumed with the master secret of an earlier session; 1 of them by trying the key log's master secrets/);
   assert.match(said, new RegExp(`1 resumed session tried against the last ${MAX_TRIED_MASTERS} master secrets of the key log only`));
   assert.match(said, new RegExp(`2 resumed sessions not tried against all of the key log \\(${MAX_TRIALS} master secrets tried in this run already\\)`));
+});
+
+test('a key log given as a FIFO: read once, its secrets reach every worker; followed live, its lines are read as they are written', async () => {
+  const keys = readFileSync(sharedCapture('hotplace-tls12-chacha20-http1.keys'), 'latin1');
+  const fifo = join(dir, 'keys.fifo');
+  execFileSync('mkfifo', [fifo]);
+  // The writer opens once shark opens its end (as `<(cat keys)` does).
+  const writer = createWriteStream(fifo);
+  writer.end(keys);
+  const r = await runCli(['dissect', '--workers', '2', '--tls-keylog', fifo, sharedCapture('hotplace-tls12-chacha20-http1.pcapng')]);
+  assert.equal(r.code, 0, r.stderr);
+  const entries = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual(entries.map((e) => `${e.protocol} ${e.tls} ${e.summary}`), ['http true GET / → 200']);
+  assert.match(r.stderr, /TLS: 1 session decrypted/);
+
+  // Live (`tap --tls-keylog <(kubectl exec … tail -f keys)`): a FIFO has no size to watch; it is read as written.
+  const live = join(dir, 'live.fifo');
+  execFileSync('mkfifo', [live]);
+  const warnings: string[] = [];
+  const log = loadKeyLogFile(live, (m) => warnings.push(m), undefined, true);
+  const fd = openSync(live, 'w');
+  try {
+    const line = keys.split('\n').find((l) => l.startsWith('CLIENT_RANDOM '))!;
+    const random = Buffer.from(line.split(' ')[1], 'hex');
+    assert.equal(log.lookup(random), undefined);
+    // A line written in two pieces is read once whole.
+    writeSync(fd, line.slice(0, 40));
+    log.refresh(true);
+    assert.equal(log.lookup(random), undefined);
+    writeSync(fd, line.slice(40) + '\nnot a key log line\n');
+    log.refresh(true);
+    assert.equal(log.lookup(random)?.get('CLIENT_RANDOM')?.toString('hex'), line.split(' ')[2]);
+    assert.deepEqual(warnings, [`${live}:2: not a key log line (not "LABEL CLIENT_RANDOM SECRET"); skipped`]);
+  } finally {
+    closeSync(fd);
+  }
 });

@@ -44,6 +44,8 @@ export const DATAGRAM_HEADER = 26;
 export interface WorkerSpec {
   engine: Partial<EngineOptions>;
   tlsKeylog?: string;
+  /** The key log's text, when the main thread read it from a FIFO (it cannot be read again). */
+  tlsKeylogText?: string;
   proto?: string;
   redact: RedactFlagValues;
   /** `dissect --meta/--kube`: names from this cluster snapshot, given before redaction as on one thread. */

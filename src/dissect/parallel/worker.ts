@@ -80,7 +80,7 @@ let engine = session({ engine: {}, redact: {}, index: 0 });
 /** A fresh engine (and redactor, key log) for a run. */
 function session(spec: WorkerSpec): DissectionEngine {
   // Warnings about the key log are the main thread's to give (it read the same file).
-  tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}) ?? new TlsKeyLog();
+  tlsKeys = tlsKeysFromFlag(spec.tlsKeylog, () => {}, false, spec.tlsKeylogText) ?? new TlsKeyLog();
   redact = spec.redact['no-redact'] ? undefined : redactorFromFlags(spec.redact, 'dissect');
   project = spec.project ? specFromWire(spec.project) : undefined;
   aggregator = spec.aggregate ? new StatsAggregator(spec.aggregate.by) : undefined;

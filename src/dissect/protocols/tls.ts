@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { CallRecord, ConnectionContext, Direction, Probe, ProtocolDissector, TcpStreamParser } from '../api.js';
 import { ByteQueue } from '../byte-queue.js';
+import { clientHelloHasExtension } from '../tls/handshake-fields.js';
 
 /** A hello larger than this is not one we can use (post-quantum ClientHellos are ~2 KB). */
 const MAX_HELLO = 64 * 1024;
@@ -57,6 +58,7 @@ const HRR_RANDOM = 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8
 
 export const versionName = (v: number): string => VERSION_NAMES[v] ?? `0x${v.toString(16).padStart(4, '0')}`;
 export const cipherName = (c: number): string => CIPHER_NAMES[c] ?? `0x${c.toString(16).padStart(4, '0')}`;
+export const alertName = (d: number): string => ALERT_NAMES[d] ?? `alert ${d}`;
 /** RFC 8701 GREASE values (0x?a?a) are noise by design. */
 const isGrease = (v: number): boolean => (v & 0x0f0f) === 0x0a0a && (v >> 8) === (v & 0xff);
 
@@ -289,13 +291,38 @@ class RecordTypes {
   }
 }
 
-/** TLS 1.0–1.2 between the ServerHello and the end of the handshake: the entry waits (see watchRecord). */
+/** Between the ServerHello and the end of the handshake: the entry waits (see watchRecord). */
 interface HandshakeEnd {
   records: Record<Direction, RecordTypes>;
   /** The ServerHello's packet: the entry's response time and frame, whenever it goes out. */
   time: number;
   frame: number;
   tls13: boolean;
+  /**
+   * TLS 1.3: the length of a protected record that holds an alert and nothing
+   * else (its 2 bytes, the inner content type, the suite's tag); 0 when the
+   * ClientHello offered 0-RTT, whose early data may be that short.
+   */
+  alertSize: number;
+  /** TLS 1.3: the client's first protected record (its Finished, or Certificate) was seen at this capture time; now the server's verdict is watched. */
+  clientFlightAt?: number;
+  /** TLS 1.3: the server's first record after the client's flight was alert-sized (at this capture time): an alert if the server then closes. */
+  serverAlertAt?: number;
+}
+
+/**
+ * TLS 1.3, after the client's flight: how long (capture time) the entry waits
+ * for the server's next record, the one that says whether it took the
+ * client's certificate (NewSessionTicket, data: yes; an alert and the end: no).
+ */
+const VERDICT_WAIT_MS = 1000;
+
+/** Bytes a TLS 1.3 suite's record protection adds after the plaintext (the AEAD tag; RFC 9150's HMAC). */
+function tagLength(suite: string): number {
+  if (suite.endsWith('CCM_8_SHA256')) return 8;
+  if (suite === 'TLS_SHA256_SHA256') return 32;
+  if (suite === 'TLS_SHA384_SHA384') return 48;
+  return 16;
 }
 
 export class TlsParser implements TcpStreamParser {
@@ -306,6 +333,8 @@ export class TlsParser implements TcpStreamParser {
   private emitted = false;
   private reversed = false;
   private ending: HandshakeEnd | undefined;
+  /** The ClientHello offered 0-RTT early data (extension 42). */
+  private offeredEarlyData = false;
 
   constructor(private readonly ctx: ConnectionContext) {}
 
@@ -360,7 +389,7 @@ export class TlsParser implements TcpStreamParser {
   }
 
   onEnd(): void {
-    if (this.ending) return this.endHandshake();
+    if (this.ending) return this.endWatching();
     if (this.emitted) return;
     if (this.request === null && this.response === null) {
       if (this.halves.c2s.midStream !== undefined || this.halves.s2c.midStream !== undefined) return this.emitMidStream();
@@ -429,7 +458,10 @@ export class TlsParser implements TcpStreamParser {
     if (h.handshake.length < 4 + len) return;
     const body = h.handshake.peek(4 + len).subarray(4);
     try {
-      if (type === 1) this.onHello(dir, 'request', parseClientHello(body), h);
+      if (type === 1) {
+        this.offeredEarlyData = clientHelloHasExtension(body, 42);
+        this.onHello(dir, 'request', parseClientHello(body), h);
+      }
       else if (type === 2) this.onHello(dir, 'response', parseServerHello(body), h);
       else this.malformed(h, `unexpected handshake type ${type}`);
     } catch (e) {
@@ -472,7 +504,9 @@ export class TlsParser implements TcpStreamParser {
     this.finishHalf(h);
     if (kind !== 'response') return;
     if (!clear) return this.emit();
-    this.ending = { records: { c2s: new RecordTypes(), s2c: new RecordTypes() }, time: this.ctx.now, frame: this.ctx.frame, tls13: rec.version === 'TLS 1.3' };
+    const tls13 = rec.version === 'TLS 1.3';
+    const alertSize = tls13 && !this.offeredEarlyData ? 2 + 1 + tagLength(rec.cipherSuite) : 0;
+    this.ending = { records: { c2s: new RecordTypes(), s2c: new RecordTypes() }, time: this.ctx.now, frame: this.ctx.frame, tls13, alertSize };
     // The rest of the server's flight (Certificate … ServerHelloDone) may have come in the ServerHello's segment.
     if (rest) this.ending.records[dir].push(rest, (type, len, alert) => this.watchRecord(dir, type, len, alert));
   }
@@ -486,25 +520,92 @@ export class TlsParser implements TcpStreamParser {
    * unknown_ca; a server rejecting a client certificate): the alert is the
    * entry's and makes it an error. TLS 1.3: all the server sends is
    * encrypted, but a client that fails on the server's certificate before it
-   * took its own handshake keys (OpenSSL does) sends its alert in clear; its
-   * first encrypted record (its Finished) ends the wait. False stops reading.
+   * took its own handshake keys (OpenSSL does) sends its alert in clear.
+   * The rest is told by sizes (tls13Record). False stops reading.
    */
-  private watchRecord(dir: Direction, type: number, _len: number, alert?: Buffer): boolean {
-    if (!this.ending) return false;
+  private watchRecord(dir: Direction, type: number, len: number, alert?: Buffer): boolean {
+    const e = this.ending;
+    if (!e) return false;
     const fromServer = (dir === 's2c') !== this.reversed;
     if (type === 21 && alert) {
-      this.response = { ...this.response, alert: { level: alert[0] === 2 ? 'fatal' : 'warning', description: ALERT_NAMES[alert[1]] ?? `alert ${alert[1]}`, from: fromServer ? 'server' : 'client' } };
+      this.response = { ...this.response, alert: { level: alert[0] === 2 ? 'fatal' : 'warning', description: alertName(alert[1]), from: fromServer ? 'server' : 'client' } };
       this.endHandshake();
       return false;
     }
-    // TLS 1.3: the server's records and the client's ChangeCipherSpec (for middleboxes) say nothing of how it ends.
-    if (this.ending.tls13 && type !== -1 && (fromServer || type === 20 || type === 22)) return true;
+    if (e.tls13 && type !== -1) return this.tls13Record(e, fromServer, type, len);
     // Not a record (the bytes are not what they should be), an encrypted alert, the end: the entry goes as it stands.
     if (type === -1 || type === 21 || type === 23 || (type === 20 && fromServer)) {
       this.endHandshake();
       return false;
     }
     return true;
+  }
+
+  /**
+   * TLS 1.3 after the ServerHello, from the records' sizes alone. The
+   * client's first protected record is a handshake message (a Finished, at
+   * least 32 bytes; a Certificate) or an alert: one exactly an alert's size
+   * (2 bytes, the content type, the tag: 19 bytes in most suites) is the
+   * client refusing the server (Go's client, so kubectl, sends its alert
+   * under its handshake keys). Otherwise the entry then waits for the
+   * server's next record (VERDICT_WAIT_MS at most): a server that refuses
+   * the client's certificate sends an alert-sized record and closes (its FIN,
+   * or the connection's end, within VERDICT_WAIT_MS); one that takes it sends
+   * a ticket or data. Such an inferred alert is `{description:
+   * 'encrypted alert', from}` (which alert, only a key log tells), counted
+   * `tls.alert-inferred`. A 0-RTT offer (early data may be that short) and
+   * padded alerts are not told apart: the entry goes as a success, as before.
+   */
+  private tls13Record(e: HandshakeEnd, fromServer: boolean, type: number, len: number): boolean {
+    if (e.clientFlightAt === undefined) {
+      // The server's flight and the client's ChangeCipherSpec (for middleboxes) say nothing of how it ends.
+      if (fromServer || type === 20 || type === 22) return true;
+      if (type === 23 && len === e.alertSize) return this.inferAlert('client');
+      if (type !== 23 || e.alertSize === 0) {
+        this.endHandshake();
+        return false;
+      }
+      e.clientFlightAt = this.ctx.now;
+      return true;
+    }
+    // The client's records after its flight (its requests) do not say what the server made of it.
+    if (!fromServer || type === 20) return true;
+    if (type === 23 && len === e.alertSize && e.serverAlertAt === undefined) {
+      e.serverAlertAt = this.ctx.now;
+      return true;
+    }
+    // The server went on after all: a ticket, data (or its alert-sized record was data).
+    this.endHandshake();
+    return false;
+  }
+
+  /** TLS 1.3: the handshake ended in an alert known only by its record's size. */
+  private inferAlert(from: 'client' | 'server'): false {
+    this.ctx.count('tls.alert-inferred');
+    this.response = { ...this.response, alert: { description: 'encrypted alert', from } };
+    this.endHandshake();
+    return false;
+  }
+
+  /** TLS 1.3: no word (or no close after an alert-sized record) from the server within VERDICT_WAIT_MS: the entry goes as a success. */
+  onTick(nowMs: number): void {
+    const e = this.ending;
+    const since = e?.serverAlertAt ?? e?.clientFlightAt;
+    if (since !== undefined && nowMs - since > VERDICT_WAIT_MS) this.endHandshake();
+  }
+
+  /** The server closing right after an alert-sized record: it refused the client's flight. */
+  onFin(dir: Direction): void {
+    if (this.ending?.serverAlertAt !== undefined && (dir === 's2c') !== this.reversed) this.inferAlert('server');
+  }
+
+  /** The connection ended while the handshake's end was watched. */
+  private endWatching(): void {
+    if (this.ending?.serverAlertAt !== undefined) {
+      this.inferAlert('server');
+      return;
+    }
+    this.endHandshake();
   }
 
   private endHandshake(): void {
@@ -551,7 +652,7 @@ export class TlsParser implements TcpStreamParser {
 
   private onAlert(dir: Direction, body: Buffer): void {
     if (body.length < 2) return;
-    const alert = { level: body[0] === 2 ? 'fatal' : 'warning', description: ALERT_NAMES[body[1]] ?? `alert ${body[1]}` };
+    const alert = { level: body[0] === 2 ? 'fatal' : 'warning', description: alertName(body[1]) };
     const fromServer = (dir === 's2c') !== this.reversed;
     if (fromServer && this.response === null && this.request !== null) {
       this.response = { alert };

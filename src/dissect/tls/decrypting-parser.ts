@@ -16,7 +16,7 @@ import { masterFromPremaster, nextTrafficSecret, tls12Keys, tls13Keys, TLS10, TL
 import { keyMismatchCounter, MAX_TRIED_MASTERS, unsupportedSuiteCounter, TlsKeyLog, type SessionSecrets } from './keylog.js';
 import { mayBeFinished, RecordCipher } from './record-cipher.js';
 import { clientHelloHasExtension, clientHelloResumption, encryptedExtensions, newSessionTicket, parseServerHelloKeys } from './handshake-fields.js';
-import { helloSummary } from '../protocols/tls.js';
+import { alertName, helloSummary } from '../protocols/tls.js';
 
 /** RFC 8446 §5.2: a protected record is at most 2^14 + 256 bytes. */
 const MAX_RECORD = 16384 + 2048;
@@ -157,6 +157,15 @@ export class DecryptingTlsParser implements TcpStreamParser {
   private awaiting: { since: number; bytes: number; chunks: WaitingChunk[] } | undefined;
   private alpn = '';
   private secrets: SessionSecrets | undefined;
+  /**
+   * TLS 1.3 with only the handshake secrets logged (a client that gave up
+   * before the server's Finished logs no traffic secrets: Go's refusing a
+   * certificate): the handshake is read, for its alert and ALPN; the first
+   * record that does not open under them ends it as a session without a key.
+   */
+  private handshakeOnly = false;
+  /** An alert decrypted before any application data: the handshake failed (it goes on the tls entry). */
+  private alert: { level: string; description: string; from: 'client' | 'server' } | undefined;
   /** The connection's `tls` entry, held while decryption may replace it. */
   private held: CallRecord | undefined;
   private helloDone = false;
@@ -249,6 +258,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
   }
 
   onFin(dir: Direction): void {
+    // The hello parser tells a TLS 1.3 server's refusal by its close (TlsParser.tls13Record).
+    this.hello.onFin?.(dir);
     // Plaintext still waiting for its secrets has not reached the inner parser: its end is the connection's.
     if (!this.awaiting) this.inner?.onFin?.(this.innerDir(dir));
   }
@@ -276,6 +287,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
     if (this.trial) {
       this.trial = false;
       this.noDecryption('tls.no-key');
+    }
+    // Only the handshake's secrets, and no record past it: a failed handshake needs no more; else the session had no key.
+    if (this.handshakeOnly) {
+      this.handshakeOnly = false;
+      if (!this.alert) this.noDecryption('tls.no-key');
     }
     // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
     if (this.early.plain.length > 0) this.count('tls.early-data-skipped', this.early.plain.length);
@@ -406,6 +422,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const plain = this.decrypt(dir, h, header, body);
     if (!plain) return;
     if (plain.type === 23) this.onPlaintext(dir, plain.data);
+    else if (plain.type === 21) this.onAlert(dir, plain.data);
     // TLS 1.0–1.2 renegotiation: a new handshake under the current keys, whose hellos give the next ones.
     else if (plain.type === 22 && !this.tls13) this.readHandshake(dir, h, plain.data);
     // TLS 1.3 moved ALPN (and the server's answer to 0-RTT) into the (encrypted) EncryptedExtensions.
@@ -440,6 +457,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
       }
     }
     h.cipher!.skip(body);
+    // Past the handshake with only its secrets: as before them, a session without a key.
+    if (this.handshakeOnly) {
+      this.handshakeOnly = false;
+      this.noDecryption('tls.no-key');
+      return null;
+    }
     if (!h.authenticated && !this.decrypted && !this.mismatchCounted) {
       // Not one record of the session opened: the secrets found for it are not its own, or its
       // keys are derived another way than shark's; counted by version and suite for the summary.
@@ -779,6 +802,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
     return ['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'].every((l) => s.has(l));
   }
 
+  /** TLS 1.3: the log holds the handshake's secrets (enough to read how it ended). */
+  private hasHandshakeSecrets(): boolean {
+    return this.tls13 && !!this.secrets?.has('CLIENT_HANDSHAKE_TRAFFIC_SECRET') && !!this.secrets.has('SERVER_HANDSHAKE_TRAFFIC_SECRET');
+  }
+
   /** Keys from the secrets found (or the reason there are none, counted). */
   private useSecrets(): void {
     if (!this.secrets && !this.trial) return this.noDecryption('tls.no-key');
@@ -795,13 +823,14 @@ export class DecryptingTlsParser implements TcpStreamParser {
       const s = this.secrets.get('SERVER_HANDSHAKE_TRAFFIC_SECRET');
       const capp = this.secrets.get('CLIENT_TRAFFIC_SECRET_0');
       const sapp = this.secrets.get('SERVER_TRAFFIC_SECRET_0');
-      if (!c || !s || !capp || !sapp) return this.noDecryption('tls.no-key');
+      if (!c || !s) return this.noDecryption('tls.no-key');
       const client = this.halves[this.clientDir];
       const server = this.halves[flip(this.clientDir)];
       client.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, c));
       server.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, s));
-      client.trafficSecret = capp;
-      server.trafficSecret = sapp;
+      this.handshakeOnly = !capp || !sapp;
+      client.trafficSecret = this.handshakeOnly ? undefined : capp;
+      server.trafficSecret = this.handshakeOnly ? undefined : sapp;
       this.openEarly();
     } else if (this.secrets.get('CLIENT_RANDOM')) {
       this.rememberSession();
@@ -853,7 +882,7 @@ export class DecryptingTlsParser implements TcpStreamParser {
     this.keyLog.awaitingBytes -= a.bytes;
     // A NULL-cipher session whose keys never came is read all the same, unchecked.
     if (!ready && !this.trial && this.suite?.cipher === 'null') this.readUnverified();
-    else if (!ready && !this.trial) return this.noDecryption('tls.no-key');
+    else if (!ready && !this.trial && !this.hasHandshakeSecrets()) return this.noDecryption('tls.no-key');
     else this.useSecrets();
     // What queued behind the ServerHello, then what came since, each with its own packet's time and frame.
     const serverDir = flip(this.clientDir);
@@ -975,6 +1004,17 @@ export class DecryptingTlsParser implements TcpStreamParser {
 
   // ---- the connection's own tls entry -------------------------------------
 
+  /**
+   * A decrypted alert before any application data: the handshake failed (a
+   * TLS 1.3 client or server refusing the other's certificate sends it
+   * encrypted). close_notify and user_canceled are no failure.
+   */
+  private onAlert(dir: Direction, data: Buffer): void {
+    if (data.length < 2 || this.decrypted || this.alert || data[1] === 0 || data[1] === 90) return;
+    this.alert = { level: data[0] === 2 ? 'fatal' : 'warning', description: alertName(data[1]), from: dir === this.clientDir ? 'client' : 'server' };
+    this.count('tls.handshake-alerts');
+  }
+
   private onHelloCall(call: CallRecord): void {
     if (this.innerEmitted) return;
     this.held = call;
@@ -1019,6 +1059,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
     const s = this.halves[flip(this.clientDir)].plainBytes;
     const extra = [...(this.warning ? [this.warning] : []), ...(this.unverified && c + s > 0 ? [NULL_UNCHECKED] : [])];
     if (extra.length > 0) call.warnings = [...new Set([...(call.warnings ?? []), ...extra])];
+    if (this.alert && call.request && (!call.response?.alert || call.response.alert.description === 'encrypted alert')) {
+      // Which alert it was, in place of the one inferred from its record's size.
+      call.response = { ...call.response, alert: this.alert };
+      call.error = true;
+      call.summary = helloSummary(call.request, call.response);
+    }
     if (this.alpn && call.request && call.response && !call.response.alpn) {
       // TLS 1.3: the server's choice was in its EncryptedExtensions, read once decrypted.
       call.response = { ...call.response, alpn: this.alpn };

@@ -15,7 +15,7 @@
 // A key log is input too: lines that are not key log lines are counted and
 // the first few reported with their line number, never fatal.
 
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { ExitCode, UserError, errnoText } from '../../cli/errors.js';
 import { cipherName, versionName } from '../protocols/tls.js';
 import { readFileBounded } from '../../input/bounded-file.js';
@@ -274,8 +274,13 @@ function withoutByteOrderMark(text: string): string {
 /** Larger than any honest key log (a line per session, ~200 bytes). */
 const MAX_KEYLOG_BYTES = 256 * 1024 * 1024;
 
-/** Read `--tls-keylog FILE`: a missing or oversized file is a usage error; bad lines are warnings with their line number. */
-export function loadKeyLogFile(path: string, warn: (message: string) => void, log = new TlsKeyLog(), follow = false): TlsKeyLog {
+/**
+ * Read `--tls-keylog FILE`: a missing or oversized file is a usage error; bad
+ * lines are warnings with their line number. `onRead` hears the text read (a
+ * FIFO's is gone once read: the worker threads are given it, see
+ * cli/tls-keylog-file.ts).
+ */
+export function loadKeyLogFile(path: string, warn: (message: string) => void, log = new TlsKeyLog(), follow = false, onRead?: (text: string) => void): TlsKeyLog {
   if (follow) return followKeyLog(path, warn, log);
   let text: string;
   try {
@@ -288,6 +293,12 @@ export function loadKeyLogFile(path: string, warn: (message: string) => void, lo
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`--tls-keylog ${path}: ${code === 'ENOENT' ? 'no such file' : errnoText(code)}`, ExitCode.USAGE);
   }
+  onRead?.(text);
+  return keyLogFromText(path, text, warn, log);
+}
+
+/** A key log's text (read from `path`), its bad lines warned about. */
+export function keyLogFromText(path: string, text: string, warn: (message: string) => void, log = new TlsKeyLog()): TlsKeyLog {
   log.addText(text, (line, why) => warn(`${path}:${line}: not a key log line (${why}); skipped`));
   if (log.badLines > 3) warn(`${path}: ${log.badLines} lines in all were not key log lines`);
   if (log.size === 0) warn(`${path}: no TLS secrets in this file; nothing will be decrypted`);
@@ -308,7 +319,9 @@ const MAX_PARTIAL_LINE = 4096;
  * A key log that is still being written: read now, then again (what was
  * appended) whenever a session's secrets are looked for and not found, at
  * most every FOLLOW_EVERY_MS. A file not there yet is read once it appears;
- * one truncated or replaced is read from its start again.
+ * one truncated or replaced is read from its start again. A FIFO (`tap
+ * --tls-keylog <(kubectl exec … -- tail -f keys)`) has no size to watch: it
+ * is opened once, without blocking, and read as its writer writes.
  */
 function followKeyLog(path: string, warn: (message: string) => void, log: TlsKeyLog): TlsKeyLog {
   let offset = 0;
@@ -335,7 +348,30 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     }
     return any;
   };
+  /** A FIFO's (or a character device's) descriptor, open for the run: read what its writer wrote. */
+  let stream: number | undefined;
+  let streamChunk: Buffer | undefined;
+  const pullStream = (fd: number): boolean => {
+    if (tooLarge) return false;
+    // One buffer for the run: take() turns what was read into text before the next read.
+    const chunk = (streamChunk ??= Buffer.allocUnsafe(64 * 1024));
+    let got: number;
+    try {
+      got = readSync(fd, chunk, 0, chunk.length, null);
+    } catch {
+      // EAGAIN: nothing written since.
+      return false;
+    }
+    if (got === 0) return false;
+    if (offset + got > MAX_KEYLOG_BYTES) {
+      warn(`${path}: more than ${MAX_KEYLOG_BYTES / 1024 / 1024} MB read; not read further`);
+      tooLarge = true;
+      return false;
+    }
+    return take(chunk.subarray(0, got));
+  };
   const pull = (): boolean => {
+    if (stream !== undefined) return pullStream(stream);
     let size: number;
     try {
       size = statSync(path).size;
@@ -366,8 +402,12 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     } catch {
       return false;
     }
-    const text = partial + decode(chunk.subarray(0, got), offset === 0);
-    offset += got;
+    return take(chunk.subarray(0, got));
+  };
+  /** Bytes read from the log at `offset`: its whole lines are added, an unfinished one kept for the next read. */
+  const take = (bytes: Buffer): boolean => {
+    const text = partial + decode(bytes, offset === 0);
+    offset += bytes.length;
     // A line being written is read whole next time; one that never ends (no key log line is
     // longer than a few hundred bytes) is not kept growing: it is counted as a bad line.
     const end = text.lastIndexOf('\n') + 1;
@@ -403,6 +443,13 @@ function followKeyLog(path: string, warn: (message: string) => void, log: TlsKey
     warn(`${path}: not there yet; read as it appears (--tls-keylog on a live capture follows the file)`);
   }
   if (there?.isDirectory()) throw new UserError(`--tls-keylog ${path}: is a directory`, ExitCode.USAGE);
+  if (there && !there.isFile()) {
+    try {
+      stream = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw new UserError(`--tls-keylog ${path}: ${errnoText((err as NodeJS.ErrnoException).code)}`, ExitCode.USAGE);
+    }
+  }
   read();
   log.follow(read);
   return log;
@@ -416,6 +463,7 @@ export function describeDecryption(counters: Record<string, number>): string {
   const resumed = n('tls.resumed-sessions') > 0 ? ` (${n('tls.resumed-sessions')} resumed with the master secret of an earlier session${tried})` : '';
   const parts = [`${count('tls.decrypted-sessions', 'session')} decrypted${resumed}`];
   if (n('tls.no-key') > 0) parts.push(`${n('tls.no-key')} without a key in the key log${noKeyHint(n)}`);
+  if (n('tls.handshake-alerts') > 0) parts.push(`${count('tls.handshake-alerts', 'handshake')} refused by an encrypted alert (decrypted: on the tls entry)`);
   const mismatched = keyMismatches(counters);
   if (mismatched) parts.push(mismatched);
   if (n('tls.no-handshake') > 0) parts.push(`${n('tls.no-handshake')} captured without ${n('tls.no-handshake') === 1 ? 'its' : 'their'} handshake (not decryptable)`);

@@ -965,7 +965,7 @@ function withheld(v: unknown): unknown {
   return v !== null && typeof v === 'object' ? REDACTED : v;
 }
 
-/** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */
+/** `{Key, Value}`, `{key, value}` (and nothing that makes it a Kubernetes selector or reference), `{key, val}` or `{k, v}`: the two names; else undefined. */
 function keyValueNames(o: Record<string, any>): [string, string] | undefined {
   if (typeof o.Key === 'string' && 'Value' in o) return ['Key', 'Value'];
   // AWS: an SSM parameter (`{"Name": "/prod/db/password", "Type": "SecureString", "Value": …}`, what
@@ -974,6 +974,10 @@ function keyValueNames(o: Record<string, any>): [string, string] | undefined {
   if (typeof o.Name === 'string' && 'Value' in o) return ['Name', 'Value'];
   if (typeof o.ParameterKey === 'string' && 'ParameterValue' in o) return ['ParameterKey', 'ParameterValue'];
   if (typeof o.key === 'string' && 'value' in o && o.operator === undefined && o.effect === undefined) return ['key', 'value'];
+  // The same pair under short names: a settings table's rows (`{"key": "smtp_password", "val": …}`) and
+  // compact encoders' maps as lists (`{"k": "api_token", "v": …}`).
+  if (typeof o.key === 'string' && 'val' in o) return ['key', 'val'];
+  if (typeof o.k === 'string' && 'v' in o) return ['k', 'v'];
   return undefined;
 }
 

@@ -44,6 +44,9 @@ const SHARK_WHOLE = [
   'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
   // What AWS Secrets Manager answers GetSecretValue with: the secret itself, text or bytes.
   'secretstring', 'secretbinary',
+  // Grafana keeps every secret of a data source or a contact point under these (`httpHeaderValue1`, the
+  // value of the header `httpHeaderName1` names, has no name of its own to go by).
+  'securejsondata', 'securesettings',
 ];
 
 /**
@@ -79,7 +82,7 @@ const PLURAL_STEMS = ['tokens', 'secrets', 'passwords', 'passwds', 'passphrases'
  */
 const STRUCTURE_NAMES = [
   'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
-  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
+  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials', 'securejsondata', 'securesettings',
 ];
 
 /** A hash or digest of a password (`passwordDigest`, `pwHash`, `secret_hash`) is crackable offline: the word before it says so. */

@@ -16,7 +16,7 @@ import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
-import { RedisValues } from './redis-values.js';
+import { RedisValues, isSecretRecordKey } from './redis-values.js';
 import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
@@ -482,6 +482,13 @@ class EntryRedaction {
   private memcachedValue<T extends Record<string, any>>(o: T): T {
     const v = o.value;
     if (typeof v !== 'string' || v === REDACTED || v === '***') return o;
+    // An item stored under a key that ends in a secret's name (`set u:1:password`), as Redis's are.
+    if (typeof o.key === 'string' && v !== '' && isSecretRecordKey(o.key, this.names)) {
+      this.remember(v);
+      const out: Record<string, any> = { ...o, value: REDACTED };
+      delete out.valueEncoding;
+      return out as T;
+    }
     if (o.valueEncoding === 'base64') {
       const red = redactBase64Body(v, this.names, this.json);
       if (red === undefined) return o;

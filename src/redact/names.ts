@@ -85,6 +85,13 @@ const STRUCTURE_NAMES = [
   'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials', 'securejsondata', 'securesettings',
 ];
 
+/**
+ * Kubeshark's names for personal data and for ids (`user`, `address`, `key`, `clientid`): sensitive as a
+ * field, but as the last part of a record's name (`SET cache:user …`) they name what the record is about,
+ * not a secret it holds (see secretOnly).
+ */
+const PERSONAL_OR_ID = new Set(['userid', 'username', 'user', 'key', 'clientid', 'redirecturi', 'phonenumber', 'zip', 'zipcode', 'address', 'country', 'firstname', 'lastname', 'middlename', 'fname', 'lname', 'birthdate']);
+
 /** A hash or digest of a password (`passwordDigest`, `pwHash`, `secret_hash`) is crackable offline: the word before it says so. */
 const HASH_SUFFIXES = ['hash', 'hashed', 'digest', 'encrypted'];
 const HASHED_SECRETS = ['password', 'passwd', 'pwd', 'pw', 'pass', 'passphrase', 'secret', 'pin'];
@@ -109,6 +116,8 @@ const FIELD = 4;
 const STRUCTURE = 8;
 /** Not a kind: the name is a plural of a secret (PLURAL_STEMS). */
 const PLURAL = 16;
+/** Not a kind: sensitive as a field, and not one of PERSONAL_OR_ID (a secret's name). */
+const SECRET_ONLY = 32;
 const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD, structure: STRUCTURE };
 /** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
 const MAX_CACHED = 8192;
@@ -164,6 +173,14 @@ export class SensitiveNames {
     return (this.bits(name) & PLURAL) !== 0;
   }
 
+  /**
+   * A name only a secret has: sensitive as a field and not a name for personal data or an id. The last
+   * part of a Redis key (`u:1:password`) is judged so: `SET cache:user …` holds a cached user, not a secret.
+   */
+  secretOnly(name: string): boolean {
+    return (this.bits(name) & SECRET_ONLY) !== 0;
+  }
+
   /** Sensitive as a field, or a plural of a secret's name: one lookup for a body's quick scan. */
   fieldOrPlural(name: string): boolean {
     return (this.bits(name) & (FIELD | PLURAL)) !== 0;
@@ -187,7 +204,10 @@ export class SensitiveNames {
     let end = n.length;
     while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
     const stem = n.slice(0, end);
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem)) return bits | HEADER | PARAM | FIELD;
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem)) {
+      bits |= HEADER | PARAM | FIELD;
+      return PERSONAL_OR_ID.has(n) && !this.structure.has(n) ? bits : bits | SECRET_ONLY;
+    }
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;
     if (PLURAL_STEMS.some((s) => stem.endsWith(s))) bits |= PLURAL;

@@ -14,6 +14,30 @@ function entry(protocol: string, request: Record<string, any>, response: Record<
   return { ...httpEntry({}), protocol, request, response, summary };
 }
 
+test('Redis and memcached: a value stored under a key that ends in a secret name goes, written and read; other keys stay', () => {
+  const redact = createRedactor();
+  const redis = (command: string, args: string[], value: unknown, summary = '') => redact(entry('redis', { command, key: args[0], args }, { value }, summary));
+  const set = redis('SET', ['u:1:password', 'setSECRET1', 'EX', '60'], 'OK', 'SET u:1:password → OK');
+  assert.deepEqual(set.request!.args, ['u:1:password', REDACTED, 'EX', '60']);
+  assert.equal(set.response!.value, 'OK');
+  const get = redis('GET', ['u:1:password'], 'getSECRET2', 'GET u:1:password → "getSECRET2"');
+  assert.equal(get.response!.value, REDACTED);
+  assert.doesNotMatch(get.summary, /getSECRET2/);
+  assert.deepEqual(redis('SETEX', ['sess/42/api_token', '60', 'setexSECRET3'], 'OK').request!.args, ['sess/42/api_token', '60', REDACTED]);
+  assert.deepEqual(redis('MSET', ['cfg:color', 'visible-color', 'cfg:client_secret', 'msetSECRET4'], 'OK').request!.args, ['cfg:color', 'visible-color', 'cfg:client_secret', REDACTED]);
+  assert.deepEqual(redis('MGET', ['cfg:color', 'cfg:client_secret'], ['visible-color', 'mgetSECRET5']).response!.value, ['visible-color', REDACTED]);
+  assert.equal(redis('SET', ['u:1:password', 'newSECRET6', 'GET'], 'oldSECRET7').response!.value, REDACTED);
+  // The record's kind first (`session:abc`), a name for personal data last (`cache:user`): as they were.
+  for (const key of ['session:abc', 'token:abc', 'cache:user', 'u:1:address']) {
+    const kept = entry('redis', { command: 'SET', key, args: [key, 'visible-value'] }, { value: 'OK' });
+    assert.equal(redact(kept), kept, key);
+  }
+  const mc = redact(entry('memcached', { protocol: 'text', command: 'set', key: 'app:db_password', flags: 0, exptime: 0, valueSize: 9, value: 'mcSECRET8' }, { status: 'STORED' }));
+  assert.equal(mc.request!.value, REDACTED);
+  const mcGet = redact(entry('memcached', { protocol: 'text', command: 'get', keys: ['app:db_password', 'app:color'] }, { status: 'END', values: [{ key: 'app:db_password', value: 'mcSECRET9' }, { key: 'app:color', value: 'visible-color' }] }));
+  assert.deepEqual(mcGet.response!.values, [{ key: 'app:db_password', value: REDACTED }, { key: 'app:color', value: 'visible-color' }]);
+});
+
 test('{key, val} and {k, v} pairs and Grafana secureJsonData lose their secrets in JSON and YAML; other pairs and jsonData stay', () => {
   const redact = createRedactor();
   const body = (b: string, contentType = 'application/json') => redact(httpEntry({ body: b, headers: { 'content-type': contentType } })).request!.body;

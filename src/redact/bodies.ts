@@ -127,6 +127,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if ((s.indexOf('"Value"') >= 0 && s.indexOf('"Name"') >= 0) || s.indexOf('"ParameterValue"') >= 0) return true;
   // A Vault KV v2 secret read: its values sit under the application's own keys (vault.ts).
   if (s.indexOf('"created_time"') >= 0 && s.indexOf('"metadata"') >= 0) return true;
+  // A Vault KV v1 secret read: the same, in Vault's envelope with the lease of a KV read.
+  if (s.indexOf('"lease_duration"') >= 0 && s.indexOf('"request_id"') >= 0) return true;
   // A list of [name, value] pairs (`[["Authorization", "Bearer …"]]`): the name is a value here.
   if (PAIR_LIST.test(s)) return true;
   // A JSON patch: the member an operation sets is named in its `path` (`/spec/password`), a value here.

@@ -34,7 +34,7 @@ import { redactExecCommand } from './exec-query.js';
 import { AwaitedAnswers, MAX_AWAITED, connectionKey, resultIsSecret, secretPositions } from './json-rpc.js';
 import { isChallengeHeader, redactChallenges } from './challenges.js';
 import { redactSqlPrograms } from './sql-program.js';
-import { isVaultKvPath, isVaultKvRead, isVaultKvWrite } from './vault.js';
+import { isVaultKvPath, isVaultKvRead, isVaultKvV1Read, isVaultKvWrite } from './vault.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -587,8 +587,8 @@ class EntryRedaction {
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
-    // A Vault KV v2 secret read or written (vault.ts): its values go whatever their keys, which stay.
-    if (zone === 'field' && (isVaultKvRead(o) || (depth === 0 && isVaultKvWrite(o, this.path)))) {
+    // A Vault KV secret read (v2, or v1 by its lease) or written (vault.ts): its values go whatever their keys, which stay.
+    if (zone === 'field' && (isVaultKvRead(o) || (depth === 0 && (isVaultKvWrite(o, this.path) || isVaultKvV1Read(o, this.path))))) {
       const data = this.redacted(o.data);
       if (data !== o.data) o = { ...o, data };
     }

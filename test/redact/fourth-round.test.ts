@@ -14,6 +14,25 @@ function entry(protocol: string, request: Record<string, any>, response: Record<
   return { ...httpEntry({}), protocol, request, response, summary };
 }
 
+test('Vault KV version 1: a read loses its values by its lease, keys stay; a listing, a KV v2 metadata read and Vault own endpoints stay', () => {
+  const redact = createRedactor();
+  const envelope = (data: unknown, lease = 2764800) => JSON.stringify({ request_id: 'visible-req', lease_id: '', renewable: false, lease_duration: lease, data, wrap_info: null, warnings: null, auth: null });
+  const read = (path: string, data: unknown, lease?: number) => JSON.parse(redact(httpEntry({ method: 'GET', path, body: '' }, { status: 200, body: envelope(data, lease) })).response!.body);
+  assert.deepEqual(read('/v1/secret/app', { db: 'kvSECRET1', conn: 'kvSECRET2', pin: 1234 }).data, { db: REDACTED, conn: REDACTED, pin: REDACTED });
+  // A mount of another name, and an answer whose request was not seen.
+  assert.deepEqual(read('/v1/kv-prod/payments', { stripe: 'kvSECRET3' }).data, { stripe: REDACTED });
+  const alone = JSON.parse(redact(httpEntry({}, { status: 200, body: envelope({ x: 'kvSECRET4' }) })).response!.body);
+  assert.deepEqual(alone.data, { x: REDACTED });
+  for (const [path, data, lease] of [
+    ['/v1/secret/', { keys: ['visible-app', 'visible-db'] }, 2764800],
+    ['/v1/sys/mounts/secret/tune', { default_lease_ttl: 2764800, description: 'visible-description' }, 2764800],
+    ['/v1/transit/keys/visible', { name: 'visible', type: 'aes256-gcm96' }, 0],
+  ] as const) {
+    const e = httpEntry({ method: 'GET', path, body: '' }, { status: 200, body: envelope(data, lease) });
+    assert.equal(redact(e), e, path);
+  }
+});
+
 test('Redis and memcached: a value stored under a key that ends in a secret name goes, written and read; other keys stay', () => {
   const redact = createRedactor();
   const redis = (command: string, args: string[], value: unknown, summary = '') => redact(entry('redis', { command, key: args[0], args }, { value }, summary));

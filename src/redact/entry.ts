@@ -7,6 +7,7 @@
 // Copy-on-write: an entry with nothing to redact comes back as the same
 // object, so callers can write its original line untouched.
 
+import { isUtf8 } from 'node:buffer';
 import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
@@ -606,7 +607,11 @@ class EntryRedaction {
     if (zone !== 'structure' && typeof o.method === 'string') o = this.rpcCall(o);
     // A SignalR hub invocation (`{"type": 1, "target": "Login", "arguments": ["alice", "…"]}`, 4 a stream's):
     // a JSON-RPC call under other names, its secrets known by the target's name and a position as a method's.
-    if (zone !== 'structure' && typeof o.target === 'string' && Array.isArray(o.arguments) && (o.type === 1 || o.type === 4)) o = this.positional(o, o.target, 'arguments');
+    if (zone !== 'structure' && typeof o.target === 'string' && Array.isArray(o.arguments) && (o.type === 1 || o.type === 4)) {
+      // Its completion (`{"type": 3, "invocationId": …, "result": …}`) comes in a message of its own: awaited as a JSON-RPC answer is.
+      if (o.type === 1 && typeof o.invocationId === 'string' && o.invocationId.length <= 128 && resultIsSecret(o.target)) this.rpcIds.push(o.invocationId);
+      o = this.positional(o, o.target, 'arguments');
+    }
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors,
     // and a key/value store's entry.
@@ -880,22 +885,62 @@ class EntryRedaction {
 
   /** A side whose body answers calls awaited on `connection` (AwaitedAnswers): their text `result` redacted. */
   private rpcAnswer(side: Record<string, any>, connection: string): Record<string, any> {
+    // SignalR's messages end with the record separator, a control character: such a frame is kept as base64.
+    if (side.bodyEncoding === 'base64') return this.base64Answers(side, connection);
     const body = side.body as string;
-    if (body.indexOf('"result"') < 0 || body.indexOf('"id"') < 0) return side;
+    if (body.indexOf('"result"') < 0 || (body.indexOf('"id"') < 0 && body.indexOf('"invocationId"') < 0)) return side;
+    // Several SignalR messages to a frame, each ended by the record separator: each is a document.
+    if (body.indexOf(SIGNALR_RS) >= 0) return this.signalrAnswers(side, connection);
     let doc: unknown;
     try {
       doc = JSON.parse(body);
     } catch {
       return side;
     }
-    const one = (o: unknown): unknown => {
-      if (!isPlainObject(o) || !('result' in o) || 'method' in o) return o;
-      if ((typeof o.id !== 'string' && typeof o.id !== 'number') || !this.rpcAwaited.take(connection, o.id)) return o;
-      return typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o;
-    };
+    const one = (o: unknown): unknown => this.awaitedAnswer(o, connection);
     const red = Array.isArray(doc) ? doc.map(one) : one(doc);
     const changed = Array.isArray(doc) ? (red as unknown[]).some((v, i) => v !== doc[i]) : red !== doc;
     return changed ? { ...side, body: JSON.stringify(red) } : side;
+  }
+
+  /** A JSON-RPC answer, or a SignalR completion (type 3, by `invocationId`), to a call awaited on the connection: its text result redacted. */
+  private awaitedAnswer(o: unknown, connection: string): unknown {
+    if (!isPlainObject(o) || !('result' in o) || 'method' in o) return o;
+    const id = o.type === 3 && typeof o.invocationId === 'string' ? o.invocationId : o.id;
+    if ((typeof id !== 'string' && typeof id !== 'number') || !this.rpcAwaited.take(connection, id)) return o;
+    return typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o;
+  }
+
+  /** A base64 body that is text (SignalR's records): its answers read as a text body's are, and encoded again. */
+  private base64Answers(side: Record<string, any>, connection: string): Record<string, any> {
+    const body = side.body as string;
+    if (body.length > MAX_BASE64_ANSWER) return side;
+    const bytes = Buffer.from(body, 'base64');
+    if (!isUtf8(bytes)) return side;
+    const text = bytes.toString('utf8');
+    const red = this.rpcAnswer({ body: text }, connection);
+    return red.body === text ? side : { ...side, body: Buffer.from(red.body as string, 'utf8').toString('base64') };
+  }
+
+  /** A body of SignalR messages (each ended by U+001E): each completion read as awaitedAnswer reads one. */
+  private signalrAnswers(side: Record<string, any>, connection: string): Record<string, any> {
+    const records = (side.body as string).split(SIGNALR_RS);
+    let changed = false;
+    for (let i = 0; i < records.length; i++) {
+      if (records[i].indexOf('"result"') < 0) continue;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(records[i]);
+      } catch {
+        continue;
+      }
+      const red = this.awaitedAnswer(doc, connection);
+      if (red !== doc) {
+        records[i] = JSON.stringify(red);
+        changed = true;
+      }
+    }
+    return changed ? { ...side, body: records.join(SIGNALR_RS) } : side;
   }
 
   /** `{"method": "login", "params": ["alice", "…"]}`: the parameters its method takes as secrets (json-rpc.ts). */
@@ -965,6 +1010,12 @@ class EntryRedaction {
     return last.length > 0 && this.names.test(last, 'field');
   }
 }
+
+/** A base64 body longer than this is no login's answer: not decoded to look for one (a frame is at most 64 KB of it by default). */
+const MAX_BASE64_ANSWER = 1024 * 1024;
+
+/** The record separator that ends each SignalR message. */
+const SIGNALR_RS = '\u001e';
 
 /** A value past the work budget: text and anything holding text withheld; numbers, booleans and null stay. */
 function withheld(v: unknown): unknown {

@@ -14,6 +14,20 @@ function entry(protocol: string, request: Record<string, any>, response: Record<
   return { ...httpEntry({}), protocol, request, response, summary };
 }
 
+test('a SignalR completion in a message of its own loses the result of a login awaited on its connection; other completions stay', () => {
+  const redact = createRedactor();
+  // Records end in U+001E, a control character: the dissector keeps such a frame as base64.
+  const ws = (from: string, text: string) => entry('ws', { from, opcode: 'text', bodyEncoding: 'base64', body: Buffer.from(text).toString('base64') }, null, `${from} text`);
+  const text = (e: Entry) => Buffer.from(e.request!.body, 'base64').toString();
+  assert.equal(text(redact(ws('client', '{"type":1,"invocationId":"4","target":"Login","arguments":["visible-user","hubSECRET1"]}\u001e'))), `{"type":1,"invocationId":"4","target":"Login","arguments":["visible-user","${REDACTED}"]}\u001e`);
+  redact(ws('client', '{"type":1,"invocationId":"5","target":"SendMessage","arguments":["visible-text"]}\u001e'));
+  const answers = '{"type":3,"invocationId":"5","result":"visible-result"}\u001e{"type":3,"invocationId":"4","result":"hubTokenSECRET2"}\u001e{"type":6}\u001e';
+  assert.equal(text(redact(ws('server', answers))), `{"type":3,"invocationId":"5","result":"visible-result"}\u001e{"type":3,"invocationId":"4","result":"${REDACTED}"}\u001e{"type":6}\u001e`);
+  // Answered once: a later completion with that id is judged as any message; as text (an entry from elsewhere) too.
+  const later = entry('ws', { from: 'server', opcode: 'text', body: '{"type":3,"invocationId":"4","result":"later-visible"}\u001e' }, null);
+  assert.equal(redact(later), later);
+});
+
 test('Vault KV version 1: a read loses its values by its lease, keys stay; a listing, a KV v2 metadata read and Vault own endpoints stay', () => {
   const redact = createRedactor();
   const envelope = (data: unknown, lease = 2764800) => JSON.stringify({ request_id: 'visible-req', lease_id: '', renewable: false, lease_duration: lease, data, wrap_info: null, warnings: null, auth: null });

@@ -84,3 +84,18 @@ test('{key, val} and {k, v} pairs and Grafana secureJsonData lose their secrets 
   const kept = 'auth:\n  enabled: true\nservice:\n  port: 8080\n';
   assert.equal(body(kept, 'application/yaml'), kept);
 });
+
+test('PostgreSQL: a function of the application own that logs in, creates an account or is named after a secret loses its arguments after the first', () => {
+  const redact = createRedactor();
+  const pg = (query: string, parameters?: string[]) => redact(entry('postgresql', parameters ? { type: 'extended', query, parameters } : { type: 'query', query }, null, query)).request!;
+  assert.deepEqual(pg('SELECT create_app_user($1, $2)', ['visible-user', 'fnSECRET1']).parameters, ['visible-user', REDACTED]);
+  assert.deepEqual(pg('CALL app.set_password($1, $2)', ['42', 'fnSECRET2']).parameters, ['42', REDACTED]);
+  assert.deepEqual(pg('SELECT auth.login($1, $2)', ['visible-user', 'fnSECRET3']).parameters, ['visible-user', REDACTED]);
+  // One argument: named after a secret, it is the secret; an account's creation takes a name.
+  assert.deepEqual(pg('SELECT upper(verify_api_key($1)), lower($2)', ['fnSECRET4', 'visible-x']).parameters, [REDACTED, 'visible-x']);
+  assert.deepEqual(pg('SELECT create_user($1)', ['visible-only']).parameters, ['visible-only']);
+  assert.equal(pg("SELECT create_user('visible-user', 'fnSECRET5')").query, `SELECT create_user('visible-user', '${REDACTED}')`);
+  // Other calls and lists keep their values.
+  assert.deepEqual(pg('SELECT lower($1), count(*) FROM t WHERE id IN ($2, $3)', ['Visible', '1', '2']).parameters, ['Visible', '1', '2']);
+  assert.equal(pg("INSERT INTO login (name, kind) VALUES ('visible-name', 'visible-kind')").query, "INSERT INTO login (name, kind) VALUES ('visible-name', 'visible-kind')");
+});

@@ -807,6 +807,13 @@ class EntryRedaction {
       // `user:password` in base64 (HTTP Basic's credentials) under a name that says nothing.
       if (isBase64Credentials(v, key)) return this.redacted(v) as string;
     }
+    // A whole value that is an Authorization header's (`Bearer …`, `Basic …`) under a name that says
+    // nothing (`{"header": "Bearer …"}`, a proxy's `X-Upstream: Basic …`): the scheme stays.
+    const scheme = credentialsScheme(v);
+    if (scheme > 0) {
+      this.remember(v.slice(scheme));
+      return v.slice(0, scheme) + REDACTED;
+    }
     return redactContentText(v, this.names);
   }
 
@@ -1013,6 +1020,21 @@ class EntryRedaction {
 
 /** A base64 body longer than this is no login's answer: not decoded to look for one (a frame is at most 64 KB of it by default). */
 const MAX_BASE64_ANSWER = 1024 * 1024;
+
+/**
+ * `Bearer <token>` or `Basic <base64>`, and nothing else: where the credentials start; 0 when `v` is not
+ * that. A token of letters only shorter than 16 is a word (`Bearer tokens`, `Basic auth`).
+ */
+function credentialsScheme(v: string): number {
+  if (v.length > MAX_CREDENTIALS_VALUE) return 0;
+  const m = CREDENTIALS_VALUE.exec(v);
+  if (!m || (m[2].length < 16 && /^[A-Za-z]+$/.test(m[2]))) return 0;
+  return m[1].length;
+}
+/** Longer than this, a value is no header's credentials. */
+const MAX_CREDENTIALS_VALUE = 16384;
+/** The scheme and its spaces, then one token68 (RFC 7235). Linear: the classes do not overlap. */
+const CREDENTIALS_VALUE = /^((?:Bearer|bearer|BEARER|Basic|basic|BASIC) +)([A-Za-z0-9\-._~+\/]+=*)$/;
 
 /** The record separator that ends each SignalR message. */
 const SIGNALR_RS = '\u001e';

@@ -99,3 +99,12 @@ test('PostgreSQL: a function of the application own that logs in, creates an acc
   assert.deepEqual(pg('SELECT lower($1), count(*) FROM t WHERE id IN ($2, $3)', ['Visible', '1', '2']).parameters, ['Visible', '1', '2']);
   assert.equal(pg("INSERT INTO login (name, kind) VALUES ('visible-name', 'visible-kind')").query, "INSERT INTO login (name, kind) VALUES ('visible-name', 'visible-kind')");
 });
+
+test('a whole value that is Bearer or Basic credentials loses them under any name, in JSON and headers; words after the scheme stay', () => {
+  const redact = createRedactor();
+  const body = (b: unknown) => JSON.parse(redact(httpEntry({ body: JSON.stringify(b), headers: { 'content-type': 'application/json' } })).request!.body);
+  assert.deepEqual(body({ header: 'Bearer abc.DEF-bearerSECRET1', basic: 'Basic YWxhZGRpbjpvcGVuc2VzYW1l' }), { header: `Bearer ${REDACTED}`, basic: `Basic ${REDACTED}` });
+  assert.deepEqual(redact(httpEntry({ headers: { 'x-upstream': 'Bearer headerSECRET2' } })).request!.headers, { 'x-upstream': `Bearer ${REDACTED}` });
+  const kept = httpEntry({ body: JSON.stringify({ doc: 'Bearer tokens', plan: 'basic plan', scheme: 'Bearer', title: 'Basic auth' }), headers: { 'content-type': 'application/json' } });
+  assert.equal(redact(kept), kept);
+});

@@ -145,10 +145,10 @@ function plainWord(s: string): boolean {
   return !NOT_PLAIN.test(s);
 }
 /**
- * = @ \ { [ anywhere, the '-' that opens a multipart boundary, or a token's marker (a session's JWT
- * stored as it came). Alternatives without repetition: linear, and native.
+ * = @ \ { [ anywhere, the '-' that opens a multipart boundary, PHP's session pair (`name|s:`), or a
+ * token's marker (a session's JWT stored as it came). Alternatives without repetition: linear, and native.
  */
-const NOT_PLAIN = new RegExp(`[=@\\\\{[]|^-|${TOKEN_MARKER.source}`);
+const NOT_PLAIN = new RegExp(`[=@\\\\{[]|^-|\\|s:|${TOKEN_MARKER.source}`);
 
 /** 0–15 for a lower-case hex digit (printable writes those), else -1 (NaN past the end included). */
 function hexDigit(c: number): number {

@@ -108,3 +108,16 @@ test('a whole value that is Bearer or Basic credentials loses them under any nam
   const kept = httpEntry({ body: JSON.stringify({ doc: 'Bearer tokens', plan: 'basic plan', scheme: 'Bearer', title: 'Basic auth' }), headers: { 'content-type': 'application/json' } });
   assert.equal(redact(kept), kept);
 });
+
+test('PHP serialized data and sessions lose the values of sensitive names, in a body and a Redis value; a hostile one finishes', () => {
+  const redact = createRedactor();
+  const serialized = 'a:3:{s:4:"name";s:5:"alice";s:8:"password";s:9:"phpSECRET";s:4:"note";s:3:"x;y";}';
+  assert.equal(redact(httpEntry({ body: serialized, headers: { 'content-type': 'text/plain' } })).request!.body, `a:3:{s:4:"name";s:5:"alice";s:8:"password";s:9:"${REDACTED}";s:4:"note";s:3:"x;y";}`);
+  const session = 'user_id|i:7;csrf_token|s:12:"sessSECRET12";lang|s:2:"en";';
+  const e = redact(entry('redis', { command: 'GET', key: 'PHPREDIS_SESSION:abc', args: ['PHPREDIS_SESSION:abc'] }, { value: session }));
+  assert.equal(e.response!.value, `user_id|i:7;csrf_token|s:12:"${REDACTED}";lang|s:2:"en";`);
+  const started = performance.now();
+  const hostile = 'a|s:1:"'.repeat(20_000) + ';s:9:"s:1:"'.repeat(20_000) + 's:8:"password";s:9999999:"'.repeat(20_000);
+  redact(httpEntry({ body: hostile, headers: { 'content-type': 'text/plain' } }));
+  assert.ok(performance.now() - started < 3000, `${performance.now() - started} ms`);
+});

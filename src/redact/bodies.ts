@@ -123,6 +123,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
   if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
+  // `{"type": "password", "value": …}` (a Keycloak credential) and an Azure Key Vault secret: entry.ts isTypedSecret, isKeyVaultSecret.
+  if (s.indexOf('"value"') >= 0 && (s.indexOf('"type"') >= 0 || s.indexOf('.vault.') >= 0)) return true;
   // AWS's `{"Name": "/prod/db/password", "Value": …}` (SSM) and `{"ParameterKey": …, "ParameterValue": …}` (CloudFormation).
   if ((s.indexOf('"Value"') >= 0 && s.indexOf('"Name"') >= 0) || s.indexOf('"ParameterValue"') >= 0) return true;
   // A Vault KV v2 secret read: its values sit under the application's own keys (vault.ts).

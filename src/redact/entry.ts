@@ -600,6 +600,10 @@ class EntryRedaction {
     // goes when that name is sensitive.
     const kv = zone === 'field' ? keyValueNames(o) : undefined;
     if (kv) o = this.keyValue(o, kv);
+    // A value whose object says it is a secret: a credential by its type (Keycloak's `{"type": "password",
+    // "value": …}` that reset-password sends, a client's `{"type": "secret", "value": …}`) and an Azure
+    // Key Vault secret (`{"value": …, "id": "https://<vault>.vault.azure.net/secrets/<name>/<version>"}`).
+    if (zone === 'field' && typeof o.value === 'string' && o.value !== '' && o.value !== REDACTED && (isTypedSecret(o, this.names) || isKeyVaultSecret(o))) o = { ...o, value: this.redacted(o.value) };
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     // A JSON-RPC call: positional parameters its method takes as secrets; an answer that is one.
@@ -1035,6 +1039,18 @@ function credentialsScheme(v: string): number {
 const MAX_CREDENTIALS_VALUE = 16384;
 /** The scheme and its spaces, then one token68 (RFC 7235). Linear: the classes do not overlap. */
 const CREDENTIALS_VALUE = /^((?:Bearer|bearer|BEARER|Basic|basic|BASIC) +)([A-Za-z0-9\-._~+\/]+=*)$/;
+
+/** `{"type": "password", "value": …}`: a credential's type (one only secrets have: not `user`, `address`) beside its value. */
+function isTypedSecret(o: Record<string, any>, names: SensitiveNames): boolean {
+  return typeof o.type === 'string' && o.type.length <= 64 && names.secretOnly(o.type);
+}
+
+/** An Azure Key Vault secret bundle: its `id` names the vault's secret (`https://v.vault.azure.net/secrets/db/1`). */
+function isKeyVaultSecret(o: Record<string, any>): boolean {
+  return typeof o.id === 'string' && o.id.length <= 2048 && KEY_VAULT_SECRET_ID.test(o.id);
+}
+/** Public Azure and the sovereign clouds (vault.azure.cn, vault.usgovcloudapi.net, vault.microsoftazure.de); linear. */
+const KEY_VAULT_SECRET_ID = /^https:\/\/[A-Za-z0-9-]{1,64}\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::\d{1,5})?\/secrets\//;
 
 /** The record separator that ends each SignalR message. */
 const SIGNALR_RS = '\u001e';

@@ -30,6 +30,8 @@ const SHARK_WHOLE = [
   // suffix (`bypass`, `compass`, `lowpass` filters), so these are listed whole.
   'dbpass', 'rootpass', 'adminpass', 'userpass', 'authpass', 'smtppass', 'mailpass', 'ldappass', 'redispass',
   'mysqlpass', 'pgpass', 'keypass', 'storepass', 'keystorepass', 'truststorepass',
+  // RabbitMQ's image sets its first user's password from RABBITMQ_DEFAULT_PASS (in most charts' env).
+  'rabbitmqdefaultpass', 'defaultpass',
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team), JFrog
   // Artifactory's X-JFrog-Art-Api, and MySQL's password variable MYSQL_PWD (`pwd` is no suffix: `cwd`-like names).
   'honeycombteam', 'jfrogartapi', 'mysqlpwd',

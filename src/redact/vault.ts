@@ -18,14 +18,19 @@ export function isVaultKvRead(o: Record<string, any>): boolean {
  * A KV version 1 read's answer: Vault's envelope (`request_id`, `lease_id`, `renewable`, `lease_duration`,
  * `data`) with no lease but a refresh interval (KV v1 answers `lease_duration` 2764800 unless the mount
  * or the secret sets `ttl`; the system, auth and identity endpoints, transit and PKI answer 0; dynamic
- * secrets have a lease id). `path`: the request's, when known; Vault's own endpoints are not secrets.
+ * secrets have a lease id), or any read of a cubbyhole. `path`: the request's, when known; Vault's own
+ * endpoints are not secrets.
  * A listing (`data: {keys: […]}`) names secrets, it holds none.
  */
 export function isVaultKvV1Read(o: Record<string, any>, path: unknown): boolean {
-  if (typeof o.request_id !== 'string' || o.lease_id !== '' || o.renewable !== false || typeof o.lease_duration !== 'number' || o.lease_duration <= 0) return false;
+  if (typeof o.request_id !== 'string' || o.lease_id !== '' || o.renewable !== false || typeof o.lease_duration !== 'number') return false;
   if (!isObject(o.data) || (Array.isArray(o.data.keys) && Object.keys(o.data).length === 1)) return false;
-  return typeof path !== 'string' || !VAULT_OWN_PATH.test(path);
+  // A token's cubbyhole (`/v1/cubbyhole/…`) is a KV store with no lease at all.
+  if (typeof path === 'string' && CUBBYHOLE_PATH.test(path)) return true;
+  return o.lease_duration > 0 && (typeof path !== 'string' || !VAULT_OWN_PATH.test(path));
 }
+/** A token's own secret store: KV version 1 under another name, answered with lease_duration 0. */
+const CUBBYHOLE_PATH = /^\/v1\/cubbyhole\//;
 /** Vault's own endpoints (`/v1/sys/…`, `/v1/auth/…`, `/v1/identity/…`): configuration, not stored secrets. */
 const VAULT_OWN_PATH = /^\/v1\/(?:sys|auth|identity)\//;
 

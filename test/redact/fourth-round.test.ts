@@ -121,3 +121,23 @@ test('PHP serialized data and sessions lose the values of sensitive names, in a 
   redact(httpEntry({ body: hostile, headers: { 'content-type': 'text/plain' } }));
   assert.ok(performance.now() - started < 3000, `${performance.now() - started} ms`);
 });
+
+test('secrets by their container: a Keycloak credential by its type, an Azure Key Vault secret, a Vault cubbyhole, arguments that start with their flag, RABBITMQ_DEFAULT_PASS', () => {
+  const redact = createRedactor();
+  const body = (b: unknown) => JSON.parse(redact(httpEntry({ body: JSON.stringify(b), headers: { 'content-type': 'application/json' } })).request!.body);
+  assert.deepEqual(body({ type: 'password', value: 'kcSECRET1', temporary: false }), { type: 'password', value: REDACTED, temporary: false });
+  assert.deepEqual(body({ type: 'secret', value: 'kcSECRET2' }), { type: 'secret', value: REDACTED });
+  const vault = { value: 'akvSECRET3', id: 'https://visible-vault.vault.azure.net/secrets/db/0123', attributes: { enabled: true } };
+  assert.deepEqual(body(vault), { ...vault, value: REDACTED });
+  const cubby = JSON.stringify({ request_id: 'visible-req', lease_id: '', renewable: false, lease_duration: 0, data: { note: 'cubbySECRET4' } });
+  assert.deepEqual(JSON.parse(redact(httpEntry({ method: 'GET', path: '/v1/cubbyhole/app', body: '' }, { status: 200, body: cubby })).response!.body).data, { note: REDACTED });
+  assert.deepEqual(body({ env: [{ name: 'REDIS_ARGS', value: '--requirepass argsSECRET5 --port 6379' }, { name: 'RABBITMQ_DEFAULT_PASS', value: 'rmqSECRET6' }] }).env, [
+    { name: 'REDIS_ARGS', value: `--requirepass ${REDACTED} --port 6379` },
+    { name: 'RABBITMQ_DEFAULT_PASS', value: REDACTED },
+  ]);
+  // Types that are no secret's, another vault's ids, Vault's own answers without a lease, flags without a secret: as they were.
+  const kept = { a: { type: 'user', value: 'visible-user' }, b: { type: 'string', value: 'visible-string' }, c: { value: 'visible-c', id: 'https://example.net/secrets/db' }, d: '-p 8080:80', e: '--port 5432' };
+  assert.deepEqual(body(kept), kept);
+  const sys = httpEntry({ method: 'GET', path: '/v1/sys/health', body: '' }, { status: 200, body: JSON.stringify({ request_id: 'visible-req', lease_id: '', renewable: false, lease_duration: 0, data: { version: 'visible-version' } }) });
+  assert.equal(redact(sys), sys);
+});

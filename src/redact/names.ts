@@ -94,6 +94,27 @@ const STRUCTURE_NAMES = [
  */
 const PERSONAL_OR_ID = new Set(['userid', 'username', 'user', 'key', 'clientid', 'redirecturi', 'phonenumber', 'zip', 'zipcode', 'address', 'country', 'firstname', 'lastname', 'middlename', 'fname', 'lname', 'birthdate']);
 
+/**
+ * An environment variable's name that ends in `_KEY` (`APP_KEY`, Laravel's encryption key; `STRIPE_KEY`,
+ * `SENDGRID_KEY`): in upper case, as only environments and .env files write names, `key` is a secret
+ * key, where in JSON and text it is a word for anything (a `key` field is judged as Kubeshark does).
+ * Not the keys that name or identify (`PRIMARY_KEY`, `CACHE_KEY`, `AWS_ACCESS_KEY`) or are public
+ * (`STRIPE_PUBLISHABLE_KEY`, `RECAPTCHA_SITE_KEY`, `VAPID_PUBLIC_KEY`).
+ */
+export function isEnvironmentKey(name: string): boolean {
+  if (name.length < 5 || name.length > 96 || !ENVIRONMENT_KEY.test(name)) return false;
+  const before = name.slice(0, -4);
+  return !NOT_SECRET_KEYS.has(before.slice(before.lastIndexOf('_') + 1));
+}
+/** `WORD_KEY`, upper case and digits: linear. */
+const ENVIRONMENT_KEY = /^[A-Z][A-Z0-9_]*_KEY$/;
+/** The word before `_KEY` of keys that are no secrets. */
+const NOT_SECRET_KEYS = new Set([
+  'PUBLIC', 'PUBLISHABLE', 'SITE', 'ACCESS', 'PRIMARY', 'PARTITION', 'SORT', 'CACHE', 'ROUTING', 'FOREIGN', 'SHARD',
+  'HASH', 'LOOKUP', 'IDEMPOTENCY', 'OBJECT', 'GROUP', 'RECORD', 'TABLE', 'INDEX', 'BUCKET', 'QUEUE', 'TOPIC', 'STREAM',
+  'LOCK', 'PREFIX', 'TENANT', 'PROJECT', 'MESSAGE', 'DEDUP', 'DEDUPLICATION', 'RANGE', 'ROW', 'SEARCH', 'S3', 'REDIS', 'CONFIG',
+]);
+
 /** A hash or digest of a password (`passwordDigest`, `pwHash`, `secret_hash`) is crackable offline: the word before it says so. */
 const HASH_SUFFIXES = ['hash', 'hashed', 'digest', 'encrypted'];
 const HASHED_SECRETS = ['password', 'passwd', 'pwd', 'pw', 'pass', 'passphrase', 'secret', 'pin'];
@@ -192,7 +213,7 @@ export class SensitiveNames {
   private bits(name: string): number {
     let bits = this.cache.get(name);
     if (bits === undefined) {
-      bits = this.classify(normaliseName(name));
+      bits = isEnvironmentKey(name) ? HEADER | PARAM | FIELD | SECRET_ONLY : this.classify(normaliseName(name));
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(name, bits);
     }

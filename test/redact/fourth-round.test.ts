@@ -141,3 +141,12 @@ test('secrets by their container: a Keycloak credential by its type, an Azure Ke
   const sys = httpEntry({ method: 'GET', path: '/v1/sys/health', body: '' }, { status: 200, body: JSON.stringify({ request_id: 'visible-req', lease_id: '', renewable: false, lease_duration: 0, data: { version: 'visible-version' } }) });
   assert.equal(redact(sys), sys);
 });
+
+test('an environment variable named WORD_KEY in upper case is a secret key, in .env lines, env pairs and JSON; public and naming keys stay', () => {
+  const redact = createRedactor();
+  const text = 'APP_KEY=base64:envSECRET1=\nexport STRIPE_KEY=envSECRET2\nSTRIPE_PUBLISHABLE_KEY=pk_visible\nPRIMARY_KEY=visible_id\nmonkey=visible\n';
+  assert.equal(redact(httpEntry({ body: text, headers: { 'content-type': 'text/plain' } })).request!.body, text.replace('base64:envSECRET1=', REDACTED).replace('envSECRET2', REDACTED));
+  const pod = { env: [{ name: 'SENDGRID_KEY', value: 'envSECRET3' }, { name: 'AWS_ACCESS_KEY', value: 'visible-ak' }, { name: 'RECAPTCHA_SITE_KEY', value: 'visible-site' }], DJANGO_SECRET_KEY: 'envSECRET4', CACHE_KEY: 'visible-cache' };
+  const out = JSON.parse(redact(httpEntry({ body: JSON.stringify(pod), headers: { 'content-type': 'application/json' } })).request!.body);
+  assert.deepEqual(out, { ...pod, env: [{ name: 'SENDGRID_KEY', value: REDACTED }, pod.env[1], pod.env[2]], DJANGO_SECRET_KEY: REDACTED });
+});

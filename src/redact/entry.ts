@@ -1038,7 +1038,7 @@ function credentialsScheme(v: string): number {
 /** Longer than this, a value is no header's credentials. */
 const MAX_CREDENTIALS_VALUE = 16384;
 /** The scheme and its spaces, then one token68 (RFC 7235). Linear: the classes do not overlap. */
-const CREDENTIALS_VALUE = /^((?:Bearer|bearer|BEARER|Basic|basic|BASIC) +)([A-Za-z0-9\-._~+\/]+=*)$/;
+const CREDENTIALS_VALUE = /^((?:Bearer|bearer|BEARER|Basic|basic|BASIC) +)([A-Za-z0-9\-._~+/]+=*)$/;
 
 /** `{"type": "password", "value": …}`: a credential's type (one only secrets have: not `user`, `address`) beside its value. */
 function isTypedSecret(o: Record<string, any>, names: SensitiveNames): boolean {

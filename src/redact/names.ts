@@ -32,6 +32,10 @@ const SHARK_WHOLE = [
   'mysqlpass', 'pgpass', 'keypass', 'storepass', 'keystorepass', 'truststorepass',
   // RabbitMQ's image sets its first user's password from RABBITMQ_DEFAULT_PASS (in most charts' env).
   'rabbitmqdefaultpass', 'defaultpass',
+  // A password typed twice (Rails' and Laravel's `password_confirmation`, a form's `passwordRepeat`).
+  'passwordconfirmation', 'passwordconfirm', 'passwordrepeat', 'passwordagain', 'passwordretype', 'passwordverify', 'passwordcheck',
+  // One-time and verification codes sent to log in, and a card's or phone's PIN; a Wi-Fi or VPN pre-shared key.
+  'pincode', 'securitycode', 'verificationcode', 'twofactorcode', 'tfacode', 'smscode', 'totp', 'hotp', 'psk', 'presharedkey',
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team), JFrog
   // Artifactory's X-JFrog-Art-Api, and MySQL's password variable MYSQL_PWD (`pwd` is no suffix: `cwd`-like names).
   'honeycombteam', 'jfrogartapi', 'mysqlpwd',
@@ -163,6 +167,22 @@ function innermostBracketName(n: string): string {
   return open < 0 ? n : n.slice(open + 1, end - 1);
 }
 
+/**
+ * Words after a secret's name that say how it is written, not what it is (`privateKeyPem`,
+ * `private_key_openssh`, Rails' `secret_key_base`, `apiKeyB64`, `clientSecretValue`).
+ */
+const ENCODING_SUFFIXES = ['pem', 'der', 'openssh', 'pkcs8', 'pkcs1', 'b64', 'base64', 'hex', 'raw', 'bytes', 'value', 'plain', 'plaintext', 'cleartext', 'string', 'base', 'encoded'];
+
+/** A secret's name with how it is written after it (ENCODING_SUFFIXES). */
+function isEncodedSecret(n: string): boolean {
+  for (const e of ENCODING_SUFFIXES) {
+    if (!n.endsWith(e) || n.length === e.length) continue;
+    const before = n.slice(0, n.length - e.length);
+    return SECRET_SUFFIXES.some((s) => before.endsWith(s));
+  }
+  return false;
+}
+
 /** `passworddigest`, `pwhash`, `secrethash`: a password's hash under a name the suffixes miss. */
 function isHashedSecret(n: string): boolean {
   for (const h of HASH_SUFFIXES) {
@@ -227,7 +247,7 @@ export class SensitiveNames {
     let end = n.length;
     while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
     const stem = n.slice(0, end);
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem)) {
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem) || isEncodedSecret(n)) {
       bits |= HEADER | PARAM | FIELD;
       return PERSONAL_OR_ID.has(n) && !this.structure.has(n) ? bits : bits | SECRET_ONLY;
     }

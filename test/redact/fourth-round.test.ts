@@ -150,3 +150,11 @@ test('an environment variable named WORD_KEY in upper case is a secret key, in .
   const out = JSON.parse(redact(httpEntry({ body: JSON.stringify(pod), headers: { 'content-type': 'application/json' } })).request!.body);
   assert.deepEqual(out, { ...pod, env: [{ name: 'SENDGRID_KEY', value: REDACTED }, pod.env[1], pod.env[2]], DJANGO_SECRET_KEY: REDACTED });
 });
+
+test('names: a password typed twice, login and PIN codes, a pre-shared key, and a secret name followed by how it is written go; policies, types and expiries stay', () => {
+  const redact = createRedactor();
+  const names = { password_confirmation: 'nSECRET1', passwordRepeat: 'nSECRET2', pinCode: 'nSECRET3', verification_code: 'nSECRET4', twoFactorCode: 'nSECRET5', totp: 'nSECRET6', psk: 'nSECRET7', privateKeyPem: 'nSECRET8', private_key_openssh: 'nSECRET9', secret_key_base: 'nSECRET10', encryption_key_b64: 'nSECRET11', clientSecretValue: 'nSECRET12' };
+  const kept = { token_type: 'Bearer', tokenUrl: 'https://visible/token', passwordPolicy: 'visible-policy', passwordless: 'visible-mode', tokenExpiry: 'visible-expiry', secretName: 'visible-secret-name', database: 'visible-db' };
+  const out = JSON.parse(redact(httpEntry({ body: JSON.stringify({ ...names, ...kept }), headers: { 'content-type': 'application/json' } })).request!.body);
+  assert.deepEqual(out, { ...Object.fromEntries(Object.keys(names).map((k) => [k, REDACTED])), ...kept });
+});

@@ -123,10 +123,16 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('\\n') >= 0) return true;
   // `{"name": "DB_PASSWORD", "value": …}`: a Kubernetes env var, a HAR header; the name is a value here.
   if (s.indexOf('"value"') >= 0 && s.indexOf('"name"') >= 0) return true;
+  // `{"type": "password", "value": …}` (a Keycloak credential) and an Azure Key Vault secret: entry.ts isTypedSecret, isKeyVaultSecret.
+  if (s.indexOf('"value"') >= 0 && (s.indexOf('"type"') >= 0 || s.indexOf('.vault.') >= 0)) return true;
   // AWS's `{"Name": "/prod/db/password", "Value": …}` (SSM) and `{"ParameterKey": …, "ParameterValue": …}` (CloudFormation).
   if ((s.indexOf('"Value"') >= 0 && s.indexOf('"Name"') >= 0) || s.indexOf('"ParameterValue"') >= 0) return true;
   // A Vault KV v2 secret read: its values sit under the application's own keys (vault.ts).
   if (s.indexOf('"created_time"') >= 0 && s.indexOf('"metadata"') >= 0) return true;
+  // A value that is an Authorization header's credentials under a name that says nothing (entry.ts credentialsScheme).
+  if (s.indexOf('"Bearer ') >= 0 || s.indexOf('"Basic ') >= 0 || s.indexOf('"bearer ') >= 0 || s.indexOf('"basic ') >= 0) return true;
+  // A Vault KV v1 secret read: the same, in Vault's envelope with the lease of a KV read.
+  if (s.indexOf('"lease_duration"') >= 0 && s.indexOf('"request_id"') >= 0) return true;
   // A list of [name, value] pairs (`[["Authorization", "Bearer …"]]`): the name is a value here.
   if (PAIR_LIST.test(s)) return true;
   // A JSON patch: the member an operation sets is named in its `path` (`/spec/password`), a value here.

@@ -76,7 +76,8 @@ export function mayHoldCommandLine(s: string): boolean {
   // pattern): every tool's secret but rabbitmqctl's and vault's follows a flag (` -`, or `"-` in a
   // JSON text's argv array).
   if (s.length < MIN_COMMAND) return false;
-  if ((s.indexOf(' -') >= 0 || s.indexOf('"-') >= 0) && (FLAG_HINT.test(s) || TOOL_HINT.test(s))) return true;
+  // A value that is a command's arguments alone (`REDIS_ARGS=--requirepass …`, an `EXTRA_ARGS` env var) starts with its flag.
+  if ((s.indexOf(' -') >= 0 || s.indexOf('"-') >= 0 || s.charCodeAt(0) === 0x2d) && (FLAG_HINT.test(s) || TOOL_HINT.test(s))) return true;
   if (s.indexOf('rabbitmqctl') >= 0 || s.indexOf('vault') >= 0 || s.indexOf('machine ') >= 0) return true;
   return (s.indexOf('set ') >= 0 || s.indexOf('SET ') >= 0) && SET_HINT.test(s);
 }

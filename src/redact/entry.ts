@@ -7,6 +7,7 @@
 // Copy-on-write: an entry with nothing to redact comes back as the same
 // object, so callers can write its original line untouched.
 
+import { isUtf8 } from 'node:buffer';
 import type { Entry } from '../model/entry.js';
 import { SensitiveNames, DEFAULT_SENSITIVE_KEYS, type NameKind } from './names.js';
 import { REDACTED, redactUrlText, redactUserinfo } from './urls.js';
@@ -16,7 +17,7 @@ import { redactContentText } from './text.js';
 import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
-import { RedisValues } from './redis-values.js';
+import { RedisValues, isSecretRecordKey } from './redis-values.js';
 import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
@@ -34,7 +35,7 @@ import { redactExecCommand } from './exec-query.js';
 import { AwaitedAnswers, MAX_AWAITED, connectionKey, resultIsSecret, secretPositions } from './json-rpc.js';
 import { isChallengeHeader, redactChallenges } from './challenges.js';
 import { redactSqlPrograms } from './sql-program.js';
-import { isVaultKvPath, isVaultKvRead, isVaultKvWrite } from './vault.js';
+import { isVaultKvPath, isVaultKvRead, isVaultKvV1Read, isVaultKvWrite } from './vault.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -482,6 +483,13 @@ class EntryRedaction {
   private memcachedValue<T extends Record<string, any>>(o: T): T {
     const v = o.value;
     if (typeof v !== 'string' || v === REDACTED || v === '***') return o;
+    // An item stored under a key that ends in a secret's name (`set u:1:password`), as Redis's are.
+    if (typeof o.key === 'string' && v !== '' && isSecretRecordKey(o.key, this.names)) {
+      this.remember(v);
+      const out: Record<string, any> = { ...o, value: REDACTED };
+      delete out.valueEncoding;
+      return out as T;
+    }
     if (o.valueEncoding === 'base64') {
       const red = redactBase64Body(v, this.names, this.json);
       if (red === undefined) return o;
@@ -580,8 +588,8 @@ class EntryRedaction {
     let o = secret ? redactKubernetesSecret(input, (v) => this.redacted(v)) : input;
     // A JSON Web Key: its private members have one- and two-letter names.
     if (zone === 'field' && isJwk(o)) o = redactJwk(o);
-    // A Vault KV v2 secret read or written (vault.ts): its values go whatever their keys, which stay.
-    if (zone === 'field' && (isVaultKvRead(o) || (depth === 0 && isVaultKvWrite(o, this.path)))) {
+    // A Vault KV secret read (v2, or v1 by its lease) or written (vault.ts): its values go whatever their keys, which stay.
+    if (zone === 'field' && (isVaultKvRead(o) || (depth === 0 && (isVaultKvWrite(o, this.path) || isVaultKvV1Read(o, this.path))))) {
       const data = this.redacted(o.data);
       if (data !== o.data) o = { ...o, data };
     }
@@ -592,6 +600,10 @@ class EntryRedaction {
     // goes when that name is sensitive.
     const kv = zone === 'field' ? keyValueNames(o) : undefined;
     if (kv) o = this.keyValue(o, kv);
+    // A value whose object says it is a secret: a credential by its type (Keycloak's `{"type": "password",
+    // "value": …}` that reset-password sends, a client's `{"type": "secret", "value": …}`) and an Azure
+    // Key Vault secret (`{"value": …, "id": "https://<vault>.vault.azure.net/secrets/<name>/<version>"}`).
+    if (zone === 'field' && typeof o.value === 'string' && o.value !== '' && o.value !== REDACTED && (isTypedSecret(o, this.names) || isKeyVaultSecret(o))) o = { ...o, value: this.redacted(o.value) };
     // A GraphQL request: variables bound to a sensitive argument go whatever they are called.
     if (zone === 'field' && typeof o.query === 'string' && isPlainObject(o.variables)) o = this.graphqlVariables(o);
     // A JSON-RPC call: positional parameters its method takes as secrets; an answer that is one.
@@ -599,7 +611,11 @@ class EntryRedaction {
     if (zone !== 'structure' && typeof o.method === 'string') o = this.rpcCall(o);
     // A SignalR hub invocation (`{"type": 1, "target": "Login", "arguments": ["alice", "…"]}`, 4 a stream's):
     // a JSON-RPC call under other names, its secrets known by the target's name and a position as a method's.
-    if (zone !== 'structure' && typeof o.target === 'string' && Array.isArray(o.arguments) && (o.type === 1 || o.type === 4)) o = this.positional(o, o.target, 'arguments');
+    if (zone !== 'structure' && typeof o.target === 'string' && Array.isArray(o.arguments) && (o.type === 1 || o.type === 4)) {
+      // Its completion (`{"type": 3, "invocationId": …, "result": …}`) comes in a message of its own: awaited as a JSON-RPC answer is.
+      if (o.type === 1 && typeof o.invocationId === 'string' && o.invocationId.length <= 128 && resultIsSecret(o.target)) this.rpcIds.push(o.invocationId);
+      o = this.positional(o, o.target, 'arguments');
+    }
     let copy: Record<string, any> | undefined = o === input ? undefined : o;
     // `key` names a Secret's key, a label or a file in a Kubernetes object's references and selectors,
     // and a key/value store's entry.
@@ -795,6 +811,13 @@ class EntryRedaction {
       // `user:password` in base64 (HTTP Basic's credentials) under a name that says nothing.
       if (isBase64Credentials(v, key)) return this.redacted(v) as string;
     }
+    // A whole value that is an Authorization header's (`Bearer …`, `Basic …`) under a name that says
+    // nothing (`{"header": "Bearer …"}`, a proxy's `X-Upstream: Basic …`): the scheme stays.
+    const scheme = credentialsScheme(v);
+    if (scheme > 0) {
+      this.remember(v.slice(scheme));
+      return v.slice(0, scheme) + REDACTED;
+    }
     return redactContentText(v, this.names);
   }
 
@@ -873,22 +896,62 @@ class EntryRedaction {
 
   /** A side whose body answers calls awaited on `connection` (AwaitedAnswers): their text `result` redacted. */
   private rpcAnswer(side: Record<string, any>, connection: string): Record<string, any> {
+    // SignalR's messages end with the record separator, a control character: such a frame is kept as base64.
+    if (side.bodyEncoding === 'base64') return this.base64Answers(side, connection);
     const body = side.body as string;
-    if (body.indexOf('"result"') < 0 || body.indexOf('"id"') < 0) return side;
+    if (body.indexOf('"result"') < 0 || (body.indexOf('"id"') < 0 && body.indexOf('"invocationId"') < 0)) return side;
+    // Several SignalR messages to a frame, each ended by the record separator: each is a document.
+    if (body.indexOf(SIGNALR_RS) >= 0) return this.signalrAnswers(side, connection);
     let doc: unknown;
     try {
       doc = JSON.parse(body);
     } catch {
       return side;
     }
-    const one = (o: unknown): unknown => {
-      if (!isPlainObject(o) || !('result' in o) || 'method' in o) return o;
-      if ((typeof o.id !== 'string' && typeof o.id !== 'number') || !this.rpcAwaited.take(connection, o.id)) return o;
-      return typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o;
-    };
+    const one = (o: unknown): unknown => this.awaitedAnswer(o, connection);
     const red = Array.isArray(doc) ? doc.map(one) : one(doc);
     const changed = Array.isArray(doc) ? (red as unknown[]).some((v, i) => v !== doc[i]) : red !== doc;
     return changed ? { ...side, body: JSON.stringify(red) } : side;
+  }
+
+  /** A JSON-RPC answer, or a SignalR completion (type 3, by `invocationId`), to a call awaited on the connection: its text result redacted. */
+  private awaitedAnswer(o: unknown, connection: string): unknown {
+    if (!isPlainObject(o) || !('result' in o) || 'method' in o) return o;
+    const id = o.type === 3 && typeof o.invocationId === 'string' ? o.invocationId : o.id;
+    if ((typeof id !== 'string' && typeof id !== 'number') || !this.rpcAwaited.take(connection, id)) return o;
+    return typeof o.result === 'string' && o.result !== '' ? { ...o, result: this.redacted(o.result) } : o;
+  }
+
+  /** A base64 body that is text (SignalR's records): its answers read as a text body's are, and encoded again. */
+  private base64Answers(side: Record<string, any>, connection: string): Record<string, any> {
+    const body = side.body as string;
+    if (body.length > MAX_BASE64_ANSWER) return side;
+    const bytes = Buffer.from(body, 'base64');
+    if (!isUtf8(bytes)) return side;
+    const text = bytes.toString('utf8');
+    const red = this.rpcAnswer({ body: text }, connection);
+    return red.body === text ? side : { ...side, body: Buffer.from(red.body as string, 'utf8').toString('base64') };
+  }
+
+  /** A body of SignalR messages (each ended by U+001E): each completion read as awaitedAnswer reads one. */
+  private signalrAnswers(side: Record<string, any>, connection: string): Record<string, any> {
+    const records = (side.body as string).split(SIGNALR_RS);
+    let changed = false;
+    for (let i = 0; i < records.length; i++) {
+      if (records[i].indexOf('"result"') < 0) continue;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(records[i]);
+      } catch {
+        continue;
+      }
+      const red = this.awaitedAnswer(doc, connection);
+      if (red !== doc) {
+        records[i] = JSON.stringify(red);
+        changed = true;
+      }
+    }
+    return changed ? { ...side, body: records.join(SIGNALR_RS) } : side;
   }
 
   /** `{"method": "login", "params": ["alice", "…"]}`: the parameters its method takes as secrets (json-rpc.ts). */
@@ -959,13 +1022,46 @@ class EntryRedaction {
   }
 }
 
+/** A base64 body longer than this is no login's answer: not decoded to look for one (a frame is at most 64 KB of it by default). */
+const MAX_BASE64_ANSWER = 1024 * 1024;
+
+/**
+ * `Bearer <token>` or `Basic <base64>`, and nothing else: where the credentials start; 0 when `v` is not
+ * that. A token of letters only shorter than 16 is a word (`Bearer tokens`, `Basic auth`).
+ */
+function credentialsScheme(v: string): number {
+  if (v.length > MAX_CREDENTIALS_VALUE) return 0;
+  const m = CREDENTIALS_VALUE.exec(v);
+  if (!m || (m[2].length < 16 && /^[A-Za-z]+$/.test(m[2]))) return 0;
+  return m[1].length;
+}
+/** Longer than this, a value is no header's credentials. */
+const MAX_CREDENTIALS_VALUE = 16384;
+/** The scheme and its spaces, then one token68 (RFC 7235). Linear: the classes do not overlap. */
+const CREDENTIALS_VALUE = /^((?:Bearer|bearer|BEARER|Basic|basic|BASIC) +)([A-Za-z0-9\-._~+/]+=*)$/;
+
+/** `{"type": "password", "value": …}`: a credential's type (one only secrets have: not `user`, `address`) beside its value. */
+function isTypedSecret(o: Record<string, any>, names: SensitiveNames): boolean {
+  return typeof o.type === 'string' && o.type.length <= 64 && names.secretOnly(o.type);
+}
+
+/** An Azure Key Vault secret bundle: its `id` names the vault's secret (`https://v.vault.azure.net/secrets/db/1`). */
+function isKeyVaultSecret(o: Record<string, any>): boolean {
+  return typeof o.id === 'string' && o.id.length <= 2048 && KEY_VAULT_SECRET_ID.test(o.id);
+}
+/** Public Azure and the sovereign clouds (vault.azure.cn, vault.usgovcloudapi.net, vault.microsoftazure.de); linear. */
+const KEY_VAULT_SECRET_ID = /^https:\/\/[A-Za-z0-9-]{1,64}\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::\d{1,5})?\/secrets\//;
+
+/** The record separator that ends each SignalR message. */
+const SIGNALR_RS = '\u001e';
+
 /** A value past the work budget: text and anything holding text withheld; numbers, booleans and null stay. */
 function withheld(v: unknown): unknown {
   if (typeof v === 'string') return v === '' ? v : REDACTED;
   return v !== null && typeof v === 'object' ? REDACTED : v;
 }
 
-/** `{Key, Value}` or `{key, value}` (and nothing that makes it a Kubernetes selector or reference): the two names; else undefined. */
+/** `{Key, Value}`, `{key, value}` (and nothing that makes it a Kubernetes selector or reference), `{key, val}` or `{k, v}`: the two names; else undefined. */
 function keyValueNames(o: Record<string, any>): [string, string] | undefined {
   if (typeof o.Key === 'string' && 'Value' in o) return ['Key', 'Value'];
   // AWS: an SSM parameter (`{"Name": "/prod/db/password", "Type": "SecureString", "Value": …}`, what
@@ -974,6 +1070,10 @@ function keyValueNames(o: Record<string, any>): [string, string] | undefined {
   if (typeof o.Name === 'string' && 'Value' in o) return ['Name', 'Value'];
   if (typeof o.ParameterKey === 'string' && 'ParameterValue' in o) return ['ParameterKey', 'ParameterValue'];
   if (typeof o.key === 'string' && 'value' in o && o.operator === undefined && o.effect === undefined) return ['key', 'value'];
+  // The same pair under short names: a settings table's rows (`{"key": "smtp_password", "val": …}`) and
+  // compact encoders' maps as lists (`{"k": "api_token", "v": …}`).
+  if (typeof o.key === 'string' && 'val' in o) return ['key', 'val'];
+  if (typeof o.k === 'string' && 'v' in o) return ['k', 'v'];
   return undefined;
 }
 

@@ -67,6 +67,11 @@ export function resultIsSecret(method: string): boolean {
   return SECRET_RESULTS.has(m) || LOGIN_WORDS.has(lastWord(m));
 }
 
+/** A method (or a function, a procedure) whose name's last word says it logs in: `user.login`, `auth_signin`. */
+export function isLoginMethod(method: string): boolean {
+  return method.length <= 128 && LOGIN_WORDS.has(lastWord(method.toLowerCase()));
+}
+
 /** `auth.login` → login; `system/authenticate` → authenticate; `user_login` → login; `signIn` (lower-cased) → signin. */
 function lastWord(m: string): string {
   let at = -1;

@@ -5,7 +5,8 @@
 // Query-string rules see `a=b&c=d` but not a second line's name; these lines
 // are read here. YAML goes further than one line in two places:
 // - a block scalar under a sensitive name (`tls.key: |` or `password: >-` and
-//   the more indented lines below it) is redacted whole;
+//   the more indented lines below it) is redacted whole, and a mapping under a
+//   name only secrets have (`credentials:`, `secureJsonData:`) loses every value;
 // - a Kubernetes Secret written as YAML (a document with `kind: Secret`, as
 //   `kubectl get secret -o yaml` prints it, or a manifest in a ConfigMap or a
 //   GitOps repository's response) has every value of its `data` and
@@ -33,7 +34,7 @@ export function redactNamedLines(s: string, names: SensitiveNames): string {
   };
   /** A block scalar being redacted: its key's indent, and its content's extent so far. */
   let block: { indent: number; from: number; to: number } | undefined;
-  /** The indent of the `data:` or `stringData:` key of a Secret whose values are being redacted; -1: none. */
+  /** The indent of the `data:` or `stringData:` key of a Secret (or of a secret's own mapping) whose values are being redacted; -1: none. */
   let dataIndent = -1;
   /** The key indent of a list item `- name: DB_PASSWORD` whose `value:` is to go; -1: none. */
   let namedItem = -1;
@@ -86,6 +87,12 @@ export function redactNamedLines(s: string, names: SensitiveNames): string {
     if (!inSecretData && !namedValue && (line.code || !names.test(line.name, 'field'))) continue;
     if (line.separator === ':' && isBlockIndicator(s, line.valueStart, line.valueEnd)) {
       block = { indent: line.keyIndent, from: -1, to: -1 };
+      continue;
+    }
+    // A mapping under a name only secrets have (`credentials:`, Grafana's `secureJsonData:` with its
+    // `httpHeaderValue1`): every value below it goes, as the same object in JSON would.
+    if (line.valueEnd <= line.valueStart && !inSecretData && !namedValue && line.separator === ':' && names.test(line.name, 'structure')) {
+      dataIndent = line.keyIndent;
       continue;
     }
     if (line.valueEnd <= line.valueStart || isRedacted(s, line.valueStart, line.valueEnd)) continue;

@@ -30,6 +30,12 @@ const SHARK_WHOLE = [
   // suffix (`bypass`, `compass`, `lowpass` filters), so these are listed whole.
   'dbpass', 'rootpass', 'adminpass', 'userpass', 'authpass', 'smtppass', 'mailpass', 'ldappass', 'redispass',
   'mysqlpass', 'pgpass', 'keypass', 'storepass', 'keystorepass', 'truststorepass',
+  // RabbitMQ's image sets its first user's password from RABBITMQ_DEFAULT_PASS (in most charts' env).
+  'rabbitmqdefaultpass', 'defaultpass',
+  // A password typed twice (Rails' and Laravel's `password_confirmation`, a form's `passwordRepeat`).
+  'passwordconfirmation', 'passwordconfirm', 'passwordrepeat', 'passwordagain', 'passwordretype', 'passwordverify', 'passwordcheck',
+  // One-time and verification codes sent to log in, and a card's or phone's PIN; a Wi-Fi or VPN pre-shared key.
+  'pincode', 'securitycode', 'verificationcode', 'twofactorcode', 'tfacode', 'smscode', 'totp', 'hotp', 'psk', 'presharedkey',
   // Telemetry vendors' API keys under their own header names (Honeycomb's X-Honeycomb-Team), JFrog
   // Artifactory's X-JFrog-Art-Api, and MySQL's password variable MYSQL_PWD (`pwd` is no suffix: `cwd`-like names).
   'honeycombteam', 'jfrogartapi', 'mysqlpwd',
@@ -44,6 +50,9 @@ const SHARK_WHOLE = [
   'cvv', 'cvv2', 'cvc', 'cvc2', 'ccnumber', 'creditcard', 'ssn', 'socialsecuritynumber',
   // What AWS Secrets Manager answers GetSecretValue with: the secret itself, text or bytes.
   'secretstring', 'secretbinary',
+  // Grafana keeps every secret of a data source or a contact point under these (`httpHeaderValue1`, the
+  // value of the header `httpHeaderName1` names, has no name of its own to go by).
+  'securejsondata', 'securesettings',
 ];
 
 /**
@@ -79,8 +88,36 @@ const PLURAL_STEMS = ['tokens', 'secrets', 'passwords', 'passwds', 'passphrases'
  */
 const STRUCTURE_NAMES = [
   'cookie', 'cookies', 'setcookie', 'authorization', 'proxyauthorization', 'password', 'passwd', 'passphrase', 'secret',
-  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials',
+  'clientsecret', 'accesstoken', 'refreshtoken', 'idtoken', 'privatekey', 'credentials', 'securejsondata', 'securesettings',
 ];
+
+/**
+ * Kubeshark's names for personal data and for ids (`user`, `address`, `key`, `clientid`): sensitive as a
+ * field, but as the last part of a record's name (`SET cache:user …`) they name what the record is about,
+ * not a secret it holds (see secretOnly).
+ */
+const PERSONAL_OR_ID = new Set(['userid', 'username', 'user', 'key', 'clientid', 'redirecturi', 'phonenumber', 'zip', 'zipcode', 'address', 'country', 'firstname', 'lastname', 'middlename', 'fname', 'lname', 'birthdate']);
+
+/**
+ * An environment variable's name that ends in `_KEY` (`APP_KEY`, Laravel's encryption key; `STRIPE_KEY`,
+ * `SENDGRID_KEY`): in upper case, as only environments and .env files write names, `key` is a secret
+ * key, where in JSON and text it is a word for anything (a `key` field is judged as Kubeshark does).
+ * Not the keys that name or identify (`PRIMARY_KEY`, `CACHE_KEY`, `AWS_ACCESS_KEY`) or are public
+ * (`STRIPE_PUBLISHABLE_KEY`, `RECAPTCHA_SITE_KEY`, `VAPID_PUBLIC_KEY`).
+ */
+export function isEnvironmentKey(name: string): boolean {
+  if (name.length < 5 || name.length > 96 || !ENVIRONMENT_KEY.test(name)) return false;
+  const before = name.slice(0, -4);
+  return !NOT_SECRET_KEYS.has(before.slice(before.lastIndexOf('_') + 1));
+}
+/** `WORD_KEY`, upper case and digits: linear. */
+const ENVIRONMENT_KEY = /^[A-Z][A-Z0-9_]*_KEY$/;
+/** The word before `_KEY` of keys that are no secrets. */
+const NOT_SECRET_KEYS = new Set([
+  'PUBLIC', 'PUBLISHABLE', 'SITE', 'ACCESS', 'PRIMARY', 'PARTITION', 'SORT', 'CACHE', 'ROUTING', 'FOREIGN', 'SHARD',
+  'HASH', 'LOOKUP', 'IDEMPOTENCY', 'OBJECT', 'GROUP', 'RECORD', 'TABLE', 'INDEX', 'BUCKET', 'QUEUE', 'TOPIC', 'STREAM',
+  'LOCK', 'PREFIX', 'TENANT', 'PROJECT', 'MESSAGE', 'DEDUP', 'DEDUPLICATION', 'RANGE', 'ROW', 'SEARCH', 'S3', 'REDIS', 'CONFIG',
+]);
 
 /** A hash or digest of a password (`passwordDigest`, `pwHash`, `secret_hash`) is crackable offline: the word before it says so. */
 const HASH_SUFFIXES = ['hash', 'hashed', 'digest', 'encrypted'];
@@ -106,6 +143,8 @@ const FIELD = 4;
 const STRUCTURE = 8;
 /** Not a kind: the name is a plural of a secret (PLURAL_STEMS). */
 const PLURAL = 16;
+/** Not a kind: sensitive as a field, and not one of PERSONAL_OR_ID (a secret's name). */
+const SECRET_ONLY = 32;
 const KIND_BIT: Record<NameKind, number> = { header: HEADER, param: PARAM, field: FIELD, structure: STRUCTURE };
 /** Bounded: an attacker can send endless distinct names; past this the cache starts over. */
 const MAX_CACHED = 8192;
@@ -126,6 +165,22 @@ function innermostBracketName(n: string): string {
   if (end < 2 || n.charCodeAt(end - 1) !== 0x5d) return n.slice(0, end);
   const open = n.lastIndexOf('[', end - 1);
   return open < 0 ? n : n.slice(open + 1, end - 1);
+}
+
+/**
+ * Words after a secret's name that say how it is written, not what it is (`privateKeyPem`,
+ * `private_key_openssh`, Rails' `secret_key_base`, `apiKeyB64`, `clientSecretValue`).
+ */
+const ENCODING_SUFFIXES = ['pem', 'der', 'openssh', 'pkcs8', 'pkcs1', 'b64', 'base64', 'hex', 'raw', 'bytes', 'value', 'plain', 'plaintext', 'cleartext', 'string', 'base', 'encoded'];
+
+/** A secret's name with how it is written after it (ENCODING_SUFFIXES). */
+function isEncodedSecret(n: string): boolean {
+  for (const e of ENCODING_SUFFIXES) {
+    if (!n.endsWith(e) || n.length === e.length) continue;
+    const before = n.slice(0, n.length - e.length);
+    return SECRET_SUFFIXES.some((s) => before.endsWith(s));
+  }
+  return false;
 }
 
 /** `passworddigest`, `pwhash`, `secrethash`: a password's hash under a name the suffixes miss. */
@@ -161,6 +216,14 @@ export class SensitiveNames {
     return (this.bits(name) & PLURAL) !== 0;
   }
 
+  /**
+   * A name only a secret has: sensitive as a field and not a name for personal data or an id. The last
+   * part of a Redis key (`u:1:password`) is judged so: `SET cache:user …` holds a cached user, not a secret.
+   */
+  secretOnly(name: string): boolean {
+    return (this.bits(name) & SECRET_ONLY) !== 0;
+  }
+
   /** Sensitive as a field, or a plural of a secret's name: one lookup for a body's quick scan. */
   fieldOrPlural(name: string): boolean {
     return (this.bits(name) & (FIELD | PLURAL)) !== 0;
@@ -170,7 +233,7 @@ export class SensitiveNames {
   private bits(name: string): number {
     let bits = this.cache.get(name);
     if (bits === undefined) {
-      bits = this.classify(normaliseName(name));
+      bits = isEnvironmentKey(name) ? HEADER | PARAM | FIELD | SECRET_ONLY : this.classify(normaliseName(name));
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(name, bits);
     }
@@ -184,7 +247,10 @@ export class SensitiveNames {
     let end = n.length;
     while (end > 0 && n.charCodeAt(end - 1) >= 0x30 && n.charCodeAt(end - 1) <= 0x39) end--;
     const stem = n.slice(0, end);
-    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem)) return bits | HEADER | PARAM | FIELD;
+    if (this.whole.has(n) || SECRET_SUFFIXES.some((s) => stem.endsWith(s)) || isHashedSecret(stem) || isEncodedSecret(n)) {
+      bits |= HEADER | PARAM | FIELD;
+      return PERSONAL_OR_ID.has(n) && !this.structure.has(n) ? bits : bits | SECRET_ONLY;
+    }
     if (n.endsWith('key')) bits |= HEADER;
     if (n === 'code') bits |= PARAM;
     if (PLURAL_STEMS.some((s) => stem.endsWith(s))) bits |= PLURAL;

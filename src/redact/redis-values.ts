@@ -45,11 +45,13 @@ export class RedisValues {
     };
     // HSET key field value …: fields at odd positions, their values after them; XADD's pairs come after its entry id.
     const pairsFrom = HASH_WRITES.has(command) ? 1 : command === 'XADD' ? streamEntryId(args) + 1 : args.length;
+    // A string written under a key that ends in a secret's name (`SET u:1:password …`, `MSET … cfg:api_token …`).
+    const keyed = storedValuePositions(command, args, (key) => this.secretKey(key));
     for (let i = 1; i < args.length; i++) {
       const a = args[i];
       if (typeof a !== 'string') continue;
       const field = i > pairsFrom && (i - pairsFrom) % 2 === 1 ? args[i - 1] : undefined;
-      if (typeof field === 'string' && this.names.test(field, 'field')) set(i, this.hidden(a));
+      if (keyed?.has(i) || (typeof field === 'string' && this.names.test(field, 'field'))) set(i, this.hidden(a));
       else set(i, this.value(a));
     }
     return out ?? args;
@@ -60,6 +62,12 @@ export class RedisValues {
     if (SERVER_REPLIES.has(command)) return value;
     const field = (i: number): string => (typeof args[i] === 'string' ? (args[i] as string) : '');
     if (command === 'HGET' && typeof value === 'string' && this.names.test(field(1), 'field')) return this.hidden(value);
+    // The string stored under a key that ends in a secret's name, read back (GETSET and SET … GET answer the old one).
+    const reads = STRING_READS.has(command) || (command === 'SET' && args.some((a, i) => i >= 2 && typeof a === 'string' && a.toUpperCase() === 'GET'));
+    if (reads && typeof value === 'string' && this.secretKey(field(0))) return this.hidden(value);
+    if (command === 'MGET' && Array.isArray(value)) {
+      return this.items(value, (item, i) => (typeof item === 'string' && this.secretKey(field(i)) ? this.hidden(item) : this.walk(item, 1)));
+    }
     if (command === 'HMGET' && Array.isArray(value)) {
       // One reply item per field asked for (args: key, field…).
       return this.items(value, (item, i) => (typeof item === 'string' && this.names.test(field(i + 1), 'field') ? this.hidden(item) : this.walk(item, 1)));
@@ -112,6 +120,15 @@ export class RedisValues {
     return redactBodyText(s, this.names, this.json);
   }
 
+  /**
+   * A key whose last part (after `:` or `/`) is a secret's name: `u:1:password`, `cfg/db/api_token`. Not
+   * `session:abc` or `token:abc`, whose first part says what kind of record it is (its value is often
+   * no secret), nor `cache:user` (a name for personal data, not a secret: names.ts secretOnly).
+   */
+  private secretKey(key: string): boolean {
+    return isSecretRecordKey(key, this.names);
+  }
+
   private hidden(s: string): string {
     if (s === '' || s === REDACTED) return s;
     this.remember(s);
@@ -128,10 +145,10 @@ function plainWord(s: string): boolean {
   return !NOT_PLAIN.test(s);
 }
 /**
- * = @ \ { [ anywhere, the '-' that opens a multipart boundary, or a token's marker (a session's JWT
- * stored as it came). Alternatives without repetition: linear, and native.
+ * = @ \ { [ anywhere, the '-' that opens a multipart boundary, PHP's session pair (`name|s:`), or a
+ * token's marker (a session's JWT stored as it came). Alternatives without repetition: linear, and native.
  */
-const NOT_PLAIN = new RegExp(`[=@\\\\{[]|^-|${TOKEN_MARKER.source}`);
+const NOT_PLAIN = new RegExp(`[=@\\\\{[]|^-|\\|s:|${TOKEN_MARKER.source}`);
 
 /** 0–15 for a lower-case hex digit (printable writes those), else -1 (NaN past the end included). */
 function hexDigit(c: number): number {
@@ -155,6 +172,36 @@ function unescape(s: string): Buffer {
     out[n++] = s.charCodeAt(i) & 0xff;
   }
   return out.subarray(0, n);
+}
+
+/** A cache key whose last part (after `:` or `/`) is a secret's name (RedisValues.secretKey; memcached's keys too). */
+export function isSecretRecordKey(key: string, names: SensitiveNames): boolean {
+  if (key.length === 0 || key.length > MAX_KEY) return false;
+  const last = Math.max(key.lastIndexOf(':'), key.lastIndexOf('/'));
+  const name = key.slice(last + 1);
+  return name.length > 0 && names.secretOnly(name);
+}
+
+/** Commands that answer the string stored at their key (args[0]); SET does with its GET option. */
+const STRING_READS = new Set(['GET', 'GETDEL', 'GETEX', 'GETSET']);
+/** A key this long is data, not a record's name: not judged by its last part. */
+const MAX_KEY = 1024;
+
+/**
+ * The argument positions of the strings a command stores under keys that `secret` says are a secret's
+ * (SET and the like: the value after the key; SETEX and PSETEX: after the expiry; MSET: each key's
+ * value); undefined when none.
+ */
+function storedValuePositions(command: string, args: unknown[], secret: (key: string) => boolean): Set<number> | undefined {
+  let found: Set<number> | undefined;
+  const at = (keyAt: number, valueAt: number) => {
+    const key = args[keyAt];
+    if (valueAt < args.length && typeof key === 'string' && secret(key)) (found ??= new Set()).add(valueAt);
+  };
+  if (command === 'SET' || command === 'SETNX' || command === 'GETSET' || command === 'APPEND') at(0, 1);
+  else if (command === 'SETEX' || command === 'PSETEX') at(0, 2);
+  else if (command === 'MSET' || command === 'MSETNX') for (let i = 0; i + 1 < args.length; i += 2) at(i, i + 1);
+  return found;
 }
 
 /** Where XADD's entry id (`*`, `1526919030474-55`) is among its arguments, after the key and options; past the end when none. */

@@ -12,6 +12,7 @@
 
 import type { SensitiveNames } from './names.js';
 import { REDACTED } from './redacted.js';
+import { isLoginMethod } from './json-rpc.js';
 
 /** Columns of one INSERT's list kept; a hostile list has any number. */
 const MAX_COLUMNS = 1024;
@@ -125,6 +126,8 @@ const KEY_ARGUMENTS = new Map<string, number[]>([
   ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]], ['hmac', [1]], ['crypt', [0]],
   ['aes_encrypt', [1]], ['aes_decrypt', [1]],
 ]);
+/** Values of a first argument kept until its call closes (`verify_api_key($1 || $2)` has two). */
+const MAX_FIRST_VALUES = 16;
 /** Open calls tracked at once: deeper nesting is followed for its parentheses only. */
 const MAX_CALLS = 64;
 
@@ -139,6 +142,28 @@ interface Call {
   /** `format(fmt, …)`: known once `fmt` is read, the arguments it places where a secret goes (formatSecrets). */
   format?: Set<number>;
   isFormat: boolean;
+  /** A function of the application's own that takes a secret (appFunction): its arguments after the first. */
+  app?: AppFunction;
+  /** The first argument's values, kept until the call closes: a function of one argument takes a secret there (`verify_api_key($1)`). */
+  first?: Token[];
+}
+
+/** `secret`: named after one (`set_password`, `verify_api_key`) or logs in (`auth.login`); `user`: creates an account (`create_app_user`). */
+type AppFunction = 'secret' | 'user';
+
+/** `create_user`, `add_app_user`, `register_account`, `new_login`: what creates an account takes its password after its name. */
+const CREATES_ACCOUNT = /^(?:create|add|new|register|insert|make)_?(?:[a-z0-9]{1,32}_)?(?:user|account|login|role|member)$/;
+
+/**
+ * A function the statement calls that is no built-in the rules above know: the application's own
+ * (`SELECT create_app_user($1, $2)`, `CALL set_password($1, $2)`, `SELECT auth.login($1, $2)`), judged
+ * by its name as a JSON-RPC method is (json-rpc.ts): its arguments after the first (the account) are
+ * secrets; a function of one argument named after a secret takes the secret itself.
+ */
+function appFunction(fn: string, names: SensitiveNames): AppFunction | undefined {
+  if (fn.length === 0 || fn.length > 128) return undefined;
+  if (names.secretOnly(fn) || isLoginMethod(fn)) return 'secret';
+  return CREATES_ACCOUNT.test(fn) ? 'user' : undefined;
 }
 
 /** Specifiers of one format string judged; a hostile one has any number. */
@@ -214,14 +239,25 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
     if (t.kind === 'punct' && t.text === '(') {
       const before = prev.length > 0 ? prev[prev.length - 1] : undefined;
       const fn = before?.kind === 'word' ? before.text.toLowerCase() : '';
-      if (calls.length < MAX_CALLS) calls.push({ secret: KEY_ARGUMENTS.get(fn), setConfig: fn === 'set_config', arg: 0, sensitiveSetting: false, isFormat: fn === 'format' });
+      const secret = KEY_ARGUMENTS.get(fn);
+      const app = secret === undefined && fn !== 'set_config' && fn !== 'format' ? appFunction(fn, names) : undefined;
+      if (calls.length < MAX_CALLS) calls.push({ secret, setConfig: fn === 'set_config', arg: 0, sensitiveSetting: false, isFormat: fn === 'format', app, first: app === 'secret' ? [] : undefined });
       else untracked++;
     } else if (t.kind === 'punct' && t.text === ')') {
       if (untracked > 0) untracked--;
-      else calls.pop();
-    } else if (t.kind === 'punct' && t.text === ',' && calls.length > 0 && untracked === 0) calls[calls.length - 1].arg++;
-    else if (value && calls.length > 0 && untracked === 0) {
+      else {
+        const call = calls.pop();
+        // One argument only: a function named after a secret took it there.
+        if (call?.first !== undefined && call.arg === 0) for (const v of call.first) visit(v);
+      }
+    } else if (t.kind === 'punct' && t.text === ',' && calls.length > 0 && untracked === 0) {
       const call = calls[calls.length - 1];
+      call.arg++;
+      call.first = undefined;
+    } else if (value && calls.length > 0 && untracked === 0) {
+      const call = calls[calls.length - 1];
+      if (call.app !== undefined && call.arg > 0) visit(t);
+      else if (call.first !== undefined && call.first.length < MAX_FIRST_VALUES) call.first.push(t);
       if (call.setConfig && call.arg === 0 && t.kind === 'string') call.sensitiveSetting = names.test(sql.slice(t.start, t.end), 'field');
       else if (call.isFormat && call.arg === 0 && t.kind === 'string') call.format = formatSecrets(sql.slice(t.start, t.end), names);
       else if (call.format?.has(call.arg)) visit(t);

@@ -12,6 +12,7 @@ import { redactSql } from './commands.js';
 import { redactEncodedPairs } from './percent-pairs.js';
 import { redactCryptHashes } from './crypt-hashes.js';
 import { redactPgpass } from './pgpass.js';
+import { redactPhpSerialized } from './php-serialized.js';
 
 /**
  * URLs, query strings, tokens and configuration lines (redactUrlText), then markup (before inline
@@ -21,10 +22,11 @@ import { redactPgpass } from './pgpass.js';
  * (commands.ts redactSql) and CSV columns by their header (csv.ts); last, pairs and userinfo that
  * stand percent-encoded where no parameter holds them (percent-pairs.ts: `"password%3D…"`),
  * password hashes in the Modular Crypt Format (crypt-hashes.ts: `admin:$apr1$…`) and the lines of
- * PostgreSQL's password file (pgpass.ts: `db.example:5432:app:app:…`).
+ * PostgreSQL's password file (pgpass.ts: `db.example:5432:app:app:…`), and PHP's serialized sessions
+ * (php-serialized.ts: `s:8:"password";s:9:"…";`).
  */
 export function redactContentText(s: string, names: SensitiveNames): string {
-  const text = redactPgpass(redactCryptHashes(redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names)));
+  const text = redactPhpSerialized(redactPgpass(redactCryptHashes(redactEncodedPairs(redactCommandLines(redactInlinePairs(redactXml(redactUrlText(s, names), names), names), names), names))), names);
   return redactCsvColumns(mayHoldSql(text) ? redactSql(text) : text, names);
 }
 

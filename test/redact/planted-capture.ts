@@ -29,10 +29,10 @@ function secret(n: number): string {
   SECRETS.push(s);
   return s;
 }
-const S = Array.from({ length: 154 }, (_, i) => (i === 0 ? '' : secret(i)));
+const S = Array.from({ length: 161 }, (_, i) => (i === 0 ? '' : secret(i)));
 
 /** What must stay readable. */
-export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible', 'visible-ws-user', 'visible-realm', 'visible_program', '/prod/visible-param', 'visible-kv-key', 'visible-accept', 'visible-pg-user'];
+export const VISIBLE = ['visible-nested', '123456789:', 'visible-tokenizer', 'visible-chat', 'visible-doc', 'visible-fn-key', 'visible-env', 'visible-owner', 'visible-grpc-host', 'visible-job', 'visible-mode', 'visible-secret-name', 'visible-bucket', 'qwerty-visible', 'visible-state', 'visible-redis-key', '/oauth/cb', '/api/login', 'visible-file-content', 'keyspace-visible', 'monkey-visible', 'visible-hash-value', 'visible-attempt', 'visible-object-key', 'visible-region', 'visible-job2', 'visible-login', 'visible-argv', 'visible-port', 'visible-kid', 'visible-yaml-env', 'visible-csv', 'visible-etcd-user', 'visible-txt', 'visible-argv2', 'visible-rpc-user', '0xvisible', 'visible-ws-user', 'visible-realm', 'visible_program', '/prod/visible-param', 'visible-kv-key', 'visible-accept', 'visible-pg-user', 'visible-kv1-key', 'u:1:password', 'visible-app-user', 'visible-php-name'];
 
 function http1(wire: Wire, t: number, port: number, request: string, response: string): void {
   wire.send(t, 1, port, 80, request);
@@ -419,6 +419,19 @@ export function buildPlantedCapture(): Wire {
   http1(w, next(), 40092, withBody('POST /log HTTP/1.1', 'application/json', JSON.stringify({ headers: [['Authorization', `Bearer ${S[152]}`], ['Accept', 'visible-accept']] })), OK);
   w.send(next(), 1, 40093, 5432, pgExtended("SELECT format('CREATE USER %I PASSWORD %L', $1, $2)", ['visible-pg-user', S[153]]));
   w.send(next(), 2, 5432, 40093, Buffer.concat([Buffer.from([0x31, 0, 0, 0, 4, 0x32, 0, 0, 0, 4]), pgDone('SELECT 1')]));
+  // The fourth secrets round: the SignalR login's completion in a message of its own, a Vault KV v1
+  // read, a Redis value under a key that ends in a secret's name, an application's own SQL function,
+  // a Bearer value under a plain name, a PHP session and an APP_KEY in a .env file.
+  w.send(next(), 2, 80, 40088, wsFrame(`{"type":3,"invocationId":"0","result":"other-result"}\u001e{"type":3,"invocationId":"1","result":"${S[154]}"}\u001e`, false));
+  const kv1 = JSON.stringify({ request_id: 'r', lease_id: '', renewable: false, lease_duration: 2764800, data: { 'visible-kv1-key': S[155] }, wrap_info: null, warnings: null, auth: null });
+  http1(w, next(), 40094, 'GET /v1/secret/app HTTP/1.1\r\nHost: vault\r\n\r\n', `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${kv1.length}\r\n\r\n${kv1}`);
+  w.send(next(), 1, 40095, 6379, resp('SET', 'u:1:password', S[156]));
+  w.send(next(), 2, 6379, 40095, '+OK\r\n');
+  w.send(next(), 1, 40096, 5432, pgExtended('SELECT create_app_user($1, $2)', ['visible-app-user', S[157]]));
+  w.send(next(), 2, 5432, 40096, Buffer.concat([Buffer.from([0x31, 0, 0, 0, 4, 0x32, 0, 0, 0, 4]), pgDone('SELECT 1')]));
+  http1(w, next(), 40097, withBody('POST /proxy HTTP/1.1', 'application/json', JSON.stringify({ upstreamHeader: `Bearer ${S[158]}` })), OK);
+  http1(w, next(), 40098, withBody('POST /session HTTP/1.1', 'text/plain', `name|s:16:"visible-php-name";csrf_token|s:${S[159].length}:"${S[159]}";`), OK);
+  http1(w, next(), 40099, withBody('PUT /config/.env HTTP/1.1', 'text/plain', `APP_ENV=production\nAPP_KEY=base64:${S[160]}\n`), OK);
   return w;
 }
 

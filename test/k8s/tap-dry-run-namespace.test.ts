@@ -105,8 +105,21 @@ test('bad cluster flags are exit 2 and one line before anything else, with --dry
         assert.equal(r.stdout, '');
       });
     }
-    const clean = await runCli(['tap', '--clean', '--kubeconfig', kubeconfig, '--agent-namespace', 'Bad_NS']);
-    assert.equal(clean.code, 2, clean.stderr);
+    // What --clean and -D cannot take is refused too (taken silently before: `--clean --dry-run` deleted lapsed runs).
+    const refused: [string[], RegExp][] = [
+      [['--clean', '--agent-namespace', 'Bad_NS'], /^tap: --agent-namespace: 'Bad_NS' is not a namespace name/],
+      [['zzz', '--clean'], /^tap: --clean removes whole runs whose CLI is gone, in --agent-namespace: it takes no pod regex \('zzz'\)$/m],
+      [['--clean', '-n', 'shark-system'], /^tap: --clean .*: it takes no pod selection \(-n, -A, -l\)$/m],
+      [['--clean', '--dry-run'], /^tap: --clean deletes the objects of lapsed runs: it cannot be a --dry-run$/m],
+      [['zzz', '-D'], /^tap: -D lists this machine's interfaces: it takes no pod regex \('zzz'\)$/m],
+    ];
+    const cleans = await Promise.all(refused.map(([flags]) => runCli(['tap', '--kubeconfig', kubeconfig, ...flags])));
+    cleans.forEach((r, i) => {
+      assert.equal(r.code, 2, `${refused[i][0].join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, refused[i][1]);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    });
     assert.deepEqual(f.requests, [], 'no request was made');
   } finally {
     await f.close();

@@ -460,7 +460,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   function killedHint(pod: string, why: string): string {
     const obj = agentPods().find((p) => p.metadata.name === pod);
     const oom = obj?.status?.containerStatuses?.[0]?.lastState?.terminated?.reason === 'OOMKilled';
-    if (!oom && !/\bexit code: 137\b/.test(why)) return '';
+    // A pod being deleted (a rollout, a drain) has its processes killed too: no memory to blame then.
+    if (obj?.metadata?.deletionTimestamp || (!oom && !/\bexit code: 137\b/.test(why))) return '';
     if (Date.now() - (oomSaid.get(pod) ?? 0) < 30_000) return ': OOMKilled, said above';
     oomSaid.set(pod, Date.now());
     const limit = (obj && memoryLimit(obj)) ?? daemonSet.spec.template.spec.containers[0].resources?.limits?.memory;

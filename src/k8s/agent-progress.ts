@@ -105,7 +105,7 @@ export class AgentProgress {
   private failedLine(s: NodeAgentState, line: string): string {
     const pods = s.node ? (this.opts.tappedOn?.(s.node) ?? []) : [];
     const shown = pods.slice(0, 3).join(', ') + (pods.length > 3 ? `, … (${pods.length} in all)` : '');
-    const cost = pods.length ? `not captured: ${shown}` : s.node ? 'no tapped pod there yet' : 'its node is not known (kubectl -n NS get pods -o wide)';
+    const cost = pods.length ? `not captured: ${shown}` : s.node ? 'no tapped pod there yet' : 'the tapped pods on its node are not captured';
     return `${line}; ${cost}; the other nodes are tapped${s.hint ? ` → ${s.hint}` : ''}`;
   }
 

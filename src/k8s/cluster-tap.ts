@@ -137,6 +137,8 @@ const EXEC_FORBIDDEN = /\bUnexpected server response: 403\b/;
 const UNCOVERED_GRACE_MS = 10_000;
 /** How long a ready agent pod's `shark agent` may take to say it captures before --agent-timeout counts it as failed. */
 const CAPTURE_START_MS = 15_000;
+/** An agent OOM-killed again within this much is not told the limit again (a crash loop restarts it every few seconds to 5 min). */
+const OOM_REPEAT_MS = 5 * 60_000;
 /** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
 const LATE_ANSWER_MS = 3000;
 
@@ -462,7 +464,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     const oom = obj?.status?.containerStatuses?.[0]?.lastState?.terminated?.reason === 'OOMKilled';
     // A pod being deleted (a rollout, a drain) has its processes killed too: no memory to blame then.
     if (obj?.metadata?.deletionTimestamp || (!oom && !/\bexit code: 137\b/.test(why))) return '';
-    if (Date.now() - (oomSaid.get(pod) ?? 0) < 30_000) return ': OOMKilled, said above';
+    if (Date.now() - (oomSaid.get(pod) ?? 0) < OOM_REPEAT_MS) return ': OOMKilled, said above';
     oomSaid.set(pod, Date.now());
     const limit = (obj && memoryLimit(obj)) ?? daemonSet.spec.template.spec.containers[0].resources?.limits?.memory;
     const what = oom ? `OOMKilled: the agent ran out of its memory limit (${limit}) and was killed` : `killed (SIGKILL), as the kernel kills an agent past its memory limit (${limit})`;
@@ -483,7 +485,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       const before = restartsSeen.get(name);
       restartsSeen.set(name, count);
       if (!runningSaid || stopping || before === undefined || count <= before || cs?.lastState?.terminated?.reason !== 'OOMKilled') continue;
-      if (Date.now() - (oomSaid.get(name) ?? 0) < 30_000) continue;
+      if (Date.now() - (oomSaid.get(name) ?? 0) < OOM_REPEAT_MS) continue;
       oomSaid.set(name, Date.now());
       const limit = memoryLimit(p);
       say(

@@ -7,7 +7,7 @@
 // and nodes that are not Ready now (NotReady, unreachable) are told once and
 // not waited on; the run's summary names them.
 
-import { agentStates, describeState, notReadyReason, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
+import { agentStates, describeState, failureKind, notReadyReason, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
 
 type Obj = Record<string, any>;
 
@@ -65,11 +65,14 @@ export class AgentProgress {
       const id = s.node || s.pod || `#${i}`;
       seen.add(id);
       const line = describeState(s);
+      // While tapping, a failing agent is news once: a kubelet flips ErrImagePull and ImagePullBackOff, and a
+      // crash loop's back-off message, at every retry (for as long as the run lasts, not till --agent-timeout).
+      const news = this.tapping && s.phase === 'failed' ? `failed: ${failureKind(s.reason)}` : line;
       // A pod not created yet, on a node we cannot name (-n): news only when it fails.
       // In a big cluster only failures are worth a line each.
       const quiet = (!s.node && s.phase === 'pending') || (this.states.length > PER_NODE_LINES && s.phase !== 'failed');
-      if (this.last.get(id) !== line && !quiet) this.opts.say(`tap: ${this.tapping && s.phase === 'failed' ? this.failedLine(s, line) : line}`);
-      this.last.set(id, line);
+      if (this.last.get(id) !== news && !quiet) this.opts.say(`tap: ${this.tapping && s.phase === 'failed' ? this.failedLine(s, line) : line}`);
+      this.last.set(id, news);
       if (this.tapping && s.phase === 'failed') this.failedWhileTapping.set(id, s.reason ?? 'failed');
       else this.failedWhileTapping.delete(id);
     });

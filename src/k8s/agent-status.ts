@@ -49,6 +49,13 @@ export interface AgentStatusInput {
 const IMAGE_FAILURES = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
 const CRASH_FAILURES = new Set(['CrashLoopBackOff', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'StartError']);
 
+/** A failure's kind: the image, the container, or the reason itself (retries flip reasons within one kind). */
+export function failureKind(reason: string | undefined): string {
+  if (reason && IMAGE_FAILURES.has(reason)) return 'image';
+  if (reason && CRASH_FAILURES.has(reason)) return 'container';
+  return reason ?? 'unknown';
+}
+
 /** One state per expected node (or per agent pod when nodes are not known). */
 export function agentStates(input: AgentStatusInput): NodeAgentState[] {
   const podByNode = new Map<string, Obj>();

@@ -215,6 +215,11 @@ test('progress while the run taps: a failed agent names the tapped pods it leave
   );
   assert.match(lines[2], /^tap: c: failed: ErrImagePull: nope; no tapped pod there yet; the other nodes are tapped → the node cannot pull/);
   assert.equal(progress.failedSummary(), 'no agent running on 2 node(s): b (CrashLoopBackOff), c (ErrImagePull)');
+  // The kubelet's retries flip the reason (ImagePullBackOff, ErrImagePull …) and the back-off: no news while tapping.
+  pods[2] = pod('p-c', 'c', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] });
+  pods[1] = limited('p-b', 'b', { ...oom, containerStatuses: [{ ...oom.containerStatuses[0], state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s' } } }] });
+  progress.update();
+  assert.equal(lines.length, 3, lines.join('\n'));
   // b runs again, c's node left: neither is in the summary any more.
   pods = [pod('p-a', 'a', ready), pod('p-b', 'b', ready)];
   progress.update();

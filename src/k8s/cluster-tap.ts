@@ -467,8 +467,9 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (Date.now() - (oomSaid.get(pod) ?? 0) < OOM_REPEAT_MS) return ': OOMKilled, said above';
     oomSaid.set(pod, Date.now());
     const limit = (obj && memoryLimit(obj)) ?? daemonSet.spec.template.spec.containers[0].resources?.limits?.memory;
-    const what = oom ? `OOMKilled: the agent ran out of its memory limit (${limit}) and was killed` : `killed (SIGKILL), as the kernel kills an agent past its memory limit (${limit})`;
-    return `: ${what} → ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`;
+    // Without the kubelet's OOMKilled (cgroup v1, or before 1.28 only the exec'd capture is killed) it may also be a kill by hand.
+    if (!oom) return `: killed by SIGKILL; if by the kernel at its memory limit (${limit}): ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`;
+    return `: OOMKilled: the agent ran out of its memory limit (${limit}) and was killed → ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`;
   }
   /** Container restarts seen per agent pod. */
   const restartsSeen = new Map<string, number>();

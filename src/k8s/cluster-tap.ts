@@ -479,6 +479,10 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
    * unless the exec's end said it already.
    */
   function checkOomRestarts(agents: Obj[]): void {
+    // Only the run's current agent pods are remembered (rollouts and node churn replace them all run long).
+    const present = new Set(agents.map((p) => p.metadata.name as string));
+    for (const name of restartsSeen.keys()) if (!present.has(name)) restartsSeen.delete(name);
+    for (const name of oomSaid.keys()) if (!present.has(name)) oomSaid.delete(name);
     for (const p of agents) {
       const name: string = p.metadata.name;
       const cs = p.status?.containerStatuses?.[0];
@@ -750,7 +754,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${workload ? ` ${workload.text}` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
     const prepare = async () => {
-      const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => (createdNamespace ||= s.created));
+      // Ctrl-C (or --duration) during it: a relabelling that still lands is put back at the end, as a finished one is.
+      const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => {
+        createdNamespace ||= s.created;
+        preparedNamespace = true;
+      });
       createdNamespace ||= nsState.created;
       blockingLabel = nsState.blockingLabel;
       preparedNamespace = true;

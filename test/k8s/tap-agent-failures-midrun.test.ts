@@ -94,6 +94,8 @@ test('-n: an agent OOM-killed mid-run names its memory limit and how to raise it
     assert.equal(await exited(tap), 0, tap.stderr());
     const last = tap.stderr().trimEnd().split('\n').at(-1)!;
     assert.match(last, /^tap: \d+ entries from 1 agent\(s\); removed \d+ object\(s\); no agent running on 1 node\(s\): node1 \(ImagePullBackOff\)$/);
+    // The failing node's agent pod went with the rest of the run.
+    await until(() => f.store.findAll('app.kubernetes.io/managed-by=shark').length === 0, 'objects removed', 5000, tap);
   } finally {
     tap.child.kill('SIGKILL');
     await f.close();

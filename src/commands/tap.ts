@@ -154,15 +154,21 @@ docs/tls-capture.md.`);
 
   protected async execute(): Promise<number> {
     const { args, flags } = await this.parse(Tap);
+    const local = (flags.interface?.length ?? 0) > 0;
+    const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'] || flags.selector !== undefined;
+    // What selects pods means nothing to -D or --clean: taken silently, `tap zzz --clean` would look like it cleaned zzz's runs only.
+    const selection = args.podRegex !== undefined ? `pod regex ('${args.podRegex}')` : 'pod selection (-n, -A, -l)';
     if (flags['list-interfaces']) {
+      if (cluster) throw new UserError(`-D lists this machine's interfaces: it takes no ${selection}`, ExitCode.USAGE);
       const list = formatInterfaceList(listInterfaces());
       if (list) process.stdout.write(list + '\n');
       return ExitCode.OK;
     }
-    const local = (flags.interface?.length ?? 0) > 0;
-    const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'] || flags.selector !== undefined;
     if (local && cluster) throw new UserError('-i (local capture) cannot be combined with a pod regex, -n, -A or -l', ExitCode.USAGE);
     if (flags.clean) {
+      if (cluster) throw new UserError(`--clean removes whole runs whose CLI is gone, in --agent-namespace: it takes no ${selection}`, ExitCode.USAGE);
+      // --dry-run promises that nothing is sent; --clean deletes.
+      if (flags['dry-run']) throw new UserError('--clean deletes the objects of lapsed runs: it cannot be a --dry-run', ExitCode.USAGE);
       checkAgentNamespace(flags['agent-namespace']);
       // The Kubernetes client costs ~1 s to load: only cluster runs pay it.
       const { cleanCluster } = await import('../k8s/run-objects.js');

@@ -7,7 +7,7 @@
 // and nodes that are not Ready now (NotReady, unreachable) are told once and
 // not waited on; the run's summary names them.
 
-import { agentStates, describeState, notReadyReason, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
+import { agentStates, describeState, failureKind, notReadyReason, unsupportedReason, untoleratedTaints, type AgentStatusInput, type NodeAgentState } from './agent-status.js';
 
 type Obj = Record<string, any>;
 
@@ -22,6 +22,8 @@ export interface AgentProgressOptions {
   view(): Omit<AgentStatusInput, 'nodes'> & { nodes?: Obj[] };
   /** The DaemonSet's tolerations, to tell nodes it will never run on. */
   tolerations: Obj[];
+  /** The tapped pods on `node` ("ns/name"), named when its agent fails while the run taps. */
+  tappedOn?(node: string): string[];
 }
 
 export class AgentProgress {
@@ -35,6 +37,15 @@ export class AgentProgress {
   private lastCountAt = 0;
   /** Nodes are watched (-A): a node not Ready is skipped, so a slow agent is not a node that is down. */
   private nodesKnown = false;
+  /**
+   * The run taps (its start-up verdict is past): an agent failing now (a
+   * node that joined and cannot pull the image, an agent in a crash loop)
+   * ends nothing, so its line says what it costs — the tapped pods there go
+   * uncaptured — and the node is kept for the run's last line.
+   */
+  private tapping = false;
+  /** Nodes whose agent failed while the run tapped, with the reason (for the last line). */
+  private readonly failedWhileTapping = new Map<string, string>();
 
   constructor(private readonly opts: AgentProgressOptions) {}
 
@@ -48,18 +59,24 @@ export class AgentProgress {
       for (const n of view.nodes) if (!this.skip(n)) nodes.push(n);
     }
     // Without -A the states are per agent pod; a pod on a node read as NotReady is not waited on either.
-    this.states = agentStates({ ...view, nodes }).filter((s) => nodes || !s.node || !this.looked.has(s.node) || !this.skip(this.looked.get(s.node)!));
+    this.states = agentStates({ ...view, nodes, tapping: this.tapping }).filter((s) => nodes || !s.node || !this.looked.has(s.node) || !this.skip(this.looked.get(s.node)!));
     const seen = new Set<string>();
     this.states.forEach((s, i) => {
       const id = s.node || s.pod || `#${i}`;
       seen.add(id);
       const line = describeState(s);
+      // While tapping, a failing agent is news once: a kubelet flips ErrImagePull and ImagePullBackOff, and a
+      // crash loop's back-off message, at every retry (for as long as the run lasts, not till --agent-timeout).
+      const news = this.tapping && s.phase === 'failed' ? `failed: ${failureKind(s.reason)}` : line;
       // A pod not created yet, on a node we cannot name (-n): news only when it fails.
       // In a big cluster only failures are worth a line each.
       const quiet = (!s.node && s.phase === 'pending') || (this.states.length > PER_NODE_LINES && s.phase !== 'failed');
-      if (this.last.get(id) !== line && !quiet) this.opts.say(`tap: ${line}`);
-      this.last.set(id, line);
+      if (this.last.get(id) !== news && !quiet) this.opts.say(`tap: ${this.tapping && s.phase === 'failed' ? this.failedLine(s, line) : line}`);
+      this.last.set(id, news);
+      if (this.tapping && s.phase === 'failed') this.failedWhileTapping.set(id, s.reason ?? 'failed');
+      else this.failedWhileTapping.delete(id);
     });
+    for (const id of this.failedWhileTapping.keys()) if (!seen.has(id)) this.failedWhileTapping.delete(id);
     const present = new Set((view.nodes ?? []).map((n) => n.metadata?.name));
     for (const id of this.last.keys()) {
       if (seen.has(id)) continue;
@@ -80,6 +97,26 @@ export class AgentProgress {
     this.lastCount = line;
     this.lastCountAt = Date.now();
     this.opts.say(`tap: ${line}`);
+  }
+
+  /** The run taps from now on: agents that fail are said with the pods they leave uncaptured. */
+  startTapping(): void {
+    this.tapping = true;
+  }
+
+  /** "node1: failed: ImagePullBackOff: …; not captured: data/redis-1; the other nodes are tapped → hint". */
+  private failedLine(s: NodeAgentState, line: string): string {
+    const pods = s.node ? (this.opts.tappedOn?.(s.node) ?? []) : [];
+    const shown = pods.slice(0, 3).join(', ') + (pods.length > 3 ? `, … (${pods.length} in all)` : '');
+    const cost = pods.length ? `not captured: ${shown}` : s.node ? 'no tapped pod there yet' : 'the tapped pods on its node are not captured';
+    return `${line}; ${cost}; the other nodes are tapped${s.hint ? ` → ${s.hint}` : ''}`;
+  }
+
+  /** "no agent running on 1 node(s): node1 (ImagePullBackOff)": agents that failed while the run tapped, for its last line. */
+  failedSummary(): string | undefined {
+    if (this.failedWhileTapping.size === 0) return undefined;
+    const shown = [...this.failedWhileTapping].slice(0, 5).map(([n, why]) => `${n.startsWith('#') ? 'a node' : n} (${why})`);
+    return `no agent running on ${this.failedWhileTapping.size} node(s): ${shown.join(', ')}${this.failedWhileTapping.size > shown.length ? ', …' : ''}`;
   }
 
   /** Whether the node is not waited on (said once); a NotReady node that is Ready again is waited on again (said). */

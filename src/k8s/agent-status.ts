@@ -38,11 +38,23 @@ export interface AgentStatusInput {
    */
   podSecurityLabel?: string;
   image: string;
+  /**
+   * The run taps already: a failed agent no longer ends it, and a raised
+   * memory limit reaches the running DaemonSet (its hint says how).
+   */
+  tapping?: boolean;
 }
 
 /** Container waiting reasons that do not fix themselves. */
 const IMAGE_FAILURES = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable']);
 const CRASH_FAILURES = new Set(['CrashLoopBackOff', 'RunContainerError', 'CreateContainerError', 'CreateContainerConfigError', 'StartError']);
+
+/** A failure's kind: the image, the container, or the reason itself (retries flip reasons within one kind). */
+export function failureKind(reason: string | undefined): string {
+  if (reason && IMAGE_FAILURES.has(reason)) return 'image';
+  if (reason && CRASH_FAILURES.has(reason)) return 'container';
+  return reason ?? 'unknown';
+}
 
 /** One state per expected node (or per agent pod when nodes are not known). */
 export function agentStates(input: AgentStatusInput): NodeAgentState[] {
@@ -136,7 +148,9 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
       // The kernel killed it at the container's memory limit: its logs end mid-sentence and say nothing of why.
       hint:
         terminated?.reason === 'OOMKilled'
-          ? `the agent ran out of its memory limit (${memoryLimit(pod) ?? 'the DaemonSet\'s'}) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the DaemonSet's memory limit`
+          ? `the agent ran out of its memory limit (${memoryLimit(pod) ?? 'the DaemonSet\'s'}) and was killed: ${
+              input.tapping && input.daemonSet?.metadata?.name ? lessMemory(memoryLimit(pod), input.namespace, input.daemonSet.metadata.name) : LESS_MEMORY
+            }`
           : `the agent container does not stay up: kubectl -n ${input.namespace} logs ${base.pod} --previous`,
     };
   }
@@ -155,8 +169,28 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
   return { ...base, phase: 'pending' };
 }
 
+const LESS_MEMORY = "tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the DaemonSet's memory limit";
+
+/**
+ * What to do about an agent killed at its memory limit while the run taps:
+ * the running DaemonSet's limit can be raised in place (its pods are
+ * replaced node by node and tapped again), so the hint names the command,
+ * with twice the limit.
+ */
+export function lessMemory(limit: string | undefined, namespace: string, daemonSet: string): string {
+  return `tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n ${namespace} set resources ds/${daemonSet} -c agent --limits=memory=${doubled(limit)}`;
+}
+
+/** Twice a memory quantity in Mi or Gi ("512Mi" → "1Gi"); 1Gi when it is not one of those. */
+function doubled(limit: string | undefined): string {
+  const m = /^(\d+)(Mi|Gi)$/.exec(limit ?? '');
+  if (!m) return '1Gi';
+  const mi = Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) * 2;
+  return mi % 1024 === 0 ? `${mi / 1024}Gi` : `${mi}Mi`;
+}
+
 /** The agent container's memory limit as the pod spec says it ("512Mi"). */
-function memoryLimit(pod: Obj): string | undefined {
+export function memoryLimit(pod: Obj): string | undefined {
   return pod.spec?.containers?.[0]?.resources?.limits?.memory;
 }
 

@@ -44,7 +44,7 @@ import {
 } from './agent-manifests.js';
 import { AGENT_ARCHS, AgentProgress } from './agent-progress.js';
 import { LateAgents } from './late-agents.js';
-import { agentStates, describeState, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
+import { agentStates, describeState, lessMemory, memoryLimit, notReadyReason, podNode, unsupportedReason, untoleratedTaints } from './agent-status.js';
 import { AgentSession } from './agent-session.js';
 import { AgentStatsBoard } from './agent-stats.js';
 import { ClusterObjects } from './cluster-objects.js';
@@ -137,6 +137,8 @@ const EXEC_FORBIDDEN = /\bUnexpected server response: 403\b/;
 const UNCOVERED_GRACE_MS = 10_000;
 /** How long a ready agent pod's `shark agent` may take to say it captures before --agent-timeout counts it as failed. */
 const CAPTURE_START_MS = 15_000;
+/** An agent OOM-killed again within this much is not told the limit again (a crash loop restarts it every few seconds to 5 min). */
+const OOM_REPEAT_MS = 5 * 60_000;
 /** After Ctrl-C in a start-up step, how long a create already sent may still answer (so what it made is removed too). */
 const LATE_ANSWER_MS = 3000;
 
@@ -402,7 +404,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
         if (apiDownSince || !session.opened) {
           if (!pausedNodes.has(node)) say(`tap: ${node}: paused (${why}); reconnecting`);
           pausedNodes.add(node);
-        } else if (session.running) say(`tap: agent on node ${node} ended (${why}); reconnecting when it is ready`);
+        } else if (session.running) say(`tap: agent on node ${node} ended (${why}${killedHint(name, why)}); reconnecting when it is ready`);
         else {
           // Said once per reason: it is retried with a growing back-off, and --agent-timeout ends the run if it never captures.
           const full = session.lastStderr ? `${why}: ${session.lastStderr}` : why;
@@ -433,13 +435,68 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     if (apiDownSince) return lateAgents.started(pod, node);
     lateAgents.markOverdue(pod, node);
     const why = endSaid.get(node);
-    const pods = [...targets.values()].filter((t) => t.node === node).map((t) => t.key);
+    const pods = tappedOn(node);
     const shown = pods.slice(0, 3).join(', ') + (pods.length > 3 ? `, … (${pods.length} in all)` : '');
     say(
       `tap: ${node}: agent pod ${agentNamespace}/${pod} is ready, but \`shark agent\` in it is not capturing after ${Math.round((opts.agentTimeoutMs ?? 60_000) / 1000)}s (${why ? `it ended: ${why}` : 'no word from it yet'}); ${
         pods.length ? `not captured: ${shown}` : 'no tapped pod there yet'
       }; retrying, the other nodes are tapped → kubectl exec -n ${agentNamespace} ${pod} -- shark agent --help; is --agent-image a shark image for this node?`,
     );
+  }
+
+  /** The tapped pods on `node`, as "ns/name". */
+  function tappedOn(node: string): string[] {
+    return [...targets.values()].filter((t) => t.node === node).map((t) => t.key);
+  }
+
+  /** Agent pods told OOM-killed, and when: the exec's end and the kubelet's restart of the container are one kill, said once. */
+  const oomSaid = new Map<string, number>();
+  /**
+   * An agent exec ended by SIGKILL (exit 137) mid-run is, on a node, nearly
+   * always the kernel's OOM killer at the container's memory limit (the
+   * agent's capture is the container's largest process); its logs end
+   * mid-sentence and say nothing. So its end names the limit and how to raise
+   * it while the run taps. The pod's OOMKilled, when the kubelet reported it
+   * already, makes it certain.
+   */
+  function killedHint(pod: string, why: string): string {
+    const obj = agentPods().find((p) => p.metadata.name === pod);
+    const oom = obj?.status?.containerStatuses?.[0]?.lastState?.terminated?.reason === 'OOMKilled';
+    // A pod being deleted (a rollout, a drain) has its processes killed too: no memory to blame then.
+    if (obj?.metadata?.deletionTimestamp || (!oom && !/\bexit code: 137\b/.test(why))) return '';
+    if (Date.now() - (oomSaid.get(pod) ?? 0) < OOM_REPEAT_MS) return ': OOMKilled, said above';
+    oomSaid.set(pod, Date.now());
+    const limit = (obj && memoryLimit(obj)) ?? daemonSet.spec.template.spec.containers[0].resources?.limits?.memory;
+    // Without the kubelet's OOMKilled (cgroup v1, or before 1.28 only the exec'd capture is killed) it may also be a kill by hand.
+    if (!oom) return `: killed by SIGKILL; if by the kernel at its memory limit (${limit}): ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`;
+    return `: OOMKilled: the agent ran out of its memory limit (${limit}) and was killed → ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`;
+  }
+  /** Container restarts seen per agent pod. */
+  const restartsSeen = new Map<string, number>();
+  /**
+   * The kubelet restarted an agent container that the kernel killed at its
+   * memory limit (cgroup v2 kills the whole container): said with the limit,
+   * unless the exec's end said it already.
+   */
+  function checkOomRestarts(agents: Obj[]): void {
+    // Only the run's current agent pods are remembered (rollouts and node churn replace them all run long).
+    const present = new Set(agents.map((p) => p.metadata.name as string));
+    for (const name of restartsSeen.keys()) if (!present.has(name)) restartsSeen.delete(name);
+    for (const name of oomSaid.keys()) if (!present.has(name)) oomSaid.delete(name);
+    for (const p of agents) {
+      const name: string = p.metadata.name;
+      const cs = p.status?.containerStatuses?.[0];
+      const count: number = cs?.restartCount ?? 0;
+      const before = restartsSeen.get(name);
+      restartsSeen.set(name, count);
+      if (!runningSaid || stopping || before === undefined || count <= before || cs?.lastState?.terminated?.reason !== 'OOMKilled') continue;
+      if (Date.now() - (oomSaid.get(name) ?? 0) < OOM_REPEAT_MS) continue;
+      oomSaid.set(name, Date.now());
+      const limit = memoryLimit(p);
+      say(
+        `tap: ${podNode(p)}: agent container OOMKilled: it ran out of its memory limit (${limit}) and was killed; restarted by the kubelet (restart ${count}) → ${lessMemory(limit, agentNamespace, daemonSet.metadata.name)}`,
+      );
+    }
   }
 
   /** Nodes whose agent ended before capturing, with the reason last said. */
@@ -453,6 +510,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
   function checkRunning(): void {
     if (runningSaid || !started || stopping || slots.size === 0 || notCapturing().length > 0) return;
     runningSaid = true;
+    progress?.startTapping();
     if (deadline) clearTimeout(deadline);
     const skipped = progress?.skippedSummary();
     say(`tap: agents running on ${new Set([...slots.values()].map((s) => s.node)).size} node(s)${skipped ? `; ${skipped}` : ''}`);
@@ -481,6 +539,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
       spinner = undefined;
     }
     checkUncovered(agents);
+    checkOomRestarts(agents);
     checkKeeper();
     for (const [name, slot] of slots) {
       if (!alive.has(name)) {
@@ -695,7 +754,11 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     reconcile();
     if (targets.size === 0) say(`tap: no pods match yet${regex ? ` /${regex.source}/` : ''}${workload ? ` ${workload.text}` : ''}${opts.labelSelector ? ` -l ${opts.labelSelector}` : ''}; waiting for some`);
     const prepare = async () => {
-      const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => (createdNamespace ||= s.created));
+      // Ctrl-C (or --duration) during it: a relabelling that still lands is put back at the end, as a finished one is.
+      const nsState = await step(prepareNamespace(objects, agentNamespace, cfg.server, say, stop.signal, opts.agentTimeoutMs ?? 60_000, runId), (s) => {
+        createdNamespace ||= s.created;
+        preparedNamespace = true;
+      });
       createdNamespace ||= nsState.created;
       blockingLabel = nsState.blockingLabel;
       preparedNamespace = true;
@@ -772,6 +835,7 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     progress = new AgentProgress({
       say,
       tolerations: daemonSet.spec.template.spec.tolerations,
+      tappedOn,
       view: () => ({
         daemonSet: watch.objects('daemonsets').find((d) => d.metadata?.name === daemonSet.metadata.name),
         pods: watch
@@ -849,7 +913,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     const skipped = progress?.skippedSummary();
     const overdue = lateAgents.nodes();
     const notCapturing = overdue.length ? `; no agent capturing on ${overdue.length} node(s): ${overdue.slice(0, 5).join(', ')}${overdue.length > 5 ? ', …' : ''}` : '';
-    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}${notCapturing}`;
+    const failedLate = progress?.failedSummary();
+    const tail = `removed ${removed.done} object(s)${skipped ? `; ${skipped}` : ''}${failedLate ? `; ${failedLate}` : ''}${notCapturing}`;
     if (ok && pcap) say(`tap: ${pcap.packets} packets from ${startedSessions.size} agent(s); ${tail}`);
     else if (ok) say(`tap: ${entries} entries from ${startedSessions.size} agent(s); ${tail}`);
     result = { entries, agents: startedSessions.size, removed: removed.done };

@@ -189,3 +189,40 @@ test('progress: a NotReady or unreachable node is told once and not waited on, a
   assert.match(lines.join('\n'), /^tap: b: no agent: node NotReady \(Ready=False KubeletNotReady\)/m);
   assert.deepEqual(other.failures(), ['c: scheduled → still starting: a slow image pull (raise --agent-timeout), or a node that is down (kubectl get node c)?']);
 });
+
+test('progress while the run taps: a failed agent names the tapped pods it leaves out and stays in the summary until it runs; an OOM hint names the command that raises the limit', async () => {
+  const { AgentProgress } = await import('../../src/k8s/agent-progress.js');
+  const lines: string[] = [];
+  const ds = { metadata: { uid: 'ds', name: 'shark-agent-r1', generation: 1 }, status: { observedGeneration: 1 } as Obj };
+  const ready = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] };
+  const oom = {
+    phase: 'Running',
+    containerStatuses: [{ restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }],
+  };
+  let pods: Obj[] = [pod('p-a', 'a', ready)];
+  const tapped: Record<string, string[]> = { b: ['data/redis-1', 'data/redis-2', 'web/nginx-0', 'web/nginx-1'], c: [] };
+  const progress = new AgentProgress({ say: (l) => lines.push(l), tolerations: [], tappedOn: (n) => tapped[n] ?? [], view: () => ({ ...base, daemonSet: ds, pods }) });
+  progress.update();
+  progress.startTapping();
+  const limited = (name: string, n: string, status: Obj) => ({ ...pod(name, n, status), spec: { nodeName: n, containers: [{ name: 'agent', resources: { limits: { memory: '768Mi' } } }] } });
+  pods = [pod('p-a', 'a', ready), limited('p-b', 'b', oom), pod('p-c', 'c', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ErrImagePull', message: 'nope' } } }] })];
+  progress.update();
+  progress.update();
+  assert.equal(lines.length, 3, lines.join('\n'));
+  assert.equal(
+    lines[1],
+    'tap: b: failed: CrashLoopBackOff: back-off 40s; last exit code 137 (OOMKilled); not captured: data/redis-1, data/redis-2, web/nginx-0, … (4 in all); the other nodes are tapped → the agent ran out of its memory limit (768Mi) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/shark-agent-r1 -c agent --limits=memory=1536Mi',
+  );
+  assert.match(lines[2], /^tap: c: failed: ErrImagePull: nope; no tapped pod there yet; the other nodes are tapped → the node cannot pull/);
+  assert.equal(progress.failedSummary(), 'no agent running on 2 node(s): b (CrashLoopBackOff), c (ErrImagePull)');
+  // The kubelet's retries flip the reason (ImagePullBackOff, ErrImagePull …) and the back-off: no news while tapping.
+  pods[2] = pod('p-c', 'c', { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] });
+  pods[1] = limited('p-b', 'b', { ...oom, containerStatuses: [{ ...oom.containerStatuses[0], state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 1m20s' } } }] });
+  progress.update();
+  assert.equal(lines.length, 3, lines.join('\n'));
+  // b runs again, c's node left: neither is in the summary any more.
+  pods = [pod('p-a', 'a', ready), pod('p-b', 'b', ready)];
+  progress.update();
+  assert.equal(lines.at(-1), 'tap: b: agent pod ready');
+  assert.equal(progress.failedSummary(), undefined);
+});

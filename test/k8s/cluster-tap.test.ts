@@ -182,7 +182,7 @@ test('tap two of three pods by regex; pods and a node join live; names, agent re
     )!;
     const before = f.execs.length;
     victim.child.kill('SIGKILL');
-    await until(() => new RegExp(`agent on node node${web.node} ended \\(.*SIGKILL\\); reconnecting when it is ready`).test(tap.stderr()), 'restart report', 10_000, tap);
+    await until(() => new RegExp(`agent on node node${web.node} ended \\(.*exit code: 137: killed by SIGKILL; if by the kernel at its memory limit \\(512Mi\\): .*\\); reconnecting when it is ready`).test(tap.stderr()), 'restart report', 10_000, tap);
     await until(() => f.execs.length > before && capturing(f) === 3, 'agent restarted', 60_000, tap);
     const webBefore = entries(tap).filter((e) => e.dst.ip === web.ip).length;
     await lab.traffic({ rounds: 1 });

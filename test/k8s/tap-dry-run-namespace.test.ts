@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
+import { exited, spawnTap, until } from '../helpers/tap-process.js';
 import { ApiServerFixture } from '../fixtures/apiserver/server.js';
 import { findResource, type Obj } from '../fixtures/apiserver/store.js';
 import { isImageReference } from '../../src/tap/cluster-flags.js';
@@ -113,6 +114,29 @@ test('bad cluster flags are exit 2 and one line before anything else, with --dry
   }
 });
 
+test('what --clean and -D cannot take is exit 2 and one line, with no request: a pod regex, -n, --dry-run', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await monitoringFixture();
+  try {
+    // What --clean and -D cannot take is refused too (taken silently before: `--clean --dry-run` deleted lapsed runs).
+    const refused: [string[], RegExp][] = [
+      [['zzz', '--clean'], /^tap: --clean removes whole runs whose CLI is gone, in --agent-namespace: it takes no pod regex \('zzz'\)$/m],
+      [['--clean', '-n', 'shark-system'], /^tap: --clean .*: it takes no pod selection \(-n, -A, -l\)$/m],
+      [['--clean', '--dry-run'], /^tap: --clean deletes the objects of lapsed runs: it cannot be a --dry-run$/m],
+      [['zzz', '-D'], /^tap: -D lists this machine's interfaces: it takes no pod regex \('zzz'\)$/m],
+    ];
+    const cleans = await Promise.all(refused.map(([flags]) => runCli(['tap', '--kubeconfig', kubeconfig, ...flags])));
+    cleans.forEach((r, i) => {
+      assert.equal(r.code, 2, `${refused[i][0].join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, refused[i][1]);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    });
+    assert.deepEqual(f.requests, [], 'no request was made');
+  } finally {
+    await f.close();
+  }
+});
+
 test('kubectl apply then delete -f of a --dry-run into an existing namespace leaves the namespace, its labels and its pods; a live run leaves it too', { timeout: 90_000 }, async () => {
   const { f, kubeconfig } = await monitoringFixture();
   try {
@@ -175,5 +199,26 @@ test('image references follow the registry grammar', () => {
   }
   for (const bad of ['', 'Shark', 'registry.example/Shark', 'shark:', 'shark:-x', 'shark latest', 'a//b', 'shark@sha256:abc', `shark:${'x'.repeat(129)}`]) {
     assert.ok(!isImageReference(bad), bad);
+  }
+});
+
+test('Ctrl-C while the run relabels an existing namespace privileged: the label is put back, not left privileged', { timeout: 60_000 }, async () => {
+  const { f, kubeconfig } = await monitoringFixture();
+  f.store.patch('namespaces', undefined, 'monitoring', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } });
+  // The relabelling PATCH answers late (a loaded API server): Ctrl-C comes while it is on its way.
+  f.delayFor = (method, path) => (method === 'PATCH' && path === '/api/v1/namespaces/monitoring' ? 1500 : 0);
+  const tap = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-namespace', 'monitoring']);
+  try {
+    await until(() => f.requests.some((r) => r.startsWith('PATCH /api/v1/namespaces/monitoring')), 'the relabelling sent', 30_000, tap);
+    tap.child.kill('SIGINT');
+    assert.equal(await exited(tap), 0, tap.stderr());
+    // Before: the run ended saying "the last run to leave puts baseline back" and left it privileged.
+    assert.match(tap.stderr(), /^tap: put back namespace monitoring's label pod-security\.kubernetes\.io\/enforce=baseline$/m);
+    const ns = f.store.get('namespaces', undefined, 'monitoring')!;
+    assert.deepEqual(ns.metadata.labels, { team: 'obs', 'pod-security.kubernetes.io/enforce': 'baseline' }, tap.stderr());
+    assert.equal(ns.metadata.annotations?.['shark.io/pod-security-enforce-before'], undefined);
+  } finally {
+    tap.child.kill('SIGKILL');
+    await f.close();
   }
 });

@@ -48,17 +48,44 @@ const MIN_WRAPPED = 12;
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
   width?: number;
+  /** Told how many cells were cut at MAX_CELL_CHARS (table and Markdown), when any were: the caller says so on stderr. */
+  onCut?: (cells: number) => void;
+}
+
+/**
+ * The most characters of one cell a box or Markdown table shows; a longer one is cut (…). A name
+ * from an entry file can be 20 MB: its box table was 220 MB of rules, 700 MB of memory, and the
+ * fitting to a terminal narrowed it a column at a time. CSV, for programs, keeps every cell whole.
+ */
+export const MAX_CELL_CHARS = 1024;
+
+/** What catalog and diff say on stderr when their table cut cells (their JSON keeps them whole). */
+export function cutCellsNote(cells: number): string {
+  return `${cells} table cell${cells === 1 ? '' : 's'} longer than ${MAX_CELL_CHARS} characters cut (…); --format json keeps them whole`;
+}
+
+/** `rows` with every cell over MAX_CELL_CHARS cut (…, never inside a surrogate pair), and how many were. */
+function cutCells(rows: string[][]): { rows: string[][]; cut: number } {
+  let cut = 0;
+  const out = rows.map((r) => {
+    if (!r.some((c) => c.length > MAX_CELL_CHARS)) return r;
+    return r.map((c) => {
+      if (c.length <= MAX_CELL_CHARS) return c;
+      cut++;
+      let end = MAX_CELL_CHARS - 1;
+      const code = c.charCodeAt(end - 1);
+      if (code >= 0xd800 && code <= 0xdbff) end--;
+      return `${c.slice(0, end)}…`;
+    });
+  });
+  return { rows: out, cut };
 }
 
 export function renderRows(columns: Column[], rows: string[][], format: TextFormat, opts: RenderRowsOptions = {}): string {
-  switch (format) {
-    case 'csv':
-      return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
-    case 'markdown':
-      return renderMarkdown(columns, rows);
-    default:
-      return renderFitted(columns, rows, opts.width ?? 0);
-  }
+  if (format === 'csv') return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
+  const cut = cutCells(rows);
+  if (cut.cut > 0) opts.onCut?.(cut.cut);
+  return format === 'markdown' ? renderMarkdown(columns, cut.rows) : renderFitted(columns, cut.rows, opts.width ?? 0);
 }
 
 /** The width to fit tables to when writing to this stream: a terminal's columns, else no limit. */

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Catalog } from '../../src/catalog/endpoints.js';
-import { renderCatalog } from '../../src/catalog/render.js';
+import { renderCatalog, renderDiff } from '../../src/catalog/render.js';
+import { diffCatalogs } from '../../src/catalog/diff.js';
 import { MAX_CELL_CHARS, renderRows } from '../../src/output/table.js';
 import { httpCall } from '../catalog/entries.js';
 
@@ -22,6 +23,20 @@ test('catalog tables cut a megabyte service name and say so; JSON keeps it', () 
   }
   const json = renderCatalog(catalog.list(), catalog.limits(), 'json', 0, () => assert.fail('JSON cuts nothing'));
   assert.ok(json.includes(long));
+});
+
+test('a diff table whose new endpoint has a megabyte service name pads no row to it', () => {
+  // Every row was padded to the widest cell: 200 rows beside a 20 MB name ran `diff` out of a 4 GB heap.
+  const baseline = new Catalog();
+  const candidate = new Catalog();
+  baseline.addBatch([httpCall({ path: '/kept' })]);
+  candidate.addBatch([httpCall({ path: '/kept' }), httpCall({ path: '/a', service: 's'.repeat(1 << 20) })]);
+  candidate.addBatch(Array.from({ length: 40 }, (_, i) => httpCall({ path: `/new`, service: `svc${i}`, i })));
+  const cuts: number[] = [];
+  const out = renderDiff(diffCatalogs(baseline, candidate), 'table', new Set(), { baseline: 'a', candidate: 'b' }, 0, (n) => cuts.push(n));
+  assert.ok(out.length < 200 * MAX_CELL_CHARS, `${out.length} characters`);
+  assert.ok(out.includes('shop/svc39 '), 'every added endpoint is a row');
+  assert.ok(cuts.length === 1 && cuts[0] >= 1, String(cuts));
 });
 
 test('a cut never splits a surrogate pair; short cells and CSV stay whole; a narrow terminal is fitted at once', () => {

@@ -42,7 +42,7 @@ function grpcSchemas(e: EndpointStats): Record<string, unknown> {
   return { request: of(e.requestBodies), response };
 }
 
-export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits, format: CatalogFormat, width = 0): string {
+export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits, format: CatalogFormat, width = 0, onCut?: (cells: number) => void): string {
   if (format === 'json') {
     return JSON.stringify({ endpoints: endpoints.map(catalogJson), limits }) + '\n';
   }
@@ -76,14 +76,21 @@ export function renderCatalog(endpoints: EndpointStats[], limits: CatalogLimits,
     shortTime(e.first),
     shortTime(e.last),
   ]);
-  return renderRows(columns, rows, format, { width });
+  return renderRows(columns, rows, format, { width, onCut });
 }
 
 function shortTime(ms: number): string {
   return isoTime(ms)?.replace('T', ' ').replace(/\.\d+Z$/, 'Z') ?? '-';
 }
 
-export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<ChangeKind>, names: { baseline: string; candidate: string }, width = 0): string {
+export function renderDiff(
+  result: DiffResult,
+  format: DiffFormat,
+  failOn: Set<ChangeKind>,
+  names: { baseline: string; candidate: string },
+  width = 0,
+  onCut?: (cells: number) => void,
+): string {
   if (format === 'json') {
     return JSON.stringify({ ...names, ...result, failing: result.changes.filter((c) => failsOn(c, failOn)).length }) + '\n';
   }
@@ -95,7 +102,7 @@ export function renderDiff(result: DiffResult, format: DiffFormat, failOn: Set<C
   // service and endpoint name the row (a cut name could be two endpoints).
   const columns: Column[] = [{ title: 'service', wrap: true }, { title: 'endpoint', wrap: true }, { title: 'change' }, { title: 'detail', wrap: true }];
   const rows = result.changes.map((c) => [c.service, `${c.protocol} ${c.endpoint}`, failsOn(c, failOn) ? `${c.kind} ✗` : c.kind, c.detail]);
-  return renderRows(columns, rows, format, { width });
+  return renderRows(columns, rows, format, { width, onCut });
 }
 
 /** One testcase per changed endpoint; a <failure> for each change `--fail-on` names. */

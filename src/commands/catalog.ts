@@ -14,7 +14,7 @@ import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
 import { renderCatalog, type CatalogFormat } from '../catalog/render.js';
-import { tableWidth } from '../output/table.js';
+import { cutCellsNote, tableWidth } from '../output/table.js';
 import { escapeForTerminal } from '../output/formats/terminal-text.js';
 import { prose } from '../cli/prose.js';
 
@@ -140,7 +140,7 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
         warn(`${omitted.length} endpoint(s) left out of OpenAPI (a method it has no field for, or a target that is not a /path): ${shown}${omitted.length > 3 ? ` (and ${omitted.length - 3} more)` : ''}`);
       }
     } else {
-      process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat, tableWidth(process.stdout)));
+      process.stdout.write(renderCatalog(endpoints, limits, flags.format as CatalogFormat, tableWidth(process.stdout), (n) => warn(cutCellsNote(n))));
     }
     if (input.damage) throw input.damage;
     return ExitCode.OK;

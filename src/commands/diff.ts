@@ -14,7 +14,7 @@ import { serviceMatches } from '../catalog/openapi.js';
 import { CHANGE_KINDS, DEFAULT_DIFF_OPTIONS, diffCatalogs, failsOn, type ChangeKind } from '../catalog/diff.js';
 import { renderDiff, type DiffFormat } from '../catalog/render.js';
 import { escapeForTerminal } from '../output/formats/terminal-text.js';
-import { tableWidth } from '../output/table.js';
+import { cutCellsNote, tableWidth } from '../output/table.js';
 import { prose } from '../cli/prose.js';
 
 export default class DiffCommand extends SharkCommand {
@@ -99,7 +99,9 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
       warn(`${conflicts.length} IP(s) named differently by the two sides' DNS/Host names, each side keeps its own: ${shown.join('; ')}${more}`);
     }
     if (flags.service) result.changes = result.changes.filter((c) => serviceMatches(c.service, flags.service!));
-    process.stdout.write(renderDiff(result, flags.format as DiffFormat, failOn, { baseline: args.baseline, candidate: args.candidate }, tableWidth(process.stdout)));
+    process.stdout.write(
+      renderDiff(result, flags.format as DiffFormat, failOn, { baseline: args.baseline, candidate: args.candidate }, tableWidth(process.stdout), (n) => warn(cutCellsNote(n))),
+    );
     const failing = result.changes.filter((c) => failsOn(c, failOn));
     if (failing.length && flags.format !== 'table') warn(`${failing.length} change(s) named by --fail-on`);
     return failing.length ? ExitCode.CHECK_FAILED : ExitCode.OK;

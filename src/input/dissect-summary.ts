@@ -45,8 +45,9 @@ export function dissectionNotes(name: string | undefined, totals: DissectTotals,
 export function lossCounters(counters: Record<string, number>): Record<string, number> {
   return Object.fromEntries(
     Object.entries(counters)
-      // A queue past its bound (`<protocol>.pending_overflow`) let calls go without their answers.
-      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_|overflow/.test(k))
+      // A queue past its bound (`<protocol>.pending_overflow`) let calls go without their answers; a body,
+      // message or batch whose compression does not unpack (damaged, or a bomb past its bound) is not shown.
+      .filter(([k, v]) => v > 0 && /gap|evicted|dropped|malformed|threw|truncated|bad_|overflow|undecodable|inflate_failed|not_unpacked|not_read/.test(k))
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 }

@@ -48,17 +48,44 @@ const MIN_WRAPPED = 12;
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
   width?: number;
+  /** Told how many cells were cut at MAX_CELL_CHARS (table and Markdown), when any were: the caller says so on stderr. */
+  onCut?: (cells: number) => void;
+}
+
+/**
+ * The most characters of one cell a box or Markdown table shows; a longer one is cut (…). A name
+ * from an entry file can be 20 MB: its box table was 220 MB of rules, 700 MB of memory, and the
+ * fitting to a terminal narrowed it a column at a time. CSV, for programs, keeps every cell whole.
+ */
+export const MAX_CELL_CHARS = 1024;
+
+/** What catalog and diff say on stderr when their table cut cells (their JSON keeps them whole). */
+export function cutCellsNote(cells: number): string {
+  return `${cells} table cell${cells === 1 ? '' : 's'} longer than ${MAX_CELL_CHARS} characters cut (…); --format json keeps them whole`;
+}
+
+/** `rows` with every cell over MAX_CELL_CHARS cut (…, never inside a surrogate pair), and how many were. */
+function cutCells(rows: string[][]): { rows: string[][]; cut: number } {
+  let cut = 0;
+  const out = rows.map((r) => {
+    if (!r.some((c) => c.length > MAX_CELL_CHARS)) return r;
+    return r.map((c) => {
+      if (c.length <= MAX_CELL_CHARS) return c;
+      cut++;
+      let end = MAX_CELL_CHARS - 1;
+      const code = c.charCodeAt(end - 1);
+      if (code >= 0xd800 && code <= 0xdbff) end--;
+      return `${c.slice(0, end)}…`;
+    });
+  });
+  return { rows: out, cut };
 }
 
 export function renderRows(columns: Column[], rows: string[][], format: TextFormat, opts: RenderRowsOptions = {}): string {
-  switch (format) {
-    case 'csv':
-      return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
-    case 'markdown':
-      return renderMarkdown(columns, rows);
-    default:
-      return renderFitted(columns, rows, opts.width ?? 0);
-  }
+  if (format === 'csv') return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
+  const cut = cutCells(rows);
+  if (cut.cut > 0) opts.onCut?.(cut.cut);
+  return format === 'markdown' ? renderMarkdown(columns, cut.rows) : renderFitted(columns, cut.rows, opts.width ?? 0);
 }
 
 /** The width to fit tables to when writing to this stream: a terminal's columns, else no limit. */
@@ -205,35 +232,45 @@ const WORD_PARTS = /[^/.:_,;-]*[/.:_,;-]*/g;
 // Box-drawn like cli-table3's compact style (the look users know), but laid
 // out in one pass: cli-table3's layout manager checks every cell against
 // every other for spans, which took a minute for 10,000 rows. A cell given
-// as lines (wrapped) makes its row that many lines high.
+// as lines (wrapped) makes its row that many lines high. Cells come one-lined
+// (renderFitted did it), and each one's width is measured once: escaping and
+// measuring every cell again made drawing 11,000 catalogue rows after a
+// SIGTERM cost twice what it does now.
 function renderTerminal(columns: Column[], rows: (string | string[])[][]): string {
   const head = columns.map((c) => oneLine(c.title));
-  const body = rows.map((r) => columns.map((_c, i) => (Array.isArray(r[i]) ? (r[i] as string[]) : oneLine((r[i] as string | undefined) ?? ''))));
   const widths = head.map(displayWidth);
-  for (const r of body) {
-    for (let i = 0; i < r.length; i++) {
-      const cell = r[i];
-      if (typeof cell === 'string') widths[i] = Math.max(widths[i], displayWidth(cell));
-      else for (const l of cell) widths[i] = Math.max(widths[i], displayWidth(l));
-    }
-  }
+  // Each string cell's width, beside it (a wrapped cell's lines are measured when drawn).
+  const cellWidths = rows.map((r) =>
+    columns.map((_c, i) => {
+      const cell = r[i] ?? '';
+      if (typeof cell === 'string') {
+        const w = displayWidth(cell);
+        widths[i] = Math.max(widths[i], w);
+        return w;
+      }
+      for (const l of cell) widths[i] = Math.max(widths[i], displayWidth(l));
+      return -1;
+    }),
+  );
   const rule = (left: string, mid: string, right: string) => left + widths.map((w) => '─'.repeat(w + 2)).join(mid) + right;
-  const line = (cells: string[]) =>
+  const line = (cells: string[], known?: number[]) =>
     '│' +
     cells
       .map((cell, i) => {
-        const pad = ' '.repeat(widths[i] - displayWidth(cell));
+        const w = known && known[i] >= 0 ? known[i] : displayWidth(cell);
+        const pad = ' '.repeat(widths[i] - w);
         return columns[i].align === 'right' ? ` ${pad}${cell} ` : ` ${cell}${pad} `;
       })
       .join('│') +
     '│';
   const out = [rule('┌', '┬', '┐'), line(head), rule('├', '┼', '┤')];
-  for (const r of body) {
+  rows.forEach((r, n) => {
+    const cells = columns.map((_c, i) => r[i] ?? '');
     let height = 1;
-    for (const cell of r) if (typeof cell !== 'string') height = Math.max(height, cell.length);
-    if (height === 1) out.push(line(r.map((cell) => (typeof cell === 'string' ? cell : cell[0]))));
-    else for (let k = 0; k < height; k++) out.push(line(r.map((cell) => (typeof cell === 'string' ? (k === 0 ? cell : '') : (cell[k] ?? '')))));
-  }
+    for (const cell of cells) if (typeof cell !== 'string') height = Math.max(height, cell.length);
+    if (height === 1) out.push(line(cells.map((cell) => (typeof cell === 'string' ? cell : cell[0])), cellWidths[n]));
+    else for (let k = 0; k < height; k++) out.push(line(cells.map((cell) => (typeof cell === 'string' ? (k === 0 ? cell : '') : (cell[k] ?? '')))));
+  });
   out.push(rule('└', '┴', '┘'));
   return out.join('\n') + '\n';
 }

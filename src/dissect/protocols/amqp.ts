@@ -760,12 +760,14 @@ class AmqpParser implements TcpStreamParser {
     const request = m.args.request as Message | undefined;
     delete m.args.request;
     const props = c.properties;
-    const rendered = renderBody(c.body, typeof props.contentEncoding === 'string' ? props.contentEncoding : undefined, this.ctx.options);
+    const rendered = renderBody(c.body, typeof props.contentEncoding === 'string' ? props.contentEncoding : undefined, this.ctx);
     const content: Record<string, any> = { properties: props, bodySize: c.bodySize < 0 ? c.received : c.bodySize };
     if (rendered.body !== undefined) content.body = rendered.body;
     if (rendered.bodyEncoding) content.bodyEncoding = rendered.bodyEncoding;
     if (rendered.bodyTruncated || c.received < c.bodySize) content.bodyTruncated = true;
     if (c.bodySize < 0) warnings = [...warnings, 'content header missing'];
+    // A body whose content-encoding does not decode is not shown: the entry says why, as HTTP's does.
+    if (rendered.warning) warnings = [...warnings, rendered.warning];
     Object.assign(m.args, content);
     if (request) this.emitCall(request, m, warnings);
     else this.emitCall(m, null, warnings);

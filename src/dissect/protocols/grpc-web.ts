@@ -157,7 +157,15 @@ export function applyGrpcWeb(
   record: CallRecord,
   requestBody: Buffer | null,
   responseBody: Buffer | null,
-  opts: { requestTruncated: boolean; responseTruncated: boolean; noBodies: boolean; schema?: ProtoSchema; statusUnknown?: string; shownBody?: number },
+  opts: {
+    requestTruncated: boolean;
+    responseTruncated: boolean;
+    noBodies: boolean;
+    schema?: ProtoSchema;
+    statusUnknown?: string;
+    shownBody?: number;
+    count?: (counter: string, n?: number) => void;
+  },
 ): boolean {
   const req = record.request;
   const res = record.response;
@@ -178,6 +186,7 @@ export function applyGrpcWeb(
     schema: opts.schema,
     statusUnknown: opts.statusUnknown,
     shownBody: opts.shownBody,
+    count: opts.count,
   });
   // An HTTP error (a proxy's 503) stays one whatever the trailers say.
   if (httpError) record.error = true;

@@ -301,6 +301,8 @@ export function annotateGrpc(
     shownBody?: number;
     /** Why the HTTP status is unknown (null), when it is: the summary says so. */
     statusUnknown?: string;
+    /** The run's counters: messages whose grpc-encoding does not unpack are counted (`grpc.undecodable`). */
+    count?: (counter: string, n?: number) => void;
   },
 ): void {
   record.protocol = 'grpc';
@@ -357,6 +359,15 @@ export function annotateGrpc(
     : '(no response)';
   record.summary = `${name || 'grpc'} → ${outcome}`;
   if (warnings.length > 0) record.warnings = [...(record.warnings ?? []), ...warnings];
+  // A message not shown because it does not unpack (a bomb, damaged) is a loss the run's summary counts.
+  const undecodable = countUndecodable(req?.messages) + countUndecodable(res?.messages);
+  if (undecodable > 0) opts.count?.('grpc.undecodable', undecodable);
+}
+
+function countUndecodable(messages: GrpcMessage[] | undefined): number {
+  let n = 0;
+  for (const m of messages ?? []) if (m.undecodable !== undefined) n++;
+  return n;
 }
 
 /** The messages are the readable form of a gRPC body; the base64 copy would only double it. */

@@ -623,6 +623,7 @@ export class Http1Parser implements TcpStreamParser {
       noBodies: o.noBodies,
       schema: o.protoSchema,
       statusUnknown: MALFORMED,
+      count: (c, n) => this.ctx.count(c, n),
     });
   }
 }
@@ -1214,7 +1215,7 @@ class HalfStream {
         : { coding: headerValue(head.headers, 'content-encoding'), inspect: responseBodyReading(this.conn.answeringRecord(), bodyFields) };
     // Transfer codings other than chunked (`Transfer-Encoding: gzip, chunked`) were applied after the content coding.
     const coding = withTransferCodings(reading.coding, headerValue(head.headers, 'transfer-encoding'));
-    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, coding, this.ctx.options, reading.inspect);
+    const rendered = msg.bodyUnread ? { bodySize: msg.body.size } : renderBody(msg.body, coding, this.ctx, reading.inspect);
     if (rendered.warning) msg.warnings.push(rendered.warning);
     bodyFields.bodySize = rendered.bodySize;
     if (rendered.body !== undefined) bodyFields.body = rendered.body;

@@ -529,7 +529,7 @@ class RecordReader {
     else {
       const collector = new BodyCollector(this.ctx.options.maxBody);
       collector.add(value);
-      Object.assign(rec, renderBody(collector, undefined, this.ctx.options));
+      Object.assign(rec, renderBody(collector, undefined, this.ctx));
     }
     if (headers) rec.headers = headers;
     return rec;

@@ -392,11 +392,16 @@ export class WebSocketParser implements TcpStreamParser {
   private inflate(dir: Direction, m: Message): { data?: Buffer; warning?: string } {
     const d = this.deflate!;
     const win = d.takeover[dir] ? this.windows[dir] : Buffer.alloc(0);
+    // Each message not inflated is not shown: counted with the ones that fail to inflate.
     if (m.kept < m.size) {
       this.windows[dir] = null;
+      this.ctx.count('ws.inflate_failed');
       return { warning: `compressed message over ${MAX_COMPRESSED} bytes not inflated` };
     }
-    if (win === null) return { warning: 'compressed: context lost after a gap, not inflated' };
+    if (win === null) {
+      this.ctx.count('ws.inflate_failed');
+      return { warning: 'compressed: context lost after a gap, not inflated' };
+    }
     const input = Buffer.concat([...m.parts, Buffer.from([0x00, 0x00, 0xff, 0xff])]);
     try {
       const out = zlib.inflateRawSync(input, {

@@ -2,7 +2,7 @@
 // undo Content-Encoding, and render the result for the entry (text when it
 // reads as text, base64 otherwise).
 import * as zlib from 'node:zlib';
-import type { DissectOptions } from '../../api.js';
+import type { ConnectionContext } from '../../api.js';
 import { looksLikeText } from './text.js';
 import { snappyDecompress, snappyFramedDecompress } from './snappy.js';
 import { zstdDecompressPartial, zstdDecompressSync } from './zstd.js';
@@ -83,6 +83,11 @@ export interface RenderedBody {
 
 /** Decoded output is capped too, so a small compressed bomb cannot grow memory. */
 const MAX_DECODED = 8 * 1024 * 1024;
+/**
+ * Counted for every body whose coding could not be undone (damaged, a bomb past MAX_DECODED, a coding
+ * shark does not know): the entry's warning says it, and the run's stderr summary counts it.
+ */
+export const BODY_UNDECODABLE = 'body.undecodable';
 /** The compressions decode() undoes; a body in one of them that does not decode is not shown. */
 const COMPRESSIONS = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd', 'snappy', 'x-snappy-framed']);
 /**
@@ -100,13 +105,15 @@ const AWS_CHUNKED = 'aws-chunked';
  * unknown coding are not shown, since a reader might unpack what the redactor
  * never saw. `inspect` sees the whole decoded body (before the --max-body cut), and whether the
  * capture or --max-body cut it short: what a reader of a protocol inside a body (remote write) counts.
+ * A body whose coding is not undone is counted on `ctx` (BODY_UNDECODABLE) besides its warning.
  */
 export function renderBody(
   collector: BodyCollector,
   contentEncoding: string | undefined,
-  options: DissectOptions,
+  ctx: Pick<ConnectionContext, 'options' | 'count'>,
   inspect?: (decoded: Buffer, cut: boolean) => void,
 ): RenderedBody {
+  const options = ctx.options;
   const out: RenderedBody = { bodySize: collector.size };
   if (options.noBodies || collector.size === 0) return out;
   let data = collector.bytes();
@@ -120,6 +127,7 @@ export function renderBody(
   if (encodings.includes(AWS_CHUNKED)) {
     const unframed = awsUnchunk(data, truncated, MAX_DECODED);
     if (unframed === null) {
+      ctx.count(BODY_UNDECODABLE);
       out.warning = `body: cannot decode content-encoding ${AWS_CHUNKED} (not shown)`;
       return out;
     }
@@ -130,6 +138,7 @@ export function renderBody(
   for (let i = encodings.length - 1; i >= 0; i--) {
     const decoded = decode(encodings[i], data, truncated);
     if (decoded === null) {
+      ctx.count(BODY_UNDECODABLE);
       // Compressed bytes that do not decode (damaged, or past MAX_DECODED: a bomb) are not shown:
       // whoever reads the entry could decode their start, where the redactor could not look.
       // So are binary bytes in a coding shark does not know.

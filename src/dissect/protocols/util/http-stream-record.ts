@@ -118,7 +118,7 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     if (stream.upgradedFrom) request.upgrade = 'h2c';
     if (req.trailers) request.trailers = splitHeaders(req.trailers).headers;
     const reading = requestBodyReading({ path, header: (name) => firstValue(h.headers[name]) }, request);
-    const body = renderBody(req.body, reading.coding, opts, reading.inspect);
+    const body = renderBody(req.body, reading.coding, ctx, reading.inspect);
     Object.assign(request, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   }
@@ -139,7 +139,7 @@ export function buildStreamRecord(stream: Stream, extraWarnings: string[], ctx: 
     };
     if (stream.informational.length > 0) response.informational = stream.informational;
     if (res.trailers) response.trailers = splitHeaders(res.trailers).headers;
-    const body = renderBody(res.body, firstValue(h.headers['content-encoding']), opts, responseBodyReading(request, response));
+    const body = renderBody(res.body, firstValue(h.headers['content-encoding']), ctx, responseBodyReading(request, response));
     Object.assign(response, bodyFields(body));
     if (body.warning) warnings.push(body.warning);
   } else if (res && res.trailers) {
@@ -195,6 +195,7 @@ if (kind.tls) record.tls = true;
       noBodies: opts.noBodies,
       schema: opts.protoSchema,
       statusUnknown,
+      count: (c, n) => ctx.count(c, n),
     });
   } else if (grpcWebKind(contentType)) {
     // A body cut at --max-body lost its trailer frame from what is kept: the tap read it.
@@ -207,6 +208,7 @@ if (kind.tls) record.tls = true;
       noBodies: opts.noBodies,
       schema: opts.protoSchema,
       statusUnknown,
+      count: (c, n) => ctx.count(c, n),
     });
   } else if (request) {
     applyGraphql(record, statusUnknown, (c) => ctx.count(c));

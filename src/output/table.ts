@@ -48,12 +48,20 @@ const MIN_WRAPPED = 12;
 export interface RenderRowsOptions {
   /** The terminal's width: a box table wider than this loses its droppable columns (0 = no limit). */
   width?: number;
+  /**
+   * Written to a terminal: CSV cells are escaped for it (`\x1b`, `\u202e`), so a
+   * capture cannot drive the reader's terminal; into a pipe or file they stay as they are.
+   */
+  terminal?: boolean;
 }
 
 export function renderRows(columns: Column[], rows: string[][], format: TextFormat, opts: RenderRowsOptions = {}): string {
   switch (format) {
-    case 'csv':
-      return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
+    case 'csv': {
+      // On a terminal a person reads the CSV: traffic's control characters are shown escaped, as in the box table.
+      const cell = opts.terminal ? (v: string) => csvCell(escapeForTerminal(v)) : csvCell;
+      return [columns.map((c) => cell(c.title)), ...rows.map((r) => r.map(cell))].map((r) => r.join(',')).join('\n') + '\n';
+    }
     case 'markdown':
       return renderMarkdown(columns, rows);
     default:

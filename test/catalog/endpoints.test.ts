@@ -37,8 +37,8 @@ test('protocols without a shape of their own are named by what the request does,
       const call = callOf(e);
       if (!call) continue;
       // What catalog and stats read of NDJSON (the projected fields) names the call the same.
-      assert.equal(callOf(projectObject(e, CATALOG_FIELDS) as Entry)?.name, call.name, `${file} ${e.id}: catalog projection`);
-      assert.equal(operationOf(projectObject(e, OPERATION_FIELDS) as Entry), operationOf(e), `${file} ${e.id}: stats projection`);
+      assert.equal(callOf(projectObject(e, CATALOG_FIELDS) as unknown as Entry)?.name, call.name, `${file} ${e.id}: catalog projection`);
+      assert.equal(operationOf(projectObject(e, OPERATION_FIELDS) as unknown as Entry), operationOf(e), `${file} ${e.id}: stats projection`);
       if (!names.has(call.protocol)) names.set(call.protocol, new Set());
       names.get(call.protocol)!.add(call.name);
     }

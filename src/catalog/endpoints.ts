@@ -12,7 +12,7 @@ import { callLatency, isOneWay, type Entry } from '../model/entry.js';
 import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
-import { protocolOf, resolveKey, unresolved } from '../stats/group-by.js';
+import { VERB_SPEC, protocolOf, resolveKey, unresolved, verbOf } from '../stats/group-by.js';
 import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, literalBraces, redisShape, sqlShape, keyShape } from './path-template.js';
 import { LARGE_BODY, MAX_BODY_CHARS, MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
 import { isDateTime } from '../output/iso-time.js';
@@ -35,8 +35,8 @@ export const CATALOG_FIELDS: FieldSpec = mergeSpecs(NAME_FIELDS, {
   // Enrichment from a recording's snapshot fills src as well as dst.
   src: { ip: true, port: true },
   request: {
-    method: true, httpMethod: true, path: true, graphql: true, service: true, command: true, args: true, key: true,
-    query: true, type: true, topics: true, apiKeyName: true, apiKey: true, groupId: true, exchange: true, queue: true, routingKey: true,
+    ...VERB_SPEC, httpMethod: true, path: true, graphql: true, service: true, args: true, key: true,
+    query: true, topics: true, apiKeyName: true, apiKey: true, groupId: true, exchange: true, queue: true, routingKey: true,
     questions: true, sni: true,
   },
   response: { status: true, grpcStatus: true, grpcStatusName: true, rcode: true, rcodeName: true, type: true, value: true, errorCode: true, replyCode: true },
@@ -151,7 +151,7 @@ export function callOf(e: Entry): Call | undefined {
       return { protocol: e.protocol, name: `handshake ${rq.sni ?? ''}`.trim() };
     default: {
       const protocol = protocolOf(e);
-      return { protocol, name: protocol };
+      return { protocol, name: verbOf(rq) ?? protocol };
     }
   }
 }

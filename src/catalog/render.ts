@@ -96,7 +96,8 @@ export function renderDiff(
   }
   if (format === 'junit') return diffJunit(result, failOn, names);
   if (result.changes.length === 0) {
-    return `no API changes (${result.baseline.endpoints} endpoints in ${names.baseline}, ${result.candidate.endpoints} in ${names.candidate})\n`;
+    const n = result.baseline.endpoints;
+    return `no API changes (${n} endpoint${n === 1 ? '' : 's'} in ${names.baseline}, ${result.candidate.endpoints} in ${names.candidate})\n`;
   }
   // On a narrow terminal the text wraps rather than being cut: every word of a change counts, and the
   // service and endpoint name the row (a cut name could be two endpoints).

@@ -44,5 +44,5 @@ export function outputFromFlags(
   const envColumns = Number(process.env.COLUMNS);
   // COLUMNS wins, as for `ls`; a pipe is cut only when COLUMNS asks for it.
   const columns = envColumns > 0 ? envColumns : terminal ? (out.columns ?? 80) : 0;
-  return { format, formatter: formatterFor(format, { styles: styles(colour), columns: format === 'detail' ? 0 : columns }) };
+  return { format, formatter: formatterFor(format, { styles: styles(colour), columns }) };
 }

@@ -98,7 +98,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`);
 
     // A JSONata --by is evaluated in a process of its own, until a stop.
     const stats = new StatsAggregator(flags.by, { signal: this.stop.signal });
-    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top, width: tableWidth(process.stdout) });
+    const render = () => renderStats(stats.snapshot(), { format, sort: flags.sort, top: flags.top, width: tableWidth(process.stdout), terminal: process.stdout.isTTY === true });
     render(); // validates --sort before any input is read
     const live = flags.interval ? new LiveView(process.stdout, render) : undefined;
     // `… | shark stats --interval 5s | head`: when the reader leaves, stop reading too.

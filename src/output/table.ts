@@ -50,6 +50,11 @@ export interface RenderRowsOptions {
   width?: number;
   /** Told how many cells were cut at MAX_CELL_CHARS (table and Markdown), when any were: the caller says so on stderr. */
   onCut?: (cells: number) => void;
+  /**
+   * Written to a terminal: CSV cells are escaped for it (`\x1b`, `\u202e`), so a
+   * capture cannot drive the reader's terminal; into a pipe or file they stay as they are.
+   */
+  terminal?: boolean;
 }
 
 /**
@@ -82,7 +87,11 @@ function cutCells(rows: string[][]): { rows: string[][]; cut: number } {
 }
 
 export function renderRows(columns: Column[], rows: string[][], format: TextFormat, opts: RenderRowsOptions = {}): string {
-  if (format === 'csv') return [columns.map((c) => csvCell(c.title)), ...rows.map((r) => r.map(csvCell))].map((r) => r.join(',')).join('\n') + '\n';
+  if (format === 'csv') {
+    // On a terminal a person reads the CSV: traffic's control characters are shown escaped, as in the box table.
+    const cell = opts.terminal ? (v: string) => csvCell(escapeForTerminal(v)) : csvCell;
+    return [columns.map((c) => cell(c.title)), ...rows.map((r) => r.map(cell))].map((r) => r.join(',')).join('\n') + '\n';
+  }
   const cut = cutCells(rows);
   if (cut.cut > 0) opts.onCut?.(cut.cut);
   return format === 'markdown' ? renderMarkdown(columns, cut.rows) : renderFitted(columns, cut.rows, opts.width ?? 0);

@@ -48,8 +48,18 @@ function serviceKey(e: Entry): string {
   return k8sName(e.dst, 'service') || (e.dst?.name ? `${e.dst.name}:${e.dst.port}` : unresolved(e.dst));
 }
 
+/**
+ * Where the protocols without an endpoint shape of their own name what a
+ * request does: MongoDB/SMTP/FTP `command`, LDAP `operation`, NATS `op`,
+ * CQL/WebSocket `opcode`, ICMP `typeName`, MQTT `type`, RADIUS `code`. First
+ * string found wins. Without it every call of such a protocol was one
+ * endpoint named after the protocol (`icmp icmp`, `mongodb mongodb`).
+ */
+const VERB_KEYS = ['command', 'operation', 'op', 'opcode', 'typeName', 'type', 'code', 'method'] as const;
+export const VERB_SPEC: Record<(typeof VERB_KEYS)[number], true> = Object.fromEntries(VERB_KEYS.map((k) => [k, true])) as Record<(typeof VERB_KEYS)[number], true>;
+
 /** The entry fields operationOf reads. */
-export const OPERATION_FIELDS: FieldSpec = { protocol: true, request: { path: true, method: true, questions: true, command: true } };
+export const OPERATION_FIELDS: FieldSpec = { protocol: true, request: { ...VERB_SPEC, path: true, questions: true } };
 
 /** The entry fields statusOf reads. */
 export const STATUS_FIELDS: FieldSpec = {
@@ -102,7 +112,19 @@ export function operationOf(e: Entry): string {
   if (q && typeof q.name === 'string') return `${q.type ?? ''} ${q.name}`.trim();
   if (typeof r.command === 'string') return r.command.toUpperCase();
   if (typeof r.method === 'string') return r.method;
-  return protocolOf(e);
+  return verbOf(r) ?? protocolOf(e);
+}
+
+/** Longest verb kept: they are protocol words, a longer one is junk. */
+const MAX_VERB = 64;
+
+/** The operation a request names (see VERB_KEYS), cut to MAX_VERB; undefined when it names none. */
+export function verbOf(r: Record<string, unknown>): string | undefined {
+  for (const k of VERB_KEYS) {
+    const v = r[k];
+    if (typeof v === 'string' && v !== '') return v.length > MAX_VERB ? v.slice(0, MAX_VERB) : v;
+  }
+  return undefined;
 }
 
 /**

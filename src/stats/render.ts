@@ -35,6 +35,8 @@ export interface RenderOptions {
   top?: number;
   /** Terminal width for the table format (0: no limit; see renderRows). */
   width?: number;
+  /** Written to a terminal: CSV cells escaped for it (see renderRows). */
+  terminal?: boolean;
 }
 
 export function sortRows(rows: StatsRow[], sort = 'entries'): StatsRow[] {
@@ -85,7 +87,7 @@ export function renderStats(snap: StatsSnapshot, opts: RenderOptions): string {
   const body = rows.map(cells);
   // The total row helps a human; CSV consumers would count it twice.
   if (opts.format !== 'csv' && snap.rows.length > 1) body.push(cells(snap.total));
-  return renderRows(columns, body, opts.format, { width: opts.width });
+  return renderRows(columns, body, opts.format, { width: opts.width, terminal: opts.terminal });
 }
 
 /** The column a --sort key shows (kept on a narrow terminal: the user sorted by it). */

@@ -168,8 +168,9 @@ export function ViewApp(props: ViewProps): ReactElement {
   // Help line, or the filter box while editing.
   let bottom: ReactElement;
   if (box.editing) {
+    // ink colours through chalk, which knows neither NO_COLOR nor --color never: red only when colour is on.
     const problem = error.error ? `  ✗ ${error.error}${error.column ? ` (column ${error.column})` : ''}` : '';
-    bottom = h(Text, { wrap: 'truncate-end' }, h(Text, { bold: true }, '/'), `${escapeForTerminal(box.draft)}█`, h(Text, { color: 'red' }, problem));
+    bottom = h(Text, { wrap: 'truncate-end' }, h(Text, { bold: true }, '/'), `${escapeForTerminal(box.draft)}█`, h(Text, props.colour ? { color: 'red' } : {}, problem));
   } else {
     const filter = store.filter.text ? `filter: ${escapeForTerminal(store.filter.text)}   ` : '';
     bottom = h(Text, { dimColor: true, wrap: 'truncate-end' }, fitToWidth(filter + HELP, width));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog } from '../../src/catalog/endpoints.js';
 import { diffCatalogs, failsOn, mannWhitneyP, twoProportionP, DEFAULT_DIFF_OPTIONS, type Change } from '../../src/catalog/diff.js';
+import { renderDiff } from '../../src/catalog/render.js';
 import type { Entry } from '../../src/model/entry.js';
 import { runCli } from '../helpers/cli.js';
 import { httpCall } from './entries.js';
@@ -165,6 +166,15 @@ test('counts of calls in change details read as English: 1 call, 2 calls', () =>
   const two = [httpCall({ path: '/pair', i: 0 }), httpCall({ path: '/pair', i: 1 })];
   const details = diff(one, two).map((c) => c.detail).sort();
   assert.deepEqual(details, ['new endpoint (2 calls)', 'vanished (1 call in the baseline)']);
+  // And the summary of a diff without changes: 1 endpoint, 2 endpoints.
+  const summary = (a: Entry[], b: Entry[]) => {
+    const [ca, cb] = [new Catalog(), new Catalog()];
+    ca.addBatch(a);
+    cb.addBatch(b);
+    return renderDiff(diffCatalogs(ca, cb), 'table', new Set(), { baseline: 'a', candidate: 'b' });
+  };
+  assert.equal(summary(one, one), 'no API changes (1 endpoint in a, 1 in b)\n');
+  assert.equal(summary([...one, ...two], [...one, ...two]), 'no API changes (2 endpoints in a, 2 in b)\n');
 });
 
 test('few samples are not evidence: 3 slow calls do not make a latency change', () => {

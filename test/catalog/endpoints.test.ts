@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Catalog, callOf, statusOf } from '../../src/catalog/endpoints.js';
+import { CATALOG_FIELDS, Catalog, callOf, statusOf } from '../../src/catalog/endpoints.js';
+import { OPERATION_FIELDS, operationOf } from '../../src/stats/group-by.js';
+import { projectObject } from '../../src/ndjson/project-object.js';
+import { dissectFile } from '../helpers/dissect.js';
 import { readEntries } from '../../src/input/entries.js';
 import type { Entry } from '../../src/model/entry.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
@@ -25,6 +28,28 @@ test('shapes of Kafka, MySQL and gRPC calls in real captures', async () => {
   assert.ok(mysql.includes('mysql insert into pets values (?) 1062,OK'), mysql.join('\n'));
   const grpc = await endpointsOf([sharedCapture('packt-grpc-unary.pcapng')]);
   assert.ok(grpc.includes('grpc greet.GreetService/Greet OK'), grpc.join('\n'));
+});
+
+test('protocols without a shape of their own are named by what the request does, not by the protocol twice', async () => {
+  const names = new Map<string, Set<string>>();
+  for (const file of ['tcpdump-icmpv6.pcap', 'zeek-linux_dlt_sll2.pcap', 'deepflow-mongo-scram-opmsg-checksum.pcap', 'zeek-websocket-two-binary-fragments.pcap', 'suricata-ldap-search.pcap', 'tcpdump-radius-access-challenge.pcap']) {
+    for (const e of (await dissectFile(sharedCapture(file))).entries) {
+      const call = callOf(e);
+      if (!call) continue;
+      // What catalog and stats read of NDJSON (the projected fields) names the call the same.
+      assert.equal(callOf(projectObject(e, CATALOG_FIELDS) as unknown as Entry)?.name, call.name, `${file} ${e.id}: catalog projection`);
+      assert.equal(operationOf(projectObject(e, OPERATION_FIELDS) as unknown as Entry), operationOf(e), `${file} ${e.id}: stats projection`);
+      if (!names.has(call.protocol)) names.set(call.protocol, new Set());
+      names.get(call.protocol)!.add(call.name);
+    }
+  }
+  const of = (p: string) => [...(names.get(p) ?? [])].sort();
+  assert.deepEqual(of('icmp'), ['echo-request', 'mld-query', 'mldv2-report', 'router-advertisement']);
+  assert.ok(of('mongodb').includes('isMaster') && of('mongodb').includes('saslContinue'), of('mongodb').join());
+  assert.deepEqual(of('ws'), ['binary', 'close', 'ping']);
+  assert.deepEqual(of('ldap'), ['searchRequest']);
+  assert.deepEqual(of('radius'), ['Access-Request']);
+  for (const [p, set] of names) assert.ok(!set.has(p), `${p}: an endpoint named after its protocol`);
 });
 
 test('GraphQL operations, AMQP, DNS and statuses of each protocol', () => {

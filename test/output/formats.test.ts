@@ -183,3 +183,34 @@ test('compact output into `head -1` ends at once with status 0', async () => {
   assert.match(r.stdout, /status=0/);
   assert.equal(r.stdout.trim().split('\n').length, 2);
 });
+
+test('-o detail on a terminal wraps its line of facts between facts to the width, losing none; into a pipe it is one line', async () => {
+  const { outputFromFlags } = await import('../../src/cli/output-flag.js');
+  const pods = {
+    id: '17-3', timestamp: 1_795_400_000_000, protocol: 'http', transport: 'tcp', elapsedTime: 2.5, requestSize: 210, responseSize: 4200,
+    src: { ip: '198.18.0.20', port: 48212, name: '', namespace: 'bookinfo', pod: 'productpage-v1-5c9f8d6b7d-x2xq9', service: '', node: '' },
+    dst: { ip: '198.18.0.21', port: 9080, name: '', namespace: 'bookinfo', pod: 'reviews-v2-7bf8c9648f-abcde', service: 'reviews', node: '' },
+    request: { method: 'GET', path: '/reviews/0', httpVersion: 'HTTP/1.1', headers: { host: 'reviews:9080' } },
+    response: { status: 200, statusText: 'OK', httpVersion: 'HTTP/1.1', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: '0', reviews: [{ reviewer: 'Reviewer1', text: 'An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!' }] }) },
+    error: false, summary: 'GET /reviews/0 → 200',
+  };
+  const one = (columns: number, isTTY: boolean, color: string) => {
+    const { formatter } = outputFromFlags({ output: 'detail', color }, { isTTY, columns });
+    return ([] as string[]).concat(formatter!.line(JSON.stringify(pods)));
+  };
+  const plain = (l: string) => l.replace(/\x1b\[[0-9;]*m/g, '');
+  const piped = one(0, false, 'never');
+  const facts = piped[1];
+  assert.ok(facts.length > 90 && facts.endsWith('id 17-3'), `the facts of a call between pods: ${facts}`);
+  for (const width of [40, 80]) {
+    const lines = one(width, true, 'always').map(plain);
+    const wrapped = lines.slice(1, lines.findIndex((l, i) => i > 0 && !l.startsWith('   ')));
+    assert.ok(wrapped.length >= 2, `${width}: the facts wrap: ${wrapped.join('|')}`);
+    // A fact wider than the line (a pod name at 40) has one to itself; others fit.
+    for (const l of wrapped) assert.ok(l.length <= width || !l.trimStart().includes('  '), `${width}: ${l}`);
+    const words = (t: string) => t.trim().split(/ +/);
+    assert.deepEqual(wrapped.flatMap(words), words(facts), `${width}: every fact, in order, none cut`);
+    // The body is the call in full: not cut to the terminal.
+    assert.ok(lines.some((l) => l.length > width && l.includes('refreshing!')), `${width}: the body is not cut`);
+  }
+});

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderRows, displayWidth } from '../../src/output/table.js';
 import { cliBin, examplesDir } from '../helpers/paths.js';
@@ -205,6 +207,27 @@ test('diff on an 80-column terminal fits it, wrapping its detail; into a pipe ea
     const piped = spawnSync(process.execPath, [cliBin, 'diff', a, b], { encoding: 'utf8' });
     assert.equal(piped.stdout.trimEnd().split('\n').length, 5, piped.stdout);
     assert.ok(displayWidth(piped.stdout.split('\n')[3]) > 80);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('stats --format csv on a terminal shows traffic escapes escaped; into a pipe the values stay as they are', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shark-csv-'));
+  try {
+    const file = join(dir, 'evil.ndjson');
+    const entry = {
+      id: '1-1', timestamp: 1_700_000_000_000, protocol: 'http', transport: 'tcp', elapsedTime: 1,
+      src: { ip: '198.18.0.1', port: 40000 }, dst: { ip: '198.18.0.2', port: 80 },
+      request: { method: 'GET', path: '/a\x1b[2J\u202eb' }, response: { status: 200 }, error: false,
+    };
+    writeFileSync(file, JSON.stringify(entry) + '\n');
+    const args = ['stats', '--by', 'endpoint', '--format', 'csv', file];
+    const shown = onTerminal(80, args);
+    assert.doesNotMatch(shown, /[\x1b\u202e]/, 'no raw escape reaches the terminal'); // eslint-disable-line no-control-regex
+    assert.ok(shown.includes('GET /a\\x1b[2J\\u202eb'), shown);
+    const piped = spawnSync(process.execPath, [cliBin, ...args], { encoding: 'utf8' });
+    assert.ok(piped.stdout.includes('GET /a\x1b[2J\u202eb'), 'a pipe gets the value as it is');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -86,6 +86,9 @@ test('view at 80×24: counts, a filter typed in the box narrows the list, errors
   keys('/');
   literally(' and (');
   s = await waitFor('the parse error', (t) => /✗ .*column \d+/.test(t));
+  // NO_COLOR (set for the view's shell): the error is not painted red (ink's chalk ignores NO_COLOR).
+  // eslint-disable-next-line no-control-regex -- looks for a colour escape on purpose
+  assert.doesNotMatch(tmux('capture-pane', '-p', '-e', '-t', 'view'), /\x1b\[(?:[0-9;]*;)?31m/, 'no red under NO_COLOR');
   assert.ok(s.includes(`${dnsCount} of ${total} calls`), 'the last good filter still applies');
   keys('Escape');
   await waitFor('Esc restores the filter', (t) => t.includes('filter: dns') && !t.includes('✗'));

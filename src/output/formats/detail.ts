@@ -11,12 +11,20 @@ import { formatSize } from '../../cli/units.js';
 import { callOutcome, formatLatency } from './call-outcome.js';
 import { endpointLabel, localTime, paintOutcome } from './compact.js';
 import type { Styles } from './colour.js';
-import { escapeForTerminal, escapeKeepingLines, fitToWidth, padEnd } from './terminal-text.js';
+import { displayWidth, escapeForTerminal, escapeKeepingLines, fitToWidth, padEnd } from './terminal-text.js';
 
 export interface DetailOptions {
   styles: Styles;
-  /** Terminal width; 0 = do not cut. */
+  /** Terminal width every line is cut to; 0 = do not cut. */
   columns: number;
+  /**
+   * Terminal width the line of facts (time, endpoints, outcome, latency,
+   * sizes, id) is laid out in, wrapping between facts; default `columns`,
+   * 0 = one line. Bodies are not cut (`-o detail` shows calls in full), but
+   * the facts of a call between two pods are 90 columns and more: the
+   * terminal wrapped them mid-word on 80.
+   */
+  factsWidth?: number;
   /** Body lines shown before "… N more lines". */
   maxBodyLines?: number;
 }
@@ -31,15 +39,19 @@ export function detailLines(e: Entry, o: DetailOptions): string[] {
   const outcome = callOutcome(e);
   const protocol = escapeForTerminal(String(e.protocol ?? '?')) + (e.tls ? ' (tls)' : '');
   out.push(s.bold(`━━ ${protocol}  ${escapeForTerminal(String(e.summary ?? ''))}`));
+  // Time, source and destination always; what is empty of the rest is left out.
   const facts = [
     localTime(e.timestamp),
-    `${endpointLabel(e.src)} → ${endpointLabel(e.dst)}`,
-    paintOutcome(s, outcome.cls, outcome.text || '-'),
-    formatLatency(callLatency(e)),
-    `${formatSize(Number(e.requestSize) || 0)} / ${formatSize(Number(e.responseSize) || 0)}`,
-    `id ${escapeForTerminal(String(e.id ?? ''))}`,
-  ].filter(Boolean);
-  out.push('   ' + facts.join('  '));
+    endpointLabel(e.src),
+    `→ ${endpointLabel(e.dst)}`,
+    ...[
+      paintOutcome(s, outcome.cls, outcome.text || '-'),
+      formatLatency(callLatency(e)),
+      `${formatSize(Number(e.requestSize) || 0)} / ${formatSize(Number(e.responseSize) || 0)}`,
+      `id ${escapeForTerminal(String(e.id ?? ''))}`,
+    ].filter(Boolean),
+  ];
+  out.push(...wrapFacts(facts, o.factsWidth ?? o.columns));
   if (Array.isArray(e.warnings) && e.warnings.length > 0) {
     out.push('   ' + s.yellow(`warnings: ${e.warnings.map((w) => escapeForTerminal(String(w))).join('; ')}`));
   }
@@ -52,6 +64,36 @@ export function detailLines(e: Entry, o: DetailOptions): string[] {
   else generic(out, req, res, o);
   out.push('');
   return o.columns > 0 ? out.map((l) => fitToWidth(l, o.columns)) : out;
+}
+
+const FACTS_INDENT = '   ';
+
+/**
+ * The facts on as few lines of `width` columns as hold them, each fact whole
+ * (a fact wider than a line has one to itself); source (the second fact) and
+ * `→ destination` are one space apart, the other facts two.
+ */
+function wrapFacts(facts: string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  let used = 0;
+  facts.forEach((fact, i) => {
+    const gap = i === 2 ? ' ' : '  ';
+    const w = displayWidth(fact);
+    if (line !== '' && width > 0 && used + gap.length + w > width) {
+      lines.push(line);
+      line = '';
+    }
+    if (line === '') {
+      line = FACTS_INDENT + fact;
+      used = FACTS_INDENT.length + w;
+    } else {
+      line += gap + fact;
+      used += gap.length + w;
+    }
+  });
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 function isObj(v: unknown): v is Obj {

@@ -34,7 +34,8 @@ export function formatterFor(format: OutputFormat, o: FormatOptions): LineFormat
     case 'wide':
       return entryLines((e) => compactLine(e, { styles: o.styles, columns: o.columns, wide: format === 'wide' }));
     case 'detail':
-      return entryLines((e) => detailLines(e, { styles: o.styles, columns: o.columns }));
+      // Calls in full: only the line of facts is fitted to the terminal.
+      return entryLines((e) => detailLines(e, { styles: o.styles, columns: 0, factsWidth: o.columns }));
   }
 }
 

@@ -6,18 +6,18 @@
 // chunking: the alert sent in clear is the entry's, and the entry an error.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { tls as tlsDissector } from '../../src/dissect/protocols/tls.js';
 import { chunkings, fakeContext, feed, type Segment } from './helpers.js';
 import { testIdentity } from '../helpers/tls-session.js';
 import { TlsKeyLog } from '../../src/dissect/tls/keylog.js';
+import { buildGoFixture } from '../helpers/go-fixture.js';
 import { decryptingTls } from '../../src/dissect/tls/decrypting-parser.js';
 
 /** A socket's bytes recorded as segments (`ours`: the direction of what this end writes) around a TLS socket of node's. */
@@ -127,21 +127,6 @@ test('a TLS 1.2 or 1.3 handshake refused after the ServerHello is an error entry
   }
 });
 
-/** Builds test/fixtures/tls-capture/tls13client.go (a Go TLS 1.3 client) into `dir`, with the Go cache the lab tests share. */
-function buildGoClient(): string {
-  const goDir = join(dir, 'tls13client');
-  execFileSync('mkdir', ['-p', goDir]);
-  writeFileSync(join(goDir, 'go.mod'), 'module tls13client\n\ngo 1.19\n');
-  writeFileSync(join(goDir, 'main.go'), readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tls-capture', 'tls13client.go')));
-  const bin = join(goDir, 'tls13client');
-  execFileSync('go', ['build', '-o', bin, '.'], {
-    cwd: goDir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 300_000,
-    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
-  });
-  return bin;
-}
 
 /** Runs `bin` with `args` until it exits (bounded: 10 s). */
 function run(bin: string, args: string[]): Promise<void> {
@@ -157,7 +142,7 @@ function run(bin: string, args: string[]): Promise<void> {
 }
 
 test('a TLS 1.3 handshake refused with an encrypted alert is an error entry: inferred by size, and named with the key log', async () => {
-  const go = buildGoClient();
+  const go = buildGoFixture('tls13client', dir);
   const goSession = (sni: string, mode: 'verify' | 'insecure') => session(sni, '-tls1_3', false, false, (path) => run(go, [path, sni, mode, join(dir, `${sni}.keys`)]));
   const cases = [
     // Go refuses the self-signed certificate after taking its handshake keys, and logs no traffic secrets.

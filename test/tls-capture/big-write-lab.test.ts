@@ -13,12 +13,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
 import { bpfTestLock } from '../helpers/bpf-lock.js';
+import { buildGoFixture } from '../helpers/go-fixture.js';
 
 const PORT = 8453;
 const SIZE = 3 << 20;
@@ -39,18 +39,7 @@ before(async () => {
   chmodSync(dir, 0o755);
   lab = makeVethLab(`b${process.pid % 100}`, '198.19.120', 's4e');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=big', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
-  const goDir = join(dir, 'big');
-  execFileSync('mkdir', ['-p', goDir]);
-  writeFileSync(join(goDir, 'go.mod'), 'module bigserver\n\ngo 1.19\n');
-  writeFileSync(join(goDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'bigserver.go')));
-  const bin = join(goDir, 'bigserver');
-  execFileSync('go', ['build', '-o', bin, '.'], {
-    cwd: goDir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 300_000,
-    // The cache the other lab tests keep (a cold build of net/http takes a minute on a busy machine).
-    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
-  });
+  const bin = buildGoFixture('bigserver', dir);
 
   // Named with --tls-lib: hooked before it starts.
   tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--tls-lib', bin, '--duration', '90s']);

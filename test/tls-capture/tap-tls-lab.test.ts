@@ -15,13 +15,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
 import { bpfTestLock } from '../helpers/bpf-lock.js';
+import { buildGoFixture } from '../helpers/go-fixture.js';
 
 const TOKEN = 'ebpf-lab-secret-bearer-51c2e8';
 let lab: VethLab;
@@ -81,31 +81,9 @@ before(async () => {
   chmodSync(dir, 0o755);
   lab = makeVethLab(`l${process.pid % 100}`, '198.19.120', 's4e');
   nginxProcess = await startTlsNginx(lab, dir, TOKEN);
-  // The Go client, built from source with Debian's Go (std library only: no network needed).
-  const goDir = join(dir, 'go');
-  execFileSync('mkdir', ['-p', goDir]);
-  writeFileSync(join(goDir, 'go.mod'), 'module goclient\n\ngo 1.19\n');
-  writeFileSync(join(goDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'goclient.go')));
-  const goBin = join(goDir, 'goclient');
-  // And a gRPC-shaped Go server (its own module: one main per module).
-  const grpcDir = join(dir, 'grpc');
-  execFileSync('mkdir', ['-p', grpcDir]);
-  writeFileSync(join(grpcDir, 'go.mod'), 'module grpcserver\n\ngo 1.19\n');
-  writeFileSync(join(grpcDir, 'main.go'), readFileSync(join(repoRoot, 'test', 'fixtures', 'tls-capture', 'grpcserver.go')));
-  grpcBin = join(grpcDir, 'grpcserver');
-  execFileSync('go', ['build', '-o', grpcBin, '.'], {
-    cwd: grpcDir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 300_000,
-    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
-  });
-  execFileSync('go', ['build', '-o', goBin, '.'], {
-    cwd: goDir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 300_000,
-    // A cache kept between runs: a cold build of net/http takes a minute on a busy machine.
-    env: { ...process.env, HOME: dir, GOCACHE: join(tmpdir(), 'shark-s4e-gocache'), GOPATH: join(dir, 'gopath'), GOPROXY: 'off', GOFLAGS: '-mod=mod' },
-  });
+  // The Go client and a gRPC-shaped Go server, built from source with Debian's Go.
+  const goBin = buildGoFixture('goclient', dir);
+  grpcBin = buildGoFixture('grpcserver', dir);
   // The tap runs outside the lab's namespaces (uprobes see every process); --duration bounds it.
   // The Go client is named (--tls-lib) so it is hooked before it starts; running Go programs are found by a scan.
   tap = sharkIn(lab, lab.nsA, ['tap', '--tls', '--tls-lib', goBin, '--tls-lib', grpcBin, '--duration', '90s']);

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startTlsNginx } from '../helpers/tls-nginx.js';
 import { makeVethLab, sharkIn, waitForStderr, type VethLab } from '../live/netns.js';
 import { bpfTestLock } from '../helpers/bpf-lock.js';
@@ -206,7 +206,7 @@ https.get({ host: "${lab.ipB}", path: "/ok?from=node", rejectUnauthorized: false
   await lab.sh(lab.nsA, `sleep 0.5; timeout 2.5 wget -q -O /dev/null --no-check-certificate -t 1 -T 5 https://${lab.ipB}:${SILENT_PORT}/ || true`, 10_000);
 
   // A Go server the tap was not told of (a copy of the binary: another file), found running by the scan.
-  const scannedBin = join(dir, 'grpc', 'gosrv2');
+  const scannedBin = join(dirname(grpcBin), 'gosrv2');
   execFileSync('cp', [grpcBin, scannedBin]);
   scannedPid = lab.start(lab.nsB, [scannedBin, `${lab.ipB}:${SCANNED_PORT}`, join(dir, 'tls.crt'), join(dir, 'tls.key')]).pid!;
   await waitForStderr(tap, new RegExp(`hooked .*gosrv2 \\(pid ${scannedPid}\\)`), 20_000).catch(() => undefined);
@@ -491,7 +491,7 @@ test('a write still in its call when its connection was closed (the close ran in
 
 test('a Go server not named with --tls-lib is found running, hooked once by its path, and its end of a call is seen', () => {
   assert.equal(scannedStatus, 200, 'curl reached the server');
-  assert.match(tapErr, new RegExp(`hooked \\S*/grpc/gosrv2 \\(pid ${scannedPid}\\)`), 'the note names the binary and the pid it was found in');
+  assert.match(tapErr, new RegExp(`hooked \\S*/grpcserver/gosrv2 \\(pid ${scannedPid}\\)`), 'the note names the binary and the pid it was found in');
   assert.equal(tapErr.match(/hooked \S*gosrv2/g)?.length, 1, 'hooked once');
   const calls = tapOut
     .split('\n')

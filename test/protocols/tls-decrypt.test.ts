@@ -162,10 +162,44 @@ test('a session named in the key log without the secrets its version needs is sa
   assert.deepEqual(ours, theirs);
   assert.ok(entries.filter((e) => e.response?.alert).every((e) => e.error && e.response.alert.level === 'fatal'));
   const partial = join(dir, 'no-client-traffic.keys');
-  writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^CLIENT_TRAFFIC_SECRET_0 .*$/gm, ''));
+  // Neither traffic secret (with one of them, its direction decrypts: the next test).
+  writeFileSync(partial, readFileSync(sharedCapture('snet-tls13-chacha20-poly1305.keys'), 'latin1').replace(/^(CLIENT|SERVER)_TRAFFIC_SECRET_0 .*$/gm, ''));
   const one = await dissect('snet-tls13-chacha20-poly1305.pcap', partial);
   assert.match(one.stderr, /1 without a key in the key log \(named in the key log without the secrets its version needs/);
   assert.doesNotMatch(one.stderr, /another capture/);
+});
+
+test('TLS 1.3 with one direction traffic secret logged: that direction decrypts as tshark decrypts it, the other is counted and said on the calls', async () => {
+  const capture = sharedCapture('hotplace-tls13-aes128gcm-http2.pcapng');
+  const full = readFileSync(sharedCapture('hotplace-tls13-aes128gcm-http2.keys'), 'latin1');
+  for (const missing of ['CLIENT', 'SERVER'] as const) {
+    const keys = join(dir, `no-${missing}-traffic.keys`);
+    writeFileSync(keys, full.replace(new RegExp(`^${missing}_TRAFFIC_SECRET_0 .*$`, 'gm'), ''));
+    const log = loadKeyLogFile(keys, (m) => assert.fail(m));
+    let engine: DissectionEngine | undefined;
+    const entries: any[] = [];
+    const reader = openCapture(Buffer.alloc(0), createReadStream(capture), capture);
+    for await (const batch of dissectPackets(reader.batches(), { tlsKeys: log, engineRef: (e) => (engine = e) })) entries.push(...batch);
+    const c = engine!.summary();
+    // tshark, with the same log, decrypts the direction whose secret is there.
+    const out = execFileSync('tshark', ['-r', capture, '-o', `tls.keylog_file:${keys}`, '-Y', 'http2.type == 1', '-T', 'fields', '-E', 'separator=|', '-e', 'http2.headers.path', '-e', 'http2.headers.status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const theirs = out.split('\n').filter(Boolean).flatMap((l) => l.split('|')[missing === 'CLIENT' ? 1 : 0].split(',')).filter(Boolean).sort();
+    const calls = entries.filter((e) => e.protocol === 'http2');
+    const ours = calls.map((e) => String(missing === 'CLIENT' ? e.response?.status : e.request?.path)).sort();
+    assert.ok(theirs.length >= 5, out);
+    assert.deepEqual(ours, theirs);
+    // Nothing of the missing direction is made up, and every call says why its other half is not there.
+    const why = `TLS: the ${missing.toLowerCase()}'s records not decrypted (no ${missing}_TRAFFIC_SECRET_0 in the key log)`;
+    for (const e of calls) {
+      assert.equal(missing === 'CLIENT' ? e.request?.path : e.response?.status, undefined, JSON.stringify(e));
+      assert.ok(e.warnings?.includes(why), JSON.stringify(e.warnings));
+    }
+    const counter = `tls.no-key-${missing.toLowerCase()}-direction`;
+    assert.ok(c[counter] >= 2, JSON.stringify(c));
+    assert.equal(c['tls.undecryptable'], undefined);
+    assert.equal(c['tls.no-key'], undefined);
+    assert.match(describeDecryption(c), new RegExp(`; ${c[counter]} TLS 1\\.3 sessions whose key log lacks one direction's traffic secret: that direction not decrypted, the other one is \\(no ${missing}_TRAFFIC_SECRET_0: ${c[counter]}\\)`));
+  }
 });
 
 test('secrets logged for a session that do not open its first record are said with the version and suite', async () => {

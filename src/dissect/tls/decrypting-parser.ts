@@ -84,6 +84,12 @@ interface Half {
   application: boolean;
   /** Some record of this direction authenticated (TLS 1.3: a client record failing before then may be 0-RTT). */
   authenticated: boolean;
+  /**
+   * TLS 1.3: the log has the handshake secrets and the other direction's
+   * traffic secret, not this one's (a server logging only what it sends, a
+   * log cut short): the handshake decrypts, the application records do not.
+   */
+  noTrafficKey: boolean;
   /** TLS 1.0–1.2: a clear-text handshake message after the hellos was too long to read; the rest of them are not read. */
   handshakeOff: boolean;
   /** Decryption gave up on this direction (gap, bad record): the rest is counted. */
@@ -164,6 +170,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
    * record that does not open under them ends it as a session without a key.
    */
   private handshakeOnly = false;
+  /** TLS 1.3: a direction's records past the handshake were not decrypted for want of its traffic secret (said on the calls). */
+  private oneWay: string | undefined;
   /** An alert decrypted before any application data: the handshake failed (it goes on the tls entry). */
   private alert: { level: string; description: string; from: 'client' | 'server' } | undefined;
   /** The connection's `tls` entry, held while decryption may replace it. */
@@ -457,6 +465,11 @@ export class DecryptingTlsParser implements TcpStreamParser {
       }
     }
     h.cipher!.skip(body);
+    // Past the handshake in a direction whose traffic secret was not logged: the other direction goes on alone.
+    if (h.noTrafficKey && h.authenticated) {
+      this.lose(dir, dir === this.clientDir ? 'tls.no-key-client-direction' : 'tls.no-key-server-direction');
+      return null;
+    }
     // Past the handshake with only its secrets: as before them, a session without a key.
     if (this.handshakeOnly) {
       this.handshakeOnly = false;
@@ -828,9 +841,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
       const server = this.halves[flip(this.clientDir)];
       client.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, c));
       server.cipher = new RecordCipher(this.suite, tls13Keys(this.suite, s));
-      this.handshakeOnly = !capp || !sapp;
-      client.trafficSecret = this.handshakeOnly ? undefined : capp;
-      server.trafficSecret = this.handshakeOnly ? undefined : sapp;
+      // One traffic secret is enough for its own direction (as tshark reads it); neither: only the handshake is read.
+      this.handshakeOnly = !capp && !sapp;
+      client.trafficSecret = capp;
+      server.trafficSecret = sapp;
+      client.noTrafficKey = !this.handshakeOnly && !capp;
+      server.noTrafficKey = !this.handshakeOnly && !sapp;
       this.openEarly();
     } else if (this.secrets.get('CLIENT_RANDOM')) {
       this.rememberSession();
@@ -976,6 +992,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
       forward(outer, (call) => {
         call.tls = true;
         if (this.unverified) call.warnings = [...(call.warnings ?? []), NULL_UNCHECKED];
+        // Why a call of a one-way session has no request or no response.
+        if (this.oneWay) call.warnings = [...(call.warnings ?? []), this.oneWay];
         if (reversed) call.reversed = !call.reversed;
         this.innerEmitted = true;
         // The calls inside replace the connection's tls entry.
@@ -1048,6 +1066,12 @@ export class DecryptingTlsParser implements TcpStreamParser {
     h.lost = true;
     h.records.clear();
     this.count(counter);
+    if (counter === 'tls.no-key-client-direction' || counter === 'tls.no-key-server-direction') {
+      const client = counter === 'tls.no-key-client-direction';
+      this.oneWay = `TLS: the ${client ? 'client' : 'server'}'s records not decrypted (no ${client ? 'CLIENT' : 'SERVER'}_TRAFFIC_SECRET_0 in the key log)`;
+      this.warning = this.oneWay;
+      return;
+    }
     if (h.cipher) this.warning = counter === 'tls.decrypt-gap' ? 'gap: not decrypted after it' : 'undecryptable records';
   }
 
@@ -1098,7 +1122,7 @@ export function decryptingTls(tls: ProtocolDissector, candidates: () => Protocol
 }
 
 function newHalf(): Half {
-  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, seekCcs: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
+  return { records: new ByteQueue(), handshake: new ByteQueue(), handshakeOff: false, seekCcs: false, cipher: undefined, trafficSecret: undefined, application: false, authenticated: false, noTrafficKey: false, lost: false, resync: false, resyncBytes: 0, lostCipherBytes: 0, plainBytes: 0 };
 }
 
 /** A context that reads time and frame from `ctx` as they move on (getters: a spread would freeze them), with its own emit. */

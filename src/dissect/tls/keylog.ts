@@ -475,6 +475,11 @@ export function describeDecryption(counters: Record<string, number>): string {
   if (n('tls.renegotiation-no-key') > 0) parts.push(`${count('tls.renegotiation-no-key', 'session')} renegotiated with a handshake whose secrets are not in the key log (not decrypted after it)`);
   if (n('tls.resumable-forgotten') > 0) parts.push(`${n('tls.resumable-forgotten')} earlier master secrets forgotten (more than ${MAX_RESUMABLE} kept for resumption)`);
   if (n('tls.handshake-gap') > 0) parts.push(`${count('tls.handshake-gap', 'gap')} in the clear handshake after the hellos (decrypted from ChangeCipherSpec on)`);
+  const oneWay = n('tls.no-key-client-direction') + n('tls.no-key-server-direction');
+  if (oneWay > 0) {
+    const which = (['CLIENT', 'SERVER'] as const).filter((l) => n(`tls.no-key-${l.toLowerCase()}-direction`) > 0).map((l) => `no ${l}_TRAFFIC_SECRET_0: ${n(`tls.no-key-${l.toLowerCase()}-direction`)}`);
+    parts.push(`${oneWay} TLS 1.3 ${oneWay === 1 ? 'session' : 'sessions'} whose key log lacks one direction's traffic secret: that direction not decrypted, the other one is (${which.join(', ')})`);
+  }
   if (stopped > 0) parts.push(`${stopped} ${stopped === 1 ? 'direction' : 'directions'} stopped at an undecryptable record or a gap`);
   if (n('tls.null-cipher-unverified') > 0) parts.push(`${count('tls.null-cipher-unverified', 'session')} with a NULL cipher (not encrypted) read as ${n('tls.null-cipher-unverified') === 1 ? 'it is' : 'they are'}, MACs not checked (no key for them)`);
   if (n('tls.decrypt-unsupported-cipher') > 0) parts.push(`${n('tls.decrypt-unsupported-cipher')} with a cipher suite shark cannot decrypt${unsupportedSuites(counters)}`);

@@ -269,7 +269,9 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // The hello parser tells a TLS 1.3 server's refusal by its close (TlsParser.tls13Record).
     this.hello.onFin?.(dir);
     // Plaintext still waiting for its secrets has not reached the inner parser: its end is the connection's.
-    if (!this.awaiting) this.inner?.onFin?.(this.innerDir(dir));
+    if (this.awaiting) return;
+    this.endResync(dir);
+    this.inner?.onFin?.(this.innerDir(dir));
   }
 
   onTick(nowMs: number, timeoutMs: number): void {
@@ -304,6 +306,8 @@ export class DecryptingTlsParser implements TcpStreamParser {
     // 0-RTT plaintext the server never said it took (its EncryptedExtensions were not seen).
     if (this.early.plain.length > 0) this.count('tls.early-data-skipped', this.early.plain.length);
     this.hello.onEnd(reason);
+    this.endResync('c2s');
+    this.endResync('s2c');
     this.inner?.onEnd(reason);
     // Plaintext that no dissector claimed by the end (one side never spoke, or spoke too little).
     if (!this.inner && !this.innerFailed && this.halves.c2s.plainBytes + this.halves.s2c.plainBytes > 0) this.giveUpInner();
@@ -404,8 +408,32 @@ export class DecryptingTlsParser implements TcpStreamParser {
       h.resyncBytes++;
       h.records.consume(1);
     }
-    if (h.resyncBytes > MAX_RESYNC_BYTES) this.lose(dir, 'tls.undecryptable');
+    if (h.resyncBytes > MAX_RESYNC_BYTES) {
+      this.endResync(dir);
+      this.lose(dir, 'tls.undecryptable');
+    }
     return false;
+  }
+
+  /**
+   * A gap that no authenticating record followed (the direction ended with a
+   * record lost, or no record opened within the bound): the protocol inside
+   * hears of it now, as resync would have told it, so the call it was in ends
+   * with a gap rather than cut short as if the peer had stopped there. How
+   * many records were lost is not known: the fewest that hold the bytes.
+   */
+  private endResync(dir: Direction): void {
+    const h = this.halves[dir];
+    if (!h.resync || h.lost || !h.cipher) return;
+    h.resync = false;
+    const bytes = h.lostCipherBytes + h.resyncBytes + h.records.length;
+    h.records.clear();
+    const records = Math.max(1, Math.ceil(bytes / (5 + MAX_RECORD)));
+    this.count('tls.records-lost-in-gap', records);
+    const lost = h.cipher.lostPlaintext(bytes, records);
+    h.lostCipherBytes = 0;
+    h.resyncBytes = 0;
+    this.inner?.onGap(this.innerDir(dir), lost.length, lost.slack);
   }
 
   private onRecord(dir: Direction, h: Half, header: Buffer, body: Buffer): void {

@@ -44,39 +44,47 @@ const calls = (stdout: string): string[] =>
     .map((l) => JSON.parse(l))
     .map((e) => `${e.protocol} ${e.tls} ${e.request?.path ?? ''} ${e.response?.status ?? ''} ${e.warnings ?? ''}`.trim());
 
-/** A full handshake, then a resumption of it (by ticket): both sessions' capture, the resumed one alone, and a log of the first alone followed by many others. */
-async function record(s: (typeof SUITES)[number]): Promise<{ both: string; alone: string; keys: string }> {
+/** For each suite a full handshake, then a resumption of it (by ticket), on ports of its own: all of them in one capture, the resumptions alone in another, and a key log of the full handshakes followed by many others. */
+async function record(): Promise<{ both: string; alone: string; keys: string }> {
   const wire = new Wire();
-  const secureContext = tls.createSecureContext({ ...testIdentity(), ciphers: `${s.openssl}:@SECLEVEL=0`, minVersion: s.version, maxVersion: s.version });
-  const client = { ciphers: `${s.openssl}:@SECLEVEL=0`, minVersion: s.version, maxVersion: s.version };
-  const exchange = (path: string) => [{ request: `GET ${path} HTTP/1.1\r\nHost: web\r\n\r\n`, response: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }];
-  const first = await tlsConversation(wire, { atMs: 1_000, sport: 40_001, dport: 443, exchanges: exchange('/full'), client, server: { secureContext } });
-  const split = wire.packets.length;
-  const second = await tlsConversation(wire, { atMs: 2_000, sport: 40_002, dport: 443, exchanges: exchange('/resumed'), client: { ...client, session: first.session }, server: { secureContext } });
-  assert.equal(second.reused, true, `${s.openssl}: the second session resumed the first`);
-  const name = `${s.openssl}-${s.version}`;
-  const both = join(dir, `${name}.pcap`);
-  const alone = join(dir, `${name}-alone.pcap`);
-  const keys = join(dir, `${name}.keys`);
+  const resumed = new Wire();
+  const full: string[] = [];
+  for (const [i, s] of SUITES.entries()) {
+    const secureContext = tls.createSecureContext({ ...testIdentity(), ciphers: `${s.openssl}:@SECLEVEL=0`, minVersion: s.version, maxVersion: s.version });
+    const client = { ciphers: `${s.openssl}:@SECLEVEL=0`, minVersion: s.version, maxVersion: s.version };
+    const exchange = (path: string) => [{ request: `GET ${path} HTTP/1.1\r\nHost: web\r\n\r\n`, response: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }];
+    const first = await tlsConversation(wire, { atMs: 1_000 + 2_000 * i, sport: 40_001 + 2 * i, dport: 443, exchanges: exchange(`/full/${s.openssl}`), client, server: { secureContext } });
+    const split = wire.packets.length;
+    const second = await tlsConversation(wire, { atMs: 2_000 + 2_000 * i, sport: 40_002 + 2 * i, dport: 443, exchanges: exchange(`/resumed/${s.openssl}`), client: { ...client, session: first.session }, server: { secureContext } });
+    assert.equal(second.reused, true, `${s.openssl}: the second session resumed the first`);
+    resumed.packets.push(...wire.packets.slice(split));
+    const line = first.keylog.filter((l) => l.startsWith('CLIENT_RANDOM'));
+    assert.equal(line.length, 1);
+    full.push(line[0]);
+  }
+  const both = join(dir, 'all.pcap');
+  const alone = join(dir, 'resumed-alone.pcap');
+  const keys = join(dir, 'all.keys');
   writeRawPcap(both, wire.packets);
-  writeRawPcap(alone, wire.packets.slice(split));
-  const full = first.keylog.filter((l) => l.startsWith('CLIENT_RANDOM'));
-  assert.equal(full.length, 1);
-  writeFileSync(keys, [full[0], ...NOISE].join('\n') + '\n');
+  writeRawPcap(alone, resumed.packets.map((p, i) => ({ ...p, frame: i + 1 })));
+  writeFileSync(keys, [...full, ...NOISE].join('\n') + '\n');
   return { both, alone, keys };
 }
 
+// Every suite in one capture (three runs of the CLI, not three per suite: the test took 23 s).
 test('a resumed session whose full handshake another worker read decrypts with --workers 2 as with one, thousands of master secrets logged after its own', async () => {
-  for (const s of SUITES) {
-    const { both, alone, keys } = await record(s);
-    const one = await runCli(['dissect', '--workers', '1', '--tls-keylog', keys, both]);
-    assert.equal(one.code, 0, one.stderr);
-    assert.deepEqual(calls(one.stdout), ['http true /full 200', 'http true /resumed 200'], `${s.openssl} ${s.version}: one worker`);
-    const two = await runCli(['dissect', '--workers', '2', '--tls-keylog', keys, both]);
-    assert.equal(two.stdout, one.stdout, `${s.openssl} ${s.version}: two workers`);
-    // The resumption alone: its master secret, 3,000 lines up the log, is found by trial.
-    const trial = await runCli(['dissect', '--tls-keylog', keys, alone]);
-    assert.deepEqual(calls(trial.stdout), ['http true /resumed 200'], `${s.openssl} ${s.version}: the resumption alone`);
-    assert.match(trial.stderr, /1 session decrypted \(1 resumed with the master secret of an earlier session; 1 of them by trying the key log's master secrets/, `${s.openssl} ${s.version}`);
-  }
+  const { both, alone, keys } = await record();
+  const n = SUITES.length;
+  const expected = SUITES.flatMap((s) => [`http true /full/${s.openssl} 200`, `http true /resumed/${s.openssl} 200`]);
+  const one = await runCli(['dissect', '--workers', '1', '--tls-keylog', keys, both]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(calls(one.stdout), expected, 'one worker');
+  const two = await runCli(['dissect', '--workers', '2', '--tls-keylog', keys, both]);
+  assert.equal(two.stdout, one.stdout, 'two workers');
+  // Some resumptions went to the other worker than their full handshake (else the check above proves nothing).
+  assert.match(two.stderr, new RegExp(`${2 * n} sessions decrypted \\(${n} resumed with the master secret of an earlier session; [1-9]\\d* of them by trying`), two.stderr);
+  // The resumptions alone: each master secret, 3,000 lines up the log, is found by trial.
+  const trial = await runCli(['dissect', '--tls-keylog', keys, alone]);
+  assert.deepEqual(calls(trial.stdout), SUITES.map((s) => `http true /resumed/${s.openssl} 200`), 'the resumptions alone');
+  assert.match(trial.stderr, new RegExp(`${n} sessions decrypted \\(${n} resumed with the master secret of an earlier session; ${n} of them by trying the key log's master secrets`));
 });

@@ -85,3 +85,13 @@ test('Redis: MONITOR lines and SLOWLOG entries lose what their command would; st
   const xread = redact(entry('redis', { command: 'XREAD', args: ['STREAMS', 'events', '0'] }, { value: { events: [['2-0', ['api_token', 'streamSECRET6', 'kind', 'visible']]] } }));
   assert.deepEqual(xread.response!.value, { events: [['2-0', ['api_token', REDACTED, 'kind', 'visible']]] });
 });
+
+test('an .npmrc in a body: a registry-scoped _authToken and _password go; the registry URL and other settings stay', () => {
+  const redact = createRedactor();
+  const npmrc = 'registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npmrcSECRET1\n//npm.pkg.github.com/visible-org/:_password=bnBtcmNTRUNSRVQy\n@visible:registry=https://npm.pkg.github.com/\n';
+  const e = redact(httpEntry({ method: 'PUT', path: '/api/v1/namespaces/ci/configmaps/npmrc', url: '', headers: { 'content-type': 'text/plain' }, body: npmrc }));
+  assert.equal(e.request!.body, `registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${REDACTED}\n//npm.pkg.github.com/visible-org/:_password=${REDACTED}\n@visible:registry=https://npm.pkg.github.com/\n`);
+  // A comment line of code is no setting.
+  const code = httpEntry({ method: 'POST', path: '/x', url: '', headers: {}, body: 'const a = 1;\n// see https://visible.example/docs\nconst b = 2;\n' });
+  assert.equal(redact(code), code);
+});

@@ -95,3 +95,15 @@ test('an .npmrc in a body: a registry-scoped _authToken and _password go; the re
   const code = httpEntry({ method: 'POST', path: '/x', url: '', headers: {}, body: 'const a = 1;\n// see https://visible.example/docs\nconst b = 2;\n' });
   assert.equal(redact(code), code);
 });
+
+test('keytool and jarsigner: -storepass, -keypass, their src/dest forms and -new go; -storepass:env names a variable and stays, as do other tools', () => {
+  const redact = createRedactor();
+  const text = (b: string) => redact(httpEntry({ method: 'POST', path: '/x', url: '', headers: {}, body: b })).request!.body;
+  assert.equal(
+    text('keytool -importkeystore -srckeystore visible.p12 -srcstorepass ktSECRET1 -deststorepass ktSECRET2 -destkeypass ktSECRET3\n'),
+    `keytool -importkeystore -srckeystore visible.p12 -srcstorepass ${REDACTED} -deststorepass ${REDACTED} -destkeypass ${REDACTED}\n`,
+  );
+  assert.equal(text('keytool -storepasswd -new ktSECRET4 -keystore k.jks -storepass ktSECRET5'), `keytool -storepasswd -new ${REDACTED} -keystore k.jks -storepass ${REDACTED}`);
+  assert.equal(text('jarsigner -keystore k.jks -storepass ktSECRET6 app.jar visible-alias'), `jarsigner -keystore k.jks -storepass ${REDACTED} app.jar visible-alias`);
+  for (const b of ['keytool -list -storepass:env STOREPASS -keystore visible.jks', 'run -new visible and -keypass visible']) assert.equal(text(b), b);
+});

@@ -50,6 +50,8 @@ SPACED.sqlcmd = new Set(['P']);
 SPACED.bcp = new Set(['P']);
 /** openssl's single-dash options whose value is `pass:<password>` (or env:, file:, fd:, stdin: where it is). */
 const OPENSSL_PASS = new Set(['-passin', '-passout', '-pass']);
+/** Java's keytool and jarsigner: single-dash options whose value is the next word (`-storepass:env VAR` names where it is). */
+const KEYTOOL_PASS = new Set(['-storepass', '-keypass', '-srcstorepass', '-deststorepass', '-srckeypass', '-destkeypass', '-new']);
 /** Tools that take a password by position: [subcommand, index of the password among the positionals after it]. */
 const POSITIONAL: Record<string, [string, number][]> = {
   rabbitmqctl: [
@@ -63,10 +65,10 @@ const POSITIONAL: Record<string, [string, number][]> = {
 /** Positionals kept per command: every password given by position is among the first few. */
 const MAX_POSITIONALS = 4;
 
-const TOOLS = new Set([...Object.keys(SPACED), ...Object.keys(GLUED_ONLY), ...Object.keys(POSITIONAL), 'htpasswd', 'openssl', 'kubectl', 'oc']);
+const TOOLS = new Set([...Object.keys(SPACED), ...Object.keys(GLUED_ONLY), ...Object.keys(POSITIONAL), 'htpasswd', 'openssl', 'kubectl', 'oc', 'keytool', 'jarsigner']);
 
 /** A tool these rules know, a long flag that may name a secret, or `set` (most texts have none: quick tests). */
-const TOOL_HINT = /mysql|mariadb|mongo|sshpass|login|redis-cli|ldap|curl|smbclient|rpcclient|htpasswd|openssl|rabbitmqctl|vault|from-literal|sqlcmd|bcp/;
+const TOOL_HINT = /mysql|mariadb|mongo|sshpass|login|redis-cli|ldap|curl|smbclient|rpcclient|htpasswd|openssl|rabbitmqctl|vault|from-literal|sqlcmd|bcp|keytool|jarsigner/;
 const FLAG_HINT = /--[\w-]{0,40}(?:pass|pwd|token|secret|key|auth|cred|user|jwt|session|cookie|otp|pin|sig)/i;
 const SET_HINT = /(?:^|\s)(?:set|SET)\s/;
 
@@ -287,6 +289,10 @@ class Command {
     if (tool === 'openssl') {
       if (OPENSSL_PASS.has(w.bare)) this.pending = 'openssl';
       else if (w.bare === '-k') this.pending = 'whole'; // `openssl enc -k <passphrase>`
+      return;
+    }
+    if (tool === 'keytool' || tool === 'jarsigner') {
+      if (KEYTOOL_PASS.has(w.bare)) this.pending = 'whole';
       return;
     }
     if (tool === 'htpasswd') {

@@ -400,7 +400,7 @@ export function redactRedisAclReply(value: unknown, depth = 0): unknown {
  * in MySQL's `ALTER USER … IDENTIFIED BY 'new' REPLACE 'old'` (elsewhere
  * REPLACE is never followed by a literal).
  */
-const SQL_TRIGGER = /\b(?:password|identified|replace(?=\s{0,16}'))\b/gi;
+const SQL_TRIGGER = /\b(?:password|identified|replace(?=\s{0,16}')|pwd(?==))\b/gi;
 /** Words that may stand between the trigger and the literal: `IDENTIFIED WITH plugin BY`, `ENCRYPTED PASSWORD`, `PASSWORD FOR u =`. */
 const SQL_SKIP_WORDS = new Set(['by', 'with', 'as', 'password', 'for', 'encrypted', 'unencrypted']);
 
@@ -455,12 +455,24 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
         continue;
       }
     }
-    // Walk over a few words, '=' and '(' to the literal, if there is one.
+    // Walk over a few words, '=', '(' and comments (`IDENTIFIED /* … */ BY`) to the literal, if there is one.
+    const identified = m[0].toLowerCase() === 'identified';
+    let by = false;
     for (let steps = 0; steps < 8 && p < sql.length; steps++) {
       while (p < sql.length && (sql[p] === ' ' || sql[p] === '\t' || sql[p] === '\n' || sql[p] === '\r' || sql[p] === '=' || sql[p] === '(')) p++;
+      p = skipComments(sql, p);
       const w = /^[A-Za-z_][A-Za-z0-9_]{0,63}/.exec(sql.slice(p, p + 64));
       if (!w) break;
       const word = w[0].toLowerCase();
+      // Oracle's password may stand unquoted: `IDENTIFIED BY tiger`, `CONNECT TO u IDENTIFIED BY pw USING …`
+      // (not MySQL's `IDENTIFIED BY RANDOM PASSWORD`, nor `IDENTIFIED BY VALUES 'hash'`, read on).
+      if (identified && by && !SQL_SKIP_WORDS.has(word) && word !== 'random' && word !== 'values' && sql[p + w[0].length] !== '(') {
+        onSecret?.(w[0]);
+        out += sql.slice(copied, p) + REDACTED;
+        copied = p + w[0].length;
+        break;
+      }
+      if (word === 'by') by = true;
       // A call wrapping the literal: `PASSWORD('pw')`, `crypt('pw', password)`, `md5('pw')`.
       if (sql[p + w[0].length] === '(') {
         p += w[0].length + 1;
@@ -471,8 +483,9 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
       p += w[0].length;
       if (word === 'for') p = skipAccountName(sql, p);
     }
-    // PostgreSQL's escape string (`PASSWORD E'pw'`): the literal after the `E`.
-    if ((sql[p] === 'E' || sql[p] === 'e') && sql[p + 1] === "'") p++;
+    if (copied > p) continue;
+    // PostgreSQL's escape string (`PASSWORD E'pw'`) and SQL Server's Unicode one (`PASSWORD = N'pw'`): the literal after the letter.
+    if ((sql[p] === 'E' || sql[p] === 'e' || sql[p] === 'N' || sql[p] === 'n') && sql[p + 1] === "'") p++;
     const quote = sql[p];
     let end: number;
     let open: number;
@@ -493,6 +506,20 @@ export function redactSql(sql: string, onSecret?: (s: string) => void): string {
     SQL_TRIGGER.lastIndex = Math.max(SQL_TRIGGER.lastIndex, end);
   }
   return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/** The first position from `p` past any comments (`/* … *\/`, `-- …` to the line's end) and the blanks after them. */
+function skipComments(sql: string, p: number): number {
+  for (;;) {
+    if (sql[p] === '/' && sql[p + 1] === '*') {
+      const close = sql.indexOf('*/', p + 2);
+      p = close < 0 ? sql.length : close + 2;
+    } else if (sql[p] === '-' && sql[p + 1] === '-') {
+      const eol = sql.indexOf('\n', p);
+      p = eol < 0 ? sql.length : eol + 1;
+    } else return p;
+    p = skipBlanks(sql, p);
+  }
 }
 
 /** The first position from `p` that is not a space, tab or line break. */

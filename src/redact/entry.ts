@@ -18,6 +18,7 @@ import { CleanTexts } from './clean-texts.js';
 import { sensitiveGraphqlVariables } from './graphql.js';
 import { maskMemcachedSasl, maskNatsConnect, redactLdapFilter, redactRedisAclReply, redactRedisArgs, redactRedisConfigReply, redactRedisScript, redactSql } from './commands.js';
 import { RedisValues, isSecretRecordKey } from './redis-values.js';
+import { redactMonitorLine, redactSlowlog, redactStreamEntries } from './redis-monitor.js';
 import { MAX_KNOWN, RedisScripts } from './redis-scripts.js';
 import { parseFieldPath, redactPath } from './paths.js';
 import { holdsKubernetesSecret, isKubernetesSecret, isSecretVolume, keyIsAName, redactKubernetesSecret } from './kubernetes.js';
@@ -150,10 +151,15 @@ const CONTENT_FIELDS = new Set(['messages', 'decoded', 'variables', 'lokipush', 
 const URL_FIELDS = new Set(['url', 'path', 'uri', 'target', 'querystring', 'referer', 'location', 'redirect', 'method']);
 const SQL_PROTOCOLS = new Set(['postgresql', 'mysql']);
 /**
- * CQL: only statements that set a password (`CREATE ROLE … WITH PASSWORD = '…'`). Its literals by
- * column are not judged: every driver asks `SELECT … FROM system.local WHERE key='local'` on connect.
+ * CQL: statements that set a password (`CREATE ROLE … WITH PASSWORD = '…'`), and literals by column
+ * as in SQL (`INSERT INTO users (name, password) VALUES …`), but for a column named `key`: every
+ * driver asks `SELECT … FROM system.local WHERE key='local'` on connect, and a Thrift-era table's
+ * partition key is named so.
  */
 const PASSWORD_STATEMENT_PROTOCOLS = new Set(['cql']);
+/** Redis commands that answer stream entries (`[id, [field, value, …]]`). */
+const REDIS_STREAM_READS = new Set(['XRANGE', 'XREVRANGE', 'XREAD', 'XREADGROUP', 'XCLAIM', 'XAUTOCLAIM']);
+const CQL_UNJUDGED_COLUMNS: ReadonlySet<string> = new Set(['key']);
 /** The entry format's own top-level fields (docs/entry.md); request, response and summary are redacted on their own. */
 const ENTRY_FIELDS = new Set([
   'id', 'timestamp', 'protocol', 'transport', 'elapsedTime', 'src', 'dst', 'request', 'response', 'error',
@@ -336,8 +342,13 @@ class EntryRedaction {
       }
       if (res && 'value' in res) {
         let value = res.value;
+        // A command quoted back as data (SLOWLOG, MONITOR) is judged as that command is when sent.
+        const judge = (name: string, words: unknown[]): unknown[] => this.redis.args(name, redactRedisArgs(name, words, this.remember));
         if (command === 'CONFIG') value = redactRedisConfigReply(value, this.remember);
         else if (command === 'ACL') value = redactRedisAclReply(value);
+        else if (command === 'SLOWLOG') value = redactSlowlog(value, judge);
+        else if (REDIS_STREAM_READS.has(command)) value = redactStreamEntries(value, (name) => this.names.test(name, 'field'), (v) => (this.remember(v), REDACTED));
+        if (res.push === 'monitor' && typeof value === 'string') value = redactMonitorLine(value, judge);
         value = this.redis.reply(command, args, value);
         if (value !== res.value) {
           res = { ...res, value };
@@ -534,7 +545,7 @@ class EntryRedaction {
     let out = redactExecCommand(redactUrlText(s, this.names), this.names);
     // A summary quotes the statement cut short: a JSON literal in it is read loosely, to where it was cut.
     if (this.sql) out = redactSqlPrograms(redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names), this.names);
-    else if (this.passwordStatements) out = redactSql(redactJsonLiterals(out, this.jsonText));
+    else if (this.passwordStatements) out = redactSqlValues(redactSql(redactJsonLiterals(out, this.jsonText)), this.names, undefined, CQL_UNJUDGED_COLUMNS);
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   };
@@ -717,7 +728,7 @@ class EntryRedaction {
     if (zone !== 'structure') return this.contentString(v, key);
     if (role.url) return redactExecCommand(redactUrlText(v, this.names), this.names);
     if (this.sql && role.query) return redactUserinfo(redactSqlPrograms(redactSqlValues(redactSql(redactJsonLiterals(v, this.jsonText), this.remember), this.names, this.remember), this.names));
-    if (this.passwordStatements && role.query) return redactUserinfo(redactSql(redactJsonLiterals(v, this.jsonText), this.remember));
+    if (this.passwordStatements && role.query) return redactUserinfo(redactSqlValues(redactSql(redactJsonLiterals(v, this.jsonText), this.remember), this.names, this.remember, CQL_UNJUDGED_COLUMNS));
     return redactUserinfo(v);
   }
 

@@ -20,6 +20,8 @@ import { REDACTED, isRedacted } from './redacted.js';
 
 /** A name this long or longer is not a configuration key. */
 const MAX_NAME = 96;
+/** How far an .npmrc line's registry scope (`//host/path/:`) is read for its `:`. */
+const MAX_NPMRC_SCOPE = 512;
 
 /** Multi-line text with a `name: value` or `name=value` line whose name is sensitive gets that value redacted. */
 export function redactNamedLines(s: string, names: SensitiveNames): string {
@@ -139,6 +141,12 @@ function readLine(s: string, start: number, end: number): NamedLine | undefined 
   const indented = i > start;
   if (s[i] === '-' && s[i + 1] === ' ') i += 2; // a YAML list item
   if (s.startsWith('export ', i)) i += 7;
+  // An .npmrc setting scoped to a registry (`//registry.npmjs.org/:_authToken=…`, `//host/:_password=…`):
+  // the name is what follows the scope's `:`. A registry's URL is short: looked for that far only.
+  if (s[i] === '/' && s[i + 1] === '/') {
+    const colon = s.slice(i, Math.min(end, i + MAX_NPMRC_SCOPE)).indexOf(':_');
+    if (colon > 2) i += colon + 1;
+  }
   const keyIndent = i - start;
   const quote = s[i] === '"' || s[i] === "'" ? s[i] : '';
   if (quote) i++;

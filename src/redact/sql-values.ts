@@ -21,13 +21,16 @@ const MAX_PARAMETERS = 65536;
 
 type Token = { kind: 'word' | 'ident' | 'string' | 'param' | 'punct' | 'other'; start: number; end: number; text: string };
 
-/** `sql` with literals bound to sensitive columns replaced by [REDACTED]; `sql` itself when none. */
-export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (s: string) => void): string {
+/**
+ * `sql` with literals bound to sensitive columns replaced by [REDACTED]; `sql` itself when none.
+ * `except`: column names (lower case) not judged in this dialect (CQL's `key`, below).
+ */
+export function redactSqlValues(sql: string, names: SensitiveNames, onSecret?: (s: string) => void, except?: ReadonlySet<string>): string {
   if (sql.indexOf("'") < 0 && sql.indexOf('$') < 0) return sql;
   const spans: Array<[number, number]> = [];
   boundValues(sql, names, (t) => {
     if (t.kind === 'string') spans.push([t.start, t.end]);
-  });
+  }, except);
   if (spans.length === 0) return sql;
   spans.sort((a, b) => a[0] - b[0]);
   let out = '';
@@ -125,6 +128,8 @@ const KEY_ARGUMENTS = new Map<string, number[]>([
   ['pgp_pub_decrypt', [1, 2]], ['pgp_pub_decrypt_bytea', [1, 2]],
   ['encrypt', [1]], ['decrypt', [1]], ['encrypt_iv', [1]], ['decrypt_iv', [1]], ['hmac', [1]], ['crypt', [0]],
   ['aes_encrypt', [1]], ['aes_decrypt', [1]],
+  // ClickHouse's table functions that log in elsewhere: `mysql('host:port', 'db', 'table', 'user', 'password')`.
+  ['mysql', [4]], ['postgresql', [4]], ['remote', [4]], ['remotesecure', [4]], ['mongodb', [4]],
 ]);
 /** Values of a first argument kept until its call closes (`verify_api_key($1 || $2)` has two). */
 const MAX_FIRST_VALUES = 16;
@@ -199,7 +204,10 @@ export function formatSecrets(fmt: string, names: SensitiveNames): Set<number> {
 }
 
 /** Every value (a literal or a placeholder) bound to a sensitive column, in one walk of the tokens. */
-function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => void): void {
+function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => void, except?: ReadonlySet<string>): void {
+  const sensitive = (column: string): boolean => !except?.has(column.toLowerCase()) && names.test(column, 'field');
+  // A keyword or alias before or after a literal: a secret's own name (not `USER 'bob'`), or SQLite's KEY.
+  const secretWord = (word: string): boolean => !except?.has(word.toLowerCase()) && (names.secretOnly(word) || word.toLowerCase() === 'key');
   const calls: Call[] = [];
   /** Parentheses opened past MAX_CALLS: closed before any tracked call is. */
   let untracked = 0;
@@ -232,7 +240,7 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
         if (depth < 0) insert = 'none';
       } else if (t.kind === 'punct' && t.text === ',' && depth === 1) position++;
       else if (t.kind === 'punct' && t.text === ';') insert = 'none';
-      else if (value && depth === 1 && position < columns.length && names.test(columns[position], 'field')) visit(t);
+      else if (value && depth === 1 && position < columns.length && sensitive(columns[position])) visit(t);
       else if (depth === 0 && t.kind === 'word' && lower !== 'values') insert = 'none'; // ON CONFLICT, RETURNING …
     }
     // A function that takes a key (`pgp_sym_encrypt(data, 'key')`, `set_config('app.token', $1, false)`).
@@ -267,10 +275,15 @@ function boundValues(sql: string, names: SensitiveNames, visit: (t: Token) => vo
     if (value && prev.length >= 2) {
       const op = prev[prev.length - 1];
       const column = prev[prev.length - 2];
-      if (op.kind === 'punct' && (op.text === '=' || op.text === '<>' || op.text === '!=') && (column.kind === 'word' || column.kind === 'ident') && names.test(column.text, 'field')) {
+      if (op.kind === 'punct' && (op.text === '=' || op.text === '<>' || op.text === '!=') && (column.kind === 'word' || column.kind === 'ident') && sensitive(column.text)) {
         visit(t);
       }
     }
+    // An option's literal right after its name: Redshift's `SECRET_ACCESS_KEY 'x'`, `CREDENTIALS
+    // 'aws_access_key_id=…;aws_secret_access_key=…'`, SQLite's `ATTACH … KEY 'x'`.
+    if (t.kind === 'string' && prev.length >= 1 && prev[prev.length - 1].kind === 'word' && secretWord(prev[prev.length - 1].text)) visit(t);
+    // A literal named by its alias: `SELECT 'pw' AS password` (a MERGE's source row, a CTE's).
+    if ((t.kind === 'word' || t.kind === 'ident') && prev.length >= 2 && prev[prev.length - 1].kind === 'word' && prev[prev.length - 1].text.toLowerCase() === 'as' && prev[prev.length - 2].kind === 'string' && secretWord(t.text)) visit(prev[prev.length - 2]);
     prev.push(t);
     if (prev.length > 3) prev = prev.slice(-3);
   }

@@ -24,7 +24,7 @@ import { REDACTED } from './redacted.js';
 const COMMON_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
 /** The other issuers' prefixes: each key is at least this long, so shorter strings skip their pattern. */
 const MIN_PREFIXED = 20;
-const OTHER_MARKER = /github_pat_|glpat-|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj)-|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\//;
+const OTHER_MARKER = /github_pat_|gl(?:pat|rt|dt|ptt|oas|cbt|ft|imt|agent|soat|ffct)-|glsa_|glc_eyJ|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj|svcacct|admin)-|T3BlbkFJ|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|ATATT3|dp\.(?:st|pt|sa|ct|scim|audit)\.|lin_api_|PMAK-|sntry[su]_|NRAK-|tskey-|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\//;
 /** Every marker in one pattern (redis-values.ts reads it as part of its own). */
 export const TOKEN_MARKER = new RegExp(`${COMMON_MARKER.source}|${OTHER_MARKER.source}`);
 /** A Telegram bot token: 5 digits, `:` and 34 characters at the least. */
@@ -338,12 +338,23 @@ function tokenWithin(s: string, start: number, end: number): [number, number] | 
     }
   }
   for (const [prefix, min] of PREFIXED) {
-    if (run.startsWith(prefix) && run.length >= prefix.length + min) return [start, end];
+    if (!run.startsWith(prefix) || run.length < prefix.length + min) continue;
+    // An Atlassian token ends in `=` and 8 hex digits of checksum, outside the run.
+    if (prefix === 'ATATT3' && s.charCodeAt(end) === 0x3d /* = */) return [start, end + 1 + hexRun(s, end + 1, 8)];
+    return [start, end];
   }
+  if (run.startsWith('sk-') && run.length >= OPENAI_LEGACY_MIN && run.includes(OPENAI_MARK)) return [start, end];
   if (legacyVaultToken(run)) return [start, start + LEGACY_VAULT_LENGTH];
   const telegram = telegramSecret(s, start, run);
   if (telegram > 0) return [start, start + telegram];
   return undefined;
+}
+
+/** How many hex digits (at most `max`) stand at `from`. */
+function hexRun(s: string, from: number, max: number): number {
+  let n = 0;
+  while (n < max && from + n < s.length && /[0-9A-Fa-f]/.test(s[from + n])) n++;
+  return n;
 }
 
 /** The secret half of a Telegram bot token: 35 characters (34 in Telegram's own documentation); a run this long at most is looked at. */
@@ -391,16 +402,31 @@ const MIN_JWT_SEGMENT = 10;
 /** Issuer prefixes and the fewest characters after them (fewer is not one of their keys). */
 const PREFIXED: Array<[string, number]> = [
   ['ghp_', 36], ['gho_', 36], ['ghu_', 36], ['ghs_', 36], ['ghr_', 36], ['github_pat_', 22], // GitHub
-  ['glpat-', 20], // GitLab
+  // GitLab: personal, runner, deploy, pipeline trigger, OAuth application, CI job, feed, incoming mail,
+  // agent, SCIM and feature flag client tokens (its documentation's token prefix table).
+  ['glpat-', 20], ['glrt-', 20], ['gldt-', 20], ['glptt-', 20], ['gloas-', 20], ['glcbt-', 20], ['glft-', 20],
+  ['glimt-', 20], ['glagent-', 20], ['glsoat-', 20], ['glffct-', 20],
   ['xoxb-', 10], ['xoxp-', 10], ['xoxa-', 10], ['xoxe-', 10], ['xoxr-', 10], ['xoxs-', 10], ['xapp-', 10], // Slack
   ['sk_live_', 16], ['rk_live_', 16], ['sk_test_', 16], ['rk_test_', 16], ['whsec_', 24], // Stripe (keys, webhook signing secrets)
-  ['sk-ant-', 20], ['sk-proj-', 20], // Anthropic, OpenAI
+  ['sk-ant-', 20], ['sk-proj-', 20], ['sk-svcacct-', 20], ['sk-admin-', 20], // Anthropic, OpenAI (project, service account, admin keys)
   ['AKIA', 16], ['ASIA', 16], // AWS access key ids (what a secret access key is used with)
   ['AIza', 35], // Google API keys
   ['npm_', 36], ['hf_', 30], // npm, Hugging Face
   ['SG.', 60], ['dop_v1_', 64], ['pypi-', 50], ['AGE-SECRET-KEY-', 50], // SendGrid, DigitalOcean, PyPI, age
   ['hvs.', 24], ['hvb.', 24], ['hvr.', 24], // HashiCorp Vault service, batch and recovery tokens (1.10 and later)
+  ['glsa_', 32], ['glc_eyJ', 32], // Grafana service account and Grafana Cloud access policy tokens
+  ['ATATT3', 50], // Atlassian API tokens (Jira, Confluence, Bitbucket)
+  ['dp.st.', 40], ['dp.pt.', 40], ['dp.sa.', 40], ['dp.ct.', 40], ['dp.scim.', 40], ['dp.audit.', 40], // Doppler
+  ['lin_api_', 40], ['PMAK-', 50], ['NRAK-', 27], ['tskey-', 20], // Linear, Postman, New Relic, Tailscale
+  ['sntrys_', 40], ['sntryu_', 40], // Sentry organisation and user tokens
 ];
+
+/**
+ * An OpenAI key from before project keys: `sk-`, 20 characters, `T3BlbkFJ` (base64 of "OpenAI") and 20
+ * more. `sk-` alone starts too many slugs to be a prefix; the word inside it is the mark.
+ */
+const OPENAI_MARK = 'T3BlbkFJ';
+const OPENAI_LEGACY_MIN = 40;
 
 /**
  * Kubernetes' WebSocket bearer subprotocol: a browser cannot set `Authorization` on a WebSocket, so

@@ -64,12 +64,16 @@ test('--dry-run prints the Namespace only for shark-system or with --create-name
     'tap: no Namespace object for kube-system (shark did not create it, so applying or deleting this file leaves it alone; --create-namespace adds one); it must exist and let privileged pods run: kubectl label namespace kube-system pod-security.kubernetes.io/enforce=privileged\n',
   );
 
-  const asked = await runCli(['tap', '-A', '--dry-run', '--agent-namespace', 'monitoring', '--create-namespace', ...img]);
+  // --agent-memory/--agent-cpu reach the printed DaemonSet (a failed start cannot raise the next run's limit otherwise).
+  const asked = await runCli(['tap', '-A', '--dry-run', '--agent-namespace', 'monitoring', '--create-namespace', '--agent-memory', '1Gi', '--agent-cpu', '2', ...img]);
   assert.equal(asked.code, 0, asked.stderr);
-  const ns = parseAllDocuments(asked.stdout).map((d) => d.toJS() as Obj)[0];
+  const docs = parseAllDocuments(asked.stdout).map((d) => d.toJS() as Obj);
+  const ns = docs[0];
   assert.equal(ns.kind, 'Namespace');
   assert.equal(ns.metadata.name, 'monitoring');
   assert.equal(ns.metadata.labels['app.kubernetes.io/managed-by'], 'shark');
+  const ds = docs.find((d) => d.kind === 'DaemonSet')!;
+  assert.deepEqual(ds.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '2', memory: '1Gi' } });
 });
 
 test('--dry-run without --agent-image warns that the default image is not published', async () => {

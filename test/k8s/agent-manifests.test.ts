@@ -15,6 +15,7 @@ import { checkAgentLimit, checkClusterFlags } from '../../src/tap/cluster-flags.
 import type { TapFlags } from '../../src/tap/flags.js';
 import { doubledMemory, parseQuantity } from '../../src/k8s/quantity.js';
 import { agentStates, lessMemory } from '../../src/k8s/agent-status.js';
+import { trimObject } from '../../src/k8s/trim.js';
 
 const validators: Record<string, (o: any) => { validate(): void }> = {
   Namespace: (o) => new Namespace(o),
@@ -303,4 +304,13 @@ test('an agent OOM-killed before the run taps names --agent-memory at twice its 
     lessMemory('512Mi', 'shark-system', 'shark-agent-r1'),
     'tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/shark-agent-r1 -c agent --limits=memory=1Gi (later runs: --agent-memory 1Gi)',
   );
+});
+
+test('the watch cache keeps an agent pod s memory limit (its OOM hint names it), and no other pod s resources', () => {
+  const { objects } = agentManifests({ runId: 'r1', image: 'shark:test', memoryLimit: '768Mi' });
+  const tpl = objects.find((o) => o.kind === 'DaemonSet')!.spec.template;
+  const agent = trimObject('pods', { metadata: { name: 'a', ...tpl.metadata }, spec: { ...tpl.spec, nodeName: 'n1' } });
+  assert.deepEqual(agent.spec.containers[0].resources, { limits: { memory: '768Mi' } });
+  const other = trimObject('pods', { metadata: { name: 'web', labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { memory: '1Gi' } }, env: [{ name: 'K', value: 'v' }] }] } });
+  assert.deepEqual(other.spec.containers, [{ name: 'c', image: 'x' }]);
 });

@@ -134,7 +134,7 @@ docs/tls-capture.md.`);
       default: '512Mi',
     }),
     'agent-cpu': Flags.string({
-      description: 'cluster: CPU limit of each agent (a Kubernetes quantity, at least the 100m it requests); --workers auto dissects on that many threads',
+      description: 'cluster: CPU limit of each agent (a Kubernetes quantity, at least the 100m it requests); --workers auto, the agents\' default, sizes their dissection threads by it',
       default: '1',
     }),
     'agent-image': Flags.string({

@@ -129,6 +129,14 @@ docs/tls-capture.md.`);
     'agent-priority-class': Flags.string({
       description: 'cluster: PriorityClass of the agent pods (must exist; e.g. system-node-critical where allowed outside kube-system)',
     }),
+    'agent-memory': Flags.string({
+      description: "cluster: memory limit of each agent (a Kubernetes quantity, at least the 192Mi it requests); an agent over it is OOM-killed, so a busy node's may need 1Gi",
+      default: '512Mi',
+    }),
+    'agent-cpu': Flags.string({
+      description: 'cluster: CPU limit of each agent (a Kubernetes quantity, at least the 100m it requests); --workers auto, the agents\' default, sizes their dissection threads by it',
+      default: '1',
+    }),
     'agent-image': Flags.string({
       description: 'cluster: image of the node agent (build it with `npm run image` and push it; see README)',
       env: 'SHARK_AGENT_IMAGE',
@@ -213,6 +221,8 @@ docs/tls-capture.md.`);
           serviceMesh: flags['service-mesh'],
           tls: flags.tls,
           priorityClassName: flags['agent-priority-class'],
+          cpuLimit: flags['agent-cpu'],
+          memoryLimit: flags['agent-memory'],
           createNamespace,
         }),
       );

@@ -111,7 +111,21 @@ export interface AgentManifestOptions {
    * a quota limits it (GKE), and a class that does not exist makes every pod FailedCreate.
    */
   priorityClassName?: string;
+  /** The agent container's limits (--agent-cpu, --agent-memory; default AGENT_LIMITS), Kubernetes quantities checked by the CLI. */
+  cpuLimit?: string;
+  memoryLimit?: string;
 }
+
+/**
+ * Measured (bench/k8s/agent-resources.ts, one pod-lab node, the capture
+ * helper included): idle 132 MB and ~0 CPU; 1,000 calls/s 150 MB and 0.22
+ * cores; ~2,700 calls/s 177 MB and 0.32 cores; --workers 2 peaks at 243 MB.
+ * Requests cover a quiet node; the limits leave twice the measured peak for
+ * bursts and larger bodies. A limit is never below its request (the API
+ * server refuses such a pod), so --agent-cpu/--agent-memory refuse one.
+ */
+export const AGENT_REQUESTS = { cpu: '100m', memory: '192Mi' };
+export const AGENT_LIMITS = { cpu: '1', memory: '512Mi' };
 
 /** What `--tls` adds to the agent's capabilities (why: AgentManifestOptions.tls). */
 export const TLS_CAPABILITIES = ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE'];
@@ -263,14 +277,10 @@ export function agentManifests(opts: AgentManifestOptions): AgentManifests {
                 // --service-mesh and --tls add what they need (above).
                 capabilities: { drop: ['ALL'], add: agentCapabilities(opts) },
               },
-              // Measured (bench/k8s/agent-resources.ts, one pod-lab node, the capture
-              // helper included): idle 132 MB and ~0 CPU; 1,000 calls/s 150 MB and
-              // 0.22 cores; ~2,700 calls/s 177 MB and 0.32 cores; --workers 2 peaks at
-              // 243 MB. Requests cover a quiet node; the limits leave twice the
-              // measured peak for bursts and larger bodies.
+              // Why these amounts: AGENT_REQUESTS. `--workers auto` reads the CPU limit on the node.
               resources: {
-                requests: { cpu: '100m', memory: '192Mi' },
-                limits: { cpu: '1', memory: '512Mi' },
+                requests: { ...AGENT_REQUESTS },
+                limits: { cpu: opts.cpuLimit ?? AGENT_LIMITS.cpu, memory: opts.memoryLimit ?? AGENT_LIMITS.memory },
               },
             },
           ],

@@ -5,6 +5,9 @@
 // the pods' own events — so that a run that cannot start says why, per
 // node, with what to do, instead of waiting forever.
 
+import { doubledMemory, parseQuantity } from './quantity.js';
+import { AGENT_LIMITS } from './agent-manifests.js';
+
 type Obj = Record<string, any>;
 
 export type AgentPhase = 'pending' | 'scheduled' | 'pulling' | 'starting' | 'ready' | 'failed';
@@ -149,7 +152,7 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
       hint:
         terminated?.reason === 'OOMKilled'
           ? `the agent ran out of its memory limit (${memoryLimit(pod) ?? 'the DaemonSet\'s'}) and was killed: ${
-              input.tapping && input.daemonSet?.metadata?.name ? lessMemory(memoryLimit(pod), input.namespace, input.daemonSet.metadata.name) : LESS_MEMORY
+              input.tapping && input.daemonSet?.metadata?.name ? lessMemory(memoryLimit(pod), input.namespace, input.daemonSet.metadata.name) : lessMemoryNextRun(memoryLimit(pod))
             }`
           : `the agent container does not stay up: kubectl -n ${input.namespace} logs ${base.pod} --previous`,
     };
@@ -169,7 +172,16 @@ function podState(pod: Obj, input: AgentStatusInput): NodeAgentState {
   return { ...base, phase: 'pending' };
 }
 
-const LESS_MEMORY = "tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the DaemonSet's memory limit";
+const FEWER = 'tap fewer pods, pass --no-bodies or a smaller --max-body';
+
+/**
+ * What to do about an agent killed at its memory limit before the run taps:
+ * the run fails and its DaemonSet goes, so the next run's --agent-memory is
+ * what raises it (twice the limit).
+ */
+export function lessMemoryNextRun(limit: string | undefined): string {
+  return `${FEWER}, or run again with --agent-memory ${doubled(limit)}`;
+}
 
 /**
  * What to do about an agent killed at its memory limit while the run taps:
@@ -178,15 +190,16 @@ const LESS_MEMORY = "tap fewer pods, pass --no-bodies or a smaller --max-body, o
  * with twice the limit.
  */
 export function lessMemory(limit: string | undefined, namespace: string, daemonSet: string): string {
-  return `tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n ${namespace} set resources ds/${daemonSet} -c agent --limits=memory=${doubled(limit)}`;
+  const more = doubled(limit);
+  return `${FEWER}, or raise the limit: kubectl -n ${namespace} set resources ds/${daemonSet} -c agent --limits=memory=${more} (later runs: --agent-memory ${more})`;
 }
 
-/** Twice a memory quantity in Mi or Gi ("512Mi" → "1Gi"); 1Gi when it is not one of those. */
+/**
+ * Twice a memory quantity, in Gi or Mi ("512Mi" → "1Gi", "1500M" → "2862Mi"), whatever
+ * unit --agent-memory gave it in; twice the default limit when it is not one.
+ */
 function doubled(limit: string | undefined): string {
-  const m = /^(\d+)(Mi|Gi)$/.exec(limit ?? '');
-  if (!m) return '1Gi';
-  const mi = Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) * 2;
-  return mi % 1024 === 0 ? `${mi / 1024}Gi` : `${mi}Mi`;
+  return doubledMemory(parseQuantity(limit ?? '') ?? parseQuantity(AGENT_LIMITS.memory)!);
 }
 
 /** The agent container's memory limit as the pod spec says it ("512Mi"). */

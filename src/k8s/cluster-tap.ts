@@ -105,6 +105,9 @@ export interface ClusterTapOptions extends KubeConfigFlags {
   tls?: boolean;
   /** A PriorityClass the agent pods refer to (not created). */
   priorityClassName?: string;
+  /** The agent container's limits (--agent-cpu, --agent-memory). */
+  cpuLimit?: string;
+  memoryLimit?: string;
   /** The run's lease: renewed every third of it; `--clean` removes runs whose lease lapsed. */
   leaseSeconds?: number;
   /** The agents' and keeper's allowance for the kubelet's delay in refreshing the mounted lease (default 120 s). */
@@ -660,6 +663,8 @@ export async function runClusterTap(opts: ClusterTapOptions): Promise<ClusterTap
     serviceMesh: opts.serviceMesh,
     tls: opts.tls,
     priorityClassName: opts.priorityClassName,
+    cpuLimit: opts.cpuLimit,
+    memoryLimit: opts.memoryLimit,
     leaseSeconds: opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     leaseGraceSeconds: opts.leaseGraceSeconds,
     // The keeper must not end a run this CLI still holds: an API-server outage stops renewals too,

@@ -20,6 +20,8 @@ export interface DryRunOptions {
   serviceMesh?: boolean;
   tls?: boolean;
   priorityClassName?: string;
+  cpuLimit?: string;
+  memoryLimit?: string;
   /** Print the Namespace object (default: only for shark's own namespace, shark-system). */
   createNamespace?: boolean;
 }

@@ -5,6 +5,8 @@
 // would otherwise hold all of it. Whatever a new reader needs must be added
 // here (the tests read through trimmed objects, so a missing field shows).
 
+import { AGENT_NAME, AGENT_NAME_LABEL } from './agent-manifests.js';
+
 type Obj = Record<string, any>;
 
 const pick = (o: Obj | undefined, keys: string[]): Obj | undefined => {
@@ -16,8 +18,20 @@ const pick = (o: Obj | undefined, keys: string[]): Obj | undefined => {
 
 const META = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'labels', 'ownerReferences', 'deletionTimestamp'];
 
+/**
+ * A shark agent's container keeps its memory limit too: an agent OOM-killed is said with
+ * the limit it had (raised mid-run by `kubectl set resources`, or by --agent-memory) and
+ * twice it as the way out. Other pods' resources are never read.
+ */
+function agentContainer(c: Obj): Obj | undefined {
+  const kept = pick(c, ['name', 'image', 'ports']);
+  const memory = c?.resources?.limits?.memory;
+  return memory === undefined || !kept ? kept : { ...kept, resources: { limits: { memory } } };
+}
+
 function trimPod(o: Obj): Obj {
   const spec = o.spec ?? {};
+  const agent = o.metadata?.labels?.[AGENT_NAME_LABEL] === AGENT_NAME;
   const nodeAffinity = spec.affinity?.nodeAffinity;
   return {
     metadata: pick(o.metadata, META),
@@ -25,7 +39,7 @@ function trimPod(o: Obj): Obj {
       ...pick(spec, ['nodeName', 'hostNetwork']),
       // DaemonSet pods are pinned to their node by affinity until scheduled.
       ...(nodeAffinity ? { affinity: { nodeAffinity } } : {}),
-      containers: (spec.containers ?? []).map((c: Obj) => pick(c, ['name', 'image', 'ports'])),
+      containers: (spec.containers ?? []).map((c: Obj) => (agent ? agentContainer(c) : pick(c, ['name', 'image', 'ports']))),
     },
     status: pick(o.status, ['phase', 'reason', 'message', 'podIP', 'podIPs', 'hostIP', 'conditions', 'containerStatuses', 'initContainerStatuses']),
   };

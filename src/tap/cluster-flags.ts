@@ -7,6 +7,8 @@ import { parseDuration, parseSize } from '../cli/units.js';
 import { workersFromFlag } from '../cli/workers-flag.js';
 import { sampleRateFromFlag } from '../cli/sample-flag.js';
 import type { Pushdown } from '../k8s/pushdown.js';
+import { parseQuantity } from '../k8s/quantity.js';
+import { AGENT_REQUESTS } from '../k8s/agent-manifests.js';
 import type { TapFlags } from './flags.js';
 
 export interface ClusterFlagValues {
@@ -41,6 +43,8 @@ export async function checkClusterFlags(podRegex: string | undefined, flags: Tap
   if (image !== undefined && !isImageReference(image)) {
     throw new UserError(`--agent-image: '${image}' is not an image reference (e.g. registry.example/shark:0.1.0; repository names are lower case)`, ExitCode.USAGE);
   }
+  checkAgentLimit('--agent-cpu', flags['agent-cpu'], AGENT_REQUESTS.cpu, 'a CPU amount: 1, 2, 500m');
+  checkAgentLimit('--agent-memory', flags['agent-memory'], AGENT_REQUESTS.memory, 'a memory amount: 512Mi, 1Gi, 2G');
   // The pod regex (or TYPE/NAME) and -l are usage errors too, never a failed run.
   const { compilePodTarget } = await import('../k8s/targets.js');
   const { parseLabelSelector } = await import('../k8s/label-selector.js');
@@ -73,6 +77,19 @@ export async function checkClusterFlags(podRegex: string | undefined, flags: Tap
     maxPendingBytes: parseSize(flags['stream-max-pending'], '--stream-max-pending'),
     sampleRate: sampleRateFromFlag(flags['sample-rate']),
   };
+}
+
+/**
+ * An agent container limit is a Kubernetes quantity at least the agents' request: the API
+ * server refuses a limit below the request, but only when the DaemonSet's pods are made,
+ * after the run deployed (every agent pod FailedCreate until --agent-timeout).
+ */
+export function checkAgentLimit(flag: string, value: string, request: string, kind: string): void {
+  const amount = parseQuantity(value);
+  if (amount === undefined) throw new UserError(`${flag}: '${value}' is not a Kubernetes quantity (${kind})`, ExitCode.USAGE);
+  if (amount < parseQuantity(request)!) {
+    throw new UserError(`${flag}: '${value}' is below what each agent requests (${request}); the limit must be at least that`, ExitCode.USAGE);
+  }
 }
 
 const NOT_A_NAMESPACE = "is not a namespace name (a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit)";

@@ -11,6 +11,11 @@ import { parseAllDocuments } from 'yaml';
 import { agentManifests, ownedBy, MANAGED_BY, RUN_LABEL, KEEPER_BACKOFF_LIMIT } from '../../src/k8s/agent-manifests.js';
 import { dryRunYaml } from '../../src/k8s/dry-run.js';
 import { podSecurityViolations } from '../fixtures/apiserver/admission.js';
+import { checkAgentLimit, checkClusterFlags } from '../../src/tap/cluster-flags.js';
+import type { TapFlags } from '../../src/tap/flags.js';
+import { doubledMemory, parseQuantity } from '../../src/k8s/quantity.js';
+import { agentStates, lessMemory } from '../../src/k8s/agent-status.js';
+import { trimObject } from '../../src/k8s/trim.js';
 
 const validators: Record<string, (o: any) => { validate(): void }> = {
   Namespace: (o) => new Namespace(o),
@@ -201,4 +206,111 @@ test('no keeper without a lease that can lapse (--dry-run: lease 0) or when aske
   assert.ok(!m.objects.some((o) => o.kind === 'Job'));
   const root = { ...m.root, metadata: { ...m.root.metadata, uid: 'u-1' } };
   assert.deepEqual(ownedBy(m.owned[0], root).metadata.ownerReferences[0], { apiVersion: 'v1', kind: 'ConfigMap', name: 'shark-run-n1', uid: 'u-1', blockOwnerDeletion: false });
+});
+
+// --agent-memory and --agent-cpu: the agents' limits as Kubernetes quantities, checked before
+// anything is deployed (a limit below the request is refused by the API server only when the
+// DaemonSet's pods are made), put in the DaemonSet schema-valid, and named by the hint of an
+// agent OOM-killed before the run taps (its DaemonSet goes with the failed run).
+/**
+ * `shark tap -A`'s flags with their defaults (src/commands/tap.ts), and `extra`: importing the
+ * command itself for its table costs ~3 s of module loading on a loaded machine.
+ */
+function tapFlags(extra: Record<string, unknown>): TapFlags {
+  const defaults = {
+    'all-namespaces': true,
+    'agent-namespace': 'shark-system',
+    'agent-timeout': '60s',
+    'agent-lease': '30s',
+    'api-outage': '5m',
+    'request-timeout': '30s',
+    'exec-ping': '5s,60s',
+    'stream-max-pending': '8MB',
+    'max-body': '16KB',
+    'agent-cpu': '1',
+    'agent-memory': '512Mi',
+  };
+  return { ...defaults, ...extra } as unknown as TapFlags;
+}
+
+test('Kubernetes quantities read as the API server reads them; what it refuses is not one', () => {
+  const amounts: [string, number][] = [
+    ['512Mi', 512 * 2 ** 20],
+    ['1Gi', 2 ** 30],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['2G', 2e9],
+    ['800M', 8e8],
+    ['500m', 0.5],
+    ['2', 2],
+    ['.5', 0.5],
+    ['1e9', 1e9],
+    ['1E', 1e18],
+    ['+3k', 3000],
+  ];
+  for (const [s, n] of amounts) assert.equal(parseQuantity(s), n, s);
+  for (const s of ['', 'Mi', '1.5Gib', '1 Gi', '-1Gi', '1mi', '0x10', '1..2', 'two', '1e', '12'.repeat(30)]) assert.equal(parseQuantity(s), undefined, s);
+  // Twice a limit, in whatever unit it was given: never less than the limit itself.
+  assert.equal(doubledMemory(parseQuantity('512Mi')!), '1Gi');
+  assert.equal(doubledMemory(parseQuantity('768Mi')!), '1536Mi');
+  assert.equal(doubledMemory(parseQuantity('1500M')!), '2862Mi');
+  assert.equal(doubledMemory(parseQuantity('3Gi')!), '6Gi');
+});
+
+test('--agent-memory and --agent-cpu: a bad quantity or one below the request is a usage error naming the flag; good ones pass', async () => {
+  const refused: [Record<string, string>, RegExp][] = [
+    [{ 'agent-memory': 'lots' }, /^--agent-memory: 'lots' is not a Kubernetes quantity \(a memory amount: 512Mi, 1Gi, 2G\)$/],
+    [{ 'agent-memory': '128Mi' }, /^--agent-memory: '128Mi' is below what each agent requests \(192Mi\); the limit must be at least that$/],
+    [{ 'agent-memory': '512m' }, /below what each agent requests/],
+    [{ 'agent-cpu': '2 cores' }, /^--agent-cpu: '2 cores' is not a Kubernetes quantity \(a CPU amount: 1, 2, 500m\)$/],
+    [{ 'agent-cpu': '50m' }, /^--agent-cpu: '50m' is below what each agent requests \(100m\)/],
+    [{ 'agent-cpu': '0' }, /below what each agent requests/],
+  ];
+  for (const [extra, message] of refused) {
+    await assert.rejects(checkClusterFlags(undefined, tapFlags(extra)), (e: Error & { exitCode?: number }) => {
+      assert.match(e.message, message);
+      assert.equal(e.exitCode, 2, e.message);
+      return true;
+    });
+  }
+  // Accepted amounts, checked alone (the whole check loads the filter compiler: a second of loading).
+  for (const [memory, cpu] of [['512Mi', '1'], ['192Mi', '100m'], ['2G', '2'], ['1.5Gi', '0.5']]) {
+    checkAgentLimit('--agent-memory', memory, '192Mi', 'memory');
+    checkAgentLimit('--agent-cpu', cpu, '100m', 'CPU');
+  }
+});
+
+test('the limits reach the DaemonSet of --dry-run schema-valid, the requests unchanged; the defaults without the flags', () => {
+  const daemonSet = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS()).find((o) => o.kind === 'DaemonSet');
+  const raised = daemonSet(dryRunYaml({ runId: 'r1', image: 'shark:test', cpuLimit: '2', memoryLimit: '1.5Gi' }));
+  new DaemonSet(raised).validate();
+  assert.deepEqual(raised.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '2', memory: '1.5Gi' } });
+  const plain = daemonSet(dryRunYaml({ runId: 'r1', image: 'shark:test' }));
+  assert.deepEqual(plain.spec.template.spec.containers[0].resources.limits, { cpu: '1', memory: '512Mi' });
+});
+
+test('an agent OOM-killed before the run taps names --agent-memory at twice its limit; one killed while tapping names both ways', () => {
+  const pod = {
+    metadata: { name: 'agent-a', uid: 'u1' },
+    spec: { nodeName: 'a', containers: [{ name: 'agent', resources: { limits: { memory: '1500M' } } }] },
+    status: {
+      phase: 'Running',
+      containerStatuses: [{ state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 20s' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }],
+    },
+  };
+  const node = { metadata: { name: 'a', labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } }, spec: { taints: [] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } };
+  const [s] = agentStates({ namespace: 'shark-system', image: 'shark:test', nodes: [node], pods: [pod], events: [] });
+  assert.equal(s.hint, 'the agent ran out of its memory limit (1500M) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or run again with --agent-memory 2862Mi');
+  assert.equal(
+    lessMemory('512Mi', 'shark-system', 'shark-agent-r1'),
+    'tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/shark-agent-r1 -c agent --limits=memory=1Gi (later runs: --agent-memory 1Gi)',
+  );
+});
+
+test('the watch cache keeps an agent pod s memory limit (its OOM hint names it), and no other pod s resources', () => {
+  const { objects } = agentManifests({ runId: 'r1', image: 'shark:test', memoryLimit: '768Mi' });
+  const tpl = objects.find((o) => o.kind === 'DaemonSet')!.spec.template;
+  const agent = trimObject('pods', { metadata: { name: 'a', ...tpl.metadata }, spec: { ...tpl.spec, nodeName: 'n1' } });
+  assert.deepEqual(agent.spec.containers[0].resources, { limits: { memory: '768Mi' } });
+  const other = trimObject('pods', { metadata: { name: 'web', labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x', resources: { limits: { memory: '1Gi' } }, env: [{ name: 'K', value: 'v' }] }] } });
+  assert.deepEqual(other.spec.containers, [{ name: 'c', image: 'x' }]);
 });

@@ -211,7 +211,7 @@ test('progress while the run taps: a failed agent names the tapped pods it leave
   assert.equal(lines.length, 3, lines.join('\n'));
   assert.equal(
     lines[1],
-    'tap: b: failed: CrashLoopBackOff: back-off 40s; last exit code 137 (OOMKilled); not captured: data/redis-1, data/redis-2, web/nginx-0, … (4 in all); the other nodes are tapped → the agent ran out of its memory limit (768Mi) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/shark-agent-r1 -c agent --limits=memory=1536Mi',
+    'tap: b: failed: CrashLoopBackOff: back-off 40s; last exit code 137 (OOMKilled); not captured: data/redis-1, data/redis-2, web/nginx-0, … (4 in all); the other nodes are tapped → the agent ran out of its memory limit (768Mi) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/shark-agent-r1 -c agent --limits=memory=1536Mi (later runs: --agent-memory 1536Mi)',
   );
   assert.match(lines[2], /^tap: c: failed: ErrImagePull: nope; no tapped pod there yet; the other nodes are tapped → the node cannot pull/);
   assert.equal(progress.failedSummary(), 'no agent running on 2 node(s): b (CrashLoopBackOff), c (ErrImagePull)');

@@ -14,6 +14,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { exited, spawnTap, until } from '../helpers/tap-process.js';
 import { ApiServerFixture, ADMIN_TOKEN } from '../fixtures/apiserver/server.js';
 import { proxyFromEnvironment } from '../../src/k8s/proxy-env.js';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.js';
@@ -82,6 +83,20 @@ const NO_ENV_PROXY = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_pr
 
 function tap(args: string[], env: Record<string, string> = {}, duration = '2s') {
   return runCli(['tap', 'redis', '-n', 'data', '--duration', duration, '--agent-timeout', '20s', ...args], { env: { ...NO_ENV_PROXY, ...env }, timeoutMs: 40_000 });
+}
+/**
+ * A tap that must deploy: stopped by SIGINT once it has, not by a --duration, which runs from the
+ * start and could end the run before it deployed on a loaded machine (deploying took 8 s at load 12).
+ */
+async function tapUntilDeployed(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+  const run = spawnTap(['redis', '-n', 'data', '--agent-timeout', '20s', ...args], { ...NO_ENV_PROXY, ...env });
+  try {
+    await until(() => /deployed agents/.test(run.stderr()), 'the agents deployed', 30_000, run);
+    run.child.kill('SIGINT');
+    return { code: await exited(run), stderr: run.stderr() };
+  } finally {
+    run.child.kill('SIGKILL');
+  }
 }
 /** Long enough for an agent to be exec-ed and send its entry on a machine at load 20 (2 s was not). */
 const TO_AN_ENTRY = '5s';
@@ -189,9 +204,8 @@ test('KUBECONFIG skips entries that do not exist and merges the rest in order, t
     process.env.KUBECONFIG = [join(dir, 'missing'), join(dir, 'missing-too')].join(':');
     assert.throws(() => loadKubeConfig(), /no kubeconfig: none of the files in KUBECONFIG exists/);
 
-    const r = await tap([], { KUBECONFIG: `${join(dir, 'nonexistent.yaml')}:${first}:${second}` });
+    const r = await tapUntilDeployed([], { KUBECONFIG: `${join(dir, 'nonexistent.yaml')}:${first}:${second}` });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /deployed agents/);
   } finally {
     if (saved === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = saved;
@@ -208,9 +222,8 @@ test('a user tokenFile (relative to its kubeconfig) authenticates; an unreadable
   const missing = join(dir, 'missing-token');
   writeFileSync(missing, kubeconfig({ server: f.url, ca: f.caPem, user: { tokenFile: 'nope' } }));
   try {
-    const r = await tap(['--kubeconfig', kc]);
+    const r = await tapUntilDeployed(['--kubeconfig', kc]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /deployed agents/);
     const m = await tap(['--kubeconfig', missing]);
     assert.equal(m.code, 4, m.stderr);
     assert.equal(m.stderr, `tap: kubeconfig user "tester": cannot read tokenFile: ENOENT: no such file or directory, open '${join(dir, 'nope')}'\n`);

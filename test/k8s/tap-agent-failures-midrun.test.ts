@@ -62,7 +62,7 @@ test('-n: an agent OOM-killed mid-run names its memory limit and how to raise it
       oom[0],
       new RegExp(
         // Which of the exec's end and the kubelet's report comes first is the network's choice: either way one line.
-        `^tap: agent on node node0 ended \\(command terminated with non-zero exit code: 137: (?:OOMKilled: the agent ran out of its memory limit \\(512Mi\\) and was killed → |killed by SIGKILL; if by the kernel at its memory limit \\(512Mi\\): )tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/${ds} -c agent --limits=memory=1Gi\\); reconnecting when it is ready$`,
+        `^tap: agent on node node0 ended \\(command terminated with non-zero exit code: 137: (?:OOMKilled: the agent ran out of its memory limit \\(512Mi\\) and was killed → |killed by SIGKILL; if by the kernel at its memory limit \\(512Mi\\): )tap fewer pods, pass --no-bodies or a smaller --max-body, or raise the limit: kubectl -n shark-system set resources ds/${ds} -c agent --limits=memory=1Gi \\(later runs: --agent-memory 1Gi\\)\\); reconnecting when it is ready$`,
       ),
     );
 

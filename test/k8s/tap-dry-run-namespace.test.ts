@@ -64,12 +64,16 @@ test('--dry-run prints the Namespace only for shark-system or with --create-name
     'tap: no Namespace object for kube-system (shark did not create it, so applying or deleting this file leaves it alone; --create-namespace adds one); it must exist and let privileged pods run: kubectl label namespace kube-system pod-security.kubernetes.io/enforce=privileged\n',
   );
 
-  const asked = await runCli(['tap', '-A', '--dry-run', '--agent-namespace', 'monitoring', '--create-namespace', ...img]);
+  // --agent-memory/--agent-cpu reach the printed DaemonSet (a failed start cannot raise the next run's limit otherwise).
+  const asked = await runCli(['tap', '-A', '--dry-run', '--agent-namespace', 'monitoring', '--create-namespace', '--agent-memory', '1Gi', '--agent-cpu', '2', ...img]);
   assert.equal(asked.code, 0, asked.stderr);
-  const ns = parseAllDocuments(asked.stdout).map((d) => d.toJS() as Obj)[0];
+  const docs = parseAllDocuments(asked.stdout).map((d) => d.toJS() as Obj);
+  const ns = docs[0];
   assert.equal(ns.kind, 'Namespace');
   assert.equal(ns.metadata.name, 'monitoring');
   assert.equal(ns.metadata.labels['app.kubernetes.io/managed-by'], 'shark');
+  const ds = docs.find((d) => d.kind === 'DaemonSet')!;
+  assert.deepEqual(ds.spec.template.spec.containers[0].resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '2', memory: '1Gi' } });
 });
 
 test('--dry-run without --agent-image warns that the default image is not published', async () => {
@@ -79,7 +83,7 @@ test('--dry-run without --agent-image warns that the default image is not publis
   assert.equal(r.stderr, 'tap: warning: no --agent-image: the manifests name ghcr.io/shark-cli/shark:0.1.0, which is not published; build the image (npm run image), push it where the nodes can pull and pass --agent-image\n');
 });
 
-test('bad cluster flags are exit 2 and one line before anything else, with --dry-run or live, and nothing reaches the API server', { timeout: 60_000 }, async () => {
+test('bad cluster flags are exit 2 and one line before anything else, with --dry-run or live, and nothing reaches the API server', { timeout: 120_000 }, async () => {
   const { f, kubeconfig } = await monitoringFixture();
   try {
     const cases: [string[], RegExp][] = [
@@ -155,12 +159,18 @@ test('kubectl apply then delete -f of a --dry-run into an existing namespace lea
     // lasts (said, and put back as it was), a missing one created and removed.
     f.store.patch('namespaces', undefined, 'monitoring', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } });
     for (const ns of ['monitoring', 'tap-scratch']) {
-      const live = await runCli(['tap', 'redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-namespace', ns, '--duration', '2s', '--agent-timeout', '20s'], { timeoutMs: 40_000 });
-      assert.equal(live.code, 0, live.stderr);
-      assert.match(live.stderr, new RegExp(`deployed agents \\(run \\w+\\) in namespace ${ns}`));
+      // Stopped by Ctrl-C once deployed, not by a --duration: on a loaded machine a 2 s run could end before it deployed.
+      const live = spawnTap(['redis', '-n', 'data', '--kubeconfig', kubeconfig, '--agent-namespace', ns, '--agent-timeout', '20s']);
+      try {
+        await until(() => new RegExp(`deployed agents \\(run \\w+\\) in namespace ${ns}`).test(live.stderr()), 'the agents deployed', 30_000, live);
+        live.child.kill('SIGINT');
+        assert.equal(await exited(live), 0, live.stderr());
+      } finally {
+        live.child.kill('SIGKILL');
+      }
       if (ns !== 'monitoring') continue;
-      assert.match(live.stderr, /^tap: namespace monitoring was labelled pod-security\.kubernetes\.io\/enforce=baseline, which refuses the agents \(hostNetwork, NET_RAW\); relabelled it privileged for this run \(the last run to leave puts baseline back\)$/m);
-      assert.match(live.stderr, /^tap: put back namespace monitoring's label pod-security\.kubernetes\.io\/enforce=baseline$/m);
+      assert.match(live.stderr(), /^tap: namespace monitoring was labelled pod-security\.kubernetes\.io\/enforce=baseline, which refuses the agents \(hostNetwork, NET_RAW\); relabelled it privileged for this run \(the last run to leave puts baseline back\)$/m);
+      assert.match(live.stderr(), /^tap: put back namespace monitoring's label pod-security\.kubernetes\.io\/enforce=baseline$/m);
     }
     const kept = f.store.get('namespaces', undefined, 'monitoring');
     assert.ok(kept && !kept.metadata.deletionTimestamp, 'the existing namespace was not deleted');

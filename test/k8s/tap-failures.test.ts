@@ -76,7 +76,7 @@ function kubeletReports(f: ApiServerFixture, onNode: (node: string) => Obj | und
   });
 }
 
-function waitingContainer(reason: string, message: string, lastExit?: number): Obj {
+function waitingContainer(reason: string, message: string, lastExit?: number, lastReason = 'Error'): Obj {
   return {
     phase: reason === 'CrashLoopBackOff' ? 'Running' : 'Pending',
     conditions: [
@@ -91,30 +91,38 @@ function waitingContainer(reason: string, message: string, lastExit?: number): O
         image: 'ghcr.io/shark-cli/shark:0.1.0',
         imageID: '',
         state: { waiting: { reason, message } },
-        ...(lastExit !== undefined ? { lastState: { terminated: { exitCode: lastExit, reason: 'Error' } } } : {}),
+        ...(lastExit !== undefined ? { lastState: { terminated: { exitCode: lastExit, reason: lastReason } } } : {}),
       },
     ],
   };
 }
 
-test('image pull failure on one node, crash loop on the other, a Windows node: per-node reasons, exit 4 at the deadline', { timeout: 60_000 }, async () => {
+test('image pull failure on one node, crash loop on another, OOM kills on a third, a Windows node: per-node reasons, exit 4 at the deadline', { timeout: 60_000 }, async () => {
   const { f, kubeconfig } = await fixture();
   f.addNode({ name: 'win0', ip: '198.18.30.9', labels: { 'kubernetes.io/os': 'windows' } });
+  f.addNode({ name: 'node2', ip: '198.18.30.4' });
   kubeletReports(f, (node) =>
     node === 'node0'
       ? waitingContainer('ImagePullBackOff', 'Back-off pulling image "ghcr.io/shark-cli/shark:0.1.0"')
-      : waitingContainer('CrashLoopBackOff', 'back-off 40s restarting failed container=agent', 13),
+      : node === 'node2'
+        ? waitingContainer('CrashLoopBackOff', 'back-off 20s restarting failed container=agent', 137, 'OOMKilled')
+        : waitingContainer('CrashLoopBackOff', 'back-off 40s restarting failed container=agent', 13),
   );
-  const tap = spawnTap(['-A', '--kubeconfig', kubeconfig, '--agent-timeout', '5s']);
+  // --agent-memory reaches the live DaemonSet: the OOM-killed agent's hint names its limit, and twice it for the next run.
+  const tap = spawnTap(['-A', '--kubeconfig', kubeconfig, '--agent-timeout', '5s', '--agent-memory', '768Mi']);
   try {
     assert.equal(await exited(tap), 4, tap.stderr());
     const err = tap.stderr();
     assert.match(err, /^tap: node0: failed: ImagePullBackOff: Back-off pulling image "ghcr\.io\/shark-cli\/shark:0\.1\.0" → .*--agent-image/m);
     assert.match(err, /^tap: node1: failed: CrashLoopBackOff: back-off 40s restarting failed container=agent; last exit code 13 \(Error\) → .*logs shark-agent-\w+-\w+ --previous/m);
+    assert.match(
+      err,
+      /^tap: node2: failed: CrashLoopBackOff: back-off 20s restarting failed container=agent; last exit code 137 \(OOMKilled\) → the agent ran out of its memory limit \(768Mi\) and was killed: tap fewer pods, pass --no-bodies or a smaller --max-body, or run again with --agent-memory 1536Mi$/m,
+    );
     // The Windows node: listed once, never waited on or blamed.
     assert.equal((err.match(/win0/g) ?? []).length, 1, err);
     assert.match(err, /^tap: win0: no agent: windows node/m);
-    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 2 of 2 node\(s\) after 5s \(DaemonSet shark-agent-\w+: 2 desired, 0 ready, 2 unavailable; reasons above\)$/);
+    assert.match(err.trimEnd().split('\n').at(-1)!, /^tap: agents not running on 3 of 3 node\(s\) after 5s \(DaemonSet shark-agent-\w+: 3 desired, 0 ready, 3 unavailable; reasons above\)$/);
     assert.doesNotMatch(err, /^\s+at /m);
     // Every object of the run is gone, the namespace (terminating) included.
     await until(() => f.store.findAll(MANAGED).length === 0, 'objects removed', 5000, tap);

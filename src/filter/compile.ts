@@ -427,14 +427,34 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'index': {
       const t = queryMapRead(n.target, ctx) ?? k2(n.target, ctx);
       const ci = isHeaderMap(n.target);
+      // A list has no value past its end in CEL (`[1, 2][5]`, `dns_questions[0]` of an entry without
+      // questions): an error, counted, not the default a missing map key or field gives.
+      // (A site only where the index can be a number: `request.headers["a"]` stays free of the catching path.)
+      const numeric = !(n.index.kind === 'literal' && typeof n.index.value === 'string');
+      const outOfRange = numeric ? errorsOf(ctx).site('index out of range', n.index.col) : undefined;
+      const listItem = (list: unknown[], key: number) => {
+        if (!Number.isInteger(key) || key < 0 || key >= list.length) throw outOfRange;
+        return list[key];
+      };
       if (n.index.kind === 'literal' && (typeof n.index.value === 'string' || typeof n.index.value === 'number')) {
         const s: PathStep = { key: n.index.value, ci };
+        if (typeof s.key === 'number') {
+          const key = s.key;
+          return (e) => {
+            const v = t(e);
+            return Array.isArray(v) ? listItem(v, key) : step(v, s);
+          };
+        }
         return (e) => step(t(e), s);
       }
       const i = k2(n.index, ctx);
       return (e) => {
         const key = i(e);
-        return typeof key === 'string' || typeof key === 'number' ? step(t(e), { key, ci }) : undefined;
+        if (typeof key === 'number') {
+          const v = t(e);
+          return Array.isArray(v) ? listItem(v, key) : step(v, { key, ci });
+        }
+        return typeof key === 'string' ? step(t(e), { key, ci }) : undefined;
       };
     }
     case 'call':

@@ -677,13 +677,38 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
       const err = errors.site(`'${n.op}' of a value that is not a number`, n.col);
       const byZero = errors.site(n.op === '/' ? 'division by zero' : 'modulus by zero', n.col);
       const divide = n.op === '/';
+      // CEL divides ints as ints (`7 / 2 == 3`, `elapsed_time / 1000000 >= 1` is "a whole second"),
+      // truncating toward zero; a double on either side (`7 / 2.0`, double(x)) divides as doubles.
+      const ints = divide && !isDouble(n.left) && !isDouble(n.right);
       return (e) => {
         const a = num(l(e), err);
         const b = num(r(e), err);
         if (b === 0) throw byZero;
-        return divide ? a / b : a % b;
+        if (!divide) return a % b;
+        return ints && Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / b) : a / b;
       };
     }
+  }
+}
+
+/**
+ * True when CEL would type `n` a double: a double literal, double(), or arithmetic on one. Numbers
+ * read from entries are ints when whole (KFL2's numeric variables are ints), doubles otherwise.
+ */
+function isDouble(n: Node): boolean {
+  switch (n.kind) {
+    case 'literal':
+      return n.double === true;
+    case 'call':
+      return n.name === 'double';
+    case 'unary':
+      return isDouble(n.arg);
+    case 'binary':
+      return ['+', '-', '*', '/', '%'].includes(n.op) && (isDouble(n.left) || isDouble(n.right));
+    case 'cond':
+      return isDouble(n.then) || isDouble(n.else);
+    default:
+      return false;
   }
 }
 

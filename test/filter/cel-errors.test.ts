@@ -76,6 +76,24 @@ test('a list index past the end, negative or not whole is a CEL error: no match 
   assert.deepEqual(f.evalErrors!(), { entries: 1, first: 'index out of range at column 28' });
 });
 
+test('a division of ints is an int as in CEL, truncated toward zero; a double on either side divides as doubles', () => {
+  const slow = { ...(http as object), elapsedTime: 1500 } as never; // 1,500,000 µs
+  const cases: Array<[string, boolean]> = [
+    ['7 / 2 == 3', true],
+    ['-7 / 2 == -3', true],
+    ['status_code / 3 == 66', true],
+    ['elapsed_time / 1000000 == 1', true],
+    ['7 / 2.0 == 3.5', true],
+    ['7.0 / 2 == 3.5', true],
+    ['1e1 / 4 == 2.5', true],
+    ['double(status_code) / 400 == 0.5', true],
+    ['-(7.0) / 2 == -3.5', true],
+    ['(elapsed_time + 0.5) / 2 == 750000.25', true],
+    ['7 % 2 == 1 && -7 % 2 == -1', true],
+  ];
+  for (const [q, want] of cases) assert.equal(compileFilter(q, { dialect: 'kfl2' }).predicate(slow), want, q);
+});
+
 test('filter tells how many entries met an evaluation error, on one thread and on workers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shark-cel-errors-'));
   try {

@@ -8,6 +8,7 @@ import { sampleRateFlag } from '../cli/sample-flag.js';
 import { LineSink } from '../output/stdout-sink.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { compileFilter } from '../filter/index.js';
+import { evalCounts, evalReport } from '../filter/eval-report.js';
 import { captureBufferFlags } from '../cli/capture-buffer-flags.js';
 import { DEFAULT_LEASE_GRACE_MS, lapseMessage, readLease, watchLease } from '../k8s/lease-file.js';
 import { runCaptureAgent } from '../k8s/agent-capture-run.js';
@@ -93,7 +94,8 @@ it instead of finishing.`);
     // Secrets are redacted here, on the node, so they never cross the API server.
     const redact = redactorFromFlags(flags, `agent ${node}`);
     // Pushed down by `shark tap -f KFL` / `--protocols`: only matching entries cross the API server.
-    const keep = flags.kfl ? compileFilter(flags.kfl).predicate : undefined;
+    const kfl = flags.kfl ? compileFilter(flags.kfl) : undefined;
+    const keep = kfl?.predicate;
     const protocols = flags.protocols ? flags.protocols.split(',').filter(Boolean) : [];
     const sink = new LineSink(process.stdout, { batchChars: 1, onClosed: () => this.outputClosed() });
     const run: AgentRun = {
@@ -109,8 +111,13 @@ it instead of finishing.`);
       maxBody: parseSize(flags['max-body'], '--max-body'),
       noBodies: flags['no-bodies'],
     };
-    if (flags.tls) return runTlsAgent(run, flags['pods-only']);
-    return runCaptureAgent(run, flags, () => stopLease?.());
+    try {
+      if (flags.tls) return await runTlsAgent(run, flags['pods-only']);
+      return await runCaptureAgent(run, flags, () => stopLease?.());
+    } finally {
+      // Entries --kfl left out without a verdict (an evaluation error, the macros' step limit) are told, as `filter` tells them.
+      if (kfl) for (const line of evalReport(evalCounts(kfl))) say(`--kfl: ${line}`);
+    }
   }
 
   /**

@@ -60,6 +60,8 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
   protected async execute(): Promise<number> {
     const { flags, args } = await this.parse(DiffCommand);
     const warn = (m: string) => process.stderr.write(`diff: ${m}\n`);
+    // Each side is read on its own: stdin for both would give the candidate no traffic, every endpoint "vanished".
+    if (args.baseline === '-' && args.candidate === '-') throw new UserError('stdin ("-") can be only one side: name a file for the other', ExitCode.USAGE);
     const failOn = new Set<ChangeKind>();
     for (const k of (flags['fail-on'] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
       if (!(CHANGE_KINDS as readonly string[]).includes(k)) throw new UserError(`--fail-on: unknown change "${k}" (one of ${CHANGE_KINDS.join(', ')})`, ExitCode.USAGE);

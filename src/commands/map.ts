@@ -51,7 +51,8 @@ A damaged input is used up to the damage: the map is printed, then one line says
     const decodeAs = decodeAsRules(flags['decode-as']);
     const tlsKeys = tlsKeysFromFlag(flags['tls-keylog'], (m) => process.stderr.write(`map: ${m}\n`));
     const labels = { parts: parseEdgeLabel(flags['edge-label']), paths: flags.paths ? flags['top-paths'] : 0 };
-    const predicate = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
+    const kfl = flags.filter !== undefined ? await compileKfl(flags.filter) : undefined;
+    const predicate = kfl?.predicate;
     // Labels and --paths come from entries: they are counted redacted (the filter sees them as they are).
     const map = new MapAggregator(flags.level as MapLevel, predicate, redactorFromFlags(flags, 'map'));
     // Without a filter the map reads a few fields of each entry: only those are read from NDJSON.
@@ -69,6 +70,7 @@ A damaged input is used up to the damage: the map is printed, then one line says
           ? renderMermaid(graph, labels)
           : renderDot(graph, labels);
     process.stdout.write(text);
+    for (const line of kfl?.report() ?? []) onWarning(`--filter: ${line}`);
     if (map.droppedCalls > 0) onWarning(`more than ${MAX_EDGES} edges: ${map.droppedCalls} call(s) of later edges counted, not drawn`);
     // Damaged input: the map of everything before the damage is out; now say where (exit 3).
     if (input.damage) throw input.damage;

@@ -81,6 +81,8 @@ exit code is 3; with --check also when any input line was bad and skipped.`);
       const input = await read((batch) => checker.add(batch), false);
       const results = checker.results();
       process.stdout.write(renderResults(results, format));
+      // A rule's filter that could not decide on some entries says so: its count may be short.
+      for (const r of rules) for (const line of r.kflReport?.() ?? []) warn(`rule "${r.name}" (${flags.check}:${r.line}): ${line}`);
       if (flags.junit) {
         try {
           await writeFile(flags.junit, junitXml(results, 'shark stats --check', flags.check));

@@ -13,7 +13,8 @@ import type { LinearRegex } from './linear-regex.js';
 export type Literal = string | number | boolean | null;
 
 export type Node =
-  | ({ kind: 'literal'; value: Literal } & Pos)
+  /** `double`: a number written as CEL's double (`2.0`, `1e3`), so `/` on it is not integer division. */
+  | ({ kind: 'literal'; value: Literal; double?: true } & Pos)
   | ({ kind: 'regex'; source: string; re: LinearRegex } & Pos)
   | ({ kind: 'list'; items: Node[] } & Pos)
   | ({ kind: 'map'; entries: Array<[Node, Node]> } & Pos)

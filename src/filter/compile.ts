@@ -427,14 +427,34 @@ function k2(n: Node, ctx: CompileContext): Fn {
     case 'index': {
       const t = queryMapRead(n.target, ctx) ?? k2(n.target, ctx);
       const ci = isHeaderMap(n.target);
+      // A list has no value past its end in CEL (`[1, 2][5]`, `dns_questions[0]` of an entry without
+      // questions): an error, counted, not the default a missing map key or field gives.
+      // (A site only where the index can be a number: `request.headers["a"]` stays free of the catching path.)
+      const numeric = !(n.index.kind === 'literal' && typeof n.index.value === 'string');
+      const outOfRange = numeric ? errorsOf(ctx).site('index out of range', n.index.col) : undefined;
+      const listItem = (list: unknown[], key: number) => {
+        if (!Number.isInteger(key) || key < 0 || key >= list.length) throw outOfRange;
+        return list[key];
+      };
       if (n.index.kind === 'literal' && (typeof n.index.value === 'string' || typeof n.index.value === 'number')) {
         const s: PathStep = { key: n.index.value, ci };
+        if (typeof s.key === 'number') {
+          const key = s.key;
+          return (e) => {
+            const v = t(e);
+            return Array.isArray(v) ? listItem(v, key) : step(v, s);
+          };
+        }
         return (e) => step(t(e), s);
       }
       const i = k2(n.index, ctx);
       return (e) => {
         const key = i(e);
-        return typeof key === 'string' || typeof key === 'number' ? step(t(e), { key, ci }) : undefined;
+        if (typeof key === 'number') {
+          const v = t(e);
+          return Array.isArray(v) ? listItem(v, key) : step(v, { key, ci });
+        }
+        return typeof key === 'string' ? step(t(e), { key, ci }) : undefined;
       };
     }
     case 'call':
@@ -657,13 +677,38 @@ function k2Binary(n: Extract<Node, { kind: 'binary' }>, ctx: CompileContext): Fn
       const err = errors.site(`'${n.op}' of a value that is not a number`, n.col);
       const byZero = errors.site(n.op === '/' ? 'division by zero' : 'modulus by zero', n.col);
       const divide = n.op === '/';
+      // CEL divides ints as ints (`7 / 2 == 3`, `elapsed_time / 1000000 >= 1` is "a whole second"),
+      // truncating toward zero; a double on either side (`7 / 2.0`, double(x)) divides as doubles.
+      const ints = divide && !isDouble(n.left) && !isDouble(n.right);
       return (e) => {
         const a = num(l(e), err);
         const b = num(r(e), err);
         if (b === 0) throw byZero;
-        return divide ? a / b : a % b;
+        if (!divide) return a % b;
+        return ints && Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / b) : a / b;
       };
     }
+  }
+}
+
+/**
+ * True when CEL would type `n` a double: a double literal, double(), or arithmetic on one. Numbers
+ * read from entries are ints when whole (KFL2's numeric variables are ints), doubles otherwise.
+ */
+function isDouble(n: Node): boolean {
+  switch (n.kind) {
+    case 'literal':
+      return n.double === true;
+    case 'call':
+      return n.name === 'double';
+    case 'unary':
+      return isDouble(n.arg);
+    case 'binary':
+      return ['+', '-', '*', '/', '%'].includes(n.op) && (isDouble(n.left) || isDouble(n.right));
+    case 'cond':
+      return isDouble(n.then) || isDouble(n.else);
+    default:
+      return false;
   }
 }
 

@@ -211,7 +211,7 @@ class Parser {
     const t = this.next();
     switch (t.type) {
       case 'number':
-        return { kind: 'literal', value: t.value as number, col: t.col };
+        return /^0[xX]/.test(t.text) || !/[.eE]/.test(t.text) ? { kind: 'literal', value: t.value as number, col: t.col } : { kind: 'literal', value: t.value as number, double: true, col: t.col };
       case 'string':
         return { kind: 'literal', value: t.value as string, col: t.col };
       case 'regex':

@@ -14,8 +14,7 @@ import { createRedactor } from '../redact/entry.js';
 import { compileFilter, type CompiledFilter, type Dialect } from './index.js';
 import { asWritten, LineMatcher, teachFromLine } from './line-matcher.js';
 import { teachesRedaction } from '../redact/teaching.js';
-import { MAX_MACRO_STEPS } from './cel-macros.js';
-import { evalErrorWarning } from './cel-errors.js';
+import { evalCounts, evalReport } from './eval-report.js';
 import type { JsonataFilter } from './jsonata-guard.js';
 import type { FilteredBlock, FilterWire } from '../dissect/parallel/wire.js';
 import { entryJson } from '../ndjson/stringify.js';
@@ -220,11 +219,9 @@ export async function runFilter(opts: RunFilterOptions): Promise<RunFilterResult
   async function finish(): Promise<RunFilterResult> {
     jsonata?.close();
     result.read += matcher?.read ?? 0;
-    const over = (entriesOverLimit?.() ?? 0) + overLimitOnWorkers;
-    if (over > 0) warn(`warning: ${over} ${over === 1 ? 'entry' : 'entries'} took the expression's macros over ${MAX_MACRO_STEPS.toLocaleString('en-US')} steps and did not match`);
-    const mine = evalErrors?.();
-    const failed = evalErrorWarning((mine?.entries ?? 0) + errorsOnWorkers.entries, mine?.first ?? errorsOnWorkers.first);
-    if (failed) warn(failed);
+    const mine = evalCounts({ entriesOverLimit, evalErrors });
+    const all = { overLimit: mine.overLimit + overLimitOnWorkers, errors: mine.errors + errorsOnWorkers.entries, firstError: mine.firstError ?? errorsOnWorkers.first };
+    for (const line of evalReport(all)) warn(line);
     if (opts.count) sink.write(String(result.matched));
     await sink.finish();
     return result;

@@ -6,7 +6,7 @@
 import { accessSync, constants as fsConstants, createReadStream, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { InputError } from '../cli/errors.js';
+import { ExitCode, InputError, UserError } from '../cli/errors.js';
 import type { Entry } from '../model/entry.js';
 import { readNdjson } from '../ndjson/read.js';
 import { readProjectedNdjson } from '../ndjson/read-projected.js';
@@ -132,9 +132,11 @@ export function withoutBom(head: Buffer): Buffer {
  * Every named input must exist and be readable before the first is read, as
  * mergecap checks: `shark dissect a.pcap typo.pcap` is a usage error (exit 2)
  * before any output, not a's entries followed by one. Stdin ('-') must not be a
- * terminal, a directory or closed (stdin.ts).
+ * terminal, a directory or closed (stdin.ts), nor named twice.
  */
 export function checkInputs(paths: string[], stdin: Readable = process.stdin): void {
+  // Stdin reads once: a second "-" would be read empty, as if it had no traffic (merge says the same).
+  if (paths.filter((p) => p === '-').length > 1) throw new UserError('stdin ("-") can be given only once', ExitCode.USAGE);
   for (const path of paths) {
     if (path === '-') {
       checkStdin(stdin);

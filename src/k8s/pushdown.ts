@@ -8,6 +8,7 @@
 import { ExitCode, UserError } from '../cli/errors.js';
 import { knownProtocols } from '../dissect/registry.js';
 import { compileFilter } from '../filter/index.js';
+import { evalCounts, evalReport } from '../filter/eval-report.js';
 import { detectDialect } from '../filter/dialect.js';
 import { parse } from '../filter/parser.js';
 import { neededFields, type FieldTree } from '../filter/projection.js';
@@ -23,6 +24,8 @@ export interface Pushdown {
   keep?: (e: Entry) => boolean;
   /** Why the filter runs in the CLI rather than on the agents. */
   note?: string;
+  /** With `keep`: its end-of-run warnings (entries left out by an evaluation error or the macros' step limit). */
+  report?: () => string[];
 }
 
 export function pushdownArgs(opts: { filter?: string; protocols?: string; packets?: boolean }): Pushdown {
@@ -39,7 +42,8 @@ export function pushdownArgs(opts: { filter?: string; protocols?: string; packet
   // Throws FilterSyntaxError (exit 2, with the column) before anything is deployed.
   const compiled = compileFilter(opts.filter);
   if (readsNames(opts.filter)) {
-    return { agentArgs, keep: compiled.predicate, note: 'the filter reads names the CLI adds (namespace, pod, service …): it runs in the CLI, so every entry crosses the API server' };
+    const report = () => evalReport(evalCounts(compiled));
+    return { agentArgs, keep: compiled.predicate, report, note: 'the filter reads names the CLI adds (namespace, pod, service …): it runs in the CLI, so every entry crosses the API server' };
   }
   agentArgs.push('--kfl', opts.filter);
   return { agentArgs };

@@ -40,6 +40,8 @@ export interface Rule {
   quantile?: number;
   /** Human description of the scope, for the report. */
   scope: string;
+  /** The KFL filter's end-of-run warnings (entries it left out by an evaluation error or its step limit). */
+  kflReport?: () => string[];
 }
 
 const ALLOWED: Record<RuleType, string[]> = {
@@ -204,9 +206,12 @@ async function parseRule(
   }
   const kflKey = ['filter', 'scope', 'query'].find((k) => pairOf(k));
   const kfl = kflKey ? str(kflKey) : undefined;
+  let kflReport: (() => string[]) | undefined;
   if (kfl !== undefined) {
     try {
-      scopes.push(await compileKfl(kfl));
+      const compiled = await compileKfl(kfl);
+      scopes.push(compiled.predicate);
+      kflReport = compiled.report;
     } catch (err) {
       if (err instanceof UserError) fail(kflKey, `${kflKey}: ${err.message}`);
       throw err;
@@ -216,28 +221,29 @@ async function parseRule(
   const matches = (e: Entry) => scopes.every((s) => s(e));
   const service = serviceRe;
   const scope = described.length ? described.join(' and ') : 'all entries';
+  const common = { name, type: ruleType, line, matches, service, scope, kflReport };
 
   switch (ruleType) {
     case 'latency': {
       const limit = num('latency');
       if (limit === undefined) return fail(undefined, 'latency rule needs "latency" (max ms)');
       const pct = str('percentile') ?? DEFAULT_PERCENTILE;
-      return { name, type: ruleType, line, matches, service, limit, quantile: parsePercentile(pct, () => fail('percentile', `bad percentile "${pct}" (p50, p95, p99.9, max …)`)), scope };
+      return { ...common, limit, quantile: parsePercentile(pct, () => fail('percentile', `bad percentile "${pct}" (p50, p95, p99.9, max …)`)) };
     }
     case 'error-rate': {
       const limit = num('max', true);
       if (limit === undefined) return fail(undefined, 'error-rate rule needs "max" (percent)');
       if (limit > 100) return fail('max', '"max" is a percentage (0–100)');
-      return { name, type: ruleType, line, matches, service, limit, scope };
+      return { ...common, limit };
     }
     case 'expect': {
       if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'expect rule needs "filter" (a KFL expression)');
       const limit = num('min') ?? 1;
-      return { name, type: ruleType, line, matches, service, limit, scope };
+      return { ...common, limit };
     }
     case 'forbid': {
       if (kfl === undefined && !pathRe && !serviceRe) return fail(undefined, 'forbid rule needs "filter" (a KFL expression)');
-      return { name, type: ruleType, line, matches, service, limit: 0, scope };
+      return { ...common, limit: 0 };
     }
   }
 }

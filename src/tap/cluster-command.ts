@@ -60,6 +60,7 @@ export async function tapCluster(podRegex: string | undefined, flags: TapFlags, 
     maxHeldPerStream: flags['stream-max-held'],
     maxPendingBytes,
   });
+  for (const line of pushdown.report?.() ?? []) process.stderr.write(`tap: -f: ${line}\n`);
   await sink.finish();
   return ExitCode.OK;
 }

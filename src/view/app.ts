@@ -141,7 +141,9 @@ export function ViewApp(props: ViewProps): ReactElement {
   const protocols = [...store.counts.entries()].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${escapeForTerminal(p)} ${n}`).join(' · ');
   const shown = store.filter.text ? `${store.size} of ${store.total}` : `${store.total}`;
   const state = [props.status(), store.follow ? 'follow' : ''].filter(Boolean).join(', ');
-  const bar = `${shown} calls${state ? ` [${state}]` : ''}  ${protocols}${store.dropped ? `  (${store.dropped} oldest let go)` : ''}`;
+  const undecided = store.undecided();
+  const unmatched = undecided ? `  (${undecided.calls} not matched: ${undecided.why})` : '';
+  const bar = `${shown} calls${state ? ` [${state}]` : ''}  ${protocols}${store.dropped ? `  (${store.dropped} oldest let go)` : ''}${unmatched}`;
 
   // List window: keep the selection visible.
   const first = Math.max(0, Math.min(store.selected - Math.floor(listRows / 2), store.size - listRows));

@@ -7,11 +7,14 @@
 import type { Entry } from '../model/entry.js';
 import { compileFilter } from '../filter/index.js';
 import { FilterSyntaxError } from '../filter/errors.js';
+import { evalCounts, type EvalCounts } from '../filter/eval-report.js';
 
 export interface FilterState {
   /** The expression in effect ("" = everything). */
   text: string;
   predicate: ((e: Entry) => boolean) | undefined;
+  /** Its counters of calls left out without a verdict (an evaluation error, the macros' step limit). */
+  counts?: () => EvalCounts;
 }
 
 /** The window's bytes (entrySize): 20,000 calls of 8 MB bodies held 20,000 × 8 MB before. */
@@ -93,7 +96,7 @@ export class EntryStore {
     }
     try {
       const f = compileFilter(trimmed);
-      this.apply({ text: trimmed, predicate: f.predicate });
+      this.apply({ text: trimmed, predicate: f.predicate, counts: () => evalCounts(f) });
       return {};
     } catch (err) {
       if (err instanceof FilterSyntaxError) return { error: err.problem, column: err.column };
@@ -111,6 +114,17 @@ export class EntryStore {
     // Stay on the same call when it still matches; otherwise on the newest (follow) or the first.
     const at = keep ? this.shown.findIndex((i) => this.all[i - this.start] === keep) : -1;
     this.selected = at >= 0 ? at : this.follow ? Math.max(0, this.shown.length - 1) : 0;
+  }
+
+  /**
+   * Calls the filter in effect left out without a verdict, and why (the first evaluation error), or
+   * undefined when none: the counter bar says so, as `filter` says it on stderr.
+   */
+  undecided(): { calls: number; why: string } | undefined {
+    const c = this.filter.counts?.();
+    if (!c || c.overLimit + c.errors === 0) return undefined;
+    const why = c.errors > 0 ? (c.firstError ?? 'an evaluation error') : 'the macros step limit';
+    return { calls: c.overLimit + c.errors, why };
   }
 
   get size(): number {

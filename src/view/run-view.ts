@@ -9,6 +9,7 @@ import { createElement } from 'react';
 import { ExitCode, UserError } from '../cli/errors.js';
 import type { Redactor } from '../redact/entry.js';
 import { readEntries, type EntrySourceOptions } from '../input/entries.js';
+import { evalReport } from '../filter/eval-report.js';
 import { EntryStore } from './entry-store.js';
 import { guardRawMode } from './raw-mode-guard.js';
 
@@ -110,6 +111,9 @@ export async function runView(opts: RunViewOptions): Promise<number> {
   // The reader may wait on a stdin that never ends (a live tap); it is aborted, not awaited.
   void reading;
   for (const w of warnings) process.stderr.write(`view: ${w}\n`);
+  // The filter in effect at the end: calls it left out without a verdict, as `filter` tells them.
+  const c = store.filter.counts?.();
+  if (c) for (const line of evalReport(c)) process.stderr.write(`view: filter: ${line}\n`);
   if (failure) {
     process.stderr.write(`view: ${failure}\n`);
     return failureCode;

@@ -13,6 +13,7 @@ import { runFilter } from '../../src/filter/run.js';
 import { runCli } from '../helpers/cli.js';
 
 const http = { id: '1-1', protocol: 'http', request: { method: 'GET', path: '/a' }, response: { status: 200 } } as never;
+const dns = { id: '3-1', protocol: 'dns', request: { questions: [{ name: 'a.svc', type: 'A' }] }, response: { answers: [] } } as never;
 const redis = { id: '2-1', protocol: 'redis', request: { command: 'GET', key: 'k' }, response: { type: 'bulk' } } as never;
 
 test('CEL evaluation errors: no match even negated, absorbed by a deciding term of || && exists all, counted with the first site', () => {
@@ -49,6 +50,48 @@ test('CEL evaluation errors: no match even negated, absorbed by a deciding term 
   assert.deepEqual(f.evalErrors!(), { entries: 2, first: 'division by zero at column 21' });
   // No arithmetic: no error sites, no catching on the hot path.
   assert.equal(compileFilter('http && status_code >= 500').evalErrors, undefined);
+});
+
+test('a list index past the end, negative or not whole is a CEL error: no match even negated, counted with its column', () => {
+  // [expression, matches HTTP, matches DNS, entries that met an error]
+  const cases: Array<[string, boolean, boolean, number]> = [
+    ['[1, 2][5] == 0', false, false, 2],
+    ['!([1, 2][5] == 0)', false, false, 2],
+    ['[1, 2][-1] == 2', false, false, 2],
+    ['[1, 2][0.5] == 1', false, false, 2],
+    ['[1, 2][5] == 0 || http', true, false, 1],
+    ['!(dns_questions[0] == "b.svc")', false, true, 1],
+    // In range, and a map key that is missing (its default, as before): no error.
+    ['[1, 2][1] == 2 && [1, 2][size([1]) - 1] == 1', true, true, 0],
+    ['request.headers["x-missing"] == ""', true, true, 0],
+  ];
+  for (const [q, onHttp, onDns, errors] of cases) {
+    const f = compileFilter(q, { dialect: 'kfl2' });
+    assert.equal(f.predicate(http), onHttp, `${q} on HTTP`);
+    assert.equal(f.predicate(dns), onDns, `${q} on DNS`);
+    assert.equal(f.evalErrors?.().entries ?? 0, errors, `${q}: entries that met an error`);
+  }
+  const f = compileFilter('status_code == 1 || [1, 2][5] == 0');
+  f.predicate(http);
+  assert.deepEqual(f.evalErrors!(), { entries: 1, first: 'index out of range at column 28' });
+});
+
+test('a division of ints is an int as in CEL, truncated toward zero; a double on either side divides as doubles', () => {
+  const slow = { ...(http as object), elapsedTime: 1500 } as never; // 1,500,000 µs
+  const cases: Array<[string, boolean]> = [
+    ['7 / 2 == 3', true],
+    ['-7 / 2 == -3', true],
+    ['status_code / 3 == 66', true],
+    ['elapsed_time / 1000000 == 1', true],
+    ['7 / 2.0 == 3.5', true],
+    ['7.0 / 2 == 3.5', true],
+    ['1e1 / 4 == 2.5', true],
+    ['double(status_code) / 400 == 0.5', true],
+    ['-(7.0) / 2 == -3.5', true],
+    ['(elapsed_time + 0.5) / 2 == 750000.25', true],
+    ['7 % 2 == 1 && -7 % 2 == -1', true],
+  ];
+  for (const [q, want] of cases) assert.equal(compileFilter(q, { dialect: 'kfl2' }).predicate(slow), want, q);
 });
 
 test('filter tells how many entries met an evaluation error, on one thread and on workers', async () => {

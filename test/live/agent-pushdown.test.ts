@@ -1,7 +1,8 @@
 // `shark agent --kfl EXPR --protocols LIST` (what `shark tap -f … --protocols …`
 // pushes down to every node): on a real veth pair with real HTTP and DNS-less
 // UDP traffic, only matching entries leave the agent, and the ones refused
-// are counted on stderr, not lost silently.
+// are counted on stderr, not lost silently; so are those the expression
+// could not decide (a CEL evaluation error: here the good calls' 200 / 0).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,6 +10,9 @@ import { cliBin } from '../helpers/paths.js';
 import { finish, makeVethLab, waitForStderr, type VethLab } from './netns.js';
 
 const HTTP_SERVER = `require('http').createServer((req, res) => { res.statusCode = req.url === '/fail' ? 503 : 200; res.end('x'); }).listen(8080, process.argv[1]);`;
+
+// True for 5xx; for a 200, a division by zero: no match, and said once at the end.
+const KFL = 'http && response.status / (response.status - 200) >= 1';
 
 let lab: VethLab;
 before(async () => {
@@ -22,7 +26,7 @@ after(() => lab?.stop());
 test('the agent keeps only entries matching the pushed-down filter and protocols, and counts the rest', { timeout: 60_000 }, async () => {
   const agent = spawn(
     'ip',
-    ['netns', 'exec', lab.nsA, process.execPath, cliBin, 'agent', '--node', 'n1', '-i', lab.ifA, '-f', `host ${lab.ipB}`, '--kfl', 'http and response.status >= 500', '--protocols', 'http'],
+    ['netns', 'exec', lab.nsA, process.execPath, cliBin, 'agent', '--node', 'n1', '-i', lab.ifA, '-f', `host ${lab.ipB}`, '--kfl', KFL, '--protocols', 'http'],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   const done = finish(agent);
@@ -37,4 +41,5 @@ test('the agent keeps only entries matching the pushed-down filter and protocols
   assert.deepEqual(entries.map((e) => `${e.request.path} ${e.response.status}`), ['/fail 503', '/fail 503', '/fail 503']);
   assert.ok(entries.every((e) => e.node.name === 'n1'));
   assert.match(r.stderr, /agent n1: \d+ packets, 3 entries, 5 filtered out, 0 lost/);
+  assert.match(r.stderr, /^agent n1: --kfl: warning: 5 entries met an evaluation error of the expression \(division by zero at column 25\) and did not match$/m);
 });

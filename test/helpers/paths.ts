@@ -2,6 +2,12 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
+// `node --test` on a terminal sets FORCE_COLOR=1 for each test file (for its
+// reporter's colours), and the CLI honours FORCE_COLOR as Node and chalk do: the
+// CLI a test spawns would colour its pipes only when the suite runs on a
+// terminal. Tests that want colour ask for it (--color always, a pty).
+delete process.env.FORCE_COLOR;
+
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedCaptures = resolve(repoRoot, '..', 'shared', 'captures');
 export const examplesDir = join(repoRoot, 'examples');

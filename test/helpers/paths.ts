@@ -7,6 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 // CLI a test spawns would colour its pipes only when the suite runs on a
 // terminal. Tests that want colour ask for it (--color always, a pty).
 delete process.env.FORCE_COLOR;
+// Likewise COLUMNS, exported by some shells and CI runners: tables now fit it
+// into a pipe too. Tests that want a width pass COLUMNS (or a pty's size).
+delete process.env.COLUMNS;
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const sharedCaptures = resolve(repoRoot, '..', 'shared', 'captures');

@@ -5,6 +5,7 @@ import { renderRows, humanMs, type Column } from '../output/table.js';
 import type { CatalogLimits, EndpointStats } from './endpoints.js';
 import { failsOn, type ChangeKind, type DiffResult } from './diff.js';
 import { isoTime } from '../output/iso-time.js';
+import { xmlAttr as attr, xmlText as text } from '../output/xml-text.js';
 
 export type CatalogFormat = 'table' | 'json' | 'markdown';
 export type DiffFormat = 'table' | 'json' | 'markdown' | 'junit';
@@ -131,14 +132,4 @@ function diffJunit(result: DiffResult, failOn: Set<ChangeKind>, names: { baselin
   }
   lines.push('  </testsuite>', '</testsuites>');
   return lines.join('\n') + '\n';
-}
-
-/** XML 1.0 cannot carry most control characters at all, even escaped: drop them. */
-function text(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function attr(s: string): string {
-  return text(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 }

@@ -16,6 +16,7 @@ import { CommandRuntime } from './runtime.js';
 export async function main(argv: string[], dir: string): Promise<never> {
   const runtime = new CommandRuntime(() => 'shark');
   runtime.watchStdout();
+  runtime.watchStderr();
   let code: number = ExitCode.OK;
   try {
     // No oclif flush(): on a stdout that failed it waits for a 'drain' that never comes; exit() drains.

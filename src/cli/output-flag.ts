@@ -14,7 +14,7 @@ export const outputFlags = {
     options: [...OUTPUT_FORMATS],
   }),
   color: Flags.string({
-    description: 'colour the human formats: auto (on a terminal, unless NO_COLOR is set), always, never',
+    description: 'colour the human formats: auto (on a terminal, unless NO_COLOR is set; FORCE_COLOR=1 or 0 forces it), always, never',
     options: ['auto', 'always', 'never'],
     default: 'auto',
   }),

@@ -19,6 +19,9 @@ export type StopReason = 'sigint' | 'sigterm' | 'epipe';
  */
 const SAME_SIGNAL_MS = 300;
 
+/** Whether stderr's 'error' listener is installed (once a process: fast-merge and SharkCommand may both install). */
+let stderrWatched = false;
+
 export class CommandRuntime {
   /** Aborted on the first SIGINT/SIGTERM or when stdout's reader goes away. */
   readonly stop = new AbortController();
@@ -47,6 +50,22 @@ export class CommandRuntime {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
     this.watchStdout();
+    this.watchStderr();
+  }
+
+  /**
+   * stderr's reader leaving is no failure of the run: `export --har 2>&1 | head -1`
+   * closes both at once, and the summary written to stderr afterwards raised an
+   * 'error' nobody listened to, which ended the process with status 1 and a stack
+   * trace nobody could read. Messages for a reader that left are dropped; the
+   * data (stdout) decides the exit code.
+   */
+  watchStderr(): void {
+    if (stderrWatched) return;
+    stderrWatched = true;
+    process.stderr.on('error', () => {
+      // Nowhere left to report to, whatever the error: stdout's own handling decides the exit code.
+    });
   }
 
   /** Take over stdout's errors: its reader leaving stops the run (exit 0), a failed write is reported once at exit (6). */

@@ -119,10 +119,11 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
           await writeFile(file, JSON.stringify(docOf(s), null, 2) + '\n').catch((err: Error) => {
             throw new UserError(`${file}: cannot write (${err.message})`, ExitCode.OUTPUT);
           });
-          warn(`${s}: ${file}`);
+          // A service's name comes from the traffic (a pod name, a Host header): escaped before it reaches a terminal.
+          warn(`${escapeForTerminal(s)}: ${file}`);
         }
       } else if (services.length > 1) {
-        throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
+        throw new UserError(`${services.length} HTTP services (${services.slice(0, 5).map((n) => escapeForTerminal(n)).join(', ')}${services.length > 5 ? ', …' : ''}): pick one with --service, or write them all with --out DIR`, ExitCode.USAGE);
       } else {
         process.stdout.write(JSON.stringify(docOf(services[0]), null, 2) + '\n');
       }

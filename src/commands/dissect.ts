@@ -42,7 +42,7 @@ then one line on stderr says where, and the exit code is 3.`);
   ];
 
   static override strict = false;
-  static override args = { file: Args.string({ description: 'capture files (pcap/pcapng); "-" for stdin', required: false }) };
+  static override args = { file: Args.string({ description: 'capture (pcap/pcapng) or entry (NDJSON) files; "-" or none for stdin', required: false }) };
 
   static override flags = {
     ...readFileFlag,

@@ -30,7 +30,7 @@ are let go, and counted). q quits.`);
     ...readFileFlag,
     filter: Flags.string({ description: 'start with this KFL filter in the filter box' }),
     keep: Flags.integer({ description: 'hold at most this many calls (the oldest are let go)', min: 100, default: 20_000 }),
-    color: Flags.string({ description: 'colour: auto (unless NO_COLOR is set), always, never', options: ['auto', 'always', 'never'], default: 'auto' }),
+    color: Flags.string({ description: 'colour: auto (unless NO_COLOR is set; FORCE_COLOR=1 or 0 forces it), always, never', options: ['auto', 'always', 'never'], default: 'auto' }),
     'decode-as': decodeAsFlag(),
     workers: workersFlag,
     'tls-keylog': tlsKeylogFlag(),

@@ -1,21 +1,21 @@
 // Graphviz DOT for `shark map`. Node ids are generated (n0, n1 …) so that no
 // name ever has to be an id; names only appear in labels, escaped for DOT's
 // escString (backslash, quote, newline; & as &amp; because Graphviz decodes
-// entities in every label) and stripped of other control bytes.
+// entities in every label); control characters from traffic are shown escaped.
 
 import type { MapEdge, MapGraph, MapNode } from '../map/graph.js';
 import { edgeColor, dotEdgeColor, protocolColor, penWidth, ERROR_MANY, ERROR_SOME, ERROR_MANY_PERCENT } from '../map/palette.js';
 import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
-import { escapeKeepingLines } from './formats/terminal-text.js';
+import { escapeForTerminal } from './formats/terminal-text.js';
 
-/** A double-quoted DOT string whose text shows exactly `s` in a label. */
-export function dotString(s: string): string {
+/** A double-quoted DOT string whose text shows exactly `s` in a label (one line per item of an array). */
+export function dotString(s: string | readonly string[]): string {
   const body = labelText(s)
     // Graphviz decodes HTML entities (&amp; …) even in plain labels.
     .replace(/&/g, '&amp;')
     .replace(/\\/g, '\\\\')
     .replace(/"/g, '\\"')
-    .replace(/\r\n|\r|\n/g, '\\n');
+    .replace(/\n/g, '\\n');
   return `"${body}"`;
 }
 
@@ -25,15 +25,18 @@ export function dotHtml(s: string): string {
 }
 
 /**
- * A label's text without C0 control bytes (line breaks kept), and with every
- * other character a terminal could obey or that reorders the text (C1
- * controls, bidi overrides, zero-width characters) shown as an escape: a
- * map is printed on terminals and read in SVG, where `\u202e` would turn
- * `gnp.exe` around.
+ * A label's text: one line per item of `s`, and in each every character a
+ * terminal could obey or that reorders the text or breaks the line (C0 and C1
+ * controls, line breaks, bidi overrides, zero-width characters) shown as an
+ * escape (`\x1b`, `\n`, `\u202e`), as every text format shows them: a map is
+ * printed on terminals and read in SVG, where `\u202e` would turn `gnp.exe`
+ * around. Line breaks are only the ones shark puts between lines: a path or
+ * pod name with `\n` in it could otherwise forge a line of its own (a path
+ * `GET /admin ×999` under an edge), and an ESC dropped silently showed a path
+ * that was not the one called.
  */
-export function labelText(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return escapeKeepingLines(s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '')).join('\n');
+export function labelText(s: string | readonly string[]): string {
+  return (typeof s === 'string' ? [s] : s).map((line) => escapeForTerminal(line)).join('\n');
 }
 
 export function renderDot(g: MapGraph, labels: EdgeLabelOptions): string {
@@ -89,7 +92,7 @@ function edgeLine(e: MapEdge, labels: EdgeLabelOptions): string {
   const lines = edgeLabelLines(e, labels);
   const attrs = [`color="${dotEdgeColor(e.protocol, e.errorRate)}"`, `penwidth=${penWidth(e.requests)}`];
   if (lines.length) {
-    attrs.push(`label=${dotString(lines.join('\n'))}`);
+    attrs.push(`label=${dotString(lines)}`);
     attrs.push(`fontcolor="${e.errors > 0 ? color : '#333333'}"`);
   }
   attrs.push(`tooltip=${dotString(`${e.protocol}: ${e.requests} requests, ${e.errors} errors`)}`);

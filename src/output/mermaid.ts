@@ -7,7 +7,7 @@ import { edgeColor, penWidth } from '../map/palette.js';
 import { edgeLabelLines, type EdgeLabelOptions } from '../map/labels.js';
 import { labelText } from './dot.js';
 
-export function mermaidText(s: string): string {
+export function mermaidText(s: string | readonly string[]): string {
   return (
     labelText(s)
       .replace(/#/g, '#35;')
@@ -18,7 +18,7 @@ export function mermaidText(s: string): string {
       .replace(/\|/g, '#124;')
       // A label quoted in backticks ("`…`") is a Markdown string to Mermaid: a Host header could make itself bold or a link.
       .replace(/`/g, '#96;')
-      .replace(/\r\n|\r|\n/g, '<br/>')
+      .replace(/\n/g, '<br/>')
   );
 }
 
@@ -39,7 +39,7 @@ export function renderMermaid(g: MapGraph, labels: EdgeLabelOptions): string {
   }
   g.edges.forEach((e) => {
     const lines = edgeLabelLines(e, labels);
-    out.push(lines.length ? `  ${e.source} -->|"${mermaidText(lines.join('\n'))}"| ${e.target}` : `  ${e.source} --> ${e.target}`);
+    out.push(lines.length ? `  ${e.source} -->|"${mermaidText(lines)}"| ${e.target}` : `  ${e.source} --> ${e.target}`);
   });
   g.edges.forEach((e, i) => {
     out.push(`  linkStyle ${i} stroke:${edgeColor(e.protocol, e.errorRate)},stroke-width:${penWidth(e.requests)}px`);

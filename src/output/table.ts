@@ -97,9 +97,15 @@ export function renderRows(columns: Column[], rows: string[][], format: TextForm
   return format === 'markdown' ? renderMarkdown(columns, cut.rows) : renderFitted(columns, cut.rows, opts.width ?? 0);
 }
 
-/** The width to fit tables to when writing to this stream: a terminal's columns, else no limit. */
-export function tableWidth(out: NodeJS.WriteStream): number {
-  return out.isTTY && out.columns > 0 ? out.columns : 0;
+/**
+ * The width to fit tables to when writing to this stream: `COLUMNS` when set
+ * (as `ls` and the entry formats read it: `COLUMNS=200 shark stats | less -S`),
+ * else a terminal's columns, else no limit (a pipe or a file gets every column).
+ */
+export function tableWidth(out: { isTTY?: boolean; columns?: number }, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = Number(env.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  return out.isTTY && (out.columns ?? 0) > 0 ? (out.columns as number) : 0;
 }
 
 /**

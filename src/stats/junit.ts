@@ -3,6 +3,7 @@
 // GitLab and GitHub test reporters read (testsuites/testsuite/testcase).
 
 import type { RuleResult } from './check.js';
+import { xmlAttr as attr, xmlText as text } from '../output/xml-text.js';
 
 export function junitXml(results: RuleResult[], suiteName: string, rulesFile: string): string {
   const failures = results.filter((r) => !r.passed).length;
@@ -25,18 +26,4 @@ export function junitXml(results: RuleResult[], suiteName: string, rulesFile: st
   }
   lines.push('  </testsuite>', '</testsuites>');
   return lines.join('\n') + '\n';
-}
-
-/** XML 1.0 cannot carry most control characters at all, even escaped: drop them. */
-function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '');
-}
-
-function text(s: string): string {
-  return clean(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function attr(s: string): string {
-  return text(s).replace(/"/g, '&quot;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 }

@@ -155,10 +155,10 @@ test('export without --har is a usage error', async () => {
   assert.match(r.stderr, /--har/);
 });
 
-test('export --har | head: a reader that leaves ends the export quietly (exit 0)', async () => {
-  const r = await runShell(`node bin/run.js export --har ${sharedCapture('lab-bookinfo-mix.pcap')} | head -c 200 > /dev/null; echo "status=\${PIPESTATUS[0]}"`);
+test('export --har 2>&1 | head: a reader that leaves ends the export quietly (exit 0), also when stderr went with stdout', async () => {
+  // 2>&1: the summary written to stderr at the end meets the closed pipe too (it ended the process with status 1).
+  const r = await runShell(`node bin/run.js export --har ${sharedCapture('lab-bookinfo-mix.pcap')} 2>&1 | head -c 200 > /dev/null; echo "status=\${PIPESTATUS[0]}"`);
   assert.match(r.stdout, /status=0/);
-  assert.doesNotMatch(r.stderr, /EPIPE|Error/);
 });
 
 test('a body given as JSON nested 5000 levels deep is cut whole, not a crash', () => {

@@ -365,13 +365,24 @@ test('--out: services whose names differ only in characters a file name cannot h
     const nowhere = httpCall({ path: '/q', i: 3 });
     delete (nowhere as any).dst;
     calls.push(nowhere);
+    // A pod name from the traffic with a bidi override and a line break: the stderr lines naming files show it escaped.
+    const hostile = httpCall({ path: '/h', i: 4 });
+    hostile.dst = { ip: '10.9.0.9', port: 80, name: '', namespace: 'ns', pod: 'p\u202e\nforged', service: '', node: '' };
+    calls.push(hostile);
     const file = join(dir, 'calls.ndjson');
     writeFileSync(file, calls.map((c) => JSON.stringify(c)).join('\n') + '\n');
     const out = join(dir, 'specs');
     const r = await runCli(['catalog', '--openapi', '--out', out, file]);
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 4, r.stderr);
+    for (const line of r.stderr.trimEnd().split('\n')) assert.match(line, /^catalog: /);
+    assert.ok(r.stderr.includes('catalog: ns/p\\u202e\\nforged: '), r.stderr);
+    const several = await runCli(['catalog', '--openapi', file]);
+    assert.equal(several.code, 2);
+    assert.match(several.stderr, /^catalog: 4 HTTP services \(.*ns\/p\\u202e\\nforged.*\): pick one with --service/);
+    assert.equal(several.stderr.trimEnd().split('\n').length, 1, several.stderr);
     const docs = readdirSync(out).map((f) => JSON.parse(readFileSync(join(out, f), 'utf8')));
-    assert.deepEqual(docs.map((d) => d.info.title).sort(), ['(none)', '中国:80', '日本:80']);
+    assert.deepEqual(docs.map((d) => d.info.title).sort(), ['(none)', 'ns/p\u202e\nforged', '中国:80', '日本:80']);
     for (const d of docs) await validate(d);
     assert.deepEqual(docs.find((d) => d.info.title === '(none)').servers, [{ url: '/' }]);
   } finally {

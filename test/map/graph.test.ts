@@ -113,8 +113,9 @@ test('any name survives quoting: quotes, backslashes, newlines, unicode, markup'
   const source = renderDot(g, { parts: [...LABEL_PARTS], paths: 1 });
   const texts = svgTexts(source);
   for (const name of weird) {
-    const shown = name.replace(/\t/g, '');
-    for (const line of shown.split('\n')) assert.ok(texts.includes(line), `svg shows ${JSON.stringify(line)} (got ${JSON.stringify(texts.slice(0, 40))})`);
+    // A line break or tab in a name is shown escaped, on the name's one line.
+    const shown = name.replace(/\t/g, '\\t').replace(/\n/g, '\\n');
+    assert.ok(texts.includes(shown), `svg shows ${JSON.stringify(shown)} (got ${JSON.stringify(texts.slice(0, 40))})`);
   }
   assert.ok(texts.includes('namespace odd ns "q"'));
   assert.ok(texts.includes('GET /p"0\\ ×1'));
@@ -125,7 +126,7 @@ test('any name survives quoting: quotes, backslashes, newlines, unicode, markup'
     assert.ok(!/["<>\n]/.test(inner), `mermaid label is escaped: ${line}`);
   }
   assert.match(mermaid, /\["a#quot;b"\]/);
-  assert.match(mermaid, /\["two<br\/>lines"\]/);
+  assert.match(mermaid, /\["two\\nlines"\]/);
 });
 
 test('a C1 control or a bidi override in a name is shown as an escape in DOT, in the SVG dot draws and in Mermaid', () => {
@@ -140,6 +141,25 @@ test('a C1 control or a bidi override in a name is shown as an escape in DOT, in
   const mermaid = renderMermaid(g, labels);
   assert.doesNotMatch(mermaid, /[\u0080-\u009f\u202e\u200b]/, 'no raw C1 or format character in Mermaid');
   assert.ok(mermaid.includes('pay\\u202egnp.exe'), mermaid);
+});
+
+test('a line break in a path or name from traffic cannot forge a label line, and an ESC is shown, not dropped', () => {
+  const entries = [
+    http(productpage(), ep('198.18.7.1', 80, { namespace: 'shop', workload: 'pay\nforged-node' }), 'GET', '/x\nGET /admin ×999\n', 200, 1, 1),
+    http(productpage(), ep('198.18.7.2', 80, { namespace: 'shop', workload: 'cart' }), 'GET', '/c\x1b[2J/z', 200, 1, 2),
+  ];
+  const g = build('workload', entries);
+  const labels = { parts: [...LABEL_PARTS], paths: 1 };
+  const source = renderDot(g, labels);
+  const texts = svgTexts(source);
+  assert.ok(!texts.includes('GET /admin ×999') && !texts.includes('forged-node'), JSON.stringify(texts));
+  assert.ok(texts.includes('pay\\nforged-node'), JSON.stringify(texts));
+  assert.ok(texts.includes('GET /x\\nGET /admin ×999\\n ×1'), JSON.stringify(texts));
+  assert.ok(texts.includes('GET /c\\x1b[2J/z ×1'), JSON.stringify(texts));
+  const mermaid = renderMermaid(g, labels);
+  assert.ok(mermaid.includes('GET /x\\nGET /admin ×999\\n ×1'), mermaid);
+  assert.ok(mermaid.includes('GET /c\\x1b[2J/z ×1'), mermaid);
+  assert.ok(mermaid.includes('["pay\\nforged-node"]'), mermaid);
 });
 
 test('Mermaid: a name quoted in backticks stays text, not a Markdown string', () => {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, runShell } from '../helpers/cli.js';
 import { examplesDir, repoRoot, sharedCapture } from '../helpers/paths.js';
+import { useColour } from '../../src/output/formats/colour.js';
 
 const GOLDEN = join(repoRoot, 'test', 'golden', 'formats');
 const ENV = { TZ: 'UTC', COLUMNS: '', NO_COLOR: '' };
@@ -176,6 +177,21 @@ test('on a terminal the default is compact and coloured; NO_COLOR and --color ne
   assert.doesNotMatch(never.stdout, /\x1b\[/);
   const nd = await onTerminal(`dissect -o ndjson ${capture}`);
   for (const l of nd.stdout.replace(/\r/g, '').trim().split('\n')) JSON.parse(l);
+});
+
+test('FORCE_COLOR colours a pipe as Node and chalk users expect; FORCE_COLOR=0 keeps a terminal plain; --color beats both', async () => {
+  assert.equal(useColour('auto', false, { FORCE_COLOR: '1' }), true);
+  assert.equal(useColour('auto', false, { FORCE_COLOR: '' }), true);
+  assert.equal(useColour('auto', false, { FORCE_COLOR: '3', NO_COLOR: '1' }), true, 'FORCE_COLOR wins over NO_COLOR, as in Node');
+  assert.equal(useColour('auto', true, { FORCE_COLOR: '0' }), false);
+  assert.equal(useColour('auto', true, { FORCE_COLOR: 'false' }), false);
+  assert.equal(useColour('auto', true, {}), true);
+  assert.equal(useColour('auto', false, {}), false);
+  assert.equal(useColour('never', true, { FORCE_COLOR: '1' }), false);
+  assert.equal(useColour('always', false, { FORCE_COLOR: '0' }), true);
+  const r = await runCli(['dissect', '-o', 'compact', join(examplesDir, 'http-errors.pcap')], { env: { ...ENV, FORCE_COLOR: '1' } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\x1b\[31m[^\n]*500/, 'a 500 is red in a pipe under FORCE_COLOR');
 });
 
 test('compact output into `head -1` ends at once with status 0', async () => {

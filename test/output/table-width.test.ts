@@ -6,14 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderRows, displayWidth } from '../../src/output/table.js';
+import { renderRows, displayWidth, tableWidth } from '../../src/output/table.js';
 import { cliBin, examplesDir } from '../helpers/paths.js';
 
 const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
 
 /** Run shark with a pseudo-terminal of `columns` columns as stdout (script(1)). */
 function onTerminal(columns: number, args: string[]): string {
-  const cmd = `stty cols ${columns}; NO_COLOR=1 '${process.execPath}' '${cliBin}' ${args.map((a) => `'${a}'`).join(' ')}`;
+  const cmd = `stty cols ${columns}; COLUMNS= NO_COLOR=1 '${process.execPath}' '${cliBin}' ${args.map((a) => `'${a}'`).join(' ')}`;
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   return visible(r.stdout).replace(/\r/g, '');
@@ -31,6 +31,11 @@ test('renderRows: droppable columns go, highest rank first, until the table fits
   // Too narrow for even the kept ones: only droppable columns go.
   const narrow = renderRows(columns, rows, 'table', { width: 10 });
   assert.match(narrow.split('\n')[1], /│ name +│ c +│/);
+  // The width: COLUMNS when set (also into a pipe), else the terminal's, else none.
+  assert.equal(tableWidth({ isTTY: false }, { COLUMNS: '200' }), 200);
+  assert.equal(tableWidth({ isTTY: true, columns: 80 }, { COLUMNS: '120' }), 120);
+  assert.equal(tableWidth({ isTTY: true, columns: 80 }, { COLUMNS: '' }), 80);
+  assert.equal(tableWidth({ isTTY: false }, {}), 0);
   // CSV and Markdown keep everything whatever the width.
   assert.equal(renderRows(columns, rows, 'markdown', { width: 10 }).split('\n')[0], '| name | a | b | c |');
 });
@@ -44,9 +49,14 @@ test('stats and catalog on an 80-column terminal fit it and say which columns th
     assert.match(lines[lines.length - 1], /^\(\d+ columns hidden to fit 80: /);
     assert.match(lines[1], args[0] === 'stats' ? /│ entries │.*│ errors │ error % │.*│ p95 ms │/ : /│ service .*│ endpoint .*│ calls │ error % │ p95 ms │/);
   }
-  const piped = spawnSync(process.execPath, [cliBin, 'stats', capture], { encoding: 'utf8' });
+  const piped = spawnSync(process.execPath, [cliBin, 'stats', capture], { encoding: 'utf8', env: { ...process.env, COLUMNS: '' } });
   assert.match(piped.stdout.split('\n')[1], /bytes in │ bytes out │.*│ max ms │$/);
   assert.doesNotMatch(piped.stdout, /hidden to fit/);
+  // COLUMNS fits a piped table too, as it does the entry formats (`COLUMNS=200 shark stats | less -S`).
+  const fitted = spawnSync(process.execPath, [cliBin, 'stats', capture], { encoding: 'utf8', env: { ...process.env, COLUMNS: '60' } });
+  for (const l of fitted.stdout.trimEnd().split('\n')) assert.ok(displayWidth(l) <= 60, `stats with COLUMNS=60: line wider than 60 columns:\n${l}`);
+  // The note is wrapped to the width: its lines joined again.
+  assert.match(fitted.stdout.replace(/\n(?=[^│┌├└(\n])/g, ' '), /\n\(\d+ columns hidden to fit 60: [^)]*\)\n$/);
 });
 
 test('narrower panes: catalog fits 60 columns by giving up the protocol, stats fits 40 by giving up errors; names and their titles are cut shorter', () => {

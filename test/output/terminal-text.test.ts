@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { cutMiddle, displayWidth, escapeForTerminal, fitToWidth } from '../../src/output/formats/terminal-text.js';
 import { compactLine } from '../../src/output/formats/compact.js';
 import { styles } from '../../src/output/formats/colour.js';
+import { spawnSync } from 'node:child_process';
+import { xmlAttr, xmlText } from '../../src/output/xml-text.js';
+import { junitXml } from '../../src/stats/junit.js';
 
 test('cutMiddle keeps both ends of a path and fits the columns exactly', () => {
   assert.equal(cutMiddle('/api/v2/users/12345/orders', 15), '/api/v2…/orders');
@@ -43,4 +46,20 @@ test('cuts never split an escape: a control character is shown whole or not at a
     const line = compactLine(entry as never, { columns, wide: false, styles: styles(false) });
     assert.ok(whole(line), `compact at ${columns} split an escape: ${line}`);
   }
+});
+
+test('JUnit XML (stats --junit, diff --format junit): a control character, bidi override or noncharacter from traffic is shown escaped, not dropped or passed raw, and the XML stays well-formed', () => {
+  assert.equal(xmlText('GET /c\x1b[2J/z\n<a> & b'), 'GET /c\\x1b[2J/z\n&lt;a&gt; &amp; b');
+  assert.equal(xmlAttr('pay\u202egnp.exe "q"\n\u0085\ufffe\ud800'), 'pay\\u202egnp.exe &quot;q&quot;&#10;\\x85\\ufffe\\ud800');
+  const xml = junitXml(
+    [{ name: 'errors of /c\x1b[2J/z', type: 'error-rate', line: 3, passed: false, matched: 1, value: 100, limit: 1, detail: 'GET /a\u202eevil\u202c/x: 100% > 1%', scope: 'path /\u0085' }],
+    'shark stats',
+    'rules.yaml',
+  );
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(xml, /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]/);
+  assert.ok(xml.includes('name="errors of /c\\x1b[2J/z"'), xml);
+  assert.ok(xml.includes('GET /a\\u202eevil\\u202c/x: 100% &gt; 1%'), xml);
+  const lint = spawnSync('xmllint', ['--noout', '-'], { input: xml, encoding: 'utf8' });
+  assert.equal(lint.status, 0, lint.stderr);
 });

@@ -15,9 +15,17 @@ export interface Styles {
   magenta(s: string): string;
 }
 
+/**
+ * `--color` first; then `FORCE_COLOR` as Node, chalk and npm read it (CI logs
+ * and `| less -R` set it to keep colour in a pipe): `0` or `false` turns
+ * colour off, any other value (also empty) on, and it wins over `NO_COLOR`,
+ * as in Node's own tty.getColorDepth; then `NO_COLOR`, `TERM=dumb`, the terminal.
+ */
 export function useColour(mode: ColourMode, isTerminal: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
   if (mode === 'always') return true;
   if (mode === 'never') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
   return isTerminal;

@@ -70,9 +70,9 @@ A damaged input is used up to the damage: the map is printed, then one line says
           ? renderMermaid(graph, labels)
           : renderDot(graph, labels);
     process.stdout.write(text);
+    if (map.droppedCalls > 0) onWarning(`more than ${MAX_EDGES} edges: ${map.droppedCalls} call(s) of later edges counted, not drawn`);
     const cut = map.cutNames + map.names.cutNames;
     if (cut > 0) onWarning(`${cut} name(s), address(es) or path(s) longer than ${MAX_NAME_CHARS} characters cut (…)`);
-    if (map.droppedCalls > 0) onWarning(`more than ${MAX_EDGES} edges: ${map.droppedCalls} call(s) of later edges counted, not drawn`);
     // Damaged input: the map of everything before the damage is out; now say where (exit 3).
     if (input.damage) throw input.damage;
     return ExitCode.OK;

@@ -13,7 +13,7 @@ import { LatencySketch } from '../stats/latency-sketch.js';
 import { NameBook, k8sName, NAME_FIELDS, K8S_NAME_FIELDS, type IpNames } from '../stats/names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { VERB_SPEC, protocolOf, resolveKey, unresolved, verbOf } from '../stats/group-by.js';
-import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, literalBraces, redisShape, sqlShape, keyShape } from './path-template.js';
+import { PathTemplater, DEFAULT_FOLD_THRESHOLD, pathOnly, literalBraces, redisShape, sqlShape, keyShape, MAX_TEMPLATED_SEGMENTS } from './path-template.js';
 import { LARGE_BODY, MAX_BODY_CHARS, MAX_DEPTH, SchemaNode, contentTypeOf, jsonBody, nestsWithin } from './schema-infer.js';
 import { isDateTime } from '../output/iso-time.js';
 
@@ -371,8 +371,9 @@ export class EndpointStats {
         addParam(this.headers, name, Array.isArray(v) ? String(v[0]) : String(v));
       }
     }
-    const raw = rawPath.split('/');
-    const tpl = template.split('/');
+    // Placeholders stand among the first MAX_TEMPLATED_SEGMENTS segments only: a crafted path of millions is not split whole.
+    const raw = rawPath.split('/', MAX_TEMPLATED_SEGMENTS);
+    const tpl = template.split('/', MAX_TEMPLATED_SEGMENTS);
     for (let i = 0; i < tpl.length && i < raw.length; i++) if (tpl[i].startsWith('{')) addParam(this.pathValues, String(i), decodeSegment(raw[i]));
     if (rq.bodySize > 0 || (typeof rq.body === 'string' && rq.body !== '')) {
       addBody(this.requestBodies, contentTypeOf(rq) || 'application/octet-stream', jsonBody(rq), tally);

@@ -6,7 +6,7 @@
 // extensions, which OpenAPI tools ignore.
 
 import { EndpointStats, HTTP_PROTOCOLS, OTHER_ENDPOINT, type ParamShape } from './endpoints.js';
-import { nameParameters } from './path-template.js';
+import { MAX_TEMPLATED_SEGMENTS, nameParameters } from './path-template.js';
 import { NONE } from '../stats/group-by.js';
 import { domainToASCII } from 'node:url';
 import { isDateTime, isoTime } from '../output/iso-time.js';
@@ -81,7 +81,8 @@ export function openApiDocument(service: string, endpoints: EndpointStats[], opt
     last = Math.max(last, ep.last);
     // Placeholder names as the path key has them (the first template seen with this shape).
     const keyNames = [...pathKey.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]);
-    const segIndexes = template.split('/').flatMap((s, i) => (s.startsWith('{') ? [i] : []));
+    // Placeholders stand among the first MAX_TEMPLATED_SEGMENTS segments (path-template.ts): no need to split a deeper path whole.
+    const segIndexes = template.split('/', MAX_TEMPLATED_SEGMENTS).flatMap((s, i) => (s.startsWith('{') ? [i] : []));
     const parameters: unknown[] = params.map((p, i) => ({
       name: keyNames[i] ?? p.name,
       in: 'path',
@@ -280,8 +281,11 @@ function graphqlDescription(operations: Map<string, number>): string {
  * (`/книги` → `getXnc1ajbfp`), since linters and code generators want an
  * operationId of URL-safe ASCII (redocly's operation-operationId-url-safe).
  */
+/** The longest start of a path an operationId is made of: a crafted 4 MB path made a 4 MB id, word by word, in 1.3 s. */
+const MAX_ID_PATH_CHARS = 1024;
+
 function operationId(method: string, path: string): string {
-  const words = path.normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) ?? [];
+  const words = path.slice(0, MAX_ID_PATH_CHARS).normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) ?? [];
   return method + words.map((w) => upperFirst(/^[A-Za-z0-9]+$/.test(w) ? w : asciiWord(w))).join('');
 }
 

@@ -12,6 +12,14 @@
 export const DEFAULT_FOLD_THRESHOLD = 20;
 /** Positions tracked for folding (each holds ≤ threshold + 1 values); beyond, no new position is learned. */
 export const MAX_FOLD_NODES = 50_000;
+/**
+ * Segments of one path that are templated; the rest of a deeper path is kept as it came. A crafted
+ * path of 2 million segments (4 MB, `/a/a/a…`) was split, tested and keyed a segment at a time: 5 s
+ * and 270 MB for one call. No API route is a hundred segments deep.
+ */
+export const MAX_TEMPLATED_SEGMENTS = 128;
+/** Longest templated prefix a position is learned under (it is part of the position's key); deeper positions are not learned. */
+export const MAX_LEARNED_PREFIX_CHARS = 4096;
 
 const NUMERIC = /^-?\d+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -55,13 +63,43 @@ export function literalBraces(path: string): string {
   return path.replace(/[{}]/g, (c) => (c === '{' ? '%7B' : '%7D'));
 }
 
-/** Step 1 only: kinds of value-like segments, no learning. */
+/**
+ * A path's segments (split at '/'), at most MAX_TEMPLATED_SEGMENTS of them: when the path is
+ * deeper, the last one holds the rest of the path as it came, slashes and all (`deep`).
+ */
+function boundedSegments(path: string): { segs: string[]; deep: boolean } {
+  const segs: string[] = [];
+  let start = 0;
+  for (;;) {
+    const slash = path.indexOf('/', start);
+    if (slash < 0) break;
+    if (segs.length === MAX_TEMPLATED_SEGMENTS - 1) return { segs: [...segs, path.slice(start)], deep: true };
+    segs.push(path.slice(start, slash));
+    start = slash + 1;
+  }
+  segs.push(path.slice(start));
+  return { segs, deep: false };
+}
+
+/** Step 1 with the path's depth told: `deep` when its last element is the untemplated rest (MAX_TEMPLATED_SEGMENTS). */
+function templatedSegments(path: string): { segs: string[]; deep: boolean } {
+  const { segs, deep } = boundedSegments(pathOnly(path));
+  const last = deep ? segs.length - 1 : segs.length;
+  for (let i = 0; i < last; i++) {
+    const kind = segmentKind(segs[i]);
+    if (kind) segs[i] = `{${kind}}`;
+  }
+  return { segs, deep };
+}
+
+/** What catalog and diff say on stderr about paths templated only so far (PathTemplater.deepPaths). */
+export function deepPathsNote(n: number): string {
+  return `${n} path${n === 1 ? '' : 's'} deeper than ${MAX_TEMPLATED_SEGMENTS} segments or ${MAX_LEARNED_PREFIX_CHARS} characters: templated up to there, the rest kept as it came`;
+}
+
+/** Step 1 only: kinds of value-like segments, no learning (past MAX_TEMPLATED_SEGMENTS, the rest as it came). */
 export function templateSegments(path: string): string[] {
-  const segs = pathOnly(path).split('/');
-  return segs.map((s) => {
-    const kind = segmentKind(s);
-    return kind ? `{${kind}}` : s;
-  });
+  return templatedSegments(path).segs;
 }
 
 /**
@@ -74,6 +112,8 @@ export class PathTemplater {
   private readonly nodes = new Map<string, Set<string> | null>();
   /** Positions that could not be tracked because MAX_FOLD_NODES was reached. */
   untracked = 0;
+  /** Paths deeper than MAX_TEMPLATED_SEGMENTS, or whose prefix outgrew MAX_LEARNED_PREFIX_CHARS: templated and learned only so far. */
+  deepPaths = 0;
   /** Bumped whenever a position folds: templates made before may now fold further. */
   generation = 0;
 
@@ -108,10 +148,16 @@ export class PathTemplater {
   }
 
   private apply(scope: string, path: string, learn: boolean): string {
-    const segs = templateSegments(path);
+    const { segs, deep } = templatedSegments(path);
     // segs[0] is '' (the leading slash); a relative or '*' target stays as it is.
     let prefix = '';
-    for (let i = 1; i < segs.length; i++) {
+    const learned = deep ? segs.length - 1 : segs.length;
+    if (deep && learn) this.deepPaths++;
+    for (let i = 1; i < learned; i++) {
+      if (prefix.length > MAX_LEARNED_PREFIX_CHARS) {
+        if (learn && !deep) this.deepPaths++;
+        break;
+      }
       const s = segs[i];
       const key = `${scope}\u0000${i}\u0000${prefix}`;
       if (s !== '' && !s.startsWith('{')) {

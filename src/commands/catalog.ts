@@ -9,7 +9,8 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, CATALOG_FIELDS, DEFAULT_MAX_ENDPOINTS, deepBodiesNote, foldedNote, largeBodiesNote } from '../catalog/endpoints.js';
-import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
+import { DEFAULT_FOLD_THRESHOLD, deepPathsNote } from '../catalog/path-template.js';
+import { cutNamesNote } from '../model/bounded-name.js';
 import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { httpServices, openApiDocument, serviceMatches } from '../catalog/openapi.js';
@@ -85,6 +86,8 @@ picks one), else to --out DIR as <service>.openapi.json. Examples in it are take
     const limits = catalog.limits();
     if (limits.foldedCalls) warn(foldedNote(limits));
     if (limits.untrackedPositions) warn(`${limits.untrackedPositions} path positions not tracked for folding (limit reached)`);
+    if (catalog.names.cutNames) warn(cutNamesNote(catalog.names.cutNames));
+    if (catalog.templater.deepPaths) warn(deepPathsNote(catalog.templater.deepPaths));
     if (limits.deepBodies) warn(deepBodiesNote(limits.deepBodies));
     if (limits.largeBodies) warn(largeBodiesNote(limits.largeBodies));
 

@@ -7,7 +7,7 @@ import { ExitCode, UserError } from '../cli/errors.js';
 import { redactFlags, redactorFromFlags } from '../redact/flags.js';
 import { loadProtoDir } from '../dissect/protocols/proto-schema.js';
 import { Catalog, DEFAULT_MAX_ENDPOINTS, deepBodiesNote, foldedNote, largeBodiesNote } from '../catalog/endpoints.js';
-import { DEFAULT_FOLD_THRESHOLD } from '../catalog/path-template.js';
+import { DEFAULT_FOLD_THRESHOLD, deepPathsNote } from '../catalog/path-template.js';
 import { readInputs } from '../catalog/read.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
 import { serviceMatches } from '../catalog/openapi.js';
@@ -85,6 +85,7 @@ Exit codes: 0 no change named by --fail-on (or no --fail-on), 1 one was found, 2
       if (r.damage) throw r.damage;
       if (r.badLines) warn(`${path}: ${r.badLines} bad line(s) skipped`);
       if (c.foldedCalls) warn(`${path}: ${foldedNote(c)}`);
+      if (c.templater.deepPaths) warn(`${path}: ${deepPathsNote(c.templater.deepPaths)}`);
       if (c.bodies.deep) warn(`${path}: ${deepBodiesNote(c.bodies.deep)}`);
       if (c.bodies.large) warn(`${path}: ${largeBodiesNote(c.bodies.large)}`);
       return c;

@@ -8,6 +8,7 @@ import { consumeEntries } from '../stats/consume.js';
 import { compileKfl } from '../stats/kfl.js';
 import { MapAggregator, MAP_FIELDS, MAP_LEVELS, MAX_EDGES, type MapLevel } from '../map/graph.js';
 import { parseEdgeLabel } from '../map/labels.js';
+import { MAX_NAME_CHARS } from '../model/bounded-name.js';
 import { renderDot } from '../output/dot.js';
 import { renderMermaid } from '../output/mermaid.js';
 import { workersFlag, workersFromFlag, consumerWorkerSpec } from '../cli/workers-flag.js';
@@ -72,6 +73,8 @@ A damaged input is used up to the damage: the map is printed, then one line says
     process.stdout.write(text);
     for (const line of kfl?.report() ?? []) onWarning(`--filter: ${line}`);
     if (map.droppedCalls > 0) onWarning(`more than ${MAX_EDGES} edges: ${map.droppedCalls} call(s) of later edges counted, not drawn`);
+    const cut = map.cutNames + map.names.cutNames;
+    if (cut > 0) onWarning(`${cut} name(s), address(es) or path(s) longer than ${MAX_NAME_CHARS} characters cut (…)`);
     // Damaged input: the map of everything before the damage is out; now say where (exit 3).
     if (input.damage) throw input.damage;
     return ExitCode.OK;

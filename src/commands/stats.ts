@@ -11,6 +11,7 @@ import { renderStats, SORT_COLUMNS, type StatsFormat } from '../stats/render.js'
 import { tableWidth } from '../output/table.js';
 import { LiveView, parseDuration } from '../stats/live.js';
 import { MAX_NAMED_IPS } from '../stats/names.js';
+import { cutNamesNote } from '../model/bounded-name.js';
 import { noValueWarning } from '../stats/group-by.js';
 import { loadRules } from '../stats/rules.js';
 import { RuleChecker, renderResults } from '../stats/check.js';
@@ -126,6 +127,7 @@ exit code is 3; with --check also when any input line was bad and skipped.`);
     if (noValue) warn(noValue);
     if (stats.cutKeys > 0) warn(`${stats.cutKeys} entr${stats.cutKeys === 1 ? 'y' : 'ies'} grouped by a value longer than ${MAX_KEY_CHARS} characters: rows named by its start (…)`);
     if (stats.folded > 0) warn(`${stats.folded} entr${stats.folded === 1 ? 'y' : 'ies'} of groups past the first ${MAX_GROUPS} counted in the ${OTHER_GROUP} row`);
+    if (stats.names.cutNames > 0) warn(cutNamesNote(stats.names.cutNames));
     if (stats.names.dropped > 0) warn(`the name book was full (${MAX_NAMED_IPS} addresses): ${stats.names.dropped} name(s) not kept, those rows show addresses`);
     if (input.damage) throw input.damage;
     return ExitCode.OK;

@@ -12,6 +12,7 @@ import { K8S_NAME_FIELDS, NAME_FIELDS, NameBook, k8sName } from '../stats/names.
 import { OPERATION_FIELDS, operationShape, protocolOf } from '../stats/group-by.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
 import { TopK } from './top-k.js';
+import { boundedName } from '../model/bounded-name.js';
 
 export type MapLevel = 'pod' | 'workload' | 'service' | 'namespace';
 export const MAP_LEVELS: MapLevel[] = ['pod', 'workload', 'service', 'namespace'];
@@ -84,14 +85,15 @@ class EdgeAcc {
   readonly latency = new LatencySketch();
   readonly paths = new TopK(20);
 
-  add(e: Entry): void {
+  /** `path`: the call's operation shape (operationShape), already bounded. */
+  add(e: Entry, path: string): void {
     this.requests++;
     if (e.error) this.errors++;
     this.bytesIn += typeof e.requestSize === 'number' ? e.requestSize : 0;
     this.bytesOut += typeof e.responseSize === 'number' ? e.responseSize : 0;
     const ms = callLatency(e);
     if (ms !== undefined) this.latency.add(ms);
-    this.paths.add(operationShape(e));
+    this.paths.add(path);
   }
 
   merge(o: EdgeAcc): void {
@@ -137,6 +139,8 @@ export class MapAggregator {
   entries = 0;
   /** Calls of edges not kept (MAX_EDGES was reached): counted, not drawn. */
   droppedCalls = 0;
+  /** Names, addresses, protocols and paths cut at MAX_NAME_CHARS (model/bounded-name.ts). */
+  cutNames = 0;
 
   constructor(
     readonly level: MapLevel = 'workload',
@@ -158,7 +162,7 @@ export class MapAggregator {
       this.entries++;
       const src = this.nodeOf(from);
       const dst = this.nodeOf(to);
-      const protocol = protocolOf(e);
+      const protocol = this.bounded(protocolOf(e));
       const key = keyOf(src.key, dst.key, protocol);
       let edge = this.edges.get(key);
       if (!edge) {
@@ -171,16 +175,24 @@ export class MapAggregator {
       // Nodes are made only for kept edges: at most two per edge.
       this.keepNode(src, from, false);
       this.keepNode(dst, to, true);
-      edge.acc.add(shown);
+      edge.acc.add(shown, this.bounded(operationShape(shown)));
     }
+  }
+
+  /** `s` cut at MAX_NAME_CHARS, counted when it was. */
+  private bounded(s: string): string {
+    const b = boundedName(s);
+    if (b !== s) this.cutNames++;
+    return b;
   }
 
   /** An endpoint's node at the map's level: its key, and what a new node is made of. */
   private nodeOf(ep: Endpoint): { key: string; namespace: string; k8s: string; ip: string } {
-    const ns = ep.namespace ?? '';
-    const k8s = this.level === 'namespace' ? ns : k8sName(ep, this.level === 'service' ? 'service' : this.level);
+    const rawNs = ep.namespace ?? '';
+    const ns = typeof rawNs === 'string' ? this.bounded(rawNs) : rawNs;
+    const k8s = this.bounded(this.level === 'namespace' ? ns : k8sName(ep, this.level === 'service' ? 'service' : this.level));
     // An endpoint without an address (an entry from elsewhere) is one node, "?".
-    const ip = typeof ep.ip === 'string' ? ep.ip : '';
+    const ip = typeof ep.ip === 'string' ? this.bounded(ep.ip) : '';
     return { key: k8s ? keyOf('k8s', k8s) : keyOf('ip', ip), namespace: k8s ? ns : '', k8s, ip };
   }
 

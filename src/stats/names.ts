@@ -8,6 +8,7 @@ import type { Endpoint, Entry } from '../model/entry.js';
 import type { FieldSpec } from '../ndjson/project.js';
 import { HOST_HEADER_KEYS } from '../ndjson/key-tests.js';
 import { FirstKeys } from './first-keys.js';
+import { boundedName } from '../model/bounded-name.js';
 
 /**
  * Most names remembered per IP: enough for virtual hosting, bounded for
@@ -29,6 +30,8 @@ export interface IpNames {
 export interface NameBookWire {
   dns: [string, (string | number)[]][];
   hosts: [string, (string | number)[]][];
+  /** NameBook.cutNames, when any (a worker's cuts are said by the thread that prints). */
+  cut?: number;
 }
 
 /** Every entry field NameBook.learn reads (keep in step with learn, learnDns and hostOf). */
@@ -43,6 +46,9 @@ export class NameBook implements IpNames {
   private readonly dns = new FirstKeys<Tally>(MAX_NAMED_IPS);
   private readonly hosts = new FirstKeys<Tally>(MAX_NAMED_IPS);
 
+  /** Names (and addresses) learned cut at MAX_NAME_CHARS: a crafted Host header or DNS name can be megabytes. */
+  cutNames = 0;
+
   /** Times an IP was left unnamed because the book was full. */
   get dropped(): number {
     return this.dns.dropped + this.hosts.dropped;
@@ -54,7 +60,7 @@ export class NameBook implements IpNames {
     const req = e.request;
     if (!req || !e.dst?.ip) return;
     const host = hostOf(req);
-    if (host) tally(this.hosts, e.dst.ip, host);
+    if (host) this.tally(this.hosts, e.dst.ip, host);
   }
 
   private learnDns(e: Entry): void {
@@ -67,8 +73,16 @@ export class NameBook implements IpNames {
       if (type !== 'A' && type !== 'AAAA' && type !== '1' && type !== '28') continue;
       // The question is what the client knows the server by; CNAME targets are CDN plumbing.
       const name = typeof asked === 'string' && asked ? asked : a.name;
-      if (typeof name === 'string' && name) tally(this.dns, a.data, stripDot(name));
+      if (typeof name === 'string' && name) this.tally(this.dns, a.data, stripDot(name));
     }
+  }
+
+  /** Count a name for an IP, both bounded (MAX_NAME_CHARS) and the cut counted. */
+  private tally(book: FirstKeys<Tally>, ip: string, name: string): void {
+    const bip = boundedName(ip);
+    const bname = boundedName(name);
+    if (bip !== ip || bname !== name) this.cutNames++;
+    tally(book, bip, bname);
   }
 
   /** DNS name an IP was resolved from in this capture. */
@@ -88,11 +102,12 @@ export class NameBook implements IpNames {
 
   toWire(): NameBookWire {
     const side = (book: FirstKeys<Tally>) => [...book.map].map(([ip, t]): [string, (string | number)[]] => [ip, [...t].flat()]);
-    return { dns: side(this.dns), hosts: side(this.hosts) };
+    return { dns: side(this.dns), hosts: side(this.hosts), ...(this.cutNames ? { cut: this.cutNames } : {}) };
   }
 
   /** Add another book's tallies (from another thread): the same book as one thread learning both. */
   mergeWire(w: NameBookWire): void {
+    this.cutNames += w.cut ?? 0;
     for (const [ip, pairs] of w.dns) for (let i = 0; i + 1 < pairs.length; i += 2) tally(this.dns, ip, pairs[i] as string, pairs[i + 1] as number);
     for (const [ip, pairs] of w.hosts) for (let i = 0; i + 1 < pairs.length; i += 2) tally(this.hosts, ip, pairs[i] as string, pairs[i + 1] as number);
   }

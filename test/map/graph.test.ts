@@ -6,6 +6,9 @@ import { renderMermaid } from '../../src/output/mermaid.js';
 import { parseEdgeLabel, LABEL_PARTS } from '../../src/map/labels.js';
 import { mixedEntries, http, ep, dns, productpage, details } from '../stats/entries.js';
 import { plain, svgTexts } from './graphviz.js';
+import { MAX_NAME_CHARS, boundedName } from '../../src/model/bounded-name.js';
+import type { Entry } from '../../src/model/entry.js';
+import { NameBook } from '../../src/stats/names.js';
 
 const ALL = { parts: [...LABEL_PARTS], paths: 0 };
 
@@ -270,4 +273,64 @@ test('entries that name no source or destination (NDJSON from elsewhere) are cou
   const g = m.graph();
   assert.equal(g.edges.reduce((n, e) => n + e.requests, 0), 2);
   assert.ok(g.nodes.some((n) => n.name === '?'), JSON.stringify(g.nodes));
+});
+
+// Names from an entry file can be megabytes (a crafted service name, Host header, path): map keyed,
+// copied and escaped a 20 MB service name whole (280 MB of memory, a 20 MB DOT label). What the map
+// keeps of a name is at most MAX_NAME_CHARS, and how many were cut is counted for stderr.
+const MB = 1 << 20;
+
+function call(i: number, over: { service?: string; host?: string; path?: string; dstIp?: string }): Entry {
+  const path = over.path ?? '/a';
+  return {
+    id: `${i}-0`,
+    timestamp: 1_795_400_000_000 + i,
+    protocol: 'http',
+    transport: 'tcp',
+    elapsedTime: 1,
+    src: { ip: '198.18.0.1', port: 40000 + i, name: '', namespace: '', pod: '', service: '', node: '' },
+    dst: { ip: over.dstIp ?? '198.18.0.2', port: 80, name: '', namespace: over.service ? 'shop' : '', pod: '', service: over.service ?? '', node: '' },
+    request: { method: 'GET', path, url: path, headers: over.host ? { host: over.host } : {}, host: over.host, bodySize: 0 },
+    response: { status: 200, headers: {}, bodySize: 0 },
+    error: false,
+    requestSize: 1,
+    responseSize: 1,
+    summary: '',
+  } as unknown as Entry;
+}
+
+test('a megabyte service name, Host name and path are drawn cut, counted, and the calls still counted', () => {
+  const map = new MapAggregator('service');
+  map.add([
+    call(1, { service: 's'.repeat(MB) }),
+    call(2, { service: 's'.repeat(MB) + 'x' }),
+    call(3, { host: 'h'.repeat(MB), dstIp: '198.18.0.3' }),
+    call(4, { path: `/${'p'.repeat(MB)}`, dstIp: '198.18.0.4', host: 'api.example' }),
+  ]);
+  const g = map.graph({ topPaths: 5 });
+  for (const n of g.nodes) assert.ok(n.name.length <= MAX_NAME_CHARS, `a node name of ${n.name.length} characters`);
+  for (const e of g.edges) for (const p of e.paths) assert.ok(p.path.length <= MAX_NAME_CHARS, `a path of ${p.path.length} characters`);
+  // The name is namespace/service cut, drawn inside its namespace without the prefix.
+  assert.ok(g.nodes.some((n) => n.name === `${'s'.repeat(MAX_NAME_CHARS - 1 - 'shop/'.length)}…` && n.namespace === 'shop'));
+  assert.ok(g.nodes.some((n) => n.name === `${'h'.repeat(MAX_NAME_CHARS - 1)}…`));
+  // The two service names alike for their first 1,023 characters are one node: their calls add up.
+  assert.equal(g.edges.reduce((sum, e) => sum + e.requests, 0), 4);
+  assert.ok(map.cutNames >= 3, `cut ${map.cutNames}`);
+  assert.ok(map.names.cutNames >= 1, `names cut ${map.names.cutNames}`);
+  // A worker's name book hands its cuts on with its names: the thread that prints says them.
+  const merged = new NameBook();
+  merged.mergeWire(map.names.toWire());
+  assert.equal(merged.cutNames, map.names.cutNames);
+  assert.ok([...JSON.stringify(map.names.toWire())].length < 8 * MAX_NAME_CHARS, 'the book holds the cut name, not the megabyte');
+  const labels = { parts: ['protocol' as const, 'requests' as const], paths: 3 };
+  for (const text of [renderDot(g, labels), renderMermaid(g, labels)]) assert.ok(text.length < 16 * MAX_NAME_CHARS, `${text.length} characters drawn`);
+});
+
+test('boundedName keeps short names as they are and never splits a surrogate pair', () => {
+  assert.equal(boundedName('web'), 'web');
+  assert.equal(boundedName('x'.repeat(MAX_NAME_CHARS)), 'x'.repeat(MAX_NAME_CHARS));
+  const cut = boundedName('😀'.repeat(MAX_NAME_CHARS));
+  assert.ok(cut.length <= MAX_NAME_CHARS && cut.endsWith('…'));
+  assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(cut), 'no lone high surrogate');
+  assert.equal(boundedName(7 as unknown as string), 7 as unknown as string, 'a number from an entry file stays as it came');
 });

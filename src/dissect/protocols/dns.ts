@@ -260,7 +260,10 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
         parts.push(rd.subarray(o + 1, o + 1 + n).toString('utf8'));
         o += 1 + n;
       }
-      rr.data = truncate(parts.join(''), 1024);
+      // One string is its text; several are shown as dig and zone files show them, each quoted
+      // ("v=DKIM1; p=MIIB…" "…rest"), as tshark lists them one by one: joined with nothing
+      // between them, a record's strings read as one and their boundaries were lost.
+      rr.data = truncate(parts.length === 1 ? parts[0] : parts.map(quoteTxt).join(' '), 1024);
       return;
     }
     case 33: {
@@ -313,10 +316,12 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
       need(4);
       rr.data = `${rd.readUInt16BE(0)} ${rd[2]} ${rd[3]} (key ${len - 4} bytes)`;
       return;
+    case 24:
     case 46: {
+      // SIG and RRSIG: expiration and inception as RFC 4034 §3.2 writes them (dig too), UTC dates, not epoch seconds.
       need(18);
       const [signer] = nameAt(18);
-      rr.data = `${typeName(rd.readUInt16BE(0))} ${rd[2]} ${rd[3]} ${rd.readUInt32BE(4)} ${rd.readUInt32BE(8)} ${rd.readUInt32BE(12)} ${rd.readUInt16BE(16)} ${signer}`;
+      rr.data = `${typeName(rd.readUInt16BE(0))} ${rd[2]} ${rd[3]} ${rd.readUInt32BE(4)} ${sigTime(rd.readUInt32BE(8))} ${sigTime(rd.readUInt32BE(12))} ${rd.readUInt16BE(16)} ${signer}`;
       return;
     }
     case 47: {
@@ -328,6 +333,16 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
       // SVCB/HTTPS, NSEC3, TLSA and the rest: hex is enough to see what was there.
       rr.data = hex(rd);
   }
+}
+
+/** A TXT string quoted as in a zone file: `"` and `\\` escaped. */
+function quoteTxt(s: string): string {
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** A signature time (seconds since 1970, unsigned 32 bits) as `YYYYMMDDHHmmSS` in UTC (RFC 4034 §3.2). */
+function sigTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
 }
 
 function hex(b: Buffer): string {

@@ -71,6 +71,37 @@ test('UDP: query and answer pair by id; rcode ≠ 0 is an error; responses witho
   assert.deepEqual(lost.warnings, ['unanswered']);
 });
 
+test('UDP: an answer recorded just before its query (-i any) pairs with it; one whose query comes too late, or never, is an answer alone', () => {
+  const ctx = fakeContext({}, 'udp');
+  const p = dns.createUdpParser!(ctx);
+  const t0 = ctx.now;
+  p.onDatagram('s2c', answer);
+  assert.equal(p.pendingSince!(), t0, 'the held answer keeps the conversation and the entries after it waiting');
+  ctx.now += 40;
+  ctx.frame = 2;
+  p.onDatagram('c2s', query);
+  // An NXDOMAIN whose query comes 300 ms later: the tick at 250 ms lets the answer out alone.
+  ctx.frame = 3;
+  p.onDatagram('s2c', nx);
+  ctx.now += 250;
+  p.onTick!(ctx.now, 30_000);
+  assert.equal(ctx.calls.length, 2);
+  ctx.now += 50;
+  ctx.frame = 4;
+  p.onDatagram('c2s', Buffer.concat([header(0x9999, 0x0100, 1, 0), name('nope.example'), u16(28), u16(1)]));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.error, c.warnings]), [
+    ['A reviews.bookinfo.svc → 198.18.1.5', 2, 1, false, undefined],
+    ['AAAA nope.example → NXDOMAIN', 3, 3, true, undefined],
+    ['AAAA nope.example → unanswered', 4, undefined, true, ['unanswered']],
+  ]);
+  const paired = ctx.calls[0];
+  assert.equal(paired.requestTime, t0 + 40);
+  assert.equal(paired.responseTime, t0 + 40, 'no negative time: answered at once');
+  assert.equal(paired.request!.questions[0].name, QNAME);
+  assert.deepEqual(ctx.counters, { 'dns.answer_before_query': 1 });
+});
+
 test('UDP: a query to a multicast group (mDNS, LLMNR) without an answer on its conversation is one-way, not unanswered', () => {
   const ptr = Buffer.concat([header(0, 0x0000, 1, 0), name('_googlecast._tcp.local'), u16(12), u16(1)]);
   const calls = [

@@ -29,20 +29,31 @@ export function redactDnsTxt(res: Record<string, any>, names: SensitiveNames, re
   return out ?? res;
 }
 
+/**
+ * A record of several strings reads `"a=b" "password=c"` (dig's form): the quote that
+ * ends one (followed by a space or the end; one inside is escaped `\"`) ends its last value.
+ */
+function closesString(s: string, i: number): boolean {
+  return s[i] === '"' && (i + 1 === s.length || s[i + 1] === ' ');
+}
+
 /** `a=b; password=c token=d`: values of sensitive names redacted. One walk over the text. */
 export function redactTxtItems(s: string, names: SensitiveNames, remember: (s: string) => void): string {
   let out = '';
   let copied = 0;
   const n = s.length;
+  // Only a record of several strings is quoted (a lone string is its text as it came, quotes and all).
+  const quoted = s[0] === '"';
   for (let i = 0; i < n; ) {
-    while (i < n && (s[i] === ' ' || s[i] === ';' || s[i] === '\t' || s[i] === ',')) i++;
+    while (i < n && (s[i] === ' ' || s[i] === ';' || s[i] === '\t' || s[i] === ',' || s[i] === '"')) i++;
     const start = i;
     while (i < n && s[i] !== '=' && s[i] !== ' ' && s[i] !== ';' && s[i] !== '\t' && s[i] !== ',') i++;
     if (s[i] !== '=') continue;
     const name = s.slice(start, i);
     i++;
     const from = i;
-    while (i < n && s[i] !== ' ' && s[i] !== ';' && s[i] !== '\t' && s[i] !== ',') i++;
+    while (i < n && s[i] !== ' ' && s[i] !== ';' && s[i] !== '\t' && s[i] !== ',' && !(quoted && closesString(s, i))) i += quoted && s[i] === '\\' ? 2 : 1;
+    if (i > n) i = n;
     if (i > from && name.length > 0 && name.length <= 64 && names.test(name, 'field') && s.slice(from, i) !== REDACTED) {
       remember(s.slice(from, i));
       out += s.slice(copied, from) + REDACTED;

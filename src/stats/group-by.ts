@@ -9,7 +9,7 @@ import { FilterSyntaxError } from '../filter/errors.js';
 import { JsonataKeys } from '../filter/jsonata-guard.js';
 import { K8S_NAME_FIELDS, k8sName, type IpNames } from './names.js';
 import { mergeSpecs, type FieldSpec } from '../ndjson/project.js';
-import { literalBraces, templateSegments } from '../catalog/path-template.js';
+import { literalBraces, sqlShape, templateSegments } from '../catalog/path-template.js';
 
 export const BUILTIN_GROUPINGS = ['protocol', 'service', 'endpoint', 'namespace', 'pod', 'status'] as const;
 
@@ -59,7 +59,7 @@ const VERB_KEYS = ['command', 'operation', 'op', 'opcode', 'typeName', 'type', '
 export const VERB_SPEC: Record<(typeof VERB_KEYS)[number], true> = Object.fromEntries(VERB_KEYS.map((k) => [k, true])) as Record<(typeof VERB_KEYS)[number], true>;
 
 /** The entry fields operationOf reads. */
-export const OPERATION_FIELDS: FieldSpec = { protocol: true, request: { ...VERB_SPEC, path: true, questions: true } };
+export const OPERATION_FIELDS: FieldSpec = { protocol: true, request: { ...VERB_SPEC, path: true, questions: true, query: true } };
 
 /** The entry fields statusOf reads. */
 export const STATUS_FIELDS: FieldSpec = {
@@ -135,6 +135,11 @@ export function verbOf(r: Record<string, unknown>): string | undefined {
  */
 export function operationShape(e: Entry): string {
   const r = e.request;
+  // A SQL call is its statement with the literals out, as `catalog` names it (`select ? as n, now()`):
+  // by its message type every statement was one row, `query`, errors and all.
+  if ((e.protocol === 'postgresql' || e.protocol === 'mysql') && typeof r?.query === 'string' && r.query !== '') {
+    return sqlShape(r.query, { doubleQuotedStrings: e.protocol === 'mysql' });
+  }
   const http = e.protocol === 'http' || e.protocol === 'http2' || e.protocol === 'http3';
   if (!http || !r || typeof r.path !== 'string' || typeof r.method !== 'string') return operationOf(e);
   return `${r.method} ${templateSegments(literalBraces(r.path.split('?')[0])).join('/')}`;

@@ -162,11 +162,13 @@ function diameterMessage(request: boolean, code: number, hbh: number, session: s
   return Buffer.concat([h, body]);
 }
 
-function run(packets: Buffer[]): { entries: Entry[]; counters: Record<string, number> } {
+/** Packets one second apart, or at the given milliseconds. */
+function run(packets: Buffer[], ms?: number[]): { entries: Entry[]; counters: Record<string, number> } {
   const entries: Entry[] = [];
   const engine = new DissectionEngine({}, (e) => entries.push(e));
   packets.forEach((data, i) => {
-    const p: Packet = { tsSec: 1000 + i, tsNsec: 0, linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: i + 1 };
+    const at = ms ? 1_000_000 + ms[i] : (1000 + i) * 1000;
+    const p: Packet = { tsSec: Math.floor(at / 1000), tsNsec: (at % 1000) * 1e6, linkType: LinkType.RAW, data, origLen: data.length, interfaceId: 0, frame: i + 1 };
     engine.push(p);
   });
   engine.finish();
@@ -222,7 +224,26 @@ test('Diameter probe and parser edges: other protocols refused, 1-byte pieces, a
   parser.onData('c2s', diameterMessage(true, 280, 8, 'dwr'));
   parser.onGap('s2c', 40);
   parser.onEnd('eof');
-  assert.deepEqual(records.map((r) => `${r.summary} ${r.warnings ?? ''}`), ['DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS ', 'DWR Diameter Credit Control → (no answer) gap,unanswered']);
+  assert.deepEqual(records.map((r) => `${r.summary} ${r.warnings ?? ''}`), ['DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS ', 'DWR Diameter Credit Control → unanswered gap,unanswered']);
+});
+
+test('Diameter over SCTP: an answer recorded just before its request (-i any) pairs with it; one whose request comes too late is an answer alone', () => {
+  const { entries, counters } = run([
+    crcLessSctp(1, 40003, 3868, [init(1, 10)]),
+    crcLessSctp(2, 3868, 40003, [init(2, 500)]),
+    crcLessSctp(2, 3868, 40003, [data(500, 0, 0x03, diameterMessage(false, 272, 9, 's9', 2001))]),
+    crcLessSctp(1, 40003, 3868, [data(10, 0, 0x03, diameterMessage(true, 272, 9, 's9'))]),
+    // 500 ms between answer and request: past the wait, an answer alone and an unanswered request.
+    crcLessSctp(2, 3868, 40003, [data(501, 0, 0x03, diameterMessage(false, 280, 10, 'dwr', 2001))]),
+    crcLessSctp(1, 40003, 3868, [data(11, 0, 0x03, diameterMessage(true, 280, 10, 'dwr'))]),
+  ], [0, 1, 10, 50, 100, 600]);
+  assert.deepEqual(entries.map((e) => [e.summary, e.frames, e.elapsedTime, e.warnings]), [
+    ['CCR Diameter Credit Control → 2001 DIAMETER_SUCCESS', { request: 4, response: 3 }, 0, undefined],
+    ['DWR Diameter Credit Control → 2001 DIAMETER_SUCCESS', { request: 5, response: 5 }, 0, ['request not captured']],
+    ['DWR Diameter Credit Control → unanswered', { request: 6 }, 0, ['unanswered']],
+  ]);
+  assert.equal(entries[0].request!.hopByHop, entries[0].response!.hopByHop);
+  assert.equal(counters['diameter.answer_before_request'], 1);
 });
 
 function sack(cumTsn: number): Buffer {

@@ -118,3 +118,15 @@ test('length-prefixed protocols under a snap length: a message cut keeps the fra
     }
   }
 });
+
+test('requests whose answers the capture does not hold say unanswered as HTTP and DNS say it, not the one-way wording (MongoDB, CQL, LDAP)', () => {
+  for (const { dissector, port, files } of CASES.slice(0, 3)) {
+    const file = files[files.length - 1];
+    // The client's segments alone: every request that expects an answer is left without one.
+    const segments = tcpSegments(sharedCapture(file), { decodeAs: [`tcp.port==${port},${dissector.name === 'mongodb' ? 'mongo' : dissector.name}`] }).filter((s) => s.payload.length > 0 && s.dstPort === port);
+    const records = [...new Set(segments.map((s) => s.stream))].flatMap((stream) => feedWithGap(dissector, segments.filter((s) => s.stream === stream), port));
+    const unanswered = records.filter((r) => r.error && r.warnings?.includes('unanswered'));
+    assert.ok(unanswered.length > 0, `${file}: no unanswered calls`);
+    for (const r of unanswered) assert.match(r.summary, / → unanswered$/, `${file}: ${r.summary}`);
+  }
+});

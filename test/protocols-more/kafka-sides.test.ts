@@ -167,3 +167,16 @@ test('Kafka flexible versions: KRaft quorum APIs become flexible at v1, not v0, 
   assert.deepEqual([[53, 0], [53, 1], [54, 0], [54, 1], [52, 0], [55, 0], [68, 0], [18, 2], [18, 3], [17, 1]].map(([k, v]) => isFlexible(k, v)),
     [false, true, false, true, true, true, true, false, true, false]);
 });
+
+test('Kafka: a request left without its response says unanswered as other protocols do', () => {
+  const records: CallRecord[] = [];
+  const ctx = makeContext(records, {});
+  const parser = kafka.createTcpParser!(ctx);
+  // ApiVersions v0, correlation id 7, client id "c"; the connection ends before the broker answers.
+  const body = Buffer.from('00120000000000070001' + '63', 'hex');
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(body.length);
+  parser.onData('c2s', Buffer.concat([size, body]));
+  parser.onEnd('fin');
+  assert.deepEqual(records.map((r) => [r.summary, r.error, r.warnings]), [['ApiVersions v0 → unanswered', true, ['unanswered']]]);
+});

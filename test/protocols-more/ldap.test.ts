@@ -246,7 +246,7 @@ test('LDAP probe and parser edges: other protocols refused, 1-byte segments, a g
     parser.onData('c2s', Buffer.from('300c020102600702010304008000', 'hex'));
     parser.onGap('s2c', 5);
     parser.onEnd('eof');
-    assert.deepEqual(records.map((r) => r.summary), ['bindRequest → success', 'bindRequest → (no response)']);
+    assert.deepEqual(records.map((r) => r.summary), ['bindRequest → success', 'bindRequest → unanswered']);
     assert.deepEqual(records[1].warnings, ['gap', 'unanswered']);
   }
 });

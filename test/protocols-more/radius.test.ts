@@ -150,6 +150,8 @@ test('RADIUS probe and parser edges', () => {
   parser.onEnd('eof');
   assert.equal(ctx.calls.length, 1);
   assert.equal(ctx.counters['radius.malformed'], 1);
+  // Left without its reply, the request is an unanswered error, and its summary says so as other protocols do.
+  assert.deepEqual([ctx.calls[0].summary, ctx.calls[0].error, ctx.calls[0].warnings], ['Access-Request AAAA → unanswered', true, ['unanswered']]);
 });
 
 test('RADIUS: Tunnel-Password, Microsoft MS-CHAP2-Response and MPPE keys, and EAP responses that carry a password or its hash are not kept', () => {

@@ -71,6 +71,37 @@ test('UDP: query and answer pair by id; rcode ≠ 0 is an error; responses witho
   assert.deepEqual(lost.warnings, ['unanswered']);
 });
 
+test('UDP: an answer recorded just before its query (-i any) pairs with it; one whose query comes too late, or never, is an answer alone', () => {
+  const ctx = fakeContext({}, 'udp');
+  const p = dns.createUdpParser!(ctx);
+  const t0 = ctx.now;
+  p.onDatagram('s2c', answer);
+  assert.equal(p.pendingSince!(), t0, 'the held answer keeps the conversation and the entries after it waiting');
+  ctx.now += 40;
+  ctx.frame = 2;
+  p.onDatagram('c2s', query);
+  // An NXDOMAIN whose query comes 300 ms later: the tick at 250 ms lets the answer out alone.
+  ctx.frame = 3;
+  p.onDatagram('s2c', nx);
+  ctx.now += 250;
+  p.onTick!(ctx.now, 30_000);
+  assert.equal(ctx.calls.length, 2);
+  ctx.now += 50;
+  ctx.frame = 4;
+  p.onDatagram('c2s', Buffer.concat([header(0x9999, 0x0100, 1, 0), name('nope.example'), u16(28), u16(1)]));
+  p.onEnd('eof');
+  assert.deepEqual(ctx.calls.map((c) => [c.summary, c.requestFrame, c.responseFrame, c.error, c.warnings]), [
+    ['A reviews.bookinfo.svc → 198.18.1.5', 2, 1, false, undefined],
+    ['AAAA nope.example → NXDOMAIN', 3, 3, true, undefined],
+    ['AAAA nope.example → unanswered', 4, undefined, true, ['unanswered']],
+  ]);
+  const paired = ctx.calls[0];
+  assert.equal(paired.requestTime, t0 + 40);
+  assert.equal(paired.responseTime, t0 + 40, 'no negative time: answered at once');
+  assert.equal(paired.request!.questions[0].name, QNAME);
+  assert.deepEqual(ctx.counters, { 'dns.answer_before_query': 1 });
+});
+
 test('UDP: a query to a multicast group (mDNS, LLMNR) without an answer on its conversation is one-way, not unanswered', () => {
   const ptr = Buffer.concat([header(0, 0x0000, 1, 0), name('_googlecast._tcp.local'), u16(12), u16(1)]);
   const calls = [
@@ -201,27 +232,33 @@ test('zone transfers over TCP: IXFR increments end with the newest SOA; one cut 
   assert.equal(ctx.calls[0].response!.answers.length, 10);
 });
 
-test('record types: AAAA, MX, TXT, SRV, SOA, OPT', () => {
+test('record types: AAAA, MX, TXT, SRV, SOA, OPT, RRSIG', () => {
   const v6 = Buffer.from('20010db8000000000000000000000001', 'hex');
   const soa = Buffer.concat([name('ns.example'), name('admin.example'), u32(1), u32(2), u32(3), u32(4), u32(5)]);
   const opt = Buffer.concat([Buffer.from([0]), u16(41), u16(1232), u32(0x00008000), u16(0)]);
   const msg = Buffer.concat([
-    header(1, 0x8180, 1, 5, 0, 1),
+    header(1, 0x8180, 1, 8, 0, 1),
     name('x.example'),
     u16(255),
     u16(1),
     rr(12, 28, 1, v6),
     rr(12, 15, 1, Buffer.concat([u16(10), name('mail.example')])),
     rr(12, 16, 1, Buffer.from('\x05hello\x06 world', 'latin1')),
+    rr(12, 16, 1, Buffer.from('\x0cone "string"', 'latin1')),
+    rr(12, 16, 1, Buffer.from('\x04a"b\\\x00', 'latin1')),
     rr(12, 33, 1, Buffer.concat([u16(1), u16(2), u16(5432), name('db.example')])),
     rr(12, 6, 1, soa),
+    // RRSIG over SSHFP: algorithm 5, 3 labels, TTL 900, expiration 2008-12-29 11:00:04, inception 2008-09-30 11:00:04, tag 29234.
+    rr(12, 46, 1, Buffer.concat([u16(44), Buffer.from([5, 3]), u32(900), u32(1230548404), u32(1222772404), u16(29234), name('cynic.net'), Buffer.alloc(8)])),
     opt,
   ]);
   const m = parseDnsMessage(msg)!;
   assert.deepEqual(m.warnings, []);
+  // A TXT record of several strings lists them apart, quoted as dig shows them; one string is its text.
   assert.deepEqual(
     m.answers.map((a) => `${a.type} ${a.data}`),
-    ['AAAA 2001:db8::1', 'MX 10 mail.example', 'TXT hello world', 'SRV 1 2 5432 db.example', 'SOA ns.example admin.example 1 2 3 4 5'],
+    ['AAAA 2001:db8::1', 'MX 10 mail.example', 'TXT "hello" " world"', 'TXT one "string"', 'TXT "a\\"b\\\\" ""', 'SRV 1 2 5432 db.example', 'SOA ns.example admin.example 1 2 3 4 5',
+      'RRSIG SSHFP 5 3 900 20081229110004 20080930110004 29234 cynic.net'],
   );
   assert.equal(m.additionals[0].type, 'OPT');
   assert.equal(m.additionals[0].udpPayloadSize, 1232);

@@ -93,6 +93,11 @@ test('a DNS TXT record loses the values of its sensitive items, in the answer an
   assert.doesNotMatch(e.summary, /txtSECRET/);
   const spf = entry('dns', { questions: [] }, { answers: [{ name: 'x', type: 'TXT', data: 'v=spf1 include:_spf.example ~all' }, { name: 'y', type: 'TXT', data: 'v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC' }] }, 'TXT x → v=spf1');
   assert.equal(redact(spf), spf);
+  // A record of several strings reads as dig shows it, each string quoted: a secret at a string's start or end goes, quotes stay.
+  const quoted = '"password=txtSECRET4" "a=b token=txt\\"SECRET5" "visible=yes"';
+  const q = redact(entry('dns', { questions: [] }, { answers: [{ name: 'q', type: 'TXT', data: quoted }] }, `TXT q → ${quoted}`));
+  assert.equal(q.response!.answers[0].data, `"password=${REDACTED}" "a=b token=${REDACTED}" "visible=yes"`);
+  assert.doesNotMatch(q.summary, /SECRET/);
 });
 
 test('etcd Auth gRPC read without a schema: the password of Authenticate, UserAdd and UserChangePassword and the token returned go; the user name stays', () => {

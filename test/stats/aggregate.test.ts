@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsAggregator, MAX_GROUPS, MAX_KEY_CHARS, OTHER_GROUP } from '../../src/stats/aggregate.js';
+import { StatsAggregator, MAX_GROUPS, MAX_KEY_CHARS, OTHER_GROUP, statsFields } from '../../src/stats/aggregate.js';
+import { makeProjector } from '../../src/ndjson/project.js';
 import { renderStats, sortRows } from '../../src/stats/render.js';
 import { mixedEntries, http, ep, external, productpage, details } from './entries.js';
 
@@ -99,6 +100,25 @@ test('--by endpoint templates ids in HTTP paths as catalog and map do: one row f
     ['DELETE /files/{hash}/x', 1],
     ['GET /users/me/orders', 1],
     ['GET /users/{id}/orders', 4],
+  ]);
+});
+
+test('--by endpoint names a SQL call by its statement with literals out, as catalog does, read through the NDJSON projection', async () => {
+  const sql = (protocol: string, request: Record<string, unknown>, error: boolean, t: number) => ({ ...http(productpage(), details(), 'GET', '/', 200, 5, t), protocol, request, error });
+  const entries = [
+    ...[7, 8, 9].map((n, i) => sql('postgresql', { type: 'query', query: `select ${n} as n,\n  now()` }, false, 3000 + i)),
+    sql('postgresql', { type: 'query', query: 'select * from no_such_table' }, true, 3010),
+    sql('postgresql', { type: 'startup', user: 'app' }, false, 3011),
+    sql('mysql', { command: 'COM_QUERY', query: 'select "a" from t where id in (1, 2)' }, false, 3012),
+  ];
+  const project = makeProjector(statsFields('endpoint')!);
+  const projected = entries.map((e) => { const b = Buffer.from(JSON.stringify(e)); return project(b, 0, b.length) as any; });
+  const rows = (await statsOf('endpoint', projected)).rows.map((r) => [r.name.replace(/^\S+ /, ''), r.entries, r.errors]);
+  assert.deepEqual(rows.sort(), [
+    ['select * from no_such_table', 1, 1],
+    ['select ? as n, now()', 3, 0],
+    ['select ? from t where id in (?)', 1, 0],
+    ['startup', 1, 0],
   ]);
 });
 

@@ -562,7 +562,7 @@ class CqlParser extends FramedParser {
     if (req?.query !== undefined) left += ` ${truncate(String(req.query).replace(/\s+/g, ' ').trim(), 120)}`;
     else if (req?.preparedId !== undefined) left += ` <prepared ${req.preparedId}>`;
     if (req?.statements !== undefined) left += ` (${req.statements} statements)`;
-    if (!res) return `${left} → (no response)`;
+    if (!res) return `${left} → unanswered`;
     if (res.opcode === 'EVENT') return `EVENT ${res.event ?? ''}`.trim();
     if (res.errorCode !== undefined) return `${left} → ERROR ${res.errorName}: ${truncate(String(res.errorMessage ?? ''), 80)}`;
     if (res.resultKind === 'Rows') return `${left} → ${res.rows ?? '?'} rows`;

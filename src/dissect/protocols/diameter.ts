@@ -232,8 +232,30 @@ function secretAvp(vendorId: number, code: number, v: Buffer): boolean {
 
 // ---------------------------------------------------------------- parsing
 
+/**
+ * How long (capture time) an answer over SCTP whose request is not waiting is held for it: SCTP has
+ * no acknowledgement the engine could order the two directions by (TCP's holding), and on `-i any`
+ * each direction may sit on its own capture queue, so an answer can be recorded just before its
+ * request (ICMP's echo replies and DNS answers wait as long). Past that it is an answer alone.
+ */
+const EARLY_ANSWER_MS = 200;
+/** Answers held so per association; past that the oldest goes out alone (`diameter.early_answers_evicted`). */
+const MAX_EARLY_ANSWERS = 64;
+
+/** An answer held for its request: what emitCall needs, and when it completed. */
+interface EarlyAnswer {
+  fields: Record<string, any>;
+  size: number;
+  error: boolean;
+  start: Stamp;
+  answered: Stamp;
+  warnings: string[];
+}
+
 class DiameterParser extends FramedParser {
   protected readonly headerBytes = HEADER;
+  /** Answers over SCTP recorded before their request, by hop-by-hop id, oldest first. */
+  private early: Map<number, EarlyAnswer> | undefined;
 
   constructor(ctx: ConnectionContext) {
     super(ctx, 'diameter', { maxMessage: 4 * 1024 * 1024, headBytes: 64 * 1024 });
@@ -272,6 +294,15 @@ class DiameterParser extends FramedParser {
     const avps = (fields.avps ?? {}) as Record<string, any>;
     if (typeof avps['Session-Id'] === 'string') fields.sessionId = avps['Session-Id'];
     if (isRequest) {
+      const early = this.early?.get(hopByHop);
+      if (early !== undefined && this.ctx.now - early.answered.time <= EARLY_ANSWER_MS && early.fields.commandCode === code) {
+        // Its answer was recorded first: they pair all the same, answered in no time.
+        this.early!.delete(hopByHop);
+        this.ctx.count('diameter.answer_before_request');
+        const req = this.pendingCall(fields, wireSize, at, warnings);
+        this.emitCall(req, early.fields, early.size, early.error, early.start, early.warnings, false, { time: Math.max(req.time, early.answered.time), frame: early.answered.frame });
+        return;
+      }
       this.addPending(hopByHop, this.pendingCall(fields, wireSize, at, warnings));
       return;
     }
@@ -283,7 +314,56 @@ class DiameterParser extends FramedParser {
     }
     if (typeof avps['Error-Message'] === 'string') fields.errorMessage = avps['Error-Message'];
     const error = (flags & FLAG_E) !== 0 || (typeof result === 'number' && result >= 3000);
-    this.emitCall(this.takePending(hopByHop), fields, wireSize, error, at, warnings);
+    const req = this.takePending(hopByHop);
+    if (req === undefined && this.ctx.transport === 'sctp') return this.holdEarly(hopByHop, { fields, size: wireSize, error, start: at, answered: { time: this.ctx.now, frame: this.ctx.frame }, warnings: this.pendingCall(fields, wireSize, at, warnings).warnings });
+    this.emitCall(req, fields, wireSize, error, at, warnings);
+  }
+
+  private holdEarly(hopByHop: number, a: EarlyAnswer): void {
+    const early = (this.early ??= new Map());
+    const previous = early.get(hopByHop);
+    if (previous !== undefined) {
+      early.delete(hopByHop);
+      this.emitAlone(previous);
+    }
+    if (early.size >= MAX_EARLY_ANSWERS) {
+      const [oldestId, oldest] = early.entries().next().value as [number, EarlyAnswer];
+      early.delete(oldestId);
+      this.ctx.count('diameter.early_answers_evicted');
+      this.emitAlone(oldest);
+    }
+    early.set(hopByHop, a);
+  }
+
+  private emitAlone(a: EarlyAnswer): void {
+    this.emitCall(undefined, a.fields, a.size, a.error, a.start, a.warnings, false, a.answered);
+  }
+
+  /** Held answers whose request did not come in time (all of them at the end): answers alone. */
+  private releaseEarly(nowMs: number): void {
+    if (this.early === undefined) return;
+    for (const [id, a] of this.early) {
+      if (nowMs - a.answered.time <= EARLY_ANSWER_MS) break;
+      this.early.delete(id);
+      this.emitAlone(a);
+    }
+  }
+
+  override onTick(nowMs: number, timeoutMs: number): void {
+    this.releaseEarly(nowMs);
+    super.onTick(nowMs, timeoutMs);
+  }
+
+  override pendingSince(): number | undefined {
+    const since = super.pendingSince();
+    // Held answers are in arrival order: the first is the oldest.
+    if (this.early !== undefined) for (const a of this.early.values()) return since === undefined || a.start.time < since ? a.start.time : since;
+    return since;
+  }
+
+  override onEnd(reason: 'fin' | 'rst' | 'timeout' | 'eof' = 'eof'): void {
+    this.releaseEarly(Infinity);
+    super.onEnd(reason);
   }
 
   protected summarize(req: Record<string, any> | null, res: Record<string, any> | null): string {
@@ -291,7 +371,7 @@ class DiameterParser extends FramedParser {
     const left = `${req?.command ?? res?.command.replace(/A$/, 'R')} ${m?.application ?? ''}`.trim();
     const cc = req?.avps?.['CC-Request-Type'];
     const head = typeof cc === 'string' ? `${left} ${cc}` : left;
-    if (!res) return `${head} → (no answer)`;
+    if (!res) return `${head} → unanswered`;
     return `${head} → ${res.resultCode ?? res.command}${res.resultName && res.resultName !== `result ${res.resultCode}` ? ` ${res.resultName}` : ''}`;
   }
 }

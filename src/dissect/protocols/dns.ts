@@ -260,7 +260,10 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
         parts.push(rd.subarray(o + 1, o + 1 + n).toString('utf8'));
         o += 1 + n;
       }
-      rr.data = truncate(parts.join(''), 1024);
+      // One string is its text; several are shown as dig and zone files show them, each quoted
+      // ("v=DKIM1; p=MIIB…" "…rest"), as tshark lists them one by one: joined with nothing
+      // between them, a record's strings read as one and their boundaries were lost.
+      rr.data = truncate(parts.length === 1 ? parts[0] : parts.map(quoteTxt).join(' '), 1024);
       return;
     }
     case 33: {
@@ -313,10 +316,12 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
       need(4);
       rr.data = `${rd.readUInt16BE(0)} ${rd[2]} ${rd[3]} (key ${len - 4} bytes)`;
       return;
+    case 24:
     case 46: {
+      // SIG and RRSIG: expiration and inception as RFC 4034 §3.2 writes them (dig too), UTC dates, not epoch seconds.
       need(18);
       const [signer] = nameAt(18);
-      rr.data = `${typeName(rd.readUInt16BE(0))} ${rd[2]} ${rd[3]} ${rd.readUInt32BE(4)} ${rd.readUInt32BE(8)} ${rd.readUInt32BE(12)} ${rd.readUInt16BE(16)} ${signer}`;
+      rr.data = `${typeName(rd.readUInt16BE(0))} ${rd[2]} ${rd[3]} ${rd.readUInt32BE(4)} ${sigTime(rd.readUInt32BE(8))} ${sigTime(rd.readUInt32BE(12))} ${rd.readUInt16BE(16)} ${signer}`;
       return;
     }
     case 47: {
@@ -328,6 +333,16 @@ function decodeRdata(rr: DnsRecord, buf: Buffer, start: number, len: number, typ
       // SVCB/HTTPS, NSEC3, TLSA and the rest: hex is enough to see what was there.
       rr.data = hex(rd);
   }
+}
+
+/** A TXT string quoted as in a zone file: `"` and `\\` escaped. */
+function quoteTxt(s: string): string {
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** A signature time (seconds since 1970, unsigned 32 bits) as `YYYYMMDDHHmmSS` in UTC (RFC 4034 §3.2). */
+function sigTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
 }
 
 function hex(b: Buffer): string {
@@ -442,6 +457,15 @@ const DUPLICATE_ANSWER_MS = 30_000;
  * nothing pending ends at its answer, and a second answer would start a new one, without a question).
  */
 const SECOND_ANSWER_WAIT_MS = 1000;
+
+/**
+ * How long (capture time) an answer no waiting query takes (UDP) is held for its query: on `-i any`
+ * each direction may sit on its own capture queue, so an answer can be recorded a little before the
+ * query it answers (ICMP's echo replies wait as long). Past that it is an answer alone.
+ */
+const EARLY_ANSWER_MS = 200;
+/** Answers held so per conversation; past that the oldest goes out alone (counted `dns.early_answers_evicted`). */
+const MAX_EARLY_ANSWERS = 64;
 
 /** What makes a query the same question: its questions (a retransmission repeats them; the id is checked apart). */
 function questionKey(m: DnsMessage): string {
@@ -585,6 +609,8 @@ class DnsPairing {
    * without loss leaves such an answer as it is).
    */
   private clientGap = false;
+  /** Answers recorded before any query took them (UDP), by id, oldest first: see EARLY_ANSWER_MS. */
+  private early: Map<number, Arrived & { key: string }> | undefined;
 
   constructor(private readonly ctx: ConnectionContext, private readonly stream = false) {
     this.multicast = isMulticast(ctx.server.ip);
@@ -614,6 +640,16 @@ class DnsPairing {
     }
     if (msg.warnings.some((w) => w.startsWith('malformed'))) this.ctx.count('dns.malformed');
     if (!msg.qr) {
+      const early = this.early?.get(msg.id);
+      if (early !== undefined && cut === 0 && this.ctx.now - early.time <= EARLY_ANSWER_MS && early.key === questionKey(msg)) {
+        // Its answer was recorded first (the two directions on different queues): they pair all the same, in no time.
+        this.dropEarly(msg.id, early);
+        this.ctx.count('dns.answer_before_query');
+        this.rememberAnswered(msg.id, early.key);
+        const query: PendingQuery = { raw: payload.toString('latin1'), time: start?.time ?? this.ctx.now, frame: start?.frame ?? this.ctx.frame, size: payload.length };
+        this.emit(query, { ...early, time: Math.max(query.time, early.time) });
+        return;
+      }
       const previous = this.pending.get(msg.id);
       if (previous && !this.multicast && cut === 0 && !previous.cut && questionKey(reparse(previous).msg) === questionKey(msg)) {
         // The resolver asked again (its timeout passed: a datagram lost, the Kubernetes conntrack race's
@@ -647,6 +683,7 @@ class DnsPairing {
       this.secondAnswerSince = undefined;
       return;
     }
+    if (!query && !this.stream) return this.holdEarly(msg, payload.length + cut);
     if (query && !this.stream) {
       this.rememberAnswered(msg.id, questionKey(msg));
       if (query.retransmissions) this.secondAnswerSince = this.ctx.now;
@@ -662,6 +699,39 @@ class DnsPairing {
       return this.continueTransfer(t, msg, payload.length);
     }
     this.emit(query ?? null, { msg, time: this.ctx.now, frame: this.ctx.frame, size: payload.length + cut }, !query && this.clientGap ? 'gap' : undefined);
+  }
+
+  /** An answer no query waits for (UDP): held EARLY_ANSWER_MS for a query recorded after it. */
+  private holdEarly(msg: DnsMessage, size: number): void {
+    const early = (this.early ??= new Map());
+    const previous = early.get(msg.id);
+    if (previous !== undefined) {
+      this.dropEarly(msg.id, previous);
+      this.emit(null, previous);
+    }
+    if (early.size >= MAX_EARLY_ANSWERS) {
+      const [oldestId, oldest] = early.entries().next().value as [number, Arrived & { key: string }];
+      this.dropEarly(oldestId, oldest);
+      this.ctx.count('dns.early_answers_evicted');
+      this.emit(null, oldest);
+    }
+    early.set(msg.id, { msg, time: this.ctx.now, frame: this.ctx.frame, size, key: questionKey(msg) });
+    this.meter?.add(PENDING_QUERY_COST + size);
+  }
+
+  private dropEarly(id: number, a: Arrived): void {
+    this.early!.delete(id);
+    this.meter?.add(-(PENDING_QUERY_COST + a.size));
+  }
+
+  /** Held answers whose query did not come in time (all of them at the end): answers alone. */
+  private releaseEarly(nowMs: number): void {
+    if (this.early === undefined) return;
+    for (const [id, a] of this.early) {
+      if (nowMs - a.time <= EARLY_ANSWER_MS) break;
+      this.dropEarly(id, a);
+      this.emit(null, a);
+    }
   }
 
   private rememberAnswered(id: number, key: string): void {
@@ -731,6 +801,7 @@ class DnsPairing {
 
   /** Queries unanswered for the request timeout come out now, not when the conversation ends. */
   tick(nowMs: number, timeoutMs: number): void {
+    this.releaseEarly(nowMs);
     if (this.secondAnswerSince !== undefined && nowMs - this.secondAnswerSince > SECOND_ANSWER_WAIT_MS) this.secondAnswerSince = undefined;
     // A transfer the server stopped sending: what came is its answer.
     if (this.transfers !== undefined) for (const [id, t] of this.transfers) if (nowMs - t.last.time > timeoutMs) this.endTransfer(id, t, 'truncated');
@@ -749,10 +820,13 @@ class DnsPairing {
     // Waiting for a second answer holds the conversation open; that answer makes no call of its own.
     let min = this.pending.oldest()?.time ?? this.secondAnswerSince;
     if (this.transfers !== undefined) for (const t of this.transfers.values()) if (min === undefined || t.query.time < min) min = t.query.time;
+    // Held answers are in arrival order: the first is the oldest.
+    if (this.early !== undefined) for (const a of this.early.values()) return min === undefined || a.time < min ? a.time : min;
     return min;
   }
 
   end(): void {
+    this.releaseEarly(Infinity);
     if (this.transfers !== undefined) for (const [id, t] of this.transfers) this.endTransfer(id, t, 'truncated');
     for (const [id, p] of this.pending.inOrder()) {
       this.forget(id, p);

@@ -295,7 +295,7 @@ export function applyGraphql(record: CallRecord, statusUnknown?: string, count?:
   const fields = info.fields.length > 0 ? ` { ${info.fields.join(' ')} }` : '';
   const outcome = record.response
     ? `${statusText(record.response.status, statusUnknown)}${error ? ` (${info.errors?.length ?? 0} errors)` : ''}`
-    : '(no response)';
+    : 'unanswered';
   record.summary = `${op || 'graphql'}${fields} → ${outcome}`;
   return true;
 }

@@ -356,7 +356,7 @@ export function annotateGrpc(
       : typeof res.status === 'number'
         ? `HTTP ${res.status}`
         : statusText(res.status, opts.statusUnknown)
-    : '(no response)';
+    : 'unanswered';
   record.summary = `${name || 'grpc'} → ${outcome}`;
   if (warnings.length > 0) record.warnings = [...(record.warnings ?? []), ...warnings];
   // A message not shown because it does not unpack (a bomb, damaged) is a loss the run's summary counts.

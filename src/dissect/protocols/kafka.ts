@@ -1002,7 +1002,7 @@ class KafkaParser implements TcpStreamParser {
       requestSize: token.size,
       responseSize: answerSize ?? 0,
       error: answerSize === null,
-      summary: `SASL token (after SaslHandshake v0) → ${answerSize === null ? '(no response)' : 'answered'}`,
+      summary: `SASL token (after SaslHandshake v0) → ${answerSize === null ? 'unanswered' : 'answered'}`,
     };
     if (answerSize === null || !end) record.warnings = ['unanswered'];
     else {
@@ -1138,7 +1138,8 @@ function summarize(req: Record<string, any> | null, res: Record<string, any> | n
   const groups = req?.groupId ?? req?.key ?? req?.transactionalId ?? (Array.isArray(req?.groups) ? (req.groups as Array<{ groupId?: string }>).map((g) => g.groupId).filter(Boolean).slice(0, 3).join(',') : undefined);
   const names = [groups, topicNames].filter(Boolean).join(' ');
   const left = req ? `${req.apiKeyName} v${req.apiVersion}${names ? ` ${names}` : ''}` : `response #${res?.correlationId}${names ? ` ${names}` : ''}`;
-  if (!res) return req?.acks === 0 ? `${left} (acks=0)` : `${left} → (no response)`;
+  // Only acks=0 expects nothing; any other request left without its response is an unanswered error, said as HTTP and DNS say it.
+  if (!res) return req?.acks === 0 ? `${left} (acks=0)` : `${left} → unanswered`;
   return `${left} → ${res.errorName ?? (res.errorCode === 0 ? 'NONE' : 'ok')}`;
 }
 

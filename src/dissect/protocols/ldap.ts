@@ -456,7 +456,7 @@ class LdapParser extends FramedParser {
     if (req?.dn) left += ` "${truncate(String(req.dn), 80)}"`;
     if (req?.mechanism) left += ` ${req.mechanism}`;
     if (req?.filter) left += ` ${truncate(String(req.filter), 120)}`;
-    if (!res) return req && (req.operation === 'unbindRequest' || req.operation === 'abandonRequest') ? left : `${left} → (no response)`;
+    if (!res) return req && (req.operation === 'unbindRequest' || req.operation === 'abandonRequest') ? left : `${left} → unanswered`;
     let right = res.resultName ?? res.operation;
     if (res.entries !== undefined) right += ` (${res.entries} entr${res.entries === 1 ? 'y' : 'ies'})`;
     if (res.responseValue && req?.extendedName === 'WhoAmI') right += ` ${truncate(res.responseValue, 80)}`;

@@ -378,7 +378,7 @@ class MongoParser extends FramedParser {
   protected summarize(req: Record<string, any> | null, res: Record<string, any> | null): string {
     const target = req ? [req.database, req.collection].filter((x) => x).join('.') : '';
     const left = req ? `${req.command ?? req.opCode}${target ? ` ${target}` : ''}` : `reply to #${res?.responseTo}`;
-    if (!res) return req && this.noReply.has(req) ? left : `${left} → (no response)`;
+    if (!res) return req && this.noReply.has(req) ? left : `${left} → unanswered`;
     if (res.errmsg !== undefined || res.ok === 0 || res.queryFailure) return `${left} → error${res.code !== undefined ? ` ${res.code}` : ''}${res.codeName ? ` ${res.codeName}` : ''}${res.errmsg ? `: ${truncate(res.errmsg, 80)}` : ''}`;
     return `${left} → ${res.ok === 1 ? 'ok' : res.numberReturned !== undefined ? `${res.numberReturned} docs` : 'reply'}`;
   }

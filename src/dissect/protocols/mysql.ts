@@ -864,7 +864,7 @@ function summarize(call: Call): string {
   else if (req.command === 'handshake') left = req.ssl ? 'SSLRequest' : `login user=${req.user ?? ''}${req.database ? ` db=${req.database}` : ''}`;
   else if (req.query !== undefined) left = truncate(String(req.query).replace(/\s+/g, ' ').trim(), 80);
   else left = req.command;
-  if (!res) return NO_REPLY.has(call.command) ? left : `${left} → (no response)`;
+  if (!res) return NO_REPLY.has(call.command) ? left : `${left} → unanswered`;
   // A multi-result reply (a CALL, several statements): its result sets' rows; a CALL's closing OK is no set.
   const sets = res.type === 'ok' && res.rows !== undefined ? (res.resultSets ?? 1) - 1 : res.type === 'resultset' ? (res.resultSets ?? 1) : 0;
   if (sets > 1 || (sets === 1 && res.type === 'ok')) return `${left} → ${res.rows} rows in ${sets} result set${sets === 1 ? '' : 's'}`;

@@ -1100,7 +1100,7 @@ function summarize(call: Call): string {
   else if (req.close !== undefined) left = `close ${req.close}`;
   else left = String(req.type);
   if (call.kind === 'cancel') return left;
-  if (!res) return `${left} → (no response)`;
+  if (!res) return `${left} → unanswered`;
   if (res.error) return `${left} → ${res.error.severity} ${res.error.code}`;
   if (res.aborted) return `${left} → aborted (an earlier statement of the pipeline failed)`;
   if (res.accepted !== undefined) return `${left} → ${res.accepted ? 'accepted (encrypted)' : 'refused'}`;

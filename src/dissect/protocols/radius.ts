@@ -304,7 +304,8 @@ function summarize(req: Record<string, any> | null, res: Record<string, any> | n
   const user = req?.attributes?.['User-Name'];
   const status = req?.attributes?.['Acct-Status-Type'];
   const left = req ? `${req.code}${typeof user === 'string' ? ` ${truncate(user, 64)}` : ''}${typeof status === 'string' ? ` ${status}` : ''}` : `#${res?.identifier}`;
-  if (!res) return `${left} → (no response)`;
+  // A request is always answered (or retransmitted): one left without its reply is an unanswered error, said as HTTP and DNS say it.
+  if (!res) return `${left} → unanswered`;
   const msg = res.attributes?.['Reply-Message'];
   return `${left} → ${res.code}${typeof msg === 'string' ? ` "${truncate(msg, 60)}"` : ''}`;
 }

@@ -301,6 +301,8 @@ export abstract class FramedParser implements TcpStreamParser {
     warnings: string[] = [],
     /** A message the server sends unasked (an event): no request is missing. */
     unsolicited = false,
+    /** When and in which frame the answer completed: the current packet, unless it was held (Diameter over SCTP). */
+    answered: Stamp = { time: this.ctx.now, frame: this.ctx.frame },
   ): void {
     const record: CallRecord = {
       protocol: this.name,
@@ -308,8 +310,8 @@ export abstract class FramedParser implements TcpStreamParser {
       response,
       requestTime: req ? req.time : start.time,
       requestFrame: req ? req.frame : start.frame,
-      responseTime: this.ctx.now,
-      responseFrame: this.ctx.frame,
+      responseTime: answered.time,
+      responseFrame: answered.frame,
       requestSize: req ? req.size : 0,
       responseSize,
       error,

@@ -249,7 +249,8 @@ function streamSummary(request: Record<string, any> | null, response: Record<str
   const left = request ? `${request.method} ${request.path}` : `stream ${stream.id}`;
   if (response) return `${left} → ${statusText(response.status, statusUnknown)}`;
   if (stream.reset) return `${left} → ${kind.resetWord ?? 'RST_STREAM'} ${kind.errorName(stream.reset.code)}`;
-  return `${left} → (no response)`;
+  // No response and no reset: an unanswered error, said as HTTP/1 says it ('(no response)' is the one-way wording).
+  return `${left} → unanswered`;
 }
 
 function bodyFields(body: ReturnType<typeof renderBody>): Record<string, unknown> {

@@ -1,7 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Config, Help } from '@oclif/core';
 import { runCli } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
 import { prose } from '../../src/cli/prose.js';
+
+/** oclif's help as `shark CMD --help` prints it at `width` columns, rendered in this process (no CLI start per page). */
+class CapturedHelp extends Help {
+  readonly lines: string[] = [];
+  protected override log(...args: string[]): void {
+    this.lines.push(args.join(' '));
+  }
+}
+async function helpText(config: Config, cmd: string, width: number): Promise<string> {
+  const help = new CapturedHelp(config, { maxWidth: width, stripAnsi: true });
+  await help.showHelp([cmd]);
+  return `${help.lines.join('\n')}\n`;
+}
 
 const COMMANDS = ['agent', 'autocomplete', 'catalog', 'diff', 'dissect', 'export', 'filter', 'map', 'merge', 'record', 'stats', 'tap', 'view'];
 
@@ -23,11 +38,14 @@ function descriptionParagraphs(help: string): string[][] {
 }
 
 test('--help descriptions are wrapped by the terminal width only: no ragged short lines inside a paragraph', async () => {
+  const config = await Config.load(repoRoot);
   for (const width of [80, 140]) {
+    // The page rendered here is the one the CLI prints (checked on one command per width).
+    const cli = await runCli(['dissect', '--help'], { env: { OCLIF_COLUMNS: String(width) } });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(await helpText(config, 'dissect', width), cli.stdout, `dissect --help at ${width} columns: rendered here as the CLI does`);
     for (const cmd of COMMANDS) {
-      const r = await runCli([cmd, '--help'], { env: { OCLIF_COLUMNS: String(width) } });
-      assert.equal(r.code, 0, r.stderr);
-      for (const para of descriptionParagraphs(r.stdout)) {
+      for (const para of descriptionParagraphs(await helpText(config, cmd, width))) {
         for (let i = 0; i + 1 < para.length; i++) {
           const line = para[i];
           const next = para[i + 1];

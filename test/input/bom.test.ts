@@ -32,8 +32,10 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a byte order mark before the first entry is ignored by every command', () => {
+  const wants = new Map<string, string>();
   for (const args of [['filter', 'true'], ['stats', '--format', 'json'], ['map', '--format', 'json'], ['merge'], ['catalog', '--format', 'json'], ['export', '--har']]) {
     const want = shark([...args, plain]);
+    wants.set(args.join(' '), want.stdout);
     assert.equal(want.code, 0, `${args.join(' ')}: ${want.stderr}`);
     for (const input of [bom, `${bom}.gz`]) {
       const got = shark([...args, input]);
@@ -43,5 +45,5 @@ test('a byte order mark before the first entry is ignored by every command', () 
     }
   }
   const piped = shark(['filter', 'true'], readFileSync(bom));
-  assert.equal(piped.stdout, shark(['filter', 'true', plain]).stdout);
+  assert.equal(piped.stdout, wants.get('filter true'));
 });

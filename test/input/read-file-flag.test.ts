@@ -25,8 +25,11 @@ test('-r FILE gives what naming the file gives, for every command that reads cap
     [['catalog', '--format', 'json', capture], ['catalog', '--format', 'json', '-r', capture]],
     [['export', '--har', capture], ['export', '--har', '-r', capture]],
   ];
+  // The same named run twice (-r and --read-file against it) is run once.
+  const wants = new Map<string, ReturnType<typeof shark>>();
   for (const [named, flagged] of runs) {
-    const want = shark(named);
+    const want = wants.get(named.join('\0')) ?? shark(named);
+    wants.set(named.join('\0'), want);
     const got = shark(flagged);
     assert.equal(want.code, 0, `${named.join(' ')}: ${want.stderr}`);
     assert.ok(want.stdout.length > 0, named.join(' '));

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { sharedCaptures } from '../helpers/paths.js';
 import { writeDamagedEntries } from '../helpers/damaged-ndjson.js';
+import { dissectedOnce, runCliOnce } from '../helpers/dissected.js';
+import { idle } from '../helpers/process-state.js';
 
 const CAPTURES = ['lab-bookinfo-mix.pcap', 'zeek-http-methods.pcap', 'hotplace-tls13-aes128gcm-http2.pcapng', 'tcpdump-dns_udp.pcap'];
 
@@ -30,8 +32,9 @@ for (const name of CAPTURES) {
   const path = join(sharedCaptures, name);
   test(`filter/stats/map: --workers 2 gives one thread's output on ${name}`, { skip: !existsSync(path) && 'shared capture missing' }, async () => {
     for (const c of COMMANDS) {
-      const one = await runCli([...c.args, '--workers', '1', ...keyFlags(name), path], { timeoutMs: 60_000 });
-      const two = await runCli([...c.args, '--workers', '2', ...keyFlags(name), path], { timeoutMs: 60_000 });
+      // Run once per process: the test of capture against NDJSON below compares the same runs.
+      const one = await runCliOnce([...c.args, '--workers', '1', ...keyFlags(name), path]);
+      const two = await runCliOnce([...c.args, '--workers', '2', ...keyFlags(name), path]);
       assert.equal(one.code, 0, `${c.what} ${name}: ${one.stderr}`);
       assert.equal(two.code, one.code, `${c.what} ${name} --workers 2: ${two.stderr}`);
       assert.ok(one.stdout.length > 0, `${c.what} ${name}: no output to compare`);
@@ -80,14 +83,13 @@ test('stats/map of a capture equal stats/map of its dissected NDJSON, one thread
       const path = join(sharedCaptures, name);
       if (!existsSync(path)) continue;
       const ndjson = join(dir, `${name}.ndjson`);
-      const dissected = await runCli(['dissect', path], { timeoutMs: 60_000 });
-      assert.equal(dissected.code, 0, dissected.stderr);
-      writeFileSync(ndjson, dissected.stdout);
+      writeFileSync(ndjson, await dissectedOnce(path));
       for (const args of [['stats', '--format', 'json', '--by', 'endpoint'], ['stats', '--format', 'json', '--by', 'service'], ['map', '--format', 'json']]) {
         const fromLines = await runCli([...args, ndjson], { timeoutMs: 60_000 });
         assert.equal(fromLines.code, 0, fromLines.stderr);
         for (const workers of ['1', '2']) {
-          const fromCapture = await runCli([...args, '--workers', workers, path], { timeoutMs: 60_000 });
+          // The same runs as the --workers 2 test above (run once per process).
+          const fromCapture = await runCliOnce([...args, '--workers', workers, path]);
           assert.equal(fromCapture.code, 0, fromCapture.stderr);
           assert.equal(fromCapture.stdout, fromLines.stdout, `${args.join(' ')} --workers ${workers} ${name}`);
         }
@@ -143,7 +145,7 @@ test('Ctrl-C on stats --workers 2 reading an NDJSON file that is a FIFO left ope
   const { cliBin } = await import('../helpers/paths.js');
   const dir = mkdtempSync(join(tmpdir(), 'shark-fifo-'));
   try {
-    const dissected = await runCli(['dissect', join(sharedCaptures, 'lab-bookinfo-mix.pcap')], { timeoutMs: 60_000 });
+    const dissected = { stdout: await dissectedOnce(join(sharedCaptures, 'lab-bookinfo-mix.pcap')) };
     const lines = dissected.stdout.trim().split('\n');
     const fifo = join(dir, 'entries.ndjson');
     execFileSync('mkfifo', [fifo]);
@@ -156,10 +158,14 @@ test('Ctrl-C on stats --workers 2 reading an NDJSON file that is a FIFO left ope
     // Every line, then the start of one more, and the FIFO stays open: the read after it waits.
     const fd = openSync(fifo, 'w');
     writeSync(fd, `${lines.join('\n')}\n{"id":"cut sh`);
-    // (stats prints only at the end, so there is nothing to wait for but time: enough for a busy machine.)
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // stats prints only at the end: every line is handled once the run waits, idle, on the silent
+    // read (every thread asleep, no CPU used; however busy the machine, instead of a fixed 5 s).
+    await idle(child.pid!);
     child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The stop, not the pipe's end, ends the run: the table comes with the FIFO still open (up to 1 s, as before).
+    for (let waited = 0; waited < 1000 && stdout === '' && child.exitCode === null; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     // The writer goes away (a pipe's reader finishes once it does, on one thread as on the workers).
     closeSync(fd);
     const code = await closed;

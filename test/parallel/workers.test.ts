@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { cliBin, examplesDir, repoRoot, sharedCaptures } from '../helpers/paths.js';
 import { runCli, runShell } from '../helpers/cli.js';
+import { dissectBytes } from '../helpers/dissect-bytes.js';
 import { Wire, httpRequest, httpResponse } from '../helpers/engine-wire.js';
 import { ipv4Packet, udpPacket, writeRawPcap } from '../helpers/pcap-wire.js';
 import { LinkType, type Packet } from '../../src/model/packet.js';
@@ -30,38 +31,6 @@ function corpus(): { path: string; keys?: string }[] {
     }
   }
   return out;
-}
-
-/** One dissect run in this process (the built code), its stdout bytes and loss counters. */
-async function dissectBytes(path: string, keys: string | undefined, workers: number, pool?: unknown): Promise<{ out: string; error?: string; counters: string }> {
-  const { runDissect, describeLosses } = await import(dist('input/dissect-run.js'));
-  const { LineSink } = await import(dist('output/stdout-sink.js'));
-  const { loadKeyLogFile } = await import(dist('dissect/tls/keylog.js'));
-  const { createRedactor } = await import(dist('redact/entry.js'));
-  const chunks: Buffer[] = [];
-  const sink = new LineSink(new Writable({ write: (c, _e, cb) => (chunks.push(Buffer.from(c)), cb()) }));
-  const engine = { requestTimeoutMs: 30_000, reorderWindowMs: 31_000 };
-  const redact = createRedactor([]);
-  let error: string | undefined;
-  let counters = '';
-  try {
-    const r = await runDissect({
-      inputs: [path],
-      engine: { ...engine, tlsKeys: keys ? loadKeyLogFile(keys, () => {}) : undefined },
-      workers,
-      pool,
-      parallel: { engine, tlsKeylog: keys, redact: {} },
-      transforms: workers > 1 ? [] : [redact],
-      sink,
-      signal: new AbortController().signal,
-      onWarning: () => {},
-    });
-    counters = `${r.packets} ${r.entries} ${describeLosses(r.counters) ?? ''}`;
-  } catch (e) {
-    error = (e as Error).message;
-    await sink.flush().catch(() => {});
-  }
-  return { out: Buffer.concat(chunks).toString('utf8'), error, counters };
 }
 
 test('--workers 2 and 3 give byte-identical output (and the same counters) to one thread on every capture', { timeout: 600_000 }, async () => {

@@ -10,6 +10,7 @@ import { mixedEntries, http, ep } from './entries.js';
 import { MAX_NAMED_IPS } from '../../src/stats/names.js';
 import { Wire } from '../helpers/engine-wire.js';
 import { writeRawPcap } from '../helpers/pcap-wire.js';
+import { idle } from '../helpers/process-state.js';
 
 const fixture = new URL('./fixtures/mixed.ndjson', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'shark-stats-'));
@@ -233,9 +234,10 @@ test('Ctrl-C on stats --workers 2 reading a capture from a pipe that stays open:
   // A stop that comes before the child has read everything must fail the assertions below, not crash the harness on EPIPE.
   child.stdin.on('error', () => {});
   // All of it, but the pipe is never closed: the read after the last byte waits for good. The write's callback says all but
-  // the pipe's buffer has been read; a busy machine may need longer than a fixed wait for that.
+  // the pipe's buffer has been read; the rest is read and handled once the run is idle on that read (every thread asleep,
+  // no CPU used: a busy machine makes this wait longer, where a fixed 2 s could be too short or needlessly long).
   await new Promise((resolve) => child.stdin.write(capture, resolve));
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await idle(child.pid!);
   const started = Date.now();
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

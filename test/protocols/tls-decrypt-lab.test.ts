@@ -132,9 +132,13 @@ test('TLS 1.0 after a lost record: the record after the hole is lost too (its IV
   // Twelve requests on one connection, one packet each (s_server only reads: no responses).
   const lines = Array.from({ length: 12 }, (_, i) => `GET /r${i + 1} HTTP/1.1\r\nHost: web\r\n\r\n`);
   const input = join(dir, 'slow.sh');
-  writeFileSync(input, lines.map((l) => `printf '${l.replace(/\r\n/g, '\\r\\n')}'; sleep 0.05`).join('\n') + '\nsleep 0.3\n');
   const pcap = join(dir, 'tls10-long.pcap');
   const keys = join(dir, 'tls10-long.keys');
+  // The requests start once s_client has logged its keys (its handshake is done), apart enough that a
+  // loaded machine does not read two in one go: written before the handshake ended, all twelve went
+  // out in one packet and there was no packet of /r5 alone to cut.
+  const handshake = `for i in $(seq 1 100); do [ -s ${keys} ] && break; sleep 0.05; done; sleep 0.2`;
+  writeFileSync(input, [handshake, ...lines.map((l) => `printf '${l.replace(/\r\n/g, '\\r\\n')}'; sleep 0.15`)].join('\n') + '\nsleep 0.3\n');
   const web = lab.pod('web');
   const port = 18690;
   // Without -www, s_server ends a connection when its own stdin ends: give it one that stays open (and ends).

@@ -24,7 +24,7 @@ import { REDACTED } from './redacted.js';
 const COMMON_MARKER = /eyJ|-----BEGIN|A(?:KIA|SIA|Iza)|gh[pousr]_|xox[abeprs]-/;
 /** The other issuers' prefixes: each key is at least this long, so shorter strings skip their pattern. */
 const MIN_PREFIXED = 20;
-const OTHER_MARKER = /github_pat_|gl(?:pat|rt|dt|ptt|oas|cbt|ft|imt|agent|soat|ffct)-|glsa_|glc_eyJ|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj|svcacct|admin)-|T3BlbkFJ|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|ATATT3|dp\.(?:st|pt|sa|ct|scim|audit)\.|lin_api_|PMAK-|sntry[su]_|NRAK-|tskey-|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\//;
+const OTHER_MARKER = /github_pat_|gl(?:pat|rt|dt|ptt|oas|cbt|ft|imt|agent|soat|ffct)-|glsa_|glc_eyJ|xapp-|[sr]k_(?:live|test)_|whsec_|sk-(?:ant|proj|svcacct|admin)-|T3BlbkFJ|npm_|hf_|SG\.|dop_v1_|pypi-|AGE-SECRET-KEY-|hv[sbr]\.|ATATT3|dp\.(?:st|pt|sa|ct|scim|audit)\.|lin_api_|PMAK-|sntry[su]_|NRAK-|tskey-|PuTTY-User-Key-File-|---- BEGIN SSH2|hooks\.slack\.com\/|discord(?:app)?\.com\/api\/webhooks\/|IncomingWebhook\//;
 /** Every marker in one pattern (redis-values.ts reads it as part of its own). */
 export const TOKEN_MARKER = new RegExp(`${COMMON_MARKER.source}|${OTHER_MARKER.source}`);
 /** A Telegram bot token: 5 digits, `:` and 34 characters at the least. */
@@ -176,16 +176,20 @@ const SSH2_END = '---- END SSH2 ENCRYPTED PRIVATE KEY';
  * Webhook URLs whose last path segment is the credential (anyone holding the URL can post):
  * Slack's `hooks.slack.com/services/T…/B…/<secret>` (and its workflow triggers) and Discord's
  * `discord.com/api/webhooks/<id>/<token>`, as an Alertmanager or CI configuration carries them. The host
- * and the ids stay; the last segment goes. A path is read once, to its first character that
- * cannot be in it.
+ * and the ids stay; the last segment goes. A Microsoft Teams incoming webhook
+ * (`<tenant>.webhook.office.com/webhookb2/<group>@<tenant>/IncomingWebhook/<id>/<owner>/<signature>`,
+ * before 2021 on `outlook.office.com/webhook/`) is known by its `IncomingWebhook/` wherever its host
+ * is (a decrypted call's path has none): everything after it goes, as the id alone was the secret
+ * before Teams added the signature. A path is read once, to its first character that cannot be in it.
  */
 function redactWebhookUrls(s: string): string {
   for (const marker of WEBHOOK_MARKERS) s = redactWebhookPaths(s, marker);
-  return s;
+  return s.length >= MIN_PREFIXED ? redactWebhookPaths(s, TEAMS_MARKER, true) : s;
 }
+const TEAMS_MARKER = 'IncomingWebhook/';
 
-/** `s` with the last segment of each path after `marker` redacted. */
-function redactWebhookPaths(s: string, marker: string): string {
+/** `s` with the last segment (or, `whole`, all) of each path after `marker` redacted. */
+function redactWebhookPaths(s: string, marker: string, whole = false): string {
   let at = s.indexOf(marker);
   if (at < 0) return s;
   let out = '';
@@ -194,9 +198,9 @@ function redactWebhookPaths(s: string, marker: string): string {
     const from = at + marker.length;
     let end = from;
     while (end < s.length && URL_PATH_CHAR[s.charCodeAt(end)] === 1) end++;
-    const slash = s.lastIndexOf('/', end - 1);
+    const slash = whole ? from - 1 : s.lastIndexOf('/', end - 1);
     // An id before the secret, and a secret of some length: the host alone is no webhook.
-    if (slash > from && end - slash > 8) {
+    if ((whole || slash > from) && end - slash > 8) {
       out += s.slice(copied, slash + 1) + REDACTED;
       copied = end;
     }

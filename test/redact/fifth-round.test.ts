@@ -107,3 +107,20 @@ test('keytool and jarsigner: -storepass, -keypass, their src/dest forms and -new
   assert.equal(text('jarsigner -keystore k.jks -storepass ktSECRET6 app.jar visible-alias'), `jarsigner -keystore k.jks -storepass ${REDACTED} app.jar visible-alias`);
   for (const b of ['keytool -list -storepass:env STOREPASS -keystore visible.jks', 'run -new visible and -keypass visible']) assert.equal(text(b), b);
 });
+
+test('a Microsoft Teams webhook URL loses everything after IncomingWebhook/ in bodies, headers and a decrypted call path; its host and group stay', () => {
+  const redact = createRedactor();
+  const id = '3f8a9c0d1e2b4a5f6c7d8e9f0a1b2c3d';
+  const signature = 'V2AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+  const url = `https://contoso.webhook.office.com/webhookb2/11111111-2222-3333-4444-555555555555@66666666-7777-8888-9999-000000000000/IncomingWebhook/${id}/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee/${signature}`;
+  const e = redact(httpEntry({ method: 'POST', path: '/api/v1/receivers', url: '', headers: { 'x-target': url }, body: JSON.stringify({ webhook_url: url }) }, { status: 200, headers: {}, body: `msteams_configs:\n  - webhook_url: ${url}\n` }));
+  const text = JSON.stringify(e);
+  assert.ok(!text.includes(id) && !text.includes(signature), text);
+  assert.match(e.response!.body, /contoso\.webhook\.office\.com\/webhookb2\/11111111-2222-3333-4444-555555555555@66666666-7777-8888-9999-000000000000\/IncomingWebhook\/\[REDACTED\]/);
+  // A decrypted post to the webhook has its host apart from the path.
+  const post = redact(httpEntry({ method: 'POST', path: `/webhookb2/g@t/IncomingWebhook/${id}/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee`, url: '', headers: { host: 'contoso.webhook.office.com' }, body: '{"text":"hi"}' }, { status: 200, headers: {}, body: '1' }));
+  assert.equal(post.request!.path, `/webhookb2/g@t/IncomingWebhook/${REDACTED}`);
+  // The word alone, or a short id, is no webhook.
+  const plain = httpEntry({ method: 'POST', path: '/docs/IncomingWebhook/setup', url: '', headers: {}, body: 'see IncomingWebhook/ for how to add one' });
+  assert.equal(redact(plain), plain);
+});

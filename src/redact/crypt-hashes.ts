@@ -2,7 +2,9 @@
 // (`admin:$apr1$…`), `/etc/shadow` (`root:$6$…`), a bcrypt column in a JSON answer, an Argon2 hash in a
 // log line. A weak password falls to an offline crack of its hash, so the hash is a secret as the
 // password is. The scheme's id stays readable (`$2y$[REDACTED]`), the salt, cost and digest go.
-// One indexOf walk over the `$` signs, each look bounded: linear.
+// The same for RFC 2307's `{SCHEME}` form, as `htpasswd -s`, LDAP's userPassword and Dovecot write it
+// (`bob:{SHA}qUqP5cyx…=`, `{SSHA512}…`): `{SHA}[REDACTED]`.
+// One indexOf walk over the `$` signs and one over the `{`, each look bounded: linear.
 
 import { REDACTED } from './redacted.js';
 
@@ -15,15 +17,62 @@ for (const c of './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 /** Shorter runs after the id are not hashes (`$5$ off`, a price). */
 const MIN_HASH = 16;
 
-/** Could `s` hold a crypt hash? The cheap test: a `$` with room after it for a hash. */
+/** RFC 2307 scheme names (upper case as written; Dovecot's `-CRYPT` ones hold a crypt hash after the brace). */
+const BRACE_SCHEMES = new Set([
+  'SHA', 'SSHA', 'SHA256', 'SSHA256', 'SHA384', 'SSHA384', 'SHA512', 'SSHA512', 'MD5', 'SMD5', 'PBKDF2', 'PBKDF2-SHA256',
+  'PBKDF2-SHA512', 'ARGON2', 'ARGON2I', 'ARGON2ID', 'BLF-CRYPT', 'SHA256-CRYPT', 'SHA512-CRYPT', 'MD5-CRYPT', 'CRYPT', 'CRAM-MD5',
+]);
+const MAX_BRACE_ID = 14;
+/** What a digest after a brace scheme holds: base64 (`+/=`), hex, and the crypt characters of the -CRYPT schemes. */
+const BRACE_HASH_CHAR = new Uint8Array(128);
+for (const c of './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz$=+') BRACE_HASH_CHAR[c.charCodeAt(0)] = 1;
+
+/** Could `s` hold a crypt hash? The cheap test: a `$` or `{` with room after it for a hash. */
 export function mayHoldCryptHash(s: string): boolean {
   const at = s.indexOf('$');
-  return at >= 0 && s.length - at > MIN_HASH;
+  if (at >= 0 && s.length - at > MIN_HASH) return true;
+  for (let brace = s.indexOf('{'); brace >= 0 && s.length - brace > MIN_HASH; brace = s.indexOf('{', brace + 1)) {
+    const first = s.charCodeAt(brace + 1);
+    if (first >= 0x41 && first <= 0x5a) return true;
+  }
+  return false;
 }
 
-/** `s` with each Modular Crypt Format hash's salt and digest redacted; `s` when none. `onSecret` hears each. */
+/** `s` with each Modular Crypt Format or `{SCHEME}` hash's salt and digest redacted; `s` when none. `onSecret` hears each. */
 export function redactCryptHashes(s: string, onSecret?: (hash: string) => void): string {
   if (!mayHoldCryptHash(s)) return s;
+  return redactBraceHashes(redactDollarHashes(s, onSecret), onSecret);
+}
+
+/** `{SHA}…`, `{SSHA512}…`: the scheme stays, the digest (at least MIN_HASH characters) goes. */
+function redactBraceHashes(s: string, onSecret?: (hash: string) => void): string {
+  let out = '';
+  let copied = 0;
+  for (let at = s.indexOf('{'); at >= 0 && at < s.length; at = s.indexOf('{', at + 1)) {
+    // Every scheme starts with a capital (JSON's `{"` is passed at once); the `}` is looked for only
+    // as far as the longest scheme: a text of many `{` and one `}` at its end stays linear.
+    const first = s.charCodeAt(at + 1);
+    if (!(first >= 0x41 && first <= 0x5a)) continue;
+    let close = at + 1;
+    while (close < s.length && close - at - 1 <= MAX_BRACE_ID && s.charCodeAt(close) !== 0x7d /* } */) close++;
+    if (close >= s.length || s.charCodeAt(close) !== 0x7d || !BRACE_SCHEMES.has(s.slice(at + 1, close))) continue;
+    let end = close + 1;
+    while (end < s.length && s.charCodeAt(end) < 128 && BRACE_HASH_CHAR[s.charCodeAt(end)] === 1) end++;
+    const hash = s.slice(close + 1, end);
+    if (hash.length < MIN_HASH || hash.startsWith(REDACTED)) {
+      at = end - 1;
+      continue;
+    }
+    onSecret?.(hash);
+    out += s.slice(copied, close + 1) + REDACTED;
+    copied = end;
+    at = end - 1;
+  }
+  return copied === 0 ? s : out + s.slice(copied);
+}
+
+/** `$id$salt$digest`: the id stays, the rest goes. */
+function redactDollarHashes(s: string, onSecret?: (hash: string) => void): string {
   let out = '';
   let copied = 0;
   for (let at = s.indexOf('$'); at >= 0 && at < s.length; at = s.indexOf('$', at + 1)) {

@@ -124,3 +124,17 @@ test('a Microsoft Teams webhook URL loses everything after IncomingWebhook/ in b
   const plain = httpEntry({ method: 'POST', path: '/docs/IncomingWebhook/setup', url: '', headers: {}, body: 'see IncomingWebhook/ for how to add one' });
   assert.equal(redact(plain), plain);
 });
+
+test('password hashes in RFC 2307 form ({SHA}, {SSHA512}, Dovecot {SHA512-CRYPT}) lose their digest in text and JSON; braces of other kinds stay', () => {
+  const redact = createRedactor();
+  const htpasswd = 'admin:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:{SSHA512}qUqP5cyxm6YcTAhz05Hph5gvu9MAbCdEfGhIjKl0123+/==\n';
+  const e = redact(httpEntry({ method: 'PUT', path: '/files/.htpasswd', url: '', headers: { 'content-type': 'text/plain' }, body: htpasswd }, { status: 200, headers: {}, body: JSON.stringify({ userPassword: 'x', stored: '{SHA512-CRYPT}$6$saltsaltsalt$AbCdEfGhIjKlMnOpQrStUvWx0123' }) }));
+  assert.equal(e.request!.body, `admin:{SHA}${REDACTED}\nbob:{SSHA512}${REDACTED}\n`);
+  const text = JSON.stringify(e);
+  for (const digest of ['W6ph5Mm5Pz8', 'qUqP5cyxm6Y', 'AbCdEfGhIjKlMnOp']) assert.ok(!text.includes(digest), `${digest}: ${text}`);
+  // JSON's own braces, a template's `{NAME}` and a short value after a scheme are no hashes.
+  for (const body of [JSON.stringify({ a: { b: 'W6ph5Mm5Pz8GgiULbPgzG37mj9g' } }), 'Hello {NAME}W6ph5Mm5Pz8GgiULbPgzG37mj9g', 'algo {SHA}short']) {
+    const plain = httpEntry({ method: 'POST', path: '/x', url: '', headers: { 'content-type': 'text/plain' }, body });
+    assert.equal(redact(plain), plain, body);
+  }
+});

@@ -26,7 +26,16 @@ const MAX_NPMRC_SCOPE = 512;
 /** Multi-line text with a `name: value` or `name=value` line whose name is sensitive gets that value redacted. */
 export function redactNamedLines(s: string, names: SensitiveNames): string {
   s = redactFlowSecretMaps(s);
-  if (s.indexOf('\n') < 0) return redactHeaderLine(s, names);
+  if (s.indexOf('\n') < 0) {
+    // A process's environment as /proc/<pid>/environ holds it (`PATH=…\0DB_PASSWORD=…\0`), sent as a
+    // JSON string or text: its NUL-separated settings are read as lines, and the NULs put back.
+    if (s.indexOf('\0') >= 0) {
+      const lines = s.replaceAll('\0', '\n');
+      const red = redactNamedLines(lines, names);
+      return red === lines ? s : red.replaceAll('\n', '\0');
+    }
+    return redactHeaderLine(s, names);
+  }
   const secretDocuments = mayHoldYamlSecret(s) ? findSecretDocuments(s) : undefined;
   let out = '';
   let copied = 0;

@@ -138,3 +138,14 @@ test('password hashes in RFC 2307 form ({SHA}, {SSHA512}, Dovecot {SHA512-CRYPT}
     assert.equal(redact(plain), plain, body);
   }
 });
+
+test('a /proc/PID/environ dump (NUL-separated settings) in a JSON string or a text body has its secret settings redacted, the NULs and other settings kept', () => {
+  const redact = createRedactor();
+  const environ = 'PATH=/usr/bin\u0000DB_PASSWORD=Sup3rSecretPw\u0000HOME=/root\u0000STRIPE_KEY=abc123def456\u0000';
+  const kept = `PATH=/usr/bin\u0000DB_PASSWORD=${REDACTED}\u0000HOME=/root\u0000STRIPE_KEY=${REDACTED}\u0000`;
+  const e = redact(httpEntry({ method: 'POST', path: '/debug/env', url: '', headers: { 'content-type': 'text/plain' }, body: environ }, { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pid: 1, environ }) }));
+  assert.equal(e.request!.body, kept);
+  assert.deepEqual(JSON.parse(e.response!.body), { pid: 1, environ: kept });
+  const plain = httpEntry({ method: 'POST', path: '/x', url: '', headers: { 'content-type': 'text/plain' }, body: 'PATH=/usr/bin\u0000HOME=/root\u0000' });
+  assert.equal(redact(plain), plain);
+});

@@ -12,6 +12,7 @@ import { holdsKubernetesSecret } from './kubernetes.js';
 import { mayHoldSql, redactContentText } from './text.js';
 import { mayHoldEncodedPairs } from './percent-pairs.js';
 import { mayHoldCryptHash, redactCryptHashes } from './crypt-hashes.js';
+import { mayHoldTerraformState } from './terraform-state.js';
 import { hasInlinePair } from './inline-pairs.js';
 import { mayHoldCommandLine } from './command-lines.js';
 import { someJsonKey } from './json-keys.js';
@@ -127,6 +128,8 @@ export function mayHoldSecret(s: string, names: SensitiveNames): boolean {
   if (s.indexOf('"value"') >= 0 && (s.indexOf('"type"') >= 0 || s.indexOf('.vault.') >= 0)) return true;
   // AWS's `{"Name": "/prod/db/password", "Value": …}` (SSM) and `{"ParameterKey": …, "ParameterValue": …}` (CloudFormation).
   if ((s.indexOf('"Value"') >= 0 && s.indexOf('"Name"') >= 0) || s.indexOf('"ParameterValue"') >= 0) return true;
+  // Terraform state: a random_password's result, attributes listed as sensitive (terraform-state.ts).
+  if (mayHoldTerraformState(s)) return true;
   // A Vault KV v2 secret read: its values sit under the application's own keys (vault.ts).
   if (s.indexOf('"created_time"') >= 0 && s.indexOf('"metadata"') >= 0) return true;
   // A value that is an Authorization header's credentials under a name that says nothing (entry.ts credentialsScheme).

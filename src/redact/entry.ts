@@ -37,6 +37,7 @@ import { AwaitedAnswers, MAX_AWAITED, connectionKey, resultIsSecret, secretPosit
 import { isChallengeHeader, redactChallenges } from './challenges.js';
 import { redactSqlPrograms } from './sql-program.js';
 import { isVaultKvPath, isVaultKvRead, isVaultKvV1Read, isVaultKvWrite } from './vault.js';
+import { isSensitiveOutput, redactTerraformResource } from './terraform-state.js';
 
 export { REDACTED, DEFAULT_SENSITIVE_KEYS, parseFieldPath };
 
@@ -604,6 +605,9 @@ class EntryRedaction {
       const data = this.redacted(o.data);
       if (data !== o.data) o = { ...o, data };
     }
+    // A Terraform state's resource: the attributes the provider or the configuration keeps secret (terraform-state.ts).
+    if (zone === 'field' && Array.isArray(o.instances) && typeof o.type === 'string') o = redactTerraformResource(o, (v) => this.redacted(v));
+    if (zone === 'field' && isSensitiveOutput(o) && o.value !== null && o.value !== '' && o.value !== REDACTED) o = { ...o, value: this.redacted(o.value) };
     // A protobuf field read without a schema whose bytes are a Secret in Kubernetes' own encoding
     // (etcd's Range and Put as the API server calls them): its values are raw bytes among the fields.
     if (zone === 'field' && typeof o.bytes === 'string' && o.bytes.startsWith(K8S_PROTOBUF_BASE64) && typeof o.wireType === 'string' && holdsKubernetesSecret(Buffer.from(o.bytes, 'base64'))) o = { ...o, bytes: REDACTED };

@@ -149,3 +149,22 @@ test('a /proc/PID/environ dump (NUL-separated settings) in a JSON string or a te
   const plain = httpEntry({ method: 'POST', path: '/x', url: '', headers: { 'content-type': 'text/plain' }, body: 'PATH=/usr/bin\u0000HOME=/root\u0000' });
   assert.equal(redact(plain), plain);
 });
+
+test('Terraform state: a random_password result, attributes listed in sensitive_attributes and sensitive outputs go; the rest of the state stays', () => {
+  const redact = createRedactor();
+  const state = {
+    version: 4, terraform_version: '1.6.0', serial: 3, lineage: 'l-1',
+    outputs: { db_password: { value: 'Op7vNq2LxW', type: 'string', sensitive: true }, endpoint: { value: 'db.internal:5432', type: 'string' } },
+    resources: [
+      { mode: 'managed', type: 'random_password', name: 'db', instances: [{ schema_version: 3, attributes: { id: 'none', length: 24, result: 'Zq8vLm2pXr4tNs7w', special: true }, sensitive_attributes: [] }] },
+      { mode: 'managed', type: 'aws_db_instance', name: 'main', instances: [{ attributes: { engine: 'postgres', master_user_secret: 'Xy9Kp3Lm7Qr2', identifier: 'prod' }, sensitive_attributes: [[{ type: 'get_attr', value: 'master_user_secret' }]] }] },
+    ],
+  };
+  const e = redact(httpEntry({ method: 'POST', path: '/state/prod', url: '', headers: { 'content-type': 'application/json' }, body: JSON.stringify(state) }, { status: 200, headers: {}, body: '' }));
+  const got = JSON.parse(e.request!.body);
+  assert.equal(got.resources[0].instances[0].attributes.result, REDACTED);
+  assert.equal(got.resources[1].instances[0].attributes.master_user_secret, REDACTED);
+  assert.equal(got.outputs.db_password.value, REDACTED);
+  // What is not secret stays: the engine, the identifier, an output not declared sensitive, the length.
+  assert.deepEqual([got.resources[1].instances[0].attributes.engine, got.resources[1].instances[0].attributes.identifier, got.outputs.endpoint.value, got.resources[0].instances[0].attributes.length], ['postgres', 'prod', 'db.internal:5432', 24]);
+});

@@ -15,6 +15,7 @@ import { tapCluster } from '../tap/cluster-command.js';
 import { checkAgentNamespace, checkClusterFlags } from '../tap/cluster-flags.js';
 import { tapLocal } from '../tap/local-command.js';
 import { tapTls } from '../tap/tls-command.js';
+import { clusterOnlyFlagGiven } from '../tap/flags.js';
 import { prose } from '../cli/prose.js';
 
 export default class Tap extends SharkCommand {
@@ -161,7 +162,7 @@ docs/tls-capture.md.`);
   };
 
   protected async execute(): Promise<number> {
-    const { args, flags } = await this.parse(Tap);
+    const { args, flags, raw } = await this.parse(Tap);
     const local = (flags.interface?.length ?? 0) > 0;
     const cluster = args.podRegex !== undefined || (flags.namespace?.length ?? 0) > 0 || flags['all-namespaces'] || flags.selector !== undefined;
     // What selects pods means nothing to -D or --clean: taken silently, `tap zzz --clean` would look like it cleaned zzz's runs only.
@@ -197,6 +198,8 @@ docs/tls-capture.md.`);
     }
     // `--tls` without a pod regex, -n or -A captures this machine's TLS calls.
     const localTls = flags.tls && !cluster && !flags['dry-run'];
+    const ignored = local || localTls ? clusterOnlyFlagGiven(raw, Tap.flags) : undefined;
+    if (ignored) throw new UserError(`${ignored} is for cluster taps (a pod regex, -n, -A or -l); ${local ? '-i captures on this machine' : '--tls alone hooks this machine\'s processes'}`, ExitCode.USAGE);
     // Every cluster flag is checked before anything else, --dry-run included (exit 2, one line).
     const checked = !local && !localTls ? await checkClusterFlags(args.podRegex, flags) : undefined;
     if (flags['dry-run']) {

@@ -90,7 +90,7 @@ test('targets: the selector narrows what the regex and namespaces chose', () => 
   assert.deepEqual(keys({ labels: parseLabelSelector('app'), regex: /v1/ }), ['other/reviews-v1-xyz']);
 });
 
-test('shark tap -l: a bad selector is exit 2 before any cluster call; -l with -i is refused', () => {
+test('shark tap -l: a bad selector is exit 2 before any cluster call; -l with -i is refused, and so is a cluster-only flag with -i', () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cliBin, 'tap', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
   // No kubeconfig is read: the selector is checked first.
   const bad = run(['-l', 'app in (a', '--kubeconfig', '/nonexistent/kubeconfig']);
@@ -99,6 +99,10 @@ test('shark tap -l: a bad selector is exit 2 before any cluster call; -l with -i
   const local = run(['-i', 'lo', '-l', 'app=x']);
   assert.equal(local.status, 2, local.stderr);
   assert.match(local.stderr, /^tap: -i \(local capture\) cannot be combined with a pod regex, -n, -A or -l\n$/);
+  // A flag only cluster taps read, on a local run, would be ignored in silence.
+  const agentFlag = run(['-i', 'lo', '--agent-memory=1Gi', '--duration', '1s']);
+  assert.equal(agentFlag.status, 2, agentFlag.stderr);
+  assert.equal(agentFlag.stderr, 'tap: --agent-memory is for cluster taps (a pod regex, -n, -A or -l); -i captures on this machine\n');
   const snap = run(['-A', '-s', '96', '--kubeconfig', '/nonexistent/kubeconfig']);
   assert.equal(snap.status, 2, snap.stderr);
   assert.match(snap.stderr, /^tap: --snaplen is for local taps/);

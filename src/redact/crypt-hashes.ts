@@ -46,54 +46,49 @@ export function redactCryptHashes(s: string, onSecret?: (hash: string) => void):
 
 /** `{SHA}…`, `{SSHA512}…`: the scheme stays, the digest (at least MIN_HASH characters) goes. */
 function redactBraceHashes(s: string, onSecret?: (hash: string) => void): string {
-  let out = '';
-  let copied = 0;
-  for (let at = s.indexOf('{'); at >= 0 && at < s.length; at = s.indexOf('{', at + 1)) {
+  const schemeEnd = (at: number): number => {
     // Every scheme starts with a capital (JSON's `{"` is passed at once); the `}` is looked for only
     // as far as the longest scheme: a text of many `{` and one `}` at its end stays linear.
     const first = s.charCodeAt(at + 1);
-    if (!(first >= 0x41 && first <= 0x5a)) continue;
+    if (!(first >= 0x41 && first <= 0x5a)) return -1;
     let close = at + 1;
     while (close < s.length && close - at - 1 <= MAX_BRACE_ID && s.charCodeAt(close) !== 0x7d /* } */) close++;
-    if (close >= s.length || s.charCodeAt(close) !== 0x7d || !BRACE_SCHEMES.has(s.slice(at + 1, close))) continue;
-    let end = close + 1;
-    while (end < s.length && s.charCodeAt(end) < 128 && BRACE_HASH_CHAR[s.charCodeAt(end)] === 1) end++;
-    const hash = s.slice(close + 1, end);
-    if (hash.length < MIN_HASH || hash.startsWith(REDACTED)) {
-      at = end - 1;
-      continue;
-    }
-    onSecret?.(hash);
-    out += s.slice(copied, close + 1) + REDACTED;
-    copied = end;
-    at = end - 1;
-  }
-  return copied === 0 ? s : out + s.slice(copied);
+    return close < s.length && s.charCodeAt(close) === 0x7d && BRACE_SCHEMES.has(s.slice(at + 1, close)) ? close : -1;
+  };
+  return redactDigests(s, '{', schemeEnd, BRACE_HASH_CHAR, (hash) => hash.length >= MIN_HASH && !hash.startsWith(REDACTED), onSecret);
 }
 
 /** `$id$salt$digest`: the id stays, the rest goes. */
 function redactDollarHashes(s: string, onSecret?: (hash: string) => void): string {
-  let out = '';
-  let copied = 0;
-  for (let at = s.indexOf('$'); at >= 0 && at < s.length; at = s.indexOf('$', at + 1)) {
+  const schemeEnd = (at: number): number => {
     // A hash starts a run: not glued to a word or to another hash's characters before it.
     const before = at > 0 ? s.charCodeAt(at - 1) : 0x20;
-    if (before < 128 && HASH_CHAR[before] === 1 && before !== 0x2d /* - */) continue;
+    if (before < 128 && HASH_CHAR[before] === 1 && before !== 0x2d /* - */) return -1;
     const close = s.indexOf('$', at + 1);
-    if (close < 0) break;
-    if (close - at - 1 > MAX_ID || !SCHEMES.has(s.slice(at + 1, close))) continue;
+    return close >= 0 && close - at - 1 <= MAX_ID && SCHEMES.has(s.slice(at + 1, close)) ? close : -1;
+  };
+  // A salt or cost and a digest: another `$` in it, and length enough.
+  return redactDigests(s, '$', schemeEnd, HASH_CHAR, (hash) => hash.length >= MIN_HASH && hash.indexOf('$') >= 0 && hash !== REDACTED, onSecret);
+}
+
+/**
+ * One walk over `opener` in `s`: where `schemeEnd` finds a known scheme (the index of its last
+ * character, or -1), the run of `chars` after it is the digest, redacted when `isDigest` says so.
+ */
+function redactDigests(s: string, opener: string, schemeEnd: (at: number) => number, chars: Uint8Array, isDigest: (hash: string) => boolean, onSecret?: (hash: string) => void): string {
+  let out = '';
+  let copied = 0;
+  for (let at = s.indexOf(opener); at >= 0 && at < s.length; at = s.indexOf(opener, at + 1)) {
+    const close = schemeEnd(at);
+    if (close < 0) continue;
     let end = close + 1;
-    while (end < s.length && s.charCodeAt(end) < 128 && HASH_CHAR[s.charCodeAt(end)] === 1) end++;
+    while (end < s.length && s.charCodeAt(end) < 128 && chars[s.charCodeAt(end)] === 1) end++;
     const hash = s.slice(close + 1, end);
-    // A salt or cost and a digest: another `$` in it, and length enough.
-    if (hash.length < MIN_HASH || hash.indexOf('$') < 0 || hash === REDACTED) {
-      at = end - 1;
-      continue;
-    }
+    at = end - 1;
+    if (!isDigest(hash)) continue;
     onSecret?.(hash);
     out += s.slice(copied, close + 1) + REDACTED;
     copied = end;
-    at = end - 1;
   }
   return copied === 0 ? s : out + s.slice(copied);
 }

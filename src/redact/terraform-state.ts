@@ -11,9 +11,8 @@ const SECRET_ATTRIBUTES: Record<string, readonly string[]> = {
   random_password: ['result', 'bcrypt_hash'],
   tls_private_key: ['private_key_pem', 'private_key_openssh', 'private_key_pem_pkcs8'],
 };
-/** Instances and listed attributes looked at per resource: a state is small; a crafted one is bounded. */
-const MAX_INSTANCES = 256;
-const MAX_LISTED = 256;
+// Every instance and listed attribute is looked at: a bound here would let a crafted state hide a
+// secret past it, and the walk is linear in a body the redactor's work budget already bounds.
 
 /** Does this JSON text look like it may hold Terraform state (the cheap test, before parsing)? */
 export function mayHoldTerraformState(s: string): boolean {
@@ -31,7 +30,7 @@ export function redactTerraformResource(o: Record<string, any>, redacted: (v: un
   if (typeof o.type !== 'string' || !Array.isArray(o.instances)) return o;
   const always = Object.hasOwn(SECRET_ATTRIBUTES, o.type) ? SECRET_ATTRIBUTES[o.type] : [];
   let instances: any[] | undefined;
-  o.instances.slice(0, MAX_INSTANCES).forEach((instance: any, i: number) => {
+  o.instances.forEach((instance: any, i: number) => {
     if (!isObject(instance) || !isObject(instance.attributes)) return;
     const names = new Set([...always, ...listedAttributes(instance.sensitive_attributes)]);
     let attributes: Record<string, any> | undefined;
@@ -51,7 +50,7 @@ export function redactTerraformResource(o: Record<string, any>, redacted: (v: un
 function listedAttributes(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   const out: string[] = [];
-  for (const path of list.slice(0, MAX_LISTED)) {
+  for (const path of list) {
     const step = Array.isArray(path) ? path[0] : undefined;
     if (isObject(step) && step.type === 'get_attr' && typeof step.value === 'string') out.push(step.value);
   }
